@@ -1,0 +1,148 @@
+"""The admin site, for coordinators only.
+
+Domain rows are written by services (which audit and enforce the rules), so the admin shows them
+read-only; user accounts are the admin's real job, and every change there is audited too.
+"""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.contrib.auth.admin import GroupAdmin, UserAdmin
+from django.contrib.auth.models import Group, User
+from django.forms.models import model_to_dict
+
+from annotations import models
+from annotations.roles import Role, has_role
+from annotations.services.audit import audit_record
+
+
+class CoordinatorAdminSite(admin.AdminSite):
+    site_header = "ECG Review administration"
+    site_title = "ECG Review admin"
+
+    def has_permission(self, request) -> bool:
+        user = request.user
+        return user.is_active and (user.is_superuser or has_role(user, Role.COORDINATOR))
+
+
+coordinator_admin = CoordinatorAdminSite(name="admin")
+
+
+def _is_coordinator(request) -> bool:
+    return request.user.is_superuser or has_role(request.user, Role.COORDINATOR)
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    def has_module_permission(self, request):
+        return _is_coordinator(request)
+
+    def has_view_permission(self, request, obj=None):
+        return _is_coordinator(request)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class AuditedUserAdmin(UserAdmin):
+    """User management for coordinators; nobody edits their own groups or superuser flag."""
+
+    def has_module_permission(self, request):
+        return _is_coordinator(request)
+
+    def has_view_permission(self, request, obj=None):
+        return _is_coordinator(request)
+
+    def has_add_permission(self, request):
+        return _is_coordinator(request)
+
+    def has_change_permission(self, request, obj=None):
+        return _is_coordinator(request)
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # accounts that did work are deactivated, never deleted
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = ["last_login", "date_joined", "is_superuser", "user_permissions"]
+        if obj is not None and obj.pk == request.user.pk:
+            fields += ["groups", "is_staff", "is_active"]
+        return fields
+
+    def save_model(self, request, obj, form, change):
+        before = {k: form.initial.get(k) for k in form.changed_data} if change else None
+        super().save_model(request, obj, form, change)
+        self._audit_before = before
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        user = form.instance
+        after = {k: v for k, v in model_to_dict(user, fields=form.changed_data).items() if k != "password"}
+        if "groups" in after:
+            after["groups"] = sorted(g.name for g in user.groups.all())
+        audit_record(
+            actor=request.user, action="user.change" if change else "user.create", target=user,
+            before=_jsonable(getattr(self, "_audit_before", None)), after=_jsonable(after),
+            ip_address=request.META.get("REMOTE_ADDR"),
+        )
+
+
+def _jsonable(values):
+    if values is None:
+        return None
+    return {k: (str(v) if not isinstance(v, (str, int, float, bool, list, type(None))) else v)
+            for k, v in values.items() if k != "password"}
+
+
+class GroupsReadOnly(ReadOnlyAdmin, GroupAdmin):
+    pass
+
+
+@admin.register(models.Taxonomy, site=coordinator_admin)
+class TaxonomyAdmin(ReadOnlyAdmin):
+    list_display = ["key", "version", "name", "is_default", "frozen_at", "loaded_at"]
+
+
+@admin.register(models.DiagnosticClass, site=coordinator_admin)
+class DiagnosticClassAdmin(ReadOnlyAdmin):
+    list_display = ["code", "name", "name_pt", "group", "kind", "taxonomy"]
+    list_filter = ["taxonomy", "kind", "group"]
+    search_fields = ["code", "name", "name_pt"]
+
+
+@admin.register(models.Dataset, site=coordinator_admin)
+class DatasetAdmin(ReadOnlyAdmin):
+    list_display = ["name", "title", "licence", "created_at"]
+
+
+@admin.register(models.Exam, site=coordinator_admin)
+class ExamAdmin(ReadOnlyAdmin):
+    list_display = ["external_id", "dataset", "age", "sex", "sampling_rate", "n_samples", "source_format"]
+    list_filter = ["dataset", "source_format", "sex"]
+    search_fields = ["external_id"]
+
+
+@admin.register(models.ReviewBatch, site=coordinator_admin)
+class ReviewBatchAdmin(ReadOnlyAdmin):
+    list_display = ["name", "taxonomy", "readers_per_exam", "suggestion_mode", "status", "created_at"]
+
+
+@admin.register(models.Assignment, site=coordinator_admin)
+class AssignmentAdmin(ReadOnlyAdmin):
+    list_display = ["batch", "reader", "exam", "read_round", "position", "status"]
+    list_filter = ["batch", "status"]
+
+
+@admin.register(models.AuditEvent, site=coordinator_admin)
+class AuditEventAdmin(ReadOnlyAdmin):
+    list_display = ["occurred_at", "actor_username", "action", "target_type", "target_id", "ip_address"]
+    list_filter = ["action"]
+    search_fields = ["actor_username", "action", "target_id"]
+
+
+coordinator_admin.register(User, AuditedUserAdmin)
+coordinator_admin.register(Group, GroupsReadOnly)

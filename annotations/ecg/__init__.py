@@ -1,0 +1,1 @@
+"""Pure numpy signal code: no Django imports, tested without a database."""

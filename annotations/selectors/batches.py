@@ -1,0 +1,25 @@
+"""Batch overviews for coordinators."""
+
+from __future__ import annotations
+
+from django.core.exceptions import PermissionDenied
+from django.db.models import Count, Q, QuerySet
+
+from annotations.models import Assignment, ReviewBatch
+from annotations.roles import Role, has_role
+
+
+def batch_overview(user) -> QuerySet[ReviewBatch]:
+    if not has_role(user, Role.COORDINATOR):
+        raise PermissionDenied
+    return (
+        ReviewBatch.objects.select_related("taxonomy")
+        .annotate(
+            exam_count=Count("batch_exams", distinct=True),
+            read_count=Count("assignments", distinct=True),
+            reads_done=Count(
+                "assignments", filter=Q(assignments__status=Assignment.Status.SUBMITTED), distinct=True
+            ),
+        )
+        .order_by("-created_at")
+    )

@@ -1,0 +1,35 @@
+"""The audit trail: one row per write, recorded inside the write's own transaction."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+
+from annotations.models import AuditEvent
+
+
+def audit_record(
+    *,
+    actor,
+    action: str,
+    target: Any = None,
+    before: dict | None = None,
+    after: dict | None = None,
+    ip_address: str | None = None,
+    actor_username: str = "",
+) -> AuditEvent:
+    """Append an audit event. Must run inside the transaction of the write it describes."""
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError(f"audit_record({action!r}) called outside the write's transaction")
+    user = actor if getattr(actor, "is_authenticated", False) else None
+    return AuditEvent.objects.create(
+        actor=user,
+        actor_username=user.get_username() if user else actor_username,
+        action=action,
+        target_type=target._meta.label_lower if target is not None else "",
+        target_id=str(target.pk) if target is not None else "",
+        before=before,
+        after=after,
+        ip_address=ip_address,
+    )

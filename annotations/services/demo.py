@@ -1,0 +1,73 @@
+"""Demo data for a first look: one user per role, the shipped taxonomies, a few exams, one batch."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.contrib.auth import get_user_model
+from django.db import transaction
+
+from annotations.ecg.leads import STANDARD_LEADS
+from annotations.ecg.synthetic import synthetic_ecg
+from annotations.models import Dataset, Taxonomy
+from annotations.roles import Role
+from annotations.services.batches import batch_create
+from annotations.services.exams import ExamInput, dataset_get_or_create, exam_create
+from annotations.services.taxonomy import taxonomy_load_shipped
+from annotations.services.users import user_create
+
+DEMO_DATASET = "demo"
+
+
+@dataclass(frozen=True)
+class DemoUser:
+    username: str
+    password: str
+    roles: frozenset[Role]
+    first_name: str
+
+
+DEMO_USERS = (
+    DemoUser("ana", "ana-reads-ecgs", frozenset({Role.READER}), "Ana"),
+    DemoUser("bruno", "bruno-reads-ecgs", frozenset({Role.READER}), "Bruno"),
+    DemoUser("carla", "carla-adjudicates", frozenset({Role.ADJUDICATOR}), "Carla"),
+    DemoUser("diego", "diego-coordinates", frozenset({Role.COORDINATOR}), "Diego"),
+)
+
+# Synthetic until real records are imported: rate in bpm, RR jitter (irregularity), age, sex.
+DEMO_EXAMS = (
+    ("demo-0001", 72, 0.0, 56, "F"),
+    ("demo-0002", 48, 0.0, 71, "M"),
+    ("demo-0003", 118, 0.0, 84, "F"),
+    ("demo-0004", 95, 0.18, 77, "M"),
+    ("demo-0005", 64, 0.02, 42, "F"),
+    ("demo-0006", 83, 0.0, 63, "M"),
+)
+
+
+def demo_seed() -> list[DemoUser] | None:
+    """Create the demo once; return the users created, or None if the demo was already there."""
+    if Dataset.objects.filter(name=DEMO_DATASET).exists():
+        return None
+    User = get_user_model()
+    with transaction.atomic():
+        taxonomy_load_shipped()
+        users = {
+            demo.username: User.objects.filter(username=demo.username).first()
+            or user_create(username=demo.username, password=demo.password, roles=set(demo.roles),
+                           first_name=demo.first_name)
+            for demo in DEMO_USERS
+        }
+        dataset = dataset_get_or_create(name=DEMO_DATASET, title="Synthetic demo exams", licence="CC0")
+        exams = []
+        for index, (external_id, rate, jitter, age, sex) in enumerate(DEMO_EXAMS):
+            signals, _ = synthetic_ecg(heart_rate_bpm=rate, rr_jitter=jitter, noise_uv=15, seed=index)
+            exams.append(exam_create(dataset=dataset, data=ExamInput(
+                external_id=external_id, signals_mv=signals, sampling_rate=500.0,
+                lead_names=list(STANDARD_LEADS), age=age, sex=sex,
+            )))
+        batch_create(
+            name="Demo batch", taxonomy=Taxonomy.objects.get(is_default=True), exams=exams,
+            readers=[users["ana"], users["bruno"]], readers_per_exam=2, actor=users["diego"], seed=2026,
+        )
+    return list(DEMO_USERS)

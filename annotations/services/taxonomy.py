@@ -1,0 +1,240 @@
+"""Loading taxonomies from JSON files: validated whole, stored in one transaction, idempotent."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from annotations.models import DiagnosticClass, Taxonomy
+from annotations.services.audit import audit_record
+
+SHIPPED_DIR = Path(__file__).resolve().parent.parent / "taxonomies"
+DEFAULT_TAXONOMY_FILE = SHIPPED_DIR / "tnmg.json"
+# Stand-ins allowed in exclusive sets: "every statement of this kind".
+SET_TOKENS = {"*diagnostic*": "diagnostic", "*quality*": "quality"}
+KINDS = {"diagnostic", "quality"}
+TOP_FIELDS = {"key", "name", "version", "language", "provenance", "groups", "exclusive_sets", "classes"}
+CLASS_FIELDS = {"code", "name", "name_pt", "group", "kind", "maps", "synonyms", "extra"}
+
+
+class TaxonomyError(ValueError):
+    """A taxonomy file that cannot be loaded; the message names every problem found."""
+
+
+@dataclass
+class ParsedTaxonomy:
+    key: str
+    name: str
+    version: str
+    language: str
+    provenance: str
+    groups: list[str]
+    exclusive_sets: list[list[str]]
+    classes: list[dict] = field(default_factory=list)
+
+    @property
+    def content_sha256(self) -> str:
+        canonical = json.dumps(self.__dict__, sort_keys=True, ensure_ascii=False)
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+@dataclass
+class LoadResult:
+    taxonomy: Taxonomy
+    outcome: str  # "created", "updated" or "unchanged"
+
+
+def _is_text(value) -> bool:
+    return isinstance(value, str) and value.strip() != ""
+
+
+def _check_class(index: int, item, groups: set[str], problems: list[str]) -> dict | None:
+    where = f"classes[{index}]"
+    if not isinstance(item, dict):
+        problems.append(f"{where} is not an object")
+        return None
+    unknown = set(item) - CLASS_FIELDS
+    if unknown:
+        problems.append(f"{where} has unknown fields {sorted(unknown)}")
+    if not _is_text(item.get("code")) or len(item["code"]) > 40:
+        problems.append(f"{where}.code must be a non-empty string of at most 40 characters")
+    where = f"classes[{index}] ({item.get('code')!r})"
+    if not _is_text(item.get("name")):
+        problems.append(f"{where}.name must be a non-empty string")
+    if item.get("group") not in groups:
+        problems.append(f"{where}.group {item.get('group')!r} is not one of the declared groups")
+    if item.get("kind", "diagnostic") not in KINDS:
+        problems.append(f"{where}.kind {item.get('kind')!r} must be one of {sorted(KINDS)}")
+    maps = item.get("maps", {})
+    if not isinstance(maps, dict) or not all(isinstance(v, str) for v in maps.values()):
+        problems.append(f"{where}.maps must be an object of code strings")
+    synonyms = item.get("synonyms", [])
+    if not isinstance(synonyms, list) or not all(isinstance(s, str) for s in synonyms):
+        problems.append(f"{where}.synonyms must be a list of strings")
+    if not isinstance(item.get("extra", {}), dict):
+        problems.append(f"{where}.extra must be an object")
+    return {
+        "code": item.get("code"),
+        "name": item.get("name"),
+        "name_pt": item.get("name_pt") or "",
+        "group": item.get("group"),
+        "kind": item.get("kind", "diagnostic"),
+        "maps": maps if isinstance(maps, dict) else {},
+        "synonyms": synonyms if isinstance(synonyms, list) else [],
+    }
+
+
+def taxonomy_parse(data, *, default_key: str) -> ParsedTaxonomy:
+    """Validate a taxonomy document; raise TaxonomyError listing every problem, or return it parsed."""
+    if not isinstance(data, dict):
+        raise TaxonomyError("the file must hold a JSON object with name, version, groups and classes")
+    problems: list[str] = []
+    unknown = set(data) - TOP_FIELDS
+    if unknown:
+        problems.append(f"unknown top-level fields {sorted(unknown)}")
+    for name in ("name", "version"):
+        if not _is_text(data.get(name)):
+            problems.append(f"'{name}' must be a non-empty string")
+    groups = data.get("groups")
+    if not isinstance(groups, list) or not groups or not all(_is_text(g) for g in groups):
+        problems.append("'groups' must be a non-empty list of group names")
+        groups = []
+    elif len(set(groups)) != len(groups):
+        problems.append("'groups' lists a group twice")
+    raw_classes = data.get("classes")
+    if not isinstance(raw_classes, list) or not raw_classes:
+        problems.append("'classes' must be a non-empty list")
+        raw_classes = []
+    classes = [c for i, item in enumerate(raw_classes) if (c := _check_class(i, item, set(groups), problems))]
+    seen: dict[str, str] = {}
+    for item in classes:
+        code = item["code"]
+        if isinstance(code, str):
+            folded = code.casefold()
+            if folded in seen:
+                problems.append(f"code {code!r} appears twice (as {seen[folded]!r} before)")
+            seen.setdefault(folded, code)
+    sets = data.get("exclusive_sets", [])
+    if not isinstance(sets, list):
+        problems.append("'exclusive_sets' must be a list of lists of codes")
+        sets = []
+    codes = {c["code"] for c in classes}
+    for index, members in enumerate(sets):
+        if not isinstance(members, list) or len(members) < 2:
+            problems.append(f"exclusive_sets[{index}] must list at least two codes")
+            continue
+        missing = [m for m in members if m not in codes and m not in SET_TOKENS]
+        if missing:
+            problems.append(f"exclusive_sets[{index}] names unknown codes {missing}")
+    if problems:
+        raise TaxonomyError("; ".join(problems))
+    key = data.get("key") or default_key
+    return ParsedTaxonomy(
+        key=key,
+        name=data["name"].strip(),
+        version=data["version"].strip(),
+        language=data.get("language", "en"),
+        provenance=data.get("provenance", ""),
+        groups=list(groups),
+        exclusive_sets=[list(s) for s in sets],
+        classes=classes,
+    )
+
+
+def taxonomy_read_file(path: Path, *, key: str | None = None) -> ParsedTaxonomy:
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise TaxonomyError(f"{path}: no such file") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise TaxonomyError(f"{path}: not valid UTF-8 JSON ({error})") from None
+    try:
+        parsed = taxonomy_parse(data, default_key=key or Path(path).stem)
+    except TaxonomyError as error:
+        raise TaxonomyError(f"{path}: {error}") from None
+    if key:
+        parsed.key = key
+    return parsed
+
+
+def _write_classes(taxonomy: Taxonomy, parsed: ParsedTaxonomy) -> None:
+    existing = {c.code: c for c in taxonomy.classes.all()}
+    wanted = {c["code"] for c in parsed.classes}
+    taxonomy.classes.exclude(code__in=wanted).delete()
+    # Positions are unique per taxonomy: move the kept rows out of the way before renumbering.
+    taxonomy.classes.update(position=F("position") + 1_000_000)
+    to_create, to_update = [], []
+    for position, item in enumerate(parsed.classes):
+        row = existing.get(item["code"]) or DiagnosticClass(taxonomy=taxonomy, code=item["code"])
+        for name, value in item.items():
+            setattr(row, name, value)
+        row.position = position
+        (to_update if row.pk else to_create).append(row)
+    DiagnosticClass.objects.bulk_update(
+        to_update, ["name", "name_pt", "group", "kind", "maps", "synonyms", "position"]
+    )
+    DiagnosticClass.objects.bulk_create(to_create)
+
+
+class TaxonomyFrozenError(TaxonomyError):
+    """The taxonomy version is used by a batch; its content can no longer change."""
+
+
+def taxonomy_load(parsed: ParsedTaxonomy, *, actor=None, make_default: bool = False) -> LoadResult:
+    """Store a parsed taxonomy. Same content again changes nothing; a frozen version never changes."""
+    sha = parsed.content_sha256
+    with transaction.atomic():
+        taxonomy = Taxonomy.objects.select_for_update().filter(key=parsed.key, version=parsed.version).first()
+        if taxonomy is not None and taxonomy.content_sha256 == sha:
+            outcome = "unchanged"
+        elif taxonomy is not None and taxonomy.frozen_at is not None:
+            raise TaxonomyFrozenError(
+                f"taxonomy {parsed.key} {parsed.version} is used by a batch and frozen; "
+                "load the changed content under a new version"
+            )
+        else:
+            outcome = "updated" if taxonomy else "created"
+            before = {"content_sha256": taxonomy.content_sha256} if taxonomy else None
+            taxonomy = taxonomy or Taxonomy(key=parsed.key, version=parsed.version)
+            for name in ("name", "language", "provenance", "groups", "exclusive_sets"):
+                setattr(taxonomy, name, getattr(parsed, name))
+            taxonomy.content_sha256 = sha
+            taxonomy.loaded_at = timezone.now()
+            taxonomy.save()
+            _write_classes(taxonomy, parsed)
+            audit_record(
+                actor=actor, action=f"taxonomy.{outcome}", target=taxonomy, before=before,
+                after={"key": parsed.key, "version": parsed.version, "classes": len(parsed.classes),
+                       "content_sha256": sha},
+            )
+        if make_default and not taxonomy.is_default:
+            Taxonomy.objects.filter(is_default=True).update(is_default=False)
+            taxonomy.is_default = True
+            taxonomy.save(update_fields=["is_default"])
+            audit_record(actor=actor, action="taxonomy.set_default", target=taxonomy)
+    return LoadResult(taxonomy=taxonomy, outcome=outcome)
+
+
+def taxonomy_load_shipped(*, actor=None) -> list[LoadResult]:
+    """Load every taxonomy the project ships; TNMG becomes the default unless one is already set."""
+    results = []
+    has_default = Taxonomy.objects.filter(is_default=True).exists()
+    for path in sorted(SHIPPED_DIR.glob("*.json")):
+        parsed = taxonomy_read_file(path)
+        is_tnmg = path == DEFAULT_TAXONOMY_FILE
+        results.append(taxonomy_load(parsed, actor=actor, make_default=is_tnmg and not has_default))
+    return results
+
+
+def taxonomy_freeze(taxonomy: Taxonomy, *, actor=None) -> None:
+    """Mark a taxonomy as used by a batch. Called by batch creation, inside its transaction."""
+    if taxonomy.frozen_at is None:
+        taxonomy.frozen_at = timezone.now()
+        taxonomy.save(update_fields=["frozen_at"])
+        audit_record(actor=actor, action="taxonomy.freeze", target=taxonomy)

@@ -1,0 +1,90 @@
+"""Server-rendered pages. Thin: each view asks a selector or a service and renders."""
+
+from __future__ import annotations
+
+from functools import wraps
+
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_not_required
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.db import transaction
+from django.shortcuts import render
+from django.utils.decorators import method_decorator
+
+from annotations.roles import Role, has_role, user_roles
+from annotations.selectors.batches import batch_overview
+from annotations.selectors.exams import dataset_list, exam_list
+from annotations.selectors.taxonomy import taxonomy_classes_by_group, taxonomy_get, taxonomy_list
+from annotations.selectors.worklist import reader_worklist
+from annotations.services.audit import audit_record
+
+
+def role_required(role: Role):
+    def decorator(view):
+        @wraps(view)
+        def wrapped(request, *args, **kwargs):
+            if not has_role(request.user, role):
+                raise PermissionDenied
+            return view(request, *args, **kwargs)
+
+        return wrapped
+
+    return decorator
+
+
+def _client_ip(request) -> str | None:
+    return request.META.get("REMOTE_ADDR") or None
+
+
+@method_decorator(login_not_required, name="dispatch")
+class LoginView(auth_views.LoginView):
+    """Django's login, with successes and failures in the audit trail."""
+
+    redirect_authenticated_user = True
+
+    def form_valid(self, form):
+        response = super().form_valid(form)
+        with transaction.atomic():
+            audit_record(actor=form.get_user(), action="auth.login", ip_address=_client_ip(self.request))
+        return response
+
+    def form_invalid(self, form):
+        with transaction.atomic():
+            audit_record(
+                actor=None, action="auth.login_failed", ip_address=_client_ip(self.request),
+                actor_username=(form.data.get("username") or "")[:150],
+            )
+        return super().form_invalid(form)
+
+
+def home(request):
+    roles = user_roles(request.user)
+    context = {"roles": sorted(role.value for role in roles)}
+    if Role.READER in roles:
+        context["worklist"] = reader_worklist(request.user)
+    if Role.COORDINATOR in roles:
+        context["batches"] = batch_overview(request.user)[:20]
+    return render(request, "annotations/home.html", context)
+
+
+def taxonomies(request):
+    return render(request, "annotations/taxonomy_list.html", {"taxonomies": taxonomy_list()})
+
+
+def taxonomy_detail(request, taxonomy_id: int):
+    taxonomy = taxonomy_get(taxonomy_id)
+    return render(
+        request, "annotations/taxonomy_detail.html",
+        {"taxonomy": taxonomy, "groups": taxonomy_classes_by_group(taxonomy)},
+    )
+
+
+@role_required(Role.COORDINATOR)
+def exams(request):
+    dataset = request.GET.get("dataset") or None
+    page = Paginator(exam_list(request.user, dataset=dataset), 50).get_page(request.GET.get("page"))
+    return render(
+        request, "annotations/exam_list.html",
+        {"page": page, "datasets": dataset_list(request.user), "dataset": dataset},
+    )

@@ -1,0 +1,56 @@
+"""Shared fixtures: the personas every test speaks of, and the shipped taxonomy.
+
+ana and bruno read, carla adjudicates, diego coordinates, and eve is an outsider with an account but no
+role, who must see nothing.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from annotations.roles import Role
+from tests.factories import UserFactory
+
+
+@pytest.fixture
+def ana(db):
+    return UserFactory(username="ana", roles=[Role.READER])
+
+
+@pytest.fixture
+def bruno(db):
+    return UserFactory(username="bruno", roles=[Role.READER])
+
+
+@pytest.fixture
+def carla(db):
+    return UserFactory(username="carla", roles=[Role.ADJUDICATOR])
+
+
+@pytest.fixture
+def diego(db):
+    return UserFactory(username="diego", roles=[Role.COORDINATOR])
+
+
+@pytest.fixture
+def eve(db):
+    return UserFactory(username="eve", roles=[])
+
+
+@pytest.fixture
+def tnmg(db):
+    """The default taxonomy, loaded through the real loader."""
+    from annotations.services.taxonomy import DEFAULT_TAXONOMY_FILE, taxonomy_load, taxonomy_read_file
+
+    return taxonomy_load(taxonomy_read_file(DEFAULT_TAXONOMY_FILE), make_default=True).taxonomy
+
+
+@pytest.fixture
+def client_for(client):
+    """A logged-in Django test client for a persona."""
+
+    def login(user):
+        client.force_login(user)
+        return client
+
+    return login

@@ -1,0 +1,29 @@
+"""Settings for the test suite: the real settings module, on real PostgreSQL and Redis."""
+
+import os
+import sys
+
+from tests import services
+
+os.environ.setdefault("SECRET_KEY", "tests-only-secret-key-" + "x" * 40)
+os.environ.setdefault("ALLOWED_HOSTS", "127.0.0.1,localhost,testserver")
+os.environ.setdefault("STATIC_MANIFEST", "0")
+os.environ.setdefault("VAR_DIR", os.path.join(os.path.dirname(os.path.dirname(__file__)), "var", "test"))
+# Playwright's sync API keeps an event loop on the test thread; the ORM calls there are still sync.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+# Only the first process checks (xdist workers inherit the answer through the environment).
+if os.environ.get("ECGREVIEW_TEST_SERVICES") != "checked":
+    try:
+        for line in services.ensure():
+            print(f"tests: started a throwaway {line}", file=sys.stderr)
+    except services.ServiceUnavailable as error:
+        sys.exit(f"tests: {error}")
+    os.environ["ECGREVIEW_TEST_SERVICES"] = "checked"
+
+from ecgreview.settings import *  # noqa: E402, F403
+
+# Each xdist worker gets its own waveform folder, so parallel tests never share blobs.
+_worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+STORAGES["waveforms"]["OPTIONS"]["location"] = os.path.join(os.environ["VAR_DIR"], _worker, "waveforms")  # noqa: F405
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast logins; tests only
