@@ -85,8 +85,11 @@ class AuditedUserAdmin(UserAdmin):
         if "groups" in after:
             after["groups"] = sorted(g.name for g in user.groups.all())
         audit_record(
-            actor=request.user, action="user.change" if change else "user.create", target=user,
-            before=_jsonable(getattr(self, "_audit_before", None)), after=_jsonable(after),
+            actor=request.user,
+            action="user.change" if change else "user.create",
+            target=user,
+            before=_jsonable(getattr(self, "_audit_before", None)),
+            after=_jsonable(after),
             ip_address=request.META.get("REMOTE_ADDR"),
         )
 
@@ -94,8 +97,11 @@ class AuditedUserAdmin(UserAdmin):
 def _jsonable(values):
     if values is None:
         return None
-    return {k: (str(v) if not isinstance(v, (str, int, float, bool, list, type(None))) else v)
-            for k, v in values.items() if k != "password"}
+    return {
+        k: (str(v) if not isinstance(v, (str, int, float, bool, list, type(None))) else v)
+        for k, v in values.items()
+        if k != "password"
+    }
 
 
 class GroupsReadOnly(ReadOnlyAdmin, GroupAdmin):

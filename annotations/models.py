@@ -27,8 +27,10 @@ class Taxonomy(models.Model):
     groups = models.JSONField(default=list, help_text=_("Group keys in display order."))
     exclusive_sets = models.JSONField(
         default=list,
-        help_text=_("Lists of codes that must not be chosen together; '*diagnostic*' stands for "
-                    "every diagnostic statement."),
+        help_text=_(
+            "Lists of codes that must not be chosen together; '*diagnostic*' stands for "
+            "every diagnostic statement."
+        ),
     )
     content_sha256 = models.CharField(max_length=64)
     loaded_at = models.DateTimeField(default=timezone.now)
@@ -61,9 +63,12 @@ class DiagnosticClass(models.Model):
     group = models.CharField(max_length=60)
     kind = models.CharField(max_length=12, choices=Kind.choices, default=Kind.DIAGNOSTIC)
     maps = models.JSONField(
-        default=dict, blank=True,
-        help_text=_("Codes of the same statement in other systems, e.g. {'ptbxl': 'CRBBB', "
-                    "'snomed': '59118001', 'code6': 'RBBB'}."),
+        default=dict,
+        blank=True,
+        help_text=_(
+            "Codes of the same statement in other systems, e.g. {'ptbxl': 'CRBBB', "
+            "'snomed': '59118001', 'code6': 'RBBB'}."
+        ),
     )
     synonyms = models.JSONField(default=list, blank=True)
     position = models.PositiveIntegerField(help_text=_("Display order within the taxonomy."))
@@ -125,7 +130,8 @@ class Exam(models.Model):
     source_sha256 = models.CharField(max_length=64, blank=True)
     source_record = models.CharField(max_length=300, blank=True)
     identifiers = models.JSONField(
-        default=dict, blank=True,
+        default=dict,
+        blank=True,
         help_text=_("Identifying header fields, kept only when IDENTIFIERS_POLICY=keep; coordinators only."),
     )
     imported_at = models.DateTimeField(default=timezone.now)
@@ -161,10 +167,11 @@ class ReferenceLabel(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(
-                fields=["exam", "code_system", "code"], name="reference_label_unique"
-            ),
+            models.UniqueConstraint(fields=["exam", "code_system", "code"], name="reference_label_unique"),
         ]
+
+    def __str__(self) -> str:
+        return f"{self.code_system}:{self.code}"
 
 
 # --- Review batches ---------------------------------------------------------------------------------
@@ -227,6 +234,9 @@ class BatchExam(models.Model):
             models.CheckConstraint(condition=Q(target_reads__gte=1), name="batch_exam_target_positive"),
         ]
 
+    def __str__(self) -> str:
+        return f"{self.batch_id}/{self.exam_id}"
+
 
 class Assignment(models.Model):
     """One read to be done: a reader, an exam, a batch, and the place in the reader's queue."""
@@ -273,6 +283,9 @@ class Assignment(models.Model):
             models.Index(fields=["batch", "exam"], name="assignment_batch_exam_idx"),
         ]
 
+    def __str__(self) -> str:
+        return f"batch {self.batch_id} reader {self.reader_id} #{self.position}"
+
 
 class Annotation(models.Model):
     """A reader's read of an assignment. Two-stage batches keep the blind read beside the revised one."""
@@ -312,6 +325,9 @@ class Annotation(models.Model):
             models.CheckConstraint(condition=Q(revision__gte=1), name="annotation_revision_positive"),
         ]
 
+    def __str__(self) -> str:
+        return f"annotation of assignment {self.assignment_id} ({self.stage}, {self.status})"
+
 
 class AnnotationLabel(models.Model):
     annotation = models.ForeignKey(Annotation, on_delete=models.CASCADE, related_name="labels")
@@ -324,6 +340,9 @@ class AnnotationLabel(models.Model):
                 fields=["annotation", "diagnostic_class"], name="annotation_label_unique"
             ),
         ]
+
+    def __str__(self) -> str:
+        return f"label {self.diagnostic_class_id} of annotation {self.annotation_id}"
 
 
 class AnnotationRevision(models.Model):
@@ -343,6 +362,9 @@ class AnnotationRevision(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["annotation", "revision"], name="annotation_revision_unique"),
         ]
+
+    def __str__(self) -> str:
+        return f"annotation {self.annotation_id} revision {self.revision}"
 
 
 # --- Suggestions, consensus, adjudication ------------------------------------------------------------
@@ -368,6 +390,9 @@ class Suggestion(models.Model):
             ),
         ]
 
+    def __str__(self) -> str:
+        return f"{self.provider} {self.provider_version} for exam {self.exam_id}"
+
 
 class SuggestionScore(models.Model):
     suggestion = models.ForeignKey(Suggestion, on_delete=models.CASCADE, related_name="scores")
@@ -381,6 +406,9 @@ class SuggestionScore(models.Model):
             ),
             models.CheckConstraint(condition=Q(score__gte=0) & Q(score__lte=1), name="score_in_unit_range"),
         ]
+
+    def __str__(self) -> str:
+        return f"{self.diagnostic_class_id}: {self.score:.3f}"
 
 
 class Consensus(models.Model):
@@ -406,9 +434,7 @@ class Consensus(models.Model):
     class Meta:
         verbose_name_plural = "consensus labels"
         constraints = [
-            models.UniqueConstraint(
-                fields=["batch", "exam", "diagnostic_class"], name="consensus_unique"
-            ),
+            models.UniqueConstraint(fields=["batch", "exam", "diagnostic_class"], name="consensus_unique"),
             models.CheckConstraint(
                 condition=Q(positive_votes__lte=F("total_votes")), name="consensus_votes_consistent"
             ),
@@ -421,6 +447,9 @@ class Consensus(models.Model):
                 name="consensus_probability_in_unit_range",
             ),
         ]
+
+    def __str__(self) -> str:
+        return f"exam {self.exam_id} class {self.diagnostic_class_id}: {self.value} ({self.method})"
 
 
 class Adjudication(models.Model):
@@ -437,10 +466,11 @@ class Adjudication(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(
-                fields=["batch", "exam", "diagnostic_class"], name="adjudication_unique"
-            ),
+            models.UniqueConstraint(fields=["batch", "exam", "diagnostic_class"], name="adjudication_unique"),
         ]
+
+    def __str__(self) -> str:
+        return f"exam {self.exam_id} class {self.diagnostic_class_id}: {self.value}"
 
 
 # --- Audit ----------------------------------------------------------------------------------------------

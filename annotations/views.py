@@ -52,7 +52,9 @@ class LoginView(auth_views.LoginView):
     def form_invalid(self, form):
         with transaction.atomic():
             audit_record(
-                actor=None, action="auth.login_failed", ip_address=_client_ip(self.request),
+                actor=None,
+                action="auth.login_failed",
+                ip_address=_client_ip(self.request),
                 actor_username=(form.data.get("username") or "")[:150],
             )
         return super().form_invalid(form)
@@ -75,7 +77,8 @@ def taxonomies(request):
 def taxonomy_detail(request, taxonomy_id: int):
     taxonomy = taxonomy_get(taxonomy_id)
     return render(
-        request, "annotations/taxonomy_detail.html",
+        request,
+        "annotations/taxonomy_detail.html",
         {"taxonomy": taxonomy, "groups": taxonomy_classes_by_group(taxonomy)},
     )
 
@@ -85,6 +88,7 @@ def exams(request):
     dataset = request.GET.get("dataset") or None
     page = Paginator(exam_list(request.user, dataset=dataset), 50).get_page(request.GET.get("page"))
     return render(
-        request, "annotations/exam_list.html",
+        request,
+        "annotations/exam_list.html",
         {"page": page, "datasets": dataset_list(request.user), "dataset": dataset},
     )

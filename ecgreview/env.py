@@ -41,9 +41,7 @@ class Env:
             return True
         if lowered in _FALSE:
             return False
-        raise ImproperlyConfigured(
-            f"{name}={value!r} is not a boolean; use one of {sorted(_TRUE | _FALSE)}."
-        )
+        raise ImproperlyConfigured(f"{name}={value!r} is not a boolean; use one of {sorted(_TRUE | _FALSE)}.")
 
     def int(self, name: str, default: int, *, minimum: int | None = None) -> int:
         value = self.raw(name)

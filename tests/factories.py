@@ -63,16 +63,25 @@ class DatasetFactory(factory.django.DjangoModelFactory):
     name = factory.Sequence(lambda n: f"dataset-{n}")
 
 
-def make_exam(dataset=None, external_id: str | None = None, *, heart_rate: float = 72.0,
-              seed: int = 0, **fields) -> models.Exam:
+def make_exam(
+    dataset=None, external_id: str | None = None, *, heart_rate: float = 72.0, seed: int = 0, **fields
+) -> models.Exam:
     """A synthetic exam written through the exam service, blob and all."""
     dataset = dataset or DatasetFactory()
     signals, _ = synthetic_ecg(heart_rate_bpm=heart_rate, seed=seed)
-    external_id = external_id or f"exam-{models.Exam.objects.count() + 1}-{np.random.default_rng().integers(1e9)}"
-    return exam_create(dataset=dataset, data=ExamInput(
-        external_id=external_id, signals_mv=signals, sampling_rate=500.0,
-        lead_names=list(STANDARD_LEADS), **fields,
-    ))
+    external_id = (
+        external_id or f"exam-{models.Exam.objects.count() + 1}-{np.random.default_rng().integers(1e9)}"
+    )
+    return exam_create(
+        dataset=dataset,
+        data=ExamInput(
+            external_id=external_id,
+            signals_mv=signals,
+            sampling_rate=500.0,
+            lead_names=list(STANDARD_LEADS),
+            **fields,
+        ),
+    )
 
 
 class ExamFactory(factory.django.DjangoModelFactory):

@@ -41,9 +41,12 @@ def postgres_reachable(url: str, timeout: float = 3.0) -> bool:
     parsed = urlparse(url)
     try:
         with psycopg.connect(
-            host=parsed.hostname or "127.0.0.1", port=parsed.port or 5432,
-            user=parsed.username or "postgres", password=parsed.password,
-            dbname="postgres", connect_timeout=max(1, int(timeout)),
+            host=parsed.hostname or "127.0.0.1",
+            port=parsed.port or 5432,
+            user=parsed.username or "postgres",
+            password=parsed.password,
+            dbname="postgres",
+            connect_timeout=max(1, int(timeout)),
         ):
             return True
     except psycopg.OperationalError:
@@ -74,20 +77,31 @@ def _as_postgres_user(command: list[str]) -> list[str]:
 def start_throwaway_postgres() -> tuple[str, callable]:
     initdb, pg_ctl = _postgres_bin("initdb"), _postgres_bin("pg_ctl")
     if not initdb or not pg_ctl:
-        raise ServiceUnavailable(f"no PostgreSQL server answers and no PostgreSQL binaries are installed: {INSTALL_HINT}")
+        raise ServiceUnavailable(
+            f"no PostgreSQL server answers and no PostgreSQL binaries are installed: {INSTALL_HINT}"
+        )
     folder = Path(tempfile.mkdtemp(prefix="ecgreview-pg-"))
     if os.geteuid() == 0:
         shutil.chown(folder, "postgres", "postgres")
     data, port = folder / "data", _free_port()
-    subprocess.run(_as_postgres_user([initdb, "-D", str(data), "-A", "trust", "-U", "postgres"]),
-                   check=True, capture_output=True)
+    subprocess.run(
+        _as_postgres_user([initdb, "-D", str(data), "-A", "trust", "-U", "postgres"]),
+        check=True,
+        capture_output=True,
+    )
     options = f"-p {port} -k {folder} -c listen_addresses=127.0.0.1 -c fsync=off"
-    subprocess.run(_as_postgres_user([pg_ctl, "-D", str(data), "-o", options, "-w", "-l", str(folder / "log"),
-                                      "start"]), check=True, capture_output=True)
+    subprocess.run(
+        _as_postgres_user([pg_ctl, "-D", str(data), "-o", options, "-w", "-l", str(folder / "log"), "start"]),
+        check=True,
+        capture_output=True,
+    )
 
     def stop() -> None:
-        subprocess.run(_as_postgres_user([pg_ctl, "-D", str(data), "-m", "immediate", "stop"]),
-                       capture_output=True, check=False)
+        subprocess.run(
+            _as_postgres_user([pg_ctl, "-D", str(data), "-m", "immediate", "stop"]),
+            capture_output=True,
+            check=False,
+        )
         shutil.rmtree(folder, ignore_errors=True)
 
     return f"postgres://postgres@127.0.0.1:{port}/ecgreview", stop
@@ -100,7 +114,8 @@ def start_throwaway_redis() -> tuple[str, callable]:
     port = _free_port()
     process = subprocess.Popen(
         [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     url = f"redis://127.0.0.1:{port}/0"
     deadline = time.monotonic() + 10

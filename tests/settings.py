@@ -21,7 +21,7 @@ if os.environ.get("ECGREVIEW_TEST_SERVICES") != "checked":
         sys.exit(f"tests: {error}")
     os.environ["ECGREVIEW_TEST_SERVICES"] = "checked"
 
-from ecgreview.settings import *  # noqa: E402, F403
+from ecgreview.settings import *  # noqa: F403
 
 # Each xdist worker gets its own waveform folder, so parallel tests never share blobs.
 _worker = os.environ.get("PYTEST_XDIST_WORKER", "main")

@@ -28,7 +28,9 @@ def write(tmp_path, document, name="broken.json"):
 
 def valid_document():
     return {
-        "name": "Tiny", "version": "1", "groups": ["rhythm", "quality"],
+        "name": "Tiny",
+        "version": "1",
+        "groups": ["rhythm", "quality"],
         "exclusive_sets": [["SB", "ST"]],
         "classes": [
             {"code": "SB", "name": "Sinus bradycardia", "group": "rhythm", "kind": "diagnostic"},
@@ -71,7 +73,9 @@ def test_every_shipped_taxonomy_loads_with_its_published_class_count():
 def test_shipped_cross_maps_point_at_real_tnmg_codes():
     taxonomy_load_shipped()
     tnmg_codes = set(DiagnosticClass.objects.filter(taxonomy__key="tnmg").values_list("code", flat=True))
-    mapped = [c.maps["tnmg"] for c in DiagnosticClass.objects.exclude(taxonomy__key="tnmg") if "tnmg" in c.maps]
+    mapped = [
+        c.maps["tnmg"] for c in DiagnosticClass.objects.exclude(taxonomy__key="tnmg") if "tnmg" in c.maps
+    ]
     assert len(mapped) >= 6
     assert set(mapped) <= tnmg_codes
 
@@ -119,7 +123,11 @@ def test_an_unfrozen_taxonomy_is_updated_in_place_keeping_class_ids(tmp_path):
     result = taxonomy_load(taxonomy_read_file(write(tmp_path, document, "tiny.json")))
     assert result.outcome == "updated"
     assert list(result.taxonomy.classes.order_by("position").values_list("code", flat=True)) == [
-        "NOISE", "ST", "SB", "AF"]
+        "NOISE",
+        "ST",
+        "SB",
+        "AF",
+    ]
     assert result.taxonomy.classes.get(code="SB").pk == sb_id
 
 

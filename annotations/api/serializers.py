@@ -14,8 +14,18 @@ class TaxonomySerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Taxonomy
-        fields = ["id", "key", "version", "name", "language", "groups", "exclusive_sets",
-                  "is_default", "frozen_at", "class_count"]
+        fields = [
+            "id",
+            "key",
+            "version",
+            "name",
+            "language",
+            "groups",
+            "exclusive_sets",
+            "is_default",
+            "frozen_at",
+            "class_count",
+        ]
 
 
 class TaxonomyDetailSerializer(TaxonomySerializer):
@@ -45,5 +55,14 @@ class ExamSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Exam
-        fields = ["id", "dataset", "external_id", "age", "sex", "sampling_rate", "n_samples",
-                  "source_format", "imported_at"]
+        fields = [
+            "id",
+            "dataset",
+            "external_id",
+            "age",
+            "sex",
+            "sampling_rate",
+            "n_samples",
+            "source_format",
+            "imported_at",
+        ]

@@ -19,7 +19,9 @@ class MeView(APIView):
     @extend_schema(responses=serializers.MeSerializer)
     def get(self, request):
         roles = sorted(role.value for role in user_roles(request.user))
-        return Response(serializers.MeSerializer({"username": request.user.get_username(), "roles": roles}).data)
+        return Response(
+            serializers.MeSerializer({"username": request.user.get_username(), "roles": roles}).data
+        )
 
 
 class TaxonomyListView(generics.ListAPIView):

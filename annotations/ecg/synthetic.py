@@ -36,7 +36,7 @@ def synthetic_ecg(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Return (signals in mV shaped (12, n), R-peak sample indices)."""
     rng = np.random.default_rng(seed)
-    n = int(round(duration_s * sampling_rate))
+    n = round(duration_s * sampling_rate)
     t = np.arange(n) / sampling_rate
     rr = 60.0 / heart_rate_bpm
     peaks_s, at = [], 0.35

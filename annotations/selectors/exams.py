@@ -17,8 +17,15 @@ def _require_coordinator(user) -> None:
 def exam_list(user, *, dataset: str | None = None) -> QuerySet[Exam]:
     _require_coordinator(user)
     exams = Exam.objects.select_related("dataset").only(
-        "id", "external_id", "dataset__name", "age", "sex", "sampling_rate", "n_samples",
-        "source_format", "imported_at",
+        "id",
+        "external_id",
+        "dataset__name",
+        "age",
+        "sex",
+        "sampling_rate",
+        "n_samples",
+        "source_format",
+        "imported_at",
     )
     if dataset:
         exams = exams.filter(dataset__name=dataset)

@@ -38,8 +38,12 @@ def reader_worklist(user) -> list[WorklistEntry]:
     )
     return [
         WorklistEntry(
-            batch_id=row["batch_id"], batch_name=row["batch__name"], due_date=row["batch__due_date"],
-            total=row["total"], done=row["done"], drafts=row["drafts"],
+            batch_id=row["batch_id"],
+            batch_name=row["batch__name"],
+            due_date=row["batch__due_date"],
+            total=row["total"],
+            done=row["done"],
+            drafts=row["drafts"],
         )
         for row in rows
     ]

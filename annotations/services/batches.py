@@ -64,8 +64,12 @@ def batch_create(
     with transaction.atomic():
         taxonomy_freeze(taxonomy, actor=actor)
         batch = ReviewBatch.objects.create(
-            name=name, taxonomy=taxonomy, readers_per_exam=readers_per_exam,
-            suggestion_mode=suggestion_mode, seed=seed, created_by=actor,
+            name=name,
+            taxonomy=taxonomy,
+            readers_per_exam=readers_per_exam,
+            suggestion_mode=suggestion_mode,
+            seed=seed,
+            created_by=actor,
             status=ReviewBatch.Status.ACTIVE if start else ReviewBatch.Status.DRAFT,
             started_at=now if start else None,
         )
@@ -82,9 +86,17 @@ def batch_create(
             )
         Assignment.objects.bulk_create(rows)
         audit_record(
-            actor=actor, action="batch.create", target=batch,
-            after={"name": name, "taxonomy": f"{taxonomy.key} {taxonomy.version}", "exams": len(exam_ids),
-                   "readers": sorted(r.get_username() for r in readers), "k": readers_per_exam,
-                   "suggestion_mode": suggestion_mode, "seed": seed},
+            actor=actor,
+            action="batch.create",
+            target=batch,
+            after={
+                "name": name,
+                "taxonomy": f"{taxonomy.key} {taxonomy.version}",
+                "exams": len(exam_ids),
+                "readers": sorted(r.get_username() for r in readers),
+                "k": readers_per_exam,
+                "suggestion_mode": suggestion_mode,
+                "seed": seed,
+            },
         )
     return batch

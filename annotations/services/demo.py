@@ -54,20 +54,38 @@ def demo_seed() -> list[DemoUser] | None:
         taxonomy_load_shipped()
         users = {
             demo.username: User.objects.filter(username=demo.username).first()
-            or user_create(username=demo.username, password=demo.password, roles=set(demo.roles),
-                           first_name=demo.first_name)
+            or user_create(
+                username=demo.username,
+                password=demo.password,
+                roles=set(demo.roles),
+                first_name=demo.first_name,
+            )
             for demo in DEMO_USERS
         }
         dataset = dataset_get_or_create(name=DEMO_DATASET, title="Synthetic demo exams", licence="CC0")
         exams = []
         for index, (external_id, rate, jitter, age, sex) in enumerate(DEMO_EXAMS):
             signals, _ = synthetic_ecg(heart_rate_bpm=rate, rr_jitter=jitter, noise_uv=15, seed=index)
-            exams.append(exam_create(dataset=dataset, data=ExamInput(
-                external_id=external_id, signals_mv=signals, sampling_rate=500.0,
-                lead_names=list(STANDARD_LEADS), age=age, sex=sex,
-            )))
+            exams.append(
+                exam_create(
+                    dataset=dataset,
+                    data=ExamInput(
+                        external_id=external_id,
+                        signals_mv=signals,
+                        sampling_rate=500.0,
+                        lead_names=list(STANDARD_LEADS),
+                        age=age,
+                        sex=sex,
+                    ),
+                )
+            )
         batch_create(
-            name="Demo batch", taxonomy=Taxonomy.objects.get(is_default=True), exams=exams,
-            readers=[users["ana"], users["bruno"]], readers_per_exam=2, actor=users["diego"], seed=2026,
+            name="Demo batch",
+            taxonomy=Taxonomy.objects.get(is_default=True),
+            exams=exams,
+            readers=[users["ana"], users["bruno"]],
+            readers_per_exam=2,
+            actor=users["diego"],
+            seed=2026,
         )
     return list(DEMO_USERS)

@@ -63,7 +63,9 @@ def exam_create(*, dataset: Dataset, data: ExamInput, actor=None) -> Exam:
                 identifiers=data.identifiers,
             )
             audit_record(
-                actor=actor, action="exam.create", target=exam,
+                actor=actor,
+                action="exam.create",
+                target=exam,
                 after={"dataset": dataset.name, "external_id": data.external_id, "waveform_sha256": sha},
             )
     except Exception:

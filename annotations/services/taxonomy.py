@@ -209,9 +209,16 @@ def taxonomy_load(parsed: ParsedTaxonomy, *, actor=None, make_default: bool = Fa
             taxonomy.save()
             _write_classes(taxonomy, parsed)
             audit_record(
-                actor=actor, action=f"taxonomy.{outcome}", target=taxonomy, before=before,
-                after={"key": parsed.key, "version": parsed.version, "classes": len(parsed.classes),
-                       "content_sha256": sha},
+                actor=actor,
+                action=f"taxonomy.{outcome}",
+                target=taxonomy,
+                before=before,
+                after={
+                    "key": parsed.key,
+                    "version": parsed.version,
+                    "classes": len(parsed.classes),
+                    "content_sha256": sha,
+                },
             )
         if make_default and not taxonomy.is_default:
             Taxonomy.objects.filter(is_default=True).update(is_default=False)

@@ -28,7 +28,9 @@ def user_create(
         user.save()
         user.groups.set([groups[role] for role in roles])
         audit_record(
-            actor=actor, action="user.create", target=user,
+            actor=actor,
+            action="user.create",
+            target=user,
             after={"username": username, "roles": sorted(r.value for r in roles)},
         )
     return user
@@ -49,6 +51,9 @@ def user_set_roles(*, user, roles: set[Role], actor) -> None:
         user.is_staff = Role.COORDINATOR in roles
         user.save(update_fields=["is_staff"])
         audit_record(
-            actor=actor, action="user.roles", target=user,
-            before={"roles": before}, after={"roles": sorted(r.value for r in roles)},
+            actor=actor,
+            action="user.roles",
+            target=user,
+            before={"roles": before},
+            after={"roles": sorted(r.value for r in roles)},
         )

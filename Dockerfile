@@ -1,0 +1,28 @@
+# ECG Review application image: the same image runs web (gunicorn), worker and beat.
+FROM python:3.12-slim-bookworm
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    VAR_DIR=/var/lib/ecgreview
+
+RUN useradd --system --create-home --home-dir /home/ecgreview ecgreview \
+    && mkdir -p /var/lib/ecgreview && chown ecgreview:ecgreview /var/lib/ecgreview
+
+WORKDIR /app
+COPY requirements.txt .
+RUN pip install -r requirements.txt
+
+COPY manage.py ./
+COPY ecgreview ./ecgreview
+COPY annotations ./annotations
+COPY templates ./templates
+COPY static ./static
+
+# collectstatic needs settings but no database; the key below is only for this build step.
+RUN DEBUG=0 SECRET_KEY=collectstatic-only-build-step-key-not-used-at-run-time-xxxxxxxx \
+    ALLOWED_HOSTS=localhost python manage.py collectstatic --no-input
+
+USER ecgreview
+EXPOSE 8000
+CMD ["gunicorn", "ecgreview.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3", "--access-logfile", "-"]

@@ -1,0 +1,55 @@
+"""Every URL the project serves, generated from the URL configuration (not picked by hand)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from django.urls import URLPattern, URLResolver, get_resolver
+
+# Served to anonymous visitors on purpose: the login forms and what they need.
+PUBLIC = {"/accounts/login/", "/admin/login/"}
+_PARAM = re.compile(r"<(?:(\w+):)?(\w+)>")
+_SAMPLE = {"int": "1", "str": "x", "slug": "x", "uuid": "00000000-0000-0000-0000-000000000001", "path": "x"}
+
+
+@dataclass(frozen=True)
+class Route:
+    path: str
+    name: str | None
+
+    @property
+    def is_api(self) -> bool:
+        return self.path.startswith("/api/")
+
+
+def _regex_to_path(regex: str) -> str | None:
+    # Admin patterns are regular expressions; keep the ones we can write out with a sample value.
+    text = regex.lstrip("^").rstrip("$").replace("\\Z", "")
+    text = re.sub(r"\(\?P<\w+>[^)]*\)", "1", text)
+    return None if any(c in text for c in "()[]*+?\\|") else text
+
+
+def _walk(patterns, prefix: str = ""):
+    for entry in patterns:
+        route = str(entry.pattern)
+        if getattr(entry.pattern, "_regex", None) and not hasattr(entry.pattern, "_route"):
+            route = _regex_to_path(entry.pattern._regex)
+            if route is None:
+                continue
+        route = _PARAM.sub(lambda m: _SAMPLE.get(m.group(1) or "str", "x"), route)
+        if isinstance(entry, URLResolver):
+            yield from _walk(entry.url_patterns, prefix + route)
+        elif isinstance(entry, URLPattern):
+            yield Route(path="/" + prefix + route, name=entry.name)
+
+
+def all_routes() -> list[Route]:
+    seen: dict[str, Route] = {}
+    for route in _walk(get_resolver().url_patterns):
+        seen.setdefault(route.path, route)
+    return sorted(seen.values(), key=lambda r: r.path)
+
+
+def protected_routes() -> list[Route]:
+    return [r for r in all_routes() if r.path not in PUBLIC]
