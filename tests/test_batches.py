@@ -79,3 +79,44 @@ def test_impossible_designs_are_refused_with_the_reason(diego, tnmg, readers, ca
     with pytest.raises(BatchDesignError, match="at least one exam"):
         create(diego, tnmg, readers, [])
     assert not Assignment.objects.exists()
+
+
+def test_gold_exams_and_retests_are_stored_as_the_design_says(diego, tnmg, readers):
+    exams = ExamFactory.create_batch(40)
+    batch = batch_create(
+        name="QC",
+        taxonomy=tnmg,
+        exams=exams,
+        readers=readers,
+        readers_per_exam=2,
+        actor=diego,
+        seed=4,
+        gold_exams=exams[:2],
+        retest_fraction=0.1,
+    )
+    gold = BatchExam.objects.filter(batch=batch, is_gold=True)
+    assert set(gold.values_list("exam_id", flat=True)) == {exams[0].pk, exams[1].pk}
+    assert set(gold.values_list("target_reads", flat=True)) == {5}
+    for reader in readers:
+        assert Assignment.objects.filter(batch=batch, reader=reader, exam__in=exams[:2]).count() == 2
+    retests = Assignment.objects.filter(batch=batch, read_round=2)
+    assert retests.count() == 5 * round(0.1 * 38 * 2 / 5)
+    for retest in retests:
+        first = Assignment.objects.get(batch=batch, reader=retest.reader, exam=retest.exam, read_round=1)
+        assert retest.position > first.position
+
+
+def test_a_design_that_misses_the_pair_overlap_is_refused_and_stores_nothing(diego, tnmg, readers):
+    with pytest.raises(BatchDesignError, match="should share at least 4 exams"):
+        batch_create(
+            name="Too small",
+            taxonomy=tnmg,
+            exams=ExamFactory.create_batch(6),
+            readers=readers,
+            readers_per_exam=2,
+            actor=diego,
+            min_pair_overlap=4,
+        )
+    assert not Assignment.objects.exists()
+    tnmg.refresh_from_db()
+    assert tnmg.frozen_at is None

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import random
 from collections.abc import Sequence
 
 from django.db import transaction
 from django.utils import timezone
 
+from annotations.design import DesignError, DesignRequest, design_batch
 from annotations.models import Assignment, BatchExam, Exam, ReviewBatch, Taxonomy
 from annotations.roles import Role, has_role
 from annotations.services.audit import audit_record
@@ -16,18 +16,6 @@ from annotations.services.taxonomy import taxonomy_freeze
 
 class BatchDesignError(ValueError):
     """A batch that cannot be built as asked; the message says why."""
-
-
-def _spread_reads(exam_ids: Sequence[int], reader_ids: Sequence[int], k: int, rng: random.Random):
-    """Give each exam k distinct readers, always picking the least-loaded ones (loads within one)."""
-    load = {reader: 0 for reader in reader_ids}
-    plan: dict[int, list[int]] = {reader: [] for reader in reader_ids}
-    for exam_id in exam_ids:
-        order = sorted(reader_ids, key=lambda r: (load[r], rng.random()))
-        for reader in order[:k]:
-            load[reader] += 1
-            plan[reader].append(exam_id)
-    return plan
 
 
 def batch_create(
@@ -41,25 +29,35 @@ def batch_create(
     suggestion_mode: str = ReviewBatch.SuggestionMode.HIDDEN,
     seed: int = 0,
     start: bool = True,
+    gold_exams: Sequence[Exam] = (),
+    retest_fraction: float = 0.0,
+    min_pair_overlap: int = 0,
 ) -> ReviewBatch:
-    """Create a batch with k readers per exam, each reader's queue in its own seeded random order."""
+    """Create a batch with k readers per exam, each reader's queue in its own seeded random order.
+
+    The design (annotations.design) is computed first; goals it cannot meet are refused here with its
+    explanation, so a coordinator never starts a batch whose agreement cannot be estimated as asked.
+    """
     if not has_role(actor, Role.COORDINATOR):
         raise PermissionError("only coordinators create batches")
-    if readers_per_exam < 1:
-        raise BatchDesignError("readers per exam must be at least 1")
-    if readers_per_exam > len(readers):
-        raise BatchDesignError(
-            f"{readers_per_exam} readers per exam were asked for but only {len(readers)} readers chosen"
-        )
     not_readers = [r.get_username() for r in readers if not has_role(r, Role.READER)]
     if not_readers:
         raise BatchDesignError(f"not readers: {', '.join(not_readers)}")
-    if not exams:
-        raise BatchDesignError("a batch needs at least one exam")
-    rng = random.Random(seed)
-    exam_ids = [exam.pk for exam in exams]
-    rng.shuffle(exam_ids)
-    plan = _spread_reads(exam_ids, [r.pk for r in readers], readers_per_exam, rng)
+    request = DesignRequest(
+        exam_ids=[exam.pk for exam in exams],
+        reader_ids=[reader.pk for reader in readers],
+        readers_per_exam=readers_per_exam,
+        seed=seed,
+        gold_exam_ids=[exam.pk for exam in gold_exams],
+        retest_fraction=retest_fraction,
+        min_pair_overlap=min_pair_overlap,
+    )
+    try:
+        design = design_batch(request)
+    except DesignError as error:
+        raise BatchDesignError(str(error)) from None
+    if design.problems:
+        raise BatchDesignError("; ".join(design.problems))
     now = timezone.now()
     with transaction.atomic():
         taxonomy_freeze(taxonomy, actor=actor)
@@ -73,18 +71,26 @@ def batch_create(
             status=ReviewBatch.Status.ACTIVE if start else ReviewBatch.Status.DRAFT,
             started_at=now if start else None,
         )
+        gold = set(request.gold_exam_ids)
         BatchExam.objects.bulk_create(
-            BatchExam(batch=batch, exam_id=exam_id, target_reads=readers_per_exam) for exam_id in exam_ids
-        )
-        rows = []
-        for reader_id, queue in plan.items():
-            queue = list(queue)
-            rng.shuffle(queue)
-            rows.extend(
-                Assignment(batch=batch, exam_id=exam_id, reader_id=reader_id, position=index)
-                for index, exam_id in enumerate(queue)
+            BatchExam(
+                batch=batch,
+                exam_id=exam_id,
+                target_reads=len(readers) if exam_id in gold else readers_per_exam,
+                is_gold=exam_id in gold,
             )
-        Assignment.objects.bulk_create(rows)
+            for exam_id in request.exam_ids
+        )
+        Assignment.objects.bulk_create(
+            Assignment(
+                batch=batch,
+                exam_id=slot.exam_id,
+                reader_id=slot.reader_id,
+                read_round=slot.read_round,
+                position=slot.position,
+            )
+            for slot in design.slots
+        )
         audit_record(
             actor=actor,
             action="batch.create",
@@ -92,7 +98,10 @@ def batch_create(
             after={
                 "name": name,
                 "taxonomy": f"{taxonomy.key} {taxonomy.version}",
-                "exams": len(exam_ids),
+                "exams": len(request.exam_ids),
+                "gold": len(gold),
+                "retest_fraction": retest_fraction,
+                "min_pair_overlap": design.min_pair_overlap,
                 "readers": sorted(r.get_username() for r in readers),
                 "k": readers_per_exam,
                 "suggestion_mode": suggestion_mode,

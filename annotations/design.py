@@ -1,0 +1,211 @@
+"""Designing who reads what: a pure module (no Django), so a design can be checked before it is stored.
+
+The design gives every exam exactly k distinct readers, keeps every reader's load within one exam of
+every other's, and spreads the exams so that each pair of readers shares as many exams as the design
+allows (pairwise agreement needs shared exams). Gold exams go to every reader, so each reader is scored
+on the same known answers; test-retest re-reads come back later in the same reader's queue.
+
+Why not a library: balanced incomplete block designs exist only for special (v, k, lambda) triples;
+a coordinator's numbers are arbitrary, so we build a greedy near-balanced design and report the
+pair overlap it achieves.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import random
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class DesignRequest:
+    exam_ids: list[int]
+    reader_ids: list[int]
+    readers_per_exam: int
+    seed: int = 0
+    gold_exam_ids: list[int] = field(default_factory=list)
+    retest_fraction: float = 0.0
+    min_pair_overlap: int = 0
+    # A retest comes back at least this far down the queue (or at the end of a short queue).
+    retest_min_gap: int = 10
+
+
+@dataclass(frozen=True)
+class Slot:
+    reader_id: int
+    exam_id: int
+    read_round: int
+    position: int
+    is_gold: bool
+
+
+@dataclass
+class Design:
+    slots: list[Slot]
+    reader_ids: list[int]
+    pair_overlap: np.ndarray  # readers x readers, shared first-round exams (gold included)
+    loads: dict[int, int]
+    problems: list[str]
+
+    @property
+    def min_pair_overlap(self) -> int:
+        if len(self.reader_ids) < 2:
+            return 0
+        upper = self.pair_overlap[np.triu_indices(len(self.reader_ids), 1)]
+        return int(upper.min())
+
+
+class DesignError(ValueError):
+    """The request cannot be designed at all (as opposed to a design that misses a goal)."""
+
+
+def expected_pair_overlap(n_exams: int, n_readers: int, k: int) -> float:
+    """Mean number of exams a reader pair shares when n exams each get k of R readers."""
+    if n_readers < 2:
+        return 0.0
+    return n_exams * k * (k - 1) / (n_readers * (n_readers - 1))
+
+
+def exams_needed_for_overlap(min_overlap: int, n_readers: int, k: int) -> int:
+    if k < 2:
+        return math.inf  # type: ignore[return-value]
+    return math.ceil(min_overlap * n_readers * (n_readers - 1) / (k * (k - 1)))
+
+
+def _validate(request: DesignRequest) -> None:
+    readers, k = request.reader_ids, request.readers_per_exam
+    if len(set(readers)) != len(readers):
+        raise DesignError("a reader is listed twice")
+    if len(set(request.exam_ids)) != len(request.exam_ids):
+        raise DesignError("an exam is listed twice")
+    if k < 1:
+        raise DesignError("readers per exam must be at least 1")
+    if k > len(readers):
+        raise DesignError(f"{k} readers per exam were asked for but only {len(readers)} readers chosen")
+    if not request.exam_ids:
+        raise DesignError("a batch needs at least one exam")
+    if not 0.0 <= request.retest_fraction <= 0.5:
+        raise DesignError("the retest fraction must lie between 0 and 0.5")
+    unknown_gold = set(request.gold_exam_ids) - set(request.exam_ids)
+    if unknown_gold:
+        raise DesignError(f"gold exams not in the batch: {sorted(unknown_gold)}")
+
+
+def _choose_readers(load, pairs, index, k, rng):
+    """k readers of lowest load; among equal loads, those sharing the fewest exams with the chosen."""
+    chosen: list[int] = []
+    candidates = list(load)
+    rng.shuffle(candidates)
+    for _ in range(k):
+        lowest = min(load[r] for r in candidates)
+        tied = [r for r in candidates if load[r] == lowest]
+        best = min(tied, key=lambda r: sum(pairs[index[r], index[c]] for c in chosen))
+        chosen.append(best)
+        candidates.remove(best)
+    return chosen
+
+
+def _spread(exam_ids, reader_ids, k, rng):
+    index = {reader: i for i, reader in enumerate(reader_ids)}
+    load = dict.fromkeys(reader_ids, 0)
+    pairs = np.zeros((len(reader_ids), len(reader_ids)), dtype=np.int64)
+    plan: dict[int, list[int]] = {reader: [] for reader in reader_ids}
+    for exam_id in exam_ids:
+        chosen = _choose_readers(load, pairs, index, k, rng)
+        for reader in chosen:
+            load[reader] += 1
+            plan[reader].append(exam_id)
+        for a, b in itertools.combinations(chosen, 2):
+            pairs[index[a], index[b]] += 1
+            pairs[index[b], index[a]] += 1
+    return plan
+
+
+def _queue(
+    first_reads: list[int], retestable: set[int], n_retests: int, gap: int, rng: random.Random
+) -> list[tuple[int, int]]:
+    """A shuffled queue of (exam, round) with n retests, each at least `gap` after its first read.
+
+    Retests are drawn only from exams whose first read leaves room for the gap, so a short queue gets
+    fewer retests rather than ones that come back too soon to test memory-free re-reading.
+    """
+    order = [(exam, 1) for exam in first_reads]
+    rng.shuffle(order)
+    eligible = [exam for exam, _ in order[: max(0, len(order) - gap - 1)] if exam in retestable]
+    for exam in rng.sample(eligible, min(n_retests, len(eligible))):
+        earliest = order.index((exam, 1)) + 1 + gap
+        order.insert(rng.randint(earliest, len(order)), (exam, 2))
+    return order
+
+
+def design_batch(request: DesignRequest) -> Design:
+    """Build a design; problems lists each goal it could not meet, in words a coordinator can act on."""
+    _validate(request)
+    rng = random.Random(request.seed)
+    readers = list(request.reader_ids)
+    gold = set(request.gold_exam_ids)
+    regular = [exam for exam in request.exam_ids if exam not in gold]
+    rng.shuffle(regular)
+    plan = _spread(regular, readers, request.readers_per_exam, rng)
+    slots: list[Slot] = []
+    short_of_retests = 0
+    for reader in readers:
+        own = plan[reader]
+        n_retests = round(request.retest_fraction * len(own))
+        queue = _queue(own + sorted(gold), set(own), n_retests, request.retest_min_gap, rng)
+        slots.extend(
+            Slot(reader, exam, read_round, position, exam in gold)
+            for position, (exam, read_round) in enumerate(queue)
+        )
+        short_of_retests += n_retests - sum(1 for _, read_round in queue if read_round == 2)
+    design = _summarise(request, slots, readers)
+    if short_of_retests:
+        design.problems.append(
+            f"{short_of_retests} retests could not be placed at least {request.retest_min_gap} exams after "
+            "their first read: the queues are too short for that gap"
+        )
+    return design
+    return _summarise(request, slots, readers)
+
+
+def _summarise(request: DesignRequest, slots: list[Slot], readers: list[int]) -> Design:
+    index = {reader: i for i, reader in enumerate(readers)}
+    by_exam: dict[int, list[int]] = {}
+    for slot in slots:
+        if slot.read_round == 1:
+            by_exam.setdefault(slot.exam_id, []).append(slot.reader_id)
+    overlap = np.zeros((len(readers), len(readers)), dtype=np.int64)
+    for exam_readers in by_exam.values():
+        for a, b in itertools.combinations(exam_readers, 2):
+            overlap[index[a], index[b]] += 1
+            overlap[index[b], index[a]] += 1
+    np.fill_diagonal(
+        overlap, [sum(1 for s in slots if s.reader_id == r and s.read_round == 1) for r in readers]
+    )
+    loads = {reader: int(overlap[index[reader], index[reader]]) for reader in readers}
+    design = Design(slots=slots, reader_ids=readers, pair_overlap=overlap, loads=loads, problems=[])
+    if request.min_pair_overlap and design.min_pair_overlap < request.min_pair_overlap:
+        design.problems.append(_overlap_problem(request, design.min_pair_overlap))
+    return design
+
+
+def _overlap_problem(request: DesignRequest, achieved: int) -> str:
+    n_regular = len(set(request.exam_ids) - set(request.gold_exam_ids))
+    readers, k = len(request.reader_ids), request.readers_per_exam
+    needed = exams_needed_for_overlap(
+        max(0, request.min_pair_overlap - len(request.gold_exam_ids)), readers, k
+    )
+    advice = (
+        f"about {needed} non-gold exams would be needed"
+        if k >= 2
+        else "with one reader per exam no pair shares an exam unless it is gold"
+    )
+    return (
+        f"every reader pair should share at least {request.min_pair_overlap} exams but the least-shared "
+        f"pair shares {achieved}: with {n_regular} exams, {readers} readers and {k} readers per exam a pair "
+        f"shares {expected_pair_overlap(n_regular, readers, k):.1f} exams on average; {advice}, or more "
+        "readers per exam, or fewer readers"
+    )
