@@ -31,6 +31,8 @@ class DesignRequest:
     min_pair_overlap: int = 0
     # A retest comes back at least this far down the queue (or at the end of a short queue).
     retest_min_gap: int = 10
+    # Reads each reader already has (exams added to a running batch continue from these loads).
+    existing_loads: dict[int, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -108,9 +110,9 @@ def _choose_readers(load, pairs, index, k, rng):
     return chosen
 
 
-def _spread(exam_ids, reader_ids, k, rng):
+def _spread(exam_ids, reader_ids, k, rng, existing_loads=None):
     index = {reader: i for i, reader in enumerate(reader_ids)}
-    load = dict.fromkeys(reader_ids, 0)
+    load = {reader: (existing_loads or {}).get(reader, 0) for reader in reader_ids}
     pairs = np.zeros((len(reader_ids), len(reader_ids)), dtype=np.int64)
     plan: dict[int, list[int]] = {reader: [] for reader in reader_ids}
     for exam_id in exam_ids:
@@ -149,7 +151,7 @@ def design_batch(request: DesignRequest) -> Design:
     gold = set(request.gold_exam_ids)
     regular = [exam for exam in request.exam_ids if exam not in gold]
     rng.shuffle(regular)
-    plan = _spread(regular, readers, request.readers_per_exam, rng)
+    plan = _spread(regular, readers, request.readers_per_exam, rng, request.existing_loads)
     slots: list[Slot] = []
     short_of_retests = 0
     for reader in readers:
@@ -209,3 +211,58 @@ def _overlap_problem(request: DesignRequest, achieved: int) -> str:
         f"shares {expected_pair_overlap(n_regular, readers, k):.1f} exams on average; {advice}, or more "
         "readers per exam, or fewer readers"
     )
+
+
+# --- Choosing the exams -----------------------------------------------------------------------------
+def sample_random(exam_ids: list[int], n: int, seed: int) -> list[int]:
+    """n exams drawn uniformly without replacement; the same seed and pool give the same sample."""
+    pool = sorted(exam_ids)
+    if n >= len(pool):
+        return pool
+    return sorted(random.Random(seed).sample(pool, n))
+
+
+@dataclass(frozen=True)
+class StratifiedSample:
+    exam_ids: list[int]
+    edges: list[float]  # stratum boundaries on the score, lowest first
+    available: list[int]  # exams in each stratum
+    taken: list[int]  # exams sampled from each stratum
+
+
+def sample_stratified(scores: dict[int, float], n: int, seed: int, strata: int = 4) -> StratifiedSample:
+    """n exams spread as evenly as possible over equal-width score strata.
+
+    A rare class's positives sit in the high-score strata; taking the same number from every stratum
+    enriches them far above their prevalence, which is what makes its agreement estimable. A stratum
+    with too few exams gives all it has and the rest is shared among the others.
+    """
+    if strata < 1:
+        raise DesignError("at least one stratum is needed")
+    edges = [i / strata for i in range(strata + 1)]
+    bins: list[list[int]] = [[] for _ in range(strata)]
+    for exam_id in sorted(scores):
+        score = min(max(scores[exam_id], 0.0), 1.0)
+        bins[min(int(score * strata), strata - 1)].append(exam_id)
+    quota = _quotas([len(b) for b in bins], n)
+    rng = random.Random(seed)
+    chosen = [exam for members, take in zip(bins, quota, strict=True) for exam in rng.sample(members, take)]
+    return StratifiedSample(sorted(chosen), edges, [len(b) for b in bins], quota)
+
+
+def _quotas(available: list[int], n: int) -> list[int]:
+    """Water-filling: equal shares, capped by what each stratum has, leftovers to the others."""
+    quota = [0] * len(available)
+    remaining = min(n, sum(available))
+    open_bins = [i for i, size in enumerate(available) if size]
+    while remaining and open_bins:
+        share = max(1, remaining // len(open_bins))
+        for i in list(open_bins):
+            take = min(share, available[i] - quota[i], remaining)
+            quota[i] += take
+            remaining -= take
+            if quota[i] == available[i]:
+                open_bins.remove(i)
+            if not remaining:
+                break
+    return quota

@@ -10,6 +10,8 @@ from annotations.design import (
     DesignRequest,
     design_batch,
     expected_pair_overlap,
+    sample_random,
+    sample_stratified,
 )
 
 
@@ -124,3 +126,29 @@ def test_a_queue_too_short_for_the_retest_gap_gets_fewer_retests_and_says_so():
         "4 retests could not be placed at least 10 exams after their first read: "
         "the queues are too short for that gap"
     ]
+
+
+def test_a_random_sample_is_reproducible_from_its_seed_and_never_repeats_an_exam():
+    pool = list(range(500))
+    first = sample_random(pool, 50, seed=3)
+    assert first == sample_random(list(reversed(pool)), 50, seed=3)
+    assert len(set(first)) == 50 and set(first) <= set(pool)
+    assert first != sample_random(pool, 50, seed=4)
+    assert sample_random(pool[:10], 50, seed=3) == pool[:10]
+
+
+def test_a_stratified_sample_enriches_rare_high_scoring_exams():
+    # 1,000 exams, 2% of them with a high score for a rare class.
+    scores = {i: (0.9 if i < 20 else 0.05) for i in range(1000)}
+    sample = sample_stratified(scores, 100, seed=1, strata=2)
+    high = [i for i in sample.exam_ids if scores[i] >= 0.5]
+    assert len(sample.exam_ids) == 100
+    assert len(high) == 20  # every rare positive: 20% of the sample instead of 2%
+    assert sample.available == [980, 20] and sample.taken == [80, 20]
+
+
+def test_a_stratified_sample_takes_equal_shares_when_every_stratum_has_enough():
+    scores = {i: (i % 100) / 100 for i in range(2000)}
+    sample = sample_stratified(scores, 200, seed=5, strata=4)
+    assert sample.taken == [50, 50, 50, 50]
+    assert sample == sample_stratified(scores, 200, seed=5, strata=4)

@@ -109,3 +109,159 @@ def batch_create(
             },
         )
     return batch
+
+
+def _require_coordinator(actor) -> None:
+    if not has_role(actor, Role.COORDINATOR):
+        raise PermissionError("only coordinators change batches")
+
+
+def _require_open(batch: ReviewBatch) -> None:
+    if batch.status == ReviewBatch.Status.CLOSED:
+        raise BatchDesignError(f"batch {batch.name!r} is closed")
+
+
+def _queue_end(batch: ReviewBatch, reader_id: int) -> int:
+    last = Assignment.objects.filter(batch=batch, reader_id=reader_id).order_by("-position").first()
+    return last.position + 1 if last else 0
+
+
+def _pending(batch: ReviewBatch, reader_id: int):
+    """Unread first reads: a retest belongs to its reader (it measures that reader), so it never moves."""
+    return Assignment.objects.filter(
+        batch=batch, reader_id=reader_id, status=Assignment.Status.PENDING, read_round=1
+    )
+
+
+def _move(assignment: Assignment, to_reader_id: int, position: int) -> None:
+    assignment.reader_id = to_reader_id
+    assignment.position = position
+    assignment.assigned_at = timezone.now()
+    assignment.save(update_fields=["reader", "position", "assigned_at"])
+
+
+def batch_reassign(*, batch: ReviewBatch, from_reader, to_reader, actor) -> dict:
+    """Hand a reader's unread exams to another reader; drafts and exams the new reader has stay put."""
+    _require_coordinator(actor)
+    _require_open(batch)
+    if not has_role(to_reader, Role.READER):
+        raise BatchDesignError(f"not a reader: {to_reader.get_username()}")
+    with transaction.atomic():
+        ReviewBatch.objects.select_for_update().get(pk=batch.pk)
+        taken = set(
+            Assignment.objects.filter(batch=batch, reader=to_reader).values_list("exam_id", flat=True)
+        )
+        movable = list(_pending(batch, from_reader.pk).exclude(exam_id__in=taken).order_by("position"))
+        position = _queue_end(batch, to_reader.pk)
+        for offset, assignment in enumerate(movable):
+            _move(assignment, to_reader.pk, position + offset)
+        kept = _pending(batch, from_reader.pk).count()
+        outcome = {"moved": len(movable), "kept_because_already_assigned": kept}
+        audit_record(
+            actor=actor,
+            action="batch.reassign",
+            target=batch,
+            before={"reader": from_reader.get_username()},
+            after={"reader": to_reader.get_username(), **outcome},
+        )
+    return outcome
+
+
+def batch_add_exams(*, batch: ReviewBatch, exams: Sequence[Exam], actor, seed: int | None = None) -> int:
+    """Add exams to a batch; they join the end of the queues, keeping loads within one."""
+    _require_coordinator(actor)
+    _require_open(batch)
+    with transaction.atomic():
+        ReviewBatch.objects.select_for_update().get(pk=batch.pk)
+        present = set(BatchExam.objects.filter(batch=batch).values_list("exam_id", flat=True))
+        new = [exam.pk for exam in exams if exam.pk not in present]
+        if not new:
+            return 0
+        reader_ids = sorted(set(Assignment.objects.filter(batch=batch).values_list("reader_id", flat=True)))
+        loads = {
+            r: Assignment.objects.filter(batch=batch, reader_id=r, read_round=1).count() for r in reader_ids
+        }
+        design = design_batch(
+            DesignRequest(
+                exam_ids=new,
+                reader_ids=reader_ids,
+                readers_per_exam=batch.readers_per_exam,
+                seed=batch.seed + len(present) if seed is None else seed,
+                existing_loads=loads,
+            )
+        )
+        ends = {reader: _queue_end(batch, reader) for reader in reader_ids}
+        BatchExam.objects.bulk_create(
+            BatchExam(batch=batch, exam_id=exam_id, target_reads=batch.readers_per_exam) for exam_id in new
+        )
+        Assignment.objects.bulk_create(
+            Assignment(
+                batch=batch, exam_id=s.exam_id, reader_id=s.reader_id, position=ends[s.reader_id] + s.position
+            )
+            for s in design.slots
+        )
+        audit_record(actor=actor, action="batch.add_exams", target=batch, after={"exams": new})
+    return len(new)
+
+
+def batch_add_readers(*, batch: ReviewBatch, readers: Sequence, actor) -> int:
+    """Add readers to a running batch by moving unread exams to them until loads are within one."""
+    _require_coordinator(actor)
+    _require_open(batch)
+    not_readers = [r.get_username() for r in readers if not has_role(r, Role.READER)]
+    if not_readers:
+        raise BatchDesignError(f"not readers: {', '.join(not_readers)}")
+    with transaction.atomic():
+        ReviewBatch.objects.select_for_update().get(pk=batch.pk)
+        current = set(Assignment.objects.filter(batch=batch).values_list("reader_id", flat=True))
+        everyone = sorted(current | {r.pk for r in readers})
+        moved = _rebalance(batch, everyone)
+        audit_record(
+            actor=actor,
+            action="batch.add_readers",
+            target=batch,
+            after={"readers": sorted(r.get_username() for r in readers), "moved": moved},
+        )
+    return moved
+
+
+def _rebalance(batch: ReviewBatch, reader_ids: list[int]) -> int:
+    """Move unread exams from the most to the least loaded reader while that narrows the gap."""
+    loads = {r: Assignment.objects.filter(batch=batch, reader_id=r).count() for r in reader_ids}
+    moved = 0
+    while True:
+        light = min(reader_ids, key=lambda r: loads[r])
+        taken = Assignment.objects.filter(batch=batch, reader_id=light).values("exam_id")
+        donors = sorted((r for r in reader_ids if loads[r] - loads[light] > 1), key=lambda r: -loads[r])
+        for heavy in donors:
+            candidate = _pending(batch, heavy).exclude(exam_id__in=taken).order_by("-position").first()
+            if candidate is not None:
+                break
+        else:
+            return moved
+        _move(candidate, light, _queue_end(batch, light))
+        loads[heavy] -= 1
+        loads[light] += 1
+        moved += 1
+
+
+def batch_close(*, batch: ReviewBatch, actor) -> ReviewBatch:
+    """Close a batch: its unread exams are no longer handed out; what was read stays."""
+    _require_coordinator(actor)
+    with transaction.atomic():
+        batch = ReviewBatch.objects.select_for_update().get(pk=batch.pk)
+        if batch.status == ReviewBatch.Status.CLOSED:
+            return batch
+        before = batch.status
+        batch.status = ReviewBatch.Status.CLOSED
+        batch.closed_at = timezone.now()
+        batch.save(update_fields=["status", "closed_at"])
+        unread = Assignment.objects.filter(batch=batch, status=Assignment.Status.PENDING).count()
+        audit_record(
+            actor=actor,
+            action="batch.close",
+            target=batch,
+            before={"status": before},
+            after={"status": batch.status, "unread_left": unread},
+        )
+    return batch
