@@ -32,6 +32,8 @@ def batch_create(
     gold_exams: Sequence[Exam] = (),
     retest_fraction: float = 0.0,
     min_pair_overlap: int = 0,
+    due_date=None,
+    design_notes: dict | None = None,
 ) -> ReviewBatch:
     """Create a batch with k readers per exam, each reader's queue in its own seeded random order.
 
@@ -70,6 +72,14 @@ def batch_create(
             created_by=actor,
             status=ReviewBatch.Status.ACTIVE if start else ReviewBatch.Status.DRAFT,
             started_at=now if start else None,
+            due_date=due_date,
+            design={
+                **(design_notes or {}),
+                "gold_exams": len(request.gold_exam_ids),
+                "retest_fraction": retest_fraction,
+                "min_pair_overlap_asked": min_pair_overlap,
+                "min_pair_overlap": design.min_pair_overlap,
+            },
         )
         gold = set(request.gold_exam_ids)
         BatchExam.objects.bulk_create(
@@ -265,3 +275,33 @@ def batch_close(*, batch: ReviewBatch, actor) -> ReviewBatch:
             after={"status": batch.status, "unread_left": unread},
         )
     return batch
+
+
+def batch_create_from_plan(*, plan, actor, start: bool = True) -> ReviewBatch:
+    """Create the batch a coordinator previewed (selectors.batch_plan), exactly as planned."""
+    spec = plan.spec
+    exams = list(Exam.objects.filter(pk__in=plan.exam_ids).only("pk"))
+    gold = [exam for exam in exams if exam.pk in set(plan.gold_exam_ids)]
+    notes = {
+        "matching_exams": plan.matching,
+        "criteria": {k: (str(v) if v is not None else None) for k, v in vars(spec.criteria).items()},
+        "sample_size": spec.sample_size,
+        "stratified_by": f"{spec.stratify_provider}:{spec.stratify_code}" if plan.stratified else None,
+        "strata_taken": plan.stratified.taken if plan.stratified else None,
+    }
+    return batch_create(
+        name=spec.name,
+        taxonomy=plan.taxonomy,
+        exams=exams,
+        readers=plan.readers,
+        readers_per_exam=spec.readers_per_exam,
+        actor=actor,
+        suggestion_mode=spec.suggestion_mode,
+        seed=spec.seed,
+        start=start,
+        gold_exams=gold,
+        retest_fraction=spec.retest_fraction,
+        min_pair_overlap=spec.min_pair_overlap,
+        due_date=spec.due_date,
+        design_notes=notes,
+    )

@@ -1,0 +1,111 @@
+from datetime import date
+
+from django.contrib.auth import get_user_model
+from django.core.exceptions import PermissionDenied
+from django.core.management.base import BaseCommand, CommandError
+
+from annotations.models import ReviewBatch, Taxonomy
+from annotations.selectors.batch_plan import BatchPlanError, BatchSpec, batch_plan
+from annotations.selectors.exam_selection import ExamCriteria
+from annotations.services.batches import BatchDesignError, batch_create_from_plan
+
+
+def _taxonomy(value: str | None) -> Taxonomy:
+    if not value:
+        taxonomy = Taxonomy.objects.filter(is_default=True).first()
+    else:
+        key, _, version = value.partition(":")
+        found = Taxonomy.objects.filter(key=key)
+        taxonomy = (found.filter(version=version) if version else found.order_by("-loaded_at")).first()
+    if taxonomy is None:
+        raise CommandError(f"no taxonomy {value or '(default)'}; load one with load_taxonomy")
+    return taxonomy
+
+
+class Command(BaseCommand):
+    help = "Design a review batch from the exams matching criteria; --preview shows the design only."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--name", required=True)
+        parser.add_argument("--coordinator", required=True, help="Username of the coordinator creating it.")
+        parser.add_argument("--readers", required=True, help="Comma-separated reader usernames.")
+        parser.add_argument("--k", type=int, default=2, help="Readers per exam.")
+        parser.add_argument("--taxonomy", help="KEY or KEY:VERSION; default: the default taxonomy.")
+        parser.add_argument("--dataset", action="append", default=[], help="Repeat for several datasets.")
+        parser.add_argument("--age-min", type=int)
+        parser.add_argument("--age-max", type=int)
+        parser.add_argument("--sex", choices=["F", "M", "U"])
+        parser.add_argument("--reference", action="append", default=[], help="SYSTEM:CODE reference label.")
+        parser.add_argument("--sample", type=int, help="Random sample of N exams (seeded).")
+        parser.add_argument("--stratify-by", help="PROVIDER:CODE: stratify the sample by this score.")
+        parser.add_argument("--strata", type=int, default=4)
+        parser.add_argument("--gold-fraction", type=float, default=0.0)
+        parser.add_argument("--retest-fraction", type=float, default=0.0)
+        parser.add_argument("--min-pair-overlap", type=int, default=0)
+        parser.add_argument("--mode", choices=[m.value for m in ReviewBatch.SuggestionMode], default="hidden")
+        parser.add_argument("--due", type=date.fromisoformat, help="Due date, YYYY-MM-DD.")
+        parser.add_argument("--seed", type=int, default=0)
+        parser.add_argument("--preview", action="store_true", help="Show the design; create nothing.")
+
+    def handle(self, *args, **o):
+        users = get_user_model().objects
+        coordinator = users.filter(username=o["coordinator"]).first()
+        if coordinator is None:
+            raise CommandError(f"no user {o['coordinator']!r}")
+        names = [n.strip() for n in o["readers"].split(",") if n.strip()]
+        found = {u.username: u.pk for u in users.filter(username__in=names)}
+        missing = [n for n in names if n not in found]
+        if missing:
+            raise CommandError(f"no such users: {', '.join(missing)}")
+        provider, _, code = (o["stratify_by"] or "").partition(":")
+        spec = BatchSpec(
+            name=o["name"],
+            taxonomy_id=_taxonomy(o["taxonomy"]).pk,
+            reader_ids=[found[n] for n in names],
+            readers_per_exam=o["k"],
+            sample_size=o["sample"],
+            stratify_provider=provider or None,
+            stratify_code=code or None,
+            strata=o["strata"],
+            gold_fraction=o["gold_fraction"],
+            retest_fraction=o["retest_fraction"],
+            min_pair_overlap=o["min_pair_overlap"],
+            suggestion_mode=o["mode"],
+            due_date=o["due"],
+            seed=o["seed"],
+            criteria=ExamCriteria(
+                datasets=o["dataset"],
+                age_min=o["age_min"],
+                age_max=o["age_max"],
+                sex=o["sex"],
+                reference_labels=o["reference"],
+            ),
+        )
+        try:
+            plan = batch_plan(coordinator, spec)
+            self._show(plan)
+            if o["preview"]:
+                return
+            batch = batch_create_from_plan(plan=plan, actor=coordinator)
+        except PermissionDenied:
+            raise CommandError(f"{coordinator.username} is not a coordinator") from None
+        except (BatchPlanError, BatchDesignError) as error:
+            raise CommandError(str(error)) from None
+        self.stdout.write(self.style.SUCCESS(f"Created batch #{batch.pk} {batch.name!r}."))
+
+    def _show(self, plan) -> None:
+        design = plan.design
+        retests = sum(1 for slot in design.slots if slot.read_round == 2)
+        self.stdout.write(
+            f"{len(plan.exam_ids)} of {plan.matching} matching exams, {len(plan.gold_exam_ids)} gold, "
+            f"{plan.spec.readers_per_exam} readers per exam, {retests} retests"
+        )
+        if plan.stratified:
+            self.stdout.write(f"strata available {plan.stratified.available}, taken {plan.stratified.taken}")
+        width = max(len(n) for n in plan.reader_names) + 2
+        self.stdout.write("pair overlap (diagonal: exams per reader):")
+        self.stdout.write(" " * width + "".join(f"{n:>{width}}" for n in plan.reader_names))
+        for name, row in plan.overlap_rows():
+            self.stdout.write(f"{name:<{width}}" + "".join(f"{v:>{width}}" for v in row))
+        for problem in design.problems:
+            self.stdout.write(self.style.WARNING(problem))

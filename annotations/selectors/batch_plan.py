@@ -1,0 +1,137 @@
+"""Planning a batch before anything is stored: which exams, which gold exams, and the design."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from datetime import date
+
+from django.contrib.auth import get_user_model
+from django.core.exceptions import PermissionDenied
+
+from annotations.design import (
+    Design,
+    DesignError,
+    DesignRequest,
+    StratifiedSample,
+    design_batch,
+    sample_random,
+    sample_stratified,
+)
+from annotations.models import ReferenceLabel, ReviewBatch, Taxonomy
+from annotations.roles import Role, has_role
+from annotations.selectors.exam_selection import ExamCriteria, exams_matching, suggestion_scores
+
+
+class BatchPlanError(ValueError):
+    """The request cannot be planned; the message says why in a coordinator's words."""
+
+
+@dataclass(frozen=True)
+class BatchSpec:
+    name: str
+    taxonomy_id: int
+    reader_ids: list[int]
+    readers_per_exam: int
+    criteria: ExamCriteria = field(default_factory=ExamCriteria)
+    sample_size: int | None = None  # None: every matching exam
+    stratify_provider: str | None = None
+    stratify_code: str | None = None
+    strata: int = 4
+    gold_fraction: float = 0.0
+    retest_fraction: float = 0.0
+    min_pair_overlap: int = 0
+    suggestion_mode: str = ReviewBatch.SuggestionMode.HIDDEN
+    due_date: date | None = None
+    seed: int = 0
+
+
+@dataclass
+class BatchPlan:
+    spec: BatchSpec
+    taxonomy: Taxonomy
+    readers: list
+    matching: int
+    exam_ids: list[int]
+    gold_exam_ids: list[int]
+    design: Design
+    stratified: StratifiedSample | None
+
+    @property
+    def reader_names(self) -> list[str]:
+        return [reader.get_username() for reader in self.readers]
+
+    def overlap_rows(self) -> list[tuple[str, list[int]]]:
+        return [
+            (name, [int(v) for v in row])
+            for name, row in zip(self.reader_names, self.design.pair_overlap, strict=True)
+        ]
+
+
+def _readers(reader_ids: list[int]) -> list:
+    users = {u.pk: u for u in get_user_model().objects.filter(pk__in=reader_ids, is_active=True)}
+    missing = [pk for pk in reader_ids if pk not in users]
+    if missing:
+        raise BatchPlanError(f"unknown or inactive users: {missing}")
+    not_readers = [users[pk].get_username() for pk in reader_ids if not has_role(users[pk], Role.READER)]
+    if not_readers:
+        raise BatchPlanError(f"not readers: {', '.join(not_readers)}")
+    return [users[pk] for pk in reader_ids]
+
+
+def _choose_exams(user, spec: BatchSpec, pool: list[int]) -> tuple[list[int], StratifiedSample | None]:
+    if spec.sample_size is None:
+        return pool, None
+    if spec.sample_size < 1:
+        raise BatchPlanError("the sample size must be at least 1")
+    if spec.stratify_provider and spec.stratify_code:
+        scores = suggestion_scores(user, pool, provider=spec.stratify_provider, code=spec.stratify_code)
+        stratified = sample_stratified(scores, spec.sample_size, spec.seed, spec.strata)
+        return stratified.exam_ids, stratified
+    return sample_random(pool, spec.sample_size, spec.seed), None
+
+
+def _choose_gold(spec: BatchSpec, exam_ids: list[int]) -> list[int]:
+    """Gold exams: a fraction of the chosen exams whose answer is known from reference labels."""
+    if not spec.gold_fraction:
+        return []
+    if not 0 < spec.gold_fraction <= 0.5:
+        raise BatchPlanError("the gold fraction must lie between 0 and 0.5")
+    wanted = max(1, round(spec.gold_fraction * len(exam_ids)))
+    known = sorted(set(ReferenceLabel.objects.filter(exam_id__in=exam_ids).values_list("exam_id", flat=True)))
+    if len(known) < wanted:
+        raise BatchPlanError(
+            f"{wanted} gold exams were asked for but only {len(known)} of the chosen exams "
+            "have reference labels"
+        )
+    return sorted(random.Random(spec.seed + 1).sample(known, wanted))
+
+
+def batch_plan(user, spec: BatchSpec) -> BatchPlan:
+    """Everything a coordinator should see before starting a batch; nothing is written."""
+    if not has_role(user, Role.COORDINATOR):
+        raise PermissionDenied
+    taxonomy = Taxonomy.objects.filter(pk=spec.taxonomy_id).first()
+    if taxonomy is None:
+        raise BatchPlanError(f"no taxonomy with id {spec.taxonomy_id}")
+    readers = _readers(spec.reader_ids)
+    pool = list(exams_matching(user, spec.criteria).values_list("pk", flat=True))
+    if not pool:
+        raise BatchPlanError("no exam matches the criteria")
+    exam_ids, stratified = _choose_exams(user, spec, pool)
+    gold = _choose_gold(spec, exam_ids)
+    try:
+        design = design_batch(
+            DesignRequest(
+                exam_ids=exam_ids,
+                reader_ids=[r.pk for r in readers],
+                readers_per_exam=spec.readers_per_exam,
+                seed=spec.seed,
+                gold_exam_ids=gold,
+                retest_fraction=spec.retest_fraction,
+                min_pair_overlap=spec.min_pair_overlap,
+            )
+        )
+    except DesignError as error:
+        raise BatchPlanError(str(error)) from None
+    return BatchPlan(spec, taxonomy, readers, len(pool), exam_ids, gold, design, stratified)
