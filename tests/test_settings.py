@@ -54,9 +54,24 @@ def test_a_database_and_redis_url_switch_to_postgres_redis_and_real_workers(tmp_
     assert loaded["cache"].endswith("RedisCache")
 
 
-def test_an_s3_waveform_url_selects_the_s3_backend(tmp_path):
-    result = load_settings(tmp_path, DEBUG="1", WAVEFORM_STORAGE_URL="s3://ecg-bucket/waveforms")
-    assert json.loads(result.stdout)["waveforms"] == "storages.backends.s3.S3Storage"
+def test_an_s3_waveform_url_selects_a_working_s3_backend_with_bucket_and_prefix(tmp_path):
+    script = (
+        "import django; django.setup(); from django.core.files.storage import storages; "
+        "s = storages['waveforms']; print(type(s).__name__, s.bucket_name, s.location, s.endpoint_url)"
+    )
+    environ = {
+        "PATH": os.environ["PATH"],
+        "DJANGO_SETTINGS_MODULE": "ecgreview.settings",
+        "DEBUG": "1",
+        "VAR_DIR": str(tmp_path),
+        "WAVEFORM_STORAGE_URL": "s3://ecg-bucket/waveforms",
+        "AWS_S3_ENDPOINT_URL": "http://127.0.0.1:9000",
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, env=environ, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["S3Storage", "ecg-bucket", "waveforms", "http://127.0.0.1:9000"]
 
 
 @pytest.mark.parametrize(
