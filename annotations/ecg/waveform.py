@@ -91,6 +91,8 @@ def to_int16(signals: np.ndarray, gain_uv: float | np.ndarray | None) -> Quantiz
                 np.broadcast_to(np.asarray(gain_uv, dtype=np.float64), (values.shape[0],))[:, None] / 1000.0
             )
         return quantize_mv(values)
+    if values.dtype == np.int16 and np.ndim(gain_uv) == 0 and float(gain_uv) > 0:  # stored as it is
+        return Quantized(samples=values, gain_uv=float(gain_uv))
     gains = np.broadcast_to(np.asarray(gain_uv, dtype=np.float64), (values.shape[0],))
     if not (np.isfinite(gains).all() and (gains > 0).all()):
         raise ValueError("gain must be a positive finite number of microvolts per step")
@@ -109,7 +111,7 @@ def to_int16(signals: np.ndarray, gain_uv: float | np.ndarray | None) -> Quantiz
 
 
 def quantize_batch_mv(
-    batch_mv: np.ndarray, *, max_step_uv: float = 1.0
+    batch_mv: np.ndarray, *, max_step_uv: float = 1.0, peaks_mv: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """quantize_mv for a stack of exams at once: (exams, signals, samples) -> (int16 stack, gains, ok).
 
@@ -122,7 +124,9 @@ def quantize_batch_mv(
     values = np.asarray(batch_mv)
     if not np.issubdtype(values.dtype, np.floating):
         values = values.astype(np.float64)
-    peaks_uv = np.abs(values).max(axis=(1, 2)).astype(np.float64) * 1000.0
+    if peaks_mv is None:  # the caller may have them already (largest absolute value per exam)
+        peaks_mv = np.maximum(values.max(axis=(1, 2)), -values.min(axis=(1, 2)))
+    peaks_uv = np.asarray(peaks_mv, dtype=np.float64) * 1000.0
     # The exponent k such that gain = max_step / 2**k is the finest step that still fits int16.
     with np.errstate(divide="ignore"):
         k = np.floor(np.log2(INT16_MAX * max_step_uv / np.maximum(peaks_uv, 1e-300)))
@@ -136,7 +140,8 @@ def quantize_batch_mv(
     factors = np.where(ok, 1000.0 / gains, 0.0).astype(values.dtype)
     with np.errstate(invalid="ignore"):
         scaled = values * factors[:, None, None]
-    scaled[~ok] = 0
+    if not ok.all():
+        scaled[~ok] = 0
     samples = np.rint(scaled, out=scaled).astype(np.int16)
     return samples, gains, ok
 

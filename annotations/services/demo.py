@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
 
 from annotations.ecg.leads import STANDARD_LEADS
 from annotations.ecg.synthetic import synthetic_ecg
-from annotations.models import Dataset, Taxonomy
+from annotations.models import Dataset, Exam, Taxonomy
 from annotations.roles import Role
 from annotations.services.batches import batch_create
 from annotations.services.exams import ExamInput, dataset_get_or_create, exam_create
@@ -34,15 +35,24 @@ DEMO_USERS = (
     DemoUser("diego", "diego-coordinates", frozenset({Role.COORDINATOR}), "Diego"),
 )
 
-# Synthetic until real records are imported: rate in bpm, RR jitter (irregularity), age, sex.
+# Real public recordings (see annotations/demo_data/README.md), imported through the import service.
+DEMO_DATA = Path(__file__).resolve().parent.parent / "demo_data"
+# Two synthetic exams with known timing: rate in bpm, RR jitter (irregularity), age, sex.
 DEMO_EXAMS = (
     ("demo-0001", 72, 0.0, 56, "F"),
-    ("demo-0002", 48, 0.0, 71, "M"),
-    ("demo-0003", 118, 0.0, 84, "F"),
     ("demo-0004", 95, 0.18, 77, "M"),
-    ("demo-0005", 64, 0.02, 42, "F"),
-    ("demo-0006", 83, 0.0, 63, "M"),
 )
+
+
+def _demo_records(dataset) -> None:
+    """Import the shipped real recordings; the demo must never start half-made."""
+    from annotations.services.imports import exams_import
+
+    report = exams_import([DEMO_DATA], dataset=dataset.name)
+    if report.files_failed:
+        raise RuntimeError(
+            "demo recordings failed to import: " + "; ".join(f.error for f in report.files if not f.ok)
+        )
 
 
 def demo_seed() -> list[DemoUser] | None:
@@ -62,8 +72,13 @@ def demo_seed() -> list[DemoUser] | None:
             )
             for demo in DEMO_USERS
         }
-        dataset = dataset_get_or_create(name=DEMO_DATASET, title="Synthetic demo exams", licence="CC0")
-        exams = []
+        dataset = dataset_get_or_create(
+            name=DEMO_DATASET,
+            title="Demo exams: public recordings and two synthetic ones",
+            licence="CC BY 4.0 (PhysioNet), CC0 (aECG example), MIT (pydicom), CC0 (synthetic)",
+        )
+        _demo_records(dataset)
+        exams = list(Exam.objects.filter(dataset=dataset))
         for index, (external_id, rate, jitter, age, sex) in enumerate(DEMO_EXAMS):
             signals, _ = synthetic_ecg(heart_rate_bpm=rate, rr_jitter=jitter, noise_uv=15, seed=index)
             exams.append(

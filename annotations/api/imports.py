@@ -1,0 +1,85 @@
+"""API for imports: POST creates a job from uploaded files (or paths under IMPORT_ROOT), GET reads it."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.parsers import JSONParser, MultiPartParser
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from annotations.api.permissions import IsCoordinator
+from annotations.formats.registry import FORMATS
+from annotations.selectors.imports import import_job_get
+from annotations.services.imports import ImportRefused, import_job_create, import_job_progress
+
+
+class ImportCreateSerializer(serializers.Serializer):
+    dataset = serializers.SlugField(max_length=100)
+    files = serializers.ListField(child=serializers.FileField(), required=False, default=list)
+    paths = serializers.ListField(
+        child=serializers.CharField(max_length=1000),
+        required=False,
+        default=list,
+        help_text="Files or folders relative to IMPORT_ROOT (never outside it).",
+    )
+    format = serializers.ChoiceField(choices=["", *FORMATS], required=False, default="")
+    skip_invalid = serializers.BooleanField(required=False, default=False)
+    amplitude_scale = serializers.FloatField(required=False, default=1.0, min_value=0.001, max_value=1000)
+
+
+class ImportJobSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    status = serializers.CharField()
+    dataset = serializers.CharField()
+    total = serializers.IntegerField()
+    done = serializers.IntegerField()
+    created = serializers.IntegerField()
+    unchanged = serializers.IntegerField()
+    skipped = serializers.IntegerField()
+    failed = serializers.IntegerField()
+    files_failed = serializers.IntegerField()
+    finished = serializers.BooleanField()
+    error = serializers.CharField()
+    outcomes = serializers.ListField(child=serializers.DictField(), required=False)
+
+
+def _job_data(job) -> dict:
+    data = import_job_progress(job)
+    if data["finished"]:
+        data["outcomes"] = job.outcomes
+    return data
+
+
+class ImportJobCreateView(APIView):
+    permission_classes = [IsCoordinator]
+    parser_classes = [MultiPartParser, JSONParser]
+
+    @extend_schema(request=ImportCreateSerializer, responses={201: ImportJobSerializer})
+    def post(self, request):
+        payload = ImportCreateSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        data = payload.validated_data
+        files = request.FILES.getlist("files") if hasattr(request, "FILES") else []
+        try:
+            job = import_job_create(
+                coordinator=request.user,
+                dataset=data["dataset"],
+                files=files,
+                paths=data["paths"],
+                source_format=data["format"],
+                skip_invalid=data["skip_invalid"],
+                amplitude_scale=data["amplitude_scale"],
+            )
+        except ImportRefused as error:
+            return Response({"detail": str(error)}, status=status.HTTP_400_BAD_REQUEST)
+        job.refresh_from_db()
+        return Response(ImportJobSerializer(_job_data(job)).data, status=status.HTTP_201_CREATED)
+
+
+class ImportJobDetailView(APIView):
+    permission_classes = [IsCoordinator]
+
+    @extend_schema(responses=ImportJobSerializer)
+    def get(self, request, pk: int):
+        return Response(ImportJobSerializer(_job_data(import_job_get(request.user, pk))).data)

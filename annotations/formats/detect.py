@@ -1,0 +1,94 @@
+"""Which reader a path needs, decided by its content (magic bytes, root element), not its extension."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from annotations.formats.base import FormatError
+
+HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
+MAT5_MAGIC = b"MATLAB 5.0 MAT-file"
+PTBXL_DATABASE = "ptbxl_database.csv"
+_XML_ROOT = re.compile(rb"<([A-Za-z_][\w.-]*:)?([A-Za-z_][\w.-]*)[\s/>]")
+_WFDB_RECORD_LINE = re.compile(r"^(\S+?)(/\d+)?\s+\d+(\s|$)")
+
+
+def _head(path: Path, size: int = 4096) -> bytes:
+    with open(path, "rb") as handle:
+        return handle.read(size)
+
+
+def _xml_root(head: bytes) -> str | None:
+    """Name of the first element after the prolog, comments and any DOCTYPE (which the parsers refuse)."""
+    text = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+    if not text.startswith(b"<"):
+        return None
+    text = re.sub(rb"<\?.*?\?>", b"", text, flags=re.S)
+    text = re.sub(rb"<!--.*?-->", b"", text, flags=re.S)
+    text = re.sub(rb"<!DOCTYPE(\s[^\[>]*)?(\[.*?\])?\s*>", b"", text, flags=re.S)
+    match = _XML_ROOT.search(text)
+    return match.group(2).decode("ascii") if match else None
+
+
+def _is_wfdb_header(head: bytes, path: Path) -> bool:
+    try:
+        text = head.decode("ascii")
+    except UnicodeDecodeError:
+        return False
+    for line in text.splitlines():
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        match = _WFDB_RECORD_LINE.match(line.strip())
+        return bool(match) and match.group(1) == path.stem
+    return False
+
+
+def detect_format(path: Path) -> str:
+    """Name of the reader for `path`: code15, ptbxl, wfdb, aecg, muse, dicom or cpsc2018."""
+    if path.is_dir():
+        if (path / PTBXL_DATABASE).is_file():
+            return "ptbxl"
+        raise FormatError("is a folder without ptbxl_database.csv; name its files instead")
+    head = _head(path)
+    if head.startswith(HDF5_MAGIC):
+        return "code15"
+    if len(head) >= 132 and head[128:132] == b"DICM":
+        return "dicom"
+    root = _xml_root(head)
+    if root == "AnnotatedECG":
+        return "aecg"
+    if root == "RestingECG":
+        return "muse"
+    if root is not None:
+        raise FormatError(f"is XML with root element <{root}>, neither HL7 aECG nor GE MUSE")
+    if _is_wfdb_header(head, path):
+        return "wfdb"
+    if head.startswith(MAT5_MAGIC):
+        if path.with_suffix(".hea").is_file():
+            return "wfdb"
+        return "cpsc2018"
+    raise FormatError("is not in a format ECG Review reads (HDF5, WFDB, aECG, MUSE, DICOM, CPSC .mat)")
+
+
+def import_units(path: Path) -> list[Path]:
+    """The files (or PTB-XL folders) a path stands for: a folder is searched for importable files.
+
+    WFDB records count once, by their header: their .dat/.mat signal files are not units of their own.
+    """
+    if not path.is_dir():
+        if path.suffix.lower() in {".dat", ".mat"} and path.with_suffix(".hea").is_file():
+            return [path.with_suffix(".hea")]
+        return [path]
+    if (path / PTBXL_DATABASE).is_file():
+        return [path]
+    units = []
+    for child in sorted(path.rglob("*")):
+        if not child.is_file() or child.name.startswith("."):
+            continue
+        suffix = child.suffix.lower()
+        if suffix == ".hea" or suffix in {".h5", ".hdf5", ".xml", ".dcm"}:
+            units.append(child)
+        elif suffix == ".mat" and not child.with_suffix(".hea").is_file():
+            units.append(child)
+    return units

@@ -1,0 +1,17 @@
+"""Reader lookup by format name."""
+
+from __future__ import annotations
+
+from annotations.formats import aecg, code15, cpsc2018, dicom, muse, wfdb_format
+from annotations.formats.base import Reader
+
+READERS: dict[str, Reader] = {
+    "code15": code15,
+    "wfdb": wfdb_format,
+    "ptbxl": wfdb_format.ptbxl,
+    "aecg": aecg,
+    "dicom": dicom,
+    "muse": muse,
+    "cpsc2018": cpsc2018,
+}
+FORMATS = tuple(READERS)

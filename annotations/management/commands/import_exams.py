@@ -1,0 +1,96 @@
+"""manage.py import_exams PATH... : import ECG files on the server, with a progress bar and a summary.
+
+Run by the operator on the server, so any path the operator names is accepted (uploads and the API are
+confined to IMPORT_ROOT); names *inside* files and folders (WFDB signal files, PTB-XL filename columns)
+must still stay inside their folder.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError
+from tqdm import tqdm
+
+from annotations.formats.registry import FORMATS
+from annotations.services.imports import ImportOptions, ImportRefused, exams_import, exams_plan
+
+
+class Command(BaseCommand):
+    help = "Import exams from HDF5 (CODE), WFDB/PTB-XL, HL7 aECG, DICOM, GE MUSE or CPSC-2018 files."
+
+    def add_arguments(self, parser):
+        parser.add_argument("paths", nargs="+", help="Files or folders (folders are searched).")
+        parser.add_argument("--format", choices=FORMATS, help="Skip content detection and use this reader.")
+        parser.add_argument("--dataset", default="imported", help="Dataset name (created if new).")
+        parser.add_argument(
+            "--metadata", type=Path, help="exams.csv (CODE HDF5) or ptbxl_database.csv (PTB-XL folder)."
+        )
+        parser.add_argument(
+            "--skip-invalid",
+            action="store_true",
+            help="Import the valid records of a multi-record file and report the others.",
+        )
+        parser.add_argument(
+            "--amplitude-scale",
+            type=float,
+            default=1.0,
+            help="CODE HDF5 only: multiply stored values by this (the published CODE-15%% "
+            "files are about 2x too large: 0.5 corrects them). Default 1 (as stored).",
+        )
+        parser.add_argument("--no-progress", action="store_true", help="No progress bar.")
+
+    def handle(
+        self,
+        *args,
+        paths,
+        format=None,
+        dataset="imported",
+        metadata=None,
+        skip_invalid=False,
+        amplitude_scale=1.0,
+        no_progress=False,
+        **options,
+    ):
+        import_options = ImportOptions(
+            format=format, metadata=metadata, skip_invalid=skip_invalid, amplitude_scale=amplitude_scale
+        )
+        try:
+            plan = exams_plan(paths, import_options)
+        except ImportRefused as error:
+            raise CommandError(str(error)) from None
+        total = sum(max(count, 0) for _, _, count in plan)
+        bar = tqdm(
+            total=total,
+            unit="exam",
+            disable=no_progress,
+            file=self.stderr._out,
+            bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} exams [{elapsed}<{remaining}, {rate_fmt}]",
+        )
+        try:
+            report = exams_import(
+                paths, dataset=dataset, options=import_options, plan=plan, progress=bar.update
+            )
+        except ImportRefused as error:
+            raise CommandError(str(error)) from None
+        finally:
+            bar.close()
+        for file in report.files:
+            if not file.ok:
+                self.stderr.write(self.style.ERROR(f"FAILED {file.error}"))
+            for record in file.records:
+                if record.outcome in {"error", "skipped"}:
+                    self.stderr.write(
+                        f"{record.outcome.upper()} {file.path} record {record.record}: {record.message}"
+                    )
+        summary = report.summary()
+        line = (
+            f"{summary['files']} file(s), {summary['files_failed']} failed; exams: "
+            f"{summary['created']} created, {summary['unchanged']} unchanged, "
+            f"{summary['skipped']} skipped, {summary['error']} invalid"
+        )
+        self.stdout.write(
+            self.style.SUCCESS(line) if not summary["files_failed"] else self.style.WARNING(line)
+        )
+        if summary["files_failed"]:
+            raise CommandError(f"{summary['files_failed']} file(s) were not imported; see the messages above")

@@ -1,0 +1,50 @@
+// Import job page: poll the JSON progress endpoint until the job finishes, then list every outcome.
+// No inline script anywhere (CSP): the URL comes from a data- attribute.
+(function () {
+  "use strict";
+  var box = document.getElementById("import-job");
+  if (!box) { return; }
+  var url = box.dataset.progressUrl;
+
+  function cell(text) {
+    var td = document.createElement("td");
+    td.textContent = text;
+    return td;
+  }
+
+  function showOutcomes(outcomes) {
+    var body = document.getElementById("job-outcomes");
+    body.replaceChildren();
+    outcomes.forEach(function (o) {
+      var row = document.createElement("tr");
+      row.append(cell(o.file), cell(o.record), cell(o.outcome), cell(o.message));
+      body.append(row);
+    });
+  }
+
+  function show(data) {
+    document.getElementById("job-status").textContent = data.status;
+    document.getElementById("job-counts").textContent = data.done + " / " + data.total;
+    var bar = document.getElementById("job-bar");
+    bar.max = Math.max(data.total, 1);
+    bar.value = data.done;
+    box.querySelectorAll("[data-count]").forEach(function (span) {
+      span.textContent = data[span.dataset.count];
+    });
+    if (data.finished) {
+      showOutcomes(data.outcomes || []);
+    }
+  }
+
+  function poll() {
+    fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
+      .then(function (response) { return response.json(); })
+      .then(function (data) {
+        show(data);
+        if (!data.finished) { window.setTimeout(poll, 1000); }
+      })
+      .catch(function () { window.setTimeout(poll, 5000); });
+  }
+
+  poll();
+}());
