@@ -1,0 +1,146 @@
+"""The reader's JSON API: their own assignments only (404 for any other id), blind to other readers."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.permissions import BasePermission
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from annotations.roles import Role, has_role
+from annotations.selectors.reading import (
+    assignment_for_reader,
+    assignment_next_for_reader,
+    reading_context,
+    suggestion_shown_on_open,
+)
+from annotations.services.reading import (
+    LabelInput,
+    ReadClosed,
+    ReadingError,
+    StaleRevision,
+    annotation_save_draft,
+    annotation_submit,
+    assignment_skip,
+    suggestion_exposure_record,
+)
+
+
+class IsReader(BasePermission):
+    def has_permission(self, request, view) -> bool:
+        return has_role(request.user, Role.READER)
+
+
+class LabelSerializer(serializers.Serializer):
+    code = serializers.CharField(max_length=40)
+    uncertain = serializers.BooleanField(default=False)
+
+
+class SaveSerializer(serializers.Serializer):
+    labels = LabelSerializer(many=True)
+    comment = serializers.CharField(allow_blank=True, required=False, default="", max_length=4000)
+    time_on_task_ms = serializers.IntegerField(min_value=0, required=False, default=0)
+    revision = serializers.IntegerField(min_value=0)
+
+
+class SkipSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=300)
+
+
+def _refusal(error: Exception) -> Response:
+    if isinstance(error, StaleRevision):
+        return Response({"detail": str(error), "revision": error.current}, status=status.HTTP_409_CONFLICT)
+    if isinstance(error, ReadClosed):
+        return Response({"detail": str(error)}, status=status.HTTP_409_CONFLICT)
+    return Response({"detail": str(error)}, status=status.HTTP_400_BAD_REQUEST)
+
+
+def _save_arguments(request) -> dict:
+    data = SaveSerializer(data=request.data)
+    data.is_valid(raise_exception=True)
+    values = data.validated_data
+    return {
+        "labels": [LabelInput(code=item["code"], uncertain=item["uncertain"]) for item in values["labels"]],
+        "comment": values["comment"],
+        "time_on_task_ms": values["time_on_task_ms"],
+        "revision": values["revision"],
+    }
+
+
+class ReadingContextView(APIView):
+    permission_classes = [IsReader]
+
+    @extend_schema(responses=dict)
+    def get(self, request, pk: int):
+        assignment = assignment_for_reader(request.user, pk)
+        prefetch = request.query_params.get("prefetch") == "1"
+        if not prefetch:
+            shown = suggestion_shown_on_open(assignment)
+            if shown is not None:  # what was shown to whom and when
+                suggestion_exposure_record(
+                    actor=request.user, assignment=assignment, suggestion=shown, stage="revised"
+                )
+        return Response(reading_context(request.user, assignment, prefetch=prefetch))
+
+
+class DraftView(APIView):
+    permission_classes = [IsReader]
+
+    @extend_schema(request=SaveSerializer, responses=dict)
+    def put(self, request, pk: int):
+        assignment = assignment_for_reader(request.user, pk)
+        try:
+            annotation = annotation_save_draft(
+                actor=request.user, assignment=assignment, **_save_arguments(request)
+            )
+        except (ReadingError, StaleRevision, ReadClosed) as error:
+            return _refusal(error)
+        return Response(
+            {"revision": annotation.revision, "stage": annotation.stage, "status": annotation.status}
+        )
+
+
+class SubmitView(APIView):
+    permission_classes = [IsReader]
+
+    @extend_schema(request=SaveSerializer, responses=dict)
+    def post(self, request, pk: int):
+        assignment = assignment_for_reader(request.user, pk)
+        try:
+            result = annotation_submit(actor=request.user, assignment=assignment, **_save_arguments(request))
+        except (ReadingError, StaleRevision, ReadClosed) as error:
+            return _refusal(error)
+        if result.suggestion_revealed is not None:
+            # Two-stage: the blind read is stored; the same exam continues with the suggestion shown.
+            return Response({"done": False, "context": reading_context(request.user, result.assignment)})
+        following = assignment_next_for_reader(request.user, batch_id=assignment.batch_id, after=assignment)
+        return Response({"done": True, "next_assignment_id": following.pk if following else None})
+
+
+class SkipView(APIView):
+    permission_classes = [IsReader]
+
+    @extend_schema(request=SkipSerializer, responses=dict)
+    def post(self, request, pk: int):
+        assignment = assignment_for_reader(request.user, pk)
+        data = SkipSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            assignment_skip(actor=request.user, assignment=assignment, reason=data.validated_data["reason"])
+        except (ReadingError, ReadClosed) as error:
+            return _refusal(error)
+        following = assignment_next_for_reader(request.user, batch_id=assignment.batch_id, after=assignment)
+        return Response({"done": True, "next_assignment_id": following.pk if following else None})
+
+
+class NextView(APIView):
+    permission_classes = [IsReader]
+
+    @extend_schema(responses=dict)
+    def get(self, request):
+        batch = request.query_params.get("batch")
+        following = assignment_next_for_reader(
+            request.user, batch_id=int(batch) if batch and batch.isdigit() else None
+        )
+        return Response({"next_assignment_id": following.pk if following else None})

@@ -1,0 +1,214 @@
+"""What a reader sees while reading: only their own assignments and their own reads.
+
+Blinding is enforced here, on the server: every query is filtered by the requesting reader, and the
+reading context carries nothing about other readers (not their labels, not how many read the exam, not
+consensus, not the labels that came with the import, not the gold flag). An assignment that is not the
+reader's answers 404, exactly like one that does not exist.
+"""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+from django.http import Http404
+from django.urls import reverse
+from django.utils.translation import get_language
+from django.utils.translation import gettext_lazy as _
+
+from annotations.models import Annotation, Assignment, ReviewBatch, Suggestion, SuggestionExposure
+from annotations.roles import Role, has_role
+from annotations.services.reading import suggestion_for_exam
+
+OPEN = (Assignment.Status.PENDING, Assignment.Status.IN_PROGRESS)
+GROUP_LABELS = {
+    "normal": _("Normal"),
+    "rhythm": _("Rhythm"),
+    "av_conduction": _("AV conduction"),
+    "intraventricular_conduction": _("Intraventricular conduction"),
+    "chamber_hypertrophy": _("Chamber enlargement"),
+    "ischemia_infarction": _("Ischaemia and infarction"),
+    "repolarization": _("Repolarisation"),
+    "ectopy_escape": _("Ectopy and escape"),
+    "pacemaker": _("Pacemaker"),
+    "axis_voltage_intervals": _("Axis, voltage and intervals"),
+    "technical_quality": _("Technical quality"),
+}
+
+
+def _reader_assignments(user) -> QuerySet[Assignment]:
+    if not has_role(user, Role.READER):
+        return Assignment.objects.none()
+    return Assignment.objects.filter(reader=user, batch__status=ReviewBatch.Status.ACTIVE)
+
+
+def assignment_for_reader(user, assignment_id: int) -> Assignment:
+    """The reader's own assignment in an active batch; 404 for anything else."""
+    try:
+        return (
+            _reader_assignments(user).select_related("exam", "batch", "batch__taxonomy").get(pk=assignment_id)
+        )
+    except Assignment.DoesNotExist:
+        raise Http404("no such assignment") from None
+
+
+def assignment_next_for_reader(user, *, batch_id: int | None = None, after: Assignment | None = None):
+    """The next exam to read, in the reader's own randomised order: unread exams first, then drafts.
+
+    With `after`, the one being left is skipped over, so "submit and next" never returns it.
+    """
+    queue = _reader_assignments(user).filter(status__in=OPEN)
+    if batch_id is not None:
+        queue = queue.filter(batch_id=batch_id)
+    if after is not None:
+        queue = queue.exclude(pk=after.pk)
+    pending = queue.filter(status=Assignment.Status.PENDING)
+    if batch_id is not None:
+        # Within one batch the (reader, batch, status, position) index gives the answer without a sort,
+        # so the query stays flat however long the queue is (bench/next_exam.py).
+        return pending.order_by("position").first() or queue.order_by("position").first()
+    pending = pending.order_by("batch__due_date", "batch_id", "position")
+    return pending.first() or queue.order_by("batch_id", "position").first()
+
+
+def reader_drafts(user) -> QuerySet[Assignment]:
+    return (
+        _reader_assignments(user)
+        .filter(status=Assignment.Status.IN_PROGRESS)
+        .select_related("batch")
+        .order_by("batch_id", "position")
+    )
+
+
+def _current_annotation(assignment: Assignment) -> Annotation | None:
+    return assignment.annotations.filter(is_current=True).prefetch_related("labels__diagnostic_class").first()
+
+
+def _labels(annotation: Annotation | None) -> list[dict]:
+    if annotation is None:
+        return []
+    return [
+        {"code": label.diagnostic_class.code, "uncertain": label.uncertain}
+        for label in annotation.labels.all()
+    ]
+
+
+def suggestion_visible(assignment: Assignment, annotation: Annotation | None) -> Suggestion | None:
+    """The model suggestion this reader may see now, by the batch's mode."""
+    mode = assignment.batch.suggestion_mode
+    if mode == ReviewBatch.SuggestionMode.SHOWN:
+        return suggestion_for_exam(assignment.exam_id)
+    if mode == ReviewBatch.SuggestionMode.TWO_STAGE and annotation is not None:
+        if annotation.stage == Annotation.Stage.REVISED:
+            exposure = (
+                SuggestionExposure.objects.filter(assignment=assignment).select_related("suggestion").first()
+            )
+            return exposure.suggestion if exposure else None
+    return None
+
+
+def suggestion_shown_on_open(assignment: Assignment) -> Suggestion | None:
+    """In "shown" batches the suggestion is on screen from the start; the caller records that."""
+    if assignment.batch.suggestion_mode != ReviewBatch.SuggestionMode.SHOWN:
+        return None
+    return suggestion_for_exam(assignment.exam_id)
+
+
+def _suggestion_json(suggestion: Suggestion | None, portuguese: bool) -> dict | None:
+    if suggestion is None:
+        return None
+    scores = suggestion.scores.select_related("diagnostic_class").order_by("-score")
+    return {
+        "provider": suggestion.provider,
+        "version": suggestion.provider_version,
+        "scores": [
+            {
+                "code": s.diagnostic_class.code,
+                "name": (s.diagnostic_class.name_pt if portuguese else "") or s.diagnostic_class.name,
+                "score": round(s.score, 3),
+            }
+            for s in scores
+        ],
+    }
+
+
+def _taxonomy_json(assignment: Assignment, portuguese: bool) -> dict:
+    taxonomy = assignment.batch.taxonomy
+    classes = list(taxonomy.classes.order_by("position"))
+    groups = []
+    for group in taxonomy.groups:
+        members = [c for c in classes if c.group == group]
+        groups.append(
+            {
+                "key": group,
+                "label": str(GROUP_LABELS.get(group, group.replace("_", " ").capitalize())),
+                "classes": [
+                    {
+                        "code": c.code,
+                        "label": (c.name_pt if portuguese else "") or c.name,
+                        "name": c.name,
+                        "name_pt": c.name_pt,
+                        "synonyms": c.synonyms,
+                        "kind": c.kind,
+                    }
+                    for c in members
+                ],
+            }
+        )
+    return {"groups": groups, "exclusive_sets": taxonomy.exclusive_sets}
+
+
+def _queue_counts(user, assignment: Assignment) -> dict:
+    mine = _reader_assignments(user).filter(batch_id=assignment.batch_id)
+    return {"total": mine.count(), "open": mine.filter(status__in=OPEN).count()}
+
+
+def reading_context(user, assignment: Assignment, *, prefetch: bool = False) -> dict:
+    """Everything the reader page needs for one of the reader's assignments, and nothing more.
+
+    prefetch: the page is fetching the next exam ahead of time; the suggestion is left out, because
+    it is not on the reader's screen yet (it is fetched again, and recorded, when the exam opens).
+    """
+    portuguese = (get_language() or "").lower().startswith("pt")
+    exam = assignment.exam
+    annotation = _current_annotation(assignment)
+    blind = None
+    if annotation is not None and annotation.stage == Annotation.Stage.REVISED:
+        blind_read = assignment.annotations.filter(stage=Annotation.Stage.BLIND).first()
+        blind = {"labels": _labels(blind_read)} if blind_read else None
+    following = assignment_next_for_reader(user, batch_id=assignment.batch_id, after=assignment)
+    return {
+        "assignment": {
+            "id": assignment.pk,
+            "status": assignment.status,
+            "position": assignment.position + 1,
+            "batch": assignment.batch.name,
+            "batch_id": assignment.batch_id,
+            "suggestion_mode": assignment.batch.suggestion_mode,
+            "queue": _queue_counts(user, assignment),
+            "page_url": reverse("reader", args=[assignment.pk]),
+        },
+        # Age and sex only: no dataset, no external id, no patient id, no acquisition date.
+        "exam": {
+            "age": exam.age,
+            "sex": exam.sex,
+            "sampling_rate": exam.sampling_rate,
+            "n_samples": exam.n_samples,
+            "lead_names": exam.lead_names,
+            "gain_uv": exam.gain_uv,
+            "waveform_url": reverse("api-reading-waveform", args=[assignment.pk]),
+            "waveform_etag": exam.waveform_sha256,
+        },
+        "taxonomy": _taxonomy_json(assignment, portuguese),
+        "annotation": {
+            "stage": annotation.stage if annotation else None,
+            "status": annotation.status if annotation else None,
+            "revision": annotation.revision if annotation else 0,
+            "labels": _labels(annotation),
+            "comment": annotation.comment if annotation else "",
+            "time_on_task_ms": annotation.time_on_task_ms if annotation else 0,
+            "blind": blind,
+        },
+        "suggestion": None
+        if prefetch
+        else _suggestion_json(suggestion_visible(assignment, annotation), portuguese),
+        "next_assignment_id": following.pk if following else None,
+    }

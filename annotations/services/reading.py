@@ -1,0 +1,314 @@
+"""A reader's writes on their own assignments: drafts, submissions, skips, and suggestions shown.
+
+Every write runs in one transaction with its audit row. Saves are optimistic: the client sends the
+revision it last saw, and a save against an older revision is refused (the caller answers 409), so a
+second tab or a stale autosave never overwrites newer work. Each save appends an AnnotationRevision.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.utils import timezone
+
+from annotations.exclusive_sets import exclusive_conflicts
+from annotations.models import (
+    Annotation,
+    AnnotationLabel,
+    AnnotationRevision,
+    Assignment,
+    DiagnosticClass,
+    ReviewBatch,
+    Suggestion,
+    SuggestionExposure,
+)
+from annotations.services.audit import audit_record
+from annotations.services.batches import batch_exam_escalate_if_disputed
+
+# A day: anything longer is a tab left open over a weekend, not reading time.
+MAX_TIME_ON_TASK_MS = 24 * 3600 * 1000
+MAX_COMMENT = 4000
+
+
+class ReadingError(ValueError):
+    """A save the reader must correct (unknown statement, exclusive statements chosen together)."""
+
+
+class StaleRevision(Exception):
+    """The annotation changed since the client last saw it."""
+
+    def __init__(self, current: int):
+        super().__init__(f"the read was saved elsewhere (revision {current}); reload to continue")
+        self.current = current
+
+
+class ReadClosed(Exception):
+    """The assignment is already submitted or skipped: nothing more can be written to it."""
+
+
+@dataclass(frozen=True)
+class LabelInput:
+    code: str
+    uncertain: bool = False
+
+
+@dataclass(frozen=True)
+class SubmitResult:
+    annotation: Annotation  # the current annotation after the submit (the revised one in two-stage)
+    assignment: Assignment
+    suggestion_revealed: Suggestion | None  # two-stage: the suggestion now shown for the revision
+
+
+def _lock(assignment: Assignment, actor) -> Assignment:
+    """Re-read the assignment under a row lock; only its own reader ever writes to it."""
+    locked = (
+        Assignment.objects.select_for_update()
+        .select_related("batch", "batch__taxonomy")
+        .filter(pk=assignment.pk)
+        .first()
+    )
+    if locked is None:
+        raise ReadClosed("this assignment no longer exists")
+    if locked.reader_id != actor.pk:
+        raise PermissionError("only the assigned reader writes to an assignment")
+    if locked.status in (Assignment.Status.SUBMITTED, Assignment.Status.SKIPPED):
+        raise ReadClosed(f"this read is already {locked.get_status_display().lower()}")
+    return locked
+
+
+def _resolve_labels(
+    assignment: Assignment, labels: Sequence[LabelInput]
+) -> list[tuple[DiagnosticClass, bool]]:
+    codes = [label.code for label in labels]
+    if len(set(codes)) != len(codes):
+        raise ReadingError("a statement was chosen twice")
+    classes = {
+        c.code: c for c in DiagnosticClass.objects.filter(taxonomy=assignment.batch.taxonomy, code__in=codes)
+    }
+    unknown = [code for code in codes if code not in classes]
+    if unknown:
+        raise ReadingError(f"unknown statement(s) for this batch's taxonomy: {', '.join(unknown)}")
+    return [(classes[label.code], bool(label.uncertain)) for label in labels]
+
+
+def exclusive_set_check(assignment: Assignment, resolved: list[tuple[DiagnosticClass, bool]]) -> None:
+    """Refuse statements that the taxonomy's exclusive sets forbid together, naming both."""
+    taxonomy = assignment.batch.taxonomy
+    kinds = dict(DiagnosticClass.objects.filter(taxonomy=taxonomy).values_list("code", "kind"))
+    conflicts = exclusive_conflicts([c.code for c, _ in resolved], kinds, taxonomy.exclusive_sets)
+    if conflicts:
+        names = {c.code: c.name for c, _ in resolved}
+        first = conflicts[0]
+        raise ReadingError(
+            f"“{names[first.first]}” ({first.first}) and “{names[first.second]}” ({first.second}) "
+            "cannot be chosen together"
+        )
+
+
+def _snapshot(annotation: Annotation, resolved: list[tuple[DiagnosticClass, bool]], actor) -> None:
+    AnnotationLabel.objects.filter(annotation=annotation).delete()
+    AnnotationLabel.objects.bulk_create(
+        AnnotationLabel(annotation=annotation, diagnostic_class=c, uncertain=u) for c, u in resolved
+    )
+    AnnotationRevision.objects.create(
+        annotation=annotation,
+        revision=annotation.revision,
+        status=annotation.status,
+        labels=[{"code": c.code, "uncertain": u} for c, u in resolved],
+        comment=annotation.comment,
+        time_on_task_ms=annotation.time_on_task_ms,
+        recorded_by=actor,
+    )
+
+
+def _write(
+    *,
+    actor,
+    assignment: Assignment,
+    labels: Sequence[LabelInput],
+    comment: str,
+    time_on_task_ms: int,
+    revision: int,
+) -> tuple[Assignment, Annotation, list[tuple[DiagnosticClass, bool]]]:
+    """The part of a draft save and a submit that is the same: check the revision, write the read."""
+    locked = _lock(assignment, actor)
+    resolved = _resolve_labels(locked, labels)
+    now = timezone.now()
+    current = locked.annotations.filter(is_current=True).first()
+    if current is None:
+        if revision != 0:
+            raise StaleRevision(0)
+        shown = locked.batch.suggestion_mode == ReviewBatch.SuggestionMode.SHOWN
+        exposure = locked.suggestion_exposures.order_by("shown_at").first()
+        current = Annotation(
+            assignment=locked,
+            # A read made with the suggestion on screen is never recorded as blind.
+            stage=Annotation.Stage.REVISED if shown else Annotation.Stage.BLIND,
+            revision=0,
+            created_at=now,
+            suggestion_shown_at=exposure.shown_at if exposure else None,
+        )
+    elif current.revision != revision:
+        raise StaleRevision(current.revision)
+    current.comment = (comment or "")[:MAX_COMMENT]
+    current.time_on_task_ms = max(0, min(int(time_on_task_ms or 0), MAX_TIME_ON_TASK_MS))
+    current.revision += 1
+    current.updated_at = now
+    current.save()
+    if locked.status == Assignment.Status.PENDING:
+        locked.status = Assignment.Status.IN_PROGRESS
+        locked.started_at = now
+        locked.save(update_fields=["status", "started_at"])
+    return locked, current, resolved
+
+
+def annotation_save_draft(
+    *,
+    actor,
+    assignment: Assignment,
+    labels: Sequence[LabelInput],
+    comment: str = "",
+    time_on_task_ms: int = 0,
+    revision: int,
+) -> Annotation:
+    """Save the reader's work in progress; exclusive sets are checked only at submit."""
+    with transaction.atomic():
+        _, annotation, resolved = _write(
+            actor=actor,
+            assignment=assignment,
+            labels=labels,
+            comment=comment,
+            time_on_task_ms=time_on_task_ms,
+            revision=revision,
+        )
+        _snapshot(annotation, resolved, actor)
+        audit_record(
+            actor=actor,
+            action="annotation.save_draft",
+            target=annotation,
+            after={"revision": annotation.revision, "stage": annotation.stage, "labels": len(resolved)},
+        )
+    return annotation
+
+
+def suggestion_for_exam(exam_id: int) -> Suggestion | None:
+    return (
+        Suggestion.objects.filter(exam_id=exam_id, status=Suggestion.Status.OK)
+        .order_by("-computed_at", "-id")
+        .first()
+    )
+
+
+def annotation_submit(
+    *,
+    actor,
+    assignment: Assignment,
+    labels: Sequence[LabelInput],
+    comment: str = "",
+    time_on_task_ms: int = 0,
+    revision: int,
+) -> SubmitResult:
+    """Submit the current read. In two-stage batches a blind read is kept as submitted, and a revised
+    read (starting from the same statements) opens with the suggestion shown; the assignment is done
+    when that revised read is submitted."""
+    with transaction.atomic():
+        locked, annotation, resolved = _write(
+            actor=actor,
+            assignment=assignment,
+            labels=labels,
+            comment=comment,
+            time_on_task_ms=time_on_task_ms,
+            revision=revision,
+        )
+        if not resolved:
+            raise ReadingError("choose at least one statement, or skip the exam with a reason")
+        exclusive_set_check(locked, resolved)
+        now = timezone.now()
+        annotation.status = Annotation.Status.SUBMITTED
+        annotation.submitted_at = now
+        annotation.save(update_fields=["status", "submitted_at"])
+        _snapshot(annotation, resolved, actor)
+        audit_record(
+            actor=actor,
+            action="annotation.submit",
+            target=annotation,
+            after={"revision": annotation.revision, "stage": annotation.stage, "labels": len(resolved)},
+        )
+        revealed = None
+        two_stage = locked.batch.suggestion_mode == ReviewBatch.SuggestionMode.TWO_STAGE
+        if two_stage and annotation.stage == Annotation.Stage.BLIND:
+            revealed = suggestion_for_exam(locked.exam_id)
+        if revealed is not None:
+            annotation = _open_revision(actor, locked, annotation, resolved, revealed)
+        else:
+            locked.status = Assignment.Status.SUBMITTED
+            locked.submitted_at = now
+            locked.save(update_fields=["status", "submitted_at"])
+            if locked.read_round == 1:
+                batch_exam_escalate_if_disputed(batch=locked.batch, exam_id=locked.exam_id, actor=actor)
+    return SubmitResult(annotation=annotation, assignment=locked, suggestion_revealed=revealed)
+
+
+def _open_revision(actor, assignment, blind: Annotation, resolved, suggestion: Suggestion) -> Annotation:
+    """After the blind read is stored: show the suggestion and start the revised read from it."""
+    blind.is_current = False
+    blind.save(update_fields=["is_current"])
+    exposure = suggestion_exposure_record(
+        actor=actor, assignment=assignment, suggestion=suggestion, stage=Annotation.Stage.REVISED
+    )
+    revised = Annotation.objects.create(
+        assignment=assignment,
+        stage=Annotation.Stage.REVISED,
+        comment=blind.comment,
+        time_on_task_ms=blind.time_on_task_ms,
+        revision=1,
+        suggestion_shown_at=exposure.shown_at,
+    )
+    _snapshot(revised, resolved, actor)
+    return revised
+
+
+def suggestion_exposure_record(*, actor, assignment: Assignment, suggestion: Suggestion, stage: str):
+    """Record that this reader was shown this suggestion on this assignment (first time only)."""
+    with transaction.atomic():
+        exposure, created = SuggestionExposure.objects.get_or_create(
+            assignment=assignment,
+            suggestion=suggestion,
+            defaults={
+                "reader": actor,
+                "stage": stage,
+                "mode": assignment.batch.suggestion_mode,
+                "shown_at": timezone.now(),
+            },
+        )
+        if created:
+            audit_record(
+                actor=actor,
+                action="suggestion.shown",
+                target=exposure,
+                after={"assignment": assignment.pk, "suggestion": suggestion.pk, "stage": stage},
+            )
+    return exposure
+
+
+def assignment_skip(*, actor, assignment: Assignment, reason: str) -> Assignment:
+    """Set an exam aside with a reason (unreadable tracing, wrong patient...); any draft is kept."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise ReadingError("give a reason for skipping this exam")
+    with transaction.atomic():
+        locked = _lock(assignment, actor)
+        before = {"status": locked.status}
+        locked.status = Assignment.Status.SKIPPED
+        locked.skip_reason = reason[:300]
+        locked.save(update_fields=["status", "skip_reason"])
+        audit_record(
+            actor=actor,
+            action="assignment.skip",
+            target=locked,
+            before=before,
+            after={"reason": reason[:300]},
+        )
+    return locked

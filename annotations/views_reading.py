@@ -1,0 +1,79 @@
+"""The reader's pages and the waveform download. Thin: selectors decide what the reader may see."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.http import HttpResponse, HttpResponseNotModified
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.cache import patch_vary_headers
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET
+
+from annotations.roles import Role
+from annotations.selectors.reading import assignment_for_reader, assignment_next_for_reader
+from annotations.services.waveform_wire import waveform_wire
+from annotations.views import api_login_required, role_required
+
+
+@require_GET
+@role_required(Role.READER)
+def reader(request, assignment_id: int):
+    assignment = assignment_for_reader(request.user, assignment_id)
+    return render(
+        request,
+        "annotations/reader.html",
+        {
+            "assignment": assignment,
+            "api_base": reverse("api-reading-assignment", args=[0]).removesuffix("0/"),
+            "page_base": reverse("reader", args=[0]).removesuffix("0/"),
+        },
+    )
+
+
+@require_GET
+@role_required(Role.READER)
+def reader_next(request):
+    """'Continue': the next unread exam of the reader's queue, in their own randomised order."""
+    batch = request.GET.get("batch")
+    following = assignment_next_for_reader(
+        request.user, batch_id=int(batch) if batch and batch.isdigit() else None
+    )
+    if following is None:
+        messages.info(request, _("Nothing left to read in this batch. Thank you!"))
+        return redirect("home")
+    return redirect("reader", following.pk)
+
+
+def _accepts_gzip(request) -> bool:
+    return "gzip" in request.META.get("HTTP_ACCEPT_ENCODING", "").lower()
+
+
+@api_login_required
+@role_required(Role.READER)
+@require_GET
+def reading_waveform(request, assignment_id: int):
+    """The exam's samples as int16 little-endian (signal by signal), served only through the assignment.
+
+    Compressed once and stored (see waveform_wire); never compressed per request. The ETag is the
+    waveform's SHA-256, so a second visit costs a 304 at most.
+    """
+    exam = assignment_for_reader(request.user, assignment_id).exam
+    etag = f'"{exam.waveform_sha256}"'
+    if etag in request.META.get("HTTP_IF_NONE_MATCH", ""):
+        response = HttpResponseNotModified()
+    else:
+        payload = waveform_wire(exam)
+        if _accepts_gzip(request):
+            response = HttpResponse(payload.gzipped, content_type="application/octet-stream")
+            response["Content-Encoding"] = "gzip"
+        else:
+            response = HttpResponse(payload.raw(), content_type="application/octet-stream")
+        response["X-ECG-Sampling-Rate"] = f"{exam.sampling_rate:g}"
+        response["X-ECG-Gain-uV"] = repr(exam.gain_uv)
+        response["X-ECG-Leads"] = ",".join(exam.lead_names)
+        response["X-ECG-Samples"] = str(exam.n_samples)
+    response["ETag"] = etag
+    response["Cache-Control"] = "private, max-age=3600"
+    patch_vary_headers(response, ["Accept-Encoding", "Cookie"])
+    return response

@@ -1,0 +1,352 @@
+"""Benchmark: the reader page in headless Chromium, each figure next to its floor measured in the same run.
+
+Starts the app (runserver, DEBUG off) on a free port against DATABASE_URL (default: the local database
+ecgreview_bench_reader, created and migrated), creates its own reader, taxonomy, exams and batch, and
+serves the floor pages from a second tiny server. Then, median of --runs runs:
+
+  (a) waveform bytes on the wire vs the gzip-compressed int16 size of the same exam (goal <= 1.1x);
+  (b) navigation -> all 13 traces drawn, warm and empty cache, vs a minimal page drawing the same
+      samples with the same Plotly basic bundle and nothing else (goal <= 1.5x each);
+  (c) submit-and-next -> next exam drawn vs half of (b)'s warm page load (goal <= 1.0x of that half);
+  and, for information, (b) against a bare canvas page drawing the same samples.
+
+Prints figures and ratios; asserts nothing.
+
+    .venv/bin/python bench/reader_page.py [--runs 7]
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import http.server
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("VAR_DIR", str(ROOT / "var" / "bench-reader"))
+
+from bench import _django  # noqa: E402
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+PASSWORD = "bench-reader-password-42"
+VIEWPORT = {"width": 1400, "height": 900}
+
+# The floors: the same samples, the same 3x4 + rhythm arrangement, nothing else.
+FLOOR_COMMON = """
+const LAYOUT = [["I","aVR","V1","V4"],["II","aVL","V2","V5"],["III","aVF","V3","V6"]];
+const NAMES = ["I","II","III","aVR","aVL","aVF","V1","V2","V3","V4","V5","V6"];
+function strips(buf, gainUv) {
+  const raw = new Int16Array(buf), n = raw.length / 12, fs = 500, out = [];
+  const lead = (name) => {
+    const o = NAMES.indexOf(name) * n, mv = new Float32Array(n);
+    for (let i = 0; i < n; i++) mv[i] = raw[o + i] * gainUv / 1000;
+    return mv;
+  };
+  const leads = {}; NAMES.forEach(name => leads[name] = lead(name));
+  const col = 2.5 * fs;
+  LAYOUT.forEach((row, r) => row.forEach((name, c) => {
+    const x = new Float32Array(col), y = new Float32Array(col);
+    for (let i = 0; i < col; i++) {
+      x[i] = 10 + c * 62.5 + i * 0.05; y[i] = 120 - (r + 0.55) * 30 + leads[name][c * col + i] * 10;
+    }
+    out.push({x, y});
+  }));
+  const x = new Float32Array(n), y = new Float32Array(n);
+  for (let i = 0; i < n; i++) { x[i] = 10 + i * 0.05; y[i] = 120 - 3.55 * 30 + leads.II[i] * 10; }
+  out.push({x, y});
+  return out;
+}
+"""
+PLOTLY_FLOOR = """<!doctype html><html><head><meta charset="utf-8">
+<script src="plotly-basic.min.js"></script></head>
+<body style="margin:0"><div id="g"></div><script>%s
+fetch("wave.bin").then(r => r.arrayBuffer()).then(buf => {
+  const data = strips(buf, %s).map(s => ({type: "scatter", mode: "lines", x: s.x, y: s.y,
+    hoverinfo: "skip",
+    line: {color: "#111", width: 1}}));
+  return Plotly.newPlot("g", data, {width: 1400, height: 672, margin: {l: 0, r: 0, t: 0, b: 0},
+    showlegend: false,
+    hovermode: false, xaxis: {range: [0, 265], visible: false}, yaxis: {range: [0, 125], visible: false}},
+    {displayModeBar: false});
+}).then(() => { window.drawnAt = performance.now(); });
+</script></body></html>"""
+CANVAS_FLOOR = """<!doctype html><html><head><meta charset="utf-8"></head>
+<body style="margin:0"><canvas id="c" width="1400" height="672"></canvas><script>%s
+fetch("wave.bin").then(r => r.arrayBuffer()).then(buf => {
+  const g = document.getElementById("c").getContext("2d"), k = 1400 / 265;
+  g.strokeStyle = "#111"; g.lineWidth = 1;
+  strips(buf, %s).forEach(s => { g.beginPath(); g.moveTo(s.x[0] * k, 672 - s.y[0] * k);
+    for (let i = 1; i < s.x.length; i++) g.lineTo(s.x[i] * k, 672 - s.y[i] * k); g.stroke(); });
+  requestAnimationFrame(() => { window.drawnAt = performance.now(); });
+});
+</script></body></html>"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def prepare(n_exams: int):
+    """Users, the default taxonomy, synthetic exams and a batch read by one reader, all new each run."""
+    _django.setup("ecgreview_bench_reader")
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Group
+
+    from annotations.ecg.leads import STANDARD_LEADS
+    from annotations.ecg.synthetic import synthetic_ecg
+    from annotations.models import Assignment
+    from annotations.roles import Role
+    from annotations.services.batches import batch_create
+    from annotations.services.exams import ExamInput, dataset_get_or_create, exam_create
+    from annotations.services.taxonomy import DEFAULT_TAXONOMY_FILE, taxonomy_load, taxonomy_read_file
+
+    users = get_user_model()
+
+    def person(name: str, role: Role):
+        user, _ = users.objects.get_or_create(username=name)
+        user.set_password(PASSWORD)
+        user.is_staff = role == Role.COORDINATOR
+        user.save()
+        user.groups.set([Group.objects.get_or_create(name=str(role))[0]])
+        return user
+
+    reader, coordinator = person("bench-reader", Role.READER), person("bench-coordinator", Role.COORDINATOR)
+    taxonomy = taxonomy_load(taxonomy_read_file(DEFAULT_TAXONOMY_FILE), make_default=True).taxonomy
+    dataset = dataset_get_or_create(name="bench-reader")
+    stamp = time.strftime("%Y%m%d%H%M%S")
+    exams = []
+    for i in range(n_exams):
+        signals, _ = synthetic_ecg(heart_rate_bpm=60 + i % 40, rr_jitter=0.03, noise_uv=15, seed=i)
+        exams.append(
+            exam_create(
+                dataset=dataset,
+                data=ExamInput(
+                    external_id=f"{stamp}-{i}",
+                    signals_mv=signals,
+                    sampling_rate=500.0,
+                    lead_names=list(STANDARD_LEADS),
+                    age=40 + i,
+                    sex="F",
+                ),
+            )
+        )
+    batch = batch_create(
+        name=f"bench {stamp}",
+        taxonomy=taxonomy,
+        exams=exams,
+        readers=[reader],
+        readers_per_exam=1,
+        actor=coordinator,
+        seed=1,
+    )
+    return list(Assignment.objects.filter(batch=batch).select_related("exam").order_by("position"))
+
+
+def start_app(port: int) -> subprocess.Popen:
+    env = dict(
+        os.environ,
+        DEBUG="0",
+        STATIC_MANIFEST="0",
+        SESSION_COOKIE_SECURE="0",
+        CSRF_COOKIE_SECURE="0",
+        ALLOWED_HOSTS="127.0.0.1,localhost",
+    )
+    subprocess.run(
+        [sys.executable, "manage.py", "collectstatic", "--no-input", "-v", "0"], cwd=ROOT, env=env, check=True
+    )
+    server = subprocess.Popen(
+        [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    for _ in range(100):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return server
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError("the app did not start")
+
+
+def serve_floors(exam) -> tuple[str, http.server.ThreadingHTTPServer, Path]:
+    from annotations.services.waveforms import waveform_load
+
+    folder = Path(tempfile.mkdtemp(prefix="reader-floors-"))
+    shutil.copy(ROOT / "static" / "vendor" / "plotly" / "plotly-basic.min.js", folder)
+    (folder / "wave.bin").write_bytes(waveform_load(exam.waveform_key)[:12].astype("<i2").tobytes())
+    (folder / "plotly.html").write_text(PLOTLY_FLOOR % (FLOOR_COMMON, repr(exam.gain_uv)))
+    (folder / "canvas.html").write_text(CANVAS_FLOOR % (FLOOR_COMMON, repr(exam.gain_uv)))
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, directory=str(folder), **kwargs)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), Quiet)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return f"http://127.0.0.1:{server.server_address[1]}", server, folder
+
+
+def log_in(page, base: str) -> None:
+    page.goto(f"{base}/accounts/login/")
+    page.fill("#id_username", "bench-reader")
+    page.fill("#id_password", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_selector("main h1")
+
+
+def reader_load(page, url: str, assignment_id: int) -> float:
+    page.goto(url, wait_until="commit")
+    page.wait_for_selector(f"#ecg[data-drawn='{assignment_id}']", timeout=30000)
+    return float(page.get_attribute("#ecg", "data-drawn-at"))
+
+
+def floor_load(page, url: str) -> float:
+    page.goto(url, wait_until="commit")
+    page.wait_for_function("() => window.drawnAt !== undefined", timeout=30000)
+    return float(page.evaluate("() => window.drawnAt"))
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=7)
+    args = parser.parse_args()
+    runs = max(7, args.runs)
+    assignments = prepare(n_exams=runs + 3)  # every switch submits one read
+    first = assignments[0]
+    port = free_port()
+    app = start_app(port)
+    base = f"http://127.0.0.1:{port}"
+    floors, floor_server, floor_dir = serve_floors(first.exam)
+    from playwright.sync_api import sync_playwright
+
+    from annotations.services.waveforms import waveform_load
+
+    samples = waveform_load(first.exam.waveform_key).astype("<i2").tobytes()
+    floor_bytes = len(gzip.compress(samples))
+    figures: dict[str, list[float]] = {
+        k: []
+        for k in (
+            "wire",
+            "cold",
+            "warm",
+            "plotly_cold",
+            "plotly_warm",
+            "canvas_cold",
+            "canvas_warm",
+            "switch",
+        )
+    }
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+            reader_url = f"{base}/read/{first.pk}/"
+            for run in range(runs + 1):  # the first run warms the server and the OS caches: not counted
+                context = browser.new_context(viewport=VIEWPORT)
+                page = context.new_page()
+                log_in(page, base)
+                sizes: list[int] = []
+                page.on(
+                    "requestfinished",
+                    lambda r, sizes=sizes: (
+                        sizes.append(r.sizes()["responseBodySize"]) if "/waveform/" in r.url else None
+                    ),
+                )
+                cold = reader_load(page, reader_url, first.pk)
+                warm = reader_load(page, reader_url, first.pk)
+                context.close()
+                floor_context = browser.new_context(viewport=VIEWPORT)
+                floor_page = floor_context.new_page()
+                plotly_cold = floor_load(floor_page, f"{floors}/plotly.html")
+                plotly_warm = floor_load(floor_page, f"{floors}/plotly.html")
+                canvas_cold = floor_load(floor_page, f"{floors}/canvas.html")
+                canvas_warm = floor_load(floor_page, f"{floors}/canvas.html")
+                floor_context.close()
+                if run == 0:
+                    continue
+                figures["wire"].append(sizes[0])
+                for key, value in (
+                    ("cold", cold),
+                    ("warm", warm),
+                    ("plotly_cold", plotly_cold),
+                    ("plotly_warm", plotly_warm),
+                    ("canvas_cold", canvas_cold),
+                    ("canvas_warm", canvas_warm),
+                ):
+                    figures[key].append(value)
+            # (c) submit-and-next through the queue: each switch opens the (prefetched) next exam.
+            context = browser.new_context(viewport=VIEWPORT)
+            page = context.new_page()
+            log_in(page, base)
+            reader_load(page, f"{base}/read/{assignments[0].pk}/", assignments[0].pk)
+            for index in range(runs + 1):  # the first switch is a warm-up, not counted
+                following = assignments[index + 1]
+                page.wait_for_load_state("networkidle")  # the next exam's waveform is prefetched by now
+                page.keyboard.press("n")
+                started = page.evaluate("() => performance.now()")
+                page.keyboard.press("Enter")
+                page.wait_for_selector(f"#ecg[data-drawn='{following.pk}']", timeout=30000)
+                if index > 0:
+                    figures["switch"].append(float(page.get_attribute("#ecg", "data-drawn-at")) - started)
+            context.close()
+            browser.close()
+    finally:
+        app.terminate()
+        app.wait(timeout=10)
+        floor_server.shutdown()
+        shutil.rmtree(floor_dir, ignore_errors=True)
+
+    m = {key: median(values) for key, values in figures.items()}
+    print(f"reader page benchmark: median of {runs} runs, headless Chromium, one 12 x 5000 exam")
+    print(
+        f"(a) waveform on the wire   {m['wire']:>9,.0f} B   floor gzip int16 {floor_bytes:>9,} B"
+        f"   ratio {m['wire'] / floor_bytes:.2f}x (goal <= 1.10x)"
+    )
+    for cache in ("cold", "warm"):
+        label = "empty cache" if cache == "cold" else "warm cache"
+        print(
+            f"(b) page -> 13 traces, {label:<11} {m[cache]:>6.0f} ms"
+            f"   minimal Plotly page {m['plotly_' + cache]:>6.0f} ms"
+            f"   ratio {m[cache] / m['plotly_' + cache]:.2f}x (goal <= 1.50x)"
+            f"   [canvas page {m['canvas_' + cache]:.0f} ms: {m[cache] / m['canvas_' + cache]:.2f}x]"
+        )
+    half = m["warm"] / 2
+    print(
+        f"(c) submit-and-next -> drawn {m['switch']:>6.0f} ms   half the warm page load {half:>6.0f} ms"
+        f"   ratio {m['switch'] / half:.2f}x (goal <= 1.00x)"
+    )
+    print(
+        "samples (ms): "
+        + "; ".join(f"{k}={[round(v) for v in vals]}" for k, vals in figures.items() if k != "wire")
+    )
+
+
+if __name__ == "__main__":
+    main()
