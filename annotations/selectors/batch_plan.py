@@ -44,6 +44,9 @@ class BatchSpec:
     suggestion_mode: str = ReviewBatch.SuggestionMode.HIDDEN
     due_date: date | None = None
     seed: int = 0
+    # When an exam's reads disagree: "add_reader" (up to escalation_cap more) or "adjudicate".
+    escalation: str | None = None
+    escalation_cap: int = 1
 
 
 @dataclass

@@ -34,6 +34,7 @@ def batch_create(
     min_pair_overlap: int = 0,
     due_date=None,
     design_notes: dict | None = None,
+    escalation: dict | None = None,
 ) -> ReviewBatch:
     """Create a batch with k readers per exam, each reader's queue in its own seeded random order.
 
@@ -60,6 +61,8 @@ def batch_create(
         raise BatchDesignError(str(error)) from None
     if design.problems:
         raise BatchDesignError("; ".join(design.problems))
+    if escalation and escalation.get("mode") not in (ESCALATE_ADD_READER, ESCALATE_ADJUDICATE):
+        raise BatchDesignError(f"unknown escalation {escalation.get('mode')!r}; use add_reader or adjudicate")
     now = timezone.now()
     with transaction.atomic():
         taxonomy_freeze(taxonomy, actor=actor)
@@ -75,6 +78,8 @@ def batch_create(
             due_date=due_date,
             design={
                 **(design_notes or {}),
+                "escalation": escalation or None,
+                "reader_ids": sorted(request.reader_ids),
                 "gold_exams": len(request.gold_exam_ids),
                 "retest_fraction": retest_fraction,
                 "min_pair_overlap_asked": min_pair_overlap,
@@ -223,8 +228,10 @@ def batch_add_readers(*, batch: ReviewBatch, readers: Sequence, actor) -> int:
         raise BatchDesignError(f"not readers: {', '.join(not_readers)}")
     with transaction.atomic():
         ReviewBatch.objects.select_for_update().get(pk=batch.pk)
-        current = set(Assignment.objects.filter(batch=batch).values_list("reader_id", flat=True))
-        everyone = sorted(current | {r.pk for r in readers})
+        locked = ReviewBatch.objects.get(pk=batch.pk)
+        everyone = sorted(batch_reader_ids(locked) | {r.pk for r in readers})
+        locked.design = {**(locked.design or {}), "reader_ids": everyone}
+        locked.save(update_fields=["design"])
         moved = _rebalance(batch, everyone)
         audit_record(
             actor=actor,
@@ -304,4 +311,84 @@ def batch_create_from_plan(*, plan, actor, start: bool = True) -> ReviewBatch:
         min_pair_overlap=spec.min_pair_overlap,
         due_date=spec.due_date,
         design_notes=notes,
+        escalation={"mode": spec.escalation, "cap": spec.escalation_cap} if spec.escalation else None,
     )
+
+
+OPEN_STATUSES = [Assignment.Status.PENDING, Assignment.Status.IN_PROGRESS]
+ESCALATE_ADD_READER = "add_reader"
+ESCALATE_ADJUDICATE = "adjudicate"
+
+
+def _diagnosis_sets(batch: ReviewBatch, exam_id: int) -> list[frozenset[int]] | None:
+    """The submitted label sets of an exam's first reads, or None while any first read is open."""
+    from annotations.models import Annotation
+
+    reads = Assignment.objects.filter(batch=batch, exam_id=exam_id, read_round=1)
+    if reads.exclude(status__in=[Assignment.Status.SUBMITTED, Assignment.Status.SKIPPED]).exists():
+        return None
+    annotations = Annotation.objects.filter(
+        assignment__in=reads.filter(status=Assignment.Status.SUBMITTED), is_current=True
+    ).prefetch_related("labels")
+    return [frozenset(label.diagnostic_class_id for label in a.labels.all()) for a in annotations]
+
+
+def batch_exam_escalate_if_disputed(*, batch: ReviewBatch, exam_id: int, actor) -> str | None:
+    """After an exam's last open read is submitted: if the reads disagree on any class, escalate.
+
+    The batch's design says how ({"escalation": {"mode": "add_reader" | "adjudicate", "cap": n}}):
+    one more reader (at most `cap` beyond k), or straight to adjudication. Must run inside the
+    submitting transaction; the exam's BatchExam row is locked first, so two readers finishing the
+    same exam at once cannot both escalate it (or both miss it).
+    """
+    rule = (batch.design or {}).get("escalation") or {}
+    mode = rule.get("mode")
+    if mode not in (ESCALATE_ADD_READER, ESCALATE_ADJUDICATE):
+        return None
+    member = BatchExam.objects.select_for_update().get(batch=batch, exam_id=exam_id)
+    sets = _diagnosis_sets(batch, exam_id)
+    if sets is None or len(set(sets)) <= 1:
+        return None
+    if mode == ESCALATE_ADD_READER and member.target_reads < batch.readers_per_exam + int(rule.get("cap", 1)):
+        reader_id = _least_loaded_newcomer(batch, exam_id)
+        if reader_id is not None:
+            Assignment.objects.create(
+                batch=batch, exam_id=exam_id, reader_id=reader_id, position=_queue_end(batch, reader_id)
+            )
+            member.target_reads += 1
+            member.save(update_fields=["target_reads"])
+            audit_record(
+                actor=actor,
+                action="batch.escalate_add_reader",
+                target=member,
+                after={"exam": exam_id, "reader": reader_id, "target_reads": member.target_reads},
+            )
+            return ESCALATE_ADD_READER
+    if not member.needs_adjudication:
+        member.needs_adjudication = True
+        member.save(update_fields=["needs_adjudication"])
+        audit_record(actor=actor, action="batch.escalate_adjudicate", target=member, after={"exam": exam_id})
+    return ESCALATE_ADJUDICATE
+
+
+def batch_reader_ids(batch: ReviewBatch) -> set[int]:
+    """The batch's readers: those it was designed with or given later, and anyone holding a slot."""
+    holding = set(Assignment.objects.filter(batch=batch).values_list("reader_id", flat=True).distinct())
+    return holding | set((batch.design or {}).get("reader_ids", []))
+
+
+def _least_loaded_newcomer(batch: ReviewBatch, exam_id: int) -> int | None:
+    """A reader of the batch who has not read this exam, with the fewest unread exams."""
+    from django.db.models import Count
+
+    taken = set(Assignment.objects.filter(batch=batch, exam_id=exam_id).values_list("reader_id", flat=True))
+    candidates = batch_reader_ids(batch) - taken
+    if not candidates:
+        return None
+    open_counts = dict(
+        Assignment.objects.filter(batch=batch, reader_id__in=candidates, status__in=OPEN_STATUSES)
+        .values("reader_id")
+        .annotate(n=Count("id"))
+        .values_list("reader_id", "n")
+    )
+    return min(candidates, key=lambda reader: (open_counts.get(reader, 0), reader))

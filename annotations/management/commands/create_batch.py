@@ -45,6 +45,12 @@ class Command(BaseCommand):
         parser.add_argument("--mode", choices=[m.value for m in ReviewBatch.SuggestionMode], default="hidden")
         parser.add_argument("--due", type=date.fromisoformat, help="Due date, YYYY-MM-DD.")
         parser.add_argument("--seed", type=int, default=0)
+        parser.add_argument(
+            "--escalate",
+            choices=["add_reader", "adjudicate"],
+            help="When an exam's reads disagree: add one more reader, or adjudicate.",
+        )
+        parser.add_argument("--escalation-cap", type=int, default=1, help="Most readers added per exam.")
         parser.add_argument("--preview", action="store_true", help="Show the design; create nothing.")
 
     def handle(self, *args, **o):
@@ -73,6 +79,8 @@ class Command(BaseCommand):
             suggestion_mode=o["mode"],
             due_date=o["due"],
             seed=o["seed"],
+            escalation=o["escalate"],
+            escalation_cap=o["escalation_cap"],
             criteria=ExamCriteria(
                 datasets=o["dataset"],
                 age_min=o["age_min"],

@@ -1,0 +1,161 @@
+"""Batch design and progress over the API, for coordinators."""
+
+from __future__ import annotations
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from annotations.api.permissions import IsCoordinator
+from annotations.models import ReviewBatch
+from annotations.selectors.batch_plan import BatchPlanError, BatchSpec, batch_plan
+from annotations.selectors.batches import batch_overview
+from annotations.selectors.exam_selection import ExamCriteria
+from annotations.selectors.progress import batch_for_coordinator, batch_progress
+from annotations.services.batches import BatchDesignError, batch_create_from_plan
+
+
+class CriteriaSerializer(serializers.Serializer):
+    datasets = serializers.ListField(
+        child=serializers.CharField(max_length=100), required=False, default=list
+    )
+    imported_from = serializers.DateField(required=False, allow_null=True, default=None)
+    imported_to = serializers.DateField(required=False, allow_null=True, default=None)
+    acquired_from = serializers.DateField(required=False, allow_null=True, default=None)
+    acquired_to = serializers.DateField(required=False, allow_null=True, default=None)
+    age_min = serializers.IntegerField(
+        required=False, allow_null=True, default=None, min_value=0, max_value=130
+    )
+    age_max = serializers.IntegerField(
+        required=False, allow_null=True, default=None, min_value=0, max_value=130
+    )
+    sex = serializers.ChoiceField(choices=["F", "M", "U"], required=False, allow_null=True, default=None)
+    reference_labels = serializers.ListField(
+        child=serializers.RegexField(r"^[\w.-]+:[\w.+-]+$", max_length=100), required=False, default=list
+    )
+    suggestion_provider = serializers.CharField(required=False, allow_null=True, default=None, max_length=100)
+    suggestion_code = serializers.CharField(required=False, allow_null=True, default=None, max_length=40)
+    suggestion_min = serializers.FloatField(
+        required=False, allow_null=True, default=None, min_value=0, max_value=1
+    )
+    suggestion_max = serializers.FloatField(
+        required=False, allow_null=True, default=None, min_value=0, max_value=1
+    )
+
+
+class BatchSpecSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=200)
+    taxonomy_id = serializers.IntegerField()
+    reader_ids = serializers.ListField(child=serializers.IntegerField(), min_length=1)
+    readers_per_exam = serializers.IntegerField(min_value=1)
+    criteria = CriteriaSerializer(required=False)
+    sample_size = serializers.IntegerField(required=False, allow_null=True, default=None, min_value=1)
+    stratify_provider = serializers.CharField(required=False, allow_null=True, default=None, max_length=100)
+    stratify_code = serializers.CharField(required=False, allow_null=True, default=None, max_length=40)
+    strata = serializers.IntegerField(required=False, default=4, min_value=1, max_value=10)
+    gold_fraction = serializers.FloatField(required=False, default=0.0, min_value=0, max_value=0.5)
+    retest_fraction = serializers.FloatField(required=False, default=0.0, min_value=0, max_value=0.5)
+    min_pair_overlap = serializers.IntegerField(required=False, default=0, min_value=0)
+    suggestion_mode = serializers.ChoiceField(
+        choices=ReviewBatch.SuggestionMode.choices, required=False, default=ReviewBatch.SuggestionMode.HIDDEN
+    )
+    due_date = serializers.DateField(required=False, allow_null=True, default=None)
+    seed = serializers.IntegerField(required=False, default=0)
+    escalation = serializers.ChoiceField(
+        choices=["add_reader", "adjudicate"], required=False, allow_null=True, default=None
+    )
+    escalation_cap = serializers.IntegerField(required=False, default=1, min_value=1, max_value=5)
+
+    def spec(self) -> BatchSpec:
+        data = dict(self.validated_data)
+        criteria = ExamCriteria(**data.pop("criteria", {}))
+        return BatchSpec(criteria=criteria, **data)
+
+
+class PlanSerializer(serializers.Serializer):
+    matching = serializers.IntegerField()
+    exams = serializers.IntegerField()
+    gold_exams = serializers.IntegerField()
+    readers = serializers.ListField(child=serializers.CharField())
+    pair_overlap = serializers.ListField(child=serializers.ListField(child=serializers.IntegerField()))
+    problems = serializers.ListField(child=serializers.CharField())
+
+
+class BatchCreatedSerializer(PlanSerializer):
+    id = serializers.IntegerField()
+
+
+class BatchRowSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    status = serializers.CharField()
+    readers_per_exam = serializers.IntegerField()
+    suggestion_mode = serializers.CharField()
+    exam_count = serializers.IntegerField()
+    read_count = serializers.IntegerField()
+    reads_done = serializers.IntegerField()
+
+
+def _plan_data(plan) -> dict:
+    return {
+        "matching": plan.matching,
+        "exams": len(plan.exam_ids),
+        "gold_exams": len(plan.gold_exam_ids),
+        "readers": plan.reader_names,
+        "pair_overlap": [row for _, row in plan.overlap_rows()],
+        "problems": plan.design.problems,
+    }
+
+
+class BatchListCreateView(APIView):
+    permission_classes = [IsCoordinator]
+
+    @extend_schema(responses=BatchRowSerializer(many=True))
+    def get(self, request):
+        rows = batch_overview(request.user).values(
+            "id",
+            "name",
+            "status",
+            "readers_per_exam",
+            "suggestion_mode",
+            "exam_count",
+            "read_count",
+            "reads_done",
+        )
+        return Response(list(rows))
+
+    @extend_schema(request=BatchSpecSerializer, responses={201: BatchCreatedSerializer})
+    def post(self, request):
+        incoming = BatchSpecSerializer(data=request.data)
+        incoming.is_valid(raise_exception=True)
+        try:
+            plan = batch_plan(request.user, incoming.spec())
+            batch = batch_create_from_plan(plan=plan, actor=request.user)
+        except (BatchPlanError, BatchDesignError) as error:
+            return Response({"detail": str(error)}, status=status.HTTP_400_BAD_REQUEST)
+        return Response({"id": batch.pk, **_plan_data(plan)}, status=status.HTTP_201_CREATED)
+
+
+class BatchPreviewView(APIView):
+    permission_classes = [IsCoordinator]
+
+    @extend_schema(request=BatchSpecSerializer, responses=PlanSerializer)
+    def post(self, request):
+        incoming = BatchSpecSerializer(data=request.data)
+        incoming.is_valid(raise_exception=True)
+        try:
+            plan = batch_plan(request.user, incoming.spec())
+        except BatchPlanError as error:
+            return Response({"detail": str(error)}, status=status.HTTP_400_BAD_REQUEST)
+        return Response(_plan_data(plan))
+
+
+class BatchProgressView(APIView):
+    permission_classes = [IsCoordinator]
+
+    @extend_schema(responses=OpenApiTypes.OBJECT)
+    def get(self, request, pk: int):
+        batch = batch_for_coordinator(request.user, pk)
+        return Response(batch_progress(request.user, batch))

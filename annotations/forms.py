@@ -1,0 +1,97 @@
+"""Forms of the coordinator pages: they validate input and turn it into selector/service arguments."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib.auth import get_user_model
+from django.utils.translation import gettext_lazy as _
+
+from annotations.models import Dataset, ReviewBatch, Taxonomy
+from annotations.roles import Role
+from annotations.selectors.batch_plan import BatchSpec
+from annotations.selectors.exam_selection import ExamCriteria
+
+
+def readers_queryset():
+    return (
+        get_user_model().objects.filter(is_active=True, groups__name=Role.READER.value).order_by("username")
+    )
+
+
+class BatchDesignForm(forms.Form):
+    name = forms.CharField(max_length=200)
+    taxonomy = forms.ModelChoiceField(queryset=Taxonomy.objects.order_by("-is_default", "key", "version"))
+    readers = forms.ModelMultipleChoiceField(queryset=readers_queryset(), widget=forms.CheckboxSelectMultiple)
+    readers_per_exam = forms.IntegerField(min_value=1, initial=2, label=_("Readers per exam"))
+    suggestion_mode = forms.ChoiceField(choices=ReviewBatch.SuggestionMode.choices)
+    due_date = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    datasets = forms.MultipleChoiceField(required=False, widget=forms.CheckboxSelectMultiple)
+    age_min = forms.IntegerField(required=False, min_value=0, max_value=130)
+    age_max = forms.IntegerField(required=False, min_value=0, max_value=130)
+    sex = forms.ChoiceField(required=False, choices=[("", _("Any")), ("F", _("Female")), ("M", _("Male"))])
+    reference_labels = forms.CharField(
+        required=False, help_text=_("Comma-separated SYSTEM:CODE, e.g. code15:RBBB, snomed:426177001.")
+    )
+    sample_size = forms.IntegerField(required=False, min_value=1, help_text=_("Empty: every matching exam."))
+    stratify_provider = forms.CharField(required=False, max_length=100)
+    stratify_code = forms.CharField(required=False, max_length=40)
+    strata = forms.IntegerField(min_value=1, max_value=10, initial=4)
+    gold_fraction = forms.FloatField(min_value=0, max_value=0.5, initial=0)
+    retest_fraction = forms.FloatField(min_value=0, max_value=0.5, initial=0)
+    min_pair_overlap = forms.IntegerField(min_value=0, initial=0)
+    seed = forms.IntegerField(initial=0)
+    escalation = forms.ChoiceField(
+        required=False,
+        choices=[
+            ("", _("None")),
+            ("add_reader", _("Add one more reader")),
+            ("adjudicate", _("Send to adjudication")),
+        ],
+        help_text=_("What happens when an exam's reads disagree on any statement."),
+    )
+    escalation_cap = forms.IntegerField(
+        required=False, min_value=1, max_value=5, initial=1, label=_("Most readers added")
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["readers"].queryset = readers_queryset()
+        self.fields["datasets"].choices = [(d.name, d.name) for d in Dataset.objects.order_by("name")]
+
+    def spec(self) -> BatchSpec:
+        data = self.cleaned_data
+        labels = [item.strip() for item in (data["reference_labels"] or "").split(",") if item.strip()]
+        return BatchSpec(
+            name=data["name"],
+            taxonomy_id=data["taxonomy"].pk,
+            reader_ids=[reader.pk for reader in data["readers"]],
+            readers_per_exam=data["readers_per_exam"],
+            criteria=ExamCriteria(
+                datasets=list(data["datasets"]),
+                age_min=data["age_min"],
+                age_max=data["age_max"],
+                sex=data["sex"] or None,
+                reference_labels=labels,
+            ),
+            sample_size=data["sample_size"],
+            stratify_provider=data["stratify_provider"] or None,
+            stratify_code=data["stratify_code"] or None,
+            strata=data["strata"],
+            gold_fraction=data["gold_fraction"],
+            retest_fraction=data["retest_fraction"],
+            min_pair_overlap=data["min_pair_overlap"],
+            suggestion_mode=data["suggestion_mode"],
+            due_date=data["due_date"],
+            seed=data["seed"],
+            escalation=data["escalation"] or None,
+            escalation_cap=data["escalation_cap"] or 1,
+        )
+
+
+class ReassignForm(forms.Form):
+    from_reader = forms.ModelChoiceField(queryset=readers_queryset())
+    to_reader = forms.ModelChoiceField(queryset=readers_queryset())
+
+
+class AddReadersForm(forms.Form):
+    readers = forms.ModelMultipleChoiceField(queryset=readers_queryset())

@@ -1,0 +1,199 @@
+"""Batch progress for coordinators, computed by the database: counts, medians, reads per day.
+
+Nothing here loads every annotation into Python: per-reader figures are grouped aggregates, the
+medians are PostgreSQL's percentile_cont (SQLite, the single-laptop default, computes them from one
+integer column per reader), and reads per day are grouped by date in the database.
+"""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass
+
+from django.core.exceptions import PermissionDenied
+from django.db import connection
+from django.db.models import Aggregate, Count, F, FloatField, Max, Q
+from django.db.models.functions import TruncDate
+from django.shortcuts import get_object_or_404
+
+from annotations.models import Annotation, Assignment, BatchExam, ReviewBatch
+from annotations.roles import Role, has_role
+
+DONE = [Assignment.Status.SUBMITTED, Assignment.Status.SKIPPED]
+
+
+class Percentile(Aggregate):
+    """percentile_cont(fraction) WITHIN GROUP (ORDER BY expression): PostgreSQL's ordered-set aggregate."""
+
+    function = "percentile_cont"
+    template = "%(function)s(%(fraction)s) WITHIN GROUP (ORDER BY %(expressions)s)"
+    output_field = FloatField()
+
+    def __init__(self, expression, fraction: float, **extra):
+        super().__init__(expression, fraction=float(fraction), **extra)
+
+
+@dataclass(frozen=True)
+class ReaderProgress:
+    reader_id: int
+    username: str
+    total: int
+    done: int
+    drafts: int
+    median_seconds: float | None
+    q1_seconds: float | None
+    q3_seconds: float | None
+    last_activity: object
+    gold_exact: int
+    gold_read: int
+
+    @property
+    def remaining(self) -> int:
+        return self.total - self.done
+
+
+def _require_coordinator(user) -> None:
+    if not has_role(user, Role.COORDINATOR):
+        raise PermissionDenied
+
+
+def batch_for_coordinator(user, batch_id: int) -> ReviewBatch:
+    _require_coordinator(user)
+    return get_object_or_404(ReviewBatch.objects.select_related("taxonomy"), pk=batch_id)
+
+
+def _submitted_annotations(batch: ReviewBatch):
+    return Annotation.objects.filter(
+        assignment__batch=batch, is_current=True, status=Annotation.Status.SUBMITTED
+    )
+
+
+def _time_quartiles(batch: ReviewBatch) -> dict[int, tuple[float | None, float | None, float | None]]:
+    rows = _submitted_annotations(batch).values("assignment__reader_id")
+    if connection.vendor == "postgresql":
+        rows = rows.annotate(
+            q1=Percentile("time_on_task_ms", 0.25),
+            q2=Percentile("time_on_task_ms", 0.5),
+            q3=Percentile("time_on_task_ms", 0.75),
+        )
+        return {r["assignment__reader_id"]: (r["q1"] / 1000, r["q2"] / 1000, r["q3"] / 1000) for r in rows}
+    times: dict[int, list[int]] = {}
+    for reader_id, ms in rows.values_list("assignment__reader_id", "time_on_task_ms"):
+        times.setdefault(reader_id, []).append(ms)
+    out = {}
+    for reader_id, values in times.items():
+        if len(values) == 1:
+            out[reader_id] = (values[0] / 1000,) * 3
+        else:
+            q1, q2, q3 = statistics.quantiles(values, n=4, method="inclusive")
+            out[reader_id] = (q1 / 1000, q2 / 1000, q3 / 1000)
+    return out
+
+
+def _gold_scores(batch: ReviewBatch) -> dict[int, tuple[int, int]]:
+    """Per reader: (gold exams on which every known finding was marked, gold exams read).
+
+    A reference label set says what is present, not everything that is absent (a dataset with six
+    classes is silent on the other 67), so a reader is scored on finding the known findings.
+    """
+    from annotations.selectors.imports import reference_label_classes
+
+    gold = list(BatchExam.objects.filter(batch=batch, is_gold=True).select_related("exam"))
+    if not gold:
+        return {}
+    truth = {m.exam_id: {c.pk for c in reference_label_classes(m.exam, batch.taxonomy)} for m in gold}
+    scores: dict[int, list[int]] = {}
+    annotations = _submitted_annotations(batch).filter(
+        assignment__exam_id__in=truth, assignment__read_round=1
+    )
+    for annotation in annotations.select_related("assignment").prefetch_related("labels"):
+        chosen = {label.diagnostic_class_id for label in annotation.labels.all()}
+        exact, read = scores.setdefault(annotation.assignment.reader_id, [0, 0])
+        scores[annotation.assignment.reader_id] = [
+            exact + (truth[annotation.assignment.exam_id] <= chosen),
+            read + 1,
+        ]
+    return {reader: (exact, read) for reader, (exact, read) in scores.items()}
+
+
+def batch_reader_progress(user, batch: ReviewBatch) -> list[ReaderProgress]:
+    _require_coordinator(user)
+    counts = (
+        Assignment.objects.filter(batch=batch)
+        .values("reader_id", username=F("reader__username"))
+        .annotate(
+            total=Count("id"),
+            done=Count("id", filter=Q(status__in=DONE)),
+            drafts=Count("id", filter=Q(status=Assignment.Status.IN_PROGRESS)),
+            last=Max("submitted_at"),
+        )
+        .order_by("reader__username")
+    )
+    quartiles = _time_quartiles(batch)
+    gold = _gold_scores(batch)
+    return [
+        ReaderProgress(
+            reader_id=row["reader_id"],
+            username=row["username"],
+            total=row["total"],
+            done=row["done"],
+            drafts=row["drafts"],
+            q1_seconds=quartiles.get(row["reader_id"], (None,) * 3)[0],
+            median_seconds=quartiles.get(row["reader_id"], (None,) * 3)[1],
+            q3_seconds=quartiles.get(row["reader_id"], (None,) * 3)[2],
+            last_activity=row["last"],
+            gold_exact=gold.get(row["reader_id"], (0, 0))[0],
+            gold_read=gold.get(row["reader_id"], (0, 0))[1],
+        )
+        for row in counts
+    ]
+
+
+def batch_coverage(user, batch: ReviewBatch) -> dict:
+    """Exams whose every first read is done, and reads done, out of their totals."""
+    _require_coordinator(user)
+    reads = Assignment.objects.filter(batch=batch).aggregate(
+        total=Count("id"), done=Count("id", filter=Q(status__in=DONE))
+    )
+    exams = BatchExam.objects.filter(batch=batch).annotate(
+        open_reads=Count(
+            "exam__assignments",
+            filter=Q(exam__assignments__batch=batch) & ~Q(exam__assignments__status__in=DONE),
+        )
+    )
+    return {
+        "exams": exams.count(),
+        "exams_complete": exams.filter(open_reads=0).count(),
+        "reads": reads["total"],
+        "reads_done": reads["done"],
+    }
+
+
+def batch_reads_per_day(user, batch: ReviewBatch) -> list[tuple[str, int]]:
+    _require_coordinator(user)
+    rows = (
+        Assignment.objects.filter(batch=batch, status=Assignment.Status.SUBMITTED)
+        .annotate(day=TruncDate("submitted_at"))
+        .values("day")
+        .annotate(reads=Count("id"))
+        .order_by("day")
+    )
+    return [(row["day"].isoformat(), row["reads"]) for row in rows]
+
+
+def batch_progress(user, batch: ReviewBatch) -> dict:
+    """Everything the dashboard shows, as JSON-ready data."""
+    readers = batch_reader_progress(user, batch)
+    return {
+        "batch": {"id": batch.pk, "name": batch.name, "status": batch.status},
+        "coverage": batch_coverage(user, batch),
+        "readers": [
+            {
+                **vars(r),
+                "remaining": r.remaining,
+                "last_activity": r.last_activity.isoformat() if r.last_activity else None,
+            }
+            for r in readers
+        ],
+        "reads_per_day": batch_reads_per_day(user, batch),
+    }

@@ -1,0 +1,119 @@
+"""Coordinator pages for review batches: the designer, the progress dashboard and batch changes."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.http import JsonResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from annotations.forms import AddReadersForm, BatchDesignForm, ReassignForm
+from annotations.roles import Role
+from annotations.selectors.batch_plan import BatchPlanError, batch_plan
+from annotations.selectors.batches import batch_overview
+from annotations.selectors.progress import batch_for_coordinator, batch_progress
+from annotations.services.batches import (
+    BatchDesignError,
+    batch_add_readers,
+    batch_close,
+    batch_create_from_plan,
+    batch_reassign,
+)
+from annotations.views import role_required
+
+coordinator_only = role_required(Role.COORDINATOR)
+
+
+@coordinator_only
+def batch_list(request):
+    return render(request, "annotations/batch_list.html", {"batches": batch_overview(request.user)})
+
+
+@coordinator_only
+def batch_new(request):
+    form = BatchDesignForm(request.POST or None)
+    plan = None
+    if request.method == "POST" and form.is_valid():
+        try:
+            plan = batch_plan(request.user, form.spec())
+            if request.POST.get("action") == "create":
+                batch = batch_create_from_plan(plan=plan, actor=request.user)
+                messages.success(request, f"Batch {batch.name!r} created and started.")
+                return redirect("batch-detail", batch_id=batch.pk)
+        except (BatchPlanError, BatchDesignError) as error:
+            form.add_error(None, str(error))
+    return render(request, "annotations/batch_new.html", {"form": form, "plan": plan})
+
+
+@coordinator_only
+def batch_detail(request, batch_id: int):
+    batch = batch_for_coordinator(request.user, batch_id)
+    return render(
+        request,
+        "annotations/batch_detail.html",
+        {
+            "batch": batch,
+            "progress": batch_progress(request.user, batch),
+            "reassign_form": ReassignForm(),
+            "add_readers_form": AddReadersForm(),
+        },
+    )
+
+
+@coordinator_only
+def batch_progress_json(request, batch_id: int):
+    batch = batch_for_coordinator(request.user, batch_id)
+    return JsonResponse(batch_progress(request.user, batch))
+
+
+def _change(request, batch_id: int, change) -> object:
+    batch = batch_for_coordinator(request.user, batch_id)
+    try:
+        message = change(batch)
+        messages.success(request, message)
+    except (BatchDesignError, PermissionError) as error:
+        messages.error(request, str(error))
+    return redirect("batch-detail", batch_id=batch.pk)
+
+
+@require_POST
+@coordinator_only
+def batch_close_view(request, batch_id: int):
+    def close(batch):
+        batch_close(batch=batch, actor=request.user)
+        return "Batch closed."
+
+    return _change(request, batch_id, close)
+
+
+@require_POST
+@coordinator_only
+def batch_reassign_view(request, batch_id: int):
+    form = ReassignForm(request.POST)
+
+    def reassign(batch):
+        if not form.is_valid():
+            raise BatchDesignError("choose both readers")
+        outcome = batch_reassign(
+            batch=batch,
+            from_reader=form.cleaned_data["from_reader"],
+            to_reader=form.cleaned_data["to_reader"],
+            actor=request.user,
+        )
+        return f"{outcome['moved']} unread exams moved; {outcome['kept_because_already_assigned']} kept."
+
+    return _change(request, batch_id, reassign)
+
+
+@require_POST
+@coordinator_only
+def batch_add_readers_view(request, batch_id: int):
+    form = AddReadersForm(request.POST)
+
+    def add(batch):
+        if not form.is_valid():
+            raise BatchDesignError("choose at least one reader")
+        moved = batch_add_readers(batch=batch, readers=list(form.cleaned_data["readers"]), actor=request.user)
+        return f"Readers added; {moved} unread exams moved to them."
+
+    return _change(request, batch_id, add)
