@@ -227,6 +227,10 @@ class BatchExam(models.Model):
     exam = models.ForeignKey(Exam, on_delete=models.PROTECT, related_name="batch_memberships")
     target_reads = models.PositiveSmallIntegerField()
     is_gold = models.BooleanField(default=False)
+    needs_adjudication = models.BooleanField(
+        default=False,
+        help_text=_("Set when the batch's escalation rule sends a disputed exam to adjudication."),
+    )
 
     class Meta:
         constraints = [
@@ -497,3 +501,74 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.occurred_at:%Y-%m-%d %H:%M:%S} {self.actor_username or '-'} {self.action}"
+
+
+# --- Imports --------------------------------------------------------------------------------------------
+class ImportJob(models.Model):
+    """One import started from the upload page or the API, run by a Celery task; its per-record outcome."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("Queued")
+        RUNNING = "running", _("Running")
+        DONE = "done", _("Done")
+        FAILED = "failed", _("Failed")
+
+    coordinator = models.ForeignKey(USER, on_delete=models.PROTECT, related_name="import_jobs")
+    dataset_name = models.SlugField(max_length=100, help_text=_("Dataset the exams go to (created if new)."))
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    source_format = models.CharField(max_length=30, blank=True, help_text=_("Empty: detected per file."))
+    paths = models.JSONField(default=list, help_text=_("Files to import, relative to IMPORT_ROOT."))
+    options = models.JSONField(default=dict, blank=True)
+    total = models.PositiveIntegerField(default=0, help_text=_("Records found in the files."))
+    created = models.PositiveIntegerField(default=0)
+    unchanged = models.PositiveIntegerField(default=0)
+    skipped = models.PositiveIntegerField(default=0)
+    failed = models.PositiveIntegerField(default=0)
+    files_failed = models.PositiveIntegerField(default=0)
+    outcomes = models.JSONField(
+        default=list,
+        blank=True,
+        help_text=_(
+            "[{file, record, outcome, message}] per record; outcome created/unchanged/skipped/error."
+        ),
+    )
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=["queued", "running", "done", "failed"]),
+                name="import_job_status_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"import #{self.pk} ({self.status})"
+
+
+# --- Reading ----------------------------------------------------------------------------------------
+class SuggestionExposure(models.Model):
+    """A model suggestion shown to a reader on an assignment: who saw what, when, and at which stage."""
+
+    assignment = models.ForeignKey(Assignment, on_delete=models.PROTECT, related_name="suggestion_exposures")
+    suggestion = models.ForeignKey(Suggestion, on_delete=models.PROTECT, related_name="exposures")
+    reader = models.ForeignKey(USER, on_delete=models.PROTECT, related_name="+")
+    stage = models.CharField(
+        max_length=10, choices=Annotation.Stage.choices, help_text=_("The read the suggestion was shown for.")
+    )
+    mode = models.CharField(max_length=12, choices=ReviewBatch.SuggestionMode.choices)
+    shown_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["assignment", "shown_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["assignment", "suggestion"], name="suggestion_exposure_once"),
+            models.CheckConstraint(condition=Q(stage__in=["blind", "revised"]), name="exposure_stage_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"suggestion {self.suggestion_id} shown on assignment {self.assignment_id}"

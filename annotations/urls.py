@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
-from django.urls import path
+from django.urls import include, path
 
-from annotations import views
+from annotations import views, views_batches, views_imports, views_reading
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -10,4 +10,19 @@ urlpatterns = [
     path("taxonomies/", views.taxonomies, name="taxonomies"),
     path("taxonomies/<int:taxonomy_id>/", views.taxonomy_detail, name="taxonomy-detail"),
     path("exams/", views.exams, name="exams"),
+    path("read/next/", views_reading.reader_next, name="reader-next"),
+    path("read/<int:assignment_id>/", views_reading.reader, name="reader"),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("imports/", views_imports.imports, name="imports"),
+    path("imports/<int:job_id>/", views_imports.import_detail, name="import-detail"),
+    path("imports/<int:job_id>/progress/", views_imports.import_progress, name="import-progress"),
+    path("batches/", views_batches.batch_list, name="batches"),
+    path("batches/new/", views_batches.batch_new, name="batch-new"),
+    path("batches/<int:batch_id>/", views_batches.batch_detail, name="batch-detail"),
+    path("batches/<int:batch_id>/progress.json", views_batches.batch_progress_json, name="batch-progress"),
+    path("batches/<int:batch_id>/close/", views_batches.batch_close_view, name="batch-close"),
+    path("batches/<int:batch_id>/reassign/", views_batches.batch_reassign_view, name="batch-reassign"),
+    path(
+        "batches/<int:batch_id>/add-readers/", views_batches.batch_add_readers_view, name="batch-add-readers"
+    ),
 ]

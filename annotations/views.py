@@ -33,6 +33,20 @@ def role_required(role: Role):
     return decorator
 
 
+def api_login_required(view):
+    """For the few plain Django views under /api/ (binary downloads): answer anonymous clients exactly
+    as the DRF views do, 403 with the same JSON, before any other check can reveal anything."""
+    from django.http import JsonResponse
+
+    @wraps(view)
+    def wrapped(request, *args, **kwargs):
+        if not request.user.is_authenticated:
+            return JsonResponse({"detail": "Authentication credentials were not provided."}, status=403)
+        return view(request, *args, **kwargs)
+
+    return wrapped
+
+
 def _client_ip(request) -> str | None:
     return request.META.get("REMOTE_ADDR") or None
 

@@ -204,6 +204,12 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 # "drop": identifying header fields (names, record numbers, birth dates, serials, free text) are
 # discarded at import. "keep": they are stored in a coordinator-only field, never shown to readers.
 IDENTIFIERS_POLICY = env.choice("IDENTIFIERS_POLICY", "drop", {"drop", "keep"})
+# Limits checked against what an imported file declares, before anything large is read.
+IMPORT_MAX_SAMPLES_PER_LEAD = env.int("IMPORT_MAX_SAMPLES_PER_LEAD", 2_000_000, minimum=1)
+IMPORT_MAX_SIGNALS = env.int("IMPORT_MAX_SIGNALS", 64, minimum=12)
+IMPORT_MAX_RECORDS_PER_FILE = env.int("IMPORT_MAX_RECORDS_PER_FILE", 1_000_000, minimum=1)
+# Exams written per bulk insert when importing multi-record files (HDF5, PTB-XL).
+IMPORT_BATCH_SIZE = env.int("IMPORT_BATCH_SIZE", 500, minimum=1)
 
 # --- Auth and sessions ----------------------------------------------------------------------------
 LOGIN_URL = "login"

@@ -6,11 +6,20 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from django.conf import settings
 
 from ecgreview import celery_app
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+@celery_app.task(name="tests.ping_database")
+def ping_database(user_id: int) -> None:
+    """A task for the harness test only: proves the worker reached the test database."""
+    from django.contrib.auth import get_user_model
+
+    get_user_model().objects.filter(pk=user_id).update(first_name="seen by worker")
 
 
 def test_the_app_reaches_its_redis_broker():
@@ -45,3 +54,14 @@ def test_without_a_broker_a_task_runs_in_process(tmp_path):
     )
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout.strip().splitlines()[-1]) == {"eager": True, "result": 42}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_real_worker_process_runs_a_queued_task_against_the_test_database(django_user_model):
+    """The e2e harness itself: a task queued here is consumed by a worker process on the same database."""
+    from tests.workers import celery_worker, wait_for
+
+    user = django_user_model.objects.create(username="task-target")
+    with celery_worker(include=__name__):
+        ping_database.delay(user.pk)
+        wait_for(lambda: django_user_model.objects.filter(pk=user.pk, first_name="seen by worker").exists())
