@@ -21,7 +21,20 @@ if os.environ.get("ECGREVIEW_TEST_SERVICES") != "checked":
         sys.exit(f"tests: {error}")
     os.environ["ECGREVIEW_TEST_SERVICES"] = "checked"
 
-from ecgreview.settings import *  # noqa: F403
+
+def _redis_database_per_process(url: str) -> str:
+    """Each xdist worker gets its own Redis database, so a test's Celery worker never takes a task
+    queued by a test running in another process (against another test database)."""
+    from urllib.parse import urlparse
+
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    index = 15 - (int(worker[2:]) + 1 if worker.startswith("gw") else 0)
+    return urlparse(url)._replace(path=f"/{index}").geturl()
+
+
+os.environ["REDIS_URL"] = _redis_database_per_process(os.environ["REDIS_URL"])
+
+from ecgreview.settings import *  # noqa: E402, F403
 
 # Each xdist worker gets its own waveform folder, so parallel tests never share blobs.
 _worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
