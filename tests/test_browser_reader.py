@@ -98,7 +98,9 @@ def test_a_reader_labels_by_keyboard_alone_submits_and_lands_on_the_next_exam(
     assert page.locator("#help").is_visible()
     page.screenshot(path=screenshot_path("reader-help"))
     page.keyboard.press("Escape")
-    page.keyboard.press("Enter")
+    with page.expect_response(lambda response: "/submit/" in response.url) as submitted:
+        page.keyboard.press("Enter")
+    assert submitted.value.status == 200
     wait_drawn(page, second)
     assert page.url.endswith(f"/read/{second.pk}/")
     first.refresh_from_db()
@@ -374,3 +376,32 @@ def test_the_reader_page_raises_no_console_error_and_uses_its_preloads(
     page.wait_for_timeout(1200)  # preload warnings arrive a few seconds late at most; not a timing assertion
     assert [m for m in messages if "preload" in m or "Content Security" in m] == []
     assert len(waveform_requests) == 1
+
+
+def test_a_submit_the_server_refuses_brings_the_reader_back_with_their_choices(
+    live_server, page, ana, bruno, diego, tnmg
+):
+    """The next exam is drawn while the submit travels; a refusal (here a stale revision, as when the
+    exam was saved from another tab) must return the reader to the exam, choices and message intact."""
+    from annotations.services.reading import annotation_save_draft
+
+    batch = shared_batch(readers=[ana, bruno], coordinator=diego, taxonomy=tnmg)
+    first, second = queue(batch, ana)
+    log_in(page, live_server, "ana")
+    page.goto(f"{live_server.url}/read/next/?batch={batch.pk}")
+    wait_drawn(page, first)
+    page.keyboard.press("n")
+    with page.expect_response(lambda response: "/draft/" in response.url):
+        pass  # the autosave stores revision 1
+    annotation = Annotation.objects.get(assignment=first)
+    annotation_save_draft(actor=ana, assignment=first, labels=[], revision=annotation.revision)  # other tab
+    with page.expect_response(lambda response: "/submit/" in response.url) as submitted:
+        page.keyboard.press("Enter")
+    assert submitted.value.status == 409
+    page.wait_for_url(f"**/read/{first.pk}/")
+    wait_drawn(page, first)
+    page.wait_for_selector("#message:not(:empty)")
+    assert chosen(page) == "NORM"
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert first.status != Assignment.Status.SUBMITTED and second.status == Assignment.Status.PENDING

@@ -337,20 +337,41 @@
     if (checkConflicts().length) return; // the message already names both statements
     if (!chosenInOrder().length) { showMessage(t("choose_one"), "error"); return; }
     clearTimeout(saveTimer);
-    var id = ctx.assignment.id;
+    var id = ctx.assignment.id, body = payload(), nextId = ctx.next_assignment_id;
+    // Outside two-stage reads the answer cannot change what comes next, and the checks the server
+    // makes were already made here, so the prefetched next exam is drawn while the submit travels.
+    // A refused submit brings the reader back to this exam with their choices intact.
+    var optimistic = !!(nextId && prefetched[nextId] && ctx.assignment.suggestion_mode !== "two_stage");
+    var kept = { selected: selected, comment: body.comment };
     $("submit").disabled = true;
-    saving = saving.then(function () {
-      return api(id + "/submit/", "POST", payload()).then(function (r) {
-        $("submit").disabled = false;
-        if (r.status !== 200) { showMessage(r.data.detail || t("save_failed"), "error"); return; }
-        dirty = false;
-        if (!r.data.done) { // two-stage: the blind read is stored; now the suggestion, and a revision
-          showMessage(t("blind_stored"), "info");
-          return apply(r.data.context);
-        }
-        return goNext(r.data.next_assignment_id);
-      });
+    var request = saving.then(function () { return api(id + "/submit/", "POST", body); });
+    saving = request.catch(function () {});
+    if (optimistic) dirty = false; // this exam's state travels with the submit, not a later autosave
+    var shown = optimistic ? open(nextId, true) : null;
+    return request.then(function (r) {
+      $("submit").disabled = readOnly();
+      if (r.status !== 200) {
+        var message = r.data.detail || t("save_failed");
+        if (!optimistic) { showMessage(message, "error"); return; }
+        return shown.then(function () { return open(id, true, true); }).then(function () { restore(kept, message); });
+      }
+      if (optimistic) {
+        return r.data.next_assignment_id === nextId ? shown : shown.then(function () { return goNext(r.data.next_assignment_id); });
+      }
+      dirty = false;
+      if (!r.data.done) { // two-stage: the blind read is stored; now the suggestion, and a revision
+        showMessage(t("blind_stored"), "info");
+        return apply(r.data.context);
+      }
+      return goNext(r.data.next_assignment_id);
     }).catch(function () { $("submit").disabled = false; showMessage(t("save_failed"), "error"); });
+  }
+  function restore(kept, message) {
+    selected = kept.selected;
+    $("comment").value = kept.comment;
+    renderSelection();
+    dirty = true;
+    showMessage(message, "error");
   }
   function goNext(nextId) {
     if (!nextId) { window.location.assign(HOME); return; }
@@ -406,12 +427,32 @@
     var h = document.createElement("h3");
     h.textContent = t("suggestion", { provider: s.provider, version: s.version });
     box.appendChild(h);
+    var m = s.measurements || {};
+    if (Object.keys(m).length) {
+      var dash = function (v) { return v == null ? "–" : Math.round(v); };
+      var mp = document.createElement("p");
+      mp.className = "suggestion-measurements";
+      mp.textContent = t("measurements", {
+        rate: dash(m.heart_rate_bpm), pr: dash(m.pr_ms), qrs: dash(m.qrs_ms), qt: dash(m.qt_ms),
+        qtc: dash(m.qtc_bazett_ms), axis: dash(m.qrs_axis_deg)
+      });
+      box.appendChild(mp);
+    }
+    // Suggested statements (score at or above the provider's threshold) first, then the next highest.
     var ul = document.createElement("ul");
-    s.scores.slice(0, 6).forEach(function (item) {
+    var suggested = s.scores.filter(function (item) { return item.suggested; });
+    var rest = s.scores.filter(function (item) { return !item.suggested; });
+    suggested.concat(rest.slice(0, Math.max(0, 6 - suggested.length))).forEach(function (item) {
       var li = document.createElement("li");
       li.textContent = item.code + " · " + item.name + " · " + Math.round(item.score * 100) + "%";
+      if (item.suggested) { li.className = "suggested"; li.textContent += " · " + t("suggested"); }
       ul.appendChild(li);
     });
+    if (!suggested.length) {
+      var none = document.createElement("li");
+      none.textContent = t("nothing_suggested");
+      ul.insertBefore(none, ul.firstChild);
+    }
     box.appendChild(ul);
     if (annotation.blind) {
       var p = document.createElement("p");
@@ -445,8 +486,15 @@
         leadsShown = P.applyFilters(leadsRaw, exam.sampling_rate, { baseline: view.baseline, notch: view.notch });
         caliper.points = [];
         if (!keepView) showMessage("");
-        apply(context);
         if (push) history.pushState({ id: id }, "", context.assignment.page_url);
+        if (!ctx) {
+          // First exam of the page: the reader looks at the tracing first, so draw it before building
+          // the 70-odd statement rows (the panel is ready a few frames later, before any key press).
+          ctx = context;
+          annotation = context.annotation;
+          return draw().then(function () { apply(context); showCaliper(); prefetchNext(); });
+        }
+        apply(context);
         return draw().then(function () { showCaliper(); prefetchNext(); });
       });
     });
