@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import wraps
 
+from django.conf import settings
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import PermissionDenied
@@ -18,6 +19,7 @@ from annotations.selectors.exams import dataset_list, exam_list
 from annotations.selectors.taxonomy import taxonomy_classes_by_group, taxonomy_get, taxonomy_list
 from annotations.selectors.worklist import reader_worklist
 from annotations.services.audit import audit_record
+from annotations.services.login_throttle import login_failure_record, login_locked, login_success_record
 
 
 def role_required(role: Role):
@@ -53,23 +55,44 @@ def _client_ip(request) -> str | None:
 
 @method_decorator(login_not_required, name="dispatch")
 class LoginView(auth_views.LoginView):
-    """Django's login, with successes and failures in the audit trail."""
+    """Django's login, with successes and failures in the audit trail, and a lockout after repeated
+    failures (settings LOGIN_FAILURE_LIMIT within LOGIN_LOCKOUT_MINUTES)."""
 
     redirect_authenticated_user = True
 
+    def post(self, request, *args, **kwargs):
+        username = (request.POST.get("username") or "")[:150]
+        if login_locked(username, _client_ip(request)):
+            with transaction.atomic():
+                audit_record(
+                    actor=None,
+                    action="auth.login_locked",
+                    ip_address=_client_ip(request),
+                    actor_username=username,
+                )
+            form = self.get_form()
+            form.errors.clear()
+            minutes = settings.LOGIN_LOCKOUT_MINUTES
+            context = self.get_context_data(form=form, locked_minutes=minutes)
+            return self.render_to_response(context, status=429)
+        return super().post(request, *args, **kwargs)
+
     def form_valid(self, form):
         response = super().form_valid(form)
+        login_success_record(form.get_user().get_username(), _client_ip(self.request))
         with transaction.atomic():
             audit_record(actor=form.get_user(), action="auth.login", ip_address=_client_ip(self.request))
         return response
 
     def form_invalid(self, form):
+        username = (form.data.get("username") or "")[:150]
+        login_failure_record(username, _client_ip(self.request))
         with transaction.atomic():
             audit_record(
                 actor=None,
                 action="auth.login_failed",
                 ip_address=_client_ip(self.request),
-                actor_username=(form.data.get("username") or "")[:150],
+                actor_username=username,
             )
         return super().form_invalid(form)
 

@@ -224,6 +224,9 @@ AUTH_PASSWORD_VALIDATORS = [
 # Idle sessions expire: every request pushes the expiry forward by this much.
 SESSION_COOKIE_AGE = env.int("SESSION_IDLE_MINUTES", 60, minimum=1) * 60
 SESSION_SAVE_EVERY_REQUEST = True
+# Failed logins before an account (or an address) is locked out, and for how long.
+LOGIN_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", 5, minimum=1)
+LOGIN_LOCKOUT_MINUTES = env.int("LOGIN_LOCKOUT_MINUTES", 15, minimum=1)
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 
@@ -289,4 +292,74 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", "INFO")},
+}
+
+# --- Model suggestions (issue 7) ----------------------------------------------------------------------
+# Providers (annotations.suggestions) by configuration: a JSON list of dotted class paths or
+# {"class": ..., "options": {...}} objects, or a plain comma-separated list of dotted paths. Only the
+# shape is checked here (importing neurokit2/onnxruntime in every process that reads settings would
+# slow every management command); the providers themselves are built, and fail loudly, when a worker
+# first uses them (annotations.services.suggestions.suggestion_providers).
+SUGGESTION_MODELS_DIR = Path(env.str("SUGGESTION_MODELS_DIR", str(VAR_DIR / "models")))
+
+
+def _suggestion_providers(raw: str | None) -> list:
+    import json
+
+    if raw is None:
+        return ["annotations.suggestions.measurements.MeasurementProvider"]
+    if raw.lower() in {"none", "off"}:
+        return []
+    if raw.startswith("["):
+        try:
+            entries = json.loads(raw)
+        except json.JSONDecodeError as error:
+            raise ImproperlyConfigured(f"SUGGESTION_PROVIDERS is not valid JSON ({error}).") from None
+    else:
+        entries = [item.strip() for item in raw.split(",") if item.strip()]
+    for entry in entries:
+        plain = isinstance(entry, str) and "." in entry
+        structured = (
+            isinstance(entry, dict)
+            and set(entry) <= {"class", "options"}
+            and isinstance(entry.get("class"), str)
+            and isinstance(entry.get("options", {}), dict)
+        )
+        if not (plain or structured):
+            raise ImproperlyConfigured(
+                f"SUGGESTION_PROVIDERS entry {entry!r} must be a dotted class path or "
+                '{"class": "dotted.Path", "options": {...}}.'
+            )
+    return entries
+
+
+SUGGESTION_PROVIDERS = _suggestion_providers(env.str("SUGGESTION_PROVIDERS"))
+# The provider whose suggestion readers are shown (one per exam, so every reader of a batch sees the
+# same one); an exam without it falls back to the newest suggestion of any provider.
+SUGGESTION_READER_PROVIDER = env.str("SUGGESTION_READER_PROVIDER", "measurements")
+# How often the sweep looks for exams of active batches still missing suggestions (a lost enqueue,
+# Redis down at batch creation, a newly configured provider), and how many exams it queues per run.
+SUGGESTION_SWEEP_MINUTES = env.int("SUGGESTION_SWEEP_MINUTES", 15, minimum=1)
+SUGGESTION_SWEEP_LIMIT = env.int("SUGGESTION_SWEEP_LIMIT", 2000, minimum=1)
+CELERY_BEAT_SCHEDULE = {
+    **globals().get("CELERY_BEAT_SCHEDULE", {}),
+    "suggestions-sweep": {
+        "task": "annotations.tasks.suggestions_sweep",
+        "schedule": SUGGESTION_SWEEP_MINUTES * 60.0,
+    },
+}
+
+# --- Agreement and consensus (issue 6) ------------------------------------------------------------
+# Seconds a recomputation waits after the first submission of a quiet batch: every submission in that
+# window is covered by the one recomputation.
+AGREEMENT_RECOMPUTE_DELAY_S = env.int("AGREEMENT_RECOMPUTE_DELAY_S", 10, minimum=0)
+# How long the "a recomputation is queued" key outlives the countdown, in case the task is lost.
+AGREEMENT_PENDING_GRACE_S = env.int("AGREEMENT_PENDING_GRACE_S", 60, minimum=1)
+# Bootstrap resamples for the confidence intervals (over exams).
+AGREEMENT_BOOTSTRAP_RESAMPLES = env.int("AGREEMENT_BOOTSTRAP_RESAMPLES", 1000, minimum=50)
+# The sweep that recomputes batches whose reads are newer than their stored agreement (celery beat).
+AGREEMENT_SWEEP_SECONDS = env.int("AGREEMENT_SWEEP_SECONDS", 600, minimum=10)
+CELERY_BEAT_SCHEDULE = {
+    **globals().get("CELERY_BEAT_SCHEDULE", {}),
+    "agreement-sweep": {"task": "annotations.tasks.agreement_sweep", "schedule": AGREEMENT_SWEEP_SECONDS},
 }

@@ -75,3 +75,13 @@ def page(browser):
     page = context.new_page()
     yield page
     context.close()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """Each test starts with an empty cache (this process's own Redis database): no login-failure
+    count or progress figure leaks from one test into another."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield

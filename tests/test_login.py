@@ -58,3 +58,39 @@ def test_the_home_page_shows_a_reader_their_own_batches_only(client_for, ana, br
     page = client_for(ana).get("/").content.decode()
     assert "Ana and Bruno" in page
     assert "Only Bruno" not in page
+
+
+def fail(client, username="ana", times=1):
+    for _ in range(times):
+        client.post("/accounts/login/", {"username": username, "password": "wrong"})
+
+
+def test_after_five_failures_even_the_right_password_is_refused_for_a_while(client, ana, settings):
+    settings.LOGIN_FAILURE_LIMIT = 5
+    fail(client, times=5)
+    response = client.post("/accounts/login/", {"username": "ana", "password": PASSWORD})
+    assert response.status_code == 429
+    assert "Too many failed attempts. Try again in 15 minutes." in response.content.decode()
+    assert client.get("/").status_code == 302
+    assert AuditEvent.objects.filter(action="auth.login_locked", actor_username="ana").count() == 1
+
+
+def test_fewer_failures_than_the_limit_still_let_the_reader_in_and_reset_the_accounts_count(
+    client, ana, settings
+):
+    settings.LOGIN_FAILURE_LIMIT = 5
+    fail(client, times=4)
+    assert client.post("/accounts/login/", {"username": "ana", "password": PASSWORD}).status_code == 302
+    client.post("/accounts/logout/")
+    # From another address (this one keeps its count), four more failures are again below the limit.
+    for _ in range(4):
+        client.post("/accounts/login/", {"username": "ana", "password": "wrong"}, REMOTE_ADDR="10.0.0.2")
+    login = client.post("/accounts/login/", {"username": "ana", "password": PASSWORD}, REMOTE_ADDR="10.0.0.2")
+    assert login.status_code == 302
+
+
+def test_guessing_many_accounts_from_one_address_is_locked_too(client, ana, bruno, settings):
+    settings.LOGIN_FAILURE_LIMIT = 3
+    for name in ("x1", "x2", "x3"):
+        fail(client, username=name)
+    assert client.post("/accounts/login/", {"username": "bruno", "password": PASSWORD}).status_code == 429

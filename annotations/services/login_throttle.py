@@ -1,0 +1,35 @@
+"""Login throttling: after repeated failures an account (from an address) is locked for a while.
+
+Counted in the cache (Redis in production, so every web process sees the same count) per username
+and per client address, so neither guessing one account's password from many addresses nor many
+accounts from one address gets more than the limit.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.cache import cache
+
+
+def _keys(username: str, ip: str | None) -> list[str]:
+    return [f"login-failures:user:{username.casefold()[:150]}", f"login-failures:ip:{ip or '-'}"]
+
+
+def login_locked(username: str, ip: str | None) -> bool:
+    counts = cache.get_many(_keys(username, ip))
+    return any(count >= settings.LOGIN_FAILURE_LIMIT for count in counts.values())
+
+
+def login_failure_record(username: str, ip: str | None) -> None:
+    timeout = settings.LOGIN_LOCKOUT_MINUTES * 60
+    for key in _keys(username, ip):
+        if cache.add(key, 1, timeout):
+            continue
+        try:
+            cache.incr(key)
+        except ValueError:  # expired between add() and incr()
+            cache.add(key, 1, timeout)
+
+
+def login_success_record(username: str, ip: str | None) -> None:
+    cache.delete_many(_keys(username, ip)[:1])  # the address keeps its count: it may be guessing others
