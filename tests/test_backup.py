@@ -104,7 +104,9 @@ def test_a_backup_restored_into_a_fresh_database_has_every_row_and_blob(
 
     # A damaged blob or a lost row is found and named.
     victim = restored_waveforms / exams[0].waveform_key
-    victim.write_bytes(victim.read_bytes()[:-1] + b"\x00")
+    damaged = bytearray(victim.read_bytes())
+    damaged[-1] ^= 0xFF
+    victim.write_bytes(bytes(damaged))
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("DELETE FROM annotations_annotationlabel")
     result = verify(backup, url, restored_waveforms)
