@@ -7,12 +7,16 @@ accounts from one address gets more than the limit.
 
 from __future__ import annotations
 
+import hashlib
+
 from django.conf import settings
 from django.core.cache import cache
 
 
 def _keys(username: str, ip: str | None) -> list[str]:
-    return [f"login-failures:user:{username.casefold()[:150]}", f"login-failures:ip:{ip or '-'}"]
+    # Hashed: a typed name can hold any character, and a key must be safe for every cache backend.
+    user = hashlib.sha256(username.casefold()[:150].encode()).hexdigest()
+    return [f"login-failures:user:{user}", f"login-failures:ip:{ip or '-'}"]
 
 
 def login_locked(username: str, ip: str | None) -> bool:
