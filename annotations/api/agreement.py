@@ -1,0 +1,134 @@
+"""Agreement results (coordinators) and adjudication (adjudicators) over the API. Thin: the selectors
+decide what each role sees (adjudicators: pseudonyms only), the services write."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.permissions import BasePermission
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from annotations.api.permissions import IsCoordinator
+from annotations.roles import Role, has_role
+from annotations.selectors.agreement import (
+    adjudication_case,
+    adjudication_queue,
+    agreement_dashboard,
+    agreement_for_coordinator,
+    consensus_method_counts,
+)
+from annotations.services.adjudication import (
+    AdjudicationError,
+    Decision,
+    StaleAdjudication,
+    adjudication_decide,
+)
+
+
+class IsAdjudicator(BasePermission):
+    def has_permission(self, request, view) -> bool:
+        return has_role(request.user, Role.ADJUDICATOR)
+
+
+class BatchAgreementView(APIView):
+    permission_classes = [IsCoordinator]
+
+    @extend_schema(responses=OpenApiTypes.OBJECT)
+    def get(self, request, pk: int):
+        batch, result = agreement_for_coordinator(request.user, pk)
+        if result is None:
+            return Response(
+                {"batch": batch.pk, "computed_at": None, "consensus": consensus_method_counts(batch)}
+            )
+        dashboard = agreement_dashboard(result)
+        return Response(
+            {
+                "batch": batch.pk,
+                "algorithm_version": result.algorithm_version,
+                "read_count": result.read_count,
+                "exam_count": result.exam_count,
+                "reader_count": result.reader_count,
+                "disputed_count": result.disputed_count,
+                "computed_at": result.computed_at,
+                "consensus": consensus_method_counts(batch),
+                "classes": dashboard["all_classes"],
+                "readers": dashboard["readers"],
+                "pairs": [
+                    {"reader": row["username"], "mean_kappa": [c["kappa"] for c in row["cells"]]}
+                    for row in dashboard["matrix"]
+                ],
+                "exams": dashboard["exams"],
+                "rule": dashboard["consensus_rule"],
+            }
+        )
+
+
+class AdjudicationQueueView(APIView):
+    permission_classes = [IsAdjudicator]
+
+    @extend_schema(operation_id="v1_adjudication_queue", responses=OpenApiTypes.OBJECT)
+    def get(self, request):
+        return Response([asdict(item) for item in adjudication_queue(request.user)])
+
+
+class DecisionSerializer(serializers.Serializer):
+    code = serializers.CharField(max_length=40)
+    value = serializers.BooleanField()
+
+
+class DecideSerializer(serializers.Serializer):
+    decisions = DecisionSerializer(many=True)
+    rationale = serializers.CharField(allow_blank=True, required=False, default="", max_length=4000)
+    version = serializers.IntegerField(min_value=0)
+
+
+def _case_data(case) -> dict:
+    return {
+        "batch": case.batch.pk,
+        "exam": {
+            "id": case.exam.pk,
+            "label": str(case.exam),
+            "sampling_rate": case.exam.sampling_rate,
+            "n_samples": case.exam.n_samples,
+            "lead_names": case.exam.lead_names,
+        },
+        "version": case.version,
+        "disputed": [asdict(d) for d in case.disputed],
+        "agreed_present": [
+            {"code": code, "name": name, "method": method} for code, name, method in case.agreed
+        ],
+        "suggestion_provider": case.suggestion_provider,
+    }
+
+
+class AdjudicationCaseView(APIView):
+    permission_classes = [IsAdjudicator]
+
+    @extend_schema(responses=OpenApiTypes.OBJECT)
+    def get(self, request, batch_id: int, exam_id: int):
+        return Response(_case_data(adjudication_case(request.user, batch_id, exam_id)))
+
+    @extend_schema(request=DecideSerializer, responses=OpenApiTypes.OBJECT)
+    def post(self, request, batch_id: int, exam_id: int):
+        case = adjudication_case(request.user, batch_id, exam_id)
+        incoming = DecideSerializer(data=request.data)
+        incoming.is_valid(raise_exception=True)
+        data = incoming.validated_data
+        try:
+            adjudication_decide(
+                actor=request.user,
+                batch=case.batch,
+                exam_id=exam_id,
+                decisions=[Decision(code=d["code"], value=d["value"]) for d in data["decisions"]],
+                rationale=data["rationale"],
+                version=data["version"],
+            )
+        except StaleAdjudication as error:
+            return Response({"detail": str(error), "version": error.current}, status=status.HTTP_409_CONFLICT)
+        except (AdjudicationError, PermissionError) as error:
+            return Response({"detail": str(error)}, status=status.HTTP_400_BAD_REQUEST)
+        return Response(_case_data(adjudication_case(request.user, batch_id, exam_id)))

@@ -1,0 +1,379 @@
+"""Agreement and consensus of a batch, recomputed from its reads by a worker (issue 6).
+
+``batch_agreement_compute`` is idempotent: it reads a snapshot of the batch's submitted first reads,
+computes the statistics (annotations.agreement, pure numpy) and replaces the batch's AgreementResult,
+its machine-made Consensus rows and its DisputedLabel rows. A Consensus row whose method is
+"adjudicated" is never written here: human decisions outlive every recomputation.
+
+Consensus rows are stored for the cells that need one: every class some reader marked, and every class
+decided by adjudication. A class nobody marked on an exam has no row: it is agreed absent (unanimously,
+or by the only reader), which keeps a 100,000-exam batch at a few rows per exam instead of 73.
+
+Scheduling (``agreement_recompute_request``) coalesces: the first submission of a quiet batch sets a
+cache key and queues the task with a countdown; every submission until the task starts finds the key
+and queues nothing, so a burst of submissions costs one recomputation. The task deletes the key before
+it reads, so a read submitted during a recomputation schedules the next one. If Redis is down the
+submission still commits; the periodic sweep recomputes whatever was missed.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import datetime
+
+import numpy as np
+from django.conf import settings
+from django.core.cache import cache
+from django.db import transaction
+from django.utils import timezone
+
+from annotations.agreement import (
+    ALGORITHM_VERSION,
+    MISSING,
+    bootstrap_agreement,
+    dawid_skene,
+    majority_vote,
+    reader_vs_consensus,
+)
+from annotations.models import Adjudication, AgreementResult, Consensus, DisputedLabel, ReviewBatch
+from annotations.selectors.agreement import ReadsSnapshot, batch_pseudonyms, batch_reads_snapshot
+from annotations.services.audit import audit_record
+
+logger = logging.getLogger(__name__)
+
+METHOD_MAJORITY = "majority"
+METHOD_LATENT = "latent"
+# Statistics shown with intervals on the dashboard (the pure module bootstraps every one of them).
+INTERVAL_STATISTICS = ("fleiss_kappa", "krippendorff_alpha", "gwet_ac1", "pabak", "mean_pairwise_kappa")
+
+
+class AgreementConfigError(ValueError):
+    """A batch's design["consensus"] that cannot be used."""
+
+
+def consensus_settings(batch: ReviewBatch) -> dict:
+    """The batch's consensus rule: design["consensus"] = {"method": "majority"|"latent", "threshold": 0.5,
+    "latent_margin": 0.1}. A latent estimate within ``latent_margin`` of 0.5 is left to adjudication."""
+    rule = (batch.design or {}).get("consensus") or {}
+    method = rule.get("method", METHOD_MAJORITY)
+    threshold = float(rule.get("threshold", 0.5))
+    margin = float(rule.get("latent_margin", 0.1))
+    if method not in (METHOD_MAJORITY, METHOD_LATENT):
+        raise AgreementConfigError(f"unknown consensus method {method!r}; use majority or latent")
+    if not 0.0 <= threshold <= 1.0 or not 0.0 <= margin < 0.5:
+        raise AgreementConfigError("threshold must be in [0, 1] and latent_margin in [0, 0.5)")
+    return {"method": method, "threshold": threshold, "latent_margin": margin}
+
+
+# --- Scheduling -------------------------------------------------------------------------------------
+def _pending_key(batch_id: int) -> str:
+    return f"agreement:pending:{batch_id}"
+
+
+def agreement_recompute_request(batch_id: int) -> bool:
+    """Queue one recomputation of the batch unless one is already waiting; never raises.
+
+    Called after the submitting transaction commits. Returns whether a task was queued.
+    """
+    delay = settings.AGREEMENT_RECOMPUTE_DELAY_S
+    try:
+        # The key outlives the countdown a little, so it also expires if the task is lost.
+        if not cache.add(_pending_key(batch_id), 1, timeout=delay + settings.AGREEMENT_PENDING_GRACE_S):
+            return False
+        from annotations.tasks import agreement_recompute
+
+        agreement_recompute.apply_async((batch_id,), countdown=delay)
+        return True
+    except Exception:  # a down broker or cache (kombu, redis, socket errors) must not lose the read
+        logger.exception("could not queue the agreement recomputation of batch %s; the sweep will", batch_id)
+        try:
+            cache.delete(_pending_key(batch_id))
+        except Exception:  # the same outage; the key then expires on its own timeout
+            logger.warning("could not clear the agreement key of batch %s", batch_id)
+        return False
+
+
+def agreement_recompute_started(batch_id: int) -> None:
+    """The task began: later submissions must schedule a new run, since this one may not see them."""
+    try:
+        cache.delete(_pending_key(batch_id))
+    except Exception:
+        logger.warning("could not clear the agreement key of batch %s", batch_id)
+
+
+# --- Computation ---------------------------------------------------------------------------------------
+def _nan_to_none(values) -> list:
+    return [None if v is None or (isinstance(v, float) and not np.isfinite(v)) else v for v in values]
+
+
+def _class_rows(snapshot: ReadsSnapshot, boot, disputed_per_class: np.ndarray) -> list[dict]:
+    point = boot.point.classes
+    rows = []
+    positive_reads = (snapshot.reads == 1).sum(axis=(0, 1))
+    for c, (class_id, code, name) in enumerate(
+        zip(snapshot.class_ids, snapshot.class_codes, snapshot.class_names, strict=True)
+    ):
+        row = {
+            "class_id": class_id,
+            "code": code,
+            "name": name,
+            "prevalence": _nan_to_none([float(point.prevalence[c])])[0],
+            "observed_agreement": _nan_to_none([float(point.observed_agreement[c])])[0],
+            "positive_reads": int(positive_reads[c]),
+            "n_exams_read": int(point.n_exams_read[c]),
+            "n_pairable_exams": int(point.n_pairable_exams[c]),
+            "disputed": int(disputed_per_class[c]),
+        }
+        for name_ in INTERVAL_STATISTICS:
+            interval = boot.intervals[name_]
+            row[name_] = _nan_to_none([float(getattr(point, name_)[c])])[0]
+            row[f"{name_}_ci"] = _nan_to_none([float(interval.lower[c]), float(interval.upper[c])])
+        rows.append(row)
+    return rows
+
+
+def _pair_matrix(snapshot: ReadsSnapshot, point) -> dict:
+    """Reader x reader: mean over classes of Cohen's kappa (where defined) and exams read by both."""
+    n = len(snapshot.reader_ids)
+    kappa = [[None] * n for _ in range(n)]
+    shared = [[0] * n for _ in range(n)]
+    for p, (a, b) in enumerate(point.reader_pairs):
+        values = point.pairwise_kappa[p]
+        defined = values[np.isfinite(values)]
+        mean = float(defined.mean()) if defined.size else None
+        kappa[a][b] = kappa[b][a] = mean
+        co_read = int(point.pairwise_n[p].max()) if point.pairwise_n[p].size else 0
+        shared[a][b] = shared[b][a] = co_read
+    for r in range(n):
+        kappa[r][r] = 1.0
+        shared[r][r] = int((snapshot.reads[r, :, 0] != MISSING).sum()) if snapshot.reads.shape[2] else 0
+    return {"mean_kappa": kappa, "exams_in_common": shared}
+
+
+def _reader_rows(snapshot: ReadsSnapshot, threshold: float, latent, names: dict[int, str]) -> list[dict]:
+    """Each reader against the majority of the *other* readers (leave-one-out, so that a reader's own vote
+    does not flatter them), pooled over classes; and their Dawid-Skene reliability, averaged over classes."""
+    if len(snapshot.reader_ids) < 2:
+        return [
+            {
+                "reader_id": r,
+                "pseudonym": names.get(r, ""),
+                "exams_read": int((snapshot.reads[i, :, 0] != MISSING).sum()),
+            }
+            for i, r in enumerate(snapshot.reader_ids)
+        ]
+    versus = reader_vs_consensus(snapshot.reads, threshold=threshold)
+    rows = []
+    for i, reader_id in enumerate(snapshot.reader_ids):
+        n_pos = np.nan_to_num(versus.n_reference_positive[i])
+        n_neg = np.nan_to_num(versus.n_compared[i]) - n_pos
+        tp = np.nan_to_num(versus.sensitivity[i]) * n_pos
+        tn = np.nan_to_num(versus.specificity[i]) * n_neg
+        kappa = versus.kappa[i][np.isfinite(versus.kappa[i])]
+        rows.append(
+            {
+                "reader_id": reader_id,
+                "pseudonym": names.get(reader_id, ""),
+                "exams_read": int((snapshot.reads[i, :, 0] != MISSING).sum())
+                if snapshot.reads.shape[2]
+                else 0,
+                "sensitivity": float(tp.sum() / n_pos.sum()) if n_pos.sum() else None,
+                "specificity": float(tn.sum() / n_neg.sum()) if n_neg.sum() else None,
+                "reference_positives": int(n_pos.sum()),
+                "mean_kappa": float(kappa.mean()) if kappa.size else None,
+                "latent_sensitivity": _nan_to_none([float(np.nanmean(latent.sensitivity[i]))])[0]
+                if latent is not None and np.isfinite(latent.sensitivity[i]).any()
+                else None,
+                "latent_specificity": _nan_to_none([float(np.nanmean(latent.specificity[i]))])[0]
+                if latent is not None and np.isfinite(latent.specificity[i]).any()
+                else None,
+            }
+        )
+    return rows
+
+
+def _decide(snapshot: ReadsSnapshot, rule: dict):
+    """Per cell: value (1/0/MISSING), method, votes, probability, and dispute reason ("" if none)."""
+    reads = snapshot.reads
+    valid = reads != MISSING
+    n = valid.sum(axis=0, dtype=np.int32)
+    k = (reads == 1).sum(axis=0, dtype=np.int32)
+    vote = majority_vote(reads, threshold=rule["threshold"])
+    latent = dawid_skene(reads) if reads.shape[0] >= 2 and reads.shape[1] else None
+    posterior = latent.posterior if latent is not None else np.where(n > 0, k / np.maximum(n, 1), np.nan)
+    agreed = (n >= 2) & ((k == 0) | (k == n))
+    if rule["method"] == METHOD_LATENT and latent is not None:
+        value = np.where(posterior > 0.5, 1, 0).astype(np.int8)
+        uncertain = (np.abs(posterior - 0.5) < rule["latent_margin"]) & ~agreed
+        value[uncertain] = MISSING
+        method = np.where(agreed, Consensus.Method.UNANIMOUS, Consensus.Method.LATENT)
+        reason = np.where(uncertain, DisputedLabel.Reason.UNCERTAIN, "")
+    else:
+        value = vote.labels.copy()
+        method = np.where(agreed, Consensus.Method.UNANIMOUS, Consensus.Method.MAJORITY)
+        reason = np.where(vote.tied, DisputedLabel.Reason.TIE, "")
+    value[n == 0] = MISSING
+    if snapshot.escalated_exam_ids:
+        # An escalated exam: every class its readers disagree on goes to the adjudicator, decided or not.
+        escalated = np.isin(np.array(snapshot.exam_ids), list(snapshot.escalated_exam_ids))
+        contested = escalated[:, None] & (k > 0) & (k < n)
+        reason = np.where(contested & (reason == ""), DisputedLabel.Reason.ESCALATED, reason)
+    return value, method, n, k, posterior, reason, latent
+
+
+def batch_agreement_compute(batch_id: int) -> AgreementResult | None:
+    """Recompute a batch's agreement, consensus and disputes from its reads. Idempotent; safe to run
+    twice at once (the later snapshot wins, an older one never overwrites it). None if the batch is gone."""
+    started = time.monotonic()
+    batch = ReviewBatch.objects.filter(pk=batch_id).first()
+    if batch is None:
+        return None
+    rule = consensus_settings(batch)
+    snapshot = batch_reads_snapshot(batch)
+    value, method, n, k, posterior, reason, latent = _decide(snapshot, rule)
+    boot = bootstrap_agreement(
+        snapshot.reads, n_resamples=settings.AGREEMENT_BOOTSTRAP_RESAMPLES, seed=batch.seed
+    )
+    disputed = reason != ""
+    names = batch_pseudonyms(batch)
+    results = {
+        "consensus": rule,
+        "readers": _reader_rows(snapshot, rule["threshold"], latent, names),
+        "reader_ids": snapshot.reader_ids,
+        "classes": _class_rows(
+            snapshot, boot, disputed.sum(axis=0) if disputed.size else np.zeros(len(snapshot.class_ids))
+        ),
+        "pairs": _pair_matrix(snapshot, boot.point.classes),
+        "exams": {
+            "exact_match_rate": _nan_to_none([float(boot.point.exams.exact_match_rate)])[0],
+            "exact_match_rate_ci": _nan_to_none(
+                [
+                    float(boot.intervals["exact_match_rate"].lower),
+                    float(boot.intervals["exact_match_rate"].upper),
+                ]
+            ),
+            "mean_jaccard": _nan_to_none([float(boot.point.exams.mean_jaccard)])[0],
+            "mean_jaccard_ci": _nan_to_none(
+                [float(boot.intervals["mean_jaccard"].lower), float(boot.intervals["mean_jaccard"].upper)]
+            ),
+        },
+        "bootstrap": {"n_resamples": boot.n_resamples, "seed": boot.seed, "confidence": boot.confidence},
+    }
+    return _store(batch, snapshot, results, value, method, n, k, posterior, reason, started)
+
+
+def _store(
+    batch, snapshot, results, value, method, n, k, posterior, reason, started
+) -> AgreementResult | None:
+    now = timezone.now()
+    exam_ids = np.array(snapshot.exam_ids, dtype=np.int64)
+    class_ids = np.array(snapshot.class_ids, dtype=np.int64)
+    # Cells with a row: some reader marked the class, or a decision was reached other than "absent".
+    stored = (value != MISSING) & (k > 0)
+    e_idx, c_idx = np.nonzero(stored)
+    d_idx = np.nonzero(reason != "")
+    with transaction.atomic():
+        # The batch row lock serialises this write with adjudication_decide (which takes it too), so an
+        # adjudication committed between our read of Adjudication and our upsert cannot be overwritten.
+        ReviewBatch.objects.select_for_update().get(pk=batch.pk)
+        current = AgreementResult.objects.filter(batch=batch).first()
+        if current is not None and _newer(current, snapshot):
+            return current  # a later snapshot was already stored: this one is out of date
+        adjudicated = set(
+            Adjudication.objects.filter(batch=batch).values_list("exam_id", "diagnostic_class_id")
+        )
+        rows = [
+            Consensus(
+                batch=batch,
+                exam_id=int(exam_ids[e]),
+                diagnostic_class_id=int(class_ids[c]),
+                value=bool(value[e, c] == 1),
+                method=str(method[e, c]),
+                positive_votes=int(k[e, c]),
+                total_votes=int(n[e, c]),
+                probability=None if not np.isfinite(posterior[e, c]) else float(posterior[e, c]),
+                algorithm_version=ALGORITHM_VERSION,
+                computed_at=now,
+            )
+            for e, c in zip(e_idx.tolist(), c_idx.tolist(), strict=True)
+            if (int(exam_ids[e]), int(class_ids[c])) not in adjudicated
+        ]
+        keep = {(row.exam_id, row.diagnostic_class_id) for row in rows}
+        old = Consensus.objects.filter(batch=batch).exclude(method=Consensus.Method.ADJUDICATED)
+        stale = [
+            pk for pk, e, c in old.values_list("pk", "exam_id", "diagnostic_class_id") if (e, c) not in keep
+        ]
+        Consensus.objects.filter(pk__in=stale).delete()
+        Consensus.objects.bulk_create(
+            rows,
+            batch_size=5000,
+            update_conflicts=True,
+            unique_fields=["batch", "exam", "diagnostic_class"],
+            update_fields=[
+                "value",
+                "method",
+                "positive_votes",
+                "total_votes",
+                "probability",
+                "algorithm_version",
+                "computed_at",
+            ],
+        )
+        DisputedLabel.objects.filter(batch=batch).delete()
+        DisputedLabel.objects.bulk_create(
+            (
+                DisputedLabel(
+                    batch=batch,
+                    exam_id=int(exam_ids[e]),
+                    diagnostic_class_id=int(class_ids[c]),
+                    reason=str(reason[e, c]),
+                    positive_votes=int(k[e, c]),
+                    total_votes=int(n[e, c]),
+                    probability=None if not np.isfinite(posterior[e, c]) else float(posterior[e, c]),
+                    computed_at=now,
+                )
+                for e, c in zip(*(axis.tolist() for axis in d_idx), strict=True)
+            ),
+            batch_size=5000,
+        )
+        fields = {
+            "algorithm_version": ALGORITHM_VERSION,
+            "read_count": snapshot.read_count,
+            "latest_submission_at": snapshot.latest_submission_at,
+            "exam_count": len(snapshot.exam_ids),
+            "reader_count": len(snapshot.reader_ids),
+            "disputed_count": len(d_idx[0]),
+            "results": results,
+            "computed_at": now,
+            "duration_ms": int((time.monotonic() - started) * 1000),
+        }
+        result, _ = AgreementResult.objects.update_or_create(batch=batch, defaults=fields)
+        audit_record(
+            actor=None,
+            actor_username="agreement-worker",
+            action="agreement.compute",
+            target=result,
+            after={
+                "batch": batch.pk,
+                "reads": snapshot.read_count,
+                "exams": len(snapshot.exam_ids),
+                "consensus_rows": len(rows),
+                "disputed": fields["disputed_count"],
+                "algorithm_version": ALGORITHM_VERSION,
+            },
+        )
+    return result
+
+
+def _newer(current: AgreementResult, snapshot: ReadsSnapshot) -> bool:
+    """Reads only accumulate, so a stored result from more reads, or later ones, is the newer one."""
+    if current.read_count > snapshot.read_count:
+        return True
+    latest: datetime | None = snapshot.latest_submission_at
+    return (
+        current.read_count == snapshot.read_count
+        and current.latest_submission_at is not None
+        and latest is not None
+        and current.latest_submission_at > latest
+    )

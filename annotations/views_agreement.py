@@ -1,0 +1,238 @@
+"""Agreement dashboard (coordinators) and adjudication pages (adjudicators). Thin: selectors decide
+what each role may see, services write.
+
+Blinding: the adjudication pages receive pseudonyms only (selectors.agreement); readers get 403 on all
+of these pages, as does anyone without the role.
+"""
+
+from __future__ import annotations
+
+import csv
+
+from django.contrib import messages
+from django.http import HttpResponse, HttpResponseNotModified
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.cache import patch_vary_headers
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from annotations.roles import Role
+from annotations.selectors.agreement import (
+    adjudication_case,
+    adjudication_queue,
+    agreement_dashboard,
+    agreement_for_coordinator,
+    batch_read_state,
+    consensus_method_counts,
+    exam_for_adjudicator,
+)
+from annotations.services.adjudication import (
+    AdjudicationError,
+    Decision,
+    StaleAdjudication,
+    adjudication_decide,
+)
+from annotations.services.agreement import agreement_recompute_request
+from annotations.services.waveform_wire import waveform_wire
+from annotations.views import api_login_required, role_required
+
+coordinator_only = role_required(Role.COORDINATOR)
+adjudicator_only = role_required(Role.ADJUDICATOR)
+
+
+# --- Coordinators -------------------------------------------------------------------------------------
+@require_GET
+@coordinator_only
+def batch_agreement(request, batch_id: int):
+    batch, result = agreement_for_coordinator(request.user, batch_id)
+    read_count, _latest = batch_read_state(batch.pk)
+    return render(
+        request,
+        "annotations/batch_agreement.html",
+        {
+            "batch": batch,
+            "result": result,
+            "dashboard": agreement_dashboard(result) if result else None,
+            "methods": consensus_method_counts(batch),
+            "reads_now": read_count,
+            "stale": result is None or result.read_count != read_count,
+        },
+    )
+
+
+CSV_TABLES = ("classes", "readers", "pairs")
+
+
+def _csv_number(value) -> str:
+    return "" if value is None else f"{value:.6g}" if isinstance(value, float) else str(value)
+
+
+@require_GET
+@coordinator_only
+def batch_agreement_csv(request, batch_id: int):
+    batch, result = agreement_for_coordinator(request.user, batch_id)
+    table = request.GET.get("table", "classes")
+    if table not in CSV_TABLES:
+        table = "classes"
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="batch-{batch.pk}-agreement-{table}.csv"'
+    writer = csv.writer(response)
+    if result is None:
+        writer.writerow(["no agreement computed yet"])
+        return response
+    data = agreement_dashboard(result)
+    provenance = [result.algorithm_version, result.read_count, result.computed_at.isoformat()]
+    if table == "classes":
+        stats = ("fleiss_kappa", "krippendorff_alpha", "gwet_ac1", "pabak", "mean_pairwise_kappa")
+        header = ["code", "name", "prevalence", "observed_agreement"]
+        for name in stats:
+            header += [name, f"{name}_ci_lower", f"{name}_ci_upper"]
+        header += ["positive_reads", "exams_read", "disputed", "algorithm_version", "read_count"]
+        writer.writerow([*header, "computed_at"])
+        for row in data["all_classes"]:
+            values = [row["code"], row["name"], row["prevalence"], row["observed_agreement"]]
+            for name in stats:
+                values += [row[name], *(row[f"{name}_ci"] or [None, None])]
+            values += [row["positive_reads"], row["n_exams_read"], row["disputed"]]
+            writer.writerow([_csv_number(v) for v in values] + provenance)
+    elif table == "readers":
+        fields = (
+            "exams_read",
+            "sensitivity",
+            "specificity",
+            "reference_positives",
+            "mean_kappa",
+            "latent_sensitivity",
+            "latent_specificity",
+        )
+        writer.writerow(["reader", "pseudonym", *fields, "algorithm_version", "read_count", "computed_at"])
+        for row in data["readers"]:
+            writer.writerow(
+                [row["username"], row["pseudonym"], *(_csv_number(row.get(f)) for f in fields), *provenance]
+            )
+    else:
+        writer.writerow(
+            [
+                "reader_a",
+                "reader_b",
+                "mean_kappa",
+                "exams_in_common",
+                "algorithm_version",
+                "read_count",
+                "computed_at",
+            ]
+        )
+        for a, row in enumerate(data["matrix"]):
+            for b, other in enumerate(data["matrix"]):
+                if b > a:
+                    cell = row["cells"][b]
+                    writer.writerow(
+                        [
+                            row["username"],
+                            other["username"],
+                            _csv_number(cell["kappa"]),
+                            cell["shared"],
+                            *provenance,
+                        ]
+                    )
+    return response
+
+
+@require_POST
+@coordinator_only
+def batch_agreement_recompute(request, batch_id: int):
+    batch, _result = agreement_for_coordinator(request.user, batch_id)
+    if agreement_recompute_request(batch.pk):
+        messages.success(request, _("Recomputation queued; this page shows it when it is done."))
+    else:
+        messages.info(request, _("A recomputation is already queued (or the queue is unreachable)."))
+    return redirect("batch-agreement", batch_id=batch.pk)
+
+
+# --- Adjudicators -------------------------------------------------------------------------------------
+@require_GET
+@adjudicator_only
+def adjudication_queue_view(request):
+    return render(request, "annotations/adjudication_queue.html", {"queue": adjudication_queue(request.user)})
+
+
+def decisions_from_post(post, codes: list[str]) -> list[Decision]:
+    """The form sends decision-<code> = present|absent for each class the adjudicator decided."""
+    decisions = []
+    for code in codes:
+        answer = post.get(f"decision-{code}")
+        if answer in ("present", "absent"):
+            decisions.append(Decision(code=code, value=answer == "present"))
+    return decisions
+
+
+@require_http_methods(["GET", "POST"])
+@adjudicator_only
+def adjudication_case_view(request, batch_id: int, exam_id: int):
+    case = adjudication_case(request.user, batch_id, exam_id)
+    status = 200
+    if request.method == "POST":
+        try:
+            version = int(request.POST.get("version", "-1"))
+        except ValueError:
+            version = -1
+        try:
+            adjudication_decide(
+                actor=request.user,
+                batch=case.batch,
+                exam_id=exam_id,
+                decisions=decisions_from_post(request.POST, [d.code for d in case.disputed]),
+                rationale=request.POST.get("rationale", ""),
+                version=version,
+            )
+            messages.success(request, _("Decision signed."))
+            return redirect("adjudication-queue")
+        except StaleAdjudication as error:
+            messages.error(request, str(error))
+            status = 409
+        except (AdjudicationError, PermissionError) as error:
+            messages.error(request, str(error))
+            status = 400
+        case = adjudication_case(request.user, batch_id, exam_id)
+    return render(
+        request,
+        "annotations/adjudication_case.html",
+        {
+            "case": case,
+            "waveform_url": reverse("api-adjudication-waveform", args=[batch_id, exam_id]),
+        },
+        status=status,
+    )
+
+
+@api_login_required
+@adjudicator_only
+@require_GET
+def adjudication_waveform(request, batch_id: int, exam_id: int):
+    """The exam's samples for the adjudication page, in the reader's wire format; only for an exam the
+    adjudicator has to decide (404 otherwise, as for an exam they read)."""
+    return waveform_response(request, exam_for_adjudicator(request.user, batch_id, exam_id))
+
+
+def waveform_response(request, exam) -> HttpResponse:
+    """The same bytes and headers as the reader's waveform endpoint (views_reading.reading_waveform), so
+    static/js/ecg-paper.js decodes them unchanged."""
+    etag = f'"{exam.waveform_sha256}"'
+    if etag in request.META.get("HTTP_IF_NONE_MATCH", ""):
+        response = HttpResponseNotModified()
+    else:
+        payload = waveform_wire(exam)
+        if "gzip" in request.META.get("HTTP_ACCEPT_ENCODING", "").lower():
+            response = HttpResponse(payload.gzipped, content_type="application/octet-stream")
+            response["Content-Encoding"] = "gzip"
+        else:
+            response = HttpResponse(payload.raw(), content_type="application/octet-stream")
+        response["X-ECG-Sampling-Rate"] = f"{exam.sampling_rate:g}"
+        response["X-ECG-Gain-uV"] = repr(exam.gain_uv)
+        response["X-ECG-Leads"] = ",".join(exam.lead_names)
+        response["X-ECG-Samples"] = str(exam.n_samples)
+    response["ETag"] = etag
+    response["Cache-Control"] = "private, max-age=3600"
+    patch_vary_headers(response, ["Accept-Encoding", "Cookie"])
+    return response
