@@ -1,0 +1,58 @@
+"""How far a batch's suggestions are: counted from the stored rows, so it is right whatever the queue did."""
+
+from __future__ import annotations
+
+from django.db.models import Count, Max, Q
+
+from annotations.models import BatchExam, ReviewBatch, Suggestion
+from annotations.services.suggestions import META
+
+MAX_FAILURES_LISTED = 20
+
+
+def batch_suggestion_progress(batch: ReviewBatch) -> dict:
+    """{"exams": n, "providers": [{provider, version, ok, failed, missing, unmapped_codes, failures}]}.
+
+    One entry per provider name, for its newest version among the batch's exams (a version being
+    rolled out shows as partly done; older versions' rows stay stored, they are just not counted).
+    The caller has checked that the user may see the batch.
+    """
+    exam_ids = BatchExam.objects.filter(batch=batch).values("exam_id")
+    total = BatchExam.objects.filter(batch=batch).count()
+    rows = Suggestion.objects.filter(exam_id__in=exam_ids)
+    versions = (
+        rows.values("provider", "provider_version")
+        .annotate(
+            ok=Count("id", filter=Q(status=Suggestion.Status.OK)),
+            failed=Count("id", filter=Q(status=Suggestion.Status.FAILED)),
+            latest=Max("computed_at"),
+        )
+        .order_by("provider", "-latest")
+    )
+    providers = []
+    seen: set[str] = set()
+    for version in versions:
+        if version["provider"] in seen:
+            continue
+        seen.add(version["provider"])
+        mine = rows.filter(provider=version["provider"], provider_version=version["provider_version"])
+        failures = (
+            mine.filter(status=Suggestion.Status.FAILED)
+            .select_related("exam__dataset")
+            .order_by("exam_id")[:MAX_FAILURES_LISTED]
+        )
+        sample = mine.filter(status=Suggestion.Status.OK).order_by("-computed_at").first()
+        unmapped = ((sample.measurements or {}).get(META) or {}).get("unmapped", {}) if sample else {}
+        providers.append(
+            {
+                "provider": version["provider"],
+                "version": version["provider_version"],
+                "ok": version["ok"],
+                "failed": version["failed"],
+                "missing": max(0, total - version["ok"] - version["failed"]),
+                # Provider codes this batch's taxonomy has no class for: scored, never shown.
+                "unmapped_codes": unmapped.get(str(batch.taxonomy_id), []),
+                "failures": [{"exam_id": f.exam_id, "exam": str(f.exam), "error": f.error} for f in failures],
+            }
+        )
+    return {"exams": total, "providers": providers}

@@ -1,0 +1,292 @@
+"""Machine suggestions in the database: run the configured providers on exams and store their output.
+
+Results are stored per (exam, provider name, provider version): computing again is an upsert, so a
+redelivered Celery task (acks late, worker killed mid-way) never leaves a duplicate, and a new provider
+version adds rows beside the old ones instead of replacing them.
+
+Providers speak TNMG codes. Scores are written for every taxonomy that can show them (the default
+taxonomy, for batch planning, and the taxonomy of each batch holding the exam), class by class: a class
+takes the score of the provider code in its maps["tnmg"], or of its own code when it has no TNMG map.
+Provider codes that a taxonomy lacks are skipped and listed in the row (see META below).
+
+Audit: one row per batch run and per sweep that queued work, not one per exam: a 10,000-exam batch with
+two providers would add 20,000 rows saying "the system computed a suggestion", and each Suggestion row
+already records what was computed, by which version, when, and why it failed.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from collections.abc import Iterable
+from functools import lru_cache
+
+import numpy as np
+from django.conf import settings
+from django.db import DatabaseError, transaction
+from django.db.models import Exists, OuterRef
+from django.utils import timezone
+
+from annotations.ecg.leads import STANDARD_LEADS
+from annotations.models import (
+    BatchExam,
+    DiagnosticClass,
+    Exam,
+    ReviewBatch,
+    Suggestion,
+    SuggestionScore,
+    Taxonomy,
+)
+from annotations.services.audit import audit_record
+from annotations.services.waveforms import waveform_load
+from annotations.suggestions.base import Provider, ProviderConfigError, build_providers
+
+logger = logging.getLogger(__name__)
+
+# Reserved key of Suggestion.measurements holding what the caller needs besides the measurements: the
+# provider's raw scores by TNMG code (so a taxonomy added later needs no recomputation), the thresholds
+# at which a score counts as suggested (part of the provider version, so kept with its output), the
+# taxonomies already scored, and per taxonomy the codes it could not take.
+META = "_scoring"
+SOURCE_CODE_SYSTEM = "tnmg"
+SYSTEM_ACTOR = "system:suggestions"
+MAX_ERROR = 2000
+VERSION_MAX = Suggestion._meta.get_field("provider_version").max_length
+NAME_MAX = Suggestion._meta.get_field("provider").max_length
+
+
+# --- Providers --------------------------------------------------------------------------------------
+def provider_entries(config: Iterable) -> list:
+    """SUGGESTION_PROVIDERS with SUGGESTION_MODELS_DIR filled in for providers that take a models_dir
+    and were not given one (so a model entry names only its file, hash and mapping)."""
+    from annotations.suggestions.base import _import_class
+
+    entries = []
+    for entry in config:
+        if isinstance(entry, dict):
+            cls = _import_class(entry["class"])
+            options = dict(entry.get("options") or {})
+            if "models_dir" in inspect.signature(cls.__init__).parameters:
+                options.setdefault("models_dir", str(settings.SUGGESTION_MODELS_DIR))
+            entry = {"class": entry["class"], "options": options}
+        entries.append(entry)
+    return entries
+
+
+@lru_cache(maxsize=1)
+def suggestion_providers() -> dict[str, Provider]:
+    """The configured providers, built once per process (a model is loaded once per worker)."""
+    providers = build_providers(provider_entries(settings.SUGGESTION_PROVIDERS))
+    for provider in providers.values():
+        if len(provider.name) > NAME_MAX or len(provider.version) > VERSION_MAX:
+            raise ProviderConfigError(
+                f"{provider!r}: name or version longer than the database keeps ({NAME_MAX}/{VERSION_MAX})"
+            )
+    return providers
+
+
+# --- Codes to taxonomy classes ---------------------------------------------------------------------
+def source_code(diagnostic_class: DiagnosticClass) -> str:
+    """The TNMG code a class stands for: its explicit map, else its own code."""
+    return (diagnostic_class.maps or {}).get(SOURCE_CODE_SYSTEM) or diagnostic_class.code
+
+
+def taxonomy_classes_by_source_code(taxonomy_id: int) -> dict[str, list[DiagnosticClass]]:
+    """TNMG code -> the taxonomy's classes standing for it (a finer taxonomy may have several)."""
+    mapping: dict[str, list[DiagnosticClass]] = {}
+    for diagnostic_class in DiagnosticClass.objects.filter(taxonomy_id=taxonomy_id).order_by("position"):
+        mapping.setdefault(source_code(diagnostic_class), []).append(diagnostic_class)
+    return mapping
+
+
+def exam_taxonomy_ids(exam_id: int) -> list[int]:
+    """Taxonomies that show this exam's suggestions: the default one and those of its batches."""
+    ids = set(Taxonomy.objects.filter(batches__batch_exams__exam_id=exam_id).values_list("pk", flat=True))
+    ids |= set(Taxonomy.objects.filter(is_default=True).values_list("pk", flat=True))
+    return sorted(ids)
+
+
+def _scores_write(suggestion: Suggestion, taxonomy_ids: Iterable[int]) -> None:
+    """Map the stored raw scores onto taxonomies not scored yet; caller holds the row lock."""
+    meta = suggestion.measurements.setdefault(META, {})
+    raw: dict[str, float] = meta.get("scores", {})
+    done = set(meta.setdefault("taxonomies", []))
+    unmapped = meta.setdefault("unmapped", {})
+    rows = []
+    for taxonomy_id in taxonomy_ids:
+        if taxonomy_id in done:
+            continue
+        classes = taxonomy_classes_by_source_code(taxonomy_id)
+        rows += [
+            SuggestionScore(suggestion=suggestion, diagnostic_class=c, score=score)
+            for code, score in raw.items()
+            for c in classes.get(code, [])
+        ]
+        missing = sorted(code for code in raw if code not in classes)
+        if missing:
+            unmapped[str(taxonomy_id)] = missing
+        meta["taxonomies"].append(taxonomy_id)
+    SuggestionScore.objects.bulk_create(rows, ignore_conflicts=True)
+
+
+# --- Computing ---------------------------------------------------------------------------------------
+def exam_signals_mv(exam: Exam) -> np.ndarray:
+    """The exam's 12 standard leads in millivolts, in STANDARD_LEADS order."""
+    samples = waveform_load(exam.waveform_key)
+    missing = [lead for lead in STANDARD_LEADS if lead not in exam.lead_names]
+    if missing:
+        raise ValueError(f"exam lacks leads {', '.join(missing)}")
+    order = [exam.lead_names.index(lead) for lead in STANDARD_LEADS]
+    return samples[order].astype(np.float64) * (exam.gain_uv / 1000.0)
+
+
+def suggestion_compute(exam_id: int, provider: Provider, *, retry_failed: bool = True) -> Suggestion | None:
+    """Compute and store one provider's suggestion for one exam; idempotent.
+
+    An existing OK row is kept (only scores for taxonomies added since are written). A failed row is
+    computed again when retry_failed. Any failure of the exam itself (missing blob, too short, a
+    provider that cannot make sense of it) is stored as status=failed with the error, so one bad exam
+    fails alone; database errors are not the exam's fault and propagate, so the task is redelivered.
+    """
+    key = {"exam_id": exam_id, "provider": provider.name, "provider_version": provider.version}
+    existing = Suggestion.objects.filter(**key).first()
+    if existing is not None and (existing.status == Suggestion.Status.OK or not retry_failed):
+        _scores_complete(existing.pk)
+        return existing
+    exam = Exam.objects.filter(pk=exam_id).first()
+    if exam is None:
+        return None
+    try:
+        result = provider.evaluate(exam_signals_mv(exam), exam.sampling_rate)
+    except DatabaseError:
+        raise
+    except Exception as error:  # anything about this exam's data: store it, never stop the batch
+        message = f"{type(error).__name__}: {error}"[:MAX_ERROR]
+        logger.warning("%r failed on exam %s: %s", provider, exam_id, message)
+        fields = {"status": Suggestion.Status.FAILED, "measurements": {}, "error": message}
+    else:
+        measurements = dict(result.measurements)
+        measurements[META] = {
+            "scores": result.scores,
+            "thresholds": {code: provider.threshold(code) for code in result.scores},
+            "taxonomies": [],
+            "unmapped": {},
+        }
+        fields = {"status": Suggestion.Status.OK, "measurements": measurements, "error": ""}
+    with transaction.atomic():
+        row, created = Suggestion.objects.select_for_update().get_or_create(**key, defaults=fields)
+        if not created and row.status == Suggestion.Status.OK:
+            return row  # another worker stored a good result meanwhile: never replace it with ours
+        if not created:
+            for name, value in fields.items():
+                setattr(row, name, value)
+            row.computed_at = timezone.now()
+            SuggestionScore.objects.filter(suggestion=row).delete()
+        if row.status == Suggestion.Status.OK:
+            _scores_write(row, exam_taxonomy_ids(exam_id))
+        row.save()
+    return row
+
+
+def _scores_complete(suggestion_id: int) -> None:
+    """Scores of an OK row for taxonomies of batches the exam joined after it was computed."""
+    with transaction.atomic():
+        row = Suggestion.objects.select_for_update().get(pk=suggestion_id)
+        if row.status != Suggestion.Status.OK or META not in row.measurements:
+            return
+        wanted = [t for t in exam_taxonomy_ids(row.exam_id) if t not in row.measurements[META]["taxonomies"]]
+        if wanted:
+            _scores_write(row, wanted)
+            row.save(update_fields=["measurements"])
+
+
+def suggestions_exam_compute(exam_id: int, *, retry_failed: bool = True) -> dict[str, str]:
+    """Every configured provider on one exam; provider name -> stored status."""
+    outcome = {}
+    for name, provider in suggestion_providers().items():
+        row = suggestion_compute(exam_id, provider, retry_failed=retry_failed)
+        outcome[name] = row.status if row is not None else "no exam"
+    return outcome
+
+
+# --- Queueing ----------------------------------------------------------------------------------------
+def batch_suggestions_enqueue(batch_id: int) -> bool:
+    """Queue the suggestions of a batch's exams (one small message; the fan-out runs on the models
+    queue). Called after the batch's transaction commits. A broker that is down must never undo or
+    fail a batch creation: the error is logged and the periodic sweep queues the exams later."""
+    from annotations.tasks import suggestions_batch
+
+    try:
+        suggestions_batch.apply_async((batch_id,), retry=False)
+    except Exception:
+        logger.exception("could not queue suggestions for batch %s; the sweep will pick it up", batch_id)
+        return False
+    return True
+
+
+def suggestions_batch_run(batch_id: int) -> int:
+    """Queue one task per exam of the batch (a chunk per exam: one bad or slow exam delays no other)."""
+    from annotations.tasks import suggestions_exam
+
+    batch = ReviewBatch.objects.filter(pk=batch_id).first()
+    if batch is None:
+        return 0
+    providers = suggestion_providers()
+    exam_ids = list(
+        BatchExam.objects.filter(batch=batch).order_by("exam_id").values_list("exam_id", flat=True)
+    )
+    with transaction.atomic():
+        audit_record(
+            actor=None,
+            actor_username=SYSTEM_ACTOR,
+            action="suggestions.batch_run",
+            target=batch,
+            after={"exams": len(exam_ids), "providers": {p.name: p.version for p in providers.values()}},
+        )
+    if providers:
+        for exam_id in exam_ids:
+            suggestions_exam.delay(exam_id)
+    return len(exam_ids)
+
+
+def exams_missing_suggestions(limit: int) -> list[int]:
+    """Exams of active batches lacking a row (OK or failed) for some configured provider version.
+
+    Failed rows are not "missing": a broken exam is retried when a batch is (re)queued, not every
+    few minutes forever.
+    """
+    members = BatchExam.objects.filter(batch__status=ReviewBatch.Status.ACTIVE)
+    missing: list[int] = []
+    for provider in suggestion_providers().values():
+        has_row = Suggestion.objects.filter(
+            exam_id=OuterRef("exam_id"), provider=provider.name, provider_version=provider.version
+        )
+        ids = (
+            members.filter(~Exists(has_row))
+            .order_by("exam_id")
+            .values_list("exam_id", flat=True)
+            .distinct()[: limit - len(missing)]
+        )
+        missing += [exam_id for exam_id in ids if exam_id not in missing]
+        if len(missing) >= limit:
+            break
+    return missing[:limit]
+
+
+def suggestions_sweep_run(limit: int | None = None) -> int:
+    """Queue exams that should have suggestions and have none (enqueue lost, new provider version)."""
+    from annotations.tasks import suggestions_exam
+
+    exam_ids = exams_missing_suggestions(limit or settings.SUGGESTION_SWEEP_LIMIT)
+    if not exam_ids:
+        return 0
+    with transaction.atomic():
+        audit_record(
+            actor=None,
+            actor_username=SYSTEM_ACTOR,
+            action="suggestions.sweep",
+            after={"exams": len(exam_ids)},
+        )
+    for exam_id in exam_ids:
+        suggestions_exam.delay(exam_id)
+    return len(exam_ids)
