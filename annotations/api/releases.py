@@ -1,0 +1,108 @@
+"""API for label releases: list and create (POST queues the build), read one, download its files."""
+
+from __future__ import annotations
+
+from django.http import FileResponse, Http404
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from annotations.api.permissions import IsCoordinator
+from annotations.models import ReviewBatch
+from annotations.selectors.exports import ExportRefused
+from annotations.selectors.releases import release_get, release_list, release_progress
+from annotations.services.releases import TARGETS, release_create, release_file_open
+
+
+class ReleaseCreateSerializer(serializers.Serializer):
+    batches = serializers.ListField(child=serializers.IntegerField(), min_length=1)
+    target = serializers.ChoiceField(choices=list(TARGETS), required=False, default="")
+    hdf5 = serializers.BooleanField(required=False, default=True)
+    native_rate = serializers.BooleanField(required=False, default=False)
+    name = serializers.CharField(required=False, default="", allow_blank=True, max_length=200)
+
+
+class ReleaseFileSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    bytes = serializers.IntegerField()
+    sha256 = serializers.CharField()
+
+
+class ReleaseSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    status = serializers.CharField()
+    done = serializers.IntegerField()
+    total = serializers.IntegerField()
+    finished = serializers.BooleanField()
+    error = serializers.CharField()
+    exam_count = serializers.IntegerField()
+    target = serializers.CharField()
+    taxonomy = serializers.CharField()
+    batches = serializers.ListField(child=serializers.IntegerField())
+    options = serializers.DictField()
+    software_version = serializers.CharField()
+    created_at = serializers.CharField()
+    files = ReleaseFileSerializer(many=True)
+
+
+def _ip(request) -> str | None:
+    return request.META.get("REMOTE_ADDR") or None
+
+
+class ReleaseListCreateView(APIView):
+    permission_classes = [IsCoordinator]
+
+    @extend_schema(responses=ReleaseSerializer(many=True))
+    def get(self, request):
+        return Response(
+            [ReleaseSerializer(release_progress(r)).data for r in release_list(request.user)[:200]]
+        )
+
+    @extend_schema(request=ReleaseCreateSerializer, responses={201: ReleaseSerializer})
+    def post(self, request):
+        payload = ReleaseCreateSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        data = payload.validated_data
+        batches = list(ReviewBatch.objects.filter(pk__in=data["batches"]))
+        missing = sorted(set(data["batches"]) - {b.pk for b in batches})
+        if missing:
+            return Response({"detail": f"no such batch: {missing}"}, status=status.HTTP_400_BAD_REQUEST)
+        try:
+            release = release_create(
+                actor=request.user,
+                batches=batches,
+                target=data["target"],
+                hdf5=data["hdf5"],
+                native_rate=data["native_rate"],
+                name=data["name"],
+                ip_address=_ip(request),
+            )
+        except ExportRefused as error:
+            return Response({"detail": str(error)}, status=status.HTTP_400_BAD_REQUEST)
+        release = release_get(request.user, release.pk)
+        return Response(ReleaseSerializer(release_progress(release)).data, status=status.HTTP_201_CREATED)
+
+
+class ReleaseDetailView(APIView):
+    permission_classes = [IsCoordinator]
+
+    @extend_schema(responses=ReleaseSerializer)
+    def get(self, request, pk: int):
+        return Response(ReleaseSerializer(release_progress(release_get(request.user, pk))).data)
+
+
+class ReleaseFileView(APIView):
+    permission_classes = [IsCoordinator]
+
+    @extend_schema(responses={(200, "application/octet-stream"): bytes})
+    def get(self, request, pk: int, name: str):
+        release = release_get(request.user, pk)
+        try:
+            handle = release_file_open(
+                actor=request.user, release=release, name=name, ip_address=_ip(request)
+            )
+        except FileNotFoundError:
+            raise Http404("no such file in this release") from None
+        return FileResponse(handle, as_attachment=True, filename=f"release-{release.pk}-{name}")

@@ -1,0 +1,138 @@
+"""Formatting shared by every export: pseudonyms, fixed number formats, checksums, the dataset card.
+
+Everything here is deterministic by construction: no clocks, no dict-order surprises (JSON keys are
+sorted), no locale, floats written with a fixed number of digits.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from pathlib import Path
+
+FLOAT_DIGITS = 6
+
+
+def pseudonyms(reader_ids: Iterable[int]) -> dict[int, str]:
+    """R01, R02, ... by sorted user id: stable for a given set of readers, and the same reader keeps
+    the same pseudonym in every file of the export. Nothing in the pseudonym derives from the account."""
+    ordered = sorted(set(reader_ids))
+    width = max(2, len(str(len(ordered))))
+    return {reader_id: f"R{i + 1:0{width}d}" for i, reader_id in enumerate(ordered)}
+
+
+def fixed(value: float | None, digits: int = FLOAT_DIGITS) -> float | None:
+    """A float rounded to a fixed number of digits (JSON writes the shortest repr of the result)."""
+    if value is None or not math.isfinite(value):
+        return None
+    return round(float(value), digits)
+
+
+def utc_iso(moment: datetime | None) -> str:
+    if moment is None:
+        return ""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def json_line(data: dict) -> str:
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False) + "\n"
+
+
+def json_document(data: dict) -> str:
+    return json.dumps(data, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
+
+
+def wilson_interval(
+    positives: int, n: int, z: float = 1.959963984540054
+) -> tuple[float | None, float | None]:
+    """95% Wilson score interval of a proportion: well-behaved at 0 and n, unlike the normal one."""
+    if n <= 0:
+        return None, None
+    p = positives / n
+    denominator = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denominator
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denominator
+    return fixed(max(0.0, centre - half)), fixed(min(1.0, centre + half))
+
+
+def file_sha256(path: Path, chunk: int = 1 << 20) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while block := handle.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def sha256sums(entries: Iterable[tuple[str, str]]) -> str:
+    """The `sha256sum` format (two spaces, name), sorted by name: `sha256sum -c SHA256SUMS` checks it."""
+    return "".join(f"{sha}  {name}\n" for name, sha in sorted(entries))
+
+
+def _cell(value) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.3f}"
+    return str(value)
+
+
+def _range(interval) -> str:
+    lower, upper = interval or (None, None)
+    return f"{_cell(lower)} to {_cell(upper)}"
+
+
+def card_markdown(card: dict) -> str:
+    """The human-readable dataset card, rendered from the same dictionary as dataset_card.json."""
+    lines = [
+        f"# {card['title']}",
+        "",
+        f"Release date: {card['release_date']}  ",
+        f"Data as of: {card['data_as_of'] or '-'}  ",
+        f"Software: ECG Review {card['software_version']}",
+        "",
+        "## Source",
+        "",
+        f"Taxonomy: {card['taxonomy']['name']} ({card['taxonomy']['key']} {card['taxonomy']['version']})  ",
+        f"Columns: {card['columns']['taxonomy']}" + (" (mapped)" if card["columns"]["mapped"] else ""),
+        "",
+        "| Batch | Name | Readers per exam | Suggestions | Consensus rule |",
+        "|---|---|---|---|---|",
+    ]
+    for batch in card["batches"]:
+        rule = batch.get("consensus_rule") or {}
+        lines.append(
+            f"| {batch['id']} | {batch['name']} | {batch['readers_per_exam']} | {batch['suggestion_mode']} "
+            f"| {rule.get('method', '-')} |"
+        )
+    counts = card["counts"]
+    lines += [
+        "",
+        "## Counts",
+        "",
+        f"Exams: {counts['exams']}; readers: {counts['readers']}; first reads: {counts['first_reads']}; "
+        f"reads per exam: {json.dumps(counts['reads_per_exam'], sort_keys=True)}",
+        "",
+        "Consensus methods (stored cells): "
+        + ", ".join(f"{k} {v}" for k, v in sorted(card["consensus_methods"].items())),
+        "",
+        "## Classes",
+        "",
+        "| Code | Name | Positive | Undecided | Prevalence | 95% CI | Fleiss κ | 95% CI |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for row in card["classes"]:
+        kappa = row.get("agreement") or {}
+        lines.append(
+            f"| {row['code']} | {row['name']} | {row['positive']} | {row['undecided']} "
+            f"| {_cell(row['prevalence'])} | {_range(row['prevalence_ci'])} "
+            f"| {_cell(kappa.get('fleiss_kappa'))} | {_range(kappa.get('fleiss_kappa_ci'))} |"
+        )
+    lines += ["", "## Files", ""]
+    for item in card["files"]:
+        lines.append(f"- `{item['name']}` ({item['bytes']} bytes), sha256 `{item['sha256']}`")
+    lines += ["", "## Conventions", ""]
+    lines += [f"- {text}" for text in card["conventions"]]
+    return "\n".join(lines) + "\n"

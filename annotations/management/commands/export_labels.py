@@ -1,0 +1,89 @@
+"""manage.py export_labels --batch ID [--batch ID] --out DIR: write a release's files synchronously.
+
+The same writer as the release task (annotations.services.exports.export_write), so the files are
+byte-identical to a release of the same state and options, except for the card's release date: here
+it is --date, or by default the time of the latest read or adjudication the export contains, so running
+the command twice on the same state gives the same bytes. Records an audit event of what was written.
+"""
+
+from __future__ import annotations
+
+import getpass
+from pathlib import Path
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
+from tqdm import tqdm
+
+from annotations.exports.files import utc_iso
+from annotations.roles import Role, has_role
+from annotations.selectors.exports import ExportRefused, export_data_as_of, export_plan
+from annotations.services.audit import audit_record
+from annotations.services.exports import ExportOptions, export_write
+
+
+class Command(BaseCommand):
+    help = "Export consensus labels, reads, tracings and a dataset card for one or more batches."
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--batch", type=int, action="append", required=True, help="Batch id (repeatable)."
+        )
+        parser.add_argument("--out", type=Path, required=True, help="Folder to write into (created).")
+        parser.add_argument(
+            "--map", dest="target", choices=["code15", "ptbxl-scp"], default="", help="Map the columns."
+        )
+        parser.add_argument("--native-rate", action="store_true", help="Tracings at the recorded rate.")
+        parser.add_argument("--no-hdf5", action="store_true", help="No tracings file.")
+        parser.add_argument("--date", default="", help="Release date for the card (default: data as of).")
+        parser.add_argument("--user", default="", help="Coordinator to record as the exporter.")
+        parser.add_argument("--no-progress", action="store_true", help="No progress bar.")
+
+    def handle(self, *args, batch, out, target, native_rate, no_hdf5, date, user, no_progress, **options):
+        actor = None
+        if user:
+            actor = get_user_model().objects.filter(username=user).first()
+            if actor is None or not has_role(actor, Role.COORDINATOR):
+                raise CommandError(f"{user!r} is not a coordinator")
+        try:
+            plan = export_plan(batch, target=target)
+        except ExportRefused as error:
+            raise CommandError(str(error)) from None
+        export_options = ExportOptions(hdf5=not no_hdf5, native_rate=native_rate)
+        release_date = date or utc_iso(export_data_as_of(plan.batch_ids))
+        with tqdm(total=0, unit="exam", disable=no_progress, file=self.stderr) as bar:
+
+            def progress(done: int, total: int) -> None:
+                bar.total = total
+                bar.n = done
+                bar.refresh()
+
+            try:
+                result = export_write(
+                    plan,
+                    out,
+                    export_options,
+                    title=f"ECG Review export of batch {', '.join(str(pk) for pk in plan.batch_ids)}",
+                    release_date=release_date,
+                    progress=progress,
+                )
+            except ExportRefused as error:
+                raise CommandError(str(error)) from None
+        with transaction.atomic():
+            audit_record(
+                actor=actor,
+                actor_username=f"manage.py export_labels ({getpass.getuser()})",
+                action="export.command",
+                after={
+                    "batches": plan.batch_ids,
+                    "target": plan.target,
+                    "options": export_options.as_dict(),
+                    "out": str(out),
+                    "exams": result.card["counts"]["exams"],
+                    "files": {f["name"]: f["sha256"] for f in result.files},
+                },
+            )
+        for entry in result.files:
+            self.stdout.write(f"{entry['sha256']}  {entry['name']}  ({entry['bytes']} bytes)")
+        self.stdout.write(self.style.SUCCESS(f"{result.card['counts']['exams']} exams written to {out}"))

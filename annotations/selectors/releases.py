@@ -1,0 +1,53 @@
+"""Releases as coordinators see them: the list, one release, its progress."""
+
+from __future__ import annotations
+
+from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
+from django.http import Http404
+
+from annotations.models import Release, ReviewBatch
+from annotations.roles import Role, has_role
+
+
+def _require_coordinator(user) -> None:
+    if not has_role(user, Role.COORDINATOR):
+        raise PermissionDenied
+
+
+def release_list(user) -> QuerySet[Release]:
+    _require_coordinator(user)
+    return Release.objects.select_related("coordinator", "taxonomy").prefetch_related("batches")
+
+
+def release_get(user, release_id: int) -> Release:
+    _require_coordinator(user)
+    release = release_list(user).filter(pk=release_id).first()
+    if release is None:
+        raise Http404("no such release")
+    return release
+
+
+def release_progress(release: Release) -> dict:
+    return {
+        "id": release.pk,
+        "name": release.name,
+        "status": release.status,
+        "done": release.progress_done,
+        "total": release.progress_total,
+        "finished": release.status in (Release.Status.DONE, Release.Status.FAILED),
+        "error": release.error,
+        "exam_count": release.exam_count,
+        "target": release.target,
+        "taxonomy": f"{release.taxonomy.key} {release.taxonomy.version}",
+        "batches": sorted(release.batches.values_list("pk", flat=True)),
+        "options": release.options,
+        "software_version": release.software_version,
+        "created_at": release.created_at.isoformat(),
+        "files": release.files,
+    }
+
+
+def exportable_batches(user) -> QuerySet[ReviewBatch]:
+    _require_coordinator(user)
+    return ReviewBatch.objects.exclude(status=ReviewBatch.Status.DRAFT).select_related("taxonomy")
