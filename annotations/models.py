@@ -572,3 +572,119 @@ class SuggestionExposure(models.Model):
 
     def __str__(self) -> str:
         return f"suggestion {self.suggestion_id} shown on assignment {self.assignment_id}"
+
+
+# --- Agreement and adjudication (issue 6) ---------------------------------------------------------------
+class AgreementResult(models.Model):
+    """The latest agreement statistics of a batch, and what they were computed from.
+
+    One row per batch, replaced in place by every recomputation: the figures are a pure function of the
+    reads (which are append-only, with their own history) and of the algorithm version, so keeping old
+    results would only keep numbers that can be recomputed. ``read_count`` and ``latest_submission_at``
+    say which reads the result saw; the periodic sweep recomputes a batch whose reads have moved on.
+    """
+
+    batch = models.OneToOneField(ReviewBatch, on_delete=models.CASCADE, related_name="agreement")
+    algorithm_version = models.CharField(max_length=40)
+    read_count = models.PositiveIntegerField(
+        help_text=_("Submitted first reads the result was computed from.")
+    )
+    latest_submission_at = models.DateTimeField(null=True, blank=True)
+    exam_count = models.PositiveIntegerField(default=0)
+    reader_count = models.PositiveSmallIntegerField(default=0)
+    disputed_count = models.PositiveIntegerField(default=0)
+    results = models.JSONField(
+        default=dict, help_text=_("Per-class statistics with intervals, reader pairs, per-reader metrics.")
+    )
+    computed_at = models.DateTimeField(default=timezone.now)
+    duration_ms = models.PositiveIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"agreement of batch {self.batch_id} ({self.read_count} reads)"
+
+
+class DisputedLabel(models.Model):
+    """A class of an exam that readers left undecided (a tie, an uncertain latent estimate) or that an
+    escalated exam's readers disagree on: what the adjudicator is asked to decide.
+
+    Rewritten for the batch by every recomputation; the human decision lives in Adjudication, which
+    recomputation never touches.
+    """
+
+    class Reason(models.TextChoices):
+        TIE = "tie", _("Readers tied")
+        UNCERTAIN = "uncertain", _("Latent estimate uncertain")
+        ESCALATED = "escalated", _("Exam escalated to adjudication")
+
+    batch = models.ForeignKey(ReviewBatch, on_delete=models.CASCADE, related_name="disputed_labels")
+    exam = models.ForeignKey(Exam, on_delete=models.PROTECT, related_name="+")
+    diagnostic_class = models.ForeignKey(DiagnosticClass, on_delete=models.PROTECT, related_name="+")
+    reason = models.CharField(max_length=10, choices=Reason.choices)
+    positive_votes = models.PositiveSmallIntegerField()
+    total_votes = models.PositiveSmallIntegerField()
+    probability = models.FloatField(
+        null=True, blank=True, help_text=_("Latent-truth (Dawid-Skene) estimate.")
+    )
+    computed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["batch", "exam", "diagnostic_class"], name="disputed_label_unique"
+            ),
+            models.CheckConstraint(
+                condition=Q(reason__in=["tie", "uncertain", "escalated"]), name="disputed_label_reason_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(positive_votes__lte=F("total_votes")), name="disputed_label_votes_consistent"
+            ),
+        ]
+        indexes = [models.Index(fields=["batch", "exam"], name="disputed_label_exam_idx")]
+
+    def __str__(self) -> str:
+        return f"exam {self.exam_id} class {self.diagnostic_class_id} disputed ({self.reason})"
+
+
+# --- Label releases (issue 8) ---------------------------------------------------------------------------
+class Release(models.Model):
+    """A versioned, immutable export of consensus labels, reads and tracings, with its dataset card.
+
+    Written once by the build task: a finished release has no update path in any service, and its
+    files' SHA-256 checksums are kept here as well as in the SHA256SUMS file beside them.
+    """
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("Queued")
+        RUNNING = "running", _("Running")
+        DONE = "done", _("Done")
+        FAILED = "failed", _("Failed")
+
+    name = models.CharField(max_length=200)
+    coordinator = models.ForeignKey(USER, on_delete=models.PROTECT, related_name="releases")
+    batches = models.ManyToManyField(ReviewBatch, related_name="releases")
+    taxonomy = models.ForeignKey(Taxonomy, on_delete=models.PROTECT, related_name="releases")
+    target = models.CharField(
+        max_length=60, blank=True, help_text=_("Taxonomy key the columns are mapped to; empty: the batches'.")
+    )
+    options = models.JSONField(default=dict, blank=True, help_text=_("{hdf5: bool, native_rate: bool}"))
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    progress_done = models.PositiveIntegerField(default=0)
+    progress_total = models.PositiveIntegerField(default=0)
+    files = models.JSONField(default=list, blank=True, help_text=_("[{name, bytes, sha256}] once built."))
+    exam_count = models.PositiveIntegerField(default=0)
+    software_version = models.CharField(max_length=40)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=["queued", "running", "done", "failed"]), name="release_status_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"release #{self.pk} {self.name} ({self.status})"

@@ -26,3 +26,51 @@ urlpatterns = [
         "batches/<int:batch_id>/add-readers/", views_batches.batch_add_readers_view, name="batch-add-readers"
     ),
 ]
+
+# Model suggestions (issue 7).
+from annotations import views_suggestions  # noqa: E402
+
+urlpatterns += [
+    path("batches/<int:batch_id>/evidence/", views_suggestions.batch_evidence_view, name="batch-evidence"),
+]
+
+# Agreement and adjudication (issue 6).
+from annotations import views_agreement  # noqa: E402
+
+urlpatterns += [
+    path("batches/<int:batch_id>/agreement/", views_agreement.batch_agreement, name="batch-agreement"),
+    path(
+        "batches/<int:batch_id>/agreement.csv",
+        views_agreement.batch_agreement_csv,
+        name="batch-agreement-csv",
+    ),
+    path(
+        "batches/<int:batch_id>/agreement/recompute/",
+        views_agreement.batch_agreement_recompute,
+        name="batch-agreement-recompute",
+    ),
+    path("adjudication/", views_agreement.adjudication_queue_view, name="adjudication-queue"),
+    path(
+        "adjudication/<int:batch_id>/<int:exam_id>/",
+        views_agreement.adjudication_case_view,
+        name="adjudication-case",
+    ),
+]
+
+# Label releases (issue 8).
+from annotations import views_releases  # noqa: E402
+
+urlpatterns += [
+    path("releases/", views_releases.releases, name="releases"),
+    path("releases/<int:release_id>/", views_releases.release_detail, name="release-detail"),
+    path(
+        "releases/<int:release_id>/progress.json",
+        views_releases.release_progress_json,
+        name="release-progress",
+    ),
+    path(
+        "releases/<int:release_id>/files/<str:name>",
+        views_releases.release_file,
+        name="release-file",
+    ),
+]

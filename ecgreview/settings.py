@@ -363,3 +363,11 @@ CELERY_BEAT_SCHEDULE = {
     **globals().get("CELERY_BEAT_SCHEDULE", {}),
     "agreement-sweep": {"task": "annotations.tasks.agreement_sweep", "schedule": AGREEMENT_SWEEP_SECONDS},
 }
+
+# --- Label releases (issue 8) ---------------------------------------------------------------------
+# Where built releases are kept (coordinators download them through the app, never directly).
+RELEASE_STORAGE_DIR = Path(env.str("RELEASE_STORAGE_DIR", str(VAR_DIR / "releases")))
+STORAGES["releases"] = {
+    "BACKEND": "django.core.files.storage.FileSystemStorage",
+    "OPTIONS": {"location": str(RELEASE_STORAGE_DIR)},
+}

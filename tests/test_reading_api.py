@@ -214,7 +214,12 @@ def test_shown_mode_records_who_saw_the_suggestion_when_the_exam_opened(client_f
     assert client.get(f"{API}/{anas.pk}/?prefetch=1").json()["suggestion"] is None
     assert not SuggestionExposure.objects.exists()  # prefetching puts nothing on screen
     shown = client.get(f"{API}/{anas.pk}/").json()["suggestion"]
-    assert shown["scores"][0] == {"code": "AF", "name": "Atrial fibrillation", "score": 0.9}
+    assert shown["scores"][0] == {
+        "code": "AF",
+        "name": "Atrial fibrillation",
+        "score": 0.9,
+        "suggested": True,
+    }
     exposure = SuggestionExposure.objects.get()
     assert (exposure.reader, exposure.assignment, exposure.mode) == (ana, anas, "shown")
     client.put(

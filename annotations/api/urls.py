@@ -32,3 +32,47 @@ urlpatterns = [
     path("v1/batches/preview/", batches.BatchPreviewView.as_view(), name="api-batch-preview"),
     path("v1/batches/<int:pk>/progress/", batches.BatchProgressView.as_view(), name="api-batch-progress"),
 ]
+
+# Model suggestions (issue 7).
+from annotations.api import suggestions  # noqa: E402
+
+urlpatterns += [
+    path(
+        "v1/batches/<int:pk>/suggestions/",
+        suggestions.BatchSuggestionsView.as_view(),
+        name="api-batch-suggestions",
+    ),
+    path("v1/batches/<int:pk>/evidence/", suggestions.BatchEvidenceView.as_view(), name="api-batch-evidence"),
+]
+
+# Agreement and adjudication (issue 6).
+from annotations import views_agreement  # noqa: E402
+from annotations.api import agreement  # noqa: E402
+
+urlpatterns += [
+    path(
+        "v1/batches/<int:pk>/agreement/", agreement.BatchAgreementView.as_view(), name="api-batch-agreement"
+    ),
+    path("v1/adjudication/", agreement.AdjudicationQueueView.as_view(), name="api-adjudication-queue"),
+    path(
+        "v1/adjudication/<int:batch_id>/<int:exam_id>/",
+        agreement.AdjudicationCaseView.as_view(),
+        name="api-adjudication-case",
+    ),
+    path(
+        "v1/adjudication/<int:batch_id>/<int:exam_id>/waveform/",
+        views_agreement.adjudication_waveform,
+        name="api-adjudication-waveform",
+    ),
+]
+
+# Label releases (issue 8).
+from annotations.api import releases  # noqa: E402
+
+urlpatterns += [
+    path("v1/releases/", releases.ReleaseListCreateView.as_view(), name="api-release-list"),
+    path("v1/releases/<int:pk>/", releases.ReleaseDetailView.as_view(), name="api-release-detail"),
+    path(
+        "v1/releases/<int:pk>/files/<str:name>", releases.ReleaseFileView.as_view(), name="api-release-file"
+    ),
+]

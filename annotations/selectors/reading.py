@@ -112,10 +112,31 @@ def suggestion_shown_on_open(assignment: Assignment) -> Suggestion | None:
     return suggestion_for_exam(assignment.exam_id)
 
 
-def _suggestion_json(suggestion: Suggestion | None, portuguese: bool) -> dict | None:
+# Measurements a reader is shown beside the suggested statements (the rest stay for the evidence).
+READER_MEASUREMENTS = (
+    "heart_rate_bpm",
+    "pr_ms",
+    "qrs_ms",
+    "qt_ms",
+    "qtc_bazett_ms",
+    "qtc_fridericia_ms",
+    "qrs_axis_deg",
+)
+
+
+def _suggestion_json(suggestion: Suggestion | None, portuguese: bool, taxonomy_id: int) -> dict | None:
     if suggestion is None:
         return None
-    scores = suggestion.scores.select_related("diagnostic_class").order_by("-score")
+    from annotations.services.suggestions import META, source_code
+
+    # Only this batch's statements: the same suggestion also carries scores for other taxonomies.
+    scores = (
+        suggestion.scores.filter(diagnostic_class__taxonomy_id=taxonomy_id)
+        .select_related("diagnostic_class")
+        .order_by("-score")
+    )
+    stored = suggestion.measurements or {}
+    thresholds = (stored.get(META) or {}).get("thresholds", {})
     return {
         "provider": suggestion.provider,
         "version": suggestion.provider_version,
@@ -124,9 +145,11 @@ def _suggestion_json(suggestion: Suggestion | None, portuguese: bool) -> dict | 
                 "code": s.diagnostic_class.code,
                 "name": (s.diagnostic_class.name_pt if portuguese else "") or s.diagnostic_class.name,
                 "score": round(s.score, 3),
+                "suggested": s.score >= thresholds.get(source_code(s.diagnostic_class), 0.5),
             }
             for s in scores
         ],
+        "measurements": {key: stored.get(key) for key in READER_MEASUREMENTS if key in stored},
     }
 
 
@@ -209,6 +232,8 @@ def reading_context(user, assignment: Assignment, *, prefetch: bool = False) -> 
         },
         "suggestion": None
         if prefetch
-        else _suggestion_json(suggestion_visible(assignment, annotation), portuguese),
+        else _suggestion_json(
+            suggestion_visible(assignment, annotation), portuguese, assignment.batch.taxonomy_id
+        ),
         "next_assignment_id": following.pk if following else None,
     }

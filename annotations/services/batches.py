@@ -11,6 +11,7 @@ from annotations.design import DesignError, DesignRequest, design_batch
 from annotations.models import Assignment, BatchExam, Exam, ReviewBatch, Taxonomy
 from annotations.roles import Role, has_role
 from annotations.services.audit import audit_record
+from annotations.services.suggestions import batch_suggestions_enqueue
 from annotations.services.taxonomy import taxonomy_freeze
 
 
@@ -123,6 +124,8 @@ def batch_create(
                 "seed": seed,
             },
         )
+        # After commit: the worker must see the batch's rows; a broker error is logged, never raised.
+        transaction.on_commit(lambda: batch_suggestions_enqueue(batch.pk))
     return batch
 
 
@@ -216,6 +219,7 @@ def batch_add_exams(*, batch: ReviewBatch, exams: Sequence[Exam], actor, seed: i
             for s in design.slots
         )
         audit_record(actor=actor, action="batch.add_exams", target=batch, after={"exams": new})
+        transaction.on_commit(lambda: batch_suggestions_enqueue(batch.pk))
     return len(new)
 
 

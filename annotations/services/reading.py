@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -24,6 +25,7 @@ from annotations.models import (
     Suggestion,
     SuggestionExposure,
 )
+from annotations.services.agreement import agreement_recompute_request
 from annotations.services.audit import audit_record
 from annotations.services.batches import batch_exam_escalate_if_disputed
 
@@ -194,11 +196,12 @@ def annotation_save_draft(
 
 
 def suggestion_for_exam(exam_id: int) -> Suggestion | None:
-    return (
-        Suggestion.objects.filter(exam_id=exam_id, status=Suggestion.Status.OK)
-        .order_by("-computed_at", "-id")
-        .first()
-    )
+    """The suggestion readers see: the newest OK one of SUGGESTION_READER_PROVIDER, so every reader of
+    an exam sees the same provider whichever finished first; else the newest OK one of any provider."""
+    ok = Suggestion.objects.filter(exam_id=exam_id, status=Suggestion.Status.OK)
+    ok = ok.order_by("-computed_at", "-id")
+    preferred = getattr(settings, "SUGGESTION_READER_PROVIDER", None)
+    return (ok.filter(provider=preferred).first() if preferred else None) or ok.first()
 
 
 def annotation_submit(
@@ -248,6 +251,10 @@ def annotation_submit(
             locked.save(update_fields=["status", "submitted_at"])
             if locked.read_round == 1:
                 batch_exam_escalate_if_disputed(batch=locked.batch, exam_id=locked.exam_id, actor=actor)
+                # After commit, so the worker sees this read; coalesced, and a Redis outage never
+                # fails the submit (agreement_recompute_request logs it; the sweep catches up).
+                batch_id = locked.batch_id
+                transaction.on_commit(lambda: agreement_recompute_request(batch_id))
     return SubmitResult(annotation=annotation, assignment=locked, suggestion_revealed=revealed)
 
 
