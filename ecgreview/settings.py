@@ -114,6 +114,8 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis: cache and Celery broker ---------------------------------------------------------------
 REDIS_URL = env.str("REDIS_URL")
+# Seconds a Redis call may take before it counts as failed (cache and broker alike).
+REDIS_SOCKET_TIMEOUT = env.int("REDIS_SOCKET_TIMEOUT", 2, minimum=1)
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", REDIS_URL)
 for _name, _url in (("REDIS_URL", REDIS_URL), ("CELERY_BROKER_URL", CELERY_BROKER_URL)):
     if _url is not None and urlparse(_url).scheme not in {"redis", "rediss"}:
@@ -126,6 +128,12 @@ if REDIS_URL:
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": env.str("CACHE_KEY_PREFIX", "ecgreview"),
             "TIMEOUT": 300,
+            # A stopped or frozen Redis must cost a request a moment, never hang it: every cache use
+            # (login throttling, coalescing, progress) is optional and catches the error.
+            "OPTIONS": {
+                "socket_timeout": REDIS_SOCKET_TIMEOUT,
+                "socket_connect_timeout": REDIS_SOCKET_TIMEOUT,
+            },
         }
     }
 else:
@@ -141,7 +149,17 @@ CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {"annotations.tasks.suggestions_*": {"queue": "models"}}
 # Longer than the longest task, so an unacknowledged task is only redelivered if its worker died.
 CELERY_BROKER_TRANSPORT_OPTIONS = {
-    "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", 3 * 3600, minimum=60)
+    "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", 3 * 3600, minimum=60),
+    # Publishing from a request must fail fast when the broker is down or frozen: the write is already
+    # committed, and the periodic sweeps queue whatever could not be queued.
+    "socket_timeout": REDIS_SOCKET_TIMEOUT,
+    "socket_connect_timeout": REDIS_SOCKET_TIMEOUT,
+}
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 1,
+    "interval_start": 0,
+    "interval_step": 0.5,
+    "interval_max": 0.5,
 }
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_IGNORE_RESULT = True
@@ -263,7 +281,8 @@ SECURE_CSP = {
 # --- API ------------------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # SignedIn is IsAuthenticated that declares its roles (none needed) for the access-matrix test.
+    "DEFAULT_PERMISSION_CLASSES": ["annotations.api.permissions.SignedIn"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 100,
@@ -274,7 +293,7 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "ECG Review API",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
-    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    "SERVE_PERMISSIONS": ["annotations.api.permissions.SignedIn"],
 }
 
 # --- Internationalisation ---------------------------------------------------------------------------

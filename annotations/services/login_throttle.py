@@ -8,9 +8,12 @@ accounts from one address gets more than the limit.
 from __future__ import annotations
 
 import hashlib
+import logging
 
 from django.conf import settings
 from django.core.cache import cache
+
+logger = logging.getLogger(__name__)
 
 
 def _keys(username: str, ip: str | None) -> list[str]:
@@ -20,20 +23,30 @@ def _keys(username: str, ip: str | None) -> list[str]:
 
 
 def login_locked(username: str, ip: str | None) -> bool:
-    counts = cache.get_many(_keys(username, ip))
+    try:
+        counts = cache.get_many(_keys(username, ip))
+    except Exception:  # Redis down: logging in beats locking everybody out; the audit trail still counts
+        logger.warning("login throttling skipped: the cache is unavailable")
+        return False
     return any(count >= settings.LOGIN_FAILURE_LIMIT for count in counts.values())
 
 
 def login_failure_record(username: str, ip: str | None) -> None:
     timeout = settings.LOGIN_LOCKOUT_MINUTES * 60
-    for key in _keys(username, ip):
-        if cache.add(key, 1, timeout):
-            continue
-        try:
-            cache.incr(key)
-        except ValueError:  # expired between add() and incr()
-            cache.add(key, 1, timeout)
+    try:
+        for key in _keys(username, ip):
+            if cache.add(key, 1, timeout):
+                continue
+            try:
+                cache.incr(key)
+            except ValueError:  # expired between add() and incr()
+                cache.add(key, 1, timeout)
+    except Exception:
+        logger.warning("login failure not counted: the cache is unavailable")
 
 
 def login_success_record(username: str, ip: str | None) -> None:
-    cache.delete_many(_keys(username, ip)[:1])  # the address keeps its count: it may be guessing others
+    try:
+        cache.delete_many(_keys(username, ip)[:1])  # the address keeps its count: it may be guessing others
+    except Exception:
+        logger.warning("login failures not reset: the cache is unavailable")
