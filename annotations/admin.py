@@ -19,10 +19,12 @@ from annotations.services.audit import audit_record
 class CoordinatorAdminSite(admin.AdminSite):
     site_header = "ECG Review administration"
     site_title = "ECG Review admin"
+    # Declared for the access-matrix test, as role_required and the API permission classes do.
+    required_roles = frozenset({Role.COORDINATOR})
 
     def has_permission(self, request) -> bool:
         user = request.user
-        return user.is_active and (user.is_superuser or has_role(user, Role.COORDINATOR))
+        return user.is_active and (user.is_superuser or any(has_role(user, r) for r in self.required_roles))
 
 
 coordinator_admin = CoordinatorAdminSite(name="admin")
@@ -94,14 +96,19 @@ class AuditedUserAdmin(UserAdmin):
         )
 
 
+def _plain(value):
+    """A value the audit trail can store as JSON: groups by name, anything else by its text."""
+    if isinstance(value, (str, int, float, bool, type(None))):
+        return value
+    if hasattr(value, "__iter__"):
+        return sorted(str(getattr(item, "name", item)) for item in value)
+    return str(value)
+
+
 def _jsonable(values):
     if values is None:
         return None
-    return {
-        k: (str(v) if not isinstance(v, (str, int, float, bool, list, type(None))) else v)
-        for k, v in values.items()
-        if k != "password"
-    }
+    return {k: _plain(v) for k, v in values.items() if k != "password"}
 
 
 class GroupsReadOnly(ReadOnlyAdmin, GroupAdmin):

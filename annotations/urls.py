@@ -1,18 +1,20 @@
 from django.contrib.auth import views as auth_views
-from django.urls import include, path
+from django.urls import path
+from django.views.i18n import set_language
 
-from annotations import views, views_batches, views_imports, views_reading
+from annotations import views, views_audit, views_batches, views_imports, views_reading
 
 urlpatterns = [
     path("", views.home, name="home"),
     path("accounts/login/", views.LoginView.as_view(), name="login"),
-    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("accounts/logout/", views.signed_in(auth_views.LogoutView.as_view()), name="logout"),
     path("taxonomies/", views.taxonomies, name="taxonomies"),
     path("taxonomies/<int:taxonomy_id>/", views.taxonomy_detail, name="taxonomy-detail"),
     path("exams/", views.exams, name="exams"),
     path("read/next/", views_reading.reader_next, name="reader-next"),
     path("read/<int:assignment_id>/", views_reading.reader, name="reader"),
-    path("i18n/", include("django.conf.urls.i18n")),
+    # What include("django.conf.urls.i18n") would give, with its access declared.
+    path("i18n/setlang/", views.signed_in(set_language), name="set_language"),
     path("imports/", views_imports.imports, name="imports"),
     path("imports/<int:job_id>/", views_imports.import_detail, name="import-detail"),
     path("imports/<int:job_id>/progress/", views_imports.import_progress, name="import-progress"),
@@ -73,4 +75,6 @@ urlpatterns += [
         views_releases.release_file,
         name="release-file",
     ),
+    path("audit/", views_audit.audit_list, name="audit"),
+    path("audit/export.csv", views_audit.audit_export, name="audit-export"),
 ]
