@@ -7,6 +7,7 @@ from django.core.management import CommandError, call_command
 
 from annotations.models import Exam, ReferenceLabel
 from annotations.services.imports import ImportOptions, ImportRefused, exams_import
+from tests.data.hostile.make_hostile import gzip_bomb, nested_archive, quadratic_blowup, zip_bomb
 from tests.importing import DATA, HOSTILE, blob_files, use_private_storage, write_code15
 
 pytestmark = pytest.mark.django_db
@@ -94,6 +95,42 @@ def test_a_cpsc_file_with_infinite_samples_is_refused(blobs):
 
 def test_a_ptbxl_database_naming_a_record_outside_its_folder_is_refused(blobs):
     refused(blobs, HOSTILE / "ptbxl_escape", "points outside its folder")
+
+
+def test_an_hdf5_file_declaring_a_trillion_samples_in_a_few_kb_is_refused_before_reading(blobs):
+    refused(blobs, HOSTILE / "hdf5_trillion_samples.h5", "stores 0 bytes of them: expanding over 100x")
+
+
+def test_a_wfdb_header_declaring_fewer_samples_than_its_data_is_refused(blobs):
+    refused(blobs, HOSTILE / "wfdb_long_data.hea", "the sample count does not match the data")
+
+
+def test_xml_with_an_external_dtd_is_refused_without_fetching_it(blobs):
+    refused(blobs, HOSTILE / "aecg_external_dtd.xml", "entity expansion is refused")
+
+
+def test_xml_with_a_parameter_entity_is_refused(blobs):
+    refused(blobs, HOSTILE / "muse_parameter_entity.xml", "entity expansion is refused")
+
+
+def test_xml_with_a_quadratic_blowup_is_refused(blobs, tmp_path):
+    path = tmp_path / "aecg_quadratic.xml"
+    path.write_text(quadratic_blowup())
+    refused(blobs, path, "entity expansion is refused")
+
+
+def test_a_cpsc_file_with_nan_samples_is_refused(blobs):
+    refused(blobs, HOSTILE / "cpsc_nan.mat", "record cpsc_nan: NaN or infinite samples")
+
+
+def test_a_ptbxl_database_naming_an_absolute_path_is_refused(blobs):
+    refused(blobs, HOSTILE / "ptbxl_absolute", "points outside its folder")
+
+
+@pytest.mark.parametrize("make", [zip_bomb, nested_archive, gzip_bomb])
+def test_an_archive_given_by_path_is_refused_unopened(blobs, tmp_path, make):
+    path = make(tmp_path / "tracings.h5")  # the name says HDF5; the bytes say archive
+    refused(blobs, path, "archives are not imported")
 
 
 def test_a_file_over_the_size_limit_is_refused_unread(blobs, settings, tmp_path):

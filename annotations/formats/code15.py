@@ -56,6 +56,26 @@ def _refuse_links_and_external_data(group: h5py.Group, where: str = "") -> None:
                 raise FormatError(f"HDF5 dataset {path} keeps its data in external files; refused")
 
 
+# Declared bytes per stored byte. Real CODE files are stored raw (1x), and gzip of zero-padded tracings
+# stays far below this; only unwritten chunks (read back as fill values) or a compression bomb exceed it.
+_MAX_INFLATION = 100
+_INFLATION_FLOOR = 64 * 1024 * 1024  # small files may be mostly fill value: nothing to fear below this
+
+
+def _refuse_inflation(tracings: h5py.Dataset) -> None:
+    """Refuse a 'tracings' that declares far more data than the file holds, before any of it is read.
+
+    The per-record limits cannot catch it alone: a million records of 83,000 samples pass both, and a
+    few kB of file would then be read back as terabytes of fill values."""
+    declared = tracings.size * tracings.dtype.itemsize
+    stored = tracings.id.get_storage_size()
+    if declared > _INFLATION_FLOOR and declared > _MAX_INFLATION * max(stored, 1):
+        raise FormatError(
+            f"'tracings' declares {tracings.size} samples ({declared / 1e9:.1f} GB) but the file stores "
+            f"{stored} bytes of them: expanding over {_MAX_INFLATION}x is refused"
+        )
+
+
 def _open(path: Path, options: ReadOptions) -> tuple[h5py.File, h5py.Dataset, h5py.Dataset]:
     handle = h5py.File(path, "r")
     try:
@@ -71,6 +91,7 @@ def _open(path: Path, options: ReadOptions) -> tuple[h5py.File, h5py.Dataset, h5
             raise FormatError(f"unexpected dtypes: tracings {tracings.dtype}, exam_id {exam_ids.dtype}")
         check_record_count(tracings.shape[0], options.limits)
         check_shape("tracings", tracings.shape[2], tracings.shape[1], options.limits)
+        _refuse_inflation(tracings)
     except Exception:
         handle.close()
         raise

@@ -14,6 +14,36 @@ _XML_ROOT = re.compile(rb"<([A-Za-z_][\w.-]*:)?([A-Za-z_][\w.-]*)[\s/>]")
 _WFDB_RECORD_LINE = re.compile(r"^(\S+?)(/\d+)?\s+\d+(\s|$)")
 
 
+# Archives are never opened (no decompression, so no zip bomb and no nested archive to worry about):
+# they are named, and refused.
+_ARCHIVE_MAGIC = {
+    b"PK\x03\x04": "zip",
+    b"PK\x05\x06": "zip",
+    b"\x1f\x8b": "gzip",
+    b"BZh": "bzip2",
+    b"\xfd7zXZ\x00": "xz",
+    b"7z\xbc\xaf\x27\x1c": "7z",
+    b"Rar!\x1a\x07": "rar",
+    b"\x28\xb5\x2f\xfd": "zstd",
+}
+ARCHIVE_SUFFIXES = {".zip", ".gz", ".tgz", ".tar", ".bz2", ".xz", ".7z", ".rar", ".zst"}
+
+
+def archive_kind(head: bytes, name: str = "") -> str | None:
+    """'zip', 'gzip', 'tar', ... when the first bytes (or, failing that, the name) say archive."""
+    for magic, kind in _ARCHIVE_MAGIC.items():
+        if head.startswith(magic):
+            return kind
+    if head[257:262] == b"ustar":
+        return "tar"
+    suffix = Path(name).suffix.lower()
+    return suffix.lstrip(".") if suffix in ARCHIVE_SUFFIXES else None
+
+
+def archive_refusal(kind: str) -> str:
+    return f"is a {kind} archive; archives are not imported (unpack it and import the files inside)"
+
+
 def _head(path: Path, size: int = 4096) -> bytes:
     with open(path, "rb") as handle:
         return handle.read(size)
@@ -51,6 +81,8 @@ def detect_format(path: Path) -> str:
             return "ptbxl"
         raise FormatError("is a folder without ptbxl_database.csv; name its files instead")
     head = _head(path)
+    if kind := archive_kind(head, path.name):
+        raise FormatError(archive_refusal(kind))
     if head.startswith(HDF5_MAGIC):
         return "code15"
     if len(head) >= 132 and head[128:132] == b"DICM":
@@ -62,6 +94,9 @@ def detect_format(path: Path) -> str:
         return "muse"
     if root is not None:
         raise FormatError(f"is XML with root element <{root}>, neither HL7 aECG nor GE MUSE")
+    if head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"<") and b"<!DOCTYPE" in head:
+        # A DTD longer than the sniffed head (a quadratic blowup's one huge entity): say what it is.
+        raise FormatError("is XML whose DTD declares entities; entity expansion is refused")
     if _is_wfdb_header(head, path):
         return "wfdb"
     if head.startswith(MAT5_MAGIC):

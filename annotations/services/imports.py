@@ -34,7 +34,7 @@ from annotations.formats.base import (
     RecordSkipped,
     standardized,
 )
-from annotations.formats.detect import detect_format, import_units
+from annotations.formats.detect import PTBXL_DATABASE, detect_format, import_units
 from annotations.formats.registry import READERS
 from annotations.models import Dataset, Exam, ReferenceLabel
 from annotations.services.audit import audit_record
@@ -473,6 +473,8 @@ def import_job_progress(job) -> dict:
 def _save_uploads(files, folder: Path, limits: Limits) -> None:
     from django.utils.text import get_valid_filename
 
+    from annotations.formats.detect import archive_kind, archive_refusal
+
     folder.mkdir(parents=True, exist_ok=False)
     for upload in files:
         if upload.size > limits.max_file_bytes:
@@ -480,6 +482,13 @@ def _save_uploads(files, folder: Path, limits: Limits) -> None:
                 f"{upload.name}: {upload.size / 1048576:.1f} MB is over the upload limit of "
                 f"{limits.max_file_bytes / 1048576:.0f} MB (IMPORT_MAX_FILE_MB)"
             )
+        # Refused here, with the job never created: in the upload folder an archive would only be
+        # skipped as "not an ECG file", and the job would finish with nothing said about it.
+        upload.seek(0)
+        kind = archive_kind(upload.read(512), upload.name)
+        upload.seek(0)
+        if kind:
+            raise ImportRefused(f"{upload.name}: {archive_refusal(kind)}")
         name = get_valid_filename(Path(upload.name).name)  # never a path from the browser
         with open(folder / name, "wb") as handle:
             for chunk in upload.chunks():
@@ -624,8 +633,9 @@ def _display_name(path: Path, root: Path) -> str:
         parts = path.resolve().relative_to(root).parts
     except ValueError:
         return path.name
-    if len(parts) > 2 and parts[0] == "uploads":
-        parts = parts[2:]
+    if len(parts) >= 2 and parts[0] == "uploads":
+        # The upload folder itself is a unit only as a PTB-XL folder: name its database, not the folder.
+        parts = parts[2:] or (PTBXL_DATABASE,)
     return "/".join(parts)
 
 

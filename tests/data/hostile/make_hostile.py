@@ -8,7 +8,10 @@ regeneration changes nothing unless this script changes.
 from __future__ import annotations
 
 import csv
+import gzip
+import io
 import shutil
+import zipfile
 from pathlib import Path
 
 import h5py
@@ -61,6 +64,13 @@ def hdf5_cases() -> None:
     tracings[1, 2000, 3] = np.nan
     tracings[2, 100, 0] = np.inf
     _code_like(HERE / "hdf5_nan_and_inf.h5", tracings, [9001, 9002, 9003])
+    # 15. Declares 10^12 samples within every per-record limit (a million records of 83,334 samples),
+    #     chunked and never written: a few kB that would read as four terabytes of zeros.
+    with h5py.File(HERE / "hdf5_trillion_samples.h5", "w") as f:
+        f.create_dataset(
+            "tracings", shape=(1_000_000, 83_334, 12), dtype="f4", chunks=(1, 4096, 12), compression="gzip"
+        )
+        f.create_dataset("exam_id", shape=(1_000_000,), dtype="i8", chunks=(65536,))
 
 
 def _wfdb_header(name: str, n_samples: int, file_name: str, n_signals: int = 12) -> str:
@@ -79,6 +89,9 @@ def wfdb_cases() -> None:
     (HERE / "wfdb_escape.hea").write_text(_wfdb_header("wfdb_escape", 10, "../escape.dat"))
     # 9. The header declares ten billion samples per lead.
     (HERE / "wfdb_huge.hea").write_text(_wfdb_header("wfdb_huge", 10_000_000_000, "wfdb_huge.dat"))
+    # 16. The other direction: the header declares 300 samples per lead; the .dat holds 400.
+    (HERE / "wfdb_long_data.hea").write_text(_wfdb_header("wfdb_long_data", 300, "wfdb_long_data.dat"))
+    np.zeros((400, 12), dtype="<i2").tofile(HERE / "wfdb_long_data.dat")
     # 10. The header declares 200 signals.
     (HERE / "wfdb_many_signals.hea").write_text(
         _wfdb_header("wfdb_many_signals", 10, "wfdb_many_signals.dat", n_signals=200)
@@ -106,11 +119,68 @@ EXTERNAL_ENTITY = """<?xml version="1.0"?>
 """
 
 
+EXTERNAL_DTD = """<?xml version="1.0"?>
+<!DOCTYPE AnnotatedECG SYSTEM "http://127.0.0.1:9/evil.dtd">
+<AnnotatedECG xmlns="urn:hl7-org:v3"><id root="x"/></AnnotatedECG>
+"""
+
+PARAMETER_ENTITY = """<?xml version="1.0"?>
+<!DOCTYPE RestingECG [<!ENTITY % remote SYSTEM "file:///etc/passwd"> %remote;]>
+<RestingECG/>
+"""
+
+
+def quadratic_blowup(size: int = 50_000, uses: int = 50_000) -> str:
+    """One 50 kB entity used 50,000 times: no nesting for a depth limit to catch, 2.5 GB expanded.
+    Made at test time (the document itself is about 300 kB)."""
+    uses_text = "&a;" * uses
+    return (
+        f'<?xml version="1.0"?>\n<!DOCTYPE AnnotatedECG [<!ENTITY a "{"x" * size}">]>\n'
+        f'<AnnotatedECG xmlns="urn:hl7-org:v3"><id root="{uses_text}"/></AnnotatedECG>\n'
+    )
+
+
 def xml_cases() -> None:
     # 11. Exponential entity expansion ("billion laughs") in an aECG document.
     (HERE / "aecg_billion_laughs.xml").write_text(BILLION_LAUGHS)
     # 12. An external entity reading a local file, in a MUSE document.
     (HERE / "muse_external_entity.xml").write_text(EXTERNAL_ENTITY)
+    # 17. An external DTD to fetch over the network, in an aECG document.
+    (HERE / "aecg_external_dtd.xml").write_text(EXTERNAL_DTD)
+    # 18. A parameter entity pulling in a local file, in a MUSE document.
+    (HERE / "muse_parameter_entity.xml").write_text(PARAMETER_ENTITY)
+
+
+# --- Made at test time: small to generate, never committed ------------------------------------------
+def zip_bomb(path: Path, expanded_mb: int = 2048) -> Path:
+    """A deflated member of `expanded_mb` MB of zeros, streamed in: about 2 MB on disk for 2 GB."""
+    block = b"\0" * (1024 * 1024)
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=9) as archive:
+        with archive.open("tracings.h5", "w", force_zip64=True) as member:
+            for _ in range(expanded_mb):
+                member.write(block)
+    return path
+
+
+def nested_archive(path: Path, depth: int = 5) -> Path:
+    """A zip holding a zip holding ... a gzip of a real-looking WFDB header."""
+    payload = gzip.compress(_wfdb_header("inner", 10, "inner.dat").encode())
+    name = "inner.hea.gz"
+    for level in range(depth):
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+            archive.writestr(name, payload)
+        payload, name = buffer.getvalue(), f"level{level}.zip"
+    path.write_bytes(payload)
+    return path
+
+
+def gzip_bomb(path: Path, expanded_mb: int = 1024) -> Path:
+    block = b"\0" * (1024 * 1024)
+    with gzip.open(path, "wb", compresslevel=9) as handle:
+        for _ in range(expanded_mb):
+            handle.write(block)
+    return path
 
 
 def other_cases() -> None:
@@ -129,6 +199,21 @@ def other_cases() -> None:
         writer = csv.writer(handle)
         writer.writerow(["ecg_id", "age", "sex", "scp_codes", "filename_lr", "filename_hr"])
         writer.writerow([1, 56, 1, "{'NORM': 100.0}", "../../ptbxl/records100/00000/00001_lr", ""])
+    # 19. A PTB-XL database naming a record by an absolute path.
+    folder = HERE / "ptbxl_absolute"
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir()
+    with open(folder / "ptbxl_database.csv", "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["ecg_id", "age", "sex", "scp_codes", "filename_lr", "filename_hr"])
+        writer.writerow([1, 56, 1, "{'NORM': 100.0}", "/etc/passwd", ""])
+    # 20. A CPSC-2018 struct with a NaN sample.
+    data = np.zeros((12, 1000))
+    data[:, ::50] = 1.0
+    data[7, 456] = np.nan
+    scipy.io.savemat(
+        HERE / "cpsc_nan.mat", {"ECG": {"sex": "Female", "age": 61, "data": data}}, do_compression=True
+    )
 
 
 if __name__ == "__main__":
