@@ -5,11 +5,16 @@ from __future__ import annotations
 from django import forms
 from django.contrib.auth import get_user_model
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import gettext_noop
 
 from annotations.models import Dataset, ReviewBatch, Taxonomy
 from annotations.roles import Role
 from annotations.selectors.batch_plan import BatchSpec
 from annotations.selectors.exam_selection import ExamCriteria
+
+# The blank choice of Django's select boxes; Django's own pt_BR catalogue lacks it, so the project's
+# catalogue carries its translation (project catalogues take precedence).
+BLANK_CHOICE_LABEL = gettext_noop("- Select an option -")
 
 
 def readers_queryset():
@@ -19,29 +24,46 @@ def readers_queryset():
 
 
 class BatchDesignForm(forms.Form):
-    name = forms.CharField(max_length=200)
-    taxonomy = forms.ModelChoiceField(queryset=Taxonomy.objects.order_by("-is_default", "key", "version"))
-    readers = forms.ModelMultipleChoiceField(queryset=readers_queryset(), widget=forms.CheckboxSelectMultiple)
-    readers_per_exam = forms.IntegerField(min_value=1, initial=2, label=_("Readers per exam"))
-    suggestion_mode = forms.ChoiceField(choices=ReviewBatch.SuggestionMode.choices)
-    due_date = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
-    datasets = forms.MultipleChoiceField(required=False, widget=forms.CheckboxSelectMultiple)
-    age_min = forms.IntegerField(required=False, min_value=0, max_value=130)
-    age_max = forms.IntegerField(required=False, min_value=0, max_value=130)
-    sex = forms.ChoiceField(required=False, choices=[("", _("Any")), ("F", _("Female")), ("M", _("Male"))])
-    reference_labels = forms.CharField(
-        required=False, help_text=_("Comma-separated SYSTEM:CODE, e.g. code15:RBBB, snomed:426177001.")
+    name = forms.CharField(max_length=200, label=_("Name"))
+    taxonomy = forms.ModelChoiceField(
+        queryset=Taxonomy.objects.order_by("-is_default", "key", "version"), label=_("Taxonomy")
     )
-    sample_size = forms.IntegerField(required=False, min_value=1, help_text=_("Empty: every matching exam."))
-    stratify_provider = forms.CharField(required=False, max_length=100)
-    stratify_code = forms.CharField(required=False, max_length=40)
-    strata = forms.IntegerField(min_value=1, max_value=10, initial=4)
-    gold_fraction = forms.FloatField(min_value=0, max_value=0.5, initial=0)
-    retest_fraction = forms.FloatField(min_value=0, max_value=0.5, initial=0)
-    min_pair_overlap = forms.IntegerField(min_value=0, initial=0)
-    seed = forms.IntegerField(initial=0)
+    readers = forms.ModelMultipleChoiceField(
+        queryset=readers_queryset(), widget=forms.CheckboxSelectMultiple, label=_("Readers")
+    )
+    readers_per_exam = forms.IntegerField(min_value=1, initial=2, label=_("Readers per exam"))
+    suggestion_mode = forms.ChoiceField(
+        choices=ReviewBatch.SuggestionMode.choices, label=_("Suggestion mode")
+    )
+    due_date = forms.DateField(
+        required=False, widget=forms.DateInput(attrs={"type": "date"}), label=_("Due date")
+    )
+    datasets = forms.MultipleChoiceField(
+        required=False, widget=forms.CheckboxSelectMultiple, label=_("Datasets")
+    )
+    age_min = forms.IntegerField(required=False, min_value=0, max_value=130, label=_("Age min"))
+    age_max = forms.IntegerField(required=False, min_value=0, max_value=130, label=_("Age max"))
+    sex = forms.ChoiceField(
+        required=False, label=_("Sex"), choices=[("", _("Any")), ("F", _("Female")), ("M", _("Male"))]
+    )
+    reference_labels = forms.CharField(
+        required=False,
+        label=_("Reference labels"),
+        help_text=_("Comma-separated SYSTEM:CODE, e.g. code15:RBBB, snomed:426177001."),
+    )
+    sample_size = forms.IntegerField(
+        required=False, min_value=1, label=_("Sample size"), help_text=_("Empty: every matching exam.")
+    )
+    stratify_provider = forms.CharField(required=False, max_length=100, label=_("Stratify provider"))
+    stratify_code = forms.CharField(required=False, max_length=40, label=_("Stratify code"))
+    strata = forms.IntegerField(min_value=1, max_value=10, initial=4, label=_("Strata"))
+    gold_fraction = forms.FloatField(min_value=0, max_value=0.5, initial=0, label=_("Gold fraction"))
+    retest_fraction = forms.FloatField(min_value=0, max_value=0.5, initial=0, label=_("Retest fraction"))
+    min_pair_overlap = forms.IntegerField(min_value=0, initial=0, label=_("Min pair overlap"))
+    seed = forms.IntegerField(initial=0, label=_("Seed"))
     escalation = forms.ChoiceField(
         required=False,
+        label=_("Escalation"),
         choices=[
             ("", _("None")),
             ("add_reader", _("Add one more reader")),
@@ -89,9 +111,9 @@ class BatchDesignForm(forms.Form):
 
 
 class ReassignForm(forms.Form):
-    from_reader = forms.ModelChoiceField(queryset=readers_queryset())
-    to_reader = forms.ModelChoiceField(queryset=readers_queryset())
+    from_reader = forms.ModelChoiceField(queryset=readers_queryset(), label=_("From reader"))
+    to_reader = forms.ModelChoiceField(queryset=readers_queryset(), label=_("To reader"))
 
 
 class AddReadersForm(forms.Form):
-    readers = forms.ModelMultipleChoiceField(queryset=readers_queryset())
+    readers = forms.ModelMultipleChoiceField(queryset=readers_queryset(), label=_("Readers"))

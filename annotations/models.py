@@ -38,7 +38,7 @@ class Taxonomy(models.Model):
     is_default = models.BooleanField(default=False)
 
     class Meta:
-        verbose_name_plural = "taxonomies"
+        verbose_name_plural = _("taxonomies")
         ordering = ["key", "version"]
         constraints = [
             models.UniqueConstraint(fields=["key", "version"], name="taxonomy_key_version_unique"),
@@ -74,7 +74,7 @@ class DiagnosticClass(models.Model):
     position = models.PositiveIntegerField(help_text=_("Display order within the taxonomy."))
 
     class Meta:
-        verbose_name_plural = "diagnostic classes"
+        verbose_name_plural = _("diagnostic classes")
         ordering = ["taxonomy", "position"]
         constraints = [
             models.UniqueConstraint(fields=["taxonomy", "code"], name="class_code_unique_per_taxonomy"),
@@ -436,7 +436,7 @@ class Consensus(models.Model):
     computed_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
-        verbose_name_plural = "consensus labels"
+        verbose_name_plural = _("consensus labels")
         constraints = [
             models.UniqueConstraint(fields=["batch", "exam", "diagnostic_class"], name="consensus_unique"),
             models.CheckConstraint(

@@ -9,6 +9,7 @@ from django import forms
 from django.core.paginator import Paginator
 from django.http import StreamingHttpResponse
 from django.shortcuts import render
+from django.utils.translation import gettext_lazy as _
 
 from annotations.roles import Role
 from annotations.selectors.audit import AuditFilter, audit_events
@@ -29,11 +30,13 @@ COLUMNS = [
 
 
 class AuditFilterForm(forms.Form):
-    action = forms.CharField(required=False, max_length=60, help_text="Prefix, e.g. annotation. or auth.")
-    actor = forms.CharField(required=False, max_length=150)
-    target_type = forms.CharField(required=False, max_length=60)
-    since = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
-    until = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    action = forms.CharField(
+        required=False, max_length=60, label=_("Action"), help_text=_("Prefix, e.g. annotation. or auth.")
+    )
+    actor = forms.CharField(required=False, max_length=150, label=_("Actor"))
+    target_type = forms.CharField(required=False, max_length=60, label=_("Target type"))
+    since = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}), label=_("Since"))
+    until = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}), label=_("Until"))
 
     def wanted(self) -> AuditFilter:
         data = self.cleaned_data if self.is_valid() else {}

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.http import JsonResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from annotations.forms import AddReadersForm, BatchDesignForm, ReassignForm
@@ -38,7 +39,9 @@ def batch_new(request):
             plan = batch_plan(request.user, form.spec())
             if request.POST.get("action") == "create":
                 batch = batch_create_from_plan(plan=plan, actor=request.user)
-                messages.success(request, f"Batch {batch.name!r} created and started.")
+                messages.success(
+                    request, _("Batch %(name)s created and started.") % {"name": repr(batch.name)}
+                )
                 return redirect("batch-detail", batch_id=batch.pk)
         except (BatchPlanError, BatchDesignError) as error:
             form.add_error(None, str(error))
@@ -81,7 +84,7 @@ def _change(request, batch_id: int, change) -> object:
 def batch_close_view(request, batch_id: int):
     def close(batch):
         batch_close(batch=batch, actor=request.user)
-        return "Batch closed."
+        return _("Batch closed.")
 
     return _change(request, batch_id, close)
 
@@ -93,14 +96,17 @@ def batch_reassign_view(request, batch_id: int):
 
     def reassign(batch):
         if not form.is_valid():
-            raise BatchDesignError("choose both readers")
+            raise BatchDesignError(_("choose both readers"))
         outcome = batch_reassign(
             batch=batch,
             from_reader=form.cleaned_data["from_reader"],
             to_reader=form.cleaned_data["to_reader"],
             actor=request.user,
         )
-        return f"{outcome['moved']} unread exams moved; {outcome['kept_because_already_assigned']} kept."
+        return _("%(moved)s unread exams moved; %(kept)s kept.") % {
+            "moved": outcome["moved"],
+            "kept": outcome["kept_because_already_assigned"],
+        }
 
     return _change(request, batch_id, reassign)
 
@@ -112,8 +118,8 @@ def batch_add_readers_view(request, batch_id: int):
 
     def add(batch):
         if not form.is_valid():
-            raise BatchDesignError("choose at least one reader")
+            raise BatchDesignError(_("choose at least one reader"))
         moved = batch_add_readers(batch=batch, readers=list(form.cleaned_data["readers"]), actor=request.user)
-        return f"Readers added; {moved} unread exams moved to them."
+        return _("Readers added; %(moved)s unread exams moved to them.") % {"moved": moved}
 
     return _change(request, batch_id, add)

@@ -45,5 +45,8 @@
       return Plotly.react(gd, traces(leads), layout(), { displayModeBar: false, responsive: false, doubleClick: "reset" });
     })
     .then(function () { gd.dataset.drawn = "1"; })
-    .catch(function (error) { gd.textContent = "The ECG could not be loaded (" + error.message + ")."; });
+    .catch(function (error) {
+      var text = gd.dataset.loadFailed || "The ECG could not be loaded ({error}).";
+      gd.textContent = text.replace("{error}", error.message);
+    });
 })();

@@ -4,6 +4,8 @@
   "use strict";
   var source = document.getElementById("class-data");
   if (!source || !window.Plotly) return;
+  // Translated labels come from data- attributes on the chart element (English fallbacks).
+  var labels = document.getElementById("class-chart").dataset;
   var rows = JSON.parse(source.textContent).slice().reverse(); // highest kappa at the top of the chart
   if (!rows.length) return;
   var codes = rows.map(function (r) { return r.code; });
@@ -29,7 +31,8 @@
       text: rows.map(function (r) {
         var ci = r[key + "_ci"] || [null, null];
         return r.code + " (" + r.name + ")<br>" + name + " " + fmt(r[key]) + " [" + fmt(ci[0]) + ", " + fmt(ci[1]) + "]" +
-          "<br>prevalence " + fmt(r.prevalence, 3) + " · " + r.positive_reads + " positive reads";
+          "<br>" + (labels.prevalence || "prevalence") + " " + fmt(r.prevalence, 3) + " · " + r.positive_reads + " " +
+          (labels.positiveReads || "positive reads");
       }),
       hoverinfo: "text",
     };
@@ -39,12 +42,13 @@
   var layout = {
     height: Math.max(260, 22 * rows.length + 80), margin: { l: 90, r: 20, t: 10, b: 40 },
     // Kappa can go down to -1 (systematic disagreement); keep such classes on the chart, not off its edge.
-    xaxis: { title: { text: "coefficient" }, range: [Math.min(-0.2, lowest - 0.05), 1.05], zeroline: true },
+    xaxis: { title: { text: labels.coefficient || "coefficient" }, range: [Math.min(-0.2, lowest - 0.05), 1.05], zeroline: true },
     yaxis: { tickmode: "array", tickvals: codes.map(function (_, i) { return i; }),
       ticktext: rows.map(function (r) { return r.code + " (" + fmt(r.prevalence, 2) + ")"; }), automargin: true },
     legend: { orientation: "h", y: -0.08 },
   };
   Plotly.react("class-chart",
-    [trace("Fleiss' kappa", "fleiss_kappa", "#b4232a", 0.12), trace("Krippendorff's alpha", "krippendorff_alpha", "#1f5fbf", -0.12)],
+    [trace(labels.kappa || "Fleiss' kappa", "fleiss_kappa", "#b4232a", 0.12),
+     trace(labels.alpha || "Krippendorff's alpha", "krippendorff_alpha", "#1f5fbf", -0.12)],
     layout, { displayModeBar: false, responsive: true });
 })();

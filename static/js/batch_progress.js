@@ -42,15 +42,19 @@
     };
     var layout = {
       height: 260, margin: { l: 40, r: 10, t: 10, b: 40 },
-      xaxis: { type: "date" }, yaxis: { title: { text: "reads" }, rangemode: "tozero" },
+      xaxis: { type: "date" }, yaxis: { title: { text: document.getElementById("reads-per-day").dataset.axis || "reads" }, rangemode: "tozero" },
     };
     Plotly.react("reads-per-day", [trace], layout, { displayModeBar: false, responsive: true });
   }
 
   function draw(data) {
     var c = data.coverage;
-    document.getElementById("coverage").textContent =
-      c.exams_complete + " / " + c.exams + " exams fully read; " + c.reads_done + " / " + c.reads + " reads done.";
+    var coverage = document.getElementById("coverage");
+    var template = coverage.dataset.template || "{done} of {total} exams fully read; {reads} of {all} reads done.";
+    var values = { done: c.exams_complete, total: c.exams, reads: c.reads_done, all: c.reads };
+    coverage.textContent = template.replace(/\{(\w+)\}/g, function (m, key) {
+      return key in values ? String(values[key]) : m;
+    });
     drawTable(data.readers);
     drawChart(data.reads_per_day);
     document.getElementById("refreshed-at").textContent = new Date().toLocaleTimeString();

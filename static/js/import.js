@@ -23,7 +23,9 @@
   }
 
   function show(data) {
-    document.getElementById("job-status").textContent = data.status;
+    var label = document.querySelector("#status-labels");
+    var span = label && label.content.querySelector("[data-status=\"" + data.status + "\"]");
+    document.getElementById("job-status").textContent = span ? span.textContent : data.status;
     document.getElementById("job-counts").textContent = data.done + " / " + data.total;
     var bar = document.getElementById("job-bar");
     bar.max = Math.max(data.total, 1);

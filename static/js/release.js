@@ -10,7 +10,9 @@
     fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
       .then(function (response) { return response.json(); })
       .then(function (data) {
-        document.getElementById("release-status").textContent = data.status;
+        var labels = document.querySelector("#status-labels");
+        var span = labels && labels.content.querySelector("[data-status=\"" + data.status + "\"]");
+        document.getElementById("release-status").textContent = span ? span.textContent : data.status;
         document.getElementById("release-counts").textContent = data.done + " / " + data.total;
         var bar = document.getElementById("release-bar");
         bar.max = Math.max(data.total, 1);
