@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from django.db.models.signals import m2m_changed
+
 
 class Role(StrEnum):
     READER = "reader"
@@ -11,12 +13,35 @@ class Role(StrEnum):
     COORDINATOR = "coordinator"
 
 
+# A view declares who may use it in `required_roles` (role_required, signed_in, the DRF permission
+# classes' `roles`): any one of the roles suffices, and this empty set means any signed-in account.
+# tests/test_access_matrix.py reads the declaration on every route, so an undeclared view fails it.
+ANY_SIGNED_IN: frozenset[Role] = frozenset()
+
+
+# The user's group names, kept on the user object: a request asks several times (the permission class,
+# then each selector), and each asking was one query (bench/load_reads.py). A request loads its own user
+# object, so this lives one request; changing the object's groups (user.groups.set/add/remove/clear, as
+# services.users does) forgets it at once.
+_GROUP_NAMES = "_role_group_names"
+
+
 def user_roles(user) -> set[Role]:
     """The roles a user holds; an inactive or anonymous user holds none."""
     if not getattr(user, "is_authenticated", False) or not user.is_active:
         return set()
-    names = {name for name in user.groups.values_list("name", flat=True)}
+    names = getattr(user, _GROUP_NAMES, None)
+    if names is None:
+        names = frozenset(user.groups.values_list("name", flat=True))
+        setattr(user, _GROUP_NAMES, names)
     return {role for role in Role if role.value in names}
+
+
+def _forget_group_names(sender, instance, **kwargs) -> None:
+    vars(instance).pop(_GROUP_NAMES, None)
+
+
+m2m_changed.connect(_forget_group_names, dispatch_uid="annotations.roles.forget_group_names")
 
 
 def has_role(user, role: Role) -> bool:

@@ -13,7 +13,7 @@ from django.db import transaction
 from django.shortcuts import render
 from django.utils.decorators import method_decorator
 
-from annotations.roles import Role, has_role, user_roles
+from annotations.roles import ANY_SIGNED_IN, Role, has_role, user_roles
 from annotations.selectors.batches import batch_overview
 from annotations.selectors.exams import dataset_list, exam_list
 from annotations.selectors.taxonomy import taxonomy_classes_by_group, taxonomy_get, taxonomy_list
@@ -30,9 +30,24 @@ def role_required(role: Role):
                 raise PermissionDenied
             return view(request, *args, **kwargs)
 
+        # The declaration the access-matrix test reads (functools.wraps carries it through the
+        # decorators stacked on top, such as require_GET).
+        wrapped.required_roles = frozenset({role})
         return wrapped
 
     return decorator
+
+
+def signed_in(view):
+    """Declares a page open to any signed-in account, role or not (the middleware already demands the
+    login). Wraps rather than marks, so a framework view shared with other projects is left untouched."""
+
+    @wraps(view)
+    def wrapped(request, *args, **kwargs):
+        return view(request, *args, **kwargs)
+
+    wrapped.required_roles = ANY_SIGNED_IN
+    return wrapped
 
 
 def api_login_required(view):
@@ -97,6 +112,7 @@ class LoginView(auth_views.LoginView):
         return super().form_invalid(form)
 
 
+@signed_in
 def home(request):
     roles = user_roles(request.user)
     context = {"roles": sorted(role.value for role in roles)}
@@ -107,10 +123,12 @@ def home(request):
     return render(request, "annotations/home.html", context)
 
 
+@signed_in
 def taxonomies(request):
     return render(request, "annotations/taxonomy_list.html", {"taxonomies": taxonomy_list()})
 
 
+@signed_in
 def taxonomy_detail(request, taxonomy_id: int):
     taxonomy = taxonomy_get(taxonomy_id)
     return render(

@@ -15,8 +15,16 @@ _SAMPLE = {"int": "1", "str": "x", "slug": "x", "uuid": "00000000-0000-0000-0000
 
 @dataclass(frozen=True)
 class Route:
-    path: str
+    path: str  # with sample values
     name: str | None
+    template: str = ""  # as declared, "<int:pk>" and all, for filling with real ids
+
+    @property
+    def params(self) -> list[str]:
+        return [m.group(2) for m in _PARAM.finditer(self.template)]
+
+    def fill(self, values: dict[str, object]) -> str:
+        return _PARAM.sub(lambda m: str(values[m.group(2)]), self.template)
 
     @property
     def is_api(self) -> bool:
@@ -37,11 +45,12 @@ def _walk(patterns, prefix: str = ""):
             route = _regex_to_path(entry.pattern._regex)
             if route is None:
                 continue
-        route = _PARAM.sub(lambda m: _SAMPLE.get(m.group(1) or "str", "x"), route)
         if isinstance(entry, URLResolver):
             yield from _walk(entry.url_patterns, prefix + route)
         elif isinstance(entry, URLPattern):
-            yield Route(path="/" + prefix + route, name=entry.name)
+            template = "/" + prefix + route
+            path = _PARAM.sub(lambda m: _SAMPLE.get(m.group(1) or "str", "x"), template)
+            yield Route(path=path, name=entry.name, template=template)
 
 
 def all_routes() -> list[Route]:

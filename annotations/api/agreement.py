@@ -8,12 +8,10 @@ from dataclasses import asdict
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
-from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from annotations.api.permissions import IsCoordinator
-from annotations.roles import Role, has_role
+from annotations.api.permissions import IsAdjudicator, IsCoordinator
 from annotations.selectors.agreement import (
     adjudication_case,
     adjudication_queue,
@@ -27,11 +25,6 @@ from annotations.services.adjudication import (
     StaleAdjudication,
     adjudication_decide,
 )
-
-
-class IsAdjudicator(BasePermission):
-    def has_permission(self, request, view) -> bool:
-        return has_role(request.user, Role.ADJUDICATOR)
 
 
 class BatchAgreementView(APIView):
@@ -67,10 +60,20 @@ class BatchAgreementView(APIView):
         )
 
 
+class QueueItemSerializer(serializers.Serializer):
+    batch_id = serializers.IntegerField()
+    batch_name = serializers.CharField()
+    exam_id = serializers.IntegerField()
+    exam_label = serializers.CharField()
+    open_classes = serializers.IntegerField()
+    escalated = serializers.BooleanField()
+
+
 class AdjudicationQueueView(APIView):
     permission_classes = [IsAdjudicator]
 
-    @extend_schema(operation_id="v1_adjudication_queue", responses=OpenApiTypes.OBJECT)
+    # A list of queue items (it was declared as one object, which every client reading the schema broke on).
+    @extend_schema(operation_id="v1_adjudication_queue", responses=QueueItemSerializer(many=True))
     def get(self, request):
         return Response([asdict(item) for item in adjudication_queue(request.user)])
 

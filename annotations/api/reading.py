@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
-from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from annotations.roles import Role, has_role
+from annotations.api.permissions import IsReader
 from annotations.selectors.reading import (
     assignment_for_reader,
     assignment_next_for_reader,
@@ -25,11 +24,6 @@ from annotations.services.reading import (
     assignment_skip,
     suggestion_exposure_record,
 )
-
-
-class IsReader(BasePermission):
-    def has_permission(self, request, view) -> bool:
-        return has_role(request.user, Role.READER)
 
 
 class LabelSerializer(serializers.Serializer):

@@ -105,4 +105,11 @@ class ReleaseFileView(APIView):
             )
         except FileNotFoundError:
             raise Http404("no such file in this release") from None
-        return FileResponse(handle, as_attachment=True, filename=f"release-{release.pk}-{name}")
+        # Always the declared application/octet-stream: a script downloads bytes to check against the
+        # manifest's SHA-256, and a type guessed from the name (text/csv, ...) would break the schema.
+        return FileResponse(
+            handle,
+            as_attachment=True,
+            filename=f"release-{release.pk}-{name}",
+            content_type="application/octet-stream",
+        )

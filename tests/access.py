@@ -1,0 +1,186 @@
+"""Who may use each route, read from the declarations at the views, and a study to fill its URLs with.
+
+The access-matrix and API-fuzz tests share this: the declared roles of a route (role_required and
+signed_in on pages, the DRF permission classes' `roles` on the API, the admin site's `required_roles`),
+and one labelled study built through the real services, whose ids each persona fills URLs with.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from django.contrib.auth.models import AnonymousUser
+from django.urls import resolve
+
+from annotations.models import Assignment, ImportJob
+from annotations.roles import Role, user_roles
+from annotations.selectors.agreement import adjudication_queue
+from annotations.services.releases import release_build, release_create
+from tests.exporting import labelled_study
+from tests.factories import UserFactory
+from tests.urlwalk import Route
+
+PERSONAS = ["anonymous", "ana", "bruno", "carla", "diego", "eve"]
+
+
+class Undeclared(Exception):
+    """A route whose view says nothing about who may use it."""
+
+
+def declared_roles(route: Route) -> frozenset[Role] | None:
+    """The roles that may use the route (any one suffices; empty: any signed-in account), or None for a
+    public route (the login forms). Raises Undeclared when the view declares nothing."""
+    view = resolve(route.path).func
+    if hasattr(view, "cls"):  # a DRF view: every one of its permission classes must let the user in
+        declared = [getattr(permission, "roles", None) for permission in view.cls.permission_classes]
+        if declared and all(roles is not None for roles in declared):
+            restricting = [roles for roles in declared if roles]
+            return frozenset.intersection(*restricting) if restricting else frozenset()
+        raise Undeclared(f"{route.template} ({view.cls.__name__}): a permission class declares no roles")
+    # Django's own mark for a page served to anonymous visitors (DRF marks every API view so too, since
+    # it answers for itself; those were settled above).
+    if getattr(view, "login_required", True) is False:
+        return None
+    site = _admin_site(view)
+    if site is not None and hasattr(site, "required_roles"):
+        return site.required_roles
+    if hasattr(view, "required_roles"):
+        return view.required_roles
+    raise Undeclared(f"{route.template} ({view.__module__}.{view.__name__}) declares no required roles")
+
+
+def _admin_site(view):
+    """The admin site behind an admin view: Django marks most wrappers, and a ModelAdmin's own extra
+    views (the user password form) are its bound methods under admin_view's wrapper."""
+    while view is not None:
+        for owner in (view, getattr(view, "model_admin", None), getattr(view, "__self__", None)):
+            site = getattr(owner, "admin_site", None)
+            if site is not None:
+                return site
+        view = getattr(view, "__wrapped__", None)
+    return None
+
+
+def may_use(user, roles: frozenset[Role] | None) -> bool:
+    if roles is None:
+        return True
+    if not getattr(user, "is_authenticated", False):
+        return False
+    return not roles or bool(user_roles(user) & roles)
+
+
+# What the id in a URL stands for: by the parameter's name, or for a bare `pk` by the collection it
+# follows (/api/v1/batches/<pk>/...). A new kind of id fails loudly until it is added here and to Study.
+_BY_NAME = {
+    "assignment_id": "assignment",
+    "taxonomy_id": "taxonomy",
+    "job_id": "import",
+    "batch_id": "batch",
+    "release_id": "release",
+    "exam_id": "exam",
+    "name": "file",
+}
+_BY_COLLECTION = {
+    "assignments": "assignment",
+    "taxonomies": "taxonomy",
+    "imports": "import",
+    "batches": "batch",
+    "releases": "release",
+}
+
+
+def id_kind(route: Route, param: str) -> str:
+    if param in _BY_NAME:
+        return _BY_NAME[param]
+    if param == "pk":
+        before = route.template.split(f"<int:{param}>")[0].rstrip("/").rsplit("/", 1)[-1]
+        if before in _BY_COLLECTION:
+            return _BY_COLLECTION[before]
+    raise KeyError(f"{route.template}: no real object known for <{param}>")
+
+
+@dataclass
+class Study:
+    """One labelled study (tests/exporting.py) with a release and an import job, and for each persona the
+    ids of the objects that are theirs: their own assignment, the case they adjudicate, the coordinator's
+    batch, release and import."""
+
+    users: dict[str, object]
+    ids: dict[str, dict[str, object]] = field(default_factory=dict)
+
+    def user(self, persona: str):
+        return self.users.get(persona, AnonymousUser())
+
+    def owner(self, roles: frozenset[Role] | None) -> str:
+        """The persona whose objects a route is about: the first of ours holding a declared role."""
+        for persona in ("ana", "carla", "diego"):
+            if roles and user_roles(self.users[persona]) & roles:
+                return persona
+        return "diego"
+
+    def values_for(self, persona: str, route: Route) -> dict[str, object]:
+        ids = self.ids.get(persona) or self.ids["diego"]
+        if route.path.startswith("/admin/"):
+            return _admin_values(route)
+        return {param: ids[id_kind(route, param)] for param in route.params}
+
+
+def _admin_values(route: Route) -> dict[str, object]:
+    """An admin object page gets the first row of its model (the coordinator sees every row)."""
+    from django.contrib.contenttypes.models import ContentType
+
+    from annotations.admin import coordinator_admin
+
+    model = next(
+        (
+            m
+            for m in coordinator_admin._registry
+            if (route.name or "").startswith(f"{m._meta.app_label}_{m._meta.model_name}_")
+        ),
+        Assignment,
+    )
+    row = model.objects.order_by("pk").first()
+    values = {
+        "object_id": row.pk,
+        "id": row.pk,
+        "content_type_id": ContentType.objects.get_for_model(model).pk,
+    }
+    return {param: values[param] for param in route.params}
+
+
+def build_study(tnmg) -> Study:
+    users = {
+        "ana": UserFactory(username="ana", roles=[Role.READER]),
+        "bruno": UserFactory(username="bruno", roles=[Role.READER]),
+        "carol": UserFactory(username="carol", roles=[Role.READER]),
+        "carla": UserFactory(username="carla", roles=[Role.ADJUDICATOR]),
+        "diego": UserFactory(username="diego", roles=[Role.COORDINATOR]),
+        "eve": UserFactory(username="eve", roles=[]),
+    }
+    study = labelled_study(
+        readers=[users["ana"], users["bruno"], users["carol"]],
+        coordinator=users["diego"],
+        adjudicator=users["carla"],
+        taxonomy=tnmg,
+    )
+    release = release_build(release_create(actor=users["diego"], batches=[study.batch], hdf5=False).pk)
+    job = ImportJob.objects.create(coordinator=users["diego"], dataset_name="incoming", paths=["a.hea"])
+    case = adjudication_queue(users["carla"])[0]
+    common = {"taxonomy": tnmg.pk, "file": "consensus.csv", "batch": study.batch.pk}
+
+    def unread(reader) -> int:
+        # E005: nobody has read it yet, so it is still open for drafts, submits and skips.
+        return Assignment.objects.get(batch=study.batch, reader=reader, exam=study.exams["E005"]).pk
+
+    result = Study(users=users)
+    for persona in ("ana", "bruno"):
+        result.ids[persona] = {**common, "assignment": unread(users[persona])}
+    result.ids["carla"] = {**common, "batch": case.batch_id, "exam": case.exam_id}
+    result.ids["diego"] = {
+        **common,
+        "release": release.pk,
+        "import": job.pk,
+        "exam": study.exams["E001"].pk,
+        "assignment": unread(users["ana"]),
+    }
+    return result
