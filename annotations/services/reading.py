@@ -80,15 +80,32 @@ def _lock(assignment: Assignment, actor) -> Assignment:
     return locked
 
 
+# Classes of frozen taxonomies, by (taxonomy id, frozen_at). A frozen taxonomy never changes (a change is
+# a new version, services.taxonomy), so every save reuses them instead of querying twice per save
+# (bench/load_reads.py).
+_FROZEN_CLASSES: dict[tuple, dict[str, DiagnosticClass]] = {}
+
+
+def _taxonomy_classes(taxonomy) -> dict[str, DiagnosticClass]:
+    """Every class of the taxonomy by code; cached in this process once the taxonomy is frozen."""
+    key = (taxonomy.pk, taxonomy.frozen_at)
+    classes = _FROZEN_CLASSES.get(key) if taxonomy.frozen_at is not None else None
+    if classes is None:
+        classes = {c.code: c for c in DiagnosticClass.objects.filter(taxonomy=taxonomy)}
+        if taxonomy.frozen_at is not None:
+            if len(_FROZEN_CLASSES) >= 64:  # a handful of taxonomies in practice; never unbounded
+                _FROZEN_CLASSES.clear()
+            _FROZEN_CLASSES[key] = classes
+    return classes
+
+
 def _resolve_labels(
     assignment: Assignment, labels: Sequence[LabelInput]
 ) -> list[tuple[DiagnosticClass, bool]]:
     codes = [label.code for label in labels]
     if len(set(codes)) != len(codes):
         raise ReadingError("a statement was chosen twice")
-    classes = {
-        c.code: c for c in DiagnosticClass.objects.filter(taxonomy=assignment.batch.taxonomy, code__in=codes)
-    }
+    classes = _taxonomy_classes(assignment.batch.taxonomy)
     unknown = [code for code in codes if code not in classes]
     if unknown:
         raise ReadingError(f"unknown statement(s) for this batch's taxonomy: {', '.join(unknown)}")
@@ -98,7 +115,7 @@ def _resolve_labels(
 def exclusive_set_check(assignment: Assignment, resolved: list[tuple[DiagnosticClass, bool]]) -> None:
     """Refuse statements that the taxonomy's exclusive sets forbid together, naming both."""
     taxonomy = assignment.batch.taxonomy
-    kinds = dict(DiagnosticClass.objects.filter(taxonomy=taxonomy).values_list("code", "kind"))
+    kinds = {code: c.kind for code, c in _taxonomy_classes(taxonomy).items()}
     conflicts = exclusive_conflicts([c.code for c, _ in resolved], kinds, taxonomy.exclusive_sets)
     if conflicts:
         names = {c.code: c.name for c, _ in resolved}
@@ -110,7 +127,8 @@ def exclusive_set_check(assignment: Assignment, resolved: list[tuple[DiagnosticC
 
 
 def _snapshot(annotation: Annotation, resolved: list[tuple[DiagnosticClass, bool]], actor) -> None:
-    AnnotationLabel.objects.filter(annotation=annotation).delete()
+    if annotation.revision > 1:  # labels are only ever written here, so a first revision has none yet
+        AnnotationLabel.objects.filter(annotation=annotation).delete()
     AnnotationLabel.objects.bulk_create(
         AnnotationLabel(annotation=annotation, diagnostic_class=c, uncertain=u) for c, u in resolved
     )
@@ -133,8 +151,13 @@ def _write(
     comment: str,
     time_on_task_ms: int,
     revision: int,
+    submitting: bool = False,
 ) -> tuple[Assignment, Annotation, list[tuple[DiagnosticClass, bool]]]:
-    """The part of a draft save and a submit that is the same: check the revision, write the read."""
+    """The part of a draft save and a submit that is the same: check the revision, write the read.
+
+    submitting: the annotation is written as submitted in the same statement, and a pending assignment
+    is only marked started in memory; annotation_submit saves its final status once (two writes fewer).
+    """
     locked = _lock(assignment, actor)
     resolved = _resolve_labels(locked, labels)
     now = timezone.now()
@@ -143,7 +166,9 @@ def _write(
         if revision != 0:
             raise StaleRevision(0)
         shown = locked.batch.suggestion_mode == ReviewBatch.SuggestionMode.SHOWN
-        exposure = locked.suggestion_exposures.order_by("shown_at").first()
+        # Only a "shown" batch can have shown this exam before its first read (a batch's mode is fixed at
+        # creation; two-stage exposures come after the blind read), so only there is it worth a query.
+        exposure = locked.suggestion_exposures.order_by("shown_at").first() if shown else None
         current = Annotation(
             assignment=locked,
             # A read made with the suggestion on screen is never recorded as blind.
@@ -158,11 +183,15 @@ def _write(
     current.time_on_task_ms = max(0, min(int(time_on_task_ms or 0), MAX_TIME_ON_TASK_MS))
     current.revision += 1
     current.updated_at = now
+    if submitting:
+        current.status = Annotation.Status.SUBMITTED
+        current.submitted_at = now
     current.save()
     if locked.status == Assignment.Status.PENDING:
         locked.status = Assignment.Status.IN_PROGRESS
         locked.started_at = now
-        locked.save(update_fields=["status", "started_at"])
+        if not submitting:
+            locked.save(update_fields=["status", "started_at"])
     return locked, current, resolved
 
 
@@ -224,14 +253,14 @@ def annotation_submit(
             comment=comment,
             time_on_task_ms=time_on_task_ms,
             revision=revision,
+            submitting=True,
         )
+        # Refused here, the whole transaction (the write above included) is rolled back.
         if not resolved:
             raise ReadingError("choose at least one statement, or skip the exam with a reason")
         exclusive_set_check(locked, resolved)
-        now = timezone.now()
-        annotation.status = Annotation.Status.SUBMITTED
-        annotation.submitted_at = now
-        annotation.save(update_fields=["status", "submitted_at"])
+        now = annotation.submitted_at
+        started = locked.started_at == now  # _write started it just now: saved once, with its status
         _snapshot(annotation, resolved, actor)
         audit_record(
             actor=actor,
@@ -244,11 +273,13 @@ def annotation_submit(
         if two_stage and annotation.stage == Annotation.Stage.BLIND:
             revealed = suggestion_for_exam(locked.exam_id)
         if revealed is not None:
+            if started:
+                locked.save(update_fields=["status", "started_at"])
             annotation = _open_revision(actor, locked, annotation, resolved, revealed)
         else:
             locked.status = Assignment.Status.SUBMITTED
             locked.submitted_at = now
-            locked.save(update_fields=["status", "submitted_at"])
+            locked.save(update_fields=["status", "submitted_at", *(["started_at"] if started else [])])
             if locked.read_round == 1:
                 batch_exam_escalate_if_disputed(batch=locked.batch, exam_id=locked.exam_id, actor=actor)
                 # After commit, so the worker sees this read; coalesced, and a Redis outage never

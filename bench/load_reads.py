@@ -1,0 +1,148 @@
+"""Readers submitting through the API under load, next to a bare Django view on the same gunicorn.
+
+    .venv/bin/python bench/load_reads.py [--clients 50] [--seconds 60] [--workers 4]
+        [--worker-class sync] [--threads 1]
+
+Starts gunicorn on 127.0.0.1 (bench._bare_wsgi: the product plus one bare view), DEBUG off, against
+DATABASE_URL (default: the local ecgreview_bench_load database) and BENCH_REDIS_URL (default: Redis
+database 8 on the local server). First `--clients` clients hit the bare view for `--seconds`, then the
+same number of readers (one logged-in session each) submit reads, "submit and next", for `--seconds`.
+Each phase stops by itself at its deadline or count. It prints reads/s, p50/p95 latency, the bare
+view's figures, the ratio, and whether every acknowledged read is stored exactly once; it asserts
+nothing about timings (tests/test_load_reads.py checks correctness under the same load).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+from collections import Counter
+
+import _django
+import _load
+
+WARM_UP_S = 3.0
+
+
+def prepare(clients: int, reads_each: int):
+    from django.contrib.auth import get_user_model
+
+    from annotations.models import Taxonomy
+    from annotations.roles import Role
+    from annotations.services.taxonomy import DEFAULT_TAXONOMY_FILE, taxonomy_load, taxonomy_read_file
+    from annotations.services.users import role_groups_ensure
+
+    groups = role_groups_ensure()
+    User = get_user_model()
+    taxonomy = Taxonomy.objects.filter(is_default=True).first()
+    if taxonomy is None:
+        taxonomy = taxonomy_load(taxonomy_read_file(DEFAULT_TAXONOMY_FILE), make_default=True).taxonomy
+    coordinator, _ = User.objects.get_or_create(username="load-coordinator")
+    coordinator.groups.add(groups[Role.COORDINATOR])
+    readers = []
+    for i in range(clients):
+        reader, _ = User.objects.get_or_create(username=f"load-reader-{i:03d}")
+        reader.groups.add(groups[Role.READER])
+        readers.append(reader)
+    batch = _load.reading_batch(
+        name=f"load {time.strftime('%H%M%S')}",
+        taxonomy=taxonomy,
+        coordinator=coordinator,
+        readers=readers,
+        reads_each=reads_each,
+    )
+    return batch, readers
+
+
+def stored_check(batch, acknowledged: list[int]) -> str:
+    """Every acknowledged read stored once, with one revision; nothing stored that was not acknowledged."""
+    from annotations.models import Annotation, AnnotationRevision, Assignment
+
+    submitted = Annotation.objects.filter(assignment__batch=batch, status="submitted", is_current=True)
+    per_slot = Counter(submitted.values_list("assignment_id", flat=True))
+    closed = set(Assignment.objects.filter(batch=batch, status="submitted").values_list("pk", flat=True))
+    revisions = AnnotationRevision.objects.filter(annotation__assignment__batch=batch).count()
+    good = (
+        set(per_slot) == set(acknowledged) == closed
+        and len(acknowledged) == len(set(acknowledged))
+        and set(per_slot.values()) <= {1}
+        and revisions == len(acknowledged)
+    )
+    return (
+        f"{'yes' if good else 'NO'} ({len(acknowledged)} acknowledged, {len(per_slot)} stored, "
+        f"{len(closed)} slots closed, {revisions} revisions)"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clients", type=int, default=50)
+    parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--worker-class", default="sync")
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--max-reads", type=int, default=600, help="per client: the count bound")
+    args = parser.parse_args()
+    # The benchmark's exams are rows without waveforms: no suggestion to compute when the batch starts.
+    os.environ.setdefault("SUGGESTION_PROVIDERS", "none")
+    _django.setup("ecgreview_bench_load")
+    from django.conf import settings
+    from django.db import connection
+
+    batch, readers = prepare(args.clients, args.max_reads)
+    credentials = [_load.reader_session(reader) for reader in readers]
+    connection.close()  # the benchmark process holds no connection while it measures
+    redis_url = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/8")
+    with _load.gunicorn(
+        database_url=os.environ["DATABASE_URL"],
+        redis_url=redis_url,
+        var_dir=os.environ["VAR_DIR"],
+        secret_key=settings.SECRET_KEY,
+        workers=args.workers,
+        worker_class=args.worker_class,
+        threads=args.threads,
+    ) as server:
+
+        def bare(seconds: float) -> _load.LoadResult:
+            deadline = time.monotonic() + seconds
+            return _load.run_clients(
+                [
+                    lambda log: _load.hit_bare(_load.HttpClient(server.port), deadline, 10**7, log)
+                    for _ in range(args.clients)
+                ]
+            )
+
+        bare(WARM_UP_S)  # every worker has imported everything and opened its connections
+        floor = bare(args.seconds)
+        deadline = time.monotonic() + args.seconds
+        reads = _load.run_clients(
+            [
+                lambda log, c=c: _load.submit_reads(
+                    _load.HttpClient(server.port, c), batch.pk, deadline, args.max_reads, log
+                )
+                for c in credentials
+            ]
+        )
+        server_errors = server.log_tail(2000) if reads.statuses.keys() - {200} else ""
+    setup = f"gunicorn {args.workers} x {args.worker_class}"
+    setup += f" ({args.threads} threads)" if args.threads > 1 else ""
+    print(f"{args.clients} clients, {args.seconds:.0f} s per phase, {setup}, 127.0.0.1")
+    print(
+        f"bare Django view: {floor.per_second:8.1f} req/s   p50 {floor.percentile_ms(0.5):6.1f} ms   "
+        f"p95 {floor.percentile_ms(0.95):6.1f} ms   statuses {dict(floor.statuses)}"
+    )
+    print(
+        f"reads submitted:  {reads.per_second:8.1f} reads/s p50 {reads.percentile_ms(0.5):6.1f} ms   "
+        f"p95 {reads.percentile_ms(0.95):6.1f} ms   statuses {dict(reads.statuses)}"
+    )
+    print(f"ratio reads/s / bare req/s: {reads.per_second / floor.per_second:.3f}x (goal: at least 0.5x)")
+    print(f"every acknowledged read stored exactly once: {stored_check(batch, reads.acknowledged)}")
+    for error in reads.errors[:5]:
+        print(f"  refused: {error}")
+    if server_errors:
+        print(f"gunicorn log tail:\n{server_errors}")
+
+
+if __name__ == "__main__":
+    main()
