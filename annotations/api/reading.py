@@ -75,7 +75,15 @@ class ReadingContextView(APIView):
                 suggestion_exposure_record(
                     actor=request.user, assignment=assignment, suggestion=shown, stage="revised"
                 )
-        return Response(reading_context(request.user, assignment, prefetch=prefetch))
+        coming_from = request.query_params.get("from", "")
+        return Response(
+            reading_context(
+                request.user,
+                assignment,
+                prefetch=prefetch,
+                coming_from=int(coming_from) if prefetch and coming_from.isdigit() else None,
+            )
+        )
 
 
 class DraftView(APIView):

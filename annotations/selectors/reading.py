@@ -50,7 +50,9 @@ def assignment_for_reader(user, assignment_id: int) -> Assignment:
         raise Http404("no such assignment") from None
 
 
-def assignment_next_for_reader(user, *, batch_id: int | None = None, after: Assignment | None = None):
+def assignment_next_for_reader(
+    user, *, batch_id: int | None = None, after: Assignment | None = None, skip_ids: tuple[int, ...] = ()
+):
     """The next exam to read, in the reader's own randomised order: unread exams first, then drafts.
 
     With `after`, the one being left is skipped over, so "submit and next" never returns it.
@@ -60,6 +62,8 @@ def assignment_next_for_reader(user, *, batch_id: int | None = None, after: Assi
         queue = queue.filter(batch_id=batch_id)
     if after is not None:
         queue = queue.exclude(pk=after.pk)
+    if skip_ids:
+        queue = queue.exclude(pk__in=skip_ids)
     pending = queue.filter(status=Assignment.Status.PENDING)
     if batch_id is not None:
         # Within one batch the (reader, batch, status, position) index gives the answer without a sort,
@@ -184,11 +188,15 @@ def _queue_counts(user, assignment: Assignment) -> dict:
     return {"total": mine.count(), "open": mine.filter(status__in=OPEN).count()}
 
 
-def reading_context(user, assignment: Assignment, *, prefetch: bool = False) -> dict:
+def reading_context(
+    user, assignment: Assignment, *, prefetch: bool = False, coming_from: int | None = None
+) -> dict:
     """Everything the reader page needs for one of the reader's assignments, and nothing more.
 
     prefetch: the page is fetching the next exam ahead of time; the suggestion is left out, because
     it is not on the reader's screen yet (it is fetched again, and recorded, when the exam opens).
+    coming_from: the exam the reader is on while prefetching; it is about to be submitted, so the exam
+    after the prefetched one must not be it.
     """
     portuguese = (get_language() or "").lower().startswith("pt")
     exam = assignment.exam
@@ -197,7 +205,10 @@ def reading_context(user, assignment: Assignment, *, prefetch: bool = False) -> 
     if annotation is not None and annotation.stage == Annotation.Stage.REVISED:
         blind_read = assignment.annotations.filter(stage=Annotation.Stage.BLIND).first()
         blind = {"labels": _labels(blind_read)} if blind_read else None
-    following = assignment_next_for_reader(user, batch_id=assignment.batch_id, after=assignment)
+    skip = (coming_from,) if coming_from else ()
+    following = assignment_next_for_reader(
+        user, batch_id=assignment.batch_id, after=assignment, skip_ids=skip
+    )
     return {
         "assignment": {
             "id": assignment.pk,

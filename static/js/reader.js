@@ -469,7 +469,8 @@
     prefetched[nextId] = fetchWaveform(API + nextId + "/waveform/").catch(function () { delete prefetched[nextId]; });
     // Without suggestions nothing on the next page depends on when it opens: its context can wait ready.
     if (ctx.assignment.suggestion_mode === "hidden") {
-      prefetchedContext[nextId] = api(nextId + "/?prefetch=1");
+      // The exam after the prefetched one must not be this one, which is about to be submitted.
+      prefetchedContext[nextId] = api(nextId + "/?prefetch=1&from=" + ctx.assignment.id);
     }
   }
   function open(id, push, keepView) {
