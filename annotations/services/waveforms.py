@@ -17,7 +17,9 @@ def _storage():
 
 
 def waveform_key(sha: str) -> str:
-    return f"{sha[:2]}/{sha[2:4]}/{sha}.npy"
+    # One level of 256 folders: a second level (65,536 folders) made nearly every new blob also create
+    # its folder, a third of the cost of a bulk import; 256 folders hold millions of files fine.
+    return f"{sha[:2]}/{sha}.npy"
 
 
 def waveform_store(samples: np.ndarray) -> tuple[str, str, bool]:
