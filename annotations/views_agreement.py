@@ -10,10 +10,9 @@ from __future__ import annotations
 import csv
 
 from django.contrib import messages
-from django.http import HttpResponse, HttpResponseNotModified
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils.cache import patch_vary_headers
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -34,8 +33,8 @@ from annotations.services.adjudication import (
     adjudication_decide,
 )
 from annotations.services.agreement import agreement_recompute_request
-from annotations.services.waveform_wire import waveform_wire
 from annotations.views import api_login_required, role_required
+from annotations.views_reading import waveform_response
 
 coordinator_only = role_required(Role.COORDINATOR)
 adjudicator_only = role_required(Role.ADJUDICATOR)
@@ -213,26 +212,3 @@ def adjudication_waveform(request, batch_id: int, exam_id: int):
     """The exam's samples for the adjudication page, in the reader's wire format; only for an exam the
     adjudicator has to decide (404 otherwise, as for an exam they read)."""
     return waveform_response(request, exam_for_adjudicator(request.user, batch_id, exam_id))
-
-
-def waveform_response(request, exam) -> HttpResponse:
-    """The same bytes and headers as the reader's waveform endpoint (views_reading.reading_waveform), so
-    static/js/ecg-paper.js decodes them unchanged."""
-    etag = f'"{exam.waveform_sha256}"'
-    if etag in request.META.get("HTTP_IF_NONE_MATCH", ""):
-        response = HttpResponseNotModified()
-    else:
-        payload = waveform_wire(exam)
-        if "gzip" in request.META.get("HTTP_ACCEPT_ENCODING", "").lower():
-            response = HttpResponse(payload.gzipped, content_type="application/octet-stream")
-            response["Content-Encoding"] = "gzip"
-        else:
-            response = HttpResponse(payload.raw(), content_type="application/octet-stream")
-        response["X-ECG-Sampling-Rate"] = f"{exam.sampling_rate:g}"
-        response["X-ECG-Gain-uV"] = repr(exam.gain_uv)
-        response["X-ECG-Leads"] = ",".join(exam.lead_names)
-        response["X-ECG-Samples"] = str(exam.n_samples)
-    response["ETag"] = etag
-    response["Cache-Control"] = "private, max-age=3600"
-    patch_vary_headers(response, ["Accept-Encoding", "Cookie"])
-    return response

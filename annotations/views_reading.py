@@ -45,26 +45,19 @@ def reader_next(request):
     return redirect("reader", following.pk)
 
 
-def _accepts_gzip(request) -> bool:
-    return "gzip" in request.META.get("HTTP_ACCEPT_ENCODING", "").lower()
-
-
-@api_login_required
-@role_required(Role.READER)
-@require_GET
-def reading_waveform(request, assignment_id: int):
-    """The exam's samples as int16 little-endian (signal by signal), served only through the assignment.
+def waveform_response(request, exam) -> HttpResponse:
+    """An exam's samples as int16 little-endian (signal by signal) with their scale in headers, for every
+    page that draws an ECG (reader, adjudicator): static/js/ecg-paper.js decodes exactly this.
 
     Compressed once and stored (see waveform_wire); never compressed per request. The ETag is the
     waveform's SHA-256, so a second visit costs a 304 at most.
     """
-    exam = assignment_for_reader(request.user, assignment_id).exam
     etag = f'"{exam.waveform_sha256}"'
     if etag in request.META.get("HTTP_IF_NONE_MATCH", ""):
         response = HttpResponseNotModified()
     else:
         payload = waveform_wire(exam)
-        if _accepts_gzip(request):
+        if "gzip" in request.META.get("HTTP_ACCEPT_ENCODING", "").lower():
             response = HttpResponse(payload.gzipped, content_type="application/octet-stream")
             response["Content-Encoding"] = "gzip"
         else:
@@ -77,3 +70,11 @@ def reading_waveform(request, assignment_id: int):
     response["Cache-Control"] = "private, max-age=3600"
     patch_vary_headers(response, ["Accept-Encoding", "Cookie"])
     return response
+
+
+@api_login_required
+@role_required(Role.READER)
+@require_GET
+def reading_waveform(request, assignment_id: int):
+    """The samples of an exam, served to a reader only through their own assignment (404 otherwise)."""
+    return waveform_response(request, assignment_for_reader(request.user, assignment_id).exam)
