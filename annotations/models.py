@@ -204,6 +204,7 @@ class ReviewBatch(models.Model):
     closed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        verbose_name_plural = _("review batches")
         ordering = ["-created_at"]
         constraints = [
             models.CheckConstraint(condition=Q(readers_per_exam__gte=1), name="batch_k_at_least_one"),
