@@ -6,6 +6,8 @@ role, who must see nothing.
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from annotations.roles import Role
@@ -74,7 +76,15 @@ def page(browser):
     context = browser.new_context(viewport={"width": 1400, "height": 900}, locale="en-US")
     page = context.new_page()
     yield page
+    # The live server must be done with the page's requests before the test database is flushed: a
+    # request still running (an autosave, a prefetch, a keepalive save sent as the page closes) and the
+    # flush's TRUNCATE can deadlock.
+    try:
+        page.wait_for_load_state("networkidle", timeout=5000)
+    except Exception:  # a page that never settles is the test's own failure, reported there
+        pass
     context.close()
+    time.sleep(0.5)
 
 
 @pytest.fixture(autouse=True)
