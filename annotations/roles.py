@@ -37,6 +37,11 @@ def user_roles(user) -> set[Role]:
     return {role for role in Role if role.value in names}
 
 
+def remember_role_names(user, names) -> None:
+    """Keep the role group names already read with the user (annotations.backends), for this request."""
+    setattr(user, _GROUP_NAMES, frozenset(names))
+
+
 def _forget_group_names(sender, instance, **kwargs) -> None:
     vars(instance).pop(_GROUP_NAMES, None)
 

@@ -70,3 +70,32 @@ def test_pages_carry_a_content_security_policy_without_inline_scripts(client):
     policy = client.get("/accounts/login/")["Content-Security-Policy"]
     assert "script-src 'self'" in policy
     assert "unsafe-inline" not in policy.split("script-src")[1].split(";")[0]
+
+
+def test_a_signed_in_request_reads_its_user_and_roles_in_one_query(client_for, carla):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client = client_for(carla)
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get("/api/v1/me/").status_code == 200
+    user_queries = [q["sql"] for q in queries if 'FROM "auth_user"' in q["sql"]]
+    assert len(user_queries) == 1 and "auth_group" in user_queries[0]
+    assert not [q for q in queries if q["sql"].startswith('SELECT "auth_group"')]
+
+
+def test_a_role_taken_away_is_gone_on_the_next_request(client_for, diego):
+    from annotations.roles import Role
+    from annotations.services.users import role_groups_ensure
+
+    client = client_for(diego)
+    assert client.get("/api/v1/exams/").status_code == 200
+    diego.groups.remove(role_groups_ensure()[Role.COORDINATOR])
+    assert client.get("/api/v1/exams/").status_code == 403
+
+
+def test_an_inactive_account_is_signed_out(client_for, ana):
+    client = client_for(ana)
+    ana.is_active = False
+    ana.save(update_fields=["is_active"])
+    assert client.get("/api/v1/worklist/").status_code == 403

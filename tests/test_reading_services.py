@@ -1,6 +1,7 @@
 """Reading services: drafts with optimistic revisions, submits, skips, two-stage and shown suggestions."""
 
 import pytest
+from django.http import Http404
 
 from annotations.models import (
     Annotation,
@@ -88,10 +89,15 @@ def test_a_submitted_read_closes_the_assignment_and_refuses_later_saves(ana, bru
         annotation_save_draft(actor=ana, assignment=first, labels=[], revision=1)
 
 
-def test_a_reader_cannot_write_to_another_readers_assignment(ana, bruno, diego, tnmg):
+def test_a_reader_cannot_write_to_another_readers_assignment_it_does_not_exist_for_them(
+    ana, bruno, diego, tnmg
+):
     anas = queue(shared_batch(readers=[ana, bruno], coordinator=diego, taxonomy=tnmg), ana)[0]
-    with pytest.raises(PermissionError):
+    with pytest.raises(Http404):
         annotation_save_draft(actor=bruno, assignment=anas, labels=[LabelInput("SB")], revision=0)
+    with pytest.raises(Http404):
+        annotation_submit(actor=bruno, assignment=anas.pk, labels=[LabelInput("SB")], revision=0)
+    assert not Annotation.objects.filter(assignment=anas).exists()
 
 
 def test_skipping_needs_a_reason_and_moves_the_queue_on(ana, bruno, diego, tnmg):
@@ -161,3 +167,13 @@ def test_two_stage_without_a_suggestion_is_an_ordinary_blind_read(ana, bruno, di
     assert result.suggestion_revealed is None
     assert result.assignment.status == Assignment.Status.SUBMITTED
     assert not SuggestionExposure.objects.exists()
+
+
+def test_nothing_more_is_written_to_a_batch_once_it_is_closed(ana, bruno, diego, tnmg):
+    batch = shared_batch(readers=[ana, bruno], coordinator=diego, taxonomy=tnmg)
+    first = queue(batch, ana)[0]
+    annotation_save_draft(actor=ana, assignment=first, labels=[LabelInput("SB")], revision=0)
+    ReviewBatch.objects.filter(pk=batch.pk).update(status=ReviewBatch.Status.CLOSED)
+    with pytest.raises(Http404):
+        annotation_submit(actor=ana, assignment=first, labels=[LabelInput("SB")], revision=1)
+    assert Annotation.objects.get(assignment=first).status == Annotation.Status.DRAFT

@@ -3,6 +3,7 @@
 import pytest
 from django.test import Client
 
+from ecgreview.middleware import REFRESHED_AT
 from tests.urlwalk import all_routes
 
 pytestmark = pytest.mark.django_db
@@ -56,6 +57,34 @@ def test_an_idle_session_expires_and_activity_keeps_it_alive(client_for, ana, se
     session.save()
     response = client.get("/")
     assert response.status_code == 302 and "/accounts/login/" in response["Location"]
+
+
+def test_activity_pushes_the_expiry_forward_at_most_once_per_refresh_interval(client_for, ana, settings):
+    from datetime import timedelta
+
+    from django.contrib.sessions.models import Session
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+    from django.utils import timezone
+
+    client = client_for(ana)
+    assert client.get("/").status_code == 200  # the first request after login stamps the refresh
+    key = client.session.session_key
+    soon = timezone.now() + timedelta(minutes=5)
+    Session.objects.filter(session_key=key).update(expire_date=soon)  # as if the last refresh was long ago
+
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get("/").status_code == 200
+    assert not [q for q in queries if "django_session" in q["sql"] and q["sql"].startswith("UPDATE")]
+    assert Session.objects.get(session_key=key).expire_date == soon  # refreshed moments ago: not written
+
+    session = client.session
+    session[REFRESHED_AT] -= settings.SESSION_REFRESH_S  # the last refresh is one interval old
+    session.save()
+    Session.objects.filter(session_key=key).update(expire_date=soon)
+    assert client.get("/").status_code == 200
+    remaining = Session.objects.get(session_key=key).expire_date - timezone.now()
+    assert remaining > timedelta(seconds=settings.SESSION_COOKIE_AGE - 60)
 
 
 def test_pages_carry_the_security_headers(client):

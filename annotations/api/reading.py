@@ -50,10 +50,18 @@ def _refusal(error: Exception) -> Response:
     return Response({"detail": str(error)}, status=status.HTTP_400_BAD_REQUEST)
 
 
-def _save_arguments(request) -> dict:
-    data = SaveSerializer(data=request.data)
-    data.is_valid(raise_exception=True)
-    values = data.validated_data
+def _valid(serializer_class, request, pk: int) -> dict:
+    """The request's validated body; a reader learns nothing about another reader's assignment from a
+    bad body either: what is not theirs answers 404 before any 400."""
+    data = serializer_class(data=request.data)
+    if not data.is_valid():
+        assignment_for_reader(request.user, pk)
+        raise serializers.ValidationError(data.errors)
+    return data.validated_data
+
+
+def _save_arguments(request, pk: int) -> dict:
+    values = _valid(SaveSerializer, request, pk)
     return {
         "labels": [LabelInput(code=item["code"], uncertain=item["uncertain"]) for item in values["labels"]],
         "comment": values["comment"],
@@ -91,11 +99,10 @@ class DraftView(APIView):
 
     @extend_schema(request=SaveSerializer, responses=dict)
     def put(self, request, pk: int):
-        assignment = assignment_for_reader(request.user, pk)
+        arguments = _save_arguments(request, pk)
         try:
-            annotation = annotation_save_draft(
-                actor=request.user, assignment=assignment, **_save_arguments(request)
-            )
+            # The service checks that the assignment is this reader's (404) in the query that locks it.
+            annotation = annotation_save_draft(actor=request.user, assignment=pk, **arguments)
         except (ReadingError, StaleRevision, ReadClosed) as error:
             return _refusal(error)
         return Response(
@@ -108,14 +115,16 @@ class SubmitView(APIView):
 
     @extend_schema(request=SaveSerializer, responses=dict)
     def post(self, request, pk: int):
-        assignment = assignment_for_reader(request.user, pk)
+        arguments = _save_arguments(request, pk)
         try:
-            result = annotation_submit(actor=request.user, assignment=assignment, **_save_arguments(request))
+            # The service checks that the assignment is this reader's (404) in the query that locks it.
+            result = annotation_submit(actor=request.user, assignment=pk, **arguments)
         except (ReadingError, StaleRevision, ReadClosed) as error:
             return _refusal(error)
         if result.suggestion_revealed is not None:
             # Two-stage: the blind read is stored; the same exam continues with the suggestion shown.
             return Response({"done": False, "context": reading_context(request.user, result.assignment)})
+        assignment = result.assignment
         following = assignment_next_for_reader(request.user, batch_id=assignment.batch_id, after=assignment)
         return Response({"done": True, "next_assignment_id": following.pk if following else None})
 
@@ -125,11 +134,9 @@ class SkipView(APIView):
 
     @extend_schema(request=SkipSerializer, responses=dict)
     def post(self, request, pk: int):
-        assignment = assignment_for_reader(request.user, pk)
-        data = SkipSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
+        reason = _valid(SkipSerializer, request, pk)["reason"]
         try:
-            assignment_skip(actor=request.user, assignment=assignment, reason=data.validated_data["reason"])
+            assignment = assignment_skip(actor=request.user, assignment=pk, reason=reason)
         except (ReadingError, ReadClosed) as error:
             return _refusal(error)
         following = assignment_next_for_reader(request.user, batch_id=assignment.batch_id, after=assignment)

@@ -8,6 +8,7 @@ reader's answers 404, exactly like one that does not exist.
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db.models import QuerySet
 from django.http import Http404
 from django.urls import reverse
@@ -16,7 +17,6 @@ from django.utils.translation import gettext_lazy as _
 
 from annotations.models import Annotation, Assignment, ReviewBatch, Suggestion, SuggestionExposure
 from annotations.roles import Role, has_role
-from annotations.services.reading import suggestion_for_exam
 
 OPEN = (Assignment.Status.PENDING, Assignment.Status.IN_PROGRESS)
 GROUP_LABELS = {
@@ -34,6 +34,15 @@ GROUP_LABELS = {
 }
 
 
+def suggestion_for_exam(exam_id: int) -> Suggestion | None:
+    """The suggestion readers see: the newest OK one of SUGGESTION_READER_PROVIDER, so every reader of
+    an exam sees the same provider whichever finished first; else the newest OK one of any provider."""
+    ok = Suggestion.objects.filter(exam_id=exam_id, status=Suggestion.Status.OK)
+    ok = ok.order_by("-computed_at", "-id")
+    preferred = getattr(settings, "SUGGESTION_READER_PROVIDER", None)
+    return (ok.filter(provider=preferred).first() if preferred else None) or ok.first()
+
+
 def _reader_assignments(user) -> QuerySet[Assignment]:
     if not has_role(user, Role.READER):
         return Assignment.objects.none()
@@ -46,6 +55,17 @@ def assignment_for_reader(user, assignment_id: int) -> Assignment:
         return (
             _reader_assignments(user).select_related("exam", "batch", "batch__taxonomy").get(pk=assignment_id)
         )
+    except Assignment.DoesNotExist:
+        raise Http404("no such assignment") from None
+
+
+def assignment_for_reader_locked(user, assignment_id: int) -> Assignment:
+    """assignment_for_reader under a row lock on the assignment alone (the batch and taxonomy rows are
+    read, never locked, so readers of one batch do not queue behind each other). Inside a transaction:
+    the services' writes check ownership and lock in this one query."""
+    queryset = _reader_assignments(user).select_related("batch", "batch__taxonomy")
+    try:
+        return queryset.select_for_update(of=("self",)).get(pk=assignment_id)
     except Assignment.DoesNotExist:
         raise Http404("no such assignment") from None
 

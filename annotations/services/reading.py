@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -25,6 +24,7 @@ from annotations.models import (
     Suggestion,
     SuggestionExposure,
 )
+from annotations.selectors.reading import assignment_for_reader_locked, suggestion_for_exam
 from annotations.services.agreement import agreement_recompute_request
 from annotations.services.audit import audit_record
 from annotations.services.batches import batch_exam_escalate_if_disputed
@@ -63,18 +63,12 @@ class SubmitResult:
     suggestion_revealed: Suggestion | None  # two-stage: the suggestion now shown for the revision
 
 
-def _lock(assignment: Assignment, actor) -> Assignment:
-    """Re-read the assignment under a row lock; only its own reader ever writes to it."""
-    locked = (
-        Assignment.objects.select_for_update()
-        .select_related("batch", "batch__taxonomy")
-        .filter(pk=assignment.pk)
-        .first()
-    )
-    if locked is None:
-        raise ReadClosed("this assignment no longer exists")
-    if locked.reader_id != actor.pk:
-        raise PermissionError("only the assigned reader writes to an assignment")
+def _lock(assignment: Assignment | int, actor) -> Assignment:
+    """The reader's own assignment, re-read under a row lock: one query checks that it is theirs (404
+    otherwise, as the selectors answer), that its batch is active, and locks it. The API passes the id
+    from the URL, so a write costs no separate ownership query (bench/load_reads.py)."""
+    assignment_id = assignment if isinstance(assignment, int) else assignment.pk
+    locked = assignment_for_reader_locked(actor, assignment_id)
     if locked.status in (Assignment.Status.SUBMITTED, Assignment.Status.SKIPPED):
         raise ReadClosed(f"this read is already {locked.get_status_display().lower()}")
     return locked
@@ -146,7 +140,7 @@ def _snapshot(annotation: Annotation, resolved: list[tuple[DiagnosticClass, bool
 def _write(
     *,
     actor,
-    assignment: Assignment,
+    assignment: Assignment | int,
     labels: Sequence[LabelInput],
     comment: str,
     time_on_task_ms: int,
@@ -161,7 +155,10 @@ def _write(
     locked = _lock(assignment, actor)
     resolved = _resolve_labels(locked, labels)
     now = timezone.now()
-    current = locked.annotations.filter(is_current=True).first()
+    # A pending assignment has no annotation yet: the first save of one marks it in progress (below), in
+    # the same transaction, and the one-current-annotation constraint would refuse a second anyway.
+    untouched = locked.status == Assignment.Status.PENDING
+    current = None if untouched else locked.annotations.filter(is_current=True).first()
     if current is None:
         if revision != 0:
             raise StaleRevision(0)
@@ -198,7 +195,7 @@ def _write(
 def annotation_save_draft(
     *,
     actor,
-    assignment: Assignment,
+    assignment: Assignment | int,
     labels: Sequence[LabelInput],
     comment: str = "",
     time_on_task_ms: int = 0,
@@ -224,19 +221,10 @@ def annotation_save_draft(
     return annotation
 
 
-def suggestion_for_exam(exam_id: int) -> Suggestion | None:
-    """The suggestion readers see: the newest OK one of SUGGESTION_READER_PROVIDER, so every reader of
-    an exam sees the same provider whichever finished first; else the newest OK one of any provider."""
-    ok = Suggestion.objects.filter(exam_id=exam_id, status=Suggestion.Status.OK)
-    ok = ok.order_by("-computed_at", "-id")
-    preferred = getattr(settings, "SUGGESTION_READER_PROVIDER", None)
-    return (ok.filter(provider=preferred).first() if preferred else None) or ok.first()
-
-
 def annotation_submit(
     *,
     actor,
-    assignment: Assignment,
+    assignment: Assignment | int,
     labels: Sequence[LabelInput],
     comment: str = "",
     time_on_task_ms: int = 0,
@@ -331,7 +319,7 @@ def suggestion_exposure_record(*, actor, assignment: Assignment, suggestion: Sug
     return exposure
 
 
-def assignment_skip(*, actor, assignment: Assignment, reason: str) -> Assignment:
+def assignment_skip(*, actor, assignment: Assignment | int, reason: str) -> Assignment:
     """Set an exam aside with a reason (unreadable tracing, wrong patient...); any draft is kept."""
     reason = (reason or "").strip()
     if not reason:
