@@ -1,6 +1,6 @@
 """Real HTTP against a real gunicorn on loopback, shared by bench/load_reads.py and the slow tests.
 
-- `gunicorn(...)`: starts gunicorn (bench._bare_wsgi: the product plus one bare view) bound to
+- `gunicorn(...)`: starts gunicorn (bench._bare_wsgi: the product plus two reference views) bound to
   127.0.0.1 on a free port, waits until it answers, and always stops it.
 - `reader_session(user)`: a logged-in session row and a CSRF secret, as the login page would leave
   them, without paying a password hash per simulated client.
@@ -31,6 +31,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 BARE_PATH = "/_bench/bare/"
+MINIMAL_WRITE_PATH = "/_bench/minimal-write/"  # bench._bare_wsgi: the least an authenticated write costs
+MINIMAL_WRITE_TABLE = "bench_minimal_write"
 READ = {"labels": [{"code": "NORM", "uncertain": False}], "time_on_task_ms": 1000, "revision": 0}
 
 
@@ -204,6 +206,16 @@ def submit_reads(client: HttpClient, batch_id: int, deadline: float, limit: int,
             log.errors.append(f"{status} on {following}: {answer}")
             status, answer, _ = client.json("GET", f"/api/v1/reading/next/?batch={batch_id}")
             following = answer.get("next_assignment_id") if status == 200 else None
+
+
+def minimal_writes(client: HttpClient, deadline: float, limit: int, log: ClientLog) -> None:
+    """The reference write: one authenticated ORM upsert per request, as fast as the server answers."""
+    while time.monotonic() < deadline and len(log.latencies) < limit:
+        status, answer, elapsed = client.json("POST", MINIMAL_WRITE_PATH, READ)
+        log.latencies.append(elapsed)
+        log.statuses[status] += 1
+        if status != 200:
+            log.errors.append(f"{status} on the minimal write: {answer}")
 
 
 def hit_bare(client: HttpClient, deadline: float, limit: int, log: ClientLog) -> None:

@@ -3,13 +3,16 @@
     .venv/bin/python bench/load_reads.py [--clients 50] [--seconds 60] [--workers 4]
         [--worker-class sync] [--threads 1]
 
-Starts gunicorn on 127.0.0.1 (bench._bare_wsgi: the product plus one bare view), DEBUG off, against
-DATABASE_URL (default: the local ecgreview_bench_load database) and BENCH_REDIS_URL (default: Redis
-database 8 on the local server). First `--clients` clients hit the bare view for `--seconds`, then the
-same number of readers (one logged-in session each) submit reads, "submit and next", for `--seconds`.
-Each phase stops by itself at its deadline or count. It prints reads/s, p50/p95 latency, the bare
-view's figures, the ratio, and whether every acknowledged read is stored exactly once; it asserts
-nothing about timings (tests/test_load_reads.py checks correctness under the same load).
+Starts gunicorn on 127.0.0.1 (bench._bare_wsgi: the product plus two reference views), DEBUG off,
+against DATABASE_URL (default: the local ecgreview_bench_load database) and BENCH_REDIS_URL (default:
+Redis database 8 on the local server). Three phases of `--seconds` each, `--clients` clients at once:
+1. the bare view (two bytes, no session, no database): the floor of the ratio the issue asks for;
+2. the minimal authenticated write (session, CSRF, one ORM upsert), with the readers' own sessions:
+   what any write costs on this stack, whatever it writes;
+3. the readers (one logged-in session each) submitting reads, "submit and next".
+Each phase stops by itself at its deadline or count. It prints req/s and p50/p95 latency of each, the
+ratios of reads to both references, and whether every acknowledged read is stored exactly once; it
+asserts nothing about timings (tests/test_load_reads.py checks correctness under the same load).
 """
 
 from __future__ import annotations
@@ -91,6 +94,11 @@ def main() -> None:
     from django.db import connection
 
     batch, readers = prepare(args.clients, args.max_reads)
+    with connection.cursor() as cursor:  # the minimal write's own table (bench._bare_wsgi.MinimalWrite)
+        cursor.execute(
+            f"CREATE TABLE IF NOT EXISTS {_load.MINIMAL_WRITE_TABLE} "
+            "(user_id bigint PRIMARY KEY, body jsonb NOT NULL)"
+        )
     credentials = [_load.reader_session(reader) for reader in readers]
     connection.close()  # the benchmark process holds no connection while it measures
     redis_url = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/8")
@@ -113,8 +121,21 @@ def main() -> None:
                 ]
             )
 
+        def minimal(seconds: float) -> _load.LoadResult:
+            deadline = time.monotonic() + seconds
+            return _load.run_clients(
+                [
+                    lambda log, c=c: _load.minimal_writes(
+                        _load.HttpClient(server.port, c), deadline, 10**7, log
+                    )
+                    for c in credentials
+                ]
+            )
+
         bare(WARM_UP_S)  # every worker has imported everything and opened its connections
         floor = bare(args.seconds)
+        minimal(WARM_UP_S)  # the sessions and the minimal write's statements are warm too
+        write = minimal(args.seconds)
         deadline = time.monotonic() + args.seconds
         reads = _load.run_clients(
             [
@@ -133,10 +154,19 @@ def main() -> None:
         f"p95 {floor.percentile_ms(0.95):6.1f} ms   statuses {dict(floor.statuses)}"
     )
     print(
+        f"minimal write:    {write.per_second:8.1f} req/s   p50 {write.percentile_ms(0.5):6.1f} ms   "
+        f"p95 {write.percentile_ms(0.95):6.1f} ms   statuses {dict(write.statuses)}"
+    )
+    print(
         f"reads submitted:  {reads.per_second:8.1f} reads/s p50 {reads.percentile_ms(0.5):6.1f} ms   "
         f"p95 {reads.percentile_ms(0.95):6.1f} ms   statuses {dict(reads.statuses)}"
     )
     print(f"ratio reads/s / bare req/s: {reads.per_second / floor.per_second:.3f}x (goal: at least 0.5x)")
+    print(
+        f"ratio minimal write / bare: {write.per_second / floor.per_second:.3f}x "
+        "(what any authenticated write reaches on this stack)"
+    )
+    print(f"ratio reads/s / minimal write: {reads.per_second / write.per_second:.3f}x")
     print(f"every acknowledged read stored exactly once: {stored_check(batch, reads.acknowledged)}")
     for error in reads.errors[:5]:
         print(f"  refused: {error}")
