@@ -246,6 +246,8 @@ AUTH_PASSWORD_VALIDATORS = [
 # most once per SESSION_REFRESH_S (ecgreview.middleware.SessionRefreshMiddleware).
 SESSION_COOKIE_AGE = env.int("SESSION_IDLE_MINUTES", 60, minimum=1) * 60
 SESSION_REFRESH_S = 60
+# Django's database sessions, read with one plain query (ecgreview/sessions.py).
+SESSION_ENGINE = "ecgreview.sessions"
 SESSION_SAVE_EVERY_REQUEST = False
 # Failed logins before an account (or an address) is locked out, and for how long.
 LOGIN_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", 5, minimum=1)
