@@ -530,7 +530,8 @@ class ImportJob(models.Model):
         default=list,
         blank=True,
         help_text=_(
-            "[{file, record, outcome, message}] per record; outcome created/unchanged/skipped/error."
+            "[{file, record, outcome, message}] per record, and per file ignored; outcome "
+            "created/unchanged/skipped/error/ignored."
         ),
     )
     error = models.TextField(blank=True)

@@ -16,7 +16,7 @@ from annotations.formats.base import (
     RecordSkipped,
     standardized,
 )
-from annotations.formats.detect import detect_format, import_units
+from annotations.formats.detect import detect_format, folder_contents, import_units
 from annotations.formats.registry import READERS
 from tests.importing import DATA, SAMPLE_FILES, einthoven_residual, write_code15, write_exams_csv, write_muse
 
@@ -62,6 +62,27 @@ def test_a_file_in_no_known_format_is_refused_with_a_reason(tmp_path):
     junk.write_text("just some text\n")
     with pytest.raises(FormatError, match="not in a format"):
         detect_format(junk)
+
+
+def test_a_folder_lists_what_is_no_ecg_with_the_reason_and_reads_unnamed_files_by_content(tmp_path):
+    for name in ("s0010_re.hea", "s0010_re.dat", "s0010_re.xyz"):
+        (tmp_path / name).write_bytes((DATA / "wfdb/ptbdb" / name).read_bytes())
+    (tmp_path / "s0010_re.atr").write_bytes(b"\x00\x00")  # an annotation file: part of the record
+    (tmp_path / "IM0001").write_bytes((DATA / "dicom/waveform_ecg.dcm").read_bytes())
+    (tmp_path / "README").write_text("PTB Diagnostic ECG Database\n")
+    (tmp_path / "orphan.dat").write_bytes(b"\x00" * 24)
+    (tmp_path / "more.zip").write_bytes(b"PK\x03\x04" + b"\x00" * 26)
+    (tmp_path / ".DS_Store").write_bytes(b"\x00")
+
+    contents = folder_contents(tmp_path)
+
+    assert [u.name for u in contents.units] == ["IM0001", "s0010_re.hea"]
+    reasons = {path.name: reason for path, reason in contents.ignored}
+    assert set(reasons) == {"README", "orphan.dat", "more.zip"}
+    assert "not in a format" in reasons["README"]
+    assert "without its .hea header" in reasons["orphan.dat"]
+    assert "zip" in reasons["more.zip"]
+    assert detect_format(contents.units[0]) == "dicom"
 
 
 def test_a_folder_is_searched_and_a_wfdb_record_counts_once():

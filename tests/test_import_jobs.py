@@ -72,6 +72,30 @@ def test_a_refused_upload_shows_the_file_and_the_reason(
     assert Exam.objects.count() == 0 and blob_files(blobs) == []
 
 
+def test_an_uploaded_file_that_is_no_ecg_is_listed_as_ignored_with_its_reason(
+    blobs, client_for, diego, django_capture_on_commit_callbacks
+):
+    client = client_for(diego)
+    notes = SimpleUploadedFile("notes.txt", b"exported from the cart on Monday\n")
+    dicom = SimpleUploadedFile("IM0001", (DATA / "dicom/waveform_ecg.dcm").read_bytes())  # no extension
+    with django_capture_on_commit_callbacks() as callbacks:
+        client.post("/imports/", {"files": [notes, dicom], "dataset": "d", "amplitude_scale": "1"})
+    run_queued(callbacks)
+    job = ImportJob.objects.get()
+    assert (job.created, job.files_failed) == (1, 0)
+    ignored = [o for o in job.outcomes if o["outcome"] == "ignored"]
+    assert ignored == [
+        {
+            "file": "notes.txt",
+            "record": "",
+            "outcome": "ignored",
+            "message": "notes.txt is not in a format ECG Review reads "
+            "(HDF5, WFDB, aECG, MUSE, DICOM, CPSC .mat)",
+        }
+    ]
+    assert Exam.objects.get().source_format == "dicom"
+
+
 def test_an_upload_over_the_size_limit_is_refused_before_a_job_exists(blobs, client_for, diego, settings):
     settings.IMPORT_MAX_FILE_MB = 1
     big = SimpleUploadedFile("big.h5", b"\0" * (1024 * 1024 + 1))
@@ -152,7 +176,7 @@ def test_running_a_job_twice_changes_nothing_the_second_time(
 def test_the_command_prints_progress_and_a_summary(blobs, capsys):
     call_command("import_exams", str(DATA / "wfdb/cinc2021"), dataset="cli")
     out, err = capsys.readouterr()
-    assert "4 file(s), 0 failed; exams: 4 created, 0 unchanged, 0 skipped, 0 invalid" in out
+    assert "4 file(s), 0 failed, 0 ignored; exams: 4 created, 0 unchanged, 0 skipped, 0 invalid" in out
     assert "4/4 exams" in err and "exam/s" in err
     call_command("import_exams", str(DATA / "wfdb/cinc2021"), dataset="cli", no_progress=True)
     assert "0 created, 4 unchanged" in capsys.readouterr().out

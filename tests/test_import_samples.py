@@ -120,6 +120,7 @@ def test_reimporting_every_sample_creates_nothing_new(blobs):
     assert second.summary() == {
         "files": 9,
         "files_failed": 0,
+        "files_ignored": 0,
         "created": 0,
         "unchanged": 9,
         "skipped": 0,
@@ -167,6 +168,7 @@ def test_a_code15_file_imports_in_bulk_with_true_durations_and_metadata(blobs, t
     assert report.summary() == {
         "files": 1,
         "files_failed": 0,
+        "files_ignored": 0,
         "created": 7,
         "unchanged": 0,
         "skipped": 1,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 from annotations.formats.base import FormatError
@@ -106,24 +107,52 @@ def detect_format(path: Path) -> str:
     raise FormatError("is not in a format ECG Review reads (HDF5, WFDB, aECG, MUSE, DICOM, CPSC .mat)")
 
 
-def import_units(path: Path) -> list[Path]:
+@dataclass(frozen=True)
+class FolderContents:
+    units: list[Path]  # what is imported: files, or a PTB-XL folder
+    ignored: list[tuple[Path, str]]  # files that are no ECG record, each with why: reported, never dropped
+
+
+IMPORT_SUFFIXES = {".hea", ".h5", ".hdf5", ".xml", ".dcm"}
+
+
+def folder_contents(path: Path) -> FolderContents:
     """The files (or PTB-XL folders) a path stands for: a folder is searched for importable files.
 
-    WFDB records count once, by their header: their .dat/.mat signal files are not units of their own.
+    A WFDB record counts once, by its header: its signal and annotation files (.dat, .mat, .xyz, .atr,
+    anything with the header's name) belong to it. A file of any other name is read by content (a DICOM
+    file often has no extension at all), and one that is no ECG is listed as ignored, with the reason.
+    Hidden files (.DS_Store and the like) are left out.
     """
     if not path.is_dir():
         if path.suffix.lower() in {".dat", ".mat"} and path.with_suffix(".hea").is_file():
-            return [path.with_suffix(".hea")]
-        return [path]
+            return FolderContents([path.with_suffix(".hea")], [])
+        return FolderContents([path], [])
     if (path / PTBXL_DATABASE).is_file():
-        return [path]
-    units = []
+        return FolderContents([path], [])
+    units, ignored = [], []
     for child in sorted(path.rglob("*")):
         if not child.is_file() or child.name.startswith("."):
             continue
         suffix = child.suffix.lower()
-        if suffix == ".hea" or suffix in {".h5", ".hdf5", ".xml", ".dcm"}:
+        if suffix in IMPORT_SUFFIXES:
             units.append(child)
-        elif suffix == ".mat" and not child.with_suffix(".hea").is_file():
-            units.append(child)
-    return units
+        elif child.with_suffix(".hea").is_file():
+            continue  # part of a WFDB record, read with its header
+        elif suffix == ".mat":
+            units.append(child)  # a CPSC-2018 record (no header)
+        elif suffix == ".dat":
+            ignored.append((child, "is a WFDB signal file without its .hea header"))
+        else:
+            try:
+                detect_format(child)
+            except FormatError as error:
+                ignored.append((child, str(error)))
+            else:
+                units.append(child)
+    return FolderContents(units, ignored)
+
+
+def import_units(path: Path) -> list[Path]:
+    """The import units of folder_contents (the files and folders that are imported)."""
+    return folder_contents(path).units

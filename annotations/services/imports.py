@@ -34,7 +34,7 @@ from annotations.formats.base import (
     RecordSkipped,
     standardized,
 )
-from annotations.formats.detect import PTBXL_DATABASE, detect_format, import_units
+from annotations.formats.detect import PTBXL_DATABASE, detect_format, folder_contents, import_units
 from annotations.formats.registry import READERS
 from annotations.models import Dataset, Exam, ReferenceLabel
 from annotations.services.audit import audit_record
@@ -92,6 +92,8 @@ class FileOutcome:
 @dataclass
 class ImportReport:
     files: list[FileOutcome] = field(default_factory=list)
+    # Files found in the folders given that are no ECG record, with why: listed, never silently dropped.
+    ignored: list[tuple[Path, str]] = field(default_factory=list)
 
     def count(self, outcome: str) -> int:
         return sum(f.count(outcome) for f in self.files)
@@ -104,6 +106,7 @@ class ImportReport:
         return {
             "files": len(self.files),
             "files_failed": self.files_failed,
+            "files_ignored": len(self.ignored),
             **{name: self.count(name) for name in ("created", "unchanged", "skipped", "error")},
         }
 
@@ -428,6 +431,8 @@ def exams_import(
         )
     plan = plan if plan is not None else exams_plan(paths, options)
     report = ImportReport()
+    for raw in paths:
+        report.ignored += folder_contents(import_path_resolve(raw, confine_to=options.confine_to)).ignored
     limits = import_limits()
     for unit, fmt, _ in plan:
         try:
@@ -613,6 +618,9 @@ def import_job_run(job_id: int) -> None:
                 }
             )
         outcomes.extend(record.as_dict(name) for record in file.records)
+    for path, reason in report.ignored:
+        name = _display_name(path, root)
+        outcomes.append({"file": name, "record": "", "outcome": "ignored", "message": f"{name} {reason}"})
     summary = report.summary()
     _job_finish(
         job,

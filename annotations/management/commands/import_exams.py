@@ -83,9 +83,12 @@ class Command(BaseCommand):
                     self.stderr.write(
                         f"{record.outcome.upper()} {file.path} record {record.record}: {record.message}"
                     )
+        for path, reason in report.ignored:
+            self.stderr.write(f"IGNORED {path} {reason}")
         summary = report.summary()
         line = (
-            f"{summary['files']} file(s), {summary['files_failed']} failed; exams: "
+            f"{summary['files']} file(s), {summary['files_failed']} failed, "
+            f"{summary['files_ignored']} ignored; exams: "
             f"{summary['created']} created, {summary['unchanged']} unchanged, "
             f"{summary['skipped']} skipped, {summary['error']} invalid"
         )
