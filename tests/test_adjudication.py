@@ -7,6 +7,7 @@ import pytest
 from django.urls import reverse
 
 from annotations.models import Adjudication, AgreementResult, Assignment, AuditEvent, Consensus
+from annotations.selectors.agreement import batch_pseudonyms
 from annotations.services.adjudication import (
     AdjudicationError,
     Decision,
@@ -148,12 +149,16 @@ def test_the_queue_lists_disputed_exams_until_every_disputed_class_is_decided(ca
     assert "queue-empty" in client.get(reverse("adjudication-queue")).content.decode()
 
 
-def test_the_adjudication_page_shows_the_ecg_and_pseudonymous_votes_only(carla, disputed, client):
+def test_the_adjudication_page_shows_the_ecg_and_pseudonymous_votes_only(
+    carla, disputed, secret_readers, client
+):
     batch, exam = disputed
     client.force_login(carla)
     page = client.get(case_url(batch, exam)).content.decode()
     assert 'id="adjudication-ecg"' in page and "js/adjudication.js" in page and "js/ecg-paper.js" in page
-    assert "Reader A: present" in page and "Reader B: absent" in page
+    one, two = secret_readers  # one marked 1dAVb, two did not
+    names = batch_pseudonyms(batch)
+    assert f"{names[one.pk]}: present" in page and f"{names[two.pk]}: absent" in page
     assert "1dAVb" in page and 'name="decision-SB"' not in page  # only the disputed class is decided
     api = client.get(reverse("api-adjudication-case", args=[batch.pk, exam.pk])).content.decode()
     for text in (page, api, client.get(reverse("adjudication-queue")).content.decode()):
@@ -213,3 +218,22 @@ def test_the_agreement_downloads_as_csv(diego, disputed, client):
         )
     )
     assert len(pairs) == 2  # header and the one pair
+
+
+def test_pseudonym_letters_do_not_follow_account_order_and_change_from_batch_to_batch(diego, tnmg):
+    readers = [UserFactory(username=f"pseudo{i}", roles=["reader"]) for i in range(6)]
+    exams = [make_exam() for _ in range(3)]
+    batches = [
+        batch_create(
+            name=f"P{n}", taxonomy=tnmg, exams=exams, readers=readers, readers_per_exam=6, actor=diego
+        )
+        for n in range(4)
+    ]
+    letterings = [batch_pseudonyms(batch) for batch in batches]
+    by_account = {reader.pk: f"Reader {'ABCDEF'[i]}" for i, reader in enumerate(readers)}
+    for batch, names in zip(batches, letterings, strict=True):
+        assert sorted(names.values()) == sorted(by_account.values())  # six distinct letters, A to F
+        assert batch_pseudonyms(batch) == names  # stable: the same reader keeps their letter in a batch
+    # With 720 orders for six readers, four batches lettered by account order, or all alike, is no chance.
+    assert any(names != by_account for names in letterings)
+    assert len({tuple(sorted(names.items())) for names in letterings}) > 1

@@ -15,6 +15,7 @@ import numpy as np
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Exists, Max, OuterRef, Q
 from django.http import Http404
+from django.utils.crypto import salted_hmac
 
 from annotations.agreement import MISSING
 from annotations.models import (
@@ -158,16 +159,21 @@ def pseudonym(index: int) -> str:
 
 
 def batch_pseudonyms(batch: ReviewBatch) -> dict[int, str]:
-    """user id -> pseudonym, stable within the batch: lettered by sorted user id of everyone who holds
-    a first read of it."""
-    ids = sorted(
-        set(
-            Assignment.objects.filter(batch=batch, read_round=1)
-            .values_list("reader_id", flat=True)
-            .distinct()
-        )
+    """user id -> pseudonym of everyone who holds a first read of the batch, in letter order.
+
+    The letters are dealt in an order drawn from a keyed hash (SECRET_KEY) of the batch and the reader:
+    stable within the batch, different from batch to batch, and unrelated to when the accounts were
+    made. Lettered by user id, "Reader A" would be whoever joined first, which colleagues know.
+    """
+    ids = set(
+        Assignment.objects.filter(batch=batch, read_round=1).values_list("reader_id", flat=True).distinct()
     )
-    return {reader_id: pseudonym(i) for i, reader_id in enumerate(ids)}
+    drawn = sorted(ids, key=lambda reader_id: _draw(batch.pk, reader_id))
+    return {reader_id: pseudonym(i) for i, reader_id in enumerate(drawn)}
+
+
+def _draw(batch_id: int, reader_id: int) -> bytes:
+    return salted_hmac("annotations.pseudonyms", f"{batch_id}:{reader_id}", algorithm="sha256").digest()
 
 
 # --- Coordinator view ----------------------------------------------------------------------------------
@@ -295,7 +301,8 @@ def adjudication_case(user, batch_id: int, exam_id: int) -> AdjudicationCase:
             "annotation__assignment__reader_id", "diagnostic_class_id"
         )
     )
-    readers = sorted(read_by, key=lambda r: names.get(r, ""))
+    letter_order = {reader_id: i for i, reader_id in enumerate(names)}  # Reader A, B, ..., Z, 27, ...
+    readers = sorted(read_by, key=lambda r: letter_order.get(r, len(letter_order)))
     decisions = {a.diagnostic_class_id: a for a in Adjudication.objects.filter(batch=batch, exam_id=exam_id)}
     suggestion = (
         Suggestion.objects.filter(exam_id=exam_id, status=Suggestion.Status.OK)
