@@ -5,6 +5,7 @@ import pytest
 from django.urls import reverse
 
 from annotations.models import AgreementResult, Assignment, AuditEvent, Consensus
+from annotations.selectors.agreement import batch_pseudonyms
 from annotations.services.batches import batch_create
 from tests.factories import ExamFactory, UserFactory
 from tests.workers import celery_worker, wait_for
@@ -95,7 +96,10 @@ def test_reads_to_adjudicated_consensus_through_a_real_worker(client, carla, die
         assert [(item["batch_id"], item["exam_id"]) for item in queue] == [(batch.pk, tied.pk)]
         case = client.get(reverse("api-adjudication-case", args=[batch.pk, tied.pk])).json()
         assert [d["code"] for d in case["disputed"]] == ["LBBB"]
-        assert [name for name, _ in case["disputed"][0]["votes"]] == ["Reader A", "Reader B"]
+        names = batch_pseudonyms(batch)  # the two who read it, in letter order, as pseudonyms only
+        assert case["disputed"][0]["votes"] == sorted(
+            [[names[one.pk], True], [names[two.pk], False]], key=lambda vote: vote[0]
+        )
         decided = client.post(
             reverse("api-adjudication-case", args=[batch.pk, tied.pk]),
             {"decisions": [{"code": "LBBB", "value": True}], "rationale": "QRS 140 ms", "version": 0},
