@@ -96,6 +96,30 @@ def test_an_uploaded_file_that_is_no_ecg_is_listed_as_ignored_with_its_reason(
     assert Exam.objects.get().source_format == "dicom"
 
 
+def test_a_big_job_lists_every_problem_first_and_only_so_many_created_records(
+    blobs, client_for, diego, django_capture_on_commit_callbacks, monkeypatch
+):
+    from annotations.services import imports
+
+    monkeypatch.setattr(imports, "OUTCOMES_LISTED", 2)
+    client = client_for(diego)
+    records = sorted((DATA / "wfdb/cinc2021").iterdir())  # four records, a .hea and a .mat each
+    notes = SimpleUploadedFile("notes.txt", b"not an ECG\n")
+    with django_capture_on_commit_callbacks() as callbacks:
+        client.post(
+            "/imports/",
+            {"files": [*map(upload, records), notes], "dataset": "big", "amplitude_scale": "1"},
+        )
+    run_queued(callbacks)
+    job = ImportJob.objects.get()
+    assert job.created == 4 and Exam.objects.count() == 4
+    assert [o["outcome"] for o in job.outcomes] == ["ignored", "created", "created"]
+    progress = client.get(f"/imports/{job.pk}/progress/").json()
+    assert progress["not_listed"] == 2
+    page = client.get(f"/imports/{job.pk}/").content.decode()
+    assert '<span data-count="not_listed">2</span>' in page and 'id="job-not-listed" class="muted">' in page
+
+
 def test_an_upload_over_the_size_limit_is_refused_before_a_job_exists(blobs, client_for, diego, settings):
     settings.IMPORT_MAX_FILE_MB = 1
     big = SimpleUploadedFile("big.h5", b"\0" * (1024 * 1024 + 1))

@@ -39,6 +39,7 @@ class ImportJobSerializer(serializers.Serializer):
     skipped = serializers.IntegerField()
     failed = serializers.IntegerField()
     files_failed = serializers.IntegerField()
+    not_listed = serializers.IntegerField(help_text="Created or unchanged records counted but not listed.")
     finished = serializers.BooleanField()
     error = serializers.CharField()
     outcomes = serializers.ListField(child=serializers.DictField(), required=False)

@@ -470,6 +470,8 @@ def import_job_progress(job) -> dict:
         "skipped": job.skipped,
         "failed": job.failed,
         "files_failed": job.files_failed,
+        # Created or unchanged records counted above but not listed in the outcomes (OUTCOMES_LISTED).
+        "not_listed": max(0, job.created + job.unchanged - sum(o["outcome"] in FINE for o in job.outcomes)),
         "error": job.error,
         "finished": job.status in {job.Status.DONE, job.Status.FAILED},
     }
@@ -605,22 +607,7 @@ def import_job_run(job_id: int) -> None:
     except ImportRefused as error:
         _job_finish(job, status=ImportJob.Status.FAILED, error=str(error))
         return
-    outcomes = []
-    for file in report.files:
-        name = _display_name(file.path, root)
-        if not file.ok:
-            outcomes.append(
-                {
-                    "file": name,
-                    "record": "",
-                    "outcome": "error",
-                    "message": file.error.replace(str(file.path), name),
-                }
-            )
-        outcomes.extend(record.as_dict(name) for record in file.records)
-    for path, reason in report.ignored:
-        name = _display_name(path, root)
-        outcomes.append({"file": name, "record": "", "outcome": "ignored", "message": f"{name} {reason}"})
+    outcomes = _job_outcomes(report, root)
     summary = report.summary()
     _job_finish(
         job,
@@ -633,6 +620,28 @@ def import_job_run(job_id: int) -> None:
         files_failed=summary["files_failed"],
     )
     cache.delete(key)
+
+
+# Rows kept per job for records that went in as they should (created, unchanged): their exams carry
+# their own provenance, and a 20,000-exam file would otherwise be a 20,000-row table on the job page.
+# Every problem (refused file, invalid or skipped record, ignored file) is always kept, and listed first.
+OUTCOMES_LISTED = 1000
+FINE = {"created", "unchanged"}
+
+
+def _job_outcomes(report: ImportReport, root: Path) -> list[dict]:
+    problems, fine = [], []
+    for file in report.files:
+        name = _display_name(file.path, root)
+        if not file.ok:
+            message = file.error.replace(str(file.path), name)
+            problems.append({"file": name, "record": "", "outcome": "error", "message": message})
+        for record in file.records:
+            (fine if record.outcome in FINE else problems).append(record.as_dict(name))
+    for path, reason in report.ignored:
+        name = _display_name(path, root)
+        problems.append({"file": name, "record": "", "outcome": "ignored", "message": f"{name} {reason}"})
+    return problems + fine[:OUTCOMES_LISTED]
 
 
 def _display_name(path: Path, root: Path) -> str:

@@ -33,6 +33,7 @@
     box.querySelectorAll("[data-count]").forEach(function (span) {
       span.textContent = data[span.dataset.count];
     });
+    document.getElementById("job-not-listed").hidden = !data.not_listed;
     if (data.finished) {
       showOutcomes(data.outcomes || []);
     }
