@@ -1,7 +1,8 @@
 """Django's database sessions, loaded with one plain query.
 
 Every authenticated request loads its session first. Django's db backend builds that query with the
-ORM each time: 0.6 ms of Python here, a fifth of a whole signed-in API call (bench/load_reads.py).
+ORM each time: 0.6 ms per load here, round trip included, a fifth of a whole signed-in API call;
+this plain query takes about a third of that (bench/load_reads.py measures the whole request).
 This store reads the same row with fixed SQL; creating, saving, expiring and deleting sessions are
 Django's own code, unchanged. SESSION_ENGINE = "ecgreview.sessions".
 """
