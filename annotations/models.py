@@ -568,7 +568,10 @@ class SuggestionExposure(models.Model):
     class Meta:
         ordering = ["assignment", "shown_at"]
         constraints = [
-            models.UniqueConstraint(fields=["assignment", "suggestion"], name="suggestion_exposure_once"),
+            # Per reader: after a reassign the reader who opens the slot is a new pair of eyes.
+            models.UniqueConstraint(
+                fields=["assignment", "suggestion", "reader"], name="suggestion_exposure_once_per_reader"
+            ),
             models.CheckConstraint(condition=Q(stage__in=["blind", "revised"]), name="exposure_stage_valid"),
         ]
 
@@ -645,6 +648,26 @@ class DisputedLabel(models.Model):
 
     def __str__(self) -> str:
         return f"exam {self.exam_id} class {self.diagnostic_class_id} disputed ({self.reason})"
+
+
+class AdjudicationView(models.Model):
+    """An adjudicator opened (or decided) the adjudication case of an exam: from then on they know the
+    exam was disputed and how the pseudonymous readers voted, so they are never handed it to read, in
+    any batch (selectors.blinding). Written once per adjudicator, batch and exam; never changed."""
+
+    batch = models.ForeignKey(ReviewBatch, on_delete=models.PROTECT, related_name="+")
+    exam = models.ForeignKey(Exam, on_delete=models.PROTECT, related_name="+")
+    adjudicator = models.ForeignKey(USER, on_delete=models.PROTECT, related_name="+")
+    first_seen_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["batch", "exam", "adjudicator"], name="adjudication_view_once"),
+        ]
+        indexes = [models.Index(fields=["adjudicator", "exam"], name="adjudication_view_user_idx")]
+
+    def __str__(self) -> str:
+        return f"exam {self.exam_id} of batch {self.batch_id} seen by {self.adjudicator_id}"
 
 
 # --- Label releases (issue 8) ---------------------------------------------------------------------------

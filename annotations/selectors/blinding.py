@@ -1,0 +1,75 @@
+"""Who may read or adjudicate an exam, across every batch: the one place the rule lives.
+
+    exam_reader_eligible(user_id, exam_id)       may this user be handed exam X to read?
+    exam_adjudicator_eligible(user_id, exam_id)  may this user adjudicate exam X?
+    exams_reader_barred(user_id, exam_ids)       which of these exams may the user NOT be handed to read
+    readers_barred(reader_ids, exam_id)          which of these users may NOT be handed exam X to read
+
+The rule is per exam, never per batch, because the same exam can sit in several batches and one account
+can be both reader and adjudicator:
+
+* nobody adjudicates an exam they hold a read of in any batch (any round, any status: an unread slot is a
+  read they will make, and they must make it without having seen the dispute);
+* nobody is handed an exam to read whose dispute they saw in any batch: they opened its adjudication case
+  (an AdjudicationView row, written when the case is opened or decided) or signed a decision on it.
+
+Every place that hands out reads (batch creation, adding exams or readers, rebalancing, reassigning,
+escalation, handing a skipped slot on) and every adjudication read (queue, case page, API, decision)
+asks here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from django.db.models import Exists, OuterRef
+
+from annotations.models import Adjudication, AdjudicationView, Assignment
+
+
+def exam_reader_eligible(user_id: int, exam_id: int) -> bool:
+    """May this user be handed exam X to read (in any batch)? No once they saw its dispute anywhere."""
+    return not exams_reader_barred(user_id, [exam_id])
+
+
+def exams_reader_barred(user_id: int, exam_ids: Iterable[int] | None = None) -> set[int]:
+    """The exams (of `exam_ids`, or all when None) this user must not be handed to read."""
+    views = AdjudicationView.objects.filter(adjudicator_id=user_id)
+    decisions = Adjudication.objects.filter(adjudicator_id=user_id)
+    if exam_ids is not None:
+        exam_ids = list(exam_ids)
+        views = views.filter(exam_id__in=exam_ids)
+        decisions = decisions.filter(exam_id__in=exam_ids)
+    return set(views.values_list("exam_id", flat=True)) | set(decisions.values_list("exam_id", flat=True))
+
+
+def readers_barred(reader_ids: Iterable[int], exam_id: int) -> set[int]:
+    """The users (of `reader_ids`) who must not be handed exam X to read."""
+    reader_ids = list(reader_ids)
+    views = AdjudicationView.objects.filter(exam_id=exam_id, adjudicator_id__in=reader_ids)
+    decisions = Adjudication.objects.filter(exam_id=exam_id, adjudicator_id__in=reader_ids)
+    return set(views.values_list("adjudicator_id", flat=True)) | set(
+        decisions.values_list("adjudicator_id", flat=True)
+    )
+
+
+def reader_barred_pairs(reader_ids: Iterable[int], exam_ids: Iterable[int]) -> dict[int, set[int]]:
+    """reader id -> the exams (of `exam_ids`) that reader must not be handed; for designing a batch."""
+    reader_ids, exam_ids = list(reader_ids), list(exam_ids)
+    barred: dict[int, set[int]] = {reader: set() for reader in reader_ids}
+    for model, field in ((AdjudicationView, "adjudicator_id"), (Adjudication, "adjudicator_id")):
+        rows = model.objects.filter(**{f"{field}__in": reader_ids, "exam_id__in": exam_ids})
+        for reader, exam in rows.values_list(field, "exam_id"):
+            barred[reader].add(exam)
+    return barred
+
+
+def exam_adjudicator_eligible(user_id: int, exam_id: int) -> bool:
+    """May this user adjudicate exam X (in any batch)? No if they hold any read of it in any batch."""
+    return not Assignment.objects.filter(reader_id=user_id, exam_id=exam_id).exists()
+
+
+def adjudicator_may_see(user_id: int, exam_ref: str = "exam_id") -> Exists:
+    """A query expression, true where the user holds no read of the row's exam in any batch: the
+    adjudication queue filters on it so the rule is applied in one query, not row by row."""
+    return ~Exists(Assignment.objects.filter(reader_id=user_id, exam_id=OuterRef(exam_ref)))
