@@ -264,6 +264,15 @@ class Assignment(models.Model):
     assigned_at = models.DateTimeField(default=timezone.now)
     started_at = models.DateTimeField(null=True, blank=True)
     submitted_at = models.DateTimeField(null=True, blank=True)
+    skipped_at = models.DateTimeField(null=True, blank=True)
+    replaces = models.OneToOneField(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="handed_on_as",
+        help_text=_("The skipped slot a coordinator handed on to this reader."),
+    )
 
     class Meta:
         ordering = ["batch", "reader", "position"]
