@@ -115,5 +115,9 @@ class ReassignForm(forms.Form):
     to_reader = forms.ModelChoiceField(queryset=readers_queryset(), label=_("To reader"))
 
 
+class HandOnForm(forms.Form):
+    reader = forms.ModelChoiceField(queryset=readers_queryset(), label=_("Reader"))
+
+
 class AddReadersForm(forms.Form):
     readers = forms.ModelMultipleChoiceField(queryset=readers_queryset(), label=_("Readers"))

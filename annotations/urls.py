@@ -27,6 +27,11 @@ urlpatterns = [
     path(
         "batches/<int:batch_id>/add-readers/", views_batches.batch_add_readers_view, name="batch-add-readers"
     ),
+    path(
+        "batches/<int:batch_id>/skips/<int:assignment_id>/hand-on/",
+        views_batches.batch_skip_hand_on_view,
+        name="batch-skip-hand-on",
+    ),
 ]
 
 # Model suggestions (issue 7).

@@ -8,7 +8,7 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from annotations.forms import AddReadersForm, BatchDesignForm, ReassignForm
+from annotations.forms import AddReadersForm, BatchDesignForm, HandOnForm, ReassignForm
 from annotations.roles import Role
 from annotations.selectors.batch_plan import BatchPlanError, batch_plan
 from annotations.selectors.batches import batch_overview
@@ -20,6 +20,7 @@ from annotations.services.batches import (
     batch_create_from_plan,
     batch_reassign,
 )
+from annotations.services.skips import assignment_hand_on
 from annotations.views import role_required
 
 coordinator_only = role_required(Role.COORDINATOR)
@@ -123,3 +124,18 @@ def batch_add_readers_view(request, batch_id: int):
         return _("Readers added; %(moved)s unread exams moved to them.") % {"moved": moved}
 
     return _change(request, batch_id, add)
+
+
+@require_POST
+@coordinator_only
+def batch_skip_hand_on_view(request, batch_id: int, assignment_id: int):
+    form = HandOnForm(request.POST)
+
+    def hand_on(batch):
+        if not form.is_valid():
+            raise BatchDesignError(_("choose a reader"))
+        reader = form.cleaned_data["reader"]
+        assignment_hand_on(actor=request.user, batch=batch, assignment_id=assignment_id, reader=reader)
+        return _("The skipped exam was handed to %(reader)s.") % {"reader": reader.get_username()}
+
+    return _change(request, batch_id, hand_on)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.contrib.auth import get_user_model
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
@@ -15,6 +16,7 @@ from annotations.selectors.batches import batch_overview
 from annotations.selectors.exam_selection import ExamCriteria
 from annotations.selectors.progress import batch_for_coordinator, batch_progress
 from annotations.services.batches import BatchDesignError, batch_create_from_plan
+from annotations.services.skips import HandOnConflict, HandOnError, assignment_hand_on
 
 
 class CriteriaSerializer(serializers.Serializer):
@@ -159,3 +161,43 @@ class BatchProgressView(APIView):
     def get(self, request, pk: int):
         batch = batch_for_coordinator(request.user, pk)
         return Response(batch_progress(request.user, batch))
+
+
+class HandOnSerializer(serializers.Serializer):
+    reader_id = serializers.IntegerField()
+
+
+class HandOnResultSerializer(serializers.Serializer):
+    assignment_id = serializers.IntegerField()
+    reader = serializers.CharField()
+    exam_id = serializers.IntegerField()
+
+
+class BatchSkipHandOnView(APIView):
+    """Hand a skipped slot on to another reader of the batch: 201 with the new slot, 400 for someone who is
+    not a reader of the batch, 409 when the slot or the reader's history forbids it."""
+
+    permission_classes = [IsCoordinator]
+
+    @extend_schema(request=HandOnSerializer, responses={201: HandOnResultSerializer})
+    def post(self, request, pk: int, assignment_id: int):
+        batch = batch_for_coordinator(request.user, pk)
+        incoming = HandOnSerializer(data=request.data)
+        incoming.is_valid(raise_exception=True)
+        reader = (
+            get_user_model().objects.filter(pk=incoming.validated_data["reader_id"], is_active=True).first()
+        )
+        if reader is None:
+            return Response({"detail": "no such user"}, status=status.HTTP_400_BAD_REQUEST)
+        try:
+            new = assignment_hand_on(
+                actor=request.user, batch=batch, assignment_id=assignment_id, reader=reader
+            )
+        except HandOnConflict as error:
+            return Response({"detail": str(error)}, status=status.HTTP_409_CONFLICT)
+        except HandOnError as error:
+            return Response({"detail": str(error)}, status=status.HTTP_400_BAD_REQUEST)
+        return Response(
+            {"assignment_id": new.pk, "reader": reader.get_username(), "exam_id": new.exam_id},
+            status=status.HTTP_201_CREATED,
+        )

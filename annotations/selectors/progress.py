@@ -19,7 +19,10 @@ from django.shortcuts import get_object_or_404
 from annotations.models import Annotation, Assignment, BatchExam, ReviewBatch
 from annotations.roles import Role, has_role
 
-DONE = [Assignment.Status.SUBMITTED, Assignment.Status.SKIPPED]
+# A skip is not a read: reads done are submitted ones; skipped slots are counted (and listed) apart.
+SUBMITTED = Assignment.Status.SUBMITTED
+SKIPPED = Assignment.Status.SKIPPED
+OPEN = [Assignment.Status.PENDING, Assignment.Status.IN_PROGRESS]
 
 
 class Percentile(Aggregate):
@@ -38,7 +41,8 @@ class ReaderProgress:
     reader_id: int
     username: str
     total: int
-    done: int
+    done: int  # submitted reads only
+    skipped: int
     drafts: int
     median_seconds: float | None
     q1_seconds: float | None
@@ -49,7 +53,7 @@ class ReaderProgress:
 
     @property
     def remaining(self) -> int:
-        return self.total - self.done
+        return self.total - self.done - self.skipped
 
 
 def _require_coordinator(user) -> None:
@@ -123,7 +127,8 @@ def batch_reader_progress(user, batch: ReviewBatch) -> list[ReaderProgress]:
         .values("reader_id", username=F("reader__username"))
         .annotate(
             total=Count("id"),
-            done=Count("id", filter=Q(status__in=DONE)),
+            done=Count("id", filter=Q(status=SUBMITTED)),
+            skipped=Count("id", filter=Q(status=SKIPPED)),
             drafts=Count("id", filter=Q(status=Assignment.Status.IN_PROGRESS)),
             last=Max("submitted_at"),
         )
@@ -137,6 +142,7 @@ def batch_reader_progress(user, batch: ReviewBatch) -> list[ReaderProgress]:
             username=row["username"],
             total=row["total"],
             done=row["done"],
+            skipped=row["skipped"],
             drafts=row["drafts"],
             q1_seconds=quartiles.get(row["reader_id"], (None,) * 3)[0],
             median_seconds=quartiles.get(row["reader_id"], (None,) * 3)[1],
@@ -150,23 +156,93 @@ def batch_reader_progress(user, batch: ReviewBatch) -> list[ReaderProgress]:
 
 
 def batch_coverage(user, batch: ReviewBatch) -> dict:
-    """Exams whose every first read is done, and reads done, out of their totals."""
+    """Exams fully read (nothing open, and as many submitted first reads as the exam needs), reads
+    submitted out of all slots, and skipped slots apart: a skip is not a read."""
     _require_coordinator(user)
     reads = Assignment.objects.filter(batch=batch).aggregate(
-        total=Count("id"), done=Count("id", filter=Q(status__in=DONE))
+        total=Count("id"),
+        done=Count("id", filter=Q(status=SUBMITTED)),
+        skipped=Count("id", filter=Q(status=SKIPPED)),
     )
+    here = Q(exam__assignments__batch=batch)
     exams = BatchExam.objects.filter(batch=batch).annotate(
-        open_reads=Count(
+        open_reads=Count("exam__assignments", filter=here & Q(exam__assignments__status__in=OPEN)),
+        first_reads=Count(
             "exam__assignments",
-            filter=Q(exam__assignments__batch=batch) & ~Q(exam__assignments__status__in=DONE),
-        )
+            filter=here & Q(exam__assignments__status=SUBMITTED, exam__assignments__read_round=1),
+        ),
     )
     return {
         "exams": exams.count(),
-        "exams_complete": exams.filter(open_reads=0).count(),
+        "exams_complete": exams.filter(open_reads=0, first_reads__gte=F("target_reads")).count(),
         "reads": reads["total"],
         "reads_done": reads["done"],
+        "skipped": reads["skipped"],
     }
+
+
+def batch_skips(user, batch: ReviewBatch) -> list[dict]:
+    """Every skipped slot of the batch with its reason, oldest first, and whom it was handed on to."""
+    _require_coordinator(user)
+    rows = list(
+        Assignment.objects.filter(batch=batch, status=SKIPPED)
+        .select_related("reader", "exam__dataset", "handed_on_as__reader")
+        .order_by("skipped_at", "pk")
+    )
+    open_rows = [a for a in rows if _handed_to(a) is None and a.read_round == 1]
+    candidates = skip_hand_on_candidates(batch, [a.exam_id for a in open_rows]) if open_rows else {}
+    return [
+        {
+            "assignment_id": a.pk,
+            "reader": a.reader.get_username(),
+            "reader_id": a.reader_id,
+            "exam_id": a.exam_id,
+            "exam": f"{a.exam.dataset.name}/{a.exam.external_id}",
+            "read_round": a.read_round,
+            "reason": a.skip_reason,
+            "skipped_at": a.skipped_at.isoformat() if a.skipped_at else None,
+            "handed_to": _handed_to(a),
+            "candidates": candidates.get(a.exam_id, []),
+        }
+        for a in rows
+    ]
+
+
+def skip_hand_on_candidates(batch: ReviewBatch, exam_ids: list[int]) -> dict[int, list[dict]]:
+    """Per exam: the batch's readers a skipped slot of it may be handed to, by the one rule of who may
+    read an exam (selectors.blinding) and never to anyone who already holds a read of it anywhere."""
+    from django.contrib.auth import get_user_model
+
+    from annotations.roles import Role
+    from annotations.selectors.blinding import reader_barred_pairs
+    from annotations.services.batches import batch_reader_ids
+
+    readers = [
+        r
+        for r in get_user_model().objects.filter(pk__in=batch_reader_ids(batch)).order_by("username")
+        if has_role(r, Role.READER)
+    ]
+    barred = reader_barred_pairs([r.pk for r in readers], exam_ids)
+    holding: dict[int, set[int]] = {}
+    for reader_id, exam_id in Assignment.objects.filter(
+        exam_id__in=exam_ids, reader_id__in=[r.pk for r in readers]
+    ).values_list("reader_id", "exam_id"):
+        holding.setdefault(exam_id, set()).add(reader_id)
+    return {
+        exam_id: [
+            {"id": r.pk, "username": r.get_username()}
+            for r in readers
+            if r.pk not in holding.get(exam_id, set()) and exam_id not in barred.get(r.pk, set())
+        ]
+        for exam_id in exam_ids
+    }
+
+
+def _handed_to(assignment: Assignment) -> str | None:
+    try:
+        return assignment.handed_on_as.reader.get_username()
+    except Assignment.DoesNotExist:
+        return None
 
 
 def batch_reads_per_day(user, batch: ReviewBatch) -> list[tuple[str, int]]:
@@ -184,9 +260,12 @@ def batch_reads_per_day(user, batch: ReviewBatch) -> list[tuple[str, int]]:
 def batch_progress(user, batch: ReviewBatch) -> dict:
     """Everything the dashboard shows, as JSON-ready data."""
     readers = batch_reader_progress(user, batch)
+    coverage = batch_coverage(user, batch)
     return {
         "batch": {"id": batch.pk, "name": batch.name, "status": batch.status},
-        "coverage": batch_coverage(user, batch),
+        "reads_done": coverage["reads_done"],
+        "skipped": coverage["skipped"],
+        "coverage": coverage,
         "readers": [
             {
                 **vars(r),
@@ -196,4 +275,5 @@ def batch_progress(user, batch: ReviewBatch) -> dict:
             for r in readers
         ],
         "reads_per_day": batch_reads_per_day(user, batch),
+        "skips": batch_skips(user, batch),
     }

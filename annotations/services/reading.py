@@ -326,10 +326,20 @@ def assignment_skip(*, actor, assignment: Assignment | int, reason: str) -> Assi
         raise ReadingError("give a reason for skipping this exam")
     with transaction.atomic():
         locked = _lock(assignment, actor)
+        # Two-stage: the blind read is already stored and counts for consensus; a skip now would
+        # withdraw it after the reader has seen the suggestion, which is what blinding must prevent.
+        if locked.annotations.filter(
+            stage=Annotation.Stage.BLIND, status=Annotation.Status.SUBMITTED
+        ).exists():
+            raise ReadClosed(
+                "your blind read of this exam is already submitted and counts; it cannot be skipped now. "
+                "Submit the revision (unchanged if you wish)"
+            )
         before = {"status": locked.status}
         locked.status = Assignment.Status.SKIPPED
         locked.skip_reason = reason[:300]
-        locked.save(update_fields=["status", "skip_reason"])
+        locked.skipped_at = timezone.now()
+        locked.save(update_fields=["status", "skip_reason", "skipped_at"])
         audit_record(
             actor=actor,
             action="assignment.skip",
