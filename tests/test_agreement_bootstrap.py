@@ -120,7 +120,10 @@ def test_bootstrap_handles_one_reader_and_missing_reads_without_crashing():
     result = bootstrap_agreement(reads, n_resamples=50, seed=0)
     assert np.isnan(result.intervals["fleiss_kappa"].lower).all()
     assert (result.intervals["fleiss_kappa"].defined_fraction == 0).all()
-    assert (result.intervals["prevalence"].defined_fraction == 1).all()
+    # Exams read once do not enter agreement: with one reader nothing does, unless asked to keep them.
+    assert result.n_exams_dropped == 50 and (result.intervals["prevalence"].defined_fraction == 0).all()
+    kept = bootstrap_agreement(reads, n_resamples=50, seed=0, min_reads=1)
+    assert (kept.intervals["prevalence"].defined_fraction == 1).all()
     reads = random_reads(16, n_readers=3, n_exams=50, missing=0.5)
     reads[:, 0] = MISSING
     bootstrap_agreement(reads, n_resamples=50, seed=0)

@@ -31,6 +31,7 @@ from .stats import (
     ExamAgreement,
     FloatArray,
     SufficientStatistics,
+    _ratio,
     _shape_index,
     agreement,
     class_agreement_from_sufficient,
@@ -40,6 +41,29 @@ from .stats import (
 
 #: Exam-level statistics that get intervals next to :data:`.stats.CLASS_STATISTICS`.
 EXAM_STATISTICS: tuple[str, ...] = ("exact_match_rate", "mean_jaccard")
+
+#: The range each statistic can take: an interval is clipped to it, so it never claims what the
+#: coefficient cannot be (with missing reads a resample's Fleiss' kappa can fall below -1).
+STATISTIC_RANGES: dict[str, tuple[float, float]] = {
+    "prevalence": (0.0, 1.0),
+    "observed_agreement": (0.0, 1.0),
+    "fleiss_kappa": (-1.0, 1.0),
+    "krippendorff_alpha": (-1.0, 1.0),
+    "gwet_ac1": (-1.0, 1.0),
+    "pabak": (-1.0, 1.0),
+    "mean_pairwise_kappa": (-1.0, 1.0),
+    "pairwise_kappa": (-1.0, 1.0),
+    "exact_match_rate": (0.0, 1.0),
+    "mean_jaccard": (0.0, 1.0),
+}
+
+#: What an interval is conditional on, as stored with every result and named on every page and card.
+METHOD_EXAMS = "exams"
+METHOD_TWO_WAY = "exams_and_readers"
+BOOTSTRAP_METHODS: dict[str, str] = {
+    METHOD_EXAMS: "percentile bootstrap over exams (conditional on these readers)",
+    METHOD_TWO_WAY: "two-way percentile bootstrap over exams and readers (readers as a sample of readers)",
+}
 
 # Largest integer a float32 sum can hold exactly: beyond it the exam-chunk products use float64.
 _FLOAT32_EXACT = 2**24
@@ -132,6 +156,14 @@ class Interval(JsonMixin):
     upper: FloatArray
     defined_fraction: FloatArray  # share of resamples in which the statistic was defined (not NaN)
 
+    @property
+    def partial(self) -> npt.NDArray[np.bool_]:
+        """Where only part of the resamples defined the statistic: such an interval describes those
+        resamples only (a rare class whose kappa exists only when its few positives were drawn) and
+        must be shown flagged, with its fraction."""
+        fraction = np.asarray(self.defined_fraction, dtype=float)
+        return (fraction > 0) & (fraction < 1)
+
 
 @dataclass(frozen=True)
 class BootstrapResult(JsonMixin):
@@ -142,10 +174,17 @@ class BootstrapResult(JsonMixin):
     n_resamples: int
     seed: int
     confidence: float
-    method: str = "percentile bootstrap over exams"
+    method: str = METHOD_EXAMS
+    n_exams_dropped: int = 0  # exams read fewer than ``min_reads`` times, left out of agreement
+
+    @property
+    def description(self) -> str:
+        return BOOTSTRAP_METHODS[self.method]
 
 
-def _interval(replicates: FloatArray, confidence: float) -> Interval:
+def _interval(
+    replicates: FloatArray, confidence: float, bounds: tuple[float, float] = (-np.inf, np.inf)
+) -> Interval:
     tail = (1.0 - confidence) / 2.0
     defined = ~np.isnan(replicates)
     if replicates[0].size == 0:  # e.g. pairwise kappa with a single reader: no pairs at all
@@ -155,7 +194,101 @@ def _interval(replicates: FloatArray, confidence: float) -> Interval:
         # A statistic undefined in every resample has an all-NaN slice: its interval is NaN, as intended.
         warnings.simplefilter("ignore", RuntimeWarning)
         lower, upper = np.nanquantile(replicates, [tail, 1.0 - tail], axis=0)
-    return Interval(lower=lower, upper=upper, defined_fraction=defined.mean(axis=0))
+    low, high = bounds
+    return Interval(
+        lower=np.clip(lower, low, high),
+        upper=np.clip(upper, low, high),
+        defined_fraction=defined.mean(axis=0),
+    )
+
+
+def multi_read_exams(reads: npt.ArrayLike, min_reads: int = 2) -> npt.NDArray[np.bool_]:
+    """Exams read by at least ``min_reads`` readers (a read covers every class of the exam).
+
+    An exam read once shows no agreement, yet it moves the prevalence a chance-corrected coefficient
+    is measured against (and can push Fleiss' kappa below -1): it does not enter agreement.
+    """
+    reads = as_reads(reads)
+    return (reads != MISSING).any(axis=2).sum(axis=0) >= min_reads
+
+
+def reader_draws(n_readers: int, n_resamples: int, seed: int) -> npt.NDArray[np.intp]:
+    """``d[b]``: the readers of resample ``b``, drawn with replacement and sorted (statistics do not
+    depend on reader order). Drawn from its own stream so that the exam resamples are the same ones
+    the one-way bootstrap with the same seed uses."""
+    rng = np.random.default_rng([seed, 1])
+    return np.sort(rng.integers(0, n_readers, size=(n_resamples, n_readers)), axis=1)
+
+
+def _two_way_replicates(
+    reads: npt.NDArray[np.int8],
+    weights: npt.NDArray,
+    draws: npt.NDArray[np.intp],
+    pairwise_kappa: FloatArray,
+    exam_chunk: int,
+) -> dict[str, FloatArray]:
+    """Per-class replicates when readers are resampled too (``draws``) as well as exams (``weights``).
+
+    A reader drawn ``m`` times weighs ``m`` times, but copies of one reader are never paired with each
+    other: agreement is counted over pairs of *distinct* readers, weighted ``m_a m_b`` (a reader copied
+    next to itself would agree perfectly and inflate every coefficient). Per exam, observed agreement is
+    the weighted share of agreeing distinct-reader pairs and prevalence the weighted share of positive
+    reads; Fleiss' kappa, Gwet's AC1 and PABAK follow as in :func:`.stats.table_coefficients`, and mean
+    pairwise kappa is the ``m_a m_b``-weighted mean of the resampled pairwise kappas. Krippendorff's
+    alpha and per-pair kappa get no two-way replicates (NaN). Resamples that drew the same readers share
+    one pass over the exams (3 readers have 10 distinct draws, 5 readers 126).
+    """
+    n_readers, n_exams, n_classes = reads.shape
+    n_resamples = weights.shape[0]
+    pairs = reader_pairs(n_readers)
+    valid, positive = reads != MISSING, reads == 1
+    out = {name: np.full((n_resamples, n_classes), np.nan) for name in CLASS_STATISTICS}
+    out["pairwise_kappa"] = np.full((n_resamples, len(pairs), n_classes), np.nan)
+    unique, group = np.unique(draws, axis=0, return_inverse=True)
+    for g, drawn in enumerate(unique):
+        rows = np.nonzero(group.ravel() == g)[0]
+        m = np.bincount(drawn, minlength=n_readers).astype(float)
+        pair_weight = np.array([m[a] * m[b] for a, b in pairs])
+        w = weights[rows].astype(float)
+        sums = np.zeros((4, len(rows), n_classes))  # agreement, pairable, share, rated
+        for start in range(0, n_exams, exam_chunk):
+            part = slice(start, start + exam_chunk)
+            n_reads = np.tensordot(m, valid[:, part], axes=1)
+            n_positive = np.tensordot(m, positive[:, part], axes=1)
+            n_pairs = np.zeros(n_reads.shape)
+            n_agree = np.zeros(n_reads.shape)
+            for p, (a, b) in enumerate(pairs):
+                if pair_weight[p]:
+                    both = valid[a, part] & valid[b, part]
+                    n_pairs += pair_weight[p] * both
+                    n_agree += pair_weight[p] * (both & (reads[a, part] == reads[b, part]))
+            pairable, rated = n_pairs > 0, n_reads > 0
+            terms = (
+                np.where(pairable, n_agree / np.where(pairable, n_pairs, 1.0), 0.0),
+                pairable,
+                np.where(rated, n_positive / np.where(rated, n_reads, 1.0), 0.0),
+                rated,
+            )
+            for i, term in enumerate(terms):
+                sums[i] += w[:, part] @ term.astype(float)
+        observed = _ratio(sums[0], sums[1])
+        prevalence = _ratio(sums[2], sums[3])
+        has_pairs = sums[1] > 0
+        single = (prevalence == 0.0) | (prevalence == 1.0)
+        chance = prevalence**2 + (1.0 - prevalence) ** 2
+        out["prevalence"][rows] = prevalence
+        out["observed_agreement"][rows] = observed
+        out["fleiss_kappa"][rows] = _ratio(observed - chance, 1.0 - chance, has_pairs & ~single)
+        chance_ac1 = 2.0 * prevalence * (1.0 - prevalence)
+        out["gwet_ac1"][rows] = _ratio(observed - chance_ac1, 1.0 - chance_ac1, has_pairs)
+        out["pabak"][rows] = np.where(has_pairs, 2.0 * observed - 1.0, np.nan)
+        kappas = pairwise_kappa[rows]  # (resamples, pairs, classes)
+        defined = ~np.isnan(kappas) & (pair_weight[None, :, None] > 0)
+        out["mean_pairwise_kappa"][rows] = _ratio(
+            (np.where(defined, kappas, 0.0) * pair_weight[None, :, None]).sum(axis=1),
+            (defined * pair_weight[None, :, None]).sum(axis=1),
+        )
+    return out
 
 
 def bootstrap_agreement(
@@ -165,22 +298,51 @@ def bootstrap_agreement(
     seed: int = 0,
     confidence: float = 0.95,
     exam_chunk: int = 4096,
+    method: str = METHOD_EXAMS,
+    min_reads: int = 2,
 ) -> BootstrapResult:
-    """Point estimates and percentile bootstrap intervals (resampling exams) for every statistic.
+    """Point estimates and percentile bootstrap intervals for every statistic.
 
-    Reproducible: the same reads, ``n_resamples`` and ``seed`` give the same intervals.
+    ``method`` :data:`METHOD_EXAMS` resamples exams: the interval is conditional on these readers.
+    :data:`METHOD_TWO_WAY` also resamples readers (with replacement), so the interval speaks for readers
+    like these; it needs at least three readers. Exams read by fewer than ``min_reads`` readers are left
+    out of the point estimates and the intervals (:func:`multi_read_exams`). Intervals are clipped to
+    each statistic's range (:data:`STATISTIC_RANGES`).
+
+    Reproducible: the same reads, ``n_resamples``, ``seed`` and ``method`` give the same intervals.
     """
     if not 0.0 < confidence < 1.0:
         raise ValueError("confidence must be between 0 and 1")
+    if method not in BOOTSTRAP_METHODS:
+        raise ValueError(f"unknown bootstrap method {method!r}; use one of {sorted(BOOTSTRAP_METHODS)}")
     reads = as_reads(reads)
-    weights = bootstrap_weights(reads.shape[1], n_resamples, seed)
+    keep = multi_read_exams(reads, min_reads) if min_reads > 1 else np.ones(reads.shape[1], dtype=bool)
+    dropped = int((~keep).sum())
+    reads = np.ascontiguousarray(reads[:, keep])
+    if method == METHOD_TWO_WAY and reads.shape[0] < 3:
+        raise ValueError("a bootstrap over readers needs at least three readers")
+    if reads.shape[1] == 0:
+        weights = np.zeros((n_resamples, 0), dtype=np.uint8)
+    else:
+        weights = bootstrap_weights(reads.shape[1], n_resamples, seed)
     classes, exams = bootstrap_replicates(reads, weights, exam_chunk=exam_chunk)
-    intervals = {name: _interval(getattr(classes, name), confidence) for name in CLASS_STATISTICS}
-    intervals |= {name: _interval(getattr(exams, name), confidence) for name in EXAM_STATISTICS}
+    class_replicates = {name: getattr(classes, name) for name in CLASS_STATISTICS}
+    exam_replicates = {name: getattr(exams, name) for name in EXAM_STATISTICS}
+    if method == METHOD_TWO_WAY:
+        draws = reader_draws(reads.shape[0], n_resamples, seed)
+        class_replicates = _two_way_replicates(reads, weights, draws, classes.pairwise_kappa, exam_chunk)
+        # Whole-exam agreement and alpha have no two-way form here: no interval rather than a wrong one.
+        exam_replicates = {name: np.full(n_resamples, np.nan) for name in EXAM_STATISTICS}
+    intervals = {
+        name: _interval(np.asarray(values, dtype=float), confidence, STATISTIC_RANGES[name])
+        for name, values in (class_replicates | exam_replicates).items()
+    }
     return BootstrapResult(
         point=agreement(reads),
         intervals=intervals,
         n_resamples=n_resamples,
         seed=seed,
         confidence=confidence,
+        method=method,
+        n_exams_dropped=dropped,
     )

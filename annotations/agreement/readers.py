@@ -7,6 +7,7 @@ sensitivity, say) are NaN, never 0, so "not measurable" cannot be mistaken for "
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -14,7 +15,13 @@ import numpy.typing as npt
 
 from .consensus import majority_vote
 from .reads import MISSING, JsonMixin, as_reads
-from .stats import FloatArray, _ratio, binary_confusion, cohen_kappa_from_confusion
+from .stats import (
+    FloatArray,
+    _confusion_from_pair_counts,
+    _ratio,
+    binary_confusion,
+    cohen_kappa_from_confusion,
+)
 
 
 @dataclass(frozen=True)
@@ -140,4 +147,143 @@ def intra_reader_agreement(first: npt.ArrayLike, retest: npt.ArrayLike) -> Intra
         agreement=_ratio(np.trace(confusion, axis1=-2, axis2=-1), n),
         n_retested=n,
         mean_kappa=_ratio(np.where(defined, kappa, 0.0).sum(axis=1), defined.sum(axis=1)),
+    )
+
+
+# --------------------------------------------------------------------------------------------------
+# Reader x class table with intervals, and outliers
+# --------------------------------------------------------------------------------------------------
+
+
+def wilson_interval(successes: npt.ArrayLike, n: npt.ArrayLike, confidence: float = 0.95) -> FloatArray:
+    """Wilson score interval of a proportion, ``[2, ...]`` (lower, upper); NaN where ``n`` is 0.
+
+    Wilson rather than Wald because reader x class cells are often small or at 0 or 1, where the Wald
+    interval collapses to a point.
+    """
+    from statistics import NormalDist
+
+    z = NormalDist().inv_cdf(0.5 + confidence / 2.0)
+    k, total = np.broadcast_arrays(np.asarray(successes, float), np.asarray(n, float))
+    p = _ratio(k, total)
+    safe = np.where(total > 0, total, 1.0)
+    centre = (p + z * z / (2 * safe)) / (1 + z * z / safe)
+    half = z * np.sqrt(p * (1 - p) / safe + z * z / (4 * safe * safe)) / (1 + z * z / safe)
+    return np.stack([np.clip(centre - half, 0.0, 1.0), np.clip(centre + half, 0.0, 1.0)])
+
+
+@dataclass(frozen=True)
+class ReaderClassTable(JsonMixin):
+    """Each reader against a reference, class by class; arrays are readers x classes.
+
+    ``n_compared`` exams where both the reader and the reference have a value; sensitivity over the
+    ``n_reference_positive`` of them, specificity over the ``n_reference_negative``. Intervals are
+    ``[2, readers, classes]``: Wilson for sensitivity and specificity, percentile bootstrap over exams for
+    kappa (``kappa_defined_fraction`` of the resamples defined it). ``low_*`` flag a reader whose
+    interval lies wholly below the median of the other readers' lower bounds for the class: an outlier.
+    """
+
+    sensitivity: FloatArray
+    specificity: FloatArray
+    kappa: FloatArray
+    n_compared: FloatArray
+    n_reference_positive: FloatArray
+    n_reference_negative: FloatArray
+    sensitivity_ci: FloatArray
+    specificity_ci: FloatArray
+    kappa_ci: FloatArray
+    kappa_defined_fraction: FloatArray
+    low_sensitivity: npt.NDArray[np.bool_]
+    low_specificity: npt.NDArray[np.bool_]
+    low_kappa: npt.NDArray[np.bool_]
+
+    @property
+    def outlier(self) -> npt.NDArray[np.bool_]:
+        return self.low_sensitivity | self.low_specificity | self.low_kappa
+
+
+def leave_one_out_reference(reads: npt.ArrayLike, *, threshold: float = 0.5) -> npt.NDArray[np.int8]:
+    """``reference[r, e, c]``: the majority vote of every reader but ``r`` (MISSING where tied/unread)."""
+    reads = as_reads(reads)
+    return np.stack(
+        [
+            majority_vote(np.delete(reads, r, axis=0), threshold=threshold).labels
+            for r in range(reads.shape[0])
+        ]
+    ).astype(np.int8)
+
+
+def _below_others(lower: FloatArray, upper: FloatArray) -> npt.NDArray[np.bool_]:
+    """Reader r, class c: the whole interval lies below the median of the other readers' lower bounds,
+    i.e. below the intervals of most other readers (a point-estimate rule would flag every reader whose
+    estimate merely happens to be lowest)."""
+    flags = np.zeros(upper.shape, dtype=bool)
+    for r in range(upper.shape[0]):
+        others = np.delete(lower, r, axis=0)
+        has = np.isfinite(others).any(axis=0)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            median = np.nanmedian(np.where(has, others, 0.0), axis=0)
+        flags[r] = has & np.isfinite(upper[r]) & (upper[r] < median)
+    return flags
+
+
+def reader_class_table(
+    reads: npt.ArrayLike,
+    reference: npt.ArrayLike,
+    *,
+    n_resamples: int = 1000,
+    seed: int = 0,
+    confidence: float = 0.95,
+    exam_chunk: int = 4096,
+) -> ReaderClassTable:
+    """Every reader against ``reference`` (exams x classes, or readers x exams x classes when each reader
+    has their own, e.g. :func:`leave_one_out_reference`), per class, with n and intervals."""
+    from .bootstrap import bootstrap_weights
+
+    reads = as_reads(reads)
+    n_readers, n_exams, n_classes = reads.shape
+    reference = np.asarray(reference)
+    reference = as_reads(np.broadcast_to(reference, reads.shape) if reference.ndim == 2 else reference)
+    if reference.shape != reads.shape:
+        raise ValueError(f"reference must be exams x classes or {reads.shape}, got {reference.shape}")
+    confusion = binary_confusion(reads, reference, axis=1)
+    versus = _reader_vs(confusion)
+    tp, fn = confusion[..., 1, 1], confusion[..., 0, 1]
+    tn, fp = confusion[..., 0, 0], confusion[..., 1, 0]
+    sensitivity_ci = wilson_interval(tp, tp + fn, confidence)
+    specificity_ci = wilson_interval(tn, tn + fp, confidence)
+    # Kappa's interval: the four pair counts per (reader, class) summed with each resample's exam weights.
+    both = (reads != MISSING) & (reference != MISSING)
+    features = np.stack([both, (reads == 1) & both, (reference == 1) & both, (reads == 1) & (reference == 1)])
+    if n_exams:
+        weights = bootstrap_weights(n_exams, n_resamples, seed).astype(np.float64)
+        sums = np.zeros((n_resamples, 4, n_readers, n_classes))
+        for start in range(0, n_exams, exam_chunk):
+            part = features[:, :, start : start + exam_chunk].astype(np.float64)
+            sums += np.tensordot(weights[:, start : start + exam_chunk], part, axes=([1], [2]))
+        replicates = cohen_kappa_from_confusion(
+            _confusion_from_pair_counts(sums[:, 0], sums[:, 3], sums[:, 1], sums[:, 2])
+        )
+    else:
+        replicates = np.full((1, n_readers, n_classes), np.nan)
+    defined = ~np.isnan(replicates)
+    tail = (1.0 - confidence) / 2.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        kappa_ci = np.clip(np.nanquantile(replicates, [tail, 1.0 - tail], axis=0), -1.0, 1.0)
+    return ReaderClassTable(
+        sensitivity=versus.sensitivity,
+        specificity=versus.specificity,
+        kappa=versus.kappa,
+        n_compared=versus.n_compared,
+        n_reference_positive=tp + fn,
+        n_reference_negative=tn + fp,
+        sensitivity_ci=sensitivity_ci,
+        specificity_ci=specificity_ci,
+        kappa_ci=kappa_ci,
+        kappa_defined_fraction=defined.mean(axis=0),
+        low_sensitivity=_below_others(sensitivity_ci[0], sensitivity_ci[1]),
+        low_specificity=_below_others(specificity_ci[0], specificity_ci[1]),
+        low_kappa=_below_others(kappa_ci[0], kappa_ci[1]),
     )
