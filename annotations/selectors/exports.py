@@ -278,12 +278,44 @@ def read_rows(batch_ids: Sequence[int]) -> Iterator[tuple]:
 
 
 def export_reader_ids(batch_ids: Sequence[int]) -> list[int]:
-    """Everyone with a submitted read in the batches: the readers the pseudonyms stand for."""
-    return sorted(
+    """Everyone with a submitted read or a skip in the batches: the readers the pseudonyms stand for."""
+    readers = set(
         Annotation.objects.filter(assignment__batch_id__in=batch_ids, status=Annotation.Status.SUBMITTED)
         .values_list("assignment__reader_id", flat=True)
         .distinct()
     )
+    readers |= set(
+        Assignment.objects.filter(batch_id__in=batch_ids, status=Assignment.Status.SKIPPED)
+        .values_list("reader_id", flat=True)
+        .distinct()
+    )
+    return sorted(readers)
+
+
+def skipped_read_rows(batch_ids: Sequence[int]) -> list[tuple]:
+    """Every skipped slot, in read_rows' order: (reader id, dataset, external id, batch, round, reason).
+    Skips are few, so they are read whole and sorted here by code point, which is the "C" collation's
+    order for UTF-8 text."""
+    rows = Assignment.objects.filter(batch_id__in=batch_ids, status=Assignment.Status.SKIPPED).values_list(
+        "reader_id", "exam__dataset__name", "exam__external_id", "batch_id", "read_round", "skip_reason"
+    )
+    return sorted(rows, key=lambda row: (row[1], row[2], row[0], row[4]))
+
+
+def read_statuses(batch_ids: Sequence[int]) -> dict[tuple, str]:
+    """(reader id, dataset, external id, batch, round) -> the slot's status, for the slots holding a
+    submitted read that are not themselves submitted: a two-stage blind read whose revision is still
+    open (in_progress), or a slot skipped after its blind read was stored. Every other read's slot is
+    submitted."""
+    rows = (
+        Assignment.objects.filter(batch_id__in=batch_ids, annotations__status=Annotation.Status.SUBMITTED)
+        .exclude(status=Assignment.Status.SUBMITTED)
+        .values_list(
+            "reader_id", "exam__dataset__name", "exam__external_id", "batch_id", "read_round", "status"
+        )
+        .distinct()
+    )
+    return {row[:5]: row[5] for row in rows}
 
 
 def export_data_as_of(batch_ids: Sequence[int]) -> datetime | None:

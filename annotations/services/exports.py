@@ -50,6 +50,8 @@ from annotations.selectors.exports import (
     export_data_as_of,
     export_reader_ids,
     read_rows,
+    read_statuses,
+    skipped_read_rows,
 )
 from annotations.services.waveforms import waveform_load
 
@@ -76,6 +78,8 @@ READ_COLUMNS = [
     "submitted_at",
     "time_on_task_ms",
     "suggestion_shown",
+    "status",
+    "skip_reason",
 ]
 AGREEMENT_FIELDS = (
     "prevalence",
@@ -219,10 +223,24 @@ def _write_consensus_jsonl(plan: ExportPlan, path: Path, tick: Callable[[], None
 
 # --- Raw reads -----------------------------------------------------------------------------------------
 def _write_reads(plan: ExportPlan, path: Path, names: dict[int, str]) -> int:
+    """Submitted reads, one row per marked class, and each skipped slot as one row with its status and
+    reason (no class, no time): a skip is not a read, but the release says who set which exam aside."""
     count = 0
+    statuses = read_statuses(plan.batch_ids)
+    skips = skipped_read_rows(plan.batch_ids)
     with open(path, "w", newline="", encoding="utf-8") as handle:
         write = _writer(handle).writerow
         write(READ_COLUMNS)
+
+        def write_skips_before(key: tuple | None) -> None:
+            nonlocal count
+            while skips and (key is None or (skips[0][1], skips[0][2], skips[0][0], skips[0][4]) < key):
+                reader_id, dataset, external_id, batch_id, round_, reason = skips.pop(0)
+                write(
+                    [names[reader_id], dataset, external_id, batch_id, round_, *[""] * 7, "skipped", reason]
+                )
+                count += 1
+
         for (
             reader_id,
             dataset,
@@ -237,6 +255,7 @@ def _write_reads(plan: ExportPlan, path: Path, names: dict[int, str]) -> int:
             ms,
             shown,
         ) in read_rows(plan.batch_ids):
+            write_skips_before((dataset, external_id, reader_id, round_))
             write(
                 [
                     names[reader_id],
@@ -251,9 +270,12 @@ def _write_reads(plan: ExportPlan, path: Path, names: dict[int, str]) -> int:
                     utc_iso(at),
                     ms,
                     int(shown),
+                    statuses.get((reader_id, dataset, external_id, batch_id, round_), "submitted"),
+                    "",
                 ]
             )
             count += 1
+        write_skips_before(None)
     return count
 
 
@@ -381,7 +403,9 @@ def _card(
         "total_votes = reads.",
         f"{READS_CSV}: one row per reader, exam, read and marked class (unmarked classes are absent); "
         "readers are pseudonyms R01.. by sorted account, the same in every file of this release; "
-        "stage blind/revised and read_round 2 (retest) included, is_current marks the read consensus uses.",
+        "stage blind/revised and read_round 2 (retest) included, is_current marks the read consensus uses; "
+        "status is the slot's (submitted; in_progress for a two-stage blind read whose revision is open); "
+        "a skipped slot is one row with status skipped, its skip_reason and no class: a skip is not a read.",
         "Readers' identities appear in no file of this release.",
     ]
     if tracings:
