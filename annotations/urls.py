@@ -13,6 +13,7 @@ urlpatterns = [
     path("exams/", views.exams, name="exams"),
     path("read/next/", views_reading.reader_next, name="reader-next"),
     path("read/<int:assignment_id>/", views_reading.reader, name="reader"),
+    path("read/batches/<int:batch_id>/", views_reading.reader_batch_reads_view, name="reader-batch-reads"),
     # What include("django.conf.urls.i18n") would give, with its access declared.
     path("i18n/setlang/", views.signed_in(set_language), name="set_language"),
     path("imports/", views_imports.imports, name="imports"),

@@ -12,6 +12,7 @@ from django.views.decorators.http import require_GET
 
 from annotations.roles import Role
 from annotations.selectors.reading import assignment_for_reader, assignment_next_for_reader
+from annotations.selectors.worklist import reader_batch_reads
 from annotations.services.waveform_wire import waveform_wire
 from annotations.views import api_login_required, role_required
 
@@ -29,6 +30,14 @@ def reader(request, assignment_id: int):
             "page_base": reverse("reader", args=[0]).removesuffix("0/"),
         },
     )
+
+
+@require_GET
+@role_required(Role.READER)
+def reader_batch_reads_view(request, batch_id: int):
+    """'My reads': the reader's own submitted, skipped and draft reads of one batch (404 if none)."""
+    batch, rows = reader_batch_reads(request.user, batch_id)
+    return render(request, "annotations/my_reads.html", {"batch": batch, "rows": rows})
 
 
 @require_GET

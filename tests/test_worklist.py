@@ -35,6 +35,7 @@ def test_the_worklist_api_counts_only_the_requesting_readers_reads(client_for, a
             "total": 4,
             "done": 0,
             "drafts": 1,
+            "skipped": 0,
             "remaining": 4,
         }
     ]

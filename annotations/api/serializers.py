@@ -47,6 +47,7 @@ class WorklistEntrySerializer(serializers.Serializer):
     total = serializers.IntegerField()
     done = serializers.IntegerField()
     drafts = serializers.IntegerField()
+    skipped = serializers.IntegerField()
     remaining = serializers.IntegerField()
 
 

@@ -22,18 +22,19 @@ class WorklistEntry:
     batch_name: str
     due_date: object
     total: int
-    done: int
+    done: int  # submitted reads; a skip is not a read
     drafts: int
+    skipped: int = 0
     draft_entries: tuple[DraftEntry, ...] = field(default=())
 
     @property
     def remaining(self) -> int:
-        return self.total - self.done
+        return self.total - self.done - self.skipped
 
 
 def reader_worklist(user) -> list[WorklistEntry]:
     """The reader's active batches with their own progress; nothing about other readers."""
-    done = Q(status__in=[Assignment.Status.SUBMITTED, Assignment.Status.SKIPPED])
+    done = Q(status=Assignment.Status.SUBMITTED)
     rows = (
         Assignment.objects.filter(reader=user, batch__status=ReviewBatch.Status.ACTIVE)
         .values("batch_id", "batch__name", "batch__due_date")
@@ -41,6 +42,7 @@ def reader_worklist(user) -> list[WorklistEntry]:
             total=Count("id"),
             done=Count("id", filter=done),
             drafts=Count("id", filter=Q(status=Assignment.Status.IN_PROGRESS)),
+            skipped=Count("id", filter=Q(status=Assignment.Status.SKIPPED)),
         )
         .order_by("batch__due_date", "batch_id")
     )
@@ -53,6 +55,7 @@ def reader_worklist(user) -> list[WorklistEntry]:
             total=row["total"],
             done=row["done"],
             drafts=row["drafts"],
+            skipped=row["skipped"],
             draft_entries=tuple(drafts_by_batch.get(row["batch_id"], ())),
         )
         for row in rows
@@ -75,3 +78,57 @@ def _reader_drafts_by_batch(user) -> dict[int, list[DraftEntry]]:
             DraftEntry(assignment_id=row["id"], position=row["position"] + 1, updated_at=row["updated_at"])
         )
     return grouped
+
+
+@dataclass(frozen=True)
+class MyRead:
+    assignment_id: int
+    position: int  # 1-based place in the reader's own queue
+    status: str
+    status_label: str
+    codes: tuple[str, ...]  # the reader's own statements in their current read
+    skip_reason: str
+    when: object  # submitted, skipped, or last saved
+
+
+def reader_batch_reads(user, batch_id: int) -> tuple[ReviewBatch, list[MyRead]]:
+    """The reader's own reads of one active batch: submitted, skipped and drafts, in queue order.
+
+    Blinded like every reader query: only the requesting reader's assignments, nothing of anyone else's
+    (not even how many others read an exam). A batch the reader has no exam in answers 404.
+    """
+    from django.http import Http404
+
+    from annotations.models import Annotation
+    from annotations.roles import Role, has_role
+
+    mine = Assignment.objects.filter(reader=user, batch_id=batch_id, batch__status=ReviewBatch.Status.ACTIVE)
+    if not has_role(user, Role.READER) or not mine.exists():
+        raise Http404("no such batch")
+    batch = ReviewBatch.objects.only("id", "name", "due_date").get(pk=batch_id)
+    shown = [Assignment.Status.SUBMITTED, Assignment.Status.SKIPPED, Assignment.Status.IN_PROGRESS]
+    assignments = list(mine.filter(status__in=shown).order_by("position"))
+    current = Annotation.objects.filter(assignment__in=assignments, is_current=True).prefetch_related(
+        "labels__diagnostic_class"
+    )
+    by_assignment = {a.assignment_id: a for a in current}
+    rows = []
+    for assignment in assignments:
+        annotation = by_assignment.get(assignment.pk)
+        codes = tuple(label.diagnostic_class.code for label in annotation.labels.all()) if annotation else ()
+        when = {
+            Assignment.Status.SUBMITTED: assignment.submitted_at,
+            Assignment.Status.SKIPPED: assignment.skipped_at,
+        }.get(assignment.status, annotation.updated_at if annotation else None)
+        rows.append(
+            MyRead(
+                assignment_id=assignment.pk,
+                position=assignment.position + 1,
+                status=assignment.status,
+                status_label=assignment.get_status_display(),
+                codes=codes,
+                skip_reason=assignment.skip_reason if assignment.status == Assignment.Status.SKIPPED else "",
+                when=when,
+            )
+        )
+    return batch, rows
