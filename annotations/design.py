@@ -33,6 +33,9 @@ class DesignRequest:
     retest_min_gap: int = 10
     # Reads each reader already has (exams added to a running batch continue from these loads).
     existing_loads: dict[int, int] = field(default_factory=dict)
+    # reader -> exams that reader must not be handed (a dispute they saw, an exam they chose to keep
+    # away from them); the exam goes to other readers, and a shortfall is listed as a problem.
+    excluded: dict[int, set[int]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -51,6 +54,8 @@ class Design:
     pair_overlap: np.ndarray  # readers x readers, shared first-round exams (gold included)
     loads: dict[int, int]
     problems: list[str]
+    # Exams that got fewer readers than asked because readers were excluded from them.
+    short_exam_ids: list[int] = field(default_factory=list)
 
     @property
     def min_pair_overlap(self) -> int:
@@ -96,12 +101,14 @@ def _validate(request: DesignRequest) -> None:
         raise DesignError(f"gold exams not in the batch: {sorted(unknown_gold)}")
 
 
-def _choose_readers(load, pairs, index, k, rng):
-    """k readers of lowest load; among equal loads, those sharing the fewest exams with the chosen."""
+def _choose_readers(load, pairs, index, k, rng, barred=frozenset()):
+    """k readers of lowest load; among equal loads, those sharing the fewest exams with the chosen.
+    Readers in `barred` are never chosen; fewer than k come back when too few are left."""
     chosen: list[int] = []
     candidates = list(load)
     rng.shuffle(candidates)
-    for _ in range(k):
+    candidates = [r for r in candidates if r not in barred]
+    for _ in range(min(k, len(candidates))):
         lowest = min(load[r] for r in candidates)
         tied = [r for r in candidates if load[r] == lowest]
         best = min(tied, key=lambda r: sum(pairs[index[r], index[c]] for c in chosen))
@@ -110,13 +117,22 @@ def _choose_readers(load, pairs, index, k, rng):
     return chosen
 
 
-def _spread(exam_ids, reader_ids, k, rng, existing_loads=None):
+def _barred_by_exam(excluded: dict[int, set[int]]) -> dict[int, set[int]]:
+    by_exam: dict[int, set[int]] = {}
+    for reader, exams in excluded.items():
+        for exam in exams:
+            by_exam.setdefault(exam, set()).add(reader)
+    return by_exam
+
+
+def _spread(exam_ids, reader_ids, k, rng, existing_loads=None, excluded=None):
     index = {reader: i for i, reader in enumerate(reader_ids)}
     load = {reader: (existing_loads or {}).get(reader, 0) for reader in reader_ids}
     pairs = np.zeros((len(reader_ids), len(reader_ids)), dtype=np.int64)
     plan: dict[int, list[int]] = {reader: [] for reader in reader_ids}
+    barred = _barred_by_exam(excluded or {})
     for exam_id in exam_ids:
-        chosen = _choose_readers(load, pairs, index, k, rng)
+        chosen = _choose_readers(load, pairs, index, k, rng, barred.get(exam_id, frozenset()))
         for reader in chosen:
             load[reader] += 1
             plan[reader].append(exam_id)
@@ -151,19 +167,26 @@ def design_batch(request: DesignRequest) -> Design:
     gold = set(request.gold_exam_ids)
     regular = [exam for exam in request.exam_ids if exam not in gold]
     rng.shuffle(regular)
-    plan = _spread(regular, readers, request.readers_per_exam, rng, request.existing_loads)
+    plan = _spread(regular, readers, request.readers_per_exam, rng, request.existing_loads, request.excluded)
     slots: list[Slot] = []
     short_of_retests = 0
     for reader in readers:
         own = plan[reader]
         n_retests = round(request.retest_fraction * len(own))
-        queue = _queue(own + sorted(gold), set(own), n_retests, request.retest_min_gap, rng)
+        own_gold = sorted(gold - set(request.excluded.get(reader, ())))
+        queue = _queue(own + own_gold, set(own), n_retests, request.retest_min_gap, rng)
         slots.extend(
             Slot(reader, exam, read_round, position, exam in gold)
             for position, (exam, read_round) in enumerate(queue)
         )
         short_of_retests += n_retests - sum(1 for _, read_round in queue if read_round == 2)
     design = _summarise(request, slots, readers)
+    short = design.short_exam_ids = _short_of_readers(request, slots)
+    if short:
+        design.problems.append(
+            f"{len(short)} exams cannot get their readers: the only readers left for them saw their "
+            f"dispute or were kept away from them (exam ids {short[:10]}{'...' if len(short) > 10 else ''})"
+        )
     if short_of_retests:
         design.problems.append(
             f"{short_of_retests} retests could not be placed at least {request.retest_min_gap} exams after "
@@ -171,6 +194,19 @@ def design_batch(request: DesignRequest) -> Design:
         )
     return design
     return _summarise(request, slots, readers)
+
+
+def _short_of_readers(request: DesignRequest, slots: list[Slot]) -> list[int]:
+    """Exams that got fewer first reads than asked because readers were excluded from them."""
+    if not request.excluded:
+        return []
+    got: dict[int, int] = {}
+    for slot in slots:
+        if slot.read_round == 1:
+            got[slot.exam_id] = got.get(slot.exam_id, 0) + 1
+    gold = set(request.gold_exam_ids)
+    wanted = {e: len(request.reader_ids) if e in gold else request.readers_per_exam for e in request.exam_ids}
+    return sorted(e for e, n in wanted.items() if got.get(e, 0) < n)
 
 
 def _summarise(request: DesignRequest, slots: list[Slot], readers: list[int]) -> Design:

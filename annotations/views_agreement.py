@@ -7,8 +7,6 @@ of these pages, as does anyone without the role.
 
 from __future__ import annotations
 
-import csv
-
 from django.contrib import messages
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
@@ -31,8 +29,10 @@ from annotations.services.adjudication import (
     Decision,
     StaleAdjudication,
     adjudication_decide,
+    adjudication_view_record,
 )
 from annotations.services.agreement import agreement_recompute_request
+from annotations.spreadsheet_csv import spreadsheet_writer
 from annotations.views import api_login_required, role_required
 from annotations.views_reading import waveform_response
 
@@ -76,7 +76,7 @@ def batch_agreement_csv(request, batch_id: int):
         table = "classes"
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="batch-{batch.pk}-agreement-{table}.csv"'
-    writer = csv.writer(response)
+    writer = spreadsheet_writer(response)  # names and codes could start a formula
     if result is None:
         writer.writerow(["no agreement computed yet"])
         return response
@@ -170,6 +170,8 @@ def decisions_from_post(post, codes: list[str]) -> list[Decision]:
 @adjudicator_only
 def adjudication_case_view(request, batch_id: int, exam_id: int):
     case = adjudication_case(request.user, batch_id, exam_id)
+    # From now on this adjudicator knows the exam was disputed: never handed it to read.
+    adjudication_view_record(actor=request.user, batch=case.batch, exam_id=exam_id)
     status = 200
     if request.method == "POST":
         try:
@@ -211,4 +213,5 @@ def adjudication_case_view(request, batch_id: int, exam_id: int):
 def adjudication_waveform(request, batch_id: int, exam_id: int):
     """The exam's samples for the adjudication page, in the reader's wire format; only for an exam the
     adjudicator has to decide (404 otherwise, as for an exam they read)."""
-    return waveform_response(request, exam_for_adjudicator(request.user, batch_id, exam_id))
+    exam = exam_for_adjudicator(request.user, batch_id, exam_id)
+    return waveform_response(request, exam, f"adjudication:{request.user.pk}:{batch_id}:{exam_id}")

@@ -11,7 +11,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
 from annotations.roles import Role
-from annotations.selectors.reading import assignment_for_reader, assignment_next_for_reader
+from annotations.selectors.reading import assignment_for_reader, assignment_next_for_reader, waveform_etag
 from annotations.selectors.worklist import reader_batch_reads
 from annotations.services.waveform_wire import waveform_wire
 from annotations.views import api_login_required, role_required
@@ -54,14 +54,16 @@ def reader_next(request):
     return redirect("reader", following.pk)
 
 
-def waveform_response(request, exam) -> HttpResponse:
+def waveform_response(request, exam, scope: str) -> HttpResponse:
     """An exam's samples as int16 little-endian (signal by signal) with their scale in headers, for every
     page that draws an ECG (reader, adjudicator): static/js/ecg-paper.js decodes exactly this.
 
-    Compressed once and stored (see waveform_wire); never compressed per request. The ETag is the
-    waveform's SHA-256, so a second visit costs a 304 at most.
+    Compressed once and stored (see waveform_wire); never compressed per request. The ETag is a token
+    of the scope (the reader's assignment, the adjudicator's case) and the content, never the content's
+    hash (selectors.reading.waveform_etag): a second visit costs a 304 at most, and two copies of one
+    exam do not look alike.
     """
-    etag = f'"{exam.waveform_sha256}"'
+    etag = f'"{waveform_etag(scope, exam)}"'
     if etag in request.META.get("HTTP_IF_NONE_MATCH", ""):
         response = HttpResponseNotModified()
     else:
@@ -86,4 +88,5 @@ def waveform_response(request, exam) -> HttpResponse:
 @require_GET
 def reading_waveform(request, assignment_id: int):
     """The samples of an exam, served to a reader only through their own assignment (404 otherwise)."""
-    return waveform_response(request, assignment_for_reader(request.user, assignment_id).exam)
+    assignment = assignment_for_reader(request.user, assignment_id)
+    return waveform_response(request, assignment.exam, f"assignment:{assignment.pk}")

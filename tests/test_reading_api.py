@@ -141,13 +141,15 @@ def test_people_without_the_reader_role_are_turned_away(client_for, ana, bruno, 
         assert client.get(f"{API}/{anas.pk}/waveform/").status_code == 403
 
 
-def test_the_waveform_is_int16_gzipped_once_with_the_sha_as_etag(client_for, ana, bruno, diego, tnmg):
+def test_the_waveform_is_int16_gzipped_once_with_a_per_assignment_etag(client_for, ana, bruno, diego, tnmg):
     anas = queue(shared_batch(readers=[ana, bruno], coordinator=diego, taxonomy=tnmg, exams=1), ana)[0]
     client = client_for(ana)
     response = client.get(f"{API}/{anas.pk}/waveform/", HTTP_ACCEPT_ENCODING="gzip, deflate")
     assert response["Content-Type"] == "application/octet-stream"
     assert response["Content-Encoding"] == "gzip"
-    assert response["ETag"] == f'"{anas.exam.waveform_sha256}"'
+    # A token of this assignment, never the content hash (a retest copy must not look alike).
+    assert anas.exam.waveform_sha256 not in response["ETag"]
+    assert response["ETag"] == f'"{client.get(f"{API}/{anas.pk}/").json()["exam"]["waveform_etag"]}"'
     assert "private" in response["Cache-Control"]
     samples = np.frombuffer(gzip.decompress(response.content), dtype="<i2").reshape(12, -1)
     assert np.array_equal(samples, waveform_load(anas.exam.waveform_key))

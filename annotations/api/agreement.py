@@ -24,6 +24,7 @@ from annotations.services.adjudication import (
     Decision,
     StaleAdjudication,
     adjudication_decide,
+    adjudication_view_record,
 )
 
 
@@ -113,7 +114,10 @@ class AdjudicationCaseView(APIView):
 
     @extend_schema(responses=OpenApiTypes.OBJECT)
     def get(self, request, batch_id: int, exam_id: int):
-        return Response(_case_data(adjudication_case(request.user, batch_id, exam_id)))
+        case = adjudication_case(request.user, batch_id, exam_id)
+        # From now on this adjudicator knows the exam was disputed: never handed it to read.
+        adjudication_view_record(actor=request.user, batch=case.batch, exam_id=exam_id)
+        return Response(_case_data(case))
 
     @extend_schema(request=DecideSerializer, responses=OpenApiTypes.OBJECT)
     def post(self, request, batch_id: int, exam_id: int):

@@ -34,6 +34,7 @@ from annotations.models import (
     SuggestionScore,
 )
 from annotations.roles import Role, has_role
+from annotations.selectors.blinding import adjudicator_may_see, exam_adjudicator_eligible
 
 
 def _first_reads(batch_id: int):
@@ -158,18 +159,33 @@ def pseudonym(index: int) -> str:
     return f"Reader {chr(ord('A') + index)}" if index < 26 else f"Reader {index + 1}"
 
 
+def _first_read_holders(batch: ReviewBatch) -> set[int]:
+    return set(
+        Assignment.objects.filter(batch=batch, read_round=1).values_list("reader_id", flat=True).distinct()
+    )
+
+
+def pseudonym_order(batch: ReviewBatch, extra=()) -> list[int]:
+    """The batch's readers in letter order: the order fixed in its design when it was created (and
+    extended as readers joined), then anyone else holding a first read, and `extra`, by keyed draw."""
+    stored = [int(r) for r in (batch.design or {}).get("pseudonym_order", [])]
+    rest = (_first_read_holders(batch) | set(extra)) - set(stored)
+    return stored + sorted(rest, key=lambda reader_id: _draw(batch.pk, reader_id))
+
+
 def batch_pseudonyms(batch: ReviewBatch) -> dict[int, str]:
     """user id -> pseudonym of everyone who holds a first read of the batch, in letter order.
 
     The letters are dealt in an order drawn from a keyed hash (SECRET_KEY) of the batch and the reader:
-    stable within the batch, different from batch to batch, and unrelated to when the accounts were
-    made. Lettered by user id, "Reader A" would be whoever joined first, which colleagues know.
+    different from batch to batch, and unrelated to when the accounts were made (lettered by user id,
+    "Reader A" would be whoever joined first, which colleagues know). The order is fixed in the batch's
+    design when it is created, and readers who join later (added, handed a reassigned queue) are dealt
+    the next letters, so a letter never moves to another reader once an adjudicator may have seen it.
+    A reader of the design who holds no read yet keeps their letter unused meanwhile.
     """
-    ids = set(
-        Assignment.objects.filter(batch=batch, read_round=1).values_list("reader_id", flat=True).distinct()
-    )
-    drawn = sorted(ids, key=lambda reader_id: _draw(batch.pk, reader_id))
-    return {reader_id: pseudonym(i) for i, reader_id in enumerate(drawn)}
+    holders = _first_read_holders(batch)
+    order = pseudonym_order(batch)
+    return {reader_id: pseudonym(i) for i, reader_id in enumerate(order) if reader_id in holders}
 
 
 def _draw(batch_id: int, reader_id: int) -> bytes:
@@ -198,14 +214,6 @@ def _require_adjudicator(user) -> None:
         raise PermissionDenied
 
 
-def exams_read_by(user, batch_ids=None) -> set[tuple[int, int]]:
-    """(batch, exam) pairs the user holds any read of, any round: never theirs to adjudicate."""
-    rows = Assignment.objects.filter(reader=user)
-    if batch_ids is not None:
-        rows = rows.filter(batch_id__in=batch_ids)
-    return set(rows.values_list("batch_id", "exam_id"))
-
-
 @dataclass(frozen=True)
 class QueueItem:
     batch_id: int
@@ -217,7 +225,8 @@ class QueueItem:
 
 
 def adjudication_queue(user) -> list[QueueItem]:
-    """Exams with disputed classes not yet adjudicated, oldest batch first; none the user read."""
+    """Exams with disputed classes not yet adjudicated, oldest batch first; none the user reads in any
+    batch."""
     _require_adjudicator(user)
     decided = Adjudication.objects.filter(
         batch_id=OuterRef("batch_id"),
@@ -227,13 +236,8 @@ def adjudication_queue(user) -> list[QueueItem]:
     open_disputes = (
         # Closed batches too: reading is over, but their disputes still need deciding.
         DisputedLabel.objects.exclude(batch__status=ReviewBatch.Status.DRAFT)
-        .exclude(
-            Exists(
-                Assignment.objects.filter(
-                    batch_id=OuterRef("batch_id"), exam_id=OuterRef("exam_id"), reader=user
-                )
-            )
-        )
+        # Not an exam the user holds a read of in any batch (selectors.blinding).
+        .filter(adjudicator_may_see(user.pk))
         .filter(~Exists(decided))
         .values("batch_id", "batch__name", "exam_id", "exam__dataset__name", "exam__external_id")
         .annotate(n=Count("pk"), escalated=Count("pk", filter=Q(reason=DisputedLabel.Reason.ESCALATED)))
@@ -279,11 +283,11 @@ class AdjudicationCase:
 
 def adjudication_case(user, batch_id: int, exam_id: int) -> AdjudicationCase:
     """What the adjudicator sees of one exam: its disputed classes with pseudonymous votes. 404 when the
-    exam has nothing disputed in the batch or when the adjudicator read it (the same answer, so the page
-    does not confirm which exams they read)."""
+    exam has nothing disputed in the batch or when the adjudicator holds a read of it in any batch (the
+    same answer, so the page does not confirm which exams they read)."""
     _require_adjudicator(user)
     batch = ReviewBatch.objects.select_related("taxonomy").filter(pk=batch_id).first()
-    if batch is None or (batch_id, exam_id) in exams_read_by(user, [batch_id]):
+    if batch is None or not exam_adjudicator_eligible(user.pk, exam_id):
         raise Http404("nothing to adjudicate here")
     disputes = list(
         DisputedLabel.objects.filter(batch=batch, exam_id=exam_id)

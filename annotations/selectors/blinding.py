@@ -24,7 +24,7 @@ from collections.abc import Iterable
 
 from django.db.models import Exists, OuterRef
 
-from annotations.models import Adjudication, AdjudicationView, Assignment
+from annotations.models import Adjudication, AdjudicationView, Assignment, SuggestionExposure
 
 
 def exam_reader_eligible(user_id: int, exam_id: int) -> bool:
@@ -73,3 +73,37 @@ def adjudicator_may_see(user_id: int, exam_ref: str = "exam_id") -> Exists:
     """A query expression, true where the user holds no read of the row's exam in any batch: the
     adjudication queue filters on it so the rule is applied in one query, not row by row."""
     return ~Exists(Assignment.objects.filter(reader_id=user_id, exam_id=OuterRef(exam_ref)))
+
+
+def readers_seen_before(reader_ids: Iterable[int], exam_ids: Iterable[int]) -> dict[int, dict[str, set[int]]]:
+    """reader id -> {"read": exams (of `exam_ids`) they hold a read of in some batch, "suggested": exams
+    whose model suggestion was shown to them}: what the batch designer shows per reader, and what it
+    keeps away from them when asked to."""
+    reader_ids, exam_ids = list(reader_ids), list(exam_ids)
+    seen = {reader: {"read": set(), "suggested": set()} for reader in reader_ids}
+    held = Assignment.objects.filter(reader_id__in=reader_ids, exam_id__in=exam_ids)
+    for reader, exam in held.values_list("reader_id", "exam_id").distinct():
+        seen[reader]["read"].add(exam)
+    shown = SuggestionExposure.objects.filter(reader_id__in=reader_ids, suggestion__exam_id__in=exam_ids)
+    for reader, exam in shown.values_list("reader_id", "suggestion__exam_id").distinct():
+        seen[reader]["suggested"].add(exam)
+    return seen
+
+
+def design_exclusions(
+    reader_ids: Iterable[int], exam_ids: Iterable[int], *, exclude_seen: bool = False
+) -> dict[int, set[int]]:
+    """reader id -> exams a new design must not hand them: always those whose dispute they saw; with
+    exclude_seen also those they read elsewhere or whose suggestion they saw."""
+    reader_ids, exam_ids = list(reader_ids), list(exam_ids)
+    excluded = reader_barred_pairs(reader_ids, exam_ids)
+    if exclude_seen:
+        for reader, seen in readers_seen_before(reader_ids, exam_ids).items():
+            excluded[reader] |= seen["read"] | seen["suggested"]
+    return {reader: exams for reader, exams in excluded.items() if exams}
+
+
+def reader_saw_suggestion(user_id: int, exam_id: int) -> bool:
+    """Was a model suggestion for this exam ever shown to this reader, in any batch? Then no read of
+    theirs of it is blind."""
+    return SuggestionExposure.objects.filter(reader_id=user_id, suggestion__exam_id=exam_id).exists()

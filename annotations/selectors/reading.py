@@ -12,6 +12,7 @@ from django.conf import settings
 from django.db.models import QuerySet
 from django.http import Http404
 from django.urls import reverse
+from django.utils.crypto import salted_hmac
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
@@ -32,6 +33,15 @@ GROUP_LABELS = {
     "axis_voltage_intervals": _("Axis, voltage and intervals"),
     "technical_quality": _("Technical quality"),
 }
+
+
+def waveform_etag(scope: str, exam) -> str:
+    """The waveform's cache token for one viewer's view of it (a reader's assignment, an adjudicator's
+    case): a keyed hash of the scope and the content, never the content's hash itself, which would let a
+    reader recognise a retest copy or the same exam in another batch. The same assignment gets the same
+    token on every visit, so the browser still revalidates with a 304; new content gives a new token."""
+    token = salted_hmac("annotations.waveform-etag", f"{scope}:{exam.waveform_sha256}", algorithm="sha256")
+    return token.hexdigest()[:40]
 
 
 def suggestion_for_exam(exam_id: int) -> Suggestion | None:
@@ -123,7 +133,9 @@ def suggestion_visible(assignment: Assignment, annotation: Annotation | None) ->
     if mode == ReviewBatch.SuggestionMode.TWO_STAGE and annotation is not None:
         if annotation.stage == Annotation.Stage.REVISED:
             exposure = (
-                SuggestionExposure.objects.filter(assignment=assignment).select_related("suggestion").first()
+                SuggestionExposure.objects.filter(assignment=assignment, reader_id=assignment.reader_id)
+                .select_related("suggestion")
+                .first()
             )
             return exposure.suggestion if exposure else None
     return None
@@ -249,7 +261,7 @@ def reading_context(
             "lead_names": exam.lead_names,
             "gain_uv": exam.gain_uv,
             "waveform_url": reverse("api-reading-waveform", args=[assignment.pk]),
-            "waveform_etag": exam.waveform_sha256,
+            "waveform_etag": waveform_etag(f"assignment:{assignment.pk}", exam),
         },
         "taxonomy": _taxonomy_json(assignment, portuguese),
         "annotation": {

@@ -16,8 +16,9 @@ from django.db.models import Max
 from django.utils import timezone
 
 from annotations.agreement import ALGORITHM_VERSION
-from annotations.models import Adjudication, Assignment, Consensus, DisputedLabel, ReviewBatch
+from annotations.models import Adjudication, AdjudicationView, Consensus, DisputedLabel, ReviewBatch
 from annotations.roles import Role, has_role
+from annotations.selectors.blinding import exam_adjudicator_eligible
 from annotations.services.audit import audit_record
 
 MAX_RATIONALE = 4000
@@ -52,13 +53,14 @@ def adjudication_decide(
 ) -> list[Adjudication]:
     """Decide disputed classes of an exam; their consensus becomes "adjudicated", for good.
 
-    Refused for non-adjudicators and for anyone who read the exam in this batch (PermissionError),
-    for a class that is not disputed on the exam (AdjudicationError), and from a stale version.
+    Refused for non-adjudicators and for anyone who holds a read of the exam in any batch
+    (PermissionError), for a class that is not disputed on the exam (AdjudicationError), and from a
+    stale version.
     """
     if not has_role(actor, Role.ADJUDICATOR):
         raise PermissionError("only adjudicators decide disputed labels")
-    if Assignment.objects.filter(batch=batch, exam_id=exam_id, reader=actor).exists():
-        raise PermissionError("adjudicators never adjudicate exams they read")
+    if not exam_adjudicator_eligible(actor.pk, exam_id):
+        raise PermissionError("adjudicators never adjudicate exams they read, in this batch or another")
     if not decisions:
         raise AdjudicationError("decide at least one disputed class")
     codes = [d.code for d in decisions]
@@ -121,6 +123,7 @@ def adjudication_decide(
                 },
             )
             saved.append(adjudication)
+        _view_record(actor, batch, exam_id)
         # Every decision of the exam carries the new version, so the exam has one version number.
         existing.update(version=new_version)
         audit_record(
@@ -136,3 +139,25 @@ def adjudication_decide(
             },
         )
     return saved
+
+
+def _view_record(actor, batch: ReviewBatch, exam_id: int) -> bool:
+    view, created = AdjudicationView.objects.get_or_create(
+        batch=batch, exam_id=exam_id, adjudicator=actor, defaults={"first_seen_at": timezone.now()}
+    )
+    if created:
+        audit_record(
+            actor=actor, action="adjudication.view", target=view, after={"batch": batch.pk, "exam": exam_id}
+        )
+    return created
+
+
+def adjudication_view_record(*, actor, batch: ReviewBatch, exam_id: int) -> bool:
+    """Record that the adjudicator opened this exam's case: they now know it was disputed and how the
+    pseudonymous readers voted, so no batch may hand it to them to read (selectors.blinding).
+
+    Called by the case page and API after the case selector let them in; once per adjudicator, batch and
+    exam. True when this was the first time.
+    """
+    with transaction.atomic():
+        return _view_record(actor, batch, exam_id)

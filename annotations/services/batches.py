@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from collections.abc import Sequence
 
 from django.db import transaction
@@ -10,6 +11,8 @@ from django.utils import timezone
 from annotations.design import DesignError, DesignRequest, design_batch
 from annotations.models import Assignment, BatchExam, Exam, ReviewBatch, Taxonomy
 from annotations.roles import Role, has_role
+from annotations.selectors.agreement import pseudonym_order
+from annotations.selectors.blinding import design_exclusions, exams_reader_barred, readers_barred
 from annotations.services.audit import audit_record
 from annotations.services.suggestions import batch_suggestions_enqueue
 from annotations.services.taxonomy import taxonomy_freeze
@@ -36,11 +39,14 @@ def batch_create(
     due_date=None,
     design_notes: dict | None = None,
     escalation: dict | None = None,
+    exclude_seen: bool = False,
 ) -> ReviewBatch:
     """Create a batch with k readers per exam, each reader's queue in its own seeded random order.
 
     The design (annotations.design) is computed first; goals it cannot meet are refused here with its
     explanation, so a coordinator never starts a batch whose agreement cannot be estimated as asked.
+    No reader is handed an exam whose dispute they saw (selectors.blinding); with exclude_seen, nor one
+    they read in another batch or whose suggestion they saw.
     """
     if not has_role(actor, Role.COORDINATOR):
         raise PermissionError("only coordinators create batches")
@@ -55,6 +61,9 @@ def batch_create(
         gold_exam_ids=[exam.pk for exam in gold_exams],
         retest_fraction=retest_fraction,
         min_pair_overlap=min_pair_overlap,
+        excluded=design_exclusions(
+            [reader.pk for reader in readers], [exam.pk for exam in exams], exclude_seen=exclude_seen
+        ),
     )
     try:
         design = design_batch(request)
@@ -85,8 +94,10 @@ def batch_create(
                 "retest_fraction": retest_fraction,
                 "min_pair_overlap_asked": min_pair_overlap,
                 "min_pair_overlap": design.min_pair_overlap,
+                "exclude_seen": exclude_seen,
             },
         )
+        _pseudonyms_keep(batch, request.reader_ids)
         gold = set(request.gold_exam_ids)
         BatchExam.objects.bulk_create(
             BatchExam(
@@ -151,6 +162,17 @@ def _pending(batch: ReviewBatch, reader_id: int):
     )
 
 
+def _pseudonyms_keep(batch: ReviewBatch, reader_ids) -> None:
+    """Fix the "Reader A, B, C" letters of the batch's readers so far, and deal the next letters to
+    `reader_ids` not yet lettered: letters never move once an adjudicator may have seen them."""
+    order = pseudonym_order(batch)
+    fresh = [r for r in pseudonym_order(batch, extra=reader_ids) if r not in order]
+    if (batch.design or {}).get("pseudonym_order") == order and not fresh:
+        return
+    batch.design = {**(batch.design or {}), "pseudonym_order": order + fresh}
+    batch.save(update_fields=["design"])
+
+
 def _move(assignment: Assignment, to_reader_id: int, position: int) -> None:
     assignment.reader_id = to_reader_id
     assignment.position = position
@@ -159,17 +181,21 @@ def _move(assignment: Assignment, to_reader_id: int, position: int) -> None:
 
 
 def batch_reassign(*, batch: ReviewBatch, from_reader, to_reader, actor) -> dict:
-    """Hand a reader's unread exams to another reader; drafts and exams the new reader has stay put."""
+    """Hand a reader's unread exams to another reader; drafts, exams the new reader has, and exams whose
+    dispute the new reader saw (selectors.blinding) stay put."""
     _require_coordinator(actor)
     _require_open(batch)
     if not has_role(to_reader, Role.READER):
         raise BatchDesignError(f"not a reader: {to_reader.get_username()}")
     with transaction.atomic():
-        ReviewBatch.objects.select_for_update().get(pk=batch.pk)
+        locked = ReviewBatch.objects.select_for_update().get(pk=batch.pk)
+        _pseudonyms_keep(locked, [to_reader.pk])
         taken = set(
             Assignment.objects.filter(batch=batch, reader=to_reader).values_list("exam_id", flat=True)
         )
-        movable = list(_pending(batch, from_reader.pk).exclude(exam_id__in=taken).order_by("position"))
+        pending = _pending(batch, from_reader.pk)
+        taken |= exams_reader_barred(to_reader.pk, pending.values_list("exam_id", flat=True))
+        movable = list(pending.exclude(exam_id__in=taken).order_by("position"))
         position = _queue_end(batch, to_reader.pk)
         for offset, assignment in enumerate(movable):
             _move(assignment, to_reader.pk, position + offset)
@@ -206,8 +232,13 @@ def batch_add_exams(*, batch: ReviewBatch, exams: Sequence[Exam], actor, seed: i
                 readers_per_exam=batch.readers_per_exam,
                 seed=batch.seed + len(present) if seed is None else seed,
                 existing_loads=loads,
+                excluded=design_exclusions(
+                    reader_ids, new, exclude_seen=bool((batch.design or {}).get("exclude_seen"))
+                ),
             )
         )
+        if design.short_exam_ids:
+            raise BatchDesignError("; ".join(design.problems))
         ends = {reader: _queue_end(batch, reader) for reader in reader_ids}
         BatchExam.objects.bulk_create(
             BatchExam(batch=batch, exam_id=exam_id, target_reads=batch.readers_per_exam) for exam_id in new
@@ -233,6 +264,7 @@ def batch_add_readers(*, batch: ReviewBatch, readers: Sequence, actor) -> int:
     with transaction.atomic():
         ReviewBatch.objects.select_for_update().get(pk=batch.pk)
         locked = ReviewBatch.objects.get(pk=batch.pk)
+        _pseudonyms_keep(locked, [r.pk for r in readers])
         everyone = sorted(batch_reader_ids(locked) | {r.pk for r in readers})
         locked.design = {**(locked.design or {}), "reader_ids": everyone}
         locked.save(update_fields=["design"])
@@ -247,18 +279,30 @@ def batch_add_readers(*, batch: ReviewBatch, readers: Sequence, actor) -> int:
 
 
 def _rebalance(batch: ReviewBatch, reader_ids: list[int]) -> int:
-    """Move unread exams from the most to the least loaded reader while that narrows the gap."""
+    """Move unread exams from the most to the least loaded reader while that narrows the gap; never an
+    exam the receiving reader holds already or whose dispute they saw (selectors.blinding)."""
     loads = {r: Assignment.objects.filter(batch=batch, reader_id=r).count() for r in reader_ids}
+    unread = Assignment.objects.filter(batch=batch, status=Assignment.Status.PENDING, read_round=1)
+    barred = {r: exams_reader_barred(r, unread.values_list("exam_id", flat=True)) for r in reader_ids}
     moved = 0
     while True:
-        light = min(reader_ids, key=lambda r: loads[r])
-        taken = Assignment.objects.filter(batch=batch, reader_id=light).values("exam_id")
-        donors = sorted((r for r in reader_ids if loads[r] - loads[light] > 1), key=lambda r: -loads[r])
-        for heavy in donors:
-            candidate = _pending(batch, heavy).exclude(exam_id__in=taken).order_by("-position").first()
+        candidate = None
+        for light in sorted(reader_ids, key=lambda r: (loads[r], r)):
+            taken = Assignment.objects.filter(batch=batch, reader_id=light).values("exam_id")
+            donors = sorted((r for r in reader_ids if loads[r] - loads[light] > 1), key=lambda r: -loads[r])
+            for heavy in donors:
+                candidate = (
+                    _pending(batch, heavy)
+                    .exclude(exam_id__in=taken)
+                    .exclude(exam_id__in=barred[light])
+                    .order_by("-position")
+                    .first()
+                )
+                if candidate is not None:
+                    break
             if candidate is not None:
                 break
-        else:
+        if candidate is None:
             return moved
         _move(candidate, light, _queue_end(batch, light))
         loads[heavy] -= 1
@@ -356,9 +400,7 @@ def batch_exam_escalate_if_disputed(*, batch: ReviewBatch, exam_id: int, actor) 
     if mode == ESCALATE_ADD_READER and member.target_reads < batch.readers_per_exam + int(rule.get("cap", 1)):
         reader_id = _least_loaded_newcomer(batch, exam_id)
         if reader_id is not None:
-            Assignment.objects.create(
-                batch=batch, exam_id=exam_id, reader_id=reader_id, position=_queue_end(batch, reader_id)
-            )
+            _insert_among_unread(batch, exam_id, reader_id)
             member.target_reads += 1
             member.save(update_fields=["target_reads"])
             audit_record(
@@ -381,12 +423,39 @@ def batch_reader_ids(batch: ReviewBatch) -> set[int]:
     return holding | set((batch.design or {}).get("reader_ids", []))
 
 
+def _insert_among_unread(batch: ReviewBatch, exam_id: int, reader_id: int) -> Assignment:
+    """An escalation read, put at a random place among the reader's unread exams, so that its place in
+    the queue does not say that the exam was disputed. The unread exam whose place it takes goes to the
+    end of the queue (one write, no renumbering). A reader with nothing unread gets it at the end:
+    there is no other place, and they will see that one more exam arrived.
+
+    Never displaced: a first read whose retest follows (it must stay ahead of its retest).
+    """
+    retested = Assignment.objects.filter(batch=batch, reader_id=reader_id, read_round=2).values("exam_id")
+    unread = list(
+        Assignment.objects.filter(batch=batch, reader_id=reader_id, status=Assignment.Status.PENDING)
+        .exclude(read_round=1, exam_id__in=retested)
+        .order_by("position")
+    )
+    end = _queue_end(batch, reader_id)
+    if not unread:
+        position = end
+    else:
+        displaced = random.SystemRandom().choice(unread)
+        position = displaced.position
+        displaced.position = end
+        displaced.save(update_fields=["position"])
+    return Assignment.objects.create(batch=batch, exam_id=exam_id, reader_id=reader_id, position=position)
+
+
 def _least_loaded_newcomer(batch: ReviewBatch, exam_id: int) -> int | None:
-    """A reader of the batch who has not read this exam, with the fewest unread exams."""
+    """A reader of the batch who has not read this exam nor seen its dispute, with the fewest unread
+    exams."""
     from django.db.models import Count
 
     taken = set(Assignment.objects.filter(batch=batch, exam_id=exam_id).values_list("reader_id", flat=True))
     candidates = batch_reader_ids(batch) - taken
+    candidates -= readers_barred(candidates, exam_id)
     if not candidates:
         return None
     open_counts = dict(

@@ -163,13 +163,18 @@ def _write(
         if revision != 0:
             raise StaleRevision(0)
         shown = locked.batch.suggestion_mode == ReviewBatch.SuggestionMode.SHOWN
-        # Only a "shown" batch can have shown this exam before its first read (a batch's mode is fixed at
-        # creation; two-stage exposures come after the blind read), so only there is it worth a query.
-        exposure = locked.suggestion_exposures.order_by("shown_at").first() if shown else None
+        # Exposure is per reader and exam, across batches: a suggestion this reader was shown for this
+        # exam anywhere (here in a "shown" batch, or in another batch before) means the read is not blind.
+        # Only this reader's own exposures count: after a reassign, the first reader's are not theirs.
+        exposure = (
+            SuggestionExposure.objects.filter(reader=actor, suggestion__exam_id=locked.exam_id)
+            .order_by("shown_at")
+            .first()
+        )
         current = Annotation(
             assignment=locked,
-            # A read made with the suggestion on screen is never recorded as blind.
-            stage=Annotation.Stage.REVISED if shown else Annotation.Stage.BLIND,
+            # A read made with the suggestion on screen, or after seeing it, is never recorded as blind.
+            stage=Annotation.Stage.REVISED if shown or exposure else Annotation.Stage.BLIND,
             revision=0,
             created_at=now,
             suggestion_shown_at=exposure.shown_at if exposure else None,
@@ -297,13 +302,15 @@ def _open_revision(actor, assignment, blind: Annotation, resolved, suggestion: S
 
 
 def suggestion_exposure_record(*, actor, assignment: Assignment, suggestion: Suggestion, stage: str):
-    """Record that this reader was shown this suggestion on this assignment (first time only)."""
+    """Record that this reader was shown this suggestion on this assignment (first time only, per reader:
+    the reader who saw it is named, whoever held the slot before)."""
     with transaction.atomic():
+        # Per reader: after a reassign, the reader now holding the slot gets their own row.
         exposure, created = SuggestionExposure.objects.get_or_create(
             assignment=assignment,
             suggestion=suggestion,
+            reader=actor,
             defaults={
-                "reader": actor,
                 "stage": stage,
                 "mode": assignment.batch.suggestion_mode,
                 "shown_at": timezone.now(),
