@@ -74,6 +74,14 @@ class BatchDesignForm(forms.Form):
     escalation_cap = forms.IntegerField(
         required=False, min_value=1, max_value=5, initial=1, label=_("Most readers added")
     )
+    exclude_seen = forms.BooleanField(
+        required=False,
+        label=_("Keep readers away from exams they know"),
+        help_text=_(
+            "Never hand a reader a chosen exam they read in another batch or whose suggestion they saw. "
+            "Exams whose dispute they saw are always kept away."
+        ),
+    )
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -107,6 +115,7 @@ class BatchDesignForm(forms.Form):
             seed=data["seed"],
             escalation=data["escalation"] or None,
             escalation_cap=data["escalation_cap"] or 1,
+            exclude_seen=bool(data.get("exclude_seen")),
         )
 
 

@@ -27,7 +27,7 @@ from annotations.services.agreement import batch_agreement_compute
 from annotations.services.batches import batch_add_exams, batch_create
 from annotations.services.exams import dataset_get_or_create
 from annotations.services.reading import LabelInput, annotation_submit
-from tests.factories import ExamFactory, UserFactory, make_exam
+from tests.factories import DatasetFactory, ExamFactory, UserFactory, make_exam
 
 pytestmark = pytest.mark.django_db
 READ = "/api/v1/reading/assignments"
@@ -343,3 +343,69 @@ def test_adding_a_reader_keeps_every_readers_pseudonym(ana, bruno, carla, diego,
     )
     assert Assignment.objects.filter(batch=batch, reader=newcomer).exists()
     assert letters() == before
+
+
+# --- The batch designer says who knows which exams, and can keep them apart ------------------------------
+def test_the_designer_counts_exams_readers_know_from_elsewhere_and_can_keep_them_away(ana, diego, tnmg):
+    dataset = DatasetFactory(name="known")
+    exams = [ExamFactory(dataset=dataset) for _ in range(4)]
+    read_before, suggested = exams[0], exams[1]
+    batch_create(
+        name="Before", taxonomy=tnmg, exams=[read_before], readers=[ana], readers_per_exam=1, actor=diego
+    )
+    suggestion(suggested, tnmg)
+    shown = batch_create(
+        name="Shown",
+        taxonomy=tnmg,
+        exams=[suggested],
+        readers=[ana],
+        readers_per_exam=1,
+        actor=diego,
+        suggestion_mode=ReviewBatch.SuggestionMode.SHOWN,
+    )
+    assert client(ana).get(f"{READ}/{slot(shown, ana, suggested).pk}/").status_code == 200
+    fay = UserFactory(username="fay", roles=["reader"])
+    spec = {
+        "name": "Next",
+        "taxonomy_id": tnmg.pk,
+        "reader_ids": [ana.pk, fay.pk],
+        "readers_per_exam": 1,
+        "criteria": {"datasets": ["known"]},
+    }
+    coordinator = client(diego)
+    preview = coordinator.post("/api/v1/batches/preview/", spec, content_type="application/json")
+    assert preview.status_code == 200, preview.content
+    rows = {row["reader"]: row for row in preview.json()["seen_elsewhere"]}
+    assert rows["ana"] == {"reader": "ana", "read": 2, "suggestion": 1, "dispute": 0}
+    assert rows["fay"] == {"reader": "fay", "read": 0, "suggestion": 0, "dispute": 0}
+    created = coordinator.post(
+        "/api/v1/batches/", {**spec, "exclude_seen": True}, content_type="application/json"
+    )
+    assert created.status_code == 201, created.content
+    held = set(
+        Assignment.objects.filter(batch_id=created.json()["id"], reader=ana).values_list("exam", flat=True)
+    )
+    assert held and held.isdisjoint({read_before.pk, suggested.pk})
+    page = coordinator.post(
+        "/batches/new/",
+        {
+            "name": "Page",
+            "taxonomy": tnmg.pk,
+            "suggestion_mode": "hidden",
+            "readers": [ana.pk, fay.pk],
+            "readers_per_exam": 1,
+            "datasets": ["known"],
+            "strata": 4,
+            "gold_fraction": 0,
+            "retest_fraction": 0,
+            "min_pair_overlap": 0,
+            "seed": 0,
+            "action": "preview",
+        },
+    )
+    assert page.status_code == 200
+    assert (
+        b'id="seen-elsewhere"' in page.content
+        # ana now also holds two exams of the batch just created
+        and b"<th>ana</th><td>4</td><td>1</td><td>0</td>" in page.content
+    )

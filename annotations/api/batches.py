@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 from django.contrib.auth import get_user_model
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
@@ -69,11 +71,24 @@ class BatchSpecSerializer(serializers.Serializer):
         choices=["add_reader", "adjudicate"], required=False, allow_null=True, default=None
     )
     escalation_cap = serializers.IntegerField(required=False, default=1, min_value=1, max_value=5)
+    exclude_seen = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="Keep each reader away from chosen exams they read in another batch or whose suggestion "
+        "they saw (exams whose dispute they opened are always kept away).",
+    )
 
     def spec(self) -> BatchSpec:
         data = dict(self.validated_data)
         criteria = ExamCriteria(**data.pop("criteria", {}))
         return BatchSpec(criteria=criteria, **data)
+
+
+class SeenElsewhereSerializer(serializers.Serializer):
+    reader = serializers.CharField()
+    read = serializers.IntegerField(help_text="Chosen exams the reader holds a read of in another batch.")
+    suggestion = serializers.IntegerField(help_text="Chosen exams whose suggestion the reader was shown.")
+    dispute = serializers.IntegerField(help_text="Chosen exams whose adjudication case the reader opened.")
 
 
 class PlanSerializer(serializers.Serializer):
@@ -83,6 +98,7 @@ class PlanSerializer(serializers.Serializer):
     readers = serializers.ListField(child=serializers.CharField())
     pair_overlap = serializers.ListField(child=serializers.ListField(child=serializers.IntegerField()))
     problems = serializers.ListField(child=serializers.CharField())
+    seen_elsewhere = SeenElsewhereSerializer(many=True)
 
 
 class BatchCreatedSerializer(PlanSerializer):
@@ -108,6 +124,7 @@ def _plan_data(plan) -> dict:
         "readers": plan.reader_names,
         "pair_overlap": [row for _, row in plan.overlap_rows()],
         "problems": plan.design.problems,
+        "seen_elsewhere": [asdict(row) for row in plan.seen_elsewhere],
     }
 
 

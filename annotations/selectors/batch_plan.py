@@ -20,6 +20,7 @@ from annotations.design import (
 )
 from annotations.models import ReferenceLabel, ReviewBatch, Taxonomy
 from annotations.roles import Role, has_role
+from annotations.selectors.blinding import design_exclusions, reader_barred_pairs, readers_seen_before
 from annotations.selectors.exam_selection import ExamCriteria, exams_matching, suggestion_scores
 
 
@@ -47,6 +48,18 @@ class BatchSpec:
     # When an exam's reads disagree: "add_reader" (up to escalation_cap more) or "adjudicate".
     escalation: str | None = None
     escalation_cap: int = 1
+    # Keep each reader away from chosen exams they read in another batch or whose suggestion they saw.
+    exclude_seen: bool = False
+
+
+@dataclass(frozen=True)
+class SeenElsewhere:
+    """How many of the chosen exams a reader already knows from elsewhere."""
+
+    reader: str
+    read: int  # holds a read of it in another batch
+    suggestion: int  # was shown its model suggestion
+    dispute: int  # opened its adjudication case (never handed to them, whatever the option)
 
 
 @dataclass
@@ -59,6 +72,7 @@ class BatchPlan:
     gold_exam_ids: list[int]
     design: Design
     stratified: StratifiedSample | None
+    seen_elsewhere: list[SeenElsewhere] = field(default_factory=list)
 
     @property
     def reader_names(self) -> list[str]:
@@ -123,6 +137,18 @@ def batch_plan(user, spec: BatchSpec) -> BatchPlan:
         raise BatchPlanError("no exam matches the criteria")
     exam_ids, stratified = _choose_exams(user, spec, pool)
     gold = _choose_gold(spec, exam_ids)
+    reader_ids = [r.pk for r in readers]
+    seen = readers_seen_before(reader_ids, exam_ids)
+    disputes = reader_barred_pairs(reader_ids, exam_ids)
+    seen_elsewhere = [
+        SeenElsewhere(
+            reader=r.get_username(),
+            read=len(seen[r.pk]["read"]),
+            suggestion=len(seen[r.pk]["suggested"]),
+            dispute=len(disputes[r.pk]),
+        )
+        for r in readers
+    ]
     try:
         design = design_batch(
             DesignRequest(
@@ -133,8 +159,9 @@ def batch_plan(user, spec: BatchSpec) -> BatchPlan:
                 gold_exam_ids=gold,
                 retest_fraction=spec.retest_fraction,
                 min_pair_overlap=spec.min_pair_overlap,
+                excluded=design_exclusions(reader_ids, exam_ids, exclude_seen=spec.exclude_seen),
             )
         )
     except DesignError as error:
         raise BatchPlanError(str(error)) from None
-    return BatchPlan(spec, taxonomy, readers, len(pool), exam_ids, gold, design, stratified)
+    return BatchPlan(spec, taxonomy, readers, len(pool), exam_ids, gold, design, stratified, seen_elsewhere)

@@ -360,6 +360,7 @@ def batch_create_from_plan(*, plan, actor, start: bool = True) -> ReviewBatch:
         due_date=spec.due_date,
         design_notes=notes,
         escalation={"mode": spec.escalation, "cap": spec.escalation_cap} if spec.escalation else None,
+        exclude_seen=spec.exclude_seen,
     )
 
 
