@@ -4,6 +4,13 @@
     exam_adjudicator_eligible(user_id, exam_id)  may this user adjudicate exam X?
     exams_reader_barred(user_id, exam_ids)       which of these exams may the user NOT be handed to read
     readers_barred(reader_ids, exam_id)          which of these users may NOT be handed exam X to read
+    reader_barred_pairs(reader_ids, exam_ids)    reader -> exams they may not be handed (for a design)
+    design_exclusions(reader_ids, exam_ids, exclude_seen=...)   what a new design keeps from each reader
+    readers_seen_before(reader_ids, exam_ids)    reader -> exams read elsewhere / suggestion seen
+
+A service that hands a slot to a reader (services.batches) asks exam_reader_eligible or readers_barred
+first, and, for a reader new to the batch, calls services.batches._pseudonyms_keep so the adjudicators'
+"Reader A/B/C" letters stay where they were.
 
 The rule is per exam, never per batch, because the same exam can sit in several batches and one account
 can be both reader and adjudicator:
@@ -101,9 +108,3 @@ def design_exclusions(
         for reader, seen in readers_seen_before(reader_ids, exam_ids).items():
             excluded[reader] |= seen["read"] | seen["suggested"]
     return {reader: exams for reader, exams in excluded.items() if exams}
-
-
-def reader_saw_suggestion(user_id: int, exam_id: int) -> bool:
-    """Was a model suggestion for this exam ever shown to this reader, in any batch? Then no read of
-    theirs of it is blind."""
-    return SuggestionExposure.objects.filter(reader_id=user_id, suggestion__exam_id=exam_id).exists()
