@@ -56,7 +56,7 @@ def test_creating_from_the_designer_starts_the_batch_and_opens_its_dashboard(
     assert response.status_code == 302 and response["Location"] == f"/batches/{batch.pk}/"
     assert batch.status == "active" and Assignment.objects.filter(batch=batch).count() == 24
     dashboard = client_for(diego).get(response["Location"]).content.decode()
-    assert "0 of 12 exams fully read; 0 of 24 reads done." in dashboard
+    assert "0 of 12 exams fully read; 0 of 24 reads done; 0 skipped." in dashboard
 
 
 def test_a_design_that_cannot_meet_its_goals_shows_why_and_offers_no_create(

@@ -262,7 +262,7 @@ def test_english_stays_the_default(client, study, diego):
     client.force_login(diego)
     html = client.get(f"/batches/{study['batch'].pk}/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
     assert "Close the batch" in html and "Encerrar o lote" not in html
-    assert "0 of 4 reads done." in html
+    assert "0 of 4 reads done; 0 skipped." in html
 
 
 def test_accept_language_header_selects_portuguese(client, study, diego):
@@ -283,8 +283,8 @@ def test_page_scripts_get_their_words_from_the_page(client, study, diego):
     client.cookies[settings.LANGUAGE_COOKIE_NAME] = "pt-br"
     batch = client.get(f"/batches/{study['batch'].pk}/").content.decode()
     assert (
-        'data-template="{done} de {total} exames com leitura completa; {reads} de {all} leituras feitas."'
-        in batch
+        'data-template="{done} de {total} exames com leitura completa; {reads} de {all} leituras feitas; '
+        '{skipped} puladas."' in batch
     )
     assert 'data-axis="leituras"' in batch
     job = client.get(f"/imports/{study['job'].pk}/").content.decode()

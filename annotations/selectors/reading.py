@@ -245,6 +245,7 @@ def reading_context(
         "assignment": {
             "id": assignment.pk,
             "status": assignment.status,
+            "skip_reason": assignment.skip_reason,  # the reader's own, shown when they reopen the skip
             "position": assignment.position + 1,
             "batch": assignment.batch.name,
             "batch_id": assignment.batch_id,

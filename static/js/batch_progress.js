@@ -23,12 +23,64 @@
     readers.forEach(function (r) {
       var row = document.createElement("tr");
       row.append(
-        cell(r.username), cell(r.done + " / " + r.total), cell(r.remaining), cell(r.drafts),
+        cell(r.username), cell(r.done + " / " + r.total), cell(r.skipped), cell(r.remaining), cell(r.drafts),
         cell(seconds(r.median_seconds)),
         cell(r.q1_seconds === null ? null : seconds(r.q1_seconds) + "–" + seconds(r.q3_seconds)),
         cell(r.gold_read ? r.gold_exact + " / " + r.gold_read : null),
         cell(r.last_activity ? new Date(r.last_activity).toLocaleString() : null)
       );
+      body.append(row);
+    });
+  }
+
+  // Skipped exams, each with a form to hand it on to one of the readers who may read it. The forms post
+  // like the page's own (a CSRF token copied from one of them); the server checks every rule again.
+  function drawSkips(skips) {
+    var table = document.getElementById("skips");
+    if (!table) return;
+    // Not while the coordinator is choosing a reader in one of its forms: the next tick redraws it.
+    if (table.contains(document.activeElement)) return;
+    var d = table.dataset, body = table.querySelector("tbody");
+    var token = document.querySelector("input[name=csrfmiddlewaretoken]");
+    body.replaceChildren();
+    if (!skips.length) {
+      var none = document.createElement("tr"), td = cell(d.none);
+      none.className = "none"; td.colSpan = 5; td.className = "muted";
+      none.append(td);
+      body.append(none);
+      return;
+    }
+    skips.forEach(function (s) {
+      var row = document.createElement("tr");
+      row.dataset.assignment = String(s.assignment_id);
+      var reason = cell(s.reason);
+      reason.className = "skip-reason";
+      var action = document.createElement("td");
+      if (s.handed_to) {
+        action.textContent = d.handedTemplate.replace("{reader}", s.handed_to);
+      } else if (d.closed) {
+        action.textContent = "—";
+      } else if (!s.candidates.length) {
+        action.className = "muted";
+        action.textContent = d.noCandidate;
+      } else {
+        var form = document.createElement("form");
+        form.method = "post";
+        form.className = "hand-on";
+        form.action = d.handOnUrl.replace(/\/0\/hand-on\/$/, "/" + s.assignment_id + "/hand-on/");
+        if (token) form.append(token.cloneNode());
+        var select = document.createElement("select");
+        select.name = "reader";
+        select.setAttribute("aria-label", table.querySelector("th").textContent);
+        s.candidates.forEach(function (c) { select.add(new Option(c.username, String(c.id))); });
+        var button = document.createElement("button");
+        button.type = "submit";
+        button.textContent = d.handOnLabel;
+        form.append(select, " ", button);
+        action.append(form);
+      }
+      row.append(cell(s.reader), cell(s.exam), reason,
+        cell(s.skipped_at ? new Date(s.skipped_at).toLocaleString() : null), action);
       body.append(row);
     });
   }
@@ -50,12 +102,13 @@
   function draw(data) {
     var c = data.coverage;
     var coverage = document.getElementById("coverage");
-    var template = coverage.dataset.template || "{done} of {total} exams fully read; {reads} of {all} reads done.";
-    var values = { done: c.exams_complete, total: c.exams, reads: c.reads_done, all: c.reads };
+    var template = coverage.dataset.template || "{done} of {total} exams fully read; {reads} of {all} reads done; {skipped} skipped.";
+    var values = { done: c.exams_complete, total: c.exams, reads: c.reads_done, all: c.reads, skipped: c.skipped };
     coverage.textContent = template.replace(/\{(\w+)\}/g, function (m, key) {
       return key in values ? String(values[key]) : m;
     });
     drawTable(data.readers);
+    drawSkips(data.skips || []);
     drawChart(data.reads_per_day);
     document.getElementById("refreshed-at").textContent = new Date().toLocaleTimeString();
   }

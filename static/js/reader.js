@@ -404,10 +404,23 @@
     renderSelection();
     renderContext();
     renderSuggestion();
-    $("save-state").textContent = annotation.revision ? t("saved") : "";
+    renderReadState();
     $("comment").disabled = readOnly();
     $("submit").disabled = readOnly();
+    $("skip").disabled = !canSkip();
   }
+  /* A submitted or skipped read reopens as what it is, read-only; never as a draft ("Draft saved"). */
+  function renderReadState() {
+    var status = ctx.assignment.status, box = $("read-state");
+    $("save-state").textContent = status === "submitted" ? t("submitted_state")
+      : status === "skipped" ? t("skipped_state") : annotation.revision ? t("saved") : "";
+    box.textContent = status === "submitted" ? t("read_only_submitted")
+      : status === "skipped" ? t("read_only_skipped", { reason: ctx.assignment.skip_reason || "–" }) : "";
+    box.hidden = !box.textContent;
+    rootEl.classList.toggle("read-only", readOnly());
+  }
+  // Two-stage: once the blind read is stored it counts; skipping now would withdraw it (the server refuses).
+  function canSkip() { return !readOnly() && !annotation.blind; }
   function renderContext() {
     var e = ctx.exam, a = ctx.assignment, sex = { F: t("female"), M: t("male") }[e.sex] || t("sex_unknown");
     $("exam-context").textContent = t("exam_context", { age: e.age == null ? "–" : e.age, sex: sex,
@@ -552,7 +565,7 @@
     draw();
   }
   function openSkip() {
-    if (readOnly()) return;
+    if (!canSkip()) return;
     $("skip-reason").value = "";
     $("skip-dialog").showModal();
     $("skip-reason").focus();
