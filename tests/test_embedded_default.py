@@ -31,7 +31,7 @@ def test_migrate_taxonomy_and_demo_run_on_the_embedded_sqlite_default(tmp_path):
         "SELECT count(*) FROM annotations_diagnosticclass c JOIN annotations_taxonomy t "
         "ON c.taxonomy_id = t.id WHERE t.key = 'tnmg'"
     ).fetchone()
-    assert classes == 73
+    assert classes == 74  # TNMG 2026: the 73 statements of 2020 and sinus rhythm
     (assignments,) = database.execute("SELECT count(*) FROM annotations_assignment").fetchone()
     assert assignments > 0
     blobs = list((tmp_path / "waveforms").rglob("*.npy"))

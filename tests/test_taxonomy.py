@@ -40,17 +40,17 @@ def valid_document():
     }
 
 
-def test_the_tnmg_taxonomy_loads_to_73_classes_in_11_groups():
+def test_the_tnmg_taxonomy_loads_to_74_classes_in_11_groups():
     call_command("load_taxonomy", str(DEFAULT_TAXONOMY_FILE))
     taxonomy = Taxonomy.objects.get(key="tnmg")
-    assert taxonomy.classes.count() == 73
+    assert taxonomy.classes.count() == 74  # the 73 of version 2020 and sinus rhythm
     assert len(taxonomy.groups) == 11
     assert set(taxonomy.classes.values_list("group", flat=True)) == set(taxonomy.groups)
     assert taxonomy.classes.filter(kind="quality").count() == 5
     rbbb = taxonomy.classes.get(code="RBBB")
     assert rbbb.name_pt == "Bloqueio de ramo direito"
     assert rbbb.maps == {"code6": "RBBB", "ptbxl": "CRBBB", "snomed": "59118001"}
-    assert ["NORM", "*diagnostic*"] in taxonomy.exclusive_sets
+    assert ["NORM", "*diagnostic*", "!SR"] in taxonomy.exclusive_sets
 
 
 def test_loading_the_same_taxonomy_twice_changes_nothing(capsys):
@@ -60,13 +60,13 @@ def test_loading_the_same_taxonomy_twice_changes_nothing(capsys):
     call_command("load_taxonomy", str(DEFAULT_TAXONOMY_FILE))
     assert list(DiagnosticClass.objects.order_by("pk").values()) == rows_before
     assert AuditEvent.objects.count() == events_before
-    assert "unchanged, 73 classes in 11 groups" in capsys.readouterr().out
+    assert "unchanged, 74 classes in 11 groups" in capsys.readouterr().out
 
 
 def test_every_shipped_taxonomy_loads_with_its_published_class_count():
     results = {r.taxonomy.key: r.taxonomy for r in taxonomy_load_shipped()}
     counts = {key: taxonomy.classes.count() for key, taxonomy in results.items()}
-    assert counts == {"tnmg": 73, "code15": 6, "ptbxl-scp": 71, "cpsc2018": 9}
+    assert counts == {"tnmg": 74, "code15": 6, "ptbxl-scp": 71, "cpsc2018": 9}
     assert Taxonomy.objects.get(is_default=True).key == "tnmg"
 
 

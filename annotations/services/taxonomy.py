@@ -16,7 +16,7 @@ from annotations.services.audit import audit_record
 
 SHIPPED_DIR = Path(__file__).resolve().parent.parent / "taxonomies"
 DEFAULT_TAXONOMY_FILE = SHIPPED_DIR / "tnmg.json"
-# Stand-ins allowed in exclusive sets: "every statement of this kind".
+# Stand-ins allowed in exclusive sets: "every statement of this kind"; "!CODE" exempts CODE from them.
 SET_TOKENS = {"*diagnostic*": "diagnostic", "*quality*": "quality"}
 KINDS = {"diagnostic", "quality"}
 TOP_FIELDS = {"key", "name", "version", "language", "provenance", "groups", "exclusive_sets", "classes"}
@@ -126,12 +126,14 @@ def taxonomy_parse(data, *, default_key: str) -> ParsedTaxonomy:
         sets = []
     codes = {c["code"] for c in classes}
     for index, members in enumerate(sets):
-        if not isinstance(members, list) or len(members) < 2:
-            problems.append(f"exclusive_sets[{index}] must list at least two codes")
+        if not isinstance(members, list) or len(members) < 2 or not all(isinstance(m, str) for m in members):
+            problems.append(f"exclusive_sets[{index}] must list at least two codes (strings)")
             continue
-        missing = [m for m in members if m not in codes and m not in SET_TOKENS]
+        missing = [m for m in members if m.removeprefix("!") not in codes and m not in SET_TOKENS]
         if missing:
             problems.append(f"exclusive_sets[{index}] names unknown codes {missing}")
+        if any(m.startswith("!") for m in members) and not any(m in SET_TOKENS for m in members):
+            problems.append(f"exclusive_sets[{index}] exempts a code ('!CODE') but has no '*kind*' token")
     if problems:
         raise TaxonomyError("; ".join(problems))
     key = data.get("key") or default_key
@@ -229,13 +231,16 @@ def taxonomy_load(parsed: ParsedTaxonomy, *, actor=None, make_default: bool = Fa
 
 
 def taxonomy_load_shipped(*, actor=None) -> list[LoadResult]:
-    """Load every taxonomy the project ships; TNMG becomes the default unless one is already set."""
+    """Load every taxonomy the project ships. The shipped TNMG version becomes the default when none is
+    set or when the default is an older TNMG version (batches keep the version they froze); a default of
+    another key, chosen on purpose, stays."""
     results = []
-    has_default = Taxonomy.objects.filter(is_default=True).exists()
+    current = Taxonomy.objects.filter(is_default=True).first()
     for path in sorted(SHIPPED_DIR.glob("*.json")):
         parsed = taxonomy_read_file(path)
         is_tnmg = path == DEFAULT_TAXONOMY_FILE
-        results.append(taxonomy_load(parsed, actor=actor, make_default=is_tnmg and not has_default))
+        take_over = current is None or current.key == parsed.key
+        results.append(taxonomy_load(parsed, actor=actor, make_default=is_tnmg and take_over))
     return results
 
 

@@ -140,11 +140,14 @@
   function conflicts(chosen, kinds, sets) {
     var found = [], seen = {};
     sets.forEach(function (members) {
-      var named = members.filter(function (c) { return !TOKENS[c]; });
+      var named = members.filter(function (c) { return !TOKENS[c] && c[0] !== "!"; });
+      var spared = members.filter(function (c) { return c[0] === "!"; }).map(function (c) { return c.slice(1); });
       var tokenKinds = members.filter(function (c) { return TOKENS[c]; }).map(function (c) { return TOKENS[c]; });
       var hits = chosen.filter(function (c) { return named.indexOf(c) >= 0; });
       if (tokenKinds.length) {
-        hits = hits.concat(chosen.filter(function (c) { return named.indexOf(c) < 0 && tokenKinds.indexOf(kinds[c]) >= 0; }));
+        hits = hits.concat(chosen.filter(function (c) {
+          return named.indexOf(c) < 0 && spared.indexOf(c) < 0 && tokenKinds.indexOf(kinds[c]) >= 0;
+        }));
       }
       for (var i = 0; i < hits.length; i++) {
         for (var j = i + 1; j < hits.length; j++) {
