@@ -3,6 +3,7 @@
 (function () {
   "use strict";
   var P = window.EcgPaper;
+  var Search = window.StatementSearch;
   var rootEl = document.getElementById("reader");
   if (!rootEl) return;
   var $ = function (id) { return document.getElementById(id); };
@@ -194,6 +195,7 @@
 
   /* --- Statements ------------------------------------------------------------------------------- */
   var statements = [], byCode = {}, kinds = {}, selected = {}, focusIndex = 0, normalCode = null;
+  var searchIndex = [], ranked = null; // ranked: the search's matches, best first; null while it is empty
   var annotation = null, dirty = false, saveTimer = null, saving = Promise.resolve();
   var visibleSince = null, timeBase = 0;
 
@@ -220,6 +222,7 @@
           row.className = "stmt";
           row.setAttribute("role", "option");
           row.dataset.code = c.code;
+          row.id = "stmt-" + c.code;
           row.innerHTML = '<span class="box" aria-hidden="true"></span><span class="code"></span><span class="name"></span>' +
             '<button type="button" class="unc" tabindex="-1"></button>';
           row.querySelector(".code").textContent = c.code;
@@ -234,12 +237,13 @@
         list.appendChild(g);
       });
     });
+    searchIndex = Search.index(statements);
     normalCode = null;
     ctx.taxonomy.exclusive_sets.forEach(function (set) {
       if (set.indexOf("*diagnostic*") >= 0 && !normalCode) normalCode = set.filter(function (c) { return c[0] !== "*"; })[0];
     });
   }
-  function visibleStatements() { return statements.filter(function (c) { return !c.row.hidden; }); }
+  function visibleStatements() { return ranked || statements; }
   function renderSelection() {
     statements.forEach(function (c) {
       var s = selected[c.code];
@@ -275,6 +279,7 @@
     statements.forEach(function (c) { c.row.classList.remove("focus"); });
     vis[focusIndex].row.classList.add("focus");
     vis[focusIndex].row.scrollIntoView({ block: "nearest" });
+    $("search").setAttribute("aria-activedescendant", vis[focusIndex].row.id);
   }
   function focused() { return visibleStatements()[focusIndex]; }
   function toggle(code) {
@@ -287,13 +292,24 @@
     if (!selected[code]) selected[code] = { uncertain: true }; else selected[code].uncertain = !selected[code].uncertain;
     changed();
   }
-  function filter(query) {
-    statements.forEach(function (c) { c.row.hidden = !P.matches(c, query); });
-    document.querySelectorAll("#statements .group").forEach(function (g) {
-      g.hidden = !g.querySelector(".stmt:not([hidden])");
-    });
-    setFocus(0);
+  /* While searching, the list holds only the matching statements, best first (CSS order), without
+   * groups, and the best one is highlighted: Enter chooses the highlighted one. keepCode (when given and
+   * still listed) keeps the focus on that statement, e.g. the one just chosen when the search is left. */
+  function filter(query, keepCode) {
+    var searching = Search.fold(query) !== "";
+    ranked = searching ? Search.rank(searchIndex, query).map(function (m) { return m.statement; }) : null;
+    statements.forEach(function (c) { c.row.hidden = searching; c.row.style.order = ""; });
+    (ranked || []).forEach(function (c, i) { c.row.hidden = false; c.row.style.order = String(i); });
+    $("statements").classList.toggle("searching", searching);
+    var none = $("no-match");
+    none.hidden = !searching || ranked.length > 0;
+    none.textContent = none.hidden ? "" : t("no_match", { query: query.trim() });
+    var keep = keepCode ? visibleStatements().indexOf(byCode[keepCode]) : -1;
+    statements.forEach(function (c) { c.row.classList.remove("focus"); });
+    $("search").removeAttribute("aria-activedescendant");
+    setFocus(keep >= 0 ? keep : 0);
   }
+  function focusedCode() { var c = focused(); return c ? c.code : null; }
   function readOnly() { return !ctx || ctx.assignment.status === "submitted" || ctx.assignment.status === "skipped"; }
 
   /* --- Drafts, time on task, submit ------------------------------------------------------------- */
@@ -526,7 +542,7 @@
       if (e.key === "ArrowDown") { e.preventDefault(); setFocus(focusIndex + 1); }
       else if (e.key === "ArrowUp") { e.preventDefault(); setFocus(focusIndex - 1); }
       else if (e.key === "Enter") { e.preventDefault(); var c = focused(); if (c) toggle(c.code); target.select(); }
-      else if (e.key === "Escape") { e.preventDefault(); target.value = ""; filter(""); target.blur(); }
+      else if (e.key === "Escape") { e.preventDefault(); leaveSearch(target); }
       return;
     }
     if (typingIn(target)) {
@@ -551,11 +567,19 @@
       case "l": cycleLayout(); break;
       case "Escape":
         if (caliper.on) toggleCalipers(false);
-        else { $("search").value = ""; filter(""); }
+        else { $("search").value = ""; filter("", focusedCode()); }
         break;
       default: handled = false;
     }
     if (handled) e.preventDefault();
+  }
+  /* Leaving the search keeps the focus on the statement highlighted there (the one just chosen), so the
+   * next key (u, Space) acts on it and not on the top of the list. */
+  function leaveSearch(box) {
+    var keep = focusedCode();
+    box.value = "";
+    filter("", keep);
+    box.blur();
   }
   function cycleLayout() {
     var order = ["3x4", "6x2", "12x1"], next = order[(order.indexOf(view.layout) + 1) % order.length];
