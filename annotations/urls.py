@@ -81,6 +81,7 @@ urlpatterns += [
         views_releases.release_file,
         name="release-file",
     ),
+    path("releases/<int:release_id>/zip", views_releases.release_zip, name="release-zip"),
     path("audit/", views_audit.audit_list, name="audit"),
     path("audit/export.csv", views_audit.audit_export, name="audit-export"),
 ]

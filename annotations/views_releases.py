@@ -10,7 +10,12 @@ from django.utils.translation import gettext_lazy as _
 from annotations.roles import Role
 from annotations.selectors.exports import ExportRefused
 from annotations.selectors.releases import exportable_batches, release_get, release_list, release_progress
-from annotations.services.releases import release_create, release_file_open
+from annotations.services.releases import (
+    release_create,
+    release_file_open,
+    release_zip_name,
+    release_zip_open,
+)
 from annotations.views import _client_ip, role_required
 
 
@@ -84,4 +89,17 @@ def release_file(request, release_id: int, name: str):
         )
     except FileNotFoundError:
         raise Http404("no such file in this release") from None
-    return FileResponse(handle, as_attachment=True, filename=f"release-{release.pk}-{name}")
+    # The file's own name, the one SHA256SUMS lists, so `sha256sum -c` finds it next to its siblings.
+    return FileResponse(handle, as_attachment=True, filename=name)
+
+
+@role_required(Role.COORDINATOR)
+def release_zip(request, release_id: int):
+    release = release_get(request.user, release_id)
+    try:
+        handle = release_zip_open(actor=request.user, release=release, ip_address=_client_ip(request))
+    except FileNotFoundError:
+        raise Http404("this release is not built") from None
+    return FileResponse(
+        handle, as_attachment=True, filename=release_zip_name(release), content_type="application/zip"
+    )

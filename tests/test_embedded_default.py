@@ -1,9 +1,11 @@
 """The laptop path of `make run`: with nothing configured the schema and demo work on SQLite."""
 
+import json
 import os
 import sqlite3
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -53,3 +55,86 @@ def test_the_audit_table_is_append_only_on_sqlite_too(tmp_path):
             assert "append-only" in str(error)
         else:
             raise AssertionError(f"{statement} was allowed")
+
+
+# Readers submit through the API, the coordinator builds a release on the Releases page and downloads
+# its zip; all in one process on the embedded default, as `make run` serves it.
+RELEASE_SCRIPT = """
+import json, sys, time
+import django
+django.setup()
+from django.contrib.auth import get_user_model
+from django.test import Client
+from annotations.models import AgreementResult, Assignment, Release, ReviewBatch
+
+User = get_user_model()
+batch = ReviewBatch.objects.get(name="Demo batch")
+codes = {"ana": ["NORM"], "bruno": ["RBBB"]}
+clients = {}
+for assignment in Assignment.objects.filter(batch=batch).select_related("reader").order_by("position"):
+    name = assignment.reader.username
+    if name not in clients:
+        clients[name] = Client(HTTP_HOST="localhost")
+        clients[name].force_login(assignment.reader)
+    response = clients[name].post(
+        f"/api/v1/reading/assignments/{assignment.pk}/submit/",
+        {"labels": [{"code": c, "uncertain": False} for c in codes[name]], "revision": 0},
+        content_type="application/json",
+    )
+    assert response.status_code == 200, response.content
+deadline = time.monotonic() + 120
+while not AgreementResult.objects.filter(batch=batch, read_count__gt=0).exists():
+    assert time.monotonic() < deadline, "agreement never computed"
+    time.sleep(0.2)
+coordinator = Client(HTTP_HOST="localhost")
+coordinator.force_login(User.objects.get(username="diego"))
+response = coordinator.post("/releases/", {"batches": [batch.pk], "hdf5": "on", "name": "laptop"})
+assert response.status_code == 302, response.content.decode()[:2000]
+release = Release.objects.get(name="laptop")
+while release.status not in (Release.Status.DONE, Release.Status.FAILED):
+    assert time.monotonic() < deadline, "release never finished"
+    time.sleep(0.2)
+    release.refresh_from_db()
+assert release.status == Release.Status.DONE, release.error
+page = coordinator.get(f"/releases/{release.pk}/").content.decode()
+assert "release-%d.zip" % release.pk in page or "/zip" in page
+archive = coordinator.get(f"/releases/{release.pk}/zip")
+assert archive.status_code == 200, archive.status_code
+with open(sys.argv[1], "wb") as handle:
+    for chunk in archive.streaming_content:
+        handle.write(chunk)
+print(json.dumps({"release": release.pk, "batch": batch.pk, "exams": release.exam_count}))
+"""
+
+
+def test_export_labels_and_a_release_build_work_on_the_embedded_sqlite_default(tmp_path):
+    for command in (["migrate", "--no-input"], ["load_taxonomy", "--shipped"], ["seed_demo"]):
+        assert manage(tmp_path, *command).returncode == 0
+    environ = {"PATH": os.environ["PATH"], "DEBUG": "1", "VAR_DIR": str(tmp_path)}
+    environ["DJANGO_SETTINGS_MODULE"] = "ecgreview.settings"
+    result = subprocess.run(
+        [sys.executable, "-c", RELEASE_SCRIPT, str(tmp_path / "release.zip")],
+        cwd=ROOT,
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-4000:]
+    built = json.loads(result.stdout.strip().splitlines()[-1])
+    assert built["exams"] > 0
+    unpacked = tmp_path / "unpacked"
+    zipfile.ZipFile(tmp_path / "release.zip").extractall(unpacked)
+    folder = unpacked / f"release-{built['release']}"
+    check = subprocess.run(["sha256sum", "-c", "SHA256SUMS"], cwd=folder, capture_output=True, text=True)
+    assert check.returncode == 0, check.stdout + check.stderr
+    out = tmp_path / "export"
+    exported = manage(
+        tmp_path, "export_labels", "--batch", str(built["batch"]), "--out", str(out), "--no-progress"
+    )
+    assert exported.returncode == 0, exported.stderr[-4000:]
+    check = subprocess.run(["sha256sum", "-c", "SHA256SUMS"], cwd=out, capture_output=True, text=True)
+    assert check.returncode == 0, check.stdout + check.stderr
+    # The same state and options: the command's data files are the release's, byte for byte.
+    for name in ("consensus.csv", "consensus.jsonl", "reads.csv", "tracings.hdf5"):
+        assert (out / name).read_bytes() == (folder / name).read_bytes(), name

@@ -12,7 +12,14 @@ from annotations.api.permissions import IsCoordinator
 from annotations.models import ReviewBatch
 from annotations.selectors.exports import ExportRefused
 from annotations.selectors.releases import release_get, release_list, release_progress
-from annotations.services.releases import TARGETS, release_create, release_file_open
+from annotations.services.releases import (
+    TARGETS,
+    release_create,
+    release_file_open,
+    release_zip_name,
+    release_zip_open,
+)
+from ecgreview.client_address import client_ip
 
 
 class ReleaseCreateSerializer(serializers.Serializer):
@@ -48,7 +55,7 @@ class ReleaseSerializer(serializers.Serializer):
 
 
 def _ip(request) -> str | None:
-    return request.META.get("REMOTE_ADDR") or None
+    return client_ip(request)  # the real client behind the trusted proxies
 
 
 class ReleaseListCreateView(APIView):
@@ -110,6 +117,23 @@ class ReleaseFileView(APIView):
         return FileResponse(
             handle,
             as_attachment=True,
-            filename=f"release-{release.pk}-{name}",
+            # The file's own name, the one SHA256SUMS lists.
+            filename=name,
             content_type="application/octet-stream",
+        )
+
+
+class ReleaseZipView(APIView):
+    permission_classes = [IsCoordinator]
+
+    @extend_schema(responses={(200, "application/zip"): bytes})
+    def get(self, request, pk: int):
+        """Every file of the release, SHA256SUMS included, in one folder release-<id>/ of one zip."""
+        release = release_get(request.user, pk)
+        try:
+            handle = release_zip_open(actor=request.user, release=release, ip_address=_ip(request))
+        except FileNotFoundError:
+            raise Http404("this release is not built") from None
+        return FileResponse(
+            handle, as_attachment=True, filename=release_zip_name(release), content_type="application/zip"
         )

@@ -80,4 +80,5 @@ urlpatterns += [
     path(
         "v1/releases/<int:pk>/files/<str:name>", releases.ReleaseFileView.as_view(), name="api-release-file"
     ),
+    path("v1/releases/<int:pk>/zip", releases.ReleaseZipView.as_view(), name="api-release-zip"),
 ]

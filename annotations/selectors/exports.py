@@ -1,8 +1,13 @@
-"""What an export contains, read straight from PostgreSQL in the export's order.
+"""What an export contains, read straight from the database in the export's order.
 
 Rows are ordered by (dataset name, external id) under the "C" collation, so the order is the same on
 every server whatever its locale. The big result sets are read through server-side cursors in chunks
 (``_stream``): an export of a million exams holds one chunk in memory, never the result.
+
+PostgreSQL is the reference dialect. On the embedded default (SQLite) the few constructs it lacks are
+written with SQLite's equivalents (``_dialect``): a JSON array of ids for ``= ANY(array)``, JSON arrays
+for ARRAY()/array_agg/json_agg, and the BINARY collation, which orders UTF-8 text by code point exactly
+as "C" does; a plain cursor read a chunk at a time stands in for the server-side one.
 
 Which exams: those of the batches with at least one submitted first read (the reads consensus is
 computed from). Which value per class: the stored Consensus row if there is one; else undecided if the
@@ -15,7 +20,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from django.db import connection
 from django.db.models import Count, Max
@@ -81,7 +86,53 @@ def _t() -> dict[str, str]:
         "disputed": DisputedLabel,
         "exposure": SuggestionExposure,
     }
-    return {name: connection.ops.quote_name(model._meta.db_table) for name, model in models.items()}
+    names = {name: connection.ops.quote_name(model._meta.db_table) for name, model in models.items()}
+    return {**names, **_dialect()}
+
+
+def _sqlite() -> bool:
+    return connection.vendor == "sqlite"
+
+
+def _dialect() -> dict[str, str]:
+    """The SQL fragments that differ between PostgreSQL and SQLite, by name, for the queries below."""
+    if _sqlite():
+        return {
+            "in_batches": "IN (SELECT value FROM json_each(%(batches)s))",
+            "collate": "COLLATE BINARY",
+            "ids": "json_group_array",
+            "rows": "json_group_array",
+            "row": "json_array",
+            "distinct_values": "json_group_array",
+        }
+    return {
+        "in_batches": "= ANY(%(batches)s)",
+        "collate": 'COLLATE "C"',
+        "ids": "ARRAY",
+        "rows": "json_agg",
+        "row": "json_build_array",
+        "distinct_values": "array_agg",
+    }
+
+
+def _batches_param(batch_ids: Sequence[int]):
+    """The bound value of %(batches)s: an array on PostgreSQL, a JSON array on SQLite."""
+    ids = [int(i) for i in batch_ids]
+    return json.dumps(ids) if _sqlite() else ids
+
+
+def _array(value) -> list:
+    """An ARRAY()/array_agg column: a list on PostgreSQL, JSON text on SQLite."""
+    if isinstance(value, str):
+        return json.loads(value)
+    return list(value or [])
+
+
+def _aware(moment):
+    """SQLite hands raw SQL its stored UTC times back naive; PostgreSQL's are aware already."""
+    if isinstance(moment, datetime) and moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    return moment
 
 
 # --- The plan -----------------------------------------------------------------------------------------
@@ -151,6 +202,12 @@ def _stream(sql: str, params: dict, name: str) -> Iterator[tuple]:
     (the cursor lives as long as it)."""
     if not connection.in_atomic_block:
         raise RuntimeError("export queries must run inside a transaction")
+    if _sqlite():  # sqlite3 steps through a result as it is fetched: no server-side cursor to ask for
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            while rows := cursor.fetchmany(CHUNK_ROWS):
+                yield from rows
+        return
     connection.ensure_connection()
     with connection.connection.cursor(name=name) as cursor:
         cursor.itersize = CHUNK_ROWS
@@ -162,13 +219,13 @@ _READS_CTE = """
     WITH reads AS (
         SELECT a.batch_id, a.exam_id, count(*) AS n
         FROM {assignment} a JOIN {annotation} an ON an.assignment_id = a.id
-        WHERE a.batch_id = ANY(%(batches)s) AND a.read_round = 1 AND a.status = 'submitted'
+        WHERE a.batch_id {in_batches} AND a.read_round = 1 AND a.status = 'submitted'
           AND an.is_current AND an.status = 'submitted'
         GROUP BY a.batch_id, a.exam_id
     )
 """
 
-_ORDER = ' ORDER BY d.name COLLATE "C", e.external_id COLLATE "C"'
+_ORDER = " ORDER BY d.name {collate}, e.external_id {collate}"
 
 
 def exam_label_sql() -> str:
@@ -178,9 +235,9 @@ def exam_label_sql() -> str:
         _READS_CTE  # noqa: S608
         + """
         SELECT d.name, e.external_id, e.age, e.sex, r.batch_id, r.n,
-            ARRAY(SELECT c.diagnostic_class_id FROM {consensus} c
+            {ids_open}c.diagnostic_class_id{ids_mid} FROM {consensus} c
                   WHERE c.batch_id = r.batch_id AND c.exam_id = r.exam_id AND c.value) AS positive,
-            ARRAY(SELECT dl.diagnostic_class_id FROM {disputed} dl
+            {ids_open}dl.diagnostic_class_id{ids_mid} FROM {disputed} dl
                   WHERE dl.batch_id = r.batch_id AND dl.exam_id = r.exam_id
                     AND NOT EXISTS (SELECT 1 FROM {consensus} c2 WHERE c2.batch_id = dl.batch_id
                                     AND c2.exam_id = dl.exam_id
@@ -188,11 +245,21 @@ def exam_label_sql() -> str:
         FROM reads r JOIN {exam} e ON e.id = r.exam_id JOIN {dataset} d ON d.id = e.dataset_id
         """
         + _ORDER
-    ).format(**_t())
+    ).format(**_t(), **_ids_fragments())
+
+
+def _ids_fragments() -> dict[str, str]:
+    # ARRAY(SELECT id FROM ...) on PostgreSQL; (SELECT json_group_array(id) FROM ...) on SQLite.
+    if _sqlite():
+        return {"ids_open": "(SELECT json_group_array(", "ids_mid": ")"}
+    return {"ids_open": "ARRAY(SELECT ", "ids_mid": ""}
 
 
 def exam_label_rows(batch_ids: Sequence[int]) -> Iterator[tuple]:
-    return _stream(exam_label_sql(), {"batches": list(batch_ids)}, "export_exams")
+    rows = _stream(exam_label_sql(), {"batches": _batches_param(batch_ids)}, "export_exams")
+    if not _sqlite():
+        return rows
+    return ((*row[:6], _array(row[6]), _array(row[7])) for row in rows)
 
 
 def exam_detail_rows(batch_ids: Sequence[int]) -> Iterator[tuple]:
@@ -203,13 +270,11 @@ def exam_detail_rows(batch_ids: Sequence[int]) -> Iterator[tuple]:
         _READS_CTE  # noqa: S608
         + """
         SELECT d.name, e.external_id, r.batch_id, r.n,
-            (SELECT json_agg(json_build_array(c.diagnostic_class_id, c.value, c.method, c.positive_votes,
-                                              c.total_votes, c.probability, c.algorithm_version)
-                             ORDER BY c.diagnostic_class_id)
+            (SELECT {rows}({row}(c.diagnostic_class_id, c.value, c.method, c.positive_votes,
+                                 c.total_votes, c.probability, c.algorithm_version){rows_order_c})
              FROM {consensus} c WHERE c.batch_id = r.batch_id AND c.exam_id = r.exam_id),
-            (SELECT json_agg(json_build_array(dl.diagnostic_class_id, dl.reason, dl.positive_votes,
-                                              dl.total_votes, dl.probability)
-                             ORDER BY dl.diagnostic_class_id)
+            (SELECT {rows}({row}(dl.diagnostic_class_id, dl.reason, dl.positive_votes,
+                                 dl.total_votes, dl.probability){rows_order_dl})
              FROM {disputed} dl WHERE dl.batch_id = r.batch_id AND dl.exam_id = r.exam_id
                AND NOT EXISTS (SELECT 1 FROM {consensus} c2 WHERE c2.batch_id = dl.batch_id
                                AND c2.exam_id = dl.exam_id
@@ -217,8 +282,13 @@ def exam_detail_rows(batch_ids: Sequence[int]) -> Iterator[tuple]:
         FROM reads r JOIN {exam} e ON e.id = r.exam_id JOIN {dataset} d ON d.id = e.dataset_id
         """
         + _ORDER
-    ).format(**_t())
-    for row in _stream(sql, {"batches": list(batch_ids)}, "export_detail"):
+    ).format(
+        **_t(),
+        # SQLite before 3.44 has no ORDER BY inside an aggregate; the writer sorts the cells by code.
+        rows_order_c="" if _sqlite() else " ORDER BY c.diagnostic_class_id",
+        rows_order_dl="" if _sqlite() else " ORDER BY dl.diagnostic_class_id",
+    )
+    for row in _stream(sql, {"batches": _batches_param(batch_ids)}, "export_detail"):
         # psycopg returns json as parsed values already; keep a str fallback for other adapters.
         yield row[:4] + tuple(json.loads(v) if isinstance(v, str) else (v or []) for v in row[4:])
 
@@ -233,7 +303,7 @@ def exam_waveform_rows(batch_ids: Sequence[int]) -> Iterator[tuple]:
         """
         + _ORDER
     ).format(**_t())
-    return _stream(sql, {"batches": list(batch_ids)}, "export_waveforms")
+    return _stream(sql, {"batches": _batches_param(batch_ids)}, "export_waveforms")
 
 
 def exam_summary(batch_ids: Sequence[int]) -> dict:
@@ -241,17 +311,18 @@ def exam_summary(batch_ids: Sequence[int]) -> dict:
     sql = (
         _READS_CTE  # noqa: S608
         + """
-        SELECT count(*), coalesce(sum(r.n), 0), array_agg(DISTINCT e.sampling_rate), max(e.n_samples)
+        SELECT count(*), coalesce(sum(r.n), 0), {distinct_values}(DISTINCT e.sampling_rate),
+               max(e.n_samples)
         FROM reads r JOIN {exam} e ON e.id = r.exam_id
         """
     ).format(**_t())
     with connection.cursor() as cursor:
-        cursor.execute(sql.replace("%(batches)s", "%s"), [list(batch_ids)])
+        cursor.execute(sql.replace("%(batches)s", "%s"), [_batches_param(batch_ids)])
         exams, reads, rates, longest = cursor.fetchone()
     return {
         "exams": exams,
         "first_reads": int(reads),
-        "rates": sorted(r for r in rates or [] if r),
+        "rates": sorted(r for r in _array(rates) if r),
         "longest": longest or 0,
     }
 
@@ -270,11 +341,14 @@ def read_rows(batch_ids: Sequence[int]) -> Iterator[tuple]:
         JOIN {label} l ON l.annotation_id = an.id
         JOIN {klass} k ON k.id = l.diagnostic_class_id
         JOIN {exam} e ON e.id = a.exam_id JOIN {dataset} d ON d.id = e.dataset_id
-        WHERE a.batch_id = ANY(%(batches)s)
-        ORDER BY d.name COLLATE "C", e.external_id COLLATE "C", a.reader_id, a.read_round,
+        WHERE a.batch_id {in_batches}
+        ORDER BY d.name {collate}, e.external_id {collate}, a.reader_id, a.read_round,
                  an.stage, k.position
     """.format(**_t())  # noqa: S608
-    return _stream(sql, {"batches": list(batch_ids)}, "export_reads")
+    rows = _stream(sql, {"batches": _batches_param(batch_ids)}, "export_reads")
+    if not _sqlite():
+        return rows
+    return ((*row[:9], _aware(row[9]), *row[10:]) for row in rows)
 
 
 def export_reader_ids(batch_ids: Sequence[int]) -> list[int]:

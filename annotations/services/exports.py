@@ -16,7 +16,8 @@ from __future__ import annotations
 import csv
 import logging
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -493,13 +494,36 @@ def export_write(
         return _export_write(
             plan, out_dir, options, title=title, release_date=release_date, progress=progress
         )
-    with transaction.atomic():
-        # One snapshot for every pass: the files agree with each other whatever is submitted meanwhile.
-        with connection.cursor() as cursor:
-            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+    with read_snapshot():
         return _export_write(
             plan, out_dir, options, title=title, release_date=release_date, progress=progress
         )
+
+
+@contextmanager
+def read_snapshot() -> Iterator[None]:
+    """One read-only snapshot for every pass: the files agree with each other whatever is submitted
+    meanwhile, on either database.
+
+    PostgreSQL: a REPEATABLE READ READ ONLY transaction. SQLite (the embedded default, in WAL mode): any
+    transaction reads one snapshot from its first SELECT to its end, but it must begin DEFERRED; the
+    settings' IMMEDIATE mode would hold the write lock for the whole export and lock every reader's
+    submit out of the database meanwhile."""
+    if connection.vendor == "postgresql":
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            yield
+        return
+    mode = getattr(connection, "transaction_mode", None)
+    connection.ensure_connection()
+    connection.transaction_mode = "DEFERRED" if mode is not None else None
+    try:
+        with transaction.atomic():
+            connection.transaction_mode = mode  # only the BEGIN of this transaction is deferred
+            yield
+    finally:
+        connection.transaction_mode = mode
 
 
 def _export_write(

@@ -7,9 +7,12 @@ on the row, in the dataset card and in SHA256SUMS.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import tempfile
+import zipfile
 from collections.abc import Sequence
+from datetime import UTC
 from pathlib import Path
 
 from django.core.files import File
@@ -212,3 +215,67 @@ def release_file_open(*, actor, release: Release, name: str, ip_address: str | N
             ip_address=ip_address,
         )
     return release_storage().open(release_file_key(release, name), "rb")
+
+
+def release_zip_name(release: Release) -> str:
+    """The zip's file name; its one folder is the same name without ".zip"."""
+    return f"release-{release.pk}.zip"
+
+
+def release_zip_open(*, actor, release: Release, ip_address: str | None = None):
+    """The whole finished release as one zip: every file, SHA256SUMS included, in one folder, so that
+    `unzip` then `sha256sum -c SHA256SUMS` in that folder verifies it. Built from the stored files, each
+    checked against its recorded SHA-256 on the way in; the same release always gives the same bytes
+    (entries in name order, dated with the release's creation time). Returns an open temporary file."""
+    _require_coordinator(actor)
+    if release.status != Release.Status.DONE or not release.files:
+        raise FileNotFoundError(release_zip_name(release))
+    folder = release_zip_name(release).removesuffix(".zip")
+    created = release.created_at.astimezone(UTC)
+    stamp = (
+        max(created.year, 1980),
+        created.month,
+        created.day,
+        created.hour,
+        created.minute,
+        created.second,
+    )
+    storage = release_storage()
+    spool = tempfile.TemporaryFile(prefix=f"release-{release.pk}-", suffix=".zip")
+    try:
+        with zipfile.ZipFile(spool, "w") as archive:
+            for entry in sorted(release.files, key=lambda f: f["name"]):
+                info = zipfile.ZipInfo(f"{folder}/{entry['name']}", date_time=stamp)
+                info.external_attr = 0o644 << 16
+                # Tracings are float32 samples that deflate barely shrinks; the text files shrink well.
+                info.compress_type = (
+                    zipfile.ZIP_STORED if entry["name"].endswith(".hdf5") else zipfile.ZIP_DEFLATED
+                )
+                digest = hashlib.sha256()
+                with (
+                    storage.open(release_file_key(release, entry["name"]), "rb") as source,
+                    archive.open(info, "w", force_zip64=True) as target,
+                ):
+                    while chunk := source.read(1 << 20):
+                        digest.update(chunk)
+                        target.write(chunk)
+                if digest.hexdigest() != entry["sha256"]:
+                    raise RuntimeError(
+                        f"release {release.pk}: stored {entry['name']} no longer matches its SHA-256"
+                    )
+        spool.seek(0)
+    except BaseException:
+        spool.close()
+        raise
+    with transaction.atomic():
+        audit_record(
+            actor=actor,
+            action="release.download",
+            target=release,
+            after={
+                "file": release_zip_name(release),
+                "files": {f["name"]: f["sha256"] for f in release.files},
+            },
+            ip_address=ip_address,
+        )
+    return spool
