@@ -26,6 +26,7 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 
 from annotations.models import (
+    AdjudicationView,
     Annotation,
     Assignment,
     DisputedLabel,
@@ -263,6 +264,7 @@ class Crawl:
     bodies: dict[str, bytes] = field(default_factory=dict)
     json: dict[str, object] = field(default_factory=dict)
     statuses: Counter = field(default_factory=Counter)
+    etags: dict[str, str] = field(default_factory=dict)
     pages: int = 0
     api: int = 0
 
@@ -287,6 +289,8 @@ def crawl(client: Client, schema: list[str]) -> Crawl:
         body = b"".join(response.streaming_content) if response.streaming else response.content
         result.statuses[response.status_code] += 1
         result.bodies[url] = body
+        if response.get("ETag"):
+            result.etags[url] = response["ETag"]
         kind = response.get("Content-Type", "")
         result.api += url.startswith("/api/")
         result.pages += not url.startswith("/api/")
@@ -448,3 +452,105 @@ def test_the_coordinator_downloads_the_study_with_pseudonyms_only(study, diego, 
     assert name_hits(exported, list(READERS)) == []
     reads = next(body for name, body in downloads.items() if name.startswith("reads")).decode()
     assert re.search(r"\bR0?1\b", reads) and re.search(r"\bR0?2\b", reads)  # the readers, pseudonymised
+
+
+# --- Across batches and over time ------------------------------------------------------------------------
+@dataclass
+class CrossStudy:
+    study: Study
+    dave: object
+    # exam id -> markers of ana's and bruno's reads of it (comments, skip reasons), in any batch
+    markers_by_exam: dict[int, list[str]]
+
+
+@pytest.fixture
+def cross_study(ana, bruno, carla, diego, eve, tnmg) -> CrossStudy:
+    """The study above, then the same exams again. dave reads and adjudicates: he opens the dispute of one
+    exam of the first batch, then is added to a later batch of the same exams (with retest copies), and
+    is handed bruno's unread queue there; ana holds exams in both batches."""
+    from django.contrib.auth.models import Group
+
+    from annotations.services.batches import batch_add_readers, batch_reassign
+    from tests.factories import UserFactory
+
+    study = build_study(ana=ana, bruno=bruno, carla=carla, diego=diego, taxonomy=tnmg)
+    dave = UserFactory(username="dave", roles=[])
+    dave.groups.set([Group.objects.get(name="reader"), Group.objects.get(name="adjudicator")])
+    hidden = ReviewBatch.objects.get(name="Blind study")
+    exams = list(Exam.objects.filter(dataset__name="blinding").order_by("external_id"))
+    disputed = (
+        DisputedLabel.objects.filter(batch=hidden).exclude(exam=exams[0]).values_list("exam", flat=True)
+    )
+    seen_exam = Exam.objects.get(pk=disputed.first())
+    opener = Client()
+    opener.force_login(dave)
+    assert opener.get(f"/api/v1/adjudication/{hidden.pk}/{seen_exam.pk}/").status_code == 200
+    again = batch_create(
+        name="Again",
+        taxonomy=tnmg,
+        exams=exams,
+        readers=[ana, bruno],
+        readers_per_exam=1,
+        actor=diego,
+        seed=13,
+    )
+    batch_add_readers(batch=again, readers=[dave], actor=diego)
+    batch_reassign(batch=again, from_reader=bruno, to_reader=dave, actor=diego)
+    mine = Assignment.objects.filter(batch=again, reader=ana, status="pending", read_round=1).first()
+    if mine is not None:
+        _submit(study, ana, mine, STATEMENTS["ana"][:1])
+    markers: dict[int, list[str]] = {}
+    for annotation in Annotation.objects.filter(assignment__reader__in=[ana, bruno]).select_related(
+        "assignment"
+    ):
+        if annotation.comment:
+            markers.setdefault(annotation.assignment.exam_id, []).append(annotation.comment)
+    for assignment in Assignment.objects.filter(reader__in=[ana, bruno]).exclude(skip_reason=""):
+        markers.setdefault(assignment.exam_id, []).append(assignment.skip_reason)
+    return CrossStudy(study=study, dave=dave, markers_by_exam=markers)
+
+
+def test_across_batches_a_reader_adjudicator_never_meets_the_dispute_of_an_exam_he_reads(
+    cross_study, schema, capsys
+):
+    dave = cross_study.dave
+    held = set(Assignment.objects.filter(reader=dave).values_list("exam_id", flat=True))
+    seen = set(AdjudicationView.objects.filter(adjudicator=dave).values_list("exam_id", flat=True))
+    assert held, "dave must hold reads for the crawl to test anything"
+    assert not held & seen, "dave was handed an exam whose dispute he had opened"
+    result = _crawl_as(dave, schema)
+    cases = {
+        url: data
+        for url, data in result.json.items()
+        if re.fullmatch(r"/api/v1/adjudication/\d+/\d+/", url)
+        and isinstance(data, dict)
+        and "disputed" in data
+    }
+    opened = {data["exam"]["id"] for data in cases.values()}
+    leaked = [(url, m) for exam in held for url, m in hits(result, cross_study.markers_by_exam.get(exam, []))]
+    shas = list(Exam.objects.values_list("waveform_sha256", flat=True))
+    content_hashes = [(url, tag) for url, tag in result.etags.items() if any(sha in tag for sha in shas)]
+    with capsys.disabled():
+        print(
+            f"\ndave: {result.pages} pages, {result.api} API responses {dict(result.statuses)}; holds "
+            f"{len(held)} exams, opened {len(opened)} cases; {len(leaked)} markers of exams he reads; "
+            f"{len(result.etags)} ETags, {len(content_hashes)} content hashes"
+        )
+    assert cases, "the crawl must reach adjudication cases of exams dave does not read"
+    assert not opened & held
+    assert leaked == []
+    assert content_hashes == []
+    # Nothing a reader is served carries the content hash either (the context's waveform token).
+    assert [url for url, body in result.bodies.items() for sha in shas if sha.encode() in body] == []
+
+
+def test_across_batches_a_reader_never_recognises_the_same_exam_by_its_etag(cross_study, schema, ana):
+    result = _crawl_as(ana, schema)
+    waveforms = {url: tag for url, tag in result.etags.items() if re.fullmatch(r".*/(\d+)/waveform/", url)}
+    exam_of = {
+        url: Assignment.objects.get(pk=int(re.fullmatch(r".*/(\d+)/waveform/", url).group(1))).exam_id
+        for url in waveforms
+    }
+    fetched = list(exam_of.values())
+    assert any(fetched.count(exam) > 1 for exam in fetched), "the crawl must fetch one exam in two batches"
+    assert len(set(waveforms.values())) == len(waveforms), "two assignments share an ETag"
