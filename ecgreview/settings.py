@@ -94,8 +94,14 @@ def _database(url: str | None) -> dict:
         return {
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": VAR_DIR / "db.sqlite3",
-            # WAL lets the in-process task runner read while a request writes.
-            "OPTIONS": {"init_command": "PRAGMA journal_mode=WAL;", "transaction_mode": "IMMEDIATE"},
+            # WAL lets the in-process task runner read while a request writes. The background thread
+            # (ecgreview/inprocess.py) writes too: a writer waits up to `timeout` seconds for the other
+            # to commit instead of failing with "database is locked".
+            "OPTIONS": {
+                "init_command": "PRAGMA journal_mode=WAL;",
+                "transaction_mode": "IMMEDIATE",
+                "timeout": 30,
+            },
         }
     scheme = urlparse(url).scheme
     if scheme not in {"postgres", "postgresql", "sqlite"}:

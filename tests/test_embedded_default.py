@@ -138,3 +138,80 @@ def test_export_labels_and_a_release_build_work_on_the_embedded_sqlite_default(t
     # The same state and options: the command's data files are the release's, byte for byte.
     for name in ("consensus.csv", "consensus.jsonl", "reads.csv", "tracings.hdf5"):
         assert (out / name).read_bytes() == (folder / name).read_bytes(), name
+
+
+# A submit on the embedded default returns before the agreement recomputation it triggers: that runs on
+# an in-process background thread (its own database connection), coalesced per batch.
+SUBMIT_SCRIPT = """
+import json, threading
+import django
+django.setup()
+from django.conf import settings
+from django.test import Client
+from annotations.models import AgreementResult, Assignment, ReviewBatch
+from annotations.services import agreement
+
+batch = ReviewBatch.objects.get(name="Demo batch")
+calls, responded = [], threading.Event()
+real_compute = agreement.batch_agreement_compute
+
+def compute(batch_id):
+    # Inside the request this would wait for a response that cannot come first, and record False.
+    calls.append({"after_response": responded.wait(20), "thread": threading.current_thread().name})
+    return real_compute(batch_id)
+
+agreement.batch_agreement_compute = compute
+clients = {}
+
+def submit(assignment):
+    name = assignment.reader.username
+    if name not in clients:
+        clients[name] = Client(HTTP_HOST="localhost")
+        clients[name].force_login(assignment.reader)
+    response = clients[name].post(
+        f"/api/v1/reading/assignments/{assignment.pk}/submit/",
+        {"labels": [{"code": "NORM", "uncertain": False}], "revision": 0},
+        content_type="application/json",
+    )
+    assert response.status_code == 200, response.content
+
+slots = Assignment.objects.filter(batch=batch).select_related("reader")
+slots = list(slots.order_by("reader_id", "position"))
+settings.AGREEMENT_RECOMPUTE_DELAY_S = 0
+submit(slots[0])
+responded.set()
+from ecgreview.inprocess import background
+background.drain()
+first = list(calls)
+# A burst within the delay costs one recomputation, which sees every read of the burst.
+settings.AGREEMENT_RECOMPUTE_DELAY_S = 30
+for slot in slots[1:4]:
+    submit(slot)
+during = len(calls)
+background.drain()
+result = AgreementResult.objects.get(batch=batch)
+seen = {"first": first, "during_burst": during - 1, "after": len(calls), "reads": result.read_count}
+print(json.dumps(seen))
+"""
+
+
+def test_a_submit_on_the_embedded_default_does_not_wait_for_the_agreement_recomputation(tmp_path):
+    for command in (["migrate", "--no-input"], ["load_taxonomy", "--shipped"], ["seed_demo"]):
+        assert manage(tmp_path, *command).returncode == 0
+    environ = {"PATH": os.environ["PATH"], "DEBUG": "1", "VAR_DIR": str(tmp_path)}
+    environ["DJANGO_SETTINGS_MODULE"] = "ecgreview.settings"
+    result = subprocess.run(
+        [sys.executable, "-c", SUBMIT_SCRIPT],
+        cwd=ROOT,
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-4000:]
+    seen = json.loads(result.stdout.strip().splitlines()[-1])
+    assert len(seen["first"]) == 1
+    assert seen["first"][0]["after_response"] is True
+    assert seen["first"][0]["thread"] != "MainThread"
+    assert seen["during_burst"] == 0
+    assert seen["after"] == 2 and seen["reads"] == 4

@@ -77,6 +77,12 @@ def agreement_recompute_request(batch_id: int) -> bool:
     Called after the submitting transaction commits. Returns whether a task was queued.
     """
     delay = settings.AGREEMENT_RECOMPUTE_DELAY_S
+    if settings.CELERY_TASK_ALWAYS_EAGER:
+        # No broker (the embedded default): eager Celery would run the recomputation inside the submitting
+        # request. The in-process background thread runs it after the response, coalesced per batch.
+        from ecgreview.inprocess import background
+
+        return background.submit(("agreement", batch_id), lambda: _recompute_eagerly(batch_id), delay=delay)
     try:
         # The key outlives the countdown a little, so it also expires if the task is lost.
         if not cache.add(_pending_key(batch_id), 1, timeout=delay + settings.AGREEMENT_PENDING_GRACE_S):
@@ -92,6 +98,12 @@ def agreement_recompute_request(batch_id: int) -> bool:
         except Exception:  # the same outage; the key then expires on its own timeout
             logger.warning("could not clear the agreement key of batch %s", batch_id)
         return False
+
+
+def _recompute_eagerly(batch_id: int) -> None:
+    from annotations.tasks import agreement_recompute
+
+    agreement_recompute.apply((batch_id,))
 
 
 def agreement_recompute_started(batch_id: int) -> None:
