@@ -8,7 +8,7 @@ of these pages, as does anyone without the role.
 from __future__ import annotations
 
 from django.contrib import messages
-from django.http import HttpResponse
+from django.http import HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -24,6 +24,7 @@ from annotations.selectors.agreement import (
     consensus_method_counts,
     exam_for_adjudicator,
 )
+from annotations.selectors.agreement_tables import TABLES, agreement_table
 from annotations.services.adjudication import (
     AdjudicationError,
     Decision,
@@ -60,81 +61,29 @@ def batch_agreement(request, batch_id: int):
     )
 
 
-CSV_TABLES = ("classes", "readers", "pairs")
-
-
-def _csv_number(value) -> str:
-    return "" if value is None else f"{value:.6g}" if isinstance(value, float) else str(value)
-
-
 @require_GET
 @coordinator_only
 def batch_agreement_csv(request, batch_id: int):
+    """One stored table as CSV (selectors.agreement_tables.agreement_table, which
+    ``manage.py agreement_report`` prints too): classes, readers, pairs, pairs_by_class, reader_classes."""
     batch, result = agreement_for_coordinator(request.user, batch_id)
     table = request.GET.get("table", "classes")
-    if table not in CSV_TABLES:
-        table = "classes"
+    if table not in TABLES:
+        return HttpResponseBadRequest(
+            _("unknown table %(table)s; choose one of %(tables)s")
+            % {"table": table, "tables": ", ".join(TABLES)},
+            content_type="text/plain; charset=utf-8",
+        )
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="batch-{batch.pk}-agreement-{table}.csv"'
     writer = spreadsheet_writer(response)  # names and codes could start a formula
     if result is None:
         writer.writerow(["no agreement computed yet"])
         return response
-    data = agreement_dashboard(result)
-    provenance = [result.algorithm_version, result.read_count, result.computed_at.isoformat()]
-    if table == "classes":
-        stats = ("fleiss_kappa", "krippendorff_alpha", "gwet_ac1", "pabak", "mean_pairwise_kappa")
-        header = ["code", "name", "prevalence", "observed_agreement"]
-        for name in stats:
-            header += [name, f"{name}_ci_lower", f"{name}_ci_upper"]
-        header += ["positive_reads", "exams_read", "disputed", "algorithm_version", "read_count"]
-        writer.writerow([*header, "computed_at"])
-        for row in data["all_classes"]:
-            values = [row["code"], row["name"], row["prevalence"], row["observed_agreement"]]
-            for name in stats:
-                values += [row[name], *(row[f"{name}_ci"] or [None, None])]
-            values += [row["positive_reads"], row["n_exams_read"], row["disputed"]]
-            writer.writerow([_csv_number(v) for v in values] + provenance)
-    elif table == "readers":
-        fields = (
-            "exams_read",
-            "sensitivity",
-            "specificity",
-            "reference_positives",
-            "mean_kappa",
-            "latent_sensitivity",
-            "latent_specificity",
-        )
-        writer.writerow(["reader", "pseudonym", *fields, "algorithm_version", "read_count", "computed_at"])
-        for row in data["readers"]:
-            writer.writerow(
-                [row["username"], row["pseudonym"], *(_csv_number(row.get(f)) for f in fields), *provenance]
-            )
-    else:
-        writer.writerow(
-            [
-                "reader_a",
-                "reader_b",
-                "mean_kappa",
-                "exams_in_common",
-                "algorithm_version",
-                "read_count",
-                "computed_at",
-            ]
-        )
-        for a, row in enumerate(data["matrix"]):
-            for b, other in enumerate(data["matrix"]):
-                if b > a:
-                    cell = row["cells"][b]
-                    writer.writerow(
-                        [
-                            row["username"],
-                            other["username"],
-                            _csv_number(cell["kappa"]),
-                            cell["shared"],
-                            *provenance,
-                        ]
-                    )
+    header, rows = agreement_table(result, table)
+    writer.writerow(header)
+    for row in rows:
+        writer.writerow(row)
     return response
 
 

@@ -10,6 +10,7 @@ from django.views.decorators.http import require_POST
 
 from annotations.forms import AddReadersForm, BatchDesignForm, HandOnForm, ReassignForm
 from annotations.roles import Role
+from annotations.selectors.agreement_tables import stored_reader_quality
 from annotations.selectors.batch_plan import BatchPlanError, batch_plan
 from annotations.selectors.batches import batch_overview
 from annotations.selectors.progress import batch_for_coordinator, batch_progress
@@ -58,6 +59,7 @@ def batch_detail(request, batch_id: int):
         {
             "batch": batch,
             "progress": batch_progress(request.user, batch),
+            "quality": stored_reader_quality(batch),
             "reassign_form": ReassignForm(),
             "add_readers_form": AddReadersForm(),
         },

@@ -235,15 +235,17 @@ def _two_way_replicates(
     the weighted share of agreeing distinct-reader pairs and prevalence the weighted share of positive
     reads; Fleiss' kappa, Gwet's AC1 and PABAK follow as in :func:`.stats.table_coefficients`, and mean
     pairwise kappa is the ``m_a m_b``-weighted mean of the resampled pairwise kappas. Krippendorff's
-    alpha and per-pair kappa get no two-way replicates (NaN). Resamples that drew the same readers share
-    one pass over the exams (3 readers have 10 distinct draws, 5 readers 126).
+    alpha gets no two-way replicates (NaN); per-pair kappa keeps its exam-only replicates. Resamples
+    that drew the same readers share one pass over the exams (3 readers have 10 distinct draws, 5
+    readers 126).
     """
     n_readers, n_exams, n_classes = reads.shape
     n_resamples = weights.shape[0]
     pairs = reader_pairs(n_readers)
     valid, positive = reads != MISSING, reads == 1
     out = {name: np.full((n_resamples, n_classes), np.nan) for name in CLASS_STATISTICS}
-    out["pairwise_kappa"] = np.full((n_resamples, len(pairs), n_classes), np.nan)
+    # A pair's kappa is about that pair of readers: its interval resamples exams only.
+    out["pairwise_kappa"] = pairwise_kappa
     unique, group = np.unique(draws, axis=0, return_inverse=True)
     for g, drawn in enumerate(unique):
         rows = np.nonzero(group.ravel() == g)[0]

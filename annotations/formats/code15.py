@@ -1,4 +1,5 @@
-"""CODE-15% / CODE-test HDF5: `tracings` (N, 4096, 12) at 400 Hz, `exam_id` (N), metadata in exams.csv.
+"""CODE-15% / CODE-test HDF5: `tracings` (N, 4096, 12) at 400 Hz, `exam_id` (N) or, when the file has
+none (CODE-test), row i as exam id i; metadata in exams.csv.
 
 The tracings are zero-padded to 4096 samples (centred); the padding is stripped and the true duration
 recorded. All-zero tracings (CODE-15% ends each part with one) are reported and skipped. The published
@@ -76,19 +77,24 @@ def _refuse_inflation(tracings: h5py.Dataset) -> None:
         )
 
 
-def _open(path: Path, options: ReadOptions) -> tuple[h5py.File, h5py.Dataset, h5py.Dataset]:
+def _open(path: Path, options: ReadOptions) -> tuple[h5py.File, h5py.Dataset, h5py.Dataset | None]:
+    """The file's ``tracings`` and ``exam_id`` datasets. A file without ``exam_id`` (CODE-test's
+    ``ecg_tracings.hdf5`` has only ``tracings``) is read with row i as exam id ``i``, the numbering its
+    label files use; ``exam_id`` is then None."""
     handle = h5py.File(path, "r")
     try:
         _refuse_links_and_external_data(handle)
-        if "tracings" not in handle or "exam_id" not in handle:
-            raise FormatError("HDF5 file has no 'tracings' and 'exam_id' datasets (CODE layout)")
-        tracings, exam_ids = handle["tracings"], handle["exam_id"]
+        if "tracings" not in handle:
+            raise FormatError("HDF5 file has no 'tracings' dataset (CODE layout)")
+        tracings = handle["tracings"]
+        exam_ids = handle["exam_id"] if "exam_id" in handle else None
         if tracings.ndim != 3 or tracings.shape[2] != 12:
             raise FormatError(f"'tracings' has shape {tracings.shape}, expected (exams, samples, 12)")
-        if exam_ids.shape != (tracings.shape[0],):
+        if exam_ids is not None and exam_ids.shape != (tracings.shape[0],):
             raise FormatError(f"'exam_id' has shape {exam_ids.shape}, expected ({tracings.shape[0]},)")
-        if tracings.dtype.kind not in "fi" or exam_ids.dtype.kind not in "iu":
-            raise FormatError(f"unexpected dtypes: tracings {tracings.dtype}, exam_id {exam_ids.dtype}")
+        if tracings.dtype.kind not in "fi" or (exam_ids is not None and exam_ids.dtype.kind not in "iu"):
+            kind = "none" if exam_ids is None else exam_ids.dtype
+            raise FormatError(f"unexpected dtypes: tracings {tracings.dtype}, exam_id {kind}")
         check_record_count(tracings.shape[0], options.limits)
         check_shape("tracings", tracings.shape[2], tracings.shape[1], options.limits)
         _refuse_inflation(tracings)
@@ -151,7 +157,10 @@ def read(path: Path, options: ReadOptions) -> Iterator[Record | RecordError]:
         chunk = max(1, min(4096, options.chunk_bytes // per_exam))
         for start in range(0, tracings.shape[0], chunk):
             block = np.asarray(tracings[start : start + chunk], dtype=np.float32)
-            ids = np.asarray(exam_ids[start : start + chunk])
+            if exam_ids is None:  # no exam_id dataset: row i is exam i
+                ids = np.arange(start, start + block.shape[0], dtype=np.int64)
+            else:
+                ids = np.asarray(exam_ids[start : start + chunk])
             yield from _chunk_records(block, ids, start, metadata, options)
 
 

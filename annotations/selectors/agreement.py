@@ -411,5 +411,56 @@ def agreement_dashboard(result: AgreementResult) -> dict:
         "matrix": matrix,
         "exams": data.get("exams", {}),
         "consensus_rule": data.get("consensus", {}),
+        "consensus_summary": consensus_summary(data),
         "bootstrap": data.get("bootstrap", {}),
+        **reader_tables(data, readers, names),
+    }
+
+
+def reader_tables(data: dict, readers: list[dict], names: dict[int, str]) -> dict:
+    """The reader x class table (outliers first) and whether gold or retest figures exist."""
+    pseudonyms = {row["reader_id"]: row.get("pseudonym", "") for row in data.get("readers", [])}
+    rows = [
+        {
+            **row,
+            "username": names.get(row["reader_id"], "?"),
+            "pseudonym": pseudonyms.get(row["reader_id"], ""),
+        }
+        for row in data.get("reader_classes", [])
+    ]
+    return {
+        "usernames": names,
+        "reader_classes": sorted(rows, key=lambda r: (not r["outlier"], r["reference"], r["username"])),
+        "outliers": [row for row in rows if row["outlier"]],
+        "references": data.get("references", []),
+        "has_quality": any(
+            row.get("gold_exams") is not None or row.get("retest_exams") is not None for row in readers
+        ),
+    }
+
+
+def consensus_summary(data: dict) -> dict:
+    """How consensus was reached, as stored with the result: the latent fit (prior, convergence,
+    iterations), disputes by reason, and the exams with too few reads for any consensus, named."""
+    summary = data.get("consensus_summary") or {}
+    thin = summary.get("insufficient_exams", [])
+    exams = {
+        pk: (dataset, external_id)
+        for pk, dataset, external_id in Exam.objects.filter(pk__in=[e for e, _ in thin]).values_list(
+            "pk", "dataset__name", "external_id"
+        )
+    }
+    return {
+        "min_reads": summary.get("min_reads"),
+        "insufficient_exams": [
+            {
+                "exam_id": exam_id,
+                "dataset": exams.get(exam_id, ("", ""))[0],
+                "external_id": exams.get(exam_id, ("", ""))[1],
+                "reads": reads,
+            }
+            for exam_id, reads in thin
+        ],
+        "latent": summary.get("latent"),
+        "disputes": summary.get("disputes", {}),
     }

@@ -249,7 +249,9 @@ def annotation_submit(
             submitting=True,
         )
         # Refused here, the whole transaction (the write above included) is rolled back.
-        if not resolved:
+        # An empty read is an answer only where the taxonomy says so ("none of these", e.g. CODE-15%'s
+        # six classes); elsewhere it is more likely a slip than a finding.
+        if not resolved and not locked.batch.taxonomy.none_of_these:
             raise ReadingError("choose at least one statement, or skip the exam with a reason")
         exclusive_set_check(locked, resolved)
         now = annotation.submitted_at

@@ -19,7 +19,17 @@ DEFAULT_TAXONOMY_FILE = SHIPPED_DIR / "tnmg.json"
 # Stand-ins allowed in exclusive sets: "every statement of this kind"; "!CODE" exempts CODE from them.
 SET_TOKENS = {"*diagnostic*": "diagnostic", "*quality*": "quality"}
 KINDS = {"diagnostic", "quality"}
-TOP_FIELDS = {"key", "name", "version", "language", "provenance", "groups", "exclusive_sets", "classes"}
+TOP_FIELDS = {
+    "key",
+    "name",
+    "version",
+    "language",
+    "provenance",
+    "groups",
+    "exclusive_sets",
+    "classes",
+    "none_of_these",
+}
 CLASS_FIELDS = {"code", "name", "name_pt", "group", "kind", "maps", "synonyms", "extra"}
 
 
@@ -37,10 +47,13 @@ class ParsedTaxonomy:
     groups: list[str]
     exclusive_sets: list[list[str]]
     classes: list[dict] = field(default_factory=list)
+    none_of_these: bool = False  # a read with no statement is an answer (see Taxonomy.none_of_these)
 
     @property
     def content_sha256(self) -> str:
-        canonical = json.dumps(self.__dict__, sort_keys=True, ensure_ascii=False)
+        # Left out while False, so every taxonomy loaded before the field existed keeps its checksum.
+        content = {k: v for k, v in self.__dict__.items() if not (k == "none_of_these" and not v)}
+        canonical = json.dumps(content, sort_keys=True, ensure_ascii=False)
         return hashlib.sha256(canonical.encode()).hexdigest()
 
 
@@ -134,6 +147,8 @@ def taxonomy_parse(data, *, default_key: str) -> ParsedTaxonomy:
             problems.append(f"exclusive_sets[{index}] names unknown codes {missing}")
         if any(m.startswith("!") for m in members) and not any(m in SET_TOKENS for m in members):
             problems.append(f"exclusive_sets[{index}] exempts a code ('!CODE') but has no '*kind*' token")
+    if not isinstance(data.get("none_of_these", False), bool):
+        problems.append("'none_of_these' must be true or false")
     if problems:
         raise TaxonomyError("; ".join(problems))
     key = data.get("key") or default_key
@@ -146,6 +161,7 @@ def taxonomy_parse(data, *, default_key: str) -> ParsedTaxonomy:
         groups=list(groups),
         exclusive_sets=[list(s) for s in sets],
         classes=classes,
+        none_of_these=data.get("none_of_these", False),
     )
 
 
@@ -204,7 +220,7 @@ def taxonomy_load(parsed: ParsedTaxonomy, *, actor=None, make_default: bool = Fa
             outcome = "updated" if taxonomy else "created"
             before = {"content_sha256": taxonomy.content_sha256} if taxonomy else None
             taxonomy = taxonomy or Taxonomy(key=parsed.key, version=parsed.version)
-            for name in ("name", "language", "provenance", "groups", "exclusive_sets"):
+            for name in ("name", "language", "provenance", "groups", "exclusive_sets", "none_of_these"):
                 setattr(taxonomy, name, getattr(parsed, name))
             taxonomy.content_sha256 = sha
             taxonomy.loaded_at = timezone.now()
