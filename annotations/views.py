@@ -12,6 +12,7 @@ from django.core.paginator import Paginator
 from django.db import transaction
 from django.shortcuts import render
 from django.utils.decorators import method_decorator
+from django.utils.translation import gettext as _
 
 from annotations.roles import ANY_SIGNED_IN, Role, has_role, user_roles
 from annotations.selectors.batches import batch_overview
@@ -20,6 +21,8 @@ from annotations.selectors.taxonomy import taxonomy_classes_by_group, taxonomy_g
 from annotations.selectors.worklist import reader_worklist
 from annotations.services.audit import audit_record
 from annotations.services.login_throttle import login_failure_record, login_locked, login_success_record
+from ecgreview.client_address import client_ip
+from ecgreview.middleware import has_nul, without_nul
 
 
 def role_required(role: Role):
@@ -65,7 +68,7 @@ def api_login_required(view):
 
 
 def _client_ip(request) -> str | None:
-    return request.META.get("REMOTE_ADDR") or None
+    return client_ip(request)
 
 
 @method_decorator(login_not_required, name="dispatch")
@@ -74,23 +77,35 @@ class LoginView(auth_views.LoginView):
     failures (settings LOGIN_FAILURE_LIMIT within LOGIN_LOCKOUT_MINUTES)."""
 
     redirect_authenticated_user = True
+    # A NUL byte in the form is refused here rather than by RejectNulMiddleware: the attempt is audited.
+    checks_nul_in_form = True
 
     def post(self, request, *args, **kwargs):
         username = (request.POST.get("username") or "")[:150]
         if login_locked(username, _client_ip(request)):
-            with transaction.atomic():
-                audit_record(
-                    actor=None,
-                    action="auth.login_locked",
-                    ip_address=_client_ip(request),
-                    actor_username=username,
-                )
+            self._audit_failure("auth.login_locked", username)
             form = self.get_form()
             form.errors.clear()
             minutes = settings.LOGIN_LOCKOUT_MINUTES
             context = self.get_context_data(form=form, locked_minutes=minutes)
             return self.render_to_response(context, status=429)
+        if has_nul(request.POST):
+            login_failure_record(username, _client_ip(request))
+            self._audit_failure("auth.login_failed", username)
+            form = self.get_form()
+            form.errors.clear()
+            form.add_error(None, _("The form holds a character that is not allowed (NUL)."))
+            return self.render_to_response(self.get_context_data(form=form), status=400)
         return super().post(request, *args, **kwargs)
+
+    def _audit_failure(self, action: str, username: str) -> None:
+        with transaction.atomic():
+            audit_record(
+                actor=None,
+                action=action,
+                ip_address=_client_ip(self.request),
+                actor_username=without_nul(username),
+            )
 
     def form_valid(self, form):
         response = super().form_valid(form)
@@ -102,13 +117,7 @@ class LoginView(auth_views.LoginView):
     def form_invalid(self, form):
         username = (form.data.get("username") or "")[:150]
         login_failure_record(username, _client_ip(self.request))
-        with transaction.atomic():
-            audit_record(
-                actor=None,
-                action="auth.login_failed",
-                ip_address=_client_ip(self.request),
-                actor_username=username,
-            )
+        self._audit_failure("auth.login_failed", username)
         return super().form_invalid(form)
 
 

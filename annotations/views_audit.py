@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import json
 
 from django import forms
@@ -14,7 +13,8 @@ from django.utils.translation import gettext_lazy as _
 from annotations.roles import Role
 from annotations.selectors.audit import AuditFilter, audit_events
 from annotations.services.audit import audit_record
-from annotations.views import role_required
+from annotations.spreadsheet_csv import spreadsheet_writer
+from annotations.views import client_ip, role_required
 
 COLUMNS = [
     "id",
@@ -91,9 +91,9 @@ def audit_export(request):
             actor=request.user,
             action="audit.export",
             after={k: str(v) for k, v in vars(wanted).items()},
-            ip_address=request.META.get("REMOTE_ADDR"),
+            ip_address=client_ip(request),
         )
-    writer = csv.writer(_Echo())
+    writer = spreadsheet_writer(_Echo())
     response = StreamingHttpResponse(
         (writer.writerow(row) for row in _rows(audit_events(request.user, wanted))),
         content_type="text/csv; charset=utf-8",

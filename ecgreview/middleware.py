@@ -1,9 +1,12 @@
 """Every page requires login; the API answers for itself."""
 
+import re
 import time
 
 from django.conf import settings
 from django.contrib.auth.middleware import LoginRequiredMiddleware as DjangoLoginRequired
+from django.http import HttpResponseBadRequest, JsonResponse, QueryDict
+from django.utils.translation import gettext_lazy
 
 API_PREFIX = "/api/"
 
@@ -50,3 +53,67 @@ class SessionRefreshMiddleware:
             if now - int(session.get(REFRESHED_AT, 0)) >= settings.SESSION_REFRESH_S:
                 session[REFRESHED_AT] = now  # modified: SessionMiddleware saves it with a new expiry
         return response
+
+
+# A NUL character in JSON text: \u0000 preceded by an even number of backslashes (an odd one escapes it).
+_JSON_NUL = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000", re.IGNORECASE)
+_FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+_NUL_MESSAGES = {
+    "address": gettext_lazy("A NUL character is not allowed in the address."),
+    "query string": gettext_lazy("A NUL character is not allowed in the query string."),
+    "form": gettext_lazy("A NUL character is not allowed in a form field."),
+    "JSON body": gettext_lazy("A NUL character is not allowed in the JSON body."),
+}
+
+
+def has_nul(data: QueryDict) -> bool:
+    """Whether a query string or form holds a NUL character in any name or value (files excepted)."""
+    return any("\x00" in key or any("\x00" in value for value in values) for key, values in data.lists())
+
+
+def without_nul(text: str) -> str:
+    """The text with each NUL replaced by U+FFFD, for recording what was tried (PostgreSQL text and
+    JSON refuse the byte)."""
+    return text.replace("\x00", "\ufffd")
+
+
+class RejectNulMiddleware:
+    """Answers 400 to a request with a NUL character in its path, query string, form fields or JSON text.
+
+    No part of the application has a use for the character, and PostgreSQL refuses it in text and JSON
+    columns: left alone it reaches a query or an insert and becomes a 500, after the view has done part
+    of its work. Checked before any view runs, so nothing is changed. Form files are not checked (their
+    bytes are data). A view that must record the attempt itself (the login form audits it) declares
+    `checks_nul_in_form = True` and gets its form through unchecked.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_view(self, request, view_func, view_args, view_kwargs):
+        own_form = getattr(getattr(view_func, "view_class", view_func), "checks_nul_in_form", False)
+        problem = self._problem(request, check_form=not own_form)
+        if problem is None:
+            return None
+        message = str(_NUL_MESSAGES[problem])
+        if request.path_info.startswith(API_PREFIX):
+            return JsonResponse({"detail": message}, status=400)
+        return HttpResponseBadRequest(message, content_type="text/plain; charset=utf-8")
+
+    @staticmethod
+    def _problem(request, check_form: bool) -> str | None:
+        if "\x00" in request.path:
+            return "address"
+        if has_nul(request.GET):
+            return "query string"
+        content_type = request.content_type or ""
+        if check_form and request.method == "POST" and content_type in _FORM_TYPES and has_nul(request.POST):
+            return "form"
+        if content_type.endswith("json") and request.method in {"POST", "PUT", "PATCH"}:
+            body = request.body  # read once; Django keeps it for the view's parser
+            if b"\x00" in body or _JSON_NUL.search(body):
+                return "JSON body"
+        return None

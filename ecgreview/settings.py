@@ -51,6 +51,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
+    # Before the session and CSRF checks: a NUL anywhere in the request is a 400 before any work.
+    "ecgreview.middleware.RejectNulMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "ecgreview.middleware.SessionRefreshMiddleware",
@@ -277,6 +279,22 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE_HSTS_SECONDS > 0
 SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", False)
 if env.bool("BEHIND_TLS_PROXY", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# !! Behind a reverse proxy, set this, or every client has the proxy's address: the audit trail records
+# the proxy, and the per-address login limit counts everybody together (ecgreview/client_address.py).
+# Addresses or CIDR networks of the proxies whose X-Forwarded-For is believed; the client is the
+# right-most address in that header that is none of them. Empty (the default): REMOTE_ADDR is the client.
+TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", [])
+try:
+    from ecgreview.client_address import trusted_proxy_networks
+
+    trusted_proxy_networks(TRUSTED_PROXIES)
+except ValueError as _error:
+    raise ImproperlyConfigured(f"TRUSTED_PROXIES: {_error}.") from None
+if env.bool("BEHIND_TLS_PROXY", False) and not TRUSTED_PROXIES:
+    raise ImproperlyConfigured(
+        "BEHIND_TLS_PROXY is on but TRUSTED_PROXIES is empty: every client would have the proxy's address "
+        "(in the audit trail and in the per-address login limit). List the proxy's address or network."
+    )
 # One small JS file per page and no inline script: the policy can forbid everything else.
 SECURE_CSP = {
     "default-src": [CSP.SELF],

@@ -3,23 +3,46 @@
 Counted in the cache (Redis in production, so every web process sees the same count) per username
 and per client address, so neither guessing one account's password from many addresses nor many
 accounts from one address gets more than the limit.
+
+The account is counted under the name as login matches it (NFKC-folded, trimmed) and case-folded, so
+respelling a name (full-width letters, `hugo `, `HUGO`) neither escapes nor resets its count. The address is
+the real client's (ecgreview.client_address, through TRUSTED_PROXIES); an address that stands for
+everybody (a trusted proxy that forwarded no client address) is never locked, so a guesser behind it
+cannot lock everyone out: the accounts they guess at are still locked, each on its own count.
+
+Why not django-axes: its release at the time (8.3.1) declares Django up to 6.0 (this project runs 6.1);
+with per-account-or-address limits, its reset on success clears the address count too, so a guesser
+who owns one account resets their address by signing in to it between guesses; and its client address
+comes from django-ipware, which reads X-Forwarded-For without first checking that the peer is a proxy.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import unicodedata
 
 from django.conf import settings
 from django.core.cache import cache
 
+from ecgreview.client_address import is_trusted_proxy
+
 logger = logging.getLogger(__name__)
+
+
+def login_name_key(username: str) -> str:
+    """The name as Django's login form matches it (NFKC, surrounding blanks trimmed), case-folded."""
+    folded = unicodedata.normalize("NFKC", username).strip().casefold()
+    return unicodedata.normalize("NFKC", folded)[:150]
 
 
 def _keys(username: str, ip: str | None) -> list[str]:
     # Hashed: a typed name can hold any character, and a key must be safe for every cache backend.
-    user = hashlib.sha256(username.casefold()[:150].encode()).hexdigest()
-    return [f"login-failures:user:{user}", f"login-failures:ip:{ip or '-'}"]
+    user = hashlib.sha256(login_name_key(username).encode("utf-8", "replace")).hexdigest()
+    keys = [f"login-failures:user:{user}"]
+    if ip and not is_trusted_proxy(ip):  # a proxy's own address stands for everybody behind it
+        keys.append(f"login-failures:ip:{ip}")
+    return keys
 
 
 def login_locked(username: str, ip: str | None) -> bool:
