@@ -12,6 +12,8 @@ downloads its release: pseudonyms only.
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import logging
 import re
@@ -68,6 +70,8 @@ class Study:
     markers: dict[str, list[str]] = field(default_factory=lambda: {reader: [] for reader in READERS})
     # reader -> exam id -> the statements only that reader chose on that exam
     only_chose: dict[str, dict[int, set[str]]] = field(default_factory=lambda: {r: {} for r in READERS})
+    # The markers that are skip reasons: the release's reads.csv carries them on purpose (and nothing else).
+    skip_reasons: list[str] = field(default_factory=list)
 
     def marker(self, reader: str) -> str:
         text = f"MARKER-{reader}-{uuid.uuid4()}"
@@ -130,7 +134,9 @@ def build_study(*, ana, bruno, carla, diego, taxonomy) -> Study:
         for name, what in reads.items():
             user, assignment = users[name], _assignment(hidden, exams[index], users[name])
             if what == "skip":
-                assignment_skip(actor=user, assignment=assignment, reason=study.marker(name))
+                reason = study.marker(name)
+                study.skip_reasons.append(reason)
+                assignment_skip(actor=user, assignment=assignment, reason=reason)
             elif what == "draft":
                 codes = STATEMENTS[name][-1:]
                 annotation_save_draft(
@@ -441,6 +447,13 @@ def test_the_coordinator_downloads_the_study_with_pseudonyms_only(study, diego, 
         response = client.get(f"/api/v1/releases/{release['id']}/files/{entry['name']}")
         assert response.status_code == 200, entry["name"]
         downloads[entry["name"]] = b"".join(response.streaming_content)
+    # Skip reasons reach reads.csv as their readers wrote them, in its skip_reason column, by design: a
+    # release says why an exam is a read short. Taken out there, nothing of the readers may remain.
+    reads_name = next(name for name in downloads if name.startswith("reads"))
+    table = list(csv.DictReader(io.StringIO(downloads[reads_name].decode())))
+    assert sorted(row["skip_reason"] for row in table if row["skip_reason"]) == sorted(study.skip_reasons)
+    for reason in study.skip_reasons:
+        downloads[reads_name] = downloads[reads_name].replace(reason.encode(), b"")
     exported = Crawl(bodies=downloads)
     markers = [m for reader in READERS for m in study.markers[reader]]
     with capsys.disabled():

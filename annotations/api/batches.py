@@ -181,7 +181,7 @@ class BatchProgressView(APIView):
 
 
 class HandOnSerializer(serializers.Serializer):
-    reader_id = serializers.IntegerField()
+    reader_id = serializers.IntegerField(min_value=1, max_value=2**31 - 1)
 
 
 class HandOnResultSerializer(serializers.Serializer):
