@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import csv
 import os
+import re
 import shutil
 import sqlite3
 import subprocess
@@ -72,6 +73,7 @@ class Stack:
 
 
 def manage(environ: dict[str, str], *args: str, timeout: float = 300) -> str:
+    started = time.monotonic()
     result = subprocess.run(
         [sys.executable, "manage.py", *args],
         cwd=ROOT,
@@ -81,6 +83,7 @@ def manage(environ: dict[str, str], *args: str, timeout: float = 300) -> str:
         timeout=timeout,
     )
     assert result.returncode == 0, f"manage.py {' '.join(args)}:\n{result.stdout}\n{result.stderr}"
+    print(f"manage.py {args[0]}: {time.monotonic() - started:.1f} s", file=sys.stderr)
     return result.stdout
 
 
@@ -370,6 +373,17 @@ def submitted_reads(stack: Stack) -> list[tuple[str, str, str]]:
     )
 
 
+def follow_progress(walk: Walk) -> None:
+    """The coordinator's dashboard counts both submitted reads, and no skip."""
+    page = walk.log_in("diego")
+    page.goto(f"{walk.stack.url}/batches/")
+    page.locator("a", has_text=BATCH).first.click()
+    page.wait_for_url(f"{walk.stack.url}/batches/*/")
+    expect(page.locator("#coverage")).to_have_text(
+        "1 of 1 exams fully read; 2 of 2 reads done; 0 skipped.", use_inner_text=True
+    )
+
+
 def adjudicate(walk: Walk) -> None:
     page = walk.log_in("carla")
 
@@ -411,7 +425,7 @@ def release_and_verify(walk: Walk) -> Path:
     with page.expect_download() as download_info:
         zip_link.first.click()
     download = download_info.value
-    assert download.suggested_filename.endswith(".zip")
+    assert re.fullmatch(r"release-\d+\.zip", download.suggested_filename), download.suggested_filename
     archive = walk.downloads / download.suggested_filename
     download.save_as(archive)
     with zipfile.ZipFile(archive) as opened:
@@ -444,6 +458,7 @@ def test_the_whole_job_from_upload_to_a_verified_release(browser, stack, tmp_pat
         assert submitted_reads(stack) == sorted(
             (reader, stage, code) for reader, (_, code) in READS.items() for stage in ("blind", "revised")
         )
+        follow_progress(walk)
         adjudicate(walk)
         folder = release_and_verify(walk)
         with (folder / "consensus.csv").open(newline="") as table:
