@@ -337,3 +337,83 @@ def test_the_admin_refuses_lookups_through_a_users_password(study):
             url,
             response.status_code,
         )
+
+
+# --- Across batches: one person, reader and adjudicator ---------------------------------------------------
+def _reader_adjudicator(study: Study) -> User:
+    from tests.factories import UserFactory
+
+    dave = UserFactory(username="dave", roles=[Role.READER, Role.ADJUDICATOR])
+    study.users["dave"] = dave
+    return dave
+
+
+def _routes_with(*kinds: str) -> list[Route]:
+    """Routes whose ids are exactly these kinds (the reader's own routes take an assignment and nothing
+    else; a coordinator's route about an assignment of a batch takes both)."""
+    return [
+        r
+        for r in ROUTES
+        if not r.path.startswith("/admin/") and {id_kind(r, p) for p in r.params} == set(kinds)
+    ]
+
+
+def test_no_adjudication_route_opens_an_exam_the_adjudicator_reads_in_another_batch(study, tnmg):
+    """dave adjudicates, and reads the disputed exam in a second batch: every route that takes the case's
+    batch and exam answers 404 to every method, and the queue does not list it."""
+    from annotations.services.batches import batch_create
+
+    dave = _reader_adjudicator(study)
+    case = study.ids["carla"]
+    exam = Exam.objects.get(pk=case["exam"])
+    batch_create(
+        name="Same exam again",
+        taxonomy=tnmg,
+        exams=[exam],
+        readers=[dave],
+        readers_per_exam=1,
+        actor=study.user("diego"),
+    )
+    routes = _routes_with("batch", "exam")
+    assert len(routes) >= 3  # the case page, the case API and the adjudicator's waveform
+    for route in routes:
+        for method in API_METHODS if route.is_api else PAGE_METHODS:
+            response = ask(study, "dave", route, method, {"batch_id": case["batch"], "exam_id": exam.pk})
+            assert response.status_code in (404, 405), (method, route.template, response.status_code)
+    queue = _client(study, "dave").get("/api/v1/adjudication/").json()
+    assert exam.pk not in {row["exam_id"] for row in queue}
+    # The same routes do open it for carla, who reads nothing: the 404 is about dave's read, not the case.
+    assert (
+        ask(study, "carla", routes[0], "get", {"batch_id": case["batch"], "exam_id": exam.pk}).status_code
+        == 200
+    )
+
+
+def test_no_reading_route_hands_an_adjudicator_an_exam_whose_dispute_he_opened(study, tnmg):
+    """dave opens a case, then is added to a batch holding that exam and handed its reader's queue: no
+    assignment of that exam becomes his, so every reading route of every assignment of it is 404 to him."""
+    from annotations.models import Assignment
+    from annotations.services.batches import batch_add_readers, batch_create, batch_reassign
+
+    dave = _reader_adjudicator(study)
+    case = study.ids["carla"]
+    diego = study.user("diego")
+    assert (
+        _client(study, "dave").get(f"/api/v1/adjudication/{case['batch']}/{case['exam']}/").status_code == 200
+    )
+    exam = Exam.objects.get(pk=case["exam"])
+    others = [e for e in Exam.objects.exclude(pk=exam.pk)[:3]]
+    ana = study.user("ana")
+    later = batch_create(
+        name="Later", taxonomy=tnmg, exams=[exam, *others], readers=[ana], readers_per_exam=1, actor=diego
+    )
+    batch_add_readers(batch=later, readers=[dave], actor=diego)
+    batch_reassign(batch=later, from_reader=ana, to_reader=dave, actor=diego)
+    assert Assignment.objects.filter(batch=later, reader=dave).exists()  # he was handed the others
+    assert not Assignment.objects.filter(reader=dave, exam=exam).exists()
+    routes = _routes_with("assignment")
+    for assignment in Assignment.objects.filter(exam=exam):
+        for route in routes:
+            for method in API_METHODS if route.is_api else PAGE_METHODS:
+                response = ask(study, "dave", route, method, {p: assignment.pk for p in route.params})
+                assert response.status_code in (404, 405), (method, route.template, response.status_code)
