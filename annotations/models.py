@@ -32,14 +32,6 @@ class Taxonomy(models.Model):
             "every diagnostic statement."
         ),
     )
-    none_of_these = models.BooleanField(
-        default=False,
-        help_text=_(
-            "A read that marks no statement is an answer: none of these is present (a closed list such "
-            "as the six classes of the CODE studies). Otherwise a reader must mark at least one statement "
-            "or skip."
-        ),
-    )
     content_sha256 = models.CharField(max_length=64)
     loaded_at = models.DateTimeField(default=timezone.now)
     frozen_at = models.DateTimeField(null=True, blank=True)
@@ -441,6 +433,7 @@ class Consensus(models.Model):
         MAJORITY = "majority", _("Majority")
         ADJUDICATED = "adjudicated", _("Adjudicated")
         LATENT = "latent", _("Latent-truth estimate")
+        SINGLE = "single", _("Single read")
 
     batch = models.ForeignKey(ReviewBatch, on_delete=models.CASCADE, related_name="consensus")
     exam = models.ForeignKey(Exam, on_delete=models.PROTECT, related_name="+")
@@ -461,7 +454,7 @@ class Consensus(models.Model):
                 condition=Q(positive_votes__lte=F("total_votes")), name="consensus_votes_consistent"
             ),
             models.CheckConstraint(
-                condition=Q(method__in=["unanimous", "majority", "adjudicated", "latent"]),
+                condition=Q(method__in=["unanimous", "majority", "adjudicated", "latent", "single"]),
                 name="consensus_method_valid",
             ),
             models.CheckConstraint(
@@ -637,6 +630,8 @@ class DisputedLabel(models.Model):
         TIE = "tie", _("Readers tied")
         UNCERTAIN = "uncertain", _("Latent estimate uncertain")
         ESCALATED = "escalated", _("Exam escalated to adjudication")
+        OVERRULED = "overruled", _("Latent estimate contradicts the readers' unanimous answer")
+        EXCLUSIVE = "exclusive", _("Consensus would break an exclusive set")
 
     batch = models.ForeignKey(ReviewBatch, on_delete=models.CASCADE, related_name="disputed_labels")
     exam = models.ForeignKey(Exam, on_delete=models.PROTECT, related_name="+")
@@ -655,7 +650,8 @@ class DisputedLabel(models.Model):
                 fields=["batch", "exam", "diagnostic_class"], name="disputed_label_unique"
             ),
             models.CheckConstraint(
-                condition=Q(reason__in=["tie", "uncertain", "escalated"]), name="disputed_label_reason_valid"
+                condition=Q(reason__in=["tie", "uncertain", "escalated", "overruled", "exclusive"]),
+                name="disputed_label_reason_valid",
             ),
             models.CheckConstraint(
                 condition=Q(positive_votes__lte=F("total_votes")), name="disputed_label_votes_consistent"

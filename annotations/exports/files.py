@@ -115,6 +115,12 @@ def card_markdown(card: dict) -> str:
         f"Exams: {counts['exams']}; readers: {counts['readers']}; first reads: {counts['first_reads']}; "
         f"reads per exam: {json.dumps(counts['reads_per_exam'], sort_keys=True)}",
         "",
+        f"Exams with insufficient reads (no consensus): {counts.get('insufficient_reads', 0)}"
+        + "".join(
+            f"; {item['dataset']}/{item['exam_id']} ({item['reads']})"
+            for item in card.get("insufficient_reads", [])[:50]
+        ),
+        "",
         "Consensus methods (stored cells): "
         + ", ".join(f"{k} {v}" for k, v in sorted(card["consensus_methods"].items())),
         "",

@@ -5,9 +5,13 @@ computes the statistics (annotations.agreement, pure numpy) and replaces the bat
 its machine-made Consensus rows and its DisputedLabel rows. A Consensus row whose method is
 "adjudicated" is never written here: human decisions outlive every recomputation.
 
-Consensus rows are stored for the cells that need one: every class some reader marked, and every class
-decided by adjudication. A class nobody marked on an exam has no row: it is agreed absent (unanimously,
-or by the only reader), which keeps a 100,000-exam batch at a few rows per exam instead of 73.
+Consensus (annotations.agreement.consensus_decide) decides every cell by the batch's rule and leaves to
+an adjudicator what the rule cannot settle honestly: ties, uncertain latent estimates, a latent estimate
+that contradicts the readers' unanimous answer, and decisions an exclusive set forbids together. An exam
+read fewer times than the batch's minimum gets no consensus at all (it is listed as having too few
+reads). A Consensus row is stored for every decided cell except those every read left unmarked (agreed
+absent, unanimously or by the only reader), which keeps a 100,000-exam batch at a few rows per exam
+instead of 73; the exports read such a missing row as absent.
 
 Scheduling (``agreement_recompute_request``) coalesces: the first submission of a quiet batch sets a
 cache key and queues the task with a countdown; every submission until the task starts finds the key
@@ -31,12 +35,22 @@ from django.utils import timezone
 from annotations.agreement import (
     ALGORITHM_VERSION,
     MISSING,
+    ConsensusDecision,
+    ExclusiveSet,
     bootstrap_agreement,
+    consensus_decide,
     dawid_skene,
-    majority_vote,
     reader_vs_consensus,
 )
-from annotations.models import Adjudication, AgreementResult, Consensus, DisputedLabel, ReviewBatch
+from annotations.exclusive_sets import TOKENS
+from annotations.models import (
+    Adjudication,
+    AgreementResult,
+    Consensus,
+    DiagnosticClass,
+    DisputedLabel,
+    ReviewBatch,
+)
 from annotations.selectors.agreement import ReadsSnapshot, batch_pseudonyms, batch_reads_snapshot
 from annotations.services.audit import audit_record
 
@@ -54,16 +68,22 @@ class AgreementConfigError(ValueError):
 
 def consensus_settings(batch: ReviewBatch) -> dict:
     """The batch's consensus rule: design["consensus"] = {"method": "majority"|"latent", "threshold": 0.5,
-    "latent_margin": 0.1}. A latent estimate within ``latent_margin`` of 0.5 is left to adjudication."""
-    rule = (batch.design or {}).get("consensus") or {}
+    "latent_margin": 0.1, "min_reads": 2}. A latent estimate within ``latent_margin`` of 0.5 is left to
+    adjudication. An exam with fewer submitted reads than ``min_reads`` (skips are not reads) gets no
+    consensus; the default is 2, or 1 for a batch designed with one reader per exam."""
+    design = batch.design or {}
+    rule = design.get("consensus") or {}
     method = rule.get("method", METHOD_MAJORITY)
     threshold = float(rule.get("threshold", 0.5))
     margin = float(rule.get("latent_margin", 0.1))
+    min_reads = rule.get("min_reads", design.get("min_reads", min(2, batch.readers_per_exam)))
     if method not in (METHOD_MAJORITY, METHOD_LATENT):
         raise AgreementConfigError(f"unknown consensus method {method!r}; use majority or latent")
     if not 0.0 <= threshold <= 1.0 or not 0.0 <= margin < 0.5:
         raise AgreementConfigError("threshold must be in [0, 1] and latent_margin in [0, 0.5)")
-    return {"method": method, "threshold": threshold, "latent_margin": margin}
+    if isinstance(min_reads, bool) or not isinstance(min_reads, int) or min_reads < 1:
+        raise AgreementConfigError(f"min_reads must be a whole number of at least 1, not {min_reads!r}")
+    return {"method": method, "threshold": threshold, "latent_margin": margin, "min_reads": min_reads}
 
 
 # --- Scheduling -------------------------------------------------------------------------------------
@@ -77,12 +97,6 @@ def agreement_recompute_request(batch_id: int) -> bool:
     Called after the submitting transaction commits. Returns whether a task was queued.
     """
     delay = settings.AGREEMENT_RECOMPUTE_DELAY_S
-    if settings.CELERY_TASK_ALWAYS_EAGER:
-        # No broker (the embedded default): eager Celery would run the recomputation inside the submitting
-        # request. The in-process background thread runs it after the response, coalesced per batch.
-        from ecgreview.inprocess import background
-
-        return background.submit(("agreement", batch_id), lambda: _recompute_eagerly(batch_id), delay=delay)
     try:
         # The key outlives the countdown a little, so it also expires if the task is lost.
         if not cache.add(_pending_key(batch_id), 1, timeout=delay + settings.AGREEMENT_PENDING_GRACE_S):
@@ -98,12 +112,6 @@ def agreement_recompute_request(batch_id: int) -> bool:
         except Exception:  # the same outage; the key then expires on its own timeout
             logger.warning("could not clear the agreement key of batch %s", batch_id)
         return False
-
-
-def _recompute_eagerly(batch_id: int) -> None:
-    from annotations.tasks import agreement_recompute
-
-    agreement_recompute.apply((batch_id,))
 
 
 def agreement_recompute_started(batch_id: int) -> None:
@@ -205,33 +213,95 @@ def _reader_rows(snapshot: ReadsSnapshot, threshold: float, latent, names: dict[
     return rows
 
 
-def _decide(snapshot: ReadsSnapshot, rule: dict):
-    """Per cell: value (1/0/MISSING), method, votes, probability, and dispute reason ("" if none)."""
-    reads = snapshot.reads
-    valid = reads != MISSING
-    n = valid.sum(axis=0, dtype=np.int32)
-    k = (reads == 1).sum(axis=0, dtype=np.int32)
-    vote = majority_vote(reads, threshold=rule["threshold"])
-    latent = dawid_skene(reads) if reads.shape[0] >= 2 and reads.shape[1] else None
-    posterior = latent.posterior if latent is not None else np.where(n > 0, k / np.maximum(n, 1), np.nan)
-    agreed = (n >= 2) & ((k == 0) | (k == n))
-    if rule["method"] == METHOD_LATENT and latent is not None:
-        value = np.where(posterior > 0.5, 1, 0).astype(np.int8)
-        uncertain = (np.abs(posterior - 0.5) < rule["latent_margin"]) & ~agreed
-        value[uncertain] = MISSING
-        method = np.where(agreed, Consensus.Method.UNANIMOUS, Consensus.Method.LATENT)
-        reason = np.where(uncertain, DisputedLabel.Reason.UNCERTAIN, "")
-    else:
-        value = vote.labels.copy()
-        method = np.where(agreed, Consensus.Method.UNANIMOUS, Consensus.Method.MAJORITY)
-        reason = np.where(vote.tied, DisputedLabel.Reason.TIE, "")
-    value[n == 0] = MISSING
+def exclusive_sets_of(taxonomy_id: int, codes: list[str]) -> list[ExclusiveSet]:
+    """The taxonomy's exclusive sets as class positions of ``codes``; a token such as '*diagnostic*'
+    covers every statement of its kind that the set does not name or spare with '!CODE' (as at reading
+    time, annotations.exclusive_sets)."""
+    from annotations.models import Taxonomy
+
+    sets = Taxonomy.objects.filter(pk=taxonomy_id).values_list("exclusive_sets", flat=True).first() or []
+    kinds = dict(DiagnosticClass.objects.filter(taxonomy_id=taxonomy_id).values_list("code", "kind"))
+    position = {code: i for i, code in enumerate(codes)}
+    out = []
+    for members in sets:
+        named = tuple(position[code] for code in members if code in position)
+        token_kinds = {TOKENS[code] for code in members if code in TOKENS}
+        # '!CODE' takes CODE out of what the token stands for ("any diagnosis but sinus rhythm").
+        spared = {code[1:] for code in members if code.startswith("!")}
+        others = tuple(
+            i
+            for code, i in position.items()
+            if code not in members and code not in spared and kinds.get(code) in token_kinds
+        )
+        if len(named) + len(others) >= 2:
+            out.append(ExclusiveSet(named, others))
+    return out
+
+
+def _decide(snapshot: ReadsSnapshot, rule: dict, sets: list[ExclusiveSet]) -> ConsensusDecision:
+    """Every cell decided by the batch's rule (annotations.agreement.consensus_decide), with escalated
+    exams' contested classes also sent to the adjudicator."""
+    decision = consensus_decide(
+        snapshot.reads,
+        method=rule["method"],
+        threshold=rule["threshold"],
+        latent_margin=rule["latent_margin"],
+        min_reads=rule["min_reads"],
+        exclusive_sets=sets,
+    )
     if snapshot.escalated_exam_ids:
         # An escalated exam: every class its readers disagree on goes to the adjudicator, decided or not.
+        n, k = decision.n_reads, decision.positive_votes
         escalated = np.isin(np.array(snapshot.exam_ids), list(snapshot.escalated_exam_ids))
-        contested = escalated[:, None] & (k > 0) & (k < n)
-        reason = np.where(contested & (reason == ""), DisputedLabel.Reason.ESCALATED, reason)
-    return value, method, n, k, posterior, reason, latent
+        contested = escalated[:, None] & (k > 0) & (k < n) & ~decision.insufficient[:, None]
+        decision.reason[contested & (decision.reason == "")] = DisputedLabel.Reason.ESCALATED
+    return decision
+
+
+def _consensus_summary(snapshot: ReadsSnapshot, rule: dict, decision: ConsensusDecision) -> dict:
+    """What the page says about how consensus was reached: the latent fit (prior, convergence,
+    iterations), the exams too thinly read for any consensus, those the latent rule was not used on."""
+    codes = snapshot.class_codes
+    latent = decision.latent
+    classes = latent.get("classes") or {}
+    not_converged = [codes[c] for c, ok in enumerate(classes.get("converged", [])) if not ok]
+    sets = [
+        {
+            "codes": [codes[c] for c in fit["classes"]],
+            "converged": fit["converged"],
+            "iterations": fit["iterations"],
+            "prior": dict(
+                zip([*(codes[c] for c in fit["classes"]), "none"], _nan_to_none(fit["prior"]), strict=True)
+            ),
+        }
+        for fit in latent.get("sets", [])
+    ]
+    split = ((decision.positive_votes > 0) & (decision.positive_votes < decision.n_reads)).any(axis=1)
+    few = split & ~decision.latent_used & ~decision.insufficient
+    n_exam = decision.n_reads.max(axis=1, initial=0) if decision.n_reads.size else np.zeros(0, int)
+    return {
+        "min_reads": rule["min_reads"],
+        "insufficient_exams": [
+            [int(snapshot.exam_ids[e]), int(n_exam[e])] for e in np.nonzero(decision.insufficient)[0].tolist()
+        ],
+        "latent": None
+        if not latent.get("used")
+        else {
+            "prior": latent["prior"],
+            "converged": latent["converged"],
+            "iterations_max": max(classes.get("iterations", [0]) + [f["iterations"] for f in sets]),
+            "classes_not_converged": not_converged,
+            "sets": sets,
+            "min_reads": latent["min_latent_reads"],
+            "exams_below_min_reads": int(few.sum()),
+        },
+        "disputes": {
+            str(reason): int(count)
+            for reason, count in zip(
+                *np.unique(decision.reason[decision.disputed], return_counts=True), strict=True
+            )
+        },
+    }
 
 
 def batch_agreement_compute(batch_id: int) -> AgreementResult | None:
@@ -243,7 +313,11 @@ def batch_agreement_compute(batch_id: int) -> AgreementResult | None:
         return None
     rule = consensus_settings(batch)
     snapshot = batch_reads_snapshot(batch)
-    value, method, n, k, posterior, reason, latent = _decide(snapshot, rule)
+    decision = _decide(snapshot, rule, exclusive_sets_of(batch.taxonomy_id, snapshot.class_codes))
+    # Each reader's reliability for the reader table (the consensus has its own fit, per exclusive set).
+    reads = snapshot.reads
+    latent = dawid_skene(reads) if reads.shape[0] >= 2 and reads.shape[1] else None
+    reason = decision.reason
     boot = bootstrap_agreement(
         snapshot.reads, n_resamples=settings.AGREEMENT_BOOTSTRAP_RESAMPLES, seed=batch.seed
     )
@@ -251,6 +325,7 @@ def batch_agreement_compute(batch_id: int) -> AgreementResult | None:
     names = batch_pseudonyms(batch)
     results = {
         "consensus": rule,
+        "consensus_summary": _consensus_summary(snapshot, rule, decision),
         "readers": _reader_rows(snapshot, rule["threshold"], latent, names),
         "reader_ids": snapshot.reader_ids,
         "classes": _class_rows(
@@ -272,18 +347,17 @@ def batch_agreement_compute(batch_id: int) -> AgreementResult | None:
         },
         "bootstrap": {"n_resamples": boot.n_resamples, "seed": boot.seed, "confidence": boot.confidence},
     }
-    return _store(batch, snapshot, results, value, method, n, k, posterior, reason, started)
+    return _store(batch, snapshot, results, decision, started)
 
 
-def _store(
-    batch, snapshot, results, value, method, n, k, posterior, reason, started
-) -> AgreementResult | None:
+def _store(batch, snapshot, results, decision: ConsensusDecision, started) -> AgreementResult | None:
     now = timezone.now()
     exam_ids = np.array(snapshot.exam_ids, dtype=np.int64)
     class_ids = np.array(snapshot.class_ids, dtype=np.int64)
-    # Cells with a row: some reader marked the class, or a decision was reached other than "absent".
-    stored = (value != MISSING) & (k > 0)
-    e_idx, c_idx = np.nonzero(stored)
+    value, method, reason = decision.value, decision.method, decision.reason
+    n, k, posterior = decision.n_reads, decision.positive_votes, decision.probability
+    # A row for every decided cell but those no read marked and the rule left absent (implicit).
+    e_idx, c_idx = np.nonzero(decision.stored)
     d_idx = np.nonzero(reason != "")
     with transaction.atomic():
         # The batch row lock serialises this write with adjudication_decide (which takes it too), so an

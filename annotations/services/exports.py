@@ -43,6 +43,7 @@ from annotations.models import AgreementResult
 from annotations.selectors.exports import (
     ExportPlan,
     ExportRefused,
+    adjudicator_added_codes,
     consensus_method_counts,
     exam_detail_rows,
     exam_label_rows,
@@ -66,6 +67,9 @@ CARD_JSON = "dataset_card.json"
 CARD_MD = "dataset_card.md"
 SUMS = "SHA256SUMS"
 META_COLUMNS = ["row", "dataset", "exam_id", "age", "is_male", "batch", "reads"]
+# Last column of consensus.csv: the statements (batch taxonomy codes, space-separated) an adjudicator
+# added as present on the exam although no reader marked them.
+ADDED_COLUMN = "added_by_adjudicator"
 READ_COLUMNS = [
     "reader",
     "dataset",
@@ -115,8 +119,22 @@ def _writer(handle):
 
 
 # --- Consensus CSV -------------------------------------------------------------------------------------
+INSUFFICIENT = "insufficient reads"
+
+
+def _min_reads(plan: ExportPlan) -> dict[int, int]:
+    """Per batch, the fewest submitted reads an exam needs for a consensus (the agreement service's rule:
+    an exam read fewer times gets none, and the release says so instead of calling its classes absent)."""
+    from annotations.services.agreement import consensus_settings
+
+    return {batch.pk: consensus_settings(batch)["min_reads"] for batch in plan.batches}
+
+
 def _write_consensus_csv(plan: ExportPlan, path: Path, tick: Callable[[], None]) -> dict:
-    """The CODE-15%-style table; returns the per-column counts and reads-per-exam the card needs."""
+    """The CODE-15%-style table; returns the per-column counts and reads-per-exam the card needs, and
+    the exams with too few reads for a consensus (every class cell empty)."""
+    min_reads = _min_reads(plan)
+    insufficient: list[dict] = []
     width = len(plan.columns)
     positions: dict[int, list[int]] = {}
     for j, column in enumerate(plan.columns):
@@ -130,9 +148,18 @@ def _write_consensus_csv(plan: ExportPlan, path: Path, tick: Callable[[], None])
     rows = 0
     with open(path, "w", newline="", encoding="utf-8") as handle:
         write = _writer(handle).writerow
-        write(META_COLUMNS + [column.code for column in plan.columns])
+        write(META_COLUMNS + [column.code for column in plan.columns] + [ADDED_COLUMN])
+        added = adjudicator_added_codes(plan.batch_ids)
         for dataset, external_id, age, sex, batch_id, n, pos, und in exam_label_rows(plan.batch_ids):
-            cells = zeros.copy()
+            if n < min_reads[batch_id]:
+                # Too few reads for any consensus: no value at all, which "0" (absent) would misstate.
+                insufficient.append(
+                    {"dataset": dataset, "exam_id": external_id, "batch": batch_id, "reads": n}
+                )
+                pos, und = [], []
+                cells = [""] * width
+            else:
+                cells = zeros.copy()
             # Undecided first, positives after: a mapped column is 1 if any of its statements is, and
             # undecided only if none is and one is still undecided.
             for class_id in und:
@@ -151,6 +178,7 @@ def _write_consensus_csv(plan: ExportPlan, path: Path, tick: Callable[[], None])
                     batch_id,
                     n,
                     *cells,
+                    " ".join(added.get((dataset, external_id), ())),
                 ]
             )
             if pos or und:
@@ -163,7 +191,13 @@ def _write_consensus_csv(plan: ExportPlan, path: Path, tick: Callable[[], None])
             rows += 1
             if rows % 5000 == 0:
                 tick()
-    return {"rows": rows, "positive": positive, "undecided": undecided, "reads_per_exam": reads_per_exam}
+    return {
+        "rows": rows,
+        "positive": positive,
+        "undecided": undecided,
+        "reads_per_exam": reads_per_exam,
+        "insufficient": insufficient,
+    }
 
 
 # --- Consensus JSON Lines --------------------------------------------------------------------------------
@@ -177,10 +211,14 @@ def _write_consensus_jsonl(plan: ExportPlan, path: Path, tick: Callable[[], None
         for class_id, code in zip(column.source_ids, column.source_codes, strict=True)
     }
     codes.update(dict(plan.taxonomy.classes.values_list("pk", "code")))
+    min_reads = _min_reads(plan)
     with open(path, "w", encoding="utf-8", newline="\n") as handle:
         for row, (dataset, external_id, batch_id, n, decided, open_) in enumerate(
             exam_detail_rows(plan.batch_ids)
         ):
+            thin = n < min_reads[batch_id]
+            if thin:
+                decided, open_ = [], []
             labels = [
                 {
                     "code": codes[class_id],
@@ -190,6 +228,8 @@ def _write_consensus_jsonl(plan: ExportPlan, path: Path, tick: Callable[[], None
                     "total_votes": total,
                     "probability": fixed(probability),
                     "algorithm_version": version,
+                    # Present because an adjudicator added it: no reader marked it.
+                    "added_by_adjudicator": bool(value) and method == "adjudicated" and not positive,
                 }
                 for class_id, value, method, positive, total, probability, version in decided
             ]
@@ -213,6 +253,7 @@ def _write_consensus_jsonl(plan: ExportPlan, path: Path, tick: Callable[[], None
                         "exam_id": external_id,
                         "batch": batch_id,
                         "reads": n,
+                        "consensus": INSUFFICIENT if thin else "decided",
                         "labels": labels,
                         "undecided": pending,
                     }
@@ -377,9 +418,10 @@ def _card(
 ) -> dict:
     agreement = {str(batch.pk): _batch_agreement(batch) for batch in plan.batches}
     exams = stats["rows"]
+    thin = len(stats["insufficient"])
     classes = []
     for j, column in enumerate(plan.columns):
-        decided = exams - stats["undecided"][j]
+        decided = exams - thin - stats["undecided"][j]
         row = {
             "code": column.code,
             "name": column.name,
@@ -396,12 +438,17 @@ def _card(
         classes.append(row)
     conventions = [
         f"{CONSENSUS_CSV}: one row per exam in (dataset, exam_id) order; 'row' is the row of {TRACINGS}; "
-        "each class column is 1 (present), 0 (absent) or empty (undecided: readers tied or the latent "
-        "estimate was uncertain, and nobody has adjudicated it yet); is_male is 1, 0 or empty (unknown).",
+        "each class column is 1 (present), 0 (absent) or empty (undecided: readers tied, the latent "
+        "estimate was uncertain or contradicted unanimous readers, or the decisions broke an exclusive set, "
+        "and nobody has adjudicated it yet); is_male is 1, 0 or empty (unknown). An exam with fewer "
+        "submitted reads than its batch's minimum has no consensus: every class cell is empty and it is "
+        "listed under 'insufficient_reads' in this card.",
         f"{CONSENSUS_JSONL}: per exam, every stored consensus decision by the batches' own codes with its "
-        "method (unanimous, majority, adjudicated, latent), votes and latent probability, and every "
-        "undecided class; any other class was marked by no reader: value 0, positive_votes 0, "
-        "total_votes = reads.",
+        "method (unanimous, majority, latent, single, adjudicated), votes and probability (the latent "
+        "estimate under the latent rule, else the share of positive reads), and every undecided class with "
+        "its reason; any other class was marked by no reader: value 0 (unanimous, or the single read), "
+        "positive_votes 0, total_votes = reads. 'consensus' is 'decided', or 'insufficient reads' for an "
+        "exam with fewer reads than its batch's minimum, which has no labels.",
         f"{READS_CSV}: one row per reader, exam, read and marked class (unmarked classes are absent); "
         "readers are pseudonyms R01.. by sorted account, the same in every file of this release; "
         "stage blind/revised and read_round 2 (retest) included, is_current marks the read consensus uses; "
@@ -453,6 +500,7 @@ def _card(
                 "suggestion_mode": batch.suggestion_mode,
                 "status": batch.status,
                 "consensus_rule": (batch.design or {}).get("consensus") or {"method": "majority"},
+                "min_reads": _min_reads(plan)[batch.pk],
             }
             for batch in plan.batches
         ],
@@ -463,7 +511,9 @@ def _card(
             "read_rows": n_read_rows,
             "reads_per_exam": {str(k): v for k, v in sorted(stats["reads_per_exam"].items())},
             "mean_reads_per_exam": fixed(summary["first_reads"] / exams) if exams else None,
+            "insufficient_reads": thin,
         },
+        "insufficient_reads": stats["insufficient"],
         "consensus_methods": consensus_method_counts(plan.batch_ids),
         "classes": classes,
         "agreement": agreement,
