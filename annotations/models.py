@@ -32,6 +32,14 @@ class Taxonomy(models.Model):
             "every diagnostic statement."
         ),
     )
+    none_of_these = models.BooleanField(
+        default=False,
+        help_text=_(
+            "A read that marks no statement is an answer: none of these is present (a closed list such "
+            "as the six classes of the CODE studies). Otherwise a reader must mark at least one statement "
+            "or skip."
+        ),
+    )
     content_sha256 = models.CharField(max_length=64)
     loaded_at = models.DateTimeField(default=timezone.now)
     frozen_at = models.DateTimeField(null=True, blank=True)

@@ -57,6 +57,10 @@ class BatchAgreementView(APIView):
                 ],
                 "exams": dashboard["exams"],
                 "rule": dashboard["consensus_rule"],
+                # Which interval is shown (over exams, or over exams and readers), and its resamples.
+                "bootstrap": dashboard["bootstrap"],
+                "pairs_by_class": (result.results or {}).get("pairs_by_class", []),
+                "reader_classes": dashboard["reader_classes"],
                 "consensus_summary": dashboard["consensus_summary"],
             }
         )

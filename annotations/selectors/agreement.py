@@ -413,6 +413,29 @@ def agreement_dashboard(result: AgreementResult) -> dict:
         "consensus_rule": data.get("consensus", {}),
         "consensus_summary": consensus_summary(data),
         "bootstrap": data.get("bootstrap", {}),
+        **reader_tables(data, readers, names),
+    }
+
+
+def reader_tables(data: dict, readers: list[dict], names: dict[int, str]) -> dict:
+    """The reader x class table (outliers first) and whether gold or retest figures exist."""
+    pseudonyms = {row["reader_id"]: row.get("pseudonym", "") for row in data.get("readers", [])}
+    rows = [
+        {
+            **row,
+            "username": names.get(row["reader_id"], "?"),
+            "pseudonym": pseudonyms.get(row["reader_id"], ""),
+        }
+        for row in data.get("reader_classes", [])
+    ]
+    return {
+        "usernames": names,
+        "reader_classes": sorted(rows, key=lambda r: (not r["outlier"], r["reference"], r["username"])),
+        "outliers": [row for row in rows if row["outlier"]],
+        "references": data.get("references", []),
+        "has_quality": any(
+            row.get("gold_exams") is not None or row.get("retest_exams") is not None for row in readers
+        ),
     }
 
 
