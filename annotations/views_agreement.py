@@ -106,12 +106,16 @@ def adjudication_queue_view(request):
 
 
 def decisions_from_post(post, codes: list[str]) -> list[Decision]:
-    """The form sends decision-<code> = present|absent for each class the adjudicator decided."""
+    """The form sends decision-<code> = present|absent for each class the adjudicator decided, and
+    add-statement = <code> for a statement no reader marked that the adjudicator adds as present."""
     decisions = []
     for code in codes:
         answer = post.get(f"decision-{code}")
         if answer in ("present", "absent"):
             decisions.append(Decision(code=code, value=answer == "present"))
+    added = (post.get("add-statement") or "").strip()
+    if added and added not in codes:
+        decisions.append(Decision(code=added, value=True))
     return decisions
 
 
@@ -132,7 +136,9 @@ def adjudication_case_view(request, batch_id: int, exam_id: int):
                 actor=request.user,
                 batch=case.batch,
                 exam_id=exam_id,
-                decisions=decisions_from_post(request.POST, [d.code for d in case.disputed]),
+                decisions=decisions_from_post(
+                    request.POST, [d.code for d in case.disputed] + [a["code"] for a in case.added]
+                ),
                 rationale=request.POST.get("rationale", ""),
                 version=version,
             )

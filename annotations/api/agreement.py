@@ -111,6 +111,10 @@ def _case_data(case) -> dict:
             {"code": code, "name": name, "method": method} for code, name, method in case.agreed
         ],
         "suggestion_provider": case.suggestion_provider,
+        # Readers' comments and uncertainty marks, under the same pseudonyms as the votes.
+        "readers": [asdict(note) for note in case.readers],
+        "added": case.added,
+        "addable": case.addable,
     }
 
 

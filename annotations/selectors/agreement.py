@@ -269,6 +269,7 @@ class DisputedClass:
     suggestion_score: float | None
     decided_value: bool | None
     decided_rationale: str
+    uncertain: list[str] = field(default_factory=list)  # pseudonyms who marked it present but uncertain
 
 
 @dataclass(frozen=True)
@@ -279,6 +280,10 @@ class AdjudicationCase:
     agreed: list[tuple[str, str, str]]  # (code, name, method) of classes agreed present
     version: int
     suggestion_provider: str | None
+    # Readers' comments and uncertainty marks, by pseudonym (selectors.adjudication_evidence.ReaderNote).
+    readers: list = field(default_factory=list)
+    added: list[dict] = field(default_factory=list)  # statements an adjudicator added: code, name, value
+    addable: list[dict] = field(default_factory=list)  # statements no reader marked: code, name
 
 
 def adjudication_case(user, batch_id: int, exam_id: int) -> AdjudicationCase:
@@ -320,6 +325,14 @@ def adjudication_case(user, batch_id: int, exam_id: int) -> AdjudicationCase:
         if suggestion
         else {}
     )
+    # Local import: that module builds on this one's read filters.
+    from annotations.selectors.adjudication_evidence import (
+        exam_addable_statements,
+        exam_added_statements,
+        exam_reader_notes,
+    )
+
+    notes, unsure = exam_reader_notes(batch.pk, exam_id, names)
     disputed = [
         DisputedClass(
             class_id=d.diagnostic_class_id,
@@ -337,6 +350,7 @@ def adjudication_case(user, batch_id: int, exam_id: int) -> AdjudicationCase:
             decided_rationale=decisions[d.diagnostic_class_id].rationale
             if d.diagnostic_class_id in decisions
             else "",
+            uncertain=unsure.get(d.diagnostic_class_id, []),
         )
         for d in disputes
     ]
@@ -356,6 +370,9 @@ def adjudication_case(user, batch_id: int, exam_id: int) -> AdjudicationCase:
         agreed=agreed,
         version=version,
         suggestion_provider=f"{suggestion.provider} {suggestion.provider_version}" if suggestion else None,
+        readers=notes,
+        added=exam_added_statements(batch, exam_id),
+        addable=exam_addable_statements(batch, exam_id),
     )
 
 

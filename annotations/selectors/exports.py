@@ -407,3 +407,19 @@ def consensus_method_counts(batch_ids: Sequence[int]) -> dict[str, int]:
         Consensus.objects.filter(batch_id__in=batch_ids).values("method").annotate(n=Count("pk")).order_by()
     )
     return {row["method"]: row["n"] for row in rows}
+
+
+def adjudicator_added_codes(batch_ids: Sequence[int]) -> dict[tuple[str, str], list[str]]:
+    """(dataset, external id) -> codes an adjudicator decided present that no reader marked (an
+    adjudicated consensus with no positive vote), in taxonomy order. Few, so read whole."""
+    rows = (
+        Consensus.objects.filter(
+            batch_id__in=batch_ids, method=Consensus.Method.ADJUDICATED, value=True, positive_votes=0
+        )
+        .order_by("diagnostic_class__position")
+        .values_list("exam__dataset__name", "exam__external_id", "diagnostic_class__code")
+    )
+    added: dict[tuple[str, str], list[str]] = {}
+    for dataset, external_id, code in rows:
+        added.setdefault((dataset, external_id), []).append(code)
+    return added

@@ -16,8 +16,21 @@ from django.db.models import Max
 from django.utils import timezone
 
 from annotations.agreement import ALGORITHM_VERSION
-from annotations.models import Adjudication, AdjudicationView, Consensus, DisputedLabel, ReviewBatch
+from annotations.exclusive_sets import exclusive_conflicts
+from annotations.models import (
+    Adjudication,
+    AdjudicationView,
+    Consensus,
+    DiagnosticClass,
+    DisputedLabel,
+    ReviewBatch,
+)
 from annotations.roles import Role, has_role
+from annotations.selectors.adjudication_evidence import (
+    exam_first_reads,
+    exam_marked_class_ids,
+    exam_present_codes,
+)
 from annotations.selectors.blinding import exam_adjudicator_eligible
 from annotations.services.audit import audit_record
 
@@ -82,17 +95,30 @@ def adjudication_decide(
         }
         # A class decided before stays decidable (a correction) even if new reads settled its dispute.
         decided_before = {a.diagnostic_class.code: a for a in existing.select_related("diagnostic_class")}
-        unknown = [code for code in codes if code not in disputes and code not in decided_before]
+        classes = {c.code: c for c in DiagnosticClass.objects.filter(taxonomy_id=batch.taxonomy_id)}
+        # A statement no reader marked may be added (recorded as adjudicated with no positive vote);
+        # a statement readers marked and agreed on is theirs, not the adjudicator's.
+        marked = exam_marked_class_ids(batch.pk, exam_id)
+        unknown = [
+            code
+            for code in codes
+            if code not in disputes
+            and code not in decided_before
+            and (code not in classes or classes[code].pk in marked)
+        ]
         if unknown:
-            raise AdjudicationError(f"not disputed on this exam, so not adjudicable: {', '.join(unknown)}")
+            raise AdjudicationError(
+                "neither disputed on this exam nor a statement no reader marked, so not adjudicable: "
+                + ", ".join(unknown)
+            )
+        _exclusive_set_check(batch, exam_id, decisions, classes)
+        n_reads = exam_first_reads(batch.pk, exam_id).count()
         now = timezone.now()
         new_version = current + 1
         saved = []
         for decision in decisions:
             dispute = disputes.get(decision.code)
-            class_id = (
-                dispute.diagnostic_class_id if dispute else decided_before[decision.code].diagnostic_class_id
-            )
+            class_id = classes[decision.code].pk
             adjudication, _ = Adjudication.objects.update_or_create(
                 batch=batch,
                 exam_id=exam_id,
@@ -108,6 +134,8 @@ def adjudication_decide(
             previous = Consensus.objects.filter(
                 batch=batch, exam_id=exam_id, diagnostic_class_id=class_id
             ).first()
+            if dispute is None and previous is None:  # added by the adjudicator: no reader marked it
+                previous = Consensus(positive_votes=0, total_votes=n_reads, probability=None)
             Consensus.objects.update_or_create(
                 batch=batch,
                 exam_id=exam_id,
@@ -139,6 +167,33 @@ def adjudication_decide(
             },
         )
     return saved
+
+
+def _exclusive_set_check(
+    batch: ReviewBatch, exam_id: int, decisions: Sequence[Decision], classes: dict[str, DiagnosticClass]
+) -> None:
+    """Refuse a decision that leaves the exam labelled with statements the taxonomy's exclusive sets
+    forbid together (the same rule as a reader's submit), naming both. The exam's label set after the
+    decision: every consensus value present now (agreed, majority, latent, earlier adjudications), with
+    the classes decided here replaced by their new values. Only conflicts that a class decided present
+    here takes part in are this decision's to refuse."""
+    decided = {d.code: bool(d.value) for d in decisions}
+    now_present = [code for code, value in decided.items() if value]
+    if not now_present:
+        return
+    kept = sorted(code for code in exam_present_codes(batch, exam_id) if code not in decided)
+    kinds = {code: c.kind for code, c in classes.items()}
+    conflicts = [
+        conflict
+        for conflict in exclusive_conflicts([*now_present, *kept], kinds, batch.taxonomy.exclusive_sets)
+        if conflict.first in now_present or conflict.second in now_present
+    ]
+    if conflicts:
+        first, second = conflicts[0].first, conflicts[0].second
+        raise AdjudicationError(
+            f"“{classes[first].name}” ({first}) and “{classes[second].name}” ({second}) cannot both be "
+            "present on this exam (the taxonomy's exclusive sets); decide one of them absent"
+        )
 
 
 def _view_record(actor, batch: ReviewBatch, exam_id: int) -> bool:

@@ -456,6 +456,11 @@ def _card(
         "a skipped slot is one row with status skipped, its skip_reason and no class: a skip is not a read.",
         "Readers' identities appear in no file of this release.",
     ]
+    conventions.append(
+        f"{CONSENSUS_CSV} '{ADDED_COLUMN}' (last column) and {CONSENSUS_JSONL} 'added_by_adjudicator': "
+        "statements an adjudicator added as present although no reader marked them (method adjudicated, "
+        "positive_votes 0); the CSV lists their codes in the batches' own taxonomy, space-separated."
+    )
     if tracings:
         conventions.append(
             f"{TRACINGS}: 'tracings' float32 (N, {tracings['length']}, 12) in mV at "
