@@ -207,7 +207,9 @@ def test_gold_accuracy_and_test_retest_kappa_per_reader_on_the_dashboard_page_an
     for retest in retests:
         i = exams.index(retest.exam)
         # ana repeats herself exactly; bruno marks LAD on every retest
-        codes = (["LBBB"] if i == 0 else ["RBBB"] if i in (1, 5) else []) if retest.reader == ana else ["RBBB"]
+        codes = (
+            (["LBBB"] if i == 0 else ["RBBB"] if i in (1, 5) else []) if retest.reader == ana else ["RBBB"]
+        )
         read(retest.reader, batch, retest.exam, codes, read_round=2)
     batch_agreement_compute(batch.pk)
 
@@ -249,3 +251,40 @@ def test_kappa_per_pair_of_readers_and_class_is_stored_and_exported(client, ana,
     assert row["n"] == "8" and row["positive_a"] == "4" and row["positive_both"] == "3"
     assert number(row["kappa_ci_lower"]) <= number(row["kappa"]) <= number(row["kappa_ci_upper"])
     assert {r["code"] for r in rows} >= {"RBBB"}
+
+
+def test_the_dataset_card_names_the_interval_and_gives_gold_and_test_retest_per_reader(
+    tmp_path, ana, bruno, carol, diego, code15
+):
+    import json
+
+    from django.core.management import call_command
+
+    exams = ExamFactory.create_batch(20)
+    ReferenceLabel.objects.create(exam=exams[0], code_system="code15", code="LBBB")
+    readers = [ana, bruno, carol]
+    batch = make_batch(diego, code15, readers, exams, gold_exams=exams[:1], retest_fraction=0.1, seed=3)
+    batch.design = {**batch.design, "agreement": {"intervals": "exams_and_readers"}}
+    batch.save(update_fields=["design"])
+    for i, exam in enumerate(exams):
+        for j, reader in enumerate(readers):
+            marked = (i == 0 and reader != carol) or (i + j) % 4 == 0
+            read(reader, batch, exam, ["LBBB"] if marked else [])
+    for retest in Assignment.objects.filter(batch=batch, read_round=2):
+        read(retest.reader, batch, retest.exam, [], read_round=2)
+    batch_agreement_compute(batch.pk)
+
+    call_command(
+        "export_labels", "--batch", str(batch.pk), "--out", str(tmp_path), "--no-hdf5", "--no-progress"
+    )
+    card = json.loads((tmp_path / "dataset_card.json").read_text())
+    agreement = card["agreement"][str(batch.pk)]
+    assert agreement["interval_method"] == "exams_and_readers"
+    assert "exams and readers" in agreement["interval_description"]
+    by_reader = {row["reader"]: row for row in agreement["readers"]}
+    assert sorted(by_reader) == ["R01", "R02", "R03"]  # pseudonyms only, as everywhere in a release
+    assert [by_reader[r]["gold_exam_accuracy"] for r in ("R01", "R02", "R03")] == [1.0, 1.0, 0.0]
+    assert all(row["retest_exams"] >= 1 for row in by_reader.values())
+    markdown = (tmp_path / "dataset_card.md").read_text()
+    assert "over exams and readers" in markdown and "Test-retest" in markdown and "Gold" in markdown
+    assert "carol" not in (tmp_path / "dataset_card.json").read_text()

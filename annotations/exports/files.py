@@ -84,6 +84,43 @@ def _range(interval) -> str:
     return f"{_cell(lower)} to {_cell(upper)}"
 
 
+def _agreement_markdown(card: dict) -> list[str]:
+    """Which interval the card's agreement figures carry, and each reader's gold and test-retest."""
+    lines = ["", "## Reader agreement: intervals", ""]
+    for batch_id, agreement in sorted((card.get("agreement") or {}).items()):
+        if agreement.get("source") == "none":
+            continue
+        left_out = (agreement.get("bootstrap") or {}).get("exams_left_out")
+        lines.append(
+            f"- Batch {batch_id}: 95% intervals by {agreement.get('interval_description', '-')}"
+            + (f"; {left_out} exams read once left out (they show no agreement)" if left_out else "")
+            + "; an interval marked partial (`*_ci_partial`) comes from only the share `*_defined` of the "
+            "resamples in which the coefficient was defined."
+        )
+    rows = [
+        (batch_id, reader)
+        for batch_id, agreement in sorted((card.get("agreement") or {}).items())
+        for reader in agreement.get("readers") or []
+    ]
+    if rows:
+        lines += [
+            "",
+            "## Readers: gold exams and test-retest",
+            "",
+            "| Batch | Reader | Exams read | Gold exams | Gold: labels right | Gold: exams wholly right "
+            "| Test-retest exams | Test-retest κ | Test-retest agreement |",
+            "|---|---|---|---|---|---|---|---|---|",
+        ]
+        for batch_id, r in rows:
+            lines.append(
+                f"| {batch_id} | {r['reader']} | {_cell(r.get('exams_read'))} | {_cell(r.get('gold_exams'))} "
+                f"| {_cell(r.get('gold_label_accuracy'))} | {_cell(r.get('gold_exam_accuracy'))} "
+                f"| {_cell(r.get('retest_exams'))} | {_cell(r.get('retest_kappa'))} "
+                f"| {_cell(r.get('retest_agreement'))} |"
+            )
+    return lines
+
+
 def card_markdown(card: dict) -> str:
     """The human-readable dataset card, rendered from the same dictionary as dataset_card.json."""
     lines = [
@@ -136,6 +173,7 @@ def card_markdown(card: dict) -> str:
             f"| {_cell(row['prevalence'])} | {_range(row['prevalence_ci'])} "
             f"| {_cell(kappa.get('fleiss_kappa'))} | {_range(kappa.get('fleiss_kappa_ci'))} |"
         )
+    lines += _agreement_markdown(card)
     lines += ["", "## Files", ""]
     for item in card["files"]:
         lines.append(f"- `{item['name']}` ({item['bytes']} bytes), sha256 `{item['sha256']}`")

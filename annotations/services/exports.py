@@ -26,7 +26,7 @@ from django.conf import settings
 from django.db import connection, transaction
 
 import ecgreview
-from annotations.agreement import bootstrap_agreement
+from annotations.agreement import BOOTSTRAP_METHODS, METHOD_EXAMS, bootstrap_agreement
 from annotations.exports import hdf5
 from annotations.exports.files import (
     card_markdown,
@@ -356,9 +356,36 @@ def _write_tracings(
 
 
 # --- The dataset card ----------------------------------------------------------------------------------
-def _batch_agreement(batch) -> dict:
-    """Per-class agreement of one batch with its intervals: the stored AgreementResult (issue 6), or,
-    for a batch that has none yet, computed here from its reads with the same pure functions."""
+#: Per reader figures of the stored agreement given in the card: gold exams and test-retest.
+READER_QUALITY_FIELDS = (
+    "exams_read",
+    "gold_exams",
+    "gold_label_accuracy",
+    "gold_exam_accuracy",
+    "retest_exams",
+    "retest_kappa",
+    "retest_agreement",
+)
+
+
+def _reader_quality(stored: AgreementResult, names: dict[int, str]) -> list[dict]:
+    """Each reader's gold accuracy and test-retest agreement, under the release's pseudonyms."""
+    rows = []
+    for row in stored.results.get("readers", []):
+        if row["reader_id"] not in names:
+            continue
+        entry = {"reader": names[row["reader_id"]]}
+        for name in READER_QUALITY_FIELDS:
+            value = row.get(name)
+            entry[name] = fixed(value) if isinstance(value, float) else value
+        rows.append(entry)
+    return sorted(rows, key=lambda r: r["reader"])
+
+
+def _batch_agreement(batch, names: dict[int, str] | None = None) -> dict:
+    """Per-class agreement of one batch with its intervals and which bootstrap made them, and per reader
+    gold and test-retest figures: the stored AgreementResult (issue 6), or, for a batch that has none
+    yet, computed here from its reads with the same pure functions (no per-reader figures then)."""
     from annotations.selectors.agreement import batch_read_state, batch_reads_snapshot
 
     stored = AgreementResult.objects.filter(batch=batch).first()
@@ -369,15 +396,22 @@ def _batch_agreement(batch) -> dict:
             entry = {name: fixed(row.get(name)) for name in AGREEMENT_FIELDS}
             for name in AGREEMENT_FIELDS[2:]:
                 entry[f"{name}_ci"] = [fixed(v) for v in (row.get(f"{name}_ci") or [None, None])]
+                if f"{name}_defined" in row:  # share of resamples that defined it; partial: flagged
+                    entry[f"{name}_defined"] = fixed(row[f"{name}_defined"])
+                    entry[f"{name}_ci_partial"] = row[f"{name}_ci_partial"]
             entry["n_exams_read"] = row.get("n_exams_read")
             classes[row["code"]] = entry
+        boot = stored.results.get("bootstrap") or {}
         return {
             "source": "stored",
             "algorithm_version": stored.algorithm_version,
             "read_count": stored.read_count,
             "up_to_date": (stored.read_count, stored.latest_submission_at) == (reads, latest),
-            "bootstrap": stored.results.get("bootstrap"),
+            "bootstrap": boot,
+            "interval_method": boot.get("method", METHOD_EXAMS),
+            "interval_description": boot.get("description", BOOTSTRAP_METHODS[METHOD_EXAMS]),
             "classes": classes,
+            "readers": _reader_quality(stored, names or {}),
         }
     snapshot = batch_reads_snapshot(batch)
     if not snapshot.reads.size:
@@ -399,7 +433,10 @@ def _batch_agreement(batch) -> dict:
         "read_count": snapshot.read_count,
         "up_to_date": True,
         "bootstrap": {"n_resamples": boot.n_resamples, "seed": boot.seed, "confidence": boot.confidence},
+        "interval_method": boot.method,
+        "interval_description": boot.description,
         "classes": classes,
+        "readers": [],
     }
 
 
@@ -412,11 +449,12 @@ def _card(
     stats: dict,
     summary: dict,
     n_readers: int,
+    names: dict[int, str] | None = None,
     n_read_rows: int,
     tracings: dict | None,
     files: list[dict],
 ) -> dict:
-    agreement = {str(batch.pk): _batch_agreement(batch) for batch in plan.batches}
+    agreement = {str(batch.pk): _batch_agreement(batch, names) for batch in plan.batches}
     exams = stats["rows"]
     thin = len(stats["insufficient"])
     classes = []
@@ -633,6 +671,7 @@ def _export_write(
         stats=stats,
         summary=summary,
         n_readers=len(names),
+        names=names,
         n_read_rows=n_read_rows,
         tracings=tracings,
         files=files,
