@@ -34,13 +34,11 @@ from django.utils import timezone
 
 from annotations.agreement import (
     ALGORITHM_VERSION,
-    MISSING,
     ConsensusDecision,
     ExclusiveSet,
     bootstrap_agreement,
     consensus_decide,
     dawid_skene,
-    reader_vs_consensus,
 )
 from annotations.exclusive_sets import TOKENS
 from annotations.models import (
@@ -52,14 +50,13 @@ from annotations.models import (
     ReviewBatch,
 )
 from annotations.selectors.agreement import ReadsSnapshot, batch_pseudonyms, batch_reads_snapshot
+from annotations.services.agreement_tables import agreement_tables, bootstrap_summary, interval_method
 from annotations.services.audit import audit_record
 
 logger = logging.getLogger(__name__)
 
 METHOD_MAJORITY = "majority"
 METHOD_LATENT = "latent"
-# Statistics shown with intervals on the dashboard (the pure module bootstraps every one of them).
-INTERVAL_STATISTICS = ("fleiss_kappa", "krippendorff_alpha", "gwet_ac1", "pabak", "mean_pairwise_kappa")
 
 
 class AgreementConfigError(ValueError):
@@ -97,6 +94,12 @@ def agreement_recompute_request(batch_id: int) -> bool:
     Called after the submitting transaction commits. Returns whether a task was queued.
     """
     delay = settings.AGREEMENT_RECOMPUTE_DELAY_S
+    if settings.CELERY_TASK_ALWAYS_EAGER:
+        # No broker (the embedded default): eager Celery would run the recomputation inside the submitting
+        # request. The in-process background thread runs it after the response, coalesced per batch.
+        from ecgreview.inprocess import background
+
+        return background.submit(("agreement", batch_id), lambda: _recompute_eagerly(batch_id), delay=delay)
     try:
         # The key outlives the countdown a little, so it also expires if the task is lost.
         if not cache.add(_pending_key(batch_id), 1, timeout=delay + settings.AGREEMENT_PENDING_GRACE_S):
@@ -114,6 +117,12 @@ def agreement_recompute_request(batch_id: int) -> bool:
         return False
 
 
+def _recompute_eagerly(batch_id: int) -> None:
+    from annotations.tasks import agreement_recompute
+
+    agreement_recompute.apply((batch_id,))
+
+
 def agreement_recompute_started(batch_id: int) -> None:
     """The task began: later submissions must schedule a new run, since this one may not see them."""
     try:
@@ -125,92 +134,6 @@ def agreement_recompute_started(batch_id: int) -> None:
 # --- Computation ---------------------------------------------------------------------------------------
 def _nan_to_none(values) -> list:
     return [None if v is None or (isinstance(v, float) and not np.isfinite(v)) else v for v in values]
-
-
-def _class_rows(snapshot: ReadsSnapshot, boot, disputed_per_class: np.ndarray) -> list[dict]:
-    point = boot.point.classes
-    rows = []
-    positive_reads = (snapshot.reads == 1).sum(axis=(0, 1))
-    for c, (class_id, code, name) in enumerate(
-        zip(snapshot.class_ids, snapshot.class_codes, snapshot.class_names, strict=True)
-    ):
-        row = {
-            "class_id": class_id,
-            "code": code,
-            "name": name,
-            "prevalence": _nan_to_none([float(point.prevalence[c])])[0],
-            "observed_agreement": _nan_to_none([float(point.observed_agreement[c])])[0],
-            "positive_reads": int(positive_reads[c]),
-            "n_exams_read": int(point.n_exams_read[c]),
-            "n_pairable_exams": int(point.n_pairable_exams[c]),
-            "disputed": int(disputed_per_class[c]),
-        }
-        for name_ in INTERVAL_STATISTICS:
-            interval = boot.intervals[name_]
-            row[name_] = _nan_to_none([float(getattr(point, name_)[c])])[0]
-            row[f"{name_}_ci"] = _nan_to_none([float(interval.lower[c]), float(interval.upper[c])])
-        rows.append(row)
-    return rows
-
-
-def _pair_matrix(snapshot: ReadsSnapshot, point) -> dict:
-    """Reader x reader: mean over classes of Cohen's kappa (where defined) and exams read by both."""
-    n = len(snapshot.reader_ids)
-    kappa = [[None] * n for _ in range(n)]
-    shared = [[0] * n for _ in range(n)]
-    for p, (a, b) in enumerate(point.reader_pairs):
-        values = point.pairwise_kappa[p]
-        defined = values[np.isfinite(values)]
-        mean = float(defined.mean()) if defined.size else None
-        kappa[a][b] = kappa[b][a] = mean
-        co_read = int(point.pairwise_n[p].max()) if point.pairwise_n[p].size else 0
-        shared[a][b] = shared[b][a] = co_read
-    for r in range(n):
-        kappa[r][r] = 1.0
-        shared[r][r] = int((snapshot.reads[r, :, 0] != MISSING).sum()) if snapshot.reads.shape[2] else 0
-    return {"mean_kappa": kappa, "exams_in_common": shared}
-
-
-def _reader_rows(snapshot: ReadsSnapshot, threshold: float, latent, names: dict[int, str]) -> list[dict]:
-    """Each reader against the majority of the *other* readers (leave-one-out, so that a reader's own vote
-    does not flatter them), pooled over classes; and their Dawid-Skene reliability, averaged over classes."""
-    if len(snapshot.reader_ids) < 2:
-        return [
-            {
-                "reader_id": r,
-                "pseudonym": names.get(r, ""),
-                "exams_read": int((snapshot.reads[i, :, 0] != MISSING).sum()),
-            }
-            for i, r in enumerate(snapshot.reader_ids)
-        ]
-    versus = reader_vs_consensus(snapshot.reads, threshold=threshold)
-    rows = []
-    for i, reader_id in enumerate(snapshot.reader_ids):
-        n_pos = np.nan_to_num(versus.n_reference_positive[i])
-        n_neg = np.nan_to_num(versus.n_compared[i]) - n_pos
-        tp = np.nan_to_num(versus.sensitivity[i]) * n_pos
-        tn = np.nan_to_num(versus.specificity[i]) * n_neg
-        kappa = versus.kappa[i][np.isfinite(versus.kappa[i])]
-        rows.append(
-            {
-                "reader_id": reader_id,
-                "pseudonym": names.get(reader_id, ""),
-                "exams_read": int((snapshot.reads[i, :, 0] != MISSING).sum())
-                if snapshot.reads.shape[2]
-                else 0,
-                "sensitivity": float(tp.sum() / n_pos.sum()) if n_pos.sum() else None,
-                "specificity": float(tn.sum() / n_neg.sum()) if n_neg.sum() else None,
-                "reference_positives": int(n_pos.sum()),
-                "mean_kappa": float(kappa.mean()) if kappa.size else None,
-                "latent_sensitivity": _nan_to_none([float(np.nanmean(latent.sensitivity[i]))])[0]
-                if latent is not None and np.isfinite(latent.sensitivity[i]).any()
-                else None,
-                "latent_specificity": _nan_to_none([float(np.nanmean(latent.specificity[i]))])[0]
-                if latent is not None and np.isfinite(latent.specificity[i]).any()
-                else None,
-            }
-        )
-    return rows
 
 
 def exclusive_sets_of(taxonomy_id: int, codes: list[str]) -> list[ExclusiveSet]:
@@ -318,20 +241,27 @@ def batch_agreement_compute(batch_id: int) -> AgreementResult | None:
     reads = snapshot.reads
     latent = dawid_skene(reads) if reads.shape[0] >= 2 and reads.shape[1] else None
     reason = decision.reason
+    interval_method_, interval_note = interval_method(batch, len(snapshot.reader_ids))
     boot = bootstrap_agreement(
-        snapshot.reads, n_resamples=settings.AGREEMENT_BOOTSTRAP_RESAMPLES, seed=batch.seed
+        snapshot.reads,
+        n_resamples=settings.AGREEMENT_BOOTSTRAP_RESAMPLES,
+        seed=batch.seed,
+        method=interval_method_,
     )
     disputed = reason != ""
     names = batch_pseudonyms(batch)
     results = {
         "consensus": rule,
         "consensus_summary": _consensus_summary(snapshot, rule, decision),
-        "readers": _reader_rows(snapshot, rule["threshold"], latent, names),
-        "reader_ids": snapshot.reader_ids,
-        "classes": _class_rows(
-            snapshot, boot, disputed.sum(axis=0) if disputed.size else np.zeros(len(snapshot.class_ids))
+        **agreement_tables(
+            batch,
+            snapshot,
+            boot,
+            rule,
+            latent,
+            names,
+            disputed.sum(axis=0) if disputed.size else np.zeros(len(snapshot.class_ids)),
         ),
-        "pairs": _pair_matrix(snapshot, boot.point.classes),
         "exams": {
             "exact_match_rate": _nan_to_none([float(boot.point.exams.exact_match_rate)])[0],
             "exact_match_rate_ci": _nan_to_none(
@@ -345,7 +275,7 @@ def batch_agreement_compute(batch_id: int) -> AgreementResult | None:
                 [float(boot.intervals["mean_jaccard"].lower), float(boot.intervals["mean_jaccard"].upper)]
             ),
         },
-        "bootstrap": {"n_resamples": boot.n_resamples, "seed": boot.seed, "confidence": boot.confidence},
+        "bootstrap": bootstrap_summary(boot, interval_note),
     }
     return _store(batch, snapshot, results, decision, started)
 
