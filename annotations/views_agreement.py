@@ -33,6 +33,7 @@ from annotations.services.adjudication import (
     adjudication_view_record,
 )
 from annotations.services.agreement import agreement_recompute_request
+from annotations.services.agreement_tables import IntervalMethodError, batch_interval_method_set
 from annotations.spreadsheet_csv import spreadsheet_writer
 from annotations.views import api_login_required, role_required
 from annotations.views_reading import waveform_response
@@ -57,6 +58,7 @@ def batch_agreement(request, batch_id: int):
             "methods": consensus_method_counts(batch),
             "reads_now": read_count,
             "stale": result is None or result.read_count != read_count,
+            "interval_choice": ((batch.design or {}).get("agreement") or {}).get("intervals", "exams"),
         },
     )
 
@@ -91,6 +93,11 @@ def batch_agreement_csv(request, batch_id: int):
 @coordinator_only
 def batch_agreement_recompute(request, batch_id: int):
     batch, _result = agreement_for_coordinator(request.user, batch_id)
+    if "intervals" in request.POST:  # the form also chooses which bootstrap the intervals come from
+        try:
+            batch_interval_method_set(batch=batch, method=request.POST["intervals"], actor=request.user)
+        except IntervalMethodError as error:
+            return HttpResponseBadRequest(str(error), content_type="text/plain; charset=utf-8")
     if agreement_recompute_request(batch.pk):
         messages.success(request, _("Recomputation queued; this page shows it when it is done."))
     else:

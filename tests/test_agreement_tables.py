@@ -288,3 +288,33 @@ def test_the_dataset_card_names_the_interval_and_gives_gold_and_test_retest_per_
     markdown = (tmp_path / "dataset_card.md").read_text()
     assert "over exams and readers" in markdown and "Test-retest" in markdown and "Gold" in markdown
     assert "carol" not in (tmp_path / "dataset_card.json").read_text()
+
+
+def test_a_coordinator_chooses_the_two_way_bootstrap_on_the_agreement_page(
+    client, ana, bruno, carol, diego, code15
+):
+    from annotations.models import AuditEvent
+
+    exams = ExamFactory.create_batch(6)
+    batch = make_batch(diego, code15, [ana, bruno, carol], exams)
+    for i, exam in enumerate(exams):
+        for j, reader in enumerate((ana, bruno, carol)):
+            read(reader, batch, exam, ["RBBB"] if (i + j) % 2 else [])
+    batch_agreement_compute(batch.pk)
+    client.force_login(diego)
+    url = reverse("batch-agreement-recompute", args=[batch.pk])
+    page = client.get(reverse("batch-agreement", args=[batch.pk])).content.decode()
+    assert 'name="intervals"' in page and 'value="exams_and_readers"' in page
+
+    assert client.post(url, {"intervals": "readers_only"}).status_code == 400
+    batch.refresh_from_db()
+    assert "agreement" not in batch.design
+
+    assert client.post(url, {"intervals": "exams_and_readers"}).status_code == 302
+    batch.refresh_from_db()
+    assert batch.design["agreement"] == {"intervals": "exams_and_readers"}
+    event = AuditEvent.objects.get(action="batch.agreement_intervals")
+    assert event.after == {"intervals": "exams_and_readers"} and event.actor == diego
+    batch_agreement_compute(batch.pk)
+    rows = download(client, diego, batch, "classes")
+    assert {row["interval_method"] for row in rows} == {"exams_and_readers"}

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 from django.conf import settings
+from django.db import transaction
 
 from annotations.agreement import (
     BOOTSTRAP_METHODS,
@@ -36,6 +37,7 @@ from annotations.selectors.agreement_tables import (
     batch_gold_reference,
     batch_retests,
 )
+from annotations.services.audit import audit_record
 
 # Statistics shown with intervals on the dashboard (the pure module bootstraps every one of them).
 INTERVAL_STATISTICS = ("fleiss_kappa", "krippendorff_alpha", "gwet_ac1", "pabak", "mean_pairwise_kappa")
@@ -309,3 +311,32 @@ def bootstrap_summary(boot, note: str) -> dict:
         "note": note,
         "exams_left_out": boot.n_exams_dropped,
     }
+
+
+class IntervalMethodError(ValueError):
+    """An interval method the agreement tables do not offer."""
+
+
+def batch_interval_method_set(*, batch: ReviewBatch, method: str, actor) -> bool:
+    """Choose the bootstrap the batch's agreement intervals come from (design["agreement"]["intervals"]):
+    "exams" (conditional on these readers) or "exams_and_readers" (two-way). Audited; returns whether it
+    changed. The caller queues the recomputation that applies it."""
+    if method not in BOOTSTRAP_METHODS:
+        raise IntervalMethodError(f"unknown interval method {method!r}; use {' or '.join(BOOTSTRAP_METHODS)}")
+    with transaction.atomic():
+        locked = ReviewBatch.objects.select_for_update().get(pk=batch.pk)
+        design = locked.design or {}
+        before = (design.get("agreement") or {}).get("intervals", METHOD_EXAMS)
+        if before == method:
+            return False
+        locked.design = {**design, "agreement": {**(design.get("agreement") or {}), "intervals": method}}
+        locked.save(update_fields=["design"])
+        audit_record(
+            actor=actor,
+            action="batch.agreement_intervals",
+            target=locked,
+            before={"intervals": before},
+            after={"intervals": method},
+        )
+    batch.design = locked.design
+    return True
