@@ -257,10 +257,12 @@ def reader_class_table(
     both = (reads != MISSING) & (reference != MISSING)
     features = np.stack([both, (reads == 1) & both, (reference == 1) & both, (reads == 1) & (reference == 1)])
     if n_exams:
-        weights = bootstrap_weights(n_exams, n_resamples, seed).astype(np.float64)
+        # 0/1 features times small integer weights: float32 sums are exact below 2**24 exams.
+        exact = np.float32 if n_exams < 2**24 else np.float64
+        weights = bootstrap_weights(n_exams, n_resamples, seed).astype(exact)
         sums = np.zeros((n_resamples, 4, n_readers, n_classes))
         for start in range(0, n_exams, exam_chunk):
-            part = features[:, :, start : start + exam_chunk].astype(np.float64)
+            part = features[:, :, start : start + exam_chunk].astype(exact)
             sums += np.tensordot(weights[:, start : start + exam_chunk], part, axes=([1], [2]))
         replicates = cohen_kappa_from_confusion(
             _confusion_from_pair_counts(sums[:, 0], sums[:, 3], sums[:, 1], sums[:, 2])
