@@ -405,3 +405,28 @@ def test_a_submit_the_server_refuses_brings_the_reader_back_with_their_choices(
     first.refresh_from_db()
     second.refresh_from_db()
     assert first.status != Assignment.Status.SUBMITTED and second.status == Assignment.Status.PENDING
+
+
+@pytest.mark.parametrize("mode", [ReviewBatch.SuggestionMode.HIDDEN, ReviewBatch.SuggestionMode.TWO_STAGE])
+def test_a_submit_pressed_while_the_draft_autosave_is_in_flight_is_stored(
+    live_server, page, ana, bruno, diego, tnmg, mode
+):
+    """A quick reader chooses and presses Enter while the autosave of that choice is still travelling (a
+    busy server): the submit waits for the save and must carry the revision that save produced, not the
+    one from before it, or the server refuses the reader's own read as "saved elsewhere"."""
+    first = queue(shared_batch(readers=[ana, bruno], coordinator=diego, taxonomy=tnmg, mode=mode), ana)[0]
+    held = []
+    page.route("**/draft/", lambda route: held.append(route))  # the save is sent, its answer waits
+    log_in(page, live_server, "ana")
+    page.goto(f"{live_server.url}/read/{first.pk}/")
+    wait_drawn(page, first)
+    page.keyboard.press("n")
+    page.wait_for_timeout(1000)  # past the autosave's delay: the draft request is out
+    assert len(held) == 1
+    page.keyboard.press("Enter")
+    with page.expect_response(lambda response: "/submit/" in response.url) as submitted:
+        held.pop().continue_()
+    assert submitted.value.status == 200, submitted.value.text()
+    read = Annotation.objects.get(assignment=first, stage=Annotation.Stage.BLIND)
+    assert read.status == Annotation.Status.SUBMITTED
+    assert [label.diagnostic_class.code for label in read.labels.all()] == ["NORM"]

@@ -332,9 +332,10 @@
     saving = saving.then(function () {
       if (!dirty || !ctx || ctx.assignment.id !== id) return;
       dirty = false;
+      var saved = annotation; // this exam's read, even if the next exam is on screen by the answer
       return api(id + "/draft/", "PUT", payload(), keepalive).then(function (r) {
         if (r.status === 200) {
-          annotation.revision = r.data.revision;
+          saved.revision = r.data.revision;
           ctx.assignment.status = "in_progress";
           $("save-state").textContent = t("saved");
         } else if (r.status === 409) {
@@ -353,14 +354,19 @@
     if (checkConflicts().length) return; // the message already names both statements
     if (!chosenInOrder().length) { showMessage(t("choose_one"), "error"); return; }
     clearTimeout(saveTimer);
-    var id = ctx.assignment.id, body = payload(), nextId = ctx.next_assignment_id;
+    var id = ctx.assignment.id, body = payload(), nextId = ctx.next_assignment_id, read = annotation;
     // Outside two-stage reads the answer cannot change what comes next, and the checks the server
     // makes were already made here, so the prefetched next exam is drawn while the submit travels.
     // A refused submit brings the reader back to this exam with their choices intact.
     var optimistic = !!(nextId && prefetched[nextId] && ctx.assignment.suggestion_mode !== "two_stage");
     var kept = { selected: selected, comment: body.comment };
     $("submit").disabled = true;
-    var request = saving.then(function () { return api(id + "/submit/", "POST", body); });
+    // The submit waits for any autosave of this read still travelling; that save moves the revision
+    // on, so the submit carries the revision as it stands then, not as when the key was pressed.
+    var request = saving.then(function () {
+      body.revision = read.revision;
+      return api(id + "/submit/", "POST", body);
+    });
     saving = request.catch(function () {});
     if (optimistic) dirty = false; // this exam's state travels with the submit, not a later autosave
     var shown = optimistic ? open(nextId, true) : null;
