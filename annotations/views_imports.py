@@ -13,6 +13,7 @@ from annotations.roles import Role
 from annotations.selectors.imports import import_job_get, import_job_list
 from annotations.services.imports import ImportRefused, import_job_create, import_job_progress
 from annotations.views import role_required
+from ecgreview.middleware import large_body, upload_body_bytes
 
 
 class MultipleFileInput(forms.ClearableFileInput):
@@ -50,6 +51,7 @@ class ImportForm(forms.Form):
     )
 
 
+@large_body(upload_body_bytes)
 @role_required(Role.COORDINATOR)
 def imports(request):
     form = ImportForm(request.POST or None, request.FILES or None)

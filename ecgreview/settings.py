@@ -51,7 +51,9 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
-    # Before the session and CSRF checks: a NUL anywhere in the request is a 400 before any work.
+    # Before the session and CSRF checks: a body over its endpoint's cap is a 413 before it is read, and
+    # a NUL anywhere in the request a 400, before any work.
+    "ecgreview.middleware.BodyLimitMiddleware",
     "ecgreview.middleware.RejectNulMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -227,7 +229,8 @@ STORAGES = {
 # --- Imports and privacy --------------------------------------------------------------------------
 IMPORT_ROOT = Path(env.str("IMPORT_ROOT", str(VAR_DIR / "imports")))
 IMPORT_MAX_FILE_MB = env.int("IMPORT_MAX_FILE_MB", 2048, minimum=1)
-DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
+# The whole of one upload request (several files), refused by its Content-Length before it is read.
+IMPORT_MAX_UPLOAD_MB = env.int("IMPORT_MAX_UPLOAD_MB", 4 * IMPORT_MAX_FILE_MB, minimum=1)
 # "drop": identifying header fields (names, record numbers, birth dates, serials, free text) are
 # discarded at import. "keep": they are stored in a coordinator-only field, never shown to readers.
 IDENTIFIERS_POLICY = env.choice("IDENTIFIERS_POLICY", "drop", {"drop", "keep"})
@@ -237,6 +240,14 @@ IMPORT_MAX_SIGNALS = env.int("IMPORT_MAX_SIGNALS", 64, minimum=12)
 IMPORT_MAX_RECORDS_PER_FILE = env.int("IMPORT_MAX_RECORDS_PER_FILE", 1_000_000, minimum=1)
 # Exams written per bulk insert when importing multi-record files (HDF5, PTB-XL).
 IMPORT_BATCH_SIZE = env.int("IMPORT_BATCH_SIZE", 500, minimum=1)
+
+# --- Request bodies -------------------------------------------------------------------------------
+# Every request body, except on the upload endpoints (IMPORT_MAX_UPLOAD_MB), is refused with 413 by its
+# Content-Length before it is read (ecgreview.middleware.BodyLimitMiddleware); a body sent without a length
+# is cut at the same size by Django (DATA_UPLOAD_MAX_MEMORY_SIZE). A reader's largest legitimate body, a
+# draft with every statement of a 73-statement taxonomy and a 4,000-character comment, is about 20 kB.
+REQUEST_MAX_BODY_BYTES = env.int("REQUEST_MAX_BODY_KB", 256, minimum=16) * 1024
+DATA_UPLOAD_MAX_MEMORY_SIZE = REQUEST_MAX_BODY_BYTES
 
 # --- Auth and sessions ----------------------------------------------------------------------------
 LOGIN_URL = "login"

@@ -12,6 +12,7 @@ from annotations.api.permissions import IsCoordinator
 from annotations.formats.registry import FORMATS
 from annotations.selectors.imports import import_job_get
 from annotations.services.imports import ImportRefused, import_job_create, import_job_progress
+from ecgreview.middleware import upload_body_bytes
 
 
 class ImportCreateSerializer(serializers.Serializer):
@@ -55,6 +56,7 @@ def _job_data(job) -> dict:
 class ImportJobCreateView(APIView):
     permission_classes = [IsCoordinator]
     parser_classes = [MultiPartParser, JSONParser]
+    max_body_bytes = staticmethod(upload_body_bytes)  # the upload's own cap (BodyLimitMiddleware)
 
     @extend_schema(request=ImportCreateSerializer, responses={201: ImportJobSerializer})
     def post(self, request):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
@@ -14,6 +15,7 @@ from annotations.selectors.reading import (
     reading_context,
     suggestion_shown_on_open,
 )
+from annotations.selectors.taxonomy import taxonomy_size_for_reader
 from annotations.services.reading import (
     LabelInput,
     ReadClosed,
@@ -60,7 +62,23 @@ def _valid(serializer_class, request, pk: int) -> dict:
     return data.validated_data
 
 
+# A list this short costs nothing to validate; a longer one is first checked against the size of the
+# assignment's taxonomy (one query), before each of its entries is validated.
+LABELS_CHECKED_FREELY = 16
+
+
+def _labels_within_taxonomy(request, pk: int) -> None:
+    labels = request.data.get("labels") if isinstance(request.data, dict) else None
+    if not isinstance(labels, list) or len(labels) <= LABELS_CHECKED_FREELY:
+        return
+    size = taxonomy_size_for_reader(request.user, pk)  # 404 first for what is not the reader's
+    if len(labels) > size:
+        message = _("at most %(size)s statements: the taxonomy has no more") % {"size": size}
+        raise serializers.ValidationError({"labels": [message]})
+
+
 def _save_arguments(request, pk: int) -> dict:
+    _labels_within_taxonomy(request, pk)
     values = _valid(SaveSerializer, request, pk)
     return {
         "labels": [LabelInput(code=item["code"], uncertain=item["uncertain"]) for item in values["labels"]],
