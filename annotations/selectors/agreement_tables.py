@@ -165,7 +165,8 @@ def cell(value) -> str:
     if isinstance(value, bool):
         return "1" if value else "0"
     if isinstance(value, float):
-        return repr(value)
+        # A whole number reads the same from every database (PostgreSQL's jsonb gives 1.0 back as 1).
+        return str(int(value)) if value.is_integer() else repr(value)
     if isinstance(value, list):
         return ";".join(str(v) for v in value)
     return str(value)
