@@ -75,8 +75,14 @@ def _is_wfdb_header(head: bytes, path: Path) -> bool:
     return False
 
 
+def _is_scp(head: bytes, path: Path) -> bool:
+    """SCP-ECG: CRC and record length, then section 0 whose header carries "SCPECG" (bytes 16-21). A
+    `.scp` file starting with a section-0 header but without it goes to the reader, which says why."""
+    return head[16:22] == b"SCPECG" or (path.suffix.lower() == ".scp" and head[8:10] == b"\x00\x00")
+
+
 def detect_format(path: Path) -> str:
-    """Name of the reader for `path`: code15, ptbxl, wfdb, aecg, muse, dicom or cpsc2018."""
+    """Name of the reader for `path`: code15, ptbxl, wfdb, aecg, muse, dicom, scp or cpsc2018."""
     if path.is_dir():
         if (path / PTBXL_DATABASE).is_file():
             return "ptbxl"
@@ -88,6 +94,8 @@ def detect_format(path: Path) -> str:
         return "code15"
     if len(head) >= 132 and head[128:132] == b"DICM":
         return "dicom"
+    if _is_scp(head, path):
+        return "scp"
     root = _xml_root(head)
     if root == "AnnotatedECG":
         return "aecg"

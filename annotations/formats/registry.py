@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from annotations.formats import aecg, code15, cpsc2018, dicom, muse, wfdb_format
+from annotations.formats import aecg, code15, cpsc2018, dicom, muse, scp, wfdb_format
 from annotations.formats.base import Reader
 
 READERS: dict[str, Reader] = {
@@ -13,5 +13,6 @@ READERS: dict[str, Reader] = {
     "dicom": dicom,
     "muse": muse,
     "cpsc2018": cpsc2018,
+    "scp": scp,
 }
 FORMATS = tuple(READERS)
