@@ -2,12 +2,19 @@
 
 Neither format has a maintained Python reader that is both small and safe (FDA's aecg-python pulls in
 pandas and a GUI stack; no MUSE reader is packaged), and both are plain documented XML, so they are read
-with ElementTree through defusedxml, which refuses DTDs, entity declarations (billion laughs) and
-external entities before anything is expanded.
+with ElementTree through defusedxml, which refuses entity declarations (billion laughs) and external
+entities before anything is expanded.
+
+A DOCTYPE is accepted only when it does nothing but name a DTD by a plain file name: every GE MUSE export
+starts with `<!DOCTYPE RestingECG SYSTEM "restecg.dtd">`. That DTD is never fetched or read (expat does
+not load external DTDs, and defusedxml refuses external entities), so such a line is harmless. A DOCTYPE
+with an internal subset that declares anything, or one pointing at a URL or an absolute path, is refused
+before the parser sees the file.
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from xml.etree.ElementTree import Element, ParseError
 
@@ -16,10 +23,55 @@ from defusedxml import DefusedXmlException
 
 from annotations.formats.base import FormatError
 
+# How much of the file is searched for the DOCTYPE: it must come before the root element, and a prolog
+# longer than this is no ECG export.
+_PROLOG_BYTES = 64 * 1024
+_NAME = r"[A-Za-z_][\w.:-]*"
+_LITERAL = r"(?:\"[^\"]*\"|'[^']*')"
+_DOCTYPE_START = re.compile(rb"<!DOCTYPE", re.I)
+# DOCTYPE name, then optionally SYSTEM "id" or PUBLIC "pubid" "id", then optionally an empty [ ].
+_NAMING_ONLY = re.compile(
+    rf"<!DOCTYPE\s+{_NAME}(?:\s+(?:SYSTEM\s+(?P<system>{_LITERAL})|PUBLIC\s+{_LITERAL}\s+(?P<public>{_LITERAL})))?"
+    rf"\s*(?:\[\s*\])?\s*>"
+)
+_URL_LIKE = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*:|[/\\]|\.\.)")
+
+
+def _prolog_text(raw: bytes) -> str:
+    """The head of the file as text, whatever its encoding (UTF-8, ISO-8859-1, UTF-16 with a BOM)."""
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return raw.decode("utf-16", errors="replace")
+    return raw.decode("latin-1")
+
+
+def check_doctype(path: Path) -> None:
+    """Refuse a DOCTYPE that defines anything or names its DTD by URL or absolute path; see the docstring."""
+    with open(path, "rb") as handle:
+        raw = handle.read(_PROLOG_BYTES)
+    text = _prolog_text(raw)
+    start = text.find("<!DOCTYPE")
+    if start < 0:
+        if _DOCTYPE_START.search(raw) or "<!doctype" in text.lower():
+            raise FormatError("XML declares a DTD in an unexpected form; refused")
+        return
+    match = _NAMING_ONLY.match(text, start)
+    if match is None:
+        raise FormatError(
+            "XML has an internal DTD subset (entity, element or attribute declarations); "
+            "entity expansion is refused"
+        )
+    identifier = (match.group("system") or match.group("public") or "''")[1:-1].strip()
+    if _URL_LIKE.match(identifier):
+        raise FormatError(
+            f"XML names its DTD by URL or absolute path ({identifier[:80]!r}); it is never fetched, "
+            "and such a reference is refused"
+        )
+
 
 def parse(path: Path) -> Element:
+    check_doctype(path)
     try:
-        return SafeET.parse(str(path), forbid_dtd=True, forbid_entities=True, forbid_external=True).getroot()
+        return SafeET.parse(str(path), forbid_dtd=False, forbid_entities=True, forbid_external=True).getroot()
     except DefusedXmlException as error:
         raise FormatError(
             f"XML declares a DTD or entities ({type(error).__name__}); entity expansion is refused"

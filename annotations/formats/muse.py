@@ -36,6 +36,14 @@ _IDENTIFYING = (
     "OperatorID",
     "OperatorLastName",
     "OverreaderLastName",
+    "OverreaderFirstName",
+    "OverreaderID",
+    "EditorLastName",
+    "EditorFirstName",
+    "EditorID",
+    "ReferringMDFirstName",
+    "ReferringMDID",
+    "OperatorFirstName",
     "ReferringMDLastName",
 )
 
@@ -88,14 +96,21 @@ def _acquired_at(root: Element) -> datetime | None:
 
 
 def _statements(root: Element) -> list[str]:
+    """Statement lines of the (confirmed) Diagnosis: MUSE splits a line over several DiagnosisStatements
+    and flags the last one ENDSLINE, so they are joined back into lines ("When compared with ECG of" +
+    "10-MAY-2021 14:14,") before the service decides which lines may be kept."""
     diagnosis = root.find("Diagnosis")
     if diagnosis is None:
         return []
-    return [
-        _text(statement, "StmtText")
-        for statement in diagnosis.findall("DiagnosisStatement")
-        if _text(statement, "StmtText")
-    ]
+    lines, current = [], []
+    for statement in diagnosis.findall("DiagnosisStatement"):
+        if text := _text(statement, "StmtText"):
+            current.append(text)
+        if any((flag.text or "").strip().upper() == "ENDSLINE" for flag in statement.findall("StmtFlag")):
+            lines.append(" ".join(current))
+            current = []
+    lines.append(" ".join(current))
+    return [line.strip() for line in lines if line.strip()]
 
 
 def read(path: Path, options: ReadOptions) -> Iterator[Record | RecordError]:
@@ -125,7 +140,7 @@ def read(path: Path, options: ReadOptions) -> Iterator[Record | RecordError]:
         else None,
         sex={"FEMALE": "F", "MALE": "M"}.get(_text(patient, "Gender").upper(), "U"),
         acquired_at=_acquired_at(root),
-        labels=list(dict.fromkeys(("statement", text[:60]) for text in _statements(root))),
+        labels=list(dict.fromkeys(("statement", text) for text in _statements(root))),
         identifiers=identifiers,
         source_record=path.name,
     )

@@ -11,6 +11,7 @@ import ast
 import csv
 import math
 import re
+import struct
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -114,18 +115,47 @@ def _check_signal_files(header, folder: Path) -> None:
         if not file_path.is_file():
             raise FormatError(f"signal file {file_name} named by the header is missing")
         fmt = header.fmt[indices[0]]
+        if file_path.stat().st_size == 0:
+            raise FormatError(f"signal file {file_name} named by the header is empty (0 bytes)")
         if fmt not in _BYTES_PER_SAMPLE:
             raise FormatError(f"signal file {file_name}: WFDB format {fmt} is not supported")
         frames = sum(int(header.samps_per_frame[i] or 1) for i in indices)
         offset = int(header.byte_offset[indices[0]] or 0)
         expected = offset + math.ceil(header.sig_len * frames * _BYTES_PER_SAMPLE[fmt])
         actual = file_path.stat().st_size
+        if file_path.suffix.lower() == ".mat":
+            _check_mat_v4(file_path, offset, len(indices), header.sig_len)
         if actual != expected:
             raise FormatError(
                 f"signal file {file_name} holds {actual} bytes but the header declares "
                 f"{header.sig_len} samples of {frames} signal(s) in format {fmt} ({expected} bytes): "
                 "the sample count does not match the data"
             )
+
+
+def _check_mat_v4(file_path: Path, offset: int, n_signals: int, n_samples: int) -> None:
+    """A MATLAB v4 signal file (PhysioNet/CinC .mat) carries its own matrix shape, rows = signals and
+    columns = samples: it must agree with the header, or the samples would be read into the wrong leads
+    (11 rows under 12 declared leads holds the same bytes and shifts every lead)."""
+    if offset < 20:
+        return  # no room for a MAT v4 header: the file is raw samples
+    with open(file_path, "rb") as handle:
+        head = handle.read(20)
+    if head.startswith(b"MATLAB 5.0"):
+        raise FormatError(f"signal file {file_path.name} is a MATLAB v5 file; WFDB reads MATLAB v4 only")
+    kind, rows, columns, imaginary, name_length = struct.unpack("<5i", head)
+    if not (0 <= kind < 5000 and kind % 10 == 0 and imaginary in (0, 1) and 0 < name_length <= 64):
+        return  # not a MAT v4 header (a raw file with a byte offset): the size check decides
+    if 20 + name_length != offset:
+        raise FormatError(
+            f"signal file {file_path.name}: its MAT v4 header ends at byte {20 + name_length}, the .hea "
+            f"says the samples start at byte {offset}"
+        )
+    if (rows, columns) != (n_signals, n_samples):
+        raise FormatError(
+            f"signal file {file_path.name}: its MAT v4 header says {rows} x {columns} (rows x columns), the "
+            f".hea declares {n_signals} signals x {n_samples} samples"
+        )
 
 
 def _comments(comments: list[str]) -> tuple[int | None, str, list[tuple[str, str]], list[str]]:

@@ -36,6 +36,7 @@ from annotations.formats.base import (
 )
 from annotations.formats.detect import PTBXL_DATABASE, detect_format, folder_contents, import_units
 from annotations.formats.registry import READERS
+from annotations.formats.statements import clinical_labels
 from annotations.models import Dataset, Exam, ReferenceLabel
 from annotations.services.audit import audit_record
 from annotations.services.waveforms import waveform_delete, waveform_store_blob
@@ -250,7 +251,7 @@ class _BatchWriter:
                 source=self.source_format,
             )
             for exam, (_, record) in zip(created, rows, strict=True)
-            for label in _unique_labels(record.labels)
+            for label in _unique_labels(clinical_labels(record.labels))
         ]
         ReferenceLabel.objects.bulk_create(labels)
         self.outcomes.extend(RecordOutcome(exam.external_id, "created") for exam in created)
@@ -309,6 +310,8 @@ def _check_size(unit: Path, limits: Limits) -> None:
     files = [unit] if unit.is_file() else []
     for path in files:
         size = path.stat().st_size
+        if size == 0:
+            raise FormatError("is an empty file (0 bytes); nothing to import")
         if size > limits.max_file_bytes:
             raise FormatError(
                 f"is {size / 1048576:.1f} MB, over the import limit of "

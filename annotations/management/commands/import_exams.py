@@ -95,5 +95,10 @@ class Command(BaseCommand):
         self.stdout.write(
             self.style.SUCCESS(line) if not summary["files_failed"] else self.style.WARNING(line)
         )
+        if not summary["files"]:
+            raise CommandError(
+                f"nothing imported: none of the {summary['files_ignored']} file(s) found is an ECG record "
+                "in a format ECG Review reads; see the IGNORED lines above"
+            )
         if summary["files_failed"]:
             raise CommandError(f"{summary['files_failed']} file(s) were not imported; see the messages above")

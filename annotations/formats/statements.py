@@ -1,0 +1,59 @@
+"""Which device statement lines may be stored as reference labels.
+
+Text statements (GE MUSE, DICOM, Philips, SCP-ECG...) mix findings ("Sinus bradycardia") with lines that
+identify people or moments: "Confirmed by DOE, JOHN, M.D. (1234) on 05/10/2021", "Referred by: Dr. X",
+"When compared with ECG of 10-MAY-2021 14:14". Reference labels are kept whatever IDENTIFIERS_POLICY
+says, so such lines must never become one. The import service runs every label of system 'statement'
+through `clinical_statement` (one place for every format); a line that names a person, a confirmation,
+referral or signature, a comparison with an earlier tracing, an ID or a date or time is left out whole.
+"""
+
+from __future__ import annotations
+
+import re
+
+STATEMENT = "statement"
+_MONTHS = "JAN|FEB|MAR|APR|MAY|JUN|JUL|AUG|SEP|OCT|NOV|DEC"
+_DROP = [
+    # Who confirmed, read, referred, requested or signed: "<verb> by <someone>", or a role line.
+    re.compile(
+        r"\b(un)?(confirmed|reviewed|over-?read|edited|referred|requested|ordered|interpreted|read|"
+        r"signed|verified|approved|acquired|recorded|reported|dictated|transcribed)\b.*\bby\b",
+        re.I,
+    ),
+    re.compile(
+        r"^\W*(un)?confirmed\b|^\W*(referring|referral|requesting|ordering|attending|reading)\b|"
+        r"^\W*(technician|tech|operator|physician|doctor|cardiologist|nurse|editor|overreader)\s*[:#-]",
+        re.I,
+    ),
+    # Titles that come with names.
+    re.compile(r"\bM\.\s?D\.|\bMD\b|\bPh\.?D\b|\bDr\.?\s+[A-Z]|\bR\.?N\.\s"),
+    # Comparisons with an earlier tracing carry its date (or follow on the next line).
+    re.compile(
+        r"\bcompared\s+(with|to)\b|\bcomparison\b|\b(previous|prior|earlier)\s+(ecg|ekg|tracing)", re.I
+    ),
+    # Dates, times and numeric ids.
+    re.compile(r"\b\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}\b"),
+    re.compile(rf"\b\d{{1,2}}[- ]?({_MONTHS})[A-Z]*[- ]?\d{{2,4}}\b", re.I),
+    re.compile(r"\b\d{1,2}:\d{2}(:\d{2})?\b"),
+    re.compile(r"\b(19|20)\d{2}\b"),
+    re.compile(r"\(\s*\d{3,}\s*\)|#\s*\d{3,}"),
+]
+
+
+def clinical_statement(text: str) -> bool:
+    """True for a statement line that may be stored: no name, confirmation, referral, date or id in it."""
+    stripped = " ".join(text.split())
+    return bool(stripped) and not any(pattern.search(stripped) for pattern in _DROP)
+
+
+def clinical_labels(labels: list[tuple], max_length: int = 60) -> list[tuple]:
+    """`labels` without the statement lines `clinical_statement` refuses, each statement cut to what a
+    label code holds (after the check, so a long line is judged whole); coded labels pass unchanged."""
+    return [
+        (label[0], " ".join(str(label[1]).split())[:max_length], *label[2:])
+        if label[0] == STATEMENT
+        else label
+        for label in labels
+        if label[0] != STATEMENT or clinical_statement(str(label[1]))
+    ]
