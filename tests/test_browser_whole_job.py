@@ -226,8 +226,10 @@ def postgres_stack(var_dir: Path) -> Iterator[Stack]:
         ]
         gunicorn += ["--workers", "2", "--worker-class", "gthread", "--threads", "4", "--timeout", "120"]
         server = stack.enter_context(process(gunicorn, environ, server_log))
+        started = time.monotonic()
         wait_worker_ready(worker, worker_log)
         wait_answering(url, server, server_log)
+        print(f"worker and gunicorn ready: {time.monotonic() - started:.1f} s", file=sys.stderr)
 
         def query(sql: str, *params) -> list[tuple]:
             with psycopg.connect(database_url.replace("postgres://", "postgresql://")) as connection:
