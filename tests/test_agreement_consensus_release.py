@@ -167,7 +167,10 @@ def test_a_latent_batch_releases_every_decision_with_its_method_and_never_overri
     latent = summary["latent"]
     assert latent["converged"] in (True, False) and latent["iterations_max"] > 0
     assert "Dirichlet" in latent["prior"]
-    assert any(fit["codes"][:3] == ["SR", "SB", "ST"] and "none" in fit["prior"] for fit in latent["sets"])
+    rhythm = next(fit for fit in latent["sets"] if fit["codes"] == ["SR", "SB", "ST"])
+    assert [code for code, _share in rhythm["prior"]] == ["SR", "SB", "ST", "none"]
+    assert sum(share for _code, share in rhythm["prior"]) == pytest.approx(1.0)
+    assert rhythm["converged"] and rhythm["iterations"] > 0
     assert summary["disputes"].get("overruled", 0) == overruled
 
 

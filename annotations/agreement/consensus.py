@@ -501,7 +501,8 @@ def latent_estimate(
     done: set[int] = set()
     for members in sets:
         named = [c for c in members.named if c not in done]
-        if len(named) < 2 or reads.shape[0] < 2:
+        # A set nobody chose a member of needs no joint fit: every member is absent by every read.
+        if len(named) < 2 or reads.shape[0] < 2 or not (reads[:, :, named] == 1).any():
             continue
         joint = dawid_skene_multiclass(set_answers(reads, named), len(named) + 1, pseudo_count=pseudo_count)
         posterior[:, named] = joint.posterior[:, : len(named)]

@@ -193,9 +193,13 @@ def _consensus_summary(snapshot: ReadsSnapshot, rule: dict, decision: ConsensusD
             "codes": [codes[c] for c in fit["classes"]],
             "converged": fit["converged"],
             "iterations": fit["iterations"],
-            "prior": dict(
-                zip([*(codes[c] for c in fit["classes"]), "none"], _nan_to_none(fit["prior"]), strict=True)
-            ),
+            # Pairs, not a mapping: the database's JSON type does not keep key order.
+            "prior": [
+                [code, share]
+                for code, share in zip(
+                    [*(codes[c] for c in fit["classes"]), "none"], _nan_to_none(fit["prior"]), strict=True
+                )
+            ],
         }
         for fit in latent.get("sets", [])
     ]
