@@ -404,3 +404,14 @@ def test_a_real_file_with_annex_c_written_out_as_its_own_table_decodes_identical
     bodies[2] = table
     rebuilt = scp.parse(enc.build(bodies).data)
     assert np.array_equal(rebuilt.signals, scp.parse(data).signals)
+
+
+def test_statement_lines_naming_people_or_dates_are_never_stored_even_past_60_characters(blobs, tmp_path):
+    bodies = basic_bodies(truth())
+    long_line = (
+        "Borderline ECG, nonspecific T wave flattening in the lateral leads, unchanged since 10-MAY-2021"
+    )
+    bodies[8] = enc.statements_body(["Sinus rhythm", "Confirmed by Dr Smith", long_line])
+    import_one(write(tmp_path, bodies))
+    codes = set(Exam.objects.get().reference_labels.values_list("code", flat=True))
+    assert codes == {"Sinus rhythm"}

@@ -823,7 +823,8 @@ def count(path: Path, options: ReadOptions) -> int:
 
 def read(path: Path, options: ReadOptions) -> Iterator[Record | RecordError]:
     scp = parse(path.read_bytes(), options)
-    labels = [("statement", text[:60]) for text in scp.statements] + list(scp.universal)
+    # Whole lines: the import service judges each (names, dates...) before cutting it to a label code.
+    labels = [("statement", text) for text in scp.statements] + list(scp.universal)
     yield Record(
         external_id=path.stem,
         signals=scp.signals,
