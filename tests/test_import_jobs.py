@@ -90,7 +90,7 @@ def test_an_uploaded_file_that_is_no_ecg_is_listed_as_ignored_with_its_reason(
             "record": "",
             "outcome": "ignored",
             "message": "notes.txt is not in a format ECG Review reads "
-            "(HDF5, WFDB, aECG, MUSE, DICOM, CPSC .mat)",
+            "(HDF5, WFDB, aECG, MUSE, Philips XML, SCP-ECG, DICOM, EDF, CPSC .mat)",
         }
     ]
     assert Exam.objects.get().source_format == "dicom"

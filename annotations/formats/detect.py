@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from annotations.formats.base import FormatError
+from annotations.formats.edf import is_edf
+from annotations.formats.philips import ROOT as PHILIPS_ROOT
 
 HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 MAT5_MAGIC = b"MATLAB 5.0 MAT-file"
@@ -52,6 +54,8 @@ def _head(path: Path, size: int = 4096) -> bytes:
 
 def _xml_root(head: bytes) -> str | None:
     """Name of the first element after the prolog, comments and any DOCTYPE (which the parsers refuse)."""
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):  # UTF-16 with a BOM (Philips 1.04 exports)
+        head = head[: len(head) - len(head) % 2].decode("utf-16", errors="replace").encode("utf-8", "replace")
     text = head.lstrip(b"\xef\xbb\xbf \t\r\n")
     if not text.startswith(b"<"):
         return None
@@ -96,13 +100,19 @@ def detect_format(path: Path) -> str:
         return "dicom"
     if _is_scp(head, path):
         return "scp"
+    if not head:
+        raise FormatError("is an empty file (0 bytes); nothing to import")
+    if is_edf(head):
+        return "edf"
     root = _xml_root(head)
     if root == "AnnotatedECG":
         return "aecg"
     if root == "RestingECG":
         return "muse"
+    if root == PHILIPS_ROOT:
+        return "philips"
     if root is not None:
-        raise FormatError(f"is XML with root element <{root}>, neither HL7 aECG nor GE MUSE")
+        raise FormatError(f"is XML with root element <{root}>, not HL7 aECG, GE MUSE or Philips XML")
     if head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"<") and b"<!DOCTYPE" in head:
         # A DTD longer than the sniffed head (a quadratic blowup's one huge entity): say what it is.
         raise FormatError("is XML whose DTD declares entities; entity expansion is refused")
@@ -112,7 +122,10 @@ def detect_format(path: Path) -> str:
         if path.with_suffix(".hea").is_file():
             return "wfdb"
         return "cpsc2018"
-    raise FormatError("is not in a format ECG Review reads (HDF5, WFDB, aECG, MUSE, DICOM, CPSC .mat)")
+    raise FormatError(
+        "is not in a format ECG Review reads "
+        "(HDF5, WFDB, aECG, MUSE, Philips XML, SCP-ECG, DICOM, EDF, CPSC .mat)"
+    )
 
 
 @dataclass(frozen=True)
@@ -121,7 +134,7 @@ class FolderContents:
     ignored: list[tuple[Path, str]]  # files that are no ECG record, each with why: reported, never dropped
 
 
-IMPORT_SUFFIXES = {".hea", ".h5", ".hdf5", ".xml", ".dcm"}
+IMPORT_SUFFIXES = {".hea", ".h5", ".hdf5", ".xml", ".dcm", ".edf"}
 
 
 def folder_contents(path: Path) -> FolderContents:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from annotations.formats import aecg, code15, cpsc2018, dicom, muse, scp, wfdb_format
+from annotations.formats import aecg, code15, cpsc2018, dicom, edf, muse, philips, scp, wfdb_format
 from annotations.formats.base import Reader
 
 READERS: dict[str, Reader] = {
@@ -14,5 +14,7 @@ READERS: dict[str, Reader] = {
     "muse": muse,
     "cpsc2018": cpsc2018,
     "scp": scp,
+    "philips": philips,
+    "edf": edf,
 }
 FORMATS = tuple(READERS)
