@@ -17,7 +17,10 @@ from annotations.services.imports import ImportOptions, ImportRefused, exams_imp
 
 
 class Command(BaseCommand):
-    help = "Import exams from HDF5 (CODE), WFDB/PTB-XL, HL7 aECG, DICOM, GE MUSE, Philips XML, EDF or CPSC-2018 files."
+    help = (
+        "Import exams from HDF5 (CODE), WFDB/PTB-XL, HL7 aECG, DICOM, GE MUSE, Philips XML, SCP-ECG, EDF "
+        "or CPSC-2018 files."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("paths", nargs="+", help="Files or folders (folders are searched).")
