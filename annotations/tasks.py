@@ -55,10 +55,11 @@ def agreement_sweep() -> int:
     """Periodic (CELERY_BEAT_SCHEDULE): recompute every batch whose reads moved on since its last result,
     which catches recomputations lost while Redis was down. Returns how many were queued."""
     from annotations.selectors.agreement import batches_with_stale_agreement
+    from annotations.services.queueing import task_enqueue
 
     stale = batches_with_stale_agreement()
     for batch_id in stale:
-        agreement_recompute.delay(batch_id)
+        task_enqueue(agreement_recompute, batch_id)
     return len(stale)
 
 
@@ -69,3 +70,12 @@ def releases_build(release_id: int) -> None:
     from annotations.services.releases import release_build
 
     release_build(release_id)
+
+
+# --- Jobs left queued by a broker outage ----------------------------------------------------------------
+@shared_task(acks_late=True, name="annotations.tasks.jobs_sweep")
+def jobs_sweep() -> dict[str, int]:
+    """Periodic (CELERY_BEAT_SCHEDULE): queue again the import jobs and releases whose message was lost."""
+    from annotations.services.queueing import jobs_sweep_run
+
+    return jobs_sweep_run()

@@ -425,6 +425,17 @@ CELERY_BEAT_SCHEDULE = {
     "agreement-sweep": {"task": "annotations.tasks.agreement_sweep", "schedule": AGREEMENT_SWEEP_SECONDS},
 }
 
+# --- Jobs left queued by a broker outage ------------------------------------------------------------
+# How often beat looks for import jobs and releases still queued whose message was lost (enqueue failed
+# while Redis was down, or Redis lost its data), how old such a row must be, and how many one sweep queues.
+JOBS_SWEEP_SECONDS = env.int("JOBS_SWEEP_SECONDS", 60, minimum=5)
+JOBS_REQUEUE_AFTER_S = env.int("JOBS_REQUEUE_AFTER_S", 60, minimum=1)
+JOBS_SWEEP_LIMIT = env.int("JOBS_SWEEP_LIMIT", 500, minimum=1)
+CELERY_BEAT_SCHEDULE = {
+    **globals().get("CELERY_BEAT_SCHEDULE", {}),
+    "jobs-sweep": {"task": "annotations.tasks.jobs_sweep", "schedule": float(JOBS_SWEEP_SECONDS)},
+}
+
 # --- Label releases (issue 8) ---------------------------------------------------------------------
 # Where built releases are kept (coordinators download them through the app, never directly).
 RELEASE_STORAGE_DIR = Path(env.str("RELEASE_STORAGE_DIR", str(VAR_DIR / "releases")))

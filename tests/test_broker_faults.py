@@ -19,9 +19,17 @@ import pytest
 import requests
 from django.conf import settings
 
-from annotations.models import AgreementResult, Annotation, Assignment, BatchExam, Suggestion
+from annotations.models import (
+    AgreementResult,
+    Annotation,
+    Assignment,
+    BatchExam,
+    ImportJob,
+    Release,
+    Suggestion,
+)
 from tests import services
-from tests.factories import PASSWORD, DatasetFactory, make_exam
+from tests.factories import PASSWORD, DatasetFactory, UserFactory, make_exam
 from tests.workers import wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -79,6 +87,9 @@ def _environment(redis: RedisServer) -> dict[str, str]:
         "AGREEMENT_RECOMPUTE_DELAY_S": "1",
         "AGREEMENT_SWEEP_SECONDS": "15",
         "SUGGESTION_SWEEP_MINUTES": "1",
+        "JOBS_SWEEP_SECONDS": "15",
+        "JOBS_REQUEUE_AFTER_S": "5",
+        "IMPORT_ROOT": str(settings.IMPORT_ROOT),
         "REDIS_SOCKET_TIMEOUT": "1",
         # Plain HTTP on loopback: cookies must not be HTTPS-only here.
         "SESSION_COOKIE_SECURE": "0",
@@ -174,16 +185,21 @@ def submit(client: requests.Session, base: str, assignment: Assignment, code: st
     return time.monotonic() - started
 
 
+def production_passwords(*users) -> None:
+    """The server runs the production hashers, not the tests' fast one."""
+    from django.contrib.auth.hashers import PBKDF2PasswordHasher
+
+    hasher = PBKDF2PasswordHasher()
+    for user in users:
+        user.password = hasher.encode(PASSWORD, hasher.salt())
+        user.save(update_fields=["password"])
+
+
 def test_reads_are_saved_while_redis_is_stopped_or_frozen_and_the_pending_work_is_done_after(
     stack, ana, bruno, diego, tnmg
 ):
     redis, base = stack
-    from django.contrib.auth.hashers import PBKDF2PasswordHasher
-
-    hasher = PBKDF2PasswordHasher()
-    for user in (ana, bruno, diego):  # the server runs the production hashers, not the tests' fast one
-        user.password = hasher.encode(PASSWORD, hasher.salt())
-        user.save(update_fields=["password"])
+    production_passwords(ana, bruno, diego)
     dataset = DatasetFactory(name="faults")
     exams = [make_exam(dataset, f"fault-{i}", seed=i, heart_rate=55 + 15 * i) for i in range(4)]
     coordinator = session_for(base, "diego")
@@ -230,3 +246,42 @@ def test_reads_are_saved_while_redis_is_stopped_or_frozen_and_the_pending_work_i
         lambda: Suggestion.objects.filter(exam_id__in=exam_ids, status="ok").count() == len(exams),
         timeout=120,
     )
+
+
+def test_an_upload_and_a_release_made_while_redis_is_stopped_are_done_after_it_returns(
+    stack, ana, bruno, carla, diego, tnmg
+):
+    """The job rows are committed while the broker is down; nothing queued them, so the jobs sweep must."""
+    from tests.exporting import labelled_study
+
+    redis, base = stack
+    production_passwords(diego)
+    carol = UserFactory(username="carol", roles=["reader"])
+    study = labelled_study(readers=[ana, bruno, carol], coordinator=diego, adjudicator=carla, taxonomy=tnmg)
+    coordinator = session_for(base, "diego")
+    record = ROOT / "tests" / "data" / "wfdb" / "cinc2021"
+
+    redis.stop()
+    with (record / "HR06000.hea").open("rb") as header, (record / "HR06000.mat").open("rb") as signal_file:
+        upload = coordinator.post(
+            f"{base}/api/v1/imports/",
+            files=[("files", ("HR06000.hea", header)), ("files", ("HR06000.mat", signal_file))],
+            data={"dataset": "outage"},
+            timeout=30,
+        )
+    assert upload.status_code == 201, upload.text[:300]
+    release = coordinator.post(
+        f"{base}/api/v1/releases/", json={"batches": [study.batch.pk], "hdf5": False}, timeout=30
+    )
+    assert release.status_code == 201, release.text[:300]
+    job_id, release_id = upload.json()["id"], release.json()["id"]
+    time.sleep(3)
+    assert ImportJob.objects.get(pk=job_id).status == "queued"
+    assert Release.objects.get(pk=release_id).status == "queued"
+
+    redis.start()
+    back = time.monotonic()
+    wait_for(lambda: ImportJob.objects.get(pk=job_id).status == "done", timeout=120)
+    wait_for(lambda: Release.objects.get(pk=release_id).status == "done", timeout=120)
+    print(f"upload and release done {time.monotonic() - back:.0f} s after Redis came back")
+    assert ImportJob.objects.get(pk=job_id).created == 1

@@ -308,7 +308,7 @@ def test_a_broker_that_is_down_never_breaks_batch_creation(ana, bruno, diego, tn
     )
     assert result.returncode == 0, result.stderr
     assert "created" in result.stdout
-    assert "could not queue suggestions for batch" in result.stderr
+    assert "could not queue annotations.tasks.suggestions_batch" in result.stderr
     batch = ReviewBatch.objects.get(name="No broker")
     assert exams_missing_suggestions(limit=10) == [exam.pk]
     assert AuditEvent.objects.filter(action="batch.create", target_id=str(batch.pk)).exists()

@@ -104,10 +104,13 @@ def agreement_recompute_request(batch_id: int) -> bool:
         # The key outlives the countdown a little, so it also expires if the task is lost.
         if not cache.add(_pending_key(batch_id), 1, timeout=delay + settings.AGREEMENT_PENDING_GRACE_S):
             return False
+        from annotations.services.queueing import task_enqueue
         from annotations.tasks import agreement_recompute
 
-        agreement_recompute.apply_async((batch_id,), countdown=delay)
-        return True
+        if task_enqueue(agreement_recompute, batch_id, countdown=delay):
+            return True
+        cache.delete(_pending_key(batch_id))  # not queued: the next submission or the sweep tries again
+        return False
     except Exception:  # a down broker or cache (kombu, redis, socket errors) must not lose the read
         logger.exception("could not queue the agreement recomputation of batch %s; the sweep will", batch_id)
         try:

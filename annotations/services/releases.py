@@ -89,12 +89,11 @@ def release_create(
 
 
 def _enqueue(release_id: int) -> None:
-    try:
-        from annotations.tasks import releases_build
+    from annotations.services.queueing import task_enqueue
+    from annotations.tasks import releases_build
 
-        releases_build.delay(release_id)
-    except Exception:  # a broker outage must not lose the request: the row stays queued, retry later
-        logger.exception("could not queue the build of release %s", release_id)
+    # A broker outage must not lose the request: the row stays queued and the jobs sweep queues it.
+    task_enqueue(releases_build, release_id)
 
 
 class _ProgressWriter:

@@ -38,6 +38,7 @@ from annotations.models import (
     Taxonomy,
 )
 from annotations.services.audit import audit_record
+from annotations.services.queueing import task_enqueue
 from annotations.services.waveforms import waveform_load
 from annotations.suggestions.base import Provider, ProviderConfigError, build_providers
 
@@ -216,12 +217,7 @@ def batch_suggestions_enqueue(batch_id: int) -> bool:
     fail a batch creation: the error is logged and the periodic sweep queues the exams later."""
     from annotations.tasks import suggestions_batch
 
-    try:
-        suggestions_batch.apply_async((batch_id,), retry=False)
-    except Exception:
-        logger.exception("could not queue suggestions for batch %s; the sweep will pick it up", batch_id)
-        return False
-    return True
+    return task_enqueue(suggestions_batch, batch_id)
 
 
 def suggestions_batch_run(batch_id: int) -> int:
@@ -245,7 +241,7 @@ def suggestions_batch_run(batch_id: int) -> int:
         )
     if providers:
         for exam_id in exam_ids:
-            suggestions_exam.delay(exam_id)
+            task_enqueue(suggestions_exam, exam_id)
     return len(exam_ids)
 
 
@@ -288,5 +284,5 @@ def suggestions_sweep_run(limit: int | None = None) -> int:
             after={"exams": len(exam_ids)},
         )
     for exam_id in exam_ids:
-        suggestions_exam.delay(exam_id)
+        task_enqueue(suggestions_exam, exam_id)
     return len(exam_ids)
