@@ -318,3 +318,31 @@ def test_a_coordinator_chooses_the_two_way_bootstrap_on_the_agreement_page(
     batch_agreement_compute(batch.pk)
     rows = download(client, diego, batch, "classes")
     assert {row["interval_method"] for row in rows} == {"exams_and_readers"}
+
+
+def test_create_batch_can_ask_for_intervals_over_exams_and_readers(ana, bruno, carol, diego, code15):
+    from django.core.management import call_command
+
+    from annotations.models import ReviewBatch
+    from tests.factories import DatasetFactory
+
+    archive = DatasetFactory(name="archive")
+    ExamFactory.create_batch(6, dataset=archive)
+    call_command(
+        "create_batch",
+        "--name",
+        "Two-way",
+        "--coordinator",
+        "diego",
+        "--readers",
+        "ana,bruno,carol",
+        "--k",
+        "3",
+        "--taxonomy",
+        "code15",
+        "--dataset",
+        "archive",
+        "--intervals",
+        "exams_and_readers",
+    )
+    assert ReviewBatch.objects.get(name="Two-way").design["agreement"] == {"intervals": "exams_and_readers"}

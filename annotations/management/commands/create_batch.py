@@ -7,6 +7,7 @@ from django.core.management.base import BaseCommand, CommandError
 from annotations.models import ReviewBatch, Taxonomy
 from annotations.selectors.batch_plan import BatchPlanError, BatchSpec, batch_plan
 from annotations.selectors.exam_selection import ExamCriteria
+from annotations.services.agreement_tables import batch_interval_method_set
 from annotations.services.batches import BatchDesignError, batch_create_from_plan
 
 
@@ -52,6 +53,12 @@ class Command(BaseCommand):
         )
         parser.add_argument("--escalation-cap", type=int, default=1, help="Most readers added per exam.")
         parser.add_argument("--preview", action="store_true", help="Show the design; create nothing.")
+        parser.add_argument(
+            "--intervals",
+            choices=["exams", "exams_and_readers"],
+            default="exams",
+            help="Agreement intervals over exams (these readers) or over exams and readers (two-way).",
+        )
 
     def handle(self, *args, **o):
         users = get_user_model().objects
@@ -95,6 +102,8 @@ class Command(BaseCommand):
             if o["preview"]:
                 return
             batch = batch_create_from_plan(plan=plan, actor=coordinator)
+            if o["intervals"] != "exams":
+                batch_interval_method_set(batch=batch, method=o["intervals"], actor=coordinator)
         except PermissionDenied:
             raise CommandError(f"{coordinator.username} is not a coordinator") from None
         except (BatchPlanError, BatchDesignError) as error:
