@@ -168,3 +168,19 @@ def test_uncertainty_marks_and_comments_reach_the_adjudicator_under_pseudonyms(
     assert f"{letter}: present (uncertain)" in page
     for text in (page, json.dumps(case)):
         assert not any(name in text for name in SECRET_READERS)
+
+
+def test_the_case_page_adds_a_statement_and_lists_it_for_correction(readers, diego, carla, tnmg, client):
+    batch, exam = study(readers, diego, tnmg, ["SR", "1dAVb"], ["SR"])
+    client.force_login(carla)
+    url = reverse("adjudication-case", args=[batch.pk, exam.pk])
+    page = client.get(url).content.decode()
+    assert 'name="add-statement"' in page and '<option value="RAD">' in page
+    signed = client.post(url, {"version": "0", "decision-1dAVb": "present", "add-statement": "RAD"})
+    assert signed.status_code == 302
+    assert Consensus.objects.get(batch=batch, exam=exam, diagnostic_class__code="RAD").value is True
+    page = client.get(url).content.decode()
+    assert 'name="decision-RAD"' in page and "added by an adjudicator" in page
+    # Taken back: the added statement decided absent from the same page.
+    client.post(url, {"version": "1", "decision-1dAVb": "present", "decision-RAD": "absent"})
+    assert Consensus.objects.get(batch=batch, exam=exam, diagnostic_class__code="RAD").value is False
