@@ -78,3 +78,25 @@ def test_the_shared_writer_keeps_numbers_and_quotes_formulas():
     for text in [*HOSTILE, "-", "+", "@", "-inf", "-nan"]:
         assert spreadsheet_cell(text) == "'" + text
     assert spreadsheet_cell("ordinary text") == "ordinary text"
+
+
+def test_a_skip_reason_in_the_release_reads_csv_never_starts_a_formula(
+    ana, bruno, carla, diego, tnmg, tmp_path
+):
+    """Release CSVs carry codes, ids and numbers as imported; the one free text, a skip reason, is escaped."""
+    from annotations.models import Assignment
+    from annotations.selectors.exports import export_plan
+    from annotations.services.exports import ExportOptions, export_write
+    from tests.exporting import labelled_study
+
+    carol = UserFactory(username="carol", roles=["reader"])
+    study = labelled_study(readers=[ana, bruno, carol], coordinator=diego, adjudicator=carla, taxonomy=tnmg)
+    skipped = Assignment.objects.get(batch=study.batch, reader=carol, exam=study.exams["E004"])
+    Assignment.objects.filter(pk=skipped.pk).update(skip_reason='=HYPERLINK("http://x","see")')
+    export_write(
+        export_plan([study.batch.pk]), tmp_path, ExportOptions(hdf5=False), title="t", release_date="x"
+    )
+    with open(tmp_path / "reads.csv", newline="", encoding="utf-8") as handle:
+        rows = list(csv.reader(handle))
+    assert dangerous(rows) == []
+    assert any(cell == '\'=HYPERLINK("http://x","see")' for row in rows for cell in row)

@@ -56,6 +56,7 @@ from annotations.selectors.exports import (
     skipped_read_rows,
 )
 from annotations.services.waveforms import waveform_load
+from annotations.spreadsheet_csv import spreadsheet_cell
 
 logger = logging.getLogger(__name__)
 
@@ -278,9 +279,9 @@ def _write_reads(plan: ExportPlan, path: Path, names: dict[int, str]) -> int:
             nonlocal count
             while skips and (key is None or (skips[0][1], skips[0][2], skips[0][0], skips[0][4]) < key):
                 reader_id, dataset, external_id, batch_id, round_, reason = skips.pop(0)
-                write(
-                    [names[reader_id], dataset, external_id, batch_id, round_, *[""] * 7, "skipped", reason]
-                )
+                reason = spreadsheet_cell(reason)  # a reader's free text: never a formula in a spreadsheet
+                empty = [""] * 7
+                write([names[reader_id], dataset, external_id, batch_id, round_, *empty, "skipped", reason])
                 count += 1
 
         for (
