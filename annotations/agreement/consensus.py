@@ -489,13 +489,14 @@ class ConsensusDecision(JsonMixin):
 
 
 def latent_estimate(
-    reads: Reads, sets: list[ExclusiveSet], *, pseudo_count: float = 1.0
+    reads: Reads, sets: list[ExclusiveSet], *, pseudo_count: float = 1.0, binary: DawidSkene | None = None
 ) -> tuple[FloatArray, dict]:
     """P(present) per cell: binary Dawid-Skene per class, replaced for the named members of each
     exclusive set (two or more) by the joint model's marginals, so that at most one member of a set can
     exceed 0.5. A class named in several sets takes its estimate from the first. Returns the estimates
-    and a JSON-ready description of the fits."""
-    binary = dawid_skene(reads, pseudo_count=pseudo_count)
+    and a JSON-ready description of the fits. ``binary`` reuses a per-class fit of these reads."""
+    if binary is None:
+        binary = dawid_skene(reads, pseudo_count=pseudo_count)
     posterior = binary.posterior.copy()
     fits = []
     done: set[int] = set()
@@ -541,6 +542,7 @@ def consensus_decide(
     min_reads: int = 2,
     exclusive_sets: list[ExclusiveSet] | None = None,
     pseudo_count: float = 1.0,
+    binary_fit: DawidSkene | None = None,
 ) -> ConsensusDecision:
     """Decide every cell by the batch's rule, leaving to a human what the rule cannot settle honestly.
 
@@ -555,6 +557,9 @@ def consensus_decide(
        is disputed ("tie"); under the latent rule with enough reads the latent estimate decides
        ("latent"), one within ``latent_margin`` of 0.5 is disputed ("uncertain").
     5. any decided positives that an exclusive set forbids together are all disputed ("exclusive").
+
+    ``binary_fit`` may pass :func:`dawid_skene` of the same reads (and ``pseudo_count``), already fitted
+    for another purpose, so that it is not fitted twice.
     """
     reads = as_reads(reads)
     sets = list(exclusive_sets or [])
@@ -569,7 +574,7 @@ def consensus_decide(
     vote = majority_vote(reads, threshold=threshold)
     latent = method == DECIDED_LATENT and reads.shape[0] >= 2 and reads.shape[1] > 0
     if latent:
-        posterior, described = latent_estimate(reads, sets, pseudo_count=pseudo_count)
+        posterior, described = latent_estimate(reads, sets, pseudo_count=pseudo_count, binary=binary_fit)
     else:
         # No latent model under the majority rule (or with one reader): the probability is the vote share.
         posterior, described = _ratio(k, n), {"converged": None, "classes": {}, "sets": []}

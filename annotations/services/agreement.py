@@ -164,9 +164,9 @@ def exclusive_sets_of(taxonomy_id: int, codes: list[str]) -> list[ExclusiveSet]:
     return out
 
 
-def _decide(snapshot: ReadsSnapshot, rule: dict, sets: list[ExclusiveSet]) -> ConsensusDecision:
+def _decide(snapshot: ReadsSnapshot, rule: dict, sets: list[ExclusiveSet], latent=None) -> ConsensusDecision:
     """Every cell decided by the batch's rule (annotations.agreement.consensus_decide), with escalated
-    exams' contested classes also sent to the adjudicator."""
+    exams' contested classes also sent to the adjudicator. ``latent``: the per-class fit, if made."""
     decision = consensus_decide(
         snapshot.reads,
         method=rule["method"],
@@ -174,6 +174,7 @@ def _decide(snapshot: ReadsSnapshot, rule: dict, sets: list[ExclusiveSet]) -> Co
         latent_margin=rule["latent_margin"],
         min_reads=rule["min_reads"],
         exclusive_sets=sets,
+        binary_fit=latent,
     )
     if snapshot.escalated_exam_ids:
         # An escalated exam: every class its readers disagree on goes to the adjudicator, decided or not.
@@ -243,10 +244,10 @@ def batch_agreement_compute(batch_id: int) -> AgreementResult | None:
         return None
     rule = consensus_settings(batch)
     snapshot = batch_reads_snapshot(batch)
-    decision = _decide(snapshot, rule, exclusive_sets_of(batch.taxonomy_id, snapshot.class_codes))
-    # Each reader's reliability for the reader table (the consensus has its own fit, per exclusive set).
+    # Each reader's per-class reliability, for the reader table and (fitted once) the latent rule.
     reads = snapshot.reads
     latent = dawid_skene(reads) if reads.shape[0] >= 2 and reads.shape[1] else None
+    decision = _decide(snapshot, rule, exclusive_sets_of(batch.taxonomy_id, snapshot.class_codes), latent)
     reason = decision.reason
     interval_method_, interval_note = interval_method(batch, len(snapshot.reader_ids))
     boot = bootstrap_agreement(
