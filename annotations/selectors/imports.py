@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import re
+import unicodedata
+from functools import lru_cache
+from pathlib import Path
+
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
@@ -25,25 +31,83 @@ def import_job_get(user, job_id: int) -> ImportJob:
     return get_object_or_404(ImportJob, pk=job_id)
 
 
+REFERENCE_MAPS_DIR = Path(__file__).resolve().parent.parent / "taxonomies" / "reference-maps"
+# Label systems whose codes must map onto the default taxonomy; the import report counts those that do not.
+COUNTED_SYSTEMS = ("snomed", "statement")
+
+
+@lru_cache(maxsize=16)
+def reference_map(taxonomy_key: str) -> dict[str, dict[str, str]]:
+    """The curated label crosswalk shipped with a taxonomy (reference-maps/<key>.json): SNOMED codes and
+    device statement texts, each to a class code. Empty when the taxonomy ships none."""
+    path = REFERENCE_MAPS_DIR / f"{taxonomy_key}.json"
+    if not path.is_file():
+        return {"snomed": {}, "statement": {}}
+    data = json.loads(path.read_text(encoding="utf-8"))
+    return {
+        "snomed": dict(data.get("snomed") or {}),
+        "statement": {statement_key(text): code for text, code in (data.get("statement") or {}).items()},
+    }
+
+
+def statement_key(text: str) -> str:
+    """A statement as compared: lower case, accents and punctuation dropped, 'A-V' as 'av'."""
+    folded = unicodedata.normalize("NFKD", text.lower())
+    folded = "".join(ch for ch in folded if not unicodedata.combining(ch))
+    folded = re.sub(r"\ba\s*-\s*v\b", "av", folded)
+    return " ".join(re.sub(r"[^\w]+", " ", folded).split())
+
+
+class LabelMatcher:
+    """Which classes of one taxonomy a reference label (system, code) stands for, without queries per label:
+    the class's own code (labels of the taxonomy's own key), its maps[system], the crosswalk shipped with
+    the taxonomy, and for text statements the class names, Portuguese names and synonyms."""
+
+    def __init__(self, taxonomy: Taxonomy, classes: list[DiagnosticClass] | None = None) -> None:
+        self.taxonomy = taxonomy
+        self.classes = classes if classes is not None else list(taxonomy.classes.all())
+        self.by_code = {c.code: c for c in self.classes}
+        self.by_map: dict[tuple[str, str], list[DiagnosticClass]] = {}
+        self.by_text: dict[str, DiagnosticClass] = {}
+        for cls in self.classes:
+            for system, code in (cls.maps or {}).items():
+                self.by_map.setdefault((system, code), []).append(cls)
+            for text in [cls.name, cls.name_pt, *(cls.synonyms or [])]:
+                if text:
+                    self.by_text.setdefault(statement_key(text), cls)
+        crosswalk = reference_map(taxonomy.key)
+        for code, target in crosswalk["snomed"].items():
+            if target in self.by_code and self.by_code[target] not in self.by_map.get(("snomed", code), []):
+                self.by_map.setdefault(("snomed", code), []).append(self.by_code[target])
+        for key, target in crosswalk["statement"].items():
+            if target in self.by_code:
+                self.by_text[key] = self.by_code[target]
+
+    def classes_for(self, system: str, code: str) -> list[DiagnosticClass]:
+        found = list(self.by_map.get((system, code), []))
+        if system in {self.taxonomy.key, f"{self.taxonomy.key}-scp"} and code in self.by_code:
+            found.append(self.by_code[code])
+        if system == "statement" and (cls := self.by_text.get(statement_key(code))) is not None:
+            found.append(cls)
+        return found
+
+
 def reference_label_classes(exam: Exam, taxonomy: Taxonomy) -> list[DiagnosticClass]:
     """The exam's reference labels as classes of `taxonomy`, through the taxonomies' cross-maps.
 
     A label (system, code) matches a class whose own taxonomy key is the system and code is the code, or
-    whose maps[system] is the code, or that the label's own taxonomy (same key as the system, e.g.
+    whose maps[system] is the code, or that the taxonomy's shipped crosswalk names for a SNOMED code or a
+    device statement (see LabelMatcher), or that the label's own taxonomy (same key as the system, e.g.
     'code15', 'ptbxl-scp') maps onto with maps[taxonomy.key].
     """
-    classes = list(taxonomy.classes.all())
-    by_code = {c.code: c for c in classes}
+    matcher = LabelMatcher(taxonomy)
     found: dict[int, DiagnosticClass] = {}
     for label in exam.reference_labels.all():
         system, code = label.code_system, label.code
-        if system in {taxonomy.key, f"{taxonomy.key}-scp"} and code in by_code:
-            found[by_code[code].pk] = by_code[code]
-        for cls in classes:
-            if cls.maps.get(system) == code:
-                found[cls.pk] = cls
+        for cls in matcher.classes_for(system, code):
+            found[cls.pk] = cls
         for source in DiagnosticClass.objects.filter(taxonomy__key__in=[system, f"{system}-scp"], code=code):
-            target = by_code.get(source.maps.get(taxonomy.key, ""))
+            target = matcher.by_code.get(source.maps.get(taxonomy.key, ""))
             if target is not None:
                 found[target.pk] = target
     return sorted(found.values(), key=lambda c: c.position)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+from collections import Counter
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -37,7 +38,8 @@ from annotations.formats.base import (
 from annotations.formats.detect import PTBXL_DATABASE, detect_format, folder_contents, import_units
 from annotations.formats.registry import READERS
 from annotations.formats.statements import clinical_labels
-from annotations.models import Dataset, Exam, ReferenceLabel
+from annotations.models import Dataset, Exam, ReferenceLabel, Taxonomy
+from annotations.selectors.imports import COUNTED_SYSTEMS, LabelMatcher
 from annotations.services.audit import audit_record
 from annotations.services.waveforms import waveform_delete, waveform_store_blob
 
@@ -81,6 +83,8 @@ class FileOutcome:
     format: str = ""
     error: str = ""
     records: list[RecordOutcome] = field(default_factory=list)
+    # Reference labels (snomed, statement) that map to no class of the default taxonomy: exams per label.
+    unmapped: Counter = field(default_factory=Counter)
 
     @property
     def ok(self) -> bool:
@@ -95,9 +99,17 @@ class ImportReport:
     files: list[FileOutcome] = field(default_factory=list)
     # Files found in the folders given that are no ECG record, with why: listed, never silently dropped.
     ignored: list[tuple[Path, str]] = field(default_factory=list)
+    taxonomy: str = ""  # the default taxonomy the labels were mapped onto ("tnmg 2026"), "" when none
 
     def count(self, outcome: str) -> int:
         return sum(f.count(outcome) for f in self.files)
+
+    def unmapped_labels(self) -> dict[tuple[str, str], int]:
+        """(system, code) -> exams, for stored reference labels that map to no class of the taxonomy."""
+        total: Counter = Counter()
+        for file in self.files:
+            total.update(file.unmapped)
+        return dict(total)
 
     @property
     def files_failed(self) -> int:
@@ -179,9 +191,12 @@ class _BatchWriter:
         skip_invalid: bool,
         outcomes: list[RecordOutcome],
         written: list[str],
+        unmapped: Counter | None = None,
     ) -> None:
         self.dataset, self.source_format, self.source_sha = dataset, source_format, source_sha
         self.skip_invalid, self.outcomes, self.written = skip_invalid, outcomes, written
+        self.unmapped = unmapped if unmapped is not None else Counter()
+        self.matcher = _default_matcher()
         self.pending: list[_Pending] = []
         self.pending_bytes = 0
         self.keep_identifiers = settings.IDENTIFIERS_POLICY == "keep"
@@ -254,6 +269,13 @@ class _BatchWriter:
             for label in _unique_labels(clinical_labels(record.labels))
         ]
         ReferenceLabel.objects.bulk_create(labels)
+        if self.matcher is not None:
+            self.unmapped.update(
+                (label.code_system, label.code)
+                for label in labels
+                if label.code_system in COUNTED_SYSTEMS
+                and not self.matcher.classes_for(label.code_system, label.code)
+            )
         self.outcomes.extend(RecordOutcome(exam.external_id, "created") for exam in created)
         _discard_blobs(refused_new)  # skip-invalid: a refused record's blob must not linger
 
@@ -277,6 +299,11 @@ class _BatchWriter:
             source_record=record.source_record[:300],
             identifiers=dict(record.identifiers) if self.keep_identifiers else {},
         )
+
+
+def _default_matcher() -> LabelMatcher | None:
+    taxonomy = Taxonomy.objects.filter(is_default=True).first()
+    return LabelMatcher(taxonomy) if taxonomy is not None else None
 
 
 def _unique_labels(labels: Iterable[tuple]) -> list[tuple]:
@@ -360,6 +387,7 @@ def _import_unit(
                 skip_invalid=options.skip_invalid,
                 outcomes=outcome.records,
                 written=written,
+                unmapped=outcome.unmapped,
             )
             _store_records(reader.read(unit, read_options), writer, progress)
             audit_record(
@@ -383,6 +411,7 @@ def _import_unit(
             writer.abandon()
         _discard_blobs(written)
         outcome.records = []
+        outcome.unmapped.clear()
         with transaction.atomic():  # the refusal itself is on the record; nothing else of the file is
             audit_record(
                 actor=actor,
@@ -433,7 +462,8 @@ def exams_import(
             }
         )
     plan = plan if plan is not None else exams_plan(paths, options)
-    report = ImportReport()
+    default = Taxonomy.objects.filter(is_default=True).first()
+    report = ImportReport(taxonomy=f"{default.key} {default.version}" if default else "")
     for raw in paths:
         report.ignored += folder_contents(import_path_resolve(raw, confine_to=options.confine_to)).ignored
     limits = import_limits()

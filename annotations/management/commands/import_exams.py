@@ -88,6 +88,15 @@ class Command(BaseCommand):
                     )
         for path, reason in report.ignored:
             self.stderr.write(f"IGNORED {path} {reason}")
+        unmapped = report.unmapped_labels()
+        if unmapped:
+            listed = ", ".join(
+                f"{system} {code} ({count} exam{'s' if count > 1 else ''})"
+                for (system, code), count in sorted(unmapped.items(), key=lambda item: (-item[1], item[0]))
+            )
+            self.stdout.write(
+                f"{len(unmapped)} reference label(s) map to no class of {report.taxonomy}: {listed}"
+            )
         summary = report.summary()
         line = (
             f"{summary['files']} file(s), {summary['files_failed']} failed, "
