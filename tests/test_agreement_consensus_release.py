@@ -110,6 +110,20 @@ def test_a_low_majority_threshold_never_releases_two_rhythms_of_one_set(
     }
 
 
+def test_the_adjudicator_is_told_why_a_class_was_sent_to_them(ana, bruno, carol, carla, diego, tnmg, client):
+    exam = ExamFactory()
+    batch = make_batch(diego, tnmg, [ana, bruno, carol], [exam], consensus={"threshold": 0.3})
+    read(ana, batch, exam, ["SB"])
+    read(bruno, batch, exam, ["ST"])
+    read(carol, batch, exam, ["1dAVb"])
+    batch_agreement_compute(batch.pk)
+    client.force_login(carla)
+    page = client.get(f"/adjudication/{batch.pk}/{exam.pk}/").content.decode()
+    assert page.count('data-reason="exclusive"') == 2
+    assert "Consensus would break an exclusive set" in page
+    assert "Share of positive reads" in page and "Latent estimate<" not in page  # a majority batch
+
+
 # --- 2-3. Every decision kept, no silent override: a simulated study through the services ------------------
 @pytest.mark.parametrize(
     ("seed", "n_exams", "unanimous_votes"),
