@@ -79,3 +79,32 @@ def test_unmapped_codes_and_texts_are_counted_and_printed_by_the_command(blobs, 
     out = StringIO()
     call_command("import_exams", str(tmp_path / "HR06000.hea"), "--no-progress", stdout=out, stderr=out)
     assert "1 reference label(s) map to no class of tnmg 2026: snomed 251146004 (1 exam)" in out.getvalue()
+
+
+def test_the_job_page_and_api_list_each_unmapped_label(
+    blobs, tnmg, client_for, diego, django_capture_on_commit_callbacks
+):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from annotations.tasks import imports_run
+
+    client = client_for(diego)
+    with django_capture_on_commit_callbacks() as callbacks:
+        response = client.post(
+            "/api/v1/imports/",
+            {"dataset": "muse", "files": [SimpleUploadedFile(MUSE.name, MUSE.read_bytes())]},
+        )
+    assert response.status_code == 201 and len(callbacks) == 1
+    job_id = response.json()["id"]
+    imports_run.apply(args=(job_id,)).get()
+    outcomes = client.get(f"/api/v1/imports/{job_id}/").json()["outcomes"]
+    unmapped = [o for o in outcomes if o["outcome"] == "unmapped"]
+    assert unmapped == [
+        {
+            "file": MUSE.name,
+            "record": "",
+            "outcome": "unmapped",
+            "message": "statement 'No significant change.' (1 exam) maps to no class of tnmg 2026",
+        }
+    ]
+    assert MUSE.name in client.get(f"/imports/{job_id}/").content.decode()

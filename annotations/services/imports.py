@@ -681,7 +681,23 @@ def _job_outcomes(report: ImportReport, root: Path) -> list[dict]:
     for path, reason in report.ignored:
         name = _display_name(path, root)
         problems.append({"file": name, "record": "", "outcome": "ignored", "message": f"{name} {reason}"})
-    return problems + fine[:OUTCOMES_LISTED]
+    unmapped = [
+        {
+            "file": _display_name(file.path, root),
+            "record": "",
+            "outcome": "unmapped",
+            "message": f"{unmapped_label_text(system, code, count)} maps to no class of {report.taxonomy}",
+        }
+        for file in report.files
+        for (system, code), count in sorted(file.unmapped.items())
+    ]
+    return problems + unmapped + fine[:OUTCOMES_LISTED]
+
+
+def unmapped_label_text(system: str, code: str, exams: int) -> str:
+    """An unmapped label as reports name it: snomed 251146004 (2 exams), statement 'Wide QRS' (1 exam)."""
+    shown = f"'{code}'" if system == "statement" else code
+    return f"{system} {shown} ({exams} exam{'s' if exams != 1 else ''})"
 
 
 def _display_name(path: Path, root: Path) -> str:

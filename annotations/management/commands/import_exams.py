@@ -13,7 +13,13 @@ from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from annotations.formats.registry import FORMATS
-from annotations.services.imports import ImportOptions, ImportRefused, exams_import, exams_plan
+from annotations.services.imports import (
+    ImportOptions,
+    ImportRefused,
+    exams_import,
+    exams_plan,
+    unmapped_label_text,
+)
 
 
 class Command(BaseCommand):
@@ -91,7 +97,7 @@ class Command(BaseCommand):
         unmapped = report.unmapped_labels()
         if unmapped:
             listed = ", ".join(
-                f"{system} {code} ({count} exam{'s' if count > 1 else ''})"
+                unmapped_label_text(system, code, count)
                 for (system, code), count in sorted(unmapped.items(), key=lambda item: (-item[1], item[0]))
             )
             self.stdout.write(
