@@ -90,7 +90,10 @@ def _leads(sequence_set: Element, options: ReadOptions) -> tuple[list[str], list
             raise FormatError(f"aECG lead {code} has a non-zero origin ({origin} uV), not supported")
         text = digits.text.split()
         check_shape(code, 1, len(text), options.limits)
-        rows.append(np.array(text, dtype=np.int64))
+        try:
+            rows.append(np.array(text, dtype=np.int64))
+        except ValueError:  # a damaged file must be a refusal naming the lead, never a crash
+            raise FormatError(f"aECG lead {code} has digits that are not integers") from None
         scales.append(_pq_uv(_first(value, "scale"), "scale"))
         names.append(code)
     if not rows:
