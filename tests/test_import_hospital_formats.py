@@ -263,10 +263,10 @@ def test_a_mac_ecg_filed_as_hemodynamic_waveform_imports_exactly(blobs, tmp_path
     assert names[0] == "Lead I (Einthoven)" and len(names) == 12
     stored = stored_uv(exam)
     assert exam.n_samples == 10000 and exam.sampling_rate == 1000
-    order = {"Lead I (Einthoven)": "I", "Lead II": "II"}
-    for row, name in enumerate(names[:2]):
-        index = list(STANDARD_LEADS).index(order[name])
-        assert np.max(np.abs(stored[index] - raw[row])) < 1e-6
+    for row, name in enumerate(names):  # all 12 channels, by their source names
+        standard = name.replace("Lead ", "").replace(" (Einthoven)", "").replace("avr", "aVR")
+        index = [lead.upper() for lead in STANDARD_LEADS].index(standard.upper())
+        assert np.max(np.abs(stored[index] - raw[row])) < 1e-6, name  # 0 uV error
 
 
 def test_a_hemodynamic_waveform_without_ecg_channels_is_refused_clearly(blobs, tmp_path):
