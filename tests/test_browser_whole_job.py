@@ -206,25 +206,21 @@ def postgres_stack(var_dir: Path) -> Iterator[Stack]:
             "LOG_LEVEL": "WARNING",
         }
         manage(environ, "migrate", "--no-input")
-        manage(environ, "load_taxonomy", "--shipped")
-        assert "Log in as" in manage(environ, "seed_demo", "--allow-without-debug")
-        manage(environ, "collectstatic", "--no-input")
+        # The worker starts while the demo is seeded (it takes the demo's suggestion tasks meanwhile);
+        # gunicorn only once collectstatic is done, since WhiteNoise lists the static files at start-up.
         worker_log, server_log = var_dir / "celery.log", var_dir / "gunicorn.log"
         celery = [sys.executable, "-m", "celery", "-A", "ecgreview", "worker", "--pool", "solo"]
         celery += ["--queues", "default,models", "--hostname", f"walk-{uuid.uuid4().hex[:8]}@%h"]
         celery += ["--loglevel", "INFO", "--without-gossip", "--without-mingle"]
         worker = stack.enter_context(process(celery, environ, worker_log))
+        manage(environ, "load_taxonomy", "--shipped")
+        assert "Log in as" in manage(environ, "seed_demo", "--allow-without-debug")
+        manage(environ, "collectstatic", "--no-input")
         port = free_port()
         url = f"http://127.0.0.1:{port}"
-        gunicorn = [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "ecgreview.wsgi:application",
-            "--bind",
-            f"127.0.0.1:{port}",
-        ]
-        gunicorn += ["--workers", "2", "--worker-class", "gthread", "--threads", "4", "--timeout", "120"]
+        gunicorn = [sys.executable, "-m", "gunicorn", "ecgreview.wsgi:application"]
+        gunicorn += ["--bind", f"127.0.0.1:{port}", "--workers", "2", "--worker-class", "gthread"]
+        gunicorn += ["--threads", "4", "--timeout", "120"]
         server = stack.enter_context(process(gunicorn, environ, server_log))
         started = time.monotonic()
         wait_worker_ready(worker, worker_log)
