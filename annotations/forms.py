@@ -7,7 +7,7 @@ from django.contrib.auth import get_user_model
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import gettext_noop
 
-from annotations.models import Dataset, ReviewBatch, Taxonomy
+from annotations.models import QUALITY_FLAG_CHOICES, Dataset, QualityGrade, ReviewBatch, Taxonomy
 from annotations.roles import Role
 from annotations.selectors.batch_plan import BatchSpec
 from annotations.selectors.exam_selection import ExamCriteria
@@ -50,6 +50,19 @@ class BatchDesignForm(forms.Form):
         required=False,
         label=_("Reference labels"),
         help_text=_("Comma-separated SYSTEM:CODE, e.g. code15:RBBB, snomed:426177001."),
+    )
+    quality_grades = forms.MultipleChoiceField(
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        label=_("Signal quality"),
+        choices=[*QualityGrade.choices, ("", _("not checked yet"))],
+        help_text=_("None ticked: any quality."),
+    )
+    quality_without = forms.MultipleChoiceField(
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        label=_("Leave out exams with"),
+        choices=QUALITY_FLAG_CHOICES,
     )
     sample_size = forms.IntegerField(
         required=False, min_value=1, label=_("Sample size"), help_text=_("Empty: every matching exam.")
@@ -102,6 +115,8 @@ class BatchDesignForm(forms.Form):
                 age_max=data["age_max"],
                 sex=data["sex"] or None,
                 reference_labels=labels,
+                quality_grades=list(data.get("quality_grades") or []),
+                quality_without=list(data.get("quality_without") or []),
             ),
             sample_size=data["sample_size"],
             stratify_provider=data["stratify_provider"] or None,
@@ -129,4 +144,12 @@ class HandOnForm(forms.Form):
 
 
 class AddReadersForm(forms.Form):
+    """Offers, and accepts, only readers not yet in the batch."""
+
     readers = forms.ModelMultipleChoiceField(queryset=readers_queryset(), label=_("Readers"))
+
+    def __init__(self, *args, batch: ReviewBatch, **kwargs):
+        from annotations.selectors.progress import batch_reader_candidates
+
+        super().__init__(*args, **kwargs)
+        self.fields["readers"].queryset = batch_reader_candidates(batch)

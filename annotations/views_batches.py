@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from django.contrib import messages
-from django.http import JsonResponse
+from django.http import HttpResponseBadRequest, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from annotations.forms import AddReadersForm, BatchDesignForm, HandOnForm, ReassignForm
@@ -13,7 +14,14 @@ from annotations.roles import Role
 from annotations.selectors.agreement_tables import stored_reader_quality
 from annotations.selectors.batch_plan import BatchPlanError, batch_plan
 from annotations.selectors.batches import batch_overview
-from annotations.selectors.progress import batch_for_coordinator, batch_progress
+from annotations.selectors.progress import (
+    EXAM_PAGE_SIZE,
+    EXAM_STATES,
+    ExamTableError,
+    batch_exam_table,
+    batch_for_coordinator,
+    batch_progress,
+)
 from annotations.services.batches import (
     BatchDesignError,
     batch_add_readers,
@@ -25,6 +33,13 @@ from annotations.services.skips import assignment_hand_on
 from annotations.views import role_required
 
 coordinator_only = role_required(Role.COORDINATOR)
+
+EXAM_STATE_LABELS = {
+    "reading": gettext_lazy("Being read"),
+    "awaiting_agreement": gettext_lazy("Read, awaiting agreement"),
+    "disputed": gettext_lazy("Disputed"),
+    "consensus": gettext_lazy("Consensus reached"),
+}
 
 
 @coordinator_only
@@ -50,9 +65,31 @@ def batch_new(request):
     return render(request, "annotations/batch_new.html", {"form": form, "plan": plan})
 
 
+def _exam_table(request, batch):
+    """The per-exam table's page from the query string: ?exam_status=&exam_after=&exam_page_size=."""
+    try:
+        after = request.GET.get("exam_after")
+        size = request.GET.get("exam_page_size")
+        return batch_exam_table(
+            request.user,
+            batch,
+            state=request.GET.get("exam_status") or None,
+            after=int(after) if after else None,
+            size=int(size) if size else EXAM_PAGE_SIZE,
+        )
+    except ValueError as error:
+        if isinstance(error, ExamTableError):
+            raise
+        raise ExamTableError(_("exam_after and exam_page_size must be whole numbers")) from error
+
+
 @coordinator_only
 def batch_detail(request, batch_id: int):
     batch = batch_for_coordinator(request.user, batch_id)
+    try:
+        exams = _exam_table(request, batch)
+    except ExamTableError as error:
+        return HttpResponseBadRequest(str(error))
     return render(
         request,
         "annotations/batch_detail.html",
@@ -61,7 +98,9 @@ def batch_detail(request, batch_id: int):
             "progress": batch_progress(request.user, batch),
             "quality": stored_reader_quality(batch),
             "reassign_form": ReassignForm(),
-            "add_readers_form": AddReadersForm(),
+            "add_readers_form": AddReadersForm(batch=batch),
+            "exams": exams,
+            "exam_states": [(key, EXAM_STATE_LABELS[key]) for key in EXAM_STATES],
         },
     )
 
@@ -117,9 +156,8 @@ def batch_reassign_view(request, batch_id: int):
 @require_POST
 @coordinator_only
 def batch_add_readers_view(request, batch_id: int):
-    form = AddReadersForm(request.POST)
-
     def add(batch):
+        form = AddReadersForm(request.POST, batch=batch)
         if not form.is_valid():
             raise BatchDesignError(_("choose at least one reader"))
         moved = batch_add_readers(batch=batch, readers=list(form.cleaned_data["readers"]), actor=request.user)

@@ -12,11 +12,34 @@ from dataclasses import dataclass
 
 from django.core.exceptions import PermissionDenied
 from django.db import connection
-from django.db.models import Aggregate, Count, F, FloatField, Max, Q
-from django.db.models.functions import TruncDate
+from django.db.models import (
+    Aggregate,
+    Case,
+    CharField,
+    Count,
+    Exists,
+    F,
+    FloatField,
+    IntegerField,
+    Max,
+    OuterRef,
+    Q,
+    Subquery,
+    Value,
+    When,
+)
+from django.db.models.functions import Coalesce, TruncDate
 from django.shortcuts import get_object_or_404
 
-from annotations.models import Annotation, Assignment, BatchExam, ReviewBatch
+from annotations.models import (
+    Adjudication,
+    Annotation,
+    Assignment,
+    BatchExam,
+    Consensus,
+    DisputedLabel,
+    ReviewBatch,
+)
 from annotations.roles import Role, has_role
 
 # A skip is not a read: reads done are submitted ones; skipped slots are counted (and listed) apart.
@@ -277,3 +300,106 @@ def batch_progress(user, batch: ReviewBatch) -> dict:
         "reads_per_day": batch_reads_per_day(user, batch),
         "skips": batch_skips(user, batch),
     }
+
+
+# --- Per-exam status table -------------------------------------------------------------------------------
+# A batch can hold 100k exams: the table is one keyset page at a time, every figure computed by the
+# database as a correlated subquery over one page of BatchExam rows.
+EXAM_STATES = ("reading", "awaiting_agreement", "disputed", "consensus")
+EXAM_PAGE_SIZE = 50
+EXAM_PAGE_SIZE_MAX = 200
+
+
+class ExamTableError(ValueError):
+    """A filter or page argument the table does not understand."""
+
+
+def _count_of(queryset) -> Coalesce:
+    counted = queryset.values("exam_id").annotate(n=Count("pk")).values("n")
+    return Coalesce(Subquery(counted, output_field=IntegerField()), 0)
+
+
+def _exam_status_rows(batch: ReviewBatch):
+    slots = Assignment.objects.filter(batch=batch, exam_id=OuterRef("exam_id"))
+    adjudicated = Adjudication.objects.filter(
+        batch=batch, exam_id=OuterRef("exam_id"), diagnostic_class_id=OuterRef("diagnostic_class_id")
+    )
+    open_disputes = DisputedLabel.objects.filter(batch=batch, exam_id=OuterRef("exam_id")).exclude(
+        Exists(adjudicated)
+    )
+    return (
+        BatchExam.objects.filter(batch=batch)
+        .annotate(
+            submitted=_count_of(slots.filter(status=SUBMITTED, read_round=1)),
+            open_reads=_count_of(slots.filter(status__in=OPEN)),
+            skips=_count_of(slots.filter(status=SKIPPED)),
+            disputes=_count_of(open_disputes),
+            has_consensus=Exists(Consensus.objects.filter(batch=batch, exam_id=OuterRef("exam_id"))),
+        )
+        .annotate(
+            state=Case(
+                When(Q(open_reads__gt=0) | Q(submitted__lt=F("target_reads")), then=Value("reading")),
+                When(disputes__gt=0, then=Value("disputed")),
+                When(has_consensus=True, then=Value("consensus")),
+                default=Value("awaiting_agreement"),
+                output_field=CharField(),
+            )
+        )
+    )
+
+
+def batch_exam_table(
+    user,
+    batch: ReviewBatch,
+    *,
+    state: str | None = None,
+    after: int | None = None,
+    size: int = EXAM_PAGE_SIZE,
+) -> dict:
+    """One page of the batch's exams in BatchExam order after `after`, optionally of one state, with
+    the key of the next page (None on the last one)."""
+    _require_coordinator(user)
+    if state and state not in EXAM_STATES:
+        raise ExamTableError(f"unknown exam status {state!r}; one of {', '.join(EXAM_STATES)}")
+    if not 1 <= size <= EXAM_PAGE_SIZE_MAX:
+        raise ExamTableError(f"page size must be between 1 and {EXAM_PAGE_SIZE_MAX}")
+    rows = _exam_status_rows(batch)
+    if state:
+        rows = rows.filter(state=state)
+    if after is not None:
+        rows = rows.filter(pk__gt=after)
+    page = list(rows.select_related("exam__dataset").order_by("pk")[: size + 1])
+    more = len(page) > size
+    page = page[:size]
+    return {
+        "rows": [
+            {
+                "exam_id": row.exam_id,
+                "exam": f"{row.exam.dataset.name}/{row.exam.external_id}",
+                "is_gold": row.is_gold,
+                "submitted": row.submitted,
+                "target": row.target_reads,
+                "skips": row.skips,
+                "disputes": row.disputes,
+                "state": row.state,
+            }
+            for row in page
+        ],
+        "next_after": page[-1].pk if more else None,
+        "state": state or "",
+        "size": size,
+    }
+
+
+def batch_reader_candidates(batch: ReviewBatch):
+    """Active readers not yet in the batch: whom "add readers" may offer."""
+    from django.contrib.auth import get_user_model
+
+    from annotations.services.batches import batch_reader_ids
+
+    return (
+        get_user_model()
+        .objects.filter(is_active=True, groups__name=Role.READER.value)
+        .exclude(pk__in=batch_reader_ids(batch))
+        .order_by("username")
+    )

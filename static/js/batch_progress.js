@@ -85,16 +85,35 @@
     });
   }
 
+  // Whole days only: the dates are days, so the axis ticks one per day (never hours around midnight),
+  // and a batch with no read yet says so instead of an empty axis Plotly would spread over 2000.
+  var DAY_MS = 24 * 60 * 60 * 1000;
+
   function drawChart(days) {
+    var chart = document.getElementById("reads-per-day");
+    var empty = document.getElementById("no-reads");
+    if (!days.length) {
+      if (empty) empty.hidden = false;
+      chart.hidden = true;
+      if (chart.data) Plotly.purge(chart);
+      return;
+    }
+    if (empty) empty.hidden = true;
+    chart.hidden = false;
     var trace = {
       type: "bar",
       x: days.map(function (d) { return d[0]; }),
       y: days.map(function (d) { return d[1]; }),
+      width: DAY_MS * 0.8,  // a day wide: Plotly gives a lone bar on a date axis a width of 1 ms
       marker: { color: "#b4232a" },
     };
+    var first = Date.parse(days[0][0]), last = Date.parse(days[days.length - 1][0]);
+    var step = Math.max(1, Math.ceil((last - first) / DAY_MS / 10));  // at most about ten labels
     var layout = {
       height: 260, margin: { l: 40, r: 10, t: 10, b: 40 },
-      xaxis: { type: "date" }, yaxis: { title: { text: document.getElementById("reads-per-day").dataset.axis || "reads" }, rangemode: "tozero" },
+      xaxis: { type: "date", tickformat: "%Y-%m-%d", hoverformat: "%Y-%m-%d", dtick: step * DAY_MS,
+        tick0: first, range: [first - DAY_MS / 2, last + DAY_MS / 2], automargin: true },
+      yaxis: { title: { text: document.getElementById("reads-per-day").dataset.axis || "reads" }, rangemode: "tozero" },
     };
     Plotly.react("reads-per-day", [trace], layout, { displayModeBar: false, responsive: true });
   }
