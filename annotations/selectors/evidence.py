@@ -3,7 +3,9 @@
 1. Agreement of each provider (and version) with the batch's consensus, per class: sensitivity and
    specificity at the provider's own threshold (the one that decides what readers see as "suggested"),
    and the threshold-free ROC AUC of its scores. Only (exam, class) pairs that have both a consensus
-   row and a score count: a class the provider cannot assess is not a negative prediction.
+   and a score count: a class the provider cannot assess is not a negative prediction. The consensus
+   store leaves a class that every read left unmarked without a row (implicitly absent); such a class
+   counts as absent on an exam read often enough for a consensus, unless it is disputed.
 2. Automation bias in two-stage batches: for each reader and class, how often the revised read (made
    with the suggestion on screen) moved away from the reader's own blind read toward the suggestion
    (added a suggested class, or removed a class the suggestion scored below threshold) or away from it
@@ -13,16 +15,19 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 
 from sklearn.metrics import roc_auc_score
 
 from annotations.models import (
+    AgreementResult,
     Annotation,
     AnnotationLabel,
+    Assignment,
     Consensus,
     DiagnosticClass,
+    DisputedLabel,
     ReviewBatch,
     Suggestion,
     SuggestionExposure,
@@ -55,17 +60,47 @@ class _Counts:
     fn: int = 0
 
 
-def provider_agreement(batch: ReviewBatch) -> list[dict]:
-    """Per provider version and class: n, positives, tp/fp/tn/fn, sensitivity, specificity, AUC."""
-    consensus = {
+def consensus_truth(batch: ReviewBatch, classes: dict[int, DiagnosticClass]) -> dict[tuple[int, int], bool]:
+    """(exam, class) -> consensus value: the stored rows, plus the implicit absent cells of exams the
+    last consensus computation decided (read at least min_reads times, class neither stored nor
+    disputed)."""
+    from annotations.services.agreement import consensus_settings
+
+    truth = {
         (exam_id, class_id): value
         for exam_id, class_id, value in Consensus.objects.filter(batch=batch).values_list(
             "exam_id", "diagnostic_class_id", "value"
         )
     }
+    if not AgreementResult.objects.filter(batch=batch).exists():
+        return truth  # no computation yet: only rows written by hand (adjudications) are known
+    reads = Counter(
+        Annotation.objects.filter(
+            assignment__batch=batch,
+            assignment__read_round=1,
+            assignment__status=Assignment.Status.SUBMITTED,
+            is_current=True,
+            status=Annotation.Status.SUBMITTED,
+        ).values_list("assignment__exam_id", flat=True)
+    )
+    min_reads = consensus_settings(batch)["min_reads"]
+    disputed = set(DisputedLabel.objects.filter(batch=batch).values_list("exam_id", "diagnostic_class_id"))
+    for exam_id, n in reads.items():
+        if n < min_reads:
+            continue
+        for class_id in classes:
+            key = (exam_id, class_id)
+            if key not in truth and key not in disputed:
+                truth[key] = False
+    return truth
+
+
+def provider_agreement(batch: ReviewBatch) -> list[dict]:
+    """Per provider version and class: n, positives, tp/fp/tn/fn, sensitivity, specificity, AUC."""
+    classes = _classes(batch)
+    consensus = consensus_truth(batch, classes)
     if not consensus:
         return []
-    classes = _classes(batch)
     scores = SuggestionScore.objects.filter(
         suggestion__exam_id__in={exam_id for exam_id, _ in consensus},
         suggestion__status=Suggestion.Status.OK,

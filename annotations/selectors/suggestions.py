@@ -56,3 +56,40 @@ def batch_suggestion_progress(batch: ReviewBatch) -> dict:
             }
         )
     return {"exams": total, "providers": providers}
+
+
+def suggestion_summary(row: Suggestion) -> dict:
+    """One stored suggestion as operators read it: scores by TNMG code, the codes at or above their
+    threshold (highest score first), and the measurements without the bookkeeping key."""
+    meta = (row.measurements or {}).get(META) or {}
+    scores: dict[str, float] = meta.get("scores", {})
+    thresholds: dict[str, float] = meta.get("thresholds", {})
+    suggested = sorted(
+        (code for code, score in scores.items() if score >= thresholds.get(code, 0.5)),
+        key=lambda code: -scores[code],
+    )
+    return {
+        "exam": row.exam_id,
+        "provider": row.provider,
+        "version": row.provider_version,
+        "status": row.status,
+        "computed_at": row.computed_at.isoformat(),
+        "scores": scores,
+        "thresholds": thresholds,
+        "suggested": suggested,
+        "measurements": {key: value for key, value in (row.measurements or {}).items() if key != META},
+        "error": row.error,
+    }
+
+
+def exam_suggestions(exam_id: int, provider: str | None = None) -> list[Suggestion]:
+    """The newest stored row per provider for one exam (OK rows before failed ones), for operators."""
+    rows = Suggestion.objects.filter(exam_id=exam_id)
+    if provider:
+        rows = rows.filter(provider=provider)
+    newest: dict[str, Suggestion] = {}
+    for row in rows.order_by("provider", "-computed_at", "-id"):
+        current = newest.get(row.provider)
+        if current is None or (current.status != Suggestion.Status.OK and row.status == Suggestion.Status.OK):
+            newest[row.provider] = row
+    return list(newest.values())
