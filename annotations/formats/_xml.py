@@ -15,7 +15,9 @@ before the parser sees the file.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
 from xml.etree.ElementTree import Element, ParseError
 
 import defusedxml.ElementTree as SafeET
@@ -72,6 +74,32 @@ def parse(path: Path) -> Element:
     check_doctype(path)
     try:
         return SafeET.parse(str(path), forbid_dtd=False, forbid_entities=True, forbid_external=True).getroot()
+    except DefusedXmlException as error:
+        raise FormatError(
+            f"XML declares a DTD or entities ({type(error).__name__}); entity expansion is refused"
+        ) from None
+    except ParseError as error:
+        raise FormatError(f"XML is not well-formed ({error})") from None
+
+
+def parse_converting(
+    path: Path, convert: Mapping[str, Callable[[str], Any]]
+) -> tuple[Element, dict[int, Any]]:
+    """Parse as `parse` does, but hand the text of each element whose local tag is in `convert` to its
+    function as soon as the element ends, and drop the text: the tree never holds a large text (an aECG
+    lead's digits) whole. Returns the root and each converted value by id() of its element."""
+    check_doctype(path)
+    values: dict[int, Any] = {}
+    try:
+        events = SafeET.iterparse(
+            str(path), events=("end",), forbid_dtd=False, forbid_entities=True, forbid_external=True
+        )
+        for _, element in events:
+            handler = convert.get(local(element.tag))
+            if handler is not None:
+                values[id(element)] = handler(element.text or "")
+                element.text = None
+        return events.root, values
     except DefusedXmlException as error:
         raise FormatError(
             f"XML declares a DTD or entities ({type(error).__name__}); entity expansion is refused"
