@@ -112,6 +112,24 @@ class Dataset(models.Model):
         return self.name
 
 
+class QualityGrade(models.TextChoices):
+    GOOD = "good", _("good")
+    ACCEPTABLE = "acceptable", _("acceptable")
+    POOR = "poor", _("poor")
+
+
+# The exam-level flags of annotations/ecg/quality.py (EXAM_FLAGS), in its order, as people read them.
+QUALITY_FLAG_CHOICES = [
+    ("flat", _("flat lead (no signal)")),
+    ("saturated", _("saturated lead")),
+    ("baseline_wander", _("baseline wander")),
+    ("noise", _("noise")),
+    ("artefact", _("large artefact")),
+    ("limb_leads_inconsistent", _("limb leads inconsistent (Einthoven/Goldberger)")),
+    ("lead_reversal", _("possible limb-electrode reversal")),
+]
+
+
 class Exam(models.Model):
     """One ECG recording. The samples live in a content-addressed blob, never in this row."""
 
@@ -143,6 +161,16 @@ class Exam(models.Model):
         help_text=_("Identifying header fields, kept only when IDENTIFIERS_POLICY=keep; coordinators only."),
     )
     imported_at = models.DateTimeField(default=timezone.now)
+    # Signal-quality report computed at import (annotations/ecg/quality.py); "" until computed (exams
+    # imported before it existed: `manage.py quality_report --missing`). Grade and flags are columns
+    # of their own so that lists and the batch designer filter on them in the database.
+    quality_grade = models.CharField(
+        max_length=12, choices=QualityGrade.choices, blank=True, default="", db_index=True
+    )
+    quality_flags = models.CharField(
+        max_length=200, blank=True, default="", help_text=_("Exam-level quality flags, comma-delimited.")
+    )
+    quality_report = models.JSONField(default=dict, blank=True)
 
     class Meta:
         ordering = ["dataset", "external_id"]
@@ -153,6 +181,10 @@ class Exam(models.Model):
             models.CheckConstraint(condition=Q(gain_uv__gt=0), name="exam_gain_positive"),
             models.CheckConstraint(condition=Q(age__lte=130), name="exam_age_plausible"),
             models.CheckConstraint(condition=Q(sex__in=["F", "M", "U"]), name="exam_sex_valid"),
+            models.CheckConstraint(
+                condition=Q(quality_grade__in=["", "good", "acceptable", "poor"]),
+                name="exam_quality_grade_valid",
+            ),
         ]
         indexes = [models.Index(fields=["waveform_sha256"], name="exam_waveform_sha_idx")]
 
@@ -162,6 +194,11 @@ class Exam(models.Model):
     @property
     def duration_s(self) -> float:
         return self.n_samples / self.sampling_rate
+
+    @property
+    def quality_flag_labels(self) -> list[str]:
+        labels = dict(QUALITY_FLAG_CHOICES)
+        return [str(labels.get(flag, flag)) for flag in self.quality_flags.split(",") if flag]
 
 
 class ReferenceLabel(models.Model):

@@ -11,6 +11,7 @@ urlpatterns = [
     path("taxonomies/", views.taxonomies, name="taxonomies"),
     path("taxonomies/<int:taxonomy_id>/", views.taxonomy_detail, name="taxonomy-detail"),
     path("exams/", views.exams, name="exams"),
+    path("exams/<int:exam_id>/", views.exam_detail, name="exam-detail"),
     path("read/next/", views_reading.reader_next, name="reader-next"),
     path("read/<int:assignment_id>/", views_reading.reader, name="reader"),
     path("read/batches/<int:batch_id>/", views_reading.reader_batch_reads_view, name="reader-batch-reads"),

@@ -16,7 +16,8 @@ from django.utils.translation import gettext as _
 
 from annotations.roles import ANY_SIGNED_IN, Role, has_role, user_roles
 from annotations.selectors.batches import batch_overview
-from annotations.selectors.exams import dataset_list, exam_list
+from annotations.models import QUALITY_FLAG_CHOICES, QualityGrade
+from annotations.selectors.exams import dataset_list, exam_for_coordinator, exam_list
 from annotations.selectors.taxonomy import taxonomy_classes_by_group, taxonomy_get, taxonomy_list
 from annotations.selectors.worklist import reader_worklist
 from annotations.services.audit import audit_record
@@ -150,9 +151,47 @@ def taxonomy_detail(request, taxonomy_id: int):
 @role_required(Role.COORDINATOR)
 def exams(request):
     dataset = request.GET.get("dataset") or None
-    page = Paginator(exam_list(request.user, dataset=dataset), 50).get_page(request.GET.get("page"))
+    grade = request.GET.get("quality") or None
+    flag = request.GET.get("flag") or None
+    listed = exam_list(request.user, dataset=dataset, quality_grade=grade, quality_flag=flag)
+    page = Paginator(listed, 50).get_page(request.GET.get("page"))
     return render(
         request,
         "annotations/exam_list.html",
-        {"page": page, "datasets": dataset_list(request.user), "dataset": dataset},
+        {
+            "page": page,
+            "datasets": dataset_list(request.user),
+            "dataset": dataset,
+            "quality": grade,
+            "flag": flag,
+            "grades": QualityGrade.choices,
+            "flags": QUALITY_FLAG_CHOICES,
+        },
     )
+
+
+def exam_detail(request, exam_id: int):
+    exam, batches = exam_for_coordinator(request.user, exam_id)
+    report = exam.quality_report or {}
+    labels = dict(QUALITY_FLAG_CHOICES)
+    leads = [
+        {"name": name, **values, "flag_labels": [labels.get(flag, flag) for flag in values.get("flags", [])]}
+        for name, values in (report.get("leads") or {}).items()
+    ]
+    return render(
+        request,
+        "annotations/exam_detail.html",
+        {
+            "exam": exam,
+            "batches": batches,
+            "report": report,
+            "leads": leads,
+            "flag_labels": [labels.get(flag, flag) for flag in report.get("flags", [])],
+            "residuals": sorted((report.get("residuals") or {}).items()),
+        },
+    )
+
+
+# Coordinators only; everyone else gets 404 from the selector (a reader must not learn which batches
+# hold an exam, not even that the page exists for it). Declared for the access-matrix test.
+exam_detail.required_roles = frozenset({Role.COORDINATOR})

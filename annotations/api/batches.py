@@ -12,6 +12,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from annotations.api.permissions import IsCoordinator
+from annotations.ecg.quality import EXAM_FLAGS
 from annotations.models import ReviewBatch
 from annotations.selectors.batch_plan import BatchPlanError, BatchSpec, batch_plan
 from annotations.selectors.batches import batch_overview
@@ -46,6 +47,18 @@ class CriteriaSerializer(serializers.Serializer):
     )
     suggestion_max = serializers.FloatField(
         required=False, allow_null=True, default=None, min_value=0, max_value=1
+    )
+    quality_grades = serializers.ListField(
+        child=serializers.ChoiceField(choices=["good", "acceptable", "poor", ""]),
+        required=False,
+        default=list,
+        help_text="Signal-quality grades to keep (any of them); an empty string keeps exams with no report.",
+    )
+    quality_without = serializers.ListField(
+        child=serializers.ChoiceField(choices=list(EXAM_FLAGS)),
+        required=False,
+        default=list,
+        help_text="Signal-quality flags an exam must not carry.",
     )
 
 

@@ -29,6 +29,10 @@ class ExamCriteria:
     suggestion_code: str | None = None
     suggestion_min: float | None = None
     suggestion_max: float | None = None
+    # Signal quality stored at import: any of these grades ("" for exams without a report yet), and
+    # none of these flags (annotations.ecg.quality.EXAM_FLAGS).
+    quality_grades: list[str] = field(default_factory=list)
+    quality_without: list[str] = field(default_factory=list)
 
 
 def _require_coordinator(user) -> None:
@@ -55,6 +59,10 @@ def exams_matching(user, criteria: ExamCriteria) -> QuerySet[Exam]:
             exams = exams.filter(**{lookup: value})
     if criteria.reference_labels:
         exams = exams.filter(pk__in=_with_reference_labels(criteria.reference_labels))
+    if criteria.quality_grades:
+        exams = exams.filter(quality_grade__in=criteria.quality_grades)
+    for flag in criteria.quality_without:
+        exams = exams.exclude(quality_flags__contains=f",{flag},")
     if criteria.suggestion_provider and criteria.suggestion_code:
         scores = _scores(criteria.suggestion_provider, criteria.suggestion_code)
         if criteria.suggestion_min is not None:

@@ -41,6 +41,7 @@ from annotations.formats.statements import clinical_labels
 from annotations.models import Dataset, Exam, ReferenceLabel, Taxonomy
 from annotations.selectors.imports import COUNTED_SYSTEMS, LabelMatcher
 from annotations.services.audit import audit_record
+from annotations.services.quality import quality_fields
 from annotations.services.waveforms import waveform_delete, waveform_store_blob
 
 logger = logging.getLogger(__name__)
@@ -298,6 +299,7 @@ class _BatchWriter:
             source_sha256=self.source_sha,
             source_record=record.source_record[:300],
             identifiers=dict(record.identifiers) if self.keep_identifiers else {},
+            **quality_fields(item.quantized.samples, item.quantized.gain_uv, record.sampling_rate),
         )
 
 
