@@ -182,3 +182,29 @@ def test_suggest_runs_a_configured_provider_once_and_prints_its_measurements(tnm
     with pytest.raises(CommandError, match="no suggestion from provider 'nope'"):
         call_command("suggest", str(exam.pk), "--provider", "nope")
     suggestion_providers.cache_clear()
+
+
+def test_imported_scores_reach_the_taxonomy_of_a_batch_made_afterwards(
+    tmp_path,
+    tnmg,
+    code15,  # noqa: F811 (the imported fixture)
+    diego,
+    ana,
+    settings,
+):
+    from annotations.services.batches import batch_create
+    from annotations.services.suggestions import suggestion_providers, suggestions_exam_compute
+
+    exams = _small_dataset()
+    path = _csv(tmp_path / "p.csv", ["exam_id", "AF", "SB"], [["e0", 0.8, 0.1]])
+    import_predictions("--dataset", "small", "--provider", "offline", "--version", "v1", str(path))
+    batch_create(name="Later", taxonomy=code15, exams=exams, readers=[ana], readers_per_exam=1, actor=diego)
+    settings.SUGGESTION_PROVIDERS = []
+    suggestion_providers.cache_clear()
+    try:
+        for exam in exams:  # what the batch's queued per-exam tasks run
+            suggestions_exam_compute(exam.pk)
+    finally:
+        suggestion_providers.cache_clear()
+    scored = SuggestionScore.objects.filter(suggestion__provider="offline", diagnostic_class__taxonomy=code15)
+    assert sorted(scored.values_list("diagnostic_class__code", "score")) == [("AF", 0.8), ("SB", 0.1)]

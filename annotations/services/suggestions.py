@@ -202,11 +202,19 @@ def _scores_complete(suggestion_id: int) -> None:
 
 
 def suggestions_exam_compute(exam_id: int, *, retry_failed: bool = True) -> dict[str, str]:
-    """Every configured provider on one exam; provider name -> stored status."""
+    """Every configured provider on one exam; provider name -> stored status. Stored rows of other
+    providers (imported predictions, retired providers) get scores for taxonomies added since too."""
     outcome = {}
+    done = set()
     for name, provider in suggestion_providers().items():
         row = suggestion_compute(exam_id, provider, retry_failed=retry_failed)
         outcome[name] = row.status if row is not None else "no exam"
+        done.add(row.pk if row is not None else None)
+    others = Suggestion.objects.filter(exam_id=exam_id, status=Suggestion.Status.OK).exclude(
+        pk__in=done - {None}
+    )
+    for suggestion_id in others.values_list("pk", flat=True):
+        _scores_complete(suggestion_id)
     return outcome
 
 
@@ -239,7 +247,7 @@ def suggestions_batch_run(batch_id: int) -> int:
             target=batch,
             after={"exams": len(exam_ids), "providers": {p.name: p.version for p in providers.values()}},
         )
-    if providers:
+    if providers or Suggestion.objects.filter(exam_id__in=exam_ids).exists():  # imported rows too
         for exam_id in exam_ids:
             task_enqueue(suggestions_exam, exam_id)
     return len(exam_ids)
