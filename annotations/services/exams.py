@@ -11,6 +11,7 @@ from django.db import transaction
 from annotations.ecg import waveform
 from annotations.models import Dataset, Exam
 from annotations.services.audit import audit_record
+from annotations.services.quality import quality_fields
 from annotations.services.waveforms import waveform_delete, waveform_store
 
 
@@ -61,6 +62,7 @@ def exam_create(*, dataset: Dataset, data: ExamInput, actor=None) -> Exam:
                 source_format=data.source_format,
                 source_record=data.source_record,
                 identifiers=data.identifiers,
+                **quality_fields(quantized.samples, quantized.gain_uv, data.sampling_rate),
             )
             audit_record(
                 actor=actor,
