@@ -14,9 +14,9 @@ from django.shortcuts import render
 from django.utils.decorators import method_decorator
 from django.utils.translation import gettext as _
 
+from annotations.models import QUALITY_FLAG_CHOICES, QualityGrade
 from annotations.roles import ANY_SIGNED_IN, Role, has_role, user_roles
 from annotations.selectors.batches import batch_overview
-from annotations.models import QUALITY_FLAG_CHOICES, QualityGrade
 from annotations.selectors.exams import dataset_list, exam_for_coordinator, exam_list
 from annotations.selectors.taxonomy import taxonomy_classes_by_group, taxonomy_get, taxonomy_list
 from annotations.selectors.worklist import reader_worklist
