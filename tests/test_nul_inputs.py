@@ -81,7 +81,10 @@ def client_as(study: Study, persona: str) -> Client:
 def path_for(study: Study, persona: str, route: Route) -> str:
     roles = declared_roles(route)
     who = persona if may_use(study.user(persona), roles) and persona in study.ids else study.owner(roles)
-    return route.fill(study.values_for(who, route)) if route.params else route.path
+    try:
+        return route.fill(study.values_for(who, route)) if route.params else route.path
+    except KeyError:  # an id kind tests/access.py does not know yet: the sample id still reaches the view
+        return route.path
 
 
 def ask(send, *args, **kwargs):
