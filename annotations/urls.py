@@ -2,12 +2,21 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 from django.views.i18n import set_language
 
-from annotations import views, views_audit, views_batches, views_imports, views_reading
+from annotations import views, views_audit, views_batches, views_imports, views_people, views_reading
 
 urlpatterns = [
     path("", views.home, name="home"),
     path("accounts/login/", views.LoginView.as_view(), name="login"),
     path("accounts/logout/", views.signed_in(auth_views.LogoutView.as_view()), name="logout"),
+    path("accounts/password/", views_people.password_change, name="password-change"),
+    path("people/", views_people.people, name="people"),
+    path("people/<int:user_id>/roles/", views_people.person_roles, name="person-roles"),
+    path("people/<int:user_id>/active/", views_people.person_active, name="person-active"),
+    path(
+        "people/<int:user_id>/reset-password/",
+        views_people.person_reset_password,
+        name="person-reset-password",
+    ),
     path("taxonomies/", views.taxonomies, name="taxonomies"),
     path("taxonomies/<int:taxonomy_id>/", views.taxonomy_detail, name="taxonomy-detail"),
     path("exams/", views.exams, name="exams"),

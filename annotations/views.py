@@ -10,7 +10,7 @@ from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db import transaction
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.utils.decorators import method_decorator
 from django.utils.translation import gettext as _
 
@@ -113,6 +113,13 @@ class LoginView(auth_views.LoginView):
         login_success_record(form.get_user().get_username(), _client_ip(self.request))
         with transaction.atomic():
             audit_record(actor=form.get_user(), action="auth.login", ip_address=_client_ip(self.request))
+        from annotations.selectors.users import password_must_change
+
+        if password_must_change(form.get_user()):
+            # A password a coordinator handed out: replaced before anything else (the middleware holds
+            # the session to the password page until then).
+            self.request.session["must_change_password"] = True
+            return redirect("password-change")
         return response
 
     def form_invalid(self, form):

@@ -177,3 +177,32 @@ def _refuse(request, status: int, message: str):
     if request.path_info.startswith(API_PREFIX):
         return JsonResponse({"detail": message}, status=status)
     return HttpResponse(message, status=status, content_type="text/plain; charset=utf-8")
+
+
+class PasswordChangeRequiredMiddleware:
+    """An account signed in with a password a coordinator handed out (the login view marks the session)
+    is sent to the password page until it sets its own; it may still log out. API calls answer 403."""
+
+    SESSION_KEY = "must_change_password"
+    ALLOWED = ("/accounts/password/", "/accounts/logout/", "/static/", "/i18n/")
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        session = getattr(request, "session", None)
+        if (
+            session is not None
+            and session.get(self.SESSION_KEY)
+            and not request.path_info.startswith(self.ALLOWED)
+        ):
+            if request.path_info.startswith(API_PREFIX):
+                from django.http import JsonResponse
+
+                return JsonResponse(
+                    {"detail": "Change your password first (/accounts/password/)."}, status=403
+                )
+            from django.shortcuts import redirect
+
+            return redirect("password-change")
+        return self.get_response(request)

@@ -63,6 +63,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "ecgreview.middleware.LoginRequiredMiddleware",
+    "ecgreview.middleware.PasswordChangeRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -368,7 +369,10 @@ def _suggestion_providers(raw: str | None) -> list:
     import json
 
     if raw is None:
-        return ["annotations.suggestions.measurements.MeasurementProvider"]
+        return [
+            "annotations.suggestions.measurements.MeasurementProvider",
+            "annotations.suggestions.openecg_codec.OpenEcgProvider",
+        ]
     if raw.lower() in {"none", "off"}:
         return []
     if raw.startswith("["):

@@ -78,6 +78,7 @@ _BY_NAME = {
     "batch_id": "batch",
     "release_id": "release",
     "exam_id": "exam",
+    "user_id": "user",
     "name": "file",
 }
 _BY_COLLECTION = {
@@ -166,7 +167,9 @@ def build_study(tnmg) -> Study:
     release = release_build(release_create(actor=users["diego"], batches=[study.batch], hdf5=False).pk)
     job = ImportJob.objects.create(coordinator=users["diego"], dataset_name="incoming", paths=["a.hea"])
     case = adjudication_queue(users["carla"])[0]
-    common = {"taxonomy": tnmg.pk, "file": "consensus.csv", "batch": study.batch.pk}
+    # The account the People page's routes act on: nobody's persona, so deactivating it spoils nothing.
+    target = UserFactory(username="fabio", roles=[Role.READER])
+    common = {"taxonomy": tnmg.pk, "file": "consensus.csv", "batch": study.batch.pk, "user": target.pk}
 
     def unread(reader) -> int:
         # E005: nobody has read it yet, so it is still open for drafts, submits and skips.

@@ -57,3 +57,81 @@ def user_set_roles(*, user, roles: set[Role], actor) -> None:
             before={"roles": before},
             after={"roles": sorted(r.value for r in roles)},
         )
+
+
+# --- Accounts managed by coordinators on the People page ------------------------------------------------
+# A password a coordinator hands out is random, shown once, never stored or audited in clear, and the
+# account must replace it at its next login (annotations.middleware_password reads the audit trail's
+# last password event at login).
+ONE_TIME_PASSWORD_BYTES = 12
+PASSWORD_RESET_ACTIONS = ("user.create", "user.password_reset")
+
+
+class UserAdminError(ValueError):
+    """A request the People page refuses, with the reason."""
+
+
+def _require_manager(actor, user=None) -> None:
+    from annotations.roles import has_role
+
+    if not has_role(actor, Role.COORDINATOR):
+        raise PermissionError("only coordinators manage accounts")
+    if user is not None and actor.pk == user.pk:
+        raise PermissionError("nobody changes their own account here")
+
+
+def one_time_password() -> str:
+    import secrets
+
+    return secrets.token_urlsafe(ONE_TIME_PASSWORD_BYTES)
+
+
+def user_create_with_one_time_password(*, username: str, roles: set[Role], actor, email: str = ""):
+    """A coordinator opens an account: returns (user, the one-time password to hand over once)."""
+    from django.core.exceptions import ValidationError
+
+    _require_manager(actor)
+    User = get_user_model()
+    if User.objects.filter(username__iexact=username).exists():
+        raise UserAdminError(f"the username {username!r} is taken")
+    password = one_time_password()
+    try:
+        user = user_create(username=username, password=password, roles=roles, actor=actor, email=email)
+    except ValidationError as error:
+        raise UserAdminError("; ".join(error.messages)) from error
+    return user, password
+
+
+def user_set_active(*, user, active: bool, actor) -> None:
+    """Deactivate (or reactivate) an account: it keeps its history, and signs in no more."""
+    _require_manager(actor, user)
+    with transaction.atomic():
+        before = user.is_active
+        user.is_active = active
+        user.save(update_fields=["is_active"])
+        audit_record(
+            actor=actor,
+            action="user.active",
+            target=user,
+            before={"active": before},
+            after={"active": active},
+        )
+
+
+def user_reset_password(*, user, actor) -> str:
+    """Give the account a new random password, returned once; the old one stops working at once."""
+    _require_manager(actor, user)
+    password = one_time_password()
+    with transaction.atomic():
+        user.set_password(password)
+        user.save(update_fields=["password"])
+        audit_record(actor=actor, action="user.password_reset", target=user)
+    return password
+
+
+def user_change_own_password(*, user, password: str) -> None:
+    """The account holder sets their own password (after a coordinator's reset, among others)."""
+    with transaction.atomic():
+        user.set_password(password)
+        user.save(update_fields=["password"])
+        audit_record(actor=user, action="user.password_change", target=user)

@@ -1,0 +1,46 @@
+"""Accounts as the People page lists them, and whether an account must replace a handed-out password."""
+
+from __future__ import annotations
+
+from django.contrib.auth import get_user_model
+from django.core.exceptions import PermissionDenied
+
+from annotations.models import AuditEvent
+from annotations.roles import Role, has_role
+
+PASSWORD_EVENTS = ("user.create", "user.password_reset", "user.password_change")
+
+
+def people_list(user) -> list[dict]:
+    """Every account with its roles, for coordinators."""
+    if not has_role(user, Role.COORDINATOR):
+        raise PermissionDenied
+    accounts = get_user_model().objects.prefetch_related("groups").order_by("username")
+    return [
+        {
+            "id": account.pk,
+            "username": account.get_username(),
+            "email": account.email,
+            "is_active": account.is_active,
+            "roles": sorted(g.name for g in account.groups.all() if g.name in {r.value for r in Role}),
+            "last_login": account.last_login,
+            "is_self": account.pk == user.pk,
+        }
+        for account in accounts
+    ]
+
+
+def password_must_change(user) -> bool:
+    """True when the account's last password event is one a coordinator made for it (an account opened
+    or a password reset by someone else): the password was handed over and must be replaced."""
+    last = (
+        AuditEvent.objects.filter(
+            target_type=user._meta.label_lower, target_id=str(user.pk), action__in=PASSWORD_EVENTS
+        )
+        .order_by("-occurred_at", "-id")
+        .values("action", "actor_id")
+        .first()
+    )
+    if last is None or last["action"] == "user.password_change":
+        return False
+    return last["actor_id"] is not None and last["actor_id"] != user.pk
