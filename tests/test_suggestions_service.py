@@ -174,8 +174,14 @@ def test_an_exam_joining_a_batch_of_another_taxonomy_gets_scores_without_recompu
     assert scores_of(again, taxonomy) == {"AF": 0.1}
 
 
-def test_the_configured_providers_default_to_the_measurement_provider():
-    assert list(suggestion_providers()) == ["measurements"]
+def test_the_suite_runs_the_measurement_provider_and_the_shipped_default_adds_the_openecg_codec():
+    assert list(suggestion_providers()) == ["measurements"]  # tests/settings.py pins it
+    from ecgreview.settings import _suggestion_providers
+
+    assert _suggestion_providers(None) == [
+        "annotations.suggestions.measurements.MeasurementProvider",
+        "annotations.suggestions.openecg_codec.OpenEcgProvider",
+    ]
 
 
 def test_one_exam_task_runs_every_configured_provider(tnmg):
