@@ -1,11 +1,27 @@
+from django.conf import settings
 from django.urls import path
-from drf_spectacular.views import SpectacularAPIView
+from django.utils.csp import CSP
+from django.utils.decorators import method_decorator
+from django.views.decorators.csp import csp_override
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerSplitView
 
 from annotations import views_reading
 from annotations.api import batches, imports, reading, views
 
+
+@method_decorator(csp_override({**settings.SECURE_CSP, "worker-src": [CSP.SELF, "blob:"]}), name="dispatch")
+class RedocView(SpectacularRedocView):
+    """Redoc without its web-font links (no CDN) and with its search worker, which Redoc starts from a
+    blob: URL, allowed on this page only."""
+
+    template_name = "api/redoc.html"
+
+
 urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    # The split view serves its initialiser as a script of this server: the CSP forbids inline script.
+    path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
+    path("redoc/", RedocView.as_view(url_name="api-schema"), name="api-redoc"),
     path("v1/me/", views.MeView.as_view(), name="api-me"),
     path("v1/taxonomies/", views.TaxonomyListView.as_view(), name="api-taxonomy-list"),
     path("v1/taxonomies/<int:pk>/", views.TaxonomyDetailView.as_view(), name="api-taxonomy-detail"),
