@@ -68,6 +68,12 @@ def test_the_dicom_sample_intervals_are_near_its_device_measurements(results):
     assert abs(m["qrs_ms"] - 75) <= 20
     assert abs(m["qt_ms"] - 368) <= 25
     assert abs(m["qtc_bazett_ms"] - 370) <= 25
+    # Its frontal axes: P 74, QRS 52, T 57 degrees.
+    assert (
+        abs(m["p_axis_deg"] - 74) <= 15
+        and abs(m["qrs_axis_deg"] - 52) <= 15
+        and abs(m["t_axis_deg"] - 57) <= 15
+    )
     rr_s = m["rr_mean_ms"] / 1000
     assert m["qtc_fridericia_ms"] == pytest.approx(m["qt_ms"] / rr_s ** (1 / 3), abs=0.2)
 

@@ -1,0 +1,148 @@
+"""Suggestion providers on the repository's real records: measurements beside the device's, and speed.
+
+    .venv/bin/python bench/measurements.py [--rounds 2] [--providers measurements,openecg]
+
+For each real record under tests/data (the records of tests/test_suggestions_measurements.py plus the
+GE MUSE sample) and each provider it prints HR, PR, QRS, QT, QTc (Bazett) and the frontal axes, an
+independent R-peak rate over the same stretch of signal (scipy, see that test), and, where the file
+carries them, the values the recording device measured (DICOM waveform annotations, MUSE
+RestingECGMeasurements). Then exams/s per provider over all records (provider built once; model load
+not counted). No database; it never asserts anything.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.test_suggestions_measurements import (  # noqa: E402
+    DATA,
+    RECORDS,
+    load_mv,
+    rate_from_rr,
+    reference_r_peaks,
+)
+
+EXTRA = {"muse_MAC55": ("muse", "muse-xml/musePHI_muse_ecg1_MAC55_simulator.xml", 60, "normal")}
+PROVIDERS = {
+    "measurements": "annotations.suggestions.measurements.MeasurementProvider",
+    "openecg": "annotations.suggestions.openecg_codec.OpenEcgProvider",
+}
+COLUMNS = ("hr", "pr", "qrs", "qt", "qtc", "p_ax", "qrs_ax", "t_ax")
+
+
+def device_values(fmt: str, path: Path) -> dict[str, float]:
+    """What the recording device measured, when the file says (ms, bpm, degrees)."""
+    if fmt == "dicom":
+        import pydicom
+
+        names = {
+            "RR Interval": "rr",
+            "PR Interval": "pr",
+            "QRS Duration": "qrs",
+            "QT Interval": "qt",
+            "QTc Interval": "qtc",
+            "P Axis": "p_ax",
+            "QRS Axis": "qrs_ax",
+            "T Axis": "t_ax",
+        }
+        out = {}
+        for item in pydicom.dcmread(path).get("WaveformAnnotationSequence", []):
+            if "ConceptNameCodeSequence" in item and item.get("NumericValue") is not None:
+                key = names.get(item.ConceptNameCodeSequence[0].CodeMeaning)
+                if key and key not in out:
+                    out[key] = float(item.NumericValue)
+        if out.get("rr"):
+            out["hr"] = 60000.0 / out["rr"]
+        return out
+    if fmt == "muse":
+        text = path.read_text(encoding="latin-1")
+        block = re.search(r"<RestingECGMeasurements>(.*?)</RestingECGMeasurements>", text, re.S)
+        tags = {
+            "VentricularRate": "hr",
+            "PRInterval": "pr",
+            "QRSDuration": "qrs",
+            "QTInterval": "qt",
+            "QTCorrected": "qtc",
+            "PAxis": "p_ax",
+            "RAxis": "qrs_ax",
+            "TAxis": "t_ax",
+        }
+        out = {}
+        for tag, key in tags.items():
+            found = re.search(rf"<{tag}>(-?\d+)</{tag}>", block.group(1)) if block else None
+            if found:
+                out[key] = float(found.group(1))
+        return out
+    return {}
+
+
+def provider_values(measurements: dict) -> dict[str, float | None]:
+    return {
+        "hr": measurements.get("heart_rate_bpm"),
+        "pr": measurements.get("pr_ms"),
+        "qrs": measurements.get("qrs_ms"),
+        "qt": measurements.get("qt_ms"),
+        "qtc": measurements.get("qtc_bazett_ms"),
+        "p_ax": measurements.get("p_axis_deg"),
+        "qrs_ax": measurements.get("qrs_axis_deg"),
+        "t_ax": measurements.get("t_axis_deg"),
+    }
+
+
+def row(label: str, values: dict) -> str:
+    cells = ["-" if values.get(c) is None else f"{values[c]:.0f}" for c in COLUMNS]
+    return f"  {label:<14}" + "".join(f"{cell:>8}" for cell in cells)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--rounds", type=int, default=2, help="timed passes over all records per provider")
+    parser.add_argument("--providers", default=",".join(PROVIDERS))
+    args = parser.parse_args()
+    from annotations.suggestions.base import build_provider
+
+    records = {**RECORDS, **EXTRA}
+    RECORDS.update(EXTRA)  # load_mv looks records up there
+    signals = {name: load_mv(name) for name in records}
+    providers = {}
+    for name in args.providers.split(","):
+        started = time.perf_counter()
+        providers[name] = build_provider(PROVIDERS[name])
+        print(f"{name}: version {providers[name].version}, built in {time.perf_counter() - started:.2f} s")
+    print(f"\n  {'':<14}" + "".join(f"{c:>8}" for c in COLUMNS))
+    for record, (fmt, relative, _, rhythm) in records.items():
+        data, fs = signals[record]
+        print(f"{record} ({fmt}, {fs:g} Hz, {data.shape[1] / fs:.1f} s, labelled {rhythm or '-'})")
+        device = device_values(fmt, DATA / relative)
+        if device:
+            print(row("device", device))
+        for name, provider in providers.items():
+            result = provider.evaluate(data, fs)
+            window = result.measurements.get("window_s")
+            part = data[:, round(window[0] * fs) : round(window[1] * fs)] if window else data
+            reference = rate_from_rr(reference_r_peaks(part, fs), fs)
+            suggested = ",".join(provider.suggested(result)) or "-"
+            print(row(name, provider_values(result.measurements)) + f"   ref HR {reference:.1f}  {suggested}")
+    print("\nexams/s (all records, 12 leads, after the provider is built):")
+    for name, provider in providers.items():
+        started = time.perf_counter()
+        count = 0
+        for _ in range(args.rounds):
+            for data, fs in signals.values():
+                provider.evaluate(data, fs)
+                count += 1
+        elapsed = time.perf_counter() - started
+        print(f"  {name:<14} {count / elapsed:6.2f} exams/s  ({count} exams in {elapsed:.1f} s, one process)")
+
+
+if __name__ == "__main__":
+    main()
