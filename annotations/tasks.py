@@ -16,6 +16,13 @@ def imports_run(job_id: int) -> None:
     import_job_run(job_id)
 
 
+@shared_task(acks_late=True, name="annotations.tasks.exams_quality")
+def exams_quality(exam_ids: list[int]) -> int:
+    from annotations.services.quality import exams_quality_run
+
+    return exams_quality_run(exam_ids)
+
+
 # --- Model suggestions: names start with suggestions_ so CELERY_TASK_ROUTES sends them to the "models"
 # queue, where slow models never delay imports or agreement work. Each is idempotent (upserts per exam,
 # provider and version), so a redelivery after a killed worker leaves neither duplicates nor holes.

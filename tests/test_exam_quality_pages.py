@@ -28,7 +28,18 @@ def write_cpsc(path: Path, data: np.ndarray) -> Path:
 
 
 @pytest.fixture
-def imported(settings, tmp_path) -> dict[str, Exam]:
+def eager_worker():
+    """Queued tasks run at once, as a worker would right after the commit."""
+    from ecgreview.celery import app
+
+    before = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = before
+
+
+@pytest.fixture
+def imported(settings, tmp_path, eager_worker, django_capture_on_commit_callbacks) -> dict[str, Exam]:
     """The real CPSC record as recorded, the same record with a 10 mV spike in V6, and with the
     limb leads' rows scrambled (III stored where V3 belongs)."""
     use_private_storage(settings, tmp_path)
@@ -42,7 +53,9 @@ def imported(settings, tmp_path) -> dict[str, Exam]:
         write_cpsc(tmp_path / "SPIKE.mat", spiked),
         write_cpsc(tmp_path / "SCRAMBLED.mat", scrambled),
     ]
-    exams_import(files, dataset="cpsc")
+    with django_capture_on_commit_callbacks(execute=True) as queued:
+        exams_import(files, dataset="cpsc")
+    assert len(queued) == 3  # one message per file's insert batch, none per exam
     return {exam.external_id: exam for exam in Exam.objects.all()}
 
 
@@ -72,9 +85,7 @@ def test_the_exam_page_shows_the_report_and_batches_to_coordinators_only(
     imported, client_for, diego, ana, tnmg
 ):
     spiked = imported["SPIKE"]
-    batch_create(
-        name="Spiky", taxonomy=tnmg, exams=[spiked], readers=[ana], readers_per_exam=1, actor=diego
-    )
+    batch_create(name="Spiky", taxonomy=tnmg, exams=[spiked], readers=[ana], readers_per_exam=1, actor=diego)
     page = client_for(diego).get(f"/exams/{spiked.pk}/")
     assert page.status_code == 200
     html = page.content.decode()

@@ -41,7 +41,7 @@ from annotations.formats.statements import clinical_labels
 from annotations.models import Dataset, Exam, ReferenceLabel, Taxonomy
 from annotations.selectors.imports import COUNTED_SYSTEMS, LabelMatcher
 from annotations.services.audit import audit_record
-from annotations.services.quality import quality_fields
+from annotations.services.quality import exams_quality_enqueue
 from annotations.services.waveforms import waveform_delete, waveform_store_blob
 
 logger = logging.getLogger(__name__)
@@ -258,6 +258,7 @@ class _BatchWriter:
             rows.append((self._exam(item, sha, key), item.record))
         self.pending, self.pending_bytes = [], 0
         created = Exam.objects.bulk_create([exam for exam, _ in rows])
+        exams_quality_enqueue([exam.pk for exam in created])
         labels = [
             ReferenceLabel(
                 exam=exam,
@@ -299,7 +300,6 @@ class _BatchWriter:
             source_sha256=self.source_sha,
             source_record=record.source_record[:300],
             identifiers=dict(record.identifiers) if self.keep_identifiers else {},
-            **quality_fields(item.quantized.samples, item.quantized.gain_uv, record.sampling_rate),
         )
 
 
