@@ -374,10 +374,13 @@ def _suggestion_providers(raw: str | None) -> list:
     import json
 
     if raw is None:
-        return [
-            "annotations.suggestions.measurements.MeasurementProvider",
-            "annotations.suggestions.openecg_codec.OpenEcgProvider",
-        ]
+        rule = "annotations.suggestions.measurements.MeasurementProvider"
+        # The codec takes ~0.8 s per exam on one core: with a worker it runs on the models queue; on the
+        # embedded default (no broker) tasks run inside the request that creates a batch, so it is left
+        # to explicit configuration there.
+        return (
+            [rule, "annotations.suggestions.openecg_codec.OpenEcgProvider"] if CELERY_BROKER_URL else [rule]
+        )
     if raw.lower() in {"none", "off"}:
         return []
     if raw.startswith("["):
