@@ -129,12 +129,21 @@ class LoginView(auth_views.LoginView):
         return super().form_invalid(form)
 
 
+HOME_QUEUE_ROWS = 20
+
+
 @signed_in
 def home(request):
     roles = user_roles(request.user)
     context = {"roles": sorted(role.value for role in roles)}
     if Role.READER in roles:
         context["worklist"] = reader_worklist(request.user)
+    if Role.ADJUDICATOR in roles:
+        # The adjudication queue's own selector: it leaves out every exam the user reads anywhere.
+        from annotations.selectors.agreement import adjudication_queue
+
+        queue = adjudication_queue(request.user)
+        context["adjudication"] = {"items": queue[:HOME_QUEUE_ROWS], "total": len(queue)}
     if Role.COORDINATOR in roles:
         context["batches"] = batch_overview(request.user)[:20]
     return render(request, "annotations/home.html", context)
