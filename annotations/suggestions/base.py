@@ -104,7 +104,10 @@ def check_provider(provider: Provider) -> Provider:
     if not isinstance(getattr(provider, "version", None), str) or not _VERSION.match(provider.version):
         raise ProviderConfigError(f"{where}: version {getattr(provider, 'version', None)!r} is not valid")
     codes = getattr(provider, "codes", ())
-    if not codes or not all(isinstance(code, str) and code for code in codes):
+    # A provider of scalars only (a regression network: ECG age, potassium) scores no class.
+    if (not codes and not getattr(provider, "scalars", ())) or not all(
+        isinstance(c, str) and c for c in codes
+    ):
         raise ProviderConfigError(f"{where}: codes must be a non-empty sequence of taxonomy codes")
     if len(set(codes)) != len(codes):
         raise ProviderConfigError(f"{where}: codes are declared twice")

@@ -24,6 +24,15 @@ Mapping file (JSON, next to the model; the format this module reads):
     }
 
 Output indices not listed are ignored (a network may predict classes this taxonomy lacks).
+
+"output_kind" says what the output vector is (default "multilabel", the above):
+* "softmax": one exclusive choice among all outputs (af-risk-prediction's 3 classes). "labels" names
+  every output; measurements carry class_probabilities by label and top_class; listed "classes" give
+  TNMG-coded scores. With activation "logits" the softmax is applied here, else the outputs must
+  already sum to 1.
+* "regression": "scalars": [{"index": 0, "name": "potassium", "unit": "mmol/L",
+  "log_variance_index": 1}], stored in measurements["scalars"][name] as {value, unit, sd} (sd from the
+  log-variance output when declared, else None). "classes" may be empty: such a model scores nothing.
 """
 
 from __future__ import annotations
@@ -63,6 +72,18 @@ class InputSpec:
     pad: str = "center"
     scale: float = 1.0
     leads: tuple[str, ...] = STANDARD_LEADS
+
+
+OUTPUT_KINDS = ("multilabel", "softmax", "regression")
+_SCALAR_NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+
+
+@dataclass(frozen=True)
+class ScalarSpec:
+    index: int
+    name: str
+    unit: str = ""
+    log_variance_index: int | None = None
 
 
 @dataclass(frozen=True)
@@ -163,7 +184,10 @@ def parse_mapping(data: Mapping[str, Any]) -> tuple[dict[str, Any], InputSpec, l
             raise ProviderConfigError(f"mapping: class {index} has no code")
         threshold = _number(item.get("threshold", 0.5), f"threshold of {item['code']}", 0.0, 1.0)
         classes.append(ClassSpec(index=index, code=item["code"], threshold=threshold))
-    if not classes:
+    kind = data.get("output_kind", "multilabel")
+    if kind not in OUTPUT_KINDS:
+        raise ProviderConfigError(f"mapping: output_kind {kind!r} is not one of {', '.join(OUTPUT_KINDS)}")
+    if not classes and kind != "regression":
         raise ProviderConfigError("mapping: no classes")
     for attribute in ("index", "code"):
         values = [getattr(c, attribute) for c in classes]
@@ -172,6 +196,42 @@ def parse_mapping(data: Mapping[str, Any]) -> tuple[dict[str, Any], InputSpec, l
     if data.get("activation", "sigmoid") not in ("sigmoid", "logits"):
         raise ProviderConfigError("mapping: activation must be 'sigmoid' or 'logits'")
     return dict(data), spec, classes
+
+
+def _index(value: Any, what: str) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise ProviderConfigError(f"mapping: {what} {value!r} is not a non-negative integer")
+    return value
+
+
+def parse_scalars(data: Mapping[str, Any]) -> list[ScalarSpec]:
+    """The regression outputs of a mapping (empty for the other kinds)."""
+    if data.get("output_kind") != "regression":
+        return []
+    scalars = []
+    for item in data.get("scalars") or []:
+        name = item.get("name")
+        if not isinstance(name, str) or not _SCALAR_NAME.match(name):
+            raise ProviderConfigError(f"mapping: scalar name {name!r} must be lower-case letters, digits, _")
+        variance = item.get("log_variance_index")
+        scalars.append(
+            ScalarSpec(
+                index=_index(item.get("index"), f"index of scalar {name}"),
+                name=name,
+                unit=str(item.get("unit", "")),
+                log_variance_index=None if variance is None else _index(variance, f"variance of {name}"),
+            )
+        )
+    if not scalars:
+        raise ProviderConfigError("mapping: a regression model declares no scalars")
+    if len({s.name for s in scalars}) != len(scalars):
+        raise ProviderConfigError("mapping: a scalar name appears twice")
+    return scalars
+
+
+def _softmax(values: np.ndarray) -> np.ndarray:
+    shifted = np.exp(values - values.max())
+    return shifted / shifted.sum()
 
 
 def _check_input(session: ort.InferenceSession, spec: InputSpec, path: Path) -> str:
@@ -223,6 +283,9 @@ class OnnxModelProvider(Provider):
         self.codes = tuple(c.code for c in self.classes)
         self.thresholds = {c.code: c.threshold for c in self.classes}
         self.logits = meta.get("activation", "sigmoid") == "logits"
+        self.output_kind = meta.get("output_kind", "multilabel")
+        self.scalars = tuple(parse_scalars(meta))
+        self.labels = tuple(str(label) for label in meta.get("labels") or ())
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
@@ -244,18 +307,37 @@ class OnnxModelProvider(Provider):
         if name not in outputs:
             raise ProviderConfigError(f"{path.name}: no output named {name!r}")
         width = outputs[name].shape[-1] if outputs[name].shape else None
-        top = max(c.index for c in self.classes)
+        top = self._top_index()
         if isinstance(width, int) and top >= width:
             raise ProviderConfigError(f"{path.name}: mapping uses output {top}, the graph has {width}")
+        if (
+            self.output_kind == "softmax"
+            and self.labels
+            and isinstance(width, int)
+            and len(self.labels) != width
+        ):
+            raise ProviderConfigError(f"{path.name}: {len(self.labels)} labels for {width} softmax outputs")
         return name
+
+    def _top_index(self) -> int:
+        used = [c.index for c in self.classes] + [s.index for s in self.scalars]
+        used += [s.log_variance_index for s in self.scalars if s.log_variance_index is not None]
+        return max(used)
 
     def run(self, signals_mv: np.ndarray, sampling_rate: float) -> ProviderResult:
         x = preprocess(signals_mv, sampling_rate, self.input_spec)
         (y,) = self.session.run([self.output_name], {self.input_name: x})
         y = np.asarray(y, dtype=np.float64).reshape(-1)
-        top = max(c.index for c in self.classes)
+        top = self._top_index()
         if top >= len(y):
             raise ProviderError(f"{self!r}: model returned {len(y)} outputs, mapping needs {top + 1}")
+        base = {"input_samples": int(x.shape[1]), "input_rate_hz": self.input_spec.sampling_rate}
+        if not np.isfinite(y).all():
+            raise ProviderError(f"{self!r}: the model returned NaN or infinite outputs")
+        if self.output_kind == "regression":
+            return self._regression(y, base)
+        if self.output_kind == "softmax":
+            return self._softmax(y, base)
         if self.logits:
             y = 1.0 / (1.0 + np.exp(-np.clip(y, -50.0, 50.0)))
         scores = {c.code: float(y[c.index]) for c in self.classes}
@@ -265,4 +347,32 @@ class OnnxModelProvider(Provider):
         return ProviderResult(
             scores=scores,
             measurements={"input_samples": int(x.shape[1]), "input_rate_hz": self.input_spec.sampling_rate},
+        )
+
+    def _regression(self, y: np.ndarray, base: dict[str, Any]) -> ProviderResult:
+        scalars = {}
+        for spec in self.scalars:
+            sd = None
+            if spec.log_variance_index is not None:  # log-variance -> standard deviation
+                sd = float(np.exp(0.5 * np.clip(y[spec.log_variance_index], -50.0, 50.0)))
+            scalars[spec.name] = {"value": float(y[spec.index]), "unit": spec.unit, "sd": sd}
+        scores = {c.code: float(y[c.index]) for c in self.classes}
+        return ProviderResult(scores=scores, measurements={**base, "scalars": scalars})
+
+    def _softmax(self, y: np.ndarray, base: dict[str, Any]) -> ProviderResult:
+        probabilities = _softmax(y) if self.logits else y
+        if not self.logits and (abs(float(probabilities.sum()) - 1.0) > 1e-3 or (probabilities < 0).any()):
+            raise ProviderError(
+                f"{self!r}: softmax outputs sum to {float(probabilities.sum()):.4f}, not 1; "
+                "is activation 'logits'?"
+            )
+        labels = self.labels or tuple(str(i) for i in range(len(probabilities)))
+        named = {label: float(p) for label, p in zip(labels, probabilities, strict=False)}
+        measurements = {
+            **base,
+            "class_probabilities": named,
+            "top_class": labels[int(np.argmax(probabilities))],
+        }
+        return ProviderResult(
+            scores={c.code: float(probabilities[c.index]) for c in self.classes}, measurements=measurements
         )
