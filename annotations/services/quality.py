@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 
 import numpy as np
+from django.conf import settings
 from django.db import transaction
 
 from annotations.ecg.leads import STANDARD_LEADS
@@ -27,6 +28,9 @@ from annotations.services.waveforms import waveform_load
 
 logger = logging.getLogger(__name__)
 SYSTEM_ACTOR = "system:quality"
+# Seconds the embedded default waits before computing reports of imported exams, so that a file's
+# import is not slowed by them while it still runs (a CODE-15% part takes a few seconds).
+QUALITY_DELAY_S = 5.0
 
 
 def quality_fields(samples: np.ndarray, gain_uv: float, sampling_rate: float) -> dict:
@@ -66,11 +70,28 @@ def exam_quality_compute(exam: Exam) -> bool:
 
 
 def exams_quality_enqueue(exam_ids: list[int]) -> None:
-    """Queue the reports of newly created exams once the current transaction commits."""
+    """Queue the reports of newly created exams once the current transaction commits.
+
+    Without a broker (the embedded default) eager Celery would compute them inside the import, so the
+    in-process background thread does it instead, QUALITY_DELAY_S later and coalesced: one job fills
+    every exam still without a report, however many insert batches asked for it meanwhile."""
     from annotations.tasks import exams_quality
 
-    if exam_ids:
-        task_enqueue_on_commit(exams_quality, list(exam_ids))
+    if not exam_ids:
+        return
+    if settings.CELERY_TASK_ALWAYS_EAGER:
+        from ecgreview.inprocess import background
+
+        transaction.on_commit(
+            lambda: background.submit(("quality", "missing"), _missing_in_process, delay=QUALITY_DELAY_S)
+        )
+        return
+    task_enqueue_on_commit(exams_quality, list(exam_ids))
+
+
+def _missing_in_process() -> int:
+    ids = list(Exam.objects.filter(quality_grade="").order_by("pk").values_list("pk", flat=True))
+    return exams_quality_run(ids)
 
 
 def exams_quality_run(exam_ids: list[int]) -> int:
