@@ -141,3 +141,19 @@ def test_the_backfill_command_reports_exams_imported_before_reports_existed(impo
     call_command("quality_report", "--missing")
     grades = dict(Exam.objects.values_list("external_id", "quality_grade"))
     assert grades == {"A1986": "good", "SPIKE": "acceptable", "SCRAMBLED": "poor"}
+
+
+def test_without_a_broker_the_background_thread_fills_the_reports_after_the_import(
+    settings, tmp_path, django_capture_on_commit_callbacks
+):
+    from ecgreview.inprocess import background
+
+    use_private_storage(settings, tmp_path)
+    settings.CELERY_TASK_ALWAYS_EAGER = True
+    with django_capture_on_commit_callbacks(execute=True):
+        exams_import([SAMPLE_FILES["A1986"]], dataset="embedded")
+    exam = Exam.objects.get()
+    assert exam.quality_grade == ""  # not inside the import
+    background.drain()
+    exam.refresh_from_db()
+    assert exam.quality_grade == "good"
