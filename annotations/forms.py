@@ -153,3 +153,33 @@ class AddReadersForm(forms.Form):
 
         super().__init__(*args, **kwargs)
         self.fields["readers"].queryset = batch_reader_candidates(batch)
+
+
+class AddExamsForm(forms.Form):
+    """The designer's exam criteria, for adding exams to a running batch."""
+
+    datasets = BatchDesignForm.base_fields["datasets"]
+    age_min = BatchDesignForm.base_fields["age_min"]
+    age_max = BatchDesignForm.base_fields["age_max"]
+    sex = BatchDesignForm.base_fields["sex"]
+    reference_labels = BatchDesignForm.base_fields["reference_labels"]
+    quality_grades = BatchDesignForm.base_fields["quality_grades"]
+    quality_without = BatchDesignForm.base_fields["quality_without"]
+    sample_size = BatchDesignForm.base_fields["sample_size"]
+    seed = forms.IntegerField(required=False, initial=0, label=_("Seed"))
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["datasets"].choices = [(d.name, d.name) for d in Dataset.objects.order_by("name")]
+
+    def criteria(self) -> ExamCriteria:
+        data = self.cleaned_data
+        return ExamCriteria(
+            datasets=list(data["datasets"]),
+            age_min=data["age_min"],
+            age_max=data["age_max"],
+            sex=data["sex"] or None,
+            reference_labels=[i.strip() for i in (data["reference_labels"] or "").split(",") if i.strip()],
+            quality_grades=list(data.get("quality_grades") or []),
+            quality_without=list(data.get("quality_without") or []),
+        )

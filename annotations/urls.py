@@ -38,6 +38,7 @@ urlpatterns = [
     path(
         "batches/<int:batch_id>/add-readers/", views_batches.batch_add_readers_view, name="batch-add-readers"
     ),
+    path("batches/<int:batch_id>/add-exams/", views_batches.batch_add_exams_view, name="batch-add-exams"),
     path(
         "batches/<int:batch_id>/skips/<int:assignment_id>/hand-on/",
         views_batches.batch_skip_hand_on_view,

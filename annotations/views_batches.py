@@ -9,10 +9,10 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
-from annotations.forms import AddReadersForm, BatchDesignForm, HandOnForm, ReassignForm
+from annotations.forms import AddExamsForm, AddReadersForm, BatchDesignForm, HandOnForm, ReassignForm
 from annotations.roles import Role
 from annotations.selectors.agreement_tables import stored_reader_quality
-from annotations.selectors.batch_plan import BatchPlanError, batch_plan
+from annotations.selectors.batch_plan import BatchPlanError, batch_plan, exams_to_add, plan_exam_page
 from annotations.selectors.batches import batch_overview
 from annotations.selectors.progress import (
     EXAM_PAGE_SIZE,
@@ -24,6 +24,7 @@ from annotations.selectors.progress import (
 )
 from annotations.services.batches import (
     BatchDesignError,
+    batch_add_exams,
     batch_add_readers,
     batch_close,
     batch_create_from_plan,
@@ -62,7 +63,17 @@ def batch_new(request):
                 return redirect("batch-detail", batch_id=batch.pk)
         except (BatchPlanError, BatchDesignError) as error:
             form.add_error(None, str(error))
-    return render(request, "annotations/batch_new.html", {"form": form, "plan": plan})
+    exams = plan and plan_exam_page(
+        plan, _int(request.POST.get("exam_page"), 1), _int(request.POST.get("exam_page_size"), 50)
+    )
+    return render(request, "annotations/batch_new.html", {"form": form, "plan": plan, "plan_exams": exams})
+
+
+def _int(value, default: int) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return default
 
 
 def _exam_table(request, batch):
@@ -99,6 +110,7 @@ def batch_detail(request, batch_id: int):
             "quality": stored_reader_quality(batch),
             "reassign_form": ReassignForm(),
             "add_readers_form": AddReadersForm(batch=batch),
+            "add_exams_form": AddExamsForm(),
             "exams": exams,
             "exam_states": [(key, EXAM_STATE_LABELS[key]) for key in EXAM_STATES],
         },
@@ -179,3 +191,27 @@ def batch_skip_hand_on_view(request, batch_id: int, assignment_id: int):
         return _("The skipped exam was handed to %(reader)s.") % {"reader": reader.get_username()}
 
     return _change(request, batch_id, hand_on)
+
+
+@require_POST
+@coordinator_only
+def batch_add_exams_view(request, batch_id: int):
+    form = AddExamsForm(request.POST)
+
+    def add(batch):
+        if not form.is_valid():
+            raise BatchDesignError("; ".join(f"{k}: {' '.join(v)}" for k, v in form.errors.items()))
+        try:
+            exams = exams_to_add(
+                request.user,
+                batch,
+                form.criteria(),
+                sample_size=form.cleaned_data["sample_size"],
+                seed=form.cleaned_data["seed"] or 0,
+            )
+        except BatchPlanError as error:
+            raise BatchDesignError(str(error)) from error
+        added = batch_add_exams(batch=batch, exams=exams, actor=request.user)
+        return _("%(added)s exams added to the batch.") % {"added": added}
+
+    return _change(request, batch_id, add)

@@ -231,3 +231,48 @@ class BatchSkipHandOnView(APIView):
             {"assignment_id": new.pk, "reader": reader.get_username(), "exam_id": new.exam_id},
             status=status.HTTP_201_CREATED,
         )
+
+
+class AddExamsSerializer(serializers.Serializer):
+    criteria = CriteriaSerializer(required=False)
+    sample_size = serializers.IntegerField(required=False, allow_null=True, default=None, min_value=1)
+    seed = serializers.IntegerField(required=False, default=0)
+
+
+class AddExamsResultSerializer(serializers.Serializer):
+    added = serializers.IntegerField()
+    exams = serializers.IntegerField(help_text="Exams the batch holds now.")
+
+
+class BatchAddExamsView(APIView):
+    """Add exams matching the designer's criteria to a running batch: 201 with how many were added, 400
+    when none matches that the batch lacks, 409 when the batch is closed or the design cannot place them."""
+
+    permission_classes = [IsCoordinator]
+
+    @extend_schema(request=AddExamsSerializer, responses={201: AddExamsResultSerializer})
+    def post(self, request, pk: int):
+        from annotations.models import BatchExam
+        from annotations.selectors.batch_plan import exams_to_add
+        from annotations.services.batches import batch_add_exams
+
+        batch = batch_for_coordinator(request.user, pk)
+        incoming = AddExamsSerializer(data=request.data)
+        incoming.is_valid(raise_exception=True)
+        data = incoming.validated_data
+        try:
+            exams = exams_to_add(
+                request.user,
+                batch,
+                ExamCriteria(**data.get("criteria", {})),
+                sample_size=data["sample_size"],
+                seed=data["seed"],
+            )
+        except BatchPlanError as error:
+            return Response({"detail": str(error)}, status=status.HTTP_400_BAD_REQUEST)
+        try:
+            added = batch_add_exams(batch=batch, exams=exams, actor=request.user)
+        except BatchDesignError as error:
+            return Response({"detail": str(error)}, status=status.HTTP_409_CONFLICT)
+        total = BatchExam.objects.filter(batch=batch).count()
+        return Response({"added": added, "exams": total}, status=status.HTTP_201_CREATED)

@@ -47,6 +47,7 @@ urlpatterns = [
     path("v1/batches/", batches.BatchListCreateView.as_view(), name="api-batch-list"),
     path("v1/batches/preview/", batches.BatchPreviewView.as_view(), name="api-batch-preview"),
     path("v1/batches/<int:pk>/progress/", batches.BatchProgressView.as_view(), name="api-batch-progress"),
+    path("v1/batches/<int:pk>/exams/", batches.BatchAddExamsView.as_view(), name="api-batch-add-exams"),
     path(
         "v1/batches/<int:pk>/skips/<int:assignment_id>/hand-on/",
         batches.BatchSkipHandOnView.as_view(),

@@ -165,3 +165,57 @@ def batch_plan(user, spec: BatchSpec) -> BatchPlan:
     except DesignError as error:
         raise BatchPlanError(str(error)) from None
     return BatchPlan(spec, taxonomy, readers, len(pool), exam_ids, gold, design, stratified, seen_elsewhere)
+
+
+def exams_to_add(
+    user, batch: ReviewBatch, criteria: ExamCriteria, *, sample_size: int | None = None, seed: int = 0
+):
+    """The designer's criteria applied to a running batch: matching exams it does not hold yet, all of them
+    or a seeded random sample, in id order. Refuses an empty result, which would change nothing."""
+    from annotations.models import Exam
+
+    pool = list(
+        exams_matching(user, criteria)
+        .exclude(batch_memberships__batch=batch)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    if not pool:
+        raise BatchPlanError("no exam matching these criteria is missing from the batch")
+    if sample_size is not None and sample_size < len(pool):
+        pool = sorted(random.Random(seed).sample(pool, sample_size))
+    return list(Exam.objects.filter(pk__in=pool).order_by("pk"))
+
+
+PLAN_PAGE_SIZE = 50
+
+
+def plan_exam_page(plan: BatchPlan, page: int = 1, size: int = PLAN_PAGE_SIZE) -> dict:
+    """One page of the exams a plan chose, each marked gold and/or retest, for the designer's preview."""
+    from annotations.models import Exam
+
+    size = max(1, min(size, 200))
+    pages = max(1, -(-len(plan.exam_ids) // size))
+    page = max(1, min(page, pages))
+    ids = plan.exam_ids[(page - 1) * size : page * size]
+    gold = set(plan.gold_exam_ids)
+    retest = {slot.exam_id for slot in plan.design.slots if slot.read_round > 1}
+    exams = Exam.objects.select_related("dataset").in_bulk(ids)
+    return {
+        "rows": [
+            {
+                "exam_id": pk,
+                "exam": f"{exams[pk].dataset.name}/{exams[pk].external_id}" if pk in exams else str(pk),
+                "gold": pk in gold,
+                "retest": pk in retest,
+            }
+            for pk in ids
+        ],
+        "page": page,
+        "pages": pages,
+        "size": size,
+        "gold": len(gold),
+        "retest": len(retest),
+        "previous": page - 1 if page > 1 else None,
+        "next": page + 1 if page < pages else None,
+    }

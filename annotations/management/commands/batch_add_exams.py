@@ -1,0 +1,51 @@
+"""Add exams to a running batch by the designer's criteria (as create_batch takes them)."""
+
+from django.contrib.auth import get_user_model
+from django.core.exceptions import PermissionDenied
+from django.core.management.base import BaseCommand, CommandError
+from django.http import Http404
+
+from annotations.selectors.batch_plan import BatchPlanError, exams_to_add
+from annotations.selectors.exam_selection import ExamCriteria
+from annotations.selectors.progress import batch_for_coordinator
+from annotations.services.batches import BatchDesignError, batch_add_exams
+
+
+class Command(BaseCommand):
+    help = "Add the exams matching criteria that a running batch lacks; they join the end of the queues."
+
+    def add_arguments(self, parser):
+        parser.add_argument("batch", type=int, help="The batch's id.")
+        parser.add_argument("--coordinator", required=True, help="Username of the coordinator adding them.")
+        parser.add_argument("--dataset", action="append", default=[], help="Repeat for several datasets.")
+        parser.add_argument("--age-min", type=int)
+        parser.add_argument("--age-max", type=int)
+        parser.add_argument("--sex", choices=["F", "M", "U"])
+        parser.add_argument("--reference", action="append", default=[], help="SYSTEM:CODE reference label.")
+        parser.add_argument("--sample", type=int, help="Random sample of N of the matching exams (seeded).")
+        parser.add_argument("--seed", type=int, default=0)
+
+    def handle(self, *args, **o):
+        coordinator = get_user_model().objects.filter(username=o["coordinator"]).first()
+        if coordinator is None:
+            raise CommandError(f"no user {o['coordinator']!r}")
+        if o["sample"] is not None and o["sample"] < 1:
+            raise CommandError("--sample must be at least 1")
+        criteria = ExamCriteria(
+            datasets=o["dataset"],
+            age_min=o["age_min"],
+            age_max=o["age_max"],
+            sex=o["sex"],
+            reference_labels=o["reference"],
+        )
+        try:
+            batch = batch_for_coordinator(coordinator, o["batch"])
+            exams = exams_to_add(coordinator, batch, criteria, sample_size=o["sample"], seed=o["seed"])
+            added = batch_add_exams(batch=batch, exams=exams, actor=coordinator)
+        except PermissionDenied as error:
+            raise CommandError(f"{o['coordinator']} is not a coordinator") from error
+        except Http404 as error:
+            raise CommandError(f"no batch {o['batch']}") from error
+        except (BatchPlanError, BatchDesignError) as error:
+            raise CommandError(str(error)) from error
+        self.stdout.write(f"{added} exams added to batch {batch.pk} ({batch.name}).")
