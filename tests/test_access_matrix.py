@@ -86,9 +86,12 @@ def as_schema_path(route: Route) -> str:
 
 
 def in_schema(route: Route) -> bool:
-    """DRF views are in the schema, except the schema view itself (SERVE_INCLUDE_SCHEMA = False)."""
+    """DRF views are in the schema, except drf-spectacular's own: the schema view (SERVE_INCLUDE_SCHEMA =
+    False) and the documentation pages, ours derived from them included."""
     view = _view(route)
-    return hasattr(view, "cls") and not view.cls.__module__.startswith("drf_spectacular")
+    return hasattr(view, "cls") and not any(
+        c.__module__.startswith("drf_spectacular") for c in view.cls.__mro__
+    )
 
 
 # Admin views that answer 404 to the right role by design: the catch-all for unknown admin URLs, and
