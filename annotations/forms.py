@@ -25,8 +25,12 @@ def readers_queryset():
 
 class BatchDesignForm(forms.Form):
     name = forms.CharField(max_length=200, label=_("Name"))
+    # The default taxonomy is listed first and chosen from the start: a coordinator who leaves the
+    # list alone gets the default, not a refused empty choice.
     taxonomy = forms.ModelChoiceField(
-        queryset=Taxonomy.objects.order_by("-is_default", "key", "version"), label=_("Taxonomy")
+        queryset=Taxonomy.objects.order_by("-is_default", "key", "version"),
+        label=_("Taxonomy"),
+        empty_label=None,
     )
     readers = forms.ModelMultipleChoiceField(
         queryset=readers_queryset(), widget=forms.CheckboxSelectMultiple, label=_("Readers")

@@ -1,5 +1,7 @@
 """Coordinator pages and API for batches: design with a preview, progress figures, changes."""
 
+import re
+
 import pytest
 from django.utils import timezone
 
@@ -183,3 +185,17 @@ def test_closing_from_the_dashboard_is_audited(client_for, diego, ana, tnmg, arc
     batch.refresh_from_db()
     assert batch.status == "closed"
     assert AuditEvent.objects.filter(action="batch.close", actor=diego).exists()
+
+
+def test_the_designer_opens_with_the_default_taxonomy_chosen(client_for, diego, tnmg, archive):
+    """A coordinator who does not touch the taxonomy list gets the default one, not an empty choice."""
+    from annotations.models import Taxonomy
+
+    other = Taxonomy.objects.create(key="zz-other", version="1", name="Other", content_sha256="0" * 64)
+    page = client_for(diego).get("/batches/new/").content.decode()
+    select = page[
+        page.index('<select name="taxonomy"') : page.index("</select>", page.index('name="taxonomy"'))
+    ]
+    options = re.findall(r'<option value="([^"]*)"', select)
+    # With no empty choice the browser selects the first option, which is the default taxonomy.
+    assert options == [str(tnmg.pk), str(other.pk)]
