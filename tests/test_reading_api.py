@@ -272,3 +272,15 @@ def _suggest(exam, taxonomy):
             suggestion=suggestion, diagnostic_class=taxonomy.classes.get(code=code), score=score
         )
     return suggestion
+
+
+def test_a_prefetched_next_exam_counts_the_exam_being_submitted_as_done(client_for, ana, bruno, diego, tnmg):
+    """The page shows the prefetched exam's progress line right after a submit: it must not count the
+    exam just submitted as still open."""
+    batch = shared_batch(readers=[ana, bruno], coordinator=diego, taxonomy=tnmg, exams=3)
+    first, second = queue(batch, ana)[:2]
+    client = client_for(ana)
+    plain = client.get(f"{API}/{second.pk}/").json()["assignment"]["queue"]
+    ahead = client.get(f"{API}/{second.pk}/?prefetch=1&from={first.pk}").json()["assignment"]["queue"]
+    assert plain == {"total": 3, "open": 3}
+    assert ahead == {"total": 3, "open": 2}

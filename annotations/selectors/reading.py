@@ -215,9 +215,14 @@ def _taxonomy_json(assignment: Assignment, portuguese: bool) -> dict:
     return {"groups": groups, "exclusive_sets": taxonomy.exclusive_sets}
 
 
-def _queue_counts(user, assignment: Assignment) -> dict:
+def _queue_counts(user, assignment: Assignment, about_to_close: int | None = None) -> dict:
+    """about_to_close: the exam on screen while this one is prefetched; the page shows these counts
+    only after that exam is submitted or skipped, so it no longer counts as open."""
     mine = _reader_assignments(user).filter(batch_id=assignment.batch_id)
-    return {"total": mine.count(), "open": mine.filter(status__in=OPEN).count()}
+    still_open = mine.filter(status__in=OPEN)
+    if about_to_close:
+        still_open = still_open.exclude(pk=about_to_close)
+    return {"total": mine.count(), "open": still_open.count()}
 
 
 def reading_context(
@@ -250,7 +255,7 @@ def reading_context(
             "batch": assignment.batch.name,
             "batch_id": assignment.batch_id,
             "suggestion_mode": assignment.batch.suggestion_mode,
-            "queue": _queue_counts(user, assignment),
+            "queue": _queue_counts(user, assignment, coming_from),
             "page_url": reverse("reader", args=[assignment.pk]),
         },
         # Age and sex only: no dataset, no external id, no patient id, no acquisition date.
