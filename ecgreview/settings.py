@@ -374,12 +374,16 @@ def _suggestion_providers(raw: str | None) -> list:
     import json
 
     if raw is None:
-        rule = "annotations.suggestions.measurements.MeasurementProvider"
-        # The codec takes ~0.8 s per exam on one core: with a worker it runs on the models queue; on the
-        # embedded default (no broker) tasks run inside the request that creates a batch, so it is left
-        # to explicit configuration there.
+        # The rule and quality providers cost a few ms per exam, so they run everywhere. The codec takes
+        # ~0.8 s per exam on one core: with a worker it runs on the models queue; on the embedded default
+        # (no broker) tasks run inside the request that creates a batch, so it is left to explicit
+        # configuration there.
+        cheap = [
+            "annotations.suggestions.measurements.MeasurementProvider",
+            "annotations.suggestions.quality.QualityProvider",
+        ]
         return (
-            [rule, "annotations.suggestions.openecg_codec.OpenEcgProvider"] if CELERY_BROKER_URL else [rule]
+            [*cheap, "annotations.suggestions.openecg_codec.OpenEcgProvider"] if CELERY_BROKER_URL else cheap
         )
     if raw.lower() in {"none", "off"}:
         return []

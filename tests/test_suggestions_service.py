@@ -174,14 +174,24 @@ def test_an_exam_joining_a_batch_of_another_taxonomy_gets_scores_without_recompu
     assert scores_of(again, taxonomy) == {"AF": 0.1}
 
 
-def test_the_suite_runs_the_measurement_provider_and_the_shipped_default_adds_the_openecg_codec():
+def test_the_suite_runs_the_measurement_provider_and_the_shipped_default_adds_quality_and_the_codec(
+    monkeypatch,
+):
     assert list(suggestion_providers()) == ["measurements"]  # tests/settings.py pins it
     from ecgreview import settings as project
 
     assert project.CELERY_BROKER_URL  # the suite runs with a broker, as a deployment with workers does
     assert project._suggestion_providers(None) == [
         "annotations.suggestions.measurements.MeasurementProvider",
+        "annotations.suggestions.quality.QualityProvider",
         "annotations.suggestions.openecg_codec.OpenEcgProvider",
+    ]
+    # The embedded default (no broker) runs providers inside the request: the quality provider is cheap
+    # (a few ms per exam) so it stays on there; the slow codec does not.
+    monkeypatch.setattr(project, "CELERY_BROKER_URL", "")
+    assert project._suggestion_providers(None) == [
+        "annotations.suggestions.measurements.MeasurementProvider",
+        "annotations.suggestions.quality.QualityProvider",
     ]
 
 
