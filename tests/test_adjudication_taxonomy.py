@@ -51,10 +51,14 @@ def study(readers, diego, tnmg, first, second, **read_options):
     return batch, exam
 
 
-def decide(client, batch, exam, decisions, version=0):
+def decide(client, batch, exam, decisions, version=0, rationale=""):
     return client.post(
         reverse("api-adjudication-case", args=[batch.pk, exam.pk]),
-        {"decisions": [{"code": c, "value": v} for c, v in decisions], "version": version},
+        {
+            "decisions": [{"code": c, "value": v} for c, v in decisions],
+            "version": version,
+            "rationale": rationale,
+        },
         content_type="application/json",
     )
 
@@ -88,8 +92,9 @@ def test_a_decision_may_not_contradict_an_earlier_adjudication_of_the_exam(
     assert decide(client, batch, exam, [("NORM", True)]).status_code == 200
     refused = decide(client, batch, exam, [("LVH_V", True)], version=1)
     assert refused.status_code == 400 and "NORM" in refused.json()["detail"]
-    # Correcting the earlier decision in the same signature is consistent.
-    assert decide(client, batch, exam, [("NORM", False), ("LVH_V", True)], version=1).status_code == 200
+    # Correcting the earlier decision in the same signature is consistent (reversing it says why).
+    corrected = decide(client, batch, exam, [("NORM", False), ("LVH_V", True)], 1, "LVH criteria met in V5")
+    assert corrected.status_code == 200
 
 
 def test_a_decision_may_not_contradict_the_undisputed_consensus(readers, diego, carla, tnmg, client):
@@ -181,6 +186,9 @@ def test_the_case_page_adds_a_statement_and_lists_it_for_correction(readers, die
     assert Consensus.objects.get(batch=batch, exam=exam, diagnostic_class__code="RAD").value is True
     page = client.get(url).content.decode()
     assert 'name="decision-RAD"' in page and "added by an adjudicator" in page
-    # Taken back: the added statement decided absent from the same page.
-    client.post(url, {"version": "1", "decision-1dAVb": "present", "decision-RAD": "absent"})
+    # Taken back: the added statement decided absent from the same page (reversing it says why).
+    client.post(
+        url,
+        {"version": "1", "decision-1dAVb": "present", "decision-RAD": "absent", "rationale": "axis -20°"},
+    )
     assert Consensus.objects.get(batch=batch, exam=exam, diagnostic_class__code="RAD").value is False

@@ -115,6 +115,8 @@ def _case_data(case) -> dict:
         "readers": [asdict(note) for note in case.readers],
         "added": case.added,
         "addable": case.addable,
+        # Every signed decision, newest first: who, when, what, why, at which version.
+        "history": [asdict(entry) for entry in case.history],
     }
 
 

@@ -7,10 +7,12 @@ uncertainty marks and comments are shown as "Reader B: ..." exactly as their vot
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from annotations.models import (
     Adjudication,
     AnnotationLabel,
+    AuditEvent,
     Consensus,
     DiagnosticClass,
     DisputedLabel,
@@ -117,3 +119,35 @@ def exam_present_codes(batch: ReviewBatch, exam_id: int) -> set[str]:
             "diagnostic_class__code", flat=True
         )
     )
+
+
+@dataclass(frozen=True)
+class SignedDecision:
+    """One signed decision on an exam, as the append-only audit trail recorded it."""
+
+    adjudicator: str  # username: adjudicators and coordinators may see who adjudicated
+    decided_at: datetime
+    decisions: dict[str, bool]  # class code -> value decided
+    rationale: str
+    version: int
+
+
+def exam_decision_history(batch_id: int, exam_id: int) -> list[SignedDecision]:
+    """Every decision signed on the exam in the batch, newest first, overturned ones included.
+
+    Read from the audit rows of adjudication.decide, which the database refuses to change or delete,
+    so the history cannot be rewritten by a later decision. Rows written before the rationale's text was
+    audited show an empty rationale."""
+    rows = AuditEvent.objects.filter(
+        action="adjudication.decide", after__batch=batch_id, after__exam=exam_id
+    ).order_by("-occurred_at", "-id")
+    return [
+        SignedDecision(
+            adjudicator=row.actor_username,
+            decided_at=row.occurred_at,
+            decisions={code: bool(value) for code, value in (row.after.get("decisions") or {}).items()},
+            rationale=row.after.get("rationale_text") or "",
+            version=int(row.after.get("version") or 0),
+        )
+        for row in rows
+    ]

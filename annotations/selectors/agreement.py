@@ -284,6 +284,8 @@ class AdjudicationCase:
     readers: list = field(default_factory=list)
     added: list[dict] = field(default_factory=list)  # statements an adjudicator added: code, name, value
     addable: list[dict] = field(default_factory=list)  # statements no reader marked: code, name
+    # Every signed decision, newest first (selectors.adjudication_evidence.SignedDecision).
+    history: list = field(default_factory=list)
 
 
 def adjudication_case(user, batch_id: int, exam_id: int) -> AdjudicationCase:
@@ -329,6 +331,7 @@ def adjudication_case(user, batch_id: int, exam_id: int) -> AdjudicationCase:
     from annotations.selectors.adjudication_evidence import (
         exam_addable_statements,
         exam_added_statements,
+        exam_decision_history,
         exam_reader_notes,
     )
 
@@ -373,6 +376,7 @@ def adjudication_case(user, batch_id: int, exam_id: int) -> AdjudicationCase:
         readers=notes,
         added=exam_added_statements(batch, exam_id),
         addable=exam_addable_statements(batch, exam_id),
+        history=exam_decision_history(batch.pk, exam_id),
     )
 
 

@@ -111,6 +111,16 @@ def adjudication_decide(
                 "neither disputed on this exam nor a statement no reader marked, so not adjudicable: "
                 + ", ".join(unknown)
             )
+        overturned = [
+            d.code
+            for d in decisions
+            if d.code in decided_before and decided_before[d.code].value != bool(d.value)
+        ]
+        if overturned and not rationale:
+            # A signed decision is part of the record: reversing it, one's own or a colleague's, says why.
+            raise AdjudicationError(
+                "a rationale is required to overturn a signed decision: " + ", ".join(overturned)
+            )
         _exclusive_set_check(batch, exam_id, decisions, classes)
         n_reads = exam_first_reads(batch.pk, exam_id).count()
         now = timezone.now()
@@ -158,11 +168,19 @@ def adjudication_decide(
             actor=actor,
             action="adjudication.decide",
             target=saved[0],
+            before={
+                code: {"value": a.value, "adjudicator": a.adjudicator_id, "version": a.version}
+                for code, a in decided_before.items()
+                if code in codes
+            }
+            or None,
             after={
                 "batch": batch.pk,
                 "exam": exam_id,
                 "decisions": {d.code: bool(d.value) for d in decisions},
                 "rationale": bool(rationale),
+                # The text too: the case page's decision history is read from these append-only rows.
+                "rationale_text": rationale,
                 "version": new_version,
             },
         )
