@@ -235,3 +235,20 @@ def test_more_files_than_data_upload_max_number_files_are_refused(
     assert not ImportJob.objects.exists()
     nothing_stored(blobs)
     still_serving(diegos_client)
+
+
+def test_an_xml_upload_over_import_max_xml_mb_is_refused_before_a_job_exists(
+    blobs, diegos_client, django_capture_on_commit_callbacks, settings
+):
+    settings.IMPORT_MAX_XML_MB = 1
+    real = (HOSTILE.parent / "hl7-aecg" / "Example_aECG.xml").read_bytes()  # 0.5 MB: a real 10 s aECG
+    # The content decides, not the name: XML called .dat is held to the XML limit too.
+    padded = real + b"\n" + b" " * (2 * 1024 * 1024)
+    for name in ("long_aecg.xml", "long_aecg.dat"):
+        response = upload(diegos_client, [(name, padded)], django_capture_on_commit_callbacks)
+        refused_at_upload(response, name, "over the XML upload limit of 1 MB (IMPORT_MAX_XML_MB)")
+        assert list((settings.IMPORT_ROOT / "uploads").iterdir()) == []
+    nothing_stored(blobs)
+    # A real file under the limit imports.
+    accepted = upload(diegos_client, [("Example_aECG.xml", real)], django_capture_on_commit_callbacks)
+    assert accepted.status_code == 201 and Exam.objects.count() == 1

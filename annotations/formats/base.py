@@ -29,6 +29,9 @@ class Limits:
     """Hard limits checked against what a file *declares*, before anything large is read."""
 
     max_file_bytes: int = 2048 * 1024 * 1024
+    # XML formats (aECG, MUSE, Philips): text is ~5x larger than the samples it holds, and a real
+    # 10 s 12-lead export is under 1 MB, so XML gets its own, smaller ceiling.
+    max_xml_bytes: int = 64 * 1024 * 1024
     max_samples_per_lead: int = 10_000_000
     max_signals: int = 64
     max_records_per_file: int = 5_000_000

@@ -66,6 +66,13 @@ def _xml_root(head: bytes) -> str | None:
     return match.group(2).decode("ascii") if match else None
 
 
+def is_xml(head: bytes) -> bool:
+    """Whether a file's first bytes are XML (whatever its name), so the XML size limit applies."""
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return True
+    return head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"<")
+
+
 def _is_wfdb_header(head: bytes, path: Path) -> bool:
     try:
         text = head.decode("ascii")

@@ -35,7 +35,7 @@ from annotations.formats.base import (
     RecordSkipped,
     standardized,
 )
-from annotations.formats.detect import PTBXL_DATABASE, detect_format, folder_contents, import_units
+from annotations.formats.detect import PTBXL_DATABASE, detect_format, folder_contents, import_units, is_xml
 from annotations.formats.registry import READERS
 from annotations.formats.statements import clinical_labels
 from annotations.models import Dataset, Exam, ReferenceLabel, Taxonomy
@@ -128,6 +128,7 @@ class ImportReport:
 def import_limits() -> Limits:
     return Limits(
         max_file_bytes=settings.IMPORT_MAX_FILE_MB * 1024 * 1024,
+        max_xml_bytes=settings.IMPORT_MAX_XML_MB * 1024 * 1024,
         max_samples_per_lead=settings.IMPORT_MAX_SAMPLES_PER_LEAD,
         max_signals=settings.IMPORT_MAX_SIGNALS,
         max_records_per_file=settings.IMPORT_MAX_RECORDS_PER_FILE,
@@ -346,6 +347,17 @@ def _check_size(unit: Path, limits: Limits) -> None:
                 f"is {size / 1048576:.1f} MB, over the import limit of "
                 f"{limits.max_file_bytes / 1048576:.0f} MB (IMPORT_MAX_FILE_MB)"
             )
+        if size > limits.max_xml_bytes:
+            with open(path, "rb") as handle:
+                if is_xml(handle.read(512)):
+                    raise FormatError(_xml_too_large(size, limits))
+
+
+def _xml_too_large(size: int, limits: Limits) -> str:
+    return (
+        f"is XML of {size / 1048576:.1f} MB, over the XML upload limit of "
+        f"{limits.max_xml_bytes / 1048576:.0f} MB (IMPORT_MAX_XML_MB)"
+    )
 
 
 def _store_records(records: Iterable, writer: _BatchWriter, progress: Progress) -> None:
@@ -532,8 +544,11 @@ def _save_uploads(files, folder: Path, limits: Limits) -> None:
         # Refused here, with the job never created: in the upload folder an archive would only be
         # skipped as "not an ECG file", and the job would finish with nothing said about it.
         upload.seek(0)
-        kind = archive_kind(upload.read(512), upload.name)
+        head = upload.read(512)
+        kind = archive_kind(head, upload.name)
         upload.seek(0)
+        if upload.size > limits.max_xml_bytes and is_xml(head):
+            raise ImportRefused(f"{upload.name}: {_xml_too_large(upload.size, limits)}")
         if kind:
             raise ImportRefused(f"{upload.name}: {archive_refusal(kind)}")
         name = get_valid_filename(Path(upload.name).name)  # never a path from the browser
