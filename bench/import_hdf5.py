@@ -152,8 +152,11 @@ def main() -> None:
         mode, path, extra = args.child
         figures = child_floor(Path(path), Path(extra)) if mode == "floor" else child_import(Path(path), extra)
         figures["peak_rss_kb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        print(json.dumps(figures))
-        return
+        print(json.dumps(figures), flush=True)
+        # Without a broker, the import leaves the new exams' quality reports to the in-process background
+        # thread, which drains at exit: minutes of work that is no part of the import (a worker does it
+        # on a deployment). The child leaves without it; the benchmark database keeps no such promise.
+        os._exit(0)
 
     work = Path(tempfile.mkdtemp(prefix="ecgreview-bench-"))
     env = _environment(work)

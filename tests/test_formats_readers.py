@@ -276,3 +276,14 @@ def test_a_code15_tracing_with_nan_is_a_record_error_not_a_crash(tmp_path):
     items = list(code15.read(path, ReadOptions()))
     assert isinstance(items[0], Record)
     assert isinstance(items[1], RecordError) and "NaN" in items[1].reason and items[1].record == "2"
+
+
+def test_code15_padding_detection_matches_a_plain_any_over_the_leads():
+    from annotations.formats.code15 import _any_lead_nonzero
+
+    block = np.random.default_rng(5).normal(size=(3, 64, 12)).astype(np.float32)
+    block[:, :5], block[:, -7:] = 0.0, -0.0
+    block[1, 20:30, :11] = 0.0  # one lead alone keeps these samples non-zero
+    block[2, 40, 3] = np.nan
+    assert (_any_lead_nonzero(block) == (block != 0).any(axis=2)).all()
+    assert (_any_lead_nonzero(block[:, :, :8]) == (block[:, :, :8] != 0).any(axis=2)).all()

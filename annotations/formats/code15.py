@@ -164,6 +164,16 @@ def read(path: Path, options: ReadOptions) -> Iterator[Record | RecordError]:
             yield from _chunk_records(block, ids, start, metadata, options)
 
 
+def _any_lead_nonzero(block: np.ndarray) -> np.ndarray:
+    """(block != 0).any(axis=2), about 3x faster for 12 leads: numpy reduces a 12-wide last axis slowly,
+    so each sample's 12 one-byte flags are read as three 4-byte words and OR-ed."""
+    flags = np.ascontiguousarray(block != 0)
+    if flags.shape[2] != 12:
+        return flags.any(axis=2)
+    words = flags.view(np.uint32)
+    return (words[:, :, 0] | words[:, :, 1] | words[:, :, 2]) != 0
+
+
 def _chunk_records(block: np.ndarray, ids: np.ndarray, start: int, metadata: dict, options: ReadOptions):
     # Everything below is whole-chunk numpy on the file's own (exams, samples, leads) layout; only the
     # int16 result is transposed to the (leads, samples) rows blobs are stored in (half the bytes).
@@ -171,7 +181,7 @@ def _chunk_records(block: np.ndarray, ids: np.ndarray, start: int, metadata: dic
         block *= np.float32(options.amplitude_scale)
     peaks = np.maximum(block.max(axis=(1, 2)), -block.min(axis=(1, 2)))  # NaN/inf show up here
     finite = np.isfinite(peaks)
-    nonzero = (block != 0).any(axis=2)  # (exams, samples): a sample where any lead is not zero
+    nonzero = _any_lead_nonzero(block)  # (exams, samples): a sample where any lead is not zero
     has_signal = nonzero.any(axis=1)
     first = nonzero.argmax(axis=1)
     last = nonzero.shape[1] - nonzero[:, ::-1].argmax(axis=1)
