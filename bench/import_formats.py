@@ -10,13 +10,18 @@ MUSE / Philips / EDF files when present) is grouped by its detected format. For 
   content addressing finds nothing already stored), on PostgreSQL (DATABASE_URL, default
   postgres://postgres@127.0.0.1:5432/ecgreview_bench_formats, created and migrated if missing).
 
-A CODE-15%-shaped HDF5 of 200 exams is built in a temporary folder for the `code15` row (the repository
-holds no CODE tracing file). It is small and quick (well under a minute); it never asserts timings.
+The Philips XML rows come from tests/data/philips-xml (three real PageWriter / HeartStart files, one
+UTF-8 and two UTF-16). The repository holds no EDF file (the tests build theirs), so 10 EDF+C files are
+built here with edfio, shaped like the tests' one (12 ECG leads in uV at 500 Hz for 10 s, a respiration
+signal and an annotation), each from its own seed so that no two share a blob. A CODE-15%-shaped HDF5
+of 200 exams is built in the same temporary folder for the `code15` row (the repository holds no CODE
+tracing file). It is small and quick (well under a minute); it never asserts timings.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 import time
@@ -55,6 +60,55 @@ def code15_file(folder: Path) -> Path:
 
     path, _ = write_code15(folder, exams=[(1000 + n, 4000) for n in range(200)])
     return path
+
+
+EDF_LEADS = ("I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6")
+
+
+def edf_files(folder: Path, count: int = 10) -> list[Path]:
+    """EDF+C files written with edfio, each from its own synthetic seed."""
+    from datetime import date, time
+
+    import numpy as np
+    from edfio import Edf, EdfAnnotation, EdfSignal, Patient
+
+    from annotations.ecg.synthetic import synthetic_ecg
+
+    paths = []
+    for seed in range(count):
+        signals_mv, _ = synthetic_ecg(
+            heart_rate_bpm=60 + seed, sampling_rate=500, duration_s=10, noise_uv=5, seed=seed
+        )
+        signals = [
+            EdfSignal(
+                signals_mv[i] * 1000,
+                500,
+                label=f"ECG {lead}",
+                physical_dimension="uV",
+                physical_range=(-8000, 8000),
+            )
+            for i, lead in enumerate(EDF_LEADS)
+        ]
+        signals.append(
+            EdfSignal(
+                np.sin(np.linspace(0, 20, 250)),
+                25,
+                label="Resp",
+                physical_dimension="Ohm",
+                physical_range=(-2, 2),
+            )
+        )
+        edf = Edf(
+            signals,
+            patient=Patient(code=f"BENCH-{seed:04d}", sex="F", birthdate=date(1951, 5, 2), name="X"),
+            starttime=time(10, 11, 12),
+            annotations=[EdfAnnotation(0.0, None, "Recording starts")],  # an annotation makes it EDF+C
+        )
+        edf.startdate = date(2024, 3, 4)
+        path = folder / f"bench-{seed:02d}.edf"
+        edf.write(path)
+        paths.append(path)
+    return paths
 
 
 def read_rate(fmt: str, paths: list[Path], rounds: int) -> tuple[int, float]:
@@ -106,6 +160,9 @@ def main() -> None:
         work = Path(temporary)
         groups = sample_files()
         groups["code15"] = [code15_file(work)]
+        edf_folder = work / "edf"
+        edf_folder.mkdir()
+        groups["edf"] = edf_files(edf_folder)
         print(f"{'format':<10} {'files':>5} {'records':>8} {'read rec/s':>11} {'import rec/s':>13}")
         for fmt in sorted(groups):
             paths = groups[fmt]
@@ -120,3 +177,7 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+    # Without a broker the imports left the new exams' quality reports to the in-process background
+    # thread, which would drain them at exit against waveform folders already deleted: not benchmarked.
+    sys.stdout.flush()
+    os._exit(0)
