@@ -2,6 +2,7 @@
 
 import os
 import sys
+from pathlib import Path
 
 from tests import services
 
@@ -42,4 +43,8 @@ from ecgreview.settings import *  # noqa: E402, F403
 # Each xdist worker gets its own waveform folder, so parallel tests never share blobs.
 _worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
 STORAGES["waveforms"]["OPTIONS"]["location"] = os.path.join(os.environ["VAR_DIR"], _worker, "waveforms")  # noqa: F405
+# Releases too: every worker's database numbers its releases from 1, so a shared folder would let one
+# worker's release 2 overwrite another's files under the same key.
+RELEASE_STORAGE_DIR = Path(os.environ["VAR_DIR"], _worker, "releases")
+STORAGES["releases"]["OPTIONS"]["location"] = str(RELEASE_STORAGE_DIR)  # noqa: F405
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast logins; tests only

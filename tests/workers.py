@@ -39,6 +39,7 @@ def celery_worker(queues: str = "default,models", timeout: float = 60.0, include
         "REDIS_URL": settings.REDIS_URL,
         "VAR_DIR": os.environ["VAR_DIR"],
         "WAVEFORM_STORAGE_URL": Path(settings.STORAGES["waveforms"]["OPTIONS"]["location"]).as_uri(),
+        "RELEASE_STORAGE_DIR": str(settings.RELEASE_STORAGE_DIR),
         "DEBUG": "0",
     }
     command = [sys.executable, "-m", "celery", "-A", "ecgreview", "worker", "--pool", "solo"]
