@@ -9,8 +9,8 @@ from django.utils.translation import gettext_noop
 
 from annotations.models import QUALITY_FLAG_CHOICES, Dataset, QualityGrade, ReviewBatch, Taxonomy
 from annotations.roles import Role
-from annotations.selectors.batch_plan import BatchSpec
-from annotations.selectors.exam_selection import ExamCriteria
+from annotations.selectors.batches.plan import BatchSpec
+from annotations.selectors.exams.selection import ExamCriteria
 
 # The blank choice of Django's select boxes; Django's own pt_BR catalogue lacks it, so the project's
 # catalogue carries its translation (project catalogues take precedence).
@@ -153,7 +153,7 @@ class AddReadersForm(forms.Form):
     readers = forms.ModelMultipleChoiceField(queryset=readers_queryset(), label=_("Readers"))
 
     def __init__(self, *args, batch: ReviewBatch, **kwargs):
-        from annotations.selectors.progress import batch_reader_candidates
+        from annotations.selectors.batches.progress import batch_reader_candidates
 
         super().__init__(*args, **kwargs)
         self.fields["readers"].queryset = batch_reader_candidates(batch)

@@ -15,7 +15,7 @@ class Role(StrEnum):
 
 # A view declares who may use it in `required_roles` (role_required, signed_in, the DRF permission
 # classes' `roles`): any one of the roles suffices, and this empty set means any signed-in account.
-# tests/test_access_matrix.py reads the declaration on every route, so an undeclared view fails it.
+# tests/cross/test_access_matrix.py reads the declaration on every route, so an undeclared view fails it.
 ANY_SIGNED_IN: frozenset[Role] = frozenset()
 
 

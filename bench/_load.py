@@ -295,7 +295,7 @@ def reading_batch(
     from django.db import connection
 
     from annotations.models import Dataset, Exam
-    from annotations.services.batches import batch_create
+    from annotations.services.batches.lifecycle import batch_create
 
     dataset, _ = Dataset.objects.get_or_create(name=f"load {name}")
     wanted = len(readers) * reads_each // readers_per_exam

@@ -1,7 +1,7 @@
 """Benchmark: per-class agreement statistics against the reference libraries, and the bootstrap.
 
 Computes every per-class statistic (no bootstrap) for a synthetic batch of 100,000 exams x 3 readers x
-73 classes with annotations.agreement, then the same numbers with the reference implementations
+73 classes with annotations.lib.stats, then the same numbers with the reference implementations
 (scikit-learn cohen_kappa_score per reader pair and class, statsmodels fleiss_kappa via
 aggregate_raters per class, krippendorff.alpha per class), and prints both times, their ratio and the
 largest absolute difference. Then times the 1,000-resample bootstrap. Prints figures; asserts nothing
@@ -23,7 +23,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script from anywhere
 
-from annotations.agreement import ALGORITHM_VERSION, bootstrap_agreement, class_agreement
+from annotations.lib.stats import ALGORITHM_VERSION, bootstrap_agreement, class_agreement
 
 
 def synthetic_reads(n_readers: int, n_exams: int, n_classes: int, seed: int = 0) -> np.ndarray:

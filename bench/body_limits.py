@@ -11,7 +11,7 @@ times the login page; it prints the saves' latency, the login page's latency idl
 
 It also times, in this process, what the labels cap saves on top: validating that list entry by entry
 with the API's serializer, which is what every such save cost before either cap.
-Nothing is asserted: tests/test_body_limits.py checks the answers (413, 400) themselves.
+Nothing is asserted: tests/cross/test_body_limits.py checks the answers (413, 400) themselves.
 """
 
 from __future__ import annotations

@@ -1,9 +1,9 @@
 """Benchmark: consensus rules on simulated reader studies with a known truth, and kappa interval coverage.
 
-Each scenario simulates a study (annotations.agreement.simulate: exclusive rhythm and bundle-branch sets,
+Each scenario simulates a study (annotations.lib.stats.simulate: exclusive rhythm and bundle-branch sets,
 NORM against any diagnosis, two rare classes; readers of stated skill, one poor, one adversarial, or
 two who take ST for SB; 2, 3 or 5 readers; missing and skipped reads) and decides its consensus with
-annotations.agreement.consensus_decide under each rule. Per scenario and rule it prints:
+annotations.lib.stats.consensus_decide under each rule. Per scenario and rule it prints:
 
 * wrong cells vs truth among the decided cells (and the error rate), disputed cells, exams with too few
   reads;
@@ -38,7 +38,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script from anywhere
 
-from annotations.agreement import (
+from annotations.lib.stats import (
     MISSING,
     bootstrap_agreement,
     consensus_decide,
@@ -46,7 +46,7 @@ from annotations.agreement import (
     exclusive_violations,
     majority_vote,
 )
-from annotations.agreement.simulate import (
+from annotations.lib.stats.simulate import (
     ADVERSARIAL,
     CODES,
     CONFUSER,

@@ -4,7 +4,7 @@ Sets up its own database (ecgreview_bench_export, via bench/_django.py), inserts
 two submitted reads each and about three consensus rows per exam by SQL (fast; reused on later runs),
 then times
 
-* the export's consensus CSV writer (annotations.services.exports, 73 TNMG class columns), and
+* the export's consensus CSV writer (annotations.services.releases.export, 73 TNMG class columns), and
 * ``COPY (<the export's own query>) TO STDOUT WITH (FORMAT csv)`` through psycopg into a file,
 
 best of --repeat runs each, and prints both and their ratio (goal: at most 2x). Asserts nothing.
@@ -102,8 +102,8 @@ def populate(n_exams: int) -> int:
 def time_export(batch_id: int, folder: Path) -> tuple[float, int, int]:
     from django.db import transaction
 
-    from annotations.selectors.exports import export_plan
-    from annotations.services.exports import _write_consensus_csv
+    from annotations.selectors.releases.export import export_plan
+    from annotations.services.releases.export import _write_consensus_csv
 
     plan = export_plan([batch_id])
     path = folder / "consensus.csv"
@@ -116,7 +116,7 @@ def time_export(batch_id: int, folder: Path) -> tuple[float, int, int]:
 def time_copy(batch_id: int, folder: Path) -> tuple[float, int]:
     from django.db import connection, transaction
 
-    from annotations.selectors.exports import exam_label_sql
+    from annotations.selectors.releases.export import exam_label_sql
 
     path = folder / "copy.csv"
     connection.ensure_connection()

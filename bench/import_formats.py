@@ -37,9 +37,9 @@ SKIP = {"hostile", "code-test", "ptbxl"}  # hostile files are refused on purpose
 
 def sample_files() -> dict[str, list[Path]]:
     """Detected format -> files that read; files refused on purpose (the non-compliant SCP) are left out."""
-    from annotations.formats.base import FormatError, ReadOptions
-    from annotations.formats.detect import detect_format, folder_contents
-    from annotations.formats.registry import READERS
+    from annotations.lib.formats.base import FormatError, ReadOptions
+    from annotations.lib.formats.detect import detect_format, folder_contents
+    from annotations.lib.formats.registry import READERS
 
     by_format: dict[str, list[Path]] = defaultdict(list)
     for folder in sorted(p for p in DATA.iterdir() if p.is_dir() and p.name not in SKIP):
@@ -72,7 +72,7 @@ def edf_files(folder: Path, count: int = 10) -> list[Path]:
     import numpy as np
     from edfio import Edf, EdfAnnotation, EdfSignal, Patient
 
-    from annotations.ecg.synthetic import synthetic_ecg
+    from annotations.lib.ecg.synthetic import synthetic_ecg
 
     paths = []
     for seed in range(count):
@@ -112,8 +112,8 @@ def edf_files(folder: Path, count: int = 10) -> list[Path]:
 
 
 def read_rate(fmt: str, paths: list[Path], rounds: int) -> tuple[int, float]:
-    from annotations.formats.base import ReadOptions, Record, standardized
-    from annotations.formats.registry import READERS
+    from annotations.lib.formats.base import ReadOptions, Record, standardized
+    from annotations.lib.formats.registry import READERS
 
     reader, options, records = READERS[fmt], ReadOptions(), 0
     started = time.perf_counter()
@@ -129,7 +129,7 @@ def read_rate(fmt: str, paths: list[Path], rounds: int) -> tuple[int, float]:
 def import_rate(fmt: str, paths: list[Path], rounds: int, work: Path) -> tuple[int, float, int]:
     from django.test import override_settings
 
-    from annotations.services.imports import exams_import
+    from annotations.services.imports.exams import exams_import
 
     records, elapsed, failed = 0, 0.0, 0
     for round_ in range(rounds):

@@ -67,7 +67,7 @@ def build_file(path: Path, n: int) -> None:
     import h5py
     import numpy as np
 
-    from annotations.ecg.synthetic import synthetic_ecg
+    from annotations.lib.ecg.synthetic import synthetic_ecg
 
     bases = np.stack(
         [
@@ -97,7 +97,7 @@ def child_floor(path: Path, out: Path) -> dict:
     import h5py
     import numpy as np
 
-    from annotations.formats.base import ReadOptions
+    from annotations.lib.formats.base import ReadOptions
 
     chunk_bytes = ReadOptions().chunk_bytes
     for shard in range(256):
@@ -121,7 +121,7 @@ def child_import(path: Path, dataset: str) -> dict:
     import django
 
     django.setup()
-    from annotations.services.imports import exams_import
+    from annotations.services.imports.exams import exams_import
 
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     started = time.perf_counter()

@@ -3,7 +3,7 @@
     .venv/bin/python bench/import_xml.py [--megabytes 10 50]
 
 Builds each file from tests/data/hl7-aecg/Example_aECG.xml with every lead's digits repeated until it
-has about the requested size, then reads it with annotations.formats.aecg in a fresh Python process and
+has about the requested size, then reads it with annotations.lib.formats.aecg in a fresh Python process and
 prints the file size, the peak memory traced by tracemalloc during the read, and the growth of the
 process's peak resident size (ru_maxrss) over the read.
 """
@@ -25,8 +25,8 @@ _CHILD = """
 import json, resource, sys, time, tracemalloc
 sys.path.insert(0, sys.argv[2])
 from pathlib import Path
-from annotations.formats import aecg
-from annotations.formats.base import ReadOptions
+from annotations.lib.formats import aecg
+from annotations.lib.formats.base import ReadOptions
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 tracemalloc.start()
 started = time.perf_counter()

@@ -12,7 +12,7 @@ Redis database 8 on the local server). Three phases of `--seconds` each, `--clie
 3. the readers (one logged-in session each) submitting reads, "submit and next".
 Each phase stops by itself at its deadline or count. It prints req/s and p50/p95 latency of each, the
 ratios of reads to both references, and whether every acknowledged read is stored exactly once; it
-asserts nothing about timings (tests/test_load_reads.py checks correctness under the same load).
+asserts nothing about timings (tests/imports/test_load_reads.py checks correctness under the same load).
 """
 
 from __future__ import annotations

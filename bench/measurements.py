@@ -2,12 +2,12 @@
 
     .venv/bin/python bench/measurements.py [--rounds 2] [--providers measurements,openecg]
 
-For each real record under tests/data (the records of tests/test_suggestions_measurements.py plus the
-GE MUSE sample) and each provider it prints HR, PR, QRS, QT, QTc (Bazett) and the frontal axes, an
-independent R-peak rate over the same stretch of signal (scipy, see that test), and, where the file
+For each real record under tests/data (the records of tests/suggestions/test_suggestions_measurements.py
+plus the GE MUSE sample) and each provider it prints HR, PR, QRS, QT, QTc (Bazett) and the frontal axes,
+an independent R-peak rate over the same stretch of signal (scipy, see that test), and, where the file
 carries them, the values the recording device measured (DICOM waveform annotations, MUSE
-RestingECGMeasurements). Then exams/s per provider over all records (provider built once; model load
-not counted). No database; it never asserts anything.
+RestingECGMeasurements). Then exams/s per provider over all records (provider built once; model load not
+counted). No database; it never asserts anything.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.test_suggestions_measurements import (  # noqa: E402
+from tests.suggestions.test_suggestions_measurements import (  # noqa: E402
     DATA,
     RECORDS,
     load_mv,
@@ -31,8 +31,8 @@ from tests.test_suggestions_measurements import (  # noqa: E402
 
 EXTRA = {"muse_MAC55": ("muse", "muse-xml/musePHI_muse_ecg1_MAC55_simulator.xml", 60, "normal")}
 PROVIDERS = {
-    "measurements": "annotations.suggestions.measurements.MeasurementProvider",
-    "openecg": "annotations.suggestions.openecg_codec.OpenEcgProvider",
+    "measurements": "annotations.lib.providers.measurements.MeasurementProvider",
+    "openecg": "annotations.lib.providers.openecg_codec.OpenEcgProvider",
 }
 COLUMNS = ("hr", "pr", "qrs", "qt", "qtc", "p_ax", "qrs_ax", "t_ax")
 
@@ -108,7 +108,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2, help="timed passes over all records per provider")
     parser.add_argument("--providers", default=",".join(PROVIDERS))
     args = parser.parse_args()
-    from annotations.suggestions.base import build_provider
+    from annotations.lib.providers.base import build_provider
 
     records = {**RECORDS, **EXTRA}
     RECORDS.update(EXTRA)  # load_mv looks records up there

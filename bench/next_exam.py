@@ -83,7 +83,7 @@ def build(size: int) -> tuple[object, list]:
 
 
 def measure(batch, readers, runs: int) -> tuple[float, float, str]:
-    from annotations.selectors.reading import assignment_next_for_reader
+    from annotations.selectors.reading.assignments import assignment_next_for_reader
 
     timings = []
     for i in range(runs):

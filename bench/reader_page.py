@@ -111,12 +111,12 @@ def prepare(n_exams: int):
     from django.contrib.auth import get_user_model
     from django.contrib.auth.models import Group
 
-    from annotations.ecg.leads import STANDARD_LEADS
-    from annotations.ecg.synthetic import synthetic_ecg
+    from annotations.lib.ecg.leads import STANDARD_LEADS
+    from annotations.lib.ecg.synthetic import synthetic_ecg
     from annotations.models import Assignment
     from annotations.roles import Role
-    from annotations.services.batches import batch_create
-    from annotations.services.exams import ExamInput, dataset_get_or_create, exam_create
+    from annotations.services.batches.lifecycle import batch_create
+    from annotations.services.exams.create import ExamInput, dataset_get_or_create, exam_create
     from annotations.services.taxonomy import DEFAULT_TAXONOMY_FILE, taxonomy_load, taxonomy_read_file
 
     users = get_user_model()
@@ -190,7 +190,7 @@ def start_app(port: int) -> subprocess.Popen:
 
 
 def serve_floors(exam) -> tuple[str, http.server.ThreadingHTTPServer, Path]:
-    from annotations.services.waveforms import waveform_load
+    from annotations.services.exams.waveforms import waveform_load
 
     folder = Path(tempfile.mkdtemp(prefix="reader-floors-"))
     shutil.copy(ROOT / "static" / "vendor" / "plotly" / "plotly-basic.min.js", folder)
@@ -247,7 +247,7 @@ def main() -> None:
     floors, floor_server, floor_dir = serve_floors(first.exam)
     from playwright.sync_api import sync_playwright
 
-    from annotations.services.waveforms import waveform_load
+    from annotations.services.exams.waveforms import waveform_load
 
     samples = waveform_load(first.exam.waveform_key).astype("<i2").tobytes()
     floor_bytes = len(gzip.compress(samples))

@@ -38,12 +38,12 @@ def setup(var_dir: str) -> None:
 
 
 def study(n_exams: int):
-    from annotations.ecg.leads import STANDARD_LEADS
-    from annotations.ecg.synthetic import synthetic_ecg
+    from annotations.lib.ecg.leads import STANDARD_LEADS
+    from annotations.lib.ecg.synthetic import synthetic_ecg
     from annotations.models import Taxonomy
     from annotations.roles import Role
-    from annotations.services.batches import batch_create
-    from annotations.services.exams import ExamInput, dataset_get_or_create, exam_create
+    from annotations.services.batches.lifecycle import batch_create
+    from annotations.services.exams.create import ExamInput, dataset_get_or_create, exam_create
     from annotations.services.users import user_create
 
     readers = [user_create(username=f"reader{i}", password="x" * 20, roles={Role.READER}) for i in range(2)]

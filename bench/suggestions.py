@@ -30,12 +30,12 @@ import numpy as np  # noqa: E402
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # run as a script from anywhere
 
-from annotations.ecg.synthetic import synthetic_ecg  # noqa: E402
-from annotations.formats.base import ReadOptions, standardized  # noqa: E402
-from annotations.formats.registry import READERS  # noqa: E402
-from annotations.suggestions.base import Provider  # noqa: E402
-from annotations.suggestions.measurements import MeasurementProvider  # noqa: E402
-from annotations.suggestions.onnx_model import OnnxModelProvider  # noqa: E402
+from annotations.lib.ecg.synthetic import synthetic_ecg  # noqa: E402
+from annotations.lib.formats.base import ReadOptions, standardized  # noqa: E402
+from annotations.lib.formats.registry import READERS  # noqa: E402
+from annotations.lib.providers.base import Provider  # noqa: E402
+from annotations.lib.providers.measurements import MeasurementProvider  # noqa: E402
+from annotations.lib.providers.onnx_model import OnnxModelProvider  # noqa: E402
 
 SAMPLES = {
     "E07500": ("wfdb", "wfdb/cinc2021/E07500.hea"),

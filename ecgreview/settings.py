@@ -20,7 +20,7 @@ env = Env()
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env.str("VAR_DIR", str(BASE_DIR / "var")))
 
-# --- Core ---------------------------------------------------------------------------------------
+# --- Core -----------------------------------------------------------------------------------------
 DEBUG = env.bool("DEBUG", False)
 SECRET_KEY = env.str("SECRET_KEY")
 if SECRET_KEY is None:
@@ -90,7 +90,7 @@ TEMPLATES = [
     },
 ]
 
-# --- Database -----------------------------------------------------------------------------------
+# --- Database -------------------------------------------------------------------------------------
 # PostgreSQL (psycopg 3) in production; an embedded SQLite file when DATABASE_URL is unset.
 DATABASE_URL = env.str("DATABASE_URL")
 
@@ -346,7 +346,7 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
 }
 
-# --- Internationalisation ---------------------------------------------------------------------------
+# --- Internationalisation -------------------------------------------------------------------------
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", "English"), ("pt-br", "Português (Brasil)")]
 LOCALE_PATHS = [BASE_DIR / "annotations" / "locale"]
@@ -354,7 +354,7 @@ TIME_ZONE = env.str("TIME_ZONE", "UTC")
 USE_I18N = True
 USE_TZ = True
 
-# --- Logging ----------------------------------------------------------------------------------------
+# --- Logging --------------------------------------------------------------------------------------
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -363,8 +363,8 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", "INFO")},
 }
 
-# --- Model suggestions (issue 7) ----------------------------------------------------------------------
-# Providers (annotations.suggestions) by configuration: a JSON list of dotted class paths or
+# --- Model suggestions ----------------------------------------------------------------------------
+# Providers (annotations.lib.providers) by configuration: a JSON list of dotted class paths or
 # {"class": ..., "options": {...}} objects, or a plain comma-separated list of dotted paths. Only the
 # shape is checked here (importing neurokit2/onnxruntime in every process that reads settings would
 # slow every management command); the providers themselves are built, and fail loudly, when a worker
@@ -381,11 +381,13 @@ def _suggestion_providers(raw: str | None) -> list:
         # (no broker) tasks run inside the request that creates a batch, so it is left to explicit
         # configuration there.
         cheap = [
-            "annotations.suggestions.measurements.MeasurementProvider",
-            "annotations.suggestions.quality.QualityProvider",
+            "annotations.lib.providers.measurements.MeasurementProvider",
+            "annotations.lib.providers.quality.QualityProvider",
         ]
         return (
-            [*cheap, "annotations.suggestions.openecg_codec.OpenEcgProvider"] if CELERY_BROKER_URL else cheap
+            [*cheap, "annotations.lib.providers.openecg_codec.OpenEcgProvider"]
+            if CELERY_BROKER_URL
+            else cheap
         )
     if raw.lower() in {"none", "off"}:
         return []
@@ -428,7 +430,7 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 
-# --- Agreement and consensus (issue 6) ------------------------------------------------------------
+# --- Agreement and consensus ----------------------------------------------------------------------
 # Seconds a recomputation waits after the first submission of a quiet batch: every submission in that
 # window is covered by the one recomputation.
 AGREEMENT_RECOMPUTE_DELAY_S = env.int("AGREEMENT_RECOMPUTE_DELAY_S", 10, minimum=0)
@@ -443,7 +445,7 @@ CELERY_BEAT_SCHEDULE = {
     "agreement-sweep": {"task": "annotations.tasks.agreement_sweep", "schedule": AGREEMENT_SWEEP_SECONDS},
 }
 
-# --- Jobs left queued by a broker outage ------------------------------------------------------------
+# --- Jobs left queued by a broker outage ----------------------------------------------------------
 # How often beat looks for import jobs and releases still queued whose message was lost (enqueue failed
 # while Redis was down, or Redis lost its data), how old such a row must be, and how many one sweep queues.
 JOBS_SWEEP_SECONDS = env.int("JOBS_SWEEP_SECONDS", 60, minimum=5)
@@ -454,7 +456,7 @@ CELERY_BEAT_SCHEDULE = {
     "jobs-sweep": {"task": "annotations.tasks.jobs_sweep", "schedule": float(JOBS_SWEEP_SECONDS)},
 }
 
-# --- Label releases (issue 8) ---------------------------------------------------------------------
+# --- Label releases -------------------------------------------------------------------------------
 # Where built releases are kept (coordinators download them through the app, never directly).
 RELEASE_STORAGE_DIR = Path(env.str("RELEASE_STORAGE_DIR", str(VAR_DIR / "releases")))
 STORAGES["releases"] = {

@@ -16,9 +16,9 @@ from dataclasses import dataclass
 
 from annotations.models import Assignment, Exam, ReviewBatch
 from annotations.services.adjudication import Decision, adjudication_decide
-from annotations.services.agreement import batch_agreement_compute
-from annotations.services.batches import batch_create
-from annotations.services.exams import dataset_get_or_create
+from annotations.services.agreement.compute import batch_agreement_compute
+from annotations.services.batches.lifecycle import batch_create
+from annotations.services.exams.create import dataset_get_or_create
 from annotations.services.reading import LabelInput, annotation_save_draft, annotation_submit, assignment_skip
 from tests.factories import make_exam
 

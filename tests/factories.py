@@ -8,9 +8,9 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 
 from annotations import models
-from annotations.ecg.leads import STANDARD_LEADS
-from annotations.ecg.synthetic import synthetic_ecg
-from annotations.services.exams import ExamInput, exam_create
+from annotations.lib.ecg.leads import STANDARD_LEADS
+from annotations.lib.ecg.synthetic import synthetic_ecg
+from annotations.services.exams.create import ExamInput, exam_create
 
 PASSWORD = "correct-horse-battery"
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from annotations.ecg.synthetic import synthetic_ecg
+from annotations.lib.ecg.synthetic import synthetic_ecg
 
 DATA = Path(__file__).resolve().parent / "data"
 HOSTILE = DATA / "hostile"

@@ -14,7 +14,7 @@ os.environ.setdefault("VAR_DIR", os.path.join(os.path.dirname(os.path.dirname(__
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 # The suite's suggestion tests count rows of the rule provider alone; a test about another provider
 # configures it. (The shipped default also runs the openecg codec: see test_suggestions_openecg.)
-os.environ.setdefault("SUGGESTION_PROVIDERS", "annotations.suggestions.measurements.MeasurementProvider")
+os.environ.setdefault("SUGGESTION_PROVIDERS", "annotations.lib.providers.measurements.MeasurementProvider")
 
 # Only the first process checks (xdist workers inherit the answer through the environment).
 if os.environ.get("ECGREVIEW_TEST_SERVICES") != "checked":

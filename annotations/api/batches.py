@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict
 
 from django.contrib.auth import get_user_model
+from django.urls import path
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
@@ -12,14 +13,14 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from annotations.api.permissions import IsCoordinator
-from annotations.ecg.quality import EXAM_FLAGS
+from annotations.lib.ecg.quality import EXAM_FLAGS
 from annotations.models import ReviewBatch
-from annotations.selectors.batch_plan import BatchPlanError, BatchSpec, batch_plan
-from annotations.selectors.batches import batch_overview
-from annotations.selectors.exam_selection import ExamCriteria
-from annotations.selectors.progress import batch_for_coordinator, batch_progress
-from annotations.services.batches import BatchDesignError, batch_create_from_plan
-from annotations.services.skips import HandOnConflict, HandOnError, assignment_hand_on
+from annotations.selectors.batches.overview import batch_overview
+from annotations.selectors.batches.plan import BatchPlanError, BatchSpec, batch_plan
+from annotations.selectors.batches.progress import batch_for_coordinator, batch_progress
+from annotations.selectors.exams.selection import ExamCriteria
+from annotations.services.batches.lifecycle import BatchDesignError, batch_create_from_plan
+from annotations.services.batches.skips import HandOnConflict, HandOnError, assignment_hand_on
 
 
 class CriteriaSerializer(serializers.Serializer):
@@ -253,8 +254,8 @@ class BatchAddExamsView(APIView):
     @extend_schema(request=AddExamsSerializer, responses={201: AddExamsResultSerializer})
     def post(self, request, pk: int):
         from annotations.models import BatchExam
-        from annotations.selectors.batch_plan import exams_to_add
-        from annotations.services.batches import batch_add_exams
+        from annotations.selectors.batches.plan import exams_to_add
+        from annotations.services.batches.lifecycle import batch_add_exams
 
         batch = batch_for_coordinator(request.user, pk)
         incoming = AddExamsSerializer(data=request.data)
@@ -276,3 +277,16 @@ class BatchAddExamsView(APIView):
             return Response({"detail": str(error)}, status=status.HTTP_409_CONFLICT)
         total = BatchExam.objects.filter(batch=batch).count()
         return Response({"added": added, "exams": total}, status=status.HTTP_201_CREATED)
+
+
+urlpatterns = [
+    path("v1/batches/", BatchListCreateView.as_view(), name="api-batch-list"),
+    path("v1/batches/preview/", BatchPreviewView.as_view(), name="api-batch-preview"),
+    path("v1/batches/<int:pk>/progress/", BatchProgressView.as_view(), name="api-batch-progress"),
+    path("v1/batches/<int:pk>/exams/", BatchAddExamsView.as_view(), name="api-batch-add-exams"),
+    path(
+        "v1/batches/<int:pk>/skips/<int:assignment_id>/hand-on/",
+        BatchSkipHandOnView.as_view(),
+        name="api-batch-skip-hand-on",
+    ),
+]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.urls import path
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.parsers import JSONParser, MultiPartParser
@@ -9,9 +10,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from annotations.api.permissions import IsCoordinator
-from annotations.formats.registry import FORMATS
+from annotations.lib.formats.registry import FORMATS
 from annotations.selectors.imports import import_job_get
-from annotations.services.imports import ImportRefused, import_job_create, import_job_progress
+from annotations.services.imports.exams import ImportRefused, import_job_create, import_job_progress
 from ecgreview.middleware import upload_body_bytes
 
 
@@ -86,3 +87,9 @@ class ImportJobDetailView(APIView):
     @extend_schema(responses=ImportJobSerializer)
     def get(self, request, pk: int):
         return Response(ImportJobSerializer(_job_data(import_job_get(request.user, pk))).data)
+
+
+urlpatterns = [
+    path("v1/imports/", ImportJobCreateView.as_view(), name="api-import-create"),
+    path("v1/imports/<int:pk>/", ImportJobDetailView.as_view(), name="api-import-detail"),
+]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.urls import path
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
@@ -9,12 +10,13 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from annotations.api.permissions import IsReader
-from annotations.selectors.reading import (
+from annotations.selectors.reading.assignments import (
     assignment_for_reader,
     assignment_next_for_reader,
     reading_context,
     suggestion_shown_on_open,
 )
+from annotations.selectors.reading.worklist import reader_worklist
 from annotations.selectors.taxonomy import taxonomy_size_for_reader
 from annotations.services.reading import (
     LabelInput,
@@ -26,6 +28,7 @@ from annotations.services.reading import (
     assignment_skip,
     suggestion_exposure_record,
 )
+from annotations.views.reading import reading_waveform
 
 
 class LabelSerializer(serializers.Serializer):
@@ -171,3 +174,40 @@ class NextView(APIView):
             request.user, batch_id=int(batch) if batch and batch.isdigit() else None
         )
         return Response({"next_assignment_id": following.pk if following else None})
+
+
+class WorklistEntrySerializer(serializers.Serializer):
+    batch_id = serializers.IntegerField()
+    batch_name = serializers.CharField()
+    due_date = serializers.DateField(allow_null=True)
+    total = serializers.IntegerField()
+    done = serializers.IntegerField()
+    drafts = serializers.IntegerField()
+    skipped = serializers.IntegerField()
+    remaining = serializers.IntegerField()
+
+
+class WorklistView(APIView):
+    @extend_schema(responses=WorklistEntrySerializer(many=True))
+    def get(self, request):
+        entries = reader_worklist(request.user)
+        return Response(WorklistEntrySerializer(entries, many=True).data)
+
+
+urlpatterns = [
+    path("v1/worklist/", WorklistView.as_view(), name="api-worklist"),
+    path("v1/reading/next/", NextView.as_view(), name="api-reading-next"),
+    path(
+        "v1/reading/assignments/<int:pk>/",
+        ReadingContextView.as_view(),
+        name="api-reading-assignment",
+    ),
+    path(
+        "v1/reading/assignments/<int:assignment_id>/waveform/",
+        reading_waveform,
+        name="api-reading-waveform",
+    ),
+    path("v1/reading/assignments/<int:pk>/draft/", DraftView.as_view(), name="api-reading-draft"),
+    path("v1/reading/assignments/<int:pk>/submit/", SubmitView.as_view(), name="api-reading-submit"),
+    path("v1/reading/assignments/<int:pk>/skip/", SkipView.as_view(), name="api-reading-skip"),
+]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.http import FileResponse, Http404
+from django.urls import path
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
@@ -10,9 +11,9 @@ from rest_framework.views import APIView
 
 from annotations.api.permissions import IsCoordinator
 from annotations.models import ReviewBatch
-from annotations.selectors.exports import ExportRefused
-from annotations.selectors.releases import release_get, release_list, release_progress
-from annotations.services.releases import (
+from annotations.selectors.releases.builds import release_get, release_list, release_progress
+from annotations.selectors.releases.export import ExportRefused
+from annotations.services.releases.builds import (
     TARGETS,
     release_create,
     release_file_open,
@@ -137,3 +138,11 @@ class ReleaseZipView(APIView):
         return FileResponse(
             handle, as_attachment=True, filename=release_zip_name(release), content_type="application/zip"
         )
+
+
+urlpatterns = [
+    path("v1/releases/", ReleaseListCreateView.as_view(), name="api-release-list"),
+    path("v1/releases/<int:pk>/", ReleaseDetailView.as_view(), name="api-release-detail"),
+    path("v1/releases/<int:pk>/files/<str:name>", ReleaseFileView.as_view(), name="api-release-file"),
+    path("v1/releases/<int:pk>/zip", ReleaseZipView.as_view(), name="api-release-zip"),
+]

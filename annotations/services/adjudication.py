@@ -1,4 +1,4 @@
-"""An adjudicator's decision on the disputed classes of one exam (issue 6).
+"""An adjudicator's decision on the disputed classes of one exam.
 
 One signed decision covers every class the adjudicator settles on the exam, in one transaction with its
 audit row. Optimistic concurrency: the page carries the exam's adjudication version (0 before any
@@ -15,8 +15,8 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from annotations.agreement import ALGORITHM_VERSION
-from annotations.exclusive_sets import exclusive_conflicts
+from annotations.lib.exclusive_sets import exclusive_conflicts
+from annotations.lib.stats import ALGORITHM_VERSION
 from annotations.models import (
     Adjudication,
     AdjudicationView,
@@ -26,7 +26,7 @@ from annotations.models import (
     ReviewBatch,
 )
 from annotations.roles import Role, has_role
-from annotations.selectors.adjudication_evidence import (
+from annotations.selectors.adjudication import (
     exam_first_reads,
     exam_marked_class_ids,
     exam_present_codes,

@@ -8,12 +8,12 @@ from pathlib import Path
 from django.contrib.auth import get_user_model
 from django.db import transaction
 
-from annotations.ecg.leads import STANDARD_LEADS
-from annotations.ecg.synthetic import synthetic_ecg
+from annotations.lib.ecg.leads import STANDARD_LEADS
+from annotations.lib.ecg.synthetic import synthetic_ecg
 from annotations.models import Dataset, Exam, Taxonomy
 from annotations.roles import Role
-from annotations.services.batches import batch_create
-from annotations.services.exams import ExamInput, dataset_get_or_create, exam_create
+from annotations.services.batches.lifecycle import batch_create
+from annotations.services.exams.create import ExamInput, dataset_get_or_create, exam_create
 from annotations.services.taxonomy import taxonomy_load_shipped
 from annotations.services.users import user_create
 
@@ -46,7 +46,7 @@ DEMO_EXAMS = (
 
 def _demo_records(dataset) -> None:
     """Import the shipped real recordings; the demo must never start half-made."""
-    from annotations.services.imports import exams_import
+    from annotations.services.imports.exams import exams_import
 
     report = exams_import([DEMO_DATA], dataset=dataset.name)
     if report.files_failed:

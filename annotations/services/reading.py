@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from django.db import transaction
 from django.utils import timezone
 
-from annotations.exclusive_sets import exclusive_conflicts
+from annotations.lib.exclusive_sets import exclusive_conflicts
 from annotations.models import (
     Annotation,
     AnnotationLabel,
@@ -24,10 +24,10 @@ from annotations.models import (
     Suggestion,
     SuggestionExposure,
 )
-from annotations.selectors.reading import assignment_for_reader_locked, suggestion_for_exam
-from annotations.services.agreement import agreement_recompute_request
+from annotations.selectors.reading.assignments import assignment_for_reader_locked, suggestion_for_exam
+from annotations.services.agreement.compute import agreement_recompute_request
 from annotations.services.audit import audit_record
-from annotations.services.batches import batch_exam_escalate_if_disputed
+from annotations.services.batches.lifecycle import batch_exam_escalate_if_disputed
 
 # A day: anything longer is a tab left open over a weekend, not reading time.
 MAX_TIME_ON_TASK_MS = 24 * 3600 * 1000

@@ -27,7 +27,8 @@ from django.db import DatabaseError, transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
-from annotations.ecg.leads import STANDARD_LEADS
+from annotations.lib.ecg.leads import STANDARD_LEADS
+from annotations.lib.providers.base import Provider, ProviderConfigError, build_providers
 from annotations.models import (
     BatchExam,
     DiagnosticClass,
@@ -38,9 +39,8 @@ from annotations.models import (
     Taxonomy,
 )
 from annotations.services.audit import audit_record
-from annotations.services.queueing import task_enqueue
-from annotations.services.waveforms import waveform_load
-from annotations.suggestions.base import Provider, ProviderConfigError, build_providers
+from annotations.services.enqueue import task_enqueue
+from annotations.services.exams.waveforms import waveform_load
 
 logger = logging.getLogger(__name__)
 
@@ -60,7 +60,7 @@ NAME_MAX = Suggestion._meta.get_field("provider").max_length
 def provider_entries(config: Iterable) -> list:
     """SUGGESTION_PROVIDERS with SUGGESTION_MODELS_DIR filled in for providers that take a models_dir
     and were not given one (so a model entry names only its file, hash and mapping)."""
-    from annotations.suggestions.base import _import_class
+    from annotations.lib.providers.base import _import_class
 
     entries = []
     for entry in config:
@@ -223,14 +223,12 @@ def batch_suggestions_enqueue(batch_id: int) -> bool:
     """Queue the suggestions of a batch's exams (one small message; the fan-out runs on the models
     queue). Called after the batch's transaction commits. A broker that is down must never undo or
     fail a batch creation: the error is logged and the periodic sweep queues the exams later."""
-    from annotations.tasks import suggestions_batch
 
-    return task_enqueue(suggestions_batch, batch_id)
+    return task_enqueue("annotations.tasks.suggestions_batch", batch_id)
 
 
 def suggestions_batch_run(batch_id: int) -> int:
     """Queue one task per exam of the batch (a chunk per exam: one bad or slow exam delays no other)."""
-    from annotations.tasks import suggestions_exam
 
     batch = ReviewBatch.objects.filter(pk=batch_id).first()
     if batch is None:
@@ -249,7 +247,7 @@ def suggestions_batch_run(batch_id: int) -> int:
         )
     if providers or Suggestion.objects.filter(exam_id__in=exam_ids).exists():  # imported rows too
         for exam_id in exam_ids:
-            task_enqueue(suggestions_exam, exam_id)
+            task_enqueue("annotations.tasks.suggestions_exam", exam_id)
     return len(exam_ids)
 
 
@@ -279,7 +277,6 @@ def exams_missing_suggestions(limit: int) -> list[int]:
 
 def suggestions_sweep_run(limit: int | None = None) -> int:
     """Queue exams that should have suggestions and have none (enqueue lost, new provider version)."""
-    from annotations.tasks import suggestions_exam
 
     exam_ids = exams_missing_suggestions(limit or settings.SUGGESTION_SWEEP_LIMIT)
     if not exam_ids:
@@ -292,5 +289,5 @@ def suggestions_sweep_run(limit: int | None = None) -> int:
             after={"exams": len(exam_ids)},
         )
     for exam_id in exam_ids:
-        task_enqueue(suggestions_exam, exam_id)
+        task_enqueue("annotations.tasks.suggestions_exam", exam_id)
     return len(exam_ids)

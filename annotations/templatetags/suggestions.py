@@ -8,7 +8,7 @@ from __future__ import annotations
 from django import template
 
 from annotations.models import ReviewBatch
-from annotations.selectors.suggestions import batch_suggestion_progress
+from annotations.selectors.suggestions.summary import batch_suggestion_progress
 
 register = template.Library()
 

@@ -136,7 +136,7 @@
 
   /* --- Statements --------------------------------------------------------------------------------- */
   var TOKENS = { "*diagnostic*": "diagnostic", "*quality*": "quality" };
-  /* Same rule as annotations/exclusive_sets.py (the server is authoritative). */
+  /* Same rule as annotations/lib/exclusive_sets.py (the server is authoritative). */
   function conflicts(chosen, kinds, sets) {
     var found = [], seen = {};
     sets.forEach(function (members) {

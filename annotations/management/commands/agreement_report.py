@@ -12,7 +12,7 @@ import csv
 from django.core.management.base import BaseCommand, CommandError
 
 from annotations.models import AgreementResult, ReviewBatch
-from annotations.selectors.agreement_tables import TABLES, agreement_table
+from annotations.selectors.agreement.tables import TABLES, agreement_table
 
 
 class Command(BaseCommand):

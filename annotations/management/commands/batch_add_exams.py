@@ -5,10 +5,10 @@ from django.core.exceptions import PermissionDenied
 from django.core.management.base import BaseCommand, CommandError
 from django.http import Http404
 
-from annotations.selectors.batch_plan import BatchPlanError, exams_to_add
-from annotations.selectors.exam_selection import ExamCriteria
-from annotations.selectors.progress import batch_for_coordinator
-from annotations.services.batches import BatchDesignError, batch_add_exams
+from annotations.selectors.batches.plan import BatchPlanError, exams_to_add
+from annotations.selectors.batches.progress import batch_for_coordinator
+from annotations.selectors.exams.selection import ExamCriteria
+from annotations.services.batches.lifecycle import BatchDesignError, batch_add_exams
 
 
 class Command(BaseCommand):

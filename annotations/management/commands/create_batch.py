@@ -5,10 +5,10 @@ from django.core.exceptions import PermissionDenied
 from django.core.management.base import BaseCommand, CommandError
 
 from annotations.models import ReviewBatch, Taxonomy
-from annotations.selectors.batch_plan import BatchPlanError, BatchSpec, batch_plan
-from annotations.selectors.exam_selection import ExamCriteria
-from annotations.services.agreement_tables import batch_interval_method_set
-from annotations.services.batches import BatchDesignError, batch_create_from_plan
+from annotations.selectors.batches.plan import BatchPlanError, BatchSpec, batch_plan
+from annotations.selectors.exams.selection import ExamCriteria
+from annotations.services.agreement.tables import batch_interval_method_set
+from annotations.services.batches.lifecycle import BatchDesignError, batch_create_from_plan
 
 
 def _taxonomy(value: str | None) -> Taxonomy:

@@ -1,6 +1,6 @@
 """manage.py export_labels --batch ID [--batch ID] --out DIR: write a release's files synchronously.
 
-The same writer as the release task (annotations.services.exports.export_write), so the files are
+The same writer as the release task (annotations.services.releases.export.export_write), so the files are
 byte-identical to a release of the same state and options, except for the card's release date: here
 it is --date, or by default the time of the latest read or adjudication the export contains, so running
 the command twice on the same state gives the same bytes. Records an audit event of what was written.
@@ -16,11 +16,11 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from tqdm import tqdm
 
-from annotations.exports.files import utc_iso
+from annotations.lib.release_files.files import utc_iso
 from annotations.roles import Role, has_role
-from annotations.selectors.exports import ExportRefused, export_data_as_of, export_plan
+from annotations.selectors.releases.export import ExportRefused, export_data_as_of, export_plan
 from annotations.services.audit import audit_record
-from annotations.services.exports import ExportOptions, export_write
+from annotations.services.releases.export import ExportOptions, export_write
 
 
 class Command(BaseCommand):

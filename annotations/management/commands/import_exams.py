@@ -12,8 +12,8 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
-from annotations.formats.registry import FORMATS
-from annotations.services.imports import (
+from annotations.lib.formats.registry import FORMATS
+from annotations.services.imports.exams import (
     ImportOptions,
     ImportRefused,
     exams_import,

@@ -1,6 +1,6 @@
 """manage.py import_predictions --dataset D --provider NAME --version V [--classes A,B] [--threshold C=T] FILE
 
-Scores made elsewhere (CSV or NPY) stored as one provider version (annotations.services.predictions_import):
+Scores made elsewhere (CSV or NPY) stored as one provider version (annotations.services.imports.predictions):
 the whole file or nothing."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
 from annotations.roles import Role, has_role
-from annotations.services.predictions_import import PredictionsImportError, predictions_import
+from annotations.services.imports.predictions import PredictionsImportError, predictions_import
 
 
 def _threshold(value: str) -> tuple[str, float]:

@@ -1,7 +1,7 @@
 """manage.py import_reads --dataset D --batch NAME --taxonomy KEY --reader LABEL=FILE.csv ... [--user U]
 
 Per-reader label files of another study as submitted first reads of external readers
-(annotations.services.reads_import): all files or nothing.
+(annotations.services.imports.reads): all files or nothing.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
 from annotations.roles import Role, has_role
-from annotations.services.reads_import import ReaderFile, ReadsImportError, reads_import
+from annotations.services.imports.reads import ReaderFile, ReadsImportError, reads_import
 
 
 def _coordinator(username: str):

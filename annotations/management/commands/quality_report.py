@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from annotations.services.quality import exams_quality_backfill
+from annotations.services.exams.quality import exams_quality_backfill
 
 
 class Command(BaseCommand):

@@ -9,10 +9,10 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
+from annotations.lib.providers.base import ProviderConfigError
 from annotations.models import Exam
-from annotations.selectors.suggestions import exam_suggestions, suggestion_summary
+from annotations.selectors.suggestions.summary import exam_suggestions, suggestion_summary
 from annotations.services.suggestions import suggestion_compute, suggestion_providers
-from annotations.suggestions.base import ProviderConfigError
 
 
 class Command(BaseCommand):

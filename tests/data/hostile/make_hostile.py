@@ -1,7 +1,7 @@
 """Write the hostile-file corpus next to this script: every file is wrong in exactly one way.
 
 Run with the project's Python: `.venv/bin/python tests/data/hostile/make_hostile.py`. The output is small
-and committed; tests/test_import_hostile.py has one test per file. Each file is deterministic, so a
+and committed; tests/imports/test_import_hostile.py has one test per file. Each file is deterministic, so a
 regeneration changes nothing unless this script changes.
 """
 

@@ -1,0 +1,64 @@
+"""Taxonomies over the API: the versions loaded and one version with its statements."""
+
+from __future__ import annotations
+
+from django.urls import path
+from rest_framework import generics, serializers
+
+from annotations.models import DiagnosticClass, Taxonomy
+from annotations.selectors.taxonomy import taxonomy_classes, taxonomy_get, taxonomy_list
+
+
+class DiagnosticClassSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = DiagnosticClass
+        fields = ["code", "name", "name_pt", "group", "kind", "maps", "synonyms", "position"]
+
+
+class TaxonomySerializer(serializers.ModelSerializer):
+    class_count = serializers.IntegerField(read_only=True)
+
+    class Meta:
+        model = Taxonomy
+        fields = [
+            "id",
+            "key",
+            "version",
+            "name",
+            "language",
+            "groups",
+            "exclusive_sets",
+            "is_default",
+            "frozen_at",
+            "class_count",
+        ]
+
+
+class TaxonomyDetailSerializer(TaxonomySerializer):
+    classes = DiagnosticClassSerializer(many=True, read_only=True, source="classes_in_order")
+
+    class Meta(TaxonomySerializer.Meta):
+        fields = [*TaxonomySerializer.Meta.fields, "provenance", "classes"]
+
+
+class TaxonomyListView(generics.ListAPIView):
+    serializer_class = TaxonomySerializer
+
+    def get_queryset(self):
+        return taxonomy_list()
+
+
+class TaxonomyDetailView(generics.RetrieveAPIView):
+    serializer_class = TaxonomyDetailSerializer
+
+    def get_object(self):
+        taxonomy = taxonomy_get(self.kwargs["pk"])
+        taxonomy.classes_in_order = taxonomy_classes(taxonomy)
+        taxonomy.class_count = len(taxonomy.classes_in_order)
+        return taxonomy
+
+
+urlpatterns = [
+    path("v1/taxonomies/", TaxonomyListView.as_view(), name="api-taxonomy-list"),
+    path("v1/taxonomies/<int:pk>/", TaxonomyDetailView.as_view(), name="api-taxonomy-detail"),
+]

@@ -1,8 +1,0 @@
-"""Label exports (issue 8): the pure, Django-free parts of a release.
-
-* :mod:`.hdf5`: tracings resampled and padded to the CODE convention, written byte-reproducibly.
-* :mod:`.files`: CSV/JSON formatting, pseudonyms, checksums, the dataset card.
-
-The database side (which rows, in which order) lives in annotations.selectors.exports and
-annotations.services.exports.
-"""

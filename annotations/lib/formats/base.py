@@ -1,0 +1,198 @@
+"""The common interface of the format readers.
+
+A reader is a module-level object with `name`, `count(path, options)` and `read(path, options)`. `read`
+yields one `Record` per exam, or a `RecordError` for one record it could not read while the rest of the
+file is fine (the service decides whether that fails the file or, with skip-invalid, is reported).
+Problems with the file as a whole (hostile structure, limits, unreadable) raise `FormatError`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from annotations.lib.ecg.leads import STANDARD_LEADS, LeadError, arrange_leads, leads_doubled
+
+
+class FormatError(ValueError):
+    """The file cannot be imported at all; the message says why (the service adds the file name)."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Hard limits checked against what a file *declares*, before anything large is read."""
+
+    max_file_bytes: int = 2048 * 1024 * 1024
+    # XML formats (aECG, MUSE, Philips): text is ~5x larger than the samples it holds, and a real
+    # 10 s 12-lead export is under 1 MB, so XML gets its own, smaller ceiling.
+    max_xml_bytes: int = 64 * 1024 * 1024
+    max_samples_per_lead: int = 10_000_000
+    max_signals: int = 64
+    max_records_per_file: int = 5_000_000
+
+
+@dataclass(frozen=True)
+class ReadOptions:
+    limits: Limits = field(default_factory=Limits)
+    metadata: Path | None = None  # exams.csv (CODE) or ptbxl_database.csv (PTB-XL)
+    amplitude_scale: float = 1.0  # CODE HDF5 only: multiply the stored values (published files are ~2x)
+    chunk_bytes: int = 8 * 1024 * 1024  # how much of a multi-record file is held in memory at once
+
+
+@dataclass
+class Record:
+    """One exam as read from a file, before storage.
+
+    signals: (signals, samples); the 12 standard leads first in standard order, extra signals after
+    (see `standardized`). Either float millivolts (gain_uv None) or integers with gain_uv microvolts
+    per step (one value, or one per signal).
+    """
+
+    external_id: str
+    signals: np.ndarray
+    sampling_rate: float
+    lead_names: list[str]
+    gain_uv: float | np.ndarray | None = None
+    age: int | None = None
+    sex: str = "U"  # F, M or U
+    acquired_at: datetime | None = None
+    patient_id: str = ""
+    # (code_system, code) pairs, or (code_system, code, likelihood) where the source grades them (PTB-XL).
+    labels: list[tuple] = field(default_factory=list)
+    identifiers: dict[str, str] = field(default_factory=dict)
+    source_record: str = ""
+
+    @property
+    def n_samples(self) -> int:
+        return int(self.signals.shape[1])
+
+
+class RecordError(Exception):
+    """One record of a file could not be read; `record` names it and `reason` says why."""
+
+    def __init__(self, record: str, reason: str) -> None:
+        super().__init__(f"record {record}: {reason}")
+        self.record = record
+        self.reason = reason
+
+
+class RecordSkipped(RecordError):
+    """A record left out on purpose (e.g. an all-zero padding tracing): reported, never fails the file."""
+
+
+class Reader(Protocol):
+    name: str
+
+    def count(self, path: Path, options: ReadOptions) -> int: ...
+
+    def read(self, path: Path, options: ReadOptions) -> Iterator[Record | RecordError]: ...
+
+
+def standardized(record: Record) -> Record:
+    """Leads in standard order with missing limb leads derived; checks shape, values and rate.
+
+    Raises RecordError naming the record. Integer samples whose augmented leads had to be derived come
+    back doubled, with the gain halved, so they stay exact.
+    """
+    where = record.external_id
+    signals = np.asarray(record.signals)
+    if signals.ndim != 2 or signals.shape[1] == 0:
+        raise RecordError(where, f"signals must be (signals, samples) with samples, got {signals.shape}")
+    if not (math.isfinite(record.sampling_rate) and record.sampling_rate > 0):
+        raise RecordError(where, f"sampling rate {record.sampling_rate!r} is not a positive number")
+    if np.issubdtype(signals.dtype, np.floating) and not np.isfinite(signals).all():
+        raise RecordError(where, "NaN or infinite samples")
+    if tuple(record.lead_names) == STANDARD_LEADS:  # already standard (CODE HDF5): nothing to arrange
+        record.signals = signals
+        return record
+    try:
+        arranged, names, derived = arrange_leads(list(record.lead_names), signals)
+    except LeadError as error:
+        raise RecordError(where, str(error)) from None
+    gain = record.gain_uv
+    if gain is not None and np.ndim(gain) > 0:
+        per_signal = dict(zip(record.lead_names, np.asarray(gain, dtype=np.float64), strict=True))
+        try:
+            gain = _gains_in_order(per_signal, names, derived)
+        except LeadError as error:
+            raise RecordError(where, str(error)) from None
+    if gain is not None and leads_doubled(signals.dtype, derived):
+        gain = np.asarray(gain, dtype=np.float64) / 2
+    record.signals, record.lead_names, record.gain_uv = arranged, names, gain
+    return record
+
+
+def _gains_in_order(per_signal: dict[str, float], names: list[str], derived: list[str]) -> np.ndarray:
+    """Per-signal gains rearranged like the signals; derived leads need I and II on one gain."""
+    from annotations.lib.ecg.leads import canonical_lead_name
+
+    by_name = {canonical_lead_name(name) or name.strip(): gain for name, gain in per_signal.items()}
+    if derived and by_name["I"] != by_name["II"]:
+        raise LeadError("leads I and II have different gains; cannot derive the limb leads exactly")
+    return np.array([by_name.get(name, by_name.get("I")) for name in names], dtype=np.float64)
+
+
+def check_shape(where: str, n_signals: int, n_samples: int, limits: Limits) -> None:
+    """Refuse declared sizes beyond the configured limits, before reading the samples."""
+    if n_signals > limits.max_signals:
+        raise FormatError(
+            f"{where}: declares {n_signals} signals, more than the limit of {limits.max_signals}"
+        )
+    if n_samples > limits.max_samples_per_lead:
+        raise FormatError(
+            f"{where}: declares {n_samples} samples per lead, more than the limit of "
+            f"{limits.max_samples_per_lead}"
+        )
+    if n_signals < 1 or n_samples < 1:
+        raise FormatError(f"{where}: declares {n_signals} signals of {n_samples} samples")
+
+
+def check_record_count(n_records: int, limits: Limits) -> None:
+    if n_records > limits.max_records_per_file:
+        raise FormatError(
+            f"declares {n_records} records, more than the limit of {limits.max_records_per_file}"
+        )
+
+
+def safe_member(folder: Path, name: str) -> Path:
+    """A file named inside an archive or header, which must stay inside `folder` (no '..', no absolute)."""
+    candidate = Path(name)
+    if candidate.is_absolute() or ".." in candidate.parts or name.strip() == "":
+        raise FormatError(f"refers to {name!r}, which points outside its folder")
+    resolved = (folder / candidate).resolve()
+    if not resolved.is_relative_to(folder.resolve()):
+        raise FormatError(f"refers to {name!r}, which points outside its folder")
+    return resolved
+
+
+def parse_age(value) -> int | None:
+    """An age in years from whatever a header holds ('56', 56.0, '042Y', 'NaN'); None if implausible."""
+    if value is None:
+        return None
+    text = str(value).strip().upper().rstrip("Y")
+    try:
+        number = float(text)
+    except ValueError:
+        return None
+    if not math.isfinite(number) or number < 0 or number > 130:
+        return None
+    return int(number)
+
+
+def parse_sex(value) -> str:
+    text = str(value or "").strip().lower()
+    if text in {"f", "female", "woman"}:
+        return "F"
+    if text in {"m", "male", "man"}:
+        return "M"
+    return "U"
+
+
+def is_standard_12(names: list[str]) -> bool:
+    return tuple(names[:12]) == STANDARD_LEADS

@@ -1,0 +1,197 @@
+"""DICOM 12-Lead ECG / General ECG Waveform Storage: the RHYTHM multiplex group, not the MEDIAN BEAT.
+
+pydicom decodes the multiplexed integers; each channel's sensitivity (x correction factor) in its
+sensitivity units gives the microvolts per step, so the integers are stored as they are.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+import pydicom
+from pydicom.errors import InvalidDicomError
+from pydicom.waveforms.numpy_handler import multiplex_array
+
+from annotations.lib.formats.base import FormatError, ReadOptions, Record, RecordError, check_shape, parse_age
+
+name = "dicom"
+# Every waveform storage SOP class lives under this root (ECG, hemodynamic, basic voice...). A GE MAC
+# files its 12-lead ECGs under Hemodynamic Waveform Storage (…9.2.1): what makes a file an ECG is the
+# channel sources of its multiplex group, not its SOP class.
+WAVEFORM_SOP_ROOT = "1.2.840.10008.5.1.4.1.1.9."
+# ECG lead codes (DICOM CID 3001): SCP-ECG lead codes 5.6.3-9-<n>, and ISO/IEEE 11073 (MDC) partition 2
+# ECG lead terms, 2:0 to 2:255 (pressures and other partition-2 measurements lie far above).
+_SCPECG_LEAD = "5.6.3-9-"
+_MDC_ECG_LEADS = range(0, 256)
+_UNIT_UV = {"uv": 1.0, "mv": 1000.0, "v": 1e6}
+# Identifying attributes, by keyword: names, ids, dates of birth, device serials, free text.
+_IDENTIFYING = (
+    "PatientName",
+    "PatientID",
+    "OtherPatientIDs",
+    "PatientBirthDate",
+    "PatientAddress",
+    "AccessionNumber",
+    "AdmissionID",
+    "InstitutionName",
+    "ReferringPhysicianName",
+    "RequestingPhysician",
+    "NameOfPhysiciansReadingStudy",
+    "OperatorsName",
+    "DeviceSerialNumber",
+    "StationName",
+    "StudyID",
+    "VisitComments",
+    "ReasonForTheRequestedProcedure",
+    "CurrentPatientLocation",
+    "StudyInstanceUID",
+    "SeriesInstanceUID",
+    "SOPInstanceUID",
+)
+
+
+def count(path: Path, options: ReadOptions) -> int:
+    return 1
+
+
+def _is_ecg_source(source) -> bool:
+    scheme = str(source.get("CodingSchemeDesignator", "")).strip().upper()
+    code = str(source.get("CodeValue", "")).strip()
+    if scheme == "SCPECG":
+        return code.startswith(_SCPECG_LEAD)
+    if scheme == "MDC" and code.startswith("2:"):
+        return code[2:].isdigit() and int(code[2:]) in _MDC_ECG_LEADS
+    return False
+
+
+def _source_names(group) -> list[str]:
+    names = []
+    for channel in group.get("ChannelDefinitionSequence") or []:
+        sources = channel.get("ChannelSourceSequence") or []
+        source = sources[0] if sources else {}
+        names.append(str(source.get("CodeMeaning") or source.get("CodeValue") or "no source"))
+    return names
+
+
+def _ecg_channels(group) -> list[int]:
+    """Indices of the channels of `group` whose source is an ECG lead."""
+    return [
+        index
+        for index, channel in enumerate(group.get("ChannelDefinitionSequence") or [])
+        if (sources := channel.get("ChannelSourceSequence")) and _is_ecg_source(sources[0])
+    ]
+
+
+def _rhythm_index(ds) -> int:
+    """The multiplex group holding the rhythm: among the groups that carry ECG leads, the one labelled
+    RHYTHM, else (some devices leave the label out) the longest."""
+    groups = list(ds.get("WaveformSequence") or [])
+    if not groups:
+        raise FormatError("DICOM file has no WaveformSequence")
+    ecg = [index for index, group in enumerate(groups) if _ecg_channels(group)]
+    if not ecg:
+        sources = sorted({name for group in groups for name in _source_names(group)})
+        raise FormatError(
+            f"DICOM waveform (SOP class {ds.get('SOPClassUID', 'none')}) carries no ECG leads: its channel "
+            f"sources are {', '.join(sources[:8]) or 'missing'}"
+        )
+    for index in ecg:
+        if str(groups[index].get("MultiplexGroupLabel", "")).strip().upper() == "RHYTHM":
+            return index
+    return max(ecg, key=lambda index: int(groups[index].get("NumberOfWaveformSamples") or 0))
+
+
+def _check_group(group, label: str, options: ReadOptions) -> None:
+    """The group's declared channels and samples against its definitions and its WaveformData bytes."""
+    for keyword in ("NumberOfWaveformChannels", "NumberOfWaveformSamples", "WaveformBitsAllocated"):
+        if group.get(keyword) is None:
+            raise FormatError(f"DICOM multiplex group {label} has no {keyword}")
+    channels, samples = int(group.NumberOfWaveformChannels), int(group.NumberOfWaveformSamples)
+    check_shape(label, channels, samples, options.limits)
+    definitions = len(group.get("ChannelDefinitionSequence") or [])
+    if definitions != channels:
+        raise FormatError(
+            f"DICOM multiplex group {label} declares {channels} channels but has {definitions} channel "
+            "definitions"
+        )
+    bits = int(group.WaveformBitsAllocated)
+    if bits not in (8, 16, 32):
+        raise FormatError(f"DICOM multiplex group {label}: {bits} bits allocated is not supported")
+    if group.get("SamplingFrequency") is None or not float(group.SamplingFrequency) > 0:
+        raise FormatError(f"DICOM multiplex group {label} has no positive SamplingFrequency")
+    if "WaveformData" not in group:
+        raise FormatError(f"DICOM multiplex group {label} has no WaveformData")
+    held, expected = len(group.WaveformData), channels * samples * bits // 8
+    if held != expected:
+        raise FormatError(
+            f"DICOM multiplex group {label}: WaveformData holds {held} bytes but the group declares "
+            f"{channels} channels x {samples} samples of {bits} bits ({expected} bytes)"
+        )
+
+
+def _channel(channel) -> tuple[str, float, float]:
+    source = channel.ChannelSourceSequence[0]
+    name_ = str(source.get("CodeMeaning") or source.get("CodeValue") or "")
+    units = channel.get("ChannelSensitivityUnitsSequence")
+    unit = str(units[0].CodeValue).lower() if units else "uv"
+    if unit not in _UNIT_UV:
+        raise FormatError(f"channel {name_}: sensitivity unit {unit!r} is not a voltage")
+    sensitivity = float(channel.get("ChannelSensitivity", 1) or 1)
+    correction = float(channel.get("ChannelSensitivityCorrectionFactor", 1) or 1)
+    baseline = float(channel.get("ChannelBaseline", 0) or 0)
+    return name_, sensitivity * correction * _UNIT_UV[unit], baseline
+
+
+def _acquired_at(ds) -> datetime | None:
+    value = str(ds.get("AcquisitionDateTime", "") or "")
+    try:
+        return datetime.strptime(value[:14], "%Y%m%d%H%M%S")
+    except ValueError:
+        return None
+
+
+def read(path: Path, options: ReadOptions) -> Iterator[Record | RecordError]:
+    try:
+        ds = pydicom.dcmread(str(path))
+    except (InvalidDicomError, OSError, ValueError) as error:
+        raise FormatError(f"not a readable DICOM file ({error})") from None
+    sop = str(ds.get("SOPClassUID", ""))
+    if not sop.startswith(WAVEFORM_SOP_ROOT):
+        raise FormatError(f"DICOM SOP class {sop or 'none'} is not a waveform (no ECG to read)")
+    index = _rhythm_index(ds)
+    group = ds.WaveformSequence[index]
+    label = str(group.get("MultiplexGroupLabel", "") or f"#{index + 1}").strip()
+    _check_group(group, label, options)
+    keep = _ecg_channels(group)  # a hemodynamic group may mix ECG leads with pressures: leads only
+    channels = [_channel(group.ChannelDefinitionSequence[i]) for i in keep]
+    raw = np.asarray(multiplex_array(ds, index, as_raw=True)).T[keep]  # (channels, samples)
+    baselines = np.array([baseline for _, _, baseline in channels])
+    signals: np.ndarray = raw.astype(np.int64)
+    if np.any(baselines != np.rint(baselines)):  # fractional baseline: no exact integers to keep
+        signals = raw - baselines[:, None]
+    elif baselines.any():
+        signals = signals - baselines.astype(np.int64)[:, None]
+    identifiers = {key: str(ds.get(key)) for key in _IDENTIFYING if str(ds.get(key, "") or "").strip()}
+    statements = [
+        str(item.get("UnformattedTextValue") or item.get("TextValue") or "")
+        for item in ds.get("WaveformAnnotationSequence") or []
+    ]
+    # Device interpretation statements (e.g. "RITMO SINUSALE") are uncoded text: kept as reference
+    # labels of system 'statement', shown to coordinators only like every reference label.
+    labels = [("statement", " ".join(text.split())) for text in statements if text.strip()]
+    yield Record(
+        external_id=str(ds.get("SOPInstanceUID") or path.stem),
+        signals=signals,
+        gain_uv=np.array([gain for _, gain, _ in channels]),
+        sampling_rate=float(group.SamplingFrequency),
+        lead_names=[channel_name for channel_name, _, _ in channels],
+        age=parse_age(ds.get("PatientAge")),
+        sex={"F": "F", "M": "M"}.get(str(ds.get("PatientSex", "")).upper(), "U"),
+        acquired_at=_acquired_at(ds),
+        labels=list(dict.fromkeys(labels)),
+        identifiers=identifiers,
+        source_record=f"{path.name} {label}",
+    )

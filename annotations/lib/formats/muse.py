@@ -1,0 +1,146 @@
+"""GE MUSE XML export: RestingECG / Waveform (Rhythm, never Median) / LeadData, base64 little-endian int16.
+
+MUSE stores 8 independent leads (I, II, V1-V6); III, aVR, aVL and aVF are derived. Amplitudes are integer
+steps of LeadAmplitudeUnitsPerBit (usually 4.88 microvolts).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from xml.etree.ElementTree import Element
+
+import numpy as np
+
+from annotations.lib.formats import _xml
+from annotations.lib.formats.base import FormatError, ReadOptions, Record, RecordError, check_shape, parse_age
+
+name = "muse"
+_UNIT_UV = {"MICROVOLTS": 1.0, "UV": 1.0, "MILLIVOLTS": 1000.0, "MV": 1000.0}
+# Identifying fields of PatientDemographics / TestDemographics.
+_IDENTIFYING = (
+    "PatientID",
+    "PatientLastName",
+    "PatientFirstName",
+    "DateofBirth",
+    "SecondaryID",
+    "AcquisitionDevice",
+    "OrderNumber",
+    "Location",
+    "LocationName",
+    "Site",
+    "SiteName",
+    "OperatorID",
+    "OperatorLastName",
+    "OverreaderLastName",
+    "OverreaderFirstName",
+    "OverreaderID",
+    "EditorLastName",
+    "EditorFirstName",
+    "EditorID",
+    "ReferringMDFirstName",
+    "ReferringMDID",
+    "OperatorFirstName",
+    "ReferringMDLastName",
+)
+
+
+def count(path: Path, options: ReadOptions) -> int:
+    return 1
+
+
+def _text(element: Element | None, tag: str) -> str:
+    found = element.find(tag) if element is not None else None
+    return (found.text or "").strip() if found is not None else ""
+
+
+def _rhythm(root: Element) -> Element:
+    for waveform in root.findall("Waveform"):
+        if _text(waveform, "WaveformType").lower() == "rhythm":
+            return waveform
+    raise FormatError("MUSE XML has no Waveform of type Rhythm")
+
+
+def _lead(lead: Element, options: ReadOptions) -> tuple[str, np.ndarray, float]:
+    lead_id = _text(lead, "LeadID")
+    declared = int(_text(lead, "LeadSampleCountTotal") or 0)
+    check_shape(f"lead {lead_id}", 1, declared, options.limits)
+    try:
+        raw = base64.b64decode(_text(lead, "WaveFormData"), validate=False)
+    except (binascii.Error, ValueError):
+        raise FormatError(f"lead {lead_id}: WaveFormData is not base64") from None
+    samples = np.frombuffer(raw, dtype="<i2")
+    if samples.size != declared:
+        raise FormatError(f"lead {lead_id}: {samples.size} samples but LeadSampleCountTotal is {declared}")
+    units = _text(lead, "LeadAmplitudeUnits").upper()
+    if units not in _UNIT_UV:
+        raise FormatError(f"lead {lead_id}: amplitude unit {units!r} is not a voltage")
+    per_bit = float(_text(lead, "LeadAmplitudeUnitsPerBit") or "nan")
+    if not per_bit > 0:
+        raise FormatError(f"lead {lead_id}: LeadAmplitudeUnitsPerBit must be positive")
+    return lead_id, samples.astype(np.int64), per_bit * _UNIT_UV[units]
+
+
+def _acquired_at(root: Element) -> datetime | None:
+    test = root.find("TestDemographics")
+    date, time = _text(test, "AcquisitionDate"), _text(test, "AcquisitionTime")
+    for pattern in ("%m-%d-%Y %H:%M:%S", "%Y-%m-%d %H:%M:%S"):
+        try:
+            return datetime.strptime(f"{date} {time}", pattern)
+        except ValueError:
+            continue
+    return None
+
+
+def _statements(root: Element) -> list[str]:
+    """Statement lines of the (confirmed) Diagnosis: MUSE splits a line over several DiagnosisStatements
+    and flags the last one ENDSLINE, so they are joined back into lines ("When compared with ECG of" +
+    "10-MAY-2021 14:14,") before the service decides which lines may be kept."""
+    diagnosis = root.find("Diagnosis")
+    if diagnosis is None:
+        return []
+    lines, current = [], []
+    for statement in diagnosis.findall("DiagnosisStatement"):
+        if text := _text(statement, "StmtText"):
+            current.append(text)
+        if any((flag.text or "").strip().upper() == "ENDSLINE" for flag in statement.findall("StmtFlag")):
+            lines.append(" ".join(current))
+            current = []
+    lines.append(" ".join(current))
+    return [line.strip() for line in lines if line.strip()]
+
+
+def read(path: Path, options: ReadOptions) -> Iterator[Record | RecordError]:
+    root = _xml.parse(path)
+    if root.tag != "RestingECG":
+        raise FormatError(f"root element is <{root.tag}>, not <RestingECG>")
+    waveform = _rhythm(root)
+    rate = float(_text(waveform, "SampleBase") or "nan")
+    if not rate > 0:
+        raise FormatError("Rhythm waveform has no positive SampleBase")
+    leads = [_lead(lead, options) for lead in waveform.findall("LeadData")]
+    if not leads or len({samples.size for _, samples, _ in leads}) != 1:
+        raise FormatError("Rhythm waveform leads are missing or of different lengths")
+    patient, test = root.find("PatientDemographics"), root.find("TestDemographics")
+    identifiers = {
+        tag: _text(node, tag) for node in (patient, test) for tag in _IDENTIFYING if _text(node, tag)
+    }
+    external_id = _text(test, "AcquisitionDateTimeID") or path.stem
+    yield Record(
+        external_id=external_id,
+        signals=np.stack([samples for _, samples, _ in leads]),
+        gain_uv=np.asarray([gain for _, _, gain in leads]),
+        sampling_rate=rate,
+        lead_names=[lead_id for lead_id, _, _ in leads],
+        age=parse_age(_text(patient, "PatientAge"))
+        if _text(patient, "AgeUnits").upper() in {"", "YEARS"}
+        else None,
+        sex={"FEMALE": "F", "MALE": "M"}.get(_text(patient, "Gender").upper(), "U"),
+        acquired_at=_acquired_at(root),
+        labels=list(dict.fromkeys(("statement", text) for text in _statements(root))),
+        identifiers=identifiers,
+        source_record=path.name,
+    )

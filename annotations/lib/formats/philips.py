@@ -1,0 +1,191 @@
+"""Philips XML (SierraECG 1.03, PhilipsECG 1.04 / 1.04.01: PageWriter, HeartStart, IntelliSpace ECG).
+
+The waveforms are base64 text, XLI-compressed (LZW plus second differences) per lead, and III, aVR, aVL
+and aVF are stored as residuals from I and II. The maintained `sierraecg` package (MIT) decodes both and
+rebuilds the limb leads; this module checks what it trusts (the lead count and every lead's length
+against `durationperchannel` x the sampling rate), reads the metadata and statements itself with the
+project's safe XML parser (the 1.04 files are UTF-16), and drops the 1 mV calibration pulse the cart
+appends to each 11-s buffer after the signal (zeros, 100 samples of exactly 1 mV on every lead, zeros).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from xml.etree.ElementTree import Element
+
+import numpy as np
+
+from annotations.lib.formats import _xml
+from annotations.lib.formats.base import (
+    FormatError,
+    ReadOptions,
+    Record,
+    RecordError,
+    check_shape,
+    parse_age,
+    parse_sex,
+)
+
+name = "philips"
+ROOT = "restingecgdata"
+_VERSIONS = {"1.03", "1.04", "1.04.01", "1.04.02"}
+
+
+def count(path: Path, options: ReadOptions) -> int:
+    return 1
+
+
+def _find(element: Element | None, *path: str) -> Element | None:
+    """First descendant along `path` (namespace-blind), each step searched at any depth."""
+    for tag in path:
+        if element is None:
+            return None
+        element = next(
+            (node for node in element.iter() if _xml.local(node.tag) == tag and node is not element), None
+        )
+    return element
+
+
+def _children(element: Element | None, tag: str) -> list[Element]:
+    return [child for child in element if _xml.local(child.tag) == tag] if element is not None else []
+
+
+def _text(element: Element | None, *path: str) -> str:
+    found = _find(element, *path)
+    return (found.text or "").strip() if found is not None else ""
+
+
+def _number(text: str, what: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise FormatError(f"Philips XML: {what} {text!r} is not a number") from None
+    if not value > 0:
+        raise FormatError(f"Philips XML: {what} must be positive, got {text!r}")
+    return value
+
+
+def _resolution_uv(root: Element, waveforms: Element) -> float:
+    """Microvolts per count: an attribute of parsedwaveforms (1.04), or signalcharacteristics (1.03)."""
+    signal = _find(root, "signalcharacteristics")
+    text = waveforms.get("resolution") or _text(signal, "resolution") or _text(signal, "signalresolution")
+    return _number(text, "resolution")
+
+
+def _calibration_start(signals: np.ndarray, pulse_counts: float) -> int:
+    """Where the trailing zeros + calibration pulse + zeros begin, or the full length if they are absent."""
+    n = signals.shape[1]
+    flat = np.all(signals == 0, axis=0)
+    end = n
+    while end > 0 and flat[end - 1]:
+        end -= 1
+    pulse_end = end
+    column = signals[:, end - 1] if end > 0 else None
+    if column is None or not np.all(column == column[0]) or abs(column[0] - pulse_counts) > 0.5:
+        return n
+    while end > 0 and np.all(signals[:, end - 1] == column[0]):
+        end -= 1
+    if pulse_end - end < 10 or end == 0 or not flat[end - 1]:
+        return n
+    while end > 0 and flat[end - 1]:
+        end -= 1
+    return end
+
+
+def _statements(root: Element) -> list[str]:
+    """The printed statements of the first (current) interpretation: leftstatement, not the reasons."""
+    interpretation = _find(root, "interpretations", "interpretation")
+    return [
+        text
+        for statement in _children(interpretation, "statement")
+        if (text := _text(statement, "leftstatement"))
+    ]
+
+
+def _acquired_at(root: Element) -> datetime | None:
+    acquisition = _find(root, "dataacquisition")
+    if acquisition is None:
+        return None
+    try:
+        return datetime.strptime(
+            f"{acquisition.get('date', '')} {acquisition.get('time', '')}", "%Y-%m-%d %H:%M:%S"
+        )
+    except ValueError:
+        return None
+
+
+def _decode(path: Path) -> list:
+    import sierraecg
+
+    try:
+        return list(sierraecg.read_file(str(path)).leads)
+    except (sierraecg.UnsupportedXmlFileError, sierraecg.MissingXmlElementError) as error:
+        raise FormatError(f"Philips XML is not supported ({type(error).__name__}: {error})") from None
+    except sierraecg.MissingXmlAttributeError as error:
+        raise FormatError(f"Philips XML lacks the attribute {error}") from None
+    except (ValueError, IndexError, KeyError, TypeError, OverflowError) as error:
+        raise FormatError(
+            f"Philips XML waveform cannot be decoded ({type(error).__name__}: {error})"
+        ) from None
+
+
+def read(path: Path, options: ReadOptions) -> Iterator[Record | RecordError]:
+    root = _xml.parse(path)  # the DOCTYPE and entity checks, before sierraecg parses the file again
+    if _xml.local(root.tag) != ROOT:
+        raise FormatError(f"root element is <{_xml.local(root.tag)}>, not <{ROOT}>")
+    version = _text(root, "documentinfo", "documentversion")
+    if version not in _VERSIONS:
+        raise FormatError(
+            f"Philips XML version {version or 'none'} is not one of {', '.join(sorted(_VERSIONS))}"
+        )
+    waveforms = _find(root, "parsedwaveforms")
+    if waveforms is None:
+        raise FormatError("Philips XML has no parsedwaveforms")
+    rate = _number(_text(root, "signalcharacteristics", "samplingrate"), "sampling rate")
+    duration_ms = _number(waveforms.get("durationperchannel", ""), "durationperchannel")
+    declared = round(duration_ms * rate / 1000)
+    declared_leads = round(_number(waveforms.get("numberofleads") or "12", "numberofleads"))
+    check_shape("parsedwaveforms", declared_leads, declared, options.limits)
+    leads = _decode(path)
+    if len(leads) != declared_leads:
+        raise FormatError(
+            f"Philips XML declares {declared_leads} leads but its waveform data holds {len(leads)}"
+        )
+    for lead in leads:
+        if len(lead.samples) != declared:
+            raise FormatError(
+                f"Philips XML lead {lead.label}: {len(lead.samples)} samples, but durationperchannel "
+                f"{duration_ms:g} ms at {rate:g} Hz declares {declared}"
+            )
+    resolution = _resolution_uv(root, waveforms)
+    signals = np.stack([np.asarray(lead.samples, dtype=np.int64) for lead in leads])
+    signals = signals[:, : _calibration_start(signals, 1000.0 / resolution)]
+    patient = _find(root, "patient")
+    identifiers = {
+        key: value
+        for key, value in {
+            "patient_id": _text(patient, "patientid"),
+            "last_name": _text(patient, "lastname"),
+            "first_name": _text(patient, "firstname"),
+            "birth_date": _text(patient, "dateofbirth"),
+            "institution": _text(root, "institutionname"),
+            "document": _text(root, "documentname"),
+        }.items()
+        if value
+    }
+    document = _text(root, "documentname")
+    yield Record(
+        external_id=(Path(document).stem if document else path.stem)[:200],
+        signals=signals,
+        gain_uv=resolution,
+        sampling_rate=rate,
+        lead_names=[str(lead.label) for lead in leads],
+        age=parse_age(_text(patient, "age", "years")) if _text(patient, "age", "years") else None,
+        sex=parse_sex(_text(patient, "sex")),
+        acquired_at=_acquired_at(root),
+        labels=list(dict.fromkeys(("statement", text) for text in _statements(root))),
+        identifiers=identifiers,
+        source_record=path.name,
+    )

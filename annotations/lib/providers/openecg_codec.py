@@ -1,0 +1,321 @@
+"""A trained delineation and rhythm model: openecg's int8 ONNX layered codec (codec_v6), run on CPU.
+
+What the model is (its model card, openecg/models/codec_v6_MODEL_CARD.md in the openecg 0.11.0 wheel,
+Apache-2.0): one lead, 10 s at 500 Hz, rank-normalised input; per sample it gives a wave class (other,
+P, QRS, T) and a rhythm class (sinus, avb, paced, afib, bbb, ventricular). Trained on LUDB, QTDB, ISP,
+MIT-BIH and a Korean hospital's cardiologist rhythm labels; audited on CODE-test (patient-disjoint) with
+AUROC 0.994 (AV block), 0.999 (AF), 0.946 (BBB) from lead II. Research use, not a medical device.
+
+How it is used here:
+* Window: the central 10 s of the strip at 500 Hz (shorter strips are zero-padded and the padding is
+  ignored). The codec's own card says its outer 2 s have little context; rhythm probabilities are
+  averaged over the inner band only.
+* Rhythm from lead II (where the card's CODE-test figures were measured), averaged with aVF and I
+  when present, since one noisy lead should not decide a rhythm alone.
+* Wave delineation on all 12 leads: a sample is a global QRS when at least half the leads call it QRS;
+  each global QRS is one beat. Beats whose QRS lies within 0.3 s of the window's edges are left out
+  (their P wave or T wave may be cut off), and so are beats without a P run before or a T run after.
+* Per beat and lead: P onset, QRS onset/offset, T offset from the runs of the frame channel; the beat's
+  fiducial is the median over the leads that found it; global PR, QRS, QT are medians over beats.
+  QTc by Bazett (QT / sqrt(RR)) and Fridericia (QT / cbrt(RR)). No PR when AF is suggested.
+* Axes: frontal P, QRS and T axes from the net areas of leads I and aVF within each wave.
+
+Scores: AF = mean afib probability; 1dAVb = mean avb probability; SB/ST = sinus probability times the
+rate rule of the measurement provider (rate < 60 / > 100 bpm). BBB is not scored: the codec's single
+"bbb" class cannot tell right from left, which are separate TNMG statements.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from scipy.signal import butter, resample_poly, sosfiltfilt
+
+from annotations.lib.ecg.leads import STANDARD_LEADS
+from annotations.lib.providers.base import Provider, ProviderConfigError, ProviderResult
+
+FS = 500
+SEQ = 5000  # the codec's fixed window: 10 s at 500 Hz
+INNER = (2 * FS, SEQ - 2 * FS)  # the card's inner band, where predictions had context both sides
+EDGE = round(0.3 * FS)  # beats whose QRS lies this close to the window's edge are left out
+LEAD = {name: index for index, name in enumerate(STANDARD_LEADS)}
+RHYTHM_LEADS = ("II", "aVF", "I")
+FRAME_OTHER, FRAME_P, FRAME_QRS, FRAME_T = 0, 1, 2, 3
+RHYTHMS = ("sinus", "avb", "paced", "afib", "bbb", "ventricular")
+REFRACTORY = round(0.2 * FS)
+MAX_P_GAP = round(0.4 * FS)  # a P run must end within 400 ms before the QRS onset
+CODES = ("AF", "1dAVb", "SB", "ST")
+
+
+def bundled_model_path(version: str = "v6") -> Path:
+    from openecg.deploy import bundled_codec_onnx_path
+
+    return bundled_codec_onnx_path(version)
+
+
+def rank_normalize(signal: np.ndarray) -> np.ndarray:
+    """The codec's input normalisation (openecg/opendsp): average ranks scaled to [-1, 1]."""
+    from opendsp import rank_normalize as _rank
+
+    return np.asarray(_rank(signal), dtype=np.float32)
+
+
+def _softmax(logits: np.ndarray) -> np.ndarray:
+    shifted = logits - logits.max(axis=-1, keepdims=True)
+    exp = np.exp(shifted)
+    return exp / exp.sum(axis=-1, keepdims=True)
+
+
+def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
+    """(start, end) of each run of True, end exclusive."""
+    padded = np.concatenate([[False], mask, [False]])
+    edges = np.flatnonzero(padded[1:] != padded[:-1])
+    return list(zip(edges[::2].tolist(), edges[1::2].tolist(), strict=True))
+
+
+def _window(signals_mv: np.ndarray, sampling_rate: float) -> tuple[np.ndarray, int, float]:
+    """(12, SEQ) at 500 Hz from the strip's central 10 s, the count of real samples, the start in s."""
+    ratio = Fraction(FS / sampling_rate).limit_denominator(1000)
+    resampled = (
+        signals_mv if ratio == 1 else resample_poly(signals_mv, ratio.numerator, ratio.denominator, axis=1)
+    )
+    start = max(0, (resampled.shape[1] - SEQ) // 2)
+    chunk = resampled[:, start : start + SEQ]
+    # 0.5 Hz high-pass (zero phase): the rank normalisation is per window, so a wandering baseline
+    # would otherwise spread the ranks of the P and T waves.
+    sos = butter(2, 0.5, btype="highpass", fs=FS, output="sos")
+    chunk = sosfiltfilt(sos, chunk, axis=1)
+    window = np.zeros((chunk.shape[0], SEQ))
+    window[:, : chunk.shape[1]] = chunk
+    return window, chunk.shape[1], start / FS
+
+
+def _angle(lead_i: float, lead_avf: float, floor: float) -> float | None:
+    if math.hypot(lead_i, lead_avf) < floor:
+        return None  # isoelectric in the frontal plane: axis indeterminate
+    return round(math.degrees(math.atan2(lead_avf, lead_i)), 1)
+
+
+def _rate_rule(rate: float | None, threshold: float, width: float, above: bool) -> float:
+    if rate is None:
+        return 0.0
+    z = (rate - threshold) / width
+    z = z if above else -z
+    return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, z))))
+
+
+class OpenEcgProvider(Provider):
+    """Options: model_path (default: the codec shipped in the openecg wheel), sha256 (refuse a file
+    whose hash differs), models_dir is accepted and ignored (the registry passes it to model providers)."""
+
+    name = "openecg"
+    codes = CODES
+
+    def __init__(
+        self, model_path: str | None = None, sha256: str | None = None, models_dir: str | None = None
+    ):
+        import onnxruntime as ort
+
+        path = Path(model_path) if model_path else bundled_model_path()
+        try:
+            data = path.read_bytes()
+        except OSError as error:
+            raise ProviderConfigError(f"openecg model {path}: {error}") from None
+        digest = hashlib.sha256(data).hexdigest()
+        if sha256 and sha256.lower() != digest:
+            raise ProviderConfigError(f"openecg model {path.name}: SHA-256 {digest}, expected {sha256}")
+        self.model_sha256 = digest
+        self.version = digest[:40]  # the column holds 40 characters; the full hash is in measurements
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = 1  # one exam per worker process; no oversubscription
+        self._session = ort.InferenceSession(data, options, providers=["CPUExecutionProvider"])
+        self._input = self._session.get_inputs()[0].name
+        names = [output.name for output in self._session.get_outputs()]
+        self._outputs = [next(n for n in names if head in n) for head in ("frame", "rhythm")]
+
+    def _lead(self, signal: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(frame argmax per sample, rhythm softmax per sample) for one lead's window."""
+        frame, rhythm = self._session.run(self._outputs, {self._input: rank_normalize(signal)[None, :]})
+        return frame[0].argmax(axis=-1), _softmax(rhythm[0].astype(np.float64))
+
+    def run(self, signals_mv: np.ndarray, sampling_rate: float) -> ProviderResult:
+        window, n_real, start_s = _window(signals_mv, sampling_rate)
+        frames, rhythm = [], []
+        for lead in range(len(STANDARD_LEADS)):
+            frame, probabilities = self._lead(window[lead])
+            frame[n_real:] = FRAME_OTHER
+            frames.append(frame)
+            if STANDARD_LEADS[lead] in RHYTHM_LEADS:
+                rhythm.append(probabilities)
+        frames_arr = np.stack(frames)
+        inner = slice(INNER[0], min(INNER[1], n_real)) if n_real > INNER[0] + FS else slice(0, n_real)
+        rhythm_p = {
+            name: float(np.mean([p[inner, i].mean() for p in rhythm])) for i, name in enumerate(RHYTHMS)
+        }
+        beats = self._beats(frames_arr, window, n_real)
+        measured = self._measure(beats, window)
+        rate = measured["heart_rate_bpm"]
+        scores = {
+            "AF": rhythm_p["afib"],
+            "1dAVb": rhythm_p["avb"],
+            "SB": rhythm_p["sinus"] * _rate_rule(rate, 60.0, 2.0, above=False),
+            "ST": rhythm_p["sinus"] * _rate_rule(rate, 100.0, 3.0, above=True),
+        }
+        if scores["AF"] >= self.threshold("AF"):
+            measured["pr_ms"] = None  # no PR interval without organised atrial activity
+            measured["quality"].append("PR not reported: atrial fibrillation suggested")
+        measured["r_peaks_s"] = [round(start_s + t, 3) for t in measured["r_peaks_s"]]  # on the strip
+        measured.update(
+            {
+                "rhythm_probabilities": {k: round(v, 4) for k, v in rhythm_p.items()},
+                "window_s": [round(start_s, 3), round(start_s + n_real / FS, 3)],
+                "model_sha256": self.model_sha256,
+            }
+        )
+        return ProviderResult(scores=scores, measurements=measured)
+
+    @staticmethod
+    def _beats(frames: np.ndarray, window: np.ndarray, n_real: int) -> list[dict[str, Any]]:
+        """Global beats (QRS called by half the leads or more) with per-lead fiducials."""
+        votes = (frames == FRAME_QRS).sum(axis=0)
+        global_qrs = _merge_refractory(_runs(votes >= len(STANDARD_LEADS) / 2))
+        global_qrs = [run for run in global_qrs if run[1] - run[0] >= 0.02 * FS]
+        beats = []
+        for index, (on, off) in enumerate(global_qrs):
+            beat: dict[str, Any] = {"qrs": (on, off), "centre": (on + off) // 2, "leads": []}
+            previous_end = global_qrs[index - 1][1] if index else 0
+            next_start = global_qrs[index + 1][0] if index + 1 < len(global_qrs) else n_real
+            for lead, frame in enumerate(frames):
+                fiducials = _lead_fiducials(frame, on, off, previous_end, next_start)
+                if fiducials:
+                    fiducials["lead"] = lead
+                    beat["leads"].append(fiducials)
+            beat["edge"] = on < EDGE or off > n_real - EDGE
+            beats.append(beat)
+        return beats
+
+    @staticmethod
+    def _measure(beats: list[dict[str, Any]], window: np.ndarray) -> dict[str, Any]:
+        quality: list[str] = []
+        centres = np.array([b["centre"] for b in beats])
+        rr = np.diff(centres) / FS * 1000.0 if len(centres) >= 2 else np.zeros(0)
+        rate = 60000.0 / float(rr.mean()) if len(rr) else None
+        kept = [b for b in beats if not b["edge"]]
+        if len(kept) < len(beats):
+            quality.append(f"{len(beats) - len(kept)} beats at the strip's edges left out of the intervals")
+        per_beat: dict[str, list[float]] = {"pr": [], "qrs": [], "qt": []}
+        for beat in kept:
+            leads = beat["leads"]
+            if len(leads) < len(STANDARD_LEADS) // 2:
+                continue
+            q_on = np.median([f["qrs_on"] for f in leads])
+            q_off = np.median([f["qrs_off"] for f in leads])
+            per_beat["qrs"].append((q_off - q_on) / FS * 1000.0)
+            p_on = [f["p_on"] for f in leads if f.get("p_on") is not None]
+            if len(p_on) >= len(STANDARD_LEADS) // 2:
+                per_beat["pr"].append((q_on - np.median(p_on)) / FS * 1000.0)
+            t_off = [f["t_off"] for f in leads if f.get("t_off") is not None]
+            if len(t_off) >= len(STANDARD_LEADS) // 2:
+                per_beat["qt"].append((np.median(t_off) - q_on) / FS * 1000.0)
+            beat["global"] = {
+                "qrs": (int(q_on), int(q_off)),
+                "p": _median_run(leads, "p_on", "p_off"),
+                "t": _median_run(leads, "t_on", "t_off"),
+            }
+        for key, values in per_beat.items():
+            if not values:
+                quality.append(f"{key.upper()} not measurable")
+        qt = float(np.median(per_beat["qt"])) if per_beat["qt"] else None
+        rr_s = 60.0 / rate if rate else None
+        return {
+            "n_beats": len(beats),
+            "beats_measured": len(per_beat["qrs"]),
+            "heart_rate_bpm": _round(rate),
+            "rr_mean_ms": _round(float(rr.mean())) if len(rr) else None,
+            "pr_ms": _round(float(np.median(per_beat["pr"]))) if per_beat["pr"] else None,
+            "qrs_ms": _round(float(np.median(per_beat["qrs"]))) if per_beat["qrs"] else None,
+            "qt_ms": _round(qt),
+            "qtc_bazett_ms": _round(qt / math.sqrt(rr_s)) if qt and rr_s else None,
+            "qtc_fridericia_ms": _round(qt / rr_s ** (1 / 3)) if qt and rr_s else None,
+            "r_peaks_s": [round(float(c) / FS, 3) for c in centres],
+            **axes_from(window, kept),
+            "quality": quality,
+        }
+
+
+def _median_run(leads: list[dict[str, Any]], on_key: str, off_key: str) -> tuple[int, int] | None:
+    pairs = [(f[on_key], f[off_key]) for f in leads if f.get(on_key) is not None]
+    if len(pairs) < len(STANDARD_LEADS) // 2:
+        return None
+    return int(np.median([p[0] for p in pairs])), int(np.median([p[1] for p in pairs]))
+
+
+def _merge_refractory(runs: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Join QRS runs closer than the ventricular refractory period (200 ms between onsets): one QRS
+    that a few leads' votes split in two (seen on the aECG sample) is one beat."""
+    merged: list[tuple[int, int]] = []
+    for start, end in runs:
+        if merged and start - merged[-1][0] < REFRACTORY:
+            merged[-1] = (merged[-1][0], end)
+        else:
+            merged.append((start, end))
+    return merged
+
+
+def _lead_fiducials(
+    frame: np.ndarray, on: int, off: int, previous_end: int, next_start: int
+) -> dict[str, Any] | None:
+    """One lead's QRS run overlapping the global QRS, its P run before and T run after."""
+    qrs = [r for r in _runs(frame == FRAME_QRS) if r[0] < off and r[1] > on]
+    if not qrs:
+        return None
+    q_on, q_off = qrs[0][0], qrs[-1][1]
+    out: dict[str, Any] = {"qrs_on": q_on, "qrs_off": q_off}
+    p_runs = [
+        r
+        for r in _runs(frame == FRAME_P)
+        if previous_end <= r[0] and r[1] <= q_on and q_on - r[1] <= MAX_P_GAP
+    ]
+    if p_runs:
+        out["p_on"], out["p_off"] = p_runs[-1]
+    t_runs = [r for r in _runs(frame == FRAME_T) if q_off <= r[0] and r[1] <= next_start]
+    if t_runs:
+        out["t_on"], out["t_off"] = t_runs[0]
+    return out
+
+
+def axes_from(window: np.ndarray, beats: list[dict[str, Any]]) -> dict[str, Any]:
+    """Frontal P, QRS and T axes from net areas of I and aVF within each wave, baseline at QRS onset."""
+    areas: dict[str, list[tuple[float, float]]] = {"p": [], "qrs": [], "t": []}
+    for beat in beats:
+        spans = beat.get("global")
+        if not spans:
+            continue
+        q_on = spans["qrs"][0]
+        baseline = window[:, max(0, q_on - round(0.02 * FS)) : q_on + 1].mean(axis=1)
+        for wave in ("p", "qrs", "t"):
+            span = spans[wave]
+            if span is None or span[1] <= span[0]:
+                continue
+            segment = window[:, span[0] : span[1]] - baseline[:, None]
+            area = segment.sum(axis=1) / FS * 1000.0  # mV*ms
+            areas[wave].append((float(area[LEAD["I"]]), float(area[LEAD["aVF"]])))
+    out: dict[str, Any] = {}
+    floors = {"p": 0.5, "qrs": 1.0, "t": 1.0}  # mV*ms below which the frontal projection is flat
+    for wave, values in areas.items():
+        if values:
+            lead_i = float(np.median([v[0] for v in values]))
+            lead_avf = float(np.median([v[1] for v in values]))
+            out[f"{wave}_axis_deg"] = _angle(lead_i, lead_avf, floors[wave])
+        else:
+            out[f"{wave}_axis_deg"] = None
+    return out
+
+
+def _round(value: float | None, digits: int = 1) -> float | None:
+    return None if value is None or not math.isfinite(value) else round(float(value), digits)

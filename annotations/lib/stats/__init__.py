@@ -1,0 +1,118 @@
+"""Inter-reader agreement statistics and consensus labels for ECG Review: pure numpy.
+
+Reads are ``reads[r, e, c]`` int8 arrays (readers x exams x classes) of 1 (marked), 0 (not marked) and
+:data:`MISSING` (-1, no read); see :mod:`.reads`. Results are frozen dataclasses of numpy arrays with a
+``to_dict()`` that gives JSON-ready lists (NaN as ``None``). Store :data:`ALGORITHM_VERSION` with any
+saved result.
+
+* :mod:`.stats`: per-class prevalence, observed agreement, Fleiss' kappa, Krippendorff's alpha, Gwet's
+  AC1, PABAK, pairwise and mean pairwise Cohen's kappa; whole-exam exact match and mean Jaccard.
+* :mod:`.bootstrap`: seeded percentile bootstrap intervals over exams.
+* :mod:`.consensus`: majority vote, unanimity, Dawid-Skene latent truth (binary per class, multi-class per
+  exclusive set), and the decision of every cell (:func:`consensus_decide`).
+* :mod:`.readers`: each reader against consensus, gold exams, and their own retests.
+
+No module here imports Django.
+"""
+
+from .bootstrap import (
+    BOOTSTRAP_METHODS,
+    METHOD_EXAMS,
+    METHOD_TWO_WAY,
+    BootstrapResult,
+    Interval,
+    bootstrap_agreement,
+    bootstrap_replicates,
+    bootstrap_weights,
+    multi_read_exams,
+)
+from .consensus import (
+    ConsensusDecision,
+    DawidSkene,
+    ExclusiveSet,
+    MajorityVote,
+    MultiClassDawidSkene,
+    consensus_decide,
+    dawid_skene,
+    dawid_skene_multiclass,
+    exclusive_violations,
+    majority_vote,
+    set_answers,
+    unanimous,
+    unanimous_exams,
+)
+from .readers import (
+    GoldAccuracy,
+    IntraReader,
+    ReaderClassTable,
+    ReaderVsReference,
+    gold_accuracy,
+    intra_reader_agreement,
+    leave_one_out_reference,
+    reader_class_table,
+    reader_vs_consensus,
+    reader_vs_reference,
+    wilson_interval,
+)
+from .reads import ALGORITHM_VERSION, MISSING, ReadsError, as_reads, reader_pairs
+from .stats import (
+    AgreementResult,
+    ClassAgreement,
+    ExamAgreement,
+    TableCoefficients,
+    agreement,
+    class_agreement,
+    cohen_kappa_from_confusion,
+    exam_agreement,
+    table_coefficients,
+)
+
+__all__ = [
+    "ALGORITHM_VERSION",
+    "BOOTSTRAP_METHODS",
+    "METHOD_EXAMS",
+    "METHOD_TWO_WAY",
+    "MISSING",
+    "AgreementResult",
+    "BootstrapResult",
+    "ClassAgreement",
+    "ConsensusDecision",
+    "DawidSkene",
+    "ExamAgreement",
+    "ExclusiveSet",
+    "GoldAccuracy",
+    "Interval",
+    "IntraReader",
+    "MajorityVote",
+    "MultiClassDawidSkene",
+    "ReaderClassTable",
+    "ReaderVsReference",
+    "ReadsError",
+    "TableCoefficients",
+    "agreement",
+    "as_reads",
+    "bootstrap_agreement",
+    "bootstrap_replicates",
+    "bootstrap_weights",
+    "class_agreement",
+    "cohen_kappa_from_confusion",
+    "consensus_decide",
+    "dawid_skene",
+    "dawid_skene_multiclass",
+    "exam_agreement",
+    "exclusive_violations",
+    "gold_accuracy",
+    "intra_reader_agreement",
+    "leave_one_out_reference",
+    "majority_vote",
+    "multi_read_exams",
+    "reader_class_table",
+    "reader_pairs",
+    "reader_vs_consensus",
+    "reader_vs_reference",
+    "set_answers",
+    "table_coefficients",
+    "unanimous",
+    "unanimous_exams",
+    "wilson_interval",
+]

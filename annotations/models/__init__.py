@@ -1,0 +1,44 @@
+"""The ECG Review data model, one module per capability.
+
+Declarative only: every invariant that a database can hold is a constraint here, so it holds for every
+writer (services, admin, a psql session). Behaviour lives in services (writes) and selectors (reads).
+Every model is importable from `annotations.models`, where Django looks for them.
+"""
+
+from annotations.models.adjudication import Adjudication, AdjudicationView
+from annotations.models.agreement import AgreementResult, Consensus, DisputedLabel
+from annotations.models.audit import AuditEvent
+from annotations.models.batches import Assignment, BatchExam, ReviewBatch
+from annotations.models.exams import QUALITY_FLAG_CHOICES, Dataset, Exam, QualityGrade, ReferenceLabel
+from annotations.models.imports import ImportJob
+from annotations.models.reading import Annotation, AnnotationLabel, AnnotationRevision
+from annotations.models.releases import Release
+from annotations.models.suggestions import Suggestion, SuggestionExposure, SuggestionScore
+from annotations.models.taxonomy import DiagnosticClass, Taxonomy
+
+__all__ = [
+    "QUALITY_FLAG_CHOICES",
+    "Adjudication",
+    "AdjudicationView",
+    "AgreementResult",
+    "Annotation",
+    "AnnotationLabel",
+    "AnnotationRevision",
+    "Assignment",
+    "AuditEvent",
+    "BatchExam",
+    "Consensus",
+    "Dataset",
+    "DiagnosticClass",
+    "DisputedLabel",
+    "Exam",
+    "ImportJob",
+    "QualityGrade",
+    "ReferenceLabel",
+    "Release",
+    "ReviewBatch",
+    "Suggestion",
+    "SuggestionExposure",
+    "SuggestionScore",
+    "Taxonomy",
+]

@@ -1,0 +1,140 @@
+"""Review batches: which exams, which readers, and each reader's assignments."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from annotations.models.exams import Exam
+from annotations.models.taxonomy import Taxonomy
+
+USER = settings.AUTH_USER_MODEL
+
+
+class ReviewBatch(models.Model):
+    class SuggestionMode(models.TextChoices):
+        HIDDEN = "hidden", _("Hidden")
+        TWO_STAGE = "two_stage", _("Two-stage: blind read first, then shown")
+        SHOWN = "shown", _("Shown from the start")
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", _("Draft")
+        ACTIVE = "active", _("Active")
+        CLOSED = "closed", _("Closed")
+
+    name = models.CharField(max_length=200)
+    taxonomy = models.ForeignKey(Taxonomy, on_delete=models.PROTECT, related_name="batches")
+    readers_per_exam = models.PositiveSmallIntegerField(default=2)
+    suggestion_mode = models.CharField(
+        max_length=12, choices=SuggestionMode.choices, default=SuggestionMode.HIDDEN
+    )
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT)
+    seed = models.BigIntegerField(default=0, help_text=_("Seed of the randomised design."))
+    design = models.JSONField(
+        default=dict, blank=True, help_text=_("Selection, gold/retest fractions, escalation rules.")
+    )
+    due_date = models.DateField(null=True, blank=True)
+    created_by = models.ForeignKey(USER, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name_plural = _("review batches")
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(condition=Q(readers_per_exam__gte=1), name="batch_k_at_least_one"),
+            models.CheckConstraint(
+                condition=Q(suggestion_mode__in=["hidden", "two_stage", "shown"]),
+                name="batch_suggestion_mode_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=["draft", "active", "closed"]), name="batch_status_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class BatchExam(models.Model):
+    """An exam's place in a batch: how many reads it needs and whether it is a hidden gold check."""
+
+    batch = models.ForeignKey(ReviewBatch, on_delete=models.CASCADE, related_name="batch_exams")
+    exam = models.ForeignKey(Exam, on_delete=models.PROTECT, related_name="batch_memberships")
+    target_reads = models.PositiveSmallIntegerField()
+    is_gold = models.BooleanField(default=False)
+    needs_adjudication = models.BooleanField(
+        default=False,
+        help_text=_("Set when the batch's escalation rule sends a disputed exam to adjudication."),
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["batch", "exam"], name="batch_exam_unique"),
+            models.CheckConstraint(condition=Q(target_reads__gte=1), name="batch_exam_target_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.batch_id}/{self.exam_id}"
+
+
+class Assignment(models.Model):
+    """One read to be done: a reader, an exam, a batch, and the place in the reader's queue."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Not started")
+        IN_PROGRESS = "in_progress", _("Draft")
+        SUBMITTED = "submitted", _("Submitted")
+        SKIPPED = "skipped", _("Skipped")
+
+    batch = models.ForeignKey(ReviewBatch, on_delete=models.PROTECT, related_name="assignments")
+    exam = models.ForeignKey(Exam, on_delete=models.PROTECT, related_name="assignments")
+    reader = models.ForeignKey(USER, on_delete=models.PROTECT, related_name="assignments")
+    read_round = models.PositiveSmallIntegerField(
+        default=1, help_text=_("1 for the first read; 2 for a test-retest re-read of the same exam.")
+    )
+    position = models.PositiveIntegerField(help_text=_("Place in the reader's randomised queue."))
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.PENDING)
+    skip_reason = models.CharField(max_length=300, blank=True)
+    assigned_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    submitted_at = models.DateTimeField(null=True, blank=True)
+    skipped_at = models.DateTimeField(null=True, blank=True)
+    replaces = models.OneToOneField(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="handed_on_as",
+        help_text=_("The skipped slot a coordinator handed on to this reader."),
+    )
+
+    class Meta:
+        ordering = ["batch", "reader", "position"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["batch", "exam", "reader", "read_round"], name="assignment_one_per_reader_exam"
+            ),
+            models.UniqueConstraint(fields=["batch", "reader", "position"], name="assignment_queue_slot"),
+            models.CheckConstraint(condition=Q(read_round__gte=1), name="assignment_round_positive"),
+            models.CheckConstraint(
+                condition=Q(status__in=["pending", "in_progress", "submitted", "skipped"]),
+                name="assignment_status_valid",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="submitted") | Q(submitted_at__isnull=False),
+                name="assignment_submitted_has_time",
+            ),
+        ]
+        indexes = [
+            # The reader's "next exam" query walks this index in queue order.
+            models.Index(fields=["reader", "batch", "status", "position"], name="assignment_queue_idx"),
+            models.Index(fields=["batch", "exam"], name="assignment_batch_exam_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"batch {self.batch_id} reader {self.reader_id} #{self.position}"

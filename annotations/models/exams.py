@@ -1,0 +1,133 @@
+"""Exams: datasets, the recordings themselves (waveform stored beside them) and their reference labels."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+
+class Dataset(models.Model):
+    """Where exams come from (CODE-15%, PTB-XL, a hospital's archive); external ids are unique within it."""
+
+    name = models.SlugField(max_length=100, unique=True)
+    title = models.CharField(max_length=200, blank=True)
+    description = models.TextField(blank=True)
+    licence = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class QualityGrade(models.TextChoices):
+    GOOD = "good", _("good")
+    ACCEPTABLE = "acceptable", _("acceptable")
+    POOR = "poor", _("poor")
+
+
+# The exam-level flags of annotations/lib/ecg/quality.py (EXAM_FLAGS), in its order, as people read them.
+
+
+QUALITY_FLAG_CHOICES = [
+    ("flat", _("flat lead (no signal)")),
+    ("saturated", _("saturated lead")),
+    ("baseline_wander", _("baseline wander")),
+    ("noise", _("noise")),
+    ("artefact", _("large artefact")),
+    ("limb_leads_inconsistent", _("limb leads inconsistent (Einthoven/Goldberger)")),
+    ("lead_reversal", _("possible limb-electrode reversal")),
+]
+
+
+class Exam(models.Model):
+    """One ECG recording. The samples live in a content-addressed blob, never in this row."""
+
+    class Sex(models.TextChoices):
+        FEMALE = "F", _("Female")
+        MALE = "M", _("Male")
+        UNKNOWN = "U", _("Unknown")
+
+    dataset = models.ForeignKey(Dataset, on_delete=models.PROTECT, related_name="exams")
+    external_id = models.CharField(max_length=200)
+    patient_pseudo_id = models.CharField(max_length=100, blank=True)
+    age = models.PositiveSmallIntegerField(null=True, blank=True)
+    sex = models.CharField(max_length=1, choices=Sex.choices, default=Sex.UNKNOWN)
+    acquired_at = models.DateTimeField(null=True, blank=True)
+    sampling_rate = models.FloatField(help_text=_("Samples per second per lead."))
+    n_samples = models.PositiveIntegerField(help_text=_("Samples per lead."))
+    lead_names = models.JSONField(
+        default=list, help_text=_("Signals in the blob, in order: the 12 standard leads first.")
+    )
+    gain_uv = models.FloatField(help_text=_("Microvolts per stored integer step."))
+    waveform_key = models.CharField(max_length=200, help_text=_("Key of the blob in waveform storage."))
+    waveform_sha256 = models.CharField(max_length=64)
+    source_format = models.CharField(max_length=30)
+    source_sha256 = models.CharField(max_length=64, blank=True)
+    source_record = models.CharField(max_length=300, blank=True)
+    identifiers = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text=_("Identifying header fields, kept only when IDENTIFIERS_POLICY=keep; coordinators only."),
+    )
+    imported_at = models.DateTimeField(default=timezone.now)
+    # Signal-quality report computed at import (annotations/lib/ecg/quality.py); "" until computed (exams
+    # imported before it existed: `manage.py quality_report --missing`). Grade and flags are columns
+    # of their own so that lists and the batch designer filter on them in the database.
+    quality_grade = models.CharField(
+        max_length=12, choices=QualityGrade.choices, blank=True, default="", db_index=True
+    )
+    quality_flags = models.CharField(
+        max_length=200, blank=True, default="", help_text=_("Exam-level quality flags, comma-delimited.")
+    )
+    quality_report = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["dataset", "external_id"]
+        constraints = [
+            models.UniqueConstraint(fields=["dataset", "external_id"], name="exam_external_id_unique"),
+            models.CheckConstraint(condition=Q(sampling_rate__gt=0), name="exam_sampling_rate_positive"),
+            models.CheckConstraint(condition=Q(n_samples__gt=0), name="exam_n_samples_positive"),
+            models.CheckConstraint(condition=Q(gain_uv__gt=0), name="exam_gain_positive"),
+            models.CheckConstraint(condition=Q(age__lte=130), name="exam_age_plausible"),
+            models.CheckConstraint(condition=Q(sex__in=["F", "M", "U"]), name="exam_sex_valid"),
+            models.CheckConstraint(
+                condition=Q(quality_grade__in=["", "good", "acceptable", "poor"]),
+                name="exam_quality_grade_valid",
+            ),
+        ]
+        indexes = [models.Index(fields=["waveform_sha256"], name="exam_waveform_sha_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.dataset.name}/{self.external_id}"
+
+    @property
+    def duration_s(self) -> float:
+        return self.n_samples / self.sampling_rate
+
+    @property
+    def quality_flag_labels(self) -> list[str]:
+        labels = dict(QUALITY_FLAG_CHOICES)
+        return [str(labels.get(flag, flag)) for flag in self.quality_flags.split(",") if flag]
+
+
+class ReferenceLabel(models.Model):
+    """A label that came with the exam (dataset metadata, device statements): never shown to readers."""
+
+    exam = models.ForeignKey(Exam, on_delete=models.CASCADE, related_name="reference_labels")
+    code_system = models.CharField(max_length=30, help_text=_("e.g. code15, ptbxl, snomed."))
+    code = models.CharField(max_length=60)
+    likelihood = models.FloatField(null=True, blank=True)
+    source = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["exam", "code_system", "code"], name="reference_label_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.code_system}:{self.code}"

@@ -1,0 +1,94 @@
+"""Reading: a reader's annotation of one assignment, its labels and every revision."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from annotations.models.batches import Assignment
+from annotations.models.taxonomy import DiagnosticClass
+
+USER = settings.AUTH_USER_MODEL
+
+
+class Annotation(models.Model):
+    """A reader's read of an assignment. Two-stage batches keep the blind read beside the revised one."""
+
+    class Stage(models.TextChoices):
+        BLIND = "blind", _("Read before any suggestion was shown")
+        REVISED = "revised", _("Read after the suggestion was shown")
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", _("Draft")
+        SUBMITTED = "submitted", _("Submitted")
+
+    assignment = models.ForeignKey(Assignment, on_delete=models.PROTECT, related_name="annotations")
+    stage = models.CharField(max_length=10, choices=Stage.choices, default=Stage.BLIND)
+    is_current = models.BooleanField(default=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT)
+    comment = models.TextField(blank=True)
+    time_on_task_ms = models.PositiveIntegerField(default=0)
+    revision = models.PositiveIntegerField(default=1, help_text=_("Bumped by every save."))
+    suggestion_shown_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+    submitted_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["assignment"], condition=Q(is_current=True), name="annotation_one_current"
+            ),
+            models.UniqueConstraint(fields=["assignment", "stage"], name="annotation_one_per_stage"),
+            models.CheckConstraint(
+                condition=Q(stage__in=["blind", "revised"]), name="annotation_stage_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=["draft", "submitted"]), name="annotation_status_valid"
+            ),
+            models.CheckConstraint(condition=Q(revision__gte=1), name="annotation_revision_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"annotation of assignment {self.assignment_id} ({self.stage}, {self.status})"
+
+
+class AnnotationLabel(models.Model):
+    annotation = models.ForeignKey(Annotation, on_delete=models.CASCADE, related_name="labels")
+    diagnostic_class = models.ForeignKey(DiagnosticClass, on_delete=models.PROTECT, related_name="+")
+    uncertain = models.BooleanField(default=False)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["annotation", "diagnostic_class"], name="annotation_label_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"label {self.diagnostic_class_id} of annotation {self.annotation_id}"
+
+
+class AnnotationRevision(models.Model):
+    """Append-only snapshot of an annotation after each save: no read is ever silently changed."""
+
+    annotation = models.ForeignKey(Annotation, on_delete=models.PROTECT, related_name="revisions")
+    revision = models.PositiveIntegerField()
+    status = models.CharField(max_length=10)
+    labels = models.JSONField(default=list, help_text=_("[{code, uncertain}] as saved."))
+    comment = models.TextField(blank=True)
+    time_on_task_ms = models.PositiveIntegerField(default=0)
+    recorded_at = models.DateTimeField(default=timezone.now)
+    recorded_by = models.ForeignKey(USER, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        ordering = ["annotation", "revision"]
+        constraints = [
+            models.UniqueConstraint(fields=["annotation", "revision"], name="annotation_revision_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"annotation {self.annotation_id} revision {self.revision}"

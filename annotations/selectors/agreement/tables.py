@@ -1,0 +1,286 @@
+"""Reads for the agreement tables beyond the first reads: the references a reader is measured against
+(adjudicated decisions, gold exams' known labels), the retests, and the stored tables arranged as the
+CSV downloads and ``manage.py agreement_report`` give them (one serialiser for both)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from annotations.lib.stats import MISSING
+from annotations.models import (
+    Adjudication,
+    AgreementResult,
+    Annotation,
+    AnnotationLabel,
+    Assignment,
+    BatchExam,
+    DiagnosticClass,
+    ReviewBatch,
+)
+from annotations.selectors.agreement.summary import ReadsSnapshot
+
+
+def _axis_positions(ids: list[int], wanted) -> np.ndarray:
+    """Positions of ``wanted`` ids in the sorted axis ``ids`` (every wanted id must be present)."""
+    return np.searchsorted(np.asarray(ids, dtype=np.int64), np.asarray(wanted, dtype=np.int64))
+
+
+def batch_adjudicated_reference(batch: ReviewBatch, snapshot: ReadsSnapshot) -> np.ndarray:
+    """``reference[e, c]``: the adjudicator's decision where there is one, MISSING elsewhere."""
+    reference = np.full((len(snapshot.exam_ids), len(snapshot.class_ids)), MISSING, dtype=np.int8)
+    exams, classes = set(snapshot.exam_ids), {c: i for i, c in enumerate(snapshot.class_ids)}
+    rows = [
+        (e, c, v)
+        for e, c, v in Adjudication.objects.filter(batch=batch).values_list(
+            "exam_id", "diagnostic_class_id", "value"
+        )
+        if e in exams and c in classes
+    ]
+    if rows:
+        e_pos = _axis_positions(snapshot.exam_ids, [e for e, _, _ in rows])
+        reference[e_pos, [classes[c] for _, c, _ in rows]] = [int(v) for _, _, v in rows]
+    return reference
+
+
+def batch_gold_reference(batch: ReviewBatch, snapshot: ReadsSnapshot) -> np.ndarray:
+    """``gold[e, c]`` on the batch's gold exams: 1 for a known finding, 0 for a class the exam's reference
+    label systems speak for but did not list, MISSING for every other cell and every other exam.
+
+    A reference label set says what is present in its own vocabulary; it is silent about classes it
+    cannot express (a six-class CODE label says nothing about the other 67 TNMG statements), so those
+    stay MISSING rather than counting as "absent".
+    """
+    from annotations.selectors.imports import reference_label_classes
+
+    gold = np.full((len(snapshot.exam_ids), len(snapshot.class_ids)), MISSING, dtype=np.int8)
+    members = list(
+        BatchExam.objects.filter(batch=batch, is_gold=True, exam_id__in=snapshot.exam_ids)
+        .select_related("exam")
+        .prefetch_related("exam__reference_labels")
+    )
+    if not members:
+        return gold
+    classes = list(DiagnosticClass.objects.filter(taxonomy_id=batch.taxonomy_id))
+    key = batch.taxonomy.key
+    position = {c: i for i, c in enumerate(snapshot.class_ids)}
+    for member in members:
+        systems = {label.code_system for label in member.exam.reference_labels.all()}
+        if not systems:
+            continue
+        onto = {
+            (maps or {}).get(key)
+            for maps in DiagnosticClass.objects.filter(taxonomy__key__in=systems).values_list(
+                "maps", flat=True
+            )
+        }
+        own = bool(systems & {key, f"{key}-scp"})
+        covered = [c.pk for c in classes if own or systems & set(c.maps) or c.code in onto]
+        e = int(_axis_positions(snapshot.exam_ids, [member.exam_id])[0])
+        gold[e, [position[c] for c in covered if c in position]] = 0
+        for cls in reference_label_classes(member.exam, batch.taxonomy):
+            if cls.pk in position:
+                gold[e, position[cls.pk]] = 1
+    return gold
+
+
+@dataclass(frozen=True)
+class Retests:
+    """``first[r, e, c]`` and ``retest[r, e, c]`` over the retested exams, aligned with the snapshot's
+    readers: exam ``e`` of reader ``r`` in ``retest`` is that reader's second, blind read of it."""
+
+    first: np.ndarray
+    retest: np.ndarray
+    exam_ids: list[int]
+
+
+def batch_retests(batch: ReviewBatch, snapshot: ReadsSnapshot) -> Retests:
+    reads = Annotation.objects.filter(
+        assignment__batch=batch,
+        assignment__read_round=2,
+        assignment__status=Assignment.Status.SUBMITTED,
+        is_current=True,
+        status=Annotation.Status.SUBMITTED,
+    )
+    readers = set(snapshot.reader_ids)
+    exams = set(snapshot.exam_ids)
+    pairs = [
+        (r, e)
+        for r, e in reads.values_list("assignment__reader_id", "assignment__exam_id")
+        if r in readers and e in exams
+    ]
+    exam_ids = sorted({e for _, e in pairs})
+    shape = (len(snapshot.reader_ids), len(exam_ids), len(snapshot.class_ids))
+    retest = np.full(shape, MISSING, dtype=np.int8)
+    if not exam_ids:
+        return Retests(first=retest.copy(), retest=retest, exam_ids=[])
+    first = snapshot.reads[:, _axis_positions(snapshot.exam_ids, exam_ids)]
+    r_pos = _axis_positions(snapshot.reader_ids, [r for r, _ in pairs])
+    e_pos = _axis_positions(exam_ids, [e for _, e in pairs])
+    retest[r_pos, e_pos, :] = 0
+    position = {c: i for i, c in enumerate(snapshot.class_ids)}
+    labels = [
+        (r, e, c)
+        for r, e, c in AnnotationLabel.objects.filter(annotation__in=reads).values_list(
+            "annotation__assignment__reader_id", "annotation__assignment__exam_id", "diagnostic_class_id"
+        )
+        if r in readers and e in exams and c in position
+    ]
+    if labels:
+        retest[
+            _axis_positions(snapshot.reader_ids, [r for r, _, _ in labels]),
+            _axis_positions(exam_ids, [e for _, e, _ in labels]),
+            [position[c] for _, _, c in labels],
+        ] = 1
+    return Retests(first=np.ascontiguousarray(first), retest=retest, exam_ids=exam_ids)
+
+
+# --- The stored tables as the CSV downloads and the report command give them -------------------------
+#: Tables of ``agreement.csv?table=`` and ``manage.py agreement_report --table``.
+TABLES = ("classes", "readers", "pairs", "pairs_by_class", "reader_classes")
+CLASS_STATISTICS = ("fleiss_kappa", "krippendorff_alpha", "gwet_ac1", "pabak", "mean_pairwise_kappa")
+READER_FIELDS = (
+    "exams_read",
+    "sensitivity",
+    "specificity",
+    "reference_positives",
+    "mean_kappa",
+    "latent_sensitivity",
+    "latent_specificity",
+    "gold_exams",
+    "gold_label_accuracy",
+    "gold_exam_accuracy",
+    "retest_exams",
+    "retest_kappa",
+    "retest_agreement",
+)
+
+
+def cell(value) -> str:
+    """One CSV cell: empty for undefined, floats as the shortest text that reads back as the same number
+    (a table checked against another implementation must not lose digits), 1/0 for flags."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, float):
+        # A whole number reads the same from every database (PostgreSQL's jsonb gives 1.0 back as 1).
+        return str(int(value)) if value.is_integer() else repr(value)
+    if isinstance(value, list):
+        return ";".join(str(v) for v in value)
+    return str(value)
+
+
+def _ci(row: dict, name: str) -> list:
+    return list(row.get(f"{name}_ci") or [None, None])
+
+
+def agreement_table(result: AgreementResult, table: str) -> tuple[list[str], list[list[str]]]:
+    """(header, rows) of one stored table, every cell already text; readers by user name (coordinators
+    may see who read) and pseudonym. Raises ValueError for an unknown table."""
+    from annotations.selectors.agreement.summary import agreement_dashboard
+
+    if table not in TABLES:
+        raise ValueError(f"unknown table {table!r}; choose one of {', '.join(TABLES)}")
+    data = agreement_dashboard(result)
+    results = result.results or {}
+    boot = results.get("bootstrap") or {}
+    provenance = [result.algorithm_version, str(result.read_count), result.computed_at.isoformat()]
+    tail = ["algorithm_version", "read_count", "computed_at"]
+    usernames = data["usernames"]
+    names = {row["reader_id"]: row.get("pseudonym", "") for row in results.get("readers", [])}
+    rows: list[list] = []
+    if table == "classes":
+        header = ["code", "name", "prevalence", "observed_agreement"]
+        for name in CLASS_STATISTICS:
+            header += [name, f"{name}_ci_lower", f"{name}_ci_upper", f"{name}_defined", f"{name}_ci_partial"]
+        header += ["positive_reads", "exams_read", "disputed", "interval_method", "exams_left_out"]
+        for row in data["all_classes"]:
+            values = [row["code"], row["name"], row["prevalence"], row["observed_agreement"]]
+            for name in CLASS_STATISTICS:
+                values += [
+                    row[name],
+                    *_ci(row, name),
+                    row.get(f"{name}_defined"),
+                    row.get(f"{name}_ci_partial"),
+                ]
+            values += [
+                row["positive_reads"],
+                row["n_exams_read"],
+                row["disputed"],
+                boot.get("method", "exams"),
+                boot.get("exams_left_out"),
+            ]
+            rows.append(values)
+    elif table == "readers":
+        header = ["reader", "pseudonym", *READER_FIELDS]
+        for row in data["readers"]:
+            rows.append([row["username"], row["pseudonym"], *(row.get(f) for f in READER_FIELDS)])
+    elif table == "pairs":
+        header = ["reader_a", "reader_b", "mean_kappa", "exams_in_common"]
+        for a, row in enumerate(data["matrix"]):
+            for b, other in enumerate(data["matrix"]):
+                if b > a:
+                    rows.append(
+                        [
+                            row["username"],
+                            other["username"],
+                            row["cells"][b]["kappa"],
+                            row["cells"][b]["shared"],
+                        ]
+                    )
+    elif table == "pairs_by_class":
+        header = ["reader_a", "reader_b", "pseudonym_a", "pseudonym_b", "code", "kappa", "kappa_ci_lower"]
+        header += ["kappa_ci_upper", "kappa_defined", "kappa_ci_partial", "n", "positive_a", "positive_b"]
+        header += ["positive_both"]
+        for row in results.get("pairs_by_class", []):
+            rows.append(
+                [
+                    usernames.get(row["reader_a_id"], "?"),
+                    usernames.get(row["reader_b_id"], "?"),
+                    row["pseudonym_a"],
+                    row["pseudonym_b"],
+                    row["code"],
+                    row["kappa"],
+                    *_ci(row, "kappa"),
+                    row["kappa_defined"],
+                    row["kappa_ci_partial"],
+                    row["n"],
+                    row["positive_a"],
+                    row["positive_b"],
+                    row["positive_both"],
+                ]
+            )
+    else:
+        header = ["reader", "pseudonym", "code", "reference", "n", "n_positive", "n_negative"]
+        for name in ("sensitivity", "specificity", "kappa"):
+            header += [name, f"{name}_ci_lower", f"{name}_ci_upper"]
+        header += ["kappa_defined", "kappa_ci_partial", "outlier", "low"]
+        for row in results.get("reader_classes", []):
+            values = [
+                usernames.get(row["reader_id"], "?"),
+                names.get(row["reader_id"], ""),
+                row["code"],
+                row["reference"],
+                row["n"],
+                row["n_positive"],
+                row["n_negative"],
+            ]
+            for name in ("sensitivity", "specificity", "kappa"):
+                values += [row[name], *_ci(row, name)]
+            values += [row["kappa_defined"], row["kappa_ci_partial"], row["outlier"], row["low"]]
+            rows.append(values)
+    return [*header, *tail], [[cell(v) for v in values] + provenance for values in rows]
+
+
+def stored_reader_quality(batch: ReviewBatch) -> dict:
+    """Per reader gold and test-retest figures of the batch's stored agreement, for its dashboard (the
+    caller has checked that the user coordinates)."""
+    from annotations.selectors.agreement.summary import agreement_dashboard
+
+    result = AgreementResult.objects.filter(batch=batch).first()
+    if result is None:
+        return {"has_quality": False, "readers": [], "computed_at": None}
+    data = agreement_dashboard(result)
+    return {"has_quality": data["has_quality"], "readers": data["readers"], "computed_at": result.computed_at}

@@ -1,0 +1,221 @@
+"""Planning a batch before anything is stored: which exams, which gold exams, and the design."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from datetime import date
+
+from django.contrib.auth import get_user_model
+from django.core.exceptions import PermissionDenied
+
+from annotations.lib.batch_design import (
+    Design,
+    DesignError,
+    DesignRequest,
+    StratifiedSample,
+    design_batch,
+    sample_random,
+    sample_stratified,
+)
+from annotations.models import ReferenceLabel, ReviewBatch, Taxonomy
+from annotations.roles import Role, has_role
+from annotations.selectors.blinding import design_exclusions, reader_barred_pairs, readers_seen_before
+from annotations.selectors.exams.selection import ExamCriteria, exams_matching, suggestion_scores
+
+
+class BatchPlanError(ValueError):
+    """The request cannot be planned; the message says why in a coordinator's words."""
+
+
+@dataclass(frozen=True)
+class BatchSpec:
+    name: str
+    taxonomy_id: int
+    reader_ids: list[int]
+    readers_per_exam: int
+    criteria: ExamCriteria = field(default_factory=ExamCriteria)
+    sample_size: int | None = None  # None: every matching exam
+    stratify_provider: str | None = None
+    stratify_code: str | None = None
+    strata: int = 4
+    gold_fraction: float = 0.0
+    retest_fraction: float = 0.0
+    min_pair_overlap: int = 0
+    suggestion_mode: str = ReviewBatch.SuggestionMode.HIDDEN
+    due_date: date | None = None
+    seed: int = 0
+    # When an exam's reads disagree: "add_reader" (up to escalation_cap more) or "adjudicate".
+    escalation: str | None = None
+    escalation_cap: int = 1
+    # Keep each reader away from chosen exams they read in another batch or whose suggestion they saw.
+    exclude_seen: bool = False
+
+
+@dataclass(frozen=True)
+class SeenElsewhere:
+    """How many of the chosen exams a reader already knows from elsewhere."""
+
+    reader: str
+    read: int  # holds a read of it in another batch
+    suggestion: int  # was shown its model suggestion
+    dispute: int  # opened its adjudication case (never handed to them, whatever the option)
+
+
+@dataclass
+class BatchPlan:
+    spec: BatchSpec
+    taxonomy: Taxonomy
+    readers: list
+    matching: int
+    exam_ids: list[int]
+    gold_exam_ids: list[int]
+    design: Design
+    stratified: StratifiedSample | None
+    seen_elsewhere: list[SeenElsewhere] = field(default_factory=list)
+
+    @property
+    def reader_names(self) -> list[str]:
+        return [reader.get_username() for reader in self.readers]
+
+    def overlap_rows(self) -> list[tuple[str, list[int]]]:
+        return [
+            (name, [int(v) for v in row])
+            for name, row in zip(self.reader_names, self.design.pair_overlap, strict=True)
+        ]
+
+
+def _readers(reader_ids: list[int]) -> list:
+    users = {u.pk: u for u in get_user_model().objects.filter(pk__in=reader_ids, is_active=True)}
+    missing = [pk for pk in reader_ids if pk not in users]
+    if missing:
+        raise BatchPlanError(f"unknown or inactive users: {missing}")
+    not_readers = [users[pk].get_username() for pk in reader_ids if not has_role(users[pk], Role.READER)]
+    if not_readers:
+        raise BatchPlanError(f"not readers: {', '.join(not_readers)}")
+    return [users[pk] for pk in reader_ids]
+
+
+def _choose_exams(user, spec: BatchSpec, pool: list[int]) -> tuple[list[int], StratifiedSample | None]:
+    if spec.sample_size is None:
+        return pool, None
+    if spec.sample_size < 1:
+        raise BatchPlanError("the sample size must be at least 1")
+    if spec.stratify_provider and spec.stratify_code:
+        scores = suggestion_scores(user, pool, provider=spec.stratify_provider, code=spec.stratify_code)
+        stratified = sample_stratified(scores, spec.sample_size, spec.seed, spec.strata)
+        return stratified.exam_ids, stratified
+    return sample_random(pool, spec.sample_size, spec.seed), None
+
+
+def _choose_gold(spec: BatchSpec, exam_ids: list[int]) -> list[int]:
+    """Gold exams: a fraction of the chosen exams whose answer is known from reference labels."""
+    if not spec.gold_fraction:
+        return []
+    if not 0 < spec.gold_fraction <= 0.5:
+        raise BatchPlanError("the gold fraction must lie between 0 and 0.5")
+    wanted = max(1, round(spec.gold_fraction * len(exam_ids)))
+    known = sorted(set(ReferenceLabel.objects.filter(exam_id__in=exam_ids).values_list("exam_id", flat=True)))
+    if len(known) < wanted:
+        raise BatchPlanError(
+            f"{wanted} gold exams were asked for but only {len(known)} of the chosen exams "
+            "have reference labels"
+        )
+    return sorted(random.Random(spec.seed + 1).sample(known, wanted))
+
+
+def batch_plan(user, spec: BatchSpec) -> BatchPlan:
+    """Everything a coordinator should see before starting a batch; nothing is written."""
+    if not has_role(user, Role.COORDINATOR):
+        raise PermissionDenied
+    taxonomy = Taxonomy.objects.filter(pk=spec.taxonomy_id).first()
+    if taxonomy is None:
+        raise BatchPlanError(f"no taxonomy with id {spec.taxonomy_id}")
+    readers = _readers(spec.reader_ids)
+    pool = list(exams_matching(user, spec.criteria).values_list("pk", flat=True))
+    if not pool:
+        raise BatchPlanError("no exam matches the criteria")
+    exam_ids, stratified = _choose_exams(user, spec, pool)
+    gold = _choose_gold(spec, exam_ids)
+    reader_ids = [r.pk for r in readers]
+    seen = readers_seen_before(reader_ids, exam_ids)
+    disputes = reader_barred_pairs(reader_ids, exam_ids)
+    seen_elsewhere = [
+        SeenElsewhere(
+            reader=r.get_username(),
+            read=len(seen[r.pk]["read"]),
+            suggestion=len(seen[r.pk]["suggested"]),
+            dispute=len(disputes[r.pk]),
+        )
+        for r in readers
+    ]
+    try:
+        design = design_batch(
+            DesignRequest(
+                exam_ids=exam_ids,
+                reader_ids=[r.pk for r in readers],
+                readers_per_exam=spec.readers_per_exam,
+                seed=spec.seed,
+                gold_exam_ids=gold,
+                retest_fraction=spec.retest_fraction,
+                min_pair_overlap=spec.min_pair_overlap,
+                excluded=design_exclusions(reader_ids, exam_ids, exclude_seen=spec.exclude_seen),
+            )
+        )
+    except DesignError as error:
+        raise BatchPlanError(str(error)) from None
+    return BatchPlan(spec, taxonomy, readers, len(pool), exam_ids, gold, design, stratified, seen_elsewhere)
+
+
+def exams_to_add(
+    user, batch: ReviewBatch, criteria: ExamCriteria, *, sample_size: int | None = None, seed: int = 0
+):
+    """The designer's criteria applied to a running batch: matching exams it does not hold yet, all of them
+    or a seeded random sample, in id order. Refuses an empty result, which would change nothing."""
+    from annotations.models import Exam
+
+    pool = list(
+        exams_matching(user, criteria)
+        .exclude(batch_memberships__batch=batch)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    if not pool:
+        raise BatchPlanError("no exam matching these criteria is missing from the batch")
+    if sample_size is not None and sample_size < len(pool):
+        pool = sorted(random.Random(seed).sample(pool, sample_size))
+    return list(Exam.objects.filter(pk__in=pool).order_by("pk"))
+
+
+PLAN_PAGE_SIZE = 50
+
+
+def plan_exam_page(plan: BatchPlan, page: int = 1, size: int = PLAN_PAGE_SIZE) -> dict:
+    """One page of the exams a plan chose, each marked gold and/or retest, for the designer's preview."""
+    from annotations.models import Exam
+
+    size = max(1, min(size, 200))
+    pages = max(1, -(-len(plan.exam_ids) // size))
+    page = max(1, min(page, pages))
+    ids = plan.exam_ids[(page - 1) * size : page * size]
+    gold = set(plan.gold_exam_ids)
+    retest = {slot.exam_id for slot in plan.design.slots if slot.read_round > 1}
+    exams = Exam.objects.select_related("dataset").in_bulk(ids)
+    return {
+        "rows": [
+            {
+                "exam_id": pk,
+                "exam": f"{exams[pk].dataset.name}/{exams[pk].external_id}" if pk in exams else str(pk),
+                "gold": pk in gold,
+                "retest": pk in retest,
+            }
+            for pk in ids
+        ],
+        "page": page,
+        "pages": pages,
+        "size": size,
+        "gold": len(gold),
+        "retest": len(retest),
+        "previous": page - 1 if page > 1 else None,
+        "next": page + 1 if page < pages else None,
+    }

@@ -1,0 +1,405 @@
+"""Batch progress for coordinators, computed by the database: counts, medians, reads per day.
+
+Nothing here loads every annotation into Python: per-reader figures are grouped aggregates, the
+medians are PostgreSQL's percentile_cont (SQLite, the single-laptop default, computes them from one
+integer column per reader), and reads per day are grouped by date in the database.
+"""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass
+
+from django.core.exceptions import PermissionDenied
+from django.db import connection
+from django.db.models import (
+    Aggregate,
+    Case,
+    CharField,
+    Count,
+    Exists,
+    F,
+    FloatField,
+    IntegerField,
+    Max,
+    OuterRef,
+    Q,
+    Subquery,
+    Value,
+    When,
+)
+from django.db.models.functions import Coalesce, TruncDate
+from django.shortcuts import get_object_or_404
+
+from annotations.models import (
+    Adjudication,
+    Annotation,
+    Assignment,
+    BatchExam,
+    Consensus,
+    DisputedLabel,
+    ReviewBatch,
+)
+from annotations.roles import Role, has_role
+
+# A skip is not a read: reads done are submitted ones; skipped slots are counted (and listed) apart.
+SUBMITTED = Assignment.Status.SUBMITTED
+SKIPPED = Assignment.Status.SKIPPED
+OPEN = [Assignment.Status.PENDING, Assignment.Status.IN_PROGRESS]
+
+
+class Percentile(Aggregate):
+    """percentile_cont(fraction) WITHIN GROUP (ORDER BY expression): PostgreSQL's ordered-set aggregate."""
+
+    function = "percentile_cont"
+    template = "%(function)s(%(fraction)s) WITHIN GROUP (ORDER BY %(expressions)s)"
+    output_field = FloatField()
+
+    def __init__(self, expression, fraction: float, **extra):
+        super().__init__(expression, fraction=float(fraction), **extra)
+
+
+@dataclass(frozen=True)
+class ReaderProgress:
+    reader_id: int
+    username: str
+    total: int
+    done: int  # submitted reads only
+    skipped: int
+    drafts: int
+    median_seconds: float | None
+    q1_seconds: float | None
+    q3_seconds: float | None
+    last_activity: object
+    gold_exact: int
+    gold_read: int
+
+    @property
+    def remaining(self) -> int:
+        return self.total - self.done - self.skipped
+
+
+def _require_coordinator(user) -> None:
+    if not has_role(user, Role.COORDINATOR):
+        raise PermissionDenied
+
+
+def batch_for_coordinator(user, batch_id: int) -> ReviewBatch:
+    _require_coordinator(user)
+    return get_object_or_404(ReviewBatch.objects.select_related("taxonomy"), pk=batch_id)
+
+
+def _submitted_annotations(batch: ReviewBatch):
+    return Annotation.objects.filter(
+        assignment__batch=batch, is_current=True, status=Annotation.Status.SUBMITTED
+    )
+
+
+def _time_quartiles(batch: ReviewBatch) -> dict[int, tuple[float | None, float | None, float | None]]:
+    rows = _submitted_annotations(batch).values("assignment__reader_id")
+    if connection.vendor == "postgresql":
+        rows = rows.annotate(
+            q1=Percentile("time_on_task_ms", 0.25),
+            q2=Percentile("time_on_task_ms", 0.5),
+            q3=Percentile("time_on_task_ms", 0.75),
+        )
+        return {r["assignment__reader_id"]: (r["q1"] / 1000, r["q2"] / 1000, r["q3"] / 1000) for r in rows}
+    times: dict[int, list[int]] = {}
+    for reader_id, ms in rows.values_list("assignment__reader_id", "time_on_task_ms"):
+        times.setdefault(reader_id, []).append(ms)
+    out = {}
+    for reader_id, values in times.items():
+        if len(values) == 1:
+            out[reader_id] = (values[0] / 1000,) * 3
+        else:
+            q1, q2, q3 = statistics.quantiles(values, n=4, method="inclusive")
+            out[reader_id] = (q1 / 1000, q2 / 1000, q3 / 1000)
+    return out
+
+
+def _gold_scores(batch: ReviewBatch) -> dict[int, tuple[int, int]]:
+    """Per reader: (gold exams on which every known finding was marked, gold exams read).
+
+    A reference label set says what is present, not everything that is absent (a dataset with six
+    classes is silent on the other 67), so a reader is scored on finding the known findings.
+    """
+    from annotations.selectors.imports import reference_label_classes
+
+    gold = list(BatchExam.objects.filter(batch=batch, is_gold=True).select_related("exam"))
+    if not gold:
+        return {}
+    truth = {m.exam_id: {c.pk for c in reference_label_classes(m.exam, batch.taxonomy)} for m in gold}
+    scores: dict[int, list[int]] = {}
+    annotations = _submitted_annotations(batch).filter(
+        assignment__exam_id__in=truth, assignment__read_round=1
+    )
+    for annotation in annotations.select_related("assignment").prefetch_related("labels"):
+        chosen = {label.diagnostic_class_id for label in annotation.labels.all()}
+        exact, read = scores.setdefault(annotation.assignment.reader_id, [0, 0])
+        scores[annotation.assignment.reader_id] = [
+            exact + (truth[annotation.assignment.exam_id] <= chosen),
+            read + 1,
+        ]
+    return {reader: (exact, read) for reader, (exact, read) in scores.items()}
+
+
+def batch_reader_progress(user, batch: ReviewBatch) -> list[ReaderProgress]:
+    _require_coordinator(user)
+    counts = (
+        Assignment.objects.filter(batch=batch)
+        .values("reader_id", username=F("reader__username"))
+        .annotate(
+            total=Count("id"),
+            done=Count("id", filter=Q(status=SUBMITTED)),
+            skipped=Count("id", filter=Q(status=SKIPPED)),
+            drafts=Count("id", filter=Q(status=Assignment.Status.IN_PROGRESS)),
+            last=Max("submitted_at"),
+        )
+        .order_by("reader__username")
+    )
+    quartiles = _time_quartiles(batch)
+    gold = _gold_scores(batch)
+    return [
+        ReaderProgress(
+            reader_id=row["reader_id"],
+            username=row["username"],
+            total=row["total"],
+            done=row["done"],
+            skipped=row["skipped"],
+            drafts=row["drafts"],
+            q1_seconds=quartiles.get(row["reader_id"], (None,) * 3)[0],
+            median_seconds=quartiles.get(row["reader_id"], (None,) * 3)[1],
+            q3_seconds=quartiles.get(row["reader_id"], (None,) * 3)[2],
+            last_activity=row["last"],
+            gold_exact=gold.get(row["reader_id"], (0, 0))[0],
+            gold_read=gold.get(row["reader_id"], (0, 0))[1],
+        )
+        for row in counts
+    ]
+
+
+def batch_coverage(user, batch: ReviewBatch) -> dict:
+    """Exams fully read (nothing open, and as many submitted first reads as the exam needs), reads
+    submitted out of all slots, and skipped slots apart: a skip is not a read."""
+    _require_coordinator(user)
+    reads = Assignment.objects.filter(batch=batch).aggregate(
+        total=Count("id"),
+        done=Count("id", filter=Q(status=SUBMITTED)),
+        skipped=Count("id", filter=Q(status=SKIPPED)),
+    )
+    here = Q(exam__assignments__batch=batch)
+    exams = BatchExam.objects.filter(batch=batch).annotate(
+        open_reads=Count("exam__assignments", filter=here & Q(exam__assignments__status__in=OPEN)),
+        first_reads=Count(
+            "exam__assignments",
+            filter=here & Q(exam__assignments__status=SUBMITTED, exam__assignments__read_round=1),
+        ),
+    )
+    return {
+        "exams": exams.count(),
+        "exams_complete": exams.filter(open_reads=0, first_reads__gte=F("target_reads")).count(),
+        "reads": reads["total"],
+        "reads_done": reads["done"],
+        "skipped": reads["skipped"],
+    }
+
+
+def batch_skips(user, batch: ReviewBatch) -> list[dict]:
+    """Every skipped slot of the batch with its reason, oldest first, and whom it was handed on to."""
+    _require_coordinator(user)
+    rows = list(
+        Assignment.objects.filter(batch=batch, status=SKIPPED)
+        .select_related("reader", "exam__dataset", "handed_on_as__reader")
+        .order_by("skipped_at", "pk")
+    )
+    open_rows = [a for a in rows if _handed_to(a) is None and a.read_round == 1]
+    candidates = skip_hand_on_candidates(batch, [a.exam_id for a in open_rows]) if open_rows else {}
+    return [
+        {
+            "assignment_id": a.pk,
+            "reader": a.reader.get_username(),
+            "reader_id": a.reader_id,
+            "exam_id": a.exam_id,
+            "exam": f"{a.exam.dataset.name}/{a.exam.external_id}",
+            "read_round": a.read_round,
+            "reason": a.skip_reason,
+            "skipped_at": a.skipped_at.isoformat() if a.skipped_at else None,
+            "handed_to": _handed_to(a),
+            "candidates": candidates.get(a.exam_id, []),
+        }
+        for a in rows
+    ]
+
+
+def skip_hand_on_candidates(batch: ReviewBatch, exam_ids: list[int]) -> dict[int, list[dict]]:
+    """Per exam: the batch's readers a skipped slot of it may be handed to, by the one rule of who may
+    read an exam (selectors.blinding) and never to anyone who already holds a read of it anywhere."""
+    from django.contrib.auth import get_user_model
+
+    from annotations.roles import Role
+    from annotations.selectors.blinding import reader_barred_pairs
+    from annotations.services.batches.lifecycle import batch_reader_ids
+
+    readers = [
+        r
+        for r in get_user_model().objects.filter(pk__in=batch_reader_ids(batch)).order_by("username")
+        if has_role(r, Role.READER)
+    ]
+    barred = reader_barred_pairs([r.pk for r in readers], exam_ids)
+    holding: dict[int, set[int]] = {}
+    for reader_id, exam_id in Assignment.objects.filter(
+        exam_id__in=exam_ids, reader_id__in=[r.pk for r in readers]
+    ).values_list("reader_id", "exam_id"):
+        holding.setdefault(exam_id, set()).add(reader_id)
+    return {
+        exam_id: [
+            {"id": r.pk, "username": r.get_username()}
+            for r in readers
+            if r.pk not in holding.get(exam_id, set()) and exam_id not in barred.get(r.pk, set())
+        ]
+        for exam_id in exam_ids
+    }
+
+
+def _handed_to(assignment: Assignment) -> str | None:
+    try:
+        return assignment.handed_on_as.reader.get_username()
+    except Assignment.DoesNotExist:
+        return None
+
+
+def batch_reads_per_day(user, batch: ReviewBatch) -> list[tuple[str, int]]:
+    _require_coordinator(user)
+    rows = (
+        Assignment.objects.filter(batch=batch, status=Assignment.Status.SUBMITTED)
+        .annotate(day=TruncDate("submitted_at"))
+        .values("day")
+        .annotate(reads=Count("id"))
+        .order_by("day")
+    )
+    return [(row["day"].isoformat(), row["reads"]) for row in rows]
+
+
+def batch_progress(user, batch: ReviewBatch) -> dict:
+    """Everything the dashboard shows, as JSON-ready data."""
+    readers = batch_reader_progress(user, batch)
+    coverage = batch_coverage(user, batch)
+    return {
+        "batch": {"id": batch.pk, "name": batch.name, "status": batch.status},
+        "reads_done": coverage["reads_done"],
+        "skipped": coverage["skipped"],
+        "coverage": coverage,
+        "readers": [
+            {
+                **vars(r),
+                "remaining": r.remaining,
+                "last_activity": r.last_activity.isoformat() if r.last_activity else None,
+            }
+            for r in readers
+        ],
+        "reads_per_day": batch_reads_per_day(user, batch),
+        "skips": batch_skips(user, batch),
+    }
+
+
+# --- Per-exam status table -------------------------------------------------------------------------------
+# A batch can hold 100k exams: the table is one keyset page at a time, every figure computed by the
+# database as a correlated subquery over one page of BatchExam rows.
+EXAM_STATES = ("reading", "awaiting_agreement", "disputed", "consensus")
+EXAM_PAGE_SIZE = 50
+EXAM_PAGE_SIZE_MAX = 200
+
+
+class ExamTableError(ValueError):
+    """A filter or page argument the table does not understand."""
+
+
+def _count_of(queryset) -> Coalesce:
+    counted = queryset.values("exam_id").annotate(n=Count("pk")).values("n")
+    return Coalesce(Subquery(counted, output_field=IntegerField()), 0)
+
+
+def _exam_status_rows(batch: ReviewBatch):
+    slots = Assignment.objects.filter(batch=batch, exam_id=OuterRef("exam_id"))
+    adjudicated = Adjudication.objects.filter(
+        batch=batch, exam_id=OuterRef("exam_id"), diagnostic_class_id=OuterRef("diagnostic_class_id")
+    )
+    open_disputes = DisputedLabel.objects.filter(batch=batch, exam_id=OuterRef("exam_id")).exclude(
+        Exists(adjudicated)
+    )
+    return (
+        BatchExam.objects.filter(batch=batch)
+        .annotate(
+            submitted=_count_of(slots.filter(status=SUBMITTED, read_round=1)),
+            open_reads=_count_of(slots.filter(status__in=OPEN)),
+            skips=_count_of(slots.filter(status=SKIPPED)),
+            disputes=_count_of(open_disputes),
+            has_consensus=Exists(Consensus.objects.filter(batch=batch, exam_id=OuterRef("exam_id"))),
+        )
+        .annotate(
+            state=Case(
+                When(Q(open_reads__gt=0) | Q(submitted__lt=F("target_reads")), then=Value("reading")),
+                When(disputes__gt=0, then=Value("disputed")),
+                When(has_consensus=True, then=Value("consensus")),
+                default=Value("awaiting_agreement"),
+                output_field=CharField(),
+            )
+        )
+    )
+
+
+def batch_exam_table(
+    user,
+    batch: ReviewBatch,
+    *,
+    state: str | None = None,
+    after: int | None = None,
+    size: int = EXAM_PAGE_SIZE,
+) -> dict:
+    """One page of the batch's exams in BatchExam order after `after`, optionally of one state, with
+    the key of the next page (None on the last one)."""
+    _require_coordinator(user)
+    if state and state not in EXAM_STATES:
+        raise ExamTableError(f"unknown exam status {state!r}; one of {', '.join(EXAM_STATES)}")
+    if not 1 <= size <= EXAM_PAGE_SIZE_MAX:
+        raise ExamTableError(f"page size must be between 1 and {EXAM_PAGE_SIZE_MAX}")
+    rows = _exam_status_rows(batch)
+    if state:
+        rows = rows.filter(state=state)
+    if after is not None:
+        rows = rows.filter(pk__gt=after)
+    page = list(rows.select_related("exam__dataset").order_by("pk")[: size + 1])
+    more = len(page) > size
+    page = page[:size]
+    return {
+        "rows": [
+            {
+                "exam_id": row.exam_id,
+                "exam": f"{row.exam.dataset.name}/{row.exam.external_id}",
+                "is_gold": row.is_gold,
+                "submitted": row.submitted,
+                "target": row.target_reads,
+                "skips": row.skips,
+                "disputes": row.disputes,
+                "state": row.state,
+            }
+            for row in page
+        ],
+        "next_after": page[-1].pk if more else None,
+        "state": state or "",
+        "size": size,
+    }
+
+
+def batch_reader_candidates(batch: ReviewBatch):
+    """Active readers not yet in the batch: whom "add readers" may offer."""
+    from django.contrib.auth import get_user_model
+
+    from annotations.services.batches.lifecycle import batch_reader_ids
+
+    return (
+        get_user_model()
+        .objects.filter(is_active=True, groups__name=Role.READER.value)
+        .exclude(pk__in=batch_reader_ids(batch))
+        .order_by("username")
+    )

@@ -1,0 +1,106 @@
+"""Choosing the exams of a new batch: declared criteria only, never ORM lookups from a request."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
+
+from annotations.models import Exam, SuggestionScore
+from annotations.roles import Role, has_role
+
+
+@dataclass(frozen=True)
+class ExamCriteria:
+    datasets: list[str] = field(default_factory=list)
+    imported_from: date | None = None
+    imported_to: date | None = None
+    acquired_from: date | None = None
+    acquired_to: date | None = None
+    age_min: int | None = None
+    age_max: int | None = None
+    sex: str | None = None
+    # Reference labels as "system:code" (e.g. "code15:RBBB", "snomed:426177001"); any of them matches.
+    reference_labels: list[str] = field(default_factory=list)
+    # A suggestion score window for one class: provider name, class code, minimum and maximum score.
+    suggestion_provider: str | None = None
+    suggestion_code: str | None = None
+    suggestion_min: float | None = None
+    suggestion_max: float | None = None
+    # Signal quality stored at import: any of these grades ("" for exams without a report yet), and
+    # none of these flags (annotations.lib.ecg.quality.EXAM_FLAGS).
+    quality_grades: list[str] = field(default_factory=list)
+    quality_without: list[str] = field(default_factory=list)
+
+
+def _require_coordinator(user) -> None:
+    if not has_role(user, Role.COORDINATOR):
+        raise PermissionDenied
+
+
+def exams_matching(user, criteria: ExamCriteria) -> QuerySet[Exam]:
+    _require_coordinator(user)
+    exams = Exam.objects.all()
+    if criteria.datasets:
+        exams = exams.filter(dataset__name__in=criteria.datasets)
+    for name, lookup in (
+        ("imported_from", "imported_at__date__gte"),
+        ("imported_to", "imported_at__date__lte"),
+        ("acquired_from", "acquired_at__date__gte"),
+        ("acquired_to", "acquired_at__date__lte"),
+        ("age_min", "age__gte"),
+        ("age_max", "age__lte"),
+        ("sex", "sex"),
+    ):
+        value = getattr(criteria, name)
+        if value is not None and value != "":
+            exams = exams.filter(**{lookup: value})
+    if criteria.reference_labels:
+        exams = exams.filter(pk__in=_with_reference_labels(criteria.reference_labels))
+    if criteria.quality_grades:
+        exams = exams.filter(quality_grade__in=criteria.quality_grades)
+    for flag in criteria.quality_without:
+        exams = exams.exclude(quality_flags__contains=f",{flag},")
+    if criteria.suggestion_provider and criteria.suggestion_code:
+        scores = _scores(criteria.suggestion_provider, criteria.suggestion_code)
+        if criteria.suggestion_min is not None:
+            scores = scores.filter(score__gte=criteria.suggestion_min)
+        if criteria.suggestion_max is not None:
+            scores = scores.filter(score__lte=criteria.suggestion_max)
+        exams = exams.filter(pk__in=scores.values("suggestion__exam_id"))
+    return exams.order_by("pk")
+
+
+def _with_reference_labels(labels: list[str]):
+    from django.db.models import Q
+
+    from annotations.models import ReferenceLabel
+
+    condition = Q()
+    for label in labels:
+        system, _, code = label.partition(":")
+        condition |= Q(code_system=system, code=code)
+    return ReferenceLabel.objects.filter(condition).values("exam_id")
+
+
+def _scores(provider: str, code: str) -> QuerySet[SuggestionScore]:
+    return SuggestionScore.objects.filter(
+        suggestion__provider=provider, suggestion__status="ok", diagnostic_class__code=code
+    )
+
+
+def suggestion_scores(user, exam_ids: list[int], *, provider: str, code: str) -> dict[int, float]:
+    """Each exam's score for a class from a provider's newest version; exams without one score 0."""
+    _require_coordinator(user)
+    scores = dict.fromkeys(exam_ids, 0.0)
+    rows = (
+        _scores(provider, code)
+        .filter(suggestion__exam_id__in=exam_ids)
+        .order_by("suggestion__computed_at")
+        .values_list("suggestion__exam_id", "score")
+    )
+    for exam_id, score in rows:
+        scores[exam_id] = score  # ordered by time: the newest version's score wins
+    return scores

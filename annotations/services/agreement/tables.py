@@ -1,0 +1,342 @@
+"""The tables of a batch's stored agreement result, built from its reads with the pure-numpy package.
+
+``batch_agreement_compute`` (services.agreement) stores what these return in ``AgreementResult.results``;
+the page, the CSV downloads, ``manage.py agreement_report`` and the release's dataset card all read it
+from there, so every place shows the same numbers.
+
+* classes: per-class coefficients with intervals; each interval carries the share of resamples that
+  defined it, and is flagged ``partial`` when that share is below 1. Exams read once are left out.
+* pairs and pairs_by_class: reader x reader mean kappa, and Cohen's kappa per pair and class with n and
+  an interval over exams.
+* readers: pooled figures per reader, with gold-exam accuracy and test-retest (intra-reader) kappa.
+* reader_classes: reader x class sensitivity, specificity and kappa against the other readers, the
+  adjudicated decisions and the gold exams (where those exist), each with n, an interval and outliers.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from django.conf import settings
+from django.db import transaction
+
+from annotations.lib.stats import (
+    BOOTSTRAP_METHODS,
+    METHOD_EXAMS,
+    METHOD_TWO_WAY,
+    MISSING,
+    gold_accuracy,
+    intra_reader_agreement,
+    leave_one_out_reference,
+    reader_class_table,
+    reader_vs_consensus,
+)
+from annotations.models import ReviewBatch
+from annotations.selectors.agreement.summary import ReadsSnapshot
+from annotations.selectors.agreement.tables import (
+    batch_adjudicated_reference,
+    batch_gold_reference,
+    batch_retests,
+)
+from annotations.services.audit import audit_record
+
+# Statistics shown with intervals on the dashboard (the pure module bootstraps every one of them).
+INTERVAL_STATISTICS = ("fleiss_kappa", "krippendorff_alpha", "gwet_ac1", "pabak", "mean_pairwise_kappa")
+#: References a reader is measured against, in the order the tables list them.
+REFERENCES = ("others", "adjudicated", "gold")
+
+
+def _num(value) -> float | None:
+    value = float(value)
+    return value if np.isfinite(value) else None
+
+
+def _pair(lower, upper) -> list:
+    return [_num(lower), _num(upper)]
+
+
+def interval_method(batch: ReviewBatch, n_readers: int) -> tuple[str, str]:
+    """(method, note): the batch's choice in design["agreement"]["intervals"] ("exams", the default, or
+    "exams_and_readers"); a bootstrap over readers needs three of them, else exams with a note saying so."""
+    wanted = ((batch.design or {}).get("agreement") or {}).get("intervals", METHOD_EXAMS)
+    if wanted not in BOOTSTRAP_METHODS:
+        wanted = METHOD_EXAMS
+    if wanted == METHOD_TWO_WAY and n_readers < 3:
+        return METHOD_EXAMS, "a bootstrap over readers needs at least three readers"
+    return wanted, ""
+
+
+def _interval_fields(prefix: str, interval, index) -> dict:
+    fraction = float(interval.defined_fraction[index])
+    return {
+        f"{prefix}_ci": _pair(interval.lower[index], interval.upper[index]),
+        f"{prefix}_defined": fraction,
+        f"{prefix}_ci_partial": bool(0.0 < fraction < 1.0),
+    }
+
+
+def class_rows(snapshot: ReadsSnapshot, boot, disputed_per_class: np.ndarray) -> list[dict]:
+    point = boot.point.classes
+    positive_reads = (snapshot.reads == 1).sum(axis=(0, 1))
+    rows = []
+    for c, (class_id, code, name) in enumerate(
+        zip(snapshot.class_ids, snapshot.class_codes, snapshot.class_names, strict=True)
+    ):
+        row = {
+            "class_id": class_id,
+            "code": code,
+            "name": name,
+            "prevalence": _num(point.prevalence[c]),
+            "observed_agreement": _num(point.observed_agreement[c]),
+            "positive_reads": int(positive_reads[c]),
+            "n_exams_read": int(point.n_exams_read[c]),
+            "n_pairable_exams": int(point.n_pairable_exams[c]),
+            "disputed": int(disputed_per_class[c]),
+        }
+        for stat in INTERVAL_STATISTICS:
+            row[stat] = _num(getattr(point, stat)[c])
+            row |= _interval_fields(stat, boot.intervals[stat], c)
+        rows.append(row)
+    return rows
+
+
+def pair_matrix(snapshot: ReadsSnapshot, point) -> dict:
+    """Reader x reader: mean over classes of Cohen's kappa (where defined) and exams read by both."""
+    n = len(snapshot.reader_ids)
+    kappa = [[None] * n for _ in range(n)]
+    shared = [[0] * n for _ in range(n)]
+    for p, (a, b) in enumerate(point.reader_pairs):
+        values = point.pairwise_kappa[p]
+        defined = values[np.isfinite(values)]
+        kappa[a][b] = kappa[b][a] = float(defined.mean()) if defined.size else None
+        shared[a][b] = shared[b][a] = int(point.pairwise_n[p].max()) if point.pairwise_n[p].size else 0
+    for r in range(n):
+        kappa[r][r] = 1.0
+        shared[r][r] = _exams_read(snapshot, r)
+    return {"mean_kappa": kappa, "exams_in_common": shared}
+
+
+def pairs_by_class(snapshot: ReadsSnapshot, boot, names: dict[int, str]) -> list[dict]:
+    """Cohen's kappa of every pair of readers on every class both read, with n and its interval."""
+    point, interval = boot.point.classes, boot.intervals["pairwise_kappa"]
+    valid, positive = snapshot.reads != MISSING, snapshot.reads == 1
+    rows = []
+    for p, (a, b) in enumerate(point.reader_pairs):
+        both = valid[a] & valid[b]
+        a_pos = (positive[a] & both).sum(axis=0)
+        b_pos = (positive[b] & both).sum(axis=0)
+        both_pos = (positive[a] & positive[b]).sum(axis=0)
+        reader_a, reader_b = snapshot.reader_ids[a], snapshot.reader_ids[b]
+        for c, code in enumerate(snapshot.class_codes):
+            n = int(point.pairwise_n[p, c])
+            if not n:
+                continue
+            rows.append(
+                {
+                    "reader_a_id": reader_a,
+                    "reader_b_id": reader_b,
+                    "pseudonym_a": names.get(reader_a, ""),
+                    "pseudonym_b": names.get(reader_b, ""),
+                    "code": code,
+                    "kappa": _num(point.pairwise_kappa[p, c]),
+                    "n": n,
+                    "positive_a": int(a_pos[c]),
+                    "positive_b": int(b_pos[c]),
+                    "positive_both": int(both_pos[c]),
+                    **_interval_fields("kappa", interval, (p, c)),
+                }
+            )
+    return rows
+
+
+def _exams_read(snapshot: ReadsSnapshot, r: int) -> int:
+    return int((snapshot.reads[r] != MISSING).any(axis=1).sum()) if snapshot.reads.shape[2] else 0
+
+
+def _latent_mean(values: np.ndarray, marked: np.ndarray) -> float | None:
+    """Mean of a reader's latent estimates over classes somebody marked: where nobody marked a class
+    the latent model only returns its prior, which is no measurement of the reader."""
+    chosen = values[marked & np.isfinite(values)]
+    return float(chosen.mean()) if chosen.size else None
+
+
+def reader_rows(
+    snapshot: ReadsSnapshot, threshold: float, latent, names: dict[int, str], quality: dict[int, dict]
+) -> list[dict]:
+    """Each reader against the majority of the *other* readers (leave-one-out, so that a reader's own vote
+    does not flatter them), pooled over classes; their latent reliability averaged over the classes
+    someone marked; and their gold-exam and test-retest figures (``quality``)."""
+    marked = (snapshot.reads == 1).any(axis=(0, 1))
+    versus = (
+        reader_vs_consensus(snapshot.reads, threshold=threshold) if len(snapshot.reader_ids) >= 2 else None
+    )
+    rows = []
+    for i, reader_id in enumerate(snapshot.reader_ids):
+        row = {
+            "reader_id": reader_id,
+            "pseudonym": names.get(reader_id, ""),
+            "exams_read": _exams_read(snapshot, i),
+        }
+        if versus is not None:
+            n_pos = np.nan_to_num(versus.n_reference_positive[i])
+            n_neg = np.nan_to_num(versus.n_compared[i]) - n_pos
+            tp = np.nan_to_num(versus.sensitivity[i]) * n_pos
+            tn = np.nan_to_num(versus.specificity[i]) * n_neg
+            kappa = versus.kappa[i][np.isfinite(versus.kappa[i])]
+            row |= {
+                "sensitivity": float(tp.sum() / n_pos.sum()) if n_pos.sum() else None,
+                "specificity": float(tn.sum() / n_neg.sum()) if n_neg.sum() else None,
+                "reference_positives": int(n_pos.sum()),
+                "mean_kappa": float(kappa.mean()) if kappa.size else None,
+                "latent_sensitivity": _latent_mean(latent.sensitivity[i], marked)
+                if latent is not None
+                else None,
+                "latent_specificity": _latent_mean(latent.specificity[i], marked)
+                if latent is not None
+                else None,
+            }
+        rows.append(row | quality.get(reader_id, {}))
+    return rows
+
+
+def reader_quality(batch: ReviewBatch, snapshot: ReadsSnapshot, gold: np.ndarray) -> dict[int, dict]:
+    """Per reader: accuracy on gold exams and test-retest kappa (mean over classes where defined)."""
+    out: dict[int, dict] = {r: {} for r in snapshot.reader_ids}
+    gold_exams = (gold != MISSING).any(axis=1)
+    if gold_exams.any():
+        accuracy = gold_accuracy(snapshot.reads[:, gold_exams], gold[gold_exams])
+        for i, reader_id in enumerate(snapshot.reader_ids):
+            out[reader_id] |= {
+                "gold_exams": int(accuracy.n_gold_exams_read[i]),
+                "gold_label_accuracy": _num(accuracy.label_accuracy[i]),
+                "gold_exam_accuracy": _num(accuracy.exam_accuracy[i]),
+            }
+    retests = batch_retests(batch, snapshot)
+    if retests.exam_ids:
+        intra = intra_reader_agreement(retests.first, retests.retest)
+        retested = ((retests.first != MISSING) & (retests.retest != MISSING)).any(axis=2).sum(axis=1)
+        for i, reader_id in enumerate(snapshot.reader_ids):
+            cells = intra.n_retested[i]
+            agree = np.nansum(intra.agreement[i] * cells)
+            out[reader_id] |= {
+                "retest_exams": int(retested[i]),
+                "retest_kappa": _num(intra.mean_kappa[i]),
+                "retest_agreement": float(agree / cells.sum()) if cells.sum() else None,
+            }
+    return out
+
+
+def reader_class_rows(
+    batch: ReviewBatch, snapshot: ReadsSnapshot, threshold: float, references: dict[str, np.ndarray]
+) -> list[dict]:
+    """Reader x class against each reference that exists: the others' majority (leave-one-out), the
+    adjudicated decisions, the gold exams. Only cells where the reader and the reference met."""
+    rows = []
+    for reference_name, reference in references.items():
+        table = reader_class_table(
+            snapshot.reads,
+            reference,
+            n_resamples=settings.AGREEMENT_BOOTSTRAP_RESAMPLES,
+            seed=batch.seed,
+        )
+        for i, reader_id in enumerate(snapshot.reader_ids):
+            for c, code in enumerate(snapshot.class_codes):
+                if not table.n_compared[i, c]:
+                    continue
+                low = [
+                    name
+                    for name, flags in (
+                        ("sensitivity", table.low_sensitivity),
+                        ("specificity", table.low_specificity),
+                        ("kappa", table.low_kappa),
+                    )
+                    if flags[i, c]
+                ]
+                fraction = float(table.kappa_defined_fraction[i, c])
+                rows.append(
+                    {
+                        "reader_id": reader_id,
+                        "code": code,
+                        "reference": reference_name,
+                        "n": int(table.n_compared[i, c]),
+                        "n_positive": int(table.n_reference_positive[i, c]),
+                        "n_negative": int(table.n_reference_negative[i, c]),
+                        "sensitivity": _num(table.sensitivity[i, c]),
+                        "sensitivity_ci": _pair(*table.sensitivity_ci[:, i, c]),
+                        "specificity": _num(table.specificity[i, c]),
+                        "specificity_ci": _pair(*table.specificity_ci[:, i, c]),
+                        "kappa": _num(table.kappa[i, c]),
+                        "kappa_ci": _pair(*table.kappa_ci[:, i, c]),
+                        "kappa_defined": fraction,
+                        "kappa_ci_partial": bool(0.0 < fraction < 1.0),
+                        "outlier": bool(low),
+                        "low": low,
+                    }
+                )
+    return rows
+
+
+def agreement_tables(
+    batch: ReviewBatch, snapshot: ReadsSnapshot, boot, rule: dict, latent, names: dict[int, str], disputed
+) -> dict:
+    """Every table part of the stored result (the consensus parts are stored by the caller)."""
+    references: dict[str, np.ndarray] = {}
+    if len(snapshot.reader_ids) >= 2:
+        references["others"] = leave_one_out_reference(snapshot.reads, threshold=rule["threshold"])
+    adjudicated = batch_adjudicated_reference(batch, snapshot)
+    if (adjudicated != MISSING).any():
+        references["adjudicated"] = adjudicated
+    gold = batch_gold_reference(batch, snapshot)
+    if (gold != MISSING).any():
+        references["gold"] = gold
+    return {
+        "readers": reader_rows(
+            snapshot, rule["threshold"], latent, names, reader_quality(batch, snapshot, gold)
+        ),
+        "reader_ids": snapshot.reader_ids,
+        "classes": class_rows(snapshot, boot, disputed),
+        "pairs": pair_matrix(snapshot, boot.point.classes),
+        "pairs_by_class": pairs_by_class(snapshot, boot, names),
+        "reader_classes": reader_class_rows(batch, snapshot, rule["threshold"], references),
+        "references": list(references),
+    }
+
+
+def bootstrap_summary(boot, note: str) -> dict:
+    return {
+        "n_resamples": boot.n_resamples,
+        "seed": boot.seed,
+        "confidence": boot.confidence,
+        "method": boot.method,
+        "description": boot.description,
+        "note": note,
+        "exams_left_out": boot.n_exams_dropped,
+    }
+
+
+class IntervalMethodError(ValueError):
+    """An interval method the agreement tables do not offer."""
+
+
+def batch_interval_method_set(*, batch: ReviewBatch, method: str, actor) -> bool:
+    """Choose the bootstrap the batch's agreement intervals come from (design["agreement"]["intervals"]):
+    "exams" (conditional on these readers) or "exams_and_readers" (two-way). Audited; returns whether it
+    changed. The caller queues the recomputation that applies it."""
+    if method not in BOOTSTRAP_METHODS:
+        raise IntervalMethodError(f"unknown interval method {method!r}; use {' or '.join(BOOTSTRAP_METHODS)}")
+    with transaction.atomic():
+        locked = ReviewBatch.objects.select_for_update().get(pk=batch.pk)
+        design = locked.design or {}
+        before = (design.get("agreement") or {}).get("intervals", METHOD_EXAMS)
+        if before == method:
+            return False
+        locked.design = {**design, "agreement": {**(design.get("agreement") or {}), "intervals": method}}
+        locked.save(update_fields=["design"])
+        audit_record(
+            actor=actor,
+            action="batch.agreement_intervals",
+            target=locked,
+            before={"intervals": before},
+            after={"intervals": method},
+        )
+    batch.design = locked.design
+    return True

@@ -1,0 +1,103 @@
+"""The one way work leaves for the Celery workers: guarded, after commit, and swept up after an outage.
+
+A request that wrote a job row (an import, a release) must answer even when the broker is down: the row
+is committed, and losing the request because the message could not be sent would be worse than sending it
+late. So every enqueue goes through `task_enqueue`, which never raises: a failure is logged, and the
+periodic sweeps (`jobs_sweep_run` for imports and releases; suggestions_sweep_run and agreement_sweep for
+the others) queue what is still waiting once the broker is back.
+
+A successful enqueue leaves a marker in the cache (kept as long as a message may wait unacknowledged,
+CELERY_VISIBILITY_TIMEOUT). The sweep re-queues a waiting job only when its marker is gone: its enqueue
+failed, or Redis lost its data, and with it the message. A message merely waiting behind others is left
+alone, so a busy queue does not get a second copy of every job.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from importlib import import_module
+
+from celery import current_app
+from django.conf import settings
+from django.core.cache import cache
+from django.db import transaction
+from django.utils import timezone
+
+logger = logging.getLogger(__name__)
+
+
+def _marker(task_name: str, object_id: object) -> str:
+    return f"queued:{task_name}:{object_id}"
+
+
+def _task(name: str):
+    """The registered task called `name`. Services name tasks rather than import them, so the task layer
+    may call services without a cycle; importing the task package here registers them in a web process,
+    where no worker's autodiscovery ran."""
+    import_module("annotations.tasks")
+    return current_app.tasks[name]
+
+
+def task_enqueue(name: str, *args, countdown: float | None = None) -> bool:
+    """Send the task called `name`; never raises. Returns whether the broker took it. Without a broker
+    (the embedded default) Celery runs the task in-process here."""
+    task = _task(name)
+    try:
+        task.apply_async(args, countdown=countdown, retry=False)
+    except Exception:  # kombu, redis and socket errors alike: the sweep sends it later
+        logger.exception("could not queue %s%r; the sweep will", task.name, args)
+        return False
+    if args and not settings.CELERY_TASK_ALWAYS_EAGER:
+        try:
+            cache.set(
+                _marker(task.name, args[0]),
+                1,
+                timeout=settings.CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"],
+            )
+        except Exception:  # the cache is optional; without the marker the sweep may send a harmless copy
+            logger.warning("could not mark %s%r as queued", task.name, args)
+    return True
+
+
+def task_enqueue_on_commit(name: str, *args) -> None:
+    """Send the task called `name` once the current transaction commits (never for a rolled-back one)."""
+    transaction.on_commit(lambda: task_enqueue(name, *args))
+
+
+def _waiting(model, task_name: str, now) -> list[int]:
+    """Ids of the model's queued rows old enough that their enqueue has had its chance, whose marker is
+    gone. Raises if the cache is unavailable (then the broker, usually the same Redis, is too)."""
+    old_enough = now - timedelta(seconds=settings.JOBS_REQUEUE_AFTER_S)
+    ids = list(
+        model.objects.filter(status="queued", created_at__lte=old_enough)
+        .order_by("created_at")
+        .values_list("pk", flat=True)[: settings.JOBS_SWEEP_LIMIT]
+    )
+    if not ids:
+        return []
+    present = cache.get_many([_marker(task_name, pk) for pk in ids])
+    return [pk for pk in ids if _marker(task_name, pk) not in present]
+
+
+def jobs_sweep_run() -> dict[str, int]:
+    """Queue again the import jobs and releases still queued whose message was lost (beat, every
+    JOBS_SWEEP_SECONDS). Returns how many of each were queued."""
+    from annotations.models import ImportJob, Release
+
+    now = timezone.now()
+    queued: dict[str, int] = {}
+    jobs = (
+        ("imports", ImportJob, "annotations.tasks.imports_run"),
+        ("releases", Release, "annotations.tasks.releases_build"),
+    )
+    for name, model, task in jobs:
+        try:
+            waiting = _waiting(model, task, now)
+        except Exception:
+            logger.warning("jobs sweep skipped: the cache is unavailable")
+            return queued
+        queued[name] = sum(task_enqueue(task, pk) for pk in waiting)
+        if waiting:
+            logger.info("jobs sweep queued %s of %s waiting %s", queued[name], len(waiting), name)
+    return queued

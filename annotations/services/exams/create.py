@@ -1,0 +1,77 @@
+"""Creating exams from signals: quantise, store the blob, write the row, audit, in one transaction."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import numpy as np
+from django.db import transaction
+
+from annotations.lib.ecg import waveform
+from annotations.models import Dataset, Exam
+from annotations.services.audit import audit_record
+from annotations.services.exams.quality import quality_fields
+from annotations.services.exams.waveforms import waveform_delete, waveform_store
+
+
+@dataclass
+class ExamInput:
+    external_id: str
+    signals_mv: np.ndarray  # float (signals, samples), standard leads first
+    sampling_rate: float
+    lead_names: list[str]
+    age: int | None = None
+    sex: str = Exam.Sex.UNKNOWN
+    patient_pseudo_id: str = ""
+    acquired_at: datetime | None = None
+    source_format: str = "synthetic"
+    source_record: str = ""
+    identifiers: dict = field(default_factory=dict)
+
+
+def dataset_get_or_create(*, name: str, actor=None, title: str = "", licence: str = "") -> Dataset:
+    with transaction.atomic():
+        dataset, created = Dataset.objects.get_or_create(
+            name=name, defaults={"title": title or name, "licence": licence}
+        )
+        if created:
+            audit_record(actor=actor, action="dataset.create", target=dataset, after={"name": name})
+    return dataset
+
+
+def exam_create(*, dataset: Dataset, data: ExamInput, actor=None) -> Exam:
+    """Store one exam. Its blob is removed again if the row cannot be written."""
+    quantized = waveform.quantize_mv(data.signals_mv)
+    key, sha, new_blob = waveform_store(quantized.samples)
+    try:
+        with transaction.atomic():
+            exam = Exam.objects.create(
+                dataset=dataset,
+                external_id=data.external_id,
+                patient_pseudo_id=data.patient_pseudo_id,
+                age=data.age,
+                sex=data.sex,
+                acquired_at=data.acquired_at,
+                sampling_rate=data.sampling_rate,
+                n_samples=quantized.samples.shape[1],
+                lead_names=list(data.lead_names),
+                gain_uv=quantized.gain_uv,
+                waveform_key=key,
+                waveform_sha256=sha,
+                source_format=data.source_format,
+                source_record=data.source_record,
+                identifiers=data.identifiers,
+                **quality_fields(quantized.samples, quantized.gain_uv, data.sampling_rate),
+            )
+            audit_record(
+                actor=actor,
+                action="exam.create",
+                target=exam,
+                after={"dataset": dataset.name, "external_id": data.external_id, "waveform_sha256": sha},
+            )
+    except Exception:
+        if new_blob and not Exam.objects.filter(waveform_sha256=sha).exists():
+            waveform_delete(key)
+        raise
+    return exam

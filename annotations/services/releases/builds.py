@@ -1,0 +1,279 @@
+"""Releases: a coordinator asks for one (release_create), a Celery task builds it (release_build).
+
+A release is immutable once built: release_build does nothing to a finished release, and no service
+changes one. Its files live in the "releases" storage under "<release id>/"; their checksums are kept
+on the row, in the dataset card and in SHA256SUMS.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import tempfile
+import zipfile
+from collections.abc import Sequence
+from datetime import UTC
+from pathlib import Path
+
+from django.core.files import File
+from django.core.files.storage import storages
+from django.db import connections, transaction
+from django.utils import timezone
+
+import ecgreview
+from annotations.lib.release_files.files import utc_iso
+from annotations.models import Release, ReviewBatch
+from annotations.roles import Role, has_role
+from annotations.selectors.releases.export import ExportRefused, export_plan
+from annotations.services.audit import audit_record
+from annotations.services.releases.export import ExportOptions, export_write
+
+logger = logging.getLogger(__name__)
+
+TARGETS = ("", "code15", "ptbxl-scp")
+
+
+def release_storage():
+    return storages["releases"]
+
+
+def release_file_key(release: Release, name: str) -> str:
+    return f"{release.pk}/{name}"
+
+
+def _require_coordinator(actor) -> None:
+    if not has_role(actor, Role.COORDINATOR):
+        raise PermissionError("only coordinators export labels")
+
+
+def release_create(
+    *,
+    actor,
+    batches: Sequence[ReviewBatch],
+    target: str = "",
+    hdf5: bool = True,
+    native_rate: bool = False,
+    name: str = "",
+    ip_address: str | None = None,
+) -> Release:
+    """Record a release request and queue its build once the request is committed."""
+    _require_coordinator(actor)
+    if target not in TARGETS:
+        raise ExportRefused(f"unknown mapping {target!r}; use code15 or ptbxl-scp")
+    plan = export_plan([batch.pk for batch in batches], target=target)
+    options = ExportOptions(hdf5=hdf5, native_rate=native_rate)
+    with transaction.atomic():
+        release = Release.objects.create(
+            name=name or ", ".join(batch.name for batch in plan.batches)[:200],
+            coordinator=actor,
+            taxonomy=plan.taxonomy,
+            target=plan.target,
+            options=options.as_dict(),
+            software_version=ecgreview.__version__,
+        )
+        release.batches.set(plan.batches)
+        audit_record(
+            actor=actor,
+            action="release.create",
+            target=release,
+            after={
+                "batches": plan.batch_ids,
+                "taxonomy": f"{plan.taxonomy.key} {plan.taxonomy.version}",
+                "target": plan.target,
+                "options": options.as_dict(),
+            },
+            ip_address=ip_address,
+        )
+        transaction.on_commit(lambda: _enqueue(release.pk))
+    return release
+
+
+def _enqueue(release_id: int) -> None:
+    from annotations.services.enqueue import task_enqueue
+
+    # A broker outage must not lose the request: the row stays queued and the jobs sweep queues it.
+    task_enqueue("annotations.tasks.releases_build", release_id)
+
+
+class _ProgressWriter:
+    """Progress on the Release row through a connection of its own: the export reads inside one long
+    snapshot transaction, and an update made there would stay invisible until the very end."""
+
+    def __init__(self, release_id: int) -> None:
+        self.release_id = release_id
+        self.connection = connections.create_connection("default")
+
+    def __call__(self, done: int, total: int) -> None:
+        try:
+            with self.connection.cursor() as cursor:
+                cursor.execute(
+                    # The table name is the model's own, never input.
+                    f"UPDATE {Release._meta.db_table} SET progress_done = %s, "  # noqa: S608
+                    "progress_total = %s WHERE id = %s",
+                    [done, total, self.release_id],
+                )
+        except Exception:  # progress is a courtesy; the build must not fail for it
+            logger.warning("could not record the progress of release %s", self.release_id)
+
+    def close(self) -> None:
+        self.connection.close()
+
+
+def release_build(release_id: int) -> Release | None:
+    """Build a queued (or interrupted, or failed) release. Idempotent: a finished release is returned
+    untouched, and a rebuild overwrites the partial files of an interrupted one with identical bytes."""
+    release = Release.objects.filter(pk=release_id).select_related("taxonomy").first()
+    if release is None or release.status == Release.Status.DONE:
+        return release
+    Release.objects.filter(pk=release_id).update(
+        status=Release.Status.RUNNING, started_at=timezone.now(), error=""
+    )
+    progress = _ProgressWriter(release_id)
+    try:
+        plan = export_plan(list(release.batches.values_list("pk", flat=True)), target=release.target)
+        options = ExportOptions(
+            hdf5=release.options.get("hdf5", True), native_rate=release.options.get("native_rate", False)
+        )
+        storage = release_storage()
+        with tempfile.TemporaryDirectory(prefix=f"release-{release_id}-") as folder:
+            out = Path(folder)
+            result = export_write(
+                plan,
+                out,
+                options,
+                title=f"ECG Review release #{release.pk}: {release.name}",
+                release_date=utc_iso(release.created_at),
+                progress=progress,
+            )
+            files = result.files
+            for entry in files:
+                key = release_file_key(release, entry["name"])
+                if storage.exists(key):  # left by an interrupted build
+                    storage.delete(key)
+                with open(out / entry["name"], "rb") as handle:
+                    saved = storage.save(key, File(handle, name=entry["name"]))
+                if saved != key:
+                    raise RuntimeError(f"release storage saved {key!r} as {saved!r}")
+    except Exception as error:
+        logger.exception("release %s failed", release_id)
+        with transaction.atomic():
+            Release.objects.filter(pk=release_id).update(
+                status=Release.Status.FAILED, error=str(error)[:2000], finished_at=timezone.now()
+            )
+            audit_record(
+                actor=None,
+                actor_username="release-worker",
+                action="release.failed",
+                target=release,
+                after={"error": str(error)[:500]},
+            )
+        release.refresh_from_db()
+        return release
+    finally:
+        progress.close()
+    with transaction.atomic():
+        locked = Release.objects.select_for_update().get(pk=release_id)
+        if locked.status == Release.Status.DONE:  # a redelivered twin finished first: same bytes
+            return locked
+        exams = next((f for f in files if f["name"] == "consensus.csv"), None)
+        locked.status = Release.Status.DONE
+        locked.files = files
+        locked.exam_count = result.card["counts"]["exams"]
+        locked.progress_done = locked.progress_total = max(locked.progress_total, 1)
+        locked.finished_at = timezone.now()
+        locked.save()
+        audit_record(
+            actor=None,
+            actor_username="release-worker",
+            action="release.build",
+            target=locked,
+            after={
+                "batches": plan.batch_ids,
+                "target": plan.target,
+                "exams": locked.exam_count,
+                "files": {f["name"]: f["sha256"] for f in files},
+                "consensus_csv_sha256": exams["sha256"] if exams else "",
+            },
+        )
+    return locked
+
+
+def release_file_open(*, actor, release: Release, name: str, ip_address: str | None = None):
+    """Open one file of a finished release for download, recording who took what."""
+    _require_coordinator(actor)
+    entry = next((f for f in release.files if f["name"] == name), None)
+    if release.status != Release.Status.DONE or entry is None:
+        raise FileNotFoundError(name)
+    with transaction.atomic():
+        audit_record(
+            actor=actor,
+            action="release.download",
+            target=release,
+            after={"file": name, "sha256": entry["sha256"]},
+            ip_address=ip_address,
+        )
+    return release_storage().open(release_file_key(release, name), "rb")
+
+
+def release_zip_name(release: Release) -> str:
+    """The zip's file name; its one folder is the same name without ".zip"."""
+    return f"release-{release.pk}.zip"
+
+
+def release_zip_open(*, actor, release: Release, ip_address: str | None = None):
+    """The whole finished release as one zip: every file, SHA256SUMS included, in one folder, so that
+    `unzip` then `sha256sum -c SHA256SUMS` in that folder verifies it. Built from the stored files, each
+    checked against its recorded SHA-256 on the way in; the same release always gives the same bytes
+    (entries in name order, dated with the release's creation time). Returns an open temporary file."""
+    _require_coordinator(actor)
+    if release.status != Release.Status.DONE or not release.files:
+        raise FileNotFoundError(release_zip_name(release))
+    folder = release_zip_name(release).removesuffix(".zip")
+    created = release.created_at.astimezone(UTC)
+    stamp = (
+        max(created.year, 1980),
+        created.month,
+        created.day,
+        created.hour,
+        created.minute,
+        created.second,
+    )
+    storage = release_storage()
+    spool = tempfile.TemporaryFile(prefix=f"release-{release.pk}-", suffix=".zip")
+    try:
+        with zipfile.ZipFile(spool, "w") as archive:
+            for entry in sorted(release.files, key=lambda f: f["name"]):
+                info = zipfile.ZipInfo(f"{folder}/{entry['name']}", date_time=stamp)
+                info.external_attr = 0o644 << 16
+                # Tracings are float32 samples that deflate barely shrinks; the text files shrink well.
+                info.compress_type = (
+                    zipfile.ZIP_STORED if entry["name"].endswith(".hdf5") else zipfile.ZIP_DEFLATED
+                )
+                digest = hashlib.sha256()
+                with (
+                    storage.open(release_file_key(release, entry["name"]), "rb") as source,
+                    archive.open(info, "w", force_zip64=True) as target,
+                ):
+                    while chunk := source.read(1 << 20):
+                        digest.update(chunk)
+                        target.write(chunk)
+                if digest.hexdigest() != entry["sha256"]:
+                    raise RuntimeError(
+                        f"release {release.pk}: stored {entry['name']} no longer matches its SHA-256"
+                    )
+        spool.seek(0)
+    except BaseException:
+        spool.close()
+        raise
+    with transaction.atomic():
+        audit_record(
+            actor=actor,
+            action="release.download",
+            target=release,
+            after={
+                "file": release_zip_name(release),
+                "files": {f["name"]: f["sha256"] for f in release.files},
+            },
+            ip_address=ip_address,
+        )
+    return spool

@@ -1,0 +1,26 @@
+"""Celery tasks, one module per capability: thin wrappers that look the work up by id and call a service.
+
+acks_late is on globally (settings), so a task whose worker dies is redelivered; every task is idempotent
+for that reason. Task names stay "annotations.tasks.<name>" whichever module holds them, so messages
+queued by an older deployment still find their task. Importing this package registers every task
+(Celery's autodiscovery imports `annotations.tasks`).
+"""
+
+from annotations.tasks.agreement import agreement_recompute, agreement_sweep
+from annotations.tasks.enqueue import jobs_sweep
+from annotations.tasks.exams import exams_quality
+from annotations.tasks.imports import imports_run
+from annotations.tasks.releases import releases_build
+from annotations.tasks.suggestions import suggestions_batch, suggestions_exam, suggestions_sweep
+
+__all__ = [
+    "agreement_recompute",
+    "agreement_sweep",
+    "exams_quality",
+    "imports_run",
+    "jobs_sweep",
+    "releases_build",
+    "suggestions_batch",
+    "suggestions_exam",
+    "suggestions_sweep",
+]

@@ -1,0 +1,56 @@
+"""Who may open a page: the role declarations every view carries (the access-matrix test reads them)."""
+
+from __future__ import annotations
+
+from functools import wraps
+
+from django.core.exceptions import PermissionDenied
+
+from annotations.roles import ANY_SIGNED_IN, Role, has_role
+from ecgreview.client_address import client_ip
+
+
+def role_required(role: Role):
+    def decorator(view):
+        @wraps(view)
+        def wrapped(request, *args, **kwargs):
+            if not has_role(request.user, role):
+                raise PermissionDenied
+            return view(request, *args, **kwargs)
+
+        # The declaration the access-matrix test reads (functools.wraps carries it through the
+        # decorators stacked on top, such as require_GET).
+        wrapped.required_roles = frozenset({role})
+        return wrapped
+
+    return decorator
+
+
+def signed_in(view):
+    """Declares a page open to any signed-in account, role or not (the middleware already demands the
+    login). Wraps rather than marks, so a framework view shared with other projects is left untouched."""
+
+    @wraps(view)
+    def wrapped(request, *args, **kwargs):
+        return view(request, *args, **kwargs)
+
+    wrapped.required_roles = ANY_SIGNED_IN
+    return wrapped
+
+
+def api_login_required(view):
+    """For the few plain Django views under /api/ (binary downloads): answer anonymous clients exactly
+    as the DRF views do, 403 with the same JSON, before any other check can reveal anything."""
+    from django.http import JsonResponse
+
+    @wraps(view)
+    def wrapped(request, *args, **kwargs):
+        if not request.user.is_authenticated:
+            return JsonResponse({"detail": "Authentication credentials were not provided."}, status=403)
+        return view(request, *args, **kwargs)
+
+    return wrapped
+
+
+def _client_ip(request) -> str | None:
+    return client_ip(request)

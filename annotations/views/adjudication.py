@@ -1,0 +1,115 @@
+"""Adjudication pages: the adjudicator's queue and one disputed case. Thin: selectors decide what each
+role may see, services write.
+
+Blinding: these pages receive pseudonyms only (selectors.adjudication); readers get 403 on all of them,
+as does anyone without the role.
+"""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.shortcuts import redirect, render
+from django.urls import path, reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_http_methods
+
+from annotations.roles import Role
+from annotations.selectors.agreement.summary import (
+    adjudication_case,
+    adjudication_queue,
+    exam_for_adjudicator,
+)
+from annotations.services.adjudication import (
+    AdjudicationError,
+    Decision,
+    StaleAdjudication,
+    adjudication_decide,
+    adjudication_view_record,
+)
+from annotations.views.access import api_login_required, role_required
+from annotations.views.reading import waveform_response
+
+adjudicator_only = role_required(Role.ADJUDICATOR)
+
+
+@require_GET
+@adjudicator_only
+def adjudication_queue_view(request):
+    return render(request, "annotations/adjudication_queue.html", {"queue": adjudication_queue(request.user)})
+
+
+def decisions_from_post(post, codes: list[str]) -> list[Decision]:
+    """The form sends decision-<code> = present|absent for each class the adjudicator decided, and
+    add-statement = <code> for a statement no reader marked that the adjudicator adds as present."""
+    decisions = []
+    for code in codes:
+        answer = post.get(f"decision-{code}")
+        if answer in ("present", "absent"):
+            decisions.append(Decision(code=code, value=answer == "present"))
+    added = (post.get("add-statement") or "").strip()
+    if added and added not in codes:
+        decisions.append(Decision(code=added, value=True))
+    return decisions
+
+
+@require_http_methods(["GET", "POST"])
+@adjudicator_only
+def adjudication_case_view(request, batch_id: int, exam_id: int):
+    case = adjudication_case(request.user, batch_id, exam_id)
+    # From now on this adjudicator knows the exam was disputed: never handed it to read.
+    adjudication_view_record(actor=request.user, batch=case.batch, exam_id=exam_id)
+    status = 200
+    if request.method == "POST":
+        try:
+            version = int(request.POST.get("version", "-1"))
+        except ValueError:
+            version = -1
+        try:
+            adjudication_decide(
+                actor=request.user,
+                batch=case.batch,
+                exam_id=exam_id,
+                decisions=decisions_from_post(
+                    request.POST, [d.code for d in case.disputed] + [a["code"] for a in case.added]
+                ),
+                rationale=request.POST.get("rationale", ""),
+                version=version,
+            )
+            messages.success(request, _("Decision signed."))
+            return redirect("adjudication-queue")
+        except StaleAdjudication as error:
+            messages.error(request, str(error))
+            status = 409
+        except (AdjudicationError, PermissionError) as error:
+            messages.error(request, str(error))
+            status = 400
+        case = adjudication_case(request.user, batch_id, exam_id)
+    return render(
+        request,
+        "annotations/adjudication_case.html",
+        {
+            "case": case,
+            "waveform_url": reverse("api-adjudication-waveform", args=[batch_id, exam_id]),
+        },
+        status=status,
+    )
+
+
+@api_login_required
+@adjudicator_only
+@require_GET
+def adjudication_waveform(request, batch_id: int, exam_id: int):
+    """The exam's samples for the adjudication page, in the reader's wire format; only for an exam the
+    adjudicator has to decide (404 otherwise, as for an exam they read)."""
+    exam = exam_for_adjudicator(request.user, batch_id, exam_id)
+    return waveform_response(request, exam, f"adjudication:{request.user.pk}:{batch_id}:{exam_id}")
+
+
+urlpatterns = [
+    path("adjudication/", adjudication_queue_view, name="adjudication-queue"),
+    path(
+        "adjudication/<int:batch_id>/<int:exam_id>/",
+        adjudication_case_view,
+        name="adjudication-case",
+    ),
+]

@@ -1,0 +1,235 @@
+"""Coordinator pages for review batches: the designer, the progress dashboard and batch changes."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.http import HttpResponseBadRequest, JsonResponse
+from django.shortcuts import redirect, render
+from django.urls import path
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_POST
+
+from annotations.forms import AddExamsForm, AddReadersForm, BatchDesignForm, HandOnForm, ReassignForm
+from annotations.roles import Role
+from annotations.selectors.agreement.tables import stored_reader_quality
+from annotations.selectors.batches.overview import batch_overview
+from annotations.selectors.batches.plan import BatchPlanError, batch_plan, exams_to_add, plan_exam_page
+from annotations.selectors.batches.progress import (
+    EXAM_PAGE_SIZE,
+    EXAM_STATES,
+    ExamTableError,
+    batch_exam_table,
+    batch_for_coordinator,
+    batch_progress,
+)
+from annotations.services.batches.lifecycle import (
+    BatchDesignError,
+    batch_add_exams,
+    batch_add_readers,
+    batch_close,
+    batch_create_from_plan,
+    batch_reassign,
+)
+from annotations.services.batches.skips import assignment_hand_on
+from annotations.views.access import role_required
+
+coordinator_only = role_required(Role.COORDINATOR)
+
+EXAM_STATE_LABELS = {
+    "reading": gettext_lazy("Being read"),
+    "awaiting_agreement": gettext_lazy("Read, awaiting agreement"),
+    "disputed": gettext_lazy("Disputed"),
+    "consensus": gettext_lazy("Consensus reached"),
+}
+
+
+@coordinator_only
+def batch_list(request):
+    return render(request, "annotations/batch_list.html", {"batches": batch_overview(request.user)})
+
+
+@coordinator_only
+def batch_new(request):
+    form = BatchDesignForm(request.POST or None)
+    plan = None
+    if request.method == "POST" and form.is_valid():
+        try:
+            plan = batch_plan(request.user, form.spec())
+            if request.POST.get("action") == "create":
+                batch = batch_create_from_plan(plan=plan, actor=request.user)
+                messages.success(
+                    request, _("Batch %(name)s created and started.") % {"name": repr(batch.name)}
+                )
+                return redirect("batch-detail", batch_id=batch.pk)
+        except (BatchPlanError, BatchDesignError) as error:
+            form.add_error(None, str(error))
+    exams = plan and plan_exam_page(
+        plan, _int(request.POST.get("exam_page"), 1), _int(request.POST.get("exam_page_size"), 50)
+    )
+    return render(request, "annotations/batch_new.html", {"form": form, "plan": plan, "plan_exams": exams})
+
+
+def _int(value, default: int) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return default
+
+
+def _exam_table(request, batch):
+    """The per-exam table's page from the query string: ?exam_status=&exam_after=&exam_page_size=."""
+    try:
+        after = request.GET.get("exam_after")
+        size = request.GET.get("exam_page_size")
+        return batch_exam_table(
+            request.user,
+            batch,
+            state=request.GET.get("exam_status") or None,
+            after=int(after) if after else None,
+            size=int(size) if size else EXAM_PAGE_SIZE,
+        )
+    except ValueError as error:
+        if isinstance(error, ExamTableError):
+            raise
+        raise ExamTableError(_("exam_after and exam_page_size must be whole numbers")) from error
+
+
+@coordinator_only
+def batch_detail(request, batch_id: int):
+    batch = batch_for_coordinator(request.user, batch_id)
+    try:
+        exams = _exam_table(request, batch)
+    except ExamTableError as error:
+        return HttpResponseBadRequest(str(error))
+    return render(
+        request,
+        "annotations/batch_detail.html",
+        {
+            "batch": batch,
+            "progress": batch_progress(request.user, batch),
+            "quality": stored_reader_quality(batch),
+            "reassign_form": ReassignForm(),
+            "add_readers_form": AddReadersForm(batch=batch),
+            "add_exams_form": AddExamsForm(),
+            "exams": exams,
+            "exam_states": [(key, EXAM_STATE_LABELS[key]) for key in EXAM_STATES],
+        },
+    )
+
+
+@coordinator_only
+def batch_progress_json(request, batch_id: int):
+    batch = batch_for_coordinator(request.user, batch_id)
+    return JsonResponse(batch_progress(request.user, batch))
+
+
+def _change(request, batch_id: int, change) -> object:
+    batch = batch_for_coordinator(request.user, batch_id)
+    try:
+        message = change(batch)
+        messages.success(request, message)
+    except (BatchDesignError, PermissionError) as error:
+        messages.error(request, str(error))
+    return redirect("batch-detail", batch_id=batch.pk)
+
+
+@require_POST
+@coordinator_only
+def batch_close_view(request, batch_id: int):
+    def close(batch):
+        batch_close(batch=batch, actor=request.user)
+        return _("Batch closed.")
+
+    return _change(request, batch_id, close)
+
+
+@require_POST
+@coordinator_only
+def batch_reassign_view(request, batch_id: int):
+    form = ReassignForm(request.POST)
+
+    def reassign(batch):
+        if not form.is_valid():
+            raise BatchDesignError(_("choose both readers"))
+        outcome = batch_reassign(
+            batch=batch,
+            from_reader=form.cleaned_data["from_reader"],
+            to_reader=form.cleaned_data["to_reader"],
+            actor=request.user,
+        )
+        return _("%(moved)s unread exams moved; %(kept)s kept.") % {
+            "moved": outcome["moved"],
+            "kept": outcome["kept_because_already_assigned"],
+        }
+
+    return _change(request, batch_id, reassign)
+
+
+@require_POST
+@coordinator_only
+def batch_add_readers_view(request, batch_id: int):
+    def add(batch):
+        form = AddReadersForm(request.POST, batch=batch)
+        if not form.is_valid():
+            raise BatchDesignError(_("choose at least one reader"))
+        moved = batch_add_readers(batch=batch, readers=list(form.cleaned_data["readers"]), actor=request.user)
+        return _("Readers added; %(moved)s unread exams moved to them.") % {"moved": moved}
+
+    return _change(request, batch_id, add)
+
+
+@require_POST
+@coordinator_only
+def batch_skip_hand_on_view(request, batch_id: int, assignment_id: int):
+    form = HandOnForm(request.POST)
+
+    def hand_on(batch):
+        if not form.is_valid():
+            raise BatchDesignError(_("choose a reader"))
+        reader = form.cleaned_data["reader"]
+        assignment_hand_on(actor=request.user, batch=batch, assignment_id=assignment_id, reader=reader)
+        return _("The skipped exam was handed to %(reader)s.") % {"reader": reader.get_username()}
+
+    return _change(request, batch_id, hand_on)
+
+
+@require_POST
+@coordinator_only
+def batch_add_exams_view(request, batch_id: int):
+    form = AddExamsForm(request.POST)
+
+    def add(batch):
+        if not form.is_valid():
+            raise BatchDesignError("; ".join(f"{k}: {' '.join(v)}" for k, v in form.errors.items()))
+        try:
+            exams = exams_to_add(
+                request.user,
+                batch,
+                form.criteria(),
+                sample_size=form.cleaned_data["sample_size"],
+                seed=form.cleaned_data["seed"] or 0,
+            )
+        except BatchPlanError as error:
+            raise BatchDesignError(str(error)) from error
+        added = batch_add_exams(batch=batch, exams=exams, actor=request.user)
+        return _("%(added)s exams added to the batch.") % {"added": added}
+
+    return _change(request, batch_id, add)
+
+
+urlpatterns = [
+    path("batches/", batch_list, name="batches"),
+    path("batches/new/", batch_new, name="batch-new"),
+    path("batches/<int:batch_id>/", batch_detail, name="batch-detail"),
+    path("batches/<int:batch_id>/progress.json", batch_progress_json, name="batch-progress"),
+    path("batches/<int:batch_id>/close/", batch_close_view, name="batch-close"),
+    path("batches/<int:batch_id>/reassign/", batch_reassign_view, name="batch-reassign"),
+    path("batches/<int:batch_id>/add-readers/", batch_add_readers_view, name="batch-add-readers"),
+    path("batches/<int:batch_id>/add-exams/", batch_add_exams_view, name="batch-add-exams"),
+    path(
+        "batches/<int:batch_id>/skips/<int:assignment_id>/hand-on/",
+        batch_skip_hand_on_view,
+        name="batch-skip-hand-on",
+    ),
+]

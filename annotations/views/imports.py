@@ -1,0 +1,105 @@
+"""The coordinators' import page: upload files, watch the Celery task's progress, read each outcome."""
+
+from __future__ import annotations
+
+from django import forms
+from django.conf import settings
+from django.http import JsonResponse
+from django.shortcuts import redirect, render
+from django.urls import path
+from django.utils.translation import gettext_lazy as _
+
+from annotations.lib.formats.registry import FORMATS
+from annotations.roles import Role
+from annotations.selectors.imports import import_job_get, import_job_list
+from annotations.services.imports.exams import ImportRefused, import_job_create, import_job_progress
+from annotations.views.access import role_required
+from ecgreview.middleware import large_body, upload_body_bytes
+
+
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class MultipleFileField(forms.FileField):
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("widget", MultipleFileInput())
+        super().__init__(*args, **kwargs)
+
+    def clean(self, data, initial=None):
+        single = super().clean
+        return [single(item, initial) for item in data] if isinstance(data, list | tuple) else [single(data)]
+
+
+class ImportForm(forms.Form):
+    files = MultipleFileField(
+        label=_("Files"),
+        help_text=_("A WFDB record needs its .hea and its signal files together."),
+    )
+    dataset = forms.SlugField(label=_("Dataset"), max_length=100)
+    format = forms.ChoiceField(
+        label=_("Format"),
+        required=False,
+        choices=[("", _("Detect from content"))] + [(f, f) for f in FORMATS],
+    )
+    skip_invalid = forms.BooleanField(label=_("Import the valid records, report the others"), required=False)
+    amplitude_scale = forms.FloatField(
+        label=_("Amplitude scale (CODE HDF5)"),
+        initial=1.0,
+        min_value=0.001,
+        max_value=1000,
+        help_text=_("The published CODE-15% files are about 2x too large: 0.5 corrects them."),
+    )
+
+
+@large_body(upload_body_bytes)
+@role_required(Role.COORDINATOR)
+def imports(request):
+    form = ImportForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            job = import_job_create(
+                coordinator=request.user,
+                dataset=form.cleaned_data["dataset"],
+                files=form.cleaned_data["files"],
+                source_format=form.cleaned_data["format"],
+                skip_invalid=form.cleaned_data["skip_invalid"],
+                amplitude_scale=form.cleaned_data["amplitude_scale"],
+            )
+        except ImportRefused as error:
+            form.add_error(None, str(error))
+        else:
+            return redirect("import-detail", job_id=job.pk)
+    return render(
+        request,
+        "annotations/import_list.html",
+        {
+            "form": form,
+            "jobs": import_job_list(request.user),
+            "max_mb": settings.IMPORT_MAX_FILE_MB,
+        },
+    )
+
+
+@role_required(Role.COORDINATOR)
+def import_detail(request, job_id: int):
+    job = import_job_get(request.user, job_id)
+    return render(
+        request, "annotations/import_detail.html", {"job": job, "progress": import_job_progress(job)}
+    )
+
+
+@role_required(Role.COORDINATOR)
+def import_progress(request, job_id: int):
+    job = import_job_get(request.user, job_id)
+    data = import_job_progress(job)
+    if data["finished"]:
+        data["outcomes"] = job.outcomes
+    return JsonResponse(data)
+
+
+urlpatterns = [
+    path("imports/", imports, name="imports"),
+    path("imports/<int:job_id>/", import_detail, name="import-detail"),
+    path("imports/<int:job_id>/progress/", import_progress, name="import-progress"),
+]

@@ -1,0 +1,103 @@
+"""The reader's pages and the waveform download. Thin: selectors decide what the reader may see."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.http import HttpResponse, HttpResponseNotModified
+from django.shortcuts import redirect, render
+from django.urls import path, reverse
+from django.utils.cache import patch_vary_headers
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET
+
+from annotations.roles import Role
+from annotations.selectors.reading.assignments import (
+    assignment_for_reader,
+    assignment_next_for_reader,
+    waveform_etag,
+)
+from annotations.selectors.reading.worklist import reader_batch_reads
+from annotations.services.exams.wire import waveform_wire
+from annotations.views.access import api_login_required, role_required
+
+
+@require_GET
+@role_required(Role.READER)
+def reader(request, assignment_id: int):
+    assignment = assignment_for_reader(request.user, assignment_id)
+    return render(
+        request,
+        "annotations/reader.html",
+        {
+            "assignment": assignment,
+            "api_base": reverse("api-reading-assignment", args=[0]).removesuffix("0/"),
+            "page_base": reverse("reader", args=[0]).removesuffix("0/"),
+        },
+    )
+
+
+@require_GET
+@role_required(Role.READER)
+def reader_batch_reads_view(request, batch_id: int):
+    """'My reads': the reader's own submitted, skipped and draft reads of one batch (404 if none)."""
+    batch, rows = reader_batch_reads(request.user, batch_id)
+    return render(request, "annotations/my_reads.html", {"batch": batch, "rows": rows})
+
+
+@require_GET
+@role_required(Role.READER)
+def reader_next(request):
+    """'Continue': the next unread exam of the reader's queue, in their own randomised order."""
+    batch = request.GET.get("batch")
+    following = assignment_next_for_reader(
+        request.user, batch_id=int(batch) if batch and batch.isdigit() else None
+    )
+    if following is None:
+        messages.info(request, _("Nothing left to read in this batch. Thank you!"))
+        return redirect("home")
+    return redirect("reader", following.pk)
+
+
+def waveform_response(request, exam, scope: str) -> HttpResponse:
+    """An exam's samples as int16 little-endian (signal by signal) with their scale in headers, for every
+    page that draws an ECG (reader, adjudicator): static/js/ecg-paper.js decodes exactly this.
+
+    Compressed once and stored (see waveform_wire); never compressed per request. The ETag is a token
+    of the scope (the reader's assignment, the adjudicator's case) and the content, never the content's
+    hash (selectors.reading.waveform_etag): a second visit costs a 304 at most, and two copies of one
+    exam do not look alike.
+    """
+    etag = f'"{waveform_etag(scope, exam)}"'
+    if etag in request.META.get("HTTP_IF_NONE_MATCH", ""):
+        response = HttpResponseNotModified()
+    else:
+        payload = waveform_wire(exam)
+        if "gzip" in request.META.get("HTTP_ACCEPT_ENCODING", "").lower():
+            response = HttpResponse(payload.gzipped, content_type="application/octet-stream")
+            response["Content-Encoding"] = "gzip"
+        else:
+            response = HttpResponse(payload.raw(), content_type="application/octet-stream")
+        response["X-ECG-Sampling-Rate"] = f"{exam.sampling_rate:g}"
+        response["X-ECG-Gain-uV"] = repr(exam.gain_uv)
+        response["X-ECG-Leads"] = ",".join(exam.lead_names)
+        response["X-ECG-Samples"] = str(exam.n_samples)
+    response["ETag"] = etag
+    response["Cache-Control"] = "private, max-age=3600"
+    patch_vary_headers(response, ["Accept-Encoding", "Cookie"])
+    return response
+
+
+@api_login_required
+@role_required(Role.READER)
+@require_GET
+def reading_waveform(request, assignment_id: int):
+    """The samples of an exam, served to a reader only through their own assignment (404 otherwise)."""
+    assignment = assignment_for_reader(request.user, assignment_id)
+    return waveform_response(request, assignment.exam, f"assignment:{assignment.pk}")
+
+
+urlpatterns = [
+    path("read/next/", reader_next, name="reader-next"),
+    path("read/<int:assignment_id>/", reader, name="reader"),
+    path("read/batches/<int:batch_id>/", reader_batch_reads_view, name="reader-batch-reads"),
+]

@@ -1,0 +1,164 @@
+"""The People page: coordinators open accounts, set roles, deactivate and reset passwords.
+
+Every change goes through services.users (one transaction and an audit row each); a password the page
+hands out is shown in that one response, never stored in clear, and never cached.
+"""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth import get_user_model, update_session_auth_hash
+from django.contrib.auth.forms import PasswordChangeForm
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import path
+from django.utils.cache import add_never_cache_headers
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_POST
+
+from annotations.roles import Role
+from annotations.selectors.users import people_list
+from annotations.services.users import (
+    UserAdminError,
+    user_change_own_password,
+    user_create_with_one_time_password,
+    user_reset_password,
+    user_set_active,
+    user_set_roles,
+)
+from annotations.views.access import role_required, signed_in
+
+coordinator_only = role_required(Role.COORDINATOR)
+SESSION_MUST_CHANGE = "must_change_password"
+
+ROLE_CHOICES = [
+    (Role.READER.value, gettext_lazy("Reader")),
+    (Role.ADJUDICATOR.value, gettext_lazy("Adjudicator")),
+    (Role.COORDINATOR.value, gettext_lazy("Coordinator")),
+]
+
+
+class RolesForm(forms.Form):
+    roles = forms.MultipleChoiceField(
+        choices=ROLE_CHOICES, required=False, widget=forms.CheckboxSelectMultiple, label=gettext_lazy("Roles")
+    )
+
+    def role_set(self) -> set[Role]:
+        return {Role(value) for value in self.cleaned_data["roles"]}
+
+
+class NewAccountForm(RolesForm):
+    username = forms.CharField(max_length=150, label=gettext_lazy("Username"))
+    email = forms.EmailField(required=False, label=gettext_lazy("E-mail"))
+
+
+def _page(request, *, form=None, shown=None, status=200):
+    response = render(
+        request,
+        "annotations/people.html",
+        {
+            "people": people_list(request.user),
+            "form": form or NewAccountForm(),
+            "role_choices": ROLE_CHOICES,
+            "shown": shown,
+        },
+        status=status,
+    )
+    add_never_cache_headers(response)
+    return response
+
+
+@coordinator_only
+def people(request):
+    if request.method != "POST":
+        return _page(request)
+    form = NewAccountForm(request.POST)
+    if not form.is_valid():
+        return _page(request, form=form, status=400)
+    try:
+        user, password = user_create_with_one_time_password(
+            username=form.cleaned_data["username"],
+            roles=form.role_set(),
+            email=form.cleaned_data["email"],
+            actor=request.user,
+        )
+    except UserAdminError as error:
+        form.add_error(None, str(error))
+        return _page(request, form=form, status=400)
+    return _page(request, shown={"username": user.get_username(), "password": password})
+
+
+def _account(user_id: int):
+    return get_object_or_404(get_user_model(), pk=user_id)
+
+
+@require_POST
+@coordinator_only
+def person_roles(request, user_id: int):
+    account = _account(user_id)
+    form = RolesForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("Unknown role."))
+        return redirect("people")
+    try:
+        user_set_roles(user=account, roles=form.role_set(), actor=request.user)
+        messages.success(request, _("Roles of %(user)s saved.") % {"user": account.get_username()})
+    except PermissionError as error:
+        messages.error(request, str(error))
+    return redirect("people")
+
+
+@require_POST
+@coordinator_only
+def person_active(request, user_id: int):
+    account = _account(user_id)
+    active = request.POST.get("active") == "1"
+    try:
+        user_set_active(user=account, active=active, actor=request.user)
+        done = _("%(user)s can sign in.") if active else _("%(user)s is deactivated.")
+        messages.success(request, done % {"user": account.get_username()})
+    except PermissionError as error:
+        messages.error(request, str(error))
+    return redirect("people")
+
+
+@require_POST
+@coordinator_only
+def person_reset_password(request, user_id: int):
+    account = _account(user_id)
+    try:
+        password = user_reset_password(user=account, actor=request.user)
+    except PermissionError as error:
+        messages.error(request, str(error))
+        return redirect("people")
+    return _page(request, shown={"username": account.get_username(), "password": password})
+
+
+@signed_in
+def password_change(request):
+    """Any account replaces its own password here; one handed out by a coordinator must be replaced
+    before anything else (ecgreview.middleware.PasswordChangeRequiredMiddleware)."""
+    form = PasswordChangeForm(request.user, request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        user_change_own_password(user=request.user, password=form.cleaned_data["new_password1"])
+        update_session_auth_hash(request, request.user)
+        request.session.pop(SESSION_MUST_CHANGE, None)
+        messages.success(request, _("Your password was changed."))
+        return redirect("home")
+    status = 400 if request.method == "POST" else 200
+    must = bool(request.session.get(SESSION_MUST_CHANGE))
+    return render(request, "annotations/password_change.html", {"form": form, "must": must}, status=status)
+
+
+urlpatterns = [
+    path("accounts/password/", password_change, name="password-change"),
+    path("people/", people, name="people"),
+    path("people/<int:user_id>/roles/", person_roles, name="person-roles"),
+    path("people/<int:user_id>/active/", person_active, name="person-active"),
+    path(
+        "people/<int:user_id>/reset-password/",
+        person_reset_password,
+        name="person-reset-password",
+    ),
+]

@@ -1,0 +1,239 @@
+"""Adjudication of disputed classes, and the agreement dashboard: who may see what, and what is stored."""
+
+import csv
+import io
+
+import pytest
+from django.urls import reverse
+
+from annotations.models import Adjudication, AgreementResult, Assignment, AuditEvent, Consensus
+from annotations.selectors.agreement.summary import batch_pseudonyms
+from annotations.services.adjudication import (
+    AdjudicationError,
+    Decision,
+    StaleAdjudication,
+    adjudication_decide,
+)
+from annotations.services.agreement.compute import batch_agreement_compute
+from annotations.services.batches.lifecycle import batch_create
+from annotations.services.reading import LabelInput, annotation_save_draft, annotation_submit
+from tests.factories import ExamFactory, UserFactory, make_exam
+
+pytestmark = pytest.mark.django_db
+
+# Reader names no page text would contain by chance: if one shows up, blinding is broken.
+SECRET_READERS = ("zq-reader-one", "zq-reader-two")
+
+
+def read(reader, batch, exam, codes):
+    assignment = Assignment.objects.get(batch=batch, exam=exam, reader=reader)
+    draft = annotation_save_draft(actor=reader, assignment=assignment, labels=[], revision=0)
+    annotation_submit(
+        actor=reader, assignment=assignment, labels=[LabelInput(c) for c in codes], revision=draft.revision
+    )
+
+
+@pytest.fixture
+def secret_readers(db):
+    return [UserFactory(username=name, roles=["reader"]) for name in SECRET_READERS]
+
+
+@pytest.fixture
+def disputed(secret_readers, diego, tnmg):
+    """Two readers who agree on SB and tie on 1dAVb, on an exam with a real waveform."""
+    one, two = secret_readers
+    exam = make_exam()
+    batch = batch_create(
+        name="Disputes", taxonomy=tnmg, exams=[exam], readers=[one, two], readers_per_exam=2, actor=diego
+    )
+    read(one, batch, exam, ["SB", "1dAVb"])
+    read(two, batch, exam, ["SB"])
+    batch_agreement_compute(batch.pk)
+    return batch, exam
+
+
+def case_url(batch, exam):
+    return reverse("adjudication-case", args=[batch.pk, exam.pk])
+
+
+def test_an_adjudicator_settles_a_tie_and_the_consensus_says_adjudicated(carla, disputed):
+    batch, exam = disputed
+    adjudication_decide(
+        actor=carla,
+        batch=batch,
+        exam_id=exam.pk,
+        decisions=[Decision("1dAVb", True)],
+        rationale="PR 240 ms in II",
+        version=0,
+    )
+    row = Consensus.objects.get(batch=batch, exam=exam, diagnostic_class__code="1dAVb")
+    assert (row.value, row.method, row.positive_votes, row.total_votes) == (True, "adjudicated", 1, 2)
+    decision = Adjudication.objects.get(batch=batch, exam=exam)
+    assert (decision.adjudicator, decision.rationale, decision.version) == (carla, "PR 240 ms in II", 1)
+    assert AuditEvent.objects.filter(action="adjudication.decide", actor=carla).exists()
+    batch_agreement_compute(batch.pk)  # a recomputation leaves the human decision alone
+    assert (
+        Consensus.objects.get(batch=batch, exam=exam, diagnostic_class__code="1dAVb").method == "adjudicated"
+    )
+
+
+def test_a_decision_from_a_stale_version_is_refused(carla, disputed):
+    batch, exam = disputed
+    other = UserFactory(username="olga", roles=["adjudicator"])
+    adjudication_decide(
+        actor=carla, batch=batch, exam_id=exam.pk, decisions=[Decision("1dAVb", True)], version=0
+    )
+    with pytest.raises(StaleAdjudication):
+        adjudication_decide(
+            actor=other, batch=batch, exam_id=exam.pk, decisions=[Decision("1dAVb", False)], version=0
+        )
+    assert Consensus.objects.get(batch=batch, exam=exam, diagnostic_class__code="1dAVb").value is True
+
+
+def test_two_adjudicators_saving_from_the_same_page_the_second_gets_409(carla, disputed, client):
+    batch, exam = disputed
+    other = UserFactory(username="olga", roles=["adjudicator"])
+    url = reverse("api-adjudication-case", args=[batch.pk, exam.pk])
+    body = {"decisions": [{"code": "1dAVb", "value": True}], "version": 0}
+    client.force_login(carla)
+    assert client.post(url, body, content_type="application/json").status_code == 200
+    client.force_login(other)
+    refused = client.post(
+        url, {**body, "decisions": [{"code": "1dAVb", "value": False}]}, content_type="application/json"
+    )
+    assert refused.status_code == 409 and refused.json()["version"] == 1
+    # The page form answers the same way.
+    page = client.post(case_url(batch, exam), {"version": "0", "decision-1dAVb": "absent"})
+    assert page.status_code == 409
+
+
+def test_an_undisputed_class_cannot_be_adjudicated(carla, disputed):
+    batch, exam = disputed
+    with pytest.raises(AdjudicationError):
+        adjudication_decide(
+            actor=carla, batch=batch, exam_id=exam.pk, decisions=[Decision("SB", False)], version=0
+        )
+    assert Consensus.objects.get(batch=batch, exam=exam, diagnostic_class__code="SB").method == "unanimous"
+
+
+def test_an_adjudicator_never_adjudicates_an_exam_they_read(diego, tnmg, ana, client):
+    both = UserFactory(username="rita", roles=["reader", "adjudicator"])
+    exam = ExamFactory()
+    batch = batch_create(
+        name="Own", taxonomy=tnmg, exams=[exam], readers=[both, ana], readers_per_exam=2, actor=diego
+    )
+    read(both, batch, exam, ["SB", "1dAVb"])
+    read(ana, batch, exam, ["SB"])
+    batch_agreement_compute(batch.pk)
+    with pytest.raises(PermissionError):
+        adjudication_decide(
+            actor=both, batch=batch, exam_id=exam.pk, decisions=[Decision("1dAVb", True)], version=0
+        )
+    client.force_login(both)
+    assert client.get(case_url(batch, exam)).status_code == 404
+    assert client.get(reverse("api-adjudication-queue")).json() == []
+
+
+def test_the_queue_lists_disputed_exams_until_every_disputed_class_is_decided(carla, disputed, client):
+    batch, exam = disputed
+    client.force_login(carla)
+    queue = client.get(reverse("api-adjudication-queue")).json()
+    assert [(item["batch_id"], item["exam_id"], item["open_classes"]) for item in queue] == [
+        (batch.pk, exam.pk, 1)
+    ]
+    page = client.post(
+        case_url(batch, exam), {"version": "0", "decision-1dAVb": "present", "rationale": "clear"}
+    )
+    assert page.status_code == 302
+    assert client.get(reverse("api-adjudication-queue")).json() == []
+    assert "queue-empty" in client.get(reverse("adjudication-queue")).content.decode()
+
+
+def test_the_adjudication_page_shows_the_ecg_and_pseudonymous_votes_only(
+    carla, disputed, secret_readers, client
+):
+    batch, exam = disputed
+    client.force_login(carla)
+    page = client.get(case_url(batch, exam)).content.decode()
+    assert 'id="adjudication-ecg"' in page and "js/adjudication.js" in page and "js/ecg-paper.js" in page
+    one, two = secret_readers  # one marked 1dAVb, two did not
+    names = batch_pseudonyms(batch)
+    assert f"{names[one.pk]}: present" in page and f"{names[two.pk]}: absent" in page
+    assert "1dAVb" in page and 'name="decision-SB"' not in page  # only the disputed class is decided
+    api = client.get(reverse("api-adjudication-case", args=[batch.pk, exam.pk])).content.decode()
+    for text in (page, api, client.get(reverse("adjudication-queue")).content.decode()):
+        assert not any(name in text for name in SECRET_READERS)
+    waveform = client.get(reverse("api-adjudication-waveform", args=[batch.pk, exam.pk]))
+    assert waveform.status_code == 200 and int(waveform["X-ECG-Samples"]) == exam.n_samples
+
+
+def test_readers_and_outsiders_are_refused_adjudication_and_agreement(ana, eve, carla, disputed, client):
+    batch, exam = disputed
+    urls = [
+        reverse("adjudication-queue"),
+        case_url(batch, exam),
+        reverse("api-adjudication-queue"),
+        reverse("api-adjudication-case", args=[batch.pk, exam.pk]),
+        reverse("api-adjudication-waveform", args=[batch.pk, exam.pk]),
+        reverse("batch-agreement", args=[batch.pk]),
+        reverse("batch-agreement-csv", args=[batch.pk]),
+        reverse("api-batch-agreement", args=[batch.pk]),
+    ]
+    for user in (ana, eve):
+        client.force_login(user)
+        assert {url: client.get(url).status_code for url in urls} == {url: 403 for url in urls}
+    client.force_login(carla)  # adjudicators do not see the coordinator's agreement figures either
+    assert client.get(reverse("batch-agreement", args=[batch.pk])).status_code == 403
+
+
+def test_the_agreement_page_shows_when_and_from_how_many_reads_it_was_computed(diego, disputed, client):
+    batch, _ = disputed
+    result = AgreementResult.objects.get(batch=batch)
+    client.force_login(diego)
+    dashboard = client.get(reverse("batch-detail", args=[batch.pk])).content.decode()
+    assert reverse("batch-agreement", args=[batch.pk]) in dashboard
+    page = client.get(reverse("batch-agreement", args=[batch.pk])).content.decode()
+    assert "from 2 reads of 1 exams" in page and result.algorithm_version in page
+    assert 'id="class-data"' in page and 'id="pair-matrix"' in page and "js/agreement.js" in page
+    assert SECRET_READERS[0] in page  # coordinators may see who read
+    api = client.get(reverse("api-batch-agreement", args=[batch.pk])).json()
+    assert api["read_count"] == 2 and api["consensus"] == {"unanimous": 1} and api["disputed_count"] == 1
+
+
+def test_the_agreement_downloads_as_csv(diego, disputed, client):
+    batch, _ = disputed
+    client.force_login(diego)
+    response = client.get(reverse("batch-agreement-csv", args=[batch.pk]) + "?table=classes")
+    assert response["Content-Type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(response.content.decode())))
+    by_code = {row["code"]: row for row in rows}
+    assert by_code["SB"]["positive_reads"] == "2" and by_code["1dAVb"]["disputed"] == "1"
+    readers = client.get(reverse("batch-agreement-csv", args=[batch.pk]) + "?table=readers").content.decode()
+    assert SECRET_READERS[0] in readers and "sensitivity" in readers
+    pairs = list(
+        csv.reader(
+            io.StringIO(
+                client.get(reverse("batch-agreement-csv", args=[batch.pk]) + "?table=pairs").content.decode()
+            )
+        )
+    )
+    assert len(pairs) == 2  # header and the one pair
+
+
+def test_pseudonym_letters_do_not_follow_account_order_and_change_from_batch_to_batch(diego, tnmg):
+    readers = [UserFactory(username=f"pseudo{i}", roles=["reader"]) for i in range(6)]
+    exams = [make_exam() for _ in range(3)]
+    batches = [
+        batch_create(
+            name=f"P{n}", taxonomy=tnmg, exams=exams, readers=readers, readers_per_exam=6, actor=diego
+        )
+        for n in range(4)
+    ]
+    letterings = [batch_pseudonyms(batch) for batch in batches]
+    by_account = {reader.pk: f"Reader {'ABCDEF'[i]}" for i, reader in enumerate(readers)}
+    for batch, names in zip(batches, letterings, strict=True):
+        assert sorted(names.values()) == sorted(by_account.values())  # six distinct letters, A to F
+        assert batch_pseudonyms(batch) == names  # stable: the same reader keeps their letter in a batch
+    # With 720 orders for six readers, four batches lettered by account order, or all alike, is no chance.
+    assert any(names != by_account for names in letterings)
+    assert len({tuple(sorted(names.items())) for names in letterings}) > 1

@@ -1,0 +1,256 @@
+"""Agreement and consensus of a batch, computed from reads submitted through the reading services."""
+
+import pytest
+from django.core.cache import cache
+
+from annotations.lib.stats import ALGORITHM_VERSION
+from annotations.models import (
+    Adjudication,
+    AgreementResult,
+    Annotation,
+    Assignment,
+    AuditEvent,
+    Consensus,
+    DiagnosticClass,
+    DisputedLabel,
+)
+from annotations.selectors.agreement.summary import batch_reads_snapshot, batches_with_stale_agreement
+from annotations.services.agreement.compute import (
+    _pending_key,
+    agreement_recompute_request,
+    batch_agreement_compute,
+)
+from annotations.services.batches.lifecycle import batch_create
+from annotations.services.reading import LabelInput, annotation_save_draft, annotation_submit
+from tests.factories import ExamFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def read(reader, batch, exam, codes):
+    assignment = Assignment.objects.get(batch=batch, exam=exam, reader=reader)
+    draft = annotation_save_draft(actor=reader, assignment=assignment, labels=[], revision=0)
+    annotation_submit(
+        actor=reader, assignment=assignment, labels=[LabelInput(c) for c in codes], revision=draft.revision
+    )
+
+
+@pytest.fixture
+def carol(db):
+    return UserFactory(username="carol", roles=["reader"])
+
+
+def make_batch(diego, tnmg, readers, exams, consensus=None):
+    batch = batch_create(
+        name="Agreement",
+        taxonomy=tnmg,
+        exams=exams,
+        readers=readers,
+        readers_per_exam=len(readers),
+        actor=diego,
+    )
+    if consensus:
+        batch.design = {**batch.design, "consensus": consensus}
+        batch.save(update_fields=["design"])
+    return batch
+
+
+def consensus_of(batch, exam, code):
+    return Consensus.objects.filter(batch=batch, exam=exam, diagnostic_class__code=code).first()
+
+
+def test_three_readers_give_unanimous_and_majority_consensus_with_the_votes_recorded(
+    ana, bruno, carol, diego, tnmg
+):
+    first, second = ExamFactory(), ExamFactory()
+    batch = make_batch(diego, tnmg, [ana, bruno, carol], [first, second])
+    read(ana, batch, first, ["SB", "1dAVb"])
+    read(bruno, batch, first, ["SB", "1dAVb"])
+    read(carol, batch, first, ["SB"])
+    read(ana, batch, second, ["AF"])
+    read(bruno, batch, second, ["AF", "LBBB"])
+    read(carol, batch, second, ["AF"])
+
+    result = batch_agreement_compute(batch.pk)
+
+    sb = consensus_of(batch, first, "SB")
+    assert (sb.value, sb.method, sb.positive_votes, sb.total_votes) == (True, "unanimous", 3, 3)
+    avb = consensus_of(batch, first, "1dAVb")
+    assert (avb.value, avb.method, avb.positive_votes, avb.total_votes) == (True, "majority", 2, 3)
+    lbbb = consensus_of(batch, second, "LBBB")
+    assert (lbbb.value, lbbb.method) == (False, "majority")
+    assert 0 <= lbbb.probability <= 1 and lbbb.algorithm_version == ALGORITHM_VERSION
+    # A class nobody marked has no row: it is agreed absent.
+    assert consensus_of(batch, first, "AF") is None
+    assert not DisputedLabel.objects.filter(batch=batch).exists()
+    assert (result.read_count, result.exam_count, result.reader_count) == (6, 2, 3)
+    assert result.algorithm_version == ALGORITHM_VERSION and result.latest_submission_at is not None
+    by_code = {row["code"]: row for row in result.results["classes"]}
+    assert by_code["SB"]["positive_reads"] == 3 and len(by_code["SB"]["fleiss_kappa_ci"]) == 2
+    assert sorted(r["pseudonym"] for r in result.results["readers"]) == ["Reader A", "Reader B", "Reader C"]
+    assert len(result.results["pairs"]["mean_kappa"]) == 3
+    assert AuditEvent.objects.filter(action="agreement.compute", target_id=str(result.pk)).exists()
+
+
+def test_a_tie_between_two_readers_is_left_undecided_and_disputed(ana, bruno, diego, tnmg):
+    exam = ExamFactory()
+    batch = make_batch(diego, tnmg, [ana, bruno], [exam])
+    read(ana, batch, exam, ["SB", "1dAVb"])
+    read(bruno, batch, exam, ["SB"])
+
+    result = batch_agreement_compute(batch.pk)
+
+    assert consensus_of(batch, exam, "1dAVb") is None  # no consensus: a tie is never a coin toss
+    dispute = DisputedLabel.objects.get(batch=batch)
+    assert (dispute.diagnostic_class.code, dispute.reason) == ("1dAVb", "tie")
+    assert (dispute.positive_votes, dispute.total_votes) == (1, 2)
+    assert result.disputed_count == 1
+    assert consensus_of(batch, exam, "SB").method == "unanimous"
+
+
+def test_recomputation_is_idempotent(ana, bruno, carol, diego, tnmg):
+    exam = ExamFactory()
+    batch = make_batch(diego, tnmg, [ana, bruno, carol], [exam])
+    read(ana, batch, exam, ["SB", "LAD"])
+    read(bruno, batch, exam, ["SB"])
+    read(carol, batch, exam, ["SB", "LAD"])
+    batch_agreement_compute(batch.pk)
+    before = sorted(
+        Consensus.objects.filter(batch=batch).values_list("exam", "diagnostic_class", "value", "method")
+    )
+    batch_agreement_compute(batch.pk)
+    after = sorted(
+        Consensus.objects.filter(batch=batch).values_list("exam", "diagnostic_class", "value", "method")
+    )
+    assert before == after and AgreementResult.objects.filter(batch=batch).count() == 1
+
+
+def test_a_human_adjudication_is_never_overwritten_by_a_recomputation(ana, bruno, carla, diego, tnmg):
+    exam = ExamFactory()
+    batch = make_batch(diego, tnmg, [ana, bruno], [exam])
+    read(ana, batch, exam, ["SB", "1dAVb"])
+    read(bruno, batch, exam, ["SB"])
+    batch_agreement_compute(batch.pk)
+    klass = DiagnosticClass.objects.get(taxonomy=tnmg, code="1dAVb")
+    Adjudication.objects.create(batch=batch, exam=exam, diagnostic_class=klass, adjudicator=carla, value=True)
+    Consensus.objects.create(
+        batch=batch,
+        exam=exam,
+        diagnostic_class=klass,
+        value=True,
+        method="adjudicated",
+        positive_votes=1,
+        total_votes=2,
+        algorithm_version=ALGORITHM_VERSION,
+    )
+    batch_agreement_compute(batch.pk)
+    kept = consensus_of(batch, exam, "1dAVb")
+    assert (kept.value, kept.method) == (True, "adjudicated")
+
+
+def test_the_latent_method_is_recorded_where_readers_disagree(ana, bruno, carol, diego, tnmg):
+    exams = [ExamFactory() for _ in range(4)]
+    batch = make_batch(diego, tnmg, [ana, bruno, carol], exams, consensus={"method": "latent"})
+    for exam in exams:
+        read(ana, batch, exam, ["SB", "LAD"])
+        read(bruno, batch, exam, ["SB"])
+        read(carol, batch, exam, ["SB", "LAD"])
+    batch_agreement_compute(batch.pk)
+    lad = consensus_of(batch, exams[0], "LAD")
+    assert lad.method == "latent" and lad.value is True and lad.probability > 0.5
+    assert consensus_of(batch, exams[0], "SB").method == "unanimous"
+
+
+def test_the_majority_threshold_comes_from_the_batch_design(ana, bruno, carol, diego, tnmg):
+    exam = ExamFactory()
+    batch = make_batch(diego, tnmg, [ana, bruno, carol], [exam], consensus={"threshold": 0.7})
+    read(ana, batch, exam, ["SB", "LAD"])
+    read(bruno, batch, exam, ["SB"])
+    read(carol, batch, exam, ["SB", "LAD"])
+    batch_agreement_compute(batch.pk)
+    assert consensus_of(batch, exam, "LAD").value is False  # 2 of 3 is not above 0.7
+
+
+def test_an_escalated_exam_sends_every_contested_class_to_adjudication(ana, bruno, carol, diego, tnmg):
+    exam = ExamFactory()
+    batch = batch_create(
+        name="Escalating",
+        taxonomy=tnmg,
+        exams=[exam],
+        readers=[ana, bruno, carol],
+        readers_per_exam=3,
+        actor=diego,
+        escalation={"mode": "adjudicate"},
+    )
+    read(ana, batch, exam, ["SB", "LAD"])
+    read(bruno, batch, exam, ["SB"])
+    read(carol, batch, exam, ["SB", "LAD"])
+    batch_agreement_compute(batch.pk)
+    dispute = DisputedLabel.objects.get(batch=batch)
+    assert (dispute.diagnostic_class.code, dispute.reason) == ("LAD", "escalated")
+    assert consensus_of(batch, exam, "LAD").method == "majority"  # decided meanwhile, until adjudicated
+
+
+def test_only_submitted_first_reads_count(ana, bruno, diego, tnmg):
+    exam, other = ExamFactory(), ExamFactory()
+    batch = make_batch(diego, tnmg, [ana, bruno], [exam, other])
+    read(ana, batch, exam, ["SB"])
+    draft = Assignment.objects.get(batch=batch, exam=exam, reader=bruno)
+    annotation_save_draft(actor=bruno, assignment=draft, labels=[LabelInput("LAD")], revision=0)
+    snapshot = batch_reads_snapshot(batch)
+    assert snapshot.read_count == 1 and snapshot.exam_ids == [exam.pk] and snapshot.reader_ids == [ana.pk]
+    assert Annotation.objects.filter(assignment__batch=batch).count() == 2
+
+
+def test_the_snapshot_costs_the_same_few_queries_however_many_reads(
+    ana, bruno, carol, diego, tnmg, django_assert_max_num_queries
+):
+    exams = [ExamFactory() for _ in range(6)]
+    batch = make_batch(diego, tnmg, [ana, bruno, carol], exams)
+    for exam in exams:
+        for reader in (ana, bruno, carol):
+            read(reader, batch, exam, ["SB", "LAD", "1dAVb"])
+    with django_assert_max_num_queries(4):
+        snapshot = batch_reads_snapshot(batch)
+    assert snapshot.reads.shape == (3, 6, DiagnosticClass.objects.filter(taxonomy=tnmg).count())
+    assert int((snapshot.reads == 1).sum()) == 3 * 6 * 3
+
+
+def test_the_sweep_finds_batches_whose_reads_are_newer_than_their_result(ana, bruno, diego, tnmg):
+    exam, other = ExamFactory(), ExamFactory()
+    batch = make_batch(diego, tnmg, [ana, bruno], [exam, other])
+    read(ana, batch, exam, ["SB"])
+    assert batch.pk in batches_with_stale_agreement()
+    batch_agreement_compute(batch.pk)
+    assert batch.pk not in batches_with_stale_agreement()
+    read(bruno, batch, exam, ["SB"])
+    assert batch.pk in batches_with_stale_agreement()
+
+
+def test_a_burst_of_requests_queues_one_recomputation(ana, bruno, diego, tnmg, settings):
+    settings.AGREEMENT_RECOMPUTE_DELAY_S = 30
+    exam = ExamFactory()
+    batch = make_batch(diego, tnmg, [ana, bruno], [exam])
+    cache.delete(_pending_key(batch.pk))
+    try:
+        outcomes = [agreement_recompute_request(batch.pk) for _ in range(20)]
+    finally:
+        cache.delete(_pending_key(batch.pk))
+    assert outcomes.count(True) == 1
+
+
+def test_a_read_is_saved_even_when_redis_is_down(
+    ana, bruno, diego, tnmg, settings, django_capture_on_commit_callbacks
+):
+    exam = ExamFactory()
+    batch = make_batch(diego, tnmg, [ana, bruno], [exam])
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": "redis://127.0.0.1:1/0",
+        }
+    }
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        read(ana, batch, exam, ["SB"])
+    assert callbacks  # the recomputation was asked for, failed to queue, and was logged
+    assert Assignment.objects.get(batch=batch, reader=ana).status == "submitted"

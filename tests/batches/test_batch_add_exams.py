@@ -1,0 +1,91 @@
+"""A running batch takes more exams by the designer's criteria: from the dashboard, the API and
+`manage.py batch_add_exams`; and the designer's preview lists the chosen exams, gold and retest marked,
+one page at a time."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from annotations.models import AuditEvent, BatchExam, ReferenceLabel
+from annotations.services.batches.lifecycle import batch_create
+from tests.batches.test_batch_pages import design_post
+from tests.factories import DatasetFactory, ExamFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def running(ana, bruno, diego, tnmg):
+    first = ExamFactory.create_batch(3, dataset=DatasetFactory(name="first"))
+    ExamFactory.create_batch(4, dataset=DatasetFactory(name="more"))
+    return batch_create(
+        name="Running", taxonomy=tnmg, exams=first, readers=[ana, bruno], readers_per_exam=2, actor=diego
+    )
+
+
+def test_the_dashboard_form_adds_matching_exams_to_a_running_batch(client_for, diego, running):
+    response = client_for(diego).post(
+        f"/batches/{running.pk}/add-exams/", {"datasets": ["more"], "sample_size": 3}, follow=True
+    )
+    assert "3 exams added" in response.content.decode()
+    assert BatchExam.objects.filter(batch=running).count() == 6
+    assert running.assignments.filter(exam__dataset__name="more").count() == 6
+    assert AuditEvent.objects.filter(action="batch.add_exams").exists()
+    # again: only the one left that is not in the batch yet
+    client_for(diego).post(f"/batches/{running.pk}/add-exams/", {"datasets": ["more", "first"]})
+    assert BatchExam.objects.filter(batch=running).count() == 7
+    response = client_for(diego).post(
+        f"/batches/{running.pk}/add-exams/", {"datasets": ["more"]}, follow=True
+    )
+    assert "no exam matching these criteria is missing from the batch" in response.content.decode()
+
+
+def test_the_api_adds_exams_by_criteria_and_refuses_bad_input(client_for, diego, ana, running):
+    url = f"/api/v1/batches/{running.pk}/exams/"
+    assert (
+        client_for(ana)
+        .post(url, {"criteria": {"datasets": ["more"]}}, content_type="application/json")
+        .status_code
+        == 403
+    )
+    client = client_for(diego)
+    response = client.post(
+        url, {"criteria": {"datasets": ["more"]}, "sample_size": 2}, content_type="application/json"
+    )
+    assert response.status_code == 201 and response.json()["added"] == 2
+    assert client.post(url, {"sample_size": 0}, content_type="application/json").status_code == 400
+    response = client.post(url, {"criteria": {"datasets": ["nowhere"]}}, content_type="application/json")
+    assert response.status_code == 400 and "no exam" in response.json()["detail"]
+    assert BatchExam.objects.filter(batch=running).count() == 5
+
+
+def test_the_command_adds_exams_by_the_designers_criteria(diego, running, capsys):
+    call_command(
+        "batch_add_exams", str(running.pk), "--coordinator", "diego", "--dataset", "more", "--sample", "1"
+    )
+    assert "1 exams added" in capsys.readouterr().out
+    assert BatchExam.objects.filter(batch=running).count() == 4
+    with pytest.raises(CommandError, match="no exam"):
+        call_command("batch_add_exams", str(running.pk), "--coordinator", "diego", "--dataset", "nowhere")
+
+
+def test_the_designer_preview_lists_chosen_gold_and_retest_exams_by_page(client_for, diego, ana, bruno, tnmg):
+    for exam in ExamFactory.create_batch(12, dataset=DatasetFactory(name="archive")):
+        ReferenceLabel.objects.create(exam=exam, code_system="code15", code="RBBB")
+    data = design_post(tnmg, [ana, bruno], action="preview", gold_fraction=0.25, retest_fraction=0.25)
+    page = client_for(diego).post("/batches/new/", {**data, "exam_page_size": 5}).content.decode()
+    table = page.split('id="plan-exams"', 1)[1].split("</table>", 1)[0]
+    assert len(re.findall(r"<tr data-exam=", table)) == 5
+    last = (
+        client_for(diego)
+        .post("/batches/new/", {**data, "exam_page_size": 5, "exam_page": 3})
+        .content.decode()
+    )
+    table = last.split('id="plan-exams"', 1)[1].split("</table>", 1)[0]
+    assert len(re.findall(r"<tr data-exam=", table)) == 2
+    everything = client_for(diego).post("/batches/new/", data).content.decode()
+    table = everything.split('id="plan-exams"', 1)[1].split("</table>", 1)[0]
+    assert table.count('class="tag gold"') == 3 and table.count('class="tag retest"') >= 1

@@ -1,0 +1,124 @@
+"""Changing a running batch: reassigning, adding exams and readers, closing; each change audited."""
+
+from collections import Counter
+
+import pytest
+from django.utils import timezone
+
+from annotations.models import Assignment, AuditEvent, ReviewBatch
+from annotations.services.batches.lifecycle import (
+    BatchDesignError,
+    batch_add_exams,
+    batch_add_readers,
+    batch_close,
+    batch_create,
+    batch_reassign,
+)
+from tests.factories import ExamFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def batch(ana, bruno, diego, tnmg):
+    return batch_create(
+        name="Running",
+        taxonomy=tnmg,
+        exams=ExamFactory.create_batch(10),
+        readers=[ana, bruno],
+        readers_per_exam=1,
+        actor=diego,
+        seed=3,
+    )
+
+
+def queue(batch, reader):
+    return list(Assignment.objects.filter(batch=batch, reader=reader).order_by("position"))
+
+
+def submit_first(batch, reader, n):
+    for assignment in queue(batch, reader)[:n]:
+        assignment.status, assignment.submitted_at = Assignment.Status.SUBMITTED, timezone.now()
+        assignment.save()
+
+
+def test_reassigning_moves_only_unread_exams_to_the_end_of_the_other_queue(batch, ana, bruno, diego):
+    submit_first(batch, ana, 2)
+    ana_exams = [a.exam_id for a in queue(batch, ana)]
+    outcome = batch_reassign(batch=batch, from_reader=ana, to_reader=bruno, actor=diego)
+    assert outcome == {"moved": 3, "kept_because_already_assigned": 0}
+    assert [a.exam_id for a in queue(batch, ana)] == ana_exams[:2]
+    bruno_queue = queue(batch, bruno)
+    assert [a.position for a in bruno_queue] == list(range(10 - 2))
+    assert {a.exam_id for a in bruno_queue[-3:]} == set(ana_exams[2:])
+    assert AuditEvent.objects.get(action="batch.reassign").after["moved"] == 3
+
+
+def test_an_exam_the_new_reader_already_has_stays_with_the_old_reader(ana, bruno, diego, tnmg):
+    batch = batch_create(
+        name="k2",
+        taxonomy=tnmg,
+        exams=ExamFactory.create_batch(4),
+        readers=[ana, bruno],
+        readers_per_exam=2,
+        actor=diego,
+    )
+    outcome = batch_reassign(batch=batch, from_reader=ana, to_reader=bruno, actor=diego)
+    assert outcome == {"moved": 0, "kept_because_already_assigned": 4}
+    pairs = Counter(Assignment.objects.filter(batch=batch).values_list("reader_id", "exam_id"))
+    assert set(pairs.values()) == {1}
+
+
+def test_added_exams_get_k_readers_at_the_end_of_the_queues_and_loads_stay_within_one(
+    batch, ana, bruno, diego
+):
+    submit_first(batch, ana, 5)
+    new = ExamFactory.create_batch(5)
+    assert batch_add_exams(batch=batch, exams=new, actor=diego) == 5
+    assert batch_add_exams(batch=batch, exams=new, actor=diego) == 0
+    loads = Counter(Assignment.objects.filter(batch=batch).values_list("reader_id", flat=True))
+    assert sorted(loads.values()) == [7, 8]
+    for reader in (ana, bruno):
+        positions = [a.position for a in queue(batch, reader)]
+        assert positions == list(range(len(positions)))
+    assert Assignment.objects.filter(batch=batch, exam__in=new).count() == 5
+
+
+def test_a_new_reader_takes_unread_exams_until_loads_are_within_one(batch, ana, bruno, diego):
+    carol = UserFactory(username="carol", roles=["reader"])
+    submit_first(batch, ana, 5)  # ana has read all of hers: only bruno's unread exams can move
+    moved = batch_add_readers(batch=batch, readers=[carol], actor=diego)
+    loads = Counter(Assignment.objects.filter(batch=batch).values_list("reader__username", flat=True))
+    # Only bruno's unread exams can move, and only until bruno and carol are within one.
+    assert moved == 2
+    assert loads == {"ana": 5, "bruno": 3, "carol": 2}
+    assert AuditEvent.objects.get(action="batch.add_readers").after["moved"] == 2
+
+
+def test_a_new_reader_of_an_untouched_batch_evens_out_the_loads(batch, ana, bruno, diego):
+    carol = UserFactory(username="carol", roles=["reader"])
+    assert batch_add_readers(batch=batch, readers=[carol], actor=diego) == 3
+    loads = Counter(Assignment.objects.filter(batch=batch).values_list("reader__username", flat=True))
+    assert sorted(loads.values()) == [3, 3, 4]
+
+
+def test_a_closed_batch_cannot_change_and_closing_twice_is_harmless(batch, ana, bruno, diego):
+    batch_close(batch=batch, actor=diego)
+    batch.refresh_from_db()
+    assert batch.status == ReviewBatch.Status.CLOSED and batch.closed_at is not None
+    assert batch_close(batch=batch, actor=diego).status == ReviewBatch.Status.CLOSED
+    assert AuditEvent.objects.filter(action="batch.close").count() == 1
+    with pytest.raises(BatchDesignError, match="is closed"):
+        batch_add_exams(batch=batch, exams=ExamFactory.create_batch(1), actor=diego)
+    with pytest.raises(BatchDesignError, match="is closed"):
+        batch_reassign(batch=batch, from_reader=ana, to_reader=bruno, actor=diego)
+
+
+def test_only_coordinators_change_batches(batch, ana, bruno):
+    for change in (
+        lambda: batch_reassign(batch=batch, from_reader=ana, to_reader=bruno, actor=ana),
+        lambda: batch_add_exams(batch=batch, exams=[], actor=ana),
+        lambda: batch_close(batch=batch, actor=bruno),
+    ):
+        with pytest.raises(PermissionError):
+            change()

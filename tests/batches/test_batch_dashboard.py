@@ -1,0 +1,105 @@
+"""The batch dashboard's per-exam status table (filters, keyset pages) and its "add readers" choices."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from annotations.models import Consensus, DisputedLabel
+from annotations.services.batches.lifecycle import batch_create
+from annotations.services.reading import LabelInput, annotation_submit, assignment_skip
+from tests.factories import UserFactory, make_exam
+from tests.reading.helpers import queue
+
+pytestmark = pytest.mark.django_db
+
+
+def submit(reader, assignment, *codes):
+    annotation_submit(actor=reader, assignment=assignment, labels=[LabelInput(c) for c in codes], revision=0)
+
+
+@pytest.fixture
+def batch(ana, bruno, diego, tnmg):
+    exams = [make_exam(seed=i) for i in range(3)]
+    return batch_create(
+        name="Table",
+        taxonomy=tnmg,
+        exams=exams,
+        readers=[ana, bruno],
+        readers_per_exam=2,
+        actor=diego,
+        seed=3,
+    )
+
+
+def rows(html: str) -> list[str]:
+    body = html.split('id="exam-status"', 1)[1].split("</table>", 1)[0]
+    return re.findall(r'<tr data-exam="(\d+)"', body)
+
+
+def test_the_exam_table_shows_reads_skips_disputes_and_state(client_for, diego, ana, bruno, batch, tnmg):
+    first, second, third = queue(batch, ana)
+    submit(ana, first, "SB")
+    submit(bruno, next(a for a in queue(batch, bruno) if a.exam_id == first.exam_id), "SB")
+    assignment_skip(actor=ana, assignment=second, reason="noise")
+    klass = tnmg.classes.get(code="SB")
+    DisputedLabel.objects.create(
+        batch=batch,
+        exam_id=first.exam_id,
+        diagnostic_class=klass,
+        reason="tie",
+        positive_votes=1,
+        total_votes=2,
+    )
+    page = client_for(diego).get(f"/batches/{batch.pk}/").content.decode()
+    assert len(rows(page)) == 3
+    row = page.split(f'<tr data-exam="{first.exam_id}"', 1)[1].split("</tr>", 1)[0]
+    assert "2 / 2" in row and "Disputed" in row and 'class="disputes">1<' in row
+    skipped = page.split(f'<tr data-exam="{second.exam_id}"', 1)[1].split("</tr>", 1)[0]
+    assert 'class="skips">1<' in skipped and "Being read" in skipped
+
+    disputed = client_for(diego).get(f"/batches/{batch.pk}/?exam_status=disputed").content.decode()
+    assert rows(disputed) == [str(first.exam_id)]
+    DisputedLabel.objects.all().delete()
+    Consensus.objects.create(
+        batch=batch,
+        exam_id=first.exam_id,
+        diagnostic_class=klass,
+        value=True,
+        method="unanimous",
+        positive_votes=2,
+        total_votes=2,
+        algorithm_version="t",
+    )
+    done = client_for(diego).get(f"/batches/{batch.pk}/?exam_status=consensus").content.decode()
+    assert rows(done) == [str(first.exam_id)]
+    reading = client_for(diego).get(f"/batches/{batch.pk}/?exam_status=reading").content.decode()
+    assert sorted(rows(reading)) == sorted([str(second.exam_id), str(third.exam_id)])
+
+
+def test_the_exam_table_pages_by_keyset_and_never_renders_every_row(client_for, diego, batch):
+    client = client_for(diego)
+    page = client.get(f"/batches/{batch.pk}/?exam_page_size=2").content.decode()
+    first_page = rows(page)
+    assert len(first_page) == 2
+    link = re.search(r'href="\?([^"]*exam_after=\d+[^"]*)" id="exam-next"', page)
+    assert link, "a next-page link"
+    second_page = rows(
+        client.get(f"/batches/{batch.pk}/?{link.group(1).replace('&amp;', '&')}").content.decode()
+    )
+    assert len(second_page) == 1 and second_page[0] not in first_page
+    assert client.get(f"/batches/{batch.pk}/?exam_after=abc").status_code == 400
+    assert client.get(f"/batches/{batch.pk}/?exam_status=nonsense").status_code == 400
+
+
+def test_add_readers_offers_only_readers_not_in_the_batch(client_for, diego, batch):
+    carol = UserFactory(username="carol", roles=["reader"])
+    page = client_for(diego).get(f"/batches/{batch.pk}/").content.decode()
+    form = page.split('name="readers"', 1)[1].split("</select>", 1)[0]
+    assert re.findall(r"<option[^>]*>([^<]+)</option>", form) == ["carol"]
+    # and the server refuses one already in it
+    ana_id = batch.assignments.values_list("reader_id", flat=True).first()
+    response = client_for(diego).post(f"/batches/{batch.pk}/add-readers/", {"readers": [ana_id]}, follow=True)
+    assert "choose at least one reader" in response.content.decode()
+    assert carol.pk

@@ -1,0 +1,87 @@
+"""Escalation: when an exam's reads disagree, one more reader is added (up to a cap) or it is adjudicated."""
+
+import pytest
+
+from annotations.models import Assignment, AuditEvent, BatchExam
+from annotations.services.batches.lifecycle import batch_create
+from annotations.services.reading import LabelInput, annotation_save_draft, annotation_submit
+from tests.factories import ExamFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def read(reader, assignment, codes):
+    draft = annotation_save_draft(actor=reader, assignment=assignment, labels=[], revision=0)
+    annotation_submit(
+        actor=reader, assignment=assignment, labels=[LabelInput(c) for c in codes], revision=draft.revision
+    )
+
+
+def make(diego, tnmg, readers, mode, cap=1):
+    exam = ExamFactory()
+    batch = batch_create(
+        name="E",
+        taxonomy=tnmg,
+        exams=[exam],
+        readers=readers,
+        readers_per_exam=2,
+        actor=diego,
+        escalation={"mode": mode, "cap": cap},
+    )
+    return batch, exam
+
+
+def slot(batch, reader):
+    return Assignment.objects.get(batch=batch, reader=reader)
+
+
+def test_disagreeing_reads_bring_in_one_more_reader_up_to_the_cap(ana, bruno, diego, tnmg):
+    carol = UserFactory(username="carol", roles=["reader"])
+    dave = UserFactory(username="dave", roles=["reader"])
+    batch, exam = make(diego, tnmg, [ana, bruno, carol, dave], "add_reader", cap=1)
+    first, second = Assignment.objects.filter(batch=batch).order_by("reader__username")
+    read(first.reader, first, ["SB"])
+    assert Assignment.objects.filter(batch=batch).count() == 2  # nothing to compare yet
+    read(second.reader, second, ["ST"])
+    third = Assignment.objects.filter(batch=batch).exclude(pk__in=[first.pk, second.pk]).get()
+    assert third.reader not in (first.reader, second.reader) and third.status == "pending"
+    assert BatchExam.objects.get(batch=batch, exam=exam).target_reads == 3
+    read(third.reader, third, ["NORM"])  # still disputed, but the cap of one extra reader is reached
+    member = BatchExam.objects.get(batch=batch, exam=exam)
+    assert Assignment.objects.filter(batch=batch).count() == 3
+    assert member.needs_adjudication is True
+    assert AuditEvent.objects.filter(action="batch.escalate_add_reader").count() == 1
+    assert AuditEvent.objects.filter(action="batch.escalate_adjudicate").count() == 1
+
+
+def test_agreeing_reads_are_not_escalated(ana, bruno, diego, tnmg):
+    batch, exam = make(diego, tnmg, [ana, bruno], "adjudicate")
+    read(ana, slot(batch, ana), ["SB", "LAD"])
+    read(bruno, slot(batch, bruno), ["LAD", "SB"])
+    assert BatchExam.objects.get(batch=batch, exam=exam).needs_adjudication is False
+    assert not AuditEvent.objects.filter(action__startswith="batch.escalate").exists()
+
+
+def test_in_adjudicate_mode_a_disputed_exam_goes_straight_to_adjudication(ana, bruno, diego, tnmg):
+    batch, exam = make(diego, tnmg, [ana, bruno], "adjudicate")
+    read(ana, slot(batch, ana), ["SB"])
+    read(bruno, slot(batch, bruno), ["SB", "1dAVb"])
+    assert BatchExam.objects.get(batch=batch, exam=exam).needs_adjudication is True
+    assert Assignment.objects.filter(batch=batch).count() == 2
+
+
+def test_with_no_reader_left_to_add_the_exam_goes_to_adjudication(ana, bruno, diego, tnmg):
+    batch, exam = make(diego, tnmg, [ana, bruno], "add_reader", cap=2)
+    read(ana, slot(batch, ana), ["SB"])
+    read(bruno, slot(batch, bruno), ["ST"])
+    assert BatchExam.objects.get(batch=batch, exam=exam).needs_adjudication is True
+
+
+def test_a_batch_without_an_escalation_rule_never_escalates(ana, bruno, diego, tnmg):
+    exam = ExamFactory()
+    batch = batch_create(
+        name="Plain", taxonomy=tnmg, exams=[exam], readers=[ana, bruno], readers_per_exam=2, actor=diego
+    )
+    read(ana, slot(batch, ana), ["SB"])
+    read(bruno, slot(batch, bruno), ["ST"])
+    assert BatchExam.objects.get(batch=batch, exam=exam).needs_adjudication is False

@@ -1,0 +1,201 @@
+"""Coordinator pages and API for batches: design with a preview, progress figures, changes."""
+
+import re
+
+import pytest
+from django.utils import timezone
+
+from annotations.models import Annotation, Assignment, AuditEvent, BatchExam, ReferenceLabel, ReviewBatch
+from annotations.selectors.batches.progress import batch_progress
+from annotations.services.batches.lifecycle import batch_create
+from annotations.services.reading import LabelInput, annotation_save_draft, annotation_submit
+from tests.factories import DatasetFactory, ExamFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def archive():
+    dataset = DatasetFactory(name="archive")
+    return ExamFactory.create_batch(12, dataset=dataset)
+
+
+def design_post(tnmg, readers, **extra):
+    data = {
+        "name": "Designed",
+        "taxonomy": tnmg.pk,
+        "readers": [r.pk for r in readers],
+        "readers_per_exam": 2,
+        "suggestion_mode": "hidden",
+        "datasets": ["archive"],
+        "strata": 4,
+        "gold_fraction": 0,
+        "retest_fraction": 0,
+        "min_pair_overlap": 0,
+        "seed": 1,
+        "sex": "",
+    }
+    data.update(extra)
+    return data
+
+
+def test_the_designer_previews_the_overlap_matrix_before_anything_is_created(
+    client_for, diego, ana, bruno, tnmg, archive
+):
+    response = client_for(diego).post("/batches/new/", design_post(tnmg, [ana, bruno], action="preview"))
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert 'id="overlap-matrix"' in page and "12 of 12 matching exams" in page
+    assert 'value="create"' in page
+    assert not ReviewBatch.objects.exists()
+
+
+def test_creating_from_the_designer_starts_the_batch_and_opens_its_dashboard(
+    client_for, diego, ana, bruno, tnmg, archive
+):
+    response = client_for(diego).post("/batches/new/", design_post(tnmg, [ana, bruno], action="create"))
+    batch = ReviewBatch.objects.get()
+    assert response.status_code == 302 and response["Location"] == f"/batches/{batch.pk}/"
+    assert batch.status == "active" and Assignment.objects.filter(batch=batch).count() == 24
+    dashboard = client_for(diego).get(response["Location"]).content.decode()
+    assert "0 of 12 exams fully read; 0 of 24 reads done; 0 skipped." in dashboard
+
+
+def test_a_design_that_cannot_meet_its_goals_shows_why_and_offers_no_create(
+    client_for, diego, ana, bruno, tnmg, archive
+):
+    response = client_for(diego).post(
+        "/batches/new/",
+        design_post(tnmg, [ana, bruno], readers_per_exam=1, min_pair_overlap=2, action="create"),
+    )
+    page = response.content.decode()
+    assert "should share at least 2 exams" in page
+    assert 'value="create"' not in page
+    assert not ReviewBatch.objects.exists()
+
+
+def test_readers_and_outsiders_cannot_design_or_watch_batches(client_for, ana, eve, diego, tnmg, archive):
+    batch = batch_create(
+        name="B", taxonomy=tnmg, exams=archive, readers=[ana], readers_per_exam=1, actor=diego
+    )
+    for user in (ana, eve):
+        client = client_for(user)
+        for url in (
+            "/batches/",
+            "/batches/new/",
+            f"/batches/{batch.pk}/",
+            f"/batches/{batch.pk}/progress.json",
+            "/api/v1/batches/",
+            f"/api/v1/batches/{batch.pk}/progress/",
+        ):
+            assert client.get(url).status_code == 403, (user, url)
+        assert client.post(f"/batches/{batch.pk}/close/").status_code == 403
+    batch.refresh_from_db()
+    assert batch.status == "active"
+
+
+def test_the_api_previews_and_creates_a_batch(client_for, diego, ana, bruno, tnmg, archive):
+    client = client_for(diego)
+    spec = {
+        "name": "API",
+        "taxonomy_id": tnmg.pk,
+        "reader_ids": [ana.pk, bruno.pk],
+        "readers_per_exam": 2,
+        "criteria": {"datasets": ["archive"]},
+        "sample_size": 6,
+        "seed": 3,
+    }
+    preview = client.post("/api/v1/batches/preview/", spec, content_type="application/json").json()
+    assert preview["exams"] == 6 and preview["pair_overlap"] == [[6, 6], [6, 6]]
+    created = client.post("/api/v1/batches/", spec, content_type="application/json")
+    assert created.status_code == 201
+    assert BatchExam.objects.filter(batch_id=created.json()["id"]).count() == 6
+    refused = client.post(
+        "/api/v1/batches/", {**spec, "reader_ids": [diego.pk]}, content_type="application/json"
+    )
+    assert refused.status_code == 400 and "not readers: diego" in refused.json()["detail"]
+
+
+def test_the_api_refuses_lookups_that_are_not_declared_criteria(client_for, diego, ana, tnmg, archive):
+    spec = {
+        "name": "x",
+        "taxonomy_id": tnmg.pk,
+        "reader_ids": [ana.pk],
+        "readers_per_exam": 1,
+        "criteria": {"reference_labels": ["assignments__reader__username:ana' OR 1=1"]},
+    }
+    response = client_for(diego).post("/api/v1/batches/preview/", spec, content_type="application/json")
+    assert response.status_code == 400
+
+
+def read(reader, assignment, codes, seconds):
+    annotation = annotation_save_draft(actor=reader, assignment=assignment, labels=[], revision=0)
+    return annotation_submit(
+        actor=reader,
+        assignment=assignment,
+        labels=[LabelInput(c) for c in codes],
+        time_on_task_ms=seconds * 1000,
+        revision=annotation.revision,
+    )
+
+
+def test_progress_gives_each_readers_counts_times_gold_score_and_reads_per_day(
+    ana, bruno, diego, tnmg, archive
+):
+    from annotations.services.taxonomy import taxonomy_load_shipped
+
+    taxonomy_load_shipped()  # code15:RBBB reaches TNMG's RBBB through the CODE-15% taxonomy's cross-map
+    for exam in archive[:2]:
+        ReferenceLabel.objects.create(exam=exam, code_system="code15", code="RBBB")
+    batch = batch_create(
+        name="P",
+        taxonomy=tnmg,
+        exams=archive,
+        readers=[ana, bruno],
+        readers_per_exam=1,
+        actor=diego,
+        seed=2,
+        gold_exams=archive[:2],
+    )
+    queue = Assignment.objects.filter(batch=batch, reader=ana).order_by("position")
+    gold = list(queue.filter(exam__in=archive[:2]))
+    regular = list(queue.exclude(exam__in=archive[:2])[:2])
+    read(ana, gold[0], ["RBBB"], 10)  # found the known finding
+    read(ana, gold[1], ["SB"], 20)  # missed it
+    read(ana, regular[0], ["SB"], 30)
+    read(ana, regular[1], ["NORM"], 40)
+    progress = batch_progress(diego, batch)
+    rows = {row["username"]: row for row in progress["readers"]}
+    assert rows["ana"]["done"] == 4 and rows["ana"]["remaining"] == rows["ana"]["total"] - 4
+    assert rows["ana"]["median_seconds"] == pytest.approx(25.0)
+    assert (rows["ana"]["q1_seconds"], rows["ana"]["q3_seconds"]) == pytest.approx((17.5, 32.5))
+    assert (rows["ana"]["gold_exact"], rows["ana"]["gold_read"]) == (1, 2)
+    assert rows["bruno"]["done"] == 0 and rows["bruno"]["median_seconds"] is None
+    assert progress["reads_per_day"] == [(timezone.now().date().isoformat(), 4)]
+    assert progress["coverage"]["reads_done"] == 4
+    assert Annotation.objects.filter(assignment__batch=batch, status="submitted").count() == 4
+
+
+def test_closing_from_the_dashboard_is_audited(client_for, diego, ana, tnmg, archive):
+    batch = batch_create(
+        name="C", taxonomy=tnmg, exams=archive, readers=[ana], readers_per_exam=1, actor=diego
+    )
+    response = client_for(diego).post(f"/batches/{batch.pk}/close/")
+    assert response.status_code == 302
+    batch.refresh_from_db()
+    assert batch.status == "closed"
+    assert AuditEvent.objects.filter(action="batch.close", actor=diego).exists()
+
+
+def test_the_designer_opens_with_the_default_taxonomy_chosen(client_for, diego, tnmg, archive):
+    """A coordinator who does not touch the taxonomy list gets the default one, not an empty choice."""
+    from annotations.models import Taxonomy
+
+    other = Taxonomy.objects.create(key="zz-other", version="1", name="Other", content_sha256="0" * 64)
+    page = client_for(diego).get("/batches/new/").content.decode()
+    select = page[
+        page.index('<select name="taxonomy"') : page.index("</select>", page.index('name="taxonomy"'))
+    ]
+    options = re.findall(r'<option value="([^"]*)"', select)
+    # With no empty choice the browser selects the first option, which is the default taxonomy.
+    assert options == [str(tnmg.pk), str(other.pk)]

@@ -1,0 +1,59 @@
+"""In Chromium: the designer's preview lists the chosen exams page by page with gold and retest marked, and
+the dashboard of a running batch adds more exams by the same criteria."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from annotations.models import BatchExam, ReferenceLabel
+from annotations.services.batches.lifecycle import batch_create
+from tests.browser import screenshot_path
+from tests.factories import DatasetFactory, ExamFactory
+from tests.reading.test_browser_reader import log_in
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def test_the_preview_lists_chosen_exams_by_page(live_server, page, ana, bruno, diego, tnmg):
+    for exam in ExamFactory.create_batch(60, dataset=DatasetFactory(name="archive")):
+        ReferenceLabel.objects.create(exam=exam, code_system="code15", code="RBBB")
+    log_in(page, live_server, "diego")
+    page.goto(f"{live_server.url}/batches/new/")
+    page.fill("#id_name", "Designed")
+    page.select_option("#id_taxonomy", str(tnmg.pk))
+    page.check(f"input[name=readers][value='{ana.pk}']")
+    page.check(f"input[name=readers][value='{bruno.pk}']")
+    page.check("input[name=datasets][value=archive]")
+    page.fill("#id_gold_fraction", "0.1")
+    page.fill("#id_retest_fraction", "0.1")
+    page.click("button[name=action][value=preview]")
+    page.wait_for_selector("#design-preview, #design-errors")
+    page.wait_for_selector("#plan-exams", timeout=3000)
+    assert page.locator("#plan-exams tbody tr").count() == 50
+    assert "Page 1 of 2" in page.inner_text("#design-preview")
+    page.screenshot(path=screenshot_path("designer-preview-exams"), full_page=True)
+    page.click("#plan-next")
+    page.wait_for_selector("#plan-previous")
+    assert page.locator("#plan-exams tbody tr").count() == 10
+    tags = page.locator("#plan-exams").inner_text() + page.inner_text("#plan-exams-heading")
+    assert re.search(r"6 gold", tags)
+
+
+def test_the_dashboard_adds_exams_to_a_running_batch(live_server, page, ana, bruno, diego, tnmg):
+    first = ExamFactory.create_batch(2, dataset=DatasetFactory(name="first"))
+    ExamFactory.create_batch(3, dataset=DatasetFactory(name="more"))
+    batch = batch_create(
+        name="Running", taxonomy=tnmg, exams=first, readers=[ana, bruno], readers_per_exam=2, actor=diego
+    )
+    log_in(page, live_server, "diego")
+    page.goto(f"{live_server.url}/batches/{batch.pk}/")
+    page.check("#add-exams input[name=datasets][value=more]")
+    page.fill("#add-exams input[name=sample_size]", "2")
+    page.click("#add-exams button[type=submit]")
+    page.wait_for_selector(".messages")
+    assert "2 exams added" in page.inner_text(".messages")
+    assert BatchExam.objects.filter(batch=batch).count() == 4
+    assert page.locator("#exam-status tbody tr").count() == 4
+    page.screenshot(path=screenshot_path("dashboard-add-exams"), full_page=True)

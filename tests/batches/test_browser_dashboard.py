@@ -1,0 +1,73 @@
+"""In Chromium: the batch dashboard's per-exam table filters and pages, the reads-per-day axis reads
+whole days (and says "no reads yet" on an empty batch), and "add readers" offers newcomers only."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from annotations.services.batches.lifecycle import batch_create
+from annotations.services.reading import LabelInput, annotation_submit
+from tests.browser import screenshot_path
+from tests.factories import UserFactory, make_exam
+from tests.reading.helpers import queue
+from tests.reading.test_browser_reader import log_in
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def make_batch(tnmg, readers, coordinator, exams=3):
+    return batch_create(
+        name="Dashboard",
+        taxonomy=tnmg,
+        exams=[make_exam(seed=i) for i in range(exams)],
+        readers=readers,
+        readers_per_exam=2,
+        actor=coordinator,
+        seed=2,
+    )
+
+
+def tick_labels(page) -> list[str]:
+    return [t for t in page.locator("#reads-per-day .xtick text").all_text_contents() if t.strip()]
+
+
+def test_the_dashboard_lists_exams_filters_pages_and_charts_whole_days(
+    live_server, page, ana, bruno, diego, tnmg
+):
+    UserFactory(username="carol", roles=["reader"])
+    batch = make_batch(tnmg, [ana, bruno], diego, exams=3)
+    first = queue(batch, ana)[0]
+    annotation_submit(actor=ana, assignment=first, labels=[LabelInput("SB")], revision=0)
+    log_in(page, live_server, "diego")
+    page.goto(f"{live_server.url}/batches/{batch.pk}/?exam_page_size=2")
+    page.wait_for_selector("#refreshed-at:not(:empty)")
+    page.wait_for_selector("#reads-per-day .xtick text")
+    labels = tick_labels(page)
+    assert labels and all(re.fullmatch(r"\d{4}-\d{2}-\d{2}", t) for t in labels), labels
+    assert page.is_hidden("#no-reads")
+    assert page.locator("#exam-status tbody tr").count() == 2
+    assert page.locator("select[name=readers] option").all_inner_texts() == ["carol"]
+    page.screenshot(path=screenshot_path("dashboard-exam-table"), full_page=True)
+    page.click("#exam-next")
+    page.wait_for_selector("#exam-first")
+    assert page.locator("#exam-status tbody tr").count() == 1
+    page.select_option("#exam-status-filter", "reading")
+    page.click("#exam-filter button[type=submit]")
+    page.wait_for_url(re.compile(r"exam_status=reading"))
+    states = page.locator("#exam-status tbody tr").evaluate_all("rows => rows.map(r => r.dataset.state)")
+    assert states and set(states) == {"reading"}
+
+
+def test_an_empty_batch_says_no_reads_yet_instead_of_a_year_2000_axis(
+    live_server, page, ana, bruno, diego, tnmg
+):
+    batch = make_batch(tnmg, [ana, bruno], diego, exams=2)
+    log_in(page, live_server, "diego")
+    page.goto(f"{live_server.url}/batches/{batch.pk}/")
+    page.wait_for_selector("#refreshed-at:not(:empty)")
+    assert page.is_visible("#no-reads") and "No reads yet" in page.inner_text("#no-reads")
+    assert not any("2000" in t for t in tick_labels(page))
+    assert page.is_hidden("#reads-per-day")
+    page.screenshot(path=screenshot_path("dashboard-empty-chart"), full_page=True)

@@ -1,0 +1,154 @@
+"""The batch design: exact k, fair loads, spread pairs, gold for all, retests later. Pure, no database."""
+
+import itertools
+from collections import Counter
+
+import pytest
+
+from annotations.lib.batch_design import (
+    DesignError,
+    DesignRequest,
+    design_batch,
+    expected_pair_overlap,
+    sample_random,
+    sample_stratified,
+)
+
+
+def request(n_exams=60, n_readers=6, k=2, **options):
+    return DesignRequest(
+        exam_ids=list(range(1000, 1000 + n_exams)),
+        reader_ids=list(range(1, n_readers + 1)),
+        readers_per_exam=k,
+        **options,
+    )
+
+
+def first_reads(design):
+    return [s for s in design.slots if s.read_round == 1]
+
+
+@pytest.mark.parametrize(
+    ("n_exams", "n_readers", "k"),
+    [(n, r, k) for n in (1, 7, 50, 123) for r in (1, 2, 3, 5, 8) for k in (1, 2, 3) if k <= r],
+)
+def test_every_exam_gets_exactly_k_distinct_readers_with_loads_within_one(n_exams, n_readers, k):
+    design = design_batch(request(n_exams, n_readers, k, seed=n_exams * 31 + n_readers))
+    per_exam = Counter(s.exam_id for s in first_reads(design))
+    assert len(per_exam) == n_exams and set(per_exam.values()) == {k}
+    pairs = Counter((s.reader_id, s.exam_id) for s in first_reads(design))
+    assert set(pairs.values()) == {1}
+    assert max(design.loads.values()) - min(design.loads.values()) <= 1
+
+
+def test_every_reader_pair_shares_the_minimum_when_the_design_allows_it():
+    design = design_batch(request(60, 6, 2, min_pair_overlap=3, seed=4))
+    assert expected_pair_overlap(60, 6, 2) == 4.0
+    assert design.min_pair_overlap >= 3
+    assert design.problems == []
+    for a, b in itertools.combinations(range(6), 2):
+        shared = {s.exam_id for s in first_reads(design) if s.reader_id == a + 1} & {
+            s.exam_id for s in first_reads(design) if s.reader_id == b + 1
+        }
+        assert design.pair_overlap[a, b] == len(shared)
+
+
+def test_pair_overlap_is_spread_evenly_not_left_to_chance():
+    design = design_batch(request(150, 6, 2, seed=1))
+    upper = [design.pair_overlap[a, b] for a, b in itertools.combinations(range(6), 2)]
+    assert max(upper) - min(upper) <= 2
+
+
+def test_the_designer_says_when_the_minimum_overlap_cannot_be_met_and_what_would_meet_it():
+    design = design_batch(request(10, 6, 2, min_pair_overlap=3, seed=4))
+    assert len(design.problems) == 1
+    message = design.problems[0]
+    assert "should share at least 3 exams" in message
+    assert "about 45 non-gold exams would be needed" in message
+
+
+def test_the_same_seed_gives_the_same_design_and_another_seed_another():
+    assert design_batch(request(seed=9)).slots == design_batch(request(seed=9)).slots
+    assert design_batch(request(seed=9)).slots != design_batch(request(seed=10)).slots
+
+
+def test_gold_exams_go_to_every_reader_and_count_in_every_pair():
+    gold = [1000, 1001, 1002]
+    design = design_batch(request(30, 4, 2, gold_exam_ids=gold, seed=2))
+    for reader in range(1, 5):
+        reader_gold = {s.exam_id for s in design.slots if s.reader_id == reader and s.is_gold}
+        assert reader_gold == set(gold)
+    assert design.min_pair_overlap >= 3
+    regular = Counter(s.exam_id for s in first_reads(design) if not s.is_gold)
+    assert set(regular.values()) == {2}
+
+
+def test_retests_come_back_to_the_same_reader_after_the_gap():
+    design = design_batch(request(80, 4, 2, retest_fraction=0.1, retest_min_gap=10, seed=3))
+    retests = [s for s in design.slots if s.read_round == 2]
+    assert len(retests) == 4 * 4  # 10% of each reader's 40 exams
+    for retest in retests:
+        first = next(
+            s
+            for s in design.slots
+            if (s.reader_id, s.exam_id, s.read_round) == (retest.reader_id, retest.exam_id, 1)
+        )
+        assert retest.position >= first.position + 10
+
+
+def test_each_queue_is_numbered_from_zero_without_gaps():
+    design = design_batch(request(25, 3, 2, retest_fraction=0.2, seed=8))
+    for reader in (1, 2, 3):
+        positions = sorted(s.position for s in design.slots if s.reader_id == reader)
+        assert positions == list(range(len(positions)))
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"k": 4, "n_readers": 3}, "4 readers per exam were asked for but only 3"),
+        ({"k": 0}, "at least 1"),
+        ({"n_exams": 0}, "at least one exam"),
+        ({"retest_fraction": 0.9}, "between 0 and 0.5"),
+        ({"gold_exam_ids": [5]}, "gold exams not in the batch: [5]"),
+    ],
+)
+def test_impossible_requests_are_refused_with_the_reason(options, message):
+    with pytest.raises(DesignError, match=message.replace("[", r"\[").replace("]", r"\]")):
+        design_batch(request(**options))
+
+
+def test_a_queue_too_short_for_the_retest_gap_gets_fewer_retests_and_says_so():
+    design = design_batch(request(10, 2, 1, retest_fraction=0.5, retest_min_gap=10, seed=1))
+    assert not [s for s in design.slots if s.read_round == 2]
+    # 5 exams each, half of them (round(2.5) = 2) to be retested, and no room for a gap of 10.
+    assert design.problems == [
+        "4 retests could not be placed at least 10 exams after their first read: "
+        "the queues are too short for that gap"
+    ]
+
+
+def test_a_random_sample_is_reproducible_from_its_seed_and_never_repeats_an_exam():
+    pool = list(range(500))
+    first = sample_random(pool, 50, seed=3)
+    assert first == sample_random(list(reversed(pool)), 50, seed=3)
+    assert len(set(first)) == 50 and set(first) <= set(pool)
+    assert first != sample_random(pool, 50, seed=4)
+    assert sample_random(pool[:10], 50, seed=3) == pool[:10]
+
+
+def test_a_stratified_sample_enriches_rare_high_scoring_exams():
+    # 1,000 exams, 2% of them with a high score for a rare class.
+    scores = {i: (0.9 if i < 20 else 0.05) for i in range(1000)}
+    sample = sample_stratified(scores, 100, seed=1, strata=2)
+    high = [i for i in sample.exam_ids if scores[i] >= 0.5]
+    assert len(sample.exam_ids) == 100
+    assert len(high) == 20  # every rare positive: 20% of the sample instead of 2%
+    assert sample.available == [980, 20] and sample.taken == [80, 20]
+
+
+def test_a_stratified_sample_takes_equal_shares_when_every_stratum_has_enough():
+    scores = {i: (i % 100) / 100 for i in range(2000)}
+    sample = sample_stratified(scores, 200, seed=5, strata=4)
+    assert sample.taken == [50, 50, 50, 50]
+    assert sample == sample_stratified(scores, 200, seed=5, strata=4)

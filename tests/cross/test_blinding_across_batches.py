@@ -1,0 +1,411 @@
+"""Blinding across batches and over time, through the HTTP interface each role uses.
+
+The same exam can sit in several batches, and one account can be both reader and adjudicator. Nobody
+adjudicates an exam they read in any batch; nobody is handed to read an exam whose dispute they saw;
+a suggestion seen once is seen for good; what the reader's browser receives never names the content.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+from django.test import Client
+
+from annotations.models import (
+    AdjudicationView,
+    Annotation,
+    Assignment,
+    BatchExam,
+    ReviewBatch,
+    Suggestion,
+    SuggestionExposure,
+    SuggestionScore,
+)
+from annotations.selectors.agreement.summary import _draw
+from annotations.services.agreement.compute import batch_agreement_compute
+from annotations.services.batches.lifecycle import batch_add_exams, batch_create
+from annotations.services.exams.create import dataset_get_or_create
+from annotations.services.reading import LabelInput, annotation_submit
+from tests.factories import DatasetFactory, ExamFactory, UserFactory, make_exam
+
+pytestmark = pytest.mark.django_db
+READ = "/api/v1/reading/assignments"
+
+
+def client(user) -> Client:
+    c = Client()
+    c.force_login(user)
+    return c
+
+
+def submit(user, assignment: Assignment, codes: list[str]) -> dict:
+    response = client(user).post(
+        f"{READ}/{assignment.pk}/submit/",
+        {"labels": [{"code": c} for c in codes], "revision": 0},
+        content_type="application/json",
+    )
+    assert response.status_code == 200, response.content
+    return response.json()
+
+
+def slot(batch, user, exam) -> Assignment:
+    return Assignment.objects.get(batch=batch, reader=user, exam=exam, read_round=1)
+
+
+@pytest.fixture
+def dave(db):
+    """A cardiologist who both reads and adjudicates."""
+    return UserFactory(username="dave", roles=["reader", "adjudicator"])
+
+
+def disputed_batch(ana, bruno, diego, tnmg, exams, name="Disputed"):
+    """ana and bruno read every exam with different statements: every exam is disputed (a tie)."""
+    batch = batch_create(
+        name=name, taxonomy=tnmg, exams=exams, readers=[ana, bruno], readers_per_exam=2, actor=diego, seed=3
+    )
+    for exam in exams:
+        annotation_submit(actor=ana, assignment=slot(batch, ana, exam), labels=[LabelInput("SB")], revision=0)
+        annotation_submit(
+            actor=bruno, assignment=slot(batch, bruno, exam), labels=[LabelInput("ST")], revision=0
+        )
+    batch_agreement_compute(batch.pk)
+    return batch
+
+
+def open_case(user, batch, exam) -> int:
+    return client(user).get(f"/api/v1/adjudication/{batch.pk}/{exam.pk}/").status_code
+
+
+# --- Adjudication: never an exam the adjudicator reads anywhere ------------------------------------------
+def test_an_exam_read_in_another_batch_is_not_in_the_adjudicators_queue_nor_open(
+    ana, bruno, diego, dave, tnmg
+):
+    exam, other = ExamFactory(), ExamFactory()
+    disputed = disputed_batch(ana, bruno, diego, tnmg, [exam, other])
+    # dave reads the same exam in another batch (not yet read: a read he will make blind).
+    batch_create(name="B", taxonomy=tnmg, exams=[exam], readers=[dave], readers_per_exam=1, actor=diego)
+    queue = client(dave).get("/api/v1/adjudication/").json()
+    assert {(row["batch_id"], row["exam_id"]) for row in queue} == {(disputed.pk, other.pk)}
+    assert open_case(dave, disputed, exam) == 404
+    assert client(dave).get(f"/adjudication/{disputed.pk}/{exam.pk}/").status_code == 404
+    assert client(dave).get(f"/api/v1/adjudication/{disputed.pk}/{exam.pk}/waveform/").status_code == 404
+    decided = client(dave).post(
+        f"/api/v1/adjudication/{disputed.pk}/{exam.pk}/",
+        {"decisions": [{"code": "ST", "value": False}], "version": 0},
+        content_type="application/json",
+    )
+    assert decided.status_code == 404
+    assert open_case(dave, disputed, other) == 200  # the rule bars exams, not the adjudicator
+
+
+def test_opening_a_case_is_recorded_once_per_adjudicator(ana, bruno, diego, carla, tnmg):
+    exam = ExamFactory()
+    disputed = disputed_batch(ana, bruno, diego, tnmg, [exam])
+    assert open_case(carla, disputed, exam) == 200
+    assert client(carla).get(f"/adjudication/{disputed.pk}/{exam.pk}/").status_code == 200
+    assert AdjudicationView.objects.filter(adjudicator=carla, exam=exam, batch=disputed).count() == 1
+
+
+# --- Reading: never an exam whose dispute the reader saw -------------------------------------------------
+def seen_disputes(ana, bruno, diego, dave, tnmg, n=4):
+    """n exams disputed in one batch, every case opened by dave; then a second batch of the same exams,
+    read by fay alone, still unread."""
+    exams = [ExamFactory() for _ in range(n)]
+    disputed = disputed_batch(ana, bruno, diego, tnmg, exams)
+    for exam in exams:
+        assert open_case(dave, disputed, exam) == 200
+    fay = UserFactory(username="fay", roles=["reader"])
+    later = batch_create(
+        name="Later", taxonomy=tnmg, exams=exams, readers=[fay], readers_per_exam=1, actor=diego
+    )
+    return exams, later, fay
+
+
+def test_adding_a_reader_never_hands_them_an_exam_whose_dispute_they_opened(ana, bruno, diego, dave, tnmg):
+    exams, later, _fay = seen_disputes(ana, bruno, diego, dave, tnmg)
+    other = ExamFactory()
+    batch_add_exams(batch=later, exams=[other], actor=diego)
+    added = client(diego).post(f"/batches/{later.pk}/add-readers/", {"readers": [dave.pk]})
+    assert added.status_code == 302
+    held = set(Assignment.objects.filter(batch=later, reader=dave).values_list("exam_id", flat=True))
+    assert held.isdisjoint({e.pk for e in exams})
+    assert Assignment.objects.filter(batch=later).count() == len(exams) + 1  # nothing lost
+
+
+def test_a_reassign_keeps_exams_whose_dispute_the_new_reader_opened(ana, bruno, diego, dave, tnmg):
+    exams, later, fay = seen_disputes(ana, bruno, diego, dave, tnmg)
+    response = client(diego).post(
+        f"/batches/{later.pk}/reassign/", {"from_reader": fay.pk, "to_reader": dave.pk}
+    )
+    assert response.status_code == 302
+    assert not Assignment.objects.filter(batch=later, reader=dave).exists()
+    assert Assignment.objects.filter(batch=later, reader=fay).count() == len(exams)
+
+
+def test_escalation_never_brings_in_a_reader_who_opened_the_exams_dispute(ana, bruno, diego, dave, tnmg):
+    exam = ExamFactory()
+    disputed = disputed_batch(ana, bruno, diego, tnmg, [exam])
+    assert open_case(dave, disputed, exam) == 200
+    fay = UserFactory(username="fay", roles=["reader"])
+    gus = UserFactory(username="gus", roles=["reader"])
+    batch = batch_create(
+        name="Escalating",
+        taxonomy=tnmg,
+        exams=[exam],
+        readers=[fay, gus, dave],
+        readers_per_exam=2,
+        actor=diego,
+        escalation={"mode": "add_reader", "cap": 1},
+    )
+    # The design itself never handed dave the exam.
+    assert not Assignment.objects.filter(batch=batch, reader=dave).exists()
+    submit(fay, slot(batch, fay, exam), ["SB"])
+    submit(gus, slot(batch, gus, exam), ["ST"])
+    assert not Assignment.objects.filter(batch=batch, reader=dave).exists()
+    assert BatchExam.objects.get(batch=batch, exam=exam).needs_adjudication is True
+
+
+def test_a_batch_is_never_designed_to_hand_a_reader_an_exam_whose_dispute_they_opened(
+    ana, bruno, diego, dave, tnmg
+):
+    exams = [ExamFactory() for _ in range(3)]
+    disputed = disputed_batch(ana, bruno, diego, tnmg, exams)
+    for exam in exams:
+        assert open_case(dave, disputed, exam) == 200
+    fay = UserFactory(username="fay", roles=["reader"])
+    fresh = [ExamFactory() for _ in range(3)]
+    batch = batch_create(
+        name="Mixed", taxonomy=tnmg, exams=exams + fresh, readers=[fay, dave], readers_per_exam=1, actor=diego
+    )
+    held = set(Assignment.objects.filter(batch=batch, reader=dave).values_list("exam_id", flat=True))
+    assert held.isdisjoint({e.pk for e in exams})
+
+
+# --- Suggestions seen once are seen for good ------------------------------------------------------------
+def suggestion(exam, tnmg, code="AF"):
+    made = Suggestion.objects.create(exam=exam, provider="demo-model", provider_version="1")
+    SuggestionScore.objects.create(suggestion=made, diagnostic_class=tnmg.classes.get(code=code), score=0.9)
+    return made
+
+
+def test_a_reader_who_saw_the_suggestion_elsewhere_never_reads_the_exam_blind(ana, diego, tnmg):
+    exam = ExamFactory()
+    suggestion(exam, tnmg)
+    shown = batch_create(
+        name="Shown",
+        taxonomy=tnmg,
+        exams=[exam],
+        readers=[ana],
+        readers_per_exam=1,
+        actor=diego,
+        suggestion_mode=ReviewBatch.SuggestionMode.SHOWN,
+    )
+    opened = client(ana).get(f"{READ}/{slot(shown, ana, exam).pk}/")
+    assert opened.status_code == 200 and opened.json()["suggestion"] is not None
+    two_stage = batch_create(
+        name="Two-stage",
+        taxonomy=tnmg,
+        exams=[exam],
+        readers=[ana],
+        readers_per_exam=1,
+        actor=diego,
+        suggestion_mode=ReviewBatch.SuggestionMode.TWO_STAGE,
+    )
+    hidden = batch_create(
+        name="Hidden", taxonomy=tnmg, exams=[exam], readers=[ana], readers_per_exam=1, actor=diego
+    )
+    for batch in (two_stage, hidden):
+        submit(ana, slot(batch, ana, exam), ["SB"])
+        reads = Annotation.objects.filter(assignment__batch=batch)
+        assert reads.exists()
+        assert not reads.filter(stage=Annotation.Stage.BLIND).exists(), batch.name
+        assert all(read.suggestion_shown_at is not None for read in reads)
+
+
+def test_after_a_reassign_the_exposure_names_the_reader_who_saw_it(ana, bruno, diego, tnmg):
+    exam = ExamFactory()
+    suggestion(exam, tnmg)
+    shown = batch_create(
+        name="Shown",
+        taxonomy=tnmg,
+        exams=[exam],
+        readers=[ana, bruno],
+        readers_per_exam=1,
+        actor=diego,
+        suggestion_mode=ReviewBatch.SuggestionMode.SHOWN,
+    )
+    first = Assignment.objects.get(batch=shown, exam=exam)
+    first_reader, second_reader = (ana, bruno) if first.reader_id == ana.pk else (bruno, ana)
+    assert client(first_reader).get(f"{READ}/{first.pk}/").status_code == 200
+    moved = client(diego).post(
+        f"/batches/{shown.pk}/reassign/", {"from_reader": first_reader.pk, "to_reader": second_reader.pk}
+    )
+    assert moved.status_code == 302
+    first.refresh_from_db()
+    assert first.reader_id == second_reader.pk
+    assert client(second_reader).get(f"{READ}/{first.pk}/").status_code == 200
+    submit(second_reader, first, ["SB"])
+    exposures = SuggestionExposure.objects.filter(assignment=first)
+    assert set(exposures.values_list("reader_id", flat=True)) == {first_reader.pk, second_reader.pk}
+    mine = exposures.get(reader=second_reader)
+    read = Annotation.objects.get(assignment=first)
+    assert read.suggestion_shown_at == mine.shown_at
+
+
+# --- What the browser receives never names the content -------------------------------------------------
+def test_waveform_etags_are_per_assignment_and_never_the_content_hash(ana, diego, tnmg):
+    exam = make_exam(dataset_get_or_create(name="etags"), "E1", seed=1)
+    batches = [
+        batch_create(
+            name=f"B{i}", taxonomy=tnmg, exams=[exam], readers=[ana], readers_per_exam=1, actor=diego
+        )
+        for i in range(2)
+    ]
+    reader = client(ana)
+    etags = []
+    for batch in batches:
+        assignment = slot(batch, ana, exam)
+        context = reader.get(f"{READ}/{assignment.pk}/").json()
+        response = reader.get(f"{READ}/{assignment.pk}/waveform/")
+        assert response.status_code == 200
+        etag = response["ETag"]
+        assert exam.waveform_sha256 not in etag
+        assert exam.waveform_sha256 not in str(context)
+        assert context["exam"]["waveform_etag"] in etag
+        # A re-visit of the same assignment is still served from the browser's cache.
+        again = reader.get(f"{READ}/{assignment.pk}/waveform/", HTTP_IF_NONE_MATCH=etag)
+        assert again.status_code == 304
+        etags.append(etag)
+    assert etags[0] != etags[1]
+    assert hashlib.sha256(b"").hexdigest() not in etags[0]
+
+
+# --- Escalation reads do not announce themselves ------------------------------------------------------
+def test_an_escalation_read_lands_among_the_readers_unread_exams_not_at_the_end(diego, tnmg):
+    readers = [UserFactory(username=f"r{i}", roles=["reader"]) for i in range(3)]
+    exams = [ExamFactory() for _ in range(12)]
+    batch = batch_create(
+        name="Escalating",
+        taxonomy=tnmg,
+        exams=exams,
+        readers=readers,
+        readers_per_exam=2,
+        actor=diego,
+        seed=5,
+        escalation={"mode": "add_reader", "cap": 1},
+    )
+    placed = []
+    for exam in exams[:6]:
+        first, second = Assignment.objects.filter(batch=batch, exam=exam).order_by("reader_id")
+        newcomer = next(r for r in readers if r.pk not in (first.reader_id, second.reader_id))
+        unread_before = list(
+            Assignment.objects.filter(batch=batch, reader=newcomer, status="pending").values_list(
+                "exam_id", flat=True
+            )
+        )
+        submit(first.reader, first, ["SB"])
+        submit(second.reader, second, ["ST"])
+        extra = Assignment.objects.get(batch=batch, exam=exam, reader=newcomer)
+        queue = list(
+            Assignment.objects.filter(batch=batch, reader=newcomer, status="pending").order_by("position")
+        )
+        assert {a.exam_id for a in queue} == {*unread_before, exam.pk}  # nothing lost, nothing doubled
+        placed.append(queue.index(extra) < len(queue) - 1)
+    assert all(placed)
+
+
+# --- Pseudonyms stay put --------------------------------------------------------------------------------
+def test_adding_a_reader_keeps_every_readers_pseudonym(ana, bruno, carla, diego, tnmg):
+    exams = [ExamFactory() for _ in range(6)]
+    batch = batch_create(
+        name="Letters", taxonomy=tnmg, exams=exams, readers=[ana, bruno], readers_per_exam=2, actor=diego
+    )
+    exam = exams[0]
+    submit(ana, slot(batch, ana, exam), ["SB"])
+    submit(bruno, slot(batch, bruno, exam), ["ST"])
+    batch_agreement_compute(batch.pk)
+
+    def letters():
+        case = client(carla).get(f"/api/v1/adjudication/{batch.pk}/{exam.pk}/").json()
+        return {code["code"]: code["votes"] for code in case["disputed"]}
+
+    before = letters()
+    # A newcomer whose keyed draw comes before both readers': dealt afresh, he would take "Reader A".
+    first = min(_draw(batch.pk, ana.pk), _draw(batch.pk, bruno.pk))
+    newcomer = next(
+        user
+        for user in (UserFactory(username=f"new{i}", roles=["reader"]) for i in range(64))
+        if _draw(batch.pk, user.pk) < first
+    )
+    assert (
+        client(diego).post(f"/batches/{batch.pk}/add-readers/", {"readers": [newcomer.pk]}).status_code == 302
+    )
+    assert Assignment.objects.filter(batch=batch, reader=newcomer).exists()
+    assert letters() == before
+
+
+# --- The batch designer says who knows which exams, and can keep them apart ------------------------------
+def test_the_designer_counts_exams_readers_know_from_elsewhere_and_can_keep_them_away(ana, diego, tnmg):
+    dataset = DatasetFactory(name="known")
+    exams = [ExamFactory(dataset=dataset) for _ in range(4)]
+    read_before, suggested = exams[0], exams[1]
+    batch_create(
+        name="Before", taxonomy=tnmg, exams=[read_before], readers=[ana], readers_per_exam=1, actor=diego
+    )
+    suggestion(suggested, tnmg)
+    shown = batch_create(
+        name="Shown",
+        taxonomy=tnmg,
+        exams=[suggested],
+        readers=[ana],
+        readers_per_exam=1,
+        actor=diego,
+        suggestion_mode=ReviewBatch.SuggestionMode.SHOWN,
+    )
+    assert client(ana).get(f"{READ}/{slot(shown, ana, suggested).pk}/").status_code == 200
+    fay = UserFactory(username="fay", roles=["reader"])
+    spec = {
+        "name": "Next",
+        "taxonomy_id": tnmg.pk,
+        "reader_ids": [ana.pk, fay.pk],
+        "readers_per_exam": 1,
+        "criteria": {"datasets": ["known"]},
+    }
+    coordinator = client(diego)
+    preview = coordinator.post("/api/v1/batches/preview/", spec, content_type="application/json")
+    assert preview.status_code == 200, preview.content
+    rows = {row["reader"]: row for row in preview.json()["seen_elsewhere"]}
+    assert rows["ana"] == {"reader": "ana", "read": 2, "suggestion": 1, "dispute": 0}
+    assert rows["fay"] == {"reader": "fay", "read": 0, "suggestion": 0, "dispute": 0}
+    created = coordinator.post(
+        "/api/v1/batches/", {**spec, "exclude_seen": True}, content_type="application/json"
+    )
+    assert created.status_code == 201, created.content
+    held = set(
+        Assignment.objects.filter(batch_id=created.json()["id"], reader=ana).values_list("exam", flat=True)
+    )
+    assert held and held.isdisjoint({read_before.pk, suggested.pk})
+    page = coordinator.post(
+        "/batches/new/",
+        {
+            "name": "Page",
+            "taxonomy": tnmg.pk,
+            "suggestion_mode": "hidden",
+            "readers": [ana.pk, fay.pk],
+            "readers_per_exam": 1,
+            "datasets": ["known"],
+            "strata": 4,
+            "gold_fraction": 0,
+            "retest_fraction": 0,
+            "min_pair_overlap": 0,
+            "seed": 0,
+            "action": "preview",
+        },
+    )
+    assert page.status_code == 200
+    assert (
+        b'id="seen-elsewhere"' in page.content
+        # ana now also holds two exams of the batch just created
+        and b"<th>ana</th><td>4</td><td>1</td><td>0</td>" in page.content
+    )

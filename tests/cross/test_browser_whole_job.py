@@ -1,0 +1,476 @@
+"""The whole job in Chromium, as its users do it, on the two ways the product is run.
+
+A coordinator uploads a real recording on the Imports page and designs a two-stage batch for two readers;
+both read it by keyboard and disagree; the adjudicator settles the dispute; the coordinator builds a
+release, downloads it as one zip through the browser, and `sha256sum -c SHA256SUMS` verifies it.
+
+- "embedded": what `make run` configures. No DATABASE_URL and no REDIS_URL (SQLite under VAR_DIR, Celery
+  tasks in-process), `migrate`, `load_taxonomy --shipped`, `seed_demo`, then `runserver`: each a
+  subprocess with a clean environment, so nothing of the test process's PostgreSQL or Redis leaks in.
+- "postgres": a fresh PostgreSQL database, this process's Redis database as broker and cache, a real
+  Celery worker and gunicorn with DEBUG off, after the same commands plus `collectstatic`.
+
+The test process never touches either database through Django: it inspects them with plain SQL.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import re
+import shutil
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+import zipfile
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import expect
+
+from bench._load import free_port
+from tests.browser import screenshot_path
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+ROOT = Path(__file__).resolve().parents[2]
+RECORD = [ROOT / "tests" / "data" / "wfdb" / "ptbdb" / f"s0010_re.{ext}" for ext in ("hea", "dat", "xyz")]
+DATASET = "walk-ptbdb"
+BATCH = "Whole job"
+PASSWORDS = {  # seed_demo's public demo accounts, as `make run` prints them
+    "ana": "ana-reads-ecgs",
+    "bruno": "bruno-reads-ecgs",
+    "carla": "carla-adjudicates",
+    "diego": "diego-coordinates",
+}
+# What each reader types after "/" and the statement Enter must choose: different statements, so the
+# exam is disputed on both.
+READS = {"ana": ("sinus brady", "SB"), "bruno": ("1st degree", "1dAVb")}
+DECISIONS = {"SB": "present", "1dAVb": "absent"}
+SECRET_KEY = "whole-job-walk-" + "k" * 50
+
+
+@dataclass
+class Stack:
+    """A running product: its base URL, its VAR_DIR, and read-only SQL on its database."""
+
+    name: str
+    url: str
+    var_dir: Path
+    query: Callable[..., list[tuple]]
+    logs: list[Path]
+
+    def log_tail(self, characters: int = 3000) -> str:
+        return "\n".join(
+            f"== {log.name}\n{log.read_text(errors='replace')[-characters:]}" for log in self.logs
+        )
+
+
+def manage(environ: dict[str, str], *args: str, timeout: float = 300) -> str:
+    started = time.monotonic()
+    result = subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    assert result.returncode == 0, f"manage.py {' '.join(args)}:\n{result.stdout}\n{result.stderr}"
+    print(f"manage.py {args[0]}: {time.monotonic() - started:.1f} s", file=sys.stderr)
+    return result.stdout
+
+
+@contextmanager
+def process(command: list[str], environ: dict[str, str], log: Path) -> Iterator[subprocess.Popen]:
+    with log.open("wb") as output:
+        started = subprocess.Popen(command, cwd=ROOT, env=environ, stdout=output, stderr=subprocess.STDOUT)
+    try:
+        yield started
+    finally:
+        started.terminate()
+        try:
+            started.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            started.kill()
+            started.wait(timeout=10)
+
+
+def wait_answering(url: str, server: subprocess.Popen, log: Path, timeout: float = 60) -> None:
+    import urllib.error
+    import urllib.request
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise RuntimeError(f"the server exited with {server.returncode}:\n{log.read_text()[-4000:]}")
+        try:
+            with urllib.request.urlopen(f"{url}/accounts/login/", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except (OSError, urllib.error.URLError):
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"the server did not answer within {timeout:.0f} s:\n{log.read_text()[-4000:]}")
+
+
+def wait_worker_ready(worker: subprocess.Popen, log: Path, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if " ready." in log.read_text(errors="replace"):
+            return
+        if worker.poll() is not None:
+            raise RuntimeError(f"the celery worker exited early:\n{log.read_text()[-4000:]}")
+        time.sleep(0.2)
+    raise RuntimeError(f"the celery worker was not ready in time:\n{log.read_text()[-4000:]}")
+
+
+def base_environ(var_dir: Path) -> dict[str, str]:
+    """A clean environment: none of this test process's settings (DATABASE_URL, REDIS_URL, ...)."""
+    environ = {"PATH": os.environ["PATH"], "VAR_DIR": str(var_dir), "PYTHONUNBUFFERED": "1"}
+    for name in ("HOME", "LANG", "TMPDIR"):
+        if name in os.environ:
+            environ[name] = os.environ[name]
+    return environ
+
+
+@contextmanager
+def embedded_stack(var_dir: Path) -> Iterator[Stack]:
+    """`make run`: DEBUG=1, no DATABASE_URL, no REDIS_URL; the steps of its recipe, then runserver."""
+    environ = base_environ(var_dir) | {"DEBUG": "1"}
+    manage(environ, "migrate", "--no-input")
+    manage(environ, "load_taxonomy", "--shipped")
+    assert "Log in as" in manage(environ, "seed_demo")
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    log = var_dir / "runserver.log"
+    command = [sys.executable, "manage.py", "runserver", "--noreload", f"127.0.0.1:{port}"]
+    with process(command, environ, log) as server:
+        wait_answering(url, server, log)
+
+        def query(sql: str, *params) -> list[tuple]:
+            with sqlite3.connect(var_dir / "db.sqlite3", timeout=30) as database:
+                return database.execute(sql.replace("%s", "?"), params).fetchall()
+
+        yield Stack("embedded", url, var_dir, query, [log])
+
+
+@contextmanager
+def fresh_postgres_database() -> Iterator[str]:
+    """A new, empty database beside the test database; dropped afterwards."""
+    import psycopg
+    from django.conf import settings
+
+    db = settings.DATABASES["default"]
+    host, port, user = db["HOST"] or "127.0.0.1", db["PORT"] or 5432, db["USER"]
+    name = f"walk_{uuid.uuid4().hex[:10]}"
+    admin = f"host={host} port={port} user={user} dbname=postgres"
+    if db.get("PASSWORD"):
+        admin += f" password={db['PASSWORD']}"
+    with psycopg.connect(admin, autocommit=True) as connection:
+        connection.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"postgres://{user}@{host}:{port}/{name}"
+    finally:
+        with psycopg.connect(admin, autocommit=True) as connection:
+            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@contextmanager
+def postgres_stack(var_dir: Path) -> Iterator[Stack]:
+    """PostgreSQL, Redis, a Celery worker and gunicorn with DEBUG off, as a deployment runs it."""
+    import psycopg
+    from django.conf import settings
+
+    from ecgreview import celery_app
+
+    with ExitStack() as stack:
+        database_url = stack.enter_context(fresh_postgres_database())
+        celery_app.control.purge()  # this process's Redis database: nothing left from earlier tests
+        environ = base_environ(var_dir) | {
+            "DEBUG": "0",
+            "SECRET_KEY": SECRET_KEY,
+            "ALLOWED_HOSTS": "127.0.0.1",
+            "DATABASE_URL": database_url,
+            "REDIS_URL": settings.REDIS_URL,
+            # Plain HTTP on loopback: no TLS-terminating proxy in front of this server.
+            "SESSION_COOKIE_SECURE": "0",
+            "CSRF_COOKIE_SECURE": "0",
+            "AGREEMENT_RECOMPUTE_DELAY_S": "1",
+            "LOG_LEVEL": "WARNING",
+        }
+        manage(environ, "migrate", "--no-input")
+        # The worker starts while the demo is seeded (it takes the demo's suggestion tasks meanwhile);
+        # gunicorn only once collectstatic is done, since WhiteNoise lists the static files at start-up.
+        worker_log, server_log = var_dir / "celery.log", var_dir / "gunicorn.log"
+        celery = [sys.executable, "-m", "celery", "-A", "ecgreview", "worker", "--pool", "solo"]
+        celery += ["--queues", "default,models", "--hostname", f"walk-{uuid.uuid4().hex[:8]}@%h"]
+        celery += ["--loglevel", "INFO", "--without-gossip", "--without-mingle"]
+        worker = stack.enter_context(process(celery, environ, worker_log))
+        manage(environ, "load_taxonomy", "--shipped")
+        assert "Log in as" in manage(environ, "seed_demo", "--allow-without-debug")
+        manage(environ, "collectstatic", "--no-input")
+        port = free_port()
+        url = f"http://127.0.0.1:{port}"
+        gunicorn = [sys.executable, "-m", "gunicorn", "ecgreview.wsgi:application"]
+        gunicorn += ["--bind", f"127.0.0.1:{port}", "--workers", "2", "--worker-class", "gthread"]
+        gunicorn += ["--threads", "4", "--timeout", "120"]
+        server = stack.enter_context(process(gunicorn, environ, server_log))
+        started = time.monotonic()
+        wait_worker_ready(worker, worker_log)
+        wait_answering(url, server, server_log)
+        print(f"worker and gunicorn ready: {time.monotonic() - started:.1f} s", file=sys.stderr)
+
+        def query(sql: str, *params) -> list[tuple]:
+            with psycopg.connect(database_url.replace("postgres://", "postgresql://")) as connection:
+                return connection.execute(sql, params).fetchall()
+
+        yield Stack("postgres", url, var_dir, query, [server_log, worker_log])
+
+
+@pytest.fixture(params=["embedded", "postgres"])
+def stack(request) -> Iterator[Stack]:
+    var_dir = Path(tempfile.mkdtemp(prefix=f"walk-{request.param}-"))
+    try:
+        started = embedded_stack if request.param == "embedded" else postgres_stack
+        with started(var_dir) as running:
+            yield running
+    finally:
+        shutil.rmtree(var_dir, ignore_errors=True)
+
+
+# --- The walk ------------------------------------------------------------------------------------------
+def eventually(condition: Callable[[], object], timeout: float = 60, interval: float = 0.3, what: str = ""):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"not within {timeout:.0f} s: {what}")
+
+
+class Walk:
+    """One browser context per person, as if each sat at their own computer."""
+
+    def __init__(self, browser, stack: Stack, downloads: Path):
+        self.browser, self.stack, self.downloads = browser, stack, downloads
+        self.contexts: list = []
+        self.errors: list[str] = []
+        self.pages: dict[str, object] = {}
+
+    def log_in(self, username: str):
+        """The person's browser, logged in on the login page the first time."""
+        if username in self.pages:
+            return self.pages[username]
+        context = self.browser.new_context(
+            viewport={"width": 1400, "height": 900}, locale="en-US", accept_downloads=True
+        )
+        self.contexts.append(context)
+        page = context.new_page()
+        self.pages[username] = page
+        page.set_default_timeout(30_000)
+        page.on("pageerror", lambda error: self.errors.append(f"{username}: {error}"))
+        page.goto(f"{self.stack.url}/accounts/login/")
+        page.fill("#id_username", username)
+        page.fill("#id_password", PASSWORDS[username])
+        page.click("button[type=submit]")
+        page.wait_for_url(f"{self.stack.url}/")
+        return page
+
+    def shot(self, page, step: str) -> None:
+        page.screenshot(path=str(screenshot_path(f"whole-job-{self.stack.name}-{step}")), full_page=True)
+
+    def shoot_all(self, step: str) -> None:
+        for username, page in self.pages.items():
+            try:
+                self.shot(page, f"{step}-{username}")
+            except Exception as error:  # a closed page: nothing to show
+                print(f"no screenshot of {username}'s page: {error}", file=sys.stderr)
+
+    def close(self) -> None:
+        for context in self.contexts:
+            context.close()
+
+
+def upload_record(walk: Walk) -> None:
+    page = walk.log_in("diego")
+    page.goto(f"{walk.stack.url}/imports/")
+    page.set_input_files("#id_files", [str(path) for path in RECORD])
+    page.fill("#id_dataset", DATASET)
+    page.click("form.import-form button[type=submit]")
+    page.wait_for_url(f"{walk.stack.url}/imports/*/")
+    expect(page.locator("#job-status")).to_have_text("Done", timeout=60_000)  # import.js polls until then
+    expect(page.locator("[data-count=created]")).to_have_text("1")
+    walk.shot(page, "1-import")
+    assert page.locator("#job-outcomes tr").count() >= 1
+
+
+def design_batch(walk: Walk) -> None:
+    page = walk.log_in("diego")
+    page.goto(f"{walk.stack.url}/batches/new/")
+    page.fill("#id_name", BATCH)
+    tnmg = page.locator("#id_taxonomy option", has_text="(tnmg ").get_attribute("value")
+    page.select_option("#id_taxonomy", tnmg)
+    page.select_option("#id_suggestion_mode", "two_stage")
+    for reader in ("ana", "bruno"):
+        page.locator("#id_readers label", has_text=reader).locator("input").check()
+    page.fill("#id_readers_per_exam", "2")
+    page.locator("#id_datasets label", has_text=DATASET).locator("input").check()
+    page.click("button[value=preview]")
+    page.wait_for_selector("#design-preview")
+    assert "1 of 1 matching exams" in page.inner_text("#design-preview")
+    walk.shot(page, "2-design")
+    page.click("button[value=create]")
+    page.wait_for_url(f"{walk.stack.url}/batches/*/")
+
+
+def read_by_keyboard(walk: Walk, reader: str, submit_key: str) -> None:
+    """The reader's whole two-stage read: the blind read, then the suggestion, then the final read."""
+    query, code = READS[reader]
+    page = walk.log_in(reader)
+    page.locator("#worklist tr", has_text=BATCH).locator("a.continue").click()
+    page.wait_for_selector("#ecg[data-drawn]")
+    assert not page.locator("#suggestion").is_visible()
+    page.keyboard.press("/")
+    page.keyboard.type(query)
+    page.keyboard.press("Enter")
+    assert page.inner_text("#chosen") == code
+    page.keyboard.press("Escape")
+    walk.shot(page, f"3-{reader}-blind")
+    with page.expect_response(lambda response: "/submit/" in response.url) as blind:
+        page.keyboard.press(submit_key)
+    assert blind.value.status == 200, blind.value.text()
+    page.wait_for_selector("#suggestion:not([hidden])")
+    walk.shot(page, f"4-{reader}-suggestion")
+    assert page.inner_text("#chosen") == code  # the revision starts from the blind read
+    with page.expect_response(lambda response: "/submit/" in response.url) as revised:
+        page.keyboard.press(submit_key)
+    assert revised.value.status == 200, revised.value.text()
+    page.wait_for_url(f"{walk.stack.url}/")
+
+
+def submitted_reads(stack: Stack) -> list[tuple[str, str, str]]:
+    return sorted(
+        stack.query(
+            "SELECT u.username, a.stage, c.code FROM annotations_annotation a "
+            "JOIN annotations_assignment s ON a.assignment_id = s.id "
+            "JOIN annotations_reviewbatch b ON s.batch_id = b.id "
+            "JOIN auth_user u ON s.reader_id = u.id "
+            "JOIN annotations_annotationlabel l ON l.annotation_id = a.id "
+            "JOIN annotations_diagnosticclass c ON l.diagnostic_class_id = c.id "
+            "WHERE b.name = %s AND a.status = 'submitted'",
+            BATCH,
+        )
+    )
+
+
+def follow_progress(walk: Walk) -> None:
+    """The coordinator's dashboard counts both submitted reads, and no skip."""
+    page = walk.log_in("diego")
+    page.goto(f"{walk.stack.url}/batches/")
+    page.locator("a", has_text=BATCH).first.click()
+    page.wait_for_url(f"{walk.stack.url}/batches/*/")
+    expect(page.locator("#coverage")).to_have_text(
+        "1 of 1 exams fully read; 2 of 2 reads done; 0 skipped.", use_inner_text=True
+    )
+
+
+def adjudicate(walk: Walk) -> None:
+    page = walk.log_in("carla")
+
+    def listed():  # the agreement is recomputed after the submissions: a worker's task on PostgreSQL
+        page.goto(f"{walk.stack.url}/adjudication/")
+        return page.locator("#adjudication-queue tr", has_text=BATCH).count()
+
+    eventually(listed, timeout=60, interval=1, what="the disputed exam in the adjudication queue")
+    page.locator("#adjudication-queue tr", has_text=BATCH).locator("a").click()
+    page.wait_for_selector("#adjudication-ecg[data-drawn='1']")
+    disputed = sorted(
+        name.removeprefix("decision-")
+        for name in page.eval_on_selector_all("#disputed input[type=radio]", "els => els.map(e => e.name)")
+    )
+    assert sorted(set(disputed)) == sorted(DECISIONS)
+    for code, decision in DECISIONS.items():
+        page.check(f"input[name='decision-{code}'][value='{decision}']")
+    page.fill("textarea[name=rationale]", "Sinus bradycardia; PR under 200 ms.")
+    walk.shot(page, "5-adjudication")
+    page.click("#sign")
+    page.wait_for_url(f"{walk.stack.url}/adjudication/")
+    assert page.locator("#adjudication-queue tr", has_text=BATCH).count() == 0
+
+
+def release_and_verify(walk: Walk) -> Path:
+    page = walk.log_in("diego")
+    page.goto(f"{walk.stack.url}/releases/")
+    option = page.locator("#id_batches option", has_text=BATCH)
+    page.select_option("#id_batches", option.get_attribute("value"))
+    page.fill("#id_name", "Walk release")
+    page.click("form.release-form button[type=submit]")
+    page.wait_for_url(f"{walk.stack.url}/releases/*/")
+    # release.js polls the build's progress and reloads the page once it is finished.
+    expect(page.locator("#release")).to_have_attribute("data-finished", "1", timeout=90_000)
+    walk.shot(page, "6-release")
+    assert page.locator("#release .error").count() == 0, page.inner_text("#release")
+    zip_link = page.locator("a[href*='zip']")
+    assert zip_link.count() == 1, "the release page offers no zip"
+    with page.expect_download() as download_info:
+        zip_link.first.click()
+    download = download_info.value
+    assert re.fullmatch(r"release-\d+\.zip", download.suggested_filename), download.suggested_filename
+    archive = walk.downloads / download.suggested_filename
+    download.save_as(archive)
+    if shutil.which("unzip"):  # as the person downloading it would
+        subprocess.run(["unzip", "-q", str(archive), "-d", str(walk.downloads / "unzipped")], check=True)
+    else:
+        with zipfile.ZipFile(archive) as opened:
+            opened.extractall(walk.downloads / "unzipped")
+    (sums,) = (walk.downloads / "unzipped").rglob("SHA256SUMS")
+    check = subprocess.run(["sha256sum", "-c", "SHA256SUMS"], cwd=sums.parent, capture_output=True, text=True)
+    assert check.returncode == 0, check.stdout + check.stderr
+    listed = [line for line in sums.read_text().splitlines() if line.strip()]
+    assert check.stdout.count(": OK") == len(listed) >= 3
+    return sums.parent
+
+
+def test_the_whole_job_from_upload_to_a_verified_release(browser, stack, tmp_path):
+    walk = Walk(browser, stack, tmp_path)
+    started = time.monotonic()
+    try:
+        upload_record(walk)
+        design_batch(walk)
+        # Two-stage needs the suggestion before the revision: the worker's (or the in-process) task.
+        eventually(
+            lambda: stack.query(
+                "SELECT count(*) FROM annotations_suggestion s JOIN annotations_exam e ON s.exam_id = e.id "
+                "JOIN annotations_dataset d ON e.dataset_id = d.id WHERE d.name = %s",
+                DATASET,
+            )[0][0],
+            what="the suggestion for the uploaded exam",
+        )
+        read_by_keyboard(walk, "ana", submit_key="Enter")
+        read_by_keyboard(walk, "bruno", submit_key="Control+Enter")
+        assert submitted_reads(stack) == sorted(
+            (reader, stage, code) for reader, (_, code) in READS.items() for stage in ("blind", "revised")
+        )
+        follow_progress(walk)
+        adjudicate(walk)
+        folder = release_and_verify(walk)
+        with (folder / "consensus.csv").open(newline="") as table:
+            (row,) = [row for row in csv.DictReader(table) if row["dataset"] == DATASET]
+        assert row["exam_id"] == "s0010_re" and row["reads"] == "2"
+        assert {code: row[code] for code in DECISIONS} == {"SB": "1", "1dAVb": "0"}  # as adjudicated
+        assert walk.errors == []
+    except Exception:
+        walk.shoot_all("failed")
+        print(stack.log_tail(), file=sys.stderr)
+        raise
+    finally:
+        walk.close()
+    print(f"{stack.name}: the walk took {time.monotonic() - started:.1f} s", file=sys.stderr)

@@ -1,0 +1,167 @@
+"""The hostile corpus (tests/data/hostile, made by make_hostile.py): every file refused, nothing stored."""
+
+import os
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from annotations.models import Exam, ReferenceLabel
+from annotations.services.imports.exams import ImportOptions, ImportRefused, exams_import
+from tests.data.hostile.make_hostile import gzip_bomb, nested_archive, quadratic_blowup, zip_bomb
+from tests.importing import DATA, HOSTILE, blob_files, use_private_storage, write_code15
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def blobs(settings, tmp_path):
+    return use_private_storage(settings, tmp_path)
+
+
+def refused(blobs, path, message, **options):
+    report = exams_import([path], dataset="hostile", options=ImportOptions(**options))
+    assert report.files_failed == 1
+    error = report.files[0].error
+    assert str(path) in error and message in error, error
+    assert Exam.objects.count() == 0 and ReferenceLabel.objects.count() == 0
+    assert blob_files(blobs) == []
+    return error
+
+
+def test_an_hdf5_external_link_is_refused(blobs):
+    refused(blobs, HOSTILE / "hdf5_external_link.h5", "HDF5 external link /tracings -> /etc/passwd")
+
+
+def test_an_hdf5_dataset_with_external_storage_is_refused(blobs):
+    refused(blobs, HOSTILE / "hdf5_external_storage.h5", "keeps its data in external files")
+
+
+def test_an_hdf5_virtual_dataset_is_refused(blobs):
+    refused(blobs, HOSTILE / "hdf5_virtual_dataset.h5", "HDF5 virtual dataset /tracings is refused")
+
+
+def test_an_hdf5_file_declaring_too_many_records_is_refused_before_reading(blobs):
+    refused(blobs, HOSTILE / "hdf5_too_many_records.h5", "declares 2000000 records, more than the limit")
+
+
+def test_an_hdf5_tracing_declaring_too_many_samples_is_refused(blobs):
+    refused(blobs, HOSTILE / "hdf5_too_long.h5", "declares 3000000 samples per lead, more than the limit")
+
+
+def test_nan_samples_fail_the_whole_file_naming_the_record(blobs):
+    refused(blobs, HOSTILE / "hdf5_nan_and_inf.h5", "record 9002: row 1: NaN or infinite samples")
+
+
+def test_skip_invalid_imports_the_valid_records_and_reports_the_rest(blobs):
+    report = exams_import(
+        [HOSTILE / "hdf5_nan_and_inf.h5"], dataset="hostile", options=ImportOptions(skip_invalid=True)
+    )
+    assert report.files_failed == 0
+    assert [(r.record, r.outcome) for r in report.files[0].records if r.outcome == "error"] == [
+        ("9002", "error"),
+        ("9003", "error"),
+    ]
+    assert list(Exam.objects.values_list("external_id", flat=True)) == ["9001"]
+    assert len(blob_files(blobs)) == 1
+
+
+def test_a_wfdb_header_whose_sample_count_does_not_match_the_data_is_refused(blobs):
+    refused(blobs, HOSTILE / "wfdb_short_data.hea", "the sample count does not match the data")
+
+
+def test_a_wfdb_header_naming_a_signal_file_outside_its_folder_is_refused(blobs):
+    refused(blobs, HOSTILE / "wfdb_escape.hea", "'../escape.dat', which points outside its folder")
+
+
+def test_a_wfdb_header_declaring_ten_billion_samples_is_refused(blobs):
+    refused(blobs, HOSTILE / "wfdb_huge.hea", "declares 10000000000 samples per lead")
+
+
+def test_a_wfdb_header_declaring_200_signals_is_refused(blobs):
+    refused(blobs, HOSTILE / "wfdb_many_signals.hea", "declares 200 signals, more than the limit of 64")
+
+
+def test_xml_with_entity_expansion_is_refused(blobs):
+    refused(blobs, HOSTILE / "aecg_billion_laughs.xml", "entity expansion is refused")
+
+
+def test_xml_with_an_external_entity_is_refused(blobs):
+    refused(blobs, HOSTILE / "muse_external_entity.xml", "entity expansion is refused")
+
+
+def test_a_cpsc_file_with_infinite_samples_is_refused(blobs):
+    refused(blobs, HOSTILE / "cpsc_inf.mat", "record cpsc_inf: NaN or infinite samples")
+
+
+def test_a_ptbxl_database_naming_a_record_outside_its_folder_is_refused(blobs):
+    refused(blobs, HOSTILE / "ptbxl_escape", "points outside its folder")
+
+
+def test_an_hdf5_file_declaring_a_trillion_samples_in_a_few_kb_is_refused_before_reading(blobs):
+    refused(blobs, HOSTILE / "hdf5_trillion_samples.h5", "stores 0 bytes of them: expanding over 100x")
+
+
+def test_a_wfdb_header_declaring_fewer_samples_than_its_data_is_refused(blobs):
+    refused(blobs, HOSTILE / "wfdb_long_data.hea", "the sample count does not match the data")
+
+
+def test_xml_with_an_external_dtd_is_refused_without_fetching_it(blobs):
+    refused(blobs, HOSTILE / "aecg_external_dtd.xml", "names its DTD by URL")
+
+
+def test_xml_with_a_parameter_entity_is_refused(blobs):
+    refused(blobs, HOSTILE / "muse_parameter_entity.xml", "entity expansion is refused")
+
+
+def test_xml_with_a_quadratic_blowup_is_refused(blobs, tmp_path):
+    path = tmp_path / "aecg_quadratic.xml"
+    path.write_text(quadratic_blowup())
+    refused(blobs, path, "entity expansion is refused")
+
+
+def test_a_cpsc_file_with_nan_samples_is_refused(blobs):
+    refused(blobs, HOSTILE / "cpsc_nan.mat", "record cpsc_nan: NaN or infinite samples")
+
+
+def test_a_ptbxl_database_naming_an_absolute_path_is_refused(blobs):
+    refused(blobs, HOSTILE / "ptbxl_absolute", "points outside its folder")
+
+
+@pytest.mark.parametrize("make", [zip_bomb, nested_archive, gzip_bomb])
+def test_an_archive_given_by_path_is_refused_unopened(blobs, tmp_path, make):
+    path = make(tmp_path / "tracings.h5")  # the name says HDF5; the bytes say archive
+    refused(blobs, path, "archives are not imported")
+
+
+def test_a_file_over_the_size_limit_is_refused_unread(blobs, settings, tmp_path):
+    settings.IMPORT_MAX_FILE_MB = 1
+    big = tmp_path / "big.h5"
+    with open(big, "wb") as handle:  # sparse: 2 MB on paper, nothing on disk
+        handle.truncate(2 * 1024 * 1024)
+    refused(blobs, big, "over the import limit of 1 MB")
+
+
+def test_paths_outside_the_import_root_are_refused_for_uploads_and_the_api(blobs, settings):
+    with pytest.raises(ImportRefused, match="outside the import root"):
+        exams_import(["../../etc"], dataset="x", options=ImportOptions(confine_to=settings.IMPORT_ROOT))
+    os.symlink(DATA / "wfdb", settings.IMPORT_ROOT / "link")  # a symlink out is no way around it
+    with pytest.raises(ImportRefused, match="outside the import root"):
+        exams_import(["link"], dataset="x", options=ImportOptions(confine_to=settings.IMPORT_ROOT))
+    assert Exam.objects.count() == 0 and blob_files(blobs) == []
+
+
+def test_a_failing_file_removes_the_blobs_it_had_already_written(blobs, tmp_path):
+    path, _ = write_code15(tmp_path, exams=[(1, 4096), (2, 4096), (3, 4096)])
+    import h5py
+    import numpy as np
+
+    with h5py.File(path, "r+") as handle:
+        handle["tracings"][2, 5, 5] = np.nan  # the last record fails after two blobs were written
+    refused(blobs, path, "record 3")
+
+
+def test_the_whole_hostile_corpus_is_refused_by_the_command_with_nothing_stored(blobs):
+    paths = sorted(str(p) for p in HOSTILE.iterdir() if p.name != "make_hostile.py" and p.suffix != ".dat")
+    with pytest.raises(CommandError, match=r"\d+ file\(s\) were not imported"):
+        call_command("import_exams", *paths, "--no-progress", dataset="hostile")
+    assert Exam.objects.count() == 0 and blob_files(blobs) == []

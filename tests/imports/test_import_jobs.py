@@ -1,0 +1,206 @@
+"""Imports from the upload page, the API and the command line; coordinators only."""
+
+import json
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.management import call_command
+
+from annotations.models import AuditEvent, Exam, ImportJob
+from annotations.tasks import imports_run
+from tests.importing import DATA, SAMPLE_FILES, blob_files, use_private_storage
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def blobs(settings, tmp_path):
+    return use_private_storage(settings, tmp_path)
+
+
+def upload(path):
+    return SimpleUploadedFile(path.name, path.read_bytes())
+
+
+def run_queued(callbacks) -> None:
+    """Play the worker: the job was queued on commit; run its task as a worker would."""
+    assert len(callbacks) == 1
+    job = ImportJob.objects.latest("id")
+    imports_run.apply(args=(job.pk,)).get()
+
+
+def test_a_coordinator_uploads_a_wfdb_record_and_follows_it_to_the_end(
+    blobs, client_for, diego, django_capture_on_commit_callbacks
+):
+    client = client_for(diego)
+    assert client.get("/imports/").status_code == 200
+    files = [upload(DATA / "wfdb/cinc2021/HR06000.hea"), upload(DATA / "wfdb/cinc2021/HR06000.mat")]
+    with django_capture_on_commit_callbacks() as callbacks:
+        response = client.post(
+            "/imports/", {"files": files, "dataset": "cinc", "format": "", "amplitude_scale": "1"}
+        )
+    assert response.status_code == 302
+    job = ImportJob.objects.get()
+    assert response["Location"] == f"/imports/{job.pk}/"
+    assert client.get(f"/imports/{job.pk}/progress/").json()["status"] == "queued"
+    run_queued(callbacks)
+    progress = client.get(f"/imports/{job.pk}/progress/").json()
+    assert (progress["status"], progress["total"], progress["done"], progress["created"]) == ("done", 1, 1, 1)
+    assert progress["outcomes"] == [
+        {"file": "HR06000.hea", "record": "HR06000", "outcome": "created", "message": ""}
+    ]
+    page = client.get(f"/imports/{job.pk}/").content.decode()
+    assert "HR06000" in page and 'src="/static/js/import.js"' in page and "<script>" not in page
+    assert Exam.objects.get().external_id == "HR06000"
+    assert (job.coordinator, AuditEvent.objects.filter(action="import_job.done").count()) == (diego, 1)
+
+
+def test_a_refused_upload_shows_the_file_and_the_reason(
+    blobs, client_for, diego, django_capture_on_commit_callbacks
+):
+    client = client_for(diego)
+    hostile = DATA / "hostile/aecg_billion_laughs.xml"
+    with django_capture_on_commit_callbacks() as callbacks:
+        client.post("/imports/", {"files": [upload(hostile)], "dataset": "x", "amplitude_scale": "1"})
+    run_queued(callbacks)
+    job = ImportJob.objects.get()
+    assert job.files_failed == 1
+    [outcome] = job.outcomes
+    assert outcome["file"] == "aecg_billion_laughs.xml"
+    assert "entity expansion is refused" in outcome["message"]
+    assert "/uploads/" not in outcome["message"]  # the server's folders are not shown
+    assert Exam.objects.count() == 0 and blob_files(blobs) == []
+
+
+def test_an_uploaded_file_that_is_no_ecg_is_listed_as_ignored_with_its_reason(
+    blobs, client_for, diego, django_capture_on_commit_callbacks
+):
+    client = client_for(diego)
+    notes = SimpleUploadedFile("notes.txt", b"exported from the cart on Monday\n")
+    dicom = SimpleUploadedFile("IM0001", (DATA / "dicom/waveform_ecg.dcm").read_bytes())  # no extension
+    with django_capture_on_commit_callbacks() as callbacks:
+        client.post("/imports/", {"files": [notes, dicom], "dataset": "d", "amplitude_scale": "1"})
+    run_queued(callbacks)
+    job = ImportJob.objects.get()
+    assert (job.created, job.files_failed) == (1, 0)
+    ignored = [o for o in job.outcomes if o["outcome"] == "ignored"]
+    assert ignored == [
+        {
+            "file": "notes.txt",
+            "record": "",
+            "outcome": "ignored",
+            "message": "notes.txt is not in a format ECG Review reads "
+            "(HDF5, WFDB, aECG, MUSE, Philips XML, SCP-ECG, DICOM, EDF, CPSC .mat)",
+        }
+    ]
+    assert Exam.objects.get().source_format == "dicom"
+
+
+def test_a_big_job_lists_every_problem_first_and_only_so_many_created_records(
+    blobs, client_for, diego, django_capture_on_commit_callbacks, monkeypatch
+):
+    from annotations.services.imports import exams as imports
+
+    monkeypatch.setattr(imports, "OUTCOMES_LISTED", 2)
+    client = client_for(diego)
+    records = sorted((DATA / "wfdb/cinc2021").iterdir())  # four records, a .hea and a .mat each
+    notes = SimpleUploadedFile("notes.txt", b"not an ECG\n")
+    with django_capture_on_commit_callbacks() as callbacks:
+        client.post(
+            "/imports/",
+            {"files": [*map(upload, records), notes], "dataset": "big", "amplitude_scale": "1"},
+        )
+    run_queued(callbacks)
+    job = ImportJob.objects.get()
+    assert job.created == 4 and Exam.objects.count() == 4
+    assert [o["outcome"] for o in job.outcomes] == ["ignored", "created", "created"]
+    progress = client.get(f"/imports/{job.pk}/progress/").json()
+    assert progress["not_listed"] == 2
+    page = client.get(f"/imports/{job.pk}/").content.decode()
+    assert '<span data-count="not_listed">2</span>' in page and 'id="job-not-listed" class="muted">' in page
+
+
+def test_an_upload_over_the_size_limit_is_refused_before_a_job_exists(blobs, client_for, diego, settings):
+    settings.IMPORT_MAX_FILE_MB = 1
+    big = SimpleUploadedFile("big.h5", b"\0" * (1024 * 1024 + 1))
+    response = client_for(diego).post("/imports/", {"files": [big], "dataset": "x", "amplitude_scale": "1"})
+    assert response.status_code == 200
+    assert "over the upload limit of 1 MB" in response.content.decode()
+    assert ImportJob.objects.count() == 0
+
+
+@pytest.mark.parametrize("persona", ["ana", "carla", "eve"])
+def test_only_coordinators_can_open_the_import_pages_or_api(persona, request, client_for, blobs, diego):
+    user = request.getfixturevalue(persona)
+    job = ImportJob.objects.create(coordinator=diego, dataset_name="x")
+    client = client_for(user)
+    assert client.get("/imports/").status_code == 403
+    assert client.get(f"/imports/{job.pk}/progress/").status_code == 403
+    assert client.post("/api/v1/imports/", {"dataset": "x"}).status_code == 403
+    assert client.get(f"/api/v1/imports/{job.pk}/").status_code == 403
+
+
+def test_the_api_imports_a_folder_under_the_import_root_and_reports_each_record(
+    blobs, client_for, diego, settings, django_capture_on_commit_callbacks
+):
+    import shutil
+
+    shutil.copytree(DATA / "ptbxl", settings.IMPORT_ROOT / "ptbxl")
+    client = client_for(diego)
+    with django_capture_on_commit_callbacks() as callbacks:
+        response = client.post(
+            "/api/v1/imports/",
+            data=json.dumps({"dataset": "ptbxl", "paths": ["ptbxl"]}),
+            content_type="application/json",
+        )
+    assert response.status_code == 201, response.content
+    job_id = response.json()["id"]
+    run_queued(callbacks)
+    data = client.get(f"/api/v1/imports/{job_id}/").json()
+    assert (data["status"], data["created"], data["finished"]) == ("done", 1, True)
+    assert data["outcomes"][0]["record"] == "1"
+
+
+def test_the_api_refuses_paths_outside_the_import_root(blobs, client_for, diego):
+    response = client_for(diego).post(
+        "/api/v1/imports/",
+        data=json.dumps({"dataset": "x", "paths": ["../../../etc"]}),
+        content_type="application/json",
+    )
+    assert response.status_code == 400
+    assert "outside the import root" in response.json()["detail"]
+    assert ImportJob.objects.count() == 0
+
+
+def test_the_api_accepts_multipart_uploads(blobs, client_for, diego, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks() as callbacks:
+        response = client_for(diego).post(
+            "/api/v1/imports/", {"dataset": "dicom", "files": [upload(SAMPLE_FILES["dicom"])]}
+        )
+    assert response.status_code == 201, response.content
+    run_queued(callbacks)
+    assert Exam.objects.get().source_format == "dicom"
+
+
+def test_running_a_job_twice_changes_nothing_the_second_time(
+    blobs, client_for, diego, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks() as callbacks:
+        client_for(diego).post(
+            "/imports/", {"files": [upload(SAMPLE_FILES["A1986"])], "dataset": "c", "amplitude_scale": "1"}
+        )
+    run_queued(callbacks)
+    job = ImportJob.objects.get()
+    finished = job.finished_at
+    imports_run.apply(args=(job.pk,)).get()  # a redelivered message
+    job.refresh_from_db()
+    assert (job.finished_at, job.created, Exam.objects.count()) == (finished, 1, 1)
+
+
+def test_the_command_prints_progress_and_a_summary(blobs, capsys):
+    call_command("import_exams", str(DATA / "wfdb/cinc2021"), dataset="cli")
+    out, err = capsys.readouterr()
+    assert "4 file(s), 0 failed, 0 ignored; exams: 4 created, 0 unchanged, 0 skipped, 0 invalid" in out
+    assert "4/4 exams" in err and "exam/s" in err
+    call_command("import_exams", str(DATA / "wfdb/cinc2021"), dataset="cli", no_progress=True)
+    assert "0 created, 4 unchanged" in capsys.readouterr().out

@@ -1,0 +1,114 @@
+"""Production configuration: check --deploy, docker-compose.yml and the Dockerfile."""
+
+import importlib
+import os
+import re
+import secrets
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def production_environ(tmp_path, **extra):
+    return {
+        "PATH": os.environ["PATH"],
+        "DEBUG": "0",
+        "SECRET_KEY": secrets.token_urlsafe(64),
+        "ALLOWED_HOSTS": "ecg.example.org",
+        "VAR_DIR": str(tmp_path),
+        **extra,
+    }
+
+
+def check_deploy(environ):
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy"],
+        cwd=ROOT,
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    return result, set(re.findall(r"\(([\w.]+\.[WE]\d+)\)", result.stdout + result.stderr))
+
+
+def test_check_deploy_reports_only_the_documented_local_https_warnings(tmp_path):
+    result, issues = check_deploy(production_environ(tmp_path))
+    assert result.returncode == 0, result.stderr
+    assert issues == {"security.W004", "security.W008"}
+    readme = (ROOT / "README.md").read_text()
+    assert "security.W004" in readme and "security.W008" in readme
+
+
+def test_check_deploy_is_clean_when_https_is_served_end_to_end(tmp_path):
+    environ = production_environ(
+        tmp_path, SECURE_SSL_REDIRECT="1", SECURE_HSTS_SECONDS="31536000", SECURE_HSTS_PRELOAD="1"
+    )
+    result, issues = check_deploy(environ)
+    assert result.returncode == 0, result.stderr
+    assert issues == set()
+
+
+def compose():
+    return yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+
+
+def test_compose_runs_postgres_redis_web_workers_and_beat_with_healthchecks_and_volumes():
+    services = compose()["services"]
+    assert {"postgres", "redis", "web", "worker", "worker-models", "beat"} <= set(services)
+    for name in ("postgres", "redis", "web", "worker", "worker-models", "beat"):
+        assert "healthcheck" in services[name], name
+    assert services["postgres"]["image"].startswith("postgres:")
+    assert services["redis"]["image"].startswith("redis:")
+    assert set(compose()["volumes"]) == {"pgdata", "redisdata", "appdata"}
+    assert "pgdata:/var/lib/postgresql/data" in services["postgres"]["volumes"]
+
+
+def test_compose_commands_name_real_modules_and_queues():
+    services = compose()["services"]
+    web = services["web"]["command"]
+    assert web[0] == "gunicorn"
+    module, attribute = web[1].split(":")
+    assert callable(getattr(importlib.import_module(module), attribute))
+    from django.conf import settings
+
+    queues = {"default"} | {route["queue"] for route in settings.CELERY_TASK_ROUTES.values()}
+    for name in ("worker", "worker-models", "beat"):
+        command = services[name]["command"]
+        assert command[:3] == ["celery", "-A", "ecgreview"], name
+        app = importlib.import_module(command[2]).celery_app
+        assert app.main == "ecgreview"
+        if "--queues" in command:
+            assert command[command.index("--queues") + 1] in queues
+    migrate = services["migrate"]["command"][-1]
+    from django.core.management import get_commands
+
+    for used in re.findall(r"manage\.py (\w+)", migrate):
+        assert used in get_commands(), used
+
+
+def test_compose_wires_the_app_to_its_database_broker_and_storage():
+    web = compose()["services"]["web"]
+    environment = web["environment"]
+    assert (
+        environment["DATABASE_URL"].startswith("postgres://")
+        and "@postgres:5432/" in environment["DATABASE_URL"]
+    )
+    assert environment["REDIS_URL"] == "redis://redis:6379/0"
+    assert "appdata:/var/lib/ecgreview" in web["volumes"]
+    assert web["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
+
+
+def test_the_dockerfile_installs_the_pinned_requirements_and_copies_every_package():
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert "pip install -r requirements.txt" in dockerfile
+    for folder in ("ecgreview", "annotations", "templates", "static"):
+        assert f"COPY {folder} ./{folder}" in dockerfile
+    assert re.search(r"^FROM python:3\.1[2-9]", dockerfile, re.M)
+    for line in (ROOT / "requirements.txt").read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            assert "==" in line, f"unpinned requirement: {line}"

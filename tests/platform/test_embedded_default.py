@@ -1,0 +1,217 @@
+"""The laptop path of `make run`: with nothing configured the schema and demo work on SQLite."""
+
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def manage(tmp_path, *args):
+    environ = {"PATH": os.environ["PATH"], "DEBUG": "1", "VAR_DIR": str(tmp_path)}
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def test_migrate_taxonomy_and_demo_run_on_the_embedded_sqlite_default(tmp_path):
+    for command in (["migrate", "--no-input"], ["load_taxonomy", "--shipped"], ["seed_demo"]):
+        result = manage(tmp_path, *command)
+        assert result.returncode == 0, result.stderr
+    assert "Log in as" in result.stdout
+    database = sqlite3.connect(tmp_path / "db.sqlite3")
+    (classes,) = database.execute(
+        "SELECT count(*) FROM annotations_diagnosticclass c JOIN annotations_taxonomy t "
+        "ON c.taxonomy_id = t.id WHERE t.key = 'tnmg'"
+    ).fetchone()
+    assert classes == 74  # TNMG 2026: the 73 statements of 2020 and sinus rhythm
+    (assignments,) = database.execute("SELECT count(*) FROM annotations_assignment").fetchone()
+    assert assignments > 0
+    blobs = list((tmp_path / "waveforms").rglob("*.npy"))
+    (exams,) = database.execute("SELECT count(DISTINCT waveform_sha256) FROM annotations_exam").fetchone()
+    assert len(blobs) == exams
+
+
+def test_the_audit_table_is_append_only_on_sqlite_too(tmp_path):
+    assert manage(tmp_path, "migrate", "--no-input").returncode == 0
+    database = sqlite3.connect(tmp_path / "db.sqlite3")
+    database.execute(
+        "INSERT INTO annotations_auditevent (occurred_at, actor_username, action, target_type, "
+        "target_id) VALUES ('2026-01-01', '', 'x', '', '')"
+    )
+    for statement in ("UPDATE annotations_auditevent SET action = 'y'", "DELETE FROM annotations_auditevent"):
+        try:
+            database.execute(statement)
+        except sqlite3.IntegrityError as error:
+            assert "append-only" in str(error)
+        else:
+            raise AssertionError(f"{statement} was allowed")
+
+
+# Readers submit through the API, the coordinator builds a release on the Releases page and downloads
+# its zip; all in one process on the embedded default, as `make run` serves it.
+RELEASE_SCRIPT = """
+import json, sys, time
+import django
+django.setup()
+from django.contrib.auth import get_user_model
+from django.test import Client
+from annotations.models import AgreementResult, Assignment, Release, ReviewBatch
+
+User = get_user_model()
+batch = ReviewBatch.objects.get(name="Demo batch")
+codes = {"ana": ["NORM"], "bruno": ["RBBB"]}
+clients = {}
+for assignment in Assignment.objects.filter(batch=batch).select_related("reader").order_by("position"):
+    name = assignment.reader.username
+    if name not in clients:
+        clients[name] = Client(HTTP_HOST="localhost")
+        clients[name].force_login(assignment.reader)
+    response = clients[name].post(
+        f"/api/v1/reading/assignments/{assignment.pk}/submit/",
+        {"labels": [{"code": c, "uncertain": False} for c in codes[name]], "revision": 0},
+        content_type="application/json",
+    )
+    assert response.status_code == 200, response.content
+deadline = time.monotonic() + 120
+while not AgreementResult.objects.filter(batch=batch, read_count__gt=0).exists():
+    assert time.monotonic() < deadline, "agreement never computed"
+    time.sleep(0.2)
+coordinator = Client(HTTP_HOST="localhost")
+coordinator.force_login(User.objects.get(username="diego"))
+response = coordinator.post("/releases/", {"batches": [batch.pk], "hdf5": "on", "name": "laptop"})
+assert response.status_code == 302, response.content.decode()[:2000]
+release = Release.objects.get(name="laptop")
+while release.status not in (Release.Status.DONE, Release.Status.FAILED):
+    assert time.monotonic() < deadline, "release never finished"
+    time.sleep(0.2)
+    release.refresh_from_db()
+assert release.status == Release.Status.DONE, release.error
+page = coordinator.get(f"/releases/{release.pk}/").content.decode()
+assert "release-%d.zip" % release.pk in page or "/zip" in page
+archive = coordinator.get(f"/releases/{release.pk}/zip")
+assert archive.status_code == 200, archive.status_code
+with open(sys.argv[1], "wb") as handle:
+    for chunk in archive.streaming_content:
+        handle.write(chunk)
+print(json.dumps({"release": release.pk, "batch": batch.pk, "exams": release.exam_count}))
+"""
+
+
+def test_export_labels_and_a_release_build_work_on_the_embedded_sqlite_default(tmp_path):
+    for command in (["migrate", "--no-input"], ["load_taxonomy", "--shipped"], ["seed_demo"]):
+        assert manage(tmp_path, *command).returncode == 0
+    environ = {"PATH": os.environ["PATH"], "DEBUG": "1", "VAR_DIR": str(tmp_path)}
+    environ["DJANGO_SETTINGS_MODULE"] = "ecgreview.settings"
+    result = subprocess.run(
+        [sys.executable, "-c", RELEASE_SCRIPT, str(tmp_path / "release.zip")],
+        cwd=ROOT,
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-4000:]
+    built = json.loads(result.stdout.strip().splitlines()[-1])
+    assert built["exams"] > 0
+    unpacked = tmp_path / "unpacked"
+    zipfile.ZipFile(tmp_path / "release.zip").extractall(unpacked)
+    folder = unpacked / f"release-{built['release']}"
+    check = subprocess.run(["sha256sum", "-c", "SHA256SUMS"], cwd=folder, capture_output=True, text=True)
+    assert check.returncode == 0, check.stdout + check.stderr
+    out = tmp_path / "export"
+    exported = manage(
+        tmp_path, "export_labels", "--batch", str(built["batch"]), "--out", str(out), "--no-progress"
+    )
+    assert exported.returncode == 0, exported.stderr[-4000:]
+    check = subprocess.run(["sha256sum", "-c", "SHA256SUMS"], cwd=out, capture_output=True, text=True)
+    assert check.returncode == 0, check.stdout + check.stderr
+    # The same state and options: the command's data files are the release's, byte for byte.
+    for name in ("consensus.csv", "consensus.jsonl", "reads.csv", "tracings.hdf5"):
+        assert (out / name).read_bytes() == (folder / name).read_bytes(), name
+
+
+# A submit on the embedded default returns before the agreement recomputation it triggers: that runs on
+# an in-process background thread (its own database connection), coalesced per batch.
+SUBMIT_SCRIPT = """
+import json, threading
+import django
+django.setup()
+from django.conf import settings
+from django.test import Client
+from annotations.models import AgreementResult, Assignment, ReviewBatch
+from annotations.services.agreement import compute as agreement
+
+batch = ReviewBatch.objects.get(name="Demo batch")
+calls, responded = [], threading.Event()
+real_compute = agreement.batch_agreement_compute
+
+def compute(batch_id):
+    # Inside the request this would wait for a response that cannot come first, and record False.
+    calls.append({"after_response": responded.wait(20), "thread": threading.current_thread().name})
+    return real_compute(batch_id)
+
+agreement.batch_agreement_compute = compute
+clients = {}
+
+def submit(assignment):
+    name = assignment.reader.username
+    if name not in clients:
+        clients[name] = Client(HTTP_HOST="localhost")
+        clients[name].force_login(assignment.reader)
+    response = clients[name].post(
+        f"/api/v1/reading/assignments/{assignment.pk}/submit/",
+        {"labels": [{"code": "NORM", "uncertain": False}], "revision": 0},
+        content_type="application/json",
+    )
+    assert response.status_code == 200, response.content
+
+slots = Assignment.objects.filter(batch=batch).select_related("reader")
+slots = list(slots.order_by("reader_id", "position"))
+settings.AGREEMENT_RECOMPUTE_DELAY_S = 0
+submit(slots[0])
+responded.set()
+from ecgreview.inprocess import background
+background.drain()
+first = list(calls)
+# A burst within the delay costs one recomputation, which sees every read of the burst.
+settings.AGREEMENT_RECOMPUTE_DELAY_S = 30
+for slot in slots[1:4]:
+    submit(slot)
+during = len(calls)
+background.drain()
+result = AgreementResult.objects.get(batch=batch)
+seen = {"first": first, "during_burst": during - 1, "after": len(calls), "reads": result.read_count}
+print(json.dumps(seen))
+"""
+
+
+def test_a_submit_on_the_embedded_default_does_not_wait_for_the_agreement_recomputation(tmp_path):
+    for command in (["migrate", "--no-input"], ["load_taxonomy", "--shipped"], ["seed_demo"]):
+        assert manage(tmp_path, *command).returncode == 0
+    environ = {"PATH": os.environ["PATH"], "DEBUG": "1", "VAR_DIR": str(tmp_path)}
+    environ["DJANGO_SETTINGS_MODULE"] = "ecgreview.settings"
+    result = subprocess.run(
+        [sys.executable, "-c", SUBMIT_SCRIPT],
+        cwd=ROOT,
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-4000:]
+    seen = json.loads(result.stdout.strip().splitlines()[-1])
+    assert len(seen["first"]) == 1
+    assert seen["first"][0]["after_response"] is True
+    assert seen["first"][0]["thread"] != "MainThread"
+    assert seen["during_burst"] == 0
+    assert seen["after"] == 2 and seen["reads"] == 4

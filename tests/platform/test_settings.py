@@ -1,0 +1,109 @@
+"""Settings come from the environment and refuse values they cannot understand."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+PROBE = (
+    "import json, django; from django.conf import settings; django.setup(); "
+    "db = settings.DATABASES['default']; "
+    "print(json.dumps({'engine': db['ENGINE'], 'name': str(db['NAME']), 'debug': settings.DEBUG, "
+    "'eager': settings.CELERY_TASK_ALWAYS_EAGER, 'cache': settings.CACHES['default']['BACKEND'], "
+    "'waveforms': settings.STORAGES['waveforms']['BACKEND'], 'policy': settings.IDENTIFIERS_POLICY}))"
+)
+
+
+def load_settings(tmp_path, **variables):
+    """Import the real settings in a fresh interpreter with only the given variables set."""
+    environ = {
+        "PATH": os.environ["PATH"],
+        "DJANGO_SETTINGS_MODULE": "ecgreview.settings",
+        "VAR_DIR": str(tmp_path),
+        **variables,
+    }
+    return subprocess.run(
+        [sys.executable, "-c", PROBE], cwd=ROOT, env=environ, capture_output=True, text=True, timeout=60
+    )
+
+
+def test_with_nothing_configured_but_debug_the_app_uses_sqlite_under_var_and_runs_tasks_in_process(tmp_path):
+    result = load_settings(tmp_path, DEBUG="1")
+    assert result.returncode == 0, result.stderr
+    loaded = json.loads(result.stdout)
+    assert loaded["engine"] == "django.db.backends.sqlite3"
+    assert loaded["name"] == str(tmp_path / "db.sqlite3")
+    assert loaded["eager"] is True
+    assert loaded["cache"].endswith("LocMemCache")
+    assert loaded["waveforms"].endswith("FileSystemStorage")
+    assert loaded["policy"] == "drop"
+
+
+def test_a_database_and_redis_url_switch_to_postgres_redis_and_real_workers(tmp_path):
+    result = load_settings(
+        tmp_path, DEBUG="1", DATABASE_URL="postgres://u@db:5432/ecg", REDIS_URL="redis://cache:6379/0"
+    )
+    loaded = json.loads(result.stdout)
+    assert loaded["engine"] == "django.db.backends.postgresql"
+    assert loaded["name"] == "ecg"
+    assert loaded["eager"] is False
+    assert loaded["cache"].endswith("RedisCache")
+
+
+def test_an_s3_waveform_url_selects_a_working_s3_backend_with_bucket_and_prefix(tmp_path):
+    script = (
+        "import django; django.setup(); from django.core.files.storage import storages; "
+        "s = storages['waveforms']; print(type(s).__name__, s.bucket_name, s.location, s.endpoint_url)"
+    )
+    environ = {
+        "PATH": os.environ["PATH"],
+        "DJANGO_SETTINGS_MODULE": "ecgreview.settings",
+        "DEBUG": "1",
+        "VAR_DIR": str(tmp_path),
+        "WAVEFORM_STORAGE_URL": "s3://ecg-bucket/waveforms",
+        "AWS_S3_ENDPOINT_URL": "http://127.0.0.1:9000",
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, env=environ, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["S3Storage", "ecg-bucket", "waveforms", "http://127.0.0.1:9000"]
+
+
+@pytest.mark.parametrize(
+    ("variables", "message"),
+    [
+        ({"DEBUG": "ture"}, "DEBUG='ture' is not a boolean"),
+        ({"DEBUG": "0"}, "SECRET_KEY must be set when DEBUG is off"),
+        ({"DEBUG": "0", "SECRET_KEY": "short"}, "SECRET_KEY must be at least 50 characters"),
+        ({"DEBUG": "0", "SECRET_KEY": "k" * 60}, "ALLOWED_HOSTS must list the host names"),
+        ({"DEBUG": "1", "DATABASE_URL": "mysql://x@y/z"}, "DATABASE_URL scheme 'mysql' is not supported"),
+        (
+            {"DEBUG": "1", "REDIS_URL": "amqp://guest@rabbit//"},
+            "REDIS_URL must be a redis:// or rediss:// URL",
+        ),
+        ({"DEBUG": "1", "IDENTIFIERS_POLICY": "share"}, "IDENTIFIERS_POLICY='share' must be one of"),
+        ({"DEBUG": "1", "SESSION_IDLE_MINUTES": "ten"}, "SESSION_IDLE_MINUTES='ten' is not an integer"),
+        ({"DEBUG": "1", "SESSION_IDLE_MINUTES": "0"}, "SESSION_IDLE_MINUTES=0 is below its minimum of 1"),
+        ({"DEBUG": "1", "WAVEFORM_STORAGE_URL": "ftp://x/y"}, "WAVEFORM_STORAGE_URL scheme 'ftp'"),
+    ],
+)
+def test_a_bad_value_stops_the_process_with_a_message_naming_the_variable(tmp_path, variables, message):
+    result = load_settings(tmp_path, **variables)
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr
+    assert message in result.stderr
+
+
+def test_every_variable_the_settings_read_is_documented_in_env_example():
+    import re
+
+    settings_source = (ROOT / "ecgreview" / "settings.py").read_text()
+    read = set(re.findall(r'env\.\w+\(\s*"([A-Z0-9_]+)"', settings_source))
+    documented = set(re.findall(r"^#?\s*([A-Z0-9_]+)=", (ROOT / ".env.example").read_text(), re.M))
+    assert read, "the pattern found no variables: the test would pass vacuously"
+    assert read - documented == set()

@@ -1,0 +1,31 @@
+"""Helpers shared by the reading tests: a batch that ana and bruno both read, exam by exam."""
+
+from __future__ import annotations
+
+from annotations.models import Assignment, ReviewBatch
+from annotations.services.batches.lifecycle import batch_create
+from tests.factories import make_exam
+
+
+def shared_batch(
+    *, readers, coordinator, taxonomy, exams=2, mode=ReviewBatch.SuggestionMode.HIDDEN, **exam_fields
+):
+    """Every reader reads every exam (k = number of readers)."""
+    return batch_create(
+        name="Reading study",
+        taxonomy=taxonomy,
+        exams=[make_exam(seed=i, **exam_fields) for i in range(exams)],
+        readers=readers,
+        readers_per_exam=len(readers),
+        actor=coordinator,
+        suggestion_mode=mode,
+        seed=5,
+    )
+
+
+def queue(batch, reader) -> list[Assignment]:
+    return list(Assignment.objects.filter(batch=batch, reader=reader).order_by("position"))
+
+
+def labels(*codes: str, uncertain: tuple[str, ...] = ()) -> list[dict]:
+    return [{"code": code, "uncertain": code in uncertain} for code in codes]

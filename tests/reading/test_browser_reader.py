@@ -1,0 +1,432 @@
+"""The reader page in Debian's headless Chromium against the live server: drawing, keys, drafts, blinding."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from annotations.lib.ecg.synthetic import synthetic_ecg
+from annotations.models import (
+    Annotation,
+    Assignment,
+    ReviewBatch,
+    Suggestion,
+    SuggestionExposure,
+    SuggestionScore,
+)
+from tests.browser import screenshot_path
+from tests.factories import PASSWORD
+from tests.reading.helpers import queue, shared_batch
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def log_in(page, live_server, username: str) -> None:
+    page.goto(f"{live_server.url}/accounts/login/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_selector("main h1")
+
+
+def wait_drawn(page, assignment: Assignment) -> None:
+    page.wait_for_selector(f"#ecg[data-drawn='{assignment.pk}']")
+
+
+def lead_traces(page) -> list[str]:
+    return page.evaluate("Array.from(document.getElementById('ecg').data, t => t.name)")
+
+
+def test_a_reader_opens_the_worklist_and_sees_twelve_leads_and_a_rhythm_strip_on_paper(
+    live_server, page, ana, bruno, diego, tnmg
+):
+    batch = shared_batch(readers=[ana, bruno], coordinator=diego, taxonomy=tnmg, age=61, sex="F")
+    first = queue(batch, ana)[0]
+    log_in(page, live_server, "ana")
+    page.click("#worklist a.continue")
+    wait_drawn(page, first)
+    assert page.url.endswith(f"/read/{first.pk}/")
+    assert lead_traces(page) == [
+        "I",
+        "aVR",
+        "V1",
+        "V4",
+        "II",
+        "aVL",
+        "V2",
+        "V5",
+        "III",
+        "aVF",
+        "V3",
+        "V6",
+        "II (rhythm)",
+    ]
+    # Drawn in the DOM: 13 SVG line paths with real geometry, on a grid drawn as paths.
+    assert page.locator("#ecg .scatterlayer .trace path.js-line").count() == 13
+    assert page.evaluate(
+        "Array.from(document.querySelectorAll('#ecg .scatterlayer path.js-line'))"
+        ".every(p => p.getBBox().width > 100)"
+    )
+    assert page.locator("#ecg .shapelayer path").count() >= 3
+    assert "Age 61" in page.inner_text("#exam-context")
+    assert page.locator("script:not([src])").count() == 0
+    page.screenshot(path=screenshot_path("reader-3x4"), full_page=True)
+
+
+def chosen(page) -> str:
+    return page.inner_text("#chosen")
+
+
+def test_a_reader_labels_by_keyboard_alone_submits_and_lands_on_the_next_exam(
+    live_server, page, ana, bruno, diego, tnmg
+):
+    batch = shared_batch(readers=[ana, bruno], coordinator=diego, taxonomy=tnmg)
+    first, second = queue(batch, ana)
+    log_in(page, live_server, "ana")
+    page.goto(f"{live_server.url}/read/next/?batch={batch.pk}")
+    wait_drawn(page, first)
+    page.keyboard.press("/")
+    page.keyboard.type("bradicardia")  # the Portuguese name finds it too
+    page.keyboard.press("Enter")
+    page.keyboard.press("Escape")  # the focus stays on the statement just chosen
+    page.keyboard.press("j")  # from sinus bradycardia down to the next statement, sinus arrhythmia
+    page.keyboard.press(" ")
+    page.keyboard.press("u")
+    assert chosen(page) == "SB, SA?"  # in the taxonomy's order
+    page.keyboard.press("?")
+    assert page.locator("#help").is_visible()
+    page.screenshot(path=screenshot_path("reader-help"))
+    page.keyboard.press("Escape")
+    with page.expect_response(lambda response: "/submit/" in response.url) as submitted:
+        page.keyboard.press("Enter")
+    assert submitted.value.status == 200
+    wait_drawn(page, second)
+    assert page.url.endswith(f"/read/{second.pk}/")
+    first.refresh_from_db()
+    assert first.status == Assignment.Status.SUBMITTED
+    read = first.annotations.get()
+    assert sorted((label.diagnostic_class.code, label.uncertain) for label in read.labels.all()) == [
+        ("SA", True),
+        ("SB", False),
+    ]
+    assert read.time_on_task_ms > 0
+    assert chosen(page) == "nothing yet"
+
+
+def test_a_draft_survives_a_reload_and_keys_are_letters_in_the_comment_box(
+    live_server, page, ana, bruno, diego, tnmg
+):
+    first = queue(shared_batch(readers=[ana, bruno], coordinator=diego, taxonomy=tnmg), ana)[0]
+    log_in(page, live_server, "ana")
+    page.goto(f"{live_server.url}/read/{first.pk}/")
+    wait_drawn(page, first)
+    page.keyboard.press("/")
+    page.keyboard.type("LBBB")
+    page.keyboard.press("Enter")
+    page.keyboard.press("Escape")
+    page.click("#comment")
+    page.keyboard.type("notched R in V6, n and j are text here")
+    page.wait_for_function("() => document.getElementById('save-state').textContent === 'Draft saved'")
+    page.reload()
+    wait_drawn(page, first)
+    assert chosen(page) == "LBBB"
+    assert page.input_value("#comment") == "notched R in V6, n and j are text here"
+    first.refresh_from_db()
+    assert first.status == Assignment.Status.IN_PROGRESS
+    assert first.annotations.get().status == Annotation.Status.DRAFT
+
+
+def test_an_exclusive_set_violation_is_refused_with_its_message(live_server, page, ana, bruno, diego, tnmg):
+    first = queue(shared_batch(readers=[ana, bruno], coordinator=diego, taxonomy=tnmg), ana)[0]
+    log_in(page, live_server, "ana")
+    page.goto(f"{live_server.url}/read/{first.pk}/")
+    wait_drawn(page, first)
+    page.keyboard.press("n")
+    page.keyboard.press("/")
+    page.keyboard.type("sinus brady")
+    page.keyboard.press("Enter")
+    page.keyboard.press("Escape")
+    page.keyboard.press("Enter")
+    message = page.locator("#message")
+    assert message.is_visible()
+    assert message.inner_text() == (
+        "Normal ECG (within normal limits for age and sex) (NORM) and Sinus bradycardia (SB) "
+        "cannot be chosen together."
+    )
+    page.screenshot(path=screenshot_path("reader-exclusive"))
+    first.refresh_from_db()
+    assert first.status != Assignment.Status.SUBMITTED
+    assert page.url.endswith(f"/read/{first.pk}/")
+
+
+def test_a_second_reader_of_the_same_exam_sees_none_of_the_first_readers_work(
+    live_server, page, browser, ana, bruno, diego, tnmg
+):
+    batch = shared_batch(readers=[ana, bruno], coordinator=diego, taxonomy=tnmg, exams=1)
+    anas, brunos = queue(batch, ana)[0], queue(batch, bruno)[0]
+    marker = "MARKER-first-reader-4411"
+    log_in(page, live_server, "ana")
+    page.goto(f"{live_server.url}/read/{anas.pk}/")
+    wait_drawn(page, anas)
+    page.keyboard.press("/")
+    page.keyboard.type("WPW")
+    page.keyboard.press("Enter")
+    page.fill("#comment", marker)
+    page.keyboard.press("Control+Enter")
+    page.wait_for_url(f"{live_server.url}/")
+    anas.refresh_from_db()
+    assert anas.status == Assignment.Status.SUBMITTED
+
+    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    other = context.new_page()
+    bodies = []
+    other.on("response", lambda r: bodies.append(r.body()) if r.status < 300 and is_text(r) else None)
+    log_in(other, live_server, "bruno")
+    other.click("#worklist a.continue")
+    wait_drawn(other, brunos)
+    assert other.goto(f"{live_server.url}/read/{anas.pk}/").status == 404
+    assert other.goto(f"{live_server.url}/api/v1/reading/assignments/{anas.pk}/").status == 404
+    context.close()
+    assert len(bodies) >= 4
+    for body in bodies:
+        assert marker.encode() not in body
+        assert b'WPW", "uncertain' not in body
+    assert chosen_codes_in(brunos) == []
+
+
+def is_text(response) -> bool:
+    kind = response.headers.get("content-type", "")
+    return "text" in kind or "json" in kind
+
+
+def chosen_codes_in(assignment) -> list[str]:
+    return [label.diagnostic_class.code for a in assignment.annotations.all() for label in a.labels.all()]
+
+
+def test_in_two_stage_mode_the_blind_read_is_stored_before_the_suggestion_appears(
+    live_server, page, ana, bruno, diego, tnmg
+):
+    batch = shared_batch(
+        readers=[ana, bruno],
+        coordinator=diego,
+        taxonomy=tnmg,
+        exams=1,
+        mode=ReviewBatch.SuggestionMode.TWO_STAGE,
+    )
+    first = queue(batch, ana)[0]
+    suggestion = Suggestion.objects.create(exam=first.exam, provider="demo-model", provider_version="2")
+    SuggestionScore.objects.create(
+        suggestion=suggestion, diagnostic_class=tnmg.classes.get(code="AF"), score=0.87
+    )
+    log_in(page, live_server, "ana")
+    page.goto(f"{live_server.url}/read/{first.pk}/")
+    wait_drawn(page, first)
+    assert not page.locator("#suggestion").is_visible()
+    page.keyboard.press("/")
+    page.keyboard.type("sinus brady")
+    page.keyboard.press("Enter")
+    page.keyboard.press("Escape")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#suggestion:not([hidden])")
+    assert "AF" in page.inner_text("#suggestion")
+    blind = Annotation.objects.get(assignment=first, stage=Annotation.Stage.BLIND)
+    exposure = SuggestionExposure.objects.get(assignment=first)
+    assert blind.status == Annotation.Status.SUBMITTED
+    assert blind.submitted_at <= exposure.shown_at
+    page.screenshot(path=screenshot_path("reader-two-stage"))
+    page.keyboard.press("/")
+    page.keyboard.type("atrial fib")
+    page.keyboard.press("Enter")
+    page.keyboard.press("Escape")
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"{live_server.url}/")
+    revised = Annotation.objects.get(assignment=first, stage=Annotation.Stage.REVISED)
+    assert sorted(label.diagnostic_class.code for label in revised.labels.all()) == ["AF", "SB"]
+
+
+def figure(page, script: str):
+    return page.evaluate(
+        "() => { const gd = document.getElementById('ecg'); const xa = gd._fullLayout.xaxis;"
+        " const ya = gd._fullLayout.yaxis; const box = gd.getBoundingClientRect();" + script + "}"
+    )
+
+
+def test_calipers_read_the_rr_interval_of_a_synthetic_exam_within_one_sample(
+    live_server, page, ana, bruno, diego, tnmg
+):
+    first = queue(
+        shared_batch(readers=[ana, bruno], coordinator=diego, taxonomy=tnmg, exams=1, heart_rate=75), ana
+    )[0]
+    _, peaks = synthetic_ecg(heart_rate_bpm=75, seed=0)
+    rr_ms = (peaks[4] - peaks[3]) * 1000 / 500
+    log_in(page, live_server, "ana")
+    page.goto(f"{live_server.url}/read/{first.pk}/")
+    wait_drawn(page, first)
+    # Zoom on the two beats by dragging a box, as a reader does: a pixel then spans under a sample.
+    (x0, y0), (x1, y1) = (
+        figure(
+            page,
+            f"const t = gd.data.find(d => d.name === 'II (rhythm)'); const i = {int(peak)};"
+            f" return [box.left + xa._offset + xa.l2p(t.x[i] + {dx}),"
+            f" box.top + ya._offset + ya.l2p(t.y[i] + {dy})];",
+        )
+        for peak, dx, dy in ((peaks[3], -1.5, 4), (peaks[4], 1.5, -14))
+    )
+    page.mouse.move(x0, y0)
+    page.mouse.down()
+    page.mouse.move((x0 + x1) / 2, (y0 + y1) / 2, steps=4)
+    page.mouse.move(x1, y1, steps=4)
+    page.mouse.up()
+    page.wait_for_function(
+        "() => { const r = document.getElementById('ecg')._fullLayout.xaxis.range; return r[1] - r[0] < 60; }"
+    )
+    page.keyboard.press("c")
+    for peak in (peaks[3], peaks[4]):
+        # Where the rhythm strip's R peak is drawn, nudged by a fifth of a sample off it.
+        x, y = figure(
+            page,
+            f"const t = gd.data.find(d => d.name === 'II (rhythm)'); const i = {int(peak)};"
+            " return [box.left + xa._offset + xa.l2p(t.x[i] + 0.01), box.top + ya._offset + ya.l2p(t.y[i])];",
+        )
+        page.mouse.click(x, y)
+    readout = page.locator("#caliper-readout")
+    assert abs(float(readout.get_attribute("data-interval-ms")) - rr_ms) <= 2.0
+    assert abs(float(readout.get_attribute("data-rate-bpm")) - 60000 / rr_ms) < 0.5
+    assert abs(float(readout.get_attribute("data-amplitude-mv"))) < 0.05  # both on an R peak of II
+    page.keyboard.press("m")
+    marches = figure(page, "return gd.layout.shapes.filter(s => s.name === 'march').map(s => s.x0);")
+    assert len(marches) >= 5
+    spacing = [b - a for a, b in itertools.pairwise(marches)]
+    assert all(abs(step - rr_ms / 1000 * 25) < 1e-6 for step in spacing)
+    page.screenshot(path=screenshot_path("reader-calipers"))
+
+
+GRID = (
+    "const major = gd.layout.shapes.find(s => s.name === 'grid-major').path;"
+    " const xs = [...major.matchAll(/M([\\d.]+),0V/g)].map(m => +m[1]);"
+    " const ys = [...major.matchAll(/M0,([\\d.]+)H/g)].map(m => +m[1]);"
+    " const square = [xa.l2p(xs[1]) - xa.l2p(xs[0]), ya.l2p(ys[0]) - ya.l2p(ys[1])];"
+    " const t = gd.data.find(d => d.name === 'II (rhythm)');"
+)
+
+
+@pytest.mark.parametrize(("speed", "gain"), [("25", "10"), ("50", "20"), ("12.5", "5")])
+def test_the_grid_is_calibrated_to_the_chosen_speed_and_gain(
+    live_server, page, ana, bruno, diego, tnmg, speed, gain
+):
+    from annotations.lib.ecg.waveform import to_mv
+    from annotations.services.exams.waveforms import waveform_load
+
+    first = queue(
+        shared_batch(readers=[ana, bruno], coordinator=diego, taxonomy=tnmg, exams=1, heart_rate=75), ana
+    )[0]
+    _, peaks = synthetic_ecg(heart_rate_bpm=75, seed=0)
+    lead_ii = to_mv(waveform_load(first.exam.waveform_key)[1], first.exam.gain_uv)
+    peak, flat = int(peaks[2]), int(peaks[2]) - 60  # an R peak, and 120 ms before it (PR segment)
+    log_in(page, live_server, "ana")
+    page.goto(f"{live_server.url}/read/{first.pk}/")
+    wait_drawn(page, first)
+    page.select_option("#speed", speed)
+    page.select_option("#gain", gain)
+    page.wait_for_function(
+        "() => { const t = document.getElementById('ecg').data[12];"
+        f" return Math.abs(t.x[1] - t.x[0] - {float(speed) / 500}) < 1e-6; }}"
+    )
+    square, px_200ms, px_per_mv = figure(
+        page,
+        GRID + f" return [square, xa.l2p(t.x[100]) - xa.l2p(t.x[0]),"
+        f" (ya.l2p(t.y[{flat}]) - ya.l2p(t.y[{peak}])) / {lead_ii[peak] - lead_ii[flat]}];",
+    )
+    width, height = square
+    assert width > 4 and abs(width - height) < 0.02  # a major square is square on screen
+    # One major square (5 mm): 200 ms at 25 mm/s, 100 ms at 50 mm/s, 400 ms at 12.5 mm/s ...
+    assert abs(px_200ms - width * float(speed) / 25) < 0.05  # l2p rounds to 0.01 px
+    # ... and 0.5 mV at 10 mm/mV, 0.25 mV at 20 mm/mV, 1 mV at 5 mm/mV.
+    assert abs(px_per_mv * 0.5 - height * float(gain) / 10) < 0.05
+    if speed == "25":
+        page.screenshot(path=screenshot_path("reader-calibrated"))
+
+
+def test_the_other_layouts_draw_twelve_leads(live_server, page, ana, bruno, diego, tnmg):
+    first = queue(shared_batch(readers=[ana, bruno], coordinator=diego, taxonomy=tnmg, exams=1), ana)[0]
+    log_in(page, live_server, "ana")
+    page.goto(f"{live_server.url}/read/{first.pk}/")
+    wait_drawn(page, first)
+    page.select_option("#layout", "6x2")
+    page.wait_for_function("() => document.getElementById('ecg').data.length === 12")
+    assert lead_traces(page) == ["I", "V1", "II", "V2", "III", "V3", "aVR", "V4", "aVL", "V5", "aVF", "V6"]
+    page.screenshot(path=screenshot_path("reader-6x2"), full_page=True)
+    page.keyboard.press("l")
+    page.wait_for_function("() => document.getElementById('ecg').data.every(t => t.x.length === 5000)")
+    assert len(lead_traces(page)) == 12
+
+
+def test_the_reader_page_raises_no_console_error_and_uses_its_preloads(
+    live_server, page, ana, bruno, diego, tnmg
+):
+    first = queue(shared_batch(readers=[ana, bruno], coordinator=diego, taxonomy=tnmg, exams=1), ana)[0]
+    messages = []
+    page.on("console", lambda m: messages.append(m.text) if m.type in ("error", "warning") else None)
+    log_in(page, live_server, "ana")
+    waveform_requests = []
+    page.on("request", lambda r: waveform_requests.append(r.url) if "/waveform/" in r.url else None)
+    page.goto(f"{live_server.url}/read/{first.pk}/")
+    wait_drawn(page, first)
+    page.wait_for_timeout(1200)  # preload warnings arrive a few seconds late at most; not a timing assertion
+    assert [m for m in messages if "preload" in m or "Content Security" in m] == []
+    assert len(waveform_requests) == 1
+
+
+def test_a_submit_the_server_refuses_brings_the_reader_back_with_their_choices(
+    live_server, page, ana, bruno, diego, tnmg
+):
+    """The next exam is drawn while the submit travels; a refusal (here a stale revision, as when the
+    exam was saved from another tab) must return the reader to the exam, choices and message intact."""
+    from annotations.services.reading import annotation_save_draft
+
+    batch = shared_batch(readers=[ana, bruno], coordinator=diego, taxonomy=tnmg)
+    first, second = queue(batch, ana)
+    log_in(page, live_server, "ana")
+    page.goto(f"{live_server.url}/read/next/?batch={batch.pk}")
+    wait_drawn(page, first)
+    page.keyboard.press("n")
+    with page.expect_response(lambda response: "/draft/" in response.url):
+        pass  # the autosave stores revision 1
+    annotation = Annotation.objects.get(assignment=first)
+    annotation_save_draft(actor=ana, assignment=first, labels=[], revision=annotation.revision)  # other tab
+    with page.expect_response(lambda response: "/submit/" in response.url) as submitted:
+        page.keyboard.press("Enter")
+    assert submitted.value.status == 409
+    page.wait_for_url(f"**/read/{first.pk}/")
+    wait_drawn(page, first)
+    page.wait_for_selector("#message:not(:empty)")
+    assert chosen(page) == "NORM"
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert first.status != Assignment.Status.SUBMITTED and second.status == Assignment.Status.PENDING
+
+
+@pytest.mark.parametrize("mode", [ReviewBatch.SuggestionMode.HIDDEN, ReviewBatch.SuggestionMode.TWO_STAGE])
+def test_a_submit_pressed_while_the_draft_autosave_is_in_flight_is_stored(
+    live_server, page, ana, bruno, diego, tnmg, mode
+):
+    """A quick reader chooses and presses Enter while the autosave of that choice is still travelling (a
+    busy server): the submit waits for the save and must carry the revision that save produced, not the
+    one from before it, or the server refuses the reader's own read as "saved elsewhere"."""
+    first = queue(shared_batch(readers=[ana, bruno], coordinator=diego, taxonomy=tnmg, mode=mode), ana)[0]
+    held = []
+    page.route("**/draft/", lambda route: held.append(route))  # the save is sent, its answer waits
+    log_in(page, live_server, "ana")
+    page.goto(f"{live_server.url}/read/{first.pk}/")
+    wait_drawn(page, first)
+    page.keyboard.press("n")
+    page.wait_for_timeout(1000)  # past the autosave's delay: the draft request is out
+    assert len(held) == 1
+    page.keyboard.press("Enter")
+    with page.expect_response(lambda response: "/submit/" in response.url) as submitted:
+        held.pop().continue_()
+    assert submitted.value.status == 200, submitted.value.text()
+    read = Annotation.objects.get(assignment=first, stage=Annotation.Stage.BLIND)
+    assert read.status == Annotation.Status.SUBMITTED
+    assert [label.diagnostic_class.code for label in read.labels.all()] == ["NORM"]

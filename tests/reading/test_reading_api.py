@@ -1,0 +1,286 @@
+"""The reading API and pages, with the Django client: blinding, 404s, waveform bytes, refusals."""
+
+import gzip
+import json
+import re
+
+import numpy as np
+import pytest
+
+from annotations.models import (
+    Consensus,
+    ReferenceLabel,
+    ReviewBatch,
+    Suggestion,
+    SuggestionExposure,
+    SuggestionScore,
+)
+from annotations.services.exams.waveforms import waveform_load
+from tests.reading.helpers import labels, queue, shared_batch
+
+pytestmark = pytest.mark.django_db
+API = "/api/v1/reading/assignments"
+MARKER = "MARKER-ana-7f3c91"
+
+
+def _everything_a_reader_can_open(client, assignment) -> list[bytes]:
+    """Every page and API response of the reader's own views of an assignment."""
+    urls = [
+        "/",
+        f"/read/{assignment.pk}/",
+        f"{API}/{assignment.pk}/",
+        f"{API}/{assignment.pk}/?prefetch=1",
+        "/api/v1/worklist/",
+        f"/api/v1/reading/next/?batch={assignment.batch_id}",
+    ]
+    bodies = []
+    for url in urls:
+        response = client.get(url)
+        assert response.status_code == 200, url
+        bodies.append(response.content)
+    return bodies
+
+
+def test_a_second_reader_sees_nothing_of_the_first_readers_work(client_for, ana, bruno, diego, tnmg):
+    batch = shared_batch(readers=[ana, bruno], coordinator=diego, taxonomy=tnmg, exams=1)
+    anas, brunos = queue(batch, ana)[0], queue(batch, bruno)[0]
+    assert anas.exam_id == brunos.exam_id
+    ReferenceLabel.objects.create(exam=anas.exam, code_system="code15", code="REFCODE-9931", source="import")
+    Consensus.objects.create(
+        batch=batch,
+        exam=anas.exam,
+        diagnostic_class=tnmg.classes.get(code="WPW"),
+        value=True,
+        method="majority",
+        positive_votes=2,
+        total_votes=2,
+        algorithm_version="v1",
+    )
+    client = client_for(ana)
+    saved = client.put(
+        f"{API}/{anas.pk}/draft/",
+        {"labels": labels("LBBB", uncertain=("LBBB",)), "comment": MARKER, "revision": 0},
+        content_type="application/json",
+    )
+    assert saved.status_code == 200
+    submitted = client.post(
+        f"{API}/{anas.pk}/submit/",
+        {"labels": labels("LBBB"), "comment": MARKER, "revision": saved.json()["revision"]},
+        content_type="application/json",
+    )
+    assert submitted.status_code == 200
+
+    client = client_for(bruno)
+    bodies = _everything_a_reader_can_open(client, brunos)
+    context = json.loads(bodies[2])
+    assert context["annotation"] == {
+        "stage": None,
+        "status": None,
+        "revision": 0,
+        "labels": [],
+        "comment": "",
+        "time_on_task_ms": 0,
+        "blind": None,
+    }
+    assert set(context["exam"]) == {
+        "age",
+        "sex",
+        "sampling_rate",
+        "n_samples",
+        "lead_names",
+        "gain_uv",
+        "waveform_url",
+        "waveform_etag",
+    }
+    for body in bodies:
+        text = body.decode()
+        for secret in (MARKER, "REFCODE-9931", "target_reads", "is_gold", "consensus", "external_id"):
+            assert secret not in text
+        assert not re.search(r"\bana\b", text)  # not even the other reader's name
+
+
+def test_the_first_reader_sees_her_own_draft_comment(client_for, ana, bruno, diego, tnmg):
+    anas = queue(shared_batch(readers=[ana, bruno], coordinator=diego, taxonomy=tnmg, exams=1), ana)[0]
+    client = client_for(ana)
+    client.put(
+        f"{API}/{anas.pk}/draft/",
+        {"labels": labels("SB"), "comment": MARKER, "revision": 0},
+        content_type="application/json",
+    )
+    context = client.get(f"{API}/{anas.pk}/").json()
+    assert context["annotation"]["comment"] == MARKER
+    assert context["annotation"]["labels"] == [{"code": "SB", "uncertain": False}]
+
+
+def test_ids_that_are_not_the_readers_own_assignment_answer_404(client_for, ana, bruno, diego, tnmg):
+    batch = shared_batch(readers=[ana, bruno], coordinator=diego, taxonomy=tnmg, exams=1)
+    anas = queue(batch, ana)[0]
+    client = client_for(bruno)
+    missing = max(anas.pk, anas.exam_id) + 1000
+    for target in (anas.pk, missing):
+        assert client.get(f"/read/{target}/").status_code == 404
+        assert client.get(f"{API}/{target}/").status_code == 404
+        assert client.get(f"{API}/{target}/waveform/").status_code == 404
+        body = {"labels": labels("SB"), "revision": 0}
+        assert client.put(f"{API}/{target}/draft/", body, content_type="application/json").status_code == 404
+        assert (
+            client.post(f"{API}/{target}/submit/", body, content_type="application/json").status_code == 404
+        )
+        assert (
+            client.post(f"{API}/{target}/skip/", {"reason": "x"}, content_type="application/json").status_code
+            == 404
+        )
+
+
+def test_people_without_the_reader_role_are_turned_away(client_for, ana, bruno, diego, eve, tnmg):
+    anas = queue(shared_batch(readers=[ana, bruno], coordinator=diego, taxonomy=tnmg, exams=1), ana)[0]
+    for person in (eve, diego):
+        client = client_for(person)
+        assert client.get(f"/read/{anas.pk}/").status_code == 403
+        assert client.get(f"{API}/{anas.pk}/").status_code == 403
+        assert client.get(f"{API}/{anas.pk}/waveform/").status_code == 403
+
+
+def test_the_waveform_is_int16_gzipped_once_with_a_per_assignment_etag(client_for, ana, bruno, diego, tnmg):
+    anas = queue(shared_batch(readers=[ana, bruno], coordinator=diego, taxonomy=tnmg, exams=1), ana)[0]
+    client = client_for(ana)
+    response = client.get(f"{API}/{anas.pk}/waveform/", HTTP_ACCEPT_ENCODING="gzip, deflate")
+    assert response["Content-Type"] == "application/octet-stream"
+    assert response["Content-Encoding"] == "gzip"
+    # A token of this assignment, never the content hash (a retest copy must not look alike).
+    assert anas.exam.waveform_sha256 not in response["ETag"]
+    assert response["ETag"] == f'"{client.get(f"{API}/{anas.pk}/").json()["exam"]["waveform_etag"]}"'
+    assert "private" in response["Cache-Control"]
+    samples = np.frombuffer(gzip.decompress(response.content), dtype="<i2").reshape(12, -1)
+    assert np.array_equal(samples, waveform_load(anas.exam.waveform_key))
+    assert float(response["X-ECG-Gain-uV"]) == anas.exam.gain_uv
+    plain = client.get(f"{API}/{anas.pk}/waveform/")
+    assert "Content-Encoding" not in plain
+    assert plain.content == samples.tobytes()
+    again = client.get(f"{API}/{anas.pk}/waveform/", HTTP_IF_NONE_MATCH=response["ETag"])
+    assert again.status_code == 304
+
+
+def test_an_exclusive_set_violation_is_refused_with_400_naming_both(client_for, ana, bruno, diego, tnmg):
+    anas = queue(shared_batch(readers=[ana, bruno], coordinator=diego, taxonomy=tnmg, exams=1), ana)[0]
+    response = client_for(ana).post(
+        f"{API}/{anas.pk}/submit/",
+        {"labels": labels("SB", "ST"), "revision": 0},
+        content_type="application/json",
+    )
+    assert response.status_code == 400
+    assert "Sinus bradycardia" in response.json()["detail"]
+    assert "Sinus tachycardia" in response.json()["detail"]
+
+
+def test_a_stale_draft_answers_409_with_the_current_revision(client_for, ana, bruno, diego, tnmg):
+    anas = queue(shared_batch(readers=[ana, bruno], coordinator=diego, taxonomy=tnmg, exams=1), ana)[0]
+    client = client_for(ana)
+    body = {"labels": labels("SB"), "revision": 0}
+    assert client.put(f"{API}/{anas.pk}/draft/", body, content_type="application/json").status_code == 200
+    stale = client.put(f"{API}/{anas.pk}/draft/", body, content_type="application/json")
+    assert stale.status_code == 409
+    assert stale.json()["revision"] == 1
+
+
+def test_submit_answers_the_next_assignment_of_the_readers_queue(client_for, ana, bruno, diego, tnmg):
+    batch = shared_batch(readers=[ana, bruno], coordinator=diego, taxonomy=tnmg, exams=2)
+    first, second = queue(batch, ana)
+    response = client_for(ana).post(
+        f"{API}/{first.pk}/submit/",
+        {"labels": labels("NORM"), "revision": 0},
+        content_type="application/json",
+    )
+    assert response.json() == {"done": True, "next_assignment_id": second.pk}
+
+
+def test_hidden_mode_never_shows_the_suggestion(client_for, ana, bruno, diego, tnmg):
+    anas = queue(shared_batch(readers=[ana, bruno], coordinator=diego, taxonomy=tnmg, exams=1), ana)[0]
+    _suggest(anas.exam, tnmg)
+    client = client_for(ana)
+    assert client.get(f"{API}/{anas.pk}/").json()["suggestion"] is None
+    done = client.post(
+        f"{API}/{anas.pk}/submit/", {"labels": labels("SB"), "revision": 0}, content_type="application/json"
+    )
+    assert done.json()["done"] is True
+    assert not SuggestionExposure.objects.exists()
+
+
+def test_shown_mode_records_who_saw_the_suggestion_when_the_exam_opened(client_for, ana, bruno, diego, tnmg):
+    batch = shared_batch(
+        readers=[ana, bruno], coordinator=diego, taxonomy=tnmg, exams=1, mode=ReviewBatch.SuggestionMode.SHOWN
+    )
+    anas = queue(batch, ana)[0]
+    _suggest(anas.exam, tnmg)
+    client = client_for(ana)
+    assert client.get(f"{API}/{anas.pk}/?prefetch=1").json()["suggestion"] is None
+    assert not SuggestionExposure.objects.exists()  # prefetching puts nothing on screen
+    shown = client.get(f"{API}/{anas.pk}/").json()["suggestion"]
+    assert shown["scores"][0] == {
+        "code": "AF",
+        "name": "Atrial fibrillation",
+        "score": 0.9,
+        "suggested": True,
+    }
+    exposure = SuggestionExposure.objects.get()
+    assert (exposure.reader, exposure.assignment, exposure.mode) == (ana, anas, "shown")
+    client.put(
+        f"{API}/{anas.pk}/draft/", {"labels": labels("AF"), "revision": 0}, content_type="application/json"
+    )
+    assert anas.annotations.get().stage == "revised"  # made with the suggestion on screen: never "blind"
+
+
+def test_two_stage_shows_the_suggestion_only_after_the_blind_submit(client_for, ana, bruno, diego, tnmg):
+    batch = shared_batch(
+        readers=[ana, bruno],
+        coordinator=diego,
+        taxonomy=tnmg,
+        exams=1,
+        mode=ReviewBatch.SuggestionMode.TWO_STAGE,
+    )
+    anas = queue(batch, ana)[0]
+    _suggest(anas.exam, tnmg)
+    client = client_for(ana)
+    assert client.get(f"{API}/{anas.pk}/").json()["suggestion"] is None
+    response = client.post(
+        f"{API}/{anas.pk}/submit/", {"labels": labels("SB"), "revision": 0}, content_type="application/json"
+    ).json()
+    assert response["done"] is False
+    context = response["context"]
+    assert context["suggestion"]["scores"][0]["code"] == "AF"
+    assert context["annotation"]["stage"] == "revised"
+    assert context["annotation"]["blind"] == {"labels": [{"code": "SB", "uncertain": False}]}
+    brunos = queue(batch, bruno)[0]
+    assert client_for(bruno).get(f"{API}/{brunos.pk}/").json()["suggestion"] is None
+
+
+def test_pages_in_portuguese_name_statements_in_portuguese(client_for, ana, bruno, diego, tnmg):
+    anas = queue(shared_batch(readers=[ana, bruno], coordinator=diego, taxonomy=tnmg, exams=1), ana)[0]
+    client = client_for(ana)
+    client.post("/i18n/setlang/", {"language": "pt-br", "next": "/"})
+    context = client.get(f"{API}/{anas.pk}/").json()
+    names = {c["code"]: c["label"] for g in context["taxonomy"]["groups"] for c in g["classes"]}
+    assert names["SB"] == "Bradicardia sinusal"
+    page = client.get(f"/read/{anas.pk}/").content.decode()
+    assert "Enviar e próximo" in page
+
+
+def _suggest(exam, taxonomy):
+    suggestion = Suggestion.objects.create(exam=exam, provider="demo-model", provider_version="1")
+    for code, score in (("AF", 0.9), ("SB", 0.2)):
+        SuggestionScore.objects.create(
+            suggestion=suggestion, diagnostic_class=taxonomy.classes.get(code=code), score=score
+        )
+    return suggestion
+
+
+def test_a_prefetched_next_exam_counts_the_exam_being_submitted_as_done(client_for, ana, bruno, diego, tnmg):
+    """The page shows the prefetched exam's progress line right after a submit: it must not count the
+    exam just submitted as still open."""
+    batch = shared_batch(readers=[ana, bruno], coordinator=diego, taxonomy=tnmg, exams=3)
+    first, second = queue(batch, ana)[:2]
+    client = client_for(ana)
+    plain = client.get(f"{API}/{second.pk}/").json()["assignment"]["queue"]
+    ahead = client.get(f"{API}/{second.pk}/?prefetch=1&from={first.pk}").json()["assignment"]["queue"]
+    assert plain == {"total": 3, "open": 3}
+    assert ahead == {"total": 3, "open": 2}

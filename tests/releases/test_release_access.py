@@ -1,0 +1,129 @@
+"""The release pages and API: coordinators only, for every persona; files come back as checksummed."""
+
+import hashlib
+
+import pytest
+from django.urls import reverse
+
+from annotations.models import AuditEvent, Release
+from annotations.services.releases.builds import release_build, release_create
+from tests.exporting import labelled_study
+from tests.factories import UserFactory
+
+pytestmark = pytest.mark.django_db
+OUTSIDERS = ["ana", "bruno", "carla", "eve"]
+
+
+@pytest.fixture
+def carol(db):
+    return UserFactory(username="carol", roles=["reader"])
+
+
+@pytest.fixture
+def study(ana, bruno, carol, carla, diego, tnmg):
+    return labelled_study(readers=[ana, bruno, carol], coordinator=diego, adjudicator=carla, taxonomy=tnmg)
+
+
+@pytest.fixture
+def release(study, diego):
+    return release_build(release_create(actor=diego, batches=[study.batch], hdf5=False).pk)
+
+
+def urls(release):
+    return [
+        reverse("releases"),
+        reverse("release-detail", args=[release.pk]),
+        reverse("release-progress", args=[release.pk]),
+        reverse("release-file", args=[release.pk, "consensus.csv"]),
+        reverse("api-release-list"),
+        reverse("api-release-detail", args=[release.pk]),
+        reverse("api-release-file", args=[release.pk, "consensus.csv"]),
+    ]
+
+
+@pytest.mark.parametrize("persona", OUTSIDERS)
+def test_readers_adjudicators_and_outsiders_get_403_everywhere(release, persona, request, client_for):
+    client = client_for(request.getfixturevalue(persona))
+    for url in urls(release):
+        assert client.get(url).status_code == 403, url
+    assert (
+        client.post(
+            reverse("api-release-list"), {"batches": [1]}, content_type="application/json"
+        ).status_code
+        == 403
+    )
+    assert not AuditEvent.objects.filter(action="release.download").exists()
+
+
+def test_anonymous_visitors_are_sent_to_log_in_or_refused(release, client):
+    for url in urls(release):
+        assert client.get(url).status_code in (302, 403), url
+
+
+def test_the_coordinator_sees_the_list_the_detail_and_every_checksum(release, diego, client_for):
+    client = client_for(diego)
+    assert release.name in client.get(reverse("releases")).content.decode()
+    page = client.get(reverse("release-detail", args=[release.pk])).content.decode()
+    for entry in release.files:
+        assert entry["sha256"] in page and entry["name"] in page
+    assert "<script>" not in page  # CSP: no inline script
+    progress = client.get(reverse("release-progress", args=[release.pk])).json()
+    assert progress["status"] == "done" and progress["finished"]
+
+
+def test_the_coordinator_downloads_files_with_the_recorded_checksum(release, diego, client_for):
+    client = client_for(diego)
+    for url in (
+        reverse("release-file", args=[release.pk, "consensus.csv"]),
+        reverse("api-release-file", args=[release.pk, "consensus.csv"]),
+    ):
+        response = client.get(url)
+        assert response.status_code == 200
+        data = b"".join(response.streaming_content)
+        expected = next(f["sha256"] for f in release.files if f["name"] == "consensus.csv")
+        assert hashlib.sha256(data).hexdigest() == expected
+    assert AuditEvent.objects.filter(action="release.download", actor=diego).count() == 2
+
+
+def test_unknown_files_and_releases_are_404_for_the_coordinator(release, diego, client_for):
+    client = client_for(diego)
+    assert client.get(reverse("release-file", args=[release.pk, "secrets.txt"])).status_code == 404
+    assert client.get(reverse("release-file", args=[release.pk, "tracings.hdf5"])).status_code == 404
+    assert client.get(reverse("release-detail", args=[release.pk + 1000])).status_code == 404
+    assert client.get(reverse("api-release-detail", args=[release.pk + 1000])).status_code == 404
+
+
+def test_the_coordinator_creates_a_release_from_the_page(study, diego, client_for):
+    client = client_for(diego)
+    response = client.post(
+        reverse("releases"), {"batches": [study.batch.pk], "target": "code15", "hdf5": "on", "name": "v1"}
+    )
+    release = Release.objects.get(name="v1")
+    assert response.status_code == 302 and response["Location"] == reverse(
+        "release-detail", args=[release.pk]
+    )
+    assert (release.target, release.options) == ("code15", {"hdf5": True, "native_rate": False})
+
+
+def test_the_coordinator_creates_and_reads_a_release_through_the_api(study, diego, client_for):
+    client = client_for(diego)
+    response = client.post(
+        reverse("api-release-list"),
+        {"batches": [study.batch.pk], "target": "ptbxl-scp", "hdf5": False},
+        content_type="application/json",
+    )
+    assert response.status_code == 201, response.content
+    body = response.json()
+    assert (body["status"], body["target"], body["batches"]) == ("queued", "ptbxl-scp", [study.batch.pk])
+    release_build(body["id"])
+    detail = client.get(reverse("api-release-detail", args=[body["id"]])).json()
+    assert detail["status"] == "done" and detail["exam_count"] == 4
+    assert {f["name"] for f in detail["files"]} >= {"consensus.csv", "SHA256SUMS", "dataset_card.json"}
+    assert [r["id"] for r in client.get(reverse("api-release-list")).json()] == [body["id"]]
+
+
+def test_the_api_refuses_batches_that_do_not_exist(diego, client_for):
+    response = client_for(diego).post(
+        reverse("api-release-list"), {"batches": [424242]}, content_type="application/json"
+    )
+    assert response.status_code == 400

@@ -1,0 +1,64 @@
+"""End to end with a real Celery worker consuming only the "models" queue: creating a batch fills the
+suggestions of all its exams; a broken exam fails alone and is reported; a killed worker leaves no
+duplicates, and the sweep fills what it left undone."""
+
+from __future__ import annotations
+
+import pytest
+
+from annotations.models import Suggestion
+from annotations.selectors.suggestions.summary import batch_suggestion_progress
+from annotations.services.batches.lifecycle import batch_create
+from annotations.services.exams.waveforms import waveform_delete
+from annotations.services.suggestions import exams_missing_suggestions, suggestions_sweep_run
+from tests.factories import make_exam
+from tests.workers import celery_worker, wait_for
+
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+
+
+def _batch(name, exams, ana, bruno, diego, tnmg):
+    return batch_create(
+        name=name, taxonomy=tnmg, exams=exams, readers=[ana, bruno], readers_per_exam=2, actor=diego
+    )
+
+
+def test_creating_a_batch_fills_suggestions_for_all_its_exams(ana, bruno, diego, tnmg):
+    good = [make_exam(heart_rate=rate, seed=i) for i, rate in enumerate((50.0, 72.0, 110.0))]
+    broken = make_exam(heart_rate=65.0)  # samples unlike the others': blobs are content-addressed
+    waveform_delete(broken.waveform_key)  # the row stays, its samples are gone
+    # Only the models queue: the tasks get there by their routing, or this test times out.
+    with celery_worker(queues="models", timeout=90):
+        batch = _batch("Suggested", [*good, broken], ana, bruno, diego, tnmg)
+        wait_for(lambda: Suggestion.objects.filter(exam__in=[*good, broken]).count() == 4, timeout=180)
+    rows = {row.exam_id: row for row in Suggestion.objects.all()}
+    assert [rows[exam.pk].status for exam in good] == ["ok"] * 3, [rows[e.pk].error for e in good]
+    assert rows[broken.pk].status == "failed" and "FileNotFoundError" in rows[broken.pk].error
+    rates = [rows[exam.pk].measurements["heart_rate_bpm"] for exam in good]
+    assert rates == pytest.approx([50.0, 72.0, 110.0], abs=3.0)
+    sb = [rows[exam.pk].scores.get(diagnostic_class__code="SB").score for exam in good]
+    assert sb[0] > 0.9 > 0.1 > sb[1] and sb[2] < 0.1
+    (progress,) = batch_suggestion_progress(batch)["providers"]
+    assert (progress["ok"], progress["failed"], progress["missing"]) == (3, 1, 0)
+    assert progress["failures"][0]["exam_id"] == broken.pk
+
+
+def test_a_worker_killed_mid_batch_leaves_no_duplicates_and_the_sweep_fills_the_holes(
+    ana, bruno, diego, tnmg
+):
+    exams = [make_exam(heart_rate=60.0 + 5 * i, seed=10 + i) for i in range(6)]
+    with celery_worker(queues="models", timeout=90) as worker:
+        _batch("Interrupted", exams, ana, bruno, diego, tnmg)
+        wait_for(lambda: Suggestion.objects.filter(exam__in=exams).exists(), timeout=180, interval=0.05)
+        worker.kill()  # SIGKILL mid-batch: no cleanup, the task in hand is never acknowledged
+        worker.wait()
+    assert Suggestion.objects.filter(exam__in=exams).count() < len(exams)
+    with celery_worker(queues="models", timeout=90):
+        # The killed worker's unacknowledged message comes back only after the visibility timeout
+        # (hours); the sweep does not wait for it. (Messages still queued may be consumed first, so
+        # the sweep queues at most what is missing.)
+        assert suggestions_sweep_run() <= len(exams) - 1
+        wait_for(lambda: not exams_missing_suggestions(limit=100), timeout=180)
+    for exam in exams:
+        assert Suggestion.objects.filter(exam=exam).count() == 1
+    assert set(Suggestion.objects.values_list("status", flat=True)) == {"ok"}

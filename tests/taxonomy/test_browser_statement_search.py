@@ -1,0 +1,228 @@
+"""Statement search on the reader page, in Chromium: what the reader types and chooses is what is stored.
+
+One page load runs the whole table: for each query, `/`, type, and the highlighted statement must be the
+expected one, Enter must choose exactly it, and Enter again takes it back off before the next query.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from annotations.models import Assignment
+from tests.browser import screenshot_path
+from tests.reading.helpers import queue, shared_batch
+from tests.reading.test_browser_reader import chosen, log_in, wait_drawn
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+# (what a cardiologist types, the statement it must choose). English and Brazilian Portuguese, codes,
+# abbreviations, names, synonyms, and names typed without their accents.
+QUERIES = [
+    # the cases that chose the wrong statement or found nothing
+    ("VPB", "VPB"),
+    ("LAFB", "LAFB"),
+    ("PAC", "SVPB"),
+    ("sinus rhythm", "SR"),
+    ("ventricular premature", "VPB"),
+    ("extrassístoles ventriculares", "VPB"),
+    ("PVC", "VPB"),
+    ("1st degree", "1dAVb"),
+    ("BAV 1", "1dAVb"),
+    ("ritmo sinusal", "SR"),
+    ("QTc", "LONG_QT"),
+    # English: codes, abbreviations, names
+    ("RBBB", "RBBB"),
+    ("LBBB", "LBBB"),
+    ("rbbb_lafb", "RBBB_LAFB"),
+    ("IRBBB", "IRBBB"),
+    ("LPFB", "LPFB"),
+    ("AF", "AF"),
+    ("afib", "AF"),
+    ("atrial flutter", "AFL"),
+    ("WPW", "WPW"),
+    ("LVH", "LVH_RE"),
+    ("RVH", "RVH"),
+    ("LAE", "LAE"),
+    ("complete heart block", "AVB3"),
+    ("Wenckebach", "AVB2_M1"),
+    ("mobitz II", "AVB2_M2"),
+    ("2:1 AV block", "AVB2_21"),
+    ("NSVT", "NSVT"),
+    ("ventricular tachycardia", "VT"),
+    ("SVT", "SVT"),
+    ("sinus bradycardia", "SB"),
+    ("sinus tachycardia", "ST"),
+    ("sinus arrhythmia", "SA"),
+    ("NSR", "SR"),
+    ("left axis deviation", "LAD"),
+    ("right axis", "RAD"),
+    ("long QT", "LONG_QT"),
+    ("short PR", "SHORT_PR"),
+    ("early repolarization", "ERP"),
+    ("poor R wave progression", "PRWP"),
+    ("ST elevation", "SEPI_INJ"),
+    ("STEMI", "STEMI"),
+    ("pacemaker", "PACE"),
+    ("lead reversal", "Q_ELECTRODES"),
+    ("baseline wander", "Q_BASELINE"),
+    ("normal", "NORM"),
+    # Brazilian Portuguese: abbreviations and names, with and without accents
+    ("extrassistole ventricular", "VPB"),
+    ("ESV", "VPB"),
+    ("BAV 1º grau", "1dAVb"),
+    ("bav 1o grau", "1dAVb"),
+    ("BRD", "RBBB"),
+    ("BRE", "LBBB"),
+    ("BDAS", "LAFB"),
+    ("BDPI", "LPFB"),
+    ("BAVT", "AVB3"),
+    ("fibrilação atrial", "AF"),
+    ("fibrilacao atrial", "AF"),
+    ("FA", "AF"),
+    ("flutter atrial", "AFL"),
+    ("bradicardia sinusal", "SB"),
+    ("taquicardia sinusal", "ST"),
+    ("área eletricamente inativa", "EIA"),
+    ("area eletricamente inativa", "EIA"),
+    ("SVE", "LVH_RE"),
+    ("sobrecarga atrial esquerda", "LAE"),
+    ("SAD", "RAE"),
+    ("extrassístole supraventricular", "SVPB"),
+    ("ESSV", "SVPB"),
+    ("TVNS", "NSVT"),
+    ("taquicardia ventricular sustentada", "VT"),
+    ("repolarização precoce", "ERP"),
+    ("repolarizacao precoce", "ERP"),
+    ("QT longo", "LONG_QT"),
+    ("PR curto", "SHORT_PR"),
+    ("ritmo juncional", "JR"),
+    ("ritmo atrial ectopico", "EAR"),
+    ("pre-excitacao", "WPW"),
+    ("marcapasso", "PACE"),
+    ("troca de eletrodos", "Q_ELECTRODES"),
+    ("baixa voltagem periferica", "LOWV_LIMB"),
+    ("progressao lenta de R", "PRWP"),
+    ("supra de ST", "SEPI_INJ"),
+    ("infra de ST", "SENDO_INJ"),
+    ("bloqueio divisional anterossuperior", "LAFB"),
+    ("dissociacao AV", "AVDISS"),
+    ("escape juncional", "ESC_J"),
+    ("ECG normal", "NORM"),
+    ("arritmia sinusal", "SA"),
+    ("taquicardia atrial multifocal", "MAT"),
+    ("Brugada", "BRUGADA"),
+    ("suspeita de Brugada", "BRUGADA_SUSP"),
+    ("efeito digitalico", "REPOL_DIG"),
+]
+
+
+def highlighted(page) -> str | None:
+    return page.evaluate(
+        "(document.querySelector('#statements .stmt.focus') || {dataset: {}}).dataset.code || null"
+    )
+
+
+def search(page, query: str, *, typed: bool = True) -> None:
+    """`/` then the query: typed key by key, or entered at once as a paste would (one input event)."""
+    page.keyboard.press("/")
+    if typed:
+        page.keyboard.type(query)
+    else:
+        page.keyboard.insert_text(query)
+
+
+def open_first_exam(page, live_server, batch, reader) -> Assignment:
+    first = queue(batch, reader)[0]
+    log_in(page, live_server, reader.username)
+    page.goto(f"{live_server.url}/read/{first.pk}/")
+    wait_drawn(page, first)
+    return first
+
+
+def test_enter_chooses_the_statement_each_query_means_in_both_languages(
+    live_server, page, ana, bruno, diego, tnmg
+):
+    assert len(QUERIES) >= 60
+    batch = shared_batch(readers=[ana, bruno], coordinator=diego, taxonomy=tnmg)
+    first = open_first_exam(page, live_server, batch, ana)
+    wrong = []
+    for number, (query, expected) in enumerate(QUERIES):
+        search(page, query, typed=number < 11)  # the first ones key by key, as they were reported
+        shown = highlighted(page)
+        page.keyboard.press("Enter")
+        got = chosen(page)
+        page.keyboard.press("Enter")  # the same highlighted statement: off again before the next query
+        left = chosen(page)
+        page.keyboard.press("Escape")
+        if (shown, got, left) != (expected, expected, "nothing yet"):
+            wrong.append(
+                f"{query!r}: highlighted {shown}, Enter chose {got!r}, left {left!r}; want {expected}"
+            )
+    assert not wrong, f"{len(wrong)} of {len(QUERIES)} queries:\n" + "\n".join(wrong)
+
+    # The list shows the matching statements, best first, and the highlight is visible.
+    search(page, "bloqueio de ramo")
+    rows = page.evaluate(
+        "Array.from(document.querySelectorAll('#statements .stmt')).filter(r => r.offsetParent !== null)"
+        ".map(r => [r.dataset.code, r.getBoundingClientRect().top])"
+    )
+    codes = [code for code, _ in sorted(rows, key=lambda row: row[1])]
+    assert codes[:2] == ["RBBB", "LBBB"] and "AF" not in codes and "NORM" not in codes
+    assert page.evaluate(
+        "getComputedStyle(document.querySelector('#statements .stmt.focus')).outlineStyle"
+    ) not in ("", "none")
+    page.screenshot(path=screenshot_path("reader-search"))
+    # Down and up move the highlight; Enter chooses the highlighted one.
+    page.keyboard.press("ArrowDown")
+    assert highlighted(page) == "LBBB"
+    page.keyboard.press("ArrowDown")
+    page.keyboard.press("ArrowUp")
+    page.keyboard.press("Enter")
+    assert chosen(page) == "LBBB"
+    page.keyboard.press("Enter")
+    page.keyboard.press("Escape")
+
+    # What is chosen by search is what is stored.
+    for query in ("PVC", "BAV 1", "ritmo sinusal", "BRD", "sobrecarga atrial esquerda"):
+        search(page, query)
+        page.keyboard.press("Enter")
+        page.keyboard.press("Escape")
+    with page.expect_response(lambda response: "/submit/" in response.url) as submitted:
+        page.keyboard.press("Enter")
+    assert submitted.value.status == 200
+    read = first.annotations.get()
+    assert sorted(label.diagnostic_class.code for label in read.labels.all()) == [
+        "1dAVb",
+        "LAE",
+        "RBBB",
+        "SR",
+        "VPB",
+    ]
+
+
+def test_after_esc_the_chosen_statement_keeps_focus_and_u_marks_it_uncertain(
+    live_server, page, ana, bruno, diego, tnmg
+):
+    batch = shared_batch(readers=[ana, bruno], coordinator=diego, taxonomy=tnmg)
+    first = open_first_exam(page, live_server, batch, ana)
+    search(page, "PVC")
+    page.keyboard.press("Enter")
+    page.keyboard.press("Escape")
+    assert page.input_value("#search") == ""
+    assert highlighted(page) == "VPB"
+    page.keyboard.press("u")
+    assert chosen(page) == "VPB?"
+    # Esc without choosing keeps the highlighted statement in focus too.
+    search(page, "ritmo sinusal")
+    page.keyboard.press("Escape")
+    assert highlighted(page) == "SR"
+    page.keyboard.press(" ")
+    assert chosen(page) == "SR, VPB?"
+    with page.expect_response(lambda response: "/submit/" in response.url) as submitted:
+        page.keyboard.press("Enter")
+    assert submitted.value.status == 200
+    read = first.annotations.get()
+    assert sorted((label.diagnostic_class.code, label.uncertain) for label in read.labels.all()) == [
+        ("SR", False),
+        ("VPB", True),
+    ]

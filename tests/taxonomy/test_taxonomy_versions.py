@@ -1,0 +1,123 @@
+"""TNMG 2026: sinus rhythm is codable, synonyms travel with the file, and older databases move on cleanly."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from django.core.management import call_command
+
+from annotations.models import Taxonomy
+from annotations.services.taxonomy import (
+    DEFAULT_TAXONOMY_FILE,
+    SHIPPED_DIR,
+    TaxonomyError,
+    taxonomy_load,
+    taxonomy_read_file,
+)
+from tests.reading.helpers import labels, queue, shared_batch
+
+pytestmark = pytest.mark.django_db
+
+API = "/api/v1/reading/assignments"
+ARCHIVED_2020 = SHIPPED_DIR / "archive" / "tnmg-2020.json"
+
+
+def test_the_shipped_tnmg_is_version_2026_with_sinus_rhythm_and_synonyms():
+    taxonomy = taxonomy_load(taxonomy_read_file(DEFAULT_TAXONOMY_FILE)).taxonomy
+    assert (taxonomy.key, taxonomy.version) == ("tnmg", "2026")
+    assert taxonomy.classes.count() == 74
+    sr = taxonomy.classes.get(code="SR")
+    assert (sr.name, sr.name_pt, sr.group, sr.kind) == (
+        "Sinus rhythm",
+        "Ritmo sinusal",
+        "rhythm",
+        "diagnostic",
+    )
+    assert "sinus rhythm" in taxonomy.provenance.lower() and "2020" in taxonomy.provenance
+    assert {"PVC", "ESV", "extrassístole ventricular"} <= set(taxonomy.classes.get(code="VPB").synonyms)
+    assert {"BAV 1º grau", "1st degree AV block"} <= set(taxonomy.classes.get(code="1dAVb").synonyms)
+    assert "BRD" in taxonomy.classes.get(code="RBBB").synonyms
+    assert "BDAS" in taxonomy.classes.get(code="LAFB").synonyms
+    # Every statement carries synonyms a reader may type.
+    assert not taxonomy.classes.filter(synonyms=[]).exists()
+
+
+def test_the_archived_2020_file_is_the_content_older_databases_froze():
+    parsed = taxonomy_read_file(ARCHIVED_2020)
+    assert (parsed.key, parsed.version, len(parsed.classes)) == ("tnmg", "2020", 73)
+    assert "SR" not in {c["code"] for c in parsed.classes}
+    # Same content hash as the file 2020 databases loaded (it carried no 'key' and no synonyms).
+    document = json.loads(ARCHIVED_2020.read_text(encoding="utf-8"))
+    del document["key"]
+    from annotations.services.taxonomy import taxonomy_parse
+
+    assert taxonomy_parse(document, default_key="tnmg").content_sha256 == parsed.content_sha256
+
+
+def test_an_older_database_gets_2026_as_default_and_its_batches_keep_2020(ana, bruno, diego):
+    old = taxonomy_load(taxonomy_read_file(ARCHIVED_2020), make_default=True).taxonomy
+    batch = shared_batch(readers=[ana, bruno], coordinator=diego, taxonomy=old, exams=1)
+    old.refresh_from_db()
+    assert old.frozen_at is not None
+
+    call_command("load_taxonomy", "--shipped")
+
+    new = Taxonomy.objects.get(is_default=True)
+    assert (new.key, new.version) == ("tnmg", "2026")
+    old.refresh_from_db()
+    assert old.classes.count() == 73 and not old.is_default and old.frozen_at is not None
+    batch.refresh_from_db()
+    assert batch.taxonomy_id == old.pk
+    call_command("load_taxonomy", "--shipped")  # again: nothing changes, nothing refused
+    assert Taxonomy.objects.get(is_default=True).pk == new.pk
+
+
+def test_a_default_of_another_key_chosen_on_purpose_stays():
+    code15 = taxonomy_load(taxonomy_read_file(SHIPPED_DIR / "code15.json"), make_default=True).taxonomy
+    call_command("load_taxonomy", "--shipped")
+    assert Taxonomy.objects.get(is_default=True).pk == code15.pk
+
+
+@pytest.mark.parametrize(
+    ("codes", "refused_with"),
+    [
+        (("NORM", "SR"), None),  # a normal ECG is in sinus rhythm
+        (("SR", "SA"), None),
+        (("SR", "VPB", "1dAVb"), None),
+        (("NORM", "AF"), ("Normal ECG", "Atrial fibrillation")),
+        (("SR", "AF"), ("Sinus rhythm", "Atrial fibrillation")),
+        (("SR", "SB"), ("Sinus rhythm", "Sinus bradycardia")),
+        (("SR", "JR"), ("Sinus rhythm", "Junctional rhythm")),
+    ],
+)
+def test_sinus_rhythm_goes_with_normal_but_not_with_another_primary_rhythm(
+    client_for, ana, bruno, diego, tnmg, codes, refused_with
+):
+    anas = queue(shared_batch(readers=[ana, bruno], coordinator=diego, taxonomy=tnmg, exams=1), ana)[0]
+    response = client_for(ana).post(
+        f"{API}/{anas.pk}/submit/", {"labels": labels(*codes), "revision": 0}, content_type="application/json"
+    )
+    if refused_with is None:
+        assert response.status_code == 200, response.json()
+        stored = anas.annotations.get().labels.values_list("diagnostic_class__code", flat=True)
+        assert sorted(stored) == sorted(codes)
+    else:
+        assert response.status_code == 400
+        assert all(name in response.json()["detail"] for name in refused_with)
+
+
+def test_an_exemption_must_name_a_real_code_and_go_with_a_token(tmp_path):
+    document = {
+        "name": "Tiny",
+        "version": "1",
+        "groups": ["g"],
+        "exclusive_sets": [["N", "*diagnostic*", "!XX"], ["N", "!A"]],
+        "classes": [{"code": "N", "name": "Normal", "group": "g"}, {"code": "A", "name": "A", "group": "g"}],
+    }
+    path = tmp_path / "tiny.json"
+    path.write_text(json.dumps(document))
+    with pytest.raises(TaxonomyError) as refused:
+        taxonomy_read_file(path)
+    assert "exclusive_sets[0] names unknown codes ['!XX']" in str(refused.value)
+    assert "exclusive_sets[1] exempts a code ('!CODE') but has no '*kind*' token" in str(refused.value)
