@@ -1,4 +1,5 @@
-"""Login throttling: after repeated failures an account (from an address) is locked for a while.
+"""Signing in: every attempt audited, and after repeated failures an account (from an address) is
+locked for a while.
 
 Counted in the cache (Redis in production, so every web process sees the same count) per username
 and per client address, so neither guessing one account's password from many addresses nor many
@@ -24,8 +25,11 @@ import unicodedata
 
 from django.conf import settings
 from django.core.cache import cache
+from django.db import transaction
 
+from annotations.services.audit import audit_record
 from ecgreview.client_address import is_trusted_proxy
+from ecgreview.middleware import without_nul
 
 logger = logging.getLogger(__name__)
 
@@ -73,3 +77,29 @@ def login_success_record(username: str, ip: str | None) -> None:
         cache.delete_many(_keys(username, ip)[:1])  # the address keeps its count: it may be guessing others
     except Exception:
         logger.warning("login failures not reset: the cache is unavailable")
+
+
+def _audit_anonymous(action: str, username: str, ip: str | None) -> None:
+    with transaction.atomic():
+        audit_record(actor=None, action=action, ip_address=ip, actor_username=without_nul(username))
+
+
+def login_lock_check(username: str, ip: str | None) -> bool:
+    """Whether this attempt is refused by the lockout; a refused attempt is audited."""
+    if not login_locked(username, ip):
+        return False
+    _audit_anonymous("auth.login_locked", username, ip)
+    return True
+
+
+def login_fail(username: str, ip: str | None) -> None:
+    """A failed attempt: counted towards the lockout and audited under the name typed."""
+    login_failure_record(username, ip)
+    _audit_anonymous("auth.login_failed", username, ip)
+
+
+def login_succeed(user, ip: str | None) -> None:
+    """A successful sign-in: the account's failure count is reset and the login audited."""
+    login_success_record(user.get_username(), ip)
+    with transaction.atomic():
+        audit_record(actor=user, action="auth.login", ip_address=ip)

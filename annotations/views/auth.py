@@ -5,16 +5,14 @@ from __future__ import annotations
 from django.conf import settings
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_not_required
-from django.db import transaction
 from django.shortcuts import redirect
 from django.urls import path
 from django.utils.decorators import method_decorator
 from django.utils.translation import gettext as _
 
-from annotations.services.audit import audit_record
-from annotations.services.auth import login_failure_record, login_locked, login_success_record
+from annotations.services.auth import login_fail, login_lock_check, login_succeed
 from annotations.views.access import _client_ip, signed_in
-from ecgreview.middleware import has_nul, without_nul
+from ecgreview.middleware import has_nul
 
 
 @method_decorator(login_not_required, name="dispatch")
@@ -28,36 +26,23 @@ class LoginView(auth_views.LoginView):
 
     def post(self, request, *args, **kwargs):
         username = (request.POST.get("username") or "")[:150]
-        if login_locked(username, _client_ip(request)):
-            self._audit_failure("auth.login_locked", username)
+        if login_lock_check(username, _client_ip(request)):
             form = self.get_form()
             form.errors.clear()
             minutes = settings.LOGIN_LOCKOUT_MINUTES
             context = self.get_context_data(form=form, locked_minutes=minutes)
             return self.render_to_response(context, status=429)
         if has_nul(request.POST):
-            login_failure_record(username, _client_ip(request))
-            self._audit_failure("auth.login_failed", username)
+            login_fail(username, _client_ip(request))
             form = self.get_form()
             form.errors.clear()
             form.add_error(None, _("The form holds a character that is not allowed (NUL)."))
             return self.render_to_response(self.get_context_data(form=form), status=400)
         return super().post(request, *args, **kwargs)
 
-    def _audit_failure(self, action: str, username: str) -> None:
-        with transaction.atomic():
-            audit_record(
-                actor=None,
-                action=action,
-                ip_address=_client_ip(self.request),
-                actor_username=without_nul(username),
-            )
-
     def form_valid(self, form):
         response = super().form_valid(form)
-        login_success_record(form.get_user().get_username(), _client_ip(self.request))
-        with transaction.atomic():
-            audit_record(actor=form.get_user(), action="auth.login", ip_address=_client_ip(self.request))
+        login_succeed(form.get_user(), _client_ip(self.request))
         from annotations.selectors.users import password_must_change
 
         if password_must_change(form.get_user()):
@@ -69,8 +54,7 @@ class LoginView(auth_views.LoginView):
 
     def form_invalid(self, form):
         username = (form.data.get("username") or "")[:150]
-        login_failure_record(username, _client_ip(self.request))
-        self._audit_failure("auth.login_failed", username)
+        login_fail(username, _client_ip(self.request))
         return super().form_invalid(form)
 
 
