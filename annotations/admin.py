@@ -17,6 +17,7 @@ from django.views.decorators.cache import never_cache
 from annotations import models
 from annotations.roles import Role, has_role
 from annotations.services.audit import audit_record
+from annotations.services.users import user_set_roles
 from ecgreview.client_address import client_ip
 
 
@@ -99,8 +100,14 @@ class AuditedUserAdmin(UserAdmin):
         self._audit_before = before
 
     def save_related(self, request, form, formsets, change):
+        # Roles change through the one service that checks and audits them (and keeps is_staff in step
+        # with the coordinator role), not through the form's own many-to-many save.
+        groups = form.cleaned_data.pop("groups", None) if "groups" in form.changed_data else None
         super().save_related(request, form, formsets, change)
         user = form.instance
+        if groups is not None:
+            roles = {Role(group.name) for group in groups if group.name in {role.value for role in Role}}
+            user_set_roles(user=user, roles=roles, actor=request.user)
         after = {k: v for k, v in model_to_dict(user, fields=form.changed_data).items() if k != "password"}
         if "groups" in after:
             after["groups"] = sorted(g.name for g in user.groups.all())

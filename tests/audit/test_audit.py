@@ -65,6 +65,36 @@ def test_a_role_change_in_the_admin_records_the_groups_before_and_after(client_f
     assert event.after["groups"] == ["adjudicator", "reader"]
 
 
+def test_a_role_change_in_the_admin_goes_through_the_roles_service(client_for, diego, bruno):
+    """The admin's groups field changes roles as the People page does: one user.roles row, and the
+    coordinator role brings staff status with it."""
+    from django.contrib.auth.models import Group
+
+    client = client_for(diego)
+    page = client.get(f"/admin/auth/user/{bruno.pk}/change/")
+    form = page.context["adminform"].form
+    data = {name: value for name, value in form.initial.items() if value is not None and name != "password"}
+    coordinator = Group.objects.get_or_create(name="coordinator")[0]
+    data.update(
+        {
+            "username": "bruno",
+            "groups": [coordinator.pk],
+            "is_active": "on",
+            "date_joined_0": bruno.date_joined.strftime("%Y-%m-%d"),
+            "date_joined_1": bruno.date_joined.strftime("%H:%M:%S"),
+        }
+    )
+    assert client.post(f"/admin/auth/user/{bruno.pk}/change/", data).status_code == 302
+    event = AuditEvent.objects.get(action="user.roles")
+    assert (event.actor, event.before, event.after) == (
+        diego,
+        {"roles": ["reader"]},
+        {"roles": ["coordinator"]},
+    )
+    bruno.refresh_from_db()
+    assert bruno.is_staff
+
+
 def test_a_coordinator_filters_the_trail_and_downloads_it_as_csv_and_the_download_is_audited(
     study, client_for, diego
 ):
