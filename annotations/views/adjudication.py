@@ -35,7 +35,7 @@ adjudicator_only = role_required(Role.ADJUDICATOR)
 @require_GET
 @adjudicator_only
 def adjudication_queue_view(request):
-    return render(request, "annotations/adjudication_queue.html", {"queue": adjudication_queue(request.user)})
+    return render(request, "annotations/adjudication/queue.html", {"queue": adjudication_queue(request.user)})
 
 
 def decisions_from_post(post, codes: list[str]) -> list[Decision]:
@@ -86,7 +86,7 @@ def adjudication_case_view(request, batch_id: int, exam_id: int):
         case = adjudication_case(request.user, batch_id, exam_id)
     return render(
         request,
-        "annotations/adjudication_case.html",
+        "annotations/adjudication/case.html",
         {
             "case": case,
             "waveform_url": reverse("api-adjudication-waveform", args=[batch_id, exam_id]),

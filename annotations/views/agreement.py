@@ -35,7 +35,7 @@ def batch_agreement(request, batch_id: int):
     read_count, _latest = batch_read_state(batch.pk)
     return render(
         request,
-        "annotations/batch_agreement.html",
+        "annotations/agreement/batch.html",
         {
             "batch": batch,
             "result": result,

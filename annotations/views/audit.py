@@ -55,7 +55,7 @@ def audit_list(request):
     events = audit_events(request.user, form.wanted()).reverse()
     page = Paginator(events, 100).get_page(request.GET.get("page"))
     return render(
-        request, "annotations/audit_list.html", {"form": form, "page": page, "query": request.GET.urlencode()}
+        request, "annotations/audit/list.html", {"form": form, "page": page, "query": request.GET.urlencode()}
     )
 
 

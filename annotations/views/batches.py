@@ -46,7 +46,7 @@ EXAM_STATE_LABELS = {
 
 @coordinator_only
 def batch_list(request):
-    return render(request, "annotations/batch_list.html", {"batches": batch_overview(request.user)})
+    return render(request, "annotations/batches/list.html", {"batches": batch_overview(request.user)})
 
 
 @coordinator_only
@@ -67,7 +67,7 @@ def batch_new(request):
     exams = plan and plan_exam_page(
         plan, _int(request.POST.get("exam_page"), 1), _int(request.POST.get("exam_page_size"), 50)
     )
-    return render(request, "annotations/batch_new.html", {"form": form, "plan": plan, "plan_exams": exams})
+    return render(request, "annotations/batches/new.html", {"form": form, "plan": plan, "plan_exams": exams})
 
 
 def _int(value, default: int) -> int:
@@ -104,7 +104,7 @@ def batch_detail(request, batch_id: int):
         return HttpResponseBadRequest(str(error))
     return render(
         request,
-        "annotations/batch_detail.html",
+        "annotations/batches/detail.html",
         {
             "batch": batch,
             "progress": batch_progress(request.user, batch),

@@ -21,7 +21,7 @@ def exams(request):
     page = Paginator(listed, 50).get_page(request.GET.get("page"))
     return render(
         request,
-        "annotations/exam_list.html",
+        "annotations/exams/list.html",
         {
             "page": page,
             "datasets": dataset_list(request.user),
@@ -44,7 +44,7 @@ def exam_detail(request, exam_id: int):
     ]
     return render(
         request,
-        "annotations/exam_detail.html",
+        "annotations/exams/detail.html",
         {
             "exam": exam,
             "batches": batches,

@@ -72,7 +72,7 @@ def imports(request):
             return redirect("import-detail", job_id=job.pk)
     return render(
         request,
-        "annotations/import_list.html",
+        "annotations/imports/list.html",
         {
             "form": form,
             "jobs": import_job_list(request.user),
@@ -85,7 +85,7 @@ def imports(request):
 def import_detail(request, job_id: int):
     job = import_job_get(request.user, job_id)
     return render(
-        request, "annotations/import_detail.html", {"job": job, "progress": import_job_progress(job)}
+        request, "annotations/imports/detail.html", {"job": job, "progress": import_job_progress(job)}
     )
 
 

@@ -27,7 +27,7 @@ def reader(request, assignment_id: int):
     assignment = assignment_for_reader(request.user, assignment_id)
     return render(
         request,
-        "annotations/reader.html",
+        "annotations/reading/reader.html",
         {
             "assignment": assignment,
             "api_base": reverse("api-reading-assignment", args=[0]).removesuffix("0/"),
@@ -41,7 +41,7 @@ def reader(request, assignment_id: int):
 def reader_batch_reads_view(request, batch_id: int):
     """'My reads': the reader's own submitted, skipped and draft reads of one batch (404 if none)."""
     batch, rows = reader_batch_reads(request.user, batch_id)
-    return render(request, "annotations/my_reads.html", {"batch": batch, "rows": rows})
+    return render(request, "annotations/reading/my_reads.html", {"batch": batch, "rows": rows})
 
 
 @require_GET

@@ -67,7 +67,9 @@ def releases(request):
         else:
             return redirect("release-detail", release_id=release.pk)
     return render(
-        request, "annotations/release_list.html", {"form": form, "releases": release_list(request.user)[:100]}
+        request,
+        "annotations/releases/list.html",
+        {"form": form, "releases": release_list(request.user)[:100]},
     )
 
 
@@ -76,7 +78,7 @@ def release_detail(request, release_id: int):
     release = release_get(request.user, release_id)
     return render(
         request,
-        "annotations/release_detail.html",
+        "annotations/releases/detail.html",
         {"release": release, "progress": release_progress(release)},
     )
 

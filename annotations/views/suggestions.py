@@ -15,7 +15,7 @@ from annotations.views.access import role_required
 def batch_evidence_view(request, batch_id: int):
     batch = batch_for_coordinator(request.user, batch_id)
     return render(
-        request, "annotations/batch_evidence.html", {"batch": batch, "evidence": batch_evidence(batch)}
+        request, "annotations/suggestions/evidence.html", {"batch": batch, "evidence": batch_evidence(batch)}
     )
 
 

@@ -11,7 +11,7 @@ from annotations.views.access import signed_in
 
 @signed_in
 def taxonomies(request):
-    return render(request, "annotations/taxonomy_list.html", {"taxonomies": taxonomy_list()})
+    return render(request, "annotations/taxonomy/list.html", {"taxonomies": taxonomy_list()})
 
 
 @signed_in
@@ -19,7 +19,7 @@ def taxonomy_detail(request, taxonomy_id: int):
     taxonomy = taxonomy_get(taxonomy_id)
     return render(
         request,
-        "annotations/taxonomy_detail.html",
+        "annotations/taxonomy/detail.html",
         {"taxonomy": taxonomy, "groups": taxonomy_classes_by_group(taxonomy)},
     )
 

@@ -56,7 +56,7 @@ class NewAccountForm(RolesForm):
 def _page(request, *, form=None, shown=None, status=200):
     response = render(
         request,
-        "annotations/people.html",
+        "annotations/users/people.html",
         {
             "people": people_list(request.user),
             "form": form or NewAccountForm(),
@@ -148,7 +148,9 @@ def password_change(request):
         return redirect("home")
     status = 400 if request.method == "POST" else 200
     must = bool(request.session.get(SESSION_MUST_CHANGE))
-    return render(request, "annotations/password_change.html", {"form": form, "must": must}, status=status)
+    return render(
+        request, "annotations/users/password_change.html", {"form": form, "must": must}, status=status
+    )
 
 
 urlpatterns = [

@@ -155,7 +155,8 @@ def test_the_adjudication_page_shows_the_ecg_and_pseudonymous_votes_only(
     batch, exam = disputed
     client.force_login(carla)
     page = client.get(case_url(batch, exam)).content.decode()
-    assert 'id="adjudication-ecg"' in page and "js/adjudication.js" in page and "js/ecg-paper.js" in page
+    assert 'id="adjudication-ecg"' in page
+    assert "js/pages/adjudication.js" in page and "js/ecg/paper.js" in page
     one, two = secret_readers  # one marked 1dAVb, two did not
     names = batch_pseudonyms(batch)
     assert f"{names[one.pk]}: present" in page and f"{names[two.pk]}: absent" in page
@@ -194,7 +195,7 @@ def test_the_agreement_page_shows_when_and_from_how_many_reads_it_was_computed(d
     assert reverse("batch-agreement", args=[batch.pk]) in dashboard
     page = client.get(reverse("batch-agreement", args=[batch.pk])).content.decode()
     assert "from 2 reads of 1 exams" in page and result.algorithm_version in page
-    assert 'id="class-data"' in page and 'id="pair-matrix"' in page and "js/agreement.js" in page
+    assert 'id="class-data"' in page and 'id="pair-matrix"' in page and "js/pages/agreement.js" in page
     assert SECRET_READERS[0] in page  # coordinators may see who read
     api = client.get(reverse("api-batch-agreement", args=[batch.pk])).json()
     assert api["read_count"] == 2 and api["consensus"] == {"unanimous": 1} and api["disputed_count"] == 1

@@ -306,7 +306,8 @@ def upload_record(walk: Walk) -> None:
     page.fill("#id_dataset", DATASET)
     page.click("form.import-form button[type=submit]")
     page.wait_for_url(f"{walk.stack.url}/imports/*/")
-    expect(page.locator("#job-status")).to_have_text("Done", timeout=60_000)  # import.js polls until then
+    # pages/imports.js polls until then
+    expect(page.locator("#job-status")).to_have_text("Done", timeout=60_000)
     expect(page.locator("[data-count=created]")).to_have_text("1")
     walk.shot(page, "1-import")
     assert page.locator("#job-outcomes tr").count() >= 1
@@ -414,7 +415,7 @@ def release_and_verify(walk: Walk) -> Path:
     page.fill("#id_name", "Walk release")
     page.click("form.release-form button[type=submit]")
     page.wait_for_url(f"{walk.stack.url}/releases/*/")
-    # release.js polls the build's progress and reloads the page once it is finished.
+    # pages/releases.js polls the build's progress and reloads the page once it is finished.
     expect(page.locator("#release")).to_have_attribute("data-finished", "1", timeout=90_000)
     walk.shot(page, "6-release")
     assert page.locator("#release .error").count() == 0, page.inner_text("#release")

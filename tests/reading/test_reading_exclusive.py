@@ -1,4 +1,4 @@
-"""The exclusive-set rule (pure function, also mirrored in static/js/ecg-paper.js)."""
+"""The exclusive-set rule (pure function, also mirrored in static/js/ecg/paper.js)."""
 
 from annotations.lib.exclusive_sets import Conflict, exclusive_conflicts
 

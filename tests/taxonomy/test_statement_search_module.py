@@ -1,4 +1,4 @@
-"""static/js/statement-search.js on its own, in Chromium (no server): every statement of the shipped
+"""static/js/ecg/statements.js on its own, in Chromium (no server): every statement of the shipped
 TNMG taxonomy comes first for its code, its names and each of its synonyms, typed with or without
 accents, and the tiers order as documented."""
 
@@ -13,7 +13,7 @@ from annotations.services.taxonomy import DEFAULT_TAXONOMY_FILE
 
 pytestmark = pytest.mark.browser
 
-MODULE = Path(__file__).resolve().parents[2] / "static" / "js" / "statement-search.js"
+MODULE = Path(__file__).resolve().parents[2] / "static" / "js" / "ecg" / "statements.js"
 
 
 @pytest.fixture

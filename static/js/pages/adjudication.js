@@ -1,4 +1,4 @@
-/* The adjudication page's ECG: the reader's calibrated 3x4 + rhythm sheet (static/js/ecg-paper.js), drawn
+/* The adjudication page's ECG: the reader's calibrated 3x4 + rhythm sheet (static/js/ecg/paper.js), drawn
  * once from the same waveform wire format, without the reader's tools. Nothing here knows who read it. */
 (function () {
   "use strict";
