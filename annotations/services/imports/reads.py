@@ -28,6 +28,7 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
+from annotations.errors import Forbidden, Invalid
 from annotations.models import (
     Annotation,
     AnnotationLabel,
@@ -48,7 +49,7 @@ EXAM_ID_COLUMN = "exam_id"
 _LABEL = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,59}")
 
 
-class ReadsImportError(ValueError):
+class ReadsImportError(Invalid):
     """The files cannot be imported as they are; nothing was stored."""
 
 
@@ -86,10 +87,11 @@ def _taxonomy(key: str) -> Taxonomy:
     return taxonomy
 
 
-def _parse(reader: ReaderFile, codes: list[str], exam_ids: set[str], n_exams: int) -> ParsedReads:
-    name = reader.path.name
+def _read_table(path: Path) -> tuple[bytes, list[list[str]]]:
+    """The file's bytes and its CSV rows, trailing blank lines dropped."""
+    name = path.name
     try:
-        raw = reader.path.read_bytes()
+        raw = path.read_bytes()
         text = raw.decode("utf-8-sig")
     except OSError as error:
         raise ReadsImportError(f"{name}: cannot be read ({error.strerror or error})") from None
@@ -100,7 +102,10 @@ def _parse(reader: ReaderFile, codes: list[str], exam_ids: set[str], n_exams: in
         table.pop()  # a trailing blank line is no row
     if not table:
         raise ReadsImportError(f"{name}: is empty")
-    header = [cell.strip() for cell in table[0]]
+    return raw, table
+
+
+def _check_header(name: str, header: list[str], codes: list[str]) -> None:
     unknown = [column for column in header if column not in codes and column != EXAM_ID_COLUMN]
     if unknown:
         raise ReadsImportError(
@@ -112,6 +117,26 @@ def _parse(reader: ReaderFile, codes: list[str], exam_ids: set[str], n_exams: in
         raise ReadsImportError(f"{name}: no column for {', '.join(missing)}: every class needs a 0/1 column")
     if len(set(header)) != len(header):
         raise ReadsImportError(f"{name}: a column appears twice")
+
+
+def _row_exam(name: str, line: int, cells: dict[str, str], i: int, with_ids: bool, exam_ids: set[str]) -> str:
+    """The external id of the exam row ``i`` (at file line ``line``) stands for."""
+    if with_ids:
+        exam = cells[EXAM_ID_COLUMN].removesuffix(".0")
+        if exam not in exam_ids:
+            raise ReadsImportError(f"{name}: row {line}: exam {exam!r} is not in the dataset")
+        return exam
+    exam = str(i)
+    if exam not in exam_ids:
+        raise ReadsImportError(f"{name}: row {line} stands for exam {exam!r}, which the dataset lacks")
+    return exam
+
+
+def _parse(reader: ReaderFile, codes: list[str], exam_ids: set[str], n_exams: int) -> ParsedReads:
+    name = reader.path.name
+    raw, table = _read_table(reader.path)
+    header = [cell.strip() for cell in table[0]]
+    _check_header(name, header, codes)
     rows = table[1:]
     with_ids = EXAM_ID_COLUMN in header
     if not with_ids and len(rows) != n_exams:
@@ -126,13 +151,7 @@ def _parse(reader: ReaderFile, codes: list[str], exam_ids: set[str], n_exams: in
         if len(row) != len(header):
             raise ReadsImportError(f"{name}: row {line} has {len(row)} cells, the header {len(header)}")
         cells = dict(zip(header, (cell.strip() for cell in row), strict=True))
-        exam = cells[EXAM_ID_COLUMN] if with_ids else str(i)
-        if with_ids:
-            exam = exam.removesuffix(".0")
-            if exam not in exam_ids:
-                raise ReadsImportError(f"{name}: row {line}: exam {exam!r} is not in the dataset")
-        elif exam not in exam_ids:
-            raise ReadsImportError(f"{name}: row {line} stands for exam {exam!r}, which the dataset lacks")
+        exam = _row_exam(name, line, cells, i, with_ids, exam_ids)
         if exam in seen:
             raise ReadsImportError(f"{name}: row {line}: exam {exam!r} appears twice")
         seen.add(exam)
@@ -160,6 +179,183 @@ def _external_reader(label: str):
     return user, False
 
 
+@dataclass(frozen=True)
+class _Target:
+    """What every reader file is checked against and stored into."""
+
+    dataset: str
+    taxonomy: Taxonomy
+    by_code: dict[str, DiagnosticClass]
+    exams: dict[str, int]  # external id -> exam pk
+
+
+def _check_labels(labels: list[str]) -> None:
+    if not labels:
+        raise ReadsImportError("name at least one reader file (--reader LABEL=FILE.csv)")
+    for label in labels:
+        if not _LABEL.fullmatch(label):
+            raise ReadsImportError(
+                f"reader label {label!r}: use letters, digits, '.', '_' or '-' (at most 60)"
+            )
+    if len(set(labels)) != len(labels):
+        raise ReadsImportError("a reader label is given twice")
+
+
+def _target(dataset: str, taxonomy_key: str) -> _Target:
+    source = Dataset.objects.filter(name=dataset).first()
+    if source is None:
+        raise ReadsImportError(f"no dataset {dataset!r}; import its exams first (manage.py import_exams)")
+    taxonomy = _taxonomy(taxonomy_key)
+    classes = DiagnosticClass.objects.filter(taxonomy=taxonomy).order_by("position")
+    return _Target(
+        dataset=dataset,
+        taxonomy=taxonomy,
+        by_code={c.code: c for c in classes},
+        exams=dict(Exam.objects.filter(dataset=source).values_list("external_id", "pk")),
+    )
+
+
+def _batch_for(batch_name: str, target: _Target, n_readers: int, actor, now) -> tuple[ReviewBatch, bool]:
+    """The batch named ``batch_name``, locked, or a new active one; an existing batch must use the
+    same taxonomy version."""
+    taxonomy = target.taxonomy
+    batch = ReviewBatch.objects.select_for_update().filter(name=batch_name).order_by("pk").first()
+    if batch is None:
+        batch = ReviewBatch.objects.create(
+            name=batch_name,
+            taxonomy=taxonomy,
+            readers_per_exam=n_readers,
+            status=ReviewBatch.Status.ACTIVE,
+            design={"imported_reads": True, "dataset": target.dataset},
+            created_by=actor,
+            started_at=now,
+        )
+        return batch, True
+    if batch.taxonomy_id != taxonomy.pk:
+        raise ReadsImportError(
+            f"batch {batch_name!r} uses taxonomy {batch.taxonomy.key} {batch.taxonomy.version}, not "
+            f"{taxonomy.key} {taxonomy.version}"
+        )
+    return batch, False
+
+
+def _add_batch_exams(batch: ReviewBatch, parsed: list[ParsedReads], target: _Target, n_readers: int) -> None:
+    wanted = {target.exams[exam] for reads in parsed for exam, _ in reads.rows}
+    present = set(BatchExam.objects.filter(batch=batch).values_list("exam_id", flat=True))
+    BatchExam.objects.bulk_create(
+        BatchExam(batch=batch, exam_id=exam_id, target_reads=n_readers)
+        for exam_id in sorted(wanted - present)
+    )
+
+
+def _submitted_assignments(batch: ReviewBatch, user, exam_pks: list[int], now) -> list[Assignment]:
+    """Submitted first-round assignments of ``user``, placed after any they already hold."""
+    start = (
+        Assignment.objects.filter(batch=batch, reader=user)
+        .order_by("-position")
+        .values_list("position", flat=True)
+        .first()
+        or 0
+    ) + 1
+    return Assignment.objects.bulk_create(
+        Assignment(
+            batch=batch,
+            exam_id=exam_pk,
+            reader=user,
+            position=start + i,
+            status=Assignment.Status.SUBMITTED,
+            assigned_at=now,
+            started_at=now,
+            submitted_at=now,
+        )
+        for i, exam_pk in enumerate(exam_pks)
+    )
+
+
+def _store_annotations(
+    assignments: list[Assignment], reads: ParsedReads, target: _Target, actor, now
+) -> list[Annotation]:
+    """Each assignment's submitted annotation with its labels and its first revision."""
+    annotations = Annotation.objects.bulk_create(
+        Annotation(
+            assignment=assignment,
+            status=Annotation.Status.SUBMITTED,
+            created_at=now,
+            updated_at=now,
+            submitted_at=now,
+        )
+        for assignment in assignments
+    )
+    AnnotationLabel.objects.bulk_create(
+        AnnotationLabel(annotation=annotation, diagnostic_class=target.by_code[code])
+        for annotation, (_, marked) in zip(annotations, reads.rows, strict=True)
+        for code in marked
+    )
+    AnnotationRevision.objects.bulk_create(
+        AnnotationRevision(
+            annotation=annotation,
+            revision=1,
+            status=Annotation.Status.SUBMITTED,
+            labels=[{"code": code, "uncertain": False} for code in marked],
+            recorded_at=now,
+            recorded_by=actor,
+        )
+        for annotation, (_, marked) in zip(annotations, reads.rows, strict=True)
+    )
+    return annotations
+
+
+def _store_reader(batch: ReviewBatch, reads: ParsedReads, target: _Target, actor, now) -> tuple[dict, int]:
+    """One reader file's reads; returns the audit's account entry and the number of reads."""
+    user, new_account = _external_reader(reads.label)
+    exam_pks = [target.exams[exam] for exam, _ in reads.rows]
+    clash = Assignment.objects.filter(batch=batch, reader=user, exam_id__in=exam_pks, read_round=1)
+    if clash.exists():
+        raise ReadsImportError(
+            f"reader {reads.label!r} already has reads of {clash.count()} of these exams in batch "
+            f"{batch.name!r}; nothing was imported"
+        )
+    assignments = _submitted_assignments(batch, user, exam_pks, now)
+    annotations = _store_annotations(assignments, reads, target, actor, now)
+    account = {"reader": reads.label, "user_id": user.pk, "created": new_account}
+    return account, len(annotations)
+
+
+def _audit_import(
+    actor,
+    batch: ReviewBatch,
+    created: bool,
+    target: _Target,
+    accounts: list[dict],
+    parsed: list[ParsedReads],
+    n_reads: int,
+) -> None:
+    taxonomy = target.taxonomy
+    audit_record(
+        actor=actor,
+        action="reads.import",
+        target=batch,
+        after={
+            "batch": batch.pk,
+            "created_batch": created,
+            "dataset": target.dataset,
+            "taxonomy": f"{taxonomy.key} {taxonomy.version}",
+            "readers": accounts,
+            "files": [
+                {
+                    "reader": reads.label,
+                    "file": reads.path.name,
+                    "sha256": reads.sha256,
+                    "rows": len(reads.rows),
+                    "positive_cells": reads.positives,
+                }
+                for reads in parsed
+            ],
+            "reads": n_reads,
+        },
+    )
+
+
 def reads_import(
     *,
     dataset: str,
@@ -171,139 +367,29 @@ def reads_import(
     """Import each reader file as submitted first reads into the batch named ``batch_name`` (created
     when no batch has that name; an existing one must use the same taxonomy version). All or nothing."""
     if not has_role(actor, Role.COORDINATOR):
-        raise PermissionError("only coordinators import reads")
-    if not readers:
-        raise ReadsImportError("name at least one reader file (--reader LABEL=FILE.csv)")
+        raise Forbidden("only coordinators import reads")
     labels = [reader.label for reader in readers]
-    for label in labels:
-        if not _LABEL.fullmatch(label):
-            raise ReadsImportError(
-                f"reader label {label!r}: use letters, digits, '.', '_' or '-' (at most 60)"
-            )
-    if len(set(labels)) != len(labels):
-        raise ReadsImportError("a reader label is given twice")
-    source = Dataset.objects.filter(name=dataset).first()
-    if source is None:
-        raise ReadsImportError(f"no dataset {dataset!r}; import its exams first (manage.py import_exams)")
-    taxonomy = _taxonomy(taxonomy_key)
-    classes = list(DiagnosticClass.objects.filter(taxonomy=taxonomy).order_by("position"))
-    codes = [c.code for c in classes]
-    exams = dict(Exam.objects.filter(dataset=source).values_list("external_id", "pk"))
-    parsed = [_parse(reader, codes, set(exams), len(exams)) for reader in readers]
+    _check_labels(labels)
+    target = _target(dataset, taxonomy_key)
+    codes = list(target.by_code)
+    parsed = [_parse(reader, codes, set(target.exams), len(target.exams)) for reader in readers]
 
     with transaction.atomic():
-        batch = ReviewBatch.objects.select_for_update().filter(name=batch_name).order_by("pk").first()
-        created = batch is None
         now = timezone.now()
-        if created:
-            batch = ReviewBatch.objects.create(
-                name=batch_name,
-                taxonomy=taxonomy,
-                readers_per_exam=len(readers),
-                status=ReviewBatch.Status.ACTIVE,
-                design={"imported_reads": True, "dataset": dataset},
-                created_by=actor,
-                started_at=now,
-            )
-        elif batch.taxonomy_id != taxonomy.pk:
-            raise ReadsImportError(
-                f"batch {batch_name!r} uses taxonomy {batch.taxonomy.key} {batch.taxonomy.version}, not "
-                f"{taxonomy.key} {taxonomy.version}"
-            )
-        if taxonomy.frozen_at is None:
-            Taxonomy.objects.filter(pk=taxonomy.pk).update(frozen_at=now)
-        wanted = {exams[exam] for reads in parsed for exam, _ in reads.rows}
-        present = set(BatchExam.objects.filter(batch=batch).values_list("exam_id", flat=True))
-        BatchExam.objects.bulk_create(
-            BatchExam(batch=batch, exam_id=exam_id, target_reads=len(readers))
-            for exam_id in sorted(wanted - present)
-        )
-        by_code = {c.code: c for c in classes}
+        batch, created = _batch_for(batch_name, target, len(readers), actor, now)
+        if target.taxonomy.frozen_at is None:
+            Taxonomy.objects.filter(pk=target.taxonomy.pk).update(frozen_at=now)
+        _add_batch_exams(batch, parsed, target, len(readers))
         accounts = []
-        n_reads = n_labels = 0
+        n_reads = 0
         for reads in parsed:
-            user, new_account = _external_reader(reads.label)
-            accounts.append({"reader": reads.label, "user_id": user.pk, "created": new_account})
-            exam_pks = [exams[exam] for exam, _ in reads.rows]
-            clash = Assignment.objects.filter(batch=batch, reader=user, exam_id__in=exam_pks, read_round=1)
-            if clash.exists():
-                raise ReadsImportError(
-                    f"reader {reads.label!r} already has reads of {clash.count()} of these exams in batch "
-                    f"{batch_name!r}; nothing was imported"
-                )
-            start = (
-                Assignment.objects.filter(batch=batch, reader=user)
-                .order_by("-position")
-                .values_list("position", flat=True)
-                .first()
-                or 0
-            ) + 1
-            assignments = Assignment.objects.bulk_create(
-                Assignment(
-                    batch=batch,
-                    exam_id=exam_pk,
-                    reader=user,
-                    position=start + i,
-                    status=Assignment.Status.SUBMITTED,
-                    assigned_at=now,
-                    started_at=now,
-                    submitted_at=now,
-                )
-                for i, exam_pk in enumerate(exam_pks)
-            )
-            annotations = Annotation.objects.bulk_create(
-                Annotation(
-                    assignment=assignment,
-                    status=Annotation.Status.SUBMITTED,
-                    created_at=now,
-                    updated_at=now,
-                    submitted_at=now,
-                )
-                for assignment in assignments
-            )
-            AnnotationLabel.objects.bulk_create(
-                AnnotationLabel(annotation=annotation, diagnostic_class=by_code[code])
-                for annotation, (_, marked) in zip(annotations, reads.rows, strict=True)
-                for code in marked
-            )
-            AnnotationRevision.objects.bulk_create(
-                AnnotationRevision(
-                    annotation=annotation,
-                    revision=1,
-                    status=Annotation.Status.SUBMITTED,
-                    labels=[{"code": code, "uncertain": False} for code in marked],
-                    recorded_at=now,
-                    recorded_by=actor,
-                )
-                for annotation, (_, marked) in zip(annotations, reads.rows, strict=True)
-            )
-            n_reads += len(annotations)
-            n_labels += reads.positives
-        audit_record(
-            actor=actor,
-            action="reads.import",
-            target=batch,
-            after={
-                "batch": batch.pk,
-                "created_batch": created,
-                "dataset": dataset,
-                "taxonomy": f"{taxonomy.key} {taxonomy.version}",
-                "readers": accounts,
-                "files": [
-                    {
-                        "reader": reads.label,
-                        "file": reads.path.name,
-                        "sha256": reads.sha256,
-                        "rows": len(reads.rows),
-                        "positive_cells": reads.positives,
-                    }
-                    for reads in parsed
-                ],
-                "reads": n_reads,
-            },
-        )
+            account, n = _store_reader(batch, reads, target, actor, now)
+            accounts.append(account)
+            n_reads += n
+        _audit_import(actor, batch, created, target, accounts, parsed, n_reads)
         # Agreement follows, as after a submission (coalesced, never failing the import).
         transaction.on_commit(lambda: agreement_recompute_request(batch.pk))
+    n_labels = sum(reads.positives for reads in parsed)
     return ReadsImportReport(
         batch=batch, created_batch=created, readers=labels, reads=n_reads, labels=n_labels
     )
