@@ -3,24 +3,19 @@
 from __future__ import annotations
 
 from django import forms
-from django.contrib.auth import get_user_model
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import gettext_noop
 
-from annotations.models import QUALITY_FLAG_CHOICES, Dataset, QualityGrade, ReviewBatch, Taxonomy
-from annotations.roles import Role
+from annotations.models import QUALITY_FLAG_CHOICES, QualityGrade, ReviewBatch
 from annotations.selectors.batches.plan import BatchSpec
+from annotations.selectors.exams.browse import dataset_names
 from annotations.selectors.exams.selection import ExamCriteria
+from annotations.selectors.taxonomy import taxonomy_list
+from annotations.selectors.users import active_readers
 
 # The blank choice of Django's select boxes; Django's own pt_BR catalogue lacks it, so the project's
 # catalogue carries its translation (project catalogues take precedence).
 BLANK_CHOICE_LABEL = gettext_noop("- Select an option -")
-
-
-def readers_queryset():
-    return (
-        get_user_model().objects.filter(is_active=True, groups__name=Role.READER.value).order_by("username")
-    )
 
 
 class BatchDesignForm(forms.Form):
@@ -28,12 +23,12 @@ class BatchDesignForm(forms.Form):
     # The default taxonomy is listed first and chosen from the start: a coordinator who leaves the
     # list alone gets the default, not a refused empty choice.
     taxonomy = forms.ModelChoiceField(
-        queryset=Taxonomy.objects.order_by("-is_default", "key", "version"),
+        queryset=taxonomy_list(),
         label=_("Taxonomy"),
         empty_label=None,
     )
     readers = forms.ModelMultipleChoiceField(
-        queryset=readers_queryset(), widget=forms.CheckboxSelectMultiple, label=_("Readers")
+        queryset=active_readers(), widget=forms.CheckboxSelectMultiple, label=_("Readers")
     )
     readers_per_exam = forms.IntegerField(min_value=1, initial=2, label=_("Readers per exam"))
     suggestion_mode = forms.ChoiceField(
@@ -102,8 +97,8 @@ class BatchDesignForm(forms.Form):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["readers"].queryset = readers_queryset()
-        self.fields["datasets"].choices = [(d.name, d.name) for d in Dataset.objects.order_by("name")]
+        self.fields["readers"].queryset = active_readers()
+        self.fields["datasets"].choices = [(name, name) for name in dataset_names()]
 
     def spec(self) -> BatchSpec:
         data = self.cleaned_data
@@ -139,18 +134,18 @@ class BatchDesignForm(forms.Form):
 
 
 class ReassignForm(forms.Form):
-    from_reader = forms.ModelChoiceField(queryset=readers_queryset(), label=_("From reader"))
-    to_reader = forms.ModelChoiceField(queryset=readers_queryset(), label=_("To reader"))
+    from_reader = forms.ModelChoiceField(queryset=active_readers(), label=_("From reader"))
+    to_reader = forms.ModelChoiceField(queryset=active_readers(), label=_("To reader"))
 
 
 class HandOnForm(forms.Form):
-    reader = forms.ModelChoiceField(queryset=readers_queryset(), label=_("Reader"))
+    reader = forms.ModelChoiceField(queryset=active_readers(), label=_("Reader"))
 
 
 class AddReadersForm(forms.Form):
     """Offers, and accepts, only readers not yet in the batch."""
 
-    readers = forms.ModelMultipleChoiceField(queryset=readers_queryset(), label=_("Readers"))
+    readers = forms.ModelMultipleChoiceField(queryset=active_readers(), label=_("Readers"))
 
     def __init__(self, *args, batch: ReviewBatch, **kwargs):
         from annotations.selectors.batches.progress import batch_reader_candidates
@@ -174,7 +169,7 @@ class AddExamsForm(forms.Form):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["datasets"].choices = [(d.name, d.name) for d in Dataset.objects.order_by("name")]
+        self.fields["datasets"].choices = [(name, name) for name in dataset_names()]
 
     def criteria(self) -> ExamCriteria:
         data = self.cleaned_data

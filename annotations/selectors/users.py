@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
 
 from annotations.models import AuditEvent
 from annotations.roles import Role, has_role
@@ -44,3 +45,10 @@ def password_must_change(user) -> bool:
     if last is None or last["action"] == "user.password_change":
         return False
     return last["actor_id"] is not None and last["actor_id"] != user.pk
+
+
+def active_readers() -> QuerySet:
+    """Accounts that may be handed reads: active, with the reader role, by name."""
+    return (
+        get_user_model().objects.filter(is_active=True, groups__name=Role.READER.value).order_by("username")
+    )

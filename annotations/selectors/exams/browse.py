@@ -51,6 +51,11 @@ def dataset_list(user) -> QuerySet[Dataset]:
     return Dataset.objects.order_by("name")
 
 
+def dataset_names() -> list[str]:
+    """Every dataset's name, for the choice lists of the coordinators' forms."""
+    return list(Dataset.objects.order_by("name").values_list("name", flat=True))
+
+
 def exam_for_coordinator(user, exam_id: int) -> tuple[Exam, list]:
     """One exam with its quality report and the batches holding it. Anyone but a coordinator gets 404:
     an exam page says which batches hold an exam, which readers must not learn."""
