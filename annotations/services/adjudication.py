@@ -10,11 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from django.db import transaction
-from django.db.models import Max
+from django.db.models import Max, QuerySet
 from django.utils import timezone
 
+from annotations.errors import Conflict, Invalid
 from annotations.lib.exclusive_sets import exclusive_conflicts
 from annotations.lib.stats import ALGORITHM_VERSION
 from annotations.models import (
@@ -37,15 +39,23 @@ from annotations.services.audit import audit_record
 MAX_RATIONALE = 4000
 
 
-class AdjudicationError(ValueError):
+class AdjudicationError(Invalid):
     """A decision the adjudicator must correct (a class that is not disputed, nothing decided)."""
 
 
-class StaleAdjudication(Exception):
+class AdjudicationRefused(AdjudicationError, PermissionError):
+    """Not this account's to decide. Still a PermissionError, and answered 400 with its message on the
+    page and over the API as it always was (the case itself already answers 404 to a reader of it)."""
+
+
+class StaleAdjudication(Conflict):
     """Someone signed a decision on this exam since the adjudicator's page was loaded."""
 
     def __init__(self, current: int):
-        super().__init__(f"this exam was adjudicated meanwhile (version {current}); reload to see it")
+        super().__init__(
+            f"this exam was adjudicated meanwhile (version {current}); reload to see it",
+            extra={"version": current},
+        )
         self.current = current
 
 
@@ -53,6 +63,156 @@ class StaleAdjudication(Exception):
 class Decision:
     code: str
     value: bool
+
+
+@dataclass(frozen=True)
+class _Case:
+    """The exam's adjudication state, read under the batch lock."""
+
+    batch: ReviewBatch
+    exam_id: int
+    existing: QuerySet[Adjudication]
+    current: int  # the exam's adjudication version now
+    disputes: dict[str, DisputedLabel]
+    decided_before: dict[str, Adjudication]
+    classes: dict[str, DiagnosticClass]
+
+
+def _check_request(actor, exam_id: int, decisions: Sequence[Decision]) -> list[str]:
+    """The decided codes, once the actor may decide this exam and decides each class once."""
+    if not has_role(actor, Role.ADJUDICATOR):
+        raise AdjudicationRefused("only adjudicators decide disputed labels")
+    if not exam_adjudicator_eligible(actor.pk, exam_id):
+        raise AdjudicationRefused("adjudicators never adjudicate exams they read, in this batch or another")
+    if not decisions:
+        raise AdjudicationError("decide at least one disputed class")
+    codes = [d.code for d in decisions]
+    if len(set(codes)) != len(codes):
+        raise AdjudicationError("a class was decided twice")
+    return codes
+
+
+def _case_lock(batch: ReviewBatch, exam_id: int, version: int) -> _Case:
+    # Same lock as the recomputation's write: a decision and a recomputation never interleave.
+    ReviewBatch.objects.select_for_update().get(pk=batch.pk)
+    existing = Adjudication.objects.filter(batch=batch, exam_id=exam_id)
+    current = existing.aggregate(v=Max("version"))["v"] or 0
+    if version != current:
+        raise StaleAdjudication(current)
+    disputed = DisputedLabel.objects.filter(batch=batch, exam_id=exam_id).select_related("diagnostic_class")
+    return _Case(
+        batch=batch,
+        exam_id=exam_id,
+        existing=existing,
+        current=current,
+        disputes={d.diagnostic_class.code: d for d in disputed},
+        # A class decided before stays decidable (a correction) even if new reads settled its dispute.
+        decided_before={a.diagnostic_class.code: a for a in existing.select_related("diagnostic_class")},
+        classes={c.code: c for c in DiagnosticClass.objects.filter(taxonomy_id=batch.taxonomy_id)},
+    )
+
+
+def _check_adjudicable(case: _Case, decisions: Sequence[Decision], codes: list[str], rationale: str) -> None:
+    # A statement no reader marked may be added (recorded as adjudicated with no positive vote);
+    # a statement readers marked and agreed on is theirs, not the adjudicator's.
+    marked = exam_marked_class_ids(case.batch.pk, case.exam_id)
+    unknown = [
+        code
+        for code in codes
+        if code not in case.disputes
+        and code not in case.decided_before
+        and (code not in case.classes or case.classes[code].pk in marked)
+    ]
+    if unknown:
+        raise AdjudicationError(
+            "neither disputed on this exam nor a statement no reader marked, so not adjudicable: "
+            + ", ".join(unknown)
+        )
+    overturned = [
+        d.code
+        for d in decisions
+        if d.code in case.decided_before and case.decided_before[d.code].value != bool(d.value)
+    ]
+    if overturned and not rationale:
+        # A signed decision is part of the record: reversing it, one's own or a colleague's, says why.
+        raise AdjudicationError(
+            "a rationale is required to overturn a signed decision: " + ", ".join(overturned)
+        )
+    _exclusive_set_check(case.batch, case.exam_id, decisions, case.classes)
+
+
+@dataclass(frozen=True)
+class _Signature:
+    """What every decision of one signing shares."""
+
+    actor: object
+    rationale: str
+    version: int
+    n_reads: int
+    now: datetime
+
+
+def _decision_save(case: _Case, decision: Decision, signed: _Signature) -> Adjudication:
+    """The decision and its class's consensus, now "adjudicated" with the readers' votes kept."""
+    batch, exam_id = case.batch, case.exam_id
+    dispute = case.disputes.get(decision.code)
+    class_id = case.classes[decision.code].pk
+    adjudication, _ = Adjudication.objects.update_or_create(
+        batch=batch,
+        exam_id=exam_id,
+        diagnostic_class_id=class_id,
+        defaults={
+            "adjudicator": signed.actor,
+            "value": bool(decision.value),
+            "rationale": signed.rationale,
+            "version": signed.version,
+            "decided_at": signed.now,
+        },
+    )
+    previous = Consensus.objects.filter(batch=batch, exam_id=exam_id, diagnostic_class_id=class_id).first()
+    if dispute is None and previous is None:  # added by the adjudicator: no reader marked it
+        previous = Consensus(positive_votes=0, total_votes=signed.n_reads, probability=None)
+    votes = dispute or previous
+    Consensus.objects.update_or_create(
+        batch=batch,
+        exam_id=exam_id,
+        diagnostic_class_id=class_id,
+        defaults={
+            "value": bool(decision.value),
+            "method": Consensus.Method.ADJUDICATED,
+            "positive_votes": votes.positive_votes,
+            "total_votes": votes.total_votes,
+            "probability": votes.probability,
+            "algorithm_version": ALGORITHM_VERSION,
+            "computed_at": signed.now,
+        },
+    )
+    return adjudication
+
+
+def _decision_audit(
+    case: _Case, decisions: Sequence[Decision], codes: list[str], signed: _Signature, target: Adjudication
+) -> None:
+    audit_record(
+        actor=signed.actor,
+        action="adjudication.decide",
+        target=target,
+        before={
+            code: {"value": a.value, "adjudicator": a.adjudicator_id, "version": a.version}
+            for code, a in case.decided_before.items()
+            if code in codes
+        }
+        or None,
+        after={
+            "batch": case.batch.pk,
+            "exam": case.exam_id,
+            "decisions": {d.code: bool(d.value) for d in decisions},
+            "rationale": bool(signed.rationale),
+            # The text too: the case page's decision history is read from these append-only rows.
+            "rationale_text": signed.rationale,
+            "version": signed.version,
+        },
+    )
 
 
 def adjudication_decide(
@@ -67,123 +227,26 @@ def adjudication_decide(
     """Decide disputed classes of an exam; their consensus becomes "adjudicated", for good.
 
     Refused for non-adjudicators and for anyone who holds a read of the exam in any batch
-    (PermissionError), for a class that is not disputed on the exam (AdjudicationError), and from a
+    (AdjudicationRefused), for a class that is not disputed on the exam (AdjudicationError), and from a
     stale version.
     """
-    if not has_role(actor, Role.ADJUDICATOR):
-        raise PermissionError("only adjudicators decide disputed labels")
-    if not exam_adjudicator_eligible(actor.pk, exam_id):
-        raise PermissionError("adjudicators never adjudicate exams they read, in this batch or another")
-    if not decisions:
-        raise AdjudicationError("decide at least one disputed class")
-    codes = [d.code for d in decisions]
-    if len(set(codes)) != len(codes):
-        raise AdjudicationError("a class was decided twice")
+    codes = _check_request(actor, exam_id, decisions)
     rationale = (rationale or "").strip()[:MAX_RATIONALE]
     with transaction.atomic():
-        # Same lock as the recomputation's write: a decision and a recomputation never interleave.
-        ReviewBatch.objects.select_for_update().get(pk=batch.pk)
-        existing = Adjudication.objects.filter(batch=batch, exam_id=exam_id)
-        current = existing.aggregate(v=Max("version"))["v"] or 0
-        if version != current:
-            raise StaleAdjudication(current)
-        disputes = {
-            d.diagnostic_class.code: d
-            for d in DisputedLabel.objects.filter(batch=batch, exam_id=exam_id).select_related(
-                "diagnostic_class"
-            )
-        }
-        # A class decided before stays decidable (a correction) even if new reads settled its dispute.
-        decided_before = {a.diagnostic_class.code: a for a in existing.select_related("diagnostic_class")}
-        classes = {c.code: c for c in DiagnosticClass.objects.filter(taxonomy_id=batch.taxonomy_id)}
-        # A statement no reader marked may be added (recorded as adjudicated with no positive vote);
-        # a statement readers marked and agreed on is theirs, not the adjudicator's.
-        marked = exam_marked_class_ids(batch.pk, exam_id)
-        unknown = [
-            code
-            for code in codes
-            if code not in disputes
-            and code not in decided_before
-            and (code not in classes or classes[code].pk in marked)
-        ]
-        if unknown:
-            raise AdjudicationError(
-                "neither disputed on this exam nor a statement no reader marked, so not adjudicable: "
-                + ", ".join(unknown)
-            )
-        overturned = [
-            d.code
-            for d in decisions
-            if d.code in decided_before and decided_before[d.code].value != bool(d.value)
-        ]
-        if overturned and not rationale:
-            # A signed decision is part of the record: reversing it, one's own or a colleague's, says why.
-            raise AdjudicationError(
-                "a rationale is required to overturn a signed decision: " + ", ".join(overturned)
-            )
-        _exclusive_set_check(batch, exam_id, decisions, classes)
-        n_reads = exam_first_reads(batch.pk, exam_id).count()
-        now = timezone.now()
-        new_version = current + 1
-        saved = []
-        for decision in decisions:
-            dispute = disputes.get(decision.code)
-            class_id = classes[decision.code].pk
-            adjudication, _ = Adjudication.objects.update_or_create(
-                batch=batch,
-                exam_id=exam_id,
-                diagnostic_class_id=class_id,
-                defaults={
-                    "adjudicator": actor,
-                    "value": bool(decision.value),
-                    "rationale": rationale,
-                    "version": new_version,
-                    "decided_at": now,
-                },
-            )
-            previous = Consensus.objects.filter(
-                batch=batch, exam_id=exam_id, diagnostic_class_id=class_id
-            ).first()
-            if dispute is None and previous is None:  # added by the adjudicator: no reader marked it
-                previous = Consensus(positive_votes=0, total_votes=n_reads, probability=None)
-            Consensus.objects.update_or_create(
-                batch=batch,
-                exam_id=exam_id,
-                diagnostic_class_id=class_id,
-                defaults={
-                    "value": bool(decision.value),
-                    "method": Consensus.Method.ADJUDICATED,
-                    "positive_votes": dispute.positive_votes if dispute else previous.positive_votes,
-                    "total_votes": dispute.total_votes if dispute else previous.total_votes,
-                    "probability": dispute.probability if dispute else previous.probability,
-                    "algorithm_version": ALGORITHM_VERSION,
-                    "computed_at": now,
-                },
-            )
-            saved.append(adjudication)
+        case = _case_lock(batch, exam_id, version)
+        _check_adjudicable(case, decisions, codes, rationale)
+        signed = _Signature(
+            actor=actor,
+            rationale=rationale,
+            version=case.current + 1,
+            n_reads=exam_first_reads(batch.pk, exam_id).count(),
+            now=timezone.now(),
+        )
+        saved = [_decision_save(case, decision, signed) for decision in decisions]
         _view_record(actor, batch, exam_id)
         # Every decision of the exam carries the new version, so the exam has one version number.
-        existing.update(version=new_version)
-        audit_record(
-            actor=actor,
-            action="adjudication.decide",
-            target=saved[0],
-            before={
-                code: {"value": a.value, "adjudicator": a.adjudicator_id, "version": a.version}
-                for code, a in decided_before.items()
-                if code in codes
-            }
-            or None,
-            after={
-                "batch": batch.pk,
-                "exam": exam_id,
-                "decisions": {d.code: bool(d.value) for d in decisions},
-                "rationale": bool(rationale),
-                # The text too: the case page's decision history is read from these append-only rows.
-                "rationale_text": rationale,
-                "version": new_version,
-            },
-        )
+        case.existing.update(version=signed.version)
+        _decision_audit(case, decisions, codes, signed, saved[0])
     return saved
 
 
