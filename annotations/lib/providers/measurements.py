@@ -35,14 +35,14 @@ from __future__ import annotations
 import math
 import warnings
 from dataclasses import dataclass
-from fractions import Fraction
 from typing import Any
 
 import neurokit2 as nk
 import numpy as np
-from scipy.signal import butter, resample_poly, sosfiltfilt
+from scipy.signal import butter, sosfiltfilt
 
 from annotations.lib.ecg.leads import STANDARD_LEADS
+from annotations.lib.ecg.resample import resample
 from annotations.lib.providers.base import Provider, ProviderResult
 
 FS = 500.0  # internal sampling rate, Hz
@@ -135,10 +135,7 @@ CODES = (
 
 # --- Signal conditioning ------------------------------------------------------------------------------
 def to_internal_rate(signals: np.ndarray, sampling_rate: float) -> np.ndarray:
-    ratio = Fraction(FS / sampling_rate).limit_denominator(1000)
-    if ratio == 1:
-        return signals
-    return resample_poly(signals, ratio.numerator, ratio.denominator, axis=1)
+    return resample(signals, sampling_rate, FS)
 
 
 def band_pass(signals: np.ndarray) -> np.ndarray:

@@ -43,15 +43,14 @@ import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import onnxruntime as ort
-from scipy.signal import resample_poly
 
 from annotations.lib.ecg.leads import STANDARD_LEADS
+from annotations.lib.ecg.resample import fit_length, resample
 from annotations.lib.providers.base import (
     Provider,
     ProviderConfigError,
@@ -94,27 +93,6 @@ class ClassSpec:
 
 
 # --- Preprocessing -------------------------------------------------------------------------------------
-def resample(signals: np.ndarray, sampling_rate: float, target_rate: float) -> np.ndarray:
-    """Polyphase resampling (anti-aliasing FIR built in) by the exact rational ratio of the rates."""
-    ratio = Fraction(target_rate / sampling_rate).limit_denominator(1000)
-    if ratio == 1:
-        return np.asarray(signals, dtype=np.float64)
-    return resample_poly(signals, ratio.numerator, ratio.denominator, axis=-1)
-
-
-def fit_length(signals: np.ndarray, samples: int, pad: str = "center") -> np.ndarray:
-    """Zero-pad (centred: the extra sample of an odd difference goes at the end) or crop the centre."""
-    n = signals.shape[-1]
-    if n >= samples:
-        start = (n - samples) // 2
-        return signals[..., start : start + samples]
-    missing = samples - n
-    before = missing // 2 if pad == "center" else 0
-    out = np.zeros((*signals.shape[:-1], samples), dtype=signals.dtype)
-    out[..., before : before + n] = signals
-    return out
-
-
 def preprocess(signals_mv: np.ndarray, sampling_rate: float, spec: InputSpec) -> np.ndarray:
     """(12, n) standard-order millivolts -> (1, samples, leads) float32 as the network expects."""
     order = [STANDARD_LEADS.index(lead) for lead in spec.leads]

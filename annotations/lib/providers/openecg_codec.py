@@ -29,14 +29,14 @@ from __future__ import annotations
 
 import hashlib
 import math
-from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from scipy.signal import butter, resample_poly, sosfiltfilt
+from scipy.signal import butter, sosfiltfilt
 
 from annotations.lib.ecg.leads import STANDARD_LEADS
+from annotations.lib.ecg.resample import centre_crop, pad_to, resample
 from annotations.lib.providers.base import Provider, ProviderConfigError, ProviderResult
 
 FS = 500
@@ -80,18 +80,14 @@ def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
 
 def _window(signals_mv: np.ndarray, sampling_rate: float) -> tuple[np.ndarray, int, float]:
     """(12, SEQ) at 500 Hz from the strip's central 10 s, the count of real samples, the start in s."""
-    ratio = Fraction(FS / sampling_rate).limit_denominator(1000)
-    resampled = (
-        signals_mv if ratio == 1 else resample_poly(signals_mv, ratio.numerator, ratio.denominator, axis=1)
-    )
-    start = max(0, (resampled.shape[1] - SEQ) // 2)
-    chunk = resampled[:, start : start + SEQ]
+    resampled = resample(signals_mv, sampling_rate, FS)
+    chunk = centre_crop(resampled, SEQ)
+    start = (resampled.shape[1] - chunk.shape[1]) // 2
     # 0.5 Hz high-pass (zero phase): the rank normalisation is per window, so a wandering baseline
     # would otherwise spread the ranks of the P and T waves.
     sos = butter(2, 0.5, btype="highpass", fs=FS, output="sos")
     chunk = sosfiltfilt(sos, chunk, axis=1)
-    window = np.zeros((chunk.shape[0], SEQ))
-    window[:, : chunk.shape[1]] = chunk
+    window = pad_to(chunk, SEQ, "end")
     return window, chunk.shape[1], start / FS
 
 

@@ -14,12 +14,12 @@ and the reader fast). Rows are written in the order given, which the caller alig
 
 from __future__ import annotations
 
-from fractions import Fraction
 from pathlib import Path
 
 import h5py
 import numpy as np
-from scipy.signal import resample_poly
+
+from annotations.lib.ecg import resample as ecg_resample
 
 CODE_RATE_HZ = 400.0
 CODE_LENGTH = 4096
@@ -28,29 +28,17 @@ LIBVER = ("v110", "v110")
 
 
 def resample(signals: np.ndarray, rate_hz: float, target_hz: float) -> np.ndarray:
-    """(samples, leads) at rate_hz -> (samples', leads) at target_hz, by polyphase filtering.
+    """(samples, leads) at rate_hz -> (samples', leads) at target_hz (see :mod:`...ecg.resample`).
 
-    The up/down factors are the exact rational ratio of the rates (500 -> 400 is 4/5; 257 -> 400 is
-    400/257), so no rate is approximated; resample_poly's anti-aliasing FIR is deterministic.
+    The ratio is limited to a denominator of 10 000, not the providers' 1000: releases already written
+    used it, and an odd rate would otherwise give a different number of samples.
     """
-    if rate_hz == target_hz:
-        return signals
-    ratio = Fraction(target_hz / rate_hz).limit_denominator(10_000)
-    return resample_poly(signals, ratio.numerator, ratio.denominator, axis=0)
+    return ecg_resample.resample(signals, rate_hz, target_hz, axis=0, max_denominator=10_000)
 
 
 def fit_length(signals: np.ndarray, length: int) -> np.ndarray:
     """Zero-pad (centred; an odd remainder goes to the end) or centre-crop (samples, leads) to length."""
-    n = signals.shape[0]
-    if n == length:
-        return signals
-    if n > length:
-        start = (n - length) // 2
-        return signals[start : start + length]
-    before = (length - n) // 2
-    out = np.zeros((length, signals.shape[1]), dtype=signals.dtype)
-    out[before : before + n] = signals
-    return out
+    return ecg_resample.fit_length(signals, length, axis=0)
 
 
 def code_tracing(
