@@ -5,6 +5,10 @@ it received the request from to X-Forwarded-For; anything to the left of that ma
 the client. So the header is read only when the peer (REMOTE_ADDR) is a proxy named in TRUSTED_PROXIES,
 and from the right: every trusted proxy's own entry is skipped, and the first address that is no trusted
 proxy is the client. A client connecting directly cannot choose its address by sending the header.
+
+Where the proxies have no fixed address (a cloud load balancer), TRUSTED_PROXY_HOPS says how many of
+them append to the header instead, as werkzeug's ProxyFix does: the client is that many entries from the
+right. A chain shorter than that did not come through the proxies, so the peer is the client.
 """
 
 from __future__ import annotations
@@ -53,6 +57,8 @@ def client_ip(request: HttpRequest) -> str | None:
     """The real client's address: REMOTE_ADDR, or the right-most untrusted X-Forwarded-For entry when
     REMOTE_ADDR is a trusted proxy. A trusted proxy that forwards no usable address yields its own."""
     peer = request.META.get("REMOTE_ADDR") or None
+    if settings.TRUSTED_PROXY_HOPS:
+        return _client_by_hops(peer, request.META.get("HTTP_X_FORWARDED_FOR", ""))
     if not is_trusted_proxy(peer):
         return peer
     forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
@@ -65,3 +71,12 @@ def client_ip(request: HttpRequest) -> str | None:
         if not is_trusted_proxy(client):
             break
     return client
+
+
+def _client_by_hops(peer: str | None, forwarded: str) -> str | None:
+    entries = [part for part in forwarded.split(",") if part.strip()]
+    hops = settings.TRUSTED_PROXY_HOPS
+    if len(entries) < hops:
+        return peer
+    parsed = _address(entries[-hops])
+    return str(parsed) if parsed is not None else None  # the first proxy wrote garbage: nobody known

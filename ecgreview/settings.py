@@ -68,6 +68,8 @@ MIDDLEWARE = [
     "ecgreview.middleware.PasswordChangeRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, so first to see a view's exception: NotFound and Forbidden become the 404 and 403 pages.
+    "annotations.views.errors.ApplicationErrorMiddleware",
 ]
 
 ROOT_URLCONF = "ecgreview.urls"
@@ -306,10 +308,18 @@ try:
     trusted_proxy_networks(TRUSTED_PROXIES)
 except ValueError as _error:
     raise ImproperlyConfigured(f"TRUSTED_PROXIES: {_error}.") from None
-if env.bool("BEHIND_TLS_PROXY", False) and not TRUSTED_PROXIES:
+# Or, where the proxies have no fixed address (a cloud load balancer): how many proxies append to
+# X-Forwarded-For; the client is that many entries from its right. 0 (the default): not used.
+TRUSTED_PROXY_HOPS = env.int("TRUSTED_PROXY_HOPS", 0, minimum=0)
+if TRUSTED_PROXIES and TRUSTED_PROXY_HOPS:
     raise ImproperlyConfigured(
-        "BEHIND_TLS_PROXY is on but TRUSTED_PROXIES is empty: every client would have the proxy's address "
-        "(in the audit trail and in the per-address login limit). List the proxy's address or network."
+        "set TRUSTED_PROXIES or TRUSTED_PROXY_HOPS, not both: they are two ways of naming the same proxies."
+    )
+if env.bool("BEHIND_TLS_PROXY", False) and not (TRUSTED_PROXIES or TRUSTED_PROXY_HOPS):
+    raise ImproperlyConfigured(
+        "BEHIND_TLS_PROXY is on but neither TRUSTED_PROXIES or TRUSTED_PROXY_HOPS is set: every client "
+        "would have the proxy's address (in the audit trail and in the per-address login limit). List the "
+        "proxy's address or network, or give the number of proxies."
     )
 # One small JS file per page and no inline script: the policy can forbid everything else.
 SECURE_CSP = {
@@ -335,6 +345,7 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 100,
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "EXCEPTION_HANDLER": "annotations.api.errors.exception_handler",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "ECG Review API",

@@ -90,6 +90,12 @@ def test_an_s3_waveform_url_selects_a_working_s3_backend_with_bucket_and_prefix(
         ({"DEBUG": "1", "SESSION_IDLE_MINUTES": "ten"}, "SESSION_IDLE_MINUTES='ten' is not an integer"),
         ({"DEBUG": "1", "SESSION_IDLE_MINUTES": "0"}, "SESSION_IDLE_MINUTES=0 is below its minimum of 1"),
         ({"DEBUG": "1", "WAVEFORM_STORAGE_URL": "ftp://x/y"}, "WAVEFORM_STORAGE_URL scheme 'ftp'"),
+        ({"DEBUG": "1", "TRUSTED_PROXY_HOPS": "-1"}, "TRUSTED_PROXY_HOPS=-1 is below its minimum of 0"),
+        (
+            {"DEBUG": "1", "TRUSTED_PROXY_HOPS": "1", "TRUSTED_PROXIES": "10.0.0.1"},
+            "set TRUSTED_PROXIES or TRUSTED_PROXY_HOPS, not both",
+        ),
+        ({"DEBUG": "1", "BEHIND_TLS_PROXY": "1"}, "TRUSTED_PROXIES or TRUSTED_PROXY_HOPS"),
     ],
 )
 def test_a_bad_value_stops_the_process_with_a_message_naming_the_variable(tmp_path, variables, message):

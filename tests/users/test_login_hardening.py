@@ -87,6 +87,35 @@ def test_a_proxy_that_forwards_no_client_address_never_locks_out_everybody(clien
     assert login(client, "ana", PASSWORD, REMOTE_ADDR=PROXY).status_code == 302
 
 
+def test_with_a_hop_count_the_client_is_that_many_entries_from_the_right(client, ana, settings):
+    """A cloud load balancer has no fixed address to list: TRUSTED_PROXY_HOPS=2 says two proxies
+    append to X-Forwarded-For, so the second entry from the right is the client, whatever was forged
+    to its left."""
+    settings.TRUSTED_PROXY_HOPS = 2
+    forwarded = "1.2.3.4, 198.51.100.7, 10.9.8.7"
+    login(client, "ana", PASSWORD, REMOTE_ADDR="10.1.1.1", HTTP_X_FORWARDED_FOR=forwarded)
+    assert AuditEvent.objects.get(action="auth.login").ip_address == "198.51.100.7"
+
+
+def test_with_a_hop_count_a_short_chain_leaves_the_peer_as_the_client(client, ana, settings):
+    """Fewer entries than hops: the request did not come through the proxies (a direct connection),
+    so the header is not believed and the peer is the client."""
+    settings.TRUSTED_PROXY_HOPS = 2
+    login(client, "ana", PASSWORD, REMOTE_ADDR="203.0.113.9", HTTP_X_FORWARDED_FOR="1.2.3.4")
+    assert AuditEvent.objects.get(action="auth.login").ip_address == "203.0.113.9"
+
+
+def test_with_a_hop_count_one_guesser_locks_out_only_themselves(client, ana, diego, settings):
+    settings.LOGIN_FAILURE_LIMIT = 5
+    settings.TRUSTED_PROXY_HOPS = 1
+    attacker = {"REMOTE_ADDR": PROXY, "HTTP_X_FORWARDED_FOR": "203.0.113.5"}
+    for index in range(5):
+        login(client, f"made-up-{index}", **attacker)
+    assert login(client, "ana", PASSWORD, **attacker).status_code == 429
+    response = login(client, "diego", PASSWORD, REMOTE_ADDR=PROXY, HTTP_X_FORWARDED_FOR="198.51.100.8")
+    assert response.status_code == 302
+
+
 def test_a_name_with_a_nul_byte_is_refused_and_still_audited(client, settings):
     response = login(client, "x\x00y")
     assert response.status_code == 400
