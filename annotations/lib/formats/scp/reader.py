@@ -1,0 +1,89 @@
+"""The record as a whole: every section checked and decoded, then one import Record."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from annotations.lib.formats.base import ReadOptions, Record, RecordError, check_shape
+from annotations.lib.formats.scp.container import check_record, section0_pointers
+from annotations.lib.formats.scp.decompression import section5_reference_beat, section6_rhythm
+from annotations.lib.formats.scp.header import PatientHeader, section1_header
+from annotations.lib.formats.scp.huffman import section2_huffman
+from annotations.lib.formats.scp.leads import section3_leads, section4_qrs
+from annotations.lib.formats.scp.measurements import (
+    GlobalMeasurements,
+    section7_measurements,
+    section8_statements,
+    section10_lead_measurements,
+    section11_statements,
+)
+
+
+@dataclass
+class ScpRecord:
+    signals: np.ndarray
+    gain_uv: float
+    sampling_rate: float
+    lead_names: list[str]
+    header: PatientHeader
+    statements: list[str]
+    universal: list[tuple[str, str]]
+    measurements: GlobalMeasurements | None
+    lead_measurements: dict[str, list[int]]
+
+
+def parse(data: bytes, options: ReadOptions | None = None) -> ScpRecord:
+    """Every section checked and decoded; raises FormatError naming the section at the first problem."""
+    options = options or ReadOptions()
+    check_record(data)
+    sections = section0_pointers(data)
+    # Section 9 (manufacturer interpretation) and sections 12 and above are CRC-checked above, not read.
+    header = section1_header(sections[1])
+    tables = section2_huffman(sections.get(2))
+    leads = section3_leads(sections.get(3))
+    check_shape("SCP-ECG section 3", len(leads.names), leads.samples, options.limits)
+    qrs = section4_qrs(sections.get(4))
+    # The reference beat is decoded only when the rhythm needs it (subtraction, or bimodal compression's
+    # full-rate interval); a cart's reference beat is otherwise not imported.
+    bimodal = len(sections[6].body) > 5 and sections[6].body[5] == 1
+    needed = leads.reference_beat_subtracted or bimodal
+    reference = section5_reference_beat(sections.get(5), leads, qrs, tables) if needed else None
+    signals, gain, rate = section6_rhythm(sections[6], leads, qrs, reference, tables)
+    return ScpRecord(
+        signals=signals,
+        gain_uv=gain,
+        sampling_rate=rate,
+        lead_names=leads.names,
+        header=header,
+        statements=section8_statements(sections.get(8)),
+        universal=section11_statements(sections.get(11)),
+        measurements=section7_measurements(sections.get(7)),
+        lead_measurements=section10_lead_measurements(sections.get(10)),
+    )
+
+
+def count(path: Path, options: ReadOptions) -> int:
+    return 1
+
+
+def read(path: Path, options: ReadOptions) -> Iterator[Record | RecordError]:
+    scp = parse(path.read_bytes(), options)
+    # Whole lines: the import service judges each (names, dates...) before cutting it to a label code.
+    labels = [("statement", text) for text in scp.statements] + list(scp.universal)
+    yield Record(
+        external_id=path.stem,
+        signals=scp.signals,
+        gain_uv=scp.gain_uv,
+        sampling_rate=scp.sampling_rate,
+        lead_names=scp.lead_names,
+        age=scp.header.age,
+        sex=scp.header.sex,
+        acquired_at=scp.header.acquired_at,
+        labels=list(dict.fromkeys(labels)),
+        identifiers=scp.header.identifiers,
+        source_record=path.name,
+    )
