@@ -1,27 +1,36 @@
-/* The reader page: calibrated 12-lead view (Plotly, SVG traces) and keyboard-fast, blind labeling.
- * Data comes from the reading API of the page's own assignment; nothing here knows of other readers. */
+/* The reader page: calibrated 12-lead view (static/js/ecg/plot.js) and keyboard-fast, blind labeling.
+ * Data comes from the reading API of the page's own assignment; nothing here knows of other readers.
+ * Everything that changes while the page is open lives in `state`; the functions below read and set it. */
 (function () {
   "use strict";
-  var P = window.EcgPaper;
-  var Search = window.StatementSearch;
+  var P = window.EcgPaper, Plot = window.EcgPlot, Search = window.StatementSearch;
   var rootEl = document.getElementById("reader");
   if (!rootEl) return;
   var $ = function (id) { return document.getElementById(id); };
-  var API = rootEl.dataset.apiBase, PAGES = rootEl.dataset.pageBase, HOME = rootEl.dataset.homeUrl;
-  var CSRF = rootEl.dataset.csrf;
-  var S = {};
-  document.getElementById("strings").content.querySelectorAll("[data-key]").forEach(function (el) { S[el.dataset.key] = el.textContent; });
+  var API = rootEl.dataset.apiBase, HOME = rootEl.dataset.homeUrl, CSRF = rootEl.dataset.csrf;
+  var gd = $("ecg");
+  var STRINGS = {};
+  $("strings").content.querySelectorAll("[data-key]").forEach(function (el) { STRINGS[el.dataset.key] = el.textContent; });
   function t(key, values) {
-    var text = S[key] || key;
+    var text = STRINGS[key] || key;
     Object.keys(values || {}).forEach(function (k) { text = text.split("{" + k + "}").join(values[k]); });
     return text;
   }
 
-  var view = { layout: "3x4", speed: 25, gain: 10, rhythmLead: "II", baseline: false, notch: 0 };
-  var exam = null, leadsRaw = null, leadsShown = null, sheet = null, ctx = null;
-  var gd = $("ecg");
-  var prefetched = {}; // assignment id -> Promise of ArrayBuffer (the next exam's waveform)
-  var prefetchedContext = {}; // assignment id -> Promise of the next exam's context (hidden mode only)
+  var state = {
+    view: { layout: "3x4", speed: 25, gain: 10, rhythmLead: "II", baseline: false, notch: 0 },
+    ctx: null, // the open assignment's context from the API (assignment, exam, taxonomy, suggestion, annotation)
+    annotation: null, // ctx.annotation, kept apart: a draft answered after the next exam opened still finds it
+    exam: null, leadsRaw: null, leadsShown: null, sheet: null,
+    prefetched: {}, // assignment id -> Promise of ArrayBuffer (the next exam's waveform)
+    prefetchedContext: {}, // assignment id -> Promise of the next exam's context (hidden mode only)
+    caliper: { on: false, points: [], march: false },
+    // The statement list: rows in taxonomy order; ranked holds the search's matches, best first, or null.
+    list: { statements: [], byCode: {}, kinds: {}, searchIndex: [], ranked: null, focusIndex: 0, normalCode: null },
+    selected: {}, // code -> {uncertain}
+    save: { dirty: false, timer: null, chain: Promise.resolve() },
+    clock: { base: 0, visibleSince: null }, // time on task: what earlier visits counted, and since when visible
+  };
 
   /* --- Network ---------------------------------------------------------------------------------- */
   function api(path, method, body, keepalive) {
@@ -43,209 +52,134 @@
   }
 
   /* --- Drawing ---------------------------------------------------------------------------------- */
-  function pxPerMm() {
-    var width = Math.max(320, gd.parentElement.clientWidth);
-    return width / sheet.width;
-  }
-  function traces() {
-    var fs = exam.sampling_rate;
-    return sheet.panels.map(function (panel) {
-      var lead = exam.lead_names.indexOf(panel.lead), signal = leadsShown[lead];
-      var n = panel.i1 - panel.i0, x = new Float32Array(n), y = new Float32Array(n);
-      var step = sheet.speed / fs;
-      for (var i = 0; i < n; i++) {
-        x[i] = panel.x0 + i * step;
-        y[i] = panel.yb + signal[panel.i0 + i] * sheet.gain;
-      }
-      return { type: "scatter", mode: "lines", x: x, y: y, name: panel.lead + (panel.rhythm ? " (rhythm)" : ""),
-        meta: { lead: panel.lead, rhythm: panel.rhythm }, hoverinfo: "skip", showlegend: false,
-        line: { color: "#111", width: 1, simplify: false } };
-    });
-  }
-  function baseShapes() {
-    var shapes = [
-      { name: "grid-minor", type: "path", path: P.gridPath(sheet.width, sheet.height, 1, 5), layer: "below",
-        line: { color: "#f6c9c9", width: 0.5 } },
-      { name: "grid-major", type: "path", path: P.gridPath(sheet.width, sheet.height, 5, 0), layer: "below",
-        line: { color: "#e58a8a", width: 1 } },
-      { name: "calibration", type: "path", path: P.calibrationPath(sheet), line: { color: "#111", width: 1.2 } },
-    ];
-    var marks = sheet.panels.filter(function (p) { return !p.rhythm && p.x0 > sheet.margin; })
-      .map(function (p) { return "M" + p.x0 + "," + (p.yb - 3) + "V" + (p.yb + 3); });
-    if (marks.length) shapes.push({ name: "separators", type: "path", path: marks.join(""), line: { color: "#111", width: 1.2 } });
-    return shapes;
-  }
-  function labels() {
-    return sheet.panels.map(function (p) {
-      return { x: p.x0 + 1, y: p.yb + sheet.rowHeight * 0.38, xref: "x", yref: "y", text: p.lead, showarrow: false,
-        xanchor: "left", font: { size: 12, color: "#111" } };
-    });
-  }
-  function figureLayout() {
-    var k = pxPerMm();
-    return {
-      width: Math.round(sheet.width * k), height: Math.round(sheet.height * k),
-      margin: { l: 0, r: 0, t: 0, b: 0, pad: 0 }, paper_bgcolor: "#fff", plot_bgcolor: "#fff",
-      showlegend: false, hovermode: false, dragmode: "zoom",
-      xaxis: { range: [0, sheet.width], showgrid: false, zeroline: false, showticklabels: false, ticks: "" },
-      // One pixel scale on both axes: squares stay square, also while zooming.
-      yaxis: { range: [0, sheet.height], showgrid: false, zeroline: false, showticklabels: false, ticks: "",
-        scaleanchor: "x", scaleratio: 1 },
-      shapes: baseShapes().concat(caliperShapes()), annotations: labels(),
-    };
-  }
-  var CONFIG = { displayModeBar: false, responsive: false, doubleClick: "reset", scrollZoom: false, showTips: false };
   function draw() {
-    sheet = P.paper(view.layout, { speed: view.speed, gain: view.gain, samplingRate: exam.sampling_rate,
+    var view = state.view, exam = state.exam;
+    state.sheet = P.paper(view.layout, { speed: view.speed, gain: view.gain, samplingRate: exam.sampling_rate,
       nSamples: exam.n_samples, rhythmLead: view.rhythmLead });
-    var started = performance.now();
-    return Plotly.react(gd, traces(), figureLayout(), CONFIG).then(function () {
+    var started = performance.now(), id = state.ctx.assignment.id;
+    var shapes = Plot.caliperShapes(state.sheet, state.caliper);
+    return Plot.draw(gd, state.sheet, state.leadsShown, exam.lead_names, shapes).then(function () {
       gd.dataset.drawnMs = String(Math.round(performance.now() - started));
       gd.dataset.drawnAt = String(performance.now()); // read by bench/reader_page.py
-      gd.dataset.drawn = String(ctx.assignment.id);
-      document.dispatchEvent(new CustomEvent("ecg:drawn", { detail: ctx.assignment.id }));
+      gd.dataset.drawn = String(id);
+      document.dispatchEvent(new CustomEvent("ecg:drawn", { detail: id }));
     });
+  }
+  function filterLeads() {
+    var view = state.view;
+    state.leadsShown = P.applyFilters(state.leadsRaw, state.exam.sampling_rate, { baseline: view.baseline, notch: view.notch });
   }
   function refilter() {
-    leadsShown = P.applyFilters(leadsRaw, exam.sampling_rate, { baseline: view.baseline, notch: view.notch });
+    filterLeads();
     return draw();
   }
-  function resetZoom() {
-    Plotly.relayout(gd, { "xaxis.range": [0, sheet.width], "yaxis.range": [0, sheet.height] });
+  /* A new layout, speed, gain or rhythm lead: earlier caliper points no longer sit on the same strips. */
+  function changeView(key, value) {
+    state.view[key] = value;
+    state.caliper.points = [];
+    return draw();
   }
+  function resetZoom() { Plot.resetZoom(gd, state.sheet); }
 
   /* --- Calipers --------------------------------------------------------------------------------- */
-  var caliper = { on: false, points: [], march: false };
-  function panelAt(xmm, ymm) {
-    var best = null;
-    sheet.panels.forEach(function (p) {
-      var right = p.x0 + (p.i1 - p.i0) * sheet.speed / exam.sampling_rate;
-      if (xmm >= p.x0 - 0.5 && xmm <= right + 0.5 && Math.abs(ymm - p.yb) <= sheet.rowHeight / 2) best = p;
-    });
-    return best;
-  }
   function caliperClick(event) {
-    var xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis, box = gd.getBoundingClientRect();
-    var xmm = xa.p2l(event.clientX - box.left - xa._offset), ymm = ya.p2l(event.clientY - box.top - ya._offset);
-    var panel = panelAt(xmm, ymm);
-    if (!panel) return;
-    // Snap to the nearest sample: intervals are then exact multiples of the sampling period.
-    var fs = exam.sampling_rate;
-    var index = Math.round((xmm - panel.x0) / sheet.speed * fs) + panel.i0;
-    index = Math.max(panel.i0, Math.min(panel.i1 - 1, index));
-    var point = { panel: panel, index: index, mv: (ymm - panel.yb) / sheet.gain };
-    if (caliper.points.length >= 2) caliper.points = [];
-    if (caliper.points.length === 1 && caliper.points[0].panel !== panel) caliper.points = [];
-    caliper.points.push(point);
-    caliper.march = false;
+    var at = Plot.toPaper(gd, event.clientX, event.clientY);
+    var point = at && Plot.samplePoint(state.sheet, at.x, at.y);
+    if (!point) return;
+    var c = state.caliper;
+    if (c.points.length >= 2 || (c.points.length === 1 && c.points[0].panel !== point.panel)) c.points = [];
+    c.points.push(point);
+    c.march = false;
     showCaliper();
   }
-  function sampleX(panel, index) { return panel.x0 + (index - panel.i0) * sheet.speed / exam.sampling_rate; }
-  function caliperShapes() {
-    if (!sheet || !caliper.points.length) return [];
-    var shapes = [], p = caliper.points, half = sheet.rowHeight / 2, style = { color: "#1f5fbf", width: 1.5 };
-    p.forEach(function (pt) {
-      var x = sampleX(pt.panel, pt.index);
-      shapes.push({ name: "caliper", type: "line", x0: x, x1: x, y0: pt.panel.yb - half, y1: pt.panel.yb + half, line: style });
-    });
-    if (p.length === 2) {
-      var y = p[0].panel.yb + half * 0.8;
-      shapes.push({ name: "caliper", type: "line", x0: sampleX(p[0].panel, p[0].index), x1: sampleX(p[1].panel, p[1].index), y0: y, y1: y, line: style });
-      if (caliper.march) {
-        var step = p[1].index - p[0].index, panel = p[0].panel;
-        if (step !== 0) {
-          for (var i = p[1].index + step; i >= panel.i0 && i < panel.i1; i += step) {
-            var x = sampleX(panel, i);
-            shapes.push({ name: "march", type: "line", x0: x, x1: x, y0: panel.yb - half, y1: panel.yb + half,
-              line: { color: "#1f5fbf", width: 1, dash: "dot" } });
-          }
-        }
-      }
-    }
-    return shapes;
-  }
   function showCaliper() {
-    var out = $("caliper-readout"), p = caliper.points;
-    if (sheet) Plotly.relayout(gd, { shapes: baseShapes().concat(caliperShapes()) });
-    if (p.length < 2) {
-      out.textContent = caliper.on ? t("caliper_hint") : "";
+    var out = $("caliper-readout"), c = state.caliper;
+    if (state.sheet) Plot.setShapes(gd, state.sheet, Plot.caliperShapes(state.sheet, c));
+    if (c.points.length < 2) {
+      out.textContent = c.on ? t("caliper_hint") : "";
       delete out.dataset.intervalMs;
       return;
     }
-    var ms = Math.abs(p[1].index - p[0].index) * 1000 / exam.sampling_rate;
-    var dv = p[1].mv - p[0].mv, bpm = ms > 0 ? 60000 / ms : 0;
-    out.dataset.intervalMs = ms.toFixed(1);
-    out.dataset.amplitudeMv = dv.toFixed(3);
-    out.dataset.rateBpm = bpm.toFixed(1);
-    out.textContent = t("caliper_readout", { ms: ms.toFixed(0), mv: dv.toFixed(2), bpm: bpm ? bpm.toFixed(0) : "–" });
+    var m = Plot.measure(c.points, state.exam.sampling_rate);
+    out.dataset.intervalMs = m.ms.toFixed(1);
+    out.dataset.amplitudeMv = m.mv.toFixed(3);
+    out.dataset.rateBpm = m.bpm.toFixed(1);
+    out.textContent = t("caliper_readout", { ms: m.ms.toFixed(0), mv: m.mv.toFixed(2), bpm: m.bpm ? m.bpm.toFixed(0) : "–" });
   }
   function toggleCalipers(force) {
-    caliper.on = typeof force === "boolean" ? force : !caliper.on;
-    $("caliper-layer").hidden = !caliper.on;
-    $("caliper-toggle").setAttribute("aria-pressed", String(caliper.on));
-    $("caliper-readout").hidden = !caliper.on && caliper.points.length < 2;
-    if (!caliper.on) caliper.points = [];
+    var c = state.caliper;
+    c.on = typeof force === "boolean" ? force : !c.on;
+    $("caliper-layer").hidden = !c.on;
+    $("caliper-toggle").setAttribute("aria-pressed", String(c.on));
+    $("caliper-readout").hidden = !c.on && c.points.length < 2;
+    if (!c.on) c.points = [];
     showCaliper();
   }
   function marchOut() {
-    if (caliper.points.length !== 2) return;
-    caliper.march = !caliper.march;
+    if (state.caliper.points.length !== 2) return;
+    state.caliper.march = !state.caliper.march;
     showCaliper();
   }
 
   /* --- Statements ------------------------------------------------------------------------------- */
-  var statements = [], byCode = {}, kinds = {}, selected = {}, focusIndex = 0, normalCode = null;
-  var searchIndex = [], ranked = null; // ranked: the search's matches, best first; null while it is empty
-  var annotation = null, dirty = false, saveTimer = null, saving = Promise.resolve();
-  var visibleSince = null, timeBase = 0;
-
+  function statementRow(c) {
+    var row = document.createElement("div");
+    row.className = "stmt";
+    row.setAttribute("role", "option");
+    row.dataset.code = c.code;
+    row.id = "stmt-" + c.code;
+    row.innerHTML = '<span class="box" aria-hidden="true"></span><span class="code"></span><span class="name"></span>' +
+      '<button type="button" class="unc" tabindex="-1"></button>';
+    row.querySelector(".code").textContent = c.code;
+    row.querySelector(".name").textContent = c.label;
+    row.querySelector(".unc").textContent = "?";
+    row.querySelector(".unc").title = t("uncertain");
+    row.title = [c.name, c.name_pt].concat(c.synonyms || []).filter(Boolean).join(" · ");
+    return row;
+  }
+  /* One taxonomy group's statements of one kind, or null when it has none. */
+  function groupBox(group, kind) {
+    var members = group.classes.filter(function (c) { return c.kind === kind; });
+    if (!members.length) return null;
+    var g = document.createElement("div"), h = document.createElement("h4"), list = state.list;
+    g.className = "group";
+    h.textContent = group.label;
+    g.appendChild(h);
+    members.forEach(function (c) {
+      c.row = statementRow(c);
+      c.group = g;
+      g.appendChild(c.row);
+      list.statements.push(c); list.byCode[c.code] = c; list.kinds[c.code] = c.kind;
+    });
+    return g;
+  }
   function buildStatements() {
-    var list = $("statements");
-    list.textContent = "";
-    statements = []; byCode = {}; kinds = {};
-    var sections = [["diagnostic", t("diagnoses")], ["quality", t("quality")]];
-    sections.forEach(function (section) {
+    var box = $("statements"), list = state.list, taxonomy = state.ctx.taxonomy;
+    box.textContent = "";
+    list.statements = []; list.byCode = {}; list.kinds = {};
+    [["diagnostic", t("diagnoses")], ["quality", t("quality")]].forEach(function (section) {
       var heading = document.createElement("h3");
       heading.className = "section";
       heading.textContent = section[1];
-      list.appendChild(heading);
-      ctx.taxonomy.groups.forEach(function (group) {
-        var members = group.classes.filter(function (c) { return c.kind === section[0]; });
-        if (!members.length) return;
-        var g = document.createElement("div");
-        g.className = "group";
-        var h = document.createElement("h4");
-        h.textContent = group.label;
-        g.appendChild(h);
-        members.forEach(function (c) {
-          var row = document.createElement("div");
-          row.className = "stmt";
-          row.setAttribute("role", "option");
-          row.dataset.code = c.code;
-          row.id = "stmt-" + c.code;
-          row.innerHTML = '<span class="box" aria-hidden="true"></span><span class="code"></span><span class="name"></span>' +
-            '<button type="button" class="unc" tabindex="-1"></button>';
-          row.querySelector(".code").textContent = c.code;
-          row.querySelector(".name").textContent = c.label;
-          row.querySelector(".unc").textContent = "?";
-          row.querySelector(".unc").title = t("uncertain");
-          row.title = [c.name, c.name_pt].concat(c.synonyms || []).filter(Boolean).join(" · ");
-          g.appendChild(row);
-          c.row = row; c.group = g;
-          statements.push(c); byCode[c.code] = c; kinds[c.code] = c.kind;
-        });
-        list.appendChild(g);
+      box.appendChild(heading);
+      taxonomy.groups.forEach(function (group) {
+        var g = groupBox(group, section[0]);
+        if (g) box.appendChild(g);
       });
     });
-    searchIndex = Search.index(statements);
-    normalCode = null;
-    ctx.taxonomy.exclusive_sets.forEach(function (set) {
-      if (set.indexOf("*diagnostic*") >= 0 && !normalCode) normalCode = set.filter(function (c) { return c[0] !== "*"; })[0];
+    list.searchIndex = Search.index(list.statements);
+    list.normalCode = null;
+    taxonomy.exclusive_sets.forEach(function (set) {
+      if (set.indexOf("*diagnostic*") >= 0 && !list.normalCode) list.normalCode = set.filter(function (c) { return c[0] !== "*"; })[0];
     });
   }
-  function visibleStatements() { return ranked || statements; }
+  function visibleStatements() { return state.list.ranked || state.list.statements; }
+  function chosenInOrder() {
+    return state.list.statements.filter(function (c) { return state.selected[c.code]; }).map(function (c) { return c.code; });
+  }
   function renderSelection() {
-    statements.forEach(function (c) {
+    var selected = state.selected;
+    state.list.statements.forEach(function (c) {
       var s = selected[c.code];
       c.row.classList.toggle("on", !!s);
       c.row.classList.toggle("uncertain", !!(s && s.uncertain));
@@ -255,9 +189,9 @@
     $("chosen").textContent = codes.length ? codes.map(function (c) { return c + (selected[c].uncertain ? "?" : ""); }).join(", ") : t("none_chosen");
     checkConflicts();
   }
-  function chosenInOrder() { return statements.filter(function (c) { return selected[c.code]; }).map(function (c) { return c.code; }); }
   function checkConflicts() {
-    var found = P.conflicts(chosenInOrder(), kinds, ctx.taxonomy.exclusive_sets);
+    var byCode = state.list.byCode;
+    var found = P.conflicts(chosenInOrder(), state.list.kinds, state.ctx.taxonomy.exclusive_sets);
     if (found.length) {
       var a = byCode[found[0][0]], b = byCode[found[0][1]];
       showMessage(t("conflict", { a: a.label + " (" + a.code + ")", b: b.label + " (" + b.code + ")" }), "error");
@@ -273,126 +207,144 @@
     m.dataset.kind = text ? kind || "info" : "";
   }
   function setFocus(index) {
-    var vis = visibleStatements();
+    var vis = visibleStatements(), list = state.list;
     if (!vis.length) return;
-    focusIndex = Math.max(0, Math.min(vis.length - 1, index));
-    statements.forEach(function (c) { c.row.classList.remove("focus"); });
-    vis[focusIndex].row.classList.add("focus");
-    vis[focusIndex].row.scrollIntoView({ block: "nearest" });
-    $("search").setAttribute("aria-activedescendant", vis[focusIndex].row.id);
+    list.focusIndex = Math.max(0, Math.min(vis.length - 1, index));
+    list.statements.forEach(function (c) { c.row.classList.remove("focus"); });
+    vis[list.focusIndex].row.classList.add("focus");
+    vis[list.focusIndex].row.scrollIntoView({ block: "nearest" });
+    $("search").setAttribute("aria-activedescendant", vis[list.focusIndex].row.id);
   }
-  function focused() { return visibleStatements()[focusIndex]; }
+  function focused() { return visibleStatements()[state.list.focusIndex]; }
+  function focusedCode() { var c = focused(); return c ? c.code : null; }
   function toggle(code) {
     if (!code || readOnly()) return;
-    if (selected[code]) delete selected[code]; else selected[code] = { uncertain: false };
+    if (state.selected[code]) delete state.selected[code]; else state.selected[code] = { uncertain: false };
     changed();
   }
   function toggleUncertain(code) {
     if (!code || readOnly()) return;
-    if (!selected[code]) selected[code] = { uncertain: true }; else selected[code].uncertain = !selected[code].uncertain;
+    var s = state.selected[code];
+    if (!s) state.selected[code] = { uncertain: true }; else s.uncertain = !s.uncertain;
     changed();
   }
   /* While searching, the list holds only the matching statements, best first (CSS order), without
    * groups, and the best one is highlighted: Enter chooses the highlighted one. keepCode (when given and
    * still listed) keeps the focus on that statement, e.g. the one just chosen when the search is left. */
   function filter(query, keepCode) {
-    var searching = Search.fold(query) !== "";
-    ranked = searching ? Search.rank(searchIndex, query).map(function (m) { return m.statement; }) : null;
-    statements.forEach(function (c) { c.row.hidden = searching; c.row.style.order = ""; });
-    (ranked || []).forEach(function (c, i) { c.row.hidden = false; c.row.style.order = String(i); });
+    var list = state.list, searching = Search.fold(query) !== "";
+    list.ranked = searching ? Search.rank(list.searchIndex, query).map(function (m) { return m.statement; }) : null;
+    list.statements.forEach(function (c) { c.row.hidden = searching; c.row.style.order = ""; });
+    (list.ranked || []).forEach(function (c, i) { c.row.hidden = false; c.row.style.order = String(i); });
     $("statements").classList.toggle("searching", searching);
     var none = $("no-match");
-    none.hidden = !searching || ranked.length > 0;
+    none.hidden = !searching || list.ranked.length > 0;
     none.textContent = none.hidden ? "" : t("no_match", { query: query.trim() });
-    var keep = keepCode ? visibleStatements().indexOf(byCode[keepCode]) : -1;
-    statements.forEach(function (c) { c.row.classList.remove("focus"); });
+    var keep = keepCode ? visibleStatements().indexOf(list.byCode[keepCode]) : -1;
+    list.statements.forEach(function (c) { c.row.classList.remove("focus"); });
     $("search").removeAttribute("aria-activedescendant");
     setFocus(keep >= 0 ? keep : 0);
   }
-  function focusedCode() { var c = focused(); return c ? c.code : null; }
-  function readOnly() { return !ctx || ctx.assignment.status === "submitted" || ctx.assignment.status === "skipped"; }
+  function readOnly() {
+    var ctx = state.ctx;
+    return !ctx || ctx.assignment.status === "submitted" || ctx.assignment.status === "skipped";
+  }
 
   /* --- Drafts, time on task, submit ------------------------------------------------------------- */
-  function elapsed() { return timeBase + (visibleSince ? performance.now() - visibleSince : 0); }
+  function elapsed() {
+    var clock = state.clock;
+    return clock.base + (clock.visibleSince ? performance.now() - clock.visibleSince : 0);
+  }
   function payload() {
+    var selected = state.selected;
     return { labels: chosenInOrder().map(function (c) { return { code: c, uncertain: !!selected[c].uncertain }; }),
-      comment: $("comment").value, time_on_task_ms: Math.round(elapsed()), revision: annotation.revision };
+      comment: $("comment").value, time_on_task_ms: Math.round(elapsed()), revision: state.annotation.revision };
   }
   function changed() {
     renderSelection();
-    dirty = true;
+    state.save.dirty = true;
     $("save-state").textContent = t("unsaved");
-    clearTimeout(saveTimer);
-    saveTimer = setTimeout(saveDraft, 700);
+    clearTimeout(state.save.timer);
+    state.save.timer = setTimeout(saveDraft, 700);
   }
   function saveDraft(keepalive) {
-    clearTimeout(saveTimer);
-    if (!dirty || readOnly()) return saving;
-    var id = ctx.assignment.id;
-    saving = saving.then(function () {
-      if (!dirty || !ctx || ctx.assignment.id !== id) return;
-      dirty = false;
-      var saved = annotation; // this exam's read, even if the next exam is on screen by the answer
-      return api(id + "/draft/", "PUT", payload(), keepalive).then(function (r) {
-        if (r.status === 200) {
-          saved.revision = r.data.revision;
-          ctx.assignment.status = "in_progress";
-          $("save-state").textContent = t("saved");
-        } else if (r.status === 409) {
-          showMessage(r.data.detail || t("stale"), "error");
-          return open(id, null, true);
-        } else {
-          dirty = true;
-          showMessage(r.data.detail || t("save_failed"), "error");
-        }
-      }, function () { dirty = true; $("save-state").textContent = t("save_failed"); });
-    }).catch(function () { dirty = true; }); // keep the chain alive for the next save
-    return saving;
+    var save = state.save;
+    clearTimeout(save.timer);
+    if (!save.dirty || readOnly()) return save.chain;
+    var id = state.ctx.assignment.id;
+    save.chain = save.chain.then(function () {
+      if (!save.dirty || !state.ctx || state.ctx.assignment.id !== id) return;
+      save.dirty = false;
+      var saved = state.annotation; // this exam's read, even if the next exam is on screen by the answer
+      return api(id + "/draft/", "PUT", payload(), keepalive).then(function (r) { return draftAnswered(r, id, saved); },
+        function () { save.dirty = true; $("save-state").textContent = t("save_failed"); });
+    }).catch(function () { save.dirty = true; }); // keep the chain alive for the next save
+    return save.chain;
+  }
+  function draftAnswered(r, id, saved) {
+    if (r.status === 200) {
+      saved.revision = r.data.revision;
+      state.ctx.assignment.status = "in_progress";
+      $("save-state").textContent = t("saved");
+    } else if (r.status === 409) {
+      showMessage(r.data.detail || t("stale"), "error");
+      return open(id, null, true);
+    } else {
+      state.save.dirty = true;
+      showMessage(r.data.detail || t("save_failed"), "error");
+    }
   }
   function submit() {
     if (readOnly()) return;
     if (checkConflicts().length) return; // the message already names both statements
     if (!chosenInOrder().length) { showMessage(t("choose_one"), "error"); return; }
-    clearTimeout(saveTimer);
-    var id = ctx.assignment.id, body = payload(), nextId = ctx.next_assignment_id, read = annotation;
+    var save = state.save, ctx = state.ctx;
+    clearTimeout(save.timer);
+    var id = ctx.assignment.id, body = payload(), nextId = ctx.next_assignment_id, read = state.annotation;
     // Outside two-stage reads the answer cannot change what comes next, and the checks the server
     // makes were already made here, so the prefetched next exam is drawn while the submit travels.
     // A refused submit brings the reader back to this exam with their choices intact.
-    var optimistic = !!(nextId && prefetched[nextId] && ctx.assignment.suggestion_mode !== "two_stage");
-    var kept = { selected: selected, comment: body.comment };
+    var optimistic = !!(nextId && state.prefetched[nextId] && ctx.assignment.suggestion_mode !== "two_stage");
+    var kept = { selected: state.selected, comment: body.comment };
     $("submit").disabled = true;
     // The submit waits for any autosave of this read still travelling; that save moves the revision
     // on, so the submit carries the revision as it stands then, not as when the key was pressed.
-    var request = saving.then(function () {
+    var request = save.chain.then(function () {
       body.revision = read.revision;
       return api(id + "/submit/", "POST", body);
     });
-    saving = request.catch(function () {});
-    if (optimistic) dirty = false; // this exam's state travels with the submit, not a later autosave
+    save.chain = request.catch(function () {});
+    if (optimistic) save.dirty = false; // this exam's state travels with the submit, not a later autosave
     var shown = optimistic ? open(nextId, true) : null;
-    return request.then(function (r) {
-      $("submit").disabled = readOnly();
-      if (r.status !== 200) {
-        var message = r.data.detail || t("save_failed");
-        if (!optimistic) { showMessage(message, "error"); return; }
-        return shown.then(function () { return open(id, true, true); }).then(function () { restore(kept, message); });
-      }
-      if (optimistic) {
-        return r.data.next_assignment_id === nextId ? shown : shown.then(function () { return goNext(r.data.next_assignment_id); });
-      }
-      dirty = false;
-      if (!r.data.done) { // two-stage: the blind read is stored; now the suggestion, and a revision
-        showMessage(t("blind_stored"), "info");
-        return apply(r.data.context);
-      }
-      return goNext(r.data.next_assignment_id);
-    }).catch(function () { $("submit").disabled = false; showMessage(t("save_failed"), "error"); });
+    return request.then(function (r) { return submitAnswered(r, { id: id, nextId: nextId, shown: shown, kept: kept }); })
+      .catch(function () { $("submit").disabled = false; showMessage(t("save_failed"), "error"); });
+  }
+  /* sent: the submitted assignment id, the next one expected, the optimistic open of it (or null) and
+   * the choices to restore should the server refuse. */
+  function submitAnswered(r, sent) {
+    $("submit").disabled = readOnly();
+    if (r.status !== 200) {
+      var message = r.data.detail || t("save_failed");
+      if (!sent.shown) { showMessage(message, "error"); return; }
+      return sent.shown.then(function () { return open(sent.id, true, true); })
+        .then(function () { restore(sent.kept, message); });
+    }
+    if (sent.shown) {
+      return r.data.next_assignment_id === sent.nextId ? sent.shown
+        : sent.shown.then(function () { return goNext(r.data.next_assignment_id); });
+    }
+    state.save.dirty = false;
+    if (!r.data.done) { // two-stage: the blind read is stored; now the suggestion, and a revision
+      showMessage(t("blind_stored"), "info");
+      return apply(r.data.context);
+    }
+    return goNext(r.data.next_assignment_id);
   }
   function restore(kept, message) {
-    selected = kept.selected;
+    state.selected = kept.selected;
     $("comment").value = kept.comment;
     renderSelection();
-    dirty = true;
+    state.save.dirty = true;
     showMessage(message, "error");
   }
   function goNext(nextId) {
@@ -400,12 +352,12 @@
     return open(nextId, true);
   }
   function skip(reason) {
-    var id = ctx.assignment.id;
-    clearTimeout(saveTimer);
-    return saving.then(function () {
+    var id = state.ctx.assignment.id;
+    clearTimeout(state.save.timer);
+    return state.save.chain.then(function () {
       return api(id + "/skip/", "POST", { reason: reason }).then(function (r) {
         if (r.status !== 200) { showMessage(r.data.detail || t("save_failed"), "error"); return; }
-        dirty = false;
+        state.save.dirty = false;
         return goNext(r.data.next_assignment_id);
       });
     });
@@ -413,14 +365,15 @@
 
   /* --- Opening an exam -------------------------------------------------------------------------- */
   function apply(context) {
-    var sameTaxonomy = ctx && statements.length && ctx.assignment.batch_id === context.assignment.batch_id;
-    ctx = context;
-    annotation = context.annotation;
-    selected = {};
-    annotation.labels.forEach(function (l) { selected[l.code] = { uncertain: l.uncertain }; });
-    $("comment").value = annotation.comment || "";
-    timeBase = annotation.time_on_task_ms || 0;
-    visibleSince = document.visibilityState === "visible" ? performance.now() : null;
+    var previous = state.ctx;
+    var sameTaxonomy = previous && state.list.statements.length && previous.assignment.batch_id === context.assignment.batch_id;
+    state.ctx = context;
+    state.annotation = context.annotation;
+    state.selected = {};
+    context.annotation.labels.forEach(function (l) { state.selected[l.code] = { uncertain: l.uncertain }; });
+    $("comment").value = context.annotation.comment || "";
+    state.clock.base = context.annotation.time_on_task_ms || 0;
+    state.clock.visibleSince = document.visibilityState === "visible" ? performance.now() : null;
     if (!sameTaxonomy) buildStatements(); // the same batch has the same statements: keep the rows
     filter($("search").value);
     renderSelection();
@@ -433,50 +386,42 @@
   }
   /* A submitted or skipped read reopens as what it is, read-only; never as a draft ("Draft saved"). */
   function renderReadState() {
-    var status = ctx.assignment.status, box = $("read-state");
+    var a = state.ctx.assignment, status = a.status, box = $("read-state");
     $("save-state").textContent = status === "submitted" ? t("submitted_state")
-      : status === "skipped" ? t("skipped_state") : annotation.revision ? t("saved") : "";
+      : status === "skipped" ? t("skipped_state") : state.annotation.revision ? t("saved") : "";
     box.textContent = status === "submitted" ? t("read_only_submitted")
-      : status === "skipped" ? t("read_only_skipped", { reason: ctx.assignment.skip_reason || "–" }) : "";
+      : status === "skipped" ? t("read_only_skipped", { reason: a.skip_reason || "–" }) : "";
     box.hidden = !box.textContent;
     rootEl.classList.toggle("read-only", readOnly());
   }
   // Two-stage: once the blind read is stored it counts; skipping now would withdraw it (the server refuses).
-  function canSkip() { return !readOnly() && !annotation.blind; }
+  function canSkip() { return !readOnly() && !state.annotation.blind; }
   function renderContext() {
-    var e = ctx.exam, a = ctx.assignment, sex = { F: t("female"), M: t("male") }[e.sex] || t("sex_unknown");
+    var e = state.ctx.exam, a = state.ctx.assignment, sex = { F: t("female"), M: t("male") }[e.sex] || t("sex_unknown");
     $("exam-context").textContent = t("exam_context", { age: e.age == null ? "–" : e.age, sex: sex,
       seconds: (e.n_samples / e.sampling_rate).toFixed(1), fs: e.sampling_rate });
     $("progress").textContent = t("progress", { batch: a.batch, position: a.position, total: a.queue.total, open: a.queue.open });
-    $("stage").textContent = annotation.stage === "revised" && a.suggestion_mode === "two_stage" ? t("stage_revised") : "";
+    $("stage").textContent = state.annotation.stage === "revised" && a.suggestion_mode === "two_stage" ? t("stage_revised") : "";
     var rhythm = $("rhythm-lead");
     if (!rhythm.options.length) {
-      e.lead_names.slice(0, 12).forEach(function (name) { rhythm.add(new Option(name, name, false, name === view.rhythmLead)); });
+      e.lead_names.slice(0, 12).forEach(function (name) { rhythm.add(new Option(name, name, false, name === state.view.rhythmLead)); });
     }
   }
-  function renderSuggestion() {
-    var box = $("suggestion"), s = ctx.suggestion;
-    box.hidden = !s;
-    box.textContent = "";
-    if (!s) return;
-    var h = document.createElement("h3");
-    h.textContent = t("suggestion", { provider: s.provider, version: s.version });
-    box.appendChild(h);
-    var m = s.measurements || {};
-    if (Object.keys(m).length) {
-      var dash = function (v) { return v == null ? "–" : Math.round(v); };
-      var mp = document.createElement("p");
-      mp.className = "suggestion-measurements";
-      mp.textContent = t("measurements", {
-        rate: dash(m.heart_rate_bpm), pr: dash(m.pr_ms), qrs: dash(m.qrs_ms), qt: dash(m.qt_ms),
-        qtc: dash(m.qtc_bazett_ms), axis: dash(m.qrs_axis_deg)
-      });
-      box.appendChild(mp);
-    }
-    // Suggested statements (score at or above the provider's threshold) first, then the next highest.
+  function measurementsLine(m) {
+    var dash = function (v) { return v == null ? "–" : Math.round(v); };
+    var p = document.createElement("p");
+    p.className = "suggestion-measurements";
+    p.textContent = t("measurements", {
+      rate: dash(m.heart_rate_bpm), pr: dash(m.pr_ms), qrs: dash(m.qrs_ms), qt: dash(m.qt_ms),
+      qtc: dash(m.qtc_bazett_ms), axis: dash(m.qrs_axis_deg)
+    });
+    return p;
+  }
+  // Suggested statements (score at or above the provider's threshold) first, then the next highest.
+  function scoreList(scores) {
     var ul = document.createElement("ul");
-    var suggested = s.scores.filter(function (item) { return item.suggested; });
-    var rest = s.scores.filter(function (item) { return !item.suggested; });
+    var suggested = scores.filter(function (item) { return item.suggested; });
+    var rest = scores.filter(function (item) { return !item.suggested; });
     suggested.concat(rest.slice(0, Math.max(0, 6 - suggested.length))).forEach(function (item) {
       var li = document.createElement("li");
       li.textContent = item.code + " · " + item.name + " · " + Math.round(item.score * 100) + "%";
@@ -488,52 +433,64 @@
       none.textContent = t("nothing_suggested");
       ul.insertBefore(none, ul.firstChild);
     }
-    box.appendChild(ul);
-    if (annotation.blind) {
+    return ul;
+  }
+  function renderSuggestion() {
+    var box = $("suggestion"), s = state.ctx.suggestion, blind = state.annotation.blind;
+    box.hidden = !s;
+    box.textContent = "";
+    if (!s) return;
+    var h = document.createElement("h3");
+    h.textContent = t("suggestion", { provider: s.provider, version: s.version });
+    box.appendChild(h);
+    if (Object.keys(s.measurements || {}).length) box.appendChild(measurementsLine(s.measurements));
+    box.appendChild(scoreList(s.scores));
+    if (blind) {
       var p = document.createElement("p");
       p.className = "muted";
-      p.textContent = t("your_blind_read", { codes: annotation.blind.labels.map(function (l) { return l.code; }).join(", ") || "–" });
+      p.textContent = t("your_blind_read", { codes: blind.labels.map(function (l) { return l.code; }).join(", ") || "–" });
       box.appendChild(p);
     }
   }
   function prefetchNext() {
-    var nextId = ctx.next_assignment_id;
-    if (!nextId || prefetched[nextId]) return;
+    var ctx = state.ctx, nextId = ctx.next_assignment_id;
+    if (!nextId || state.prefetched[nextId]) return;
     // The next exam's context is fetched (and any suggestion recorded) only when it opens; the big
     // part, the waveform, is fetched now while the reader works.
-    prefetched[nextId] = fetchWaveform(API + nextId + "/waveform/").catch(function () { delete prefetched[nextId]; });
+    state.prefetched[nextId] = fetchWaveform(API + nextId + "/waveform/").catch(function () { delete state.prefetched[nextId]; });
     // Without suggestions nothing on the next page depends on when it opens: its context can wait ready.
     if (ctx.assignment.suggestion_mode === "hidden") {
       // The exam after the prefetched one must not be this one, which is about to be submitted.
-      prefetchedContext[nextId] = api(nextId + "/?prefetch=1&from=" + ctx.assignment.id);
+      state.prefetchedContext[nextId] = api(nextId + "/?prefetch=1&from=" + ctx.assignment.id);
     }
   }
   function open(id, push, keepView) {
-    var waveform = prefetched[id] || fetchWaveform(API + id + "/waveform/");
-    var context = (!keepView && prefetchedContext[id]) || api(id + "/");
-    delete prefetched[id];
-    delete prefetchedContext[id];
+    var waveform = state.prefetched[id] || fetchWaveform(API + id + "/waveform/");
+    var context = (!keepView && state.prefetchedContext[id]) || api(id + "/");
+    delete state.prefetched[id];
+    delete state.prefetchedContext[id];
     return context.then(function (r) {
       if (r.status !== 200) { window.location.assign(HOME); return; }
-      var context = r.data;
-      return waveform.then(function (buffer) {
-        exam = context.exam;
-        leadsRaw = P.decode(buffer, exam.lead_names.length, exam.n_samples, exam.gain_uv);
-        leadsShown = P.applyFilters(leadsRaw, exam.sampling_rate, { baseline: view.baseline, notch: view.notch });
-        caliper.points = [];
-        if (!keepView) showMessage("");
-        if (push) history.pushState({ id: id }, "", context.assignment.page_url);
-        if (!ctx) {
-          // First exam of the page: the reader looks at the tracing first, so draw it before building
-          // the 70-odd statement rows (the panel is ready a few frames later, before any key press).
-          ctx = context;
-          annotation = context.annotation;
-          return draw().then(function () { apply(context); showCaliper(); prefetchNext(); });
-        }
-        apply(context);
-        return draw().then(function () { showCaliper(); prefetchNext(); });
-      });
+      return waveform.then(function (buffer) { return show(id, r.data, buffer, push, keepView); });
     });
+  }
+  function show(id, context, buffer, push, keepView) {
+    var exam = state.exam = context.exam;
+    state.leadsRaw = P.decode(buffer, exam.lead_names.length, exam.n_samples, exam.gain_uv);
+    filterLeads();
+    state.caliper.points = [];
+    if (!keepView) showMessage("");
+    if (push) history.pushState({ id: id }, "", context.assignment.page_url);
+    var drawn = function () { showCaliper(); prefetchNext(); };
+    if (!state.ctx) {
+      // First exam of the page: the reader looks at the tracing first, so draw it before building
+      // the 70-odd statement rows (the panel is ready a few frames later, before any key press).
+      state.ctx = context;
+      state.annotation = context.annotation;
+      return draw().then(function () { apply(context); drawn(); });
+    }
+    apply(context);
+    return draw().then(drawn);
   }
 
   /* --- Keyboard --------------------------------------------------------------------------------- */
@@ -544,41 +501,45 @@
     if ($("help").open || $("skip-dialog").open) return; // dialogs handle their own keys (Esc closes)
     var target = e.target;
     if ((e.ctrlKey || e.metaKey) && e.key === "Enter") { e.preventDefault(); submit(); return; }
-    if (target === $("search")) {
-      if (e.key === "ArrowDown") { e.preventDefault(); setFocus(focusIndex + 1); }
-      else if (e.key === "ArrowUp") { e.preventDefault(); setFocus(focusIndex - 1); }
-      else if (e.key === "Enter") { e.preventDefault(); var c = focused(); if (c) toggle(c.code); target.select(); }
-      else if (e.key === "Escape") { e.preventDefault(); leaveSearch(target); }
-      return;
-    }
+    if (target === $("search")) { searchKey(e, target); return; }
     if (typingIn(target)) {
       if (e.key === "Escape") target.blur();
       return; // keys are letters while typing a comment
     }
     if (e.altKey || e.ctrlKey || e.metaKey) return;
-    var handled = true;
-    switch (e.key) {
-      case "/": $("search").focus(); $("search").select(); break;
-      case "ArrowDown": case "j": setFocus(focusIndex + 1); break;
-      case "ArrowUp": case "k": setFocus(focusIndex - 1); break;
-      case " ": if (focused()) toggle(focused().code); break;
-      case "u": if (focused()) toggleUncertain(focused().code); break;
-      case "n": toggle(normalCode); break;
-      case "Enter": submit(); break;
-      case "s": openSkip(); break;
-      case "?": $("help").showModal(); break;
-      case "c": toggleCalipers(); break;
-      case "m": marchOut(); break;
-      case "r": resetZoom(); break;
-      case "l": cycleLayout(); break;
-      case "Escape":
-        if (caliper.on) toggleCalipers(false);
-        else { $("search").value = ""; filter("", focusedCode()); }
-        break;
-      default: handled = false;
-    }
-    if (handled) e.preventDefault();
+    if (!Object.prototype.hasOwnProperty.call(PAGE_KEYS, e.key)) return;
+    PAGE_KEYS[e.key]();
+    e.preventDefault();
   }
+  function searchKey(e, box) {
+    var focus = state.list.focusIndex;
+    if (e.key === "ArrowDown") { e.preventDefault(); setFocus(focus + 1); }
+    else if (e.key === "ArrowUp") { e.preventDefault(); setFocus(focus - 1); }
+    else if (e.key === "Enter") { e.preventDefault(); var c = focused(); if (c) toggle(c.code); box.select(); }
+    else if (e.key === "Escape") { e.preventDefault(); leaveSearch(box); }
+  }
+  function onFocused(action) { return function () { var c = focused(); if (c) action(c.code); }; }
+  var PAGE_KEYS = {
+    "/": function () { $("search").focus(); $("search").select(); },
+    ArrowDown: function () { setFocus(state.list.focusIndex + 1); },
+    ArrowUp: function () { setFocus(state.list.focusIndex - 1); },
+    " ": onFocused(toggle),
+    u: onFocused(toggleUncertain),
+    n: function () { toggle(state.list.normalCode); },
+    Enter: submit,
+    s: openSkip,
+    "?": function () { $("help").showModal(); },
+    c: function () { toggleCalipers(); },
+    m: marchOut,
+    r: resetZoom,
+    l: cycleLayout,
+    Escape: function () {
+      if (state.caliper.on) toggleCalipers(false);
+      else { $("search").value = ""; filter("", focusedCode()); }
+    },
+  };
+  PAGE_KEYS.j = PAGE_KEYS.ArrowDown;
+  PAGE_KEYS.k = PAGE_KEYS.ArrowUp;
   /* Leaving the search keeps the focus on the statement highlighted there (the one just chosen), so the
    * next key (u, Space) acts on it and not on the top of the list. */
   function leaveSearch(box) {
@@ -588,11 +549,9 @@
     box.blur();
   }
   function cycleLayout() {
-    var order = ["3x4", "6x2", "12x1"], next = order[(order.indexOf(view.layout) + 1) % order.length];
+    var order = ["3x4", "6x2", "12x1"], next = order[(order.indexOf(state.view.layout) + 1) % order.length];
     $("layout").value = next;
-    view.layout = next;
-    caliper.points = [];
-    draw();
+    changeView("layout", next);
   }
   function openSkip() {
     if (!canSkip()) return;
@@ -602,55 +561,64 @@
   }
 
   /* --- Wiring ----------------------------------------------------------------------------------- */
-  document.addEventListener("keydown", onKey);
-  $("statements").addEventListener("click", function (e) {
-    var row = e.target.closest(".stmt");
-    if (!row) return;
-    var vis = visibleStatements();
-    setFocus(vis.indexOf(byCode[row.dataset.code]));
-    if (e.target.classList.contains("unc")) toggleUncertain(row.dataset.code); else toggle(row.dataset.code);
-  });
-  $("search").addEventListener("input", function () { filter(this.value); });
-  $("comment").addEventListener("input", function () { if (!readOnly()) changed(); });
-  $("submit").addEventListener("click", submit);
-  $("skip").addEventListener("click", openSkip);
-  $("help-toggle").addEventListener("click", function () { $("help").showModal(); });
-  $("help-close").addEventListener("click", function () { $("help").close(); });
-  $("skip-form").addEventListener("submit", function (e) {
-    e.preventDefault();
-    var reason = $("skip-reason").value.trim();
-    if (!reason) return;
-    $("skip-dialog").close();
-    skip(reason);
-  });
-  $("skip-cancel").addEventListener("click", function () { $("skip-dialog").close(); });
-  $("caliper-toggle").addEventListener("click", function () { toggleCalipers(); });
-  $("caliper-layer").addEventListener("click", caliperClick);
-  $("march").addEventListener("click", marchOut);
-  $("reset-zoom").addEventListener("click", resetZoom);
-  $("layout").addEventListener("change", function () { view.layout = this.value; caliper.points = []; draw(); });
-  $("rhythm-lead").addEventListener("change", function () { view.rhythmLead = this.value; caliper.points = []; draw(); });
-  $("speed").addEventListener("change", function () { view.speed = parseFloat(this.value); caliper.points = []; draw(); });
-  $("gain").addEventListener("change", function () { view.gain = parseFloat(this.value); caliper.points = []; draw(); });
-  $("filter-baseline").addEventListener("change", function () { view.baseline = this.checked; refilter(); });
-  $("filter-notch").addEventListener("change", function () { view.notch = parseFloat(this.value) || 0; refilter(); });
-  // Lets a click in a toolbar select hand the keys back to the page once a choice is made.
-  document.querySelectorAll(".toolbar select").forEach(function (s) { s.addEventListener("change", function () { s.blur(); }); });
-  var resizeTimer = null;
-  window.addEventListener("resize", function () {
-    clearTimeout(resizeTimer);
-    resizeTimer = setTimeout(function () { if (sheet) draw(); }, 150);
-  });
-  document.addEventListener("visibilitychange", function () {
-    if (document.visibilityState === "visible") visibleSince = performance.now();
-    else {
-      timeBase = elapsed(); visibleSince = null;
-      if (dirty) saveDraft(true);
-    }
-  });
-  window.addEventListener("pagehide", function () { if (dirty) saveDraft(true); });
-  window.addEventListener("popstate", function (e) { if (e.state && e.state.id) open(e.state.id, false); });
+  function on(id, type, handler) { $(id).addEventListener(type, handler); }
+  function wireStatements() {
+    on("statements", "click", function (e) {
+      var row = e.target.closest(".stmt");
+      if (!row) return;
+      setFocus(visibleStatements().indexOf(state.list.byCode[row.dataset.code]));
+      if (e.target.classList.contains("unc")) toggleUncertain(row.dataset.code); else toggle(row.dataset.code);
+    });
+    on("search", "input", function () { filter(this.value); });
+    on("comment", "input", function () { if (!readOnly()) changed(); });
+    on("submit", "click", submit);
+    on("skip", "click", openSkip);
+    on("help-toggle", "click", function () { $("help").showModal(); });
+    on("help-close", "click", function () { $("help").close(); });
+    on("skip-form", "submit", function (e) {
+      e.preventDefault();
+      var reason = $("skip-reason").value.trim();
+      if (!reason) return;
+      $("skip-dialog").close();
+      skip(reason);
+    });
+    on("skip-cancel", "click", function () { $("skip-dialog").close(); });
+  }
+  function wireView() {
+    on("caliper-toggle", "click", function () { toggleCalipers(); });
+    on("caliper-layer", "click", caliperClick);
+    on("march", "click", marchOut);
+    on("reset-zoom", "click", resetZoom);
+    on("layout", "change", function () { changeView("layout", this.value); });
+    on("rhythm-lead", "change", function () { changeView("rhythmLead", this.value); });
+    on("speed", "change", function () { changeView("speed", parseFloat(this.value)); });
+    on("gain", "change", function () { changeView("gain", parseFloat(this.value)); });
+    on("filter-baseline", "change", function () { state.view.baseline = this.checked; refilter(); });
+    on("filter-notch", "change", function () { state.view.notch = parseFloat(this.value) || 0; refilter(); });
+    // Lets a click in a toolbar select hand the keys back to the page once a choice is made.
+    document.querySelectorAll(".toolbar select").forEach(function (s) { s.addEventListener("change", function () { s.blur(); }); });
+  }
+  function wireWindow() {
+    var resizeTimer = null;
+    document.addEventListener("keydown", onKey);
+    window.addEventListener("resize", function () {
+      clearTimeout(resizeTimer);
+      resizeTimer = setTimeout(function () { if (state.sheet) draw(); }, 150);
+    });
+    document.addEventListener("visibilitychange", function () {
+      if (document.visibilityState === "visible") state.clock.visibleSince = performance.now();
+      else {
+        state.clock.base = elapsed(); state.clock.visibleSince = null;
+        if (state.save.dirty) saveDraft(true);
+      }
+    });
+    window.addEventListener("pagehide", function () { if (state.save.dirty) saveDraft(true); });
+    window.addEventListener("popstate", function (e) { if (e.state && e.state.id) open(e.state.id, false); });
+  }
 
+  wireStatements();
+  wireView();
+  wireWindow();
   history.replaceState({ id: Number(rootEl.dataset.assignment) }, "", window.location.href);
   open(Number(rootEl.dataset.assignment), false).catch(function (error) {
     showMessage(t("load_failed") + " " + error.message, "error");

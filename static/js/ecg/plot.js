@@ -1,0 +1,145 @@
+/* The calibrated ECG sheet drawn with Plotly (SVG traces), and the calipers' arithmetic. Exposed as
+ * window.EcgPlot; used by the reader and the adjudication pages. The sheet itself (where each strip sits,
+ * in millimetres of paper) comes from window.EcgPaper.paper().
+ *
+ * Screen to paper: the figure's margins are zero and its axis ranges are set here (Plotly writes every
+ * zoom, pan and reset back into gd.layout), so a click is placed by the plot area's bounding box and those
+ * ranges alone, without Plotly's private axis objects. */
+(function (root) {
+  "use strict";
+  var P = root.EcgPaper;
+  var INK = "#111", CALIPER = "#1f5fbf";
+  var CONFIG = { displayModeBar: false, responsive: false, doubleClick: "reset", scrollZoom: false, showTips: false };
+
+  /* --- Drawing ------------------------------------------------------------------------------------ */
+  /* One trace per strip, in paper millimetres; a lead the exam lacks draws flat. */
+  function traces(sheet, leads, leadNames) {
+    var step = sheet.speed / sheet.samplingRate;
+    return sheet.panels.map(function (panel) {
+      var signal = leads[leadNames.indexOf(panel.lead)];
+      var n = panel.i1 - panel.i0, x = new Float32Array(n), y = new Float32Array(n);
+      for (var i = 0; i < n; i++) {
+        x[i] = panel.x0 + i * step;
+        y[i] = panel.yb + (signal ? signal[panel.i0 + i] : 0) * sheet.gain;
+      }
+      return { type: "scatter", mode: "lines", x: x, y: y, name: panel.lead + (panel.rhythm ? " (rhythm)" : ""),
+        meta: { lead: panel.lead, rhythm: panel.rhythm }, hoverinfo: "skip", showlegend: false,
+        line: { color: INK, width: 1, simplify: false } };
+    });
+  }
+  /* The grid (two paths: minor and major lines), the calibration pulses and the column separators. */
+  function baseShapes(sheet) {
+    var shapes = [
+      { name: "grid-minor", type: "path", path: P.gridPath(sheet.width, sheet.height, 1, 5), layer: "below",
+        line: { color: "#f6c9c9", width: 0.5 } },
+      { name: "grid-major", type: "path", path: P.gridPath(sheet.width, sheet.height, 5, 0), layer: "below",
+        line: { color: "#e58a8a", width: 1 } },
+      { name: "calibration", type: "path", path: P.calibrationPath(sheet), line: { color: INK, width: 1.2 } },
+    ];
+    var marks = sheet.panels.filter(function (p) { return !p.rhythm && p.x0 > sheet.margin; })
+      .map(function (p) { return "M" + p.x0 + "," + (p.yb - 3) + "V" + (p.yb + 3); });
+    if (marks.length) shapes.push({ name: "separators", type: "path", path: marks.join(""), line: { color: INK, width: 1.2 } });
+    return shapes;
+  }
+  function labels(sheet) {
+    return sheet.panels.map(function (p) {
+      return { x: p.x0 + 1, y: p.yb + sheet.rowHeight * 0.38, xref: "x", yref: "y", text: p.lead, showarrow: false,
+        xanchor: "left", font: { size: 12, color: INK } };
+    });
+  }
+  /* The figure as wide as its container (at least 320 px), at one pixel scale on both axes. */
+  function layout(gd, sheet, extraShapes) {
+    var k = Math.max(320, gd.parentElement.clientWidth) / sheet.width;
+    return {
+      width: Math.round(sheet.width * k), height: Math.round(sheet.height * k),
+      margin: { l: 0, r: 0, t: 0, b: 0, pad: 0 }, paper_bgcolor: "#fff", plot_bgcolor: "#fff",
+      showlegend: false, hovermode: false, dragmode: "zoom",
+      xaxis: { range: [0, sheet.width], showgrid: false, zeroline: false, showticklabels: false, ticks: "" },
+      // One pixel scale on both axes: squares stay square, also while zooming.
+      yaxis: { range: [0, sheet.height], showgrid: false, zeroline: false, showticklabels: false, ticks: "",
+        scaleanchor: "x", scaleratio: 1 },
+      shapes: baseShapes(sheet).concat(extraShapes || []), annotations: labels(sheet),
+    };
+  }
+  /* Draws (or redraws in place) the sheet with the leads in mV; resolves once Plotly has drawn. */
+  function draw(gd, sheet, leads, leadNames, extraShapes, config) {
+    return Plotly.react(gd, traces(sheet, leads, leadNames), layout(gd, sheet, extraShapes),
+      Object.assign({}, CONFIG, config || {}));
+  }
+  function setShapes(gd, sheet, extraShapes) {
+    return Plotly.relayout(gd, { shapes: baseShapes(sheet).concat(extraShapes || []) });
+  }
+  function resetZoom(gd, sheet) {
+    return Plotly.relayout(gd, { "xaxis.range": [0, sheet.width], "yaxis.range": [0, sheet.height] });
+  }
+
+  /* --- Screen to paper ---------------------------------------------------------------------------- */
+  /* The plot area on screen: Plotly's drag rectangle covers exactly the axes' extent. */
+  function plotArea(gd) {
+    var area = gd.querySelector(".draglayer .nsewdrag") || gd.querySelector(".main-svg");
+    return area ? area.getBoundingClientRect() : null;
+  }
+  /* Paper millimetres {x, y} under a point of the window (clientX, clientY), at the current zoom. */
+  function toPaper(gd, clientX, clientY) {
+    var box = plotArea(gd), xr = gd.layout.xaxis.range, yr = gd.layout.yaxis.range;
+    if (!box || !box.width || !box.height) return null;
+    var x0 = Number(xr[0]), x1 = Number(xr[1]), y0 = Number(yr[0]), y1 = Number(yr[1]);
+    return { x: x0 + (clientX - box.left) / box.width * (x1 - x0),
+      y: y1 - (clientY - box.top) / box.height * (y1 - y0) }; // y grows upwards on paper, downwards on screen
+  }
+
+  /* --- Calipers ----------------------------------------------------------------------------------- */
+  function panelAt(sheet, xmm, ymm) {
+    var best = null;
+    sheet.panels.forEach(function (p) {
+      var right = p.x0 + (p.i1 - p.i0) * sheet.speed / sheet.samplingRate;
+      if (xmm >= p.x0 - 0.5 && xmm <= right + 0.5 && Math.abs(ymm - p.yb) <= sheet.rowHeight / 2) best = p;
+    });
+    return best;
+  }
+  /* The sample under a paper point: {panel, index, mv}, or null off every strip. */
+  function samplePoint(sheet, xmm, ymm) {
+    var panel = panelAt(sheet, xmm, ymm);
+    if (!panel) return null;
+    // Snap to the nearest sample: intervals are then exact multiples of the sampling period.
+    var index = Math.round((xmm - panel.x0) / sheet.speed * sheet.samplingRate) + panel.i0;
+    index = Math.max(panel.i0, Math.min(panel.i1 - 1, index));
+    return { panel: panel, index: index, mv: (ymm - panel.yb) / sheet.gain };
+  }
+  function sampleX(sheet, panel, index) { return panel.x0 + (index - panel.i0) * sheet.speed / sheet.samplingRate; }
+  function mark(sheet, panel, index, name, line) {
+    var x = sampleX(sheet, panel, index), half = sheet.rowHeight / 2;
+    return { name: name, type: "line", x0: x, x1: x, y0: panel.yb - half, y1: panel.yb + half, line: line };
+  }
+  /* Further beats at the measured interval, along the first point's strip. */
+  function marchShapes(sheet, p) {
+    var step = p[1].index - p[0].index, panel = p[0].panel, shapes = [];
+    if (step === 0) return shapes;
+    for (var i = p[1].index + step; i >= panel.i0 && i < panel.i1; i += step) {
+      shapes.push(mark(sheet, panel, i, "march", { color: CALIPER, width: 1, dash: "dot" }));
+    }
+    return shapes;
+  }
+  /* caliper: {points: [point, point?], march: bool}. */
+  function caliperShapes(sheet, caliper) {
+    var p = caliper.points, style = { color: CALIPER, width: 1.5 };
+    if (!sheet || !p.length) return [];
+    var shapes = p.map(function (pt) { return mark(sheet, pt.panel, pt.index, "caliper", style); });
+    if (p.length === 2) {
+      var y = p[0].panel.yb + sheet.rowHeight / 2 * 0.8;
+      shapes.push({ name: "caliper", type: "line", x0: sampleX(sheet, p[0].panel, p[0].index),
+        x1: sampleX(sheet, p[1].panel, p[1].index), y0: y, y1: y, line: style });
+      if (caliper.march) shapes = shapes.concat(marchShapes(sheet, p));
+    }
+    return shapes;
+  }
+  /* Between two points: the interval (ms), the amplitude difference (mV) and the rate it means (bpm). */
+  function measure(points, samplingRate) {
+    var ms = Math.abs(points[1].index - points[0].index) * 1000 / samplingRate;
+    return { ms: ms, mv: points[1].mv - points[0].mv, bpm: ms > 0 ? 60000 / ms : 0 };
+  }
+
+  root.EcgPlot = { CONFIG: CONFIG, traces: traces, baseShapes: baseShapes, layout: layout, draw: draw,
+    setShapes: setShapes, resetZoom: resetZoom, toPaper: toPaper, panelAt: panelAt, samplePoint: samplePoint,
+    caliperShapes: caliperShapes, measure: measure };
+})(window);
