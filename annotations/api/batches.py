@@ -15,9 +15,10 @@ from rest_framework.views import APIView
 from annotations.api.permissions import IsCoordinator
 from annotations.lib.ecg.quality import EXAM_FLAGS
 from annotations.models import ReviewBatch
+from annotations.selectors.batches.access import batch_for_coordinator
 from annotations.selectors.batches.overview import batch_overview
 from annotations.selectors.batches.plan import BatchPlanError, BatchSpec, batch_plan
-from annotations.selectors.batches.progress import batch_for_coordinator, batch_progress
+from annotations.selectors.batches.progress import batch_progress
 from annotations.selectors.exams.selection import ExamCriteria
 from annotations.services.batches.lifecycle import BatchDesignError, batch_create_from_plan
 from annotations.services.batches.skips import HandOnConflict, HandOnError, assignment_hand_on

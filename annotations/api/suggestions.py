@@ -9,7 +9,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from annotations.api.permissions import IsCoordinator
-from annotations.selectors.batches.progress import batch_for_coordinator
+from annotations.selectors.batches.access import batch_for_coordinator
 from annotations.selectors.suggestions.evidence import batch_evidence
 from annotations.selectors.suggestions.summary import batch_suggestion_progress
 

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
-from django.db.models import Count, QuerySet
-from django.shortcuts import get_object_or_404
+import json
+from pathlib import Path
 
+from django.db.models import Count, QuerySet
+from django.utils.translation import gettext
+
+from annotations.errors import NotFound
 from annotations.models import DiagnosticClass, Taxonomy
+
+# The taxonomy files the project ships (services.taxonomy loads and checks them).
+SHIPPED_DIR = Path(__file__).resolve().parent.parent / "taxonomies"
 
 
 def taxonomy_list() -> QuerySet[Taxonomy]:
@@ -13,7 +20,11 @@ def taxonomy_list() -> QuerySet[Taxonomy]:
 
 
 def taxonomy_get(taxonomy_id: int) -> Taxonomy:
-    return get_object_or_404(Taxonomy, pk=taxonomy_id)
+    taxonomy = Taxonomy.objects.filter(pk=taxonomy_id).first()
+    if taxonomy is None:
+        # Django's own words and translation, as get_object_or_404 answered
+        raise NotFound(gettext("No %s matches the given query.") % "Taxonomy")
+    return taxonomy
 
 
 def taxonomy_classes(taxonomy: Taxonomy) -> QuerySet[DiagnosticClass]:
@@ -27,8 +38,6 @@ def taxonomy_classes_by_group(taxonomy: Taxonomy) -> list[tuple[str, list[Diagno
 
 def taxonomy_size_for_reader(user, assignment_id: int) -> int:
     """How many statements the taxonomy of the reader's own assignment has; 404 for anyone else's."""
-    from django.http import Http404
-
     from annotations.models import Assignment
 
     taxonomy_id = (
@@ -37,5 +46,18 @@ def taxonomy_size_for_reader(user, assignment_id: int) -> int:
         .first()
     )
     if taxonomy_id is None:
-        raise Http404
+        raise NotFound
     return DiagnosticClass.objects.filter(taxonomy_id=taxonomy_id).count()
+
+
+def taxonomy_shipped_classes(key: str) -> tuple[str, list[dict]] | None:
+    """(version, classes as code, name and maps) of the shipped taxonomy file `key`; None if none ships.
+
+    Read without loading it: the shipped files are checked whole by the taxonomy tests and on every
+    load, so only the few fields an export maps by are taken here."""
+    path = SHIPPED_DIR / f"{key}.json"
+    if not path.exists():
+        return None
+    data = json.loads(path.read_text(encoding="utf-8"))
+    classes = [{"code": c["code"], "name": c["name"], "maps": c.get("maps") or {}} for c in data["classes"]]
+    return data["version"].strip(), classes

@@ -7,7 +7,8 @@ version adds rows beside the old ones instead of replacing them.
 Providers speak TNMG codes. Scores are written for every taxonomy that can show them (the default
 taxonomy, for batch planning, and the taxonomy of each batch holding the exam), class by class: a class
 takes the score of the provider code in its maps["tnmg"], or of its own code when it has no TNMG map.
-Provider codes that a taxonomy lacks are skipped and listed in the row (see META below).
+Provider codes that a taxonomy lacks are skipped and listed in the row (see META, in
+selectors.suggestions.scoring).
 
 Audit: one row per batch run and per sweep that queued work, not one per exam: a 10,000-exam batch with
 two providers would add 20,000 rows saying "the system computed a suggestion", and each Suggestion row
@@ -38,18 +39,13 @@ from annotations.models import (
     SuggestionScore,
     Taxonomy,
 )
+from annotations.selectors.suggestions.scoring import META, source_code
 from annotations.services.audit import audit_record
 from annotations.services.enqueue import task_enqueue
 from annotations.services.exams.waveforms import waveform_load
 
 logger = logging.getLogger(__name__)
 
-# Reserved key of Suggestion.measurements holding what the caller needs besides the measurements: the
-# provider's raw scores by TNMG code (so a taxonomy added later needs no recomputation), the thresholds
-# at which a score counts as suggested (part of the provider version, so kept with its output), the
-# taxonomies already scored, and per taxonomy the codes it could not take.
-META = "_scoring"
-SOURCE_CODE_SYSTEM = "tnmg"
 SYSTEM_ACTOR = "system:suggestions"
 MAX_ERROR = 2000
 VERSION_MAX = Suggestion._meta.get_field("provider_version").max_length
@@ -87,11 +83,6 @@ def suggestion_providers() -> dict[str, Provider]:
 
 
 # --- Codes to taxonomy classes ---------------------------------------------------------------------
-def source_code(diagnostic_class: DiagnosticClass) -> str:
-    """The TNMG code a class stands for: its explicit map, else its own code."""
-    return (diagnostic_class.maps or {}).get(SOURCE_CODE_SYSTEM) or diagnostic_class.code
-
-
 def taxonomy_classes_by_source_code(taxonomy_id: int) -> dict[str, list[DiagnosticClass]]:
     """TNMG code -> the taxonomy's classes standing for it (a finer taxonomy may have several)."""
     mapping: dict[str, list[DiagnosticClass]] = {}

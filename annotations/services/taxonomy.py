@@ -12,9 +12,9 @@ from django.db.models import F
 from django.utils import timezone
 
 from annotations.models import DiagnosticClass, Taxonomy
+from annotations.selectors.taxonomy import SHIPPED_DIR
 from annotations.services.audit import audit_record
 
-SHIPPED_DIR = Path(__file__).resolve().parent.parent / "taxonomies"
 DEFAULT_TAXONOMY_FILE = SHIPPED_DIR / "tnmg.json"
 # Stand-ins allowed in exclusive sets: "every statement of this kind"; "!CODE" exempts CODE from them.
 SET_TOKENS = {"*diagnostic*": "diagnostic", "*quality*": "quality"}

@@ -13,6 +13,7 @@ from django.views.decorators.http import require_POST
 from annotations.forms import AddExamsForm, AddReadersForm, BatchDesignForm, HandOnForm, ReassignForm
 from annotations.roles import Role
 from annotations.selectors.agreement.tables import stored_reader_quality
+from annotations.selectors.batches.access import batch_for_coordinator
 from annotations.selectors.batches.overview import batch_overview
 from annotations.selectors.batches.plan import BatchPlanError, batch_plan, exams_to_add, plan_exam_page
 from annotations.selectors.batches.progress import (
@@ -20,7 +21,6 @@ from annotations.selectors.batches.progress import (
     EXAM_STATES,
     ExamTableError,
     batch_exam_table,
-    batch_for_coordinator,
     batch_progress,
 )
 from annotations.services.batches.lifecycle import (

@@ -6,7 +6,7 @@ from django.shortcuts import render
 from django.urls import path
 
 from annotations.roles import Role
-from annotations.selectors.batches.progress import batch_for_coordinator
+from annotations.selectors.batches.access import batch_for_coordinator
 from annotations.selectors.suggestions.evidence import batch_evidence
 from annotations.views.access import role_required
 

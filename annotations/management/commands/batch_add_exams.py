@@ -5,8 +5,8 @@ from django.core.exceptions import PermissionDenied
 from django.core.management.base import BaseCommand, CommandError
 from django.http import Http404
 
+from annotations.selectors.batches.access import batch_for_coordinator
 from annotations.selectors.batches.plan import BatchPlanError, exams_to_add
-from annotations.selectors.batches.progress import batch_for_coordinator
 from annotations.selectors.exams.selection import ExamCriteria
 from annotations.services.batches.lifecycle import BatchDesignError, batch_add_exams
 

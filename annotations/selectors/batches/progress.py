@@ -10,7 +10,6 @@ from __future__ import annotations
 import statistics
 from dataclasses import dataclass
 
-from django.core.exceptions import PermissionDenied
 from django.db import connection
 from django.db.models import (
     Aggregate,
@@ -29,7 +28,6 @@ from django.db.models import (
     When,
 )
 from django.db.models.functions import Coalesce, TruncDate
-from django.shortcuts import get_object_or_404
 
 from annotations.models import (
     Adjudication,
@@ -41,6 +39,7 @@ from annotations.models import (
     ReviewBatch,
 )
 from annotations.roles import Role, has_role
+from annotations.selectors.batches.access import batch_reader_ids, require_coordinator
 
 # A skip is not a read: reads done are submitted ones; skipped slots are counted (and listed) apart.
 SUBMITTED = Assignment.Status.SUBMITTED
@@ -77,16 +76,6 @@ class ReaderProgress:
     @property
     def remaining(self) -> int:
         return self.total - self.done - self.skipped
-
-
-def _require_coordinator(user) -> None:
-    if not has_role(user, Role.COORDINATOR):
-        raise PermissionDenied
-
-
-def batch_for_coordinator(user, batch_id: int) -> ReviewBatch:
-    _require_coordinator(user)
-    return get_object_or_404(ReviewBatch.objects.select_related("taxonomy"), pk=batch_id)
 
 
 def _submitted_annotations(batch: ReviewBatch):
@@ -144,7 +133,7 @@ def _gold_scores(batch: ReviewBatch) -> dict[int, tuple[int, int]]:
 
 
 def batch_reader_progress(user, batch: ReviewBatch) -> list[ReaderProgress]:
-    _require_coordinator(user)
+    require_coordinator(user)
     counts = (
         Assignment.objects.filter(batch=batch)
         .values("reader_id", username=F("reader__username"))
@@ -181,7 +170,7 @@ def batch_reader_progress(user, batch: ReviewBatch) -> list[ReaderProgress]:
 def batch_coverage(user, batch: ReviewBatch) -> dict:
     """Exams fully read (nothing open, and as many submitted first reads as the exam needs), reads
     submitted out of all slots, and skipped slots apart: a skip is not a read."""
-    _require_coordinator(user)
+    require_coordinator(user)
     reads = Assignment.objects.filter(batch=batch).aggregate(
         total=Count("id"),
         done=Count("id", filter=Q(status=SUBMITTED)),
@@ -206,7 +195,7 @@ def batch_coverage(user, batch: ReviewBatch) -> dict:
 
 def batch_skips(user, batch: ReviewBatch) -> list[dict]:
     """Every skipped slot of the batch with its reason, oldest first, and whom it was handed on to."""
-    _require_coordinator(user)
+    require_coordinator(user)
     rows = list(
         Assignment.objects.filter(batch=batch, status=SKIPPED)
         .select_related("reader", "exam__dataset", "handed_on_as__reader")
@@ -238,7 +227,6 @@ def skip_hand_on_candidates(batch: ReviewBatch, exam_ids: list[int]) -> dict[int
 
     from annotations.roles import Role
     from annotations.selectors.blinding import reader_barred_pairs
-    from annotations.services.batches.lifecycle import batch_reader_ids
 
     readers = [
         r
@@ -269,7 +257,7 @@ def _handed_to(assignment: Assignment) -> str | None:
 
 
 def batch_reads_per_day(user, batch: ReviewBatch) -> list[tuple[str, int]]:
-    _require_coordinator(user)
+    require_coordinator(user)
     rows = (
         Assignment.objects.filter(batch=batch, status=Assignment.Status.SUBMITTED)
         .annotate(day=TruncDate("submitted_at"))
@@ -358,7 +346,7 @@ def batch_exam_table(
 ) -> dict:
     """One page of the batch's exams in BatchExam order after `after`, optionally of one state, with
     the key of the next page (None on the last one)."""
-    _require_coordinator(user)
+    require_coordinator(user)
     if state and state not in EXAM_STATES:
         raise ExamTableError(f"unknown exam status {state!r}; one of {', '.join(EXAM_STATES)}")
     if not 1 <= size <= EXAM_PAGE_SIZE_MAX:
@@ -394,8 +382,6 @@ def batch_exam_table(
 def batch_reader_candidates(batch: ReviewBatch):
     """Active readers not yet in the batch: whom "add readers" may offer."""
     from django.contrib.auth import get_user_model
-
-    from annotations.services.batches.lifecycle import batch_reader_ids
 
     return (
         get_user_model()

@@ -10,14 +10,15 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db.models import QuerySet
-from django.http import Http404
 from django.urls import reverse
 from django.utils.crypto import salted_hmac
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
+from annotations.errors import NotFound
 from annotations.models import Annotation, Assignment, ReviewBatch, Suggestion, SuggestionExposure
 from annotations.roles import Role, has_role
+from annotations.selectors.suggestions.scoring import META, source_code
 
 OPEN = (Assignment.Status.PENDING, Assignment.Status.IN_PROGRESS)
 GROUP_LABELS = {
@@ -66,7 +67,7 @@ def assignment_for_reader(user, assignment_id: int) -> Assignment:
             _reader_assignments(user).select_related("exam", "batch", "batch__taxonomy").get(pk=assignment_id)
         )
     except Assignment.DoesNotExist:
-        raise Http404("no such assignment") from None
+        raise NotFound("no such assignment") from None
 
 
 def assignment_for_reader_locked(user, assignment_id: int) -> Assignment:
@@ -77,7 +78,7 @@ def assignment_for_reader_locked(user, assignment_id: int) -> Assignment:
     try:
         return queryset.select_for_update(of=("self",)).get(pk=assignment_id)
     except Assignment.DoesNotExist:
-        raise Http404("no such assignment") from None
+        raise NotFound("no such assignment") from None
 
 
 def assignment_next_for_reader(
@@ -163,8 +164,6 @@ READER_MEASUREMENTS = (
 def _suggestion_json(suggestion: Suggestion | None, portuguese: bool, taxonomy_id: int) -> dict | None:
     if suggestion is None:
         return None
-    from annotations.services.suggestions import META, source_code
-
     # Only this batch's statements: the same suggestion also carries scores for other taxonomies.
     scores = (
         suggestion.scores.filter(diagnostic_class__taxonomy_id=taxonomy_id)

@@ -40,7 +40,7 @@ from annotations.models import (
     SuggestionExposure,
     Taxonomy,
 )
-from annotations.services.taxonomy import SHIPPED_DIR, taxonomy_read_file
+from annotations.selectors.taxonomy import taxonomy_shipped_classes
 
 CHUNK_ROWS = 5000
 
@@ -142,13 +142,10 @@ def _target_classes(target: str) -> tuple[str, list[dict]]:
     if loaded is not None:
         classes = loaded.classes.order_by("position").values("code", "name", "maps")
         return loaded.version, list(classes)
-    path = SHIPPED_DIR / f"{target}.json"
-    if not path.exists():
+    shipped = taxonomy_shipped_classes(target)
+    if shipped is None:
         raise ExportRefused(f"no taxonomy {target!r} to map to (load it, or use code15 or ptbxl-scp)")
-    parsed = taxonomy_read_file(path)
-    return parsed.version, [
-        {"code": c["code"], "name": c["name"], "maps": c.get("maps") or {}} for c in parsed.classes
-    ]
+    return shipped
 
 
 def export_plan(batch_ids: Sequence[int], *, target: str = "") -> ExportPlan:

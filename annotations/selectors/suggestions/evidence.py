@@ -33,7 +33,8 @@ from annotations.models import (
     SuggestionExposure,
     SuggestionScore,
 )
-from annotations.services.suggestions import META, source_code
+from annotations.selectors.agreement.rules import consensus_settings
+from annotations.selectors.suggestions.scoring import META, source_code
 
 DEFAULT_THRESHOLD = 0.5
 
@@ -64,8 +65,6 @@ def consensus_truth(batch: ReviewBatch, classes: dict[int, DiagnosticClass]) -> 
     """(exam, class) -> consensus value: the stored rows, plus the implicit absent cells of exams the
     last consensus computation decided (read at least min_reads times, class neither stored nor
     disputed)."""
-    from annotations.services.agreement.compute import consensus_settings
-
     truth = {
         (exam_id, class_id): value
         for exam_id, class_id, value in Consensus.objects.filter(batch=batch).values_list(

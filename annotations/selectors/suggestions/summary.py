@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db.models import Count, Max, Q
 
 from annotations.models import BatchExam, ReviewBatch, Suggestion
-from annotations.services.suggestions import META
+from annotations.selectors.suggestions.scoring import META
 
 MAX_FAILURES_LISTED = 20
 

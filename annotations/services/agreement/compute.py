@@ -49,6 +49,10 @@ from annotations.models import (
     DisputedLabel,
     ReviewBatch,
 )
+from annotations.selectors.agreement.rules import (
+    AgreementConfigError as AgreementConfigError,  # re-exported: computing is where a bad rule surfaces
+)
+from annotations.selectors.agreement.rules import consensus_settings
 from annotations.selectors.agreement.summary import (
     ReadsSnapshot,
     batch_pseudonyms,
@@ -60,33 +64,6 @@ from annotations.services.audit import audit_record
 from annotations.services.enqueue import task_enqueue
 
 logger = logging.getLogger(__name__)
-
-METHOD_MAJORITY = "majority"
-METHOD_LATENT = "latent"
-
-
-class AgreementConfigError(ValueError):
-    """A batch's design["consensus"] that cannot be used."""
-
-
-def consensus_settings(batch: ReviewBatch) -> dict:
-    """The batch's consensus rule: design["consensus"] = {"method": "majority"|"latent", "threshold": 0.5,
-    "latent_margin": 0.1, "min_reads": 2}. A latent estimate within ``latent_margin`` of 0.5 is left to
-    adjudication. An exam with fewer submitted reads than ``min_reads`` (skips are not reads) gets no
-    consensus; the default is 2, or 1 for a batch designed with one reader per exam."""
-    design = batch.design or {}
-    rule = design.get("consensus") or {}
-    method = rule.get("method", METHOD_MAJORITY)
-    threshold = float(rule.get("threshold", 0.5))
-    margin = float(rule.get("latent_margin", 0.1))
-    min_reads = rule.get("min_reads", design.get("min_reads", min(2, batch.readers_per_exam)))
-    if method not in (METHOD_MAJORITY, METHOD_LATENT):
-        raise AgreementConfigError(f"unknown consensus method {method!r}; use majority or latent")
-    if not 0.0 <= threshold <= 1.0 or not 0.0 <= margin < 0.5:
-        raise AgreementConfigError("threshold must be in [0, 1] and latent_margin in [0, 0.5)")
-    if isinstance(min_reads, bool) or not isinstance(min_reads, int) or min_reads < 1:
-        raise AgreementConfigError(f"min_reads must be a whole number of at least 1, not {min_reads!r}")
-    return {"method": method, "threshold": threshold, "latent_margin": margin, "min_reads": min_reads}
 
 
 # --- Scheduling -------------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from annotations.lib.batch_design import DesignError, DesignRequest, design_batc
 from annotations.models import Assignment, BatchExam, Exam, ReviewBatch, Taxonomy
 from annotations.roles import Role, has_role
 from annotations.selectors.agreement.summary import pseudonym_order
+from annotations.selectors.batches.access import batch_reader_ids
 from annotations.selectors.blinding import design_exclusions, exams_reader_barred, readers_barred
 from annotations.services.audit import audit_record
 from annotations.services.suggestions import batch_suggestions_enqueue
@@ -416,12 +417,6 @@ def batch_exam_escalate_if_disputed(*, batch: ReviewBatch, exam_id: int, actor) 
         member.save(update_fields=["needs_adjudication"])
         audit_record(actor=actor, action="batch.escalate_adjudicate", target=member, after={"exam": exam_id})
     return ESCALATE_ADJUDICATE
-
-
-def batch_reader_ids(batch: ReviewBatch) -> set[int]:
-    """The batch's readers: those it was designed with or given later, and anyone holding a slot."""
-    holding = set(Assignment.objects.filter(batch=batch).values_list("reader_id", flat=True).distinct())
-    return holding | set((batch.design or {}).get("reader_ids", []))
 
 
 def _insert_among_unread(batch: ReviewBatch, exam_id: int, reader_id: int) -> Assignment:

@@ -126,7 +126,7 @@ INSUFFICIENT = "insufficient reads"
 def _min_reads(plan: ExportPlan) -> dict[int, int]:
     """Per batch, the fewest submitted reads an exam needs for a consensus (the agreement service's rule:
     an exam read fewer times gets none, and the release says so instead of calling its classes absent)."""
-    from annotations.services.agreement.compute import consensus_settings
+    from annotations.selectors.agreement.rules import consensus_settings
 
     return {batch.pk: consensus_settings(batch)["min_reads"] for batch in plan.batches}
 

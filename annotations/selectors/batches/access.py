@@ -1,0 +1,29 @@
+"""Who may see a batch as its coordinator, and who belongs to it as a reader."""
+
+from __future__ import annotations
+
+from django.utils.translation import gettext
+
+from annotations.errors import Forbidden, NotFound
+from annotations.models import Assignment, ReviewBatch
+from annotations.roles import Role, has_role
+
+
+def require_coordinator(user) -> None:
+    if not has_role(user, Role.COORDINATOR):
+        raise Forbidden
+
+
+def batch_for_coordinator(user, batch_id: int) -> ReviewBatch:
+    require_coordinator(user)
+    batch = ReviewBatch.objects.select_related("taxonomy").filter(pk=batch_id).first()
+    if batch is None:
+        # Django's own words and translation, as get_object_or_404 answered
+        raise NotFound(gettext("No %s matches the given query.") % "ReviewBatch")
+    return batch
+
+
+def batch_reader_ids(batch: ReviewBatch) -> set[int]:
+    """The batch's readers: those it was designed with or given later, and anyone holding a slot."""
+    holding = set(Assignment.objects.filter(batch=batch).values_list("reader_id", flat=True).distinct())
+    return holding | set((batch.design or {}).get("reader_ids", []))

@@ -1,0 +1,18 @@
+"""How a stored suggestion's scores are read: the reserved measurements key and the code a class stands
+for. The suggestion service writes by these rules and every reader of suggestions reads by them."""
+
+from __future__ import annotations
+
+from annotations.models import DiagnosticClass
+
+# Reserved key of Suggestion.measurements holding what the caller needs besides the measurements: the
+# provider's raw scores by TNMG code (so a taxonomy added later needs no recomputation), the thresholds
+# at which a score counts as suggested (part of the provider version, so kept with its output), the
+# taxonomies already scored, and per taxonomy the codes it could not take.
+META = "_scoring"
+SOURCE_CODE_SYSTEM = "tnmg"
+
+
+def source_code(diagnostic_class: DiagnosticClass) -> str:
+    """The TNMG code a class stands for: its explicit map, else its own code."""
+    return (diagnostic_class.maps or {}).get(SOURCE_CODE_SYSTEM) or diagnostic_class.code
