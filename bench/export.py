@@ -4,7 +4,7 @@ Sets up its own database (ecgreview_bench_export, via bench/_django.py), inserts
 two submitted reads each and about three consensus rows per exam by SQL (fast; reused on later runs),
 then times
 
-* the export's consensus CSV writer (annotations.services.releases.export, 73 TNMG class columns), and
+* the export's consensus CSV writer (annotations.services.releases.tables, 73 TNMG class columns), and
 * ``COPY (<the export's own query>) TO STDOUT WITH (FORMAT csv)`` through psycopg into a file,
 
 best of --repeat runs each, and prints both and their ratio (goal: at most 2x). Asserts nothing.
@@ -103,13 +103,13 @@ def time_export(batch_id: int, folder: Path) -> tuple[float, int, int]:
     from django.db import transaction
 
     from annotations.selectors.releases.export import export_plan
-    from annotations.services.releases.export import _write_consensus_csv
+    from annotations.services.releases.tables import write_consensus_csv
 
     plan = export_plan([batch_id])
     path = folder / "consensus.csv"
     started = time.perf_counter()
     with transaction.atomic():
-        stats = _write_consensus_csv(plan, path, lambda: None)
+        stats = write_consensus_csv(plan, path, lambda: None)
     return time.perf_counter() - started, stats["rows"], path.stat().st_size
 
 

@@ -1,0 +1,279 @@
+"""The dataset card of a release (dataset_card.json; the Markdown is rendered from it by
+annotations.lib.release_files.files.card_markdown): what the files hold, their counts, the per-class
+prevalence and reader agreement, and the conventions a user of the files needs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.conf import settings
+
+import ecgreview
+from annotations.lib.release_files.files import fixed, utc_iso, wilson_interval
+from annotations.lib.stats import BOOTSTRAP_METHODS, METHOD_EXAMS, bootstrap_agreement
+from annotations.models import AgreementResult
+from annotations.selectors.releases.export import ExportPlan, consensus_method_counts, export_data_as_of
+from annotations.services.releases.layout import (
+    ADDED_COLUMN,
+    AGREEMENT_FIELDS,
+    CONSENSUS_CSV,
+    CONSENSUS_JSONL,
+    READS_CSV,
+    TRACINGS,
+    ExportOptions,
+    min_reads,
+)
+
+#: Per reader figures of the stored agreement given in the card: gold exams and test-retest.
+READER_QUALITY_FIELDS = (
+    "exams_read",
+    "gold_exams",
+    "gold_label_accuracy",
+    "gold_exam_accuracy",
+    "retest_exams",
+    "retest_kappa",
+    "retest_agreement",
+)
+
+
+@dataclass(frozen=True)
+class CardFacts:
+    """What the writing of the data files learnt that the card reports."""
+
+    title: str
+    release_date: str
+    stats: dict  # write_consensus_csv's counts
+    summary: dict  # exam_summary of the batches
+    names: dict[int, str]  # reader id -> pseudonym
+    n_read_rows: int
+    tracings: dict | None  # write_tracings' shape, or None without HDF5
+    files: list[dict]
+
+
+def _reader_quality(stored: AgreementResult, names: dict[int, str]) -> list[dict]:
+    """Each reader's gold accuracy and test-retest agreement, under the release's pseudonyms."""
+    rows = []
+    for row in stored.results.get("readers", []):
+        if row["reader_id"] not in names:
+            continue
+        entry = {"reader": names[row["reader_id"]]}
+        for name in READER_QUALITY_FIELDS:
+            value = row.get(name)
+            entry[name] = fixed(value) if isinstance(value, float) else value
+        rows.append(entry)
+    return sorted(rows, key=lambda r: r["reader"])
+
+
+def _stored_class_entry(row: dict) -> dict:
+    entry = {name: fixed(row.get(name)) for name in AGREEMENT_FIELDS}
+    for name in AGREEMENT_FIELDS[2:]:
+        entry[f"{name}_ci"] = [fixed(v) for v in (row.get(f"{name}_ci") or [None, None])]
+        if f"{name}_defined" in row:  # share of resamples that defined it; partial: flagged
+            entry[f"{name}_defined"] = fixed(row[f"{name}_defined"])
+            entry[f"{name}_ci_partial"] = row[f"{name}_ci_partial"]
+    entry["n_exams_read"] = row.get("n_exams_read")
+    return entry
+
+
+def _stored_agreement(batch, stored: AgreementResult, names: dict[int, str]) -> dict:
+    from annotations.selectors.agreement.summary import batch_read_state
+
+    reads, latest = batch_read_state(batch.pk)
+    boot = stored.results.get("bootstrap") or {}
+    return {
+        "source": "stored",
+        "algorithm_version": stored.algorithm_version,
+        "read_count": stored.read_count,
+        "up_to_date": (stored.read_count, stored.latest_submission_at) == (reads, latest),
+        "bootstrap": boot,
+        "interval_method": boot.get("method", METHOD_EXAMS),
+        "interval_description": boot.get("description", BOOTSTRAP_METHODS[METHOD_EXAMS]),
+        "classes": {row["code"]: _stored_class_entry(row) for row in stored.results.get("classes", [])},
+        "readers": _reader_quality(stored, names),
+    }
+
+
+def _computed_agreement(batch) -> dict:
+    from annotations.selectors.agreement.summary import batch_reads_snapshot
+
+    snapshot = batch_reads_snapshot(batch)
+    if not snapshot.reads.size:
+        return {"source": "none", "classes": {}}
+    boot = bootstrap_agreement(
+        snapshot.reads, n_resamples=settings.AGREEMENT_BOOTSTRAP_RESAMPLES, seed=batch.seed
+    )
+    point = boot.point.classes
+    classes = {}
+    for c, code in enumerate(snapshot.class_codes):
+        entry = {name: fixed(float(getattr(point, name)[c])) for name in AGREEMENT_FIELDS}
+        for name in AGREEMENT_FIELDS[2:]:
+            interval = boot.intervals[name]
+            entry[f"{name}_ci"] = [fixed(float(interval.lower[c])), fixed(float(interval.upper[c]))]
+        entry["n_exams_read"] = int(point.n_exams_read[c])
+        classes[code] = entry
+    return {
+        "source": "computed",
+        "read_count": snapshot.read_count,
+        "up_to_date": True,
+        "bootstrap": {"n_resamples": boot.n_resamples, "seed": boot.seed, "confidence": boot.confidence},
+        "interval_method": boot.method,
+        "interval_description": boot.description,
+        "classes": classes,
+        "readers": [],
+    }
+
+
+def batch_agreement(batch, names: dict[int, str] | None = None) -> dict:
+    """Per-class agreement of one batch with its intervals and which bootstrap made them, and per reader
+    gold and test-retest figures: the stored AgreementResult, or, for a batch that has none
+    yet, computed here from its reads with the same pure functions (no per-reader figures then)."""
+    stored = AgreementResult.objects.filter(batch=batch).first()
+    if stored is not None:
+        return _stored_agreement(batch, stored, names or {})
+    return _computed_agreement(batch)
+
+
+def _class_rows(plan: ExportPlan, stats: dict, agreement: dict) -> list[dict]:
+    exams = stats["rows"]
+    thin = len(stats["insufficient"])
+    classes = []
+    for j, column in enumerate(plan.columns):
+        decided = exams - thin - stats["undecided"][j]
+        row = {
+            "code": column.code,
+            "name": column.name,
+            "source_codes": list(column.source_codes),
+            "positive": stats["positive"][j],
+            "undecided": stats["undecided"][j],
+            "prevalence": fixed(stats["positive"][j] / decided) if decided else None,
+            "prevalence_ci": list(wilson_interval(stats["positive"][j], decided)),
+        }
+        # Reader agreement belongs to a statement the readers chose, so it is given where a column is
+        # one statement of one batch; otherwise see "agreement" per batch and statement.
+        only = agreement[str(plan.batches[0].pk)]["classes"].get(column.source_codes[0])
+        row["agreement"] = only if len(plan.batches) == 1 and len(column.source_codes) == 1 else None
+        classes.append(row)
+    return classes
+
+
+# What every release's files follow, whatever its options.
+_FILE_CONVENTIONS = (
+    f"{CONSENSUS_CSV}: one row per exam in (dataset, exam_id) order; 'row' is the row of {TRACINGS}; "
+    "each class column is 1 (present), 0 (absent) or empty (undecided: readers tied, the latent "
+    "estimate was uncertain or contradicted unanimous readers, or the decisions broke an exclusive set, "
+    "and nobody has adjudicated it yet); is_male is 1, 0 or empty (unknown). An exam with fewer "
+    "submitted reads than its batch's minimum has no consensus: every class cell is empty and it is "
+    "listed under 'insufficient_reads' in this card.",
+    f"{CONSENSUS_JSONL}: per exam, every stored consensus decision by the batches' own codes with its "
+    "method (unanimous, majority, latent, single, adjudicated), votes and probability (the latent "
+    "estimate under the latent rule, else the share of positive reads), and every undecided class with "
+    "its reason; any other class was marked by no reader: value 0 (unanimous, or the single read), "
+    "positive_votes 0, total_votes = reads. 'consensus' is 'decided', or 'insufficient reads' for an "
+    "exam with fewer reads than its batch's minimum, which has no labels.",
+    f"{READS_CSV}: one row per reader, exam, read and marked class (unmarked classes are absent); "
+    "readers are pseudonyms R01.. by sorted account, the same in every file of this release; "
+    "stage blind/revised and read_round 2 (retest) included, is_current marks the read consensus uses; "
+    "status is the slot's (submitted; in_progress for a two-stage blind read whose revision is open); "
+    "a skipped slot is one row with status skipped, its skip_reason and no class: a skip is not a read.",
+    "Readers' identities appear in no file of this release.",
+    (
+        f"{CONSENSUS_CSV} '{ADDED_COLUMN}' (last column) and {CONSENSUS_JSONL} 'added_by_adjudicator': "
+        "statements an adjudicator added as present although no reader marked them (method adjudicated, "
+        "positive_votes 0); the CSV lists their codes in the batches' own taxonomy, space-separated."
+    ),
+)
+
+
+def _conventions(plan: ExportPlan, options: ExportOptions, tracings: dict | None) -> list[str]:
+    conventions = list(_FILE_CONVENTIONS)
+    if tracings:
+        conventions.append(
+            f"{TRACINGS}: 'tracings' float32 (N, {tracings['length']}, 12) in mV at "
+            f"{tracings['sampling_rate_hz']:g} Hz, leads I, II, III, aVR, aVL, aVF, V1-V6; "
+            + (
+                "resampled with scipy.signal.resample_poly and zero-padded (centred) or centre-cropped to "
+                "4096 samples (the CODE convention)"
+                if not options.native_rate
+                else "at the recorded rate, zero-padded (centred) to the longest exam"
+            )
+            + f"; 'exam_id' and 'dataset' give each row's exam, row i = row i of {CONSENSUS_CSV}."
+        )
+    if plan.target:
+        conventions.append(
+            f"Columns are {plan.target} {plan.target_version} classes, each the OR of the "
+            f"{plan.taxonomy.key} statements that map to it; {plan.target} classes with no mapped "
+            f"statement are left out: {', '.join(plan.unmapped) or 'none'}."
+        )
+    return conventions
+
+
+def _taxonomy_section(plan: ExportPlan) -> tuple[dict, dict]:
+    """The batches' taxonomy and what the columns are (its codes, or a mapping's target classes)."""
+    taxonomy = {
+        "key": plan.taxonomy.key,
+        "version": plan.taxonomy.version,
+        "name": plan.taxonomy.name,
+        "content_sha256": plan.taxonomy.content_sha256,
+    }
+    columns = {
+        "taxonomy": plan.target or plan.taxonomy.key,
+        "version": plan.target_version,
+        "mapped": bool(plan.target),
+        "unmapped": plan.unmapped,
+        "count": len(plan.columns),
+    }
+    return taxonomy, columns
+
+
+def _batch_rows(plan: ExportPlan) -> list[dict]:
+    needed = min_reads(plan)
+    return [
+        {
+            "id": batch.pk,
+            "name": batch.name,
+            "readers_per_exam": batch.readers_per_exam,
+            "suggestion_mode": batch.suggestion_mode,
+            "status": batch.status,
+            "consensus_rule": (batch.design or {}).get("consensus") or {"method": "majority"},
+            "min_reads": needed[batch.pk],
+        }
+        for batch in plan.batches
+    ]
+
+
+def _counts(facts: CardFacts) -> dict:
+    stats, exams = facts.stats, facts.stats["rows"]
+    first_reads = facts.summary["first_reads"]
+    return {
+        "exams": exams,
+        "readers": len(facts.names),
+        "first_reads": first_reads,
+        "read_rows": facts.n_read_rows,
+        "reads_per_exam": {str(k): v for k, v in sorted(stats["reads_per_exam"].items())},
+        "mean_reads_per_exam": fixed(first_reads / exams) if exams else None,
+        "insufficient_reads": len(stats["insufficient"]),
+    }
+
+
+def card_build(plan: ExportPlan, options: ExportOptions, facts: CardFacts) -> dict:
+    """The dataset card's content, from the plan, the options and what writing the files learnt."""
+    agreement = {str(batch.pk): batch_agreement(batch, facts.names) for batch in plan.batches}
+    taxonomy, columns = _taxonomy_section(plan)
+    return {
+        "title": facts.title,
+        "release_date": facts.release_date,
+        "data_as_of": utc_iso(export_data_as_of(plan.batch_ids)),
+        "software_version": ecgreview.__version__,
+        "taxonomy": taxonomy,
+        "columns": columns,
+        "batches": _batch_rows(plan),
+        "counts": _counts(facts),
+        "insufficient_reads": facts.stats["insufficient"],
+        "consensus_methods": consensus_method_counts(plan.batch_ids),
+        "classes": _class_rows(plan, facts.stats, agreement),
+        "agreement": agreement,
+        "options": options.as_dict(),
+        "tracings": facts.tracings,
+        "files": facts.files,
+        "conventions": _conventions(plan, options, facts.tracings),
+    }

@@ -1,0 +1,71 @@
+"""What a release holds: its files' names and columns, the export options, and the rules every writer of
+annotations.services.releases shares (the CSV dialect, the fewest reads a consensus needs)."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from annotations.selectors.releases.export import ExportPlan
+
+CONSENSUS_CSV = "consensus.csv"
+CONSENSUS_JSONL = "consensus.jsonl"
+READS_CSV = "reads.csv"
+TRACINGS = "tracings.hdf5"
+CARD_JSON = "dataset_card.json"
+CARD_MD = "dataset_card.md"
+SUMS = "SHA256SUMS"
+META_COLUMNS = ["row", "dataset", "exam_id", "age", "is_male", "batch", "reads"]
+# Last column of consensus.csv: the statements (batch taxonomy codes, space-separated) an adjudicator
+# added as present on the exam although no reader marked them.
+ADDED_COLUMN = "added_by_adjudicator"
+READ_COLUMNS = [
+    "reader",
+    "dataset",
+    "exam_id",
+    "batch",
+    "read_round",
+    "stage",
+    "is_current",
+    "code",
+    "uncertain",
+    "submitted_at",
+    "time_on_task_ms",
+    "suggestion_shown",
+    "status",
+    "skip_reason",
+]
+AGREEMENT_FIELDS = (
+    "prevalence",
+    "observed_agreement",
+    "fleiss_kappa",
+    "gwet_ac1",
+    "krippendorff_alpha",
+    "pabak",
+)
+WAVEFORM_CHUNK = 256
+INSUFFICIENT = "insufficient reads"
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class ExportOptions:
+    hdf5: bool = True
+    native_rate: bool = False
+
+    def as_dict(self) -> dict:
+        return {"hdf5": self.hdf5, "native_rate": self.native_rate}
+
+
+def csv_writer(handle):
+    return csv.writer(handle, lineterminator="\n")
+
+
+def min_reads(plan: ExportPlan) -> dict[int, int]:
+    """Per batch, the fewest submitted reads an exam needs for a consensus (the agreement service's rule:
+    an exam read fewer times gets none, and the release says so instead of calling its classes absent)."""
+    from annotations.selectors.agreement.rules import consensus_settings
+
+    return {batch.pk: consensus_settings(batch)["min_reads"] for batch in plan.batches}

@@ -1,0 +1,300 @@
+"""The data files of a release: the consensus CSV and JSON Lines, the raw reads and the tracings, each
+streamed from the export selectors a chunk at a time (annotations.services.releases.export runs them)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from annotations.lib.release_files import hdf5
+from annotations.lib.release_files.files import fixed, json_line, utc_iso
+from annotations.lib.spreadsheet_csv import spreadsheet_cell
+from annotations.selectors.releases.export import (
+    ExportPlan,
+    adjudicator_added_codes,
+    exam_detail_rows,
+    exam_label_rows,
+    exam_waveform_rows,
+    read_rows,
+    read_statuses,
+    skipped_read_rows,
+)
+from annotations.services.exams.waveforms import waveform_load
+from annotations.services.releases.layout import (
+    ADDED_COLUMN,
+    CONSENSUS_CSV,
+    INSUFFICIENT,
+    META_COLUMNS,
+    READ_COLUMNS,
+    WAVEFORM_CHUNK,
+    ExportOptions,
+    csv_writer,
+    min_reads,
+)
+
+
+# --- Consensus CSV -------------------------------------------------------------------------------------
+@dataclass
+class _ColumnCounts:
+    """What the card says of the consensus table: per column positives and undecided cells, reads per
+    exam, and the exams with too few reads for a consensus."""
+
+    width: int
+    rows: int = 0
+    positive: list[int] = field(default_factory=list)
+    undecided: list[int] = field(default_factory=list)
+    reads_per_exam: Counter[int] = field(default_factory=Counter)
+    insufficient: list[dict] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.positive = [0] * self.width
+        self.undecided = [0] * self.width
+
+    def count(self, cells: list[str], decided: bool, n: int) -> None:
+        if decided:
+            for j, cell in enumerate(cells):
+                if cell == "1":
+                    self.positive[j] += 1
+                elif cell == "":
+                    self.undecided[j] += 1
+        self.reads_per_exam[n] += 1
+        self.rows += 1
+
+    def as_dict(self) -> dict:
+        return {
+            "rows": self.rows,
+            "positive": self.positive,
+            "undecided": self.undecided,
+            "reads_per_exam": self.reads_per_exam,
+            "insufficient": self.insufficient,
+        }
+
+
+def _column_positions(plan: ExportPlan) -> dict[int, list[int]]:
+    """Per class id, the columns it counts towards (several where a mapping ORs statements)."""
+    positions: dict[int, list[int]] = {}
+    for j, column in enumerate(plan.columns):
+        for class_id in column.source_ids:
+            positions.setdefault(class_id, []).append(j)
+    return positions
+
+
+def _consensus_cells(
+    positions: dict[int, list[int]], width: int, pos: list[int], und: list[int]
+) -> list[str]:
+    cells = ["0"] * width
+    # Undecided first, positives after: a mapped column is 1 if any of its statements is, and
+    # undecided only if none is and one is still undecided.
+    for class_id in und:
+        for j in positions.get(class_id, ()):
+            cells[j] = ""
+    for class_id in pos:
+        for j in positions.get(class_id, ()):
+            cells[j] = "1"
+    return cells
+
+
+def write_consensus_csv(plan: ExportPlan, path: Path, tick: Callable[[], None]) -> dict:
+    """The CODE-15%-style table; returns the per-column counts and reads-per-exam the card needs, and
+    the exams with too few reads for a consensus (every class cell empty)."""
+    needed = min_reads(plan)
+    width = len(plan.columns)
+    positions = _column_positions(plan)
+    counts = _ColumnCounts(width)
+    male = {"M": "1", "F": "0"}
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        write = csv_writer(handle).writerow
+        write(META_COLUMNS + [column.code for column in plan.columns] + [ADDED_COLUMN])
+        added = adjudicator_added_codes(plan.batch_ids)
+        for dataset, external_id, age, sex, batch_id, n, pos, und in exam_label_rows(plan.batch_ids):
+            thin = n < needed[batch_id]
+            if thin:
+                # Too few reads for any consensus: no value at all, which "0" (absent) would misstate.
+                counts.insufficient.append(
+                    {"dataset": dataset, "exam_id": external_id, "batch": batch_id, "reads": n}
+                )
+                cells = [""] * width
+            else:
+                cells = _consensus_cells(positions, width, pos, und)
+            write(
+                [
+                    counts.rows,
+                    dataset,
+                    external_id,
+                    "" if age is None else age,
+                    male.get(sex, ""),
+                    batch_id,
+                    n,
+                    *cells,
+                    " ".join(added.get((dataset, external_id), ())),
+                ]
+            )
+            counts.count(cells, not thin and bool(pos or und), n)
+            if counts.rows % 5000 == 0:
+                tick()
+    return counts.as_dict()
+
+
+# --- Consensus JSON Lines --------------------------------------------------------------------------------
+def _plan_codes(plan: ExportPlan) -> dict[int, str]:
+    """Every class id the batches' reads can name, with its code in the batches' own taxonomy."""
+    codes = {
+        class_id: code
+        for column in plan.columns
+        for class_id, code in zip(column.source_ids, column.source_codes, strict=True)
+    }
+    codes.update(dict(plan.taxonomy.classes.values_list("pk", "code")))
+    return codes
+
+
+def _decided_labels(codes: dict[int, str], decided: list) -> list[dict]:
+    labels = [
+        {
+            "code": codes[class_id],
+            "value": int(bool(value)),
+            "method": method,
+            "positive_votes": positive,
+            "total_votes": total,
+            "probability": fixed(probability),
+            "algorithm_version": version,
+            # Present because an adjudicator added it: no reader marked it.
+            "added_by_adjudicator": bool(value) and method == "adjudicated" and not positive,
+        }
+        for class_id, value, method, positive, total, probability, version in decided
+    ]
+    return sorted(labels, key=lambda item: item["code"])
+
+
+def _undecided_labels(codes: dict[int, str], open_: list) -> list[dict]:
+    pending = [
+        {
+            "code": codes[class_id],
+            "reason": reason,
+            "positive_votes": positive,
+            "total_votes": total,
+            "probability": fixed(probability),
+        }
+        for class_id, reason, positive, total, probability in open_
+    ]
+    return sorted(pending, key=lambda item: item["code"])
+
+
+def write_consensus_jsonl(plan: ExportPlan, path: Path, tick: Callable[[], None]) -> None:
+    """Per exam: every stored decision (value, method, votes, latent probability, algorithm version) and
+    every undecided class, by the batches' own codes; any other class is absent by all reads (value 0,
+    positive_votes 0, total_votes = reads)."""
+    codes = _plan_codes(plan)
+    needed = min_reads(plan)
+    with open(path, "w", encoding="utf-8", newline="\n") as handle:
+        for row, (dataset, external_id, batch_id, n, decided, open_) in enumerate(
+            exam_detail_rows(plan.batch_ids)
+        ):
+            thin = n < needed[batch_id]
+            if thin:
+                decided, open_ = [], []
+            line = {
+                "row": row,
+                "dataset": dataset,
+                "exam_id": external_id,
+                "batch": batch_id,
+                "reads": n,
+                "consensus": INSUFFICIENT if thin else "decided",
+                "labels": _decided_labels(codes, decided),
+                "undecided": _undecided_labels(codes, open_),
+            }
+            handle.write(json_line(line))
+            if (row + 1) % 5000 == 0:
+                tick()
+
+
+# --- Raw reads -----------------------------------------------------------------------------------------
+def _read_row(names: dict[int, str], statuses: dict, row: tuple) -> list:
+    reader_id, dataset, external_id, batch_id, round_, stage, current, code, uncertain, at, ms, shown = row
+    return [
+        names[reader_id],
+        dataset,
+        external_id,
+        batch_id,
+        round_,
+        stage,
+        int(current),
+        code,
+        int(uncertain),
+        utc_iso(at),
+        ms,
+        int(shown),
+        statuses.get((reader_id, dataset, external_id, batch_id, round_), "submitted"),
+        "",
+    ]
+
+
+def _skip_row(names: dict[int, str], skip: tuple) -> list:
+    reader_id, dataset, external_id, batch_id, round_, reason = skip
+    reason = spreadsheet_cell(reason)  # a reader's free text: never a formula in a spreadsheet
+    empty = [""] * 7
+    return [names[reader_id], dataset, external_id, batch_id, round_, *empty, "skipped", reason]
+
+
+def _skip_key(skip: tuple) -> tuple:
+    """A skip's place among the read rows: (dataset, exam, reader, round)."""
+    return (skip[1], skip[2], skip[0], skip[4])
+
+
+def write_reads(plan: ExportPlan, path: Path, names: dict[int, str]) -> int:
+    """Submitted reads, one row per marked class, and each skipped slot as one row with its status and
+    reason (no class, no time): a skip is not a read, but the release says who set which exam aside."""
+    count = 0
+    statuses = read_statuses(plan.batch_ids)
+    skips = skipped_read_rows(plan.batch_ids)
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        write = csv_writer(handle).writerow
+        write(READ_COLUMNS)
+        for row in read_rows(plan.batch_ids):
+            reader_id, dataset, external_id, _, round_ = row[:5]
+            while skips and _skip_key(skips[0]) < (dataset, external_id, reader_id, round_):
+                write(_skip_row(names, skips.pop(0)))
+                count += 1
+            write(_read_row(names, statuses, row))
+            count += 1
+        for skip in skips:
+            write(_skip_row(names, skip))
+            count += 1
+    return count
+
+
+# --- Tracings --------------------------------------------------------------------------------------------
+def write_tracings(
+    plan: ExportPlan, path: Path, n_rows: int, options: ExportOptions, summary: dict, tick: Callable[[], None]
+) -> dict:
+    if options.native_rate:
+        rate = summary["rates"][0] if summary["rates"] else hdf5.CODE_RATE_HZ
+        target, length = None, max(summary["longest"], 1)
+    else:
+        rate, target, length = hdf5.CODE_RATE_HZ, hdf5.CODE_RATE_HZ, hdf5.CODE_LENGTH
+    exam_ids: list[bytes] = []
+    datasets: list[bytes] = []
+    attrs = {"convention": "CODE" if target else "native", "rows_align_with": CONSENSUS_CSV}
+    with hdf5.TracingsWriter(path, n_rows=n_rows, length=length, rate_hz=rate, attrs=attrs) as writer:
+        chunk: list[np.ndarray] = []
+        for dataset, external_id, key, exam_rate, _, gain in exam_waveform_rows(plan.batch_ids):
+            samples = waveform_load(key)
+            chunk.append(
+                hdf5.code_tracing(samples, gain_uv=gain, rate_hz=exam_rate, target_hz=target, length=length)
+            )
+            exam_ids.append(external_id.encode())
+            datasets.append(dataset.encode())
+            if len(chunk) == WAVEFORM_CHUNK:
+                writer.write(np.stack(chunk))
+                chunk = []
+                tick()
+        if chunk:
+            writer.write(np.stack(chunk))
+        if writer.row != n_rows:
+            raise RuntimeError(f"tracings: {writer.row} rows written for {n_rows} exams")
+        writer.write_ids("exam_id", exam_ids)
+        writer.write_ids("dataset", datasets)
+    return {"sampling_rate_hz": rate, "length": length, "shape": [n_rows, length, hdf5.N_LEADS]}
