@@ -64,14 +64,25 @@ def _rhythm(root: Element) -> Element:
     raise FormatError("MUSE XML has no Waveform of type Rhythm")
 
 
-def _lead(lead: Element, options: ReadOptions) -> tuple[str, np.ndarray, float]:
+def _base64(text: str) -> bytes | None:
+    """A lead's WaveFormData, decoded as soon as its element ends (None when it is no base64): the
+    text of a long recording is never held beside the tree."""
+    try:
+        return base64.b64decode(text.strip(), validate=False)
+    except (binascii.Error, ValueError):
+        return None
+
+
+def _lead(
+    lead: Element, decoded: dict[int, bytes | None], options: ReadOptions
+) -> tuple[str, np.ndarray, float]:
     lead_id = _text(lead, "LeadID")
     declared = int(_text(lead, "LeadSampleCountTotal") or 0)
     check_shape(f"lead {lead_id}", 1, declared, options.limits)
-    try:
-        raw = base64.b64decode(_text(lead, "WaveFormData"), validate=False)
-    except (binascii.Error, ValueError):
-        raise FormatError(f"lead {lead_id}: WaveFormData is not base64") from None
+    data = lead.find("WaveFormData")
+    raw = decoded.get(id(data)) if data is not None else b""
+    if raw is None:
+        raise FormatError(f"lead {lead_id}: WaveFormData is not base64")
     samples = np.frombuffer(raw, dtype="<i2")
     if samples.size != declared:
         raise FormatError(f"lead {lead_id}: {samples.size} samples but LeadSampleCountTotal is {declared}")
@@ -81,7 +92,7 @@ def _lead(lead: Element, options: ReadOptions) -> tuple[str, np.ndarray, float]:
     per_bit = float(_text(lead, "LeadAmplitudeUnitsPerBit") or "nan")
     if not per_bit > 0:
         raise FormatError(f"lead {lead_id}: LeadAmplitudeUnitsPerBit must be positive")
-    return lead_id, samples.astype(np.int64), per_bit * _UNIT_UV[units]
+    return lead_id, samples, per_bit * _UNIT_UV[units]
 
 
 def _acquired_at(root: Element) -> datetime | None:
@@ -114,14 +125,14 @@ def _statements(root: Element) -> list[str]:
 
 
 def read(path: Path, options: ReadOptions) -> Iterator[Record | RecordError]:
-    root = _xml.parse(path)
+    root, decoded = _xml.parse_converting(path, {"WaveFormData": _base64})
     if root.tag != "RestingECG":
         raise FormatError(f"root element is <{root.tag}>, not <RestingECG>")
     waveform = _rhythm(root)
     rate = float(_text(waveform, "SampleBase") or "nan")
     if not rate > 0:
         raise FormatError("Rhythm waveform has no positive SampleBase")
-    leads = [_lead(lead, options) for lead in waveform.findall("LeadData")]
+    leads = [_lead(lead, decoded, options) for lead in waveform.findall("LeadData")]
     if not leads or len({samples.size for _, samples, _ in leads}) != 1:
         raise FormatError("Rhythm waveform leads are missing or of different lengths")
     patient, test = root.find("PatientDemographics"), root.find("TestDemographics")
@@ -131,7 +142,8 @@ def read(path: Path, options: ReadOptions) -> Iterator[Record | RecordError]:
     external_id = _text(test, "AcquisitionDateTimeID") or path.stem
     yield Record(
         external_id=external_id,
-        signals=np.stack([samples for _, samples, _ in leads]),
+        # Stacked as stored (int16), widened once: derived limb leads are sums that int16 could overflow.
+        signals=np.stack([samples for _, samples, _ in leads]).astype(np.int64),
         gain_uv=np.asarray([gain for _, _, gain in leads]),
         sampling_rate=rate,
         lead_names=[lead_id for lead_id, _, _ in leads],
