@@ -8,6 +8,7 @@ from django.shortcuts import redirect, render
 from django.urls import path
 from django.utils.translation import gettext_lazy as _
 
+from annotations.models import Release
 from annotations.roles import Role
 from annotations.selectors.releases.builds import (
     exportable_batches,
@@ -101,16 +102,20 @@ def release_file(request, release_id: int, name: str):
     return FileResponse(handle, as_attachment=True, filename=name)
 
 
-@role_required(Role.COORDINATOR)
-def release_zip(request, release_id: int):
-    release = release_get(request.user, release_id)
+def release_zip_response(user, release: Release, ip_address: str | None) -> FileResponse:
+    """The finished release's zip as a download, for this page and the API alike; 404 until it is built."""
     try:
-        handle = release_zip_open(actor=request.user, release=release, ip_address=_client_ip(request))
+        handle = release_zip_open(actor=user, release=release, ip_address=ip_address)
     except FileNotFoundError:
         raise Http404("this release is not built") from None
     return FileResponse(
         handle, as_attachment=True, filename=release_zip_name(release), content_type="application/zip"
     )
+
+
+@role_required(Role.COORDINATOR)
+def release_zip(request, release_id: int):
+    return release_zip_response(request.user, release_get(request.user, release_id), _client_ip(request))
 
 
 urlpatterns = [

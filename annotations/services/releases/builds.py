@@ -21,12 +21,13 @@ from django.db import connections, transaction
 from django.utils import timezone
 
 import ecgreview
+from annotations.errors import Forbidden
 from annotations.lib.release_files.files import utc_iso
 from annotations.models import Release, ReviewBatch
 from annotations.roles import Role, has_role
-from annotations.selectors.releases.export import ExportRefused, export_plan
+from annotations.selectors.releases.export import ExportPlan, ExportRefused, export_plan
 from annotations.services.audit import audit_record
-from annotations.services.releases.export import ExportOptions, export_write
+from annotations.services.releases.export import ExportOptions, ExportResult, export_write
 
 logger = logging.getLogger(__name__)
 
@@ -43,7 +44,7 @@ def release_file_key(release: Release, name: str) -> str:
 
 def _require_coordinator(actor) -> None:
     if not has_role(actor, Role.COORDINATOR):
-        raise PermissionError("only coordinators export labels")
+        raise Forbidden("only coordinators export labels")
 
 
 def release_create(
@@ -119,58 +120,56 @@ class _ProgressWriter:
         self.connection.close()
 
 
-def release_build(release_id: int) -> Release | None:
-    """Build a queued (or interrupted, or failed) release. Idempotent: a finished release is returned
-    untouched, and a rebuild overwrites the partial files of an interrupted one with identical bytes."""
-    release = Release.objects.filter(pk=release_id).select_related("taxonomy").first()
-    if release is None or release.status == Release.Status.DONE:
-        return release
-    Release.objects.filter(pk=release_id).update(
-        status=Release.Status.RUNNING, started_at=timezone.now(), error=""
+def _save_files(release: Release, out: Path, files: list[dict]) -> None:
+    """Every written file into the releases storage under its recorded key."""
+    storage = release_storage()
+    for entry in files:
+        key = release_file_key(release, entry["name"])
+        if storage.exists(key):  # left by an interrupted build
+            storage.delete(key)
+        with open(out / entry["name"], "rb") as handle:
+            saved = storage.save(key, File(handle, name=entry["name"]))
+        if saved != key:
+            raise RuntimeError(f"release storage saved {key!r} as {saved!r}")
+
+
+def _export_stored(release: Release, plan: ExportPlan, progress: _ProgressWriter) -> ExportResult:
+    options = ExportOptions(
+        hdf5=release.options.get("hdf5", True), native_rate=release.options.get("native_rate", False)
     )
-    progress = _ProgressWriter(release_id)
-    try:
-        plan = export_plan(list(release.batches.values_list("pk", flat=True)), target=release.target)
-        options = ExportOptions(
-            hdf5=release.options.get("hdf5", True), native_rate=release.options.get("native_rate", False)
+    with tempfile.TemporaryDirectory(prefix=f"release-{release.pk}-") as folder:
+        out = Path(folder)
+        result = export_write(
+            plan,
+            out,
+            options,
+            title=f"ECG Review release #{release.pk}: {release.name}",
+            release_date=utc_iso(release.created_at),
+            progress=progress,
         )
-        storage = release_storage()
-        with tempfile.TemporaryDirectory(prefix=f"release-{release_id}-") as folder:
-            out = Path(folder)
-            result = export_write(
-                plan,
-                out,
-                options,
-                title=f"ECG Review release #{release.pk}: {release.name}",
-                release_date=utc_iso(release.created_at),
-                progress=progress,
-            )
-            files = result.files
-            for entry in files:
-                key = release_file_key(release, entry["name"])
-                if storage.exists(key):  # left by an interrupted build
-                    storage.delete(key)
-                with open(out / entry["name"], "rb") as handle:
-                    saved = storage.save(key, File(handle, name=entry["name"]))
-                if saved != key:
-                    raise RuntimeError(f"release storage saved {key!r} as {saved!r}")
-    except Exception as error:
-        logger.exception("release %s failed", release_id)
-        with transaction.atomic():
-            Release.objects.filter(pk=release_id).update(
-                status=Release.Status.FAILED, error=str(error)[:2000], finished_at=timezone.now()
-            )
-            audit_record(
-                actor=None,
-                actor_username="release-worker",
-                action="release.failed",
-                target=release,
-                after={"error": str(error)[:500]},
-            )
-        release.refresh_from_db()
-        return release
-    finally:
-        progress.close()
+        _save_files(release, out, result.files)
+    return result
+
+
+def _build_failed(release: Release, error: Exception) -> Release:
+    logger.exception("release %s failed", release.pk)
+    with transaction.atomic():
+        Release.objects.filter(pk=release.pk).update(
+            status=Release.Status.FAILED, error=str(error)[:2000], finished_at=timezone.now()
+        )
+        audit_record(
+            actor=None,
+            actor_username="release-worker",
+            action="release.failed",
+            target=release,
+            after={"error": str(error)[:500]},
+        )
+    release.refresh_from_db()
+    return release
+
+
+def _build_done(release_id: int, plan: ExportPlan, result: ExportResult) -> Release:
+    files = result.files
     with transaction.atomic():
         locked = Release.objects.select_for_update().get(pk=release_id)
         if locked.status == Release.Status.DONE:  # a redelivered twin finished first: same bytes
@@ -198,6 +197,26 @@ def release_build(release_id: int) -> Release | None:
     return locked
 
 
+def release_build(release_id: int) -> Release | None:
+    """Build a queued (or interrupted, or failed) release. Idempotent: a finished release is returned
+    untouched, and a rebuild overwrites the partial files of an interrupted one with identical bytes."""
+    release = Release.objects.filter(pk=release_id).select_related("taxonomy").first()
+    if release is None or release.status == Release.Status.DONE:
+        return release
+    Release.objects.filter(pk=release_id).update(
+        status=Release.Status.RUNNING, started_at=timezone.now(), error=""
+    )
+    progress = _ProgressWriter(release_id)
+    try:
+        plan = export_plan(list(release.batches.values_list("pk", flat=True)), target=release.target)
+        result = _export_stored(release, plan, progress)
+    except Exception as error:
+        return _build_failed(release, error)
+    finally:
+        progress.close()
+    return _build_done(release_id, plan, result)
+
+
 def release_file_open(*, actor, release: Release, name: str, ip_address: str | None = None):
     """Open one file of a finished release for download, recording who took what."""
     _require_coordinator(actor)
@@ -220,6 +239,37 @@ def release_zip_name(release: Release) -> str:
     return f"release-{release.pk}.zip"
 
 
+def _zip_stamp(release: Release) -> tuple[int, int, int, int, int, int]:
+    """Every entry's date: the release's creation time (zip dates start in 1980)."""
+    created = release.created_at.astimezone(UTC)
+    return (
+        max(created.year, 1980),
+        created.month,
+        created.day,
+        created.hour,
+        created.minute,
+        created.second,
+    )
+
+
+def _zip_add(archive: zipfile.ZipFile, release: Release, entry: dict, folder: str, stamp: tuple) -> None:
+    """One stored file into the zip, checked against its recorded SHA-256 on the way in."""
+    info = zipfile.ZipInfo(f"{folder}/{entry['name']}", date_time=stamp)
+    info.external_attr = 0o644 << 16
+    # Tracings are float32 samples that deflate barely shrinks; the text files shrink well.
+    info.compress_type = zipfile.ZIP_STORED if entry["name"].endswith(".hdf5") else zipfile.ZIP_DEFLATED
+    digest = hashlib.sha256()
+    with (
+        release_storage().open(release_file_key(release, entry["name"]), "rb") as source,
+        archive.open(info, "w", force_zip64=True) as target,
+    ):
+        while chunk := source.read(1 << 20):
+            digest.update(chunk)
+            target.write(chunk)
+    if digest.hexdigest() != entry["sha256"]:
+        raise RuntimeError(f"release {release.pk}: stored {entry['name']} no longer matches its SHA-256")
+
+
 def release_zip_open(*, actor, release: Release, ip_address: str | None = None):
     """The whole finished release as one zip: every file, SHA256SUMS included, in one folder, so that
     `unzip` then `sha256sum -c SHA256SUMS` in that folder verifies it. Built from the stored files, each
@@ -229,38 +279,12 @@ def release_zip_open(*, actor, release: Release, ip_address: str | None = None):
     if release.status != Release.Status.DONE or not release.files:
         raise FileNotFoundError(release_zip_name(release))
     folder = release_zip_name(release).removesuffix(".zip")
-    created = release.created_at.astimezone(UTC)
-    stamp = (
-        max(created.year, 1980),
-        created.month,
-        created.day,
-        created.hour,
-        created.minute,
-        created.second,
-    )
-    storage = release_storage()
+    stamp = _zip_stamp(release)
     spool = tempfile.TemporaryFile(prefix=f"release-{release.pk}-", suffix=".zip")
     try:
         with zipfile.ZipFile(spool, "w") as archive:
             for entry in sorted(release.files, key=lambda f: f["name"]):
-                info = zipfile.ZipInfo(f"{folder}/{entry['name']}", date_time=stamp)
-                info.external_attr = 0o644 << 16
-                # Tracings are float32 samples that deflate barely shrinks; the text files shrink well.
-                info.compress_type = (
-                    zipfile.ZIP_STORED if entry["name"].endswith(".hdf5") else zipfile.ZIP_DEFLATED
-                )
-                digest = hashlib.sha256()
-                with (
-                    storage.open(release_file_key(release, entry["name"]), "rb") as source,
-                    archive.open(info, "w", force_zip64=True) as target,
-                ):
-                    while chunk := source.read(1 << 20):
-                        digest.update(chunk)
-                        target.write(chunk)
-                if digest.hexdigest() != entry["sha256"]:
-                    raise RuntimeError(
-                        f"release {release.pk}: stored {entry['name']} no longer matches its SHA-256"
-                    )
+                _zip_add(archive, release, entry, folder, stamp)
         spool.seek(0)
     except BaseException:
         spool.close()
