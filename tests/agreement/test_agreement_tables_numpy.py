@@ -15,7 +15,7 @@ from annotations.lib.stats import (
     leave_one_out_reference,
     reader_class_table,
 )
-from annotations.lib.stats.stats import binary_confusion, cohen_kappa_from_confusion
+from annotations.lib.stats.coefficients import binary_confusion, cohen_kappa_from_confusion
 
 
 def disagreeing_pairs_and_single_reads() -> np.ndarray:

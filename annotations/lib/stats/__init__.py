@@ -7,9 +7,11 @@ saved result.
 
 * :mod:`.stats`: per-class prevalence, observed agreement, Fleiss' kappa, Krippendorff's alpha, Gwet's
   AC1, PABAK, pairwise and mean pairwise Cohen's kappa; whole-exam exact match and mean Jaccard.
+* :mod:`.coefficients`: the general formulas of a units x categories table, and Cohen's kappa.
 * :mod:`.bootstrap`: seeded percentile bootstrap intervals over exams.
-* :mod:`.consensus`: majority vote, unanimity, Dawid-Skene latent truth (binary per class, multi-class per
-  exclusive set), and the decision of every cell (:func:`consensus_decide`).
+* :mod:`.majority`: majority vote and unanimity; :mod:`.latent`: Dawid-Skene latent truth (binary per
+  class, multi-class per exclusive set); :mod:`.consensus`: the decision of every cell
+  (:func:`consensus_decide`).
 * :mod:`.readers`: each reader against consensus, gold exams, and their own retests.
 
 No module here imports Django.
@@ -26,21 +28,10 @@ from .bootstrap import (
     bootstrap_weights,
     multi_read_exams,
 )
-from .consensus import (
-    ConsensusDecision,
-    DawidSkene,
-    ExclusiveSet,
-    MajorityVote,
-    MultiClassDawidSkene,
-    consensus_decide,
-    dawid_skene,
-    dawid_skene_multiclass,
-    exclusive_violations,
-    majority_vote,
-    set_answers,
-    unanimous,
-    unanimous_exams,
-)
+from .coefficients import TableCoefficients, cohen_kappa_from_confusion, table_coefficients
+from .consensus import ConsensusDecision, ExclusiveSet, consensus_decide, exclusive_violations
+from .latent import DawidSkene, MultiClassDawidSkene, dawid_skene, dawid_skene_multiclass, set_answers
+from .majority import MajorityVote, majority_vote, unanimous, unanimous_exams
 from .readers import (
     GoldAccuracy,
     IntraReader,
@@ -55,17 +46,7 @@ from .readers import (
     wilson_interval,
 )
 from .reads import ALGORITHM_VERSION, MISSING, ReadsError, as_reads, reader_pairs
-from .stats import (
-    AgreementResult,
-    ClassAgreement,
-    ExamAgreement,
-    TableCoefficients,
-    agreement,
-    class_agreement,
-    cohen_kappa_from_confusion,
-    exam_agreement,
-    table_coefficients,
-)
+from .stats import AgreementResult, ClassAgreement, ExamAgreement, agreement, class_agreement, exam_agreement
 
 __all__ = [
     "ALGORITHM_VERSION",

@@ -23,15 +23,13 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from .reads import MISSING, JsonMixin, as_reads, reader_pairs
+from .reads import MISSING, FloatArray, JsonMixin, _ratio, as_reads, reader_pairs
 from .stats import (
     CLASS_STATISTICS,
     AgreementResult,
     ClassAgreement,
     ExamAgreement,
-    FloatArray,
     SufficientStatistics,
-    _ratio,
     _shape_index,
     agreement,
     class_agreement_from_sufficient,
@@ -233,7 +231,7 @@ def _two_way_replicates(
     other: agreement is counted over pairs of *distinct* readers, weighted ``m_a m_b`` (a reader copied
     next to itself would agree perfectly and inflate every coefficient). Per exam, observed agreement is
     the weighted share of agreeing distinct-reader pairs and prevalence the weighted share of positive
-    reads; Fleiss' kappa, Gwet's AC1 and PABAK follow as in :func:`.stats.table_coefficients`, and mean
+    reads; Fleiss' kappa, Gwet's AC1 and PABAK follow as in :func:`.coefficients.table_coefficients`, and mean
     pairwise kappa is the ``m_a m_b``-weighted mean of the resampled pairwise kappas. Krippendorff's
     alpha gets no two-way replicates (NaN); per-pair kappa keeps its exam-only replicates. Resamples
     that drew the same readers share one pass over the exams (3 readers have 10 distinct draws, 5

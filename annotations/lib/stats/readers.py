@@ -13,15 +13,9 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from .consensus import majority_vote
-from .reads import MISSING, JsonMixin, as_reads
-from .stats import (
-    FloatArray,
-    _confusion_from_pair_counts,
-    _ratio,
-    binary_confusion,
-    cohen_kappa_from_confusion,
-)
+from .coefficients import _confusion_from_pair_counts, binary_confusion, cohen_kappa_from_confusion
+from .majority import majority_vote
+from .reads import MISSING, FloatArray, JsonMixin, _ratio, as_reads
 
 
 @dataclass(frozen=True)

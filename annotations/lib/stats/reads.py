@@ -32,6 +32,17 @@ ALGORITHM_VERSION: Final[str] = "1.0.0"
 MISSING: Final[int] = -1
 
 Reads = npt.NDArray[np.int8]
+FloatArray = npt.NDArray[np.float64]
+BoolArray = npt.NDArray[np.bool_]
+
+
+def _ratio(numerator: npt.ArrayLike, denominator: npt.ArrayLike, defined: npt.ArrayLike = True) -> FloatArray:
+    """``numerator / denominator`` where ``defined`` and the denominator is non-zero, else NaN, silently."""
+    num, den = np.broadcast_arrays(np.asarray(numerator, float), np.asarray(denominator, float))
+    ok = np.broadcast_to(np.asarray(defined, bool), num.shape) & (den != 0)
+    out = np.full(num.shape, np.nan)
+    np.divide(num, den, out=out, where=ok)
+    return out
 
 
 class ReadsError(ValueError):
