@@ -1,0 +1,36 @@
+"""The built-in measurement provider: global ECG measurements and the rule-based scores they support.
+
+Pipeline: resample to 500 Hz -> zero-phase 0.5-40 Hz band-pass -> R peaks (neurokit2 ecg_peaks on lead
+II, other leads as fallback) -> per-lead wave delineation (neurokit2 ecg_delineate, "prominence"
+method) -> per-lead medians over beats -> global values as medians over leads -> median beats for
+amplitudes and axis -> logistic scores around published thresholds.
+
+Why these choices (checked on the real records in tests/data):
+* One internal rate (500 Hz) so every method sees the same sampling; 100 Hz PTB-XL records are
+  upsampled (their intervals are then only as good as 10 ms sampling allows, noted in `quality`).
+* Band-pass instead of ecg_clean's default: that one ends with a 20 ms moving average against 50 Hz
+  mains, which visibly widens the QRS and lowers R amplitudes. 40 Hz keeps the QRS shape.
+* "prominence" delineation gave plausible PR/QRS/QT on the DICOM sample with device measurements
+  (PR 148/161, QRS 88/75, QT 399/368 ms); "dwt" gave QRS of ~200 ms on normal ECGs and "cwt" failed.
+  It expects positive R peaks, so each lead is flipped to its dominant QRS polarity first.
+* Global interval = median over the 12 leads of each lead's median over beats: robust to a few leads
+  where delineation misfires. Machine "global" QRS (earliest onset to latest offset) runs ~10 ms longer.
+
+Scores: score = 1 / (1 + exp(-(x - threshold) / width)), i.e. 0.5 at the clinical threshold, 0.73 one
+width beyond it, 0.95 three widths beyond. Each width is about the measurement's own uncertainty on a
+10 s strip, so a value within noise of the threshold scores near 0.5 instead of flipping 0/1, and
+scores rank exams (AUC) rather than only classify them.
+
+Codes covered, and why not others:
+* SB, ST (rate), AF (RR irregularity), 1dAVb, SHORT_PR, LONG_QT, LAD, RAD, LOWV_LIMB, LOWV_PREC, LVH_V,
+  RBBB, LBBB: each follows from a measured number by a published criterion.
+* Not NORM: "normal" also needs normal repolarisation, no infarct Q waves, no ectopy... which these
+  measurements do not see; a high NORM score from intervals alone would be overconfident.
+* Not IRBBB, LAFB, SA, SVPB, etc.: criteria that need beat classification or finer morphology than
+  a median beat's terminal deflection; left to trained models (see onnx_model).
+"""
+
+from annotations.lib.providers.measurements.provider import MeasurementProvider
+from annotations.lib.providers.measurements.rules import CODES, RULES, Rule, scores_from
+
+__all__ = ["CODES", "RULES", "MeasurementProvider", "Rule", "scores_from"]
