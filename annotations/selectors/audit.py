@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 
+from annotations.errors import Forbidden
 from annotations.models import AuditEvent
 from annotations.roles import Role, has_role
 
@@ -23,7 +23,7 @@ class AuditFilter:
 
 def audit_events(user, wanted: AuditFilter) -> QuerySet[AuditEvent]:
     if not has_role(user, Role.COORDINATOR):
-        raise PermissionDenied
+        raise Forbidden
     events = AuditEvent.objects.all()
     if wanted.action:
         events = events.filter(action__startswith=wanted.action)

@@ -8,17 +8,17 @@ import unicodedata
 from functools import lru_cache
 from pathlib import Path
 
-from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.shortcuts import get_object_or_404
+from django.utils.translation import gettext
 
+from annotations.errors import Forbidden, NotFound
 from annotations.models import DiagnosticClass, Exam, ImportJob, Taxonomy
 from annotations.roles import Role, has_role
 
 
 def _require_coordinator(user) -> None:
     if not has_role(user, Role.COORDINATOR):
-        raise PermissionDenied
+        raise Forbidden
 
 
 def import_job_list(user) -> QuerySet[ImportJob]:
@@ -28,7 +28,11 @@ def import_job_list(user) -> QuerySet[ImportJob]:
 
 def import_job_get(user, job_id: int) -> ImportJob:
     _require_coordinator(user)
-    return get_object_or_404(ImportJob, pk=job_id)
+    job = ImportJob.objects.filter(pk=job_id).first()
+    if job is None:
+        # Django's own words and translation, as get_object_or_404 answered
+        raise NotFound(gettext("No %s matches the given query.") % "ImportJob")
+    return job
 
 
 REFERENCE_MAPS_DIR = Path(__file__).resolve().parent.parent / "taxonomies" / "reference-maps"

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from django.contrib.auth import get_user_model
-from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 
+from annotations.errors import Forbidden
 from annotations.models import AuditEvent
 from annotations.roles import Role, has_role
 
@@ -15,7 +15,7 @@ PASSWORD_EVENTS = ("user.create", "user.password_reset", "user.password_change")
 def people_list(user) -> list[dict]:
     """Every account with its roles, for coordinators."""
     if not has_role(user, Role.COORDINATOR):
-        raise PermissionDenied
+        raise Forbidden
     accounts = get_user_model().objects.prefetch_related("groups").order_by("username")
     return [
         {

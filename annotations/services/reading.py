@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from django.db import transaction
 from django.utils import timezone
 
+from annotations.errors import Conflict, Invalid
 from annotations.lib.exclusive_sets import exclusive_conflicts
 from annotations.models import (
     Annotation,
@@ -34,19 +35,22 @@ MAX_TIME_ON_TASK_MS = 24 * 3600 * 1000
 MAX_COMMENT = 4000
 
 
-class ReadingError(ValueError):
+class ReadingError(Invalid):
     """A save the reader must correct (unknown statement, exclusive statements chosen together)."""
 
 
-class StaleRevision(Exception):
-    """The annotation changed since the client last saw it."""
+class StaleRevision(Conflict):
+    """The annotation changed since the client last saw it; the answer carries the current revision."""
 
     def __init__(self, current: int):
-        super().__init__(f"the read was saved elsewhere (revision {current}); reload to continue")
+        super().__init__(
+            f"the read was saved elsewhere (revision {current}); reload to continue",
+            extra={"revision": current},
+        )
         self.current = current
 
 
-class ReadClosed(Exception):
+class ReadClosed(Conflict):
     """The assignment is already submitted or skipped: nothing more can be written to it."""
 
 

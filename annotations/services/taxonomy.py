@@ -11,6 +11,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from annotations.errors import Invalid
 from annotations.models import DiagnosticClass, Taxonomy
 from annotations.selectors.taxonomy import SHIPPED_DIR
 from annotations.services.audit import audit_record
@@ -33,7 +34,7 @@ TOP_FIELDS = {
 CLASS_FIELDS = {"code", "name", "name_pt", "group", "kind", "maps", "synonyms", "extra"}
 
 
-class TaxonomyError(ValueError):
+class TaxonomyError(Invalid):
     """A taxonomy file that cannot be loaded; the message names every problem found."""
 
 

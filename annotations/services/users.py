@@ -6,6 +6,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.db import transaction
 
+from annotations.errors import Forbidden, Invalid
 from annotations.roles import Role
 from annotations.services.audit import audit_record
 
@@ -41,9 +42,9 @@ def user_set_roles(*, user, roles: set[Role], actor) -> None:
     from annotations.roles import has_role
 
     if not has_role(actor, Role.COORDINATOR):
-        raise PermissionError("only coordinators change roles")
+        raise Forbidden("only coordinators change roles")
     if actor.pk == user.pk:
-        raise PermissionError("nobody changes their own roles")
+        raise Forbidden("nobody changes their own roles")
     with transaction.atomic():
         groups = role_groups_ensure()
         before = sorted(user.groups.values_list("name", flat=True))
@@ -67,7 +68,7 @@ ONE_TIME_PASSWORD_BYTES = 12
 PASSWORD_RESET_ACTIONS = ("user.create", "user.password_reset")
 
 
-class UserAdminError(ValueError):
+class UserAdminError(Invalid):
     """A request the People page refuses, with the reason."""
 
 
@@ -75,9 +76,9 @@ def _require_manager(actor, user=None) -> None:
     from annotations.roles import has_role
 
     if not has_role(actor, Role.COORDINATOR):
-        raise PermissionError("only coordinators manage accounts")
+        raise Forbidden("only coordinators manage accounts")
     if user is not None and actor.pk == user.pk:
-        raise PermissionError("nobody changes their own account here")
+        raise Forbidden("nobody changes their own account here")
 
 
 def one_time_password() -> str:

@@ -1,8 +1,8 @@
 """Reading services: drafts with optimistic revisions, submits, skips, two-stage and shown suggestions."""
 
 import pytest
-from django.http import Http404
 
+from annotations.errors import NotFound
 from annotations.models import (
     Annotation,
     AnnotationRevision,
@@ -93,9 +93,9 @@ def test_a_reader_cannot_write_to_another_readers_assignment_it_does_not_exist_f
     ana, bruno, diego, tnmg
 ):
     anas = queue(shared_batch(readers=[ana, bruno], coordinator=diego, taxonomy=tnmg), ana)[0]
-    with pytest.raises(Http404):
+    with pytest.raises(NotFound):  # 404
         annotation_save_draft(actor=bruno, assignment=anas, labels=[LabelInput("SB")], revision=0)
-    with pytest.raises(Http404):
+    with pytest.raises(NotFound):  # 404
         annotation_submit(actor=bruno, assignment=anas.pk, labels=[LabelInput("SB")], revision=0)
     assert not Annotation.objects.filter(assignment=anas).exists()
 
@@ -174,6 +174,6 @@ def test_nothing_more_is_written_to_a_batch_once_it_is_closed(ana, bruno, diego,
     first = queue(batch, ana)[0]
     annotation_save_draft(actor=ana, assignment=first, labels=[LabelInput("SB")], revision=0)
     ReviewBatch.objects.filter(pk=batch.pk).update(status=ReviewBatch.Status.CLOSED)
-    with pytest.raises(Http404):
+    with pytest.raises(NotFound):  # 404
         annotation_submit(actor=ana, assignment=first, labels=[LabelInput("SB")], revision=1)
     assert Annotation.objects.get(assignment=first).status == Annotation.Status.DRAFT

@@ -1,10 +1,9 @@
 """Add exams to a running batch by the designer's criteria (as create_batch takes them)."""
 
 from django.contrib.auth import get_user_model
-from django.core.exceptions import PermissionDenied
 from django.core.management.base import BaseCommand, CommandError
-from django.http import Http404
 
+from annotations.errors import Forbidden, NotFound
 from annotations.selectors.batches.access import batch_for_coordinator
 from annotations.selectors.batches.plan import BatchPlanError, exams_to_add
 from annotations.selectors.exams.selection import ExamCriteria
@@ -42,9 +41,9 @@ class Command(BaseCommand):
             batch = batch_for_coordinator(coordinator, o["batch"])
             exams = exams_to_add(coordinator, batch, criteria, sample_size=o["sample"], seed=o["seed"])
             added = batch_add_exams(batch=batch, exams=exams, actor=coordinator)
-        except PermissionDenied as error:
+        except Forbidden as error:
             raise CommandError(f"{o['coordinator']} is not a coordinator") from error
-        except Http404 as error:
+        except NotFound as error:
             raise CommandError(f"no batch {o['batch']}") from error
         except (BatchPlanError, BatchDesignError) as error:
             raise CommandError(str(error)) from error

@@ -1,9 +1,9 @@
 from datetime import date
 
 from django.contrib.auth import get_user_model
-from django.core.exceptions import PermissionDenied
 from django.core.management.base import BaseCommand, CommandError
 
+from annotations.errors import Forbidden
 from annotations.models import ReviewBatch, Taxonomy
 from annotations.selectors.batches.plan import BatchPlanError, BatchSpec, batch_plan
 from annotations.selectors.exams.selection import ExamCriteria
@@ -104,7 +104,7 @@ class Command(BaseCommand):
             batch = batch_create_from_plan(plan=plan, actor=coordinator)
             if o["intervals"] != "exams":
                 batch_interval_method_set(batch=batch, method=o["intervals"], actor=coordinator)
-        except PermissionDenied:
+        except Forbidden:
             raise CommandError(f"{coordinator.username} is not a coordinator") from None
         except (BatchPlanError, BatchDesignError) as error:
             raise CommandError(str(error)) from None

@@ -12,11 +12,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 import numpy as np
-from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Exists, Max, OuterRef, Q
-from django.http import Http404
 from django.utils.crypto import salted_hmac
 
+from annotations.errors import Forbidden, NotFound
 from annotations.lib.stats import MISSING
 from annotations.models import (
     Adjudication,
@@ -195,11 +194,11 @@ def _draw(batch_id: int, reader_id: int) -> bytes:
 # --- Coordinator view ----------------------------------------------------------------------------------
 def agreement_for_coordinator(user, batch_id: int) -> tuple[ReviewBatch, AgreementResult | None]:
     if not has_role(user, Role.COORDINATOR):
-        raise PermissionDenied
+        raise Forbidden
     try:
         batch = ReviewBatch.objects.select_related("taxonomy").get(pk=batch_id)
     except ReviewBatch.DoesNotExist:
-        raise Http404("no such batch") from None
+        raise NotFound("no such batch") from None
     return batch, AgreementResult.objects.filter(batch=batch).first()
 
 
@@ -211,7 +210,7 @@ def consensus_method_counts(batch: ReviewBatch) -> dict[str, int]:
 # --- Adjudication ------------------------------------------------------------------------------------
 def _require_adjudicator(user) -> None:
     if not has_role(user, Role.ADJUDICATOR):
-        raise PermissionDenied
+        raise Forbidden
 
 
 @dataclass(frozen=True)
@@ -295,14 +294,14 @@ def adjudication_case(user, batch_id: int, exam_id: int) -> AdjudicationCase:
     _require_adjudicator(user)
     batch = ReviewBatch.objects.select_related("taxonomy").filter(pk=batch_id).first()
     if batch is None or not exam_adjudicator_eligible(user.pk, exam_id):
-        raise Http404("nothing to adjudicate here")
+        raise NotFound("nothing to adjudicate here")
     disputes = list(
         DisputedLabel.objects.filter(batch=batch, exam_id=exam_id)
         .select_related("diagnostic_class")
         .order_by("diagnostic_class__position")
     )
     if not disputes:
-        raise Http404("nothing to adjudicate here")
+        raise NotFound("nothing to adjudicate here")
     exam = Exam.objects.select_related("dataset").get(pk=exam_id)
     names = batch_pseudonyms(batch)
     reads = _first_reads(batch.pk).filter(assignment__exam_id=exam_id)

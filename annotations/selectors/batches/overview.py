@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Q, QuerySet
 
+from annotations.errors import Forbidden
 from annotations.models import Assignment, ReviewBatch
 from annotations.roles import Role, has_role
 
 
 def batch_overview(user) -> QuerySet[ReviewBatch]:
     if not has_role(user, Role.COORDINATOR):
-        raise PermissionDenied
+        raise Forbidden
     return (
         ReviewBatch.objects.select_related("taxonomy")
         .annotate(

@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from django.contrib.auth import get_user_model
-from django.core.exceptions import PermissionDenied
 
+from annotations.errors import Forbidden, Invalid
 from annotations.lib.batch_design import (
     Design,
     DesignError,
@@ -24,7 +24,7 @@ from annotations.selectors.blinding import design_exclusions, reader_barred_pair
 from annotations.selectors.exams.selection import ExamCriteria, exams_matching, suggestion_scores
 
 
-class BatchPlanError(ValueError):
+class BatchPlanError(Invalid):
     """The request cannot be planned; the message says why in a coordinator's words."""
 
 
@@ -127,7 +127,7 @@ def _choose_gold(spec: BatchSpec, exam_ids: list[int]) -> list[int]:
 def batch_plan(user, spec: BatchSpec) -> BatchPlan:
     """Everything a coordinator should see before starting a batch; nothing is written."""
     if not has_role(user, Role.COORDINATOR):
-        raise PermissionDenied
+        raise Forbidden
     taxonomy = Taxonomy.objects.filter(pk=spec.taxonomy_id).first()
     if taxonomy is None:
         raise BatchPlanError(f"no taxonomy with id {spec.taxonomy_id}")

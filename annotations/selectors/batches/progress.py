@@ -29,6 +29,7 @@ from django.db.models import (
 )
 from django.db.models.functions import Coalesce, TruncDate
 
+from annotations.errors import Invalid
 from annotations.models import (
     Adjudication,
     Annotation,
@@ -298,7 +299,7 @@ EXAM_PAGE_SIZE = 50
 EXAM_PAGE_SIZE_MAX = 200
 
 
-class ExamTableError(ValueError):
+class ExamTableError(Invalid):
     """A filter or page argument the table does not understand."""
 
 

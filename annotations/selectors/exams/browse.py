@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import Http404
 
+from annotations.errors import Forbidden, NotFound
 from annotations.lib.ecg.quality import EXAM_FLAGS
 from annotations.models import BatchExam, Dataset, Exam, QualityGrade
 from annotations.roles import Role, has_role
@@ -13,7 +12,7 @@ from annotations.roles import Role, has_role
 
 def _require_coordinator(user) -> None:
     if not has_role(user, Role.COORDINATOR):
-        raise PermissionDenied
+        raise Forbidden
 
 
 def exam_list(
@@ -60,10 +59,10 @@ def exam_for_coordinator(user, exam_id: int) -> tuple[Exam, list]:
     """One exam with its quality report and the batches holding it. Anyone but a coordinator gets 404:
     an exam page says which batches hold an exam, which readers must not learn."""
     if not has_role(user, Role.COORDINATOR):
-        raise Http404
+        raise NotFound
     exam = Exam.objects.select_related("dataset").defer("identifiers").filter(pk=exam_id).first()
     if exam is None:
-        raise Http404
+        raise NotFound
     memberships = (
         BatchExam.objects.filter(exam=exam).select_related("batch").order_by("batch__created_at", "batch_id")
     )

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 
-from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 
+from annotations.errors import Forbidden
 from annotations.models import Exam, SuggestionScore
 from annotations.roles import Role, has_role
 
@@ -37,7 +37,7 @@ class ExamCriteria:
 
 def _require_coordinator(user) -> None:
     if not has_role(user, Role.COORDINATOR):
-        raise PermissionDenied
+        raise Forbidden
 
 
 def exams_matching(user, criteria: ExamCriteria) -> QuerySet[Exam]:

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from django.db.models import Count, Max, Q
 
+from annotations.errors import NotFound
 from annotations.models import Assignment, ReviewBatch
 
 
@@ -97,14 +98,12 @@ def reader_batch_reads(user, batch_id: int) -> tuple[ReviewBatch, list[MyRead]]:
     Blinded like every reader query: only the requesting reader's assignments, nothing of anyone else's
     (not even how many others read an exam). A batch the reader has no exam in answers 404.
     """
-    from django.http import Http404
-
     from annotations.models import Annotation
     from annotations.roles import Role, has_role
 
     mine = Assignment.objects.filter(reader=user, batch_id=batch_id, batch__status=ReviewBatch.Status.ACTIVE)
     if not has_role(user, Role.READER) or not mine.exists():
-        raise Http404("no such batch")
+        raise NotFound("no such batch")
     batch = ReviewBatch.objects.only("id", "name", "due_date").get(pk=batch_id)
     shown = [Assignment.Status.SUBMITTED, Assignment.Status.SKIPPED, Assignment.Status.IN_PROGRESS]
     assignments = list(mine.filter(status__in=shown).order_by("position"))

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import Http404
 
+from annotations.errors import Forbidden, NotFound
 from annotations.models import Release, ReviewBatch
 from annotations.roles import Role, has_role
 
 
 def _require_coordinator(user) -> None:
     if not has_role(user, Role.COORDINATOR):
-        raise PermissionDenied
+        raise Forbidden
 
 
 def release_list(user) -> QuerySet[Release]:
@@ -24,7 +23,7 @@ def release_get(user, release_id: int) -> Release:
     _require_coordinator(user)
     release = release_list(user).filter(pk=release_id).first()
     if release is None:
-        raise Http404("no such release")
+        raise NotFound("no such release")
     return release
 
 

@@ -25,6 +25,7 @@ from datetime import UTC, datetime
 from django.db import connection
 from django.db.models import Count, Max
 
+from annotations.errors import Invalid
 from annotations.models import (
     Adjudication,
     Annotation,
@@ -45,7 +46,7 @@ from annotations.selectors.taxonomy import taxonomy_shipped_classes
 CHUNK_ROWS = 5000
 
 
-class ExportRefused(ValueError):
+class ExportRefused(Invalid):
     """An export that cannot be made as asked; the message says why."""
 
 

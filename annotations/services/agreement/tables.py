@@ -19,6 +19,7 @@ import numpy as np
 from django.conf import settings
 from django.db import transaction
 
+from annotations.errors import Invalid
 from annotations.lib.stats import (
     BOOTSTRAP_METHODS,
     METHOD_EXAMS,
@@ -313,7 +314,7 @@ def bootstrap_summary(boot, note: str) -> dict:
     }
 
 
-class IntervalMethodError(ValueError):
+class IntervalMethodError(Invalid):
     """An interval method the agreement tables do not offer."""
 
 

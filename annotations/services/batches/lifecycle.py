@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from django.db import transaction
 from django.utils import timezone
 
+from annotations.errors import Conflict, Forbidden, Invalid
 from annotations.lib.batch_design import DesignError, DesignRequest, design_batch
 from annotations.models import Assignment, BatchExam, Exam, ReviewBatch, Taxonomy
 from annotations.roles import Role, has_role
@@ -19,8 +20,13 @@ from annotations.services.suggestions import batch_suggestions_enqueue
 from annotations.services.taxonomy import taxonomy_freeze
 
 
-class BatchDesignError(ValueError):
+class BatchDesignError(Invalid):
     """A batch that cannot be built as asked; the message says why."""
+
+
+class BatchStateConflict(Conflict, BatchDesignError):
+    """A running batch that cannot take the change in its present state (closed, or its queues cannot
+    place the new exams): a conflict with the batch, not bad input."""
 
 
 def batch_create(
@@ -50,7 +56,7 @@ def batch_create(
     they read in another batch or whose suggestion they saw.
     """
     if not has_role(actor, Role.COORDINATOR):
-        raise PermissionError("only coordinators create batches")
+        raise Forbidden("only coordinators create batches")
     not_readers = [r.get_username() for r in readers if not has_role(r, Role.READER)]
     if not_readers:
         raise BatchDesignError(f"not readers: {', '.join(not_readers)}")
@@ -143,12 +149,12 @@ def batch_create(
 
 def _require_coordinator(actor) -> None:
     if not has_role(actor, Role.COORDINATOR):
-        raise PermissionError("only coordinators change batches")
+        raise Forbidden("only coordinators change batches")
 
 
 def _require_open(batch: ReviewBatch) -> None:
     if batch.status == ReviewBatch.Status.CLOSED:
-        raise BatchDesignError(f"batch {batch.name!r} is closed")
+        raise BatchStateConflict(f"batch {batch.name!r} is closed")
 
 
 def _queue_end(batch: ReviewBatch, reader_id: int) -> int:
@@ -239,7 +245,7 @@ def batch_add_exams(*, batch: ReviewBatch, exams: Sequence[Exam], actor, seed: i
             )
         )
         if design.short_exam_ids:
-            raise BatchDesignError("; ".join(design.problems))
+            raise BatchStateConflict("; ".join(design.problems))
         ends = {reader: _queue_end(batch, reader) for reader in reader_ids}
         BatchExam.objects.bulk_create(
             BatchExam(batch=batch, exam_id=exam_id, target_reads=batch.readers_per_exam) for exam_id in new

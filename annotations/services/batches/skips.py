@@ -12,9 +12,9 @@ import secrets
 
 from django.db import transaction
 from django.db.models import F
-from django.http import Http404
 from django.utils import timezone
 
+from annotations.errors import Conflict, Forbidden, NotFound
 from annotations.models import Assignment, ReviewBatch
 from annotations.roles import Role, has_role
 from annotations.selectors.batches.access import batch_reader_ids
@@ -31,7 +31,7 @@ class HandOnError(BatchDesignError):
     """The reader asked for cannot take the slot (not a reader of the batch): bad input."""
 
 
-class HandOnConflict(HandOnError):
+class HandOnConflict(Conflict, HandOnError):
     """The slot or the exam's state forbids it (not skipped, already handed on, the reader already holds
     a read of the exam or saw its dispute, the batch is closed)."""
 
@@ -78,7 +78,7 @@ def assignment_hand_on(*, actor, batch: ReviewBatch, assignment_id: int, reader)
     any batch or adjudicated it or saw its dispute, and a closed batch. Nothing changes when refused.
     """
     if not has_role(actor, Role.COORDINATOR):
-        raise PermissionError("only coordinators hand skipped exams on")
+        raise Forbidden("only coordinators hand skipped exams on")
     with transaction.atomic():
         # The batch lock orders this with reassigning, rebalancing and escalation, which move queues too.
         locked_batch = ReviewBatch.objects.select_for_update().get(pk=batch.pk)
@@ -91,7 +91,7 @@ def assignment_hand_on(*, actor, batch: ReviewBatch, assignment_id: int, reader)
             .first()
         )
         if skipped is None:
-            raise Http404("no such assignment in this batch")
+            raise NotFound("no such assignment in this batch")
         if skipped.status != Assignment.Status.SKIPPED:
             raise HandOnConflict(
                 f"only a skipped exam can be handed on; this one is {skipped.get_status_display().lower()}"

@@ -25,6 +25,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from annotations.errors import Forbidden, Invalid
 from annotations.lib.ecg import waveform
 from annotations.lib.formats.base import (
     FormatError,
@@ -57,7 +58,7 @@ _DATASET_NAME = re.compile(r"^[-a-zA-Z0-9_]{1,100}$")
 _BATCH_BYTES = 32 * 1024 * 1024
 
 
-class ImportRefused(ValueError):
+class ImportRefused(Invalid):
     """The import cannot start (bad dataset name, path outside the import root...)."""
 
 
@@ -581,7 +582,7 @@ def import_job_create(
     from annotations.roles import Role, has_role
 
     if not has_role(coordinator, Role.COORDINATOR):
-        raise PermissionError("only coordinators import exams")
+        raise Forbidden("only coordinators import exams")
     if not _DATASET_NAME.match(dataset or ""):
         raise ImportRefused(f"dataset name {dataset!r} must be letters, digits, '-' or '_'")
     if source_format and source_format not in READERS:

@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 from django.db import transaction
 
+from annotations.errors import Invalid
 from annotations.lib.providers.base import _NAME, _VERSION, DEFAULT_THRESHOLD
 from annotations.models import BatchExam, Dataset, DiagnosticClass, Suggestion, SuggestionScore, Taxonomy
 from annotations.services.audit import audit_record
@@ -41,7 +42,7 @@ MAX_FILE_BYTES = 256 * 1024 * 1024
 IMPORT_ACTOR = "import_predictions"
 
 
-class PredictionsImportError(ValueError):
+class PredictionsImportError(Invalid):
     """The file or the options cannot be imported; the message names the problem."""
 
 
