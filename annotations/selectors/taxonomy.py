@@ -7,7 +7,6 @@ from pathlib import Path
 
 from django.db.models import Count, QuerySet
 from django.utils.translation import gettext
-from django.utils.translation import gettext
 
 from annotations.errors import NotFound
 from annotations.models import DiagnosticClass, Taxonomy

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from django.utils.translation import gettext
 
-from django.utils.translation import gettext
-
 from annotations.errors import Forbidden, NotFound
 from annotations.models import Assignment, ReviewBatch
 from annotations.roles import Role, has_role
