@@ -14,7 +14,7 @@ from django.urls import resolve
 
 from annotations.models import Assignment, ImportJob
 from annotations.roles import Role, user_roles
-from annotations.selectors.agreement.summary import adjudication_queue
+from annotations.selectors.adjudication import adjudication_queue
 from annotations.services.releases.builds import release_build, release_create
 from tests.exporting import labelled_study
 from tests.factories import UserFactory

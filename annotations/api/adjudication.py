@@ -12,7 +12,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from annotations.api.permissions import IsAdjudicator
-from annotations.selectors.agreement.summary import (
+from annotations.selectors.adjudication import (
     adjudication_case,
     adjudication_queue,
 )

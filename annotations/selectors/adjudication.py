@@ -1,14 +1,18 @@
-"""What an adjudicator weighs beside the votes, and what a decision on an exam may cover.
+"""What an adjudicator sees: the queue of disputed exams, one exam's case (its disputed classes with
+the votes), what they weigh beside the votes, and what a decision on an exam may cover.
 
-Readers appear only under the batch's pseudonyms (selectors.agreement.batch_pseudonyms): their
-uncertainty marks and comments are shown as "Reader B: ..." exactly as their votes are.
+Readers appear only under the batch's pseudonyms (selectors.blinding.batch_pseudonyms): their votes,
+uncertainty marks and comments are shown as "Reader B: ...", never by name.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
+from django.db.models import Count, Exists, OuterRef, Q
+
+from annotations.errors import Forbidden, NotFound
 from annotations.models import (
     Adjudication,
     AnnotationLabel,
@@ -16,9 +20,14 @@ from annotations.models import (
     Consensus,
     DiagnosticClass,
     DisputedLabel,
+    Exam,
     ReviewBatch,
+    Suggestion,
+    SuggestionScore,
 )
+from annotations.roles import Role, has_role
 from annotations.selectors.agreement.summary import _first_reads
+from annotations.selectors.blinding import adjudicator_may_see, batch_pseudonyms, exam_adjudicator_eligible
 
 
 @dataclass(frozen=True)
@@ -151,3 +160,208 @@ def exam_decision_history(batch_id: int, exam_id: int) -> list[SignedDecision]:
         )
         for row in rows
     ]
+
+
+# --- Queue and case ------------------------------------------------------------------------------------
+def _require_adjudicator(user) -> None:
+    if not has_role(user, Role.ADJUDICATOR):
+        raise Forbidden
+
+
+@dataclass(frozen=True)
+class QueueItem:
+    batch_id: int
+    batch_name: str
+    exam_id: int
+    exam_label: str
+    open_classes: int
+    escalated: bool
+
+
+def adjudication_queue(user) -> list[QueueItem]:
+    """Exams with disputed classes not yet adjudicated, oldest batch first; none the user reads in any
+    batch."""
+    _require_adjudicator(user)
+    decided = Adjudication.objects.filter(
+        batch_id=OuterRef("batch_id"),
+        exam_id=OuterRef("exam_id"),
+        diagnostic_class_id=OuterRef("diagnostic_class_id"),
+    )
+    open_disputes = (
+        # Closed batches too: reading is over, but their disputes still need deciding.
+        DisputedLabel.objects.exclude(batch__status=ReviewBatch.Status.DRAFT)
+        # Not an exam the user holds a read of in any batch (selectors.blinding).
+        .filter(adjudicator_may_see(user.pk))
+        .filter(~Exists(decided))
+        .values("batch_id", "batch__name", "exam_id", "exam__dataset__name", "exam__external_id")
+        .annotate(n=Count("pk"), escalated=Count("pk", filter=Q(reason=DisputedLabel.Reason.ESCALATED)))
+        .order_by("batch_id", "exam_id")
+    )
+    return [
+        QueueItem(
+            batch_id=row["batch_id"],
+            batch_name=row["batch__name"],
+            exam_id=row["exam_id"],
+            exam_label=f"{row['exam__dataset__name']}/{row['exam__external_id']}",
+            open_classes=row["n"],
+            escalated=row["escalated"] > 0,
+        )
+        for row in open_disputes
+    ]
+
+
+@dataclass(frozen=True)
+class DisputedClass:
+    class_id: int
+    code: str
+    name: str
+    reason: str
+    votes: list[tuple[str, bool]]  # (pseudonym, marked), in pseudonym order
+    positive_votes: int
+    total_votes: int
+    probability: float | None
+    suggestion_score: float | None
+    decided_value: bool | None
+    decided_rationale: str
+    uncertain: list[str] = field(default_factory=list)  # pseudonyms who marked it present but uncertain
+
+
+@dataclass(frozen=True)
+class AdjudicationCase:
+    batch: ReviewBatch
+    exam: Exam
+    disputed: list[DisputedClass]
+    agreed: list[tuple[str, str, str]]  # (code, name, method) of classes agreed present
+    version: int
+    suggestion_provider: str | None
+    # Readers' comments and uncertainty marks, by pseudonym (ReaderNote).
+    readers: list[ReaderNote] = field(default_factory=list)
+    added: list[dict] = field(default_factory=list)  # statements an adjudicator added: code, name, value
+    addable: list[dict] = field(default_factory=list)  # statements no reader marked: code, name
+    # Every signed decision, newest first (SignedDecision).
+    history: list[SignedDecision] = field(default_factory=list)
+
+
+def _case_disputes(user, batch_id: int, exam_id: int) -> tuple[ReviewBatch, list[DisputedLabel]]:
+    """The batch and the exam's disputes in it; 404 when there are none or the adjudicator holds a read
+    of the exam in any batch (the same answer, so the page does not confirm which exams they read)."""
+    _require_adjudicator(user)
+    batch = ReviewBatch.objects.select_related("taxonomy").filter(pk=batch_id).first()
+    if batch is None or not exam_adjudicator_eligible(user.pk, exam_id):
+        raise NotFound("nothing to adjudicate here")
+    disputes = list(
+        DisputedLabel.objects.filter(batch=batch, exam_id=exam_id)
+        .select_related("diagnostic_class")
+        .order_by("diagnostic_class__position")
+    )
+    if not disputes:
+        raise NotFound("nothing to adjudicate here")
+    return batch, disputes
+
+
+@dataclass(frozen=True)
+class _Votes:
+    """Who marked what on one exam, by pseudonym only."""
+
+    names: dict[int, str]  # reader id -> pseudonym, in letter order
+    readers: list[int]  # the exam's readers in letter order (Reader A, B, ..., Z, 27, ...)
+    marked: set[tuple[int, int]]  # (reader id, class id)
+
+    def on(self, class_id: int) -> list[tuple[str, bool]]:
+        return [(self.names.get(r, "Reader ?"), (r, class_id) in self.marked) for r in self.readers]
+
+
+def _exam_votes(batch: ReviewBatch, exam_id: int) -> _Votes:
+    names = batch_pseudonyms(batch)
+    reads = exam_first_reads(batch.pk, exam_id)
+    read_by = dict(reads.values_list("assignment__reader_id", "pk"))
+    marked = set(
+        AnnotationLabel.objects.filter(annotation__in=reads).values_list(
+            "annotation__assignment__reader_id", "diagnostic_class_id"
+        )
+    )
+    letter_order = {reader_id: i for i, reader_id in enumerate(names)}
+    readers = sorted(read_by, key=lambda r: letter_order.get(r, len(letter_order)))
+    return _Votes(names, readers, marked)
+
+
+def _newest_suggestion(exam_id: int) -> tuple[Suggestion | None, dict[int, float]]:
+    """The exam's newest OK suggestion and its scores by class id."""
+    suggestion = (
+        Suggestion.objects.filter(exam_id=exam_id, status=Suggestion.Status.OK)
+        .order_by("-computed_at", "-id")
+        .first()
+    )
+    if suggestion is None:
+        return None, {}
+    scores = SuggestionScore.objects.filter(suggestion=suggestion).values_list("diagnostic_class_id", "score")
+    return suggestion, dict(scores)
+
+
+def _disputed_classes(
+    disputes: list[DisputedLabel],
+    votes: _Votes,
+    scores: dict[int, float],
+    decisions: dict[int, Adjudication],
+    unsure: dict[int, list[str]],
+) -> list[DisputedClass]:
+    out = []
+    for d in disputes:
+        decision = decisions.get(d.diagnostic_class_id)
+        out.append(
+            DisputedClass(
+                class_id=d.diagnostic_class_id,
+                code=d.diagnostic_class.code,
+                name=d.diagnostic_class.name,
+                reason=d.reason,
+                votes=votes.on(d.diagnostic_class_id),
+                positive_votes=d.positive_votes,
+                total_votes=d.total_votes,
+                probability=d.probability,
+                suggestion_score=scores.get(d.diagnostic_class_id),
+                decided_value=decision.value if decision is not None else None,
+                decided_rationale=decision.rationale if decision is not None else "",
+                uncertain=unsure.get(d.diagnostic_class_id, []),
+            )
+        )
+    return out
+
+
+def _agreed_present(batch: ReviewBatch, exam_id: int, disputed_ids: set[int]) -> list[tuple[str, str, str]]:
+    """(code, name, method) of the classes agreed present that nobody disputes."""
+    return [
+        (c.diagnostic_class.code, c.diagnostic_class.name, c.get_method_display())
+        for c in Consensus.objects.filter(batch=batch, exam_id=exam_id, value=True)
+        .exclude(diagnostic_class_id__in=disputed_ids)
+        .select_related("diagnostic_class")
+        .order_by("diagnostic_class__position")
+    ]
+
+
+def adjudication_case(user, batch_id: int, exam_id: int) -> AdjudicationCase:
+    """What the adjudicator sees of one exam: its disputed classes with pseudonymous votes. 404 when the
+    exam has nothing disputed in the batch or when the adjudicator holds a read of it in any batch."""
+    batch, disputes = _case_disputes(user, batch_id, exam_id)
+    exam = Exam.objects.select_related("dataset").get(pk=exam_id)
+    votes = _exam_votes(batch, exam_id)
+    decisions = {a.diagnostic_class_id: a for a in Adjudication.objects.filter(batch=batch, exam_id=exam_id)}
+    suggestion, scores = _newest_suggestion(exam_id)
+    notes, unsure = exam_reader_notes(batch.pk, exam_id, votes.names)
+    disputed = _disputed_classes(disputes, votes, scores, decisions, unsure)
+    return AdjudicationCase(
+        batch=batch,
+        exam=exam,
+        disputed=disputed,
+        agreed=_agreed_present(batch, exam_id, {d.class_id for d in disputed}),
+        version=max((a.version for a in decisions.values()), default=0),
+        suggestion_provider=f"{suggestion.provider} {suggestion.provider_version}" if suggestion else None,
+        readers=notes,
+        added=exam_added_statements(batch, exam_id),
+        addable=exam_addable_statements(batch, exam_id),
+        history=exam_decision_history(batch.pk, exam_id),
+    )
+
+
+def exam_for_adjudicator(user, batch_id: int, exam_id: int) -> Exam:
+    """The exam, for its waveform: only where the adjudicator has something to decide (else 404)."""
+    return adjudication_case(user, batch_id, exam_id).exam

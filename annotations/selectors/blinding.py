@@ -7,6 +7,7 @@
     reader_barred_pairs(reader_ids, exam_ids)    reader -> exams they may not be handed (for a design)
     design_exclusions(reader_ids, exam_ids, exclude_seen=...)   what a new design keeps from each reader
     readers_seen_before(reader_ids, exam_ids)    reader -> exams read elsewhere / suggestion seen
+    batch_pseudonyms(batch)                      reader id -> "Reader A", ... within one batch
 
 A service that hands a slot to a reader (services.batches) asks exam_reader_eligible or readers_barred
 first, and, for a reader new to the batch, calls services.batches._pseudonyms_keep so the adjudicators'
@@ -20,6 +21,10 @@ can be both reader and adjudicator:
 * nobody is handed an exam to read whose dispute they saw in any batch: they opened its adjudication case
   (an AdjudicationView row, written when the case is opened or decided) or signed a decision on it.
 
+Nothing an adjudicator receives names a reader: readers appear as "Reader A, B, C", the same letter on
+every exam of the batch (an adjudicator can notice that Reader B marks ST changes generously) without
+learning who it is.
+
 Every place that hands out reads (batch creation, adding exams or readers, rebalancing, reassigning,
 escalation, handing a skipped slot on) and every adjudication read (queue, case page, API, decision)
 asks here.
@@ -30,8 +35,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from django.db.models import Exists, OuterRef
+from django.utils.crypto import salted_hmac
 
-from annotations.models import Adjudication, AdjudicationView, Assignment, SuggestionExposure
+from annotations.models import Adjudication, AdjudicationView, Assignment, ReviewBatch, SuggestionExposure
 
 
 def exam_reader_eligible(user_id: int, exam_id: int) -> bool:
@@ -108,3 +114,42 @@ def design_exclusions(
         for reader, seen in readers_seen_before(reader_ids, exam_ids).items():
             excluded[reader] |= seen["read"] | seen["suggested"]
     return {reader: exams for reader, exams in excluded.items() if exams}
+
+
+# --- Pseudonyms -------------------------------------------------------------------------------------
+def pseudonym(index: int) -> str:
+    """Reader A ... Reader Z, then Reader 27, 28, ... (a batch rarely has more than a handful)."""
+    return f"Reader {chr(ord('A') + index)}" if index < 26 else f"Reader {index + 1}"
+
+
+def _first_read_holders(batch: ReviewBatch) -> set[int]:
+    return set(
+        Assignment.objects.filter(batch=batch, read_round=1).values_list("reader_id", flat=True).distinct()
+    )
+
+
+def pseudonym_order(batch: ReviewBatch, extra=()) -> list[int]:
+    """The batch's readers in letter order: the order fixed in its design when it was created (and
+    extended as readers joined), then anyone else holding a first read, and `extra`, by keyed draw."""
+    stored = [int(r) for r in (batch.design or {}).get("pseudonym_order", [])]
+    rest = (_first_read_holders(batch) | set(extra)) - set(stored)
+    return stored + sorted(rest, key=lambda reader_id: _draw(batch.pk, reader_id))
+
+
+def batch_pseudonyms(batch: ReviewBatch) -> dict[int, str]:
+    """user id -> pseudonym of everyone who holds a first read of the batch, in letter order.
+
+    The letters are dealt in an order drawn from a keyed hash (SECRET_KEY) of the batch and the reader:
+    different from batch to batch, and unrelated to when the accounts were made (lettered by user id,
+    "Reader A" would be whoever joined first, which colleagues know). The order is fixed in the batch's
+    design when it is created, and readers who join later (added, handed a reassigned queue) are dealt
+    the next letters, so a letter never moves to another reader once an adjudicator may have seen it.
+    A reader of the design who holds no read yet keeps their letter unused meanwhile.
+    """
+    holders = _first_read_holders(batch)
+    order = pseudonym_order(batch)
+    return {reader_id: pseudonym(i) for i, reader_id in enumerate(order) if reader_id in holders}
+
+
+def _draw(batch_id: int, reader_id: int) -> bytes:
+    return salted_hmac("annotations.pseudonyms", f"{batch_id}:{reader_id}", algorithm="sha256").digest()

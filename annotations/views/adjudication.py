@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
 from annotations.roles import Role
-from annotations.selectors.agreement.summary import (
+from annotations.selectors.adjudication import (
     adjudication_case,
     adjudication_queue,
     exam_for_adjudicator,

@@ -22,7 +22,7 @@ def home(request):
         context["worklist"] = reader_worklist(request.user)
     if Role.ADJUDICATOR in roles:
         # The adjudication queue's own selector: it leaves out every exam the user reads anywhere.
-        from annotations.selectors.agreement.summary import adjudication_queue
+        from annotations.selectors.adjudication import adjudication_queue
 
         queue = adjudication_queue(request.user)
         context["adjudication"] = {"items": queue[:HOME_QUEUE_ROWS], "total": len(queue)}

@@ -7,7 +7,7 @@ import pytest
 from django.urls import reverse
 
 from annotations.models import Adjudication, AgreementResult, Assignment, AuditEvent, Consensus
-from annotations.selectors.agreement.summary import batch_pseudonyms
+from annotations.selectors.blinding import batch_pseudonyms
 from annotations.services.adjudication import (
     AdjudicationError,
     Decision,

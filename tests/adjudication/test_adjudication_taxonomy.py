@@ -10,7 +10,7 @@ import pytest
 from django.urls import reverse
 
 from annotations.models import Adjudication, Assignment, Consensus
-from annotations.selectors.agreement.summary import batch_pseudonyms
+from annotations.selectors.blinding import batch_pseudonyms
 from annotations.services.agreement.compute import batch_agreement_compute
 from annotations.services.batches.lifecycle import batch_create
 from annotations.services.reading import LabelInput, annotation_save_draft, annotation_submit

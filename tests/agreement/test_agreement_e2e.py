@@ -5,7 +5,7 @@ import pytest
 from django.urls import reverse
 
 from annotations.models import AgreementResult, Assignment, AuditEvent, Consensus
-from annotations.selectors.agreement.summary import batch_pseudonyms
+from annotations.selectors.blinding import batch_pseudonyms
 from annotations.services.batches.lifecycle import batch_create
 from tests.factories import ExamFactory, UserFactory
 from tests.workers import celery_worker, wait_for

@@ -22,7 +22,7 @@ from annotations.models import (
     SuggestionExposure,
     SuggestionScore,
 )
-from annotations.selectors.agreement.summary import _draw
+from annotations.selectors.blinding import _draw
 from annotations.services.agreement.compute import batch_agreement_compute
 from annotations.services.batches.lifecycle import batch_add_exams, batch_create
 from annotations.services.exams.create import dataset_get_or_create

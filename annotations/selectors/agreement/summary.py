@@ -1,9 +1,6 @@
-"""Reads for agreement and adjudication: the batch's reads as one numpy array, pseudonyms, the
-adjudication queue and what an adjudicator may see of an exam.
-
-Blinding: nothing an adjudicator receives from here names a reader. Readers appear as "Reader A, B, C",
-lettered by sorted user id within the batch, so the same reader is the same letter on every exam of the
-batch (an adjudicator can notice that Reader B marks ST changes generously) without learning who it is.
+"""Reads for agreement: the batch's reads as one numpy array, whether its stored result is stale, and the
+coordinator's dashboard. What an adjudicator sees is in selectors.adjudication; the readers' pseudonyms
+("Reader A, B, C") are in selectors.blinding.
 """
 
 from __future__ import annotations
@@ -12,13 +9,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 import numpy as np
-from django.db.models import Count, Exists, Max, OuterRef, Q
-from django.utils.crypto import salted_hmac
+from django.db.models import Count, Max, Q
 
 from annotations.errors import Forbidden, NotFound
 from annotations.lib.stats import MISSING
 from annotations.models import (
-    Adjudication,
     AgreementResult,
     Annotation,
     AnnotationLabel,
@@ -26,14 +21,10 @@ from annotations.models import (
     BatchExam,
     Consensus,
     DiagnosticClass,
-    DisputedLabel,
     Exam,
     ReviewBatch,
-    Suggestion,
-    SuggestionScore,
 )
 from annotations.roles import Role, has_role
-from annotations.selectors.blinding import adjudicator_may_see, exam_adjudicator_eligible
 
 
 def _first_reads(batch_id: int):
@@ -152,45 +143,6 @@ def batches_with_stale_agreement() -> list[int]:
     return [pk for pk, n, latest, seen, seen_latest in rows if (n, latest) != (seen, seen_latest)]
 
 
-# --- Pseudonyms -------------------------------------------------------------------------------------
-def pseudonym(index: int) -> str:
-    """Reader A ... Reader Z, then Reader 27, 28, ... (a batch rarely has more than a handful)."""
-    return f"Reader {chr(ord('A') + index)}" if index < 26 else f"Reader {index + 1}"
-
-
-def _first_read_holders(batch: ReviewBatch) -> set[int]:
-    return set(
-        Assignment.objects.filter(batch=batch, read_round=1).values_list("reader_id", flat=True).distinct()
-    )
-
-
-def pseudonym_order(batch: ReviewBatch, extra=()) -> list[int]:
-    """The batch's readers in letter order: the order fixed in its design when it was created (and
-    extended as readers joined), then anyone else holding a first read, and `extra`, by keyed draw."""
-    stored = [int(r) for r in (batch.design or {}).get("pseudonym_order", [])]
-    rest = (_first_read_holders(batch) | set(extra)) - set(stored)
-    return stored + sorted(rest, key=lambda reader_id: _draw(batch.pk, reader_id))
-
-
-def batch_pseudonyms(batch: ReviewBatch) -> dict[int, str]:
-    """user id -> pseudonym of everyone who holds a first read of the batch, in letter order.
-
-    The letters are dealt in an order drawn from a keyed hash (SECRET_KEY) of the batch and the reader:
-    different from batch to batch, and unrelated to when the accounts were made (lettered by user id,
-    "Reader A" would be whoever joined first, which colleagues know). The order is fixed in the batch's
-    design when it is created, and readers who join later (added, handed a reassigned queue) are dealt
-    the next letters, so a letter never moves to another reader once an adjudicator may have seen it.
-    A reader of the design who holds no read yet keeps their letter unused meanwhile.
-    """
-    holders = _first_read_holders(batch)
-    order = pseudonym_order(batch)
-    return {reader_id: pseudonym(i) for i, reader_id in enumerate(order) if reader_id in holders}
-
-
-def _draw(batch_id: int, reader_id: int) -> bytes:
-    return salted_hmac("annotations.pseudonyms", f"{batch_id}:{reader_id}", algorithm="sha256").digest()
-
-
 # --- Coordinator view ----------------------------------------------------------------------------------
 def agreement_for_coordinator(user, batch_id: int) -> tuple[ReviewBatch, AgreementResult | None]:
     if not has_role(user, Role.COORDINATOR):
@@ -205,183 +157,6 @@ def agreement_for_coordinator(user, batch_id: int) -> tuple[ReviewBatch, Agreeme
 def consensus_method_counts(batch: ReviewBatch) -> dict[str, int]:
     rows = Consensus.objects.filter(batch=batch).values("method").annotate(n=Count("pk")).order_by()
     return {row["method"]: row["n"] for row in rows}
-
-
-# --- Adjudication ------------------------------------------------------------------------------------
-def _require_adjudicator(user) -> None:
-    if not has_role(user, Role.ADJUDICATOR):
-        raise Forbidden
-
-
-@dataclass(frozen=True)
-class QueueItem:
-    batch_id: int
-    batch_name: str
-    exam_id: int
-    exam_label: str
-    open_classes: int
-    escalated: bool
-
-
-def adjudication_queue(user) -> list[QueueItem]:
-    """Exams with disputed classes not yet adjudicated, oldest batch first; none the user reads in any
-    batch."""
-    _require_adjudicator(user)
-    decided = Adjudication.objects.filter(
-        batch_id=OuterRef("batch_id"),
-        exam_id=OuterRef("exam_id"),
-        diagnostic_class_id=OuterRef("diagnostic_class_id"),
-    )
-    open_disputes = (
-        # Closed batches too: reading is over, but their disputes still need deciding.
-        DisputedLabel.objects.exclude(batch__status=ReviewBatch.Status.DRAFT)
-        # Not an exam the user holds a read of in any batch (selectors.blinding).
-        .filter(adjudicator_may_see(user.pk))
-        .filter(~Exists(decided))
-        .values("batch_id", "batch__name", "exam_id", "exam__dataset__name", "exam__external_id")
-        .annotate(n=Count("pk"), escalated=Count("pk", filter=Q(reason=DisputedLabel.Reason.ESCALATED)))
-        .order_by("batch_id", "exam_id")
-    )
-    return [
-        QueueItem(
-            batch_id=row["batch_id"],
-            batch_name=row["batch__name"],
-            exam_id=row["exam_id"],
-            exam_label=f"{row['exam__dataset__name']}/{row['exam__external_id']}",
-            open_classes=row["n"],
-            escalated=row["escalated"] > 0,
-        )
-        for row in open_disputes
-    ]
-
-
-@dataclass(frozen=True)
-class DisputedClass:
-    class_id: int
-    code: str
-    name: str
-    reason: str
-    votes: list[tuple[str, bool]]  # (pseudonym, marked), in pseudonym order
-    positive_votes: int
-    total_votes: int
-    probability: float | None
-    suggestion_score: float | None
-    decided_value: bool | None
-    decided_rationale: str
-    uncertain: list[str] = field(default_factory=list)  # pseudonyms who marked it present but uncertain
-
-
-@dataclass(frozen=True)
-class AdjudicationCase:
-    batch: ReviewBatch
-    exam: Exam
-    disputed: list[DisputedClass]
-    agreed: list[tuple[str, str, str]]  # (code, name, method) of classes agreed present
-    version: int
-    suggestion_provider: str | None
-    # Readers' comments and uncertainty marks, by pseudonym (selectors.adjudication_evidence.ReaderNote).
-    readers: list = field(default_factory=list)
-    added: list[dict] = field(default_factory=list)  # statements an adjudicator added: code, name, value
-    addable: list[dict] = field(default_factory=list)  # statements no reader marked: code, name
-    # Every signed decision, newest first (selectors.adjudication_evidence.SignedDecision).
-    history: list = field(default_factory=list)
-
-
-def adjudication_case(user, batch_id: int, exam_id: int) -> AdjudicationCase:
-    """What the adjudicator sees of one exam: its disputed classes with pseudonymous votes. 404 when the
-    exam has nothing disputed in the batch or when the adjudicator holds a read of it in any batch (the
-    same answer, so the page does not confirm which exams they read)."""
-    _require_adjudicator(user)
-    batch = ReviewBatch.objects.select_related("taxonomy").filter(pk=batch_id).first()
-    if batch is None or not exam_adjudicator_eligible(user.pk, exam_id):
-        raise NotFound("nothing to adjudicate here")
-    disputes = list(
-        DisputedLabel.objects.filter(batch=batch, exam_id=exam_id)
-        .select_related("diagnostic_class")
-        .order_by("diagnostic_class__position")
-    )
-    if not disputes:
-        raise NotFound("nothing to adjudicate here")
-    exam = Exam.objects.select_related("dataset").get(pk=exam_id)
-    names = batch_pseudonyms(batch)
-    reads = _first_reads(batch.pk).filter(assignment__exam_id=exam_id)
-    read_by = dict(reads.values_list("assignment__reader_id", "pk"))
-    marked = set(
-        AnnotationLabel.objects.filter(annotation__in=reads).values_list(
-            "annotation__assignment__reader_id", "diagnostic_class_id"
-        )
-    )
-    letter_order = {reader_id: i for i, reader_id in enumerate(names)}  # Reader A, B, ..., Z, 27, ...
-    readers = sorted(read_by, key=lambda r: letter_order.get(r, len(letter_order)))
-    decisions = {a.diagnostic_class_id: a for a in Adjudication.objects.filter(batch=batch, exam_id=exam_id)}
-    suggestion = (
-        Suggestion.objects.filter(exam_id=exam_id, status=Suggestion.Status.OK)
-        .order_by("-computed_at", "-id")
-        .first()
-    )
-    scores = (
-        dict(
-            SuggestionScore.objects.filter(suggestion=suggestion).values_list("diagnostic_class_id", "score")
-        )
-        if suggestion
-        else {}
-    )
-    # Local import: that module builds on this one's read filters.
-    from annotations.selectors.adjudication import (
-        exam_addable_statements,
-        exam_added_statements,
-        exam_decision_history,
-        exam_reader_notes,
-    )
-
-    notes, unsure = exam_reader_notes(batch.pk, exam_id, names)
-    disputed = [
-        DisputedClass(
-            class_id=d.diagnostic_class_id,
-            code=d.diagnostic_class.code,
-            name=d.diagnostic_class.name,
-            reason=d.reason,
-            votes=[(names.get(r, "Reader ?"), (r, d.diagnostic_class_id) in marked) for r in readers],
-            positive_votes=d.positive_votes,
-            total_votes=d.total_votes,
-            probability=d.probability,
-            suggestion_score=scores.get(d.diagnostic_class_id),
-            decided_value=decisions[d.diagnostic_class_id].value
-            if d.diagnostic_class_id in decisions
-            else None,
-            decided_rationale=decisions[d.diagnostic_class_id].rationale
-            if d.diagnostic_class_id in decisions
-            else "",
-            uncertain=unsure.get(d.diagnostic_class_id, []),
-        )
-        for d in disputes
-    ]
-    disputed_ids = {d.class_id for d in disputed}
-    agreed = [
-        (c.diagnostic_class.code, c.diagnostic_class.name, c.get_method_display())
-        for c in Consensus.objects.filter(batch=batch, exam_id=exam_id, value=True)
-        .exclude(diagnostic_class_id__in=disputed_ids)
-        .select_related("diagnostic_class")
-        .order_by("diagnostic_class__position")
-    ]
-    version = max((a.version for a in decisions.values()), default=0)
-    return AdjudicationCase(
-        batch=batch,
-        exam=exam,
-        disputed=disputed,
-        agreed=agreed,
-        version=version,
-        suggestion_provider=f"{suggestion.provider} {suggestion.provider_version}" if suggestion else None,
-        readers=notes,
-        added=exam_added_statements(batch, exam_id),
-        addable=exam_addable_statements(batch, exam_id),
-        history=exam_decision_history(batch.pk, exam_id),
-    )
-
-
-def exam_for_adjudicator(user, batch_id: int, exam_id: int) -> Exam:
-    """The exam, for its waveform: only where the adjudicator has something to decide (else 404)."""
-    return adjudication_case(user, batch_id, exam_id).exam
 
 
 # --- Coordinator dashboard -----------------------------------------------------------------------------

@@ -55,10 +55,10 @@ from annotations.selectors.agreement.rules import (
 from annotations.selectors.agreement.rules import consensus_settings
 from annotations.selectors.agreement.summary import (
     ReadsSnapshot,
-    batch_pseudonyms,
     batch_reads_snapshot,
     batches_with_stale_agreement,
 )
+from annotations.selectors.blinding import batch_pseudonyms
 from annotations.services.agreement.tables import agreement_tables, bootstrap_summary, interval_method
 from annotations.services.audit import audit_record
 from annotations.services.enqueue import task_enqueue

@@ -12,9 +12,13 @@ from annotations.errors import Conflict, Forbidden, Invalid
 from annotations.lib.batch_design import DesignError, DesignRequest, design_batch
 from annotations.models import Assignment, BatchExam, Exam, ReviewBatch, Taxonomy
 from annotations.roles import Role, has_role
-from annotations.selectors.agreement.summary import pseudonym_order
 from annotations.selectors.batches.access import batch_reader_ids
-from annotations.selectors.blinding import design_exclusions, exams_reader_barred, readers_barred
+from annotations.selectors.blinding import (
+    design_exclusions,
+    exams_reader_barred,
+    pseudonym_order,
+    readers_barred,
+)
 from annotations.services.audit import audit_record
 from annotations.services.suggestions import batch_suggestions_enqueue
 from annotations.services.taxonomy import taxonomy_freeze
