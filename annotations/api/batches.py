@@ -256,7 +256,7 @@ class BatchAddExamsView(APIView):
     def post(self, request, pk: int):
         from annotations.models import BatchExam
         from annotations.selectors.batches.plan import exams_to_add
-        from annotations.services.batches.lifecycle import batch_add_exams
+        from annotations.services.batches.queues import batch_add_exams
 
         batch = batch_for_coordinator(request.user, pk)
         incoming = AddExamsSerializer(data=request.data)

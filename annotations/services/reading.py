@@ -28,7 +28,7 @@ from annotations.models import (
 from annotations.selectors.reading.assignments import assignment_for_reader_locked, suggestion_for_exam
 from annotations.services.agreement.compute import agreement_recompute_request
 from annotations.services.audit import audit_record
-from annotations.services.batches.lifecycle import batch_exam_escalate_if_disputed
+from annotations.services.batches.escalation import batch_exam_escalate_if_disputed
 
 # A day: anything longer is a tab left open over a weekend, not reading time.
 MAX_TIME_ON_TASK_MS = 24 * 3600 * 1000

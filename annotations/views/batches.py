@@ -23,14 +23,8 @@ from annotations.selectors.batches.progress import (
     batch_exam_table,
     batch_progress,
 )
-from annotations.services.batches.lifecycle import (
-    BatchDesignError,
-    batch_add_exams,
-    batch_add_readers,
-    batch_close,
-    batch_create_from_plan,
-    batch_reassign,
-)
+from annotations.services.batches.lifecycle import BatchDesignError, batch_close, batch_create_from_plan
+from annotations.services.batches.queues import batch_add_exams, batch_add_readers, batch_reassign
 from annotations.services.batches.skips import assignment_hand_on
 from annotations.views.access import role_required
 

@@ -6,14 +6,8 @@ import pytest
 from django.utils import timezone
 
 from annotations.models import Assignment, AuditEvent, ReviewBatch
-from annotations.services.batches.lifecycle import (
-    BatchDesignError,
-    batch_add_exams,
-    batch_add_readers,
-    batch_close,
-    batch_create,
-    batch_reassign,
-)
+from annotations.services.batches.lifecycle import BatchDesignError, batch_close, batch_create
+from annotations.services.batches.queues import batch_add_exams, batch_add_readers, batch_reassign
 from tests.factories import ExamFactory, UserFactory
 
 pytestmark = pytest.mark.django_db

@@ -396,7 +396,8 @@ def test_no_reading_route_hands_an_adjudicator_an_exam_whose_dispute_he_opened(s
     """dave opens a case, then is added to a batch holding that exam and handed its reader's queue: no
     assignment of that exam becomes his, so every reading route of every assignment of it is 404 to him."""
     from annotations.models import Assignment
-    from annotations.services.batches.lifecycle import batch_add_readers, batch_create, batch_reassign
+    from annotations.services.batches.lifecycle import batch_create
+    from annotations.services.batches.queues import batch_add_readers, batch_reassign
 
     dave = _reader_adjudicator(study)
     case = study.ids["carla"]

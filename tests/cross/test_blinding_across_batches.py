@@ -24,7 +24,8 @@ from annotations.models import (
 )
 from annotations.selectors.blinding import _draw
 from annotations.services.agreement.compute import batch_agreement_compute
-from annotations.services.batches.lifecycle import batch_add_exams, batch_create
+from annotations.services.batches.lifecycle import batch_create
+from annotations.services.batches.queues import batch_add_exams
 from annotations.services.exams.create import dataset_get_or_create
 from annotations.services.reading import LabelInput, annotation_submit
 from tests.factories import DatasetFactory, ExamFactory, UserFactory, make_exam

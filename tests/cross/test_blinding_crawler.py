@@ -509,7 +509,7 @@ def cross_study(ana, bruno, carla, diego, eve, tnmg) -> CrossStudy:
     is handed bruno's unread queue there; ana holds exams in both batches."""
     from django.contrib.auth.models import Group
 
-    from annotations.services.batches.lifecycle import batch_add_readers, batch_reassign
+    from annotations.services.batches.queues import batch_add_readers, batch_reassign
     from tests.factories import UserFactory
 
     study = build_study(ana=ana, bruno=bruno, carla=carla, diego=diego, taxonomy=tnmg)

@@ -7,7 +7,8 @@ from annotations.errors import Forbidden, NotFound
 from annotations.selectors.batches.access import batch_for_coordinator
 from annotations.selectors.batches.plan import BatchPlanError, exams_to_add
 from annotations.selectors.exams.selection import ExamCriteria
-from annotations.services.batches.lifecycle import BatchDesignError, batch_add_exams
+from annotations.services.batches.lifecycle import BatchDesignError
+from annotations.services.batches.queues import batch_add_exams
 
 
 class Command(BaseCommand):

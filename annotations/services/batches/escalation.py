@@ -1,0 +1,105 @@
+"""Escalating a disputed exam once its last open read is in: one more reader, or adjudication, as the
+batch's design says."""
+
+from __future__ import annotations
+
+import random
+
+from django.db.models import Count
+
+from annotations.models import Annotation, Assignment, BatchExam, ReviewBatch
+from annotations.selectors.batches.access import batch_reader_ids
+from annotations.selectors.blinding import readers_barred
+from annotations.services.audit import audit_record
+from annotations.services.batches.lifecycle import ESCALATE_ADD_READER, ESCALATE_ADJUDICATE, queue_end
+
+OPEN_STATUSES = [Assignment.Status.PENDING, Assignment.Status.IN_PROGRESS]
+
+
+def _diagnosis_sets(batch: ReviewBatch, exam_id: int) -> list[frozenset[int]] | None:
+    """The submitted label sets of an exam's first reads, or None while any first read is open."""
+    reads = Assignment.objects.filter(batch=batch, exam_id=exam_id, read_round=1)
+    if reads.exclude(status__in=[Assignment.Status.SUBMITTED, Assignment.Status.SKIPPED]).exists():
+        return None
+    annotations = Annotation.objects.filter(
+        assignment__in=reads.filter(status=Assignment.Status.SUBMITTED), is_current=True
+    ).prefetch_related("labels")
+    return [frozenset(label.diagnostic_class_id for label in a.labels.all()) for a in annotations]
+
+
+def batch_exam_escalate_if_disputed(*, batch: ReviewBatch, exam_id: int, actor) -> str | None:
+    """After an exam's last open read is submitted: if the reads disagree on any class, escalate.
+
+    The batch's design says how ({"escalation": {"mode": "add_reader" | "adjudicate", "cap": n}}):
+    one more reader (at most `cap` beyond k), or straight to adjudication. Must run inside the
+    submitting transaction; the exam's BatchExam row is locked first, so two readers finishing the
+    same exam at once cannot both escalate it (or both miss it).
+    """
+    rule = (batch.design or {}).get("escalation") or {}
+    mode = rule.get("mode")
+    if mode not in (ESCALATE_ADD_READER, ESCALATE_ADJUDICATE):
+        return None
+    member = BatchExam.objects.select_for_update().get(batch=batch, exam_id=exam_id)
+    sets = _diagnosis_sets(batch, exam_id)
+    if sets is None or len(set(sets)) <= 1:
+        return None
+    if mode == ESCALATE_ADD_READER and member.target_reads < batch.readers_per_exam + int(rule.get("cap", 1)):
+        reader_id = _least_loaded_newcomer(batch, exam_id)
+        if reader_id is not None:
+            _insert_among_unread(batch, exam_id, reader_id)
+            member.target_reads += 1
+            member.save(update_fields=["target_reads"])
+            audit_record(
+                actor=actor,
+                action="batch.escalate_add_reader",
+                target=member,
+                after={"exam": exam_id, "reader": reader_id, "target_reads": member.target_reads},
+            )
+            return ESCALATE_ADD_READER
+    if not member.needs_adjudication:
+        member.needs_adjudication = True
+        member.save(update_fields=["needs_adjudication"])
+        audit_record(actor=actor, action="batch.escalate_adjudicate", target=member, after={"exam": exam_id})
+    return ESCALATE_ADJUDICATE
+
+
+def _insert_among_unread(batch: ReviewBatch, exam_id: int, reader_id: int) -> Assignment:
+    """An escalation read, put at a random place among the reader's unread exams, so that its place in
+    the queue does not say that the exam was disputed. The unread exam whose place it takes goes to the
+    end of the queue (one write, no renumbering). A reader with nothing unread gets it at the end:
+    there is no other place, and they will see that one more exam arrived.
+
+    Never displaced: a first read whose retest follows (it must stay ahead of its retest).
+    """
+    retested = Assignment.objects.filter(batch=batch, reader_id=reader_id, read_round=2).values("exam_id")
+    unread = list(
+        Assignment.objects.filter(batch=batch, reader_id=reader_id, status=Assignment.Status.PENDING)
+        .exclude(read_round=1, exam_id__in=retested)
+        .order_by("position")
+    )
+    end = queue_end(batch, reader_id)
+    if not unread:
+        position = end
+    else:
+        displaced = random.SystemRandom().choice(unread)
+        position = displaced.position
+        displaced.position = end
+        displaced.save(update_fields=["position"])
+    return Assignment.objects.create(batch=batch, exam_id=exam_id, reader_id=reader_id, position=position)
+
+
+def _least_loaded_newcomer(batch: ReviewBatch, exam_id: int) -> int | None:
+    """A reader of the batch who has not read this exam nor seen its dispute, with the fewest unread
+    exams."""
+    taken = set(Assignment.objects.filter(batch=batch, exam_id=exam_id).values_list("reader_id", flat=True))
+    candidates = batch_reader_ids(batch) - taken
+    candidates -= readers_barred(candidates, exam_id)
+    if not candidates:
+        return None
+    open_counts = dict(
+        Assignment.objects.filter(batch=batch, reader_id__in=candidates, status__in=OPEN_STATUSES)
+        .values("reader_id")
+        .annotate(n=Count("id"))
+        .values_list("reader_id", "n")
+    )
+    return min(candidates, key=lambda reader: (open_counts.get(reader, 0), reader))

@@ -1,0 +1,168 @@
+"""A running batch's queues: handing a reader's unread exams to another, adding exams or readers, keeping
+loads within one."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from django.db import transaction
+from django.utils import timezone
+
+from annotations.lib.batch_design import DesignRequest, design_batch
+from annotations.models import Assignment, BatchExam, Exam, ReviewBatch
+from annotations.roles import Role, has_role
+from annotations.selectors.batches.access import batch_reader_ids
+from annotations.selectors.blinding import design_exclusions, exams_reader_barred
+from annotations.services.audit import audit_record
+from annotations.services.batches.lifecycle import (
+    BatchDesignError,
+    BatchStateConflict,
+    pseudonyms_keep,
+    queue_end,
+    require_coordinator,
+    require_open,
+    require_readers,
+)
+from annotations.services.suggestions import batch_suggestions_enqueue
+
+
+def _pending(batch: ReviewBatch, reader_id: int):
+    """Unread first reads: a retest belongs to its reader (it measures that reader), so it never moves."""
+    return Assignment.objects.filter(
+        batch=batch, reader_id=reader_id, status=Assignment.Status.PENDING, read_round=1
+    )
+
+
+def _move(assignment: Assignment, to_reader_id: int, position: int) -> None:
+    assignment.reader_id = to_reader_id
+    assignment.position = position
+    assignment.assigned_at = timezone.now()
+    assignment.save(update_fields=["reader", "position", "assigned_at"])
+
+
+def batch_reassign(*, batch: ReviewBatch, from_reader, to_reader, actor) -> dict:
+    """Hand a reader's unread exams to another reader; drafts, exams the new reader has, and exams whose
+    dispute the new reader saw (selectors.blinding) stay put."""
+    require_coordinator(actor)
+    require_open(batch)
+    if not has_role(to_reader, Role.READER):
+        raise BatchDesignError(f"not a reader: {to_reader.get_username()}")
+    with transaction.atomic():
+        locked = ReviewBatch.objects.select_for_update().get(pk=batch.pk)
+        pseudonyms_keep(locked, [to_reader.pk])
+        taken = set(
+            Assignment.objects.filter(batch=batch, reader=to_reader).values_list("exam_id", flat=True)
+        )
+        pending = _pending(batch, from_reader.pk)
+        taken |= exams_reader_barred(to_reader.pk, pending.values_list("exam_id", flat=True))
+        movable = list(pending.exclude(exam_id__in=taken).order_by("position"))
+        position = queue_end(batch, to_reader.pk)
+        for offset, assignment in enumerate(movable):
+            _move(assignment, to_reader.pk, position + offset)
+        kept = _pending(batch, from_reader.pk).count()
+        outcome = {"moved": len(movable), "kept_because_already_assigned": kept}
+        audit_record(
+            actor=actor,
+            action="batch.reassign",
+            target=batch,
+            before={"reader": from_reader.get_username()},
+            after={"reader": to_reader.get_username(), **outcome},
+        )
+    return outcome
+
+
+def batch_add_exams(*, batch: ReviewBatch, exams: Sequence[Exam], actor, seed: int | None = None) -> int:
+    """Add exams to a batch; they join the end of the queues, keeping loads within one."""
+    require_coordinator(actor)
+    require_open(batch)
+    with transaction.atomic():
+        ReviewBatch.objects.select_for_update().get(pk=batch.pk)
+        present = set(BatchExam.objects.filter(batch=batch).values_list("exam_id", flat=True))
+        new = [exam.pk for exam in exams if exam.pk not in present]
+        if not new:
+            return 0
+        reader_ids = sorted(set(Assignment.objects.filter(batch=batch).values_list("reader_id", flat=True)))
+        loads = {
+            r: Assignment.objects.filter(batch=batch, reader_id=r, read_round=1).count() for r in reader_ids
+        }
+        design = design_batch(
+            DesignRequest(
+                exam_ids=new,
+                reader_ids=reader_ids,
+                readers_per_exam=batch.readers_per_exam,
+                seed=batch.seed + len(present) if seed is None else seed,
+                existing_loads=loads,
+                excluded=design_exclusions(
+                    reader_ids, new, exclude_seen=bool((batch.design or {}).get("exclude_seen"))
+                ),
+            )
+        )
+        if design.short_exam_ids:
+            raise BatchStateConflict("; ".join(design.problems))
+        ends = {reader: queue_end(batch, reader) for reader in reader_ids}
+        BatchExam.objects.bulk_create(
+            BatchExam(batch=batch, exam_id=exam_id, target_reads=batch.readers_per_exam) for exam_id in new
+        )
+        Assignment.objects.bulk_create(
+            Assignment(
+                batch=batch, exam_id=s.exam_id, reader_id=s.reader_id, position=ends[s.reader_id] + s.position
+            )
+            for s in design.slots
+        )
+        audit_record(actor=actor, action="batch.add_exams", target=batch, after={"exams": new})
+        transaction.on_commit(lambda: batch_suggestions_enqueue(batch.pk))
+    return len(new)
+
+
+def batch_add_readers(*, batch: ReviewBatch, readers: Sequence, actor) -> int:
+    """Add readers to a running batch by moving unread exams to them until loads are within one."""
+    require_coordinator(actor)
+    require_open(batch)
+    require_readers(readers)
+    with transaction.atomic():
+        ReviewBatch.objects.select_for_update().get(pk=batch.pk)
+        locked = ReviewBatch.objects.get(pk=batch.pk)
+        pseudonyms_keep(locked, [r.pk for r in readers])
+        everyone = sorted(batch_reader_ids(locked) | {r.pk for r in readers})
+        locked.design = {**(locked.design or {}), "reader_ids": everyone}
+        locked.save(update_fields=["design"])
+        moved = _rebalance(batch, everyone)
+        audit_record(
+            actor=actor,
+            action="batch.add_readers",
+            target=batch,
+            after={"readers": sorted(r.get_username() for r in readers), "moved": moved},
+        )
+    return moved
+
+
+def _rebalance(batch: ReviewBatch, reader_ids: list[int]) -> int:
+    """Move unread exams from the most to the least loaded reader while that narrows the gap; never an
+    exam the receiving reader holds already or whose dispute they saw (selectors.blinding)."""
+    loads = {r: Assignment.objects.filter(batch=batch, reader_id=r).count() for r in reader_ids}
+    unread = Assignment.objects.filter(batch=batch, status=Assignment.Status.PENDING, read_round=1)
+    barred = {r: exams_reader_barred(r, unread.values_list("exam_id", flat=True)) for r in reader_ids}
+    moved = 0
+    while True:
+        candidate = None
+        for light in sorted(reader_ids, key=lambda r: (loads[r], r)):
+            taken = Assignment.objects.filter(batch=batch, reader_id=light).values("exam_id")
+            donors = sorted((r for r in reader_ids if loads[r] - loads[light] > 1), key=lambda r: -loads[r])
+            for heavy in donors:
+                candidate = (
+                    _pending(batch, heavy)
+                    .exclude(exam_id__in=taken)
+                    .exclude(exam_id__in=barred[light])
+                    .order_by("-position")
+                    .first()
+                )
+                if candidate is not None:
+                    break
+            if candidate is not None:
+                break
+        if candidate is None:
+            return moved
+        _move(candidate, light, queue_end(batch, light))
+        loads[heavy] -= 1
+        loads[light] += 1
+        moved += 1
