@@ -17,9 +17,8 @@ from annotations.services.releases.builds import (
     TARGETS,
     release_create,
     release_file_open,
-    release_zip_name,
-    release_zip_open,
 )
+from annotations.views.releases import release_zip_response
 from ecgreview.client_address import client_ip
 
 
@@ -130,14 +129,7 @@ class ReleaseZipView(APIView):
     @extend_schema(responses={(200, "application/zip"): bytes})
     def get(self, request, pk: int):
         """Every file of the release, SHA256SUMS included, in one folder release-<id>/ of one zip."""
-        release = release_get(request.user, pk)
-        try:
-            handle = release_zip_open(actor=request.user, release=release, ip_address=_ip(request))
-        except FileNotFoundError:
-            raise Http404("this release is not built") from None
-        return FileResponse(
-            handle, as_attachment=True, filename=release_zip_name(release), content_type="application/zip"
-        )
+        return release_zip_response(request.user, release_get(request.user, pk), _ip(request))
 
 
 urlpatterns = [
