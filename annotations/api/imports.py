@@ -12,7 +12,7 @@ from rest_framework.views import APIView
 from annotations.api.permissions import IsCoordinator
 from annotations.lib.formats.registry import FORMATS
 from annotations.selectors.imports import import_job_get
-from annotations.services.imports.exams import ImportRefused, import_job_create, import_job_progress
+from annotations.services.imports.jobs import ImportRefused, import_job_create, import_job_progress
 from ecgreview.middleware import upload_body_bytes
 
 

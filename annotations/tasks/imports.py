@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from annotations.services.imports.exams import import_job_run
+from annotations.services.imports.jobs import import_job_run
 
 
 @shared_task(acks_late=True, name="annotations.tasks.imports_run")

@@ -12,7 +12,7 @@ from django.utils.translation import gettext_lazy as _
 from annotations.lib.formats.registry import FORMATS
 from annotations.roles import Role
 from annotations.selectors.imports import import_job_get, import_job_list
-from annotations.services.imports.exams import ImportRefused, import_job_create, import_job_progress
+from annotations.services.imports.jobs import ImportRefused, import_job_create, import_job_progress
 from annotations.views.access import role_required
 from ecgreview.middleware import large_body, upload_body_bytes
 

@@ -99,7 +99,7 @@ def test_an_uploaded_file_that_is_no_ecg_is_listed_as_ignored_with_its_reason(
 def test_a_big_job_lists_every_problem_first_and_only_so_many_created_records(
     blobs, client_for, diego, django_capture_on_commit_callbacks, monkeypatch
 ):
-    from annotations.services.imports import exams as imports
+    from annotations.services.imports import jobs as imports
 
     monkeypatch.setattr(imports, "OUTCOMES_LISTED", 2)
     client = client_for(diego)

@@ -18,8 +18,8 @@ from annotations.services.imports.exams import (
     ImportRefused,
     exams_import,
     exams_plan,
-    unmapped_label_text,
 )
+from annotations.services.imports.outcomes import unmapped_label_text
 
 
 class Command(BaseCommand):

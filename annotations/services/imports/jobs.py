@@ -1,0 +1,295 @@
+"""Import jobs, the upload page's and the API's way in: the uploads saved under IMPORT_ROOT, a job row
+queued for the worker, which runs services.imports.exams on it and keeps its outcome and live progress."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import uuid
+from pathlib import Path
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import transaction
+from django.utils import timezone
+from django.utils.text import get_valid_filename
+
+from annotations.errors import Forbidden
+from annotations.lib.formats.base import Limits
+from annotations.lib.formats.detect import PTBXL_DATABASE, archive_kind, archive_refusal, is_xml
+from annotations.lib.formats.registry import READERS
+from annotations.models import ImportJob
+from annotations.roles import Role, has_role
+from annotations.services.audit import audit_record
+from annotations.services.enqueue import task_enqueue_on_commit
+from annotations.services.imports.exams import (
+    DATASET_NAME,
+    exams_import,
+    exams_plan,
+    import_limits,
+    import_path_resolve,
+    xml_too_large,
+)
+from annotations.services.imports.outcomes import (
+    ImportOptions,
+    ImportRefused,
+    ImportReport,
+    unmapped_label_text,
+)
+
+logger = logging.getLogger(__name__)
+
+
+def _progress_key(job_id: int) -> str:
+    return f"import-job:{job_id}:done"
+
+
+def _progress_done(job_id: int) -> int:
+    try:
+        return cache.get(_progress_key(job_id), 0)
+    except Exception:  # Redis down: the page and the API still answer, without the live count
+        logger.warning("import progress unavailable: the cache is down")
+        return 0
+
+
+def import_job_progress(job) -> dict:
+    """Live progress of a job: records done so far (from the cache while it runs) and the totals."""
+
+    done = job.total if job.status in {job.Status.DONE, job.Status.FAILED} else _progress_done(job.pk)
+    return {
+        "id": job.pk,
+        "status": job.status,
+        "dataset": job.dataset_name,
+        "total": job.total,
+        "done": min(done, job.total) if job.total else done,
+        "created": job.created,
+        "unchanged": job.unchanged,
+        "skipped": job.skipped,
+        "failed": job.failed,
+        "files_failed": job.files_failed,
+        # Created or unchanged records counted above but not listed in the outcomes (OUTCOMES_LISTED).
+        "not_listed": max(0, job.created + job.unchanged - sum(o["outcome"] in FINE for o in job.outcomes)),
+        "error": job.error,
+        "finished": job.status in {job.Status.DONE, job.Status.FAILED},
+    }
+
+
+def _save_uploads(files, folder: Path, limits: Limits) -> None:
+    folder.mkdir(parents=True, exist_ok=False)
+    for upload in files:
+        if upload.size > limits.max_file_bytes:
+            raise ImportRefused(
+                f"{upload.name}: {upload.size / 1048576:.1f} MB is over the upload limit of "
+                f"{limits.max_file_bytes / 1048576:.0f} MB (IMPORT_MAX_FILE_MB)"
+            )
+        # Refused here, with the job never created: in the upload folder an archive would only be
+        # skipped as "not an ECG file", and the job would finish with nothing said about it.
+        upload.seek(0)
+        head = upload.read(512)
+        kind = archive_kind(head, upload.name)
+        upload.seek(0)
+        if upload.size > limits.max_xml_bytes and is_xml(head):
+            raise ImportRefused(f"{upload.name}: {xml_too_large(upload.size, limits)}")
+        if kind:
+            raise ImportRefused(f"{upload.name}: {archive_refusal(kind)}")
+        name = get_valid_filename(Path(upload.name).name)  # never a path from the browser
+        with open(folder / name, "wb") as handle:
+            for chunk in upload.chunks():
+                handle.write(chunk)
+
+
+def _check_job_request(coordinator, dataset: str, source_format: str, has_input: bool) -> None:
+    if not has_role(coordinator, Role.COORDINATOR):
+        raise Forbidden("only coordinators import exams")
+    if not DATASET_NAME.match(dataset or ""):
+        raise ImportRefused(f"dataset name {dataset!r} must be letters, digits, '-' or '_'")
+    if source_format and source_format not in READERS:
+        raise ImportRefused(f"unknown format {source_format!r}")
+    if not has_input:
+        raise ImportRefused("choose at least one file")
+
+
+def _job_paths(paths, root: Path) -> list[str]:
+    """The given paths, each checked to exist inside the import root, relative to it."""
+    relative = []
+    for path in paths:
+        resolved = import_path_resolve(path, confine_to=root)
+        if not resolved.exists():
+            raise ImportRefused(f"{path}: no such file or folder under the import root")
+        relative.append(str(resolved.relative_to(root)))
+    return relative
+
+
+def _job_uploads(files, root: Path) -> str:
+    """The uploads saved in a fresh folder under the import root (removed again if one is refused)."""
+    upload_dir = root / "uploads" / uuid.uuid4().hex
+    try:
+        _save_uploads(files, upload_dir, import_limits())
+    except Exception:
+        shutil.rmtree(upload_dir, ignore_errors=True)
+        raise
+    return str(upload_dir.relative_to(root))
+
+
+def import_job_create(
+    *,
+    coordinator,
+    dataset: str,
+    files=(),
+    paths=(),
+    source_format: str = "",
+    skip_invalid: bool = False,
+    amplitude_scale: float = 1.0,
+):
+    """Save uploads under IMPORT_ROOT (or take paths inside it), create the job, queue its task on commit."""
+    _check_job_request(coordinator, dataset, source_format, bool(files or paths))
+    root = Path(settings.IMPORT_ROOT).resolve()
+    relative = _job_paths(paths, root)
+    if files:
+        relative.append(_job_uploads(files, root))
+    with transaction.atomic():
+        job = ImportJob.objects.create(
+            coordinator=coordinator,
+            dataset_name=dataset,
+            source_format=source_format,
+            paths=relative,
+            options={"skip_invalid": skip_invalid, "amplitude_scale": amplitude_scale},
+        )
+        audit_record(
+            actor=coordinator,
+            action="import_job.create",
+            target=job,
+            after={"dataset": dataset, "paths": relative, "format": source_format or "auto"},
+        )
+        # Guarded: with the broker down the upload still answers, and the jobs sweep queues it later.
+        task_enqueue_on_commit("annotations.tasks.imports_run", job.pk)
+    return job
+
+
+def _job_start(job_id: int) -> ImportJob | None:
+    """The job, now running; None when it has finished already."""
+    with transaction.atomic():
+        job = ImportJob.objects.select_for_update().get(pk=job_id)
+        if job.status in {ImportJob.Status.DONE, ImportJob.Status.FAILED}:
+            return None
+        job.status, job.started_at = ImportJob.Status.RUNNING, timezone.now()
+        job.save(update_fields=["status", "started_at"])
+    return job
+
+
+class _CachedProgress:
+    """Records done so far, in the cache where the page and the API read it."""
+
+    def __init__(self, job_id: int) -> None:
+        self.key = _progress_key(job_id)
+        self.done = 0
+        cache.set(self.key, 0, timeout=24 * 3600)
+
+    def __call__(self, n: int) -> None:
+        self.done += n
+        if self.done % 50 == 0 or n > 1:  # a cache write per 50 exams is plenty for a progress bar
+            cache.set(self.key, self.done, timeout=24 * 3600)
+
+
+def import_job_run(job_id: int) -> None:
+    """Run a queued job. Idempotent: a finished job is left alone, and a job whose worker died mid-way is
+    simply run again (its already imported files come back 'unchanged')."""
+    job = _job_start(job_id)
+    if job is None:
+        return
+    root = Path(settings.IMPORT_ROOT).resolve()
+    options = ImportOptions(
+        format=job.source_format or None,
+        confine_to=root,
+        skip_invalid=bool(job.options.get("skip_invalid")),
+        amplitude_scale=float(job.options.get("amplitude_scale", 1.0)),
+    )
+    progress = _CachedProgress(job.pk)
+    try:
+        plan = exams_plan(job.paths, options)
+        ImportJob.objects.filter(pk=job.pk).update(total=sum(max(c, 0) for _, _, c in plan))
+        report = exams_import(
+            job.paths,
+            dataset=job.dataset_name,
+            options=options,
+            actor=job.coordinator,
+            progress=progress,
+            plan=plan,
+        )
+    except ImportRefused as error:
+        _job_finish(job, status=ImportJob.Status.FAILED, error=str(error))
+        return
+    summary = report.summary()
+    _job_finish(
+        job,
+        status=ImportJob.Status.DONE,
+        outcomes=_job_outcomes(report, root),
+        created=summary["created"],
+        unchanged=summary["unchanged"],
+        skipped=summary["skipped"],
+        failed=summary["error"],
+        files_failed=summary["files_failed"],
+    )
+    cache.delete(progress.key)
+
+
+# Rows kept per job for records that went in as they should (created, unchanged): their exams carry
+# their own provenance, and a 20,000-exam file would otherwise be a 20,000-row table on the job page.
+# Every problem (refused file, invalid or skipped record, ignored file) is always kept, and listed first.
+OUTCOMES_LISTED = 1000
+FINE = {"created", "unchanged"}
+
+
+def _job_outcomes(report: ImportReport, root: Path) -> list[dict]:
+    problems, fine = [], []
+    for file in report.files:
+        name = _display_name(file.path, root)
+        if not file.ok:
+            message = file.error.replace(str(file.path), name)
+            problems.append({"file": name, "record": "", "outcome": "error", "message": message})
+        for record in file.records:
+            (fine if record.outcome in FINE else problems).append(record.as_dict(name))
+    for path, reason in report.ignored:
+        name = _display_name(path, root)
+        problems.append({"file": name, "record": "", "outcome": "ignored", "message": f"{name} {reason}"})
+    unmapped = [
+        {
+            "file": _display_name(file.path, root),
+            "record": "",
+            "outcome": "unmapped",
+            "message": f"{unmapped_label_text(system, code, count)} maps to no class of {report.taxonomy}",
+        }
+        for file in report.files
+        for (system, code), count in sorted(file.unmapped.items())
+    ]
+    return problems + unmapped + fine[:OUTCOMES_LISTED]
+
+
+def _display_name(path: Path, root: Path) -> str:
+    """Paths relative to the import root, minus the upload folder's random name."""
+    try:
+        parts = path.resolve().relative_to(root).parts
+    except ValueError:
+        return path.name
+    if len(parts) >= 2 and parts[0] == "uploads":
+        # The upload folder itself is a unit only as a PTB-XL folder: name its database, not the folder.
+        parts = parts[2:] or (PTBXL_DATABASE,)
+    return "/".join(parts)
+
+
+def _job_finish(job, *, status: str, **fields) -> None:
+    with transaction.atomic():
+        ImportJob.objects.filter(pk=job.pk).update(status=status, finished_at=timezone.now(), **fields)
+        job.refresh_from_db()
+        audit_record(
+            actor=job.coordinator,
+            action=f"import_job.{status}",
+            target=job,
+            after={
+                "created": job.created,
+                "unchanged": job.unchanged,
+                "failed": job.failed,
+                "files_failed": job.files_failed,
+                "error": job.error[:500],
+            },
+        )

@@ -1,0 +1,86 @@
+"""What an exam import was asked and what became of it: the options, each file's and record's outcome,
+and the report of the whole import (annotations.services.imports.exams writes them)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from annotations.errors import Invalid
+
+
+class ImportRefused(Invalid):
+    """The import cannot start (bad dataset name, path outside the import root...)."""
+
+
+@dataclass(frozen=True)
+class ImportOptions:
+    format: str | None = None  # None: detected from each file's content
+    metadata: Path | None = None
+    skip_invalid: bool = False
+    amplitude_scale: float = 1.0
+    confine_to: Path | None = None  # uploads and the API: every path must resolve inside this folder
+
+
+@dataclass
+class RecordOutcome:
+    record: str
+    outcome: str  # created, unchanged, skipped or error
+    message: str = ""
+
+    def as_dict(self, file: str) -> dict:
+        return {"file": file, "record": self.record, "outcome": self.outcome, "message": self.message}
+
+
+@dataclass
+class FileOutcome:
+    path: Path
+    format: str = ""
+    error: str = ""
+    records: list[RecordOutcome] = field(default_factory=list)
+    # Reference labels (snomed, statement) that map to no class of the default taxonomy: exams per label.
+    unmapped: Counter = field(default_factory=Counter)
+
+    @property
+    def ok(self) -> bool:
+        return not self.error
+
+    def count(self, outcome: str) -> int:
+        return sum(1 for r in self.records if r.outcome == outcome)
+
+
+@dataclass
+class ImportReport:
+    files: list[FileOutcome] = field(default_factory=list)
+    # Files found in the folders given that are no ECG record, with why: listed, never silently dropped.
+    ignored: list[tuple[Path, str]] = field(default_factory=list)
+    taxonomy: str = ""  # the default taxonomy the labels were mapped onto ("tnmg 2026"), "" when none
+
+    def count(self, outcome: str) -> int:
+        return sum(f.count(outcome) for f in self.files)
+
+    def unmapped_labels(self) -> dict[tuple[str, str], int]:
+        """(system, code) -> exams, for stored reference labels that map to no class of the taxonomy."""
+        total: Counter = Counter()
+        for file in self.files:
+            total.update(file.unmapped)
+        return dict(total)
+
+    @property
+    def files_failed(self) -> int:
+        return sum(1 for f in self.files if not f.ok)
+
+    def summary(self) -> dict[str, int]:
+        return {
+            "files": len(self.files),
+            "files_failed": self.files_failed,
+            "files_ignored": len(self.ignored),
+            **{name: self.count(name) for name in ("created", "unchanged", "skipped", "error")},
+        }
+
+
+def unmapped_label_text(system: str, code: str, exams: int) -> str:
+    """An unmapped label as reports name it: snomed 251146004 (2 exams), statement 'Wide QRS' (1 exam)."""
+    shown = f"'{code}'" if system == "statement" else code
+    return f"{system} {shown} ({exams} exam{'s' if exams != 1 else ''})"

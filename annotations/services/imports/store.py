@@ -1,0 +1,199 @@
+"""Storing an import unit's records: blobs written in the background as records come, rows inserted in
+batches inside the unit's transaction, and the blobs of a refused unit deleted again."""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from django.conf import settings
+from django.utils import timezone
+
+from annotations.lib.ecg import waveform
+from annotations.lib.formats.base import Record
+from annotations.lib.formats.statements import clinical_labels
+from annotations.models import Dataset, Exam, ReferenceLabel, Taxonomy
+from annotations.selectors.imports import COUNTED_SYSTEMS, LabelMatcher
+from annotations.services.exams.quality import exams_quality_enqueue
+from annotations.services.exams.waveforms import waveform_delete, waveform_store_blob
+from annotations.services.imports.outcomes import RecordOutcome
+
+logger = logging.getLogger(__name__)
+# A batch is flushed when it holds this many encoded bytes, whatever IMPORT_BATCH_SIZE says.
+_BATCH_BYTES = 32 * 1024 * 1024
+
+
+class FileFailed(Exception):
+    """Aborts one file's transaction; the message names the record and the reason."""
+
+
+@dataclass
+class _Pending:
+    record: Record
+    quantized: waveform.Quantized
+    stored: Future[tuple[str, str, bool]]  # (key, sha256, newly written)
+
+
+# Hashing and blob writes release the GIL: two threads overlap them with the next records' parsing.
+# Module-level and lazily created, so it is shared by every import in a process.
+_IO_POOL: ThreadPoolExecutor | None = None
+
+
+def _io_pool() -> ThreadPoolExecutor:
+    global _IO_POOL
+    if _IO_POOL is None:
+        _IO_POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="import-io")
+    return _IO_POOL
+
+
+class BatchWriter:
+    """Collects stored-ready records and writes blobs + rows in batches, inside the file's transaction."""
+
+    def __init__(
+        self,
+        *,
+        dataset: Dataset,
+        source_format: str,
+        source_sha: str,
+        skip_invalid: bool,
+        outcomes: list[RecordOutcome],
+        written: list[str],
+        unmapped: Counter | None = None,
+    ) -> None:
+        self.dataset, self.source_format, self.source_sha = dataset, source_format, source_sha
+        self.skip_invalid, self.outcomes, self.written = skip_invalid, outcomes, written
+        self.unmapped = unmapped if unmapped is not None else Counter()
+        self.matcher = _default_matcher()
+        self.pending: list[_Pending] = []
+        self.pending_bytes = 0
+        self.keep_identifiers = settings.IDENTIFIERS_POLICY == "keep"
+        self.batch_size = settings.IMPORT_BATCH_SIZE
+
+    def add(self, record: Record, quantized: waveform.Quantized) -> None:
+        # Hashed and stored right away, in the background: content addressing makes an early write
+        # harmless (an unchanged exam's blob already exists and is not rewritten), and a blob of a
+        # record refused later is deleted again (see flush and discard_blobs).
+        blob = waveform.encode_fast(quantized.samples)
+        self.pending.append(_Pending(record, quantized, _io_pool().submit(waveform_store_blob, blob)))
+        self.pending_bytes += len(blob)
+        if len(self.pending) >= self.batch_size or self.pending_bytes >= _BATCH_BYTES:
+            self.flush()
+
+    def abandon(self) -> None:
+        """The file failed: wait for the background writes and remember which blobs were new."""
+        for item in self.pending:
+            try:
+                key, _, new = item.stored.result()
+            except Exception:  # a failed write left nothing to clean up
+                logger.warning("blob write failed during an abandoned import", exc_info=True)
+                continue
+            if new:
+                self.written.append(key)
+        self.pending = []
+
+    def reject(self, record: str, reason: str) -> None:
+        if not self.skip_invalid:
+            raise FileFailed(f"record {record}: {reason}")
+        self.outcomes.append(RecordOutcome(record, "error", reason))
+
+    def flush(self) -> None:
+        if not self.pending:
+            return
+        ids = [p.record.external_id for p in self.pending]
+        known = dict(
+            Exam.objects.filter(dataset=self.dataset, external_id__in=ids).values_list(
+                "external_id", "waveform_sha256"
+            )
+        )
+        results = [item.stored.result() for item in self.pending]
+        self.written.extend(key for key, _, new in results if new)
+        rows: list[tuple[Exam, Record]] = []
+        refused_new: list[str] = []
+        for item, (key, sha, new) in zip(self.pending, results, strict=True):
+            external_id = item.record.external_id
+            prior = known.get(external_id)
+            if prior == sha:
+                self.outcomes.append(RecordOutcome(external_id, "unchanged"))
+                continue
+            if prior is not None:
+                self.reject(external_id, "a different waveform is already stored under this id")
+                if new:
+                    refused_new.append(key)
+                continue
+            known[external_id] = sha
+            rows.append((self._exam(item, sha, key), item.record))
+        self.pending, self.pending_bytes = [], 0
+        created = Exam.objects.bulk_create([exam for exam, _ in rows])
+        exams_quality_enqueue([exam.pk for exam in created])
+        labels = [
+            ReferenceLabel(
+                exam=exam,
+                code_system=label[0][:30],
+                code=str(label[1])[:60],
+                likelihood=label[2] if len(label) > 2 else None,
+                source=self.source_format,
+            )
+            for exam, (_, record) in zip(created, rows, strict=True)
+            for label in _unique_labels(clinical_labels(record.labels))
+        ]
+        ReferenceLabel.objects.bulk_create(labels)
+        if self.matcher is not None:
+            self.unmapped.update(
+                (label.code_system, label.code)
+                for label in labels
+                if label.code_system in COUNTED_SYSTEMS
+                and not self.matcher.classes_for(label.code_system, label.code)
+            )
+        self.outcomes.extend(RecordOutcome(exam.external_id, "created") for exam in created)
+        discard_blobs(refused_new)  # skip-invalid: a refused record's blob must not linger
+
+    def _exam(self, item: _Pending, sha: str, key: str) -> Exam:
+        record = item.record
+        return Exam(
+            dataset=self.dataset,
+            external_id=record.external_id,
+            patient_pseudo_id=record.patient_id[:100],
+            age=record.age,
+            sex=record.sex if record.sex in {"F", "M"} else Exam.Sex.UNKNOWN,
+            acquired_at=_aware(record.acquired_at),
+            sampling_rate=record.sampling_rate,
+            n_samples=item.quantized.samples.shape[1],
+            lead_names=list(record.lead_names),
+            gain_uv=item.quantized.gain_uv,
+            waveform_key=key,
+            waveform_sha256=sha,
+            source_format=self.source_format,
+            source_sha256=self.source_sha,
+            source_record=record.source_record[:300],
+            identifiers=dict(record.identifiers) if self.keep_identifiers else {},
+        )
+
+
+def _default_matcher() -> LabelMatcher | None:
+    taxonomy = Taxonomy.objects.filter(is_default=True).first()
+    return LabelMatcher(taxonomy) if taxonomy is not None else None
+
+
+def _unique_labels(labels: Iterable[tuple]) -> list[tuple]:
+    seen: dict[tuple[str, str], tuple] = {}
+    for label in labels:
+        seen.setdefault((label[0], str(label[1])), label)
+    return list(seen.values())
+
+
+def _aware(moment):
+    if moment is not None and timezone.is_naive(moment):
+        return timezone.make_aware(moment, timezone.get_default_timezone())
+    return moment
+
+
+def discard_blobs(keys: list[str]) -> None:
+    """Delete blobs a failed file wrote, unless a committed exam (another import) uses the same content."""
+    for key in keys:
+        sha = Path(key).stem
+        if not Exam.objects.filter(waveform_sha256=sha).exists():
+            waveform_delete(key)
