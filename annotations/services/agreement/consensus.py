@@ -1,0 +1,127 @@
+"""How a batch's reads are decided: the consensus rule applied cell by cell (annotations.lib.stats), the
+taxonomy's exclusive sets as class positions, and the figures stored with the result about how consensus
+was reached. Pure computation over a snapshot; services.agreement.compute stores what comes out.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from annotations.lib.exclusive_sets import TOKENS
+from annotations.lib.stats import ConsensusDecision, ExclusiveSet, consensus_decide
+from annotations.models import DiagnosticClass, DisputedLabel, Taxonomy
+from annotations.selectors.agreement.summary import ReadsSnapshot
+
+
+def _nan_to_none(values) -> list:
+    return [None if v is None or (isinstance(v, float) and not np.isfinite(v)) else v for v in values]
+
+
+def exclusive_sets_of(taxonomy_id: int, codes: list[str]) -> list[ExclusiveSet]:
+    """The taxonomy's exclusive sets as class positions of ``codes``; a token such as '*diagnostic*'
+    covers every statement of its kind that the set does not name or spare with '!CODE' (as at reading
+    time, annotations.lib.exclusive_sets)."""
+    sets = Taxonomy.objects.filter(pk=taxonomy_id).values_list("exclusive_sets", flat=True).first() or []
+    kinds = dict(DiagnosticClass.objects.filter(taxonomy_id=taxonomy_id).values_list("code", "kind"))
+    position = {code: i for i, code in enumerate(codes)}
+    out = []
+    for members in sets:
+        named = tuple(position[code] for code in members if code in position)
+        token_kinds = {TOKENS[code] for code in members if code in TOKENS}
+        # '!CODE' takes CODE out of what the token stands for ("any diagnosis but sinus rhythm").
+        spared = {code[1:] for code in members if code.startswith("!")}
+        others = tuple(
+            i
+            for code, i in position.items()
+            if code not in members and code not in spared and kinds.get(code) in token_kinds
+        )
+        if len(named) + len(others) >= 2:
+            out.append(ExclusiveSet(named, others))
+    return out
+
+
+def consensus_decisions(
+    snapshot: ReadsSnapshot, rule: dict, sets: list[ExclusiveSet], latent=None
+) -> ConsensusDecision:
+    """Every cell decided by the batch's rule (annotations.lib.stats.consensus_decide), with escalated
+    exams' contested classes also sent to the adjudicator. ``latent``: the per-class fit, if made."""
+    decision = consensus_decide(
+        snapshot.reads,
+        method=rule["method"],
+        threshold=rule["threshold"],
+        latent_margin=rule["latent_margin"],
+        min_reads=rule["min_reads"],
+        exclusive_sets=sets,
+        binary_fit=latent,
+    )
+    if snapshot.escalated_exam_ids:
+        # An escalated exam: every class its readers disagree on goes to the adjudicator, decided or not.
+        n, k = decision.n_reads, decision.positive_votes
+        escalated = np.isin(np.array(snapshot.exam_ids), list(snapshot.escalated_exam_ids))
+        contested = escalated[:, None] & (k > 0) & (k < n) & ~decision.insufficient[:, None]
+        decision.reason[contested & (decision.reason == "")] = DisputedLabel.Reason.ESCALATED
+    return decision
+
+
+def consensus_summary(snapshot: ReadsSnapshot, rule: dict, decision: ConsensusDecision) -> dict:
+    """What the page says about how consensus was reached: the latent fit (prior, convergence,
+    iterations), the exams too thinly read for any consensus, those the latent rule was not used on."""
+    codes = snapshot.class_codes
+    latent = decision.latent
+    classes = latent.get("classes") or {}
+    not_converged = [codes[c] for c, ok in enumerate(classes.get("converged", [])) if not ok]
+    sets = [
+        {
+            "codes": [codes[c] for c in fit["classes"]],
+            "converged": fit["converged"],
+            "iterations": fit["iterations"],
+            # Pairs, not a mapping: the database's JSON type does not keep key order.
+            "prior": [
+                [code, share]
+                for code, share in zip(
+                    [*(codes[c] for c in fit["classes"]), "none"], _nan_to_none(fit["prior"]), strict=True
+                )
+            ],
+        }
+        for fit in latent.get("sets", [])
+    ]
+    split = ((decision.positive_votes > 0) & (decision.positive_votes < decision.n_reads)).any(axis=1)
+    few = split & ~decision.latent_used & ~decision.insufficient
+    n_exam = decision.n_reads.max(axis=1, initial=0) if decision.n_reads.size else np.zeros(0, int)
+    return {
+        "min_reads": rule["min_reads"],
+        "insufficient_exams": [
+            [int(snapshot.exam_ids[e]), int(n_exam[e])] for e in np.nonzero(decision.insufficient)[0].tolist()
+        ],
+        "latent": None
+        if not latent.get("used")
+        else {
+            "prior": latent["prior"],
+            "converged": latent["converged"],
+            "iterations_max": max(classes.get("iterations", [0]) + [f["iterations"] for f in sets]),
+            "classes_not_converged": not_converged,
+            "sets": sets,
+            "min_reads": latent["min_latent_reads"],
+            "exams_below_min_reads": int(few.sum()),
+        },
+        "disputes": {
+            str(reason): int(count)
+            for reason, count in zip(
+                *np.unique(decision.reason[decision.disputed], return_counts=True), strict=True
+            )
+        },
+    }
+
+
+def exam_figures(boot) -> dict:
+    """Exact-match rate and mean Jaccard over exams, with their intervals (None where undefined)."""
+
+    def interval(name: str) -> list:
+        return _nan_to_none([float(boot.intervals[name].lower), float(boot.intervals[name].upper)])
+
+    return {
+        "exact_match_rate": _nan_to_none([float(boot.point.exams.exact_match_rate)])[0],
+        "exact_match_rate_ci": interval("exact_match_rate"),
+        "mean_jaccard": _nan_to_none([float(boot.point.exams.mean_jaccard)])[0],
+        "mean_jaccard_ci": interval("mean_jaccard"),
+    }
