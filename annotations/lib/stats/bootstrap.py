@@ -231,16 +231,15 @@ def _two_way_replicates(
     other: agreement is counted over pairs of *distinct* readers, weighted ``m_a m_b`` (a reader copied
     next to itself would agree perfectly and inflate every coefficient). Per exam, observed agreement is
     the weighted share of agreeing distinct-reader pairs and prevalence the weighted share of positive
-    reads; Fleiss' kappa, Gwet's AC1 and PABAK follow as in :func:`.coefficients.table_coefficients`, and mean
-    pairwise kappa is the ``m_a m_b``-weighted mean of the resampled pairwise kappas. Krippendorff's
+    reads; Fleiss' kappa, Gwet's AC1 and PABAK follow as in :func:`.coefficients.table_coefficients`, and
+    mean pairwise kappa is the ``m_a m_b``-weighted mean of the resampled pairwise kappas. Krippendorff's
     alpha gets no two-way replicates (NaN); per-pair kappa keeps its exam-only replicates. Resamples
     that drew the same readers share one pass over the exams (3 readers have 10 distinct draws, 5
     readers 126).
     """
-    n_readers, n_exams, n_classes = reads.shape
+    n_readers, _, n_classes = reads.shape
     n_resamples = weights.shape[0]
     pairs = reader_pairs(n_readers)
-    valid, positive = reads != MISSING, reads == 1
     out = {name: np.full((n_resamples, n_classes), np.nan) for name in CLASS_STATISTICS}
     # A pair's kappa is about that pair of readers: its interval resamples exams only.
     out["pairwise_kappa"] = pairwise_kappa
@@ -249,46 +248,86 @@ def _two_way_replicates(
         rows = np.nonzero(group.ravel() == g)[0]
         m = np.bincount(drawn, minlength=n_readers).astype(float)
         pair_weight = np.array([m[a] * m[b] for a, b in pairs])
-        w = weights[rows].astype(float)
-        sums = np.zeros((4, len(rows), n_classes))  # agreement, pairable, share, rated
-        for start in range(0, n_exams, exam_chunk):
-            part = slice(start, start + exam_chunk)
-            n_reads = np.tensordot(m, valid[:, part], axes=1)
-            n_positive = np.tensordot(m, positive[:, part], axes=1)
-            n_pairs = np.zeros(n_reads.shape)
-            n_agree = np.zeros(n_reads.shape)
-            for p, (a, b) in enumerate(pairs):
-                if pair_weight[p]:
-                    both = valid[a, part] & valid[b, part]
-                    n_pairs += pair_weight[p] * both
-                    n_agree += pair_weight[p] * (both & (reads[a, part] == reads[b, part]))
-            pairable, rated = n_pairs > 0, n_reads > 0
-            terms = (
-                np.where(pairable, n_agree / np.where(pairable, n_pairs, 1.0), 0.0),
-                pairable,
-                np.where(rated, n_positive / np.where(rated, n_reads, 1.0), 0.0),
-                rated,
-            )
-            for i, term in enumerate(terms):
-                sums[i] += w[:, part] @ term.astype(float)
-        observed = _ratio(sums[0], sums[1])
-        prevalence = _ratio(sums[2], sums[3])
-        has_pairs = sums[1] > 0
-        single = (prevalence == 0.0) | (prevalence == 1.0)
-        chance = prevalence**2 + (1.0 - prevalence) ** 2
-        out["prevalence"][rows] = prevalence
-        out["observed_agreement"][rows] = observed
-        out["fleiss_kappa"][rows] = _ratio(observed - chance, 1.0 - chance, has_pairs & ~single)
-        chance_ac1 = 2.0 * prevalence * (1.0 - prevalence)
-        out["gwet_ac1"][rows] = _ratio(observed - chance_ac1, 1.0 - chance_ac1, has_pairs)
-        out["pabak"][rows] = np.where(has_pairs, 2.0 * observed - 1.0, np.nan)
-        kappas = pairwise_kappa[rows]  # (resamples, pairs, classes)
-        defined = ~np.isnan(kappas) & (pair_weight[None, :, None] > 0)
-        out["mean_pairwise_kappa"][rows] = _ratio(
-            (np.where(defined, kappas, 0.0) * pair_weight[None, :, None]).sum(axis=1),
-            (defined * pair_weight[None, :, None]).sum(axis=1),
-        )
+        sums = _two_way_sums(reads, weights[rows].astype(float), m, pair_weight, exam_chunk)
+        _two_way_coefficients(out, rows, sums, pairwise_kappa[rows], pair_weight)
     return out
+
+
+def _two_way_sums(
+    reads: npt.NDArray[np.int8], w: FloatArray, m: FloatArray, pair_weight: FloatArray, exam_chunk: int
+) -> FloatArray:
+    """``sums[i, b, c]`` over exams weighted ``w[b, e]``, for readers weighed ``m``: the per-exam share
+    of agreeing distinct-reader pairs (i=0), pairable (1), share of positive reads (2), rated (3)."""
+    n_exams, n_classes = reads.shape[1:]
+    pairs = reader_pairs(reads.shape[0])
+    valid, positive = reads != MISSING, reads == 1
+    sums = np.zeros((4, w.shape[0], n_classes))
+    for start in range(0, n_exams, exam_chunk):
+        part = slice(start, start + exam_chunk)
+        n_reads = np.tensordot(m, valid[:, part], axes=1)
+        n_positive = np.tensordot(m, positive[:, part], axes=1)
+        n_pairs = np.zeros(n_reads.shape)
+        n_agree = np.zeros(n_reads.shape)
+        for p, (a, b) in enumerate(pairs):
+            if pair_weight[p]:
+                both = valid[a, part] & valid[b, part]
+                n_pairs += pair_weight[p] * both
+                n_agree += pair_weight[p] * (both & (reads[a, part] == reads[b, part]))
+        pairable, rated = n_pairs > 0, n_reads > 0
+        terms = (
+            np.where(pairable, n_agree / np.where(pairable, n_pairs, 1.0), 0.0),
+            pairable,
+            np.where(rated, n_positive / np.where(rated, n_reads, 1.0), 0.0),
+            rated,
+        )
+        for i, term in enumerate(terms):
+            sums[i] += w[:, part] @ term.astype(float)
+    return sums
+
+
+def _two_way_coefficients(
+    out: dict[str, FloatArray],
+    rows: npt.NDArray[np.intp],
+    sums: FloatArray,
+    kappas: FloatArray,
+    pair_weight: FloatArray,
+) -> None:
+    """Fill ``out[...][rows]`` from :func:`_two_way_sums`; ``kappas`` are the rows' pairwise kappas."""
+    observed = _ratio(sums[0], sums[1])
+    prevalence = _ratio(sums[2], sums[3])
+    has_pairs = sums[1] > 0
+    single = (prevalence == 0.0) | (prevalence == 1.0)
+    chance = prevalence**2 + (1.0 - prevalence) ** 2
+    out["prevalence"][rows] = prevalence
+    out["observed_agreement"][rows] = observed
+    out["fleiss_kappa"][rows] = _ratio(observed - chance, 1.0 - chance, has_pairs & ~single)
+    chance_ac1 = 2.0 * prevalence * (1.0 - prevalence)
+    out["gwet_ac1"][rows] = _ratio(observed - chance_ac1, 1.0 - chance_ac1, has_pairs)
+    out["pabak"][rows] = np.where(has_pairs, 2.0 * observed - 1.0, np.nan)
+    defined = ~np.isnan(kappas) & (pair_weight[None, :, None] > 0)  # kappas: (resamples, pairs, classes)
+    out["mean_pairwise_kappa"][rows] = _ratio(
+        (np.where(defined, kappas, 0.0) * pair_weight[None, :, None]).sum(axis=1),
+        (defined * pair_weight[None, :, None]).sum(axis=1),
+    )
+
+
+def _replicates(
+    reads: npt.NDArray[np.int8], n_resamples: int, seed: int, method: str, exam_chunk: int
+) -> dict[str, FloatArray]:
+    """Every statistic's replicates, class statistics first, by the bootstrap ``method``."""
+    if reads.shape[1] == 0:
+        weights = np.zeros((n_resamples, 0), dtype=np.uint8)
+    else:
+        weights = bootstrap_weights(reads.shape[1], n_resamples, seed)
+    classes, exams = bootstrap_replicates(reads, weights, exam_chunk=exam_chunk)
+    class_replicates = {name: getattr(classes, name) for name in CLASS_STATISTICS}
+    exam_replicates = {name: getattr(exams, name) for name in EXAM_STATISTICS}
+    if method == METHOD_TWO_WAY:
+        draws = reader_draws(reads.shape[0], n_resamples, seed)
+        class_replicates = _two_way_replicates(reads, weights, draws, classes.pairwise_kappa, exam_chunk)
+        # Whole-exam agreement and alpha have no two-way form here: no interval rather than a wrong one.
+        exam_replicates = {name: np.full(n_resamples, np.nan) for name in EXAM_STATISTICS}
+    return class_replicates | exam_replicates
 
 
 def bootstrap_agreement(
@@ -321,21 +360,10 @@ def bootstrap_agreement(
     reads = np.ascontiguousarray(reads[:, keep])
     if method == METHOD_TWO_WAY and reads.shape[0] < 3:
         raise ValueError("a bootstrap over readers needs at least three readers")
-    if reads.shape[1] == 0:
-        weights = np.zeros((n_resamples, 0), dtype=np.uint8)
-    else:
-        weights = bootstrap_weights(reads.shape[1], n_resamples, seed)
-    classes, exams = bootstrap_replicates(reads, weights, exam_chunk=exam_chunk)
-    class_replicates = {name: getattr(classes, name) for name in CLASS_STATISTICS}
-    exam_replicates = {name: getattr(exams, name) for name in EXAM_STATISTICS}
-    if method == METHOD_TWO_WAY:
-        draws = reader_draws(reads.shape[0], n_resamples, seed)
-        class_replicates = _two_way_replicates(reads, weights, draws, classes.pairwise_kappa, exam_chunk)
-        # Whole-exam agreement and alpha have no two-way form here: no interval rather than a wrong one.
-        exam_replicates = {name: np.full(n_resamples, np.nan) for name in EXAM_STATISTICS}
+    replicates = _replicates(reads, n_resamples, seed, method, exam_chunk)
     intervals = {
         name: _interval(np.asarray(values, dtype=float), confidence, STATISTIC_RANGES[name])
-        for name, values in (class_replicates | exam_replicates).items()
+        for name, values in replicates.items()
     }
     return BootstrapResult(
         point=agreement(reads),

@@ -48,16 +48,7 @@ def table_coefficients(counts: npt.ArrayLike, weights: npt.ArrayLike | None = No
       ``n_j = sum w_u x_uj``, ``N = sum_j n_j``,
       ``alpha = 1 - (N - 1) sum_u w_u (r_u^2 - sum_j x_uj^2) / (r_u - 1) / (N^2 - sum_j n_j^2)``.
     """
-    x = np.asarray(counts, dtype=float)
-    if x.ndim != 2 or x.shape[1] < 2:
-        raise ValueError(f"counts must be units x categories with at least 2 categories, got {x.shape}")
-    if np.any(x < 0):
-        raise ValueError("counts must be non-negative")
-    n_units, q = x.shape
-    w = np.ones(n_units) if weights is None else np.asarray(weights, dtype=float)
-    if w.shape[-1] != n_units:
-        raise ValueError(f"weights must end in {n_units} units, got {w.shape}")
-
+    x, w = _checked_table(counts, weights)
     r = x.sum(axis=1)
     rated = r >= 1
     pairable = r >= 2
@@ -65,7 +56,6 @@ def table_coefficients(counts: npt.ArrayLike, weights: npt.ArrayLike | None = No
     agree_u = _ratio((x * (x - 1)).sum(axis=1), r * (r - 1), pairable)
     agree_u = np.where(pairable, agree_u, 0.0)
     share_u = np.where(rated[:, None], x / np.where(rated, r, 1.0)[:, None], 0.0)
-    disagree_u = np.where(pairable, (r**2 - (x**2).sum(axis=1)) / np.where(pairable, r - 1, 1.0), 0.0)
 
     w_rated = w @ rated.astype(float)
     w_pairable = w @ pairable.astype(float)
@@ -75,17 +65,8 @@ def table_coefficients(counts: npt.ArrayLike, weights: npt.ArrayLike | None = No
     # P_e = 1 exactly when every rated read fell into one category; decided from counts, not floats.
     single_category = np.count_nonzero(np.nan_to_num(prevalence) > 0, axis=-1) <= 1
 
-    pe_fleiss = (prevalence**2).sum(axis=-1)
-    fleiss = _ratio(observed - pe_fleiss, 1.0 - pe_fleiss, has_pairs & ~single_category)
-    pe_ac1 = (prevalence * (1.0 - prevalence)).sum(axis=-1) / (q - 1)
-    ac1 = _ratio(observed - pe_ac1, 1.0 - pe_ac1, has_pairs)
-    brennan_prediger = _ratio(observed - 1.0 / q, np.full_like(observed, 1.0 - 1.0 / q), has_pairs)
-
-    pair_values = w @ (x * pairable[:, None])  # n_j, (..., q)
-    n_values = pair_values.sum(axis=-1)
-    expected = n_values**2 - (pair_values**2).sum(axis=-1)  # = N(N-1) D_e, 0 iff one category
-    alpha = 1.0 - _ratio((n_values - 1.0) * (w @ disagree_u), expected, has_pairs & (expected > 0))
-
+    fleiss, ac1, brennan_prediger = _chance_corrected(observed, prevalence, has_pairs, single_category)
+    alpha = _krippendorff_alpha(x, w, r, pairable, has_pairs)
     return TableCoefficients(
         observed_agreement=observed,
         fleiss_kappa=fleiss,
@@ -97,6 +78,43 @@ def table_coefficients(counts: npt.ArrayLike, weights: npt.ArrayLike | None = No
         n_units_pairable=w_pairable,
         chance_agreement_is_one=single_category & (w_rated > 0),
     )
+
+
+def _krippendorff_alpha(
+    x: FloatArray, w: FloatArray, r: FloatArray, pairable: BoolArray, has_pairs: BoolArray
+) -> FloatArray:
+    """Nominal alpha from the coincidence matrix over pairable units (formula: :func:`table_coefficients`)."""
+    disagree_u = np.where(pairable, (r**2 - (x**2).sum(axis=1)) / np.where(pairable, r - 1, 1.0), 0.0)
+    pair_values = w @ (x * pairable[:, None])  # n_j, (..., q)
+    n_values = pair_values.sum(axis=-1)
+    expected = n_values**2 - (pair_values**2).sum(axis=-1)  # = N(N-1) D_e, 0 iff one category
+    return 1.0 - _ratio((n_values - 1.0) * (w @ disagree_u), expected, has_pairs & (expected > 0))
+
+
+def _checked_table(counts: npt.ArrayLike, weights: npt.ArrayLike | None) -> tuple[FloatArray, FloatArray]:
+    x = np.asarray(counts, dtype=float)
+    if x.ndim != 2 or x.shape[1] < 2:
+        raise ValueError(f"counts must be units x categories with at least 2 categories, got {x.shape}")
+    if np.any(x < 0):
+        raise ValueError("counts must be non-negative")
+    n_units = x.shape[0]
+    w = np.ones(n_units) if weights is None else np.asarray(weights, dtype=float)
+    if w.shape[-1] != n_units:
+        raise ValueError(f"weights must end in {n_units} units, got {w.shape}")
+    return x, w
+
+
+def _chance_corrected(
+    observed: FloatArray, prevalence: FloatArray, has_pairs: BoolArray, single_category: BoolArray
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Fleiss' kappa, Gwet's AC1 and Brennan-Prediger: ``(P_o - P_e) / (1 - P_e)`` with each one's P_e."""
+    q = prevalence.shape[-1]
+    pe_fleiss = (prevalence**2).sum(axis=-1)
+    fleiss = _ratio(observed - pe_fleiss, 1.0 - pe_fleiss, has_pairs & ~single_category)
+    pe_ac1 = (prevalence * (1.0 - prevalence)).sum(axis=-1) / (q - 1)
+    ac1 = _ratio(observed - pe_ac1, 1.0 - pe_ac1, has_pairs)
+    brennan_prediger = _ratio(observed - 1.0 / q, np.full_like(observed, 1.0 - 1.0 / q), has_pairs)
+    return fleiss, ac1, brennan_prediger
 
 
 def cohen_kappa_from_confusion(confusion: npt.ArrayLike) -> FloatArray:

@@ -14,7 +14,7 @@ import numpy as np
 import numpy.typing as npt
 
 from .latent import DawidSkene, dawid_skene, dawid_skene_multiclass, set_answers
-from .majority import majority_vote
+from .majority import MajorityVote, majority_vote
 from .reads import MISSING, BoolArray, FloatArray, JsonMixin, Reads, _ratio, as_reads
 
 # --- Deciding the consensus of every cell ----------------------------------------------------------------
@@ -180,7 +180,6 @@ def consensus_decide(
     for another purpose, so that it is not fitted twice.
     """
     reads = as_reads(reads)
-    sets = list(exclusive_sets or [])
     if method not in (DECIDED_MAJORITY, DECIDED_LATENT):
         raise ValueError(f"unknown consensus method {method!r}")
     if min_reads < 1:
@@ -188,15 +187,53 @@ def consensus_decide(
     n = (reads != MISSING).sum(axis=0, dtype=np.int32)
     k = (reads == 1).sum(axis=0, dtype=np.int32)
     n_exam = n.max(axis=1, initial=0) if n.size else np.zeros(reads.shape[1], np.int32)
-    insufficient = n_exam < min_reads
-    vote = majority_vote(reads, threshold=threshold)
     latent = method == DECIDED_LATENT and reads.shape[0] >= 2 and reads.shape[1] > 0
-    if latent:
-        posterior, described = latent_estimate(reads, sets, pseudo_count=pseudo_count, binary=binary_fit)
-    else:
-        # No latent model under the majority rule (or with one reader): the probability is the vote share.
-        posterior, described = _ratio(k, n), {"converged": None, "classes": {}, "sets": []}
+    sets = list(exclusive_sets or [])
+    posterior, described = _probability(reads, n, k, latent, sets, pseudo_count, binary_fit)
     latent_used = (n_exam >= MIN_LATENT_READS) & latent
+    vote = majority_vote(reads, threshold=threshold)
+    value, how, reason = _decide_cells(n, k, vote, posterior, latent, latent_used, latent_margin)
+    insufficient = n_exam < min_reads
+    _withhold(value, how, reason, insufficient, sets)
+    return ConsensusDecision(
+        value=value,
+        method=how,
+        reason=reason,
+        probability=np.asarray(posterior, dtype=float),
+        n_reads=n,
+        positive_votes=k,
+        insufficient=insufficient,
+        latent_used=latent_used,
+        latent={**described, "min_latent_reads": MIN_LATENT_READS, "used": bool(latent)},
+    )
+
+
+def _probability(
+    reads: Reads,
+    n: npt.NDArray[np.int32],
+    k: npt.NDArray[np.int32],
+    latent: bool,
+    sets: list[ExclusiveSet],
+    pseudo_count: float,
+    binary_fit: DawidSkene | None,
+) -> tuple[FloatArray, dict]:
+    """P(present) per cell and the description of how it was estimated."""
+    if latent:
+        return latent_estimate(reads, sets, pseudo_count=pseudo_count, binary=binary_fit)
+    # No latent model under the majority rule (or with one reader): the probability is the vote share.
+    return _ratio(k, n), {"converged": None, "classes": {}, "sets": []}
+
+
+def _decide_cells(
+    n: npt.NDArray[np.int32],
+    k: npt.NDArray[np.int32],
+    vote: MajorityVote,
+    posterior: FloatArray,
+    latent: bool,
+    latent_used: BoolArray,
+    latent_margin: float,
+) -> tuple[Reads, npt.NDArray[np.str_], npt.NDArray[np.str_]]:
+    """Steps 2-4 of :func:`consensus_decide` on every cell: value, method and dispute reason."""
     shape = n.shape
     value = np.full(shape, MISSING, dtype=np.int8)
     how = np.full(shape, "", dtype="<U9")
@@ -220,24 +257,23 @@ def consensus_decide(
     value[by_latent] = np.where(posterior > 0.5, 1, 0)[by_latent]
     how[by_latent] = DECIDED_LATENT
     _dispute(value, how, reason, by_latent & (np.abs(posterior - 0.5) < latent_margin), DISPUTE_UNCERTAIN)
+    return value, how, reason
+
+
+def _withhold(
+    value: Reads,
+    how: npt.NDArray[np.str_],
+    reason: npt.NDArray[np.str_],
+    insufficient: BoolArray,
+    sets: list[ExclusiveSet],
+) -> None:
+    """Steps 1 and 5 of :func:`consensus_decide`, in place, after the cells were decided."""
     # 1: too few reads: nothing at all.
     value[insufficient] = MISSING
     how[insufficient] = ""
     reason[insufficient] = ""
     # 5: exclusive sets hold in whatever is released.
     _dispute(value, how, reason, exclusive_violations(value, sets), DISPUTE_EXCLUSIVE)
-    described = {**described, "min_latent_reads": MIN_LATENT_READS, "used": bool(latent)}
-    return ConsensusDecision(
-        value=value,
-        method=how,
-        reason=reason,
-        probability=np.asarray(posterior, dtype=float),
-        n_reads=n,
-        positive_votes=k,
-        insufficient=insufficient,
-        latent_used=latent_used,
-        latent=described,
-    )
 
 
 def _dispute(

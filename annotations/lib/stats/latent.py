@@ -72,28 +72,10 @@ def dawid_skene(
     returned as the consensus, with NaN sensitivity and specificity.
     """
     reads = as_reads(reads)
-    n_readers, n_exams, n_classes = reads.shape
-    if n_readers < 2:
+    if reads.shape[0] < 2:
         return _single_reader(reads)
-    posterior = np.empty((n_exams, n_classes))
-    prevalence = np.empty(n_classes)
-    sensitivity = np.empty((n_readers, n_classes))
-    specificity = np.empty((n_readers, n_classes))
-    log_likelihood = np.empty(n_classes)
-    n_iterations = np.zeros(n_classes, dtype=np.int32)
-    converged = np.zeros(n_classes, dtype=bool)
-    for start in range(0, n_classes, class_block):
-        block = slice(start, min(start + class_block, n_classes))
-        fit = _dawid_skene_block(reads[:, :, block], max_iterations, tolerance, pseudo_count)
-        (
-            posterior[:, block],
-            prevalence[block],
-            sensitivity[:, block],
-            specificity[:, block],
-            log_likelihood[block],
-            n_iterations[block],
-            converged[block],
-        ) = fit
+    fit = _fit_in_blocks(reads, class_block, max_iterations, tolerance, pseudo_count)
+    posterior, prevalence, sensitivity, specificity, log_likelihood, n_iterations, converged = fit
     read = (reads != MISSING).any(axis=0)
     labels = np.where(posterior > 0.5, 1, 0).astype(np.int8)
     labels[~read] = MISSING
@@ -107,6 +89,32 @@ def dawid_skene(
         n_iterations=n_iterations,
         converged=converged,
     )
+
+
+def _fit_in_blocks(
+    reads: Reads, class_block: int, max_iterations: int, tolerance: float, a: float
+) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray, FloatArray, npt.NDArray[np.int32], BoolArray]:
+    """:func:`_dawid_skene_block` over ``class_block`` classes at a time, the results put together.
+
+    Posterior (E, C), prevalence (C,), sensitivity and specificity (R, C), log-likelihood, iterations
+    and convergence (C,): the class is the last axis of each, so a block fills ``[..., block]``.
+    """
+    n_readers, n_exams, n_classes = reads.shape
+    out = (
+        np.empty((n_exams, n_classes)),
+        np.empty(n_classes),
+        np.empty((n_readers, n_classes)),
+        np.empty((n_readers, n_classes)),
+        np.empty(n_classes),
+        np.zeros(n_classes, dtype=np.int32),
+        np.zeros(n_classes, dtype=bool),
+    )
+    for start in range(0, n_classes, class_block):
+        block = slice(start, min(start + class_block, n_classes))
+        fit = _dawid_skene_block(reads[:, :, block], max_iterations, tolerance, a)
+        for whole, part in zip(out, fit, strict=True):
+            whole[..., block] = part
+    return out
 
 
 def _single_reader(reads: Reads) -> DawidSkene:
@@ -268,30 +276,14 @@ def dawid_skene_multiclass(
     whether it got there (``converged``) and after how many iterations. With two categories this is
     exactly :func:`dawid_skene` (Beta(1 + a, 1 + a) is Dirichlet(1 + a) with K = 2).
     """
-    if n_categories < 2:
-        raise ValueError("a latent category model needs at least two categories")
-    answers = np.asarray(answers)
-    if answers.ndim != 2:
-        raise ReadsError(f"expected readers x exams answers, got shape {answers.shape}")
-    if answers.size and (answers.min() < MISSING or answers.max() >= n_categories):
-        raise ReadsError(f"answers must be categories 0..{n_categories - 1} or MISSING")
     a = float(pseudo_count)
-    one_hot = (answers[:, :, None] == np.arange(n_categories)).astype(float)  # (R, E, K)
-    observed = one_hot.sum(axis=2)  # (R, E)
+    one_hot = (_checked_answers(answers, n_categories)[:, :, None] == np.arange(n_categories)).astype(float)
+    observed = one_hot.sum(axis=2)  # (R, E), one_hot is (R, E, K)
     n_answers = one_hot.sum(axis=0)  # (E, K)
     read = n_answers.sum(axis=1) > 0
     n_read = int(read.sum())
     t = np.where(read[:, None], n_answers / np.maximum(n_answers.sum(axis=1, keepdims=True), 1), 0.0)
-    iterations, converged = 0, False
-    for _ in range(max_iterations):
-        prior, confusion = _multiclass_m_step(t, one_hot, observed, read, n_read, a)
-        new_t = np.where(read[:, None], _multiclass_e_step(prior, confusion, one_hot)[0], prior)
-        change = float(np.abs(new_t - t).max(initial=0.0))
-        t = new_t
-        iterations += 1
-        if change <= tolerance:
-            converged = True
-            break
+    t, iterations, converged = _multiclass_em(t, one_hot, observed, read, a, max_iterations, tolerance)
     prior, confusion = _multiclass_m_step(t, one_hot, observed, read, n_read, a)
     _, log_joint = _multiclass_e_step(prior, confusion, one_hot)
     log_likelihood = float(np.logaddexp.reduce(log_joint, axis=1)[read].sum())
@@ -307,6 +299,39 @@ def dawid_skene_multiclass(
         converged=converged,
         pseudo_count=a,
     )
+
+
+def _multiclass_em(
+    t: FloatArray,
+    one_hot: FloatArray,
+    observed: FloatArray,
+    read: BoolArray,
+    a: float,
+    max_iterations: int,
+    tolerance: float,
+) -> tuple[FloatArray, int, bool]:
+    """EM steps from the posterior ``t`` until none moves by more than ``tolerance``: the posterior, how
+    many steps were taken and whether it converged."""
+    n_read = int(read.sum())
+    for iteration in range(1, max_iterations + 1):
+        prior, confusion = _multiclass_m_step(t, one_hot, observed, read, n_read, a)
+        new_t = np.where(read[:, None], _multiclass_e_step(prior, confusion, one_hot)[0], prior)
+        change = float(np.abs(new_t - t).max(initial=0.0))
+        t = new_t
+        if change <= tolerance:
+            return t, iteration, True
+    return t, max_iterations, False
+
+
+def _checked_answers(answers: npt.ArrayLike, n_categories: int) -> npt.NDArray[np.integer]:
+    if n_categories < 2:
+        raise ValueError("a latent category model needs at least two categories")
+    answers = np.asarray(answers)
+    if answers.ndim != 2:
+        raise ReadsError(f"expected readers x exams answers, got shape {answers.shape}")
+    if answers.size and (answers.min() < MISSING or answers.max() >= n_categories):
+        raise ReadsError(f"answers must be categories 0..{n_categories - 1} or MISSING")
+    return answers
 
 
 def _multiclass_m_step(

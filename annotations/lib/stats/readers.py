@@ -222,6 +222,30 @@ def _below_others(lower: FloatArray, upper: FloatArray) -> npt.NDArray[np.bool_]
     return flags
 
 
+def _kappa_replicates(
+    reads: npt.NDArray[np.int8], reference: npt.NDArray[np.int8], n_resamples: int, seed: int, exam_chunk: int
+) -> FloatArray:
+    """Kappa of every (reader, class) in every exam resample: (resamples, readers, classes)."""
+    from .bootstrap import bootstrap_weights
+
+    n_readers, n_exams, n_classes = reads.shape
+    if not n_exams:
+        return np.full((1, n_readers, n_classes), np.nan)
+    # The four pair counts per (reader, class) summed with each resample's exam weights.
+    both = (reads != MISSING) & (reference != MISSING)
+    features = np.stack([both, (reads == 1) & both, (reference == 1) & both, (reads == 1) & (reference == 1)])
+    # 0/1 features times small integer weights: float32 sums are exact below 2**24 exams.
+    exact = np.float32 if n_exams < 2**24 else np.float64
+    weights = bootstrap_weights(n_exams, n_resamples, seed).astype(exact)
+    sums = np.zeros((n_resamples, 4, n_readers, n_classes))
+    for start in range(0, n_exams, exam_chunk):
+        part = features[:, :, start : start + exam_chunk].astype(exact)
+        sums += np.tensordot(weights[:, start : start + exam_chunk], part, axes=([1], [2]))
+    return cohen_kappa_from_confusion(
+        _confusion_from_pair_counts(sums[:, 0], sums[:, 3], sums[:, 1], sums[:, 2])
+    )
+
+
 def reader_class_table(
     reads: npt.ArrayLike,
     reference: npt.ArrayLike,
@@ -233,10 +257,7 @@ def reader_class_table(
 ) -> ReaderClassTable:
     """Every reader against ``reference`` (exams x classes, or readers x exams x classes when each reader
     has their own, e.g. :func:`leave_one_out_reference`), per class, with n and intervals."""
-    from .bootstrap import bootstrap_weights
-
     reads = as_reads(reads)
-    n_readers, n_exams, n_classes = reads.shape
     reference = np.asarray(reference)
     reference = as_reads(np.broadcast_to(reference, reads.shape) if reference.ndim == 2 else reference)
     if reference.shape != reads.shape:
@@ -247,22 +268,7 @@ def reader_class_table(
     tn, fp = confusion[..., 0, 0], confusion[..., 1, 0]
     sensitivity_ci = wilson_interval(tp, tp + fn, confidence)
     specificity_ci = wilson_interval(tn, tn + fp, confidence)
-    # Kappa's interval: the four pair counts per (reader, class) summed with each resample's exam weights.
-    both = (reads != MISSING) & (reference != MISSING)
-    features = np.stack([both, (reads == 1) & both, (reference == 1) & both, (reads == 1) & (reference == 1)])
-    if n_exams:
-        # 0/1 features times small integer weights: float32 sums are exact below 2**24 exams.
-        exact = np.float32 if n_exams < 2**24 else np.float64
-        weights = bootstrap_weights(n_exams, n_resamples, seed).astype(exact)
-        sums = np.zeros((n_resamples, 4, n_readers, n_classes))
-        for start in range(0, n_exams, exam_chunk):
-            part = features[:, :, start : start + exam_chunk].astype(exact)
-            sums += np.tensordot(weights[:, start : start + exam_chunk], part, axes=([1], [2]))
-        replicates = cohen_kappa_from_confusion(
-            _confusion_from_pair_counts(sums[:, 0], sums[:, 3], sums[:, 1], sums[:, 2])
-        )
-    else:
-        replicates = np.full((1, n_readers, n_classes), np.nan)
+    replicates = _kappa_replicates(reads, reference, n_resamples, seed, exam_chunk)
     defined = ~np.isnan(replicates)
     tail = (1.0 - confidence) / 2.0
     with warnings.catch_warnings():
