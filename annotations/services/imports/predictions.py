@@ -229,6 +229,126 @@ def _check_thresholds(thresholds: dict[str, float], codes: list[str]) -> None:
 
 
 # --- The write ---------------------------------------------------------------------------------------
+def _check_known(codes: list[str]) -> None:
+    known = _known_codes()
+    unknown = [code for code in codes if code not in known]
+    if unknown:
+        raise PredictionsImportError(
+            f"unknown class code {unknown[0]!r}: no taxonomy has a class standing for it"
+            + (f" (also {', '.join(unknown[1:])})" if len(unknown) > 1 else "")
+        )
+
+
+@dataclass(frozen=True)
+class _Scope:
+    """One import's scores, where they go, and as whose."""
+
+    provider: str
+    version: str
+    parsed: ParsedScores
+    exam_pks: list[int]
+    thresholds: dict[str, float]  # every scored code's threshold
+    taxonomies: dict[int, list[int]]  # exam -> taxonomies that show its suggestions
+    classes_by_taxonomy: dict[int, dict]  # taxonomy -> source code -> its classes
+
+
+def _scope(
+    provider: str, version: str, parsed: ParsedScores, exam_pks: list[int], thresholds: dict
+) -> _Scope:
+    taxonomies = _taxonomies_by_exam(exam_pks)
+    return _Scope(
+        provider=provider,
+        version=version,
+        parsed=parsed,
+        exam_pks=exam_pks,
+        thresholds={code: float(thresholds.get(code, DEFAULT_THRESHOLD)) for code in parsed.codes},
+        taxonomies=taxonomies,
+        classes_by_taxonomy={
+            taxonomy_id: taxonomy_classes_by_source_code(taxonomy_id)
+            for taxonomy_id in {t for ids in taxonomies.values() for t in ids}
+        },
+    )
+
+
+def _suggestion(scope: _Scope, exam_pk: int, row: np.ndarray) -> Suggestion:
+    raw = {code: float(value) for code, value in zip(scope.parsed.codes, row, strict=True)}
+    unmapped = {
+        str(t): sorted(code for code in raw if code not in scope.classes_by_taxonomy[t])
+        for t in scope.taxonomies[exam_pk]
+    }
+    meta = {
+        "scores": raw,
+        "thresholds": scope.thresholds,
+        "taxonomies": scope.taxonomies[exam_pk],
+        "unmapped": {t: codes for t, codes in unmapped.items() if codes},
+    }
+    return Suggestion(
+        exam_id=exam_pk,
+        provider=scope.provider,
+        provider_version=scope.version,
+        status=Suggestion.Status.OK,
+        measurements={"source": "import", "file_sha256": scope.parsed.sha256, META: meta},
+    )
+
+
+def _suggestions_create(scope: _Scope) -> list[Suggestion]:
+    rows = [
+        _suggestion(scope, exam_pk, row)
+        for exam_pk, row in zip(scope.exam_pks, scope.parsed.matrix, strict=True)
+    ]
+    created = Suggestion.objects.bulk_create(rows, batch_size=1000)
+    if any(row.pk is None for row in created):  # backends that return no ids: read them back
+        ids = dict(
+            Suggestion.objects.filter(
+                exam_id__in=scope.exam_pks, provider=scope.provider, provider_version=scope.version
+            ).values_list("exam_id", "pk")
+        )
+        for row in created:
+            row.pk = ids[row.exam_id]
+    return created
+
+
+def _scores_create(scope: _Scope, created: list[Suggestion]) -> int:
+    """Each suggestion's score for every class standing for a scored code, in each of its taxonomies."""
+    scores = [
+        SuggestionScore(suggestion_id=row.pk, diagnostic_class=c, score=score)
+        for row in created
+        for taxonomy_id in row.measurements[META]["taxonomies"]
+        for code, score in row.measurements[META]["scores"].items()
+        for c in scope.classes_by_taxonomy[taxonomy_id].get(code, [])
+    ]
+    SuggestionScore.objects.bulk_create(scores, batch_size=5000)
+    return len(scores)
+
+
+def _unmapped_any(created: list[Suggestion]) -> dict[str, list[str]]:
+    unmapped_any: dict[str, list[str]] = defaultdict(list)
+    for row in created:
+        for taxonomy_id, codes in row.measurements[META]["unmapped"].items():
+            unmapped_any[taxonomy_id] = codes
+    return dict(unmapped_any)
+
+
+def _import_audit(actor, source: Dataset, scope: _Scope, path: Path, rows: int, scores: int) -> None:
+    audit_record(
+        actor=actor,
+        actor_username=IMPORT_ACTOR,
+        action="suggestions.import",
+        target=source,
+        after={
+            "provider": scope.provider,
+            "version": scope.version,
+            "file": Path(path).name,
+            "sha256": scope.parsed.sha256,
+            "rows": rows,
+            "keyed_by": "exam_id" if scope.parsed.exam_keys is not None else "row",
+            "classes": scope.parsed.codes,
+            "thresholds": scope.thresholds,
+            "scores": scores,
+        },
+    )
+
+
 def predictions_import(
     *,
     dataset: str,
@@ -244,17 +364,11 @@ def predictions_import(
     _check_identity(provider, version)
     parsed = predictions_read(Path(path), classes)
     _check_thresholds(thresholds, parsed.codes)
-    unknown = [code for code in parsed.codes if code not in _known_codes()]
-    if unknown:
-        raise PredictionsImportError(
-            f"unknown class code {unknown[0]!r}: no taxonomy has a class standing for it"
-            + (f" (also {', '.join(unknown[1:])})" if len(unknown) > 1 else "")
-        )
+    _check_known(parsed.codes)
     source = Dataset.objects.filter(name=dataset).first()
     if source is None:
         raise PredictionsImportError(f"no dataset named {dataset!r}")
     exam_pks = _exam_pks(parsed, source)
-    all_thresholds = {code: float(thresholds.get(code, DEFAULT_THRESHOLD)) for code in parsed.codes}
     with transaction.atomic():
         clash = Suggestion.objects.filter(exam_id__in=exam_pks, provider=provider, provider_version=version)
         if clash.exists():
@@ -262,79 +376,17 @@ def predictions_import(
                 f"provider {provider!r} version {version!r} already has scores for {clash.count()} of these "
                 "exams; a stored version never changes, so import under a new version"
             )
-        taxonomies = _taxonomies_by_exam(exam_pks)
-        classes_by_taxonomy = {
-            taxonomy_id: taxonomy_classes_by_source_code(taxonomy_id)
-            for taxonomy_id in {t for ids in taxonomies.values() for t in ids}
-        }
-        suggestions = []
-        for exam_pk, row in zip(exam_pks, parsed.matrix, strict=True):
-            raw = {code: float(value) for code, value in zip(parsed.codes, row, strict=True)}
-            unmapped = {
-                str(t): sorted(code for code in raw if code not in classes_by_taxonomy[t])
-                for t in taxonomies[exam_pk]
-            }
-            meta = {
-                "scores": raw,
-                "thresholds": all_thresholds,
-                "taxonomies": taxonomies[exam_pk],
-                "unmapped": {t: codes for t, codes in unmapped.items() if codes},
-            }
-            suggestions.append(
-                Suggestion(
-                    exam_id=exam_pk,
-                    provider=provider,
-                    provider_version=version,
-                    status=Suggestion.Status.OK,
-                    measurements={"source": "import", "file_sha256": parsed.sha256, META: meta},
-                )
-            )
-        created = Suggestion.objects.bulk_create(suggestions, batch_size=1000)
-        if any(row.pk is None for row in created):  # backends that return no ids: read them back
-            ids = dict(
-                Suggestion.objects.filter(
-                    exam_id__in=exam_pks, provider=provider, provider_version=version
-                ).values_list("exam_id", "pk")
-            )
-            for row in created:
-                row.pk = ids[row.exam_id]
-        scores = [
-            SuggestionScore(suggestion_id=row.pk, diagnostic_class=c, score=score)
-            for row in created
-            for taxonomy_id in row.measurements[META]["taxonomies"]
-            for code, score in row.measurements[META]["scores"].items()
-            for c in classes_by_taxonomy[taxonomy_id].get(code, [])
-        ]
-        SuggestionScore.objects.bulk_create(scores, batch_size=5000)
-        unmapped_any: dict[str, list[str]] = defaultdict(list)
-        for row in created:
-            for taxonomy_id, codes in row.measurements[META]["unmapped"].items():
-                unmapped_any[taxonomy_id] = codes
-        report = PredictionsImportReport(
-            dataset=source.name,
-            provider=provider,
-            version=version,
-            exams=len(created),
-            scores=len(scores),
-            codes=parsed.codes,
-            sha256=parsed.sha256,
-            unmapped=dict(unmapped_any),
-        )
-        audit_record(
-            actor=actor,
-            actor_username=IMPORT_ACTOR,
-            action="suggestions.import",
-            target=source,
-            after={
-                "provider": provider,
-                "version": version,
-                "file": Path(path).name,
-                "sha256": parsed.sha256,
-                "rows": len(created),
-                "keyed_by": "exam_id" if parsed.exam_keys is not None else "row",
-                "classes": parsed.codes,
-                "thresholds": all_thresholds,
-                "scores": len(scores),
-            },
-        )
-    return report
+        scope = _scope(provider, version, parsed, exam_pks, thresholds)
+        created = _suggestions_create(scope)
+        n_scores = _scores_create(scope, created)
+        _import_audit(actor, source, scope, path, len(created), n_scores)
+    return PredictionsImportReport(
+        dataset=source.name,
+        provider=provider,
+        version=version,
+        exams=len(created),
+        scores=n_scores,
+        codes=parsed.codes,
+        sha256=parsed.sha256,
+        unmapped=_unmapped_any(created),
+    )
