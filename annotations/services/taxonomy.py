@@ -104,11 +104,8 @@ def _check_class(index: int, item, groups: set[str], problems: list[str]) -> dic
     }
 
 
-def taxonomy_parse(data, *, default_key: str) -> ParsedTaxonomy:
-    """Validate a taxonomy document; raise TaxonomyError listing every problem, or return it parsed."""
-    if not isinstance(data, dict):
-        raise TaxonomyError("the file must hold a JSON object with name, version, groups and classes")
-    problems: list[str] = []
+def _check_header(data: dict, problems: list[str]) -> list:
+    """The top-level fields; returns the groups (empty when unusable)."""
     unknown = set(data) - TOP_FIELDS
     if unknown:
         problems.append(f"unknown top-level fields {sorted(unknown)}")
@@ -118,9 +115,14 @@ def taxonomy_parse(data, *, default_key: str) -> ParsedTaxonomy:
     groups = data.get("groups")
     if not isinstance(groups, list) or not groups or not all(_is_text(g) for g in groups):
         problems.append("'groups' must be a non-empty list of group names")
-        groups = []
-    elif len(set(groups)) != len(groups):
+        return []
+    if len(set(groups)) != len(groups):
         problems.append("'groups' lists a group twice")
+    return groups
+
+
+def _check_classes(data: dict, groups: list, problems: list[str]) -> list[dict]:
+    """The classes that pass their own checks; codes must differ even ignoring case."""
     raw_classes = data.get("classes")
     if not isinstance(raw_classes, list) or not raw_classes:
         problems.append("'classes' must be a non-empty list")
@@ -134,10 +136,14 @@ def taxonomy_parse(data, *, default_key: str) -> ParsedTaxonomy:
             if folded in seen:
                 problems.append(f"code {code!r} appears twice (as {seen[folded]!r} before)")
             seen.setdefault(folded, code)
+    return classes
+
+
+def _check_sets(data: dict, classes: list[dict], problems: list[str]) -> list:
     sets = data.get("exclusive_sets", [])
     if not isinstance(sets, list):
         problems.append("'exclusive_sets' must be a list of lists of codes")
-        sets = []
+        return []
     codes = {c["code"] for c in classes}
     for index, members in enumerate(sets):
         if not isinstance(members, list) or len(members) < 2 or not all(isinstance(m, str) for m in members):
@@ -148,6 +154,17 @@ def taxonomy_parse(data, *, default_key: str) -> ParsedTaxonomy:
             problems.append(f"exclusive_sets[{index}] names unknown codes {missing}")
         if any(m.startswith("!") for m in members) and not any(m in SET_TOKENS for m in members):
             problems.append(f"exclusive_sets[{index}] exempts a code ('!CODE') but has no '*kind*' token")
+    return sets
+
+
+def taxonomy_parse(data, *, default_key: str) -> ParsedTaxonomy:
+    """Validate a taxonomy document; raise TaxonomyError listing every problem, or return it parsed."""
+    if not isinstance(data, dict):
+        raise TaxonomyError("the file must hold a JSON object with name, version, groups and classes")
+    problems: list[str] = []
+    groups = _check_header(data, problems)
+    classes = _check_classes(data, groups, problems)
+    sets = _check_sets(data, classes, problems)
     if not isinstance(data.get("none_of_these", False), bool):
         problems.append("'none_of_these' must be true or false")
     if problems:
