@@ -1,5 +1,5 @@
-// Batch progress dashboard: redraws the reads-per-day chart and the reader table every minute
-// from the JSON the page's data-progress-url names. No inline script: the CSP forbids it.
+// Batch progress dashboard: redraws the reads-per-day chart and the reader table every minute from the
+// JSON the page's data-progress-url names (static/js/ecg/poll.js). No inline script: the CSP forbids it.
 (function () {
   "use strict";
   var section = document.getElementById("progress");
@@ -33,18 +33,52 @@
     });
   }
 
-  // Skipped exams, each with a form to hand it on to one of the readers who may read it. The forms post
-  // like the page's own (a CSRF token copied from one of them); the server checks every rule again.
+  // The form that hands one skipped exam on to one of the readers who may read it. It posts like the
+  // page's own forms (a CSRF token copied from one of them); the server checks every rule again.
+  function handOnForm(table, skip) {
+    var d = table.dataset, token = document.querySelector("input[name=csrfmiddlewaretoken]");
+    var form = document.createElement("form");
+    form.method = "post";
+    form.className = "hand-on";
+    form.action = d.handOnUrl.replace(/\/0\/hand-on\/$/, "/" + skip.assignment_id + "/hand-on/");
+    if (token) form.append(token.cloneNode());
+    var select = document.createElement("select");
+    select.name = "reader";
+    select.setAttribute("aria-label", table.querySelector("th").textContent);
+    skip.candidates.forEach(function (c) { select.add(new Option(c.username, String(c.id))); });
+    var button = document.createElement("button");
+    button.type = "submit";
+    button.textContent = d.handOnLabel;
+    form.append(select, " ", button);
+    return form;
+  }
+
+  // What can be done with one skipped exam: who it went to, nothing (batch closed, no reader left), or the form.
+  function skipAction(table, skip) {
+    var d = table.dataset, action = document.createElement("td");
+    if (skip.handed_to) {
+      action.textContent = d.handedTemplate.replace("{reader}", skip.handed_to);
+    } else if (d.closed) {
+      action.textContent = "—";
+    } else if (!skip.candidates.length) {
+      action.className = "muted";
+      action.textContent = d.noCandidate;
+    } else {
+      action.append(handOnForm(table, skip));
+    }
+    return action;
+  }
+
+  // Skipped exams, each with what can be done with it.
   function drawSkips(skips) {
     var table = document.getElementById("skips");
     if (!table) return;
     // Not while the coordinator is choosing a reader in one of its forms: the next tick redraws it.
     if (table.contains(document.activeElement)) return;
-    var d = table.dataset, body = table.querySelector("tbody");
-    var token = document.querySelector("input[name=csrfmiddlewaretoken]");
+    var body = table.querySelector("tbody");
     body.replaceChildren();
     if (!skips.length) {
-      var none = document.createElement("tr"), td = cell(d.none);
+      var none = document.createElement("tr"), td = cell(table.dataset.none);
       none.className = "none"; td.colSpan = 5; td.className = "muted";
       none.append(td);
       body.append(none);
@@ -55,32 +89,8 @@
       row.dataset.assignment = String(s.assignment_id);
       var reason = cell(s.reason);
       reason.className = "skip-reason";
-      var action = document.createElement("td");
-      if (s.handed_to) {
-        action.textContent = d.handedTemplate.replace("{reader}", s.handed_to);
-      } else if (d.closed) {
-        action.textContent = "—";
-      } else if (!s.candidates.length) {
-        action.className = "muted";
-        action.textContent = d.noCandidate;
-      } else {
-        var form = document.createElement("form");
-        form.method = "post";
-        form.className = "hand-on";
-        form.action = d.handOnUrl.replace(/\/0\/hand-on\/$/, "/" + s.assignment_id + "/hand-on/");
-        if (token) form.append(token.cloneNode());
-        var select = document.createElement("select");
-        select.name = "reader";
-        select.setAttribute("aria-label", table.querySelector("th").textContent);
-        s.candidates.forEach(function (c) { select.add(new Option(c.username, String(c.id))); });
-        var button = document.createElement("button");
-        button.type = "submit";
-        button.textContent = d.handOnLabel;
-        form.append(select, " ", button);
-        action.append(form);
-      }
       row.append(cell(s.reader), cell(s.exam), reason,
-        cell(s.skipped_at ? new Date(s.skipped_at).toLocaleString() : null), action);
+        cell(s.skipped_at ? new Date(s.skipped_at).toLocaleString() : null), skipAction(table, s));
       body.append(row);
     });
   }
@@ -132,13 +142,6 @@
     document.getElementById("refreshed-at").textContent = new Date().toLocaleTimeString();
   }
 
-  function refresh() {
-    fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
-      .then(function (response) { return response.ok ? response.json() : Promise.reject(response.status); })
-      .then(draw)
-      .catch(function () { /* keep the last figures; the next tick tries again */ });
-  }
-
-  refresh();
-  window.setInterval(refresh, REFRESH_MS);
+  // Every minute; a failed request keeps the last figures and the next tick tries again.
+  window.EcgPoll.poll(url, { everyMs: REFRESH_MS, onData: draw });
 })();

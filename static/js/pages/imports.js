@@ -1,5 +1,5 @@
-// Import job page: poll the JSON progress endpoint until the job finishes, then list every outcome.
-// No inline script anywhere (CSP): the URL comes from a data- attribute.
+// Import job page: poll the JSON progress endpoint (static/js/ecg/poll.js) until the job finishes, then
+// list every outcome. No inline script anywhere (CSP): the URL comes from a data- attribute.
 (function () {
   "use strict";
   var box = document.getElementById("import-job");
@@ -39,15 +39,9 @@
     }
   }
 
-  function poll() {
-    fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
-      .then(function (response) { return response.json(); })
-      .then(function (data) {
-        show(data);
-        if (!data.finished) { window.setTimeout(poll, 1000); }
-      })
-      .catch(function () { window.setTimeout(poll, 5000); });
-  }
-
-  poll();
+  // Every second until the job finishes; after a failed request, five seconds.
+  window.EcgPoll.poll(url, {
+    everyMs: 1000, retryMs: 5000,
+    onData: function (data) { show(data); return data.finished; },
+  });
 }());
