@@ -1,6 +1,6 @@
 """Exclusive sets of a taxonomy: statements a reader must not choose together. Pure Python, no Django.
 
-The server's check (authoritative) and static/js/ecg-paper.js (instant feedback in the browser) follow
+The server's check (authoritative) and static/js/ecg/paper.js (instant feedback in the browser) follow
 the same rule: within one set, any two chosen members conflict; a token such as '*diagnostic*' stands
 for every statement of that kind that is not itself named in the set ("normal ECG excludes any other
 diagnosis"), and a member written '!CODE' takes CODE out of what the token stands for ("... except sinus

@@ -60,7 +60,7 @@ def reader_next(request):
 
 def waveform_response(request, exam, scope: str) -> HttpResponse:
     """An exam's samples as int16 little-endian (signal by signal) with their scale in headers, for every
-    page that draws an ECG (reader, adjudicator): static/js/ecg-paper.js decodes exactly this.
+    page that draws an ECG (reader, adjudicator): static/js/ecg/paper.js decodes exactly this.
 
     Compressed once and stored (see waveform_wire); never compressed per request. The ETag is a token
     of the scope (the reader's assignment, the adjudicator's case) and the content, never the content's
