@@ -5,9 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict
 
 from django.urls import path
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
-from rest_framework import serializers, status
+from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -16,13 +15,7 @@ from annotations.selectors.adjudication import (
     adjudication_case,
     adjudication_queue,
 )
-from annotations.services.adjudication import (
-    AdjudicationError,
-    Decision,
-    StaleAdjudication,
-    adjudication_decide,
-    adjudication_view_record,
-)
+from annotations.services.adjudication import Decision, adjudication_decide, adjudication_view_record
 from annotations.views.adjudication import adjudication_waveform
 
 
@@ -55,6 +48,81 @@ class DecideSerializer(serializers.Serializer):
     version = serializers.IntegerField(min_value=0)
 
 
+# --- What a case answers (selectors.adjudication.AdjudicationCase) -------------------------------------
+class CaseExamSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    label = serializers.CharField()
+    sampling_rate = serializers.FloatField()
+    n_samples = serializers.IntegerField()
+    lead_names = serializers.ListField(child=serializers.CharField())
+
+
+class DisputedClassSerializer(serializers.Serializer):
+    class_id = serializers.IntegerField()
+    code = serializers.CharField()
+    name = serializers.CharField()
+    reason = serializers.CharField()
+    votes = serializers.ListField(
+        child=serializers.ListField(child=serializers.JSONField(), min_length=2, max_length=2),
+        help_text="[pseudonym, marked] pairs, in pseudonym order.",
+    )
+    positive_votes = serializers.IntegerField()
+    total_votes = serializers.IntegerField()
+    probability = serializers.FloatField(allow_null=True)
+    suggestion_score = serializers.FloatField(allow_null=True)
+    decided_value = serializers.BooleanField(allow_null=True)
+    decided_rationale = serializers.CharField(allow_blank=True)
+    uncertain = serializers.ListField(
+        child=serializers.CharField(), help_text="Pseudonyms who marked it present but uncertain."
+    )
+
+
+class AgreedPresentSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    name = serializers.CharField()
+    method = serializers.CharField()
+
+
+class ReaderNoteSerializer(serializers.Serializer):
+    reader = serializers.CharField(help_text="The batch's pseudonym.")
+    comment = serializers.CharField(allow_blank=True)
+    uncertain = serializers.ListField(child=serializers.CharField())
+
+
+class AddedStatementSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    name = serializers.CharField()
+    value = serializers.BooleanField()
+
+
+class AddableStatementSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    name = serializers.CharField()
+
+
+class SignedDecisionSerializer(serializers.Serializer):
+    adjudicator = serializers.CharField()
+    decided_at = serializers.DateTimeField()
+    decisions = serializers.DictField(
+        child=serializers.BooleanField(), help_text="Class code: value decided."
+    )
+    rationale = serializers.CharField(allow_blank=True)
+    version = serializers.IntegerField()
+
+
+class AdjudicationCaseSerializer(serializers.Serializer):
+    batch = serializers.IntegerField()
+    exam = CaseExamSerializer()
+    version = serializers.IntegerField()
+    disputed = DisputedClassSerializer(many=True)
+    agreed_present = AgreedPresentSerializer(many=True)
+    suggestion_provider = serializers.CharField(allow_null=True)
+    readers = ReaderNoteSerializer(many=True)
+    added = AddedStatementSerializer(many=True)
+    addable = AddableStatementSerializer(many=True)
+    history = SignedDecisionSerializer(many=True, help_text="Every signed decision, newest first.")
+
+
 def _case_data(case) -> dict:
     return {
         "batch": case.batch.pk,
@@ -83,32 +151,28 @@ def _case_data(case) -> dict:
 class AdjudicationCaseView(APIView):
     permission_classes = [IsAdjudicator]
 
-    @extend_schema(responses=OpenApiTypes.OBJECT)
+    @extend_schema(responses=AdjudicationCaseSerializer)
     def get(self, request, batch_id: int, exam_id: int):
         case = adjudication_case(request.user, batch_id, exam_id)
         # From now on this adjudicator knows the exam was disputed: never handed it to read.
         adjudication_view_record(actor=request.user, batch=case.batch, exam_id=exam_id)
         return Response(_case_data(case))
 
-    @extend_schema(request=DecideSerializer, responses=OpenApiTypes.OBJECT)
+    @extend_schema(request=DecideSerializer, responses=AdjudicationCaseSerializer)
     def post(self, request, batch_id: int, exam_id: int):
         case = adjudication_case(request.user, batch_id, exam_id)
         incoming = DecideSerializer(data=request.data)
         incoming.is_valid(raise_exception=True)
         data = incoming.validated_data
-        try:
-            adjudication_decide(
-                actor=request.user,
-                batch=case.batch,
-                exam_id=exam_id,
-                decisions=[Decision(code=d["code"], value=d["value"]) for d in data["decisions"]],
-                rationale=data["rationale"],
-                version=data["version"],
-            )
-        except StaleAdjudication as error:
-            return Response({"detail": str(error), "version": error.current}, status=status.HTTP_409_CONFLICT)
-        except (AdjudicationError, PermissionError) as error:
-            return Response({"detail": str(error)}, status=status.HTTP_400_BAD_REQUEST)
+        # Refusals answer through annotations.api.errors: 400 with the reason, 409 with the current version.
+        adjudication_decide(
+            actor=request.user,
+            batch=case.batch,
+            exam_id=exam_id,
+            decisions=[Decision(code=d["code"], value=d["value"]) for d in data["decisions"]],
+            rationale=data["rationale"],
+            version=data["version"],
+        )
         return Response(_case_data(adjudication_case(request.user, batch_id, exam_id)))
 
 

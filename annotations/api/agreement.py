@@ -4,8 +4,8 @@ decide what each role sees (adjudicators: pseudonyms only), the services write."
 from __future__ import annotations
 
 from django.urls import path
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -17,10 +17,86 @@ from annotations.selectors.agreement.summary import (
 )
 
 
+def _free_object(help_text: str, **options) -> serializers.DictField:
+    """A part of the stored result whose keys follow the agreement algorithm's version (its statistics
+    and their intervals): an object of JSON values, not a shape this API promises key by key."""
+    return serializers.DictField(child=serializers.JSONField(), help_text=help_text, **options)
+
+
+class AgreementClassSerializer(serializers.Serializer):
+    """One statement's row. Every statistic of the algorithm adds its value, `<statistic>_ci`
+    ([lower, upper] or null), `<statistic>_defined` and `<statistic>_ci_partial`. Rows stored by an
+    older algorithm version may lack keys, so none is promised."""
+
+    class_id = serializers.IntegerField(required=False)
+    code = serializers.CharField(required=False)
+    name = serializers.CharField(required=False)
+    prevalence = serializers.FloatField(allow_null=True, required=False)
+    observed_agreement = serializers.FloatField(allow_null=True, required=False)
+    positive_reads = serializers.IntegerField(required=False)
+    n_exams_read = serializers.IntegerField(required=False)
+    n_pairable_exams = serializers.IntegerField(required=False)
+    disputed = serializers.IntegerField(required=False)
+
+
+class ReaderPairsSerializer(serializers.Serializer):
+    reader = serializers.CharField()
+    mean_kappa = serializers.ListField(
+        child=serializers.FloatField(allow_null=True),
+        help_text="Mean Cohen's kappa with each reader, in the order of `pairs` (null where undefined).",
+    )
+
+
+class InsufficientExamSerializer(serializers.Serializer):
+    exam_id = serializers.IntegerField()
+    dataset = serializers.CharField(allow_blank=True)
+    external_id = serializers.CharField(allow_blank=True)
+    reads = serializers.IntegerField()
+
+
+class ConsensusSummarySerializer(serializers.Serializer):
+    min_reads = serializers.IntegerField(allow_null=True)
+    insufficient_exams = InsufficientExamSerializer(many=True)
+    latent = serializers.JSONField(
+        allow_null=True, help_text="The latent fit: prior, convergence, iterations."
+    )
+    disputes = serializers.DictField(child=serializers.JSONField(), help_text="Disputes by reason.")
+
+
+class BatchAgreementSerializer(serializers.Serializer):
+    """Before the first computation only `batch`, `computed_at` (null) and `consensus` are present."""
+
+    batch = serializers.IntegerField()
+    computed_at = serializers.DateTimeField(allow_null=True)
+    consensus = serializers.DictField(
+        child=serializers.IntegerField(), help_text="Consensus rows stored by method."
+    )
+    algorithm_version = serializers.CharField(required=False)
+    read_count = serializers.IntegerField(required=False)
+    exam_count = serializers.IntegerField(required=False)
+    reader_count = serializers.IntegerField(required=False)
+    disputed_count = serializers.IntegerField(required=False)
+    classes = AgreementClassSerializer(many=True, required=False)
+    readers = serializers.ListField(child=_free_object("One reader's figures."), required=False)
+    pairs = ReaderPairsSerializer(many=True, required=False)
+    exams = _free_object("Exam counts of the computation.", required=False)
+    rule = _free_object("The consensus rule the computation used.", required=False)
+    bootstrap = _free_object(
+        "Which interval is shown (over exams, or exams and readers), and its resamples.", required=False
+    )
+    pairs_by_class = serializers.ListField(
+        child=_free_object("One reader pair's kappa on one class."), required=False
+    )
+    reader_classes = serializers.ListField(
+        child=_free_object("One reader's figures on one class."), required=False
+    )
+    consensus_summary = ConsensusSummarySerializer(required=False)
+
+
 class BatchAgreementView(APIView):
     permission_classes = [IsCoordinator]
 
-    @extend_schema(responses=OpenApiTypes.OBJECT)
+    @extend_schema(responses=BatchAgreementSerializer)
     def get(self, request, pk: int):
         batch, result = agreement_for_coordinator(request.user, pk)
         if result is None:

@@ -6,22 +6,22 @@ from dataclasses import asdict
 
 from django.contrib.auth import get_user_model
 from django.urls import path
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from annotations.api.permissions import IsCoordinator
+from annotations.errors import Invalid
 from annotations.lib.ecg.quality import EXAM_FLAGS
 from annotations.models import ReviewBatch
 from annotations.selectors.batches.access import batch_for_coordinator
 from annotations.selectors.batches.overview import batch_overview
-from annotations.selectors.batches.plan import BatchPlanError, BatchSpec, batch_plan
+from annotations.selectors.batches.plan import BatchSpec, batch_plan
 from annotations.selectors.batches.progress import batch_progress
 from annotations.selectors.exams.selection import ExamCriteria
-from annotations.services.batches.lifecycle import BatchDesignError, batch_create_from_plan
-from annotations.services.batches.skips import HandOnConflict, HandOnError, assignment_hand_on
+from annotations.services.batches.lifecycle import batch_create_from_plan
+from annotations.services.batches.skips import assignment_hand_on
 
 
 class CriteriaSerializer(serializers.Serializer):
@@ -164,11 +164,8 @@ class BatchListCreateView(APIView):
     def post(self, request):
         incoming = BatchSpecSerializer(data=request.data)
         incoming.is_valid(raise_exception=True)
-        try:
-            plan = batch_plan(request.user, incoming.spec())
-            batch = batch_create_from_plan(plan=plan, actor=request.user)
-        except (BatchPlanError, BatchDesignError) as error:
-            return Response({"detail": str(error)}, status=status.HTTP_400_BAD_REQUEST)
+        plan = batch_plan(request.user, incoming.spec())
+        batch = batch_create_from_plan(plan=plan, actor=request.user)
         return Response({"id": batch.pk, **_plan_data(plan)}, status=status.HTTP_201_CREATED)
 
 
@@ -179,17 +176,74 @@ class BatchPreviewView(APIView):
     def post(self, request):
         incoming = BatchSpecSerializer(data=request.data)
         incoming.is_valid(raise_exception=True)
-        try:
-            plan = batch_plan(request.user, incoming.spec())
-        except BatchPlanError as error:
-            return Response({"detail": str(error)}, status=status.HTTP_400_BAD_REQUEST)
-        return Response(_plan_data(plan))
+        return Response(_plan_data(batch_plan(request.user, incoming.spec())))
+
+
+class ProgressBatchSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    status = serializers.CharField()
+
+
+class CoverageSerializer(serializers.Serializer):
+    exams = serializers.IntegerField()
+    exams_complete = serializers.IntegerField(help_text="Nothing open, and as many first reads as needed.")
+    reads = serializers.IntegerField()
+    reads_done = serializers.IntegerField()
+    skipped = serializers.IntegerField(help_text="A skip is not a read.")
+
+
+class ReaderProgressSerializer(serializers.Serializer):
+    reader_id = serializers.IntegerField()
+    username = serializers.CharField()
+    total = serializers.IntegerField()
+    done = serializers.IntegerField(help_text="Submitted reads only.")
+    skipped = serializers.IntegerField()
+    drafts = serializers.IntegerField()
+    median_seconds = serializers.FloatField(allow_null=True)
+    q1_seconds = serializers.FloatField(allow_null=True)
+    q3_seconds = serializers.FloatField(allow_null=True)
+    last_activity = serializers.DateTimeField(allow_null=True)
+    gold_exact = serializers.IntegerField()
+    gold_read = serializers.IntegerField()
+    remaining = serializers.IntegerField()
+
+
+class CandidateSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    username = serializers.CharField()
+
+
+class SkipRowSerializer(serializers.Serializer):
+    assignment_id = serializers.IntegerField()
+    reader = serializers.CharField()
+    reader_id = serializers.IntegerField()
+    exam_id = serializers.IntegerField()
+    exam = serializers.CharField()
+    read_round = serializers.IntegerField()
+    reason = serializers.CharField(allow_blank=True)
+    skipped_at = serializers.DateTimeField(allow_null=True)
+    handed_to = serializers.CharField(allow_null=True)
+    candidates = CandidateSerializer(many=True, help_text="Readers the slot may be handed on to.")
+
+
+class BatchProgressSerializer(serializers.Serializer):
+    batch = ProgressBatchSerializer()
+    reads_done = serializers.IntegerField()
+    skipped = serializers.IntegerField()
+    coverage = CoverageSerializer()
+    readers = ReaderProgressSerializer(many=True)
+    reads_per_day = serializers.ListField(
+        child=serializers.ListField(child=serializers.JSONField(), min_length=2, max_length=2),
+        help_text="[ISO date, reads submitted that day] pairs, oldest first.",
+    )
+    skips = SkipRowSerializer(many=True)
 
 
 class BatchProgressView(APIView):
     permission_classes = [IsCoordinator]
 
-    @extend_schema(responses=OpenApiTypes.OBJECT)
+    @extend_schema(responses=BatchProgressSerializer)
     def get(self, request, pk: int):
         batch = batch_for_coordinator(request.user, pk)
         return Response(batch_progress(request.user, batch))
@@ -220,15 +274,8 @@ class BatchSkipHandOnView(APIView):
             get_user_model().objects.filter(pk=incoming.validated_data["reader_id"], is_active=True).first()
         )
         if reader is None:
-            return Response({"detail": "no such user"}, status=status.HTTP_400_BAD_REQUEST)
-        try:
-            new = assignment_hand_on(
-                actor=request.user, batch=batch, assignment_id=assignment_id, reader=reader
-            )
-        except HandOnConflict as error:
-            return Response({"detail": str(error)}, status=status.HTTP_409_CONFLICT)
-        except HandOnError as error:
-            return Response({"detail": str(error)}, status=status.HTTP_400_BAD_REQUEST)
+            raise Invalid("no such user")
+        new = assignment_hand_on(actor=request.user, batch=batch, assignment_id=assignment_id, reader=reader)
         return Response(
             {"assignment_id": new.pk, "reader": reader.get_username(), "exam_id": new.exam_id},
             status=status.HTTP_201_CREATED,
@@ -262,20 +309,15 @@ class BatchAddExamsView(APIView):
         incoming = AddExamsSerializer(data=request.data)
         incoming.is_valid(raise_exception=True)
         data = incoming.validated_data
-        try:
-            exams = exams_to_add(
-                request.user,
-                batch,
-                ExamCriteria(**data.get("criteria", {})),
-                sample_size=data["sample_size"],
-                seed=data["seed"],
-            )
-        except BatchPlanError as error:
-            return Response({"detail": str(error)}, status=status.HTTP_400_BAD_REQUEST)
-        try:
-            added = batch_add_exams(batch=batch, exams=exams, actor=request.user)
-        except BatchDesignError as error:
-            return Response({"detail": str(error)}, status=status.HTTP_409_CONFLICT)
+        exams = exams_to_add(
+            request.user,
+            batch,
+            ExamCriteria(**data.get("criteria", {})),
+            sample_size=data["sample_size"],
+            seed=data["seed"],
+        )
+        # A closed batch, or queues that cannot place the exams, is BatchStateConflict: 409.
+        added = batch_add_exams(batch=batch, exams=exams, actor=request.user)
         total = BatchExam.objects.filter(batch=batch).count()
         return Response({"added": added, "exams": total}, status=status.HTTP_201_CREATED)
 

@@ -12,7 +12,7 @@ from rest_framework.views import APIView
 from annotations.api.permissions import IsCoordinator
 from annotations.lib.formats.registry import FORMATS
 from annotations.selectors.imports import import_job_get
-from annotations.services.imports.jobs import ImportRefused, import_job_create, import_job_progress
+from annotations.services.imports.jobs import import_job_create, import_job_progress
 from ecgreview.middleware import upload_body_bytes
 
 
@@ -65,18 +65,15 @@ class ImportJobCreateView(APIView):
         payload.is_valid(raise_exception=True)
         data = payload.validated_data
         files = request.FILES.getlist("files") if hasattr(request, "FILES") else []
-        try:
-            job = import_job_create(
-                coordinator=request.user,
-                dataset=data["dataset"],
-                files=files,
-                paths=data["paths"],
-                source_format=data["format"],
-                skip_invalid=data["skip_invalid"],
-                amplitude_scale=data["amplitude_scale"],
-            )
-        except ImportRefused as error:
-            return Response({"detail": str(error)}, status=status.HTTP_400_BAD_REQUEST)
+        job = import_job_create(
+            coordinator=request.user,
+            dataset=data["dataset"],
+            files=files,
+            paths=data["paths"],
+            source_format=data["format"],
+            skip_invalid=data["skip_invalid"],
+            amplitude_scale=data["amplitude_scale"],
+        )
         job.refresh_from_db()
         return Response(ImportJobSerializer(_job_data(job)).data, status=status.HTTP_201_CREATED)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.urls import path
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema
-from rest_framework import serializers, status
+from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -20,9 +20,6 @@ from annotations.selectors.reading.worklist import reader_worklist
 from annotations.selectors.taxonomy import taxonomy_size_for_reader
 from annotations.services.reading import (
     LabelInput,
-    ReadClosed,
-    ReadingError,
-    StaleRevision,
     annotation_save_draft,
     annotation_submit,
     assignment_skip,
@@ -47,12 +44,119 @@ class SkipSerializer(serializers.Serializer):
     reason = serializers.CharField(max_length=300)
 
 
-def _refusal(error: Exception) -> Response:
-    if isinstance(error, StaleRevision):
-        return Response({"detail": str(error), "revision": error.current}, status=status.HTTP_409_CONFLICT)
-    if isinstance(error, ReadClosed):
-        return Response({"detail": str(error)}, status=status.HTTP_409_CONFLICT)
-    return Response({"detail": str(error)}, status=status.HTTP_400_BAD_REQUEST)
+# --- What the reader's endpoints answer (selectors.reading.assignments.reading_context) -----------------
+class QueueCountsSerializer(serializers.Serializer):
+    total = serializers.IntegerField()
+    open = serializers.IntegerField()
+
+
+class ContextAssignmentSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    status = serializers.CharField()
+    skip_reason = serializers.CharField(allow_blank=True)
+    position = serializers.IntegerField(help_text="1-based place in the reader's queue.")
+    batch = serializers.CharField()
+    batch_id = serializers.IntegerField()
+    suggestion_mode = serializers.CharField()
+    queue = QueueCountsSerializer()
+    page_url = serializers.CharField()
+
+
+class ContextExamSerializer(serializers.Serializer):
+    """Age and sex only: no dataset, no external id, no patient id, no acquisition date."""
+
+    age = serializers.IntegerField(allow_null=True)
+    sex = serializers.CharField()
+    sampling_rate = serializers.FloatField()
+    n_samples = serializers.IntegerField()
+    lead_names = serializers.ListField(child=serializers.CharField())
+    gain_uv = serializers.FloatField()
+    waveform_url = serializers.CharField()
+    waveform_etag = serializers.CharField()
+
+
+class ContextClassSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    label = serializers.CharField(help_text="The name in the page's language.")
+    name = serializers.CharField()
+    name_pt = serializers.CharField(allow_blank=True)
+    synonyms = serializers.ListField(child=serializers.CharField())
+    kind = serializers.CharField()
+
+
+class ContextGroupSerializer(serializers.Serializer):
+    key = serializers.CharField()
+    label = serializers.CharField()
+    classes = ContextClassSerializer(many=True)
+
+
+class ContextTaxonomySerializer(serializers.Serializer):
+    groups = ContextGroupSerializer(many=True)
+    exclusive_sets = serializers.ListField(child=serializers.ListField(child=serializers.CharField()))
+
+
+class BlindReadSerializer(serializers.Serializer):
+    labels = LabelSerializer(many=True)
+
+
+class ContextAnnotationSerializer(serializers.Serializer):
+    stage = serializers.CharField(allow_null=True)
+    status = serializers.CharField(allow_null=True)
+    revision = serializers.IntegerField()
+    labels = LabelSerializer(many=True)
+    comment = serializers.CharField(allow_blank=True)
+    time_on_task_ms = serializers.IntegerField()
+    blind = BlindReadSerializer(
+        allow_null=True, help_text="The blind read, once a two-stage read is revised."
+    )
+
+
+class SuggestedScoreSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    name = serializers.CharField()
+    score = serializers.FloatField()
+    suggested = serializers.BooleanField()
+
+
+class ContextSuggestionSerializer(serializers.Serializer):
+    provider = serializers.CharField()
+    version = serializers.CharField()
+    scores = SuggestedScoreSerializer(many=True)
+    measurements = serializers.DictField(child=serializers.FloatField(allow_null=True))
+
+
+class ReadingContextSerializer(serializers.Serializer):
+    assignment = ContextAssignmentSerializer()
+    exam = ContextExamSerializer()
+    taxonomy = ContextTaxonomySerializer()
+    annotation = ContextAnnotationSerializer()
+    suggestion = ContextSuggestionSerializer(
+        allow_null=True, help_text="Null unless the batch shows it now (never while prefetching)."
+    )
+    next_assignment_id = serializers.IntegerField(allow_null=True)
+
+
+class DraftSavedSerializer(serializers.Serializer):
+    revision = serializers.IntegerField()
+    stage = serializers.CharField()
+    status = serializers.CharField()
+
+
+class SubmittedSerializer(serializers.Serializer):
+    done = serializers.BooleanField(
+        help_text="False when a two-stage blind read was stored and the exam continues with its suggestion."
+    )
+    context = ReadingContextSerializer(required=False, help_text="When not done: the same exam, revised.")
+    next_assignment_id = serializers.IntegerField(allow_null=True, required=False, help_text="When done.")
+
+
+class SkippedSerializer(serializers.Serializer):
+    done = serializers.BooleanField()
+    next_assignment_id = serializers.IntegerField(allow_null=True)
+
+
+class NextAssignmentSerializer(serializers.Serializer):
+    next_assignment_id = serializers.IntegerField(allow_null=True)
 
 
 def _valid(serializer_class, request, pk: int) -> dict:
@@ -94,7 +198,7 @@ def _save_arguments(request, pk: int) -> dict:
 class ReadingContextView(APIView):
     permission_classes = [IsReader]
 
-    @extend_schema(responses=dict)
+    @extend_schema(responses=ReadingContextSerializer)
     def get(self, request, pk: int):
         assignment = assignment_for_reader(request.user, pk)
         prefetch = request.query_params.get("prefetch") == "1"
@@ -118,14 +222,12 @@ class ReadingContextView(APIView):
 class DraftView(APIView):
     permission_classes = [IsReader]
 
-    @extend_schema(request=SaveSerializer, responses=dict)
+    @extend_schema(request=SaveSerializer, responses=DraftSavedSerializer)
     def put(self, request, pk: int):
         arguments = _save_arguments(request, pk)
-        try:
-            # The service checks that the assignment is this reader's (404) in the query that locks it.
-            annotation = annotation_save_draft(actor=request.user, assignment=pk, **arguments)
-        except (ReadingError, StaleRevision, ReadClosed) as error:
-            return _refusal(error)
+        # The service checks that the assignment is this reader's (404) in the query that locks it; a
+        # stale revision answers 409 with the current one, a closed read 409, a bad label 400.
+        annotation = annotation_save_draft(actor=request.user, assignment=pk, **arguments)
         return Response(
             {"revision": annotation.revision, "stage": annotation.stage, "status": annotation.status}
         )
@@ -134,14 +236,11 @@ class DraftView(APIView):
 class SubmitView(APIView):
     permission_classes = [IsReader]
 
-    @extend_schema(request=SaveSerializer, responses=dict)
+    @extend_schema(request=SaveSerializer, responses=SubmittedSerializer)
     def post(self, request, pk: int):
         arguments = _save_arguments(request, pk)
-        try:
-            # The service checks that the assignment is this reader's (404) in the query that locks it.
-            result = annotation_submit(actor=request.user, assignment=pk, **arguments)
-        except (ReadingError, StaleRevision, ReadClosed) as error:
-            return _refusal(error)
+        # The service checks that the assignment is this reader's (404) in the query that locks it.
+        result = annotation_submit(actor=request.user, assignment=pk, **arguments)
         if result.suggestion_revealed is not None:
             # Two-stage: the blind read is stored; the same exam continues with the suggestion shown.
             return Response({"done": False, "context": reading_context(request.user, result.assignment)})
@@ -153,13 +252,10 @@ class SubmitView(APIView):
 class SkipView(APIView):
     permission_classes = [IsReader]
 
-    @extend_schema(request=SkipSerializer, responses=dict)
+    @extend_schema(request=SkipSerializer, responses=SkippedSerializer)
     def post(self, request, pk: int):
         reason = _valid(SkipSerializer, request, pk)["reason"]
-        try:
-            assignment = assignment_skip(actor=request.user, assignment=pk, reason=reason)
-        except (ReadingError, ReadClosed) as error:
-            return _refusal(error)
+        assignment = assignment_skip(actor=request.user, assignment=pk, reason=reason)
         following = assignment_next_for_reader(request.user, batch_id=assignment.batch_id, after=assignment)
         return Response({"done": True, "next_assignment_id": following.pk if following else None})
 
@@ -167,7 +263,7 @@ class SkipView(APIView):
 class NextView(APIView):
     permission_classes = [IsReader]
 
-    @extend_schema(responses=dict)
+    @extend_schema(responses=NextAssignmentSerializer)
     def get(self, request):
         batch = request.query_params.get("batch")
         following = assignment_next_for_reader(

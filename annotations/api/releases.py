@@ -10,9 +10,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from annotations.api.permissions import IsCoordinator
+from annotations.errors import Invalid
 from annotations.models import ReviewBatch
 from annotations.selectors.releases.builds import release_get, release_list, release_progress
-from annotations.selectors.releases.export import ExportRefused
 from annotations.services.releases.builds import (
     TARGETS,
     release_create,
@@ -75,19 +75,16 @@ class ReleaseListCreateView(APIView):
         batches = list(ReviewBatch.objects.filter(pk__in=data["batches"]))
         missing = sorted(set(data["batches"]) - {b.pk for b in batches})
         if missing:
-            return Response({"detail": f"no such batch: {missing}"}, status=status.HTTP_400_BAD_REQUEST)
-        try:
-            release = release_create(
-                actor=request.user,
-                batches=batches,
-                target=data["target"],
-                hdf5=data["hdf5"],
-                native_rate=data["native_rate"],
-                name=data["name"],
-                ip_address=_ip(request),
-            )
-        except ExportRefused as error:
-            return Response({"detail": str(error)}, status=status.HTTP_400_BAD_REQUEST)
+            raise Invalid(f"no such batch: {missing}")
+        release = release_create(
+            actor=request.user,
+            batches=batches,
+            target=data["target"],
+            hdf5=data["hdf5"],
+            native_rate=data["native_rate"],
+            name=data["name"],
+            ip_address=_ip(request),
+        )
         release = release_get(request.user, release.pk)
         return Response(ReleaseSerializer(release_progress(release)).data, status=status.HTTP_201_CREATED)
 

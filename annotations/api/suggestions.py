@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from django.urls import path
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -14,10 +14,82 @@ from annotations.selectors.suggestions.evidence import batch_evidence
 from annotations.selectors.suggestions.summary import batch_suggestion_progress
 
 
+class SuggestionFailureSerializer(serializers.Serializer):
+    exam_id = serializers.IntegerField()
+    exam = serializers.CharField()
+    error = serializers.CharField(allow_blank=True)
+
+
+class ProviderProgressSerializer(serializers.Serializer):
+    provider = serializers.CharField()
+    version = serializers.CharField(help_text="The newest version among the batch's exams.")
+    ok = serializers.IntegerField()
+    failed = serializers.IntegerField()
+    missing = serializers.IntegerField()
+    unmapped_codes = serializers.ListField(
+        child=serializers.CharField(), help_text="Provider codes the batch's taxonomy has no class for."
+    )
+    failures = SuggestionFailureSerializer(many=True)
+
+
+class SuggestionProgressSerializer(serializers.Serializer):
+    exams = serializers.IntegerField()
+    providers = ProviderProgressSerializer(many=True)
+
+
+class ProviderClassSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    name = serializers.CharField()
+    threshold = serializers.FloatField()
+    n = serializers.IntegerField()
+    positives = serializers.IntegerField()
+    negatives = serializers.IntegerField()
+    tp = serializers.IntegerField()
+    fp = serializers.IntegerField()
+    tn = serializers.IntegerField()
+    fn = serializers.IntegerField()
+    sensitivity = serializers.FloatField(allow_null=True)
+    specificity = serializers.FloatField(allow_null=True)
+    auc = serializers.FloatField(allow_null=True, help_text="Undefined (null) with one class only.")
+
+
+class ProviderAgreementSerializer(serializers.Serializer):
+    provider = serializers.CharField()
+    version = serializers.CharField()
+    classes = ProviderClassSerializer(many=True)
+
+
+class BiasClassSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    reads = serializers.IntegerField()
+    blind_agreed = serializers.IntegerField()
+    blind_disagreed = serializers.IntegerField()
+    toward = serializers.IntegerField()
+    away = serializers.IntegerField()
+    toward_rate = serializers.FloatField(allow_null=True)
+    away_rate = serializers.FloatField(allow_null=True)
+
+
+class AutomationBiasSerializer(serializers.Serializer):
+    reader = serializers.CharField()
+    reads_compared = serializers.IntegerField()
+    toward = serializers.IntegerField()
+    away = serializers.IntegerField()
+    classes = BiasClassSerializer(many=True)
+
+
+class EvidenceSerializer(serializers.Serializer):
+    batch = serializers.IntegerField()
+    suggestion_mode = serializers.CharField()
+    consensus_rows = serializers.IntegerField()
+    providers = ProviderAgreementSerializer(many=True)
+    automation_bias = AutomationBiasSerializer(many=True)
+
+
 class BatchSuggestionsView(APIView):
     permission_classes = [IsCoordinator]
 
-    @extend_schema(responses=OpenApiTypes.OBJECT)
+    @extend_schema(responses=SuggestionProgressSerializer)
     def get(self, request, pk: int):
         return Response(batch_suggestion_progress(batch_for_coordinator(request.user, pk)))
 
@@ -25,7 +97,7 @@ class BatchSuggestionsView(APIView):
 class BatchEvidenceView(APIView):
     permission_classes = [IsCoordinator]
 
-    @extend_schema(responses=OpenApiTypes.OBJECT)
+    @extend_schema(responses=EvidenceSerializer)
     def get(self, request, pk: int):
         return Response(batch_evidence(batch_for_coordinator(request.user, pk)))
 
