@@ -141,6 +141,27 @@ def _snapshot(annotation: Annotation, resolved: list[tuple[DiagnosticClass, bool
     )
 
 
+def _first_annotation(locked: Assignment, actor, now) -> Annotation:
+    """The unsaved first annotation of an assignment, blind unless its reader has seen a suggestion."""
+    shown = locked.batch.suggestion_mode == ReviewBatch.SuggestionMode.SHOWN
+    # Exposure is per reader and exam, across batches: a suggestion this reader was shown for this
+    # exam anywhere (here in a "shown" batch, or in another batch before) means the read is not blind.
+    # Only this reader's own exposures count: after a reassign, the first reader's are not theirs.
+    exposure = (
+        SuggestionExposure.objects.filter(reader=actor, suggestion__exam_id=locked.exam_id)
+        .order_by("shown_at")
+        .first()
+    )
+    return Annotation(
+        assignment=locked,
+        # A read made with the suggestion on screen, or after seeing it, is never recorded as blind.
+        stage=Annotation.Stage.REVISED if shown or exposure else Annotation.Stage.BLIND,
+        revision=0,
+        created_at=now,
+        suggestion_shown_at=exposure.shown_at if exposure else None,
+    )
+
+
 def _write(
     *,
     actor,
@@ -166,23 +187,7 @@ def _write(
     if current is None:
         if revision != 0:
             raise StaleRevision(0)
-        shown = locked.batch.suggestion_mode == ReviewBatch.SuggestionMode.SHOWN
-        # Exposure is per reader and exam, across batches: a suggestion this reader was shown for this
-        # exam anywhere (here in a "shown" batch, or in another batch before) means the read is not blind.
-        # Only this reader's own exposures count: after a reassign, the first reader's are not theirs.
-        exposure = (
-            SuggestionExposure.objects.filter(reader=actor, suggestion__exam_id=locked.exam_id)
-            .order_by("shown_at")
-            .first()
-        )
-        current = Annotation(
-            assignment=locked,
-            # A read made with the suggestion on screen, or after seeing it, is never recorded as blind.
-            stage=Annotation.Stage.REVISED if shown or exposure else Annotation.Stage.BLIND,
-            revision=0,
-            created_at=now,
-            suggestion_shown_at=exposure.shown_at if exposure else None,
-        )
+        current = _first_annotation(locked, actor, now)
     elif current.revision != revision:
         raise StaleRevision(current.revision)
     current.comment = (comment or "")[:MAX_COMMENT]
@@ -230,6 +235,27 @@ def annotation_save_draft(
     return annotation
 
 
+def _check_submittable(locked: Assignment, resolved: list[tuple[DiagnosticClass, bool]]) -> None:
+    # An empty read is an answer only where the taxonomy says so ("none of these", e.g. CODE-15%'s
+    # six classes); elsewhere it is more likely a slip than a finding.
+    if not resolved and not locked.batch.taxonomy.none_of_these:
+        raise ReadingError("choose at least one statement, or skip the exam with a reason")
+    exclusive_set_check(locked, resolved)
+
+
+def _assignment_done(actor, locked: Assignment, now, started: bool) -> None:
+    """The assignment submitted; a first read may escalate its exam, and agreement follows."""
+    locked.status = Assignment.Status.SUBMITTED
+    locked.submitted_at = now
+    locked.save(update_fields=["status", "submitted_at", *(["started_at"] if started else [])])
+    if locked.read_round == 1:
+        batch_exam_escalate_if_disputed(batch=locked.batch, exam_id=locked.exam_id, actor=actor)
+        # After commit, so the worker sees this read; coalesced, and a Redis outage never
+        # fails the submit (agreement_recompute_request logs it; the sweep catches up).
+        batch_id = locked.batch_id
+        transaction.on_commit(lambda: agreement_recompute_request(batch_id))
+
+
 def annotation_submit(
     *,
     actor,
@@ -253,11 +279,7 @@ def annotation_submit(
             submitting=True,
         )
         # Refused here, the whole transaction (the write above included) is rolled back.
-        # An empty read is an answer only where the taxonomy says so ("none of these", e.g. CODE-15%'s
-        # six classes); elsewhere it is more likely a slip than a finding.
-        if not resolved and not locked.batch.taxonomy.none_of_these:
-            raise ReadingError("choose at least one statement, or skip the exam with a reason")
-        exclusive_set_check(locked, resolved)
+        _check_submittable(locked, resolved)
         now = annotation.submitted_at
         started = locked.started_at == now  # _write started it just now: saved once, with its status
         _snapshot(annotation, resolved, actor)
@@ -276,15 +298,7 @@ def annotation_submit(
                 locked.save(update_fields=["status", "started_at"])
             annotation = _open_revision(actor, locked, annotation, resolved, revealed)
         else:
-            locked.status = Assignment.Status.SUBMITTED
-            locked.submitted_at = now
-            locked.save(update_fields=["status", "submitted_at", *(["started_at"] if started else [])])
-            if locked.read_round == 1:
-                batch_exam_escalate_if_disputed(batch=locked.batch, exam_id=locked.exam_id, actor=actor)
-                # After commit, so the worker sees this read; coalesced, and a Redis outage never
-                # fails the submit (agreement_recompute_request logs it; the sweep catches up).
-                batch_id = locked.batch_id
-                transaction.on_commit(lambda: agreement_recompute_request(batch_id))
+            _assignment_done(actor, locked, now, started)
     return SubmitResult(annotation=annotation, assignment=locked, suggestion_revealed=revealed)
 
 
