@@ -23,6 +23,7 @@ from annotations.selectors.batches.progress import (
     batch_exam_table,
     batch_progress,
 )
+from annotations.selectors.suggestions.summary import batch_suggestion_progress
 from annotations.services.batches.lifecycle import BatchDesignError, batch_close, batch_create_from_plan
 from annotations.services.batches.queues import batch_add_exams, batch_add_readers, batch_reassign
 from annotations.services.batches.skips import assignment_hand_on
@@ -103,6 +104,7 @@ def batch_detail(request, batch_id: int):
             "batch": batch,
             "progress": batch_progress(request.user, batch),
             "quality": stored_reader_quality(batch),
+            "suggestions": batch_suggestion_progress(batch),
             "reassign_form": ReassignForm(),
             "add_readers_form": AddReadersForm(batch=batch),
             "add_exams_form": AddExamsForm(),

@@ -5,8 +5,10 @@ from __future__ import annotations
 import re
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
-from annotations.models import Consensus, DisputedLabel
+from annotations.models import Consensus, DisputedLabel, Suggestion
 from annotations.services.batches.lifecycle import batch_create
 from annotations.services.reading import LabelInput, annotation_submit, assignment_skip
 from tests.factories import UserFactory, make_exam
@@ -103,3 +105,36 @@ def test_add_readers_offers_only_readers_not_in_the_batch(client_for, diego, bat
     response = client_for(diego).post(f"/batches/{batch.pk}/add-readers/", {"readers": [ana_id]}, follow=True)
     assert "choose at least one reader" in response.content.decode()
     assert carol.pk
+
+
+def _batch_with_suggestions(name, exams, readers, coordinator, tnmg):
+    """A batch whose exams each carry a computed suggestion and a failed one, every exam read once."""
+    made = [make_exam(seed=100 + i) for i in range(exams)]
+    for exam in made:
+        Suggestion.objects.create(exam=exam, provider="rules", provider_version="1", measurements={})
+        Suggestion.objects.create(
+            exam=exam, provider="model", provider_version="2", status=Suggestion.Status.FAILED, error="boom"
+        )
+    batch = batch_create(
+        name=name, taxonomy=tnmg, exams=made, readers=readers, readers_per_exam=1, actor=coordinator, seed=5
+    )
+    for reader in readers:
+        for assignment in queue(batch, reader):
+            submit(reader, assignment, "SR")
+    return batch
+
+
+def test_the_batch_page_runs_as_many_queries_for_many_exams_as_for_few(
+    client_for, diego, ana, bruno, tnmg, django_assert_max_num_queries
+):
+    """Suggestion progress, readers, skips and the exam table come in the page's context, so the page
+    costs the same number of queries whatever the number of exams, reads and suggestions."""
+    client = client_for(diego)
+    small = _batch_with_suggestions("Small", 2, [ana, bruno], diego, tnmg)
+    large = _batch_with_suggestions("Large", 12, [ana, bruno], diego, tnmg)
+    client.get(f"/batches/{small.pk}/")  # the session and caches warm, as for any later page
+    with CaptureQueriesContext(connection) as few:
+        assert client.get(f"/batches/{small.pk}/").status_code == 200
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        page = client.get(f"/batches/{large.pk}/").content.decode()
+    assert "rules 1: 12 of 12 exams computed" in page
