@@ -115,38 +115,58 @@ def quality_report(signals_mv: np.ndarray, sampling_rate: float, derived: list[s
     excursion = np.abs(signals - baseline)
     typical = np.percentile(excursion[:, thin], 99, axis=1)
     for index, name in enumerate(STANDARD_LEADS):
-        row = signals[index]
-        flat = bool(amplitude[index] < FLAT_MV)
-        # Only an extreme away from the baseline is a rail: a clean lead sitting on its median between
-        # beats repeats its own minimum or maximum without being clipped.
-        extremes = sum(
-            np.count_nonzero(row == value) for value in (row.max(), row.min()) if abs(value) > 2 * FLAT_MV
+        leads[name] = _lead_report(
+            signals[index],
+            excursion[index],
+            float(amplitude[index]),
+            float(typical[index]),
+            float(wander[index]),
+            float(hf_noise[index]),
+            fs,
         )
-        saturated = (not flat) and extremes / row.size > SATURATED_FRACTION
-        peak = float(excursion[index].max())
-        artefact = (not flat) and (peak > ARTEFACT_MV or peak > ARTEFACT_RATIO * max(typical[index], FLAT_MV))
-        flags = [
-            flag
-            for flag, on in (
-                ("flat", flat),
-                ("saturated", saturated),
-                ("baseline_wander", (not flat) and wander[index] > BASELINE_MV),
-                ("noise", (not flat) and hf_noise[index] > NOISE_UV),
-                ("artefact", artefact),
-            )
-            if on
-        ]
-        leads[name] = {
-            "flags": flags,
-            "amplitude_mv": _round(amplitude[index]),
-            "baseline_excursion_mv": _round(wander[index]),
-            "noise_uv": _round(hf_noise[index], 1),
-            "largest_excursion_mv": _round(peak),
-            "largest_excursion_at_s": _round(int(excursion[index].argmax()) / fs, 2),
-        }
     residuals = limb_residuals(signals, derived)
     reversal = limb_reversal(signals, fs, {name: "flat" in leads[name]["flags"] for name in STANDARD_LEADS})
     return _graded(leads, residuals, reversal, fs)
+
+
+def _lead_report(
+    row: np.ndarray,
+    excursion: np.ndarray,
+    amplitude: float,
+    typical: float,
+    wander: float,
+    hf_noise: float,
+    fs: float,
+) -> dict[str, Any]:
+    """One lead's flags and figures, from its signal and the measures quality_report took of it."""
+    flat = bool(amplitude < FLAT_MV)
+    # Only an extreme away from the baseline is a rail: a clean lead sitting on its median between
+    # beats repeats its own minimum or maximum without being clipped.
+    extremes = sum(
+        np.count_nonzero(row == value) for value in (row.max(), row.min()) if abs(value) > 2 * FLAT_MV
+    )
+    saturated = (not flat) and extremes / row.size > SATURATED_FRACTION
+    peak = float(excursion.max())
+    artefact = (not flat) and (peak > ARTEFACT_MV or peak > ARTEFACT_RATIO * max(typical, FLAT_MV))
+    flags = [
+        flag
+        for flag, on in (
+            ("flat", flat),
+            ("saturated", saturated),
+            ("baseline_wander", (not flat) and wander > BASELINE_MV),
+            ("noise", (not flat) and hf_noise > NOISE_UV),
+            ("artefact", artefact),
+        )
+        if on
+    ]
+    return {
+        "flags": flags,
+        "amplitude_mv": _round(amplitude),
+        "baseline_excursion_mv": _round(wander),
+        "noise_uv": _round(hf_noise, 1),
+        "largest_excursion_mv": _round(peak),
+        "largest_excursion_at_s": _round(int(excursion.argmax()) / fs, 2),
+    }
 
 
 def _graded(leads: dict, residuals: dict, reversal: dict | None, fs: float) -> dict:

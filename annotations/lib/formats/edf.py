@@ -14,10 +14,14 @@ import re
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from annotations.lib.formats.base import FormatError, ReadOptions, Record, RecordError, check_shape, parse_sex
+
+if TYPE_CHECKING:  # edfio is imported when a file is read, not when the format list is
+    from edfio import Edf
 
 name = "edf"
 MAGIC = b"0       "
@@ -104,14 +108,6 @@ def read(path: Path, options: ReadOptions) -> Iterator[Record | RecordError]:
         [signal.data * _UNIT_MV[signal.physical_dimension.strip().lower()] for signal in leads]
     )
     patient = edf.patient
-    identifiers = {
-        key: value
-        for key, value in {
-            "patient": str(edf.local_patient_identification).strip(),
-            "recording": str(edf.local_recording_identification).strip(),
-        }.items()
-        if value and value.upper() not in {"X", "X X X X", "STARTDATE X X X X"}
-    }
     try:
         sex = parse_sex({"F": "female", "M": "male"}.get(patient.sex, ""))
     except Exception:  # plain EDF: the patient field is free text
@@ -128,6 +124,19 @@ def read(path: Path, options: ReadOptions) -> Iterator[Record | RecordError]:
         lead_names=[_lead_name(signal.label) for signal in leads],
         sex=sex,
         acquired_at=acquired_at,
-        identifiers=identifiers,
+        identifiers=_identifiers(edf),
         source_record=path.name,
     )
+
+
+def _identifiers(edf: Edf) -> dict[str, str]:
+    """The local patient and recording fields, unless they hold only EDF+'s "unknown" placeholders."""
+    found = {
+        "patient": str(edf.local_patient_identification).strip(),
+        "recording": str(edf.local_recording_identification).strip(),
+    }
+    return {
+        key: value
+        for key, value in found.items()
+        if value and value.upper() not in {"X", "X X X X", "STARTDATE X X X X"}
+    }

@@ -163,18 +163,6 @@ def read(path: Path, options: ReadOptions) -> Iterator[Record | RecordError]:
     signals = np.stack([np.asarray(lead.samples, dtype=np.int64) for lead in leads])
     signals = signals[:, : _calibration_start(signals, 1000.0 / resolution)]
     patient = _find(root, "patient")
-    identifiers = {
-        key: value
-        for key, value in {
-            "patient_id": _text(patient, "patientid"),
-            "last_name": _text(patient, "lastname"),
-            "first_name": _text(patient, "firstname"),
-            "birth_date": _text(patient, "dateofbirth"),
-            "institution": _text(root, "institutionname"),
-            "document": _text(root, "documentname"),
-        }.items()
-        if value
-    }
     document = _text(root, "documentname")
     yield Record(
         external_id=(Path(document).stem if document else path.stem)[:200],
@@ -186,6 +174,19 @@ def read(path: Path, options: ReadOptions) -> Iterator[Record | RecordError]:
         sex=parse_sex(_text(patient, "sex")),
         acquired_at=_acquired_at(root),
         labels=list(dict.fromkeys(("statement", text) for text in _statements(root))),
-        identifiers=identifiers,
+        identifiers=_identifiers(root, patient),
         source_record=path.name,
     )
+
+
+def _identifiers(root: Element, patient: Element | None) -> dict[str, str]:
+    """The identifying fields the file fills in: patient, institution and document names."""
+    found = {
+        "patient_id": _text(patient, "patientid"),
+        "last_name": _text(patient, "lastname"),
+        "first_name": _text(patient, "firstname"),
+        "birth_date": _text(patient, "dateofbirth"),
+        "institution": _text(root, "institutionname"),
+        "document": _text(root, "documentname"),
+    }
+    return {key: value for key, value in found.items() if value}

@@ -144,8 +144,20 @@ def card_markdown(card: dict) -> str:
             f"| {batch['id']} | {batch['name']} | {batch['readers_per_exam']} | {batch['suggestion_mode']} "
             f"| {rule.get('method', '-')} |"
         )
+    lines += _counts_markdown(card)
+    lines += _classes_markdown(card)
+    lines += _agreement_markdown(card)
+    lines += ["", "## Files", ""]
+    for item in card["files"]:
+        lines.append(f"- `{item['name']}` ({item['bytes']} bytes), sha256 `{item['sha256']}`")
+    lines += ["", "## Conventions", ""]
+    lines += [f"- {text}" for text in card["conventions"]]
+    return "\n".join(lines) + "\n"
+
+
+def _counts_markdown(card: dict) -> list[str]:
     counts = card["counts"]
-    lines += [
+    return [
         "",
         "## Counts",
         "",
@@ -160,6 +172,11 @@ def card_markdown(card: dict) -> str:
         "",
         "Consensus methods (stored cells): "
         + ", ".join(f"{k} {v}" for k, v in sorted(card["consensus_methods"].items())),
+    ]
+
+
+def _classes_markdown(card: dict) -> list[str]:
+    lines = [
         "",
         "## Classes",
         "",
@@ -173,10 +190,4 @@ def card_markdown(card: dict) -> str:
             f"| {_cell(row['prevalence'])} | {_range(row['prevalence_ci'])} "
             f"| {_cell(kappa.get('fleiss_kappa'))} | {_range(kappa.get('fleiss_kappa_ci'))} |"
         )
-    lines += _agreement_markdown(card)
-    lines += ["", "## Files", ""]
-    for item in card["files"]:
-        lines.append(f"- `{item['name']}` ({item['bytes']} bytes), sha256 `{item['sha256']}`")
-    lines += ["", "## Conventions", ""]
-    lines += [f"- {text}" for text in card["conventions"]]
-    return "\n".join(lines) + "\n"
+    return lines
