@@ -19,7 +19,7 @@ from annotations.services.imports.exams import (
     exams_import,
     exams_plan,
 )
-from annotations.services.imports.outcomes import unmapped_label_text
+from annotations.services.imports.outcomes import ImportReport, unmapped_label_text
 
 
 class Command(BaseCommand):
@@ -84,6 +84,11 @@ class Command(BaseCommand):
             raise CommandError(str(error)) from None
         finally:
             bar.close()
+        self._problems(report)
+        self._unmapped(report)
+        self._summary(report)
+
+    def _problems(self, report: ImportReport) -> None:
         for file in report.files:
             if not file.ok:
                 self.stderr.write(self.style.ERROR(f"FAILED {file.error}"))
@@ -94,6 +99,8 @@ class Command(BaseCommand):
                     )
         for path, reason in report.ignored:
             self.stderr.write(f"IGNORED {path} {reason}")
+
+    def _unmapped(self, report: ImportReport) -> None:
         unmapped = report.unmapped_labels()
         if unmapped:
             listed = ", ".join(
@@ -103,6 +110,9 @@ class Command(BaseCommand):
             self.stdout.write(
                 f"{len(unmapped)} reference label(s) map to no class of {report.taxonomy}: {listed}"
             )
+
+    def _summary(self, report: ImportReport) -> None:
+        """The counts line; a run that imported no file, or failed one, exits with an error."""
         summary = report.summary()
         line = (
             f"{summary['files']} file(s), {summary['files_failed']} failed, "
