@@ -151,6 +151,7 @@ def latent_estimate(
     return posterior, described
 
 
+# Over 50 lines only through its docstring, which states the whole decision rule in one place.
 def consensus_decide(
     reads: npt.ArrayLike,
     *,
