@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
-from django.contrib.auth import get_user_model
 from django.urls import path
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
@@ -16,10 +15,11 @@ from annotations.errors import Invalid
 from annotations.lib.ecg.quality import EXAM_FLAGS
 from annotations.models import ReviewBatch
 from annotations.selectors.batches.access import batch_for_coordinator
-from annotations.selectors.batches.overview import batch_overview
+from annotations.selectors.batches.overview import batch_exam_count, batch_overview
 from annotations.selectors.batches.plan import BatchSpec, batch_plan
 from annotations.selectors.batches.progress import batch_progress
-from annotations.selectors.exams.selection import ExamCriteria
+from annotations.selectors.batches.spec import batch_spec, exam_criteria
+from annotations.selectors.users import active_account
 from annotations.services.batches.lifecycle import batch_create_from_plan
 from annotations.services.batches.skips import assignment_hand_on
 
@@ -94,9 +94,7 @@ class BatchSpecSerializer(serializers.Serializer):
     )
 
     def spec(self) -> BatchSpec:
-        data = dict(self.validated_data)
-        criteria = ExamCriteria(**data.pop("criteria", {}))
-        return BatchSpec(criteria=criteria, **data)
+        return batch_spec(self.validated_data)
 
 
 class SeenElsewhereSerializer(serializers.Serializer):
@@ -270,9 +268,7 @@ class BatchSkipHandOnView(APIView):
         batch = batch_for_coordinator(request.user, pk)
         incoming = HandOnSerializer(data=request.data)
         incoming.is_valid(raise_exception=True)
-        reader = (
-            get_user_model().objects.filter(pk=incoming.validated_data["reader_id"], is_active=True).first()
-        )
+        reader = active_account(incoming.validated_data["reader_id"])
         if reader is None:
             raise Invalid("no such user")
         new = assignment_hand_on(actor=request.user, batch=batch, assignment_id=assignment_id, reader=reader)
@@ -301,7 +297,6 @@ class BatchAddExamsView(APIView):
 
     @extend_schema(request=AddExamsSerializer, responses={201: AddExamsResultSerializer})
     def post(self, request, pk: int):
-        from annotations.models import BatchExam
         from annotations.selectors.batches.plan import exams_to_add
         from annotations.services.batches.queues import batch_add_exams
 
@@ -312,13 +307,13 @@ class BatchAddExamsView(APIView):
         exams = exams_to_add(
             request.user,
             batch,
-            ExamCriteria(**data.get("criteria", {})),
+            exam_criteria(data.get("criteria")),
             sample_size=data["sample_size"],
             seed=data["seed"],
         )
         # A closed batch, or queues that cannot place the exams, is BatchStateConflict: 409.
         added = batch_add_exams(batch=batch, exams=exams, actor=request.user)
-        total = BatchExam.objects.filter(batch=batch).count()
+        total = batch_exam_count(batch)
         return Response({"added": added, "exams": total}, status=status.HTTP_201_CREATED)
 
 

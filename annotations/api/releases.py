@@ -10,9 +10,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from annotations.api.permissions import IsCoordinator
-from annotations.errors import Invalid
-from annotations.models import ReviewBatch
-from annotations.selectors.releases.builds import release_get, release_list, release_progress
+from annotations.selectors.releases.builds import release_batches, release_get, release_list, release_progress
 from annotations.services.releases.builds import (
     TARGETS,
     release_create,
@@ -72,10 +70,7 @@ class ReleaseListCreateView(APIView):
         payload = ReleaseCreateSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         data = payload.validated_data
-        batches = list(ReviewBatch.objects.filter(pk__in=data["batches"]))
-        missing = sorted(set(data["batches"]) - {b.pk for b in batches})
-        if missing:
-            raise Invalid(f"no such batch: {missing}")
+        batches = release_batches(request.user, data["batches"])
         release = release_create(
             actor=request.user,
             batches=batches,

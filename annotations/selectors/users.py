@@ -52,3 +52,8 @@ def active_readers() -> QuerySet:
     return (
         get_user_model().objects.filter(is_active=True, groups__name=Role.READER.value).order_by("username")
     )
+
+
+def active_account(user_id: int):
+    """The active account with this id, or None."""
+    return get_user_model().objects.filter(pk=user_id, is_active=True).first()

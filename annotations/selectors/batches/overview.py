@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db.models import Count, Q, QuerySet
 
 from annotations.errors import Forbidden
-from annotations.models import Assignment, ReviewBatch
+from annotations.models import Assignment, BatchExam, ReviewBatch
 from annotations.roles import Role, has_role
 
 
@@ -23,3 +23,8 @@ def batch_overview(user) -> QuerySet[ReviewBatch]:
         )
         .order_by("-created_at")
     )
+
+
+def batch_exam_count(batch: ReviewBatch) -> int:
+    """How many exams the batch holds now."""
+    return BatchExam.objects.filter(batch=batch).count()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.db.models import QuerySet
 
-from annotations.errors import Forbidden, NotFound
+from annotations.errors import Forbidden, Invalid, NotFound
 from annotations.models import Release, ReviewBatch
 from annotations.roles import Role, has_role
 
@@ -50,3 +50,13 @@ def release_progress(release: Release) -> dict:
 def exportable_batches(user) -> QuerySet[ReviewBatch]:
     _require_coordinator(user)
     return ReviewBatch.objects.exclude(status=ReviewBatch.Status.DRAFT).select_related("taxonomy")
+
+
+def release_batches(user, batch_ids: list[int]) -> list[ReviewBatch]:
+    """The batches a release is asked for, each one named; an id that names no batch is refused."""
+    _require_coordinator(user)
+    batches = list(ReviewBatch.objects.filter(pk__in=batch_ids))
+    missing = sorted(set(batch_ids) - {batch.pk for batch in batches})
+    if missing:
+        raise Invalid(f"no such batch: {missing}")
+    return batches

@@ -1,0 +1,140 @@
+"""The layers point one way: views/api -> services/selectors -> models/lib, and lib is pure.
+
+Read from the source with `ast`, so an import tucked inside a function counts as much as one at the top.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+PACKAGE = ROOT / "annotations"
+CAPABILITIES = [
+    "taxonomy",
+    "exams",
+    "imports",
+    "batches",
+    "reading",
+    "suggestions",
+    "agreement",
+    "adjudication",
+    "releases",
+    "audit",
+]
+
+
+def _modules(layer: str) -> list[Path]:
+    place = PACKAGE / layer
+    return [place] if place.suffix == ".py" else sorted(place.rglob("*.py"))
+
+
+def _imports(path: Path) -> set[str]:
+    """Every module path this file imports, at any depth (relative imports resolved)."""
+    tree = ast.parse(path.read_text())
+    package = ".".join(path.relative_to(ROOT).with_suffix("").parts[:-1])
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.rsplit(".", node.level - 1)[0] if node.level > 1 else package
+                module = f"{base}.{node.module}" if node.module else base
+            else:
+                module = node.module or ""
+            found.add(module)
+            found.update(f"{module}.{alias.name}" for alias in node.names)
+    return found
+
+
+def _offenders(layer: str, forbidden: re.Pattern[str]) -> dict[str, list[str]]:
+    out = {}
+    for path in _modules(layer):
+        bad = sorted(name for name in _imports(path) if forbidden.match(name))
+        if bad:
+            out[str(path.relative_to(ROOT))] = bad
+    return out
+
+
+def test_lib_imports_nothing_of_the_project_outside_lib_and_no_framework():
+    forbidden = re.compile(
+        r"^(django|rest_framework|celery|drf_spectacular|ecgreview)(\.|$)|^annotations\.(?!lib)"
+    )
+    assert _offenders("lib", forbidden) == {}
+
+
+def test_no_selector_imports_a_service_or_a_task():
+    assert _offenders("selectors", re.compile(r"^annotations\.(services|tasks|views|api)(\.|$)")) == {}
+
+
+def test_services_reach_tasks_only_through_the_enqueue_helper():
+    forbidden = re.compile(r"^annotations\.(tasks|views|api)(\.|$)")
+    assert _offenders("services", forbidden) == {}
+
+
+def test_models_import_no_behaviour():
+    forbidden = re.compile(r"^annotations\.(services|selectors|tasks|views|api)(\.|$)")
+    assert _offenders("models", forbidden) == {}
+
+
+def test_tasks_call_services_and_nothing_above_them():
+    forbidden = re.compile(r"^annotations\.(views|api|selectors)(\.|$)")
+    assert _offenders("tasks", forbidden) == {}
+
+
+@pytest.mark.parametrize("layer", ["views", "api", "templatetags", "forms.py"])
+def test_pages_and_api_never_query_the_database_themselves(layer):
+    """Reads go through selectors that take the requesting user; a `.objects.` here would bypass them."""
+    offenders = [
+        str(path.relative_to(ROOT))
+        for path in _modules(layer)
+        if re.search(r"\.objects\b|\.filter\(|\.get_queryset\(\)\.", path.read_text())
+    ]
+    assert offenders == []
+
+
+def test_every_capability_has_its_model_module_and_the_layers_use_its_name():
+    for capability in CAPABILITIES:
+        assert (PACKAGE / "models" / f"{capability}.py").exists(), capability
+    for layer in ("services", "selectors", "api", "views"):
+        names = {p.stem if p.suffix else p.name for p in (PACKAGE / layer).iterdir()} - {
+            "__init__",
+            "__pycache__",
+        }
+        strangers = (
+            names
+            - set(CAPABILITIES)
+            - {
+                "access",
+                "auth",
+                "blinding",
+                "demo",
+                "enqueue",
+                "errors",
+                "home",
+                "permissions",
+                "urls",
+                "users",
+            }
+        )
+        assert strangers == set(), (layer, strangers)
+
+
+def test_no_comment_or_docstring_cites_an_issue_number():
+    suffixes = {".py", ".js", ".css", ".html", ".example", ".yml", ".toml"}
+    roots = [PACKAGE, ROOT / "ecgreview", ROOT / "static", ROOT / "templates", ROOT / "bench", ROOT / "tests"]
+    files = [p for base in roots for p in base.rglob("*") if p.suffix in suffixes and "vendor" not in p.parts]
+    files += [ROOT / ".env.example", ROOT / "Makefile", ROOT / "docker-compose.yml"]
+    pattern = re.compile(r"\bissues?\s*#?\d+\b", re.IGNORECASE)
+    cited = [
+        f"{p.relative_to(ROOT)}:{n}"
+        for p in files
+        if p.exists() and p != Path(__file__).resolve()
+        for n, line in enumerate(p.read_text(errors="replace").splitlines(), 1)
+        if pattern.search(line)
+    ]
+    assert cited == []
