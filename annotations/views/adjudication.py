@@ -80,7 +80,7 @@ def adjudication_case_view(request, batch_id: int, exam_id: int):
         except StaleAdjudication as error:
             messages.error(request, str(error))
             status = 409
-        except (AdjudicationError, PermissionError) as error:
+        except AdjudicationError as error:  # AdjudicationRefused included: shown, as a 400
             messages.error(request, str(error))
             status = 400
         case = adjudication_case(request.user, batch_id, exam_id)

@@ -10,6 +10,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
+from annotations.errors import Forbidden
 from annotations.forms import AddExamsForm, AddReadersForm, BatchDesignForm, HandOnForm, ReassignForm
 from annotations.roles import Role
 from annotations.selectors.agreement.tables import stored_reader_quality
@@ -125,7 +126,7 @@ def _change(request, batch_id: int, change) -> object:
     try:
         message = change(batch)
         messages.success(request, message)
-    except (BatchDesignError, PermissionError) as error:
+    except (BatchDesignError, Forbidden) as error:
         messages.error(request, str(error))
     return redirect("batch-detail", batch_id=batch.pk)
 

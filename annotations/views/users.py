@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
+from annotations.errors import Forbidden
 from annotations.roles import Role
 from annotations.selectors.users import people_list
 from annotations.services.users import (
@@ -104,7 +105,7 @@ def person_roles(request, user_id: int):
     try:
         user_set_roles(user=account, roles=form.role_set(), actor=request.user)
         messages.success(request, _("Roles of %(user)s saved.") % {"user": account.get_username()})
-    except PermissionError as error:
+    except Forbidden as error:
         messages.error(request, str(error))
     return redirect("people")
 
@@ -118,7 +119,7 @@ def person_active(request, user_id: int):
         user_set_active(user=account, active=active, actor=request.user)
         done = _("%(user)s can sign in.") if active else _("%(user)s is deactivated.")
         messages.success(request, done % {"user": account.get_username()})
-    except PermissionError as error:
+    except Forbidden as error:
         messages.error(request, str(error))
     return redirect("people")
 
@@ -129,7 +130,7 @@ def person_reset_password(request, user_id: int):
     account = _account(user_id)
     try:
         password = user_reset_password(user=account, actor=request.user)
-    except PermissionError as error:
+    except Forbidden as error:
         messages.error(request, str(error))
         return redirect("people")
     return _page(request, shown={"username": account.get_username(), "password": password})
