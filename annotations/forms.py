@@ -8,6 +8,7 @@ from django.utils.translation import gettext_noop
 
 from annotations.models import QUALITY_FLAG_CHOICES, QualityGrade, ReviewBatch
 from annotations.selectors.batches.plan import BatchSpec
+from annotations.selectors.batches.spec import batch_spec, exam_criteria
 from annotations.selectors.exams.browse import dataset_names
 from annotations.selectors.exams.selection import ExamCriteria
 from annotations.selectors.taxonomy import taxonomy_list
@@ -102,34 +103,13 @@ class BatchDesignForm(forms.Form):
 
     def spec(self) -> BatchSpec:
         data = self.cleaned_data
-        labels = [item.strip() for item in (data["reference_labels"] or "").split(",") if item.strip()]
-        return BatchSpec(
-            name=data["name"],
-            taxonomy_id=data["taxonomy"].pk,
-            reader_ids=[reader.pk for reader in data["readers"]],
-            readers_per_exam=data["readers_per_exam"],
-            criteria=ExamCriteria(
-                datasets=list(data["datasets"]),
-                age_min=data["age_min"],
-                age_max=data["age_max"],
-                sex=data["sex"] or None,
-                reference_labels=labels,
-                quality_grades=list(data.get("quality_grades") or []),
-                quality_without=list(data.get("quality_without") or []),
-            ),
-            sample_size=data["sample_size"],
-            stratify_provider=data["stratify_provider"] or None,
-            stratify_code=data["stratify_code"] or None,
-            strata=data["strata"],
-            gold_fraction=data["gold_fraction"],
-            retest_fraction=data["retest_fraction"],
-            min_pair_overlap=data["min_pair_overlap"],
-            suggestion_mode=data["suggestion_mode"],
-            due_date=data["due_date"],
-            seed=data["seed"],
-            escalation=data["escalation"] or None,
-            escalation_cap=data["escalation_cap"] or 1,
-            exclude_seen=bool(data.get("exclude_seen")),
+        return batch_spec(
+            {
+                **data,
+                "taxonomy_id": data["taxonomy"].pk,
+                "reader_ids": [reader.pk for reader in data["readers"]],
+                "criteria": data,  # the criteria are fields of this same form
+            }
         )
 
 
@@ -172,13 +152,4 @@ class AddExamsForm(forms.Form):
         self.fields["datasets"].choices = [(name, name) for name in dataset_names()]
 
     def criteria(self) -> ExamCriteria:
-        data = self.cleaned_data
-        return ExamCriteria(
-            datasets=list(data["datasets"]),
-            age_min=data["age_min"],
-            age_max=data["age_max"],
-            sex=data["sex"] or None,
-            reference_labels=[i.strip() for i in (data["reference_labels"] or "").split(",") if i.strip()],
-            quality_grades=list(data.get("quality_grades") or []),
-            quality_without=list(data.get("quality_without") or []),
-        )
+        return exam_criteria(self.cleaned_data)

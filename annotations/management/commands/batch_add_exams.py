@@ -4,9 +4,10 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
 from annotations.errors import Forbidden, NotFound
+from annotations.management.criteria import add_criteria_arguments, criteria_options
 from annotations.selectors.batches.access import batch_for_coordinator
 from annotations.selectors.batches.plan import BatchPlanError, exams_to_add
-from annotations.selectors.exams.selection import ExamCriteria
+from annotations.selectors.batches.spec import exam_criteria
 from annotations.services.batches.lifecycle import BatchDesignError
 from annotations.services.batches.queues import batch_add_exams
 
@@ -17,11 +18,7 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("batch", type=int, help="The batch's id.")
         parser.add_argument("--coordinator", required=True, help="Username of the coordinator adding them.")
-        parser.add_argument("--dataset", action="append", default=[], help="Repeat for several datasets.")
-        parser.add_argument("--age-min", type=int)
-        parser.add_argument("--age-max", type=int)
-        parser.add_argument("--sex", choices=["F", "M", "U"])
-        parser.add_argument("--reference", action="append", default=[], help="SYSTEM:CODE reference label.")
+        add_criteria_arguments(parser)
         parser.add_argument("--sample", type=int, help="Random sample of N of the matching exams (seeded).")
         parser.add_argument("--seed", type=int, default=0)
 
@@ -31,13 +28,7 @@ class Command(BaseCommand):
             raise CommandError(f"no user {o['coordinator']!r}")
         if o["sample"] is not None and o["sample"] < 1:
             raise CommandError("--sample must be at least 1")
-        criteria = ExamCriteria(
-            datasets=o["dataset"],
-            age_min=o["age_min"],
-            age_max=o["age_max"],
-            sex=o["sex"],
-            reference_labels=o["reference"],
-        )
+        criteria = exam_criteria(criteria_options(o))
         try:
             batch = batch_for_coordinator(coordinator, o["batch"])
             exams = exams_to_add(coordinator, batch, criteria, sample_size=o["sample"], seed=o["seed"])

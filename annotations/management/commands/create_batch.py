@@ -4,9 +4,10 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
 from annotations.errors import Forbidden
+from annotations.management.criteria import add_criteria_arguments, criteria_options
 from annotations.models import ReviewBatch, Taxonomy
-from annotations.selectors.batches.plan import BatchPlanError, BatchSpec, batch_plan
-from annotations.selectors.exams.selection import ExamCriteria
+from annotations.selectors.batches.plan import BatchPlanError, batch_plan
+from annotations.selectors.batches.spec import batch_spec
 from annotations.services.agreement.tables import batch_interval_method_set
 from annotations.services.batches.lifecycle import BatchDesignError, batch_create_from_plan
 
@@ -32,11 +33,7 @@ class Command(BaseCommand):
         parser.add_argument("--readers", required=True, help="Comma-separated reader usernames.")
         parser.add_argument("--k", type=int, default=2, help="Readers per exam.")
         parser.add_argument("--taxonomy", help="KEY or KEY:VERSION; default: the default taxonomy.")
-        parser.add_argument("--dataset", action="append", default=[], help="Repeat for several datasets.")
-        parser.add_argument("--age-min", type=int)
-        parser.add_argument("--age-max", type=int)
-        parser.add_argument("--sex", choices=["F", "M", "U"])
-        parser.add_argument("--reference", action="append", default=[], help="SYSTEM:CODE reference label.")
+        add_criteria_arguments(parser)
         parser.add_argument("--sample", type=int, help="Random sample of N exams (seeded).")
         parser.add_argument("--stratify-by", help="PROVIDER:CODE: stratify the sample by this score.")
         parser.add_argument("--strata", type=int, default=4)
@@ -71,30 +68,20 @@ class Command(BaseCommand):
         if missing:
             raise CommandError(f"no such users: {', '.join(missing)}")
         provider, _, code = (o["stratify_by"] or "").partition(":")
-        spec = BatchSpec(
-            name=o["name"],
-            taxonomy_id=_taxonomy(o["taxonomy"]).pk,
-            reader_ids=[found[n] for n in names],
-            readers_per_exam=o["k"],
-            sample_size=o["sample"],
-            stratify_provider=provider or None,
-            stratify_code=code or None,
-            strata=o["strata"],
-            gold_fraction=o["gold_fraction"],
-            retest_fraction=o["retest_fraction"],
-            min_pair_overlap=o["min_pair_overlap"],
-            suggestion_mode=o["mode"],
-            due_date=o["due"],
-            seed=o["seed"],
-            escalation=o["escalate"],
-            escalation_cap=o["escalation_cap"],
-            criteria=ExamCriteria(
-                datasets=o["dataset"],
-                age_min=o["age_min"],
-                age_max=o["age_max"],
-                sex=o["sex"],
-                reference_labels=o["reference"],
-            ),
+        spec = batch_spec(
+            {
+                **o,
+                "taxonomy_id": _taxonomy(o["taxonomy"]).pk,
+                "reader_ids": [found[n] for n in names],
+                "readers_per_exam": o["k"],
+                "sample_size": o["sample"],
+                "stratify_provider": provider,
+                "stratify_code": code,
+                "suggestion_mode": o["mode"],
+                "due_date": o["due"],
+                "escalation": o["escalate"],
+                "criteria": criteria_options(o),
+            }
         )
         try:
             plan = batch_plan(coordinator, spec)
