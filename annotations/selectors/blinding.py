@@ -10,8 +10,8 @@
     batch_pseudonyms(batch)                      reader id -> "Reader A", ... within one batch
 
 A service that hands a slot to a reader (services.batches) asks exam_reader_eligible or readers_barred
-first, and, for a reader new to the batch, calls services.batches._pseudonyms_keep so the adjudicators'
-"Reader A/B/C" letters stay where they were.
+first, and, for a reader new to the batch, calls services.batches.lifecycle.pseudonyms_keep so the
+adjudicators' "Reader A/B/C" letters stay where they were.
 
 The rule is per exam, never per batch, because the same exam can sit in several batches and one account
 can be both reader and adjudicator:
