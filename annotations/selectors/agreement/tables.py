@@ -176,6 +176,100 @@ def _ci(row: dict, name: str) -> list:
     return list(row.get(f"{name}_ci") or [None, None])
 
 
+def _classes_table(data: dict, results: dict) -> tuple[list[str], list[list]]:
+    boot = results.get("bootstrap") or {}
+    header = ["code", "name", "prevalence", "observed_agreement"]
+    for name in CLASS_STATISTICS:
+        header += [name, f"{name}_ci_lower", f"{name}_ci_upper", f"{name}_defined", f"{name}_ci_partial"]
+    header += ["positive_reads", "exams_read", "disputed", "interval_method", "exams_left_out"]
+    rows = []
+    for row in data["all_classes"]:
+        values = [row["code"], row["name"], row["prevalence"], row["observed_agreement"]]
+        for name in CLASS_STATISTICS:
+            values += [row[name], *_ci(row, name), row.get(f"{name}_defined"), row.get(f"{name}_ci_partial")]
+        values += [
+            row["positive_reads"],
+            row["n_exams_read"],
+            row["disputed"],
+            boot.get("method", "exams"),
+            boot.get("exams_left_out"),
+        ]
+        rows.append(values)
+    return header, rows
+
+
+def _readers_table(data: dict, results: dict) -> tuple[list[str], list[list]]:
+    rows = [
+        [row["username"], row["pseudonym"], *(row.get(f) for f in READER_FIELDS)] for row in data["readers"]
+    ]
+    return ["reader", "pseudonym", *READER_FIELDS], rows
+
+
+def _pairs_table(data: dict, results: dict) -> tuple[list[str], list[list]]:
+    matrix = data["matrix"]
+    rows = [
+        [row["username"], other["username"], row["cells"][b]["kappa"], row["cells"][b]["shared"]]
+        for a, row in enumerate(matrix)
+        for b, other in enumerate(matrix)
+        if b > a
+    ]
+    return ["reader_a", "reader_b", "mean_kappa", "exams_in_common"], rows
+
+
+def _pairs_by_class_table(data: dict, results: dict) -> tuple[list[str], list[list]]:
+    usernames = data["usernames"]
+    header = ["reader_a", "reader_b", "pseudonym_a", "pseudonym_b", "code", "kappa", "kappa_ci_lower"]
+    header += ["kappa_ci_upper", "kappa_defined", "kappa_ci_partial", "n", "positive_a", "positive_b"]
+    header += ["positive_both"]
+    rows = [
+        [
+            usernames.get(row["reader_a_id"], "?"),
+            usernames.get(row["reader_b_id"], "?"),
+            row["pseudonym_a"],
+            row["pseudonym_b"],
+            row["code"],
+            row["kappa"],
+            *_ci(row, "kappa"),
+            row["kappa_defined"],
+            row["kappa_ci_partial"],
+            row["n"],
+            row["positive_a"],
+            row["positive_b"],
+            row["positive_both"],
+        ]
+        for row in results.get("pairs_by_class", [])
+    ]
+    return header, rows
+
+
+def _reader_classes_table(data: dict, results: dict) -> tuple[list[str], list[list]]:
+    usernames = data["usernames"]
+    names = {row["reader_id"]: row.get("pseudonym", "") for row in results.get("readers", [])}
+    header = ["reader", "pseudonym", "code", "reference", "n", "n_positive", "n_negative"]
+    for name in ("sensitivity", "specificity", "kappa"):
+        header += [name, f"{name}_ci_lower", f"{name}_ci_upper"]
+    header += ["kappa_defined", "kappa_ci_partial", "outlier", "low"]
+    rows = []
+    for row in results.get("reader_classes", []):
+        values = [usernames.get(row["reader_id"], "?"), names.get(row["reader_id"], "")]
+        values += [row[key] for key in ("code", "reference", "n", "n_positive", "n_negative")]
+        for name in ("sensitivity", "specificity", "kappa"):
+            values += [row[name], *_ci(row, name)]
+        values += [row["kappa_defined"], row["kappa_ci_partial"], row["outlier"], row["low"]]
+        rows.append(values)
+    return header, rows
+
+
+#: (header, rows) of each table from the dashboard's arrangement and the stored results, cells not yet text.
+_TABLE_BUILDERS = {
+    "classes": _classes_table,
+    "readers": _readers_table,
+    "pairs": _pairs_table,
+    "pairs_by_class": _pairs_by_class_table,
+    "reader_classes": _reader_classes_table,
+}
+
+
 def agreement_table(result: AgreementResult, table: str) -> tuple[list[str], list[list[str]]]:
     """(header, rows) of one stored table, every cell already text; readers by user name (coordinators
     may see who read) and pseudonym. Raises ValueError for an unknown table."""
@@ -183,94 +277,9 @@ def agreement_table(result: AgreementResult, table: str) -> tuple[list[str], lis
 
     if table not in TABLES:
         raise ValueError(f"unknown table {table!r}; choose one of {', '.join(TABLES)}")
-    data = agreement_dashboard(result)
-    results = result.results or {}
-    boot = results.get("bootstrap") or {}
+    header, rows = _TABLE_BUILDERS[table](agreement_dashboard(result), result.results or {})
     provenance = [result.algorithm_version, str(result.read_count), result.computed_at.isoformat()]
     tail = ["algorithm_version", "read_count", "computed_at"]
-    usernames = data["usernames"]
-    names = {row["reader_id"]: row.get("pseudonym", "") for row in results.get("readers", [])}
-    rows: list[list] = []
-    if table == "classes":
-        header = ["code", "name", "prevalence", "observed_agreement"]
-        for name in CLASS_STATISTICS:
-            header += [name, f"{name}_ci_lower", f"{name}_ci_upper", f"{name}_defined", f"{name}_ci_partial"]
-        header += ["positive_reads", "exams_read", "disputed", "interval_method", "exams_left_out"]
-        for row in data["all_classes"]:
-            values = [row["code"], row["name"], row["prevalence"], row["observed_agreement"]]
-            for name in CLASS_STATISTICS:
-                values += [
-                    row[name],
-                    *_ci(row, name),
-                    row.get(f"{name}_defined"),
-                    row.get(f"{name}_ci_partial"),
-                ]
-            values += [
-                row["positive_reads"],
-                row["n_exams_read"],
-                row["disputed"],
-                boot.get("method", "exams"),
-                boot.get("exams_left_out"),
-            ]
-            rows.append(values)
-    elif table == "readers":
-        header = ["reader", "pseudonym", *READER_FIELDS]
-        for row in data["readers"]:
-            rows.append([row["username"], row["pseudonym"], *(row.get(f) for f in READER_FIELDS)])
-    elif table == "pairs":
-        header = ["reader_a", "reader_b", "mean_kappa", "exams_in_common"]
-        for a, row in enumerate(data["matrix"]):
-            for b, other in enumerate(data["matrix"]):
-                if b > a:
-                    rows.append(
-                        [
-                            row["username"],
-                            other["username"],
-                            row["cells"][b]["kappa"],
-                            row["cells"][b]["shared"],
-                        ]
-                    )
-    elif table == "pairs_by_class":
-        header = ["reader_a", "reader_b", "pseudonym_a", "pseudonym_b", "code", "kappa", "kappa_ci_lower"]
-        header += ["kappa_ci_upper", "kappa_defined", "kappa_ci_partial", "n", "positive_a", "positive_b"]
-        header += ["positive_both"]
-        for row in results.get("pairs_by_class", []):
-            rows.append(
-                [
-                    usernames.get(row["reader_a_id"], "?"),
-                    usernames.get(row["reader_b_id"], "?"),
-                    row["pseudonym_a"],
-                    row["pseudonym_b"],
-                    row["code"],
-                    row["kappa"],
-                    *_ci(row, "kappa"),
-                    row["kappa_defined"],
-                    row["kappa_ci_partial"],
-                    row["n"],
-                    row["positive_a"],
-                    row["positive_b"],
-                    row["positive_both"],
-                ]
-            )
-    else:
-        header = ["reader", "pseudonym", "code", "reference", "n", "n_positive", "n_negative"]
-        for name in ("sensitivity", "specificity", "kappa"):
-            header += [name, f"{name}_ci_lower", f"{name}_ci_upper"]
-        header += ["kappa_defined", "kappa_ci_partial", "outlier", "low"]
-        for row in results.get("reader_classes", []):
-            values = [
-                usernames.get(row["reader_id"], "?"),
-                names.get(row["reader_id"], ""),
-                row["code"],
-                row["reference"],
-                row["n"],
-                row["n_positive"],
-                row["n_negative"],
-            ]
-            for name in ("sensitivity", "specificity", "kappa"):
-                values += [row[name], *_ci(row, name)]
-            values += [row["kappa_defined"], row["kappa_ci_partial"], row["outlier"], row["low"]]
-            rows.append(values)
     return [*header, *tail], [[cell(v) for v in values] + provenance for values in rows]
 
 
