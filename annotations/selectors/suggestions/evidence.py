@@ -94,12 +94,13 @@ def consensus_truth(batch: ReviewBatch, classes: dict[int, DiagnosticClass]) -> 
     return truth
 
 
-def provider_agreement(batch: ReviewBatch) -> list[dict]:
-    """Per provider version and class: n, positives, tp/fp/tn/fn, sensitivity, specificity, AUC."""
-    classes = _classes(batch)
-    consensus = consensus_truth(batch, classes)
-    if not consensus:
-        return []
+#: (provider, version) -> class id -> (score, consensus value, threshold) per scored cell with a consensus.
+_ScoredCells = dict[tuple[str, str], dict[int, list[tuple[float, bool, float]]]]
+
+
+def _scored_cells(
+    batch: ReviewBatch, classes: dict[int, DiagnosticClass], consensus: dict[tuple[int, int], bool]
+) -> _ScoredCells:
     scores = SuggestionScore.objects.filter(
         suggestion__exam_id__in={exam_id for exam_id, _ in consensus},
         suggestion__status=Suggestion.Status.OK,
@@ -112,9 +113,7 @@ def provider_agreement(batch: ReviewBatch) -> list[dict]:
         "diagnostic_class_id",
         "score",
     )
-    pairs: dict[tuple[str, str], dict[int, list[tuple[float, bool, float]]]] = defaultdict(
-        lambda: defaultdict(list)
-    )
+    pairs: _ScoredCells = defaultdict(lambda: defaultdict(list))
     scores = list(scores)
     thresholds = _thresholds({row[0] for row in scores})
     for suggestion_id, provider, version, exam_id, class_id, score in scores:
@@ -123,62 +122,74 @@ def provider_agreement(batch: ReviewBatch) -> list[dict]:
             continue
         threshold = thresholds[suggestion_id].get(source_code(classes[class_id]), DEFAULT_THRESHOLD)
         pairs[(provider, version)][class_id].append((score, truth, threshold))
+    return pairs
+
+
+def _provider_class_row(klass: DiagnosticClass, items: list[tuple[float, bool, float]]) -> dict:
+    counts = _Counts()
+    for score, truth, threshold in items:
+        predicted = score >= threshold
+        if truth:
+            counts.tp += predicted
+            counts.fn += not predicted
+        else:
+            counts.fp += predicted
+            counts.tn += not predicted
+    positives, negatives = counts.tp + counts.fn, counts.fp + counts.tn
+    auc = (
+        float(roc_auc_score([t for _, t, _ in items], [s for s, _, _ in items]))
+        if positives and negatives
+        else None  # undefined with one class only
+    )
+    return {
+        "code": klass.code,
+        "name": klass.name,
+        "threshold": items[0][2],
+        "n": len(items),
+        "positives": positives,
+        "negatives": negatives,
+        **vars(counts),
+        "sensitivity": _ratio(counts.tp, positives),
+        "specificity": _ratio(counts.tn, negatives),
+        "auc": auc,
+    }
+
+
+def provider_agreement(batch: ReviewBatch) -> list[dict]:
+    """Per provider version and class: n, positives, tp/fp/tn/fn, sensitivity, specificity, AUC."""
+    classes = _classes(batch)
+    consensus = consensus_truth(batch, classes)
+    if not consensus:
+        return []
     out = []
-    for (provider, version), by_class in sorted(pairs.items()):
-        rows = []
-        for class_id in sorted(by_class, key=lambda pk: classes[pk].position):
-            items = by_class[class_id]
-            counts = _Counts()
-            for score, truth, threshold in items:
-                predicted = score >= threshold
-                if truth:
-                    counts.tp += predicted
-                    counts.fn += not predicted
-                else:
-                    counts.fp += predicted
-                    counts.tn += not predicted
-            positives, negatives = counts.tp + counts.fn, counts.fp + counts.tn
-            auc = (
-                float(roc_auc_score([t for _, t, _ in items], [s for s, _, _ in items]))
-                if positives and negatives
-                else None  # undefined with one class only
-            )
-            rows.append(
-                {
-                    "code": classes[class_id].code,
-                    "name": classes[class_id].name,
-                    "threshold": items[0][2],
-                    "n": len(items),
-                    "positives": positives,
-                    "negatives": negatives,
-                    **vars(counts),
-                    "sensitivity": _ratio(counts.tp, positives),
-                    "specificity": _ratio(counts.tn, negatives),
-                    "auc": auc,
-                }
-            )
+    for (provider, version), by_class in sorted(_scored_cells(batch, classes, consensus).items()):
+        rows = [
+            _provider_class_row(classes[class_id], by_class[class_id])
+            for class_id in sorted(by_class, key=lambda pk: classes[pk].position)
+        ]
         out.append({"provider": provider, "version": version, "classes": rows})
     return out
 
 
-def automation_bias(batch: ReviewBatch) -> list[dict]:
-    """Per reader: reads compared, and per class blind-vs-revised moves toward or away from the
-    suggestion shown. Only assignments with a submitted blind and a submitted revised read count."""
-    if batch.suggestion_mode != ReviewBatch.SuggestionMode.TWO_STAGE:
-        return []
-    classes = _classes(batch)
-    reads: dict[int, dict[str, int]] = defaultdict(dict)  # assignment -> stage -> annotation id
+def _submitted_reads(batch: ReviewBatch) -> tuple[dict[int, dict[str, int]], dict[int, set[int]]]:
+    """(assignment -> stage -> submitted annotation id, annotation id -> the class ids it marks)."""
+    reads: dict[int, dict[str, int]] = defaultdict(dict)
     for annotation_id, assignment_id, stage in Annotation.objects.filter(
         assignment__batch=batch, status=Annotation.Status.SUBMITTED
     ).values_list("pk", "assignment_id", "stage"):
         reads[assignment_id][stage] = annotation_id
-    by_annotation = defaultdict(set)
+    by_annotation: dict[int, set[int]] = defaultdict(set)
     for annotation_id, class_id in AnnotationLabel.objects.filter(
         annotation__assignment__batch=batch, annotation__status=Annotation.Status.SUBMITTED
     ).values_list("annotation_id", "diagnostic_class_id"):
         by_annotation[annotation_id].add(class_id)
-    exposures = {}
-    readers = {}
+    return reads, by_annotation
+
+
+def _revised_exposures(batch: ReviewBatch) -> tuple[dict[int, int], dict[int, tuple[int, str]]]:
+    """(assignment -> the first suggestion shown with its revised read, assignment -> (reader id, name))."""
+    exposures: dict[int, int] = {}
+    readers: dict[int, tuple[int, str]] = {}
     for assignment_id, suggestion_id, reader_id, username in (
         SuggestionExposure.objects.filter(assignment__batch=batch, stage=Annotation.Stage.REVISED)
         .order_by("shown_at")
@@ -186,13 +197,32 @@ def automation_bias(batch: ReviewBatch) -> list[dict]:
     ):
         exposures.setdefault(assignment_id, suggestion_id)
         readers[assignment_id] = (reader_id, username)
-    thresholds = _thresholds(set(exposures.values()))
+    return exposures, readers
+
+
+def _suggestion_scores(batch: ReviewBatch, suggestion_ids: set[int]) -> dict[int, dict[int, float]]:
     scored: dict[int, dict[int, float]] = defaultdict(dict)
     for suggestion_id, class_id, score in SuggestionScore.objects.filter(
-        suggestion_id__in=set(exposures.values()), diagnostic_class__taxonomy_id=batch.taxonomy_id
+        suggestion_id__in=suggestion_ids, diagnostic_class__taxonomy_id=batch.taxonomy_id
     ).values_list("suggestion_id", "diagnostic_class_id", "score"):
         scored[suggestion_id][class_id] = score
+    return scored
 
+
+@dataclass
+class _Moves:
+    """Blind-to-revised moves per (reader, class), reads compared per reader, and the readers' names."""
+
+    table: dict[tuple[int, int], dict[str, int]]
+    compared: dict[int, int]
+    names: dict[int, str]
+
+
+def _moves(batch: ReviewBatch, classes: dict[int, DiagnosticClass]) -> _Moves:
+    reads, by_annotation = _submitted_reads(batch)
+    exposures, readers = _revised_exposures(batch)
+    thresholds = _thresholds(set(exposures.values()))
+    scored = _suggestion_scores(batch, set(exposures.values()))
     table: dict[tuple[int, int], dict[str, int]] = defaultdict(
         lambda: {"reads": 0, "blind_agreed": 0, "blind_disagreed": 0, "toward": 0, "away": 0}
     )
@@ -214,27 +244,35 @@ def automation_bias(batch: ReviewBatch) -> list[dict]:
             cell["blind_agreed" if b == suggested else "blind_disagreed"] += 1
             if b != r:
                 cell["toward" if r == suggested else "away"] += 1
-    names = dict(readers.values())
+    return _Moves(table=table, compared=compared, names=dict(readers.values()))
+
+
+def automation_bias(batch: ReviewBatch) -> list[dict]:
+    """Per reader: reads compared, and per class blind-vs-revised moves toward or away from the
+    suggestion shown. Only assignments with a submitted blind and a submitted revised read count."""
+    if batch.suggestion_mode != ReviewBatch.SuggestionMode.TWO_STAGE:
+        return []
+    classes = _classes(batch)
+    moves = _moves(batch, classes)
+    by_position = sorted(moves.table.items(), key=lambda item: classes[item[0][1]].position)
     out = []
-    for reader_id in sorted(compared, key=lambda pk: names[pk]):
-        rows = []
-        for (rid, class_id), cell in sorted(table.items(), key=lambda item: classes[item[0][1]].position):
-            if rid != reader_id:
-                continue
-            rows.append(
-                {
-                    "code": classes[class_id].code,
-                    **cell,
-                    # Of the reads where the blind read differed from the suggestion, the share revised
-                    # to match it; of those where it agreed, the share revised to differ.
-                    "toward_rate": _ratio(cell["toward"], cell["blind_disagreed"]),
-                    "away_rate": _ratio(cell["away"], cell["blind_agreed"]),
-                }
-            )
+    for reader_id in sorted(moves.compared, key=lambda pk: moves.names[pk]):
+        rows = [
+            {
+                "code": classes[class_id].code,
+                **cell,
+                # Of the reads where the blind read differed from the suggestion, the share revised
+                # to match it; of those where it agreed, the share revised to differ.
+                "toward_rate": _ratio(cell["toward"], cell["blind_disagreed"]),
+                "away_rate": _ratio(cell["away"], cell["blind_agreed"]),
+            }
+            for (rid, class_id), cell in by_position
+            if rid == reader_id
+        ]
         out.append(
             {
-                "reader": names[reader_id],
-                "reads_compared": compared[reader_id],
+                "reader": moves.names[reader_id],
+                "reads_compared": moves.compared[reader_id],
                 "toward": sum(r["toward"] for r in rows),
                 "away": sum(r["away"] for r in rows),
                 "classes": rows,
