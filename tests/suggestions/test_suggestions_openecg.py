@@ -114,11 +114,11 @@ def test_no_pr_interval_is_reported_when_atrial_fibrillation_is_suggested(provid
     """The codec's AF call is forced (its rhythm head says afib everywhere): the PR goes, the rest stays."""
     real = provider._lead
 
-    def afib(signal):
-        frame, rhythm = real(signal)
-        forced = np.zeros_like(rhythm)
+    def afib(signal, rhythm=True):
+        frame, _ = real(signal, rhythm=False)
+        forced = np.zeros((len(signal), 6))
         forced[:, 3] = 1.0
-        return frame, forced
+        return frame, forced if rhythm else None
 
     monkeypatch.setattr(provider, "_lead", afib)
     signals, _ = synthetic_ecg(heart_rate_bpm=70, seed=2)

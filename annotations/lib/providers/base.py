@@ -15,7 +15,7 @@ import json
 import math
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,6 +27,7 @@ from annotations.lib.ecg.leads import STANDARD_LEADS
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,59}$")
 _VERSION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]{0,79}$")
 DEFAULT_THRESHOLD = 0.5
+Exams = Sequence[tuple[np.ndarray, float]]  # (signals_mv, sampling_rate) per exam
 
 
 class ProviderError(Exception):
@@ -77,6 +78,30 @@ class Provider(ABC):
     def evaluate(self, signals_mv: np.ndarray, sampling_rate: float) -> ProviderResult:
         signals = check_signals(signals_mv, sampling_rate)
         return check_result(self, self.run(signals, float(sampling_rate)))
+
+    def run_many(self, exams: Exams) -> list[ProviderResult]:
+        """run on each (signals_mv, sampling_rate), results in the same order. A provider that can
+        share work across exams (one model call for several) overrides this; the results must be
+        what run gives each exam alone."""
+        return [self.run(signals, rate) for signals, rate in exams]
+
+    def evaluate_many(self, exams: Exams) -> list[ProviderResult | ProviderError]:
+        """evaluate for several exams: a checked result per exam, or the ProviderError of an exam that
+        fails its input or result checks (it fails alone; the others still run together)."""
+        out: list[ProviderResult | ProviderError | None] = [None] * len(exams)
+        checked: list[tuple[int, np.ndarray, float]] = []
+        for index, (signals_mv, sampling_rate) in enumerate(exams):
+            try:
+                checked.append((index, check_signals(signals_mv, sampling_rate), float(sampling_rate)))
+            except ProviderError as error:
+                out[index] = error
+        results = self.run_many([(signals, rate) for _, signals, rate in checked])
+        for (index, _, _), result in zip(checked, results, strict=True):
+            try:
+                out[index] = check_result(self, result)
+            except ProviderError as error:
+                out[index] = error
+        return [item for item in out if item is not None]
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name} {self.version}>"

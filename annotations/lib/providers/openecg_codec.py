@@ -37,7 +37,7 @@ from scipy.signal import butter, sosfiltfilt
 
 from annotations.lib.ecg.leads import STANDARD_LEADS
 from annotations.lib.ecg.resample import centre_crop, pad_to, resample
-from annotations.lib.providers.base import Provider, ProviderConfigError, ProviderResult
+from annotations.lib.providers.base import Exams, Provider, ProviderConfigError, ProviderResult
 
 FS = 500
 SEQ = 5000  # the codec's fixed window: 10 s at 500 Hz
@@ -50,6 +50,7 @@ RHYTHMS = ("sinus", "avb", "paced", "afib", "bbb", "ventricular")
 REFRACTORY = round(0.2 * FS)
 MAX_P_GAP = round(0.4 * FS)  # a P run must end within 400 ms before the QRS onset
 CODES = ("AF", "1dAVb", "SB", "ST")
+HIGH_PASS = butter(2, 0.5, btype="highpass", fs=FS, output="sos")  # see _window
 
 
 def bundled_model_path(version: str = "v6") -> Path:
@@ -85,8 +86,7 @@ def _window(signals_mv: np.ndarray, sampling_rate: float) -> tuple[np.ndarray, i
     start = (resampled.shape[1] - chunk.shape[1]) // 2
     # 0.5 Hz high-pass (zero phase): the rank normalisation is per window, so a wandering baseline
     # would otherwise spread the ranks of the P and T waves.
-    sos = butter(2, 0.5, btype="highpass", fs=FS, output="sos")
-    chunk = sosfiltfilt(sos, chunk, axis=1)
+    chunk = sosfiltfilt(HIGH_PASS, chunk, axis=1)
     window = pad_to(chunk, SEQ, "end")
     return window, chunk.shape[1], start / FS
 
@@ -128,32 +128,55 @@ class OpenEcgProvider(Provider):
         self.model_sha256 = digest
         self.version = digest[:40]  # the column holds 40 characters; the full hash is in measurements
         options = ort.SessionOptions()
-        options.intra_op_num_threads = 1  # one exam per worker process; no oversubscription
+        # One core per worker process: throughput scales by adding processes, and threads inside one
+        # would fight the other workers for the same cores.
+        options.intra_op_num_threads = 1
+        options.inter_op_num_threads = 1
+        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        # Stated, not left to the default: below "extended" the int8 MatMuls are not fused and the
+        # frame logits move by up to 0.5 (wave calls change); "extended" and "all" give equal output.
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         self._session = ort.InferenceSession(data, options, providers=["CPUExecutionProvider"])
         self._input = self._session.get_inputs()[0].name
         names = [output.name for output in self._session.get_outputs()]
         self._outputs = [next(n for n in names if head in n) for head in ("frame", "rhythm")]
 
-    def _lead(self, signal: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(frame argmax per sample, rhythm softmax per sample) for one lead's window."""
-        frame, rhythm = self._session.run(self._outputs, {self._input: rank_normalize(signal)[None, :]})
-        return frame[0].argmax(axis=-1), _softmax(rhythm[0].astype(np.float64))
+    def _lead(self, signal: np.ndarray, rhythm: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
+        """(frame argmax per sample, rhythm softmax per sample, or None when not asked) for one lead's
+        window. One call per lead: the shipped graph's batch axis is declared dynamic, but its attention
+        reshapes are fixed at batch 1 (onnxruntime refuses a batch of 12), and the file may not change."""
+        heads = self._outputs if rhythm else self._outputs[:1]
+        out = self._session.run(heads, {self._input: rank_normalize(signal)[None, :]})
+        return out[0][0].argmax(axis=-1), _softmax(out[1][0].astype(np.float64)) if rhythm else None
 
     def run(self, signals_mv: np.ndarray, sampling_rate: float) -> ProviderResult:
-        window, n_real, start_s = _window(signals_mv, sampling_rate)
-        frames, rhythm = [], []
-        for lead in range(len(STANDARD_LEADS)):
-            frame, probabilities = self._lead(window[lead])
-            frame[n_real:] = FRAME_OTHER
-            frames.append(frame)
-            if STANDARD_LEADS[lead] in RHYTHM_LEADS:
-                rhythm.append(probabilities)
-        frames_arr = np.stack(frames)
+        return self.run_many([(signals_mv, sampling_rate)])[0]
+
+    def run_many(self, exams: Exams) -> list[ProviderResult]:
+        """Exam by exam, lead by lead through the one session (see _lead for why not one call per exam);
+        the rhythm head is read on the rhythm leads only."""
+        results = []
+        for signals_mv, sampling_rate in exams:
+            window, n_real, start_s = _window(signals_mv, sampling_rate)
+            frames, rhythm = [], []
+            for lead, name in enumerate(STANDARD_LEADS):
+                frame, probabilities = self._lead(window[lead], rhythm=name in RHYTHM_LEADS)
+                frame[n_real:] = FRAME_OTHER
+                frames.append(frame)
+                if probabilities is not None:
+                    rhythm.append(probabilities)
+            results.append(self._result(window, n_real, start_s, np.stack(frames), rhythm))
+        return results
+
+    def _result(
+        self, window: np.ndarray, n_real: int, start_s: float, frames: np.ndarray, rhythm: list[np.ndarray]
+    ) -> ProviderResult:
+        """Scores and measurements of one exam from its window and the codec's per-lead output."""
         inner = slice(INNER[0], min(INNER[1], n_real)) if n_real > INNER[0] + FS else slice(0, n_real)
         rhythm_p = {
             name: float(np.mean([p[inner, i].mean() for p in rhythm])) for i, name in enumerate(RHYTHMS)
         }
-        beats = self._beats(frames_arr, window, n_real)
+        beats = self._beats(frames, window, n_real)
         measured = self._measure(beats, window)
         rate = measured["heart_rate_bpm"]
         scores = {
