@@ -1,0 +1,1017 @@
+"""Every coordinator page and API, and each reader API, at the size the seed group works at (CODE-II).
+
+CODE-II holds 2,735,269 exams from 2,093,807 patients; a coordinator designs batches of tens of thousands
+of exams with 3+ readers. This script seeds a fresh PostgreSQL database at that shape and measures it:
+
+* seeding, by COPY into the app's tables (names from Model._meta.db_table, created by the migrations):
+  N exams of 0.765 x N patients, every row pointing at the blobs of a few real recordings imported
+  through the real importer (demo_data/wfdb/cinc2021: real waveform blobs and quality reports); reference
+  labels, one model suggestion and a few class scores on every exam; the shipped taxonomies; one
+  coordinator, three readers and one adjudicator (services.users.user_create);
+* batch creation through the API (the real plan and service): --batch-exams exams x 3 readers, timed;
+* the reads, inserted by COPY as submitted first reads (annotation, labels, revision and audit row, as
+  services.reading.annotation_submit leaves them), all but --pending slots per reader;
+* the agreement and consensus recomputation of that batch, run as the worker runs it
+  (agreement_recompute_run), timed, with its peak memory;
+* every coordinator page and API and each reader page and API through django.test.Client in this
+  process (no network): p50/p95 over --runs requests, the SQL query count of one request, the response
+  size and how much the resident memory grew.
+
+Goals (from the issue): every page and API p95 under 1 s, the batch creation under 60 s, the
+recomputation under 60 s, memory flat. Rows that miss a goal are marked MISS. It prints figures; it
+never asserts.
+
+Celery goes to a Redis broker that no worker reads (BENCH_REDIS_URL, default redis://127.0.0.1:6379/9),
+as in production, so queued work (suggestions of a new batch, agreement after a submit) stays out of
+the measured requests. The database (--database, default ecg_bench_scale on BENCH_POSTGRES_URL) is
+dropped and seeded afresh unless --keep finds it seeded at the same size; --drop removes it at the end.
+
+    .venv/bin/python bench/scale.py [--exams 20000] [--batch-exams N] [--runs 10] [--keep] [--drop]
+    .venv/bin/python bench/scale.py --exams 2735269 --batch-exams 100000 --drop   # CODE-II (minutes)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+import os
+import resource
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+PATIENTS_PER_EXAM = 2_093_807 / 2_735_269  # CODE-II: 0.765
+PAGE_GOAL_S = 1.0
+CREATE_GOAL_S = 60.0
+RECOMPUTE_GOAL_S = 60.0
+PROVIDER = "bench-model"
+SCORED = ("NORM", "AF", "RBBB", "1dAVb")  # classes every exam's suggestion scores
+# Each exam's "truth" (TNMG codes, no exclusive set broken) and how common it is.
+FINDINGS = [
+    (("SR", "NORM"), 0.55),
+    (("SR", "RBBB"), 0.06),
+    (("SR", "LBBB"), 0.03),
+    (("SR", "1dAVb"), 0.05),
+    (("SB",), 0.06),
+    (("ST",), 0.05),
+    (("AF",), 0.06),
+    (("SR", "LAFB"), 0.05),
+    (("SR", "VPB"), 0.04),
+    (("SR", "LVH_V"), 0.05),
+]
+READER_ACCURACY = 0.85  # a reader reads the truth, else any finding at random: disputes to adjudicate
+DATASETS = ("code-ii", "code-ii-followup")  # one in ten exams in the second, for the dataset filters
+LEADS_EXPECTED = 12
+
+
+# --- Set-up --------------------------------------------------------------------------------------------
+def setup(database: str, fresh: bool) -> None:
+    """Django on `database` (created, dropped first when fresh) with a broker nobody consumes."""
+    sys.path.insert(0, str(ROOT))
+    server = os.environ.get("BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432").rstrip("/")
+    redis_url = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/9")
+    os.environ["DATABASE_URL"] = f"{server}/{database}"
+    os.environ["REDIS_URL"] = os.environ["CELERY_BROKER_URL"] = redis_url
+    os.environ.setdefault("SECRET_KEY", "bench-only-secret-key-" + "x" * 40)
+    os.environ["ALLOWED_HOSTS"] = "testserver,localhost"
+    os.environ.setdefault("VAR_DIR", str(ROOT / "var" / "bench_scale"))
+    os.environ.setdefault("STATIC_MANIFEST", "0")  # no collectstatic needed to render pages
+    os.environ.setdefault("LOG_LEVEL", "ERROR")
+    os.environ["DJANGO_SETTINGS_MODULE"] = "ecgreview.settings"
+    import psycopg
+
+    with psycopg.connect(f"{server}/postgres", autocommit=True) as connection:
+        if fresh:
+            connection.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+        if not connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", (database,)).fetchone():
+            connection.execute(f'CREATE DATABASE "{database}"')
+    import django
+    from django.core.management import call_command
+
+    django.setup()
+    call_command("migrate", verbosity=0)
+
+
+def drop(database: str) -> None:
+    import psycopg
+    from django.db import connections
+
+    connections.close_all()
+    server = os.environ.get("BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432").rstrip("/")
+    with psycopg.connect(f"{server}/postgres", autocommit=True) as connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+
+
+def seeded_size() -> int:
+    from annotations.models import Exam
+
+    return Exam.objects.count()
+
+
+# --- Memory --------------------------------------------------------------------------------------------
+def rss_mb() -> float:
+    with open("/proc/self/statm") as handle:
+        return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+@contextmanager
+def rss_watch() -> Iterator[dict]:
+    """The largest resident size seen (sampled every 50 ms) while the block runs, above its start."""
+    seen = {"start": rss_mb(), "peak": rss_mb()}
+    stop = threading.Event()
+
+    def sample() -> None:
+        while not stop.wait(0.05):
+            seen["peak"] = max(seen["peak"], rss_mb())
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    try:
+        yield seen
+    finally:
+        stop.set()
+        sampler.join()
+        seen["peak"] = max(seen["peak"], rss_mb())
+        seen["end"] = rss_mb()
+
+
+# --- COPY ----------------------------------------------------------------------------------------------
+def copy_rows(model, columns: list[str], rows) -> int:
+    """COPY rows (tuples in `columns` order) into the model's table; returns how many."""
+    from django.db import connection
+
+    count = 0
+    with connection.cursor() as cursor:
+        with cursor.cursor.copy(f"COPY {model._meta.db_table} ({', '.join(columns)}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+                count += 1
+    return count
+
+
+def ids_in_order(model, where: str, params: list) -> np.ndarray:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT id FROM {model._meta.db_table} WHERE {where} ORDER BY id", params)
+        return np.array([row[0] for row in cursor.fetchall()], dtype=np.int64)
+
+
+@contextmanager
+def timed(label: str) -> Iterator[None]:
+    started = time.perf_counter()
+    yield
+    print(f"  {label:<58} {time.perf_counter() - started:8.1f} s", flush=True)
+
+
+# --- Seeding -------------------------------------------------------------------------------------------
+@dataclass
+class World:
+    taxonomy: object
+    coordinator: object
+    readers: list
+    adjudicator: object
+    exam_ids: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    truth: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+
+
+def seed_people_and_taxonomy() -> World:
+    from django.core.management import call_command
+
+    from annotations.models import Taxonomy
+    from annotations.roles import Role
+    from annotations.services.users import user_create
+
+    call_command("load_taxonomy", "--shipped", verbosity=0)
+    taxonomy = Taxonomy.objects.get(is_default=True)
+    password = "bench-scale-Password-1"
+    coordinator = user_create(username="coordinator", password=password, roles={Role.COORDINATOR})
+    readers = [user_create(username=f"reader-{i}", password=password, roles={Role.READER}) for i in range(3)]
+    adjudicator = user_create(username="adjudicator", password=password, roles={Role.ADJUDICATOR})
+    return World(taxonomy=taxonomy, coordinator=coordinator, readers=readers, adjudicator=adjudicator)
+
+
+def world_from_database() -> World:
+    from django.contrib.auth import get_user_model
+
+    from annotations.models import Exam, Taxonomy
+
+    users = get_user_model().objects
+    world = World(
+        taxonomy=Taxonomy.objects.get(is_default=True),
+        coordinator=users.get(username="coordinator"),
+        readers=[users.get(username=f"reader-{i}") for i in range(3)],
+        adjudicator=users.get(username="adjudicator"),
+    )
+    world.exam_ids = ids_in_order(Exam, "external_id LIKE 'e%%'", [])
+    world.truth = truth_of(len(world.exam_ids))
+    return world
+
+
+def template_exams(coordinator) -> list:
+    """A few real recordings through the real importer: real blobs, real quality reports."""
+    from annotations.models import Exam
+    from annotations.services.exams.quality import exam_quality_compute
+    from annotations.services.imports.exams import exams_import
+
+    exams_import([ROOT / "annotations/demo_data/wfdb/cinc2021"], dataset=DATASETS[0], actor=coordinator)
+    templates = list(Exam.objects.order_by("pk"))
+    for exam in templates:
+        exam_quality_compute(exam)  # queued to a worker on import; here, now
+    return [exam for exam in Exam.objects.order_by("pk") if len(exam.lead_names) >= LEADS_EXPECTED]
+
+
+def truth_of(n: int) -> np.ndarray:
+    """Each exam's finding (index into FINDINGS), the same for the same n."""
+    rng = np.random.default_rng(11)
+    return rng.choice(len(FINDINGS), size=n, p=[p for _, p in FINDINGS])
+
+
+def seed_exams(n: int, templates: list) -> np.ndarray:
+    from annotations.models import Dataset, Exam
+
+    datasets = [Dataset.objects.get_or_create(name=name)[0].pk for name in DATASETS]
+    rng = np.random.default_rng(5)
+    patients = max(1, round(n * PATIENTS_PER_EXAM))
+    patient = rng.permutation(n) % patients  # every patient has at least one exam
+    ages = rng.integers(18, 95, size=n)
+    sexes = rng.choice(["F", "M", "U"], size=n, p=[0.55, 0.44, 0.01])
+    grade = rng.choice(["good", "acceptable", "poor", ""], size=n, p=[0.7, 0.2, 0.08, 0.02])
+    noisy = rng.random(n) < 0.1
+    acquired_days = rng.integers(0, 8 * 365, size=n)
+    start = datetime(2010, 1, 1, tzinfo=UTC)
+    now = datetime.now(UTC)
+    forms = [
+        (
+            t.sampling_rate,
+            t.n_samples,
+            json.dumps(t.lead_names),
+            t.gain_uv,
+            t.waveform_key,
+            t.waveform_sha256,
+            t.source_format,
+            t.source_sha256,
+            json.dumps(t.quality_report),
+        )
+        for t in templates
+    ]
+    columns = [
+        "dataset_id",
+        "external_id",
+        "patient_pseudo_id",
+        "age",
+        "sex",
+        "acquired_at",
+        "sampling_rate",
+        "n_samples",
+        "lead_names",
+        "gain_uv",
+        "waveform_key",
+        "waveform_sha256",
+        "source_format",
+        "source_sha256",
+        "source_record",
+        "identifiers",
+        "imported_at",
+        "quality_grade",
+        "quality_flags",
+        "quality_report",
+    ]
+
+    def rows():
+        for i in range(n):
+            rate, samples, leads, gain, key, sha, fmt, source_sha, report = forms[i % len(forms)]
+            flags = ",noise," if noisy[i] and grade[i] != "good" else ""
+            yield (
+                datasets[1] if i % 10 == 9 else datasets[0],
+                f"e{i:08d}",
+                f"p{patient[i]:08d}",
+                int(ages[i]),
+                sexes[i],
+                start + timedelta(days=int(acquired_days[i]), seconds=i % 86400),
+                rate,
+                samples,
+                leads,
+                gain,
+                key,
+                sha,
+                fmt,
+                source_sha,
+                f"e{i:08d}",
+                "{}",
+                now,
+                grade[i],
+                flags,
+                report,
+            )
+
+    copy_rows(Exam, columns, rows())
+    return ids_in_order(Exam, "external_id LIKE 'e%%'", [])
+
+
+def seed_labels_and_suggestions(exam_ids: np.ndarray, truth: np.ndarray, taxonomy) -> tuple[int, int]:
+    from annotations.models import DiagnosticClass, ReferenceLabel, Suggestion, SuggestionScore
+
+    def references():
+        for exam_id, finding in zip(exam_ids.tolist(), truth.tolist(), strict=True):
+            for code in FINDINGS[finding][0]:
+                yield (exam_id, "tnmg", code, None, "bench")
+
+    labels = copy_rows(
+        ReferenceLabel, ["exam_id", "code_system", "code", "likelihood", "source"], references()
+    )
+    now = datetime.now(UTC)
+    copy_rows(
+        Suggestion,
+        ["exam_id", "provider", "provider_version", "status", "measurements", "error", "computed_at"],
+        ((exam_id, PROVIDER, "1", "ok", "{}", "", now) for exam_id in exam_ids.tolist()),
+    )
+    suggestion_ids = ids_in_order(Suggestion, "provider = %s", [PROVIDER])
+    class_ids = dict(DiagnosticClass.objects.filter(taxonomy=taxonomy).values_list("code", "pk"))
+    rng = np.random.default_rng(3)
+    present = np.array([[code in FINDINGS[f][0] for code in SCORED] for f in range(len(FINDINGS))])
+    values = np.clip(0.8 * present[truth] + rng.normal(0.1, 0.1, size=(len(truth), len(SCORED))), 0, 1)
+    scored = [class_ids[code] for code in SCORED]
+
+    def scores():
+        for row, suggestion_id in enumerate(suggestion_ids.tolist()):
+            for column, class_id in enumerate(scored):
+                yield (suggestion_id, class_id, float(values[row, column]))
+
+    score_count = copy_rows(SuggestionScore, ["suggestion_id", "diagnostic_class_id", "score"], scores())
+    return labels, score_count
+
+
+def seed(n: int) -> World:
+    from django.db import connection
+
+    print(f"seeding {n:,} exams, {round(n * PATIENTS_PER_EXAM):,} patients", flush=True)
+    began = time.perf_counter()
+    with connection.cursor() as cursor:
+        cursor.execute("SET synchronous_commit = off")
+    with timed("taxonomies and 5 people (user_create)"):
+        world = seed_people_and_taxonomy()
+    with timed("template recordings (importer + quality report)"):
+        templates = template_exams(world.coordinator)
+    print(f"    {len(templates)} blobs; quality report {len(json.dumps(templates[0].quality_report))} bytes")
+    with timed(f"exams by COPY ({n:,})"):
+        world.exam_ids = seed_exams(n, templates)
+    world.truth = truth_of(len(world.exam_ids))
+    with timed("reference labels, suggestions, scores by COPY"):
+        labels, scores = seed_labels_and_suggestions(world.exam_ids, world.truth, world.taxonomy)
+    print(f"    {labels:,} reference labels, {len(world.exam_ids):,} suggestions, {scores:,} scores")
+    with timed("ANALYZE"):
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE")
+    print(f"  seeding took {time.perf_counter() - began:.1f} s", flush=True)
+    return world
+
+
+# --- The batch and its reads ---------------------------------------------------------------------------
+def create_batch(client, world: World, exams: int) -> tuple[int, float, int, dict]:
+    """The 100k-exam batch through the API: (id, seconds, queries, memory)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    body = {
+        "name": f"CODE-II scale {exams}",
+        "taxonomy_id": world.taxonomy.pk,
+        "reader_ids": [r.pk for r in world.readers],
+        "readers_per_exam": 3,
+        "criteria": {"datasets": [DATASETS[0]]},
+        "sample_size": exams,
+        "seed": 1,
+    }
+    with rss_watch() as memory, CaptureQueriesContext(connection) as queries:
+        started = time.perf_counter()
+        response = client.post("/api/v1/batches/", body, content_type="application/json")
+        seconds = time.perf_counter() - started
+    if response.status_code != 201:
+        raise RuntimeError(f"batch creation answered {response.status_code}: {response.content[:500]!r}")
+    return response.json()["id"], seconds, len(queries), memory
+
+
+def seed_reads(world: World, batch_id: int, pending: int) -> int:
+    """Every slot but the last `pending` of each reader's queue, submitted as annotation_submit leaves it."""
+    from django.db import connection
+
+    from annotations.models import (
+        Annotation,
+        AnnotationLabel,
+        AnnotationRevision,
+        Assignment,
+        AuditEvent,
+        DiagnosticClass,
+    )
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""SELECT id, exam_id, reader_id FROM {Assignment._meta.db_table} a
+                WHERE batch_id = %s AND position < (
+                    SELECT max(position) - %s + 1 FROM {Assignment._meta.db_table} b
+                    WHERE b.batch_id = a.batch_id AND b.reader_id = a.reader_id)
+                ORDER BY id""",
+            [batch_id, pending],
+        )
+        slots = np.array(cursor.fetchall(), dtype=np.int64).reshape(-1, 3)
+    rng = np.random.default_rng(17)
+    position = np.searchsorted(world.exam_ids, slots[:, 1])
+    truth = world.truth[np.minimum(position, len(world.truth) - 1)]
+    truth[world.exam_ids[np.minimum(position, len(world.exam_ids) - 1)] != slots[:, 1]] = 0  # templates
+    read = np.where(
+        rng.random(len(slots)) < READER_ACCURACY, truth, rng.integers(len(FINDINGS), size=len(slots))
+    )
+    now = datetime.now(UTC)
+    submitted = [now - timedelta(seconds=int(s)) for s in rng.integers(60, 30 * 86400, size=len(slots))]
+    on_task = rng.integers(20_000, 120_000, size=len(slots)).tolist()
+    with connection.cursor() as cursor:
+        cursor.execute("CREATE TEMPORARY TABLE bench_reads (id bigint, at timestamptz, on_task int)")
+        with cursor.cursor.copy("COPY bench_reads (id, at, on_task) FROM STDIN") as copy:
+            for (assignment_id, _, _), at, ms in zip(slots.tolist(), submitted, on_task, strict=True):
+                copy.write_row((assignment_id, at, ms))
+        cursor.execute(
+            f"""UPDATE {Assignment._meta.db_table} a SET status = 'submitted',
+                   started_at = r.at - make_interval(secs => r.on_task / 1000.0), submitted_at = r.at
+                FROM bench_reads r WHERE a.id = r.id"""
+        )
+        cursor.execute("DROP TABLE bench_reads")
+    copy_rows(
+        Annotation,
+        [
+            "assignment_id",
+            "stage",
+            "is_current",
+            "status",
+            "comment",
+            "time_on_task_ms",
+            "revision",
+            "created_at",
+            "updated_at",
+            "submitted_at",
+        ],
+        (
+            (assignment_id, "blind", True, "submitted", "", ms, 1, at - timedelta(milliseconds=ms), at, at)
+            for (assignment_id, _, _), at, ms in zip(slots.tolist(), submitted, on_task, strict=True)
+        ),
+    )
+    annotation_ids = ids_in_order(Annotation, "assignment_id = ANY(%s)", [slots[:, 0].tolist()])
+    # COPY kept the order of the slots (sorted by assignment id), so the i-th annotation is the i-th slot.
+    class_ids = dict(DiagnosticClass.objects.filter(taxonomy=world.taxonomy).values_list("code", "pk"))
+    usernames = {r.pk: r.get_username() for r in world.readers}
+    copy_rows(
+        AnnotationLabel,
+        ["annotation_id", "diagnostic_class_id", "uncertain"],
+        (
+            (annotation_id, class_ids[code], False)
+            for annotation_id, finding in zip(annotation_ids.tolist(), read.tolist(), strict=True)
+            for code in FINDINGS[finding][0]
+        ),
+    )
+    copy_rows(
+        AnnotationRevision,
+        [
+            "annotation_id",
+            "revision",
+            "status",
+            "labels",
+            "comment",
+            "time_on_task_ms",
+            "recorded_at",
+            "recorded_by_id",
+        ],
+        (
+            (
+                annotation_id,
+                1,
+                "submitted",
+                json.dumps([{"code": code, "uncertain": False} for code in FINDINGS[finding][0]]),
+                "",
+                ms,
+                at,
+                reader_id,
+            )
+            for annotation_id, finding, at, ms, reader_id in zip(
+                annotation_ids.tolist(), read.tolist(), submitted, on_task, slots[:, 2].tolist(), strict=True
+            )
+        ),
+    )
+    copy_rows(
+        AuditEvent,
+        ["occurred_at", "actor_id", "actor_username", "action", "target_type", "target_id", "after"],
+        (
+            (
+                at,
+                reader_id,
+                usernames[reader_id],
+                "annotation.submit",
+                "annotations.annotation",
+                str(annotation_id),
+                json.dumps({"revision": 1, "stage": "blind", "labels": len(FINDINGS[finding][0])}),
+            )
+            for annotation_id, finding, at, reader_id in zip(
+                annotation_ids.tolist(), read.tolist(), submitted, slots[:, 2].tolist(), strict=True
+            )
+        ),
+    )
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
+    return len(slots)
+
+
+def recompute(batch_id: int) -> tuple[float, dict]:
+    """What the worker runs for a queued recomputation, timed, with its memory."""
+    from annotations.services.agreement.compute import agreement_recompute_run
+
+    with rss_watch() as memory:
+        started = time.perf_counter()
+        agreement_recompute_run(batch_id)
+        seconds = time.perf_counter() - started
+    return seconds, memory
+
+
+# --- Measuring pages and APIs --------------------------------------------------------------------------
+Request = tuple[str, str, object]  # method, path, JSON body (None for none)
+
+
+@dataclass
+class Row:
+    name: str
+    p50_ms: float
+    p95_ms: float
+    runs: int
+    queries: int
+    status: int
+    kilobytes: float
+    rss_growth_mb: float
+    goal_s: float = PAGE_GOAL_S
+
+    @property
+    def missed(self) -> bool:
+        return self.p95_ms > self.goal_s * 1000 or self.status >= 400
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(fraction * len(ordered)) - 1)]
+
+
+def call(client, method: str, path: str, body) -> tuple[int, int]:
+    """One request; a streamed answer is read to its last byte. (status, bytes)."""
+    if method == "GET":
+        response = client.get(path)
+    elif body is None or (isinstance(body, dict) and body.get("_form")):
+        form = {k: v for k, v in (body or {}).items() if k != "_form"}
+        response = client.generic(method, path) if not form else client.post(path, form)
+    else:
+        response = client.generic(method, path, json.dumps(body), content_type="application/json")
+    if response.streaming:
+        size = sum(len(chunk) for chunk in response.streaming_content)
+    else:
+        size = len(response.content)
+    return response.status_code, size
+
+
+class Meter:
+    def __init__(self, runs: int, budget_s: float):
+        self.runs = runs
+        self.budget_s = budget_s
+        self.rows: list[Row] = []
+
+    def measure(
+        self, name: str, client, request: Callable[[int], Request] | Request, runs: int | None = None
+    ):
+        """p50/p95 over runs (fewer when they pass the time budget), queries of the slowest run."""
+        from django.db import connection
+        from django.test.utils import CaptureQueriesContext
+
+        times, queries, status, size = [], 0, 0, 0
+        before = rss_mb()
+        for i in range(runs or self.runs):
+            method, path, body = request(i) if callable(request) else request
+            failed = None
+            with CaptureQueriesContext(connection) as captured:
+                started = time.perf_counter()
+                try:
+                    status, size = call(client, method, path, body)
+                except Exception as error:  # a query past the statement timeout: reported, not raised
+                    status, size, failed = 599, 0, error
+                elapsed = time.perf_counter() - started
+            if not times or elapsed >= max(times):
+                queries = len(captured)
+            times.append(elapsed)
+            if failed is not None:
+                print(f"    {name}: {type(failed).__name__}: {str(failed).splitlines()[0][:90]}")
+                break
+            if sum(times) > self.budget_s and len(times) >= 2:
+                break
+        row = Row(
+            name=name,
+            p50_ms=percentile(times, 0.5) * 1000,
+            p95_ms=percentile(times, 0.95) * 1000,
+            runs=len(times),
+            queries=queries,
+            status=status,
+            kilobytes=size / 1024,
+            rss_growth_mb=rss_mb() - before,
+        )
+        self.rows.append(row)
+        flag = "MISS" if row.missed else ""
+        print(
+            f"  {name:<52} {row.p50_ms:9.1f} {row.p95_ms:9.1f} {row.runs:4d} {row.queries:6d} "
+            f"{row.status:4d} {row.kilobytes:9.1f} {row.rss_growth_mb:+7.1f} {flag}",
+            flush=True,
+        )
+        return row
+
+
+def header(title: str) -> None:
+    print(f"\n{title}")
+    print(
+        f"  {'page / API':<52} {'p50 ms':>9} {'p95 ms':>9} {'runs':>4} {'SQL':>6} {'HTTP':>4} "
+        f"{'KiB':>9} {'RSS MB':>7}"
+    )
+
+
+def logged_in(user):
+    from django.test import Client
+
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def scale_facts(batch_id: int) -> dict:
+    from annotations.models import Assignment, AuditEvent, BatchExam, DisputedLabel, Exam, ReviewBatch
+
+    disputed = DisputedLabel.objects.filter(batch_id=batch_id).order_by("exam_id").first()
+    pending = {
+        r: Assignment.objects.filter(batch_id=batch_id, reader_id=r, status="pending")
+        .order_by("position")
+        .values_list("pk", flat=True)
+        for r in ReviewBatch.objects.get(pk=batch_id)
+        .assignments.values_list("reader_id", flat=True)
+        .distinct()
+    }
+    return {
+        "exam_id": Exam.objects.order_by("pk").values_list("pk", flat=True)[Exam.objects.count() // 2],
+        "batch_exam_id": BatchExam.objects.filter(batch_id=batch_id).order_by("pk").first().exam_id,
+        "batch_exam_middle": BatchExam.objects.filter(batch_id=batch_id)
+        .order_by("pk")
+        .values_list("pk", flat=True)[BatchExam.objects.filter(batch_id=batch_id).count() // 2],
+        "audit_pages": max(1, math.ceil(AuditEvent.objects.count() / 100)),
+        "disputed_exam_id": disputed.exam_id if disputed else None,
+        "pending": {reader: list(ids) for reader, ids in pending.items()},
+    }
+
+
+def coordinator_endpoints(meter: Meter, world: World, batch_id: int, facts: dict, n_exams: int) -> None:
+    client = logged_in(world.coordinator)
+    get = lambda path: ("GET", path, None)  # noqa: E731
+    last_exam_page = max(1, n_exams // 50)
+    header("Coordinator pages and APIs")
+    meter.measure("home", client, get("/"))
+    meter.measure("exams list, page 1", client, get("/exams/"))
+    meter.measure(
+        "exams list, dataset + quality filter", client, get(f"/exams/?dataset={DATASETS[1]}&quality=poor")
+    )
+    meter.measure("exams list, flag filter", client, get("/exams/?flag=noise"))
+    meter.measure("exams list, middle page (OFFSET)", client, get(f"/exams/?page={last_exam_page // 2}"))
+    meter.measure("exams list, last page (OFFSET)", client, get(f"/exams/?page={last_exam_page}"))
+    meter.measure("API exams, page 1", client, get("/api/v1/exams/"))
+    meter.measure(
+        "API exams, dataset filter, deep page",
+        client,
+        get(f"/api/v1/exams/?dataset={DATASETS[0]}&page={max(1, n_exams // 400)}"),
+    )
+    meter.measure("exam page", client, get(f"/exams/{facts['exam_id']}/"))
+    meter.measure("exam page, exam in the batch", client, get(f"/exams/{facts['batch_exam_id']}/"))
+    meter.measure("batches list", client, get("/batches/"))
+    meter.measure("API batches list", client, get("/api/v1/batches/"))
+    meter.measure("batch designer page", client, get("/batches/new/"))
+    spec = {
+        "name": "preview",
+        "taxonomy_id": world.taxonomy.pk,
+        "reader_ids": [r.pk for r in world.readers],
+        "readers_per_exam": 3,
+    }
+    criteria = {
+        "datasets": [DATASETS[0]],
+        "age_min": 30,
+        "age_max": 80,
+        "quality_grades": ["good", "acceptable"],
+        "reference_labels": ["tnmg:AF", "tnmg:RBBB", "tnmg:NORM"],
+    }
+    preview = "/api/v1/batches/preview/"
+    meter.measure(
+        "API designer preview: criteria, 1,000 sampled",
+        client,
+        ("POST", preview, {**spec, "criteria": criteria, "sample_size": 1000}),
+    )
+    meter.measure(
+        "API designer preview: stratified by AF score",
+        client,
+        (
+            "POST",
+            preview,
+            {
+                **spec,
+                "criteria": criteria,
+                "sample_size": 1000,
+                "stratify_provider": PROVIDER,
+                "stratify_code": "AF",
+                "strata": 4,
+            },
+        ),
+    )
+    meter.measure(
+        "API designer preview: suggestion window + gold",
+        client,
+        (
+            "POST",
+            preview,
+            {
+                **spec,
+                "sample_size": 2000,
+                "gold_fraction": 0.05,
+                "criteria": {"suggestion_provider": PROVIDER, "suggestion_code": "AF", "suggestion_min": 0.5},
+            },
+        ),
+    )
+    meter.measure(
+        f"API designer preview: {min(100_000, n_exams):,} sampled, no criteria",
+        client,
+        ("POST", preview, {**spec, "sample_size": min(100_000, n_exams)}),
+        runs=3,
+    )
+    meter.measure(
+        "designer page: preview (form POST)",
+        client,
+        (
+            "POST",
+            "/batches/new/",
+            {
+                "_form": True,
+                "name": "preview",
+                "taxonomy": world.taxonomy.pk,
+                "readers": [r.pk for r in world.readers],
+                "readers_per_exam": 3,
+                "suggestion_mode": "hidden",
+                "datasets": [DATASETS[0]],
+                "age_min": 30,
+                "sample_size": 1000,
+                "strata": 4,
+                "gold_fraction": 0,
+                "retest_fraction": 0,
+                "min_pair_overlap": 0,
+                "seed": 0,
+                "stratify_provider": PROVIDER,
+                "stratify_code": "AF",
+            },
+        ),
+        runs=3,
+    )
+    meter.measure(
+        "API batch creation, 1,000 exams x 3 readers",
+        client,
+        lambda i: (
+            "POST",
+            "/api/v1/batches/",
+            {**spec, "name": f"small {i}", "sample_size": 1000, "seed": 100 + i, "criteria": criteria},
+        ),
+        runs=3,
+    )
+    meter.measure("batch dashboard", client, get(f"/batches/{batch_id}/"))
+    meter.measure(
+        "batch dashboard, disputed exams", client, get(f"/batches/{batch_id}/?exam_status=disputed")
+    )
+    meter.measure(
+        "batch dashboard, exams past the middle",
+        client,
+        get(f"/batches/{batch_id}/?exam_after={facts['batch_exam_middle']}"),
+    )
+    meter.measure("batch progress.json", client, get(f"/batches/{batch_id}/progress.json"))
+    meter.measure("API batch progress", client, get(f"/api/v1/batches/{batch_id}/progress/"))
+    meter.measure("agreement page", client, get(f"/batches/{batch_id}/agreement/"))
+    meter.measure("API agreement", client, get(f"/api/v1/batches/{batch_id}/agreement/"))
+    for table in ("classes", "readers", "pairs", "pairs_by_class", "reader_classes"):
+        meter.measure(
+            f"agreement CSV: {table}", client, get(f"/batches/{batch_id}/agreement.csv?table={table}")
+        )
+    meter.measure("evidence page", client, get(f"/batches/{batch_id}/evidence/"))
+    meter.measure("API evidence", client, get(f"/api/v1/batches/{batch_id}/evidence/"))
+    meter.measure("API batch suggestions", client, get(f"/api/v1/batches/{batch_id}/suggestions/"))
+    meter.measure("audit list, page 1", client, get("/audit/"))
+    meter.measure(
+        "audit list, reads of one reader",
+        client,
+        get(f"/audit/?action=annotation.&actor={world.readers[0].get_username()}"),
+    )
+    meter.measure("audit list, last page (OFFSET)", client, get(f"/audit/?page={facts['audit_pages']}"))
+    meter.measure("audit export, batch actions", client, get("/audit/export.csv?action=batch."))
+    meter.measure("audit export, whole trail (streamed)", client, get("/audit/export.csv"), runs=3)
+    meter.measure(
+        "API release create (queued)",
+        client,
+        lambda i: ("POST", "/api/v1/releases/", {"batches": [batch_id], "name": f"scale {i}"}),
+        runs=1,
+    )
+    meter.measure("releases page", client, get("/releases/"))
+    meter.measure("API releases", client, get("/api/v1/releases/"))
+    from annotations.models import Release
+
+    release = Release.objects.order_by("-pk").first()
+    if release is None:
+        return
+    meter.measure("release page", client, get(f"/releases/{release.pk}/"))
+    meter.measure("API release", client, get(f"/api/v1/releases/{release.pk}/"))
+    meter.measure("people page", client, get("/people/"))
+    meter.measure("taxonomies page", client, get("/taxonomies/"))
+    meter.measure("imports page", client, get("/imports/"))
+
+
+def adjudicator_endpoints(meter: Meter, world: World, batch_id: int, facts: dict) -> None:
+    client = logged_in(world.adjudicator)
+    header("Adjudicator pages and APIs")
+    meter.measure("adjudication queue", client, ("GET", "/adjudication/", None))
+    meter.measure("API adjudication queue", client, ("GET", "/api/v1/adjudication/", None))
+    if facts["disputed_exam_id"] is None:
+        print("  (no disputed exam: no case to open)")
+        return
+    case = f"{batch_id}/{facts['disputed_exam_id']}/"
+    meter.measure("adjudication case page", client, ("GET", f"/adjudication/{case}", None))
+    meter.measure("API adjudication case", client, ("GET", f"/api/v1/adjudication/{case}", None))
+    meter.measure(
+        "API adjudication case waveform", client, ("GET", f"/api/v1/adjudication/{case}waveform/", None)
+    )
+
+
+def reader_endpoints(meter: Meter, world: World, batch_id: int, facts: dict) -> None:
+    reader = world.readers[0]
+    client = logged_in(reader)
+    queue = iter(facts["pending"][reader.pk])
+    first = next(queue)
+    read = {
+        "labels": [{"code": "SR", "uncertain": False}, {"code": "NORM", "uncertain": False}],
+        "time_on_task_ms": 30_000,
+        "revision": 0,
+    }
+    header(f"Reader pages and APIs (reader-0: {len(facts['pending'][reader.pk]):,} slots left to read)")
+    meter.measure("home (worklist)", client, ("GET", "/", None))
+    meter.measure("API me", client, ("GET", "/api/v1/me/", None))
+    meter.measure("API worklist", client, ("GET", "/api/v1/worklist/", None))
+    meter.measure("API next exam", client, ("GET", f"/api/v1/reading/next/?batch={batch_id}", None))
+    meter.measure("reader next (redirect)", client, ("GET", f"/read/next/?batch={batch_id}", None))
+    meter.measure("reader page", client, ("GET", f"/read/{first}/", None))
+    meter.measure("API reading context", client, ("GET", f"/api/v1/reading/assignments/{first}/", None))
+    meter.measure(
+        "API reading context, prefetch",
+        client,
+        ("GET", f"/api/v1/reading/assignments/{first}/?prefetch=1", None),
+    )
+    meter.measure("API waveform", client, ("GET", f"/api/v1/reading/assignments/{first}/waveform/", None))
+    revision = {"value": 0}
+
+    def draft(_: int) -> Request:
+        from annotations.models import Annotation
+
+        current = Annotation.objects.filter(assignment_id=first, is_current=True).first()
+        revision["value"] = current.revision if current else 0
+        return ("PUT", f"/api/v1/reading/assignments/{first}/draft/", {**read, "revision": revision["value"]})
+
+    meter.measure("API draft save", client, draft)
+    meter.measure(
+        "API submit (and next)",
+        client,
+        lambda i: ("POST", f"/api/v1/reading/assignments/{next(queue)}/submit/", read),
+    )
+    meter.measure(
+        "API skip (and next)",
+        client,
+        lambda i: ("POST", f"/api/v1/reading/assignments/{next(queue)}/skip/", {"reason": "noise"}),
+        runs=3,
+    )
+    meter.measure(
+        "my reads page (the reader's reads of the batch)",
+        client,
+        ("GET", f"/read/batches/{batch_id}/", None),
+        runs=3,
+    )
+
+
+# --- Main ----------------------------------------------------------------------------------------------
+def report_goals(meter: Meter, create_s: float, recompute_s: float, memory: list[tuple[str, float]]) -> None:
+    misses = [row for row in meter.rows if row.missed]
+    print("\nGoals")
+    for label, seconds, goal in (
+        ("batch creation", create_s, CREATE_GOAL_S),
+        ("recomputation", recompute_s, RECOMPUTE_GOAL_S),
+    ):
+        print(f"  {label:<15}{seconds:8.1f} s  (goal < {goal:.0f} s) {'MISS' if seconds > goal else 'ok'}")
+    good = len(meter.rows) - len(misses)
+    print(f"  pages and APIs: {good} of {len(meter.rows)} with p95 < {PAGE_GOAL_S:.0f} s")
+    for row in misses:
+        print(f"    MISS {row.name}: p95 {row.p95_ms / 1000:.2f} s, {row.queries} queries, HTTP {row.status}")
+    print("  resident memory after each phase (MB): " + ", ".join(f"{k} {v:.0f}" for k, v in memory))
+    print(f"  peak resident memory of the process: {peak_rss_mb():.0f} MB")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--exams", type=int, default=20_000)
+    parser.add_argument(
+        "--batch-exams", type=int, default=None, help="default: a quarter of --exams, at most 100,000"
+    )
+    parser.add_argument(
+        "--pending", type=int, default=100, help="slots per reader left unread for the reader APIs"
+    )
+    parser.add_argument("--runs", type=int, default=10, help="requests per page or API")
+    parser.add_argument(
+        "--budget", type=float, default=20.0, help="seconds per page or API before fewer runs"
+    )
+    parser.add_argument(
+        "--statement-timeout", type=float, default=60.0, help="seconds; a page's query past it fails it"
+    )
+    parser.add_argument("--database", default="ecg_bench_scale")
+    parser.add_argument("--keep", action="store_true", help="reuse the database when seeded at this size")
+    parser.add_argument("--drop", action="store_true", help="drop the database at the end")
+    args = parser.parse_args()
+    batch_exams = args.batch_exams or min(100_000, args.exams // 4)
+    if not args.database.startswith("ecg_bench"):
+        parser.error("--database must start with ecg_bench (it is dropped and recreated)")
+
+    setup(args.database, fresh=not args.keep)
+    from annotations.models import ReviewBatch
+
+    cpus = os.cpu_count()
+    print(
+        f"scale: {args.exams:,} exams, a {batch_exams:,}-exam batch x 3 readers, {cpus} CPUs, "
+        f"{args.runs} runs each"
+    )
+    memory = [("start", rss_mb())]
+    reuse = args.keep and seeded_size() >= args.exams and ReviewBatch.objects.exists()
+    if reuse:
+        world = world_from_database()
+        batch = ReviewBatch.objects.order_by("pk").first()
+        batch_id, create_s = batch.pk, float("nan")
+        print(f"reusing the seeded database: batch {batch_id}")
+    else:
+        world = seed(args.exams)
+        memory.append(("seeded", rss_mb()))
+        batch_id, create_s, queries, watch = create_batch(logged_in(world.coordinator), world, batch_exams)
+        print(
+            f"batch creation ({batch_exams:,} exams x 3 readers, API): {create_s:.1f} s, {queries} queries, "
+            f"RSS peak +{watch['peak'] - watch['start']:.0f} MB (goal < {CREATE_GOAL_S:.0f} s)",
+            flush=True,
+        )
+        memory.append(("batch created", rss_mb()))
+        started = time.perf_counter()
+        reads = seed_reads(world, batch_id, args.pending)
+        print(
+            f"reads by COPY: {reads:,} submitted first reads in {time.perf_counter() - started:.1f} s",
+            flush=True,
+        )
+    recompute_s, watch = recompute(batch_id)
+    print(
+        f"agreement + consensus recomputation (worker task): {recompute_s:.1f} s, "
+        f"RSS peak +{watch['peak'] - watch['start']:.0f} MB, kept +{watch['end'] - watch['start']:.0f} MB "
+        f"(goal < {RECOMPUTE_GOAL_S:.0f} s)",
+        flush=True,
+    )
+    memory.append(("recomputed", rss_mb()))
+    facts = scale_facts(batch_id)
+    from django.db import connection
+
+    logging.getLogger("django.request").setLevel(logging.CRITICAL)  # a failed page is one line below
+    with connection.cursor() as cursor:  # a runaway query fails its page instead of stalling the run
+        cursor.execute(f"SET statement_timeout = {int(args.statement_timeout * 1000)}")
+    print(
+        f"(each SQL statement of a page or API is cancelled after {args.statement_timeout:.0f} s: HTTP 599)"
+    )
+    meter = Meter(args.runs, args.budget)
+    coordinator_endpoints(meter, world, batch_id, facts, args.exams)
+    memory.append(("coordinator pages", rss_mb()))
+    adjudicator_endpoints(meter, world, batch_id, facts)
+    reader_endpoints(meter, world, batch_id, facts)
+    memory.append(("reader pages", rss_mb()))
+    report_goals(meter, create_s, recompute_s, memory)
+    if args.drop:
+        drop(args.database)
+        print(f"dropped database {args.database}")
+
+
+if __name__ == "__main__":
+    main()
