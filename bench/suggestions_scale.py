@@ -1,0 +1,116 @@
+"""Benchmark: exams per second of the rule and the model provider at 1, 2 and 4 worker processes.
+
+Each worker process builds its provider once (as a Celery worker does: model load not counted), then all
+workers start together and each runs every real record of tests/data (10 records, 100-1000 Hz, 10-43 s)
+--rounds times, --batch exams per evaluate_many call. Throughput is all exams done over the wall time
+from the common start to the last worker's end. BLAS and onnxruntime use one thread per process, so N
+processes need N free cores to scale: the machine's core count and load are printed beside the figures.
+
+    .venv/bin/python bench/suggestions_scale.py [--processes 1,2,4] [--rounds 1] [--batch 16]
+        [--providers measurements,openecg]
+
+The speed-up column compares with 1.85 exams/s, the openecg provider's figure in one process before
+batching (bench/measurements.py --rounds 1 --providers measurements,openecg), and 8.9 for the rule one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing as mp
+import os
+import sys
+import time
+from pathlib import Path
+
+for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):  # before numpy loads
+    os.environ.setdefault(variable, "1")
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # run as a script from anywhere
+
+PROVIDERS = {
+    "measurements": "annotations.lib.providers.measurements.MeasurementProvider",
+    "openecg": "annotations.lib.providers.openecg_codec.OpenEcgProvider",
+}
+BASELINE = {"measurements": 8.9, "openecg": 1.85}  # exams/s, one process, before this bench existed
+
+
+def records() -> list[tuple]:
+    """The records bench/measurements.py times, in millivolts: (signals, sampling rate)."""
+    from bench.measurements import EXTRA
+    from tests.suggestions.test_suggestions_measurements import RECORDS, load_mv
+
+    RECORDS.update(EXTRA)  # load_mv looks records up there
+    return [load_mv(name) for name in RECORDS]
+
+
+def worker(name: str, exams: list[tuple], rounds: int, batch: int, start, results) -> None:
+    """Build the provider, wait for the others, time rounds over the exams; report (count, t0, t1)."""
+    from annotations.lib.providers.base import build_provider
+
+    provider = build_provider(PROVIDERS[name])
+    provider.evaluate(*exams[0])  # lazy imports and first-call allocations stay out of the timing
+    start.wait()
+    began = time.monotonic()
+    done = 0
+    for _ in range(rounds):
+        for index in range(0, len(exams), batch):
+            chunk = exams[index : index + batch]
+            failed = [r for r in provider.evaluate_many(chunk) if isinstance(r, Exception)]
+            if failed:
+                raise RuntimeError(f"{name}: {failed[0]}")
+            done += len(chunk)
+    results.put((done, began, time.monotonic()))
+
+
+def measure(name: str, processes: int, exams: list[tuple], rounds: int, batch: int) -> float:
+    """Exams per second of `processes` workers running together."""
+    context = mp.get_context("spawn")  # a fresh interpreter per worker, as Celery's prefork children
+    start = context.Barrier(processes)
+    results = context.Queue()
+    workers = [
+        context.Process(target=worker, args=(name, exams, rounds, batch, start, results))
+        for _ in range(processes)
+    ]
+    for process in workers:
+        process.start()
+    reports = [results.get() for _ in workers]
+    for process in workers:
+        process.join()
+        if process.exitcode:
+            raise SystemExit(f"{name}: a worker failed (exit {process.exitcode})")
+    total = sum(done for done, _, _ in reports)
+    wall = max(end for _, _, end in reports) - min(began for _, began, _ in reports)
+    return total / wall
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--processes", default="1,2,4")
+    parser.add_argument("--rounds", type=int, default=1, help="passes over the records per worker")
+    parser.add_argument("--batch", type=int, default=16, help="exams per evaluate_many call")
+    parser.add_argument("--providers", default=",".join(PROVIDERS))
+    args = parser.parse_args()
+    counts = [int(n) for n in args.processes.split(",")]
+    exams = records()
+    load = ", ".join(f"{v:.1f}" for v in os.getloadavg())
+    print(f"{len(exams)} records x {args.rounds} rounds per worker, batch {args.batch}; ", end="")
+    print(f"{os.cpu_count()} cores, load average {load}")
+    header = ("processes", "exams/s", "per process", "vs 1 proc", "vs before")
+    print(
+        f"{'provider':<14} " + " ".join(f"{h:>{w}}" for h, w in zip(header, (9, 9, 12, 10, 10), strict=True))
+    )
+    for name in args.providers.split(","):
+        single = None
+        for processes in counts:
+            rate = measure(name, processes, exams, args.rounds, args.batch)
+            single = single or (rate if processes == 1 else None)
+            scaling = f"{rate / single:>9.2f}x" if single else f"{'-':>10}"
+            print(
+                f"{name:<14} {processes:>9} {rate:>9.2f} {rate / processes:>12.2f} {scaling} "
+                f"{rate / BASELINE[name]:>9.2f}x"
+            )
+
+
+if __name__ == "__main__":
+    main()
