@@ -224,6 +224,52 @@ def _queue_counts(user, assignment: Assignment, about_to_close: int | None = Non
     return {"total": mine.count(), "open": still_open.count()}
 
 
+def _assignment_json(user, assignment: Assignment, coming_from: int | None) -> dict:
+    return {
+        "id": assignment.pk,
+        "status": assignment.status,
+        "skip_reason": assignment.skip_reason,  # the reader's own, shown when they reopen the skip
+        "position": assignment.position + 1,
+        "batch": assignment.batch.name,
+        "batch_id": assignment.batch_id,
+        "suggestion_mode": assignment.batch.suggestion_mode,
+        "queue": _queue_counts(user, assignment, coming_from),
+        "page_url": reverse("reader", args=[assignment.pk]),
+    }
+
+
+def _exam_json(assignment: Assignment) -> dict:
+    """Age and sex only: no dataset, no external id, no patient id, no acquisition date."""
+    exam = assignment.exam
+    return {
+        "age": exam.age,
+        "sex": exam.sex,
+        "sampling_rate": exam.sampling_rate,
+        "n_samples": exam.n_samples,
+        "lead_names": exam.lead_names,
+        "gain_uv": exam.gain_uv,
+        "waveform_url": reverse("api-reading-waveform", args=[assignment.pk]),
+        "waveform_etag": waveform_etag(f"assignment:{assignment.pk}", exam),
+    }
+
+
+def _annotation_json(assignment: Assignment, annotation: Annotation | None) -> dict:
+    """The reader's current read; a revised read carries the reader's own blind read beside it."""
+    blind = None
+    if annotation is not None and annotation.stage == Annotation.Stage.REVISED:
+        blind_read = assignment.annotations.filter(stage=Annotation.Stage.BLIND).first()
+        blind = {"labels": _labels(blind_read)} if blind_read else None
+    return {
+        "stage": annotation.stage if annotation else None,
+        "status": annotation.status if annotation else None,
+        "revision": annotation.revision if annotation else 0,
+        "labels": _labels(annotation),
+        "comment": annotation.comment if annotation else "",
+        "time_on_task_ms": annotation.time_on_task_ms if annotation else 0,
+        "blind": blind,
+    }
+
+
 def reading_context(
     user, assignment: Assignment, *, prefetch: bool = False, coming_from: int | None = None
 ) -> dict:
@@ -235,49 +281,17 @@ def reading_context(
     after the prefetched one must not be it.
     """
     portuguese = (get_language() or "").lower().startswith("pt")
-    exam = assignment.exam
     annotation = _current_annotation(assignment)
-    blind = None
-    if annotation is not None and annotation.stage == Annotation.Stage.REVISED:
-        blind_read = assignment.annotations.filter(stage=Annotation.Stage.BLIND).first()
-        blind = {"labels": _labels(blind_read)} if blind_read else None
+    annotation_json = _annotation_json(assignment, annotation)
     skip = (coming_from,) if coming_from else ()
     following = assignment_next_for_reader(
         user, batch_id=assignment.batch_id, after=assignment, skip_ids=skip
     )
     return {
-        "assignment": {
-            "id": assignment.pk,
-            "status": assignment.status,
-            "skip_reason": assignment.skip_reason,  # the reader's own, shown when they reopen the skip
-            "position": assignment.position + 1,
-            "batch": assignment.batch.name,
-            "batch_id": assignment.batch_id,
-            "suggestion_mode": assignment.batch.suggestion_mode,
-            "queue": _queue_counts(user, assignment, coming_from),
-            "page_url": reverse("reader", args=[assignment.pk]),
-        },
-        # Age and sex only: no dataset, no external id, no patient id, no acquisition date.
-        "exam": {
-            "age": exam.age,
-            "sex": exam.sex,
-            "sampling_rate": exam.sampling_rate,
-            "n_samples": exam.n_samples,
-            "lead_names": exam.lead_names,
-            "gain_uv": exam.gain_uv,
-            "waveform_url": reverse("api-reading-waveform", args=[assignment.pk]),
-            "waveform_etag": waveform_etag(f"assignment:{assignment.pk}", exam),
-        },
+        "assignment": _assignment_json(user, assignment, coming_from),
+        "exam": _exam_json(assignment),
         "taxonomy": _taxonomy_json(assignment, portuguese),
-        "annotation": {
-            "stage": annotation.stage if annotation else None,
-            "status": annotation.status if annotation else None,
-            "revision": annotation.revision if annotation else 0,
-            "labels": _labels(annotation),
-            "comment": annotation.comment if annotation else "",
-            "time_on_task_ms": annotation.time_on_task_ms if annotation else 0,
-            "blind": blind,
-        },
+        "annotation": annotation_json,
         "suggestion": None
         if prefetch
         else _suggestion_json(
