@@ -54,6 +54,31 @@ class ReadsSnapshot:
     escalated_exam_ids: set[int] = field(default_factory=set)
 
 
+def _reads_array(
+    read_pairs: np.ndarray, triples: np.ndarray, class_ids: list[int]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(reads[r, e, c], reader axis, exam axis) from (reader, exam) pairs read and (reader, exam, class)
+    triples marked: 0 where read, 1 where marked, MISSING where never read."""
+    readers_axis = np.unique(read_pairs[:, 0])
+    exams_axis = np.unique(read_pairs[:, 1])
+    classes_axis = np.array(class_ids, dtype=np.int64)
+    array = np.full((len(readers_axis), len(exams_axis), len(class_ids)), MISSING, dtype=np.int8)
+    # Ids to axis positions by binary search over the sorted axes: no Python loop over cells.
+    array[
+        np.searchsorted(readers_axis, read_pairs[:, 0]), np.searchsorted(exams_axis, read_pairs[:, 1]), :
+    ] = 0
+    if len(triples):
+        order = np.argsort(classes_axis)
+        class_pos = order[np.searchsorted(classes_axis, triples[:, 2], sorter=order)]
+        # "Uncertain" still means the reader marked it: it counts as a positive read.
+        array[
+            np.searchsorted(readers_axis, triples[:, 0]),
+            np.searchsorted(exams_axis, triples[:, 1]),
+            class_pos,
+        ] = 1
+    return array, readers_axis, exams_axis
+
+
 def batch_reads_snapshot(batch: ReviewBatch) -> ReadsSnapshot:
     """The batch's first reads as an int8 array, in three flat queries (reads, labels, classes).
 
@@ -78,34 +103,18 @@ def batch_reads_snapshot(batch: ReviewBatch) -> ReadsSnapshot:
         .values_list("pk", "code", "name")
     )
     class_ids = [c for c, _, _ in classes]
-    read_pairs = np.array([(r, e) for r, e, _ in reads], dtype=np.int64).reshape(-1, 2)
-    triples = np.array(labels, dtype=np.int64).reshape(-1, 3)
-    readers_axis = np.unique(read_pairs[:, 0])
-    exams_axis = np.unique(read_pairs[:, 1])
-    classes_axis = np.array(class_ids, dtype=np.int64)
-    array = np.full((len(readers_axis), len(exams_axis), len(class_ids)), MISSING, dtype=np.int8)
-    # Ids to axis positions by binary search over the sorted axes: no Python loop over cells.
-    array[
-        np.searchsorted(readers_axis, read_pairs[:, 0]), np.searchsorted(exams_axis, read_pairs[:, 1]), :
-    ] = 0
-    if len(triples):
-        order = np.argsort(classes_axis)
-        class_pos = order[np.searchsorted(classes_axis, triples[:, 2], sorter=order)]
-        # "Uncertain" still means the reader marked it: it counts as a positive read.
-        array[
-            np.searchsorted(readers_axis, triples[:, 0]),
-            np.searchsorted(exams_axis, triples[:, 1]),
-            class_pos,
-        ] = 1
-    reader_ids = readers_axis.tolist()
-    exam_ids = exams_axis.tolist()
+    array, readers_axis, exams_axis = _reads_array(
+        np.array([(r, e) for r, e, _ in reads], dtype=np.int64).reshape(-1, 2),
+        np.array(labels, dtype=np.int64).reshape(-1, 3),
+        class_ids,
+    )
     escalated = set(
         BatchExam.objects.filter(batch=batch, needs_adjudication=True).values_list("exam_id", flat=True)
     )
     return ReadsSnapshot(
         reads=array,
-        reader_ids=reader_ids,
-        exam_ids=exam_ids,
+        reader_ids=readers_axis.tolist(),
+        exam_ids=exams_axis.tolist(),
         class_ids=class_ids,
         class_codes=[code for _, code, _ in classes],
         class_names=[name for _, _, name in classes],
