@@ -9,12 +9,20 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from annotations.api.permissions import IsReader
+from annotations.api.permissions import HasRole, IsReader
+from annotations.roles import Role
 from annotations.selectors.reading.assignments import (
     assignment_for_reader,
     assignment_next_for_reader,
     reading_context,
     suggestion_shown_on_open,
+)
+from annotations.selectors.reading.preferences import (
+    GAINS_MM_MV,
+    LAYOUTS,
+    LEAD_NAMES,
+    SPEEDS_MM_S,
+    reader_preferences,
 )
 from annotations.selectors.reading.worklist import reader_worklist
 from annotations.selectors.taxonomy import taxonomy_size_for_reader
@@ -23,6 +31,7 @@ from annotations.services.reading import (
     annotation_save_draft,
     annotation_submit,
     assignment_skip,
+    reader_preferences_set,
     suggestion_exposure_record,
 )
 from annotations.views.reading import reading_waveform
@@ -290,7 +299,57 @@ class WorklistView(APIView):
         return Response(WorklistEntrySerializer(entries, many=True).data)
 
 
+# --- View preferences: how the reader likes the ECG drawn, on every machine ------------------------------
+class ReadsEcgs(HasRole):
+    """Readers, and adjudicators, whose case page draws the ECG with the same tools."""
+
+    roles = frozenset({Role.READER, Role.ADJUDICATOR})
+
+
+def _one_of(allowed: tuple[float, ...], unit: str):
+    def check(value: float) -> None:
+        if value not in allowed:
+            shown = ", ".join(f"{v:g}" for v in allowed)
+            raise serializers.ValidationError(
+                _("one of %(values)s %(unit)s") % {"values": shown, "unit": unit}
+            )
+
+    return check
+
+
+class ReaderPreferencesSerializer(serializers.Serializer):
+    layout = serializers.ChoiceField(choices=LAYOUTS)
+    speed = serializers.FloatField(help_text="Paper speed, mm/s: 12.5, 25 or 50.")
+    gain = serializers.FloatField(help_text="Gain, mm/mV: 5, 10 or 20.")
+    lead_names = serializers.ChoiceField(choices=LEAD_NAMES, help_text="I, II, III or DI, DII, DIII.")
+
+
+class ReaderPreferencesChangeSerializer(serializers.Serializer):
+    """Any of the preferences; those left out keep their value."""
+
+    layout = serializers.ChoiceField(choices=LAYOUTS, required=False)
+    speed = serializers.FloatField(required=False, validators=[_one_of(SPEEDS_MM_S, "mm/s")])
+    gain = serializers.FloatField(required=False, validators=[_one_of(GAINS_MM_MV, "mm/mV")])
+    lead_names = serializers.ChoiceField(choices=LEAD_NAMES, required=False)
+
+
+class ReaderPreferencesView(APIView):
+    permission_classes = [ReadsEcgs]
+
+    @extend_schema(responses=ReaderPreferencesSerializer)
+    def get(self, request):
+        return Response(reader_preferences(request.user))
+
+    @extend_schema(request=ReaderPreferencesChangeSerializer, responses=ReaderPreferencesSerializer)
+    def put(self, request):
+        data = ReaderPreferencesChangeSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        reader_preferences_set(actor=request.user, values=dict(data.validated_data))
+        return Response(reader_preferences(request.user))
+
+
 urlpatterns = [
+    path("v1/reading/preferences/", ReaderPreferencesView.as_view(), name="api-reading-preferences"),
     path("v1/worklist/", WorklistView.as_view(), name="api-worklist"),
     path("v1/reading/next/", NextView.as_view(), name="api-reading-next"),
     path(

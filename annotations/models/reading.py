@@ -92,3 +92,15 @@ class AnnotationRevision(models.Model):
 
     def __str__(self) -> str:
         return f"annotation {self.annotation_id} revision {self.revision}"
+
+
+class ReaderPreference(models.Model):
+    """How one reader likes the ECG drawn (layout, paper speed, gain, lead names), kept on the server so
+    it follows them to another machine. Only values the reading API validated are stored."""
+
+    user = models.OneToOneField(USER, on_delete=models.CASCADE, related_name="reader_preference")
+    values = models.JSONField(default=dict, blank=True)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"reader preferences of user {self.user_id}"

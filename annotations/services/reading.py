@@ -25,7 +25,9 @@ from annotations.models import (
     Suggestion,
     SuggestionExposure,
 )
+from annotations.models.reading import ReaderPreference
 from annotations.selectors.reading.assignments import assignment_for_reader_locked, suggestion_for_exam
+from annotations.selectors.reading.preferences import preference_problems
 from annotations.services.agreement.compute import agreement_recompute_request
 from annotations.services.audit import audit_record
 from annotations.services.batches.escalation import batch_exam_escalate_if_disputed
@@ -375,3 +377,23 @@ def assignment_skip(*, actor, assignment: Assignment | int, reason: str) -> Assi
             after={"reason": reason[:300]},
         )
     return locked
+
+
+def reader_preferences_set(*, actor, values: dict[str, object]) -> ReaderPreference:
+    """Store some of the reader's view preferences (layout, speed, gain, lead names); the others keep
+    their value. Only allowed values are stored (selectors.reading.preferences lists them).
+
+    No audit row, unlike every other write: a preference says how the reader likes the paper drawn, not
+    what they read. No read, consensus or release depends on it, and a row per toolbar change would bury
+    the trail's real events."""
+    problems = preference_problems(values)
+    if problems:
+        raise ReadingError("unknown preference or value: " + ", ".join(sorted(problems)))
+    with transaction.atomic():
+        # Two saves of a new reader may race: the row is created at most once, then locked.
+        ReaderPreference.objects.bulk_create([ReaderPreference(user=actor)], ignore_conflicts=True)
+        row = ReaderPreference.objects.select_for_update().get(user=actor)
+        row.values = {**row.values, **values}
+        row.updated_at = timezone.now()
+        row.save(update_fields=["values", "updated_at"])
+    return row
