@@ -4,7 +4,12 @@
  *
  * Screen to paper: the figure's margins are zero and its axis ranges are set here (Plotly writes every
  * zoom, pan and reset back into gd.layout), so a click is placed by the plot area's bounding box and those
- * ranges alone, without Plotly's private axis objects. */
+ * ranges alone, without Plotly's private axis objects.
+ *
+ * Scale: one millimetre of paper is the same number of pixels at every speed and gain (look.scale, from
+ * scaleFor: the standard 25 mm/s, 10 mm/mV sheet fits the pane's width). At 50 mm/s or 20 mm/mV the
+ * paper grows and its container scrolls, as a magnified tracing should; it never shrinks to fit.
+ * Lead labels follow a zoom: each one moves to the left edge of the view while its strip is in view. */
 (function (root) {
   "use strict";
   var P = root.EcgPaper;
@@ -41,15 +46,42 @@
     if (marks.length) shapes.push({ name: "separators", type: "path", path: marks.join(""), line: { color: INK, width: 1.2 } });
     return shapes;
   }
-  function labels(sheet) {
+  /* Brazilian reports name the limb leads DI, DII, DIII; style "DI" writes them so. */
+  var BRAZILIAN = { I: "DI", II: "DII", III: "DIII" };
+  function leadLabel(lead, style) { return style === "DI" && BRAZILIAN[lead] ? BRAZILIAN[lead] : lead; }
+  /* The lead labels within the visible ranges xr, yr (paper mm): a strip whose start is out of view has
+   * its label at the view's left edge; a strip out of view has none. */
+  function labels(sheet, style, xr, yr) {
+    xr = xr || [0, sheet.width]; yr = yr || [0, sheet.height];
+    var padX = (xr[1] - xr[0]) * 0.006, padY = (yr[1] - yr[0]) * 0.03, half = sheet.rowHeight / 2;
     return sheet.panels.map(function (p) {
-      return { x: p.x0 + 1, y: p.yb + sheet.rowHeight * 0.38, xref: "x", yref: "y", text: p.lead, showarrow: false,
-        xanchor: "left", font: { size: 12, color: INK } };
+      var right = p.x0 + (p.i1 - p.i0) * sheet.speed / sheet.samplingRate;
+      var x = Math.max(p.x0 + 1, xr[0] + padX), y = Math.min(p.yb + sheet.rowHeight * 0.38, yr[1] - padY);
+      var visible = x < right - padX && p.yb + half > yr[0] && p.yb - half < yr[1] && y > yr[0];
+      return { x: x, y: y, xref: "x", yref: "y", text: leadLabel(p.lead, style), showarrow: false, visible: visible,
+        xanchor: "left", yanchor: "middle", font: { size: 12, color: INK }, bgcolor: "rgba(255,255,255,0.7)" };
     });
   }
-  /* The figure as wide as its container (at least 320 px), at one pixel scale on both axes. */
-  function layout(gd, sheet, extraShapes) {
-    var k = Math.max(320, gd.parentElement.clientWidth) / sheet.width;
+  /* Pixels per paper millimetre for a pane: the standard sheet (25 mm/s, 10 mm/mV, of the same layout)
+   * fills its width, less room for a vertical scroll bar, so the scale never depends on whether one shows. */
+  function scaleFor(gd, standardSheet) {
+    return Math.max(320, gd.parentElement.offsetWidth - 18) / standardSheet.width;
+  }
+  var looks = new WeakMap(); // gd -> {sheet, style}: what the labels are redrawn from after a zoom
+  var following = new WeakSet();
+  function followZoom(gd) {
+    if (following.has(gd)) return;
+    following.add(gd);
+    gd.on("plotly_relayout", function (change) {
+      var look = looks.get(gd);
+      if (!look || !Object.keys(change).some(function (k) { return /^[xy]axis/.test(k); })) return;
+      Plotly.relayout(gd, { annotations: labels(look.sheet, look.style, gd.layout.xaxis.range, gd.layout.yaxis.range) });
+    });
+  }
+  /* The figure at look.scale pixels per millimetre on both axes (fitting the pane without one). */
+  function layout(gd, sheet, extraShapes, look) {
+    look = look || {};
+    var k = look.scale || Math.max(320, gd.parentElement.clientWidth) / sheet.width;
     return {
       width: Math.round(sheet.width * k), height: Math.round(sheet.height * k),
       margin: { l: 0, r: 0, t: 0, b: 0, pad: 0 }, paper_bgcolor: "#fff", plot_bgcolor: "#fff",
@@ -58,13 +90,16 @@
       // One pixel scale on both axes: squares stay square, also while zooming.
       yaxis: { range: [0, sheet.height], showgrid: false, zeroline: false, showticklabels: false, ticks: "",
         scaleanchor: "x", scaleratio: 1 },
-      shapes: baseShapes(sheet).concat(extraShapes || []), annotations: labels(sheet),
+      shapes: baseShapes(sheet).concat(extraShapes || []), annotations: labels(sheet, look.leadNames),
     };
   }
-  /* Draws (or redraws in place) the sheet with the leads in mV; resolves once Plotly has drawn. */
-  function draw(gd, sheet, leads, leadNames, extraShapes, config) {
-    return Plotly.react(gd, traces(sheet, leads, leadNames), layout(gd, sheet, extraShapes),
-      Object.assign({}, CONFIG, config || {}));
+  /* Draws (or redraws in place) the sheet with the leads in mV; resolves once Plotly has drawn.
+   * look: {scale: px per mm, leadNames: "I" or "DI"}, both optional. */
+  function draw(gd, sheet, leads, leadNames, extraShapes, config, look) {
+    look = look || {};
+    looks.set(gd, { sheet: sheet, style: look.leadNames });
+    return Plotly.react(gd, traces(sheet, leads, leadNames), layout(gd, sheet, extraShapes, look),
+      Object.assign({}, CONFIG, config || {})).then(function () { followZoom(gd); });
   }
   function setShapes(gd, sheet, extraShapes) {
     return Plotly.relayout(gd, { shapes: baseShapes(sheet).concat(extraShapes || []) });
@@ -140,6 +175,7 @@
   }
 
   root.EcgPlot = { CONFIG: CONFIG, traces: traces, baseShapes: baseShapes, layout: layout, draw: draw,
+    labels: labels, leadLabel: leadLabel, scaleFor: scaleFor,
     setShapes: setShapes, resetZoom: resetZoom, toPaper: toPaper, panelAt: panelAt, samplePoint: samplePoint,
     caliperShapes: caliperShapes, measure: measure };
 })(window);

@@ -1,9 +1,10 @@
-/* The reader page: calibrated 12-lead view (static/js/ecg/plot.js) and keyboard-fast, blind labeling.
+/* The reader page: calibrated 12-lead view with its tools (static/js/ecg/viewer.js) and keyboard-fast, blind
+ * labeling.
  * Data comes from the reading API of the page's own assignment; nothing here knows of other readers.
  * Everything that changes while the page is open lives in `state`; the functions below read and set it. */
 (function () {
   "use strict";
-  var P = window.EcgPaper, Plot = window.EcgPlot, Search = window.StatementSearch;
+  var P = window.EcgPaper, Search = window.StatementSearch;
   var rootEl = document.getElementById("reader");
   if (!rootEl) return;
   var $ = function (id) { return document.getElementById(id); };
@@ -17,14 +18,14 @@
     return text;
   }
 
+  var viewer = window.EcgViewer.create({ gd: gd, $: $, t: t, preferencesUrl: rootEl.dataset.preferencesUrl, csrf: CSRF,
+    onDrawn: drawn });
   var state = {
-    view: { layout: "3x4", speed: 25, gain: 10, rhythmLead: "II", baseline: false, notch: 0 },
+    viewer: viewer, // the exam on screen, the view (layout, speed, gain...), the sheet and the calipers
     ctx: null, // the open assignment's context from the API (assignment, exam, taxonomy, suggestion, annotation)
     annotation: null, // ctx.annotation, kept apart: a draft answered after the next exam opened still finds it
-    exam: null, leadsRaw: null, leadsShown: null, sheet: null,
     prefetched: {}, // assignment id -> Promise of ArrayBuffer (the next exam's waveform)
     prefetchedContext: {}, // assignment id -> Promise of the next exam's context (hidden mode only)
-    caliper: { on: false, points: [], march: false },
     // The statement list: rows in taxonomy order; ranked holds the search's matches, best first, or null.
     list: { statements: [], byCode: {}, kinds: {}, searchIndex: [], ranked: null, focusIndex: 0, normalCode: null },
     selected: {}, // code -> {uncertain}
@@ -52,73 +53,12 @@
   }
 
   /* --- Drawing ---------------------------------------------------------------------------------- */
-  function draw() {
-    var view = state.view, exam = state.exam;
-    state.sheet = P.paper(view.layout, { speed: view.speed, gain: view.gain, samplingRate: exam.sampling_rate,
-      nSamples: exam.n_samples, rhythmLead: view.rhythmLead });
-    var started = performance.now(), id = state.ctx.assignment.id;
-    var shapes = Plot.caliperShapes(state.sheet, state.caliper);
-    return Plot.draw(gd, state.sheet, state.leadsShown, exam.lead_names, shapes).then(function () {
-      gd.dataset.drawnMs = String(Math.round(performance.now() - started));
-      gd.dataset.drawnAt = String(performance.now()); // read by bench/reader_page.py
-      gd.dataset.drawn = String(id);
-      document.dispatchEvent(new CustomEvent("ecg:drawn", { detail: id }));
-    });
-  }
-  function filterLeads() {
-    var view = state.view;
-    state.leadsShown = P.applyFilters(state.leadsRaw, state.exam.sampling_rate, { baseline: view.baseline, notch: view.notch });
-  }
-  function refilter() {
-    filterLeads();
-    return draw();
-  }
-  /* A new layout, speed, gain or rhythm lead: earlier caliper points no longer sit on the same strips. */
-  function changeView(key, value) {
-    state.view[key] = value;
-    state.caliper.points = [];
-    return draw();
-  }
-  function resetZoom() { Plot.resetZoom(gd, state.sheet); }
-
-  /* --- Calipers --------------------------------------------------------------------------------- */
-  function caliperClick(event) {
-    var at = Plot.toPaper(gd, event.clientX, event.clientY);
-    var point = at && Plot.samplePoint(state.sheet, at.x, at.y);
-    if (!point) return;
-    var c = state.caliper;
-    if (c.points.length >= 2 || (c.points.length === 1 && c.points[0].panel !== point.panel)) c.points = [];
-    c.points.push(point);
-    c.march = false;
-    showCaliper();
-  }
-  function showCaliper() {
-    var out = $("caliper-readout"), c = state.caliper;
-    if (state.sheet) Plot.setShapes(gd, state.sheet, Plot.caliperShapes(state.sheet, c));
-    if (c.points.length < 2) {
-      out.textContent = c.on ? t("caliper_hint") : "";
-      delete out.dataset.intervalMs;
-      return;
-    }
-    var m = Plot.measure(c.points, state.exam.sampling_rate);
-    out.dataset.intervalMs = m.ms.toFixed(1);
-    out.dataset.amplitudeMv = m.mv.toFixed(3);
-    out.dataset.rateBpm = m.bpm.toFixed(1);
-    out.textContent = t("caliper_readout", { ms: m.ms.toFixed(0), mv: m.mv.toFixed(2), bpm: m.bpm ? m.bpm.toFixed(0) : "–" });
-  }
-  function toggleCalipers(force) {
-    var c = state.caliper;
-    c.on = typeof force === "boolean" ? force : !c.on;
-    $("caliper-layer").hidden = !c.on;
-    $("caliper-toggle").setAttribute("aria-pressed", String(c.on));
-    $("caliper-readout").hidden = !c.on && c.points.length < 2;
-    if (!c.on) c.points = [];
-    showCaliper();
-  }
-  function marchOut() {
-    if (state.caliper.points.length !== 2) return;
-    state.caliper.march = !state.caliper.march;
-    showCaliper();
+  function drawn(ms) {
+    var id = state.ctx.assignment.id;
+    gd.dataset.drawnMs = String(Math.round(ms));
+    gd.dataset.drawnAt = String(performance.now()); // read by bench/reader_page.py
+    gd.dataset.drawn = String(id);
+    document.dispatchEvent(new CustomEvent("ecg:drawn", { detail: id }));
   }
 
   /* --- Statements ------------------------------------------------------------------------------- */
@@ -399,13 +339,9 @@
   function renderContext() {
     var e = state.ctx.exam, a = state.ctx.assignment, sex = { F: t("female"), M: t("male") }[e.sex] || t("sex_unknown");
     $("exam-context").textContent = t("exam_context", { age: e.age == null ? "–" : e.age, sex: sex,
-      seconds: (e.n_samples / e.sampling_rate).toFixed(1), fs: e.sampling_rate });
+      seconds: window.EcgViewer.number(e.n_samples / e.sampling_rate, 1), fs: e.sampling_rate });
     $("progress").textContent = t("progress", { batch: a.batch, position: a.position, total: a.queue.total, open: a.queue.open });
     $("stage").textContent = state.annotation.stage === "revised" && a.suggestion_mode === "two_stage" ? t("stage_revised") : "";
-    var rhythm = $("rhythm-lead");
-    if (!rhythm.options.length) {
-      e.lead_names.slice(0, 12).forEach(function (name) { rhythm.add(new Option(name, name, false, name === state.view.rhythmLead)); });
-    }
   }
   function measurementsLine(m) {
     var dash = function (v) { return v == null ? "–" : Math.round(v); };
@@ -464,33 +400,31 @@
       state.prefetchedContext[nextId] = api(nextId + "/?prefetch=1&from=" + ctx.assignment.id);
     }
   }
-  function open(id, push, keepView) {
+  function open(id, push, keepView, preferences) {
     var waveform = state.prefetched[id] || fetchWaveform(API + id + "/waveform/");
     var context = (!keepView && state.prefetchedContext[id]) || api(id + "/");
     delete state.prefetched[id];
     delete state.prefetchedContext[id];
     return context.then(function (r) {
       if (r.status !== 200) { window.location.assign(HOME); return; }
-      return waveform.then(function (buffer) { return show(id, r.data, buffer, push, keepView); });
+      return Promise.all([waveform, preferences]).then(function (got) { return show(id, r.data, got[0], push, keepView); });
     });
   }
   function show(id, context, buffer, push, keepView) {
-    var exam = state.exam = context.exam;
-    state.leadsRaw = P.decode(buffer, exam.lead_names.length, exam.n_samples, exam.gain_uv);
-    filterLeads();
-    state.caliper.points = [];
+    var exam = context.exam;
+    viewer.setExam(exam, P.decode(buffer, exam.lead_names.length, exam.n_samples, exam.gain_uv));
     if (!keepView) showMessage("");
     if (push) history.pushState({ id: id }, "", context.assignment.page_url);
-    var drawn = function () { showCaliper(); prefetchNext(); };
+    var ready = function () { viewer.showCaliper(); prefetchNext(); };
     if (!state.ctx) {
       // First exam of the page: the reader looks at the tracing first, so draw it before building
       // the 70-odd statement rows (the panel is ready a few frames later, before any key press).
       state.ctx = context;
       state.annotation = context.annotation;
-      return draw().then(function () { apply(context); drawn(); });
+      return viewer.draw().then(function () { apply(context); ready(); });
     }
     apply(context);
-    return draw().then(drawn);
+    return viewer.draw().then(ready);
   }
 
   /* --- Keyboard --------------------------------------------------------------------------------- */
@@ -529,12 +463,12 @@
     Enter: submit,
     s: openSkip,
     "?": function () { $("help").showModal(); },
-    c: function () { toggleCalipers(); },
-    m: marchOut,
-    r: resetZoom,
-    l: cycleLayout,
+    c: viewer.keys.c,
+    m: viewer.keys.m,
+    r: viewer.keys.r,
+    l: viewer.keys.l,
     Escape: function () {
-      if (state.caliper.on) toggleCalipers(false);
+      if (viewer.caliper.on) viewer.toggleCalipers(false);
       else { $("search").value = ""; filter("", focusedCode()); }
     },
   };
@@ -547,11 +481,6 @@
     box.value = "";
     filter("", keep);
     box.blur();
-  }
-  function cycleLayout() {
-    var order = ["3x4", "6x2", "12x1"], next = order[(order.indexOf(state.view.layout) + 1) % order.length];
-    $("layout").value = next;
-    changeView("layout", next);
   }
   function openSkip() {
     if (!canSkip()) return;
@@ -584,27 +513,8 @@
     });
     on("skip-cancel", "click", function () { $("skip-dialog").close(); });
   }
-  function wireView() {
-    on("caliper-toggle", "click", function () { toggleCalipers(); });
-    on("caliper-layer", "click", caliperClick);
-    on("march", "click", marchOut);
-    on("reset-zoom", "click", resetZoom);
-    on("layout", "change", function () { changeView("layout", this.value); });
-    on("rhythm-lead", "change", function () { changeView("rhythmLead", this.value); });
-    on("speed", "change", function () { changeView("speed", parseFloat(this.value)); });
-    on("gain", "change", function () { changeView("gain", parseFloat(this.value)); });
-    on("filter-baseline", "change", function () { state.view.baseline = this.checked; refilter(); });
-    on("filter-notch", "change", function () { state.view.notch = parseFloat(this.value) || 0; refilter(); });
-    // Lets a click in a toolbar select hand the keys back to the page once a choice is made.
-    document.querySelectorAll(".toolbar select").forEach(function (s) { s.addEventListener("change", function () { s.blur(); }); });
-  }
   function wireWindow() {
-    var resizeTimer = null;
     document.addEventListener("keydown", onKey);
-    window.addEventListener("resize", function () {
-      clearTimeout(resizeTimer);
-      resizeTimer = setTimeout(function () { if (state.sheet) draw(); }, 150);
-    });
     document.addEventListener("visibilitychange", function () {
       if (document.visibilityState === "visible") state.clock.visibleSince = performance.now();
       else {
@@ -617,10 +527,10 @@
   }
 
   wireStatements();
-  wireView();
+  viewer.wire();
   wireWindow();
   history.replaceState({ id: Number(rootEl.dataset.assignment) }, "", window.location.href);
-  open(Number(rootEl.dataset.assignment), false).catch(function (error) {
+  open(Number(rootEl.dataset.assignment), false, false, viewer.loadPreferences()).catch(function (error) {
     showMessage(t("load_failed") + " " + error.message, "error");
   });
 })();

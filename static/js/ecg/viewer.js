@@ -1,0 +1,185 @@
+/* The ECG viewer with its toolbar: layout, rhythm lead, speed, gain, lead names, filters, calipers, march and
+ * zoom, for every page that shows a tracing to a clinician (the reader and the adjudication case pages).
+ * Exposed as window.EcgViewer. Drawing is static/js/ecg/plot.js; paper geometry static/js/ecg/paper.js.
+ *
+ * The layout, speed, gain and lead names are the user's preferences, kept on the server
+ * (/api/v1/reading/preferences/) so they follow the user to another machine. Numbers the user reads
+ * (caliper readouts) are written in the page's language: 0,52 mV in Brazilian Portuguese. */
+(function (root) {
+  "use strict";
+  var P = root.EcgPaper, Plot = root.EcgPlot;
+  var PREF_KEY = { layout: "layout", speed: "speed", gain: "gain", leadNames: "lead_names" };
+
+  /* A number with a fixed count of decimals, in the page's language, without thousands separators. */
+  function number(value, digits) {
+    var lang = document.documentElement.lang || undefined;
+    return new Intl.NumberFormat(lang, { minimumFractionDigits: digits, maximumFractionDigits: digits,
+      useGrouping: false }).format(value);
+  }
+
+  /* opts: {gd, $ (id -> element), t (key, values -> text), preferencesUrl, csrf, onDrawn (ms)}. The toolbar's
+   * elements have the ids layout, rhythm-lead, speed, gain, lead-names, filter-baseline, filter-notch,
+   * caliper-toggle, march, reset-zoom; caliper-layer and caliper-readout sit beside the figure. */
+  function create(opts) {
+    var gd = opts.gd, $ = opts.$, t = opts.t;
+    var v = {
+      view: { layout: "3x4", speed: 25, gain: 10, rhythmLead: "II", leadNames: "I", baseline: false, notch: 0 },
+      exam: null, leadsRaw: null, leadsShown: null, sheet: null,
+      caliper: { on: false, points: [], march: false },
+      saving: Promise.resolve(),
+    };
+
+    /* --- Preferences -------------------------------------------------------------------------- */
+    function applyPreferences(prefs) {
+      v.view.layout = prefs.layout; v.view.speed = prefs.speed; v.view.gain = prefs.gain;
+      v.view.leadNames = prefs.lead_names;
+      $("layout").value = prefs.layout;
+      $("speed").value = String(prefs.speed);
+      $("gain").value = String(prefs.gain);
+      $("lead-names").value = prefs.lead_names;
+    }
+    /* Resolves once the user's preferences are on the toolbar (or at once with the standard view). */
+    v.loadPreferences = function (request) {
+      var answer = request || fetch(opts.preferencesUrl, { credentials: "include", headers: { Accept: "application/json" } });
+      return answer.then(function (r) { return r.ok ? r.json() : null; })
+        .then(function (prefs) { if (prefs) applyPreferences(prefs); }, function () {});
+    };
+    // Saved one after the other, so the server keeps the last choice made.
+    function savePreference(key, value) {
+      var body = {};
+      body[PREF_KEY[key]] = value;
+      v.saving = v.saving.then(function () {
+        return fetch(opts.preferencesUrl, { method: "PUT", credentials: "include", body: JSON.stringify(body),
+          headers: { Accept: "application/json", "Content-Type": "application/json", "X-CSRFToken": opts.csrf } });
+      }).catch(function () {});
+    }
+
+    /* --- Drawing ------------------------------------------------------------------------------ */
+    v.setExam = function (exam, leadsRaw) {
+      v.exam = exam; v.leadsRaw = leadsRaw; v.caliper.points = [];
+      filterLeads();
+      fillRhythmLeads();
+    };
+    function filterLeads() {
+      v.leadsShown = P.applyFilters(v.leadsRaw, v.exam.sampling_rate, { baseline: v.view.baseline, notch: v.view.notch });
+    }
+    function paperFor(speed, gain) {
+      var view = v.view, exam = v.exam;
+      return P.paper(view.layout, { speed: speed, gain: gain, samplingRate: exam.sampling_rate,
+        nSamples: exam.n_samples, rhythmLead: view.rhythmLead });
+    }
+    v.draw = function () {
+      var view = v.view, started = performance.now();
+      v.sheet = paperFor(view.speed, view.gain);
+      var look = { scale: Plot.scaleFor(gd, paperFor(25, 10)), leadNames: view.leadNames };
+      return Plot.draw(gd, v.sheet, v.leadsShown, v.exam.lead_names, Plot.caliperShapes(v.sheet, v.caliper),
+        opts.config, look).then(function () {
+        fitLayer();
+        if (opts.onDrawn) opts.onDrawn(performance.now() - started);
+      });
+    };
+    // The caliper layer covers the whole figure, also the part scrolled out of view.
+    function fitLayer() {
+      var layer = $("caliper-layer");
+      layer.style.width = gd.offsetWidth + "px";
+      layer.style.height = gd.offsetHeight + "px";
+      layer.style.right = "auto"; layer.style.bottom = "auto";
+    }
+    /* A new layout, speed, gain, rhythm lead or lead names: caliper points no longer sit on the same strips. */
+    function changeView(key, value) {
+      v.view[key] = value;
+      v.caliper.points = [];
+      if (PREF_KEY[key]) savePreference(key, value);
+      if (!v.exam) return Promise.resolve(); // chosen before the exam arrived: drawn with it
+      if (key === "leadNames") fillRhythmLeads();
+      return v.draw().then(showCaliper);
+    }
+    function fillRhythmLeads() {
+      var select = $("rhythm-lead");
+      select.textContent = "";
+      v.exam.lead_names.slice(0, 12).forEach(function (name) {
+        select.add(new Option(Plot.leadLabel(name, v.view.leadNames), name, false, name === v.view.rhythmLead));
+      });
+    }
+    v.resetZoom = function () { if (v.sheet) Plot.resetZoom(gd, v.sheet); };
+    v.cycleLayout = function () {
+      var order = ["3x4", "6x2", "12x1"], next = order[(order.indexOf(v.view.layout) + 1) % order.length];
+      $("layout").value = next;
+      return changeView("layout", next);
+    };
+
+    /* --- Calipers ----------------------------------------------------------------------------- */
+    function caliperClick(event) {
+      var at = Plot.toPaper(gd, event.clientX, event.clientY);
+      var point = at && Plot.samplePoint(v.sheet, at.x, at.y);
+      if (!point) return;
+      var c = v.caliper;
+      if (c.points.length >= 2 || (c.points.length === 1 && c.points[0].panel !== point.panel)) c.points = [];
+      c.points.push(point);
+      c.march = false;
+      showCaliper();
+    }
+    function showCaliper() {
+      var out = $("caliper-readout"), c = v.caliper;
+      if (v.sheet) Plot.setShapes(gd, v.sheet, Plot.caliperShapes(v.sheet, c));
+      if (c.points.length < 2) {
+        out.textContent = c.on ? t("caliper_hint") : "";
+        delete out.dataset.intervalMs;
+        return;
+      }
+      var m = Plot.measure(c.points, v.exam.sampling_rate);
+      out.dataset.intervalMs = m.ms.toFixed(1);
+      out.dataset.amplitudeMv = m.mv.toFixed(3);
+      out.dataset.rateBpm = m.bpm.toFixed(1);
+      out.textContent = t("caliper_readout", { ms: number(m.ms, 0), mv: number(m.mv, 2), bpm: m.bpm ? number(m.bpm, 0) : "–" });
+    }
+    v.showCaliper = showCaliper;
+    v.toggleCalipers = function (force) {
+      var c = v.caliper;
+      c.on = typeof force === "boolean" ? force : !c.on;
+      $("caliper-layer").hidden = !c.on;
+      $("caliper-toggle").setAttribute("aria-pressed", String(c.on));
+      $("caliper-readout").hidden = !c.on && c.points.length < 2;
+      if (!c.on) c.points = [];
+      showCaliper();
+    };
+    v.marchOut = function () {
+      if (v.caliper.points.length !== 2) return;
+      v.caliper.march = !v.caliper.march;
+      showCaliper();
+    };
+
+    /* --- Wiring ------------------------------------------------------------------------------- */
+    function on(id, type, handler) { $(id).addEventListener(type, handler); }
+    v.wire = function () {
+      on("caliper-toggle", "click", function () { v.toggleCalipers(); });
+      on("caliper-layer", "click", caliperClick);
+      on("march", "click", v.marchOut);
+      on("reset-zoom", "click", v.resetZoom);
+      on("layout", "change", function () { changeView("layout", this.value); });
+      on("rhythm-lead", "change", function () { changeView("rhythmLead", this.value); });
+      on("speed", "change", function () { changeView("speed", parseFloat(this.value)); });
+      on("gain", "change", function () { changeView("gain", parseFloat(this.value)); });
+      on("lead-names", "change", function () { changeView("leadNames", this.value); });
+      on("filter-baseline", "change", function () { v.view.baseline = this.checked; filterLeads(); v.draw(); });
+      on("filter-notch", "change", function () { v.view.notch = parseFloat(this.value) || 0; filterLeads(); v.draw(); });
+      // Lets a click in a toolbar select hand the keys back to the page once a choice is made.
+      document.querySelectorAll(".toolbar select").forEach(function (s) { s.addEventListener("change", function () { s.blur(); }); });
+      var resizeTimer = null;
+      window.addEventListener("resize", function () {
+        clearTimeout(resizeTimer);
+        resizeTimer = setTimeout(function () { if (v.sheet) v.draw(); }, 150);
+      });
+    };
+    /* The viewer's keys, for the page's own key handler. */
+    v.keys = {
+      c: function () { v.toggleCalipers(); },
+      m: v.marchOut,
+      r: v.resetZoom,
+      l: v.cycleLayout,
+    };
+    return v;
+  }
+
+  root.EcgViewer = { create: create, number: number };
+})(window);
