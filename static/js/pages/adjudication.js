@@ -1,19 +1,45 @@
-/* The adjudication page's ECG: the reader's calibrated 3x4 + rhythm sheet (static/js/ecg/plot.js), drawn
- * once from the same waveform wire format, without the reader's tools. Nothing here knows who read it. */
+/* The adjudication page's ECG: the reader's calibrated sheet with the reader's tools (layouts, rhythm lead,
+ * speed, gain, lead names, filters, calipers, zoom; static/js/ecg/viewer.js), drawn from the same waveform
+ * wire format, in the user's preferred view. Nothing here knows who read it. */
 (function () {
   "use strict";
   var P = window.EcgPaper, Plot = window.EcgPlot;
-  var gd = document.getElementById("adjudication-ecg");
-  if (!gd || !P || !Plot || !window.Plotly) return;
-  var fs = parseFloat(gd.dataset.samplingRate), n = parseInt(gd.dataset.samples, 10);
-  var gainUv = parseFloat(gd.dataset.gainUv), leadNames = gd.dataset.leads.split(",");
-  var sheet = P.paper("3x4", { speed: 25, gain: 10, samplingRate: fs, nSamples: n, rhythmLead: "II" });
+  var gd = document.getElementById("adjudication-ecg"), pane = document.getElementById("adjudication-viewer");
+  if (!gd || !pane || !P || !Plot || !window.Plotly || !window.EcgViewer) return;
+  var $ = function (id) { return document.getElementById(id); };
+  var STRINGS = {};
+  $("strings").content.querySelectorAll("[data-key]").forEach(function (el) { STRINGS[el.dataset.key] = el.textContent; });
+  function t(key, values) {
+    var text = STRINGS[key] || key;
+    Object.keys(values || {}).forEach(function (k) { text = text.split("{" + k + "}").join(values[k]); });
+    return text;
+  }
+  var exam = { sampling_rate: parseFloat(gd.dataset.samplingRate), n_samples: parseInt(gd.dataset.samples, 10),
+    gain_uv: parseFloat(gd.dataset.gainUv), lead_names: gd.dataset.leads.split(",") };
+  // Plotly's zoom tips stay on here: this page has no help dialog that explains the zoom.
+  var viewer = window.EcgViewer.create({ gd: gd, $: $, t: t, preferencesUrl: pane.dataset.preferencesUrl,
+    csrf: pane.dataset.csrf, config: { showTips: true } });
 
-  fetch(gd.dataset.waveformUrl, { credentials: "same-origin" })
-    .then(function (r) { if (!r.ok) throw new Error("waveform " + r.status); return r.arrayBuffer(); })
-    .then(function (buffer) {
-      // Plotly's zoom tips stay on here: this page has no help dialog that explains the zoom.
-      return Plot.draw(gd, sheet, P.decode(buffer, leadNames.length, n, gainUv), leadNames, [], { showTips: true });
+  function typingIn(el) {
+    var choice = el && el.tagName === "INPUT" && (el.type === "radio" || el.type === "checkbox");
+    return el && !choice && (el.tagName === "TEXTAREA" || el.tagName === "INPUT" || el.tagName === "SELECT");
+  }
+  function onKey(e) {
+    if (e.altKey || e.ctrlKey || e.metaKey || typingIn(e.target)) return;
+    if (e.key === "Escape" && viewer.caliper.on) { viewer.toggleCalipers(false); return; }
+    if (!Object.prototype.hasOwnProperty.call(viewer.keys, e.key)) return;
+    viewer.keys[e.key]();
+    e.preventDefault();
+  }
+
+  var waveform = fetch(gd.dataset.waveformUrl, { credentials: "same-origin" })
+    .then(function (r) { if (!r.ok) throw new Error("waveform " + r.status); return r.arrayBuffer(); });
+  Promise.all([waveform, viewer.loadPreferences()])
+    .then(function (got) {
+      viewer.setExam(exam, P.decode(got[0], exam.lead_names.length, exam.n_samples, exam.gain_uv));
+      viewer.wire();
+      document.addEventListener("keydown", onKey);
+      return viewer.draw();
     })
     .then(function () { gd.dataset.drawn = "1"; })
     .catch(function (error) {

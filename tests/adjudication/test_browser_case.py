@@ -1,0 +1,67 @@
+"""The adjudication case page in Chromium at a laptop's 1280x800: the reader's toolset on the ECG, which
+stays inside its card; readers' notes under pseudonyms; the latent estimate's posterior and model scores."""
+
+from __future__ import annotations
+
+import pytest
+
+from annotations.models import DisputedLabel, ReviewBatch, Suggestion, SuggestionScore
+from tests.adjudication.test_adjudication import SECRET_READERS, case_url, disputed, secret_readers  # noqa: F401
+from tests.browser import screenshot_path
+from tests.reading.test_browser_reader import log_in
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def test_the_case_page_has_the_readers_tools_and_the_ecg_stays_in_its_card(
+    live_server,
+    browser,
+    carla,
+    disputed,  # noqa: F811
+):
+    batch, exam = disputed
+    ReviewBatch.objects.filter(pk=batch.pk).update(design={**batch.design, "consensus": {"method": "latent"}})
+    DisputedLabel.objects.filter(batch=batch, exam=exam).update(probability=0.62)
+    suggestion = Suggestion.objects.create(exam=exam, provider="demo-model", provider_version="2")
+    dav = DisputedLabel.objects.get(batch=batch, exam=exam).diagnostic_class
+    SuggestionScore.objects.create(suggestion=suggestion, diagnostic_class=dav, score=0.81)
+    context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="en-US")
+    page = context.new_page()
+    log_in(page, live_server, "carla")
+    page.goto(live_server.url + case_url(batch, exam))
+    page.wait_for_selector("#adjudication-ecg[data-drawn='1']")
+    for tool in ("#layout", "#speed", "#gain", "#rhythm-lead", "#caliper-toggle", "#march", "#reset-zoom"):
+        assert page.locator(tool).is_visible(), tool
+    pane = page.locator(".ecg-pane").bounding_box()
+    ecg = page.locator(".ecg-wrap").bounding_box()
+    assert ecg["x"] >= pane["x"] and ecg["x"] + ecg["width"] <= pane["x"] + pane["width"] + 0.5
+    page.screenshot(path=screenshot_path("adjudication-case-1280"), full_page=True)
+
+    page.select_option("#speed", "50")
+    page.wait_for_function(
+        "() => { const t = document.getElementById('adjudication-ecg').data[0];"
+        " return Math.abs(t.x[1] - t.x[0] - 0.1) < 1e-6; }"
+    )
+    assert page.evaluate(
+        "(() => { const w = document.querySelector('.ecg-wrap'); return w.scrollWidth > w.clientWidth; })()"
+    )
+    assert page.locator(".ecg-pane").bounding_box()["width"] == pane["width"]  # the card did not grow
+    page.keyboard.press("c")
+    for at in (0.2, 0.3):
+        x, y = page.evaluate(
+            "() => { const gd = document.getElementById('adjudication-ecg'); const xa = gd._fullLayout.xaxis;"
+            " const ya = gd._fullLayout.yaxis; const box = gd.getBoundingClientRect();"
+            " const t = gd.data.find(d => d.name === 'II (rhythm)');"
+            f" const i = Math.round(t.x.length * {at});"
+            " return [box.left + xa._offset + xa.l2p(t.x[i]), box.top + ya._offset + ya.l2p(t.y[i])]; }"
+        )
+        page.mouse.click(x, y)
+    assert page.locator("#caliper-readout").get_attribute("data-interval-ms")
+
+    row = page.inner_text("#disputed tbody tr")
+    assert "P = 0.62" in row and "0.81" in row
+    notes = page.inner_text("#reader-notes")
+    assert not any(name in notes for name in SECRET_READERS)
+    page.screenshot(path=screenshot_path("adjudication-case-tools"), full_page=True)
+    page.wait_for_load_state("networkidle")
+    context.close()
