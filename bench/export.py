@@ -102,7 +102,7 @@ def populate(n_exams: int) -> int:
 def time_export(batch_id: int, folder: Path) -> tuple[float, int, int]:
     from django.db import transaction
 
-    from annotations.selectors.releases.export import export_plan
+    from annotations.selectors.releases.plan import export_plan
     from annotations.services.releases.tables import write_consensus_csv
 
     plan = export_plan([batch_id])

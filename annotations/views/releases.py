@@ -16,7 +16,7 @@ from annotations.selectors.releases.builds import (
     release_list,
     release_progress,
 )
-from annotations.selectors.releases.export import ExportRefused
+from annotations.selectors.releases.plan import ExportRefused
 from annotations.services.releases.builds import (
     release_create,
     release_file_open,

@@ -9,7 +9,7 @@ import pytest
 from annotations.lib.exclusive_sets import exclusive_conflicts
 from annotations.lib.stats.simulate import ADVERSARIAL, CODES, GOOD, POOR, simulate_study
 from annotations.models import Assignment, Consensus, DiagnosticClass, DisputedLabel
-from annotations.selectors.releases.export import export_plan
+from annotations.selectors.releases.plan import export_plan
 from annotations.services.agreement.compute import batch_agreement_compute
 from annotations.services.batches.lifecycle import batch_create
 from annotations.services.reading import LabelInput, annotation_save_draft, annotation_submit, assignment_skip

@@ -10,7 +10,7 @@ import pytest
 from django.utils import timezone
 
 from annotations.models import Adjudication, Assignment, AuditEvent, ReviewBatch
-from annotations.selectors.releases.export import export_plan
+from annotations.selectors.releases.plan import export_plan
 from annotations.services.batches.lifecycle import batch_create
 from annotations.services.releases.export import ExportOptions, export_write
 from tests.exporting import labelled_study

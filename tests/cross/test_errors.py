@@ -28,7 +28,7 @@ def test_each_class_carries_its_status_and_stays_the_builtin_it_was():
 def test_every_service_and_selector_refusal_is_an_application_error_with_the_status_the_api_answers():
     from annotations.selectors.batches.plan import BatchPlanError
     from annotations.selectors.batches.progress import ExamTableError
-    from annotations.selectors.releases.export import ExportRefused
+    from annotations.selectors.releases.plan import ExportRefused
     from annotations.services.adjudication import AdjudicationError, StaleAdjudication
     from annotations.services.agreement.compute import AgreementConfigError
     from annotations.services.agreement.tables import IntervalMethodError

@@ -85,7 +85,7 @@ def test_a_skip_reason_in_the_release_reads_csv_never_starts_a_formula(
 ):
     """Release CSVs carry codes, ids and numbers as imported; the one free text, a skip reason, is escaped."""
     from annotations.models import Assignment
-    from annotations.selectors.releases.export import export_plan
+    from annotations.selectors.releases.plan import export_plan
     from annotations.services.releases.export import ExportOptions, export_write
     from tests.exporting import labelled_study
 

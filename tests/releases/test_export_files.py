@@ -11,7 +11,7 @@ import pytest
 
 from annotations.lib.release_files.hdf5 import code_tracing
 from annotations.models import AnnotationLabel, Consensus, DiagnosticClass, DisputedLabel
-from annotations.selectors.releases.export import ExportRefused, export_plan
+from annotations.selectors.releases.plan import ExportRefused, export_plan
 from annotations.services.exams.waveforms import waveform_load
 from annotations.services.releases.export import ExportOptions, export_write
 from tests.exporting import labelled_study

@@ -6,7 +6,7 @@ import json
 import pytest
 
 from annotations.models import AuditEvent, Release
-from annotations.selectors.releases.export import ExportRefused
+from annotations.selectors.releases.plan import ExportRefused
 from annotations.services.releases.builds import (
     release_build,
     release_create,

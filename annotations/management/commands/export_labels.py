@@ -18,7 +18,8 @@ from tqdm import tqdm
 
 from annotations.lib.release_files.files import utc_iso
 from annotations.roles import Role, has_role
-from annotations.selectors.releases.export import ExportRefused, export_data_as_of, export_plan
+from annotations.selectors.releases.facts import export_data_as_of
+from annotations.selectors.releases.plan import ExportRefused, export_plan
 from annotations.services.audit import audit_record
 from annotations.services.releases.export import ExportOptions, export_write
 

@@ -13,21 +13,20 @@ Which exams: those of the batches with at least one submitted first read (the re
 computed from). Which value per class: the stored Consensus row if there is one; else undecided if the
 class is disputed (a tie or an uncertain latent estimate nobody has adjudicated yet); else absent (0),
 since the agreement service stores no row for a class no reader marked.
+
+Which batches may be exported together, and the columns, are in selectors.releases.plan; the few
+reads small enough to read whole through the ORM are in selectors.releases.facts.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from django.db import connection
-from django.db.models import Count, Max
 
-from annotations.errors import Invalid
 from annotations.models import (
-    Adjudication,
     Annotation,
     AnnotationLabel,
     Assignment,
@@ -37,39 +36,10 @@ from annotations.models import (
     DiagnosticClass,
     DisputedLabel,
     Exam,
-    ReviewBatch,
     SuggestionExposure,
-    Taxonomy,
 )
-from annotations.selectors.taxonomy import taxonomy_shipped_classes
 
 CHUNK_ROWS = 5000
-
-
-class ExportRefused(Invalid):
-    """An export that cannot be made as asked; the message says why."""
-
-
-@dataclass(frozen=True)
-class Column:
-    code: str
-    name: str
-    source_ids: tuple[int, ...]
-    source_codes: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class ExportPlan:
-    batches: list[ReviewBatch]
-    taxonomy: Taxonomy
-    columns: list[Column]
-    target: str  # "" for the batches' own taxonomy, else the key of the taxonomy mapped to
-    target_version: str
-    unmapped: list[str]  # target codes with no source statement (left out of the columns)
-
-    @property
-    def batch_ids(self) -> list[int]:
-        return [batch.pk for batch in self.batches]
 
 
 def _t() -> dict[str, str]:
@@ -134,64 +104,6 @@ def _aware(moment):
     if isinstance(moment, datetime) and moment.tzinfo is None:
         return moment.replace(tzinfo=UTC)
     return moment
-
-
-# --- The plan -----------------------------------------------------------------------------------------
-def _target_classes(target: str) -> tuple[str, list[dict]]:
-    """(version, classes) of the taxonomy to map to: the newest loaded version, else the shipped file."""
-    loaded = Taxonomy.objects.filter(key=target).order_by("-loaded_at", "-pk").first()
-    if loaded is not None:
-        classes = loaded.classes.order_by("position").values("code", "name", "maps")
-        return loaded.version, list(classes)
-    shipped = taxonomy_shipped_classes(target)
-    if shipped is None:
-        raise ExportRefused(f"no taxonomy {target!r} to map to (load it, or use code15 or ptbxl-scp)")
-    return shipped
-
-
-def export_plan(batch_ids: Sequence[int], *, target: str = "") -> ExportPlan:
-    """Check that the batches can be exported together and work out the columns."""
-    ids = sorted(set(int(i) for i in batch_ids))
-    if not ids:
-        raise ExportRefused("choose at least one batch")
-    batches = list(ReviewBatch.objects.select_related("taxonomy").filter(pk__in=ids).order_by("pk"))
-    if len(batches) != len(ids):
-        missing = sorted(set(ids) - {b.pk for b in batches})
-        raise ExportRefused(f"no such batch: {', '.join(map(str, missing))}")
-    taxonomies = {b.taxonomy_id for b in batches}
-    if len(taxonomies) > 1:
-        raise ExportRefused("the batches use different taxonomies; export them separately")
-    shared = (
-        BatchExam.objects.filter(batch_id__in=ids)
-        .values("exam_id")
-        .annotate(n=Count("pk"))
-        .filter(n__gt=1)
-        .order_by("exam_id")
-        .first()
-    )
-    if shared:
-        # One row per exam: two batches' consensus for one exam would need a rule we do not invent here.
-        raise ExportRefused(f"exam {shared['exam_id']} is in more than one of these batches")
-    taxonomy = batches[0].taxonomy
-    source = list(taxonomy.classes.order_by("position").values_list("pk", "code", "name"))
-    if not target or target == taxonomy.key:
-        columns = [Column(code, name, (pk,), (code,)) for pk, code, name in source]
-        return ExportPlan(batches, taxonomy, columns, "", taxonomy.version, [])
-    version, target_classes = _target_classes(target)
-    by_code = {code: pk for pk, code, _ in source}
-    columns, unmapped = [], []
-    for item in target_classes:
-        # A target class names its source statement(s) in maps[<source taxonomy key>].
-        mapped = (item.get("maps") or {}).get(taxonomy.key)
-        codes = [mapped] if isinstance(mapped, str) else list(mapped or [])
-        codes = [code for code in codes if code in by_code]
-        if not codes:
-            unmapped.append(item["code"])
-            continue
-        columns.append(Column(item["code"], item["name"], tuple(by_code[c] for c in codes), tuple(codes)))
-    if not columns:
-        raise ExportRefused(f"no class of {target!r} maps to {taxonomy.key!r}")
-    return ExportPlan(batches, taxonomy, columns, target, version, unmapped)
 
 
 # --- Streaming ------------------------------------------------------------------------------------------
@@ -347,77 +259,3 @@ def read_rows(batch_ids: Sequence[int]) -> Iterator[tuple]:
     if not _sqlite():
         return rows
     return ((*row[:9], _aware(row[9]), *row[10:]) for row in rows)
-
-
-def export_reader_ids(batch_ids: Sequence[int]) -> list[int]:
-    """Everyone with a submitted read or a skip in the batches: the readers the pseudonyms stand for."""
-    readers = set(
-        Annotation.objects.filter(assignment__batch_id__in=batch_ids, status=Annotation.Status.SUBMITTED)
-        .values_list("assignment__reader_id", flat=True)
-        .distinct()
-    )
-    readers |= set(
-        Assignment.objects.filter(batch_id__in=batch_ids, status=Assignment.Status.SKIPPED)
-        .values_list("reader_id", flat=True)
-        .distinct()
-    )
-    return sorted(readers)
-
-
-def skipped_read_rows(batch_ids: Sequence[int]) -> list[tuple]:
-    """Every skipped slot, in read_rows' order: (reader id, dataset, external id, batch, round, reason).
-    Skips are few, so they are read whole and sorted here by code point, which is the "C" collation's
-    order for UTF-8 text."""
-    rows = Assignment.objects.filter(batch_id__in=batch_ids, status=Assignment.Status.SKIPPED).values_list(
-        "reader_id", "exam__dataset__name", "exam__external_id", "batch_id", "read_round", "skip_reason"
-    )
-    return sorted(rows, key=lambda row: (row[1], row[2], row[0], row[4]))
-
-
-def read_statuses(batch_ids: Sequence[int]) -> dict[tuple, str]:
-    """(reader id, dataset, external id, batch, round) -> the slot's status, for the slots holding a
-    submitted read that are not themselves submitted: a two-stage blind read whose revision is still
-    open (in_progress), or a slot skipped after its blind read was stored. Every other read's slot is
-    submitted."""
-    rows = (
-        Assignment.objects.filter(batch_id__in=batch_ids, annotations__status=Annotation.Status.SUBMITTED)
-        .exclude(status=Assignment.Status.SUBMITTED)
-        .values_list(
-            "reader_id", "exam__dataset__name", "exam__external_id", "batch_id", "read_round", "status"
-        )
-        .distinct()
-    )
-    return {row[:5]: row[5] for row in rows}
-
-
-def export_data_as_of(batch_ids: Sequence[int]) -> datetime | None:
-    """The latest read or adjudication the export reflects: a date that depends on the data only."""
-    read = Annotation.objects.filter(
-        assignment__batch_id__in=batch_ids, status=Annotation.Status.SUBMITTED
-    ).aggregate(at=Max("submitted_at"))["at"]
-    decided = Adjudication.objects.filter(batch_id__in=batch_ids).aggregate(at=Max("decided_at"))["at"]
-    moments = [m for m in (read, decided) if m is not None]
-    return max(moments) if moments else None
-
-
-def consensus_method_counts(batch_ids: Sequence[int]) -> dict[str, int]:
-    rows = (
-        Consensus.objects.filter(batch_id__in=batch_ids).values("method").annotate(n=Count("pk")).order_by()
-    )
-    return {row["method"]: row["n"] for row in rows}
-
-
-def adjudicator_added_codes(batch_ids: Sequence[int]) -> dict[tuple[str, str], list[str]]:
-    """(dataset, external id) -> codes an adjudicator decided present that no reader marked (an
-    adjudicated consensus with no positive vote), in taxonomy order. Few, so read whole."""
-    rows = (
-        Consensus.objects.filter(
-            batch_id__in=batch_ids, method=Consensus.Method.ADJUDICATED, value=True, positive_votes=0
-        )
-        .order_by("diagnostic_class__position")
-        .values_list("exam__dataset__name", "exam__external_id", "diagnostic_class__code")
-    )
-    added: dict[tuple[str, str], list[str]] = {}
-    for dataset, external_id, code in rows:
-        added.setdefault((dataset, external_id), []).append(code)
-    return added

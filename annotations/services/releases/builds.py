@@ -25,7 +25,7 @@ from annotations.errors import Forbidden
 from annotations.lib.release_files.files import utc_iso
 from annotations.models import Release, ReviewBatch
 from annotations.roles import Role, has_role
-from annotations.selectors.releases.export import ExportPlan, ExportRefused, export_plan
+from annotations.selectors.releases.plan import ExportPlan, ExportRefused, export_plan
 from annotations.services.audit import audit_record
 from annotations.services.releases.export import ExportOptions, ExportResult, export_write
 

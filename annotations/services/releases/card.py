@@ -12,7 +12,8 @@ import ecgreview
 from annotations.lib.release_files.files import fixed, utc_iso, wilson_interval
 from annotations.lib.stats import BOOTSTRAP_METHODS, METHOD_EXAMS, bootstrap_agreement
 from annotations.models import AgreementResult
-from annotations.selectors.releases.export import ExportPlan, consensus_method_counts, export_data_as_of
+from annotations.selectors.releases.facts import consensus_method_counts, export_data_as_of
+from annotations.selectors.releases.plan import ExportPlan
 from annotations.services.releases.layout import (
     ADDED_COLUMN,
     AGREEMENT_FIELDS,

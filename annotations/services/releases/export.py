@@ -28,7 +28,9 @@ from annotations.lib.release_files.files import (
     pseudonyms,
     sha256sums,
 )
-from annotations.selectors.releases.export import ExportPlan, ExportRefused, exam_summary, export_reader_ids
+from annotations.selectors.releases.export import exam_summary
+from annotations.selectors.releases.facts import export_reader_ids
+from annotations.selectors.releases.plan import ExportPlan, ExportRefused
 from annotations.services.releases.card import CardFacts, card_build
 from annotations.services.releases.layout import (
     CARD_JSON,

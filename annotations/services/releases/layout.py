@@ -7,7 +7,7 @@ import csv
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from annotations.selectors.releases.export import ExportPlan
+from annotations.selectors.releases.plan import ExportPlan
 
 CONSENSUS_CSV = "consensus.csv"
 CONSENSUS_JSONL = "consensus.jsonl"

@@ -14,15 +14,13 @@ from annotations.lib.release_files import hdf5
 from annotations.lib.release_files.files import fixed, json_line, utc_iso
 from annotations.lib.spreadsheet_csv import spreadsheet_cell
 from annotations.selectors.releases.export import (
-    ExportPlan,
-    adjudicator_added_codes,
     exam_detail_rows,
     exam_label_rows,
     exam_waveform_rows,
     read_rows,
-    read_statuses,
-    skipped_read_rows,
 )
+from annotations.selectors.releases.facts import adjudicator_added_codes, read_statuses, skipped_read_rows
+from annotations.selectors.releases.plan import ExportPlan
 from annotations.services.exams.waveforms import waveform_load
 from annotations.services.releases.layout import (
     ADDED_COLUMN,

@@ -1,0 +1,86 @@
+"""The export's smaller reads, through the ORM and read whole (they are few, unlike the streamed rows of
+selectors.releases.export): who read, the skips, the slots' statuses, the date the data reflects, the
+consensus methods and the classes an adjudicator added."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from django.db.models import Count, Max
+
+from annotations.models import Adjudication, Annotation, Assignment, Consensus
+
+
+def export_reader_ids(batch_ids: Sequence[int]) -> list[int]:
+    """Everyone with a submitted read or a skip in the batches: the readers the pseudonyms stand for."""
+    readers = set(
+        Annotation.objects.filter(assignment__batch_id__in=batch_ids, status=Annotation.Status.SUBMITTED)
+        .values_list("assignment__reader_id", flat=True)
+        .distinct()
+    )
+    readers |= set(
+        Assignment.objects.filter(batch_id__in=batch_ids, status=Assignment.Status.SKIPPED)
+        .values_list("reader_id", flat=True)
+        .distinct()
+    )
+    return sorted(readers)
+
+
+def skipped_read_rows(batch_ids: Sequence[int]) -> list[tuple]:
+    """Every skipped slot, in read_rows' order: (reader id, dataset, external id, batch, round, reason).
+    Skips are few, so they are read whole and sorted here by code point, which is the "C" collation's
+    order for UTF-8 text."""
+    rows = Assignment.objects.filter(batch_id__in=batch_ids, status=Assignment.Status.SKIPPED).values_list(
+        "reader_id", "exam__dataset__name", "exam__external_id", "batch_id", "read_round", "skip_reason"
+    )
+    return sorted(rows, key=lambda row: (row[1], row[2], row[0], row[4]))
+
+
+def read_statuses(batch_ids: Sequence[int]) -> dict[tuple, str]:
+    """(reader id, dataset, external id, batch, round) -> the slot's status, for the slots holding a
+    submitted read that are not themselves submitted: a two-stage blind read whose revision is still
+    open (in_progress), or a slot skipped after its blind read was stored. Every other read's slot is
+    submitted."""
+    rows = (
+        Assignment.objects.filter(batch_id__in=batch_ids, annotations__status=Annotation.Status.SUBMITTED)
+        .exclude(status=Assignment.Status.SUBMITTED)
+        .values_list(
+            "reader_id", "exam__dataset__name", "exam__external_id", "batch_id", "read_round", "status"
+        )
+        .distinct()
+    )
+    return {row[:5]: row[5] for row in rows}
+
+
+def export_data_as_of(batch_ids: Sequence[int]) -> datetime | None:
+    """The latest read or adjudication the export reflects: a date that depends on the data only."""
+    read = Annotation.objects.filter(
+        assignment__batch_id__in=batch_ids, status=Annotation.Status.SUBMITTED
+    ).aggregate(at=Max("submitted_at"))["at"]
+    decided = Adjudication.objects.filter(batch_id__in=batch_ids).aggregate(at=Max("decided_at"))["at"]
+    moments = [m for m in (read, decided) if m is not None]
+    return max(moments) if moments else None
+
+
+def consensus_method_counts(batch_ids: Sequence[int]) -> dict[str, int]:
+    rows = (
+        Consensus.objects.filter(batch_id__in=batch_ids).values("method").annotate(n=Count("pk")).order_by()
+    )
+    return {row["method"]: row["n"] for row in rows}
+
+
+def adjudicator_added_codes(batch_ids: Sequence[int]) -> dict[tuple[str, str], list[str]]:
+    """(dataset, external id) -> codes an adjudicator decided present that no reader marked (an
+    adjudicated consensus with no positive vote), in taxonomy order. Few, so read whole."""
+    rows = (
+        Consensus.objects.filter(
+            batch_id__in=batch_ids, method=Consensus.Method.ADJUDICATED, value=True, positive_votes=0
+        )
+        .order_by("diagnostic_class__position")
+        .values_list("exam__dataset__name", "exam__external_id", "diagnostic_class__code")
+    )
+    added: dict[tuple[str, str], list[str]] = {}
+    for dataset, external_id, code in rows:
+        added.setdefault((dataset, external_id), []).append(code)
+    return added

@@ -1,0 +1,96 @@
+"""Which batches an export may hold together, and its columns: the batches' own classes, or another
+taxonomy's classes mapped onto them (a target class names its source statements in its ``maps``)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from django.db.models import Count
+
+from annotations.errors import Invalid
+from annotations.models import BatchExam, ReviewBatch, Taxonomy
+from annotations.selectors.taxonomy import taxonomy_shipped_classes
+
+
+class ExportRefused(Invalid):
+    """An export that cannot be made as asked; the message says why."""
+
+
+@dataclass(frozen=True)
+class Column:
+    code: str
+    name: str
+    source_ids: tuple[int, ...]
+    source_codes: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ExportPlan:
+    batches: list[ReviewBatch]
+    taxonomy: Taxonomy
+    columns: list[Column]
+    target: str  # "" for the batches' own taxonomy, else the key of the taxonomy mapped to
+    target_version: str
+    unmapped: list[str]  # target codes with no source statement (left out of the columns)
+
+    @property
+    def batch_ids(self) -> list[int]:
+        return [batch.pk for batch in self.batches]
+
+
+def _target_classes(target: str) -> tuple[str, list[dict]]:
+    """(version, classes) of the taxonomy to map to: the newest loaded version, else the shipped file."""
+    loaded = Taxonomy.objects.filter(key=target).order_by("-loaded_at", "-pk").first()
+    if loaded is not None:
+        classes = loaded.classes.order_by("position").values("code", "name", "maps")
+        return loaded.version, list(classes)
+    shipped = taxonomy_shipped_classes(target)
+    if shipped is None:
+        raise ExportRefused(f"no taxonomy {target!r} to map to (load it, or use code15 or ptbxl-scp)")
+    return shipped
+
+
+def export_plan(batch_ids: Sequence[int], *, target: str = "") -> ExportPlan:
+    """Check that the batches can be exported together and work out the columns."""
+    ids = sorted(set(int(i) for i in batch_ids))
+    if not ids:
+        raise ExportRefused("choose at least one batch")
+    batches = list(ReviewBatch.objects.select_related("taxonomy").filter(pk__in=ids).order_by("pk"))
+    if len(batches) != len(ids):
+        missing = sorted(set(ids) - {b.pk for b in batches})
+        raise ExportRefused(f"no such batch: {', '.join(map(str, missing))}")
+    taxonomies = {b.taxonomy_id for b in batches}
+    if len(taxonomies) > 1:
+        raise ExportRefused("the batches use different taxonomies; export them separately")
+    shared = (
+        BatchExam.objects.filter(batch_id__in=ids)
+        .values("exam_id")
+        .annotate(n=Count("pk"))
+        .filter(n__gt=1)
+        .order_by("exam_id")
+        .first()
+    )
+    if shared:
+        # One row per exam: two batches' consensus for one exam would need a rule we do not invent here.
+        raise ExportRefused(f"exam {shared['exam_id']} is in more than one of these batches")
+    taxonomy = batches[0].taxonomy
+    source = list(taxonomy.classes.order_by("position").values_list("pk", "code", "name"))
+    if not target or target == taxonomy.key:
+        columns = [Column(code, name, (pk,), (code,)) for pk, code, name in source]
+        return ExportPlan(batches, taxonomy, columns, "", taxonomy.version, [])
+    version, target_classes = _target_classes(target)
+    by_code = {code: pk for pk, code, _ in source}
+    columns, unmapped = [], []
+    for item in target_classes:
+        # A target class names its source statement(s) in maps[<source taxonomy key>].
+        mapped = (item.get("maps") or {}).get(taxonomy.key)
+        codes = [mapped] if isinstance(mapped, str) else list(mapped or [])
+        codes = [code for code in codes if code in by_code]
+        if not codes:
+            unmapped.append(item["code"])
+            continue
+        columns.append(Column(item["code"], item["name"], tuple(by_code[c] for c in codes), tuple(codes)))
+    if not columns:
+        raise ExportRefused(f"no class of {target!r} maps to {taxonomy.key!r}")
+    return ExportPlan(batches, taxonomy, columns, target, version, unmapped)
