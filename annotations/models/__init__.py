@@ -11,7 +11,7 @@ from annotations.models.audit import AuditEvent
 from annotations.models.batches import Assignment, BatchExam, ReviewBatch
 from annotations.models.exams import QUALITY_FLAG_CHOICES, Dataset, Exam, QualityGrade, ReferenceLabel
 from annotations.models.imports import ImportJob
-from annotations.models.reading import Annotation, AnnotationLabel, AnnotationRevision
+from annotations.models.reading import Annotation, AnnotationLabel, AnnotationRevision, ReaderPreference
 from annotations.models.releases import Release
 from annotations.models.suggestions import Suggestion, SuggestionExposure, SuggestionScore
 from annotations.models.taxonomy import DiagnosticClass, Taxonomy
@@ -34,6 +34,7 @@ __all__ = [
     "Exam",
     "ImportJob",
     "QualityGrade",
+    "ReaderPreference",
     "ReferenceLabel",
     "Release",
     "ReviewBatch",
