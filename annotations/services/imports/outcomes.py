@@ -26,11 +26,15 @@ class ImportOptions:
 @dataclass
 class RecordOutcome:
     record: str
-    outcome: str  # created, unchanged, skipped or error
+    outcome: str  # created, unchanged, skipped or error; duplicate: a warning beside a created record
     message: str = ""
+    same_as: list[int] = field(default_factory=list)  # duplicate: the earlier exams with this waveform
 
     def as_dict(self, file: str) -> dict:
-        return {"file": file, "record": self.record, "outcome": self.outcome, "message": self.message}
+        row = {"file": file, "record": self.record, "outcome": self.outcome, "message": self.message}
+        if self.same_as:
+            row["same_as"] = self.same_as
+        return row
 
 
 @dataclass

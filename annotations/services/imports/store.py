@@ -4,7 +4,7 @@ batches inside the unit's transaction, and the blobs of a refused unit deleted a
 from __future__ import annotations
 
 import logging
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -25,6 +25,8 @@ from annotations.services.imports.outcomes import RecordOutcome
 logger = logging.getLogger(__name__)
 # A batch is flushed when it holds this many encoded bytes, whatever IMPORT_BATCH_SIZE says.
 _BATCH_BYTES = 32 * 1024 * 1024
+# Earlier exams a duplicate warning names (a waveform copied into many datasets stays one line).
+DUPLICATES_NAMED = 10
 
 
 class FileFailed(Exception):
@@ -149,7 +151,30 @@ class BatchWriter:
                 and not self.matcher.classes_for(label.code_system, label.code)
             )
         self.outcomes.extend(RecordOutcome(exam.external_id, "created") for exam in created)
+        self._warn_duplicates(created)
         discard_blobs(refused_new)  # skip-invalid: a refused record's blob must not linger
+
+    def _warn_duplicates(self, created: list[Exam]) -> None:
+        """A waveform already stored under another dataset or external id goes in (a dataset may hold a
+        copy) with a warning naming the earlier exams; the exam page links the copies both ways."""
+        if not created:
+            return
+        earlier: dict[str, list[tuple[int, str]]] = defaultdict(list)
+        copies = Exam.objects.filter(waveform_sha256__in={exam.waveform_sha256 for exam in created})
+        for sha, pk, dataset, external_id in copies.order_by("pk").values_list(
+            "waveform_sha256", "pk", "dataset__name", "external_id"
+        ):
+            earlier[sha].append((pk, f"{dataset}/{external_id}"))
+        for exam in created:
+            before = [(pk, name) for pk, name in earlier[exam.waveform_sha256] if pk < exam.pk]
+            if before:
+                named = before[:DUPLICATES_NAMED]
+                names = ", ".join(f"{name} (exam {pk})" for pk, name in named)
+                more = f" and {len(before) - len(named)} more" if len(before) > len(named) else ""
+                message = f"same waveform as {names}{more}; imported all the same"
+                self.outcomes.append(
+                    RecordOutcome(exam.external_id, "duplicate", message, [pk for pk, _ in named])
+                )
 
     def _exam(self, item: _Pending, sha: str, key: str) -> Exam:
         record = item.record
