@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 from django.urls import path
-from rest_framework import generics, serializers
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers
+from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from annotations.api.permissions import IsCoordinator
+from annotations.lib.ecg.quality import EXAM_FLAGS
 from annotations.models import Exam
-from annotations.selectors.exams.browse import exam_list
+from annotations.selectors.exams.listing import SORTS, exam_count, exam_filters_from, exam_page
 
 
 class ExamSerializer(serializers.ModelSerializer):
@@ -25,15 +30,59 @@ class ExamSerializer(serializers.ModelSerializer):
             "n_samples",
             "source_format",
             "imported_at",
+            "acquired_at",
+            "quality_grade",
         ]
 
 
-class ExamListView(generics.ListAPIView):
-    serializer_class = ExamSerializer
+# Rows per page; pages are keyset pages (annotations.selectors.exams.listing), followed by `next`.
+PAGE_SIZE = 100
+
+
+class ExamPageSerializer(serializers.Serializer):
+    count = serializers.IntegerField(help_text="Exams the filters keep, over every page.")
+    next = serializers.URLField(allow_null=True, help_text="The next page, filters and sort kept.")
+    previous = serializers.URLField(allow_null=True)
+    results = ExamSerializer(many=True)
+
+
+_PARAMETERS = [
+    OpenApiParameter("dataset", str, description="A dataset's name, compared exactly."),
+    OpenApiParameter("acquired_from", OpenApiTypes.DATE, description="Acquired on or after (YYYY-MM-DD)."),
+    OpenApiParameter("acquired_to", OpenApiTypes.DATE, description="Acquired on or before (YYYY-MM-DD)."),
+    OpenApiParameter("quality", str, enum=["good", "acceptable", "poor", "none"]),
+    OpenApiParameter("flag", str, enum=list(EXAM_FLAGS)),
+    OpenApiParameter("label_system", str, description="The reference label's code system (any if blank)."),
+    OpenApiParameter("label_code", str, description="Exams holding this reference label code."),
+    OpenApiParameter("sort", str, enum=[f"{sign}{name}" for name in SORTS for sign in ("", "-")]),
+    OpenApiParameter("after", str, description="A cursor from `next`."),
+    OpenApiParameter("before", str, description="A cursor from `previous`."),
+]
+
+
+class ExamListView(APIView):
     permission_classes = [IsCoordinator]
 
-    def get_queryset(self):
-        return exam_list(self.request.user, dataset=self.request.query_params.get("dataset") or None)
+    @extend_schema(operation_id="v1_exams_list", parameters=_PARAMETERS, responses=ExamPageSerializer)
+    def get(self, request):
+        params = request.query_params
+        filters = exam_filters_from(params)
+        page = exam_page(
+            request.user,
+            filters,
+            after=params.get("after", ""),
+            before=params.get("before", ""),
+            size=PAGE_SIZE,
+        )
+        here = request.build_absolute_uri(request.path)
+        return Response(
+            {
+                "count": exam_count(request.user, filters),
+                "next": f"{here}?{page.next_query}" if page.next_query else None,
+                "previous": f"{here}?{page.previous_query}" if page.previous_query else None,
+                "results": ExamSerializer(page.exams, many=True).data,
+            }
+        )
 
 
 urlpatterns = [

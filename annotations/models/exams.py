@@ -100,7 +100,15 @@ class Exam(models.Model):
                 name="exam_quality_grade_valid",
             ),
         ]
-        indexes = [models.Index(fields=["waveform_sha256"], name="exam_waveform_sha_idx")]
+        indexes = [
+            models.Index(fields=["waveform_sha256"], name="exam_waveform_sha_idx"),
+            # The exam list's sorts read these in order, the id last to make each order total
+            # (annotations/selectors/exams/listing.py); with a dataset chosen, its dates too.
+            models.Index(fields=["acquired_at", "id"], name="exam_acquired_idx"),
+            models.Index(fields=["dataset", "acquired_at", "id"], name="exam_dataset_acquired_idx"),
+            models.Index(fields=["external_id", "id"], name="exam_external_id_idx"),
+            models.Index(fields=["quality_grade", "id"], name="exam_quality_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.dataset.name}/{self.external_id}"
@@ -128,6 +136,8 @@ class ReferenceLabel(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["exam", "code_system", "code"], name="reference_label_unique"),
         ]
+        # The exam list's label filter: a code, in any or one code system.
+        indexes = [models.Index(fields=["code", "code_system", "exam"], name="reference_label_code_idx")]
 
     def __str__(self) -> str:
         return f"{self.code_system}:{self.code}"

@@ -2,34 +2,58 @@
 
 from __future__ import annotations
 
-from django.core.paginator import Paginator
 from django.shortcuts import render
 from django.urls import path
+from django.utils.translation import gettext_lazy as _
 
+from annotations.errors import Invalid
 from annotations.models import QUALITY_FLAG_CHOICES, QualityGrade
 from annotations.roles import Role
-from annotations.selectors.exams.browse import dataset_list, exam_for_coordinator, exam_list
+from annotations.selectors.exams.browse import dataset_list, exam_for_coordinator, exams_same_waveform
+from annotations.selectors.exams.listing import ExamFilters, ExamPage, exam_filters_from, exam_page
 from annotations.views.access import role_required
+
+# Rows per page. The list is read by keyset (annotations.selectors.exams.listing): no page numbers, no
+# count of millions of exams, only the pages before and after.
+PAGE_SIZE = 50
+SORT_CHOICES = [
+    ("dataset", _("dataset, then exam")),
+    ("-dataset", _("dataset, then exam (descending)")),
+    ("date", _("acquired, oldest first")),
+    ("-date", _("acquired, newest first")),
+    ("external_id", _("exam id")),
+    ("-external_id", _("exam id (descending)")),
+    ("quality", _("signal quality, worst first")),
+    ("-quality", _("signal quality, best first")),
+]
 
 
 @role_required(Role.COORDINATOR)
 def exams(request):
-    dataset = request.GET.get("dataset") or None
-    grade = request.GET.get("quality") or None
-    flag = request.GET.get("flag") or None
-    listed = exam_list(request.user, dataset=dataset, quality_grade=grade, quality_flag=flag)
-    page = Paginator(listed, 50).get_page(request.GET.get("page"))
+    error = ""
+    try:
+        filters = exam_filters_from(request.GET)
+        page = exam_page(
+            request.user,
+            filters,
+            after=request.GET.get("after", ""),
+            before=request.GET.get("before", ""),
+            size=PAGE_SIZE,
+        )
+    except Invalid as refused:
+        error, filters = refused.message, ExamFilters()
+        page = ExamPage(exams=[], filters=filters)
     return render(
         request,
         "annotations/exams/list.html",
         {
             "page": page,
+            "filters": filters,
+            "error": error,
             "datasets": dataset_list(request.user),
-            "dataset": dataset,
-            "quality": grade,
-            "flag": flag,
             "grades": QualityGrade.choices,
             "flags": QUALITY_FLAG_CHOICES,
+            "sorts": SORT_CHOICES,
         },
     )
 
@@ -52,6 +76,7 @@ def exam_detail(request, exam_id: int):
             "leads": leads,
             "flag_labels": [labels.get(flag, flag) for flag in report.get("flags", [])],
             "residuals": sorted((report.get("residuals") or {}).items()),
+            "same_waveform": exams_same_waveform(request.user, exam),
         },
     )
 

@@ -5,44 +5,13 @@ from __future__ import annotations
 from django.db.models import QuerySet
 
 from annotations.errors import Forbidden, NotFound
-from annotations.lib.ecg.quality import EXAM_FLAGS
-from annotations.models import BatchExam, Dataset, Exam, QualityGrade
+from annotations.models import BatchExam, Dataset, Exam
 from annotations.roles import Role, has_role
 
 
 def _require_coordinator(user) -> None:
     if not has_role(user, Role.COORDINATOR):
         raise Forbidden
-
-
-def exam_list(
-    user, *, dataset: str | None = None, quality_grade: str | None = None, quality_flag: str | None = None
-) -> QuerySet[Exam]:
-    """quality_grade: good/acceptable/poor, or "none" for exams without a report; quality_flag: one of
-    the report's exam flags. Unknown values filter nothing (the page offers only known ones)."""
-    _require_coordinator(user)
-    exams = Exam.objects.select_related("dataset").only(
-        "id",
-        "external_id",
-        "dataset__name",
-        "age",
-        "sex",
-        "sampling_rate",
-        "n_samples",
-        "source_format",
-        "imported_at",
-        "quality_grade",
-        "quality_flags",
-    )
-    if dataset:
-        exams = exams.filter(dataset__name=dataset)
-    if quality_grade in QualityGrade.values:
-        exams = exams.filter(quality_grade=quality_grade)
-    elif quality_grade == "none":
-        exams = exams.filter(quality_grade="")
-    if quality_flag in EXAM_FLAGS:
-        exams = exams.filter(quality_flags__contains=f",{quality_flag},")
-    return exams.order_by("dataset__name", "external_id")
 
 
 def dataset_list(user) -> QuerySet[Dataset]:
@@ -67,3 +36,14 @@ def exam_for_coordinator(user, exam_id: int) -> tuple[Exam, list]:
         BatchExam.objects.filter(exam=exam).select_related("batch").order_by("batch__created_at", "batch_id")
     )
     return exam, [membership.batch for membership in memberships]
+
+
+def exams_same_waveform(user, exam: Exam, *, limit: int = 50) -> list[Exam]:
+    """Other exams holding the very same samples (one waveform imported under another dataset or
+    external id): the exam page links them. Coordinators only, as the exam page itself."""
+    if not has_role(user, Role.COORDINATOR):
+        raise NotFound
+    copies = Exam.objects.filter(waveform_sha256=exam.waveform_sha256).exclude(pk=exam.pk)
+    return list(
+        copies.select_related("dataset").only("id", "external_id", "dataset__name").order_by("pk")[:limit]
+    )

@@ -1,0 +1,170 @@
+"""The coordinators' exam list (/exams/ and GET /api/v1/exams/): filters, sorts both ways, keyset pages
+that keep the filters, and no OFFSET or page count anywhere in the page's queries."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from urllib.parse import parse_qs, urlparse
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from annotations.models import Exam, ReferenceLabel
+from tests.factories import DatasetFactory, ExamFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def moment(day: int) -> datetime:
+    return timezone.make_aware(datetime(2024, 3, day, 12, 0))
+
+
+@pytest.fixture
+def exams() -> dict[str, Exam]:
+    """Two datasets; dates on some exams, none on others; every grade; two reference labels."""
+    alpha, beta = DatasetFactory(name="alpha"), DatasetFactory(name="beta")
+    rows = [
+        ("a1", alpha, 3, "good", ""),
+        ("a2", alpha, 1, "poor", ",noise,"),
+        ("a3", alpha, None, "", ""),
+        ("b1", beta, 2, "acceptable", ""),
+        ("b2", beta, 5, "good", ",artefact,"),
+        ("b3", beta, None, "poor", ""),
+        ("b4", beta, 4, "", ""),
+    ]
+    made = {}
+    for external_id, dataset, day, grade, flags in rows:
+        made[external_id] = ExamFactory(
+            dataset=dataset,
+            external_id=external_id,
+            acquired_at=moment(day) if day else None,
+            quality_grade=grade,
+            quality_flags=flags,
+        )
+    ReferenceLabel.objects.create(exam=made["a1"], code_system="code15", code="RBBB")
+    ReferenceLabel.objects.create(exam=made["b2"], code_system="code15", code="RBBB")
+    ReferenceLabel.objects.create(exam=made["b4"], code_system="snomed", code="RBBB")
+    return made
+
+
+def listed(client, query: str = "") -> list[str]:
+    return [exam.external_id for exam in client.get(f"/exams/?{query}").context["page"].object_list]
+
+
+def api_listed(client, query: str = "") -> list[str]:
+    response = client.get(f"/api/v1/exams/?{query}")
+    assert response.status_code == 200, response.content
+    return [row["external_id"] for row in response.json()["results"]]
+
+
+@pytest.mark.parametrize("read", [listed, api_listed])
+def test_filters_combine(exams, client_for, diego, read):
+    client = client_for(diego)
+    assert read(client) == ["a1", "a2", "a3", "b1", "b2", "b3", "b4"]  # dataset, then external id
+    assert read(client, "dataset=beta") == ["b1", "b2", "b3", "b4"]
+    assert read(client, "acquired_from=2024-03-02&acquired_to=2024-03-04") == ["a1", "b1", "b4"]
+    assert read(client, "acquired_from=2024-03-04") == ["b2", "b4"]
+    assert read(client, "quality=poor") == ["a2", "b3"]
+    assert read(client, "quality=none") == ["a3", "b4"]
+    assert read(client, "flag=artefact") == ["b2"]
+    assert read(client, "label_code=RBBB") == ["a1", "b2", "b4"]
+    assert read(client, "label_code=RBBB&label_system=code15") == ["a1", "b2"]
+    assert read(client, "label_code=RBBB&label_system=code15&dataset=beta&quality=good") == ["b2"]
+    assert read(client, "label_code=LBBB") == []
+
+
+@pytest.mark.parametrize("read", [listed, api_listed])
+def test_sorts_both_ways(exams, client_for, diego, read):
+    client = client_for(diego)
+    # Exams without a date, or not checked yet, come last whichever the direction.
+    assert read(client, "sort=date") == ["a2", "b1", "a1", "b4", "b2", "a3", "b3"]
+    assert read(client, "sort=-date") == ["b2", "b4", "a1", "b1", "a2", "b3", "a3"]
+    assert read(client, "sort=external_id") == ["a1", "a2", "a3", "b1", "b2", "b3", "b4"]
+    assert read(client, "sort=-external_id") == ["b4", "b3", "b2", "b1", "a3", "a2", "a1"]
+    assert read(client, "sort=-dataset") == ["b4", "b3", "b2", "b1", "a3", "a2", "a1"]
+    quality = read(client, "sort=quality")
+    assert [Exam.objects.get(external_id=e).quality_grade for e in quality] == [
+        "poor",
+        "poor",
+        "acceptable",
+        "good",
+        "good",
+        "",
+        "",
+    ]
+    best_first = read(client, "sort=-quality")
+    assert [Exam.objects.get(external_id=e).quality_grade for e in best_first][:3] == [
+        "good",
+        "good",
+        "acceptable",
+    ]
+    assert read(client, "sort=-date&dataset=alpha") == ["a1", "a2", "a3"]
+    assert read(client, "sort=password") == read(client)  # an unknown sort is the default one
+
+
+def test_pages_follow_each_other_and_keep_the_filters(exams, client_for, diego, monkeypatch):
+    monkeypatch.setattr("annotations.views.exams.PAGE_SIZE", 2)
+    client = client_for(diego)
+    seen, pages = [], 0
+    query = "sort=-date"
+    while query is not None:
+        response = client.get(f"/exams/?{query}")
+        page = response.context["page"]
+        seen += [exam.external_id for exam in page.object_list]
+        pages += 1
+        query = page.next_query
+    assert seen == ["b2", "b4", "a1", "b1", "a2", "b3", "a3"] and pages == 4
+    # Back from the last page: the previous link gives the page before it, filters and sort kept.
+    first = client.get("/exams/?sort=-date&dataset=beta").context["page"]
+    assert [e.external_id for e in first.object_list] == ["b2", "b4"]
+    second = client.get(f"/exams/?{first.next_query}").context["page"]
+    assert parse_qs(first.next_query)["dataset"] == ["beta"]
+    assert [e.external_id for e in second.object_list] == ["b1", "b3"] and second.next_query is None
+    back = client.get(f"/exams/?{second.previous_query}").context["page"]
+    assert [e.external_id for e in back.object_list] == ["b2", "b4"] and back.previous_query is None
+    html = client.get(f"/exams/?{first.next_query}").content.decode()
+    assert "dataset=beta" in html and "sort=-date" in html
+
+
+def test_the_api_pages_by_cursor_with_its_filters(exams, client_for, diego, monkeypatch):
+    monkeypatch.setattr("annotations.api.exams.PAGE_SIZE", 3)
+    client = client_for(diego)
+    data = client.get("/api/v1/exams/?sort=date&label_code=RBBB").json()
+    assert data["count"] == 3
+    assert [row["external_id"] for row in data["results"]] == ["a1", "b4", "b2"]
+    assert data["next"] is None and data["previous"] is None
+    data = client.get("/api/v1/exams/?sort=date").json()
+    assert data["count"] == 7 and [row["external_id"] for row in data["results"]] == ["a2", "b1", "a1"]
+    following = urlparse(data["next"])
+    assert parse_qs(following.query)["sort"] == ["date"]
+    more = client.get(f"{following.path}?{following.query}").json()
+    assert [row["external_id"] for row in more["results"]] == ["b4", "b2", "a3"]
+    assert set(more["results"][0]) >= {"acquired_at", "quality_grade", "dataset"}
+
+
+def test_the_list_reads_by_keyset_never_by_offset(exams, client_for, diego, monkeypatch):
+    monkeypatch.setattr("annotations.views.exams.PAGE_SIZE", 2)
+    client = client_for(diego)
+    next_query = client.get("/exams/?sort=date").context["page"].next_query
+    with CaptureQueriesContext(connection) as queries:
+        client.get(f"/exams/?{next_query}")
+    selects = [q["sql"] for q in queries if '"annotations_exam"' in q["sql"]]
+    assert selects and not any("OFFSET" in sql or "COUNT(" in sql for sql in selects)
+
+
+def test_malformed_values_are_refused_by_the_api_and_shown_on_the_page(exams, client_for, diego):
+    client = client_for(diego)
+    for query in ("acquired_from=yesterday", "after=bm90LWEtY3Vyc29y", "before=%7B%7D"):
+        response = client.get(f"/api/v1/exams/?{query}")
+        assert response.status_code == 400, query
+        page = client.get(f"/exams/?{query}")
+        assert page.status_code == 200 and page.context["error"], query
+
+
+@pytest.mark.parametrize("persona", ["ana", "carla"])
+def test_only_coordinators_list_exams(exams, client_for, persona, request):
+    client = client_for(request.getfixturevalue(persona))
+    assert client.get("/exams/?sort=date&label_code=RBBB").status_code == 403
+    assert client.get("/api/v1/exams/?sort=date&label_code=RBBB").status_code == 403
