@@ -28,6 +28,7 @@ from annotations.models import (
 from annotations.roles import Role, has_role
 from annotations.selectors.agreement.summary import _first_reads
 from annotations.selectors.blinding import adjudicator_may_see, batch_pseudonyms, exam_adjudicator_eligible
+from annotations.selectors.taxonomy import statement_name
 
 
 @dataclass(frozen=True)
@@ -89,10 +90,16 @@ def exam_added_statements(batch: ReviewBatch, exam_id: int) -> list[dict]:
         )
     )
     return [
-        {"code": code, "name": name, "value": value}
-        for class_id, code, name, value in Adjudication.objects.filter(batch=batch, exam_id=exam_id)
+        {"code": code, "name": statement_name(name, name_pt), "value": value}
+        for class_id, code, name, name_pt, value in Adjudication.objects.filter(batch=batch, exam_id=exam_id)
         .order_by("diagnostic_class__position")
-        .values_list("diagnostic_class_id", "diagnostic_class__code", "diagnostic_class__name", "value")
+        .values_list(
+            "diagnostic_class_id",
+            "diagnostic_class__code",
+            "diagnostic_class__name",
+            "diagnostic_class__name_pt",
+            "value",
+        )
         if class_id not in marked and class_id not in disputed
     ]
 
@@ -112,10 +119,10 @@ def exam_addable_statements(batch: ReviewBatch, exam_id: int) -> list[dict]:
         )
     )
     return [
-        {"code": code, "name": name}
-        for pk, code, name in DiagnosticClass.objects.filter(taxonomy_id=batch.taxonomy_id)
+        {"code": code, "name": statement_name(name, name_pt)}
+        for pk, code, name, name_pt in DiagnosticClass.objects.filter(taxonomy_id=batch.taxonomy_id)
         .order_by("position")
-        .values_list("pk", "code", "name")
+        .values_list("pk", "code", "name", "name_pt")
         if pk not in taken
     ]
 
@@ -312,7 +319,7 @@ def _disputed_classes(
             DisputedClass(
                 class_id=d.diagnostic_class_id,
                 code=d.diagnostic_class.code,
-                name=d.diagnostic_class.name,
+                name=statement_name(d.diagnostic_class.name, d.diagnostic_class.name_pt),
                 reason=d.reason,
                 votes=votes.on(d.diagnostic_class_id),
                 positive_votes=d.positive_votes,
@@ -330,7 +337,11 @@ def _disputed_classes(
 def _agreed_present(batch: ReviewBatch, exam_id: int, disputed_ids: set[int]) -> list[tuple[str, str, str]]:
     """(code, name, method) of the classes agreed present that nobody disputes."""
     return [
-        (c.diagnostic_class.code, c.diagnostic_class.name, c.get_method_display())
+        (
+            c.diagnostic_class.code,
+            statement_name(c.diagnostic_class.name, c.diagnostic_class.name_pt),
+            c.get_method_display(),
+        )
         for c in Consensus.objects.filter(batch=batch, exam_id=exam_id, value=True)
         .exclude(diagnostic_class_id__in=disputed_ids)
         .select_related("diagnostic_class")

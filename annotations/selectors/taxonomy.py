@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from django.db.models import Count, QuerySet
-from django.utils.translation import gettext
+from django.utils.translation import get_language, gettext
 
 from annotations.errors import NotFound
 from annotations.models import DiagnosticClass, Taxonomy
@@ -61,3 +61,10 @@ def taxonomy_shipped_classes(key: str) -> tuple[str, list[dict]] | None:
     data = json.loads(path.read_text(encoding="utf-8"))
     classes = [{"code": c["code"], "name": c["name"], "maps": c.get("maps") or {}} for c in data["classes"]]
     return data["version"].strip(), classes
+
+
+def statement_name(name: str, name_pt: str) -> str:
+    """A statement's name in the interface's language: TNMG's own Portuguese wording in pt-BR."""
+    if name_pt and (get_language() or "").lower().startswith("pt"):
+        return name_pt
+    return name

@@ -238,3 +238,17 @@ def test_pseudonym_letters_do_not_follow_account_order_and_change_from_batch_to_
     # With 720 orders for six readers, four batches lettered by account order, or all alike, is no chance.
     assert any(names != by_account for names in letterings)
     assert len({tuple(sorted(names.items())) for names in letterings}) > 1
+
+
+def test_in_portuguese_the_case_page_names_statements_as_tnmg_writes_them(carla, disputed, client):
+    from django.conf import settings
+
+    batch, exam = disputed
+    client.force_login(carla)
+    disputed_class = batch.taxonomy.classes.get(code="1dAVb")
+    assert disputed_class.name_pt and disputed_class.name_pt != disputed_class.name
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "pt-br"
+    page = client.get(case_url(batch, exam)).content.decode()
+    assert disputed_class.name_pt in page and disputed_class.name not in page
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    assert disputed_class.name in client.get(case_url(batch, exam)).content.decode()
