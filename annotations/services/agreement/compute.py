@@ -62,7 +62,12 @@ from annotations.services.agreement.consensus import (
     exam_figures,
     exclusive_sets_of,
 )
-from annotations.services.agreement.tables import agreement_tables, bootstrap_summary, interval_method
+from annotations.services.agreement.tables import (
+    TableInputs,
+    agreement_tables,
+    bootstrap_summary,
+    interval_method,
+)
 from annotations.services.audit import audit_record
 from annotations.services.enqueue import task_enqueue
 
@@ -143,7 +148,17 @@ def batch_agreement_compute(batch_id: int) -> AgreementResult | None:
     results = {
         "consensus": rule,
         "consensus_summary": consensus_summary(snapshot, rule, decision),
-        **agreement_tables(batch, snapshot, boot, rule, latent, batch_pseudonyms(batch), disputed_per_class),
+        **agreement_tables(
+            TableInputs(
+                batch=batch,
+                snapshot=snapshot,
+                boot=boot,
+                rule=rule,
+                latent=latent,
+                names=batch_pseudonyms(batch),
+                disputed_per_class=disputed_per_class,
+            )
+        ),
         "exams": exam_figures(boot),
         "bootstrap": bootstrap_summary(boot, interval_note),
     }

@@ -15,6 +15,8 @@ from there, so every place shows the same numbers.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 from django.conf import settings
 from django.db import transaction
@@ -25,6 +27,8 @@ from annotations.lib.stats import (
     METHOD_EXAMS,
     METHOD_TWO_WAY,
     MISSING,
+    BootstrapResult,
+    DawidSkene,
     gold_accuracy,
     intra_reader_agreement,
     leave_one_out_reference,
@@ -276,13 +280,27 @@ def reader_class_rows(
     return rows
 
 
-def agreement_tables(
-    batch: ReviewBatch, snapshot: ReadsSnapshot, boot, rule: dict, latent, names: dict[int, str], disputed
-) -> dict:
+@dataclass(frozen=True)
+class TableInputs:
+    """What the tables are built from: the batch's reads, their bootstrap, the consensus rule, the latent
+    fit (None where there was nothing to fit), the readers' pseudonyms and the disputed cells per class."""
+
+    batch: ReviewBatch
+    snapshot: ReadsSnapshot
+    boot: BootstrapResult
+    rule: dict
+    latent: DawidSkene | None
+    names: dict[int, str]
+    disputed_per_class: np.ndarray
+
+
+def agreement_tables(inputs: TableInputs) -> dict:
     """Every table part of the stored result (the consensus parts are stored by the caller)."""
+    batch, snapshot, boot = inputs.batch, inputs.snapshot, inputs.boot
+    threshold = inputs.rule["threshold"]
     references: dict[str, np.ndarray] = {}
     if len(snapshot.reader_ids) >= 2:
-        references["others"] = leave_one_out_reference(snapshot.reads, threshold=rule["threshold"])
+        references["others"] = leave_one_out_reference(snapshot.reads, threshold=threshold)
     adjudicated = batch_adjudicated_reference(batch, snapshot)
     if (adjudicated != MISSING).any():
         references["adjudicated"] = adjudicated
@@ -291,13 +309,13 @@ def agreement_tables(
         references["gold"] = gold
     return {
         "readers": reader_rows(
-            snapshot, rule["threshold"], latent, names, reader_quality(batch, snapshot, gold)
+            snapshot, threshold, inputs.latent, inputs.names, reader_quality(batch, snapshot, gold)
         ),
         "reader_ids": snapshot.reader_ids,
-        "classes": class_rows(snapshot, boot, disputed),
+        "classes": class_rows(snapshot, boot, inputs.disputed_per_class),
         "pairs": pair_matrix(snapshot, boot.point.classes),
-        "pairs_by_class": pairs_by_class(snapshot, boot, names),
-        "reader_classes": reader_class_rows(batch, snapshot, rule["threshold"], references),
+        "pairs_by_class": pairs_by_class(snapshot, boot, inputs.names),
+        "reader_classes": reader_class_rows(batch, snapshot, threshold, references),
         "references": list(references),
     }
 
