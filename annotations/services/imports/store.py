@@ -16,11 +16,12 @@ from django.utils import timezone
 from annotations.lib.ecg import waveform
 from annotations.lib.formats.base import Record
 from annotations.lib.formats.statements import clinical_labels
-from annotations.models import Dataset, Exam, ReferenceLabel, Taxonomy
+from annotations.models import Dataset, Exam, Taxonomy
 from annotations.selectors.imports import COUNTED_SYSTEMS, LabelMatcher
 from annotations.services.exams.quality import exams_quality_enqueue
 from annotations.services.exams.waveforms import waveform_delete, waveform_store_blob
 from annotations.services.imports.outcomes import RecordOutcome
+from annotations.services.imports.rows import Inserted, exam_rows_insert, label_rows_insert
 
 logger = logging.getLogger(__name__)
 # A batch is flushed when it holds this many encoded bytes, whatever IMPORT_BATCH_SIZE says.
@@ -113,7 +114,7 @@ class BatchWriter:
         )
         results = [item.stored.result() for item in self.pending]
         self.written.extend(key for key, _, new in results if new)
-        rows: list[tuple[Exam, Record]] = []
+        rows: list[tuple[dict, Record]] = []
         refused_new: list[str] = []
         for item, (key, sha, new) in zip(self.pending, results, strict=True):
             external_id = item.record.external_id
@@ -127,34 +128,38 @@ class BatchWriter:
                     refused_new.append(key)
                 continue
             known[external_id] = sha
-            rows.append((self._exam(item, sha, key), item.record))
+            rows.append((self._exam_row(item, sha, key), item.record))
         self.pending, self.pending_bytes = [], 0
-        created = Exam.objects.bulk_create([exam for exam, _ in rows])
+        created = exam_rows_insert([row for row, _ in rows])
         exams_quality_enqueue([exam.pk for exam in created])
-        labels = [
-            ReferenceLabel(
-                exam=exam,
-                code_system=label[0][:30],
-                code=str(label[1])[:60],
-                likelihood=label[2] if len(label) > 2 else None,
-                source=self.source_format,
-            )
-            for exam, (_, record) in zip(created, rows, strict=True)
-            for label in _unique_labels(clinical_labels(record.labels))
-        ]
-        ReferenceLabel.objects.bulk_create(labels)
-        if self.matcher is not None:
-            self.unmapped.update(
-                (label.code_system, label.code)
-                for label in labels
-                if label.code_system in COUNTED_SYSTEMS
-                and not self.matcher.classes_for(label.code_system, label.code)
-            )
+        self._insert_labels(created, [record for _, record in rows])
         self.outcomes.extend(RecordOutcome(exam.external_id, "created") for exam in created)
-        self._warn_duplicates(created)
+        self._warn_duplicates(_maybe_copies(created, results))
         discard_blobs(refused_new)  # skip-invalid: a refused record's blob must not linger
 
-    def _warn_duplicates(self, created: list[Exam]) -> None:
+    def _insert_labels(self, created: list[Inserted], records: list[Record]) -> None:
+        """The reference labels of the records just inserted; unmapped ones counted for the report."""
+        labels = [
+            {
+                "exam_id": exam.pk,
+                "code_system": label[0][:30],
+                "code": str(label[1])[:60],
+                "likelihood": label[2] if len(label) > 2 else None,
+                "source": self.source_format,
+            }
+            for exam, record in zip(created, records, strict=True)
+            for label in _unique_labels(clinical_labels(record.labels))
+        ]
+        label_rows_insert(labels)
+        if self.matcher is not None:
+            self.unmapped.update(
+                (label["code_system"], label["code"])
+                for label in labels
+                if label["code_system"] in COUNTED_SYSTEMS
+                and not self.matcher.classes_for(label["code_system"], label["code"])
+            )
+
+    def _warn_duplicates(self, created: list[Inserted]) -> None:
         """A waveform already stored under another dataset or external id goes in (a dataset may hold a
         copy) with a warning naming the earlier exams; the exam page links the copies both ways."""
         if not created:
@@ -176,26 +181,36 @@ class BatchWriter:
                     RecordOutcome(exam.external_id, "duplicate", message, [pk for pk, _ in named])
                 )
 
-    def _exam(self, item: _Pending, sha: str, key: str) -> Exam:
+    def _exam_row(self, item: _Pending, sha: str, key: str) -> dict:
+        """The Exam row's values by attname; the fields left out take their defaults."""
         record = item.record
-        return Exam(
-            dataset=self.dataset,
-            external_id=record.external_id,
-            patient_pseudo_id=record.patient_id[:100],
-            age=record.age,
-            sex=record.sex if record.sex in {"F", "M"} else Exam.Sex.UNKNOWN,
-            acquired_at=_aware(record.acquired_at),
-            sampling_rate=record.sampling_rate,
-            n_samples=item.quantized.samples.shape[1],
-            lead_names=list(record.lead_names),
-            gain_uv=item.quantized.gain_uv,
-            waveform_key=key,
-            waveform_sha256=sha,
-            source_format=self.source_format,
-            source_sha256=self.source_sha,
-            source_record=record.source_record[:300],
-            identifiers=dict(record.identifiers) if self.keep_identifiers else {},
-        )
+        return {
+            "dataset_id": self.dataset.pk,
+            "external_id": record.external_id,
+            "patient_pseudo_id": record.patient_id[:100],
+            "age": record.age,
+            "sex": record.sex if record.sex in {"F", "M"} else Exam.Sex.UNKNOWN,
+            "acquired_at": _aware(record.acquired_at),
+            "sampling_rate": record.sampling_rate,
+            "n_samples": item.quantized.samples.shape[1],
+            "lead_names": list(record.lead_names),
+            "gain_uv": item.quantized.gain_uv,
+            "waveform_key": key,
+            "waveform_sha256": sha,
+            "source_format": self.source_format,
+            "source_sha256": self.source_sha,
+            "source_record": record.source_record[:300],
+            "identifiers": dict(record.identifiers) if self.keep_identifiers else {},
+        }
+
+
+def _maybe_copies(created: list[Inserted], results: list[tuple[str, str, bool]]) -> list[Inserted]:
+    """The created exams whose waveform an earlier exam may hold: a blob this batch newly wrote holds
+    content no committed exam has (a blob outlives every row naming it), so most batches need no lookup.
+    A content twice in the batch counts, as the two pool threads may both have found it absent."""
+    counts = Counter(sha for _, sha, _ in results)
+    stored_before = {sha for _, sha, new in results if not new or counts[sha] > 1}
+    return [exam for exam in created if exam.waveform_sha256 in stored_before]
 
 
 def _default_matcher() -> LabelMatcher | None:
