@@ -13,6 +13,7 @@ from annotations.api.permissions import IsCoordinator
 from annotations.lib.ecg.quality import EXAM_FLAGS
 from annotations.models import Exam
 from annotations.selectors.exams.listing import SORTS, exam_count, exam_filters_from, exam_page
+from annotations.views.exams import exam_waveform
 
 
 class ExamSerializer(serializers.ModelSerializer):
@@ -87,4 +88,5 @@ class ExamListView(APIView):
 
 urlpatterns = [
     path("v1/exams/", ExamListView.as_view(), name="api-exam-list"),
+    path("v1/exams/<int:exam_id>/waveform/", exam_waveform, name="api-exam-waveform"),
 ]

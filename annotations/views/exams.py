@@ -1,17 +1,26 @@
-"""Exam pages for coordinators: the list with quality filters and one exam's quality report."""
+"""Exam pages for coordinators: the list with quality filters, and one exam's page (its ECG, reference
+labels, quality report and batches) with the waveform download that page draws from."""
 
 from __future__ import annotations
 
 from django.shortcuts import render
-from django.urls import path
+from django.urls import path, reverse
 from django.utils.translation import gettext_lazy as _
+from django.views.decorators.http import require_GET
 
 from annotations.errors import Invalid
 from annotations.models import QUALITY_FLAG_CHOICES, QualityGrade
-from annotations.roles import Role
-from annotations.selectors.exams.browse import dataset_list, exam_for_coordinator, exams_same_waveform
+from annotations.roles import Role, has_role
+from annotations.selectors.exams.browse import (
+    dataset_list,
+    exam_for_coordinator,
+    exam_for_waveform,
+    exam_reference_labels,
+    exams_same_waveform,
+)
 from annotations.selectors.exams.listing import ExamFilters, ExamPage, exam_filters_from, exam_page
-from annotations.views.access import role_required
+from annotations.views.access import api_login_required, role_required
+from annotations.views.reading import waveform_response
 
 # Rows per page. The list is read by keyset (annotations.selectors.exams.listing): no page numbers, no
 # count of millions of exams, only the pages before and after.
@@ -77,6 +86,13 @@ def exam_detail(request, exam_id: int):
             "flag_labels": [labels.get(flag, flag) for flag in report.get("flags", [])],
             "residuals": sorted((report.get("residuals") or {}).items()),
             "same_waveform": exams_same_waveform(request.user, exam),
+            "reference_labels": exam_reference_labels(request.user, exam),
+            "waveform_url": reverse("api-exam-waveform", args=[exam.pk]),
+            # The view preferences are the readers' and adjudicators' (api/reading.ReadsEcgs); a
+            # coordinator without either role gets the standard view and saves nothing.
+            "keeps_preferences": any(
+                has_role(request.user, role) for role in (Role.READER, Role.ADJUDICATOR)
+            ),
         },
     )
 
@@ -84,6 +100,16 @@ def exam_detail(request, exam_id: int):
 # Coordinators only; everyone else gets 404 from the selector (a reader must not learn which batches
 # hold an exam, not even that the page exists for it). Declared for the access-matrix test.
 exam_detail.required_roles = frozenset({Role.COORDINATOR})
+
+
+@api_login_required
+@role_required(Role.COORDINATOR)
+@require_GET
+def exam_waveform(request, exam_id: int):
+    """The exam's samples for the exam page, in the readers' wire format and caching; coordinators only.
+    The scope names the viewer, so the ETag never matches a reader's or an adjudicator's of one exam."""
+    exam = exam_for_waveform(request.user, exam_id)
+    return waveform_response(request, exam, f"exam:{request.user.pk}:{exam.pk}")
 
 
 urlpatterns = [

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db.models import QuerySet
 
 from annotations.errors import Forbidden, NotFound
-from annotations.models import BatchExam, Dataset, Exam
+from annotations.models import BatchExam, Dataset, Exam, ReferenceLabel
 from annotations.roles import Role, has_role
 
 
@@ -47,3 +47,22 @@ def exams_same_waveform(user, exam: Exam, *, limit: int = 50) -> list[Exam]:
     return list(
         copies.select_related("dataset").only("id", "external_id", "dataset__name").order_by("pk")[:limit]
     )
+
+
+def exam_reference_labels(user, exam: Exam) -> list[ReferenceLabel]:
+    """The labels that came with the exam (dataset metadata, device statements), for the exam page:
+    coordinators only, as readers must never see them."""
+    if not has_role(user, Role.COORDINATOR):
+        raise NotFound
+    return list(ReferenceLabel.objects.filter(exam=exam).order_by("code_system", "code"))
+
+
+def exam_for_waveform(user, exam_id: int) -> Exam:
+    """The exam whose samples the exam page draws; coordinators only (404 to anyone else, who has no
+    route to an exam but through their own assignment or case)."""
+    if not has_role(user, Role.COORDINATOR):
+        raise NotFound
+    exam = Exam.objects.defer("identifiers", "quality_report").filter(pk=exam_id).first()
+    if exam is None:
+        raise NotFound
+    return exam

@@ -40,12 +40,16 @@
     }
     /* Resolves once the user's preferences are on the toolbar (or at once with the standard view). */
     v.loadPreferences = function (request) {
+      // No preferences URL: a viewer without reader preferences (the coordinator's exam page) keeps the
+      // standard view and saves nothing.
+      if (!request && !opts.preferencesUrl) return Promise.resolve();
       var answer = request || fetch(opts.preferencesUrl, { credentials: "include", headers: { Accept: "application/json" } });
       return answer.then(function (r) { return r.ok ? r.json() : null; })
         .then(function (prefs) { if (prefs) applyPreferences(prefs); }, function () {});
     };
     // Saved one after the other, so the server keeps the last choice made.
     function savePreference(key, value) {
+      if (!opts.preferencesUrl) return;
       var body = {};
       body[PREF_KEY[key]] = value;
       v.saving = v.saving.then(function () {

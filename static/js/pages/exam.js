@@ -1,0 +1,49 @@
+/* The coordinator's exam page: the ECG on the readers' calibrated sheet with the same tools (layouts,
+ * rhythm lead, speed, gain, lead names, filters, calipers, zoom; static/js/ecg/viewer.js), from the
+ * coordinator-only waveform download in the readers' wire format. */
+(function () {
+  "use strict";
+  var P = window.EcgPaper, Plot = window.EcgPlot;
+  var gd = document.getElementById("exam-ecg"), pane = document.getElementById("exam-viewer");
+  if (!gd || !pane || !P || !Plot || !window.Plotly || !window.EcgViewer) return;
+  var $ = function (id) { return document.getElementById(id); };
+  var STRINGS = {};
+  $("strings").content.querySelectorAll("[data-key]").forEach(function (el) { STRINGS[el.dataset.key] = el.textContent; });
+  function t(key, values) {
+    var text = STRINGS[key] || key;
+    Object.keys(values || {}).forEach(function (k) { text = text.split("{" + k + "}").join(values[k]); });
+    return text;
+  }
+  var exam = { sampling_rate: parseFloat(gd.dataset.samplingRate), n_samples: parseInt(gd.dataset.samples, 10),
+    gain_uv: parseFloat(gd.dataset.gainUv), lead_names: gd.dataset.leads.split(",") };
+  // preferencesUrl is absent for a coordinator who neither reads nor adjudicates: the standard view.
+  var viewer = window.EcgViewer.create({ gd: gd, $: $, t: t, preferencesUrl: pane.dataset.preferencesUrl,
+    csrf: pane.dataset.csrf, config: { showTips: true } });
+
+  function typingIn(el) {
+    var choice = el && el.tagName === "INPUT" && (el.type === "radio" || el.type === "checkbox");
+    return el && !choice && (el.tagName === "TEXTAREA" || el.tagName === "INPUT" || el.tagName === "SELECT");
+  }
+  function onKey(e) {
+    if (e.altKey || e.ctrlKey || e.metaKey || typingIn(e.target)) return;
+    if (e.key === "Escape" && viewer.caliper.on) { viewer.toggleCalipers(false); return; }
+    if (!Object.prototype.hasOwnProperty.call(viewer.keys, e.key)) return;
+    viewer.keys[e.key]();
+    e.preventDefault();
+  }
+
+  var waveform = fetch(gd.dataset.waveformUrl, { credentials: "same-origin" })
+    .then(function (r) { if (!r.ok) throw new Error("waveform " + r.status); return r.arrayBuffer(); });
+  Promise.all([waveform, viewer.loadPreferences()])
+    .then(function (got) {
+      viewer.setExam(exam, P.decode(got[0], exam.lead_names.length, exam.n_samples, exam.gain_uv));
+      viewer.wire();
+      document.addEventListener("keydown", onKey);
+      return viewer.draw();
+    })
+    .then(function () { gd.dataset.drawn = "1"; })
+    .catch(function (error) {
+      var text = gd.dataset.loadFailed || "The ECG could not be loaded ({error}).";
+      gd.textContent = text.replace("{error}", error.message);
+    });
+})();
