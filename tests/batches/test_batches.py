@@ -120,3 +120,26 @@ def test_a_design_that_misses_the_pair_overlap_is_refused_and_stores_nothing(die
     assert not Assignment.objects.exists()
     tnmg.refresh_from_db()
     assert tnmg.frozen_at is None
+
+
+def test_the_batch_list_counts_exams_and_reads_without_joining_them(diego, tnmg, readers, client):
+    """The list (home page, batches page, API) counts each child table on its own: one join of exams and
+    reads multiplied their rows, and at 100k exams x 3 readers the page never answered."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    exams = ExamFactory.create_batch(4)
+    batch = create(diego, tnmg, readers, exams, k=2)
+    from django.utils import timezone
+
+    Assignment.objects.filter(pk=batch.assignments.order_by("pk").first().pk).update(
+        status=Assignment.Status.SUBMITTED, submitted_at=timezone.now()
+    )
+    client.force_login(diego)
+    with CaptureQueriesContext(connection) as queries:
+        (row,) = client.get("/api/v1/batches/").json()
+    assert (row["exam_count"], row["read_count"], row["reads_done"]) == (4, 8, 1)
+    listing = next(q["sql"] for q in queries.captured_queries if "review" in q["sql"] and "COUNT" in q["sql"])
+    assert "JOIN" not in listing.split(" FROM ", 1)[1].split("(SELECT")[0], listing
+    page = client.get("/batches/").content.decode()
+    assert "1 / 8" in page
