@@ -134,6 +134,35 @@ class ContextSuggestionSerializer(serializers.Serializer):
     measurements = serializers.DictField(child=serializers.FloatField(allow_null=True))
 
 
+class FiducialMarksSerializer(serializers.Serializer):
+    """Milliseconds relative to R; null where the provider measured no interval for the mark."""
+
+    p_on_ms = serializers.FloatField(allow_null=True)
+    qrs_on_ms = serializers.FloatField(allow_null=True, help_text="Found on the median beat itself.")
+    qrs_off_ms = serializers.FloatField(allow_null=True, help_text="QRS onset + the provider's QRS.")
+    t_off_ms = serializers.FloatField(allow_null=True, help_text="QRS onset + the provider's QT.")
+
+
+class MedianBeatSerializer(serializers.Serializer):
+    sampling_rate = serializers.FloatField()
+    start_ms = serializers.FloatField(help_text="Time of the first sample relative to R (negative).")
+    n_beats = serializers.IntegerField(help_text="Beats in the median, edge beats left out.")
+    qrs_onset_ms = serializers.FloatField(allow_null=True)
+    leads = serializers.DictField(
+        child=serializers.ListField(child=serializers.IntegerField()), help_text="Microvolts per lead."
+    )
+    marks = FiducialMarksSerializer()
+
+
+class MedianPanelSerializer(serializers.Serializer):
+    provider = serializers.CharField()
+    measurements = serializers.DictField(
+        child=serializers.FloatField(allow_null=True),
+        help_text="Global HR, PR, QRS, QT, QTc (Bazett, Fridericia) and P/QRS/T axes the provider stored.",
+    )
+    beat = MedianBeatSerializer(allow_null=True, help_text="Null when no usable R-peak series was found.")
+
+
 class ReadingContextSerializer(serializers.Serializer):
     assignment = ContextAssignmentSerializer()
     exam = ContextExamSerializer()
@@ -141,6 +170,9 @@ class ReadingContextSerializer(serializers.Serializer):
     annotation = ContextAnnotationSerializer()
     suggestion = ContextSuggestionSerializer(
         allow_null=True, help_text="Null unless the batch shows it now (never while prefetching)."
+    )
+    median = MedianPanelSerializer(
+        allow_null=True, help_text="Median beat and measurements: sent exactly when the suggestion is."
     )
     next_assignment_id = serializers.IntegerField(allow_null=True)
 

@@ -75,7 +75,7 @@ def test_synthetic_beat_matches_its_template_and_marks_follow_the_intervals():
     signals, peaks = synthetic_ecg(heart_rate_bpm=60.0, noise_uv=20.0, seed=3)
     beat = median_beat(signals, 500.0)
     assert beat is not None and beat.r_peaks == len(peaks) and beat.n_beats >= len(peaks) - 2
-    marks = fiducial_marks(beat, pr_ms=160.0, qrs_ms=90.0, qt_ms=400.0)
+    marks = fiducial_marks(beat.qrs_onset_ms, pr_ms=160.0, qrs_ms=90.0, qt_ms=400.0)
     assert marks["qrs_off_ms"] - marks["qrs_on_ms"] == pytest.approx(90.0)
     assert marks["qrs_on_ms"] - marks["p_on_ms"] == pytest.approx(160.0)
     assert marks["t_off_ms"] - marks["qrs_on_ms"] == pytest.approx(400.0)
@@ -84,7 +84,7 @@ def test_synthetic_beat_matches_its_template_and_marks_follow_the_intervals():
 def test_marks_outside_the_window_or_without_an_interval_are_left_out():
     signals, _ = synthetic_ecg(heart_rate_bpm=60.0, seed=3)
     beat = median_beat(signals, 500.0)
-    marks = fiducial_marks(beat, pr_ms=None, qrs_ms=90.0, qt_ms=900.0)
+    marks = fiducial_marks(beat.qrs_onset_ms, pr_ms=None, qrs_ms=90.0, qt_ms=900.0)
     assert marks["p_on_ms"] is None and marks["t_off_ms"] is None
     assert marks["qrs_on_ms"] is not None and marks["qrs_off_ms"] is not None
 

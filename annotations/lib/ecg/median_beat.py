@@ -48,6 +48,7 @@ class MedianBeat:
             "sampling_rate": self.sampling_rate,
             "start_ms": BEFORE_MS,
             "n_beats": self.n_beats,
+            "qrs_onset_ms": self.qrs_onset_ms,
             "leads": {
                 name: [round(float(v) * 1000.0) for v in row]  # microvolts: integers travel short
                 for name, row in zip(lead_names, self.leads, strict=True)
@@ -110,21 +111,20 @@ def median_beat(signals_mv: np.ndarray, sampling_rate: float) -> MedianBeat | No
 
 
 def fiducial_marks(
-    beat: MedianBeat, *, pr_ms: float | None, qrs_ms: float | None, qt_ms: float | None
+    qrs_onset_ms: float | None, *, pr_ms: float | None, qrs_ms: float | None, qt_ms: float | None
 ) -> dict[str, float | None]:
     """P onset, QRS onset and offset, T offset in ms relative to R, from the intervals counted from the
     beat's QRS onset; a mark without its interval, or one falling outside the beat's window, is None."""
-    onset = beat.qrs_onset_ms
 
     def within(value: float | None) -> float | None:
         return round(value, 1) if value is not None and BEFORE_MS <= value <= AFTER_MS else None
 
-    def after_onset(interval: float | None, sign: float) -> float | None:
-        return within(onset + sign * interval) if onset is not None and interval else None
+    def from_onset(interval: float | None, sign: float) -> float | None:
+        return within(qrs_onset_ms + sign * interval) if qrs_onset_ms is not None and interval else None
 
     return {
-        "p_on_ms": after_onset(pr_ms, -1.0),
-        "qrs_on_ms": within(onset),
-        "qrs_off_ms": after_onset(qrs_ms, 1.0),
-        "t_off_ms": after_onset(qt_ms, 1.0),
+        "p_on_ms": from_onset(pr_ms, -1.0),
+        "qrs_on_ms": within(qrs_onset_ms),
+        "qrs_off_ms": from_onset(qrs_ms, 1.0),
+        "t_off_ms": from_onset(qt_ms, 1.0),
     }

@@ -8,7 +8,12 @@ reader's answers 404, exactly like one that does not exist.
 
 from __future__ import annotations
 
+import logging
+
+import numpy as np
 from django.conf import settings
+from django.core.cache import cache
+from django.core.files.storage import storages
 from django.db.models import QuerySet
 from django.urls import reverse
 from django.utils.crypto import salted_hmac
@@ -16,10 +21,14 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 from annotations.errors import NotFound
+from annotations.lib.ecg import waveform as waveform_codec
+from annotations.lib.ecg.leads import STANDARD_LEADS
+from annotations.lib.ecg.median_beat import fiducial_marks, median_beat
 from annotations.models import Annotation, Assignment, ReviewBatch, Suggestion, SuggestionExposure
 from annotations.roles import Role, has_role
 from annotations.selectors.suggestions.scoring import META, source_code
 
+logger = logging.getLogger(__name__)
 OPEN = (Assignment.Status.PENDING, Assignment.Status.IN_PROGRESS)
 GROUP_LABELS = {
     "normal": _("Normal"),
@@ -188,6 +197,73 @@ def _suggestion_json(suggestion: Suggestion | None, portuguese: bool, taxonomy_i
     }
 
 
+# The measurements table beside the median beat: the shown provider's global measurements.
+PANEL_MEASUREMENTS = (
+    "heart_rate_bpm",
+    "pr_ms",
+    "qrs_ms",
+    "qt_ms",
+    "qtc_bazett_ms",
+    "qtc_fridericia_ms",
+    "p_axis_deg",
+    "qrs_axis_deg",
+    "t_axis_deg",
+)
+MEDIAN_CACHE_S = 7 * 24 * 3600  # keyed by content, so never stale: the timeout only bounds the memory
+
+
+def _median_beat_compute(exam) -> dict | None:
+    """The exam's median beat, or None when its blob cannot be read or holds no usable R-peak series."""
+    if any(lead not in exam.lead_names for lead in STANDARD_LEADS):
+        return None
+    try:
+        with storages["waveforms"].open(exam.waveform_key, "rb") as handle:
+            samples = waveform_codec.decode(handle.read())
+    except (OSError, ValueError):
+        logger.warning("median beat: waveform of exam %s unreadable", exam.pk)
+        return None
+    order = [exam.lead_names.index(lead) for lead in STANDARD_LEADS]
+    beat = median_beat(samples[order].astype(np.float64) * (exam.gain_uv / 1000.0), exam.sampling_rate)
+    return None if beat is None else beat.as_json(list(STANDARD_LEADS))
+
+
+def _median_beat_cached(exam) -> dict | None:
+    """Computed on demand (7-17 ms for 10-43 s strips, tests/exams/test_median_beat.py), under the 30 ms
+    that would call for storing it with the suggestions; cached by waveform content in the shared cache
+    ({} for "no beat"), which is optional: a cache that is down costs the computation, never the page."""
+    key = f"median-beat:v1:{exam.waveform_sha256}"
+    try:
+        cached = cache.get(key)
+    except Exception:
+        logger.warning("median beat: the cache is down")
+        cached = None
+    if cached is not None:
+        return cached or None
+    computed = _median_beat_compute(exam)
+    try:
+        cache.set(key, computed or {}, timeout=MEDIAN_CACHE_S)
+    except Exception:
+        logger.warning("median beat: the cache is down")
+    return computed
+
+
+def _median_json(exam, suggestion: Suggestion | None) -> dict | None:
+    """The median beat with fiducial marks and the measurements table, only with a suggestion the reader
+    may see now: the marks and numbers are the model's, so they are blinded exactly like its statements."""
+    if suggestion is None:
+        return None
+    stored = suggestion.measurements or {}
+    beat = _median_beat_cached(exam)
+    if beat is not None:
+        intervals = {key: stored.get(key) for key in ("pr_ms", "qrs_ms", "qt_ms")}
+        beat = {**beat, "marks": fiducial_marks(beat["qrs_onset_ms"], **intervals)}
+    return {
+        "provider": suggestion.provider,
+        "measurements": {key: stored[key] for key in PANEL_MEASUREMENTS if key in stored},
+        "beat": beat,
+    }
+
+
 def _taxonomy_json(assignment: Assignment, portuguese: bool) -> dict:
     taxonomy = assignment.batch.taxonomy
     classes = list(taxonomy.classes.order_by("position"))
@@ -275,8 +351,9 @@ def reading_context(
 ) -> dict:
     """Everything the reader page needs for one of the reader's assignments, and nothing more.
 
-    prefetch: the page is fetching the next exam ahead of time; the suggestion is left out, because
-    it is not on the reader's screen yet (it is fetched again, and recorded, when the exam opens).
+    prefetch: the page is fetching the next exam ahead of time; the suggestion (and the median beat
+    panel, which goes with it) is left out, because it is not on the reader's screen yet (it is
+    fetched again, and recorded, when the exam opens).
     coming_from: the exam the reader is on while prefetching; it is about to be submitted, so the exam
     after the prefetched one must not be it.
     """
@@ -287,15 +364,13 @@ def reading_context(
     following = assignment_next_for_reader(
         user, batch_id=assignment.batch_id, after=assignment, skip_ids=skip
     )
+    suggestion = None if prefetch else suggestion_visible(assignment, annotation)
     return {
         "assignment": _assignment_json(user, assignment, coming_from),
         "exam": _exam_json(assignment),
         "taxonomy": _taxonomy_json(assignment, portuguese),
         "annotation": annotation_json,
-        "suggestion": None
-        if prefetch
-        else _suggestion_json(
-            suggestion_visible(assignment, annotation), portuguese, assignment.batch.taxonomy_id
-        ),
+        "suggestion": _suggestion_json(suggestion, portuguese, assignment.batch.taxonomy_id),
+        "median": _median_json(assignment.exam, suggestion),
         "next_assignment_id": following.pk if following else None,
     }
