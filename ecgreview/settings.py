@@ -231,6 +231,9 @@ STORAGES = {
     "waveforms": _waveform_storage(WAVEFORM_STORAGE_URL),
 }
 
+# A reader's own reads of a batch are listed this many to a page (a reader may hold tens of thousands).
+MY_READS_PAGE_SIZE = 100
+
 # --- Imports and privacy --------------------------------------------------------------------------
 IMPORT_ROOT = Path(env.str("IMPORT_ROOT", str(VAR_DIR / "imports")))
 IMPORT_MAX_FILE_MB = env.int("IMPORT_MAX_FILE_MB", 2048, minimum=1)

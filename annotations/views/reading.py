@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
-from django.http import HttpResponse, HttpResponseNotModified
+from django.http import HttpResponse, HttpResponseBadRequest, HttpResponseNotModified
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
 from django.utils.cache import patch_vary_headers
@@ -16,6 +17,7 @@ from annotations.selectors.reading.assignments import (
     assignment_next_for_reader,
     waveform_etag,
 )
+from annotations.selectors.reading.printout import reader_printout
 from annotations.selectors.reading.worklist import reader_batch_reads
 from annotations.services.exams.wire import waveform_wire
 from annotations.views.access import api_login_required, role_required
@@ -38,10 +40,42 @@ def reader(request, assignment_id: int):
 
 @require_GET
 @role_required(Role.READER)
+def reader_print(request, assignment_id: int):
+    """A sheet of the reader's own exam and statements for the browser to print (A4 landscape, 25 mm/s,
+    10 mm/mV): for the reader's own use, so it carries nothing of another reader's (404 if not theirs)."""
+    printout = reader_printout(request.user, assignment_id)
+    return render(
+        request,
+        "annotations/reading/print.html",
+        {
+            "printout": printout,
+            "exam": printout.assignment.exam,
+            "waveform_url": reverse("api-reading-waveform", args=[printout.assignment.pk]),
+        },
+    )
+
+
+@require_GET
+@role_required(Role.READER)
 def reader_batch_reads_view(request, batch_id: int):
     """'My reads': the reader's own submitted, skipped and draft reads of one batch (404 if none)."""
-    batch, rows = reader_batch_reads(request.user, batch_id)
-    return render(request, "annotations/reading/my_reads.html", {"batch": batch, "rows": rows})
+    try:
+        after, before = (_queue_place(request.GET.get(key)) for key in ("after", "before"))
+    except ValueError:
+        return HttpResponseBadRequest(_("A page of your reads is named by a queue place (a number)."))
+    page = reader_batch_reads(
+        request.user, batch_id, after=after, before=before, size=settings.MY_READS_PAGE_SIZE
+    )
+    return render(request, "annotations/reading/my_reads.html", {"page": page, "batch": page.batch})
+
+
+def _queue_place(text: str | None) -> int | None:
+    if text in (None, ""):
+        return None
+    place = int(text)
+    if place < 0:
+        raise ValueError(text)
+    return place
 
 
 @require_GET
@@ -99,5 +133,6 @@ def reading_waveform(request, assignment_id: int):
 urlpatterns = [
     path("read/next/", reader_next, name="reader-next"),
     path("read/<int:assignment_id>/", reader, name="reader"),
+    path("read/<int:assignment_id>/print/", reader_print, name="reader-print"),
     path("read/batches/<int:batch_id>/", reader_batch_reads_view, name="reader-batch-reads"),
 ]

@@ -284,3 +284,24 @@ def test_a_submitted_read_reopens_as_submitted_not_as_a_draft(client_for, study,
         content_type="application/json",
     )
     assert refused.status_code == 409
+
+
+def test_my_reads_pages_a_long_list_by_queue_place(client_for, ana, bruno, diego, tnmg, settings):
+    """A reader with tens of thousands of reads gets them a page at a time (the whole list was 25 MB of
+    HTML at 100k reads), with links to the next and the previous page."""
+    settings.MY_READS_PAGE_SIZE = 2
+    batch = shared_batch(readers=[ana, bruno], coordinator=diego, taxonomy=tnmg, exams=5)
+    slots = queue(batch, ana)
+    client = client_for(ana)
+    for slot in slots:
+        submit(client, slot, "SB")
+    first = client.get(f"/read/batches/{batch.pk}/").content.decode()
+    shown = [s for s in slots if f'href="/read/{s.pk}/"' in first]
+    assert shown == slots[:2]
+    assert f'href="?after={slots[1].position}"' in first and "?before=" not in first
+    second = client.get(f"/read/batches/{batch.pk}/?after={slots[1].position}").content.decode()
+    assert [s for s in slots if f'href="/read/{s.pk}/"' in second] == slots[2:4]
+    assert f'href="?before={slots[2].position}"' in second and f'href="?after={slots[3].position}"' in second
+    back = client.get(f"/read/batches/{batch.pk}/?before={slots[2].position}").content.decode()
+    assert [s for s in slots if f'href="/read/{s.pk}/"' in back] == slots[:2]
+    assert client.get(f"/read/batches/{batch.pk}/?after=x").status_code == 400

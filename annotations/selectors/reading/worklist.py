@@ -92,42 +92,73 @@ class MyRead:
     when: object  # submitted, skipped, or last saved
 
 
-def reader_batch_reads(user, batch_id: int) -> tuple[ReviewBatch, list[MyRead]]:
-    """The reader's own reads of one active batch: submitted, skipped and drafts, in queue order.
+@dataclass(frozen=True)
+class MyReadsPage:
+    batch: ReviewBatch
+    rows: list[MyRead]
+    earlier: int | None  # queue place to page back from (?before=), or None on the first page
+    later: int | None  # queue place to page on from (?after=), or None on the last page
+
+
+def reader_batch_reads(
+    user, batch_id: int, *, after: int | None = None, before: int | None = None, size: int = 100
+) -> MyReadsPage:
+    """The reader's own reads of one active batch: submitted, skipped and drafts, in queue order, one page
+    of `size` after (or before) a queue place: a reader may hold tens of thousands.
 
     Blinded like every reader query: only the requesting reader's assignments, nothing of anyone else's
     (not even how many others read an exam). A batch the reader has no exam in answers 404.
     """
-    from annotations.models import Annotation
     from annotations.roles import Role, has_role
 
     mine = Assignment.objects.filter(reader=user, batch_id=batch_id, batch__status=ReviewBatch.Status.ACTIVE)
     if not has_role(user, Role.READER) or not mine.exists():
         raise NotFound("no such batch")
     batch = ReviewBatch.objects.only("id", "name", "due_date").get(pk=batch_id)
-    shown = [Assignment.Status.SUBMITTED, Assignment.Status.SKIPPED, Assignment.Status.IN_PROGRESS]
-    assignments = list(mine.filter(status__in=shown).order_by("position"))
+    shown = mine.filter(
+        status__in=[Assignment.Status.SUBMITTED, Assignment.Status.SKIPPED, Assignment.Status.IN_PROGRESS]
+    )
+    if before is not None:
+        page = list(shown.filter(position__lt=before).order_by("-position")[: size + 1])[::-1]
+        more_before, more_after = len(page) > size, True
+        page = page[-size:]
+    else:
+        window = shown.filter(position__gt=after) if after is not None else shown
+        page = list(window.order_by("position")[: size + 1])
+        more_before, more_after = after is not None, len(page) > size
+        page = page[:size]
+    if before is not None and not page:
+        more_after = shown.filter(position__gte=before).exists()
+    return MyReadsPage(
+        batch=batch,
+        rows=_my_reads(page),
+        earlier=page[0].position if page and more_before else None,
+        later=page[-1].position if page and more_after else None,
+    )
+
+
+def _my_reads(assignments: list[Assignment]) -> list[MyRead]:
+    from annotations.models import Annotation
+
     current = Annotation.objects.filter(assignment__in=assignments, is_current=True).prefetch_related(
         "labels__diagnostic_class"
     )
     by_assignment = {a.assignment_id: a for a in current}
-    rows = []
-    for assignment in assignments:
-        annotation = by_assignment.get(assignment.pk)
-        codes = tuple(label.diagnostic_class.code for label in annotation.labels.all()) if annotation else ()
-        when = {
-            Assignment.Status.SUBMITTED: assignment.submitted_at,
-            Assignment.Status.SKIPPED: assignment.skipped_at,
-        }.get(assignment.status, annotation.updated_at if annotation else None)
-        rows.append(
-            MyRead(
-                assignment_id=assignment.pk,
-                position=assignment.position + 1,
-                status=assignment.status,
-                status_label=assignment.get_status_display(),
-                codes=codes,
-                skip_reason=assignment.skip_reason if assignment.status == Assignment.Status.SKIPPED else "",
-                when=when,
-            )
-        )
-    return batch, rows
+    return [_my_read(assignment, by_assignment.get(assignment.pk)) for assignment in assignments]
+
+
+def _my_read(assignment: Assignment, annotation) -> MyRead:
+    codes = tuple(label.diagnostic_class.code for label in annotation.labels.all()) if annotation else ()
+    when = {
+        Assignment.Status.SUBMITTED: assignment.submitted_at,
+        Assignment.Status.SKIPPED: assignment.skipped_at,
+    }.get(assignment.status, annotation.updated_at if annotation else None)
+    return MyRead(
+        assignment_id=assignment.pk,
+        position=assignment.position + 1,
+        status=assignment.status,
+        status_label=assignment.get_status_display(),
+        codes=codes,
+        skip_reason=assignment.skip_reason if assignment.status == Assignment.Status.SKIPPED else "",
+        when=when,
+    )
