@@ -31,6 +31,7 @@
     selected: {}, // code -> {uncertain}
     save: { dirty: false, timer: null, chain: Promise.resolve() },
     clock: { base: 0, visibleSince: null }, // time on task: what earlier visits counted, and since when visible
+    medianFor: null, // the context whose median beat panel is on screen
   };
 
   /* --- Network ---------------------------------------------------------------------------------- */
@@ -319,6 +320,8 @@
     renderSelection();
     renderContext();
     renderSuggestion();
+    // Two-stage: the panel arrives with the revision's context; the strips redraw to the narrower width.
+    if (renderMedian(context) && gd.dataset.drawn) viewer.draw();
     renderReadState();
     $("comment").disabled = readOnly();
     $("submit").disabled = readOnly();
@@ -340,6 +343,7 @@
     var e = state.ctx.exam, a = state.ctx.assignment, sex = { F: t("female"), M: t("male") }[e.sex] || t("sex_unknown");
     $("exam-context").textContent = t("exam_context", { age: e.age == null ? "–" : e.age, sex: sex,
       seconds: window.EcgViewer.number(e.n_samples / e.sampling_rate, 1), fs: e.sampling_rate });
+    $("print-link").href = a.page_url + "print/";  // the exam on screen, which changes without a reload
     $("progress").textContent = t("progress", { batch: a.batch, position: a.position, total: a.queue.total, open: a.queue.open });
     $("stage").textContent = state.annotation.stage === "revised" && a.suggestion_mode === "two_stage" ? t("stage_revised") : "";
   }
@@ -388,6 +392,15 @@
       box.appendChild(p);
     }
   }
+  /* The median beat and measurements beside the strips (static/js/ecg/median.js), when the server sent
+   * them; true when the panel appeared or went, which changes the width the strips are drawn at. */
+  function renderMedian(context) {
+    var box = $("median-panel"), was = !box.hidden;
+    if (state.medianFor === context) return false;
+    state.medianFor = context;
+    window.EcgMedian.render(box, context.median, t);
+    return was !== !box.hidden;
+  }
   function prefetchNext() {
     var ctx = state.ctx, nextId = ctx.next_assignment_id;
     if (!nextId || state.prefetched[nextId]) return;
@@ -412,6 +425,7 @@
   }
   function show(id, context, buffer, push, keepView) {
     var exam = context.exam;
+    renderMedian(context); // before drawing: the panel takes its width from the strips
     viewer.setExam(exam, P.decode(buffer, exam.lead_names.length, exam.n_samples, exam.gain_uv));
     if (!keepView) showMessage("");
     if (push) history.pushState({ id: id }, "", context.assignment.page_url);

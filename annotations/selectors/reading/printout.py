@@ -1,0 +1,54 @@
+"""What the reader's print sheet carries: their own assignment, the exam as the reader page shows it (age,
+sex, duration, sampling rate; no dataset, exam id or date) and their own current statements. Nothing of
+another reader's, nothing that came with the import: the sheet is for the reader's own use."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from django.utils.translation import get_language
+
+from annotations.models import Annotation, Assignment
+from annotations.selectors.reading.assignments import assignment_for_reader
+
+
+@dataclass(frozen=True)
+class PrintedStatement:
+    code: str
+    name: str
+    uncertain: bool
+
+
+@dataclass(frozen=True)
+class Printout:
+    assignment: Assignment
+    status: str  # "draft", "submitted", "skipped", or "" before anything is saved
+    statements: list[PrintedStatement] = field(default_factory=list)
+    comment: str = ""
+
+
+def _status(assignment: Assignment, annotation: Annotation | None) -> str:
+    if assignment.status == Assignment.Status.SKIPPED:
+        return "skipped"
+    return annotation.status if annotation is not None else ""
+
+
+def reader_printout(user, assignment_id: int) -> Printout:
+    """The reader's own assignment (404 for anything else, as on the reader page) with their current
+    read, its statements named in the interface's language."""
+    assignment = assignment_for_reader(user, assignment_id)
+    annotation = Annotation.objects.filter(assignment=assignment, is_current=True).first()
+    portuguese = (get_language() or "").lower().startswith("pt")
+    statements = []
+    if annotation is not None:
+        # In the order the reader chose them, as the reader page lists them.
+        for label in annotation.labels.select_related("diagnostic_class").order_by("pk"):
+            statement = label.diagnostic_class
+            name = (statement.name_pt if portuguese else "") or statement.name
+            statements.append(PrintedStatement(statement.code, name, label.uncertain))
+    return Printout(
+        assignment=assignment,
+        status=_status(assignment, annotation),
+        statements=statements,
+        comment=annotation.comment if annotation is not None else "",
+    )

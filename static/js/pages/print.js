@@ -1,0 +1,64 @@
+/* The reader's print sheet: the exam's 12 leads (3x4 with a II rhythm strip) drawn as SVG in real
+ * millimetres at 25 mm/s and 10 mm/mV, on a 1 mm grid with 5 mm bold lines and a 1 mV, 200 ms calibration
+ * pulse per row; the sheet's geometry is static/js/ecg/paper.js's, as on screen. The Print button hands
+ * the page to the browser (window.print), whose PDF keeps the millimetres. */
+(function () {
+  "use strict";
+  var P = window.EcgPaper, SVG = "http://www.w3.org/2000/svg";
+  var svg = document.getElementById("print-ecg"), button = document.getElementById("print-button");
+  if (button) button.addEventListener("click", function () { window.print(); });
+  if (!svg || !P) return;
+  var d = svg.dataset, speed = parseFloat(d.speed), gain = parseFloat(d.gain);
+  var fs = parseFloat(d.samplingRate), n = parseInt(d.samples, 10), leads = d.leads.split(",");
+
+  function el(name, attrs, parent) {
+    var node = document.createElementNS(SVG, name);
+    Object.keys(attrs).forEach(function (k) { node.setAttribute(k, attrs[k]); });
+    parent.appendChild(node);
+    return node;
+  }
+  function mm(v) { return Math.round(v * 100) / 100; }
+  // One panel's samples as a path, x = time * speed and y = voltage * gain, in millimetres.
+  function tracePath(panel, signal) {
+    var parts = [];
+    for (var i = panel.i0; i < panel.i1; i++) {
+      parts.push((i === panel.i0 ? "M" : "L") + mm(panel.x0 + (i - panel.i0) / fs * speed) + "," +
+        mm(panel.yb + signal[i] * gain));
+    }
+    return parts.join("");
+  }
+  function calibrationPaths(sheet) {  // one path per row, so each pulse can be measured on its own
+    return P.calibrationPath(sheet).split("M").filter(Boolean).map(function (p) { return "M" + p; });
+  }
+  function draw(signals) {
+    var sheet = P.paper("3x4", { speed: speed, gain: gain, samplingRate: fs, nSamples: n, rhythmLead: "II" });
+    var w = sheet.width, h = sheet.height;
+    svg.setAttribute("width", w + "mm");
+    svg.setAttribute("height", h + "mm");
+    svg.setAttribute("viewBox", "0 0 " + w + " " + h);
+    // paper.js measures y upwards; SVG downwards: flip once, around the sheet's height.
+    var up = el("g", { transform: "matrix(1 0 0 -1 0 " + h + ")" }, svg);
+    el("path", { "class": "grid-thin", d: P.gridPath(w, h, 1, 5) }, up);
+    el("path", { "class": "grid-bold", d: P.gridPath(w, h, 5) }, up);
+    calibrationPaths(sheet).forEach(function (p) { el("path", { "class": "calibration", d: p }, up); });
+    sheet.panels.forEach(function (panel) {
+      var index = leads.indexOf(panel.lead);
+      if (index < 0) return;
+      el("path", { "class": "trace", d: tracePath(panel, signals[index]) }, up);
+      el("text", { "class": "lead-name", x: panel.x0 + 1, y: mm(h - panel.yb - sheet.rowHeight * 0.3) }, svg)
+        .textContent = panel.lead;
+    });
+  }
+
+  fetch(d.waveformUrl, { credentials: "same-origin" })
+    .then(function (r) { if (!r.ok) throw new Error("waveform " + r.status); return r.arrayBuffer(); })
+    .then(function (buffer) {
+      draw(P.decode(buffer, leads.length, n, parseFloat(d.gainUv)));
+      svg.dataset.drawn = "1";
+    })
+    .catch(function (error) {
+      var note = document.createElement("p");
+      note.textContent = (d.loadFailed || "The ECG could not be loaded ({error}).").replace("{error}", error.message);
+      svg.parentNode.insertBefore(note, svg);
+    });
+})();

@@ -1,0 +1,83 @@
+"""The reader's print sheet in Chromium: one A4 landscape page whose ECG is drawn in real millimetres
+(25 mm/s, 10 mm/mV on a 1 mm / 5 mm grid), made into a PDF as the browser's print does."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from annotations.services.reading import LabelInput, annotation_save_draft, annotation_submit
+from tests.browser import OUTPUT, screenshot_path
+from tests.reading.helpers import queue, shared_batch
+from tests.reading.test_browser_reader import log_in
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+BRUNO_MARKER = "MARKER-bruno-never-on-anas-print"
+MM_PER_INCH = 25.4
+CSS_PX_PER_INCH = 96
+
+
+def _svg_geometry(page) -> dict:
+    """The SVG's size in CSS pixels and its viewBox, and where the calibration pulse and traces are."""
+    return page.evaluate(
+        """() => {
+          const svg = document.getElementById('print-ecg');
+          const box = svg.getBoundingClientRect(), vb = svg.viewBox.baseVal;
+          const pulse = document.querySelector('#print-ecg .calibration').getBBox();
+          return { width: box.width, height: box.height, vbWidth: vb.width, vbHeight: vb.height,
+                   unitWidth: svg.getAttribute('width'), pulseHeight: pulse.height,
+                   speed: parseFloat(svg.dataset.speed), gain: parseFloat(svg.dataset.gain),
+                   traces: document.querySelectorAll('#print-ecg .trace').length,
+                   thin: document.querySelector('#print-ecg .grid-thin').getAttribute('d').length,
+                   bold: document.querySelector('#print-ecg .grid-bold').getAttribute('d').length };
+        }"""
+    )
+
+
+def test_the_print_sheet_is_one_a4_landscape_page_in_real_millimetres(
+    live_server, page, ana, bruno, diego, tnmg
+):
+    batch = shared_batch(readers=[ana, bruno], coordinator=diego, taxonomy=tnmg, exams=1, age=58, sex="F")
+    mine, theirs = queue(batch, ana)[0], queue(batch, bruno)[0]
+    annotation_submit(
+        actor=bruno, assignment=theirs, labels=[LabelInput("AF")], comment=BRUNO_MARKER, revision=0
+    )
+    annotation_save_draft(actor=ana, assignment=mine, labels=[LabelInput("SB")], revision=0)
+    log_in(page, live_server, "ana")
+    page.goto(f"{live_server.url}/read/{mine.pk}/")
+    page.wait_for_selector(f"#ecg[data-drawn='{mine.pk}']")
+    assert page.get_attribute("#print-link", "href") == f"/read/{mine.pk}/print/"
+    page.click("#print-link")
+    page.wait_for_selector("#print-ecg[data-drawn='1']")
+    assert page.url.endswith(f"/read/{mine.pk}/print/")
+    assert page.locator("script:not([src])").count() == 0
+    assert page.locator("#print-button").is_visible()
+
+    geometry = _svg_geometry(page)
+    assert geometry["speed"] == 25 and geometry["gain"] == 10
+    assert geometry["unitWidth"] == f"{geometry['vbWidth']:g}mm"  # one user unit is one millimetre
+    px_per_mm = CSS_PX_PER_INCH / MM_PER_INCH
+    mm_per_unit = geometry["width"] / geometry["vbWidth"] / px_per_mm
+    assert mm_per_unit == pytest.approx(1, abs=1e-3)
+    assert geometry["height"] / geometry["vbHeight"] / px_per_mm == pytest.approx(1, abs=1e-3)
+    assert 1 * geometry["speed"] * mm_per_unit == pytest.approx(25, abs=0.05)  # 1 s spans 25 mm
+    assert geometry["pulseHeight"] * mm_per_unit == pytest.approx(10, abs=0.05)  # the 1 mV pulse, 10 mm
+    assert geometry["traces"] == 13 and geometry["thin"] > 1000 and geometry["bold"] > 200
+    text = page.inner_text("body")
+    assert "SB" in text and "Sinus bradycardia" in text and "Age 58" in text
+    assert BRUNO_MARKER not in page.content() and "Atrial fibrillation" not in text
+    page.screenshot(path=screenshot_path("reader-print"), full_page=True)
+
+    page.emulate_media(media="print")
+    assert not page.locator("#print-button").is_visible()
+    # The printed page as the PDF lays it out: A4's 297 mm less the 10 mm margins, at 96 px per inch.
+    page.set_viewport_size({"width": round(277 * px_per_mm), "height": round(190 * px_per_mm)})
+    assert page.evaluate("document.documentElement.scrollHeight") <= round(190 * px_per_mm) + 1
+    page.screenshot(path=screenshot_path("reader-print-media"), full_page=True)
+    pdf = page.pdf(format="A4", landscape=True, prefer_css_page_size=True, print_background=True)
+    OUTPUT.mkdir(parents=True, exist_ok=True)
+    (OUTPUT / "reader-print.pdf").write_bytes(pdf)
+    boxes = re.findall(rb"/MediaBox\s*\[\s*([\d.]+)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)\s*\]", pdf)
+    assert len(re.findall(rb"/Type\s*/Page\b", pdf)) == 1
+    assert [tuple(round(float(v)) for v in box) for box in boxes] == [(0, 0, 842, 595)]

@@ -1,0 +1,68 @@
+"""The reader's print page: their own assignment only, with their own current statements and nothing of
+another reader's; the sheet's drawing is tested in Chromium (test_browser_reader_print.py)."""
+
+from __future__ import annotations
+
+import pytest
+
+from annotations.services.reading import LabelInput, annotation_save_draft, annotation_submit
+from tests.reading.helpers import queue, shared_batch
+
+pytestmark = pytest.mark.django_db
+BRUNO_MARKER = "MARKER-bruno-never-on-anas-print"
+
+
+@pytest.fixture
+def reads(ana, bruno, diego, tnmg):
+    batch = shared_batch(readers=[ana, bruno], coordinator=diego, taxonomy=tnmg, exams=1, age=58, sex="F")
+    mine, theirs = queue(batch, ana)[0], queue(batch, bruno)[0]
+    assert mine.exam_id == theirs.exam_id
+    annotation_submit(
+        actor=bruno, assignment=theirs, labels=[LabelInput("AF")], comment=BRUNO_MARKER, revision=0
+    )
+    return mine, theirs
+
+
+def print_url(assignment) -> str:
+    return f"/read/{assignment.pk}/print/"
+
+
+def test_the_print_page_carries_the_readers_draft_and_the_exam_as_the_reader_sees_it(client_for, ana, reads):
+    mine, _ = reads
+    annotation_save_draft(
+        actor=ana, assignment=mine, labels=[LabelInput("SB"), LabelInput("RBBB", uncertain=True)], revision=0
+    )
+    page = client_for(ana).get(print_url(mine))
+    assert page.status_code == 200
+    html = page.content.decode()
+    printout = page.context["printout"]
+    assert [(s.code, s.uncertain) for s in printout.statements] == [("SB", False), ("RBBB", True)]
+    assert printout.status == "draft"
+    assert 'id="print-statements"' in html and "RBBB" in html and "Sinus bradycardia" in html
+    assert f'data-waveform-url="/api/v1/reading/assignments/{mine.pk}/waveform/"' in html
+    assert 'id="print-button"' in html and "js/pages/print.js" in html
+    assert "58" in html and mine.exam.external_id not in html and mine.exam.dataset.name not in html
+    assert "<script>" not in html
+
+
+def test_the_print_page_shows_the_submitted_read(client_for, ana, reads):
+    mine, _ = reads
+    annotation_submit(actor=ana, assignment=mine, labels=[LabelInput("SB")], comment="mine", revision=0)
+    printout = client_for(ana).get(print_url(mine)).context["printout"]
+    assert printout.status == "submitted"
+    assert [s.code for s in printout.statements] == ["SB"] and printout.comment == "mine"
+
+
+def test_another_readers_read_never_appears_and_their_assignment_is_404(client_for, ana, bruno, diego, reads):
+    mine, theirs = reads
+    html = client_for(ana).get(print_url(mine)).content.decode()
+    assert BRUNO_MARKER not in html and ">AF<" not in html and "Atrial fibrillation" not in html
+    assert client_for(ana).get(print_url(theirs)).status_code == 404
+    assert client_for(diego).get(print_url(mine)).status_code == 403
+    assert client_for(ana).get("/read/999999/print/").status_code == 404
+
+
+def test_the_reader_page_links_to_the_print_page(client_for, ana, reads):
+    mine, _ = reads
+    html = client_for(ana).get(f"/read/{mine.pk}/").content.decode()
+    assert 'id="print-link"' in html and print_url(mine) in html
