@@ -1,0 +1,125 @@
+/* The median beat panel beside the 12 leads: one representative beat per lead on ECG paper, the model's
+ * fiducial marks across them, and the global measurements table. Exposed as window.EcgMedian.
+ *
+ * Plain SVG, no Plotly: twelve 175-point polylines cost nothing next to the strips, so the page draws no
+ * slower for it. The server sends the panel only when the batch's suggestion mode shows the suggestion
+ * (selectors.reading.assignments); this file draws what it is given and hides the panel otherwise.
+ *
+ * Paper: 25 mm/s and 10 mm/mV like the strips, at MM px per millimetre; each lead gets a 20 mm tall cell. */
+(function (root) {
+  "use strict";
+  var SVG = "http://www.w3.org/2000/svg";
+  var MM = 3.4, SPEED = 25, GAIN = 10, CELL_H = 20, COLUMNS = 4, LABEL_MM = 2.5;
+  var ORDER = ["I", "aVR", "V1", "V4", "II", "aVL", "V2", "V5", "III", "aVF", "V3", "V6"]; // 3 rows of 4, as carts print
+  var MARKS = [
+    { key: "p_on_ms", label: "mark_p_on", color: "#1b8a3a" },
+    { key: "qrs_on_ms", label: "mark_qrs_on", color: "#1f5fbf" },
+    { key: "qrs_off_ms", label: "mark_qrs_off", color: "#1f5fbf" },
+    { key: "t_off_ms", label: "mark_t_off", color: "#8a2be2" },
+  ];
+  var ROWS = [ // measurement key, label key, unit
+    ["heart_rate_bpm", "m_rate", "bpm"], ["pr_ms", "m_pr", "ms"], ["qrs_ms", "m_qrs", "ms"], ["qt_ms", "m_qt", "ms"],
+    ["qtc_bazett_ms", "m_qtc_bazett", "ms"], ["qtc_fridericia_ms", "m_qtc_fridericia", "ms"],
+  ];
+
+  function el(name, attrs) {
+    var node = document.createElementNS(SVG, name);
+    Object.keys(attrs || {}).forEach(function (k) { node.setAttribute(k, attrs[k]); });
+    return node;
+  }
+  function gridPath(width, height, step) {
+    var d = "";
+    for (var x = 0; x <= width + 1e-6; x += step) d += "M" + x.toFixed(1) + " 0V" + height.toFixed(1);
+    for (var y = 0; y <= height + 1e-6; y += step) d += "M0 " + y.toFixed(1) + "H" + width.toFixed(1);
+    return d;
+  }
+  /* One lead's cell: its polyline (microvolts -> mm), name, and the marks as vertical lines. */
+  function cell(svg, beat, lead, x0, y0) {
+    var values = beat.leads[lead];
+    if (!values) return;
+    var dtMm = SPEED / beat.sampling_rate, mid = y0 + CELL_H / 2;
+    var points = values.map(function (uv, i) {
+      return ((x0 + i * dtMm) * MM).toFixed(1) + "," + ((mid - (uv / 1000) * GAIN) * MM).toFixed(1);
+    });
+    svg.appendChild(el("polyline", { points: points.join(" "), fill: "none", stroke: "#111", "stroke-width": 1,
+      "stroke-linejoin": "round", "data-lead": lead }));
+    var name = el("text", { x: ((x0 + 0.5) * MM).toFixed(1), y: ((y0 + LABEL_MM) * MM).toFixed(1), "font-size": 9 });
+    name.textContent = lead;
+    svg.appendChild(name);
+    MARKS.forEach(function (m) {
+      var at = beat.marks[m.key];
+      if (at == null) return;
+      var x = ((x0 + (at - beat.start_ms) / 1000 * SPEED) * MM).toFixed(1);
+      svg.appendChild(el("line", { x1: x, x2: x, y1: (y0 * MM).toFixed(1), y2: ((y0 + CELL_H) * MM).toFixed(1),
+        stroke: m.color, "stroke-width": 1, "stroke-dasharray": "3 2", "data-mark": m.key }));
+    });
+  }
+  function beatSvg(beat) {
+    var widthMm = values(beat).length / beat.sampling_rate * SPEED, rows = Math.ceil(ORDER.length / COLUMNS);
+    var w = widthMm * COLUMNS, h = CELL_H * rows;
+    var svg = el("svg", { width: Math.round(w * MM), height: Math.round(h * MM), viewBox: "0 0 " + (w * MM) + " " + (h * MM),
+      class: "median-beats", role: "img" });
+    svg.appendChild(el("path", { d: gridPath(w * MM, h * MM, MM), stroke: "#f6cfd5", "stroke-width": 0.5, fill: "none" }));
+    svg.appendChild(el("path", { d: gridPath(w * MM, h * MM, 5 * MM), stroke: "#eb9aa6", "stroke-width": 0.8, fill: "none" }));
+    ORDER.forEach(function (lead, i) {
+      cell(svg, beat, lead, (i % COLUMNS) * widthMm, Math.floor(i / COLUMNS) * CELL_H);
+    });
+    return svg;
+  }
+  function values(beat) { var first = Object.keys(beat.leads)[0]; return first ? beat.leads[first] : []; }
+
+  function legend(beat, t) {
+    var p = document.createElement("p");
+    p.className = "median-legend";
+    MARKS.forEach(function (m) {
+      if (beat.marks[m.key] == null) return;
+      var span = document.createElement("span");
+      span.style.color = m.color;
+      span.textContent = "┆ " + t(m.label);
+      p.appendChild(span);
+    });
+    return p;
+  }
+  function number(v) { return v == null ? "–" : String(Math.round(v)); }
+  function table(m, t) {
+    var tbody = document.createElement("tbody");
+    var add = function (label, value, unit) {
+      var tr = document.createElement("tr"), th = document.createElement("th"), td = document.createElement("td");
+      th.textContent = label;
+      td.textContent = value + (value === "–" ? "" : " " + unit);
+      tr.appendChild(th); tr.appendChild(td); tbody.appendChild(tr);
+    };
+    ROWS.forEach(function (row) { add(t(row[1]), number(m[row[0]]), row[2]); });
+    add(t("m_axes"), [m.p_axis_deg, m.qrs_axis_deg, m.t_axis_deg].map(number).join(" / "), "°");
+    var tableEl = document.createElement("table");
+    tableEl.className = "median-table";
+    tableEl.appendChild(tbody);
+    return tableEl;
+  }
+
+  /* Fill `box` from the context's `median` (or hide it when null); `t` translates the page's strings. */
+  function render(box, median, t) {
+    box.textContent = "";
+    box.hidden = !median;
+    if (!median) return;
+    var h = document.createElement("h3");
+    h.textContent = t("median_title", { provider: median.provider });
+    box.appendChild(h);
+    if (median.beat) {
+      var sub = document.createElement("p");
+      sub.className = "muted median-count";
+      sub.textContent = t("median_beats", { n: median.beat.n_beats });
+      box.appendChild(sub);
+      box.appendChild(beatSvg(median.beat));
+      box.appendChild(legend(median.beat, t));
+    } else {
+      var none = document.createElement("p");
+      none.className = "muted";
+      none.textContent = t("median_none");
+      box.appendChild(none);
+    }
+    box.appendChild(table(median.measurements || {}, t));
+  }
+
+  root.EcgMedian = { render: render, ORDER: ORDER };
+})(window);

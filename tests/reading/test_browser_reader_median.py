@@ -1,0 +1,79 @@
+"""The median beat panel on the reader page, in headless Chromium: beside the 12 leads in "shown" batches,
+with the model's fiducial marks and its measurements table; absent in hidden batches."""
+
+from __future__ import annotations
+
+import pytest
+
+from annotations.models import ReviewBatch, Suggestion, SuggestionScore
+from tests.browser import screenshot_path
+from tests.reading.helpers import queue, shared_batch
+from tests.reading.test_browser_reader import log_in, wait_drawn
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+MEASURED = {
+    "heart_rate_bpm": 72.0,
+    "pr_ms": 160.0,
+    "qrs_ms": 90.0,
+    "qt_ms": 380.0,
+    "qtc_bazett_ms": 416.3,
+    "qtc_fridericia_ms": 403.5,
+    "p_axis_deg": 50.0,
+    "qrs_axis_deg": 45.0,
+    "t_axis_deg": 40.0,
+}
+
+
+def _suggest(exam, taxonomy) -> None:
+    suggestion = Suggestion.objects.create(
+        exam=exam, provider="openecg-codec", provider_version="6", measurements=MEASURED
+    )
+    SuggestionScore.objects.create(
+        suggestion=suggestion, diagnostic_class=taxonomy.classes.get(code="SB"), score=0.2
+    )
+
+
+def test_shown_mode_draws_the_median_beats_with_marks_and_the_table_beside_the_strips(
+    live_server, page, ana, bruno, diego, tnmg
+):
+    shown = shared_batch(
+        readers=[ana, bruno], coordinator=diego, taxonomy=tnmg, exams=1, mode=ReviewBatch.SuggestionMode.SHOWN
+    )
+    first = queue(shown, ana)[0]
+    _suggest(first.exam, tnmg)
+    page.set_viewport_size({"width": 1600, "height": 1000})
+    log_in(page, live_server, "ana")
+    page.goto(f"{live_server.url}/read/{first.pk}/")
+    wait_drawn(page, first)
+    panel = page.locator("#median-panel")
+    assert panel.is_visible()
+    assert page.locator("#median-panel polyline").count() == 12
+    assert page.evaluate(
+        "Array.from(document.querySelectorAll('#median-panel polyline')).every(p => p.getBBox().width > 40)"
+    )
+    assert page.locator("#median-panel line[data-mark]").count() == 12 * 4
+    text = panel.inner_text()
+    for expected in (
+        "Median beat · openecg-codec",
+        "72 bpm",
+        "160 ms",
+        "90 ms",
+        "380 ms",
+        "416 ms",
+        "50 / 45 / 40 °",
+    ):
+        assert expected in text, expected
+    strips, beside = page.locator(".ecg-wrap").bounding_box(), panel.bounding_box()
+    assert beside["x"] >= strips["x"] + strips["width"]  # beside the strips, not under them
+    # The strips are drawn to the width left beside the panel: no horizontal scrolling.
+    assert page.evaluate("(w => w.scrollWidth <= w.clientWidth + 1)(document.querySelector('.ecg-wrap'))")
+    page.screenshot(path=screenshot_path("reader-median"), full_page=True)
+    page.locator("#median-panel").screenshot(path=screenshot_path("reader-median-panel"))
+
+    hidden = shared_batch(readers=[ana, bruno], coordinator=diego, taxonomy=tnmg, exams=1)
+    other = queue(hidden, ana)[0]
+    _suggest(other.exam, tnmg)
+    page.goto(f"{live_server.url}/read/{other.pk}/")
+    wait_drawn(page, other)
+    assert not page.locator("#median-panel").is_visible()
+    assert page.locator("#median-panel polyline").count() == 0
