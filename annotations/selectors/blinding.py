@@ -95,10 +95,10 @@ def readers_seen_before(reader_ids: Iterable[int], exam_ids: Iterable[int]) -> d
     reader_ids, exam_ids = list(reader_ids), list(exam_ids)
     seen = {reader: {"read": set(), "suggested": set()} for reader in reader_ids}
     held = Assignment.objects.filter(reader_id__in=reader_ids, exam_id__in=exam_ids)
-    for reader, exam in held.values_list("reader_id", "exam_id").distinct():
+    for reader, exam in held.order_by().values_list("reader_id", "exam_id").distinct():
         seen[reader]["read"].add(exam)
     shown = SuggestionExposure.objects.filter(reader_id__in=reader_ids, suggestion__exam_id__in=exam_ids)
-    for reader, exam in shown.values_list("reader_id", "suggestion__exam_id").distinct():
+    for reader, exam in shown.order_by().values_list("reader_id", "suggestion__exam_id").distinct():
         seen[reader]["suggested"].add(exam)
     return seen
 
@@ -124,15 +124,19 @@ def pseudonym(index: int) -> str:
 
 def _first_read_holders(batch: ReviewBatch) -> set[int]:
     return set(
-        Assignment.objects.filter(batch=batch, read_round=1).values_list("reader_id", flat=True).distinct()
+        Assignment.objects.filter(batch=batch, read_round=1)
+        .order_by()
+        .values_list("reader_id", flat=True)
+        .distinct()
     )
 
 
-def pseudonym_order(batch: ReviewBatch, extra=()) -> list[int]:
+def pseudonym_order(batch: ReviewBatch, extra=(), holders: set[int] | None = None) -> list[int]:
     """The batch's readers in letter order: the order fixed in its design when it was created (and
     extended as readers joined), then anyone else holding a first read, and `extra`, by keyed draw."""
     stored = [int(r) for r in (batch.design or {}).get("pseudonym_order", [])]
-    rest = (_first_read_holders(batch) | set(extra)) - set(stored)
+    holders = _first_read_holders(batch) if holders is None else holders
+    rest = (holders | set(extra)) - set(stored)
     return stored + sorted(rest, key=lambda reader_id: _draw(batch.pk, reader_id))
 
 
@@ -147,7 +151,7 @@ def batch_pseudonyms(batch: ReviewBatch) -> dict[int, str]:
     A reader of the design who holds no read yet keeps their letter unused meanwhile.
     """
     holders = _first_read_holders(batch)
-    order = pseudonym_order(batch)
+    order = pseudonym_order(batch, holders=holders)
     return {reader_id: pseudonym(i) for i, reader_id in enumerate(order) if reader_id in holders}
 
 

@@ -25,5 +25,7 @@ def batch_for_coordinator(user, batch_id: int) -> ReviewBatch:
 
 def batch_reader_ids(batch: ReviewBatch) -> set[int]:
     """The batch's readers: those it was designed with or given later, and anyone holding a slot."""
-    holding = set(Assignment.objects.filter(batch=batch).values_list("reader_id", flat=True).distinct())
+    holding = set(
+        Assignment.objects.filter(batch=batch).order_by().values_list("reader_id", flat=True).distinct()
+    )
     return holding | set((batch.design or {}).get("reader_ids", []))

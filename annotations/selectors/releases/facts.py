@@ -21,6 +21,7 @@ def export_reader_ids(batch_ids: Sequence[int]) -> list[int]:
     )
     readers |= set(
         Assignment.objects.filter(batch_id__in=batch_ids, status=Assignment.Status.SKIPPED)
+        .order_by()
         .values_list("reader_id", flat=True)
         .distinct()
     )
@@ -45,6 +46,7 @@ def read_statuses(batch_ids: Sequence[int]) -> dict[tuple, str]:
     rows = (
         Assignment.objects.filter(batch_id__in=batch_ids, annotations__status=Annotation.Status.SUBMITTED)
         .exclude(status=Assignment.Status.SUBMITTED)
+        .order_by()
         .values_list(
             "reader_id", "exam__dataset__name", "exam__external_id", "batch_id", "read_round", "status"
         )
