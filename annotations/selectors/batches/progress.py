@@ -177,17 +177,19 @@ def batch_coverage(user, batch: ReviewBatch) -> dict:
         done=Count("id", filter=Q(status=SUBMITTED)),
         skipped=Count("id", filter=Q(status=SKIPPED)),
     )
-    here = Q(exam__assignments__batch=batch)
-    exams = BatchExam.objects.filter(batch=batch).annotate(
-        open_reads=Count("exam__assignments", filter=here & Q(exam__assignments__status__in=OPEN)),
-        first_reads=Count(
-            "exam__assignments",
-            filter=here & Q(exam__assignments__status=SUBMITTED, exam__assignments__read_round=1),
-        ),
+    # Per exam, as correlated subqueries on this batch's slots: aggregating over a join of exams and
+    # their slots in every batch took 0.6 s at 30k exams x 3 readers.
+    slots = Assignment.objects.filter(batch=batch, exam_id=OuterRef("exam_id")).order_by()
+    first_reads = slots.filter(status=SUBMITTED, read_round=1).values("exam_id").annotate(n=Count("id"))
+    members = BatchExam.objects.filter(batch=batch)
+    complete = (
+        members.exclude(Exists(slots.filter(status__in=OPEN)))
+        .annotate(first_reads=Coalesce(Subquery(first_reads.values("n")), 0))
+        .filter(first_reads__gte=F("target_reads"))
     )
     return {
-        "exams": exams.count(),
-        "exams_complete": exams.filter(open_reads=0, first_reads__gte=F("target_reads")).count(),
+        "exams": members.count(),
+        "exams_complete": complete.count(),
         "reads": reads["total"],
         "reads_done": reads["done"],
         "skipped": reads["skipped"],
