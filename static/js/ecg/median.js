@@ -34,7 +34,7 @@
     return d;
   }
   /* One lead's cell: its polyline (microvolts -> mm), name, and the marks as vertical lines. */
-  function cell(svg, beat, lead, x0, y0) {
+  function cell(svg, beat, lead, x0, y0, label) {
     var values = beat.leads[lead];
     if (!values) return;
     var dtMm = SPEED / beat.sampling_rate, mid = y0 + CELL_H / 2;
@@ -44,7 +44,7 @@
     svg.appendChild(el("polyline", { points: points.join(" "), fill: "none", stroke: "#111", "stroke-width": 1,
       "stroke-linejoin": "round", "data-lead": lead }));
     var name = el("text", { x: ((x0 + 0.5) * MM).toFixed(1), y: ((y0 + LABEL_MM) * MM).toFixed(1), "font-size": 9 });
-    name.textContent = lead;
+    name.textContent = label(lead);
     svg.appendChild(name);
     MARKS.forEach(function (m) {
       var at = beat.marks[m.key];
@@ -54,7 +54,7 @@
         stroke: m.color, "stroke-width": 1, "stroke-dasharray": "3 2", "data-mark": m.key }));
     });
   }
-  function beatSvg(beat) {
+  function beatSvg(beat, label) {
     var widthMm = values(beat).length / beat.sampling_rate * SPEED, rows = Math.ceil(ORDER.length / COLUMNS);
     var w = widthMm * COLUMNS, h = CELL_H * rows;
     var svg = el("svg", { width: Math.round(w * MM), height: Math.round(h * MM), viewBox: "0 0 " + (w * MM) + " " + (h * MM),
@@ -62,7 +62,7 @@
     svg.appendChild(el("path", { d: gridPath(w * MM, h * MM, MM), stroke: "#f6cfd5", "stroke-width": 0.5, fill: "none" }));
     svg.appendChild(el("path", { d: gridPath(w * MM, h * MM, 5 * MM), stroke: "#eb9aa6", "stroke-width": 0.8, fill: "none" }));
     ORDER.forEach(function (lead, i) {
-      cell(svg, beat, lead, (i % COLUMNS) * widthMm, Math.floor(i / COLUMNS) * CELL_H);
+      cell(svg, beat, lead, (i % COLUMNS) * widthMm, Math.floor(i / COLUMNS) * CELL_H, label);
     });
     return svg;
   }
@@ -97,8 +97,9 @@
     return tableEl;
   }
 
-  /* Fill `box` from the context's `median` (or hide it when null); `t` translates the page's strings. */
-  function render(box, median, t) {
+  /* Fill `box` from the context's `median` (or hide it when null); `t` translates the page's strings and
+   * `label` names a lead as the strips do (DI, DII, DIII when the reader prefers). */
+  function render(box, median, t, label) {
     box.textContent = "";
     box.hidden = !median;
     if (!median) return;
@@ -110,7 +111,7 @@
       sub.className = "muted median-count";
       sub.textContent = t("median_beats", { n: median.beat.n_beats });
       box.appendChild(sub);
-      box.appendChild(beatSvg(median.beat));
+      box.appendChild(beatSvg(median.beat, label || String));
       box.appendChild(legend(median.beat, t));
     } else {
       var none = document.createElement("p");

@@ -398,7 +398,9 @@
     var box = $("median-panel"), was = !box.hidden;
     if (state.medianFor === context) return false;
     state.medianFor = context;
-    window.EcgMedian.render(box, context.median, t);
+    window.EcgMedian.render(box, context.median, t, function (lead) {
+      return window.EcgPlot.leadLabel(lead, viewer.view.leadNames);
+    });
     return was !== !box.hidden;
   }
   function prefetchNext() {
