@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 
+from django.db.models.fields.json import KeyTransform
 from sklearn.metrics import roc_auc_score
 
 from annotations.models import (
@@ -25,6 +26,7 @@ from annotations.models import (
     Annotation,
     AnnotationLabel,
     Assignment,
+    BatchExam,
     Consensus,
     DiagnosticClass,
     DisputedLabel,
@@ -45,8 +47,14 @@ def _ratio(numerator: int, denominator: int) -> float | None:
 
 def _thresholds(suggestion_ids) -> dict[int, dict[str, float]]:
     """suggestion id -> provider thresholds by TNMG code (stored with each result)."""
-    rows = Suggestion.objects.filter(pk__in=suggestion_ids).values_list("pk", "measurements")
-    return {pk: ((m or {}).get(META) or {}).get("thresholds", {}) for pk, m in rows}
+    # Only the thresholds are read out of the stored JSON: the measurements beside them are most of it.
+    rows = (
+        Suggestion.objects.filter(pk__in=suggestion_ids)
+        .order_by()
+        .annotate(thresholds=KeyTransform("thresholds", KeyTransform(META, "measurements")))
+        .values_list("pk", "thresholds")
+    )
+    return {pk: thresholds or {} for pk, thresholds in rows}
 
 
 def _classes(batch: ReviewBatch) -> dict[int, DiagnosticClass]:
@@ -61,18 +69,37 @@ class _Counts:
     fn: int = 0
 
 
-def consensus_truth(batch: ReviewBatch, classes: dict[int, DiagnosticClass]) -> dict[tuple[int, int], bool]:
+@dataclass(frozen=True)
+class ConsensusTruth:
     """(exam, class) -> consensus value: the stored rows, plus the implicit absent cells of exams the
     last consensus computation decided (read at least min_reads times, class neither stored nor
-    disputed)."""
-    truth = {
+    disputed). Answered per cell rather than spelled out: exams x classes is millions of cells."""
+
+    stored: dict[tuple[int, int], bool]
+    decided_exams: frozenset[int]
+    disputed: frozenset[tuple[int, int]]
+
+    def get(self, key: tuple[int, int]) -> bool | None:
+        if key in self.stored:
+            return self.stored[key]
+        if key in self.disputed or key[0] not in self.decided_exams:
+            return None
+        return False
+
+    def __bool__(self) -> bool:
+        return bool(self.stored or self.decided_exams)
+
+
+def consensus_truth(batch: ReviewBatch) -> ConsensusTruth:
+    stored = {
         (exam_id, class_id): value
         for exam_id, class_id, value in Consensus.objects.filter(batch=batch).values_list(
             "exam_id", "diagnostic_class_id", "value"
         )
     }
     if not AgreementResult.objects.filter(batch=batch).exists():
-        return truth  # no computation yet: only rows written by hand (adjudications) are known
+        # No computation yet: only rows written by hand (adjudications) are known.
+        return ConsensusTruth(stored, frozenset(), frozenset())
     reads = Counter(
         Annotation.objects.filter(
             assignment__batch=batch,
@@ -83,15 +110,12 @@ def consensus_truth(batch: ReviewBatch, classes: dict[int, DiagnosticClass]) -> 
         ).values_list("assignment__exam_id", flat=True)
     )
     min_reads = consensus_settings(batch)["min_reads"]
-    disputed = set(DisputedLabel.objects.filter(batch=batch).values_list("exam_id", "diagnostic_class_id"))
-    for exam_id, n in reads.items():
-        if n < min_reads:
-            continue
-        for class_id in classes:
-            key = (exam_id, class_id)
-            if key not in truth and key not in disputed:
-                truth[key] = False
-    return truth
+    disputed = DisputedLabel.objects.filter(batch=batch).values_list("exam_id", "diagnostic_class_id")
+    return ConsensusTruth(
+        stored,
+        frozenset(exam_id for exam_id, n in reads.items() if n >= min_reads),
+        frozenset(disputed),
+    )
 
 
 #: (provider, version) -> class id -> (score, consensus value, threshold) per scored cell with a consensus.
@@ -99,10 +123,10 @@ _ScoredCells = dict[tuple[str, str], dict[int, list[tuple[float, bool, float]]]]
 
 
 def _scored_cells(
-    batch: ReviewBatch, classes: dict[int, DiagnosticClass], consensus: dict[tuple[int, int], bool]
+    batch: ReviewBatch, classes: dict[int, DiagnosticClass], consensus: ConsensusTruth
 ) -> _ScoredCells:
     scores = SuggestionScore.objects.filter(
-        suggestion__exam_id__in={exam_id for exam_id, _ in consensus},
+        suggestion__exam_id__in=BatchExam.objects.filter(batch=batch).values("exam_id"),
         suggestion__status=Suggestion.Status.OK,
         diagnostic_class__taxonomy_id=batch.taxonomy_id,
     ).values_list(
@@ -115,7 +139,11 @@ def _scored_cells(
     )
     pairs: _ScoredCells = defaultdict(lambda: defaultdict(list))
     scores = list(scores)
-    thresholds = _thresholds({row[0] for row in scores})
+    thresholds = _thresholds(
+        Suggestion.objects.filter(exam_id__in=BatchExam.objects.filter(batch=batch).values("exam_id")).values(
+            "pk"
+        )
+    )
     for suggestion_id, provider, version, exam_id, class_id, score in scores:
         truth = consensus.get((exam_id, class_id))
         if truth is None:
@@ -158,7 +186,7 @@ def _provider_class_row(klass: DiagnosticClass, items: list[tuple[float, bool, f
 def provider_agreement(batch: ReviewBatch) -> list[dict]:
     """Per provider version and class: n, positives, tp/fp/tn/fn, sensitivity, specificity, AUC."""
     classes = _classes(batch)
-    consensus = consensus_truth(batch, classes)
+    consensus = consensus_truth(batch)
     if not consensus:
         return []
     out = []
