@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from django.contrib.auth import get_user_model
+from django.db.models import QuerySet
 
 from annotations.errors import Forbidden, Invalid
 from annotations.lib.batch_design import (
@@ -18,7 +19,7 @@ from annotations.lib.batch_design import (
     sample_random,
     sample_stratified,
 )
-from annotations.models import ReferenceLabel, ReviewBatch, Taxonomy
+from annotations.models import Exam, ReferenceLabel, ReviewBatch, Taxonomy
 from annotations.roles import Role, has_role
 from annotations.selectors.blinding import design_exclusions, reader_barred_pairs, readers_seen_before
 from annotations.selectors.exams.selection import ExamCriteria, exams_matching, suggestion_scores
@@ -96,13 +97,17 @@ def _readers(reader_ids: list[int]) -> list:
     return [users[pk] for pk in reader_ids]
 
 
-def _choose_exams(user, spec: BatchSpec, pool: list[int]) -> tuple[list[int], StratifiedSample | None]:
+def _choose_exams(
+    user, spec: BatchSpec, pool: list[int], matching: QuerySet[Exam] | None = None
+) -> tuple[list[int], StratifiedSample | None]:
     if spec.sample_size is None:
         return pool, None
     if spec.sample_size < 1:
         raise BatchPlanError("the sample size must be at least 1")
     if spec.stratify_provider and spec.stratify_code:
-        scores = suggestion_scores(user, pool, provider=spec.stratify_provider, code=spec.stratify_code)
+        scores = suggestion_scores(
+            user, pool, provider=spec.stratify_provider, code=spec.stratify_code, among=matching
+        )
         stratified = sample_stratified(scores, spec.sample_size, spec.seed, spec.strata)
         return stratified.exam_ids, stratified
     return sample_random(pool, spec.sample_size, spec.seed), None
@@ -132,10 +137,11 @@ def batch_plan(user, spec: BatchSpec) -> BatchPlan:
     if taxonomy is None:
         raise BatchPlanError(f"no taxonomy with id {spec.taxonomy_id}")
     readers = _readers(spec.reader_ids)
-    pool = list(exams_matching(user, spec.criteria).values_list("pk", flat=True))
+    matching = exams_matching(user, spec.criteria)
+    pool = list(matching.values_list("pk", flat=True))
     if not pool:
         raise BatchPlanError("no exam matches the criteria")
-    exam_ids, stratified = _choose_exams(user, spec, pool)
+    exam_ids, stratified = _choose_exams(user, spec, pool, matching)
     gold = _choose_gold(spec, exam_ids)
     reader_ids = [r.pk for r in readers]
     seen = readers_seen_before(reader_ids, exam_ids)
