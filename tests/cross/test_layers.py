@@ -138,3 +138,22 @@ def test_no_comment_or_docstring_cites_an_issue_number():
         if pattern.search(line)
     ]
     assert cited == []
+
+
+def test_a_function_over_50_lines_says_why_in_a_comment_above_it():
+    """Small functions are the rule; the exceptions carry their reason right above the definition."""
+    unexplained = []
+    for base in (PACKAGE, ROOT / "ecgreview"):
+        for path in base.rglob("*.py"):
+            if "migrations" in path.parts:
+                continue
+            lines = path.read_text().splitlines()
+            for node in ast.walk(ast.parse("\n".join(lines))):
+                if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                    continue
+                if node.end_lineno - node.lineno + 1 <= 50:
+                    continue
+                first = min([node.lineno, *(d.lineno for d in node.decorator_list)])
+                if not lines[first - 2].lstrip().startswith("#"):
+                    unexplained.append(f"{path.relative_to(ROOT)}::{node.name}")
+    assert unexplained == []
