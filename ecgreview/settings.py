@@ -359,6 +359,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # The exam list's grade and the designer's grade criteria are one choice set: one schema name.
+    "ENUM_NAME_OVERRIDES": {"QualityGradeEnum": "annotations.models.exams.QualityGrade"},
 }
 
 # --- Internationalisation -------------------------------------------------------------------------
