@@ -15,6 +15,7 @@ from annotations.selectors.exams.browse import (
     dataset_list,
     exam_for_coordinator,
     exam_for_waveform,
+    exam_model_outputs,
     exam_reference_labels,
     exams_same_waveform,
 )
@@ -87,6 +88,7 @@ def exam_detail(request, exam_id: int):
             "residuals": sorted((report.get("residuals") or {}).items()),
             "same_waveform": exams_same_waveform(request.user, exam),
             "reference_labels": exam_reference_labels(request.user, exam),
+            "model_outputs": exam_model_outputs(request.user, exam),
             "waveform_url": reverse("api-exam-waveform", args=[exam.pk]),
             # The view preferences are the readers' and adjudicators' (api/reading.ReadsEcgs); a
             # coordinator without either role gets the standard view and saves nothing.

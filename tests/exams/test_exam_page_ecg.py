@@ -82,3 +82,28 @@ def test_only_coordinators_download_the_waveform(client, client_for, ana, carla,
         assert client_for(user).get(waveform_url(exam)).status_code == 403
     assert client_for(diego).get(f"/api/v1/exams/{exam.pk + 1000}/waveform/").status_code == 404
     assert client_for(diego).post(waveform_url(exam)).status_code == 405
+
+
+def test_the_exam_page_shows_the_models_scalar_outputs_with_their_uncertainty(client_for, diego, exam):
+    """A regression model's outputs (potassium, ECG age) are stored per exam; the coordinator sees each
+    with its unit and standard deviation, under the provider and version that computed it."""
+    from annotations.models import Suggestion
+
+    Suggestion.objects.create(
+        exam=exam,
+        provider="electrolytes",
+        provider_version="onnx-3f2a",
+        measurements={
+            "scalars": {
+                "potassium": {"value": 4.62, "unit": "mmol/L", "sd": 0.31},
+                "ecg_age": {"value": 57.4, "unit": "years", "sd": None},
+            }
+        },
+    )
+    Suggestion.objects.create(exam=exam, provider="rules", provider_version="1", measurements={"hr": 60})
+    page = client_for(diego).get(f"/exams/{exam.pk}/").content.decode()
+    section = page[page.index('id="model-outputs"') :]
+    assert "electrolytes" in section and "onnx-3f2a" in section
+    assert "potassium" in section and "4.62" in section and "± 0.31" in section and "mmol/L" in section
+    assert "ecg_age" in section and "57.4" in section and "years" in section
+    assert "rules" not in section.split("</section>")[0]  # no scalars: not listed

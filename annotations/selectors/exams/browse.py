@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db.models import QuerySet
 
 from annotations.errors import Forbidden, NotFound
-from annotations.models import BatchExam, Dataset, Exam, ReferenceLabel
+from annotations.models import BatchExam, Dataset, Exam, ReferenceLabel, Suggestion
 from annotations.roles import Role, has_role
 
 
@@ -66,3 +66,24 @@ def exam_for_waveform(user, exam_id: int) -> Exam:
     if exam is None:
         raise NotFound
     return exam
+
+
+def exam_model_outputs(user, exam: Exam) -> list[dict]:
+    """The scalar outputs models computed for the exam (a regression model's potassium, ECG age...), per
+    provider version, newest first; each {name, value, unit, sd}. For coordinators: a reader sees model
+    output only as their batch's suggestion mode allows, through the reading selectors."""
+    _require_coordinator(user)
+    out = []
+    for suggestion in Suggestion.objects.filter(exam=exam, status=Suggestion.Status.OK).order_by(
+        "-computed_at", "pk"
+    ):
+        scalars = (suggestion.measurements or {}).get("scalars") or {}
+        if not isinstance(scalars, dict) or not scalars:
+            continue
+        rows = [
+            {"name": name, "value": item.get("value"), "unit": item.get("unit", ""), "sd": item.get("sd")}
+            for name, item in sorted(scalars.items())
+            if isinstance(item, dict)
+        ]
+        out.append({"provider": suggestion.provider, "version": suggestion.provider_version, "scalars": rows})
+    return out
