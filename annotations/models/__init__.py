@@ -13,7 +13,12 @@ from annotations.models.exams import QUALITY_FLAG_CHOICES, Dataset, Exam, Qualit
 from annotations.models.imports import ImportJob
 from annotations.models.reading import Annotation, AnnotationLabel, AnnotationRevision, ReaderPreference
 from annotations.models.releases import Release
-from annotations.models.suggestions import Suggestion, SuggestionExposure, SuggestionScore
+from annotations.models.suggestions import (
+    Suggestion,
+    SuggestionExposure,
+    SuggestionRelevance,
+    SuggestionScore,
+)
 from annotations.models.taxonomy import DiagnosticClass, Taxonomy
 
 __all__ = [
@@ -40,6 +45,7 @@ __all__ = [
     "ReviewBatch",
     "Suggestion",
     "SuggestionExposure",
+    "SuggestionRelevance",
     "SuggestionScore",
     "Taxonomy",
 ]

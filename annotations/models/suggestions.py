@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
+from django.db.models.functions import Length
+from django.db.models.lookups import Exact
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -83,3 +85,49 @@ class SuggestionExposure(models.Model):
 
     def __str__(self) -> str:
         return f"suggestion {self.suggestion_id} shown on assignment {self.assignment_id}"
+
+
+class SuggestionRelevance(models.Model):
+    """Where in the trace one class's score came from: relevance in [0, 1] per lead and time bin.
+
+    Keyed by the provider's own code rather than a taxonomy class: a band is 12 x ~1000 bytes, and the
+    scores' per-taxonomy copies would repeat it for every taxonomy showing the exam (readers' selectors
+    map the code to their batch's class as scores are mapped). `data` is uint8 (0..255 for 0..1),
+    lead-major: row i is lead i of STANDARD_LEADS (or the one band of all leads when leads == 1), bin j
+    covers [j * bin_ms, (j + 1) * bin_ms) of the exam's own time axis.
+    """
+
+    class Method(models.TextChoices):
+        PROVIDER = "provider", _("Model's own relevance")
+        OCCLUSION = "occlusion", _("Occlusion sensitivity")
+
+    suggestion = models.ForeignKey(Suggestion, on_delete=models.CASCADE, related_name="relevances")
+    code = models.CharField(max_length=40, help_text=_("The provider's code for the class."))
+    method = models.CharField(max_length=10, choices=Method.choices)
+    leads = models.PositiveSmallIntegerField(help_text=_("12 bands, one per lead, or 1 for all leads."))
+    bins = models.PositiveIntegerField()
+    bin_ms = models.FloatField()
+    peak = models.FloatField(
+        default=1.0, help_text=_("The unnormalised maximum (for occlusion: the largest drop in score).")
+    )
+    data = models.BinaryField()
+    computed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["suggestion", "code", "method"], name="relevance_unique"),
+            models.CheckConstraint(
+                condition=Q(method__in=["provider", "occlusion"]), name="relevance_method"
+            ),
+            models.CheckConstraint(condition=Q(leads__in=[1, 12]), name="relevance_leads_1_or_12"),
+            # 60 000 bins: ten minutes at 10 ms, more than any resting ECG; longer exams get wider bins.
+            models.CheckConstraint(condition=Q(bins__gte=1, bins__lte=60_000), name="relevance_bins_range"),
+            models.CheckConstraint(condition=Q(bin_ms__gt=0), name="relevance_bin_ms_positive"),
+            models.CheckConstraint(condition=Q(peak__gte=0), name="relevance_peak_non_negative"),
+            models.CheckConstraint(
+                condition=Exact(Length("data"), F("leads") * F("bins")), name="relevance_data_matches_shape"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.method} relevance of {self.code} for suggestion {self.suggestion_id}"
