@@ -7,7 +7,7 @@ then times
 * the export's consensus CSV writer (annotations.services.releases.tables, 73 TNMG class columns), and
 * ``COPY (<the export's own query>) TO STDOUT WITH (FORMAT csv)`` through psycopg into a file,
 
-best of --repeat runs each, and prints both and their ratio (goal: at most 2x). Asserts nothing.
+best of --repeat runs each, and prints both and their ratio (goal: at most 1.5x). Asserts nothing.
 
     .venv/bin/python bench/export.py [--exams 100000] [--repeat 3]
 """
@@ -29,10 +29,9 @@ DATASET = "bench-export"
 
 def populate(n_exams: int) -> int:
     """The benchmark batch's id, inserting it (and its exams, reads and consensus) if it is not there."""
-    from django.contrib.auth import get_user_model
-    from django.db import connection
+    from django.db import transaction
 
-    from annotations.models import Dataset, ReviewBatch
+    from annotations.models import ReviewBatch
     from annotations.services.taxonomy import DEFAULT_TAXONOMY_FILE, taxonomy_load, taxonomy_read_file
 
     taxonomy = taxonomy_load(taxonomy_read_file(DEFAULT_TAXONOMY_FILE)).taxonomy
@@ -40,6 +39,16 @@ def populate(n_exams: int) -> int:
     existing = ReviewBatch.objects.filter(name=name).first()
     if existing is not None:
         return existing.pk
+    with transaction.atomic():  # a failed insert leaves no empty batch behind for the next run to reuse
+        return _insert(name, n_exams, taxonomy)
+
+
+def _insert(name: str, n_exams: int, taxonomy) -> int:
+    from django.contrib.auth import get_user_model
+    from django.db import connection
+
+    from annotations.models import Dataset, ReviewBatch
+
     users = get_user_model().objects
     coordinator = users.get_or_create(username="bench-coordinator")[0]
     readers = [users.get_or_create(username=f"bench-reader-{i}")[0] for i in (1, 2)]
@@ -51,10 +60,11 @@ def populate(n_exams: int) -> int:
             """
             INSERT INTO annotations_exam (dataset_id, external_id, patient_pseudo_id, age, sex,
                 sampling_rate, n_samples, lead_names, gain_uv, waveform_key, waveform_sha256, source_format,
-                source_sha256, source_record, identifiers, imported_at)
+                source_sha256, source_record, identifiers, imported_at, quality_grade, quality_flags,
+                quality_report)
             SELECT %s, 'X' || lpad(i::text, 8, '0'), '', 18 + i %% 80,
                    CASE WHEN i %% 2 = 0 THEN 'M' ELSE 'F' END, 400, 4096, '[]', 1.0, 'none/' || i,
-                   lpad(to_hex(i), 64, '0'), 'synthetic', '', '', '{}', now()
+                   lpad(to_hex(i), 64, '0'), 'synthetic', '', '', '{}', now(), '', '', '{}'
             FROM generate_series(1, %s) AS i
             """,
             [dataset.pk, n_exams],
@@ -147,7 +157,7 @@ def main() -> None:
     export_s, copy_s = min(exports), min(copies)
     print(f"consensus CSV export: {rows} exams x 73 classes, {size / 1e6:.1f} MB in {export_s:.3f} s")
     print(f"COPY of the same rows (export query, CSV): {size_copy / 1e6:.1f} MB in {copy_s:.3f} s")
-    print(f"ratio export / COPY: {export_s / copy_s:.2f}x (goal: at most 2x)")
+    print(f"ratio export / COPY: {export_s / copy_s:.2f}x (goal: at most 1.5x)")
 
 
 if __name__ == "__main__":

@@ -52,13 +52,13 @@ class _ColumnCounts:
         self.positive = [0] * self.width
         self.undecided = [0] * self.width
 
-    def count(self, cells: list[str], decided: bool, n: int) -> None:
-        if decided:
-            for j, cell in enumerate(cells):
-                if cell == "1":
-                    self.positive[j] += 1
-                elif cell == "":
-                    self.undecided[j] += 1
+    def count(self, row: _Row | None, n: int) -> None:
+        """One exam: its positive and undecided columns (None: too few reads, nothing decided)."""
+        if row is not None:
+            for j in row.positive:
+                self.positive[j] += 1
+            for j in row.undecided:
+                self.undecided[j] += 1
         self.reads_per_exam[n] += 1
         self.rows += 1
 
@@ -81,9 +81,16 @@ def _column_positions(plan: ExportPlan) -> dict[int, list[int]]:
     return positions
 
 
-def _consensus_cells(
-    positions: dict[int, list[int]], width: int, pos: list[int], und: list[int]
-) -> list[str]:
+@dataclass(frozen=True)
+class _Row:
+    """The class cells of one label pattern, and which columns are positive and undecided in it."""
+
+    cells: list[str]
+    positive: tuple[int, ...]
+    undecided: tuple[int, ...]
+
+
+def _consensus_cells(positions: dict[int, list[int]], width: int, pos: list[int], und: list[int]) -> _Row:
     cells = ["0"] * width
     # Undecided first, positives after: a mapped column is 1 if any of its statements is, and
     # undecided only if none is and one is still undecided.
@@ -93,7 +100,29 @@ def _consensus_cells(
     for class_id in pos:
         for j in positions.get(class_id, ()):
             cells[j] = "1"
-    return cells
+    return _Row(
+        cells,
+        tuple(j for j, cell in enumerate(cells) if cell == "1"),
+        tuple(j for j, cell in enumerate(cells) if cell == ""),
+    )
+
+
+class _Patterns:
+    """Label patterns repeat (most exams of a study share a handful: normal, AF, RBBB...), so each
+    distinct pattern's cells are built once and reused, which keeps the writer near COPY's speed."""
+
+    def __init__(self, positions: dict[int, list[int]], width: int) -> None:
+        self.positions, self.width = positions, width
+        self.seen: dict[tuple[tuple[int, ...], tuple[int, ...]], _Row] = {}
+
+    def row(self, pos: list[int], und: list[int]) -> _Row:
+        key = (tuple(pos), tuple(und))
+        found = self.seen.get(key)
+        if found is None:
+            if len(self.seen) > 100_000:  # a study with unbounded distinct patterns: bound the memory
+                self.seen.clear()
+            found = self.seen[key] = _consensus_cells(self.positions, self.width, pos, und)
+        return found
 
 
 def write_consensus_csv(plan: ExportPlan, path: Path, tick: Callable[[], None]) -> dict:
@@ -101,9 +130,10 @@ def write_consensus_csv(plan: ExportPlan, path: Path, tick: Callable[[], None]) 
     the exams with too few reads for a consensus (every class cell empty)."""
     needed = min_reads(plan)
     width = len(plan.columns)
-    positions = _column_positions(plan)
+    patterns = _Patterns(_column_positions(plan), width)
     counts = _ColumnCounts(width)
     male = {"M": "1", "F": "0"}
+    empty = [""] * width
     with open(path, "w", newline="", encoding="utf-8") as handle:
         write = csv_writer(handle).writerow
         write(META_COLUMNS + [column.code for column in plan.columns] + [ADDED_COLUMN])
@@ -115,9 +145,10 @@ def write_consensus_csv(plan: ExportPlan, path: Path, tick: Callable[[], None]) 
                 counts.insufficient.append(
                     {"dataset": dataset, "exam_id": external_id, "batch": batch_id, "reads": n}
                 )
-                cells = [""] * width
+                row, cells = None, empty
             else:
-                cells = _consensus_cells(positions, width, pos, und)
+                row = patterns.row(pos, und)
+                cells = row.cells
             write(
                 [
                     counts.rows,
@@ -131,7 +162,7 @@ def write_consensus_csv(plan: ExportPlan, path: Path, tick: Callable[[], None]) 
                     " ".join(added.get((dataset, external_id), ())),
                 ]
             )
-            counts.count(cells, not thin and bool(pos or und), n)
+            counts.count(row if pos or und else None, n)
             if counts.rows % 5000 == 0:
                 tick()
     return counts.as_dict()
