@@ -28,20 +28,24 @@ from django.db import DatabaseError, transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
+from annotations.errors import Conflict, Forbidden, NotFound
 from annotations.lib.ecg.leads import STANDARD_LEADS
 from annotations.lib.providers.base import Provider, ProviderConfigError, build_providers
+from annotations.lib.providers.relevance import band_encode
 from annotations.models import (
     BatchExam,
     DiagnosticClass,
     Exam,
     ReviewBatch,
     Suggestion,
+    SuggestionRelevance,
     SuggestionScore,
     Taxonomy,
 )
+from annotations.roles import Role, has_role
 from annotations.selectors.suggestions.scoring import META, source_code
 from annotations.services.audit import audit_record
-from annotations.services.enqueue import task_enqueue
+from annotations.services.enqueue import task_enqueue, task_enqueue_on_commit
 from annotations.services.exams.waveforms import waveform_load
 
 logger = logging.getLogger(__name__)
@@ -148,6 +152,7 @@ def suggestion_compute(exam_id: int, provider: Provider, *, retry_failed: bool =
     exam = Exam.objects.filter(pk=exam_id).first()
     if exam is None:
         return None
+    relevance: dict[str, np.ndarray] = {}
     try:
         result = provider.evaluate(exam_signals_mv(exam), exam.sampling_rate)
     except DatabaseError:
@@ -165,6 +170,7 @@ def suggestion_compute(exam_id: int, provider: Provider, *, retry_failed: bool =
             "unmapped": {},
         }
         fields = {"status": Suggestion.Status.OK, "measurements": measurements, "error": ""}
+        relevance = result.relevance
     with transaction.atomic():
         row, created = Suggestion.objects.select_for_update().get_or_create(**key, defaults=fields)
         if not created and row.status == Suggestion.Status.OK:
@@ -176,8 +182,29 @@ def suggestion_compute(exam_id: int, provider: Provider, *, retry_failed: bool =
             SuggestionScore.objects.filter(suggestion=row).delete()
         if row.status == Suggestion.Status.OK:
             _scores_write(row, exam_taxonomy_ids(exam_id))
+            _relevance_write(row, relevance, exam.sampling_rate, SuggestionRelevance.Method.PROVIDER)
         row.save()
     return row
+
+
+def _relevance_write(suggestion: Suggestion, relevance: dict, sampling_rate: float, method: str) -> int:
+    """Store relevance maps (code -> (leads, n) on the exam's axis) as bands; existing ones are kept."""
+    rows = []
+    for code, values in relevance.items():
+        band = band_encode(values, sampling_rate)
+        rows.append(
+            SuggestionRelevance(
+                suggestion=suggestion,
+                code=code,
+                method=method,
+                leads=band.leads,
+                bins=band.bins,
+                bin_ms=band.bin_ms,
+                peak=band.peak,
+                data=band.data,
+            )
+        )
+    return len(SuggestionRelevance.objects.bulk_create(rows, ignore_conflicts=True))
 
 
 def _scores_complete(suggestion_id: int) -> None:
@@ -282,3 +309,67 @@ def suggestions_sweep_run(limit: int | None = None) -> int:
     for exam_id in exam_ids:
         task_enqueue("annotations.tasks.suggestions_exam", exam_id)
     return len(exam_ids)
+
+
+# --- Occlusion sensitivity ---------------------------------------------------------------------------
+def occlusion_provider(suggestion: Suggestion) -> Provider | None:
+    """The configured provider that computed this suggestion, when it offers occlusion sensitivity
+    (ONNX models that score classes); occlusion with other weights would explain another model."""
+    provider = suggestion_providers().get(suggestion.provider)
+    if provider is None or provider.version != suggestion.provider_version:
+        return None
+    return provider if callable(getattr(provider, "occlusion", None)) and provider.codes else None
+
+
+def suggestion_occlusion_request(*, actor, suggestion_id: int) -> Suggestion:
+    """A coordinator asks for occlusion bands of one suggestion; the models queue computes them."""
+    if not has_role(actor, Role.COORDINATOR):
+        raise Forbidden("only coordinators request occlusion sensitivity")
+    suggestion = Suggestion.objects.filter(pk=suggestion_id, status=Suggestion.Status.OK).first()
+    if suggestion is None:
+        raise NotFound("no such suggestion")
+    if occlusion_provider(suggestion) is None:
+        raise Conflict("this suggestion's model is not configured here, or does not score classes")
+    with transaction.atomic():
+        audit_record(actor=actor, action="suggestion.occlusion_requested", target=suggestion)
+        task_enqueue_on_commit("annotations.tasks.suggestions_occlusion", suggestion.pk)
+    return suggestion
+
+
+def suggestion_occlusion_compute(suggestion_id: int, provider: Provider | None = None) -> int:
+    """Compute and store one suggestion's occlusion bands; idempotent (a suggestion that has them is
+    left alone). Returns how many bands were stored. An exam the model cannot take is logged, never
+    retried: the coordinator sees no band and may ask again."""
+    suggestion = Suggestion.objects.filter(pk=suggestion_id, status=Suggestion.Status.OK).first()
+    if (
+        suggestion is None
+        or suggestion.relevances.filter(method=SuggestionRelevance.Method.OCCLUSION).exists()
+    ):
+        return 0
+    provider = provider or occlusion_provider(suggestion)
+    if provider is None:
+        logger.warning("occlusion: no configured provider for suggestion %s", suggestion_id)
+        return 0
+    exam = suggestion.exam
+    try:
+        relevance = provider.occlusion(exam_signals_mv(exam), exam.sampling_rate)
+    except DatabaseError:
+        raise
+    except Exception as error:  # the exam's data or the model: logged, the task does not loop on it
+        logger.warning(
+            "occlusion of suggestion %s failed: %s: %s", suggestion_id, type(error).__name__, error
+        )
+        return 0
+    with transaction.atomic():
+        Suggestion.objects.select_for_update().get(pk=suggestion.pk)
+        stored = _relevance_write(
+            suggestion, relevance, exam.sampling_rate, SuggestionRelevance.Method.OCCLUSION
+        )
+        audit_record(
+            actor=None,
+            actor_username=SYSTEM_ACTOR,
+            action="suggestion.occlusion",
+            target=suggestion,
+            after={"bands": stored},
+        )
+    return stored

@@ -7,6 +7,7 @@ from __future__ import annotations
 from celery import shared_task
 
 from annotations.services.suggestions import (
+    suggestion_occlusion_compute,
     suggestions_batch_run,
     suggestions_exam_compute,
     suggestions_sweep_run,
@@ -26,3 +27,8 @@ def suggestions_exam(exam_id: int) -> dict[str, str]:
 @shared_task(acks_late=True, name="annotations.tasks.suggestions_sweep")
 def suggestions_sweep() -> int:
     return suggestions_sweep_run()
+
+
+@shared_task(acks_late=True, name="annotations.tasks.suggestions_occlusion")
+def suggestions_occlusion(suggestion_id: int) -> int:
+    return suggestion_occlusion_compute(suggestion_id)

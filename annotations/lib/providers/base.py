@@ -42,10 +42,13 @@ class ProviderConfigError(ProviderError):
 class ProviderResult:
     """scores: code -> score in [0, 1], only for codes the provider could assess on this exam (a code
     left out means "not assessable here", which is not the same as a score of 0). measurements: a
-    JSON-serialisable dict, numbers in ms, mV, degrees and bpm, None where not measurable."""
+    JSON-serialisable dict, numbers in ms, mV, degrees and bpm, None where not measurable. relevance:
+    code -> (1 or 12, n) non-negative floats on the exam's own time axis (n samples as given to run),
+    where a model says its score came from; any scale (lib.providers.relevance normalises it)."""
 
     scores: dict[str, float]
     measurements: dict[str, Any] = field(default_factory=dict)
+    relevance: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 class Provider(ABC):
@@ -161,7 +164,21 @@ def check_result(provider: Provider, result: ProviderResult) -> ProviderResult:
         json.dumps(result.measurements, allow_nan=False)
     except (TypeError, ValueError) as error:
         raise ProviderError(f"{provider!r} measurements are not plain JSON ({error})") from None
-    return ProviderResult(scores=scores, measurements=result.measurements)
+    return ProviderResult(
+        scores=scores, measurements=result.measurements, relevance=_checked_relevance(provider, result)
+    )
+
+
+def _checked_relevance(provider: Provider, result: ProviderResult) -> dict[str, np.ndarray]:
+    relevance = {}
+    for code, values in result.relevance.items():
+        array = np.asarray(values, dtype=np.float64)
+        if code not in provider.codes:
+            raise ProviderError(f"{provider!r} returned relevance for undeclared code {code!r}")
+        if array.ndim != 2 or array.shape[0] not in (1, len(STANDARD_LEADS)) or not np.isfinite(array).all():
+            raise ProviderError(f"{provider!r} relevance for {code} is not finite (1 or 12, samples) values")
+        relevance[code] = array
+    return relevance
 
 
 def unknown_codes(provider: Provider, taxonomy_codes: Iterable[str]) -> list[str]:

@@ -33,6 +33,15 @@ Output indices not listed are ignored (a network may predict classes this taxono
 * "regression": "scalars": [{"index": 0, "name": "potassium", "unit": "mmol/L",
   "log_variance_index": 1}], stored in measurements["scalars"][name] as {value, unit, sd} (sd from the
   log-variance output when declared, else None). "classes" may be empty: such a model scores nothing.
+
+"relevance" (optional) names a second output holding the model's own map of where each class's score
+came from (Grad-CAM and the like): {"output": "cam", "layout": "class_time"} for (N, outputs, T) or
+"class_lead_time" for (N, outputs, leads, T), leads in the input's order; T may be shorter than the
+input (a feature map covers it evenly). Class i's map is at the class's output index; negative values
+count as none. The maps come back on the exam's time axis (lib.providers.relevance.to_exam_axis).
+
+Any model that scores classes also offers occlusion sensitivity (``occlusion``), at most
+lib.providers.relevance.MAX_OCCLUSION_CALLS exams' worth of model input per exam.
 """
 
 from __future__ import annotations
@@ -42,7 +51,7 @@ import json
 import math
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +67,7 @@ from annotations.lib.providers.base import (
     ProviderResult,
     check_provider,
 )
+from annotations.lib.providers.relevance import occlusion_relevance, to_exam_axis
 
 MAPPING_FORMAT = "ecgreview-onnx-mapping/1"
 MAX_MODEL_BYTES = 1024 * 1024 * 1024  # 1 GiB: CODE's ResNet is ~25 MB; anything far larger is a mistake
@@ -74,6 +84,7 @@ class InputSpec:
 
 
 OUTPUT_KINDS = ("multilabel", "softmax", "regression")
+RELEVANCE_LAYOUTS = {"class_time": 3, "class_lead_time": 4}  # layout -> rank with the batch axis
 _SCALAR_NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 
 
@@ -277,7 +288,33 @@ class OnnxModelProvider(Provider):
             raise ProviderConfigError(f"{model_path.name} is not a loadable ONNX model ({error})") from None
         self.input_name = _check_input(self.session, self.input_spec, model_path)
         self.output_name = self._output(meta.get("output"), model_path)
+        self.relevance_output = self._relevance_output(meta.get("relevance"), model_path)
         check_provider(self)
+
+    def _relevance_output(self, declared: Any, path: Path) -> str | None:
+        """The output holding the model's own relevance maps, checked against the graph; None if none."""
+        if declared is None:
+            return None
+        outputs = {o.name: o for o in self.session.get_outputs()}
+        if not isinstance(declared, Mapping) or declared.get("output") not in outputs:
+            raise ProviderConfigError(f"{path.name}: relevance has no output named {declared!r}")
+        layout = declared.get("layout")
+        if layout not in RELEVANCE_LAYOUTS:
+            raise ProviderConfigError(
+                f"mapping: relevance layout {layout!r} is not one of {list(RELEVANCE_LAYOUTS)}"
+            )
+        shape = outputs[declared["output"]].shape
+        leads_ok = (
+            layout == "class_time"
+            or shape[2] in (len(self.input_spec.leads), None)
+            or isinstance(shape[2], str)
+        )
+        if len(shape) != RELEVANCE_LAYOUTS[layout] or not leads_ok:
+            raise ProviderConfigError(
+                f"{path.name}: relevance output shape {shape} does not fit layout {layout}"
+            )
+        self.relevance_layout = layout
+        return str(declared["output"])
 
     def _output(self, wanted: str | None, path: Path) -> str:
         outputs = {o.name: o for o in self.session.get_outputs()}
@@ -304,12 +341,67 @@ class OnnxModelProvider(Provider):
 
     def run(self, signals_mv: np.ndarray, sampling_rate: float) -> ProviderResult:
         x = preprocess(signals_mv, sampling_rate, self.input_spec)
-        (y,) = self.session.run([self.output_name], {self.input_name: x})
-        y = np.asarray(y, dtype=np.float64).reshape(-1)
+        names = [self.output_name] + ([self.relevance_output] if self.relevance_output else [])
+        y, *maps = self.session.run(names, {self.input_name: x})
+        result = self._result(np.asarray(y, dtype=np.float64).reshape(-1), int(x.shape[1]))
+        if maps:
+            relevance = self._maps(
+                np.asarray(maps[0], dtype=np.float64)[0], signals_mv.shape[1], sampling_rate
+            )
+            result = replace(result, relevance=relevance)
+        return result
+
+    def _maps(self, maps: np.ndarray, n_samples: int, sampling_rate: float) -> dict[str, np.ndarray]:
+        """The relevance output of one exam -> code -> (1 or 12, n_samples) on the exam's time axis."""
+        if any(c.index >= maps.shape[0] for c in self.classes):
+            raise ProviderError(f"{self!r}: relevance output has {maps.shape[0]} maps, mapping needs more")
+        order = [self.input_spec.leads.index(lead) for lead in STANDARD_LEADS]
+        spec = self.input_spec
+        out = {}
+        for c in self.classes:
+            one = maps[c.index][None, :] if self.relevance_layout == "class_time" else maps[c.index][order]
+            out[c.code] = to_exam_axis(
+                np.clip(one, 0.0, None),
+                n_samples=n_samples,
+                rate_hz=sampling_rate,
+                input_rate_hz=spec.sampling_rate,
+                input_samples=spec.samples,
+                pad=spec.pad,
+            )
+        return out
+
+    def score_batch(self, batch: np.ndarray, sampling_rate: float) -> np.ndarray:
+        """(B, 12, n) exams -> (B, classes) scores in self.codes order, one model input per exam (a
+        graph with a fixed batch of 1 is called once per exam)."""
+        x = np.concatenate([preprocess(signals, sampling_rate, self.input_spec) for signals in batch])
+        if self.session.get_inputs()[0].shape[0] == 1:
+            parts = [self.session.run([self.output_name], {self.input_name: row[None]})[0] for row in x]
+            y = np.concatenate(parts)
+        else:
+            (y,) = self.session.run([self.output_name], {self.input_name: x})
+        y = np.asarray(y, dtype=np.float64).reshape(len(batch), -1)
+        if self.logits and self.output_kind == "softmax":
+            y = np.exp(y - y.max(axis=1, keepdims=True))
+            y = y / y.sum(axis=1, keepdims=True)
+        elif self.logits:
+            y = 1.0 / (1.0 + np.exp(-np.clip(y, -50.0, 50.0)))
+        return y[:, [c.index for c in self.classes]]
+
+    def occlusion(self, signals_mv: np.ndarray, sampling_rate: float) -> dict[str, np.ndarray]:
+        """Occlusion sensitivity per class: code -> (1, n), the drop in its score (see relevance.py)."""
+        if not self.classes:
+            return {}
+        relevance = occlusion_relevance(
+            lambda b: self.score_batch(b, sampling_rate), signals_mv, sampling_rate
+        )
+        return {c.code: relevance[i] for i, c in enumerate(self.classes)}
+
+    def _result(self, y: np.ndarray, input_samples: int) -> ProviderResult:
+        """The scores and measurements of one exam's output vector, by the mapping's output kind."""
         top = self._top_index()
         if top >= len(y):
             raise ProviderError(f"{self!r}: model returned {len(y)} outputs, mapping needs {top + 1}")
-        base = {"input_samples": int(x.shape[1]), "input_rate_hz": self.input_spec.sampling_rate}
+        base = {"input_samples": input_samples, "input_rate_hz": self.input_spec.sampling_rate}
         if not np.isfinite(y).all():
             raise ProviderError(f"{self!r}: the model returned NaN or infinite outputs")
         if self.output_kind == "regression":
@@ -324,7 +416,7 @@ class OnnxModelProvider(Provider):
             raise ProviderError(f"{self!r}: outputs for {bad} are not in [0, 1]; is activation 'logits'?")
         return ProviderResult(
             scores=scores,
-            measurements={"input_samples": int(x.shape[1]), "input_rate_hz": self.input_spec.sampling_rate},
+            measurements=base,
         )
 
     def _regression(self, y: np.ndarray, base: dict[str, Any]) -> ProviderResult:
