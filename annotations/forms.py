@@ -95,6 +95,14 @@ class BatchDesignForm(forms.Form):
             "Exams whose dispute they saw are always kept away."
         ),
     )
+    serial_comparison = forms.BooleanField(
+        required=False,
+        label=_("Show readers the patient's earlier ECGs"),
+        help_text=_(
+            "Serial comparison: the three most recent earlier ECGs of the same patient, waveform and date "
+            "only, never anything anybody said about them."
+        ),
+    )
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

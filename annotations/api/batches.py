@@ -92,6 +92,12 @@ class BatchSpecSerializer(serializers.Serializer):
         help_text="Keep each reader away from chosen exams they read in another batch or whose suggestion "
         "they saw (exams whose dispute they opened are always kept away).",
     )
+    serial_comparison = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="Show each reader the patient's earlier ECGs (the three most recent of the same dataset "
+        "and patient, waveform and acquisition date only) beside the exam being read.",
+    )
 
     def spec(self) -> BatchSpec:
         return batch_spec(self.validated_data)
@@ -181,6 +187,7 @@ class ProgressBatchSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     name = serializers.CharField()
     status = serializers.CharField()
+    serial_comparison = serializers.BooleanField(help_text="Readers are shown the patient's earlier ECGs.")
 
 
 class CoverageSerializer(serializers.Serializer):

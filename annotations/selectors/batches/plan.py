@@ -51,6 +51,8 @@ class BatchSpec:
     escalation_cap: int = 1
     # Keep each reader away from chosen exams they read in another batch or whose suggestion they saw.
     exclude_seen: bool = False
+    # Show each reader the patient's earlier ECGs (waveforms and dates only) beside the one being read.
+    serial_comparison: bool = False
 
 
 @dataclass(frozen=True)

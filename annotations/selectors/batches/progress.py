@@ -276,7 +276,12 @@ def batch_progress(user, batch: ReviewBatch) -> dict:
     readers = batch_reader_progress(user, batch)
     coverage = batch_coverage(user, batch)
     return {
-        "batch": {"id": batch.pk, "name": batch.name, "status": batch.status},
+        "batch": {
+            "id": batch.pk,
+            "name": batch.name,
+            "status": batch.status,
+            "serial_comparison": bool((batch.design or {}).get("serial_comparison")),
+        },
         "reads_done": coverage["reads_done"],
         "skipped": coverage["skipped"],
         "coverage": coverage,

@@ -51,6 +51,7 @@ def batch_spec(data: Mapping[str, Any]) -> BatchSpec:
             given[name] = given[name] or None
     if given.get("escalation_cap") is None:
         given.pop("escalation_cap", None)
-    if "exclude_seen" in given:
-        given["exclude_seen"] = bool(given["exclude_seen"])
+    for name in ("exclude_seen", "serial_comparison"):  # an unticked form box is None
+        if name in given:
+            given[name] = bool(given[name])
     return BatchSpec(**given, criteria=exam_criteria(data.get("criteria")))

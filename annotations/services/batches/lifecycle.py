@@ -67,11 +67,18 @@ def _designed(request: DesignRequest, escalation: dict | None) -> Design:
 
 
 def _design_notes(
-    notes: dict | None, escalation: dict | None, request: DesignRequest, design: Design, exclude_seen: bool
+    notes: dict | None,
+    escalation: dict | None,
+    request: DesignRequest,
+    design: Design,
+    exclude_seen: bool,
+    serial_comparison: bool,
 ) -> dict:
-    """The batch's ``design``: the caller's notes, and how it was designed."""
+    """The batch's ``design``: the caller's notes, how it was designed, and what its readers are shown
+    (selectors.reading.priors reads serial_comparison)."""
     return {
         **(notes or {}),
+        "serial_comparison": serial_comparison,
         "escalation": escalation or None,
         "reader_ids": sorted(request.reader_ids),
         "gold_exams": len(request.gold_exam_ids),
@@ -123,6 +130,7 @@ def _create_audit(
             "readers": sorted(r.get_username() for r in readers),
             "k": batch.readers_per_exam,
             "suggestion_mode": batch.suggestion_mode,
+            "serial_comparison": batch.design["serial_comparison"],
             "seed": batch.seed,
         },
     )
@@ -148,6 +156,7 @@ def batch_create(
     design_notes: dict | None = None,
     escalation: dict | None = None,
     exclude_seen: bool = False,
+    serial_comparison: bool = False,
 ) -> ReviewBatch:
     """Create a batch with k readers per exam, each reader's queue in its own seeded random order.
 
@@ -184,7 +193,7 @@ def batch_create(
             status=ReviewBatch.Status.ACTIVE if start else ReviewBatch.Status.DRAFT,
             started_at=now if start else None,
             due_date=due_date,
-            design=_design_notes(design_notes, escalation, request, design, exclude_seen),
+            design=_design_notes(design_notes, escalation, request, design, exclude_seen, serial_comparison),
         )
         pseudonyms_keep(batch, reader_ids)
         _members_create(batch, request, design)
@@ -256,4 +265,5 @@ def batch_create_from_plan(*, plan, actor, start: bool = True) -> ReviewBatch:
         design_notes=notes,
         escalation={"mode": spec.escalation, "cap": spec.escalation_cap} if spec.escalation else None,
         exclude_seen=spec.exclude_seen,
+        serial_comparison=spec.serial_comparison,
     )
