@@ -34,7 +34,7 @@ from annotations.services.reading import (
     reader_preferences_set,
     suggestion_exposure_record,
 )
-from annotations.views.reading import reading_waveform
+from annotations.views.reading import reading_prior_waveform, reading_waveform
 
 
 class LabelSerializer(serializers.Serializer):
@@ -163,6 +163,19 @@ class MedianPanelSerializer(serializers.Serializer):
     beat = MedianBeatSerializer(allow_null=True, help_text="Null when no usable R-peak series was found.")
 
 
+class PriorExamSerializer(serializers.Serializer):
+    """An earlier ECG of the same patient: its waveform and date, nothing anybody said about it."""
+
+    n = serializers.IntegerField(help_text="1 for the most recent earlier exam, then 2, 3.")
+    acquired_on = serializers.DateField()
+    sampling_rate = serializers.FloatField()
+    n_samples = serializers.IntegerField()
+    lead_names = serializers.ListField(child=serializers.CharField())
+    gain_uv = serializers.FloatField()
+    waveform_url = serializers.CharField(help_text="Through this assignment only; fetched when opened.")
+    waveform_etag = serializers.CharField()
+
+
 class ReadingContextSerializer(serializers.Serializer):
     assignment = ContextAssignmentSerializer()
     exam = ContextExamSerializer()
@@ -173,6 +186,11 @@ class ReadingContextSerializer(serializers.Serializer):
     )
     median = MedianPanelSerializer(
         allow_null=True, help_text="Median beat and measurements: sent exactly when the suggestion is."
+    )
+    priors = PriorExamSerializer(
+        many=True,
+        help_text="The patient's earlier exams (at most three, newest first) when the batch was designed "
+        "with serial comparison; empty otherwise.",
     )
     next_assignment_id = serializers.IntegerField(allow_null=True)
 
@@ -393,6 +411,11 @@ urlpatterns = [
         "v1/reading/assignments/<int:assignment_id>/waveform/",
         reading_waveform,
         name="api-reading-waveform",
+    ),
+    path(
+        "v1/reading/assignments/<int:assignment_id>/priors/<int:n>/waveform/",
+        reading_prior_waveform,
+        name="api-reading-prior-waveform",
     ),
     path("v1/reading/assignments/<int:pk>/draft/", DraftView.as_view(), name="api-reading-draft"),
     path("v1/reading/assignments/<int:pk>/submit/", SubmitView.as_view(), name="api-reading-submit"),

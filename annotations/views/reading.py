@@ -18,6 +18,7 @@ from annotations.selectors.reading.assignments import (
     waveform_etag,
 )
 from annotations.selectors.reading.printout import reader_printout
+from annotations.selectors.reading.priors import prior_exam_for_reader
 from annotations.selectors.reading.worklist import reader_batch_reads
 from annotations.services.exams.wire import waveform_wire
 from annotations.views.access import api_login_required, role_required
@@ -128,6 +129,16 @@ def reading_waveform(request, assignment_id: int):
     """The samples of an exam, served to a reader only through their own assignment (404 otherwise)."""
     assignment = assignment_for_reader(request.user, assignment_id)
     return waveform_response(request, assignment.exam, f"assignment:{assignment.pk}")
+
+
+@api_login_required
+@role_required(Role.READER)
+@require_GET
+def reading_prior_waveform(request, assignment_id: int, n: int):
+    """An earlier ECG of the patient, served only through the reader's own assignment of a batch that shows
+    earlier ECGs (404 otherwise), in the same wire format and with the same caching as the exam itself."""
+    exam, scope = prior_exam_for_reader(request.user, assignment_id, n)
+    return waveform_response(request, exam, scope)
 
 
 urlpatterns = [

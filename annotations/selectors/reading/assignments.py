@@ -365,6 +365,9 @@ def reading_context(
         user, batch_id=assignment.batch_id, after=assignment, skip_ids=skip
     )
     suggestion = None if prefetch else suggestion_visible(assignment, annotation)
+    # Imported here: the priors module builds on this one's assignment lookup and cache tokens.
+    from annotations.selectors.reading.priors import prior_exams
+
     return {
         "assignment": _assignment_json(user, assignment, coming_from),
         "exam": _exam_json(assignment),
@@ -372,5 +375,6 @@ def reading_context(
         "annotation": annotation_json,
         "suggestion": _suggestion_json(suggestion, portuguese, assignment.batch.taxonomy_id),
         "median": _median_json(assignment.exam, suggestion),
+        "priors": prior_exams(assignment),
         "next_assignment_id": following.pk if following else None,
     }

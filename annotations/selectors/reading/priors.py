@@ -1,0 +1,73 @@
+"""Serial comparison: the earlier ECGs of the patient whose exam a reader has open, when the batch was
+designed with it (``ReviewBatch.design["serial_comparison"]``).
+
+An earlier exam is one of the same dataset (patient ids are the dataset's own: PTB-XL's patient 17 is not
+CODE-15%'s) and the same non-blank patient id, acquired strictly before the open exam; the most recent
+PRIORS_SHOWN of them are offered, newest first, numbered 1, 2, 3 within the reader's assignment. A reader
+gets their waveform and acquisition date only: nothing anybody said about them (reads, reference labels,
+suggestions), no dataset or exam id, and the waveform only through their own assignment (404 otherwise).
+"""
+
+from __future__ import annotations
+
+from django.urls import reverse
+
+from annotations.errors import NotFound
+from annotations.models import Assignment, Exam, ReviewBatch
+from annotations.selectors.reading.assignments import assignment_for_reader, waveform_etag
+
+# Enough to see a change over time without turning the page into an archive.
+PRIORS_SHOWN = 3
+
+
+def serial_comparison_on(batch: ReviewBatch) -> bool:
+    return bool((batch.design or {}).get("serial_comparison"))
+
+
+def _earlier_exams(exam: Exam) -> list[Exam]:
+    if not exam.patient_pseudo_id or exam.acquired_at is None:
+        return []
+    earlier = Exam.objects.filter(
+        dataset_id=exam.dataset_id,
+        patient_pseudo_id=exam.patient_pseudo_id,
+        acquired_at__lt=exam.acquired_at,
+    )
+    fields = ("acquired_at", "sampling_rate", "n_samples", "lead_names", "gain_uv", "waveform_key")
+    return list(earlier.only(*fields, "waveform_sha256").order_by("-acquired_at", "-id")[:PRIORS_SHOWN])
+
+
+def _scope(assignment: Assignment, n: int) -> str:
+    return f"assignment:{assignment.pk}:prior:{n}"
+
+
+def prior_exams(assignment: Assignment) -> list[dict]:
+    """The reader's view of the earlier exams of their own assignment (the caller checked that it is
+    theirs): an empty list unless the batch shows them."""
+    if not serial_comparison_on(assignment.batch):
+        return []
+    return [
+        {
+            "n": n,
+            "acquired_on": exam.acquired_at.date().isoformat(),
+            "sampling_rate": exam.sampling_rate,
+            "n_samples": exam.n_samples,
+            "lead_names": exam.lead_names,
+            "gain_uv": exam.gain_uv,
+            "waveform_url": reverse("api-reading-prior-waveform", args=[assignment.pk, n]),
+            "waveform_etag": waveform_etag(_scope(assignment, n), exam),
+        }
+        for n, exam in enumerate(_earlier_exams(assignment.exam), start=1)
+    ]
+
+
+def prior_exam_for_reader(user, assignment_id: int, n: int) -> tuple[Exam, str]:
+    """The n-th earlier exam (1: the most recent) of the reader's own assignment, with the scope of its
+    waveform's cache token; 404 when the assignment is not theirs, the batch does not show earlier exams,
+    or there is no such earlier exam."""
+    assignment = assignment_for_reader(user, assignment_id)
+    if not serial_comparison_on(assignment.batch) or not 1 <= n <= PRIORS_SHOWN:
+        raise NotFound("no such earlier exam")
+    earlier = _earlier_exams(assignment.exam)
+    if n > len(earlier):
+        raise NotFound("no such earlier exam")
+    return earlier[n - 1], _scope(assignment, n)
