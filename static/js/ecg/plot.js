@@ -63,9 +63,12 @@
     });
   }
   /* Pixels per paper millimetre for a pane: the standard sheet (25 mm/s, 10 mm/mV, of the same layout)
-   * fills its width, less room for a vertical scroll bar, so the scale never depends on whether one shows. */
-  function scaleFor(gd, standardSheet) {
-    return Math.max(320, gd.parentElement.offsetWidth - 18) / standardSheet.width;
+   * fills its width, less room for a vertical scroll bar, so the scale never depends on whether one shows.
+   * share (0.5 for two sheets side by side, 6 px apart) is the part of the width one sheet gets. */
+  function scaleFor(gd, standardSheet, share) {
+    share = share || 1;
+    var width = (gd.parentElement.offsetWidth - 18) * share - (share < 1 ? 6 : 0);
+    return Math.max(320, width) / standardSheet.width;
   }
   var looks = new WeakMap(); // gd -> {sheet, style}: what the labels are redrawn from after a zoom
   var following = new WeakSet();

@@ -25,6 +25,9 @@
     var v = {
       view: { layout: "3x4", speed: 25, gain: 10, rhythmLead: "II", leadNames: "I", baseline: false, notch: 0 },
       exam: null, leadsRaw: null, leadsShown: null, sheet: null,
+      // The part of the pane's width the sheet takes (0.5 beside an earlier ECG) and the pixels per
+      // millimetre it was last drawn at, which a second sheet on the page draws at too.
+      widthShare: 1, scale: null,
       caliper: { on: false, points: [], march: false },
       saving: Promise.resolve(),
     };
@@ -75,7 +78,8 @@
     v.draw = function () {
       var view = v.view, started = performance.now();
       v.sheet = paperFor(view.speed, view.gain);
-      var look = { scale: Plot.scaleFor(gd, paperFor(25, 10)), leadNames: view.leadNames };
+      var look = { scale: Plot.scaleFor(gd, paperFor(25, 10), v.widthShare), leadNames: view.leadNames };
+      v.scale = look.scale;
       return Plot.draw(gd, v.sheet, v.leadsShown, v.exam.lead_names, Plot.caliperShapes(v.sheet, v.caliper),
         opts.config, look).then(function () {
         fitLayer();

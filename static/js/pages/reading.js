@@ -32,6 +32,10 @@
     save: { dirty: false, timer: null, chain: Promise.resolve() },
     clock: { base: 0, visibleSince: null }, // time on task: what earlier visits counted, and since when visible
     medianFor: null, // the context whose median beat panel is on screen
+    // Serial comparison: how the earlier ECG is shown (none, stacked, side), which one (1 = the most
+    // recent), the context its control was filled for, and its decoded samples by "assignment:n",
+    // fetched the first time the reader opens it. token: the drawing under way (a newer one wins).
+    prior: { mode: "none", n: 1, shownFor: null, leads: {}, token: null },
   };
 
   /* --- Network ---------------------------------------------------------------------------------- */
@@ -60,6 +64,77 @@
     gd.dataset.drawnAt = String(performance.now()); // read by bench/reader_page.py
     gd.dataset.drawn = String(id);
     document.dispatchEvent(new CustomEvent("ecg:drawn", { detail: id }));
+    drawPrior(); // after every redraw of the strips (view, filters, width): the earlier ECG follows
+  }
+
+  /* --- Serial comparison: an earlier ECG of the patient, when the batch shows them ---------------- */
+  function priorOnScreen(context) {
+    var list = (context && context.priors) || [], prior = state.prior;
+    return prior.mode !== "none" && list.length ? list[prior.n - 1] || list[0] : null;
+  }
+  /* The control for the context's earlier ECGs, and the pane's arrangement; before the strips are drawn,
+   * since side by side they take half the width. */
+  function arrangePriors(context) {
+    var list = context.priors || [], prior = state.prior, choice = $("prior-choice");
+    if (prior.shownFor !== context) {
+      prior.shownFor = context;
+      prior.n = 1;
+      choice.textContent = "";
+      list.forEach(function (p) { choice.add(new Option(p.acquired_on, String(p.n))); });
+      choice.hidden = list.length < 2;
+      $("priors-control").hidden = !list.length;
+    }
+    var mode = priorOnScreen(context) ? prior.mode : "none", wrap = gd.parentElement;
+    wrap.classList.toggle("priors-stacked", mode === "stacked");
+    wrap.classList.toggle("priors-side", mode === "side");
+    $("prior-pane").hidden = mode === "none";
+    if (mode === "none" && $("ecg-prior").data) Plotly.purge($("ecg-prior"));
+    viewer.widthShare = mode === "side" ? 0.5 : 1;
+  }
+  function priorLeads(context, p) {
+    var key = context.assignment.id + ":" + p.n, cache = state.prior.leads;
+    if (!cache[key]) {
+      // Only this exam's earlier ECGs are kept: the next exam's are others.
+      Object.keys(cache).forEach(function (k) { if (k.split(":")[0] !== String(context.assignment.id)) delete cache[k]; });
+      cache[key] = fetchWaveform(p.waveform_url).then(function (buffer) {
+        return P.decode(buffer, p.lead_names.length, p.n_samples, p.gain_uv);
+      });
+      cache[key].catch(function () { delete cache[key]; });
+    }
+    return cache[key];
+  }
+  /* The earlier ECG on the strips' paper: the same layout, speed, gain, filters and pixels per mm. */
+  function drawPrior() {
+    var context = state.ctx, p = priorOnScreen(context), box = $("ecg-prior"), token = {};
+    state.prior.token = token;
+    if (!p) return Promise.resolve();
+    var view = viewer.view, mode = state.prior.mode;
+    $("prior-caption").textContent = t("prior_caption", { date: p.acquired_on, n: p.n, count: context.priors.length });
+    return priorLeads(context, p).then(function (raw) {
+      if (state.prior.token !== token) return; // the reader moved on meanwhile
+      var leads = P.applyFilters(raw, p.sampling_rate, { baseline: view.baseline, notch: view.notch });
+      var sheet = P.paper(view.layout, { speed: view.speed, gain: view.gain, samplingRate: p.sampling_rate,
+        nSamples: p.n_samples, rhythmLead: view.rhythmLead });
+      return window.EcgPlot.draw(box, sheet, leads, p.lead_names, [], {}, { scale: viewer.scale, leadNames: view.leadNames })
+        .then(function () {
+          Object.assign(box.dataset, { drawn: context.assignment.id + ":" + p.n, mode: mode, layout: view.layout,
+            gain: String(view.gain), speed: String(view.speed) });
+        });
+    }).catch(function () { $("prior-caption").textContent = t("prior_failed"); });
+  }
+  function showPriors(mode) {
+    var context = state.ctx;
+    if (!context || !(context.priors || []).length) return;
+    var wasSide = viewer.widthShare !== 1;
+    state.prior.mode = mode;
+    $("priors-view").value = mode;
+    arrangePriors(context);
+    // Side by side the strips take half the width: redrawn, and the earlier ECG with them.
+    if (wasSide !== (viewer.widthShare !== 1)) viewer.draw(); else drawPrior();
+  }
+  function cyclePriors() {
+    var order = ["none", "stacked", "side"];
+    showPriors(order[(order.indexOf(state.prior.mode) + 1) % order.length]);
   }
 
   /* --- Statements ------------------------------------------------------------------------------- */
@@ -428,6 +503,7 @@
   function show(id, context, buffer, push, keepView) {
     var exam = context.exam;
     renderMedian(context); // before drawing: the panel takes its width from the strips
+    arrangePriors(context); // so does an earlier ECG beside them
     viewer.setExam(exam, P.decode(buffer, exam.lead_names.length, exam.n_samples, exam.gain_uv));
     if (!keepView) showMessage("");
     if (push) history.pushState({ id: id }, "", context.assignment.page_url);
@@ -483,6 +559,7 @@
     m: viewer.keys.m,
     r: viewer.keys.r,
     l: viewer.keys.l,
+    p: cyclePriors,
     Escape: function () {
       if (viewer.caliper.on) viewer.toggleCalipers(false);
       else { $("search").value = ""; filter("", focusedCode()); }
@@ -528,6 +605,8 @@
       skip(reason);
     });
     on("skip-cancel", "click", function () { $("skip-dialog").close(); });
+    on("priors-view", "change", function () { showPriors(this.value); });
+    on("prior-choice", "change", function () { state.prior.n = Number(this.value); drawPrior(); });
   }
   function wireWindow() {
     document.addEventListener("keydown", onKey);
