@@ -17,6 +17,7 @@ from annotations.selectors.reading.assignments import (
     reading_context,
     suggestion_shown_on_open,
 )
+from annotations.selectors.reading.explanations import reading_explanations
 from annotations.selectors.reading.preferences import (
     GAINS_MM_MV,
     LAYOUTS,
@@ -331,6 +332,51 @@ class NextView(APIView):
         return Response({"next_assignment_id": following.pk if following else None})
 
 
+class ScalarOutputSerializer(serializers.Serializer):
+    provider = serializers.CharField()
+    name = serializers.CharField()
+    value = serializers.FloatField(allow_null=True)
+    unit = serializers.CharField(allow_blank=True)
+    sd = serializers.FloatField(allow_null=True, help_text="Standard deviation, when the model gives one.")
+
+
+class RelevanceBandSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    name = serializers.CharField()
+    score = serializers.FloatField()
+    provider = serializers.CharField()
+    method = serializers.ChoiceField(choices=["provider", "occlusion"])
+    leads = serializers.IntegerField(help_text="12 (standard lead order) or 1 (one band for all leads).")
+    bins = serializers.IntegerField()
+    bin_ms = serializers.FloatField(help_text="Bin j covers [j * bin_ms, (j + 1) * bin_ms) of the exam.")
+    data = serializers.CharField(help_text="Base64 of leads x bins bytes, lead-major; 255 is the peak.")
+
+
+class ExplanationsSerializer(serializers.Serializer):
+    scalars = ScalarOutputSerializer(many=True, allow_null=True, help_text="Null unless the mode shows them.")
+    bands = RelevanceBandSerializer(
+        many=True, allow_null=True, help_text="Null until the reader's read is submitted; never when hidden."
+    )
+
+
+class ExplanationsView(APIView):
+    """Scalars and relevance bands, as the batch's suggestion mode allows (selectors.reading.explanations);
+    what is sent is recorded as shown, like the suggestion itself."""
+
+    permission_classes = [IsReader]
+
+    @extend_schema(responses=ExplanationsSerializer)
+    def get(self, request, pk: int):
+        explanations, shown = reading_explanations(request.user, pk)
+        if shown:
+            assignment = assignment_for_reader(request.user, pk)
+            for suggestion in shown:
+                suggestion_exposure_record(
+                    actor=request.user, assignment=assignment, suggestion=suggestion, stage="revised"
+                )
+        return Response(explanations)
+
+
 class WorklistEntrySerializer(serializers.Serializer):
     batch_id = serializers.IntegerField()
     batch_name = serializers.CharField()
@@ -420,4 +466,9 @@ urlpatterns = [
     path("v1/reading/assignments/<int:pk>/draft/", DraftView.as_view(), name="api-reading-draft"),
     path("v1/reading/assignments/<int:pk>/submit/", SubmitView.as_view(), name="api-reading-submit"),
     path("v1/reading/assignments/<int:pk>/skip/", SkipView.as_view(), name="api-reading-skip"),
+    path(
+        "v1/reading/assignments/<int:pk>/explanations/",
+        ExplanationsView.as_view(),
+        name="api-reading-explanations",
+    ),
 ]
