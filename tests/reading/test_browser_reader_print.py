@@ -7,7 +7,12 @@ import re
 
 import pytest
 
-from annotations.services.reading import LabelInput, annotation_save_draft, annotation_submit
+from annotations.services.reading import (
+    LabelInput,
+    annotation_save_draft,
+    annotation_submit,
+    reader_preferences_set,
+)
 from tests.browser import OUTPUT, screenshot_path
 from tests.reading.helpers import queue, shared_batch
 from tests.reading.test_browser_reader import log_in
@@ -81,3 +86,55 @@ def test_the_print_sheet_is_one_a4_landscape_page_in_real_millimetres(
     boxes = re.findall(rb"/MediaBox\s*\[\s*([\d.]+)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)\s*\]", pdf)
     assert len(re.findall(rb"/Type\s*/Page\b", pdf)) == 1
     assert [tuple(round(float(v)) for v in box) for box in boxes] == [(0, 0, 842, 595)]
+
+
+LEAD_NAMES = """() => Array.from(document.querySelectorAll('#print-ecg .lead-name'), t => {
+  const box = t.getBoundingClientRect();
+  return {lead: t.textContent, x: Math.round(box.x), y: Math.round(box.y)};
+})"""
+
+
+@pytest.mark.parametrize(("layout", "pages"), [("6x2", 1), ("12x1", 2)])
+def test_the_print_sheet_keeps_the_readers_saved_layout_calibrated(
+    live_server, page, ana, bruno, diego, tnmg, layout, pages
+):
+    batch = shared_batch(readers=[ana, bruno], coordinator=diego, taxonomy=tnmg, exams=1)
+    mine = queue(batch, ana)[0]
+    reader_preferences_set(actor=ana, values={"layout": layout})
+    log_in(page, live_server, "ana")
+    page.goto(f"{live_server.url}/read/{mine.pk}/print/")
+    page.wait_for_selector("#print-ecg[data-drawn='1']")
+    geometry = _svg_geometry(page)
+    px_per_mm = CSS_PX_PER_INCH / MM_PER_INCH
+    assert geometry["pulseHeight"] == pytest.approx(10, abs=0.05)  # still 10 mm/mV, 25 mm/s
+    assert geometry["width"] / geometry["vbWidth"] / px_per_mm == pytest.approx(1, abs=1e-3)
+    assert geometry["traces"] == 12  # no rhythm strip in these layouts
+    names = page.evaluate(LEAD_NAMES)
+    rows: dict[int, list[str]] = {}
+    for name in names:
+        rows.setdefault(name["y"], []).append(name["lead"])
+    expected = {
+        "6x2": [["I", "V1"], ["II", "V2"], ["III", "V3"], ["aVR", "V4"], ["aVL", "V5"], ["aVF", "V6"]],
+        "12x1": [
+            ["I"],
+            ["II"],
+            ["III"],
+            ["aVR"],
+            ["aVL"],
+            ["aVF"],
+            ["V1"],
+            ["V2"],
+            ["V3"],
+            ["V4"],
+            ["V5"],
+            ["V6"],
+        ],
+    }
+    visible = [rows[y] for y in sorted(rows)]
+    # 12x1: each page's SVG shows six of the rows (the drawing is the same; its window differs).
+    assert visible[:6] == expected[layout][:6]
+    assert page.locator("svg.print-ecg").count() == pages
+    page.emulate_media(media="print")
+    pdf = page.pdf(format="A4", landscape=True, prefer_css_page_size=True, print_background=True)
+    assert len(re.findall(rb"/Type\s*/Page[^s]", pdf)) == pages
+    page.screenshot(path=screenshot_path(f"reader-print-{layout}"), full_page=True)

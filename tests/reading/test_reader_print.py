@@ -3,9 +3,16 @@ another reader's; the sheet's drawing is tested in Chromium (test_browser_reader
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
-from annotations.services.reading import LabelInput, annotation_save_draft, annotation_submit
+from annotations.services.reading import (
+    LabelInput,
+    annotation_save_draft,
+    annotation_submit,
+    reader_preferences_set,
+)
 from tests.reading.helpers import queue, shared_batch
 
 pytestmark = pytest.mark.django_db
@@ -66,3 +73,16 @@ def test_the_reader_page_links_to_the_print_page(client_for, ana, reads):
     mine, _ = reads
     html = client_for(ana).get(f"/read/{mine.pk}/").content.decode()
     assert 'id="print-link"' in html and print_url(mine) in html
+
+
+@pytest.mark.parametrize(
+    ("saved", "shown"), [(None, "3\u00d74 + rhythm"), ("6x2", "6\u00d72"), ("12x1", "12\u00d71")]
+)
+def test_the_print_sheet_takes_the_readers_saved_layout(client_for, ana, reads, saved, shown):
+    mine, _ = reads
+    if saved:
+        reader_preferences_set(actor=ana, values={"layout": saved})
+    html = client_for(ana).get(print_url(mine)).content.decode()
+    svg = re.search(r'<svg id="print-ecg"[^>]*>', html).group(0)
+    assert f'data-layout="{saved or "3x4"}"' in svg
+    assert f"25 mm/s · 10 mm/mV · {shown}" in html

@@ -10,6 +10,7 @@ from django.utils.translation import get_language
 
 from annotations.models import Annotation, Assignment
 from annotations.selectors.reading.assignments import assignment_for_reader
+from annotations.selectors.reading.preferences import reader_preferences
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,7 @@ class Printout:
     status: str  # "draft", "submitted", "skipped", or "" before anything is saved
     statements: list[PrintedStatement] = field(default_factory=list)
     comment: str = ""
+    layout: str = "3x4"  # the reader's saved layout, as on their screen (speed and gain stay standard)
 
 
 def _status(assignment: Assignment, annotation: Annotation | None) -> str:
@@ -35,7 +37,7 @@ def _status(assignment: Assignment, annotation: Annotation | None) -> str:
 
 def reader_printout(user, assignment_id: int) -> Printout:
     """The reader's own assignment (404 for anything else, as on the reader page) with their current
-    read, its statements named in the interface's language."""
+    read, its statements named in the interface's language, laid out as the reader chose on screen."""
     assignment = assignment_for_reader(user, assignment_id)
     annotation = Annotation.objects.filter(assignment=assignment, is_current=True).first()
     portuguese = (get_language() or "").lower().startswith("pt")
@@ -51,4 +53,5 @@ def reader_printout(user, assignment_id: int) -> Printout:
         status=_status(assignment, annotation),
         statements=statements,
         comment=annotation.comment if annotation is not None else "",
+        layout=str(reader_preferences(user)["layout"]),
     )

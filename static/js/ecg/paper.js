@@ -23,7 +23,9 @@
     var speed = opts.speed, gain = opts.gain, fs = opts.samplingRate, n = opts.nSamples;
     var duration = n / fs;
     var columnSeconds = Math.min(spec.seconds, duration);
-    var rowHeight = Math.max(15, 3 * gain); // three millivolts of room per strip
+    // Three millivolts of room per strip, unless the caller asks for another spacing (the print sheet
+    // fits six rows on a page with less); the row spacing is not part of the calibration.
+    var rowHeight = opts.rowHeight || Math.max(15, 3 * gain);
     var margin = ceil5(CAL_PULSE_S * speed + 4);
     var columns = spec.rows[0].length;
     var stripWidth = columns * columnSeconds * speed;
