@@ -162,7 +162,11 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "default"
-CELERY_TASK_ROUTES = {"annotations.tasks.suggestions_*": {"queue": "models"}}
+CELERY_TASK_ROUTES = {
+    "annotations.tasks.suggestions_*": {"queue": "models"},
+    # A large release's shards: hours of work for the default queue's workers otherwise.
+    "annotations.tasks.releases_shard*": {"queue": "releases"},
+}
 # Longer than the longest task, so an unacknowledged task is only redelivered if its worker died.
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", 3 * 3600, minimum=60),
@@ -480,3 +484,7 @@ STORAGES["releases"] = {
     "BACKEND": "django.core.files.storage.FileSystemStorage",
     "OPTIONS": {"location": str(RELEASE_STORAGE_DIR)},
 }
+# A release of more exams than this keeps its tracings in files of this many exams (tracings-000.hdf5,
+# ...), each written by its own task on the releases queue, so that several workers share a large one;
+# fixed per release when it is asked for. 5,000 exams are about 1 GB of float32 tracings.
+RELEASE_SHARD_EXAMS = env.int("RELEASE_SHARD_EXAMS", 5000, minimum=1)

@@ -40,6 +40,8 @@ class ReleaseSerializer(serializers.Serializer):
     status = serializers.CharField()
     done = serializers.IntegerField()
     total = serializers.IntegerField()
+    shards_done = serializers.IntegerField(help_text="Tracings shards written so far (a large release).")
+    shards_total = serializers.IntegerField(help_text="Tracings shards of a large release; 0: one file.")
     finished = serializers.BooleanField()
     error = serializers.CharField()
     exam_count = serializers.IntegerField()
@@ -49,7 +51,7 @@ class ReleaseSerializer(serializers.Serializer):
     options = serializers.DictField()
     software_version = serializers.CharField()
     created_at = serializers.CharField()
-    files = ReleaseFileSerializer(many=True)
+    files = ReleaseFileSerializer(many=True, help_text="Every file, once the release is done; else empty.")
 
 
 def _ip(request) -> str | None:

@@ -27,8 +27,9 @@ from django.utils import timezone
 logger = logging.getLogger(__name__)
 
 
-def _marker(task_name: str, object_id: object) -> str:
-    return f"queued:{task_name}:{object_id}"
+def _marker(task_name: str, *args: object) -> str:
+    """One per message: the task and its arguments (a release's shards share the release's id)."""
+    return ":".join(["queued", task_name, *map(str, args)])
 
 
 def _task(name: str):
@@ -51,7 +52,7 @@ def task_enqueue(name: str, *args, countdown: float | None = None) -> bool:
     if args and not settings.CELERY_TASK_ALWAYS_EAGER:
         try:
             cache.set(
-                _marker(task.name, args[0]),
+                _marker(task.name, *args),
                 1,
                 timeout=settings.CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"],
             )
@@ -100,4 +101,32 @@ def jobs_sweep_run() -> dict[str, int]:
         queued[name] = sum(task_enqueue(task, pk) for pk in waiting)
         if waiting:
             logger.info("jobs sweep queued %s of %s waiting %s", queued[name], len(waiting), name)
+    try:
+        queued["release shards"] = _release_shards_sweep(now)
+    except Exception:
+        logger.warning("jobs sweep skipped the release shards: the cache is unavailable")
     return queued
+
+
+def _release_shards_sweep(now) -> int:
+    """Queue again each unwritten shard of a sharded release being built (or its assembly, once every
+    shard is written) whose marker is gone: its message was never sent, or was lost with Redis, or was
+    taken by a worker that died and the visibility timeout has passed (the broker then delivers it
+    again too, and the twin finds the shard written or writes the same bytes)."""
+    from annotations.selectors.releases.builds import release_shards_due
+
+    old_enough = now - timedelta(seconds=settings.JOBS_REQUEUE_AFTER_S)
+    messages = [
+        ("annotations.tasks.releases_shard_build", (release_id, index))
+        if index is not None
+        else ("annotations.tasks.releases_shards_finish", (release_id,))
+        for release_id, index in release_shards_due(old_enough, settings.JOBS_SWEEP_LIMIT)
+    ]
+    if not messages:
+        return 0
+    present = cache.get_many([_marker(name, *args) for name, args in messages])
+    lost = [(name, args) for name, args in messages if _marker(name, *args) not in present]
+    sent = sum(task_enqueue(name, *args) for name, args in lost)
+    if lost:
+        logger.info("jobs sweep queued %s of %s lost release shard tasks", sent, len(lost))
+    return sent

@@ -10,7 +10,7 @@ from annotations.tasks.agreement import agreement_recompute, agreement_sweep
 from annotations.tasks.enqueue import jobs_sweep
 from annotations.tasks.exams import exams_quality
 from annotations.tasks.imports import imports_run
-from annotations.tasks.releases import releases_build
+from annotations.tasks.releases import releases_build, releases_shard_build, releases_shards_finish
 from annotations.tasks.suggestions import suggestions_batch, suggestions_exam, suggestions_sweep
 
 __all__ = [
@@ -20,6 +20,8 @@ __all__ = [
     "imports_run",
     "jobs_sweep",
     "releases_build",
+    "releases_shard_build",
+    "releases_shards_finish",
     "suggestions_batch",
     "suggestions_exam",
     "suggestions_sweep",

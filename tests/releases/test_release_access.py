@@ -3,6 +3,7 @@
 import hashlib
 
 import pytest
+from django.conf import settings
 from django.urls import reverse
 
 from annotations.models import AuditEvent, Release
@@ -102,7 +103,10 @@ def test_the_coordinator_creates_a_release_from_the_page(study, diego, client_fo
     assert response.status_code == 302 and response["Location"] == reverse(
         "release-detail", args=[release.pk]
     )
-    assert (release.target, release.options) == ("code15", {"hdf5": True, "native_rate": False})
+    assert (release.target, release.options) == (
+        "code15",
+        {"hdf5": True, "native_rate": False, "shard_exams": settings.RELEASE_SHARD_EXAMS},
+    )
 
 
 def test_the_coordinator_creates_and_reads_a_release_through_the_api(study, diego, client_for):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.db.models import QuerySet
 
 from annotations.errors import Forbidden, Invalid, NotFound
+from annotations.lib.release_files.shards import is_shard_name
 from annotations.models import Release, ReviewBatch
 from annotations.roles import Role, has_role
 
@@ -27,13 +28,23 @@ def release_get(user, release_id: int) -> Release:
     return release
 
 
+def _shard_entries(release: Release) -> list[dict]:
+    return [entry for entry in release.files if is_shard_name(entry["name"])]
+
+
 def release_progress(release: Release) -> dict:
+    """What the release page and the API show: the counts, the shards of a sharded build written so
+    far, and the files once the release is done (never a half-built release's)."""
+    shards = _shard_entries(release)
+    done = release.status == Release.Status.DONE
     return {
         "id": release.pk,
         "name": release.name,
         "status": release.status,
         "done": release.progress_done,
         "total": release.progress_total,
+        "shards_done": sum(1 for entry in shards if entry["sha256"]),
+        "shards_total": len(shards),
         "finished": release.status in (Release.Status.DONE, Release.Status.FAILED),
         "error": release.error,
         "exam_count": release.exam_count,
@@ -43,8 +54,22 @@ def release_progress(release: Release) -> dict:
         "options": release.options,
         "software_version": release.software_version,
         "created_at": release.created_at.isoformat(),
-        "files": release.files,
+        "files": [{k: f[k] for k in ("name", "bytes", "sha256")} for f in release.files] if done else [],
     }
+
+
+def release_shards_due(started_before, limit: int) -> list[tuple[int, int | None]]:
+    """Sharded builds started before `started_before` and not done: (release id, shard index) for every
+    shard still unwritten, or (release id, None) where all are written and only the assembly is left."""
+    due: list[tuple[int, int | None]] = []
+    running = Release.objects.filter(status=Release.Status.RUNNING, started_at__lte=started_before)
+    for release in running.order_by("started_at").only("pk", "files")[:limit]:
+        shards = sorted(_shard_entries(release), key=lambda entry: entry["name"])
+        if not shards:
+            continue
+        missing = [(release.pk, i) for i, entry in enumerate(shards) if not entry["sha256"]]
+        due += missing or [(release.pk, None)]
+    return due
 
 
 def exportable_batches(user) -> QuerySet[ReviewBatch]:

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from datetime import UTC
 from pathlib import Path
 
+from django.conf import settings
 from django.core.files import File
 from django.core.files.storage import storages
 from django.db import connections, transaction
@@ -23,6 +24,7 @@ from django.utils import timezone
 import ecgreview
 from annotations.errors import Forbidden
 from annotations.lib.release_files.files import utc_iso
+from annotations.lib.release_files.shards import PENDING_CARD, plan_name
 from annotations.models import Release, ReviewBatch
 from annotations.roles import Role, has_role
 from annotations.selectors.releases.plan import ExportPlan, ExportRefused, export_plan
@@ -63,13 +65,16 @@ def release_create(
         raise ExportRefused(f"unknown mapping {target!r}; use code15 or ptbxl-scp")
     plan = export_plan([batch.pk for batch in batches], target=target)
     options = ExportOptions(hdf5=hdf5, native_rate=native_rate)
+    # The shard size is the release's own from the start, so that a rebuild has the same files whatever
+    # the setting says by then.
+    stored = {**options.as_dict(), **({"shard_exams": settings.RELEASE_SHARD_EXAMS} if hdf5 else {})}
     with transaction.atomic():
         release = Release.objects.create(
             name=name or ", ".join(batch.name for batch in plan.batches)[:200],
             coordinator=actor,
             taxonomy=plan.taxonomy,
             target=plan.target,
-            options=options.as_dict(),
+            options=stored,
             software_version=ecgreview.__version__,
         )
         release.batches.set(plan.batches)
@@ -81,7 +86,7 @@ def release_create(
                 "batches": plan.batch_ids,
                 "taxonomy": f"{plan.taxonomy.key} {plan.taxonomy.version}",
                 "target": plan.target,
-                "options": options.as_dict(),
+                "options": stored,
             },
             ip_address=ip_address,
         )
@@ -94,6 +99,20 @@ def _enqueue(release_id: int) -> None:
 
     # A broker outage must not lose the request: the row stays queued and the jobs sweep queues it.
     task_enqueue("annotations.tasks.releases_build", release_id)
+
+
+SHARD_TASK = "annotations.tasks.releases_shard_build"
+FINISH_TASK = "annotations.tasks.releases_shards_finish"
+
+
+def _enqueue_shards(release_id: int, missing: list[int]) -> None:
+    from annotations.services.enqueue import task_enqueue
+
+    # Lost messages are the jobs sweep's: it queues again every shard still unwritten, then the assembly.
+    for index in missing:
+        task_enqueue(SHARD_TASK, release_id, index)
+    if not missing:
+        task_enqueue(FINISH_TASK, release_id)
 
 
 class _ProgressWriter:
@@ -120,17 +139,22 @@ class _ProgressWriter:
         self.connection.close()
 
 
-def _save_files(release: Release, out: Path, files: list[dict]) -> None:
-    """Every written file into the releases storage under its recorded key."""
+def release_file_save(release: Release, path: Path, name: str) -> None:
+    """One written file into the releases storage under its key, replacing what an interrupted build
+    left there."""
     storage = release_storage()
-    for entry in files:
-        key = release_file_key(release, entry["name"])
-        if storage.exists(key):  # left by an interrupted build
-            storage.delete(key)
-        with open(out / entry["name"], "rb") as handle:
-            saved = storage.save(key, File(handle, name=entry["name"]))
-        if saved != key:
-            raise RuntimeError(f"release storage saved {key!r} as {saved!r}")
+    key = release_file_key(release, name)
+    if storage.exists(key):
+        storage.delete(key)
+    with open(path, "rb") as handle:
+        saved = storage.save(key, File(handle, name=Path(name).name))
+    if saved != key:
+        raise RuntimeError(f"release storage saved {key!r} as {saved!r}")
+
+
+def _save_files(release: Release, out: Path, names: list[str]) -> None:
+    for name in names:
+        release_file_save(release, out / name, name)
 
 
 def _export_stored(release: Release, plan: ExportPlan, progress: _ProgressWriter) -> ExportResult:
@@ -146,17 +170,27 @@ def _export_stored(release: Release, plan: ExportPlan, progress: _ProgressWriter
             title=f"ECG Review release #{release.pk}: {release.name}",
             release_date=utc_iso(release.created_at),
             progress=progress,
+            shard_exams=release.options.get("shard_exams"),
         )
-        _save_files(release, out, result.files)
+        names = [entry["name"] for entry in result.files]
+        if result.shards is not None:  # what the shard tasks and the assembly will read
+            names += [plan_name(shard["name"]) for shard in result.shards] + [PENDING_CARD]
+        _save_files(release, out, names)
     return result
 
 
-def _build_failed(release: Release, error: Exception) -> Release:
+def release_build_failed(release: Release, error: Exception) -> Release:
     logger.exception("release %s failed", release.pk)
     with transaction.atomic():
-        Release.objects.filter(pk=release.pk).update(
-            status=Release.Status.FAILED, error=str(error)[:2000], finished_at=timezone.now()
+        # Never a finished release: a late twin of one of its tasks may fail after it is done.
+        failed = (
+            Release.objects.filter(pk=release.pk)
+            .exclude(status=Release.Status.DONE)
+            .update(status=Release.Status.FAILED, error=str(error)[:2000], finished_at=timezone.now())
         )
+        if not failed:
+            release.refresh_from_db()
+            return release
         audit_record(
             actor=None,
             actor_username="release-worker",
@@ -168,7 +202,8 @@ def _build_failed(release: Release, error: Exception) -> Release:
     return release
 
 
-def _build_done(release_id: int, plan: ExportPlan, result: ExportResult) -> Release:
+def release_build_done(release_id: int, batch_ids: list[int], target: str, result: ExportResult) -> Release:
+    """Mark a release built with its files, once (a redelivered twin finds it done)."""
     files = result.files
     with transaction.atomic():
         locked = Release.objects.select_for_update().get(pk=release_id)
@@ -187,13 +222,52 @@ def _build_done(release_id: int, plan: ExportPlan, result: ExportResult) -> Rele
             action="release.build",
             target=locked,
             after={
-                "batches": plan.batch_ids,
-                "target": plan.target,
+                "batches": batch_ids,
+                "target": target,
                 "exams": locked.exam_count,
                 "files": {f["name"]: f["sha256"] for f in files},
                 "consensus_csv_sha256": exams["sha256"] if exams else "",
             },
         )
+    return locked
+
+
+def _pending_shards(release: Release, result: ExportResult) -> list[dict]:
+    """Every shard of the new plan: one already written from this very plan (a labels pass run again on
+    unchanged data plans the same shards) is kept, any other is to be written."""
+    written = {e["name"]: e for e in release.files if e.get("sha256") and e.get("plan_sha256")}
+    entries = []
+    for shard in result.shards:
+        kept = written.get(shard["name"])
+        if kept and kept["plan_sha256"] == shard["plan_sha256"]:
+            entries.append(kept)
+        else:
+            entries.append({"name": shard["name"], "bytes": 0, "sha256": "", **shard})
+    return [{k: e[k] for k in ("name", "bytes", "sha256", "plan_sha256", "rows")} for e in entries]
+
+
+def release_shards_start(release_id: int, result: ExportResult) -> Release:
+    """The labels pass of a sharded release is stored: record its files and the shards to write (the
+    release's files list, a shard's sha256 empty until it is written) and queue a task per shard."""
+    with transaction.atomic():
+        locked = Release.objects.select_for_update().get(pk=release_id)
+        if locked.status == Release.Status.DONE:  # a redelivered twin finished first
+            return locked
+        shards = _pending_shards(locked, result)
+        n = result.card["counts"]["exams"]
+        locked.files = sorted([*result.files, *shards], key=lambda f: f["name"])
+        locked.progress_total = 3 * n
+        locked.progress_done = 2 * n + sum(e["rows"] for e in shards if e["sha256"])
+        locked.save(update_fields=["files", "progress_done", "progress_total"])
+        missing = [i for i, e in enumerate(shards) if not e["sha256"]]
+        audit_record(
+            actor=None,
+            actor_username="release-worker",
+            action="release.shards",
+            target=locked,
+            after={"exams": n, "shards": len(shards), "to_write": [shards[i]["name"] for i in missing]},
+        )
+        transaction.on_commit(lambda: _enqueue_shards(release_id, missing))
     return locked
 
 
@@ -211,10 +285,12 @@ def release_build(release_id: int) -> Release | None:
         plan = export_plan(list(release.batches.values_list("pk", flat=True)), target=release.target)
         result = _export_stored(release, plan, progress)
     except Exception as error:
-        return _build_failed(release, error)
+        return release_build_failed(release, error)
     finally:
         progress.close()
-    return _build_done(release_id, plan, result)
+    if result.shards is not None:
+        return release_shards_start(release_id, result)
+    return release_build_done(release_id, plan.batch_ids, plan.target, result)
 
 
 def release_file_open(*, actor, release: Release, name: str, ip_address: str | None = None):

@@ -185,20 +185,39 @@ _FILE_CONVENTIONS = (
 )
 
 
+def _tracings_convention(options: ExportOptions, tracings: dict) -> str:
+    sharded = bool(tracings.get("shards"))
+    where = (
+        f"each row's exam, row i of a file = row first_row + i of {CONSENSUS_CSV} (the file's 'first_row' "
+        f"attribute; 'shards' under 'tracings' lists every file's first row and rows)"
+        if sharded
+        else f"each row's exam, row i = row i of {CONSENSUS_CSV}"
+    )
+    text = (
+        f"{'tracings-000.hdf5, tracings-001.hdf5, ...' if sharded else TRACINGS}: 'tracings' float32 "
+        f"(N, {tracings['length']}, 12) in mV at {tracings['sampling_rate_hz']:g} Hz, leads I, II, III, aVR, "
+        "aVL, aVF, V1-V6; "
+        + (
+            "resampled with scipy.signal.resample_poly and zero-padded (centred) or centre-cropped to "
+            "4096 samples (the CODE convention)"
+            if not options.native_rate
+            else "at the recorded rate, zero-padded (centred) to the longest exam"
+        )
+        + f"; 'exam_id' and 'dataset' give {where}."
+    )
+    if sharded:
+        text += (
+            f" A release of this size cuts the tracings into files of consecutive rows in place of one "
+            f"{TRACINGS}; read end to end in name order they are that one file. {tracings['index']} gives "
+            "every row's dataset, exam_id, file and file_row (its row in that file)."
+        )
+    return text
+
+
 def _conventions(plan: ExportPlan, options: ExportOptions, tracings: dict | None) -> list[str]:
     conventions = list(_FILE_CONVENTIONS)
     if tracings:
-        conventions.append(
-            f"{TRACINGS}: 'tracings' float32 (N, {tracings['length']}, 12) in mV at "
-            f"{tracings['sampling_rate_hz']:g} Hz, leads I, II, III, aVR, aVL, aVF, V1-V6; "
-            + (
-                "resampled with scipy.signal.resample_poly and zero-padded (centred) or centre-cropped to "
-                "4096 samples (the CODE convention)"
-                if not options.native_rate
-                else "at the recorded rate, zero-padded (centred) to the longest exam"
-            )
-            + f"; 'exam_id' and 'dataset' give each row's exam, row i = row i of {CONSENSUS_CSV}."
-        )
+        conventions.append(_tracings_convention(options, tracings))
     if plan.target:
         conventions.append(
             f"Columns are {plan.target} {plan.target_version} classes, each the OR of the "

@@ -13,6 +13,7 @@ caller passes (a Release row's creation time, or the data's own latest read for 
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -28,6 +29,7 @@ from annotations.lib.release_files.files import (
     pseudonyms,
     sha256sums,
 )
+from annotations.lib.release_files.shards import INDEX, PENDING_CARD, plan_name
 from annotations.selectors.releases.export import exam_summary
 from annotations.selectors.releases.facts import export_reader_ids
 from annotations.selectors.releases.plan import ExportPlan, ExportRefused
@@ -48,6 +50,7 @@ from annotations.services.releases.tables import (
     write_consensus_csv,
     write_consensus_jsonl,
     write_reads,
+    write_shard_plans,
     write_tracings,
 )
 
@@ -58,6 +61,10 @@ logger = logging.getLogger(__name__)
 class ExportResult:
     files: list[dict]  # [{name, bytes, sha256}] sorted by name
     card: dict
+    # Sharded tracings still to write: [{name, first_row, rows, plan_sha256}]. Then files lacks the
+    # shards, the card and SHA256SUMS, and out_dir holds the plans and the pending card (PLAN_FOLDER)
+    # that export_seal completes once every shard is written.
+    shards: list[dict] | None = None
 
 
 def _file_entry(path: Path) -> dict:
@@ -72,17 +79,16 @@ def export_write(
     title: str,
     release_date: str,
     progress: Progress | None = None,
+    shard_exams: int | None = None,
 ) -> ExportResult:
-    """Write every file of an export into out_dir; return their names, sizes and checksums, and the card."""
+    """Write every file of an export into out_dir; return their names, sizes and checksums, and the card.
+    With more exams than shard_exams, the tracings are left to shard tasks (see ExportResult.shards)."""
     out_dir.mkdir(parents=True, exist_ok=True)
+    kwargs = {"title": title, "release_date": release_date, "progress": progress, "shard_exams": shard_exams}
     if connection.in_atomic_block:
-        return _export_write(
-            plan, out_dir, options, title=title, release_date=release_date, progress=progress
-        )
+        return _export_write(plan, out_dir, options, **kwargs)
     with read_snapshot():
-        return _export_write(
-            plan, out_dir, options, title=title, release_date=release_date, progress=progress
-        )
+        return _export_write(plan, out_dir, options, **kwargs)
 
 
 @contextmanager
@@ -151,6 +157,29 @@ def _write_sums(out_dir: Path, files: list[dict], card: dict) -> list[dict]:
     return sorted([*files, _file_entry(out_dir / SUMS)], key=lambda f: f["name"])
 
 
+def _tracings_write(
+    plan: ExportPlan,
+    out_dir: Path,
+    options: ExportOptions,
+    summary: dict,
+    ticks: _Ticks,
+    shard_exams: int | None,
+) -> tuple[dict | None, list[str], list[dict] | None]:
+    """The tracings file, or the index and the shards' plans: (card facts, data files written, shards)."""
+    n = summary["exams"]
+    if not options.hdf5:
+        return None, [], None
+    if not shard_exams or n <= shard_exams:
+        tracings = write_tracings(plan, out_dir / TRACINGS, n, options, summary, ticks.by(WAVEFORM_CHUNK))
+        return tracings, [TRACINGS], None
+    tracings = write_shard_plans(plan, out_dir, n, options, summary, shard_exams)
+    listed = [
+        {**shard, "plan_sha256": file_sha256(out_dir / plan_name(shard["name"]))}
+        for shard in tracings["shards"]
+    ]
+    return tracings, [INDEX], listed
+
+
 def _export_write(
     plan: ExportPlan,
     out_dir: Path,
@@ -159,6 +188,7 @@ def _export_write(
     title: str,
     release_date: str,
     progress: Progress | None,
+    shard_exams: int | None,
 ) -> ExportResult:
     summary = exam_summary(plan.batch_ids)
     _check_rates(options, summary)
@@ -172,13 +202,12 @@ def _export_write(
     ticks.done = 2 * n
     names = pseudonyms(export_reader_ids(plan.batch_ids))
     n_read_rows = write_reads(plan, out_dir / READS_CSV, names)
-    tracings = None
-    if options.hdf5:
-        tracings = write_tracings(plan, out_dir / TRACINGS, n, options, summary, ticks.by(WAVEFORM_CHUNK))
-    if progress:
+    tracings, written, shards = _tracings_write(plan, out_dir, options, summary, ticks, shard_exams)
+    if progress and shards is None:  # else the shard tasks count the last third
         progress(ticks.total, ticks.total)
-    data_files = [CONSENSUS_CSV, CONSENSUS_JSONL, READS_CSV] + ([TRACINGS] if options.hdf5 else [])
-    files = [_file_entry(out_dir / name) for name in sorted(data_files)]
+    files = [
+        _file_entry(out_dir / name) for name in sorted([CONSENSUS_CSV, CONSENSUS_JSONL, READS_CSV, *written])
+    ]
     facts = CardFacts(
         title=title,
         release_date=release_date,
@@ -190,4 +219,18 @@ def _export_write(
         files=files,
     )
     card = card_build(plan, options, facts)
+    if shards is not None:
+        (out_dir / PENDING_CARD).write_text(json_document(card), encoding="utf-8")
+        return ExportResult(files, card, shards)
     return ExportResult(_write_sums(out_dir, files, card), card)
+
+
+def export_seal(out_dir: Path, files: list[dict], pending_card: str) -> ExportResult:
+    """The last files of a sharded export, once every shard is written: the pending card completed with
+    every data file's checksum (the shards' included), its Markdown, and SHA256SUMS over everything.
+    Written from the pending card's text and the recorded checksums alone, so any worker writes the same
+    bytes."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    card = json.loads(pending_card)
+    card["files"] = sorted(files, key=lambda f: f["name"])
+    return ExportResult(_write_sums(out_dir, card["files"], card), card)

@@ -4,13 +4,13 @@ streamed from the export selectors a chunk at a time (annotations.services.relea
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from annotations.lib.release_files import hdf5
+from annotations.lib.release_files import hdf5, shards
 from annotations.lib.release_files.files import fixed, json_line, utc_iso
 from annotations.lib.spreadsheet_csv import spreadsheet_cell
 from annotations.selectors.releases.export import (
@@ -296,34 +296,109 @@ def write_reads(plan: ExportPlan, path: Path, names: dict[int, str]) -> int:
 
 
 # --- Tracings --------------------------------------------------------------------------------------------
+def tracing_geometry(options: ExportOptions, summary: dict) -> dict:
+    """The rate and length every row shares: the CODE convention, or the recorded rate padded to the
+    longest exam."""
+    if options.native_rate:
+        rate = summary["rates"][0] if summary["rates"] else hdf5.CODE_RATE_HZ
+        return {"rate_hz": rate, "target_hz": None, "length": max(summary["longest"], 1)}
+    return {"rate_hz": hdf5.CODE_RATE_HZ, "target_hz": hdf5.CODE_RATE_HZ, "length": hdf5.CODE_LENGTH}
+
+
+def _tracings_attrs(geometry: dict) -> dict:
+    return {"convention": "CODE" if geometry["target_hz"] else "native", "rows_align_with": CONSENSUS_CSV}
+
+
+def _fill(writer: hdf5.TracingsWriter, rows: Iterable, geometry: dict, tick: Callable[[], None]) -> None:
+    """Every row of the file from (dataset, exam id, waveform key, rate, gain), a chunk at a time."""
+    exam_ids: list[bytes] = []
+    datasets: list[bytes] = []
+    chunk: list[np.ndarray] = []
+    target, length = geometry["target_hz"], geometry["length"]
+    for dataset, external_id, key, exam_rate, gain in rows:
+        samples = waveform_load(key)
+        chunk.append(
+            hdf5.code_tracing(samples, gain_uv=gain, rate_hz=exam_rate, target_hz=target, length=length)
+        )
+        exam_ids.append(external_id.encode())
+        datasets.append(dataset.encode())
+        if len(chunk) == WAVEFORM_CHUNK:
+            writer.write(np.stack(chunk))
+            chunk = []
+            tick()
+    if chunk:
+        writer.write(np.stack(chunk))
+    if writer.row != writer.n_rows:
+        raise RuntimeError(f"tracings: {writer.row} rows written for {writer.n_rows} exams")
+    writer.write_ids("exam_id", exam_ids)
+    writer.write_ids("dataset", datasets)
+
+
+def _facts(geometry: dict, n_rows: int) -> dict:
+    length = geometry["length"]
+    return {
+        "sampling_rate_hz": geometry["rate_hz"],
+        "length": length,
+        "shape": [n_rows, length, hdf5.N_LEADS],
+    }
+
+
 def write_tracings(
     plan: ExportPlan, path: Path, n_rows: int, options: ExportOptions, summary: dict, tick: Callable[[], None]
 ) -> dict:
-    if options.native_rate:
-        rate = summary["rates"][0] if summary["rates"] else hdf5.CODE_RATE_HZ
-        target, length = None, max(summary["longest"], 1)
-    else:
-        rate, target, length = hdf5.CODE_RATE_HZ, hdf5.CODE_RATE_HZ, hdf5.CODE_LENGTH
-    exam_ids: list[bytes] = []
-    datasets: list[bytes] = []
-    attrs = {"convention": "CODE" if target else "native", "rows_align_with": CONSENSUS_CSV}
-    with hdf5.TracingsWriter(path, n_rows=n_rows, length=length, rate_hz=rate, attrs=attrs) as writer:
-        chunk: list[np.ndarray] = []
-        for dataset, external_id, key, exam_rate, _, gain in exam_waveform_rows(plan.batch_ids):
-            samples = waveform_load(key)
-            chunk.append(
-                hdf5.code_tracing(samples, gain_uv=gain, rate_hz=exam_rate, target_hz=target, length=length)
-            )
-            exam_ids.append(external_id.encode())
-            datasets.append(dataset.encode())
-            if len(chunk) == WAVEFORM_CHUNK:
-                writer.write(np.stack(chunk))
-                chunk = []
-                tick()
-        if chunk:
-            writer.write(np.stack(chunk))
-        if writer.row != n_rows:
-            raise RuntimeError(f"tracings: {writer.row} rows written for {n_rows} exams")
-        writer.write_ids("exam_id", exam_ids)
-        writer.write_ids("dataset", datasets)
-    return {"sampling_rate_hz": rate, "length": length, "shape": [n_rows, length, hdf5.N_LEADS]}
+    geometry = tracing_geometry(options, summary)
+    rows = ((d, e, key, rate, gain) for d, e, key, rate, _, gain in exam_waveform_rows(plan.batch_ids))
+    with hdf5.TracingsWriter(
+        path,
+        n_rows=n_rows,
+        length=geometry["length"],
+        rate_hz=geometry["rate_hz"],
+        attrs=_tracings_attrs(geometry),
+    ) as writer:
+        _fill(writer, rows, geometry, tick)
+    return _facts(geometry, n_rows)
+
+
+def write_shard_plans(
+    plan: ExportPlan, out_dir: Path, n_rows: int, options: ExportOptions, summary: dict, per_shard: int
+) -> dict:
+    """Instead of the tracings: the index (every row's shard file and row in it) and each shard's plan,
+    read in the labels' snapshot so that the shards, written later by other tasks, hold exactly the
+    exams of consensus.csv. Returns the card's tracings facts, the shards listed."""
+    geometry = tracing_geometry(options, summary)
+    layout = shards.shard_split(n_rows, per_shard)
+    (out_dir / shards.PLAN_FOLDER).mkdir(exist_ok=True)
+    rows = exam_waveform_rows(plan.batch_ids)
+    written = 0
+    with open(out_dir / shards.INDEX, "w", newline="", encoding="utf-8") as index:
+        write = csv_writer(index).writerow
+        write(shards.INDEX_COLUMNS)
+        for shard in layout:
+            with open(out_dir / shard.plan_name, "w", encoding="utf-8", newline="\n") as handle:
+                handle.write(shards.plan_header(shard, len(layout), geometry))
+                # range first: zip stops on it without taking the next shard's first row from rows.
+                taken = zip(range(shard.rows), rows, strict=False)
+                for offset, (dataset, external_id, key, rate, _, gain) in taken:
+                    handle.write(shards.plan_line(dataset, external_id, key, rate, gain))
+                    write([shard.first_row + offset, dataset, external_id, shard.name, offset])
+                    written += 1
+    if written != n_rows or next(rows, None) is not None:
+        raise RuntimeError(f"tracings: the index holds {written} rows for {n_rows} exams")
+    listed = [{"name": s.name, "first_row": s.first_row, "rows": s.rows} for s in layout]
+    return {**_facts(geometry, n_rows), "index": shards.INDEX, "shards": listed}
+
+
+def write_tracings_shard(plan_text: str, path: Path, tick: Callable[[], None]) -> int:
+    """One shard's file from its plan alone (no database): its rows, in the plan's order. Returns them."""
+    header, rows = shards.plan_read(plan_text)
+    attrs = {
+        **_tracings_attrs(header),
+        "first_row": header["first_row"],
+        "shard": header["shard"],
+        "shards": header["shards"],
+    }
+    with hdf5.TracingsWriter(
+        path, n_rows=header["rows"], length=header["length"], rate_hz=header["rate_hz"], attrs=attrs
+    ) as writer:
+        _fill(writer, rows, header, tick)
+    return header["rows"]

@@ -13,6 +13,11 @@
     var bar = document.getElementById("release-bar");
     bar.max = Math.max(data.total, 1);
     bar.value = data.done;
+    if (data.shards_total) {
+      document.getElementById("release-shards-done").textContent = data.shards_done;
+      document.getElementById("release-shards-total").textContent = data.shards_total;
+      document.getElementById("release-shards").hidden = false;
+    }
     if (data.finished) { window.location.reload(); }
     return data.finished;
   }
