@@ -962,14 +962,15 @@ def main() -> None:
         f"{args.runs} runs each"
     )
     memory = [("start", rss_mb())]
-    reuse = args.keep and seeded_size() >= args.exams and ReviewBatch.objects.exists()
-    if reuse:
+    seeded = args.keep and seeded_size() >= args.exams
+    if seeded and ReviewBatch.objects.exists():
         world = world_from_database()
         batch = ReviewBatch.objects.order_by("pk").first()
         batch_id, create_s = batch.pk, float("nan")
         print(f"reusing the seeded database: batch {batch_id}")
     else:
-        world = seed(args.exams)
+        # A run stopped after seeding (the longest part at CODE-II size) goes on from the batch.
+        world = world_from_database() if seeded else seed(args.exams)
         memory.append(("seeded", rss_mb()))
         batch_id, create_s, queries, watch = create_batch(logged_in(world.coordinator), world, batch_exams)
         print(
