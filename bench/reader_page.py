@@ -8,11 +8,17 @@ serves the floor pages from a second tiny server. Then, median of --runs runs:
   (b) navigation -> all 13 traces drawn, warm and empty cache, vs a minimal page drawing the same
       samples with the same Plotly basic bundle and nothing else (goal <= 1.5x each);
   (c) submit-and-next -> next exam drawn vs half of (b)'s warm page load (goal <= 1.0x of that half);
-  and, for information, (b) against a bare canvas page drawing the same samples.
+  and, for information, (b) against a bare canvas page drawing the same samples, and (d) the time from
+  choosing "Earlier ECGs: stacked" to the earlier ECG drawn.
+
+By default the page is measured as a reader sees it fully equipped: a batch in "shown" suggestion mode whose
+exams carry the measurement provider's suggestion (so the median beat panel with its fiducial marks is
+drawn), designed with serial comparison, each exam's patient having one earlier exam (offered, fetched only
+when opened). --plain measures a hidden-mode batch without serial comparison instead.
 
 Prints figures and ratios; asserts nothing.
 
-    .venv/bin/python bench/reader_page.py [--runs 7]
+    .venv/bin/python bench/reader_page.py [--runs 7] [--plain]
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ import sys
 import tempfile
 import threading
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -105,7 +112,21 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def prepare(n_exams: int):
+def _equip(exams, earlier) -> None:
+    """The full configuration: each exam's suggestion, with the measurements that draw the median beat
+    panel, and one earlier exam of its patient."""
+    from annotations.lib.providers.measurements.provider import MeasurementProvider
+    from annotations.services.suggestions import suggestion_compute
+
+    provider = MeasurementProvider()
+    for exam in exams:
+        suggestion = suggestion_compute(exam.pk, provider)
+        if suggestion is None or not suggestion.measurements:
+            raise RuntimeError(f"no measurements for exam {exam.pk}: the median panel would not show")
+    assert len(earlier) == len(exams)
+
+
+def prepare(n_exams: int, full: bool = True):
     """Users, the default taxonomy, synthetic exams and a batch read by one reader, all new each run."""
     _django.setup("ecgreview_bench_reader")
     from django.contrib.auth import get_user_model
@@ -133,7 +154,7 @@ def prepare(n_exams: int):
     taxonomy = taxonomy_load(taxonomy_read_file(DEFAULT_TAXONOMY_FILE), make_default=True).taxonomy
     dataset = dataset_get_or_create(name="bench-reader")
     stamp = time.strftime("%Y%m%d%H%M%S")
-    exams = []
+    exams, earlier = [], []
     for i in range(n_exams):
         signals, _ = synthetic_ecg(heart_rate_bpm=60 + i % 40, rr_jitter=0.03, noise_uv=15, seed=i)
         exams.append(
@@ -146,9 +167,31 @@ def prepare(n_exams: int):
                     lead_names=list(STANDARD_LEADS),
                     age=40 + i,
                     sex="F",
+                    patient_pseudo_id=f"{stamp}-patient-{i}",
+                    acquired_at=datetime(2024, 5, 1, 10, tzinfo=UTC),
                 ),
             )
         )
+        if not full:
+            continue
+        before, _ = synthetic_ecg(heart_rate_bpm=55 + i % 30, rr_jitter=0.03, noise_uv=15, seed=1000 + i)
+        earlier.append(
+            exam_create(
+                dataset=dataset,
+                data=ExamInput(
+                    external_id=f"{stamp}-{i}-earlier",
+                    signals_mv=before,
+                    sampling_rate=500.0,
+                    lead_names=list(STANDARD_LEADS),
+                    age=38 + i,
+                    sex="F",
+                    patient_pseudo_id=f"{stamp}-patient-{i}",
+                    acquired_at=datetime(2022, 3, 1, 10, tzinfo=UTC),
+                ),
+            )
+        )
+    if full:
+        _equip(exams, earlier)
     batch = batch_create(
         name=f"bench {stamp}",
         taxonomy=taxonomy,
@@ -157,6 +200,8 @@ def prepare(n_exams: int):
         readers_per_exam=1,
         actor=coordinator,
         seed=1,
+        suggestion_mode="shown" if full else "hidden",
+        serial_comparison=full,
     )
     return list(Assignment.objects.filter(batch=batch).select_related("exam").order_by("position"))
 
@@ -237,9 +282,12 @@ def median(values: list[float]) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=7)
+    parser.add_argument(
+        "--plain", action="store_true", help="hidden suggestions, no median panel, no serial comparison"
+    )
     args = parser.parse_args()
     runs = max(7, args.runs)
-    assignments = prepare(n_exams=runs + 3)  # every switch submits one read
+    assignments = prepare(n_exams=runs + 3, full=not args.plain)  # every switch submits one read
     first = assignments[0]
     port = free_port()
     app = start_app(port)
@@ -262,6 +310,7 @@ def main() -> None:
             "canvas_cold",
             "canvas_warm",
             "switch",
+            "earlier",
         )
     }
     try:
@@ -279,8 +328,24 @@ def main() -> None:
                         sizes.append(r.sizes()["responseBodySize"]) if "/waveform/" in r.url else None
                     ),
                 )
+                earlier_fetched: list[str] = []
+                page.on(
+                    "request",
+                    lambda r, seen=earlier_fetched: seen.append(r.url) if "/priors/" in r.url else None,
+                )
                 cold = reader_load(page, reader_url, first.pk)
                 warm = reader_load(page, reader_url, first.pk)
+                if not args.plain:
+                    assert page.locator("#median-panel polyline").count() == 12, "no median beat panel"
+                    assert page.locator("#priors-control").is_visible(), "no earlier ECG offered"
+                    page.wait_for_load_state("networkidle")
+                    offered = list(earlier_fetched)  # the earlier ECG is not fetched before it is opened
+                    started = page.evaluate("() => performance.now()")
+                    page.select_option("#priors-view", "stacked")
+                    page.wait_for_selector("#ecg-prior[data-drawn]", timeout=30000)
+                    if run > 0:
+                        figures["earlier"].append(page.evaluate("() => performance.now()") - started)
+                    assert not offered, f"fetched before the earlier ECG was opened: {offered}"
                 context.close()
                 floor_context = browser.new_context(viewport=VIEWPORT)
                 floor_page = floor_context.new_page()
@@ -323,8 +388,11 @@ def main() -> None:
         floor_server.shutdown()
         shutil.rmtree(floor_dir, ignore_errors=True)
 
-    m = {key: median(values) for key, values in figures.items()}
-    print(f"reader page benchmark: median of {runs} runs, headless Chromium, one 12 x 5000 exam")
+    m = {key: median(values) for key, values in figures.items() if values}
+    setup = (
+        "hidden suggestions" if args.plain else "shown suggestion + median beat panel, serial comparison on"
+    )
+    print(f"reader page benchmark: median of {runs} runs, headless Chromium, one 12 x 5000 exam; {setup}")
     print(
         f"(a) waveform on the wire   {m['wire']:>9,.0f} B   floor gzip int16 {floor_bytes:>9,} B"
         f"   ratio {m['wire'] / floor_bytes:.2f}x (goal <= 1.10x)"
@@ -342,6 +410,10 @@ def main() -> None:
         f"(c) submit-and-next -> drawn {m['switch']:>6.0f} ms   half the warm page load {half:>6.0f} ms"
         f"   ratio {m['switch'] / half:.2f}x (goal <= 1.00x)"
     )
+    if figures["earlier"]:
+        print(
+            f"(d) 'Earlier ECGs: stacked' -> drawn {m['earlier']:>6.0f} ms (fetched on opening, not before)"
+        )
     print(
         "samples (ms): "
         + "; ".join(f"{k}={[round(v) for v in vals]}" for k, vals in figures.items() if k != "wire")
