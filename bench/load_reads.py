@@ -78,6 +78,19 @@ def stored_check(batch, acknowledged: list[int]) -> str:
     )
 
 
+def submit_load(
+    port: int, credentials: list, batch_id: int, seconds: float, max_reads: int
+) -> _load.LoadResult:
+    """Every reader submitting reads ("submit and next") at once, for `seconds` or `max_reads` each."""
+    deadline = time.monotonic() + seconds
+    return _load.run_clients(
+        [
+            lambda log, c=c: _load.submit_reads(_load.HttpClient(port, c), batch_id, deadline, max_reads, log)
+            for c in credentials
+        ]
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clients", type=int, default=50)
@@ -136,15 +149,7 @@ def main() -> None:
         floor = bare(args.seconds)
         minimal(WARM_UP_S)  # the sessions and the minimal write's statements are warm too
         write = minimal(args.seconds)
-        deadline = time.monotonic() + args.seconds
-        reads = _load.run_clients(
-            [
-                lambda log, c=c: _load.submit_reads(
-                    _load.HttpClient(server.port, c), batch.pk, deadline, args.max_reads, log
-                )
-                for c in credentials
-            ]
-        )
+        reads = submit_load(server.port, credentials, batch.pk, args.seconds, args.max_reads)
         server_errors = server.log_tail(2000) if reads.statuses.keys() - {200} else ""
     setup = f"gunicorn {args.workers} x {args.worker_class}"
     setup += f" ({args.threads} threads)" if args.threads > 1 else ""
