@@ -225,12 +225,15 @@ def start_app(port: int) -> subprocess.Popen:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    for _ in range(100):
+    for _ in range(600):  # a minute: at a load of 9 on the shared 2-core machine it took 12 s to listen
+        if server.poll() is not None:
+            raise RuntimeError(f"the app exited with {server.returncode} before listening")
         try:
             socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
             return server
         except OSError:
             time.sleep(0.1)
+    server.terminate()
     raise RuntimeError("the app did not start")
 
 
