@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import path
 from drf_spectacular.utils import extend_schema
-from rest_framework import serializers
+from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -12,6 +12,7 @@ from annotations.api.permissions import IsCoordinator
 from annotations.selectors.batches.access import batch_for_coordinator
 from annotations.selectors.suggestions.evidence import batch_evidence
 from annotations.selectors.suggestions.summary import batch_suggestion_progress
+from annotations.services.suggestions import exam_occlusion_request
 
 
 class SuggestionFailureSerializer(serializers.Serializer):
@@ -102,6 +103,23 @@ class BatchEvidenceView(APIView):
         return Response(batch_evidence(batch_for_coordinator(request.user, pk)))
 
 
+class OcclusionQueuedSerializer(serializers.Serializer):
+    queued = serializers.ListField(child=serializers.IntegerField(), help_text="Suggestions being explained.")
+
+
+class ExamOcclusionView(APIView):
+    """Occlusion sensitivity of the exam's suggestions, computed on the models queue (at most 40 model
+    calls per suggestion); the bands appear on the exam page when done. 409 when no configured model
+    can do it."""
+
+    permission_classes = [IsCoordinator]
+
+    @extend_schema(request=None, responses={202: OcclusionQueuedSerializer})
+    def post(self, request, exam_id: int):
+        queued = exam_occlusion_request(actor=request.user, exam_id=exam_id)
+        return Response({"queued": queued}, status=status.HTTP_202_ACCEPTED)
+
+
 urlpatterns = [
     path(
         "v1/batches/<int:pk>/suggestions/",
@@ -109,4 +127,5 @@ urlpatterns = [
         name="api-batch-suggestions",
     ),
     path("v1/batches/<int:pk>/evidence/", BatchEvidenceView.as_view(), name="api-batch-evidence"),
+    path("v1/exams/<int:exam_id>/occlusion/", ExamOcclusionView.as_view(), name="api-exam-occlusion"),
 ]

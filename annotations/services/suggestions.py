@@ -321,19 +321,32 @@ def occlusion_provider(suggestion: Suggestion) -> Provider | None:
     return provider if callable(getattr(provider, "occlusion", None)) and provider.codes else None
 
 
-def suggestion_occlusion_request(*, actor, suggestion_id: int) -> Suggestion:
-    """A coordinator asks for occlusion bands of one suggestion; the models queue computes them."""
+def exam_occlusion_request(*, actor, exam_id: int) -> list[int]:
+    """A coordinator asks for occlusion bands of an exam: one models-queue task per suggestion (the
+    newest OK one of each configured provider that offers occlusion). Returns the suggestions queued."""
     if not has_role(actor, Role.COORDINATOR):
         raise Forbidden("only coordinators request occlusion sensitivity")
-    suggestion = Suggestion.objects.filter(pk=suggestion_id, status=Suggestion.Status.OK).first()
-    if suggestion is None:
-        raise NotFound("no such suggestion")
-    if occlusion_provider(suggestion) is None:
-        raise Conflict("this suggestion's model is not configured here, or does not score classes")
+    exam = Exam.objects.filter(pk=exam_id).first()
+    if exam is None:
+        raise NotFound("no such exam")
+    queued = []
+    for name in suggestion_providers():
+        newest = (
+            Suggestion.objects.filter(exam=exam, provider=name, status=Suggestion.Status.OK)
+            .order_by("-computed_at", "-id")
+            .first()
+        )
+        if newest is not None and occlusion_provider(newest) is not None:
+            queued.append(newest.pk)
+    if not queued:
+        raise Conflict("no model configured here can explain this exam's suggestions by occlusion")
     with transaction.atomic():
-        audit_record(actor=actor, action="suggestion.occlusion_requested", target=suggestion)
-        task_enqueue_on_commit("annotations.tasks.suggestions_occlusion", suggestion.pk)
-    return suggestion
+        audit_record(
+            actor=actor, action="suggestion.occlusion_requested", target=exam, after={"suggestions": queued}
+        )
+        for suggestion_id in queued:
+            task_enqueue_on_commit("annotations.tasks.suggestions_occlusion", suggestion_id)
+    return queued
 
 
 def suggestion_occlusion_compute(suggestion_id: int, provider: Provider | None = None) -> int:

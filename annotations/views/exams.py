@@ -20,6 +20,7 @@ from annotations.selectors.exams.browse import (
     exams_same_waveform,
 )
 from annotations.selectors.exams.listing import ExamFilters, ExamPage, exam_filters_from, exam_page
+from annotations.selectors.suggestions.explanations import exam_relevance_summary
 from annotations.views.access import api_login_required, role_required
 from annotations.views.reading import waveform_response
 
@@ -89,6 +90,7 @@ def exam_detail(request, exam_id: int):
             "same_waveform": exams_same_waveform(request.user, exam),
             "reference_labels": exam_reference_labels(request.user, exam),
             "model_outputs": exam_model_outputs(request.user, exam),
+            "explanations": exam_relevance_summary(request.user, exam),
             "waveform_url": reverse("api-exam-waveform", args=[exam.pk]),
             # The view preferences are the readers' and adjudicators' (api/reading.ReadsEcgs); a
             # coordinator without either role gets the standard view and saves nothing.
