@@ -80,12 +80,16 @@
       v.sheet = paperFor(view.speed, view.gain);
       var look = { scale: Plot.scaleFor(gd, paperFor(25, 10), v.widthShare), leadNames: view.leadNames };
       v.scale = look.scale;
-      return Plot.draw(gd, v.sheet, v.leadsShown, v.exam.lead_names, Plot.caliperShapes(v.sheet, v.caliper),
+      return Plot.draw(gd, v.sheet, v.leadsShown, v.exam.lead_names, overlay(),
         opts.config, look).then(function () {
         fitLayer();
         if (opts.onDrawn) opts.onDrawn(performance.now() - started);
       });
     };
+    // Calipers, and what the page lays over the strips (opts.extraShapes: the reader's relevance band).
+    function overlay() {
+      return Plot.caliperShapes(v.sheet, v.caliper).concat(opts.extraShapes ? opts.extraShapes(v.sheet) : []);
+    }
     // The caliper layer covers the whole figure, also the part scrolled out of view.
     function fitLayer() {
       var layer = $("caliper-layer");
@@ -129,7 +133,7 @@
     }
     function showCaliper() {
       var out = $("caliper-readout"), c = v.caliper;
-      if (v.sheet) Plot.setShapes(gd, v.sheet, Plot.caliperShapes(v.sheet, c));
+      if (v.sheet) Plot.setShapes(gd, v.sheet, overlay());
       if (c.points.length < 2) {
         out.textContent = c.on ? t("caliper_hint") : "";
         delete out.dataset.intervalMs;

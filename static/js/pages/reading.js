@@ -19,7 +19,7 @@
   }
 
   var viewer = window.EcgViewer.create({ gd: gd, $: $, t: t, preferencesUrl: rootEl.dataset.preferencesUrl, csrf: CSRF,
-    onDrawn: drawn });
+    onDrawn: drawn, extraShapes: function (sheet) { return window.EcgRelevance.shapes(sheet, state.band); } });
   var state = {
     viewer: viewer, // the exam on screen, the view (layout, speed, gain...), the sheet and the calipers
     ctx: null, // the open assignment's context from the API (assignment, exam, taxonomy, suggestion, annotation)
@@ -395,6 +395,7 @@
     renderSelection();
     renderContext();
     renderSuggestion();
+    loadExplanations(context);
     // Two-stage: the panel arrives with the revision's context; the strips redraw to the narrower width.
     if (renderMedian(context) && gd.dataset.drawn) viewer.draw();
     renderReadState();
@@ -466,6 +467,40 @@
       p.textContent = t("your_blind_read", { codes: blind.labels.map(function (l) { return l.code; }).join(", ") || "–" });
       box.appendChild(p);
     }
+  }
+  /* --- Model explanations: scalar outputs, and relevance bands under the strips. The server sends
+   * each only as the batch's suggestion mode allows (bands only once this read is submitted); the page
+   * draws whatever came, and nothing in hidden batches, where it does not even ask. */
+  function loadExplanations(context) {
+    state.explanations = null;
+    renderExplanations();
+    if (context.assignment.suggestion_mode === "hidden") return;
+    var id = context.assignment.id;
+    api(id + "/explanations/").then(function (r) {
+      if (r.status !== 200 || !state.ctx || state.ctx.assignment.id !== id) return;
+      state.explanations = r.data;
+      renderExplanations();
+    });
+  }
+  function renderExplanations() {
+    var found = state.explanations || {}, list = $("model-scalars"), select = $("relevance-class");
+    var number = window.EcgViewer.number;
+    list.textContent = "";
+    (found.scalars || []).forEach(function (s) {
+      var li = document.createElement("li");
+      li.textContent = t(s.sd == null ? "scalar" : "scalar_sd", { name: s.name, provider: s.provider, unit: s.unit,
+        value: s.value == null ? "–" : number(s.value, 1), sd: s.sd == null ? "" : number(s.sd, 1) });
+      list.appendChild(li);
+    });
+    list.hidden = !list.children.length;
+    var bands = found.bands || [];
+    select.textContent = "";
+    bands.forEach(function (b, i) {
+      select.add(new Option(t("band_option", { code: b.code, name: b.name, method: t("method_" + b.method) }), String(i)));
+    });
+    $("relevance").hidden = !bands.length;
+    state.band = bands[0] || null;
+    viewer.showCaliper(); // lays the band (or none) over the strips with the calipers
   }
   /* The median beat and measurements beside the strips (static/js/ecg/median.js), when the server sent
    * them; true when the panel appeared or went, which changes the width the strips are drawn at. */
@@ -607,6 +642,11 @@
     on("skip-cancel", "click", function () { $("skip-dialog").close(); });
     on("priors-view", "change", function () { showPriors(this.value); });
     on("prior-choice", "change", function () { state.prior.n = Number(this.value); drawPrior(); });
+    on("relevance-class", "change", function () {
+      state.band = ((state.explanations || {}).bands || [])[Number(this.value)] || null;
+      viewer.showCaliper();
+      this.blur();
+    });
   }
   function wireWindow() {
     document.addEventListener("keydown", onKey);
