@@ -15,7 +15,9 @@ from __future__ import annotations
 import itertools
 import math
 import random
+from collections import Counter
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 
@@ -38,8 +40,9 @@ class DesignRequest:
     excluded: dict[int, set[int]] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
-class Slot:
+class Slot(NamedTuple):
+    """One read in one reader's queue (a tuple: a 100,000-exam batch makes 300,000 of them)."""
+
     reader_id: int
     exam_id: int
     read_round: int
@@ -101,17 +104,20 @@ def _validate(request: DesignRequest) -> None:
         raise DesignError(f"gold exams not in the batch: {sorted(unknown_gold)}")
 
 
-def _choose_readers(load, pairs, index, k, rng, barred=frozenset()):
+def _choose_readers(load, pairs, index, k, rng, candidates):
     """k readers of lowest load; among equal loads, those sharing the fewest exams with the chosen.
-    Readers in `barred` are never chosen; fewer than k come back when too few are left."""
+    `candidates` (shuffled here, so ties fall at random) holds the readers allowed for this exam; fewer
+    than k come back when too few are left."""
     chosen: list[int] = []
-    candidates = list(load)
     rng.shuffle(candidates)
-    candidates = [r for r in candidates if r not in barred]
     for _ in range(min(k, len(candidates))):
         lowest = min(load[r] for r in candidates)
         tied = [r for r in candidates if load[r] == lowest]
-        best = min(tied, key=lambda r: sum(pairs[index[r], index[c]] for c in chosen))
+        if len(tied) > 1 and chosen:
+            rows = [pairs[index[c]] for c in chosen]
+            best = min(tied, key=lambda r: sum(row[index[r]] for row in rows))
+        else:
+            best = tied[0]
         chosen.append(best)
         candidates.remove(best)
     return chosen
@@ -128,17 +134,21 @@ def _barred_by_exam(excluded: dict[int, set[int]]) -> dict[int, set[int]]:
 def _spread(exam_ids, reader_ids, k, rng, existing_loads=None, excluded=None):
     index = {reader: i for i, reader in enumerate(reader_ids)}
     load = {reader: (existing_loads or {}).get(reader, 0) for reader in reader_ids}
-    pairs = np.zeros((len(reader_ids), len(reader_ids)), dtype=np.int64)
+    # Lists, not a numpy array: this loop reads single cells, where numpy's per-element cost is ~5x a
+    # list's (a 100,000-exam batch is 300,000 choices).
+    pairs = [[0] * len(reader_ids) for _ in reader_ids]
     plan: dict[int, list[int]] = {reader: [] for reader in reader_ids}
     barred = _barred_by_exam(excluded or {})
     for exam_id in exam_ids:
-        chosen = _choose_readers(load, pairs, index, k, rng, barred.get(exam_id, frozenset()))
+        kept_away = barred.get(exam_id)
+        candidates = [r for r in load if r not in kept_away] if kept_away else list(load)
+        chosen = _choose_readers(load, pairs, index, k, rng, candidates)
         for reader in chosen:
             load[reader] += 1
             plan[reader].append(exam_id)
         for a, b in itertools.combinations(chosen, 2):
-            pairs[index[a], index[b]] += 1
-            pairs[index[b], index[a]] += 1
+            pairs[index[a]][index[b]] += 1
+            pairs[index[b]][index[a]] += 1
     return plan
 
 
@@ -148,15 +158,28 @@ def _queue(
     """A shuffled queue of (exam, round) with n retests, each at least `gap` after its first read.
 
     Retests are drawn only from exams whose first read leaves room for the gap, so a short queue gets
-    fewer retests rather than ones that come back too soon to test memory-free re-reading.
+    fewer retests rather than ones that come back too soon to test memory-free re-reading. Each retest
+    goes right after a first read drawn at random from those `gap` or more places after its own, several
+    after the same one in random order: one pass, where inserting into the list was quadratic (minutes
+    for a 100,000-exam batch).
     """
     order = [(exam, 1) for exam in first_reads]
     rng.shuffle(order)
+    if n_retests <= 0:
+        return order
+    place = {exam: i for i, (exam, _) in enumerate(order)}
     eligible = [exam for exam, _ in order[: max(0, len(order) - gap - 1)] if exam in retestable]
+    after: dict[int, list[tuple[int, int]]] = {}
     for exam in rng.sample(eligible, min(n_retests, len(eligible))):
-        earliest = order.index((exam, 1)) + 1 + gap
-        order.insert(rng.randint(earliest, len(order)), (exam, 2))
-    return order
+        after.setdefault(rng.randint(place[exam] + gap, len(order) - 1), []).append((exam, 2))
+    queue: list[tuple[int, int]] = []
+    for i, item in enumerate(order):
+        queue.append(item)
+        retests = after.get(i)
+        if retests:
+            rng.shuffle(retests)
+            queue.extend(retests)
+    return queue
 
 
 def design_batch(request: DesignRequest) -> Design:
@@ -193,7 +216,6 @@ def design_batch(request: DesignRequest) -> Design:
             "their first read: the queues are too short for that gap"
         )
     return design
-    return _summarise(request, slots, readers)
 
 
 def _short_of_readers(request: DesignRequest, slots: list[Slot]) -> list[int]:
@@ -220,9 +242,8 @@ def _summarise(request: DesignRequest, slots: list[Slot], readers: list[int]) ->
         for a, b in itertools.combinations(exam_readers, 2):
             overlap[index[a], index[b]] += 1
             overlap[index[b], index[a]] += 1
-    np.fill_diagonal(
-        overlap, [sum(1 for s in slots if s.reader_id == r and s.read_round == 1) for r in readers]
-    )
+    first_reads = Counter(s.reader_id for s in slots if s.read_round == 1)
+    np.fill_diagonal(overlap, [first_reads[r] for r in readers])
     loads = {reader: int(overlap[index[reader], index[reader]]) for reader in readers}
     design = Design(slots=slots, reader_ids=readers, pair_overlap=overlap, loads=loads, problems=[])
     if request.min_pair_overlap and design.min_pair_overlap < request.min_pair_overlap:
