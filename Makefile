@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint bench venv migrate clean-var
+.PHONY: run test lint bench bench-peer venv migrate clean-var
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 12) else 1)' || { \
@@ -36,10 +36,14 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
+# Our own benchmarks; peer_* compare with another product, which they install first: bench-peer runs them.
 bench: $(STAMP)
 	@set -e; for script in bench/*.py; do \
-	  case "$$script" in */_*) continue;; esac; \
+	  case "$$script" in */_*|*/peer_*) continue;; esac; \
 	  echo "== $$script"; $(PY) $$script; done
+
+bench-peer: $(STAMP)
+	@set -e; for script in bench/peer_*.py; do echo "== $$script"; $(PY) $$script; done
 
 clean-var:
 	rm -rf var
