@@ -4,6 +4,7 @@ byte-reproducible whatever order the shards are written in, resumable after a wo
 import csv
 import io
 import math
+import os
 import subprocess
 import zipfile
 from datetime import timedelta
@@ -213,3 +214,18 @@ def test_shard_tasks_go_to_the_releases_queue_which_a_compose_worker_consumes():
     compose = yaml.safe_load((django_settings.BASE_DIR / "docker-compose.yml").read_text())
     commands = [service.get("command") or [] for service in compose["services"].values()]
     assert any("--queues" in c and c[c.index("--queues") + 1] == "releases" for c in commands)
+
+
+def test_a_shard_saved_but_not_recorded_before_its_worker_died_is_recorded_on_the_rerun(
+    seven, diego, shard_of_three
+):
+    release = build_serially(release_create(actor=diego, batches=[seven]).pk)
+    expected = checksums(release)
+    shard = release_storage().path(f"{release.pk}/tracings-001.hdf5")
+    saved_at = os.stat(shard).st_mtime_ns
+    Release.objects.filter(pk=release.pk).update(status=Release.Status.QUEUED, files=[])
+    release_build(release.pk)  # the plans again: the stored shard stays, unrecorded
+    for index in (0, 1, 2):
+        release_shard_build(release.pk, index)
+    assert os.stat(shard).st_mtime_ns == saved_at  # the same bytes were there: not written again
+    assert checksums(release_shards_finish(release.pk)) == expected

@@ -148,7 +148,8 @@ def release_file_save(release: Release, path: Path, name: str) -> None:
         storage.delete(key)
     with open(path, "rb") as handle:
         saved = storage.save(key, File(handle, name=Path(name).name))
-    if saved != key:
+    if saved != key:  # another writer of the same key came first: leave no stray copy behind
+        storage.delete(saved)
         raise RuntimeError(f"release storage saved {key!r} as {saved!r}")
 
 

@@ -60,6 +60,18 @@ def _stored_sha256(release: Release, name: str) -> str:
     return digest.hexdigest()
 
 
+def _shard_store(release: Release, path: Path, name: str, sha: str) -> None:
+    """The shard into the storage, unless the same bytes are there already (a twin of this task wrote
+    them); a twin saving at the same moment is fine as long as what ends up stored is these bytes."""
+    if _stored_sha256(release, name) == sha:
+        return
+    try:
+        release_file_save(release, path, name)
+    except RuntimeError:
+        if _stored_sha256(release, name) != sha:
+            raise
+
+
 def _shard_write(release: Release, name: str) -> dict:
     """The shard's file from its plan, into the storage; its entry for the release's files."""
     plan = _read(release, plan_name(name))
@@ -67,9 +79,7 @@ def _shard_write(release: Release, name: str) -> dict:
         path = Path(folder) / name
         rows = write_tracings_shard(plan.decode("utf-8"), path, lambda: None)
         sha = file_sha256(path)
-        # The same bytes already stored (a twin of this task finished): nothing to replace.
-        if _stored_sha256(release, name) != sha:
-            release_file_save(release, path, name)
+        _shard_store(release, path, name, sha)
         return {
             "name": name,
             "bytes": path.stat().st_size,
