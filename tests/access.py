@@ -8,6 +8,7 @@ and one labelled study built through the real services, whose ids each persona f
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 
 from django.contrib.auth.models import AnonymousUser
 from django.urls import resolve
@@ -17,7 +18,7 @@ from annotations.roles import Role, user_roles
 from annotations.selectors.adjudication import adjudication_queue
 from annotations.services.releases.builds import release_build, release_create
 from tests.exporting import labelled_study
-from tests.factories import UserFactory
+from tests.factories import UserFactory, make_exam
 from tests.urlwalk import Route
 
 PERSONAS = ["anonymous", "ana", "bruno", "carla", "diego", "eve"]
@@ -80,6 +81,7 @@ _BY_NAME = {
     "exam_id": "exam",
     "user_id": "user",
     "name": "file",
+    "n": "prior",
 }
 _BY_COLLECTION = {
     "assignments": "assignment",
@@ -149,6 +151,18 @@ def _admin_values(route: Route) -> dict[str, object]:
     return {param: values[param] for param in route.params}
 
 
+def _serial_history(study) -> int:
+    """Serial comparison on, and one earlier exam of E005's patient: the priors routes have a real prior
+    (number 1) for the reader who holds E005."""
+    exam = study.exams["E005"]
+    exam.patient_pseudo_id, exam.acquired_at = "P-E005", datetime(2024, 5, 1, 9, 0, tzinfo=UTC)
+    exam.save(update_fields=["patient_pseudo_id", "acquired_at"])
+    make_exam(exam.dataset, patient_pseudo_id="P-E005", acquired_at=exam.acquired_at - timedelta(days=365))
+    study.batch.design = {**study.batch.design, "serial_comparison": True}
+    study.batch.save(update_fields=["design"])
+    return 1
+
+
 def build_study(tnmg) -> Study:
     users = {
         "ana": UserFactory(username="ana", roles=[Role.READER]),
@@ -169,7 +183,13 @@ def build_study(tnmg) -> Study:
     case = adjudication_queue(users["carla"])[0]
     # The account the People page's routes act on: nobody's persona, so deactivating it spoils nothing.
     target = UserFactory(username="fabio", roles=[Role.READER])
-    common = {"taxonomy": tnmg.pk, "file": "consensus.csv", "batch": study.batch.pk, "user": target.pk}
+    common = {
+        "taxonomy": tnmg.pk,
+        "file": "consensus.csv",
+        "batch": study.batch.pk,
+        "user": target.pk,
+        "prior": _serial_history(study),
+    }
 
     def unread(reader) -> int:
         # E005: nobody has read it yet, so it is still open for drafts, submits and skips.
