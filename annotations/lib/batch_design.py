@@ -271,12 +271,22 @@ def _overlap_problem(request: DesignRequest, achieved: int) -> str:
 
 
 # --- Choosing the exams -----------------------------------------------------------------------------
+def sample_positions(size: int, n: int, seed: int) -> list[int]:
+    """The places (0-based, ascending) in a pool of `size` exams sorted by id that sample_random draws.
+
+    random.sample only counts and indexes its population, so drawing from range(size) picks the same
+    places as drawing from the pool itself: the database keeps a pool of millions and hands back only
+    the exams at these places, and a seed draws the same exams it always drew.
+    """
+    if n >= size:
+        return list(range(size))
+    return sorted(random.Random(seed).sample(range(size), n))
+
+
 def sample_random(exam_ids: list[int], n: int, seed: int) -> list[int]:
     """n exams drawn uniformly without replacement; the same seed and pool give the same sample."""
     pool = sorted(exam_ids)
-    if n >= len(pool):
-        return pool
-    return sorted(random.Random(seed).sample(pool, n))
+    return [pool[i] for i in sample_positions(len(pool), n, seed)]
 
 
 @dataclass(frozen=True)
@@ -296,15 +306,30 @@ def sample_stratified(scores: dict[int, float], n: int, seed: int, strata: int =
     """
     if strata < 1:
         raise DesignError("at least one stratum is needed")
-    edges = [i / strata for i in range(strata + 1)]
     bins: list[list[int]] = [[] for _ in range(strata)]
     for exam_id in sorted(scores):
-        score = min(max(scores[exam_id], 0.0), 1.0)
-        bins[min(int(score * strata), strata - 1)].append(exam_id)
-    quota = _quotas([len(b) for b in bins], n)
+        bins[stratum_of(scores[exam_id], strata)].append(exam_id)
+    quota, places = stratified_positions([len(b) for b in bins], n, seed)
+    chosen = [members[i] for members, chosen in zip(bins, places, strict=True) for i in chosen]
+    return StratifiedSample(sorted(chosen), stratum_edges(strata), [len(b) for b in bins], quota)
+
+
+def stratum_edges(strata: int) -> list[float]:
+    return [i / strata for i in range(strata + 1)]
+
+
+def stratum_of(score: float, strata: int) -> int:
+    """The equal-width stratum of a score (clipped to [0, 1]; 1.0 falls in the top stratum)."""
+    return min(int(min(max(score, 0.0), 1.0) * strata), strata - 1)
+
+
+def stratified_positions(available: list[int], n: int, seed: int) -> tuple[list[int], list[list[int]]]:
+    """How many exams each stratum gives, and their places (ascending) among the stratum's exams sorted
+    by id: the draw sample_stratified makes, from the strata's sizes alone (see sample_positions)."""
+    quota = _quotas(available, n)
     rng = random.Random(seed)
-    chosen = [exam for members, take in zip(bins, quota, strict=True) for exam in rng.sample(members, take)]
-    return StratifiedSample(sorted(chosen), edges, [len(b) for b in bins], quota)
+    places = [sorted(rng.sample(range(size), take)) for size, take in zip(available, quota, strict=True)]
+    return quota, places
 
 
 def _quotas(available: list[int], n: int) -> list[int]:

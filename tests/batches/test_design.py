@@ -1,6 +1,7 @@
 """The batch design: exact k, fair loads, spread pairs, gold for all, retests later. Pure, no database."""
 
 import itertools
+import random
 from collections import Counter
 
 import pytest
@@ -10,8 +11,10 @@ from annotations.lib.batch_design import (
     DesignRequest,
     design_batch,
     expected_pair_overlap,
+    sample_positions,
     sample_random,
     sample_stratified,
+    stratified_positions,
 )
 
 
@@ -152,3 +155,33 @@ def test_a_stratified_sample_takes_equal_shares_when_every_stratum_has_enough():
     sample = sample_stratified(scores, 200, seed=5, strata=4)
     assert sample.taken == [50, 50, 50, 50]
     assert sample == sample_stratified(scores, 200, seed=5, strata=4)
+
+
+def _sample_as_drawn_before(pool, n, seed):
+    """How a sample was drawn when the whole pool was loaded: batches designed then are drawn again."""
+    pool = sorted(pool)
+    return pool if n >= len(pool) else sorted(random.Random(seed).sample(pool, n))
+
+
+@pytest.mark.parametrize(("size", "n", "seed"), [(500, 50, 3), (40, 39, 1), (3_000, 2_000, 7), (10, 50, 0)])
+def test_sample_positions_are_the_places_of_the_exams_sample_random_draws(size, n, seed):
+    pool = random.Random(size).sample(range(10**6), size)
+    ordered = sorted(pool)
+    places = sample_positions(size, n, seed)
+    assert places == sorted(places) and len(set(places)) == len(places)
+    drawn = [ordered[i] for i in places]
+    assert drawn == sample_random(pool, n, seed) == _sample_as_drawn_before(pool, n, seed)
+
+
+def test_stratified_positions_are_the_places_of_the_exams_sample_stratified_draws():
+    scores = {i * 7: ((i * 37) % 100) / 100 for i in range(3_000)}
+    sample = sample_stratified(scores, 500, seed=9, strata=4)
+    strata = [sorted(e for e in scores if min(int(scores[e] * 4), 3) == s) for s in range(4)]
+    taken, places = stratified_positions([len(s) for s in strata], 500, seed=9)
+    assert taken == sample.taken
+    assert sorted(strata[s][i] for s, chosen in enumerate(places) for i in chosen) == sample.exam_ids
+    # As drawn when every score was loaded: one seeded generator over the strata, lowest first.
+    rng = random.Random(9)
+    pairs = zip(strata, sample.taken, strict=True)
+    before = sorted(e for members, take in pairs for e in rng.sample(members, take))
+    assert sample.exam_ids == before
