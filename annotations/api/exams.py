@@ -12,7 +12,13 @@ from rest_framework.views import APIView
 from annotations.api.permissions import IsCoordinator
 from annotations.lib.ecg.quality import EXAM_FLAGS
 from annotations.models import Exam
-from annotations.selectors.exams.listing import SORTS, exam_count, exam_filters_from, exam_page
+from annotations.selectors.exams.listing import (
+    SORTS,
+    exam_count,
+    exam_count_estimate,
+    exam_filters_from,
+    exam_page,
+)
 from annotations.views.exams import exam_waveform
 
 
@@ -38,10 +44,21 @@ class ExamSerializer(serializers.ModelSerializer):
 
 # Rows per page; pages are keyset pages (annotations.selectors.exams.listing), followed by `next`.
 PAGE_SIZE = 100
+# Up to this many matches `count` is exact; past it, counting every match of millions of exams on every
+# page cost a second, so `count` is null unless ?count=exact asks, and `count_estimate` says how many.
+COUNT_LIMIT = 1_000
 
 
 class ExamPageSerializer(serializers.Serializer):
-    count = serializers.IntegerField(help_text="Exams the filters keep, over every page.")
+    count = serializers.IntegerField(
+        allow_null=True,
+        help_text=f"Exams the filters keep, over every page: exact up to {COUNT_LIMIT:,}, or whenever "
+        "count=exact is asked; null past that (see count_estimate).",
+    )
+    count_estimate = serializers.IntegerField(
+        help_text="`count` when it is known; otherwise PostgreSQL's planner estimate of it, which can be "
+        "far off when filters combine.",
+    )
     next = serializers.URLField(allow_null=True, help_text="The next page, filters and sort kept.")
     previous = serializers.URLField(allow_null=True)
     results = ExamSerializer(many=True)
@@ -58,6 +75,12 @@ _PARAMETERS = [
     OpenApiParameter("sort", str, enum=[f"{sign}{name}" for name in SORTS for sign in ("", "-")]),
     OpenApiParameter("after", str, description="A cursor from `next`."),
     OpenApiParameter("before", str, description="A cursor from `previous`."),
+    OpenApiParameter(
+        "count",
+        str,
+        enum=["exact"],
+        description="`exact` counts every match, however many: slow on millions of exams.",
+    ),
 ]
 
 
@@ -76,9 +99,12 @@ class ExamListView(APIView):
             size=PAGE_SIZE,
         )
         here = request.build_absolute_uri(request.path)
+        exact = params.get("count") == "exact"
+        count = exam_count(request.user, filters, limit=None if exact else COUNT_LIMIT)
         return Response(
             {
-                "count": exam_count(request.user, filters),
+                "count": count,
+                "count_estimate": count if count is not None else exam_count_estimate(request.user, filters),
                 "next": f"{here}?{page.next_query}" if page.next_query else None,
                 "previous": f"{here}?{page.previous_query}" if page.previous_query else None,
                 "results": ExamSerializer(page.exams, many=True).data,

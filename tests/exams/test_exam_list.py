@@ -168,3 +168,23 @@ def test_only_coordinators_list_exams(exams, client_for, persona, request):
     client = client_for(request.getfixturevalue(persona))
     assert client.get("/exams/?sort=date&label_code=RBBB").status_code == 403
     assert client.get("/api/v1/exams/?sort=date&label_code=RBBB").status_code == 403
+
+
+def test_the_api_counts_exactly_up_to_a_limit_and_estimates_past_it(exams, client_for, diego, monkeypatch):
+    monkeypatch.setattr("annotations.api.exams.COUNT_LIMIT", 5)
+    client = client_for(diego)
+    data = client.get("/api/v1/exams/?dataset=beta").json()
+    assert data["count"] == 4 and data["count_estimate"] == 4
+    data = client.get("/api/v1/exams/").json()
+    assert data["count"] is None and isinstance(data["count_estimate"], int)
+    assert len(data["results"]) == 7
+    asked = client.get("/api/v1/exams/?count=exact").json()
+    assert asked["count"] == 7 and asked["count_estimate"] == 7
+
+
+def test_the_api_never_counts_every_exam_unless_asked(exams, client_for, diego):
+    client = client_for(diego)
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get("/api/v1/exams/").json()["count"] == 7
+    counts = [q["sql"] for q in queries if "COUNT(" in q["sql"]]
+    assert counts and all("LIMIT" in sql for sql in counts)

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from urllib.parse import urlencode
 
+from django.db import connection
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
@@ -262,8 +263,26 @@ def exam_page(user, filters: ExamFilters, *, after: str = "", before: str = "", 
     return page
 
 
-def exam_count(user, filters: ExamFilters) -> int:
-    """How many exams the filters keep: the API's `count` (the page itself never counts)."""
+def exam_count(user, filters: ExamFilters, *, limit: int | None = None) -> int | None:
+    """How many exams the filters keep: the API's `count` (the page itself never counts). With a
+    limit, None when more than `limit` exams match: counting reads at most limit + 1 rows, where an
+    exact count of 2.7M exams read them all (a second per page)."""
     if not has_role(user, Role.COORDINATOR):
         raise Forbidden
-    return _filtered(filters).count()
+    rows = _filtered(filters).order_by()
+    if limit is None:
+        return rows.count()
+    counted = rows.values("pk")[: limit + 1].count()
+    return counted if counted <= limit else None
+
+
+def exam_count_estimate(user, filters: ExamFilters) -> int:
+    """The planner's estimate of exam_count on PostgreSQL (cheap, and only an estimate: off by a lot
+    when filters correlate); elsewhere, the single-laptop default with few exams, the exact count."""
+    if not has_role(user, Role.COORDINATOR):
+        raise Forbidden
+    rows = _filtered(filters).order_by().values("pk")
+    if connection.vendor != "postgresql":
+        return rows.count()
+    plan = json.loads(rows.explain(format="json"))
+    return int(plan[0]["Plan"]["Plan Rows"])
