@@ -254,3 +254,39 @@ def test_a_read_is_saved_even_when_redis_is_down(
         read(ana, batch, exam, ["SB"])
     assert callbacks  # the recomputation was asked for, failed to queue, and was logged
     assert Assignment.objects.get(batch=batch, reader=ana).status == "submitted"
+
+
+def test_a_recomputation_updates_changed_cells_and_drops_machine_rows_no_longer_decided(
+    ana, bruno, carol, diego, tnmg
+):
+    exam = ExamFactory()
+    batch = make_batch(diego, tnmg, [ana, bruno, carol], [exam])
+    read(ana, batch, exam, ["SB", "LAD"])
+    read(bruno, batch, exam, ["SB"])
+    read(carol, batch, exam, ["SB", "LAD"])
+    batch_agreement_compute(batch.pk)
+    assert (consensus_of(batch, exam, "LAD").value, consensus_of(batch, exam, "LAD").method) == (
+        True,
+        "majority",
+    )
+    # A machine row for a class nobody marked (left by an older algorithm, say) is not a decision now.
+    Consensus.objects.create(
+        batch=batch,
+        exam=exam,
+        diagnostic_class=DiagnosticClass.objects.get(taxonomy=tnmg, code="AF"),
+        value=True,
+        method="majority",
+        positive_votes=2,
+        total_votes=3,
+        algorithm_version="older",
+    )
+    batch.design = {**batch.design, "consensus": {"threshold": 0.7}}
+    batch.save(update_fields=["design"])
+    batch_agreement_compute(batch.pk)
+    lad = consensus_of(batch, exam, "LAD")
+    assert (lad.value, lad.positive_votes, lad.total_votes) == (False, 2, 3)
+    assert consensus_of(batch, exam, "AF") is None
+    assert consensus_of(batch, exam, "SB").method == "unanimous"
+    assert set(Consensus.objects.filter(batch=batch).values_list("algorithm_version", flat=True)) == {
+        ALGORITHM_VERSION
+    }
