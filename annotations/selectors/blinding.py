@@ -104,15 +104,24 @@ def readers_seen_before(reader_ids: Iterable[int], exam_ids: Iterable[int]) -> d
 
 
 def design_exclusions(
-    reader_ids: Iterable[int], exam_ids: Iterable[int], *, exclude_seen: bool = False
+    reader_ids: Iterable[int],
+    exam_ids: Iterable[int],
+    *,
+    exclude_seen: bool = False,
+    barred: dict[int, set[int]] | None = None,
+    seen: dict[int, dict[str, set[int]]] | None = None,
 ) -> dict[int, set[int]]:
     """reader id -> exams a new design must not hand them: always those whose dispute they saw; with
-    exclude_seen also those they read elsewhere or whose suggestion they saw."""
+    exclude_seen also those they read elsewhere or whose suggestion they saw. `barred` and `seen`, what
+    reader_barred_pairs and readers_seen_before answered for the same readers and exams, spare asking
+    again (each is a query over every chosen exam: 100,000 of them in a large batch)."""
     reader_ids, exam_ids = list(reader_ids), list(exam_ids)
-    excluded = reader_barred_pairs(reader_ids, exam_ids)
+    barred = reader_barred_pairs(reader_ids, exam_ids) if barred is None else barred
+    excluded = {reader: set(barred.get(reader, ())) for reader in reader_ids}
     if exclude_seen:
-        for reader, seen in readers_seen_before(reader_ids, exam_ids).items():
-            excluded[reader] |= seen["read"] | seen["suggested"]
+        seen = readers_seen_before(reader_ids, exam_ids) if seen is None else seen
+        for reader in reader_ids:
+            excluded[reader] |= seen[reader]["read"] | seen[reader]["suggested"]
     return {reader: exams for reader, exams in excluded.items() if exams}
 
 

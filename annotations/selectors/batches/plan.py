@@ -76,6 +76,9 @@ class BatchPlan:
     design: Design
     stratified: StratifiedSample | None
     seen_elsewhere: list[SeenElsewhere] = field(default_factory=list)
+    # What was designed: creating the batch from this plan reuses the design when a fresh request
+    # (exclusions asked again) is the same, instead of designing 300,000 slots a second time.
+    request: DesignRequest | None = None
 
     @property
     def reader_names(self) -> list[str]:
@@ -157,22 +160,25 @@ def batch_plan(user, spec: BatchSpec) -> BatchPlan:
         )
         for r in readers
     ]
+    request = DesignRequest(
+        exam_ids=exam_ids,
+        reader_ids=reader_ids,
+        readers_per_exam=spec.readers_per_exam,
+        seed=spec.seed,
+        gold_exam_ids=gold,
+        retest_fraction=spec.retest_fraction,
+        min_pair_overlap=spec.min_pair_overlap,
+        excluded=design_exclusions(
+            reader_ids, exam_ids, exclude_seen=spec.exclude_seen, barred=disputes, seen=seen
+        ),
+    )
     try:
-        design = design_batch(
-            DesignRequest(
-                exam_ids=exam_ids,
-                reader_ids=[r.pk for r in readers],
-                readers_per_exam=spec.readers_per_exam,
-                seed=spec.seed,
-                gold_exam_ids=gold,
-                retest_fraction=spec.retest_fraction,
-                min_pair_overlap=spec.min_pair_overlap,
-                excluded=design_exclusions(reader_ids, exam_ids, exclude_seen=spec.exclude_seen),
-            )
-        )
+        design = design_batch(request)
     except DesignError as error:
         raise BatchPlanError(str(error)) from None
-    return BatchPlan(spec, taxonomy, readers, len(pool), exam_ids, gold, design, stratified, seen_elsewhere)
+    return BatchPlan(
+        spec, taxonomy, readers, len(pool), exam_ids, gold, design, stratified, seen_elsewhere, request
+    )
 
 
 def exams_to_add(

@@ -1,0 +1,120 @@
+"""Creating the batch a coordinator previewed: the preview's design is stored as it was shown, designed
+once; a change in who may read what since the preview is designed anew. Sampling keeps the pool in the
+database and draws what drawing from the whole pool drew."""
+
+from datetime import UTC, datetime
+
+import pytest
+
+import annotations.selectors.batches.plan as plan_module
+import annotations.services.batches.lifecycle as lifecycle
+from annotations.lib.batch_design import sample_random, sample_stratified
+from annotations.models import (
+    AdjudicationView,
+    Assignment,
+    BatchExam,
+    DiagnosticClass,
+    Suggestion,
+    SuggestionScore,
+)
+from annotations.selectors.batches.plan import BatchSpec, batch_plan
+from annotations.selectors.exams.selection import ExamCriteria, suggestion_scores
+from annotations.services.batches.lifecycle import batch_create, batch_create_from_plan
+from tests.factories import DatasetFactory, ExamFactory
+
+pytestmark = pytest.mark.django_db
+NOW = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+@pytest.fixture
+def archive():
+    return ExamFactory.create_batch(40, dataset=DatasetFactory(name="archive"))
+
+
+def spec(readers, tnmg, **extra):
+    return BatchSpec(
+        name="Planned",
+        taxonomy_id=tnmg.pk,
+        reader_ids=[r.pk for r in readers],
+        readers_per_exam=extra.pop("readers_per_exam", 2),
+        criteria=ExamCriteria(datasets=["archive"]),
+        **extra,
+    )
+
+
+def test_a_batch_created_through_the_api_is_designed_once(
+    client_for, diego, ana, bruno, tnmg, archive, monkeypatch
+):
+    calls = []
+    for module in (plan_module, lifecycle):
+        original = module.design_batch
+        monkeypatch.setattr(module, "design_batch", lambda request, f=original: calls.append(1) or f(request))
+    body = {"name": "Once", "taxonomy_id": tnmg.pk, "reader_ids": [ana.pk, bruno.pk], "readers_per_exam": 2}
+    created = client_for(diego).post(
+        "/api/v1/batches/",
+        {**body, "sample_size": 10},
+        content_type="application/json",
+    )
+    assert created.status_code == 201 and len(calls) == 1
+
+
+def test_the_stored_queues_are_the_previewed_design_every_slot_pending(diego, ana, bruno, tnmg):
+    # External ids against the id order: the exams' default order must not reshuffle the design.
+    dataset = DatasetFactory(name="archive")
+    for i in range(40):
+        ExamFactory(dataset=dataset, external_id=f"x{99 - i:03d}")
+    plan = batch_plan(diego, spec([ana, bruno], tnmg, sample_size=20, gold_fraction=0, retest_fraction=0.25))
+    batch = batch_create_from_plan(plan=plan, actor=diego)
+    stored = Assignment.objects.filter(batch=batch)
+    assert sorted(stored.values_list("reader_id", "exam_id", "read_round", "position")) == sorted(
+        (s.reader_id, s.exam_id, s.read_round, s.position) for s in plan.design.slots
+    )
+    assert set(stored.values_list("status", "skip_reason", "started_at", "replaces_id")) == {
+        ("pending", "", None, None)
+    }
+    assert not stored.filter(assigned_at__isnull=True).exists()
+    assert sorted(
+        BatchExam.objects.filter(batch=batch).values_list("exam_id", "target_reads", "is_gold")
+    ) == [(e, 2, False) for e in sorted(plan.exam_ids)]
+
+
+def test_a_dispute_seen_after_the_preview_keeps_the_exam_from_that_reader(
+    diego, ana, bruno, carla, tnmg, archive
+):
+    plan = batch_plan(diego, spec([ana, bruno], tnmg, readers_per_exam=1, sample_size=10))
+    exam_id = next(s.exam_id for s in plan.design.slots if s.reader_id == ana.pk)
+    other = batch_create(
+        name="Earlier", taxonomy=tnmg, exams=archive[:1], readers=[bruno], readers_per_exam=1, actor=diego
+    )
+    AdjudicationView.objects.create(batch=other, exam_id=exam_id, adjudicator=ana)
+    batch = batch_create_from_plan(plan=plan, actor=diego)
+    assert list(
+        Assignment.objects.filter(batch=batch, exam_id=exam_id).values_list("reader_id", flat=True)
+    ) == [bruno.pk]
+
+
+def test_a_random_sample_is_what_drawing_from_the_whole_matching_pool_draws(diego, ana, bruno, tnmg, archive):
+    ExamFactory.create_batch(5, dataset=DatasetFactory(name="elsewhere"))
+    pool = [e.pk for e in archive]
+    for seed in (0, 1, 7):
+        plan = batch_plan(diego, spec([ana, bruno], tnmg, sample_size=13, seed=seed))
+        assert plan.exam_ids == sample_random(pool, 13, seed) and plan.matching == 40
+
+
+def test_a_stratified_sample_scores_each_exam_by_its_newest_suggestion(diego, ana, bruno, tnmg, archive):
+    af = DiagnosticClass.objects.filter(taxonomy=tnmg, code="AF").first()
+    for i, exam in enumerate(archive[:30]):
+        for version, score in (("1", 0.95), ("2", (i % 10) / 10)):  # version 2 is newer and wins
+            suggestion = Suggestion.objects.create(
+                exam=exam, provider="m", provider_version=version, status="ok"
+            )
+            SuggestionScore.objects.create(suggestion=suggestion, diagnostic_class=af, score=score)
+    plan = batch_plan(
+        diego,
+        spec([ana, bruno], tnmg, sample_size=12, stratify_provider="m", stratify_code="AF", strata=4, seed=2),
+    )
+    scores = suggestion_scores(diego, [e.pk for e in archive], provider="m", code="AF")
+    expected = sample_stratified(scores, 12, 2, 4)
+    assert plan.exam_ids == expected.exam_ids
+    assert plan.stratified.available == expected.available == [19, 6, 9, 6]
+    assert plan.stratified.taken == expected.taken
