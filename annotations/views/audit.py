@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import json
+from urllib.parse import urlencode
 
 from django import forms
-from django.core.paginator import Paginator
 from django.http import StreamingHttpResponse
 from django.shortcuts import render
 from django.urls import path
 from django.utils.translation import gettext_lazy as _
 
+from annotations.errors import Invalid
 from annotations.lib.spreadsheet_csv import spreadsheet_writer
 from annotations.roles import Role
-from annotations.selectors.audit import AuditFilter, audit_events
+from annotations.selectors.audit import AuditFilter, AuditPage, audit_events, audit_page
 from annotations.services.audit import audit_record
 from annotations.views.access import client_ip, role_required
 
@@ -52,10 +53,30 @@ class AuditFilterForm(forms.Form):
 @role_required(Role.COORDINATOR)
 def audit_list(request):
     form = AuditFilterForm(request.GET or None)
-    events = audit_events(request.user, form.wanted()).reverse()
-    page = Paginator(events, 100).get_page(request.GET.get("page"))
+    error, status = "", 200
+    try:
+        page = audit_page(
+            request.user,
+            form.wanted(),
+            older=request.GET.get("older", ""),
+            newer=request.GET.get("newer", ""),
+        )
+    except Invalid as refused:
+        error, status = refused.message, 400
+        page = AuditPage(events=[], older=None, newer=None)
+    filters = {name: value for name, value in request.GET.items() if name in form.fields and value}
     return render(
-        request, "annotations/audit/list.html", {"form": form, "page": page, "query": request.GET.urlencode()}
+        request,
+        "annotations/audit/list.html",
+        {
+            "form": form,
+            "page": page,
+            "query": urlencode(filters),
+            "older_query": urlencode({**filters, "older": page.older}) if page.older else "",
+            "newer_query": urlencode({**filters, "newer": page.newer}) if page.newer else "",
+            "error": error,
+        },
+        status=status,
     )
 
 
