@@ -46,6 +46,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from urllib.parse import quote
 
 import numpy as np
 
@@ -654,6 +655,10 @@ def logged_in(user):
     return client
 
 
+def _audit_cursor(event) -> str:
+    return f"{event.occurred_at.isoformat()}_{event.pk}" if event else ""
+
+
 def scale_facts(batch_id: int) -> dict:
     from annotations.models import Assignment, AuditEvent, BatchExam, DisputedLabel, Exam, ReviewBatch
 
@@ -672,7 +677,8 @@ def scale_facts(batch_id: int) -> dict:
         "batch_exam_middle": BatchExam.objects.filter(batch_id=batch_id)
         .order_by("pk")
         .values_list("pk", flat=True)[BatchExam.objects.filter(batch_id=batch_id).count() // 2],
-        "audit_pages": max(1, math.ceil(AuditEvent.objects.count() / 100)),
+        # The list pages by keyset: the cursor of the 101st-oldest event reaches the oldest page.
+        "audit_oldest": _audit_cursor(AuditEvent.objects.order_by("occurred_at", "id")[100:101].first()),
         "disputed_exam_id": disputed.exam_id if disputed else None,
         "pending": {reader: list(ids) for reader, ids in pending.items()},
     }
@@ -820,7 +826,9 @@ def coordinator_endpoints(meter: Meter, world: World, batch_id: int, facts: dict
         client,
         get(f"/audit/?action=annotation.&actor={world.readers[0].get_username()}"),
     )
-    meter.measure("audit list, last page (OFFSET)", client, get(f"/audit/?page={facts['audit_pages']}"))
+    meter.measure(
+        "audit list, oldest page (keyset)", client, get(f"/audit/?older={quote(facts['audit_oldest'])}")
+    )
     meter.measure("audit export, batch actions", client, get("/audit/export.csv?action=batch."))
     meter.measure("audit export, whole trail (streamed)", client, get("/audit/export.csv"), runs=3)
     meter.measure(
