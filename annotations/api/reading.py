@@ -15,7 +15,6 @@ from annotations.selectors.reading.assignments import (
     assignment_for_reader,
     assignment_next_for_reader,
     reading_context,
-    suggestion_shown_on_open,
 )
 from annotations.selectors.reading.explanations import reading_explanations
 from annotations.selectors.reading.preferences import (
@@ -35,7 +34,7 @@ from annotations.services.reading import (
     reader_preferences_set,
     suggestion_exposure_record,
 )
-from annotations.views.reading import reading_prior_waveform, reading_waveform
+from annotations.views.reading import reading_context_opened, reading_prior_waveform, reading_waveform
 
 
 class LabelSerializer(serializers.Serializer):
@@ -261,20 +260,15 @@ class ReadingContextView(APIView):
     @extend_schema(responses=ReadingContextSerializer)
     def get(self, request, pk: int):
         assignment = assignment_for_reader(request.user, pk)
-        prefetch = request.query_params.get("prefetch") == "1"
-        if not prefetch:
-            shown = suggestion_shown_on_open(assignment)
-            if shown is not None:  # what was shown to whom and when
-                suggestion_exposure_record(
-                    actor=request.user, assignment=assignment, suggestion=shown, stage="revised"
-                )
+        if request.query_params.get("prefetch") != "1":
+            return Response(reading_context_opened(request.user, assignment))
         coming_from = request.query_params.get("from", "")
         return Response(
             reading_context(
                 request.user,
                 assignment,
-                prefetch=prefetch,
-                coming_from=int(coming_from) if prefetch and coming_from.isdigit() else None,
+                prefetch=True,
+                coming_from=int(coming_from) if coming_from.isdigit() else None,
             )
         )
 

@@ -15,24 +15,41 @@ from annotations.roles import Role
 from annotations.selectors.reading.assignments import (
     assignment_for_reader,
     assignment_next_for_reader,
+    reading_context,
+    suggestion_shown_on_open,
     waveform_etag,
 )
+from annotations.selectors.reading.preferences import reader_preferences
 from annotations.selectors.reading.printout import reader_printout
 from annotations.selectors.reading.priors import prior_exam_for_reader
 from annotations.selectors.reading.worklist import reader_batch_reads
 from annotations.services.exams.wire import waveform_wire
+from annotations.services.reading import suggestion_exposure_record
 from annotations.views.access import api_login_required, role_required
+
+
+def reading_context_opened(user, assignment) -> dict:
+    """The reading context of an exam the reader opens now: a suggestion shown from the start is recorded
+    as shown (what was shown to whom and when) before it is handed out, by the page and the API alike."""
+    shown = suggestion_shown_on_open(assignment)
+    if shown is not None:
+        suggestion_exposure_record(actor=user, assignment=assignment, suggestion=shown, stage="revised")
+    return reading_context(user, assignment, shown=shown)
 
 
 @require_GET
 @role_required(Role.READER)
 def reader(request, assignment_id: int):
+    """The reader page, carrying its first exam's context and the reader's view preferences, so the
+    tracing is drawn without waiting for another round trip (pages/reading.js reads them)."""
     assignment = assignment_for_reader(request.user, assignment_id)
     return render(
         request,
         "annotations/reading/reader.html",
         {
             "assignment": assignment,
+            "reading_context": reading_context_opened(request.user, assignment),
+            "preferences": reader_preferences(request.user),
             "api_base": reverse("api-reading-assignment", args=[0]).removesuffix("0/"),
             "page_base": reverse("reader", args=[0]).removesuffix("0/"),
         },

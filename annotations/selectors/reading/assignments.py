@@ -14,7 +14,7 @@ import numpy as np
 from django.conf import settings
 from django.core.cache import cache
 from django.core.files.storage import storages
-from django.db.models import QuerySet
+from django.db.models import Count, Q, QuerySet
 from django.urls import reverse
 from django.utils.crypto import salted_hmac
 from django.utils.translation import get_language
@@ -293,11 +293,13 @@ def _taxonomy_json(assignment: Assignment, portuguese: bool) -> dict:
 def _queue_counts(user, assignment: Assignment, about_to_close: int | None = None) -> dict:
     """about_to_close: the exam on screen while this one is prefetched; the page shows these counts
     only after that exam is submitted or skipped, so it no longer counts as open."""
-    mine = _reader_assignments(user).filter(batch_id=assignment.batch_id)
-    still_open = mine.filter(status__in=OPEN)
-    if about_to_close:
-        still_open = still_open.exclude(pk=about_to_close)
-    return {"total": mine.count(), "open": still_open.count()}
+    still_open = Q(status__in=OPEN) & ~Q(pk=about_to_close) if about_to_close else Q(status__in=OPEN)
+    # One query for both counts: the context is on the path of every exam's first draw.
+    return (
+        _reader_assignments(user)
+        .filter(batch_id=assignment.batch_id)
+        .aggregate(total=Count("pk"), open=Count("pk", filter=still_open))
+    )
 
 
 def _assignment_json(user, assignment: Assignment, coming_from: int | None) -> dict:
@@ -347,7 +349,12 @@ def _annotation_json(assignment: Assignment, annotation: Annotation | None) -> d
 
 
 def reading_context(
-    user, assignment: Assignment, *, prefetch: bool = False, coming_from: int | None = None
+    user,
+    assignment: Assignment,
+    *,
+    prefetch: bool = False,
+    coming_from: int | None = None,
+    shown: Suggestion | None = None,
 ) -> dict:
     """Everything the reader page needs for one of the reader's assignments, and nothing more.
 
@@ -356,6 +363,7 @@ def reading_context(
     fetched again, and recorded, when the exam opens).
     coming_from: the exam the reader is on while prefetching; it is about to be submitted, so the exam
     after the prefetched one must not be it.
+    shown: the suggestion suggestion_shown_on_open found (the caller recorded it), not looked up again.
     """
     portuguese = (get_language() or "").lower().startswith("pt")
     annotation = _current_annotation(assignment)
@@ -364,7 +372,7 @@ def reading_context(
     following = assignment_next_for_reader(
         user, batch_id=assignment.batch_id, after=assignment, skip_ids=skip
     )
-    suggestion = None if prefetch else suggestion_visible(assignment, annotation)
+    suggestion = None if prefetch else shown or suggestion_visible(assignment, annotation)
     # Imported here: the priors module builds on this one's assignment lookup and cache tokens.
     from annotations.selectors.reading.priors import prior_exams
 

@@ -1,0 +1,75 @@
+"""The reader page carries its first exam's reading context and the reader's view preferences in its HTML,
+so the first tracing is drawn without another round trip: the same context the API answers, blinded the
+same way, and opening the page records a shown suggestion exactly as opening it through the API does."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from annotations.models import ReviewBatch, Suggestion, SuggestionExposure, SuggestionScore
+from tests.reading.helpers import queue, shared_batch
+
+pytestmark = pytest.mark.django_db
+API = "/api/v1/reading/assignments"
+
+
+def _embedded(html: str, element_id: str):
+    found = re.search(rf'<script id="{element_id}" type="application/json">(.*?)</script>', html, re.S)
+    assert found, f"no {element_id} in the page"
+    return json.loads(found.group(1))
+
+
+def _first(mode, ana, bruno, diego, tnmg):
+    batch = shared_batch(readers=[ana, bruno], coordinator=diego, taxonomy=tnmg, exams=2, mode=mode)
+    assignment = queue(batch, ana)[0]
+    suggestion = Suggestion.objects.create(
+        exam=assignment.exam, provider="openecg-codec", provider_version="6", measurements={"qrs_ms": 90.0}
+    )
+    SuggestionScore.objects.create(
+        suggestion=suggestion, diagnostic_class=tnmg.classes.get(code="SB"), score=0.7
+    )
+    return assignment
+
+
+def test_the_page_embeds_the_context_the_api_answers_and_the_preferences(client_for, ana, bruno, diego, tnmg):
+    anas = _first(ReviewBatch.SuggestionMode.SHOWN, ana, bruno, diego, tnmg)
+    client = client_for(ana)
+    client.put("/api/v1/reading/preferences/", {"layout": "6x2"}, content_type="application/json")
+    html = client.get(f"/read/{anas.pk}/").content.decode()
+    embedded = _embedded(html, "reading-context")
+    assert embedded == client.get(f"{API}/{anas.pk}/").json()
+    assert embedded["suggestion"]["provider"] == "openecg-codec"
+    assert embedded["median"]["provider"] == "openecg-codec"
+    assert _embedded(html, "reading-preferences")["layout"] == "6x2"
+    # Fetched no more: the page would ask for what it already holds.
+    assert f'href="{API}/{anas.pk}/"' not in html
+    assert 'href="/api/v1/reading/preferences/"' not in html
+
+
+def test_opening_the_page_records_the_shown_suggestion_once(client_for, ana, bruno, diego, tnmg):
+    anas = _first(ReviewBatch.SuggestionMode.SHOWN, ana, bruno, diego, tnmg)
+    client = client_for(ana)
+    client.get(f"/read/{anas.pk}/")
+    exposure = SuggestionExposure.objects.get()
+    assert (exposure.reader, exposure.assignment, exposure.mode) == (ana, anas, "shown")
+    client.get(f"/read/{anas.pk}/")
+    assert SuggestionExposure.objects.count() == 1
+
+
+@pytest.mark.parametrize("mode", [ReviewBatch.SuggestionMode.HIDDEN, ReviewBatch.SuggestionMode.TWO_STAGE])
+def test_a_page_whose_batch_does_not_show_the_suggestion_yet_embeds_none(
+    client_for, ana, bruno, diego, tnmg, mode
+):
+    anas = _first(mode, ana, bruno, diego, tnmg)
+    embedded = _embedded(client_for(ana).get(f"/read/{anas.pk}/").content.decode(), "reading-context")
+    assert embedded["suggestion"] is None and embedded["median"] is None
+    assert not SuggestionExposure.objects.exists()
+
+
+def test_another_readers_page_embeds_nothing(client_for, ana, bruno, diego, tnmg):
+    anas = _first(ReviewBatch.SuggestionMode.SHOWN, ana, bruno, diego, tnmg)
+    assert client_for(bruno).get(f"/read/{anas.pk}/").status_code == 404
+    assert not SuggestionExposure.objects.exists()
