@@ -50,6 +50,11 @@
       return answer.then(function (r) { return r.ok ? r.json() : null; })
         .then(function (prefs) { if (prefs) applyPreferences(prefs); }, function () {});
     };
+    /* Preferences the page already holds (the reader page carries them): resolves at once. */
+    v.usePreferences = function (prefs) {
+      applyPreferences(prefs);
+      return Promise.resolve();
+    };
     // Saved one after the other, so the server keeps the last choice made.
     function savePreference(key, value) {
       if (!opts.preferencesUrl) return;

@@ -25,7 +25,9 @@
     ctx: null, // the open assignment's context from the API (assignment, exam, taxonomy, suggestion, annotation)
     annotation: null, // ctx.annotation, kept apart: a draft answered after the next exam opened still finds it
     prefetched: {}, // assignment id -> Promise of ArrayBuffer (the next exam's waveform)
-    prefetchedContext: {}, // assignment id -> Promise of the next exam's context (hidden mode only)
+    // assignment id -> Promise of the next exam's context (hidden and shown modes; in shown mode without
+    // its suggestion, which is fetched, and recorded as shown, when the exam opens: marked `pending`)
+    prefetchedContext: {},
     // The statement list: rows in taxonomy order; ranked holds the search's matches, best first, or null.
     list: { statements: [], byCode: {}, kinds: {}, searchIndex: [], ranked: null, focusIndex: 0, normalCode: null },
     selected: {}, // code -> {uncertain}
@@ -58,6 +60,10 @@
   }
 
   /* --- Drawing ---------------------------------------------------------------------------------- */
+  var SETTLE_MS = 300;
+  function whenIdle(fn) {
+    if (window.requestIdleCallback) window.requestIdleCallback(fn, { timeout: 1000 }); else setTimeout(fn, 0);
+  }
   function drawn(ms) {
     var id = state.ctx.assignment.id;
     gd.dataset.drawnMs = String(Math.round(ms));
@@ -395,7 +401,10 @@
     renderSelection();
     renderContext();
     renderSuggestion();
-    loadExplanations(context);
+    // The last exam's model outputs go at once; this one's are asked for once the page is idle (drawn).
+    state.explanations = null;
+    renderExplanations(false);
+    whenIdle(function () { loadExplanations(context); });
     // Two-stage: the panel arrives with the revision's context; the strips redraw to the narrower width.
     if (renderMedian(context) && gd.dataset.drawn) viewer.draw();
     renderReadState();
@@ -472,8 +481,6 @@
    * each only as the batch's suggestion mode allows (bands only once this read is submitted); the page
    * draws whatever came, and nothing in hidden batches, where it does not even ask. */
   function loadExplanations(context) {
-    state.explanations = null;
-    renderExplanations();
     if (context.assignment.suggestion_mode === "hidden") return;
     var id = context.assignment.id;
     api(id + "/explanations/").then(function (r) {
@@ -482,7 +489,8 @@
       renderExplanations();
     });
   }
-  function renderExplanations() {
+  /* redraw: false when the strips are about to be drawn anyway (with state.band). */
+  function renderExplanations(redraw) {
     var found = state.explanations || {}, list = $("model-scalars"), select = $("relevance-class");
     var number = window.EcgViewer.number;
     list.textContent = "";
@@ -500,7 +508,7 @@
     });
     $("relevance").hidden = !bands.length;
     state.band = bands[0] || null;
-    viewer.showCaliper(); // lays the band (or none) over the strips with the calipers
+    if (redraw !== false) viewer.showCaliper(); // lays the band (or none) over the strips with the calipers
   }
   /* The median beat and measurements beside the strips (static/js/ecg/median.js), when the server sent
    * them; true when the panel appeared or went, which changes the width the strips are drawn at. */
@@ -508,22 +516,47 @@
     var box = $("median-panel"), was = !box.hidden;
     if (state.medianFor === context) return false;
     state.medianFor = context;
+    if (context.pending) {
+      // Its suggestion is on its way: the panel keeps its width, empty, so the strips are drawn once.
+      box.style.width = box.hidden ? "" : box.getBoundingClientRect().width + "px";
+      box.textContent = "";
+      return false;
+    }
+    box.style.width = "";
     window.EcgMedian.render(box, context.median, t, function (lead) {
       return window.EcgPlot.leadLabel(lead, viewer.view.leadNames);
     });
     return was !== !box.hidden;
   }
   function prefetchNext() {
-    var ctx = state.ctx, nextId = ctx.next_assignment_id;
+    var ctx = state.ctx, nextId = ctx.next_assignment_id, mode = ctx.assignment.suggestion_mode;
     if (!nextId || state.prefetched[nextId]) return;
-    // The next exam's context is fetched (and any suggestion recorded) only when it opens; the big
-    // part, the waveform, is fetched now while the reader works.
+    // The big part, the waveform, is fetched now while the reader works.
     state.prefetched[nextId] = fetchWaveform(API + nextId + "/waveform/").catch(function () { delete state.prefetched[nextId]; });
-    // Without suggestions nothing on the next page depends on when it opens: its context can wait ready.
-    if (ctx.assignment.suggestion_mode === "hidden") {
+    // The context comes without any suggestion: a suggestion is fetched (and recorded as shown) only when
+    // its exam opens. In hidden batches that is the whole context; in shown ones the exam is drawn from it
+    // and its suggestion follows (suggestionArrived). Two-stage reads open from the server's answer.
+    if (mode === "hidden" || mode === "shown") {
       // The exam after the prefetched one must not be this one, which is about to be submitted.
-      state.prefetchedContext[nextId] = api(nextId + "/?prefetch=1&from=" + ctx.assignment.id);
+      state.prefetchedContext[nextId] = api(nextId + "/?prefetch=1&from=" + ctx.assignment.id).then(function (r) {
+        if (r.status === 200) r.data.pending = mode === "shown";
+        return r;
+      });
     }
+  }
+  /* The suggestion, median beat and model outputs of an exam opened from its prefetched context, from the
+   * context fetched as it opened (which records the suggestion as shown). */
+  function suggestionArrived(id, request) {
+    return request.then(function (r) {
+      var ctx = state.ctx;
+      if (r.status !== 200 || !ctx || ctx.assignment.id !== id || !ctx.pending) return;
+      ctx.pending = false;
+      ctx.suggestion = r.data.suggestion;
+      ctx.median = r.data.median;
+      state.medianFor = null;
+      renderSuggestion();
+      if (renderMedian(ctx)) return viewer.draw(); // a panel appeared or went: the strips change width
+    });
   }
   function open(id, push, keepView, preferences) {
     var waveform = state.prefetched[id] || fetchWaveform(API + id + "/waveform/");
@@ -532,7 +565,10 @@
     delete state.prefetchedContext[id];
     return context.then(function (r) {
       if (r.status !== 200) { window.location.assign(HOME); return; }
-      return Promise.all([waveform, preferences]).then(function (got) { return show(id, r.data, got[0], push, keepView); });
+      // Asked for now, while the tracing is drawn from the prefetched context.
+      var full = r.data.pending ? api(id + "/") : null;
+      return Promise.all([waveform, preferences]).then(function (got) { return show(id, r.data, got[0], push, keepView); })
+        .then(function () { if (full) return suggestionArrived(id, full); });
     });
   }
   function show(id, context, buffer, push, keepView) {
@@ -542,7 +578,9 @@
     viewer.setExam(exam, P.decode(buffer, exam.lead_names.length, exam.n_samples, exam.gain_uv));
     if (!keepView) showMessage("");
     if (push) history.pushState({ id: id }, "", context.assignment.page_url);
-    var ready = function () { viewer.showCaliper(); prefetchNext(); };
+    // After the draw: the next exam, needed seconds from now at the earliest, once this one has settled,
+    // so that its requests never queue on the server ahead of this page's (or a reload's) own.
+    var ready = function () { viewer.showCaliper(); setTimeout(function () { whenIdle(prefetchNext); }, SETTLE_MS); };
     if (!state.ctx) {
       // First exam of the page: the reader looks at the tracing first, so draw it before building
       // the 70-odd statement rows (the panel is ready a few frames later, before any key press).
@@ -664,8 +702,18 @@
   wireStatements();
   viewer.wire();
   wireWindow();
-  history.replaceState({ id: Number(rootEl.dataset.assignment) }, "", window.location.href);
-  open(Number(rootEl.dataset.assignment), false, false, viewer.loadPreferences()).catch(function (error) {
+  /* The first exam's context and the view preferences come in the page (views/reading.py), unless this is
+   * a copy the browser kept (back or forward), which may be stale: then they are asked for. */
+  function embedded(id) {
+    var navigation = performance.getEntriesByType("navigation")[0];
+    if (navigation && navigation.type === "back_forward") return null;
+    return JSON.parse($(id).textContent);
+  }
+  var firstId = Number(rootEl.dataset.assignment), firstContext = embedded("reading-context");
+  var preferences = embedded("reading-preferences");
+  if (firstContext) state.prefetchedContext[firstId] = Promise.resolve({ status: 200, data: firstContext });
+  history.replaceState({ id: firstId }, "", window.location.href);
+  open(firstId, false, false, preferences ? viewer.usePreferences(preferences) : viewer.loadPreferences()).catch(function (error) {
     showMessage(t("load_failed") + " " + error.message, "error");
   });
 })();
