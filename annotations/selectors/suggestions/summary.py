@@ -20,6 +20,8 @@ def batch_suggestion_progress(batch: ReviewBatch) -> dict:
     exam_ids = BatchExam.objects.filter(batch=batch).values("exam_id")
     total = BatchExam.objects.filter(batch=batch).count()
     rows = Suggestion.objects.filter(exam_id__in=exam_ids)
+    # One pass over the batch's rows (a 100k-exam batch's, among millions): the failures and the sample
+    # below read a handful of rows each, and the failures only when some failed.
     versions = (
         rows.values("provider", "provider_version")
         .annotate(
@@ -36,13 +38,6 @@ def batch_suggestion_progress(batch: ReviewBatch) -> dict:
             continue
         seen.add(version["provider"])
         mine = rows.filter(provider=version["provider"], provider_version=version["provider_version"])
-        failures = (
-            mine.filter(status=Suggestion.Status.FAILED)
-            .select_related("exam__dataset")
-            .order_by("exam_id")[:MAX_FAILURES_LISTED]
-        )
-        sample = mine.filter(status=Suggestion.Status.OK).order_by("-computed_at").first()
-        unmapped = ((sample.measurements or {}).get(META) or {}).get("unmapped", {}) if sample else {}
         providers.append(
             {
                 "provider": version["provider"],
@@ -51,11 +46,29 @@ def batch_suggestion_progress(batch: ReviewBatch) -> dict:
                 "failed": version["failed"],
                 "missing": max(0, total - version["ok"] - version["failed"]),
                 # Provider codes this batch's taxonomy has no class for: scored, never shown.
-                "unmapped_codes": unmapped.get(str(batch.taxonomy_id), []),
-                "failures": [{"exam_id": f.exam_id, "exam": str(f.exam), "error": f.error} for f in failures],
+                "unmapped_codes": _unmapped_codes(mine, batch) if version["ok"] else [],
+                "failures": _failures(mine) if version["failed"] else [],
             }
         )
     return {"exams": total, "providers": providers}
+
+
+def _unmapped_codes(rows, batch: ReviewBatch) -> list[str]:
+    """From one OK row, the first by exam id (an index walk that stops at once, where the newest one
+    sorted every row): every row of a version carries the batch taxonomy's unmapped codes, added when its
+    exam joined the batch."""
+    sample = rows.filter(status=Suggestion.Status.OK).order_by("exam_id").first()
+    unmapped = ((sample.measurements or {}).get(META) or {}).get("unmapped", {}) if sample else {}
+    return unmapped.get(str(batch.taxonomy_id), [])
+
+
+def _failures(rows) -> list[dict]:
+    failures = (
+        rows.filter(status=Suggestion.Status.FAILED).select_related("exam__dataset").order_by("exam_id")
+    )
+    return [
+        {"exam_id": f.exam_id, "exam": str(f.exam), "error": f.error} for f in failures[:MAX_FAILURES_LISTED]
+    ]
 
 
 def suggestion_summary(row: Suggestion) -> dict:
