@@ -138,3 +138,24 @@ def test_the_batch_page_runs_as_many_queries_for_many_exams_as_for_few(
     with django_assert_max_num_queries(len(few.captured_queries)):
         page = client.get(f"/batches/{large.pk}/").content.decode()
     assert "rules 1: 12 of 12 exams computed" in page
+
+
+def test_progress_counts_exams_fully_read_reads_and_days_from_one_pass(client_for, diego, ana, bruno, batch):
+    """An exam is fully read when nothing of it is open and its first reads reach its target: a pending
+    slot or a skip not handed on keeps it out. Reads per reader and per day add up to the same reads."""
+    mine, theirs = queue(batch, ana), queue(batch, bruno)
+    exams = [a.exam_id for a in mine]
+    of = {a.exam_id: a for a in theirs}
+    submit(ana, mine[0], "SB")
+    submit(bruno, of[exams[0]], "SB")  # exam 0: fully read
+    submit(ana, mine[1], "SB")  # exam 1: bruno's slot still pending
+    submit(ana, mine[2], "SB")
+    assignment_skip(actor=bruno, assignment=of[exams[2]], reason="noise")  # exam 2: a skip, not handed on
+    progress = client_for(diego).get(f"/batches/{batch.pk}/progress.json").json()
+    coverage = {"exams": 3, "exams_complete": 1, "reads": 6, "reads_done": 4, "skipped": 1}
+    assert progress["coverage"] == coverage
+    by_name = {r["username"]: r for r in progress["readers"]}
+    assert (by_name["ana"]["done"], by_name["ana"]["remaining"]) == (3, 0)
+    assert (by_name["bruno"]["done"], by_name["bruno"]["skipped"], by_name["bruno"]["remaining"]) == (1, 1, 1)
+    assert [reads for _, reads in progress["reads_per_day"]] == [4]
+    assert [r["username"] for r in progress["readers"]] == sorted(by_name)
