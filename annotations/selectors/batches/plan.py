@@ -6,6 +6,7 @@ import random
 from dataclasses import dataclass, field
 from datetime import date
 
+import numpy as np
 from django.contrib.auth import get_user_model
 from django.db.models import QuerySet
 
@@ -16,13 +17,14 @@ from annotations.lib.batch_design import (
     DesignRequest,
     StratifiedSample,
     design_batch,
-    sample_random,
-    sample_stratified,
+    sample_positions,
+    stratified_positions,
+    stratum_edges,
 )
 from annotations.models import Exam, ReferenceLabel, ReviewBatch, Taxonomy
 from annotations.roles import Role, has_role
 from annotations.selectors.blinding import design_exclusions, reader_barred_pairs, readers_seen_before
-from annotations.selectors.exams.selection import ExamCriteria, exams_matching, suggestion_scores
+from annotations.selectors.exams.selection import ExamCriteria, exams_matching, matching_ids, matching_scores
 
 
 class BatchPlanError(Invalid):
@@ -103,19 +105,35 @@ def _readers(reader_ids: list[int]) -> list:
 
 
 def _choose_exams(
-    user, spec: BatchSpec, pool: list[int], matching: QuerySet[Exam] | None = None
-) -> tuple[list[int], StratifiedSample | None]:
-    if spec.sample_size is None:
-        return pool, None
-    if spec.sample_size < 1:
+    user, spec: BatchSpec, matching: QuerySet[Exam]
+) -> tuple[int, list[int], StratifiedSample | None]:
+    """(matching exams, chosen exam ids ascending, the strata). The pool stays an id array: the sample
+    is the exams at the places lib.batch_design draws, as drawn from the whole pool."""
+    if spec.sample_size is not None and spec.sample_size < 1:
         raise BatchPlanError("the sample size must be at least 1")
-    if spec.stratify_provider and spec.stratify_code:
-        scores = suggestion_scores(
-            user, pool, provider=spec.stratify_provider, code=spec.stratify_code, among=matching
-        )
-        stratified = sample_stratified(scores, spec.sample_size, spec.seed, spec.strata)
-        return stratified.exam_ids, stratified
-    return sample_random(pool, spec.sample_size, spec.seed), None
+    if spec.sample_size is not None and spec.stratify_provider and spec.stratify_code:
+        return _choose_stratified(user, spec, matching)
+    pool = matching_ids(matching)
+    if spec.sample_size is None:
+        return len(pool), pool.tolist(), None
+    return len(pool), pool[sample_positions(len(pool), spec.sample_size, spec.seed)].tolist(), None
+
+
+def _choose_stratified(
+    user, spec: BatchSpec, matching: QuerySet[Exam]
+) -> tuple[int, list[int], StratifiedSample]:
+    if spec.strata < 1:
+        raise BatchPlanError("at least one stratum is needed")
+    pool, scores = matching_scores(user, matching, provider=spec.stratify_provider, code=spec.stratify_code)
+    # lib.batch_design.stratum_of over the whole array: the same IEEE products, truncated alike.
+    strata = np.minimum((np.clip(scores, 0.0, 1.0) * spec.strata).astype(np.int64), spec.strata - 1)
+    available = np.bincount(strata, minlength=spec.strata).tolist()
+    taken, places = stratified_positions(available, spec.sample_size, spec.seed)
+    chosen = np.concatenate(
+        [pool[strata == s][p] for s, p in enumerate(places)] + [np.empty(0, dtype=np.int64)]
+    )
+    sample = StratifiedSample(sorted(chosen.tolist()), stratum_edges(spec.strata), available, taken)
+    return len(pool), sample.exam_ids, sample
 
 
 def _choose_gold(spec: BatchSpec, exam_ids: list[int]) -> list[int]:
@@ -142,11 +160,9 @@ def batch_plan(user, spec: BatchSpec) -> BatchPlan:
     if taxonomy is None:
         raise BatchPlanError(f"no taxonomy with id {spec.taxonomy_id}")
     readers = _readers(spec.reader_ids)
-    matching = exams_matching(user, spec.criteria)
-    pool = list(matching.values_list("pk", flat=True))
-    if not pool:
+    matching_count, exam_ids, stratified = _choose_exams(user, spec, exams_matching(user, spec.criteria))
+    if not matching_count:
         raise BatchPlanError("no exam matches the criteria")
-    exam_ids, stratified = _choose_exams(user, spec, pool, matching)
     gold = _choose_gold(spec, exam_ids)
     reader_ids = [r.pk for r in readers]
     seen = readers_seen_before(reader_ids, exam_ids)
@@ -177,7 +193,7 @@ def batch_plan(user, spec: BatchSpec) -> BatchPlan:
     except DesignError as error:
         raise BatchPlanError(str(error)) from None
     return BatchPlan(
-        spec, taxonomy, readers, len(pool), exam_ids, gold, design, stratified, seen_elsewhere, request
+        spec, taxonomy, readers, matching_count, exam_ids, gold, design, stratified, seen_elsewhere, request
     )
 
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 
+import numpy as np
+from django.db import connection, transaction
 from django.db.models import QuerySet
 
 from annotations.errors import Forbidden
-from annotations.models import Exam, SuggestionScore
+from annotations.models import DiagnosticClass, Exam, SuggestionScore
 from annotations.roles import Role, has_role
 
 
@@ -110,3 +112,58 @@ def suggestion_scores(
         if exam_id in scores:
             scores[exam_id] = score  # ordered by time: the newest version's score wins
     return scores
+
+
+def matching_ids(matching: QuerySet[Exam]) -> np.ndarray:
+    """The ids of `matching` (exams_matching's answer), ascending, as one int64 array: a pool of millions
+    stays a few megabytes, where a list of Python ints cost seconds to build and sort."""
+    if connection.vendor != "postgresql":
+        return np.fromiter(matching.order_by("pk").values_list("pk", flat=True), dtype=np.int64)
+    sql, params = matching.order_by("pk").values("pk").query.sql_with_params()
+    return _copied(sql, params, [("id", ">i8")])["id"].astype(np.int64)
+
+
+def matching_scores(
+    user, matching: QuerySet[Exam], *, provider: str, code: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """(ids ascending, scores) of `matching`: each exam's score for a class from the provider's newest
+    version, 0 without one (as suggestion_scores), computed beside the pool in the database."""
+    _require_coordinator(user)
+    if connection.vendor != "postgresql":
+        ids = matching_ids(matching)
+        scores = suggestion_scores(user, ids.tolist(), provider=provider, code=code)
+        return ids, np.array([scores[i] for i in ids.tolist()], dtype=np.float64)
+    classes = list(DiagnosticClass.objects.filter(code=code).values_list("pk", flat=True))
+    newest = (
+        SuggestionScore.objects.filter(
+            suggestion__provider=provider, suggestion__status="ok", diagnostic_class_id__in=classes
+        )
+        .order_by("suggestion__exam_id", "-suggestion__computed_at", "-suggestion_id")
+        .distinct("suggestion__exam_id")
+        .values("suggestion__exam_id", "score")
+    )
+    pool_sql, pool_params = matching.order_by().values("pk").query.sql_with_params()
+    scores_sql, scores_params = newest.query.sql_with_params()
+    # Both parts are the ORM's own SQL, their values passed as parameters.
+    sql = (
+        f"SELECT m.pk, COALESCE(s.score, 0)::float8 FROM ({pool_sql}) m "  # noqa: S608
+        f'LEFT JOIN ({scores_sql}) s ON s."suggestion__exam_id" = m.pk ORDER BY m.pk'
+    )
+    rows = _copied(sql, (*pool_params, *scores_params), [("id", ">i8"), ("score", ">f8")])
+    return rows["id"].astype(np.int64), rows["score"].astype(np.float64)
+
+
+def _copied(sql: str, params, columns: list[tuple[str, str]]) -> np.ndarray:
+    """The rows of a query with no NULLs, read by binary COPY straight into a numpy record array (a
+    million rows in milliseconds, where the driver builds a Python tuple per row). PostgreSQL's binary
+    format: a 19-byte header, then per row a 16-bit column count and per column a 32-bit length and the
+    big-endian value, then a 2-byte trailer."""
+    with transaction.atomic(), connection.cursor() as cursor, connection.wrap_database_errors:
+        # JIT-compiling this one-off scan of millions of rows took 1.3 s of a 3.9 s query at 2.7M exams.
+        cursor.execute("SET LOCAL jit = off")
+        with cursor.cursor.copy(f"COPY ({sql}) TO STDOUT (FORMAT BINARY)", params) as copy:
+            data = b"".join(bytes(chunk) for chunk in copy)
+    fields = [("columns", ">i2")]
+    for name, kind in columns:
+        fields += [(f"{name}_length", ">i4"), (name, kind)]
+    return np.frombuffer(data[19:-2], dtype=np.dtype(fields))
