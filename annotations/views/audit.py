@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 from urllib.parse import urlencode
 
@@ -80,25 +81,37 @@ def audit_list(request):
     )
 
 
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
+_EXPORTED = (
+    "pk",
+    "occurred_at",
+    "actor_username",
+    "action",
+    "target_type",
+    "target_id",
+    "ip_address",
+    "before",
+    "after",
+)
+_JSON = json.JSONEncoder(sort_keys=True).encode
+_CHUNK_ROWS = 1000
 
 
-def _rows(events):
-    yield COLUMNS
-    for event in events.iterator(chunk_size=2000):
-        yield [
-            event.pk,
-            event.occurred_at.isoformat(),
-            event.actor_username,
-            event.action,
-            event.target_type,
-            event.target_id,
-            event.ip_address or "",
-            json.dumps(event.before, sort_keys=True),
-            json.dumps(event.after, sort_keys=True),
-        ]
+def _chunks(events):
+    """The CSV a thousand rows at a time: one yielded string per row made the response's per-chunk work
+    (encoding, the WSGI write) cost as much as the rows themselves over a trail of 300,000 events."""
+    buffer = io.StringIO()
+    writer = spreadsheet_writer(buffer)
+    writer.writerow(COLUMNS)
+    rows = events.values_list(*_EXPORTED).iterator(chunk_size=5000)
+    for n, (pk, at, actor, action, target_type, target_id, ip, before, after) in enumerate(rows, 1):
+        writer.writerow(
+            [pk, at.isoformat(), actor, action, target_type, target_id, ip or "", _JSON(before), _JSON(after)]
+        )
+        if n % _CHUNK_ROWS == 0:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue()
 
 
 @role_required(Role.COORDINATOR)
@@ -115,10 +128,8 @@ def audit_export(request):
             after={k: str(v) for k, v in vars(wanted).items()},
             ip_address=client_ip(request),
         )
-    writer = spreadsheet_writer(_Echo())
     response = StreamingHttpResponse(
-        (writer.writerow(row) for row in _rows(audit_events(request.user, wanted))),
-        content_type="text/csv; charset=utf-8",
+        _chunks(audit_events(request.user, wanted)), content_type="text/csv; charset=utf-8"
     )
     response["Content-Disposition"] = 'attachment; filename="audit.csv"'
     return response

@@ -1,6 +1,9 @@
 """The audit list pages by keyset (older / newer than a row), never by OFFSET or a count: the trail of a
 CODE-II-sized study holds millions of events, and a deep OFFSET page cost seconds. Filters survive paging."""
 
+import csv
+import io
+import json
 import re
 from datetime import UTC, datetime, timedelta
 
@@ -65,3 +68,20 @@ def test_paging_keeps_the_filters(trail, client_for, diego):
 def test_a_cursor_the_list_did_not_make_is_refused_plainly(trail, client_for, diego):
     response = client_for(diego).get("/audit/?older=not-a-cursor")
     assert response.status_code == 400
+
+
+def test_the_export_streams_every_event_in_order_with_formulas_defused(client_for, diego):
+    AuditEvent.objects.bulk_create(
+        AuditEvent(
+            occurred_at=START + timedelta(seconds=i),
+            actor_username="=cmd|' /C calc'!A0" if i == 1234 else "ana",
+            action="annotation.submit",
+            after={"labels": i, "stage": "blind"},
+        )
+        for i in range(2500)
+    )
+    response = client_for(diego).get("/audit/export.csv?action=annotation.")
+    rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
+    assert [json.loads(row["after"])["labels"] for row in rows] == list(range(2500))
+    assert rows[1234]["actor_username"] == "'=cmd|' /C calc'!A0"
+    assert rows[7]["after"] == '{"labels": 7, "stage": "blind"}' and rows[7]["before"] == "null"
