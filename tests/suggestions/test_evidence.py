@@ -4,9 +4,16 @@ Consensus rows are written directly (the consensus computation is another servic
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
-from annotations.models import BatchExam, Consensus, DiagnosticClass, ReviewBatch
+from annotations.models import (
+    BatchExam,
+    Consensus,
+    DiagnosticClass,
+    ReviewBatch,
+)
 from annotations.selectors.suggestions.evidence import automation_bias, batch_evidence, provider_agreement
 from annotations.services.batches.lifecycle import batch_create
 from annotations.services.reading import LabelInput, annotation_submit
@@ -171,3 +178,24 @@ def test_the_two_stage_evidence_page_shows_the_automation_bias_table(client_for,
     html = client_for(diego).get(f"/batches/{two_stage_reads.pk}/evidence/").content.decode()
     assert 'id="automation-bias"' in html and "2 reads · 3 toward · 2 away" in html
     assert BatchExam.objects.filter(batch=two_stage_reads).count() == 2
+
+
+def _page_rows(html: str) -> dict[str, list[str]]:
+    """The provider table of the evidence page: code -> the cells after it, as shown."""
+    table = html.split('id="provider-agreement"')[1].split("</section>")[0]
+    rows = re.findall(r'<tr><td title="[^"]*">([^<]+)</td>(.*?)</tr>', table, flags=re.S)
+    return {code: re.findall(r"<td>([^<]*)</td>", cells) for code, cells in rows}
+
+
+def test_the_evidence_page_shows_the_numbers_the_api_gives(client_for, diego, scored_batch):
+    client = client_for(diego)
+    page = _page_rows(client.get(f"/batches/{scored_batch.pk}/evidence/").content.decode())
+    (provider,) = client.get(f"/api/v1/batches/{scored_batch.pk}/evidence/").json()["providers"]
+    two = lambda v: "—" if v is None else f"{v:.2f}"  # noqa: E731
+    assert page == {
+        c["code"]: [str(c["n"]), str(c["positives"]), two(c["threshold"])]
+        + [str(c[k]) for k in ("tp", "fp", "tn", "fn")]
+        + [two(c["sensitivity"]), two(c["specificity"]), two(c["auc"])]
+        for c in provider["classes"]
+    }
+    assert page["SB"][-1] == "0.75" and page["LBBB"][-1] == "—"
