@@ -9,6 +9,8 @@ import re
 import pytest
 
 from annotations.models import (
+    Adjudication,
+    AgreementResult,
     BatchExam,
     Consensus,
     DiagnosticClass,
@@ -199,3 +201,37 @@ def test_the_evidence_page_shows_the_numbers_the_api_gives(client_for, diego, sc
         for c in provider["classes"]
     }
     assert page["SB"][-1] == "0.75" and page["LBBB"][-1] == "—"
+
+
+def _sb(client, batch) -> list[tuple[str, int, int]]:
+    providers = client.get(f"/api/v1/batches/{batch.pk}/evidence/").json()["providers"]
+    return [
+        (p["version"], row["tp"], row["fn"]) for p in providers for row in p["classes"] if row["code"] == "SB"
+    ]
+
+
+def test_the_evidence_follows_new_scores_a_consensus_computation_and_an_adjudication(
+    client_for, diego, scored_batch
+):
+    client = client_for(diego)
+    assert _sb(client, scored_batch) == [("1", 1, 1)]
+    exams = list(
+        BatchExam.objects.filter(batch=scored_batch).order_by("exam_id").values_list("exam_id", flat=True)
+    )
+    # A second version scores every exam's SB at 0.9: both SB-positive exams predicted.
+    for exam_id in exams:
+        suggestion_compute(exam_id, FixedProvider("2", {"SB": 0.9}))
+    assert _sb(client, scored_batch) == [("1", 1, 1), ("2", 2, 0)]
+    # A consensus computation replaces the rows: exam 3 is no longer SB-positive.
+    Consensus.objects.filter(batch=scored_batch, exam_id=exams[2], diagnostic_class__code="SB").update(
+        value=False
+    )
+    AgreementResult.objects.create(batch=scored_batch, algorithm_version="test", read_count=4)
+    assert _sb(client, scored_batch) == [("1", 1, 0), ("2", 1, 0)]
+    # An adjudication makes exam 4 SB-positive.
+    sb = DiagnosticClass.objects.get(taxonomy=scored_batch.taxonomy, code="SB")
+    Consensus.objects.filter(batch=scored_batch, exam_id=exams[3], diagnostic_class=sb).update(value=True)
+    Adjudication.objects.create(
+        batch=scored_batch, exam_id=exams[3], diagnostic_class=sb, adjudicator=diego, value=True
+    )
+    assert _sb(client, scored_batch) == [("1", 1, 1), ("2", 2, 0)]

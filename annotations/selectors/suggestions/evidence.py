@@ -15,17 +15,21 @@
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
 from dataclasses import dataclass
+from datetime import datetime
 
 import numpy as np
 import numpy.typing as npt
+from django.core.cache import cache
 from django.db import connection
-from django.db.models import Count
+from django.db.models import Count, Max
 from django.db.models.fields.json import KeyTransform
 
 from annotations.lib.stats.roc import grouped_auc, grouped_confusion
 from annotations.models import (
+    Adjudication,
     AgreementResult,
     Annotation,
     AnnotationLabel,
@@ -42,6 +46,9 @@ from annotations.selectors.agreement.rules import consensus_settings
 from annotations.selectors.suggestions.scoring import META, source_code
 
 DEFAULT_THRESHOLD = 0.5
+EVIDENCE_CACHE_S = 7 * 24 * 3600  # keyed by what it is computed from: a stale entry is never read
+
+logger = logging.getLogger(__name__)
 
 
 def _ratio(numerator: int, denominator: int) -> float | None:
@@ -362,12 +369,49 @@ def automation_bias(batch: ReviewBatch) -> list[dict]:
     return out
 
 
+def _agreement_key(batch: ReviewBatch) -> str:
+    """What the agreement report is a function of, as a cache key. Consensus rows change with a
+    consensus computation (which rewrites the batch's AgreementResult) or an adjudication; scores are
+    only ever added (a recomputed suggestion's are deleted and written anew, a taxonomy added later gets
+    its own), so the newest score id moves with every change to them, thresholds included."""
+    computed_at = AgreementResult.objects.filter(batch=batch).values_list("computed_at", flat=True).first()
+    adjudicated = Adjudication.objects.filter(batch=batch).aggregate(n=Count("pk"), last=Max("decided_at"))
+    newest_score = SuggestionScore.objects.aggregate(last=Max("pk"))["last"]
+    parts = (batch.pk, computed_at, adjudicated["n"], adjudicated["last"], newest_score)
+    return "suggestion-evidence:v1:" + "/".join(
+        p.isoformat() if isinstance(p, datetime) else str(p) for p in parts
+    )
+
+
+def _agreement_cached(batch: ReviewBatch) -> dict:
+    """The consensus row count and provider agreement, computed once per state of the batch's consensus
+    and scores: seconds for a 100k-exam batch (its 400k scores lie among millions), shared by the page
+    and the API. The cache is optional: when it is down, the report is computed every time."""
+    key = _agreement_key(batch)
+    try:
+        cached = cache.get(key)
+    except Exception:
+        logger.warning("suggestion evidence: the cache is down")
+        cached = None
+    if cached is not None:
+        return cached
+    computed = {
+        "consensus_rows": Consensus.objects.filter(batch=batch).count(),
+        "providers": provider_agreement(batch),
+    }
+    try:
+        cache.set(key, computed, timeout=EVIDENCE_CACHE_S)
+    except Exception:
+        logger.warning("suggestion evidence: the cache is down")
+    return computed
+
+
 def batch_evidence(batch: ReviewBatch) -> dict:
-    """Both reports for one batch; the caller has checked that the user is a coordinator."""
+    """Both reports for one batch; the caller has checked that the user is a coordinator. Automation
+    bias is not cached: it moves with every revised read."""
     return {
         "batch": batch.pk,
         "suggestion_mode": batch.suggestion_mode,
-        "consensus_rows": Consensus.objects.filter(batch=batch).count(),
-        "providers": provider_agreement(batch),
+        **_agreement_cached(batch),
         "automation_bias": automation_bias(batch),
     }
