@@ -39,6 +39,13 @@ class Suggestion(models.Model):
                 fields=["exam", "provider", "provider_version"], name="suggestion_unique_per_version"
             ),
         ]
+        # Each exam's newest computed suggestion of a provider, in exam order (the designer's stratified
+        # sampling and score windows), without sorting every suggestion of the archive.
+        indexes = [
+            models.Index(
+                fields=["provider", "status", "exam", "-computed_at", "-id"], name="suggestion_newest_idx"
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.provider} {self.provider_version} for exam {self.exam_id}"
@@ -50,6 +57,14 @@ class SuggestionScore(models.Model):
     score = models.FloatField()
 
     class Meta:
+        # One class's scores over every suggestion (the designer), read from the index alone.
+        indexes = [
+            models.Index(
+                fields=["diagnostic_class", "suggestion"],
+                include=["score"],
+                name="suggestion_score_class_idx",
+            )
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["suggestion", "diagnostic_class"], name="suggestion_score_unique"
