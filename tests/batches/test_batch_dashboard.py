@@ -159,3 +159,52 @@ def test_progress_counts_exams_fully_read_reads_and_days_from_one_pass(client_fo
     assert (by_name["bruno"]["done"], by_name["bruno"]["skipped"], by_name["bruno"]["remaining"]) == (1, 1, 1)
     assert [reads for _, reads in progress["reads_per_day"]] == [4]
     assert [r["username"] for r in progress["readers"]] == sorted(by_name)
+
+
+def test_progress_json_gives_each_readers_time_quartiles_interpolated_between_reads(
+    client_for, diego, ana, bruno, tnmg
+):
+    """Quartiles interpolate between a reader's submitted reads (10, 11, 13, 40 s: 10.75, 12, 19.75);
+    one read is all three quartiles; a reader with no read has none."""
+    exams = [make_exam(seed=i) for i in range(4)]
+    batch = batch_create(
+        name="Times",
+        taxonomy=tnmg,
+        exams=exams,
+        readers=[ana, bruno],
+        readers_per_exam=2,
+        actor=diego,
+        seed=5,
+    )
+    for assignment, seconds in zip(queue(batch, ana), (13, 40, 10, 11), strict=True):
+        annotation_submit(
+            actor=ana,
+            assignment=assignment,
+            labels=[LabelInput("SB")],
+            time_on_task_ms=seconds * 1000,
+            revision=0,
+        )
+    progress = client_for(diego).get(f"/batches/{batch.pk}/progress.json").json()
+    by_name = {r["username"]: r for r in progress["readers"]}
+    ana_row, bruno_row = by_name["ana"], by_name["bruno"]
+    assert (ana_row["q1_seconds"], ana_row["median_seconds"], ana_row["q3_seconds"]) == (10.75, 12.0, 19.75)
+    assert (bruno_row["q1_seconds"], bruno_row["median_seconds"], bruno_row["q3_seconds"]) == (
+        None,
+        None,
+        None,
+    )
+    assert progress["coverage"]["exams_complete"] == 0
+
+
+def test_progress_json_quartiles_of_a_single_read(client_for, diego, ana, bruno, batch):
+    submit_timed = next(iter(queue(batch, bruno)))
+    annotation_submit(
+        actor=bruno, assignment=submit_timed, labels=[LabelInput("SB")], time_on_task_ms=7250, revision=0
+    )
+    progress = client_for(diego).get(f"/batches/{batch.pk}/progress.json").json()
+    bruno_row = next(r for r in progress["readers"] if r["username"] == "bruno")
+    assert (bruno_row["q1_seconds"], bruno_row["median_seconds"], bruno_row["q3_seconds"]) == (
+        7.25,
+        7.25,
+        7.25,
+    )

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from django.db.models import Count, Max, Q
+from django.db import connection
+from django.db.models import BooleanField, Count, F, Func, Max, Q, Subquery
 
 from annotations.models import BatchExam, ReviewBatch, Suggestion
 from annotations.selectors.suggestions.scoring import META
@@ -20,6 +21,10 @@ def batch_suggestion_progress(batch: ReviewBatch) -> dict:
     exam_ids = BatchExam.objects.filter(batch=batch).values("exam_id")
     total = BatchExam.objects.filter(batch=batch).count()
     rows = Suggestion.objects.filter(exam_id__in=exam_ids)
+    if connection.vendor == "postgresql":
+        # As an array, the batch's exams are probed in the exam index: as IN (subquery), PostgreSQL
+        # hashed them and read all 2.7M suggestions (0.8 s for a 100k-exam batch, 0.3 s probed).
+        rows = Suggestion.objects.filter(_InArray(F("exam_id"), Subquery(exam_ids)))
     # One pass over the batch's rows (a 100k-exam batch's, among millions): the failures and the sample
     # below read a handful of rows each, and the failures only when some failed.
     versions = (
@@ -51,6 +56,16 @@ def batch_suggestion_progress(batch: ReviewBatch) -> dict:
             }
         )
     return {"exams": total, "providers": providers}
+
+
+class _InArray(Func):
+    """column = ANY(ARRAY(subquery)): PostgreSQL plans it as index probes, whatever the subquery's size."""
+
+    output_field = BooleanField()
+
+    def as_sql(self, compiler, connection, **extra):
+        column, values = (compiler.compile(expression) for expression in self.get_source_expressions())
+        return f"{column[0]} = ANY(ARRAY{values[0]})", (*column[1], *values[1])
 
 
 def _unmapped_codes(rows, batch: ReviewBatch) -> list[str]:
