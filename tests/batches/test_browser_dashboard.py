@@ -71,3 +71,21 @@ def test_an_empty_batch_says_no_reads_yet_instead_of_a_year_2000_axis(
     assert not any("2000" in t for t in tick_labels(page))
     assert page.is_hidden("#reads-per-day")
     page.screenshot(path=screenshot_path("dashboard-empty-chart"), full_page=True)
+
+
+def test_the_dashboard_draws_its_figures_from_the_page_without_asking_for_them_again(
+    live_server, page, ana, bruno, diego, tnmg
+):
+    """The page carries the progress it rendered: the chart and reader table are drawn from it, and
+    progress.json (the same figures, computed again: ~1 s at 100k exams) is asked for a minute later."""
+    batch = make_batch(tnmg, [ana, bruno], diego, exams=3)
+    annotation_submit(actor=ana, assignment=queue(batch, ana)[0], labels=[LabelInput("SB")], revision=0)
+    log_in(page, live_server, "diego")
+    asked = []
+    page.on("request", lambda request: asked.append(request.url) if "progress.json" in request.url else None)
+    page.goto(f"{live_server.url}/batches/{batch.pk}/")
+    page.wait_for_selector("#refreshed-at:not(:empty)")
+    page.wait_for_selector("#reads-per-day .xtick text")
+    assert page.locator("#reader-progress tbody tr").count() == 2
+    page.wait_for_timeout(500)
+    assert asked == []

@@ -142,6 +142,9 @@
     document.getElementById("refreshed-at").textContent = new Date().toLocaleTimeString();
   }
 
-  // Every minute; a failed request keeps the last figures and the next tick tries again.
-  window.EcgPoll.poll(url, { everyMs: REFRESH_MS, onData: draw });
+  // First from the figures the page was rendered with (asking progress.json at once computed them all
+  // again: a second of a 100k-exam batch), then every minute; a failed request keeps the last figures
+  // and the next tick tries again.
+  draw(JSON.parse(document.getElementById("progress-data").textContent));
+  window.EcgPoll.poll(url, { everyMs: REFRESH_MS, delayMs: REFRESH_MS, onData: draw });
 })();
