@@ -110,10 +110,11 @@ def readers_seen_before(reader_ids: Iterable[int], exam_ids: Iterable[int]) -> d
 def _among(exam_ids: list[int]):
     """`exam_ids` for an __in lookup. On PostgreSQL one array parameter: a designed batch asks about
     every chosen exam, and 100,000 literals in an IN list cost a second or more to send and parse per
-    query, even against an empty table."""
+    query, even against an empty table. The array goes as its text form, joined here: the driver's own
+    list adapter took 0.1 to 0.3 s per query on 100,000 ids, the joined text a few hundredths."""
     if connection.vendor != "postgresql":
         return exam_ids
-    return RawSQL("SELECT unnest(%s::bigint[])", (exam_ids,))
+    return RawSQL("SELECT unnest(%s::bigint[])", ("{" + ",".join(map(str, map(int, exam_ids))) + "}",))
 
 
 def design_exclusions(

@@ -5,6 +5,7 @@ database and draws what drawing from the whole pool drew."""
 from datetime import UTC, datetime
 
 import pytest
+from django.db import connection
 
 import annotations.selectors.batches.plan as plan_module
 import annotations.services.batches.lifecycle as lifecycle
@@ -18,7 +19,13 @@ from annotations.models import (
     SuggestionScore,
 )
 from annotations.selectors.batches.plan import BatchSpec, batch_plan
-from annotations.selectors.exams.selection import ExamCriteria, suggestion_scores
+from annotations.selectors.exams.selection import (
+    ExamCriteria,
+    exams_matching,
+    matching_ids,
+    matching_scores,
+    suggestion_scores,
+)
 from annotations.services.batches.lifecycle import batch_create, batch_create_from_plan
 from tests.factories import DatasetFactory, ExamFactory
 
@@ -99,6 +106,23 @@ def test_a_random_sample_is_what_drawing_from_the_whole_matching_pool_draws(dieg
     for seed in (0, 1, 7):
         plan = batch_plan(diego, spec([ana, bruno], tnmg, sample_size=13, seed=seed))
         assert plan.exam_ids == sample_random(pool, 13, seed) and plan.matching == 40
+
+
+def test_the_pool_is_every_matching_id_ascending_whatever_order_the_rows_lie_in(diego, tnmg, archive):
+    for exam in archive[:5]:  # an updated row moves to the end of the table on PostgreSQL
+        exam.age = 50
+        exam.save(update_fields=["age"])
+    if connection.vendor == "postgresql":  # read the table in the order its rows lie in, not by an index
+        with connection.cursor() as cursor:
+            for scan in ("indexscan", "indexonlyscan", "bitmapscan"):
+                cursor.execute(f"SET LOCAL enable_{scan} = off")
+    pool = matching_ids(exams_matching(diego, ExamCriteria(datasets=["archive"])))
+    assert pool.tolist() == sorted(e.pk for e in archive)
+    assert matching_ids(exams_matching(diego, ExamCriteria(datasets=["nowhere"]))).tolist() == []
+    ids, scores = matching_scores(
+        diego, exams_matching(diego, ExamCriteria(datasets=["archive"])), provider="m", code="AF"
+    )
+    assert ids.tolist() == sorted(e.pk for e in archive) and scores.tolist() == [0.0] * 40
 
 
 def test_a_stratified_sample_scores_each_exam_by_its_newest_suggestion(diego, ana, bruno, tnmg, archive):

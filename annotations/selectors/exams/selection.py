@@ -119,8 +119,9 @@ def matching_ids(matching: QuerySet[Exam]) -> np.ndarray:
     stays a few megabytes, where a list of Python ints cost seconds to build and sort."""
     if connection.vendor != "postgresql":
         return np.fromiter(matching.order_by("pk").values_list("pk", flat=True), dtype=np.int64)
-    sql, params = matching.order_by("pk").values("pk").query.sql_with_params()
-    return _copied(sql, params, [("id", ">i8")])["id"].astype(np.int64)
+    sql, params = matching.order_by().values("pk").query.sql_with_params()
+    (ids,) = _aggregated(sql, params, [("pk", "int8", ">i8")])
+    return np.sort(ids.astype(np.int64))
 
 
 def matching_scores(
@@ -144,13 +145,18 @@ def matching_scores(
     )
     pool_sql, pool_params = matching.order_by().values("pk").query.sql_with_params()
     scores_sql, scores_params = newest.query.sql_with_params()
-    # Both parts are the ORM's own SQL, their values passed as parameters.
+    # Both parts are the ORM's own SQL, their values passed as parameters. The ORDER BY stays although
+    # the rows are sorted here: with it PostgreSQL merges the pool with the newest scores, both in exam
+    # order; without it, it hashed 2.7M scores and took twice as long.
     sql = (
-        f"SELECT m.pk, COALESCE(s.score, 0)::float8 FROM ({pool_sql}) m "  # noqa: S608
+        f"SELECT m.pk AS id, COALESCE(s.score, 0)::float8 AS score FROM ({pool_sql}) m "  # noqa: S608
         f'LEFT JOIN ({scores_sql}) s ON s."suggestion__exam_id" = m.pk ORDER BY m.pk'
     )
-    rows = _copied(sql, (*pool_params, *scores_params), [("id", ">i8"), ("score", ">f8")])
-    return rows["id"].astype(np.int64), rows["score"].astype(np.float64)
+    ids, scores = _aggregated(
+        sql, (*pool_params, *scores_params), [("id", "int8", ">i8"), ("score", "float8", ">f8")]
+    )
+    order = np.argsort(ids, kind="stable")
+    return ids[order].astype(np.int64), scores[order].astype(np.float64)
 
 
 def _copied(sql: str, params, columns: list[tuple[str, str]]) -> np.ndarray:
@@ -167,3 +173,29 @@ def _copied(sql: str, params, columns: list[tuple[str, str]]) -> np.ndarray:
     for name, kind in columns:
         fields += [(f"{name}_length", ">i4"), (name, kind)]
     return np.frombuffer(data[19:-2], dtype=np.dtype(fields))
+
+
+def _aggregated(sql: str, params, columns: list[tuple[str, str, str]]) -> list[np.ndarray]:
+    """Columns (name, SQL type, numpy type) of a query with no NULLs, unordered, as numpy arrays: each one
+    array_agg sent as one binary value. A COPY hands the driver a message per row, and a million rows
+    cost seconds of Python; one value per column costs a single read. array_send's format: a 12-byte
+    header (dimensions, null flag, element type), per dimension a size and a lower bound (none when
+    empty), then per element a 32-bit length and the big-endian value. The order of the rows is not
+    promised (an aggregate over an ordered subquery keeps it only in practice): callers sort in numpy."""
+    aggregates = ", ".join(
+        f"array_send(COALESCE(array_agg(q.\"{name}\"), '{{}}'::{kind}[]))" for name, kind, _ in columns
+    )
+    with transaction.atomic(), connection.cursor() as cursor:
+        # JIT-compiling this one-off scan of millions of rows took 1.3 s of a 3.9 s query at 2.7M exams.
+        cursor.execute("SET LOCAL jit = off")
+        cursor.execute(f"SELECT {aggregates} FROM ({sql}) q", params)  # noqa: S608
+        row = cursor.fetchone()
+    arrays = []
+    for value, (_, _, kind) in zip(row, columns, strict=True):
+        data = bytes(value)
+        dimensions = int.from_bytes(data[:4], "big")
+        elements = np.frombuffer(
+            data[12 + 8 * dimensions :], dtype=np.dtype([("length", ">i4"), ("value", kind)])
+        )
+        arrays.append(elements["value"])
+    return arrays
