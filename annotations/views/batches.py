@@ -10,7 +10,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
-from annotations.errors import Forbidden
+from annotations.errors import Forbidden, Invalid
 from annotations.forms import AddExamsForm, AddReadersForm, BatchDesignForm, HandOnForm, ReassignForm
 from annotations.roles import Role
 from annotations.selectors.agreement.tables import stored_reader_quality
@@ -58,7 +58,7 @@ def batch_new(request):
                     request, _("Batch %(name)s created and started.") % {"name": repr(batch.name)}
                 )
                 return redirect("batch-detail", batch_id=batch.pk)
-        except (BatchPlanError, BatchDesignError) as error:
+        except Invalid as error:  # the plan's, the design's and the selection's refusals alike
             form.add_error(None, str(error))
     exams = plan and plan_exam_page(
         plan, _int(request.POST.get("exam_page"), 1), _int(request.POST.get("exam_page_size"), 50)

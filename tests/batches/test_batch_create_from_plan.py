@@ -142,3 +142,24 @@ def test_a_stratified_sample_scores_each_exam_by_its_newest_suggestion(diego, an
     assert plan.exam_ids == expected.exam_ids
     assert plan.stratified.available == expected.available == [19, 6, 9, 6]
     assert plan.stratified.taken == expected.taken
+
+
+@pytest.mark.parametrize("code", ["NO-SUCH-CODE", "AF"])
+def test_stratifying_by_a_code_no_model_scores_is_a_preview_not_a_server_error(
+    client_for, diego, ana, bruno, tnmg, archive, code
+):
+    body = {
+        "name": "Stratified",
+        "taxonomy_id": tnmg.pk,
+        "reader_ids": [ana.pk, bruno.pk],
+        "readers_per_exam": 2,
+        "criteria": {"datasets": ["archive"]},
+        "sample_size": 10,
+        "stratify_provider": "nobody",
+        "stratify_code": code,
+        "strata": 2,
+    }
+    response = client_for(diego).post("/api/v1/batches/preview/", body, content_type="application/json")
+    assert response.status_code in (200, 400), response.content
+    if response.status_code == 400:
+        assert code in response.json()["detail"]

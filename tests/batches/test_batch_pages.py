@@ -199,3 +199,15 @@ def test_the_designer_opens_with_the_default_taxonomy_chosen(client_for, diego, 
     options = re.findall(r'<option value="([^"]*)"', select)
     # With no empty choice the browser selects the first option, which is the default taxonomy.
     assert options == [str(tnmg.pk), str(other.pk)]
+
+
+def test_the_designer_says_when_no_statement_has_the_code_to_stratify_by(
+    client_for, diego, ana, bruno, tnmg, archive
+):
+    post = design_post(
+        tnmg, [ana, bruno], action="preview", sample_size=6, stratify_provider="m", stratify_code="NOPE"
+    )
+    response = client_for(diego).post("/batches/new/", post)
+    assert response.status_code == 200
+    assert "no taxonomy has a statement with the code" in response.content.decode()
+    assert not ReviewBatch.objects.exists()

@@ -9,7 +9,7 @@ import numpy as np
 from django.db import connection, transaction
 from django.db.models import QuerySet
 
-from annotations.errors import Forbidden
+from annotations.errors import Forbidden, Invalid
 from annotations.models import DiagnosticClass, Exam, SuggestionScore
 from annotations.roles import Role, has_role
 
@@ -130,11 +130,13 @@ def matching_scores(
     """(ids ascending, scores) of `matching`: each exam's score for a class from the provider's newest
     version, 0 without one (as suggestion_scores), computed beside the pool in the database."""
     _require_coordinator(user)
+    classes = list(DiagnosticClass.objects.filter(code=code).values_list("pk", flat=True))
+    if not classes:
+        raise Invalid(f"no taxonomy has a statement with the code {code!r} to stratify by")
     if connection.vendor != "postgresql":
         ids = matching_ids(matching)
         scores = suggestion_scores(user, ids.tolist(), provider=provider, code=code)
         return ids, np.array([scores[i] for i in ids.tolist()], dtype=np.float64)
-    classes = list(DiagnosticClass.objects.filter(code=code).values_list("pk", flat=True))
     newest = (
         SuggestionScore.objects.filter(
             suggestion__provider=provider, suggestion__status="ok", diagnostic_class_id__in=classes
