@@ -25,6 +25,8 @@ Celery goes to a Redis broker that no worker reads (BENCH_REDIS_URL, default red
 as in production, so queued work (suggestions of a new batch, agreement after a submit) stays out of
 the measured requests. The database (--database, default ecg_bench_scale on BENCH_POSTGRES_URL) is
 dropped and seeded afresh unless --keep finds it seeded at the same size; --drop removes it at the end.
+--only names the parts to measure (create, recompute, pages): on a kept database "create" times a second
+batch of the same size through the API, removed again, and the 1,000-exam creation, without the pages.
 
     .venv/bin/python bench/scale.py [--exams 20000] [--batch-exams N] [--runs 10] [--keep] [--drop]
     .venv/bin/python bench/scale.py --exams 2735269 --batch-exams 100000 --drop   # CODE-II (minutes)
@@ -51,6 +53,7 @@ from urllib.parse import quote
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
+PARTS = ("create", "recompute", "pages")  # what --only may name
 PATIENTS_PER_EXAM = 2_093_807 / 2_735_269  # CODE-II: 0.765
 PAGE_GOAL_S = 1.0
 CREATE_GOAL_S = 60.0
@@ -408,6 +411,21 @@ def create_batch(client, world: World, exams: int) -> tuple[int, float, int, dic
     return response.json()["id"], seconds, len(queries), memory
 
 
+def remove_batch(batch_id: int) -> None:
+    """Take a batch created only to be timed out again (its slots, exams and row; its audit row stays),
+    so that timing creation again on a kept database leaves it as it was seeded."""
+    from django.db import connection
+
+    from annotations.models import Assignment, BatchExam, ReviewBatch
+
+    with connection.cursor() as cursor:
+        for model in (Assignment, BatchExam):
+            cursor.execute(f"DELETE FROM {model._meta.db_table} WHERE batch_id = %s", [batch_id])
+        cursor.execute(f"DELETE FROM {ReviewBatch._meta.db_table} WHERE id = %s", [batch_id])
+        cursor.execute(f"VACUUM ANALYZE {Assignment._meta.db_table}")
+        cursor.execute(f"VACUUM ANALYZE {BatchExam._meta.db_table}")
+
+
 def seed_reads(world: World, batch_id: int, pending: int) -> int:
     """Every slot but the last `pending` of each reader's queue, submitted as annotation_submit leaves it."""
     from django.db import connection
@@ -686,6 +704,37 @@ def scale_facts(batch_id: int) -> dict:
     }
 
 
+def designer_spec(world: World) -> tuple[dict, dict]:
+    """The designer's request (readers, taxonomy) and the criteria its previews and small batches use."""
+    spec = {
+        "name": "preview",
+        "taxonomy_id": world.taxonomy.pk,
+        "reader_ids": [r.pk for r in world.readers],
+        "readers_per_exam": 3,
+    }
+    criteria = {
+        "datasets": [DATASETS[0]],
+        "age_min": 30,
+        "age_max": 80,
+        "quality_grades": ["good", "acceptable"],
+        "reference_labels": ["tnmg:AF", "tnmg:RBBB", "tnmg:NORM"],
+    }
+    return spec, criteria
+
+
+def small_creation(meter: Meter, client, spec: dict, criteria: dict) -> None:
+    meter.measure(
+        "API batch creation, 1,000 exams x 3 readers",
+        client,
+        lambda i: (
+            "POST",
+            "/api/v1/batches/",
+            {**spec, "name": f"small {i}", "sample_size": 1000, "seed": 100 + i, "criteria": criteria},
+        ),
+        runs=3,
+    )
+
+
 def coordinator_endpoints(meter: Meter, world: World, batch_id: int, facts: dict, n_exams: int) -> None:
     client = logged_in(world.coordinator)
     get = lambda path: ("GET", path, None)  # noqa: E731
@@ -713,19 +762,7 @@ def coordinator_endpoints(meter: Meter, world: World, batch_id: int, facts: dict
     meter.measure("batches list", client, get("/batches/"))
     meter.measure("API batches list", client, get("/api/v1/batches/"))
     meter.measure("batch designer page", client, get("/batches/new/"))
-    spec = {
-        "name": "preview",
-        "taxonomy_id": world.taxonomy.pk,
-        "reader_ids": [r.pk for r in world.readers],
-        "readers_per_exam": 3,
-    }
-    criteria = {
-        "datasets": [DATASETS[0]],
-        "age_min": 30,
-        "age_max": 80,
-        "quality_grades": ["good", "acceptable"],
-        "reference_labels": ["tnmg:AF", "tnmg:RBBB", "tnmg:NORM"],
-    }
+    spec, criteria = designer_spec(world)
     preview = "/api/v1/batches/preview/"
     meter.measure(
         "API designer preview: criteria, 1,000 sampled",
@@ -795,16 +832,7 @@ def coordinator_endpoints(meter: Meter, world: World, batch_id: int, facts: dict
         ),
         runs=3,
     )
-    meter.measure(
-        "API batch creation, 1,000 exams x 3 readers",
-        client,
-        lambda i: (
-            "POST",
-            "/api/v1/batches/",
-            {**spec, "name": f"small {i}", "sample_size": 1000, "seed": 100 + i, "criteria": criteria},
-        ),
-        runs=3,
-    )
+    small_creation(meter, client, spec, criteria)
     meter.measure("batch dashboard", client, get(f"/batches/{batch_id}/"))
     meter.measure(
         "batch dashboard, disputed exams", client, get(f"/batches/{batch_id}/?exam_status=disputed")
@@ -942,6 +970,22 @@ def report_goals(meter: Meter, create_s: float, recompute_s: float, memory: list
     print(f"  peak resident memory of the process: {peak_rss_mb():.0f} MB")
 
 
+def load_average() -> str:
+    return " ".join(f"{v:.1f}" for v in os.getloadavg())
+
+
+def report_creation(world: World, batch_exams: int) -> tuple[int, float]:
+    """Create the big batch through the API and print how long it took: (batch id, seconds)."""
+    batch_id, seconds, queries, watch = create_batch(logged_in(world.coordinator), world, batch_exams)
+    print(
+        f"batch creation ({batch_exams:,} exams x 3 readers, API): {seconds:.1f} s, {queries} queries, "
+        f"RSS peak +{watch['peak'] - watch['start']:.0f} MB (goal < {CREATE_GOAL_S:.0f} s), "
+        f"load average {load_average()}",
+        flush=True,
+    )
+    return batch_id, seconds
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--exams", type=int, default=20_000)
@@ -961,7 +1005,16 @@ def main() -> None:
     parser.add_argument("--database", default="ecg_bench_scale")
     parser.add_argument("--keep", action="store_true", help="reuse the database when seeded at this size")
     parser.add_argument("--drop", action="store_true", help="drop the database at the end")
+    parser.add_argument(
+        "--only",
+        default=",".join(PARTS),
+        help=f"comma-separated parts to measure, of {', '.join(PARTS)} (default: all). On a kept database "
+        "'create' times a second batch of --batch-exams exams (removed again) and the 1,000-exam creation",
+    )
     args = parser.parse_args()
+    parts = set(args.only.split(","))
+    if not parts <= set(PARTS):
+        parser.error(f"--only takes {', '.join(PARTS)}")
     batch_exams = args.batch_exams or min(100_000, args.exams // 4)
     if not args.database.startswith("ecg_bench"):
         parser.error("--database must start with ecg_bench (it is dropped and recreated)")
@@ -976,21 +1029,20 @@ def main() -> None:
     )
     memory = [("start", rss_mb())]
     seeded = args.keep and seeded_size() >= args.exams
+    create_s = recompute_s = float("nan")
     if seeded and ReviewBatch.objects.exists():
         world = world_from_database()
         batch = ReviewBatch.objects.order_by("pk").first()
-        batch_id, create_s = batch.pk, float("nan")
+        batch_id = batch.pk
         print(f"reusing the seeded database: batch {batch_id}")
+        if "create" in parts:
+            timed_id, create_s = report_creation(world, batch_exams)
+            remove_batch(timed_id)
     else:
         # A run stopped after seeding (the longest part at CODE-II size) goes on from the batch.
         world = world_from_database() if seeded else seed(args.exams)
         memory.append(("seeded", rss_mb()))
-        batch_id, create_s, queries, watch = create_batch(logged_in(world.coordinator), world, batch_exams)
-        print(
-            f"batch creation ({batch_exams:,} exams x 3 readers, API): {create_s:.1f} s, {queries} queries, "
-            f"RSS peak +{watch['peak'] - watch['start']:.0f} MB (goal < {CREATE_GOAL_S:.0f} s)",
-            flush=True,
-        )
+        batch_id, create_s = report_creation(world, batch_exams)
         memory.append(("batch created", rss_mb()))
         started = time.perf_counter()
         reads = seed_reads(world, batch_id, args.pending)
@@ -998,14 +1050,22 @@ def main() -> None:
             f"reads by COPY: {reads:,} submitted first reads in {time.perf_counter() - started:.1f} s",
             flush=True,
         )
-    recompute_s, watch = recompute(batch_id)
-    print(
-        f"agreement + consensus recomputation (worker task): {recompute_s:.1f} s, "
-        f"RSS peak +{watch['peak'] - watch['start']:.0f} MB, kept +{watch['end'] - watch['start']:.0f} MB "
-        f"(goal < {RECOMPUTE_GOAL_S:.0f} s)",
-        flush=True,
-    )
-    memory.append(("recomputed", rss_mb()))
+    if "recompute" in parts:
+        recompute_s, watch = recompute(batch_id)
+        print(
+            f"agreement + consensus recomputation (worker task): {recompute_s:.1f} s, "
+            f"RSS peak +{watch['peak'] - watch['start']:.0f} MB, "
+            f"kept +{watch['end'] - watch['start']:.0f} MB (goal < {RECOMPUTE_GOAL_S:.0f} s), "
+            f"load average {load_average()}",
+            flush=True,
+        )
+        memory.append(("recomputed", rss_mb()))
+    meter = Meter(args.runs, args.budget)
+    if "pages" not in parts:
+        if "create" in parts:
+            small_creation(meter, logged_in(world.coordinator), *designer_spec(world))
+        print(f"load average {load_average()}")
+        return
     facts = scale_facts(batch_id)
     from django.db import connection
 
@@ -1015,7 +1075,6 @@ def main() -> None:
     print(
         f"(each SQL statement of a page or API is cancelled after {args.statement_timeout:.0f} s: HTTP 599)"
     )
-    meter = Meter(args.runs, args.budget)
     coordinator_endpoints(meter, world, batch_id, facts, args.exams)
     memory.append(("coordinator pages", rss_mb()))
     adjudicator_endpoints(meter, world, batch_id, facts)
