@@ -3,9 +3,11 @@
 Excel, LibreOffice and Google Sheets evaluate a cell that starts with = + - @ (and, after trimming, a
 tab or carriage return) as a formula: a user name typed at the login form such as `=cmd|' /C calc'!A0`
 would run when a coordinator opens the audit export. Every CSV meant to be opened in a spreadsheet
-(audit export, agreement tables) is written through `spreadsheet_writer`, which prefixes such a cell
-with an apostrophe (OWASP's advice; spreadsheets show the text and hide the apostrophe). Numbers are
-left alone, as values and as text (`-0.31` is a kappa, not a formula), so numeric columns stay numeric.
+(agreement tables) is written through `spreadsheet_writer`, which prefixes such a cell with an
+apostrophe (OWASP's advice; spreadsheets show the text and hide the apostrophe); the audit export,
+written by PostgreSQL's COPY, spells the same rule in its query (annotations/selectors/audit.py).
+Numbers are left alone, as values and as text (`-0.31` is a kappa, not a formula), so numeric columns
+stay numeric.
 
 Release files are not written through this: they are data for programs, whose identifiers must come
 back exactly as they went in (docs/security.md says what they hold).

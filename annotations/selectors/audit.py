@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import io
+import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 
+from django.db import connection
 from django.db.models import Q, QuerySet
 
 from annotations.errors import Forbidden, Invalid
+from annotations.lib.spreadsheet_csv import spreadsheet_writer
 from annotations.models import AuditEvent
 from annotations.roles import Role, has_role
 
@@ -81,3 +86,83 @@ def audit_page(user, wanted: AuditFilter, *, older: str = "", newer: str = "", s
     more = len(rows) > size
     rows = rows[:size]
     return AuditPage(rows, _cursor(rows[-1]) if more else None, _cursor(rows[0]) if older and rows else None)
+
+
+EXPORT_COLUMNS = [
+    "id",
+    "occurred_at",
+    "actor_username",
+    "action",
+    "target_type",
+    "target_id",
+    "ip_address",
+    "before",
+    "after",
+]
+_EXPORTED = EXPORT_COLUMNS
+_EXPORT_CHUNK_BYTES = 256 * 1024
+# annotations.lib.spreadsheet_csv in SQL: text starting with = + - @ tab or carriage return, unless it is
+# a plain number, goes out behind an apostrophe. An empty text becomes NULL, which COPY writes as
+# nothing, where it would write an empty string as "".
+_DEFUSED = r"""CASE WHEN {0} ~ '^[=+@\t\r-]'
+                     AND {0} !~ '^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?$'
+                THEN '''' || {0} ELSE NULLIF({0}, '') END"""
+# Each column as the Python writer below writes it: the time as isoformat() writes a UTC time (the
+# microseconds only when there are any), JSON as stored (in PostgreSQL's key order), "null" for none.
+# Only constants are interpolated; the filter's values go as parameters.
+_EXPORT_SELECT = f"""
+SELECT q.id,
+       to_char(q.occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS')
+         || CASE WHEN mod(date_part('microseconds', q.occurred_at)::bigint, 1000000) = 0 THEN ''
+                 ELSE to_char(q.occurred_at AT TIME ZONE 'UTC', '.US') END
+         || '+00:00' AS occurred_at,
+       {_DEFUSED.format("q.actor_username")} AS actor_username,
+       {_DEFUSED.format("q.action")} AS action,
+       {_DEFUSED.format("q.target_type")} AS target_type,
+       {_DEFUSED.format("q.target_id")} AS target_id,
+       host(q.ip_address) AS ip_address,
+       COALESCE(q.before::text, 'null') AS before,
+       COALESCE(q.after::text, 'null') AS after
+FROM ({{events}}) q
+"""  # noqa: S608
+
+
+def audit_export_chunks(events: QuerySet[AuditEvent]) -> Iterator[bytes]:
+    """The events (audit_events' answer, in its order) as UTF-8 CSV under a header row, in pieces of about
+    256 kB as they come. On PostgreSQL the database writes the CSV (COPY) and this only gathers its rows
+    into pieces: formatting 300,000 events a row at a time in Python took seconds. Elsewhere (the
+    embedded SQLite database) Python writes the same columns."""
+    if connection.vendor != "postgresql":
+        yield from _python_chunks(events)
+        return
+    sql, params = events.values_list(*_EXPORTED).query.sql_with_params()
+    copy_sql = f"COPY ({_EXPORT_SELECT.format(events=sql)}) TO STDOUT (FORMAT csv, HEADER)"
+    piece = bytearray()
+    with connection.cursor() as cursor, cursor.cursor.copy(copy_sql, params) as copy:
+        for row in copy:
+            piece += row
+            if len(piece) >= _EXPORT_CHUNK_BYTES:
+                yield bytes(piece)
+                piece.clear()
+    if piece:
+        yield bytes(piece)
+
+
+_JSON = json.JSONEncoder(sort_keys=True).encode
+
+
+def _python_chunks(events: QuerySet[AuditEvent]) -> Iterator[bytes]:
+    buffer = io.StringIO()
+    writer = spreadsheet_writer(buffer, lineterminator="\n")
+    writer.writerow(EXPORT_COLUMNS)
+    for pk, at, actor, action, target_type, target_id, ip, before, after in events.values_list(
+        *_EXPORTED
+    ).iterator(chunk_size=5000):
+        writer.writerow(
+            [pk, at.isoformat(), actor, action, target_type, target_id, ip or "", _JSON(before), _JSON(after)]
+        )
+        if buffer.tell() >= _EXPORT_CHUNK_BYTES:
+            yield buffer.getvalue().encode()
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue().encode()

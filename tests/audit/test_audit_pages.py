@@ -84,4 +84,5 @@ def test_the_export_streams_every_event_in_order_with_formulas_defused(client_fo
     rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
     assert [json.loads(row["after"])["labels"] for row in rows] == list(range(2500))
     assert rows[1234]["actor_username"] == "'=cmd|' /C calc'!A0"
-    assert rows[7]["after"] == '{"labels": 7, "stage": "blind"}' and rows[7]["before"] == "null"
+    # JSON as PostgreSQL's jsonb writes it (COPY): the same object, its keys in jsonb's order.
+    assert json.loads(rows[7]["after"]) == {"labels": 7, "stage": "blind"} and rows[7]["before"] == "null"
