@@ -34,19 +34,41 @@ class MajorityVote(JsonMixin):
     threshold: float
 
 
-def majority_vote(reads: npt.ArrayLike, *, threshold: float = 0.5, min_reads: int = 1) -> MajorityVote:
+def majority_vote(
+    reads: npt.ArrayLike, *, threshold: float = 0.5, min_reads: int = 1, exam_chunk: int = 4096
+) -> MajorityVote:
     """Consensus by share of positive reads ``k / n`` among the ``n`` readers who read the cell.
 
     Positive iff ``k / n > threshold``, negative iff ``k / n < threshold``, and a tie (MISSING,
     ``tied``) iff ``k / n == threshold`` exactly: ``threshold=0.5`` is a strict majority (2 of 3,
     3 of 4; 1 of 2 is a tie). The end points are one-sided rules instead, where a tie would be
     meaningless: ``threshold=0`` is "any reader marked it", ``threshold=1`` "every reader marked it".
+
+    Counted ``exam_chunk`` exams at a time (every cell is its own vote): the float temporaries of a whole
+    100,000-exam batch were hundreds of megabytes.
     """
     if not 0.0 <= threshold <= 1.0:
         raise ValueError("threshold must be between 0 and 1")
     if min_reads < 1:
         raise ValueError("min_reads must be at least 1")
     reads = as_reads(reads)
+    shape = reads.shape[1:]
+    out = MajorityVote(
+        labels=np.empty(shape, dtype=np.int8),
+        positive_fraction=np.empty(shape),
+        n_reads=np.empty(shape, dtype=np.int32),
+        tied=np.empty(shape, dtype=bool),
+        threshold=threshold,
+    )
+    for start in range(0, shape[0], exam_chunk):
+        part = slice(start, start + exam_chunk)
+        vote = _vote(reads[:, part], threshold, min_reads)
+        for name in ("labels", "positive_fraction", "n_reads", "tied"):
+            getattr(out, name)[part] = getattr(vote, name)
+    return out
+
+
+def _vote(reads: Reads, threshold: float, min_reads: int) -> MajorityVote:
     valid = reads != MISSING
     n = valid.sum(axis=0, dtype=np.int32)
     k = (reads == 1).sum(axis=0, dtype=np.int32)

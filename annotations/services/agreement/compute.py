@@ -139,7 +139,7 @@ def batch_agreement_compute(batch_id: int) -> AgreementResult | None:
         seed=batch.seed,
         method=interval_method_,
     )
-    disputed = decision.reason != ""
+    disputed = decision.disputed
     disputed_per_class = disputed.sum(axis=0) if disputed.size else np.zeros(len(snapshot.class_ids))
     results = {
         "consensus": rule,
@@ -204,7 +204,7 @@ def _consensus_replace(out: _Outcome) -> int:
     e_idx, c_idx = np.nonzero(out.decision.stored)
     columns = _cells(out, e_idx, c_idx)
     columns.append((out.decision.value[e_idx, c_idx] == 1).tolist())
-    columns.append(out.decision.method[e_idx, c_idx].tolist())
+    columns.append(out.decision.methods_at(e_idx, c_idx))
     rows = [row for row in zip(*columns, strict=True) if (row[0], row[1]) not in adjudicated]
     consensus_rows_replace(out.batch.pk, rows, ALGORITHM_VERSION, out.now)
     return len(rows)
@@ -212,10 +212,9 @@ def _consensus_replace(out: _Outcome) -> int:
 
 def _disputes_replace(out: _Outcome) -> int:
     """The batch's DisputedLabel rows replaced by this computation's; returns how many."""
-    reason = out.decision.reason
-    e_idx, c_idx = np.nonzero(reason != "")
+    e_idx, c_idx = np.nonzero(out.decision.disputed)
     columns = _cells(out, e_idx, c_idx)
-    columns.append(reason[e_idx, c_idx].tolist())
+    columns.append(out.decision.reasons_at(e_idx, c_idx))
     disputes_replace(out.batch.pk, list(zip(*columns, strict=True)), out.now)
     return len(e_idx)
 

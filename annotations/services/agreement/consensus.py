@@ -9,6 +9,7 @@ import numpy as np
 
 from annotations.lib.exclusive_sets import TOKENS
 from annotations.lib.stats import ConsensusDecision, ExclusiveSet, consensus_decide
+from annotations.lib.stats.consensus import REASONS
 from annotations.models import DiagnosticClass, DisputedLabel, Taxonomy
 from annotations.selectors.agreement.summary import ReadsSnapshot
 
@@ -59,7 +60,7 @@ def consensus_decisions(
         n, k = decision.n_reads, decision.positive_votes
         escalated = np.isin(np.array(snapshot.exam_ids), list(snapshot.escalated_exam_ids))
         contested = escalated[:, None] & (k > 0) & (k < n) & ~decision.insufficient[:, None]
-        decision.reason[contested & (decision.reason == "")] = DisputedLabel.Reason.ESCALATED
+        decision.dispute(contested, DisputedLabel.Reason.ESCALATED)
     return decision
 
 
@@ -104,12 +105,15 @@ def consensus_summary(snapshot: ReadsSnapshot, rule: dict, decision: ConsensusDe
             "min_reads": latent["min_latent_reads"],
             "exams_below_min_reads": int(few.sum()),
         },
-        "disputes": {
-            str(reason): int(count)
-            for reason, count in zip(
-                *np.unique(decision.reason[decision.disputed], return_counts=True), strict=True
+        # By name, as np.unique ordered the reasons when they were strings.
+        "disputes": dict(
+            sorted(
+                (REASONS[code], int(count))
+                for code, count in zip(
+                    *np.unique(decision.reason_code[decision.disputed], return_counts=True), strict=True
+                )
             )
-        },
+        ),
     }
 
 
