@@ -180,7 +180,7 @@ class BatchPreviewView(APIView):
     def post(self, request):
         incoming = BatchSpecSerializer(data=request.data)
         incoming.is_valid(raise_exception=True)
-        return Response(_plan_data(batch_plan(request.user, incoming.spec())))
+        return Response(_plan_data(batch_plan(request.user, incoming.spec(), preview=True)))
 
 
 class ProgressBatchSerializer(serializers.Serializer):

@@ -348,3 +348,28 @@ def _quotas(available: list[int], n: int) -> list[int]:
             if not remaining:
                 break
     return quota
+
+
+# --- Previewing ---------------------------------------------------------------------------------------
+def design_outline(request: DesignRequest) -> Design | None:
+    """The design's figures (pair overlap, loads, problems) without its slots, when they do not depend
+    on the draw: every reader reads every exam, nobody is kept away from one and no retest is asked.
+    None otherwise (design_batch must draw it). A preview shows figures, and drawing 300,000 slots of a
+    100,000-exam batch only to count them took seconds; the batch itself is still designed in full."""
+    _validate(request)
+    readers = list(request.reader_ids)
+    if (
+        request.readers_per_exam != len(readers)
+        or request.retest_fraction
+        or request.existing_loads
+        or any(request.excluded.values())
+    ):
+        return None
+    n = len(request.exam_ids)
+    overlap = np.full((len(readers), len(readers)), n, dtype=np.int64)
+    design = Design(
+        slots=[], reader_ids=readers, pair_overlap=overlap, loads=dict.fromkeys(readers, n), problems=[]
+    )
+    if request.min_pair_overlap and design.min_pair_overlap < request.min_pair_overlap:
+        design.problems.append(_overlap_problem(request, design.min_pair_overlap))
+    return design

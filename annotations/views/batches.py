@@ -51,8 +51,9 @@ def batch_new(request):
     plan = None
     if request.method == "POST" and form.is_valid():
         try:
-            plan = batch_plan(request.user, form.spec())
-            if request.POST.get("action") == "create":
+            creating = request.POST.get("action") == "create"
+            plan = batch_plan(request.user, form.spec(), preview=not creating)
+            if creating:
                 batch = batch_create_from_plan(plan=plan, actor=request.user)
                 messages.success(
                     request, _("Batch %(name)s created and started.") % {"name": repr(batch.name)}

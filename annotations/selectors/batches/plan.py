@@ -17,6 +17,7 @@ from annotations.lib.batch_design import (
     DesignRequest,
     StratifiedSample,
     design_batch,
+    design_outline,
     sample_positions,
     stratified_positions,
     stratum_edges,
@@ -152,8 +153,10 @@ def _choose_gold(spec: BatchSpec, exam_ids: list[int]) -> list[int]:
     return sorted(random.Random(spec.seed + 1).sample(known, wanted))
 
 
-def batch_plan(user, spec: BatchSpec) -> BatchPlan:
-    """Everything a coordinator should see before starting a batch; nothing is written."""
+def batch_plan(user, spec: BatchSpec, *, preview: bool = False) -> BatchPlan:
+    """Everything a coordinator should see before starting a batch; nothing is written. A preview's
+    design may be its figures alone (lib.batch_design.design_outline: no slots, no request to create
+    from), when drawing the slots would change none of them."""
     if not has_role(user, Role.COORDINATOR):
         raise Forbidden
     taxonomy = Taxonomy.objects.filter(pk=spec.taxonomy_id).first()
@@ -189,11 +192,20 @@ def batch_plan(user, spec: BatchSpec) -> BatchPlan:
         ),
     )
     try:
-        design = design_batch(request)
+        design = (design_outline(request) if preview else None) or design_batch(request)
     except DesignError as error:
         raise BatchPlanError(str(error)) from None
     return BatchPlan(
-        spec, taxonomy, readers, matching_count, exam_ids, gold, design, stratified, seen_elsewhere, request
+        spec,
+        taxonomy,
+        readers,
+        matching_count,
+        exam_ids,
+        gold,
+        design,
+        stratified,
+        seen_elsewhere,
+        request if design.slots else None,
     )
 
 
