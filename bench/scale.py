@@ -26,7 +26,8 @@ as in production, so queued work (suggestions of a new batch, agreement after a 
 the measured requests. The database (--database, default ecg_bench_scale on BENCH_POSTGRES_URL) is
 dropped and seeded afresh unless --keep finds it seeded at the same size; --drop removes it at the end.
 --only names the parts to measure (create, recompute, pages): on a kept database "create" times a second
-batch of the same size through the API, removed again, and the 1,000-exam creation, without the pages.
+batch of the same size through the API, removed again, and the 1,000-exam creation, without the pages;
+--page picks pages and APIs by name (--only pages --page designer --page evidence).
 
     .venv/bin/python bench/scale.py [--exams 20000] [--batch-exams N] [--runs 10] [--keep] [--drop]
     .venv/bin/python bench/scale.py --exams 2735269 --batch-exams 100000 --drop   # CODE-II (minutes)
@@ -607,10 +608,15 @@ def call(client, method: str, path: str, body) -> tuple[int, int]:
 
 
 class Meter:
-    def __init__(self, runs: int, budget_s: float):
+    def __init__(self, runs: int, budget_s: float, names: list[str] | None = None):
         self.runs = runs
         self.budget_s = budget_s
+        self.names = [name.lower() for name in names or []]
         self.rows: list[Row] = []
+
+    def wanted(self, name: str) -> bool:
+        """Whether --page (parts of row names, any of them) keeps this row; every row without it."""
+        return not self.names or any(part in name.lower() for part in self.names)
 
     def measure(
         self, name: str, client, request: Callable[[int], Request] | Request, runs: int | None = None
@@ -619,6 +625,8 @@ class Meter:
         from django.db import connection
         from django.test.utils import CaptureQueriesContext
 
+        if not self.wanted(name):
+            return None
         times, queries, status, size = [], 0, 0, 0
         before = rss_mb()
         for i in range(runs or self.runs):
@@ -654,6 +662,50 @@ class Meter:
         print(
             f"  {name:<52} {row.p50_ms:9.1f} {row.p95_ms:9.1f} {row.runs:4d} {row.queries:6d} "
             f"{row.status:4d} {row.kilobytes:9.1f} {row.rss_growth_mb:+7.1f} {flag}",
+            flush=True,
+        )
+        return row
+
+    def measure_stream(self, name: str, client, path: str, runs: int | None = None):
+        """A streamed download: time to its first byte, to its last, and MB/s, over runs; its row holds
+        the total time. The view's queries run before the first byte (the body is read after)."""
+        if not self.wanted(name):
+            return None
+        first, total, size, status = [], [], 0, 0
+        before = rss_mb()
+        for _ in range(runs or self.runs):
+            started = time.perf_counter()
+            response = client.get(path)
+            status = response.status_code
+            chunks = iter(response.streaming_content)
+            size = len(next(chunks, b""))
+            first.append(time.perf_counter() - started)
+            size += sum(len(chunk) for chunk in chunks)
+            total.append(time.perf_counter() - started)
+            response.close()
+            if sum(total) > self.budget_s and len(total) >= 2:
+                break
+        row = Row(
+            name=name,
+            p50_ms=percentile(total, 0.5) * 1000,
+            p95_ms=percentile(total, 0.95) * 1000,
+            runs=len(total),
+            queries=0,
+            status=status,
+            kilobytes=size / 1024,
+            rss_growth_mb=rss_mb() - before,
+        )
+        self.rows.append(row)
+        print(
+            f"  {name:<52} {row.p50_ms:9.1f} {row.p95_ms:9.1f} {row.runs:4d} {'':>6} {row.status:4d} "
+            f"{row.kilobytes:9.1f} {row.rss_growth_mb:+7.1f} {'MISS' if row.missed else ''}",
+            flush=True,
+        )
+        megabytes = size / 2**20
+        print(
+            f"    first byte p50 {percentile(first, 0.5) * 1000:.1f} ms, "
+            f"p95 {percentile(first, 0.95) * 1000:.1f} ms; "
+            f"{megabytes:.1f} MB at {megabytes / percentile(total, 0.5):.1f} MB/s (p50)",
             flush=True,
         )
         return row
@@ -733,6 +785,17 @@ def small_creation(meter: Meter, client, spec: dict, criteria: dict) -> None:
         ),
         runs=3,
     )
+
+
+def evidence_uncached(batch_id: int, path: str) -> Request:
+    """The evidence request, its cached agreement part removed first, as a recomputation leaves it."""
+    from django.core.cache import cache
+
+    from annotations.models import ReviewBatch
+    from annotations.selectors.suggestions.evidence import _agreement_key
+
+    cache.delete(_agreement_key(ReviewBatch.objects.get(pk=batch_id)))
+    return ("GET", path, None)
 
 
 def coordinator_endpoints(meter: Meter, world: World, batch_id: int, facts: dict, n_exams: int) -> None:
@@ -850,6 +913,18 @@ def coordinator_endpoints(meter: Meter, world: World, batch_id: int, facts: dict
         meter.measure(
             f"agreement CSV: {table}", client, get(f"/batches/{batch_id}/agreement.csv?table={table}")
         )
+    # A recomputation (or an adjudication, or new scores) changes the key the evidence's agreement part
+    # is cached under: each of these runs is such a first request, its entry gone.
+    meter.measure(
+        "evidence page, first request after a recomputation",
+        client,
+        lambda i: evidence_uncached(batch_id, f"/batches/{batch_id}/evidence/"),
+    )
+    meter.measure(
+        "API evidence, first request after a recomputation",
+        client,
+        lambda i: evidence_uncached(batch_id, f"/api/v1/batches/{batch_id}/evidence/"),
+    )
     meter.measure("evidence page", client, get(f"/batches/{batch_id}/evidence/"))
     meter.measure("API evidence", client, get(f"/api/v1/batches/{batch_id}/evidence/"))
     meter.measure("API batch suggestions", client, get(f"/api/v1/batches/{batch_id}/suggestions/"))
@@ -863,7 +938,7 @@ def coordinator_endpoints(meter: Meter, world: World, batch_id: int, facts: dict
         "audit list, oldest page (keyset)", client, get(f"/audit/?older={quote(facts['audit_oldest'])}")
     )
     meter.measure("audit export, batch actions", client, get("/audit/export.csv?action=batch."))
-    meter.measure("audit export, whole trail (streamed)", client, get("/audit/export.csv"), runs=3)
+    meter.measure_stream("audit export, whole trail (streamed)", client, "/audit/export.csv", runs=3)
     meter.measure(
         "API release create (queued)",
         client,
@@ -1011,6 +1086,13 @@ def main() -> None:
         help=f"comma-separated parts to measure, of {', '.join(PARTS)} (default: all). On a kept database "
         "'create' times a second batch of --batch-exams exams (removed again) and the 1,000-exam creation",
     )
+    parser.add_argument(
+        "--page",
+        action="append",
+        default=[],
+        metavar="TEXT",
+        help="with pages: measure only the pages and APIs whose name holds TEXT (any case; repeatable)",
+    )
     args = parser.parse_args()
     parts = set(args.only.split(","))
     if not parts <= set(PARTS):
@@ -1060,7 +1142,7 @@ def main() -> None:
             flush=True,
         )
         memory.append(("recomputed", rss_mb()))
-    meter = Meter(args.runs, args.budget)
+    meter = Meter(args.runs, args.budget, args.page)
     if "pages" not in parts:
         if "create" in parts:
             small_creation(meter, logged_in(world.coordinator), *designer_spec(world))
