@@ -4,8 +4,11 @@ services.batches.escalation."""
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 
+import numpy as np
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -95,48 +98,91 @@ def _design_notes(
 
 def _members_create(batch: ReviewBatch, request: DesignRequest, design: Design) -> None:
     """The batch's exams (gold ones read by every reader) and every reader's queue, every slot pending."""
-    gold, k_all = set(request.gold_exam_ids), len(request.reader_ids)
+    exam_ids = np.array(request.exam_ids, dtype=np.int64)
+    gold = np.isin(exam_ids, np.array(request.gold_exam_ids, dtype=np.int64))
     _rows_insert(
         BatchExam,
-        ["batch_id", "exam_id", "target_reads", "is_gold", "needs_adjudication"],
-        [
-            (batch.pk, e, k_all if e in gold else request.readers_per_exam, e in gold, False)
-            for e in request.exam_ids
-        ],
+        {
+            "batch_id": batch.pk,
+            "exam_id": exam_ids,
+            "target_reads": np.where(gold, len(request.reader_ids), request.readers_per_exam),
+            "is_gold": gold,
+            "needs_adjudication": False,
+        },
+        len(exam_ids),
     )
-    now, pending = timezone.now(), Assignment.Status.PENDING
+    # The slots' fields (reader, exam, round, position, gold) as columns, without a tuple per slot.
+    slots = np.fromiter(
+        itertools.chain.from_iterable(design.slots), dtype=np.int64, count=5 * len(design.slots)
+    ).reshape(-1, 5)
     _rows_insert(
         Assignment,
-        [
-            "batch_id",
-            "exam_id",
-            "reader_id",
-            "read_round",
-            "position",
-            "status",
-            "skip_reason",
-            "assigned_at",
-        ],
-        [
-            (batch.pk, s.exam_id, s.reader_id, s.read_round, s.position, pending, "", now)
-            for s in design.slots
-        ],
+        {
+            "batch_id": batch.pk,
+            "exam_id": slots[:, 1],
+            "reader_id": slots[:, 0],
+            "read_round": slots[:, 2],
+            "position": slots[:, 3],
+            "status": Assignment.Status.PENDING.value,
+            "skip_reason": "",
+            "assigned_at": timezone.now(),
+        },
+        len(slots),
     )
 
 
-def _rows_insert(model, columns: list[str], rows: list[tuple]) -> None:
-    """Insert rows of `columns` (attnames; the others are nullable and left empty). On PostgreSQL by
-    COPY: a 100,000-exam batch is 300,000 slots, and the ORM's INSERT (an instance per row, each value
-    prepared, millions of parameters quoted into one statement) took minutes of it."""
+# How PostgreSQL's binary COPY sends each column type, and where its timestamps count from.
+_BINARY_TYPES = {"bigint": ">i8", "integer": ">i4", "smallint": ">i2", "boolean": "?"}
+_POSTGRES_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
+
+
+def _rows_insert(model, columns: dict[str, object], count: int) -> None:
+    """Insert `count` rows of `columns` (attnames; the others are nullable and left empty), each an array
+    of `count` values or one value every row shares. On PostgreSQL by one binary COPY built in numpy: a
+    100,000-exam batch is 300,000 slots, which as the ORM's INSERT took minutes and as a COPY row by row
+    (a tuple per slot, each value formatted) seconds of Python."""
     if connection.vendor != "postgresql":
-        model.objects.bulk_create(model(**dict(zip(columns, row, strict=True))) for row in rows)
+        values = {c: v.tolist() if isinstance(v, np.ndarray) else [v] * count for c, v in columns.items()}
+        model.objects.bulk_create(
+            model(**dict(zip(values, row, strict=True))) for row in zip(*values.values(), strict=True)
+        )
         return
     table = connection.ops.quote_name(model._meta.db_table)
     names = ", ".join(connection.ops.quote_name(model._meta.get_field(c).column) for c in columns)
+    data = _binary_rows(model, columns, count)
     with connection.cursor() as cursor, connection.wrap_database_errors:
-        with cursor.cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row(row)
+        with cursor.cursor.copy(f"COPY {table} ({names}) FROM STDIN (FORMAT BINARY)") as copy:
+            for start in range(0, len(data), 1 << 20):
+                copy.write(data[start : start + (1 << 20)])
+
+
+def _binary_rows(model, columns: dict[str, object], count: int) -> memoryview:
+    """PostgreSQL's binary COPY of the rows: an 11-byte signature and two 32-bit zeros (flags, header
+    extension), per row a 16-bit column count and per column a 32-bit length and the big-endian value,
+    then a 16-bit -1. Every row has the same layout (shared strings and times, fixed-width numbers), so
+    the rows are one numpy record array. Timestamps go as microseconds since 2000-01-01 UTC."""
+    layout: list[tuple[str, str]] = [("columns", ">i2")]
+    values: dict[str, object] = {"columns": len(columns)}
+    for i, (name, value) in enumerate(columns.items()):
+        db_type = model._meta.get_field(name).db_type(connection)
+        if isinstance(value, datetime):
+            if db_type != "timestamp with time zone":
+                raise TypeError(f"{name} is {db_type}, not a timestamp with time zone")
+            kind, value = ">i8", (value - _POSTGRES_EPOCH) // timedelta(microseconds=1)
+        elif isinstance(value, str):
+            value = value.encode()
+            kind = f"S{len(value)}" if value else ""
+        else:
+            kind = _BINARY_TYPES[db_type]
+        layout.append((f"length{i}", ">i4"))
+        values[f"length{i}"] = np.dtype(kind).itemsize if kind else 0
+        if kind:
+            layout.append((f"value{i}", kind))
+            values[f"value{i}"] = value
+    rows = np.empty(count, dtype=np.dtype(layout))
+    for field, value in values.items():
+        rows[field] = value
+    return memoryview(b"PGCOPY\n\xff\r\n\x00" + bytes(8) + rows.tobytes() + b"\xff\xff")
 
 
 def _create_audit(
