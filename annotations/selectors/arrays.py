@@ -1,0 +1,39 @@
+"""Query results as numpy arrays, one binary value per column instead of a Python tuple per row.
+
+A million rows read through the driver cost seconds of Python (a tuple and its objects per row); each
+column aggregated into one array and sent in PostgreSQL's binary array format costs a single read and a
+numpy view. array_send's format: a 12-byte header (dimensions, null flag, element type), per dimension
+a size and a lower bound (none when empty), then per element a 32-bit length and the big-endian value.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from django.db import connection, transaction
+
+
+def sent_array(value: bytes | memoryview, kind: str) -> np.ndarray:
+    """One array_send value of an array without NULLs as a numpy array of `kind` (">i8", ">f8", "?")."""
+    data = bytes(value)
+    dimensions = int.from_bytes(data[:4], "big")
+    return np.frombuffer(data[12 + 8 * dimensions :], dtype=np.dtype([("length", ">i4"), ("value", kind)]))[
+        "value"
+    ]
+
+
+def sent(column: str, sql_type: str) -> str:
+    """The SQL of one column aggregated and sent as a binary array (an empty one for no rows)."""
+    return f"array_send(COALESCE(array_agg({column}), '{{}}'::{sql_type}[]))"
+
+
+def query_arrays(sql: str, params, columns: list[tuple[str, str, str]]) -> list[np.ndarray]:
+    """Columns (name, SQL type, numpy type) of a query with no NULLs, as numpy arrays. The order of the
+    rows is not promised (an aggregate over an ordered subquery keeps it only in practice): callers sort
+    in numpy."""
+    aggregates = ", ".join(sent(f'q."{name}"', kind) for name, kind, _ in columns)
+    with transaction.atomic(), connection.cursor() as cursor:
+        # JIT-compiling a one-off scan of millions of rows took 1.3 s of a 3.9 s query at 2.7M exams.
+        cursor.execute("SET LOCAL jit = off")
+        cursor.execute(f"SELECT {aggregates} FROM ({sql}) q", params)  # noqa: S608
+        row = cursor.fetchone()
+    return [sent_array(value, kind) for value, (_, _, kind) in zip(row, columns, strict=True)]
