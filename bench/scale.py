@@ -914,14 +914,15 @@ def coordinator_endpoints(meter: Meter, world: World, batch_id: int, facts: dict
             f"agreement CSV: {table}", client, get(f"/batches/{batch_id}/agreement.csv?table={table}")
         )
     # A recomputation (or an adjudication, or new scores) changes the key the evidence's agreement part
-    # is cached under: each of these runs is such a first request, its entry gone.
+    # is cached under; the worker fills the new entry right after a recomputation. Each of these runs is
+    # a first request that finds no entry (the worker's warm-up not run yet, or an adjudication since).
     meter.measure(
-        "evidence page, first request after a recomputation",
+        "evidence page, first request, nothing cached",
         client,
         lambda i: evidence_uncached(batch_id, f"/batches/{batch_id}/evidence/"),
     )
     meter.measure(
-        "API evidence, first request after a recomputation",
+        "API evidence, first request, nothing cached",
         client,
         lambda i: evidence_uncached(batch_id, f"/api/v1/batches/{batch_id}/evidence/"),
     )

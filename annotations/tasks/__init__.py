@@ -6,7 +6,7 @@ queued by an older deployment still find their task. Importing this package regi
 (Celery's autodiscovery imports `annotations.tasks`).
 """
 
-from annotations.tasks.agreement import agreement_recompute, agreement_sweep
+from annotations.tasks.agreement import agreement_recompute, agreement_sweep, evidence_warm
 from annotations.tasks.enqueue import jobs_sweep
 from annotations.tasks.exams import exams_quality
 from annotations.tasks.imports import imports_run
@@ -16,6 +16,7 @@ from annotations.tasks.suggestions import suggestions_batch, suggestions_exam, s
 __all__ = [
     "agreement_recompute",
     "agreement_sweep",
+    "evidence_warm",
     "exams_quality",
     "imports_run",
     "jobs_sweep",

@@ -4,13 +4,24 @@ from __future__ import annotations
 
 from celery import shared_task
 
+from annotations.selectors.suggestions.evidence import suggestion_evidence_warm
 from annotations.services.agreement.compute import agreement_recompute_run, agreement_sweep_run
+from annotations.services.enqueue import task_enqueue
 
 
 @shared_task(acks_late=True, name="annotations.tasks.agreement_recompute")
 def agreement_recompute(batch_id: int) -> None:
-    """Recompute one batch's agreement and consensus; queued (coalesced) after reads are submitted."""
+    """Recompute one batch's agreement and consensus; queued (coalesced) after reads are submitted. Its
+    result is committed when the run returns; the evidence's agreement part, which it changes, is then
+    computed ahead of the first coordinator who asks (seconds for a 100k-exam batch)."""
     agreement_recompute_run(batch_id)
+    task_enqueue("annotations.tasks.evidence_warm", batch_id)
+
+
+@shared_task(acks_late=True, name="annotations.tasks.evidence_warm")
+def evidence_warm(batch_id: int) -> None:
+    """Fill the cache of a batch's suggestion evidence (agreement with the consensus) for its state."""
+    suggestion_evidence_warm(batch_id)
 
 
 @shared_task(acks_late=True, name="annotations.tasks.agreement_sweep")

@@ -24,7 +24,7 @@ import numpy as np
 import numpy.typing as npt
 from django.core.cache import cache
 from django.db import connection
-from django.db.models import Count, Max
+from django.db.models import Count, Max, QuerySet
 from django.db.models.fields.json import KeyTransform
 
 from annotations.lib.stats.roc import grouped_auc, grouped_confusion
@@ -43,6 +43,7 @@ from annotations.models import (
     SuggestionScore,
 )
 from annotations.selectors.agreement.rules import consensus_settings
+from annotations.selectors.arrays import query_arrays, sent_array
 from annotations.selectors.suggestions.scoring import META, source_code
 
 DEFAULT_THRESHOLD = 0.5
@@ -108,19 +109,23 @@ def _members(
     return found, at
 
 
-def _int_array(rows, width: int = 1) -> npt.NDArray[np.int64]:
-    flat = np.fromiter((v for row in rows for v in row) if width > 1 else rows, dtype=np.int64)
-    return flat.reshape(-1, width) if width > 1 else flat
+def _arrays(rows: QuerySet, columns: list[tuple[str, str, str]]) -> list[np.ndarray]:
+    """A values() query's columns as numpy arrays (one binary value each, no tuple per row: a 100k-exam
+    batch has 230k consensus rows)."""
+    sql, params = rows.query.sql_with_params()
+    return [a.astype(np.int64) if a.dtype.kind == "i" else a for a in query_arrays(sql, params, columns)]
 
 
 def consensus_truth(batch: ReviewBatch, width: int) -> ConsensusTruth:
     """The batch's consensus as arrays; width exceeds every class id of its taxonomy."""
-    rows = list(Consensus.objects.filter(batch=batch).values_list("exam_id", "diagnostic_class_id", "value"))
-    stored = np.array(rows, dtype=np.int64).reshape(-1, 3)
-    keys = stored[:, 0] * width + stored[:, 1]
+    exams, classes, values = _arrays(
+        Consensus.objects.filter(batch=batch).values("exam_id", "diagnostic_class_id", "value"),
+        [("exam_id", "int8", ">i8"), ("diagnostic_class_id", "int8", ">i8"), ("value", "bool", "?")],
+    )
+    keys = exams * width + classes
     order = np.argsort(keys)
     empty = np.zeros(0, dtype=np.int64)
-    truth = {"width": width, "stored_keys": keys[order], "stored_values": stored[order, 2].astype(bool)}
+    truth = {"width": width, "stored_keys": keys[order], "stored_values": values[order].astype(bool)}
     if not AgreementResult.objects.filter(batch=batch).exists():
         # No computation yet: only rows written by hand (adjudications) are known.
         return ConsensusTruth(**truth, decided_exams=empty, disputed_keys=empty)
@@ -135,15 +140,17 @@ def consensus_truth(batch: ReviewBatch, width: int) -> ConsensusTruth:
         .values("assignment__exam_id")
         .annotate(n=Count("pk"))
         .filter(n__gte=consensus_settings(batch)["min_reads"])
-        .values_list("assignment__exam_id", flat=True)
+        .values("assignment__exam_id")
     )
-    disputed = _int_array(
-        DisputedLabel.objects.filter(batch=batch).values_list("exam_id", "diagnostic_class_id"), width=2
+    (decided_exams,) = _arrays(decided, [("assignment__exam_id", "int8", ">i8")])
+    disputed_exams, disputed_classes = _arrays(
+        DisputedLabel.objects.filter(batch=batch).values("exam_id", "diagnostic_class_id"),
+        [("exam_id", "int8", ">i8"), ("diagnostic_class_id", "int8", ">i8")],
     )
     return ConsensusTruth(
         **truth,
-        decided_exams=np.sort(_int_array(decided)),
-        disputed_keys=np.sort(disputed[:, 0] * width + disputed[:, 1]),
+        decided_exams=np.sort(decided_exams),
+        disputed_keys=np.sort(disputed_exams * width + disputed_classes),
     )
 
 
@@ -167,8 +174,9 @@ class _ScoredCells:
 # then merge-joined every score in the table: four times slower.)
 _SCORED_CELLS_SQL = """
 SELECT s.provider, s.provider_version, sc.diagnostic_class_id,
-       array_agg(s.exam_id), array_agg(sc.score),
-       array_agg(COALESCE((s.measurements -> %(meta)s -> 'thresholds' ->> code.source)::float8, %(default)s))
+       array_send(array_agg(s.exam_id)), array_send(array_agg(sc.score)),
+       array_send(array_agg(
+         COALESCE((s.measurements -> %(meta)s -> 'thresholds' ->> code.source)::float8, %(default)s)))
 FROM annotations_suggestion s
 JOIN annotations_suggestionscore sc ON sc.suggestion_id = s.id
 JOIN unnest(%(class_ids)s::bigint[], %(codes)s::text[]) AS code(class_id, source)
@@ -191,15 +199,21 @@ def _scored_cells(batch: ReviewBatch, classes: dict[int, DiagnosticClass]) -> _S
     with connection.cursor() as cursor:
         cursor.execute(_SCORED_CELLS_SQL, params)
         rows = cursor.fetchall()
-    sizes = [len(row[3]) for row in rows]
+    exam_ids = [sent_array(row[3], ">i8") for row in rows]
+    scores = [sent_array(row[4], ">f8") for row in rows]
+    thresholds = [sent_array(row[5], ">f8") for row in rows]
     return _ScoredCells(
         group_versions=[(row[0], row[1]) for row in rows],
         group_classes=[row[2] for row in rows],
-        groups=np.repeat(np.arange(len(rows), dtype=np.intp), sizes),
-        exam_ids=np.fromiter((e for row in rows for e in row[3]), dtype=np.int64, count=sum(sizes)),
-        scores=np.fromiter((s for row in rows for s in row[4]), dtype=np.float64, count=sum(sizes)),
-        thresholds=np.fromiter((t for row in rows for t in row[5]), dtype=np.float64, count=sum(sizes)),
+        groups=np.repeat(np.arange(len(rows), dtype=np.intp), [len(e) for e in exam_ids]),
+        exam_ids=_joined(exam_ids, np.int64),
+        scores=_joined(scores, np.float64),
+        thresholds=_joined(thresholds, np.float64),
     )
+
+
+def _joined(parts: list[np.ndarray], dtype) -> np.ndarray:
+    return np.concatenate(parts).astype(dtype) if parts else np.zeros(0, dtype=dtype)
 
 
 def _provider_class_rows(cells: _ScoredCells, consensus: ConsensusTruth) -> dict[int, dict]:
@@ -404,6 +418,14 @@ def _agreement_cached(batch: ReviewBatch) -> dict:
     except Exception:
         logger.warning("suggestion evidence: the cache is down")
     return computed
+
+
+def suggestion_evidence_warm(batch_id: int) -> None:
+    """Compute and cache the agreement part of a batch's evidence for the batch's current state (the
+    worker's, after a recomputation): the first request for the page then reads it."""
+    batch = ReviewBatch.objects.filter(pk=batch_id).first()
+    if batch is not None:
+        _agreement_cached(batch)
 
 
 def batch_evidence(batch: ReviewBatch) -> dict:
