@@ -25,7 +25,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 import numpy as np
@@ -40,6 +40,7 @@ from annotations.lib.stats import (
     bootstrap_agreement,
     dawid_skene,
 )
+from annotations.lib.stats.consensus import METHODS, REASONS
 from annotations.models import Adjudication, AgreementResult, ReviewBatch
 from annotations.selectors.agreement.rules import (
     AgreementConfigError as AgreementConfigError,  # re-exported: computing is where a bad rule surfaces
@@ -132,6 +133,17 @@ def batch_agreement_compute(batch_id: int) -> AgreementResult | None:
     decision = consensus_decisions(
         snapshot, rule, exclusive_sets_of(batch.taxonomy_id, snapshot.class_codes), latent
     )
+    disputed = decision.disputed
+    disputed_per_class = disputed.sum(axis=0) if disputed.size else np.zeros(len(snapshot.class_ids))
+    summary = consensus_summary(snapshot, rule, decision)
+    consensus = _Cells.of(snapshot, decision, decision.stored, decision.method_code)
+    disputes = _Cells.of(snapshot, decision, disputed, decision.reason_code)
+    # From here on only the cells to store, the counts and the readers' rates are needed: the decision's
+    # and the latent fit's per-cell arrays (hundreds of MB for 100,000 exams x 74 classes) are let go
+    # before the bootstrap and the tables make their own.
+    del decision, disputed
+    if latent is not None:
+        latent = replace(latent, posterior=np.empty((0, 0)), labels=np.empty((0, 0), dtype=np.int8))
     interval_method_, interval_note = interval_method(batch, len(snapshot.reader_ids))
     boot = bootstrap_agreement(
         snapshot.reads,
@@ -139,11 +151,9 @@ def batch_agreement_compute(batch_id: int) -> AgreementResult | None:
         seed=batch.seed,
         method=interval_method_,
     )
-    disputed = decision.disputed
-    disputed_per_class = disputed.sum(axis=0) if disputed.size else np.zeros(len(snapshot.class_ids))
     results = {
         "consensus": rule,
-        "consensus_summary": consensus_summary(snapshot, rule, decision),
+        "consensus_summary": summary,
         **agreement_tables(
             TableInputs(
                 batch=batch,
@@ -158,41 +168,62 @@ def batch_agreement_compute(batch_id: int) -> AgreementResult | None:
         "exams": exam_figures(boot),
         "bootstrap": bootstrap_summary(boot, interval_note),
     }
-    return _store(_Outcome(batch, snapshot, results, decision, started))
+    return _store(_Outcome(batch, snapshot, results, consensus, disputes, started))
+
+
+@dataclass(frozen=True)
+class _Cells:
+    """The (exam, class) cells of a decision to be stored, as columns: the fields a Consensus row and a
+    DisputedLabel row share, the method or reason code of each, and (consensus cells) the decided value.
+    Taken from the decision arrays at once rather than cell by cell."""
+
+    exam_ids: np.ndarray
+    class_ids: np.ndarray
+    positive_votes: np.ndarray
+    total_votes: np.ndarray
+    probability: np.ndarray
+    codes: np.ndarray
+    positive: np.ndarray
+
+    @classmethod
+    def of(cls, snapshot: ReadsSnapshot, decision: ConsensusDecision, where: np.ndarray, codes: np.ndarray):
+        e_idx, c_idx = np.nonzero(where)
+        return cls(
+            exam_ids=np.array(snapshot.exam_ids, dtype=np.int64)[e_idx],
+            class_ids=np.array(snapshot.class_ids, dtype=np.int64)[c_idx],
+            positive_votes=decision.positive_votes[e_idx, c_idx],
+            total_votes=decision.n_reads[e_idx, c_idx],
+            probability=decision.probability[e_idx, c_idx].astype(float),
+            codes=codes[e_idx, c_idx],
+            positive=decision.value[e_idx, c_idx] == 1,
+        )
+
+    def columns(self) -> list[list]:
+        """The shared fields as columns of Python values (rows.py's order), NaN as None."""
+        return [
+            self.exam_ids.tolist(),
+            self.class_ids.tolist(),
+            self.positive_votes.tolist(),
+            self.total_votes.tolist(),
+            [p if math.isfinite(p) else None for p in self.probability.tolist()],
+        ]
 
 
 @dataclass
 class _Outcome:
-    """One computation, as it is stored: the batch, the snapshot it was made from, the stored results
-    and the decision per (exam, class) cell; ``started`` is when the computation began (monotonic)."""
+    """One computation, as it is stored: the batch, the snapshot it was made from, the stored results,
+    the consensus and the disputed cells; ``started`` is when the computation began (monotonic)."""
 
     batch: ReviewBatch
     snapshot: ReadsSnapshot
     results: dict
-    decision: ConsensusDecision
+    consensus: _Cells
+    disputes: _Cells
     started: float
     now: datetime = field(init=False)
-    exam_ids: np.ndarray = field(init=False)
-    class_ids: np.ndarray = field(init=False)
 
     def __post_init__(self) -> None:
         self.now = timezone.now()
-        self.exam_ids = np.array(self.snapshot.exam_ids, dtype=np.int64)
-        self.class_ids = np.array(self.snapshot.class_ids, dtype=np.int64)
-
-
-def _cells(out: _Outcome, e_idx: np.ndarray, c_idx: np.ndarray) -> list[list]:
-    """The fields a Consensus row and a DisputedLabel row of each (exam, class) cell share, as columns
-    (rows.py's order), taken from the decision arrays at once rather than cell by cell."""
-    decision = out.decision
-    posterior = decision.probability[e_idx, c_idx].astype(float)
-    return [
-        out.exam_ids[e_idx].tolist(),
-        out.class_ids[c_idx].tolist(),
-        decision.positive_votes[e_idx, c_idx].tolist(),
-        decision.n_reads[e_idx, c_idx].tolist(),
-        [p if math.isfinite(p) else None for p in posterior.tolist()],
-    ]
 
 
 def _consensus_replace(out: _Outcome) -> int:
@@ -201,10 +232,9 @@ def _consensus_replace(out: _Outcome) -> int:
     adjudicated = set(
         Adjudication.objects.filter(batch=out.batch).values_list("exam_id", "diagnostic_class_id")
     )
-    e_idx, c_idx = np.nonzero(out.decision.stored)
-    columns = _cells(out, e_idx, c_idx)
-    columns.append((out.decision.value[e_idx, c_idx] == 1).tolist())
-    columns.append(out.decision.methods_at(e_idx, c_idx))
+    columns = out.consensus.columns()
+    columns.append(out.consensus.positive.tolist())
+    columns.append([METHODS[c] for c in out.consensus.codes.tolist()])
     rows = [row for row in zip(*columns, strict=True) if (row[0], row[1]) not in adjudicated]
     consensus_rows_replace(out.batch.pk, rows, ALGORITHM_VERSION, out.now)
     return len(rows)
@@ -212,11 +242,10 @@ def _consensus_replace(out: _Outcome) -> int:
 
 def _disputes_replace(out: _Outcome) -> int:
     """The batch's DisputedLabel rows replaced by this computation's; returns how many."""
-    e_idx, c_idx = np.nonzero(out.decision.disputed)
-    columns = _cells(out, e_idx, c_idx)
-    columns.append(out.decision.reasons_at(e_idx, c_idx))
+    columns = out.disputes.columns()
+    columns.append([REASONS[c] for c in out.disputes.codes.tolist()])
     disputes_replace(out.batch.pk, list(zip(*columns, strict=True)), out.now)
-    return len(e_idx)
+    return len(columns[0])
 
 
 def _store(out: _Outcome) -> AgreementResult:
