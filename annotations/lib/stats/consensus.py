@@ -232,7 +232,7 @@ def consensus_decide(
     n_exam = n.max(axis=1, initial=0) if n.size else np.zeros(reads.shape[1], np.int32)
     latent = method == DECIDED_LATENT and reads.shape[0] >= 2 and reads.shape[1] > 0
     sets = list(exclusive_sets or [])
-    posterior, described = _probability(reads, n, k, latent, sets, pseudo_count, binary_fit)
+    posterior, described = _probability(reads, n, k, latent, sets, pseudo_count, binary_fit, exam_chunk)
     latent_used = (n_exam >= MIN_LATENT_READS) & latent
     insufficient = n_exam < min_reads
     value = np.full(n.shape, MISSING, dtype=np.int8)
@@ -269,12 +269,18 @@ def _probability(
     sets: list[ExclusiveSet],
     pseudo_count: float,
     binary_fit: DawidSkene | None,
+    exam_chunk: int,
 ) -> tuple[FloatArray, dict]:
     """P(present) per cell and the description of how it was estimated."""
     if latent:
         return latent_estimate(reads, sets, pseudo_count=pseudo_count, binary=binary_fit)
-    # No latent model under the majority rule (or with one reader): the probability is the vote share.
-    return _ratio(k, n), {"converged": None, "classes": {}, "sets": []}
+    # No latent model under the majority rule (or with one reader): the probability is the vote share,
+    # divided a chunk of exams at a time (the float copies of the whole counts were 120 MB at 100k exams).
+    share = np.empty(n.shape)
+    for start in range(0, n.shape[0], exam_chunk):
+        part = slice(start, start + exam_chunk)
+        share[part] = _ratio(k[part], n[part])
+    return share, {"converged": None, "classes": {}, "sets": []}
 
 
 def _decide_cells(
