@@ -43,6 +43,7 @@ from annotations.models import (
     Taxonomy,
 )
 from annotations.roles import Role, has_role
+from annotations.selectors.suggestions.evidence import evidence_agreement
 from annotations.selectors.suggestions.scoring import META, source_code
 from annotations.services.audit import audit_record
 from annotations.services.enqueue import task_enqueue, task_enqueue_on_commit
@@ -386,3 +387,11 @@ def suggestion_occlusion_compute(suggestion_id: int, provider: Provider | None =
             after={"bands": stored},
         )
     return stored
+
+
+def suggestion_evidence_warm(batch_id: int) -> None:
+    """Compute the agreement part of a batch's suggestion evidence for the batch's current state into
+    its cache (the worker, after a recomputation): the first coordinator to open the page reads it."""
+    batch = ReviewBatch.objects.filter(pk=batch_id).first()
+    if batch is not None:
+        evidence_agreement(batch)

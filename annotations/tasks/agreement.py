@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from annotations.selectors.suggestions.evidence import suggestion_evidence_warm
 from annotations.services.agreement.compute import agreement_recompute_run, agreement_sweep_run
 from annotations.services.enqueue import task_enqueue
+from annotations.services.suggestions import suggestion_evidence_warm
 
 
 @shared_task(acks_late=True, name="annotations.tasks.agreement_recompute")

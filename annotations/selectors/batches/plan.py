@@ -195,17 +195,9 @@ def batch_plan(user, spec: BatchSpec, *, preview: bool = False) -> BatchPlan:
         design = (design_outline(request) if preview else None) or design_batch(request)
     except DesignError as error:
         raise BatchPlanError(str(error)) from None
+    planned = request if design.slots else None  # an outline: no slots to create a batch from
     return BatchPlan(
-        spec,
-        taxonomy,
-        readers,
-        matching_count,
-        exam_ids,
-        gold,
-        design,
-        stratified,
-        seen_elsewhere,
-        request if design.slots else None,
+        spec, taxonomy, readers, matching_count, exam_ids, gold, design, stratified, seen_elsewhere, planned
     )
 
 

@@ -12,7 +12,7 @@ from django.db.models import Exists, OuterRef, Q, QuerySet
 from annotations.errors import Forbidden, Invalid
 from annotations.models import DiagnosticClass, Exam, ReferenceLabel, SuggestionScore
 from annotations.roles import Role, has_role
-from annotations.selectors.arrays import query_arrays
+from annotations.selectors.exams.arrays import query_arrays
 
 
 @dataclass(frozen=True)

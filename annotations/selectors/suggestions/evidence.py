@@ -43,7 +43,7 @@ from annotations.models import (
     SuggestionScore,
 )
 from annotations.selectors.agreement.rules import consensus_settings
-from annotations.selectors.arrays import query_arrays, sent_array
+from annotations.selectors.exams.arrays import query_arrays, sent_array
 from annotations.selectors.suggestions.scoring import META, source_code
 
 DEFAULT_THRESHOLD = 0.5
@@ -397,7 +397,7 @@ def _agreement_key(batch: ReviewBatch) -> str:
     )
 
 
-def _agreement_cached(batch: ReviewBatch) -> dict:
+def evidence_agreement(batch: ReviewBatch) -> dict:
     """The consensus row count and provider agreement, computed once per state of the batch's consensus
     and scores: seconds for a 100k-exam batch (its 400k scores lie among millions), shared by the page
     and the API. The cache is optional: when it is down, the report is computed every time."""
@@ -420,20 +420,12 @@ def _agreement_cached(batch: ReviewBatch) -> dict:
     return computed
 
 
-def suggestion_evidence_warm(batch_id: int) -> None:
-    """Compute and cache the agreement part of a batch's evidence for the batch's current state (the
-    worker's, after a recomputation): the first request for the page then reads it."""
-    batch = ReviewBatch.objects.filter(pk=batch_id).first()
-    if batch is not None:
-        _agreement_cached(batch)
-
-
 def batch_evidence(batch: ReviewBatch) -> dict:
     """Both reports for one batch; the caller has checked that the user is a coordinator. Automation
     bias is not cached: it moves with every revised read."""
     return {
         "batch": batch.pk,
         "suggestion_mode": batch.suggestion_mode,
-        **_agreement_cached(batch),
+        **evidence_agreement(batch),
         "automation_bias": automation_bias(batch),
     }

@@ -1,4 +1,5 @@
-"""Query results as numpy arrays, one binary value per column instead of a Python tuple per row.
+"""Query results as numpy arrays, one binary value per column instead of a Python tuple per row (the
+designer's pool of exams, and any selector reading a large batch: the suggestion evidence).
 
 A million rows read through the driver cost seconds of Python (a tuple and its objects per row); each
 column aggregated into one array and sent in PostgreSQL's binary array format costs a single read and a
