@@ -57,12 +57,13 @@ class SuggestionScore(models.Model):
     score = models.FloatField()
 
     class Meta:
-        # One class's scores over every suggestion (the designer), read from the index alone.
+        # One class's scores over every suggestion (the designer's strata), or those in a score window
+        # (its suggestion_min/max criterion), read from the index alone.
         indexes = [
             models.Index(
-                fields=["diagnostic_class", "suggestion"],
-                include=["score"],
-                name="suggestion_score_class_idx",
+                fields=["diagnostic_class", "score"],
+                include=["suggestion"],
+                name="suggestion_score_window_idx",
             )
         ]
         constraints = [

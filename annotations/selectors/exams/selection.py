@@ -91,8 +91,12 @@ def _with_reference_labels(labels: list[str]) -> QuerySet[ReferenceLabel]:
 
 
 def _scores(provider: str, code: str) -> QuerySet[SuggestionScore]:
+    """The provider's OK scores for a class code (any taxonomy's). The classes go as ids: joined by
+    their code, PostgreSQL read all 11M scores of CODE-II where an id list reads the class's range of
+    the (class, score) index, and a score window a range within it."""
+    classes = list(DiagnosticClass.objects.filter(code=code).values_list("pk", flat=True))
     return SuggestionScore.objects.filter(
-        suggestion__provider=provider, suggestion__status="ok", diagnostic_class__code=code
+        suggestion__provider=provider, suggestion__status="ok", diagnostic_class_id__in=classes
     )
 
 
