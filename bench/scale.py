@@ -798,6 +798,18 @@ def evidence_uncached(batch_id: int, path: str) -> Request:
     return ("GET", path, None)
 
 
+def evidence_warmed(batch_id: int, path: str, seconds: list[float]) -> Request:
+    """The evidence request after a recomputation once the worker's warm-up task ran (unmeasured: the
+    worker's time, not the request's; its duration is kept in `seconds`)."""
+    from annotations.services.suggestions import suggestion_evidence_warm
+
+    evidence_uncached(batch_id, path)
+    started = time.perf_counter()
+    suggestion_evidence_warm(batch_id)
+    seconds.append(time.perf_counter() - started)
+    return ("GET", path, None)
+
+
 def coordinator_endpoints(meter: Meter, world: World, batch_id: int, facts: dict, n_exams: int) -> None:
     client = logged_in(world.coordinator)
     get = lambda path: ("GET", path, None)  # noqa: E731
@@ -926,6 +938,14 @@ def coordinator_endpoints(meter: Meter, world: World, batch_id: int, facts: dict
         client,
         lambda i: evidence_uncached(batch_id, f"/api/v1/batches/{batch_id}/evidence/"),
     )
+    warmed: list[float] = []
+    meter.measure(
+        "evidence page, first request after the worker's warm-up",
+        client,
+        lambda i: evidence_warmed(batch_id, f"/batches/{batch_id}/evidence/", warmed),
+    )
+    if warmed:
+        print(f"    the worker's warm-up after a recomputation: {', '.join(f'{s:.2f}' for s in warmed)} s")
     meter.measure("evidence page", client, get(f"/batches/{batch_id}/evidence/"))
     meter.measure("API evidence", client, get(f"/api/v1/batches/{batch_id}/evidence/"))
     meter.measure("API batch suggestions", client, get(f"/api/v1/batches/{batch_id}/suggestions/"))
