@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import logging
+
 from django.conf import settings
 from django.contrib import messages
-from django.http import HttpResponse, HttpResponseBadRequest, HttpResponseNotModified
+from django.http import HttpResponse, HttpResponseBadRequest, HttpResponseNotModified, StreamingHttpResponse
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.urls import path, reverse
 from django.utils.cache import patch_vary_headers
+from django.utils.html import json_script
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
@@ -27,33 +32,65 @@ from annotations.services.exams.wire import waveform_wire
 from annotations.services.reading import suggestion_exposure_record
 from annotations.views.access import api_login_required, role_required
 
+logger = logging.getLogger(__name__)
 
-def reading_context_opened(user, assignment) -> dict:
-    """The reading context of an exam the reader opens now: a suggestion shown from the start is recorded
-    as shown (what was shown to whom and when) before it is handed out, by the page and the API alike."""
+
+def suggestion_exposed_on_open(user, assignment):
+    """The suggestion an exam opened now shows from the start, recorded as shown (what was shown to whom
+    and when) before it is handed out, by the page and the API alike; None when it shows none yet."""
     shown = suggestion_shown_on_open(assignment)
     if shown is not None:
         suggestion_exposure_record(actor=user, assignment=assignment, suggestion=shown, stage="revised")
-    return reading_context(user, assignment, shown=shown)
+    return shown
+
+
+def reading_context_opened(user, assignment) -> dict:
+    """The reading context of an exam the reader opens now, its shown suggestion recorded first."""
+    return reading_context(user, assignment, shown=suggestion_exposed_on_open(user, assignment))
+
+
+# Where the reader page's embedded context goes: the page is cut there and streamed in two parts.
+_CONTEXT_SLOT = mark_safe("<!-- reading context -->")
 
 
 @require_GET
 @role_required(Role.READER)
 def reader(request, assignment_id: int):
     """The reader page, carrying its first exam's context and the reader's view preferences, so the
-    tracing is drawn without waiting for another round trip (pages/reading.js reads them)."""
-    assignment = assignment_for_reader(request.user, assignment_id)
-    return render(
-        request,
+    tracing is drawn without waiting for another round trip (pages/reading.js reads them).
+
+    Streamed: the page up to the context leaves at once, so the browser fetches the waveform and runs
+    Plotly and the drawing code while the context is built (a third of the page's time on the server);
+    pages/reading.js comes after the context and starts with it."""
+    assignment = assignment_for_reader(request.user, assignment_id)  # a 404 before anything is sent
+    page = render_to_string(
         "annotations/reading/reader.html",
         {
             "assignment": assignment,
-            "reading_context": reading_context_opened(request.user, assignment),
-            "preferences": reader_preferences(request.user),
+            "context_slot": _CONTEXT_SLOT,
             "api_base": reverse("api-reading-assignment", args=[0]).removesuffix("0/"),
             "page_base": reverse("reader", args=[0]).removesuffix("0/"),
         },
+        request,
     )
+    before, after = page.split(_CONTEXT_SLOT, 1)
+    user = request.user
+    # The write is done here, within the request as any other; only reading is left for the stream.
+    shown = suggestion_exposed_on_open(user, assignment)
+
+    def parts():
+        yield before
+        try:
+            embedded = json_script(reading_context(user, assignment, shown=shown), "reading-context")
+            embedded += json_script(reader_preferences(user), "reading-preferences")
+        except Exception:
+            # The status line has left: the page asks the API instead, which answers with a proper error.
+            logger.exception("reader page %s: the embedded reading context failed", assignment.pk)
+            embedded = ""
+        yield embedded
+        yield after
+
+    return StreamingHttpResponse(parts(), content_type="text/html; charset=utf-8")
 
 
 @require_GET

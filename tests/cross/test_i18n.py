@@ -244,7 +244,7 @@ def test_pages_render_in_portuguese(client, study, english_msgids, ana, carla, d
         for url, portuguese, english in pages:
             response = client.get(url)
             assert response.status_code == 200, url
-            html = response.content.decode()
+            html = response.getvalue().decode()
             assert '<html lang="pt-br">' in html, url
             texts = _visible(html)
             visible = "\n".join(texts)

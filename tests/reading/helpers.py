@@ -29,3 +29,8 @@ def queue(batch, reader) -> list[Assignment]:
 
 def labels(*codes: str, uncertain: tuple[str, ...] = ()) -> list[dict]:
     return [{"code": code, "uncertain": code in uncertain} for code in codes]
+
+
+def page_html(response) -> str:
+    """A page's HTML, streamed (the reader page) or not."""
+    return response.getvalue().decode()

@@ -16,7 +16,7 @@ from annotations.models import (
     SuggestionScore,
 )
 from annotations.services.exams.waveforms import waveform_load
-from tests.reading.helpers import labels, queue, shared_batch
+from tests.reading.helpers import labels, page_html, queue, shared_batch
 
 pytestmark = pytest.mark.django_db
 API = "/api/v1/reading/assignments"
@@ -37,7 +37,7 @@ def _everything_a_reader_can_open(client, assignment) -> list[bytes]:
     for url in urls:
         response = client.get(url)
         assert response.status_code == 200, url
-        bodies.append(response.content)
+        bodies.append(response.getvalue())
     return bodies
 
 
@@ -261,7 +261,7 @@ def test_pages_in_portuguese_name_statements_in_portuguese(client_for, ana, brun
     context = client.get(f"{API}/{anas.pk}/").json()
     names = {c["code"]: c["label"] for g in context["taxonomy"]["groups"] for c in g["classes"]}
     assert names["SB"] == "Bradicardia sinusal"
-    page = client.get(f"/read/{anas.pk}/").content.decode()
+    page = page_html(client.get(f"/read/{anas.pk}/"))
     assert "Enviar e próximo" in page
 
 

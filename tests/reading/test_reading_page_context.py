@@ -10,7 +10,7 @@ import re
 import pytest
 
 from annotations.models import ReviewBatch, Suggestion, SuggestionExposure, SuggestionScore
-from tests.reading.helpers import queue, shared_batch
+from tests.reading.helpers import page_html, queue, shared_batch
 
 pytestmark = pytest.mark.django_db
 API = "/api/v1/reading/assignments"
@@ -38,7 +38,7 @@ def test_the_page_embeds_the_context_the_api_answers_and_the_preferences(client_
     anas = _first(ReviewBatch.SuggestionMode.SHOWN, ana, bruno, diego, tnmg)
     client = client_for(ana)
     client.put("/api/v1/reading/preferences/", {"layout": "6x2"}, content_type="application/json")
-    html = client.get(f"/read/{anas.pk}/").content.decode()
+    html = page_html(client.get(f"/read/{anas.pk}/"))
     embedded = _embedded(html, "reading-context")
     assert embedded == client.get(f"{API}/{anas.pk}/").json()
     assert embedded["suggestion"]["provider"] == "openecg-codec"
@@ -64,7 +64,7 @@ def test_a_page_whose_batch_does_not_show_the_suggestion_yet_embeds_none(
     client_for, ana, bruno, diego, tnmg, mode
 ):
     anas = _first(mode, ana, bruno, diego, tnmg)
-    embedded = _embedded(client_for(ana).get(f"/read/{anas.pk}/").content.decode(), "reading-context")
+    embedded = _embedded(page_html(client_for(ana).get(f"/read/{anas.pk}/")), "reading-context")
     assert embedded["suggestion"] is None and embedded["median"] is None
     assert not SuggestionExposure.objects.exists()
 
@@ -73,3 +73,38 @@ def test_another_readers_page_embeds_nothing(client_for, ana, bruno, diego, tnmg
     anas = _first(ReviewBatch.SuggestionMode.SHOWN, ana, bruno, diego, tnmg)
     assert client_for(bruno).get(f"/read/{anas.pk}/").status_code == 404
     assert not SuggestionExposure.objects.exists()
+
+
+def test_the_page_leaves_before_its_context_is_built(client_for, ana, bruno, diego, tnmg, monkeypatch):
+    """Plotly, the drawing code and the whole page up to the context are sent first, so the browser runs
+    them while the server builds the context; the page's own script, which reads it, comes after it."""
+    anas = _first(ReviewBatch.SuggestionMode.SHOWN, ana, bruno, diego, tnmg)
+    response = client_for(ana).get(f"/read/{anas.pk}/")
+    assert response.status_code == 200 and response.streaming
+    chunks = iter(response.streaming_content)
+    first = next(chunks).decode()
+    assert "plotly-basic.min.js" in first and "js/ecg/plot.js" in first and 'id="ecg"' in first
+    assert 'id="search"' in first  # the labelling pane too
+    assert "reading-context" not in first and "js/pages/reading.js" not in first
+    rest = b"".join(chunks).decode()
+    assert (
+        rest.index('id="reading-context"')
+        < rest.index('id="reading-preferences"')
+        < rest.index("js/pages/reading.js")
+    )
+    # The shown suggestion is recorded when the page is asked for, whether or not the stream is read.
+    assert SuggestionExposure.objects.filter(assignment=anas).count() == 1
+
+
+def test_a_context_that_fails_midway_leaves_the_page_to_ask_the_api(
+    client_for, ana, bruno, diego, tnmg, monkeypatch
+):
+    anas = _first(ReviewBatch.SuggestionMode.HIDDEN, ana, bruno, diego, tnmg)
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("database gone")
+
+    monkeypatch.setattr("annotations.views.reading.reading_context", broken)
+    html = page_html(client_for(ana).get(f"/read/{anas.pk}/"))
+    assert 'id="reading-context"' not in html and "js/pages/reading.js" in html
+    assert html.rstrip().endswith("</html>")

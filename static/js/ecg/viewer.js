@@ -87,8 +87,8 @@
       v.scale = look.scale;
       return Plot.draw(gd, v.sheet, v.leadsShown, v.exam.lead_names, overlay(),
         opts.config, look).then(function () {
-        fitLayer();
         if (opts.onDrawn) opts.onDrawn(performance.now() - started);
+        fitLayer(); // reads the figure's size back (a layout pass): after the strips are on screen
       });
     };
     // Calipers, and what the page lays over the strips (opts.extraShapes: the reader's relevance band).
