@@ -135,3 +135,58 @@ def test_a_batch_without_serial_comparison_offers_no_earlier_ecg(live_server, pa
     assert not page.locator("#prior-pane").is_visible()
     page.wait_for_load_state("networkidle")
     assert fetched == []
+
+
+SAME_X = """() => { const a = document.getElementById('ecg').layout.xaxis.range,
+  b = document.getElementById('ecg-prior').layout.xaxis.range;
+  return Math.abs(a[0] - b[0]) < 1e-6 && Math.abs(a[1] - b[1]) < 1e-6; }"""
+RANGES = """id => { const l = document.getElementById(id).layout;
+  return {x: l.xaxis.range.map(Number), y: l.yaxis.range.map(Number)}; }"""
+
+
+def test_zooming_either_sheet_zooms_the_other_to_the_same_paper(
+    live_server, page, ana, diego, tnmg, tmp_path
+):
+    """A box drawn on the current ECG shows the same stretch of paper (same seconds of the same leads) on
+    the earlier one, and the other way round; resetting the zoom resets both."""
+    _, current = _exams()
+    anas = _batch("Serial zoom", current, ana, diego, tnmg, serial=True)
+    page.set_viewport_size({"width": 1600, "height": 1000})
+    log_in(page, live_server, "ana")
+    page.goto(f"{live_server.url}/read/{anas.pk}/")
+    wait_drawn(page, anas)
+    page.select_option("#priors-view", "stacked")
+    page.wait_for_selector("#ecg-prior[data-drawn]")
+    whole = page.evaluate(RANGES, "ecg")
+    box = page.locator("#ecg .nsewdrag").bounding_box()
+    # A box zoom by mouse over the first column's upper rows of the current sheet.
+    page.mouse.move(box["x"] + box["width"] * 0.05, box["y"] + box["height"] * 0.1)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] * 0.2, box["y"] + box["height"] * 0.3, steps=8)
+    page.mouse.up()
+    page.wait_for_function(SAME_X)
+    zoomed, earlier = page.evaluate(RANGES, "ecg"), page.evaluate(RANGES, "ecg-prior")
+    assert zoomed["x"][1] - zoomed["x"][0] < (whole["x"][1] - whole["x"][0]) / 2
+    assert earlier["x"] == pytest.approx(zoomed["x"]) and earlier["y"] == pytest.approx(zoomed["y"])
+    # Not a full-page shot: that resizes the window, and a resized page draws its sheets afresh.
+    page.screenshot(path=screenshot_path("reader-priors-zoom-linked"))
+    # The other way: a box on the earlier sheet moves the current one.
+    page.locator("#ecg-prior").scroll_into_view_if_needed()
+    box = page.locator("#ecg-prior .nsewdrag").bounding_box()
+    page.mouse.move(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.5)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] * 0.8, box["y"] + box["height"] * 0.9, steps=8)
+    page.mouse.up()
+    page.wait_for_function(
+        "() => { const r = document.getElementById('ecg-prior').layout.xaxis.range;"
+        f" return r[1] - r[0] < {(zoomed['x'][1] - zoomed['x'][0]) / 2}; }}"
+    )
+    page.wait_for_function(SAME_X)
+    again, earlier = page.evaluate(RANGES, "ecg"), page.evaluate(RANGES, "ecg-prior")
+    assert again["x"] == pytest.approx(earlier["x"]) and again["y"] == pytest.approx(earlier["y"])
+    page.keyboard.press("r")
+    page.wait_for_function(
+        f"() => Number(document.getElementById('ecg-prior').layout.xaxis.range[1]) === {whole['x'][1]}"
+    )
+    assert page.evaluate(RANGES, "ecg")["x"] == pytest.approx(whole["x"])
+    assert page.evaluate(RANGES, "ecg-prior")["x"] == pytest.approx(whole["x"])

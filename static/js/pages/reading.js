@@ -123,6 +123,8 @@
         nSamples: p.n_samples, rhythmLead: view.rhythmLead });
       return window.EcgPlot.draw(box, sheet, leads, p.lead_names, [], {}, { scale: viewer.scale, leadNames: view.leadNames })
         .then(function () {
+          zoomTogether(gd, box);
+          zoomTogether(box, gd);
           Object.assign(box.dataset, { drawn: context.assignment.id + ":" + p.n, mode: mode, layout: view.layout,
             gain: String(view.gain), speed: String(view.speed) });
         });
@@ -477,6 +479,23 @@
       box.appendChild(p);
     }
   }
+  /* A zoom or pan of one sheet shows the same stretch of paper on the other: at the same layout, speed
+   * and gain the same millimetres are the same seconds of the same leads. One handler per sheet, set
+   * again after each drawing (Plotly drops a figure's handlers when it is purged). */
+  var zoomHandlers = new Map(), zoomSyncing = false;
+  function zoomTogether(from, to) {
+    if (zoomHandlers.has(from)) from.removeListener("plotly_relayout", zoomHandlers.get(from));
+    var handler = function (change) {
+      var moved = Object.keys(change).some(function (k) { return /^[xy]axis\.(range|autorange)/.test(k); });
+      if (zoomSyncing || !moved || !to.data || $("prior-pane").hidden) return;
+      zoomSyncing = true; // the other sheet's own relayout event must not come back here
+      var done = function () { zoomSyncing = false; };
+      Plotly.relayout(to, { "xaxis.range": from.layout.xaxis.range.slice(), "yaxis.range": from.layout.yaxis.range.slice() })
+        .then(done, done);
+    };
+    zoomHandlers.set(from, handler);
+    from.on("plotly_relayout", handler);
+  }
   /* --- Model explanations: scalar outputs, and relevance bands under the strips. The server sends
    * each only as the batch's suggestion mode allows (bands only once this read is submitted); the page
    * draws whatever came, and nothing in hidden batches, where it does not even ask. */
@@ -577,10 +596,14 @@
     arrangePriors(context); // so does an earlier ECG beside them
     viewer.setExam(exam, P.decode(buffer, exam.lead_names.length, exam.n_samples, exam.gain_uv));
     if (!keepView) showMessage("");
-    if (push) history.pushState({ id: id }, "", context.assignment.page_url);
-    // After the draw: the next exam, needed seconds from now at the earliest, once this one has settled,
-    // so that its requests never queue on the server ahead of this page's (or a reload's) own.
-    var ready = function () { viewer.showCaliper(); setTimeout(function () { whenIdle(prefetchNext); }, SETTLE_MS); };
+    // After the draw: the address (pushState costs a tenth of a switch in Chromium, measured), and the
+    // next exam, needed seconds from now at the earliest, once this one has settled, so that its
+    // requests never queue on the server ahead of this page's (or a reload's) own.
+    var ready = function () {
+      if (push) history.pushState({ id: id }, "", context.assignment.page_url);
+      viewer.showCaliper();
+      setTimeout(function () { whenIdle(prefetchNext); }, SETTLE_MS);
+    };
     if (!state.ctx) {
       // First exam of the page: the reader looks at the tracing first, so draw it before building
       // the 70-odd statement rows (the panel is ready a few frames later, before any key press).
@@ -703,17 +726,20 @@
   viewer.wire();
   wireWindow();
   /* The first exam's context and the view preferences come in the page (views/reading.py), unless this is
-   * a copy the browser kept (back or forward), which may be stale: then they are asked for. */
+   * a copy the browser kept (back or forward), which may be stale, or the server could not finish them
+   * after the page had started to leave: then they are asked for. */
   function embedded(id) {
-    var navigation = performance.getEntriesByType("navigation")[0];
-    if (navigation && navigation.type === "back_forward") return null;
-    return JSON.parse($(id).textContent);
+    var navigation = performance.getEntriesByType("navigation")[0], el = $(id);
+    if (!el || (navigation && navigation.type === "back_forward")) return null;
+    return JSON.parse(el.textContent);
   }
   var firstId = Number(rootEl.dataset.assignment), firstContext = embedded("reading-context");
   var preferences = embedded("reading-preferences");
   if (firstContext) state.prefetchedContext[firstId] = Promise.resolve({ status: 200, data: firstContext });
-  history.replaceState({ id: firstId }, "", window.location.href);
-  open(firstId, false, false, preferences ? viewer.usePreferences(preferences) : viewer.loadPreferences()).catch(function (error) {
+  var opened = open(firstId, false, false, preferences ? viewer.usePreferences(preferences) : viewer.loadPreferences());
+  // Marked once the first exam is drawn: history's calls are slow enough to delay the first draw.
+  opened.then(function () { if (!history.state) history.replaceState({ id: firstId }, "", window.location.href); });
+  opened.catch(function (error) {
     showMessage(t("load_failed") + " " + error.message, "error");
   });
 })();
