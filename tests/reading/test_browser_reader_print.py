@@ -138,3 +138,18 @@ def test_the_print_sheet_keeps_the_readers_saved_layout_calibrated(
     pdf = page.pdf(format="A4", landscape=True, prefer_css_page_size=True, print_background=True)
     assert len(re.findall(rb"/Type\s*/Page[^s]", pdf)) == pages
     page.screenshot(path=screenshot_path(f"reader-print-{layout}"), full_page=True)
+
+
+def test_the_print_sheet_writes_di_dii_diii_when_the_reader_chose_them(
+    live_server, page, ana, bruno, diego, tnmg
+):
+    batch = shared_batch(readers=[ana, bruno], coordinator=diego, taxonomy=tnmg, exams=1)
+    mine = queue(batch, ana)[0]
+    reader_preferences_set(actor=ana, values={"lead_names": "DI"})
+    log_in(page, live_server, "ana")
+    page.goto(f"{live_server.url}/read/{mine.pk}/print/")
+    page.wait_for_selector("#print-ecg[data-drawn='1']")
+    names = [name["lead"] for name in page.evaluate(LEAD_NAMES)]
+    assert names[:3] == ["DI", "aVR", "V1"] and "DII" in names and "DIII" in names
+    assert "I" not in names and "II" not in names and "III" not in names
+    page.screenshot(path=screenshot_path("reader-print-di"), full_page=True)

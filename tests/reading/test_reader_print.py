@@ -13,7 +13,7 @@ from annotations.services.reading import (
     annotation_submit,
     reader_preferences_set,
 )
-from tests.reading.helpers import queue, shared_batch
+from tests.reading.helpers import page_html, queue, shared_batch
 
 pytestmark = pytest.mark.django_db
 BRUNO_MARKER = "MARKER-bruno-never-on-anas-print"
@@ -71,7 +71,7 @@ def test_another_readers_read_never_appears_and_their_assignment_is_404(client_f
 
 def test_the_reader_page_links_to_the_print_page(client_for, ana, reads):
     mine, _ = reads
-    html = client_for(ana).get(f"/read/{mine.pk}/").content.decode()
+    html = page_html(client_for(ana).get(f"/read/{mine.pk}/"))
     assert 'id="print-link"' in html and print_url(mine) in html
 
 
@@ -86,3 +86,14 @@ def test_the_print_sheet_takes_the_readers_saved_layout(client_for, ana, reads, 
     svg = re.search(r'<svg id="print-ecg"[^>]*>', html).group(0)
     assert f'data-layout="{saved or "3x4"}"' in svg
     assert f"25 mm/s · 10 mm/mV · {shown}" in html
+
+
+@pytest.mark.parametrize(("saved", "expected"), [(None, "I"), ("DI", "DI"), ("I", "I")])
+def test_the_print_sheet_names_the_leads_as_the_reader_chose(client_for, ana, reads, saved, expected):
+    """Brazilian reports write DI, DII, DIII: the sheet follows the reader's lead-name setting."""
+    mine, _ = reads
+    if saved:
+        reader_preferences_set(actor=ana, values={"lead_names": saved})
+    html = client_for(ana).get(print_url(mine)).content.decode()
+    svg = re.search(r'<svg id="print-ecg"[^>]*>', html).group(0)
+    assert f'data-lead-names="{expected}"' in svg

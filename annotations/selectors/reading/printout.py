@@ -27,6 +27,7 @@ class Printout:
     statements: list[PrintedStatement] = field(default_factory=list)
     comment: str = ""
     layout: str = "3x4"  # the reader's saved layout, as on their screen (speed and gain stay standard)
+    lead_names: str = "I"  # "DI": limb leads written DI, DII, DIII, as the reader chose on screen
 
 
 def _status(assignment: Assignment, annotation: Annotation | None) -> str:
@@ -37,10 +38,12 @@ def _status(assignment: Assignment, annotation: Annotation | None) -> str:
 
 def reader_printout(user, assignment_id: int) -> Printout:
     """The reader's own assignment (404 for anything else, as on the reader page) with their current
-    read, its statements named in the interface's language, laid out as the reader chose on screen."""
+    read, its statements named in the interface's language, laid out and its leads named as the reader
+    chose on screen."""
     assignment = assignment_for_reader(user, assignment_id)
     annotation = Annotation.objects.filter(assignment=assignment, is_current=True).first()
     portuguese = (get_language() or "").lower().startswith("pt")
+    preferences = reader_preferences(user)
     statements = []
     if annotation is not None:
         # In the order the reader chose them, as the reader page lists them.
@@ -53,5 +56,6 @@ def reader_printout(user, assignment_id: int) -> Printout:
         status=_status(assignment, annotation),
         statements=statements,
         comment=annotation.comment if annotation is not None else "",
-        layout=str(reader_preferences(user)["layout"]),
+        layout=str(preferences["layout"]),
+        lead_names=str(preferences["lead_names"]),
     )

@@ -22,6 +22,9 @@
     parent.appendChild(node);
     return node;
   }
+  // Brazilian reports write the limb leads DI, DII, DIII (the reader's setting, data-lead-names="DI").
+  var BRAZILIAN = { I: "DI", II: "DII", III: "DIII" };
+  function leadLabel(lead) { return d.leadNames === "DI" && BRAZILIAN[lead] ? BRAZILIAN[lead] : lead; }
   function mm(v) { return Math.round(v * 100) / 100; }
   // One panel's samples as a path, x = time * speed and y = voltage * gain, in millimetres.
   function tracePath(panel, signal) {
@@ -80,7 +83,7 @@
       if (index < 0) return;
       el("path", { "class": "trace", d: tracePath(panel, signals[index]) }, up);
       el("text", { "class": "lead-name", x: panel.x0 + 1, y: mm(h - panel.yb - sheet.rowHeight * 0.3) }, svgGroup)
-        .textContent = panel.lead;
+        .textContent = leadLabel(panel.lead);
     });
   }
 
