@@ -92,7 +92,7 @@ def test_the_lead_labels_stay_in_view_after_a_zoom(live_server, page, ana, bruno
     shown = page.evaluate(
         "() => { const gd = document.getElementById('ecg');"
         " const area = gd.querySelector('.draglayer .nsewdrag').getBoundingClientRect();"
-        " return Array.from(gd.querySelectorAll('.annotation')).filter(a => {"
+        " return Array.from(gd.querySelectorAll('.lead-label')).filter(a => {"
         "   const b = a.getBoundingClientRect();"
         "   return b.width > 0 && b.left >= area.left - 1 && b.right <= area.right + 1"
         "     && b.top >= area.top - 1 && b.bottom <= area.bottom + 1; }).map(a => a.textContent); }"
@@ -139,7 +139,7 @@ def test_in_portuguese_leads_read_di_numbers_take_a_decimal_comma_and_statements
     log_in(page, live_server, "ana")
     page.goto(f"{live_server.url}/read/{first.pk}/")
     wait_drawn(page, first)
-    labels = page.evaluate("document.getElementById('ecg').layout.annotations.map(a => a.text)")
+    labels = page.evaluate("Array.from(document.querySelectorAll('#ecg .lead-label'), s => s.textContent)")
     assert labels[:4] == ["DI", "aVR", "V1", "V4"] and labels[4] == "DII" and labels[8] == "DIII"
     assert labels[-1] == "DII"  # the rhythm strip
     assert "10,0 s" in page.inner_text("#exam-context")
@@ -159,7 +159,7 @@ def test_in_portuguese_leads_read_di_numbers_take_a_decimal_comma_and_statements
     page.screenshot(path=screenshot_path("desk-pt-br"))
     # The reader may prefer I, II, III: their choice is kept.
     choose(page, "#lead-names", "I")
-    labels = page.evaluate("document.getElementById('ecg').layout.annotations.map(a => a.text)")
+    labels = page.evaluate("Array.from(document.querySelectorAll('#ecg .lead-label'), s => s.textContent)")
     assert labels[0] == "I" and ReaderPreference.objects.get(user=ana).values["lead_names"] == "I"
     page.wait_for_load_state("networkidle")
     context.close()

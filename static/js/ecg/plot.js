@@ -9,7 +9,8 @@
  * Scale: one millimetre of paper is the same number of pixels at every speed and gain (look.scale, from
  * scaleFor: the standard 25 mm/s, 10 mm/mV sheet fits the pane's width). At 50 mm/s or 20 mm/mV the
  * paper grows and its container scrolls, as a magnified tracing should; it never shrinks to fit.
- * Lead labels follow a zoom: each one moves to the left edge of the view while its strip is in view. */
+ * Lead labels follow a zoom: each one moves to the left edge of the view while its strip is in view. They
+ * are spans of class lead-label in a layer over the figure (div.lead-labels inside it). */
 (function (root) {
   "use strict";
   var P = root.EcgPaper;
@@ -70,7 +71,36 @@
     var width = (gd.parentElement.offsetWidth - 18) * share - (share < 1 ? 6 : 0);
     return Math.max(320, width) / standardSheet.width;
   }
-  var looks = new WeakMap(); // gd -> {sheet, style}: what the labels are redrawn from after a zoom
+  /* The labels are HTML laid over the figure rather than Plotly annotations: each annotation measures its
+   * text box while the figure is drawn (a fifth of the first drawing, measured), and moving them after a
+   * zoom was another whole relayout. The figure has no margins, so paper millimetres map to the figure's
+   * pixels through the axis ranges alone. */
+  function labelLayer(gd) {
+    var layer = gd.querySelector(":scope > .lead-labels");
+    if (!layer) {
+      layer = document.createElement("div");
+      layer.className = "lead-labels";
+      layer.setAttribute("aria-hidden", "true"); // the strips' names are for the eye; the figure has its own
+      gd.style.position = "relative";
+      gd.appendChild(layer);
+    }
+    return layer;
+  }
+  function placeLabels(gd, look) {
+    var xr = gd.layout.xaxis.range.map(Number), yr = gd.layout.yaxis.range.map(Number);
+    var w = gd.layout.width, h = gd.layout.height, layer = labelLayer(gd);
+    var items = labels(look.sheet, look.style, xr, yr);
+    while (layer.children.length > items.length) layer.removeChild(layer.lastChild);
+    items.forEach(function (a, i) {
+      var span = layer.children[i] || layer.appendChild(document.createElement("span"));
+      span.className = "lead-label";
+      span.textContent = a.text;
+      span.hidden = !a.visible;
+      span.style.left = ((a.x - xr[0]) / (xr[1] - xr[0]) * w).toFixed(1) + "px";
+      span.style.top = ((yr[1] - a.y) / (yr[1] - yr[0]) * h).toFixed(1) + "px";
+    });
+  }
+  var looks = new WeakMap(); // gd -> {sheet, style}: what the labels are placed from after a zoom
   var following = new WeakSet();
   function followZoom(gd) {
     if (following.has(gd)) return;
@@ -78,7 +108,7 @@
     gd.on("plotly_relayout", function (change) {
       var look = looks.get(gd);
       if (!look || !Object.keys(change).some(function (k) { return /^[xy]axis/.test(k); })) return;
-      Plotly.relayout(gd, { annotations: labels(look.sheet, look.style, gd.layout.xaxis.range, gd.layout.yaxis.range) });
+      placeLabels(gd, look);
     });
   }
   /* The figure at look.scale pixels per millimetre on both axes (fitting the pane without one). */
@@ -93,16 +123,20 @@
       // One pixel scale on both axes: squares stay square, also while zooming.
       yaxis: { range: [0, sheet.height], showgrid: false, zeroline: false, showticklabels: false, ticks: "",
         scaleanchor: "x", scaleratio: 1 },
-      shapes: baseShapes(sheet).concat(extraShapes || []), annotations: labels(sheet, look.leadNames),
+      shapes: baseShapes(sheet).concat(extraShapes || []),
     };
   }
   /* Draws (or redraws in place) the sheet with the leads in mV; resolves once Plotly has drawn.
    * look: {scale: px per mm, leadNames: "I" or "DI"}, both optional. */
   function draw(gd, sheet, leads, leadNames, extraShapes, config, look) {
     look = look || {};
-    looks.set(gd, { sheet: sheet, style: look.leadNames });
+    var placed = { sheet: sheet, style: look.leadNames };
+    looks.set(gd, placed);
     return Plotly.react(gd, traces(sheet, leads, leadNames), layout(gd, sheet, extraShapes, look),
-      Object.assign({}, CONFIG, config || {})).then(function () { followZoom(gd); });
+      Object.assign({}, CONFIG, config || {})).then(function () {
+      placeLabels(gd, placed);
+      followZoom(gd);
+    });
   }
   function setShapes(gd, sheet, extraShapes) {
     return Plotly.relayout(gd, { shapes: baseShapes(sheet).concat(extraShapes || []) });
