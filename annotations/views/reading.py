@@ -75,14 +75,16 @@ def reader(request, assignment_id: int):
     )
     before, after = page.split(_CONTEXT_SLOT, 1)
     user = request.user
-    # The write is done here, within the request as any other; only reading is left for the stream.
-    shown = suggestion_exposed_on_open(user, assignment)
 
     def parts():
         yield before
         try:
-            embedded = json_script(reading_context(user, assignment, shown=shown), "reading-context")
-            embedded += json_script(reader_preferences(user), "reading-preferences")
+            # A suggestion in the context is recorded as shown here, as it leaves: a reader who closed the
+            # page before it did was shown nothing.
+            context = reading_context_opened(user, assignment)
+            embedded = json_script(context, "reading-context") + json_script(
+                reader_preferences(user), "reading-preferences"
+            )
         except Exception:
             # The status line has left: the page asks the API instead, which answers with a proper error.
             logger.exception("reader page %s: the embedded reading context failed", assignment.pk)

@@ -52,10 +52,10 @@ def test_the_page_embeds_the_context_the_api_answers_and_the_preferences(client_
 def test_opening_the_page_records_the_shown_suggestion_once(client_for, ana, bruno, diego, tnmg):
     anas = _first(ReviewBatch.SuggestionMode.SHOWN, ana, bruno, diego, tnmg)
     client = client_for(ana)
-    client.get(f"/read/{anas.pk}/")
+    page_html(client.get(f"/read/{anas.pk}/"))
     exposure = SuggestionExposure.objects.get()
     assert (exposure.reader, exposure.assignment, exposure.mode) == (ana, anas, "shown")
-    client.get(f"/read/{anas.pk}/")
+    page_html(client.get(f"/read/{anas.pk}/"))
     assert SuggestionExposure.objects.count() == 1
 
 
@@ -86,13 +86,15 @@ def test_the_page_leaves_before_its_context_is_built(client_for, ana, bruno, die
     assert "plotly-basic.min.js" in first and "js/ecg/plot.js" in first and 'id="ecg"' in first
     assert 'id="search"' in first  # the labelling pane too
     assert "reading-context" not in first and "js/pages/reading.js" not in first
+    # The shown suggestion is recorded as it leaves with the context, not before: a reader who closed the
+    # page before then was shown nothing.
+    assert not SuggestionExposure.objects.exists()
     rest = b"".join(chunks).decode()
     assert (
         rest.index('id="reading-context"')
         < rest.index('id="reading-preferences"')
         < rest.index("js/pages/reading.js")
     )
-    # The shown suggestion is recorded when the page is asked for, whether or not the stream is read.
     assert SuggestionExposure.objects.filter(assignment=anas).count() == 1
 
 
