@@ -35,6 +35,7 @@ from annotations.selectors.adjudication import (
 )
 from annotations.selectors.blinding import exam_adjudicator_eligible
 from annotations.services.audit import audit_record
+from annotations.services.enqueue import task_enqueue_on_commit
 
 MAX_RATIONALE = 4000
 
@@ -247,6 +248,9 @@ def adjudication_decide(
         # Every decision of the exam carries the new version, so the exam has one version number.
         case.existing.update(version=signed.version)
         _decision_audit(case, decisions, codes, signed, saved[0])
+        # The suggestion evidence compares the models with the consensus this decision changed: the
+        # worker computes it for the new state, ahead of the next coordinator who opens it.
+        task_enqueue_on_commit("annotations.tasks.evidence_warm", batch.pk)
     return saved
 
 

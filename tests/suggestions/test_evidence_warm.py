@@ -62,3 +62,44 @@ def test_a_failed_warm_up_leaves_the_page_to_compute_it(
     cache.clear()  # the cache lost its data (or the warm-up never ran): the request computes
     response = client_for(diego).get(f"/api/v1/batches/{read_batch.pk}/evidence/")
     assert response.status_code == 200 and response.json()["providers"][0]["provider"] == "fixed"
+
+
+def test_an_adjudication_leaves_the_evidence_computed_for_the_decided_state(
+    client, carla, diego, tnmg, eager_worker, monkeypatch, django_capture_on_commit_callbacks
+):
+    """A decision changes the consensus the evidence compares against: the worker computes the new figures
+    once it commits, so the next coordinator does not wait for them either."""
+    from django.urls import reverse
+
+    from annotations.services.agreement.compute import batch_agreement_compute
+    from annotations.services.batches.lifecycle import batch_create
+    from tests.adjudication.test_adjudication import read
+    from tests.factories import UserFactory, make_exam
+
+    one, two = (UserFactory(username=name, roles=["reader"]) for name in ("zq-one", "zq-two"))
+    exam = make_exam()
+    batch = batch_create(
+        name="Disputes", taxonomy=tnmg, exams=[exam], readers=[one, two], readers_per_exam=2, actor=diego
+    )
+    suggestion_compute(exam.pk, FixedProvider("1", {"SB": 0.9, "LBBB": 0.6}))
+    read(one, batch, exam, ["SB", "LBBB"])
+    read(two, batch, exam, ["SB"])
+    batch_agreement_compute(batch.pk)
+    client.force_login(diego)
+    assert client.get(f"/api/v1/batches/{batch.pk}/evidence/").status_code == 200  # cached for the dispute
+    client.force_login(carla)
+    with django_capture_on_commit_callbacks(execute=True):  # what follows the commit, as in production
+        decided = client.post(
+            reverse("api-adjudication-case", args=[batch.pk, exam.pk]),
+            {"decisions": [{"code": "LBBB", "value": True}], "version": 0},
+            content_type="application/json",
+        )
+    assert decided.status_code == 200
+    computed = []
+    original = evidence.provider_agreement
+    monkeypatch.setattr(evidence, "provider_agreement", lambda batch: computed.append(1) or original(batch))
+    client.force_login(diego)
+    response = client.get(f"/api/v1/batches/{batch.pk}/evidence/")
+    assert response.status_code == 200 and computed == []
+    (row,) = [r for r in response.json()["providers"][0]["classes"] if r["code"] == "LBBB"]
+    assert row  # the decided class is in the figures the worker computed
