@@ -92,7 +92,9 @@ def reader(request, assignment_id: int):
         yield embedded
         yield after
 
-    return StreamingHttpResponse(parts(), content_type="text/html; charset=utf-8")
+    response = StreamingHttpResponse(parts(), content_type="text/html; charset=utf-8")
+    response["X-Accel-Buffering"] = "no"  # nginx would hold the first part back until the whole page came
+    return response
 
 
 @require_GET

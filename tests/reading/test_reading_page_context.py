@@ -81,6 +81,7 @@ def test_the_page_leaves_before_its_context_is_built(client_for, ana, bruno, die
     anas = _first(ReviewBatch.SuggestionMode.SHOWN, ana, bruno, diego, tnmg)
     response = client_for(ana).get(f"/read/{anas.pk}/")
     assert response.status_code == 200 and response.streaming
+    assert response["X-Accel-Buffering"] == "no"  # a proxy in front passes each part on as it comes
     chunks = iter(response.streaming_content)
     first = next(chunks).decode()
     assert "plotly-basic.min.js" in first and "js/ecg/plot.js" in first and 'id="ecg"' in first
