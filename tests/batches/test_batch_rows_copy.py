@@ -77,10 +77,12 @@ def test_a_created_batch_holds_its_design_gold_and_retests_to_the_microsecond(
             retest_fraction=0.2,
         )
     )
-    # In the design's order (the heap order the reader's queue reads), every slot pending since ASSIGNED.
-    assert list(stored.values_list("reader_id", "exam_id", "read_round", "position")) == [
-        (s.reader_id, s.exam_id, s.read_round, s.position) for s in design.slots
-    ]
+    # Every slot of the design, pending since ASSIGNED; stored in exam order (ids ascending with exam,
+    # reader, round), so that the foreign-key checks at commit walk the exam table in order.
+    assert list(stored.values_list("reader_id", "exam_id", "read_round", "position")) == sorted(
+        ((s.reader_id, s.exam_id, s.read_round, s.position) for s in design.slots),
+        key=lambda slot: (slot[1], slot[0], slot[2]),
+    )
     assert any(s.read_round == 2 for s in design.slots)
     assert set(stored.values_list("status", "skip_reason", "assigned_at", "started_at")) == {
         ("pending", "", ASSIGNED, None)

@@ -111,10 +111,14 @@ def _members_create(batch: ReviewBatch, request: DesignRequest, design: Design) 
         },
         len(exam_ids),
     )
-    # The slots' fields (reader, exam, round, position, gold) as columns, without a tuple per slot.
+    # The slots' fields (reader, exam, round, position, gold) as columns, without a tuple per slot, in
+    # exam order: the foreign-key checks at commit then look each exam up k times in a row, walking the
+    # exam table and its index in order, and the indexes that lead with the exam fill in order (the COPY
+    # and checks of a 100k-exam batch took 9-12 s in queue order, 7-9 s in exam order).
     slots = np.fromiter(
         itertools.chain.from_iterable(design.slots), dtype=np.int64, count=5 * len(design.slots)
     ).reshape(-1, 5)
+    slots = slots[np.lexsort((slots[:, 2], slots[:, 0], slots[:, 1]))]
     _rows_insert(
         Assignment,
         {
