@@ -80,3 +80,32 @@ def test_in_a_shown_batch_the_next_exam_opens_from_its_prefetch_and_its_suggesti
     # Drawn once, at the width of the first exam's strips: the panel held its place meanwhile.
     draws = page.evaluate("window.__draws")
     assert [d for d in draws if d[0] == following.pk] == [[following.pk, draws[0][1]]]
+
+
+def test_a_page_whose_context_failed_on_the_way_draws_the_exam_from_the_api(
+    live_server, page, ana, bruno, diego, tnmg, monkeypatch
+):
+    """The page leaves before its context is built; when building it fails then, the status line has
+    already said 200, so the page asks the API for the context and preferences and draws as usual."""
+    batch = shared_batch(
+        readers=[ana, bruno], coordinator=diego, taxonomy=tnmg, exams=1, mode=ReviewBatch.SuggestionMode.SHOWN
+    )
+    first = queue(batch, ana)[0]
+    _suggest(first.exam, tnmg)
+    reader_preferences_set(actor=ana, values={"layout": "6x2"})
+
+    def lost(*args, **kwargs):
+        raise RuntimeError("connection lost while the page was on its way")
+
+    monkeypatch.setattr("annotations.views.reading.reading_context_opened", lost)
+    log_in(page, live_server, "ana")
+    requests = _api_requests(page)
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(f"{live_server.url}/read/{first.pk}/")
+    wait_drawn(page, first)
+    assert page.locator("#reading-context").count() == 0  # nothing embedded
+    assert [url for url in requests if CONTEXT.search(url)] and [u for u in requests if "/preferences/" in u]
+    assert page.input_value("#layout") == "6x2" and "openecg-codec" in page.inner_text("#suggestion")
+    assert not page.locator("#message").is_visible() and errors == []
+    assert SuggestionExposure.objects.filter(assignment=first, reader=ana).count() == 1  # by the API
