@@ -64,14 +64,9 @@ def consensus_decisions(
     return decision
 
 
-def consensus_summary(snapshot: ReadsSnapshot, rule: dict, decision: ConsensusDecision) -> dict:
-    """What the page says about how consensus was reached: the latent fit (prior, convergence,
-    iterations), the exams too thinly read for any consensus, those the latent rule was not used on."""
-    codes = snapshot.class_codes
-    latent = decision.latent
-    classes = latent.get("classes") or {}
-    not_converged = [codes[c] for c, ok in enumerate(classes.get("converged", [])) if not ok]
-    sets = [
+def _latent_sets(latent: dict, codes: list[str]) -> list[dict]:
+    """Each exclusive set's latent fit: its codes, convergence, iterations and prior."""
+    return [
         {
             "codes": [codes[c] for c in fit["classes"]],
             "converged": fit["converged"],
@@ -86,6 +81,22 @@ def consensus_summary(snapshot: ReadsSnapshot, rule: dict, decision: ConsensusDe
         }
         for fit in latent.get("sets", [])
     ]
+
+
+def _dispute_counts(decision: ConsensusDecision) -> dict[str, int]:
+    """How many disputed cells each reason left, by name (np.unique ordered them when they were strings)."""
+    codes, counts = np.unique(decision.reason_code[decision.disputed], return_counts=True)
+    return dict(sorted((REASONS[code], int(count)) for code, count in zip(codes, counts, strict=True)))
+
+
+def consensus_summary(snapshot: ReadsSnapshot, rule: dict, decision: ConsensusDecision) -> dict:
+    """What the page says about how consensus was reached: the latent fit (prior, convergence,
+    iterations), the exams too thinly read for any consensus, those the latent rule was not used on."""
+    codes = snapshot.class_codes
+    latent = decision.latent
+    classes = latent.get("classes") or {}
+    not_converged = [codes[c] for c, ok in enumerate(classes.get("converged", [])) if not ok]
+    sets = _latent_sets(latent, codes)
     split = ((decision.positive_votes > 0) & (decision.positive_votes < decision.n_reads)).any(axis=1)
     few = split & ~decision.latent_used & ~decision.insufficient
     n_exam = decision.n_reads.max(axis=1, initial=0) if decision.n_reads.size else np.zeros(0, int)
@@ -105,15 +116,7 @@ def consensus_summary(snapshot: ReadsSnapshot, rule: dict, decision: ConsensusDe
             "min_reads": latent["min_latent_reads"],
             "exams_below_min_reads": int(few.sum()),
         },
-        # By name, as np.unique ordered the reasons when they were strings.
-        "disputes": dict(
-            sorted(
-                (REASONS[code], int(count))
-                for code, count in zip(
-                    *np.unique(decision.reason_code[decision.disputed], return_counts=True), strict=True
-                )
-            )
-        ),
+        "disputes": _dispute_counts(decision),
     }
 
 
