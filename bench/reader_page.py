@@ -278,6 +278,16 @@ def floor_load(page, url: str) -> float:
     return float(page.evaluate("() => window.drawnAt"))
 
 
+def prefetched(page, finished: list[str], assignment_id: int, timeout_s: float = 30.0) -> None:
+    """Until the reader page has fetched the waveform and the context of `assignment_id` ahead of time."""
+    wanted = (f"/assignments/{assignment_id}/waveform/", f"/assignments/{assignment_id}/?prefetch=1")
+    deadline = time.monotonic() + timeout_s
+    while not all(any(part in url for url in finished) for part in wanted):
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"assignment {assignment_id} was not prefetched within {timeout_s:.0f} s")
+        page.wait_for_timeout(20)
+
+
 def median(values: list[float]) -> float:
     return statistics.median(values)
 
@@ -373,10 +383,15 @@ def main() -> None:
             context = browser.new_context(viewport=VIEWPORT)
             page = context.new_page()
             log_in(page, base)
+            finished: list[str] = []
+            page.on("requestfinished", lambda r, done=finished: done.append(r.url))
             reader_load(page, f"{base}/read/{assignments[0].pk}/", assignments[0].pk)
             for index in range(runs + 1):  # the first switch is a warm-up, not counted
                 following = assignments[index + 1]
-                page.wait_for_load_state("networkidle")  # the next exam's waveform is prefetched by now
+                # A reader spends seconds on an exam, by which time the next one is prefetched: wait for
+                # that (its waveform and context). The load state "networkidle" is no such wait: it is
+                # reached once per document, and every switch stays in the same document.
+                prefetched(page, finished, following.pk)
                 page.keyboard.press("n")
                 started = page.evaluate("() => performance.now()")
                 page.keyboard.press("Enter")
