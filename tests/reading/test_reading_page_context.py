@@ -111,3 +111,19 @@ def test_a_context_that_fails_midway_leaves_the_page_to_ask_the_api(
     html = page_html(client_for(ana).get(f"/read/{anas.pk}/"))
     assert 'id="reading-context"' not in html and "js/pages/reading.js" in html
     assert html.rstrip().endswith("</html>")
+
+
+def test_the_streamed_context_is_in_the_pages_language(client_for, ana, bruno, diego, tnmg):
+    """The context is built after the page has started to leave, still in the language the page is in."""
+    anas = _first(ReviewBatch.SuggestionMode.HIDDEN, ana, bruno, diego, tnmg)
+    client = client_for(ana)
+    client.cookies["django_language"] = "pt-br"
+    html = page_html(client.get(f"/read/{anas.pk}/"))
+    assert '<html lang="pt-br">' in html
+    sb = tnmg.classes.get(code="SB")
+    labels = {
+        row["code"]: row["label"]
+        for group in _embedded(html, "reading-context")["taxonomy"]["groups"]
+        for row in group["classes"]
+    }
+    assert labels["SB"] == sb.name_pt != sb.name
