@@ -14,6 +14,7 @@ from annotations.models.imports import ImportJob
 from annotations.models.reading import Annotation, AnnotationLabel, AnnotationRevision, ReaderPreference
 from annotations.models.releases import Release
 from annotations.models.suggestions import (
+    LatestSuggestionScore,
     Suggestion,
     SuggestionExposure,
     SuggestionRelevance,
@@ -38,6 +39,7 @@ __all__ = [
     "DisputedLabel",
     "Exam",
     "ImportJob",
+    "LatestSuggestionScore",
     "QualityGrade",
     "ReaderPreference",
     "ReferenceLabel",

@@ -24,8 +24,8 @@ from functools import lru_cache
 
 import numpy as np
 from django.conf import settings
-from django.db import DatabaseError, transaction
-from django.db.models import Exists, OuterRef
+from django.db import DatabaseError, connection, transaction
+from django.db.models import Exists, OuterRef, QuerySet
 from django.utils import timezone
 
 from annotations.errors import Conflict, Forbidden, NotFound
@@ -36,6 +36,7 @@ from annotations.models import (
     BatchExam,
     DiagnosticClass,
     Exam,
+    LatestSuggestionScore,
     ReviewBatch,
     Suggestion,
     SuggestionRelevance,
@@ -126,6 +127,36 @@ def _scores_write(suggestion: Suggestion, taxonomy_ids: Iterable[int]) -> None:
     SuggestionScore.objects.bulk_create(rows, ignore_conflicts=True)
 
 
+def latest_scores_upsert(suggestions: QuerySet[Suggestion]) -> None:
+    """Keep each exam's newest OK score per (provider, class) up to date with the stored scores of
+    `suggestions` (LatestSuggestionScore); every service that stores scores calls it in its transaction,
+    after the suggestion's status and computed_at are saved. A kept row is replaced only by a suggestion
+    computed later (computed_at, then id): a version re-run or imported out of order keeps the newest,
+    and a failed suggestion, which has no score, replaces nothing. Among `suggestions`, only each key's
+    newest is offered (one statement may not update a row twice)."""
+    quote = connection.ops.quote_name
+    latest = quote(LatestSuggestionScore._meta.db_table)
+    ids_sql, ids_params = suggestions.order_by().values("pk").query.sql_with_params()
+    sql = f"""
+        INSERT INTO {latest} (exam_id, provider, diagnostic_class_id, suggestion_id, computed_at, score)
+        SELECT exam_id, provider, diagnostic_class_id, suggestion_id, computed_at, score FROM (
+            SELECT s.exam_id, s.provider, sc.diagnostic_class_id, s.id AS suggestion_id, s.computed_at,
+                sc.score, ROW_NUMBER() OVER (
+                    PARTITION BY s.provider, sc.diagnostic_class_id, s.exam_id
+                    ORDER BY s.computed_at DESC, s.id DESC
+                ) AS newest
+            FROM {quote(SuggestionScore._meta.db_table)} sc
+            JOIN {quote(Suggestion._meta.db_table)} s ON s.id = sc.suggestion_id
+            WHERE s.status = %s AND s.id IN ({ids_sql})
+        ) offered WHERE newest = 1
+        ON CONFLICT (provider, diagnostic_class_id, exam_id) DO UPDATE SET
+            suggestion_id = excluded.suggestion_id, computed_at = excluded.computed_at, score = excluded.score
+        WHERE (excluded.computed_at, excluded.suggestion_id) > ({latest}.computed_at, {latest}.suggestion_id)
+    """  # noqa: S608 - table names from the models, values as parameters
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [Suggestion.Status.OK.value, *ids_params])
+
+
 # --- Computing ---------------------------------------------------------------------------------------
 def exam_signals_mv(exam: Exam) -> np.ndarray:
     """The exam's 12 standard leads in millivolts, in STANDARD_LEADS order."""
@@ -185,6 +216,8 @@ def suggestion_compute(exam_id: int, provider: Provider, *, retry_failed: bool =
             _scores_write(row, exam_taxonomy_ids(exam_id))
             _relevance_write(row, relevance, exam.sampling_rate, SuggestionRelevance.Method.PROVIDER)
         row.save()
+        if row.status == Suggestion.Status.OK:
+            latest_scores_upsert(Suggestion.objects.filter(pk=row.pk))
     return row
 
 
@@ -218,6 +251,7 @@ def _scores_complete(suggestion_id: int) -> None:
         if wanted:
             _scores_write(row, wanted)
             row.save(update_fields=["measurements"])
+            latest_scores_upsert(Suggestion.objects.filter(pk=row.pk))
 
 
 def suggestions_exam_compute(exam_id: int, *, retry_failed: bool = True) -> dict[str, str]:

@@ -33,6 +33,7 @@ from annotations.services.suggestions import (
     META,
     NAME_MAX,
     VERSION_MAX,
+    latest_scores_upsert,
     source_code,
     taxonomy_classes_by_source_code,
 )
@@ -318,6 +319,13 @@ def _scores_create(scope: _Scope, created: list[Suggestion]) -> int:
         for c in scope.classes_by_taxonomy[taxonomy_id].get(code, [])
     ]
     SuggestionScore.objects.bulk_create(scores, batch_size=5000)
+    if created:  # this import's rows: one version, numbered in one range
+        pks = [row.pk for row in created]
+        latest_scores_upsert(
+            Suggestion.objects.filter(
+                provider=scope.provider, provider_version=scope.version, pk__gte=min(pks), pk__lte=max(pks)
+            )
+        )
     return len(scores)
 
 
