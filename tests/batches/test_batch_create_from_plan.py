@@ -27,6 +27,7 @@ from annotations.selectors.exams.selection import (
     suggestion_scores,
 )
 from annotations.services.batches.lifecycle import batch_create, batch_create_from_plan
+from annotations.services.suggestions import latest_scores_upsert
 from tests.factories import DatasetFactory, ExamFactory
 
 pytestmark = pytest.mark.django_db
@@ -133,6 +134,7 @@ def test_a_stratified_sample_scores_each_exam_by_its_newest_suggestion(diego, an
                 exam=exam, provider="m", provider_version=version, status="ok"
             )
             SuggestionScore.objects.create(suggestion=suggestion, diagnostic_class=af, score=score)
+            latest_scores_upsert(Suggestion.objects.filter(pk=suggestion.pk))  # as the services keep it
     plan = batch_plan(
         diego,
         spec([ana, bruno], tnmg, sample_size=12, stratify_provider="m", stratify_code="AF", strata=4, seed=2),

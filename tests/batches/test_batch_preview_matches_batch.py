@@ -15,6 +15,7 @@ from annotations.models import (
     Suggestion,
     SuggestionScore,
 )
+from annotations.services.suggestions import latest_scores_upsert
 from tests.factories import DatasetFactory, ExamFactory
 
 pytestmark = pytest.mark.django_db
@@ -28,6 +29,7 @@ def archive(tnmg):
     for i, exam in enumerate(exams):
         suggestion = Suggestion.objects.create(exam=exam, provider="m", provider_version="1", status="ok")
         SuggestionScore.objects.create(suggestion=suggestion, diagnostic_class=af, score=(i % 10) / 10)
+        latest_scores_upsert(Suggestion.objects.filter(pk=suggestion.pk))  # as the services keep it
         if i % 3 == 0:
             ReferenceLabel.objects.create(exam=exam, code_system="tnmg", code="AF" if i % 2 else "NORM")
     return exams

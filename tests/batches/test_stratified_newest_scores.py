@@ -1,0 +1,258 @@
+"""The designer stratifies by each exam's newest OK score of a class from a provider, kept beside the exams
+by the services that write scores: the same answer as picking the newest among every suggestion and its
+scores at each request, on data where the newest is not the obvious one."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import pytest
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
+
+from annotations.lib.batch_design import sample_stratified
+from annotations.lib.providers.base import Provider, ProviderResult
+from annotations.models import (
+    BatchExam,
+    DiagnosticClass,
+    Exam,
+    LatestSuggestionScore,
+    Suggestion,
+    SuggestionScore,
+)
+from annotations.selectors.exams.selection import suggestion_scores
+from annotations.services.imports.predictions import predictions_import
+from annotations.services.suggestions import latest_scores_upsert, suggestion_compute
+from tests.factories import DatasetFactory, DiagnosticClassFactory, ExamFactory, make_exam
+
+pytestmark = pytest.mark.django_db
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+ROW = re.compile(r'<tr data-exam="(\d+)">')
+
+
+def scored(exam, provider, version, at, scores, status="ok"):
+    """A suggestion and its scores, kept as the services keep them (one upsert per write)."""
+    suggestion = Suggestion.objects.create(
+        exam=exam, provider=provider, provider_version=version, status=status, computed_at=T0 + at
+    )
+    for diagnostic_class, score in scores.items():
+        SuggestionScore.objects.create(suggestion=suggestion, diagnostic_class=diagnostic_class, score=score)
+    latest_scores_upsert(Suggestion.objects.filter(pk=suggestion.pk))
+    return suggestion
+
+
+@pytest.fixture
+def af(tnmg):
+    return DiagnosticClass.objects.get(taxonomy=tnmg, code="AF")
+
+
+@pytest.fixture
+def af_elsewhere(db):
+    """Another taxonomy's statement with the same code: the designer's code names both."""
+    return DiagnosticClassFactory(code="AF")
+
+
+@pytest.fixture
+def tricky(af, af_elsewhere):
+    """40 exams whose newest score of "AF" from provider "m" is each time found another way."""
+    exams = ExamFactory.create_batch(40, dataset=DatasetFactory(name="archive"))
+    hour = timedelta(hours=1)
+    for i, exam in enumerate(exams):
+        s = (i % 10) / 10 + 0.05
+        kind = i % 8
+        if kind == 0:  # version 2 computed before version 1 and stored after it: version 1 is newest
+            scored(exam, "m", "1", 2 * hour, {af: s})
+            scored(exam, "m", "2", hour, {af: 0.99})
+        elif kind == 1:  # the same, stored in the other order
+            scored(exam, "m", "2", hour, {af: 0.99})
+            scored(exam, "m", "1", 2 * hour, {af: s})
+        elif kind == 2:  # a newer failed version has no score and replaces nothing
+            scored(exam, "m", "1", hour, {af: s})
+            scored(exam, "m", "2", 3 * hour, {}, status="failed")
+        elif kind == 3:  # the newest is the other taxonomy's statement with the same code
+            scored(exam, "m", "1", hour, {af: 0.99})
+            scored(exam, "m", "2", 2 * hour, {af_elsewhere: s})
+        elif kind == 4:  # computed at the same time: the later row wins
+            scored(exam, "m", "1", hour, {af: 0.99, af_elsewhere: 0.99})
+            scored(exam, "m", "2", hour, {af: s, af_elsewhere: s})
+        elif kind == 5:  # another provider's newer, higher score is not "m"'s
+            scored(exam, "m", "1", hour, {af: s})
+            scored(exam, "other", "9", 5 * hour, {af: 0.99})
+        elif kind == 6:  # only another provider: "m" scores it 0
+            scored(exam, "other", "9", hour, {af: 0.99})
+        # kind 7: no suggestion at all, scores 0
+    return exams
+
+
+def newest_scores(exam_ids, provider: str, code: str) -> dict[int, float]:
+    """The newest OK score of the code per exam, picked from every suggestion and score (the old query)."""
+    best: dict[int, tuple] = {}
+    rows = SuggestionScore.objects.filter(
+        suggestion__provider=provider, suggestion__status="ok", diagnostic_class__code=code
+    ).values_list("suggestion__exam_id", "suggestion__computed_at", "suggestion_id", "score")
+    for exam_id, computed_at, suggestion_id, score in rows:
+        if exam_id not in best or (computed_at, suggestion_id) > best[exam_id][:2]:
+            best[exam_id] = (computed_at, suggestion_id, score)
+    return {pk: best[pk][2] if pk in best else 0.0 for pk in exam_ids}
+
+
+def test_the_reference_is_tricky(tricky):
+    scores = newest_scores([e.pk for e in tricky], "m", "AF")
+    assert [scores[e.pk] for e in tricky[:8]] == pytest.approx([0.05, 0.15, 0.25, 0.35, 0.45, 0.55, 0, 0])
+
+
+def design_post(tnmg, readers, **extra):
+    return {
+        "name": "Stratified",
+        "taxonomy": tnmg.pk,
+        "readers": [r.pk for r in readers],
+        "readers_per_exam": 2,
+        "suggestion_mode": "hidden",
+        "datasets": ["archive"],
+        "sample_size": 12,
+        "strata": 4,
+        "gold_fraction": 0,
+        "retest_fraction": 0,
+        "min_pair_overlap": 0,
+        "sex": "",
+        "exam_page_size": 200,
+        "stratify_provider": "m",
+        "stratify_code": "AF",
+        **extra,
+    }
+
+
+@pytest.mark.parametrize(("seed", "strata"), [(0, 4), (3, 2), (5, 3)])
+def test_the_designer_preview_draws_by_each_exams_newest_ok_score(
+    client_for, diego, ana, bruno, tnmg, tricky, seed, strata
+):
+    expected = sample_stratified(newest_scores([e.pk for e in tricky], "m", "AF"), 12, seed, strata)
+    client = client_for(diego)
+    page = client.post(
+        "/batches/new/", design_post(tnmg, [ana, bruno], action="preview", seed=seed, strata=strata)
+    )
+    assert page.status_code == 200
+    assert sorted(int(pk) for pk in ROW.findall(page.content.decode())) == expected.exam_ids
+    body = {
+        "name": "Stratified",
+        "taxonomy_id": tnmg.pk,
+        "reader_ids": [ana.pk, bruno.pk],
+        "readers_per_exam": 2,
+        "criteria": {"datasets": ["archive"]},
+        "sample_size": 12,
+        "seed": seed,
+        "stratify_provider": "m",
+        "stratify_code": "AF",
+        "strata": strata,
+    }
+    preview = client.post("/api/v1/batches/preview/", body, content_type="application/json")
+    made = client.post("/api/v1/batches/", body, content_type="application/json")
+    assert preview.status_code == 200 and made.status_code == 201, made.content
+    assert preview.json()["exams"] == len(expected.exam_ids)
+    batch_exams = BatchExam.objects.filter(batch_id=made.json()["id"]).values_list("exam_id", flat=True)
+    assert sorted(batch_exams) == expected.exam_ids
+
+
+def test_each_exams_scores_for_the_designer_are_its_newest_ok_ones(diego, tricky):
+    ids = [e.pk for e in tricky]
+    for provider in ("m", "other"):
+        assert suggestion_scores(diego, ids, provider=provider, code="AF") == newest_scores(
+            ids, provider, "AF"
+        )
+
+
+def kept() -> set[tuple]:
+    return set(
+        LatestSuggestionScore.objects.values_list(
+            "provider", "diagnostic_class_id", "exam_id", "suggestion_id", "score"
+        )
+    )
+
+
+def newest_rows() -> set[tuple]:
+    """Per (provider, class, exam), the newest OK suggestion's score, from every score."""
+    best: dict[tuple, tuple] = {}
+    for score in SuggestionScore.objects.filter(suggestion__status="ok").select_related("suggestion"):
+        s = score.suggestion
+        key = (s.provider, score.diagnostic_class_id, s.exam_id)
+        if key not in best or (s.computed_at, s.pk) > best[key][:2]:
+            best[key] = (s.computed_at, s.pk, score.score)
+    return {(*key, pk, value) for key, (_, pk, value) in best.items()}
+
+
+def test_the_kept_rows_are_the_newest_ok_score_whatever_order_they_are_written_in(tricky):
+    assert kept() == newest_rows() and len(kept()) > 30
+    latest_scores_upsert(Suggestion.objects.order_by("-pk"))  # all again, newest first: nothing moves
+    latest_scores_upsert(Suggestion.objects.all())
+    assert kept() == newest_rows()
+
+
+def test_deleting_an_exam_deletes_its_kept_scores(tricky):
+    exam = tricky[0]
+    assert LatestSuggestionScore.objects.filter(exam=exam).exists()
+    Exam.objects.filter(pk=exam.pk).delete()
+    assert not LatestSuggestionScore.objects.filter(exam_id=exam.pk).exists()
+    assert kept() == newest_rows()
+
+
+BEFORE = [("annotations", "0019_suggestion_score_window")]
+AFTER = [("annotations", "0020_latest_suggestion_score")]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_migration_keeps_the_newest_ok_score_of_what_is_stored(tnmg, af, af_elsewhere):
+    ExamFactory.create_batch(16, dataset=DatasetFactory(name="archive"))
+    hour = timedelta(hours=1)
+    # Written without the kept rows, as before the migration (the newest picked by the migration alone).
+    for i, exam in enumerate(Exam.objects.order_by("pk")):
+        for version, at, provider, status, scores in (
+            ("1", (i % 3) * hour, "m", "ok", {af: (i % 10) / 10}),
+            ("2", hour, "m", "ok" if i % 4 else "failed", {af: 0.5, af_elsewhere: 0.7} if i % 4 else {}),
+            ("3", 2 * hour, "other", "ok", {af: 0.9}),
+        ):
+            suggestion = Suggestion.objects.create(
+                exam=exam, provider=provider, provider_version=version, status=status, computed_at=T0 + at
+            )
+            for diagnostic_class, score in scores.items():
+                SuggestionScore.objects.create(
+                    suggestion=suggestion, diagnostic_class=diagnostic_class, score=score
+                )
+    expected = newest_rows()
+    executor = MigrationExecutor(connection)
+    executor.migrate(BEFORE)
+    executor = MigrationExecutor(connection)
+    executor.migrate(AFTER)
+    executor = MigrationExecutor(connection)
+    executor.migrate(executor.loader.graph.leaf_nodes())
+    assert kept() == expected and len(expected) == 16 * 2 + 12
+
+
+class Fixed(Provider):
+    """A real provider with known output (or none: it fails), for the computing service."""
+
+    name = "fixed"
+    codes = ("AF",)
+
+    def __init__(self, version: str, af: float | None) -> None:
+        self.version, self.af = version, af
+
+    def run(self, signals_mv: np.ndarray, sampling_rate: float) -> ProviderResult:
+        if self.af is None:
+            raise ValueError("this version cannot read the exam")
+        return ProviderResult(scores={"AF": self.af}, measurements={})
+
+
+def test_the_services_keep_each_exams_newest_ok_score_as_they_store_scores(tmp_path, tnmg, af, diego):
+    exam = make_exam(DatasetFactory(name="small"), external_id="e0")
+    assert suggestion_compute(exam.pk, Fixed("1", 0.2)).status == "ok"
+    assert suggestion_compute(exam.pk, Fixed("2", 0.7)).status == "ok"
+    assert suggestion_compute(exam.pk, Fixed("3", None)).status == "failed"  # replaces nothing
+    assert suggestion_scores(diego, [exam.pk], provider="fixed", code="AF") == {exam.pk: 0.7}
+    path = tmp_path / "p.csv"
+    for version, score in (("v1", 0.9), ("v2", 0.4)):  # the one imported last is the newest
+        path.write_text(f"exam_id,AF\ne0,{score}\n")
+        predictions_import(dataset="small", provider="offline", version=version, path=path)
+    assert suggestion_scores(diego, [exam.pk], provider="offline", code="AF") == {exam.pk: 0.4}
+    assert kept() == newest_rows() and len(kept()) == 2
