@@ -329,7 +329,13 @@ def seed_exams(n: int, templates: list) -> np.ndarray:
 
 
 def seed_labels_and_suggestions(exam_ids: np.ndarray, truth: np.ndarray, taxonomy) -> tuple[int, int]:
-    from annotations.models import DiagnosticClass, ReferenceLabel, Suggestion, SuggestionScore
+    from annotations.models import (
+        DiagnosticClass,
+        LatestSuggestionScore,
+        ReferenceLabel,
+        Suggestion,
+        SuggestionScore,
+    )
 
     def references():
         for exam_id, finding in zip(exam_ids.tolist(), truth.tolist(), strict=True):
@@ -358,6 +364,19 @@ def seed_labels_and_suggestions(exam_ids: np.ndarray, truth: np.ndarray, taxonom
                 yield (suggestion_id, class_id, float(values[row, column]))
 
     score_count = copy_rows(SuggestionScore, ["suggestion_id", "diagnostic_class_id", "score"], scores())
+
+    def newest():  # one version per exam: each of its scores is the exam's newest (as the services keep it)
+        for row, (exam_id, suggestion_id) in enumerate(
+            zip(exam_ids.tolist(), suggestion_ids.tolist(), strict=True)
+        ):
+            for column, class_id in enumerate(scored):
+                yield (exam_id, PROVIDER, class_id, suggestion_id, now, float(values[row, column]))
+
+    copy_rows(
+        LatestSuggestionScore,
+        ["exam_id", "provider", "diagnostic_class_id", "suggestion_id", "computed_at", "score"],
+        newest(),
+    )
     return labels, score_count
 
 
