@@ -3,7 +3,7 @@
     .venv/bin/python bench/next_exam.py [--sizes 10000 100000 1000000] [--runs 300]
 
 For each size the batch has 100 readers; every reader's queue is half read, so the query has to skip
-submitted slots. It times `assignment_next_for_reader` (the selector the reader page uses) for many
+submitted slots. It times `assignment_next_id_for_reader` (the selector the reader page uses) for many
 readers, prints the median and p95, the plan PostgreSQL chose, and the ratio of the largest size's
 median to the smallest's. It prints figures; it never asserts timings.
 """
@@ -83,16 +83,16 @@ def build(size: int) -> tuple[object, list]:
 
 
 def measure(batch, readers, runs: int) -> tuple[float, float, str]:
-    from annotations.selectors.reading.assignments import assignment_next_for_reader
+    from annotations.selectors.reading.assignments import assignment_next_id_for_reader
 
     timings = []
     for i in range(runs):
         reader = readers[i % len(readers)]
         start = time.perf_counter()
-        found = assignment_next_for_reader(reader, batch_id=batch.pk)
+        found = assignment_next_id_for_reader(reader, batch_id=batch.pk)
         timings.append((time.perf_counter() - start) * 1000)
         assert found is not None
-    plan = _plan_of_real_query(lambda: assignment_next_for_reader(readers[0], batch_id=batch.pk))
+    plan = _plan_of_real_query(lambda: assignment_next_id_for_reader(readers[0], batch_id=batch.pk))
     timings.sort()
     return statistics.median(timings), timings[int(0.95 * (len(timings) - 1))], plan
 

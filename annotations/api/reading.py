@@ -13,7 +13,7 @@ from annotations.api.permissions import HasRole, IsReader
 from annotations.roles import Role
 from annotations.selectors.reading.assignments import (
     assignment_for_reader,
-    assignment_next_for_reader,
+    assignment_next_id_for_reader,
     reading_context,
 )
 from annotations.selectors.reading.explanations import reading_explanations
@@ -299,8 +299,10 @@ class SubmitView(APIView):
             # Two-stage: the blind read is stored; the same exam continues with the suggestion shown.
             return Response({"done": False, "context": reading_context(request.user, result.assignment)})
         assignment = result.assignment
-        following = assignment_next_for_reader(request.user, batch_id=assignment.batch_id, after=assignment)
-        return Response({"done": True, "next_assignment_id": following.pk if following else None})
+        following = assignment_next_id_for_reader(
+            request.user, batch_id=assignment.batch_id, after=assignment
+        )
+        return Response({"done": True, "next_assignment_id": following})
 
 
 class SkipView(APIView):
@@ -310,8 +312,10 @@ class SkipView(APIView):
     def post(self, request, pk: int):
         reason = _valid(SkipSerializer, request, pk)["reason"]
         assignment = assignment_skip(actor=request.user, assignment=pk, reason=reason)
-        following = assignment_next_for_reader(request.user, batch_id=assignment.batch_id, after=assignment)
-        return Response({"done": True, "next_assignment_id": following.pk if following else None})
+        following = assignment_next_id_for_reader(
+            request.user, batch_id=assignment.batch_id, after=assignment
+        )
+        return Response({"done": True, "next_assignment_id": following})
 
 
 class NextView(APIView):
@@ -320,10 +324,10 @@ class NextView(APIView):
     @extend_schema(responses=NextAssignmentSerializer)
     def get(self, request):
         batch = request.query_params.get("batch")
-        following = assignment_next_for_reader(
+        following = assignment_next_id_for_reader(
             request.user, batch_id=int(batch) if batch and batch.isdigit() else None
         )
-        return Response({"next_assignment_id": following.pk if following else None})
+        return Response({"next_assignment_id": following})
 
 
 class ScalarOutputSerializer(serializers.Serializer):

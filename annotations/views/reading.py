@@ -19,7 +19,7 @@ from django.views.decorators.http import require_GET
 from annotations.roles import Role
 from annotations.selectors.reading.assignments import (
     assignment_for_reader,
-    assignment_next_for_reader,
+    assignment_next_id_for_reader,
     reading_context,
     suggestion_shown_on_open,
     waveform_etag,
@@ -142,13 +142,13 @@ def _queue_place(text: str | None) -> int | None:
 def reader_next(request):
     """'Continue': the next unread exam of the reader's queue, in their own randomised order."""
     batch = request.GET.get("batch")
-    following = assignment_next_for_reader(
+    following = assignment_next_id_for_reader(
         request.user, batch_id=int(batch) if batch and batch.isdigit() else None
     )
     if following is None:
         messages.info(request, _("Nothing left to read in this batch. Thank you!"))
         return redirect("home")
-    return redirect("reader", following.pk)
+    return redirect("reader", following)
 
 
 def waveform_response(request, exam, scope: str) -> HttpResponse:

@@ -13,7 +13,10 @@ from annotations.models import (
     SuggestionExposure,
     SuggestionScore,
 )
-from annotations.selectors.reading.assignments import assignment_next_for_reader
+from annotations.selectors.reading.assignments import (
+    assignment_next_for_reader,
+    assignment_next_id_for_reader,
+)
 from annotations.services.reading import (
     LabelInput,
     ReadClosed,
@@ -122,6 +125,33 @@ def test_the_next_exam_follows_the_readers_own_order_unread_before_drafts(ana, b
         annotation_submit(actor=ana, assignment=assignment, labels=[LabelInput("NORM")], revision=0)
     assert assignment_next_for_reader(ana, batch_id=batch.pk) == first  # the draft is still to finish
     assert assignment_next_for_reader(bruno, batch_id=batch.pk) == queue(batch, bruno)[0]
+
+
+def test_the_next_id_leaves_out_the_exams_left_and_what_is_not_the_readers_to_read(ana, bruno, diego, tnmg):
+    """The id alone, as "submit and next" and the prefetch ask for it: the same order as the assignment
+    itself, across batches by due date, never a closed, left or inactive batch's exam, nothing for a
+    non-reader."""
+    later = shared_batch(readers=[ana, bruno], coordinator=diego, taxonomy=tnmg, exams=2)
+    sooner = shared_batch(readers=[ana, bruno], coordinator=diego, taxonomy=tnmg, exams=3)
+    ReviewBatch.objects.filter(pk=later.pk).update(due_date="2031-01-01")
+    ReviewBatch.objects.filter(pk=sooner.pk).update(due_date="2030-01-01")
+    first, second, third = queue(sooner, ana)
+    assert assignment_next_id_for_reader(ana) == first.pk
+    assert assignment_next_id_for_reader(ana, batch_id=later.pk) == queue(later, ana)[0].pk
+    assert (
+        assignment_next_id_for_reader(ana, batch_id=sooner.pk, after=first, skip_ids=(second.pk,)) == third.pk
+    )
+    annotation_save_draft(actor=ana, assignment=first, labels=[LabelInput("SB")], revision=0)
+    for assignment in (second, third):
+        annotation_submit(actor=ana, assignment=assignment, labels=[LabelInput("NORM")], revision=0)
+    # Unread exams of any batch come before the draft left in the sooner one.
+    assert assignment_next_id_for_reader(ana) == queue(later, ana)[0].pk
+    assert assignment_next_id_for_reader(ana, batch_id=sooner.pk) == first.pk
+    assert assignment_next_id_for_reader(ana, batch_id=sooner.pk, after=first) is None
+    ReviewBatch.objects.filter(pk=later.pk).update(status=ReviewBatch.Status.CLOSED)
+    assert assignment_next_id_for_reader(ana, batch_id=later.pk) is None
+    assert assignment_next_id_for_reader(ana) == first.pk
+    assert assignment_next_id_for_reader(diego) is None  # a coordinator has no queue
 
 
 def test_two_stage_stores_the_blind_read_before_the_suggestion_is_shown(ana, bruno, diego, tnmg):
