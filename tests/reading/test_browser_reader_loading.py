@@ -45,6 +45,38 @@ def test_the_first_exam_is_drawn_without_asking_for_its_context_or_the_preferenc
     assert SuggestionExposure.objects.filter(assignment=first, reader=ana).count() == 1
 
 
+def test_the_page_reads_the_first_exams_samples_while_the_server_still_builds_its_context(
+    live_server, page, ana, bruno, diego, tnmg, monkeypatch
+):
+    """The waveform is preloaded from the page's head; the page takes its bytes in hand at once rather than
+    when its context has arrived, so drawing starts as soon as the context is there."""
+    import threading
+
+    from annotations.views import reading
+
+    first = queue(shared_batch(readers=[ana, bruno], coordinator=diego, taxonomy=tnmg, exams=1), ana)[0]
+    release, built = threading.Event(), reading.reading_context_opened
+
+    def held_back(*args, **kwargs):
+        release.wait(20)
+        return built(*args, **kwargs)
+
+    monkeypatch.setattr("annotations.views.reading.reading_context_opened", held_back)
+    log_in(page, live_server, "ana")
+    waveforms: list[str] = []
+    page.on("request", lambda r: waveforms.append(r.url) if "/waveform/" in r.url else None)
+    try:
+        page.goto(f"{live_server.url}/read/{first.pk}/", wait_until="commit")
+        page.wait_for_function("() => window.ReadingWaveform && window.ReadingWaveform.samples")
+        held = page.evaluate("window.ReadingWaveform.samples.then(buffer => buffer.byteLength)")
+        assert held == 12 * first.exam.n_samples * 2
+        assert page.locator("#reading-context").count() == 0  # the context is still being built
+    finally:
+        release.set()
+    wait_drawn(page, first)
+    assert len(waveforms) == 1  # the preload's one request serves both
+
+
 def test_in_a_shown_batch_the_next_exam_opens_from_its_prefetch_and_its_suggestion_follows(
     live_server, page, ana, bruno, diego, tnmg
 ):

@@ -736,6 +736,11 @@
   var firstId = Number(rootEl.dataset.assignment), firstContext = embedded("reading-context");
   var preferences = embedded("reading-preferences");
   if (firstContext) state.prefetchedContext[firstId] = Promise.resolve({ status: 200, data: firstContext });
+  // The first waveform, already being read since the page's head (pages/reading-waveform.js).
+  var early = window.ReadingWaveform;
+  if (early && early.url === API + firstId + "/waveform/") {
+    state.prefetched[firstId] = early.samples.catch(function () { return fetchWaveform(early.url); });
+  }
   var opened = open(firstId, false, false, preferences ? viewer.usePreferences(preferences) : viewer.loadPreferences());
   // Marked once the first exam is drawn: history's calls are slow enough to delay the first draw.
   opened.then(function () { if (!history.state) history.replaceState({ id: firstId }, "", window.location.href); });
