@@ -23,6 +23,7 @@ from annotations.models import (
     SuggestionScore,
 )
 from annotations.selectors.exams.selection import suggestion_scores
+from annotations.services.batches.lifecycle import batch_create
 from annotations.services.imports.predictions import predictions_import
 from annotations.services.suggestions import latest_scores_upsert, suggestion_compute
 from tests.factories import DatasetFactory, DiagnosticClassFactory, ExamFactory, make_exam
@@ -244,15 +245,25 @@ class Fixed(Provider):
         return ProviderResult(scores={"AF": self.af}, measurements={})
 
 
-def test_the_services_keep_each_exams_newest_ok_score_as_they_store_scores(tmp_path, tnmg, af, diego):
+def test_the_services_keep_each_exams_newest_ok_score_as_they_store_scores(tmp_path, tnmg, af, ana, diego):
     exam = make_exam(DatasetFactory(name="small"), external_id="e0")
     assert suggestion_compute(exam.pk, Fixed("1", 0.2)).status == "ok"
     assert suggestion_compute(exam.pk, Fixed("2", 0.7)).status == "ok"
     assert suggestion_compute(exam.pk, Fixed("3", None)).status == "failed"  # replaces nothing
+    assert suggestion_scores(diego, [exam.pk], provider="fixed", code="AF") == {exam.pk: 0.7}
+    # The exam joins a batch of another taxonomy: each stored version gets its scores there, the
+    # newer first, and the older one's coming after does not replace it.
+    later = DiagnosticClassFactory(code="AF")
+    batch_create(
+        name="Later", taxonomy=later.taxonomy, exams=[exam], readers=[ana], readers_per_exam=1, actor=diego
+    )
+    suggestion_compute(exam.pk, Fixed("2", 0.7))
+    suggestion_compute(exam.pk, Fixed("1", 0.2))
+    assert LatestSuggestionScore.objects.get(diagnostic_class=later).score == 0.7
     assert suggestion_scores(diego, [exam.pk], provider="fixed", code="AF") == {exam.pk: 0.7}
     path = tmp_path / "p.csv"
     for version, score in (("v1", 0.9), ("v2", 0.4)):  # the one imported last is the newest
         path.write_text(f"exam_id,AF\ne0,{score}\n")
         predictions_import(dataset="small", provider="offline", version=version, path=path)
     assert suggestion_scores(diego, [exam.pk], provider="offline", code="AF") == {exam.pk: 0.4}
-    assert kept() == newest_rows() and len(kept()) == 2
+    assert kept() == newest_rows() and len(kept()) == 4  # two providers x two taxonomies
