@@ -77,3 +77,35 @@ def test_shown_mode_draws_the_median_beats_with_marks_and_the_table_beside_the_s
     wait_drawn(page, other)
     assert not page.locator("#median-panel").is_visible()
     assert page.locator("#median-panel polyline").count() == 0
+
+
+def test_the_strips_are_drawn_before_the_median_beats_at_the_width_the_finished_panel_leaves(
+    live_server, page, ana, bruno, diego, tnmg
+):
+    """The reader looks at the strips first: the panel takes its place (its size) before they are drawn,
+    and its twelve beats are drawn right after them, in the same task, so both show together."""
+    shown = shared_batch(
+        readers=[ana, bruno], coordinator=diego, taxonomy=tnmg, exams=1, mode=ReviewBatch.SuggestionMode.SHOWN
+    )
+    first = queue(shown, ana)[0]
+    _suggest(first.exam, tnmg)
+    page.add_init_script(
+        "window.__atDraw = null; let P; Object.defineProperty(window, 'Plotly', { configurable: true,"
+        " get() { return P; }, set(v) { P = v; const react = v.react; v.react = function (gd) {"
+        "   if (gd.id === 'ecg' && !window.__atDraw) { const box = document.getElementById('median-panel');"
+        "     window.__atDraw = { beats: box.querySelectorAll('polyline').length,"
+        "       width: box.getBoundingClientRect().width, strips: gd.parentElement.clientWidth }; }"
+        "   return react.apply(this, arguments); }; } });"
+    )
+    log_in(page, live_server, "ana")
+    page.goto(f"{live_server.url}/read/{first.pk}/")
+    wait_drawn(page, first)
+    at_draw = page.evaluate("window.__atDraw")
+    assert at_draw["beats"] == 0  # the strips went first
+    assert page.locator("#median-panel polyline").count() == 12  # and the beats are there once it is drawn
+    now = page.evaluate(
+        "({ width: document.getElementById('median-panel').getBoundingClientRect().width,"
+        " strips: document.querySelector('.ecg-wrap').clientWidth })"
+    )
+    assert now["width"] == pytest.approx(at_draw["width"], abs=0.5)  # the panel's place did not change
+    assert now["strips"] == at_draw["strips"]

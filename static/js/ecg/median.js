@@ -54,17 +54,19 @@
         stroke: m.color, "stroke-width": 1, "stroke-dasharray": "3 2", "data-mark": m.key }));
     });
   }
+  /* The beats' SVG at its final size, and the function that draws its paper and beats into it. */
   function beatSvg(beat, label) {
     var widthMm = values(beat).length / beat.sampling_rate * SPEED, rows = Math.ceil(ORDER.length / COLUMNS);
     var w = widthMm * COLUMNS, h = CELL_H * rows;
     var svg = el("svg", { width: Math.round(w * MM), height: Math.round(h * MM), viewBox: "0 0 " + (w * MM) + " " + (h * MM),
       class: "median-beats", role: "img" });
-    svg.appendChild(el("path", { d: gridPath(w * MM, h * MM, MM), stroke: "#f6cfd5", "stroke-width": 0.5, fill: "none" }));
-    svg.appendChild(el("path", { d: gridPath(w * MM, h * MM, 5 * MM), stroke: "#eb9aa6", "stroke-width": 0.8, fill: "none" }));
-    ORDER.forEach(function (lead, i) {
-      cell(svg, beat, lead, (i % COLUMNS) * widthMm, Math.floor(i / COLUMNS) * CELL_H, label);
-    });
-    return svg;
+    return { svg: svg, draw: function () {
+      svg.appendChild(el("path", { d: gridPath(w * MM, h * MM, MM), stroke: "#f6cfd5", "stroke-width": 0.5, fill: "none" }));
+      svg.appendChild(el("path", { d: gridPath(w * MM, h * MM, 5 * MM), stroke: "#eb9aa6", "stroke-width": 0.8, fill: "none" }));
+      ORDER.forEach(function (lead, i) {
+        cell(svg, beat, lead, (i % COLUMNS) * widthMm, Math.floor(i / COLUMNS) * CELL_H, label);
+      });
+    } };
   }
   function values(beat) { var first = Object.keys(beat.leads)[0]; return first ? beat.leads[first] : []; }
 
@@ -98,8 +100,10 @@
   }
 
   /* Fill `box` from the context's `median` (or hide it when null); `t` translates the page's strings and
-   * `label` names a lead as the strips do (DI, DII, DIII when the reader prefers). */
-  function render(box, median, t, label) {
+   * `label` names a lead as the strips do (DI, DII, DIII when the reader prefers). The panel takes its final
+   * size at once; its paper and beats are drawn now, or handed to `later` (a function taking the drawing
+   * to run), so that a page can draw the strips first. */
+  function render(box, median, t, label, later) {
     box.textContent = "";
     box.hidden = !median;
     if (!median) return;
@@ -111,8 +115,10 @@
       sub.className = "muted median-count";
       sub.textContent = t("median_beats", { n: median.beat.n_beats });
       box.appendChild(sub);
-      box.appendChild(beatSvg(median.beat, label || String));
+      var beats = beatSvg(median.beat, label || String);
+      box.appendChild(beats.svg);
       box.appendChild(legend(median.beat, t));
+      if (later) later(beats.draw); else beats.draw();
     } else {
       var none = document.createElement("p");
       none.className = "muted";

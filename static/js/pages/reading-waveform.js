@@ -3,8 +3,8 @@
  *
  * The head's preload hint already fetches it; this asks for it at once, so its bytes are read while the
  * server is still building the reading context, instead of after pages/reading.js has started with that
- * context. The same request serves both: the credentials mode matches the preload's. pages/reading.js draws from it; should it fail, that page
- * asks again. */
+ * context. The same request serves both: the credentials mode matches the preload's. pages/reading.js
+ * draws from it; should it fail, that page asks again. */
 (function (root) {
   "use strict";
   var script = document.currentScript, url = script && script.dataset.url;

@@ -530,8 +530,9 @@
     if (redraw !== false) viewer.showCaliper(); // lays the band (or none) over the strips with the calipers
   }
   /* The median beat and measurements beside the strips (static/js/ecg/median.js), when the server sent
-   * them; true when the panel appeared or went, which changes the width the strips are drawn at. */
-  function renderMedian(context) {
+   * them; true when the panel appeared or went, which changes the width the strips are drawn at. later:
+   * as in EcgMedian.render, to draw the beats once the strips are drawn (the panel has its size now). */
+  function renderMedian(context, later) {
     var box = $("median-panel"), was = !box.hidden;
     if (state.medianFor === context) return false;
     state.medianFor = context;
@@ -544,7 +545,7 @@
     box.style.width = "";
     window.EcgMedian.render(box, context.median, t, function (lead) {
       return window.EcgPlot.leadLabel(lead, viewer.view.leadNames);
-    });
+    }, later);
     return was !== !box.hidden;
   }
   function prefetchNext() {
@@ -591,8 +592,11 @@
     });
   }
   function show(id, context, buffer, push, keepView) {
-    var exam = context.exam;
-    renderMedian(context); // before drawing: the panel takes its width from the strips
+    var exam = context.exam, beats = null;
+    // Before drawing: the panel takes its width from the strips. Its beats are drawn right after them, in
+    // the same task (both show at once): the reader looks at the strips first.
+    renderMedian(context, function (draw) { beats = draw; });
+    var drawBeats = function () { if (beats) beats(); beats = null; };
     arrangePriors(context); // so does an earlier ECG beside them
     viewer.setExam(exam, P.decode(buffer, exam.lead_names.length, exam.n_samples, exam.gain_uv));
     if (!keepView) showMessage("");
@@ -600,6 +604,7 @@
     // next exam, needed seconds from now at the earliest, once this one has settled, so that its
     // requests never queue on the server ahead of this page's (or a reload's) own.
     var ready = function () {
+      drawBeats();
       if (push) history.pushState({ id: id }, "", context.assignment.page_url);
       viewer.showCaliper();
       setTimeout(function () { whenIdle(prefetchNext); }, SETTLE_MS);
