@@ -170,8 +170,10 @@ def matching_scores(
         )
     pool_sql, pool_params = matching.order_by().values("pk").query.sql_with_params()
     scores_sql, scores_params = newest.query.sql_with_params()
-    # Both parts are the ORM's own SQL, their values passed as parameters. The ORDER BY stays although
-    # the rows are sorted here: with it PostgreSQL merges the pool with the scores, both in exam order.
+    # Both parts are the ORM's own SQL, their values passed as parameters. The class's rows come from the
+    # unique index alone, in exam order; at 500k exams PostgreSQL chose to hash them with the pool in
+    # parallel (0.4-0.6 s at load 5) over merging (0.44 s serial), so no plan is forced. The rows are
+    # sorted here: the ORDER BY is no promise once they are aggregated into arrays.
     sql = (
         f"SELECT m.pk AS id, COALESCE(s.score, 0)::float8 AS score FROM ({pool_sql}) m "  # noqa: S608
         f"LEFT JOIN ({scores_sql}) s ON s.exam_id = m.pk ORDER BY m.pk"
