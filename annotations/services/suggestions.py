@@ -133,7 +133,8 @@ def latest_scores_upsert(suggestions: QuerySet[Suggestion]) -> None:
     after the suggestion's status and computed_at are saved. A kept row is replaced only by a suggestion
     computed later (computed_at, then id): a version re-run or imported out of order keeps the newest,
     and a failed suggestion, which has no score, replaces nothing. Among `suggestions`, only each key's
-    newest is offered (one statement may not update a row twice)."""
+    newest is offered (one statement may not update a row twice), in key order: an import and the
+    workers then lock the rows they share in the same order, never each waiting for the other."""
     quote = connection.ops.quote_name
     latest = quote(LatestSuggestionScore._meta.db_table)
     ids_sql, ids_params = suggestions.order_by().values("pk").query.sql_with_params()
@@ -148,7 +149,7 @@ def latest_scores_upsert(suggestions: QuerySet[Suggestion]) -> None:
             FROM {quote(SuggestionScore._meta.db_table)} sc
             JOIN {quote(Suggestion._meta.db_table)} s ON s.id = sc.suggestion_id
             WHERE s.status = %s AND s.id IN ({ids_sql})
-        ) offered WHERE newest = 1
+        ) offered WHERE newest = 1 ORDER BY provider, diagnostic_class_id, exam_id
         ON CONFLICT (provider, diagnostic_class_id, exam_id) DO UPDATE SET
             suggestion_id = excluded.suggestion_id, computed_at = excluded.computed_at, score = excluded.score
         WHERE (excluded.computed_at, excluded.suggestion_id) > ({latest}.computed_at, {latest}.suggestion_id)
