@@ -807,12 +807,16 @@ def small_creation(meter: Meter, client, spec: dict, criteria: dict) -> None:
 
 
 def evidence_uncached(batch_id: int, path: str) -> Request:
-    """The evidence request, its cached agreement part removed first, as a recomputation leaves it."""
+    """The evidence request, its cached agreement part removed first, as a recomputation leaves it. The
+    request answers "computing" and asks for the figures; without a broker the in-process thread computes
+    them, so the one the last request asked for is waited for first (unmeasured), off the next one's time."""
     from django.core.cache import cache
 
     from annotations.models import ReviewBatch
     from annotations.selectors.suggestions.evidence import _agreement_key
+    from ecgreview.inprocess import background
 
+    background.drain()
     cache.delete(_agreement_key(ReviewBatch.objects.get(pk=batch_id)))
     return ("GET", path, None)
 
@@ -946,7 +950,8 @@ def coordinator_endpoints(meter: Meter, world: World, batch_id: int, facts: dict
         )
     # A recomputation (or an adjudication, or new scores) changes the key the evidence's agreement part
     # is cached under; the worker fills the new entry right after a recomputation. Each of these runs is
-    # a first request that finds no entry (the worker's warm-up not run yet, or an adjudication since).
+    # a first request that finds no entry (the worker's warm-up not run yet, or an adjudication since):
+    # it answers with the last figures, marked as being computed, and asks the worker for the new ones.
     meter.measure(
         "evidence page, first request, nothing cached",
         client,

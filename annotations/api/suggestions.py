@@ -12,7 +12,7 @@ from annotations.api.permissions import IsCoordinator
 from annotations.selectors.batches.access import batch_for_coordinator
 from annotations.selectors.suggestions.evidence import batch_evidence
 from annotations.selectors.suggestions.summary import batch_suggestion_progress
-from annotations.services.suggestions import exam_occlusion_request
+from annotations.services.suggestions import exam_occlusion_request, suggestion_evidence_request
 
 
 class SuggestionFailureSerializer(serializers.Serializer):
@@ -82,7 +82,14 @@ class AutomationBiasSerializer(serializers.Serializer):
 class EvidenceSerializer(serializers.Serializer):
     batch = serializers.IntegerField()
     suggestion_mode = serializers.CharField()
-    consensus_rows = serializers.IntegerField()
+    state = serializers.ChoiceField(
+        choices=["ready", "computing"],
+        help_text="ready: the figures of the batch's current consensus and scores. computing: the worker "
+        "is computing those (seconds for a large batch); consensus_rows and providers are the last "
+        "figures computed, as of computed_at (null and empty before the first). Ask again.",
+    )
+    computed_at = serializers.DateTimeField(allow_null=True)
+    consensus_rows = serializers.IntegerField(allow_null=True)
     providers = ProviderAgreementSerializer(many=True)
     automation_bias = AutomationBiasSerializer(many=True)
 
@@ -100,7 +107,10 @@ class BatchEvidenceView(APIView):
 
     @extend_schema(responses=EvidenceSerializer)
     def get(self, request, pk: int):
-        return Response(batch_evidence(batch_for_coordinator(request.user, pk)))
+        evidence = batch_evidence(batch_for_coordinator(request.user, pk))
+        if evidence["state"] == "computing":
+            suggestion_evidence_request(pk)
+        return Response(evidence)
 
 
 class OcclusionQueuedSerializer(serializers.Serializer):

@@ -24,6 +24,7 @@ from functools import lru_cache
 
 import numpy as np
 from django.conf import settings
+from django.core.cache import cache
 from django.db import DatabaseError, connection, transaction
 from django.db.models import Exists, OuterRef, QuerySet
 from django.utils import timezone
@@ -169,6 +170,27 @@ def exam_signals_mv(exam: Exam) -> np.ndarray:
     return samples[order].astype(np.float64) * (exam.gain_uv / 1000.0)
 
 
+def _evaluated(provider: Provider, exam: Exam) -> tuple[dict, dict[str, np.ndarray]]:
+    """The suggestion's fields from the provider's run on the exam, and its relevance maps; a failure of
+    the exam's data is a failed suggestion carrying the error, never an exception."""
+    try:
+        result = provider.evaluate(exam_signals_mv(exam), exam.sampling_rate)
+    except DatabaseError:
+        raise
+    except Exception as error:  # anything about this exam's data: store it, never stop the batch
+        message = f"{type(error).__name__}: {error}"[:MAX_ERROR]
+        logger.warning("%r failed on exam %s: %s", provider, exam.pk, message)
+        return {"status": Suggestion.Status.FAILED, "measurements": {}, "error": message}, {}
+    measurements = dict(result.measurements)
+    measurements[META] = {
+        "scores": result.scores,
+        "thresholds": {code: provider.threshold(code) for code in result.scores},
+        "taxonomies": [],
+        "unmapped": {},
+    }
+    return {"status": Suggestion.Status.OK, "measurements": measurements, "error": ""}, result.relevance
+
+
 def suggestion_compute(exam_id: int, provider: Provider, *, retry_failed: bool = True) -> Suggestion | None:
     """Compute and store one provider's suggestion for one exam; idempotent.
 
@@ -185,25 +207,7 @@ def suggestion_compute(exam_id: int, provider: Provider, *, retry_failed: bool =
     exam = Exam.objects.filter(pk=exam_id).first()
     if exam is None:
         return None
-    relevance: dict[str, np.ndarray] = {}
-    try:
-        result = provider.evaluate(exam_signals_mv(exam), exam.sampling_rate)
-    except DatabaseError:
-        raise
-    except Exception as error:  # anything about this exam's data: store it, never stop the batch
-        message = f"{type(error).__name__}: {error}"[:MAX_ERROR]
-        logger.warning("%r failed on exam %s: %s", provider, exam_id, message)
-        fields = {"status": Suggestion.Status.FAILED, "measurements": {}, "error": message}
-    else:
-        measurements = dict(result.measurements)
-        measurements[META] = {
-            "scores": result.scores,
-            "thresholds": {code: provider.threshold(code) for code in result.scores},
-            "taxonomies": [],
-            "unmapped": {},
-        }
-        fields = {"status": Suggestion.Status.OK, "measurements": measurements, "error": ""}
-        relevance = result.relevance
+    fields, relevance = _evaluated(provider, exam)
     with transaction.atomic():
         row, created = Suggestion.objects.select_for_update().get_or_create(**key, defaults=fields)
         if not created and row.status == Suggestion.Status.OK:
@@ -424,9 +428,44 @@ def suggestion_occlusion_compute(suggestion_id: int, provider: Provider | None =
     return stored
 
 
+# How long a request for the evidence counts as queued: a worker that died with it leaves the next
+# visit after this to ask again.
+EVIDENCE_REQUEST_GRACE_S = 120
+
+
+def suggestion_evidence_request(batch_id: int) -> bool:
+    """Ask for the agreement part of a batch's evidence to be computed for its current state, unless
+    that is already asked for; never raises. A page or API request that found it missing answers at
+    once with the last figures and asks here: the worker computes it (seconds at 100k exams), and the
+    page follows with the API. Without a broker (the embedded default) the web process's background
+    thread stands in for the worker. Returns whether work was queued."""
+    if settings.CELERY_TASK_ALWAYS_EAGER:
+        from ecgreview.inprocess import background
+
+        return background.submit(("evidence", batch_id), lambda: suggestion_evidence_warm(batch_id))
+    pending = f"suggestion-evidence:requested:{batch_id}"
+    try:
+        if not cache.add(pending, 1, timeout=EVIDENCE_REQUEST_GRACE_S):
+            return False
+    except Exception:  # the cache is down: the request computed the figures itself
+        logger.warning("suggestion evidence: the cache is down")
+        return False
+    if task_enqueue("annotations.tasks.evidence_warm", batch_id):
+        return True
+    try:
+        cache.delete(pending)  # not queued: the next visit asks again
+    except Exception:
+        logger.warning("suggestion evidence: the cache is down")
+    return False
+
+
 def suggestion_evidence_warm(batch_id: int) -> None:
     """Compute the agreement part of a batch's suggestion evidence for the batch's current state into
     its cache (the worker, after a recomputation): the first coordinator to open the page reads it."""
     batch = ReviewBatch.objects.filter(pk=batch_id).first()
     if batch is not None:
         evidence_agreement(batch)
+    try:  # the figures are in: a later change of the batch may ask again at once
+        cache.delete(f"suggestion-evidence:requested:{batch_id}")
+    except Exception:
+        logger.warning("suggestion evidence: the cache is down")

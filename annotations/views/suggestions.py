@@ -13,16 +13,17 @@ from annotations.errors import Conflict
 from annotations.roles import Role
 from annotations.selectors.batches.access import batch_for_coordinator
 from annotations.selectors.suggestions.evidence import batch_evidence
-from annotations.services.suggestions import exam_occlusion_request
+from annotations.services.suggestions import exam_occlusion_request, suggestion_evidence_request
 from annotations.views.access import role_required
 
 
 @role_required(Role.COORDINATOR)
 def batch_evidence_view(request, batch_id: int):
     batch = batch_for_coordinator(request.user, batch_id)
-    return render(
-        request, "annotations/suggestions/evidence.html", {"batch": batch, "evidence": batch_evidence(batch)}
-    )
+    evidence = batch_evidence(batch)
+    if evidence["state"] == "computing":
+        suggestion_evidence_request(batch.pk)  # the page follows the API until the figures are in
+    return render(request, "annotations/suggestions/evidence.html", {"batch": batch, "evidence": evidence})
 
 
 @require_POST

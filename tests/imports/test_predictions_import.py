@@ -22,6 +22,7 @@ from sklearn.metrics import roc_auc_score
 from annotations.models import AuditEvent, Exam, Suggestion, SuggestionScore
 from annotations.selectors.exams.selection import suggestion_scores
 from annotations.services.agreement.compute import batch_agreement_compute
+from annotations.tasks.agreement import evidence_warm
 from tests.agreement.test_code_test import CODES, DATA, N_EXAMS, code15, import_code_test, labels  # noqa: F401 (fixture)
 from tests.factories import DatasetFactory, make_exam
 
@@ -61,6 +62,8 @@ def test_code_test_network_scores_give_the_evidence_scikit_learn_gives(tmp_path,
     gold = labels("gold_standard")
     scores = np.load(SCORES)
     client.force_login(diego)
+    assert client.get(reverse("api-batch-evidence", args=[batch.pk])).json()["state"] == "computing"
+    evidence_warm(batch.pk)  # the worker computes the figures the request asked for
     evidence = client.get(reverse("api-batch-evidence", args=[batch.pk])).json()
     (provider,) = [p for p in evidence["providers"] if p["provider"] == "code-dnn"]
     assert provider["version"] == "nc2020"

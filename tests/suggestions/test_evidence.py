@@ -20,6 +20,7 @@ from annotations.selectors.suggestions.evidence import automation_bias, batch_ev
 from annotations.services.batches.lifecycle import batch_create
 from annotations.services.reading import LabelInput, annotation_submit
 from annotations.services.suggestions import suggestion_compute
+from annotations.tasks.agreement import evidence_warm
 from tests.factories import make_exam
 from tests.reading.helpers import queue
 from tests.suggestions.test_suggestions_service import FixedProvider
@@ -164,12 +165,14 @@ def test_automation_bias_counts_moves_toward_and_away_per_reader_and_class(two_s
 
 def test_the_evidence_page_and_api_are_for_coordinators_only(client_for, ana, diego, scored_batch):
     client = client_for(diego)
+    evidence_warm(scored_batch.pk)  # the worker's figures (tests/suggestions/test_evidence_request.py)
     page = client.get(f"/batches/{scored_batch.pk}/evidence/")
     assert page.status_code == 200
     html = page.content.decode()
     assert 'id="provider-agreement"' in html and "0.75" in html and 'id="automation-bias"' not in html
     data = client.get(f"/api/v1/batches/{scored_batch.pk}/evidence/").json()
-    assert data == {**batch_evidence(scored_batch)}
+    assert data == {**batch_evidence(scored_batch), "computed_at": data["computed_at"]}
+    assert data["state"] == "ready"
     assert data["consensus_rows"] == 16
     reader = client_for(ana)
     assert reader.get(f"/batches/{scored_batch.pk}/evidence/").status_code == 403
@@ -191,6 +194,7 @@ def _page_rows(html: str) -> dict[str, list[str]]:
 
 def test_the_evidence_page_shows_the_numbers_the_api_gives(client_for, diego, scored_batch):
     client = client_for(diego)
+    evidence_warm(scored_batch.pk)
     page = _page_rows(client.get(f"/batches/{scored_batch.pk}/evidence/").content.decode())
     (provider,) = client.get(f"/api/v1/batches/{scored_batch.pk}/evidence/").json()["providers"]
     two = lambda v: "—" if v is None else f"{v:.2f}"  # noqa: E731
@@ -204,7 +208,13 @@ def test_the_evidence_page_shows_the_numbers_the_api_gives(client_for, diego, sc
 
 
 def _sb(client, batch) -> list[tuple[str, int, int]]:
-    providers = client.get(f"/api/v1/batches/{batch.pk}/evidence/").json()["providers"]
+    """SB's row of each provider version, once the worker has computed the batch's current figures."""
+    answer = client.get(f"/api/v1/batches/{batch.pk}/evidence/").json()
+    if answer["state"] == "computing":
+        evidence_warm(batch.pk)
+        answer = client.get(f"/api/v1/batches/{batch.pk}/evidence/").json()
+    assert answer["state"] == "ready"
+    providers = answer["providers"]
     return [
         (p["version"], row["tp"], row["fn"]) for p in providers for row in p["classes"] if row["code"] == "SB"
     ]

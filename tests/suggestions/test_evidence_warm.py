@@ -53,15 +53,18 @@ def test_the_first_request_after_a_recomputation_reads_the_workers_figures(
     assert page.status_code == 200 and computed == []
 
 
-def test_a_failed_warm_up_leaves_the_page_to_compute_it(
+def test_a_failed_warm_up_leaves_the_first_request_to_queue_it_again(
     client_for, diego, read_batch, eager_worker, monkeypatch
 ):
     from django.core.cache import cache
 
     agreement_recompute(read_batch.pk)
-    cache.clear()  # the cache lost its data (or the warm-up never ran): the request computes
-    response = client_for(diego).get(f"/api/v1/batches/{read_batch.pk}/evidence/")
-    assert response.status_code == 200 and response.json()["providers"][0]["provider"] == "fixed"
+    cache.clear()  # the cache lost its data (or the warm-up never ran): the request asks the worker
+    client = client_for(diego)
+    response = client.get(f"/api/v1/batches/{read_batch.pk}/evidence/")
+    assert response.status_code == 200 and response.json()["state"] == "computing"
+    answer = client.get(f"/api/v1/batches/{read_batch.pk}/evidence/").json()  # the worker has run
+    assert answer["state"] == "ready" and answer["providers"][0]["provider"] == "fixed"
 
 
 def test_an_adjudication_leaves_the_evidence_computed_for_the_decided_state(

@@ -26,6 +26,7 @@ from django.core.cache import cache
 from django.db import connection
 from django.db.models import Count, Max, QuerySet
 from django.db.models.fields.json import KeyTransform
+from django.utils import timezone
 
 from annotations.lib.stats.roc import grouped_auc, grouped_confusion
 from annotations.models import (
@@ -392,40 +393,69 @@ def _agreement_key(batch: ReviewBatch) -> str:
     adjudicated = Adjudication.objects.filter(batch=batch).aggregate(n=Count("pk"), last=Max("decided_at"))
     newest_score = SuggestionScore.objects.aggregate(last=Max("pk"))["last"]
     parts = (batch.pk, computed_at, adjudicated["n"], adjudicated["last"], newest_score)
-    return "suggestion-evidence:v1:" + "/".join(
+    return "suggestion-evidence:v2:" + "/".join(
         p.isoformat() if isinstance(p, datetime) else str(p) for p in parts
     )
 
 
+def _last_key(batch: ReviewBatch) -> str:
+    return f"suggestion-evidence:v2:last:{batch.pk}"
+
+
+def _compute_agreement(batch: ReviewBatch, key: str) -> dict:
+    computed = {
+        "consensus_rows": Consensus.objects.filter(batch=batch).count(),
+        "providers": provider_agreement(batch),
+        "computed_at": timezone.now(),
+    }
+    try:
+        cache.set(key, computed, timeout=EVIDENCE_CACHE_S)
+        # Also kept as the batch's last figures: shown, marked as such, while the next ones are computed.
+        cache.set(_last_key(batch), computed, timeout=EVIDENCE_CACHE_S)
+    except Exception:
+        logger.warning("suggestion evidence: the cache is down")
+    return computed
+
+
 def evidence_agreement(batch: ReviewBatch) -> dict:
     """The consensus row count and provider agreement, computed once per state of the batch's consensus
-    and scores: seconds for a 100k-exam batch (its 400k scores lie among millions), shared by the page
-    and the API. The cache is optional: when it is down, the report is computed every time."""
+    and scores: seconds for a 100k-exam batch (its 400k scores lie among millions). The worker's: it
+    computes what is not cached yet (and, with the cache down, every time)."""
     key = _agreement_key(batch)
     try:
         cached = cache.get(key)
     except Exception:
         logger.warning("suggestion evidence: the cache is down")
         cached = None
-    if cached is not None:
-        return cached
-    computed = {
-        "consensus_rows": Consensus.objects.filter(batch=batch).count(),
-        "providers": provider_agreement(batch),
-    }
+    return cached if cached is not None else _compute_agreement(batch, key)
+
+
+def evidence_agreement_for_request(batch: ReviewBatch) -> dict:
+    """The agreement part as a page or API request gets it, never waiting seconds for it: the figures of
+    the batch's current state ("ready"), or, while the worker computes them ("computing"), the last
+    figures computed for the batch with their time (none before the first). The caller asks the worker
+    (services.suggestions.suggestion_evidence_request). Only with the cache down is it computed here, as
+    nothing computed elsewhere could reach the request."""
+    key = _agreement_key(batch)
     try:
-        cache.set(key, computed, timeout=EVIDENCE_CACHE_S)
+        cached = cache.get(key)
+        last = None if cached is not None else cache.get(_last_key(batch))
     except Exception:
         logger.warning("suggestion evidence: the cache is down")
-    return computed
+        return {"state": "ready", **_compute_agreement(batch, key)}
+    if cached is not None:
+        return {"state": "ready", **cached}
+    last = last or {"consensus_rows": None, "providers": [], "computed_at": None}
+    return {"state": "computing", **last}
 
 
 def batch_evidence(batch: ReviewBatch) -> dict:
-    """Both reports for one batch; the caller has checked that the user is a coordinator. Automation
-    bias is not cached: it moves with every revised read."""
+    """Both reports for one batch, as evidence_agreement_for_request gives the agreement part (its
+    "state" says whether the figures are the batch's current ones); the caller has checked that the user
+    is a coordinator. Automation bias is not cached: it moves with every revised read."""
     return {
         "batch": batch.pk,
         "suggestion_mode": batch.suggestion_mode,
-        **evidence_agreement(batch),
+        **evidence_agreement_for_request(batch),
         "automation_bias": automation_bias(batch),
     }
