@@ -267,3 +267,95 @@ def test_the_services_keep_each_exams_newest_ok_score_as_they_store_scores(tmp_p
         predictions_import(dataset="small", provider="offline", version=version, path=path)
     assert suggestion_scores(diego, [exam.pk], provider="offline", code="AF") == {exam.pk: 0.4}
     assert kept() == newest_rows() and len(kept()) == 4  # two providers x two taxonomies
+
+
+def in_window(exams, provider: str, low: float | None, high: float | None) -> list[int]:
+    """The exams the provider scored for "AF" whose newest OK score lies in [low, high] (either open)."""
+    ids = [e.pk for e in exams]
+    scored_ids = set(
+        Suggestion.objects.filter(
+            provider=provider, status="ok", scores__diagnostic_class__code="AF"
+        ).values_list("exam_id", flat=True)
+    )
+    newest = newest_scores(ids, provider, "AF")
+    return sorted(
+        pk
+        for pk in ids
+        if pk in scored_ids and (low is None or newest[pk] >= low) and (high is None or newest[pk] <= high)
+    )
+
+
+@pytest.fixture
+def windowed(tricky, af, af_elsewhere):
+    """tricky's exams and 40 more whose older scores are low or middling (0.01, 0.45), their newest any:
+    an "any version" window errs every way."""
+    exams = ExamFactory.create_batch(40, dataset=DatasetFactory(name="archive"))
+    hour = timedelta(hours=1)
+    for i, exam in enumerate(exams):
+        s = (i % 10) / 10 + 0.05
+        older = 0.01 if i % 4 < 2 else 0.45
+        # An older version scored it, or the other taxonomy's statement did earlier.
+        scored(exam, "m", "1", hour, {af if i % 2 else af_elsewhere: older})
+        scored(exam, "m", "2", 2 * hour, {af: s})
+    return tricky + exams
+
+
+# Boundaries are stored newest scores (tricky[3]'s 0.35, tricky[5]'s 0.55), sent as they are stored, so
+# that "inclusive" is checked on equal floats; the windows also hold exams whose older version or other
+# taxonomy's statement scored 0.99, and exams scored 0.99 by the other provider only.
+WINDOWS = {
+    "min only": ("m", 5, None),
+    "max only": ("m", None, 3),
+    "both": ("m", 3, 5),
+    "high min": ("m", 0.9, None),
+    "other provider": ("other", 0.5, 1.0),
+}
+
+
+@pytest.mark.parametrize("window", list(WINDOWS), ids=list(WINDOWS))
+def test_the_score_window_matches_each_exams_newest_ok_score(client_for, diego, ana, tnmg, windowed, window):
+    provider, low, high = WINDOWS[window]
+    newest = newest_scores([e.pk for e in windowed], provider, "AF")
+    low = newest[windowed[low].pk] if isinstance(low, int) else low
+    high = newest[windowed[high].pk] if isinstance(high, int) else high
+    expected = in_window(windowed, provider, low, high)
+    body = {
+        "name": "Window",
+        "taxonomy_id": tnmg.pk,
+        "reader_ids": [ana.pk],
+        "readers_per_exam": 1,
+        "criteria": {
+            "datasets": ["archive"],
+            "suggestion_provider": provider,
+            "suggestion_code": "AF",
+            "suggestion_min": low,
+            "suggestion_max": high,
+        },
+    }
+    client = client_for(diego)
+    preview = client.post("/api/v1/batches/preview/", body, content_type="application/json")
+    made = client.post("/api/v1/batches/", body, content_type="application/json")
+    assert preview.status_code == 200 and made.status_code == 201, made.content
+    assert preview.json()["exams"] == len(expected)
+    batch_exams = BatchExam.objects.filter(batch_id=made.json()["id"]).values_list("exam_id", flat=True)
+    assert sorted(batch_exams) == expected
+
+
+def test_the_windows_boundaries_are_newest_scores_and_older_ones_lie_elsewhere(windowed):
+    """The windows above mean something: their boundaries are hit, and an "any version" window differs
+    from them both ways."""
+    newest = newest_scores([e.pk for e in windowed], "m", "AF")
+    low, high = newest[windowed[3].pk], newest[windowed[5].pk]
+    assert (low, high) == pytest.approx((0.35, 0.55))
+    assert {windowed[3].pk, windowed[5].pk} <= set(in_window(windowed, "m", low, high))
+
+    def any_version(score):
+        return set(
+            SuggestionScore.objects.filter(suggestion__provider="m", score=score).values_list(
+                "suggestion__exam_id", flat=True
+            )
+        )
+
+    assert any_version(0.99) - set(in_window(windowed, "m", 0.9, None))
+    assert any_version(0.01) - set(in_window(windowed, "m", None, high))
+    assert any_version(0.45) - set(in_window(windowed, "m", low, high))

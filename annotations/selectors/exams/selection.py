@@ -15,7 +15,6 @@ from annotations.models import (
     Exam,
     LatestSuggestionScore,
     ReferenceLabel,
-    SuggestionScore,
 )
 from annotations.roles import Role, has_role
 from annotations.selectors.exams.arrays import query_arrays
@@ -33,7 +32,9 @@ class ExamCriteria:
     sex: str | None = None
     # Reference labels as "system:code" (e.g. "code15:RBBB", "snomed:426177001"); any of them matches.
     reference_labels: list[str] = field(default_factory=list)
-    # A suggestion score window for one class: provider name, class code, minimum and maximum score.
+    # A suggestion score window for one class: provider name, class code, minimum and maximum score
+    # (inclusive, either open). It holds the exams whose newest OK score from the provider (the one the
+    # stratified sampling reads) lies in it; exams the provider never scored for the class lie in none.
     suggestion_provider: str | None = None
     suggestion_code: str | None = None
     suggestion_min: float | None = None
@@ -73,12 +74,13 @@ def exams_matching(user, criteria: ExamCriteria) -> QuerySet[Exam]:
     for flag in criteria.quality_without:
         exams = exams.exclude(quality_flags__contains=f",{flag},")
     if criteria.suggestion_provider and criteria.suggestion_code:
-        scores = _scores(criteria.suggestion_provider, criteria.suggestion_code)
-        if criteria.suggestion_min is not None:
-            scores = scores.filter(score__gte=criteria.suggestion_min)
-        if criteria.suggestion_max is not None:
-            scores = scores.filter(score__lte=criteria.suggestion_max)
-        exams = exams.filter(pk__in=scores.values("suggestion__exam_id"))
+        newest = _newest_in_window(
+            criteria.suggestion_provider,
+            criteria.suggestion_code,
+            criteria.suggestion_min,
+            criteria.suggestion_max,
+        )
+        exams = exams.filter(pk__in=newest.values("exam_id"))
     return exams.order_by("pk")
 
 
@@ -96,14 +98,45 @@ def _with_reference_labels(labels: list[str]) -> QuerySet[ReferenceLabel]:
     return ReferenceLabel.objects.filter(condition, exam_id=OuterRef("pk"))
 
 
-def _scores(provider: str, code: str) -> QuerySet[SuggestionScore]:
-    """The provider's OK scores for a class code (any taxonomy's). The classes go as ids: joined by
-    their code, PostgreSQL read all 11M scores of CODE-II where an id list reads the class's range of
-    the (class, score) index, and a score window a range within it."""
-    classes = list(DiagnosticClass.objects.filter(code=code).values_list("pk", flat=True))
-    return SuggestionScore.objects.filter(
-        suggestion__provider=provider, suggestion__status="ok", diagnostic_class_id__in=classes
-    )
+def _newest_in_window(
+    provider: str, code: str, low: float | None, high: float | None
+) -> QuerySet[LatestSuggestionScore]:
+    """Each exam's kept newest OK score for a class code from the provider, where it lies in [low, high]
+    (either open): the score the stratified sampling reads, not any older version's. The classes go as
+    ids, and a window is a range of migration 0021's (provider, class, score) index, the exams read from
+    the index alone. Where several taxonomies' statements with the code are scored, an exam's newest over
+    them is the one that must lie in the window (picked as suggestion_scores picks it)."""
+    classes = _scored_classes(provider, _class_ids(code))
+    rows = LatestSuggestionScore.objects.filter(provider=provider, diagnostic_class_id__in=classes)
+    if low is not None:
+        rows = rows.filter(score__gte=low)
+    if high is not None:
+        rows = rows.filter(score__lte=high)
+    if len(classes) > 1:
+        newer = Q(computed_at__gt=OuterRef("computed_at")) | Q(
+            computed_at=OuterRef("computed_at"), suggestion_id__gt=OuterRef("suggestion_id")
+        )
+        same = Q(computed_at=OuterRef("computed_at"), suggestion_id=OuterRef("suggestion_id"))
+        first = same & Q(diagnostic_class_id__lt=OuterRef("diagnostic_class_id"))
+        rows = rows.exclude(
+            Exists(
+                LatestSuggestionScore.objects.filter(
+                    newer | first,
+                    provider=provider,
+                    diagnostic_class_id__in=classes,
+                    exam_id=OuterRef("exam_id"),
+                )
+            )
+        )
+    return rows
+
+
+def _scored_classes(provider: str, classes: list[int]) -> list[int]:
+    """Those of `classes` the provider has a kept score for. Most codes are scored in one taxonomy only
+    (the default): the others' statements are left out, so that one class's rows are read straight from
+    an index, with no newest to pick over classes."""
+    kept = LatestSuggestionScore.objects.filter(provider=provider)
+    return [c for c in classes if kept.filter(diagnostic_class_id=c).exists()]
 
 
 def _class_ids(code: str) -> list[int]:
@@ -156,13 +189,13 @@ def matching_scores(
         ids = matching_ids(matching)
         scores = suggestion_scores(user, ids.tolist(), provider=provider, code=code, among=matching)
         return ids, np.array([scores[i] for i in ids.tolist()], dtype=np.float64)
-    kept = LatestSuggestionScore.objects.filter(provider=provider)
-    # Most codes are scored in one taxonomy only (the default): the others' statements are left out, so
-    # that one class's rows are merged with the pool straight from the unique index, in exam order.
-    scored = [c for c in classes if kept.filter(diagnostic_class_id=c).exists()]
+    # One class's rows, in the common case, are merged with the pool straight from the unique index, in
+    # exam order.
+    scored = _scored_classes(provider, classes)
     if not scored:
         ids = matching_ids(matching)
         return ids, np.zeros(len(ids), dtype=np.float64)
+    kept = LatestSuggestionScore.objects.filter(provider=provider)
     newest = kept.filter(diagnostic_class_id__in=scored).values("exam_id", "score")
     if len(scored) > 1:  # the newest over the statements, picked as suggestion_scores picks it
         newest = newest.order_by("exam_id", "-computed_at", "-suggestion_id", "diagnostic_class_id").distinct(
