@@ -57,15 +57,9 @@ class SuggestionScore(models.Model):
     score = models.FloatField()
 
     class Meta:
-        # One class's scores over every suggestion (the designer's strata), or those in a score window
-        # (its suggestion_min/max criterion), read from the index alone.
-        indexes = [
-            models.Index(
-                fields=["diagnostic_class", "score"],
-                include=["suggestion"],
-                name="suggestion_score_window_idx",
-            )
-        ]
+        # No (class, score) index any more (migration 0021 dropped it): the designer's strata and score
+        # window read each exam's newest score from LatestSuggestionScore; here scores are read by
+        # suggestion (the unique index), and the class's own index serves PROTECT.
         constraints = [
             models.UniqueConstraint(
                 fields=["suggestion", "diagnostic_class"], name="suggestion_score_unique"
@@ -97,6 +91,15 @@ class LatestSuggestionScore(models.Model):
     score = models.FloatField()
 
     class Meta:
+        # The designer's score window (suggestion_min/max): the exams whose newest score lies in it are a
+        # range of this index, read from it alone. SQLite builds it without the INCLUDE (W040 silenced).
+        indexes = [
+            models.Index(
+                fields=["provider", "diagnostic_class", "score"],
+                include=["exam"],
+                name="latest_score_window_idx",
+            )
+        ]
         constraints = [
             # The score rides in the unique index so that one class of one provider reads in exam order
             # without the table. SQLite has no INCLUDE: migration 0020 gives it the same unique index
