@@ -42,13 +42,37 @@ class CriteriaSerializer(serializers.Serializer):
     reference_labels = serializers.ListField(
         child=serializers.RegexField(r"^[\w.-]+:[\w.+-]+$", max_length=100), required=False, default=list
     )
-    suggestion_provider = serializers.CharField(required=False, allow_null=True, default=None, max_length=100)
-    suggestion_code = serializers.CharField(required=False, allow_null=True, default=None, max_length=40)
+    suggestion_provider = serializers.CharField(
+        required=False,
+        allow_null=True,
+        default=None,
+        max_length=100,
+        help_text="With suggestion_code: keep the exams this provider scored for the class, those whose "
+        "score lies in [suggestion_min, suggestion_max] when either is given.",
+    )
+    suggestion_code = serializers.CharField(
+        required=False,
+        allow_null=True,
+        default=None,
+        max_length=40,
+        help_text="The class's code (in any taxonomy).",
+    )
     suggestion_min = serializers.FloatField(
-        required=False, allow_null=True, default=None, min_value=0, max_value=1
+        required=False,
+        allow_null=True,
+        default=None,
+        min_value=0,
+        max_value=1,
+        help_text="Lowest score kept (inclusive). An exam's score is its provider's newest computed "
+        "version's, as the strata read it: an older version's score does not count.",
     )
     suggestion_max = serializers.FloatField(
-        required=False, allow_null=True, default=None, min_value=0, max_value=1
+        required=False,
+        allow_null=True,
+        default=None,
+        min_value=0,
+        max_value=1,
+        help_text="Highest score kept (inclusive), of the newest version's score as suggestion_min.",
     )
     quality_grades = serializers.ListField(
         child=serializers.ChoiceField(choices=["good", "acceptable", "poor", ""]),
