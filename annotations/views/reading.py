@@ -16,6 +16,7 @@ from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
+from annotations.models import ReviewBatch
 from annotations.roles import Role
 from annotations.selectors.reading.assignments import (
     assignment_for_reader,
@@ -53,20 +54,40 @@ def reading_context_opened(user, assignment) -> dict:
 _CONTEXT_SLOT = mark_safe("<!-- reading context -->")
 
 
+def reading_sheet(user, assignment) -> dict:
+    """What the first exam's strips are drawn from, sent before the reading context is built: the exam's
+    geometry, the reader's own view preferences, and whether the median beat panel takes room beside the
+    strips (from the batch's mode alone, so the strips are drawn at their final width). Nothing of the read,
+    the suggestion or another reader: only what the reader's own assignment already gives them."""
+    exam = assignment.exam
+    return {
+        "assignment": assignment.pk,
+        "exam": {
+            "sampling_rate": exam.sampling_rate,
+            "n_samples": exam.n_samples,
+            "lead_names": exam.lead_names,
+            "gain_uv": exam.gain_uv,
+        },
+        "preferences": reader_preferences(user),
+        "median_room": assignment.batch.suggestion_mode == ReviewBatch.SuggestionMode.SHOWN,
+    }
+
+
 @require_GET
 @role_required(Role.READER)
 def reader(request, assignment_id: int):
-    """The reader page, carrying its first exam's context and the reader's view preferences, so the
+    """The reader page, carrying its first exam's context and what its strips are drawn from, so the
     tracing is drawn without waiting for another round trip (pages/reading.js reads them).
 
-    Streamed: the page up to the context leaves at once, so the browser fetches the waveform and runs
-    Plotly and the drawing code while the context is built (a third of the page's time on the server);
-    pages/reading.js comes after the context and starts with it."""
+    Streamed: the page up to the context leaves at once, with the exam's geometry and the reader's view
+    preferences (reading_sheet), so the browser fetches the waveform and draws the strips while the context
+    is built (a third of the page's time on the server); the context then fills the labelling pane."""
     assignment = assignment_for_reader(request.user, assignment_id)  # a 404 before anything is sent
     page = render_to_string(
         "annotations/reading/reader.html",
         {
             "assignment": assignment,
+            "sheet": reading_sheet(request.user, assignment),
             "context_slot": _CONTEXT_SLOT,
             "api_base": reverse("api-reading-assignment", args=[0]).removesuffix("0/"),
             "page_base": reverse("reader", args=[0]).removesuffix("0/"),
@@ -81,10 +102,7 @@ def reader(request, assignment_id: int):
         try:
             # A suggestion in the context is recorded as shown here, as it leaves: a reader who closed the
             # page before it did was shown nothing.
-            context = reading_context_opened(user, assignment)
-            embedded = json_script(context, "reading-context") + json_script(
-                reader_preferences(user), "reading-preferences"
-            )
+            embedded = json_script(reading_context_opened(user, assignment), "reading-context")
         except Exception:
             # The status line has left: the page asks the API instead, which answers with a proper error.
             logger.exception("reader page %s: the embedded reading context failed", assignment.pk)

@@ -11,7 +11,7 @@ import pytest
 from annotations.models import ReviewBatch, SuggestionExposure
 from annotations.services.reading import reader_preferences_set
 from tests.reading.helpers import queue, shared_batch
-from tests.reading.test_browser_reader import log_in, wait_drawn
+from tests.reading.test_browser_reader import GRID, figure, log_in, wait_drawn
 from tests.reading.test_browser_reader_median import _suggest
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -77,6 +77,68 @@ def test_the_page_reads_the_first_exams_samples_while_the_server_still_builds_it
     assert len(waveforms) == 1  # the preload's one request serves both
 
 
+def test_the_strips_are_drawn_calibrated_before_the_context_arrives_and_stay_where_they_are(
+    live_server, page, ana, bruno, diego, tnmg, monkeypatch
+):
+    """The first part of the page carries the exam's geometry and the reader's view preferences: the 13
+    strips are drawn from them and the preloaded samples while the server still builds the context, the
+    median beat panel of a "shown" batch holding its place beside them; the context then fills the rest
+    without drawing the strips again."""
+    import threading
+
+    from annotations.views import reading
+
+    batch = shared_batch(
+        readers=[ana, bruno], coordinator=diego, taxonomy=tnmg, exams=1, mode=ReviewBatch.SuggestionMode.SHOWN
+    )
+    first = queue(batch, ana)[0]
+    _suggest(first.exam, tnmg)
+    release, built = threading.Event(), reading.reading_context_opened
+
+    def held_back(*args, **kwargs):
+        release.wait(20)
+        return built(*args, **kwargs)
+
+    monkeypatch.setattr("annotations.views.reading.reading_context_opened", held_back)
+    page.add_init_script(
+        "window.__draws = 0; let P; Object.defineProperty(window, 'Plotly', { configurable: true,"
+        " get() { return P; }, set(v) { P = v; const react = v.react; v.react = function (gd) {"
+        "   if (gd.id === 'ecg') window.__draws += 1; return react.apply(this, arguments); }; } });"
+    )
+    log_in(page, live_server, "ana")
+    try:
+        page.goto(f"{live_server.url}/read/{first.pk}/", wait_until="commit")
+        page.wait_for_function(
+            "() => { const gd = document.getElementById('ecg'); return gd && gd.dataset.drawnAt"
+            " && gd.data && gd.data.length === 13; }"
+        )
+        assert page.locator("#reading-context").count() == 0  # the context is still being built
+        assert page.locator("#statements .stmt").count() == 0 and not page.is_visible("#suggestion")
+        square, px_200ms = figure(page, GRID + " return [square, xa.l2p(t.x[100]) - xa.l2p(t.x[0])];")
+        assert square[0] > 4 and abs(square[0] - square[1]) < 0.02  # a major square is square on screen
+        assert abs(px_200ms - square[0]) < 0.05  # 5 mm is 200 ms at 25 mm/s
+        panel = page.evaluate(
+            "(() => { const box = document.getElementById('median-panel');"
+            " return { shown: !box.hidden, beats: box.querySelectorAll('polyline').length,"
+            " width: box.getBoundingClientRect().width,"
+            " strips: document.querySelector('#ecg .main-svg').getAttribute('width') }; })()"
+        )
+        assert panel["shown"] and panel["beats"] == 0  # its place is held, empty
+        assert not page.locator("#ecg[data-drawn]").count()  # not ready to be read before its context
+    finally:
+        release.set()
+    wait_drawn(page, first)
+    page.wait_for_selector("#statements .stmt")
+    assert page.locator("#median-panel polyline").count() == 12
+    assert "openecg-codec" in page.inner_text("#suggestion")
+    now = page.evaluate(
+        "({ width: document.getElementById('median-panel').getBoundingClientRect().width,"
+        " strips: document.querySelector('#ecg .main-svg').getAttribute('width') })"
+    )
+    assert now["width"] == pytest.approx(panel["width"], abs=0.5) and now["strips"] == panel["strips"]
+    assert page.evaluate("window.__draws") == 1  # the strips were not drawn again
+
+
 def test_in_a_shown_batch_the_next_exam_opens_from_its_prefetch_and_its_suggestion_follows(
     live_server, page, ana, bruno, diego, tnmg
 ):
@@ -118,7 +180,7 @@ def test_a_page_whose_context_failed_on_the_way_draws_the_exam_from_the_api(
     live_server, page, ana, bruno, diego, tnmg, monkeypatch
 ):
     """The page leaves before its context is built; when building it fails then, the status line has
-    already said 200, so the page asks the API for the context and preferences and draws as usual."""
+    already said 200, so the page asks the API for the context and draws as usual."""
     batch = shared_batch(
         readers=[ana, bruno], coordinator=diego, taxonomy=tnmg, exams=1, mode=ReviewBatch.SuggestionMode.SHOWN
     )
@@ -137,7 +199,9 @@ def test_a_page_whose_context_failed_on_the_way_draws_the_exam_from_the_api(
     page.goto(f"{live_server.url}/read/{first.pk}/")
     wait_drawn(page, first)
     assert page.locator("#reading-context").count() == 0  # nothing embedded
-    assert [url for url in requests if CONTEXT.search(url)] and [u for u in requests if "/preferences/" in u]
+    assert [url for url in requests if CONTEXT.search(url)]
+    # The preferences came in the page's first part, before the context was attempted.
+    assert not [u for u in requests if "/preferences/" in u]
     assert page.input_value("#layout") == "6x2" and "openecg-codec" in page.inner_text("#suggestion")
     assert not page.locator("#message").is_visible() and errors == []
     assert SuggestionExposure.objects.filter(assignment=first, reader=ana).count() == 1  # by the API

@@ -43,7 +43,7 @@ def test_the_page_embeds_the_context_the_api_answers_and_the_preferences(client_
     assert embedded == client.get(f"{API}/{anas.pk}/").json()
     assert embedded["suggestion"]["provider"] == "openecg-codec"
     assert embedded["median"]["provider"] == "openecg-codec"
-    assert _embedded(html, "reading-preferences")["layout"] == "6x2"
+    assert _embedded(html, "reading-sheet")["preferences"]["layout"] == "6x2"
     # Fetched no more: the page would ask for what it already holds.
     assert f'href="{API}/{anas.pk}/"' not in html
     assert 'href="/api/v1/reading/preferences/"' not in html
@@ -76,9 +76,9 @@ def test_another_readers_page_embeds_nothing(client_for, ana, bruno, diego, tnmg
 
 
 def test_the_page_leaves_before_its_context_is_built(client_for, ana, bruno, diego, tnmg, monkeypatch):
-    """Plotly, the drawing code and the whole page up to the context are sent first, so the browser runs
-    them while the server builds the context; the page's own script, which reads it, is named there too,
-    deferred: the browser has it in hand when the context arrives, and runs it once the context is parsed."""
+    """Plotly, the drawing code, the whole page up to the context and what the strips are drawn from are
+    sent first, so the browser draws the tracing while the server builds the context; the page's own
+    script comes there too, after what it reads, and waits for the context itself."""
     anas = _first(ReviewBatch.SuggestionMode.SHOWN, ana, bruno, diego, tnmg)
     response = client_for(ana).get(f"/read/{anas.pk}/")
     assert response.status_code == 200 and response.streaming
@@ -88,14 +88,53 @@ def test_the_page_leaves_before_its_context_is_built(client_for, ana, bruno, die
     assert "plotly-basic.min.js" in first and "js/ecg/plot.js" in first and 'id="ecg"' in first
     assert 'id="search"' in first  # the labelling pane too
     assert "reading-context" not in first
-    assert re.search(r'<script defer src="[^"]*js/pages/reading\.js"></script>', first)
+    script = re.search(r'<script src="[^"]*js/pages/reading\.js"></script>', first)
+    assert script and first.index('id="reading-sheet"') < script.start()
     # The shown suggestion is recorded as it leaves with the context, not before: a reader who closed the
     # page before then was shown nothing.
     assert not SuggestionExposure.objects.exists()
     rest = b"".join(chunks).decode()
-    assert rest.index('id="reading-context"') < rest.index('id="reading-preferences"')
-    assert "js/pages/reading.js" not in rest
+    assert 'id="reading-context"' in rest
+    assert "js/pages/reading.js" not in rest and "reading-preferences" not in rest
     assert SuggestionExposure.objects.filter(assignment=anas).count() == 1
+
+
+@pytest.mark.parametrize(
+    "mode",
+    [
+        ReviewBatch.SuggestionMode.SHOWN,
+        ReviewBatch.SuggestionMode.HIDDEN,
+        ReviewBatch.SuggestionMode.TWO_STAGE,
+    ],
+)
+def test_the_first_part_carries_what_the_strips_are_drawn_from_and_nothing_of_the_read(
+    client_for, ana, bruno, diego, tnmg, mode
+):
+    """The exam's geometry, the reader's own view preferences and whether the median beat panel takes room
+    beside the strips (from the batch's mode alone): no label, no suggestion, nothing of another reader."""
+    anas = _first(mode, ana, bruno, diego, tnmg)
+    client = client_for(ana)
+    client.put("/api/v1/reading/preferences/", {"layout": "6x2"}, content_type="application/json")
+    draft = {"labels": [{"code": "SB", "uncertain": False}], "comment": "ana's draft", "revision": 0}
+    assert client.put(f"{API}/{anas.pk}/draft/", draft, content_type="application/json").status_code == 200
+    first = next(iter(client.get(f"/read/{anas.pk}/").streaming_content)).decode()
+    sheet = _embedded(first, "reading-sheet")
+    exam = anas.exam
+    assert sheet == {
+        "assignment": anas.pk,
+        "exam": {
+            "sampling_rate": exam.sampling_rate,
+            "n_samples": exam.n_samples,
+            "lead_names": exam.lead_names,
+            "gain_uv": exam.gain_uv,
+        },
+        "preferences": client.get("/api/v1/reading/preferences/").json(),
+        "median_room": mode == ReviewBatch.SuggestionMode.SHOWN,
+    }
+    assert sheet["preferences"]["layout"] == "6x2"
+    for absent in ("openecg-codec", "ana's draft", '"SB"', "bruno"):
+        assert absent not in first
+    assert not SuggestionExposure.objects.exists()
 
 
 def test_a_context_that_fails_midway_leaves_the_page_to_ask_the_api(

@@ -65,9 +65,14 @@
     if (window.requestIdleCallback) window.requestIdleCallback(fn, { timeout: 1000 }); else setTimeout(fn, 0);
   }
   function drawn(ms) {
-    var id = state.ctx.assignment.id;
     gd.dataset.drawnMs = String(Math.round(ms));
     gd.dataset.drawnAt = String(performance.now()); // read by bench/reader_page.py
+    // The first exam's strips are drawn before its context has arrived (openFirst): marked once it has.
+    if (state.ctx) marked();
+  }
+  /* The exam on screen is drawn and its context applied: what tests, the bench and the earlier ECG wait for. */
+  function marked() {
+    var id = state.ctx.assignment.id;
     gd.dataset.drawn = String(id);
     document.dispatchEvent(new CustomEvent("ecg:drawn", { detail: id }));
     drawPrior(); // after every redraw of the strips (view, filters, width): the earlier ECG follows
@@ -537,16 +542,23 @@
     if (state.medianFor === context) return false;
     state.medianFor = context;
     if (context.pending) {
-      // Its suggestion is on its way: the panel keeps its width, empty, so the strips are drawn once.
-      box.style.width = box.hidden ? "" : box.getBoundingClientRect().width + "px";
+      // Its suggestion is on its way: the panel keeps its place (a fixed width), empty, so the strips are
+      // drawn once.
       box.textContent = "";
       return false;
     }
-    box.style.width = "";
     window.EcgMedian.render(box, context.median, t, function (lead) {
       return window.EcgPlot.leadLabel(lead, viewer.view.leadNames);
     }, later);
     return was !== !box.hidden;
+  }
+  /* Before the first exam's context: in a batch that shows the median beat the panel takes its place now
+   * (its width is fixed, static/css/app.css), empty, so the strips are drawn at their final width; the
+   * context fills it (renderMedian), or hides it where the exam has no suggestion (the strips redraw). */
+  function reserveMedian(room) {
+    var box = $("median-panel");
+    box.textContent = "";
+    box.hidden = !room;
   }
   function prefetchNext() {
     var ctx = state.ctx, nextId = ctx.next_assignment_id, mode = ctx.assignment.suggestion_mode;
@@ -591,14 +603,15 @@
         .then(function () { if (full) return suggestionArrived(id, full); });
     });
   }
-  function show(id, context, buffer, push, keepView) {
+  /* stripsDrawn: the first exam's strips are on screen already, drawn from the page's sheet (openFirst). */
+  function show(id, context, buffer, push, keepView, stripsDrawn) {
     var exam = context.exam, beats = null;
     // Before drawing: the panel takes its width from the strips. Its beats are drawn right after them, in
     // the same task (both show at once): the reader looks at the strips first.
-    renderMedian(context, function (draw) { beats = draw; });
+    var moved = renderMedian(context, function (draw) { beats = draw; });
     var drawBeats = function () { if (beats) beats(); beats = null; };
     arrangePriors(context); // so does an earlier ECG beside them
-    viewer.setExam(exam, P.decode(buffer, exam.lead_names.length, exam.n_samples, exam.gain_uv));
+    if (!stripsDrawn) viewer.setExam(exam, P.decode(buffer, exam.lead_names.length, exam.n_samples, exam.gain_uv));
     if (!keepView) showMessage("");
     // After the draw: the address (pushState costs a tenth of a switch in Chromium, measured), and the
     // next exam, needed seconds from now at the earliest, once this one has settled, so that its
@@ -614,7 +627,9 @@
       // the 70-odd statement rows (the panel is ready a few frames later, before any key press).
       state.ctx = context;
       state.annotation = context.annotation;
-      return viewer.draw().then(function () { apply(context); ready(); });
+      // Drawn already from the sheet: again only where the median beat panel appeared or went.
+      var strips = stripsDrawn && !moved ? Promise.resolve(marked()) : viewer.draw();
+      return strips.then(function () { apply(context); ready(); });
     }
     apply(context);
     return viewer.draw().then(ready);
@@ -730,23 +745,50 @@
   wireStatements();
   viewer.wire();
   wireWindow();
-  /* The first exam's context and the view preferences come in the page (views/reading.py), unless this is
-   * a copy the browser kept (back or forward), which may be stale, or the server could not finish them
-   * after the page had started to leave: then they are asked for. */
+  /* What the first exam's strips are drawn from (its geometry and the view preferences) and its context
+   * come in the page (views/reading.py), unless this is a copy the browser kept (back or forward), which
+   * may be stale: then they are asked for, as the context is when the server could not finish it after
+   * the page had started to leave. This script runs as the page's first part ends, before the context. */
   function embedded(id) {
     var navigation = performance.getEntriesByType("navigation")[0], el = $(id);
     if (!el || (navigation && navigation.type === "back_forward")) return null;
     return JSON.parse(el.textContent);
   }
-  var firstId = Number(rootEl.dataset.assignment), firstContext = embedded("reading-context");
-  var preferences = embedded("reading-preferences");
-  if (firstContext) state.prefetchedContext[firstId] = Promise.resolve({ status: 200, data: firstContext });
-  // The first waveform, already being read since the page's head (pages/reading-waveform.js).
-  var early = window.ReadingWaveform;
-  if (early && early.url === API + firstId + "/waveform/") {
-    state.prefetched[firstId] = early.samples.catch(function () { return fetchWaveform(early.url); });
+  function parsed() {
+    return new Promise(function (resolve) {
+      if (document.readyState !== "loading") resolve();
+      else document.addEventListener("DOMContentLoaded", function () { resolve(); }, { once: true });
+    });
   }
-  var opened = open(firstId, false, false, preferences ? viewer.usePreferences(preferences) : viewer.loadPreferences());
+  /* The first exam: its strips drawn as soon as its samples are in, from the sheet, while the server still
+   * builds its context; the context (statements, read, suggestion, median beat, earlier ECGs, next exam)
+   * fills the rest once it is parsed. */
+  function openFirst(id, sheet, preferences) {
+    var exam = sheet.exam, waveform = state.prefetched[id] || fetchWaveform(API + id + "/waveform/");
+    delete state.prefetched[id];
+    reserveMedian(sheet.median_room);
+    var strips = Promise.all([waveform, preferences]).then(function (got) {
+      viewer.setExam(exam, P.decode(got[0], exam.lead_names.length, exam.n_samples, exam.gain_uv));
+      return viewer.draw();
+    });
+    var context = parsed().then(function () {
+      var data = embedded("reading-context");
+      return data ? { status: 200, data: data } : api(id + "/");
+    });
+    return Promise.all([context, strips]).then(function (got) {
+      if (got[0].status !== 200) { window.location.assign(HOME); return; }
+      return show(id, got[0].data, null, false, false, true);
+    });
+  }
+  var firstId = Number(rootEl.dataset.assignment), sheet = embedded("reading-sheet");
+  // The first waveform, already being read since the page's head (pages/reading-waveform.js).
+  var preloaded = window.ReadingWaveform;
+  if (preloaded && preloaded.url === API + firstId + "/waveform/") {
+    state.prefetched[firstId] = preloaded.samples.catch(function () { return fetchWaveform(preloaded.url); });
+  }
+  var opened = sheet && sheet.assignment === firstId
+    ? openFirst(firstId, sheet, viewer.usePreferences(sheet.preferences))
+    : open(firstId, false, false, viewer.loadPreferences());
   // Marked once the first exam is drawn: history's calls are slow enough to delay the first draw.
   opened.then(function () { if (!history.state) history.replaceState({ id: firstId }, "", window.location.href); });
   opened.catch(function (error) {
