@@ -83,7 +83,7 @@ def test_the_strips_are_drawn_before_the_median_beats_at_the_width_the_finished_
     live_server, page, ana, bruno, diego, tnmg
 ):
     """The reader looks at the strips first: the panel takes its place (its size) before they are drawn,
-    and its twelve beats are drawn right after them, in the same task, so both show together."""
+    and its twelve beats are drawn after them (once the context has brought them), in the place kept."""
     shown = shared_batch(
         readers=[ana, bruno], coordinator=diego, taxonomy=tnmg, exams=1, mode=ReviewBatch.SuggestionMode.SHOWN
     )

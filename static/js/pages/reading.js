@@ -607,7 +607,8 @@
   function show(id, context, buffer, push, keepView, stripsDrawn) {
     var exam = context.exam, beats = null;
     // Before drawing: the panel takes its width from the strips. Its beats are drawn right after them, in
-    // the same task (both show at once): the reader looks at the strips first.
+    // the same task (both show at once; the first exam's strips, drawn before its context, went earlier):
+    // the reader looks at the strips first.
     var moved = renderMedian(context, function (draw) { beats = draw; });
     var drawBeats = function () { if (beats) beats(); beats = null; };
     arrangePriors(context); // so does an earlier ECG beside them
