@@ -24,6 +24,23 @@ def _api_requests(page) -> list[str]:
     return seen
 
 
+def _answered(page) -> list[str]:
+    """The reading API's requests the page has had answered, as they finish."""
+    done: list[str] = []
+    page.on("requestfinished", lambda r: done.append(r.url) if "/api/v1/reading/" in r.url else None)
+    return done
+
+
+def _wait_answered(page, done: list[str], url: str, timeout_s: float = 15.0) -> None:
+    """Until the page has had `url` answered. Waiting for the "networkidle" state instead raced with the
+    prefetch, which the page starts a little after the draw, when the browser is idle."""
+    for _ in range(int(timeout_s / 0.05)):
+        if url in done:
+            return
+        page.wait_for_timeout(50)
+    raise AssertionError(f"{url} was not answered within {timeout_s:.0f} s; answered: {done}")
+
+
 def test_the_first_exam_is_drawn_without_asking_for_its_context_or_the_preferences(
     live_server, page, ana, bruno, diego, tnmg
 ):
@@ -153,13 +170,14 @@ def test_in_a_shown_batch_the_next_exam_opens_from_its_prefetch_and_its_suggesti
         "[e.detail, document.querySelector('#ecg .main-svg').getAttribute('width')]));"
     )
     log_in(page, live_server, "ana")
-    requests = _api_requests(page)
+    requests, answered = _api_requests(page), _answered(page)
     page.goto(f"{live_server.url}/read/{first.pk}/")
     wait_drawn(page, first)
-    page.wait_for_load_state("networkidle")  # the next exam's waveform and context are prefetched
-    assert [u for u in requests if CONTEXT.search(u)] == [
-        f"{live_server.url}/api/v1/reading/assignments/{following.pk}/?prefetch=1&from={first.pk}"
-    ]
+    prefetch = f"{live_server.url}/api/v1/reading/assignments/{following.pk}/?prefetch=1&from={first.pk}"
+    # The next exam's waveform and context are prefetched.
+    _wait_answered(page, answered, f"{live_server.url}/api/v1/reading/assignments/{following.pk}/waveform/")
+    _wait_answered(page, answered, prefetch)
+    assert [u for u in requests if CONTEXT.search(u)] == [prefetch]
     # Prefetched, not shown: its suggestion is neither sent nor recorded yet.
     assert not SuggestionExposure.objects.filter(assignment=following).exists()
     page.keyboard.press("n")
