@@ -247,6 +247,7 @@ def truth_of(n: int) -> np.ndarray:
 
 
 def seed_exams(n: int, templates: list) -> np.ndarray:
+    from annotations.lib.reference_codes import reference_codes_text
     from annotations.models import Dataset, Exam
 
     datasets = [Dataset.objects.get_or_create(name=name)[0].pk for name in DATASETS]
@@ -258,6 +259,8 @@ def seed_exams(n: int, templates: list) -> np.ndarray:
     grade = rng.choice(["good", "acceptable", "poor", ""], size=n, p=[0.7, 0.2, 0.08, 0.02])
     noisy = rng.random(n) < 0.1
     acquired_days = rng.integers(0, 8 * 365, size=n)
+    codes = [reference_codes_text(("tnmg", code) for code in codes) for codes, _ in FINDINGS]
+    truth = truth_of(n)  # the reference labels seeded next: their codes kept on the row, as imports keep them
     start = datetime(2010, 1, 1, tzinfo=UTC)
     now = datetime.now(UTC)
     forms = [
@@ -295,6 +298,7 @@ def seed_exams(n: int, templates: list) -> np.ndarray:
         "quality_grade",
         "quality_flags",
         "quality_report",
+        "reference_codes",
     ]
 
     def rows():
@@ -322,6 +326,7 @@ def seed_exams(n: int, templates: list) -> np.ndarray:
                 grade[i],
                 flags,
                 report,
+                codes[truth[i]],
             )
 
     copy_rows(Exam, columns, rows())

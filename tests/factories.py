@@ -99,3 +99,17 @@ class ExamFactory(factory.django.DjangoModelFactory):
     waveform_key = factory.Sequence(lambda n: f"none/{n}.npy")
     waveform_sha256 = factory.Sequence(lambda n: f"{n:064x}")
     source_format = "synthetic"
+
+
+def add_reference_labels(exam: models.Exam, *labels: tuple) -> None:
+    """Give an existing exam reference labels, (code_system, code[, likelihood]) each, as an import
+    leaves them: the label rows and the codes the exam's row keeps for the batch designer."""
+    from annotations.lib.reference_codes import reference_codes_text
+
+    for label in labels:
+        models.ReferenceLabel.objects.create(
+            exam=exam, code_system=label[0], code=label[1], likelihood=label[2] if len(label) > 2 else None
+        )
+    pairs = models.ReferenceLabel.objects.filter(exam=exam).values_list("code_system", "code")
+    models.Exam.objects.filter(pk=exam.pk).update(reference_codes=reference_codes_text(pairs))
+    exam.refresh_from_db(fields=["reference_codes"])

@@ -85,6 +85,10 @@ class Exam(models.Model):
         max_length=200, blank=True, default="", help_text=_("Exam-level quality flags, comma-delimited.")
     )
     quality_report = models.JSONField(default=dict, blank=True)
+    # The exam's reference labels as "\nsystem:code\n..." (annotations/lib/reference_codes.py), written
+    # with them by the importer: the batch designer's label criterion reads them from its covering index
+    # instead of joining millions of label rows. "*" where they do not fit it (the label table decides).
+    reference_codes = models.TextField(blank=True, default="", db_default="", editable=False)
 
     class Meta:
         ordering = ["dataset", "external_id"]
@@ -99,6 +103,11 @@ class Exam(models.Model):
                 condition=Q(quality_grade__in=["", "good", "acceptable", "poor"]),
                 name="exam_quality_grade_valid",
             ),
+            models.CheckConstraint(
+                condition=Q(reference_codes__in=["", "*"])
+                | Q(reference_codes__startswith="\n", reference_codes__endswith="\n"),
+                name="exam_reference_codes_form",
+            ),
         ]
         indexes = [
             models.Index(fields=["waveform_sha256"], name="exam_waveform_sha_idx"),
@@ -112,8 +121,20 @@ class Exam(models.Model):
             # criteria columns: covering them lets PostgreSQL answer from the index, not a 3 GB heap.
             models.Index(
                 fields=["id"],
-                include=["dataset", "age", "sex", "quality_grade", "acquired_at", "imported_at"],
-                name="exam_design_pool_idx",
+                include=[
+                    "dataset",
+                    "age",
+                    "sex",
+                    "quality_grade",
+                    "acquired_at",
+                    "imported_at",
+                    "reference_codes",
+                ],
+                name="exam_design_pool_codes_idx",
+            ),
+            # The few exams whose codes did not fit, which the label criterion asks the label table about.
+            models.Index(
+                fields=["id"], condition=Q(reference_codes="*"), name="exam_reference_codes_over_idx"
             ),
         ]
 

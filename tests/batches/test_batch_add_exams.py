@@ -9,10 +9,10 @@ import re
 import pytest
 from django.core.management import CommandError, call_command
 
-from annotations.models import AuditEvent, BatchExam, ReferenceLabel
+from annotations.models import AuditEvent, BatchExam
 from annotations.services.batches.lifecycle import batch_create
 from tests.batches.test_batch_pages import design_post
-from tests.factories import DatasetFactory, ExamFactory
+from tests.factories import DatasetFactory, ExamFactory, add_reference_labels
 
 pytestmark = pytest.mark.django_db
 
@@ -74,7 +74,7 @@ def test_the_command_adds_exams_by_the_designers_criteria(diego, running, capsys
 
 def test_the_designer_preview_lists_chosen_gold_and_retest_exams_by_page(client_for, diego, ana, bruno, tnmg):
     for exam in ExamFactory.create_batch(12, dataset=DatasetFactory(name="archive")):
-        ReferenceLabel.objects.create(exam=exam, code_system="code15", code="RBBB")
+        add_reference_labels(exam, ("code15", "RBBB"))
     data = design_post(tnmg, [ana, bruno], action="preview", gold_fraction=0.25, retest_fraction=0.25)
     page = client_for(diego).post("/batches/new/", {**data, "exam_page_size": 5}).content.decode()
     table = page.split('id="plan-exams"', 1)[1].split("</table>", 1)[0]

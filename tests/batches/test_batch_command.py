@@ -3,8 +3,8 @@
 import pytest
 from django.core.management import CommandError, call_command
 
-from annotations.models import Assignment, BatchExam, ReferenceLabel, ReviewBatch
-from tests.factories import DatasetFactory, ExamFactory, UserFactory
+from annotations.models import Assignment, BatchExam, ReviewBatch
+from tests.factories import DatasetFactory, ExamFactory, UserFactory, add_reference_labels
 
 pytestmark = pytest.mark.django_db
 
@@ -16,7 +16,7 @@ def exams():
     chosen = [ExamFactory(dataset=archive, age=30 + i, sex="F" if i % 2 else "M") for i in range(40)]
     ExamFactory.create_batch(5, dataset=other)
     for exam in chosen[:6]:
-        ReferenceLabel.objects.create(exam=exam, code_system="code15", code="RBBB")
+        add_reference_labels(exam, ("code15", "RBBB"))
     return chosen
 
 

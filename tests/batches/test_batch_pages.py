@@ -5,11 +5,11 @@ import re
 import pytest
 from django.utils import timezone
 
-from annotations.models import Annotation, Assignment, AuditEvent, BatchExam, ReferenceLabel, ReviewBatch
+from annotations.models import Annotation, Assignment, AuditEvent, BatchExam, ReviewBatch
 from annotations.selectors.batches.progress import batch_progress
 from annotations.services.batches.lifecycle import batch_create
 from annotations.services.reading import LabelInput, annotation_save_draft, annotation_submit
-from tests.factories import DatasetFactory, ExamFactory
+from tests.factories import DatasetFactory, ExamFactory, add_reference_labels
 
 pytestmark = pytest.mark.django_db
 
@@ -146,7 +146,7 @@ def test_progress_gives_each_readers_counts_times_gold_score_and_reads_per_day(
 
     taxonomy_load_shipped()  # code15:RBBB reaches TNMG's RBBB through the CODE-15% taxonomy's cross-map
     for exam in archive[:2]:
-        ReferenceLabel.objects.create(exam=exam, code_system="code15", code="RBBB")
+        add_reference_labels(exam, ("code15", "RBBB"))
     batch = batch_create(
         name="P",
         taxonomy=tnmg,

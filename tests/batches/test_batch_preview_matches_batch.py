@@ -10,13 +10,12 @@ from annotations.models import (
     Assignment,
     BatchExam,
     DiagnosticClass,
-    ReferenceLabel,
     ReviewBatch,
     Suggestion,
     SuggestionScore,
 )
 from annotations.services.suggestions import latest_scores_upsert
-from tests.factories import DatasetFactory, ExamFactory
+from tests.factories import DatasetFactory, ExamFactory, add_reference_labels
 
 pytestmark = pytest.mark.django_db
 
@@ -31,7 +30,7 @@ def archive(tnmg):
         SuggestionScore.objects.create(suggestion=suggestion, diagnostic_class=af, score=(i % 10) / 10)
         latest_scores_upsert(Suggestion.objects.filter(pk=suggestion.pk))  # as the services keep it
         if i % 3 == 0:
-            ReferenceLabel.objects.create(exam=exam, code_system="tnmg", code="AF" if i % 2 else "NORM")
+            add_reference_labels(exam, ("tnmg", "AF" if i % 2 else "NORM"))
     return exams
 
 

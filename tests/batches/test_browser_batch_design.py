@@ -7,10 +7,10 @@ import re
 
 import pytest
 
-from annotations.models import BatchExam, ReferenceLabel
+from annotations.models import BatchExam
 from annotations.services.batches.lifecycle import batch_create
 from tests.browser import screenshot_path
-from tests.factories import DatasetFactory, ExamFactory
+from tests.factories import DatasetFactory, ExamFactory, add_reference_labels
 from tests.reading.test_browser_reader import log_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -18,7 +18,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 def test_the_preview_lists_chosen_exams_by_page(live_server, page, ana, bruno, diego, tnmg):
     for exam in ExamFactory.create_batch(60, dataset=DatasetFactory(name="archive")):
-        ReferenceLabel.objects.create(exam=exam, code_system="code15", code="RBBB")
+        add_reference_labels(exam, ("code15", "RBBB"))
     log_in(page, live_server, "diego")
     page.goto(f"{live_server.url}/batches/new/")
     page.fill("#id_name", "Designed")

@@ -7,9 +7,12 @@ from datetime import date
 
 import numpy as np
 from django.db import connection, transaction
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet, Value
+from django.db.models.functions import StrIndex
+from django.db.models.lookups import GreaterThan
 
 from annotations.errors import Forbidden, Invalid
+from annotations.lib.reference_codes import OVERFLOW, reference_code_needle
 from annotations.models import (
     DiagnosticClass,
     Exam,
@@ -68,7 +71,7 @@ def exams_matching(user, criteria: ExamCriteria) -> QuerySet[Exam]:
         if value is not None and value != "":
             exams = exams.filter(**{lookup: value})
     if criteria.reference_labels:
-        exams = exams.filter(Exists(_with_reference_labels(criteria.reference_labels)))
+        exams = exams.filter(_with_reference_codes(criteria.reference_labels))
     if criteria.quality_grades:
         exams = exams.filter(quality_grade__in=criteria.quality_grades)
     for flag in criteria.quality_without:
@@ -84,13 +87,32 @@ def exams_matching(user, criteria: ExamCriteria) -> QuerySet[Exam]:
     return exams.order_by("pk")
 
 
-def _with_reference_labels(labels: list[str]) -> QuerySet[ReferenceLabel]:
-    """The exam's reference labels among `labels`, for EXISTS: one code list per code system, which the
+def _with_reference_codes(labels: list[str]) -> Q:
+    """Exams with any of `labels` ("system:code"), told from the codes kept on the exam row (a substring
+    test per row of the designer's covering index, case-sensitive on both databases as the label table's
+    equality is: StrIndex is strpos/instr, where SQLite's LIKE ignores case). The exams whose codes did
+    not fit their row are asked of the label table, and only when there are any: an EXISTS in the pool's
+    plan, even one never reached, invites PostgreSQL to hash every matching label first."""
+    pairs = list(dict.fromkeys(_label_pairs(labels)))
+    condition = Q()
+    for system, code in pairs:
+        needle = Value(reference_code_needle(system, code))
+        condition |= Q(GreaterThan(StrIndex("reference_codes", needle), 0))
+    if Exam.objects.filter(reference_codes=OVERFLOW).exists():
+        condition |= Q(reference_codes=OVERFLOW) & Q(Exists(_with_reference_labels(pairs)))
+    return condition
+
+
+def _label_pairs(labels: list[str]) -> list[tuple[str, str]]:
+    return [(system, code) for system, _, code in (label.partition(":") for label in labels)]
+
+
+def _with_reference_labels(pairs: list[tuple[str, str]]) -> QuerySet[ReferenceLabel]:
+    """The exam's reference labels among `pairs`, for EXISTS: one code list per code system, which the
     (code, code_system, exam) index answers without reading the table; a (system, code) pair per label
     was answered by scanning all of CODE-II's 5M labels."""
     codes: dict[str, list[str]] = {}
-    for label in labels:
-        system, _, code = label.partition(":")
+    for system, code in pairs:
         codes.setdefault(system, []).append(code)
     condition = Q()
     for system, listed in codes.items():

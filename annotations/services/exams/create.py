@@ -9,7 +9,8 @@ import numpy as np
 from django.db import transaction
 
 from annotations.lib.ecg import waveform
-from annotations.models import Dataset, Exam
+from annotations.lib.reference_codes import reference_codes_text
+from annotations.models import Dataset, Exam, ReferenceLabel
 from annotations.services.audit import audit_record
 from annotations.services.exams.quality import quality_fields
 from annotations.services.exams.waveforms import waveform_delete, waveform_store
@@ -28,6 +29,8 @@ class ExamInput:
     source_format: str = "synthetic"
     source_record: str = ""
     identifiers: dict = field(default_factory=dict)
+    # (code_system, code) or (code_system, code, likelihood), as an importer reads them from the record.
+    reference_labels: list[tuple] = field(default_factory=list)
 
 
 def dataset_get_or_create(*, name: str, actor=None, title: str = "", licence: str = "") -> Dataset:
@@ -41,7 +44,8 @@ def dataset_get_or_create(*, name: str, actor=None, title: str = "", licence: st
 
 
 def exam_create(*, dataset: Dataset, data: ExamInput, actor=None) -> Exam:
-    """Store one exam. Its blob is removed again if the row cannot be written."""
+    """Store one exam with its reference labels (rows, and the codes its row keeps for the designer).
+    Its blob is removed again if the rows cannot be written."""
     quantized = waveform.quantize_mv(data.signals_mv)
     key, sha, new_blob = waveform_store(quantized.samples)
     try:
@@ -62,16 +66,36 @@ def exam_create(*, dataset: Dataset, data: ExamInput, actor=None) -> Exam:
                 source_format=data.source_format,
                 source_record=data.source_record,
                 identifiers=data.identifiers,
+                reference_codes=reference_codes_text((label[0], label[1]) for label in data.reference_labels),
                 **quality_fields(quantized.samples, quantized.gain_uv, data.sampling_rate),
+            )
+            ReferenceLabel.objects.bulk_create(
+                ReferenceLabel(
+                    exam=exam,
+                    code_system=label[0],
+                    code=label[1],
+                    likelihood=label[2] if len(label) > 2 else None,
+                    source=data.source_format,
+                )
+                for label in data.reference_labels
             )
             audit_record(
                 actor=actor,
                 action="exam.create",
                 target=exam,
-                after={"dataset": dataset.name, "external_id": data.external_id, "waveform_sha256": sha},
+                after={
+                    "dataset": dataset.name,
+                    "external_id": data.external_id,
+                    "waveform_sha256": sha,
+                    **_labels_audited(data.reference_labels),
+                },
             )
     except Exception:
         if new_blob and not Exam.objects.filter(waveform_sha256=sha).exists():
             waveform_delete(key)
         raise
     return exam
+
+
+def _labels_audited(labels: list[tuple]) -> dict:
+    return {"reference_labels": [f"{label[0]}:{label[1]}" for label in labels]} if labels else {}

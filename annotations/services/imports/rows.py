@@ -91,7 +91,9 @@ def _copy(connection, model: type[models.Model], rows: list[dict[str, Any]], *, 
 
 def _converter(field: models.Field) -> Callable[[Any], Any]:
     """The value as the ORM would send it for this field, in a form text COPY takes (JSON as its text)."""
-    if field.has_db_default():
+    if field.has_db_default() and not field.has_default():
+        # A default kept only in the database: COPY would have to leave the column out. One the model
+        # has too (a database default kept for raw inserts) is written like any other.
         raise NotImplementedError(f"{field} has a database default; COPY would have to leave it out")
     if isinstance(field, models.JSONField):
         encoder = field.encoder

@@ -16,6 +16,7 @@ from django.utils import timezone
 from annotations.lib.ecg import waveform
 from annotations.lib.formats.base import Record
 from annotations.lib.formats.statements import clinical_labels
+from annotations.lib.reference_codes import reference_codes_text
 from annotations.models import Dataset, Exam, Taxonomy
 from annotations.selectors.imports import COUNTED_SYSTEMS, LabelMatcher
 from annotations.services.exams.quality import exams_quality_enqueue
@@ -142,13 +143,13 @@ class BatchWriter:
         labels = [
             {
                 "exam_id": exam.pk,
-                "code_system": label[0][:30],
-                "code": str(label[1])[:60],
-                "likelihood": label[2] if len(label) > 2 else None,
+                "code_system": system,
+                "code": code,
+                "likelihood": likelihood,
                 "source": self.source_format,
             }
             for exam, record in zip(created, records, strict=True)
-            for label in _unique_labels(clinical_labels(record.labels))
+            for system, code, likelihood in _stored_labels(record)
         ]
         label_rows_insert(labels)
         if self.matcher is not None:
@@ -201,6 +202,9 @@ class BatchWriter:
             "source_sha256": self.source_sha,
             "source_record": record.source_record[:300],
             "identifiers": dict(record.identifiers) if self.keep_identifiers else {},
+            "reference_codes": reference_codes_text(
+                (system, code) for system, code, _ in _stored_labels(record)
+            ),
         }
 
 
@@ -216,6 +220,15 @@ def _maybe_copies(created: list[Inserted], results: list[tuple[str, str, bool]])
 def _default_matcher() -> LabelMatcher | None:
     taxonomy = Taxonomy.objects.filter(is_default=True).first()
     return LabelMatcher(taxonomy) if taxonomy is not None else None
+
+
+def _stored_labels(record: Record) -> list[tuple[str, str, float | None]]:
+    """The record's reference labels as their rows hold them: (code_system, code, likelihood), cut to
+    the columns' lengths, once each. The exam row's reference codes are built from the same list."""
+    return [
+        (label[0][:30], str(label[1])[:60], label[2] if len(label) > 2 else None)
+        for label in _unique_labels(clinical_labels(record.labels))
+    ]
 
 
 def _unique_labels(labels: Iterable[tuple]) -> list[tuple]:
