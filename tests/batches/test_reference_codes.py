@@ -157,3 +157,15 @@ def test_the_migration_fills_the_codes_as_the_importer_writes_them(archive):
     Exam.objects.update(reference_codes="")
     backfill(apps, SimpleNamespace(connection=connection))
     assert dict(Exam.objects.values_list("pk", "reference_codes")) == expected
+
+
+def test_an_exam_created_with_labels_keeps_them_and_their_codes_in_one_audited_write():
+    from annotations.models import AuditEvent
+    from tests.factories import make_exam
+
+    exam = make_exam(reference_labels=[("tnmg", "AF", 0.9), ("code15", "AF")], source_format="device")
+    rows = set(exam.reference_labels.values_list("code_system", "code", "likelihood", "source"))
+    assert rows == {("tnmg", "AF", 0.9, "device"), ("code15", "AF", None, "device")}
+    assert exam.reference_codes == "\ncode15:AF\ntnmg:AF\n"
+    audit = AuditEvent.objects.get(action="exam.create", target_id=str(exam.pk))
+    assert audit.after["reference_labels"] == ["tnmg:AF", "code15:AF"]
