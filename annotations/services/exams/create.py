@@ -69,16 +69,7 @@ def exam_create(*, dataset: Dataset, data: ExamInput, actor=None) -> Exam:
                 reference_codes=reference_codes_text((label[0], label[1]) for label in data.reference_labels),
                 **quality_fields(quantized.samples, quantized.gain_uv, data.sampling_rate),
             )
-            ReferenceLabel.objects.bulk_create(
-                ReferenceLabel(
-                    exam=exam,
-                    code_system=label[0],
-                    code=label[1],
-                    likelihood=label[2] if len(label) > 2 else None,
-                    source=data.source_format,
-                )
-                for label in data.reference_labels
-            )
+            _labels_insert(exam, data)
             audit_record(
                 actor=actor,
                 action="exam.create",
@@ -95,6 +86,19 @@ def exam_create(*, dataset: Dataset, data: ExamInput, actor=None) -> Exam:
             waveform_delete(key)
         raise
     return exam
+
+
+def _labels_insert(exam: Exam, data: ExamInput) -> None:
+    ReferenceLabel.objects.bulk_create(
+        ReferenceLabel(
+            exam=exam,
+            code_system=label[0],
+            code=label[1],
+            likelihood=label[2] if len(label) > 2 else None,
+            source=data.source_format,
+        )
+        for label in data.reference_labels
+    )
 
 
 def _labels_audited(labels: list[tuple]) -> dict:
