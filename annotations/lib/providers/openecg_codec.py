@@ -143,8 +143,10 @@ class OpenEcgProvider(Provider):
 
     def _lead(self, signal: np.ndarray, rhythm: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
         """(frame argmax per sample, rhythm softmax per sample, or None when not asked) for one lead's
-        window. One call per lead: the shipped graph's batch axis is declared dynamic, but its attention
-        reshapes are fixed at batch 1 (onnxruntime refuses a batch of 12), and the file may not change."""
+        window. One call per lead: the shipped graph's attention reshapes are stored for batch 1. Rewritten
+        in memory to take 12 leads (bench/openecg_batch.py), one call was no faster on one thread (0.89x)
+        and its answers moved (up to 0.9 in a rhythm logit, 0.6 % of rhythm classes): the graph quantises
+        activations with one scale per tensor, so a lead's answer would depend on the exam's other leads."""
         heads = self._outputs if rhythm else self._outputs[:1]
         out = self._session.run(heads, {self._input: rank_normalize(signal)[None, :]})
         return out[0][0].argmax(axis=-1), _softmax(out[1][0].astype(np.float64)) if rhythm else None
