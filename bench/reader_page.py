@@ -258,6 +258,20 @@ def serve_floors(exam) -> tuple[str, http.server.ThreadingHTTPServer, Path]:
     return f"http://127.0.0.1:{server.server_address[1]}", server, folder
 
 
+# Where a warm reader page's time goes, in ms from the navigation's start: the first byte and the end of
+# the HTML, each resource's fetch ending (from the cache or the server), the strips' own drawing, and drawn.
+TIMELINE_JS = """() => {
+  const nav = performance.getEntriesByType("navigation")[0], gd = document.getElementById("ecg");
+  const ended = (part) => {
+    const hit = performance.getEntriesByType("resource").find((r) => r.name.includes(part));
+    return hit ? hit.responseEnd : null;
+  };
+  return {first_byte: nav.responseStart, html: nav.responseEnd, dom: nav.domInteractive,
+    plotly: ended("plotly"), waveform: ended("/waveform/"), context: ended("/reading/assignments/"),
+    draw: Number(gd.dataset.drawnMs), drawn: Number(gd.dataset.drawnAt)};
+}"""
+
+
 def log_in(page, base: str) -> None:
     page.goto(f"{base}/accounts/login/")
     page.fill("#id_username", "bench-reader")
@@ -326,6 +340,7 @@ def main() -> None:
             "earlier",
         )
     }
+    timeline: list[dict] = []
     try:
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
@@ -348,6 +363,7 @@ def main() -> None:
                 )
                 cold = reader_load(page, reader_url, first.pk)
                 warm = reader_load(page, reader_url, first.pk)
+                timeline.append(page.evaluate(TIMELINE_JS))
                 if not args.plain:
                     assert page.locator("#median-panel polyline").count() == 12, "no median beat panel"
                     assert page.locator("#priors-control").is_visible(), "no earlier ECG offered"
@@ -432,6 +448,11 @@ def main() -> None:
         print(
             f"(d) 'Earlier ECGs: stacked' -> drawn {m['earlier']:>6.0f} ms (fetched on opening, not before)"
         )
+    steps = [k for k in timeline[0] if all(t[k] is not None for t in timeline[1:])] if timeline[1:] else []
+    print(
+        "    warm page, median ms from navigation: "
+        + ", ".join(f"{k} {median([t[k] for t in timeline[1:]]):.0f}" for k in steps)
+    )
     print("load average at the end: " + ", ".join(f"{v:.2f}" for v in os.getloadavg()))
     print(
         "samples (ms): "
