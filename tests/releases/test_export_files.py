@@ -1,6 +1,7 @@
 """Every export file read back with independent tools (csv, json, h5py) and checked against the database."""
 
 import csv
+import io
 import hashlib
 import json
 import re
@@ -10,7 +11,7 @@ import numpy as np
 import pytest
 
 from annotations.lib.release_files.hdf5 import code_tracing
-from annotations.models import AnnotationLabel, Consensus, DiagnosticClass, DisputedLabel
+from annotations.models import AnnotationLabel, Consensus, DiagnosticClass, DisputedLabel, Exam
 from annotations.selectors.releases.plan import ExportRefused, export_plan
 from annotations.services.exams.waveforms import waveform_load
 from annotations.services.releases.export import ExportOptions, export_write
@@ -289,3 +290,39 @@ def test_two_batches_export_together_as_one_table(study, ana, bruno, carol, carl
         ("export-study", f"E00{i}") for i in range(1, 5)
     ] + [("second-site", f"E00{i}") for i in range(1, 5)]
     assert {r["batch"] for r in table} == {str(study.batch.pk), str(second.batch.pk)}
+
+
+def test_the_consensus_csv_is_what_the_csv_module_writes(study, tmp_path):
+    """The writer joins repeated rows as text: the bytes are still csv.writer's, row for row."""
+    export(study, tmp_path, hdf5=False)
+    data = (tmp_path / "consensus.csv").read_bytes()
+    with open(tmp_path / "consensus.csv", newline="", encoding="utf-8") as handle:
+        parsed = list(csv.reader(handle))
+    again = io.StringIO()
+    csv.writer(again, lineterminator="\n").writerows(parsed)
+    assert len(parsed) == 5 and data == again.getvalue().encode()
+
+
+def test_names_with_commas_quotes_and_line_breaks_come_back_from_the_consensus_csv_as_stored(
+    ana, bruno, carol, carla, diego, tnmg, tmp_path
+):
+    """A carriage return alone is quoted too: csv.writer with a "\n" line end leaves it bare, and every
+    CSV reader then ends the row there."""
+    study = labelled_study(
+        readers=[ana, bruno, carol],
+        coordinator=diego,
+        adjudicator=carla,
+        taxonomy=tnmg,
+        dataset='Ward "7", night\nshift',
+    )
+    renamed = {"E001": "E,001", "E002": 'E"002', "E003": "E003\r", "E004": " E004 "}
+    for old, new in renamed.items():
+        Exam.objects.filter(pk=study.exams[old].pk).update(external_id=new)
+    export(study, tmp_path, hdf5=False)
+    for name in ("consensus.csv", "reads.csv"):
+        with open(tmp_path / name, newline="", encoding="utf-8") as handle:
+            parsed = list(csv.reader(handle))
+        header = parsed[0]
+        assert {len(row) for row in parsed} == {len(header)}, name
+        assert {row[header.index("dataset")] for row in parsed[1:]} == {'Ward "7", night\nshift'}, name
+        assert {row[header.index("exam_id")] for row in parsed[1:]} == set(renamed.values()), name

@@ -3,10 +3,10 @@ annotations.services.releases shares (the CSV dialect, the fewest reads a consen
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from annotations.lib.release_files.files import CsvWriter
 from annotations.selectors.releases.plan import ExportPlan
 
 CONSENSUS_CSV = "consensus.csv"
@@ -59,8 +59,8 @@ class ExportOptions:
         return {"hdf5": self.hdf5, "native_rate": self.native_rate}
 
 
-def csv_writer(handle):
-    return csv.writer(handle, lineterminator="\n")
+def csv_writer(handle) -> CsvWriter:
+    return CsvWriter(handle)
 
 
 def min_reads(plan: ExportPlan) -> dict[int, int]:

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from annotations.lib.release_files import hdf5, shards
-from annotations.lib.release_files.files import fixed, json_line, utc_iso
+from annotations.lib.release_files.files import csv_cell, csv_line, fixed, json_line, utc_iso
 from annotations.lib.spreadsheet_csv import spreadsheet_cell
 from annotations.selectors.releases.export import (
     exam_detail_rows,
@@ -89,6 +89,11 @@ class _Row:
     positive: tuple[int, ...]
     undecided: tuple[int, ...]
 
+    @property
+    def text(self) -> str:
+        """The cells as CSV, each "0", "1" or empty (none needs quoting), behind their separator."""
+        return "".join("," + cell for cell in self.cells)
+
 
 def _consensus_cells(positions: dict[int, list[int]], width: int, pos: list[int], und: list[int]) -> _Row:
     cells = ["0"] * width
@@ -109,19 +114,22 @@ def _consensus_cells(positions: dict[int, list[int]], width: int, pos: list[int]
 
 class _Patterns:
     """Label patterns repeat (most exams of a study share a handful: normal, AF, RBBB...), so each
-    distinct pattern's cells are built once and reused, which keeps the writer near COPY's speed."""
+    distinct pattern's cells are built, and joined into CSV text, once and reused, which keeps the writer
+    near COPY's speed."""
 
     def __init__(self, positions: dict[int, list[int]], width: int) -> None:
         self.positions, self.width = positions, width
-        self.seen: dict[tuple[tuple[int, ...], tuple[int, ...]], _Row] = {}
+        self.seen: dict[tuple[tuple[int, ...], tuple[int, ...]], tuple[_Row, str]] = {}
 
-    def row(self, pos: list[int], und: list[int]) -> _Row:
+    def row(self, pos: list[int], und: list[int]) -> tuple[_Row, str]:
+        """The pattern's row and its cells' CSV text."""
         key = (tuple(pos), tuple(und))
         found = self.seen.get(key)
         if found is None:
             if len(self.seen) > 100_000:  # a study with unbounded distinct patterns: bound the memory
                 self.seen.clear()
-            found = self.seen[key] = _consensus_cells(self.positions, self.width, pos, und)
+            row = _consensus_cells(self.positions, self.width, pos, und)
+            found = self.seen[key] = (row, row.text)
         return found
 
 
@@ -133,10 +141,10 @@ def write_consensus_csv(plan: ExportPlan, path: Path, tick: Callable[[], None]) 
     patterns = _Patterns(_column_positions(plan), width)
     counts = _ColumnCounts(width)
     male = {"M": "1", "F": "0"}
-    empty = [""] * width
+    empty = "," * width  # too few reads: every class cell empty
+    datasets: dict[str, str] = {}
     with open(path, "w", newline="", encoding="utf-8") as handle:
-        write = csv_writer(handle).writerow
-        write(META_COLUMNS + [column.code for column in plan.columns] + [ADDED_COLUMN])
+        handle.write(csv_line(META_COLUMNS + [column.code for column in plan.columns] + [ADDED_COLUMN]))
         added = adjudicator_added_codes(plan.batch_ids)
         for dataset, external_id, age, sex, batch_id, n, pos, und in exam_label_rows(plan.batch_ids):
             thin = n < needed[batch_id]
@@ -147,20 +155,13 @@ def write_consensus_csv(plan: ExportPlan, path: Path, tick: Callable[[], None]) 
                 )
                 row, cells = None, empty
             else:
-                row = patterns.row(pos, und)
-                cells = row.cells
-            write(
-                [
-                    counts.rows,
-                    dataset,
-                    external_id,
-                    "" if age is None else age,
-                    male.get(sex, ""),
-                    batch_id,
-                    n,
-                    *cells,
-                    " ".join(added.get((dataset, external_id), ())),
-                ]
+                row, cells = patterns.row(pos, und)
+            # Integers need no quoting; the texts go through csv_cell (the dataset's once per dataset).
+            named = datasets.get(dataset) or datasets.setdefault(dataset, csv_cell(dataset))
+            handed = " ".join(added.get((dataset, external_id), ()))
+            handle.write(
+                f"{counts.rows},{named},{csv_cell(external_id)},{'' if age is None else int(age)},"
+                f"{male.get(sex, '')},{int(batch_id)},{int(n)}{cells},{csv_cell(handed) if handed else ''}\n"
             )
             counts.count(row if pos or und else None, n)
             if counts.rows % 5000 == 0:
