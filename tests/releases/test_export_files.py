@@ -1,8 +1,8 @@
 """Every export file read back with independent tools (csv, json, h5py) and checked against the database."""
 
 import csv
-import io
 import hashlib
+import io
 import json
 import re
 
