@@ -15,10 +15,11 @@ back exactly as they went in (docs/security.md says what they hold).
 
 from __future__ import annotations
 
-import csv
 import re
 from collections.abc import Iterable
 from typing import Any
+
+from annotations.lib.csv_text import CsvWriter
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 # A plain decimal number as a spreadsheet reads one; "-inf" or "+nan" are not (they would be evaluated).
@@ -33,18 +34,19 @@ def spreadsheet_cell(value: Any) -> Any:
 
 
 class SpreadsheetWriter:
-    """csv.writer with every cell passed through spreadsheet_cell."""
+    """A CSV writer (annotations.lib.csv_text) with every cell passed through spreadsheet_cell."""
 
-    def __init__(self, handle, **options) -> None:
-        self._writer = csv.writer(handle, **options)
+    def __init__(self, handle, lineterminator: str = "\r\n") -> None:
+        self._writer = CsvWriter(handle, end=lineterminator)
 
-    def writerow(self, row: Iterable[Any]):
-        return self._writer.writerow([spreadsheet_cell(cell) for cell in row])
+    def writerow(self, row: Iterable[Any]) -> None:
+        self._writer.writerow([spreadsheet_cell(cell) for cell in row])
 
     def writerows(self, rows: Iterable[Iterable[Any]]) -> None:
         for row in rows:
             self.writerow(row)
 
 
-def spreadsheet_writer(handle, **options) -> SpreadsheetWriter:
-    return SpreadsheetWriter(handle, **options)
+def spreadsheet_writer(handle, lineterminator: str = "\r\n") -> SpreadsheetWriter:
+    """Line ends as csv.writer's default (CRLF) unless asked otherwise."""
+    return SpreadsheetWriter(handle, lineterminator)

@@ -100,3 +100,21 @@ def test_a_skip_reason_in_the_release_reads_csv_never_starts_a_formula(
         rows = list(csv.reader(handle))
     assert dangerous(rows) == []
     assert any(cell == '\'=HYPERLINK("http://x","see")' for row in rows for cell in row)
+
+
+def test_the_csv_text_is_csv_writers_own_except_that_a_lone_carriage_return_is_quoted():
+    """annotations.lib.csv_text against the csv module, for both line ends the product writes."""
+    from annotations.lib.csv_text import CsvWriter
+
+    values = [None, "", 0, -3, 2.5, 1e-7, float("nan"), True, "plain", " spaced ", "a,b", 'say "hi"']
+    values += ["two\nlines", "crlf\r\nend", "=1+1", "é ü", "x" * 300]
+    rows = [values, values[::-1], [""], ["", ""], [None], [3]]
+    for end in ("\n", "\r\n"):
+        ours, theirs = io.StringIO(), io.StringIO()
+        CsvWriter(ours, end=end).writerows(rows)
+        csv.writer(theirs, lineterminator=end).writerows(rows)
+        assert ours.getvalue() == theirs.getvalue(), repr(end)
+    bare = io.StringIO()
+    CsvWriter(bare).writerow(["a\rb", "c"])
+    assert bare.getvalue() == '"a\rb",c\n'
+    assert list(csv.reader(io.StringIO(bare.getvalue(), newline=""))) == [["a\rb", "c"]]

@@ -37,40 +37,6 @@ def utc_iso(moment: datetime | None) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-# The release CSVs are written here rather than by the csv module, for two reasons. With "\n" as the line
-# end, csv.writer leaves a carriage return inside a field unquoted, and every CSV reader then ends the row
-# there (RFC 4180 quotes CR and LF alike). And the consensus table repeats a handful of label patterns
-# over 73 class columns: joined once per pattern, a row costs a few fields instead of 80 (bench/export.py).
-# Otherwise the output is csv.writer's (QUOTE_MINIMAL, '"' doubled), which the release tests check.
-_CSV_SPECIAL = frozenset(',"\r\n')
-
-
-def csv_cell(value: object) -> str:
-    """One CSV field: None as nothing, text quoted when it holds a comma, a quote or a line break."""
-    if value is None:
-        return ""
-    text = value if isinstance(value, str) else repr(value) if isinstance(value, float) else str(value)
-    if _CSV_SPECIAL.isdisjoint(text):
-        return text
-    return '"' + text.replace('"', '""') + '"'
-
-
-def csv_line(values: Iterable[object]) -> str:
-    """One CSV row with its "\n"; a row of one empty field is written '""', as csv.writer writes it."""
-    cells = [csv_cell(value) for value in values]
-    return ('""' if cells == [""] else ",".join(cells)) + "\n"
-
-
-class CsvWriter:
-    """A csv.writer-like object over csv_line, for the release files."""
-
-    def __init__(self, handle) -> None:
-        self._write = handle.write
-
-    def writerow(self, values: Iterable[object]) -> None:
-        self._write(csv_line(values))
-
-
 def json_line(data: dict) -> str:
     return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False) + "\n"
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from annotations.lib.release_files.files import CsvWriter
+from annotations.lib.csv_text import CsvWriter
 from annotations.selectors.releases.plan import ExportPlan
 
 CONSENSUS_CSV = "consensus.csv"

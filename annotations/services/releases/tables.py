@@ -10,8 +10,9 @@ from pathlib import Path
 
 import numpy as np
 
+from annotations.lib.csv_text import csv_cell, csv_line
 from annotations.lib.release_files import hdf5, shards
-from annotations.lib.release_files.files import csv_cell, csv_line, fixed, json_line, utc_iso
+from annotations.lib.release_files.files import fixed, json_line, utc_iso
 from annotations.lib.spreadsheet_csv import spreadsheet_cell
 from annotations.selectors.releases.export import (
     exam_detail_rows,
