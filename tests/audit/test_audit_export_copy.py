@@ -123,19 +123,19 @@ def test_without_postgresql_python_writes_the_same_columns(client_for, diego, tr
     assert written[: len(copied)] == copied
 
 
-def test_a_carriage_return_inside_a_name_stays_in_its_cell_on_both_paths(client_for, diego, monkeypatch):
+def test_a_carriage_return_typed_at_the_login_form_stays_in_its_cell_on_both_paths(
+    client, client_for, diego, monkeypatch
+):
     """A failed login records whatever name was typed. A lone carriage return in it is quoted, as COPY
     quotes it: csv.writer with a "\\n" line end left it bare, and every reader ended the row there."""
     from django.db import connection
 
-    AuditEvent.objects.create(
-        occurred_at=START, actor_username="ana\rmallory", action="auth.login_failed", target_id="7\r8"
-    )
-    client = client_for(diego)
+    client.post("/accounts/login/", {"username": "ana\rmallory", "password": "x"})
+    assert AuditEvent.objects.filter(action="auth.login_failed", actor_username="ana\rmallory").exists()
+    coordinator = client_for(diego)
     for vendor in ("postgresql", "sqlite"):
         if vendor == "sqlite":
             monkeypatch.setattr(connection, "vendor", vendor)
-        rows = list(csv.reader(io.StringIO(export(client)[0].decode(), newline="")))
+        rows = list(csv.reader(io.StringIO(export(coordinator)[0].decode(), newline="")))
         assert {len(row) for row in rows} == {len(HEADER.split(","))}, vendor
-        failed = [row for row in rows if row[3] == "auth.login_failed"]
-        assert [(row[2], row[5]) for row in failed] == [("ana\rmallory", "7\r8")], vendor
+        assert [row[2] for row in rows if row[3] == "auth.login_failed"] == ["ana\rmallory"], vendor
