@@ -1,7 +1,12 @@
 """Importing the real sample files (and synthetic CODE/MUSE files) through the import service."""
 
+import io
+import shutil
+from pathlib import Path
+
 import numpy as np
 import pytest
+from django.core.management import call_command
 
 from annotations.lib.ecg.leads import STANDARD_LEADS
 from annotations.models import AuditEvent, Exam, ReferenceLabel
@@ -223,3 +228,37 @@ def test_a_reader_never_sees_identifiers_or_reference_labels_in_the_exam_api(
     response = client_for(ana).get("/api/v1/exams/")
     assert response.status_code == 403
     assert b"642341" not in response.content
+
+
+def _saved_by_a_spreadsheet(path: Path) -> None:
+    """Excel's "CSV UTF-8" (and LibreOffice's default) writes a byte order mark before the header."""
+    path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
+
+
+def test_a_code15_exams_csv_saved_by_a_spreadsheet_still_gives_its_metadata(blobs, tmp_path):
+    path, _ = write_code15(tmp_path, exams=[(503, 4096)])
+    write_exams_csv(tmp_path / "exams.csv", [{"exam_id": 503, "age": 71, "is_male": "True", "AF": "True"}])
+    _saved_by_a_spreadsheet(tmp_path / "exams.csv")
+    call_command(
+        "import_exams",
+        str(path),
+        "--dataset",
+        "code15",
+        "--metadata",
+        str(tmp_path / "exams.csv"),
+        "--no-progress",
+        stdout=io.StringIO(),
+    )
+    exam = Exam.objects.get(external_id="503")
+    assert (exam.age, exam.sex) == (71, "M")
+    assert list(exam.reference_labels.values_list("code", flat=True)) == ["AF"]
+
+
+def test_a_ptbxl_database_saved_by_a_spreadsheet_still_imports(blobs, tmp_path):
+    folder = tmp_path / "ptbxl"
+    shutil.copytree(DATA / "ptbxl", folder)
+    _saved_by_a_spreadsheet(folder / "ptbxl_database.csv")
+    call_command("import_exams", str(folder), "--dataset", "ptbxl", "--no-progress", stdout=io.StringIO())
+    exam = Exam.objects.get()
+    assert (exam.external_id, exam.age, exam.sex) == ("1", 56, "F")
+    assert {label.code for label in exam.reference_labels.all()} == {"NORM", "LVOLT", "SR"}

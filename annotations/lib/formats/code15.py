@@ -115,7 +115,9 @@ def read_metadata(path: Path | None, trace_file: str) -> dict[int, dict[str, str
     if path is None:
         return {}
     rows: dict[int, dict[str, str]] = {}
-    with open(path, newline="", encoding="utf-8") as handle:
+    # utf-8-sig: a table saved from a spreadsheet starts with a byte order mark, which would
+    # otherwise become part of the first column's name.
+    with open(path, newline="", encoding="utf-8-sig") as handle:
         for row in csv.DictReader(handle):
             if row.get("trace_file") and row["trace_file"] != trace_file:
                 continue

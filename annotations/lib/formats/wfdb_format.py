@@ -236,7 +236,9 @@ class PtbXl:
     @staticmethod
     def _rows(path: Path, options: ReadOptions) -> list[dict[str, str]]:
         database = options.metadata or path / "ptbxl_database.csv"
-        with open(database, newline="", encoding="utf-8") as handle:
+        # utf-8-sig: a table saved from a spreadsheet starts with a byte order mark, which would
+        # otherwise become part of the first column's name.
+        with open(database, newline="", encoding="utf-8-sig") as handle:
             rows = list(csv.DictReader(handle))
         check_record_count(len(rows), options.limits)
         if rows and "ecg_id" not in rows[0]:
