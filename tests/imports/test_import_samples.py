@@ -1,5 +1,6 @@
 """Importing the real sample files (and synthetic CODE/MUSE files) through the import service."""
 
+import csv
 import io
 import shutil
 from pathlib import Path
@@ -258,6 +259,52 @@ def test_a_ptbxl_database_saved_by_a_spreadsheet_still_imports(blobs, tmp_path):
     folder = tmp_path / "ptbxl"
     shutil.copytree(DATA / "ptbxl", folder)
     _saved_by_a_spreadsheet(folder / "ptbxl_database.csv")
+    call_command("import_exams", str(folder), "--dataset", "ptbxl", "--no-progress", stdout=io.StringIO())
+    exam = Exam.objects.get()
+    assert (exam.external_id, exam.age, exam.sex) == ("1", 56, "F")
+    assert {label.code for label in exam.reference_labels.all()} == {"NORM", "LVOLT", "SR"}
+
+
+def test_a_code15_exams_csv_saved_by_a_brazilian_spreadsheet_still_gives_its_metadata(blobs, tmp_path):
+    """Excel in Portuguese (Brazil) saves "CSV" with semicolons, a decimal comma and VERDADEIRO/FALSO."""
+    path, _ = write_code15(tmp_path, exams=[(503, 4096), (504, 4096)])
+    table = (
+        "exam_id;age;is_male;nn_predicted_age;1dAVb;RBBB;LBBB;SB;ST;AF;patient_id;death;timey;normal_ecg;"
+        "trace_file\r\n"
+        f"503;71;VERDADEIRO;70,5;FALSO;FALSO;FALSO;FALSO;FALSO;VERDADEIRO;77,0;;;FALSO;{path.name}\r\n"
+        f"504;64,0;FALSO;63,2;FALSO;VERDADEIRO;FALSO;FALSO;FALSO;FALSO;78;;;FALSO;{path.name}\r\n"
+    )
+    (tmp_path / "exams.csv").write_bytes(b"\xef\xbb\xbf" + table.encode())
+    call_command(
+        "import_exams",
+        str(path),
+        "--dataset",
+        "code15",
+        "--metadata",
+        str(tmp_path / "exams.csv"),
+        "--no-progress",
+        stdout=io.StringIO(),
+    )
+    got = {
+        e.external_id: (
+            e.age,
+            e.sex,
+            e.patient_pseudo_id,
+            sorted(e.reference_labels.values_list("code", flat=True)),
+        )
+        for e in Exam.objects.all()
+    }
+    assert got == {"503": (71, "M", "77", ["AF"]), "504": (64, "F", "78", ["RBBB"])}
+
+
+def test_a_ptbxl_database_saved_with_semicolons_and_a_decimal_comma_still_imports(blobs, tmp_path):
+    folder = tmp_path / "ptbxl"
+    shutil.copytree(DATA / "ptbxl", folder)
+    with open(DATA / "ptbxl" / "ptbxl_database.csv", newline="", encoding="utf-8") as handle:
+        rows = list(csv.reader(handle))
+    rows[1][rows[0].index("age")] = "56,0"
+    with open(folder / "ptbxl_database.csv", "w", newline="", encoding="utf-8-sig") as handle:
+        csv.writer(handle, delimiter=";").writerows(rows)
     call_command("import_exams", str(folder), "--dataset", "ptbxl", "--no-progress", stdout=io.StringIO())
     exam = Exam.objects.get()
     assert (exam.external_id, exam.age, exam.sex) == ("1", 56, "F")

@@ -8,12 +8,13 @@ Problems with the file as a whole (hostile structure, limits, unreadable) raise 
 
 from __future__ import annotations
 
+import csv
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, TextIO
 
 import numpy as np
 
@@ -171,11 +172,25 @@ def safe_member(folder: Path, name: str) -> Path:
     return resolved
 
 
+def metadata_rows(handle: TextIO) -> csv.DictReader:
+    """The rows of a metadata table (CODE's exams.csv, PTB-XL's database) by column name. Its separator is
+    the one its header uses most, of comma, semicolon and tab: a spreadsheet in a language with a decimal
+    comma (Portuguese, German...) saves "CSV" with semicolons, and a table passed through one must not be
+    refused for having a single column. The handle is opened with newline="" (and utf-8-sig)."""
+    header = handle.readline()
+    handle.seek(0)
+    delimiter = max((",", ";", "\t"), key=header.count)
+    return csv.DictReader(handle, delimiter=delimiter if header.count(delimiter) else ",")
+
+
 def parse_age(value) -> int | None:
-    """An age in years from whatever a header holds ('56', 56.0, '042Y', 'NaN'); None if implausible."""
+    """An age in years from whatever a header holds ('56', 56.0, '042Y', '56,0', 'NaN'); None if
+    implausible."""
     if value is None:
         return None
     text = str(value).strip().upper().rstrip("Y")
+    if "," in text and "." not in text:  # a decimal comma, as a spreadsheet in Portuguese writes it
+        text = text.replace(",", ".", 1)
     try:
         number = float(text)
     except ValueError:

@@ -11,7 +11,6 @@ quantised per chunk with numpy, so records come out as int16 + gain, and memory 
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -28,6 +27,7 @@ from annotations.lib.formats.base import (
     RecordSkipped,
     check_record_count,
     check_shape,
+    metadata_rows,
     parse_age,
 )
 
@@ -35,7 +35,9 @@ name = "code15"
 SAMPLING_RATE = 400.0
 LABEL_COLUMNS = ("1dAVb", "RBBB", "LBBB", "SB", "ST", "AF")
 NORMAL_COLUMN = "normal_ecg"
-_TRUE = {"true", "1", "1.0", "yes"}
+# Booleans as pandas writes them, and as a spreadsheet in Portuguese (Brazil) saves them.
+_TRUE = {"true", "1", "1.0", "yes", "verdadeiro"}
+_FALSE = {"false", "0", "0.0", "falso"}
 
 
 def _refuse_links_and_external_data(group: h5py.Group, where: str = "") -> None:
@@ -118,7 +120,7 @@ def read_metadata(path: Path | None, trace_file: str) -> dict[int, dict[str, str
     # utf-8-sig: a table saved from a spreadsheet starts with a byte order mark, which would
     # otherwise become part of the first column's name.
     with open(path, newline="", encoding="utf-8-sig") as handle:
-        for row in csv.DictReader(handle):
+        for row in metadata_rows(handle):
             if row.get("trace_file") and row["trace_file"] != trace_file:
                 continue
             try:
@@ -144,8 +146,8 @@ def _record(exam_id: int, samples: np.ndarray, gain: float, row: dict[str, str],
         sampling_rate=SAMPLING_RATE,
         lead_names=list(STANDARD_LEADS),
         age=parse_age(row.get("age")),
-        sex="M" if is_male in _TRUE else ("F" if is_male in {"false", "0", "0.0"} else "U"),
-        patient_id=(row.get("patient_id") or "").strip().removesuffix(".0"),
+        sex="M" if is_male in _TRUE else ("F" if is_male in _FALSE else "U"),
+        patient_id=(row.get("patient_id") or "").strip().removesuffix(".0").removesuffix(",0"),
         labels=_labels(row),
         source_record=where,
     )

@@ -8,7 +8,6 @@ holds exactly the samples the header declares (wfdb would silently pad or trunca
 from __future__ import annotations
 
 import ast
-import csv
 import math
 import re
 import struct
@@ -26,6 +25,7 @@ from annotations.lib.formats.base import (
     RecordError,
     check_record_count,
     check_shape,
+    metadata_rows,
     parse_age,
     parse_sex,
     safe_member,
@@ -239,7 +239,7 @@ class PtbXl:
         # utf-8-sig: a table saved from a spreadsheet starts with a byte order mark, which would
         # otherwise become part of the first column's name.
         with open(database, newline="", encoding="utf-8-sig") as handle:
-            rows = list(csv.DictReader(handle))
+            rows = list(metadata_rows(handle))
         check_record_count(len(rows), options.limits)
         if rows and "ecg_id" not in rows[0]:
             raise FormatError(f"{database.name} has no ecg_id column")
@@ -270,7 +270,7 @@ class PtbXl:
             record.age = parse_age(row.get("age")) if row.get("age") else record.age
             sex = (row.get("sex") or "").strip()
             record.sex = {"0": "M", "0.0": "M", "1": "F", "1.0": "F"}.get(sex, record.sex)
-            record.patient_id = (row.get("patient_id") or "").strip().removesuffix(".0")
+            record.patient_id = (row.get("patient_id") or "").strip().removesuffix(".0").removesuffix(",0")
             if row.get("recording_date"):
                 record.acquired_at = _parse_datetime(row["recording_date"]) or record.acquired_at
             free = {key: row[key] for key in ("report", "nurse", "site", "device") if row.get(key)}
