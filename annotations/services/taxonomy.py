@@ -185,7 +185,8 @@ def taxonomy_parse(data, *, default_key: str) -> ParsedTaxonomy:
 
 def taxonomy_read_file(path: Path, *, key: str | None = None) -> ParsedTaxonomy:
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        # utf-8-sig: some editors write a byte order mark first, which JSON lets a reader ignore.
+        data = json.loads(Path(path).read_text(encoding="utf-8-sig"))
     except FileNotFoundError:
         raise TaxonomyError(f"{path}: no such file") from None
     except (UnicodeDecodeError, json.JSONDecodeError) as error:

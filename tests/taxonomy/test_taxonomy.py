@@ -1,5 +1,6 @@
 """Loading taxonomies: the shipped ones, idempotently, and never a malformed one."""
 
+import io
 import json
 
 import pytest
@@ -112,6 +113,16 @@ def test_a_file_that_is_not_json_is_refused(tmp_path):
         taxonomy_read_file(write(tmp_path, "{ not json"))
     with pytest.raises(TaxonomyError, match="must hold a JSON object"):
         taxonomy_read_file(write(tmp_path, [1, 2]))
+
+
+def test_a_taxonomy_saved_by_an_editor_that_writes_a_byte_order_mark_loads(tmp_path):
+    """Windows editors (Notepad before 2019, Excel's "UTF-8" saves) put a byte order mark first; RFC 8259
+    lets a parser ignore it, and the coordinator's file is otherwise valid."""
+    path = tmp_path / "tiny.json"
+    path.write_bytes(b"\xef\xbb\xbf" + json.dumps(valid_document()).encode())
+    call_command("load_taxonomy", str(path), stdout=io.StringIO())
+    assert list(Taxonomy.objects.values_list("name", flat=True)) == ["Tiny"]
+    assert set(DiagnosticClass.objects.values_list("code", flat=True)) >= {"SB", "ST"}
 
 
 def test_an_unfrozen_taxonomy_is_updated_in_place_keeping_class_ids(tmp_path):
