@@ -210,6 +210,22 @@ def test_reads_with_an_exam_id_column_go_into_an_existing_batch(tmp_path, diego,
         call_command("import_reads", *common, "--reader", f"{diego.username}={first}", stdout=io.StringIO())
 
 
+def test_a_readers_file_saved_by_a_spreadsheet_in_portuguese_imports_as_the_original(tmp_path, diego, code15):
+    """Semicolons between fields and a byte order mark first, as Excel (Brazil) saves CSV."""
+    hdf5 = write_code_test_hdf5(tmp_path / "ecg_tracings.hdf5", 2)
+    call_command("import_exams", str(hdf5), "--dataset", "code-test", "--no-progress")
+    path = tmp_path / "a.csv"
+    path.write_bytes(b"\xef\xbb\xbf" + (";".join(CODES) + "\r\n1;0;0;0;0;1\r\n0;1;0;0;0;0\r\n").encode())
+    common = ["--dataset", "code-test", "--batch", "Study", "--taxonomy", "code15", "--user", diego.username]
+    call_command("import_reads", *common, "--reader", f"a={path}", stdout=io.StringIO())
+    reads = Annotation.objects.filter(assignment__batch__name="Study", status="submitted", is_current=True)
+    marked = {
+        read.assignment.exam.external_id: sorted(label.diagnostic_class.code for label in read.labels.all())
+        for read in reads
+    }
+    assert marked == {"0": sorted([CODES[0], CODES[5]]), "1": [CODES[1]]}
+
+
 def test_an_empty_read_is_an_answer_only_where_the_taxonomy_says_none_of_these(
     client, ana, diego, tnmg, code15
 ):

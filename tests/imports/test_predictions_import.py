@@ -113,6 +113,16 @@ def test_a_csv_keyed_by_exam_id_feeds_stratified_sampling_and_the_suggest_comman
     assert shown["suggested"] == ["AF"]  # default threshold 0.5
 
 
+def test_scores_saved_by_a_spreadsheet_in_portuguese_import_as_the_original(tmp_path, tnmg, diego):
+    """Semicolons between fields, a decimal comma and a byte order mark, as Excel (Brazil) saves CSV."""
+    exams = _small_dataset()
+    path = tmp_path / "p.csv"
+    path.write_bytes(b"\xef\xbb\xbf" + b"exam_id;AF;SB\r\ne2;0,9;0,1\r\ne0;0,25;0,7\r\n")
+    import_predictions("--dataset", "small", "--provider", "offline", "--version", "v1", str(path))
+    by_exam = suggestion_scores(diego, [e.pk for e in exams], provider="offline", code="AF")
+    assert by_exam == {exams[0].pk: 0.25, exams[1].pk: 0.0, exams[2].pk: 0.9}
+
+
 @pytest.mark.parametrize(
     ("header", "rows", "options", "message"),
     [

@@ -172,15 +172,20 @@ def safe_member(folder: Path, name: str) -> Path:
     return resolved
 
 
+def csv_delimiter(header: str) -> str:
+    """The separator a CSV table's header line uses most, of comma, semicolon and tab (comma if none): a
+    spreadsheet in a language with a decimal comma (Portuguese, German...) saves "CSV" with semicolons,
+    and a table passed through one must not be refused for having a single column."""
+    delimiter = max((",", ";", "\t"), key=header.count)
+    return delimiter if header.count(delimiter) else ","
+
+
 def metadata_rows(handle: TextIO) -> csv.DictReader:
-    """The rows of a metadata table (CODE's exams.csv, PTB-XL's database) by column name. Its separator is
-    the one its header uses most, of comma, semicolon and tab: a spreadsheet in a language with a decimal
-    comma (Portuguese, German...) saves "CSV" with semicolons, and a table passed through one must not be
-    refused for having a single column. The handle is opened with newline="" (and utf-8-sig)."""
+    """The rows of a metadata table (CODE's exams.csv, PTB-XL's database) by column name, separated as
+    its header is (csv_delimiter). The handle is opened with newline="" (and utf-8-sig)."""
     header = handle.readline()
     handle.seek(0)
-    delimiter = max((",", ";", "\t"), key=header.count)
-    return csv.DictReader(handle, delimiter=delimiter if header.count(delimiter) else ",")
+    return csv.DictReader(handle, delimiter=csv_delimiter(header))
 
 
 def parse_age(value) -> int | None:

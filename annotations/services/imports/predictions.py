@@ -26,6 +26,7 @@ import numpy as np
 from django.db import transaction
 
 from annotations.errors import Invalid
+from annotations.lib.formats.base import csv_delimiter
 from annotations.lib.providers.base import _NAME, _VERSION, DEFAULT_THRESHOLD
 from annotations.models import BatchExam, Dataset, DiagnosticClass, Suggestion, SuggestionScore, Taxonomy
 from annotations.services.audit import audit_record
@@ -122,7 +123,8 @@ def _parse_csv(
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise PredictionsImportError(f"{name}: not UTF-8 text") from None
-    rows = list(csv.reader(io.StringIO(text)))
+    delimiter = csv_delimiter(text.partition("\n")[0])
+    rows = list(csv.reader(io.StringIO(text), delimiter=delimiter))
     if not rows:
         raise PredictionsImportError(f"{name}: empty file")
     header = [cell.strip() for cell in rows[0]]
@@ -143,7 +145,11 @@ def _parse_csv(
             raise PredictionsImportError(f"row {number}: {len(row)} fields, the header has {len(header)}")
         if key_index is not None:
             keys.append(row[key_index].strip())
-        values.append([_number(row[i].strip(), number, header[i]) for i in value_index])
+        # A table separated by semicolons comes from a spreadsheet that writes a decimal comma.
+        cells = [row[i].strip() for i in value_index]
+        if delimiter != ",":
+            cells = [cell.replace(",", ".", 1) for cell in cells]
+        values.append([_number(cell, number, header[i]) for cell, i in zip(cells, value_index, strict=True)])
     matrix = np.array(values, dtype=np.float64).reshape(len(values), len(codes))
     return codes, matrix, keys if keyed else None
 

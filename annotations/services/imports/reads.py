@@ -29,6 +29,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from annotations.errors import Forbidden, Invalid
+from annotations.lib.formats.base import csv_delimiter
 from annotations.models import (
     Annotation,
     AnnotationLabel,
@@ -97,7 +98,7 @@ def _read_table(path: Path) -> tuple[bytes, list[list[str]]]:
         raise ReadsImportError(f"{name}: cannot be read ({error.strerror or error})") from None
     except UnicodeDecodeError:
         raise ReadsImportError(f"{name}: is not UTF-8 text") from None
-    table = list(csv.reader(io.StringIO(text)))
+    table = list(csv.reader(io.StringIO(text), delimiter=csv_delimiter(text.partition("\n")[0])))
     while table and not any(cell.strip() for cell in table[-1]):
         table.pop()  # a trailing blank line is no row
     if not table:
