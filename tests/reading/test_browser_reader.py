@@ -62,13 +62,18 @@ def test_a_reader_opens_the_worklist_and_sees_twelve_leads_and_a_rhythm_strip_on
         "V6",
         "II (rhythm)",
     ]
-    # Drawn in the DOM: 13 SVG line paths with real geometry, on a grid drawn as paths.
+    # Drawn in the DOM: 13 SVG line paths with real geometry, on a grid drawn as paths (minor and major
+    # lines, beneath the figure), with the calibration pulses and column separators as the figure's shapes.
     assert page.locator("#ecg .scatterlayer .trace path.js-line").count() == 13
     assert page.evaluate(
         "Array.from(document.querySelectorAll('#ecg .scatterlayer path.js-line'))"
         ".every(p => p.getBBox().width > 100)"
     )
-    assert page.locator("#ecg .shapelayer path").count() >= 3
+    assert page.evaluate(
+        "Array.from(document.querySelectorAll('#ecg svg.paper-grid path'))"
+        ".map(p => p.getBoundingClientRect().width > 600)"
+    ) == [True, True]
+    assert page.locator("#ecg .shapelayer path").count() == 2
     assert "Age 61" in page.inner_text("#exam-context")
     # No inline code (the CSP allows none); the page's data blocks are JSON, which never runs.
     assert page.locator("script:not([src]):not([type='application/json'])").count() == 0
@@ -304,11 +309,18 @@ def test_calipers_read_the_rr_interval_of_a_synthetic_exam_within_one_sample(
     page.screenshot(path=screenshot_path("reader-calipers"))
 
 
+# The major grid lines where the browser draws them (their path's own transform to the screen), a major
+# square's size on screen, and how far any major line lies from where the figure's axes put the same
+# millimetre of paper (the strips are drawn through those axes).
 GRID = (
-    "const major = gd.layout.shapes.find(s => s.name === 'grid-major').path;"
-    " const xs = [...major.matchAll(/M([\\d.]+),0V/g)].map(m => +m[1]);"
-    " const ys = [...major.matchAll(/M0,([\\d.]+)H/g)].map(m => +m[1]);"
-    " const square = [xa.l2p(xs[1]) - xa.l2p(xs[0]), ya.l2p(ys[0]) - ya.l2p(ys[1])];"
+    "const major = gd.querySelector('svg.paper-grid path.grid-major'), ctm = major.getScreenCTM();"
+    " const d = major.getAttribute('d');"
+    " const xs = [...d.matchAll(/M([\\d.]+),0V/g)].map(m => +m[1]);"
+    " const ys = [...d.matchAll(/M0,([\\d.]+)H/g)].map(m => +m[1]);"
+    " const sx = (x) => ctm.a * x + ctm.e, sy = (y) => ctm.d * y + ctm.f;"
+    " const square = [sx(xs[1]) - sx(xs[0]), sy(ys[0]) - sy(ys[1])];"
+    " const off = Math.max(...xs.map(x => Math.abs(sx(x) - box.left - xa._offset - xa.l2p(x))),"
+    "   ...ys.map(y => Math.abs(sy(y) - box.top - ya._offset - ya.l2p(y))));"
     " const t = gd.data.find(d => d.name === 'II (rhythm)');"
 )
 
@@ -346,8 +358,18 @@ def test_the_grid_is_calibrated_to_the_chosen_speed_and_gain(
     assert abs(px_200ms - width * float(speed) / 25) < 0.05  # l2p rounds to 0.01 px
     # ... and 0.5 mV at 10 mm/mV, 0.25 mV at 20 mm/mV, 1 mV at 5 mm/mV.
     assert abs(px_per_mv * 0.5 - height * float(gain) / 10) < 0.05
+    assert figure(page, GRID + " return off;") < 0.05  # every major line on the paper's millimetre
     if speed == "25":
         page.screenshot(path=screenshot_path("reader-calibrated"))
+    # Zoomed in, the grid follows the strips: a major square grows with them, every line still in place.
+    page.evaluate("() => Plotly.relayout('ecg', {'xaxis.range': [30, 70], 'yaxis.range': [20, 50]})")
+    page.wait_for_function(
+        "() => { const r = document.getElementById('ecg')._fullLayout.xaxis.range;"
+        " return r[1] - r[0] < 100; }"
+    )
+    zoomed, off = figure(page, GRID + " return [square, off];")
+    assert zoomed[0] > width * 2 and abs(zoomed[0] - zoomed[1]) < 0.02
+    assert off < 0.05
 
 
 def test_the_other_layouts_draw_twelve_leads(live_server, page, ana, bruno, diego, tnmg):

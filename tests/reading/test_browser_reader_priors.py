@@ -18,8 +18,8 @@ from tests.reading.test_browser_reader import lead_traces, log_in, wait_drawn
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 # Pixel size of each figure's calibration pulses (Plotly draws layout shape i as path[data-index=i]; the
-# pulses are shape 2, after the two grid paths): the same size means the same millimetres per pixel.
-PULSES = """id => { const r = document.querySelector(`#${id} path[data-index="2"]`).getBoundingClientRect();
+# pulses are shape 0): the same size means the same millimetres per pixel.
+PULSES = """id => { const r = document.querySelector(`#${id} path[data-index="0"]`).getBoundingClientRect();
   return {x: r.x, y: r.y, width: r.width, height: r.height}; }"""
 GRID = """id => document.querySelector(`#${id} .main-svg`).getBoundingClientRect().toJSON()"""
 

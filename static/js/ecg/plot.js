@@ -33,13 +33,9 @@
         line: { color: INK, width: 1, simplify: false } };
     });
   }
-  /* The grid (two paths: minor and major lines), the calibration pulses and the column separators. */
+  /* The calibration pulses and the column separators (the grid is a layer of its own: gridLayer). */
   function baseShapes(sheet) {
     var shapes = [
-      { name: "grid-minor", type: "path", path: P.gridPath(sheet.width, sheet.height, 1, 5), layer: "below",
-        line: { color: "#f6c9c9", width: 0.5 } },
-      { name: "grid-major", type: "path", path: P.gridPath(sheet.width, sheet.height, 5, 0), layer: "below",
-        line: { color: "#e58a8a", width: 1 } },
       { name: "calibration", type: "path", path: P.calibrationPath(sheet), line: { color: INK, width: 1.2 } },
     ];
     var marks = sheet.panels.filter(function (p) { return !p.rhythm && p.x0 > sheet.margin; })
@@ -100,6 +96,51 @@
       span.style.top = ((yr[1] - a.y) / (yr[1] - yr[0]) * h).toFixed(1) + "px";
     });
   }
+  /* The paper's grid is an SVG of its own under the figure rather than two Plotly shapes: Plotly parses and
+   * converts each of a shape path's ~600 points through its axes on every drawing and every zoom. Here the
+   * grid is written once in paper millimetres and a zoom changes one transform (bench/reader_page.py, run
+   * alternately: the warm page went from 1.10-1.14x to 1.02-1.06x of the minimal Plotly page, a zoom from
+   * 37 to 31 ms; the pixels are the same). The figure's own backgrounds are transparent so it shows through. */
+  var SVG = "http://www.w3.org/2000/svg";
+  var GRID_LINES = [["grid-minor", "#f6c9c9", 0.5, 1, 5], ["grid-major", "#e58a8a", 1, 5, 0]];
+  function gridLayer(gd) {
+    var svg = gd.querySelector(":scope > svg.paper-grid");
+    if (!svg) {
+      svg = document.createElementNS(SVG, "svg");
+      svg.setAttribute("class", "paper-grid");
+      svg.setAttribute("aria-hidden", "true");
+      gd.style.position = "relative";
+      gd.style.background = "#fff";
+      var g = svg.appendChild(document.createElementNS(SVG, "g"));
+      GRID_LINES.forEach(function (spec) {
+        var path = g.appendChild(document.createElementNS(SVG, "path"));
+        path.setAttribute("class", spec[0]);
+        path.setAttribute("fill", "none");
+        path.setAttribute("stroke", spec[1]);
+        path.setAttribute("stroke-width", String(spec[2]));
+        path.setAttribute("vector-effect", "non-scaling-stroke"); // lines keep their width at any zoom
+      });
+    }
+    // First child: Plotly's figure comes after it, so it is painted over the grid.
+    if (gd.firstChild !== svg) gd.insertBefore(svg, gd.firstChild);
+    return svg;
+  }
+  function placeGrid(gd, sheet) {
+    var svg = gridLayer(gd), w = gd.layout.width, h = gd.layout.height;
+    var xr = gd.layout.xaxis.range.map(Number), yr = gd.layout.yaxis.range.map(Number);
+    var key = sheet.width + "x" + sheet.height;
+    if (svg.dataset.sheet !== key) {
+      svg.dataset.sheet = key;
+      GRID_LINES.forEach(function (spec, i) {
+        svg.firstChild.children[i].setAttribute("d", P.gridPath(sheet.width, sheet.height, spec[3], spec[4]));
+      });
+    }
+    svg.setAttribute("width", String(w));
+    svg.setAttribute("height", String(h));
+    // Paper millimetres to the figure's pixels, y upwards on paper: the mapping of the axes' ranges.
+    var kx = w / (xr[1] - xr[0]), ky = h / (yr[1] - yr[0]);
+    svg.firstChild.setAttribute("transform", "matrix(" + [kx, 0, 0, -ky, -xr[0] * kx, yr[1] * ky].join(" ") + ")");
+  }
   var looks = new WeakMap(); // gd -> {sheet, style}: what the labels are placed from after a zoom
   var following = new WeakSet();
   function followZoom(gd) {
@@ -108,6 +149,7 @@
     gd.on("plotly_relayout", function (change) {
       var look = looks.get(gd);
       if (!look || !Object.keys(change).some(function (k) { return /^[xy]axis/.test(k); })) return;
+      placeGrid(gd, look.sheet);
       placeLabels(gd, look);
     });
   }
@@ -117,7 +159,7 @@
     var k = look.scale || Math.max(320, gd.parentElement.clientWidth) / sheet.width;
     return {
       width: Math.round(sheet.width * k), height: Math.round(sheet.height * k),
-      margin: { l: 0, r: 0, t: 0, b: 0, pad: 0 }, paper_bgcolor: "#fff", plot_bgcolor: "#fff",
+      margin: { l: 0, r: 0, t: 0, b: 0, pad: 0 }, paper_bgcolor: "rgba(0,0,0,0)", plot_bgcolor: "rgba(0,0,0,0)",
       showlegend: false, hovermode: false, dragmode: "zoom",
       xaxis: { range: [0, sheet.width], showgrid: false, zeroline: false, showticklabels: false, ticks: "" },
       // One pixel scale on both axes: squares stay square, also while zooming.
@@ -134,6 +176,7 @@
     looks.set(gd, placed);
     return Plotly.react(gd, traces(sheet, leads, leadNames), layout(gd, sheet, extraShapes, look),
       Object.assign({}, CONFIG, config || {})).then(function () {
+      placeGrid(gd, sheet);
       placeLabels(gd, placed);
       followZoom(gd);
     });
