@@ -143,24 +143,21 @@ def _snapshot(annotation: Annotation, resolved: list[tuple[DiagnosticClass, bool
     )
 
 
-def _first_annotation(locked: Assignment, actor, now) -> Annotation:
+def _first_annotation(locked: Assignment, now) -> Annotation:
     """The unsaved first annotation of an assignment, blind unless its reader has seen a suggestion."""
     shown = locked.batch.suggestion_mode == ReviewBatch.SuggestionMode.SHOWN
     # Exposure is per reader and exam, across batches: a suggestion this reader was shown for this
     # exam anywhere (here in a "shown" batch, or in another batch before) means the read is not blind.
-    # Only this reader's own exposures count: after a reassign, the first reader's are not theirs.
-    exposure = (
-        SuggestionExposure.objects.filter(reader=actor, suggestion__exam_id=locked.exam_id)
-        .order_by("shown_at")
-        .first()
-    )
+    # Only this reader's own exposures count: after a reassign, the first reader's are not theirs. The
+    # lock query read the first of them (assignment_for_reader_locked).
+    seen_at = locked.first_shown_at
     return Annotation(
         assignment=locked,
         # A read made with the suggestion on screen, or after seeing it, is never recorded as blind.
-        stage=Annotation.Stage.REVISED if shown or exposure else Annotation.Stage.BLIND,
+        stage=Annotation.Stage.REVISED if shown or seen_at else Annotation.Stage.BLIND,
         revision=0,
         created_at=now,
-        suggestion_shown_at=exposure.shown_at if exposure else None,
+        suggestion_shown_at=seen_at,
     )
 
 
@@ -189,7 +186,7 @@ def _write(
     if current is None:
         if revision != 0:
             raise StaleRevision(0)
-        current = _first_annotation(locked, actor, now)
+        current = _first_annotation(locked, now)
     elif current.revision != revision:
         raise StaleRevision(current.revision)
     current.comment = (comment or "")[:MAX_COMMENT]

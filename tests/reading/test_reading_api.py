@@ -284,3 +284,62 @@ def test_a_prefetched_next_exam_counts_the_exam_being_submitted_as_done(client_f
     ahead = client.get(f"{API}/{second.pk}/?prefetch=1&from={first.pk}").json()["assignment"]["queue"]
     assert plain == {"total": 3, "open": 3}
     assert ahead == {"total": 3, "open": 2}
+
+
+def _batch_of(exam, reader, coordinator, taxonomy, name: str, mode: str = ReviewBatch.SuggestionMode.HIDDEN):
+    from annotations.models import Assignment
+    from annotations.services.batches.lifecycle import batch_create
+
+    batch = batch_create(
+        name=name,
+        taxonomy=taxonomy,
+        exams=[exam],
+        readers=[reader],
+        readers_per_exam=1,
+        actor=coordinator,
+        suggestion_mode=mode,
+    )
+    return Assignment.objects.get(batch=batch, reader=reader)
+
+
+def test_a_read_made_after_two_exposures_records_the_first(client_for, ana, diego, tnmg):
+    """Shown the exam's suggestion in two batches, the reader's read of it in a hidden batch is not blind,
+    and it says when the suggestion was first shown to her."""
+    from tests.factories import ExamFactory
+
+    exam = ExamFactory()
+    _suggest(exam, tnmg)
+    client = client_for(ana)
+    for name in ("Shown 1", "Shown 2"):
+        shown = _batch_of(exam, ana, diego, tnmg, name, ReviewBatch.SuggestionMode.SHOWN)
+        assert client.get(f"{API}/{shown.pk}/").json()["suggestion"] is not None
+    first, second = SuggestionExposure.objects.filter(reader=ana).order_by("shown_at")
+    assert first.shown_at < second.shown_at
+    hidden = _batch_of(exam, ana, diego, tnmg, "Hidden")
+    done = client.post(
+        f"{API}/{hidden.pk}/submit/", {"labels": labels("SB"), "revision": 0}, content_type="application/json"
+    )
+    assert done.status_code == 200
+    read = hidden.annotations.get()
+    assert (read.stage, read.suggestion_shown_at) == ("revised", first.shown_at)
+
+
+def test_a_first_submit_reads_the_readers_exposures_in_its_locking_query(client_for, ana, bruno, diego, tnmg):
+    """Whether a first read is blind is asked in the query that checks and locks the assignment, not in a
+    query of its own: one statement fewer on every first save (bench/load_reads.py)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    first = queue(shared_batch(readers=[ana, bruno], coordinator=diego, taxonomy=tnmg, exams=1), ana)[0]
+    client = client_for(ana)
+    with CaptureQueriesContext(connection) as queries:
+        done = client.post(
+            f"{API}/{first.pk}/submit/",
+            {"labels": labels("NORM"), "revision": 0},
+            content_type="application/json",
+        )
+    assert done.status_code == 200
+    exposure_table = SuggestionExposure._meta.db_table
+    asking = [q["sql"] for q in queries.captured_queries if exposure_table in q["sql"]]
+    assert len(asking) == 1
+    assert "FOR UPDATE" in asking[0] and "annotations_assignment" in asking[0]

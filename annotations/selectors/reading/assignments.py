@@ -14,7 +14,7 @@ import numpy as np
 from django.conf import settings
 from django.core.cache import cache
 from django.core.files.storage import storages
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
 from django.urls import reverse
 from django.utils.crypto import salted_hmac
 from django.utils.translation import get_language
@@ -82,8 +82,17 @@ def assignment_for_reader(user, assignment_id: int) -> Assignment:
 def assignment_for_reader_locked(user, assignment_id: int) -> Assignment:
     """assignment_for_reader under a row lock on the assignment alone (the batch and taxonomy rows are
     read, never locked, so readers of one batch do not queue behind each other). Inside a transaction:
-    the services' writes check ownership and lock in this one query."""
-    queryset = _reader_assignments(user).select_related("batch", "batch__taxonomy")
+    the services' writes check ownership and lock in this one query.
+
+    It carries `first_shown_at`: when this reader was first shown a suggestion for this exam, in any batch
+    (None if never). The first save of a read needs it to know whether the read is blind; read here, it
+    costs no query of its own on every first save."""
+    shown = SuggestionExposure.objects.filter(reader=user, suggestion__exam_id=OuterRef("exam_id"))
+    queryset = (
+        _reader_assignments(user)
+        .select_related("batch", "batch__taxonomy")
+        .annotate(first_shown_at=Subquery(shown.order_by("shown_at").values("shown_at")[:1]))
+    )
     try:
         return queryset.select_for_update(of=("self",)).get(pk=assignment_id)
     except Assignment.DoesNotExist:
