@@ -25,7 +25,11 @@ class Annotation(models.Model):
         DRAFT = "draft", _("Draft")
         SUBMITTED = "submitted", _("Submitted")
 
-    assignment = models.ForeignKey(Assignment, on_delete=models.PROTECT, related_name="annotations")
+    # Not indexed alone: annotation_one_per_stage (assignment, stage) serves every lookup by assignment, and
+    # each index is one more write on every read saved.
+    assignment = models.ForeignKey(
+        Assignment, on_delete=models.PROTECT, related_name="annotations", db_index=False
+    )
     stage = models.CharField(max_length=10, choices=Stage.choices, default=Stage.BLIND)
     is_current = models.BooleanField(default=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT)
@@ -57,7 +61,10 @@ class Annotation(models.Model):
 
 
 class AnnotationLabel(models.Model):
-    annotation = models.ForeignKey(Annotation, on_delete=models.CASCADE, related_name="labels")
+    # Not indexed alone: annotation_label_unique (annotation, diagnostic_class) serves it.
+    annotation = models.ForeignKey(
+        Annotation, on_delete=models.CASCADE, related_name="labels", db_index=False
+    )
     diagnostic_class = models.ForeignKey(DiagnosticClass, on_delete=models.PROTECT, related_name="+")
     uncertain = models.BooleanField(default=False)
 
@@ -75,7 +82,10 @@ class AnnotationLabel(models.Model):
 class AnnotationRevision(models.Model):
     """Append-only snapshot of an annotation after each save: no read is ever silently changed."""
 
-    annotation = models.ForeignKey(Annotation, on_delete=models.PROTECT, related_name="revisions")
+    # Not indexed alone: annotation_revision_unique (annotation, revision) serves it.
+    annotation = models.ForeignKey(
+        Annotation, on_delete=models.PROTECT, related_name="revisions", db_index=False
+    )
     revision = models.PositiveIntegerField()
     status = models.CharField(max_length=10)
     labels = models.JSONField(default=list, help_text=_("[{code, uncertain}] as saved."))
