@@ -91,14 +91,9 @@ class Assignment(models.Model):
         SUBMITTED = "submitted", _("Submitted")
         SKIPPED = "skipped", _("Skipped")
 
-    # batch and reader are not indexed alone: assignment_one_per_reader_exam (batch, exam, ...) and
-    # assignment_queue_idx (reader, batch, ...) serve them. A status change rewrites every index of the row
-    # (status is in the queue index, so the update is never HOT), on every submit and skip.
-    batch = models.ForeignKey(
-        ReviewBatch, on_delete=models.PROTECT, related_name="assignments", db_index=False
-    )
+    batch = models.ForeignKey(ReviewBatch, on_delete=models.PROTECT, related_name="assignments")
     exam = models.ForeignKey(Exam, on_delete=models.PROTECT, related_name="assignments")
-    reader = models.ForeignKey(USER, on_delete=models.PROTECT, related_name="assignments", db_index=False)
+    reader = models.ForeignKey(USER, on_delete=models.PROTECT, related_name="assignments")
     read_round = models.PositiveSmallIntegerField(
         default=1, help_text=_("1 for the first read; 2 for a test-retest re-read of the same exam.")
     )
@@ -138,6 +133,7 @@ class Assignment(models.Model):
         indexes = [
             # The reader's "next exam" query walks this index in queue order.
             models.Index(fields=["reader", "batch", "status", "position"], name="assignment_queue_idx"),
+            models.Index(fields=["batch", "exam"], name="assignment_batch_exam_idx"),
         ]
 
     def __str__(self) -> str:

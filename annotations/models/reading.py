@@ -25,11 +25,7 @@ class Annotation(models.Model):
         DRAFT = "draft", _("Draft")
         SUBMITTED = "submitted", _("Submitted")
 
-    # Not indexed alone: annotation_one_per_stage (assignment, stage) serves every lookup by assignment, and
-    # each index is one more write on every read saved.
-    assignment = models.ForeignKey(
-        Assignment, on_delete=models.PROTECT, related_name="annotations", db_index=False
-    )
+    assignment = models.ForeignKey(Assignment, on_delete=models.PROTECT, related_name="annotations")
     stage = models.CharField(max_length=10, choices=Stage.choices, default=Stage.BLIND)
     is_current = models.BooleanField(default=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT)
@@ -61,10 +57,7 @@ class Annotation(models.Model):
 
 
 class AnnotationLabel(models.Model):
-    # Not indexed alone: annotation_label_unique (annotation, diagnostic_class) serves it.
-    annotation = models.ForeignKey(
-        Annotation, on_delete=models.CASCADE, related_name="labels", db_index=False
-    )
+    annotation = models.ForeignKey(Annotation, on_delete=models.CASCADE, related_name="labels")
     diagnostic_class = models.ForeignKey(DiagnosticClass, on_delete=models.PROTECT, related_name="+")
     uncertain = models.BooleanField(default=False)
 
@@ -82,10 +75,7 @@ class AnnotationLabel(models.Model):
 class AnnotationRevision(models.Model):
     """Append-only snapshot of an annotation after each save: no read is ever silently changed."""
 
-    # Not indexed alone: annotation_revision_unique (annotation, revision) serves it.
-    annotation = models.ForeignKey(
-        Annotation, on_delete=models.PROTECT, related_name="revisions", db_index=False
-    )
+    annotation = models.ForeignKey(Annotation, on_delete=models.PROTECT, related_name="revisions")
     revision = models.PositiveIntegerField()
     status = models.CharField(max_length=10)
     labels = models.JSONField(default=list, help_text=_("[{code, uncertain}] as saved."))
