@@ -94,9 +94,9 @@ class _Graph:
         return weight, bias
 
 
-def _find(model) -> _Pattern:
-    g = _Graph(model.graph)
-    resizes = [node for node in model.graph.node if node.op_type == "Resize"]
+def _upsampling(g: _Graph):
+    """(the transpose into it, the Resize, its integer factor): a nearest repeat along time."""
+    resizes = [node for node in g.graph.node if node.op_type == "Resize"]
     _require(len(resizes) == 1)
     resize = resizes[0]
     a = _attributes(resize)
@@ -109,41 +109,54 @@ def _find(model) -> _Pattern:
         into is not None and into.op_type == "Transpose" and list(_attributes(into)["perm"]) == [0, 2, 1]
     )
     _require(g.consumers[into.output[0]] == [resize] and into.output[0] not in g.outputs)
-    upsampled = resize.output[0]
-    users = g.consumers[upsampled]
-    _require(len(users) == 2 and {u.op_type for u in users} == {"Conv", "Add"} and upsampled not in g.outputs)
-    conv1 = next(u for u in users if u.op_type == "Conv")
-    residual = next(u for u in users if u.op_type == "Add")
-    weight1, bias1 = g.conv(conv1)
-    # gelu: Div(c, sqrt2) -> Erf -> Add(., 1) -> Mul(0.5, .) -> Mul(c, .)
-    c1 = conv1.output[0]
-    c1_users = g.consumers[c1]
-    _require(len(c1_users) == 2 and c1 not in g.outputs)
-    div = next((u for u in c1_users if u.op_type == "Div"), None)
+    return into, resize, int(scales[2])
+
+
+def _gelu(g: _Graph, conv) -> tuple[list, tuple[str, str, str]]:
+    """The nodes of gelu(conv's output) as PyTorch exports it: Div(c, sqrt 2) -> Erf -> Add(., 1) ->
+    Mul(0.5, .) -> Mul(c, .); and the names of its three constants."""
+    c1 = conv.output[0]
+    users = g.consumers[c1]
+    _require(len(users) == 2 and c1 not in g.outputs)
+    div = next((u for u in users if u.op_type == "Div"), None)
     _require(div is not None and div.input[0] == c1)
     erf = g.only_consumer(div.output[0], "Erf")
     plus = g.only_consumer(erf.output[0], "Add")
     half = g.only_consumer(plus.output[0], "Mul")
     gelu = g.only_consumer(half.output[0], "Mul")
-    _require(gelu in c1_users and list(gelu.input) == [c1, half.output[0]])
+    _require(gelu in users and list(gelu.input) == [c1, half.output[0]])
     one = plus.input[1] if plus.input[0] == erf.output[0] else plus.input[0]
     half_name = half.input[0] if half.input[1] == plus.output[0] else half.input[1]
-    for name, value in zip((div.input[1], one, half_name), GELU_CONSTANTS, strict=True):
+    constants = (div.input[1], one, half_name)
+    for name, value in zip(constants, GELU_CONSTANTS, strict=True):
         g.constant(name, value)
-    conv2 = g.only_consumer(gelu.output[0], "Conv")
+    return [div, erf, plus, half, gelu], constants
+
+
+def _find(model) -> _Pattern:
+    g = _Graph(model.graph)
+    into, resize, up = _upsampling(g)
+    upsampled = resize.output[0]
+    users = g.consumers[upsampled]
+    _require(len(users) == 2 and {u.op_type for u in users} == {"Conv", "Add"} and upsampled not in g.outputs)
+    conv1 = next(u for u in users if u.op_type == "Conv")
+    residual = next(u for u in users if u.op_type == "Add")
+    gelu, constants = _gelu(g, conv1)
+    conv2 = g.only_consumer(gelu[-1].output[0], "Conv")
+    weight1, bias1 = g.conv(conv1)
     weight2, bias2 = g.conv(conv2)
     _require(weight2.shape == weight1.shape)
     _require(g.only_consumer(conv2.output[0], "Add") is residual)
     _require(set(residual.input) == {upsampled, conv2.output[0]})
     out = g.only_consumer(residual.output[0], "Transpose")
     _require(list(_attributes(out)["perm"]) == [0, 2, 1])
-    nodes = (into, resize, conv1, div, erf, plus, half, gelu, conv2, residual, out)
+    nodes = (into, resize, conv1, *gelu, conv2, residual, out)
     return _Pattern(
         coarse=into.input[0],
-        up=int(scales[2]),
+        up=up,
         conv1=(weight1, bias1),
         conv2=(weight2, bias2),
-        gelu=(div.input[1], one, half_name),
+        gelu=constants,
         output=out.output[0],
         replaced=frozenset(node.output[0] for node in nodes),
     )
@@ -215,6 +228,91 @@ def _conv1_weight(weight: np.ndarray, patterns: list[tuple[int, ...]]) -> np.nda
     return out
 
 
+def _patterns(up: int, kernel: int) -> tuple[list[tuple[int, ...]], list[int]]:
+    """The distinct block-offset patterns of the phases' taps, and each phase's pattern."""
+    patterns: list[tuple[int, ...]] = []
+    for r in range(up):
+        offsets = tuple(d for d, _ in _taps(r, up, kernel))
+        if offsets not in patterns:
+            patterns.append(offsets)
+    return patterns, [patterns.index(tuple(d for d, _ in _taps(r, up, kernel))) for r in range(up)]
+
+
+def _first_conv(b: _Builder, pattern: _Pattern, patterns: list[tuple[int, ...]]) -> str:
+    """conv1 and its gelu on the distinct phases: (1, n, P*C), value p of block j at channels p*C.."""
+    weight, bias = pattern.conv1
+    coarse = b.neighbours(pattern.coarse, "h")
+    summed = _conv1_weight(weight.astype(np.float64), patterns).astype(np.float32)
+    c1 = b.node("MatMul", [coarse, b.constant("w1", summed)], "c1m")
+    c1 = b.node("Add", [c1, b.constant("b1", np.tile(bias, len(patterns)).astype(np.float32))], "c1")
+    divisor, one, half = pattern.gelu
+    erf = b.node("Erf", [b.node("Div", [c1, divisor], "gelu_div")], "gelu_erf")
+    scale = b.node("Mul", [half, b.node("Add", [erf, one], "gelu_add")], "gelu_half")
+    return b.node("Mul", [c1, scale], "gelu")
+
+
+def _second_conv(b: _Builder, pattern: _Pattern, values: str, pattern_of: list[int]) -> list[str]:
+    """conv2's output for each phase r, (1, n, C) each: one product over a contiguous run of the values
+    of blocks j-1, j, j+1, its taps that fall on one value summed; equal phases computed once."""
+    weight = pattern.conv2[0].astype(np.float64)
+    channels, _, kernel = weight.shape
+    count = max(pattern_of) + 1
+    axis = b.constant("channel_axis", np.array([2]))
+    outputs: list[str] = []
+    done: dict[bytes, str] = {}
+    for r in range(pattern.up):
+        summed: dict[int, np.ndarray] = {}
+        for k, (d, phase) in enumerate(_taps(r, pattern.up, kernel)):
+            block = (d + 1) * count + pattern_of[phase]
+            summed[block] = summed.get(block, 0) + weight[:, :, k].T
+        first, last = min(summed), max(summed)
+        if sorted(summed) != list(range(first, last + 1)):
+            raise _NotThePattern  # taps skipping a value: never with up > kernel
+        stacked = np.concatenate([summed[block] for block in range(first, last + 1)]).astype(np.float32)
+        key = bytes([first]) + stacked.tobytes()
+        if key not in done:
+            start, end = (
+                b.constant(f"s{r}", np.array([first * channels])),
+                b.constant(f"e{r}", np.array([(last + 1) * channels])),
+            )
+            window = b.node("Slice", [values, start, end, axis], f"in{r}")
+            done[key] = b.node("MatMul", [window, b.constant(f"w2_{r}", stacked)], f"out{r}")
+        outputs.append(done[key])
+    return outputs
+
+
+def _interleave(b: _Builder, pattern: _Pattern, outputs: list[str]) -> None:
+    """(1, n*up, C) in time order, plus conv2's bias and the residual h (each phase's input), under the
+    name the heads read."""
+    from onnx import helper
+
+    channels = pattern.conv2[0].shape[0]
+    phases = b.node("Concat", outputs, "phases", axis=2)  # (1, n, up * C): block j's phases in order
+    grid = b.node("Reshape", [phases, b.constant("grid", np.array([1, -1, pattern.up, channels]))], "grid4")
+    grid = b.node("Add", [grid, b.constant("b2", pattern.conv2[1].astype(np.float32))], "biased")
+    residual = b.node(
+        "Reshape", [pattern.coarse, b.constant("coarse4", np.array([1, -1, 1, channels]))], "h4"
+    )
+    total = b.node("Add", [grid, residual], "sum")
+    shape = b.constant("fine", np.array([1, -1, channels]))
+    b.nodes.append(helper.make_node("Reshape", [total, shape], [pattern.output], name=b.name("fine3")))
+
+
+def _splice(model, pattern: _Pattern, nodes: list) -> None:
+    """The new nodes where the replaced ones began; initializers nothing reads any more dropped."""
+    graph = model.graph
+    first = next(i for i, node in enumerate(graph.node) if node.output[0] in pattern.replaced)
+    before = [node for node in graph.node[:first] if node.output[0] not in pattern.replaced]
+    after = [node for node in graph.node[first:] if node.output[0] not in pattern.replaced]
+    del graph.node[:]
+    graph.node.extend([*before, *nodes, *after])
+    used = {name for node in graph.node for name in node.input}
+    initializers = [i for i in graph.initializer if i.name in used]
+    del graph.initializer[:]
+    graph.initializer.extend(initializers)
+    del graph.value_info[:]  # shapes between the replaced nodes no longer exist; onnxruntime infers them
+
+
 def refine_on_phases(data: bytes) -> bytes | None:
     """The graph with its upsampling refinement evaluated on phases, or None if it has no such pattern."""
     import onnx
@@ -222,87 +320,15 @@ def refine_on_phases(data: bytes) -> bytes | None:
     model = onnx.load_from_string(data)
     try:
         pattern = _find(model)
+        kernel = pattern.conv1[0].shape[2]
+        if kernel // 2 >= pattern.up:
+            raise _NotThePattern  # taps would reach past the neighbouring blocks
+        patterns, pattern_of = _patterns(pattern.up, kernel)
+        b = _Builder(model)
+        values = b.neighbours(_first_conv(b, pattern, patterns), "g")  # block (d+1)*P + p: value p of j+d
+        _interleave(b, pattern, _second_conv(b, pattern, values, pattern_of))
     except _NotThePattern:
         return None
-    up, (weight1, bias1), (weight2, bias2) = pattern.up, pattern.conv1, pattern.conv2
-    channels, _, kernel = weight1.shape
-    if kernel // 2 >= up:
-        return None  # taps would reach past the neighbouring blocks
-    patterns: list[tuple[int, ...]] = []
-    for r in range(up):
-        offsets = tuple(d for d, _ in _taps(r, up, kernel))
-        if offsets not in patterns:
-            patterns.append(offsets)
-    pattern_of = [patterns.index(tuple(d for d, _ in _taps(r, up, kernel))) for r in range(up)]
-    count = len(patterns)
-    b = _Builder(model)
-    coarse = b.neighbours(pattern.coarse, "h")
-    c1 = b.node(
-        "MatMul",
-        [coarse, b.constant("w1", _conv1_weight(weight1.astype(np.float64), patterns).astype(np.float32))],
-        "c1m",
-    )
-    c1 = b.node("Add", [c1, b.constant("b1", np.tile(bias1, count).astype(np.float32))], "c1")
-    divisor, one, half = pattern.gelu
-    erf = b.node("Erf", [b.node("Div", [c1, divisor], "gelu_div")], "gelu_erf")
-    scale = b.node("Mul", [half, b.node("Add", [erf, one], "gelu_add")], "gelu_half")
-    activated = b.node("Mul", [c1, scale], "gelu")
-    # Blocks of the neighbours: (d + 1) * count + pattern, for value `pattern` of block j + d.
-    values = b.neighbours(activated, "g")
-    axis = b.constant("channel_axis", np.array([2]))
-    outputs: list[str] = []
-    done: dict[bytes, str] = {}
-    for r in range(up):
-        summed: dict[int, np.ndarray] = {}
-        for k, (d, phase) in enumerate(_taps(r, up, kernel)):
-            block = (d + 1) * count + pattern_of[phase]
-            summed[block] = summed.get(block, 0) + weight2[:, :, k].astype(np.float64).T
-        first, last = min(summed), max(summed)
-        if sorted(summed) != list(range(first, last + 1)):
-            return None  # a run of taps skips a value: not a contiguous slice (never with up > kernel)
-        weight = np.concatenate([summed[block] for block in range(first, last + 1)]).astype(np.float32)
-        key = bytes([first]) + weight.tobytes()
-        if key not in done:
-            window = b.node(
-                "Slice",
-                [
-                    values,
-                    b.constant(f"s{r}", np.array([first * channels])),
-                    b.constant(f"e{r}", np.array([(last + 1) * channels])),
-                    axis,
-                ],
-                f"in{r}",
-            )
-            done[key] = b.node("MatMul", [window, b.constant(f"w2_{r}", weight)], f"out{r}")
-        outputs.append(done[key])
-    phases = b.node("Concat", outputs, "phases", axis=2)  # (1, n, up * C): block j's phases in order
-    grid = b.node("Reshape", [phases, b.constant("grid", np.array([1, -1, up, channels]))], "grid4")
-    grid = b.node("Add", [grid, b.constant("b2", bias2.astype(np.float32))], "biased")
-    residual = b.node(
-        "Reshape", [pattern.coarse, b.constant("coarse4", np.array([1, -1, 1, channels]))], "h4"
-    )
-    summed_out = b.node("Add", [grid, residual], "sum")
-    from onnx import helper
-
-    b.nodes.append(
-        helper.make_node(
-            "Reshape",
-            [summed_out, b.constant("fine", np.array([1, -1, channels]))],
-            [pattern.output],
-            name=b.name("fine3"),
-        )
-    )
-    graph = model.graph
-    first_replaced = next(i for i, node in enumerate(graph.node) if node.output[0] in pattern.replaced)
-    kept = [node for node in graph.node if node.output[0] not in pattern.replaced]
-    before = [node for node in graph.node[:first_replaced] if node.output[0] not in pattern.replaced]
-    after = kept[len(before) :]
-    del graph.node[:]
-    graph.node.extend([*before, *b.nodes, *after])
-    used = {name for node in graph.node for name in node.input}
-    initializers = [i for i in graph.initializer if i.name in used]
-    del graph.initializer[:]
-    graph.initializer.extend(initializers)
-    del graph.value_info[:]  # shapes between the replaced nodes no longer exist; onnxruntime infers them
+    _splice(model, pattern, b.nodes)
     onnx.checker.check_model(model)
     return model.SerializeToString()
