@@ -1,7 +1,8 @@
 """Benchmark: the reader page in headless Chromium, each figure next to its floor measured in the same run.
 
-Starts the app (runserver, DEBUG off) on a free port against DATABASE_URL (default: the local database
-ecgreview_bench_reader, created and migrated), creates its own reader, taxonomy, exams and batch, and
+Starts the app (gunicorn with 3 sync workers as docker-compose runs it, or --server runserver; DEBUG off)
+on a free port against DATABASE_URL (default: the local database ecgreview_bench_reader, created and
+migrated), creates its own reader, taxonomy, exams and batch, and
 serves the floor pages from a second tiny server. Then, median of --runs runs:
 
   (a) waveform bytes on the wire vs the gzip-compressed int16 size of the same exam (goal <= 1.1x);
@@ -206,7 +207,16 @@ def prepare(n_exams: int, full: bool = True):
     return list(Assignment.objects.filter(batch=batch).select_related("exam").order_by("position"))
 
 
-def start_app(port: int) -> subprocess.Popen:
+# How the app is served. gunicorn as docker-compose runs it with PostgreSQL (sync workers, each keeping its
+# database connection); runserver as `make run` serves the demo, which opens a thread and a new database
+# connection per browser connection (about 8 ms of the first byte with PostgreSQL on a 2-core VM).
+SERVERS = {
+    "gunicorn": ["-m", "gunicorn", "ecgreview.wsgi:application", "--workers", "3", "--bind"],
+    "runserver": ["manage.py", "runserver", "--noreload"],
+}
+
+
+def start_app(port: int, server_kind: str = "gunicorn") -> subprocess.Popen:
     env = dict(
         os.environ,
         DEBUG="0",
@@ -219,7 +229,7 @@ def start_app(port: int) -> subprocess.Popen:
         [sys.executable, "manage.py", "collectstatic", "--no-input", "-v", "0"], cwd=ROOT, env=env, check=True
     )
     server = subprocess.Popen(
-        [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"],
+        [sys.executable, *SERVERS[server_kind], f"127.0.0.1:{port}"],
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,
@@ -314,12 +324,13 @@ def main() -> None:
     parser.add_argument(
         "--plain", action="store_true", help="hidden suggestions, no median panel, no serial comparison"
     )
+    parser.add_argument("--server", choices=sorted(SERVERS), default="gunicorn", help="how the app is served")
     args = parser.parse_args()
     runs = max(7, args.runs)
     assignments = prepare(n_exams=runs + 3, full=not args.plain)  # every switch submits one read
     first = assignments[0]
     port = free_port()
-    app = start_app(port)
+    app = start_app(port, args.server)
     base = f"http://127.0.0.1:{port}"
     floors, floor_server, floor_dir = serve_floors(first.exam)
     from playwright.sync_api import sync_playwright
@@ -428,7 +439,10 @@ def main() -> None:
     setup = (
         "hidden suggestions" if args.plain else "shown suggestion + median beat panel, serial comparison on"
     )
-    print(f"reader page benchmark: median of {runs} runs, headless Chromium, one 12 x 5000 exam; {setup}")
+    print(
+        f"reader page benchmark: median of {runs} runs, headless Chromium, one 12 x 5000 exam; {setup}; "
+        f"served by {args.server}"
+    )
     print(
         f"(a) waveform on the wire   {m['wire']:>9,.0f} B   floor gzip int16 {floor_bytes:>9,} B"
         f"   ratio {m['wire'] / floor_bytes:.2f}x (goal <= 1.10x)"
