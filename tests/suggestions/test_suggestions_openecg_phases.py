@@ -93,3 +93,50 @@ def test_the_rewrite_refuses_a_graph_without_the_pattern():
         )
     )
     assert refine_on_phases(empty.SerializeToString()) is None
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_stores_the_codecs_suggestions_computed_on_phases(
+    ana, bruno, diego, tnmg, settings, monkeypatch
+):
+    """Through the models queue, as a deployment runs it: a real worker builds the codec (the graph rewritten
+    in its own process), and what it stores for a new batch's exams is what the shipped graph answers here."""
+    import json
+
+    from annotations.models import Suggestion
+    from annotations.services.batches.lifecycle import batch_create
+    from annotations.services.suggestions import exam_signals_mv, suggestion_providers
+    from tests.factories import make_exam
+    from tests.workers import celery_worker, wait_for
+
+    entry = "annotations.lib.providers.openecg_codec.OpenEcgProvider"
+    settings.SUGGESTION_PROVIDERS = [entry]
+    monkeypatch.setenv("SUGGESTION_PROVIDERS", json.dumps([entry]))
+    suggestion_providers.cache_clear()
+    exams = [make_exam(heart_rate=rate, seed=i) for i, rate in enumerate((52.0, 118.0))]
+    try:
+        with celery_worker(queues="models", timeout=90):
+            batch_create(
+                name="Codec",
+                taxonomy=tnmg,
+                exams=exams,
+                readers=[ana, bruno],
+                readers_per_exam=2,
+                actor=diego,
+            )
+            wait_for(lambda: Suggestion.objects.filter(exam__in=exams, provider="openecg").count() == 2, 180)
+    finally:
+        suggestion_providers.cache_clear()
+    shipped = OpenEcgProvider(refine_on_phases=False)
+    for exam in exams:
+        row = Suggestion.objects.get(exam=exam, provider="openecg")
+        assert row.status == "ok", row.error
+        assert row.measurements["model_graph"] == "refinement on phases"
+        here = shipped.evaluate(exam_signals_mv(exam), exam.sampling_rate)
+        stored = {score.diagnostic_class.code: score.score for score in row.scores.all()}
+        for code, value in here.scores.items():
+            if code in stored:
+                assert stored[code] == pytest.approx(value, abs=1e-3), (exam.pk, code)
+        assert row.measurements["heart_rate_bpm"] == here.measurements["heart_rate_bpm"]
+        assert row.measurements["qrs_ms"] == here.measurements["qrs_ms"]
