@@ -194,6 +194,32 @@ def test_submit_answers_the_next_assignment_of_the_readers_queue(client_for, ana
     assert response.json() == {"done": True, "next_assignment_id": second.pk}
 
 
+def _submit(client, assignment, revision=0):
+    return client.post(
+        f"{API}/{assignment.pk}/submit/",
+        {"labels": labels("NORM"), "revision": revision},
+        content_type="application/json",
+    )
+
+
+def test_submit_and_next_goes_to_unread_exams_then_drafts_in_the_queues_order(
+    client_for, ana, bruno, diego, tnmg
+):
+    """Unread exams first, in the reader's randomised order; then her drafts; never the exam just submitted,
+    never another batch's; nothing when all are done."""
+    batch = shared_batch(readers=[ana, bruno], coordinator=diego, taxonomy=tnmg, exams=4)
+    other = queue(shared_batch(readers=[ana, bruno], coordinator=diego, taxonomy=tnmg, exams=1), ana)[0]
+    first, second, third, fourth = queue(batch, ana)
+    client = client_for(ana)
+    draft = {"labels": labels("SB"), "revision": 0}
+    assert client.put(f"{API}/{second.pk}/draft/", draft, content_type="application/json").status_code == 200
+    assert _submit(client, first).json() == {"done": True, "next_assignment_id": third.pk}
+    assert _submit(client, third).json()["next_assignment_id"] == fourth.pk
+    assert _submit(client, fourth).json()["next_assignment_id"] == second.pk  # the draft, once none is unread
+    assert _submit(client, second, revision=1).json() == {"done": True, "next_assignment_id": None}
+    assert other.status == "pending"  # another batch's exam is never offered as this batch's next
+
+
 def test_hidden_mode_never_shows_the_suggestion(client_for, ana, bruno, diego, tnmg):
     anas = queue(shared_batch(readers=[ana, bruno], coordinator=diego, taxonomy=tnmg, exams=1), ana)[0]
     _suggest(anas.exam, tnmg)
