@@ -369,3 +369,33 @@ def test_a_first_submit_reads_the_readers_exposures_in_its_locking_query(client_
     asking = [q["sql"] for q in queries.captured_queries if exposure_table in q["sql"]]
     assert len(asking) == 1
     assert "FOR UPDATE" in asking[0] and "annotations_assignment" in asking[0]
+
+
+def test_a_frozen_taxonomys_statements_are_read_once_per_language(client_for, ana, bruno, diego, tnmg):
+    """A batch's taxonomy is frozen when the batch is made, and a change is a new version: the statement
+    list every exam's context carries is built from its rows once per language, not on every exam opened
+    or prefetched. Each language still gets its own names."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from annotations.models import DiagnosticClass
+
+    first, second = queue(shared_batch(readers=[ana, bruno], coordinator=diego, taxonomy=tnmg, exams=2), ana)
+    client = client_for(ana)
+    english = client.get(f"{API}/{first.pk}/").json()["taxonomy"]
+    with CaptureQueriesContext(connection) as queries:
+        again = client.get(f"{API}/{second.pk}/").json()["taxonomy"]
+    classes_table = DiagnosticClass._meta.db_table
+    assert again == english
+    assert not [q["sql"] for q in queries.captured_queries if f'FROM "{classes_table}"' in q["sql"]]
+
+    def name_of(taxonomy, code):
+        return next(c["label"] for g in taxonomy["groups"] for c in g["classes"] if c["code"] == code)
+
+    assert name_of(english, "SB") == "Sinus bradycardia"
+    client.post("/i18n/setlang/", {"language": "pt-br", "next": "/"})
+    portuguese = client.get(f"{API}/{second.pk}/").json()["taxonomy"]
+    assert name_of(portuguese, "SB") == "Bradicardia sinusal"
+    assert [g["label"] for g in portuguese["groups"]] != [g["label"] for g in english["groups"]]
+    client.post("/i18n/setlang/", {"language": "en", "next": "/"})
+    assert client.get(f"{API}/{first.pk}/").json()["taxonomy"] == english

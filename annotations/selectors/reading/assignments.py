@@ -286,8 +286,29 @@ def _median_json(exam, suggestion: Suggestion | None) -> dict | None:
     }
 
 
+# The statement list of frozen taxonomies, by (taxonomy id, frozen_at, language). A batch's taxonomy is
+# frozen when the batch is made and a change is a new version (services.taxonomy), so the list every
+# exam's context carries is built once per process and language instead of on every exam opened or
+# prefetched (a sixth of the context's time on the server).
+_FROZEN_TAXONOMY_JSON: dict[tuple, dict] = {}
+
+
 def _taxonomy_json(assignment: Assignment, portuguese: bool) -> dict:
+    """The batch's statements by group, named in the reader's language. Shared between requests once the
+    taxonomy is frozen: callers serialise it and never change it."""
     taxonomy = assignment.batch.taxonomy
+    if taxonomy.frozen_at is None:
+        return _taxonomy_json_built(taxonomy, portuguese)
+    key = (taxonomy.pk, taxonomy.frozen_at, get_language(), portuguese)
+    built = _FROZEN_TAXONOMY_JSON.get(key)
+    if built is None:
+        if len(_FROZEN_TAXONOMY_JSON) >= 64:  # a handful of taxonomies and languages; never unbounded
+            _FROZEN_TAXONOMY_JSON.clear()
+        built = _FROZEN_TAXONOMY_JSON[key] = _taxonomy_json_built(taxonomy, portuguese)
+    return built
+
+
+def _taxonomy_json_built(taxonomy, portuguese: bool) -> dict:
     classes = list(taxonomy.classes.order_by("position"))
     groups = []
     for group in taxonomy.groups:
