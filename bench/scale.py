@@ -945,6 +945,7 @@ def coordinator_endpoints(meter: Meter, world: World, batch_id: int, facts: dict
         client,
         get(f"/batches/{batch_id}/?exam_after={facts['batch_exam_middle']}"),
     )
+    meter.measure("batch dashboard's suggestions section", client, get(f"/batches/{batch_id}/suggestions/"))
     meter.measure("batch progress.json", client, get(f"/batches/{batch_id}/progress.json"))
     meter.measure("API batch progress", client, get(f"/api/v1/batches/{batch_id}/progress/"))
     meter.measure("agreement page", client, get(f"/batches/{batch_id}/agreement/"))

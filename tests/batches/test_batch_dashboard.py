@@ -127,16 +127,18 @@ def _batch_with_suggestions(name, exams, readers, coordinator, tnmg):
 def test_the_batch_page_runs_as_many_queries_for_many_exams_as_for_few(
     client_for, diego, ana, bruno, tnmg, django_assert_max_num_queries
 ):
-    """Suggestion progress, readers, skips and the exam table come in the page's context, so the page
-    costs the same number of queries whatever the number of exams, reads and suggestions."""
+    """Readers, skips and the exam table come in the page's context, and suggestion progress in the
+    section the page fetches: each costs the same number of queries whatever the number of exams, reads
+    and suggestions."""
     client = client_for(diego)
     small = _batch_with_suggestions("Small", 2, [ana, bruno], diego, tnmg)
     large = _batch_with_suggestions("Large", 12, [ana, bruno], diego, tnmg)
-    client.get(f"/batches/{small.pk}/")  # the session and caches warm, as for any later page
-    with CaptureQueriesContext(connection) as few:
-        assert client.get(f"/batches/{small.pk}/").status_code == 200
-    with django_assert_max_num_queries(len(few.captured_queries)):
-        page = client.get(f"/batches/{large.pk}/").content.decode()
+    for url in ("/batches/{}/", "/batches/{}/suggestions/"):
+        client.get(url.format(small.pk))  # the session and caches warm, as for any later page
+        with CaptureQueriesContext(connection) as few:
+            assert client.get(url.format(small.pk)).status_code == 200
+        with django_assert_max_num_queries(len(few.captured_queries)):
+            page = client.get(url.format(large.pk)).content.decode()
     assert "rules 1: 12 of 12 exams computed" in page
 
 

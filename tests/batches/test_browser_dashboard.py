@@ -89,3 +89,30 @@ def test_the_dashboard_draws_its_figures_from_the_page_without_asking_for_them_a
     assert page.locator("#reader-progress tbody tr").count() == 2
     page.wait_for_timeout(500)
     assert asked == []
+
+
+def test_the_dashboard_fills_in_the_suggestions_count_by_itself_and_follows_it(
+    live_server, page, ana, bruno, diego, tnmg
+):
+    """The suggestions are counted in a request of their own (a third of the dashboard's time at 100 k
+    exams), fetched once the page is up and again while some are waiting."""
+    from annotations.lib.providers.measurements.provider import MeasurementProvider
+    from annotations.models import BatchExam
+    from annotations.services.suggestions import suggestion_compute
+
+    batch = make_batch(tnmg, [ana, bruno], diego, exams=2)
+    first, second = (
+        BatchExam.objects.filter(batch=batch).order_by("exam_id").values_list("exam_id", flat=True)
+    )
+    suggestion_compute(first, MeasurementProvider())
+    log_in(page, live_server, "diego")
+    page.goto(f"{live_server.url}/batches/{batch.pk}/")
+    page.wait_for_selector("#suggestions .suggestion-progress")
+    assert "1 of 2 exams computed, 0 failed, 1 waiting." in page.inner_text("#suggestions")
+    assert page.get_attribute("#suggestions progress.suggestion-bar", "value") == "1"
+    page.screenshot(path=screenshot_path("dashboard-suggestions"), full_page=True)
+    suggestion_compute(second, MeasurementProvider())
+    page.evaluate("() => window.EcgBatchSuggestions.refresh()")
+    page.wait_for_function(
+        "() => document.querySelector('#suggestions').innerText.includes('2 of 2 exams computed')"
+    )

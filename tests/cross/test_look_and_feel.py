@@ -67,7 +67,7 @@ def test_the_dashboard_shows_a_progress_bar_per_suggestion_provider(client_for, 
 
     batch, exams, _ = disputed
     Suggestion.objects.create(exam=exams[0], provider="zz-test-model", provider_version="1")
-    html = client_for(diego).get(f"/batches/{batch.pk}/").content.decode()
+    html = client_for(diego).get(f"/batches/{batch.pk}/suggestions/").content.decode()
     bar = html.split('<progress class="suggestion-bar" data-provider="zz-test-model"', 1)
     assert len(bar) == 2, "a progress bar for the provider"
     assert 'max="2"' in bar[1].split(">", 1)[0] and 'value="1"' in bar[1].split(">", 1)[0]

@@ -238,11 +238,17 @@ def test_the_batch_page_and_the_api_show_suggestion_progress(client_for, ana, br
     batch = shared_batch(readers=[ana, bruno], coordinator=diego, taxonomy=tnmg, exams=2)
     suggestion_compute(BatchExam.objects.filter(batch=batch).first().exam_id, MeasurementProvider())
     client = client_for(diego)
+    # The dashboard leaves the counting to its own request, which the page fetches (and refreshes).
     page = client.get(f"/batches/{batch.pk}/").content.decode()
-    assert 'id="suggestions"' in page and "1 of 2 exams computed, 0 failed, 1 waiting." in page
+    assert f'id="suggestions" data-fragment-url="/batches/{batch.pk}/suggestions/"' in page
+    assert "exams computed" not in page
+    fragment = client.get(f"/batches/{batch.pk}/suggestions/")
+    assert fragment.status_code == 200 and "no-store" in fragment["Cache-Control"]
+    assert "1 of 2 exams computed, 0 failed, 1 waiting." in fragment.content.decode()
     data = client.get(f"/api/v1/batches/{batch.pk}/suggestions/").json()
     assert (data["exams"], data["providers"][0]["ok"], data["providers"][0]["missing"]) == (2, 1, 1)
     assert client_for(ana).get(f"/api/v1/batches/{batch.pk}/suggestions/").status_code == 403
+    assert client_for(ana).get(f"/batches/{batch.pk}/suggestions/").status_code in (403, 404)
 
 
 def _computed_batch(ana, bruno, diego, tnmg, mode):

@@ -148,3 +148,32 @@
   draw(JSON.parse(document.getElementById("progress-data").textContent));
   window.EcgPoll.poll(url, { everyMs: REFRESH_MS, delayMs: REFRESH_MS, onData: draw });
 })();
+
+// The suggestions section: counted by a request of its own (views/batches.py), fetched once the page is
+// up and every minute while some exams still wait for theirs. Exposed as window.EcgBatchSuggestions.
+(function () {
+  "use strict";
+  var section = document.getElementById("suggestions");
+  if (!section || !section.dataset.fragmentUrl) return;
+  var body = document.getElementById("suggestions-body");
+  var REFRESH_MS = 60 * 1000, timer = null;
+
+  // Every bar full: nothing left to follow.
+  function allComputed() {
+    var bars = body.querySelectorAll("progress.suggestion-bar");
+    return bars.length > 0 && Array.prototype.every.call(bars, function (bar) { return bar.value >= bar.max; });
+  }
+
+  function refresh() {
+    window.clearTimeout(timer);
+    return fetch(section.dataset.fragmentUrl, { credentials: "same-origin", headers: { Accept: "text/html" } })
+      .then(function (response) { return response.ok ? response.text() : Promise.reject(response.status); })
+      // The server's own template, escaped there: the section as the page would have rendered it.
+      .then(function (html) { body.innerHTML = html; section.dataset.loaded = "1"; })
+      .catch(function () {}) // the last counts stay; the next tick asks again
+      .then(function () { if (!allComputed()) timer = window.setTimeout(refresh, REFRESH_MS); });
+  }
+
+  window.EcgBatchSuggestions = { refresh: refresh };
+  refresh();
+})();
