@@ -373,7 +373,8 @@ def submitted_reads(stack: Stack) -> list[tuple[str, str, str]]:
 
 
 def follow_progress(walk: Walk) -> None:
-    """The coordinator's dashboard counts both submitted reads, and no skip."""
+    """The coordinator's dashboard counts both submitted reads, and no skip; its suggestions section,
+    fetched by the page, counts the exam's suggestion."""
     page = walk.log_in("diego")
     page.goto(f"{walk.stack.url}/batches/")
     page.locator("a", has_text=BATCH).first.click()
@@ -381,6 +382,8 @@ def follow_progress(walk: Walk) -> None:
     expect(page.locator("#coverage")).to_have_text(
         "1 of 1 exams fully read; 2 of 2 reads done; 0 skipped.", use_inner_text=True
     )
+    computed = page.locator("#suggestions .suggestion-progress", has_text="1 of 1 exams computed")
+    expect(computed.first).to_be_visible()
 
 
 def adjudicate(walk: Walk) -> None:
