@@ -1162,6 +1162,13 @@ def main() -> None:
     )
     memory = [("start", rss_mb())]
     seeded = args.keep and seeded_size() >= args.exams
+    if args.keep and not seeded and seeded_size():
+        # Kept at a smaller size: seeding on top of it would meet its people and taxonomies again.
+        from django.db import connections
+
+        print(f"the kept database holds {seeded_size():,} exams: seeding it afresh")
+        connections.close_all()
+        setup(args.database, fresh=True)
     create_s = recompute_s = float("nan")
     if seeded and ReviewBatch.objects.exists():
         world = world_from_database()
