@@ -7,18 +7,20 @@ import logging
 from django.conf import settings
 from django.contrib import messages
 from django.http import HttpResponse, HttpResponseBadRequest, HttpResponseNotModified, StreamingHttpResponse
+from django.middleware.csrf import get_token
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.urls import path, reverse
 from django.utils.cache import patch_vary_headers
-from django.utils.html import json_script
+from django.utils.html import format_html, json_script
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
-from annotations.models import ReviewBatch
+from annotations.models import Assignment, ReviewBatch
 from annotations.roles import Role
 from annotations.selectors.reading.assignments import (
+    assignment_check_for_reader,
     assignment_for_reader,
     assignment_next_id_for_reader,
     reading_context,
@@ -73,39 +75,66 @@ def reading_sheet(user, assignment) -> dict:
     }
 
 
+READER_TEMPLATE = "annotations/reading/reader.html"
+
+
+def _reader_body(request, page: dict, assignment_id: int) -> tuple[Assignment, str, str]:
+    """The reader page's body, cut where the reading context goes, and the assignment it was built from."""
+    assignment = assignment_for_reader(request.user, assignment_id)
+    sheet = reading_sheet(request.user, assignment)
+    body = {**page, "document_part": "body", "assignment": assignment, "sheet": sheet}
+    before, after = render_to_string(READER_TEMPLATE, body, request).split(_CONTEXT_SLOT, 1)
+    return assignment, before, after
+
+
+def _reader_body_failed() -> str:
+    message = _("The page could not be built. Reload it to try again.")
+    return format_html('<body><main><p class="message" role="alert">{}</p></main></body></html>', message)
+
+
 @require_GET
 @role_required(Role.READER)
 def reader(request, assignment_id: int):
     """The reader page, carrying its first exam's context and what its strips are drawn from, so the
     tracing is drawn without waiting for another round trip (pages/reading.js reads them).
 
-    Streamed: the page up to the context leaves at once, with the exam's geometry and the reader's view
-    preferences (reading_sheet), so the browser fetches the waveform and draws the strips while the context
-    is built (a third of the page's time on the server); the context then fills the labelling pane."""
-    assignment = assignment_for_reader(request.user, assignment_id)  # a 404 before anything is sent
-    page = render_to_string(
-        "annotations/reading/reader.html",
-        {
-            "assignment": assignment,
-            "sheet": reading_sheet(request.user, assignment),
-            "context_slot": _CONTEXT_SLOT,
-            "api_base": reverse("api-reading-assignment", args=[0]).removesuffix("0/"),
-            "page_base": reverse("reader", args=[0]).removesuffix("0/"),
-        },
-        request,
-    )
-    before, after = page.split(_CONTEXT_SLOT, 1)
-    user = request.user
+    Streamed in parts, each leaving as soon as it is ready: the document's head (the preloaded waveform,
+    Plotly and the drawing code, which the browser loads and runs while the server goes on); the body up to
+    the context, with the exam's geometry and the reader's view preferences (reading_sheet), from which the
+    strips are drawn while the context is built (a third of the page's time on the server); then the
+    context, which fills the labelling pane."""
+    assignment_check_for_reader(request.user, assignment_id)  # a 404 before anything is sent
+    # The body is rendered after the response has passed the middleware on its way out, so what they
+    # settle there is settled now: the CSRF cookie the page's token needs, and the messages it shows
+    # marked as read.
+    get_token(request)
+    page = {
+        "assignment_id": assignment_id,
+        "context_slot": _CONTEXT_SLOT,
+        "api_base": reverse("api-reading-assignment", args=[0]).removesuffix("0/"),
+        "page_base": reverse("reader", args=[0]).removesuffix("0/"),
+        "messages": list(messages.get_messages(request)),
+    }
+    head = render_to_string(READER_TEMPLATE, {**page, "document_part": "head"}, request)
 
     def parts():
+        yield head
+        try:
+            assignment, before, after = _reader_body(request, page, assignment_id)
+        except Exception:
+            # The status line has left: the page ends with words, not mid-way (the batch closed meanwhile,
+            # the database gone).
+            logger.exception("reader page %s: the body failed", assignment_id)
+            yield _reader_body_failed()
+            return
         yield before
         try:
             # A suggestion in the context is recorded as shown here, as it leaves: a reader who closed the
             # page before it did was shown nothing.
-            embedded = json_script(reading_context_opened(user, assignment), "reading-context")
+            embedded = json_script(reading_context_opened(request.user, assignment), "reading-context")
         except Exception:
-            # The status line has left: the page asks the API instead, which answers with a proper error.
-            logger.exception("reader page %s: the embedded reading context failed", assignment.pk)
+            # The page asks the API instead, which answers with a proper error.
+            logger.exception("reader page %s: the embedded reading context failed", assignment_id)
             embedded = ""
         yield embedded
         yield after

@@ -8,8 +8,10 @@ import json
 import re
 
 import pytest
+from django.test import Client
 
 from annotations.models import ReviewBatch, Suggestion, SuggestionExposure, SuggestionScore
+from tests.factories import PASSWORD
 from tests.reading.helpers import page_html, queue, shared_batch
 
 pytestmark = pytest.mark.django_db
@@ -20,6 +22,12 @@ def _embedded(html: str, element_id: str):
     found = re.search(rf'<script id="{element_id}" type="application/json">(.*?)</script>', html, re.S)
     assert found, f"no {element_id} in the page"
     return json.loads(found.group(1))
+
+
+def _before_context(chunks) -> str:
+    """The parts of the streamed page that leave before its reading context: the document's head, then the
+    body up to the context."""
+    return next(chunks).decode() + next(chunks).decode()
 
 
 def _first(mode, ana, bruno, diego, tnmg):
@@ -84,7 +92,7 @@ def test_the_page_leaves_before_its_context_is_built(client_for, ana, bruno, die
     assert response.status_code == 200 and response.streaming
     assert response["X-Accel-Buffering"] == "no"  # a proxy in front passes each part on as it comes
     chunks = iter(response.streaming_content)
-    first = next(chunks).decode()
+    first = _before_context(chunks)
     assert "plotly-basic.min.js" in first and "js/ecg/plot.js" in first and 'id="ecg"' in first
     assert 'id="search"' in first  # the labelling pane too
     assert "reading-context" not in first
@@ -117,7 +125,7 @@ def test_the_first_part_carries_what_the_strips_are_drawn_from_and_nothing_of_th
     client.put("/api/v1/reading/preferences/", {"layout": "6x2"}, content_type="application/json")
     draft = {"labels": [{"code": "SB", "uncertain": False}], "comment": "ana's draft", "revision": 0}
     assert client.put(f"{API}/{anas.pk}/draft/", draft, content_type="application/json").status_code == 200
-    first = next(iter(client.get(f"/read/{anas.pk}/").streaming_content)).decode()
+    first = _before_context(iter(client.get(f"/read/{anas.pk}/").streaming_content))
     sheet = _embedded(first, "reading-sheet")
     exam = anas.exam
     assert sheet == {
@@ -165,3 +173,76 @@ def test_the_streamed_context_is_in_the_pages_language(client_for, ana, bruno, d
         for row in group["classes"]
     }
     assert labels["SB"] == sb.name_pt != sb.name
+
+
+def test_the_pages_head_leaves_before_its_body_is_built(client_for, ana, bruno, diego, tnmg, monkeypatch):
+    """The head (the preloaded waveform, Plotly and the drawing code, all render-blocking) leaves as soon as
+    the assignment is known to be the reader's, so the browser runs Plotly while the server renders the
+    body; the body, with what the strips are drawn from and the page's own script, follows."""
+    anas = _first(ReviewBatch.SuggestionMode.SHOWN, ana, bruno, diego, tnmg)
+    from annotations.views import reading
+
+    built = []
+    sheet = reading.reading_sheet
+    monkeypatch.setattr(reading, "reading_sheet", lambda *args: built.append(1) or sheet(*args))
+    chunks = iter(client_for(ana).get(f"/read/{anas.pk}/").streaming_content)
+    head = next(chunks).decode()
+    assert head.lstrip().startswith("<!doctype html>") and head.rstrip().endswith("</head>")
+    assert f'rel="preload" as="fetch" href="{API}/{anas.pk}/waveform/"' in head
+    assert "plotly-basic.min.js" in head and "js/ecg/plot.js" in head
+    assert "<body" not in head and not built  # nothing of the body rendered yet
+    body = next(chunks).decode()
+    assert body.lstrip().startswith("<body") and built == [1]
+    assert 'id="reading-sheet"' in body and "js/pages/reading.js" in body
+    assert "reading-context" not in body
+
+
+def test_a_reader_without_a_csrf_cookie_gets_one_with_the_page_and_saves_with_its_token(
+    ana, bruno, diego, tnmg
+):
+    """The body is rendered after the response has left the middleware, yet the CSRF token the page carries
+    is one the cookie set with that response accepts (a browser that lost the cookie, or a new session)."""
+    anas = _first(ReviewBatch.SuggestionMode.HIDDEN, ana, bruno, diego, tnmg)
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(ana)
+    response = client.get(f"/read/{anas.pk}/")
+    html = page_html(response)
+    assert "csrftoken" in response.cookies
+    token = re.search(r'data-csrf="([^"]+)"', html).group(1)
+    draft = {"labels": [{"code": "SB", "uncertain": False}], "comment": "", "revision": 0}
+    saved = client.put(
+        f"{API}/{anas.pk}/draft/", draft, content_type="application/json", headers={"X-CSRFToken": token}
+    )
+    assert saved.status_code == 200, saved.content
+
+
+def test_a_message_shown_on_the_reader_page_is_not_shown_again(client_for, ana, bruno, diego, tnmg):
+    """A message waiting for the reader's next page (here: their password changed) appears on the reader
+    page, whose body is rendered as it streams, and is then gone, as on every other page."""
+    anas = _first(ReviewBatch.SuggestionMode.HIDDEN, ana, bruno, diego, tnmg)
+    client = client_for(ana)
+    new = "a-new-password-for-ana-42"
+    changed = client.post(
+        "/accounts/password/",
+        {"old_password": PASSWORD, "new_password1": new, "new_password2": new},
+    )
+    assert changed.status_code == 302
+    assert "Your password was changed." in page_html(client.get(f"/read/{anas.pk}/"))
+    assert "Your password was changed." not in client.get("/").content.decode()
+
+
+def test_a_body_that_fails_after_the_head_has_left_ends_the_page_with_a_message(
+    client_for, ana, bruno, diego, tnmg, monkeypatch
+):
+    """The status line and the head have left when the body is built: if building it fails (the database
+    gone, the batch closed in between), the page says so in words and ends, instead of stopping mid-way."""
+    anas = _first(ReviewBatch.SuggestionMode.SHOWN, ana, bruno, diego, tnmg)
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("database gone")
+
+    monkeypatch.setattr("annotations.views.reading.reading_sheet", broken)
+    html = page_html(client_for(ana).get(f"/read/{anas.pk}/"))
+    assert "The page could not be built. Reload it to try again." in html
+    assert html.rstrip().endswith("</html>") and html.count("<body") == 1
+    assert not SuggestionExposure.objects.exists()  # no context, nothing shown
