@@ -46,6 +46,7 @@ def free_port() -> int:
 class Server:
     port: int
     log: Path
+    pid: int  # gunicorn's master: the workers are its children (bench/_cpu.py counts them with it)
 
     def log_tail(self, characters: int = 4000) -> str:
         return self.log.read_text(errors="replace")[-characters:]
@@ -87,7 +88,7 @@ def gunicorn(
     log = Path(tempfile.mkstemp(prefix="gunicorn-", suffix=".log")[1])
     with log.open("wb") as output:
         process = subprocess.Popen(command, cwd=ROOT, env=environ, stdout=output, stderr=subprocess.STDOUT)
-    server = Server(port=port, log=log)
+    server = Server(port=port, log=log, pid=process.pid)
     try:
         _wait_until_answering(server, process, ready_timeout)
         yield server
@@ -232,6 +233,8 @@ def hit_bare(client: HttpClient, deadline: float, limit: int, log: ClientLog) ->
 class LoadResult:
     seconds: float
     logs: list[ClientLog]
+    # CPU seconds each side spent meanwhile (bench/_cpu.py's groups), when the phase was metered.
+    cpu: dict[str, float] = field(default_factory=dict)
 
     @property
     def answered(self) -> int:
@@ -260,6 +263,10 @@ class LoadResult:
     @property
     def per_second(self) -> float:
         return self.ok / self.seconds if self.seconds else 0.0
+
+    def cpu_ms_per_request(self, group: str) -> float:
+        """Milliseconds of CPU that `group` spent per request answered 200 (NaN when not metered)."""
+        return self.cpu[group] * 1000 / self.ok if group in self.cpu and self.ok else float("nan")
 
 
 def run_clients(jobs: list[Callable[[ClientLog], None]]) -> LoadResult:

@@ -13,9 +13,10 @@ Redis database 8 on the local server). Phases of `--seconds` each, `--clients` c
 Phases 2 and 3 alternate for `--rounds` rounds (write then reads, then reads then write, ...): on a shared
 machine the throughput drifts by as much as a change is worth between minutes, and a ratio taken within
 a round cancels the drift that both of its phases saw. Each phase stops by itself at its deadline or
-count. It prints req/s and p50/p95 latency of each kind, the ratio of each round and their median, and
-whether every acknowledged read is stored exactly once; it asserts nothing about timings
-(tests/imports/test_load_reads.py checks correctness under the same load).
+count. It prints req/s and p50/p95 latency of each kind, the ratio of each round and their median, the CPU
+each side spent per request in phases 2 and 3 (gunicorn's workers, PostgreSQL when it runs on this machine,
+the clients; bench/_cpu.py), and whether every acknowledged read is stored exactly once; it asserts nothing
+about timings (tests/imports/test_load_reads.py checks correctness under the same load).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 
+import _cpu
 import _django
 import _load
 
@@ -111,12 +113,25 @@ def alternated(
     return pairs
 
 
+def metered(meter: _cpu.Meter, phase: Callable[[], _load.LoadResult]) -> _load.LoadResult:
+    """The phase's result with the CPU each side spent while it ran."""
+    before = meter.read()
+    result = phase()
+    return _load.LoadResult(seconds=result.seconds, logs=result.logs, cpu=meter.since(before))
+
+
 def combined(results: list[_load.LoadResult]) -> _load.LoadResult:
-    """Several phases of one kind as one: their time and their clients' logs together."""
+    """Several phases of one kind as one: their time, their clients' logs and their CPU together."""
     return _load.LoadResult(
         seconds=sum(result.seconds for result in results),
         logs=[log for result in results for log in result.logs],
+        cpu={group: sum(result.cpu.get(group, 0.0) for result in results) for group in _cpu.GROUPS},
     )
+
+
+def cpu_line(label: str, result: _load.LoadResult) -> str:
+    parts = (f"{group} {result.cpu_ms_per_request(group):5.2f}" for group in ("app", "database", "clients"))
+    return f"CPU per request, {label}: " + ", ".join(parts) + " ms"
 
 
 def main() -> None:
@@ -174,13 +189,16 @@ def main() -> None:
                 ]
             )
 
+        meter = _cpu.Meter(app_pid=server.pid)
         bare(WARM_UP_S)  # every worker has imported everything and opened its connections
         floor = bare(args.seconds)
         minimal(WARM_UP_S)  # the sessions and the minimal write's statements are warm too
         rounds = alternated(
             max(1, args.rounds),
-            lambda: minimal(args.seconds),
-            lambda: submit_load(server.port, credentials, batch.pk, args.seconds, args.max_reads),
+            lambda: metered(meter, lambda: minimal(args.seconds)),
+            lambda: metered(
+                meter, lambda: submit_load(server.port, credentials, batch.pk, args.seconds, args.max_reads)
+            ),
         )
         write, reads = combined([w for w, _ in rounds]), combined([r for _, r in rounds])
         server_errors = server.log_tail(2000) if reads.statuses.keys() - {200} else ""
@@ -214,6 +232,8 @@ def main() -> None:
         + f"; median {statistics.median(ratios):.3f}x, all phases together "
         f"{reads.per_second / write.per_second:.3f}x (goal: at least 0.5x)"
     )
+    print(cpu_line("minimal write", write))
+    print(cpu_line("read submitted", reads))
     print(f"every acknowledged read stored exactly once: {stored_check(batch, reads.acknowledged)}")
     for error in reads.errors[:5]:
         print(f"  refused: {error}")
