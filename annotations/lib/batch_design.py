@@ -323,6 +323,13 @@ def stratum_of(score: float, strata: int) -> int:
     return min(int(min(max(score, 0.0), 1.0) * strata), strata - 1)
 
 
+def lowest_stratum_bound(strata: int) -> float:
+    """A score under this bound is in the lowest stratum (stratum_of), whatever the rounding of its product
+    with `strata`: the bound sits a millionth of a stratum's width below the first edge, far wider than any
+    float's rounding, and a score between it and the edge is simply read and placed as usual."""
+    return (1.0 - 1e-6) / strata if strata > 1 else 1.0
+
+
 def stratified_positions(available: list[int], n: int, seed: int) -> tuple[list[int], list[list[int]]]:
     """How many exams each stratum gives, and their places (ascending) among the stratum's exams sorted
     by id: the draw sample_stratified makes, from the strata's sizes alone (see sample_positions)."""

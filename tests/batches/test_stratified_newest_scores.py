@@ -359,3 +359,57 @@ def test_the_windows_boundaries_are_newest_scores_and_older_ones_lie_elsewhere(w
     assert any_version(0.99) - set(in_window(windowed, "m", 0.9, None))
     assert any_version(0.01) - set(in_window(windowed, "m", None, high))
     assert any_version(0.45) - set(in_window(windowed, "m", low, high))
+
+
+def _edges_and_neighbours() -> list[float]:
+    """Scores on every stratum edge for 1-10 strata, and the nearest floats either side of each."""
+    values = {0.0, 1.0, 0.999999, 1e-12}
+    for strata in range(1, 11):
+        for j in range(strata + 1):
+            edge = j / strata
+            values |= {edge, float(np.nextafter(edge, 0.0)), float(np.nextafter(edge, 1.0))}
+    return sorted(v for v in values if 0.0 <= v <= 1.0)
+
+
+@pytest.fixture
+def on_the_edges(af):
+    """An exam for each score on or beside a stratum edge (one statement, the common case), and ten exams
+    with no score at all."""
+    dataset = DatasetFactory(name="edges")
+    exams = []
+    for value in _edges_and_neighbours():
+        exam = ExamFactory(dataset=dataset)
+        scored(exam, "m", "1", timedelta(hours=1), {af: value})
+        exams.append(exam)
+    return exams + ExamFactory.create_batch(10, dataset=dataset)
+
+
+@pytest.mark.parametrize("strata", [1, 2, 3, 4, 5, 6, 7, 9, 10])
+def test_scores_on_a_stratum_edge_or_one_float_beside_it_fall_in_the_same_stratum_as_computed_in_full(
+    client_for, diego, ana, bruno, tnmg, on_the_edges, strata
+):
+    """The designer reads only the scores that can leave the lowest stratum: none of them may be lost, and
+    none of those below may be counted above it."""
+    ids = [e.pk for e in on_the_edges]
+    expected = sample_stratified(newest_scores(ids, "m", "AF"), 40, 11, strata)
+    assert strata == 1 or expected.available[0] < len(ids)  # the edges do spread over the strata
+    body = {
+        "name": "Edges",
+        "taxonomy_id": tnmg.pk,
+        "reader_ids": [ana.pk, bruno.pk],
+        "readers_per_exam": 2,
+        "criteria": {"datasets": ["edges"]},
+        "sample_size": 40,
+        "seed": 11,
+        "stratify_provider": "m",
+        "stratify_code": "AF",
+        "strata": strata,
+    }
+    client = client_for(diego)
+    made = client.post("/api/v1/batches/", body, content_type="application/json")
+    assert made.status_code == 201, made.content
+    batch_exams = BatchExam.objects.filter(batch_id=made.json()["id"]).values_list("exam_id", flat=True)
+    assert sorted(batch_exams) == expected.exam_ids
+    asked = design_post(tnmg, [ana, bruno], action="preview", datasets=["edges"], sample_size=40, seed=11)
+    page = client.post("/batches/new/", {**asked, "strata": strata})
+    assert sorted(int(pk) for pk in ROW.findall(page.content.decode())) == expected.exam_ids

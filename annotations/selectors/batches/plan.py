@@ -18,6 +18,7 @@ from annotations.lib.batch_design import (
     StratifiedSample,
     design_batch,
     design_outline,
+    lowest_stratum_bound,
     sample_positions,
     stratified_positions,
     stratum_edges,
@@ -125,7 +126,13 @@ def _choose_stratified(
 ) -> tuple[int, list[int], StratifiedSample]:
     if spec.strata < 1:
         raise BatchPlanError("at least one stratum is needed")
-    pool, scores = matching_scores(user, matching, provider=spec.stratify_provider, code=spec.stratify_code)
+    pool, scores = matching_scores(
+        user,
+        matching,
+        provider=spec.stratify_provider,
+        code=spec.stratify_code,
+        at_least=lowest_stratum_bound(spec.strata),
+    )
     # lib.batch_design.stratum_of over the whole array: the same IEEE products, truncated alike.
     strata = np.minimum((np.clip(scores, 0.0, 1.0) * spec.strata).astype(np.int64), spec.strata - 1)
     available = np.bincount(strata, minlength=spec.strata).tolist()

@@ -208,10 +208,14 @@ def matching_ids(matching: QuerySet[Exam]) -> np.ndarray:
 
 
 def matching_scores(
-    user, matching: QuerySet[Exam], *, provider: str, code: str
+    user, matching: QuerySet[Exam], *, provider: str, code: str, at_least: float = 0.0
 ) -> tuple[np.ndarray, np.ndarray]:
     """(ids ascending, scores) of `matching`: each exam's score for a class from the provider's newest
-    version, 0 without one (as suggestion_scores), computed beside the pool in the database."""
+    version, 0 without one (as suggestion_scores), computed beside the pool in the database.
+
+    at_least: scores under it may come back as 0, for a caller to which they are all alike (the designer's
+    lowest stratum). Most exams score near 0 for most classes, so only the few rows at or above it are read,
+    a range of latest_score_window_idx, instead of the class's row for every exam."""
     _require_coordinator(user)
     classes = _class_ids(code)
     if not classes:
@@ -228,7 +232,10 @@ def matching_scores(
         return ids, np.zeros(len(ids), dtype=np.float64)
     kept = LatestSuggestionScore.objects.filter(provider=provider)
     newest = kept.filter(diagnostic_class_id__in=scored).values("exam_id", "score")
+    if len(scored) == 1 and at_least > 0:
+        newest = newest.filter(score__gte=at_least)
     if len(scored) > 1:  # the newest over the statements, picked as suggestion_scores picks it
+        # (here a row under at_least may still be the newest, so every row is read)
         newest = newest.order_by("exam_id", "-computed_at", "-suggestion_id", "diagnostic_class_id").distinct(
             "exam_id"
         )
