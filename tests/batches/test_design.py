@@ -5,16 +5,20 @@ import random
 from collections import Counter
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from annotations.lib.batch_design import (
     DesignError,
     DesignRequest,
     design_batch,
     expected_pair_overlap,
+    lowest_stratum_bound,
     sample_positions,
     sample_random,
     sample_stratified,
     stratified_positions,
+    stratum_of,
 )
 
 
@@ -185,3 +189,17 @@ def test_stratified_positions_are_the_places_of_the_exams_sample_stratified_draw
     pairs = zip(strata, sample.taken, strict=True)
     before = sorted(e for members, take in pairs for e in rng.sample(members, take))
     assert sample.exam_ids == before
+
+
+@given(strata=st.integers(1, 10), score=st.floats(0.0, 1.0))
+def test_every_score_under_the_lowest_strata_bound_is_in_the_lowest_stratum(strata, score):
+    """What lets the designer read only the scores at or above the bound."""
+    if score < lowest_stratum_bound(strata):
+        assert stratum_of(score, strata) == 0
+
+
+@pytest.mark.parametrize("strata", range(2, 11))
+def test_the_lowest_strata_bound_is_under_the_first_edge_by_far_less_than_a_stratum(strata):
+    edge = 1 / strata
+    assert edge * (1 - 1e-5) < lowest_stratum_bound(strata) < edge
+    assert stratum_of(lowest_stratum_bound(strata), strata) == 0

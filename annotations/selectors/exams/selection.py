@@ -224,8 +224,8 @@ def matching_scores(
         ids = matching_ids(matching)
         scores = suggestion_scores(user, ids.tolist(), provider=provider, code=code, among=matching)
         return ids, np.array([scores[i] for i in ids.tolist()], dtype=np.float64)
-    # One class's rows, in the common case, are merged with the pool straight from the unique index, in
-    # exam order.
+    # One class's rows, in the common case, come from an index alone: those at or above at_least from the
+    # window index (provider, class, score), or every one from the unique index, in exam order.
     scored = _scored_classes(provider, classes)
     if not scored:
         ids = matching_ids(matching)
@@ -241,9 +241,9 @@ def matching_scores(
         )
     pool_sql, pool_params = matching.order_by().values("pk").query.sql_with_params()
     scores_sql, scores_params = newest.query.sql_with_params()
-    # Both parts are the ORM's own SQL, their values passed as parameters. The class's rows come from the
-    # unique index alone, in exam order; at 500k exams PostgreSQL chose to hash them with the pool in
-    # parallel (0.4-0.6 s at load 5) over merging (0.44 s serial), so no plan is forced. The rows are
+    # Both parts are the ORM's own SQL, their values passed as parameters. With every row of the class,
+    # at 500k exams PostgreSQL chose to hash them with the pool in parallel (0.4-0.6 s at load 5) over
+    # merging them in exam order (0.44 s serial), so no plan is forced. The rows are
     # sorted here, not in the database: an ORDER BY is no promise once they are aggregated into arrays,
     # and at 2.7M exams it sorted the 982k joined rows on disk after the hash join (0.4-0.6 s).
     sql = (
