@@ -6,7 +6,8 @@ side the difference lies, which decides what could close it (bench/load_reads.py
 Read from Linux's /proc (psutil would do the same but is not among the project's requirements). A process's
 figure is its user and system time plus that of the children it has waited for, so a worker that exits
 and is reaped by its master still counts to the app. PostgreSQL counts only when it runs on this machine:
-every process named "postgres" is its.
+every process named "postgres" is its, so another database's work (autovacuum after a large seed, another
+benchmark) counts too; read it on a quiet server.
 """
 
 from __future__ import annotations
