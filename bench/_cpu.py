@@ -77,6 +77,21 @@ def grouped(table: list[Process], *, app_pid: int, own_pid: int) -> dict[str, fl
     return totals
 
 
+def spent(
+    before: dict[int, Process], now: dict[int, Process], *, app_pid: int, own_pid: int
+) -> dict[str, float]:
+    """Seconds of CPU per group between two readings of processes(), by pid."""
+    deltas = [
+        Process(p.pid, p.ppid, p.comm, p.cpu_s - before[p.pid].cpu_s if p.pid in before else p.cpu_s)
+        for p in now.values()
+    ]
+    # A process that ended meanwhile is gone from `now`, and the parent that waited for it (a PostgreSQL
+    # backend whose connection closed: the postmaster) now counts its whole life: the part before the first
+    # reading is taken off again. One that started meanwhile counts from zero.
+    ended = [Process(p.pid, p.ppid, p.comm, -p.cpu_s) for p in before.values() if p.pid not in now]
+    return grouped(deltas + ended, app_pid=app_pid, own_pid=own_pid)
+
+
 @dataclass(frozen=True)
 class Meter:
     """Reads the groups' CPU time around a phase of a load: `before = meter.read()`, then
@@ -88,12 +103,4 @@ class Meter:
         return {p.pid: p for p in processes()}
 
     def since(self, before: dict[int, Process]) -> dict[str, float]:
-        now = self.read()
-        # A process that started meanwhile counts from zero. One that ended is gone from this reading and
-        # its whole time reaches the parent that reaped it, so it counts whole, work before the phase
-        # included; the processes of a load (workers, connections) live through its phases.
-        spent = [
-            Process(p.pid, p.ppid, p.comm, p.cpu_s - before[p.pid].cpu_s if p.pid in before else p.cpu_s)
-            for p in now.values()
-        ]
-        return grouped(spent, app_pid=self.app_pid, own_pid=os.getpid())
+        return spent(before, self.read(), app_pid=self.app_pid, own_pid=os.getpid())

@@ -38,6 +38,28 @@ def test_the_app_is_the_server_process_and_all_its_descendants_postgres_is_every
     }
 
 
+def test_a_process_that_ended_counts_only_what_it_spent_after_the_first_reading():
+    """A PostgreSQL backend closes between two readings: its parent, the postmaster, now holds its whole
+    life (10.5 s); only the 0.5 s after the first reading count, and a backend started meanwhile counts
+    from zero."""
+    before = {
+        20: proc(20, 1, "postgres", 3.0),
+        21: proc(21, 20, "postgres", 10.0),  # gone by the second reading
+        30: proc(30, 1, "python3", 1.0),
+    }
+    now = {
+        20: proc(20, 1, "postgres", 3.0 + 10.5),
+        22: proc(22, 20, "postgres", 0.25),  # started meanwhile
+        30: proc(30, 1, "python3", 1.5),
+    }
+    assert _cpu.spent(before, now, app_pid=99, own_pid=30) == {
+        "app": 0.0,
+        "database": 0.75,
+        "clients": 0.5,
+        "other": 0.0,
+    }
+
+
 def test_a_stat_line_whose_command_name_holds_spaces_and_parentheses_is_read_whole(tmp_path):
     (tmp_path / "77").mkdir()
     ticks = os.sysconf("SC_CLK_TCK")
