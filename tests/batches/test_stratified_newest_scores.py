@@ -125,6 +125,22 @@ def design_post(tnmg, readers, **extra):
     }
 
 
+def api_body(tnmg, readers, *, dataset: str, sample_size: int, seed: int, strata: int) -> dict:
+    """The designer API's request for a sample of one dataset stratified by provider "m"'s AF score."""
+    return {
+        "name": "Stratified",
+        "taxonomy_id": tnmg.pk,
+        "reader_ids": [r.pk for r in readers],
+        "readers_per_exam": 2,
+        "criteria": {"datasets": [dataset]},
+        "sample_size": sample_size,
+        "seed": seed,
+        "stratify_provider": "m",
+        "stratify_code": "AF",
+        "strata": strata,
+    }
+
+
 @pytest.mark.parametrize(("seed", "strata"), [(0, 4), (3, 2), (5, 3)])
 def test_the_designer_preview_draws_by_each_exams_newest_ok_score(
     client_for, diego, ana, bruno, tnmg, tricky, seed, strata
@@ -136,18 +152,7 @@ def test_the_designer_preview_draws_by_each_exams_newest_ok_score(
     )
     assert page.status_code == 200
     assert sorted(int(pk) for pk in ROW.findall(page.content.decode())) == expected.exam_ids
-    body = {
-        "name": "Stratified",
-        "taxonomy_id": tnmg.pk,
-        "reader_ids": [ana.pk, bruno.pk],
-        "readers_per_exam": 2,
-        "criteria": {"datasets": ["archive"]},
-        "sample_size": 12,
-        "seed": seed,
-        "stratify_provider": "m",
-        "stratify_code": "AF",
-        "strata": strata,
-    }
+    body = api_body(tnmg, [ana, bruno], dataset="archive", sample_size=12, seed=seed, strata=strata)
     preview = client.post("/api/v1/batches/preview/", body, content_type="application/json")
     made = client.post("/api/v1/batches/", body, content_type="application/json")
     assert preview.status_code == 200 and made.status_code == 201, made.content
@@ -393,18 +398,7 @@ def test_scores_on_a_stratum_edge_or_one_float_beside_it_fall_in_the_same_stratu
     ids = [e.pk for e in on_the_edges]
     expected = sample_stratified(newest_scores(ids, "m", "AF"), 40, 11, strata)
     assert strata == 1 or expected.available[0] < len(ids)  # the edges do spread over the strata
-    body = {
-        "name": "Edges",
-        "taxonomy_id": tnmg.pk,
-        "reader_ids": [ana.pk, bruno.pk],
-        "readers_per_exam": 2,
-        "criteria": {"datasets": ["edges"]},
-        "sample_size": 40,
-        "seed": 11,
-        "stratify_provider": "m",
-        "stratify_code": "AF",
-        "strata": strata,
-    }
+    body = api_body(tnmg, [ana, bruno], dataset="edges", sample_size=40, seed=11, strata=strata)
     client = client_for(diego)
     made = client.post("/api/v1/batches/", body, content_type="application/json")
     assert made.status_code == 201, made.content
