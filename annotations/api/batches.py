@@ -134,6 +134,16 @@ class SeenElsewhereSerializer(serializers.Serializer):
     dispute = serializers.IntegerField(help_text="Chosen exams whose adjudication case the reader opened.")
 
 
+class StrataSerializer(serializers.Serializer):
+    edges = serializers.ListField(
+        child=serializers.FloatField(), help_text="Stratum boundaries on the score, lowest first."
+    )
+    available = serializers.ListField(
+        child=serializers.IntegerField(), help_text="Matching exams in each stratum."
+    )
+    taken = serializers.ListField(child=serializers.IntegerField(), help_text="Exams sampled from each.")
+
+
 class PlanSerializer(serializers.Serializer):
     matching = serializers.IntegerField()
     exams = serializers.IntegerField()
@@ -142,6 +152,7 @@ class PlanSerializer(serializers.Serializer):
     pair_overlap = serializers.ListField(child=serializers.ListField(child=serializers.IntegerField()))
     problems = serializers.ListField(child=serializers.CharField())
     seen_elsewhere = SeenElsewhereSerializer(many=True)
+    strata = StrataSerializer(allow_null=True, help_text="The strata of a stratified sample, else null.")
 
 
 class BatchCreatedSerializer(PlanSerializer):
@@ -168,7 +179,14 @@ def _plan_data(plan) -> dict:
         "pair_overlap": [row for _, row in plan.overlap_rows()],
         "problems": plan.design.problems,
         "seen_elsewhere": [asdict(row) for row in plan.seen_elsewhere],
+        "strata": _strata(plan.stratified),
     }
+
+
+def _strata(sample) -> dict | None:
+    if sample is None:
+        return None
+    return {"edges": sample.edges, "available": sample.available, "taken": sample.taken}
 
 
 class BatchListCreateView(APIView):
