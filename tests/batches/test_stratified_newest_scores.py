@@ -22,6 +22,7 @@ from annotations.models import (
     Suggestion,
     SuggestionScore,
 )
+from annotations.selectors.exams import selection
 from annotations.selectors.exams.selection import suggestion_scores
 from annotations.services.batches.lifecycle import batch_create
 from annotations.services.imports.predictions import predictions_import
@@ -407,3 +408,54 @@ def test_scores_on_a_stratum_edge_or_one_float_beside_it_fall_in_the_same_stratu
     asked = design_post(tnmg, [ana, bruno], action="preview", datasets=["edges"], sample_size=40, seed=11)
     page = client.post("/batches/new/", {**asked, "strata": strata})
     assert sorted(int(pk) for pk in ROW.findall(page.content.decode())) == expected.exam_ids
+
+
+@pytest.fixture
+def interleaved(af):
+    """Exams of two datasets, their ids interleaved, every one scored by "m" (one statement): the first and
+    the last exam, and every third, belong to the dataset outside the criteria, and four inside have no
+    score."""
+    inside, outside = DatasetFactory(name="inside"), DatasetFactory(name="outside")
+    exams = []
+    for i in range(40):
+        exam = ExamFactory(dataset=outside if i % 3 == 0 or i == 39 else inside)
+        if i not in (4, 10, 20, 38):
+            scored(exam, "m", "1", timedelta(hours=1), {af: ((i * 7) % 10) / 10 + 0.05})
+        exams.append(exam)
+    return exams
+
+
+@pytest.mark.parametrize("pool_read", ["by its ids", "every score over the bound"])
+@pytest.mark.parametrize(("strata", "seed"), [(2, 0), (4, 7), (10, 3)])
+def test_the_strata_count_only_the_matching_exams_scores_and_the_api_says_them(
+    client_for, diego, ana, bruno, tnmg, interleaved, strata, seed, pool_read, monkeypatch
+):
+    """The scores of exams outside the criteria, before, between and after the matching ones, count
+    nowhere, whichever way the pool's scores are read; the preview's answer gives the strata, as the
+    designer page shows them."""
+    if pool_read == "every score over the bound":
+        monkeypatch.setattr(selection, "FEW_EXAMS", 0)
+    inside = [e.pk for e in interleaved if e.dataset.name == "inside"]
+    expected = sample_stratified(newest_scores(inside, "m", "AF"), 15, seed, strata)
+    body = api_body(tnmg, [ana, bruno], dataset="inside", sample_size=15, seed=seed, strata=strata)
+    client = client_for(diego)
+    preview = client.post("/api/v1/batches/preview/", body, content_type="application/json")
+    assert preview.status_code == 200, preview.content
+    assert preview.json()["matching"] == len(inside) == 26
+    assert preview.json()["strata"] == {
+        "edges": pytest.approx(expected.edges),
+        "available": expected.available,
+        "taken": expected.taken,
+    }
+    made = client.post("/api/v1/batches/", body, content_type="application/json")
+    assert made.status_code == 201, made.content
+    assert made.json()["strata"]["available"] == expected.available
+    batch_exams = BatchExam.objects.filter(batch_id=made.json()["id"]).values_list("exam_id", flat=True)
+    assert sorted(batch_exams) == expected.exam_ids
+
+
+def test_a_preview_that_is_not_stratified_has_no_strata(client_for, diego, ana, bruno, tnmg, interleaved):
+    body = api_body(tnmg, [ana, bruno], dataset="inside", sample_size=15, seed=0, strata=4)
+    body["stratify_provider"] = body["stratify_code"] = None
+    preview = client_for(diego).post("/api/v1/batches/preview/", body, content_type="application/json")
+    assert preview.status_code == 200 and preview.json()["strata"] is None
