@@ -10,7 +10,7 @@ from annotations.models import QUALITY_FLAG_CHOICES, QualityGrade, ReviewBatch
 from annotations.selectors.batches.plan import BatchSpec
 from annotations.selectors.batches.spec import batch_spec, exam_criteria
 from annotations.selectors.exams.browse import dataset_names
-from annotations.selectors.exams.selection import ExamCriteria
+from annotations.selectors.exams.selection import ExamCriteria, scored_statements
 from annotations.selectors.taxonomy import taxonomy_list
 from annotations.selectors.users import active_readers
 
@@ -67,8 +67,20 @@ class BatchDesignForm(forms.Form):
     sample_size = forms.IntegerField(
         required=False, min_value=1, label=_("Sample size"), help_text=_("Empty: every matching exam.")
     )
-    stratify_provider = forms.CharField(required=False, max_length=100, label=_("Stratify provider"))
-    stratify_code = forms.CharField(required=False, max_length=40, label=_("Stratify code"))
+    # A model's score for a statement, chosen among those exams carry (selection.scored_statements), as
+    # "provider:code": for a window of exams to keep, and for the strata of a sample.
+    score_window = forms.ChoiceField(
+        required=False,
+        label=_("Model score"),
+        help_text=_("Keep the exams whose newest score from this model for this statement lies between:"),
+    )
+    suggestion_min = forms.FloatField(required=False, min_value=0, max_value=1, label=_("lowest"))
+    suggestion_max = forms.FloatField(required=False, min_value=0, max_value=1, label=_("highest"))
+    stratify_by = forms.ChoiceField(
+        required=False,
+        label=_("Stratify by model score"),
+        help_text=_("Equal-width score strata, as evenly sampled as they allow: a rare finding is enriched."),
+    )
     strata = forms.IntegerField(min_value=1, max_value=10, initial=4, label=_("Strata"))
     gold_fraction = forms.FloatField(min_value=0, max_value=0.5, initial=0, label=_("Gold fraction"))
     retest_fraction = forms.FloatField(min_value=0, max_value=0.5, initial=0, label=_("Retest fraction"))
@@ -104,13 +116,32 @@ class BatchDesignForm(forms.Form):
         ),
     )
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["readers"].queryset = active_readers()
         self.fields["datasets"].choices = [(name, name) for name in dataset_names()]
+        self.scored = {f"{s.provider}:{s.code}": s for s in scored_statements(user)}
+        scores = [(key, f"{s.provider} · {s.code} — {s.name}") for key, s in self.scored.items()]
+        self.fields["score_window"].choices = [("", _("any: no window")), *scores]
+        self.fields["stratify_by"].choices = [("", _("none: a simple random sample")), *scores]
+
+    def clean(self):
+        data = super().clean()
+        low, high = data.get("suggestion_min"), data.get("suggestion_max")
+        if (low is not None or high is not None) and not data.get("score_window"):
+            self.add_error("score_window", _("choose the model score whose window these bounds are"))
+        if low is not None and high is not None and low > high:
+            self.add_error("suggestion_min", _("the lowest score is above the highest"))
+        return data
+
+    def _scored_pair(self, key: str) -> tuple[str | None, str | None]:
+        chosen = self.scored.get(key)
+        return (chosen.provider, chosen.code) if chosen else (None, None)
 
     def spec(self) -> BatchSpec:
-        data = self.cleaned_data
+        data = dict(self.cleaned_data)
+        data["stratify_provider"], data["stratify_code"] = self._scored_pair(data["stratify_by"])
+        data["suggestion_provider"], data["suggestion_code"] = self._scored_pair(data["score_window"])
         return batch_spec(
             {
                 **data,

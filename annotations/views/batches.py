@@ -48,7 +48,7 @@ def batch_list(request):
 
 @coordinator_only
 def batch_new(request):
-    form = BatchDesignForm(request.POST or None)
+    form = BatchDesignForm(request.POST or None, user=request.user)
     plan = None
     if request.method == "POST" and form.is_valid():
         try:

@@ -201,13 +201,11 @@ def test_the_designer_opens_with_the_default_taxonomy_chosen(client_for, diego, 
     assert options == [str(tnmg.pk), str(other.pk)]
 
 
-def test_the_designer_says_when_no_statement_has_the_code_to_stratify_by(
+def test_the_designer_refuses_a_score_to_stratify_by_that_no_exam_carries(
     client_for, diego, ana, bruno, tnmg, archive
 ):
-    post = design_post(
-        tnmg, [ana, bruno], action="preview", sample_size=6, stratify_provider="m", stratify_code="NOPE"
-    )
+    post = design_post(tnmg, [ana, bruno], action="preview", sample_size=6, stratify_by="m:NOPE")
     response = client_for(diego).post("/batches/new/", post)
     assert response.status_code == 200
-    assert "no taxonomy has a statement with the code" in response.content.decode()
+    assert "Select a valid choice" in response.content.decode()
     assert not ReviewBatch.objects.exists()

@@ -76,9 +76,9 @@ def created(batch: ReviewBatch) -> dict[int, tuple[bool, bool]]:
     "extra",
     [
         {},
-        {"stratify_provider": "m", "stratify_code": "AF"},
+        {"stratify_by": "m:AF"},
         {"reference_labels": "tnmg:AF, tnmg:NORM", "sample_size": 18, "gold_fraction": 0.25},
-        {"suggestion_provider": "m", "suggestion_code": "AF", "suggestion_min": 0.5, "sample_size": 20},
+        {"score_window": "m:AF", "suggestion_min": 0.5, "sample_size": 20},
     ],
     ids=["random", "stratified", "reference-labels", "score-window"],
 )

@@ -120,8 +120,7 @@ def design_post(tnmg, readers, **extra):
         "min_pair_overlap": 0,
         "sex": "",
         "exam_page_size": 200,
-        "stratify_provider": "m",
-        "stratify_code": "AF",
+        "stratify_by": "m:AF",
         **extra,
     }
 

@@ -88,6 +88,17 @@ class BatchPlan:
     def reader_names(self) -> list[str]:
         return [reader.get_username() for reader in self.readers]
 
+    @property
+    def strata_rows(self) -> list[dict]:
+        """Each stratum's score range with its matching and sampled exams, lowest first."""
+        if self.stratified is None:
+            return []
+        s = self.stratified
+        return [
+            {"low": low, "high": high, "available": available, "taken": taken}
+            for low, high, available, taken in zip(s.edges, s.edges[1:], s.available, s.taken, strict=False)
+        ]
+
     def overlap_rows(self) -> list[tuple[str, list[int]]]:
         return [
             (name, [int(v) for v in row])
@@ -113,6 +124,12 @@ def _choose_exams(
     is the exams at the places lib.batch_design draws, as drawn from the whole pool."""
     if spec.sample_size is not None and spec.sample_size < 1:
         raise BatchPlanError("the sample size must be at least 1")
+    if (spec.stratify_provider or spec.stratify_code) and not (spec.stratify_provider and spec.stratify_code):
+        raise BatchPlanError("stratifying needs both the provider and the statement code whose score it uses")
+    if spec.stratify_provider and spec.sample_size is None:
+        raise BatchPlanError(
+            "stratifying needs a sample size: the strata say how many exams to take from each"
+        )
     if spec.sample_size is not None and spec.stratify_provider and spec.stratify_code:
         return _choose_stratified(user, spec, matching)
     pool = matching_ids(matching)

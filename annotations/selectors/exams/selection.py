@@ -174,6 +174,54 @@ def _scored_classes(provider: str, classes: list[int]) -> list[int]:
     return [c for c in classes if kept.filter(diagnostic_class_id=c).exists()]
 
 
+@dataclass(frozen=True)
+class ScoredStatement:
+    """A statement code some provider has scored exams for: what the designer stratifies by, or keeps a
+    window of. The name is the default taxonomy's, else the first taxonomy's with the code."""
+
+    provider: str
+    code: str
+    name: str
+
+
+# Providers x statements are a few dozen in practice (an imported model's 66 classes at most); the walk
+# stops here rather than run unbounded on a store that holds thousands.
+MOST_SCORED_PAIRS = 1000
+
+
+def _scored_pairs() -> list[tuple[str, int]]:
+    """Every (provider, class id) with a kept score, each found by one seek of the unique index (provider,
+    class, exam) past the one before: a DISTINCT over the kept scores reads all of them (11 M rows at
+    CODE-II size with four classes scored), the walk one row per pair."""
+    rows = LatestSuggestionScore.objects.order_by("provider", "diagnostic_class_id").values_list(
+        "provider", "diagnostic_class_id"
+    )
+    pairs: list[tuple[str, int]] = []
+    pair = rows.first()
+    while pair is not None and len(pairs) < MOST_SCORED_PAIRS:
+        pairs.append(pair)
+        provider, class_id = pair
+        pair = (
+            rows.filter(provider=provider, diagnostic_class_id__gt=class_id).first()
+            or rows.filter(provider__gt=provider).first()
+        )
+    return pairs
+
+
+def scored_statements(user) -> list[ScoredStatement]:
+    """Each (provider, statement code) that some exam has a kept score for, by provider then code."""
+    _require_coordinator(user)
+    pairs = _scored_pairs()
+    classes = DiagnosticClass.objects.filter(pk__in={class_id for _, class_id in pairs})
+    code_of = dict(classes.values_list("pk", "code"))
+    names: dict[str, str] = {}
+    named = DiagnosticClass.objects.filter(code__in=set(code_of.values()))
+    for code, name in named.order_by("-taxonomy__is_default", "pk").values_list("code", "name"):
+        names.setdefault(code, name)
+    found = {(provider, code_of[class_id]) for provider, class_id in pairs}
+    return [ScoredStatement(provider, code, names[code]) for provider, code in sorted(found)]
+
+
 def _class_ids(code: str) -> list[int]:
     return list(DiagnosticClass.objects.filter(code=code).order_by("pk").values_list("pk", flat=True))
 
