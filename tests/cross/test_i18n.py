@@ -167,6 +167,11 @@ def _pages(study):
                 ["Enviar e próximo", "Atalhos de teclado", "Pular este exame", "Diagnósticos"],
                 ["Submit and next", "Keyboard shortcuts", "Skip this exam", "Diagnoses"],
             ),
+            (
+                f"/read/{assignment}/print/",
+                ["Imprima em 100% (sem ajustar à página)"],
+                ["Print at 100%", "For your own use only."],
+            ),
             ("/taxonomies/", ["Taxonomias diagnósticas", "Versão"], ["Diagnostic taxonomies"]),
         ],
         "carla": [
@@ -178,8 +183,23 @@ def _pages(study):
             ("/batches/", ["Planejar um lote", "Leitores por exame"], ["Design a batch", "Readers per exam"]),
             (
                 "/batches/new/",
-                ["Planejar um lote de revisão", "Modo de sugestão", "Controles de qualidade", "Semente"],
-                ["Design a review batch", "Suggestion mode", "Quality controls", "Sample size", "Seed"],
+                [
+                    "Planejar um lote de revisão",
+                    "Modo de sugestão",
+                    "Controles de qualidade",
+                    "Semente",
+                    "Amostragem",
+                    "Estratificar pelo escore do modelo",
+                    "nenhuma: amostra aleatória simples",
+                ],
+                [
+                    "Design a review batch",
+                    "Suggestion mode",
+                    "Quality controls",
+                    "Sample size",
+                    "Seed",
+                    "Sampling",
+                ],
             ),
             (
                 f"/batches/{batch}/",
