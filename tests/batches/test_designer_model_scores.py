@@ -162,3 +162,30 @@ def test_a_window_or_strata_the_page_cannot_honour_are_refused_with_a_reason(
     page = response.content.decode()
     assert message in page and 'id="design-preview"' not in page
     assert not ReviewBatch.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ({"stratify_provider": "m", "stratify_code": "AF"}, "stratifying needs a sample size"),
+        ({"stratify_provider": "m", "sample_size": 6}, "needs both the provider and the statement code"),
+        ({"stratify_code": "AF", "sample_size": 6}, "needs both the provider and the statement code"),
+    ],
+    ids=["no sample size", "provider alone", "code alone"],
+)
+def test_the_api_refuses_strata_it_cannot_draw_instead_of_ignoring_them(
+    client_for, diego, ana, tnmg, scored_archive, extra, message
+):
+    body = {
+        "name": "Half",
+        "taxonomy_id": tnmg.pk,
+        "reader_ids": [ana.pk],
+        "readers_per_exam": 1,
+        "criteria": {"datasets": ["archive"]},
+        **extra,
+    }
+    client = client_for(diego)
+    for url in ("/api/v1/batches/preview/", "/api/v1/batches/"):
+        response = client.post(url, body, content_type="application/json")
+        assert response.status_code == 400 and message in response.content.decode(), url
+    assert not ReviewBatch.objects.exists()
