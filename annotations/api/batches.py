@@ -95,8 +95,21 @@ class BatchSpecSerializer(serializers.Serializer):
     readers_per_exam = serializers.IntegerField(min_value=1)
     criteria = CriteriaSerializer(required=False)
     sample_size = serializers.IntegerField(required=False, allow_null=True, default=None, min_value=1)
-    stratify_provider = serializers.CharField(required=False, allow_null=True, default=None, max_length=100)
-    stratify_code = serializers.CharField(required=False, allow_null=True, default=None, max_length=40)
+    stratify_provider = serializers.CharField(
+        required=False,
+        allow_null=True,
+        default=None,
+        max_length=100,
+        help_text="With stratify_code and sample_size: draw the sample evenly over equal-width strata of "
+        "this provider's newest score for the class (refused without a sample size, or without the code).",
+    )
+    stratify_code = serializers.CharField(
+        required=False,
+        allow_null=True,
+        default=None,
+        max_length=40,
+        help_text="The class's code (in any taxonomy) whose score the strata divide.",
+    )
     strata = serializers.IntegerField(required=False, default=4, min_value=1, max_value=10)
     gold_fraction = serializers.FloatField(required=False, default=0.0, min_value=0, max_value=0.5)
     retest_fraction = serializers.FloatField(required=False, default=0.0, min_value=0, max_value=0.5)
