@@ -298,6 +298,12 @@ def matching_scores(
         newest = newest.order_by("exam_id", "-computed_at", "-suggestion_id", "diagnostic_class_id").distinct(
             "exam_id"
         )
+    return _pool_joined_with_scores(matching, newest)
+
+
+def _pool_joined_with_scores(matching: QuerySet[Exam], newest: QuerySet) -> tuple[np.ndarray, np.ndarray]:
+    """(ids ascending, scores) of `matching`, each exam's score its row of `newest` (exam_id, score, one per
+    exam) or 0, joined in PostgreSQL."""
     pool_sql, pool_params = matching.order_by().values("pk").query.sql_with_params()
     scores_sql, scores_params = newest.query.sql_with_params()
     # Both parts are the ORM's own SQL, their values passed as parameters. With every row of the class,
