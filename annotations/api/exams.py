@@ -12,6 +12,12 @@ from rest_framework.views import APIView
 from annotations.api.permissions import IsCoordinator
 from annotations.lib.ecg.quality import EXAM_FLAGS
 from annotations.models import Exam
+from annotations.selectors.exams.browse import (
+    exam_for_coordinator,
+    exam_reference_labels,
+    exam_suggestions,
+    exams_same_waveform,
+)
 from annotations.selectors.exams.listing import (
     SORTS,
     exam_count,
@@ -112,7 +118,110 @@ class ExamListView(APIView):
         )
 
 
+class ReferenceLabelSerializer(serializers.Serializer):
+    code_system = serializers.CharField()
+    code = serializers.CharField()
+    likelihood = serializers.FloatField(allow_null=True)
+    source = serializers.CharField(allow_blank=True)
+
+
+class BatchRefSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    status = serializers.CharField()
+
+
+class ExamRefSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    dataset = serializers.CharField()
+    external_id = serializers.CharField()
+
+
+class SuggestedScoreSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    name = serializers.CharField()
+    score = serializers.FloatField()
+    suggested = serializers.BooleanField(help_text="The score reaches the provider's threshold for the code.")
+
+
+class ExamSuggestionSerializer(serializers.Serializer):
+    provider = serializers.CharField()
+    version = serializers.CharField()
+    status = serializers.ChoiceField(choices=["ok", "failed"])
+    error = serializers.CharField(allow_blank=True)
+    computed_at = serializers.DateTimeField()
+    scores = SuggestedScoreSerializer(many=True, help_text="One per statement code, highest first.")
+    measurements = serializers.DictField(
+        child=serializers.FloatField(),
+        help_text="Global measurements (heart_rate_bpm, pr_ms, qrs_axis_deg...).",
+    )
+
+
+class ExamDetailSerializer(ExamSerializer):
+    lead_names = serializers.ListField(child=serializers.CharField())
+    quality_flags = serializers.ListField(child=serializers.CharField())
+    quality_report = serializers.DictField(help_text="Per lead and exam-level signal quality, from import.")
+    reference_labels = ReferenceLabelSerializer(many=True, help_text="Never shown to readers.")
+    batches = BatchRefSerializer(many=True, help_text="The batches holding the exam.")
+    same_waveform = ExamRefSerializer(many=True, help_text="Other exams holding the very same samples.")
+    suggestions = ExamSuggestionSerializer(many=True, help_text="Every provider version's, newest first.")
+
+    class Meta(ExamSerializer.Meta):
+        fields = [
+            *ExamSerializer.Meta.fields,
+            "lead_names",
+            "quality_flags",
+            "quality_report",
+            "reference_labels",
+            "batches",
+            "same_waveform",
+            "suggestions",
+        ]
+
+
+def _exam_detail(user, exam_id: int) -> dict:
+    exam, batches = exam_for_coordinator(user, exam_id)
+    return {
+        **ExamSerializer(exam).data,
+        "lead_names": exam.lead_names,
+        "quality_flags": [flag for flag in exam.quality_flags.split(",") if flag],
+        "quality_report": exam.quality_report or {},
+        "reference_labels": [
+            {"code_system": r.code_system, "code": r.code, "likelihood": r.likelihood, "source": r.source}
+            for r in exam_reference_labels(user, exam)
+        ],
+        "batches": [{"id": b.pk, "name": b.name, "status": b.status} for b in batches],
+        "same_waveform": [
+            {"id": e.pk, "dataset": e.dataset.name, "external_id": e.external_id}
+            for e in exams_same_waveform(user, exam)
+        ],
+        "suggestions": [
+            {
+                "provider": item["suggestion"].provider,
+                "version": item["suggestion"].provider_version,
+                "status": item["suggestion"].status,
+                "error": item["suggestion"].error,
+                "computed_at": item["suggestion"].computed_at,
+                "scores": item["scores"],
+                "measurements": {m["key"]: m["value"] for m in item["measurements"]},
+            }
+            for item in exam_suggestions(user, exam)
+        ],
+    }
+
+
+class ExamDetailView(APIView):
+    """One exam as its page shows it to a coordinator, without the samples (the waveform endpoint)."""
+
+    permission_classes = [IsCoordinator]
+
+    @extend_schema(operation_id="v1_exams_retrieve", responses=ExamDetailSerializer)
+    def get(self, request, exam_id: int):
+        return Response(_exam_detail(request.user, exam_id))
+
+
 urlpatterns = [
     path("v1/exams/", ExamListView.as_view(), name="api-exam-list"),
+    path("v1/exams/<int:exam_id>/", ExamDetailView.as_view(), name="api-exam-detail"),
     path("v1/exams/<int:exam_id>/waveform/", exam_waveform, name="api-exam-waveform"),
 ]

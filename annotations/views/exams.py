@@ -17,6 +17,7 @@ from annotations.selectors.exams.browse import (
     exam_for_waveform,
     exam_model_outputs,
     exam_reference_labels,
+    exam_suggestions,
     exams_same_waveform,
 )
 from annotations.selectors.exams.listing import ExamFilters, ExamPage, exam_filters_from, exam_page
@@ -90,6 +91,7 @@ def exam_detail(request, exam_id: int):
             "same_waveform": exams_same_waveform(request.user, exam),
             "reference_labels": exam_reference_labels(request.user, exam),
             "model_outputs": exam_model_outputs(request.user, exam),
+            "suggestions": exam_suggestions(request.user, exam),
             "explanations": exam_relevance_summary(request.user, exam),
             "waveform_url": reverse("api-exam-waveform", args=[exam.pk]),
             # The view preferences are the readers' and adjudicators' (api/reading.ReadsEcgs); a

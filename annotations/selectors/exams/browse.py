@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from django.db.models import QuerySet
+from django.utils.translation import gettext_lazy as _
 
 from annotations.errors import Forbidden, NotFound
-from annotations.models import BatchExam, Dataset, Exam, ReferenceLabel, Suggestion
+from annotations.models import BatchExam, Dataset, Exam, ReferenceLabel, Suggestion, SuggestionScore
 from annotations.roles import Role, has_role
+from annotations.selectors.suggestions.scoring import META, source_code
 
 
 def _require_coordinator(user) -> None:
@@ -87,3 +89,69 @@ def exam_model_outputs(user, exam: Exam) -> list[dict]:
         ]
         out.append({"provider": suggestion.provider, "version": suggestion.provider_version, "scalars": rows})
     return out
+
+
+# The global measurements of a suggestion, as the reader's measurements table shows them: key, label, unit.
+GLOBAL_MEASUREMENTS = (
+    ("heart_rate_bpm", _("Heart rate"), "bpm"),
+    ("pr_ms", "PR", "ms"),
+    ("qrs_ms", "QRS", "ms"),
+    ("qt_ms", "QT", "ms"),
+    ("qtc_bazett_ms", _("QTc (Bazett)"), "ms"),
+    ("qtc_fridericia_ms", _("QTc (Fridericia)"), "ms"),
+    ("p_axis_deg", _("P axis"), "°"),
+    ("qrs_axis_deg", _("QRS axis"), "°"),
+    ("t_axis_deg", _("T axis"), "°"),
+)
+
+
+def _scores_by_code(suggestion: Suggestion, scores: list[SuggestionScore]) -> list[dict]:
+    """One row per statement code, highest score first: a provider's score for a code is stored once per
+    taxonomy holding the code, the same value, named here as the default taxonomy names it."""
+    thresholds = ((suggestion.measurements or {}).get(META) or {}).get("thresholds", {})
+    rows: dict[str, dict] = {}
+    for score in sorted(scores, key=lambda s: (not s.diagnostic_class.taxonomy.is_default, s.pk)):
+        klass = score.diagnostic_class
+        rows.setdefault(
+            klass.code,
+            {
+                "code": klass.code,
+                "name": klass.name,
+                "score": score.score,
+                "suggested": score.score >= thresholds.get(source_code(klass), 0.5),
+            },
+        )
+    return sorted(rows.values(), key=lambda row: (-row["score"], row["code"]))
+
+
+def exam_suggestions(user, exam: Exam) -> list[dict]:
+    """Every provider version's suggestion for the exam, newest first: its status (and error), its scores
+    per statement with those at or over the provider's threshold marked, and its global measurements. For
+    the exam page, coordinators only: readers see suggestions only as their batch's mode allows."""
+    if not has_role(user, Role.COORDINATOR):
+        raise NotFound
+    suggestions = list(Suggestion.objects.filter(exam=exam).order_by("-computed_at", "-pk"))
+    scores: dict[int, list[SuggestionScore]] = {s.pk: [] for s in suggestions}
+    stored = SuggestionScore.objects.filter(suggestion__in=suggestions).select_related(
+        "diagnostic_class__taxonomy"
+    )
+    for score in stored:
+        scores[score.suggestion_id].append(score)
+    shown, providers = [], set()
+    for suggestion in suggestions:
+        measured = suggestion.measurements or {}
+        shown.append(
+            {
+                "suggestion": suggestion,
+                # Each provider's newest version is shown open, the older ones folded under it.
+                "newest": suggestion.provider not in providers,
+                "scores": _scores_by_code(suggestion, scores[suggestion.pk]),
+                "measurements": [
+                    {"key": key, "label": label, "value": measured[key], "unit": unit}
+                    for key, label, unit in GLOBAL_MEASUREMENTS
+                    if isinstance(measured.get(key), int | float) and not isinstance(measured.get(key), bool)
+                ],
+            }
+        )
+        providers.add(suggestion.provider)
+    return shown
