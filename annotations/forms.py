@@ -19,25 +19,11 @@ from annotations.selectors.users import active_readers
 BLANK_CHOICE_LABEL = gettext_noop("- Select an option -")
 
 
-class BatchDesignForm(forms.Form):
-    name = forms.CharField(max_length=200, label=_("Name"))
-    # The default taxonomy is listed first and chosen from the start: a coordinator who leaves the
-    # list alone gets the default, not a refused empty choice.
-    taxonomy = forms.ModelChoiceField(
-        queryset=taxonomy_list(),
-        label=_("Taxonomy"),
-        empty_label=None,
-    )
-    readers = forms.ModelMultipleChoiceField(
-        queryset=active_readers(), widget=forms.CheckboxSelectMultiple, label=_("Readers")
-    )
-    readers_per_exam = forms.IntegerField(min_value=1, initial=2, label=_("Readers per exam"))
-    suggestion_mode = forms.ChoiceField(
-        choices=ReviewBatch.SuggestionMode.choices, label=_("Suggestion mode")
-    )
-    due_date = forms.DateField(
-        required=False, widget=forms.DateInput(attrs={"type": "date"}), label=_("Due date")
-    )
+class ExamCriteriaForm(forms.Form):
+    """The exam criteria both coordinator forms offer (the designer's, and adding exams to a running batch),
+    with a window of a model's score for a statement chosen among the (provider, statement) pairs exams
+    carry scores for (selection.scored_statements), as "provider:code"."""
+
     datasets = forms.MultipleChoiceField(
         required=False, widget=forms.CheckboxSelectMultiple, label=_("Datasets")
     )
@@ -64,11 +50,6 @@ class BatchDesignForm(forms.Form):
         label=_("Leave out exams with"),
         choices=QUALITY_FLAG_CHOICES,
     )
-    sample_size = forms.IntegerField(
-        required=False, min_value=1, label=_("Sample size"), help_text=_("Empty: every matching exam.")
-    )
-    # A model's score for a statement, chosen among those exams carry (selection.scored_statements), as
-    # "provider:code": for a window of exams to keep, and for the strata of a sample.
     score_window = forms.ChoiceField(
         required=False,
         label=_("Model score"),
@@ -76,6 +57,57 @@ class BatchDesignForm(forms.Form):
     )
     suggestion_min = forms.FloatField(required=False, min_value=0, max_value=1, label=_("lowest"))
     suggestion_max = forms.FloatField(required=False, min_value=0, max_value=1, label=_("highest"))
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["datasets"].choices = [(name, name) for name in dataset_names()]
+        self.scored = {f"{s.provider}:{s.code}": s for s in scored_statements(user)}
+        self.score_choices = [(key, f"{s.provider} · {s.code} — {s.name}") for key, s in self.scored.items()]
+        self.fields["score_window"].choices = [("", _("any: no window")), *self.score_choices]
+
+    def clean(self):
+        data = super().clean()
+        low, high = data.get("suggestion_min"), data.get("suggestion_max")
+        if (low is not None or high is not None) and not data.get("score_window"):
+            self.add_error("score_window", _("choose the model score whose window these bounds are"))
+        if low is not None and high is not None and low > high:
+            self.add_error("suggestion_min", _("the lowest score is above the highest"))
+        return data
+
+    def scored_pair(self, key: str) -> tuple[str | None, str | None]:
+        chosen = self.scored.get(key)
+        return (chosen.provider, chosen.code) if chosen else (None, None)
+
+    def criteria_data(self) -> dict:
+        """The cleaned data with the window's provider and code named as ExamCriteria names them."""
+        data = dict(self.cleaned_data)
+        data["suggestion_provider"], data["suggestion_code"] = self.scored_pair(data.get("score_window", ""))
+        return data
+
+
+class BatchDesignForm(ExamCriteriaForm):
+    name = forms.CharField(max_length=200, label=_("Name"))
+    # The default taxonomy is listed first and chosen from the start: a coordinator who leaves the
+    # list alone gets the default, not a refused empty choice.
+    taxonomy = forms.ModelChoiceField(
+        queryset=taxonomy_list(),
+        label=_("Taxonomy"),
+        empty_label=None,
+    )
+    readers = forms.ModelMultipleChoiceField(
+        queryset=active_readers(), widget=forms.CheckboxSelectMultiple, label=_("Readers")
+    )
+    readers_per_exam = forms.IntegerField(min_value=1, initial=2, label=_("Readers per exam"))
+    suggestion_mode = forms.ChoiceField(
+        choices=ReviewBatch.SuggestionMode.choices, label=_("Suggestion mode")
+    )
+    due_date = forms.DateField(
+        required=False, widget=forms.DateInput(attrs={"type": "date"}), label=_("Due date")
+    )
+    sample_size = forms.IntegerField(
+        required=False, min_value=1, label=_("Sample size"), help_text=_("Empty: every matching exam.")
+    )
+    # A model's score for a statement to stratify by, chosen as the window's (ExamCriteriaForm).
     stratify_by = forms.ChoiceField(
         required=False,
         label=_("Stratify by model score"),
@@ -117,31 +149,13 @@ class BatchDesignForm(forms.Form):
     )
 
     def __init__(self, *args, user, **kwargs):
-        super().__init__(*args, **kwargs)
+        super().__init__(*args, user=user, **kwargs)
         self.fields["readers"].queryset = active_readers()
-        self.fields["datasets"].choices = [(name, name) for name in dataset_names()]
-        self.scored = {f"{s.provider}:{s.code}": s for s in scored_statements(user)}
-        scores = [(key, f"{s.provider} · {s.code} — {s.name}") for key, s in self.scored.items()]
-        self.fields["score_window"].choices = [("", _("any: no window")), *scores]
-        self.fields["stratify_by"].choices = [("", _("none: a simple random sample")), *scores]
-
-    def clean(self):
-        data = super().clean()
-        low, high = data.get("suggestion_min"), data.get("suggestion_max")
-        if (low is not None or high is not None) and not data.get("score_window"):
-            self.add_error("score_window", _("choose the model score whose window these bounds are"))
-        if low is not None and high is not None and low > high:
-            self.add_error("suggestion_min", _("the lowest score is above the highest"))
-        return data
-
-    def _scored_pair(self, key: str) -> tuple[str | None, str | None]:
-        chosen = self.scored.get(key)
-        return (chosen.provider, chosen.code) if chosen else (None, None)
+        self.fields["stratify_by"].choices = [("", _("none: a simple random sample")), *self.score_choices]
 
     def spec(self) -> BatchSpec:
-        data = dict(self.cleaned_data)
-        data["stratify_provider"], data["stratify_code"] = self._scored_pair(data["stratify_by"])
-        data["suggestion_provider"], data["suggestion_code"] = self._scored_pair(data["score_window"])
+        data = self.criteria_data()
+        data["stratify_provider"], data["stratify_code"] = self.scored_pair(data["stratify_by"])
         return batch_spec(
             {
                 **data,
@@ -173,22 +187,11 @@ class AddReadersForm(forms.Form):
         self.fields["readers"].queryset = batch_reader_candidates(batch)
 
 
-class AddExamsForm(forms.Form):
+class AddExamsForm(ExamCriteriaForm):
     """The designer's exam criteria, for adding exams to a running batch."""
 
-    datasets = BatchDesignForm.base_fields["datasets"]
-    age_min = BatchDesignForm.base_fields["age_min"]
-    age_max = BatchDesignForm.base_fields["age_max"]
-    sex = BatchDesignForm.base_fields["sex"]
-    reference_labels = BatchDesignForm.base_fields["reference_labels"]
-    quality_grades = BatchDesignForm.base_fields["quality_grades"]
-    quality_without = BatchDesignForm.base_fields["quality_without"]
     sample_size = BatchDesignForm.base_fields["sample_size"]
     seed = forms.IntegerField(required=False, initial=0, label=_("Seed"))
 
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields["datasets"].choices = [(name, name) for name in dataset_names()]
-
     def criteria(self) -> ExamCriteria:
-        return exam_criteria(self.cleaned_data)
+        return exam_criteria(self.criteria_data())

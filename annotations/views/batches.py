@@ -109,7 +109,7 @@ def batch_detail(request, batch_id: int):
             "quality": stored_reader_quality(batch),
             "reassign_form": ReassignForm(),
             "add_readers_form": AddReadersForm(batch=batch),
-            "add_exams_form": AddExamsForm(),
+            "add_exams_form": AddExamsForm(user=request.user),
             "exams": exams,
             "exam_states": [(key, EXAM_STATE_LABELS[key]) for key in EXAM_STATES],
         },
@@ -209,7 +209,7 @@ def batch_skip_hand_on_view(request, batch_id: int, assignment_id: int):
 @require_POST
 @coordinator_only
 def batch_add_exams_view(request, batch_id: int):
-    form = AddExamsForm(request.POST)
+    form = AddExamsForm(request.POST, user=request.user)
 
     def add(batch):
         if not form.is_valid():

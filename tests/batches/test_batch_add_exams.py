@@ -5,13 +5,15 @@ one page at a time."""
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 import pytest
 from django.core.management import CommandError, call_command
 
-from annotations.models import AuditEvent, BatchExam
+from annotations.models import AuditEvent, BatchExam, DiagnosticClass, Exam
 from annotations.services.batches.lifecycle import batch_create
 from tests.batches.test_batch_pages import design_post
+from tests.batches.test_stratified_newest_scores import scored
 from tests.factories import DatasetFactory, ExamFactory, add_reference_labels
 
 pytestmark = pytest.mark.django_db
@@ -89,3 +91,31 @@ def test_the_designer_preview_lists_chosen_gold_and_retest_exams_by_page(client_
     everything = client_for(diego).post("/batches/new/", data).content.decode()
     table = everything.split('id="plan-exams"', 1)[1].split("</table>", 1)[0]
     assert table.count('class="tag gold"') == 3 and table.count('class="tag retest"') >= 1
+
+
+def test_the_dashboard_adds_exams_by_quality_and_by_a_model_score_window(client_for, diego, tnmg, running):
+    """The dashboard's form offers the designer's quality criteria and score window, and applies them."""
+    af = DiagnosticClass.objects.get(taxonomy=tnmg, code="AF")
+    more = list(Exam.objects.filter(dataset__name="more").order_by("pk"))
+    for exam, grade, score in zip(more, ["good", "good", "poor", "good"], [0.9, 0.2, 0.95, 0.7], strict=True):
+        exam.quality_grade = grade
+        exam.save(update_fields=["quality_grade"])
+        scored(exam, "m", "1", timedelta(hours=1), {af: score})
+    client = client_for(diego)
+    dashboard = client.get(f"/batches/{running.pk}/").content.decode()
+    assert 'name="quality_grades"' in dashboard and '<option value="m:AF">' in dashboard
+    response = client.post(
+        f"/batches/{running.pk}/add-exams/",
+        {"datasets": ["more"], "quality_grades": ["good"], "score_window": "m:AF", "suggestion_min": "0.5"},
+        follow=True,
+    )
+    assert "2 exams added" in response.content.decode()
+    added = set(
+        BatchExam.objects.filter(batch=running, exam__dataset__name="more").values_list("exam", flat=True)
+    )
+    assert added == {more[0].pk, more[3].pk}  # good and at least 0.5; the poor 0.95 and the good 0.2 left out
+    refused = client.post(
+        f"/batches/{running.pk}/add-exams/", {"datasets": ["more"], "suggestion_min": "0.5"}, follow=True
+    )
+    assert "choose the model score" in refused.content.decode()
+    assert BatchExam.objects.filter(batch=running).count() == 5

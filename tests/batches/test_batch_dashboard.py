@@ -58,6 +58,8 @@ def test_the_exam_table_shows_reads_skips_disputes_and_state(client_for, diego, 
     assert len(rows(page)) == 3
     row = page.split(f'<tr data-exam="{first.exam_id}"', 1)[1].split("</tr>", 1)[0]
     assert "2 / 2" in row and "Disputed" in row and 'class="disputes">1<' in row
+    assert f'<a href="/exams/{first.exam_id}/">' in row  # each exam opens its page
+    assert client_for(diego).get(f"/exams/{first.exam_id}/").status_code == 200
     skipped = page.split(f'<tr data-exam="{second.exam_id}"', 1)[1].split("</tr>", 1)[0]
     assert 'class="skips">1<' in skipped and "Being read" in skipped
 
