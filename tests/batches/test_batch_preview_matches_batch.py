@@ -54,7 +54,7 @@ def design_post(tnmg, readers, **extra):
     }
 
 
-ROW = re.compile(r'<tr data-exam="(\d+)"><td>[^<]*</td><td>(.*?)</td></tr>')
+ROW = re.compile(r'<tr data-exam="(\d+)"><td><a href="/exams/\1/"[^>]*>[^<]*</a></td><td>(.*?)</td></tr>')
 
 
 def previewed(page: str) -> dict[int, tuple[bool, bool]]:

@@ -39,6 +39,9 @@ def test_a_coordinator_filters_sorts_and_pages_the_exam_list(live_server, page, 
     page.click("button[type=submit]")
     page.wait_for_selector("main h1")
     page.goto(f"{live_server.url}/exams/")
+    # The filters wrap inside the page: none of them is pushed out of view to the right.
+    width = page.evaluate("[document.documentElement.scrollWidth, document.documentElement.clientWidth]")
+    assert width[0] <= width[1], width
     page.select_option("#dataset", "beta")
     page.fill("#label_system", "code15")
     page.fill("#label_code", "RBBB")
