@@ -370,8 +370,12 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
-    # The exam list's grade and the designer's grade criteria are one choice set: one schema name.
-    "ENUM_NAME_OVERRIDES": {"QualityGradeEnum": "annotations.models.exams.QualityGrade"},
+    # One schema name per choice set used by several serializers: the exam list's grade and the designer's
+    # grade criteria; the exam's sex in the exam list and the exam detail.
+    "ENUM_NAME_OVERRIDES": {
+        "QualityGradeEnum": "annotations.models.exams.QualityGrade",
+        "SexEnum": "annotations.models.exams.Exam.Sex",
+    },
 }
 
 # --- Internationalisation -------------------------------------------------------------------------

@@ -137,7 +137,7 @@ class ExamRefSerializer(serializers.Serializer):
     external_id = serializers.CharField()
 
 
-class SuggestedScoreSerializer(serializers.Serializer):
+class ExamScoreSerializer(serializers.Serializer):
     code = serializers.CharField()
     name = serializers.CharField()
     score = serializers.FloatField()
@@ -150,7 +150,7 @@ class ExamSuggestionSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=["ok", "failed"])
     error = serializers.CharField(allow_blank=True)
     computed_at = serializers.DateTimeField()
-    scores = SuggestedScoreSerializer(many=True, help_text="One per statement code, highest first.")
+    scores = ExamScoreSerializer(many=True, help_text="One per statement code, highest first.")
     measurements = serializers.DictField(
         child=serializers.FloatField(),
         help_text="Global measurements (heart_rate_bpm, pr_ms, qrs_axis_deg...).",
