@@ -12,7 +12,8 @@ import pytest
 from annotations.lib.batch_design import sample_stratified
 from annotations.models import DiagnosticClass, ReviewBatch
 from annotations.selectors.exams.selection import scored_statements
-from tests.batches.test_stratified_newest_scores import newest_scores, scored
+from tests.batches.test_batch_pages import design_post
+from tests.batches.test_stratified_newest_scores import newest_scores, scored, window_body
 from tests.factories import DatasetFactory, DiagnosticClassFactory, ExamFactory
 
 pytestmark = pytest.mark.django_db
@@ -43,24 +44,6 @@ def options(page: str, name: str) -> list[tuple[str, str]]:
     return [
         (value, text.strip()) for value, text in re.findall(r'<option value="([^"]*)"[^>]*>([^<]*)<', select)
     ]
-
-
-def design_post(tnmg, readers, **extra) -> dict:
-    return {
-        "name": "Scored",
-        "taxonomy": tnmg.pk,
-        "readers": [r.pk for r in readers],
-        "readers_per_exam": 2,
-        "suggestion_mode": "hidden",
-        "datasets": ["archive"],
-        "strata": 4,
-        "gold_fraction": 0,
-        "retest_fraction": 0,
-        "min_pair_overlap": 0,
-        "seed": 0,
-        "sex": "",
-        **extra,
-    }
 
 
 def test_the_scored_statements_are_each_provider_and_code_once(diego, scored_archive):
@@ -118,19 +101,8 @@ def test_a_score_window_chosen_on_the_page_keeps_the_exams_the_api_keeps(
         tnmg, [ana], readers_per_exam=1, score_window="m:AF", suggestion_min=low, suggestion_max=high
     )
     page = client.post("/batches/new/", {**post, "action": "preview"}).content.decode()
-    body = {
-        "name": "Window",
-        "taxonomy_id": tnmg.pk,
-        "reader_ids": [ana.pk],
-        "readers_per_exam": 1,
-        "criteria": {
-            "datasets": ["archive"],
-            "suggestion_provider": "m",
-            "suggestion_code": "AF",
-            "suggestion_min": float(low) if low else None,
-            "suggestion_max": float(high) if high else None,
-        },
-    }
+    window = {"low": float(low) if low else None, "high": float(high) if high else None}
+    body = window_body(tnmg, ana, provider="m", **window)
     api = client.post("/api/v1/batches/preview/", body, content_type="application/json").json()
     assert 0 < api["matching"] < 30
     assert f"{api['exams']} of {api['matching']} matching exams" in page

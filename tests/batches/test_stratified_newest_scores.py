@@ -317,17 +317,13 @@ WINDOWS = {
 }
 
 
-@pytest.mark.parametrize("window", list(WINDOWS), ids=list(WINDOWS))
-def test_the_score_window_matches_each_exams_newest_ok_score(client_for, diego, ana, tnmg, windowed, window):
-    provider, low, high = WINDOWS[window]
-    newest = newest_scores([e.pk for e in windowed], provider, "AF")
-    low = newest[windowed[low].pk] if isinstance(low, int) else low
-    high = newest[windowed[high].pk] if isinstance(high, int) else high
-    expected = in_window(windowed, provider, low, high)
-    body = {
+def window_body(tnmg, reader, *, provider: str, low: float | None, high: float | None) -> dict:
+    """The designer API's request for the "archive" exams whose newest AF score from `provider` lies in
+    [low, high] (either open), read once by `reader`."""
+    return {
         "name": "Window",
         "taxonomy_id": tnmg.pk,
-        "reader_ids": [ana.pk],
+        "reader_ids": [reader.pk],
         "readers_per_exam": 1,
         "criteria": {
             "datasets": ["archive"],
@@ -337,6 +333,16 @@ def test_the_score_window_matches_each_exams_newest_ok_score(client_for, diego, 
             "suggestion_max": high,
         },
     }
+
+
+@pytest.mark.parametrize("window", list(WINDOWS), ids=list(WINDOWS))
+def test_the_score_window_matches_each_exams_newest_ok_score(client_for, diego, ana, tnmg, windowed, window):
+    provider, low, high = WINDOWS[window]
+    newest = newest_scores([e.pk for e in windowed], provider, "AF")
+    low = newest[windowed[low].pk] if isinstance(low, int) else low
+    high = newest[windowed[high].pk] if isinstance(high, int) else high
+    expected = in_window(windowed, provider, low, high)
+    body = window_body(tnmg, ana, provider=provider, low=low, high=high)
     client = client_for(diego)
     preview = client.post("/api/v1/batches/preview/", body, content_type="application/json")
     made = client.post("/api/v1/batches/", body, content_type="application/json")
