@@ -6,8 +6,12 @@ from datetime import UTC, datetime
 
 import pytest
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import annotations.selectors.batches.plan as plan_module
+import annotations.selectors.exams.selection as selection_module
 import annotations.services.batches.lifecycle as lifecycle
 from annotations.lib.batch_design import sample_random, sample_stratified
 from annotations.models import (
@@ -21,7 +25,7 @@ from annotations.models import (
 from annotations.selectors.batches.plan import BatchSpec, batch_plan
 from annotations.selectors.exams.selection import (
     ExamCriteria,
-    exams_matching,
+    id_ranges,
     matching_ids,
     matching_scores,
     suggestion_scores,
@@ -117,13 +121,73 @@ def test_the_pool_is_every_matching_id_ascending_whatever_order_the_rows_lie_in(
         with connection.cursor() as cursor:
             for scan in ("indexscan", "indexonlyscan", "bitmapscan"):
                 cursor.execute(f"SET LOCAL enable_{scan} = off")
-    pool = matching_ids(exams_matching(diego, ExamCriteria(datasets=["archive"])))
+    pool = matching_ids(diego, ExamCriteria(datasets=["archive"]))
     assert pool.tolist() == sorted(e.pk for e in archive)
-    assert matching_ids(exams_matching(diego, ExamCriteria(datasets=["nowhere"]))).tolist() == []
-    ids, scores = matching_scores(
-        diego, exams_matching(diego, ExamCriteria(datasets=["archive"])), provider="m", code="AF"
-    )
+    assert matching_ids(diego, ExamCriteria(datasets=["nowhere"])).tolist() == []
+    ids, scores = matching_scores(diego, ExamCriteria(datasets=["archive"]), provider="m", code="AF")
     assert ids.tolist() == sorted(e.pk for e in archive) and scores.tolist() == [0.0] * 40
+
+
+@pytest.mark.parametrize("ranges_per_process", [1, 3, 40])
+def test_the_pool_read_in_id_ranges_is_every_matching_id_once_ascending(
+    diego, tnmg, archive, monkeypatch, ranges_per_process
+):
+    """The pool is read as one array per range of exam ids (several processes aggregate ranges of their
+    own): the ranges' edges may fall on any id, the table's first and last exams included, and the
+    criteria (a dataset, an age, a model score window) hold in every range."""
+    monkeypatch.setattr(selection_module, "IDS_PER_RANGE", 1)
+    monkeypatch.setattr(selection_module, "RANGES_PER_PROCESS", ranges_per_process)
+    elsewhere = ExamFactory.create_batch(6, dataset=DatasetFactory(name="elsewhere"))
+    first, last = archive[0], ExamFactory(dataset=archive[0].dataset)
+    for exam in [*archive[::3], last]:
+        exam.age = 70
+        exam.save(update_fields=["age"])
+    af = DiagnosticClass.objects.get(taxonomy=tnmg, code="AF")
+    for exam in [first, *archive[5:9], elsewhere[0], last]:
+        suggestion = Suggestion.objects.create(exam=exam, provider="m", provider_version="1", status="ok")
+        SuggestionScore.objects.create(suggestion=suggestion, diagnostic_class=af, score=0.9)
+        latest_scores_upsert(Suggestion.objects.filter(pk=suggestion.pk))
+    every = [*archive, last]
+    cases = [
+        (ExamCriteria(datasets=["archive"]), every),
+        (ExamCriteria(datasets=["archive"], age_min=60), [*archive[::3], last]),
+        (
+            ExamCriteria(suggestion_provider="m", suggestion_code="AF", suggestion_min=0.5),
+            [first, *archive[5:9], elsewhere[0], last],
+        ),
+        (ExamCriteria(), [*every, *elsewhere]),
+        (ExamCriteria(datasets=["nowhere"]), []),
+    ]
+    processes = selection_module.parallel_aggregates() if connection.vendor == "postgresql" else 1
+    for criteria, expected in cases:
+        with CaptureQueriesContext(connection) as queries:
+            pool = matching_ids(diego, criteria)
+        assert pool.tolist() == sorted(e.pk for e in expected)
+        if connection.vendor == "postgresql":
+            parts = max(query["sql"].count(" UNION ALL ") + 1 for query in queries.captured_queries)
+            # a score window is read whole: by ranges, each would read all of the class's scores
+            ranged = criteria.suggestion_provider is None
+            assert parts == (min(ranges_per_process * processes, last.pk - first.pk + 1) if ranged else 1)
+
+
+@given(
+    low=st.integers(min_value=1, max_value=10**12),
+    span=st.integers(min_value=0, max_value=10**7),
+    most=st.integers(min_value=1, max_value=64),
+    per_range=st.integers(min_value=1, max_value=10**6),
+)
+@settings(max_examples=300, deadline=None)
+def test_id_ranges_cover_every_id_once_in_order(low, span, most, per_range):
+    high = low + span
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(selection_module, "IDS_PER_RANGE", per_range)
+        ranges = id_ranges(low, high, most)
+    assert ranges[0][0] == low and ranges[-1][1] == high + 1
+    assert all(a < b for a, b in ranges)
+    assert all(ranges[i][1] == ranges[i + 1][0] for i in range(len(ranges) - 1))
+    assert 1 <= len(ranges) <= most
+    if len(ranges) > 1:
+        assert min(b - a for a, b in ranges) >= per_range - 1
 
 
 def test_a_stratified_sample_scores_each_exam_by_its_newest_suggestion(diego, ana, bruno, tnmg, archive):

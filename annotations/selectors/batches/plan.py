@@ -8,7 +8,6 @@ from datetime import date
 
 import numpy as np
 from django.contrib.auth import get_user_model
-from django.db.models import QuerySet
 
 from annotations.errors import Forbidden, Invalid
 from annotations.lib.batch_design import (
@@ -117,9 +116,7 @@ def _readers(reader_ids: list[int]) -> list:
     return [users[pk] for pk in reader_ids]
 
 
-def _choose_exams(
-    user, spec: BatchSpec, matching: QuerySet[Exam]
-) -> tuple[int, list[int], StratifiedSample | None]:
+def _choose_exams(user, spec: BatchSpec) -> tuple[int, list[int], StratifiedSample | None]:
     """(matching exams, chosen exam ids ascending, the strata). The pool stays an id array: the sample
     is the exams at the places lib.batch_design draws, as drawn from the whole pool."""
     if spec.sample_size is not None and spec.sample_size < 1:
@@ -131,21 +128,19 @@ def _choose_exams(
             "stratifying needs a sample size: the strata say how many exams to take from each"
         )
     if spec.sample_size is not None and spec.stratify_provider and spec.stratify_code:
-        return _choose_stratified(user, spec, matching)
-    pool = matching_ids(matching)
+        return _choose_stratified(user, spec)
+    pool = matching_ids(user, spec.criteria)
     if spec.sample_size is None:
         return len(pool), pool.tolist(), None
     return len(pool), pool[sample_positions(len(pool), spec.sample_size, spec.seed)].tolist(), None
 
 
-def _choose_stratified(
-    user, spec: BatchSpec, matching: QuerySet[Exam]
-) -> tuple[int, list[int], StratifiedSample]:
+def _choose_stratified(user, spec: BatchSpec) -> tuple[int, list[int], StratifiedSample]:
     if spec.strata < 1:
         raise BatchPlanError("at least one stratum is needed")
     pool, scores = matching_scores(
         user,
-        matching,
+        spec.criteria,
         provider=spec.stratify_provider,
         code=spec.stratify_code,
         at_least=lowest_stratum_bound(spec.strata),
@@ -187,7 +182,7 @@ def batch_plan(user, spec: BatchSpec, *, preview: bool = False) -> BatchPlan:
     if taxonomy is None:
         raise BatchPlanError(f"no taxonomy with id {spec.taxonomy_id}")
     readers = _readers(spec.reader_ids)
-    matching_count, exam_ids, stratified = _choose_exams(user, spec, exams_matching(user, spec.criteria))
+    matching_count, exam_ids, stratified = _choose_exams(user, spec)
     if not matching_count:
         raise BatchPlanError("no exam matches the criteria")
     gold = _choose_gold(spec, exam_ids)
@@ -230,7 +225,6 @@ def exams_to_add(
 ):
     """The designer's criteria applied to a running batch: matching exams it does not hold yet, all of them
     or a seeded random sample, in id order. Refuses an empty result, which would change nothing."""
-    from annotations.models import Exam
 
     pool = list(
         exams_matching(user, criteria)
@@ -250,7 +244,6 @@ PLAN_PAGE_SIZE = 50
 
 def plan_exam_page(plan: BatchPlan, page: int = 1, size: int = PLAN_PAGE_SIZE) -> dict:
     """One page of the exams a plan chose, each marked gold and/or retest, for the designer's preview."""
-    from annotations.models import Exam
 
     size = max(1, min(size, 200))
     pages = max(1, -(-len(plan.exam_ids) // size))

@@ -27,19 +27,51 @@ def sent(column: str, sql_type: str) -> str:
     return f"array_send(COALESCE(array_agg({column}), '{{}}'::{sql_type}[]))"
 
 
+def _large_read_settings(cursor) -> None:
+    # JIT-compiling a one-off scan of millions of rows took 1.3 s of a 3.9 s query at 2.7M exams.
+    cursor.execute("SET LOCAL jit = off")
+    # Every row goes to one aggregate in the leader, so PostgreSQL's default charge for passing a row
+    # from a parallel worker (0.1) rules out scanning in parallel; the scan and its filters are the
+    # cost. Measured at 2.7M exams on 2 cores, the designer's pool of 982k: 1.7-2.1 s serial,
+    # 1.2-1.4 s in parallel.
+    cursor.execute("SET LOCAL parallel_tuple_cost = 0.001")
+
+
 def query_arrays(sql: str, params, columns: list[tuple[str, str, str]]) -> list[np.ndarray]:
     """Columns (name, SQL type, numpy type) of a query with no NULLs, as numpy arrays. The order of the
     rows is not promised (an aggregate over an ordered subquery keeps it only in practice): callers sort
     in numpy."""
     aggregates = ", ".join(sent(f'q."{name}"', kind) for name, kind, _ in columns)
     with transaction.atomic(), connection.cursor() as cursor:
-        # JIT-compiling a one-off scan of millions of rows took 1.3 s of a 3.9 s query at 2.7M exams.
-        cursor.execute("SET LOCAL jit = off")
-        # Every row goes to one aggregate in the leader, so PostgreSQL's default charge for passing a row
-        # from a parallel worker (0.1) rules out scanning in parallel; the scan and its filters are the
-        # cost. Measured at 2.7M exams on 2 cores, the designer's pool of 982k: 1.7-2.1 s serial,
-        # 1.2-1.4 s in parallel.
-        cursor.execute("SET LOCAL parallel_tuple_cost = 0.001")
+        _large_read_settings(cursor)
         cursor.execute(f"SELECT {aggregates} FROM ({sql}) q", params)  # noqa: S608
         row = cursor.fetchone()
     return [sent_array(value, kind) for value, (_, _, kind) in zip(row, columns, strict=True)]
+
+
+def parallel_aggregates() -> int:
+    """How many processes PostgreSQL may give one query: the leader and its parallel workers."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT current_setting('max_parallel_workers_per_gather')::int")
+        return 1 + cursor.fetchone()[0]
+
+
+def query_array_in_parts(parts: list[tuple[str, tuple]], column: str, sql_type: str, kind: str) -> np.ndarray:
+    """One column of several queries (SQL, parameters), each aggregated into an array of its own, the
+    arrays joined in the order of `parts`.
+
+    PostgreSQL 15 cannot aggregate an array in its parallel workers: in one array, every row crosses
+    from the workers to the leader, which then appends them one by one (at 2.7M rows, most of the
+    query). A UNION ALL of one aggregate per part is planned as a Parallel Append, where each process
+    aggregates whole parts of its own and only their arrays cross."""
+    branches = " UNION ALL ".join(
+        f"SELECT {index} AS part, {sent(f'q.{column}', sql_type)} AS sent FROM ({sql}) q"  # noqa: S608
+        for index, (sql, _) in enumerate(parts)
+    )
+    params = [value for _, part_params in parts for value in part_params]
+    with transaction.atomic(), connection.cursor() as cursor:
+        _large_read_settings(cursor)
+        cursor.execute(branches, params)
+        rows = sorted(cursor.fetchall())
+    arrays = [sent_array(value, kind) for _, value in rows]
+    return np.concatenate(arrays) if arrays else np.empty(0, dtype=kind)

@@ -7,7 +7,7 @@ from datetime import date
 
 import numpy as np
 from django.db import connection
-from django.db.models import Exists, OuterRef, Q, QuerySet, Value
+from django.db.models import Exists, Max, Min, OuterRef, Q, QuerySet, Value
 from django.db.models.functions import StrIndex
 from django.db.models.lookups import GreaterThan
 
@@ -21,11 +21,18 @@ from annotations.models import (
     ReferenceLabel,
 )
 from annotations.roles import Role, has_role
-from annotations.selectors.exams.arrays import query_arrays
+from annotations.selectors.exams.arrays import parallel_aggregates, query_array_in_parts, query_arrays
 
 # A pool up to this size has its scores read by its own ids (one parameter each); a larger one reads
 # every score at or above the stratum bound and keeps its own (matching_scores).
 FEW_EXAMS = 20_000
+# The pool is read in ranges of exam ids, this many per process PostgreSQL may give the query: a process
+# that is done takes the next range, so a pool crowded into part of the ids (a dataset imported in one
+# go) still spreads over the processes. At 2.7M exams on 2 cores (3 processes), 1 to 4 per process:
+# bench/scale.py, docs/scaling.md.
+RANGES_PER_PROCESS = 2
+# No range spans fewer ids than this: below it, a range's query costs more to plan than it saves.
+IDS_PER_RANGE = 50_000
 
 
 @dataclass(frozen=True)
@@ -60,6 +67,25 @@ def _require_coordinator(user) -> None:
 
 def exams_matching(user, criteria: ExamCriteria) -> QuerySet[Exam]:
     _require_coordinator(user)
+    return _pool(criteria).within()
+
+
+@dataclass(frozen=True)
+class _Pool:
+    """The criteria as queries: on the exams' own columns, and the score window's rows (None without one)."""
+
+    exams: QuerySet[Exam]
+    window: QuerySet[LatestSuggestionScore] | None
+
+    def within(self, ids: tuple[int, int] | None = None) -> QuerySet[Exam]:
+        """The matching exams, or those of them with ids in [low, high)."""
+        exams = self.exams if ids is None else self.exams.filter(pk__gte=ids[0], pk__lt=ids[1])
+        if self.window is not None:
+            exams = exams.filter(pk__in=self.window.values("exam_id"))
+        return exams.order_by("pk")
+
+
+def _pool(criteria: ExamCriteria) -> _Pool:
     exams = Exam.objects.all()
     if criteria.datasets:
         # The datasets' ids first: joined by name, PostgreSQL hashed the dataset table against every
@@ -89,15 +115,15 @@ def exams_matching(user, criteria: ExamCriteria) -> QuerySet[Exam]:
         exams = exams.filter(quality_grade__in=criteria.quality_grades)
     for flag in criteria.quality_without:
         exams = exams.exclude(quality_flags__contains=f",{flag},")
+    window = None
     if criteria.suggestion_provider and criteria.suggestion_code:
-        newest = _newest_in_window(
+        window = _newest_in_window(
             criteria.suggestion_provider,
             criteria.suggestion_code,
             criteria.suggestion_min,
             criteria.suggestion_max,
         )
-        exams = exams.filter(pk__in=newest.values("exam_id"))
-    return exams.order_by("pk")
+    return _Pool(exams, window)
 
 
 def _with_reference_codes(labels: list[str]) -> Q:
@@ -249,24 +275,45 @@ def suggestion_scores(
     return scores
 
 
-def matching_ids(matching: QuerySet[Exam]) -> np.ndarray:
-    """The ids of `matching` (exams_matching's answer), ascending, as one int64 array: a pool of millions
-    stays a few megabytes, where a list of Python ints cost seconds to build and sort."""
+def matching_ids(user, criteria: ExamCriteria) -> np.ndarray:
+    """The ids of the exams matching `criteria`, ascending, as one int64 array: a pool of millions stays a
+    few megabytes, where a list of Python ints cost seconds to build and sort."""
+    _require_coordinator(user)
+    pool = _pool(criteria)
     if connection.vendor != "postgresql":
-        return np.fromiter(matching.order_by("pk").values_list("pk", flat=True), dtype=np.int64)
-    sql, params = matching.order_by().values("pk").query.sql_with_params()
-    (ids,) = query_arrays(sql, params, [("pk", "int8", ">i8")])
-    # A scan gives the ids as a few thousand ascending runs (one per parallel worker's block): the stable
-    # sort merges runs, 3-7 ms for 1-2.7M ids here against 50-230 ms for the default quicksort.
-    return np.sort(ids.astype(np.int64), kind="stable")
+        return np.fromiter(pool.within().values_list("pk", flat=True), dtype=np.int64)
+    ranges: list[tuple[int, int] | None] = [None]
+    # A score window is read whole. By ranges, each range merged the class's scores in exam order with the
+    # exams (every score read, to keep those in the window), where the whole window hashes its own rows
+    # alone (at 2.7M exams, a window of 164k: 0.35 s against 0.28 s in PostgreSQL).
+    if pool.window is None:
+        bounds = Exam.objects.aggregate(low=Min("pk"), high=Max("pk"))  # the table's, from its primary key
+        if bounds["low"] is None:
+            return np.empty(0, dtype=np.int64)
+        most = RANGES_PER_PROCESS * parallel_aggregates()
+        ranges = [*id_ranges(bounds["low"], bounds["high"], most)]
+    parts = [pool.within(ids).order_by().values("pk").query.sql_with_params() for ids in ranges]
+    ids = query_array_in_parts(parts, "pk", "int8", ">i8").astype(np.int64)
+    # A range read from an index comes in id order, one read by scanning the table in the order its rows
+    # lie; the stable sort merges ascending runs, 3-7 ms for 1-2.7M ids here against 50-230 ms for the
+    # default quicksort.
+    return np.sort(ids, kind="stable")
+
+
+def id_ranges(low: int, high: int, most: int) -> list[tuple[int, int]]:
+    """Up to `most` half-open ranges [start, end) of about equal width that cover low..high, in order;
+    none narrower than IDS_PER_RANGE (but the only one)."""
+    count = max(1, min(most, (high - low + 1) // IDS_PER_RANGE))
+    edges = np.unique(np.linspace(low, high + 1, count + 1).astype(np.int64))
+    return list(zip(edges[:-1].tolist(), edges[1:].tolist(), strict=True))
 
 
 def matching_scores(
-    user, matching: QuerySet[Exam], *, provider: str, code: str, at_least: float = 0.0
+    user, criteria: ExamCriteria, *, provider: str, code: str, at_least: float = 0.0
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(ids ascending, scores) of `matching`: each exam's score for a class from the provider's newest
-    version, 0 without one (as suggestion_scores). The scores are joined to the pool in the database, or,
-    for one statement and at_least, read apart and matched to it here.
+    """(ids ascending, scores) of the exams matching `criteria`: each exam's score for a class from the
+    provider's newest version, 0 without one (as suggestion_scores). The scores are joined to the pool in
+    the database, or, for one statement and at_least, read apart and matched to it here.
 
     at_least: scores under it may come back as 0, for a caller to which they are all alike (the designer's
     lowest stratum). Most exams score near 0 for most classes, so only the few rows at or above it are read,
@@ -276,19 +323,20 @@ def matching_scores(
     if not classes:
         raise Invalid(f"no taxonomy has a statement with the code {code!r} to stratify by")
     if connection.vendor != "postgresql":
-        ids = matching_ids(matching)
+        ids = matching_ids(user, criteria)
+        matching = exams_matching(user, criteria)
         scores = suggestion_scores(user, ids.tolist(), provider=provider, code=code, among=matching)
         return ids, np.array([scores[i] for i in ids.tolist()], dtype=np.float64)
     # One class's rows, in the common case, come from an index alone: those at or above at_least from the
     # window index (provider, class, score), or every one from the unique index, in exam order.
     scored = _scored_classes(provider, classes)
     if not scored:
-        ids = matching_ids(matching)
+        ids = matching_ids(user, criteria)
         return ids, np.zeros(len(ids), dtype=np.float64)
     kept = LatestSuggestionScore.objects.filter(provider=provider)
     newest = kept.filter(diagnostic_class_id__in=scored).values("exam_id", "score")
     if len(scored) == 1 and at_least > 0:
-        pool = matching_ids(matching)
+        pool = matching_ids(user, criteria)
         rows = newest.filter(score__gte=at_least)
         if len(pool) <= FEW_EXAMS:  # the pool's own rows, from the unique index, however common the class
             rows = rows.filter(exam_id__in=pool.tolist())
@@ -298,7 +346,7 @@ def matching_scores(
         newest = newest.order_by("exam_id", "-computed_at", "-suggestion_id", "diagnostic_class_id").distinct(
             "exam_id"
         )
-    return _pool_joined_with_scores(matching, newest)
+    return _pool_joined_with_scores(exams_matching(user, criteria), newest)
 
 
 def _pool_joined_with_scores(matching: QuerySet[Exam], newest: QuerySet) -> tuple[np.ndarray, np.ndarray]:
