@@ -21,7 +21,7 @@ ASSIGNED = datetime(2026, 3, 4, 5, 6, 7, 891011, tzinfo=UTC)
 def test_rows_are_written_from_columns_and_shared_values(diego, tnmg):
     exams = ExamFactory.create_batch(3)
     batch = ReviewBatch.objects.create(name="Columns", taxonomy=tnmg, created_by=diego)
-    lifecycle._rows_insert(
+    lifecycle.rows_insert(
         BatchExam,
         {
             "batch_id": batch.pk,

@@ -100,7 +100,7 @@ def _members_create(batch: ReviewBatch, request: DesignRequest, design: Design) 
     """The batch's exams (gold ones read by every reader) and every reader's queue, every slot pending."""
     exam_ids = np.array(request.exam_ids, dtype=np.int64)
     gold = np.isin(exam_ids, np.array(request.gold_exam_ids, dtype=np.int64))
-    _rows_insert(
+    rows_insert(
         BatchExam,
         {
             "batch_id": batch.pk,
@@ -119,7 +119,7 @@ def _members_create(batch: ReviewBatch, request: DesignRequest, design: Design) 
         itertools.chain.from_iterable(design.slots), dtype=np.int64, count=5 * len(design.slots)
     ).reshape(-1, 5)
     slots = slots[np.lexsort((slots[:, 2], slots[:, 0], slots[:, 1]))]
-    _rows_insert(
+    rows_insert(
         Assignment,
         {
             "batch_id": batch.pk,
@@ -140,7 +140,7 @@ _BINARY_TYPES = {"bigint": ">i8", "integer": ">i4", "smallint": ">i2", "boolean"
 _POSTGRES_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 
 
-def _rows_insert(model, columns: dict[str, object], count: int) -> None:
+def rows_insert(model, columns: dict[str, object], count: int) -> None:
     """Insert `count` rows of `columns` (attnames; the others are nullable and left empty), each an array
     of `count` values or one value every row shares. On PostgreSQL by one binary COPY built in numpy: a
     100,000-exam batch is 300,000 slots, which as the ORM's INSERT took minutes and as a COPY row by row

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 from django.db import transaction
 from django.utils import timezone
 
@@ -22,6 +23,7 @@ from annotations.services.batches.lifecycle import (
     require_coordinator,
     require_open,
     require_readers,
+    rows_insert,
 )
 from annotations.services.suggestions import batch_suggestions_enqueue
 
@@ -100,18 +102,42 @@ def batch_add_exams(*, batch: ReviewBatch, exams: Sequence[Exam], actor, seed: i
         if design.short_exam_ids:
             raise BatchStateConflict("; ".join(design.problems))
         ends = {reader: queue_end(batch, reader) for reader in reader_ids}
-        BatchExam.objects.bulk_create(
-            BatchExam(batch=batch, exam_id=exam_id, target_reads=batch.readers_per_exam) for exam_id in new
-        )
-        Assignment.objects.bulk_create(
-            Assignment(
-                batch=batch, exam_id=s.exam_id, reader_id=s.reader_id, position=ends[s.reader_id] + s.position
-            )
-            for s in design.slots
-        )
+        slots = [(s.exam_id, s.reader_id, ends[s.reader_id] + s.position) for s in design.slots]
+        _added_rows_insert(batch, new, slots)
         audit_record(actor=actor, action="batch.add_exams", target=batch, after={"exams": new})
         transaction.on_commit(lambda: batch_suggestions_enqueue(batch.pk))
     return len(new)
+
+
+def _added_rows_insert(batch: ReviewBatch, exam_ids: list[int], slots: list[tuple[int, int, int]]) -> None:
+    """The added exams' rows and their first-read slots (exam, reader, queue position), written as a new
+    batch's are (by COPY on PostgreSQL): 1,000 exams x 3 readers through the ORM's INSERT took 0.27 s."""
+    rows_insert(
+        BatchExam,
+        {
+            "batch_id": batch.pk,
+            "exam_id": np.array(exam_ids, dtype=np.int64),
+            "target_reads": batch.readers_per_exam,
+            "is_gold": False,
+            "needs_adjudication": False,
+        },
+        len(exam_ids),
+    )
+    columns = np.array(slots, dtype=np.int64).reshape(-1, 3)
+    rows_insert(
+        Assignment,
+        {
+            "batch_id": batch.pk,
+            "exam_id": columns[:, 0],
+            "reader_id": columns[:, 1],
+            "read_round": 1,
+            "position": columns[:, 2],
+            "status": Assignment.Status.PENDING.value,
+            "skip_reason": "",
+            "assigned_at": timezone.now(),
+        },
+        len(columns),
+    )
 
 
 def batch_add_readers(*, batch: ReviewBatch, readers: Sequence, actor) -> int:
