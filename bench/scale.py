@@ -811,6 +811,27 @@ def small_creation(meter: Meter, client, spec: dict, criteria: dict) -> None:
     )
 
 
+def adding_exams(meter: Meter, client) -> None:
+    """1,000 more exams for a running batch (the newest 1,000-exam batch timed above), chosen by the designer
+    page's criteria from a pool of about two million: each run adds another 1,000 that the batch lacks."""
+    from annotations.models import ReviewBatch
+
+    batch = ReviewBatch.objects.filter(name__startswith="small ").order_by("-pk").first()
+    if batch is None:
+        return
+    criteria = {"datasets": [DATASETS[0]], "age_min": 30}
+    meter.measure(
+        "API add 1,000 exams to a running batch",
+        client,
+        lambda i: (
+            "POST",
+            f"/api/v1/batches/{batch.pk}/exams/",
+            {"criteria": criteria, "sample_size": 1000, "seed": 200 + i},
+        ),
+        runs=3,
+    )
+
+
 def evidence_uncached(batch_id: int, path: str) -> Request:
     """The evidence request, its cached agreement part removed first, as a recomputation leaves it. The
     request answers "computing" and asks for the figures; without a broker the in-process thread computes
@@ -935,6 +956,7 @@ def coordinator_endpoints(meter: Meter, world: World, batch_id: int, facts: dict
         runs=3,
     )
     small_creation(meter, client, spec, criteria)
+    adding_exams(meter, client)
     meter.measure("batch dashboard", client, get(f"/batches/{batch_id}/"))
     meter.measure(
         "batch dashboard, disputed exams", client, get(f"/batches/{batch_id}/?exam_status=disputed")

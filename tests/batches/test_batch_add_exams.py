@@ -4,6 +4,7 @@ one page at a time."""
 
 from __future__ import annotations
 
+import random
 import re
 from datetime import timedelta
 
@@ -119,3 +120,31 @@ def test_the_dashboard_adds_exams_by_quality_and_by_a_model_score_window(client_
     )
     assert "choose the model score" in refused.content.decode()
     assert BatchExam.objects.filter(batch=running).count() == 5
+
+
+@pytest.mark.parametrize("seed", [0, 5, 11])
+def test_the_api_adds_a_seeded_sample_of_the_matching_exams_the_batch_lacks(client_for, diego, running, seed):
+    """The sample is drawn from the matching exams the batch does not hold, in id order, with the seed: the
+    same exams whichever way the pool is read."""
+    more = list(Exam.objects.filter(dataset__name="more").order_by("pk"))
+    extra = ExamFactory.create_batch(9, dataset=more[0].dataset)
+    held_first = list(BatchExam.objects.filter(batch=running).values_list("exam_id", flat=True))
+    client = client_for(diego)
+    url = f"/api/v1/batches/{running.pk}/exams/"
+    first = client.post(
+        url, {"criteria": {"datasets": ["more"]}, "sample_size": 4, "seed": seed}, "application/json"
+    )
+    assert first.status_code == 201
+    lacking = sorted(e.pk for e in [*more, *extra])
+    chosen = sorted(random.Random(seed).sample(lacking, 4))
+    assert sorted(BatchExam.objects.filter(batch=running).values_list("exam_id", flat=True)) == sorted(
+        [*held_first, *chosen]
+    )
+    criteria = {"datasets": ["more", "first"]}
+    again = client.post(url, {"criteria": criteria, "sample_size": 3, "seed": seed}, "application/json")
+    assert again.status_code == 201 and again.json()["added"] == 3
+    lacking = [pk for pk in lacking if pk not in chosen]
+    chosen_again = sorted(random.Random(seed).sample(lacking, 3))
+    assert sorted(BatchExam.objects.filter(batch=running).values_list("exam_id", flat=True)) == sorted(
+        [*held_first, *chosen, *chosen_again]
+    )

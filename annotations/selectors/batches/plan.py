@@ -8,6 +8,7 @@ from datetime import date
 
 import numpy as np
 from django.contrib.auth import get_user_model
+from django.db import connection
 
 from annotations.errors import Forbidden, Invalid
 from annotations.lib.batch_design import (
@@ -22,10 +23,11 @@ from annotations.lib.batch_design import (
     stratified_positions,
     stratum_edges,
 )
-from annotations.models import Exam, ReferenceLabel, ReviewBatch, Taxonomy
+from annotations.models import BatchExam, Exam, ReferenceLabel, ReviewBatch, Taxonomy
 from annotations.roles import Role, has_role
 from annotations.selectors.blinding import design_exclusions, reader_barred_pairs, readers_seen_before
-from annotations.selectors.exams.selection import ExamCriteria, exams_matching, matching_ids, matching_scores
+from annotations.selectors.exams.arrays import query_arrays
+from annotations.selectors.exams.selection import ExamCriteria, matching_ids, matching_scores
 
 
 class BatchPlanError(Invalid):
@@ -224,19 +226,34 @@ def exams_to_add(
     user, batch: ReviewBatch, criteria: ExamCriteria, *, sample_size: int | None = None, seed: int = 0
 ):
     """The designer's criteria applied to a running batch: matching exams it does not hold yet, all of them
-    or a seeded random sample, in id order. Refuses an empty result, which would change nothing."""
+    or a seeded random sample, in id order. Refuses an empty result, which would change nothing.
 
-    pool = list(
-        exams_matching(user, criteria)
-        .exclude(batch_memberships__batch=batch)
-        .order_by("pk")
-        .values_list("pk", flat=True)
-    )
-    if not pool:
+    The pool is read as the designer reads it (an id array) and the batch's exams are taken away in numpy:
+    at 2.7M exams, a list of two million ids made row by row took 0.35-1.6 s."""
+    pool = matching_ids(user, criteria)
+    held = _batch_exam_ids(batch)
+    if len(pool) and len(held):  # each held exam's place in the pool, where it is there
+        places = np.minimum(np.searchsorted(pool, held), len(pool) - 1)
+        pool = np.delete(pool, places[pool[places] == held])
+    if not len(pool):
         raise BatchPlanError("no exam matching these criteria is missing from the batch")
     if sample_size is not None and sample_size < len(pool):
-        pool = sorted(random.Random(seed).sample(pool, sample_size))
-    return list(Exam.objects.filter(pk__in=pool).order_by("pk"))
+        # The places random.sample draws depend on the population's size alone: drawn from a range, they
+        # pick what it drew from the list of ids, without making that list.
+        pool = np.sort(pool[random.Random(seed).sample(range(len(pool)), sample_size)])
+    # Only the ids: the services that take these exams read nothing else of them.
+    return list(Exam.objects.filter(pk__in=pool.tolist()).only("pk").order_by("pk"))
+
+
+def _batch_exam_ids(batch: ReviewBatch) -> np.ndarray:
+    """The ids of the exams the batch holds, ascending: one array, not a row each (100,000 in a large
+    batch)."""
+    held = BatchExam.objects.filter(batch=batch).order_by().values("exam_id")
+    if connection.vendor != "postgresql":
+        return np.sort(np.fromiter(held.values_list("exam_id", flat=True), dtype=np.int64))
+    sql, params = held.query.sql_with_params()
+    (ids,) = query_arrays(sql, params, [("exam_id", "int8", ">i8")])
+    return np.sort(ids.astype(np.int64))
 
 
 PLAN_PAGE_SIZE = 50
@@ -244,7 +261,6 @@ PLAN_PAGE_SIZE = 50
 
 def plan_exam_page(plan: BatchPlan, page: int = 1, size: int = PLAN_PAGE_SIZE) -> dict:
     """One page of the exams a plan chose, each marked gold and/or retest, for the designer's preview."""
-
     size = max(1, min(size, 200))
     pages = max(1, -(-len(plan.exam_ids) // size))
     page = max(1, min(page, pages))
