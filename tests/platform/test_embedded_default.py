@@ -215,3 +215,61 @@ def test_a_submit_on_the_embedded_default_does_not_wait_for_the_agreement_recomp
     assert seen["first"][0]["thread"] != "MainThread"
     assert seen["during_burst"] == 0
     assert seen["after"] == 2 and seen["reads"] == 4
+
+
+# The designer's pool and adding exams to a running batch take their SQLite branches on the embedded
+# default (no id ranges, no COPY): a batch of a seeded sample, then a seeded sample of what it lacks.
+ADD_EXAMS_SCRIPT = """
+import json, random
+import django
+django.setup()
+from django.contrib.auth import get_user_model
+from django.test import Client
+from annotations.models import BatchExam, Exam, Taxonomy
+
+users = get_user_model().objects
+client = Client(HTTP_HOST="localhost")
+client.force_login(users.get(username="diego"))
+pool = sorted(Exam.objects.values_list("pk", flat=True))
+body = {
+    "name": "Embedded add", "taxonomy_id": Taxonomy.objects.get(is_default=True).pk,
+    "reader_ids": [users.get(username="ana").pk, users.get(username="bruno").pk],
+    "readers_per_exam": 2, "sample_size": 3, "seed": 4,
+}
+preview = client.post("/api/v1/batches/preview/", body, content_type="application/json")
+created = client.post("/api/v1/batches/", body, content_type="application/json")
+assert created.status_code == 201, created.content
+batch_id = created.json()["id"]
+held = sorted(BatchExam.objects.filter(batch_id=batch_id).values_list("exam_id", flat=True))
+added = client.post(
+    f"/api/v1/batches/{batch_id}/exams/", {"sample_size": 2, "seed": 9}, content_type="application/json"
+)
+assert added.status_code == 201, added.content
+after = sorted(BatchExam.objects.filter(batch_id=batch_id).values_list("exam_id", flat=True))
+lacking = [pk for pk in pool if pk not in held]
+print(json.dumps({
+    "matching": preview.json()["matching"], "pool": len(pool), "held": held,
+    "added": sorted(set(after) - set(held)), "expected": sorted(random.Random(9).sample(lacking, 2)),
+    "slots": added.json(),
+}))
+"""
+
+
+def test_a_batch_is_designed_and_takes_more_exams_on_the_embedded_default(tmp_path):
+    for command in (["migrate", "--no-input"], ["load_taxonomy", "--shipped"], ["seed_demo"]):
+        assert manage(tmp_path, *command).returncode == 0
+    environ = {"PATH": os.environ["PATH"], "DEBUG": "1", "VAR_DIR": str(tmp_path)}
+    environ["DJANGO_SETTINGS_MODULE"] = "ecgreview.settings"
+    result = subprocess.run(
+        [sys.executable, "-c", ADD_EXAMS_SCRIPT],
+        cwd=ROOT,
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-4000:]
+    seen = json.loads(result.stdout.strip().splitlines()[-1])
+    assert seen["matching"] == seen["pool"] and len(seen["held"]) == 3
+    assert seen["added"] == seen["expected"]
+    assert seen["slots"] == {"added": 2, "exams": 5}
