@@ -23,6 +23,25 @@ def manage(tmp_path, *args):
     )
 
 
+def on_the_demo(tmp_path, script: str, *args: str) -> dict:
+    """`make run`'s demo set up under tmp_path, then `script` run in a Django process of its own on it:
+    what the script printed last, as JSON."""
+    for command in (["migrate", "--no-input"], ["load_taxonomy", "--shipped"], ["seed_demo"]):
+        assert manage(tmp_path, *command).returncode == 0
+    environ = {"PATH": os.environ["PATH"], "DEBUG": "1", "VAR_DIR": str(tmp_path)}
+    environ["DJANGO_SETTINGS_MODULE"] = "ecgreview.settings"
+    result = subprocess.run(
+        [sys.executable, "-c", script, *args],
+        cwd=ROOT,
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-4000:]
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
 def test_migrate_taxonomy_and_demo_run_on_the_embedded_sqlite_default(tmp_path):
     for command in (["migrate", "--no-input"], ["load_taxonomy", "--shipped"], ["seed_demo"]):
         result = manage(tmp_path, *command)
@@ -108,20 +127,7 @@ print(json.dumps({"release": release.pk, "batch": batch.pk, "exams": release.exa
 
 
 def test_export_labels_and_a_release_build_work_on_the_embedded_sqlite_default(tmp_path):
-    for command in (["migrate", "--no-input"], ["load_taxonomy", "--shipped"], ["seed_demo"]):
-        assert manage(tmp_path, *command).returncode == 0
-    environ = {"PATH": os.environ["PATH"], "DEBUG": "1", "VAR_DIR": str(tmp_path)}
-    environ["DJANGO_SETTINGS_MODULE"] = "ecgreview.settings"
-    result = subprocess.run(
-        [sys.executable, "-c", RELEASE_SCRIPT, str(tmp_path / "release.zip")],
-        cwd=ROOT,
-        env=environ,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert result.returncode == 0, result.stderr[-4000:]
-    built = json.loads(result.stdout.strip().splitlines()[-1])
+    built = on_the_demo(tmp_path, RELEASE_SCRIPT, str(tmp_path / "release.zip"))
     assert built["exams"] > 0
     unpacked = tmp_path / "unpacked"
     zipfile.ZipFile(tmp_path / "release.zip").extractall(unpacked)
@@ -196,20 +202,7 @@ print(json.dumps(seen))
 
 
 def test_a_submit_on_the_embedded_default_does_not_wait_for_the_agreement_recomputation(tmp_path):
-    for command in (["migrate", "--no-input"], ["load_taxonomy", "--shipped"], ["seed_demo"]):
-        assert manage(tmp_path, *command).returncode == 0
-    environ = {"PATH": os.environ["PATH"], "DEBUG": "1", "VAR_DIR": str(tmp_path)}
-    environ["DJANGO_SETTINGS_MODULE"] = "ecgreview.settings"
-    result = subprocess.run(
-        [sys.executable, "-c", SUBMIT_SCRIPT],
-        cwd=ROOT,
-        env=environ,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert result.returncode == 0, result.stderr[-4000:]
-    seen = json.loads(result.stdout.strip().splitlines()[-1])
+    seen = on_the_demo(tmp_path, SUBMIT_SCRIPT)
     assert len(seen["first"]) == 1
     assert seen["first"][0]["after_response"] is True
     assert seen["first"][0]["thread"] != "MainThread"
@@ -256,20 +249,7 @@ print(json.dumps({
 
 
 def test_a_batch_is_designed_and_takes_more_exams_on_the_embedded_default(tmp_path):
-    for command in (["migrate", "--no-input"], ["load_taxonomy", "--shipped"], ["seed_demo"]):
-        assert manage(tmp_path, *command).returncode == 0
-    environ = {"PATH": os.environ["PATH"], "DEBUG": "1", "VAR_DIR": str(tmp_path)}
-    environ["DJANGO_SETTINGS_MODULE"] = "ecgreview.settings"
-    result = subprocess.run(
-        [sys.executable, "-c", ADD_EXAMS_SCRIPT],
-        cwd=ROOT,
-        env=environ,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert result.returncode == 0, result.stderr[-4000:]
-    seen = json.loads(result.stdout.strip().splitlines()[-1])
+    seen = on_the_demo(tmp_path, ADD_EXAMS_SCRIPT)
     assert seen["matching"] == seen["pool"] and len(seen["held"]) == 3
     assert seen["added"] == seen["expected"]
     assert seen["slots"] == {"added": 2, "exams": 5}
