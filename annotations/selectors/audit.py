@@ -8,13 +8,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import Q, QuerySet
 
 from annotations.errors import Forbidden, Invalid
 from annotations.lib.spreadsheet_csv import spreadsheet_writer
 from annotations.models import AuditEvent
 from annotations.roles import Role, has_role
+from annotations.selectors.exams.arrays import large_read_settings
 
 
 @dataclass(frozen=True)
@@ -134,17 +135,36 @@ def audit_export_chunks(events: QuerySet[AuditEvent]) -> Iterator[bytes]:
     if connection.vendor != "postgresql":
         yield from _python_chunks(events)
         return
-    sql, params = events.values_list(*_EXPORTED).query.sql_with_params()
-    copy_sql = f"COPY ({_EXPORT_SELECT.format(events=sql)}) TO STDOUT (FORMAT csv, HEADER)"
+    # The order goes outside the events' query, so that PostgreSQL flattens it into the export's and
+    # its parallel workers can compute the columns (the defusing and the times are most of the
+    # export's time) of rows they sort themselves. An ordered subquery is computed as it stands, then
+    # every column in the leader alone: the whole trail at 2.7 M exams (300 k events, 46 MB) took
+    # 1.06 s in the database that way, and 0.61 s flattened and in parallel.
+    sql, params = events.order_by().values_list(*_EXPORTED).query.sql_with_params()
+    order = _export_order(events)
+    copy_sql = f"COPY ({_EXPORT_SELECT.format(events=sql)} ORDER BY {order}) TO STDOUT (FORMAT csv, HEADER)"
     piece = bytearray()
-    with connection.cursor() as cursor, cursor.cursor.copy(copy_sql, params) as copy:
-        for row in copy:
-            piece += row
-            if len(piece) >= _EXPORT_CHUNK_BYTES:
-                yield bytes(piece)
-                piece.clear()
+    with transaction.atomic(), connection.cursor() as cursor:
+        large_read_settings(cursor)
+        with cursor.cursor.copy(copy_sql, params) as copy:
+            for row in copy:
+                piece += row
+                if len(piece) >= _EXPORT_CHUNK_BYTES:
+                    yield bytes(piece)
+                    piece.clear()
     if piece:
         yield bytes(piece)
+
+
+def _export_order(events: QuerySet[AuditEvent]) -> str:
+    """The events' own order as an ORDER BY of the exported columns (q.<column>)."""
+    terms = []
+    for field in events.query.order_by:
+        name = field.removeprefix("-")
+        if name not in _EXPORTED:
+            raise ValueError(f"the export cannot order by {field!r}: not an exported column")
+        terms.append(f'q."{name}"' + (" DESC" if field.startswith("-") else ""))
+    return ", ".join(terms)
 
 
 _JSON = json.JSONEncoder(sort_keys=True).encode

@@ -139,3 +139,18 @@ def test_a_carriage_return_typed_at_the_login_form_stays_in_its_cell_on_both_pat
         rows = list(csv.reader(io.StringIO(export(coordinator)[0].decode(), newline="")))
         assert {len(row) for row in rows} == {len(HEADER.split(","))}, vendor
         assert [row[2] for row in rows if row[3] == "auth.login_failed"] == ["ana\rmallory"], vendor
+
+
+def test_the_trail_comes_oldest_first_by_time_then_id_whatever_order_the_ids_were_given(client_for, diego):
+    """An event may be stored after one that happened later (a clock, a restored backup): the export goes
+    by when each happened, and by id only among events of the same moment."""
+    moments = [5, 1, 3, 1, 0, 3]  # seconds after START, in the order the events are stored
+    stored = AuditEvent.objects.bulk_create(
+        AuditEvent(occurred_at=START + timedelta(seconds=s), action="x", target_id=str(i))
+        for i, s in enumerate(moments)
+    )
+    by_moment = sorted(enumerate(moments), key=lambda item: (item[1], stored[item[0]].pk))
+    expected = [str(i) for i, _ in by_moment]
+    rows = list(csv.DictReader(io.StringIO(export(client_for(diego))[0].decode())))
+    exported = [row["target_id"] for row in rows if row["action"] == "x"]
+    assert exported == expected == ["4", "1", "3", "2", "5", "0"]
