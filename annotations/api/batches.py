@@ -202,22 +202,27 @@ def _strata(sample) -> dict | None:
     return {"edges": sample.edges, "available": sample.available, "taken": sample.taken}
 
 
+_BATCH_ROW = (
+    "name",
+    "status",
+    "readers_per_exam",
+    "suggestion_mode",
+    "exam_count",
+    "read_count",
+    "reads_done",
+)
+
+
+def _batch_row(batch) -> dict:
+    return {"id": batch.pk, **{field: getattr(batch, field) for field in _BATCH_ROW}}
+
+
 class BatchListCreateView(APIView):
     permission_classes = [IsCoordinator]
 
     @extend_schema(responses=BatchRowSerializer(many=True))
     def get(self, request):
-        rows = batch_overview(request.user).values(
-            "id",
-            "name",
-            "status",
-            "readers_per_exam",
-            "suggestion_mode",
-            "exam_count",
-            "read_count",
-            "reads_done",
-        )
-        return Response(list(rows))
+        return Response([_batch_row(batch) for batch in batch_overview(request.user)])
 
     @extend_schema(request=BatchSpecSerializer, responses={201: BatchCreatedSerializer})
     def post(self, request):

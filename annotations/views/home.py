@@ -27,7 +27,7 @@ def home(request):
         queue = adjudication_queue(request.user)
         context["adjudication"] = {"items": queue[:HOME_QUEUE_ROWS], "total": len(queue)}
     if Role.COORDINATOR in roles:
-        context["batches"] = batch_overview(request.user)[:20]
+        context["batches"] = batch_overview(request.user, newest=20)
     return render(request, "annotations/home.html", context)
 
 
