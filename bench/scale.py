@@ -13,6 +13,8 @@ of exams with 3+ readers. This script seeds a fresh PostgreSQL database at that 
   services.reading.annotation_submit leaves them), all but --pending slots per reader;
 * the agreement and consensus recomputation of that batch, run as the worker runs it
   (agreement_recompute_run), timed, with its peak memory;
+* before the pages, the group's earlier batches (40 closed batches of 500 exams x 2 readers, by COPY), which
+  every list of batches shows;
 * every coordinator page and API and each reader page and API through django.test.Client in this
   process (no network): p50/p95 over --runs requests, the SQL query count of one request, the response
   size and how much the resident memory grew.
@@ -413,6 +415,67 @@ def seed(n: int) -> World:
 
 
 # --- The batch and its reads ---------------------------------------------------------------------------
+HISTORY_BATCHES = 40  # a group's earlier batches, which every batch list shows
+HISTORY_EXAMS = 500
+
+
+def seed_history(world: World, wanted: int = HISTORY_BATCHES) -> int:
+    """Closed batches of HISTORY_EXAMS exams x 2 readers, every slot submitted, until `wanted` of them
+    exist: a group has run many batches by the time it works at this size, and the lists of batches
+    count every one of them. Rows by COPY (the batch service's own writer); returns how many exist."""
+    from django.utils import timezone
+
+    from annotations.models import Assignment, BatchExam, ReviewBatch
+    from annotations.services.batches.lifecycle import rows_insert
+
+    have = ReviewBatch.objects.filter(name__startswith="history ").count()
+    rng = np.random.default_rng(have)
+    for index in range(have, wanted):
+        now = timezone.now()
+        batch = ReviewBatch.objects.create(
+            name=f"history {index:03d}",
+            readers_per_exam=2,
+            status=ReviewBatch.Status.CLOSED,
+            seed=index,
+            design={},
+            created_at=now - timedelta(days=wanted - index),
+            started_at=now - timedelta(days=wanted - index),
+            closed_at=now - timedelta(days=wanted - index - 1),
+            created_by=world.coordinator,
+            taxonomy=world.taxonomy,
+        )
+        exams = np.sort(rng.choice(world.exam_ids, HISTORY_EXAMS, replace=False))
+        rows_insert(
+            BatchExam,
+            {
+                "batch_id": batch.pk,
+                "exam_id": exams,
+                "target_reads": 2,
+                "is_gold": False,
+                "needs_adjudication": False,
+            },
+            len(exams),
+        )
+        slots = len(exams) * 2
+        rows_insert(
+            Assignment,
+            {
+                "batch_id": batch.pk,
+                "exam_id": np.repeat(exams, 2),
+                "reader_id": np.tile(np.array([r.pk for r in world.readers[:2]], dtype=np.int64), len(exams)),
+                "read_round": 1,
+                "position": np.repeat(np.arange(len(exams), dtype=np.int64), 2),
+                "status": Assignment.Status.SUBMITTED.value,
+                "skip_reason": "",
+                "assigned_at": batch.started_at,
+                "started_at": batch.started_at,
+                "submitted_at": batch.closed_at,
+            },
+            slots,
+        )
+    return max(have, wanted)
+
+
 def create_batch(client, world: World, exams: int) -> tuple[int, float, int, dict]:
     """The 100k-exam batch through the API: (id, seconds, queries, memory)."""
     from django.db import connection
@@ -1227,6 +1290,8 @@ def main() -> None:
             small_creation(meter, logged_in(world.coordinator), *designer_spec(world))
         print(f"load average {load_average()}")
         return
+    with timed(f"the group's earlier batches ({HISTORY_BATCHES} closed, {HISTORY_EXAMS} exams x 2 readers)"):
+        seed_history(world)
     facts = scale_facts(batch_id)
     from django.db import connection
 
