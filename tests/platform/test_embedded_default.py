@@ -211,7 +211,8 @@ def test_a_submit_on_the_embedded_default_does_not_wait_for_the_agreement_recomp
 
 
 # The designer's pool and adding exams to a running batch take their SQLite branches on the embedded
-# default (no id ranges, no COPY): a batch of a seeded sample, then a seeded sample of what it lacks.
+# default (no id ranges, no COPY): a batch of a seeded sample, then a seeded sample of what it lacks,
+# then the lists of batches count it.
 ADD_EXAMS_SCRIPT = """
 import json, random
 import django
@@ -240,10 +241,12 @@ added = client.post(
 assert added.status_code == 201, added.content
 after = sorted(BatchExam.objects.filter(batch_id=batch_id).values_list("exam_id", flat=True))
 lacking = [pk for pk in pool if pk not in held]
+listed = {row["id"]: row for row in client.get("/api/v1/batches/").json()}[batch_id]
 print(json.dumps({
     "matching": preview.json()["matching"], "pool": len(pool), "held": held,
     "added": sorted(set(after) - set(held)), "expected": sorted(random.Random(9).sample(lacking, 2)),
-    "slots": added.json(),
+    "slots": added.json(), "listed": [listed["exam_count"], listed["read_count"], listed["reads_done"]],
+    "pages": [client.get(path).status_code for path in ("/batches/", "/")],
 }))
 """
 
@@ -253,3 +256,5 @@ def test_a_batch_is_designed_and_takes_more_exams_on_the_embedded_default(tmp_pa
     assert seen["matching"] == seen["pool"] and len(seen["held"]) == 3
     assert seen["added"] == seen["expected"]
     assert seen["slots"] == {"added": 2, "exams": 5}
+    # The lists of batches count it with SQLite too: 5 exams x 2 readers, none read yet.
+    assert seen["listed"] == [5, 10, 0] and seen["pages"] == [200, 200]
