@@ -141,8 +141,8 @@ def audit_export_chunks(events: QuerySet[AuditEvent]) -> Iterator[bytes]:
     # every column in the leader alone: the whole trail at 2.7 M exams (300 k events, 46 MB) took
     # 1.06 s in the database that way, and 0.61 s flattened and in parallel.
     sql, params = events.order_by().values_list(*_EXPORTED).query.sql_with_params()
-    order = _export_order(events)
-    copy_sql = f"COPY ({_EXPORT_SELECT.format(events=sql)} ORDER BY {order}) TO STDOUT (FORMAT csv, HEADER)"
+    ordered = _EXPORT_SELECT.format(events=sql) + _export_order(events)
+    copy_sql = f"COPY ({ordered}) TO STDOUT (FORMAT csv, HEADER)"
     piece = bytearray()
     with transaction.atomic(), connection.cursor() as cursor:
         large_read_settings(cursor)
@@ -157,14 +157,17 @@ def audit_export_chunks(events: QuerySet[AuditEvent]) -> Iterator[bytes]:
 
 
 def _export_order(events: QuerySet[AuditEvent]) -> str:
-    """The events' own order as an ORDER BY of the exported columns (q.<column>)."""
+    """The events' own order (their query's, else their model's) as an ORDER BY of the exported columns
+    (q.<column>); nothing when they have none."""
+    query = events.query
+    fields = query.order_by or (events.model._meta.ordering if query.default_ordering else [])
     terms = []
-    for field in events.query.order_by:
+    for field in fields:
         name = field.removeprefix("-")
         if name not in _EXPORTED:
             raise ValueError(f"the export cannot order by {field!r}: not an exported column")
         terms.append(f'q."{name}"' + (" DESC" if field.startswith("-") else ""))
-    return ", ".join(terms)
+    return f" ORDER BY {', '.join(terms)}" if terms else ""
 
 
 _JSON = json.JSONEncoder(sort_keys=True).encode

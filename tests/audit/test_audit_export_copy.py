@@ -154,3 +154,21 @@ def test_the_trail_comes_oldest_first_by_time_then_id_whatever_order_the_ids_wer
     rows = list(csv.DictReader(io.StringIO(export(client_for(diego))[0].decode())))
     exported = [row["target_id"] for row in rows if row["action"] == "x"]
     assert exported == expected == ["4", "1", "3", "2", "5", "0"]
+
+
+def test_events_given_without_an_order_of_their_own_come_in_the_models_order(db):
+    """The export keeps the order of the events it is given: audit_events' oldest first, else the model's
+    own (newest first), else none at all."""
+    from annotations.selectors.audit import audit_export_chunks
+
+    AuditEvent.objects.bulk_create(
+        AuditEvent(occurred_at=START + timedelta(seconds=s), action="x", target_id=str(s)) for s in (2, 0, 1)
+    )
+
+    def exported(events) -> list[str]:
+        body = b"".join(audit_export_chunks(events)).decode()
+        return [row["target_id"] for row in csv.DictReader(io.StringIO(body))]
+
+    assert exported(AuditEvent.objects.all()) == ["2", "1", "0"]
+    assert exported(AuditEvent.objects.order_by("occurred_at")) == ["0", "1", "2"]
+    assert sorted(exported(AuditEvent.objects.order_by())) == ["0", "1", "2"]
