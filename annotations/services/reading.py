@@ -113,16 +113,19 @@ def _resolve_labels(
 
 
 def exclusive_set_check(assignment: Assignment, resolved: list[tuple[DiagnosticClass, bool]]) -> None:
-    """Refuse statements that the taxonomy's exclusive sets forbid together, naming both."""
+    """Refuse statements that the taxonomy's exclusive sets forbid together, naming every such pair (the
+    reader fixes them all at once, not one per refused submit)."""
     taxonomy = assignment.batch.taxonomy
     kinds = {code: c.kind for code, c in _taxonomy_classes(taxonomy).items()}
     conflicts = exclusive_conflicts([c.code for c, _ in resolved], kinds, taxonomy.exclusive_sets)
     if conflicts:
         names = {c.code: c.name for c, _ in resolved}
-        first = conflicts[0]
         raise ReadingError(
-            f"“{names[first.first]}” ({first.first}) and “{names[first.second]}” ({first.second}) "
-            "cannot be chosen together"
+            "; ".join(
+                f"“{names[pair.first]}” ({pair.first}) and “{names[pair.second]}” ({pair.second}) "
+                "cannot be chosen together"
+                for pair in conflicts
+            )
         )
 
 

@@ -167,6 +167,21 @@ def test_an_exclusive_set_violation_is_refused_with_its_message(live_server, pag
     assert page.url.endswith(f"/read/{first.pk}/")
 
 
+def test_every_exclusive_pair_chosen_is_named_on_the_page(live_server, page, ana, bruno, diego, tnmg):
+    first = queue(shared_batch(readers=[ana, bruno], coordinator=diego, taxonomy=tnmg, exams=1), ana)[0]
+    log_in(page, live_server, "ana")
+    page.goto(f"{live_server.url}/read/{first.pk}/")
+    wait_drawn(page, first)
+    for code in ("SR", "AF", "SB"):
+        page.keyboard.press("/")
+        page.keyboard.type(code)
+        page.keyboard.press("Enter")
+        page.keyboard.press("Escape")
+    text = page.locator("#message").inner_text()
+    assert "Sinus rhythm (SR) and Atrial fibrillation (AF) cannot be chosen together." in text
+    assert "Sinus rhythm (SR) and Sinus bradycardia (SB) cannot be chosen together." in text
+
+
 def test_a_second_reader_of_the_same_exam_sees_none_of_the_first_readers_work(
     live_server, page, browser, ana, bruno, diego, tnmg
 ):

@@ -98,6 +98,21 @@ def test_the_lead_labels_stay_in_view_after_a_zoom(live_server, page, ana, bruno
         "     && b.top >= area.top - 1 && b.bottom <= area.bottom + 1; }).map(a => a.textContent); }"
     )
     assert "aVL" in shown
+    # The strips that begin right of the zoomed view keep their names out of sight: none is laid past the
+    # figure's edge, where it would widen the pane and float over blank paper.
+    outside = page.evaluate(
+        "() => { const gd = document.getElementById('ecg');"
+        " const area = gd.querySelector('.draglayer .nsewdrag').getBoundingClientRect();"
+        " return Array.from(gd.querySelectorAll('.lead-label')).filter(a => {"
+        "   const b = a.getBoundingClientRect();"
+        "   return b.width > 0 && (b.right > area.right + 1 || b.left < area.left - 1); })"
+        " .map(a => a.textContent); }"
+    )
+    assert outside == []
+    pane = page.evaluate(
+        "() => { const w = document.querySelector('.ecg-wrap'); return [w.scrollWidth, w.clientWidth]; }"
+    )
+    assert pane[0] <= pane[1]
     page.screenshot(path=screenshot_path("desk-zoom-labels"))
 
 
@@ -163,3 +178,37 @@ def test_in_portuguese_leads_read_di_numbers_take_a_decimal_comma_and_statements
     assert labels[0] == "I" and ReaderPreference.objects.get(user=ana).values["lead_names"] == "I"
     page.wait_for_load_state("networkidle")
     context.close()
+
+
+def test_a_choice_refused_as_stale_in_a_second_tab_is_named_and_stays_on_screen(
+    live_server, page, ana, bruno, diego, tnmg
+):
+    """Two tabs on one read: the first saves a draft; the second, still at the old revision, chooses
+    something else. Its save is refused (409) and the tab reloads the read as saved: the reader is told so,
+    and told which of their choices was not kept, and the notice is not wiped by the reload's redrawing."""
+    first = queue(shared_batch(readers=[ana, bruno], coordinator=diego, taxonomy=tnmg, exams=1), ana)[0]
+    log_in(page, live_server, "ana")
+    page.goto(f"{live_server.url}/read/{first.pk}/")
+    wait_drawn(page, first)
+    other = page.context.new_page()
+    other.goto(f"{live_server.url}/read/{first.pk}/")
+    wait_drawn(other, first)
+
+    page.keyboard.press("/")
+    page.keyboard.type("WPW")
+    page.keyboard.press("Enter")
+    page.wait_for_function("() => document.getElementById('save-state').textContent === 'Draft saved'")
+
+    with other.expect_response(lambda r: r.url.endswith("/draft/")) as refused:
+        other.keyboard.press("/")
+        other.keyboard.type("LAFB")
+        other.keyboard.press("Enter")
+    assert refused.value.status == 409
+    other.wait_for_function("() => document.getElementById('chosen').textContent === 'WPW'")
+    other.wait_for_timeout(500)
+    message = other.locator("#message")
+    assert message.is_visible()
+    text = message.inner_text()
+    assert "changed elsewhere" in text and "LAFB" in text
+    other.screenshot(path=screenshot_path("desk-stale-second-tab"))
+    other.close()

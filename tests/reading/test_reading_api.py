@@ -173,6 +173,21 @@ def test_an_exclusive_set_violation_is_refused_with_400_naming_both(client_for, 
     assert "Sinus tachycardia" in response.json()["detail"]
 
 
+def test_every_exclusive_pair_chosen_is_named_in_one_refusal(client_for, ana, bruno, diego, tnmg):
+    """Sinus rhythm with atrial fibrillation and with sinus bradycardia: both pairs are named at once, so the
+    reader does not fix one and meet the next on the following submit."""
+    anas = queue(shared_batch(readers=[ana, bruno], coordinator=diego, taxonomy=tnmg, exams=1), ana)[0]
+    response = client_for(ana).post(
+        f"{API}/{anas.pk}/submit/",
+        {"labels": labels("SR", "AF", "SB"), "revision": 0},
+        content_type="application/json",
+    )
+    assert response.status_code == 400
+    detail = response.json()["detail"]
+    assert "(SR) and “Atrial fibrillation” (AF)" in detail
+    assert "(SR) and “Sinus bradycardia” (SB)" in detail
+
+
 def test_a_stale_draft_answers_409_with_the_current_revision(client_for, ana, bruno, diego, tnmg):
     anas = queue(shared_batch(readers=[ana, bruno], coordinator=diego, taxonomy=tnmg, exams=1), ana)[0]
     client = client_for(ana)

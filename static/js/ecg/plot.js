@@ -54,7 +54,9 @@
     return sheet.panels.map(function (p) {
       var right = p.x0 + (p.i1 - p.i0) * sheet.speed / sheet.samplingRate;
       var x = Math.max(p.x0 + 1, xr[0] + padX), y = Math.min(p.yb + sheet.rowHeight * 0.38, yr[1] - padY);
-      var visible = x < right - padX && p.yb + half > yr[0] && p.yb - half < yr[1] && y > yr[0];
+      // A strip that begins right of the view has no name in it: placed past the figure's edge, the name
+      // would float over blank paper and widen the pane.
+      var visible = x < Math.min(right, xr[1]) - padX && p.yb + half > yr[0] && p.yb - half < yr[1] && y > yr[0];
       return { x: x, y: y, xref: "x", yref: "y", text: leadLabel(p.lead, style), showarrow: false, visible: visible,
         xanchor: "left", yanchor: "middle", font: { size: 12, color: INK }, bgcolor: "rgba(255,255,255,0.7)" };
     });

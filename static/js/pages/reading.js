@@ -221,9 +221,11 @@
   function checkConflicts() {
     var byCode = state.list.byCode;
     var found = P.conflicts(chosenInOrder(), state.list.kinds, state.ctx.taxonomy.exclusive_sets);
-    if (found.length) {
-      var a = byCode[found[0][0]], b = byCode[found[0][1]];
-      showMessage(t("conflict", { a: a.label + " (" + a.code + ")", b: b.label + " (" + b.code + ")" }), "error");
+    if (found.length) { // every pair at once: the reader fixes them all before the next submit
+      showMessage(found.map(function (pair) {
+        var a = byCode[pair[0]], b = byCode[pair[1]];
+        return t("conflict", { a: a.label + " (" + a.code + ")", b: b.label + " (" + b.code + ")" });
+      }).join(" "), "error");
     } else if ($("message").dataset.kind === "error") {
       showMessage("");
     }
@@ -304,24 +306,32 @@
     save.chain = save.chain.then(function () {
       if (!save.dirty || !state.ctx || state.ctx.assignment.id !== id) return;
       save.dirty = false;
-      var saved = state.annotation; // this exam's read, even if the next exam is on screen by the answer
-      return api(id + "/draft/", "PUT", payload(), keepalive).then(function (r) { return draftAnswered(r, id, saved); },
+      var saved = state.annotation, body = payload(); // this exam's read, even if the next exam is on screen
+      return api(id + "/draft/", "PUT", body, keepalive).then(function (r) { return draftAnswered(r, id, saved, body); },
         function () { save.dirty = true; $("save-state").textContent = t("save_failed"); });
     }).catch(function () { save.dirty = true; }); // keep the chain alive for the next save
     return save.chain;
   }
-  function draftAnswered(r, id, saved) {
+  function draftAnswered(r, id, saved, sent) {
     if (r.status === 200) {
       saved.revision = r.data.revision;
       state.ctx.assignment.status = "in_progress";
       $("save-state").textContent = t("saved");
     } else if (r.status === 409) {
-      showMessage(r.data.detail || t("stale"), "error");
-      return open(id, null, true);
+      // Another tab or device saved (or closed) this read: it is reloaded as saved there, and the reader
+      // is told which of this tab's choices that drops. The notice is shown once the reload has redrawn
+      // the choices, whose conflict check would otherwise clear it.
+      return open(id, null, true).then(function () { showStale(sent); });
     } else {
       state.save.dirty = true;
       showMessage(r.data.detail || t("save_failed"), "error");
     }
+  }
+  function showStale(sent) {
+    var now = state.selected;
+    var dropped = sent.labels.filter(function (l) { return !now[l.code]; }).map(function (l) { return l.code; });
+    var text = t("stale") + (dropped.length ? " " + t("stale_dropped", { codes: dropped.join(", ") }) : "");
+    showMessage(text, "stale");
   }
   function submit() {
     if (readOnly()) return;
