@@ -28,6 +28,7 @@ from annotations.models import (
 from annotations.roles import Role, has_role
 from annotations.selectors.agreement.summary import _first_reads
 from annotations.selectors.blinding import adjudicator_may_see, batch_pseudonyms, exam_adjudicator_eligible
+from annotations.selectors.reading.assignments import median_panel, suggestion_for_exam
 from annotations.selectors.taxonomy import statement_name
 
 
@@ -247,6 +248,7 @@ class AdjudicationCase:
     addable: list[dict] = field(default_factory=list)  # statements no reader marked: code, name
     # Every signed decision, newest first (SignedDecision).
     history: list[SignedDecision] = field(default_factory=list)
+    suggestion: Suggestion | None = None  # the one readers see, whose scores the disputed classes carry
 
 
 def _case_disputes(user, batch_id: int, exam_id: int) -> tuple[ReviewBatch, list[DisputedLabel]]:
@@ -292,13 +294,11 @@ def _exam_votes(batch: ReviewBatch, exam_id: int) -> _Votes:
     return _Votes(names, readers, marked)
 
 
-def _newest_suggestion(exam_id: int) -> tuple[Suggestion | None, dict[int, float]]:
-    """The exam's newest OK suggestion and its scores by class id."""
-    suggestion = (
-        Suggestion.objects.filter(exam_id=exam_id, status=Suggestion.Status.OK)
-        .order_by("-computed_at", "-id")
-        .first()
-    )
+def _shown_suggestion(exam_id: int) -> tuple[Suggestion | None, dict[int, float]]:
+    """The suggestion readers of the exam see (suggestion_for_exam: SUGGESTION_READER_PROVIDER first) and
+    its scores by class id. Not simply the newest: a provider that scores only technical quality, finished
+    later, would leave every disputed diagnosis without the score the readers saw."""
+    suggestion = suggestion_for_exam(exam_id)
     if suggestion is None:
         return None, {}
     scores = SuggestionScore.objects.filter(suggestion=suggestion).values_list("diagnostic_class_id", "score")
@@ -356,7 +356,7 @@ def adjudication_case(user, batch_id: int, exam_id: int) -> AdjudicationCase:
     exam = Exam.objects.select_related("dataset").get(pk=exam_id)
     votes = _exam_votes(batch, exam_id)
     decisions = {a.diagnostic_class_id: a for a in Adjudication.objects.filter(batch=batch, exam_id=exam_id)}
-    suggestion, scores = _newest_suggestion(exam_id)
+    suggestion, scores = _shown_suggestion(exam_id)
     notes, unsure = exam_reader_notes(batch.pk, exam_id, votes.names)
     disputed = _disputed_classes(disputes, votes, scores, decisions, unsure)
     return AdjudicationCase(
@@ -370,7 +370,14 @@ def adjudication_case(user, batch_id: int, exam_id: int) -> AdjudicationCase:
         added=exam_added_statements(batch, exam_id),
         addable=exam_addable_statements(batch, exam_id),
         history=exam_decision_history(batch.pk, exam_id),
+        suggestion=suggestion,
     )
+
+
+def adjudication_case_median(case: AdjudicationCase) -> dict | None:
+    """The median beat panel of a case's exam (its beats, the shown suggestion's fiducial marks and
+    measurements), as the reader page draws it; None where the exam has no suggestion to show."""
+    return median_panel(case.exam, case.suggestion)
 
 
 def exam_for_adjudicator(user, batch_id: int, exam_id: int) -> Exam:

@@ -16,6 +16,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from annotations.roles import Role
 from annotations.selectors.adjudication import (
     adjudication_case,
+    adjudication_case_median,
     adjudication_queue,
     exam_for_adjudicator,
 )
@@ -89,6 +90,7 @@ def adjudication_case_view(request, batch_id: int, exam_id: int):
         "annotations/adjudication/case.html",
         {
             "case": case,
+            "median": adjudication_case_median(case),
             "waveform_url": reverse("api-adjudication-waveform", args=[batch_id, exam_id]),
         },
         status=status,

@@ -266,3 +266,18 @@ def test_the_case_finds_the_batch_readers_without_a_distinct_over_every_slot(car
         assert client.get(reverse("api-adjudication-case", args=[batch.pk, exam.pk])).status_code == 200
     distinct = [q["sql"] for q in queries.captured_queries if q["sql"].startswith("SELECT DISTINCT")]
     assert distinct and not [sql for sql in distinct if " ORDER BY " in sql]
+
+
+def test_the_case_api_carries_the_scores_readers_saw(carla, disputed, client, settings):
+    from annotations.models import DisputedLabel, Suggestion, SuggestionScore
+
+    batch, exam = disputed
+    settings.SUGGESTION_READER_PROVIDER = "measurements"
+    dav = DisputedLabel.objects.get(batch=batch, exam=exam).diagnostic_class
+    shown = Suggestion.objects.create(exam=exam, provider="measurements", provider_version="3")
+    SuggestionScore.objects.create(suggestion=shown, diagnostic_class=dav, score=0.64)
+    Suggestion.objects.create(exam=exam, provider="quality", provider_version="1.0")  # newer, no diagnoses
+    client.force_login(carla)
+    case = client.get(reverse("api-adjudication-case", args=[batch.pk, exam.pk])).json()
+    assert case["suggestion_provider"] == "measurements 3"
+    assert [d["suggestion_score"] for d in case["disputed"]] == [0.64]

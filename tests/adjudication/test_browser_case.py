@@ -65,3 +65,48 @@ def test_the_case_page_has_the_readers_tools_and_the_ecg_stays_in_its_card(
     page.screenshot(path=screenshot_path("adjudication-case-tools"), full_page=True)
     page.wait_for_load_state("networkidle")
     context.close()
+
+
+def test_the_case_page_shows_the_median_beat_and_the_scores_readers_see(
+    live_server,
+    browser,
+    carla,
+    disputed,  # noqa: F811
+    settings,
+):
+    """The median beat panel with the model's fiducial marks and measurements, beside the strips as on the
+    reader page; and the scores of the provider readers are shown (SUGGESTION_READER_PROVIDER), not of
+    whichever provider finished last: a newer quality-only provider scores none of the disputed classes."""
+    from tests.reading.test_browser_reader_median import MEASURED
+
+    batch, exam = disputed
+    dav = DisputedLabel.objects.get(batch=batch, exam=exam).diagnostic_class
+    settings.SUGGESTION_READER_PROVIDER = "measurements"
+    shown = Suggestion.objects.create(
+        exam=exam, provider="measurements", provider_version="3", measurements=MEASURED
+    )
+    SuggestionScore.objects.create(suggestion=shown, diagnostic_class=dav, score=0.77)
+    Suggestion.objects.create(exam=exam, provider="quality", provider_version="1.0")  # newer, scores no class
+    context = browser.new_context(viewport={"width": 1400, "height": 900}, locale="en-US")
+    page = context.new_page()
+    log_in(page, live_server, "carla")
+    page.goto(live_server.url + case_url(batch, exam))
+    page.wait_for_selector("#adjudication-ecg[data-drawn='1']")
+
+    header = page.inner_text("#disputed thead")
+    assert "measurements 3" in header and "quality" not in header
+    assert "0.77" in page.inner_text("#disputed tbody tr")
+
+    panel = page.locator("#median-panel")
+    assert panel.is_visible()
+    assert page.locator("#median-panel polyline").count() == 12
+    assert page.locator("#median-panel line[data-mark]").count() == 12 * 4
+    text = panel.inner_text()
+    for expected in ("Median beat · measurements", "72 bpm", "160 ms", "380 ms", "50 / 45 / 40 °"):
+        assert expected in text, expected
+    strips, beside = page.locator(".ecg-wrap").bounding_box(), panel.bounding_box()
+    assert beside["x"] >= strips["x"] + strips["width"]
+    assert page.evaluate("(w => w.scrollWidth <= w.clientWidth + 1)(document.querySelector('.ecg-wrap'))")
+    page.screenshot(path=screenshot_path("adjudication-case-median"), full_page=True)
+    page.wait_for_load_state("networkidle")
+    context.close()

@@ -276,9 +276,10 @@ def _median_beat_cached(exam) -> dict | None:
     return computed
 
 
-def _median_json(exam, suggestion: Suggestion | None) -> dict | None:
-    """The median beat with fiducial marks and the measurements table, only with a suggestion the reader
-    may see now: the marks and numbers are the model's, so they are blinded exactly like its statements."""
+def median_panel(exam, suggestion: Suggestion | None) -> dict | None:
+    """The median beat with fiducial marks and the measurements table, only with a suggestion the viewer
+    may see now: the marks and numbers are the model's, so they are blinded exactly like its statements
+    (a reader's shown suggestion; the suggestion an adjudicator's case shows)."""
     if suggestion is None:
         return None
     stored = suggestion.measurements or {}
@@ -432,7 +433,7 @@ def reading_context(
         "taxonomy": _taxonomy_json(assignment, portuguese),
         "annotation": annotation_json,
         "suggestion": _suggestion_json(suggestion, portuguese, assignment.batch.taxonomy_id),
-        "median": _median_json(assignment.exam, suggestion),
+        "median": median_panel(assignment.exam, suggestion),
         "priors": prior_exams(assignment),
         "next_assignment_id": following,
     }

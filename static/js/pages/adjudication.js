@@ -1,6 +1,7 @@
 /* The adjudication page's ECG: the reader's calibrated sheet with the reader's tools (layouts, rhythm lead,
  * speed, gain, lead names, filters, calipers, zoom; static/js/ecg/viewer.js), drawn from the same waveform
- * wire format, in the user's preferred view. Nothing here knows who read it. */
+ * wire format, in the user's preferred view, with the median beat panel beside it where the exam has a
+ * suggestion (static/js/ecg/median.js, as on the reader page). Nothing here knows who read it. */
 (function () {
   "use strict";
   var P = window.EcgPaper, Plot = window.EcgPlot;
@@ -38,6 +39,13 @@
     .then(function (got) {
       viewer.setExam(exam, P.decode(got[0], exam.lead_names.length, exam.n_samples, exam.gain_uv));
       viewer.wire();
+      // Before the strips: the panel takes its width beside them, so they are drawn once, at their width.
+      var median = $("case-median"), box = $("median-panel");
+      if (median && box && window.EcgMedian) {
+        window.EcgMedian.render(box, JSON.parse(median.textContent), t, function (lead) {
+          return Plot.leadLabel(lead, viewer.view.leadNames);
+        });
+      }
       document.addEventListener("keydown", onKey);
       return viewer.draw();
     })
