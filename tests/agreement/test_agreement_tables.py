@@ -346,3 +346,28 @@ def test_create_batch_can_ask_for_intervals_over_exams_and_readers(ana, bruno, c
         "exams_and_readers",
     )
     assert ReviewBatch.objects.get(name="Two-way").design["agreement"] == {"intervals": "exams_and_readers"}
+
+
+def test_positive_reads_count_only_the_exams_the_figures_are_computed_on(client, ana, bruno, diego, code15):
+    """An exam read once (its other reader skipped it) is left out of the agreement figures, as the page
+    says: its reads are not counted among the class's positive reads either, so that count and the
+    prevalence beside it describe the same exams."""
+    from annotations.services.reading import assignment_skip
+
+    exams = ExamFactory.create_batch(3)
+    batch = make_batch(diego, code15, [ana, bruno], exams)
+    for exam in exams[:2]:
+        read(ana, batch, exam, ["RBBB"])
+        read(bruno, batch, exam, ["RBBB"])
+    read(ana, batch, exams[2], ["RBBB"])
+    skipped = Assignment.objects.get(batch=batch, exam=exams[2], reader=bruno)
+    assignment_skip(actor=bruno, assignment=skipped, reason="Tracing unreadable")
+    batch_agreement_compute(batch.pk)
+
+    client.force_login(diego)
+    api = client.get(reverse("api-batch-agreement", args=[batch.pk])).json()
+    rbbb = next(row for row in api["classes"] if row["code"] == "RBBB")
+    assert (rbbb["positive_reads"], rbbb["prevalence"]) == (4, 1.0)
+    assert api["bootstrap"]["exams_left_out"] == 1
+    rows = {row["code"]: row for row in download(client, diego, batch, "classes")}
+    assert rows["RBBB"]["positive_reads"] == "4"

@@ -81,7 +81,10 @@ def _interval_fields(prefix: str, interval, index) -> dict:
 
 def class_rows(snapshot: ReadsSnapshot, boot, disputed_per_class: np.ndarray) -> list[dict]:
     point = boot.point.classes
-    positive_reads = (snapshot.reads == 1).sum(axis=(0, 1))
+    # Counted on the exams the figures are computed on: an exam read once is left out of them (the page
+    # says so), and its reads would make this count disagree with the prevalence beside it.
+    pairable = (snapshot.reads != MISSING).sum(axis=0) >= 2
+    positive_reads = ((snapshot.reads == 1) & pairable[None]).sum(axis=(0, 1))
     rows = []
     for c, (class_id, code, name) in enumerate(
         zip(snapshot.class_ids, snapshot.class_codes, snapshot.class_names, strict=True)
