@@ -35,6 +35,7 @@ coordinator_only = role_required(Role.COORDINATOR)
 
 EXAM_STATE_LABELS = {
     "reading": gettext_lazy("Being read"),
+    "short": gettext_lazy("Skipped, short of reads"),
     "awaiting_agreement": gettext_lazy("Read, awaiting agreement"),
     "disputed": gettext_lazy("Disputed"),
     "consensus": gettext_lazy("Consensus reached"),

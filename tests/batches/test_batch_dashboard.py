@@ -82,6 +82,22 @@ def test_the_exam_table_shows_reads_skips_disputes_and_state(client_for, diego, 
     assert sorted(rows(reading)) == sorted([str(second.exam_id), str(third.exam_id)])
 
 
+def test_an_exam_short_of_reads_after_a_skip_is_not_shown_as_being_read(client_for, diego, ana, bruno, batch):
+    """Once its only other read is in, an exam one reader skipped waits on the coordinator (hand it on, or
+    add a reader), not on any reader: the table says so, and its filter finds it."""
+    second = queue(batch, ana)[1]
+    assignment_skip(actor=ana, assignment=second, reason="noise")
+    submit(bruno, next(a for a in queue(batch, bruno) if a.exam_id == second.exam_id), "SB")
+    page = client_for(diego).get(f"/batches/{batch.pk}/").content.decode()
+    row = page.split(f'<tr data-exam="{second.exam_id}"', 1)[1].split("</tr>", 1)[0]
+    assert "1 / 2" in row and 'class="skips">1<' in row
+    assert "Being read" not in row and "Skipped, short of reads" in row
+    short = client_for(diego).get(f"/batches/{batch.pk}/?exam_status=short").content.decode()
+    assert rows(short) == [str(second.exam_id)]
+    reading = client_for(diego).get(f"/batches/{batch.pk}/?exam_status=reading").content.decode()
+    assert str(second.exam_id) not in rows(reading)
+
+
 def test_the_exam_table_pages_by_keyset_and_never_renders_every_row(client_for, diego, batch):
     client = client_for(diego)
     page = client.get(f"/batches/{batch.pk}/?exam_page_size=2").content.decode()

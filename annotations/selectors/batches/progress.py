@@ -390,7 +390,7 @@ def batch_progress(user, batch: ReviewBatch) -> dict:
 # --- Per-exam status table -------------------------------------------------------------------------------
 # A batch can hold 100k exams: the table is one keyset page at a time, every figure computed by the
 # database as a correlated subquery over one page of BatchExam rows.
-EXAM_STATES = ("reading", "awaiting_agreement", "disputed", "consensus")
+EXAM_STATES = ("reading", "short", "awaiting_agreement", "disputed", "consensus")
 EXAM_PAGE_SIZE = 50
 EXAM_PAGE_SIZE_MAX = 200
 
@@ -429,7 +429,11 @@ def _exam_status_rows(batch: ReviewBatch):
         )
         .annotate(
             state=Case(
-                When(Q(open_reads__gt=0) | Q(submitted__lt=F("target_reads")), then=Value("reading")),
+                When(open_reads__gt=0, then=Value("reading")),
+                # Nobody holds an open read and a skip left it short: it waits on the coordinator (a hand-on
+                # or another reader), not on a reader.
+                When(Q(submitted__lt=F("target_reads")) & Q(skips__gt=0), then=Value("short")),
+                When(submitted__lt=F("target_reads"), then=Value("reading")),
                 When(disputes__gt=0, then=Value("disputed")),
                 When(consensus_row__isnull=False, then=Value("consensus")),
                 default=Value("awaiting_agreement"),
