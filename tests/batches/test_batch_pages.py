@@ -61,6 +61,18 @@ def test_creating_from_the_designer_starts_the_batch_and_opens_its_dashboard(
     assert "0 of 12 exams fully read; 0 of 24 reads done; 0 skipped." in dashboard
 
 
+def test_the_batch_keeps_the_criteria_it_was_designed_with_as_data(
+    client_for, diego, ana, bruno, tnmg, archive
+):
+    """The design record says how the exams were chosen: lists stay lists, so the choice can be read back
+    (and run again), not Python's text of them ("['archive']")."""
+    client_for(diego).post("/batches/new/", design_post(tnmg, [ana, bruno], action="create"))
+    criteria = ReviewBatch.objects.get().design["criteria"]
+    assert criteria["datasets"] == ["archive"]
+    assert criteria["reference_labels"] == [] and criteria["quality_grades"] == []
+    assert criteria["sex"] is None and criteria["age_min"] is None
+
+
 def test_a_design_that_cannot_meet_its_goals_shows_why_and_offers_no_create(
     client_for, diego, ana, bruno, tnmg, archive
 ):

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
 from django.db import connection, transaction
@@ -318,12 +318,26 @@ def batch_close(*, batch: ReviewBatch, actor) -> ReviewBatch:
     return batch
 
 
+def _criteria_record(criteria) -> dict:
+    """The designer's criteria as JSON data: lists as lists, dates as ISO dates, numbers as numbers, so the
+    record reads back as the choice it was (exam_criteria takes it again)."""
+
+    def value(v):
+        if isinstance(v, date):
+            return v.isoformat()
+        if isinstance(v, list | tuple):
+            return list(v)
+        return v
+
+    return {name: value(v) for name, v in vars(criteria).items()}
+
+
 def batch_create_from_plan(*, plan, actor, start: bool = True) -> ReviewBatch:
     """Create the batch a coordinator previewed (selectors.batch_plan), exactly as planned."""
     spec = plan.spec
     notes = {
         "matching_exams": plan.matching,
-        "criteria": {k: (str(v) if v is not None else None) for k, v in vars(spec.criteria).items()},
+        "criteria": _criteria_record(spec.criteria),
         "sample_size": spec.sample_size,
         "stratified_by": f"{spec.stratify_provider}:{spec.stratify_code}" if plan.stratified else None,
         "strata_taken": plan.stratified.taken if plan.stratified else None,
