@@ -116,3 +116,36 @@ def test_only_coordinators_change_batches(batch, ana, bruno):
     ):
         with pytest.raises(PermissionError):
             change()
+
+
+def test_a_new_reader_reads_every_gold_exam_and_no_one_loses_theirs(client_for, ana, bruno, diego, tnmg):
+    """Gold exams are read by every reader of the batch: a reader added later gets each of them (its
+    target grows by one), and rebalancing never moves a gold read away from the reader who holds it."""
+    from annotations.models import BatchExam
+
+    exams = ExamFactory.create_batch(8)
+    gold = exams[:2]
+    batch = batch_create(
+        name="Gold",
+        taxonomy=tnmg,
+        exams=exams,
+        readers=[ana, bruno],
+        readers_per_exam=1,
+        actor=diego,
+        seed=3,
+        gold_exams=gold,
+    )
+    carol = UserFactory(username="carol", roles=["reader"])
+    response = client_for(diego).post(f"/batches/{batch.pk}/add-readers/", {"readers": [carol.pk]})
+    assert response.status_code == 302
+    for exam in gold:
+        readers = set(
+            Assignment.objects.filter(batch=batch, exam=exam).values_list("reader__username", flat=True)
+        )
+        assert readers == {"ana", "bruno", "carol"}
+        assert BatchExam.objects.get(batch=batch, exam=exam).target_reads == 3
+    regular = Assignment.objects.filter(batch=batch).exclude(exam__in=gold)
+    assert regular.count() == 6  # each regular exam still read once
+    loads = Counter(Assignment.objects.filter(batch=batch).values_list("reader__username", flat=True))
+    assert max(loads.values()) - min(loads.values()) <= 1
+    assert AuditEvent.objects.get(action="batch.add_readers").after["gold_added"] == 2

@@ -3,10 +3,12 @@ loads within one."""
 
 from __future__ import annotations
 
+import random
 from collections.abc import Sequence
 
 import numpy as np
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from annotations.lib.batch_design import DesignRequest, design_batch
@@ -152,19 +154,58 @@ def batch_add_readers(*, batch: ReviewBatch, readers: Sequence, actor) -> int:
         everyone = sorted(batch_reader_ids(locked) | {r.pk for r in readers})
         locked.design = {**(locked.design or {}), "reader_ids": everyone}
         locked.save(update_fields=["design"])
+        # Gold first, so the loads the rebalancing evens out count every reader's gold reads alike.
+        gold_added = _gold_for_newcomers(locked, [r.pk for r in readers])
         moved = _rebalance(batch, everyone)
         audit_record(
             actor=actor,
             action="batch.add_readers",
             target=batch,
-            after={"readers": sorted(r.get_username() for r in readers), "moved": moved},
+            after={
+                "readers": sorted(r.get_username() for r in readers),
+                "moved": moved,
+                "gold_added": gold_added,
+            },
         )
     return moved
 
 
+def _gold_ids(batch: ReviewBatch) -> list[int]:
+    return list(
+        BatchExam.objects.filter(batch=batch, is_gold=True)
+        .order_by("exam_id")
+        .values_list("exam_id", flat=True)
+    )
+
+
+def _gold_for_newcomers(batch: ReviewBatch, reader_ids: list[int]) -> int:
+    """Every gold exam is read by every reader of the batch (its answer is known: it scores each reader),
+    so a reader added later gets each one at the end of their queue, in a seeded order, and the exam's
+    target grows by one; never one whose dispute they saw (selectors.blinding)."""
+    gold = _gold_ids(batch)
+    added = 0
+    for reader_id in reader_ids if gold else ():
+        held = set(
+            Assignment.objects.filter(batch=batch, reader_id=reader_id).values_list("exam_id", flat=True)
+        )
+        barred = exams_reader_barred(reader_id, gold)
+        wanted = [exam_id for exam_id in gold if exam_id not in held and exam_id not in barred]
+        random.Random(batch.seed * 1_000_003 + reader_id).shuffle(wanted)
+        start = queue_end(batch, reader_id)
+        Assignment.objects.bulk_create(
+            Assignment(batch=batch, exam_id=exam_id, reader_id=reader_id, read_round=1, position=start + i)
+            for i, exam_id in enumerate(wanted)
+        )
+        BatchExam.objects.filter(batch=batch, exam_id__in=wanted).update(target_reads=F("target_reads") + 1)
+        added += len(wanted)
+    return added
+
+
 def _rebalance(batch: ReviewBatch, reader_ids: list[int]) -> int:
     """Move unread exams from the most to the least loaded reader while that narrows the gap; never an
-    exam the receiving reader holds already or whose dispute they saw (selectors.blinding)."""
+    exam the receiving reader holds already or whose dispute they saw (selectors.blinding), and never a
+    gold exam, which every reader reads."""
+    gold = _gold_ids(batch)
     loads = {r: Assignment.objects.filter(batch=batch, reader_id=r).count() for r in reader_ids}
     unread = Assignment.objects.filter(batch=batch, status=Assignment.Status.PENDING, read_round=1)
     barred = {r: exams_reader_barred(r, unread.values_list("exam_id", flat=True)) for r in reader_ids}
@@ -177,6 +218,7 @@ def _rebalance(batch: ReviewBatch, reader_ids: list[int]) -> int:
             for heavy in donors:
                 candidate = (
                     _pending(batch, heavy)
+                    .exclude(exam_id__in=gold)
                     .exclude(exam_id__in=taken)
                     .exclude(exam_id__in=barred[light])
                     .order_by("-position")
