@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django import forms
+from django.contrib.auth import get_user_model
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import gettext_noop
 
@@ -166,9 +167,31 @@ class BatchDesignForm(ExamCriteriaForm):
         )
 
 
+class _BatchReaderChoice(forms.ModelChoiceField):
+    def label_from_instance(self, obj) -> str:
+        name = obj.get_username()
+        return name if obj.is_active else _("%(name)s (inactive)") % {"name": name}
+
+
 class ReassignForm(forms.Form):
-    from_reader = forms.ModelChoiceField(queryset=active_readers(), label=_("From reader"))
+    """From any reader of the batch, a deactivated one included (who left with exams unread: they must be
+    movable); to an active reader."""
+
+    from_reader = _BatchReaderChoice(queryset=active_readers(), label=_("From reader"))
     to_reader = forms.ModelChoiceField(queryset=active_readers(), label=_("To reader"))
+
+    def __init__(self, *args, batch: ReviewBatch, **kwargs):
+        from annotations.selectors.batches.access import batch_reader_ids
+
+        super().__init__(*args, **kwargs)
+        members = get_user_model().objects.filter(pk__in=batch_reader_ids(batch)).order_by("username")
+        self.fields["from_reader"].queryset = members
+
+    def clean(self):
+        data = super().clean()
+        if data.get("from_reader") and data.get("from_reader") == data.get("to_reader"):
+            raise forms.ValidationError(_("choose two different readers"))
+        return data
 
 
 class HandOnForm(forms.Form):

@@ -108,7 +108,7 @@ def batch_detail(request, batch_id: int):
             "batch": batch,
             "progress": batch_progress(request.user, batch),
             "quality": stored_reader_quality(batch),
-            "reassign_form": ReassignForm(),
+            "reassign_form": ReassignForm(batch=batch),
             "add_readers_form": AddReadersForm(batch=batch),
             "add_exams_form": AddExamsForm(user=request.user),
             "exams": exams,
@@ -160,11 +160,11 @@ def batch_close_view(request, batch_id: int):
 @require_POST
 @coordinator_only
 def batch_reassign_view(request, batch_id: int):
-    form = ReassignForm(request.POST)
-
     def reassign(batch):
+        form = ReassignForm(request.POST, batch=batch)
         if not form.is_valid():
-            raise BatchDesignError(_("choose both readers"))
+            problems = form.non_field_errors()
+            raise BatchDesignError(problems[0] if problems else _("choose both readers"))
         outcome = batch_reassign(
             batch=batch,
             from_reader=form.cleaned_data["from_reader"],

@@ -149,3 +149,29 @@ def test_a_new_reader_reads_every_gold_exam_and_no_one_loses_theirs(client_for, 
     loads = Counter(Assignment.objects.filter(batch=batch).values_list("reader__username", flat=True))
     assert max(loads.values()) - min(loads.values()) <= 1
     assert AuditEvent.objects.get(action="batch.add_readers").after["gold_added"] == 2
+
+
+def test_a_deactivated_readers_unread_exams_can_still_be_moved_from_the_dashboard(
+    client_for, batch, ana, bruno, diego
+):
+    """A reader who left (account deactivated) is offered, marked inactive, as the one whose unread exams
+    to move; they are never offered to receive any. Moving a reader's exams to themselves is refused."""
+    bruno.is_active = False
+    bruno.save(update_fields=["is_active"])
+    client = client_for(diego)
+    page = client.get(f"/batches/{batch.pk}/").content.decode()
+    offered_from = page.split('name="from_reader"', 1)[1].split("</select>", 1)[0]
+    offered_to = page.split('name="to_reader"', 1)[1].split("</select>", 1)[0]
+    assert "bruno (inactive)" in offered_from and "bruno" not in offered_to
+    unread = Assignment.objects.filter(batch=batch, reader=bruno, status="pending").count()
+    response = client.post(
+        f"/batches/{batch.pk}/reassign/", {"from_reader": bruno.pk, "to_reader": ana.pk}, follow=True
+    )
+    assert f"{unread} unread exams moved" in response.content.decode()
+    assert not Assignment.objects.filter(batch=batch, reader=bruno, status="pending").exists()
+
+    same = client.post(
+        f"/batches/{batch.pk}/reassign/", {"from_reader": ana.pk, "to_reader": ana.pk}, follow=True
+    )
+    assert "two different readers" in same.content.decode()
+    assert AuditEvent.objects.filter(action="batch.reassign").count() == 1
