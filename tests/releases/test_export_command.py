@@ -40,6 +40,7 @@ def test_the_command_writes_every_file_and_twice_gives_the_same_bytes(study, die
     assert digests(tmp_path / "a") == digests(tmp_path / "b")
     assert set(digests(tmp_path / "a")) == {
         "SHA256SUMS",
+        "adjudications.csv",
         "consensus.csv",
         "consensus.jsonl",
         "dataset_card.json",

@@ -5,6 +5,7 @@ import hashlib
 import io
 import json
 import re
+from datetime import UTC
 
 import h5py
 import numpy as np
@@ -146,6 +147,33 @@ def test_the_raw_reads_have_one_row_per_reader_exam_and_class_under_consistent_p
     assert {r["reader"] for r in table} == set(pseudonym.values())
 
 
+def test_every_adjudication_is_in_the_release_with_its_adjudicator_pseudonym_and_version(study, tmp_path):
+    """An adjudicated cell says who decided it (a pseudonym, never the account), in which signed version
+    and when: the release's labels are traced to their decisions without the audit log. The rationale, free
+    text, is not exported."""
+    from annotations.models import Adjudication
+
+    result = export(study, tmp_path, hdf5=False)
+    decided = Adjudication.objects.get(batch=study.batch)
+    table = rows(tmp_path / "adjudications.csv")
+    assert table == [
+        {
+            "adjudicator": "A01",
+            "dataset": "export-study",
+            "exam_id": "E004",
+            "batch": str(study.batch.pk),
+            "code": "ST",
+            "value": "1",
+            "version": "1",
+            "decided_at": decided.decided_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+        }
+    ]
+    assert result.card["adjudicators"] == {"A01": 1}
+    assert "adjudications.csv" in {f["name"] for f in result.card["files"]}
+    rule = result.card["batches"][0]["consensus_rule"]
+    assert rule == {"method": "majority", "threshold": 0.5, "latent_margin": 0.1}
+
+
 def test_no_exported_file_names_any_reader(study, tmp_path):
     export(study, tmp_path, target="code15")
     export(study, tmp_path / "native", native_rate=True)
@@ -153,7 +181,7 @@ def test_no_exported_file_names_any_reader(study, tmp_path):
     # As a whole word: "ana" is inside "analysis" and "mean"-like words, which name nobody.
     pattern = re.compile(rb"(?<![A-Za-z0-9_])(" + "|".join(names).encode() + rb")(?![A-Za-z0-9_])")
     files = [p for p in tmp_path.rglob("*") if p.is_file()]
-    assert len(files) == 14
+    assert len(files) == 16
     for path in files:
         assert pattern.search(path.read_bytes()) is None, path.name
 
@@ -241,7 +269,7 @@ def test_the_dataset_card_gives_counts_prevalence_agreement_and_checksums(study,
     assert card["release_date"] == "2026-01-01T00:00:00.000000Z" and card["software_version"]
     on_disk = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in tmp_path.iterdir()}
     assert {f["name"]: f["sha256"] for f in card["files"]} == {
-        name: on_disk[name] for name in ("consensus.csv", "consensus.jsonl", "reads.csv")
+        name: on_disk[name] for name in ("adjudications.csv", "consensus.csv", "consensus.jsonl", "reads.csv")
     }
     assert "RBBB" in (tmp_path / "dataset_card.md").read_text()
 

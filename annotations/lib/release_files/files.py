@@ -16,12 +16,13 @@ from pathlib import Path
 FLOAT_DIGITS = 6
 
 
-def pseudonyms(reader_ids: Iterable[int]) -> dict[int, str]:
+def pseudonyms(reader_ids: Iterable[int], prefix: str = "R") -> dict[int, str]:
     """R01, R02, ... by sorted user id: stable for a given set of readers, and the same reader keeps
-    the same pseudonym in every file of the export. Nothing in the pseudonym derives from the account."""
+    the same pseudonym in every file of the export. Nothing in the pseudonym derives from the account.
+    Adjudicators are A01, A02, ... the same way."""
     ordered = sorted(set(reader_ids))
     width = max(2, len(str(len(ordered))))
-    return {reader_id: f"R{i + 1:0{width}d}" for i, reader_id in enumerate(ordered)}
+    return {reader_id: f"{prefix}{i + 1:0{width}d}" for i, reader_id in enumerate(ordered)}
 
 
 def fixed(value: float | None, digits: int = FLOAT_DIGITS) -> float | None:

@@ -86,3 +86,23 @@ def adjudicator_added_codes(batch_ids: Sequence[int]) -> dict[tuple[str, str], l
     for dataset, external_id, code in rows:
         added.setdefault((dataset, external_id), []).append(code)
     return added
+
+
+def adjudication_rows(batch_ids: Sequence[int]) -> list[tuple]:
+    """Every signed adjudication of the batches: (adjudicator id, dataset, external id, batch, class code
+    in the batch's taxonomy, value, version, decided at), in the release's exam order. Few (at most the
+    disputed cells), so read whole."""
+    return list(
+        Adjudication.objects.filter(batch_id__in=batch_ids)
+        .order_by("exam__dataset__name", "exam__external_id", "batch_id", "diagnostic_class__position")
+        .values_list(
+            "adjudicator_id",
+            "exam__dataset__name",
+            "exam__external_id",
+            "batch_id",
+            "diagnostic_class__code",
+            "value",
+            "version",
+            "decided_at",
+        )
+    )

@@ -4,7 +4,7 @@ prevalence and reader agreement, and the conventions a user of the files needs."
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from django.conf import settings
 
@@ -12,10 +12,12 @@ import ecgreview
 from annotations.lib.release_files.files import fixed, utc_iso, wilson_interval
 from annotations.lib.stats import BOOTSTRAP_METHODS, METHOD_EXAMS, bootstrap_agreement
 from annotations.models import AgreementResult
+from annotations.selectors.agreement.rules import AgreementConfigError, consensus_settings
 from annotations.selectors.releases.facts import consensus_method_counts, export_data_as_of
 from annotations.selectors.releases.plan import ExportPlan
 from annotations.services.releases.layout import (
     ADDED_COLUMN,
+    ADJUDICATIONS_CSV,
     AGREEMENT_FIELDS,
     CONSENSUS_CSV,
     CONSENSUS_JSONL,
@@ -49,6 +51,7 @@ class CardFacts:
     n_read_rows: int
     tracings: dict | None  # write_tracings' shape, or None without HDF5
     files: list[dict]
+    adjudicators: dict[str, int] = field(default_factory=dict)  # pseudonym -> decisions signed
 
 
 def _reader_quality(stored: AgreementResult, names: dict[int, str]) -> list[dict]:
@@ -176,7 +179,11 @@ _FILE_CONVENTIONS = (
     "stage blind/revised and read_round 2 (retest) included, is_current marks the read consensus uses; "
     "status is the slot's (submitted; in_progress for a two-stage blind read whose revision is open); "
     "a skipped slot is one row with status skipped, its skip_reason and no class: a skip is not a read.",
-    "Readers' identities appear in no file of this release.",
+    f"{ADJUDICATIONS_CSV}: one row per signed adjudication behind an adjudicated cell: the adjudicator "
+    "as a pseudonym A01.. by sorted account, the exam, batch, class code (the batches' own), value (1/0), "
+    "the signed version (a version above 1 overturned an earlier decision) and the time; 'adjudicators' in "
+    "this card counts each one's decisions. Rationales, like readers' comments, stay in the audit trail.",
+    "Readers' and adjudicators' identities appear in no file of this release.",
     (
         f"{CONSENSUS_CSV} '{ADDED_COLUMN}' (last column) and {CONSENSUS_JSONL} 'added_by_adjudicator': "
         "statements an adjudicator added as present although no reader marked them (method adjudicated, "
@@ -245,6 +252,16 @@ def _taxonomy_section(plan: ExportPlan) -> tuple[dict, dict]:
     return taxonomy, columns
 
 
+def _consensus_rule(batch) -> dict:
+    """The rule the batch's consensus was decided by, with every setting it took (the defaults named too:
+    a reader of the card should not need the software's source to know the threshold)."""
+    try:
+        rule = consensus_settings(batch)
+    except AgreementConfigError:
+        return (batch.design or {}).get("consensus") or {"method": "majority"}
+    return {key: value for key, value in rule.items() if key != "min_reads"}  # min_reads has its own entry
+
+
 def _batch_rows(plan: ExportPlan) -> list[dict]:
     needed = min_reads(plan)
     return [
@@ -254,7 +271,7 @@ def _batch_rows(plan: ExportPlan) -> list[dict]:
             "readers_per_exam": batch.readers_per_exam,
             "suggestion_mode": batch.suggestion_mode,
             "status": batch.status,
-            "consensus_rule": (batch.design or {}).get("consensus") or {"method": "majority"},
+            "consensus_rule": _consensus_rule(batch),
             "min_reads": needed[batch.pk],
         }
         for batch in plan.batches
@@ -289,6 +306,7 @@ def card_build(plan: ExportPlan, options: ExportOptions, facts: CardFacts) -> di
         "batches": _batch_rows(plan),
         "counts": _counts(facts),
         "insufficient_reads": facts.stats["insufficient"],
+        "adjudicators": facts.adjudicators,
         "consensus_methods": consensus_method_counts(plan.batch_ids),
         "classes": _class_rows(plan, facts.stats, agreement),
         "agreement": agreement,

@@ -35,6 +35,7 @@ from annotations.selectors.releases.facts import export_reader_ids
 from annotations.selectors.releases.plan import ExportPlan, ExportRefused
 from annotations.services.releases.card import CardFacts, card_build
 from annotations.services.releases.layout import (
+    ADJUDICATIONS_CSV,
     CARD_JSON,
     CARD_MD,
     CONSENSUS_CSV,
@@ -47,6 +48,7 @@ from annotations.services.releases.layout import (
     Progress,
 )
 from annotations.services.releases.tables import (
+    write_adjudications,
     write_consensus_csv,
     write_consensus_jsonl,
     write_reads,
@@ -202,11 +204,13 @@ def _export_write(
     ticks.done = 2 * n
     names = pseudonyms(export_reader_ids(plan.batch_ids))
     n_read_rows = write_reads(plan, out_dir / READS_CSV, names)
+    adjudicators = write_adjudications(plan, out_dir / ADJUDICATIONS_CSV)
     tracings, written, shards = _tracings_write(plan, out_dir, options, summary, ticks, shard_exams)
     if progress and shards is None:  # else the shard tasks count the last third
         progress(ticks.total, ticks.total)
     files = [
-        _file_entry(out_dir / name) for name in sorted([CONSENSUS_CSV, CONSENSUS_JSONL, READS_CSV, *written])
+        _file_entry(out_dir / name)
+        for name in sorted([ADJUDICATIONS_CSV, CONSENSUS_CSV, CONSENSUS_JSONL, READS_CSV, *written])
     ]
     facts = CardFacts(
         title=title,
@@ -217,6 +221,7 @@ def _export_write(
         n_read_rows=n_read_rows,
         tracings=tracings,
         files=files,
+        adjudicators=adjudicators,
     )
     card = card_build(plan, options, facts)
     if shards is not None:

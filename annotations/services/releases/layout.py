@@ -12,6 +12,7 @@ from annotations.selectors.releases.plan import ExportPlan
 CONSENSUS_CSV = "consensus.csv"
 CONSENSUS_JSONL = "consensus.jsonl"
 READS_CSV = "reads.csv"
+ADJUDICATIONS_CSV = "adjudications.csv"
 TRACINGS = "tracings.hdf5"
 CARD_JSON = "dataset_card.json"
 CARD_MD = "dataset_card.md"
@@ -35,6 +36,16 @@ READ_COLUMNS = [
     "suggestion_shown",
     "status",
     "skip_reason",
+]
+ADJUDICATION_COLUMNS = [
+    "adjudicator",
+    "dataset",
+    "exam_id",
+    "batch",
+    "code",
+    "value",
+    "version",
+    "decided_at",
 ]
 AGREEMENT_FIELDS = (
     "prevalence",

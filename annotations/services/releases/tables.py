@@ -12,7 +12,7 @@ import numpy as np
 
 from annotations.lib.csv_text import csv_cell, csv_line
 from annotations.lib.release_files import hdf5, shards
-from annotations.lib.release_files.files import fixed, json_line, utc_iso
+from annotations.lib.release_files.files import fixed, json_line, pseudonyms, utc_iso
 from annotations.lib.spreadsheet_csv import spreadsheet_cell
 from annotations.selectors.releases.export import (
     exam_detail_rows,
@@ -20,11 +20,17 @@ from annotations.selectors.releases.export import (
     exam_waveform_rows,
     read_rows,
 )
-from annotations.selectors.releases.facts import adjudicator_added_codes, read_statuses, skipped_read_rows
+from annotations.selectors.releases.facts import (
+    adjudication_rows,
+    adjudicator_added_codes,
+    read_statuses,
+    skipped_read_rows,
+)
 from annotations.selectors.releases.plan import ExportPlan
 from annotations.services.exams.waveforms import waveform_load
 from annotations.services.releases.layout import (
     ADDED_COLUMN,
+    ADJUDICATION_COLUMNS,
     CONSENSUS_CSV,
     INSUFFICIENT,
     META_COLUMNS,
@@ -295,6 +301,24 @@ def write_reads(plan: ExportPlan, path: Path, names: dict[int, str]) -> int:
             write(_skip_row(names, skip))
             count += 1
     return count
+
+
+def write_adjudications(plan: ExportPlan, path: Path) -> dict[str, int]:
+    """Every signed decision behind an adjudicated cell: who (A01.., by sorted account, never the name),
+    the class and value, the signed version and when, so each adjudicated label is traced to its decision
+    inside the release. The rationale, free text that may name people, stays in the audit trail, as
+    readers' comments do. Returns the decisions per adjudicator pseudonym."""
+    decided = adjudication_rows(plan.batch_ids)
+    names = pseudonyms([row[0] for row in decided], prefix="A")
+    per_adjudicator: Counter = Counter()
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        write = csv_writer(handle).writerow
+        write(ADJUDICATION_COLUMNS)
+        for adjudicator, dataset, external_id, batch_id, code, value, version, at in decided:
+            name = names[adjudicator]
+            per_adjudicator[name] += 1
+            write([name, dataset, external_id, batch_id, code, int(value), version, utc_iso(at)])
+    return dict(sorted(per_adjudicator.items()))
 
 
 # --- Tracings --------------------------------------------------------------------------------------------
