@@ -160,6 +160,9 @@ class StrataSerializer(serializers.Serializer):
 class PlanSerializer(serializers.Serializer):
     matching = serializers.IntegerField()
     exams = serializers.IntegerField()
+    copies_left_out = serializers.IntegerField(
+        help_text="Matching exams left out: the same waveform as another matching exam (linked at import)."
+    )
     gold_exams = serializers.IntegerField()
     readers = serializers.ListField(child=serializers.CharField())
     pair_overlap = serializers.ListField(child=serializers.ListField(child=serializers.IntegerField()))
@@ -187,6 +190,7 @@ def _plan_data(plan) -> dict:
     return {
         "matching": plan.matching,
         "exams": len(plan.exam_ids),
+        "copies_left_out": plan.copies_left_out,
         "gold_exams": len(plan.gold_exam_ids),
         "readers": plan.reader_names,
         "pair_overlap": [row for _, row in plan.overlap_rows()],

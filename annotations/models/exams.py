@@ -66,6 +66,11 @@ class Exam(models.Model):
     gain_uv = models.FloatField(help_text=_("Microvolts per stored integer step."))
     waveform_key = models.CharField(max_length=200, help_text=_("Key of the blob in waveform storage."))
     waveform_sha256 = models.CharField(max_length=64)
+    # The first exam of the same waveform, when this one is a copy of it (another dataset or id holding
+    # the same recording, linked at import): a batch or a release never takes both. Indexed where set only.
+    copy_of = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="copies", db_index=False
+    )
     source_format = models.CharField(max_length=30)
     source_sha256 = models.CharField(max_length=64, blank=True)
     source_record = models.CharField(max_length=300, blank=True)
@@ -111,6 +116,7 @@ class Exam(models.Model):
         ]
         indexes = [
             models.Index(fields=["waveform_sha256"], name="exam_waveform_sha_idx"),
+            models.Index(fields=["copy_of"], condition=Q(copy_of__isnull=False), name="exam_copy_of_idx"),
             # The exam list's sorts read these in order, the id last to make each order total
             # (annotations/selectors/exams/listing.py); with a dataset chosen, its dates too.
             models.Index(fields=["acquired_at", "id"], name="exam_acquired_idx"),

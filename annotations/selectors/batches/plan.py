@@ -27,6 +27,7 @@ from annotations.models import BatchExam, Exam, ReferenceLabel, ReviewBatch, Tax
 from annotations.roles import Role, has_role
 from annotations.selectors.blinding import design_exclusions, reader_barred_pairs, readers_seen_before
 from annotations.selectors.exams.arrays import query_arrays
+from annotations.selectors.exams.copies import without_copies
 from annotations.selectors.exams.selection import ExamCriteria, matching_ids, matching_scores
 
 
@@ -84,6 +85,8 @@ class BatchPlan:
     # What was designed: creating the batch from this plan reuses the design when a fresh request
     # (exclusions asked again) is the same, instead of designing 300,000 slots a second time.
     request: DesignRequest | None = None
+    # Matching exams left out as copies of a waveform another matching exam holds (Exam.copy_of).
+    copies_left_out: int = 0
 
     @property
     def reader_names(self) -> list[str]:
@@ -118,9 +121,10 @@ def _readers(reader_ids: list[int]) -> list:
     return [users[pk] for pk in reader_ids]
 
 
-def _choose_exams(user, spec: BatchSpec) -> tuple[int, list[int], StratifiedSample | None]:
-    """(matching exams, chosen exam ids ascending, the strata). The pool stays an id array: the sample
-    is the exams at the places lib.batch_design draws, as drawn from the whole pool."""
+def _choose_exams(user, spec: BatchSpec) -> tuple[int, list[int], StratifiedSample | None, int]:
+    """(matching exams, chosen exam ids ascending, the strata, copies left out). The pool stays an id
+    array: the sample is the exams at the places lib.batch_design draws, as drawn from the whole pool, which
+    holds one exam per waveform (selectors.exams.copies): a copy never takes a place in the sample."""
     if spec.sample_size is not None and spec.sample_size < 1:
         raise BatchPlanError("the sample size must be at least 1")
     if (spec.stratify_provider or spec.stratify_code) and not (spec.stratify_provider and spec.stratify_code):
@@ -132,12 +136,19 @@ def _choose_exams(user, spec: BatchSpec) -> tuple[int, list[int], StratifiedSamp
     if spec.sample_size is not None and spec.stratify_provider and spec.stratify_code:
         return _choose_stratified(user, spec)
     pool = matching_ids(user, spec.criteria)
+    keep, copies = without_copies(pool)
+    pool = pool[keep]
     if spec.sample_size is None:
-        return len(pool), pool.tolist(), None
-    return len(pool), pool[sample_positions(len(pool), spec.sample_size, spec.seed)].tolist(), None
+        return len(pool), pool.tolist(), None, len(copies)
+    return (
+        len(pool),
+        pool[sample_positions(len(pool), spec.sample_size, spec.seed)].tolist(),
+        None,
+        len(copies),
+    )
 
 
-def _choose_stratified(user, spec: BatchSpec) -> tuple[int, list[int], StratifiedSample]:
+def _choose_stratified(user, spec: BatchSpec) -> tuple[int, list[int], StratifiedSample, int]:
     if spec.strata < 1:
         raise BatchPlanError("at least one stratum is needed")
     pool, scores = matching_scores(
@@ -147,6 +158,8 @@ def _choose_stratified(user, spec: BatchSpec) -> tuple[int, list[int], Stratifie
         code=spec.stratify_code,
         at_least=lowest_stratum_bound(spec.strata),
     )
+    keep, copies = without_copies(pool)
+    pool, scores = pool[keep], scores[keep]
     # lib.batch_design.stratum_of over the whole array: the same IEEE products, truncated alike.
     strata = np.minimum((np.clip(scores, 0.0, 1.0) * spec.strata).astype(np.int64), spec.strata - 1)
     available = np.bincount(strata, minlength=spec.strata).tolist()
@@ -155,7 +168,7 @@ def _choose_stratified(user, spec: BatchSpec) -> tuple[int, list[int], Stratifie
         [pool[strata == s][p] for s, p in enumerate(places)] + [np.empty(0, dtype=np.int64)]
     )
     sample = StratifiedSample(sorted(chosen.tolist()), stratum_edges(spec.strata), available, taken)
-    return len(pool), sample.exam_ids, sample
+    return len(pool), sample.exam_ids, sample, len(copies)
 
 
 def _choose_gold(spec: BatchSpec, exam_ids: list[int]) -> list[int]:
@@ -184,7 +197,7 @@ def batch_plan(user, spec: BatchSpec, *, preview: bool = False) -> BatchPlan:
     if taxonomy is None:
         raise BatchPlanError(f"no taxonomy with id {spec.taxonomy_id}")
     readers = _readers(spec.reader_ids)
-    matching_count, exam_ids, stratified = _choose_exams(user, spec)
+    matching_count, exam_ids, stratified, copies_left_out = _choose_exams(user, spec)
     if not matching_count:
         raise BatchPlanError("no exam matches the criteria")
     gold = _choose_gold(spec, exam_ids)
@@ -218,7 +231,17 @@ def batch_plan(user, spec: BatchSpec, *, preview: bool = False) -> BatchPlan:
         raise BatchPlanError(str(error)) from None
     planned = request if design.slots else None  # an outline: no slots to create a batch from
     return BatchPlan(
-        spec, taxonomy, readers, matching_count, exam_ids, gold, design, stratified, seen_elsewhere, planned
+        spec,
+        taxonomy,
+        readers,
+        matching_count,
+        exam_ids,
+        gold,
+        design,
+        stratified,
+        seen_elsewhere,
+        planned,
+        copies_left_out=copies_left_out,
     )
 
 
@@ -235,8 +258,12 @@ def exams_to_add(
     if len(pool) and len(held):  # each held exam's place in the pool, where it is there
         places = np.minimum(np.searchsorted(pool, held), len(pool) - 1)
         pool = np.delete(pool, places[pool[places] == held])
+    # Nor a copy of a waveform the batch holds, nor two exams of one waveform.
+    keep, copies = without_copies(pool, held=held)
+    pool = pool[keep]
     if not len(pool):
-        raise BatchPlanError("no exam matching these criteria is missing from the batch")
+        more = f" ({len(copies)} only copies of waveforms it holds)" if len(copies) else ""
+        raise BatchPlanError(f"no exam matching these criteria is missing from the batch{more}")
     if sample_size is not None and sample_size < len(pool):
         # The places random.sample draws depend on the population's size alone: drawn from a range, they
         # pick what it drew from the list of ids, without making that list.

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from django.db.models import Count
 
 from annotations.errors import Invalid
-from annotations.models import BatchExam, ReviewBatch, Taxonomy
+from annotations.models import BatchExam, Exam, ReviewBatch, Taxonomy
 from annotations.selectors.taxonomy import taxonomy_shipped_classes
 
 
@@ -51,6 +51,36 @@ def _target_classes(target: str) -> tuple[str, list[dict]]:
     return shipped
 
 
+def _exam_name(exam_id: int) -> str:
+    exam = Exam.objects.select_related("dataset").filter(pk=exam_id).first()
+    return f"{exam.dataset.name}/{exam.external_id}" if exam else str(exam_id)
+
+
+def _copies_together(batch_ids: list[int]) -> tuple[int, int] | None:
+    """Two exams of the batches that hold one waveform (Exam.copy_of), or None. The copies are few: read
+    with the first exam each points at, then asked whether that first exam, or another copy, is there."""
+    members = BatchExam.objects.filter(batch_id__in=batch_ids)
+    copies = list(
+        members.filter(exam__copy_of__isnull=False)
+        .order_by("exam_id")
+        .values_list("exam_id", "exam__copy_of_id")
+    )
+    if not copies:
+        return None
+    by_first: dict[int, int] = {}
+    for exam_id, first in copies:
+        if first in by_first:
+            return by_first[first], exam_id
+        by_first[first] = exam_id
+    first_there = (
+        members.filter(exam_id__in=list(by_first))
+        .order_by("exam_id")
+        .values_list("exam_id", flat=True)
+        .first()
+    )
+    return (first_there, by_first[first_there]) if first_there is not None else None
+
+
 def export_plan(batch_ids: Sequence[int], *, target: str = "") -> ExportPlan:
     """Check that the batches can be exported together and work out the columns."""
     ids = sorted(set(int(i) for i in batch_ids))
@@ -73,7 +103,13 @@ def export_plan(batch_ids: Sequence[int], *, target: str = "") -> ExportPlan:
     )
     if shared:
         # One row per exam: two batches' consensus for one exam would need a rule we do not invent here.
-        raise ExportRefused(f"exam {shared['exam_id']} is in more than one of these batches")
+        raise ExportRefused(f"exam {_exam_name(shared['exam_id'])} is in more than one of these batches")
+    copied = _copies_together(ids)
+    if copied:
+        raise ExportRefused(
+            f"{_exam_name(copied[0])} and {_exam_name(copied[1])} hold the same waveform (a copy, linked at "
+            "import): a release takes one of them, or its rows would leak across a train/test split"
+        )
     taxonomy = batches[0].taxonomy
     source = list(taxonomy.classes.order_by("position").values_list("pk", "code", "name"))
     if not target or target == taxonomy.key:

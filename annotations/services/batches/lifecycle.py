@@ -337,6 +337,7 @@ def batch_create_from_plan(*, plan, actor, start: bool = True) -> ReviewBatch:
     spec = plan.spec
     notes = {
         "matching_exams": plan.matching,
+        "copies_left_out": plan.copies_left_out,
         "criteria": _criteria_record(spec.criteria),
         "sample_size": spec.sample_size,
         "stratified_by": f"{spec.stratify_provider}:{spec.stratify_code}" if plan.stratified else None,

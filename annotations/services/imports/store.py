@@ -162,7 +162,8 @@ class BatchWriter:
 
     def _warn_duplicates(self, created: list[Inserted]) -> None:
         """A waveform already stored under another dataset or external id goes in (a dataset may hold a
-        copy) with a warning naming the earlier exams; the exam page links the copies both ways."""
+        copy) with a warning naming the earlier exams, linked to the first of them (copy_of: a batch or a
+        release never takes both); the exam page links the copies both ways."""
         if not created:
             return
         earlier: dict[str, list[tuple[int, str]]] = defaultdict(list)
@@ -174,6 +175,7 @@ class BatchWriter:
         for exam in created:
             before = [(pk, name) for pk, name in earlier[exam.waveform_sha256] if pk < exam.pk]
             if before:
+                Exam.objects.filter(pk=exam.pk).update(copy_of_id=before[0][0])
                 named = before[:DUPLICATES_NAMED]
                 names = ", ".join(f"{name} (exam {pk})" for pk, name in named)
                 more = f" and {len(before) - len(named)} more" if len(before) > len(named) else ""

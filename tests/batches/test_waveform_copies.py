@@ -1,0 +1,100 @@
+"""The same waveform imported under two datasets (CinC 2021 holds PTB-XL's records, a hospital exports an
+archive twice) is two exams, linked at import. One batch never holds both: a reader would read the same
+ECG twice, the second time not blind; nor does one release, whose train/test splits it would leak across."""
+
+from __future__ import annotations
+
+import pytest
+
+from annotations.models import BatchExam, Exam
+from annotations.selectors.releases.plan import ExportRefused, export_plan
+from annotations.services.batches.lifecycle import batch_create
+from annotations.services.imports.exams import exams_import
+from tests.factories import ExamFactory
+from tests.importing import SAMPLE_FILES, use_private_storage
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def copies(settings, tmp_path):
+    """cpsc/A1986 and its copy copy/A1986, each dataset with two exams of its own."""
+    use_private_storage(settings, tmp_path)
+    exams_import([SAMPLE_FILES["A1986"]], dataset="cpsc")
+    exams_import([SAMPLE_FILES["A1986"]], dataset="copy")
+    ExamFactory.create_batch(2, dataset=Exam.objects.get(dataset__name="cpsc").dataset)
+    ExamFactory.create_batch(2, dataset=Exam.objects.get(dataset__name="copy").dataset)
+    return Exam.objects.get(dataset__name="cpsc", external_id="A1986"), Exam.objects.get(
+        dataset__name="copy", external_id="A1986"
+    )
+
+
+def test_the_import_links_a_copy_to_the_first_exam_of_its_waveform(copies):
+    first, copy = copies
+    assert copy.copy_of_id == first.pk and first.copy_of_id is None
+
+
+def test_the_designer_leaves_a_copy_out_of_the_batch_and_says_so(copies, client_for, diego, ana, bruno, tnmg):
+    first, copy = copies
+    client = client_for(diego)
+    spec = {
+        "name": "Both datasets",
+        "taxonomy_id": tnmg.pk,
+        "reader_ids": [ana.pk, bruno.pk],
+        "readers_per_exam": 2,
+        "criteria": {"datasets": ["cpsc", "copy"]},
+    }
+    preview = client.post("/api/v1/batches/preview/", spec, content_type="application/json").json()
+    assert preview["exams"] == 5 and preview["copies_left_out"] == 1
+    created = client.post("/api/v1/batches/", spec, content_type="application/json")
+    held = set(BatchExam.objects.filter(batch_id=created.json()["id"]).values_list("exam_id", flat=True))
+    assert first.pk in held and copy.pk not in held and len(held) == 5
+
+    page = client.post(
+        "/batches/new/",
+        {
+            "name": "Page",
+            "taxonomy": tnmg.pk,
+            "readers": [ana.pk, bruno.pk],
+            "readers_per_exam": 2,
+            "suggestion_mode": "hidden",
+            "datasets": ["cpsc", "copy"],
+            "strata": 4,
+            "gold_fraction": 0,
+            "retest_fraction": 0,
+            "min_pair_overlap": 0,
+            "seed": 1,
+            "sex": "",
+            "action": "preview",
+        },
+    ).content.decode()
+    assert "1 exam left out: the same waveform as another chosen exam" in page
+
+
+def test_adding_exams_skips_a_copy_of_a_waveform_the_batch_holds(copies, client_for, diego, ana, bruno, tnmg):
+    first, copy = copies
+    batch = batch_create(
+        name="cpsc", taxonomy=tnmg, exams=[first], readers=[ana, bruno], readers_per_exam=2, actor=diego
+    )
+    response = client_for(diego).post(
+        f"/api/v1/batches/{batch.pk}/exams/",
+        {"criteria": {"datasets": ["copy"]}},
+        content_type="application/json",
+    )
+    assert response.status_code == 201 and response.json()["added"] == 2
+    assert not BatchExam.objects.filter(batch=batch, exam=copy).exists()
+
+
+def test_a_release_of_batches_holding_an_exam_and_its_copy_is_refused_naming_both(
+    copies, diego, ana, bruno, tnmg
+):
+    first, copy = copies
+    one = batch_create(
+        name="one", taxonomy=tnmg, exams=[first], readers=[ana, bruno], readers_per_exam=2, actor=diego
+    )
+    two = batch_create(
+        name="two", taxonomy=tnmg, exams=[copy], readers=[ana, bruno], readers_per_exam=2, actor=diego
+    )
+    with pytest.raises(ExportRefused) as refused:
+        export_plan([one.pk, two.pk])
+    assert "cpsc/A1986" in str(refused.value) and "copy/A1986" in str(refused.value)
