@@ -132,6 +132,35 @@ class BatchDesignForm(ExamCriteriaForm):
     escalation_cap = forms.IntegerField(
         required=False, min_value=1, max_value=5, initial=1, label=_("Most readers added")
     )
+    consensus_method = forms.ChoiceField(
+        required=False,
+        label=_("Consensus"),
+        initial="majority",
+        choices=[
+            ("majority", _("Majority of the reads")),
+            ("latent", _("Latent-class estimate (Dawid-Skene)")),
+        ],
+        help_text=_(
+            "How an exam's reads become its label. The latent estimate weighs each reader by their "
+            "estimated accuracy; it needs many exams to estimate it."
+        ),
+    )
+    consensus_threshold = forms.FloatField(
+        required=False,
+        min_value=0,
+        max_value=1,
+        initial=0.5,
+        label=_("Present above"),
+        help_text=_("Share of the reads."),
+    )
+    latent_margin = forms.FloatField(
+        required=False,
+        min_value=0,
+        max_value=0.49,
+        initial=0.1,
+        label=_("Latent margin"),
+        help_text=_("A latent estimate this close to 0.5 goes to adjudication."),
+    )
     exclude_seen = forms.BooleanField(
         required=False,
         label=_("Keep readers away from exams they know"),

@@ -123,6 +123,23 @@ class BatchSpecSerializer(serializers.Serializer):
         choices=["add_reader", "adjudicate"], required=False, allow_null=True, default=None
     )
     escalation_cap = serializers.IntegerField(required=False, default=1, min_value=1, max_value=5)
+    consensus_method = serializers.ChoiceField(
+        choices=["majority", "latent"],
+        required=False,
+        default="majority",
+        help_text="How an exam's reads become its label: the majority, or the latent-class (Dawid-Skene) "
+        "estimate.",
+    )
+    consensus_threshold = serializers.FloatField(
+        required=False, default=0.5, min_value=0, max_value=1, help_text="Present above this share."
+    )
+    latent_margin = serializers.FloatField(
+        required=False,
+        default=0.1,
+        min_value=0,
+        max_value=0.49,
+        help_text="A latent estimate this close to 0.5 goes to adjudication.",
+    )
     exclude_seen = serializers.BooleanField(
         required=False,
         default=False,

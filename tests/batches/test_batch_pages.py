@@ -221,3 +221,43 @@ def test_the_designer_refuses_a_score_to_stratify_by_that_no_exam_carries(
     assert response.status_code == 200
     assert "Select a valid choice" in response.content.decode()
     assert not ReviewBatch.objects.exists()
+
+
+def test_the_coordinator_chooses_the_consensus_rule_in_the_designer_and_the_api(
+    client_for, diego, ana, bruno, tnmg, archive
+):
+    """Majority (with its threshold) or the latent-class estimate (with the margin left to adjudication),
+    chosen when the batch is designed, from the page or the API; the worker decides by what is stored."""
+    from annotations.selectors.agreement.rules import consensus_settings
+
+    client = client_for(diego)
+    post = design_post(
+        tnmg,
+        [ana, bruno],
+        action="create",
+        consensus_method="latent",
+        consensus_threshold="0.5",
+        latent_margin="0.15",
+    )
+    client.post("/batches/new/", post)
+    page_batch = ReviewBatch.objects.get()
+    assert page_batch.design["consensus"] == {"method": "latent", "threshold": 0.5, "latent_margin": 0.15}
+    assert consensus_settings(page_batch)["method"] == "latent"
+    designer = client.get("/batches/new/").content.decode()
+    assert 'name="consensus_method"' in designer and 'name="latent_margin"' in designer
+
+    spec = {
+        "name": "API rule",
+        "taxonomy_id": tnmg.pk,
+        "reader_ids": [ana.pk, bruno.pk],
+        "readers_per_exam": 2,
+        "criteria": {"datasets": ["archive"]},
+        "consensus_method": "majority",
+        "consensus_threshold": 0.6,
+    }
+    created = client.post("/api/v1/batches/", spec, content_type="application/json")
+    assert created.status_code == 201
+    rule = ReviewBatch.objects.get(pk=created.json()["id"]).design["consensus"]
+    assert rule == {"method": "majority", "threshold": 0.6, "latent_margin": 0.1}
+    refused = client.post("/api/v1/batches/", {**spec, "latent_margin": 0.5}, content_type="application/json")
+    assert refused.status_code == 400

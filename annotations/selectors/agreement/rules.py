@@ -20,15 +20,23 @@ def consensus_settings(batch: ReviewBatch) -> dict:
     adjudication. An exam with fewer submitted reads than ``min_reads`` (skips are not reads) gets no
     consensus; the default is 2, or 1 for a batch designed with one reader per exam."""
     design = batch.design or {}
-    rule = design.get("consensus") or {}
+    rule = consensus_rule(design.get("consensus") or {})
+    min_reads = (design.get("consensus") or {}).get(
+        "min_reads", design.get("min_reads", min(2, batch.readers_per_exam))
+    )
+    if isinstance(min_reads, bool) or not isinstance(min_reads, int) or min_reads < 1:
+        raise AgreementConfigError(f"min_reads must be a whole number of at least 1, not {min_reads!r}")
+    return {**rule, "min_reads": min_reads}
+
+
+def consensus_rule(rule: dict) -> dict:
+    """A consensus rule's method, threshold and latent margin, the defaults filled in; refused when it
+    cannot be used (the designer checks a coordinator's choice with it before the batch is made)."""
     method = rule.get("method", METHOD_MAJORITY)
     threshold = float(rule.get("threshold", 0.5))
     margin = float(rule.get("latent_margin", 0.1))
-    min_reads = rule.get("min_reads", design.get("min_reads", min(2, batch.readers_per_exam)))
     if method not in (METHOD_MAJORITY, METHOD_LATENT):
         raise AgreementConfigError(f"unknown consensus method {method!r}; use majority or latent")
     if not 0.0 <= threshold <= 1.0 or not 0.0 <= margin < 0.5:
         raise AgreementConfigError("threshold must be in [0, 1] and latent_margin in [0, 0.5)")
-    if isinstance(min_reads, bool) or not isinstance(min_reads, int) or min_reads < 1:
-        raise AgreementConfigError(f"min_reads must be a whole number of at least 1, not {min_reads!r}")
-    return {"method": method, "threshold": threshold, "latent_margin": margin, "min_reads": min_reads}
+    return {"method": method, "threshold": threshold, "latent_margin": margin}

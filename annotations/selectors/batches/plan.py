@@ -59,6 +59,12 @@ class BatchSpec:
     exclude_seen: bool = False
     # Show each reader the patient's earlier ECGs (waveforms and dates only) beside the one being read.
     serial_comparison: bool = False
+    # How the reads of an exam become its consensus (selectors.agreement.rules): "majority" above
+    # consensus_threshold, or "latent" (Dawid-Skene), a latent estimate within latent_margin of 0.5 going
+    # to adjudication.
+    consensus_method: str = "majority"
+    consensus_threshold: float = 0.5
+    latent_margin: float = 0.1
 
 
 @dataclass(frozen=True)

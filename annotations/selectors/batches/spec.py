@@ -49,8 +49,9 @@ def batch_spec(data: Mapping[str, Any]) -> BatchSpec:
     for name in _BLANK_IS_NONE:
         if name in given:
             given[name] = given[name] or None
-    if given.get("escalation_cap") is None:
-        given.pop("escalation_cap", None)
+    for name in ("escalation_cap", "consensus_method", "consensus_threshold", "latent_margin"):
+        if given.get(name) in (None, ""):  # left blank: the spec's default
+            given.pop(name, None)
     for name in ("exclude_seen", "serial_comparison"):  # an unticked form box is None
         if name in given:
             given[name] = bool(given[name])

@@ -16,6 +16,7 @@ from annotations.errors import Conflict, Forbidden, Invalid
 from annotations.lib.batch_design import Design, DesignError, DesignRequest, design_batch
 from annotations.models import Assignment, BatchExam, Exam, ReviewBatch, Taxonomy
 from annotations.roles import Role, has_role
+from annotations.selectors.agreement.rules import AgreementConfigError, consensus_rule
 from annotations.selectors.blinding import design_exclusions, pseudonym_order
 from annotations.services.audit import audit_record
 from annotations.services.suggestions import batch_suggestions_enqueue
@@ -234,6 +235,7 @@ def batch_create(
     exclude_seen: bool = False,
     serial_comparison: bool = False,
     planned: tuple[DesignRequest, Design] | None = None,
+    consensus: dict | None = None,
 ) -> ReviewBatch:
     """Create a batch with k readers per exam, each reader's queue in its own seeded random order.
 
@@ -258,6 +260,12 @@ def batch_create(
         excluded=design_exclusions(reader_ids, exam_ids, exclude_seen=exclude_seen),
     )
     design = _designed(request, escalation, planned)
+    notes = dict(design_notes or {})
+    if consensus is not None:
+        try:
+            notes["consensus"] = consensus_rule(consensus)
+        except AgreementConfigError as error:
+            raise BatchDesignError(str(error)) from None
     now = timezone.now()
     with transaction.atomic():
         taxonomy_freeze(taxonomy, actor=actor)
@@ -271,7 +279,7 @@ def batch_create(
             status=ReviewBatch.Status.ACTIVE if start else ReviewBatch.Status.DRAFT,
             started_at=now if start else None,
             due_date=due_date,
-            design=_design_notes(design_notes, escalation, request, design, exclude_seen, serial_comparison),
+            design=_design_notes(notes, escalation, request, design, exclude_seen, serial_comparison),
         )
         pseudonyms_keep(batch, reader_ids)
         _members_create(batch, request, design)
@@ -359,6 +367,11 @@ def batch_create_from_plan(*, plan, actor, start: bool = True) -> ReviewBatch:
         due_date=spec.due_date,
         design_notes=notes,
         escalation={"mode": spec.escalation, "cap": spec.escalation_cap} if spec.escalation else None,
+        consensus={
+            "method": spec.consensus_method,
+            "threshold": spec.consensus_threshold,
+            "latent_margin": spec.latent_margin,
+        },
         exclude_seen=spec.exclude_seen,
         serial_comparison=spec.serial_comparison,
         planned=(plan.request, plan.design) if plan.request else None,
