@@ -116,3 +116,28 @@ def test_the_dashboard_fills_in_the_suggestions_count_by_itself_and_follows_it(
     page.wait_for_function(
         "() => document.querySelector('#suggestions').innerText.includes('2 of 2 exams computed')"
     )
+
+
+def test_closing_a_batch_asks_first_and_a_refusal_keeps_it_running(
+    live_server, page, ana, bruno, diego, tnmg
+):
+    batch = make_batch(tnmg, [ana, bruno], diego)
+    log_in(page, live_server, "diego")
+    page.goto(f"{live_server.url}/batches/{batch.pk}/")
+    asked = []
+
+    def answer(dialog, accept):
+        asked.append(dialog.message)
+        dialog.accept() if accept else dialog.dismiss()
+
+    page.once("dialog", lambda dialog: answer(dialog, False))
+    page.click("#close-batch")
+    page.wait_for_timeout(300)
+    batch.refresh_from_db()
+    assert batch.status == "active"
+    assert "0 of 6 reads are done" in asked[0] and "cannot be reopened" in asked[0]
+    page.once("dialog", lambda dialog: answer(dialog, True))
+    with page.expect_navigation():
+        page.click("#close-batch")
+    batch.refresh_from_db()
+    assert batch.status == "closed" and "Batch closed." in page.inner_text("main")

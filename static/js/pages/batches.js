@@ -177,3 +177,13 @@
   window.EcgBatchSuggestions = { refresh: refresh };
   refresh();
 })();
+
+/* Closing a batch cannot be undone: the coordinator confirms it, told how many reads are still open. */
+(function () {
+  "use strict";
+  var form = document.getElementById("close-form");
+  if (!form) return;
+  form.addEventListener("submit", function (event) {
+    if (!window.confirm(form.dataset.confirm)) event.preventDefault();
+  });
+})();
