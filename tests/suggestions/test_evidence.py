@@ -121,13 +121,22 @@ def _read(reader, assignment, blind: list[str], revised: list[str] | None):
 
 
 @pytest.fixture
-def two_stage_reads(ana, bruno, diego, tnmg):
+def tnmg_2026(db):
+    """TNMG version 2026, whose exclusive sets still let SB go with AF: these reads count suggestions
+    followed and left on three independent statements, as a batch frozen on 2026 may hold them."""
+    from annotations.services.taxonomy import SHIPPED_DIR, taxonomy_load, taxonomy_read_file
+
+    return taxonomy_load(taxonomy_read_file(SHIPPED_DIR / "archive" / "tnmg-2026.json")).taxonomy
+
+
+@pytest.fixture
+def two_stage_reads(ana, bruno, diego, tnmg_2026):
     """Two exams read by ana and bruno. Suggested (score >= threshold; AF's threshold is 0.05):
     exam 1: SB 0.9 yes, AF 0.10 yes, LBBB 0.3 no;  exam 2: SB 0.6 yes, AF 0.01 no, LBBB 0.3 no."""
     exams = [make_exam(heart_rate=70.0 + i, seed=i) for i in range(2)]
     batch = batch_create(
         name="Two stage",
-        taxonomy=tnmg,
+        taxonomy=tnmg_2026,
         exams=exams,
         readers=[ana, bruno],
         readers_per_exam=2,

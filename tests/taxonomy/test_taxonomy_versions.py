@@ -21,11 +21,12 @@ pytestmark = pytest.mark.django_db
 
 API = "/api/v1/reading/assignments"
 ARCHIVED_2020 = SHIPPED_DIR / "archive" / "tnmg-2020.json"
+ARCHIVED_2026 = SHIPPED_DIR / "archive" / "tnmg-2026.json"
 
 
-def test_the_shipped_tnmg_is_version_2026_with_sinus_rhythm_and_synonyms():
+def test_the_shipped_tnmg_is_version_2026_1_with_sinus_rhythm_and_synonyms():
     taxonomy = taxonomy_load(taxonomy_read_file(DEFAULT_TAXONOMY_FILE)).taxonomy
-    assert (taxonomy.key, taxonomy.version) == ("tnmg", "2026")
+    assert (taxonomy.key, taxonomy.version) == ("tnmg", "2026.1")
     assert taxonomy.classes.count() == 74
     sr = taxonomy.classes.get(code="SR")
     assert (sr.name, sr.name_pt, sr.group, sr.kind) == (
@@ -55,6 +56,40 @@ def test_the_archived_2020_file_is_the_content_older_databases_froze():
     assert taxonomy_parse(document, default_key="tnmg").content_sha256 == parsed.content_sha256
 
 
+def test_the_archived_2026_file_is_the_content_2026_databases_froze_and_2026_1_only_adds_sets():
+    """2026.1 changes no statement: it adds exclusive sets, so a batch frozen on 2026 keeps its content and
+    a new batch refuses what 2026 let through (a sinus bradycardia in atrial fibrillation, a diagnosis on a
+    tracing said to have no analysable signal)."""
+    old, new = taxonomy_read_file(ARCHIVED_2026), taxonomy_read_file(DEFAULT_TAXONOMY_FILE)
+    assert (old.key, old.version, len(old.classes)) == ("tnmg", "2026", 74)
+    assert old.classes == new.classes and old.groups == new.groups
+    assert old.exclusive_sets == new.exclusive_sets[: len(old.exclusive_sets)]
+    added = new.exclusive_sets[len(old.exclusive_sets) :]
+    assert ["SB", "AF"] in added and ["ST", "VT"] in added and ["SA", "AFL"] in added
+    assert ["Q_NOSIGNAL_BLOCKING", "*diagnostic*"] in added
+    assert ["SB", "SA"] not in added and ["AF", "AFL"] not in added
+
+
+@pytest.mark.parametrize(
+    "codes", [("SB", "AF"), ("ST", "AFL"), ("SA", "JR"), ("Q_NOSIGNAL_BLOCKING", "RBBB")]
+)
+def test_a_read_naming_statements_2026_1_excludes_together_is_refused(codes, client_for, ana, bruno, diego):
+    tnmg = taxonomy_load(taxonomy_read_file(DEFAULT_TAXONOMY_FILE), make_default=True).taxonomy
+    first = queue(shared_batch(readers=[ana, bruno], coordinator=diego, taxonomy=tnmg, exams=1), ana)[0]
+    refused = client_for(ana).post(
+        f"{API}/{first.pk}/submit/",
+        {"labels": labels(*codes), "revision": 0},
+        content_type="application/json",
+    )
+    assert refused.status_code == 400 and "cannot be chosen together" in refused.json()["detail"]
+    allowed = client_for(ana).post(
+        f"{API}/{first.pk}/submit/",
+        {"labels": labels("SB", "SA"), "revision": 0},
+        content_type="application/json",
+    )
+    assert allowed.status_code == 200
+
+
 def test_an_older_database_gets_2026_as_default_and_its_batches_keep_2020(ana, bruno, diego):
     old = taxonomy_load(taxonomy_read_file(ARCHIVED_2020), make_default=True).taxonomy
     batch = shared_batch(readers=[ana, bruno], coordinator=diego, taxonomy=old, exams=1)
@@ -64,7 +99,7 @@ def test_an_older_database_gets_2026_as_default_and_its_batches_keep_2020(ana, b
     call_command("load_taxonomy", "--shipped")
 
     new = Taxonomy.objects.get(is_default=True)
-    assert (new.key, new.version) == ("tnmg", "2026")
+    assert (new.key, new.version) == ("tnmg", "2026.1")
     old.refresh_from_db()
     assert old.classes.count() == 73 and not old.is_default and old.frozen_at is not None
     batch.refresh_from_db()
