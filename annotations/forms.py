@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from django import forms
-from django.contrib.auth import get_user_model
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import gettext_noop
 
@@ -210,11 +209,10 @@ class ReassignForm(forms.Form):
     to_reader = forms.ModelChoiceField(queryset=active_readers(), label=_("To reader"))
 
     def __init__(self, *args, batch: ReviewBatch, **kwargs):
-        from annotations.selectors.batches.access import batch_reader_ids
+        from annotations.selectors.batches.access import batch_readers
 
         super().__init__(*args, **kwargs)
-        members = get_user_model().objects.filter(pk__in=batch_reader_ids(batch)).order_by("username")
-        self.fields["from_reader"].queryset = members
+        self.fields["from_reader"].queryset = batch_readers(batch)
 
     def clean(self):
         data = super().clean()

@@ -17,6 +17,7 @@ from annotations.models import (
     Adjudication,
     AnnotationLabel,
     AuditEvent,
+    BatchExam,
     Consensus,
     DiagnosticClass,
     DisputedLabel,
@@ -202,7 +203,17 @@ def adjudication_queue(user) -> list[QueueItem]:
         .filter(adjudicator_may_see(user.pk))
         .filter(~Exists(decided))
         .values("batch_id", "batch__name", "exam_id", "exam__dataset__name", "exam__external_id")
-        .annotate(n=Count("pk"), escalated=Count("pk", filter=Q(reason=DisputedLabel.Reason.ESCALATED)))
+        .annotate(
+            n=Count("pk"),
+            escalated=Count("pk", filter=Q(reason=DisputedLabel.Reason.ESCALATED)),
+            # The batch's rule sent the whole exam here (BatchExam.needs_adjudication), whatever the
+            # reasons its classes are disputed for.
+            sent=Exists(
+                BatchExam.objects.filter(
+                    batch_id=OuterRef("batch_id"), exam_id=OuterRef("exam_id"), needs_adjudication=True
+                )
+            ),
+        )
         .order_by("batch_id", "exam_id")
     )
     return [
@@ -212,7 +223,7 @@ def adjudication_queue(user) -> list[QueueItem]:
             exam_id=row["exam_id"],
             exam_label=f"{row['exam__dataset__name']}/{row['exam__external_id']}",
             open_classes=row["n"],
-            escalated=row["escalated"] > 0,
+            escalated=row["escalated"] > 0 or row["sent"],
         )
         for row in open_disputes
     ]

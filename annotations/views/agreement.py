@@ -17,6 +17,7 @@ from annotations.selectors.agreement.summary import (
     agreement_for_coordinator,
     batch_read_state,
     consensus_method_counts,
+    open_dispute_count,
 )
 from annotations.selectors.agreement.tables import TABLES, agreement_table
 from annotations.services.agreement.compute import agreement_recompute_request
@@ -41,6 +42,7 @@ def batch_agreement(request, batch_id: int):
             "result": result,
             "dashboard": agreement_dashboard(result) if result else None,
             "methods": consensus_method_counts(batch),
+            "open_disputes": open_dispute_count(batch),
             "reads_now": read_count,
             "stale": result is None or result.read_count != read_count,
             "interval_choice": ((batch.design or {}).get("agreement") or {}).get("intervals", "exams"),

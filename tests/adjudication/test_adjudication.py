@@ -281,3 +281,33 @@ def test_the_case_api_carries_the_scores_readers_saw(carla, disputed, client, se
     case = client.get(reverse("api-adjudication-case", args=[batch.pk, exam.pk])).json()
     assert case["suggestion_provider"] == "measurements 3"
     assert [d["suggestion_score"] for d in case["disputed"]] == [0.64]
+
+
+def test_the_queue_says_escalated_for_an_exam_the_batch_rule_sent_to_adjudication(carla, disputed, client):
+    """An exam the batch's escalation rule sent to adjudication is "escalated" in the queue, whatever the
+    reason each of its classes is disputed for (here a tie)."""
+    from annotations.models import BatchExam
+
+    batch, exam = disputed
+    client.force_login(carla)
+    url = reverse("api-adjudication-queue")
+    assert [item["escalated"] for item in client.get(url).json()] == [False]
+    BatchExam.objects.filter(batch=batch, exam=exam).update(needs_adjudication=True)
+    assert [item["escalated"] for item in client.get(url).json()] == [True]
+
+
+def test_the_agreement_page_says_how_many_disputed_labels_are_still_open(carla, diego, disputed, client):
+    batch, exam = disputed
+    client.force_login(diego)
+    page = client.get(reverse("batch-agreement", args=[batch.pk])).content.decode()
+    assert "1 disputed labels" in page and '<span id="open-disputes">1 still open</span>' in page
+    adjudication_decide(
+        actor=carla,
+        batch=batch,
+        exam_id=exam.pk,
+        decisions=[Decision("1dAVb", True)],
+        rationale="",
+        version=0,
+    )
+    page = client.get(reverse("batch-agreement", args=[batch.pk])).content.decode()
+    assert '<span id="open-disputes">0 still open</span>' in page

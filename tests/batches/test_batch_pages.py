@@ -83,6 +83,7 @@ def test_a_design_that_cannot_meet_its_goals_shows_why_and_offers_no_create(
     page = response.content.decode()
     assert "should share at least 2 exams" in page
     assert 'value="create"' not in page
+    assert 'id="cannot-create"' in page  # where the button was: why there is none, and what to change
     assert not ReviewBatch.objects.exists()
 
 

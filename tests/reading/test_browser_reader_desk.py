@@ -212,3 +212,25 @@ def test_a_choice_refused_as_stale_in_a_second_tab_is_named_and_stays_on_screen(
     assert "changed elsewhere" in text and "LAFB" in text
     other.screenshot(path=screenshot_path("desk-stale-second-tab"))
     other.close()
+
+
+def test_the_focused_statement_shows_below_the_sticky_group_header_after_submit_and_next(
+    live_server, page, ana, bruno, diego, tnmg
+):
+    first, second = queue(shared_batch(readers=[ana, bruno], coordinator=diego, taxonomy=tnmg, exams=2), ana)
+    log_in(page, live_server, "ana")
+    page.goto(f"{live_server.url}/read/{first.pk}/")
+    wait_drawn(page, first)
+    page.keyboard.press("n")
+    page.keyboard.press("Enter")
+    wait_drawn(page, second)
+    page.wait_for_timeout(300)
+    clear = page.evaluate(
+        "() => { const row = document.querySelector('#statements .stmt.focus').getBoundingClientRect();"
+        " const list = document.getElementById('statements').getBoundingClientRect();"
+        " const header = Array.from(document.querySelectorAll('#statements h3.section'))"
+        "   .map(h => h.getBoundingClientRect()).filter(h => h.top <= list.top + 1)"
+        "   .reduce((low, h) => Math.max(low, h.bottom), list.top);"
+        " return row.top >= header - 0.5 && row.bottom <= list.bottom + 0.5; }"
+    )
+    assert clear

@@ -10,11 +10,12 @@ from datetime import datetime
 
 import numpy as np
 from django.db import connection
-from django.db.models import Count, F, Max, Q
+from django.db.models import Count, Exists, F, Max, OuterRef, Q
 
 from annotations.errors import Forbidden, NotFound
 from annotations.lib.stats import MISSING
 from annotations.models import (
+    Adjudication,
     AgreementResult,
     Annotation,
     AnnotationLabel,
@@ -22,6 +23,7 @@ from annotations.models import (
     BatchExam,
     Consensus,
     DiagnosticClass,
+    DisputedLabel,
     Exam,
     ReviewBatch,
 )
@@ -200,6 +202,17 @@ def agreement_for_coordinator(user, batch_id: int) -> tuple[ReviewBatch, Agreeme
     except ReviewBatch.DoesNotExist:
         raise NotFound("no such batch") from None
     return batch, AgreementResult.objects.filter(batch=batch).first()
+
+
+def open_dispute_count(batch: ReviewBatch) -> int:
+    """Disputed labels of the batch no adjudicator has decided yet, now (the stored result counts every
+    label disputed when it was computed, decided since or not)."""
+    decided = Adjudication.objects.filter(
+        batch_id=OuterRef("batch_id"),
+        exam_id=OuterRef("exam_id"),
+        diagnostic_class_id=OuterRef("diagnostic_class_id"),
+    )
+    return DisputedLabel.objects.filter(batch=batch).exclude(Exists(decided)).count()
 
 
 def consensus_method_counts(batch: ReviewBatch) -> dict[str, int]:

@@ -34,3 +34,9 @@ def batch_reader_ids(batch: ReviewBatch) -> set[int]:
         .values_list("pk", flat=True)
     )
     return holding | set((batch.design or {}).get("reader_ids", []))
+
+
+def batch_readers(batch: ReviewBatch):
+    """The batch's readers as accounts, by name, deactivated ones included (their unread exams must stay
+    movable)."""
+    return get_user_model().objects.filter(pk__in=batch_reader_ids(batch)).order_by("username")

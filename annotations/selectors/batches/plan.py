@@ -236,19 +236,11 @@ def batch_plan(user, spec: BatchSpec, *, preview: bool = False) -> BatchPlan:
     except DesignError as error:
         raise BatchPlanError(str(error)) from None
     planned = request if design.slots else None  # an outline: no slots to create a batch from
-    return BatchPlan(
-        spec,
-        taxonomy,
-        readers,
-        matching_count,
-        exam_ids,
-        gold,
-        design,
-        stratified,
-        seen_elsewhere,
-        planned,
-        copies_left_out=copies_left_out,
+    plan = BatchPlan(
+        spec, taxonomy, readers, matching_count, exam_ids, gold, design, stratified, seen_elsewhere
     )
+    plan.request, plan.copies_left_out = planned, copies_left_out
+    return plan
 
 
 def exams_to_add(
