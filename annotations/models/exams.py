@@ -162,7 +162,9 @@ class ReferenceLabel(models.Model):
 
     exam = models.ForeignKey(Exam, on_delete=models.CASCADE, related_name="reference_labels")
     code_system = models.CharField(max_length=30, help_text=_("e.g. code15, ptbxl, snomed."))
-    code = models.CharField(max_length=60)
+    # Long enough for a cart's free-text statement ("Warning: artifact in (part of) recording - use
+    # interpretation with caution" is 73 characters), which a label must keep whole.
+    code = models.CharField(max_length=300)
     likelihood = models.FloatField(null=True, blank=True)
     source = models.CharField(max_length=200, blank=True)
 

@@ -130,6 +130,9 @@ def test_a_coordinator_uploads_a_real_scp_file_through_the_api(
     exam = Exam.objects.get(dataset__name="carts")
     assert exam.n_samples == 6000 and exam.source_format == "scp"
     assert ("statement", "sinus rhythm") in set(exam.reference_labels.values_list("code_system", "code"))
+    # A cart's statement longer than a code is kept whole, as the cart wrote it, not cut at 60 characters.
+    warning = "Warning: artifact in (part of) recording - use interpretation with caution"
+    assert ("statement", warning) in set(exam.reference_labels.values_list("code_system", "code"))
 
 
 # --- Built files: what the real ones do not use, read back exactly ----------------------------------------

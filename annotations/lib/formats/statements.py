@@ -47,7 +47,7 @@ def clinical_statement(text: str) -> bool:
     return bool(stripped) and not any(pattern.search(stripped) for pattern in _DROP)
 
 
-def clinical_labels(labels: list[tuple], max_length: int = 60) -> list[tuple]:
+def clinical_labels(labels: list[tuple], max_length: int = 300) -> list[tuple]:
     """`labels` without the statement lines `clinical_statement` refuses, each statement cut to what a
     label code holds (after the check, so a long line is judged whole); coded labels pass unchanged."""
     return [

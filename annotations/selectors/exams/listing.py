@@ -121,7 +121,7 @@ def exam_filters_from(params: Mapping[str, str]) -> ExamFilters:
         quality=quality if quality in QualityGrade.values or quality == "none" else "",
         flag=flag if flag in EXAM_FLAGS else "",
         label_system=(params.get("label_system") or "").strip()[:30],
-        label_code=(params.get("label_code") or "").strip()[:60],
+        label_code=(params.get("label_code") or "").strip()[:300],
         sort=sort if sort.lstrip("-") in SORTS and sort.count("-") <= 1 else DEFAULT_SORT,
     )
 

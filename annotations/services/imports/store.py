@@ -29,6 +29,8 @@ logger = logging.getLogger(__name__)
 _BATCH_BYTES = 32 * 1024 * 1024
 # Earlier exams a duplicate warning names (a waveform copied into many datasets stays one line).
 DUPLICATES_NAMED = 10
+# ReferenceLabel.code's length: a longer label (none seen in real files) keeps its first characters.
+LABEL_CODE_MAX = 300
 
 
 class FileFailed(Exception):
@@ -228,8 +230,8 @@ def _stored_labels(record: Record) -> list[tuple[str, str, float | None]]:
     """The record's reference labels as their rows hold them: (code_system, code, likelihood), cut to
     the columns' lengths, once each. The exam row's reference codes are built from the same list."""
     return [
-        (label[0][:30], str(label[1])[:60], label[2] if len(label) > 2 else None)
-        for label in _unique_labels(clinical_labels(record.labels))
+        (label[0][:30], str(label[1])[:LABEL_CODE_MAX], label[2] if len(label) > 2 else None)
+        for label in _unique_labels(clinical_labels(record.labels, max_length=LABEL_CODE_MAX))
     ]
 
 
