@@ -84,6 +84,36 @@ def exam_adjudicator_eligible(user_id: int, exam_id: int) -> bool:
     return not Assignment.objects.filter(reader_id=user_id, exam_id=exam_id).exists()
 
 
+def exams_no_adjudicator_may_take(batch_id: int) -> list[int]:
+    """The batch's exams with a dispute still open that no active adjudicator may take, since each holds
+    a read of the exam (exam_adjudicator_eligible), or no one is an adjudicator: they would wait unseen."""
+    from django.contrib.auth import get_user_model
+
+    from annotations.models import DisputedLabel
+    from annotations.roles import Role
+
+    decided = Adjudication.objects.filter(
+        batch_id=OuterRef("batch_id"),
+        exam_id=OuterRef("exam_id"),
+        diagnostic_class_id=OuterRef("diagnostic_class_id"),
+    )
+    waiting = sorted(
+        set(
+            DisputedLabel.objects.filter(batch_id=batch_id)
+            .exclude(Exists(decided))
+            .values_list("exam_id", flat=True)
+        )
+    )
+    adjudicators = get_user_model().objects.filter(is_active=True, groups__name=Role.ADJUDICATOR.value)
+    stuck = set(waiting)
+    for adjudicator_id in adjudicators.values_list("pk", flat=True):
+        if not stuck:
+            break
+        held = Assignment.objects.filter(reader_id=adjudicator_id, exam_id__in=_among(sorted(stuck)))
+        stuck &= set(held.values_list("exam_id", flat=True))
+    return sorted(stuck)
+
+
 def adjudicator_may_see(user_id: int, exam_ref: str = "exam_id") -> Exists:
     """A query expression, true where the user holds no read of the row's exam in any batch: the
     adjudication queue filters on it so the rule is applied in one query, not row by row."""

@@ -23,6 +23,7 @@ from annotations.selectors.batches.progress import (
     EXAM_STATES,
     ExamTableError,
     batch_exam_table,
+    batch_exams_without_adjudicator,
     batch_progress,
 )
 from annotations.selectors.suggestions.summary import batch_suggestion_progress
@@ -113,6 +114,7 @@ def batch_detail(request, batch_id: int):
             "add_exams_form": AddExamsForm(user=request.user),
             "exams": exams,
             "exam_states": [(key, EXAM_STATE_LABELS[key]) for key in EXAM_STATES],
+            "stuck_disputes": batch_exams_without_adjudicator(request.user, batch),
         },
     )
 

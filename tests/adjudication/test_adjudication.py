@@ -311,3 +311,20 @@ def test_the_agreement_page_says_how_many_disputed_labels_are_still_open(carla, 
     )
     page = client.get(reverse("batch-agreement", args=[batch.pk])).content.decode()
     assert '<span id="open-disputes">0 still open</span>' in page
+
+
+def test_the_dashboard_names_a_disputed_exam_no_adjudicator_may_take(carla, diego, disputed, client, tnmg):
+    """Every adjudicator holds a read of the exam (here carla was handed it in another batch): its dispute
+    would wait for ever unseen. The coordinator's dashboard names it and says what would unblock it."""
+    batch, exam = disputed
+    client.force_login(diego)
+    page = client.get(reverse("batch-detail", args=[batch.pk])).content.decode()
+    assert 'id="stuck-disputes"' not in page
+    carla.groups.add(*UserFactory(username="spare", roles=["reader"]).groups.all())
+    batch_create(
+        name="Elsewhere", taxonomy=tnmg, exams=[exam], readers=[carla], readers_per_exam=1, actor=diego
+    )
+    page = client.get(reverse("batch-detail", args=[batch.pk])).content.decode()
+    stuck = page.split('id="stuck-disputes"', 1)[1].split("</p>", 1)[0]
+    assert f"{exam.dataset.name}/{exam.external_id}" in stuck
+    assert "every adjudicator holds a read of it" in stuck

@@ -37,10 +37,12 @@ from annotations.models import (
     BatchExam,
     Consensus,
     DisputedLabel,
+    Exam,
     ReviewBatch,
 )
 from annotations.roles import Role, has_role
 from annotations.selectors.batches.access import batch_reader_ids, require_coordinator
+from annotations.selectors.blinding import exams_no_adjudicator_may_take
 from annotations.selectors.exams.selection import _copied
 
 # A skip is not a read: reads done are submitted ones; skipped slots are counted (and listed) apart.
@@ -285,6 +287,15 @@ def batch_coverage(
         "reads_done": sum(row["done"] for row in slots),
         "skipped": sum(row["skipped"] for row in slots),
     }
+
+
+def batch_exams_without_adjudicator(user, batch: ReviewBatch) -> list[str]:
+    """The names (dataset/external id) of the batch's exams whose open dispute no adjudicator may take
+    (selectors.blinding.exams_no_adjudicator_may_take), for the coordinator to act on."""
+    require_coordinator(user)
+    stuck = exams_no_adjudicator_may_take(batch.pk)
+    named = Exam.objects.filter(pk__in=stuck).select_related("dataset").order_by("pk")
+    return [f"{exam.dataset.name}/{exam.external_id}" for exam in named]
 
 
 def batch_skips(user, batch: ReviewBatch) -> list[dict]:
