@@ -86,6 +86,7 @@ def test_a_sample_stratified_on_the_page_is_the_apis(
         zip(expected.available, expected.taken, strict=True)
     )
     assert rows[0][0] == f"0.00\N{EN DASH}{1 / strata:.2f}" and rows[-1][0].endswith("\N{EN DASH}1.00")
+    assert "has not scored for the statement counts as 0, in the lowest stratum" in page  # said on the page
     made = client.post("/batches/new/", {**post, "action": "create"})
     assert made.status_code == 302
     batch = ReviewBatch.objects.get()
