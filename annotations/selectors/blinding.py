@@ -37,9 +37,17 @@ from collections.abc import Iterable
 from django.db import connection
 from django.db.models import Exists, OuterRef
 from django.db.models.expressions import RawSQL
+from django.db.models.functions import Coalesce
 from django.utils.crypto import salted_hmac
 
-from annotations.models import Adjudication, AdjudicationView, Assignment, ReviewBatch, SuggestionExposure
+from annotations.models import (
+    Adjudication,
+    AdjudicationView,
+    Assignment,
+    Exam,
+    ReviewBatch,
+    SuggestionExposure,
+)
 
 
 def exam_reader_eligible(user_id: int, exam_id: int) -> bool:
@@ -79,9 +87,17 @@ def reader_barred_pairs(reader_ids: Iterable[int], exam_ids: Iterable[int]) -> d
     return barred
 
 
+def _same_waveform(exam_id: int) -> list[int]:
+    """The exam, the first exam of its waveform and that one's copies (Exam.copy_of): one ECG, whichever
+    dataset or id it was imported under."""
+    first = Exam.objects.filter(pk=exam_id).values_list("copy_of_id", flat=True).first() or exam_id
+    return sorted({exam_id, first, *Exam.objects.filter(copy_of_id=first).values_list("pk", flat=True)})
+
+
 def exam_adjudicator_eligible(user_id: int, exam_id: int) -> bool:
-    """May this user adjudicate exam X (in any batch)? No if they hold any read of it in any batch."""
-    return not Assignment.objects.filter(reader_id=user_id, exam_id=exam_id).exists()
+    """May this user adjudicate exam X (in any batch)? No if they hold any read of it, or of a copy of its
+    waveform under another dataset or id, in any batch."""
+    return not Assignment.objects.filter(reader_id=user_id, exam_id__in=_same_waveform(exam_id)).exists()
 
 
 def exams_no_adjudicator_may_take(batch_id: int) -> list[int]:
@@ -115,9 +131,17 @@ def exams_no_adjudicator_may_take(batch_id: int) -> list[int]:
 
 
 def adjudicator_may_see(user_id: int, exam_ref: str = "exam_id") -> Exists:
-    """A query expression, true where the user holds no read of the row's exam in any batch: the
-    adjudication queue filters on it so the rule is applied in one query, not row by row."""
-    return ~Exists(Assignment.objects.filter(reader_id=user_id, exam_id=OuterRef(exam_ref)))
+    """A query expression, true where the user holds no read of the row's exam in any batch, nor of a copy
+    of its waveform (exam_adjudicator_eligible): the adjudication queue filters on it so the rule is applied
+    in one query, not row by row. `exam_ref` names the row's exam id field (e.g. "exam_id")."""
+    copy_ref = exam_ref.removesuffix("_id") + "__copy_of_id"
+    first = Coalesce(OuterRef(copy_ref), OuterRef(exam_ref))  # the first exam of the row's waveform
+    held = Assignment.objects.filter(reader_id=user_id)
+    return (
+        ~Exists(held.filter(exam_id=OuterRef(exam_ref)))
+        & ~Exists(held.filter(exam_id=first))
+        & ~Exists(held.filter(exam__copy_of_id=first))
+    )
 
 
 def readers_seen_before(reader_ids: Iterable[int], exam_ids: Iterable[int]) -> dict[int, dict[str, set[int]]]:

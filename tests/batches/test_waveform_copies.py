@@ -98,3 +98,31 @@ def test_a_release_of_batches_holding_an_exam_and_its_copy_is_refused_naming_bot
     with pytest.raises(ExportRefused) as refused:
         export_plan([one.pk, two.pk])
     assert "cpsc/A1986" in str(refused.value) and "copy/A1986" in str(refused.value)
+
+
+def test_an_adjudicator_who_read_a_copy_of_the_waveform_never_gets_its_dispute(
+    copies, client_for, ana, bruno, carla, diego, tnmg
+):
+    """carla, reader and adjudicator, read copy/A1986 in one batch: cpsc/A1986, the same ECG, is an exam she
+    read, so its dispute in another batch is neither in her queue nor open to her (404), as for the exam."""
+    from annotations.services.agreement.compute import batch_agreement_compute
+    from annotations.services.reading import LabelInput, annotation_submit
+    from tests.reading.helpers import queue
+
+    first, copy = copies
+    carla.groups.add(*ana.groups.all())
+    batch_create(name="copy", taxonomy=tnmg, exams=[copy], readers=[carla], readers_per_exam=1, actor=diego)
+    disputed = batch_create(
+        name="first", taxonomy=tnmg, exams=[first], readers=[ana, bruno], readers_per_exam=2, actor=diego
+    )
+    for reader, codes in ((ana, ["SB", "1dAVb"]), (bruno, ["SB"])):
+        annotation_submit(
+            actor=reader,
+            assignment=queue(disputed, reader)[0],
+            labels=[LabelInput(c) for c in codes],
+            revision=0,
+        )
+    batch_agreement_compute(disputed.pk)
+    client = client_for(carla)
+    assert client.get("/api/v1/adjudication/").json() == []
+    assert client.get(f"/api/v1/adjudication/{disputed.pk}/{first.pk}/").status_code == 404
