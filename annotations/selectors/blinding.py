@@ -34,6 +34,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+import numpy as np
 from django.db import connection
 from django.db.models import Exists, OuterRef
 from django.db.models.expressions import RawSQL
@@ -48,6 +49,7 @@ from annotations.models import (
     ReviewBatch,
     SuggestionExposure,
 )
+from annotations.selectors.exams.copies import copy_links, waveform_firsts
 
 
 def exam_reader_eligible(user_id: int, exam_id: int) -> bool:
@@ -153,12 +155,40 @@ def readers_seen_before(reader_ids: Iterable[int], exam_ids: Iterable[int]) -> d
     held = Assignment.objects.filter(reader_id__in=reader_ids, exam_id__in=_among(exam_ids))
     for reader, exam in held.order_by().values_list("reader_id", "exam_id").distinct():
         seen[reader]["read"].add(exam)
+    for reader, exam in _held_as_copies(reader_ids, exam_ids):
+        seen[reader]["read"].add(exam)
     shown = SuggestionExposure.objects.filter(
         reader_id__in=reader_ids, suggestion__exam_id__in=_among(exam_ids)
     )
     for reader, exam in shown.order_by().values_list("reader_id", "suggestion__exam_id").distinct():
         seen[reader]["suggested"].add(exam)
     return seen
+
+
+def _held_as_copies(reader_ids: list[int], exam_ids: list[int]) -> list[tuple[int, int]]:
+    """(reader, exam of `exam_ids`) where the reader holds a read of another exam of the same waveform (the
+    same ECG under another dataset or id: Exam.copy_of). Copies are few, so only they are looked up."""
+    links = copy_links()
+    if not len(links[0]) or not exam_ids:
+        return []
+    ids = np.asarray(exam_ids, dtype=np.int64)
+    firsts = waveform_firsts(ids, links)
+    copied = np.isin(firsts, links[1]) | np.isin(ids, links[0])  # chosen exams whose waveform has copies
+    if not copied.any():
+        return []
+    wanted = {int(first): [] for first in firsts[copied]}
+    for exam, first in zip(ids[copied].tolist(), firsts[copied].tolist(), strict=True):
+        wanted[first].append(exam)
+    copies, their_firsts = links
+    family = {
+        int(c): int(f) for c, f in zip(copies.tolist(), their_firsts.tolist(), strict=True) if f in wanted
+    }
+    family.update({first: first for first in wanted})  # every exam of those waveforms -> its first
+    held = Assignment.objects.filter(reader_id__in=reader_ids, exam_id__in=list(family))
+    pairs = set()
+    for reader, other in held.order_by().values_list("reader_id", "exam_id").distinct():
+        pairs.update((reader, exam) for exam in wanted[family[other]] if exam != other)
+    return sorted(pairs)
 
 
 def _among(exam_ids: list[int]):

@@ -126,3 +126,28 @@ def test_an_adjudicator_who_read_a_copy_of_the_waveform_never_gets_its_dispute(
     client = client_for(carla)
     assert client.get("/api/v1/adjudication/").json() == []
     assert client.get(f"/api/v1/adjudication/{disputed.pk}/{first.pk}/").status_code == 404
+
+
+def test_a_reader_who_read_a_copy_elsewhere_is_kept_from_the_exam_when_the_designer_is_asked(
+    copies, client_for, ana, bruno, diego, tnmg
+):
+    """ana read copy/A1986 in another batch: designing a batch of cpsc, the preview counts cpsc/A1986 as
+    held by her elsewhere, and "keep readers away from exams they know" keeps it from her."""
+    first, copy = copies
+    batch_create(name="copy", taxonomy=tnmg, exams=[copy], readers=[ana], readers_per_exam=1, actor=diego)
+    spec = {
+        "name": "cpsc",
+        "taxonomy_id": tnmg.pk,
+        "reader_ids": [ana.pk, bruno.pk],
+        "readers_per_exam": 1,
+        "criteria": {"datasets": ["cpsc"]},
+        "exclude_seen": True,
+    }
+    client = client_for(diego)
+    preview = client.post("/api/v1/batches/preview/", spec, content_type="application/json").json()
+    assert {row["reader"]: row["read"] for row in preview["seen_elsewhere"]} == {"ana": 1, "bruno": 0}
+    created = client.post("/api/v1/batches/", spec, content_type="application/json").json()
+    holder = (
+        BatchExam.objects.get(batch_id=created["id"], exam=first).batch.assignments.get(exam=first).reader
+    )
+    assert holder == bruno

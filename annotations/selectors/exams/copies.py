@@ -9,7 +9,7 @@ import numpy as np
 from annotations.models import Exam
 
 
-def _copy_links() -> tuple[np.ndarray, np.ndarray]:
+def copy_links() -> tuple[np.ndarray, np.ndarray]:
     """(copies, their first exams), copies ascending. Read whole: copies are few, and the partial index
     holds only them, so this costs the same at 2.7 million exams as at a thousand."""
     rows = Exam.objects.filter(copy_of__isnull=False).order_by("pk").values_list("pk", "copy_of_id")
@@ -19,7 +19,7 @@ def _copy_links() -> tuple[np.ndarray, np.ndarray]:
 
 def waveform_firsts(exam_ids: np.ndarray, links: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
     """Each exam's first exam of its waveform: itself, unless it is a copy."""
-    copies, firsts = links if links is not None else _copy_links()
+    copies, firsts = links if links is not None else copy_links()
     ids = np.asarray(exam_ids, dtype=np.int64)
     if not len(copies) or not len(ids):
         return ids.copy()
@@ -31,7 +31,7 @@ def without_copies(exam_ids: np.ndarray, held: np.ndarray | None = None) -> tupl
     """(a mask keeping one exam per waveform, the lowest id, and none whose waveform `held` exams already
     hold; the ids it leaves out). `exam_ids` in any order; the mask follows it."""
     ids = np.asarray(exam_ids, dtype=np.int64)
-    links = _copy_links()
+    links = copy_links()
     if not len(links[0]) or not len(ids):
         return np.ones(len(ids), dtype=bool), np.empty(0, dtype=np.int64)
     firsts = waveform_firsts(ids, links)
