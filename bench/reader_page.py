@@ -6,7 +6,7 @@ migrated), creates its own reader, taxonomy, exams and batch, and
 serves the floor pages from a second tiny server. Then, median of --runs runs:
 
   (a) waveform bytes on the wire vs the gzip-compressed int16 size of the same exam (goal <= 1.1x);
-  (b) navigation -> all 13 traces drawn, warm and empty cache, vs a minimal page drawing the same
+  (b) navigation -> all 13 strips drawn, warm and empty cache, vs a minimal page drawing the same
       samples with the same Plotly basic bundle and nothing else (goal: warm <= 1.0x, empty cache <= 1.5x);
   (c) submit-and-next -> next exam drawn vs half of (b)'s warm page load (goal <= 1.0x of that half);
   and, for information, (b) against a bare canvas page drawing the same samples, and (d) the time from
@@ -450,7 +450,7 @@ def main() -> None:
     for cache, goal in (("cold", 1.5), ("warm", 1.0)):
         label = "empty cache" if cache == "cold" else "warm cache"
         print(
-            f"(b) page -> 13 traces, {label:<11} {m[cache]:>6.0f} ms"
+            f"(b) page -> 13 strips, {label:<11} {m[cache]:>6.0f} ms"
             f"   minimal Plotly page {m['plotly_' + cache]:>6.0f} ms"
             f"   ratio {m[cache] / m['plotly_' + cache]:.2f}x (goal <= {goal:.2f}x)"
             f"   [canvas page {m['canvas_' + cache]:.0f} ms: {m[cache] / m['canvas_' + cache]:.2f}x]"

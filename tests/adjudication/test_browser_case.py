@@ -7,7 +7,7 @@ import pytest
 
 from annotations.models import DisputedLabel, ReviewBatch, Suggestion, SuggestionScore
 from tests.adjudication.test_adjudication import SECRET_READERS, case_url, disputed, secret_readers  # noqa: F401
-from tests.browser import screenshot_path
+from tests.browser import STRIPS_OF, screenshot_path, strips_js
 from tests.reading.test_browser_reader import log_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -39,7 +39,7 @@ def test_the_case_page_has_the_readers_tools_and_the_ecg_stays_in_its_card(
 
     page.select_option("#speed", "50")
     page.wait_for_function(
-        "() => { const t = document.getElementById('adjudication-ecg').data[0];"
+        "() => { const t = " + strips_js("adjudication-ecg") + "[0];"
         " return Math.abs(t.x[1] - t.x[0] - 0.1) < 1e-6; }"
     )
     assert page.evaluate(
@@ -51,7 +51,7 @@ def test_the_case_page_has_the_readers_tools_and_the_ecg_stays_in_its_card(
         x, y = page.evaluate(
             "() => { const gd = document.getElementById('adjudication-ecg'); const xa = gd._fullLayout.xaxis;"
             " const ya = gd._fullLayout.yaxis; const box = gd.getBoundingClientRect();"
-            " const t = gd.data.find(d => d.name === 'II (rhythm)');"
+            f" const t = {STRIPS_OF}(gd).find(d => d.name === 'II (rhythm)');"
             f" const i = Math.round(t.x.length * {at});"
             " return [box.left + xa._offset + xa.l2p(t.x[i]), box.top + ya._offset + ya.l2p(t.y[i])]; }"
         )

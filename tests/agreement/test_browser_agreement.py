@@ -9,7 +9,7 @@ from annotations.models import Assignment
 from annotations.services.agreement.compute import batch_agreement_compute
 from annotations.services.batches.lifecycle import batch_create
 from annotations.services.reading import LabelInput, annotation_submit
-from tests.browser import screenshot_path
+from tests.browser import screenshot_path, strips_js
 from tests.factories import PASSWORD, UserFactory, make_exam
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -48,7 +48,7 @@ def test_the_adjudicator_sees_the_ecg_drawn_beside_the_disputed_class(
     page.goto(f"{live_server.url}/adjudication/")
     page.click("#adjudication-queue a")
     page.wait_for_selector("#adjudication-ecg[data-drawn='1']")
-    traces = page.evaluate("document.getElementById('adjudication-ecg').data.length")
+    traces = len(page.evaluate(strips_js("adjudication-ecg")))
     page.screenshot(path=str(screenshot_path("adjudication")), full_page=True)
     assert traces == 13 and errors == []  # 12 leads and the rhythm strip
     page.check("input[name='decision-1dAVb'][value='present']")

@@ -7,7 +7,7 @@ import pytest
 
 from annotations.models import ReferenceLabel
 from annotations.services.batches.lifecycle import batch_create
-from tests.browser import screenshot_path
+from tests.browser import screenshot_path, strips_js
 from tests.factories import make_exam
 from tests.reading.test_browser_reader import log_in
 
@@ -25,7 +25,7 @@ def test_the_coordinator_sees_the_ecg_with_the_viewers_tools(live_server, page, 
     page.wait_for_selector("#exam-ecg[data-drawn='1']")
     for tool in ("#layout", "#speed", "#gain", "#rhythm-lead", "#caliper-toggle", "#march", "#reset-zoom"):
         assert page.locator(tool).is_visible(), tool
-    names = page.evaluate("Array.from(document.getElementById('exam-ecg').data, t => t.name)")
+    names = page.evaluate(f"{strips_js('exam-ecg')}.map(s => s.name)")
     assert len([name for name in names if name]) >= 13 and "II (rhythm)" in names
     page.select_option("#gain", "20")
     page.wait_for_function(

@@ -15,7 +15,7 @@ from annotations.models import (
     SuggestionExposure,
     SuggestionScore,
 )
-from tests.browser import screenshot_path
+from tests.browser import STRIPS_OF, screenshot_path, strips_js
 from tests.factories import PASSWORD
 from tests.reading.helpers import queue, shared_batch
 
@@ -35,7 +35,7 @@ def wait_drawn(page, assignment: Assignment) -> None:
 
 
 def lead_traces(page) -> list[str]:
-    return page.evaluate("Array.from(document.getElementById('ecg').data, t => t.name)")
+    return page.evaluate(f"{strips_js('ecg')}.map(s => s.name)")
 
 
 def test_a_reader_opens_the_worklist_and_sees_twelve_leads_and_a_rhythm_strip_on_paper(
@@ -62,13 +62,16 @@ def test_a_reader_opens_the_worklist_and_sees_twelve_leads_and_a_rhythm_strip_on
         "V6",
         "II (rhythm)",
     ]
-    # Drawn in the DOM: 13 SVG line paths with real geometry, on a grid drawn as paths (minor and major
-    # lines, beneath the figure), with the calibration pulses and column separators as the figure's shapes.
-    assert page.locator("#ecg .scatterlayer .trace path.js-line").count() == 13
-    assert page.evaluate(
-        "Array.from(document.querySelectorAll('#ecg .scatterlayer path.js-line'))"
-        ".every(p => p.getBBox().width > 100)"
+    # Drawn in the DOM: one Plotly trace (faster to draw than 13) whose 13 strips are 13 SVG line paths,
+    # each with real geometry and every sample of its strip, none joined to the next; on a grid drawn as
+    # paths (minor and major lines, beneath the figure), with the calibration pulses and column separators
+    # as the figure's shapes.
+    assert page.locator("#ecg .scatterlayer .trace").count() == 1
+    points = page.evaluate(
+        "Array.from(document.querySelectorAll('#ecg .scatterlayer .trace path.js-line'),"
+        " p => p.getBBox().width > 100 ? p.getAttribute('d').split(/[ML]/).filter(Boolean).length : 0)"
     )
+    assert sorted(points) == [1250] * 12 + [5000]
     assert page.evaluate(
         "Array.from(document.querySelectorAll('#ecg svg.paper-grid path'))"
         ".map(p => p.getBoundingClientRect().width > 600)"
@@ -293,7 +296,7 @@ def test_calipers_read_the_rr_interval_of_a_synthetic_exam_within_one_sample(
     (x0, y0), (x1, y1) = (
         figure(
             page,
-            f"const t = gd.data.find(d => d.name === 'II (rhythm)'); const i = {int(peak)};"
+            f"const t = {STRIPS_OF}(gd).find(d => d.name === 'II (rhythm)'); const i = {int(peak)};"
             f" return [box.left + xa._offset + xa.l2p(t.x[i] + {dx}),"
             f" box.top + ya._offset + ya.l2p(t.y[i] + {dy})];",
         )
@@ -312,7 +315,7 @@ def test_calipers_read_the_rr_interval_of_a_synthetic_exam_within_one_sample(
         # Where the rhythm strip's R peak is drawn, nudged by a fifth of a sample off it.
         x, y = figure(
             page,
-            f"const t = gd.data.find(d => d.name === 'II (rhythm)'); const i = {int(peak)};"
+            f"const t = {STRIPS_OF}(gd).find(d => d.name === 'II (rhythm)'); const i = {int(peak)};"
             " return [box.left + xa._offset + xa.l2p(t.x[i] + 0.01), box.top + ya._offset + ya.l2p(t.y[i])];",
         )
         page.mouse.click(x, y)
@@ -340,7 +343,7 @@ GRID = (
     " const square = [sx(xs[1]) - sx(xs[0]), sy(ys[0]) - sy(ys[1])];"
     " const off = Math.max(...xs.map(x => Math.abs(sx(x) - box.left - xa._offset - xa.l2p(x))),"
     "   ...ys.map(y => Math.abs(sy(y) - box.top - ya._offset - ya.l2p(y))));"
-    " const t = gd.data.find(d => d.name === 'II (rhythm)');"
+    f" const t = {STRIPS_OF}(gd).find(d => d.name === 'II (rhythm)');"
 )
 
 
@@ -363,7 +366,7 @@ def test_the_grid_is_calibrated_to_the_chosen_speed_and_gain(
     page.select_option("#speed", speed)
     page.select_option("#gain", gain)
     page.wait_for_function(
-        "() => { const t = document.getElementById('ecg').data[12];"
+        "() => { const t = " + strips_js("ecg") + "[12];"
         f" return Math.abs(t.x[1] - t.x[0] - {float(speed) / 500}) < 1e-6; }}"
     )
     square, px_200ms, px_per_mv = figure(
@@ -397,11 +400,11 @@ def test_the_other_layouts_draw_twelve_leads(live_server, page, ana, bruno, dieg
     page.goto(f"{live_server.url}/read/{first.pk}/")
     wait_drawn(page, first)
     page.select_option("#layout", "6x2")
-    page.wait_for_function("() => document.getElementById('ecg').data.length === 12")
+    page.wait_for_function(f"() => {strips_js('ecg')}.length === 12")
     assert lead_traces(page) == ["I", "V1", "II", "V2", "III", "V3", "aVR", "V4", "aVL", "V5", "aVF", "V6"]
     page.screenshot(path=screenshot_path("reader-6x2"), full_page=True)
     page.keyboard.press("l")
-    page.wait_for_function("() => document.getElementById('ecg').data.every(t => t.x.length === 5000)")
+    page.wait_for_function(f"() => {strips_js('ecg')}.every(s => s.x.length === 5000)")
     assert len(lead_traces(page)) == 12
 
 

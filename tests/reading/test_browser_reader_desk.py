@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from annotations.models.reading import ReaderPreference
-from tests.browser import screenshot_path
+from tests.browser import STRIPS_OF, screenshot_path, strips_js
 from tests.reading.helpers import queue, shared_batch
 from tests.reading.test_browser_reader import figure, log_in, wait_drawn
 
@@ -24,7 +24,7 @@ SCALE = (
 
 def redrawn_at(page, speed: float) -> None:
     page.wait_for_function(
-        "() => { const t = document.getElementById('ecg').data[0];"
+        "() => { const t = " + strips_js("ecg") + "[0];"
         f" return Math.abs(t.x[1] - t.x[0] - {speed / 500}) < 1e-6; }}"
     )
 
@@ -74,7 +74,7 @@ def test_the_lead_labels_stay_in_view_after_a_zoom(live_server, page, ana, bruno
     (x0, y0), (x1, y1) = (
         figure(
             page,
-            "const t = gd.data.find(d => d.name === 'aVL');"
+            f"const t = {STRIPS_OF}(gd).find(d => d.name === 'aVL');"
             " const mid = t.y.reduce((a, b) => a + b, 0) / t.y.length;"
             f" return [box.left + xa._offset + xa.l2p(t.x[{i}]), box.top + ya._offset + ya.l2p(mid + {dy})];",
         )
@@ -131,7 +131,7 @@ def test_layout_and_speed_follow_the_reader_and_another_reader_keeps_their_own(
     wait_drawn(page, anas)
     assert page.input_value("#speed") == "50" and page.input_value("#layout") == "6x2"
     redrawn_at(page, 50)
-    assert page.evaluate("document.getElementById('ecg').data.length") == 12  # 6x2 has no rhythm strip
+    assert len(page.evaluate(strips_js("ecg"))) == 12  # 6x2 has no rhythm strip
 
     context = browser.new_context(viewport={"width": 1400, "height": 900}, locale="en-US")
     other = context.new_page()
@@ -164,7 +164,7 @@ def test_in_portuguese_leads_read_di_numbers_take_a_decimal_comma_and_statements
     for at in (0.3, 0.7):
         x, y = figure(
             page,
-            "const t = gd.data.find(d => d.name === 'II (rhythm)');"
+            f"const t = {STRIPS_OF}(gd).find(d => d.name === 'II (rhythm)');"
             f" const i = Math.round(t.x.length * {at});"
             " return [box.left + xa._offset + xa.l2p(t.x[i]), box.top + ya._offset + ya.l2p(t.y[i])];",
         )

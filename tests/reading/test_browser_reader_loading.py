@@ -10,6 +10,7 @@ import pytest
 
 from annotations.models import ReviewBatch, SuggestionExposure
 from annotations.services.reading import reader_preferences_set
+from tests.browser import STRIPS_OF, strips_js
 from tests.reading.helpers import queue, shared_batch
 from tests.reading.test_browser_reader import GRID, figure, log_in, wait_drawn
 from tests.reading.test_browser_reader_median import _suggest
@@ -57,7 +58,7 @@ def test_the_first_exam_is_drawn_without_asking_for_its_context_or_the_preferenc
     assert page.locator("#median-panel polyline").count() == 12
     assert "openecg-codec" in page.inner_text("#suggestion")
     assert page.input_value("#layout") == "6x2"
-    assert len(page.evaluate("document.getElementById('ecg').data")) == 12  # drawn 6x2, no rhythm strip
+    assert len(page.evaluate(strips_js("ecg"))) == 12  # drawn 6x2, no rhythm strip
     assert [url for url in requests if CONTEXT.search(url) or "/preferences/" in url] == []
     assert SuggestionExposure.objects.filter(assignment=first, reader=ana).count() == 1
 
@@ -127,7 +128,7 @@ def test_the_strips_are_drawn_calibrated_before_the_context_arrives_and_stay_whe
         page.goto(f"{live_server.url}/read/{first.pk}/", wait_until="commit")
         page.wait_for_function(
             "() => { const gd = document.getElementById('ecg'); return gd && gd.dataset.drawnAt"
-            " && gd.data && gd.data.length === 13; }"
+            f" && gd.data && {STRIPS_OF}(gd).length === 13; }}"
         )
         assert page.locator("#reading-context").count() == 0  # the context is still being built
         assert page.locator("#statements .stmt").count() == 0 and not page.is_visible("#suggestion")

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 import pytest
 
 from annotations.services.batches.lifecycle import batch_create
-from tests.browser import screenshot_path
+from tests.browser import screenshot_path, strips_js
 from tests.factories import DatasetFactory, make_exam
 from tests.reading.helpers import queue
 from tests.reading.test_browser_reader import lead_traces, log_in, wait_drawn
@@ -83,9 +83,7 @@ def test_the_earlier_ecg_opens_stacked_or_side_by_side_on_the_same_paper(
     page.wait_for_selector("#ecg-prior[data-drawn]")
     assert len(fetched) == 1 and fetched[0].endswith(f"/reading/assignments/{anas.pk}/priors/1/waveform/")
     assert "2018-03-04" in page.locator("#prior-caption").inner_text()
-    assert lead_traces(page) == page.evaluate(
-        "Array.from(document.getElementById('ecg-prior').data, t => t.name)"
-    )
+    assert lead_traces(page) == page.evaluate(f"{strips_js('ecg-prior')}.map(s => s.name)")
     pulses = _same_scale(page)
     main, below = page.evaluate(GRID, "ecg"), page.evaluate(GRID, "ecg-prior")
     assert below["y"] >= main["y"] + main["height"] - 1 and below["x"] == pytest.approx(main["x"], abs=1)
@@ -108,9 +106,7 @@ def test_the_earlier_ecg_opens_stacked_or_side_by_side_on_the_same_paper(
     page.keyboard.press("l")  # next layout: 6x2, for both
     page.wait_for_function("document.getElementById('ecg-prior').dataset.layout === '6x2'")
     assert lead_traces(page)[:2] == ["I", "V1"]
-    assert lead_traces(page) == page.evaluate(
-        "Array.from(document.getElementById('ecg-prior').data, t => t.name)"
-    )
+    assert lead_traces(page) == page.evaluate(f"{strips_js('ecg-prior')}.map(s => s.name)")
     page.keyboard.press("c")
     assert page.get_attribute("#caliper-toggle", "aria-pressed") == "true"
     page.keyboard.press("c")

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from annotations.models import ReviewBatch
-from tests.browser import screenshot_path
+from tests.browser import screenshot_path, strips_js
 from tests.reading.helpers import queue, shared_batch
 from tests.reading.test_browser_reader import log_in, wait_drawn
 from tests.reading.test_reading_explanations import _models
@@ -58,7 +58,7 @@ def test_two_stage_draws_the_band_under_the_leads_only_after_the_blind_read(
     # at 2.5, 5 and 7.5 s and get nothing.
     rectangles = paths.split("M")[1:]
     assert len(rectangles) == 4
-    sheet_x0 = page.evaluate("Math.min(...document.getElementById('ecg').data.map(t => t.x[0]))")
+    sheet_x0 = page.evaluate(f"Math.min(...{strips_js('ecg')}.map(s => s.x[0]))")
     for rectangle in rectangles:
         x0, _, rest = rectangle.partition(",")
         x1 = rest.split("H")[1].split("V")[0]

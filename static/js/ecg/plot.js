@@ -18,20 +18,26 @@
   var CONFIG = { displayModeBar: false, responsive: false, doubleClick: "reset", scrollZoom: false, showTips: false };
 
   /* --- Drawing ------------------------------------------------------------------------------------ */
-  /* One trace per strip, in paper millimetres; a lead the exam lacks draws flat. */
+  /* All strips as one trace, in paper millimetres, each strip's samples followed by a gap (NaN) so that no
+   * line joins two strips; a lead the exam lacks draws flat. One trace rather than one per strip: each
+   * Plotly trace costs its own pass through calc, style and plot, and the first drawing of a page spent
+   * a tenth of its time on that (bench/reader_page.py). meta.strips says which lead each piece is. */
   function traces(sheet, leads, leadNames) {
-    var step = sheet.speed / sheet.samplingRate;
-    return sheet.panels.map(function (panel) {
-      var signal = leads[leadNames.indexOf(panel.lead)];
-      var n = panel.i1 - panel.i0, x = new Float32Array(n), y = new Float32Array(n);
-      for (var i = 0; i < n; i++) {
-        x[i] = panel.x0 + i * step;
-        y[i] = panel.yb + (signal ? signal[panel.i0 + i] : 0) * sheet.gain;
+    var step = sheet.speed / sheet.samplingRate, total = 0;
+    sheet.panels.forEach(function (panel) { total += panel.i1 - panel.i0 + 1; });
+    var x = new Float32Array(total), y = new Float32Array(total), k = 0, strips = [];
+    sheet.panels.forEach(function (panel) {
+      var signal = leads[leadNames.indexOf(panel.lead)], n = panel.i1 - panel.i0;
+      strips.push({ lead: panel.lead, rhythm: panel.rhythm, name: panel.lead + (panel.rhythm ? " (rhythm)" : ""),
+        start: k, n: n });
+      for (var i = 0; i < n; i++, k++) {
+        x[k] = panel.x0 + i * step;
+        y[k] = panel.yb + (signal ? signal[panel.i0 + i] : 0) * sheet.gain;
       }
-      return { type: "scatter", mode: "lines", x: x, y: y, name: panel.lead + (panel.rhythm ? " (rhythm)" : ""),
-        meta: { lead: panel.lead, rhythm: panel.rhythm }, hoverinfo: "skip", showlegend: false,
-        line: { color: INK, width: 1, simplify: false } };
+      x[k] = NaN; y[k] = NaN; k++;
     });
+    return [{ type: "scatter", mode: "lines", x: x, y: y, name: "ECG", meta: { strips: strips }, hoverinfo: "skip",
+      showlegend: false, connectgaps: false, line: { color: INK, width: 1, simplify: false } }];
   }
   /* The calibration pulses and the column separators (the grid is a layer of its own: gridLayer). */
   function baseShapes(sheet) {
