@@ -130,7 +130,8 @@ def decide_now(study, method: str, threshold: float, min_reads: int) -> Outcome:
     released = np.where(decision.stored, decision.value, np.where(decision.value == 0, 0, MISSING))
     vote = majority_vote(study.reads, threshold=threshold).labels == 1
     if method == "latent":
-        estimate = np.where(decision.latent_used[:, None], decision.probability > 0.5, vote)
+        by_latent = decision.latent_used[:, None] & decision.latent_classes
+        estimate = np.where(by_latent, decision.probability > 0.5, vote)
     else:
         estimate = vote
     return measure(study, released.astype(np.int8), decision.disputed, decision.insufficient, estimate)

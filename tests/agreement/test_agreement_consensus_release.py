@@ -3,10 +3,12 @@ release files (consensus.csv, consensus.jsonl, the dataset card). Reads go throu
 
 import csv
 import json
+from collections import Counter
 
 import pytest
 
 from annotations.lib.exclusive_sets import exclusive_conflicts
+from annotations.lib.stats.consensus import MIN_LATENT_POSITIVE_EXAMS
 from annotations.lib.stats.simulate import ADVERSARIAL, CODES, GOOD, POOR, simulate_study
 from annotations.models import Assignment, Consensus, DiagnosticClass, DisputedLabel
 from annotations.selectors.releases.plan import export_plan
@@ -129,7 +131,7 @@ def test_the_adjudicator_is_told_why_a_class_was_sent_to_them(ana, bruno, carol,
     ("seed", "n_exams", "unanimous_votes"),
     [
         (81, 40, 3),  # a class all three readers marked that per-class latent estimates turned negative
-        (31, 60, 0),  # a rare class nobody marked that they called present (and the store then dropped)
+        (31, 60, 0),  # an exam nobody marked a class on that the estimate called present (once dropped)
     ],
 )
 def test_a_latent_batch_releases_every_decision_with_its_method_and_never_overrides_unanimous_readers(
@@ -152,6 +154,9 @@ def test_a_latent_batch_releases_every_decision_with_its_method_and_never_overri
     lines, _table, _card = release(batch, tmp_path)
     kinds = dict(DiagnosticClass.objects.filter(taxonomy=tnmg).values_list("code", "kind"))
     overruled, overruled_at = 0, set()
+    # The latent estimate decides a class only where enough exams have a positive read of it.
+    positive_exams = Counter(code for _exam, code in marked)
+    latent_codes = {code for code, n in positive_exams.items() if n >= MIN_LATENT_POSITIVE_EXAMS}
     for exam in exams:
         line = lines[exam.external_id]
         labels = {item["code"]: item for item in line["labels"]}
@@ -163,13 +168,16 @@ def test_a_latent_batch_releases_every_decision_with_its_method_and_never_overri
                     overruled += 1
                     overruled_at.add(undecided[code]["positive_votes"])
                     assert undecided[code]["positive_votes"] in (0, 3)  # only unanimous readers overruled
+                    assert code in latent_codes
                 continue
             item = labels.get(code)
             if item is None:  # implicit: nobody marked it, and it is released absent
                 assert votes == 0
                 continue
             assert item["positive_votes"] == votes and item["total_votes"] == 3
-            assert item["probability"] is not None and item["method"] in ("unanimous", "latent")
+            assert item["probability"] is not None and item["method"] in ("unanimous", "latent", "majority")
+            if item["method"] != "unanimous":
+                assert (item["method"] == "latent") == (code in latent_codes), (code, item)
             if votes in (0, 3):  # the readers agreed: what they said is released, as unanimous
                 assert (item["value"], item["method"]) == (int(votes == 3), "unanimous")
         chosen = [code for code, item in labels.items() if item["value"]]
@@ -213,6 +221,29 @@ def test_with_two_readers_a_latent_batch_sends_splits_to_adjudication_and_the_pa
     page = client.get(f"/batches/{batch.pk}/agreement/").content.decode()
     assert 'id="consensus-latent"' in page
     assert "fewer than 3 reads" in page
+
+
+def test_a_latent_batch_names_the_classes_too_rarely_read_positive_for_the_latent_estimate(
+    ana, bruno, carol, diego, tnmg, client
+):
+    # Three readers on four exams: LAD split 2-1 on each; too few exams with a positive read of it for
+    # the latent estimate, so the majority decides, and the coordinator is told so.
+    exams = [ExamFactory() for _ in range(4)]
+    batch = make_batch(diego, tnmg, [ana, bruno, carol], exams, consensus={"method": "latent"})
+    for exam in exams:
+        read(ana, batch, exam, ["SB", "LAD"])
+        read(bruno, batch, exam, ["SB"])
+        read(carol, batch, exam, ["SB", "LAD"])
+    batch_agreement_compute(batch.pk)
+
+    lad = Consensus.objects.filter(batch=batch, diagnostic_class__code="LAD")
+    assert sorted(lad.values_list("method", "value")) == [("majority", True)] * 4
+    latent = api_agreement(client, diego, batch)["consensus_summary"]["latent"]
+    assert latent["min_positive_exams"] == MIN_LATENT_POSITIVE_EXAMS
+    assert latent["classes_by_majority"] == [["LAD", 4]]
+    page = client.get(f"/batches/{batch.pk}/agreement/").content.decode()
+    assert f"fewer than {MIN_LATENT_POSITIVE_EXAMS} exams" in page
+    assert "LAD (4)" in page
 
 
 # --- 5. Single reads are never "majority"; the latent fit is shown ----------------------------------------

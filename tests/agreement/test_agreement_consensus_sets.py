@@ -197,6 +197,50 @@ def test_a_three_read_exam_uses_the_latent_rule_and_a_two_read_exam_of_the_same_
     assert (decision.method[reads_per_exam >= 3] == "latent").any()
 
 
+# --- 5. Too few positive exams of a class: no latent rule on it ------------------------------------------
+def test_a_two_of_three_read_in_a_three_exam_batch_is_decided_by_majority_not_flipped_by_the_latent_fit():
+    # What a coordinator met on a 3-exam batch: AF read by two of three readers on one exam came out
+    # "absent" under the latent rule. Seven parameters fitted from nine reads say nothing about who is
+    # right; the readers' majority does.
+    reads = np.array([[[1], [0], [0]], [[1], [0], [0]], [[0], [0], [0]]], dtype=np.int8)
+    decision = consensus_decide(reads, method="latent")
+    assert decision.value[:, 0].tolist() == [1, 0, 0]
+    assert decision.method[0, 0] == "majority"
+    assert not decision.latent_classes[0]
+    assert decision.latent["positive_exams"] == [1]
+
+
+def test_the_latent_rule_decides_a_class_only_with_enough_positive_exams_and_is_then_no_worse_than_majority():
+    """Simulated studies with a known truth, 3 readers: per class, the latent fit is used on its split
+    cells only once enough exams (read three or more times) carry a positive read of it. Below that it
+    was wrong more often than the majority (bench/latent_minimum.py prints the study)."""
+    from annotations.lib.stats.consensus import MIN_LATENT_POSITIVE_EXAMS
+
+    wrong = {"latent": 0, "majority": 0}
+    gated = used = 0
+    for seed, n_exams in itertools.product(range(6), (10, 30, 100)):
+        study = simulate_study(100 + seed, [GOOD, FAIR, POOR], n_exams=n_exams)
+        decision = consensus_decide(study.reads, method="latent", exclusive_sets=study.sets)
+        majority = consensus_decide(study.reads, method="majority", exclusive_sets=study.sets)
+        positive_exams = ((decision.positive_votes > 0) & (decision.n_reads >= 3)).sum(axis=0)
+        assert decision.latent_classes.tolist() == (positive_exams >= MIN_LATENT_POSITIVE_EXAMS).tolist()
+        assert decision.latent["positive_exams"] == positive_exams.tolist()
+        split = (decision.positive_votes > 0) & (decision.positive_votes < decision.n_reads)
+        few = split & ~decision.latent_classes[None, :]
+        # Where the class has too few positive exams the cell is the majority's, decision for decision
+        # (unless step 5 held it back: an exclusive set also sees the other classes' decisions).
+        same_sets = few & (decision.reason != "exclusive") & (majority.reason != "exclusive")
+        assert (decision.value[same_sets] == majority.value[same_sets]).all()
+        assert not (decision.method[few] == "latent").any()
+        gated += int(few.sum())
+        used += int((decision.method == "latent").sum())
+        for name, made in (("latent", decision), ("majority", majority)):
+            decided = split & (made.value != MISSING)
+            wrong[name] += int((made.value[decided] != study.truth[decided]).sum())
+    assert gated > 100 and used > 100  # both branches ran
+    assert wrong["latent"] <= wrong["majority"]
+
+
 # --- Too few reads ---------------------------------------------------------------------------------------
 def test_an_exam_read_fewer_times_than_the_minimum_gets_no_consensus():
     reads = np.array([[[1, 0], [1, 0]], [[1, 0], [MISSING, MISSING]]], dtype=np.int8)

@@ -4,6 +4,7 @@ consensus, an adjudicator settles the disputed class, and the consensus shows ev
 import pytest
 from django.urls import reverse
 
+from annotations.lib.stats.consensus import MIN_LATENT_POSITIVE_EXAMS
 from annotations.models import AgreementResult, Assignment, AuditEvent, Consensus
 from annotations.selectors.blinding import batch_pseudonyms
 from annotations.services.batches.lifecycle import batch_create
@@ -57,7 +58,8 @@ def test_reads_to_adjudicated_consensus_through_a_real_worker(client, carla, die
         readers_per_exam=3,
         actor=diego,
     )
-    latent_exams = [ExamFactory() for _ in range(4)]
+    # Enough exams with a positive read of LAD for the latent estimate to decide it.
+    latent_exams = [ExamFactory() for _ in range(MIN_LATENT_POSITIVE_EXAMS)]
     latent = batch_create(
         name="E2E latent",
         taxonomy=tnmg,
@@ -86,7 +88,10 @@ def test_reads_to_adjudicated_consensus_through_a_real_worker(client, carla, die
         result = wait_for(
             lambda: AgreementResult.objects.filter(batch=batch, read_count=8).first(), timeout=90
         )
-        wait_for(lambda: AgreementResult.objects.filter(batch=latent, read_count=12).exists(), timeout=90)
+        wait_for(
+            lambda: AgreementResult.objects.filter(batch=latent, read_count=3 * len(latent_exams)).exists(),
+            timeout=90,
+        )
         # Coalesced: 8 submissions in one burst, not 8 recomputations.
         assert computations(batch) <= 2, worker
         assert result.disputed_count == 1 and result.computed_at is not None

@@ -38,6 +38,13 @@ REASONS = ("", DISPUTE_TIE, DISPUTE_UNCERTAIN, DISPUTE_OVERRULED, DISPUTE_EXCLUS
 #: The latent model needs at least this many reads of an exam to be used on it: with two readers it is
 #: not identifiable (a 1-1 split says nothing about who is right that the fitted rates did not assume).
 MIN_LATENT_READS = 3
+#: ... and a class needs at least this many exams (each read MIN_LATENT_READS times or more) with a positive
+#: read for the latent estimate to decide its split cells. With fewer, each reader's sensitivity rests on a
+#: handful of exams and the prior. In simulated 3-reader studies of 10-200 exams (bench/latent_minimum.py)
+#: the latent estimate was wrong on 1.6-2.9x as many split cells as the majority where a class had 0-4
+#: such exams, on up to 2.3x (5-9) and 1.16x (10-19) as many at some batch size, and from 20 on never on
+#: more, at any batch size. Below it the majority decides.
+MIN_LATENT_POSITIVE_EXAMS = 20
 
 
 @dataclass(frozen=True)
@@ -83,7 +90,9 @@ class ConsensusDecision(JsonMixin):
     a cell is disputed ("" where it is not); ``probability`` the latent estimate under the latent rule,
     else the share of positive reads; ``insufficient[e]`` marks exams read fewer than
     ``min_reads`` times, which get no consensus at all; ``latent_used[e]`` exams the latent rule
-    decided (enough reads). ``latent`` describes the fitted models (convergence, iterations, prior).
+    decided (enough reads) and ``latent_classes[c]`` the classes it decided (enough exams with a positive
+    read); a split cell is the latent estimate's where both hold. ``latent`` describes the fitted models
+    (convergence, iterations, prior, and each class's count of such exams).
 
     Methods and reasons are kept as codes (``method_code``, ``reason_code``: places in :data:`METHODS`
     and :data:`REASONS`); ``method`` and ``reason`` decode them into string arrays on each access, and
@@ -98,6 +107,7 @@ class ConsensusDecision(JsonMixin):
     positive_votes: npt.NDArray[np.int32]
     insufficient: BoolArray
     latent_used: BoolArray
+    latent_classes: BoolArray
     latent: dict
 
     @property
@@ -199,6 +209,7 @@ def consensus_decide(
     threshold: float = 0.5,
     latent_margin: float = 0.1,
     min_reads: int = 2,
+    min_positive_exams: int = MIN_LATENT_POSITIVE_EXAMS,
     exclusive_sets: list[ExclusiveSet] | None = None,
     pseudo_count: float = 1.0,
     binary_fit: DawidSkene | None = None,
@@ -213,9 +224,12 @@ def consensus_decide(
     3. every reader agrees (``k = 0`` or ``k = n``): their answer, method "unanimous"; under the latent
        rule, if the latent estimate says otherwise the cell is disputed ("overruled"), never flipped.
     4. readers disagree: under the majority rule, or the latent rule with fewer than
-       :data:`MIN_LATENT_READS` reads, the majority at ``threshold`` decides ("majority"), an exact tie
-       is disputed ("tie"); under the latent rule with enough reads the latent estimate decides
-       ("latent"), one within ``latent_margin`` of 0.5 is disputed ("uncertain").
+       :data:`MIN_LATENT_READS` reads, or on a class with fewer than :data:`MIN_LATENT_POSITIVE_EXAMS`
+       exams that have that many reads and a positive one (``min_positive_exams``; the default is what
+       the service uses), the majority at ``threshold`` decides
+       ("majority"), an exact tie is disputed ("tie"); otherwise under the latent rule the latent estimate
+       decides ("latent"), one within ``latent_margin`` of 0.5 is disputed ("uncertain"). Step 3's
+       "overruled" check holds on the same cells only.
     5. any decided positives that an exclusive set forbids together are all disputed ("exclusive").
 
     ``binary_fit`` may pass :func:`dawid_skene` of the same reads (and ``pseudo_count``), already fitted
@@ -234,6 +248,8 @@ def consensus_decide(
     sets = list(exclusive_sets or [])
     posterior, described = _probability(reads, n, k, latent, sets, pseudo_count, binary_fit, exam_chunk)
     latent_used = (n_exam >= MIN_LATENT_READS) & latent
+    positive_exams = ((k > 0) & latent_used[:, None]).sum(axis=0)
+    latent_classes = positive_exams >= min_positive_exams
     insufficient = n_exam < min_reads
     value = np.full(n.shape, MISSING, dtype=np.int8)
     how = np.zeros(n.shape, dtype=np.uint8)
@@ -243,9 +259,8 @@ def consensus_decide(
     for start in range(0, reads.shape[1], exam_chunk):
         part = slice(start, start + exam_chunk)
         vote = majority_vote(reads[:, part], threshold=threshold)
-        decided = _decide_cells(
-            n[part], k[part], vote, posterior[part], latent, latent_used[part], latent_margin
-        )
+        by_latent = latent_used[part, None] & latent_classes
+        decided = _decide_cells(n[part], k[part], vote, posterior[part], latent, by_latent, latent_margin)
         _withhold(*decided, insufficient[part], sets)
         value[part], how[part], reason[part] = decided
     return ConsensusDecision(
@@ -257,7 +272,14 @@ def consensus_decide(
         positive_votes=k,
         insufficient=insufficient,
         latent_used=latent_used,
-        latent={**described, "min_latent_reads": MIN_LATENT_READS, "used": bool(latent)},
+        latent_classes=latent_classes & latent,
+        latent={
+            **described,
+            "min_latent_reads": MIN_LATENT_READS,
+            "min_positive_exams": min_positive_exams,
+            "positive_exams": positive_exams.tolist(),
+            "used": bool(latent),
+        },
     )
 
 
@@ -289,10 +311,11 @@ def _decide_cells(
     vote: MajorityVote,
     posterior: FloatArray,
     latent: bool,
-    latent_used: BoolArray,
+    latent_cells: BoolArray,
     latent_margin: float,
 ) -> tuple[Reads, npt.NDArray[np.uint8], npt.NDArray[np.uint8]]:
-    """Steps 2-4 of :func:`consensus_decide` on every cell: value, method and dispute reason."""
+    """Steps 2-4 of :func:`consensus_decide` on every cell: value, method and dispute reason.
+    ``latent_cells``: the cells (exams x classes) the latent estimate may decide."""
     shape = n.shape
     value = np.full(shape, MISSING, dtype=np.int8)
     how = np.zeros(shape, dtype=np.uint8)
@@ -300,14 +323,14 @@ def _decide_cells(
     single = n == 1
     agreed = (n >= 2) & ((k == 0) | (k == n))
     split = (n >= 2) & ~agreed
-    by_latent = split & latent_used[:, None]
-    by_vote = split & ~latent_used[:, None]
+    by_latent = split & latent_cells
+    by_vote = split & ~latent_cells
     # 2-3: single reads and unanimous cells keep what the readers said.
     value[single | agreed] = (k > 0)[single | agreed]
     how[single] = METHODS.index(DECIDED_SINGLE)
     how[agreed] = METHODS.index(DECIDED_UNANIMOUS)
     if latent:
-        contradicts = agreed & latent_used[:, None] & ((posterior > 0.5) != (k > 0))
+        contradicts = agreed & latent_cells & ((posterior > 0.5) != (k > 0))
         _dispute(value, how, reason, contradicts, DISPUTE_OVERRULED)
     # 4: disagreement.
     value[by_vote] = vote.labels[by_vote]

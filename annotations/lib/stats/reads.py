@@ -26,7 +26,7 @@ import numpy.typing as npt
 
 #: Bumped whenever a formula, convention or default changes in a way that could change a stored
 #: number; results saved later carry it so that old and new figures are never silently compared.
-ALGORITHM_VERSION: Final[str] = "1.0.0"
+ALGORITHM_VERSION: Final[str] = "1.1.0"
 
 #: Marker for "no read" in a reads array.
 MISSING: Final[int] = -1

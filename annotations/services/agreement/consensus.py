@@ -99,6 +99,15 @@ def consensus_summary(snapshot: ReadsSnapshot, rule: dict, decision: ConsensusDe
     sets = _latent_sets(latent, codes)
     split = ((decision.positive_votes > 0) & (decision.positive_votes < decision.n_reads)).any(axis=1)
     few = split & ~decision.latent_used & ~decision.insufficient
+    # Classes whose readers disagreed on exams the latent rule could use, which the majority decided
+    # because too few exams carried a positive read of them.
+    split_cells = (decision.positive_votes > 0) & (decision.positive_votes < decision.n_reads)
+    contested = (split_cells & decision.latent_used[:, None]).any(axis=0)
+    positive_exams = latent.get("positive_exams") or [0] * len(codes)
+    by_majority = [
+        [codes[c], int(positive_exams[c])]
+        for c in np.nonzero(contested & ~decision.latent_classes)[0].tolist()
+    ]
     n_exam = decision.n_reads.max(axis=1, initial=0) if decision.n_reads.size else np.zeros(0, int)
     return {
         "min_reads": rule["min_reads"],
@@ -115,6 +124,8 @@ def consensus_summary(snapshot: ReadsSnapshot, rule: dict, decision: ConsensusDe
             "sets": sets,
             "min_reads": latent["min_latent_reads"],
             "exams_below_min_reads": int(few.sum()),
+            "min_positive_exams": latent["min_positive_exams"],
+            "classes_by_majority": by_majority,
         },
         "disputes": _dispute_counts(decision),
     }
