@@ -174,6 +174,20 @@ class StrataSerializer(serializers.Serializer):
     taken = serializers.ListField(child=serializers.IntegerField(), help_text="Exams sampled from each.")
 
 
+class LatentNoteSerializer(serializers.Serializer):
+    never_used = serializers.ChoiceField(
+        choices=["readers", "exams"],
+        allow_null=True,
+        help_text="Why the latent estimate will decide nothing in this batch: too few readers per exam, or "
+        "fewer exams than a class needs with a positive read; null when it may decide some classes.",
+    )
+    min_reads = serializers.IntegerField(help_text="Reads of an exam the latent estimate needs.")
+    min_positive_exams = serializers.IntegerField(
+        help_text="Exams (each with min_reads reads) with a positive read of a class that it needs to "
+        "decide that class; a class below it is decided by majority."
+    )
+
+
 class PlanSerializer(serializers.Serializer):
     matching = serializers.IntegerField()
     exams = serializers.IntegerField()
@@ -186,6 +200,11 @@ class PlanSerializer(serializers.Serializer):
     problems = serializers.ListField(child=serializers.CharField())
     seen_elsewhere = SeenElsewhereSerializer(many=True)
     strata = StrataSerializer(allow_null=True, help_text="The strata of a stratified sample, else null.")
+    latent_note = LatentNoteSerializer(
+        allow_null=True,
+        help_text="Under the latent consensus rule, where it stops deciding (the majority decides there); "
+        "null under the majority rule.",
+    )
 
 
 class BatchCreatedSerializer(PlanSerializer):
@@ -214,6 +233,7 @@ def _plan_data(plan) -> dict:
         "problems": plan.design.problems,
         "seen_elsewhere": [asdict(row) for row in plan.seen_elsewhere],
         "strata": _strata(plan.stratified),
+        "latent_note": plan.latent_note,
     }
 
 

@@ -6,10 +6,11 @@ import pytest
 from django.utils import timezone
 
 from annotations.models import Annotation, Assignment, AuditEvent, BatchExam, ReviewBatch
+from annotations.roles import Role
 from annotations.selectors.batches.progress import batch_progress
 from annotations.services.batches.lifecycle import batch_create
 from annotations.services.reading import LabelInput, annotation_save_draft, annotation_submit
-from tests.factories import DatasetFactory, ExamFactory, add_reference_labels
+from tests.factories import DatasetFactory, ExamFactory, UserFactory, add_reference_labels
 
 pytestmark = pytest.mark.django_db
 
@@ -262,3 +263,43 @@ def test_the_coordinator_chooses_the_consensus_rule_in_the_designer_and_the_api(
     assert rule == {"method": "majority", "threshold": 0.6, "latent_margin": 0.1}
     refused = client.post("/api/v1/batches/", {**spec, "latent_margin": 0.5}, content_type="application/json")
     assert refused.status_code == 400
+
+
+def test_the_designer_says_when_the_latent_rule_will_leave_disagreements_to_the_majority(
+    client_for, diego, ana, bruno, tnmg, archive
+):
+    """The latent estimate needs three reads of an exam, and a class needs 20 exams with a positive read
+    of it: a coordinator who picks it for a batch that cannot reach either is told before creating it."""
+    from annotations.lib.stats.consensus import MIN_LATENT_POSITIVE_EXAMS
+
+    carol = UserFactory(username="carol", roles=[Role.READER])
+    client = client_for(diego)
+    spec = {
+        "name": "Small latent",
+        "taxonomy_id": tnmg.pk,
+        "reader_ids": [ana.pk, bruno.pk, carol.pk],
+        "readers_per_exam": 2,
+        "criteria": {"datasets": ["archive"]},
+        "consensus_method": "latent",
+    }
+    two = client.post("/api/v1/batches/preview/", spec, content_type="application/json").json()
+    assert two["latent_note"] == {"never_used": "readers", "min_reads": 3, "min_positive_exams": 20}
+    three = client.post(
+        "/api/v1/batches/preview/", {**spec, "readers_per_exam": 3}, content_type="application/json"
+    ).json()
+    assert three["exams"] == 12 < MIN_LATENT_POSITIVE_EXAMS
+    assert three["latent_note"] == {"never_used": "exams", "min_reads": 3, "min_positive_exams": 20}
+    majority = client.post(
+        "/api/v1/batches/preview/", {**spec, "consensus_method": "majority"}, content_type="application/json"
+    ).json()
+    assert majority["latent_note"] is None
+
+    three_readers = design_post(
+        tnmg, [ana, bruno, carol], action="preview", readers_per_exam=3, consensus_method="latent"
+    )
+    page = client.post("/batches/new/", three_readers).content.decode()
+    assert 'id="latent-note"' in page and "fewer than 20 exams" in page
+    page = client.post(
+        "/batches/new/", design_post(tnmg, [ana, bruno, carol], action="preview", consensus_method="latent")
+    ).content.decode()
+    assert 'id="latent-note"' in page and "fewer than 3 readers" in page

@@ -23,8 +23,10 @@ from annotations.lib.batch_design import (
     stratified_positions,
     stratum_edges,
 )
+from annotations.lib.stats.consensus import MIN_LATENT_POSITIVE_EXAMS, MIN_LATENT_READS
 from annotations.models import BatchExam, Exam, ReferenceLabel, ReviewBatch, Taxonomy
 from annotations.roles import Role, has_role
+from annotations.selectors.agreement.rules import METHOD_LATENT
 from annotations.selectors.blinding import design_exclusions, reader_barred_pairs, readers_seen_before
 from annotations.selectors.exams.arrays import query_arrays
 from annotations.selectors.exams.copies import without_copies
@@ -108,6 +110,25 @@ class BatchPlan:
             {"low": low, "high": high, "available": available, "taken": taken}
             for low, high, available, taken in zip(s.edges, s.edges[1:], s.available, s.taken, strict=False)
         ]
+
+    @property
+    def latent_note(self) -> dict | None:
+        """Under the latent rule: where it stops. ``never_used`` says why it will decide nothing in this
+        batch ("readers": fewer reads of an exam than it needs; "exams": fewer exams than a class needs
+        with a positive read), else None, and classes read positive on too few exams still go to the
+        majority. None under the majority rule."""
+        if self.spec.consensus_method != METHOD_LATENT:
+            return None
+        never = None
+        if self.spec.readers_per_exam < MIN_LATENT_READS:
+            never = "readers"
+        elif len(self.exam_ids) < MIN_LATENT_POSITIVE_EXAMS:
+            never = "exams"
+        return {
+            "never_used": never,
+            "min_reads": MIN_LATENT_READS,
+            "min_positive_exams": MIN_LATENT_POSITIVE_EXAMS,
+        }
 
     def overlap_rows(self) -> list[tuple[str, list[int]]]:
         return [
