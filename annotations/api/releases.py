@@ -10,7 +10,13 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from annotations.api.permissions import IsCoordinator
-from annotations.selectors.releases.builds import release_batches, release_get, release_list, release_progress
+from annotations.selectors.releases.builds import (
+    release_batches,
+    release_get,
+    release_list,
+    release_progress,
+    release_pseudonym_key,
+)
 from annotations.services.releases.builds import (
     TARGETS,
     release_create,
@@ -54,6 +60,17 @@ class ReleaseSerializer(serializers.Serializer):
     files = ReleaseFileSerializer(many=True, help_text="Every file, once the release is done; else empty.")
 
 
+class PseudonymSerializer(serializers.Serializer):
+    pseudonym = serializers.CharField(help_text="As the files write it: R01.. readers, A01.. adjudicators.")
+    username = serializers.CharField()
+
+
+class ReleaseDetailSerializer(ReleaseSerializer):
+    pseudonym_key = PseudonymSerializer(
+        many=True, help_text="Who each pseudonym of the files is, as they were written; never in the files."
+    )
+
+
 def _ip(request) -> str | None:
     return client_ip(request)  # the real client behind the trusted proxies
 
@@ -89,9 +106,11 @@ class ReleaseListCreateView(APIView):
 class ReleaseDetailView(APIView):
     permission_classes = [IsCoordinator]
 
-    @extend_schema(responses=ReleaseSerializer)
+    @extend_schema(responses=ReleaseDetailSerializer)
     def get(self, request, pk: int):
-        return Response(ReleaseSerializer(release_progress(release_get(request.user, pk))).data)
+        release = release_get(request.user, pk)
+        data = {**release_progress(release), "pseudonym_key": release_pseudonym_key(release)}
+        return Response(ReleaseDetailSerializer(data).data)
 
 
 class ReleaseFileView(APIView):

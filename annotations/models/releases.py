@@ -39,6 +39,14 @@ class Release(models.Model):
     progress_done = models.PositiveIntegerField(default=0)
     progress_total = models.PositiveIntegerField(default=0)
     files = models.JSONField(default=list, blank=True, help_text=_("[{name, bytes, sha256}] once built."))
+    pseudonym_key = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text=_(
+            "{pseudonym: user id} of the readers (R01..) and adjudicators (A01..) its files name, as they "
+            "were built; never written into the files."
+        ),
+    )
     exam_count = models.PositiveIntegerField(default=0)
     software_version = models.CharField(max_length=40)
     error = models.TextField(blank=True)

@@ -15,6 +15,7 @@ from annotations.selectors.releases.builds import (
     release_get,
     release_list,
     release_progress,
+    release_pseudonym_key,
 )
 from annotations.selectors.releases.plan import ExportRefused
 from annotations.services.releases.builds import (
@@ -80,7 +81,7 @@ def release_detail(request, release_id: int):
     return render(
         request,
         "annotations/releases/detail.html",
-        {"release": release, "progress": release_progress(release)},
+        {"release": release, "progress": release_progress(release), "key": release_pseudonym_key(release)},
     )
 
 

@@ -131,3 +131,34 @@ def test_the_api_refuses_batches_that_do_not_exist(diego, client_for):
         reverse("api-release-list"), {"batches": [424242]}, content_type="application/json"
     )
     assert response.status_code == 400
+
+
+def test_the_coordinator_sees_who_each_pseudonym_of_the_release_is_on_its_page_and_in_the_api(
+    release, diego, client_for, ana, bruno, carol, carla
+):
+    """The files name readers R01.. and adjudicators A01.., never the account; the coordinator, who may
+    know, reads the key on the release's page and in its API answer, which only they can open. The key
+    is the one the files were written with, whatever happens to the batches afterwards."""
+    client = client_for(diego)
+    files = {
+        name: client.get(reverse("api-release-file", args=[release.pk, name])).getvalue().decode()
+        for name in ("reads.csv", "adjudications.csv")
+    }
+    in_files = {line.split(",")[0] for text in files.values() for line in text.splitlines()[1:]}
+    readers = sorted([ana, bruno, carol], key=lambda user: user.pk)
+    expected = [{"pseudonym": "A01", "username": "carla"}] + [
+        {"pseudonym": f"R{i + 1:02d}", "username": user.username} for i, user in enumerate(readers)
+    ]
+    detail = client.get(reverse("api-release-detail", args=[release.pk])).json()
+    assert detail["pseudonym_key"] == expected
+    assert in_files == {row["pseudonym"] for row in expected}
+    assert not any(user.username in text for text in files.values() for user in (ana, bruno, carol, carla))
+    page = client.get(reverse("release-detail", args=[release.pk])).content.decode()
+    assert 'id="pseudonym-key"' in page
+    for row in expected:
+        assert f"<td>{row['pseudonym']}</td><td>{row['username']}</td>" in page
+    # Kept as built: a reader who joins the batch later does not shift R01...
+    Release.objects.filter(pk=release.pk).update(pseudonym_key={"R01": bruno.pk})
+    assert client.get(reverse("api-release-detail", args=[release.pk])).json()["pseudonym_key"] == [
+        {"pseudonym": "R01", "username": "bruno"}
+    ]

@@ -73,6 +73,9 @@ def test_a_release_above_the_shard_size_has_one_file_per_shard_and_an_index(
         arrays = hdf5_arrays(unpack(release, entry["file"], tmp_path))
         assert arrays["exam_id"][int(entry["file_row"])].decode() == entry["exam_id"]
     assert [int(r["file_row"]) for r in index] == [0, 1, 2, 0, 1, 2, 0]
+    # The key to the pseudonyms of reads.csv, stored by the labels pass and kept by the assembly.
+    in_reads = {line.split(",")[0] for line in stored_bytes(release, "reads.csv").decode().splitlines()[1:]}
+    assert set(release.pseudonym_key) == in_reads and in_reads
 
 
 def test_the_shards_read_back_are_the_single_file_tracings(seven, diego, settings, tmp_path):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.contrib.auth import get_user_model
 from django.db.models import QuerySet
 
 from annotations.errors import Forbidden, Invalid, NotFound
@@ -56,6 +57,14 @@ def release_progress(release: Release) -> dict:
         "created_at": release.created_at.isoformat(),
         "files": [{k: f[k] for k in ("name", "bytes", "sha256")} for f in release.files] if done else [],
     }
+
+
+def release_pseudonym_key(release: Release) -> list[dict]:
+    """Who each pseudonym of a release's files is, as stored when they were written: adjudicators (A01..)
+    then readers (R01..). For the release's page and API, which only coordinators open (release_get)."""
+    key = release.pseudonym_key or {}
+    usernames = dict(get_user_model().objects.filter(pk__in=set(key.values())).values_list("pk", "username"))
+    return [{"pseudonym": name, "username": usernames.get(key[name], "")} for name in sorted(key)]
 
 
 def release_shards_due(started_before, limit: int) -> list[tuple[int, int | None]]:

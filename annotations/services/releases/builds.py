@@ -214,6 +214,8 @@ def release_build_done(release_id: int, batch_ids: list[int], target: str, resul
         locked.status = Release.Status.DONE
         locked.files = files
         locked.exam_count = result.card["counts"]["exams"]
+        if result.key is not None:  # a sharded release's key was stored with its labels pass
+            locked.pseudonym_key = result.key
         locked.progress_done = locked.progress_total = max(locked.progress_total, 1)
         locked.finished_at = timezone.now()
         locked.save()
@@ -259,7 +261,8 @@ def release_shards_start(release_id: int, result: ExportResult) -> Release:
         locked.files = sorted([*result.files, *shards], key=lambda f: f["name"])
         locked.progress_total = 3 * n
         locked.progress_done = 2 * n + sum(e["rows"] for e in shards if e["sha256"])
-        locked.save(update_fields=["files", "progress_done", "progress_total"])
+        locked.pseudonym_key = result.key or {}
+        locked.save(update_fields=["files", "progress_done", "progress_total", "pseudonym_key"])
         missing = [i for i, e in enumerate(shards) if not e["sha256"]]
         audit_record(
             actor=None,

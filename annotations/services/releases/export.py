@@ -67,6 +67,9 @@ class ExportResult:
     # shards, the card and SHA256SUMS, and out_dir holds the plans and the pending card (PLAN_FOLDER)
     # that export_seal completes once every shard is written.
     shards: list[dict] | None = None
+    # {pseudonym: user id} of everyone the files name (R01.., A01..): kept with the release, never in a file.
+    # None where a call wrote no reads (the sealing of a sharded release).
+    key: dict[str, int] | None = None
 
 
 def _file_entry(path: Path) -> dict:
@@ -204,7 +207,9 @@ def _export_write(
     ticks.done = 2 * n
     names = pseudonyms(export_reader_ids(plan.batch_ids))
     n_read_rows = write_reads(plan, out_dir / READS_CSV, names)
-    adjudicators = write_adjudications(plan, out_dir / ADJUDICATIONS_CSV)
+    adjudicators, adjudicator_names = write_adjudications(plan, out_dir / ADJUDICATIONS_CSV)
+    # By pseudonym: one person may be both a reader (R..) and an adjudicator (A..) of the release.
+    key = {name: user_id for user_id, name in [*names.items(), *adjudicator_names.items()]}
     tracings, written, shards = _tracings_write(plan, out_dir, options, summary, ticks, shard_exams)
     if progress and shards is None:  # else the shard tasks count the last third
         progress(ticks.total, ticks.total)
@@ -226,8 +231,8 @@ def _export_write(
     card = card_build(plan, options, facts)
     if shards is not None:
         (out_dir / PENDING_CARD).write_text(json_document(card), encoding="utf-8")
-        return ExportResult(files, card, shards)
-    return ExportResult(_write_sums(out_dir, files, card), card)
+        return ExportResult(files, card, shards, key)
+    return ExportResult(_write_sums(out_dir, files, card), card, key=key)
 
 
 def export_seal(out_dir: Path, files: list[dict], pending_card: str) -> ExportResult:

@@ -303,11 +303,11 @@ def write_reads(plan: ExportPlan, path: Path, names: dict[int, str]) -> int:
     return count
 
 
-def write_adjudications(plan: ExportPlan, path: Path) -> dict[str, int]:
+def write_adjudications(plan: ExportPlan, path: Path) -> tuple[dict[str, int], dict[int, str]]:
     """Every signed decision behind an adjudicated cell: who (A01.., by sorted account, never the name),
     the class and value, the signed version and when, so each adjudicated label is traced to its decision
     inside the release. The rationale, free text that may name people, stays in the audit trail, as
-    readers' comments do. Returns the decisions per adjudicator pseudonym."""
+    readers' comments do. Returns the decisions per adjudicator pseudonym, and the pseudonyms by user id."""
     decided = adjudication_rows(plan.batch_ids)
     names = pseudonyms([row[0] for row in decided], prefix="A")
     per_adjudicator: Counter = Counter()
@@ -318,7 +318,7 @@ def write_adjudications(plan: ExportPlan, path: Path) -> dict[str, int]:
             name = names[adjudicator]
             per_adjudicator[name] += 1
             write([name, dataset, external_id, batch_id, code, int(value), version, utc_iso(at)])
-    return dict(sorted(per_adjudicator.items()))
+    return dict(sorted(per_adjudicator.items())), names
 
 
 # --- Tracings --------------------------------------------------------------------------------------------
