@@ -34,7 +34,19 @@ class MultipleFileField(forms.FileField):
 class ImportForm(forms.Form):
     files = MultipleFileField(
         label=_("Files"),
+        required=False,
         help_text=_("A WFDB record needs its .hea and its signal files together."),
+    )
+    # A browser sends a chosen folder's files without their folders; the PTB-XL reader finds each record
+    # the database names beside it (lib.formats.wfdb_format.PtbXl).
+    folder = MultipleFileField(
+        label=_("Or a folder"),
+        required=False,
+        widget=MultipleFileInput(attrs={"webkitdirectory": ""}),
+        help_text=_(
+            "A PTB-XL folder (ptbxl_database.csv with its records) or a folder of WFDB records, up to "
+            "the upload's file count; a whole PTB-XL release is imported from the server's import folder."
+        ),
     )
     dataset = forms.SlugField(label=_("Dataset"), max_length=100)
     format = forms.ChoiceField(
@@ -50,6 +62,13 @@ class ImportForm(forms.Form):
         max_value=1000,
         help_text=_("The published CODE-15% files are about 2x too large: 0.5 corrects them."),
     )
+
+    def clean(self) -> dict:
+        data = super().clean()
+        data["files"] = [*(data.get("files") or []), *(data.pop("folder", None) or [])]
+        if not data["files"] and not self.errors:
+            raise forms.ValidationError(_("Choose files or a folder to import."))
+        return data
 
 
 @large_body(upload_body_bytes)

@@ -354,3 +354,31 @@ def test_a_folder_of_only_unsupported_files_exits_non_zero_saying_nothing_import
     with pytest.raises(CommandError, match="nothing imported"):
         call_command("import_exams", str(folder), "--no-progress")
     assert Exam.objects.count() == 0
+
+
+def test_a_ptbxl_folder_uploaded_from_the_browser_as_loose_files_imports(
+    blobs, client_for, diego, django_capture_on_commit_callbacks
+):
+    """A browser sends a chosen folder's files without their folders: the database's
+    records100/00000/00001_lr is then 00001_lr beside it, which is where the import looks next."""
+    folder = DATA / "ptbxl"
+    uploads = [
+        SimpleUploadedFile(path.name, path.read_bytes())
+        for path in sorted(folder.rglob("*"))
+        if path.is_file()
+    ]
+    assert [upload.name for upload in uploads] == ["ptbxl_database.csv", "00001_lr.dat", "00001_lr.hea"]
+    with django_capture_on_commit_callbacks() as callbacks:
+        response = client_for(diego).post("/api/v1/imports/", {"dataset": "ptbxl", "files": uploads})
+    assert response.status_code == 201, response.content
+    assert len(callbacks) == 1
+    imports_run.apply(args=(response.json()["id"],)).get()
+    job = ImportJob.objects.get()
+    assert (job.status, job.created, job.files_failed) == ("done", 1, 0), job.outcomes
+    exam = Exam.objects.get(dataset__name="ptbxl")
+    assert exam.external_id == "1" and exam.source_format == "ptbxl" and exam.age == 56 and exam.sex == "F"
+    assert set(ReferenceLabel.objects.filter(exam=exam).values_list("code", flat=True)) == {
+        "NORM",
+        "LVOLT",
+        "SR",
+    }

@@ -250,9 +250,14 @@ class PtbXl:
 
     @staticmethod
     def _record_path(folder: Path, row: dict[str, str]) -> Path:
-        """The 500 Hz record when it is there, else the 100 Hz one; both must stay inside the folder."""
-        candidates = [row.get("filename_hr") or "", row.get("filename_lr") or ""]
-        checked = [safe_member(folder, name + ".hea") for name in candidates if name.strip()]
+        """The 500 Hz record when it is there, else the 100 Hz one; both must stay inside the folder.
+        Each is looked for where the database puts it (records500/00000/00001_hr), then beside the
+        database (00001_hr): a browser uploads a chosen folder's files without their folders, and
+        PTB-XL's record names are unique across its folders."""
+        named = (row.get("filename_hr") or "", row.get("filename_lr") or "")
+        candidates = [name for name in named if name.strip()]
+        checked = [safe_member(folder, name + ".hea") for name in candidates]
+        checked += [folder / path.name for path in checked]
         for candidate in checked:
             if candidate.is_file():
                 return candidate

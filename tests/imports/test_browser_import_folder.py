@@ -1,0 +1,53 @@
+"""The import page in Debian's headless Chromium: a coordinator chooses a whole PTB-XL folder."""
+
+from __future__ import annotations
+
+import pytest
+
+from annotations.models import Exam, ImportJob
+from annotations.tasks import imports_run
+from tests.browser import screenshot_path
+from tests.factories import PASSWORD
+from tests.importing import DATA, use_private_storage
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def test_a_coordinator_chooses_a_ptbxl_folder_and_its_record_is_imported(
+    live_server, page, diego, settings, tmp_path
+):
+    use_private_storage(settings, tmp_path)
+    page.goto(f"{live_server.url}/accounts/login/")
+    page.fill("#id_username", "diego")
+    page.fill("#id_password", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_selector("main h1")
+    page.goto(f"{live_server.url}/imports/")
+    assert page.get_attribute("#id_folder", "webkitdirectory") is not None
+    # The folder as PTB-XL ships it: the database beside records100/00000/00001_lr.{hea,dat}.
+    page.set_input_files("#id_folder", str(DATA / "ptbxl"))
+    page.fill("#id_dataset", "ptbxl-upload")
+    page.click("form.import-form button[type=submit]")
+    page.wait_for_url(f"{live_server.url}/imports/*/")
+    job = ImportJob.objects.get()
+    imports_run.apply(args=(job.pk,)).get()  # the worker's part, in this process
+    page.reload()
+    page.wait_for_selector("#job-status")
+    assert page.inner_text("#job-status") == "Done"
+    assert page.inner_text("[data-count=created]") == "1"
+    page.screenshot(path=str(screenshot_path("import-ptbxl-folder")), full_page=True)
+    exam = Exam.objects.get(dataset__name="ptbxl-upload")
+    assert (exam.external_id, exam.source_format) == ("1", "ptbxl")
+
+
+def test_the_import_page_asks_for_files_or_a_folder(live_server, page, diego):
+    page.goto(f"{live_server.url}/accounts/login/")
+    page.fill("#id_username", "diego")
+    page.fill("#id_password", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_selector("main h1")
+    page.goto(f"{live_server.url}/imports/")
+    page.fill("#id_dataset", "nothing")
+    page.click("form.import-form button[type=submit]")
+    assert "Choose files or a folder to import." in page.inner_text("form.import-form")
+    assert not ImportJob.objects.exists()
