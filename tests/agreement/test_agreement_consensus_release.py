@@ -223,18 +223,23 @@ def test_with_two_readers_a_latent_batch_sends_splits_to_adjudication_and_the_pa
     assert "fewer than 3 reads" in page
 
 
+def lad_split_latent_batch(coordinator, taxonomy, readers, *, n_exams: int):
+    """A latent-rule batch whose three readers all read SB on every exam and split 2-1 on LAD, computed."""
+    exams = [ExamFactory() for _ in range(n_exams)]
+    batch = make_batch(coordinator, taxonomy, readers, exams, consensus={"method": "latent"})
+    for exam in exams:
+        for reader, codes in zip(readers, (["SB", "LAD"], ["SB"], ["SB", "LAD"]), strict=True):
+            read(reader, batch, exam, codes)
+    batch_agreement_compute(batch.pk)
+    return batch
+
+
 def test_a_latent_batch_names_the_classes_too_rarely_read_positive_for_the_latent_estimate(
     ana, bruno, carol, diego, tnmg, client
 ):
     # Three readers on four exams: LAD split 2-1 on each; too few exams with a positive read of it for
     # the latent estimate, so the majority decides, and the coordinator is told so.
-    exams = [ExamFactory() for _ in range(4)]
-    batch = make_batch(diego, tnmg, [ana, bruno, carol], exams, consensus={"method": "latent"})
-    for exam in exams:
-        read(ana, batch, exam, ["SB", "LAD"])
-        read(bruno, batch, exam, ["SB"])
-        read(carol, batch, exam, ["SB", "LAD"])
-    batch_agreement_compute(batch.pk)
+    batch = lad_split_latent_batch(diego, tnmg, [ana, bruno, carol], n_exams=4)
 
     lad = Consensus.objects.filter(batch=batch, diagnostic_class__code="LAD")
     assert sorted(lad.values_list("method", "value")) == [("majority", True)] * 4
@@ -265,13 +270,7 @@ def test_a_single_read_is_released_as_a_single_read(ana, bruno, diego, tnmg, tmp
 def test_the_agreement_page_shows_the_latent_fit_its_prior_and_convergence(
     ana, bruno, carol, diego, tnmg, client
 ):
-    exams = [ExamFactory() for _ in range(4)]
-    batch = make_batch(diego, tnmg, [ana, bruno, carol], exams, consensus={"method": "latent"})
-    for exam in exams:
-        read(ana, batch, exam, ["SB", "LAD"])
-        read(bruno, batch, exam, ["SB"])
-        read(carol, batch, exam, ["SB", "LAD"])
-    batch_agreement_compute(batch.pk)
+    batch = lad_split_latent_batch(diego, tnmg, [ana, bruno, carol], n_exams=4)
     client.force_login(diego)
     page = client.get(f"/batches/{batch.pk}/agreement/").content.decode()
     section = page[page.index('id="consensus-latent"') :]

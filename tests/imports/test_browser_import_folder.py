@@ -7,8 +7,8 @@ import pytest
 from annotations.models import Exam, ImportJob
 from annotations.tasks import imports_run
 from tests.browser import screenshot_path
-from tests.factories import PASSWORD
 from tests.importing import DATA, use_private_storage
+from tests.reading.test_browser_reader import log_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -17,11 +17,7 @@ def test_a_coordinator_chooses_a_ptbxl_folder_and_its_record_is_imported(
     live_server, page, diego, settings, tmp_path
 ):
     use_private_storage(settings, tmp_path)
-    page.goto(f"{live_server.url}/accounts/login/")
-    page.fill("#id_username", "diego")
-    page.fill("#id_password", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_selector("main h1")
+    log_in(page, live_server, "diego")
     page.goto(f"{live_server.url}/imports/")
     assert page.get_attribute("#id_folder", "webkitdirectory") is not None
     # The folder as PTB-XL ships it: the database beside records100/00000/00001_lr.{hea,dat}.
@@ -41,11 +37,7 @@ def test_a_coordinator_chooses_a_ptbxl_folder_and_its_record_is_imported(
 
 
 def test_the_import_page_asks_for_files_or_a_folder(live_server, page, diego):
-    page.goto(f"{live_server.url}/accounts/login/")
-    page.fill("#id_username", "diego")
-    page.fill("#id_password", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_selector("main h1")
+    log_in(page, live_server, "diego")
     page.goto(f"{live_server.url}/imports/")
     page.fill("#id_dataset", "nothing")
     page.click("form.import-form button[type=submit]")
