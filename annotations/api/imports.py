@@ -41,6 +41,10 @@ class ImportJobSerializer(serializers.Serializer):
     skipped = serializers.IntegerField()
     failed = serializers.IntegerField()
     files_failed = serializers.IntegerField()
+    duplicates = serializers.IntegerField(
+        help_text="Records created with a waveform already stored under another dataset or exam id; "
+        "their outcomes name the earlier exams (same_as) and the new one (exam)."
+    )
     not_listed = serializers.IntegerField(help_text="Created or unchanged records counted but not listed.")
     finished = serializers.BooleanField()
     error = serializers.CharField()

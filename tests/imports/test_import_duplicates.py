@@ -3,10 +3,12 @@ a copy, but the import report warns naming the earlier exam, and each exam's pag
 
 from __future__ import annotations
 
+import io
 import shutil
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.management import call_command
 
 from annotations.models import Exam, ImportJob
 from annotations.services.imports.exams import exams_import
@@ -38,6 +40,10 @@ def upload_job(client, path, dataset: str, callbacks_fixture) -> ImportJob:
     return job
 
 
+def first_duplicates(client, job: ImportJob) -> int:
+    return client.get(f"/api/v1/imports/{job.pk}/").json()["duplicates"]
+
+
 def test_a_second_import_under_another_dataset_warns_and_names_the_first_exam(
     blobs, client_for, diego, django_capture_on_commit_callbacks
 ):
@@ -53,7 +59,14 @@ def test_a_second_import_under_another_dataset_warns_and_names_the_first_exam(
     assert "cpsc/A1986" in warning["message"]
     data = client.get(f"/api/v1/imports/{second.pk}/").json()
     assert any(o["outcome"] == "duplicate" and o["same_as"] == [earlier.pk] for o in data["outcomes"])
-    assert "cpsc/A1986" in client.get(f"/imports/{second.pk}/").content.decode()
+    assert warning["exam"] == later.pk
+    assert data["duplicates"] == 1 and first_duplicates(client, first) == 0
+    report = client.get(f"/imports/{second.pk}/").content.decode()
+    assert "cpsc/A1986" in report
+    # The report links both exams: the record just imported and the earlier one with its waveform.
+    rows = report.split('id="job-outcomes"')[1]
+    assert f'href="/exams/{later.pk}/"' in rows and f'href="/exams/{earlier.pk}/"' in rows
+    assert '<span data-count="duplicates">1</span>' in report
     later_page = client.get(f"/exams/{later.pk}/").content.decode()
     assert 'id="same-waveform"' in later_page and f'href="/exams/{earlier.pk}/"' in later_page
     earlier_page = client.get(f"/exams/{earlier.pk}/").content.decode()
@@ -78,3 +91,25 @@ def test_readers_never_see_the_links(blobs, client_for, ana, diego):
     exams_import([SAMPLE_FILES["A1986"]], dataset="two")
     for exam in Exam.objects.all():
         assert client_for(ana).get(f"/exams/{exam.pk}/").status_code == 404
+
+
+def test_the_command_line_names_the_duplicate_and_counts_it(blobs):
+    call_command(
+        "import_exams", str(SAMPLE_FILES["A1986"]), "--dataset", "cpsc", "--no-progress", stdout=io.StringIO()
+    )
+    earlier = Exam.objects.get()
+    out, err = io.StringIO(), io.StringIO()
+    call_command(
+        "import_exams",
+        str(SAMPLE_FILES["A1986"]),
+        "--dataset",
+        "copy",
+        "--no-progress",
+        stdout=out,
+        stderr=err,
+    )
+    assert (
+        f"DUPLICATE {SAMPLE_FILES['A1986']} record A1986: same waveform as cpsc/A1986 (exam {earlier.pk})"
+        in (err.getvalue())
+    )
+    assert "1 created, 0 unchanged, 0 skipped, 0 invalid, 1 duplicate(s)" in out.getvalue()

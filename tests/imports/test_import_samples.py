@@ -131,6 +131,7 @@ def test_reimporting_every_sample_creates_nothing_new(blobs):
         "unchanged": 9,
         "skipped": 0,
         "error": 0,
+        "duplicate": 0,
     }
     assert (Exam.objects.count(), ReferenceLabel.objects.count()) == rows
     assert blob_files(blobs) == files
@@ -179,6 +180,7 @@ def test_a_code15_file_imports_in_bulk_with_true_durations_and_metadata(blobs, t
         "unchanged": 0,
         "skipped": 1,
         "error": 0,
+        "duplicate": 0,
     }
     exam = Exam.objects.get(external_id="503")
     assert exam.n_samples == 3796 and exam.duration_s == pytest.approx(3796 / 400)

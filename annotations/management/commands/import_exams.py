@@ -93,7 +93,7 @@ class Command(BaseCommand):
             if not file.ok:
                 self.stderr.write(self.style.ERROR(f"FAILED {file.error}"))
             for record in file.records:
-                if record.outcome in {"error", "skipped"}:
+                if record.outcome in {"error", "skipped", "duplicate"}:
                     self.stderr.write(
                         f"{record.outcome.upper()} {file.path} record {record.record}: {record.message}"
                     )
@@ -118,7 +118,7 @@ class Command(BaseCommand):
             f"{summary['files']} file(s), {summary['files_failed']} failed, "
             f"{summary['files_ignored']} ignored; exams: "
             f"{summary['created']} created, {summary['unchanged']} unchanged, "
-            f"{summary['skipped']} skipped, {summary['error']} invalid"
+            f"{summary['skipped']} skipped, {summary['error']} invalid, {summary['duplicate']} duplicate(s)"
         )
         self.stdout.write(
             self.style.SUCCESS(line) if not summary["files_failed"] else self.style.WARNING(line)

@@ -67,6 +67,8 @@ def import_job_progress(job) -> dict:
         "skipped": job.skipped,
         "failed": job.failed,
         "files_failed": job.files_failed,
+        # Every duplicate warning is kept in the outcomes (they are never cut at OUTCOMES_LISTED).
+        "duplicates": sum(o["outcome"] == "duplicate" for o in job.outcomes),
         # Created or unchanged records counted above but not listed in the outcomes (OUTCOMES_LISTED).
         "not_listed": max(0, job.created + job.unchanged - sum(o["outcome"] in FINE for o in job.outcomes)),
         "error": job.error,

@@ -29,11 +29,14 @@ class RecordOutcome:
     outcome: str  # created, unchanged, skipped or error; duplicate: a warning beside a created record
     message: str = ""
     same_as: list[int] = field(default_factory=list)  # duplicate: the earlier exams with this waveform
+    exam: int | None = None  # duplicate: the exam just created, so the report can link both
 
     def as_dict(self, file: str) -> dict:
         row = {"file": file, "record": self.record, "outcome": self.outcome, "message": self.message}
         if self.same_as:
             row["same_as"] = self.same_as
+        if self.exam is not None:
+            row["exam"] = self.exam
         return row
 
 
@@ -80,7 +83,7 @@ class ImportReport:
             "files": len(self.files),
             "files_failed": self.files_failed,
             "files_ignored": len(self.ignored),
-            **{name: self.count(name) for name in ("created", "unchanged", "skipped", "error")},
+            **{name: self.count(name) for name in ("created", "unchanged", "skipped", "error", "duplicate")},
         }
 
 

@@ -183,7 +183,7 @@ class BatchWriter:
                 more = f" and {len(before) - len(named)} more" if len(before) > len(named) else ""
                 message = f"same waveform as {names}{more}; imported all the same"
                 self.outcomes.append(
-                    RecordOutcome(exam.external_id, "duplicate", message, [pk for pk, _ in named])
+                    RecordOutcome(exam.external_id, "duplicate", message, [pk for pk, _ in named], exam.pk)
                 )
 
     def _exam_row(self, item: _Pending, sha: str, key: str) -> dict:

@@ -12,12 +12,32 @@
     return td;
   }
 
+  // The exam page's URL for an id: the server renders it for id 0 so that no path is written here.
+  function examLink(pk, text) {
+    var a = document.createElement("a");
+    a.href = box.dataset.examUrl.replace("/0/", "/" + pk + "/");
+    a.textContent = text;
+    return a;
+  }
+
+  // A duplicate's row links the exam just created and the earlier ones with the same waveform.
   function showOutcomes(outcomes) {
     var body = document.getElementById("job-outcomes");
     body.replaceChildren();
     outcomes.forEach(function (o) {
       var row = document.createElement("tr");
-      row.append(cell(o.file), cell(o.record), cell(o.outcome), cell(o.message));
+      var record = cell(o.exam ? "" : o.record);
+      if (o.exam) { record.append(examLink(o.exam, o.record)); }
+      var message = cell(o.message);
+      if (o.same_as && o.same_as.length) {
+        var links = document.createElement("span");
+        links.className = "same-as";
+        o.same_as.forEach(function (pk, i) {
+          links.append(i ? ", " : " ", examLink(pk, box.dataset.examWord + " " + pk));
+        });
+        message.append(links);
+      }
+      row.append(cell(o.file), record, cell(o.outcome), message);
       body.append(row);
     });
   }
