@@ -365,6 +365,14 @@ REST_FRAMEWORK = {
 SPECTACULAR_SETTINGS = {
     "TITLE": "ECG Review API",
     "VERSION": "1",
+    "DESCRIPTION": (
+        "Everything the pages do, for scripts: import exams, design and run batches, read blind, "
+        "adjudicate, measure agreement and build releases. Sign in through the login page: calls carry "
+        "its session cookie, and writes its CSRF token (X-CSRFToken). Each role sees what its pages show, "
+        "and a reader gets 404 for anything that is not theirs."
+    ),
+    # Operations are tagged by the first path segment after this prefix: exams, batches, reads...
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
     "SERVE_INCLUDE_SCHEMA": False,
     "SERVE_PERMISSIONS": ["annotations.api.permissions.SignedIn"],
     "SWAGGER_UI_DIST": "SIDECAR",
