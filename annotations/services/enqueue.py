@@ -40,10 +40,35 @@ def _task(name: str):
     return current_app.tasks[name]
 
 
+# Without a broker, eager Celery would run these inside the request that queued them: the coordinator's
+# upload or release request would hold the page for as long as the import or the build takes, and the
+# job's page would only ever show it finished. The web process's background thread runs them after the
+# response instead, one at a time, as a worker would (ecgreview/inprocess.py); their pages poll it.
+AFTER_THE_RESPONSE = frozenset(
+    {
+        "annotations.tasks.imports_run",
+        "annotations.tasks.releases_build",
+        "annotations.tasks.releases_shard_build",
+        "annotations.tasks.releases_shards_finish",
+        "annotations.tasks.suggestions_batch",
+    }
+)
+
+
+def _in_background(task, args: tuple, countdown: float | None) -> bool:
+    from ecgreview.inprocess import background
+
+    background.submit((task.name, *args), lambda: task.apply(args), delay=countdown or 0.0)
+    return True
+
+
 def task_enqueue(name: str, *args, countdown: float | None = None) -> bool:
     """Send the task called `name`; never raises. Returns whether the broker took it. Without a broker
-    (the embedded default) Celery runs the task in-process here."""
+    (the embedded default) Celery runs the task in-process: here, or after the response for the long
+    ones (AFTER_THE_RESPONSE)."""
     task = _task(name)
+    if settings.CELERY_TASK_ALWAYS_EAGER and task.name in AFTER_THE_RESPONSE:
+        return _in_background(task, args, countdown)
     try:
         task.apply_async(args, countdown=countdown, retry=False)
     except Exception:  # kombu, redis and socket errors alike: the sweep sends it later

@@ -210,6 +210,54 @@ def test_a_submit_on_the_embedded_default_does_not_wait_for_the_agreement_recomp
     assert seen["after"] == 2 and seen["reads"] == 4
 
 
+# An upload on the embedded default answers at once: the import runs on the web process's background
+# thread, as a worker would run it, and the job page's poller follows its progress; before, eager Celery
+# ran the whole import inside the upload request, and the page only ever showed it finished.
+IMPORT_SCRIPT = """
+import json, sys, threading
+import django
+django.setup()
+from django.contrib.auth import get_user_model
+from django.test import Client
+from annotations.models import ImportJob
+from annotations.services.imports import jobs
+from ecgreview.inprocess import background
+
+responded = threading.Event()
+calls = []
+real_import = jobs.exams_import
+
+def exams_import(*args, **kwargs):
+    calls.append({"after_response": responded.wait(20), "thread": threading.current_thread().name})
+    return real_import(*args, **kwargs)
+
+jobs.exams_import = exams_import
+coordinator = Client(HTTP_HOST="localhost")
+coordinator.force_login(get_user_model().objects.get(username="diego"))
+with open(sys.argv[1], "rb") as upload:
+    response = coordinator.post("/imports/", {"files": [upload], "dataset": "laptop", "amplitude_scale": "1"})
+assert response.status_code == 302, response.content
+job = ImportJob.objects.latest("id")
+while_running = coordinator.get(f"/imports/{job.pk}/progress/").json()
+responded.set()
+background.drain()
+job.refresh_from_db()
+after = coordinator.get(f"/imports/{job.pk}/progress/").json()
+print(json.dumps({"calls": calls, "while_running": while_running, "after": after}))
+"""
+
+
+def test_an_upload_on_the_embedded_default_imports_after_the_response_with_live_progress(tmp_path):
+    record = ROOT / "tests/data/cpsc2018/A1986.mat"
+    seen = on_the_demo(tmp_path, IMPORT_SCRIPT, str(record))
+    assert len(seen["calls"]) == 1
+    assert seen["calls"][0] == {"after_response": True, "thread": "ecgreview-background"}
+    assert seen["while_running"]["finished"] is False
+    assert seen["while_running"]["status"] in {"queued", "running"}
+    assert seen["after"]["finished"] is True and seen["after"]["status"] == "done"
+    assert (seen["after"]["created"], seen["after"]["done"], seen["after"]["total"]) == (1, 1, 1)
+
+
 # The designer's pool and adding exams to a running batch take their SQLite branches on the embedded
 # default (no id ranges, no COPY): a batch of a seeded sample, then a seeded sample of what it lacks,
 # then the lists of batches count it.
