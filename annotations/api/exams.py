@@ -76,8 +76,17 @@ _PARAMETERS = [
     OpenApiParameter("acquired_to", OpenApiTypes.DATE, description="Acquired on or before (YYYY-MM-DD)."),
     OpenApiParameter("quality", str, enum=["good", "acceptable", "poor", "none"]),
     OpenApiParameter("flag", str, enum=list(EXAM_FLAGS)),
-    OpenApiParameter("label_system", str, description="The reference label's code system (any if blank)."),
-    OpenApiParameter("label_code", str, description="Exams holding this reference label code."),
+    OpenApiParameter(
+        "label_system",
+        str,
+        description="The reference label's code system, in any case (any system if blank).",
+    ),
+    OpenApiParameter(
+        "label_code",
+        str,
+        description="Exams holding this reference label code, in any case; with no "
+        "label_system, 'code15:rbbb' names the system too.",
+    ),
     OpenApiParameter("sort", str, enum=[f"{sign}{name}" for name in SORTS for sign in ("", "-")]),
     OpenApiParameter("after", str, description="A cursor from `next`."),
     OpenApiParameter("before", str, description="A cursor from `previous`."),

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
+from django.db.models.functions import Upper
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -172,8 +173,11 @@ class ReferenceLabel(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["exam", "code_system", "code"], name="reference_label_unique"),
         ]
-        # The exam list's label filter: a code, in any or one code system.
-        indexes = [models.Index(fields=["code", "code_system", "exam"], name="reference_label_code_idx")]
+        # The exam list's label filter: a code in any case, in any or one code system (PostgreSQL's
+        # iexact is UPPER(code) = UPPER(...), so the index is on that expression).
+        indexes = [
+            models.Index(Upper("code"), F("code_system"), F("exam"), name="reference_label_code_upper_idx")
+        ]
 
     def __str__(self) -> str:
         return f"{self.code_system}:{self.code}"

@@ -43,8 +43,8 @@ def test_a_coordinator_filters_sorts_and_pages_the_exam_list(live_server, page, 
     width = page.evaluate("[document.documentElement.scrollWidth, document.documentElement.clientWidth]")
     assert width[0] <= width[1], width
     page.select_option("#dataset", "beta")
-    page.fill("#label_system", "code15")
-    page.fill("#label_code", "RBBB")
+    # As a coordinator types it: the system in the code box, the code in lower case.
+    page.fill("#label_code", "code15:rbbb")
     page.fill("#acquired_from", "2024-03-02")
     page.select_option("#sort", "-date")
     page.click(".filters button[type=submit]")
@@ -53,7 +53,7 @@ def test_a_coordinator_filters_sorts_and_pages_the_exam_list(live_server, page, 
     page.click("#next-page")
     page.wait_for_selector("#previous-page")
     assert rows(page) == ["b2"]  # b3 has no RBBB, b1 is before the 2nd
-    assert page.input_value("#label_code") == "RBBB" and page.input_value("#sort") == "-date"
+    assert page.input_value("#label_code") == "code15:rbbb" and page.input_value("#sort") == "-date"
     assert page.input_value("#dataset") == "beta" and page.input_value("#acquired_from") == "2024-03-02"
     assert page.locator("#next-page").count() == 0
     page.click("#previous-page")

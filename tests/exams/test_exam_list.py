@@ -73,6 +73,11 @@ def test_filters_combine(exams, client_for, diego, read):
     assert read(client, "label_code=RBBB&label_system=code15") == ["a1", "b2"]
     assert read(client, "label_code=RBBB&label_system=code15&dataset=beta&quality=good") == ["b2"]
     assert read(client, "label_code=LBBB") == []
+    # As a coordinator types them: any case, and the system written before the code in one box.
+    assert read(client, "label_code=rbbb") == ["a1", "b2", "b4"]
+    assert read(client, "label_code=Rbbb&label_system=CODE15") == ["a1", "b2"]
+    assert read(client, "label_code=code15:rbbb") == ["a1", "b2"]
+    assert read(client, "label_code=+SNOMED+:+RBBB+") == ["b4"]
 
 
 @pytest.mark.parametrize("read", [listed, api_listed])
@@ -188,3 +193,18 @@ def test_the_api_never_counts_every_exam_unless_asked(exams, client_for, diego):
         assert client.get("/api/v1/exams/").json()["count"] == 7
     counts = [q["sql"] for q in queries if "COUNT(" in q["sql"]]
     assert counts and all("LIMIT" in sql for sql in counts)
+
+
+def test_the_label_filter_in_any_case_is_served_by_the_label_index(exams, client_for, diego):
+    """At CODE-II size the label table holds millions of rows: the case-free match must be one the index
+    on UPPER(code) answers, never a scan of the table (the planner is told to avoid scans if it can)."""
+    client = client_for(diego)
+    with CaptureQueriesContext(connection) as queries:
+        assert listed(client, "label_code=rbbb&label_system=code15") == ["a1", "b2"]
+    sql = next(q["sql"] for q in queries.captured_queries if "annotations_referencelabel" in q["sql"])
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute("SET LOCAL enable_bitmapscan = off")
+        cursor.execute("EXPLAIN " + sql)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert "reference_label_code_upper_idx" in plan, plan

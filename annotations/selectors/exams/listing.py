@@ -142,11 +142,23 @@ def _filtered(filters: ExamFilters) -> QuerySet[Exam]:
     if filters.flag:
         exams = exams.filter(quality_flags__contains=f",{filters.flag},")
     if filters.label_code:
-        labels = ReferenceLabel.objects.filter(exam=OuterRef("pk"), code=filters.label_code)
-        if filters.label_system:
-            labels = labels.filter(code_system=filters.label_system)
-        exams = exams.filter(Exists(labels))
+        labels = ReferenceLabel.objects.filter(_label_matches(filters.label_system, filters.label_code))
+        exams = exams.filter(Exists(labels.filter(exam=OuterRef("pk"))))
     return exams
+
+
+def _label_matches(system: str, code: str) -> Q:
+    """A reference label as a coordinator types it: in any case (sources write "RBBB", people "rbbb"),
+    and with no system chosen, "code15:rbbb" in the code box is that system's code. A code may hold a
+    colon itself, so the whole text as a code matches too. On PostgreSQL iexact is UPPER(code) = UPPER(..),
+    which the label table's index on UPPER(code) serves."""
+    if system:
+        return Q(code__iexact=code, code_system__iexact=system)
+    matches = Q(code__iexact=code)
+    prefix, colon, rest = code.partition(":")
+    if colon and prefix.strip() and rest.strip():
+        matches |= Q(code__iexact=rest.strip(), code_system__iexact=prefix.strip())
+    return matches
 
 
 @dataclass(frozen=True)
