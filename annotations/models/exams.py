@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.db import models
 from django.db.models import F, Q
-from django.db.models.functions import Upper
+from django.db.models.functions import Lower, Upper
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -20,6 +20,8 @@ class Dataset(models.Model):
 
     class Meta:
         ordering = ["name"]
+        # "Demo" and "demo" would be two datasets every list shows side by side: one name in any case.
+        constraints = [models.UniqueConstraint(Lower("name"), name="dataset_name_any_case_unique")]
 
     def __str__(self) -> str:
         return self.name

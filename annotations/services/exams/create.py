@@ -34,9 +34,11 @@ class ExamInput:
 
 
 def dataset_get_or_create(*, name: str, actor=None, title: str = "", licence: str = "") -> Dataset:
+    """The dataset called `name` in any case ("Demo" is "demo": the database holds one name per
+    spelling, dataset_name_any_case_unique), created under this spelling when there is none."""
     with transaction.atomic():
         dataset, created = Dataset.objects.get_or_create(
-            name=name, defaults={"title": title or name, "licence": licence}
+            name__iexact=name, defaults={"name": name, "title": title or name, "licence": licence}
         )
         if created:
             audit_record(actor=actor, action="dataset.create", target=dataset, after={"name": name})

@@ -36,6 +36,7 @@ from annotations.lib.formats.detect import detect_format, folder_contents, impor
 from annotations.lib.formats.registry import READERS
 from annotations.models import Dataset, Taxonomy
 from annotations.services.audit import audit_record
+from annotations.services.exams.create import dataset_get_or_create
 from annotations.services.imports.outcomes import (
     FileOutcome,
     ImportOptions,
@@ -73,10 +74,7 @@ def import_path_resolve(path: str | Path, *, confine_to: Path | None) -> Path:
 
 
 def _dataset(name: str, actor) -> Dataset:
-    dataset, created = Dataset.objects.get_or_create(name=name, defaults={"title": name})
-    if created:
-        audit_record(actor=actor, action="dataset.create", target=dataset, after={"name": name})
-    return dataset
+    return dataset_get_or_create(name=name, actor=actor)
 
 
 def _file_sha256(path: Path) -> str:

@@ -18,7 +18,7 @@ from annotations.errors import Forbidden
 from annotations.lib.formats.base import Limits
 from annotations.lib.formats.detect import PTBXL_DATABASE, archive_kind, archive_refusal, is_xml
 from annotations.lib.formats.registry import READERS
-from annotations.models import ImportJob
+from annotations.models import Dataset, ImportJob
 from annotations.roles import Role, has_role
 from annotations.services.audit import audit_record
 from annotations.services.enqueue import task_enqueue_on_commit
@@ -149,6 +149,8 @@ def import_job_create(
     relative = _job_paths(paths, root)
     if files:
         relative.append(_job_uploads(files, root))
+    # "CPSC" after "cpsc" imports into cpsc (one name in any case): the job and its report say so.
+    dataset = Dataset.objects.filter(name__iexact=dataset).values_list("name", flat=True).first() or dataset
     with transaction.atomic():
         job = ImportJob.objects.create(
             coordinator=coordinator,
