@@ -3,7 +3,10 @@ submitted, and a reader's "My reads" page opens their own reads."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
+from django.utils import timezone
 
 from annotations.models import Assignment
 from annotations.services.batches.lifecycle import batch_create
@@ -20,7 +23,10 @@ def submit(reader, assignment, *codes):
     annotation_submit(actor=reader, assignment=assignment, labels=[LabelInput(c) for c in codes], revision=0)
 
 
-def test_the_dashboard_lists_skips_with_reasons_and_hands_one_on(live_server, page, ana, bruno, diego, tnmg):
+def test_the_dashboard_lists_skips_with_reasons_and_hands_one_on(
+    live_server, page, ana, bruno, diego, tnmg, settings
+):
+    settings.TIME_ZONE = "America/Sao_Paulo"  # a server zone other than the browser's (UTC here)
     carol = UserFactory(username="carol", roles=["reader"])
     exams = [make_exam(seed=i) for i in range(4)]
     batch = batch_create(
@@ -39,6 +45,14 @@ def test_the_dashboard_lists_skips_with_reasons_and_hands_one_on(live_server, pa
     assert "Baseline <wander> too strong" in row.inner_text() and "ana" in row.inner_text()
     assert row.locator("select option").all_inner_texts() == ["carol"]
     page.screenshot(path=screenshot_path("dashboard-skips"), full_page=True)
+    # Times as every other page writes them (YYYY-MM-DD HH:MM, the server's TIME_ZONE), never the
+    # browser's own locale (11/25/2026, 7:10:11 AM in an American Chromium).
+    skipped.refresh_from_db()
+    written = timezone.localtime(skipped.skipped_at).strftime("%Y-%m-%d %H:%M")
+    assert row.locator("td").nth(3).inner_text() == written
+    anas_row = page.locator("#reader-progress tbody tr", has_text="ana")
+    assert re.fullmatch(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}", anas_row.locator("td").last.inner_text())
+    assert re.fullmatch(r"\d{2}:\d{2}:\d{2}", page.inner_text("#refreshed-at"))
     row.locator("button[type=submit]").click()
     page.wait_for_selector(".messages, .message, [role=status]", timeout=10000)
     assert "handed to carol" in page.locator(f"#skips tr[data-assignment='{skipped.pk}']").inner_text()

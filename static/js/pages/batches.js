@@ -13,6 +13,18 @@
     return td;
   }
 
+  // Times as the server's pages write them: YYYY-MM-DD HH:MM in the server's time zone (data-time-zone),
+  // not in the browser's locale and zone, so that the dashboard and the audit list agree. The Swedish
+  // locale is the one whose short form is ISO 8601's.
+  var zone = section.dataset.timeZone || "UTC";
+  var STAMP = new Intl.DateTimeFormat("sv-SE", { timeZone: zone, year: "numeric", month: "2-digit",
+    day: "2-digit", hour: "2-digit", minute: "2-digit", hour12: false });
+  var CLOCK = new Intl.DateTimeFormat("sv-SE", { timeZone: zone, hour: "2-digit", minute: "2-digit",
+    second: "2-digit", hour12: false });
+  function stamp(iso) {
+    return iso ? STAMP.format(new Date(iso)) : null;
+  }
+
   function seconds(value) {
     return value === null ? null : value.toFixed(1);
   }
@@ -27,7 +39,7 @@
         cell(seconds(r.median_seconds)),
         cell(r.q1_seconds === null ? null : seconds(r.q1_seconds) + "–" + seconds(r.q3_seconds)),
         cell(r.gold_read ? r.gold_exact + " / " + r.gold_read : null),
-        cell(r.last_activity ? new Date(r.last_activity).toLocaleString() : null)
+        cell(stamp(r.last_activity))
       );
       body.append(row);
     });
@@ -90,7 +102,7 @@
       var reason = cell(s.reason);
       reason.className = "skip-reason";
       row.append(cell(s.reader), cell(s.exam), reason,
-        cell(s.skipped_at ? new Date(s.skipped_at).toLocaleString() : null), skipAction(table, s));
+        cell(stamp(s.skipped_at)), skipAction(table, s));
       body.append(row);
     });
   }
@@ -139,7 +151,7 @@
     drawTable(data.readers);
     drawSkips(data.skips || []);
     drawChart(data.reads_per_day);
-    document.getElementById("refreshed-at").textContent = new Date().toLocaleTimeString();
+    document.getElementById("refreshed-at").textContent = CLOCK.format(new Date());
   }
 
   // First from the figures the page was rendered with (asking progress.json at once computed them all
