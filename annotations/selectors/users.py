@@ -3,13 +3,31 @@
 from __future__ import annotations
 
 from django.contrib.auth import get_user_model
-from django.db.models import QuerySet
+from django.db.models import Count, QuerySet
 
 from annotations.errors import Forbidden
-from annotations.models import AuditEvent
+from annotations.models import Assignment, AuditEvent, ReviewBatch
 from annotations.roles import Role, has_role
 
 PASSWORD_EVENTS = ("user.create", "user.password_reset", "user.password_change")
+
+
+def reader_unread_batches(user, account) -> list[dict]:
+    """The running batches where `account` still holds exams it has not submitted or skipped (not
+    started, or a draft), with how many: what nobody reads once the account stops reading."""
+    if not has_role(user, Role.COORDINATOR):
+        raise Forbidden
+    rows = (
+        Assignment.objects.filter(
+            reader=account,
+            batch__status=ReviewBatch.Status.ACTIVE,
+            status__in=[Assignment.Status.PENDING, Assignment.Status.IN_PROGRESS],
+        )
+        .values("batch_id", "batch__name")
+        .annotate(unread=Count("id"))
+        .order_by("batch__name", "batch_id")
+    )
+    return [{"id": row["batch_id"], "name": row["batch__name"], "unread": row["unread"]} for row in rows]
 
 
 def people_list(user) -> list[dict]:

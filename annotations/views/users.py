@@ -11,15 +11,16 @@ from django.contrib import messages
 from django.contrib.auth import get_user_model, update_session_auth_hash
 from django.contrib.auth.forms import PasswordChangeForm
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import path
+from django.urls import path, reverse
 from django.utils.cache import add_never_cache_headers
+from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_POST
 
 from annotations.errors import Forbidden
-from annotations.roles import Role
-from annotations.selectors.users import people_list
+from annotations.roles import Role, has_role
+from annotations.selectors.users import people_list, reader_unread_batches
 from annotations.services.users import (
     UserAdminError,
     user_change_own_password,
@@ -105,9 +106,33 @@ def person_roles(request, user_id: int):
     try:
         user_set_roles(user=account, roles=form.role_set(), actor=request.user)
         messages.success(request, _("Roles of %(user)s saved.") % {"user": account.get_username()})
+        _warn_unread(request, account)
     except Forbidden as error:
         messages.error(request, str(error))
     return redirect("people")
+
+
+def _warn_unread(request, account) -> None:
+    """An account that no longer reads leaves its unread exams where nobody reads them: say where, with
+    links to the batches whose page moves them to another reader."""
+    if account.is_active and has_role(account, Role.READER):
+        return
+    batches = reader_unread_batches(request.user, account)
+    if not batches:
+        return
+    listed = format_html_join(
+        ", ",
+        '<a href="{}">{}</a> ({})',
+        ((reverse("batch-detail", args=[b["id"]]), b["name"], b["unread"]) for b in batches),
+    )
+    count = sum(b["unread"] for b in batches)
+    text = ngettext(
+        "%(user)s still holds %(count)s unread exam in running batches:",
+        "%(user)s still holds %(count)s unread exams in running batches:",
+        count,
+    ) % {"user": account.get_username(), "count": count}
+    after = _("move them to another reader on each batch's page.")
+    messages.warning(request, format_html("{} {}; {}", text, listed, after))
 
 
 @require_POST
@@ -119,6 +144,8 @@ def person_active(request, user_id: int):
         user_set_active(user=account, active=active, actor=request.user)
         done = _("%(user)s can sign in.") if active else _("%(user)s is deactivated.")
         messages.success(request, done % {"user": account.get_username()})
+        account.refresh_from_db(fields=["is_active"])
+        _warn_unread(request, account)
     except Forbidden as error:
         messages.error(request, str(error))
     return redirect("people")

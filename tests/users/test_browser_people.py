@@ -3,6 +3,8 @@ the new account must replace it at its first login."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.contrib.auth import get_user_model
 
@@ -46,3 +48,33 @@ def test_a_coordinator_opens_an_account_and_it_replaces_its_password(live_server
     page.click("#password-change button[type=submit]")
     page.wait_for_selector(".messages")
     assert page.url.rstrip("/") == live_server.url
+
+
+def test_taking_the_reader_role_away_says_which_batches_hold_unread_exams(
+    live_server, page, diego, ana, bruno, tnmg
+):
+    from annotations.services.batches.lifecycle import batch_create
+    from tests.factories import make_exam
+
+    batch = batch_create(
+        name="Night shift",
+        taxonomy=tnmg,
+        exams=[make_exam(seed=i) for i in range(4)],
+        readers=[ana, bruno],
+        readers_per_exam=1,
+        actor=diego,
+    )
+    log_in(page, live_server, "diego")
+    page.click("#nav-people")
+    row = page.locator("#people tr[data-user='ana']")
+    row.locator("input[value=reader]").uncheck()
+    row.locator("form.roles button").click()
+    warning = page.locator(".messages .warning")
+    warning.wait_for()
+    assert "ana still holds 2 unread exams in running batches: Night shift (2)" in warning.inner_text()
+    page.screenshot(path=screenshot_path("people-unread-warning"), full_page=True)
+    # Written as every page writes times, not "Nov. 25, 2026, 7:13 a.m.".
+    last_login = page.locator("#people tr[data-user='diego'] td").nth(3).inner_text()
+    assert re.fullmatch(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}", last_login), last_login
+    warning.locator("a", has_text="Night shift").click()
+    page.wait_for_url(f"{live_server.url}/batches/{batch.pk}/")

@@ -14,6 +14,10 @@ from annotations.roles import Role, user_roles
 pytestmark = pytest.mark.django_db
 
 
+def text_of(html: str) -> str:
+    return re.sub(r"<[^>]+>", "", html)
+
+
 def shown_password(html: str) -> str:
     match = re.search(r'id="one-time-password">([^<]+)<', html)
     assert match, "the one-time password is shown"
@@ -79,3 +83,31 @@ def test_only_coordinators_see_people_and_bad_input_is_refused(client_for, ana, 
     assert client.post("/people/", {"username": "ana", "roles": ["reader"]}).status_code == 400
     assert client.post("/people/", {"username": "x", "roles": ["wizard"]}).status_code == 400
     assert client.get("/people/").status_code == 200
+
+
+def test_a_reader_who_stops_reading_leaves_a_warning_naming_the_unread_exams_to_move(
+    client_for, diego, ana, bruno, tnmg
+):
+    """Taking the reader role away (or the account) leaves that reader's unread exams in running batches
+    where nobody reads them: the page says where, so the coordinator moves them on each batch's page."""
+    from annotations.services.batches.lifecycle import batch_create
+    from tests.factories import make_exam
+
+    batch = batch_create(
+        name="Stuck?",
+        taxonomy=tnmg,
+        exams=[make_exam(seed=i) for i in range(4)],
+        readers=[ana, bruno],
+        readers_per_exam=1,
+        actor=diego,
+    )
+    client = client_for(diego)
+    page = client.post(f"/people/{ana.pk}/roles/", {"roles": ["adjudicator"]}, follow=True).content.decode()
+    assert "Roles of ana saved." in page
+    assert "ana still holds 2 unread exams in running batches: Stuck? (2)" in text_of(page)
+    assert f'<a href="/batches/{batch.pk}/">Stuck?</a>' in page
+    # Still a reader: nothing to warn about; deactivated: the same warning.
+    page = client.post(f"/people/{bruno.pk}/roles/", {"roles": ["reader"]}, follow=True).content.decode()
+    assert "still holds" not in page
+    page = client.post(f"/people/{bruno.pk}/active/", {"active": "0"}, follow=True).content.decode()
+    assert "bruno still holds 2 unread exams in running batches: Stuck? (2)" in text_of(page)
