@@ -5,6 +5,8 @@ worker is asked once, and the page follows the API until they are in. Computing 
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 import annotations.selectors.suggestions.evidence as evidence
@@ -71,6 +73,8 @@ def test_after_a_change_the_last_figures_are_shown_as_such_until_the_new_ones_ar
     )
     page = client.get(f"/batches/{scored_batch.pk}/evidence/").content.decode()
     assert 'id="evidence-computing"' in page and "changed since these figures were computed" in page
+    # When, as every page writes times (no month names, capitalised or not, in any language).
+    assert re.search(r"were computed \(\d{4}-\d{2}-\d{2} \d{2}:\d{2}\)", page)
     assert "js/pages/evidence.js" in page and "0.75" in page  # the last figures, under the notice
     evidence_warm(scored_batch.pk)
     page = client.get(f"/batches/{scored_batch.pk}/evidence/").content.decode()
