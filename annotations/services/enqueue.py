@@ -133,6 +133,35 @@ def jobs_sweep_run() -> dict[str, int]:
     return queued
 
 
+def jobs_resume() -> list[tuple[str, int]]:
+    """Queue again every import and release still queued or running: on the embedded default, where the
+    web process's own thread ran them and nothing delivers their task again once that process is gone
+    (killed mid-import, the laptop's power). Called before the web process starts (manage.py
+    resume_jobs, which `make run` runs), never while one serves. Both tasks are idempotent: a file already
+    imported comes back unchanged, a release is built again from its frozen snapshot. Returns what it
+    queued as (kind, id); with a broker it queues nothing, as the workers' redelivery and jobs_sweep_run
+    finish such work there."""
+    from annotations.models import ImportJob, Release
+
+    if not settings.CELERY_TASK_ALWAYS_EAGER:
+        return []
+    left = [
+        *(("import", pk, "annotations.tasks.imports_run") for pk in _unfinished(ImportJob)),
+        *(("release", pk, "annotations.tasks.releases_build") for pk in _unfinished(Release)),
+    ]
+    for _, pk, task in left:
+        task_enqueue(task, pk)
+    return [(kind, pk) for kind, pk, _ in left]
+
+
+def _unfinished(model) -> list[int]:
+    return list(
+        model.objects.filter(status__in=["queued", "running"])
+        .order_by("created_at", "pk")
+        .values_list("pk", flat=True)
+    )
+
+
 def _release_shards_sweep(now) -> int:
     """Queue again each unwritten shard of a sharded release being built (or its assembly, once every
     shard is written) whose marker is gone: its message was never sent, or was lost with Redis, or was

@@ -258,6 +258,43 @@ def test_an_upload_on_the_embedded_default_imports_after_the_response_with_live_
     assert (seen["after"]["created"], seen["after"]["done"], seen["after"]["total"]) == (1, 1, 1)
 
 
+# A laptop's web process killed mid-import (power, kill -9) leaves its job running, or queued, with no
+# worker to deliver it again; the next `make run` finishes it before it serves (manage.py resume_jobs).
+LEFT_BEHIND_SCRIPT = """
+import json, shutil, sys
+import django
+django.setup()
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from annotations.models import ImportJob
+folder = settings.IMPORT_ROOT / "uploads" / "left"
+folder.mkdir(parents=True)
+shutil.copy(sys.argv[1], folder)
+diego = get_user_model().objects.get(username="diego")
+job = ImportJob.objects.create(
+    coordinator=diego, dataset_name="left", paths=["uploads/left"], status="running"
+)
+print(json.dumps({"job": job.pk}))
+"""
+
+
+def test_the_next_start_finishes_an_import_the_last_process_left_running(tmp_path):
+    record = ROOT / "tests/data/cpsc2018/A1986.mat"
+    left = on_the_demo(tmp_path, LEFT_BEHIND_SCRIPT, str(record))
+    result = manage(tmp_path, "resume_jobs")
+    assert result.returncode == 0, result.stderr
+    assert f"import #{left['job']} resumed" in result.stdout
+    database = sqlite3.connect(tmp_path / "db.sqlite3")
+    status, created = database.execute(
+        "SELECT status, created FROM annotations_importjob WHERE id = ?", (left["job"],)
+    ).fetchone()
+    assert (status, created) == ("done", 1)
+    again = manage(tmp_path, "resume_jobs")  # nothing left: nothing done twice
+    assert again.returncode == 0 and "nothing to resume" in again.stdout
+    run_target = (ROOT / "Makefile").read_text().split("\nrun:", 1)[1].split("\n\n", 1)[0]
+    assert run_target.index("resume_jobs") < run_target.index("runserver")  # `make run` does it first
+
+
 # The designer's pool and adding exams to a running batch take their SQLite branches on the embedded
 # default (no id ranges, no COPY): a batch of a seeded sample, then a seeded sample of what it lacks,
 # then the lists of batches count it.
@@ -306,3 +343,19 @@ def test_a_batch_is_designed_and_takes_more_exams_on_the_embedded_default(tmp_pa
     assert seen["slots"] == {"added": 2, "exams": 5}
     # The lists of batches count it with SQLite too: 5 exams x 2 readers, none read yet.
     assert seen["listed"] == [5, 10, 0] and seen["pages"] == [200, 200]
+
+
+def test_resume_jobs_leaves_a_broker_deployment_to_its_workers(db):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    from annotations.models import ImportJob
+    from tests.factories import UserFactory
+
+    job = ImportJob.objects.create(coordinator=UserFactory(), dataset_name="w", paths=[], status="running")
+    out = StringIO()
+    call_command("resume_jobs", stdout=out)  # the suite runs with a broker, as a hospital deployment does
+    assert "a broker is configured" in out.getvalue()
+    job.refresh_from_db()
+    assert job.status == "running"  # a worker holds it, or will have it delivered again

@@ -1,0 +1,25 @@
+"""manage.py resume_jobs: on the embedded default, finish the imports and releases the last web process
+left queued or running, before a new one serves (`make run` runs it first)."""
+
+from django.conf import settings
+from django.core.management.base import BaseCommand
+
+from annotations.services.enqueue import jobs_resume
+from ecgreview.inprocess import background
+
+
+class Command(BaseCommand):
+    help = "Finish the imports and releases a stopped web process left unfinished (embedded default only)."
+
+    def handle(self, *args, **options):
+        if not settings.CELERY_TASK_ALWAYS_EAGER:
+            self.stdout.write("a broker is configured: its workers and the jobs sweep finish unfinished jobs")
+            return
+        resumed = jobs_resume()
+        if not resumed:
+            self.stdout.write("nothing to resume")
+            return
+        for kind, pk in resumed:
+            self.stdout.write(f"{kind} #{pk} resumed")
+        background.drain()  # here, before the web process starts: the jobs' pages then show them done
+        self.stdout.write(self.style.SUCCESS(f"{len(resumed)} job(s) finished"))
