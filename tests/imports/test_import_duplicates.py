@@ -7,11 +7,13 @@ import io
 import shutil
 
 import pytest
+import scipy.io
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 
 from annotations.models import Exam, ImportJob
 from annotations.services.imports.exams import exams_import
+from annotations.services.imports.outcomes import ImportOptions
 from annotations.tasks import imports_run
 from tests.importing import SAMPLE_FILES, use_private_storage
 
@@ -50,6 +52,7 @@ def test_a_second_import_under_another_dataset_warns_and_names_the_first_exam(
     client = client_for(diego)
     first = upload_job(client, SAMPLE_FILES["A1986"], "cpsc", django_capture_on_commit_callbacks)
     assert [o["outcome"] for o in first.outcomes] == ["created"]
+    assert first.outcomes[0]["exam"] == Exam.objects.get().pk  # each record's row links its exam
     second = upload_job(client, SAMPLE_FILES["A1986"], "copy", django_capture_on_commit_callbacks)
     earlier = Exam.objects.get(dataset__name="cpsc")
     later = Exam.objects.get(dataset__name="copy")
@@ -113,3 +116,17 @@ def test_the_command_line_names_the_duplicate_and_counts_it(blobs):
         in (err.getvalue())
     )
     assert "1 created, 0 unchanged, 0 skipped, 0 invalid, 1 duplicate(s)" in out.getvalue()
+
+
+def test_a_reimport_links_the_unchanged_exam_and_a_clash_links_the_exam_it_clashes_with(blobs, tmp_path):
+    exams_import([SAMPLE_FILES["A1986"]], dataset="cpsc")
+    stored = Exam.objects.get()
+    again = exams_import([SAMPLE_FILES["A1986"]], dataset="cpsc")
+    assert [(r.outcome, r.exam) for f in again.files for r in f.records] == [("unchanged", stored.pk)]
+    other = tmp_path / "A1986.mat"  # another waveform under the same exam id
+    content = scipy.io.loadmat(str(SAMPLE_FILES["A1986"]))
+    content["ECG"]["data"][0, 0][:, :100] += 7
+    scipy.io.savemat(str(other), {"ECG": content["ECG"]})
+    clash = exams_import([other], dataset="cpsc", options=ImportOptions(skip_invalid=True))
+    [record] = [r for f in clash.files for r in f.records]
+    assert (record.outcome, record.exam) == ("error", stored.pk), record

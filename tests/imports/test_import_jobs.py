@@ -46,11 +46,12 @@ def test_a_coordinator_uploads_a_wfdb_record_and_follows_it_to_the_end(
     run_queued(callbacks)
     progress = client.get(f"/imports/{job.pk}/progress/").json()
     assert (progress["status"], progress["total"], progress["done"], progress["created"]) == ("done", 1, 1, 1)
+    exam = Exam.objects.get()
     assert progress["outcomes"] == [
-        {"file": "HR06000.hea", "record": "HR06000", "outcome": "created", "message": ""}
+        {"file": "HR06000.hea", "record": "HR06000", "outcome": "created", "message": "", "exam": exam.pk}
     ]
     page = client.get(f"/imports/{job.pk}/").content.decode()
-    assert "HR06000" in page and 'src="/static/js/pages/imports.js"' in page and "<script>" not in page
+    assert f'<a href="/exams/{exam.pk}/">HR06000</a>' in page and 'src="/static/js/pages/imports.js"' in page and "<script>" not in page
     assert Exam.objects.get().external_id == "HR06000"
     assert (job.coordinator, AuditEvent.objects.filter(action="import_job.done").count()) == (diego, 1)
 

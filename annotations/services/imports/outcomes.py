@@ -29,7 +29,7 @@ class RecordOutcome:
     outcome: str  # created, unchanged, skipped or error; duplicate: a warning beside a created record
     message: str = ""
     same_as: list[int] = field(default_factory=list)  # duplicate: the earlier exams with this waveform
-    exam: int | None = None  # duplicate: the exam just created, so the report can link both
+    exam: int | None = None  # the record's exam (created, unchanged, duplicate) or the one it clashes with
 
     def as_dict(self, file: str) -> dict:
         row = {"file": file, "record": self.record, "outcome": self.outcome, "message": self.message}

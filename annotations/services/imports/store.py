@@ -101,42 +101,43 @@ class BatchWriter:
                 self.written.append(key)
         self.pending = []
 
-    def reject(self, record: str, reason: str) -> None:
+    def reject(self, record: str, reason: str, exam: int | None = None) -> None:
+        """A record refused: the whole file unless skip_invalid. `exam`: the stored exam it clashes with."""
+        if exam is not None:
+            reason = f"{reason} (exam {exam})"
         if not self.skip_invalid:
             raise FileFailed(f"record {record}: {reason}")
-        self.outcomes.append(RecordOutcome(record, "error", reason))
+        self.outcomes.append(RecordOutcome(record, "error", reason, exam=exam))
 
     def flush(self) -> None:
         if not self.pending:
             return
         ids = [p.record.external_id for p in self.pending]
-        known = dict(
-            Exam.objects.filter(dataset=self.dataset, external_id__in=ids).values_list(
-                "external_id", "waveform_sha256"
-            )
-        )
+        stored = Exam.objects.filter(dataset=self.dataset, external_id__in=ids)
+        rows_known = stored.values_list("external_id", "waveform_sha256", "pk")
+        known = {external_id: (sha, pk) for external_id, sha, pk in rows_known}
         results = [item.stored.result() for item in self.pending]
         self.written.extend(key for key, _, new in results if new)
         rows: list[tuple[dict, Record]] = []
         refused_new: list[str] = []
         for item, (key, sha, new) in zip(self.pending, results, strict=True):
             external_id = item.record.external_id
-            prior = known.get(external_id)
-            if prior == sha:
-                self.outcomes.append(RecordOutcome(external_id, "unchanged"))
+            prior_sha, prior_exam = known.get(external_id, (None, None))
+            if prior_sha == sha:
+                self.outcomes.append(RecordOutcome(external_id, "unchanged", exam=prior_exam))
                 continue
-            if prior is not None:
-                self.reject(external_id, "a different waveform is already stored under this id")
+            if prior_sha is not None:
+                self.reject(external_id, "a different waveform is already stored under this id", prior_exam)
                 if new:
                     refused_new.append(key)
                 continue
-            known[external_id] = sha
+            known[external_id] = (sha, None)  # a second record with this id later in the same flush
             rows.append((self._exam_row(item, sha, key), item.record))
         self.pending, self.pending_bytes = [], 0
         created = exam_rows_insert([row for row, _ in rows])
         exams_quality_enqueue([exam.pk for exam in created])
         self._insert_labels(created, [record for _, record in rows])
-        self.outcomes.extend(RecordOutcome(exam.external_id, "created") for exam in created)
+        self.outcomes.extend(RecordOutcome(exam.external_id, "created", exam=exam.pk) for exam in created)
         self._warn_duplicates(_maybe_copies(created, results))
         discard_blobs(refused_new)  # skip-invalid: a refused record's blob must not linger
 
