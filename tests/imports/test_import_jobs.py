@@ -51,7 +51,11 @@ def test_a_coordinator_uploads_a_wfdb_record_and_follows_it_to_the_end(
         {"file": "HR06000.hea", "record": "HR06000", "outcome": "created", "message": "", "exam": exam.pk}
     ]
     page = client.get(f"/imports/{job.pk}/").content.decode()
-    assert f'<a href="/exams/{exam.pk}/">HR06000</a>' in page and 'src="/static/js/pages/imports.js"' in page and "<script>" not in page
+    assert (
+        f'<a href="/exams/{exam.pk}/">HR06000</a>' in page
+        and 'src="/static/js/pages/imports.js"' in page
+        and "<script>" not in page
+    )
     assert Exam.objects.get().external_id == "HR06000"
     assert (job.coordinator, AuditEvent.objects.filter(action="import_job.done").count()) == (diego, 1)
 
