@@ -48,7 +48,13 @@ class ImportJobSerializer(serializers.Serializer):
     not_listed = serializers.IntegerField(help_text="Created or unchanged records counted but not listed.")
     finished = serializers.BooleanField()
     error = serializers.CharField()
-    outcomes = serializers.ListField(child=serializers.DictField(), required=False)
+    outcomes = serializers.ListField(
+        child=serializers.DictField(),
+        required=False,
+        help_text="Once finished: one row per file problem and record (file, record, outcome, message); "
+        "'exam' is the record's exam id (created, unchanged, duplicate) or the stored exam a refused "
+        "record clashes with, 'same_as' the earlier exams holding a duplicate's waveform.",
+    )
 
 
 def _job_data(job) -> dict:
