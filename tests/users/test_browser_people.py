@@ -11,6 +11,7 @@ from django.contrib.auth import get_user_model
 from annotations.roles import Role, user_roles
 from tests.browser import screenshot_path
 from tests.reading.test_browser_reader import log_in
+from tests.users.test_people import two_readers_two_exams_each
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -53,17 +54,7 @@ def test_a_coordinator_opens_an_account_and_it_replaces_its_password(live_server
 def test_taking_the_reader_role_away_says_which_batches_hold_unread_exams(
     live_server, page, diego, ana, bruno, tnmg
 ):
-    from annotations.services.batches.lifecycle import batch_create
-    from tests.factories import make_exam
-
-    batch = batch_create(
-        name="Night shift",
-        taxonomy=tnmg,
-        exams=[make_exam(seed=i) for i in range(4)],
-        readers=[ana, bruno],
-        readers_per_exam=1,
-        actor=diego,
-    )
+    batch = two_readers_two_exams_each("Night shift", tnmg, [ana, bruno], diego)
     log_in(page, live_server, "diego")
     page.click("#nav-people")
     row = page.locator("#people tr[data-user='ana']")

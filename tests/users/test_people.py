@@ -14,6 +14,17 @@ from annotations.roles import Role, user_roles
 pytestmark = pytest.mark.django_db
 
 
+def two_readers_two_exams_each(name: str, taxonomy, readers, coordinator):
+    """A running batch of 4 exams read once, so each of the two readers holds 2 unread exams."""
+    from annotations.services.batches.lifecycle import batch_create
+    from tests.factories import make_exam
+
+    exams = [make_exam(seed=i) for i in range(4)]
+    return batch_create(
+        name=name, taxonomy=taxonomy, exams=exams, readers=readers, readers_per_exam=1, actor=coordinator
+    )
+
+
 def text_of(html: str) -> str:
     return re.sub(r"<[^>]+>", "", html)
 
@@ -90,17 +101,7 @@ def test_a_reader_who_stops_reading_leaves_a_warning_naming_the_unread_exams_to_
 ):
     """Taking the reader role away (or the account) leaves that reader's unread exams in running batches
     where nobody reads them: the page says where, so the coordinator moves them on each batch's page."""
-    from annotations.services.batches.lifecycle import batch_create
-    from tests.factories import make_exam
-
-    batch = batch_create(
-        name="Stuck?",
-        taxonomy=tnmg,
-        exams=[make_exam(seed=i) for i in range(4)],
-        readers=[ana, bruno],
-        readers_per_exam=1,
-        actor=diego,
-    )
+    batch = two_readers_two_exams_each("Stuck?", tnmg, [ana, bruno], diego)
     client = client_for(diego)
     page = client.post(f"/people/{ana.pk}/roles/", {"roles": ["adjudicator"]}, follow=True).content.decode()
     assert "Roles of ana saved." in page
