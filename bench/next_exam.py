@@ -51,9 +51,10 @@ def build(size: int) -> tuple[object, list]:
             cursor.execute(
                 """INSERT INTO annotations_exam (dataset_id, external_id, patient_pseudo_id, sex,
                        sampling_rate, n_samples, lead_names, gain_uv, waveform_key, waveform_sha256,
-                       source_format, source_sha256, source_record, identifiers, imported_at)
+                       source_format, source_sha256, source_record, identifiers, imported_at,
+                       quality_grade, quality_flags, quality_report)
                    SELECT %s, 'bench-' || g, '', 'U', 500, 5000, '[]', 1, 'none', md5(g::text), 'bench', '',
-                          '', '{}', now()
+                          '', '{}', now(), '', '', '{}'
                    FROM generate_series(%s, %s) AS g""",
                 [dataset.pk, have, per_reader - 1],
             )
