@@ -11,8 +11,16 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 def test_swagger_ui_and_redoc_render_without_csp_violations(live_server, page, ana):
-    violations = []
+    violations, refused = [], []
     page.on("console", lambda m: violations.append(m.text) if "Content Security Policy" in m.text else None)
+    # Every request either page makes is answered: its scripts, styles, schema and icon (a page without
+    # an icon link makes the browser ask for /favicon.ico, which the app does not serve; the browser's own
+    # request reaches the page only as this console line).
+    page.on("response", lambda r: refused.append(f"{r.status} {r.url}") if r.status >= 400 else None)
+    page.on(
+        "console",
+        lambda m: refused.append(f"{m.text} {m.location.get('url')}") if "Failed to load" in m.text else None,
+    )
     log_in(page, live_server, "ana")
     page.click("#nav-api-docs")
     page.wait_for_selector(".swagger-ui .opblock", timeout=20000)
@@ -25,3 +33,4 @@ def test_swagger_ui_and_redoc_render_without_csp_violations(live_server, page, a
     # Redoc's bundle names its maker's logo on a CDN: the policy blocks it, so nothing is fetched from
     # elsewhere; any other violation (a script, a worker, a style) would break the pages.
     assert [v for v in violations if "cdn.redoc.ly/redoc/logo-mini.svg" not in v] == []
+    assert refused == []
