@@ -15,6 +15,18 @@ from tests.factories import PASSWORD, DatasetFactory, ExamFactory
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
+# Each filter box whose placeholder is wider than the box (its text cut, as "code systen" was).
+PLACEHOLDERS_CUT_JS = """() => {
+  const g = document.createElement("canvas").getContext("2d");
+  return [...document.querySelectorAll(".filters input[placeholder]")].filter((box) => {
+    const style = getComputedStyle(box);
+    g.font = `${style.fontSize} ${style.fontFamily}`;
+    const room = box.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
+    return g.measureText(box.placeholder).width > room;
+  }).map((box) => `${box.id}: ${box.placeholder}`);
+}"""
+
+
 def rows(page) -> list[str]:
     return page.eval_on_selector_all(
         "#exam-table tbody tr td:nth-child(2) a", "links => links.map(a => a.textContent)"
@@ -42,6 +54,7 @@ def test_a_coordinator_filters_sorts_and_pages_the_exam_list(live_server, page, 
     # The filters wrap inside the page: none of them is pushed out of view to the right.
     width = page.evaluate("[document.documentElement.scrollWidth, document.documentElement.clientWidth]")
     assert width[0] <= width[1], width
+    assert page.evaluate(PLACEHOLDERS_CUT_JS) == []
     page.select_option("#dataset", "beta")
     # As a coordinator types it: the system in the code box, the code in lower case.
     page.fill("#label_code", "code15:rbbb")
