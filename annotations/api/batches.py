@@ -220,6 +220,9 @@ class BatchRowSerializer(serializers.Serializer):
     exam_count = serializers.IntegerField()
     read_count = serializers.IntegerField()
     reads_done = serializers.IntegerField()
+    exams_disputed = serializers.IntegerField(
+        help_text="Exams with a disputed class that no adjudicator has decided yet."
+    )
 
 
 def _plan_data(plan) -> dict:
@@ -251,6 +254,7 @@ _BATCH_ROW = (
     "exam_count",
     "read_count",
     "reads_done",
+    "exams_disputed",
 )
 
 

@@ -328,3 +328,16 @@ def test_the_dashboard_names_a_disputed_exam_no_adjudicator_may_take(carla, dieg
     stuck = page.split('id="stuck-disputes"', 1)[1].split("</p>", 1)[0]
     assert f"{exam.dataset.name}/{exam.external_id}" in stuck
     assert "every adjudicator holds a read of it" in stuck
+
+
+def test_the_dashboard_says_when_no_one_is_an_adjudicator_at_all(diego, disputed, client):
+    """With no active adjudicator, "every adjudicator holds a read" would be true of no one and mislead; the
+    warning says that the role is missing, and it stands apart from the skipped exams it is not about."""
+    batch, exam = disputed
+    client.force_login(diego)
+    page = client.get(reverse("batch-detail", args=[batch.pk])).content.decode()
+    stuck = page.split('id="stuck-disputes"', 1)[1].split("</p>", 1)[0]
+    assert f"{exam.dataset.name}/{exam.external_id}" in stuck
+    assert "no active account has the adjudicator role" in stuck
+    assert "every adjudicator holds" not in stuck
+    assert page.index('id="stuck-disputes"') < page.index('id="reader-progress"')

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from django.db.models import Count, Q
+from django.db.models import Count, Exists, OuterRef, Q
 
 from annotations.errors import Forbidden
-from annotations.models import Assignment, BatchExam, ReviewBatch
+from annotations.models import Adjudication, Assignment, BatchExam, DisputedLabel, ReviewBatch
 from annotations.roles import Role, has_role
 
 
 def batch_overview(user, *, newest: int | None = None) -> list[ReviewBatch]:
     """The batches, newest first (the `newest` of them when given), each with `exam_count`, `read_count`
-    (its slots) and `reads_done` (those submitted).
+    (its slots), `reads_done` (those submitted) and `exams_disputed` (exams with a disputed class no
+    adjudicator has decided yet: what the adjudication queue holds of the batch).
 
     Each child table is counted once for all the batches shown, grouped by batch, and never joined to
     the other: one join of exams and reads multiplies their rows (100k exams x 300k reads). A count per
@@ -29,12 +30,24 @@ def batch_overview(user, *, newest: int | None = None) -> list[ReviewBatch]:
             all=Count("pk"), done=Count("pk", filter=Q(status=Assignment.Status.SUBMITTED))
         )
     }
+    disputed = _exams_disputed(ids)
     for batch in shown:
         counted = reads.get(batch.pk, {})
         batch.exam_count = exams.get(batch.pk, 0)
         batch.read_count = counted.get("all", 0)
         batch.reads_done = counted.get("done", 0)
+        batch.exams_disputed = disputed.get(batch.pk, 0)
     return shown
+
+
+def _exams_disputed(batch_ids: list[int]) -> dict[int, int]:
+    decided = Adjudication.objects.filter(
+        batch_id=OuterRef("batch_id"),
+        exam_id=OuterRef("exam_id"),
+        diagnostic_class_id=OuterRef("diagnostic_class_id"),
+    )
+    open_disputes = _per_batch(DisputedLabel, batch_ids).filter(~Exists(decided))
+    return dict(open_disputes.annotate(n=Count("exam_id", distinct=True)).values_list("batch_id", "n"))
 
 
 def _per_batch(model, batch_ids: list[int]):

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from django.contrib.auth import get_user_model
 from django.db import connection
 from django.db.models import (
     Case,
@@ -289,13 +290,24 @@ def batch_coverage(
     }
 
 
-def batch_exams_without_adjudicator(user, batch: ReviewBatch) -> list[str]:
+@dataclass(frozen=True)
+class StuckDisputes:
+    exams: list[str]  # dataset/external id of each
+    adjudicators: int  # active accounts with the role: none at all is a different fix from all of them read
+
+
+def batch_exams_without_adjudicator(user, batch: ReviewBatch) -> StuckDisputes:
     """The names (dataset/external id) of the batch's exams whose open dispute no adjudicator may take
     (selectors.blinding.exams_no_adjudicator_may_take), for the coordinator to act on."""
     require_coordinator(user)
     stuck = exams_no_adjudicator_may_take(batch.pk)
+    if not stuck:
+        return StuckDisputes(exams=[], adjudicators=0)
     named = Exam.objects.filter(pk__in=stuck).select_related("dataset").order_by("pk")
-    return [f"{exam.dataset.name}/{exam.external_id}" for exam in named]
+    adjudicators = get_user_model().objects.filter(is_active=True, groups__name=Role.ADJUDICATOR.value)
+    return StuckDisputes(
+        exams=[f"{exam.dataset.name}/{exam.external_id}" for exam in named], adjudicators=adjudicators.count()
+    )
 
 
 def batch_skips(user, batch: ReviewBatch) -> list[dict]:
