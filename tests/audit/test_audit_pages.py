@@ -2,6 +2,7 @@
 CODE-II-sized study holds millions of events, and a deep OFFSET page cost seconds. Filters survive paging."""
 
 import csv
+import html
 import io
 import json
 import re
@@ -86,3 +87,21 @@ def test_the_export_streams_every_event_in_order_with_formulas_defused(client_fo
     assert rows[1234]["actor_username"] == "'=cmd|' /C calc'!A0"
     # JSON as PostgreSQL's jsonb writes it (COPY): the same object, its keys in jsonb's order.
     assert json.loads(rows[7]["after"]) == {"labels": 7, "stage": "blind"} and rows[7]["before"] == "null"
+
+
+def test_the_page_shows_before_and_after_as_json_as_the_export_does(client_for, diego):
+    AuditEvent.objects.create(
+        occurred_at=START,
+        actor_username="ana",
+        action="annotation.submit",
+        before={"uncertain": False, "note": None},
+        after={"stage": "blind", "labels": 2, "codes": ["SR", "1dAVb"]},
+    )
+    page = client_for(diego).get("/audit/").content.decode()
+    row = page.split("annotation.submit", 1)[1].split("</tr>", 1)[0]
+    cells = [html.unescape(text) for text in re.findall(r'<code class="json">(.*?)</code>', row)]
+    assert [json.loads(text) for text in cells] == [
+        {"uncertain": False, "note": None},
+        {"stage": "blind", "labels": 2, "codes": ["SR", "1dAVb"]},
+    ]
+    assert "True" not in row and "None" not in row
