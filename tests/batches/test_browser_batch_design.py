@@ -57,3 +57,25 @@ def test_the_dashboard_adds_exams_to_a_running_batch(live_server, page, ana, bru
     assert BatchExam.objects.filter(batch=batch).count() == 4
     assert page.locator("#exam-status tbody tr").count() == 4
     page.screenshot(path=screenshot_path("dashboard-add-exams"), full_page=True)
+
+
+# Each designer control whose label does not sit right above it, with its help (if any) right below it.
+LABELS_ASTRAY_JS = """() => [...document.querySelectorAll("#batch-designer .field:not(.check)")].flatMap((field) => {
+  const label = field.querySelector(":scope > label"), control = field.querySelector(":scope > input, :scope > select");
+  if (!label || !control) return [];
+  const l = label.getBoundingClientRect(), c = control.getBoundingClientRect();
+  const help = field.querySelector(":scope > small"), h = help && help.getBoundingClientRect();
+  const above = l.bottom <= c.top + 1 && Math.abs(l.left - c.left) < 2;
+  const below = !h || (h.top >= c.bottom - 1 && Math.abs(h.left - c.left) < 2);
+  return above && below ? [] : [control.id];
+})"""
+
+
+def test_every_designer_field_reads_label_above_help_below(live_server, page, diego, tnmg):
+    log_in(page, live_server, "diego")
+    for width in (1400, 900):
+        page.set_viewport_size({"width": width, "height": 900})
+        page.goto(f"{live_server.url}/batches/new/")
+        assert page.locator("#batch-designer .field").count() >= 25
+        assert page.evaluate(LABELS_ASTRAY_JS) == []
+        page.screenshot(path=screenshot_path(f"designer-form-{width}"), full_page=True)
