@@ -60,8 +60,10 @@ def test_the_dashboard_adds_exams_to_a_running_batch(live_server, page, ana, bru
 
 
 # Each designer control whose label does not sit right above it, with its help (if any) right below it.
-LABELS_ASTRAY_JS = """() => [...document.querySelectorAll("#batch-designer .field:not(.check)")].flatMap((field) => {
-  const label = field.querySelector(":scope > label"), control = field.querySelector(":scope > input, :scope > select");
+LABELS_ASTRAY_JS = """() => [...document.querySelectorAll("#batch-designer .field:not(.check)")]
+.flatMap((field) => {
+  const label = field.querySelector(":scope > label");
+  const control = field.querySelector(":scope > input, :scope > select");
   if (!label || !control) return [];
   const l = label.getBoundingClientRect(), c = control.getBoundingClientRect();
   const help = field.querySelector(":scope > small"), h = help && help.getBoundingClientRect();

@@ -408,6 +408,27 @@ def test_the_other_layouts_draw_twelve_leads(live_server, page, ana, bruno, dieg
     assert len(lead_traces(page)) == 12
 
 
+# Statements whose code runs into its name or out of its column (the long technical-quality codes did).
+CODES_OVERLAPPING_JS = """() => [...document.querySelectorAll("#statements .stmt")].filter((row) => {
+  const code = row.querySelector(".code"), name = row.querySelector(".name");
+  return code.scrollWidth > code.clientWidth + 1
+    || code.getBoundingClientRect().right > name.getBoundingClientRect().left + 0.5;
+}).map((row) => row.dataset.code)"""
+
+
+def test_no_statement_code_runs_into_its_name(live_server, page, ana, bruno, diego, tnmg):
+    first = queue(shared_batch(readers=[ana, bruno], coordinator=diego, taxonomy=tnmg, exams=1), ana)[0]
+    log_in(page, live_server, "ana")
+    for width in (1400, 900):
+        page.set_viewport_size({"width": width, "height": 900})
+        page.goto(f"{live_server.url}/read/{first.pk}/")
+        wait_drawn(page, first)
+        assert page.locator("#statements .stmt").count() == 74
+        assert page.evaluate(CODES_OVERLAPPING_JS) == []
+    page.locator('[data-code="Q_NOSIGNAL_BLOCKING"]').scroll_into_view_if_needed()
+    page.locator(".label-pane").screenshot(path=screenshot_path("reader-long-codes"))
+
+
 def test_the_reader_page_raises_no_console_error_and_uses_its_preloads(
     live_server, page, ana, bruno, diego, tnmg
 ):

@@ -159,7 +159,12 @@
     row.id = "stmt-" + c.code;
     row.innerHTML = '<span class="box" aria-hidden="true"></span><span class="code"></span><span class="name"></span>' +
       '<button type="button" class="unc" tabindex="-1"></button>';
-    row.querySelector(".code").textContent = c.code;
+    // A long code (Q_NOSIGNAL_BLOCKING) breaks after its underscores rather than run into the name.
+    var code = row.querySelector(".code");
+    c.code.split("_").forEach(function (part, i, parts) {
+      code.appendChild(document.createTextNode(part + (i < parts.length - 1 ? "_" : "")));
+      if (i < parts.length - 1) code.appendChild(document.createElement("wbr"));
+    });
     row.querySelector(".name").textContent = c.label;
     row.querySelector(".unc").textContent = "?";
     row.querySelector(".unc").title = t("uncertain");
