@@ -9,7 +9,7 @@ from django.shortcuts import redirect, render
 from django.urls import path
 from django.utils.translation import gettext_lazy as _
 
-from annotations.lib.formats.registry import FORMATS
+from annotations.lib.formats.registry import FORMAT_NAMES, FORMATS
 from annotations.roles import Role
 from annotations.selectors.imports import import_job_get, import_job_list
 from annotations.services.imports.jobs import ImportRefused, import_job_create, import_job_progress
@@ -52,7 +52,7 @@ class ImportForm(forms.Form):
     format = forms.ChoiceField(
         label=_("Format"),
         required=False,
-        choices=[("", _("Detect from content"))] + [(f, f) for f in FORMATS],
+        choices=[("", _("Detect from content"))] + [(f, FORMAT_NAMES[f]) for f in FORMATS],
     )
     skip_invalid = forms.BooleanField(label=_("Import the valid records, report the others"), required=False)
     amplitude_scale = forms.FloatField(
@@ -96,6 +96,7 @@ def imports(request):
             "form": form,
             "jobs": import_job_list(request.user),
             "max_mb": settings.IMPORT_MAX_FILE_MB,
+            "format_names": [FORMAT_NAMES[f] for f in FORMATS],
         },
     )
 

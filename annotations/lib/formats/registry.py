@@ -18,3 +18,16 @@ READERS: dict[str, Reader] = {
     "edf": edf,
 }
 FORMATS = tuple(READERS)
+# What people call each format, for pages and messages (the keys are what the API and the command take).
+FORMAT_NAMES: dict[str, str] = {
+    "code15": "HDF5 (CODE)",
+    "wfdb": "WFDB",
+    "ptbxl": "PTB-XL",
+    "aecg": "HL7 aECG",
+    "dicom": "DICOM waveform",
+    "muse": "GE MUSE XML",
+    "cpsc2018": "CPSC-2018 .mat",
+    "scp": "SCP-ECG",
+    "philips": "Philips XML",
+    "edf": "EDF/EDF+",
+}
