@@ -16,6 +16,7 @@ from annotations.selectors.releases.builds import (
     release_list,
     release_progress,
     release_pseudonym_key,
+    release_undecided,
 )
 from annotations.services.releases.builds import (
     TARGETS,
@@ -65,9 +66,18 @@ class PseudonymSerializer(serializers.Serializer):
     username = serializers.CharField()
 
 
+class UndecidedSerializer(serializers.Serializer):
+    exams = serializers.IntegerField(help_text="Exams with at least one undecided class.")
+    cells = serializers.IntegerField(help_text="Undecided (exam, class) cells, empty in consensus.csv.")
+
+
 class ReleaseDetailSerializer(ReleaseSerializer):
     pseudonym_key = PseudonymSerializer(
         many=True, help_text="Who each pseudonym of the files is, as they were written; never in the files."
+    )
+    undecided = UndecidedSerializer(
+        allow_null=True,
+        help_text="What the release leaves undecided (disputes open when it was built); null until done.",
     )
 
 
@@ -109,7 +119,11 @@ class ReleaseDetailView(APIView):
     @extend_schema(responses=ReleaseDetailSerializer)
     def get(self, request, pk: int):
         release = release_get(request.user, pk)
-        data = {**release_progress(release), "pseudonym_key": release_pseudonym_key(release)}
+        data = {
+            **release_progress(release),
+            "pseudonym_key": release_pseudonym_key(release),
+            "undecided": release_undecided(release),
+        }
         return Response(ReleaseDetailSerializer(data).data)
 
 

@@ -16,6 +16,7 @@ from annotations.selectors.releases.builds import (
     release_list,
     release_progress,
     release_pseudonym_key,
+    release_undecided,
 )
 from annotations.selectors.releases.plan import ExportRefused
 from annotations.services.releases.builds import (
@@ -81,7 +82,12 @@ def release_detail(request, release_id: int):
     return render(
         request,
         "annotations/releases/detail.html",
-        {"release": release, "progress": release_progress(release), "key": release_pseudonym_key(release)},
+        {
+            "release": release,
+            "progress": release_progress(release),
+            "key": release_pseudonym_key(release),
+            "undecided": release_undecided(release),
+        },
     )
 
 

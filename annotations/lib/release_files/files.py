@@ -171,6 +171,9 @@ def _counts_markdown(card: dict) -> list[str]:
             for item in card.get("insufficient_reads", [])[:50]
         ),
         "",
+        f"Exams with undecided classes (left empty): {counts.get('undecided_exams', 0)} "
+        f"({counts.get('undecided_cells', 0)} cells); an adjudication and a new release settle them.",
+        "",
         "Consensus methods (stored cells): "
         + ", ".join(f"{k} {v}" for k, v in sorted(card["consensus_methods"].items())),
     ]

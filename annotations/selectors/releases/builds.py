@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
+import json
+
 from django.contrib.auth import get_user_model
+from django.core.files.storage import storages
 from django.db.models import QuerySet
 
 from annotations.errors import Forbidden, Invalid, NotFound
 from annotations.lib.release_files.shards import is_shard_name
 from annotations.models import Release, ReviewBatch
 from annotations.roles import Role, has_role
+
+
+def release_storage():
+    return storages["releases"]
+
+
+def release_file_key(release: Release, name: str) -> str:
+    return f"{release.pk}/{name}"
 
 
 def _require_coordinator(user) -> None:
@@ -57,6 +68,22 @@ def release_progress(release: Release) -> dict:
         "created_at": release.created_at.isoformat(),
         "files": [{k: f[k] for k in ("name", "bytes", "sha256")} for f in release.files] if done else [],
     }
+
+
+def release_undecided(release: Release) -> dict | None:
+    """How many exams, and cells, the finished release leaves undecided (empty in consensus.csv), from its
+    own dataset card: what the files hold, not what the batches hold now. None before the release is
+    done, and for a release whose card predates these counts."""
+    if release.status != Release.Status.DONE:
+        return None
+    try:
+        with release_storage().open(release_file_key(release, "dataset_card.json"), "rb") as handle:
+            counts = json.load(handle).get("counts", {})
+    except (FileNotFoundError, ValueError):
+        return None
+    if "undecided_exams" not in counts:
+        return None
+    return {"exams": counts["undecided_exams"], "cells": counts["undecided_cells"]}
 
 
 def release_pseudonym_key(release: Release) -> list[dict]:

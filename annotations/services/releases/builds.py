@@ -17,7 +17,6 @@ from pathlib import Path
 
 from django.conf import settings
 from django.core.files import File
-from django.core.files.storage import storages
 from django.db import connections, transaction
 from django.utils import timezone
 
@@ -27,6 +26,7 @@ from annotations.lib.release_files.files import utc_iso
 from annotations.lib.release_files.shards import PENDING_CARD, plan_name
 from annotations.models import Release, ReviewBatch
 from annotations.roles import Role, has_role
+from annotations.selectors.releases.builds import release_file_key, release_storage
 from annotations.selectors.releases.plan import ExportPlan, ExportRefused, export_plan
 from annotations.services.audit import audit_record
 from annotations.services.releases.export import ExportOptions, ExportResult, export_write
@@ -34,14 +34,6 @@ from annotations.services.releases.export import ExportOptions, ExportResult, ex
 logger = logging.getLogger(__name__)
 
 TARGETS = ("", "code15", "ptbxl-scp")
-
-
-def release_storage():
-    return storages["releases"]
-
-
-def release_file_key(release: Release, name: str) -> str:
-    return f"{release.pk}/{name}"
 
 
 def _require_coordinator(actor) -> None:

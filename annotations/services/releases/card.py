@@ -289,6 +289,8 @@ def _counts(facts: CardFacts) -> dict:
         "reads_per_exam": {str(k): v for k, v in sorted(stats["reads_per_exam"].items())},
         "mean_reads_per_exam": fixed(first_reads / exams) if exams else None,
         "insufficient_reads": len(stats["insufficient"]),
+        "undecided_exams": stats["undecided_exams"],
+        "undecided_cells": sum(stats["undecided"]),
     }
 
 

@@ -54,6 +54,7 @@ class _ColumnCounts:
     undecided: list[int] = field(default_factory=list)
     reads_per_exam: Counter[int] = field(default_factory=Counter)
     insufficient: list[dict] = field(default_factory=list)
+    undecided_exams: int = 0  # exams with at least one undecided cell
 
     def __post_init__(self) -> None:
         self.positive = [0] * self.width
@@ -66,6 +67,7 @@ class _ColumnCounts:
                 self.positive[j] += 1
             for j in row.undecided:
                 self.undecided[j] += 1
+            self.undecided_exams += bool(row.undecided)
         self.reads_per_exam[n] += 1
         self.rows += 1
 
@@ -74,6 +76,7 @@ class _ColumnCounts:
             "rows": self.rows,
             "positive": self.positive,
             "undecided": self.undecided,
+            "undecided_exams": self.undecided_exams,
             "reads_per_exam": self.reads_per_exam,
             "insufficient": self.insufficient,
         }
