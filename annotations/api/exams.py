@@ -19,6 +19,7 @@ from annotations.selectors.exams.browse import (
     exams_same_waveform,
 )
 from annotations.selectors.exams.listing import (
+    EXACT_COUNT_LIMIT,
     SORTS,
     exam_count,
     exam_count_estimate,
@@ -52,7 +53,7 @@ class ExamSerializer(serializers.ModelSerializer):
 PAGE_SIZE = 100
 # Up to this many matches `count` is exact; past it, counting every match of millions of exams on every
 # page cost a second, so `count` is null unless ?count=exact asks, and `count_estimate` says how many.
-COUNT_LIMIT = 1_000
+COUNT_LIMIT = EXACT_COUNT_LIMIT
 
 
 class ExamPageSerializer(serializers.Serializer):

@@ -11,6 +11,7 @@ from django.views.decorators.http import require_GET
 from annotations.errors import Invalid
 from annotations.models import QUALITY_FLAG_CHOICES, QualityGrade
 from annotations.roles import Role, has_role
+from annotations.selectors.exams import listing
 from annotations.selectors.exams.browse import (
     dataset_list,
     exam_for_coordinator,
@@ -20,13 +21,20 @@ from annotations.selectors.exams.browse import (
     exam_suggestions,
     exams_same_waveform,
 )
-from annotations.selectors.exams.listing import ExamFilters, ExamPage, exam_filters_from, exam_page
+from annotations.selectors.exams.listing import (
+    ExamFilters,
+    ExamPage,
+    exam_count,
+    exam_count_estimate,
+    exam_filters_from,
+    exam_page,
+)
 from annotations.selectors.suggestions.explanations import exam_relevance_summary
 from annotations.views.access import api_login_required, role_required
 from annotations.views.reading import waveform_response
 
 # Rows per page. The list is read by keyset (annotations.selectors.exams.listing): no page numbers, no
-# count of millions of exams, only the pages before and after.
+# exact count past EXACT_COUNT_LIMIT matches, only the pages before and after.
 PAGE_SIZE = 50
 SORT_CHOICES = [
     ("dataset", _("dataset, then exam")),
@@ -38,6 +46,13 @@ SORT_CHOICES = [
     ("quality", _("signal quality, worst first")),
     ("-quality", _("signal quality, best first")),
 ]
+
+
+def _estimate_past(user, filters: ExamFilters, limit: int) -> int | None:
+    """The planner's estimate of the matches, when it is above the limit the exact count stopped at; a
+    lower estimate (stale statistics) would contradict the "more than" it stands beside."""
+    estimate = exam_count_estimate(user, filters)
+    return estimate if estimate > limit else None
 
 
 @role_required(Role.COORDINATOR)
@@ -55,6 +70,7 @@ def exams(request):
     except Invalid as refused:
         error, filters = refused.message, ExamFilters()
         page = ExamPage(exams=[], filters=filters)
+    count = exam_count(request.user, filters, limit=listing.EXACT_COUNT_LIMIT)
     return render(
         request,
         "annotations/exams/list.html",
@@ -66,6 +82,11 @@ def exams(request):
             "grades": QualityGrade.choices,
             "flags": QUALITY_FLAG_CHOICES,
             "sorts": SORT_CHOICES,
+            "count": count,
+            "count_limit": listing.EXACT_COUNT_LIMIT,
+            "count_estimate": _estimate_past(request.user, filters, listing.EXACT_COUNT_LIMIT)
+            if count is None
+            else count,
         },
     )
 

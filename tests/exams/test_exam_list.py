@@ -156,7 +156,9 @@ def test_the_list_reads_by_keyset_never_by_offset(exams, client_for, diego, monk
     with CaptureQueriesContext(connection) as queries:
         client.get(f"/exams/?{next_query}")
     selects = [q["sql"] for q in queries if '"annotations_exam"' in q["sql"]]
-    assert selects and not any("OFFSET" in sql or "COUNT(" in sql for sql in selects)
+    assert selects and not any("OFFSET" in sql for sql in selects)
+    # The one count reads at most its limit + 1 rows, never every exam.
+    assert all("LIMIT" in sql for sql in selects if "COUNT(" in sql)
 
 
 def test_malformed_values_are_refused_by_the_api_and_shown_on_the_page(exams, client_for, diego):
@@ -208,3 +210,23 @@ def test_the_label_filter_in_any_case_is_served_by_the_label_index(exams, client
         cursor.execute("EXPLAIN " + sql)
         plan = "\n".join(row[0] for row in cursor.fetchall())
     assert "reference_label_code_upper_idx" in plan, plan
+
+
+def test_the_page_says_how_many_exams_match_exactly_up_to_a_limit(exams, client_for, diego, monkeypatch):
+    """As the API counts: exact up to the limit (reading at most limit + 1 rows), an estimate past it,
+    said to be one; a coordinator choosing exams for a batch needs the number before paging through."""
+    monkeypatch.setattr("annotations.selectors.exams.listing.EXACT_COUNT_LIMIT", 5)
+    client = client_for(diego)
+
+    def matched(query: str) -> str:
+        page = client.get(f"/exams/?{query}").content.decode()
+        return page.split('id="exam-count"', 1)[1].split("</p>", 1)[0]
+
+    assert ">4 exams match" in matched("dataset=beta")
+    assert ">1 exam matches" in matched("dataset=beta&quality=acceptable")
+    past = matched("")
+    assert "More than 5 exams match" in past  # with the planner's estimate when it is above the limit
+    with CaptureQueriesContext(connection) as queries:
+        client.get("/exams/")
+    counts = [q["sql"] for q in queries if "COUNT(" in q["sql"]]
+    assert counts and all("LIMIT" in sql for sql in counts)
