@@ -64,6 +64,7 @@ class ReleaseSerializer(serializers.Serializer):
 class PseudonymSerializer(serializers.Serializer):
     pseudonym = serializers.CharField(help_text="As the files write it: R01.. readers, A01.. adjudicators.")
     username = serializers.CharField()
+    name = serializers.CharField(allow_blank=True, help_text="The person's name as the account gives it now.")
 
 
 class UndecidedSerializer(serializers.Serializer):

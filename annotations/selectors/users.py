@@ -39,6 +39,9 @@ def people_list(user) -> list[dict]:
         {
             "id": account.pk,
             "username": account.get_username(),
+            "first_name": account.first_name,
+            "last_name": account.last_name,
+            "full_name": account.get_full_name(),
             "email": account.email,
             "is_active": account.is_active,
             "roles": sorted(g.name for g in account.groups.all() if g.name in {r.value for r in Role}),

@@ -16,13 +16,22 @@ def role_groups_ensure() -> dict[Role, Group]:
 
 
 def user_create(
-    *, username: str, password: str, roles: set[Role], actor=None, email: str = "", first_name: str = ""
+    *,
+    username: str,
+    password: str,
+    roles: set[Role],
+    actor=None,
+    email: str = "",
+    first_name: str = "",
+    last_name: str = "",
 ):
     """Create an active user holding the given roles. Coordinators may open the admin site."""
     User = get_user_model()
     with transaction.atomic():
         groups = role_groups_ensure()
-        user = User(username=username, email=email, first_name=first_name)
+        user = User(
+            username=username, email=email, first_name=first_name.strip(), last_name=last_name.strip()
+        )
         user.is_staff = Role.COORDINATOR in roles
         user.set_password(password)
         user.full_clean(exclude=["password"])
@@ -32,7 +41,11 @@ def user_create(
             actor=actor,
             action="user.create",
             target=user,
-            after={"username": username, "roles": sorted(r.value for r in roles)},
+            after={
+                "username": username,
+                "name": user.get_full_name(),
+                "roles": sorted(r.value for r in roles),
+            },
         )
     return user
 
@@ -87,7 +100,9 @@ def one_time_password() -> str:
     return secrets.token_urlsafe(ONE_TIME_PASSWORD_BYTES)
 
 
-def user_create_with_one_time_password(*, username: str, roles: set[Role], actor, email: str = ""):
+def user_create_with_one_time_password(
+    *, username: str, roles: set[Role], actor, email: str = "", first_name: str = "", last_name: str = ""
+):
     """A coordinator opens an account: returns (user, the one-time password to hand over once)."""
     from django.core.exceptions import ValidationError
 
@@ -97,10 +112,40 @@ def user_create_with_one_time_password(*, username: str, roles: set[Role], actor
         raise UserAdminError(f"the username {username!r} is taken")
     password = one_time_password()
     try:
-        user = user_create(username=username, password=password, roles=roles, actor=actor, email=email)
+        user = user_create(
+            username=username,
+            password=password,
+            roles=roles,
+            actor=actor,
+            email=email,
+            first_name=first_name,
+            last_name=last_name,
+        )
     except ValidationError as error:
         raise UserAdminError("; ".join(error.messages)) from error
     return user, password
+
+
+def user_set_name(*, user, first_name: str, last_name: str, actor) -> None:
+    """Record or correct the person's given and family names (theirs too: a name grants nothing)."""
+    from django.core.exceptions import ValidationError
+
+    _require_manager(actor)
+    with transaction.atomic():
+        before = user.get_full_name()
+        user.first_name, user.last_name = first_name.strip(), last_name.strip()
+        try:
+            user.full_clean(exclude=["password"], validate_unique=False)
+        except ValidationError as error:
+            raise UserAdminError("; ".join(error.messages)) from error
+        user.save(update_fields=["first_name", "last_name"])
+        audit_record(
+            actor=actor,
+            action="user.name",
+            target=user,
+            before={"name": before},
+            after={"name": user.get_full_name()},
+        )
 
 
 def user_set_active(*, user, active: bool, actor) -> None:

@@ -27,6 +27,7 @@ from annotations.services.users import (
     user_create_with_one_time_password,
     user_reset_password,
     user_set_active,
+    user_set_name,
     user_set_roles,
 )
 from annotations.views.access import role_required, signed_in
@@ -50,7 +51,12 @@ class RolesForm(forms.Form):
         return {Role(value) for value in self.cleaned_data["roles"]}
 
 
-class NewAccountForm(RolesForm):
+class NameForm(forms.Form):
+    first_name = forms.CharField(max_length=150, required=False, label=gettext_lazy("Given name"))
+    last_name = forms.CharField(max_length=150, required=False, label=gettext_lazy("Family name"))
+
+
+class NewAccountForm(RolesForm, NameForm):
     username = forms.CharField(max_length=150, label=gettext_lazy("Username"))
     email = forms.EmailField(required=False, label=gettext_lazy("E-mail"))
 
@@ -83,6 +89,8 @@ def people(request):
             username=form.cleaned_data["username"],
             roles=form.role_set(),
             email=form.cleaned_data["email"],
+            first_name=form.cleaned_data["first_name"],
+            last_name=form.cleaned_data["last_name"],
             actor=request.user,
         )
     except UserAdminError as error:
@@ -108,6 +116,27 @@ def person_roles(request, user_id: int):
         messages.success(request, _("Roles of %(user)s saved.") % {"user": account.get_username()})
         _warn_unread(request, account)
     except Forbidden as error:
+        messages.error(request, str(error))
+    return redirect("people")
+
+
+@require_POST
+@coordinator_only
+def person_name(request, user_id: int):
+    account = _account(user_id)
+    form = NameForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("A name is at most 150 characters."))
+        return redirect("people")
+    try:
+        user_set_name(
+            user=account,
+            first_name=form.cleaned_data["first_name"],
+            last_name=form.cleaned_data["last_name"],
+            actor=request.user,
+        )
+        messages.success(request, _("Name of %(user)s saved.") % {"user": account.get_username()})
+    except UserAdminError as error:
         messages.error(request, str(error))
     return redirect("people")
 
@@ -185,6 +214,7 @@ urlpatterns = [
     path("accounts/password/", password_change, name="password-change"),
     path("people/", people, name="people"),
     path("people/<int:user_id>/roles/", person_roles, name="person-roles"),
+    path("people/<int:user_id>/name/", person_name, name="person-name"),
     path("people/<int:user_id>/active/", person_active, name="person-active"),
     path(
         "people/<int:user_id>/reset-password/",

@@ -146,19 +146,25 @@ def test_the_coordinator_sees_who_each_pseudonym_of_the_release_is_on_its_page_a
     }
     in_files = {line.split(",")[0] for text in files.values() for line in text.splitlines()[1:]}
     readers = sorted([ana, bruno, carol], key=lambda user: user.pk)
-    expected = [{"pseudonym": "A01", "username": "carla"}] + [
-        {"pseudonym": f"R{i + 1:02d}", "username": user.username} for i, user in enumerate(readers)
+    # The key names the person as their account does now; the files never do.
+    ana.first_name, ana.last_name = "Ana", "Souza"
+    ana.save()
+    expected = [{"pseudonym": "A01", "username": "carla", "name": carla.get_full_name()}] + [
+        {"pseudonym": f"R{i + 1:02d}", "username": user.username, "name": user.get_full_name()}
+        for i, user in enumerate(readers)
     ]
     detail = client.get(reverse("api-release-detail", args=[release.pk])).json()
     assert detail["pseudonym_key"] == expected
     assert in_files == {row["pseudonym"] for row in expected}
     assert not any(user.username in text for text in files.values() for user in (ana, bruno, carol, carla))
+    assert not any("Souza" in text for text in files.values())
     page = client.get(reverse("release-detail", args=[release.pk])).content.decode()
     assert 'id="pseudonym-key"' in page
     for row in expected:
-        assert f"<td>{row['pseudonym']}</td><td>{row['username']}</td>" in page
+        assert f"<td>{row['pseudonym']}</td><td>{row['username']}</td><td>{row['name'] or '—'}</td>" in page
+    assert "Ana Souza" in page
     # Kept as built: a reader who joins the batch later does not shift R01...
     Release.objects.filter(pk=release.pk).update(pseudonym_key={"R01": bruno.pk})
     assert client.get(reverse("api-release-detail", args=[release.pk])).json()["pseudonym_key"] == [
-        {"pseudonym": "R01", "username": "bruno"}
+        {"pseudonym": "R01", "username": "bruno", "name": bruno.get_full_name()}
     ]

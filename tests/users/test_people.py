@@ -112,3 +112,32 @@ def test_a_reader_who_stops_reading_leaves_a_warning_naming_the_unread_exams_to_
     assert "still holds" not in page
     page = client.post(f"/people/{bruno.pk}/active/", {"active": "0"}, follow=True).content.decode()
     assert "bruno still holds 2 unread exams in running batches: Stuck? (2)" in text_of(page)
+
+
+def test_accounts_carry_the_persons_name_set_at_creation_and_corrected_later(client_for, diego, ana):
+    """A study's documents name its readers: the People page records each account's given and family
+    name, shows it, lets a coordinator correct it (audited), and the release's pseudonym key names them."""
+    client = client_for(diego)
+    client.post(
+        "/people/",
+        {"username": "fabio", "first_name": "Fábio", "last_name": "Lima", "roles": ["reader"]},
+    )
+    fabio = get_user_model().objects.get(username="fabio")
+    assert (fabio.first_name, fabio.last_name) == ("Fábio", "Lima")
+    created = AuditEvent.objects.get(action="user.create", target_id=str(fabio.pk))
+    assert created.after["name"] == "Fábio Lima"
+    row = client.get("/people/").content.decode().split('data-user="fabio"', 1)[1].split("</tr>", 1)[0]
+    assert "Fábio Lima" in row
+
+    response = client.post(f"/people/{ana.pk}/name/", {"first_name": "Ana", "last_name": "Souza"})
+    assert response.status_code == 302
+    ana.refresh_from_db()
+    assert ana.get_full_name() == "Ana Souza"
+    renamed = AuditEvent.objects.get(action="user.name", target_id=str(ana.pk))
+    assert (renamed.before, renamed.after) == ({"name": ""}, {"name": "Ana Souza"})
+    assert "Ana Souza" in client.get("/people/").content.decode()
+    too_long = client.post(f"/people/{ana.pk}/name/", {"first_name": "x" * 151, "last_name": ""})
+    assert too_long.status_code == 302
+    ana.refresh_from_db()
+    assert ana.get_full_name() == "Ana Souza"  # refused, nothing changed
+    assert client_for(ana).post(f"/people/{ana.pk}/name/", {"first_name": "Z"}).status_code == 403

@@ -90,8 +90,18 @@ def release_pseudonym_key(release: Release) -> list[dict]:
     """Who each pseudonym of a release's files is, as stored when they were written: adjudicators (A01..)
     then readers (R01..). For the release's page and API, which only coordinators open (release_get)."""
     key = release.pseudonym_key or {}
-    usernames = dict(get_user_model().objects.filter(pk__in=set(key.values())).values_list("pk", "username"))
-    return [{"pseudonym": name, "username": usernames.get(key[name], "")} for name in sorted(key)]
+    accounts = {user.pk: user for user in get_user_model().objects.filter(pk__in=set(key.values()))}
+    rows = []
+    for name in sorted(key):
+        account = accounts.get(key[name])
+        rows.append(
+            {
+                "pseudonym": name,
+                "username": account.get_username() if account else "",
+                "name": account.get_full_name() if account else "",  # as the account names the person now
+            }
+        )
+    return rows
 
 
 def release_shards_due(started_before, limit: int) -> list[tuple[int, int | None]]:
