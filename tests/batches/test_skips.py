@@ -305,3 +305,41 @@ def test_my_reads_pages_a_long_list_by_queue_place(client_for, ana, bruno, diego
     back = client.get(f"/read/batches/{batch.pk}/?before={slots[2].position}").content.decode()
     assert [s for s in slots if f'href="/read/{s.pk}/"' in back] == slots[:2]
     assert client.get(f"/read/batches/{batch.pk}/?after=x").status_code == 400
+
+
+def test_every_time_a_reader_or_coordinator_reads_is_written_yyyy_mm_dd_hh_mm(
+    client_for, ana, bruno, diego, tnmg, settings
+):
+    """As every other page writes times (the server's time zone): My reads wrote 'Nov. 25, 2026, 8:50
+    a.m.', the home page's draft tooltip the same, and the dashboard's skips an ISO stamp with seconds."""
+    import re
+
+    from annotations.models import Assignment
+
+    batch = shared_batch(readers=[ana, bruno], coordinator=diego, taxonomy=tnmg, exams=3)
+    first, second, third = queue(batch, ana)
+    client = client_for(ana)
+    submit(client, first, "SB")
+    skip(client, second, "noise")
+    client.put(
+        f"{READING}/{third.pk}/draft/",
+        {"labels": labels("AF"), "revision": 0},
+        content_type="application/json",
+    )
+    stamp = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}(?![:\d])")
+    mine = client.get(f"/read/batches/{batch.pk}/").content.decode()
+    cells = re.findall(r'<td class="when">([^<]*)</td>', mine)
+    assert len(cells) == 3 and all(stamp.fullmatch(cell.strip()) for cell in cells), cells
+    home = client.get("/").content.decode()
+    assert stamp.search(home.split('class="tag draft-link"', 1)[1].split(">", 1)[0])
+    skipped_at = Assignment.objects.get(pk=second.pk).skipped_at
+    dashboard = client_for(diego).get(f"/batches/{batch.pk}/").content.decode()
+    row = dashboard.split(f'data-assignment="{second.pk}"', 1)[1].split("</tr>", 1)[0]
+    assert stamp.search(row) and skipped_at.isoformat() not in row
+    # A due date, on the reader's home and the coordinator's batch list alike.
+    from datetime import date
+
+    batch.due_date = date(2026, 12, 1)
+    batch.save(update_fields=["due_date"])
+    assert "<td>2026-12-01</td>" in client_for(ana).get("/").content.decode()
+    assert "<td>2026-12-01</td>" in client_for(diego).get("/batches/").content.decode()
