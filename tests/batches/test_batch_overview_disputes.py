@@ -6,10 +6,7 @@ from __future__ import annotations
 import pytest
 
 from annotations.services.adjudication import Decision, adjudication_decide
-from annotations.services.agreement.compute import batch_agreement_compute
-from annotations.services.batches.lifecycle import batch_create
-from tests.adjudication.test_adjudication import read
-from tests.factories import UserFactory, make_exam
+from tests.disputes import tied_batch
 
 pytestmark = pytest.mark.django_db
 
@@ -17,24 +14,9 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def batches(diego, tnmg):
     """Three exams of which two tie on 1dAVb, and a second batch with no dispute."""
-    one, two = (UserFactory(username=n, roles=["reader"]) for n in ("r-one", "r-two"))
-    exams = [make_exam(seed=i) for i in range(3)]
-    disputed = batch_create(
-        name="Disputes", taxonomy=tnmg, exams=exams, readers=[one, two], readers_per_exam=2, actor=diego
-    )
-    for index, exam in enumerate(exams):
-        read(one, disputed, exam, ["SB", "1dAVb"] if index < 2 else ["SB"])
-        read(two, disputed, exam, ["SB"])
-    batch_agreement_compute(disputed.pk)
-    calm = batch_create(
-        name="Calm",
-        taxonomy=tnmg,
-        exams=[make_exam(seed=9)],
-        readers=[one, two],
-        readers_per_exam=2,
-        actor=diego,
-    )
-    return disputed, calm, exams
+    tied = tied_batch(coordinator=diego, taxonomy=tnmg, exams=3, tied=2)
+    calm = tied_batch(coordinator=diego, taxonomy=tnmg, exams=1, tied=0, name="Calm", seed=9)
+    return tied.batch, calm.batch, tied.exams
 
 
 def _rows(client) -> dict[str, int]:

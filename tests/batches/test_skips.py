@@ -240,17 +240,24 @@ def test_skip_reasons_reach_reads_csv_with_the_skipped_status(
     assert row["reader"] in {r["reader"] for r in table if r is not row}
 
 
-def test_a_reader_lists_their_own_reads_of_a_batch(client_for, ana, bruno, diego, tnmg):
-    batch = shared_batch(readers=[ana, bruno], coordinator=diego, taxonomy=tnmg, exams=3)
-    first, second, third = queue(batch, ana)
-    client = client_for(ana)
+def submitted_skipped_drafted(client, batch, reader, reason: str) -> tuple:
+    """The reader's three slots of the batch: the first submitted (SB), the second skipped with `reason`,
+    the third a saved draft (AF)."""
+    first, second, third = queue(batch, reader)
     submit(client, first, "SB")
-    skip(client, second, "MARK-skip-reason")
+    skip(client, second, reason)
     client.put(
         f"{READING}/{third.pk}/draft/",
         {"labels": labels("AF"), "revision": 0},
         content_type="application/json",
     )
+    return first, second, third
+
+
+def test_a_reader_lists_their_own_reads_of_a_batch(client_for, ana, bruno, diego, tnmg):
+    batch = shared_batch(readers=[ana, bruno], coordinator=diego, taxonomy=tnmg, exams=3)
+    client = client_for(ana)
+    first, second, third = submitted_skipped_drafted(client, batch, ana, "MARK-skip-reason")
     brunos = queue(batch, bruno)[0]
     client_for(bruno).put(
         f"{READING}/{brunos.pk}/draft/",
@@ -317,15 +324,8 @@ def test_every_time_a_reader_or_coordinator_reads_is_written_yyyy_mm_dd_hh_mm(
     from annotations.models import Assignment
 
     batch = shared_batch(readers=[ana, bruno], coordinator=diego, taxonomy=tnmg, exams=3)
-    first, second, third = queue(batch, ana)
     client = client_for(ana)
-    submit(client, first, "SB")
-    skip(client, second, "noise")
-    client.put(
-        f"{READING}/{third.pk}/draft/",
-        {"labels": labels("AF"), "revision": 0},
-        content_type="application/json",
-    )
+    _, second, _ = submitted_skipped_drafted(client, batch, ana, "noise")
     stamp = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}(?![:\d])")
     mine = client.get(f"/read/batches/{batch.pk}/").content.decode()
     cells = re.findall(r'<td class="when">([^<]*)</td>', mine)

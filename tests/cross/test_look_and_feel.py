@@ -8,11 +8,8 @@ from django.contrib.staticfiles import finders
 from django.test import override_settings
 
 from annotations.roles import Role
-from annotations.services.agreement.compute import batch_agreement_compute
-from annotations.services.batches.lifecycle import batch_create
 from annotations.services.users import user_set_roles
-from tests.adjudication.test_adjudication import read
-from tests.factories import UserFactory, make_exam
+from tests.disputes import tied_batch
 
 pytestmark = pytest.mark.django_db
 
@@ -38,16 +35,8 @@ def test_403_and_404_pages_wear_the_apps_layout(client_for, ana):
 
 @pytest.fixture
 def disputed(diego, tnmg):
-    one, two = (UserFactory(username=n, roles=["reader"]) for n in ("r-one", "r-two"))
-    exams = [make_exam(seed=i) for i in range(2)]
-    batch = batch_create(
-        name="Disputes", taxonomy=tnmg, exams=exams, readers=[one, two], readers_per_exam=2, actor=diego
-    )
-    for exam in exams:
-        read(one, batch, exam, ["SB", "1dAVb"])
-        read(two, batch, exam, ["SB"])
-    batch_agreement_compute(batch.pk)
-    return batch, exams, one
+    tied = tied_batch(coordinator=diego, taxonomy=tnmg, exams=2, tied=2)
+    return tied.batch, tied.exams, tied.readers[0]
 
 
 def test_the_adjudicators_home_lists_their_queue_blind_to_exams_they_read(client_for, carla, diego, disputed):

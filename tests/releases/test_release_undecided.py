@@ -9,11 +9,8 @@ import json
 import pytest
 
 from annotations.services.adjudication import Decision, adjudication_decide
-from annotations.services.agreement.compute import batch_agreement_compute
-from annotations.services.batches.lifecycle import batch_create
 from annotations.services.releases.builds import release_build, release_create
-from tests.adjudication.test_adjudication import read
-from tests.factories import UserFactory, make_exam
+from tests.disputes import tied_batch
 
 pytestmark = pytest.mark.django_db
 
@@ -21,16 +18,8 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def tied(diego, tnmg):
     """Three exams; on two of them the two readers tie on 1dAVb."""
-    one, two = (UserFactory(username=n, roles=["reader"]) for n in ("r-one", "r-two"))
-    exams = [make_exam(seed=i) for i in range(3)]
-    batch = batch_create(
-        name="Ties", taxonomy=tnmg, exams=exams, readers=[one, two], readers_per_exam=2, actor=diego
-    )
-    for index, exam in enumerate(exams):
-        read(one, batch, exam, ["SB", "1dAVb"] if index < 2 else ["SB"])
-        read(two, batch, exam, ["SB"])
-    batch_agreement_compute(batch.pk)
-    return batch, exams
+    made = tied_batch(coordinator=diego, taxonomy=tnmg, exams=3, tied=2, name="Ties")
+    return made.batch, made.exams
 
 
 def built(diego, batch):
