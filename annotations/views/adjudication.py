@@ -53,13 +53,23 @@ def decisions_from_post(post, codes: list[str]) -> list[Decision]:
     return decisions
 
 
+def _posted(post) -> dict:
+    """What a refused form held, to show it again as the adjudicator left it."""
+    prefix = "decision-"
+    return {
+        "answers": {key[len(prefix) :]: value for key, value in post.items() if key.startswith(prefix)},
+        "added": post.get("add-statement", ""),
+        "rationale": post.get("rationale", ""),
+    }
+
+
 @require_http_methods(["GET", "POST"])
 @adjudicator_only
 def adjudication_case_view(request, batch_id: int, exam_id: int):
     case = adjudication_case(request.user, batch_id, exam_id)
     # From now on this adjudicator knows the exam was disputed: never handed it to read.
     adjudication_view_record(actor=request.user, batch=case.batch, exam_id=exam_id)
-    status = 200
+    status, kept = 200, None
     if request.method == "POST":
         try:
             version = int(request.POST.get("version", "-1"))
@@ -79,11 +89,12 @@ def adjudication_case_view(request, batch_id: int, exam_id: int):
             messages.success(request, _("Decision signed."))
             return redirect("adjudication-queue")
         except StaleAdjudication as error:
+            # Another signature came first: its answers are shown; only the rationale typed is kept.
             messages.error(request, str(error))
-            status = 409
+            status, kept = 409, {"rationale": request.POST.get("rationale", "")}
         except AdjudicationError as error:  # AdjudicationRefused included: shown, as a 400
             messages.error(request, str(error))
-            status = 400
+            status, kept = 400, _posted(request.POST)
         case = adjudication_case(request.user, batch_id, exam_id)
     return render(
         request,
@@ -92,6 +103,7 @@ def adjudication_case_view(request, batch_id: int, exam_id: int):
             "case": case,
             "median": adjudication_case_median(case),
             "waveform_url": reverse("api-adjudication-waveform", args=[batch_id, exam_id]),
+            "kept": kept,
         },
         status=status,
     )

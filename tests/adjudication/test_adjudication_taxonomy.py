@@ -84,6 +84,30 @@ def test_norm_and_lvh_together_are_refused_naming_both_and_nothing_is_stored(
     assert decide(client, batch, exam, [("NORM", False), ("LVH_V", True)]).status_code == 200
 
 
+def test_a_refused_page_keeps_the_adjudicators_choices_and_rationale(readers, diego, carla, tnmg, client):
+    """The refusal names the conflict; the form comes back as the adjudicator left it (each answer, the
+    added statement, the rationale typed), so they change the one answer, not redo the case."""
+    import re
+
+    batch, exam = study(readers, diego, tnmg, ["NORM"], ["LVH_V"])
+    client.force_login(carla)
+    page = client.post(
+        reverse("adjudication-case", args=[batch.pk, exam.pk]),
+        {
+            "version": "0",
+            "decision-NORM": "present",
+            "decision-LVH_V": "present",
+            "add-statement": "SR",
+            "rationale": "MARK voltage criteria in V5",
+        },
+    ).content.decode()
+    checked = set(re.findall(r'name="decision-([A-Z_0-9]+)" value="(present|absent)" checked', page))
+    assert checked == {("NORM", "present"), ("LVH_V", "present")}
+    assert re.search(r'<option value="SR" selected>', page)
+    assert ">MARK voltage criteria in V5</textarea>" in page
+    assert not Adjudication.objects.filter(batch=batch).exists()
+
+
 def test_a_decision_may_not_contradict_an_earlier_adjudication_of_the_exam(
     readers, diego, carla, tnmg, client
 ):
