@@ -24,6 +24,7 @@
     viewer: viewer, // the exam on screen, the view (layout, speed, gain...), the sheet and the calipers
     ctx: null, // the open assignment's context from the API (assignment, exam, taxonomy, suggestion, annotation)
     annotation: null, // ctx.annotation, kept apart: a draft answered after the next exam opened still finds it
+    gone: false, // the open exam left the reader's queue while open (goneAway): nothing more is written
     prefetched: {}, // assignment id -> Promise of ArrayBuffer (the next exam's waveform)
     // assignment id -> Promise of the next exam's context (hidden and shown modes; in shown mode without
     // its suggestion, which is fetched, and recorded as shown, when the exam opens: marked `pending`)
@@ -283,7 +284,21 @@
   }
   function readOnly() {
     var ctx = state.ctx;
-    return !ctx || ctx.assignment.status === "submitted" || ctx.assignment.status === "skipped";
+    return !ctx || state.gone || ctx.assignment.status === "submitted" || ctx.assignment.status === "skipped";
+  }
+  /* A write answered 404: the exam left the reader's queue (moved to another reader, or its batch closed)
+   * while it was open. Nothing more is written; the reader goes on with what their queue holds now, which
+   * the server decides (the prefetched next exam may have left with it). */
+  function goneAway() {
+    state.gone = true;
+    clearTimeout(state.save.timer);
+    state.save.dirty = false;
+    showMessage("");
+    $("save-state").textContent = "";
+    $("submit").disabled = true;
+    var link = $("gone-next"), batch = state.ctx && state.ctx.assignment.batch_id;
+    if (batch) link.href = rootEl.dataset.nextUrl + "?batch=" + batch;
+    $("gone").hidden = false;
   }
 
   /* --- Drafts, time on task, submit ------------------------------------------------------------- */
@@ -322,6 +337,8 @@
       saved.revision = r.data.revision;
       state.ctx.assignment.status = "in_progress";
       $("save-state").textContent = t("saved");
+    } else if (r.status === 404) {
+      if (state.ctx && state.ctx.assignment.id === id) goneAway();
     } else if (r.status === 409) {
       // Another tab or device saved (or closed) this read: it is reloaded as saved there, and the reader
       // is told which of this tab's choices that drops. The notice is shown once the reload has redrawn
@@ -367,6 +384,9 @@
    * the choices to restore should the server refuse. */
   function submitAnswered(r, sent) {
     $("submit").disabled = readOnly();
+    if (r.status === 404) {
+      return (sent.shown || Promise.resolve()).then(goneAway);
+    }
     if (r.status !== 200) {
       var message = r.data.detail || t("save_failed");
       if (!sent.shown) { showMessage(message, "error"); return; }
@@ -400,6 +420,7 @@
     clearTimeout(state.save.timer);
     return state.save.chain.then(function () {
       return api(id + "/skip/", "POST", { reason: reason }).then(function (r) {
+        if (r.status === 404) { goneAway(); return; }
         if (r.status !== 200) { showMessage(r.data.detail || t("save_failed"), "error"); return; }
         state.save.dirty = false;
         return goNext(r.data.next_assignment_id);
