@@ -60,7 +60,7 @@ def test_the_dashboard_adds_exams_to_a_running_batch(live_server, page, ana, bru
 
 
 # Each designer control whose label does not sit right above it, with its help (if any) right below it.
-LABELS_ASTRAY_JS = """() => [...document.querySelectorAll("#batch-designer .field:not(.check)")]
+LABELS_ASTRAY_JS = """(root) => [...document.querySelectorAll(`${root} .field:not(.check)`)]
 .flatMap((field) => {
   const label = field.querySelector(":scope > label");
   const control = field.querySelector(":scope > input, :scope > select");
@@ -73,11 +73,23 @@ LABELS_ASTRAY_JS = """() => [...document.querySelectorAll("#batch-designer .fiel
 })"""
 
 
-def test_every_designer_field_reads_label_above_help_below(live_server, page, diego, tnmg):
+def test_every_designer_field_reads_label_above_help_below(live_server, page, ana, bruno, diego, tnmg):
+    """The designer, and the running batch's form that adds exams by the same criteria."""
+    batch = batch_create(
+        name="Running",
+        taxonomy=tnmg,
+        exams=ExamFactory.create_batch(2),
+        readers=[ana, bruno],
+        readers_per_exam=2,
+        actor=diego,
+    )
     log_in(page, live_server, "diego")
+    page.goto(f"{live_server.url}/batches/{batch.pk}/")
+    assert page.locator("#add-exams .field").count() >= 10
+    assert page.evaluate(LABELS_ASTRAY_JS, "#add-exams") == []
     for width in (1400, 900):
         page.set_viewport_size({"width": width, "height": 900})
         page.goto(f"{live_server.url}/batches/new/")
         assert page.locator("#batch-designer .field").count() >= 25
-        assert page.evaluate(LABELS_ASTRAY_JS) == []
+        assert page.evaluate(LABELS_ASTRAY_JS, "#batch-designer") == []
         page.screenshot(path=screenshot_path(f"designer-form-{width}"), full_page=True)
