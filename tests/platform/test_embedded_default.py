@@ -336,6 +336,53 @@ print(json.dumps({
 """
 
 
+# Every read of the demo batch submitted (ana: SR on each exam, bruno: SR and 1dAVb on some), the
+# agreement recomputed on the background thread, then the suggestion evidence page asked for, and the
+# API it polls followed until the background thread has computed its figures.
+EVIDENCE_SCRIPT = """
+import json
+import django
+django.setup()
+from django.conf import settings
+from django.test import Client
+from annotations.models import Assignment, ReviewBatch
+from ecgreview.inprocess import background
+
+settings.AGREEMENT_RECOMPUTE_DELAY_S = 0
+batch = ReviewBatch.objects.get(name="Demo batch")
+clients = {}
+for index, slot in enumerate(Assignment.objects.filter(batch=batch).select_related("reader").order_by("id")):
+    reader = slot.reader.username
+    if reader not in clients:
+        clients[reader] = Client(HTTP_HOST="localhost")
+        clients[reader].force_login(slot.reader)
+    codes = ["SR", "1dAVb"] if reader == "bruno" and index % 3 == 0 else ["SR"]
+    response = clients[reader].post(
+        f"/api/v1/reading/assignments/{slot.pk}/submit/",
+        {"labels": [{"code": c, "uncertain": False} for c in codes], "revision": 0},
+        content_type="application/json",
+    )
+    assert response.status_code == 200, response.content
+background.drain()
+diego = Client(HTTP_HOST="localhost")
+diego.force_login(batch.created_by)
+page = diego.get(f"/batches/{batch.pk}/evidence/")
+background.drain()
+answer = diego.get(f"/api/v1/batches/{batch.pk}/evidence/").json()
+print(json.dumps({"page": page.status_code, "state": answer["state"], "providers": answer["providers"],
+                  "consensus_rows": answer["consensus_rows"]}))
+"""
+
+
+def test_the_suggestion_evidence_is_computed_on_the_embedded_default(tmp_path):
+    """The page asks the background thread for its figures, which it computed with PostgreSQL-only SQL
+    on SQLite: it failed there, and the page said "the worker is computing" for ever."""
+    seen = on_the_demo(tmp_path, EVIDENCE_SCRIPT)
+    assert seen["page"] == 200
+    assert seen["state"] == "ready", seen
+    assert seen["consensus_rows"] > 0 and seen["providers"], seen
+
+
 def test_a_batch_is_designed_and_takes_more_exams_on_the_embedded_default(tmp_path):
     seen = on_the_demo(tmp_path, ADD_EXAMS_SCRIPT)
     assert seen["matching"] == seen["pool"] and len(seen["held"]) == 3

@@ -254,3 +254,23 @@ def test_the_evidence_follows_new_scores_a_consensus_computation_and_an_adjudica
         batch=scored_batch, exam_id=exams[3], diagnostic_class=sb, adjudicator=diego, value=True
     )
     assert _sb(client, scored_batch) == [("1", 1, 1), ("2", 2, 0)]
+
+
+def test_the_embedded_defaults_row_by_row_reading_gives_the_same_cells_and_figures(scored_batch, monkeypatch):
+    """SQLite reads the scored cells row by row (no arrays, no jsonb operators); on the same batch both
+    readings give the same cells, and the report the same figures, the provider's own thresholds included."""
+    from annotations.selectors.suggestions import evidence
+
+    classes = {c.pk: c for c in scored_batch.taxonomy.classes.all()}
+
+    def cells(read) -> list[tuple]:
+        found = read(scored_batch, classes)
+        keyed = [(*found.group_versions[g], found.group_classes[g]) for g in found.groups]
+        columns = (found.exam_ids.tolist(), found.scores.tolist(), found.thresholds.tolist())
+        return sorted(zip(keyed, *columns, strict=True))
+
+    assert cells(evidence._scored_cells) == cells(evidence._scored_cells_by_rows)
+    assert {row[3] for row in cells(evidence._scored_cells_by_rows)} == {0.5, 0.05}  # AF's own threshold
+    in_arrays = provider_agreement(scored_batch)
+    monkeypatch.setattr(evidence, "_scored_cells", evidence._scored_cells_by_rows)
+    assert provider_agreement(scored_batch) == in_arrays

@@ -42,12 +42,27 @@ def query_arrays(sql: str, params, columns: list[tuple[str, str, str]]) -> list[
     """Columns (name, SQL type, numpy type) of a query with no NULLs, as numpy arrays. The order of the
     rows is not promised (an aggregate over an ordered subquery keeps it only in practice): callers sort
     in numpy."""
+    if connection.vendor != "postgresql":
+        return _rows_as_arrays(sql, params, columns)
     aggregates = ", ".join(sent(f'q."{name}"', kind) for name, kind, _ in columns)
     with transaction.atomic(), connection.cursor() as cursor:
         large_read_settings(cursor)
         cursor.execute(f"SELECT {aggregates} FROM ({sql}) q", params)  # noqa: S608
         row = cursor.fetchone()
     return [sent_array(value, kind) for value, (_, _, kind) in zip(row, columns, strict=True)]
+
+
+def _rows_as_arrays(sql: str, params, columns: list[tuple[str, str, str]]) -> list[np.ndarray]:
+    """query_arrays on the embedded default (SQLite: no array_send, no SET): the rows as the driver gives
+    them, one array per column. A laptop's study is thousands of rows, where a tuple each costs nothing."""
+    names = ", ".join(f'q."{name}"' for name, _, _ in columns)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {names} FROM ({sql}) q", params)  # noqa: S608
+        rows = cursor.fetchall()
+    return [
+        np.array([row[index] for row in rows], dtype=np.dtype(kind).newbyteorder("="))
+        for index, (_, _, kind) in enumerate(columns)
+    ]
 
 
 def parallel_aggregates() -> int:

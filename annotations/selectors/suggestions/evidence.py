@@ -35,6 +35,7 @@ from annotations.models import (
     Annotation,
     AnnotationLabel,
     Assignment,
+    BatchExam,
     Consensus,
     DiagnosticClass,
     DisputedLabel,
@@ -189,6 +190,8 @@ GROUP BY s.provider, s.provider_version, sc.diagnostic_class_id
 
 
 def _scored_cells(batch: ReviewBatch, classes: dict[int, DiagnosticClass]) -> _ScoredCells:
+    if connection.vendor != "postgresql":
+        return _scored_cells_by_rows(batch, classes)
     params = {
         "meta": META,
         "ok": Suggestion.Status.OK,
@@ -210,6 +213,40 @@ def _scored_cells(batch: ReviewBatch, classes: dict[int, DiagnosticClass]) -> _S
         exam_ids=_joined(exam_ids, np.int64),
         scores=_joined(scores, np.float64),
         thresholds=_joined(thresholds, np.float64),
+    )
+
+
+def _scored_cells_by_rows(batch: ReviewBatch, classes: dict[int, DiagnosticClass]) -> _ScoredCells:
+    """_scored_cells on the embedded default (SQLite has no arrays and no jsonb operators), read row by
+    row: a laptop's study is a few thousand scores. Each suggestion's thresholds are read once."""
+    sources = {class_id: source_code(c) for class_id, c in classes.items()}
+    suggestions = Suggestion.objects.filter(
+        status=Suggestion.Status.OK,
+        exam_id__in=BatchExam.objects.filter(batch=batch).values("exam_id"),
+    ).values_list("pk", "provider", "provider_version", "exam_id", "measurements")
+    made = {
+        pk: (provider, version, exam_id, ((kept or {}).get(META) or {}).get("thresholds") or {})
+        for pk, provider, version, exam_id, kept in suggestions
+    }
+    scores = SuggestionScore.objects.filter(
+        suggestion_id__in=list(made), diagnostic_class_id__in=list(classes)
+    )
+    cells: dict[tuple[str, str, int], list[tuple[int, float, float]]] = defaultdict(list)
+    for suggestion_id, class_id, score in scores.values_list("suggestion_id", "diagnostic_class_id", "score"):
+        provider, version, exam_id, thresholds = made[suggestion_id]
+        threshold = thresholds.get(sources[class_id])
+        cells[(provider, version, class_id)].append(
+            (exam_id, score, DEFAULT_THRESHOLD if threshold is None else float(threshold))
+        )
+    groups = sorted(cells)
+    columns = [np.array(cells[group], dtype=np.float64).reshape(-1, 3) for group in groups]
+    return _ScoredCells(
+        group_versions=[(provider, version) for provider, version, _ in groups],
+        group_classes=[class_id for _, _, class_id in groups],
+        groups=np.repeat(np.arange(len(groups), dtype=np.intp), [len(c) for c in columns]),
+        exam_ids=_joined([c[:, 0] for c in columns], np.int64),
+        scores=_joined([c[:, 1] for c in columns], np.float64),
+        thresholds=_joined([c[:, 2] for c in columns], np.float64),
     )
 
 
