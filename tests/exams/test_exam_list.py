@@ -230,3 +230,15 @@ def test_the_page_says_how_many_exams_match_exactly_up_to_a_limit(exams, client_
         client.get("/exams/")
     counts = [q["sql"] for q in queries if "COUNT(" in q["sql"]]
     assert counts and all("LIMIT" in sql for sql in counts)
+
+
+def test_the_list_and_the_exam_page_name_each_exams_format_as_the_import_page_does(client_for, diego):
+    """ "GE MUSE XML", not the reader's key "muse"; a source no reader has (synthetic) keeps its own word."""
+    muse = ExamFactory(external_id="m1", source_format="muse")
+    ExamFactory(external_id="s1", source_format="synthetic")
+    client = client_for(diego)
+    listing = client.get("/exams/").content.decode()
+    assert "<td>GE MUSE XML</td>" in listing and "<td>synthetic</td>" in listing
+    assert "<td>muse</td>" not in listing
+    page = client.get(f"/exams/{muse.pk}/").content.decode()
+    assert "GE MUSE XML ·" in page
