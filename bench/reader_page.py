@@ -8,6 +8,7 @@ serves the floor pages from a second tiny server. Then, median of --runs runs:
   (a) waveform bytes on the wire vs the gzip-compressed int16 size of the same exam (goal <= 1.1x);
   (b) navigation -> all 13 strips drawn, warm and empty cache, vs a minimal page drawing the same
       samples with the same Plotly basic bundle and nothing else (goal: warm <= 1.0x, empty cache <= 1.5x);
+      the warm load also once more after the page has been left quiet ("warm, quiet": see settle());
   (c) submit-and-next -> next exam drawn vs half of (b)'s warm page load (goal <= 1.0x of that half);
   and, for information, (b) against a bare canvas page drawing the same samples, and (d) the time from
   choosing "Earlier ECGs: stacked" to the earlier ECG drawn.
@@ -290,16 +291,57 @@ def log_in(page, base: str) -> None:
     page.wait_for_selector("main h1")
 
 
+def page_value(page, expression: str, timeout_s: float = 30.0) -> float:
+    """The page's own figure, once `expression` gives one, asked for from outside every 10 ms.
+
+    Each page times itself (performance.now() when its strips are drawn); the harness only reads it. It
+    asks through the DevTools protocol rather than Playwright's waits: those inject a script of their own
+    and poll the DOM from inside the page, costing the page's main thread about 10 ms, sometimes before
+    the drawing (the reader page, whose streamed HTML leaves the parser gaps that script lands in),
+    sometimes after it (the floors, parsed in one go); which one was luck of timing. Asked like this,
+    both kinds of page bear the same few evaluations of one expression, and nothing else."""
+    session = page.context.new_cdp_session(page)
+    deadline = time.monotonic() + timeout_s
+    try:
+        while time.monotonic() < deadline:
+            try:
+                answer = session.send("Runtime.evaluate", {"expression": expression, "returnByValue": True})
+            except Exception:  # between documents: no context to evaluate in yet
+                answer = {}
+            value = answer.get("result", {}).get("value")
+            if value is not None:
+                return float(value)
+            time.sleep(0.01)
+    finally:
+        session.detach()
+    raise TimeoutError(f"{expression} gave nothing in {timeout_s:.0f} s")
+
+
+def drawn_expression(assignment_id: int) -> str:
+    return (
+        f"(function () {{ var gd = document.getElementById('ecg');"
+        f" return gd && gd.dataset.drawn === '{assignment_id}' ? Number(gd.dataset.drawnAt) : null; }})()"
+    )
+
+
+def settle(page) -> None:
+    """The page left until it has had no request open for half a second.
+
+    The warm load is measured twice: at once after the previous load has drawn (as the issue's figures
+    always were), and again after this, "quiet". Back to back, each load overlaps what the browser and
+    the server still do for the previous one (its later requests, the caches it writes); the floors have
+    less of that than the reader page, so the quiet figure is the stricter comparison."""
+    page.wait_for_load_state("networkidle")
+
+
 def reader_load(page, url: str, assignment_id: int) -> float:
     page.goto(url, wait_until="commit")
-    page.wait_for_selector(f"#ecg[data-drawn='{assignment_id}']", timeout=30000)
-    return float(page.get_attribute("#ecg", "data-drawn-at"))
+    return page_value(page, drawn_expression(assignment_id))
 
 
 def floor_load(page, url: str) -> float:
     page.goto(url, wait_until="commit")
-    page.wait_for_function("() => window.drawnAt !== undefined", timeout=30000)
-    return float(page.evaluate("() => window.drawnAt"))
+    return page_value(page, "window.drawnAt === undefined ? null : window.drawnAt")
 
 
 def prefetched(page, finished: list[str], assignment_id: int, timeout_s: float = 30.0) -> None:
@@ -345,10 +387,13 @@ def main() -> None:
             "wire",
             "cold",
             "warm",
+            "quiet",
             "plotly_cold",
             "plotly_warm",
+            "plotly_quiet",
             "canvas_cold",
             "canvas_warm",
+            "canvas_quiet",
             "switch",
             "earlier",
         )
@@ -377,6 +422,8 @@ def main() -> None:
                 cold = reader_load(page, reader_url, first.pk)
                 warm = reader_load(page, reader_url, first.pk)
                 timeline.append(page.evaluate(TIMELINE_JS))
+                settle(page)
+                quiet = reader_load(page, reader_url, first.pk)
                 if not args.plain:
                     assert page.locator("#median-panel polyline").count() == 12, "no median beat panel"
                     assert page.locator("#priors-control").is_visible(), "no earlier ECG offered"
@@ -393,8 +440,12 @@ def main() -> None:
                 floor_page = floor_context.new_page()
                 plotly_cold = floor_load(floor_page, f"{floors}/plotly.html")
                 plotly_warm = floor_load(floor_page, f"{floors}/plotly.html")
+                settle(floor_page)
+                plotly_quiet = floor_load(floor_page, f"{floors}/plotly.html")
                 canvas_cold = floor_load(floor_page, f"{floors}/canvas.html")
                 canvas_warm = floor_load(floor_page, f"{floors}/canvas.html")
+                settle(floor_page)
+                canvas_quiet = floor_load(floor_page, f"{floors}/canvas.html")
                 floor_context.close()
                 if run == 0:
                     continue
@@ -402,10 +453,13 @@ def main() -> None:
                 for key, value in (
                     ("cold", cold),
                     ("warm", warm),
+                    ("quiet", quiet),
                     ("plotly_cold", plotly_cold),
                     ("plotly_warm", plotly_warm),
+                    ("plotly_quiet", plotly_quiet),
                     ("canvas_cold", canvas_cold),
                     ("canvas_warm", canvas_warm),
+                    ("canvas_quiet", canvas_quiet),
                 ):
                     figures[key].append(value)
             # (c) submit-and-next through the queue: each switch opens the (prefetched) next exam.
@@ -424,9 +478,9 @@ def main() -> None:
                 page.keyboard.press("n")
                 started = page.evaluate("() => performance.now()")
                 page.keyboard.press("Enter")
-                page.wait_for_selector(f"#ecg[data-drawn='{following.pk}']", timeout=30000)
+                drawn_at = page_value(page, drawn_expression(following.pk))
                 if index > 0:
-                    figures["switch"].append(float(page.get_attribute("#ecg", "data-drawn-at")) - started)
+                    figures["switch"].append(drawn_at - started)
             context.close()
             browser.close()
     finally:
@@ -447,8 +501,9 @@ def main() -> None:
         f"(a) waveform on the wire   {m['wire']:>9,.0f} B   floor gzip int16 {floor_bytes:>9,} B"
         f"   ratio {m['wire'] / floor_bytes:.2f}x (goal <= 1.10x)"
     )
-    for cache, goal in (("cold", 1.5), ("warm", 1.0)):
-        label = "empty cache" if cache == "cold" else "warm cache"
+    labels = {"cold": "empty cache", "warm": "warm cache", "quiet": "warm, quiet"}
+    for cache, goal in (("cold", 1.5), ("warm", 1.0), ("quiet", 1.0)):
+        label = labels[cache]
         print(
             f"(b) page -> 13 strips, {label:<11} {m[cache]:>6.0f} ms"
             f"   minimal Plotly page {m['plotly_' + cache]:>6.0f} ms"
