@@ -7,12 +7,36 @@ from pathlib import Path
 
 from django.db.models import Count, QuerySet
 from django.utils.translation import get_language, gettext
+from django.utils.translation import gettext_lazy as _
 
 from annotations.errors import NotFound
 from annotations.models import DiagnosticClass, Taxonomy
 
 # The taxonomy files the project ships (services.taxonomy loads and checks them).
 SHIPPED_DIR = Path(__file__).resolve().parent.parent / "taxonomies"
+
+
+# The groups of the shipped taxonomies in words, for every page that lists statements by group.
+GROUP_LABELS = {
+    "normal": _("Normal"),
+    "rhythm": _("Rhythm"),
+    "av_conduction": _("AV conduction"),
+    "intraventricular_conduction": _("Intraventricular conduction"),
+    "chamber_hypertrophy": _("Chamber enlargement"),
+    "ischemia_infarction": _("Ischaemia and infarction"),
+    "repolarization": _("Repolarisation"),
+    "ectopy_escape": _("Ectopy and escape"),
+    "pacemaker": _("Pacemaker"),
+    "axis_voltage_intervals": _("Axis, voltage and intervals"),
+    "technical_quality": _("Technical quality"),
+}
+
+
+def group_label(key: str) -> str:
+    """A group's name in words: the shipped groups translated, any other key as a phrase ("abnormalities"
+    -> "Abnormalities")."""
+    known = GROUP_LABELS.get(key)
+    return str(known) if known is not None else key.replace("_", " ").capitalize()
 
 
 def taxonomy_list() -> QuerySet[Taxonomy]:
@@ -32,8 +56,9 @@ def taxonomy_classes(taxonomy: Taxonomy) -> QuerySet[DiagnosticClass]:
 
 
 def taxonomy_classes_by_group(taxonomy: Taxonomy) -> list[tuple[str, list[DiagnosticClass]]]:
+    """Each group's name in words with its statements, in the taxonomy's order."""
     classes = list(taxonomy_classes(taxonomy))
-    return [(group, [c for c in classes if c.group == group]) for group in taxonomy.groups]
+    return [(group_label(group), [c for c in classes if c.group == group]) for group in taxonomy.groups]
 
 
 def taxonomy_size_for_reader(user, assignment_id: int) -> int:

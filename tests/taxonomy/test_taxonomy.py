@@ -167,3 +167,17 @@ def test_loading_writes_an_audit_event_naming_the_version():
 def test_the_command_needs_a_file_or_shipped():
     with pytest.raises(CommandError, match="give either a FILE or --shipped"):
         call_command("load_taxonomy")
+
+
+def test_the_taxonomy_page_heads_each_group_in_words_not_by_its_key(client_for, ana):
+    """The page a coordinator checks a taxonomy on names its groups as the reader's statement list does."""
+    taxonomy_load_shipped()
+    client = client_for(ana)
+    tnmg = Taxonomy.objects.get(key="tnmg", is_default=True)
+    page = client.get(f"/taxonomies/{tnmg.pk}/").content.decode()
+    assert "<h2>AV conduction</h2>" in page and "<h2>Ischaemia and infarction</h2>" in page
+    assert "av_conduction" not in page and "ischemia_infarction" not in page
+    code15 = Taxonomy.objects.filter(key="code15").order_by("-id").first()
+    assert "<h2>Abnormalities</h2>" in client.get(f"/taxonomies/{code15.pk}/").content.decode()
+    page = client.get(f"/taxonomies/{tnmg.pk}/", HTTP_ACCEPT_LANGUAGE="pt-BR").content.decode()
+    assert "<h2>Condução atrioventricular</h2>" in page

@@ -18,7 +18,6 @@ from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
 from django.urls import reverse
 from django.utils.crypto import salted_hmac
 from django.utils.translation import get_language
-from django.utils.translation import gettext_lazy as _
 
 from annotations.errors import NotFound
 from annotations.lib.ecg import waveform as waveform_codec
@@ -27,22 +26,10 @@ from annotations.lib.ecg.median_beat import fiducial_marks, median_beat
 from annotations.models import Annotation, Assignment, ReviewBatch, Suggestion, SuggestionExposure
 from annotations.roles import Role, has_role
 from annotations.selectors.suggestions.scoring import META, source_code
+from annotations.selectors.taxonomy import group_label
 
 logger = logging.getLogger(__name__)
 OPEN = (Assignment.Status.PENDING, Assignment.Status.IN_PROGRESS)
-GROUP_LABELS = {
-    "normal": _("Normal"),
-    "rhythm": _("Rhythm"),
-    "av_conduction": _("AV conduction"),
-    "intraventricular_conduction": _("Intraventricular conduction"),
-    "chamber_hypertrophy": _("Chamber enlargement"),
-    "ischemia_infarction": _("Ischaemia and infarction"),
-    "repolarization": _("Repolarisation"),
-    "ectopy_escape": _("Ectopy and escape"),
-    "pacemaker": _("Pacemaker"),
-    "axis_voltage_intervals": _("Axis, voltage and intervals"),
-    "technical_quality": _("Technical quality"),
-}
 
 
 def waveform_etag(scope: str, exam) -> str:
@@ -324,7 +311,7 @@ def _taxonomy_json_built(taxonomy, portuguese: bool) -> dict:
         groups.append(
             {
                 "key": group,
-                "label": str(GROUP_LABELS.get(group, group.replace("_", " ").capitalize())),
+                "label": str(group_label(group)),
                 "classes": [
                     {
                         "code": c.code,
