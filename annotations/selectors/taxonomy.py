@@ -29,6 +29,11 @@ GROUP_LABELS = {
     "pacemaker": _("Pacemaker"),
     "axis_voltage_intervals": _("Axis, voltage and intervals"),
     "technical_quality": _("Technical quality"),
+    "abnormalities": _("Abnormalities"),  # CODE-15%
+    "cpsc2018": _("CPSC-2018 classes"),
+    "diagnostic": _("Diagnostic"),  # PTB-XL's statement types
+    "form": _("Form"),
+    "diagnostic+form": _("Diagnostic and form"),
 }
 
 

@@ -236,7 +236,7 @@ def test_mapping_to_code15_gives_its_six_columns_from_the_cross_maps(study, tmp_
     assert (table["E004"]["ST"], table["E004"]["SB"]) == ("1", "")
     assert result.card["columns"] == {
         "taxonomy": "code15",
-        "version": "2026",
+        "version": "2026.1",
         "mapped": True,
         "unmapped": [],
         "count": 6,

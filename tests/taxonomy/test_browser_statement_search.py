@@ -9,6 +9,7 @@ from __future__ import annotations
 import pytest
 
 from annotations.models import Assignment
+from annotations.services.taxonomy import SHIPPED_DIR, taxonomy_load, taxonomy_read_file
 from tests.browser import screenshot_path
 from tests.reading.helpers import queue, shared_batch
 from tests.reading.test_browser_reader import chosen, log_in, wait_drawn
@@ -226,3 +227,37 @@ def test_after_esc_the_chosen_statement_keeps_focus_and_u_marks_it_uncertain(
         ("SR", False),
         ("VPB", True),
     ]
+
+
+# A CODE-15% batch read in Portuguese: what a Brazilian cardiologist types, and the statement it means.
+CODE15_QUERIES = [("FA", "AF"), ("BRD", "RBBB"), ("BRE", "LBBB"), ("BAV 1", "1dAVb"), ("bradicardia", "SB")]
+
+
+def test_a_code15_batch_in_portuguese_shows_tnmg_names_and_finds_what_readers_type(
+    live_server, browser, ana, bruno, diego
+):
+    """CODE-15%'s six classes are TNMG statements: in Portuguese they read as TNMG reports write them, and
+    the abbreviations Brazilian readers type find them."""
+    code15 = taxonomy_load(taxonomy_read_file(SHIPPED_DIR / "code15.json")).taxonomy
+    batch = shared_batch(readers=[ana, bruno], coordinator=diego, taxonomy=code15)
+    context = browser.new_context(viewport={"width": 1400, "height": 900}, locale="pt-BR")
+    page = context.new_page()
+    open_first_exam(page, live_server, batch, ana)
+    names = {code: page.inner_text(f"#stmt-{code} .name") for code in ("AF", "RBBB", "1dAVb", "ST")}
+    assert names == {
+        "AF": "Fibrilação atrial",
+        "RBBB": "Bloqueio de ramo direito",
+        "1dAVb": "Bloqueio atrioventricular de 1° grau",
+        "ST": "Taquicardia sinusal",
+    }
+    assert "Anormalidades" in page.inner_text("#statements")
+    wrong = []
+    for query, expected in CODE15_QUERIES:
+        search(page, query)
+        shown = highlighted(page)
+        page.keyboard.press("Escape")
+        if shown != expected:
+            wrong.append(f"{query!r}: highlighted {shown}; want {expected}")
+    assert not wrong, "\n".join(wrong)
+    page.screenshot(path=screenshot_path("reader-code15-pt-br"))
+    context.close()

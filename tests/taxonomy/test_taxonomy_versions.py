@@ -156,3 +156,38 @@ def test_an_exemption_must_name_a_real_code_and_go_with_a_token(tmp_path):
         taxonomy_read_file(path)
     assert "exclusive_sets[0] names unknown codes ['!XX']" in str(refused.value)
     assert "exclusive_sets[1] exempts a code ('!CODE') but has no '*kind*' token" in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    ("key", "old_version", "new_version", "count"),
+    [("code15", "2026", "2026.1", 6), ("cpsc2018", "2018", "2018.1", 9)],
+)
+def test_the_closed_lists_gain_portuguese_names_in_a_new_version_and_the_old_one_is_archived(
+    key, old_version, new_version, count
+):
+    """Only names and synonyms change: the codes, groups, cross-maps and exclusive sets are the archived
+    version's, which batches that froze it keep."""
+    old = taxonomy_read_file(SHIPPED_DIR / "archive" / f"{key}-{old_version}.json")
+    new = taxonomy_read_file(SHIPPED_DIR / f"{key}.json")
+    assert (old.key, old.version, new.key, new.version) == (key, old_version, key, new_version)
+    assert len(new.classes) == len(old.classes) == count
+    assert not any(c["name_pt"] for c in old.classes) and all(c["name_pt"] for c in new.classes)
+    assert all(c["synonyms"] for c in new.classes)
+    unchanged = ("code", "name", "group", "kind", "maps")
+    assert [{f: c[f] for f in unchanged} for c in new.classes] == [
+        {f: c[f] for f in unchanged} for c in old.classes
+    ]
+    assert new.exclusive_sets == old.exclusive_sets and new.none_of_these == old.none_of_these
+    tnmg = {c["code"]: c for c in taxonomy_read_file(DEFAULT_TAXONOMY_FILE).classes}
+    same_statement = [c for c in new.classes if c["code"] not in {"Normal", "PAC", "STD", "STE"}]
+    assert all(c["name_pt"] == tnmg[c["maps"]["tnmg"]]["name_pt"] for c in same_statement)
+
+
+def test_a_database_whose_code15_2026_is_frozen_loads_2026_1_beside_it(ana, bruno, diego):
+    old = taxonomy_load(taxonomy_read_file(SHIPPED_DIR / "archive" / "code15-2026.json")).taxonomy
+    batch = shared_batch(readers=[ana, bruno], coordinator=diego, taxonomy=old)
+    call_command("load_taxonomy", "--shipped")
+    new = Taxonomy.objects.get(key="code15", version="2026.1")
+    assert new.pk != old.pk and new.classes.get(code="AF").name_pt == "Fibrilação atrial"
+    batch.refresh_from_db()
+    assert batch.taxonomy_id == old.pk and not batch.taxonomy.classes.get(code="AF").name_pt
