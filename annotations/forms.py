@@ -11,7 +11,7 @@ from annotations.selectors.batches.plan import BatchSpec
 from annotations.selectors.batches.spec import batch_spec, exam_criteria
 from annotations.selectors.exams.browse import dataset_names
 from annotations.selectors.exams.selection import ExamCriteria, scored_statements
-from annotations.selectors.taxonomy import taxonomy_list
+from annotations.selectors.taxonomy import taxonomy_list, taxonomy_superseded
 from annotations.selectors.users import active_readers
 
 # The blank choice of Django's select boxes; Django's own pt_BR catalogue lacks it, so the project's
@@ -85,15 +85,32 @@ class ExamCriteriaForm(forms.Form):
         return data
 
 
+class TaxonomyChoiceField(forms.ModelChoiceField):
+    """Each version by name, an older one marked with the version that superseded it."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.superseded: dict[int, str] = {}
+
+    def label_from_instance(self, obj) -> str:
+        newer = self.superseded.get(obj.pk)
+        label = str(obj)
+        return (
+            label
+            if newer is None
+            else _("%(taxonomy)s · superseded by %(version)s")
+            % {
+                "taxonomy": label,
+                "version": newer,
+            }
+        )
+
+
 class BatchDesignForm(ExamCriteriaForm):
     name = forms.CharField(max_length=200, label=_("Name"))
     # The default taxonomy is listed first and chosen from the start: a coordinator who leaves the
     # list alone gets the default, not a refused empty choice.
-    taxonomy = forms.ModelChoiceField(
-        queryset=taxonomy_list(),
-        label=_("Taxonomy"),
-        empty_label=None,
-    )
+    taxonomy = TaxonomyChoiceField(queryset=taxonomy_list(), label=_("Taxonomy"), empty_label=None)
     readers = forms.ModelMultipleChoiceField(
         queryset=active_readers(), widget=forms.CheckboxSelectMultiple, label=_("Readers")
     )
@@ -180,6 +197,7 @@ class BatchDesignForm(ExamCriteriaForm):
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, user=user, **kwargs)
         self.fields["readers"].queryset = active_readers()
+        self.fields["taxonomy"].superseded = taxonomy_superseded()
         self.fields["stratify_by"].choices = [("", _("none: a simple random sample")), *self.score_choices]
 
     def spec(self) -> BatchSpec:

@@ -5,13 +5,22 @@ from __future__ import annotations
 from django.shortcuts import render
 from django.urls import path
 
-from annotations.selectors.taxonomy import taxonomy_classes_by_group, taxonomy_get, taxonomy_list
+from annotations.selectors.taxonomy import (
+    taxonomy_classes_by_group,
+    taxonomy_get,
+    taxonomy_list,
+    taxonomy_superseded,
+)
 from annotations.views.access import signed_in
 
 
 @signed_in
 def taxonomies(request):
-    return render(request, "annotations/taxonomy/list.html", {"taxonomies": taxonomy_list()})
+    return render(
+        request,
+        "annotations/taxonomy/list.html",
+        {"taxonomies": taxonomy_list(), "superseded": taxonomy_superseded()},
+    )
 
 
 @signed_in

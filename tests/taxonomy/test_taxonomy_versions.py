@@ -191,3 +191,20 @@ def test_a_database_whose_code15_2026_is_frozen_loads_2026_1_beside_it(ana, brun
     assert new.pk != old.pk and new.classes.get(code="AF").name_pt == "Fibrilação atrial"
     batch.refresh_from_db()
     assert batch.taxonomy_id == old.pk and not batch.taxonomy.classes.get(code="AF").name_pt
+
+
+def test_an_older_version_is_marked_as_such_where_a_coordinator_chooses_a_taxonomy(client_for, diego):
+    """A database that had CODE-15% 2026 before 2026.1 offers both: the older one still designs a batch
+    (a study that continues an earlier one), but the designer and the taxonomy list say which is current."""
+    older = taxonomy_load(taxonomy_read_file(SHIPPED_DIR / "archive" / "code15-2026.json")).taxonomy
+    call_command("load_taxonomy", "--shipped")
+    client = client_for(diego)
+    designer = client.get("/batches/new/").content.decode()
+    assert "CODE-15% six abnormalities (code15 2026) · superseded by 2026.1</option>" in designer
+    assert "CODE-15% six abnormalities (code15 2026.1)</option>" in designer
+    listing = client.get("/taxonomies/").content.decode()
+    row = listing[listing.index(f'href="/taxonomies/{older.pk}/"') :].split("</tr>")[0]
+    assert "superseded by 2026.1" in row
+    current = Taxonomy.objects.get(key="code15", version="2026.1")
+    row = listing[listing.index(f'href="/taxonomies/{current.pk}/"') :].split("</tr>")[0]
+    assert "superseded" not in row
