@@ -208,3 +208,21 @@ def test_an_older_version_is_marked_as_such_where_a_coordinator_chooses_a_taxono
     current = Taxonomy.objects.get(key="code15", version="2026.1")
     row = listing[listing.index(f'href="/taxonomies/{current.pk}/"') :].split("</tr>")[0]
     assert "superseded" not in row
+
+
+def test_ptbxl_1_0_3_1_names_every_statement_in_portuguese_and_changes_nothing_else():
+    old = taxonomy_read_file(SHIPPED_DIR / "archive" / "ptbxl-scp-1.0.3.json")
+    new = taxonomy_read_file(SHIPPED_DIR / "ptbxl-scp.json")
+    assert (old.version, new.version, len(new.classes)) == ("1.0.3", "1.0.3.1", 71)
+    assert all(c["name_pt"] for c in new.classes)
+    unchanged = ("code", "name", "group", "kind", "maps")
+    assert [{f: c[f] for f in unchanged} for c in new.classes] == [
+        {f: c[f] for f in unchanged} for c in old.classes
+    ]
+    assert new.exclusive_sets == old.exclusive_sets
+    by_code = {c["code"]: c for c in new.classes}
+    tnmg = {c["code"]: c for c in taxonomy_read_file(DEFAULT_TAXONOMY_FILE).classes}
+    assert by_code["AFIB"]["name_pt"] == tnmg["AF"]["name_pt"] and "FA" in by_code["AFIB"]["synonyms"]
+    # Mapped to a narrower TNMG statement (2:1 AV block): worded on its own, not as that statement.
+    assert by_code["2AVB"]["name_pt"] == "Bloqueio atrioventricular de 2º grau"
+    assert by_code["2AVB"]["name_pt"] != tnmg["AVB2_21"]["name_pt"]
