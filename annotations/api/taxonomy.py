@@ -6,7 +6,12 @@ from django.urls import path
 from rest_framework import generics, serializers
 
 from annotations.models import DiagnosticClass, Taxonomy
-from annotations.selectors.taxonomy import taxonomy_classes, taxonomy_get, taxonomy_list
+from annotations.selectors.taxonomy import (
+    taxonomy_classes,
+    taxonomy_get,
+    taxonomy_list,
+    taxonomy_superseded,
+)
 
 
 class DiagnosticClassSerializer(serializers.ModelSerializer):
@@ -17,6 +22,12 @@ class DiagnosticClassSerializer(serializers.ModelSerializer):
 
 class TaxonomySerializer(serializers.ModelSerializer):
     class_count = serializers.IntegerField(read_only=True)
+    superseded_by = serializers.SerializerMethodField(
+        help_text="The newest version of the same key when this one is older; null when it is the newest."
+    )
+
+    def get_superseded_by(self, taxonomy: Taxonomy) -> str | None:
+        return self.context["superseded"].get(taxonomy.pk)
 
     class Meta:
         model = Taxonomy
@@ -31,6 +42,7 @@ class TaxonomySerializer(serializers.ModelSerializer):
             "is_default",
             "frozen_at",
             "class_count",
+            "superseded_by",
         ]
 
 
@@ -41,14 +53,19 @@ class TaxonomyDetailSerializer(TaxonomySerializer):
         fields = [*TaxonomySerializer.Meta.fields, "provenance", "classes"]
 
 
-class TaxonomyListView(generics.ListAPIView):
+class _SupersededContext:
+    def get_serializer_context(self):
+        return {**super().get_serializer_context(), "superseded": taxonomy_superseded()}
+
+
+class TaxonomyListView(_SupersededContext, generics.ListAPIView):
     serializer_class = TaxonomySerializer
 
     def get_queryset(self):
         return taxonomy_list()
 
 
-class TaxonomyDetailView(generics.RetrieveAPIView):
+class TaxonomyDetailView(_SupersededContext, generics.RetrieveAPIView):
     serializer_class = TaxonomyDetailSerializer
 
     def get_object(self):

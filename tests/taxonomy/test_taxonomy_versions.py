@@ -226,3 +226,13 @@ def test_ptbxl_1_0_3_1_names_every_statement_in_portuguese_and_changes_nothing_e
     # Mapped to a narrower TNMG statement (2:1 AV block): worded on its own, not as that statement.
     assert by_code["2AVB"]["name_pt"] == "Bloqueio atrioventricular de 2º grau"
     assert by_code["2AVB"]["name_pt"] != tnmg["AVB2_21"]["name_pt"]
+
+
+def test_the_api_says_which_version_superseded_a_taxonomy(client_for, diego):
+    older = taxonomy_load(taxonomy_read_file(SHIPPED_DIR / "archive" / "code15-2026.json")).taxonomy
+    call_command("load_taxonomy", "--shipped")
+    client = client_for(diego)
+    body = client.get("/api/v1/taxonomies/").json()
+    listed = {(t["key"], t["version"]): t["superseded_by"] for t in body.get("results", body)}
+    assert listed[("code15", "2026")] == "2026.1" and listed[("code15", "2026.1")] is None
+    assert client.get(f"/api/v1/taxonomies/{older.pk}/").json()["superseded_by"] == "2026.1"
