@@ -14,6 +14,7 @@ import numpy as np
 from django.conf import settings
 from django.core.cache import cache
 from django.core.files.storage import storages
+from django.db import router
 from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
 from django.urls import reverse
 from django.utils.crypto import salted_hmac
@@ -23,8 +24,9 @@ from annotations.errors import NotFound
 from annotations.lib.ecg import waveform as waveform_codec
 from annotations.lib.ecg.leads import STANDARD_LEADS
 from annotations.lib.ecg.median_beat import fiducial_marks, median_beat
-from annotations.models import Annotation, Assignment, ReviewBatch, Suggestion, SuggestionExposure
+from annotations.models import Annotation, Assignment, ReviewBatch, Suggestion, SuggestionExposure, Taxonomy
 from annotations.roles import Role, has_role
+from annotations.selectors.prepared import PreparedQuery
 from annotations.selectors.suggestions.scoring import META, source_code
 from annotations.selectors.taxonomy import group_label
 
@@ -73,6 +75,37 @@ def assignment_check_for_reader(user, assignment_id: int) -> None:
         raise NotFound("no such assignment")
 
 
+def _fields(model) -> list[str]:
+    return [field.attname for field in model._meta.concrete_fields]
+
+
+# What the lock query reads, model by model: each one's columns, under its path from the assignment.
+_LOCKED_MODELS = [
+    (model, prefix, _fields(model))
+    for model, prefix in ((Assignment, ""), (ReviewBatch, "batch__"), (Taxonomy, "batch__taxonomy__"))
+]
+
+
+def _locked_row(*, shape: tuple, reader_id: int, assignment_id: int) -> QuerySet:
+    """The reader's own assignment in an active batch, locked, with its batch and taxonomy (read, not
+    locked), and when this reader was first shown a suggestion for its exam in any batch."""
+    shown = SuggestionExposure.objects.filter(reader_id=reader_id, suggestion__exam_id=OuterRef("exam_id"))
+    columns = [prefix + name for _, prefix, names in _LOCKED_MODELS for name in names]
+    return (
+        Assignment.objects.filter(
+            pk=assignment_id, reader_id=reader_id, batch__status=ReviewBatch.Status.ACTIVE
+        )
+        .annotate(first_shown_at=Subquery(shown.order_by("shown_at").values("shown_at")[:1]))
+        .select_for_update(of=("self",))
+        .order_by()
+        .values_list(*columns, "first_shown_at")
+    )
+
+
+# Built once per process: on a submit, building this query cost more CPU than running it (prepared.py).
+_LOCKED = PreparedQuery(_locked_row)
+
+
 def assignment_for_reader_locked(user, assignment_id: int) -> Assignment:
     """assignment_for_reader under a row lock on the assignment alone (the batch and taxonomy rows are
     read, never locked, so readers of one batch do not queue behind each other). Inside a transaction:
@@ -81,16 +114,45 @@ def assignment_for_reader_locked(user, assignment_id: int) -> Assignment:
     It carries `first_shown_at`: when this reader was first shown a suggestion for this exam, in any batch
     (None if never). The first save of a read needs it to know whether the read is blind; read here, it
     costs no query of its own on every first save."""
-    shown = SuggestionExposure.objects.filter(reader=user, suggestion__exam_id=OuterRef("exam_id"))
-    queryset = (
-        _reader_assignments(user)
-        .select_related("batch", "batch__taxonomy")
-        .annotate(first_shown_at=Subquery(shown.order_by("shown_at").values("shown_at")[:1]))
-    )
-    try:
-        return queryset.select_for_update(of=("self",)).get(pk=assignment_id)
-    except Assignment.DoesNotExist:
-        raise NotFound("no such assignment") from None
+    if not has_role(user, Role.READER):
+        raise NotFound("no such assignment")
+    rows = _LOCKED.rows(reader_id=user.pk, assignment_id=assignment_id)
+    if not rows:
+        raise NotFound("no such assignment")
+    row, start, instances, db = rows[0], 0, [], router.db_for_write(Assignment)
+    for model, _, names in _LOCKED_MODELS:
+        instances.append(model.from_db(db, names, row[start : start + len(names)]))
+        start += len(names)
+    assignment, batch, taxonomy = instances
+    batch.taxonomy = taxonomy
+    assignment.batch = batch
+    assignment.first_shown_at = row[-1]
+    return assignment
+
+
+def _next_row(*, shape: tuple[bool, int, str], reader_id: int, **values: int) -> QuerySet:
+    """The first of the reader's assignments of one status in active batches, in queue order, leaving
+    out those given: within one batch (shape[0]), or across batches, the soonest due first."""
+    within_batch, left, status = shape
+    mine = Q(reader_id=reader_id, batch__status=ReviewBatch.Status.ACTIVE, status=status)
+    if within_batch:
+        mine &= Q(batch_id=values["batch_id"])
+    if left:
+        mine &= ~Q(pk__in=[values[f"left_{index}"] for index in range(left)])
+    if within_batch:
+        # Within one batch the (reader, batch, status, position) index gives the answer without a sort,
+        # so the query stays flat however long the queue is (bench/next_exam.py).
+        order = ("position",)
+    elif status == Assignment.Status.PENDING:
+        order = ("batch__due_date", "batch_id", "position")
+    else:
+        order = ("batch_id", "position")
+    return Assignment.objects.filter(mine).order_by(*order).values_list("pk")[:1]
+
+
+# Built once per process: it runs on every submit and skip, where building it cost more CPU than running
+# it (prepared.py).
+_NEXT = PreparedQuery(_next_row)
 
 
 def assignment_next_id_for_reader(
@@ -99,26 +161,18 @@ def assignment_next_id_for_reader(
     """The id of the next exam to read, in the reader's own randomised order: unread exams first, then
     drafts. With `after`, the one being left is skipped over, so "submit and next" never returns it.
 
-    Only the id: every caller sends the reader there, and a single-column query built in one filter
-    costs a third of the CPU of a model instance with its query built filter by filter, which counted
-    on every submit (bench/load_reads.py)."""
+    Only the id: every caller sends the reader there."""
     if not has_role(user, Role.READER):
         return None
-    mine = Q(reader=user, batch__status=ReviewBatch.Status.ACTIVE)
-    if batch_id is not None:
-        mine &= Q(batch_id=batch_id)
     left = [*([after.pk] if after is not None else []), *skip_ids]
-    if left:
-        mine &= ~Q(pk__in=left)
-    ids = Assignment.objects.values_list("pk", flat=True)
-    pending = ids.filter(mine, status=Assignment.Status.PENDING)
-    drafts = ids.filter(mine, status=Assignment.Status.IN_PROGRESS)
+    values = {f"left_{index}": pk for index, pk in enumerate(left)}
     if batch_id is not None:
-        # Within one batch the (reader, batch, status, position) index gives the answer without a sort,
-        # so the query stays flat however long the queue is (bench/next_exam.py).
-        return pending.order_by("position").first() or drafts.order_by("position").first()
-    pending = pending.order_by("batch__due_date", "batch_id", "position")
-    return pending.first() or drafts.order_by("batch_id", "position").first()
+        values["batch_id"] = batch_id
+    for status in OPEN:  # unread first, then drafts
+        rows = _NEXT.rows(shape=(batch_id is not None, len(left), status), reader_id=user.pk, **values)
+        if rows:
+            return rows[0][0]
+    return None
 
 
 def assignment_next_for_reader(

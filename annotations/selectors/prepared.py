@@ -1,0 +1,111 @@
+"""Querysets whose SQL Django builds once per process, then runs again with each call's values.
+
+Django builds a query's SQL anew every time it runs it. On a reader's submit, building the query that
+checks and locks the assignment and the one that finds the next exam cost the web process more CPU
+than PostgreSQL spent on the whole request (bench/load_reads.py, bench/submit_parts.py). A
+PreparedQuery keeps such a rule written with the ORM, where it is read and reviewed like any other
+selector, and caches only the building: the first call builds the queryset with marker values in
+place of the call's values, keeps the SQL with the places those markers landed in, and every later
+call runs that SQL with its own values there, converting the columns as Django would.
+
+Only values_list() querysets of integer values: the markers are integers no column holds, found by
+equality among the query's parameters, so a value folded into the SQL text, a marker missing or one
+taken by a constant refuses to build (ImproperlyConfigured), before anything runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from django.core.exceptions import ImproperlyConfigured
+from django.db import connections
+from django.db.models import QuerySet
+from django.db.transaction import TransactionManagementError
+
+# Far beyond any id or count the tables hold (a bigint stops at 2**63), and unlike any constant of a
+# query; positive, so a builder that checks its values (a slice's bounds) takes them as it takes ids.
+_MARKER_BASE = 2**62 - 7_919
+
+
+@dataclass(frozen=True)
+class _Plan:
+    sql: str
+    params: tuple[Any, ...]
+    slots: tuple[tuple[int, str], ...]  # (place among the parameters, the value's name)
+    converters: dict[int, tuple[list[Callable], Any]]  # the compiler's own, by column
+    locks: bool  # select_for_update: must run inside a transaction, as Django requires
+    alias: str  # the database the queryset chose
+
+
+def _converted(rows: list[tuple], plan: _Plan, connection) -> Iterator[tuple]:
+    """The rows as the queryset would give them (SQLite's datetimes parsed, JSON decoded, ...)."""
+    if not plan.converters:
+        yield from rows
+        return
+    for row in rows:
+        values = list(row)
+        for place, (functions, expression) in plan.converters.items():
+            value = values[place]
+            for convert in functions:
+                value = convert(value, expression, connection)
+            values[place] = value
+        yield tuple(values)
+
+
+class PreparedQuery:
+    """`build(**values)` returns the values_list() queryset; call rows(**values) to run it.
+
+    `shape` separates queries whose SQL differs with the call, not only its values (how many ids an IN
+    list holds, which of two filters applies): one plan is kept per shape and database alias."""
+
+    def __init__(self, build: Callable[..., QuerySet]):
+        self._build = build
+        self._plans: dict[Hashable, _Plan] = {}
+
+    def rows(self, *, shape: Hashable = (), **values: int) -> list[tuple]:
+        key = (shape, tuple(values))
+        plan = self._plans.get(key)
+        if plan is None:  # two threads may both build it: the same plan, kept once
+            queryset = self._build(shape=shape, **self._markers(values))
+            plan = self._plans[key] = self._plan(queryset, values)
+        connection = connections[plan.alias]
+        if plan.locks and connection.get_autocommit():
+            raise TransactionManagementError("select_for_update cannot be used outside of a transaction.")
+        params = list(plan.params)
+        for place, name in plan.slots:
+            params[place] = values[name]
+        with connection.cursor() as cursor:
+            cursor.execute(plan.sql, params)
+            fetched = cursor.fetchall()
+        return list(_converted(fetched, plan, connection))
+
+    @staticmethod
+    def _markers(values: dict[str, int]) -> dict[str, int]:
+        return {name: _MARKER_BASE - index for index, name in enumerate(values)}
+
+    def _plan(self, queryset: QuerySet, values: dict[str, int]) -> _Plan:
+        markers = self._markers(values)
+        compiler = queryset.query.get_compiler(queryset.db)
+        sql, params = compiler.as_sql()
+        by_marker = {marker: name for name, marker in markers.items()}
+        slots = tuple(
+            (place, by_marker[param])
+            for place, param in enumerate(params)
+            if type(param) is int and param in by_marker
+        )
+        missing = set(values) - {name for _, name in slots}
+        if missing:
+            raise ImproperlyConfigured(f"prepared query: {sorted(missing)} not among the query's parameters")
+        if compiler.has_extra_select:  # columns only for ordering, which Django would cut off each row
+            raise ImproperlyConfigured("prepared query: the SQL selects more columns than asked for")
+        columns = [expression for expression, _, _ in compiler.select[: compiler.col_count]]
+        return _Plan(
+            sql=sql,
+            params=tuple(params),
+            slots=slots,
+            converters=compiler.get_converters(columns),
+            locks=bool(queryset.query.select_for_update),
+            alias=queryset.db,
+        )
