@@ -139,7 +139,7 @@ def test_the_sweep_recomputes_a_batch_whose_recomputation_was_lost(client, diego
     # Reads committed while nothing could be queued (as with Redis down): no recomputation was asked for.
     settings.CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "ecgreview.cache.SharedClientRedisCache",
             "LOCATION": "redis://127.0.0.1:1/0",
         }
     }

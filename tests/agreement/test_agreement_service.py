@@ -252,7 +252,7 @@ def test_a_read_is_saved_even_when_redis_is_down(
     batch = make_batch(diego, tnmg, [ana, bruno], [exam])
     settings.CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "ecgreview.cache.SharedClientRedisCache",
             "LOCATION": "redis://127.0.0.1:1/0",
         }
     }
