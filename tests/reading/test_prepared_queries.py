@@ -1,5 +1,5 @@
-"""The reader's hot queries, built once per process (selectors/prepared.py): the same answers as the ORM
-building them each time, for every reader and batch, and through the API after the SQL is cached."""
+"""The reader's hot queries, built once per process (selectors/reading/prepared.py): the same answers as
+the ORM building them each time, for every reader and batch, and through the API after the SQL is cached."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from annotations.models import Assignment, ReviewBatch, Suggestion, SuggestionExposure
-from annotations.selectors.prepared import PreparedQuery
 from annotations.selectors.reading import assignments as selectors
+from annotations.selectors.reading.prepared import PreparedQuery
 from annotations.services.batches.lifecycle import batch_close
 from tests.reading.helpers import labels, queue, shared_batch
 

@@ -26,7 +26,7 @@ from annotations.lib.ecg.leads import STANDARD_LEADS
 from annotations.lib.ecg.median_beat import fiducial_marks, median_beat
 from annotations.models import Annotation, Assignment, ReviewBatch, Suggestion, SuggestionExposure, Taxonomy
 from annotations.roles import Role, has_role
-from annotations.selectors.prepared import PreparedQuery
+from annotations.selectors.reading.prepared import PreparedQuery
 from annotations.selectors.suggestions.scoring import META, source_code
 from annotations.selectors.taxonomy import group_label
 
