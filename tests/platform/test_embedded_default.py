@@ -406,3 +406,46 @@ def test_resume_jobs_leaves_a_broker_deployment_to_its_workers(db):
     assert "a broker is configured" in out.getvalue()
     job.refresh_from_db()
     assert job.status == "running"  # a worker holds it, or will have it delivered again
+
+
+# The reader's lock query is built once per process and its columns converted as Django converts them: on
+# SQLite, datetimes come back as text, so a read after a suggestion was shown must still carry a datetime.
+SHOWN_SCRIPT = """
+import json
+import django
+django.setup()
+from django.contrib.auth import get_user_model
+from django.test import Client
+from django.utils import timezone
+from annotations.models import Annotation, Assignment, Suggestion, SuggestionExposure
+
+User = get_user_model()
+ana, bruno = User.objects.get(username="ana"), User.objects.get(username="bruno")
+mine = Assignment.objects.filter(reader=ana, status="pending", batch__status="active")
+mine = list(mine.order_by("batch_id", "position"))
+first, second = mine[0], next(a for a in mine[1:] if a.batch_id == mine[0].batch_id)
+suggestion = Suggestion.objects.create(exam=first.exam, provider="demo-model", provider_version="1")
+shown_at = timezone.now().replace(microsecond=123000)
+SuggestionExposure.objects.create(
+    assignment=first, suggestion=suggestion, reader=ana, stage="revised", mode="shown", shown_at=shown_at
+)
+client = Client(HTTP_HOST="localhost")
+client.force_login(ana)
+read = {"labels": [{"code": "NORM", "uncertain": False}], "revision": 0}
+answer = client.post(f"/api/v1/reading/assignments/{first.pk}/submit/", read, content_type="application/json")
+stored = Annotation.objects.get(assignment=first)
+brunos = Assignment.objects.filter(reader=bruno).first().pk
+other = client.post(f"/api/v1/reading/assignments/{brunos}/submit/", read, content_type="application/json")
+print(json.dumps({
+    "status": answer.status_code, "next": answer.json().get("next_assignment_id"), "expected_next": second.pk,
+    "stage": stored.stage, "shown_at_matches": stored.suggestion_shown_at == shown_at,
+    "other_reader": other.status_code,
+}))
+"""
+
+
+def test_a_read_after_a_shown_suggestion_is_not_blind_on_the_embedded_default(tmp_path):
+    seen = on_the_demo(tmp_path, SHOWN_SCRIPT)
+    assert seen["status"] == 200 and seen["next"] == seen["expected_next"]
+    assert seen["stage"] == "revised" and seen["shown_at_matches"] is True
+    assert seen["other_reader"] == 404
