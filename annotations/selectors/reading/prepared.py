@@ -8,9 +8,9 @@ selector, and caches only the building: the first call builds the queryset with 
 place of the call's values, keeps the SQL with the places those markers landed in, and every later
 call runs that SQL with its own values there, converting the columns as Django would.
 
-Only values_list() querysets of integer values: the markers are integers no column holds, found by
-equality among the query's parameters, so a value folded into the SQL text, a marker missing or one
-taken by a constant refuses to build (ImproperlyConfigured), before anything runs.
+Only values_list() querysets of integer values: the markers are integers far beyond any id, found by
+equality among the query's parameters, so a value that never reaches them (folded into the SQL text,
+as a slice's bound is) refuses to build (ImproperlyConfigured), before anything runs.
 """
 
 from __future__ import annotations
