@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.urls import path
+from django.utils.cache import add_never_cache_headers
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
@@ -34,7 +35,12 @@ from annotations.services.reading import (
     reader_preferences_set,
     suggestion_exposure_record,
 )
-from annotations.views.reading import reading_context_opened, reading_prior_waveform, reading_waveform
+from annotations.views.reading import (
+    reading_context_opened,
+    reading_prior_waveform,
+    reading_waveform,
+    view_cookie_set,
+)
 
 
 class LabelSerializer(serializers.Serializer):
@@ -261,7 +267,11 @@ class ReadingContextView(APIView):
     def get(self, request, pk: int):
         assignment = assignment_for_reader(request.user, pk)
         if request.query_params.get("prefetch") != "1":
-            return Response(reading_context_opened(request.user, assignment))
+            # Never kept: the read and the suggestion change, and the reader page asks for them on every
+            # load, also when the browser reuses the page itself.
+            response = Response(reading_context_opened(request.user, assignment))
+            add_never_cache_headers(response)
+            return response
         coming_from = request.query_params.get("from", "")
         return Response(
             reading_context(
@@ -439,7 +449,10 @@ class ReaderPreferencesView(APIView):
         data = ReaderPreferencesChangeSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         reader_preferences_set(actor=request.user, values=dict(data.validated_data))
-        return Response(reader_preferences(request.user))
+        preferences = reader_preferences(request.user)
+        response = Response(preferences)
+        view_cookie_set(response, preferences)  # the reader pages the browser kept carry the old ones
+        return response
 
 
 urlpatterns = [

@@ -2,25 +2,22 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 
 from django.conf import settings
 from django.contrib import messages
-from django.http import HttpResponse, HttpResponseBadRequest, HttpResponseNotModified, StreamingHttpResponse
-from django.middleware.csrf import get_token
+from django.http import HttpResponse, HttpResponseBadRequest, HttpResponseNotModified
 from django.shortcuts import redirect, render
-from django.template.loader import render_to_string
 from django.urls import path, reverse
 from django.utils.cache import patch_vary_headers
-from django.utils.html import format_html, json_script
-from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
-from annotations.models import Assignment, ReviewBatch
+from annotations.models import ReviewBatch
 from annotations.roles import Role
 from annotations.selectors.reading.assignments import (
-    assignment_check_for_reader,
     assignment_for_reader,
     assignment_next_id_for_reader,
     reading_context,
@@ -52,15 +49,11 @@ def reading_context_opened(user, assignment) -> dict:
     return reading_context(user, assignment, shown=suggestion_exposed_on_open(user, assignment))
 
 
-# Where the reader page's embedded context goes: the page is cut there and streamed in two parts.
-_CONTEXT_SLOT = mark_safe("<!-- reading context -->")
-
-
 def reading_sheet(user, assignment) -> dict:
-    """What the first exam's strips are drawn from, sent before the reading context is built: the exam's
-    geometry, the reader's own view preferences, and whether the median beat panel takes room beside the
-    strips (from the batch's mode alone, so the strips are drawn at their final width). Nothing of the read,
-    the suggestion or another reader: only what the reader's own assignment already gives them."""
+    """What the first exam's strips are drawn from, carried by the page: the exam's geometry, the reader's
+    own view preferences, and whether the median beat panel takes room beside the strips (from the batch's
+    mode alone, so the strips are drawn at their final width). Nothing of the read, the suggestion or
+    another reader: only what the reader's own assignment already gives them."""
     exam = assignment.exam
     return {
         "assignment": assignment.pk,
@@ -75,72 +68,63 @@ def reading_sheet(user, assignment) -> dict:
     }
 
 
+# How long the browser may reuse a reader page without asking: a reload or a reopened exam is then drawn
+# at once. Short, because a preference changed on another machine reaches this one's kept pages only
+# when they expire (one changed here changes the cookie the page varies on, VIEW_COOKIE).
+READER_PAGE_MAX_AGE_S = 600
+# Changed whenever the reader's view preferences are saved: a kept reader page, which carries them, is
+# then no longer used (the page varies on the Cookie header).
+VIEW_COOKIE = "ecg_view"
+
+
+def reader_page_keepable(response: HttpResponse, request) -> None:
+    """Let the browser keep the reader page for READER_PAGE_MAX_AGE_S, for this session only.
+
+    The page is a shell: the exam's geometry, the reader's view preferences and the labelling pane's
+    markup, nothing of the read or of a suggestion (the context comes from the API on every load, which
+    records a shown suggestion). It varies on the Cookie header, so a kept copy serves only the same
+    session, language and preferences: logging out, logging in again, changing language or preferences
+    (VIEW_COOKIE) all change that header. A page carrying one-time messages is never kept."""
+    if len(messages.get_messages(request)):
+        response["Cache-Control"] = "no-store"
+        return
+    response["Cache-Control"] = f"private, max-age={READER_PAGE_MAX_AGE_S}"
+    patch_vary_headers(response, ["Cookie"])
+
+
+def view_cookie_set(response: HttpResponse, preferences: dict) -> None:
+    """Mark the reader's view preferences as changed (VIEW_COOKIE), so that no reader page kept before
+    the change is used again. The value only has to differ between preferences; it says nothing else."""
+    token = hashlib.sha256(json.dumps(preferences, sort_keys=True).encode()).hexdigest()[:16]
+    response.set_cookie(
+        VIEW_COOKIE,
+        token,
+        max_age=365 * 24 * 3600,
+        secure=settings.SESSION_COOKIE_SECURE,
+        httponly=True,
+        samesite="Lax",
+    )
+
+
 READER_TEMPLATE = "annotations/reading/reader.html"
-
-
-def _reader_body(request, page: dict, assignment_id: int) -> tuple[Assignment, str, str]:
-    """The reader page's body, cut where the reading context goes, and the assignment it was built from."""
-    assignment = assignment_for_reader(request.user, assignment_id)
-    sheet = reading_sheet(request.user, assignment)
-    body = {**page, "document_part": "body", "assignment": assignment, "sheet": sheet}
-    before, after = render_to_string(READER_TEMPLATE, body, request).split(_CONTEXT_SLOT, 1)
-    return assignment, before, after
-
-
-def _reader_body_failed() -> str:
-    message = _("The page could not be built. Reload it to try again.")
-    return format_html('<body><main><p class="message" role="alert">{}</p></main></body></html>', message)
 
 
 @require_GET
 @role_required(Role.READER)
 def reader(request, assignment_id: int):
-    """The reader page, carrying its first exam's context and what its strips are drawn from, so the
-    tracing is drawn without waiting for another round trip (pages/reading.js reads them).
-
-    Streamed in parts, each leaving as soon as it is ready: the document's head (the preloaded waveform,
-    Plotly and the drawing code, which the browser loads and runs while the server goes on); the body up to
-    the context, with the exam's geometry and the reader's view preferences (reading_sheet), from which the
-    strips are drawn while the context is built (a third of the page's time on the server); then the
-    context, which fills the labelling pane."""
-    assignment_check_for_reader(request.user, assignment_id)  # a 404 before anything is sent
-    # The body is rendered after the response has passed the middleware on its way out, so what they
-    # settle there is settled now: the CSRF cookie the page's token needs, and the messages it shows
-    # marked as read.
-    get_token(request)
+    """The reader page: what the first exam's strips are drawn from (reading_sheet) and the drawing code,
+    so the tracing is drawn as soon as the preloaded waveform is in; the reading context is preloaded from
+    the API at the same time and fills the labelling pane (pages/reading.js). The browser may keep the
+    page a few minutes (reader_page_keepable): a reopened exam is then drawn without the server."""
+    assignment = assignment_for_reader(request.user, assignment_id)
     page = {
-        "assignment_id": assignment_id,
-        "context_slot": _CONTEXT_SLOT,
+        "assignment": assignment,
+        "sheet": reading_sheet(request.user, assignment),
         "api_base": reverse("api-reading-assignment", args=[0]).removesuffix("0/"),
         "page_base": reverse("reader", args=[0]).removesuffix("0/"),
-        "messages": list(messages.get_messages(request)),
     }
-    head = render_to_string(READER_TEMPLATE, {**page, "document_part": "head"}, request)
-
-    def parts():
-        yield head
-        try:
-            assignment, before, after = _reader_body(request, page, assignment_id)
-        except Exception:
-            # The status line has left: the page ends with words, not mid-way (the batch closed meanwhile,
-            # the database gone).
-            logger.exception("reader page %s: the body failed", assignment_id)
-            yield _reader_body_failed()
-            return
-        yield before
-        try:
-            # A suggestion in the context is recorded as shown here, as it leaves: a reader who closed the
-            # page before it did was shown nothing.
-            embedded = json_script(reading_context_opened(request.user, assignment), "reading-context")
-        except Exception:
-            # The page asks the API instead, which answers with a proper error.
-            logger.exception("reader page %s: the embedded reading context failed", assignment_id)
-            embedded = ""
-        yield embedded
-        yield after
-
-    response = StreamingHttpResponse(parts(), content_type="text/html; charset=utf-8")
-    response["X-Accel-Buffering"] = "no"  # nginx would hold the first part back until the whole page came
+    response = render(request, READER_TEMPLATE, page)
+    reader_page_keepable(response, request)
     return response
 
 

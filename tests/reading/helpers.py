@@ -32,5 +32,5 @@ def labels(*codes: str, uncertain: tuple[str, ...] = ()) -> list[dict]:
 
 
 def page_html(response) -> str:
-    """A page's HTML, streamed (the reader page) or not."""
+    """A page's HTML."""
     return response.getvalue().decode()

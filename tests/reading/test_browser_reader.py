@@ -78,9 +78,9 @@ def test_a_reader_opens_the_worklist_and_sees_twelve_leads_and_a_rhythm_strip_on
     ) == [True, True]
     assert page.locator("#ecg .shapelayer path").count() == 2
     assert "Age 61" in page.inner_text("#exam-context")
-    # No inline code (the CSP allows none); the page's data blocks are JSON, which never runs.
+    # No inline code (the CSP allows none); the page's one data block (the sheet) is JSON, which never runs.
     assert page.locator("script:not([src]):not([type='application/json'])").count() == 0
-    assert page.locator("script[type='application/json']").count() == 2
+    assert page.locator("script[type='application/json']").count() == 1
     page.screenshot(path=screenshot_path("reader-3x4"), full_page=True)
 
 

@@ -1,6 +1,8 @@
-"""How the reader page gets what it draws, in headless Chromium: the first exam from the page itself (no
-round trip for its context or the view preferences), the next one in a "shown" batch from its prefetched
-context, its suggestion and median beat following from the request that records them as shown."""
+"""How the reader page gets what it draws, in headless Chromium: the first exam's strips from the page itself
+(its geometry and the view preferences) and its preloaded waveform, its context from the one preloaded API
+request; a page the browser kept is drawn without the server, with a fresh context; the next exam in a
+"shown" batch from its prefetched context, its suggestion and median beat following from the request that
+records them as shown."""
 
 from __future__ import annotations
 
@@ -42,7 +44,7 @@ def _wait_answered(page, done: list[str], url: str, timeout_s: float = 15.0) -> 
     raise AssertionError(f"{url} was not answered within {timeout_s:.0f} s; answered: {done}")
 
 
-def test_the_first_exam_is_drawn_without_asking_for_its_context_or_the_preferences(
+def test_the_first_exam_is_drawn_asking_once_for_its_context_and_never_for_the_preferences(
     live_server, page, ana, bruno, diego, tnmg
 ):
     batch = shared_batch(
@@ -59,7 +61,9 @@ def test_the_first_exam_is_drawn_without_asking_for_its_context_or_the_preferenc
     assert "openecg-codec" in page.inner_text("#suggestion")
     assert page.input_value("#layout") == "6x2"
     assert len(page.evaluate(strips_js("ecg"))) == 12  # drawn 6x2, no rhythm strip
-    assert [url for url in requests if CONTEXT.search(url) or "/preferences/" in url] == []
+    # The head's preload and the script's request are one.
+    context = f"{live_server.url}/api/v1/reading/assignments/{first.pk}/"
+    assert [url for url in requests if CONTEXT.search(url) or "/preferences/" in url] == [context]
     assert SuggestionExposure.objects.filter(assignment=first, reader=ana).count() == 1
 
 
@@ -67,10 +71,10 @@ def test_the_page_reads_the_first_exams_samples_while_the_server_still_builds_it
     live_server, page, ana, bruno, diego, tnmg, monkeypatch
 ):
     """The waveform is preloaded from the page's head; the page takes its bytes in hand at once rather than
-    when its context has arrived, so drawing starts as soon as the context is there."""
+    when its context has arrived."""
     import threading
 
-    from annotations.views import reading
+    from annotations.api import reading
 
     first = queue(shared_batch(readers=[ana, bruno], coordinator=diego, taxonomy=tnmg, exams=1), ana)[0]
     release, built = threading.Event(), reading.reading_context_opened
@@ -79,7 +83,7 @@ def test_the_page_reads_the_first_exams_samples_while_the_server_still_builds_it
         release.wait(20)
         return built(*args, **kwargs)
 
-    monkeypatch.setattr("annotations.views.reading.reading_context_opened", held_back)
+    monkeypatch.setattr("annotations.api.reading.reading_context_opened", held_back)
     log_in(page, live_server, "ana")
     waveforms: list[str] = []
     page.on("request", lambda r: waveforms.append(r.url) if "/waveform/" in r.url else None)
@@ -88,7 +92,7 @@ def test_the_page_reads_the_first_exams_samples_while_the_server_still_builds_it
         page.wait_for_function("() => window.ReadingWaveform && window.ReadingWaveform.samples")
         held = page.evaluate("window.ReadingWaveform.samples.then(buffer => buffer.byteLength)")
         assert held == 12 * first.exam.n_samples * 2
-        assert page.locator("#reading-context").count() == 0  # the context is still being built
+        assert page.locator("#statements .stmt").count() == 0  # the context is still being built
     finally:
         release.set()
     wait_drawn(page, first)
@@ -98,13 +102,13 @@ def test_the_page_reads_the_first_exams_samples_while_the_server_still_builds_it
 def test_the_strips_are_drawn_calibrated_before_the_context_arrives_and_stay_where_they_are(
     live_server, page, ana, bruno, diego, tnmg, monkeypatch
 ):
-    """The first part of the page carries the exam's geometry and the reader's view preferences: the 13
-    strips are drawn from them and the preloaded samples while the server still builds the context, the
-    median beat panel of a "shown" batch holding its place beside them; the context then fills the rest
-    without drawing the strips again."""
+    """The page carries the exam's geometry and the reader's view preferences: the 13 strips are drawn
+    from them and the preloaded samples while the server still builds the context, the median beat panel
+    of a "shown" batch holding its place beside them; the context then fills the rest without drawing the
+    strips again."""
     import threading
 
-    from annotations.views import reading
+    from annotations.api import reading
 
     batch = shared_batch(
         readers=[ana, bruno], coordinator=diego, taxonomy=tnmg, exams=1, mode=ReviewBatch.SuggestionMode.SHOWN
@@ -117,7 +121,7 @@ def test_the_strips_are_drawn_calibrated_before_the_context_arrives_and_stay_whe
         release.wait(20)
         return built(*args, **kwargs)
 
-    monkeypatch.setattr("annotations.views.reading.reading_context_opened", held_back)
+    monkeypatch.setattr("annotations.api.reading.reading_context_opened", held_back)
     page.add_init_script(
         "window.__draws = 0; let P; Object.defineProperty(window, 'Plotly', { configurable: true,"
         " get() { return P; }, set(v) { P = v; const react = v.react; v.react = function (gd) {"
@@ -130,7 +134,7 @@ def test_the_strips_are_drawn_calibrated_before_the_context_arrives_and_stay_whe
             "() => { const gd = document.getElementById('ecg'); return gd && gd.dataset.drawnAt"
             f" && gd.data && {STRIPS_OF}(gd).length === 13; }}"
         )
-        assert page.locator("#reading-context").count() == 0  # the context is still being built
+        # The context is still being built.
         assert page.locator("#statements .stmt").count() == 0 and not page.is_visible("#suggestion")
         square, px_200ms = figure(page, GRID + " return [square, xa.l2p(t.x[100]) - xa.l2p(t.x[0])];")
         assert square[0] > 4 and abs(square[0] - square[1]) < 0.02  # a major square is square on screen
@@ -178,7 +182,8 @@ def test_in_a_shown_batch_the_next_exam_opens_from_its_prefetch_and_its_suggesti
     # The next exam's waveform and context are prefetched.
     _wait_answered(page, answered, f"{live_server.url}/api/v1/reading/assignments/{following.pk}/waveform/")
     _wait_answered(page, answered, prefetch)
-    assert [u for u in requests if CONTEXT.search(u)] == [prefetch]
+    opened = f"{live_server.url}/api/v1/reading/assignments/{first.pk}/"
+    assert [u for u in requests if CONTEXT.search(u)] == [opened, prefetch]
     # Prefetched, not shown: its suggestion is neither sent nor recorded yet.
     assert not SuggestionExposure.objects.filter(assignment=following).exists()
     page.keyboard.press("n")
@@ -195,32 +200,81 @@ def test_in_a_shown_batch_the_next_exam_opens_from_its_prefetch_and_its_suggesti
     assert [d for d in draws if d[0] == following.pk] == [[following.pk, draws[0][1]]]
 
 
-def test_a_page_whose_context_failed_on_the_way_draws_the_exam_from_the_api(
-    live_server, page, ana, bruno, diego, tnmg, monkeypatch
+def _navigation(page) -> dict:
+    """How the document on screen came: its transfer size (0 when the browser used a copy it kept)."""
+    return page.evaluate(
+        "(() => { const n = performance.getEntriesByType('navigation')[0];"
+        " return { transfer: n.transferSize, type: n.type }; })()"
+    )
+
+
+def _reopen(page, live_server, assignment) -> None:
+    """Away to the home page and back to the exam by its address, as a link from "My reads" does."""
+    page.goto(f"{live_server.url}/")
+    page.wait_for_selector("main h1")
+    page.goto(f"{live_server.url}/read/{assignment.pk}/")
+    wait_drawn(page, assignment)
+
+
+def test_a_reopened_page_is_drawn_from_the_kept_copy_with_the_read_as_saved_since(
+    live_server, page, ana, bruno, diego, tnmg
 ):
-    """The page leaves before its context is built; when building it fails then, the status line has
-    already said 200, so the page asks the API for the context and draws as usual."""
+    """The browser keeps the reader page and uses it without asking the server when the exam is opened
+    again; what the page shows of the read comes from the API each time, so a draft saved after the page
+    was kept is there, and the suggestion shown is recorded once."""
     batch = shared_batch(
         readers=[ana, bruno], coordinator=diego, taxonomy=tnmg, exams=1, mode=ReviewBatch.SuggestionMode.SHOWN
     )
     first = queue(batch, ana)[0]
     _suggest(first.exam, tnmg)
-    reader_preferences_set(actor=ana, values={"layout": "6x2"})
-
-    def lost(*args, **kwargs):
-        raise RuntimeError("connection lost while the page was on its way")
-
-    monkeypatch.setattr("annotations.views.reading.reading_context_opened", lost)
     log_in(page, live_server, "ana")
-    requests = _api_requests(page)
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
     page.goto(f"{live_server.url}/read/{first.pk}/")
     wait_drawn(page, first)
-    assert page.locator("#reading-context").count() == 0  # nothing embedded
-    assert [url for url in requests if CONTEXT.search(url)]
-    # The preferences came in the page's first part, before the context was attempted.
-    assert not [u for u in requests if "/preferences/" in u]
-    assert page.input_value("#layout") == "6x2" and "openecg-codec" in page.inner_text("#suggestion")
-    assert not page.locator("#message").is_visible() and errors == []
-    assert SuggestionExposure.objects.filter(assignment=first, reader=ana).count() == 1  # by the API
+    assert _navigation(page)["transfer"] > 0  # the first time from the server
+    page.keyboard.press("n")  # "Normal ECG", saved as a draft
+    page.wait_for_selector("#save-state:has-text('Draft saved')")
+    documents: list[str] = []
+    page.on("request", lambda r: documents.append(r.url) if r.resource_type == "document" else None)
+    requests = _api_requests(page)
+    _reopen(page, live_server, first)
+    assert _navigation(page)["transfer"] == 0  # the kept copy
+    assert f"{live_server.url}/read/{first.pk}/" in documents  # asked of the cache, not the server:
+    context = f"{live_server.url}/api/v1/reading/assignments/{first.pk}/"
+    assert [u for u in requests if CONTEXT.search(u)] == [context]  # the context, fresh
+    page.wait_for_selector("#statements .stmt.on")
+    assert "NORM" in page.inner_text("#chosen")
+    assert "openecg-codec" in page.inner_text("#suggestion")
+    assert SuggestionExposure.objects.filter(assignment=first, reader=ana).count() == 1
+
+
+def test_a_page_kept_before_the_preferences_changed_is_not_used_again(
+    live_server, page, ana, bruno, diego, tnmg
+):
+    first = queue(shared_batch(readers=[ana, bruno], coordinator=diego, taxonomy=tnmg, exams=1), ana)[0]
+    log_in(page, live_server, "ana")
+    page.goto(f"{live_server.url}/read/{first.pk}/")
+    wait_drawn(page, first)
+    _reopen(page, live_server, first)
+    assert _navigation(page)["transfer"] == 0 and page.input_value("#layout") == "3x4"
+    with page.expect_response("**/api/v1/reading/preferences/"):
+        page.select_option("#layout", "6x2")
+    _reopen(page, live_server, first)
+    assert _navigation(page)["transfer"] > 0  # asked afresh: the view cookie changed
+    assert page.input_value("#layout") == "6x2"
+    assert len(page.evaluate(strips_js("ecg"))) == 12  # drawn 6x2, no rhythm strip
+
+
+def test_after_logging_out_the_kept_page_is_shown_to_no_one(live_server, page, ana, bruno, diego, tnmg):
+    batch = shared_batch(readers=[ana, bruno], coordinator=diego, taxonomy=tnmg, exams=1)
+    first = queue(batch, ana)[0]
+    log_in(page, live_server, "ana")
+    page.goto(f"{live_server.url}/read/{first.pk}/")
+    wait_drawn(page, first)
+    page.click(".logout button[type=submit]")
+    page.wait_for_load_state()
+    page.goto(f"{live_server.url}/read/{first.pk}/")
+    assert "/accounts/login/" in page.url  # not the kept page: the session cookie is gone
+    log_in(page, live_server, "bruno")
+    answer = page.goto(f"{live_server.url}/read/{first.pk}/")
+    assert answer.status == 404  # bruno's session: asked of the server, which says no
+    assert page.locator("#ecg").count() == 0

@@ -68,13 +68,6 @@ def assignment_for_reader(user, assignment_id: int) -> Assignment:
         raise NotFound("no such assignment") from None
 
 
-def assignment_check_for_reader(user, assignment_id: int) -> None:
-    """assignment_for_reader's check alone, in a query of one column: NotFound unless the assignment is the
-    reader's own in an active batch. For a page that answers before it reads the assignment itself."""
-    if not _reader_assignments(user).filter(pk=assignment_id).exists():
-        raise NotFound("no such assignment")
-
-
 def _fields(model) -> list[str]:
     return [field.attname for field in model._meta.concrete_fields]
 

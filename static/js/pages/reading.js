@@ -782,24 +782,18 @@
   wireStatements();
   viewer.wire();
   wireWindow();
-  /* What the first exam's strips are drawn from (its geometry and the view preferences) and its context
-   * come in the page (views/reading.py), unless this is a copy the browser kept (back or forward), which
-   * may be stale: then they are asked for, as the context is when the server could not finish it after
-   * the page had started to leave. This script runs as the page's first part ends, before the context. */
+  /* What the first exam's strips are drawn from (its geometry and the view preferences) comes in the page
+   * (views/reading.py), unless this is a copy the browser kept for back or forward, which may be stale: then
+   * it is asked for. The page never carries the reading context: that comes from the API on every load
+   * (preloaded from the page's head), also when the browser reuses a page it kept. */
   function embedded(id) {
     var navigation = performance.getEntriesByType("navigation")[0], el = $(id);
     if (!el || (navigation && navigation.type === "back_forward")) return null;
     return JSON.parse(el.textContent);
   }
-  function parsed() {
-    return new Promise(function (resolve) {
-      if (document.readyState !== "loading") resolve();
-      else document.addEventListener("DOMContentLoaded", function () { resolve(); }, { once: true });
-    });
-  }
-  /* The first exam: its strips drawn as soon as its samples are in, from the sheet, while the server still
-   * builds its context; the context (statements, read, suggestion, median beat, earlier ECGs, next exam)
-   * fills the rest once it is parsed. */
+  /* The first exam: its strips drawn as soon as its samples are in, from the sheet, while its context is
+   * on its way; the context (statements, read, suggestion, median beat, earlier ECGs, next exam) fills the
+   * rest once it is in. */
   function openFirst(id, sheet, preferences) {
     var exam = sheet.exam, waveform = state.prefetched[id] || fetchWaveform(API + id + "/waveform/");
     delete state.prefetched[id];
@@ -808,10 +802,7 @@
       viewer.setExam(exam, P.decode(got[0], exam.lead_names.length, exam.n_samples, exam.gain_uv));
       return viewer.draw();
     });
-    var context = parsed().then(function () {
-      var data = embedded("reading-context");
-      return data ? { status: 200, data: data } : api(id + "/");
-    });
+    var context = api(id + "/"); // preloaded from the page's head: the same request
     return Promise.all([context, strips]).then(function (got) {
       if (got[0].status !== 200) { window.location.assign(HOME); return; }
       return show(id, got[0].data, null, false, false, true);
