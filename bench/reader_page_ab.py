@@ -6,7 +6,7 @@ warm ratio moves by about 0.05x on a 2-core VM, as much as a change to the page 
 gunicorn (3 sync workers, as docker-compose runs it) and its own collected static files, and their warm
 loads alternate A, B, B, A, ... so that what the machine does meanwhile falls on both alike.
 
-    .venv/bin/python bench/reader_page_ab.py [--pairs 40] [A B]
+    .venv/bin/python bench/reader_page_ab.py [--pairs 40] [--quiet] [A B]
 
 A and B are checkout folders; by default A is a fresh worktree of HEAD and B this working tree, so with no
 arguments it measures uncommitted changes (and, with none, the noise between two identical pages). Both
@@ -92,8 +92,9 @@ def serve(checkout: Path, stack: ExitStack) -> str:
     raise RuntimeError(f"{checkout}: the app did not start")
 
 
-def alternate(bases: list[str], assignment_id: int, pairs: int) -> list[list[float]]:
-    """Warm loads of each base's reader page, in turn, the order reversed every other turn."""
+def alternate(bases: list[str], assignment_id: int, pairs: int, quiet: bool = False) -> list[list[float]]:
+    """Warm loads of each base's reader page, in turn, the order reversed every other turn; quiet: each
+    after its page has had no request open for half a second (reader_page.settle)."""
     from playwright.sync_api import sync_playwright
 
     loads: list[list[float]] = [[] for _ in bases]
@@ -113,6 +114,8 @@ def alternate(bases: list[str], assignment_id: int, pairs: int) -> list[list[flo
             order = range(len(bases)) if turn % 2 == 0 else reversed(range(len(bases)))
             for index in order:
                 page, url = pages[index]
+                if quiet:
+                    reader_page.settle(page)
                 loads[index].append(reader_page.reader_load(page, url, assignment_id))
         browser.close()
     return loads
@@ -142,6 +145,7 @@ def report(names: list[str], loads: list[list[float]]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pairs", type=int, default=40, help="turns of one warm load each")
+    parser.add_argument("--quiet", action="store_true", help="each load after its page has been left quiet")
     parser.add_argument("checkouts", nargs="*", type=Path, help="A and B (default: HEAD and this tree)")
     args = parser.parse_args()
     if len(args.checkouts) not in (0, 2):
@@ -151,8 +155,9 @@ def main() -> None:
         checkouts = args.checkouts or [head_worktree(stack), ROOT]
         names = ["A " + str(checkouts[0]), "B " + str(checkouts[1])]
         bases = [serve(checkout.resolve(), stack) for checkout in checkouts]
-        print(f"reader page A/B: {args.pairs} turns, the same exam and database, served by gunicorn")
-        report(names, alternate(bases, assignment.pk, max(5, args.pairs)))
+        kind = "warm, quiet" if args.quiet else "warm, back to back"
+        print(f"reader page A/B: {args.pairs} turns ({kind}), the same exam and database, served by gunicorn")
+        report(names, alternate(bases, assignment.pk, max(5, args.pairs), args.quiet))
 
 
 if __name__ == "__main__":
