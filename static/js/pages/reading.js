@@ -804,9 +804,18 @@
     });
     var context = api(id + "/"); // preloaded from the page's head: the same request
     return Promise.all([context, strips]).then(function (got) {
+      if (got[0].status === 404) { leftQueueBeforeOpening(); return; }
       if (got[0].status !== 200) { window.location.assign(HOME); return; }
       return show(id, got[0].data, null, false, false, true);
     });
+  }
+  /* A page the browser kept, of an exam that has left the reader's queue since (moved to another reader,
+   * its batch closed): its strips, drawn from the kept page before the context said so, are taken away,
+   * and the reader is told, as when it leaves while open. */
+  function leftQueueBeforeOpening() {
+    Plotly.purge(gd);
+    gd.hidden = true;
+    goneAway();
   }
   var firstId = Number(rootEl.dataset.assignment), sheet = embedded("reading-sheet");
   // The first waveform, already being read since the page's head (pages/reading-waveform.js).
