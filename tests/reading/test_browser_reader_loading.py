@@ -11,10 +11,8 @@ import re
 import pytest
 
 from annotations.models import ReviewBatch, SuggestionExposure
-from annotations.services.batches.queues import batch_reassign
 from annotations.services.reading import reader_preferences_set
-from tests.browser import STRIPS_OF, screenshot_path, strips_js
-from tests.factories import UserFactory
+from tests.browser import STRIPS_OF, strips_js
 from tests.reading.helpers import queue, shared_batch
 from tests.reading.test_browser_reader import GRID, figure, log_in, wait_drawn
 from tests.reading.test_browser_reader_median import _suggest
@@ -264,28 +262,6 @@ def test_a_page_kept_before_the_preferences_changed_is_not_used_again(
     assert _navigation(page)["transfer"] > 0  # asked afresh: the view cookie changed
     assert page.input_value("#layout") == "6x2"
     assert len(page.evaluate(strips_js("ecg"))) == 12  # drawn 6x2, no rhythm strip
-
-
-def test_a_kept_page_of_an_exam_moved_to_another_reader_shows_no_tracing_and_says_so(
-    live_server, page, ana, bruno, diego, tnmg
-):
-    carol = UserFactory(username="carol", roles=["reader"])
-    batch = shared_batch(readers=[ana, bruno], coordinator=diego, taxonomy=tnmg, exams=2)
-    first = queue(batch, ana)[0]
-    log_in(page, live_server, "ana")
-    page.goto(f"{live_server.url}/read/{first.pk}/")
-    wait_drawn(page, first)
-    batch_reassign(batch=batch, from_reader=ana, to_reader=carol, actor=diego)
-    page.goto(f"{live_server.url}/")
-    page.goto(f"{live_server.url}/read/{first.pk}/")
-    page.wait_for_selector("#gone:not([hidden])")
-    assert _navigation(page)["transfer"] == 0  # the kept page: the server was not asked for it
-    assert "no longer in your queue" in page.inner_text("#gone")
-    assert not page.is_visible("#ecg") and page.locator("#ecg .main-svg").count() == 0
-    assert page.locator("#statements .stmt").count() == 0 and page.locator("#submit").is_disabled()
-    page.screenshot(path=screenshot_path("reader-kept-page-moved"))
-    page.click("#gone-next")
-    page.wait_for_url(f"{live_server.url}/")  # nothing left to read: the reader's home
 
 
 def test_after_logging_out_the_kept_page_is_shown_to_no_one(live_server, page, ana, bruno, diego, tnmg):

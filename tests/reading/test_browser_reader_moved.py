@@ -16,15 +16,21 @@ from tests.reading.test_browser_reader import log_in, wait_drawn
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-def test_a_reader_whose_open_exam_was_moved_is_told_and_goes_on(live_server, page, ana, bruno, diego, tnmg):
+def _ana_reading_her_first_exam(live_server, page, ana, bruno, diego, tnmg):
+    """ana with her first exam drawn, and a coordinator about to move her unread exams to carol."""
     carol = UserFactory(username="carol", roles=["reader"])
     batch = shared_batch(readers=[ana, bruno], coordinator=diego, taxonomy=tnmg, exams=2)
     first = queue(batch, ana)[0]
     log_in(page, live_server, "ana")
     page.goto(f"{live_server.url}/read/{first.pk}/")
     wait_drawn(page, first)
+    return first, lambda: batch_reassign(batch=batch, from_reader=ana, to_reader=carol, actor=diego)
+
+
+def test_a_reader_whose_open_exam_was_moved_is_told_and_goes_on(live_server, page, ana, bruno, diego, tnmg):
+    _, move = _ana_reading_her_first_exam(live_server, page, ana, bruno, diego, tnmg)
     page.wait_for_load_state("networkidle")  # the next exam is prefetched: the submit will draw it at once
-    batch_reassign(batch=batch, from_reader=ana, to_reader=carol, actor=diego)
+    move()
     page.click("#stmt-SR")
     page.keyboard.press("Enter")
     page.wait_for_selector("#gone:not([hidden])")
@@ -36,3 +42,23 @@ def test_a_reader_whose_open_exam_was_moved_is_told_and_goes_on(live_server, pag
     page.click("#gone-next")
     page.wait_for_url(f"{live_server.url}/")  # nothing left to read: the reader's home
     assert "No exams are assigned to you" in page.inner_text("#worklist")
+
+
+def test_a_kept_page_of_an_exam_moved_to_another_reader_shows_no_tracing_and_says_so(
+    live_server, page, ana, bruno, diego, tnmg
+):
+    """A page the browser kept draws its strips before its context comes; when the context then says the
+    exam is no longer the reader's, the strips go and the reader is told, as when it leaves while open."""
+    first, move = _ana_reading_her_first_exam(live_server, page, ana, bruno, diego, tnmg)
+    move()
+    page.goto(f"{live_server.url}/")
+    page.goto(f"{live_server.url}/read/{first.pk}/")
+    page.wait_for_selector("#gone:not([hidden])")
+    transfer = page.evaluate("performance.getEntriesByType('navigation')[0].transferSize")
+    assert transfer == 0  # the kept page: the server was not asked for it
+    assert "no longer in your queue" in page.inner_text("#gone")
+    assert not page.is_visible("#ecg") and page.locator("#ecg .main-svg").count() == 0
+    assert page.locator("#statements .stmt").count() == 0 and page.locator("#submit").is_disabled()
+    page.screenshot(path=screenshot_path("reader-kept-page-moved"))
+    page.click("#gone-next")
+    page.wait_for_url(f"{live_server.url}/")  # nothing left to read: the reader's home
