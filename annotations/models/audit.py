@@ -13,7 +13,10 @@ class AuditEvent(models.Model):
     """Append-only record of every write. Database triggers refuse UPDATE and DELETE on this table."""
 
     occurred_at = models.DateTimeField(default=timezone.now, db_index=True)
-    actor = models.ForeignKey(USER, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    # Indexed by audit_actor_idx (actor, time).
+    actor = models.ForeignKey(
+        USER, null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
     actor_username = models.CharField(max_length=150, blank=True)
     action = models.CharField(max_length=60)
     target_type = models.CharField(max_length=60, blank=True)

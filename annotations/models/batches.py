@@ -91,9 +91,14 @@ class Assignment(models.Model):
         SUBMITTED = "submitted", _("Submitted")
         SKIPPED = "skipped", _("Skipped")
 
-    batch = models.ForeignKey(ReviewBatch, on_delete=models.PROTECT, related_name="assignments")
+    # batch and reader: indexed by the constraints and indexes below that begin with them (the queue slot,
+    # one per reader and exam, the queue): a submit changes the status, which is no HOT update, so each
+    # index is one more write.
+    batch = models.ForeignKey(
+        ReviewBatch, on_delete=models.PROTECT, related_name="assignments", db_index=False
+    )
     exam = models.ForeignKey(Exam, on_delete=models.PROTECT, related_name="assignments")
-    reader = models.ForeignKey(USER, on_delete=models.PROTECT, related_name="assignments")
+    reader = models.ForeignKey(USER, on_delete=models.PROTECT, related_name="assignments", db_index=False)
     read_round = models.PositiveSmallIntegerField(
         default=1, help_text=_("1 for the first read; 2 for a test-retest re-read of the same exam.")
     )
@@ -133,7 +138,6 @@ class Assignment(models.Model):
         indexes = [
             # The reader's "next exam" query walks this index in queue order.
             models.Index(fields=["reader", "batch", "status", "position"], name="assignment_queue_idx"),
-            models.Index(fields=["batch", "exam"], name="assignment_batch_exam_idx"),
         ]
 
     def __str__(self) -> str:

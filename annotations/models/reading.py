@@ -25,7 +25,10 @@ class Annotation(models.Model):
         DRAFT = "draft", _("Draft")
         SUBMITTED = "submitted", _("Submitted")
 
-    assignment = models.ForeignKey(Assignment, on_delete=models.PROTECT, related_name="annotations")
+    # Indexed by annotation_one_per_stage (assignment, stage): a lone index would be one more per read.
+    assignment = models.ForeignKey(
+        Assignment, on_delete=models.PROTECT, related_name="annotations", db_index=False
+    )
     stage = models.CharField(max_length=10, choices=Stage.choices, default=Stage.BLIND)
     is_current = models.BooleanField(default=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT)
@@ -57,7 +60,10 @@ class Annotation(models.Model):
 
 
 class AnnotationLabel(models.Model):
-    annotation = models.ForeignKey(Annotation, on_delete=models.CASCADE, related_name="labels")
+    # Indexed by annotation_label_unique (annotation, class).
+    annotation = models.ForeignKey(
+        Annotation, on_delete=models.CASCADE, related_name="labels", db_index=False
+    )
     diagnostic_class = models.ForeignKey(DiagnosticClass, on_delete=models.PROTECT, related_name="+")
     uncertain = models.BooleanField(default=False)
 
@@ -75,7 +81,10 @@ class AnnotationLabel(models.Model):
 class AnnotationRevision(models.Model):
     """Append-only snapshot of an annotation after each save: no read is ever silently changed."""
 
-    annotation = models.ForeignKey(Annotation, on_delete=models.PROTECT, related_name="revisions")
+    # Indexed by annotation_revision_unique (annotation, revision).
+    annotation = models.ForeignKey(
+        Annotation, on_delete=models.PROTECT, related_name="revisions", db_index=False
+    )
     revision = models.PositiveIntegerField()
     status = models.CharField(max_length=10)
     labels = models.JSONField(default=list, help_text=_("[{code, uncertain}] as saved."))
