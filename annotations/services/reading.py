@@ -31,10 +31,15 @@ from annotations.selectors.reading.preferences import preference_problems
 from annotations.services.agreement.compute import agreement_recompute_request
 from annotations.services.audit import audit_record
 from annotations.services.batches.escalation import batch_exam_escalate_if_disputed
+from ecgreview.prepared_writes import row_update, rows_insert
 
 # A day: anything longer is a tab left open over a weekend, not reading time.
 MAX_TIME_ON_TASK_MS = 24 * 3600 * 1000
 MAX_COMMENT = 4000
+
+
+# What a save changes of a read it continues (the rest is set when the read is made).
+_SAVED_FIELDS = ("comment", "time_on_task_ms", "revision", "updated_at", "status", "submitted_at")
 
 
 class ReadingError(Invalid):
@@ -132,10 +137,10 @@ def exclusive_set_check(assignment: Assignment, resolved: list[tuple[DiagnosticC
 def _snapshot(annotation: Annotation, resolved: list[tuple[DiagnosticClass, bool]], actor) -> None:
     if annotation.revision > 1:  # labels are only ever written here, so a first revision has none yet
         AnnotationLabel.objects.filter(annotation=annotation).delete()
-    AnnotationLabel.objects.bulk_create(
-        AnnotationLabel(annotation=annotation, diagnostic_class=c, uncertain=u) for c, u in resolved
+    rows_insert(
+        [AnnotationLabel(annotation=annotation, diagnostic_class=c, uncertain=u) for c, u in resolved]
     )
-    AnnotationRevision.objects.create(
+    revision = AnnotationRevision(
         annotation=annotation,
         revision=annotation.revision,
         status=annotation.status,
@@ -144,6 +149,7 @@ def _snapshot(annotation: Annotation, resolved: list[tuple[DiagnosticClass, bool
         time_on_task_ms=annotation.time_on_task_ms,
         recorded_by=actor,
     )
+    rows_insert([revision])
 
 
 def _first_annotation(locked: Assignment, now) -> Annotation:
@@ -199,12 +205,15 @@ def _write(
     if submitting:
         current.status = Annotation.Status.SUBMITTED
         current.submitted_at = now
-    current.save()
+    if current.pk is None:
+        rows_insert([current])
+    else:
+        row_update(current, _SAVED_FIELDS)
     if locked.status == Assignment.Status.PENDING:
         locked.status = Assignment.Status.IN_PROGRESS
         locked.started_at = now
         if not submitting:
-            locked.save(update_fields=["status", "started_at"])
+            row_update(locked, ("status", "started_at"))
     return locked, current, resolved
 
 
@@ -249,7 +258,7 @@ def _assignment_done(actor, locked: Assignment, now, started: bool) -> None:
     """The assignment submitted; a first read may escalate its exam, and agreement follows."""
     locked.status = Assignment.Status.SUBMITTED
     locked.submitted_at = now
-    locked.save(update_fields=["status", "submitted_at", *(["started_at"] if started else [])])
+    row_update(locked, ("status", "submitted_at", *(("started_at",) if started else ())))
     if locked.read_round == 1:
         batch_exam_escalate_if_disputed(batch=locked.batch, exam_id=locked.exam_id, actor=actor)
         # After commit, so the worker sees this read; coalesced, and a Redis outage never
@@ -297,7 +306,7 @@ def annotation_submit(
             revealed = suggestion_for_exam(locked.exam_id)
         if revealed is not None:
             if started:
-                locked.save(update_fields=["status", "started_at"])
+                row_update(locked, ("status", "started_at"))
             annotation = _open_revision(actor, locked, annotation, resolved, revealed)
         else:
             _assignment_done(actor, locked, now, started)
@@ -368,7 +377,7 @@ def assignment_skip(*, actor, assignment: Assignment | int, reason: str) -> Assi
         locked.status = Assignment.Status.SKIPPED
         locked.skip_reason = reason[:300]
         locked.skipped_at = timezone.now()
-        locked.save(update_fields=["status", "skip_reason", "skipped_at"])
+        row_update(locked, ("status", "skip_reason", "skipped_at"))
         audit_record(
             actor=actor,
             action="assignment.skip",
