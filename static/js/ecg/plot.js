@@ -21,7 +21,13 @@
   /* All strips as one trace, in paper millimetres, each strip's samples followed by a gap (NaN) so that no
    * line joins two strips; a lead the exam lacks draws flat. One trace rather than one per strip: each
    * Plotly trace costs its own pass through calc, style and plot, and the first drawing of a page spent
-   * a tenth of its time on that (bench/reader_page.py). meta.strips says which lead each piece is. */
+   * a tenth of its time on that (bench/reader_page.py). meta.strips says which lead each piece is.
+   * The line is Plotly's default, simplified at the screen's scale: at the standard sheet 4-5 samples fall
+   * in one pixel, and drawing every one as a vertex doubled the time Plotly spends on the line (a V8
+   * profile of the page: 40 against 20 ms) for a picture that differs by under a pixel: every sample lies
+   * within 0.75 px of the line, the peaks within a quarter of one, and a zoom simplifies again at its own
+   * scale, so the detail comes back (tests/reading/test_browser_reader.py). The samples themselves, which
+   * the calipers read, are all in the trace. */
   function traces(sheet, leads, leadNames) {
     var step = sheet.speed / sheet.samplingRate, total = 0;
     sheet.panels.forEach(function (panel) { total += panel.i1 - panel.i0 + 1; });
@@ -37,7 +43,7 @@
       x[k] = NaN; y[k] = NaN; k++;
     });
     return [{ type: "scatter", mode: "lines", x: x, y: y, name: "ECG", meta: { strips: strips }, hoverinfo: "skip",
-      showlegend: false, connectgaps: false, line: { color: INK, width: 1, simplify: false } }];
+      showlegend: false, connectgaps: false, line: { color: INK, width: 1 } }];
   }
   /* The calibration pulses and the column separators (the grid is a layer of its own: gridLayer). */
   function baseShapes(sheet) {
