@@ -161,6 +161,51 @@ def test_the_strips_are_drawn_calibrated_before_the_context_arrives_and_stay_whe
     assert page.evaluate("window.__draws") == 1  # the strips were not drawn again
 
 
+def test_the_strips_reach_the_screen_before_the_statement_rows_are_built(
+    live_server, page, ana, bruno, diego, tnmg, monkeypatch
+):
+    """The reader looks at the tracing first: once the first exam's strips are drawn, the browser paints a
+    frame before the 70-odd statement rows are built, also when the context arrived before the samples
+    (as on a warm load, the samples being the larger), rather than both after one long task. Here the
+    samples are held back until the context has been answered. What the page's animation frames saw, from
+    the page's first script on: the strips drawn, and the rows there or not."""
+    import threading
+
+    from annotations.api import reading
+    from annotations.views import reading as reading_views
+
+    first = queue(shared_batch(readers=[ana, bruno], coordinator=diego, taxonomy=tnmg, exams=1), ana)[0]
+    answered = threading.Event()
+    built, served = reading.reading_context_opened, reading_views.waveform_response
+
+    def context_first(*args, **kwargs):
+        try:
+            return built(*args, **kwargs)
+        finally:
+            answered.set()
+
+    def samples_after(*args, **kwargs):
+        answered.wait(20)
+        threading.Event().wait(0.3)  # the context's answer on its way to the page
+        return served(*args, **kwargs)
+
+    monkeypatch.setattr("annotations.api.reading.reading_context_opened", context_first)
+    monkeypatch.setattr("annotations.views.reading.waveform_response", samples_after)
+    page.add_init_script(
+        "window.__frames = []; (function look() { const gd = document.getElementById('ecg');"
+        " const strips = gd ? gd.querySelectorAll('.scatterlayer path.js-line').length : 0;"
+        " const rows = document.querySelectorAll('#statements .stmt').length;"
+        " window.__frames.push([strips, rows]); if (!(strips && rows)) requestAnimationFrame(look); })();"
+    )
+    log_in(page, live_server, "ana")
+    page.goto(f"{live_server.url}/read/{first.pk}/")
+    wait_drawn(page, first)
+    page.wait_for_function("() => window.__frames.some(([strips, rows]) => strips && rows)")
+    frames = page.evaluate("window.__frames")
+    assert any(strips == 13 and rows == 0 for strips, rows in frames), frames
+    assert page.locator("#statements .stmt").count() > 60
+
+
 def test_in_a_shown_batch_the_next_exam_opens_from_its_prefetch_and_its_suggestion_follows(
     live_server, page, ana, bruno, diego, tnmg
 ):
