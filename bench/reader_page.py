@@ -10,8 +10,7 @@ serves the floor pages from a second tiny server. Then, median of --runs runs:
       samples with the same Plotly basic bundle and nothing else (goal: warm <= 1.0x, empty cache <= 1.5x);
       the warm load also once more after the page has been left quiet ("warm, quiet": see settle());
   (c) submit-and-next -> next exam drawn vs half of (b)'s warm page load (goal <= 1.0x of that half);
-  and, for information, (b) against a bare canvas page drawing the same samples, (b) warm and quiet once a
-  frame has been painted after the drawing (on screen, both pages marking it alike), and (d) the time from
+  and, for information, (b) against a bare canvas page drawing the same samples, and (d) the time from
   choosing "Earlier ECGs: stacked" to the earlier ECG drawn.
 
 By default the page is measured as a reader sees it fully equipped: a batch in "shown" suggestion mode whose
@@ -61,9 +60,6 @@ VIEWPORT = {"width": 1400, "height": 900}
 # The floors: the same samples, the same 3x4 + rhythm arrangement, nothing else.
 FLOOR_COMMON = """
 const LAYOUT = [["I","aVR","V1","V4"],["II","aVL","V2","V5"],["III","aVF","V3","V6"]];
-function painted() {  // once a frame has been painted with what is drawn, as the reader page marks it
-  requestAnimationFrame(() => setTimeout(() => { window.paintedAt = performance.now(); }, 0));
-}
 const NAMES = ["I","II","III","aVR","aVL","aVF","V1","V2","V3","V4","V5","V6"];
 function strips(buf, gainUv) {
   const raw = new Int16Array(buf), n = raw.length / 12, fs = 500, out = [];
@@ -98,7 +94,7 @@ fetch("wave.bin").then(r => r.arrayBuffer()).then(buf => {
     showlegend: false,
     hovermode: false, xaxis: {range: [0, 265], visible: false}, yaxis: {range: [0, 125], visible: false}},
     {displayModeBar: false});
-}).then(() => { window.drawnAt = performance.now(); painted(); });
+}).then(() => { window.drawnAt = performance.now(); });
 </script></body></html>"""
 CANVAS_FLOOR = """<!doctype html><html><head><meta charset="utf-8"></head>
 <body style="margin:0"><canvas id="c" width="1400" height="672"></canvas><script>%s
@@ -108,7 +104,6 @@ fetch("wave.bin").then(r => r.arrayBuffer()).then(buf => {
   strips(buf, %s).forEach(s => { g.beginPath(); g.moveTo(s.x[0] * k, 672 - s.y[0] * k);
     for (let i = 1; i < s.x.length; i++) g.lineTo(s.x[i] * k, 672 - s.y[i] * k); g.stroke(); });
   requestAnimationFrame(() => { window.drawnAt = performance.now(); });
-  painted();
 });
 </script></body></html>"""
 
@@ -349,21 +344,6 @@ def floor_load(page, url: str) -> float:
     return page_value(page, "window.drawnAt === undefined ? null : window.drawnAt")
 
 
-# On screen: the page's mark once a frame has been painted after the strips were drawn (an animation frame,
-# then a task: the frame's paint comes between). The reader page builds its statement rows only then; were
-# they built in the same task as the drawing, the strips would reach the screen only with them.
-def reader_on_screen(page) -> float:
-    return page_value(
-        page,
-        "(function () { var gd = document.getElementById('ecg');"
-        " return gd && gd.dataset.paintedAt ? Number(gd.dataset.paintedAt) : null; })()",
-    )
-
-
-def floor_on_screen(page) -> float:
-    return page_value(page, "window.paintedAt === undefined ? null : window.paintedAt")
-
-
 def prefetched(page, finished: list[str], assignment_id: int, timeout_s: float = 30.0) -> None:
     """Until the reader page has fetched the waveform and the context of `assignment_id` ahead of time."""
     wanted = (f"/assignments/{assignment_id}/waveform/", f"/assignments/{assignment_id}/?prefetch=1")
@@ -408,10 +388,6 @@ def main() -> None:
             "cold",
             "warm",
             "quiet",
-            "warm_screen",
-            "quiet_screen",
-            "plotly_warm_screen",
-            "plotly_quiet_screen",
             "plotly_cold",
             "plotly_warm",
             "plotly_quiet",
@@ -445,11 +421,9 @@ def main() -> None:
                 )
                 cold = reader_load(page, reader_url, first.pk)
                 warm = reader_load(page, reader_url, first.pk)
-                warm_screen = reader_on_screen(page)
                 timeline.append(page.evaluate(TIMELINE_JS))
                 settle(page)
                 quiet = reader_load(page, reader_url, first.pk)
-                quiet_screen = reader_on_screen(page)
                 if not args.plain:
                     assert page.locator("#median-panel polyline").count() == 12, "no median beat panel"
                     assert page.locator("#priors-control").is_visible(), "no earlier ECG offered"
@@ -466,10 +440,8 @@ def main() -> None:
                 floor_page = floor_context.new_page()
                 plotly_cold = floor_load(floor_page, f"{floors}/plotly.html")
                 plotly_warm = floor_load(floor_page, f"{floors}/plotly.html")
-                plotly_warm_screen = floor_on_screen(floor_page)
                 settle(floor_page)
                 plotly_quiet = floor_load(floor_page, f"{floors}/plotly.html")
-                plotly_quiet_screen = floor_on_screen(floor_page)
                 canvas_cold = floor_load(floor_page, f"{floors}/canvas.html")
                 canvas_warm = floor_load(floor_page, f"{floors}/canvas.html")
                 settle(floor_page)
@@ -482,10 +454,6 @@ def main() -> None:
                     ("cold", cold),
                     ("warm", warm),
                     ("quiet", quiet),
-                    ("warm_screen", warm_screen),
-                    ("quiet_screen", quiet_screen),
-                    ("plotly_warm_screen", plotly_warm_screen),
-                    ("plotly_quiet_screen", plotly_quiet_screen),
                     ("plotly_cold", plotly_cold),
                     ("plotly_warm", plotly_warm),
                     ("plotly_quiet", plotly_quiet),
@@ -542,12 +510,6 @@ def main() -> None:
             f"   ratio {m[cache] / m['plotly_' + cache]:.2f}x (goal <= {goal:.2f}x)"
             f"   [canvas page {m['canvas_' + cache]:.0f} ms: {m[cache] / m['canvas_' + cache]:.2f}x]"
         )
-        if cache + "_screen" in m:
-            ours, floor = m[cache + "_screen"], m["plotly_" + cache + "_screen"]
-            print(
-                f"      on screen (a frame painted after)  {ours:>6.0f} ms   {floor:>25.0f} ms"
-                f"   ratio {ours / floor:.2f}x"
-            )
     half = m["warm"] / 2
     print(
         f"(c) submit-and-next -> drawn {m['switch']:>6.0f} ms   half the warm page load {half:>6.0f} ms"
