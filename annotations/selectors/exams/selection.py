@@ -26,11 +26,13 @@ from annotations.selectors.exams.arrays import parallel_aggregates, query_array_
 # A pool up to this size has its scores read by its own ids (one parameter each); a larger one reads
 # every score at or above the stratum bound and keeps its own (matching_scores).
 FEW_EXAMS = 20_000
-# The pool is read in ranges of exam ids, this many per process PostgreSQL may give the query: a process
-# that is done takes the next range, so a pool crowded into part of the ids (a dataset imported in one
-# go) still spreads over the processes. At 2.7M exams on 2 cores (3 processes), 1 to 4 per process:
-# bench/scale.py, docs/scaling.md.
-RANGES_PER_PROCESS = 2
+# The pool is read in ranges of exam ids, this many per process PostgreSQL may give the query. Each range
+# is read from the covering index (exam_design_pool_codes_idx) in id order and filtered there, whatever
+# the criteria, so ranges of equal width cost about alike even where the matching exams crowd into part of
+# the ids (a dataset imported in one go). More ranges than processes only added their own cost: at 2.7M
+# exams on 2 cores (3 processes), two per process against one, runs alternated, the stratified preview
+# 785-823 against 684-720 ms p50 (bench/scale.py, docs/scaling.md).
+RANGES_PER_PROCESS = 1
 # No range spans fewer ids than this: below it, a range's query costs more to plan than it saves.
 IDS_PER_RANGE = 50_000
 
