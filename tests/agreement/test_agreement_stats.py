@@ -364,7 +364,16 @@ def test_float_reads_with_nan_mean_the_same_as_int8_with_minus_one():
 
 
 @pytest.mark.parametrize(
-    "bad", [np.full((2, 3, 1), 2), np.full((2, 3, 1), 0.5), np.full((2, 3, 1), -3), np.zeros((2, 3))]
+    "bad",
+    [
+        np.full((2, 3, 1), 2),
+        np.full((2, 3, 1), 0.5),
+        np.full((2, 3, 1), -3),
+        np.zeros((2, 3)),
+        # one bad cell among good ones: every cell is checked, not only the extremes' sign
+        np.array([[[1], [0], [-2]], [[-1], [1], [0]]]),
+        np.array([[[1], [0], [2]], [[-1], [1], [0]]]),
+    ],
 )
 def test_invalid_reads_are_rejected_rather_than_coerced(bad):
     with pytest.raises(ReadsError):
