@@ -107,6 +107,49 @@ def test_two_adjudicators_saving_from_the_same_page_the_second_gets_409(carla, d
     assert page.status_code == 409
 
 
+def test_each_case_shows_its_own_decisions_and_version_beside_another_decided_case(
+    carla, secret_readers, diego, tnmg, client
+):
+    """Two exams disputed alike in one batch: a decision on one is shown on that case only, and the case
+    hands the adjudicator the version their next decision on it must carry."""
+    one, two = secret_readers
+    first, second = make_exam(), make_exam()
+    batch = batch_create(
+        name="Two cases",
+        taxonomy=tnmg,
+        exams=[first, second],
+        readers=[one, two],
+        readers_per_exam=2,
+        actor=diego,
+    )
+    for exam in (first, second):
+        read(one, batch, exam, ["SB", "1dAVb"])
+        read(two, batch, exam, ["SB"])
+    batch_agreement_compute(batch.pk)
+    client.force_login(carla)
+    urls = {exam: reverse("api-adjudication-case", args=[batch.pk, exam.pk]) for exam in (first, second)}
+    body = {"decisions": [{"code": "1dAVb", "value": True}], "rationale": "PR 240 ms in II", "version": 0}
+    assert client.post(urls[second], body, content_type="application/json").status_code == 200
+
+    def shown(exam) -> tuple[int, bool | None, str]:
+        case = client.get(urls[exam]).json()
+        (disputed,) = [d for d in case["disputed"] if d["code"] == "1dAVb"]
+        return case["version"], disputed["decided_value"], disputed["decided_rationale"]
+
+    assert shown(second) == (1, True, "PR 240 ms in II")
+    assert shown(first) == (0, None, "")
+    # The adjudicator revises the second case from the version it showed.
+    revised = {
+        **body,
+        "decisions": [{"code": "1dAVb", "value": False}],
+        "rationale": "PR 190 ms",
+        "version": 1,
+    }
+    assert client.post(urls[second], revised, content_type="application/json").status_code == 200
+    assert shown(second) == (2, False, "PR 190 ms")
+    assert shown(first) == (0, None, "")
+
+
 def test_an_undisputed_class_cannot_be_adjudicated(carla, disputed):
     batch, exam = disputed
     with pytest.raises(AdjudicationError):
