@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from annotations.models import (
+    AnnotationRevision,
     Consensus,
     ReferenceLabel,
     ReviewBatch,
@@ -196,6 +197,24 @@ def test_a_stale_draft_answers_409_with_the_current_revision(client_for, ana, br
     stale = client.put(f"{API}/{anas.pk}/draft/", body, content_type="application/json")
     assert stale.status_code == 409
     assert stale.json()["revision"] == 1
+
+
+def test_time_on_task_is_kept_as_sent_and_capped_at_a_day(client_for, ana, bruno, diego, tnmg):
+    """The reader's clock goes into every read as measured; a tab left open for days counts one day."""
+    anas = queue(shared_batch(readers=[ana, bruno], coordinator=diego, taxonomy=tnmg, exams=1), ana)[0]
+    client = client_for(ana)
+
+    def saved(time_on_task_ms: int, revision: int) -> int:
+        body = {"labels": labels("SB"), "revision": revision, "time_on_task_ms": time_on_task_ms}
+        assert client.put(f"{API}/{anas.pk}/draft/", body, content_type="application/json").status_code == 200
+        return client.get(f"{API}/{anas.pk}/").json()["annotation"]["time_on_task_ms"]
+
+    assert saved(83_500, revision=0) == 83_500
+    assert saved(10 * 24 * 3600 * 1000, revision=1) == 24 * 3600 * 1000
+    body = {"labels": labels("SB"), "revision": 2, "time_on_task_ms": 95_000}
+    assert client.post(f"{API}/{anas.pk}/submit/", body, content_type="application/json").status_code == 200
+    (submitted,) = AnnotationRevision.objects.filter(annotation__assignment=anas, status="submitted")
+    assert submitted.time_on_task_ms == 95_000
 
 
 def test_submit_answers_the_next_assignment_of_the_readers_queue(client_for, ana, bruno, diego, tnmg):
