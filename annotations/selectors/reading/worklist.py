@@ -132,8 +132,6 @@ def reader_batch_reads(
         page = list(window.order_by("position")[: size + 1])
         more_before, more_after = after is not None, len(page) > size
         page = page[:size]
-    if before is not None and not page:
-        more_after = shown.filter(position__gte=before).exists()
     return MyReadsPage(
         batch=batch,
         rows=_my_reads(page),
