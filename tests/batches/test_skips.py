@@ -179,6 +179,24 @@ def test_handing_on_is_refused_for_a_reader_who_read_the_exam_or_adjudicated_it_
     assert hand_on(client_for(bruno), batch, skipped, carol).status_code == 403
 
 
+def test_a_slot_handed_to_a_reader_who_has_read_everything_becomes_their_next_exam(
+    client_for, handing, ana, carol, diego
+):
+    """A reader with no unread exam left: the handed-on exam goes after the end of their queue."""
+    batch, skipped = handing
+    carols_client = client_for(carol)
+    for assignment in queue(batch, carol):
+        submit(carols_client, assignment, "NORM")
+    assert skip(client_for(ana), skipped, "Outside my expertise").status_code == 200
+    last = queue(batch, carol)[-1].position
+    response = hand_on(client_for(diego), batch, skipped, carol)
+    assert response.status_code == 201, response.content
+    new = Assignment.objects.get(pk=response.json()["assignment_id"])
+    assert (new.status, new.position) == ("pending", last + 1)
+    following = client_for(carol).get(f"/api/v1/reading/next/?batch={batch.pk}").json()
+    assert following["next_assignment_id"] == new.pk
+
+
 def test_the_dashboard_form_hands_a_skipped_slot_on(client_for, handing, ana, carol, diego):
     batch, skipped = handing
     skip(client_for(ana), skipped, "noisy")
