@@ -230,6 +230,9 @@ STATIC_ROOT = VAR_DIR / "staticfiles"
 # WhiteNoise scans this folder at start-up; before the first collectstatic it is simply empty.
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 STATICFILES_DIRS = [BASE_DIR / "static"]
+# Served at the site's root: browsers ask for /favicon.ico on pages that name no icon (the admin site,
+# Swagger UI), before anyone signs in. static/favicon.svg is the source; the .ico holds 16, 32 and 48 px.
+WHITENOISE_ROOT = BASE_DIR / "static" / "root"
 MEDIA_ROOT = VAR_DIR / "media"
 _static_backend = (
     "whitenoise.storage.CompressedManifestStaticFilesStorage"

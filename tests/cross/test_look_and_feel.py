@@ -60,3 +60,14 @@ def test_the_dashboard_shows_a_progress_bar_per_suggestion_provider(client_for, 
     bar = html.split('<progress class="suggestion-bar" data-provider="zz-test-model"', 1)
     assert len(bar) == 2, "a progress bar for the provider"
     assert 'max="2"' in bar[1].split(">", 1)[0] and 'value="1"' in bar[1].split(">", 1)[0]
+
+
+def test_the_icon_browsers_ask_for_unprompted_is_served_to_anyone(client):
+    """A page without an icon link (the admin's, Swagger UI's) makes the browser ask for /favicon.ico: it is
+    the app's own icon, to anyone, signed in or not, rather than a 404 in every log."""
+    response = client.get("/favicon.ico")
+    assert response.status_code == 200
+    assert response["Content-Type"] in {"image/x-icon", "image/vnd.microsoft.icon"}
+    body = b"".join(response.streaming_content) if response.streaming else response.content
+    assert body[:4] == b"\x00\x00\x01\x00", "an ICO file"
+    assert int.from_bytes(body[4:6], "little") >= 2, "more than one size"
