@@ -114,6 +114,35 @@ QUERIES = [
     ("Brugada", "BRUGADA"),
     ("suspeita de Brugada", "BRUGADA_SUSP"),
     ("efeito digitalico", "REPOL_DIG"),
+    # Phrased as reports write them rather than as the taxonomy does: ordinals in words, "AV", the
+    # prepositions, the hyphenated spelling from before the 2009 reform, a noun where the name has the
+    # adjective, a plural. Before, some found nothing and some chose a neighbour: "extra-sístoles
+    # ventriculares" the supraventricular ones, "bloqueio AV de 1º grau" Mobitz I, "supradesnivelamento de
+    # ST" an acute infarction, "bloqueio divisional antero-superior" the bifascicular block.
+    ("bloqueio AV de 1º grau", "1dAVb"),
+    ("bloqueio av 1 grau", "1dAVb"),
+    ("BAV de primeiro grau", "1dAVb"),
+    ("bloqueio atrioventricular de primeiro grau", "1dAVb"),
+    ("BAV de segundo grau Mobitz I", "AVB2_M1"),
+    ("second degree AV block Mobitz 2", "AVB2_M2"),
+    ("bloqueio AV de terceiro grau", "AVB3"),
+    ("bloqueio AV 2:1", "AVB2_21"),
+    ("AV block 1", "1dAVb"),
+    ("extra-sístoles ventriculares", "VPB"),
+    ("extra-sístole supraventricular", "SVPB"),
+    ("bloqueio divisional antero-superior", "LAFB"),
+    ("bloqueio divisional postero-inferior", "LPFB"),
+    ("supradesnivelamento de ST", "SEPI_INJ"),
+    ("sobrecarga de átrio esquerdo", "LAE"),
+    ("sobrecarga de ventrículo esquerdo", "LVH_RE"),
+    ("hipertrofia de ventrículo direito", "RVH"),
+    ("marca-passo", "PACE"),
+    ("taquicardia supra-ventricular", "SVT"),
+    ("non-sustained VT", "NSVT"),
+    ("premature ventricular contractions", "VPB"),
+    ("ventricular extrasystoles", "VPB"),
+    ("bloqueio do ramo direito", "RBBB"),
+    ("eixo desviado para a esquerda", "LAD"),
 ]
 
 

@@ -70,3 +70,55 @@ def test_folding_ignores_accents_case_punctuation_and_ordinal_marks(search):
     assert fold == ["extrassistoles ventriculares", "bav 1 grau", "bav 1 grau", "2 1"]
     assert search("", "  ", "?!") == [[], [], []]
     assert search("zzz")[0] == []
+
+
+def test_every_statement_comes_first_for_its_own_terms_in_every_shipped_taxonomy(page):
+    """The same on the other shipped taxonomies, whose statements are worded on their own. Where one
+    statement's synonym is another's code (PTB-XL: PSVT), the code wins, as the tiers say."""
+    from annotations.services.taxonomy import SHIPPED_DIR
+
+    page.set_content("<!doctype html><title>search</title>")
+    page.add_script_tag(path=str(MODULE))
+    for name in ("code15.json", "ptbxl-scp.json", "cpsc2018.json"):
+        classes = json.loads((SHIPPED_DIR / name).read_text(encoding="utf-8"))["classes"]
+        codes = {c["code"].lower() for c in classes}
+        cases = [
+            (c["code"], query)
+            for c in classes
+            for term in [c["code"], c["name"], c.get("name_pt"), *c.get("synonyms", [])]
+            if term
+            for query in (term, strip_accents(term).lower())
+            if query.lower() not in codes or query.lower() == c["code"].lower()
+        ]
+        found = page.evaluate(
+            "([classes, qs]) => { const idx = StatementSearch.index(classes); return qs.map(q =>"
+            " (StatementSearch.rank(idx, q)[0] || {statement: {}}).statement.code || null); }",
+            [classes, [query for _, query in cases]],
+        )
+        wrong = [
+            f"{q!r} -> {got}, want {code}" for (code, q), got in zip(cases, found, strict=True) if got != code
+        ]
+        assert not wrong, f"{name}: {len(wrong)} of {len(cases)}:\n" + "\n".join(wrong)
+
+
+def test_phrasings_of_one_statement_read_alike(search):
+    """What the ranking compares: the words left when spelling, ordinals, abbreviations and prepositions
+    are set aside. Each pair below must read as the same words."""
+    alike = [
+        ("extra-sístoles ventriculares", "extrassístoles ventriculares"),
+        ("bloqueio divisional antero-superior", "bloqueio divisional anterossuperior"),
+        ("marca-passo", "marcapasso"),
+        ("non-sustained VT", "nonsustained VT"),
+        ("BAV de primeiro grau", "bloqueio atrioventricular 1º grau"),
+        ("bloqueio A-V de 2º grau Mobitz II", "bloqueio atrioventricular 2 grau mobitz 2"),
+        ("third degree AV block", "3rd degree atrioventricular block"),
+        ("supradesnivelamento de ST", "supradesnivelamento do ST"),
+    ]
+    words = search.page.evaluate("pairs => pairs.map(p => p.map(StatementSearch.words))", alike)
+    different = [
+        f"{a!r} {wa} != {b!r} {wb}" for (a, b), (wa, wb) in zip(alike, words, strict=True) if wa != wb
+    ]
+    assert not different, "\n".join(different)
+    # A query of nothing but prepositions still searches (the first letters typed), and a word that is
+    # only a prefix does not swallow the one being typed after it.
+    assert search.page.evaluate("['de', 'extra s'].map(StatementSearch.words)") == [["de"], ["extra", "s"]]

@@ -162,19 +162,7 @@
     return found;
   }
 
-  function fold(text) {
-    return String(text || "").normalize("NFD").replace(/[\u0300-\u036f]/g, "").toLowerCase();
-  }
-  /* Type-ahead: every word of the query must appear in the code, either name or a synonym. */
-  function matches(statement, query) {
-    var words = fold(query).split(/\s+/).filter(Boolean);
-    if (!words.length) return true;
-    var hay = statement._hay || (statement._hay = fold([statement.code, statement.name, statement.name_pt]
-      .concat(statement.synonyms || []).join(" | ")));
-    return words.every(function (w) { return hay.indexOf(w) >= 0; });
-  }
-
   root.EcgPaper = { LAYOUTS: LAYOUTS, paper: paper, gridPath: gridPath, calibrationPath: calibrationPath,
     decode: decode, applyFilters: applyFilters, filtfilt: filtfilt, highpass: highpass, notch: notch,
-    conflicts: conflicts, matches: matches, fold: fold };
+    conflicts: conflicts };
 })(window);

@@ -1,18 +1,51 @@
 /* Statement search: which statements a typed query means, best first. Pure functions, no DOM, so the
- * reader and the adjudication pages share one ranking and it can be checked on its own (window or node).
+ * reader page's ranking can be checked on its own (window or node).
  *
  * Text is folded before comparing: accents, case, punctuation and ordinal marks (1º, 2°, 1o) are ignored.
+ * Then a phrase is read as its words (words()), so that the ways reports write one statement read alike:
+ *   - ordinals and Roman numerals are digits: primeiro, first, 1st and I are 1 (up to 3);
+ *   - AV, A-V and átrio-ventricular are atrioventricular; BAV is bloqueio atrioventricular, AVB
+ *     atrioventricular block;
+ *   - a doubled s or r between vowels is one (extrassístole, extrasístole), and a prefix written apart
+ *     joins its word (extra-sístole, antero-superior, marca-passo, non-sustained) as the 2009 spelling does;
+ *   - prepositions, articles and "and" are left out (de, do, para a, of the), unless the phrase is nothing
+ *     else. Negations stay (não, sem, no, non).
+ * The last word of a query that does not end in a space is still being typed: it is also read as typed,
+ * so "bloqueio de ramo e" is on its way to "esquerdo" and "área i" to "inativa".
  * Each statement's terms are its code, English and Portuguese names and the synonyms its taxonomy file
- * carries. A statement's rank is its best term's tier:
+ * carries, read the same way. A statement's rank is its best term's tier:
  *   0  the query is the code;
  *   1  the query is a whole name, abbreviation or synonym;
- *   2  every query word starts a word of one term (in any order);
+ *   2  every query word starts a word of one term, or is that word in another form (a plural, the other
+ *      gender, the noun for the adjective: átrio for atrial, ventrículo for ventricular), in any order;
  *   3  every query word appears somewhere in the statement's terms.
- * Ties go to a term that begins with the query as typed, then to whole words over started ones, then to
- * the term with fewer words left over, then to the taxonomy's order. */
+ * Ties go to a term that begins with the query, then to whole words over started ones over other forms,
+ * then to the term with fewer numbers left over, then fewer words; in tier 3 to the statement where more query words are
+ * words of its terms (so "ventriculares" inside "supraventriculares" counts for less); then to the
+ * taxonomy's order. */
 (function (root) {
   "use strict";
   var TIER = { CODE: 0, EXACT: 1, PREFIX: 2, SUBSTRING: 3 };
+  // Maps and sets: a taxonomy's index reads every word of its ~1,400 names through them.
+  var NUMBERS = new Map([["primeiro", "1"], ["primeira", "1"], ["first", "1"], ["1st", "1"], ["i", "1"],
+    ["segundo", "2"], ["segunda", "2"], ["second", "2"], ["2nd", "2"], ["ii", "2"],
+    ["terceiro", "3"], ["terceira", "3"], ["third", "3"], ["3rd", "3"], ["iii", "3"]]);
+  var ABBREVIATIONS = new Map([["av", ["atrioventricular"]], ["bav", ["bloqueio", "atrioventricular"]],
+    ["avb", ["atrioventricular", "block"]]]);
+  var TWO_WORDS = new Map([["a", new Map([["v", "atrioventricular"]])],
+    ["atrio", new Map([["ventricular", "atrioventricular"]])]]);
+  var PREFIXES = new Set(["extra", "supra", "infra", "antero", "postero", "pre", "pos", "intra", "inter", "sub",
+    "marca", "hemi", "semi", "non"]);
+  var FILLERS = ["de", "do", "da", "dos", "das", "e", "o", "a", "os", "as", "em", "na", "nas", "nos", "com",
+    "para", "por", "pelo", "pela", "of", "the", "and", "in", "with", "to"];
+  var FILLER = new Set(FILLERS);
+  // Of the fillers, these join two findings ("BRD e BDAS", "RBBB with LAFB", "marcapasso com disfunção"):
+  // typed, they favour a term that has them too. The others say nothing of which statement is meant.
+  var CONJUNCTION = new Set(["e", "and", "with", "com"]);
+  // Cost of a query word against a word of a term: the same word, its start, another form of it; of a
+  // word still being typed read as a filler left out rather than the start of a word; of a conjunction
+  // the query has and the term has not.
+  var SAME = 0, START = 1, FORM = 2, LEFT_OUT = 2, SKIPPED = 1;
 
   function fold(text) {
     return String(text == null ? "" : text)
@@ -23,64 +56,214 @@
       .replace(/\b(\d+)[oa]\b/g, "$1") // "1o grau" as typed for "1º grau"
       .trim();
   }
-  function words(folded) { return folded ? folded.split(" ") : []; }
+
+  /* Numbers, abbreviations and word pairs in one spelling. */
+  function spelled(list) {
+    var out = [];
+    for (var i = 0; i < list.length; i++) {
+      var w = list[i], pair = TWO_WORDS.has(w) && TWO_WORDS.get(w).get(list[i + 1]);
+      if (pair) { out.push(pair); i++; continue; }
+      if (ABBREVIATIONS.has(w)) out.push.apply(out, ABBREVIATIONS.get(w));
+      else out.push(NUMBERS.get(w) || w);
+    }
+    return out;
+  }
+  function isFiller(w) { return FILLER.has(w); }
+  /* Between vowels only: ESSV (supraventricular) is not ESV (ventricular). */
+  function single(w) {
+    return w.indexOf("ss") < 0 && w.indexOf("rr") < 0 ? w : w.replace(/([aeiou])([sr])\2(?=[aeiou])/g, "$1$2");
+  }
+  function joins(prefix, next) { return PREFIXES.has(prefix) && /^[a-z]{3,}$/.test(next || ""); }
+  /* A prefix written apart joins the next word, once that word has three letters. */
+  function joined(list) {
+    var out = [];
+    for (var i = 0; i < list.length; i++) {
+      if (joins(list[i], list[i + 1])) { out.push(list[i] + list[i + 1]); i++; }
+      else out.push(list[i]);
+    }
+    return out;
+  }
+  /* A phrase's words with its fillers (full) and without (core: what it means), both spelled alike. */
+  function phrase(list) {
+    var full = joined(spelled(list).map(single));
+    var core = full.filter(function (w) { return !isFiller(w); });
+    return { full: full, core: core.length ? core : full };
+  }
+  /* The words a phrase is compared by (see the top of this file). */
+  function words(text) {
+    var folded = fold(text);
+    return folded ? phrase(folded.split(" ")).core : [];
+  }
+  function startsAFiller(w) { return FILLERS.some(function (f) { return f.lastIndexOf(w, 0) === 0; }); }
+  /* A phrase's words less the fillers that say nothing (its conjunctions stay): what "begins with" reads. */
+  function spine(full) {
+    return full.filter(function (w) { return !isFiller(w) || CONJUNCTION.has(w); });
+  }
+
+  /* A query: its finished words (core, and the spine "begins with" reads), the fillers that favour terms
+   * having them (joining), and the ways of reading the word still being typed (null after a space or a
+   * mark). whole: the query as a whole name, or null while it ends in a filler ("sinal ausente em "). */
+  function reading(query) {
+    var folded = fold(query);
+    if (!folded) return null;
+    var raw = folded.split(" ");
+    var typing = /[A-Za-z0-9\u00c0-\u024f]$/.test(String(query)), last = typing ? raw.pop() : null;
+    var done = phrase(raw), meaningful = done.core !== done.full; // a finished word is not a filler
+    if (typing && done.full.length && joins(done.full[done.full.length - 1], last)) {
+      last = done.full.pop() + last;
+      done.core = done.core.slice(0, -1);
+    }
+    // Conjunctions join two findings; a filler the query ends in says where it goes on ("SVE por "): both
+    // favour terms that have them. Other fillers say nothing of which statement is meant.
+    var joining = !meaningful ? [] : done.full.filter(function (w, i) {
+      return CONJUNCTION.has(w) || (!typing && i === done.full.length - 1 && isFiller(w));
+    });
+    var ends = typing ? last : raw[raw.length - 1];
+    return { core: done.core, joining: joining, spine: spine(done.full),
+      last: typing ? lastWays(last, done.core.length > 0) : null,
+      whole: isFiller(ends) ? null : words(query).join(" ") };
+  }
+  /* The word being typed, each way {words, cost}: as typed, as spelled (i as 1, bav as two words), and left
+   * out when it is, or starts, a filler and other words came before it. */
+  function lastWays(last, afterWords) {
+    var typed = single(last), as = spelled([last]).map(single), ways = [{ words: [typed], cost: 0 }];
+    if (as.join(" ") !== typed) ways.push({ words: as, cost: 0 });
+    if (afterWords && startsAFiller(last)) ways.push({ words: [], cost: LEFT_OUT });
+    return ways;
+  }
 
   /* Folded terms of each statement, computed once per taxonomy. */
   function index(statements) {
     return statements.map(function (s, position) {
-      var names = [s.name, s.name_pt, s.label].concat(s.synonyms || []);
-      var terms = [];
-      names.forEach(function (n) {
-        var f = fold(n);
-        if (f && terms.indexOf(f) < 0) terms.push(f);
+      var names = [s.code, s.name, s.name_pt, s.label].concat(s.synonyms || []);
+      var terms = [], seen = [];
+      names.forEach(function (n, i) {
+        var folded = fold(n);
+        if (!folded) return;
+        var typed = folded.split(" "), p = phrase(typed), text = p.full.join(" "), at = seen.indexOf(text);
+        // Matched against its words as spelled and as written, so a word being typed finds "third" or
+        // "corrente" before it is whole ("thi", "corr"); two names spelled alike ("third degree AV block",
+        // "3rd degree AV block") are one term with the written words of both.
+        var written = spine(typed);
+        if (at >= 0) {
+          var same = terms[at];
+          written.forEach(function (w) { if (same.both.indexOf(w) < 0) same.both.push(w); });
+          same.writtenTexts.push(written.join(" "));
+          return;
+        }
+        seen.push(text);
+        terms.push({ full: p.full, core: p.core, fullText: text, isCode: i === 0,
+          spineText: spine(p.full).join(" "), coreText: p.core.join(" "), writtenTexts: [written.join(" ")],
+          both: p.full.concat(typed.filter(function (w) { return p.full.indexOf(w) < 0; })) });
       });
       var code = fold(s.code);
       return { statement: s, position: position, code: code, codeCompact: code.replace(/ /g, ""),
-        terms: terms, termWords: terms.map(words), hay: [code].concat(terms).join(" | ") };
+        terms: terms,
+        allWords: [].concat.apply([], terms.map(function (t) { return t.both; })),
+        hay: terms.map(function (t) { return t.fullText; }).join(" | ") };
     });
   }
 
-  function everyStartsAWord(queryWords, termWords) {
-    return queryWords.every(function (q) {
-      return termWords.some(function (w) { return w.lastIndexOf(q, 0) === 0; });
+  function commonPrefix(a, b) {
+    var n = 0;
+    while (n < a.length && n < b.length && a[n] === b[n]) n++;
+    return n;
+  }
+  /* SAME, START or FORM for a query word against one word of a term, or -1. Another form shares all
+   * but the last two letters of the query word and the last three of the term's (esquerdo/esquerda,
+   * átrio/atrial, ventrículo/ventricular, contractions/contraction), and at least four. */
+  function wordCost(q, w) {
+    if (w === q) return SAME;
+    if (w.lastIndexOf(q, 0) === 0) return START;
+    var shared = commonPrefix(q, w);
+    return shared >= 4 && shared >= q.length - 2 && shared >= w.length - 3 ? FORM : -1;
+  }
+  /* The cheapest match of a query word among a term's words, or -1. */
+  function bestCost(q, termWords) {
+    var best = -1;
+    for (var i = 0; i < termWords.length && best !== SAME; i++) {
+      var c = wordCost(q, termWords[i]);
+      if (c >= 0 && (best < 0 || c < best)) best = c;
+    }
+    return best;
+  }
+  function startsWith(text, start) { return text.lastIndexOf(start, 0) === 0; }
+  /* How many of a term's numbers the query has not typed, each occurrence counted: a number left over
+   * weighs more than a word ("AV block 1" is the first degree's, not the 2:1 block's). */
+  function numbersLeft(termWords, queryWords) {
+    var typed = queryWords.filter(isNumber), left = 0;
+    termWords.forEach(function (w) {
+      if (!isNumber(w)) return;
+      var at = typed.indexOf(w);
+      if (at >= 0) typed.splice(at, 1); else left++;
     });
+    return left;
+  }
+  function isNumber(w) { return /^\d+$/.test(w); }
+  /* The least extra (see score) of one term for the query, or -1 when a query word matches none of its
+   * words. A conjunction the query has costs nothing where the term has one too, SKIPPED where not. */
+  function termExtra(query, term) {
+    var cost = 0, i, c;
+    for (i = 0; i < query.core.length; i++) {
+      c = bestCost(query.core[i], term.both);
+      if (c < 0) return -1;
+      cost += c;
+    }
+    for (i = 0; i < query.joining.length; i++) {
+      cost += term.full.indexOf(query.joining[i]) >= 0 ? SAME : SKIPPED;
+    }
+    var best = -1, ways = query.last || [{ words: [], cost: 0 }];
+    ways.forEach(function (way) {
+      var total = cost + way.cost;
+      for (var j = 0; j < way.words.length && total >= 0; j++) {
+        c = bestCost(way.words[j], term.both);
+        total = c < 0 ? -1 : total + c;
+      }
+      if (total < 0) return;
+      var said = way.words.filter(function (w) { return !isFiller(w) || CONJUNCTION.has(w); });
+      var text = query.spine.concat(said).join(" ");
+      var opens = startsWith(term.spineText, text) || startsWith(term.coreText, text) ||
+        term.writtenTexts.some(function (w) { return startsWith(w, text); }) ? 0 : 1000;
+      var left = term.core.length - query.core.length - way.words.length;
+      var extra = opens + total * 100 + 10 * numbersLeft(term.core, query.core.concat(way.words)) + left;
+      if (best < 0 || extra < best) best = extra;
+    });
+    return best;
   }
 
-  /* [tier, words left over] for one indexed statement, or null when it does not match. */
-  function score(entry, folded, queryWords) {
+  /* [tier, extra] for one indexed statement, or null when it does not match: the tier, then within it a
+   * term that begins with the query (1000 if not), the words' costs (100 each), the numbers (10 each) and
+   * the words left over. */
+  function score(entry, folded, query) {
     if (folded === entry.code || folded.replace(/ /g, "") === entry.codeCompact) return [TIER.CODE, 0];
-    if (entry.terms.indexOf(folded) >= 0) return [TIER.EXACT, 0];
     var best = null;
-    var candidates = [words(entry.code)].concat(entry.termWords);
-    candidates.forEach(function (termWords) {
-      if (!everyStartsAWord(queryWords, termWords)) return;
-      // A term that begins with the query as typed ("bav 1" in "bav 1 grau") beats one that merely
-      // holds its words ("bav 2 1"); then whole words beat started ones ("pr" is "PR curto" before
-      // "pre-excitation"); then the term with fewer words left over.
-      var opens = termWords.join(" ").lastIndexOf(folded, 0) === 0 ? 0 : 1000;
-      var partial = queryWords.filter(function (q) { return termWords.indexOf(q) < 0; }).length;
-      var extra = opens + partial * 100 + termWords.length - queryWords.length;
-      if (!best || extra < best[1]) best = [TIER.PREFIX, extra];
+    entry.terms.forEach(function (term) {
+      if (!term.isCode && query.whole !== null && term.coreText === query.whole) best = [TIER.EXACT, 0];
+      if (best && best[0] === TIER.EXACT) return;
+      var extra = termExtra(query, term);
+      if (extra >= 0 && (!best || extra < best[1])) best = [TIER.PREFIX, extra];
     });
     if (best) return best;
-    if (queryWords.every(function (q) { return entry.hay.indexOf(q) >= 0; })) return [TIER.SUBSTRING, 0];
-    return null;
+    var plain = query.core.concat(query.last ? query.last[0].words : []);
+    if (!plain.every(function (q) { return entry.hay.indexOf(q) >= 0; })) return null;
+    var asWords = plain.filter(function (q) { return bestCost(q, entry.allWords) >= 0; }).length;
+    return [TIER.SUBSTRING, plain.length - asWords];
   }
 
   /* Matching statements, best first: [{statement, tier}]. An empty query matches nothing. */
   function rank(indexed, query) {
-    var folded = fold(query), queryWords = words(folded);
-    if (!queryWords.length) return [];
-    var found = [];
+    var read = reading(query);
+    if (!read) return [];
+    var folded = fold(query), found = [];
     indexed.forEach(function (entry) {
-      var s = score(entry, folded, queryWords);
+      var s = score(entry, folded, read);
       if (s) found.push({ statement: entry.statement, tier: s[0], extra: s[1], position: entry.position });
     });
     found.sort(function (a, b) { return a.tier - b.tier || a.extra - b.extra || a.position - b.position; });
     return found.map(function (f) { return { statement: f.statement, tier: f.tier }; });
   }
 
-  var api = { fold: fold, index: index, rank: rank, TIER: TIER };
+  var api = { fold: fold, words: words, index: index, rank: rank, TIER: TIER };
   if (typeof module === "object" && module.exports) module.exports = api;
   else root.StatementSearch = api;
 })(typeof window !== "undefined" ? window : this);

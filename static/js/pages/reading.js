@@ -212,11 +212,19 @@
         if (g) box.appendChild(g);
       });
     });
-    list.searchIndex = Search.index(list.statements);
+    // The search's index (a few ms for a taxonomy's ~1,400 names) is built when the page is idle, or at the
+    // first key typed in the search box if that comes sooner: never on the way to the first exam's rows.
+    list.searchIndex = null;
+    whenIdle(searchIndex);
     list.normalCode = null;
     taxonomy.exclusive_sets.forEach(function (set) {
       if (set.indexOf("*diagnostic*") >= 0 && !list.normalCode) list.normalCode = set.filter(function (c) { return c[0] !== "*"; })[0];
     });
+  }
+  function searchIndex() {
+    var list = state.list;
+    if (!list.searchIndex) list.searchIndex = Search.index(list.statements);
+    return list.searchIndex;
   }
   function visibleStatements() { return state.list.ranked || state.list.statements; }
   function chosenInOrder() {
@@ -280,7 +288,7 @@
    * still listed) keeps the focus on that statement, e.g. the one just chosen when the search is left. */
   function filter(query, keepCode) {
     var list = state.list, searching = Search.fold(query) !== "";
-    list.ranked = searching ? Search.rank(list.searchIndex, query).map(function (m) { return m.statement; }) : null;
+    list.ranked = searching ? Search.rank(searchIndex(), query).map(function (m) { return m.statement; }) : null;
     list.statements.forEach(function (c) { c.row.hidden = searching; c.row.style.order = ""; });
     (list.ranked || []).forEach(function (c, i) { c.row.hidden = false; c.row.style.order = String(i); });
     $("statements").classList.toggle("searching", searching);
