@@ -358,7 +358,7 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
     # SignedIn is IsAuthenticated that declares its roles (none needed) for the access-matrix test.
     "DEFAULT_PERMISSION_CLASSES": ["annotations.api.permissions.SignedIn"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "annotations.api.DocstringSchema",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 100,
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
@@ -372,7 +372,22 @@ SPECTACULAR_SETTINGS = {
         "Everything the pages do, for scripts: import exams, design and run batches, read blind, "
         "adjudicate, measure agreement and build releases. Sign in through the login page: calls carry "
         "its session cookie, and writes its CSRF token (X-CSRFToken). Each role sees what its pages show, "
-        "and a reader gets 404 for anything that is not theirs."
+        "and a reader gets 404 for anything that is not theirs.\n\n"
+        # The waveforms are plain Django views, so no operation below describes them.
+        "**Waveforms** are binary downloads, outside the operations listed here (GET only):\n\n"
+        "* `/api/v1/reading/assignments/{id}/waveform/`: a reader's own assignment;\n"
+        "* `/api/v1/reading/assignments/{id}/priors/{n}/waveform/`: earlier ECG `n` of its patient "
+        "(see the reading context's `priors`);\n"
+        "* `/api/v1/adjudication/{batch_id}/{exam_id}/waveform/`: an adjudicator's case;\n"
+        "* `/api/v1/exams/{exam_id}/waveform/`: any exam, for coordinators.\n\n"
+        "Each answers 404 for what the caller may not see, and 403 without the role. The body "
+        "(application/octet-stream) is int16 little-endian samples, lead by lead: every sample of the "
+        "first lead, then of the next, in the order of `X-ECG-Leads` (comma-separated, the standard leads "
+        "first). `X-ECG-Samples` gives the samples per lead, `X-ECG-Sampling-Rate` the rate in Hz, "
+        "and `X-ECG-Gain-uV` the microvolts of one unit. The body is gzip-compressed (`Content-Encoding: "
+        "gzip`) when the request accepts gzip. Responses carry an `ETag`, the caller's own for that "
+        "content, and `Cache-Control: private, max-age=3600`; a request with `If-None-Match` set to it "
+        "answers 304 without a body."
     ),
     # Operations are tagged by the first path segment after this prefix: exams, batches, reads...
     "SCHEMA_PATH_PREFIX": r"/api/v1",

@@ -34,6 +34,12 @@ class AdjudicationQueueView(APIView):
     # A list of queue items (it was declared as one object, which every client reading the schema broke on).
     @extend_schema(operation_id="v1_adjudication_queue", responses=QueueItemSerializer(many=True))
     def get(self, request):
+        """List the exams waiting for adjudication
+
+        Adjudicators only. One entry per batch and exam with disputed classes that no adjudicator has
+        decided yet, oldest batch first, closed batches included: the exam's dataset and id, how many
+        classes are open, and whether the exam was escalated. An exam the caller holds a read of in any
+        batch (or of a copy of its waveform) is never listed."""
         return Response([asdict(item) for item in adjudication_queue(request.user)])
 
 
@@ -153,6 +159,15 @@ class AdjudicationCaseView(APIView):
 
     @extend_schema(responses=AdjudicationCaseSerializer)
     def get(self, request, batch_id: int, exam_id: int):
+        """Open the adjudication case of an exam
+
+        Adjudicators only. 404 when the exam has nothing disputed in the batch, and when the caller holds a
+        read of it (or of a copy of its waveform) in any batch: the same answer, which does not confirm
+        what they read. Returns the disputed classes with every reader's vote under the batch's pseudonyms
+        (Reader A, B...) and the score of the suggestion the readers saw, the classes agreed present, the
+        readers' comments and uncertainty marks, the statements that may still be added, every signed
+        decision, and the case's `version`, which a decision sends back. Opening a case is recorded (and
+        audited) once per adjudicator: from then on no batch hands them this exam to read."""
         case = adjudication_case(request.user, batch_id, exam_id)
         # From now on this adjudicator knows the exam was disputed: never handed it to read.
         adjudication_view_record(actor=request.user, batch=case.batch, exam_id=exam_id)
@@ -160,6 +175,16 @@ class AdjudicationCaseView(APIView):
 
     @extend_schema(request=DecideSerializer, responses=AdjudicationCaseSerializer)
     def post(self, request, batch_id: int, exam_id: int):
+        """Sign a decision on an exam's disputed classes
+
+        Adjudicators only, on a case they may open (404 otherwise). Send the `decisions` (a class code,
+        present or absent), an optional `rationale` and the case's `version` as last received. One decision
+        may settle disputed classes, correct a class decided before, or add a statement no reader marked;
+        each class decided becomes "adjudicated" in the consensus. 409 with the current `version` when
+        someone signed a decision since; 400 with the reason for no decision or a class decided twice, a
+        class that cannot be adjudicated here, overturning a signed decision without a rationale, or
+        statements the taxonomy's exclusive sets forbid together. Returns the case as it now stands.
+        Audited; the batch's suggestion evidence is queued for recomputation."""
         case = adjudication_case(request.user, batch_id, exam_id)
         incoming = DecideSerializer(data=request.data)
         incoming.is_valid(raise_exception=True)

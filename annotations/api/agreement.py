@@ -98,6 +98,15 @@ class BatchAgreementView(APIView):
 
     @extend_schema(responses=BatchAgreementSerializer)
     def get(self, request, pk: int):
+        """Get the agreement statistics of a batch
+
+        Coordinators only (404 for an unknown batch). Returns the batch's last stored computation: per
+        statement its agreement (Fleiss' kappa and the algorithm's other statistics, with their intervals),
+        per reader their figures and the reader-by-reader kappa matrix (readers by username), and the
+        consensus rule and its summary, with the consensus rows stored by method. Before the first
+        computation only `batch`, `computed_at` (null) and `consensus` are present. Agreement is recomputed
+        in the background after reads are submitted, so the figures may trail the newest reads:
+        `computed_at` says when they were made."""
         batch, result = agreement_for_coordinator(request.user, pk)
         if result is None:
             return Response(

@@ -267,10 +267,25 @@ class BatchListCreateView(APIView):
 
     @extend_schema(responses=BatchRowSerializer(many=True))
     def get(self, request):
+        """List the batches
+
+        Coordinators only. Every batch, newest first, with its status, readers per exam and suggestion
+        mode, and its counts: exams, read slots, reads submitted, and exams with a disputed class no
+        adjudicator has decided yet."""
         return Response([_batch_row(batch) for batch in batch_overview(request.user)])
 
     @extend_schema(request=BatchSpecSerializer, responses={201: BatchCreatedSerializer})
     def post(self, request):
+        """Design and start a batch
+
+        Coordinators only. Takes the design a preview takes (exam criteria and sample, taxonomy version,
+        readers and readers per exam, gold and retest fractions, suggestion mode, consensus and escalation
+        rules...) and creates the batch, active at once, each reader's queue in its own seeded random
+        order. Answers 201 with the batch's id and the plan it was made from. 400 with the reason when it
+        cannot be made: an unknown taxonomy, unknown or inactive accounts or accounts that are not readers,
+        no matching exam, too few exams with reference labels for the gold fraction, a design goal the
+        exams cannot meet. Freezes the taxonomy version, is audited, and queues the model suggestions of
+        the batch's exams."""
         incoming = BatchSpecSerializer(data=request.data)
         incoming.is_valid(raise_exception=True)
         plan = batch_plan(request.user, incoming.spec())
@@ -283,6 +298,14 @@ class BatchPreviewView(APIView):
 
     @extend_schema(request=BatchSpecSerializer, responses=PlanSerializer)
     def post(self, request):
+        """Preview a batch design without creating it
+
+        Coordinators only. Takes the body that creates a batch and writes nothing. Returns how many exams
+        match and would be taken (copies of one waveform left out), the gold exams, the readers and how
+        many exams each pair of them would share, the problems the design could not avoid, per reader how
+        many chosen exams they read, saw a suggestion of or saw the dispute of elsewhere, the strata of a
+        stratified sample, and where the latent consensus rule would leave deciding to the majority. 400
+        with the reason, as on creation."""
         incoming = BatchSpecSerializer(data=request.data)
         incoming.is_valid(raise_exception=True)
         return Response(_plan_data(batch_plan(request.user, incoming.spec(), preview=True)))
@@ -355,6 +378,12 @@ class BatchProgressView(APIView):
 
     @extend_schema(responses=BatchProgressSerializer)
     def get(self, request, pk: int):
+        """Follow the progress of a batch
+
+        Coordinators only (404 for an unknown batch). Returns how far the exams and reads are, per reader
+        their reads submitted, drafts, skips and exams left, their reading times (median and quartiles),
+        last activity and gold exams matched, the reads submitted per day, and every skipped exam with its
+        reason, whom it was handed to, and the readers it may be handed on to."""
         batch = batch_for_coordinator(request.user, pk)
         return Response(batch_progress(request.user, batch))
 
@@ -370,13 +399,18 @@ class HandOnResultSerializer(serializers.Serializer):
 
 
 class BatchSkipHandOnView(APIView):
-    """Hand a skipped slot on to another reader of the batch: 201 with the new slot, 400 for someone who is
-    not a reader of the batch, 409 when the slot or the reader's history forbids it."""
-
     permission_classes = [IsCoordinator]
 
     @extend_schema(request=HandOnSerializer, responses={201: HandOnResultSerializer})
     def post(self, request, pk: int, assignment_id: int):
+        """Hand a skipped exam on to another reader of the batch
+
+        Coordinators only (404 for an unknown batch, or a slot that is not in it). Gives the skipped slot's
+        exam to the reader `reader_id` as a new unread exam, at a random place in their queue, so nothing
+        tells them someone skipped it. Answers 201 with the new assignment. 400 when the account is
+        unknown, inactive or not a reader of the batch; 409 when the batch is closed, the slot is not
+        skipped, is a retest re-read or was already handed on, or the reader already holds the exam in any
+        batch, adjudicated it or saw its dispute. Audited."""
         batch = batch_for_coordinator(request.user, pk)
         incoming = HandOnSerializer(data=request.data)
         incoming.is_valid(raise_exception=True)
@@ -402,13 +436,18 @@ class AddExamsResultSerializer(serializers.Serializer):
 
 
 class BatchAddExamsView(APIView):
-    """Add exams matching the designer's criteria to a running batch: 201 with how many were added, 400
-    when none matches that the batch lacks, 409 when the batch is closed or the design cannot place them."""
-
     permission_classes = [IsCoordinator]
 
     @extend_schema(request=AddExamsSerializer, responses={201: AddExamsResultSerializer})
     def post(self, request, pk: int):
+        """Add exams matching the designer's criteria to a running batch
+
+        Coordinators only (404 for an unknown batch). Takes the designer's criteria and an optional sample
+        size and seed; the matching exams the batch does not hold yet (nor copies of waveforms it holds)
+        join the end of its readers' queues, loads kept within one exam of each other. Answers 201 with how
+        many were added and how many exams the batch holds now. 400 when no matching exam is missing from
+        the batch; 409 when the batch is closed or the new exams cannot each be given enough readers.
+        Audited; the new exams' model suggestions are queued."""
         from annotations.selectors.batches.plan import exams_to_add
         from annotations.services.batches.queues import batch_add_exams
 

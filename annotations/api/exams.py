@@ -105,6 +105,13 @@ class ExamListView(APIView):
 
     @extend_schema(operation_id="v1_exams_list", parameters=_PARAMETERS, responses=ExamPageSerializer)
     def get(self, request):
+        """List exams, filtered and sorted
+
+        Coordinators only. One page of 100 exams matching the filters of the query parameters, in the sort
+        asked for; `next` and `previous` lead to the pages beside it, filters and sort kept. `count` is
+        exact up to a limit (its field says which) or with `count=exact`, and null past it, where
+        `count_estimate` gives the database's estimate. 400 for a malformed date or a cursor this list did
+        not make; an unknown grade, flag or sort filters nothing."""
         params = request.query_params
         filters = exam_filters_from(params)
         page = exam_page(
@@ -221,12 +228,17 @@ def _exam_detail(user, exam_id: int) -> dict:
 
 
 class ExamDetailView(APIView):
-    """One exam as its page shows it to a coordinator, without the samples (the waveform endpoint)."""
-
     permission_classes = [IsCoordinator]
 
     @extend_schema(operation_id="v1_exams_retrieve", responses=ExamDetailSerializer)
     def get(self, request, exam_id: int):
+        """Get one exam as its page shows it
+
+        Coordinators only (404 for an unknown exam). Returns the exam's metadata and lead names, its
+        signal-quality report, its reference labels (never shown to readers), the batches holding it, the
+        other exams holding the very same samples, and what every provider version said of it, newest
+        first: scores, measurements, or why it failed. The samples come from the exam's waveform download
+        (see the API's description)."""
         return Response(_exam_detail(request.user, exam_id))
 
 

@@ -71,6 +71,14 @@ class ImportJobCreateView(APIView):
 
     @extend_schema(request=ImportCreateSerializer, responses={201: ImportJobSerializer})
     def post(self, request):
+        """Import exams from uploaded files or server paths
+
+        Coordinators only. Send multipart `files`, or JSON `paths` relative to IMPORT_ROOT, with the
+        `dataset` to import into, and optionally the `format` (recognised from the content when left
+        blank), `skip_invalid` and `amplitude_scale`. The uploads are saved and the job runs in the
+        background: answers 201 with the job, to follow with its GET. 400 before any job exists for a bad
+        dataset name, an unknown format, nothing to import, a path missing or outside the import root, or
+        an upload over the size limits or that is an archive. Audited."""
         payload = ImportCreateSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         data = payload.validated_data
@@ -93,6 +101,12 @@ class ImportJobDetailView(APIView):
 
     @extend_schema(responses=ImportJobSerializer)
     def get(self, request, pk: int):
+        """Follow an import job
+
+        Coordinators only (404 for an unknown job). Returns the job's status and its counts so far: records
+        done of the total, created, unchanged, skipped and failed, files refused, and duplicates of
+        waveforms already stored. Once `finished`, also `outcomes`: every problem, and the records created
+        or unchanged up to a limit (`not_listed` counts the others)."""
         return Response(ImportJobSerializer(_job_data(import_job_get(request.user, pk))).data)
 
 

@@ -265,6 +265,16 @@ class ReadingContextView(APIView):
 
     @extend_schema(responses=ReadingContextSerializer)
     def get(self, request, pk: int):
+        """Open one of the reader's exams
+
+        Readers only, on their own assignments: another reader's, or one in a batch that is no longer
+        active, answers 404 like one that does not exist. Returns what the reader page needs: the
+        exam's age, sex and waveform geometry, the batch's statements, the reader's own current read, the
+        suggestion and median beat when the batch's mode shows them now, the patient's earlier ECGs when
+        the batch offers them, and the next assignment's id; nothing of any other reader. A suggestion
+        shown from the start is recorded as shown to this reader (audited the first time), and the answer
+        is never cached. With `prefetch=1` (and `from=<id of the exam on screen>`) the page asks ahead of
+        time: the suggestion and median beat are left out and nothing is recorded."""
         assignment = assignment_for_reader(request.user, pk)
         if request.query_params.get("prefetch") != "1":
             # Never kept: the read and the suggestion change, and the reader page asks for them on every
@@ -288,6 +298,15 @@ class DraftView(APIView):
 
     @extend_schema(request=SaveSerializer, responses=DraftSavedSerializer)
     def put(self, request, pk: int):
+        """Save a draft of a read
+
+        Readers only, on their own assignment of an active batch (404 otherwise, also before a malformed
+        body is answered). Send the statements chosen, the comment, the time on task (kept up to a day) and
+        the `revision` last received (0 before the first save); returns the new revision. A save from an
+        older revision answers 409 with the current `revision`, and one to a read already submitted or
+        skipped 409; an unknown or repeated statement answers 400. Exclusive sets are checked at submit
+        only. Every save keeps a revision of the read and an audit row; the first marks the assignment in
+        progress."""
         arguments = _save_arguments(request, pk)
         # The service checks that the assignment is this reader's (404) in the query that locks it; a
         # stale revision answers 409 with the current one, a closed read 409, a bad label 400.
@@ -302,6 +321,17 @@ class SubmitView(APIView):
 
     @extend_schema(request=SaveSerializer, responses=SubmittedSerializer)
     def post(self, request, pk: int):
+        """Submit a read and get the next exam
+
+        Readers only, on their own assignment of an active batch (404 otherwise). The body and the 409
+        answers are a draft save's. 400 says what to correct: no statement chosen (allowed only where the
+        taxonomy is a "none of these" list), an unknown or repeated statement, or statements the taxonomy's
+        exclusive sets forbid together, each such pair named. In a two-stage batch whose exam has a
+        suggestion, the first submit stores the blind read and answers `done: false` with the same exam's
+        context: the suggestion is now shown (and recorded as shown), and the revised read starts from the
+        same statements. Otherwise it answers `done: true` with the id of the reader's next exam in the
+        batch (null when none is left). Audited; a submitted first read queues the batch's agreement
+        recomputation, and may escalate the exam when the reads disagree and the batch's design says so."""
         arguments = _save_arguments(request, pk)
         # The service checks that the assignment is this reader's (404) in the query that locks it.
         result = annotation_submit(actor=request.user, assignment=pk, **arguments)
@@ -320,6 +350,14 @@ class SkipView(APIView):
 
     @extend_schema(request=SkipSerializer, responses=SkippedSerializer)
     def post(self, request, pk: int):
+        """Skip an exam with a reason and get the next exam
+
+        Readers only, on their own assignment of an active batch (404 otherwise). The `reason` (an
+        unreadable tracing, the wrong patient...) is required, at most 300 characters; a saved draft is
+        kept. Answers the id of the reader's next exam in the batch (null when none is left). 409 when the
+        read is already submitted or skipped, and when a two-stage blind read is already submitted: it
+        counts, so the revision must be submitted instead. Audited; a coordinator may hand the skipped exam
+        on to another reader."""
         reason = _valid(SkipSerializer, request, pk)["reason"]
         assignment = assignment_skip(actor=request.user, assignment=pk, reason=reason)
         following = assignment_next_id_for_reader(
@@ -333,6 +371,11 @@ class NextView(APIView):
 
     @extend_schema(responses=NextAssignmentSerializer)
     def get(self, request):
+        """Find the reader's next exam
+
+        Readers only. Answers the id of the caller's next assignment, in their own randomised queue: unread
+        exams first, then drafts; with `batch=<id>` within that batch, otherwise across their active
+        batches, unread exams of the soonest-due batch first. Null when nothing is left. Records nothing."""
         batch = request.query_params.get("batch")
         following = assignment_next_id_for_reader(
             request.user, batch_id=int(batch) if batch and batch.isdigit() else None
@@ -375,6 +418,15 @@ class ExplanationsView(APIView):
 
     @extend_schema(responses=ExplanationsSerializer)
     def get(self, request, pk: int):
+        """Get the models' scalar outputs and relevance bands for an exam
+
+        Readers only, on their own assignment of an active batch (404 otherwise). What is sent follows the
+        batch's suggestion mode, and what is not shown yet is null. Scalar outputs (a model's estimate,
+        with its standard deviation when it gives one) come from the start in "shown" batches and once the
+        blind read is submitted in "two_stage" ones; relevance bands (where in the tracing a statement's
+        score came from) only once the reader has submitted a read of the assignment; neither ever in "hidden"
+        batches. The suggestions whose output is sent are recorded as shown to the reader, like the
+        suggestion itself."""
         explanations, shown = reading_explanations(request.user, pk)
         if shown:
             assignment = assignment_for_reader(request.user, pk)
@@ -399,6 +451,12 @@ class WorklistEntrySerializer(serializers.Serializer):
 class WorklistView(APIView):
     @extend_schema(responses=WorklistEntrySerializer(many=True))
     def get(self, request):
+        """List the caller's active batches with their own progress
+
+        Any signed-in account; one that holds no assignment gets an empty list. One entry per active batch
+        in which the caller holds exams, the soonest due first: how many exams they were given, have
+        submitted, hold as drafts, skipped and have left. The caller's own counts only: nothing of other
+        readers."""
         entries = reader_worklist(request.user)
         return Response(WorklistEntrySerializer(entries, many=True).data)
 
@@ -442,10 +500,21 @@ class ReaderPreferencesView(APIView):
 
     @extend_schema(responses=ReaderPreferencesSerializer)
     def get(self, request):
+        """Get how the caller likes the ECG drawn
+
+        Readers and adjudicators. Returns the layout (3x4, 6x2 or 12x1), paper speed (mm/s), gain (mm/mV)
+        and the limb leads' names (I, II, III or DI, DII, DIII). A preference never set reads as the
+        standard one: 3x4, 25 mm/s, 10 mm/mV, and the lead names of the request's language."""
         return Response(reader_preferences(request.user))
 
     @extend_schema(request=ReaderPreferencesChangeSerializer, responses=ReaderPreferencesSerializer)
     def put(self, request):
+        """Change how the caller likes the ECG drawn
+
+        Readers and adjudicators. Send any of the preferences; those left out keep their value, and a value
+        outside the allowed ones answers 400 naming them. Returns every preference as now stored, and sets
+        a cookie so that the browser no longer reuses reader pages it kept with the old ones. Not audited:
+        a preference says how the paper is drawn, not what was read."""
         data = ReaderPreferencesChangeSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         reader_preferences_set(actor=request.user, values=dict(data.validated_data))

@@ -91,12 +91,25 @@ class ReleaseListCreateView(APIView):
 
     @extend_schema(responses=ReleaseSerializer(many=True))
     def get(self, request):
+        """List the label releases
+
+        Coordinators only. The 200 newest releases, newest first, each with its status and build progress,
+        batches, taxonomy, options and, once done, its files with their sizes and SHA-256."""
         return Response(
             [ReleaseSerializer(release_progress(r)).data for r in release_list(request.user)[:200]]
         )
 
     @extend_schema(request=ReleaseCreateSerializer, responses={201: ReleaseSerializer})
     def post(self, request):
+        """Release the consensus labels of one or more batches
+
+        Coordinators only. Send the `batches` to release together, and optionally a `target` to map the
+        labels to (code15 or ptbxl-scp; the batches' own taxonomy when blank), `hdf5` (the tracings as HDF5
+        too, the default; resampled to 400 Hz unless `native_rate`) and a `name`. The build runs in the
+        background: answers 201 with the release, to follow with its GET; a build that fails (exams
+        recorded at several rates with `native_rate`...) leaves the release failed, with its `error`. 400
+        with the reason when the batches cannot be released together: an unknown batch, different
+        taxonomies, an exam in two of them, or two copies of one waveform. Audited."""
         payload = ReleaseCreateSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         data = payload.validated_data
@@ -119,6 +132,11 @@ class ReleaseDetailView(APIView):
 
     @extend_schema(responses=ReleaseDetailSerializer)
     def get(self, request, pk: int):
+        """Get one release, with its pseudonym key
+
+        Coordinators only (404 for an unknown release). The release as listed, plus who each pseudonym of
+        its files is (R01... readers, A01... adjudicators; a key that is never written into the files) and,
+        once it is done, how many exams and cells it leaves undecided."""
         release = release_get(request.user, pk)
         data = {
             **release_progress(release),
@@ -133,6 +151,11 @@ class ReleaseFileView(APIView):
 
     @extend_schema(responses={(200, "application/octet-stream"): bytes})
     def get(self, request, pk: int, name: str):
+        """Download one file of a release
+
+        Coordinators only. `name` is one of the release's `files`, as SHA256SUMS lists them; the bytes come
+        as application/octet-stream, to check against the file's SHA-256. 404 for an unknown release or
+        file, and before the release is done. Every download is audited with the caller's address."""
         release = release_get(request.user, pk)
         try:
             handle = release_file_open(
@@ -156,7 +179,12 @@ class ReleaseZipView(APIView):
 
     @extend_schema(responses={(200, "application/zip"): bytes})
     def get(self, request, pk: int):
-        """Every file of the release, SHA256SUMS included, in one folder release-<id>/ of one zip."""
+        """Download a whole release as one zip
+
+        Coordinators only. Every file of the release, SHA256SUMS included, in one folder release-<id>/ of
+        one zip, so that `sha256sum -c SHA256SUMS` in the unzipped folder checks them all; the same release
+        always gives the same bytes. 404 for an unknown release and before it is done. Audited like a file
+        download."""
         return release_zip_response(request.user, release_get(request.user, pk), _ip(request))
 
 

@@ -99,6 +99,11 @@ class BatchSuggestionsView(APIView):
 
     @extend_schema(responses=SuggestionProgressSerializer)
     def get(self, request, pk: int):
+        """Follow the model suggestions of a batch's exams
+
+        Coordinators only (404 for an unknown batch). Per provider, for its newest version among the
+        batch's exams: how many exams it scored, failed on (the first failures listed with their errors) or
+        has not scored yet, and the codes it scores that the batch's taxonomy has no statement for."""
         return Response(batch_suggestion_progress(batch_for_coordinator(request.user, pk)))
 
 
@@ -107,6 +112,14 @@ class BatchEvidenceView(APIView):
 
     @extend_schema(responses=EvidenceSerializer)
     def get(self, request, pk: int):
+        """Compare the models with the consensus and measure automation bias
+
+        Coordinators only (404 for an unknown batch). Per provider and statement, the model against the
+        batch's consensus (threshold, true and false positives and negatives, sensitivity, specificity,
+        AUC); and in two-stage batches, per reader, how often a revised read moved toward the suggestion or
+        away from it. Never waits for the comparison: `state` "computing" means the background worker was
+        asked for the current figures and the answer holds the last ones computed (as of `computed_at`);
+        ask again until it is "ready"."""
         evidence = batch_evidence(batch_for_coordinator(request.user, pk))
         if evidence["state"] == "computing":
             suggestion_evidence_request(pk)
@@ -118,14 +131,16 @@ class OcclusionQueuedSerializer(serializers.Serializer):
 
 
 class ExamOcclusionView(APIView):
-    """Occlusion sensitivity of the exam's suggestions, computed on the models queue (at most 40 model
-    calls per suggestion); the bands appear on the exam page when done. 409 when no configured model
-    can do it."""
-
     permission_classes = [IsCoordinator]
 
     @extend_schema(request=None, responses={202: OcclusionQueuedSerializer})
     def post(self, request, exam_id: int):
+        """Ask for occlusion sensitivity of an exam's suggestions
+
+        Coordinators only (404 for an unknown exam). Queues, on the models queue, the occlusion of the
+        newest suggestion of each configured provider that offers it (at most 40 model calls each), and
+        answers 202 with the suggestions queued; the bands appear on the exam page once computed. 409 when
+        no configured model can explain this exam's suggestions this way. Audited."""
         queued = exam_occlusion_request(actor=request.user, exam_id=exam_id)
         return Response({"queued": queued}, status=status.HTTP_202_ACCEPTED)
 

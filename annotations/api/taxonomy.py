@@ -59,6 +59,12 @@ class _SupersededContext:
 
 
 class TaxonomyListView(_SupersededContext, generics.ListAPIView):
+    """List the taxonomy versions loaded
+
+    Any signed-in account. Every version, the default first, then by key and version, in pages of 100
+    (`page`), each with its statement groups, exclusive sets, when a batch first froze it, how many
+    statements it has, and the newer version of the same key that supersedes it, if one is loaded."""
+
     serializer_class = TaxonomySerializer
 
     def get_queryset(self):
@@ -66,6 +72,12 @@ class TaxonomyListView(_SupersededContext, generics.ListAPIView):
 
 
 class TaxonomyDetailView(_SupersededContext, generics.RetrieveAPIView):
+    """Get one taxonomy version with its statements
+
+    Any signed-in account (404 for an unknown id). The version as listed, with its provenance and every
+    statement in order: code, English and Portuguese names, group, kind (diagnostic or quality),
+    cross-maps to other code systems, and synonyms."""
+
     serializer_class = TaxonomyDetailSerializer
 
     def get_object(self):

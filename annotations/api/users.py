@@ -19,6 +19,10 @@ class MeSerializer(serializers.Serializer):
 class MeView(APIView):
     @extend_schema(responses=MeSerializer)
     def get(self, request):
+        """Get the signed-in account's name and roles
+
+        Any signed-in account. Returns its username and the roles it holds (reader, adjudicator,
+        coordinator; none for an account without a role), which say what the other operations let it do."""
         roles = sorted(role.value for role in user_roles(request.user))
         return Response(MeSerializer({"username": request.user.get_username(), "roles": roles}).data)
 

@@ -52,3 +52,51 @@ def test_the_schema_groups_operations_by_capability_not_by_version(client_for, a
     assert {"exams", "batches", "reading", "adjudication", "releases", "imports"} <= tags, tags
     assert "v1" not in tags
     assert schema["info"]["description"]
+
+
+HTTP_METHODS = {"get", "put", "post", "delete", "patch"}
+SUMMARY_MAX = 80
+
+
+def _operations(schema: dict) -> list[tuple[str, dict]]:
+    return [
+        (f"{method.upper()} {path}", operation)
+        for path, item in schema["paths"].items()
+        for method, operation in item.items()
+        if method in HTTP_METHODS
+    ]
+
+
+def _undocumented(name: str, operation: dict) -> str | None:
+    """Why Swagger UI and Redoc would show the operation badly, or None: without a summary they title it
+    with its raw operationId, and without a description they say nothing about it."""
+    summary, description = operation.get("summary", "").strip(), operation.get("description", "").strip()
+    if not summary or not description:
+        return f"{name}: summary {summary!r}, description {description[:40]!r}"
+    if "\n" in summary or len(summary) > SUMMARY_MAX or summary == operation["operationId"]:
+        return f"{name}: the summary is not a short title: {summary!r}"
+    if description.startswith(summary):
+        return f"{name}: the description repeats the summary"
+    return None
+
+
+def test_every_operation_has_a_summary_and_a_description(client_for, ana):
+    import yaml
+
+    schema = yaml.safe_load(client_for(ana).get("/api/schema/").content)
+    operations = _operations(schema)
+    assert len(operations) > 30, "the schema lists the API's operations"
+    lacking = [reason for name, op in operations if (reason := _undocumented(name, op))]
+    assert lacking == [], f"{len(lacking)} of {len(operations)} operations lack documentation:\n" + "\n".join(
+        lacking
+    )
+
+
+def test_the_schema_describes_the_binary_waveform_downloads(client_for, ana):
+    """The waveform endpoints are plain Django views, outside the operations: the schema's own description
+    gives their paths and wire format."""
+    import yaml
+
+    description = yaml.safe_load(client_for(ana).get("/api/schema/").content)["info"]["description"]
+    for words in ("/waveform/", "int16", "little-endian", "gzip", "ETag", "X-ECG-Gain-uV", "X-ECG-Samples"):
+        assert words in description, words

@@ -34,3 +34,22 @@ def test_swagger_ui_and_redoc_render_without_csp_violations(live_server, page, a
     # elsewhere; any other violation (a script, a worker, a style) would break the pages.
     assert [v for v in violations if "cdn.redoc.ly/redoc/logo-mini.svg" not in v] == []
     assert refused == []
+
+
+# The submit of a read, as Redoc titles it: the first line of the operation's docstring.
+SUBMIT_OPERATION = "reading_assignments_submit_create"
+SUBMIT_SUMMARY = "Submit a read and get the next exam"
+
+
+def test_redoc_titles_an_operation_with_its_summary_not_its_operation_id(live_server, page, ana):
+    log_in(page, live_server, "ana")
+    page.goto(f"{live_server.url}/api/redoc/")
+    section = page.locator(f'[data-section-id="operation/{SUBMIT_OPERATION}"]')
+    section.locator("h2").first.wait_for(timeout=20000)
+    assert section.locator("h2").first.inner_text().strip() == SUBMIT_SUMMARY
+    # Its description follows, without the title again.
+    assert "Readers only" in section.inner_text() and section.inner_text().count(SUBMIT_SUMMARY) == 1
+    # The side menu names it too (its items are keyed by tag, then operation).
+    menu = page.locator(f'[data-item-id$="/operation/{SUBMIT_OPERATION}"]')
+    assert menu.get_attribute("aria-label") == SUBMIT_SUMMARY
+    assert SUBMIT_OPERATION not in page.locator("redoc").inner_text()
