@@ -394,7 +394,7 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "SERVE_PERMISSIONS": ["annotations.api.permissions.SignedIn"],
     "SWAGGER_UI_DIST": "SIDECAR",
-    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "/favicon.ico",  # the app's icon, not Swagger's (WHITENOISE_ROOT)
     "REDOC_DIST": "SIDECAR",
     # One schema name per choice set used by several serializers: the exam list's grade and the designer's
     # grade criteria; the exam's sex in the exam list and the exam detail.

@@ -100,3 +100,11 @@ def test_the_schema_describes_the_binary_waveform_downloads(client_for, ana):
     description = yaml.safe_load(client_for(ana).get("/api/schema/").content)["info"]["description"]
     for words in ("/waveform/", "int16", "little-endian", "gzip", "ETag", "X-ECG-Gain-uV", "X-ECG-Samples"):
         assert words in description, words
+
+
+@pytest.mark.parametrize("path", ["/api/docs/", "/api/redoc/"])
+def test_the_docs_pages_wear_the_apps_icon(client_for, ana, path):
+    """Swagger UI names Swagger's own icon unless told otherwise: a tab of the app shows the app's."""
+    html = client_for(ana).get(path).content.decode()
+    icons = re.findall(r'<link rel="icon" href="([^"]+)"', html)
+    assert icons and all(href in {"/favicon.ico", "/static/favicon.svg"} for href in icons), icons
