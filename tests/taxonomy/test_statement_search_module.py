@@ -122,3 +122,58 @@ def test_phrasings_of_one_statement_read_alike(search):
     # A query of nothing but prepositions still searches (the first letters typed), and a word that is
     # only a prefix does not swallow the one being typed after it.
     assert search.page.evaluate("['de', 'extra s'].map(StatementSearch.words)") == [["de"], ["extra", "s"]]
+
+
+# (what a reader working in PTB-XL's statements types, the statement it means). Before 1.0.3.2 "RBBB" and
+# "right bundle branch block" chose the incomplete block, "prolonged PR" first-degree AV block (PTB-XL has
+# LPR), "SVE" the voltage criteria, "bigeminy" the ventricular premature complex.
+PTBXL_PHRASES = [
+    ("RBBB", "CRBBB"),
+    ("right bundle branch block", "CRBBB"),
+    ("bloqueio de ramo direito", "CRBBB"),
+    ("LBBB", "CLBBB"),
+    ("left bundle branch block", "CLBBB"),
+    ("incomplete RBBB", "IRBBB"),
+    ("prolonged PR", "LPR"),
+    ("PR longo", "LPR"),
+    ("first degree AV block", "1AVB"),
+    ("BAV de 1º grau", "1AVB"),
+    ("paroxysmal SVT", "PSVT"),
+    ("supraventricular tachycardia", "SVTAC"),
+    ("SVE", "LVH"),
+    ("SVE por voltagem", "VCLVH"),
+    ("bigeminy", "BIGU"),
+    ("ventricular bigeminy", "PVC"),
+    ("trigeminy", "TRIGU"),
+    ("T wave inversion", "INVT"),
+    ("ST depression", "STD_"),
+    ("ST elevation", "STE_"),
+    ("second degree AV block", "2AVB"),
+    ("Wenckebach", "2AVB"),
+    ("premature atrial contraction", "PAC"),
+    ("low voltage", "LVOLT"),
+    ("normal sinus rhythm", "SR"),
+    ("inferior MI", "IMI"),
+    ("anteroseptal MI", "ASMI"),
+    ("atrial fibrillation", "AFIB"),
+    ("Q waves", "QWAVE"),
+]
+
+
+def test_a_reader_in_ptbxl_statements_finds_the_one_meant(page):
+    from annotations.services.taxonomy import SHIPPED_DIR
+
+    page.set_content("<!doctype html><title>search</title>")
+    page.add_script_tag(path=str(MODULE))
+    classes = json.loads((SHIPPED_DIR / "ptbxl-scp.json").read_text(encoding="utf-8"))["classes"]
+    found = page.evaluate(
+        "([classes, qs]) => { const idx = StatementSearch.index(classes); return qs.map(q =>"
+        " (StatementSearch.rank(idx, q)[0] || {statement: {}}).statement.code || null); }",
+        [classes, [query for query, _ in PTBXL_PHRASES]],
+    )
+    wrong = [
+        f"{q!r} -> {got}, want {code}"
+        for (q, code), got in zip(PTBXL_PHRASES, found, strict=True)
+        if got != code
+    ]
+    assert not wrong, f"{len(wrong)} of {len(PTBXL_PHRASES)}:\n" + "\n".join(wrong)

@@ -212,7 +212,7 @@ def test_an_older_version_is_marked_as_such_where_a_coordinator_chooses_a_taxono
 
 def test_ptbxl_1_0_3_1_names_every_statement_in_portuguese_and_changes_nothing_else():
     old = taxonomy_read_file(SHIPPED_DIR / "archive" / "ptbxl-scp-1.0.3.json")
-    new = taxonomy_read_file(SHIPPED_DIR / "ptbxl-scp.json")
+    new = taxonomy_read_file(SHIPPED_DIR / "archive" / "ptbxl-scp-1.0.3.1.json")
     assert (old.version, new.version, len(new.classes)) == ("1.0.3", "1.0.3.1", 71)
     assert all(c["name_pt"] for c in new.classes)
     unchanged = ("code", "name", "group", "kind", "maps")
@@ -226,6 +226,42 @@ def test_ptbxl_1_0_3_1_names_every_statement_in_portuguese_and_changes_nothing_e
     # Mapped to a narrower TNMG statement (2:1 AV block): worded on its own, not as that statement.
     assert by_code["2AVB"]["name_pt"] == "Bloqueio atrioventricular de 2º grau"
     assert by_code["2AVB"]["name_pt"] != tnmg["AVB2_21"]["name_pt"]
+
+
+def test_ptbxl_1_0_3_2_gives_each_synonym_to_the_statement_it_names_and_changes_nothing_else():
+    """1.0.3.1 took its synonyms from the TNMG statements it maps to, where PTB-XL has finer statements:
+    "prolonged PR" was first-degree AV block's though PTB-XL has LPR, "PSVT" and "paroxysmal SVT" the
+    supraventricular tachycardia's though PTB-XL has PSVT; "RBBB" and "SVE" named no statement, so a
+    search for them chose the incomplete block and the voltage criteria."""
+    old = taxonomy_read_file(SHIPPED_DIR / "archive" / "ptbxl-scp-1.0.3.1.json")
+    new = taxonomy_read_file(SHIPPED_DIR / "ptbxl-scp.json")
+    assert (old.version, new.version, len(new.classes)) == ("1.0.3.1", "1.0.3.2", 71)
+    unchanged = ("code", "name", "name_pt", "group", "kind", "maps")
+    assert [{f: c[f] for f in unchanged} for c in new.classes] == [
+        {f: c[f] for f in unchanged} for c in old.classes
+    ]
+    assert new.exclusive_sets == old.exclusive_sets
+    synonyms = {c["code"]: set(c.get("synonyms", [])) for c in new.classes}
+    assert {"prolonged PR", "PR longo"} <= synonyms["LPR"] and not {"prolonged PR", "PR longo"} & synonyms[
+        "1AVB"
+    ]
+    assert "paroxysmal SVT" in synonyms["PSVT"] and "PSVT" not in synonyms["SVTAC"]
+    assert {"RBBB"} <= synonyms["CRBBB"] and {"LBBB"} <= synonyms["CLBBB"] and {"SVE"} <= synonyms["LVH"]
+    # No code, name or synonym, folded as the reader's search folds it, belongs to two statements.
+    owners: dict[str, set[str]] = {}
+    for c in new.classes:
+        for term in {c["code"], c["name"], c["name_pt"], *c.get("synonyms", [])}:
+            owners.setdefault(folded(term), set()).add(c["code"])
+    assert {term: codes for term, codes in owners.items() if len(codes) > 1} == {}
+
+
+def folded(text: str) -> str:
+    """Accents, case and punctuation set aside, as static/js/ecg/statements.js folds a term."""
+    import re
+    import unicodedata
+
+    plain = "".join(ch for ch in unicodedata.normalize("NFD", text) if unicodedata.category(ch) != "Mn")
+    return " ".join(re.sub(r"[^a-z0-9]+", " ", plain.lower()).split())
 
 
 def test_the_api_says_which_version_superseded_a_taxonomy(client_for, diego):
