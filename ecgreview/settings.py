@@ -358,7 +358,7 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
     # SignedIn is IsAuthenticated that declares its roles (none needed) for the access-matrix test.
     "DEFAULT_PERMISSION_CLASSES": ["annotations.api.permissions.SignedIn"],
-    "DEFAULT_SCHEMA_CLASS": "annotations.api.DocstringSchema",
+    "DEFAULT_SCHEMA_CLASS": "annotations.api.schema.DocstringSchema",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 100,
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],

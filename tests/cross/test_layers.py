@@ -117,6 +117,7 @@ def test_every_capability_has_its_model_module_and_the_layers_use_its_name():
                 "errors",
                 "home",
                 "permissions",
+                "schema",
                 "urls",
                 "users",
             }

@@ -113,3 +113,29 @@ def test_every_variable_the_settings_read_is_documented_in_env_example():
     documented = set(re.findall(r"^#?\s*([A-Z0-9_]+)=", (ROOT / ".env.example").read_text(), re.M))
     assert read, "the pattern found no variables: the test would pass vacuously"
     assert read - documented == set()
+
+
+@pytest.mark.parametrize(
+    "first",
+    ["rest_framework.views", "rest_framework.schemas", "drf_spectacular.openapi", "ecgreview.urls"],
+)
+def test_the_api_settings_resolve_whatever_is_imported_first(tmp_path, first):
+    """DRF reads the permission and schema classes the settings name while its own modules are still being
+    imported; a class whose module imports DRF or drf-spectacular back would be half made then (a worker
+    importing rest_framework.views first failed to boot)."""
+    probe = (
+        "import importlib, django; django.setup(); "
+        f"importlib.import_module({first!r}); "
+        "from rest_framework.settings import api_settings; "
+        "print(api_settings.DEFAULT_PERMISSION_CLASSES, api_settings.DEFAULT_SCHEMA_CLASS)"
+    )
+    environ = {
+        "PATH": os.environ["PATH"],
+        "DJANGO_SETTINGS_MODULE": "ecgreview.settings",
+        "VAR_DIR": str(tmp_path),
+        "DEBUG": "1",
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", probe], cwd=ROOT, env=environ, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr[-2000:]

@@ -1,0 +1,30 @@
+"""The schema class of every API view (REST_FRAMEWORK's DEFAULT_SCHEMA_CLASS).
+
+A module of its own, not the api package's __init__: DRF imports the permission classes the settings name
+(annotations.api.permissions) while its own modules are still being imported, and a package __init__ that
+imported drf-spectacular would then be half made (tests/platform/test_settings.py)."""
+
+from __future__ import annotations
+
+from drf_spectacular.openapi import AutoSchema
+
+
+class DocstringSchema(AutoSchema):
+    """Each operation described from its docstring (the view method's, else its class's): the first line
+    as the summary, the rest as the description.
+
+    Swagger UI and Redoc title an operation by its summary and, without one, by its raw operationId
+    ("batches_skips_hand_on_create"). drf-spectacular puts the whole docstring in the description and
+    gives no summary; the first line is left out of the description here, so the docs do not show the
+    title twice. An explicit @extend_schema(summary=..., description=...) still wins."""
+
+    def _docstring_parts(self) -> tuple[str, str]:
+        # AutoSchema's description is the docstring, dedented.
+        first, _, rest = super().get_description().partition("\n")
+        return first.strip(), rest.strip()
+
+    def get_summary(self) -> str | None:
+        return self._docstring_parts()[0] or None
+
+    def get_description(self) -> str:
+        return self._docstring_parts()[1]
