@@ -8,8 +8,9 @@
  *     atrioventricular block;
  *   - a doubled s or r between vowels is one (extrassístole, extrasístole), and a prefix written apart
  *     joins its word (extra-sístole, antero-superior, marca-passo, non-sustained) as the 2009 spelling does;
- *   - prepositions, articles and "and" are left out (de, do, para a, of the), unless the phrase is nothing
- *     else. Negations stay (não, sem, no, non).
+ *   - prepositions and articles are left out (de, do, para a, of the) unless the phrase is nothing else,
+ *     and so are conjunctions (e, and, with, com), which favour a term that has one ("BRD e" is on its way
+ *     to "BRD e BDAS"). Negations stay (não, sem, no, non).
  * The last word of a query that does not end in a space is still being typed: it is also read as typed,
  * so "bloqueio de ramo e" is on its way to "esquerdo" and "área i" to "inativa".
  * Each statement's terms are its code, English and Portuguese names and the synonyms its taxonomy file
@@ -20,9 +21,9 @@
  *      gender, the noun for the adjective: átrio for atrial, ventrículo for ventricular), in any order;
  *   3  every query word appears somewhere in the statement's terms.
  * Ties go to a term that begins with the query, then to whole words over started ones over other forms,
- * then to the term with fewer numbers left over, then fewer words; in tier 3 to the statement where more query words are
- * words of its terms (so "ventriculares" inside "supraventriculares" counts for less); then to the
- * taxonomy's order. */
+ * then to the term with fewer numbers left over, then fewer words; in tier 3 to the statement where more
+ * query words are words of its terms (so "ventriculares" inside "supraventriculares" counts for less);
+ * then to the taxonomy's order. */
 (function (root) {
   "use strict";
   var TIER = { CODE: 0, EXACT: 1, PREFIX: 2, SUBSTRING: 3 };
@@ -34,8 +35,8 @@
     ["avb", ["atrioventricular", "block"]]]);
   var TWO_WORDS = new Map([["a", new Map([["v", "atrioventricular"]])],
     ["atrio", new Map([["ventricular", "atrioventricular"]])]]);
-  var PREFIXES = new Set(["extra", "supra", "infra", "antero", "postero", "pre", "pos", "intra", "inter", "sub",
-    "marca", "hemi", "semi", "non"]);
+  var PREFIXES = new Set(["extra", "supra", "infra", "antero", "postero", "pre", "pos", "intra", "inter",
+    "sub", "marca", "hemi", "semi", "non"]);
   var FILLERS = ["de", "do", "da", "dos", "das", "e", "o", "a", "os", "as", "em", "na", "nas", "nos", "com",
     "para", "por", "pelo", "pela", "of", "the", "and", "in", "with", "to"];
   var FILLER = new Set(FILLERS);
@@ -71,7 +72,8 @@
   function isFiller(w) { return FILLER.has(w); }
   /* Between vowels only: ESSV (supraventricular) is not ESV (ventricular). */
   function single(w) {
-    return w.indexOf("ss") < 0 && w.indexOf("rr") < 0 ? w : w.replace(/([aeiou])([sr])\2(?=[aeiou])/g, "$1$2");
+    if (w.indexOf("ss") < 0 && w.indexOf("rr") < 0) return w;
+    return w.replace(/([aeiou])([sr])\2(?=[aeiou])/g, "$1$2");
   }
   function joins(prefix, next) { return PREFIXES.has(prefix) && /^[a-z]{3,}$/.test(next || ""); }
   /* A prefix written apart joins the next word, once that word has three letters. */
