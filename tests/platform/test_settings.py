@@ -20,6 +20,11 @@ PROBE = (
 
 def load_settings(tmp_path, **variables):
     """Import the real settings in a fresh interpreter with only the given variables set."""
+    return fresh_interpreter(tmp_path, PROBE, **variables)
+
+
+def fresh_interpreter(tmp_path, code: str, **variables):
+    """Run `code` in a new interpreter with the project's settings and only the given variables set."""
     environ = {
         "PATH": os.environ["PATH"],
         "DJANGO_SETTINGS_MODULE": "ecgreview.settings",
@@ -27,7 +32,7 @@ def load_settings(tmp_path, **variables):
         **variables,
     }
     return subprocess.run(
-        [sys.executable, "-c", PROBE], cwd=ROOT, env=environ, capture_output=True, text=True, timeout=60
+        [sys.executable, "-c", code], cwd=ROOT, env=environ, capture_output=True, text=True, timeout=60
     )
 
 
@@ -129,13 +134,5 @@ def test_the_api_settings_resolve_whatever_is_imported_first(tmp_path, first):
         "from rest_framework.settings import api_settings; "
         "print(api_settings.DEFAULT_PERMISSION_CLASSES, api_settings.DEFAULT_SCHEMA_CLASS)"
     )
-    environ = {
-        "PATH": os.environ["PATH"],
-        "DJANGO_SETTINGS_MODULE": "ecgreview.settings",
-        "VAR_DIR": str(tmp_path),
-        "DEBUG": "1",
-    }
-    result = subprocess.run(
-        [sys.executable, "-c", probe], cwd=ROOT, env=environ, capture_output=True, text=True, timeout=60
-    )
+    result = fresh_interpreter(tmp_path, probe, DEBUG="1")
     assert result.returncode == 0, result.stderr[-2000:]
