@@ -448,22 +448,20 @@ class BatchAddExamsView(APIView):
         many were added and how many exams the batch holds now. 400 when no matching exam is missing from
         the batch; 409 when the batch is closed or the new exams cannot each be given enough readers.
         Audited; the new exams' model suggestions are queued."""
-        from annotations.selectors.batches.plan import exams_to_add
-        from annotations.services.batches.queues import batch_add_exams
+        from annotations.services.batches.queues import batch_add_matching_exams
 
         batch = batch_for_coordinator(request.user, pk)
         incoming = AddExamsSerializer(data=request.data)
         incoming.is_valid(raise_exception=True)
         data = incoming.validated_data
-        exams = exams_to_add(
-            request.user,
-            batch,
-            exam_criteria(data.get("criteria")),
+        # A closed batch, or queues that cannot place the exams, is BatchStateConflict: 409.
+        added = batch_add_matching_exams(
+            batch=batch,
+            criteria=exam_criteria(data.get("criteria")),
+            actor=request.user,
             sample_size=data["sample_size"],
             seed=data["seed"],
         )
-        # A closed batch, or queues that cannot place the exams, is BatchStateConflict: 409.
-        added = batch_add_exams(batch=batch, exams=exams, actor=request.user)
         total = batch_exam_count(batch)
         return Response({"added": added, "exams": total}, status=status.HTTP_201_CREATED)
 

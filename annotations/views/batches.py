@@ -17,7 +17,7 @@ from annotations.roles import Role
 from annotations.selectors.agreement.tables import stored_reader_quality
 from annotations.selectors.batches.access import batch_for_coordinator
 from annotations.selectors.batches.overview import batch_overview
-from annotations.selectors.batches.plan import BatchPlanError, batch_plan, exams_to_add, plan_exam_page
+from annotations.selectors.batches.plan import batch_plan, plan_exam_page
 from annotations.selectors.batches.progress import (
     EXAM_PAGE_SIZE,
     EXAM_STATES,
@@ -28,7 +28,7 @@ from annotations.selectors.batches.progress import (
 )
 from annotations.selectors.suggestions.summary import batch_suggestion_progress
 from annotations.services.batches.lifecycle import BatchDesignError, batch_close, batch_create_from_plan
-from annotations.services.batches.queues import batch_add_exams, batch_add_readers, batch_reassign
+from annotations.services.batches.queues import batch_add_matching_exams, batch_add_readers, batch_reassign
 from annotations.services.batches.skips import assignment_hand_on
 from annotations.views.access import role_required
 
@@ -217,17 +217,13 @@ def batch_add_exams_view(request, batch_id: int):
     def add(batch):
         if not form.is_valid():
             raise BatchDesignError("; ".join(f"{k}: {' '.join(v)}" for k, v in form.errors.items()))
-        try:
-            exams = exams_to_add(
-                request.user,
-                batch,
-                form.criteria(),
-                sample_size=form.cleaned_data["sample_size"],
-                seed=form.cleaned_data["seed"] or 0,
-            )
-        except BatchPlanError as error:
-            raise BatchDesignError(str(error)) from error
-        added = batch_add_exams(batch=batch, exams=exams, actor=request.user)
+        added = batch_add_matching_exams(
+            batch=batch,
+            criteria=form.criteria(),
+            actor=request.user,
+            sample_size=form.cleaned_data["sample_size"],
+            seed=form.cleaned_data["seed"] or 0,
+        )
         return _("%(added)s exams added to the batch.") % {"added": added}
 
     return _change(request, batch_id, add)

@@ -148,3 +148,25 @@ def test_the_api_adds_a_seeded_sample_of_the_matching_exams_the_batch_lacks(clie
     assert sorted(BatchExam.objects.filter(batch=running).values_list("exam_id", flat=True)) == sorted(
         [*held_first, *chosen, *chosen_again]
     )
+
+
+# "more" has exams the batch lacks; every exam of "first" is in it already.
+@pytest.mark.parametrize("criteria", [{"datasets": ["more"]}, {"datasets": ["first"]}])
+def test_a_closed_batch_refuses_more_exams_as_closed_whatever_the_criteria_match(
+    client_for, diego, running, criteria
+):
+    """A closed batch is a conflict with the batch's state (409), said before the criteria are read: a
+    coordinator told that no exam matches would change the criteria and be refused again."""
+    from annotations.services.batches.lifecycle import batch_close
+
+    batch_close(batch=running, actor=diego)
+    client = client_for(diego)
+    response = client.post(f"/api/v1/batches/{running.pk}/exams/", {"criteria": criteria}, "application/json")
+    assert response.status_code == 409 and "is closed" in response.json()["detail"]
+    page = client.post(f"/batches/{running.pk}/add-exams/", criteria, follow=True).content.decode()
+    assert "is closed" in page and "no exam matching" not in page
+    with pytest.raises(CommandError, match="is closed"):
+        call_command(
+            "batch_add_exams", str(running.pk), "--coordinator", "diego", "--dataset", criteria["datasets"][0]
+        )
+    assert BatchExam.objects.filter(batch=running).count() == 3

@@ -6,10 +6,9 @@ from django.core.management.base import BaseCommand, CommandError
 from annotations.errors import Forbidden, NotFound
 from annotations.management.criteria import add_criteria_arguments, criteria_options
 from annotations.selectors.batches.access import batch_for_coordinator
-from annotations.selectors.batches.plan import BatchPlanError, exams_to_add
 from annotations.selectors.batches.spec import exam_criteria
 from annotations.services.batches.lifecycle import BatchDesignError
-from annotations.services.batches.queues import batch_add_exams
+from annotations.services.batches.queues import batch_add_matching_exams
 
 
 class Command(BaseCommand):
@@ -31,12 +30,13 @@ class Command(BaseCommand):
         criteria = exam_criteria(criteria_options(o))
         try:
             batch = batch_for_coordinator(coordinator, o["batch"])
-            exams = exams_to_add(coordinator, batch, criteria, sample_size=o["sample"], seed=o["seed"])
-            added = batch_add_exams(batch=batch, exams=exams, actor=coordinator)
+            added = batch_add_matching_exams(
+                batch=batch, criteria=criteria, actor=coordinator, sample_size=o["sample"], seed=o["seed"]
+            )
         except Forbidden as error:
             raise CommandError(f"{o['coordinator']} is not a coordinator") from error
         except NotFound as error:
             raise CommandError(f"no batch {o['batch']}") from error
-        except (BatchPlanError, BatchDesignError) as error:
+        except BatchDesignError as error:
             raise CommandError(str(error)) from error
         self.stdout.write(f"{added} exams added to batch {batch.pk} ({batch.name}).")

@@ -15,7 +15,9 @@ from annotations.lib.batch_design import DesignRequest, design_batch
 from annotations.models import Assignment, BatchExam, Exam, ReviewBatch
 from annotations.roles import Role, has_role
 from annotations.selectors.batches.access import batch_reader_ids
+from annotations.selectors.batches.plan import BatchPlanError, exams_to_add
 from annotations.selectors.blinding import design_exclusions, exams_reader_barred
+from annotations.selectors.exams.selection import ExamCriteria
 from annotations.services.audit import audit_record
 from annotations.services.batches.lifecycle import (
     BatchDesignError,
@@ -73,6 +75,22 @@ def batch_reassign(*, batch: ReviewBatch, from_reader, to_reader, actor) -> dict
             after={"reader": to_reader.get_username(), **outcome},
         )
     return outcome
+
+
+def batch_add_matching_exams(
+    *, batch: ReviewBatch, criteria: ExamCriteria, actor, sample_size: int | None = None, seed: int = 0
+) -> int:
+    """Add the exams matching the designer's criteria that the batch lacks (all, or a seeded sample).
+
+    A closed batch is refused before the criteria are read: told first that nothing matches, a
+    coordinator would change the criteria only to be refused for the batch's state."""
+    require_coordinator(actor)
+    require_open(batch)
+    try:
+        exams = exams_to_add(actor, batch, criteria, sample_size=sample_size, seed=seed)
+    except BatchPlanError as error:
+        raise BatchDesignError(str(error)) from error
+    return batch_add_exams(batch=batch, exams=exams, actor=actor)
 
 
 def batch_add_exams(*, batch: ReviewBatch, exams: Sequence[Exam], actor, seed: int | None = None) -> int:
