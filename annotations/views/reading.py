@@ -182,6 +182,29 @@ def reader_next(request):
     return redirect("reader", following)
 
 
+def accepts_gzip(accept_encoding: str) -> bool:
+    """Whether an Accept-Encoding header admits gzip, as HTTP reads it (RFC 9110, 12.5.3): gzip or its
+    alias x-gzip with a quality above zero, or else * with one. Hand-written because neither Django nor
+    the standard library parses this header, and its rules fit in these lines."""
+    qualities: dict[str, float] = {}
+    for item in accept_encoding.lower().split(","):
+        coding, *parameters = (part.strip() for part in item.split(";"))
+        quality = 1.0
+        for parameter in parameters:
+            name, _, value = parameter.partition("=")
+            if name.strip() == "q":
+                try:
+                    quality = float(value)
+                except ValueError:
+                    quality = 0.0
+        if coding:
+            qualities[coding] = quality
+    for coding in ("gzip", "x-gzip"):
+        if coding in qualities:
+            return qualities[coding] > 0
+    return qualities.get("*", 0.0) > 0
+
+
 def waveform_response(request, exam, scope: str) -> HttpResponse:
     """An exam's samples as int16 little-endian (signal by signal) with their scale in headers, for every
     page that draws an ECG (reader, adjudicator): static/js/ecg/paper.js decodes exactly this.
@@ -196,7 +219,7 @@ def waveform_response(request, exam, scope: str) -> HttpResponse:
         response = HttpResponseNotModified()
     else:
         payload = waveform_wire(exam)
-        if "gzip" in request.META.get("HTTP_ACCEPT_ENCODING", "").lower():
+        if accepts_gzip(request.META.get("HTTP_ACCEPT_ENCODING", "")):
             response = HttpResponse(payload.gzipped, content_type="application/octet-stream")
             response["Content-Encoding"] = "gzip"
         else:

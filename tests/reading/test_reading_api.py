@@ -162,6 +162,37 @@ def test_the_waveform_is_int16_gzipped_once_with_a_per_assignment_etag(client_fo
     assert again.status_code == 304
 
 
+@pytest.mark.parametrize(
+    ("accept_encoding", "gzipped"),
+    [
+        ("gzip", True),
+        ("GZIP;q=0.5, br", True),
+        ("x-gzip", True),
+        ("*", True),
+        ("br, *;q=0.1", True),
+        ("gzip;q=0", False),
+        ("gzip; q=0.000, identity", False),
+        ("*, gzip;q=0", False),
+        ("identity", False),
+        ("gzipped", False),
+        ("", False),
+    ],
+)
+def test_the_waveform_is_gzipped_only_where_the_client_accepts_gzip(
+    client_for, ana, bruno, diego, tnmg, accept_encoding, gzipped
+):
+    """Accept-Encoding read as HTTP defines it: a zero quality refuses a coding, and * stands for any
+    coding not named."""
+    anas = queue(shared_batch(readers=[ana, bruno], coordinator=diego, taxonomy=tnmg, exams=1), ana)[0]
+    response = client_for(ana).get(f"{API}/{anas.pk}/waveform/", HTTP_ACCEPT_ENCODING=accept_encoding)
+    assert response.status_code == 200
+    assert (response.get("Content-Encoding") == "gzip") is gzipped
+    body = gzip.decompress(response.content) if gzipped else response.content
+    assert np.array_equal(
+        np.frombuffer(body, dtype="<i2").reshape(12, -1), waveform_load(anas.exam.waveform_key)
+    )
+
+
 def test_an_exclusive_set_violation_is_refused_with_400_naming_both(client_for, ana, bruno, diego, tnmg):
     anas = queue(shared_batch(readers=[ana, bruno], coordinator=diego, taxonomy=tnmg, exams=1), ana)[0]
     response = client_for(ana).post(
