@@ -258,6 +258,54 @@ def test_after_esc_the_chosen_statement_keeps_focus_and_u_marks_it_uncertain(
     ]
 
 
+# Reports qualify a statement with words no name carries (where, how often, how fast): the statement
+# qualified is the one meant, and the list says it shows the closest ones.
+CLOSEST_QUERIES = [
+    ("área inativa inferior", "EIA"),
+    ("AEI inferior", "EIA"),
+    ("inferior wall old infarction", "EIA"),
+    ("flutter atrial 2:1", "AFL"),
+    ("flutter atrial com condução variável", "AFL"),
+    ("ESV isoladas", "VPB"),
+    ("extrassístoles ventriculares frequentes", "VPB"),
+    ("extrassístoles supraventriculares isoladas", "SVPB"),
+    ("BAV 2º grau tipo II", "AVB2_M2"),
+    ("BAV 2º grau tipo I", "AVB2_M1"),
+    ("atrial fibrillation with rapid ventricular response", "AF"),
+    ("taquicardia sinusal leve", "ST"),
+    ("taquicardia ventricular monomórfica não sustentada", "NSVT"),
+    ("taquicardia ventricular monomórfica sustentada", "VT"),
+]
+
+
+def test_words_no_statement_has_list_the_closest_statements_and_say_so(
+    live_server, page, ana, bruno, diego, tnmg
+):
+    batch = shared_batch(readers=[ana, bruno], coordinator=diego, taxonomy=tnmg)
+    open_first_exam(page, live_server, batch, ana)
+    wrong = []
+    for query, expected in CLOSEST_QUERIES:
+        search(page, query, typed=False)
+        shown, notice = highlighted(page), page.inner_text("#no-match")
+        page.keyboard.press("Enter")
+        got = chosen(page)
+        page.keyboard.press("Enter")
+        page.keyboard.press("Escape")
+        if (shown, got) != (expected, expected) or "closest" not in notice or query not in notice:
+            wrong.append(f"{query!r}: highlighted {shown}, Enter chose {got!r}, notice {notice!r}")
+    assert not wrong, f"{len(wrong)} of {len(CLOSEST_QUERIES)}:\n" + "\n".join(wrong)
+    # A query that has all its words in a statement shows no notice; one that has none, nothing else.
+    search(page, "flutter atrial", typed=False)
+    assert highlighted(page) == "AFL" and not page.is_visible("#no-match")
+    page.keyboard.press("Escape")
+    search(page, "xyzzy plugh", typed=False)
+    assert highlighted(page) is None
+    assert page.inner_text("#no-match") == "No statement matches “xyzzy plugh”."
+    page.keyboard.press("Escape")
+    search(page, "área inativa inferior", typed=False)
+    page.screenshot(path=screenshot_path("reader-search-closest"))
+
+
 # A CODE-15% batch read in Portuguese: what a Brazilian cardiologist types, and the statement it means.
 CODE15_QUERIES = [("FA", "AF"), ("BRD", "RBBB"), ("BRE", "LBBB"), ("BAV 1", "1dAVb"), ("bradicardia", "SB")]
 

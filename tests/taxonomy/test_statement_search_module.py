@@ -177,3 +177,15 @@ def test_a_reader_in_ptbxl_statements_finds_the_one_meant(page):
         if got != code
     ]
     assert not wrong, f"{len(wrong)} of {len(PTBXL_PHRASES)}:\n" + "\n".join(wrong)
+
+
+def test_the_closest_statements_come_only_when_no_statement_has_every_word(search):
+    """Tier 4 lists the statements sharing the most words, and never joins a list that has a full match;
+    a single unknown word, or a query sharing only a number, lists nothing."""
+    closest, full, single, number = search("área inativa inferior", "flutter atrial", "xyzzy", "xyzzy 2 grau")
+    assert closest[0] == ["EIA", 4] and {tier for _, tier in closest} == {4}
+    assert full[0] == ["AFL", 1] and all(tier < 4 for _, tier in full)
+    assert single == []
+    assert all(code.startswith(("AVB", "1dAVb")) for code, _ in number)  # "grau": the degrees of block
+    mobitz_two, mobitz_one = search("BAV 2º grau tipo II", "BAV 2º grau tipo I")
+    assert [mobitz_two[0][0], mobitz_one[0][0]] == ["AVB2_M2", "AVB2_M1"]  # the numbers tell them apart

@@ -19,14 +19,19 @@
  *   1  the query is a whole name, abbreviation or synonym;
  *   2  every query word starts a word of one term, or is that word in another form (a plural, the other
  *      gender, the noun for the adjective: átrio for atrial, ventrículo for ventricular), in any order;
- *   3  every query word appears somewhere in the statement's terms.
+ *   3  every query word appears somewhere in the statement's terms;
+ *   4  only when no statement is in tiers 0-3: the closest, the statements one of whose terms has the most
+ *      query words (each matched as in tier 2), at least half of them or two, and at least one that is
+ *      not a number. Reports add qualifiers no name carries ("área inativa inferior", "flutter atrial
+ *      2:1", "ESV isoladas", "BAV 2º grau tipo II"); the statement they qualify is still the one meant.
  * Ties go to a term that begins with the query, then to whole words over started ones over other forms,
  * then to the term with fewer numbers left over, then fewer words; in tier 3 to the statement where more
  * query words are words of its terms (so "ventriculares" inside "supraventriculares" counts for less);
- * then to the taxonomy's order. */
+ * then to the taxonomy's order. In tier 4 a matched word counts 2 and a matched number 1 (numbers tell
+ * Mobitz I from II, words tell flutter from a 2:1 block), then fewer of the term's words left over. */
 (function (root) {
   "use strict";
-  var TIER = { CODE: 0, EXACT: 1, PREFIX: 2, SUBSTRING: 3 };
+  var TIER = { CODE: 0, EXACT: 1, PREFIX: 2, SUBSTRING: 3, CLOSEST: 4 };
   // Maps and sets: a taxonomy's index reads every word of its ~1,400 names through them.
   var NUMBERS = new Map([["primeiro", "1"], ["primeira", "1"], ["first", "1"], ["1st", "1"], ["i", "1"],
     ["segundo", "2"], ["segunda", "2"], ["second", "2"], ["2nd", "2"], ["ii", "2"],
@@ -252,6 +257,43 @@
     return [TIER.SUBSTRING, plain.length - asWords];
   }
 
+  /* [matched words x 2 + matched numbers, words left over] of one term for the closest tier: each query
+   * word at most once, each of the term's numbers at most once. */
+  function overlap(queryWords, term) {
+    var numbers = term.core.filter(isNumber), weight = 0, words = 0;
+    queryWords.forEach(function (q) {
+      if (isNumber(q)) {
+        var at = numbers.indexOf(q);
+        if (at >= 0) { numbers.splice(at, 1); weight += 1; }
+      } else if (bestCost(q, term.both) >= 0) {
+        words++;
+        weight += 2;
+      }
+    });
+    return { weight: weight, words: words, left: term.core.length - (weight - words) };
+  }
+  /* Tier 4: what a query with words no statement has is closest to (see the top of this file). */
+  function closest(indexed, read) {
+    var asked = read.core.concat(read.last ? read.last[0].words : []).filter(function (w) {
+      return !isFiller(w);
+    });
+    if (asked.length < 2) return [];
+    var needed = Math.min(2, Math.ceil(asked.length / 2)), found = [];
+    indexed.forEach(function (entry) {
+      var best = null;
+      entry.terms.forEach(function (term) {
+        if (term.isCode) return;
+        var o = overlap(asked, term), matched = o.weight - o.words;
+        if (!o.words || matched < needed) return;
+        var extra = -1000 * o.weight + Math.max(0, o.left);
+        if (best === null || extra < best) best = extra;
+      });
+      if (best !== null) found.push({ statement: entry.statement, tier: TIER.CLOSEST, extra: best,
+        position: entry.position });
+    });
+    return found;
+  }
+
   /* Matching statements, best first: [{statement, tier}]. An empty query matches nothing. */
   function rank(indexed, query) {
     var read = reading(query);
@@ -261,6 +303,7 @@
       var s = score(entry, folded, read);
       if (s) found.push({ statement: entry.statement, tier: s[0], extra: s[1], position: entry.position });
     });
+    if (!found.length) found = closest(indexed, read);
     found.sort(function (a, b) { return a.tier - b.tier || a.extra - b.extra || a.position - b.position; });
     return found.map(function (f) { return { statement: f.statement, tier: f.tier }; });
   }

@@ -288,13 +288,16 @@
    * still listed) keeps the focus on that statement, e.g. the one just chosen when the search is left. */
   function filter(query, keepCode) {
     var list = state.list, searching = Search.fold(query) !== "";
-    list.ranked = searching ? Search.rank(searchIndex(), query).map(function (m) { return m.statement; }) : null;
+    var found = searching ? Search.rank(searchIndex(), query) : [];
+    var closest = found.length > 0 && found[0].tier === Search.TIER.CLOSEST;
+    list.ranked = searching ? found.map(function (m) { return m.statement; }) : null;
     list.statements.forEach(function (c) { c.row.hidden = searching; c.row.style.order = ""; });
     (list.ranked || []).forEach(function (c, i) { c.row.hidden = false; c.row.style.order = String(i); });
     $("statements").classList.toggle("searching", searching);
     var none = $("no-match");
-    none.hidden = !searching || list.ranked.length > 0;
-    none.textContent = none.hidden ? "" : t("no_match", { query: query.trim() });
+    // No statement has every word typed: say so, above the closest ones (or alone when there are none).
+    none.hidden = !searching || (list.ranked.length > 0 && !closest);
+    none.textContent = none.hidden ? "" : t(closest ? "closest" : "no_match", { query: query.trim() });
     var keep = keepCode ? visibleStatements().indexOf(list.byCode[keepCode]) : -1;
     list.statements.forEach(function (c) { c.row.classList.remove("focus"); });
     $("search").removeAttribute("aria-activedescendant");
