@@ -40,6 +40,7 @@ MAX_COMMENT = 4000
 
 # What a save changes of a read it continues (the rest is set when the read is made).
 _SAVED_FIELDS = ("comment", "time_on_task_ms", "revision", "updated_at", "status", "submitted_at")
+_RESTAGED_FIELDS = ("stage", "suggestion_shown_at")
 
 
 class ReadingError(Invalid):
@@ -170,6 +171,17 @@ def _first_annotation(locked: Assignment, now) -> Annotation:
     )
 
 
+def _restage_if_seen(locked: Assignment, current: Annotation) -> bool:
+    """A blind read the reader goes on with after seeing a suggestion for its exam (in another batch that
+    shows it, since this one did not) is no longer blind: it becomes the revised read, dated from the
+    sight. The saved revisions keep what was written blind; the read as it ends is what was seen."""
+    if current.stage != Annotation.Stage.BLIND or locked.first_shown_at is None:
+        return False
+    current.stage = Annotation.Stage.REVISED
+    current.suggestion_shown_at = locked.first_shown_at
+    return True
+
+
 def _write(
     *,
     actor,
@@ -179,8 +191,9 @@ def _write(
     time_on_task_ms: int,
     revision: int,
     submitting: bool = False,
-) -> tuple[Assignment, Annotation, list[tuple[DiagnosticClass, bool]]]:
-    """The part of a draft save and a submit that is the same: check the revision, write the read.
+) -> tuple[Assignment, Annotation, list[tuple[DiagnosticClass, bool]], bool]:
+    """The part of a draft save and a submit that is the same: check the revision, write the read, and say
+    whether a blind read became the revised one (_restage_if_seen).
 
     submitting: the annotation is written as submitted in the same statement, and a pending assignment
     is only marked started in memory; annotation_submit saves its final status once (two writes fewer).
@@ -198,6 +211,7 @@ def _write(
         current = _first_annotation(locked, now)
     elif current.revision != revision:
         raise StaleRevision(current.revision)
+    restaged = _restage_if_seen(locked, current)
     current.comment = (comment or "")[:MAX_COMMENT]
     current.time_on_task_ms = max(0, min(int(time_on_task_ms or 0), MAX_TIME_ON_TASK_MS))
     current.revision += 1
@@ -208,13 +222,20 @@ def _write(
     if current.pk is None:
         rows_insert([current])
     else:
-        row_update(current, _SAVED_FIELDS)
+        row_update(current, _SAVED_FIELDS + (_RESTAGED_FIELDS if restaged else ()))
     if locked.status == Assignment.Status.PENDING:
         locked.status = Assignment.Status.IN_PROGRESS
         locked.started_at = now
         if not submitting:
             row_update(locked, ("status", "started_at"))
-    return locked, current, resolved
+    return locked, current, resolved, restaged
+
+
+def _audited(annotation: Annotation, resolved: list, restaged: bool) -> dict:
+    after = {"revision": annotation.revision, "stage": annotation.stage, "labels": len(resolved)}
+    if restaged:
+        after["seen_after_start"] = True  # the suggestion was seen after this read began blind
+    return after
 
 
 def annotation_save_draft(
@@ -228,7 +249,7 @@ def annotation_save_draft(
 ) -> Annotation:
     """Save the reader's work in progress; exclusive sets are checked only at submit."""
     with transaction.atomic():
-        _, annotation, resolved = _write(
+        _, annotation, resolved, restaged = _write(
             actor=actor,
             assignment=assignment,
             labels=labels,
@@ -241,7 +262,7 @@ def annotation_save_draft(
             actor=actor,
             action="annotation.save_draft",
             target=annotation,
-            after={"revision": annotation.revision, "stage": annotation.stage, "labels": len(resolved)},
+            after=_audited(annotation, resolved, restaged),
         )
     return annotation
 
@@ -280,7 +301,7 @@ def annotation_submit(
     read (starting from the same statements) opens with the suggestion shown; the assignment is done
     when that revised read is submitted."""
     with transaction.atomic():
-        locked, annotation, resolved = _write(
+        locked, annotation, resolved, restaged = _write(
             actor=actor,
             assignment=assignment,
             labels=labels,
@@ -298,7 +319,7 @@ def annotation_submit(
             actor=actor,
             action="annotation.submit",
             target=annotation,
-            after={"revision": annotation.revision, "stage": annotation.stage, "labels": len(resolved)},
+            after=_audited(annotation, resolved, restaged),
         )
         revealed = None
         two_stage = locked.batch.suggestion_mode == ReviewBatch.SuggestionMode.TWO_STAGE

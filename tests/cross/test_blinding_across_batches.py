@@ -17,6 +17,7 @@ from annotations.models import (
     AdjudicationView,
     Annotation,
     Assignment,
+    AuditEvent,
     BatchExam,
     ReviewBatch,
     Suggestion,
@@ -223,6 +224,52 @@ def test_a_reader_who_saw_the_suggestion_elsewhere_never_reads_the_exam_blind(an
         assert reads.exists()
         assert not reads.filter(stage=Annotation.Stage.BLIND).exists(), batch.name
         assert all(read.suggestion_shown_at is not None for read in reads)
+
+
+@pytest.mark.parametrize("mode", [ReviewBatch.SuggestionMode.TWO_STAGE, ReviewBatch.SuggestionMode.HIDDEN])
+def test_a_blind_draft_continued_after_seeing_the_suggestion_elsewhere_is_not_stored_as_blind(
+    ana, diego, tnmg, mode
+):
+    """The draft was started blind; then the reader opened the exam in a batch that shows the suggestion;
+    then they submitted the draft. What they submitted was read with the suggestion seen: stored as the
+    revised read, with when it was seen, and (two-stage) not shown the suggestion again as a reveal."""
+    exam = ExamFactory()
+    suggestion(exam, tnmg)
+    blind_batch = batch_create(
+        name="Blind first",
+        taxonomy=tnmg,
+        exams=[exam],
+        readers=[ana],
+        readers_per_exam=1,
+        actor=diego,
+        suggestion_mode=mode,
+    )
+    shown = batch_create(
+        name="Shown",
+        taxonomy=tnmg,
+        exams=[exam],
+        readers=[ana],
+        readers_per_exam=1,
+        actor=diego,
+        suggestion_mode=ReviewBatch.SuggestionMode.SHOWN,
+    )
+    mine = slot(blind_batch, ana, exam)
+    url = f"{READ}/{mine.pk}"
+    body = {"labels": [{"code": "SR"}], "comment": "", "time_on_task_ms": 1000}
+    draft = client(ana).put(f"{url}/draft/", {**body, "revision": 0}, content_type="application/json")
+    assert draft.status_code == 200 and draft.json()["stage"] == "blind"
+    assert client(ana).get(f"{READ}/{slot(shown, ana, exam).pk}/").json()["suggestion"] is not None
+    seen = SuggestionExposure.objects.get(reader=ana, assignment__batch=shown)
+    submitted = client(ana).post(f"{url}/submit/", {**body, "revision": 1}, content_type="application/json")
+    assert submitted.status_code == 200, submitted.content
+    assert submitted.json()["done"] is True and not submitted.json().get("suggestion")
+    reads = Annotation.objects.filter(assignment=mine)
+    assert [(r.stage, r.status, r.suggestion_shown_at) for r in reads] == [
+        (Annotation.Stage.REVISED, Annotation.Status.SUBMITTED, seen.shown_at)
+    ]
+    assert not Annotation.objects.filter(assignment__batch=blind_batch, stage=Annotation.Stage.BLIND).exists()
+    audit = AuditEvent.objects.filter(action="annotation.submit", target_id=str(reads[0].pk)).get()
+    assert audit.after["stage"] == "revised" and audit.after["seen_after_start"] is True
 
 
 def test_after_a_reassign_the_exposure_names_the_reader_who_saw_it(ana, bruno, diego, tnmg):
