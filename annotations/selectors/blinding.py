@@ -58,35 +58,71 @@ def exam_reader_eligible(user_id: int, exam_id: int) -> bool:
 
 
 def exams_reader_barred(user_id: int, exam_ids: Iterable[int] | None = None) -> set[int]:
-    """The exams (of `exam_ids`, or all when None) this user must not be handed to read."""
-    views = AdjudicationView.objects.filter(adjudicator_id=user_id)
-    decisions = Adjudication.objects.filter(adjudicator_id=user_id)
-    if exam_ids is not None:
-        exam_ids = list(exam_ids)
-        views = views.filter(exam_id__in=exam_ids)
-        decisions = decisions.filter(exam_id__in=exam_ids)
-    return set(views.values_list("exam_id", flat=True)) | set(decisions.values_list("exam_id", flat=True))
+    """The exams (of `exam_ids`, or all when None) this user must not be handed to read: those whose
+    dispute they saw, and every other exam of the same waveform (a copy is the same ECG)."""
+    if exam_ids is None:
+        seen = _disputes_seen([user_id]).get(user_id, set())
+        return seen | set(_copies_standing_for(sorted(seen)))
+    return reader_barred_pairs([user_id], exam_ids)[user_id]
 
 
 def readers_barred(reader_ids: Iterable[int], exam_id: int) -> set[int]:
-    """The users (of `reader_ids`) who must not be handed exam X to read."""
-    reader_ids = list(reader_ids)
-    views = AdjudicationView.objects.filter(exam_id=exam_id, adjudicator_id__in=reader_ids)
-    decisions = Adjudication.objects.filter(exam_id=exam_id, adjudicator_id__in=reader_ids)
-    return set(views.values_list("adjudicator_id", flat=True)) | set(
-        decisions.values_list("adjudicator_id", flat=True)
-    )
+    """The users (of `reader_ids`) who must not be handed exam X to read: they saw the dispute of X or of
+    another exam of its waveform."""
+    return {reader for reader, exams in reader_barred_pairs(reader_ids, [exam_id]).items() if exams}
 
 
 def reader_barred_pairs(reader_ids: Iterable[int], exam_ids: Iterable[int]) -> dict[int, set[int]]:
-    """reader id -> the exams (of `exam_ids`) that reader must not be handed; for designing a batch."""
+    """reader id -> the exams (of `exam_ids`) that reader must not be handed; for designing a batch. A
+    dispute seen on another exam of the same waveform bars the exam too."""
     reader_ids, exam_ids = list(reader_ids), list(exam_ids)
     barred: dict[int, set[int]] = {reader: set() for reader in reader_ids}
-    for model, field in ((AdjudicationView, "adjudicator_id"), (Adjudication, "adjudicator_id")):
-        rows = model.objects.filter(**{f"{field}__in": reader_ids, "exam_id__in": _among(exam_ids)})
-        for reader, exam in rows.values_list(field, "exam_id"):
-            barred[reader].add(exam)
+    for reader, exams in _disputes_seen(reader_ids, _among(exam_ids)).items():
+        barred[reader] |= exams
+    standing_for = _copies_standing_for(exam_ids)
+    if standing_for:
+        for reader, others in _disputes_seen(reader_ids, list(standing_for)).items():
+            for other in others:
+                barred[reader].update(standing_for[other])
     return barred
+
+
+def _disputes_seen(reader_ids: list[int], exam_ids=None) -> dict[int, set[int]]:
+    """reader id -> the exams (of `exam_ids`, or all) whose adjudication case they opened or decided."""
+    seen: dict[int, set[int]] = {}
+    for model in (AdjudicationView, Adjudication):
+        rows = model.objects.filter(adjudicator_id__in=reader_ids)
+        if exam_ids is not None:
+            rows = rows.filter(exam_id__in=exam_ids)
+        for reader, exam in rows.order_by().values_list("adjudicator_id", "exam_id").distinct():
+            seen.setdefault(reader, set()).add(exam)
+    return seen
+
+
+def _copies_standing_for(exam_ids: list[int]) -> dict[int, list[int]]:
+    """other exam -> the exams of `exam_ids` it holds the same waveform as (Exam.copy_of), for the exams
+    whose waveform has another exam. Copies are few, so only they are looked up: at 2.7 million exams
+    this reads the copies' partial index, never the exams."""
+    links = copy_links()
+    if not len(links[0]) or not exam_ids:
+        return {}
+    ids = np.asarray(exam_ids, dtype=np.int64)
+    firsts = waveform_firsts(ids, links)
+    copied = np.isin(firsts, links[1]) | np.isin(ids, links[0])  # chosen exams whose waveform has copies
+    if not copied.any():
+        return {}
+    wanted: dict[int, list[int]] = {}
+    for exam, first in zip(ids[copied].tolist(), firsts[copied].tolist(), strict=True):
+        wanted.setdefault(first, []).append(exam)
+    copies, their_firsts = links
+    family = {
+        int(c): int(f) for c, f in zip(copies.tolist(), their_firsts.tolist(), strict=True) if f in wanted
+    }
+    family.update({first: first for first in wanted})  # every exam of those waveforms -> its first
+    standing_for = {
+        other: [exam for exam in wanted[first] if exam != other] for other, first in family.items()
+    }
+    return {other: exams for other, exams in standing_for.items() if exams}
 
 
 def _same_waveform(exam_id: int) -> list[int]:
@@ -167,27 +203,14 @@ def readers_seen_before(reader_ids: Iterable[int], exam_ids: Iterable[int]) -> d
 
 def _held_as_copies(reader_ids: list[int], exam_ids: list[int]) -> list[tuple[int, int]]:
     """(reader, exam of `exam_ids`) where the reader holds a read of another exam of the same waveform (the
-    same ECG under another dataset or id: Exam.copy_of). Copies are few, so only they are looked up."""
-    links = copy_links()
-    if not len(links[0]) or not exam_ids:
+    same ECG under another dataset or id: Exam.copy_of)."""
+    standing_for = _copies_standing_for(exam_ids)
+    if not standing_for:
         return []
-    ids = np.asarray(exam_ids, dtype=np.int64)
-    firsts = waveform_firsts(ids, links)
-    copied = np.isin(firsts, links[1]) | np.isin(ids, links[0])  # chosen exams whose waveform has copies
-    if not copied.any():
-        return []
-    wanted = {int(first): [] for first in firsts[copied]}
-    for exam, first in zip(ids[copied].tolist(), firsts[copied].tolist(), strict=True):
-        wanted[first].append(exam)
-    copies, their_firsts = links
-    family = {
-        int(c): int(f) for c, f in zip(copies.tolist(), their_firsts.tolist(), strict=True) if f in wanted
-    }
-    family.update({first: first for first in wanted})  # every exam of those waveforms -> its first
-    held = Assignment.objects.filter(reader_id__in=reader_ids, exam_id__in=list(family))
+    held = Assignment.objects.filter(reader_id__in=reader_ids, exam_id__in=list(standing_for))
     pairs = set()
     for reader, other in held.order_by().values_list("reader_id", "exam_id").distinct():
-        pairs.update((reader, exam) for exam in wanted[family[other]] if exam != other)
+        pairs.update((reader, exam) for exam in standing_for[other])
     return sorted(pairs)
 
 

@@ -185,6 +185,52 @@ def test_a_batch_is_never_designed_to_hand_a_reader_an_exam_whose_dispute_they_o
     assert held.isdisjoint({e.pk for e in exams})
 
 
+def test_a_copy_of_an_ecg_whose_dispute_the_reader_saw_is_kept_from_them_everywhere(
+    ana, bruno, diego, dave, tnmg
+):
+    """The same waveform under another dataset is the same ECG: a reader who opened its dispute under one
+    id is no more blind to it under the other, whichever of the two came first."""
+    originals = [ExamFactory() for _ in range(2)]
+    disputed = disputed_batch(ana, bruno, diego, tnmg, originals)
+    assert open_case(dave, disputed, originals[0]) == 200
+    # the copy of the exam whose case he opened, one of the other exam, and a case he opens on a copy
+    copies = DatasetFactory(name="copies")
+    seen_copy = ExamFactory(dataset=copies, copy_of=originals[0])
+    other_copy = ExamFactory(dataset=copies, copy_of=originals[1])
+    fay = UserFactory(username="fay", roles=["reader"])
+    spec = {
+        "name": "Copies",
+        "taxonomy_id": tnmg.pk,
+        "reader_ids": [fay.pk, dave.pk],
+        "readers_per_exam": 1,
+        "criteria": {"datasets": ["copies"]},
+    }
+    preview = client(diego).post("/api/v1/batches/preview/", spec, content_type="application/json").json()
+    seen = {row["reader"]: row for row in preview["seen_elsewhere"]}
+    assert seen["dave"]["dispute"] == 1 and seen["fay"]["dispute"] == 0
+    # Designed with both readers, then fay's exams handed to dave: the copy stays with fay.
+    for _ in range(3):
+        created = client(diego).post("/api/v1/batches/", spec, content_type="application/json")
+        assert created.status_code == 201, created.content
+        batch = ReviewBatch.objects.get(pk=created.json()["id"])
+        assert not Assignment.objects.filter(batch=batch, reader=dave, exam=seen_copy).exists()
+        client(diego).post(f"/batches/{batch.pk}/reassign/", {"from_reader": fay.pk, "to_reader": dave.pk})
+        assert Assignment.objects.get(batch=batch, exam=seen_copy).reader_id == fay.pk
+        assert Assignment.objects.get(batch=batch, exam=other_copy).reader_id == dave.pk
+        spec["seed"] = spec.get("seed", 0) + 1
+        spec["name"] += "+"
+    # And the other way: a case opened on a copy keeps the first exam of that waveform from him.
+    third = ExamFactory()
+    third_copy = ExamFactory(dataset=DatasetFactory(name="more copies"), copy_of=third)
+    copy_batch = disputed_batch(ana, bruno, diego, tnmg, [third_copy], name="Disputed copy")
+    assert open_case(dave, copy_batch, third_copy) == 200
+    later = batch_create(
+        name="Originals", taxonomy=tnmg, exams=[third], readers=[fay], readers_per_exam=1, actor=diego
+    )
+    assert client(diego).post(f"/batches/{later.pk}/add-readers/", {"readers": [dave.pk]}).status_code == 302
+    assert not Assignment.objects.filter(batch=later, reader=dave).exists()
+
+
 # --- Suggestions seen once are seen for good ------------------------------------------------------------
 def suggestion(exam, tnmg, code="AF"):
     made = Suggestion.objects.create(exam=exam, provider="demo-model", provider_version="1")
