@@ -51,3 +51,53 @@ def test_a_release_with_open_disputes_says_how_many_exams_it_leaves_undecided(cl
     settled = built(diego, batch)
     assert 'id="release-undecided"' not in client.get(f"/releases/{settled.pk}/").content.decode()
     assert client.get(f"/api/v1/releases/{settled.pk}/").json()["undecided"] == {"exams": 0, "cells": 0}
+
+
+def test_an_escalated_class_nobody_adjudicated_yet_is_left_empty_not_given_the_majority(
+    client_for, ana, bruno, carla, diego, tnmg
+):
+    """The batch sends disagreements to an adjudicator. Three reads split 1 to 2 on first-degree AV block:
+    the majority says absent, but the dispute is open. The release leaves the cell empty and lists it
+    undecided, as the dashboard and the adjudication queue count it; after the decision it is decided."""
+    from annotations.models import DisputedLabel
+    from annotations.services.agreement.compute import batch_agreement_compute
+    from annotations.services.batches.lifecycle import batch_create
+    from annotations.services.reading import LabelInput, annotation_submit
+    from tests.factories import ExamFactory, UserFactory
+
+    exam = ExamFactory()
+    eve = UserFactory(username="eve-reader", roles=["reader"])
+    batch = batch_create(
+        name="Escalating",
+        taxonomy=tnmg,
+        exams=[exam],
+        readers=[ana, bruno, eve],
+        readers_per_exam=3,
+        actor=diego,
+        escalation={"mode": "adjudicate"},
+    )
+    for reader, codes in ((ana, ["SR", "1dAVb"]), (bruno, ["SR"]), (eve, ["SR"])):
+        slot = batch.assignments.get(reader=reader, exam=exam)
+        annotation_submit(actor=reader, assignment=slot, labels=[LabelInput(c) for c in codes], revision=0)
+    batch_agreement_compute(batch.pk)
+    assert DisputedLabel.objects.filter(
+        batch=batch, reason="escalated", diagnostic_class__code="1dAVb"
+    ).exists()
+    client = client_for(diego)
+    release = built(diego, batch)
+    assert client.get(f"/api/v1/releases/{release.pk}/").json()["undecided"] == {"exams": 1, "cells": 1}
+    rows = card_text(client, release, "consensus.csv").splitlines()
+    header, row = rows[0].split(","), rows[1].split(",")
+    assert row[header.index("1dAVb")] == "" and row[header.index("SR")] == "1"
+    detail = json.loads(card_text(client, release, "consensus.jsonl").splitlines()[0])
+    assert [cell["code"] for cell in detail["undecided"]] == ["1dAVb"]
+    assert detail["undecided"][0]["reason"] == "escalated"
+    assert "1dAVb" not in {cell["code"] for cell in detail["labels"]}
+
+    adjudication_decide(
+        actor=carla, batch=batch, exam_id=exam.pk, decisions=[Decision("1dAVb", True)], version=0
+    )
+    settled = built(diego, batch)
+    rows = card_text(client, settled, "consensus.csv").splitlines()
+    assert rows[1].split(",")[header.index("1dAVb")] == "1"
+    assert client.get(f"/api/v1/releases/{settled.pk}/").json()["undecided"] == {"exams": 0, "cells": 0}

@@ -14,6 +14,9 @@ computed from). Which value per class: the stored Consensus row if there is one;
 class is disputed (a tie or an uncertain latent estimate nobody has adjudicated yet); else absent (0),
 since the agreement service stores no row for a class no reader marked.
 
+A disputed cell stays undecided until it is adjudicated, even where the rule made a value for it (an
+escalated exam's majority).
+
 Which batches may be exported together, and the columns, are in selectors.releases.plan; the few
 reads small enough to read whole through the ORM are in selectors.releases.facts.
 """
@@ -146,16 +149,30 @@ def exam_label_sql() -> str:
         + """
         SELECT d.name, e.external_id, e.age, e.sex, r.batch_id, r.n,
             {ids_open}c.diagnostic_class_id{ids_mid} FROM {consensus} c
-                  WHERE c.batch_id = r.batch_id AND c.exam_id = r.exam_id AND c.value) AS positive,
+                  WHERE c.batch_id = r.batch_id AND c.exam_id = r.exam_id AND c.value
+                    AND {settled_c}) AS positive,
             {ids_open}dl.diagnostic_class_id{ids_mid} FROM {disputed} dl
-                  WHERE dl.batch_id = r.batch_id AND dl.exam_id = r.exam_id
-                    AND NOT EXISTS (SELECT 1 FROM {consensus} c2 WHERE c2.batch_id = dl.batch_id
-                                    AND c2.exam_id = dl.exam_id
-                                    AND c2.diagnostic_class_id = dl.diagnostic_class_id)) AS undecided
+                  WHERE dl.batch_id = r.batch_id AND dl.exam_id = r.exam_id AND {open_dl}) AS undecided
         FROM reads r JOIN {exam} e ON e.id = r.exam_id JOIN {dataset} d ON d.id = e.dataset_id
         """
         + _ORDER
-    ).format(**_t(), **_ids_fragments())
+    ).format(**_t(), **_ids_fragments(), **_settled())
+
+
+def _settled() -> dict[str, str]:
+    """A disputed cell is open until an adjudicator decides it. The rule's value for it, where it made one
+    (an escalated exam keeps its majority), stays out of the release meanwhile: the batch sent the cell
+    to a person, and an adjudicator may still overturn it."""
+    return {
+        # a consensus cell the release gives: adjudicated, or not disputed
+        "settled_c": """(c.method = 'adjudicated' OR NOT EXISTS (SELECT 1 FROM {disputed} d0
+                          WHERE d0.batch_id = c.batch_id AND d0.exam_id = c.exam_id
+                            AND d0.diagnostic_class_id = c.diagnostic_class_id))""".format(**_t()),  # noqa: S608
+        # a disputed cell still open: no adjudicated consensus for it
+        "open_dl": """NOT EXISTS (SELECT 1 FROM {consensus} c2 WHERE c2.batch_id = dl.batch_id
+                          AND c2.exam_id = dl.exam_id AND c2.diagnostic_class_id = dl.diagnostic_class_id
+                          AND c2.method = 'adjudicated')""".format(**_t()),  # noqa: S608
+    }
 
 
 def _ids_fragments() -> dict[str, str]:
@@ -182,18 +199,16 @@ def exam_detail_rows(batch_ids: Sequence[int]) -> Iterator[tuple]:
         SELECT d.name, e.external_id, r.batch_id, r.n,
             (SELECT {rows}({row}(c.diagnostic_class_id, c.value, c.method, c.positive_votes,
                                  c.total_votes, c.probability, c.algorithm_version){rows_order_c})
-             FROM {consensus} c WHERE c.batch_id = r.batch_id AND c.exam_id = r.exam_id),
+             FROM {consensus} c WHERE c.batch_id = r.batch_id AND c.exam_id = r.exam_id AND {settled_c}),
             (SELECT {rows}({row}(dl.diagnostic_class_id, dl.reason, dl.positive_votes,
                                  dl.total_votes, dl.probability){rows_order_dl})
-             FROM {disputed} dl WHERE dl.batch_id = r.batch_id AND dl.exam_id = r.exam_id
-               AND NOT EXISTS (SELECT 1 FROM {consensus} c2 WHERE c2.batch_id = dl.batch_id
-                               AND c2.exam_id = dl.exam_id
-                               AND c2.diagnostic_class_id = dl.diagnostic_class_id))
+             FROM {disputed} dl WHERE dl.batch_id = r.batch_id AND dl.exam_id = r.exam_id AND {open_dl})
         FROM reads r JOIN {exam} e ON e.id = r.exam_id JOIN {dataset} d ON d.id = e.dataset_id
         """
         + _ORDER
     ).format(
         **_t(),
+        **_settled(),
         # SQLite before 3.44 has no ORDER BY inside an aggregate; the writer sorts the cells by code.
         rows_order_c="" if _sqlite() else " ORDER BY c.diagnostic_class_id",
         rows_order_dl="" if _sqlite() else " ORDER BY dl.diagnostic_class_id",
