@@ -16,6 +16,7 @@ from annotations.errors import Forbidden, NotFound
 from annotations.models import (
     Adjudication,
     AnnotationLabel,
+    Assignment,
     AuditEvent,
     BatchExam,
     Consensus,
@@ -187,9 +188,35 @@ class QueueItem:
     escalated: bool
 
 
+def _reads_waiting() -> Exists:
+    """True where the row's exam still has a first read to come in its running batch (an escalation's
+    extra reader, or a reader not done yet): its votes may still change, so it is not decided yet."""
+    return Exists(
+        Assignment.objects.filter(
+            batch_id=OuterRef("batch_id"),
+            exam_id=OuterRef("exam_id"),
+            read_round=1,
+            status__in=[Assignment.Status.PENDING, Assignment.Status.IN_PROGRESS],
+            batch__status=ReviewBatch.Status.ACTIVE,
+        )
+    )
+
+
+def exam_reads_waiting(batch: ReviewBatch, exam_id: int) -> int:
+    """How many first reads of the exam its batch still waits for (none once the batch is closed)."""
+    if batch.status != ReviewBatch.Status.ACTIVE:
+        return 0
+    return Assignment.objects.filter(
+        batch=batch,
+        exam_id=exam_id,
+        read_round=1,
+        status__in=[Assignment.Status.PENDING, Assignment.Status.IN_PROGRESS],
+    ).count()
+
+
 def adjudication_queue(user) -> list[QueueItem]:
     """Exams with disputed classes not yet adjudicated, oldest batch first; none the user reads in any
-    batch."""
+    batch, and none whose batch still waits for one of its first reads."""
     _require_adjudicator(user)
     decided = Adjudication.objects.filter(
         batch_id=OuterRef("batch_id"),
@@ -202,6 +229,7 @@ def adjudication_queue(user) -> list[QueueItem]:
         # Not an exam the user holds a read of in any batch (selectors.blinding).
         .filter(adjudicator_may_see(user.pk))
         .filter(~Exists(decided))
+        .filter(~_reads_waiting())
         .values("batch_id", "batch__name", "exam_id", "exam__dataset__name", "exam__external_id")
         .annotate(
             n=Count("pk"),

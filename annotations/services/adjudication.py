@@ -32,6 +32,7 @@ from annotations.selectors.adjudication import (
     exam_first_reads,
     exam_marked_class_ids,
     exam_present_codes,
+    exam_reads_waiting,
 )
 from annotations.selectors.blinding import exam_adjudicator_eligible
 from annotations.services.audit import audit_record
@@ -50,14 +51,26 @@ class AdjudicationRefused(AdjudicationError, PermissionError):
 
 
 class StaleAdjudication(Conflict):
-    """Someone signed a decision on this exam since the adjudicator's page was loaded."""
+    """Someone signed a decision on this exam since the adjudicator's page was loaded (or the version sent
+    is one the exam never had)."""
 
-    def __init__(self, current: int):
-        super().__init__(
-            f"this exam was adjudicated meanwhile (version {current}); reload to see it",
-            extra={"version": current},
-        )
+    def __init__(self, current: int, sent: int | None = None):
+        if sent is not None and sent > current:
+            message = f"version {sent} is ahead of this exam's decisions (version {current}); reload the case"
+        else:
+            message = f"this exam was adjudicated meanwhile (version {current}); reload to see it"
+        super().__init__(message, extra={"version": current})
         self.current = current
+
+
+class AdjudicationWaiting(Conflict):
+    """The exam still waits for first reads (an escalation's extra reader): its votes may yet change."""
+
+    def __init__(self, waiting: int):
+        super().__init__(
+            f"this exam waits for {waiting} more read{'s' if waiting != 1 else ''} in its batch; "
+            "decide it once they are in"
+        )
 
 
 @dataclass(frozen=True)
@@ -99,7 +112,10 @@ def _case_lock(batch: ReviewBatch, exam_id: int, version: int) -> _Case:
     existing = Adjudication.objects.filter(batch=batch, exam_id=exam_id)
     current = existing.aggregate(v=Max("version"))["v"] or 0
     if version != current:
-        raise StaleAdjudication(current)
+        raise StaleAdjudication(current, version)
+    waiting = exam_reads_waiting(batch, exam_id)
+    if waiting:
+        raise AdjudicationWaiting(waiting)
     disputed = DisputedLabel.objects.filter(batch=batch, exam_id=exam_id).select_related("diagnostic_class")
     return _Case(
         batch=batch,

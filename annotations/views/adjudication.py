@@ -22,6 +22,7 @@ from annotations.selectors.adjudication import (
 )
 from annotations.services.adjudication import (
     AdjudicationError,
+    AdjudicationWaiting,
     Decision,
     StaleAdjudication,
     adjudication_decide,
@@ -92,6 +93,9 @@ def adjudication_case_view(request, batch_id: int, exam_id: int):
             # Another signature came first: its answers are shown; only the rationale typed is kept.
             messages.error(request, str(error))
             status, kept = 409, {"rationale": request.POST.get("rationale", "")}
+        except AdjudicationWaiting as error:  # a read still to come: the answers are kept for later
+            messages.error(request, str(error))
+            status, kept = 409, _posted(request.POST)
         except AdjudicationError as error:  # AdjudicationRefused included: shown, as a 400
             messages.error(request, str(error))
             status, kept = 400, _posted(request.POST)

@@ -384,3 +384,53 @@ def test_the_dashboard_says_when_no_one_is_an_adjudicator_at_all(diego, disputed
     assert "no active account has the adjudicator role" in stuck
     assert "every adjudicator holds" not in stuck
     assert page.index('id="stuck-disputes"') < page.index('id="reader-progress"')
+
+
+def test_an_exam_waiting_for_an_escalation_read_is_decided_only_once_it_is_in(carla, diego, tnmg, client):
+    """The batch adds a third reader where two disagree. Until that read is in, the tie is not the case to
+    decide (the third read may settle it or change the votes): the exam stays out of the queue and a
+    decision is refused with 409 saying why. Once the read is in, the case is decided on all three."""
+    one, two, three = (UserFactory(username=f"esc-reader-{i}", roles=["reader"]) for i in range(3))
+    exam = make_exam()
+    batch = batch_create(
+        name="Add a reader",
+        taxonomy=tnmg,
+        exams=[exam],
+        readers=[one, two, three],
+        readers_per_exam=2,
+        actor=diego,
+        escalation={"mode": "add_reader", "cap": 1},
+    )
+    first_two = list(Assignment.objects.filter(batch=batch, exam=exam).values_list("reader_id", flat=True))
+    readers = {r.pk: r for r in (one, two, three)}
+    read(readers[first_two[0]], batch, exam, ["SB", "1dAVb"])
+    read(readers[first_two[1]], batch, exam, ["SB"])
+    batch_agreement_compute(batch.pk)
+    waiting = Assignment.objects.get(batch=batch, exam=exam, status=Assignment.Status.PENDING)
+    client.force_login(carla)
+    assert [row["exam_id"] for row in client.get("/api/v1/adjudication/").json()] == []
+    url = reverse("api-adjudication-case", args=[batch.pk, exam.pk])
+    body = {"decisions": [{"code": "1dAVb", "value": False}], "version": 0}
+    refused = client.post(url, body, content_type="application/json")
+    assert refused.status_code == 409 and "waits for 1 more read" in refused.json()["detail"]
+    page = client.post(case_url(batch, exam), {"version": "0", "decision-1dAVb": "absent"})
+    assert page.status_code == 409 and "waits for 1 more read" in page.content.decode()
+    assert not Adjudication.objects.filter(batch=batch).exists()
+
+    read(readers[waiting.reader_id], batch, exam, ["SB", "1dAVb"])
+    batch_agreement_compute(batch.pk)
+    assert [row["exam_id"] for row in client.get("/api/v1/adjudication/").json()] == [exam.pk]
+    assert client.post(url, body, content_type="application/json").status_code == 200
+    row = Consensus.objects.get(batch=batch, exam=exam, diagnostic_class__code="1dAVb")
+    assert (row.method, row.value, row.positive_votes, row.total_votes) == ("adjudicated", False, 2, 3)
+
+
+def test_a_version_ahead_of_the_exams_is_refused_as_such(carla, disputed, client):
+    batch, exam = disputed
+    client.force_login(carla)
+    url = reverse("api-adjudication-case", args=[batch.pk, exam.pk])
+    refused = client.post(
+        url, {"decisions": [{"code": "1dAVb", "value": True}], "version": 5}, content_type="application/json"
+    )
+    assert refused.status_code == 409 and refused.json()["version"] == 0
+    assert "adjudicated meanwhile" not in refused.json()["detail"] and "version 5" in refused.json()["detail"]
