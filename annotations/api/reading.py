@@ -50,8 +50,10 @@ class LabelSerializer(serializers.Serializer):
 
 class SaveSerializer(serializers.Serializer):
     labels = LabelSerializer(many=True)
-    comment = serializers.CharField(allow_blank=True, required=False, default="", max_length=4000)
-    time_on_task_ms = serializers.IntegerField(min_value=0, required=False, default=0)
+    # Left out, the saved comment and time on task stay as they are (an API client may send only the
+    # statements); sent, they replace them.
+    comment = serializers.CharField(allow_blank=True, required=False, max_length=4000)
+    time_on_task_ms = serializers.IntegerField(min_value=0, required=False)
     revision = serializers.IntegerField(min_value=0)
 
 
@@ -254,8 +256,8 @@ def _save_arguments(request, pk: int) -> dict:
     values = _valid(SaveSerializer, request, pk)
     return {
         "labels": [LabelInput(code=item["code"], uncertain=item["uncertain"]) for item in values["labels"]],
-        "comment": values["comment"],
-        "time_on_task_ms": values["time_on_task_ms"],
+        "comment": values.get("comment"),
+        "time_on_task_ms": values.get("time_on_task_ms"),
         "revision": values["revision"],
     }
 
@@ -302,7 +304,8 @@ class DraftView(APIView):
 
         Readers only, on their own assignment of an active batch (404 otherwise, also before a malformed
         body is answered). Send the statements chosen, the comment, the time on task (kept up to a day) and
-        the `revision` last received (0 before the first save); returns the new revision. A save from an
+        the `revision` last received (0 before the first save); returns the new revision. A comment or
+        time on task left out keeps the one saved before. A save from an
         older revision answers 409 with the current `revision`, and one to a read already submitted or
         skipped 409; an unknown or repeated statement answers 400. Exclusive sets are checked at submit
         only. Every save keeps a revision of the read and an audit row; the first marks the assignment in

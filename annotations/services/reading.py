@@ -187,8 +187,8 @@ def _write(
     actor,
     assignment: Assignment | int,
     labels: Sequence[LabelInput],
-    comment: str,
-    time_on_task_ms: int,
+    comment: str | None,
+    time_on_task_ms: int | None,
     revision: int,
     submitting: bool = False,
 ) -> tuple[Assignment, Annotation, list[tuple[DiagnosticClass, bool]], bool]:
@@ -212,8 +212,11 @@ def _write(
     elif current.revision != revision:
         raise StaleRevision(current.revision)
     restaged = _restage_if_seen(locked, current)
-    current.comment = (comment or "")[:MAX_COMMENT]
-    current.time_on_task_ms = max(0, min(int(time_on_task_ms or 0), MAX_TIME_ON_TASK_MS))
+    # None: not sent, so the saved value stays (a new read starts with none).
+    if comment is not None:
+        current.comment = comment[:MAX_COMMENT]
+    if time_on_task_ms is not None:
+        current.time_on_task_ms = max(0, min(int(time_on_task_ms), MAX_TIME_ON_TASK_MS))
     current.revision += 1
     current.updated_at = now
     if submitting:
@@ -243,8 +246,8 @@ def annotation_save_draft(
     actor,
     assignment: Assignment | int,
     labels: Sequence[LabelInput],
-    comment: str = "",
-    time_on_task_ms: int = 0,
+    comment: str | None = None,
+    time_on_task_ms: int | None = None,
     revision: int,
 ) -> Annotation:
     """Save the reader's work in progress; exclusive sets are checked only at submit."""
@@ -293,8 +296,8 @@ def annotation_submit(
     actor,
     assignment: Assignment | int,
     labels: Sequence[LabelInput],
-    comment: str = "",
-    time_on_task_ms: int = 0,
+    comment: str | None = None,
+    time_on_task_ms: int | None = None,
     revision: int,
 ) -> SubmitResult:
     """Submit the current read. In two-stage batches a blind read is kept as submitted, and a revised

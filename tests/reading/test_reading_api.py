@@ -464,3 +464,31 @@ def test_a_frozen_taxonomys_statements_are_read_once_per_language(client_for, an
     assert [g["label"] for g in portuguese["groups"]] != [g["label"] for g in english["groups"]]
     client.post("/i18n/setlang/", {"language": "en", "next": "/"})
     assert client.get(f"{API}/{first.pk}/").json()["taxonomy"] == english
+
+
+def test_a_save_that_leaves_out_the_comment_or_the_time_keeps_the_saved_ones(
+    client_for, ana, bruno, diego, tnmg
+):
+    """An API client that sends only the statements and the revision changes only those: the comment and
+    the time on task saved before stay. An empty comment sent is a comment cleared."""
+    anas = queue(shared_batch(readers=[ana, bruno], coordinator=diego, taxonomy=tnmg, exams=2), ana)
+    client, url = client_for(ana), f"{API}/{anas[0].pk}"
+    note = "ST depression V4-V6, review"
+    first = {"labels": labels("SR"), "revision": 0, "comment": note, "time_on_task_ms": 120000}
+    assert client.put(f"{url}/draft/", first, content_type="application/json").status_code == 200
+    second = client.put(
+        f"{url}/draft/", {"labels": labels("SR", "RBBB"), "revision": 1}, content_type="application/json"
+    )
+    assert second.status_code == 200
+    submitted = client.post(f"{url}/submit/", {"labels": labels("SR"), "revision": 2}, "application/json")
+    assert submitted.status_code == 200
+    read = anas[0].annotations.get()
+    assert (read.comment, read.time_on_task_ms, read.status) == (note, 120000, "submitted")
+    # Sent empty, the comment is cleared; the first save of a read without them stores none.
+    other = f"{API}/{anas[1].pk}"
+    body = {"labels": labels("SR"), "revision": 0, "comment": note}
+    assert client.put(f"{other}/draft/", body, content_type="application/json").status_code == 200
+    cleared = {"labels": labels("SR"), "revision": 1, "comment": ""}
+    assert client.post(f"{other}/submit/", cleared, "application/json").status_code == 200
+    read = anas[1].annotations.get()
+    assert (read.comment, read.time_on_task_ms) == ("", 0)
