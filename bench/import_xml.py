@@ -20,6 +20,7 @@ import re
 import subprocess
 import sys
 import tempfile
+import zlib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -46,6 +47,20 @@ print(json.dumps(figures))
 """
 
 
+def with_crcs(waveform: str) -> str:
+    """Each lead's LeadDataCRC32 made again for its grown samples, as the cart writes it (the reader
+    checks it)."""
+
+    def lead(match: re.Match) -> str:
+        data = re.search(r"<WaveFormData>([^<]*)</WaveFormData>", match.group(0)).group(1)
+        crc = zlib.crc32(base64.b64decode(data))
+        return re.sub(
+            r"<LeadDataCRC32>\d+</LeadDataCRC32>", f"<LeadDataCRC32>{crc}</LeadDataCRC32>", match.group(0)
+        )
+
+    return re.sub(r"<LeadData>.*?</LeadData>", lead, waveform, flags=re.S)
+
+
 def build_muse(folder: Path, megabytes: float) -> Path:
     text = MUSE.read_text()
     rhythm_at = text.index("<WaveformType>Rhythm")
@@ -65,7 +80,7 @@ def build_muse(folder: Path, megabytes: float) -> Path:
         rhythm,
     )
     path = folder / f"muse-{megabytes:g}mb.xml"
-    path.write_text(head + rhythm)
+    path.write_text(head + with_crcs(rhythm))
     return path
 
 

@@ -165,6 +165,45 @@ def test_a_muse_lead_whose_sample_count_lies_is_refused(blobs, tmp_path):
     refused(blobs, path, "5000 samples but LeadSampleCountTotal is 4999")
 
 
+def rhythm_lead_data(text: bytes, lead: str) -> tuple[int, int]:
+    """Where the Rhythm waveform's WaveFormData of `lead` starts and ends in the file."""
+    rhythm = text.index(b"<WaveformType>Rhythm</WaveformType>")
+    at = text.index(f"<LeadID>{lead}</LeadID>".encode(), rhythm)
+    start = text.index(b"<WaveFormData>", at) + len(b"<WaveFormData>")
+    return start, text.index(b"</WaveFormData>", start)
+
+
+def test_a_muse_lead_whose_samples_do_not_match_their_crc_is_refused(blobs, tmp_path):
+    """Four base64 characters changed inside V6: still valid base64 of the right length, so only the
+    lead's CRC-32 tells the samples are not the ones the cart stored (37 mV off, here)."""
+    text = MUSE.read_bytes()
+    start, _ = rhythm_lead_data(text, "V6")
+    at = start + 400
+    while not text[at : at + 4].isalnum():
+        at += 1
+    changed = bytes(ord("B") if byte != ord("B") else ord("C") for byte in text[at : at + 4])
+    path = tmp_path / "crc.xml"
+    path.write_bytes(text[:at] + changed + text[at + 4 :])
+    refused(blobs, path, "lead V6", "CRC")
+
+
+def test_a_muse_lead_whose_data_is_no_base64_is_refused_naming_it(blobs, tmp_path):
+    text = MUSE.read_bytes()
+    start, _ = rhythm_lead_data(text, "V2")
+    path = tmp_path / "bang.xml"
+    path.write_bytes(text[: start + 40] + b"!!!!" + text[start + 44 :])
+    refused(blobs, path, "lead V2: WaveFormData is not base64")
+
+
+def test_a_muse_lead_without_a_crc_is_read_as_it_is(blobs, tmp_path):
+    import re
+
+    path = tmp_path / "no-crc.xml"
+    path.write_bytes(re.sub(rb"<LeadDataCRC32>\d+</LeadDataCRC32>", b"", MUSE.read_bytes()))
+    assert exams_import([path], dataset="muse").files_failed == 0
+    assert_muse_exact(Exam.objects.get(dataset__name="muse"), MUSE)
+
+
 # --- statements: never names, confirmation or referral lines, or dates ---------------------------------
 def statements() -> set[str]:
     return {label.code for label in ReferenceLabel.objects.filter(code_system="statement")}

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from annotations.lib.formats import muse
 from annotations.lib.formats.base import ReadOptions
+from bench.import_xml import with_crcs
 
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "muse-xml" / "musePHI_muse_ecg1_MAC55_simulator.xml"
 
@@ -34,7 +35,7 @@ def large_muse(folder: Path, times: int) -> Path:
         rhythm,
     )
     path = folder / "large.xml"
-    path.write_text(text[:at] + rhythm)
+    path.write_text(text[:at] + with_crcs(rhythm))
     return path
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import zlib
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -66,11 +67,24 @@ def _rhythm(root: Element) -> Element:
 
 def _base64(text: str) -> bytes | None:
     """A lead's WaveFormData, decoded as soon as its element ends (None when it is no base64): the
-    text of a long recording is never held beside the tree."""
+    text of a long recording is never held beside the tree. Line breaks apart, every character must be
+    base64's: one that is not would be skipped silently and shift every sample after it."""
     try:
-        return base64.b64decode(text.strip(), validate=False)
+        return base64.b64decode("".join(text.split()), validate=True)
     except (binascii.Error, ValueError):
         return None
+
+
+def _crc_check(lead_id: str, lead: Element, raw: bytes) -> None:
+    """MUSE stores each lead's CRC-32 of its sample bytes (LeadDataCRC32): a file changed after export
+    decodes to plausible samples of the right count, and only the CRC tells. Optional: absent, not
+    checked."""
+    stored = _text(lead, "LeadDataCRC32")
+    if stored and stored.isdigit() and zlib.crc32(raw) != int(stored):
+        raise FormatError(
+            f"lead {lead_id}: its samples do not match their CRC-32 (LeadDataCRC32 {stored}, data "
+            f"{zlib.crc32(raw)}): the file was changed or damaged after export"
+        )
 
 
 def _lead(
@@ -83,6 +97,9 @@ def _lead(
     raw = decoded.get(id(data)) if data is not None else b""
     if raw is None:
         raise FormatError(f"lead {lead_id}: WaveFormData is not base64")
+    if len(raw) % 2:
+        raise FormatError(f"lead {lead_id}: WaveFormData holds {len(raw)} bytes, not whole 16-bit samples")
+    _crc_check(lead_id, lead, raw)
     samples = np.frombuffer(raw, dtype="<i2")
     if samples.size != declared:
         raise FormatError(f"lead {lead_id}: {samples.size} samples but LeadSampleCountTotal is {declared}")
