@@ -11,6 +11,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from annotations.api.permissions import IsCoordinator
+from annotations.api.schema import MAX_ID
 from annotations.errors import Invalid
 from annotations.lib.ecg.quality import EXAM_FLAGS
 from annotations.models import ReviewBatch
@@ -90,8 +91,10 @@ class CriteriaSerializer(serializers.Serializer):
 
 class BatchSpecSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=200)
-    taxonomy_id = serializers.IntegerField()
-    reader_ids = serializers.ListField(child=serializers.IntegerField(), min_length=1)
+    taxonomy_id = serializers.IntegerField(min_value=1, max_value=MAX_ID)
+    reader_ids = serializers.ListField(
+        child=serializers.IntegerField(min_value=1, max_value=MAX_ID), min_length=1
+    )
     readers_per_exam = serializers.IntegerField(min_value=1)
     criteria = CriteriaSerializer(required=False)
     sample_size = serializers.IntegerField(required=False, allow_null=True, default=None, min_value=1)
@@ -389,7 +392,7 @@ class BatchProgressView(APIView):
 
 
 class HandOnSerializer(serializers.Serializer):
-    reader_id = serializers.IntegerField(min_value=1, max_value=2**31 - 1)
+    reader_id = serializers.IntegerField(min_value=1, max_value=MAX_ID)
 
 
 class HandOnResultSerializer(serializers.Serializer):

@@ -10,6 +10,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from annotations.api.permissions import IsCoordinator
+from annotations.api.schema import MAX_ID
 from annotations.selectors.releases.builds import (
     release_batches,
     release_get,
@@ -28,7 +29,9 @@ from ecgreview.client_address import client_ip
 
 
 class ReleaseCreateSerializer(serializers.Serializer):
-    batches = serializers.ListField(child=serializers.IntegerField(), min_length=1)
+    batches = serializers.ListField(
+        child=serializers.IntegerField(min_value=1, max_value=MAX_ID), min_length=1
+    )
     target = serializers.ChoiceField(choices=list(TARGETS), required=False, default="")
     hdf5 = serializers.BooleanField(required=False, default=True)
     native_rate = serializers.BooleanField(required=False, default=False)

@@ -8,6 +8,10 @@ from __future__ import annotations
 
 from drf_spectacular.openapi import AutoSchema
 
+# The largest id a request may name: what a bigint column (PostgreSQL) and an INTEGER one (SQLite) hold.
+# A larger one is bad input (400); passed on, SQLite's driver raises OverflowError, a 500.
+MAX_ID = 2**63 - 1
+
 
 class DocstringSchema(AutoSchema):
     """Each operation described from its docstring (the view method's, else its class's): the first line

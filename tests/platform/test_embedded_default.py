@@ -449,3 +449,35 @@ def test_a_read_after_a_shown_suggestion_is_not_blind_on_the_embedded_default(tm
     assert seen["status"] == 200 and seen["next"] == seen["expected_next"]
     assert seen["stage"] == "revised" and seen["shown_at_matches"] is True
     assert seen["other_reader"] == 404
+
+
+# Ids no column holds, sent to the coordinator's API on SQLite, whose driver raises OverflowError for them.
+HUGE_IDS_SCRIPT = """
+import json
+import django
+django.setup()
+from django.contrib.auth import get_user_model
+from django.test import Client
+from annotations.models import Taxonomy
+
+users = get_user_model().objects
+client = Client(HTTP_HOST="localhost")
+client.force_login(users.get(username="diego"))
+huge = 2**63
+design = {"name": "Huge", "taxonomy_id": Taxonomy.objects.get(is_default=True).pk,
+          "reader_ids": [users.get(username="ana").pk], "readers_per_exam": 1}
+answers = [
+    client.post(url, body, content_type="application/json").status_code
+    for url, body in (
+        ("/api/v1/batches/preview/", {**design, "reader_ids": [huge]}),
+        ("/api/v1/batches/", {**design, "reader_ids": [huge]}),
+        ("/api/v1/batches/preview/", {**design, "taxonomy_id": huge}),
+        ("/api/v1/releases/", {"batches": [huge]}),
+    )
+]
+print(json.dumps(answers))
+"""
+
+
+def test_ids_no_column_holds_are_bad_input_on_the_embedded_default(tmp_path):
+    assert on_the_demo(tmp_path, HUGE_IDS_SCRIPT) == [400, 400, 400, 400]
