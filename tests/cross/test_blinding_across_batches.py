@@ -19,6 +19,7 @@ from annotations.models import (
     Assignment,
     AuditEvent,
     BatchExam,
+    ReferenceLabel,
     ReviewBatch,
     Suggestion,
     SuggestionExposure,
@@ -229,6 +230,51 @@ def test_a_copy_of_an_ecg_whose_dispute_the_reader_saw_is_kept_from_them_everywh
     )
     assert client(diego).post(f"/batches/{later.pk}/add-readers/", {"readers": [dave.pk]}).status_code == 302
     assert not Assignment.objects.filter(batch=later, reader=dave).exists()
+
+
+def test_gold_exams_are_drawn_only_from_exams_every_reader_may_read(ana, bruno, diego, dave, tnmg):
+    """Every reader reads a gold exam: one whose dispute a reader saw cannot be gold. Drawn from the
+    others, the batch is created whatever the seed, and the coordinator is not told that an exam
+    'cannot get its readers'."""
+    from tests.factories import add_reference_labels
+
+    exams = [ExamFactory(dataset=DatasetFactory(name="gold pool")) for _ in range(6)]
+    for exam in exams:
+        add_reference_labels(exam, ("code15", "RBBB"))
+    disputed = disputed_batch(ana, bruno, diego, tnmg, exams[:2])
+    for exam in exams[:2]:
+        assert open_case(dave, disputed, exam) == 200
+    fay = UserFactory(username="fay", roles=["reader"])
+    for seed in range(8):
+        spec = {
+            "name": f"Gold {seed}",
+            "taxonomy_id": tnmg.pk,
+            "reader_ids": [fay.pk, dave.pk],
+            "readers_per_exam": 1,
+            "criteria": {"datasets": ["gold pool"]},
+            "gold_fraction": 0.5,
+            "seed": seed,
+        }
+        created = client(diego).post("/api/v1/batches/", spec, content_type="application/json")
+        assert created.status_code == 201, (seed, created.content)
+        gold = set(
+            BatchExam.objects.filter(batch_id=created.json()["id"], is_gold=True).values_list(
+                "exam_id", flat=True
+            )
+        )
+        assert len(gold) == 3 and gold.isdisjoint({e.pk for e in exams[:2]}), seed
+        held = Assignment.objects.filter(batch_id=created.json()["id"], reader=dave).values_list(
+            "exam_id", flat=True
+        )
+        assert set(held).isdisjoint({e.pk for e in exams[:2]})
+    # Too few exams every reader may read to draw the gold from: said as such, nothing created.
+    ReferenceLabel.objects.filter(exam__in=exams[2:5]).delete()
+    refused = client(diego).post(
+        "/api/v1/batches/", {**spec, "name": "Short"}, content_type="application/json"
+    )
+    assert refused.status_code == 400
+    assert "3 gold exams" in refused.json()["detail"] and "every reader" in refused.json()["detail"]
+    assert not ReviewBatch.objects.filter(name="Short").exists()
 
 
 # --- Suggestions seen once are seen for good ------------------------------------------------------------

@@ -198,8 +198,9 @@ def _choose_stratified(user, spec: BatchSpec) -> tuple[int, list[int], Stratifie
     return len(pool), sample.exam_ids, sample, len(copies)
 
 
-def _choose_gold(spec: BatchSpec, exam_ids: list[int]) -> list[int]:
-    """Gold exams: a fraction of the chosen exams whose answer is known from reference labels."""
+def _choose_gold(spec: BatchSpec, exam_ids: list[int], kept_away: set[int]) -> list[int]:
+    """Gold exams: a fraction of the chosen exams whose answer is known from reference labels. Every
+    reader reads a gold exam, so none of `kept_away` (exams some reader must not be handed) is one."""
     if not spec.gold_fraction:
         return []
     if not 0 < spec.gold_fraction <= 0.5:
@@ -211,7 +212,14 @@ def _choose_gold(spec: BatchSpec, exam_ids: list[int]) -> list[int]:
             f"{wanted} gold exams were asked for but only {len(known)} of the chosen exams "
             "have reference labels"
         )
-    return sorted(random.Random(spec.seed + 1).sample(known, wanted))
+    open_to_all = [exam for exam in known if exam not in kept_away]
+    if len(open_to_all) < wanted:
+        raise BatchPlanError(
+            f"{wanted} gold exams were asked for but only {len(open_to_all)} of the chosen exams with "
+            f"reference labels may be read by every reader ({len(known) - len(open_to_all)} are kept from "
+            "a reader who saw their dispute, or read them or their suggestion elsewhere)"
+        )
+    return sorted(random.Random(spec.seed + 1).sample(open_to_all, wanted))
 
 
 def batch_plan(user, spec: BatchSpec, *, preview: bool = False) -> BatchPlan:
@@ -227,10 +235,13 @@ def batch_plan(user, spec: BatchSpec, *, preview: bool = False) -> BatchPlan:
     matching_count, exam_ids, stratified, copies_left_out = _choose_exams(user, spec)
     if not matching_count:
         raise BatchPlanError("no exam matches the criteria")
-    gold = _choose_gold(spec, exam_ids)
     reader_ids = [r.pk for r in readers]
     seen = readers_seen_before(reader_ids, exam_ids)
     disputes = reader_barred_pairs(reader_ids, exam_ids)
+    excluded = design_exclusions(
+        reader_ids, exam_ids, exclude_seen=spec.exclude_seen, barred=disputes, seen=seen
+    )
+    gold = _choose_gold(spec, exam_ids, set().union(*excluded.values()))
     seen_elsewhere = [
         SeenElsewhere(
             reader=r.get_username(),
@@ -248,9 +259,7 @@ def batch_plan(user, spec: BatchSpec, *, preview: bool = False) -> BatchPlan:
         gold_exam_ids=gold,
         retest_fraction=spec.retest_fraction,
         min_pair_overlap=spec.min_pair_overlap,
-        excluded=design_exclusions(
-            reader_ids, exam_ids, exclude_seen=spec.exclude_seen, barred=disputes, seen=seen
-        ),
+        excluded=excluded,
     )
     try:
         design = (design_outline(request) if preview else None) or design_batch(request)
