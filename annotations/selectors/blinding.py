@@ -184,8 +184,8 @@ def adjudicator_may_see(user_id: int, exam_ref: str = "exam_id") -> Exists:
 
 def readers_seen_before(reader_ids: Iterable[int], exam_ids: Iterable[int]) -> dict[int, dict[str, set[int]]]:
     """reader id -> {"read": exams (of `exam_ids`) they hold a read of in some batch, "suggested": exams
-    whose model suggestion was shown to them}: what the batch designer shows per reader, and what it
-    keeps away from them when asked to."""
+    whose model suggestion was shown to them}, a copy of the waveform counting as the exam: what the
+    batch designer shows per reader, and what it keeps away from them when asked to."""
     reader_ids, exam_ids = list(reader_ids), list(exam_ids)
     seen = {reader: {"read": set(), "suggested": set()} for reader in reader_ids}
     held = Assignment.objects.filter(reader_id__in=reader_ids, exam_id__in=_among(exam_ids))
@@ -198,6 +198,15 @@ def readers_seen_before(reader_ids: Iterable[int], exam_ids: Iterable[int]) -> d
     )
     for reader, exam in shown.order_by().values_list("reader_id", "suggestion__exam_id").distinct():
         seen[reader]["suggested"].add(exam)
+    standing_for = _copies_standing_for(exam_ids)  # a suggestion seen on a copy was seen on the ECG
+    if standing_for:
+        copies_shown = SuggestionExposure.objects.filter(
+            reader_id__in=reader_ids, suggestion__exam_id__in=list(standing_for)
+        )
+        for reader, other in (
+            copies_shown.order_by().values_list("reader_id", "suggestion__exam_id").distinct()
+        ):
+            seen[reader]["suggested"].update(standing_for[other])
     return seen
 
 

@@ -364,6 +364,46 @@ def test_a_blind_draft_continued_after_seeing_the_suggestion_elsewhere_is_not_st
     assert audit.after["stage"] == "revised" and audit.after["seen_after_start"] is True
 
 
+def test_a_suggestion_seen_on_a_copy_of_the_ecg_makes_the_read_not_blind(ana, diego, tnmg):
+    """The same waveform imported under another dataset is the same ECG: its suggestion seen under one
+    id, a read of the other is not blind, whichever is the copy, begun before or after the sight."""
+    first = ExamFactory()
+    copy = ExamFactory(dataset=DatasetFactory(name="copies"), copy_of=first)
+    for seen_on, read_on in ((first, copy), (copy, first)):
+        suggestion(seen_on, tnmg)
+        shown = batch_create(
+            name=f"Shown {seen_on.pk}",
+            taxonomy=tnmg,
+            exams=[seen_on],
+            readers=[ana],
+            readers_per_exam=1,
+            actor=diego,
+            suggestion_mode=ReviewBatch.SuggestionMode.SHOWN,
+        )
+        hidden = batch_create(
+            name=f"Hidden {read_on.pk}",
+            taxonomy=tnmg,
+            exams=[read_on],
+            readers=[ana],
+            readers_per_exam=1,
+            actor=diego,
+        )
+        assert client(ana).get(f"{READ}/{slot(shown, ana, seen_on).pk}/").json()["suggestion"] is not None
+        submit(ana, slot(hidden, ana, read_on), ["SB"])
+        (read,) = Annotation.objects.filter(assignment__batch=hidden)
+        assert read.stage == Annotation.Stage.REVISED and read.suggestion_shown_at is not None, seen_on
+    # The designer counts both exams as ones whose suggestion ana saw.
+    spec = {
+        "name": "Again",
+        "taxonomy_id": tnmg.pk,
+        "reader_ids": [ana.pk],
+        "readers_per_exam": 1,
+        "criteria": {"datasets": ["copies"]},
+    }
+    preview = client(diego).post("/api/v1/batches/preview/", spec, content_type="application/json").json()
+    assert preview["seen_elsewhere"][0]["suggestion"] == 1
+
+
 def test_after_a_reassign_the_exposure_names_the_reader_who_saw_it(ana, bruno, diego, tnmg):
     exam = ExamFactory()
     suggestion(exam, tnmg)

@@ -16,6 +16,7 @@ from django.core.cache import cache
 from django.core.files.storage import storages
 from django.db import router
 from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils.crypto import salted_hmac
 from django.utils.translation import get_language
@@ -82,7 +83,14 @@ _LOCKED_MODELS = [
 def _locked_row(*, shape: tuple, reader_id: int, assignment_id: int) -> QuerySet:
     """The reader's own assignment in an active batch, locked, with its batch and taxonomy (read, not
     locked), and when this reader was first shown a suggestion for its exam in any batch."""
-    shown = SuggestionExposure.objects.filter(reader_id=reader_id, suggestion__exam_id=OuterRef("exam_id"))
+    # The exam's own suggestion, or one of another exam of its waveform (a copy under another dataset:
+    # Exam.copy_of points at the first exam of the waveform): the same ECG, so seen all the same.
+    first = Coalesce(OuterRef("exam__copy_of_id"), OuterRef("exam_id"))
+    shown = SuggestionExposure.objects.filter(reader_id=reader_id).filter(
+        Q(suggestion__exam_id=OuterRef("exam_id"))
+        | Q(suggestion__exam_id=first)
+        | Q(suggestion__exam__copy_of_id=first)
+    )
     columns = [prefix + name for _, prefix, names in _LOCKED_MODELS for name in names]
     return (
         Assignment.objects.filter(
