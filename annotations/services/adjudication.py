@@ -261,8 +261,8 @@ def adjudication_decide(
         )
         saved = [_decision_save(case, decision, signed) for decision in decisions]
         _view_record(actor, batch, exam_id)
-        # Every decision of the exam carries the new version, so the exam has one version number.
-        case.existing.update(version=signed.version)
+        # Each statement keeps the version it was last signed in; the exam's version is the highest of
+        # them (_case_lock), so a decision from an older page is still refused.
         _decision_audit(case, decisions, codes, signed, saved[0])
         # The suggestion evidence compares the models with the consensus this decision changed: the
         # worker computes it for the new state, ahead of the next coordinator who opens it.

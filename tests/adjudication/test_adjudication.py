@@ -434,3 +434,33 @@ def test_a_version_ahead_of_the_exams_is_refused_as_such(carla, disputed, client
     )
     assert refused.status_code == 409 and refused.json()["version"] == 0
     assert "adjudicated meanwhile" not in refused.json()["detail"] and "version 5" in refused.json()["detail"]
+
+
+def test_a_statement_keeps_the_version_it_was_signed_in_when_another_is_re_signed(
+    carla, diego, disputed, client
+):
+    """Signed together at version 1, then only 1dAVb overturned at version 2: the release's
+    adjudications.csv says 2 for 1dAVb and still 1, with its own time, for the statement added at 1."""
+    from annotations.services.releases.builds import release_build, release_create
+
+    batch, exam = disputed
+    first = [Decision("1dAVb", True), Decision("LAFB", True)]
+    adjudication_decide(actor=carla, batch=batch, exam_id=exam.pk, decisions=first, version=0)
+    adjudication_decide(
+        actor=carla,
+        batch=batch,
+        exam_id=exam.pk,
+        decisions=[Decision("1dAVb", False)],
+        rationale="PR 190 ms",
+        version=1,
+    )
+    release = release_build(release_create(actor=diego, batches=[batch], hdf5=False).pk)
+    client.force_login(diego)
+    text = b"".join(client.get(f"/releases/{release.pk}/files/adjudications.csv").streaming_content).decode()
+    table = {row["code"]: row for row in csv.DictReader(io.StringIO(text))}
+    assert (table["1dAVb"]["version"], table["1dAVb"]["value"]) == ("2", "0")
+    assert (table["LAFB"]["version"], table["LAFB"]["value"]) == ("1", "1")
+    assert table["LAFB"]["decided_at"] < table["1dAVb"]["decided_at"]
+    # The exam still has one version, the latest: a decision from version 1 is stale.
+    with pytest.raises(StaleAdjudication):
+        adjudication_decide(actor=carla, batch=batch, exam_id=exam.pk, decisions=first, version=1)
