@@ -72,6 +72,9 @@ class ExamCriteriaForm(forms.Form):
             self.add_error("score_window", _("choose the model score whose window these bounds are"))
         if low is not None and high is not None and low > high:
             self.add_error("suggestion_min", _("the lowest score is above the highest"))
+        youngest, oldest = data.get("age_min"), data.get("age_max")
+        if youngest is not None and oldest is not None and youngest > oldest:
+            self.add_error("age_min", _("the lowest age is above the highest"))
         return data
 
     def scored_pair(self, key: str) -> tuple[str | None, str | None]:

@@ -88,6 +88,23 @@ class CriteriaSerializer(serializers.Serializer):
         help_text="Signal-quality flags an exam must not carry.",
     )
 
+    def validate(self, attrs: dict) -> dict:
+        """A range whose low end is above its high end matches nothing: refused, naming the low end, rather
+        than answered 'no exam matches' (the bounds were swapped)."""
+        errors = {
+            low: f"{low} is above {high}"
+            for low, high in (
+                ("age_min", "age_max"),
+                ("suggestion_min", "suggestion_max"),
+                ("imported_from", "imported_to"),
+                ("acquired_from", "acquired_to"),
+            )
+            if attrs.get(low) is not None and attrs.get(high) is not None and attrs[low] > attrs[high]
+        }
+        if errors:
+            raise serializers.ValidationError(errors)
+        return attrs
+
 
 class BatchSpecSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=200)

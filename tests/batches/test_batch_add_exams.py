@@ -170,3 +170,39 @@ def test_a_closed_batch_refuses_more_exams_as_closed_whatever_the_criteria_match
             "batch_add_exams", str(running.pk), "--coordinator", "diego", "--dataset", criteria["datasets"][0]
         )
     assert BatchExam.objects.filter(batch=running).count() == 3
+
+
+@pytest.mark.parametrize(
+    ("criteria", "field"),
+    [
+        ({"age_min": 80, "age_max": 20}, "age_min"),
+        (
+            {
+                "suggestion_provider": "m",
+                "suggestion_code": "AF",
+                "suggestion_min": 0.9,
+                "suggestion_max": 0.1,
+            },
+            "suggestion_min",
+        ),
+        ({"imported_from": "2026-05-01", "imported_to": "2026-01-01"}, "imported_from"),
+        ({"acquired_from": "2020-05-01", "acquired_to": "2020-01-01"}, "acquired_from"),
+    ],
+)
+def test_a_range_whose_low_end_is_above_its_high_end_is_bad_input_not_an_empty_match(
+    client_for, diego, ana, tnmg, running, criteria, field
+):
+    """Told 'no exam matches', a coordinator looks for exams that are not there; the bounds were swapped."""
+    client = client_for(diego)
+    design = {"name": "Swapped", "taxonomy_id": tnmg.pk, "reader_ids": [ana.pk], "readers_per_exam": 1}
+    for url, body in (
+        ("/api/v1/batches/preview/", {**design, "criteria": criteria}),
+        (f"/api/v1/batches/{running.pk}/exams/", {"criteria": criteria}),
+    ):
+        response = client.post(url, body, content_type="application/json")
+        assert response.status_code == 400, (url, response.content)
+        assert field in response.json()["criteria"], response.json()
+    if field == "age_min":  # the dashboard's form too
+        page = client.post(f"/batches/{running.pk}/add-exams/", {"age_min": 80, "age_max": 20}, follow=True)
+        assert "the lowest age is above the highest" in page.content.decode()
+    assert BatchExam.objects.filter(batch=running).count() == 3
