@@ -175,7 +175,7 @@ def batch_reassign_view(request, batch_id: int):
         )
         return _("%(moved)s unread exams moved; %(kept)s kept.") % {
             "moved": outcome["moved"],
-            "kept": outcome["kept_because_already_assigned"],
+            "kept": outcome["kept_because_already_assigned"] + outcome["kept_because_dispute_seen"],
         }
 
     return _change(request, batch_id, reassign)

@@ -40,7 +40,7 @@ def test_reassigning_moves_only_unread_exams_to_the_end_of_the_other_queue(batch
     submit_first(batch, ana, 2)
     ana_exams = [a.exam_id for a in queue(batch, ana)]
     outcome = batch_reassign(batch=batch, from_reader=ana, to_reader=bruno, actor=diego)
-    assert outcome == {"moved": 3, "kept_because_already_assigned": 0}
+    assert outcome == {"moved": 3, "kept_because_already_assigned": 0, "kept_because_dispute_seen": 0}
     assert [a.exam_id for a in queue(batch, ana)] == ana_exams[:2]
     bruno_queue = queue(batch, bruno)
     assert [a.position for a in bruno_queue] == list(range(10 - 2))
@@ -58,7 +58,7 @@ def test_an_exam_the_new_reader_already_has_stays_with_the_old_reader(ana, bruno
         actor=diego,
     )
     outcome = batch_reassign(batch=batch, from_reader=ana, to_reader=bruno, actor=diego)
-    assert outcome == {"moved": 0, "kept_because_already_assigned": 4}
+    assert outcome == {"moved": 0, "kept_because_already_assigned": 4, "kept_because_dispute_seen": 0}
     pairs = Counter(Assignment.objects.filter(batch=batch).values_list("reader_id", "exam_id"))
     assert set(pairs.values()) == {1}
 

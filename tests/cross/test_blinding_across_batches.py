@@ -145,6 +145,14 @@ def test_a_reassign_keeps_exams_whose_dispute_the_new_reader_opened(ana, bruno, 
     assert response.status_code == 302
     assert not Assignment.objects.filter(batch=later, reader=dave).exists()
     assert Assignment.objects.filter(batch=later, reader=fay).count() == len(exams)
+    # The audit says why they stayed: dave saw their disputes, he did not hold them already.
+    audit = AuditEvent.objects.get(action="batch.reassign", target_id=str(later.pk))
+    assert audit.after == {
+        "reader": "dave",
+        "moved": 0,
+        "kept_because_already_assigned": 0,
+        "kept_because_dispute_seen": len(exams),
+    }
 
 
 def test_escalation_never_brings_in_a_reader_who_opened_the_exams_dispute(ana, bruno, diego, dave, tnmg):

@@ -56,17 +56,21 @@ def batch_reassign(*, batch: ReviewBatch, from_reader, to_reader, actor) -> dict
     with transaction.atomic():
         locked = ReviewBatch.objects.select_for_update().get(pk=batch.pk)
         pseudonyms_keep(locked, [to_reader.pk])
-        taken = set(
-            Assignment.objects.filter(batch=batch, reader=to_reader).values_list("exam_id", flat=True)
-        )
+        held = set(Assignment.objects.filter(batch=batch, reader=to_reader).values_list("exam_id", flat=True))
         pending = _pending(batch, from_reader.pk)
-        taken |= exams_reader_barred(to_reader.pk, pending.values_list("exam_id", flat=True))
-        movable = list(pending.exclude(exam_id__in=taken).order_by("position"))
+        waiting = list(pending.values_list("exam_id", flat=True))  # a retest slot repeats its exam
+        barred = exams_reader_barred(to_reader.pk, set(waiting)) - held
+        movable = list(pending.exclude(exam_id__in=held | barred).order_by("position"))
         position = queue_end(batch, to_reader.pk)
         for offset, assignment in enumerate(movable):
             _move(assignment, to_reader.pk, position + offset)
-        kept = _pending(batch, from_reader.pk).count()
-        outcome = {"moved": len(movable), "kept_because_already_assigned": kept}
+        # Why each exam stayed, apart: the coordinator (and the audit) tell a reader who has the exam
+        # already from one kept away by blinding.
+        outcome = {
+            "moved": len(movable),
+            "kept_because_already_assigned": sum(exam in held for exam in waiting),
+            "kept_because_dispute_seen": sum(exam in barred for exam in waiting),
+        }
         audit_record(
             actor=actor,
             action="batch.reassign",
