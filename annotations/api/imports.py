@@ -18,7 +18,10 @@ from ecgreview.middleware import upload_body_bytes
 
 class ImportCreateSerializer(serializers.Serializer):
     dataset = serializers.SlugField(max_length=100)
-    files = serializers.ListField(child=serializers.FileField(), required=False, default=list)
+    # Empty files pass here to be refused by name with the rest of the upload (services.imports.jobs).
+    files = serializers.ListField(
+        child=serializers.FileField(allow_empty_file=True), required=False, default=list
+    )
     paths = serializers.ListField(
         child=serializers.CharField(max_length=1000),
         required=False,

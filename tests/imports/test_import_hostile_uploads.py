@@ -252,3 +252,21 @@ def test_an_xml_upload_over_import_max_xml_mb_is_refused_before_a_job_exists(
     # A real file under the limit imports.
     accepted = upload(diegos_client, [("Example_aECG.xml", real)], django_capture_on_commit_callbacks)
     assert accepted.status_code == 201 and Exam.objects.count() == 1
+
+
+def test_an_empty_file_among_several_is_refused_by_its_name(
+    blobs, diegos_client, django_capture_on_commit_callbacks
+):
+    """One empty file in an upload of several: the whole upload is refused, as before, and the answer (the
+    API's detail, the page's message) names the file, not its place in the list."""
+    from tests.importing import SAMPLE_FILES
+
+    good = SAMPLE_FILES["A1986"]
+    files = [(path.name, path.read_bytes()) for path in sorted(good.parent.glob(f"{good.stem}.*"))]
+    response = upload(diegos_client, [*files, ("empty-record.dat", b"")], django_capture_on_commit_callbacks)
+    refused_at_upload(response, "empty-record.dat", "is empty")
+    nothing_stored(blobs)
+    body, content_type = multipart([*files, ("empty-record.dat", b"")])
+    page = diegos_client.post("/imports/", body, content_type=content_type)
+    assert "empty-record.dat" in page.content.decode() and "is empty" in page.content.decode()
+    assert not ImportJob.objects.exists()

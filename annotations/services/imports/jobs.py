@@ -79,6 +79,8 @@ def import_job_progress(job) -> dict:
 def _save_uploads(files, folder: Path, limits: Limits) -> None:
     folder.mkdir(parents=True, exist_ok=False)
     for upload in files:
+        if not upload.size:
+            raise ImportRefused(f"{upload.name}: the file is empty (0 bytes); nothing was imported")
         if upload.size > limits.max_file_bytes:
             raise ImportRefused(
                 f"{upload.name}: {upload.size / 1048576:.1f} MB is over the upload limit of "
