@@ -421,3 +421,12 @@ def test_a_ptbxl_folder_uploaded_from_the_browser_as_loose_files_imports(
         "LVOLT",
         "SR",
     }
+
+
+def test_a_wfdb_header_under_another_name_is_refused_saying_which_record_it_heads(blobs, tmp_path):
+    """A header copied or renamed without its record (orphan.hea holding 00001_lr's header): the coordinator
+    is told which record it heads, not that the file is in no format ECG Review reads."""
+    path = tmp_path / "orphan.hea"
+    path.write_bytes(SAMPLE_FILES["00001_lr"].read_bytes())
+    error = refused(blobs, path, "the WFDB header of record 00001_lr, not of orphan", "00001_lr.hea")
+    assert "not in a format" not in error

@@ -73,17 +73,30 @@ def is_xml(head: bytes) -> bool:
     return head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"<")
 
 
-def _is_wfdb_header(head: bytes, path: Path) -> bool:
+def _wfdb_record_name(head: bytes) -> str | None:
+    """The record a WFDB header's record line names, or None when `head` is no WFDB header."""
     try:
         text = head.decode("ascii")
     except UnicodeDecodeError:
-        return False
+        return None
     for line in text.splitlines():
         if not line.strip() or line.lstrip().startswith("#"):
             continue
         match = _WFDB_RECORD_LINE.match(line.strip())
-        return bool(match) and match.group(1) == path.stem
-    return False
+        return match.group(1) if match else None
+    return None
+
+
+def _is_wfdb_header(head: bytes, path: Path) -> bool:
+    """A WFDB header named after its record. One under another name (copied or renamed without its
+    record) is refused saying which record it heads: wfdb finds a record's files by that name."""
+    record = _wfdb_record_name(head)
+    if record is not None and record != path.stem and path.suffix.lower() == ".hea":
+        raise FormatError(
+            f"is the WFDB header of record {record}, not of {path.stem}: import it as {record}.hea, "
+            "beside the signal files it names"
+        )
+    return record is not None and record == path.stem
 
 
 def _is_scp(head: bytes, path: Path) -> bool:
