@@ -234,6 +234,13 @@ CRAFTED = [
     ("Compared to ECG of 2023-05-04", False),
     ("Electronically signed by John Roe", False),
     ("Technician: ANA", False),
+    ("No significant change.", False),
+    ("Atrial fibrillation has replaced Sinus rhythm", False),
+    ("Criteria for Inferior infarct are no longer present", False),
+    ("Sem alterações significativas em relação ao ECG anterior", False),
+    ("ålderskorrigerat Sokolow index (SV1+RV5) = 4.1 mV", False),
+    ("QRS axis = -45 deg", False),
+    ("Nonspecific ST abnormality", True),
 ]
 
 

@@ -89,10 +89,12 @@ def test_the_job_page_and_api_list_each_unmapped_label(
     from annotations.tasks import imports_run
 
     client = client_for(diego)
+    # A finding no TNMG statement names, in place of the comparison's conclusion the file has there.
+    content = MUSE.read_bytes().replace(b"No significant change.", b"Tall T waves in V2-V4")
     with django_capture_on_commit_callbacks() as callbacks:
         response = client.post(
             "/api/v1/imports/",
-            {"dataset": "muse", "files": [SimpleUploadedFile(MUSE.name, MUSE.read_bytes())]},
+            {"dataset": "muse", "files": [SimpleUploadedFile(MUSE.name, content)]},
         )
     assert response.status_code == 201 and len(callbacks) == 1
     job_id = response.json()["id"]
@@ -104,7 +106,7 @@ def test_the_job_page_and_api_list_each_unmapped_label(
             "file": MUSE.name,
             "record": "",
             "outcome": "unmapped",
-            "message": "statement 'No significant change.' (1 exam) maps to no class of tnmg 2026.1",
+            "message": "statement 'Tall T waves in V2-V4' (1 exam) maps to no class of tnmg 2026.1",
         }
     ]
     assert MUSE.name in client.get(f"/imports/{job_id}/").content.decode()

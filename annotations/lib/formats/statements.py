@@ -5,7 +5,8 @@ identify people or moments: "Confirmed by DOE, JOHN, M.D. (1234) on 05/10/2021",
 "When compared with ECG of 10-MAY-2021 14:14". Reference labels are kept whatever IDENTIFIERS_POLICY
 says, so such lines must never become one. The import service runs every label of system 'statement'
 through `clinical_statement` (one place for every format); a line that names a person, a confirmation,
-referral or signature, a comparison with an earlier tracing, an ID or a date or time is left out whole.
+referral or signature, a comparison with an earlier tracing (or its conclusion), a measured value, an ID
+or a date or time is left out whole.
 """
 
 from __future__ import annotations
@@ -28,10 +29,20 @@ _DROP = [
     ),
     # Titles that come with names.
     re.compile(r"\bM\.\s?D\.|\bMD\b|\bPh\.?D\b|\bDr\.?\s+[A-Z]|\bR\.?N\.\s"),
-    # Comparisons with an earlier tracing carry its date (or follow on the next line).
+    # Comparisons with an earlier tracing carry its date (or follow on the next line), and their
+    # conclusions describe change, not this tracing: "No significant change", "X has replaced Y",
+    # "Criteria for X are no longer present", "sem alterações em relação ao anterior".
     re.compile(
         r"\bcompared\s+(with|to)\b|\bcomparison\b|\b(previous|prior|earlier)\s+(ecg|ekg|tracing)", re.I
     ),
+    re.compile(
+        r"\bno\s+(significant\s+|appreciable\s+)?change\b|\bunchanged\b|\bno\s+longer\s+(present|evident)\b|"
+        r"\bnow\s+(present|evident)\b|\bhas\s+replaced\b|\bsince\s+(the\s+)?(last|previous|prior)\b|"
+        r"\bem\s+rela[cç][aã]o\s+(ao|a[oa]s?)\s+(ecg\s+|tra[cç]ado\s+)?(anterior|pr[eé]vio)",
+        re.I,
+    ),
+    # Measurements written as statements ("Sokolow index ... = 4.1 mV"): a value, not a finding.
+    re.compile(r"=\s*-?\d+([.,]\d+)?\s*(mv|µv|uv|ms|s|mm|bpm|°|deg)\b", re.I),
     # Dates, times and numeric ids.
     re.compile(r"\b\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}\b"),
     re.compile(rf"\b\d{{1,2}}[- ]?({_MONTHS})[A-Z]*[- ]?\d{{2,4}}\b", re.I),
