@@ -303,7 +303,8 @@ class DraftView(APIView):
         """Save a draft of a read
 
         Readers only, on their own assignment of an active batch (404 otherwise, also before a malformed
-        body is answered). Send the statements chosen, the comment, the time on task (kept up to a day) and
+        body is answered; the reader's own assignment in a batch closed meanwhile answers 409 with
+        `batch_closed: true` and the batch's name and closing date in `detail`). Send the statements chosen, the comment, the time on task (kept up to a day) and
         the `revision` last received (0 before the first save); returns the new revision. A comment or
         time on task left out keeps the one saved before. A save from an
         older revision answers 409 with the current `revision`, and one to a read already submitted or
@@ -326,8 +327,9 @@ class SubmitView(APIView):
     def post(self, request, pk: int):
         """Submit a read and get the next exam
 
-        Readers only, on their own assignment of an active batch (404 otherwise). The body and the 409
-        answers are a draft save's. 400 says what to correct: no statement chosen (allowed only where the
+        Readers only, on their own assignment of an active batch (404 otherwise; 409 with `batch_closed`
+        for their own in a batch closed meanwhile, as for a draft save). The body and the 409 answers are
+        a draft save's. 400 says what to correct: no statement chosen (allowed only where the
         taxonomy is a "none of these" list), an unknown or repeated statement, or statements the taxonomy's
         exclusive sets forbid together, each such pair named. In a two-stage batch whose exam has a
         suggestion, the first submit stores the blind read and answers `done: false` with the same exam's
@@ -355,7 +357,8 @@ class SkipView(APIView):
     def post(self, request, pk: int):
         """Skip an exam with a reason and get the next exam
 
-        Readers only, on their own assignment of an active batch (404 otherwise). The `reason` (an
+        Readers only, on their own assignment of an active batch (404 otherwise; 409 with `batch_closed`
+        for their own in a batch closed meanwhile, as for a draft save). The `reason` (an
         unreadable tracing, the wrong patient...) is required, at most 300 characters; a saved draft is
         kept. Answers the id of the reader's next exam in the batch (null when none is left). 409 when the
         read is already submitted or skipped, and when a two-stage blind read is already submitted: it

@@ -62,3 +62,36 @@ def test_a_kept_page_of_an_exam_moved_to_another_reader_shows_no_tracing_and_say
     page.screenshot(path=screenshot_path("reader-kept-page-moved"))
     page.click("#gone-next")
     page.wait_for_url(f"{live_server.url}/")  # nothing left to read: the reader's home
+
+
+def test_a_reader_whose_batch_was_closed_while_reading_is_told_so_and_keeps_the_saved_draft(
+    live_server, page, ana, bruno, diego, tnmg
+):
+    """The coordinator closes the batch while the reader has a saved draft open. The submit is refused,
+    and the page says the batch was closed, by name, and that the saved draft is kept; not that the exam
+    was perhaps moved to another reader."""
+    from annotations.models import Annotation
+    from annotations.services.batches.lifecycle import batch_close
+
+    batch = shared_batch(readers=[ana, bruno], coordinator=diego, taxonomy=tnmg, exams=2)
+    first = queue(batch, ana)[0]
+    log_in(page, live_server, "ana")
+    page.goto(f"{live_server.url}/read/{first.pk}/")
+    wait_drawn(page, first)
+    page.click("#stmt-SB")
+    page.wait_for_function("document.getElementById('save-state').textContent.length > 0")
+    page.wait_for_function("() => !/unsaved/i.test(document.getElementById('save-state').textContent)")
+    page.wait_for_load_state("networkidle")
+    batch_close(batch=batch, actor=diego)
+    page.click("#stmt-AF")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#gone:not([hidden])")
+    told = page.inner_text("#gone")
+    assert "was closed by its coordinator" in told and batch.name in told, told
+    assert "moved it to another reader" not in told
+    assert page.locator("#submit").is_disabled()
+    page.screenshot(path=screenshot_path("reader-batch-closed"))
+    page.wait_for_timeout(1500)  # an autosave would have left by now
+    read = Annotation.objects.get(assignment=first)
+    assert read.status == Annotation.Status.DRAFT
+    assert [label.diagnostic_class.code for label in read.labels.all()] == ["SB"]

@@ -492,3 +492,43 @@ def test_a_save_that_leaves_out_the_comment_or_the_time_keeps_the_saved_ones(
     assert client.post(f"{other}/submit/", cleared, "application/json").status_code == 200
     read = anas[1].annotations.get()
     assert (read.comment, read.time_on_task_ms) == ("", 0)
+
+
+def test_a_save_into_a_batch_closed_meanwhile_says_the_batch_was_closed_and_keeps_the_draft(
+    client_for, ana, bruno, diego, tnmg
+):
+    """The reader's own assignment is no secret to them: a save, submit or skip after the coordinator
+    closed the batch says that (409, naming the batch), not "no such assignment", and changes nothing."""
+    from annotations.models import Annotation, AuditEvent
+    from annotations.services.batches.lifecycle import batch_close
+
+    batch = shared_batch(readers=[ana, bruno], coordinator=diego, taxonomy=tnmg, exams=2)
+    first = queue(batch, ana)[0]
+    client = client_for(ana)
+    saved = client.put(
+        f"{API}/{first.pk}/draft/",
+        {"labels": labels("SB"), "comment": "kept", "revision": 0},
+        content_type="application/json",
+    )
+    assert saved.status_code == 200
+    batch_close(batch=batch, actor=diego)
+    events = AuditEvent.objects.count()
+    for verb, method, body in (
+        ("draft", client.put, {"labels": labels("AF"), "comment": "lost", "revision": 1}),
+        ("submit", client.post, {"labels": labels("AF"), "revision": 1}),
+        ("skip", client.post, {"reason": "poor_quality"}),
+    ):
+        answer = method(f"{API}/{first.pk}/{verb}/", body, content_type="application/json")
+        assert answer.status_code == 409, (verb, answer.content)
+        assert answer.json()["batch_closed"] is True, verb
+        assert batch.name in answer.json()["detail"] and "closed" in answer.json()["detail"], verb
+    read = Annotation.objects.get(assignment=first)
+    assert read.status == Annotation.Status.DRAFT and read.comment == "kept"
+    assert [label.diagnostic_class.code for label in read.labels.all()] == ["SB"]
+    assert AuditEvent.objects.count() == events
+    # Another reader's assignment in the same closed batch still answers as one that does not exist.
+    brunos = queue(batch, bruno)[0]
+    other = client.post(
+        f"{API}/{brunos.pk}/submit/", {"labels": labels("SB"), "revision": 0}, content_type="application/json"
+    )
+    assert other.status_code == 404 and "batch_closed" not in other.json()

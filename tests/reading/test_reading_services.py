@@ -14,6 +14,7 @@ from annotations.models import (
     SuggestionScore,
 )
 from annotations.selectors.reading.assignments import (
+    BatchClosed,
     assignment_next_for_reader,
     assignment_next_id_for_reader,
 )
@@ -204,6 +205,7 @@ def test_nothing_more_is_written_to_a_batch_once_it_is_closed(ana, bruno, diego,
     first = queue(batch, ana)[0]
     annotation_save_draft(actor=ana, assignment=first, labels=[LabelInput("SB")], revision=0)
     ReviewBatch.objects.filter(pk=batch.pk).update(status=ReviewBatch.Status.CLOSED)
-    with pytest.raises(NotFound):  # 404
+    # 409 naming the batch: the assignment is the reader's own, so they are told why (not a 404).
+    with pytest.raises(BatchClosed, match="Reading study"):
         annotation_submit(actor=ana, assignment=first, labels=[LabelInput("SB")], revision=1)
     assert Annotation.objects.get(assignment=first).status == Annotation.Status.DRAFT

@@ -19,9 +19,11 @@ from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils.crypto import salted_hmac
-from django.utils.translation import get_language
+from django.utils.formats import date_format
+from django.utils.timezone import localtime
+from django.utils.translation import get_language, gettext
 
-from annotations.errors import NotFound
+from annotations.errors import Conflict, NotFound
 from annotations.lib.ecg import waveform as waveform_codec
 from annotations.lib.ecg.leads import STANDARD_LEADS
 from annotations.lib.ecg.median_beat import fiducial_marks, median_beat
@@ -67,6 +69,33 @@ def assignment_for_reader(user, assignment_id: int) -> Assignment:
         )
     except Assignment.DoesNotExist:
         raise NotFound("no such assignment") from None
+
+
+class BatchClosed(Conflict):
+    """A write to the reader's own assignment in a batch its coordinator has closed (409). Not a 404: the
+    assignment is the reader's, and what they had typed is lost, so they are owed the reason."""
+
+
+def _refused_as_closed(user, assignment_id: int) -> BatchClosed | None:
+    """The refusal for the reader's own assignment in a closed batch; None for anything else, which stays
+    a 404 (another reader's, a draft batch's, none). Asked only once the write's own query found nothing."""
+    row = (
+        Assignment.objects.filter(
+            pk=assignment_id, reader_id=user.pk, batch__status=ReviewBatch.Status.CLOSED
+        )
+        .values_list("batch__name", "batch__closed_at")
+        .first()
+    )
+    if row is None:
+        return None
+    name, closed_at = row
+    when = date_format(localtime(closed_at), "DATE_FORMAT") if closed_at else ""
+    message = gettext(
+        "The batch “%(batch)s” was closed by its coordinator%(when)s: it takes no more reads or "
+        "changes. What you had saved of this exam is kept as it was and does not count as a read; what "
+        "you had not saved was not kept."
+    ) % {"batch": name, "when": (gettext(" on %(date)s") % {"date": when}) if when else ""}
+    return BatchClosed(message, extra={"batch_closed": True})
 
 
 def _fields(model) -> list[str]:
@@ -119,7 +148,7 @@ def assignment_for_reader_locked(user, assignment_id: int) -> Assignment:
         raise NotFound("no such assignment")
     rows = _LOCKED.rows(reader_id=user.pk, assignment_id=assignment_id)
     if not rows:
-        raise NotFound("no such assignment")
+        raise _refused_as_closed(user, assignment_id) or NotFound("no such assignment")
     row, start, instances, db = rows[0], 0, [], router.db_for_write(Assignment)
     for model, _, names in _LOCKED_MODELS:
         instances.append(model.from_db(db, names, row[start : start + len(names)]))

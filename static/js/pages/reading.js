@@ -308,9 +308,11 @@
     return !ctx || state.gone || ctx.assignment.status === "submitted" || ctx.assignment.status === "skipped";
   }
   /* A write answered 404: the exam left the reader's queue (moved to another reader, or its batch closed)
-   * while it was open. Nothing more is written; the reader goes on with what their queue holds now, which
-   * the server decides (the prefetched next exam may have left with it). */
-  function goneAway() {
+   * while it was open; or 409 saying its batch was closed, whose words (the batch, when, what was kept)
+   * replace the general ones. Nothing more is written; the reader goes on with what their queue holds now,
+   * which the server decides (the prefetched next exam may have left with it). */
+  function goneAway(reason) {
+    if (reason) $("gone-reason").textContent = reason;
     state.gone = true;
     clearTimeout(state.save.timer);
     state.save.dirty = false;
@@ -353,13 +355,14 @@
     }).catch(function () { save.dirty = true; }); // keep the chain alive for the next save
     return save.chain;
   }
+  function closed(r) { return r.status === 409 && !!r.data.batch_closed; }
   function draftAnswered(r, id, saved, sent) {
     if (r.status === 200) {
       saved.revision = r.data.revision;
       state.ctx.assignment.status = "in_progress";
       $("save-state").textContent = t("saved");
-    } else if (r.status === 404) {
-      if (state.ctx && state.ctx.assignment.id === id) goneAway();
+    } else if (r.status === 404 || closed(r)) {
+      if (state.ctx && state.ctx.assignment.id === id) goneAway(closed(r) && r.data.detail);
     } else if (r.status === 409) {
       // Another tab or device saved (or closed) this read: it is reloaded as saved there, and the reader
       // is told which of this tab's choices that drops. The notice is shown once the reload has redrawn
@@ -405,8 +408,8 @@
    * the choices to restore should the server refuse. */
   function submitAnswered(r, sent) {
     $("submit").disabled = readOnly();
-    if (r.status === 404) {
-      return (sent.shown || Promise.resolve()).then(goneAway);
+    if (r.status === 404 || closed(r)) {
+      return (sent.shown || Promise.resolve()).then(function () { goneAway(closed(r) && r.data.detail); });
     }
     if (r.status !== 200) {
       var message = r.data.detail || t("save_failed");
@@ -441,7 +444,7 @@
     clearTimeout(state.save.timer);
     return state.save.chain.then(function () {
       return api(id + "/skip/", "POST", { reason: reason }).then(function (r) {
-        if (r.status === 404) { goneAway(); return; }
+        if (r.status === 404 || closed(r)) { goneAway(closed(r) && r.data.detail); return; }
         if (r.status !== 200) { showMessage(r.data.detail || t("save_failed"), "error"); return; }
         state.save.dirty = false;
         return goNext(r.data.next_assignment_id);
