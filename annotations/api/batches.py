@@ -214,6 +214,15 @@ class PlanSerializer(serializers.Serializer):
     copies_left_out = serializers.IntegerField(
         help_text="Matching exams left out: the same waveform as another matching exam (linked at import)."
     )
+    sample_size = serializers.IntegerField(allow_null=True, help_text="The sample asked for; null: all.")
+    sample_shortfall = serializers.IntegerField(
+        help_text="How many exams fewer than sample_size match the criteria (all of them are taken); 0 "
+        "when the sample is met or none was asked for."
+    )
+    warnings = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="What to know before creating, in words; unlike problems, none stops the batch.",
+    )
     gold_exams = serializers.IntegerField()
     readers = serializers.ListField(child=serializers.CharField())
     pair_overlap = serializers.ListField(child=serializers.ListField(child=serializers.IntegerField()))
@@ -250,6 +259,9 @@ def _plan_data(plan) -> dict:
         "matching": plan.matching,
         "exams": len(plan.exam_ids),
         "copies_left_out": plan.copies_left_out,
+        "sample_size": plan.spec.sample_size,
+        "sample_shortfall": plan.sample_shortfall,
+        "warnings": plan.warnings,
         "gold_exams": len(plan.gold_exam_ids),
         "readers": plan.reader_names,
         "pair_overlap": [row for _, row in plan.overlap_rows()],

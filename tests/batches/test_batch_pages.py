@@ -303,3 +303,42 @@ def test_the_designer_says_when_the_latent_rule_will_leave_disagreements_to_the_
         "/batches/new/", design_post(tnmg, [ana, bruno, carol], action="preview", consensus_method="latent")
     ).content.decode()
     assert 'id="latent-note"' in page and "fewer than 3 readers" in page
+
+
+def test_a_sample_larger_than_the_matching_exams_is_said_in_the_preview_and_the_record(
+    client_for, diego, ana, bruno, tnmg, archive
+):
+    """Asked for 20 of 12 matching exams, the designer takes all 12; the coordinator is told so in words,
+    in the page and in the API's preview, not left to compare two counts; the created batch's audit row
+    keeps both."""
+    client = client_for(diego)
+    spec = {
+        "name": "Short",
+        "taxonomy_id": tnmg.pk,
+        "reader_ids": [ana.pk, bruno.pk],
+        "readers_per_exam": 2,
+        "criteria": {"datasets": ["archive"]},
+        "sample_size": 20,
+    }
+    preview = client.post("/api/v1/batches/preview/", spec, content_type="application/json").json()
+    assert preview["exams"] == 12 and preview["sample_size"] == 20 and preview["sample_shortfall"] == 8
+    assert preview["warnings"] == [
+        "A sample of 20 exams was asked for, but only 12 match the criteria: the batch takes all 12."
+    ]
+    exact = client.post(
+        "/api/v1/batches/preview/", {**spec, "sample_size": 12}, content_type="application/json"
+    ).json()
+    assert exact["sample_shortfall"] == 0 and exact["warnings"] == []
+
+    page = client.post("/batches/new/", design_post(tnmg, [ana, bruno], action="preview", sample_size=20))
+    html = page.content.decode()
+    assert 'id="plan-warnings"' in html
+    assert "A sample of 20 exams was asked for, but only 12 match the criteria" in html
+    assert 'value="create"' in html  # a warning, not a refusal
+    fits = client.post("/batches/new/", design_post(tnmg, [ana, bruno], action="preview", sample_size=6))
+    assert 'id="plan-warnings"' not in fits.content.decode()
+
+    created = client.post("/api/v1/batches/", spec, content_type="application/json")
+    assert created.status_code == 201 and created.json()["sample_shortfall"] == 8
+    record = AuditEvent.objects.get(action="batch.create")
+    assert record.after["sample_size"] == 20 and record.after["sample_shortfall"] == 8

@@ -9,6 +9,7 @@ from datetime import date
 import numpy as np
 from django.contrib.auth import get_user_model
 from django.db import connection
+from django.utils.translation import gettext, ngettext
 
 from annotations.errors import Forbidden, Invalid
 from annotations.lib.batch_design import (
@@ -99,6 +100,31 @@ class BatchPlan:
     @property
     def reader_names(self) -> list[str]:
         return [reader.get_username() for reader in self.readers]
+
+    @property
+    def sample_shortfall(self) -> int:
+        """How many exams short of the sample asked for the chosen ones are (0 when none asked or met):
+        the pool is taken whole when it is smaller, which the coordinator must be told in words."""
+        if self.spec.sample_size is None:
+            return 0
+        return max(0, self.spec.sample_size - len(self.exam_ids))
+
+    @property
+    def warnings(self) -> list[str]:
+        """What the coordinator should know before creating, though nothing stops it."""
+        if not self.sample_shortfall:
+            return []
+        chosen = len(self.exam_ids)
+        return [
+            ngettext(
+                "A sample of %(asked)s exams was asked for, but only %(chosen)s matches the criteria: "
+                "the batch takes it.",
+                "A sample of %(asked)s exams was asked for, but only %(chosen)s match the criteria: "
+                "the batch takes all %(chosen)s.",
+                chosen,
+            )
+            % {"asked": self.spec.sample_size, "chosen": chosen}
+        ]
 
     @property
     def strata_rows(self) -> list[dict]:

@@ -190,6 +190,9 @@ def _binary_rows(model, columns: dict[str, object], count: int) -> memoryview:
     return memoryview(b"PGCOPY\n\xff\r\n\x00" + bytes(8) + rows.tobytes() + b"\xff\xff")
 
 
+SAMPLE_NOTES = ("matching_exams", "sample_size", "sample_shortfall")
+
+
 def _create_audit(
     actor, batch: ReviewBatch, request: DesignRequest, design: Design, readers: Sequence
 ) -> None:
@@ -209,6 +212,8 @@ def _create_audit(
             "suggestion_mode": batch.suggestion_mode,
             "serial_comparison": batch.design["serial_comparison"],
             "seed": batch.seed,
+            # A designed batch's sample: asked for, and how far the matching exams fell short of it.
+            **{key: batch.design[key] for key in SAMPLE_NOTES if key in batch.design},
         },
     )
 
@@ -348,6 +353,7 @@ def batch_create_from_plan(*, plan, actor, start: bool = True) -> ReviewBatch:
         "copies_left_out": plan.copies_left_out,
         "criteria": _criteria_record(spec.criteria),
         "sample_size": spec.sample_size,
+        "sample_shortfall": plan.sample_shortfall,
         "stratified_by": f"{spec.stratify_provider}:{spec.stratify_code}" if plan.stratified else None,
         "strata_taken": plan.stratified.taken if plan.stratified else None,
     }
