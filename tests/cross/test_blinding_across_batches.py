@@ -598,3 +598,34 @@ def test_the_designer_counts_exams_readers_know_from_elsewhere_and_can_keep_them
         # ana now also holds two exams of the batch just created
         and b"<th>ana</th><td>4</td><td>1</td><td>0</td>" in page.content
     )
+
+
+def test_the_suggestion_of_a_copy_of_the_ecg_is_the_one_revealed_and_shown_when_the_exam_has_none(
+    ana, bruno, diego, tnmg
+):
+    """A copy's suggestion counts as seen for the same ECG, so it is also the one shown: a two-stage read of
+    an exam whose own suggestion is not computed yet reveals the copy's (and records it as shown), and a
+    "shown" batch shows it from the start, whichever of the two is the copy."""
+    for reader, computed_on_copy in ((ana, True), (bruno, False)):
+        first = ExamFactory()
+        copy = ExamFactory(dataset=DatasetFactory(name=f"copies-{reader.pk}"), copy_of=first)
+        computed_on, read_on = (copy, first) if computed_on_copy else (first, copy)
+        made = suggestion(computed_on, tnmg)
+        batches = {
+            mode: batch_create(
+                name=f"{mode} {reader.pk}",
+                taxonomy=tnmg,
+                exams=[read_on],
+                readers=[reader],
+                readers_per_exam=1,
+                actor=diego,
+                suggestion_mode=mode,
+            )
+            for mode in (ReviewBatch.SuggestionMode.TWO_STAGE, ReviewBatch.SuggestionMode.SHOWN)
+        }
+        answer = submit(reader, slot(batches["two_stage"], reader, read_on), ["SB"])
+        assert answer["done"] is False, computed_on_copy  # the suggestion is revealed: the revision follows
+        assert [s["code"] for s in answer["context"]["suggestion"]["scores"]] == ["AF"]
+        assert SuggestionExposure.objects.get(reader=reader).suggestion_id == made.pk
+        opened = client(reader).get(f"{READ}/{slot(batches['shown'], reader, read_on).pk}/").json()
+        assert opened["suggestion"] is not None, computed_on_copy

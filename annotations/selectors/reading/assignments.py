@@ -27,7 +27,15 @@ from annotations.errors import Conflict, NotFound
 from annotations.lib.ecg import waveform as waveform_codec
 from annotations.lib.ecg.leads import STANDARD_LEADS
 from annotations.lib.ecg.median_beat import fiducial_marks, median_beat
-from annotations.models import Annotation, Assignment, ReviewBatch, Suggestion, SuggestionExposure, Taxonomy
+from annotations.models import (
+    Annotation,
+    Assignment,
+    Exam,
+    ReviewBatch,
+    Suggestion,
+    SuggestionExposure,
+    Taxonomy,
+)
 from annotations.roles import Role, has_role
 from annotations.selectors.reading.prepared import PreparedQuery
 from annotations.selectors.suggestions.scoring import META, source_code
@@ -46,13 +54,29 @@ def waveform_etag(scope: str, exam) -> str:
     return token.hexdigest()[:40]
 
 
-def suggestion_for_exam(exam_id: int) -> Suggestion | None:
-    """The suggestion readers see: the newest OK one of SUGGESTION_READER_PROVIDER, so every reader of
-    an exam sees the same provider whichever finished first; else the newest OK one of any provider."""
-    ok = Suggestion.objects.filter(exam_id=exam_id, status=Suggestion.Status.OK)
-    ok = ok.order_by("-computed_at", "-id")
+def _newest_ok(suggestions: QuerySet[Suggestion]) -> Suggestion | None:
+    ok = suggestions.filter(status=Suggestion.Status.OK).order_by("-computed_at", "-id")
     preferred = getattr(settings, "SUGGESTION_READER_PROVIDER", None)
     return (ok.filter(provider=preferred).first() if preferred else None) or ok.first()
+
+
+def suggestion_for_exam(exam_id: int) -> Suggestion | None:
+    """The suggestion readers see: the newest OK one of SUGGESTION_READER_PROVIDER, so every reader of
+    an exam sees the same provider whichever finished first; else the newest OK one of any provider.
+
+    When the exam has none yet, one of a copy of its waveform (Exam.copy_of, another dataset's import of
+    the same ECG) is shown: seen there, it already counts as seen for this exam (_locked_row), so a
+    two-stage read reveals it and a "shown" batch shows it, rather than nothing."""
+    own = _newest_ok(Suggestion.objects.filter(exam_id=exam_id))
+    if own is not None:
+        return own
+    first = Exam.objects.filter(pk=exam_id).values_list(Coalesce("copy_of_id", "id"), flat=True).first()
+    if first is None:
+        return None
+    same_ecg = Suggestion.objects.filter(Q(exam_id=first) | Q(exam__copy_of_id=first)).exclude(
+        exam_id=exam_id
+    )
+    return _newest_ok(same_ecg)
 
 
 def _reader_assignments(user) -> QuerySet[Assignment]:
