@@ -304,13 +304,13 @@ class DraftView(APIView):
 
         Readers only, on their own assignment of an active batch (404 otherwise, also before a malformed
         body is answered; the reader's own assignment in a batch closed meanwhile answers 409 with
-        `batch_closed: true` and the batch's name and closing date in `detail`). Send the statements chosen, the comment, the time on task (kept up to a day) and
-        the `revision` last received (0 before the first save); returns the new revision. A comment or
-        time on task left out keeps the one saved before. A save from an
-        older revision answers 409 with the current `revision`, and one to a read already submitted or
-        skipped 409; an unknown or repeated statement answers 400. Exclusive sets are checked at submit
-        only. Every save keeps a revision of the read and an audit row; the first marks the assignment in
-        progress."""
+        `batch_closed: true` and the batch's name and closing date in `detail`). Send the statements
+        chosen, the comment, the time on task (kept up to a day) and the `revision` last received (0
+        before the first save); returns the new revision. A comment or time on task left out keeps the
+        one saved before. A save from an older revision answers 409 with the current `revision`, and
+        one to a read already submitted or skipped 409; an unknown or repeated statement answers 400.
+        Exclusive sets are checked at submit only. Every save keeps a revision of the read and an audit
+        row; the first marks the assignment in progress."""
         arguments = _save_arguments(request, pk)
         # The service checks that the assignment is this reader's (404) in the query that locks it; a
         # stale revision answers 409 with the current one, a closed read 409, a bad label 400.

@@ -9,7 +9,7 @@ from datetime import date
 import numpy as np
 from django.contrib.auth import get_user_model
 from django.db import connection
-from django.utils.translation import gettext, ngettext
+from django.utils.translation import ngettext
 
 from annotations.errors import Forbidden, Invalid
 from annotations.lib.batch_design import (
