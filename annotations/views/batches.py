@@ -7,7 +7,7 @@ from django.http import HttpResponseBadRequest, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import path
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
@@ -173,12 +173,58 @@ def batch_reassign_view(request, batch_id: int):
             to_reader=form.cleaned_data["to_reader"],
             actor=request.user,
         )
-        return _("%(moved)s unread exams moved; %(kept)s kept.") % {
+        return _reassign_said(outcome, form.cleaned_data["from_reader"].get_username())
+
+    return _change(request, batch_id, reassign)
+
+
+def _reassign_said(outcome: dict, reader: str) -> str:
+    """The reassign's outcome in words: what moved, and what happened to each kind of slot that did not."""
+    said = [
+        _("%(moved)s unread exams moved; %(kept)s kept.")
+        % {
             "moved": outcome["moved"],
             "kept": outcome["kept_because_already_assigned"] + outcome["kept_because_dispute_seen"],
         }
-
-    return _change(request, batch_id, reassign)
+    ]
+    if outcome["drafts_handed_on"]:
+        said.append(
+            ngettext(
+                "%(n)s draft of a reader who left handed on as a new read (the draft is kept, read by "
+                "no one).",
+                "%(n)s drafts of a reader who left handed on as new reads (the drafts are kept, read by "
+                "no one).",
+                outcome["drafts_handed_on"],
+            )
+            % {"n": outcome["drafts_handed_on"]}
+        )
+    if outcome["drafts_kept"]:
+        said.append(
+            (
+                ngettext(
+                    "%(n)s draft stays with %(reader)s, who is still reading.",
+                    "%(n)s drafts stay with %(reader)s, who is still reading.",
+                    outcome["drafts_kept"],
+                )
+                if not outcome["reader_left"]
+                else ngettext(
+                    "%(n)s draft stays: the new reader already holds its exam or saw its dispute.",
+                    "%(n)s drafts stay: the new reader already holds their exams or saw their disputes.",
+                    outcome["drafts_kept"],
+                )
+            )
+            % {"n": outcome["drafts_kept"], "reader": reader}
+        )
+    if outcome["retests_withdrawn"]:
+        said.append(
+            ngettext(
+                "%(n)s retest re-read withdrawn: a retest measures its own reader.",
+                "%(n)s retest re-reads withdrawn: a retest measures its own reader.",
+                outcome["retests_withdrawn"],
+            )
+            % {"n": outcome["retests_withdrawn"]}
+        )
+    return " ".join(said)
 
 
 @require_POST

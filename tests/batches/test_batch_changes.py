@@ -26,6 +26,10 @@ def batch(ana, bruno, diego, tnmg):
     )
 
 
+# A reassign from a reader still reading: nothing of theirs but unread first reads moves.
+STILL = {"reader_left": False, "drafts_handed_on": 0, "drafts_kept": 0, "retests_withdrawn": 0}
+
+
 def queue(batch, reader):
     return list(Assignment.objects.filter(batch=batch, reader=reader).order_by("position"))
 
@@ -40,7 +44,12 @@ def test_reassigning_moves_only_unread_exams_to_the_end_of_the_other_queue(batch
     submit_first(batch, ana, 2)
     ana_exams = [a.exam_id for a in queue(batch, ana)]
     outcome = batch_reassign(batch=batch, from_reader=ana, to_reader=bruno, actor=diego)
-    assert outcome == {"moved": 3, "kept_because_already_assigned": 0, "kept_because_dispute_seen": 0}
+    assert outcome == {
+        "moved": 3,
+        "kept_because_already_assigned": 0,
+        "kept_because_dispute_seen": 0,
+        **STILL,
+    }
     assert [a.exam_id for a in queue(batch, ana)] == ana_exams[:2]
     bruno_queue = queue(batch, bruno)
     assert [a.position for a in bruno_queue] == list(range(10 - 2))
@@ -58,7 +67,12 @@ def test_an_exam_the_new_reader_already_has_stays_with_the_old_reader(ana, bruno
         actor=diego,
     )
     outcome = batch_reassign(batch=batch, from_reader=ana, to_reader=bruno, actor=diego)
-    assert outcome == {"moved": 0, "kept_because_already_assigned": 4, "kept_because_dispute_seen": 0}
+    assert outcome == {
+        "moved": 0,
+        "kept_because_already_assigned": 4,
+        "kept_because_dispute_seen": 0,
+        **STILL,
+    }
     pairs = Counter(Assignment.objects.filter(batch=batch).values_list("reader_id", "exam_id"))
     assert set(pairs.values()) == {1}
 
@@ -175,3 +189,92 @@ def test_a_deactivated_readers_unread_exams_can_still_be_moved_from_the_dashboar
     )
     assert "two different readers" in same.content.decode()
     assert AuditEvent.objects.filter(action="batch.reassign").count() == 1
+
+
+def _reader_who_left(ana, bruno, diego, tnmg, leave):
+    """A batch with retests in which bruno has read 2 exams, has a draft of a third, and then leaves the
+    study (`leave`: deactivated, or the reader role taken away)."""
+    from annotations.services.reading import LabelInput, annotation_save_draft, annotation_submit
+
+    batch = batch_create(
+        name="Leaving",
+        taxonomy=tnmg,
+        exams=ExamFactory.create_batch(40),
+        readers=[ana, bruno],
+        readers_per_exam=1,
+        actor=diego,
+        seed=3,
+        retest_fraction=0.2,
+    )
+    firsts = [a for a in queue(batch, bruno) if a.read_round == 1]
+    for assignment in firsts[:2]:
+        annotation_submit(actor=bruno, assignment=assignment, labels=[LabelInput("SB")], revision=0)
+    draft = firsts[2]
+    annotation_save_draft(actor=bruno, assignment=draft, labels=[LabelInput("AF")], revision=0)
+    leave(bruno)
+    return batch, draft
+
+
+def _deactivate(user):
+    user.is_active = False
+    user.save(update_fields=["is_active"])
+
+
+def _no_longer_a_reader(user):
+    user.groups.remove(*user.groups.filter(name="reader"))
+
+
+@pytest.mark.parametrize("leave", [_deactivate, _no_longer_a_reader], ids=["deactivated", "not-a-reader"])
+def test_reassigning_from_a_reader_who_left_hands_on_their_drafts_and_withdraws_their_retests(
+    client_for, ana, bruno, diego, tnmg, leave
+):
+    """A reader who left can finish nothing: their draft is set aside and its exam handed on as a new,
+    blank read (the new reader never sees the draft), and their retest re-reads, which measure only them,
+    are withdrawn, so that no exam waits for ever for one of them. The page says what happened to each."""
+    from annotations.models import Annotation
+
+    batch, draft = _reader_who_left(ana, bruno, diego, tnmg, leave)
+    retests = Assignment.objects.filter(batch=batch, reader=bruno, read_round=2).count()
+    assert retests > 0
+    response = client_for(diego).post(
+        f"/batches/{batch.pk}/reassign/", {"from_reader": bruno.pk, "to_reader": ana.pk}, follow=True
+    )
+    text = response.content.decode()
+    assert "1 draft of a reader who left handed on as a new read" in text, text
+    assert f"{retests} retest re-reads withdrawn" in text
+    draft.refresh_from_db()
+    assert draft.status == Assignment.Status.SKIPPED and "left" in draft.skip_reason
+    handed = Assignment.objects.get(replaces=draft)
+    assert handed.reader_id == ana.pk and handed.status == Assignment.Status.PENDING
+    assert not Annotation.objects.filter(assignment=handed).exists()
+    assert Annotation.objects.get(assignment=draft).status == Annotation.Status.DRAFT  # kept, unread
+    open_slots = Assignment.objects.filter(batch=batch, reader=bruno, status__in=["pending", "in_progress"])
+    assert not open_slots.exists()
+    after = AuditEvent.objects.get(action="batch.reassign").after
+    assert after["drafts_handed_on"] == 1 and after["retests_withdrawn"] == retests
+    again = client_for(diego).post(
+        f"/batches/{batch.pk}/reassign/", {"from_reader": bruno.pk, "to_reader": ana.pk}, follow=True
+    )
+    assert "0 unread exams moved" in again.content.decode()
+    assert Assignment.objects.filter(replaces=draft).count() == 1
+
+
+def test_a_reader_still_reading_keeps_their_drafts_and_retests_and_is_told_so(
+    client_for, ana, bruno, diego, tnmg
+):
+    batch, draft = _reader_who_left(ana, bruno, diego, tnmg, lambda user: None)
+    response = client_for(diego).post(
+        f"/batches/{batch.pk}/reassign/", {"from_reader": bruno.pk, "to_reader": ana.pk}, follow=True
+    )
+    assert "1 draft stays with bruno, who is still reading" in response.content.decode()
+    draft.refresh_from_db()
+    assert draft.status == Assignment.Status.IN_PROGRESS and draft.reader_id == bruno.pk
+    assert not Assignment.objects.filter(replaces=draft).exists()
+
+
+def test_a_reader_who_lost_the_reader_role_is_offered_no_work_in_their_worklist(
+    client_for, ana, bruno, diego, tnmg
+):
+    _reader_who_left(ana, bruno, diego, tnmg, _no_longer_a_reader)
+    listed = client_for(bruno).get("/api/v1/worklist/")
+    assert listed.status_code == 403 or not listed.json(), listed.content

@@ -8,6 +8,7 @@ from django.db.models import Count, Exists, Max, OuterRef
 
 from annotations.errors import NotFound
 from annotations.models import Assignment, ReviewBatch
+from annotations.roles import Role, has_role
 
 
 @dataclass(frozen=True)
@@ -34,7 +35,10 @@ class WorklistEntry:
 
 
 def reader_worklist(user) -> list[WorklistEntry]:
-    """The reader's active batches with their own progress; nothing about other readers."""
+    """The reader's active batches with their own progress; nothing about other readers. None for an
+    account that is no longer a reader: it may hold slots still, but it can read none of them."""
+    if not has_role(user, Role.READER):
+        return []
     holds_mine = Assignment.objects.filter(batch=OuterRef("pk"), reader=user)
     batches = list(
         ReviewBatch.objects.filter(Exists(holds_mine), status=ReviewBatch.Status.ACTIVE)

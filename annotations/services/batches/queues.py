@@ -46,30 +46,89 @@ def _move(assignment: Assignment, to_reader_id: int, position: int) -> None:
     assignment.save(update_fields=["reader", "position", "assigned_at"])
 
 
+# Why a slot of a reader who left the study was closed without a read, in the slot's skip_reason.
+DRAFT_SET_ASIDE = "set aside: the reader left the study before submitting; the exam went to another reader"
+RETEST_WITHDRAWN = "withdrawn: a retest re-read measures its own reader, who left the study"
+
+
+def _open_slots(batch: ReviewBatch, reader_id: int, *, status: str, read_round: int):
+    return Assignment.objects.filter(batch=batch, reader_id=reader_id, status=status, read_round=read_round)
+
+
+def _set_aside(assignment: Assignment, reason: str, now) -> None:
+    """Close a slot its reader can no longer finish, as a skip with the reason (any draft is kept, read
+    by nobody): a skip is not a read, so the exam's coverage stops waiting for it."""
+    assignment.status, assignment.skip_reason, assignment.skipped_at = Assignment.Status.SKIPPED, reason, now
+    assignment.save(update_fields=["status", "skip_reason", "skipped_at"])
+
+
+def _drafts_hand_on(batch: ReviewBatch, drafts: list[Assignment], to_reader_id: int, position: int) -> int:
+    """Each draft of a reader who left: set aside, and its exam given to the new reader as a new blank
+    read (the replacing slot, as a skip handed on: services.batches.skips), so the draft stays unseen."""
+    now = timezone.now()
+    for offset, draft in enumerate(drafts):
+        _set_aside(draft, DRAFT_SET_ASIDE, now)
+        Assignment.objects.create(
+            batch=batch,
+            exam_id=draft.exam_id,
+            reader_id=to_reader_id,
+            read_round=1,
+            position=position + offset,
+            replaces=draft,
+            assigned_at=now,
+        )
+    return len(drafts)
+
+
+def _retests_withdraw(batch: ReviewBatch, reader_id: int) -> int:
+    """A retest of a reader who left can never be read by its reader, and by no one else (it measures
+    them): withdrawn, pending or begun."""
+    now, retests = timezone.now(), 0
+    for status in (Assignment.Status.PENDING, Assignment.Status.IN_PROGRESS):
+        for retest in _open_slots(batch, reader_id, status=status, read_round=2):
+            _set_aside(retest, RETEST_WITHDRAWN, now)
+            retests += 1
+    return retests
+
+
 def batch_reassign(*, batch: ReviewBatch, from_reader, to_reader, actor) -> dict:
-    """Hand a reader's unread exams to another reader; drafts, exams the new reader has, and exams whose
-    dispute the new reader saw (selectors.blinding) stay put."""
+    """Hand a reader's unread exams to another reader; exams the new reader has, and exams whose dispute
+    the new reader saw (selectors.blinding), stay put. Drafts stay with a reader still reading; those of
+    a reader who left the study (deactivated, or no longer a reader) are set aside and their exams handed
+    on as new reads, and that reader's retests are withdrawn: no exam then waits for one who cannot read."""
     require_coordinator(actor)
     require_open(batch)
     if not has_role(to_reader, Role.READER):
         raise BatchDesignError(f"not a reader: {to_reader.get_username()}")
+    left = not has_role(from_reader, Role.READER)  # an inactive account holds no role
     with transaction.atomic():
         locked = ReviewBatch.objects.select_for_update().get(pk=batch.pk)
         pseudonyms_keep(locked, [to_reader.pk])
         held = set(Assignment.objects.filter(batch=batch, reader=to_reader).values_list("exam_id", flat=True))
         pending = _pending(batch, from_reader.pk)
         waiting = list(pending.values_list("exam_id", flat=True))  # a retest slot repeats its exam
-        barred = exams_reader_barred(to_reader.pk, set(waiting)) - held
+        drafts = list(
+            _open_slots(batch, from_reader.pk, status=Assignment.Status.IN_PROGRESS, read_round=1).order_by(
+                "position"
+            )
+        )
+        barred = exams_reader_barred(to_reader.pk, set(waiting) | {d.exam_id for d in drafts}) - held
         movable = list(pending.exclude(exam_id__in=held | barred).order_by("position"))
         position = queue_end(batch, to_reader.pk)
         for offset, assignment in enumerate(movable):
             _move(assignment, to_reader.pk, position + offset)
+        given = [d for d in drafts if d.exam_id not in held | barred] if left else []
+        handed = _drafts_hand_on(locked, given, to_reader.pk, position + len(movable))
         # Why each exam stayed, apart: the coordinator (and the audit) tell a reader who has the exam
         # already from one kept away by blinding.
         outcome = {
             "moved": len(movable),
             "kept_because_already_assigned": sum(exam in held for exam in waiting),
             "kept_because_dispute_seen": sum(exam in barred for exam in waiting),
+            "reader_left": left,
+            "drafts_handed_on": handed,
+            "drafts_kept": len(drafts) - handed,
+            "retests_withdrawn": _retests_withdraw(locked, from_reader.pk) if left else 0,
         }
         audit_record(
             actor=actor,
