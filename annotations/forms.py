@@ -7,6 +7,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import gettext_noop
 
 from annotations.models import QUALITY_FLAG_CHOICES, QualityGrade, ReviewBatch
+from annotations.models.batches import SEED_MAX
 from annotations.selectors.batches.plan import BatchSpec
 from annotations.selectors.batches.spec import batch_spec, exam_criteria
 from annotations.selectors.exams.browse import dataset_names
@@ -137,7 +138,7 @@ class BatchDesignForm(ExamCriteriaForm):
     gold_fraction = forms.FloatField(min_value=0, max_value=0.5, initial=0, label=_("Gold fraction"))
     retest_fraction = forms.FloatField(min_value=0, max_value=0.5, initial=0, label=_("Retest fraction"))
     min_pair_overlap = forms.IntegerField(min_value=0, initial=0, label=_("Min pair overlap"))
-    seed = forms.IntegerField(initial=0, label=_("Seed"))
+    seed = forms.IntegerField(initial=0, min_value=0, max_value=SEED_MAX, label=_("Seed"))
     escalation = forms.ChoiceField(
         required=False,
         label=_("Escalation"),
@@ -262,7 +263,7 @@ class AddExamsForm(ExamCriteriaForm):
     """The designer's exam criteria, for adding exams to a running batch."""
 
     sample_size = BatchDesignForm.base_fields["sample_size"]
-    seed = forms.IntegerField(required=False, initial=0, label=_("Seed"))
+    seed = forms.IntegerField(required=False, initial=0, min_value=0, max_value=SEED_MAX, label=_("Seed"))
 
     def criteria(self) -> ExamCriteria:
         return exam_criteria(self.criteria_data())

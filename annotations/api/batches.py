@@ -15,6 +15,7 @@ from annotations.api.schema import MAX_ID
 from annotations.errors import Invalid
 from annotations.lib.ecg.quality import EXAM_FLAGS
 from annotations.models import ReviewBatch
+from annotations.models.batches import SEED_MAX
 from annotations.selectors.batches.access import batch_for_coordinator
 from annotations.selectors.batches.overview import batch_exam_count, batch_overview
 from annotations.selectors.batches.plan import BatchSpec, batch_plan
@@ -138,7 +139,7 @@ class BatchSpecSerializer(serializers.Serializer):
         choices=ReviewBatch.SuggestionMode.choices, required=False, default=ReviewBatch.SuggestionMode.HIDDEN
     )
     due_date = serializers.DateField(required=False, allow_null=True, default=None)
-    seed = serializers.IntegerField(required=False, default=0)
+    seed = serializers.IntegerField(required=False, default=0, min_value=0, max_value=SEED_MAX)
     escalation = serializers.ChoiceField(
         choices=["add_reader", "adjudicate"], required=False, allow_null=True, default=None
     )
@@ -459,7 +460,7 @@ class BatchSkipHandOnView(APIView):
 class AddExamsSerializer(serializers.Serializer):
     criteria = CriteriaSerializer(required=False)
     sample_size = serializers.IntegerField(required=False, allow_null=True, default=None, min_value=1)
-    seed = serializers.IntegerField(required=False, default=0)
+    seed = serializers.IntegerField(required=False, default=0, min_value=0, max_value=SEED_MAX)
 
 
 class AddExamsResultSerializer(serializers.Serializer):

@@ -14,6 +14,11 @@ from annotations.models.taxonomy import Taxonomy
 USER = settings.AUTH_USER_MODEL
 
 
+# The seeds a design takes: what the seed column holds (a 64-bit signed integer), never negative (numpy's
+# generators refuse a negative seed).
+SEED_MAX = 2**63 - 1
+
+
 class ReviewBatch(models.Model):
     class SuggestionMode(models.TextChoices):
         HIDDEN = "hidden", _("Hidden")

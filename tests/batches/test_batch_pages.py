@@ -342,3 +342,28 @@ def test_a_sample_larger_than_the_matching_exams_is_said_in_the_preview_and_the_
     assert created.status_code == 201 and created.json()["sample_shortfall"] == 8
     record = AuditEvent.objects.get(action="batch.create")
     assert record.after["sample_size"] == 20 and record.after["sample_shortfall"] == 8
+
+
+@pytest.mark.parametrize("seed", [2**64, -1])
+def test_a_seed_no_column_holds_is_refused_naming_the_field_on_the_page_and_the_api(
+    client_for, diego, ana, bruno, tnmg, archive, seed
+):
+    """The preview drew with any integer, then creating the batch failed with a 500 storing it."""
+    client = client_for(diego)
+    spec = {
+        "name": "Seeded",
+        "taxonomy_id": tnmg.pk,
+        "reader_ids": [ana.pk, bruno.pk],
+        "readers_per_exam": 2,
+        "criteria": {"datasets": ["archive"]},
+        "sample_size": 6,
+        "seed": seed,
+    }
+    for url in ("/api/v1/batches/preview/", "/api/v1/batches/"):
+        answer = client.post(url, spec, content_type="application/json")
+        assert answer.status_code == 400 and "seed" in answer.json(), (url, answer.content)
+    for action in ("preview", "create"):
+        page = client.post("/batches/new/", design_post(tnmg, [ana, bruno], action=action, seed=seed))
+        assert page.status_code == 200 and 'id="id_seed"' in page.content.decode()
+        assert "Ensure this value is" in page.content.decode(), action
+    assert not ReviewBatch.objects.exists()
