@@ -152,6 +152,10 @@ def test_a_reassign_keeps_exams_whose_dispute_the_new_reader_opened(ana, bruno, 
         "moved": 0,
         "kept_because_already_assigned": 0,
         "kept_because_dispute_seen": len(exams),
+        "reader_left": False,
+        "drafts_handed_on": 0,
+        "drafts_kept": 0,
+        "retests_withdrawn": 0,
     }
 
 
