@@ -15,6 +15,7 @@ from annotations.selectors.releases.builds import (
     release_batches,
     release_get,
     release_list,
+    release_not_read,
     release_progress,
     release_pseudonym_key,
     release_undecided,
@@ -83,6 +84,11 @@ class ReleaseDetailSerializer(ReleaseSerializer):
         allow_null=True,
         help_text="What the release leaves undecided (disputes open when it was built); null until done.",
     )
+    not_read = serializers.IntegerField(
+        allow_null=True,
+        help_text="Exams of its batches with no submitted read when it was built: no row in its files, "
+        "each named in the dataset card's not_read; null until done.",
+    )
 
 
 def _ip(request) -> str | None:
@@ -145,6 +151,7 @@ class ReleaseDetailView(APIView):
             **release_progress(release),
             "pseudonym_key": release_pseudonym_key(release),
             "undecided": release_undecided(release),
+            "not_read": release_not_read(release),
         }
         return Response(ReleaseDetailSerializer(data).data)
 

@@ -14,6 +14,7 @@ from annotations.selectors.releases.builds import (
     exportable_batches,
     release_get,
     release_list,
+    release_not_read,
     release_progress,
     release_pseudonym_key,
     release_undecided,
@@ -87,6 +88,7 @@ def release_detail(request, release_id: int):
             "progress": release_progress(release),
             "key": release_pseudonym_key(release),
             "undecided": release_undecided(release),
+            "not_read": release_not_read(release),
         },
     )
 

@@ -101,3 +101,54 @@ def test_an_escalated_class_nobody_adjudicated_yet_is_left_empty_not_given_the_m
     rows = card_text(client, settled, "consensus.csv").splitlines()
     assert rows[1].split(",")[header.index("1dAVb")] == "1"
     assert client.get(f"/api/v1/releases/{settled.pk}/").json()["undecided"] == {"exams": 0, "cells": 0}
+
+
+def test_exams_of_the_batch_nobody_has_read_yet_are_counted_and_listed_by_the_release(
+    client_for, ana, bruno, diego, tnmg
+):
+    """A release has a row for each exam with a submitted read; one added to a running batch and not read
+    yet has none, and the release says so (page, API, card), naming it: the card used to count one exam
+    fewer than the batch holds with no word why."""
+    from annotations.services.agreement.compute import batch_agreement_compute
+    from annotations.services.batches.lifecycle import batch_create
+    from annotations.services.batches.queues import batch_add_exams
+    from annotations.services.reading import LabelInput, annotation_submit
+    from tests.factories import ExamFactory
+
+    read_exam, unread = ExamFactory(), ExamFactory()
+    batch = batch_create(
+        name="Growing",
+        taxonomy=tnmg,
+        exams=[read_exam],
+        readers=[ana, bruno],
+        readers_per_exam=2,
+        actor=diego,
+    )
+    for reader in (ana, bruno):
+        slot = batch.assignments.get(reader=reader, exam=read_exam)
+        annotation_submit(actor=reader, assignment=slot, labels=[LabelInput("SR")], revision=0)
+    batch_add_exams(batch=batch, exams=[unread], actor=diego)
+    batch_agreement_compute(batch.pk)
+    client = client_for(diego)
+    release = built(diego, batch)
+    table = card_text(client, release, "consensus.csv").splitlines()
+    assert len(table) == 2 and read_exam.external_id in table[1]  # the read exam's row alone
+    card = json.loads(card_text(client, release, "dataset_card.json"))
+    assert card["counts"]["exams"] == 1 and card["counts"]["not_read"] == 1
+    assert card["not_read"] == [
+        {"dataset": unread.dataset.name, "exam_id": unread.external_id, "batch": batch.pk}
+    ]
+    markdown = card_text(client, release, "dataset_card.md")
+    assert "Exams of the batches with no submitted read (no row in this release): 1; " in markdown
+    assert f"{unread.dataset.name}/{unread.external_id}" in markdown
+    assert client.get(f"/api/v1/releases/{release.pk}/").json()["not_read"] == 1
+    page = client.get(f"/releases/{release.pk}/").content.decode()
+    warning = page.split('id="release-not-read"', 1)[1].split("</p>", 1)[0]
+    assert "1 exam of its batches had no submitted read" in warning
+
+    for reader in (ana, bruno):
+        slot = batch.assignments.get(reader=reader, exam=unread)
+        annotation_submit(actor=reader, assignment=slot, labels=[LabelInput("SR")], revision=0)
+    complete = built(diego, batch)
+    assert client.get(f"/api/v1/releases/{complete.pk}/").json()["not_read"] == 0
+    assert 'id="release-not-read"' not in client.get(f"/releases/{complete.pk}/").content.decode()

@@ -171,6 +171,10 @@ def _counts_markdown(card: dict) -> list[str]:
             for item in card.get("insufficient_reads", [])[:50]
         ),
         "",
+        "Exams of the batches with no submitted read (no row in this release): "
+        f"{counts.get('not_read', 0)}"
+        + "".join(f"; {item['dataset']}/{item['exam_id']}" for item in card.get("not_read", [])[:50]),
+        "",
         f"Exams with undecided classes (left empty): {counts.get('undecided_exams', 0)} "
         f"({counts.get('undecided_cells', 0)} cells); an adjudication and a new release settle them.",
         "",

@@ -70,20 +70,31 @@ def release_progress(release: Release) -> dict:
     }
 
 
-def release_undecided(release: Release) -> dict | None:
-    """How many exams, and cells, the finished release leaves undecided (empty in consensus.csv), from its
-    own dataset card: what the files hold, not what the batches hold now. None before the release is
-    done, and for a release whose card predates these counts."""
+def _card_counts(release: Release) -> dict:
+    """The finished release's own dataset card's counts: what the files hold, not what the batches hold
+    now. Empty before the release is done, and where the card cannot be read."""
     if release.status != Release.Status.DONE:
-        return None
+        return {}
     try:
         with release_storage().open(release_file_key(release, "dataset_card.json"), "rb") as handle:
-            counts = json.load(handle).get("counts", {})
+            return json.load(handle).get("counts", {})
     except (FileNotFoundError, ValueError):
-        return None
+        return {}
+
+
+def release_undecided(release: Release) -> dict | None:
+    """How many exams, and cells, the finished release leaves undecided (empty in consensus.csv). None
+    before the release is done, and for a release whose card predates these counts."""
+    counts = _card_counts(release)
     if "undecided_exams" not in counts:
         return None
     return {"exams": counts["undecided_exams"], "cells": counts["undecided_cells"]}
+
+
+def release_not_read(release: Release) -> int | None:
+    """How many exams of the release's batches had no submitted read when it was built (no row in its
+    files). None before it is done, and for a release whose card predates this count."""
+    return _card_counts(release).get("not_read")
 
 
 def release_pseudonym_key(release: Release) -> list[dict]:

@@ -28,6 +28,7 @@ from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 
 from django.db import connection
+from django.db.models import Exists, OuterRef
 
 from annotations.models import (
     Annotation,
@@ -250,6 +251,26 @@ def exam_summary(batch_ids: Sequence[int]) -> dict:
         "rates": sorted(r for r in _array(rates) if r),
         "longest": longest or 0,
     }
+
+
+def exams_not_read(batch_ids: Sequence[int]) -> list[dict]:
+    """The batches' exams without a submitted first read: no row of the release holds them (_READS_CTE),
+    so its card names them, in the CSV's order; an exam read too few times has a row, unlike these."""
+    submitted = Annotation.objects.filter(
+        assignment__batch_id=OuterRef("batch_id"),
+        assignment__exam_id=OuterRef("exam_id"),
+        assignment__read_round=1,
+        assignment__status=Assignment.Status.SUBMITTED,
+        is_current=True,
+        status=Annotation.Status.SUBMITTED,
+    )
+    rows = (
+        BatchExam.objects.filter(batch_id__in=list(batch_ids))
+        .exclude(Exists(submitted))
+        .order_by("exam__dataset__name", "exam__external_id")
+        .values_list("exam__dataset__name", "exam__external_id", "batch_id")
+    )
+    return [{"dataset": dataset, "exam_id": exam_id, "batch": batch} for dataset, exam_id, batch in rows]
 
 
 def read_rows(batch_ids: Sequence[int]) -> Iterator[tuple]:

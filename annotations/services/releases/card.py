@@ -13,6 +13,7 @@ from annotations.lib.release_files.files import fixed, utc_iso, wilson_interval
 from annotations.lib.stats import BOOTSTRAP_METHODS, METHOD_EXAMS, bootstrap_agreement
 from annotations.models import AgreementResult
 from annotations.selectors.agreement.rules import AgreementConfigError, consensus_settings
+from annotations.selectors.releases.export import exams_not_read
 from annotations.selectors.releases.facts import consensus_method_counts, export_data_as_of
 from annotations.selectors.releases.plan import ExportPlan
 from annotations.services.releases.layout import (
@@ -167,7 +168,8 @@ _FILE_CONVENTIONS = (
     "estimate was uncertain or contradicted unanimous readers, or the decisions broke an exclusive set, "
     "and nobody has adjudicated it yet); is_male is 1, 0 or empty (unknown). An exam with fewer "
     "submitted reads than its batch's minimum has no consensus: every class cell is empty and it is "
-    "listed under 'insufficient_reads' in this card.",
+    "listed under 'insufficient_reads' in this card. An exam of the batches with no submitted read has "
+    "no row in any file; it is listed under 'not_read'.",
     f"{CONSENSUS_JSONL}: per exam, every stored consensus decision by the batches' own codes with its "
     "method (unanimous, majority, latent, single, adjudicated), votes and probability (the latent "
     "estimate under the latent rule, else the share of positive reads), and every undecided class with "
@@ -298,6 +300,7 @@ def card_build(plan: ExportPlan, options: ExportOptions, facts: CardFacts) -> di
     """The dataset card's content, from the plan, the options and what writing the files learnt."""
     agreement = {str(batch.pk): batch_agreement(batch, facts.names) for batch in plan.batches}
     taxonomy, columns = _taxonomy_section(plan)
+    not_read = exams_not_read(plan.batch_ids)
     return {
         "title": facts.title,
         "release_date": facts.release_date,
@@ -306,8 +309,9 @@ def card_build(plan: ExportPlan, options: ExportOptions, facts: CardFacts) -> di
         "taxonomy": taxonomy,
         "columns": columns,
         "batches": _batch_rows(plan),
-        "counts": _counts(facts),
+        "counts": {**_counts(facts), "not_read": len(not_read)},
         "insufficient_reads": facts.stats["insufficient"],
+        "not_read": not_read,
         "adjudicators": facts.adjudicators,
         "consensus_methods": consensus_method_counts(plan.batch_ids),
         "classes": _class_rows(plan, facts.stats, agreement),
