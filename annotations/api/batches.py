@@ -102,9 +102,24 @@ class CriteriaSerializer(serializers.Serializer):
             )
             if attrs.get(low) is not None and attrs.get(high) is not None and attrs[low] > attrs[high]
         }
+        errors.update(self._window_errors(attrs))
         if errors:
             raise serializers.ValidationError(errors)
         return attrs
+
+    @staticmethod
+    def _window_errors(attrs: dict) -> dict[str, str]:
+        """A score window names both the model and the statement whose score it bounds: the selection
+        applies it only then, so bounds without them would be dropped and every exam match."""
+        provider, code = attrs.get("suggestion_provider"), attrs.get("suggestion_code")
+        bounded = attrs.get("suggestion_min") is not None or attrs.get("suggestion_max") is not None
+        if not (bounded or provider or code) or (provider and code):
+            return {}
+        missing = "suggestion_provider" if not provider else "suggestion_code"
+        return {
+            missing: "a score window needs both suggestion_provider (the model) and suggestion_code (the "
+            "statement whose score it bounds)"
+        }
 
 
 class BatchSpecSerializer(serializers.Serializer):

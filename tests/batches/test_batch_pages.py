@@ -367,3 +367,32 @@ def test_a_seed_no_column_holds_is_refused_naming_the_field_on_the_page_and_the_
         assert page.status_code == 200 and 'id="id_seed"' in page.content.decode()
         assert "Ensure this value is" in page.content.decode(), action
     assert not ReviewBatch.objects.exists()
+
+
+def test_the_api_refuses_a_score_window_or_strata_that_name_no_model_score(
+    client_for, diego, ana, bruno, tnmg, archive
+):
+    """The page refused these; the API took them and dropped the window (every exam matched) or put every
+    exam in the lowest stratum (a provider no exam has a score from)."""
+    client = client_for(diego)
+    spec = {
+        "name": "Scored",
+        "taxonomy_id": tnmg.pk,
+        "reader_ids": [ana.pk, bruno.pk],
+        "readers_per_exam": 2,
+        "criteria": {"datasets": ["archive"]},
+    }
+    for criteria, field in (
+        ({"suggestion_min": 0.5}, "suggestion_provider"),
+        ({"suggestion_code": "AF", "suggestion_min": 0.5}, "suggestion_provider"),
+        ({"suggestion_provider": "m", "suggestion_max": 0.5}, "suggestion_code"),
+    ):
+        body = {**spec, "criteria": {"datasets": ["archive"], **criteria}}
+        for url in ("/api/v1/batches/preview/", "/api/v1/batches/"):
+            answer = client.post(url, body, content_type="application/json")
+            assert answer.status_code == 400, (criteria, url, answer.content)
+            assert field in answer.json()["criteria"], answer.json()
+    stratified = {**spec, "sample_size": 6, "stratify_provider": "nope", "stratify_code": "AF"}
+    answer = client.post("/api/v1/batches/preview/", stratified, content_type="application/json")
+    assert answer.status_code == 400 and "nope" in answer.json()["detail"], answer.content
+    assert not ReviewBatch.objects.exists()

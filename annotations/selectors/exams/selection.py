@@ -324,6 +324,10 @@ def matching_scores(
     classes = _class_ids(code)
     if not classes:
         raise Invalid(f"no taxonomy has a statement with the code {code!r} to stratify by")
+    # One seek of the (provider, class, exam) index: with no score at all, every exam would fall in the
+    # lowest stratum, which is no stratification.
+    if not LatestSuggestionScore.objects.filter(provider=provider, diagnostic_class_id__in=classes).exists():
+        raise Invalid(f"no exam has a score from the model {provider!r} for {code!r} to stratify by")
     if connection.vendor != "postgresql":
         ids = matching_ids(user, criteria)
         matching = exams_matching(user, criteria)
