@@ -238,9 +238,30 @@ class ReassignForm(forms.Form):
 
     def clean(self):
         data = super().clean()
+        if "to_reader" in self.errors:
+            # Why the account cannot take the exams, rather than "Select a valid choice".
+            self.errors["to_reader"] = self.error_class(
+                [_not_a_reader_to_hand_to(self.data.get("to_reader"))]
+            )
         if data.get("from_reader") and data.get("from_reader") == data.get("to_reader"):
             raise forms.ValidationError(_("choose two different readers"))
         return data
+
+
+def _not_a_reader_to_hand_to(value) -> str:
+    """Why `value` (a submitted account id) is no active reader: none given, no such account, deactivated,
+    or without the reader role."""
+    from annotations.selectors.users import account_of
+
+    if value in (None, ""):
+        return str(_("choose the reader to hand the exams to"))
+    account = account_of(value)
+    if account is None:
+        return str(_("no account with id %(id)s") % {"id": value})
+    name = account.get_username()
+    if not account.is_active:
+        return str(_("%(name)s is deactivated") % {"name": name})
+    return str(_("%(name)s is not a reader") % {"name": name})
 
 
 class HandOnForm(forms.Form):

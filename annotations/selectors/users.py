@@ -75,6 +75,17 @@ def active_readers() -> QuerySet:
     )
 
 
+def account_of(value):
+    """The account whose id is `value` (as submitted: any text), active or not, or None."""
+    try:
+        user_id = int(value)
+    except (TypeError, ValueError):
+        return None
+    if not 1 <= user_id <= 2**63 - 1:
+        return None
+    return get_user_model().objects.filter(pk=user_id).first()
+
+
 def active_account(user_id: int):
     """The active account with this id, or None."""
     return get_user_model().objects.filter(pk=user_id, is_active=True).first()

@@ -165,8 +165,8 @@ def batch_reassign_view(request, batch_id: int):
     def reassign(batch):
         form = ReassignForm(request.POST, batch=batch)
         if not form.is_valid():
-            problems = form.non_field_errors()
-            raise BatchDesignError(problems[0] if problems else _("choose both readers"))
+            problems = [problem for errors in form.errors.values() for problem in errors]
+            raise BatchDesignError("; ".join(problems) if problems else _("choose both readers"))
         outcome = batch_reassign(
             batch=batch,
             from_reader=form.cleaned_data["from_reader"],

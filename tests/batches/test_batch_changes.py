@@ -278,3 +278,22 @@ def test_a_reader_who_lost_the_reader_role_is_offered_no_work_in_their_worklist(
     _reader_who_left(ana, bruno, diego, tnmg, _no_longer_a_reader)
     listed = client_for(bruno).get("/api/v1/worklist/")
     assert listed.status_code == 403 or not listed.json(), listed.content
+
+
+def test_a_reassign_to_someone_who_cannot_read_says_why(client_for, batch, ana, bruno, diego, carla):
+    """The form used to answer "choose both readers" to every wrong choice."""
+    gone = UserFactory(username="gone-reader", roles=["reader"])
+    gone.is_active = False
+    gone.save(update_fields=["is_active"])
+    client = client_for(diego)
+    for to_reader, said in (
+        (gone.pk, "gone-reader is deactivated"),
+        (carla.pk, "carla is not a reader"),
+        (987654, "no account with id 987654"),
+        ("", "choose the reader to hand the exams to"),
+    ):
+        response = client.post(
+            f"/batches/{batch.pk}/reassign/", {"from_reader": ana.pk, "to_reader": to_reader}, follow=True
+        )
+        assert said in response.content.decode(), to_reader
+    assert not AuditEvent.objects.filter(action="batch.reassign").exists()
