@@ -25,13 +25,13 @@ from annotations.lib.batch_design import (
     stratum_edges,
 )
 from annotations.lib.stats.consensus import MIN_LATENT_POSITIVE_EXAMS, MIN_LATENT_READS
-from annotations.models import BatchExam, Exam, ReferenceLabel, ReviewBatch, Taxonomy
+from annotations.models import BatchExam, DiagnosticClass, Exam, ReferenceLabel, ReviewBatch, Taxonomy
 from annotations.roles import Role, has_role
 from annotations.selectors.agreement.rules import METHOD_LATENT
 from annotations.selectors.blinding import design_exclusions, reader_barred_pairs, readers_seen_before
 from annotations.selectors.exams.arrays import query_arrays
 from annotations.selectors.exams.copies import without_copies
-from annotations.selectors.exams.selection import ExamCriteria, matching_ids, matching_scores
+from annotations.selectors.exams.selection import ExamCriteria, matching_ids, matching_scores, score_exists
 
 
 class BatchPlanError(Invalid):
@@ -204,6 +204,15 @@ def _choose_exams(user, spec: BatchSpec) -> tuple[int, list[int], StratifiedSamp
 def _choose_stratified(user, spec: BatchSpec) -> tuple[int, list[int], StratifiedSample, int]:
     if spec.strata < 1:
         raise BatchPlanError("at least one stratum is needed")
+    if (
+        not score_exists(spec.stratify_provider, spec.stratify_code)
+        and DiagnosticClass.objects.filter(code=spec.stratify_code).exists()
+    ):
+        # With no score at all every exam would fall in the lowest stratum: no stratification.
+        raise BatchPlanError(
+            f"no exam has a score from the model {spec.stratify_provider!r} for {spec.stratify_code!r} "
+            "to stratify by"
+        )
     pool, scores = matching_scores(
         user,
         spec.criteria,

@@ -310,6 +310,13 @@ def id_ranges(low: int, high: int, most: int) -> list[tuple[int, int]]:
     return list(zip(edges[:-1].tolist(), edges[1:].tolist(), strict=True))
 
 
+def score_exists(provider: str, code: str) -> bool:
+    """Whether any exam has a kept score from the provider for a statement of that code: one seek of the
+    (provider, class, exam) index."""
+    classes = _class_ids(code)
+    return LatestSuggestionScore.objects.filter(provider=provider, diagnostic_class_id__in=classes).exists()
+
+
 def matching_scores(
     user, criteria: ExamCriteria, *, provider: str, code: str, at_least: float = 0.0
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -324,10 +331,6 @@ def matching_scores(
     classes = _class_ids(code)
     if not classes:
         raise Invalid(f"no taxonomy has a statement with the code {code!r} to stratify by")
-    # One seek of the (provider, class, exam) index: with no score at all, every exam would fall in the
-    # lowest stratum, which is no stratification.
-    if not LatestSuggestionScore.objects.filter(provider=provider, diagnostic_class_id__in=classes).exists():
-        raise Invalid(f"no exam has a score from the model {provider!r} for {code!r} to stratify by")
     if connection.vendor != "postgresql":
         ids = matching_ids(user, criteria)
         matching = exams_matching(user, criteria)
