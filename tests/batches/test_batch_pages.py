@@ -40,6 +40,18 @@ def design_post(tnmg, readers, **extra):
     return data
 
 
+def api_spec(tnmg, readers, name: str, **extra) -> dict:
+    """The API's batch spec over the archive: two readers of each exam."""
+    spec = {
+        "name": name,
+        "taxonomy_id": tnmg.pk,
+        "reader_ids": [r.pk for r in readers],
+        "readers_per_exam": 2,
+        "criteria": {"datasets": ["archive"]},
+    }
+    return {**spec, **extra}
+
+
 def test_the_designer_previews_the_overlap_matrix_before_anything_is_created(
     client_for, diego, ana, bruno, tnmg, archive
 ):
@@ -312,14 +324,7 @@ def test_a_sample_larger_than_the_matching_exams_is_said_in_the_preview_and_the_
     in the page and in the API's preview, not left to compare two counts; the created batch's audit row
     keeps both."""
     client = client_for(diego)
-    spec = {
-        "name": "Short",
-        "taxonomy_id": tnmg.pk,
-        "reader_ids": [ana.pk, bruno.pk],
-        "readers_per_exam": 2,
-        "criteria": {"datasets": ["archive"]},
-        "sample_size": 20,
-    }
+    spec = api_spec(tnmg, [ana, bruno], "Short", sample_size=20)
     preview = client.post("/api/v1/batches/preview/", spec, content_type="application/json").json()
     assert preview["exams"] == 12 and preview["sample_size"] == 20 and preview["sample_shortfall"] == 8
     assert preview["warnings"] == [
@@ -350,15 +355,7 @@ def test_a_seed_no_column_holds_is_refused_naming_the_field_on_the_page_and_the_
 ):
     """The preview drew with any integer, then creating the batch failed with a 500 storing it."""
     client = client_for(diego)
-    spec = {
-        "name": "Seeded",
-        "taxonomy_id": tnmg.pk,
-        "reader_ids": [ana.pk, bruno.pk],
-        "readers_per_exam": 2,
-        "criteria": {"datasets": ["archive"]},
-        "sample_size": 6,
-        "seed": seed,
-    }
+    spec = api_spec(tnmg, [ana, bruno], "Seeded", sample_size=6, seed=seed)
     for url in ("/api/v1/batches/preview/", "/api/v1/batches/"):
         answer = client.post(url, spec, content_type="application/json")
         assert answer.status_code == 400 and "seed" in answer.json(), (url, answer.content)
@@ -375,13 +372,7 @@ def test_the_api_refuses_a_score_window_or_strata_that_name_no_model_score(
     """The page refused these; the API took them and dropped the window (every exam matched) or put every
     exam in the lowest stratum (a provider no exam has a score from)."""
     client = client_for(diego)
-    spec = {
-        "name": "Scored",
-        "taxonomy_id": tnmg.pk,
-        "reader_ids": [ana.pk, bruno.pk],
-        "readers_per_exam": 2,
-        "criteria": {"datasets": ["archive"]},
-    }
+    spec = api_spec(tnmg, [ana, bruno], "Scored")
     for criteria, field in (
         ({"suggestion_min": 0.5}, "suggestion_provider"),
         ({"suggestion_code": "AF", "suggestion_min": 0.5}, "suggestion_provider"),
