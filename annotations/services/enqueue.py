@@ -14,7 +14,9 @@ alone, so a busy queue does not get a second copy of every job.
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import re
 from datetime import timedelta
 from importlib import import_module
 
@@ -27,9 +29,18 @@ from django.utils import timezone
 logger = logging.getLogger(__name__)
 
 
+# A marker longer than this, or with characters a cache key must not hold (a list of exam ids: "[1, 2,
+# 3]"), names its arguments by their digest instead: Django warns on such keys, memcached refuses them.
+_MARKER_PLAIN = re.compile(r"[\w.:-]{1,200}")
+
+
 def _marker(task_name: str, *args: object) -> str:
     """One per message: the task and its arguments (a release's shards share the release's id)."""
-    return ":".join(["queued", task_name, *map(str, args)])
+    key = ":".join(["queued", task_name, *map(str, args)])
+    if _MARKER_PLAIN.fullmatch(key):
+        return key
+    digest = hashlib.sha256(repr(args).encode()).hexdigest()
+    return f"queued:{task_name}:sha256:{digest}"
 
 
 def _task(name: str):
