@@ -83,6 +83,18 @@ class Exam(models.Model):
         help_text=_("Identifying header fields, kept only when IDENTIFIERS_POLICY=keep; coordinators only."),
     )
     imported_at = models.DateTimeField(default=timezone.now)
+    # The upload or API import that brought the exam in (none for the command line and the demo): its
+    # provenance, and how a job delivered again after its worker died tells its own exams from others'.
+    # Not indexed: nothing lists exams by job, and a job with exams is never deleted.
+    import_job = models.ForeignKey(
+        "annotations.ImportJob",
+        null=True,
+        blank=True,
+        editable=False,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
+    )
     # Signal-quality report computed at import (annotations/lib/ecg/quality.py); "" until computed (exams
     # imported before it existed: `manage.py quality_report --missing`). Grade and flags are columns
     # of their own so that lists and the batch designer filter on them in the database.

@@ -1,14 +1,16 @@
 """Imports from the upload page, the API and the command line; coordinators only."""
 
 import json
+import warnings
 
 import pytest
+from django.core.cache import CacheKeyWarning
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 
 from annotations.models import AuditEvent, Exam, ImportJob
 from annotations.tasks import imports_run
-from tests.importing import DATA, SAMPLE_FILES, blob_files, use_private_storage
+from tests.importing import DATA, SAMPLE_FILES, blob_files, use_private_storage, write_code15
 
 pytestmark = pytest.mark.django_db
 
@@ -209,3 +211,66 @@ def test_the_command_prints_progress_and_a_summary(blobs, capsys):
     assert "4/4 exams" in err and "exam/s" in err
     call_command("import_exams", str(DATA / "wfdb/cinc2021"), dataset="cli", no_progress=True)
     assert "0 created, 4 unchanged" in capsys.readouterr().out
+
+
+def _code15_upload(tmp_path, n: int, name: str = "exams_part0.hdf5"):
+    path, _ = write_code15(tmp_path, exams=[(i, 4096) for i in range(1, n + 1)], name=name)
+    return upload(path)
+
+
+def test_an_import_of_many_exams_queues_their_quality_reports_under_a_key_every_cache_accepts(
+    blobs, client_for, diego, django_capture_on_commit_callbacks, tmp_path
+):
+    """The worker's "queued" marker of a task named its list of exam ids, spaces and all: hundreds of
+    characters, which Django warns about on every import (and memcached would refuse)."""
+    with django_capture_on_commit_callbacks() as callbacks:
+        response = client_for(diego).post(
+            "/api/v1/imports/", {"dataset": "code15", "files": [_code15_upload(tmp_path, 120)]}
+        )
+    assert response.status_code == 201, response.content
+    with warnings.catch_warnings(record=True) as warned:
+        warnings.simplefilter("always")
+        with django_capture_on_commit_callbacks(execute=True) as queued:
+            run_queued(callbacks)
+    assert Exam.objects.count() == 120 and len(queued) == 1  # the quality reports' task
+    assert [str(w.message)[:60] for w in warned if issubclass(w.category, CacheKeyWarning)] == []
+
+
+def test_an_import_run_again_after_its_worker_died_reports_the_exams_it_had_created(
+    blobs, client_for, diego, django_capture_on_commit_callbacks, monkeypatch, tmp_path
+):
+    """The worker died once every file was in but before the job was finished: the broker delivers the
+    job again, which finds each exam stored. Those are the job's own: created, not unchanged."""
+    from annotations.services.imports import jobs
+
+    client = client_for(diego)
+    files = [_code15_upload(tmp_path, 30)]
+    with django_capture_on_commit_callbacks() as callbacks:
+        client.post("/imports/", {"files": files, "dataset": "code15", "amplitude_scale": "1"})
+    job = ImportJob.objects.get()
+
+    def killed(*args, **kwargs):
+        raise SystemExit("worker killed")
+
+    monkeypatch.setattr(jobs, "_job_finish", killed)
+    with pytest.raises(SystemExit):
+        jobs.import_job_run(job.pk)
+    monkeypatch.undo()
+    assert (ImportJob.objects.get().status, Exam.objects.count()) == ("running", 30)
+    run_queued(callbacks)  # the message delivered again
+    progress = client.get(f"/imports/{job.pk}/progress/").json()
+    assert (progress["status"], progress["created"], progress["unchanged"]) == ("done", 30, 0)
+    assert {o["outcome"] for o in progress["outcomes"]} == {"created"}
+    page = client.get(f"/imports/{job.pk}/").content.decode()
+    assert '<span data-count="created">30</span>' in page
+    assert '<span data-count="unchanged">0</span>' in page
+    exam_page = client.get(f"/exams/{Exam.objects.first().pk}/").content.decode()
+    assert f'<a href="/imports/{job.pk}/">import job {job.pk}</a>' in exam_page
+
+    # Another job bringing the same file finds exams some other import created: unchanged.
+    with django_capture_on_commit_callbacks() as again:
+        form = {"files": [_code15_upload(tmp_path, 30)], "dataset": "code15", "amplitude_scale": "1"}
+        client.post("/imports/", form)
+    run_queued(again)
+    second = client.get(f"/imports/{ImportJob.objects.latest('id').pk}/progress/").json()
+    assert (second["created"], second["unchanged"]) == (0, 30)

@@ -168,6 +168,7 @@ def _unit_store(unit: _Unit) -> None:
             outcomes=outcome.records,
             written=unit.written,
             unmapped=outcome.unmapped,
+            job_id=unit.options.job_id,
         )
         _store_records(reader.read(unit.path, read_options), unit.writer, unit.progress)
         audit_record(

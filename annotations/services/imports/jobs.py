@@ -199,7 +199,8 @@ class _CachedProgress:
 
 def import_job_run(job_id: int) -> None:
     """Run a queued job. Idempotent: a finished job is left alone, and a job whose worker died mid-way is
-    simply run again (its already imported files come back 'unchanged')."""
+    simply run again: the files it had already imported are found stored, and their exams, which carry
+    the job, are counted as created by it, as the first run would have."""
     job = _job_start(job_id)
     if job is None:
         return
@@ -209,6 +210,7 @@ def import_job_run(job_id: int) -> None:
         confine_to=root,
         skip_invalid=bool(job.options.get("skip_invalid")),
         amplitude_scale=float(job.options.get("amplitude_scale", 1.0)),
+        job_id=job.pk,
     )
     progress = _CachedProgress(job.pk)
     try:

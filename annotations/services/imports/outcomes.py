@@ -21,6 +21,7 @@ class ImportOptions:
     skip_invalid: bool = False
     amplitude_scale: float = 1.0
     confine_to: Path | None = None  # uploads and the API: every path must resolve inside this folder
+    job_id: int | None = None  # the import job running it: its exams carry it
 
 
 @dataclass

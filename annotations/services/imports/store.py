@@ -69,8 +69,10 @@ class BatchWriter:
         outcomes: list[RecordOutcome],
         written: list[str],
         unmapped: Counter | None = None,
+        job_id: int | None = None,
     ) -> None:
         self.dataset, self.source_format, self.source_sha = dataset, source_format, source_sha
+        self.job_id = job_id
         self.skip_invalid, self.outcomes, self.written = skip_invalid, outcomes, written
         self.unmapped = unmapped if unmapped is not None else Counter()
         self.matcher = _default_matcher()
@@ -114,15 +116,21 @@ class BatchWriter:
             return
         ids = [p.record.external_id for p in self.pending]
         stored = Exam.objects.filter(dataset=self.dataset, external_id__in=ids)
-        rows_known = stored.values_list("external_id", "waveform_sha256", "pk")
-        known = {external_id: (sha, pk) for external_id, sha, pk in rows_known}
+        rows_known = stored.values_list("external_id", "waveform_sha256", "pk", "import_job_id")
+        known = {external_id: (sha, pk) for external_id, sha, pk, _ in rows_known}
+        # Stored by an earlier run of this very job, which died before it finished.
+        own = {pk for _, _, pk, job in rows_known if self.job_id is not None and job == self.job_id}
         results = [item.stored.result() for item in self.pending]
         self.written.extend(key for key, _, new in results if new)
         rows: list[tuple[dict, Record]] = []
         refused_new: list[str] = []
+        found_own: list[Inserted] = []
         for item, (key, sha, new) in zip(self.pending, results, strict=True):
             external_id = item.record.external_id
             prior_sha, prior_exam = known.get(external_id, (None, None))
+            if prior_sha == sha and prior_exam in own:
+                found_own.append(Inserted(prior_exam, external_id, sha))
+                continue
             if prior_sha == sha:
                 self.outcomes.append(RecordOutcome(external_id, "unchanged", exam=prior_exam))
                 continue
@@ -139,6 +147,8 @@ class BatchWriter:
         self._insert_labels(created, [record for _, record in rows])
         self.outcomes.extend(RecordOutcome(exam.external_id, "created", exam=exam.pk) for exam in created)
         self._warn_duplicates(_maybe_copies(created, results))
+        self.outcomes.extend(RecordOutcome(exam.external_id, "created", exam=exam.pk) for exam in found_own)
+        self._warn_duplicates(found_own)
         discard_blobs(refused_new)  # skip-invalid: a refused record's blob must not linger
 
     def _insert_labels(self, created: list[Inserted], records: list[Record]) -> None:
@@ -192,6 +202,7 @@ class BatchWriter:
         record = item.record
         return {
             "dataset_id": self.dataset.pk,
+            "import_job_id": self.job_id,
             "external_id": record.external_id,
             "patient_pseudo_id": record.patient_id[:100],
             "age": record.age,
