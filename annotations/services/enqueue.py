@@ -73,15 +73,21 @@ def _in_background(task, args: tuple, countdown: float | None) -> bool:
     return True
 
 
-def task_enqueue(name: str, *args, countdown: float | None = None) -> bool:
+# The priority of catch-up work (the sweeps' messages): Redis hands out a queue's priority 0, every
+# message's default, before 3, 6 and 9 (kombu's priority steps), so a sweep's thousands of exams wait
+# behind what a coordinator just asked for, instead of the other way round.
+CATCH_UP_PRIORITY = 9
+
+
+def task_enqueue(name: str, *args, countdown: float | None = None, priority: int | None = None) -> bool:
     """Send the task called `name`; never raises. Returns whether the broker took it. Without a broker
     (the embedded default) Celery runs the task in-process: here, or after the response for the long
-    ones (AFTER_THE_RESPONSE)."""
+    ones (AFTER_THE_RESPONSE). `priority`: CATCH_UP_PRIORITY for work nobody is waiting on."""
     task = _task(name)
     if settings.CELERY_TASK_ALWAYS_EAGER and task.name in AFTER_THE_RESPONSE:
         return _in_background(task, args, countdown)
     try:
-        task.apply_async(args, countdown=countdown, retry=False)
+        task.apply_async(args, countdown=countdown, retry=False, priority=priority)
     except Exception:  # kombu, redis and socket errors alike: the sweep sends it later
         logger.exception("could not queue %s%r; the sweep will", task.name, args)
         return False

@@ -48,7 +48,7 @@ from annotations.roles import Role, has_role
 from annotations.selectors.suggestions.evidence import evidence_agreement
 from annotations.selectors.suggestions.scoring import META, source_code
 from annotations.services.audit import audit_record
-from annotations.services.enqueue import task_enqueue, task_enqueue_on_commit
+from annotations.services.enqueue import CATCH_UP_PRIORITY, task_enqueue, task_enqueue_on_commit
 from annotations.services.exams.waveforms import waveform_load
 
 logger = logging.getLogger(__name__)
@@ -346,8 +346,8 @@ def suggestions_sweep_run(limit: int | None = None) -> int:
             action="suggestions.sweep",
             after={"exams": len(exam_ids)},
         )
-    for exam_id in exam_ids:
-        task_enqueue("annotations.tasks.suggestions_exam", exam_id)
+    for exam_id in exam_ids:  # behind any batch's own exams, which readers may be waiting for
+        task_enqueue("annotations.tasks.suggestions_exam", exam_id, priority=CATCH_UP_PRIORITY)
     return len(exam_ids)
 
 

@@ -11,6 +11,7 @@ from annotations.selectors.suggestions.summary import batch_suggestion_progress
 from annotations.services.batches.lifecycle import batch_create
 from annotations.services.exams.waveforms import waveform_delete
 from annotations.services.suggestions import exams_missing_suggestions, suggestions_sweep_run
+from ecgreview import celery_app
 from tests.factories import make_exam
 from tests.workers import celery_worker, wait_for
 
@@ -62,3 +63,21 @@ def test_a_worker_killed_mid_batch_leaves_no_duplicates_and_the_sweep_fills_the_
     for exam in exams:
         assert Suggestion.objects.filter(exam=exam).count() == 1
     assert set(Suggestion.objects.values_list("status", flat=True)) == {"ok"}
+
+
+def test_a_new_batch_s_suggestions_go_before_a_sweep_s_backlog(ana, bruno, diego, tnmg):
+    """The sweep catches up on thousands of exams (a new model version, an enqueue lost); a batch a
+    coordinator creates meanwhile must not wait behind all of them to show its readers suggestions."""
+    backlog = [make_exam(heart_rate=55.0 + i % 40, seed=100 + i) for i in range(40)]
+    _batch("Older", backlog, ana, bruno, diego, tnmg)
+    with celery_app.connection_for_write() as connection:  # as if its message had been lost
+        connection.default_channel.queue_purge("models")
+    fresh = [make_exam(heart_rate=70.0 + i, seed=300 + i) for i in range(3)]
+    with celery_worker(queues="models", timeout=90):
+        assert suggestions_sweep_run() == len(backlog)
+        _batch("New", fresh, ana, bruno, diego, tnmg)
+        wait_for(lambda: Suggestion.objects.filter(exam__in=fresh).count() == 3, timeout=180, interval=0.05)
+        done_before = Suggestion.objects.filter(exam__in=backlog).count()
+        wait_for(lambda: not exams_missing_suggestions(limit=100), timeout=180)
+    # The one exam in hand when the batch came, and one more while its exams were being queued.
+    assert done_before <= 4, f"{done_before} of the sweep's {len(backlog)} exams went first"
