@@ -193,9 +193,43 @@ def _classes_markdown(card: dict) -> list[str]:
     ]
     for row in card["classes"]:
         kappa = row.get("agreement") or {}
+        if row.get("agreement") is None and _per_batch(card):
+            agreement = "per batch, below | - |"
+        else:
+            agreement = f"{_cell(kappa.get('fleiss_kappa'))} | {_range(kappa.get('fleiss_kappa_ci'))} |"
         lines.append(
             f"| {row['code']} | {row['name']} | {row['positive']} | {row['undecided']} "
-            f"| {_cell(row['prevalence'])} | {_range(row['prevalence_ci'])} "
-            f"| {_cell(kappa.get('fleiss_kappa'))} | {_range(kappa.get('fleiss_kappa_ci'))} |"
+            f"| {_cell(row['prevalence'])} | {_range(row['prevalence_ci'])} | {agreement}"
         )
+    return lines + _per_batch_markdown(card)
+
+
+def _per_batch(card: dict) -> bool:
+    """Whether the class table cannot carry one agreement figure per column: the readers of several
+    batches (kappas of different readers are not pooled), or columns that map several statements."""
+    return len(card["batches"]) > 1 or any(len(row.get("source_codes") or ()) > 1 for row in card["classes"])
+
+
+def _per_batch_markdown(card: dict) -> list[str]:
+    """Each batch's agreement on each statement behind each column, as dataset_card.json's "agreement"."""
+    if not _per_batch(card):
+        return []
+    lines = [
+        "",
+        "## Reader agreement per batch and statement",
+        "",
+        "| Batch | Statement | Column | Exams read | Fleiss κ | 95% CI |",
+        "|---|---|---|---|---|---|",
+    ]
+    for batch_id, agreement in sorted((card.get("agreement") or {}).items(), key=lambda item: int(item[0])):
+        classes = agreement.get("classes") or {}
+        for row in card["classes"]:
+            for code in row.get("source_codes") or [row["code"]]:
+                figures = classes.get(code)
+                if figures is None:
+                    continue
+                lines.append(
+                    f"| {batch_id} | {code} | {row['code']} | {_cell(figures.get('n_exams_read'))} "
+                    f"| {_cell(figures.get('fleiss_kappa'))} | {_range(figures.get('fleiss_kappa_ci'))} |"
+                )
     return lines

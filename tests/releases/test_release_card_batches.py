@@ -1,0 +1,55 @@
+"""A release of several batches: reader agreement belongs to one batch's readers, so the dataset card
+gives it per batch and statement, in its Markdown as in its JSON, never a single pooled figure."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from annotations.models import Release
+from annotations.services.releases.builds import release_build
+from tests.exporting import labelled_study
+from tests.factories import UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def carol(db):
+    return UserFactory(username="carol", roles=["reader"])
+
+
+def card_text(client, release, name: str) -> str:
+    return b"".join(client.get(f"/releases/{release.pk}/files/{name}").streaming_content).decode()
+
+
+def test_the_markdown_card_of_two_batches_gives_each_batch_s_agreement_per_statement(
+    ana, bruno, carol, carla, diego, tnmg, client_for
+):
+    first = labelled_study(readers=[ana, bruno, carol], coordinator=diego, adjudicator=carla, taxonomy=tnmg)
+    second = labelled_study(
+        readers=[ana, bruno, carol], coordinator=diego, adjudicator=carla, taxonomy=tnmg, dataset="site-2"
+    )
+    client = client_for(diego)
+    response = client.post(
+        "/api/v1/releases/",
+        {"batches": [first.batch.pk, second.batch.pk], "hdf5": False, "name": "two sites"},
+        content_type="application/json",
+    )
+    assert response.status_code == 201, response.content
+    release = release_build(Release.objects.get(pk=response.json()["id"]).pk)
+    card = json.loads(card_text(client, release, "dataset_card.json"))
+    markdown = card_text(client, release, "dataset_card.md")
+
+    rbbb = next(row for row in card["classes"] if row["code"] == "RBBB")
+    assert rbbb["agreement"] is None  # no pooled figure across two batches' readers
+    class_row = next(line for line in markdown.splitlines() if line.startswith("| RBBB |"))
+    assert "per batch" in class_row
+    for batch in (first.batch, second.batch):
+        figures = card["agreement"][str(batch.pk)]["classes"]["RBBB"]
+        kappa, (low, high) = figures["fleiss_kappa"], figures["fleiss_kappa_ci"]
+        assert kappa is not None
+        line = next(line for line in markdown.splitlines() if line.startswith(f"| {batch.pk} | RBBB |"))
+        assert f"| {kappa:.3f} | {low:.3f} to {high:.3f} |" in line, line
+        assert f"| {figures['n_exams_read']} |" in line
