@@ -481,6 +481,9 @@ class AddExamsSerializer(serializers.Serializer):
 class AddExamsResultSerializer(serializers.Serializer):
     added = serializers.IntegerField()
     exams = serializers.IntegerField(help_text="Exams the batch holds now.")
+    copies_left_out = serializers.IntegerField(
+        help_text="Matching exams not added: the same waveform as an exam the batch holds or takes."
+    )
 
 
 class BatchAddExamsView(APIView):
@@ -493,7 +496,8 @@ class BatchAddExamsView(APIView):
         Coordinators only (404 for an unknown batch). Takes the designer's criteria and an optional sample
         size and seed; the matching exams the batch does not hold yet (nor copies of waveforms it holds)
         join the end of its readers' queues, loads kept within one exam of each other. Answers 201 with how
-        many were added and how many exams the batch holds now. 400 when no matching exam is missing from
+        many were added, how many exams the batch holds now and how many matching exams were left out as
+        copies of a waveform it holds or takes. 400 when no matching exam is missing from
         the batch; 409 when the batch is closed or the new exams cannot each be given enough readers.
         Audited; the new exams' model suggestions are queued."""
         from annotations.services.batches.queues import batch_add_matching_exams
@@ -503,15 +507,19 @@ class BatchAddExamsView(APIView):
         incoming.is_valid(raise_exception=True)
         data = incoming.validated_data
         # A closed batch, or queues that cannot place the exams, is BatchStateConflict: 409.
-        added = batch_add_matching_exams(
+        outcome = batch_add_matching_exams(
             batch=batch,
             criteria=exam_criteria(data.get("criteria")),
             actor=request.user,
             sample_size=data["sample_size"],
             seed=data["seed"],
         )
-        total = batch_exam_count(batch)
-        return Response({"added": added, "exams": total}, status=status.HTTP_201_CREATED)
+        body = {
+            "added": outcome.added,
+            "exams": batch_exam_count(batch),
+            "copies_left_out": outcome.copies_left_out,
+        }
+        return Response(body, status=status.HTTP_201_CREATED)
 
 
 urlpatterns = [

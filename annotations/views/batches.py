@@ -255,6 +255,16 @@ def batch_skip_hand_on_view(request, batch_id: int, assignment_id: int):
     return _change(request, batch_id, hand_on)
 
 
+def copies_left_out_text(n: int) -> str:
+    return ngettext(
+        "%(n)s matching exam left out: the same waveform as an exam the batch holds or takes (a copy, "
+        "linked at import).",
+        "%(n)s matching exams left out: the same waveform as an exam the batch holds or takes (copies, "
+        "linked at import).",
+        n,
+    ) % {"n": n}
+
+
 @require_POST
 @coordinator_only
 def batch_add_exams_view(request, batch_id: int):
@@ -263,14 +273,17 @@ def batch_add_exams_view(request, batch_id: int):
     def add(batch):
         if not form.is_valid():
             raise BatchDesignError("; ".join(f"{k}: {' '.join(v)}" for k, v in form.errors.items()))
-        added = batch_add_matching_exams(
+        outcome = batch_add_matching_exams(
             batch=batch,
             criteria=form.criteria(),
             actor=request.user,
             sample_size=form.cleaned_data["sample_size"],
             seed=form.cleaned_data["seed"] or 0,
         )
-        return _("%(added)s exams added to the batch.") % {"added": added}
+        said = _("%(added)s exams added to the batch.") % {"added": outcome.added}
+        if outcome.copies_left_out:
+            said += " " + copies_left_out_text(outcome.copies_left_out)
+        return said
 
     return _change(request, batch_id, add)
 

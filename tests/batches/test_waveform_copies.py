@@ -5,8 +5,9 @@ ECG twice, the second time not blind; nor does one release, whose train/test spl
 from __future__ import annotations
 
 import pytest
+from django.core.management import call_command
 
-from annotations.models import BatchExam, Exam
+from annotations.models import AuditEvent, BatchExam, Exam
 from annotations.selectors.releases.plan import ExportRefused, export_plan
 from annotations.services.batches.lifecycle import batch_create
 from annotations.services.imports.exams import exams_import
@@ -82,7 +83,27 @@ def test_adding_exams_skips_a_copy_of_a_waveform_the_batch_holds(copies, client_
         content_type="application/json",
     )
     assert response.status_code == 201 and response.json()["added"] == 2
+    assert response.json()["copies_left_out"] == 1
     assert not BatchExam.objects.filter(batch=batch, exam=copy).exists()
+    assert AuditEvent.objects.filter(action="batch.add_exams").latest("pk").after["copies_left_out"] == 1
+
+
+def test_adding_exams_says_how_many_copies_it_left_out_on_the_dashboard_and_the_command(
+    copies, client_for, diego, ana, bruno, tnmg, capsys
+):
+    first, _copy = copies
+    batch = batch_create(
+        name="cpsc", taxonomy=tnmg, exams=[first], readers=[ana, bruno], readers_per_exam=2, actor=diego
+    )
+    page = client_for(diego).post(
+        f"/batches/{batch.pk}/add-exams/", {"datasets": ["copy"], "sample_size": 1}, follow=True
+    )
+    text = page.content.decode()
+    assert "1 exams added to the batch." in text
+    assert "1 matching exam left out: the same waveform as an exam the batch holds or takes" in text
+    call_command("batch_add_exams", str(batch.pk), "--coordinator", "diego", "--dataset", "copy")
+    out = capsys.readouterr().out
+    assert "1 exams added" in out and "1 matching exam left out" in out
 
 
 def test_a_release_of_batches_holding_an_exam_and_its_copy_is_refused_naming_both(

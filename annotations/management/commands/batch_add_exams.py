@@ -30,7 +30,7 @@ class Command(BaseCommand):
         criteria = exam_criteria(criteria_options(o))
         try:
             batch = batch_for_coordinator(coordinator, o["batch"])
-            added = batch_add_matching_exams(
+            outcome = batch_add_matching_exams(
                 batch=batch, criteria=criteria, actor=coordinator, sample_size=o["sample"], seed=o["seed"]
             )
         except Forbidden as error:
@@ -39,4 +39,9 @@ class Command(BaseCommand):
             raise CommandError(f"no batch {o['batch']}") from error
         except BatchDesignError as error:
             raise CommandError(str(error)) from error
-        self.stdout.write(f"{added} exams added to batch {batch.pk} ({batch.name}).")
+        self.stdout.write(f"{outcome.added} exams added to batch {batch.pk} ({batch.name}).")
+        if outcome.copies_left_out:
+            self.stdout.write(
+                f"{outcome.copies_left_out} matching exam{'s' if outcome.copies_left_out > 1 else ''} left "
+                "out: the same waveform as an exam the batch holds or takes (copies, linked at import)."
+            )

@@ -310,9 +310,10 @@ def batch_plan(user, spec: BatchSpec, *, preview: bool = False) -> BatchPlan:
 
 def exams_to_add(
     user, batch: ReviewBatch, criteria: ExamCriteria, *, sample_size: int | None = None, seed: int = 0
-):
+) -> tuple[list[Exam], int]:
     """The designer's criteria applied to a running batch: matching exams it does not hold yet, all of them
-    or a seeded random sample, in id order. Refuses an empty result, which would change nothing.
+    or a seeded random sample, in id order, and how many matching exams were left out as copies of a
+    waveform the batch holds or another of them has. Refuses an empty result, which would change nothing.
 
     The pool is read as the designer reads it (an id array) and the batch's exams are taken away in numpy:
     at 2.7M exams, a list of two million ids made row by row took 0.35-1.6 s."""
@@ -332,7 +333,7 @@ def exams_to_add(
         # pick what it drew from the list of ids, without making that list.
         pool = np.sort(pool[random.Random(seed).sample(range(len(pool)), sample_size)])
     # Only the ids: the services that take these exams read nothing else of them.
-    return list(Exam.objects.filter(pk__in=pool.tolist()).only("pk").order_by("pk"))
+    return list(Exam.objects.filter(pk__in=pool.tolist()).only("pk").order_by("pk")), len(copies)
 
 
 def _batch_exam_ids(batch: ReviewBatch) -> np.ndarray:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 from django.db import transaction
@@ -140,9 +141,16 @@ def batch_reassign(*, batch: ReviewBatch, from_reader, to_reader, actor) -> dict
     return outcome
 
 
+@dataclass(frozen=True)
+class ExamsAdded:
+    added: int
+    # Matching exams not taken: copies of a waveform the batch holds, or of another matching exam.
+    copies_left_out: int
+
+
 def batch_add_matching_exams(
     *, batch: ReviewBatch, criteria: ExamCriteria, actor, sample_size: int | None = None, seed: int = 0
-) -> int:
+) -> ExamsAdded:
     """Add the exams matching the designer's criteria that the batch lacks (all, or a seeded sample).
 
     A closed batch is refused before the criteria are read: told first that nothing matches, a
@@ -150,14 +158,18 @@ def batch_add_matching_exams(
     require_coordinator(actor)
     require_open(batch)
     try:
-        exams = exams_to_add(actor, batch, criteria, sample_size=sample_size, seed=seed)
+        exams, copies = exams_to_add(actor, batch, criteria, sample_size=sample_size, seed=seed)
     except BatchPlanError as error:
         raise BatchDesignError(str(error)) from error
-    return batch_add_exams(batch=batch, exams=exams, actor=actor)
+    added = batch_add_exams(batch=batch, exams=exams, actor=actor, copies_left_out=copies)
+    return ExamsAdded(added=added, copies_left_out=copies)
 
 
-def batch_add_exams(*, batch: ReviewBatch, exams: Sequence[Exam], actor, seed: int | None = None) -> int:
-    """Add exams to a batch; they join the end of the queues, keeping loads within one."""
+def batch_add_exams(
+    *, batch: ReviewBatch, exams: Sequence[Exam], actor, seed: int | None = None, copies_left_out: int = 0
+) -> int:
+    """Add exams to a batch; they join the end of the queues, keeping loads within one. `copies_left_out`:
+    what the caller's criteria matched but left out as copies, for the audit row."""
     require_coordinator(actor)
     require_open(batch)
     with transaction.atomic():
@@ -187,7 +199,12 @@ def batch_add_exams(*, batch: ReviewBatch, exams: Sequence[Exam], actor, seed: i
         ends = {reader: queue_end(batch, reader) for reader in reader_ids}
         slots = [(s.exam_id, s.reader_id, ends[s.reader_id] + s.position) for s in design.slots]
         _added_rows_insert(batch, new, slots)
-        audit_record(actor=actor, action="batch.add_exams", target=batch, after={"exams": new})
+        audit_record(
+            actor=actor,
+            action="batch.add_exams",
+            target=batch,
+            after={"exams": new, "copies_left_out": copies_left_out},
+        )
         transaction.on_commit(lambda: batch_suggestions_enqueue(batch.pk))
     return len(new)
 
