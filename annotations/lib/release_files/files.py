@@ -91,6 +91,12 @@ def _agreement_markdown(card: dict) -> list[str]:
     for batch_id, agreement in sorted((card.get("agreement") or {}).items()):
         if agreement.get("source") == "none":
             continue
+        if agreement.get("up_to_date") is False:
+            reads = agreement.get("read_count")
+            lines.append(
+                f"- **Batch {batch_id}: its agreement figures were computed from {reads} reads, before its "
+                "last reads came in**; the consensus files are the batch's at build time."
+            )
         left_out = (agreement.get("bootstrap") or {}).get("exams_left_out")
         lines.append(
             f"- Batch {batch_id}: 95% intervals by {agreement.get('interval_description', '-')}"

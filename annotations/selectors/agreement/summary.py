@@ -171,17 +171,20 @@ def batch_read_state(batch_id: int) -> tuple[int, datetime | None]:
     return state["n"], state["latest"]
 
 
-def batches_with_stale_agreement() -> list[int]:
-    """Batches whose reads moved on since their agreement was computed (or that never had one)."""
+def batches_with_stale_agreement(batch_ids: list[int] | None = None) -> list[int]:
+    """Batches whose reads moved on since their agreement was computed (or that never had one); of
+    `batch_ids` only, when given."""
     reads = Annotation.objects.filter(
         assignment__read_round=1,
         assignment__status=Assignment.Status.SUBMITTED,
         is_current=True,
         status=Annotation.Status.SUBMITTED,
     )
+    batches = ReviewBatch.objects.exclude(status=ReviewBatch.Status.DRAFT)
+    if batch_ids is not None:
+        batches = batches.filter(pk__in=batch_ids)
     rows = (
-        ReviewBatch.objects.exclude(status=ReviewBatch.Status.DRAFT)
-        .annotate(
+        batches.annotate(
             n=Count("assignments__annotations", filter=Q(assignments__annotations__in=reads)),
             latest=Max(
                 "assignments__annotations__submitted_at", filter=Q(assignments__annotations__in=reads)
