@@ -20,6 +20,7 @@ from annotations.lib.release_files.files import utc_iso
 from annotations.roles import Role, has_role
 from annotations.selectors.releases.facts import export_data_as_of
 from annotations.selectors.releases.plan import ExportRefused, export_plan
+from annotations.services.agreement.compute import agreement_catch_up
 from annotations.services.audit import audit_record
 from annotations.services.releases.export import ExportOptions, export_write
 
@@ -51,6 +52,8 @@ class Command(BaseCommand):
             plan = export_plan(batch, target=target)
         except ExportRefused as error:
             raise CommandError(str(error)) from None
+        for batch_id in agreement_catch_up(plan.batch_ids):
+            self.stderr.write(f"batch {batch_id}: agreement and consensus recomputed from its latest reads")
         export_options = ExportOptions(hdf5=not no_hdf5, native_rate=native_rate)
         release_date = date or utc_iso(export_data_as_of(plan.batch_ids))
         with tqdm(total=0, unit="exam", disable=no_progress, file=self.stderr) as bar:

@@ -306,6 +306,17 @@ def agreement_recompute_run(batch_id: int) -> None:
     batch_agreement_compute(batch_id)
 
 
+def agreement_catch_up(batch_ids: list[int]) -> list[int]:
+    """Recompute, here and now, the agreement and consensus of each of these batches whose reads moved on
+    since they were computed; returns their ids. An export asked for within the recomputation's delay
+    after the last reads (or while the workers were down) would otherwise write the stored consensus of
+    fewer reads than it exports: a unanimous finding as absent, a tie as a decided 0."""
+    stale = batches_with_stale_agreement(batch_ids)
+    for batch_id in stale:
+        batch_agreement_compute(batch_id)
+    return stale
+
+
 def agreement_sweep_run() -> int:
     """Queue a recomputation for every batch whose reads moved on since its last result (beat, every
     AGREEMENT_SWEEP_SECONDS); returns how many were queued."""

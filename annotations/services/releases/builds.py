@@ -28,6 +28,7 @@ from annotations.models import Release, ReviewBatch
 from annotations.roles import Role, has_role
 from annotations.selectors.releases.builds import release_file_key, release_storage
 from annotations.selectors.releases.plan import ExportPlan, ExportRefused, export_plan
+from annotations.services.agreement.compute import agreement_catch_up
 from annotations.services.audit import audit_record
 from annotations.services.releases.export import ExportOptions, ExportResult, export_write
 
@@ -267,18 +268,6 @@ def release_shards_start(release_id: int, result: ExportResult) -> Release:
     return locked
 
 
-def _consensus_catch_up(batch_ids: list[int]) -> None:
-    """Recompute, here and now, the agreement and consensus of each batch whose reads moved on since they
-    were computed. The files export the stored consensus beside every submitted read: a release asked for
-    within the recomputation's delay after the last reads (or while a worker was down) would otherwise
-    write a unanimous finding as absent and a tie as a decided 0."""
-    from annotations.selectors.agreement.summary import batches_with_stale_agreement
-    from annotations.services.agreement.compute import batch_agreement_compute
-
-    for batch_id in batches_with_stale_agreement(batch_ids):
-        batch_agreement_compute(batch_id)
-
-
 def release_build(release_id: int) -> Release | None:
     """Build a queued (or interrupted, or failed) release. Idempotent: a finished release is returned
     untouched, and a rebuild overwrites the partial files of an interrupted one with identical bytes."""
@@ -291,7 +280,8 @@ def release_build(release_id: int) -> Release | None:
     progress = _ProgressWriter(release_id)
     try:
         batch_ids = list(release.batches.values_list("pk", flat=True))
-        _consensus_catch_up(batch_ids)
+        # The files export the stored consensus beside every submitted read: it must have caught up.
+        agreement_catch_up(batch_ids)
         plan = export_plan(batch_ids, target=release.target)
         result = _export_stored(release, plan, progress)
     except Exception as error:
