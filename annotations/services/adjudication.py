@@ -35,6 +35,7 @@ from annotations.selectors.adjudication import (
     exam_reads_waiting,
 )
 from annotations.selectors.blinding import exam_adjudicator_eligible
+from annotations.services.agreement.compute import agreement_recompute_request
 from annotations.services.audit import audit_record
 from annotations.services.enqueue import task_enqueue_on_commit
 
@@ -267,6 +268,8 @@ def adjudication_decide(
         # The suggestion evidence compares the models with the consensus this decision changed: the
         # worker computes it for the new state, ahead of the next coordinator who opens it.
         task_enqueue_on_commit("annotations.tasks.evidence_warm", batch.pk)
+        # The readers' agreement against the adjudicated decisions is part of the stored result.
+        transaction.on_commit(lambda: agreement_recompute_request(batch.pk))
     return saved
 
 

@@ -152,3 +152,38 @@ def test_the_sweep_recomputes_a_batch_whose_recomputation_was_lost(client, diego
         agreement_sweep.delay()
         wait_for(lambda: AgreementResult.objects.filter(batch=batch, read_count=2).exists(), timeout=60)
     assert Consensus.objects.get(batch=batch, exam=exam, diagnostic_class__code="SB").method == "unanimous"
+
+
+def test_an_adjudication_alone_brings_the_agreement_against_the_adjudicated_decisions_up_to_date(
+    client, carla, diego, tnmg, settings
+):
+    """Nothing but the decision: no read, no button. The reader x class table against the adjudicated
+    decisions appears once a worker has recomputed, as the agreement page says it does."""
+    settings.AGREEMENT_RECOMPUTE_DELAY_S = 1
+    settings.AGREEMENT_PENDING_GRACE_S = 5
+    one, two = (UserFactory(username=f"adj-reader-{i}", roles=["reader"]) for i in range(2))
+    tied = ExamFactory()
+    batch = batch_create(
+        name="Adjudicated", taxonomy=tnmg, exams=[tied], readers=[one, two], readers_per_exam=2, actor=diego
+    )
+    url = reverse("api-batch-agreement", args=[batch.pk])
+
+    def against_adjudicated():
+        client.force_login(diego)
+        rows = client.get(url).json().get("reader_classes") or []
+        return [row for row in rows if row["reference"] == "adjudicated"]
+
+    with celery_worker(queues="default"):
+        submit(client, one, batch, tied, ["SB", "LBBB"])
+        submit(client, two, batch, tied, ["SB"])
+        wait_for(lambda: AgreementResult.objects.filter(batch=batch, read_count=2).exists(), timeout=90)
+        assert against_adjudicated() == []
+        client.force_login(carla)
+        decided = client.post(
+            reverse("api-adjudication-case", args=[batch.pk, tied.pk]),
+            {"decisions": [{"code": "LBBB", "value": True}], "rationale": "QRS 140 ms", "version": 0},
+            content_type="application/json",
+        )
+        assert decided.status_code == 200
+        rows = wait_for(against_adjudicated, timeout=90)
+    assert {(row["code"], row["n"]) for row in rows} == {("LBBB", 1)}

@@ -16,6 +16,7 @@ from annotations.models import (
     DisputedLabel,
 )
 from annotations.selectors.agreement.summary import batch_reads_snapshot, batches_with_stale_agreement
+from annotations.services.adjudication import Decision, adjudication_decide
 from annotations.services.agreement.compute import (
     _pending_key,
     agreement_recompute_request,
@@ -231,6 +232,22 @@ def test_the_sweep_finds_batches_whose_reads_are_newer_than_their_result(ana, br
     assert batch.pk not in batches_with_stale_agreement()
     read(bruno, batch, exam, ["SB"])
     assert batch.pk in batches_with_stale_agreement()
+
+
+def test_the_sweep_finds_batches_decided_on_since_their_result(ana, bruno, carla, diego, tnmg):
+    """A decision whose recomputation request was lost (Redis down) is caught up by the sweep."""
+    exam = ExamFactory()
+    batch = make_batch(diego, tnmg, [ana, bruno], [exam])
+    read(ana, batch, exam, ["SB", "LBBB"])
+    read(bruno, batch, exam, ["SB"])
+    batch_agreement_compute(batch.pk)
+    assert batch.pk not in batches_with_stale_agreement([batch.pk])
+    adjudication_decide(
+        actor=carla, batch=batch, exam_id=exam.pk, decisions=[Decision("LBBB", True)], version=0
+    )
+    assert batches_with_stale_agreement([batch.pk]) == [batch.pk]
+    batch_agreement_compute(batch.pk)
+    assert batch.pk not in batches_with_stale_agreement()
 
 
 def test_a_burst_of_requests_queues_one_recomputation(ana, bruno, diego, tnmg, settings):

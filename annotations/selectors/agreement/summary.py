@@ -10,7 +10,7 @@ from datetime import datetime
 
 import numpy as np
 from django.db import connection
-from django.db.models import Count, Exists, F, Max, OuterRef, Q
+from django.db.models import Count, Exists, F, Max, OuterRef, Q, Subquery
 
 from annotations.errors import Forbidden, NotFound
 from annotations.lib.stats import MISSING
@@ -172,7 +172,8 @@ def batch_read_state(batch_id: int) -> tuple[int, datetime | None]:
 
 
 def batches_with_stale_agreement(batch_ids: list[int] | None = None) -> list[int]:
-    """Batches whose reads moved on since their agreement was computed (or that never had one); of
+    """Batches whose reads moved on since their agreement was computed (or that never had one), or that
+    an adjudicator decided on since (the readers' agreement against the decisions is part of it); of
     `batch_ids` only, when given."""
     reads = Annotation.objects.filter(
         assignment__read_round=1,
@@ -189,11 +190,30 @@ def batches_with_stale_agreement(batch_ids: list[int] | None = None) -> list[int
             latest=Max(
                 "assignments__annotations__submitted_at", filter=Q(assignments__annotations__in=reads)
             ),
+            # A subquery, not a second join: joined, the decisions would multiply the reads counted.
+            decided=Subquery(
+                Adjudication.objects.filter(batch_id=OuterRef("pk"))
+                .order_by("-decided_at")
+                .values("decided_at")[:1]
+            ),
         )
         .filter(n__gt=0)
-        .values_list("pk", "n", "latest", "agreement__read_count", "agreement__latest_submission_at")
+        .values_list(
+            "pk",
+            "n",
+            "latest",
+            "decided",
+            "agreement__read_count",
+            "agreement__latest_submission_at",
+            "agreement__computed_at",
+        )
     )
-    return [pk for pk, n, latest, seen, seen_latest in rows if (n, latest) != (seen, seen_latest)]
+    return [
+        pk
+        for pk, n, latest, decided, seen, seen_latest, computed in rows
+        if (n, latest) != (seen, seen_latest)
+        or (decided is not None and computed is not None and decided > computed)
+    ]
 
 
 # --- Coordinator view ----------------------------------------------------------------------------------
