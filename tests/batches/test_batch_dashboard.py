@@ -9,8 +9,10 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from annotations.models import Consensus, DisputedLabel, Suggestion
+from annotations.services.agreement.compute import batch_agreement_compute
 from annotations.services.batches.lifecycle import batch_create
 from annotations.services.reading import LabelInput, annotation_submit, assignment_skip
+from annotations.services.taxonomy import SHIPPED_DIR, taxonomy_load, taxonomy_read_file
 from tests.factories import UserFactory, make_exam
 from tests.reading.helpers import queue
 
@@ -96,6 +98,37 @@ def test_an_exam_short_of_reads_after_a_skip_is_not_shown_as_being_read(client_f
     assert rows(short) == [str(second.exam_id)]
     reading = client_for(diego).get(f"/batches/{batch.pk}/?exam_status=reading").content.decode()
     assert str(second.exam_id) not in rows(reading)
+
+
+def test_an_exam_nobody_marked_anything_on_has_its_consensus_once_agreement_is_computed(
+    client_for, diego, ana, bruno
+):
+    """In a taxonomy whose readers may answer "none of these" (CODE-15%'s six classes), a consensus of
+    "nothing present" is stored as no rows at all: the table must not read that as "awaiting agreement"
+    for ever. It waits only while the stored agreement predates the exam's reads."""
+    code15 = taxonomy_load(taxonomy_read_file(SHIPPED_DIR / "code15.json")).taxonomy
+    batch = batch_create(
+        name="Six classes",
+        taxonomy=code15,
+        exams=[make_exam(seed=i) for i in range(3)],
+        readers=[ana, bruno],
+        readers_per_exam=2,
+        actor=diego,
+    )
+    empty, marked, _ = queue(batch, ana)
+    for reader in (ana, bruno):
+        mine = {a.exam_id: a for a in queue(batch, reader)}
+        submit(reader, mine[empty.exam_id])
+        submit(reader, mine[marked.exam_id], "SB")
+    client = client_for(diego)
+    awaiting = client.get(f"/batches/{batch.pk}/?exam_status=awaiting_agreement").content.decode()
+    assert sorted(rows(awaiting)) == sorted([str(empty.exam_id), str(marked.exam_id)])
+    batch_agreement_compute(batch.pk)
+    done = client.get(f"/batches/{batch.pk}/?exam_status=consensus").content.decode()
+    assert sorted(rows(done)) == sorted([str(empty.exam_id), str(marked.exam_id)])
+    assert rows(client.get(f"/batches/{batch.pk}/?exam_status=awaiting_agreement").content.decode()) == []
+    row = done.split(f'<tr data-exam="{empty.exam_id}"', 1)[1].split("</tr>", 1)[0]
+    assert "2 / 2" in row and "Consensus" in row
 
 
 def test_the_exam_table_pages_by_keyset_and_never_renders_every_row(client_for, diego, batch):

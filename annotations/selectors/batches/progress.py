@@ -33,6 +33,7 @@ from django.db.models.functions import Cast, Coalesce, TruncDate
 from annotations.errors import Invalid
 from annotations.models import (
     Adjudication,
+    AgreementResult,
     Annotation,
     Assignment,
     BatchExam,
@@ -437,6 +438,28 @@ def _exam_status_rows(batch: ReviewBatch):
     open_disputes = DisputedLabel.objects.filter(batch=batch, exam_id=OuterRef("exam_id")).exclude(
         Exists(adjudicated)
     )
+    # Consensus rows are stored only for classes some read marked: an exam every read left blank (a
+    # taxonomy with "none of these") has its consensus, "nothing present", once the stored agreement
+    # was computed from its last read.
+    computed_up_to = (
+        AgreementResult.objects.filter(batch=batch).values_list("latest_submission_at", flat=True).first()
+    )
+    covered = Q(pk__in=[])  # never
+    extra = {}
+    if computed_up_to is not None:
+        extra["last_read"] = Subquery(
+            Annotation.objects.filter(
+                assignment__batch=batch,
+                assignment__exam_id=OuterRef("exam_id"),
+                assignment__read_round=1,
+                assignment__status=SUBMITTED,
+                is_current=True,
+                status=Annotation.Status.SUBMITTED,
+            )
+            .order_by("-submitted_at")
+            .values("submitted_at")[:1]
+        )
+        covered = Q(last_read__lte=computed_up_to)
     return (
         BatchExam.objects.filter(batch=batch)
         .annotate(
@@ -449,6 +472,7 @@ def _exam_status_rows(batch: ReviewBatch):
             consensus_row=Subquery(
                 Consensus.objects.filter(batch=batch, exam_id=OuterRef("exam_id")).values("pk")[:1]
             ),
+            **extra,
         )
         .annotate(
             state=Case(
@@ -458,7 +482,7 @@ def _exam_status_rows(batch: ReviewBatch):
                 When(Q(submitted__lt=F("target_reads")) & Q(skips__gt=0), then=Value("short")),
                 When(submitted__lt=F("target_reads"), then=Value("reading")),
                 When(disputes__gt=0, then=Value("disputed")),
-                When(consensus_row__isnull=False, then=Value("consensus")),
+                When(Q(consensus_row__isnull=False) | covered, then=Value("consensus")),
                 default=Value("awaiting_agreement"),
                 output_field=CharField(),
             )
