@@ -13,6 +13,7 @@ from annotations.api.permissions import IsCoordinator
 from annotations.selectors.agreement.summary import (
     agreement_dashboard,
     agreement_for_coordinator,
+    consensus_awaiting_adjudication,
     consensus_method_counts,
 )
 
@@ -64,12 +65,17 @@ class ConsensusSummarySerializer(serializers.Serializer):
 
 
 class BatchAgreementSerializer(serializers.Serializer):
-    """Before the first computation only `batch`, `computed_at` (null) and `consensus` are present."""
+    """Before the first computation only `batch`, `computed_at` (null), `consensus` and
+    `consensus_awaiting_adjudication` are present."""
 
     batch = serializers.IntegerField()
     computed_at = serializers.DateTimeField(allow_null=True)
     consensus = serializers.DictField(
-        child=serializers.IntegerField(), help_text="Consensus rows stored by method."
+        child=serializers.IntegerField(),
+        help_text="Final consensus cells by method, as the releases give them.",
+    )
+    consensus_awaiting_adjudication = serializers.IntegerField(
+        help_text="Cells the batch's rule gave a value that waits for an adjudicator (escalated classes)."
     )
     algorithm_version = serializers.CharField(required=False)
     read_count = serializers.IntegerField(required=False)
@@ -103,14 +109,21 @@ class BatchAgreementView(APIView):
         Coordinators only (404 for an unknown batch). Returns the batch's last stored computation: per
         statement its agreement (Fleiss' kappa and the algorithm's other statistics, with their intervals),
         per reader their figures and the reader-by-reader kappa matrix (readers by username), and the
-        consensus rule and its summary, with the consensus rows stored by method. Before the first
+        consensus rule and its summary, with the final consensus cells by method (`consensus`, as the
+        releases give them) and the cells whose rule value waits for an adjudicator because the batch
+        sent their class to adjudication (`consensus_awaiting_adjudication`). Before the first
         computation only `batch`, `computed_at` (null) and `consensus` are present. Agreement is recomputed
         in the background after reads are submitted, so the figures may trail the newest reads:
         `computed_at` says when they were made."""
         batch, result = agreement_for_coordinator(request.user, pk)
         if result is None:
             return Response(
-                {"batch": batch.pk, "computed_at": None, "consensus": consensus_method_counts(batch)}
+                {
+                    "batch": batch.pk,
+                    "computed_at": None,
+                    "consensus": consensus_method_counts(batch),
+                    "consensus_awaiting_adjudication": consensus_awaiting_adjudication(batch),
+                }
             )
         dashboard = agreement_dashboard(result)
         return Response(
@@ -123,6 +136,7 @@ class BatchAgreementView(APIView):
                 "disputed_count": result.disputed_count,
                 "computed_at": result.computed_at,
                 "consensus": consensus_method_counts(batch),
+                "consensus_awaiting_adjudication": consensus_awaiting_adjudication(batch),
                 "classes": dashboard["all_classes"],
                 "readers": dashboard["readers"],
                 "pairs": [

@@ -16,6 +16,7 @@ from annotations.selectors.agreement.summary import (
     agreement_dashboard,
     agreement_for_coordinator,
     batch_read_state,
+    consensus_awaiting_adjudication,
     consensus_method_counts,
     open_dispute_count,
 )
@@ -42,6 +43,7 @@ def batch_agreement(request, batch_id: int):
             "result": result,
             "dashboard": agreement_dashboard(result) if result else None,
             "methods": consensus_method_counts(batch),
+            "awaiting_adjudication": consensus_awaiting_adjudication(batch),
             "open_disputes": open_dispute_count(batch),
             "reads_now": read_count,
             "stale": result is None or result.read_count != read_count,

@@ -93,6 +93,17 @@ def test_an_escalated_class_nobody_adjudicated_yet_is_left_empty_not_given_the_m
     assert [cell["code"] for cell in detail["undecided"]] == ["1dAVb"]
     assert detail["undecided"][0]["reason"] == "escalated"
     assert "1dAVb" not in {cell["code"] for cell in detail["labels"]}
+    # The counts of how cells were decided are of the cells the files give: the majority waits.
+    card = json.loads(card_text(client, release, "dataset_card.json"))
+    assert card["consensus_methods"] == {"unanimous": 1}
+    assert "sent to adjudication by the batch's escalation rule" in card_text(
+        client, release, "dataset_card.md"
+    )
+    agreement = client.get(f"/api/v1/batches/{batch.pk}/agreement/").json()
+    assert (agreement["consensus"], agreement["consensus_awaiting_adjudication"]) == ({"unanimous": 1}, 1)
+    page = client.get(f"/batches/{batch.pk}/agreement/").content.decode()
+    assert '<span class="tag">majority' not in page.split('id="consensus-methods"', 1)[1].split("</p>", 1)[0]
+    assert "1 cell decided by the batch's rule waits for an adjudicator" in page
 
     adjudication_decide(
         actor=carla, batch=batch, exam_id=exam.pk, decisions=[Decision("1dAVb", True)], version=0
@@ -101,6 +112,13 @@ def test_an_escalated_class_nobody_adjudicated_yet_is_left_empty_not_given_the_m
     rows = card_text(client, settled, "consensus.csv").splitlines()
     assert rows[1].split(",")[header.index("1dAVb")] == "1"
     assert client.get(f"/api/v1/releases/{settled.pk}/").json()["undecided"] == {"exams": 0, "cells": 0}
+    card = json.loads(card_text(client, settled, "dataset_card.json"))
+    assert card["consensus_methods"] == {"adjudicated": 1, "unanimous": 1}
+    agreement = client.get(f"/api/v1/batches/{batch.pk}/agreement/").json()
+    assert (agreement["consensus"], agreement["consensus_awaiting_adjudication"]) == (
+        {"adjudicated": 1, "unanimous": 1},
+        0,
+    )
 
 
 def test_exams_of_the_batch_nobody_has_read_yet_are_counted_and_listed_by_the_release(

@@ -238,9 +238,33 @@ def open_dispute_count(batch: ReviewBatch) -> int:
     return DisputedLabel.objects.filter(batch=batch).exclude(Exists(decided)).count()
 
 
+def _awaiting_adjudication(cells):
+    """A stored cell the rule decided on a disputed class (an escalated exam's majority, say): the batch
+    sent the class to a person, and no release gives the rule's value before one decides."""
+    disputed = DisputedLabel.objects.filter(
+        batch_id=OuterRef("batch_id"),
+        exam_id=OuterRef("exam_id"),
+        diagnostic_class_id=OuterRef("diagnostic_class_id"),
+    )
+    return cells.exclude(method="adjudicated").filter(Exists(disputed))
+
+
+def settled_consensus(batch_ids):
+    """The consensus cells of the batches that are final, as the releases give them: adjudicated, or
+    decided by the rule on a class nobody disputes."""
+    cells = Consensus.objects.filter(batch_id__in=batch_ids)
+    return cells.exclude(pk__in=_awaiting_adjudication(cells).values("pk"))
+
+
 def consensus_method_counts(batch: ReviewBatch) -> dict[str, int]:
-    rows = Consensus.objects.filter(batch=batch).values("method").annotate(n=Count("pk")).order_by()
+    """The final consensus cells of the batch by how they were decided (the exports' figures)."""
+    rows = settled_consensus([batch.pk]).values("method").annotate(n=Count("pk")).order_by()
     return {row["method"]: row["n"] for row in rows}
+
+
+def consensus_awaiting_adjudication(batch: ReviewBatch) -> int:
+    """Cells the rule gave a value that waits for an adjudicator's decision (not in the counts above)."""
+    return _awaiting_adjudication(Consensus.objects.filter(batch=batch)).count()
 
 
 # --- Coordinator dashboard -----------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from datetime import datetime
 from django.db.models import Count, Max
 
 from annotations.models import Adjudication, Annotation, Assignment, Consensus
+from annotations.selectors.agreement.summary import settled_consensus
 
 
 def export_reader_ids(batch_ids: Sequence[int]) -> list[int]:
@@ -66,9 +67,9 @@ def export_data_as_of(batch_ids: Sequence[int]) -> datetime | None:
 
 
 def consensus_method_counts(batch_ids: Sequence[int]) -> dict[str, int]:
-    rows = (
-        Consensus.objects.filter(batch_id__in=batch_ids).values("method").annotate(n=Count("pk")).order_by()
-    )
+    """The cells the release gives, by how they were decided: a rule's value still waiting for an
+    adjudicator is undecided in the files, and counted there."""
+    rows = settled_consensus(list(batch_ids)).values("method").annotate(n=Count("pk")).order_by()
     return {row["method"]: row["n"] for row in rows}
 
 

@@ -165,8 +165,9 @@ def _class_rows(plan: ExportPlan, stats: dict, agreement: dict) -> list[dict]:
 _FILE_CONVENTIONS = (
     f"{CONSENSUS_CSV}: one row per exam in (dataset, exam_id) order; 'row' is the row of {TRACINGS}; "
     "each class column is 1 (present), 0 (absent) or empty (undecided: readers tied, the latent "
-    "estimate was uncertain or contradicted unanimous readers, or the decisions broke an exclusive set, "
-    "and nobody has adjudicated it yet); is_male is 1, 0 or empty (unknown). An exam with fewer "
+    "estimate was uncertain or contradicted unanimous readers, the decisions broke an exclusive set, "
+    "or the class was sent to adjudication by the batch's escalation rule, whatever the readers' majority "
+    "said, and nobody has adjudicated it yet); is_male is 1, 0 or empty (unknown). An exam with fewer "
     "submitted reads than its batch's minimum has no consensus: every class cell is empty and it is "
     "listed under 'insufficient_reads' in this card. An exam of the batches with no submitted read has "
     "no row in any file; it is listed under 'not_read'.",
