@@ -191,6 +191,57 @@ def test_latent_sensitivity_averages_only_classes_somebody_marked(client, ana, b
         assert number(rows[username]["latent_sensitivity"]) == pytest.approx(expected, abs=1e-5)
 
 
+def test_latent_specificity_averages_only_classes_somebody_left_unmarked(
+    client, ana, bruno, carol, diego, code15
+):
+    """A class every read marked has no negative read: its latent specificity is the prior alone (0.455
+    in the statistician's walk, pulling three good readers from 0.95-0.98 to 0.87-0.89)."""
+    rng = np.random.default_rng(7)
+    exams = ExamFactory.create_batch(60)
+    batch = make_batch(diego, code15, [ana, bruno, carol], exams)
+    truth = rng.random((60, 3)) < 0.3
+    for e, exam in enumerate(exams):
+        for reader in (ana, bruno, carol):
+            seen = np.where(truth[e], rng.random(3) < 0.9, rng.random(3) < 0.05)
+            read(
+                reader,
+                batch,
+                exam,
+                ["RBBB"] + [c for c, yes in zip(("AF", "SB", "1dAVb"), seen, strict=True) if yes],
+            )
+    batch_agreement_compute(batch.pk)
+
+    snapshot = batch_reads_snapshot(batch)
+    unmarked = (snapshot.reads == 0).any(axis=(0, 1))
+    assert not unmarked[snapshot.class_codes.index("RBBB")]
+    latent = dawid_skene(snapshot.reads)
+    client.force_login(diego)
+    api = {
+        row["username"]: row for row in client.get(f"/api/v1/batches/{batch.pk}/agreement/").json()["readers"]
+    }
+    rows = {row["reader"]: row for row in download(client, diego, batch, "readers")}
+    for i, reader_id in enumerate(snapshot.reader_ids):
+        username = {ana.pk: "ana", bruno.pk: "bruno", carol.pk: "carol"}[reader_id]
+        expected = float(np.nanmean(latent.specificity[i][unmarked]))
+        assert expected > 0.9
+        assert number(rows[username]["latent_specificity"]) == pytest.approx(expected, abs=1e-5)
+        assert api[username]["latent_specificity"] == pytest.approx(expected, abs=1e-5)
+
+
+def test_two_readers_get_no_latent_estimate_of_their_own_reliability(client, ana, bruno, diego, code15):
+    """With two reads per exam the latent model is not identifiable (the README says so of its consensus):
+    any error rates fit a 1-1 split, so the readers table gives no latent figures rather than the prior's."""
+    exams = ExamFactory.create_batch(8)
+    batch = make_batch(diego, code15, [ana, bruno], exams)
+    for i, exam in enumerate(exams):
+        read(ana, batch, exam, ["AF"] if i % 2 else [])
+        read(bruno, batch, exam, ["AF"] if i % 3 else [])
+    batch_agreement_compute(batch.pk)
+    for row in download(client, diego, batch, "readers"):
+        assert (row["latent_sensitivity"], row["latent_specificity"]) == ("", ""), row
+        assert row["sensitivity"] != ""  # the plain figures against the other reader stay
+
+
 def test_gold_accuracy_and_test_retest_kappa_per_reader_on_the_dashboard_page_and_csv(
     client, ana, bruno, diego, code15
 ):

@@ -35,6 +35,7 @@ from annotations.lib.stats import (
     reader_class_table,
     reader_vs_consensus,
 )
+from annotations.lib.stats.consensus import MIN_LATENT_READS
 from annotations.models import ReviewBatch
 from annotations.selectors.agreement.summary import ReadsSnapshot
 from annotations.selectors.agreement.tables import (
@@ -160,11 +161,23 @@ def _exams_read(snapshot: ReadsSnapshot, r: int) -> int:
     return int((snapshot.reads[r] != MISSING).any(axis=1).sum()) if snapshot.reads.shape[2] else 0
 
 
-def _latent_mean(values: np.ndarray, marked: np.ndarray) -> float | None:
-    """Mean of a reader's latent estimates over classes somebody marked: where nobody marked a class
-    the latent model only returns its prior, which is no measurement of the reader."""
-    chosen = values[marked & np.isfinite(values)]
+def _latent_mean(values: np.ndarray, informative: np.ndarray) -> float | None:
+    """Mean of a reader's latent estimates over the classes whose reads inform them: a sensitivity where
+    somebody marked the class, a specificity where somebody left it unmarked. Elsewhere the latent model
+    only returns its prior (0.455 for a class every read marked), which is no measurement of the
+    reader."""
+    chosen = values[informative & np.isfinite(values)]
     return float(chosen.mean()) if chosen.size else None
+
+
+def _latent_identified(snapshot: ReadsSnapshot) -> bool:
+    """Whether the readers' latent reliability is estimated at all: with no exam read MIN_LATENT_READS
+    times, every split is one read against one, which any error rates explain equally well (the model is
+    not identifiable; the consensus never uses it there either)."""
+    if not snapshot.reads.size:
+        return False
+    reads_per_exam = (snapshot.reads != MISSING).any(axis=2).sum(axis=0)
+    return bool((reads_per_exam >= MIN_LATENT_READS).any())
 
 
 def reader_rows(
@@ -174,6 +187,9 @@ def reader_rows(
     does not flatter them), pooled over classes; their latent reliability averaged over the classes
     someone marked; and their gold-exam and test-retest figures (``quality``)."""
     marked = (snapshot.reads == 1).any(axis=(0, 1))
+    unmarked = (snapshot.reads == 0).any(axis=(0, 1))
+    if not _latent_identified(snapshot):
+        latent = None
     versus = (
         reader_vs_consensus(snapshot.reads, threshold=threshold) if len(snapshot.reader_ids) >= 2 else None
     )
@@ -198,7 +214,7 @@ def reader_rows(
                 "latent_sensitivity": _latent_mean(latent.sensitivity[i], marked)
                 if latent is not None
                 else None,
-                "latent_specificity": _latent_mean(latent.specificity[i], marked)
+                "latent_specificity": _latent_mean(latent.specificity[i], unmarked)
                 if latent is not None
                 else None,
             }
