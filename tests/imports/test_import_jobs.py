@@ -274,3 +274,25 @@ def test_an_import_run_again_after_its_worker_died_reports_the_exams_it_had_crea
     run_queued(again)
     second = client.get(f"/imports/{ImportJob.objects.latest('id').pk}/progress/").json()
     assert (second["created"], second["unchanged"]) == (0, 30)
+
+
+def test_the_same_file_twice_in_one_upload_counts_its_exams_created_once(
+    blobs, client_for, diego, django_capture_on_commit_callbacks, tmp_path
+):
+    """The second copy finds the exams the first copy made in this very run: unchanged, not created
+    again, whether the run is the job's first or one delivered again after its worker died."""
+    from annotations.services.imports import jobs
+
+    client = client_for(diego)
+    files = [_code15_upload(tmp_path, 5, name="a.hdf5"), _code15_upload(tmp_path, 5, name="b.hdf5")]
+    with django_capture_on_commit_callbacks() as callbacks:
+        client.post("/imports/", {"files": files, "dataset": "code15", "amplitude_scale": "1"})
+    job = ImportJob.objects.get()
+    run_queued(callbacks)
+    progress = client.get(f"/imports/{job.pk}/progress/").json()
+    assert (progress["created"], progress["unchanged"], Exam.objects.count()) == (5, 5, 5)
+
+    ImportJob.objects.filter(pk=job.pk).update(status="running")  # as if its worker had died at the end
+    jobs.import_job_run(job.pk)
+    progress = client.get(f"/imports/{job.pk}/progress/").json()
+    assert (progress["created"], progress["unchanged"], Exam.objects.count()) == (5, 5, 5)

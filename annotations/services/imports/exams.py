@@ -148,6 +148,8 @@ class _Unit:
     outcome: FileOutcome
     written: list[str] = field(default_factory=list)  # blob keys this unit newly wrote
     writer: BatchWriter | None = None
+    # Exams this run of the import has created so far, in any unit: shared by every unit of the run.
+    created_in_run: set[int] = field(default_factory=set)
 
 
 def _unit_store(unit: _Unit) -> None:
@@ -169,6 +171,7 @@ def _unit_store(unit: _Unit) -> None:
             written=unit.written,
             unmapped=outcome.unmapped,
             job_id=unit.options.job_id,
+            created_in_run=unit.created_in_run,
         )
         _store_records(reader.read(unit.path, read_options), unit.writer, unit.progress)
         audit_record(
@@ -200,9 +203,24 @@ def _unit_failed(unit: _Unit) -> None:
 
 
 def _import_unit(
-    path: Path, fmt: str, dataset_name: str, options: ImportOptions, actor, progress: Progress
+    path: Path,
+    fmt: str,
+    dataset_name: str,
+    options: ImportOptions,
+    actor,
+    progress: Progress,
+    created_in_run: set[int],
 ) -> FileOutcome:
-    unit = _Unit(path, fmt, dataset_name, options, actor, progress, FileOutcome(path=path, format=fmt))
+    unit = _Unit(
+        path,
+        fmt,
+        dataset_name,
+        options,
+        actor,
+        progress,
+        FileOutcome(path=path, format=fmt),
+        created_in_run=created_in_run,
+    )
     outcome = unit.outcome
     try:
         _unit_store(unit)
@@ -262,6 +280,7 @@ def exams_import(
     for raw in paths:
         report.ignored += folder_contents(import_path_resolve(raw, confine_to=options.confine_to)).ignored
     limits = import_limits()
+    created_in_run: set[int] = set()
     for unit, fmt, _ in plan:
         try:
             _check_size(unit, limits)  # before even sniffing the content
@@ -269,5 +288,7 @@ def exams_import(
         except FormatError as error:
             report.files.append(FileOutcome(path=unit, format=fmt, error=f"{unit}: {error}"))
             continue
-        report.files.append(_import_unit(unit, fmt, dataset, options, actor, progress or (lambda n: None)))
+        report.files.append(
+            _import_unit(unit, fmt, dataset, options, actor, progress or (lambda n: None), created_in_run)
+        )
     return report

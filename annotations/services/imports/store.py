@@ -70,9 +70,11 @@ class BatchWriter:
         written: list[str],
         unmapped: Counter | None = None,
         job_id: int | None = None,
+        created_in_run: set[int] | None = None,
     ) -> None:
         self.dataset, self.source_format, self.source_sha = dataset, source_format, source_sha
         self.job_id = job_id
+        self.created_in_run = created_in_run if created_in_run is not None else set()
         self.skip_invalid, self.outcomes, self.written = skip_invalid, outcomes, written
         self.unmapped = unmapped if unmapped is not None else Counter()
         self.matcher = _default_matcher()
@@ -118,8 +120,13 @@ class BatchWriter:
         stored = Exam.objects.filter(dataset=self.dataset, external_id__in=ids)
         rows_known = stored.values_list("external_id", "waveform_sha256", "pk", "import_job_id")
         known = {external_id: (sha, pk) for external_id, sha, pk, _ in rows_known}
-        # Stored by an earlier run of this very job, which died before it finished.
-        own = {pk for _, _, pk, job in rows_known if self.job_id is not None and job == self.job_id}
+        # Stored by an earlier run of this very job, which died before it finished (one this run stored,
+        # from an earlier copy of the record in the upload, is found unchanged like any other).
+        own = {
+            pk
+            for _, _, pk, job in rows_known
+            if self.job_id is not None and job == self.job_id and pk not in self.created_in_run
+        }
         results = [item.stored.result() for item in self.pending]
         self.written.extend(key for key, _, new in results if new)
         rows: list[tuple[dict, Record]] = []
@@ -130,6 +137,8 @@ class BatchWriter:
             prior_sha, prior_exam = known.get(external_id, (None, None))
             if prior_sha == sha and prior_exam in own:
                 found_own.append(Inserted(prior_exam, external_id, sha))
+                self.created_in_run.add(prior_exam)
+                own.discard(prior_exam)  # a later copy of the record in this flush is unchanged
                 continue
             if prior_sha == sha:
                 self.outcomes.append(RecordOutcome(external_id, "unchanged", exam=prior_exam))
@@ -143,6 +152,7 @@ class BatchWriter:
             rows.append((self._exam_row(item, sha, key), item.record))
         self.pending, self.pending_bytes = [], 0
         created = exam_rows_insert([row for row, _ in rows])
+        self.created_in_run.update(exam.pk for exam in created)
         exams_quality_enqueue([exam.pk for exam in created])
         self._insert_labels(created, [record for _, record in rows])
         self.outcomes.extend(RecordOutcome(exam.external_id, "created", exam=exam.pk) for exam in created)
