@@ -430,6 +430,31 @@ def _count_of(queryset) -> Coalesce:
     return Coalesce(Subquery(counted, output_field=IntegerField()), 0)
 
 
+def _covered_by_agreement(batch: ReviewBatch) -> tuple[dict, Q]:
+    """(annotations, condition) telling the exams whose last read the stored agreement was computed from.
+    Consensus rows are stored only for classes some read marked: an exam every read left blank (a
+    taxonomy with "none of these") has its consensus, "nothing present", once the stored agreement was
+    computed from its last read."""
+    computed_up_to = (
+        AgreementResult.objects.filter(batch=batch).values_list("latest_submission_at", flat=True).first()
+    )
+    if computed_up_to is None:
+        return {}, Q(pk__in=[])  # never
+    last_read = Subquery(
+        Annotation.objects.filter(
+            assignment__batch=batch,
+            assignment__exam_id=OuterRef("exam_id"),
+            assignment__read_round=1,
+            assignment__status=SUBMITTED,
+            is_current=True,
+            status=Annotation.Status.SUBMITTED,
+        )
+        .order_by("-submitted_at")
+        .values("submitted_at")[:1]
+    )
+    return {"last_read": last_read}, Q(last_read__lte=computed_up_to)
+
+
 def _exam_status_rows(batch: ReviewBatch):
     slots = Assignment.objects.filter(batch=batch, exam_id=OuterRef("exam_id"))
     adjudicated = Adjudication.objects.filter(
@@ -438,28 +463,7 @@ def _exam_status_rows(batch: ReviewBatch):
     open_disputes = DisputedLabel.objects.filter(batch=batch, exam_id=OuterRef("exam_id")).exclude(
         Exists(adjudicated)
     )
-    # Consensus rows are stored only for classes some read marked: an exam every read left blank (a
-    # taxonomy with "none of these") has its consensus, "nothing present", once the stored agreement
-    # was computed from its last read.
-    computed_up_to = (
-        AgreementResult.objects.filter(batch=batch).values_list("latest_submission_at", flat=True).first()
-    )
-    covered = Q(pk__in=[])  # never
-    extra = {}
-    if computed_up_to is not None:
-        extra["last_read"] = Subquery(
-            Annotation.objects.filter(
-                assignment__batch=batch,
-                assignment__exam_id=OuterRef("exam_id"),
-                assignment__read_round=1,
-                assignment__status=SUBMITTED,
-                is_current=True,
-                status=Annotation.Status.SUBMITTED,
-            )
-            .order_by("-submitted_at")
-            .values("submitted_at")[:1]
-        )
-        covered = Q(last_read__lte=computed_up_to)
+    extra, covered = _covered_by_agreement(batch)
     return (
         BatchExam.objects.filter(batch=batch)
         .annotate(
