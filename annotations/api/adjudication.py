@@ -10,6 +10,7 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from annotations.api.errors import StrictSerializer
 from annotations.api.permissions import IsAdjudicator
 from annotations.selectors.adjudication import (
     adjudication_case,
@@ -43,12 +44,12 @@ class AdjudicationQueueView(APIView):
         return Response([asdict(item) for item in adjudication_queue(request.user)])
 
 
-class DecisionSerializer(serializers.Serializer):
+class DecisionSerializer(StrictSerializer):
     code = serializers.CharField(max_length=40)
     value = serializers.BooleanField()
 
 
-class DecideSerializer(serializers.Serializer):
+class DecideSerializer(StrictSerializer):
     decisions = DecisionSerializer(many=True)
     rationale = serializers.CharField(allow_blank=True, required=False, default="", max_length=4000)
     version = serializers.IntegerField(min_value=0)

@@ -10,6 +10,7 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from annotations.api.errors import StrictSerializer
 from annotations.api.permissions import IsCoordinator
 from annotations.api.schema import MAX_ID
 from annotations.errors import Invalid
@@ -26,7 +27,7 @@ from annotations.services.batches.lifecycle import batch_create_from_plan
 from annotations.services.batches.skips import assignment_hand_on
 
 
-class CriteriaSerializer(serializers.Serializer):
+class CriteriaSerializer(StrictSerializer):
     datasets = serializers.ListField(
         child=serializers.CharField(max_length=100), required=False, default=list
     )
@@ -122,7 +123,9 @@ class CriteriaSerializer(serializers.Serializer):
         }
 
 
-class BatchSpecSerializer(serializers.Serializer):
+class BatchSpecSerializer(StrictSerializer):
+    belongs_elsewhere = {name: 'inside "criteria"' for name in CriteriaSerializer().fields}
+
     name = serializers.CharField(max_length=200)
     taxonomy_id = serializers.IntegerField(min_value=1, max_value=MAX_ID)
     reader_ids = serializers.ListField(
@@ -436,7 +439,7 @@ class BatchProgressView(APIView):
         return Response(batch_progress(request.user, batch))
 
 
-class HandOnSerializer(serializers.Serializer):
+class HandOnSerializer(StrictSerializer):
     reader_id = serializers.IntegerField(min_value=1, max_value=MAX_ID)
 
 
@@ -472,7 +475,9 @@ class BatchSkipHandOnView(APIView):
         )
 
 
-class AddExamsSerializer(serializers.Serializer):
+class AddExamsSerializer(StrictSerializer):
+    belongs_elsewhere = {name: 'inside "criteria"' for name in CriteriaSerializer().fields}
+
     criteria = CriteriaSerializer(required=False)
     sample_size = serializers.IntegerField(required=False, allow_null=True, default=None, min_value=1)
     seed = serializers.IntegerField(required=False, default=0, min_value=0, max_value=SEED_MAX)

@@ -9,6 +9,7 @@ from rest_framework.parsers import JSONParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from annotations.api.errors import StrictSerializer
 from annotations.api.permissions import IsCoordinator
 from annotations.lib.formats.registry import FORMATS
 from annotations.selectors.imports import import_job_get
@@ -16,7 +17,7 @@ from annotations.services.imports.jobs import import_job_create, import_job_prog
 from ecgreview.middleware import upload_body_bytes
 
 
-class ImportCreateSerializer(serializers.Serializer):
+class ImportCreateSerializer(StrictSerializer):
     dataset = serializers.SlugField(max_length=100)
     # Empty files pass here to be refused by name with the rest of the upload (services.imports.jobs).
     files = serializers.ListField(

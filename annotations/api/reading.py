@@ -10,6 +10,7 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from annotations.api.errors import StrictSerializer
 from annotations.api.permissions import HasRole, IsReader
 from annotations.roles import Role
 from annotations.selectors.reading.assignments import (
@@ -43,12 +44,12 @@ from annotations.views.reading import (
 )
 
 
-class LabelSerializer(serializers.Serializer):
+class LabelSerializer(StrictSerializer):
     code = serializers.CharField(max_length=40)
     uncertain = serializers.BooleanField(default=False)
 
 
-class SaveSerializer(serializers.Serializer):
+class SaveSerializer(StrictSerializer):
     labels = LabelSerializer(many=True)
     # Left out, the saved comment and time on task stay as they are (an API client may send only the
     # statements); sent, they replace them.
@@ -57,7 +58,7 @@ class SaveSerializer(serializers.Serializer):
     revision = serializers.IntegerField(min_value=0)
 
 
-class SkipSerializer(serializers.Serializer):
+class SkipSerializer(StrictSerializer):
     reason = serializers.CharField(max_length=300)
 
 
@@ -492,7 +493,7 @@ class ReaderPreferencesSerializer(serializers.Serializer):
     lead_names = serializers.ChoiceField(choices=LEAD_NAMES, help_text="I, II, III or DI, DII, DIII.")
 
 
-class ReaderPreferencesChangeSerializer(serializers.Serializer):
+class ReaderPreferencesChangeSerializer(StrictSerializer):
     """Any of the preferences; those left out keep their value."""
 
     layout = serializers.ChoiceField(choices=LAYOUTS, required=False)

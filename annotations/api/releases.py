@@ -9,6 +9,7 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from annotations.api.errors import StrictSerializer
 from annotations.api.permissions import IsCoordinator
 from annotations.api.schema import MAX_ID
 from annotations.selectors.releases.builds import (
@@ -29,7 +30,7 @@ from annotations.views.releases import release_zip_response
 from ecgreview.client_address import client_ip
 
 
-class ReleaseCreateSerializer(serializers.Serializer):
+class ReleaseCreateSerializer(StrictSerializer):
     batches = serializers.ListField(
         child=serializers.IntegerField(min_value=1, max_value=MAX_ID), min_length=1
     )
