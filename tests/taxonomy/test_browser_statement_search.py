@@ -143,6 +143,11 @@ QUERIES = [
     ("ventricular extrasystoles", "VPB"),
     ("bloqueio do ramo direito", "RBBB"),
     ("eixo desviado para a esquerda", "LAD"),
+    # BRD and BRE are the bundle branch blocks: qualified as incomplete they are the conduction delays,
+    # which the closest list used to give to the complete block because "BRD" is its synonym.
+    ("BRD incompleto", "IRBBB"),
+    ("BRE incompleto", "ILBBB"),
+    ("BRD", "RBBB"),
 ]
 
 

@@ -189,3 +189,14 @@ def test_the_closest_statements_come_only_when_no_statement_has_every_word(searc
     assert all(code.startswith(("AVB", "1dAVb")) for code, _ in number)  # "grau": the degrees of block
     mobitz_two, mobitz_one = search("BAV 2º grau tipo II", "BAV 2º grau tipo I")
     assert [mobitz_two[0][0], mobitz_one[0][0]] == ["AVB2_M2", "AVB2_M1"]  # the numbers tell them apart
+
+
+def test_the_closest_statements_never_say_the_opposite_of_the_query(search):
+    """A query that says short, incomplete or right is never closest to a statement that says long,
+    complete or left and not what was typed: Enter would choose the opposite finding."""
+    short, incomplete, right = search("QT curto", "BRD incompleto", "sobrecarga direita discreta")
+    assert "LONG_QT" not in [code for code, _ in short]
+    assert incomplete[0][0] == "IRBBB" and "RBBB" not in [code for code, _ in incomplete]
+    assert right and not any(code in ("LVH_RE", "LVH_V", "LAE") for code, _ in right)
+    both = search("bloqueio ramo direito bdas isolado")[0]
+    assert both and both[0][0] == "RBBB_LAFB"  # a statement saying both sides is not the opposite

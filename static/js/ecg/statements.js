@@ -5,7 +5,7 @@
  * Then a phrase is read as its words (words()), so that the ways reports write one statement read alike:
  *   - ordinals and Roman numerals are digits: primeiro, first, 1st and I are 1 (up to 3);
  *   - AV, A-V and átrio-ventricular are atrioventricular; BAV is bloqueio atrioventricular, AVB
- *     atrioventricular block;
+ *     atrioventricular block; BRD and BRE are bloqueio de ramo direito and esquerdo;
  *   - a doubled s or r between vowels is one (extrassístole, extrasístole), and a prefix written apart
  *     joins its word (extra-sístole, antero-superior, marca-passo, non-sustained) as the 2009 spelling does;
  *   - prepositions and articles are left out (de, do, para a, of the) unless the phrase is nothing else,
@@ -24,6 +24,8 @@
  *      query words (each matched as in tier 2), at least half of them or two, and at least one that is
  *      not a number. Reports add qualifiers no name carries ("área inativa inferior", "flutter atrial
  *      2:1", "ESV isoladas", "BAV 2º grau tipo II"); the statement they qualify is still the one meant.
+ *      Never a statement that says the opposite of a query word (long for curto, complete for
+ *      incompleto, left for direito) and not that word itself.
  * Ties go to a term that begins with the query, then to whole words over started ones over other forms,
  * then to the term with fewer numbers left over, then fewer words; in tier 3 to the statement where more
  * query words are words of its terms (so "ventriculares" inside "supraventriculares" counts for less);
@@ -37,7 +39,26 @@
     ["segundo", "2"], ["segunda", "2"], ["second", "2"], ["2nd", "2"], ["ii", "2"],
     ["terceiro", "3"], ["terceira", "3"], ["third", "3"], ["3rd", "3"], ["iii", "3"]]);
   var ABBREVIATIONS = new Map([["av", ["atrioventricular"]], ["bav", ["bloqueio", "atrioventricular"]],
-    ["avb", ["atrioventricular", "block"]]]);
+    ["avb", ["atrioventricular", "block"]], ["brd", ["bloqueio", "ramo", "direito"]],
+    ["bre", ["bloqueio", "ramo", "esquerdo"]]]);
+  // Words whose opposite a statement may say: the closest tier never offers a statement that says the
+  // opposite of a query word and not the word itself ("QT curto" is not a long QT).
+  var OPPOSITES = (function () {
+    var pairs = [
+      [["curto", "curta", "short"], ["longo", "longa", "long", "prolongado", "prolongada", "prolonged"]],
+      [["incompleto", "incompleta", "incomplete"], ["completo", "completa", "complete"]],
+      [["direito", "direita", "right"], ["esquerdo", "esquerda", "left"]],
+      [["alta", "alto", "high"], ["baixa", "baixo", "low"]],
+      [["superior"], ["inferior"]],
+      [["anterior"], ["posterior"]],
+    ];
+    var map = new Map();
+    pairs.forEach(function (pair) {
+      pair[0].forEach(function (w) { map.set(w, pair[1]); });
+      pair[1].forEach(function (w) { map.set(w, pair[0]); });
+    });
+    return map;
+  })();
   var TWO_WORDS = new Map([["a", new Map([["v", "atrioventricular"]])],
     ["atrio", new Map([["ventricular", "atrioventricular"]])]]);
   var PREFIXES = new Set(["extra", "supra", "infra", "antero", "postero", "pre", "pos", "intra", "inter",
@@ -272,6 +293,15 @@
     });
     return { weight: weight, words: words, left: term.core.length - (weight - words) };
   }
+  /* Whether a statement says the opposite of one of the query's words and never that word. */
+  function saysTheOpposite(entry, asked) {
+    return asked.some(function (q) {
+      var opposite = OPPOSITES.get(q);
+      return opposite && entry.allWords.indexOf(q) < 0 && opposite.some(function (o) {
+        return entry.allWords.indexOf(o) >= 0;
+      });
+    });
+  }
   /* Tier 4: what a query with words no statement has is closest to (see the top of this file). */
   function closest(indexed, read) {
     var asked = read.core.concat(read.last ? read.last[0].words : []).filter(function (w) {
@@ -280,6 +310,7 @@
     if (asked.length < 2) return [];
     var needed = Math.min(2, Math.ceil(asked.length / 2)), found = [];
     indexed.forEach(function (entry) {
+      if (saysTheOpposite(entry, asked)) return;
       var best = null;
       entry.terms.forEach(function (term) {
         if (term.isCode) return;
