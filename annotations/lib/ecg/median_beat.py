@@ -1,8 +1,8 @@
 """The representative (median) beat of each lead, as printed beside the 12 leads by ECG carts.
 
-R peaks are found by neurokit2 (nk.ecg_peaks, its default detector) on lead II, or on the next usable
-lead when II is flat or noisy; every lead's beats are cut on those same samples, so the leads of the
-median beat stay simultaneous. Beats whose window (BEFORE_MS..AFTER_MS around R) runs past the strip are
+R peaks are found on the QRS energy of all the leads at once (annotations/lib/ecg/qrs.py, which says
+why not on one lead); every lead's beats are cut on those same samples, so the leads of the median beat
+stay simultaneous. Beats whose window (BEFORE_MS..AFTER_MS around R) runs past the strip are
 left out. The median is sample-wise over beats, after a 0.5-40 Hz zero-phase band-pass that removes
 baseline wander without moving a fiducial. The output is at OUT_RATE: 250 Hz keeps everything a
 40 Hz-filtered beat holds and halves what travels to the reader.
@@ -17,18 +17,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import neurokit2 as nk
 import numpy as np
 from scipy.signal import butter, sosfiltfilt
 
+from annotations.lib.ecg.qrs import qrs_peaks
 from annotations.lib.ecg.resample import resample
 
 BEFORE_MS, AFTER_MS = -250.0, 450.0  # window around R: a PR up to ~250 ms, a QT up to ~450 ms past R
 WORK_RATE = 500.0  # Hz, what R detection and the median run at
 OUT_RATE = 250.0  # Hz, what the median beat is returned at
-PEAK_LEADS = (1, 10, 0, 7, 5, 11)  # II, V5, I, V2, aVF, V6 in standard order: II first, as on a cart
 MIN_RATE, MAX_RATE = 20.0, 250.0  # bpm outside which an R-peak series is a detection failure
-REFRACTORY_S = 0.2  # neurokit2's 0.3 s default drops early premature beats
 ONSET_FRACTION = 0.15  # of the peak spatial velocity: where the QRS onset is called
 ONSET_SEARCH_MS = 120.0  # how far before R a QRS onset may lie
 _BAND = butter(2, [0.5, 40.0], btype="bandpass", fs=WORK_RATE, output="sos")
@@ -40,7 +38,6 @@ class MedianBeat:
     sampling_rate: float
     n_beats: int  # beats that went into the median
     r_peaks: int  # R peaks found on the whole strip, edge beats included
-    peak_lead: int  # index of the lead the R peaks were found on
     qrs_onset_ms: float | None  # relative to R, found on the median beat
 
     def as_json(self, lead_names: list[str]) -> dict:
@@ -56,22 +53,13 @@ class MedianBeat:
         }
 
 
-def _r_peaks(filtered: np.ndarray) -> tuple[np.ndarray, int]:
-    for lead in PEAK_LEADS:
-        if lead >= len(filtered) or not np.ptp(filtered[lead]) > 0:
-            continue
-        try:
-            _, info = nk.ecg_peaks(
-                filtered[lead], sampling_rate=int(WORK_RATE), method="neurokit", mindelay=REFRACTORY_S
-            )
-        except (ValueError, IndexError, ZeroDivisionError):  # neurokit2 on flat or tiny signals
-            continue
-        peaks = np.asarray(info["ECG_R_Peaks"], dtype=int)
-        if len(peaks) >= 2:
-            rate = 60.0 * WORK_RATE / float(np.mean(np.diff(peaks)))
-            if MIN_RATE <= rate <= MAX_RATE:
-                return peaks, lead
-    return np.zeros(0, dtype=int), -1
+def _r_peaks(filtered: np.ndarray) -> np.ndarray:
+    peaks = qrs_peaks(filtered, WORK_RATE)
+    if len(peaks) >= 2:
+        rate = 60.0 * WORK_RATE / float(np.mean(np.diff(peaks)))
+        if MIN_RATE <= rate <= MAX_RATE:
+            return peaks
+    return np.zeros(0, dtype=int)
 
 
 def _qrs_onset_ms(beat: np.ndarray, rate: float) -> float | None:
@@ -91,7 +79,7 @@ def median_beat(signals_mv: np.ndarray, sampling_rate: float) -> MedianBeat | No
     if signals.shape[-1] < 2 * WORK_RATE:
         return None
     filtered = sosfiltfilt(_BAND, signals, axis=1)
-    peaks, peak_lead = _r_peaks(filtered)
+    peaks = _r_peaks(filtered)
     before, after = round(-BEFORE_MS * WORK_RATE / 1000.0), round(AFTER_MS * WORK_RATE / 1000.0)
     inside = peaks[(peaks >= before) & (peaks + after <= filtered.shape[1])]
     if len(inside) < 2:
@@ -105,7 +93,6 @@ def median_beat(signals_mv: np.ndarray, sampling_rate: float) -> MedianBeat | No
         sampling_rate=WORK_RATE / step,
         n_beats=len(inside),
         r_peaks=len(peaks),
-        peak_lead=peak_lead,
         qrs_onset_ms=_qrs_onset_ms(median, WORK_RATE),
     )
 

@@ -1,7 +1,7 @@
 """The built-in measurement provider: global ECG measurements and the rule-based scores they support.
 
-Pipeline: resample to 500 Hz -> zero-phase 0.5-40 Hz band-pass -> R peaks (neurokit2 ecg_peaks on lead
-II, other leads as fallback) -> per-lead wave delineation (neurokit2 ecg_delineate, "prominence"
+Pipeline: resample to 500 Hz -> zero-phase 0.5-40 Hz band-pass -> R peaks on the QRS energy of all 12
+leads (annotations/lib/ecg/qrs.py) -> per-lead wave delineation (neurokit2 ecg_delineate, "prominence"
 method) -> per-lead medians over beats -> global values as medians over leads -> median beats for
 amplitudes and axis -> logistic scores around published thresholds.
 

@@ -12,22 +12,19 @@ import numpy as np
 from scipy.signal import butter, sosfiltfilt
 
 from annotations.lib.ecg.leads import STANDARD_LEADS
+from annotations.lib.ecg.qrs import qrs_peaks
 from annotations.lib.ecg.resample import resample
 
 FS = 500.0  # internal sampling rate, Hz
 LEAD = {name: index for index, name in enumerate(STANDARD_LEADS)}
 LIMB = ("I", "II", "III", "aVR", "aVL", "aVF")
 PRECORDIAL = ("V1", "V2", "V3", "V4", "V5", "V6")
-# Leads tried for R-peak detection, in order: II is the usual rhythm lead, V5/V2 cover limb-lead noise.
-PEAK_LEADS = ("II", "V5", "I", "V2", "aVF", "V6")
 MIN_RATE, MAX_RATE = 20.0, 250.0  # bpm outside which an R-peak series is treated as a detection failure
-# neurokit2's default 0.3 s minimum between peaks drops early premature beats (JS20000 has a PAC 294 ms
-# after the previous beat, which turned 116 bpm into 110); 0.2 s is the ventricular refractory period.
-REFRACTORY = 0.2
 # An interval shorter than 85% of the median followed by one longer than 110% is a premature beat with
 # its pause; those pairs are left out of the irregularity measure (occasional ectopy is not AF).
 PREMATURE, PAUSE = 0.85, 1.10
 BEAT_BEFORE, BEAT_AFTER = 0.30, 0.60  # s around R for median beats (covers PR and most of QT)
+MIN_LEAD_PR_MS = 80.0
 DEFAULT_QRS = (-0.05, 0.06)  # s around R when delineation found no QRS onset/offset
 TERMINAL_QRS = 0.04  # s: the last 40 ms of QRS carry the bundle-branch-block morphology
 FIDUCIALS = ("ECG_P_Onsets", "ECG_R_Onsets", "ECG_R_Offsets", "ECG_T_Offsets")
@@ -53,19 +50,12 @@ def _plausible(peaks: np.ndarray) -> bool:
 
 
 def detect_r_peaks(filtered: np.ndarray, quality: list[str]) -> tuple[np.ndarray, str | None]:
-    for lead in PEAK_LEADS:
-        try:
-            _, info = nk.ecg_peaks(
-                filtered[LEAD[lead]], sampling_rate=int(FS), method="neurokit", mindelay=REFRACTORY
-            )
-        except (ValueError, IndexError, ZeroDivisionError):  # neurokit2 on flat or tiny signals
-            continue
-        peaks = np.asarray(info["ECG_R_Peaks"], dtype=int)
-        if _plausible(peaks):
-            if lead != PEAK_LEADS[0]:
-                quality.append(f"R peaks from lead {lead}: lead II unusable")
-            return peaks, lead
-    quality.append("no plausible R-peak series in any lead")
+    """R peaks on the QRS energy of all 12 leads (annotations/lib/ecg/qrs.py says why not neurokit2's
+    single-lead detectors); "all" names where they were found."""
+    peaks = qrs_peaks(filtered, FS)
+    if _plausible(peaks):
+        return peaks, "all"
+    quality.append("no plausible R-peak series")
     return np.zeros(0, dtype=int), None
 
 
@@ -162,8 +152,11 @@ def intervals(filtered: np.ndarray, peaks: np.ndarray, beats: np.ndarray) -> dic
         if waves is None:
             continue
         p_on, r_on, r_off, t_off = (waves[key] for key in FIDUCIALS)
+        pr = r_on - p_on
         for key, values in (
-            ("pr", r_on - p_on),
+            # A lead's PR under MIN_LEAD_PR_MS is its P onset placed inside the P wave (the P wave alone
+            # lasts about that long): that lead has no PR to give.
+            ("pr", np.where(pr * 1000.0 / FS >= MIN_LEAD_PR_MS, pr, np.nan)),
             ("qrs", r_off - r_on),
             ("qt", t_off - r_on),
             ("onset", r_on - inner),
