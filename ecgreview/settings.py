@@ -260,6 +260,10 @@ IMPORT_MAX_UPLOAD_MB = env.int("IMPORT_MAX_UPLOAD_MB", 4 * IMPORT_MAX_FILE_MB, m
 # discarded at import. "keep": they are stored in a coordinator-only field, never shown to readers.
 IDENTIFIERS_POLICY = env.choice("IDENTIFIERS_POLICY", "drop", {"drop", "keep"})
 # Limits checked against what an imported file declares, before anything large is read.
+# Files one upload may carry (Django's DATA_UPLOAD_MAX_NUMBER_FILES, 100 by default): a folder of WFDB
+# records is two or three files a record. Larger sets go through the server's import folder (IMPORT_ROOT).
+IMPORT_MAX_FILES = env.int("IMPORT_MAX_FILES", 1000, minimum=1)
+DATA_UPLOAD_MAX_NUMBER_FILES = IMPORT_MAX_FILES
 IMPORT_MAX_SAMPLES_PER_LEAD = env.int("IMPORT_MAX_SAMPLES_PER_LEAD", 2_000_000, minimum=1)
 IMPORT_MAX_SIGNALS = env.int("IMPORT_MAX_SIGNALS", 64, minimum=12)
 IMPORT_MAX_RECORDS_PER_FILE = env.int("IMPORT_MAX_RECORDS_PER_FILE", 1_000_000, minimum=1)

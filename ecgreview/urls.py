@@ -9,3 +9,7 @@ urlpatterns = [
     path("api/", include("annotations.api.urls")),
     path("", include("annotations.urls")),
 ]
+
+# A request Django refuses before any view sees it (too many files in one upload, a malformed body) is
+# answered in the app's words: JSON under /api/, the app's page elsewhere.
+handler400 = "annotations.views.errors.bad_request"

@@ -1,12 +1,17 @@
 """The pages' side of annotations.errors: a NotFound or Forbidden a view lets through is the project's
-404 or 403 page, as Django's Http404 and PermissionDenied were."""
+404 or 403 page, as Django's Http404 and PermissionDenied were; and the answer to a request Django
+refuses before any view sees it (bad_request, the handler400)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpRequest, HttpResponse
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, TooManyFilesSent
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils.translation import gettext as _
 
 from annotations.errors import Forbidden, NotFound
 
@@ -29,3 +34,20 @@ class ApplicationErrorMiddleware:
         if isinstance(exception, Forbidden):
             raise PermissionDenied(*exception.args) from exception
         return None
+
+
+def bad_request(request, exception=None):
+    """400, saying why where the app knows: an upload of more files than IMPORT_MAX_FILES is refused by
+    Django while it reads the body (for CSRF, before the view), where a bare "Bad Request" said nothing."""
+    if isinstance(exception, TooManyFilesSent):
+        message = _(
+            "More files were chosen than one upload takes: at most %(n)s (IMPORT_MAX_FILES). Upload them in "
+            "parts, or put them in the server's import folder and import them from there."
+        ) % {"n": settings.DATA_UPLOAD_MAX_NUMBER_FILES}
+    else:
+        message = _("The request could not be read.")
+    if request.path.startswith("/api/"):
+        key = "files" if isinstance(exception, TooManyFilesSent) else "detail"
+        return JsonResponse({key: [message]}, status=400)
+    back = request.path if isinstance(exception, TooManyFilesSent) else reverse("home")
+    return render(request, "400.html", {"message": message, "back": back}, status=400)

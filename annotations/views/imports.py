@@ -98,6 +98,7 @@ def imports(request):
             "form": form,
             "jobs": import_job_list(request.user),
             "max_mb": settings.IMPORT_MAX_FILE_MB,
+            "max_files": settings.DATA_UPLOAD_MAX_NUMBER_FILES,
             "format_names": [FORMAT_NAMES[f] for f in FORMATS],
         },
     )

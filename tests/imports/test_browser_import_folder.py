@@ -43,3 +43,22 @@ def test_the_import_page_asks_for_files_or_a_folder(live_server, page, diego):
     page.click("form.import-form button[type=submit]")
     assert "Choose files or a folder to import." in page.inner_text("form.import-form")
     assert not ImportJob.objects.exists()
+
+
+def test_more_files_than_an_upload_takes_are_stopped_in_the_page_with_the_numbers(
+    live_server, page, diego, settings, tmp_path
+):
+    """Said before anything is sent: Django would refuse the body after the whole upload, with a 400."""
+    use_private_storage(settings, tmp_path)
+    settings.DATA_UPLOAD_MAX_NUMBER_FILES = settings.IMPORT_MAX_FILES = 2
+    log_in(page, live_server, "diego")
+    page.goto(f"{live_server.url}/imports/")
+    names = ("HR06000.hea", "HR06000.mat", "E07500.hea")
+    page.set_input_files("#id_files", [str(DATA / "wfdb" / "cinc2021" / name) for name in names])
+    page.fill("#id_dataset", "many")
+    page.click("form.import-form button[type=submit]")
+    page.wait_for_selector("#too-many-files:not([hidden])")
+    said = page.inner_text("#too-many-files")
+    assert "3 files were chosen; one upload takes at most 2" in said
+    assert page.url == f"{live_server.url}/imports/" and not ImportJob.objects.exists()
+    page.screenshot(path=str(screenshot_path("import-too-many-files")), full_page=True)

@@ -296,3 +296,22 @@ def test_the_same_file_twice_in_one_upload_counts_its_exams_created_once(
     jobs.import_job_run(job.pk)
     progress = client.get(f"/imports/{job.pk}/progress/").json()
     assert (progress["created"], progress["unchanged"], Exam.objects.count()) == (5, 5, 5)
+
+
+def test_more_files_than_one_upload_takes_are_refused_saying_how_many_it_takes(
+    blobs, client_for, diego, settings
+):
+    """Django's own refusal was a bare 400 page, on the API too, and the form never said the number."""
+    settings.DATA_UPLOAD_MAX_NUMBER_FILES = settings.IMPORT_MAX_FILES = 2
+    client = client_for(diego)
+    files = [upload(DATA / f"wfdb/cinc2021/{name}") for name in ("HR06000.hea", "HR06000.mat", "E07500.hea")]
+    page = client.post("/imports/", {"files": files, "dataset": "cinc", "amplitude_scale": "1"})
+    text = page.content.decode()
+    assert page.status_code == 400 and "More files were chosen than one upload takes: at most 2" in text
+    assert "server&#x27;s import folder" in text or "server's import folder" in text
+    assert "up to 2 files an upload" in client.get("/imports/").content.decode()  # said beforehand
+    files = [upload(DATA / f"wfdb/cinc2021/{name}") for name in ("HR06000.hea", "HR06000.mat", "E07500.hea")]
+    response = client.post("/api/v1/imports/", {"files": files, "dataset": "cinc"})
+    assert response.status_code == 400 and response["Content-Type"] == "application/json"
+    assert "one upload takes: at most 2" in response.json()["files"][0]
+    assert ImportJob.objects.count() == 0

@@ -65,3 +65,23 @@
     onData: function (data) { show(data); return data.finished; },
   });
 }());
+
+// Import form: more files than one upload takes (data-max-files, the server's IMPORT_MAX_FILES) are
+// stopped here with the numbers, before minutes of upload that the server would refuse as a whole.
+(function () {
+  "use strict";
+  var form = document.querySelector("form.import-form");
+  if (!form) { return; }
+  // getAttribute, not form.dataset: a form's named controls shadow its properties, and this one has a
+  // field called "dataset".
+  var max = Number(form.getAttribute("data-max-files")), said = document.getElementById("too-many-files");
+  form.addEventListener("submit", function (event) {
+    var n = 0;
+    form.querySelectorAll("input[type=file]").forEach(function (input) { n += input.files.length; });
+    if (!max || n <= max) { said.hidden = true; return; }
+    event.preventDefault();
+    said.textContent = said.dataset.text.replace("{n}", n).replace("{max}", max);
+    said.hidden = false;
+    said.scrollIntoView({ block: "center" });
+  });
+}());
