@@ -1,7 +1,10 @@
 """`format_name`: an exam's source format as people call it ("GE MUSE XML"), from the readers' own list, as
-the import page names them; a source no reader has (synthetic, bench) keeps its stored word."""
+the import page names them; a source no reader has (synthetic, bench) keeps its stored word.
+`share_percent`: a share of resamples as a percentage that never reads 100% unless it is all of them."""
 
 from __future__ import annotations
+
+import math
 
 from django import template
 
@@ -13,3 +16,15 @@ register = template.Library()
 @register.filter
 def format_name(key: str) -> str:
     return FORMAT_NAMES.get(key, key)
+
+
+@register.filter
+def share_percent(value: float | None) -> str:
+    """0.633 -> "63%"; 0.999 -> "99.9%", not the "100%" rounding gives, beside an interval flagged as
+    coming from only part of the resamples."""
+    if value is None:
+        return "—"
+    percent = float(value) * 100.0
+    if percent < 100.0 and round(percent) >= 100:
+        return f"{math.floor(percent * 10) / 10:.1f}%"
+    return f"{round(percent)}%"

@@ -118,6 +118,36 @@ def test_an_interval_defined_by_part_of_the_resamples_is_flagged_with_its_fracti
     page = client.get(reverse("batch-agreement", args=[batch.pk])).content.decode()
     assert "65%" in page or "66%" in page or "64%" in page  # the fraction shown next to the interval
 
+    # The release's Markdown card marks it too, beside AC1 and alpha, as its JSON does.
+    from annotations.models import Release
+    from annotations.services.releases.builds import release_build
+
+    answer = client.post(
+        "/api/v1/releases/", {"batches": [batch.pk], "hdf5": False}, content_type="application/json"
+    )
+    release = release_build(Release.objects.get(pk=answer.json()["id"]).pk)
+    markdown = b"".join(
+        client.get(f"/releases/{release.pk}/files/dataset_card.md").streaming_content
+    ).decode()
+    header = next(line for line in markdown.splitlines() if line.startswith("| Code | Name |"))
+    assert "Gwet's AC1" in header and "Krippendorff's \u03b1" in header
+    row = next(line for line in markdown.splitlines() if line.startswith("| LBBB |"))
+    share = round(float(lbbb["fleiss_kappa_defined"]) * 100)
+    assert f"† {share}%" in row, row
+
+
+def test_a_share_of_resamples_just_short_of_all_is_not_shown_as_100_percent():
+    """0.999 of the resamples is partial: "† 100%" beside a partial interval said the opposite."""
+    from annotations.templatetags.formats import share_percent
+
+    assert [share_percent(v) for v in (0.999, 0.9996, 0.633, 1.0, 0.0)] == [
+        "99.9%",
+        "99.9%",
+        "63%",
+        "100%",
+        "0%",
+    ]
+
 
 def test_the_two_way_bootstrap_is_offered_and_named_on_the_page_and_in_the_csv(
     client, ana, bruno, carol, diego, code15

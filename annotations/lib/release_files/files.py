@@ -85,6 +85,39 @@ def _range(interval) -> str:
     return f"{_cell(lower)} to {_cell(upper)}"
 
 
+# The coefficients the card gives per class, as (key, column title).
+_COEFFICIENTS = (
+    ("fleiss_kappa", "Fleiss κ"),
+    ("gwet_ac1", "Gwet's AC1"),
+    ("krippendorff_alpha", "Krippendorff's \u03b1"),
+)
+
+
+def _share(value: float) -> str:
+    """A share of resamples as a percentage, never "100%" short of all of them."""
+    percent = value * 100.0
+    if percent < 100.0 and round(percent) >= 100:
+        return f"{math.floor(percent * 10) / 10:.1f}%"
+    return f"{round(percent)}%"
+
+
+def _coefficient_cells(figures: dict) -> str:
+    """ "| value | low to high |" for each coefficient; an interval from only part of the resamples (the
+    rest left the coefficient undefined) is marked † with that share, as the agreement page marks it."""
+    cells = []
+    for key, _title in _COEFFICIENTS:
+        interval = _range(figures.get(f"{key}_ci"))
+        if figures.get(f"{key}_ci_partial") and figures.get(f"{key}_defined") is not None:
+            interval += f" † {_share(figures[f'{key}_defined'])}"
+        cells.append(f"| {_cell(figures.get(key))} | {interval} ")
+    return "".join(cells) + "|"
+
+
+def _coefficient_header() -> tuple[str, str]:
+    titles = "".join(f"| {title} | 95% CI " for _, title in _COEFFICIENTS)
+    return titles + "|", "|---|---" * len(_COEFFICIENTS) + "|"
+
+
 def _agreement_markdown(card: dict) -> list[str]:
     """Which interval the card's agreement figures carry, and each reader's gold and test-retest."""
     lines = ["", "## Reader agreement: intervals", ""]
@@ -190,22 +223,25 @@ def _counts_markdown(card: dict) -> list[str]:
 
 
 def _classes_markdown(card: dict) -> list[str]:
+    titles, rule = _coefficient_header()
     lines = [
         "",
         "## Classes",
         "",
-        "| Code | Name | Positive | Undecided | Prevalence | 95% CI | Fleiss κ | 95% CI |",
-        "|---|---|---|---|---|---|---|---|",
+        "Prevalence is among the exams with a consensus on the class (undecided cells left out); † marks an "
+        "interval from only part of the bootstrap resamples, the share given beside it.",
+        "",
+        "| Code | Name | Positive | Undecided | Prevalence | 95% CI " + titles,
+        "|---|---|---|---|---|---" + rule,
     ]
     for row in card["classes"]:
-        kappa = row.get("agreement") or {}
         if row.get("agreement") is None and _per_batch(card):
-            agreement = "per batch, below | - |"
+            agreement = "| per batch, below " + "| - " * (2 * len(_COEFFICIENTS) - 1) + "|"
         else:
-            agreement = f"{_cell(kappa.get('fleiss_kappa'))} | {_range(kappa.get('fleiss_kappa_ci'))} |"
+            agreement = _coefficient_cells(row.get("agreement") or {})
         lines.append(
             f"| {row['code']} | {row['name']} | {row['positive']} | {row['undecided']} "
-            f"| {_cell(row['prevalence'])} | {_range(row['prevalence_ci'])} | {agreement}"
+            f"| {_cell(row['prevalence'])} | {_range(row['prevalence_ci'])} {agreement}"
         )
     return lines + _per_batch_markdown(card)
 
@@ -220,12 +256,13 @@ def _per_batch_markdown(card: dict) -> list[str]:
     """Each batch's agreement on each statement behind each column, as dataset_card.json's "agreement"."""
     if not _per_batch(card):
         return []
+    titles, rule = _coefficient_header()
     lines = [
         "",
         "## Reader agreement per batch and statement",
         "",
-        "| Batch | Statement | Column | Exams read | Fleiss κ | 95% CI |",
-        "|---|---|---|---|---|---|",
+        "| Batch | Statement | Column | Exams read " + titles,
+        "|---|---|---|---" + rule,
     ]
     for batch_id, agreement in sorted((card.get("agreement") or {}).items(), key=lambda item: int(item[0])):
         classes = agreement.get("classes") or {}
@@ -236,6 +273,6 @@ def _per_batch_markdown(card: dict) -> list[str]:
                     continue
                 lines.append(
                     f"| {batch_id} | {code} | {row['code']} | {_cell(figures.get('n_exams_read'))} "
-                    f"| {_cell(figures.get('fleiss_kappa'))} | {_range(figures.get('fleiss_kappa_ci'))} |"
+                    + _coefficient_cells(figures)
                 )
     return lines
