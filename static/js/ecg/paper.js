@@ -17,12 +17,17 @@
   function ceil5(mm) { return Math.ceil(mm / 5 - 1e-9) * 5; }
 
   /* Where each strip sits on the sheet. A panel shows samples [i0, i1) of one lead, starting at x0 (mm),
-   * around baseline yb (mm, y grows upwards). */
+   * around baseline yb (mm, y grows upwards). A sheet shows `span` seconds of the recording (10 s in every
+   * layout) from opts.start (s, default 0); a longer recording (a 43 s CPSC record, PTB's 38 s) is read a
+   * window at a time, the last window ending with the recording. */
   function paper(layoutName, opts) {
     var spec = LAYOUTS[layoutName] || LAYOUTS["3x4"];
     var speed = opts.speed, gain = opts.gain, fs = opts.samplingRate, n = opts.nSamples;
     var duration = n / fs;
     var columnSeconds = Math.min(spec.seconds, duration);
+    var span = Math.min(duration, spec.rows[0].length * columnSeconds);
+    var start = Math.max(0, Math.min(opts.start || 0, duration - span));
+    var first = Math.round(start * fs);
     // Three millivolts of room per strip, unless the caller asks for another spacing (the print sheet
     // fits six rows on a page with less); the row spacing is not part of the calibration.
     var rowHeight = opts.rowHeight || Math.max(15, 3 * gain);
@@ -37,17 +42,19 @@
     function baseline(row) { return height - 2.5 - (row + 0.55) * rowHeight; }
     spec.rows.forEach(function (leads, row) {
       leads.forEach(function (lead, col) {
-        var i0 = Math.round(col * columnSeconds * fs);
+        var i0 = first + Math.round(col * columnSeconds * fs);
         panels.push({ lead: lead, row: row, x0: margin + col * columnSeconds * speed, yb: baseline(row),
-          i0: i0, i1: Math.min(n, Math.round((col + 1) * columnSeconds * fs)), rhythm: false });
+          i0: i0, i1: Math.min(n, first + Math.round((col + 1) * columnSeconds * fs)), rhythm: false });
       });
     });
     if (spec.rhythm) {
       panels.push({ lead: opts.rhythmLead || "II", row: spec.rows.length, x0: margin,
-        yb: baseline(spec.rows.length), i0: 0, i1: Math.min(n, Math.round(columns * columnSeconds * fs)), rhythm: true });
+        yb: baseline(spec.rows.length), i0: first,
+        i1: Math.min(n, first + Math.round(columns * columnSeconds * fs)), rhythm: true });
     }
     return { width: width, height: height, rowHeight: rowHeight, margin: margin, rows: rows, panels: panels,
-      speed: speed, gain: gain, samplingRate: fs, columnSeconds: columnSeconds, columns: columns };
+      speed: speed, gain: gain, samplingRate: fs, columnSeconds: columnSeconds, columns: columns,
+      start: first / fs, span: span, duration: duration };
   }
 
   /* Evenly spaced lines as one SVG path string: a single DOM node however many lines (the fastest way

@@ -23,7 +23,10 @@
   function create(opts) {
     var gd = opts.gd, $ = opts.$, t = opts.t;
     var v = {
-      view: { layout: "3x4", speed: 25, gain: 10, rhythmLead: "II", leadNames: "I", baseline: false, notch: 0 },
+      // start: the second of the recording the sheet begins at (a recording longer than a sheet's 10 s is
+      // read a window at a time).
+      view: { layout: "3x4", speed: 25, gain: 10, rhythmLead: "II", leadNames: "I", baseline: false, notch: 0,
+        start: 0 },
       exam: null, leadsRaw: null, leadsShown: null, sheet: null,
       // The part of the pane's width the sheet takes (0.5 beside an earlier ECG) and the pixels per
       // millimetre it was last drawn at, which a second sheet on the page draws at too.
@@ -68,7 +71,7 @@
 
     /* --- Drawing ------------------------------------------------------------------------------ */
     v.setExam = function (exam, leadsRaw) {
-      v.exam = exam; v.leadsRaw = leadsRaw; v.caliper.points = [];
+      v.exam = exam; v.leadsRaw = leadsRaw; v.caliper.points = []; v.view.start = 0;
       filterLeads();
       fillRhythmLeads();
     };
@@ -78,8 +81,28 @@
     function paperFor(speed, gain) {
       var view = v.view, exam = v.exam;
       return P.paper(view.layout, { speed: speed, gain: gain, samplingRate: exam.sampling_rate,
-        nSamples: exam.n_samples, rhythmLead: view.rhythmLead });
+        nSamples: exam.n_samples, rhythmLead: view.rhythmLead, start: view.start });
     }
+    /* The window control: shown for a recording longer than a sheet, saying which seconds are on it. */
+    function showWindow() {
+      var box = $("time-window"), sheet = v.sheet;
+      if (!box) return;
+      var longer = sheet.duration > sheet.span + 1e-6;
+      box.hidden = !longer;
+      if (!longer) return;
+      $("window-readout").textContent = t("window_readout", { from: number(sheet.start, 1),
+        to: number(sheet.start + sheet.span, 1), total: number(sheet.duration, 1) });
+      $("window-earlier").disabled = sheet.start <= 0;
+      $("window-later").disabled = sheet.start + sheet.span >= sheet.duration - 1e-6;
+    }
+    /* The previous (-1) or next (+1) window of a long recording; its last window ends with the recording. */
+    v.shiftWindow = function (direction) {
+      var sheet = v.sheet;
+      if (!sheet || sheet.duration <= sheet.span + 1e-6) return Promise.resolve();
+      var start = Math.max(0, Math.min(sheet.start + direction * sheet.span, sheet.duration - sheet.span));
+      if (Math.abs(start - sheet.start) < 1e-9) return Promise.resolve();
+      return changeView("start", start);
+    };
     v.draw = function () {
       var view = v.view, started = performance.now();
       v.sheet = paperFor(view.speed, view.gain);
@@ -88,6 +111,7 @@
       return Plot.draw(gd, v.sheet, v.leadsShown, v.exam.lead_names, overlay(),
         opts.config, look).then(function () {
         if (opts.onDrawn) opts.onDrawn(performance.now() - started);
+        showWindow();
         fitLayer(); // reads the figure's size back (a layout pass): after the strips are on screen
       });
     };
@@ -173,6 +197,10 @@
       on("caliper-layer", "click", caliperClick);
       on("march", "click", v.marchOut);
       on("reset-zoom", "click", v.resetZoom);
+      if ($("time-window")) {
+        on("window-earlier", "click", function () { v.shiftWindow(-1); });
+        on("window-later", "click", function () { v.shiftWindow(1); });
+      }
       on("layout", "change", function () { changeView("layout", this.value); });
       on("rhythm-lead", "change", function () { changeView("rhythmLead", this.value); });
       on("speed", "change", function () { changeView("speed", parseFloat(this.value)); });
@@ -194,6 +222,8 @@
       m: v.marchOut,
       r: v.resetZoom,
       l: v.cycleLayout,
+      "[": function () { v.shiftWindow(-1); },
+      "]": function () { v.shiftWindow(1); },
     };
     return v;
   }

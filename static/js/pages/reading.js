@@ -736,6 +736,8 @@
     m: viewer.keys.m,
     r: viewer.keys.r,
     l: viewer.keys.l,
+    "[": viewer.keys["["],
+    "]": viewer.keys["]"],
     p: cyclePriors,
     Escape: function () {
       if (viewer.caliper.on) viewer.toggleCalipers(false);
