@@ -59,6 +59,14 @@ class Design:
     problems: list[str]
     # Exams that got fewer readers than asked because readers were excluded from them.
     short_exam_ids: list[int] = field(default_factory=list)
+    # Retests: asked for (the fraction of each queue, rounded), and of those how many no queue could
+    # place the gap after their first read. Fewer retests than asked is for the coordinator to weigh, not a
+    # reason to refuse the design: the ones that fit are placed.
+    retests_asked: int = 0
+    retests_unplaced: int = 0
+    # The smallest fraction that gives every reader at least one retest, where the one asked rounds to
+    # none (None when it does not, or none was asked).
+    retest_fraction_for_one: float | None = None
 
     @property
     def min_pair_overlap(self) -> int:
@@ -192,7 +200,7 @@ def design_batch(request: DesignRequest) -> Design:
     rng.shuffle(regular)
     plan = _spread(regular, readers, request.readers_per_exam, rng, request.existing_loads, request.excluded)
     slots: list[Slot] = []
-    short_of_retests = 0
+    asked = short_of_retests = 0
     for reader in readers:
         own = plan[reader]
         n_retests = round(request.retest_fraction * len(own))
@@ -202,18 +210,18 @@ def design_batch(request: DesignRequest) -> Design:
             Slot(reader, exam, read_round, position, exam in gold)
             for position, (exam, read_round) in enumerate(queue)
         )
+        asked += n_retests
         short_of_retests += n_retests - sum(1 for _, read_round in queue if read_round == 2)
     design = _summarise(request, slots, readers)
+    design.retests_asked, design.retests_unplaced = asked, short_of_retests
+    shortest = min((len(plan[reader]) for reader in readers if plan[reader]), default=0)
+    if request.retest_fraction > 0 and not asked and shortest:
+        design.retest_fraction_for_one = 1.0 / shortest
     short = design.short_exam_ids = _short_of_readers(request, slots)
     if short:
         design.problems.append(
             f"{len(short)} exams cannot get their readers: the only readers left for them saw their "
             f"dispute or were kept away from them (exam ids {short[:10]}{'...' if len(short) > 10 else ''})"
-        )
-    if short_of_retests:
-        design.problems.append(
-            f"{short_of_retests} retests could not be placed at least {request.retest_min_gap} exams after "
-            "their first read: the queues are too short for that gap"
         )
     return design
 

@@ -387,3 +387,33 @@ def test_the_api_refuses_a_score_window_or_strata_that_name_no_model_score(
     answer = client.post("/api/v1/batches/preview/", stratified, content_type="application/json")
     assert answer.status_code == 400 and "nope" in answer.json()["detail"], answer.content
     assert not ReviewBatch.objects.exists()
+
+
+def test_retests_that_do_not_fit_or_round_to_none_are_told_and_the_batch_is_still_created(
+    client_for, diego, ana, bruno, tnmg, archive
+):
+    """12 exams, two readers of each: 12 a reader. 0.5 asks for 6 retests a reader, which a queue of 12
+    cannot hold 10 exams after their first reads; 0.04 rounds to none. Neither refuses the design."""
+    client = client_for(diego)
+    short = client.post(
+        "/batches/new/", design_post(tnmg, [ana, bruno], action="preview", retest_fraction=0.5)
+    )
+    text = short.content.decode()
+    assert "This design cannot be created" not in text
+    assert re.search(r"\d+ of the 12 retests asked could not be placed at least 10 exams after", text), text
+    preview = client.post(
+        "/api/v1/batches/preview/",
+        api_spec(tnmg, [ana, bruno], "None", retest_fraction=0.04),
+        content_type="application/json",
+    ).json()
+    assert any("rounds to no retest" in w and "0.09" in w for w in preview["warnings"]), preview["warnings"]
+    created = client.post(
+        "/api/v1/batches/",
+        api_spec(tnmg, [ana, bruno], "Fewer", retest_fraction=0.5),
+        content_type="application/json",
+    )
+    assert created.status_code == 201, created.content
+    batch = ReviewBatch.objects.get(pk=created.json()["id"])
+    assert batch.design["retests_asked"] == 12 and batch.design["retests_unplaced"] > 0
+    audit = AuditEvent.objects.filter(action="batch.create").latest("pk").after
+    assert audit["retests_unplaced"] == batch.design["retests_unplaced"]

@@ -126,13 +126,19 @@ def test_impossible_requests_are_refused_with_the_reason(options, message):
 
 
 def test_a_queue_too_short_for_the_retest_gap_gets_fewer_retests_and_says_so():
+    """Fewer retests than asked is told, not a refusal of the whole design: the retests that fit are
+    placed, and the coordinator decides whether that is enough."""
     design = design_batch(request(10, 2, 1, retest_fraction=0.5, retest_min_gap=10, seed=1))
     assert not [s for s in design.slots if s.read_round == 2]
     # 5 exams each, half of them (round(2.5) = 2) to be retested, and no room for a gap of 10.
-    assert design.problems == [
-        "4 retests could not be placed at least 10 exams after their first read: "
-        "the queues are too short for that gap"
-    ]
+    assert design.problems == []
+    assert (design.retests_asked, design.retests_unplaced) == (4, 4)
+
+
+def test_a_retest_fraction_that_rounds_to_no_retest_is_told_with_the_fraction_that_gives_one():
+    design = design_batch(request(16, 2, 1, retest_fraction=0.05, seed=1))  # 8 exams a reader: 0.4
+    assert not [s for s in design.slots if s.read_round == 2] and design.problems == []
+    assert design.retests_asked == 0 and design.retest_fraction_for_one == pytest.approx(1 / 8)
 
 
 def test_a_random_sample_is_reproducible_from_its_seed_and_never_repeats_an_exam():

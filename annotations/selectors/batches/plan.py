@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import random
 from dataclasses import dataclass, field
 from datetime import date
@@ -9,6 +10,7 @@ from datetime import date
 import numpy as np
 from django.contrib.auth import get_user_model
 from django.db import connection
+from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from annotations.errors import Forbidden, Invalid
@@ -112,19 +114,54 @@ class BatchPlan:
     @property
     def warnings(self) -> list[str]:
         """What the coordinator should know before creating, though nothing stops it."""
-        if not self.sample_shortfall:
-            return []
-        chosen = len(self.exam_ids)
-        return [
-            ngettext(
-                "A sample of %(asked)s exams was asked for, but only %(chosen)s matches the criteria: "
-                "the batch takes it.",
-                "A sample of %(asked)s exams was asked for, but only %(chosen)s match the criteria: "
-                "the batch takes all %(chosen)s.",
-                chosen,
+        said = []
+        if self.sample_shortfall:
+            chosen = len(self.exam_ids)
+            said.append(
+                ngettext(
+                    "A sample of %(asked)s exams was asked for, but only %(chosen)s matches the criteria: "
+                    "the batch takes it.",
+                    "A sample of %(asked)s exams was asked for, but only %(chosen)s match the criteria: "
+                    "the batch takes all %(chosen)s.",
+                    chosen,
+                )
+                % {"asked": self.spec.sample_size, "chosen": chosen}
             )
-            % {"asked": self.spec.sample_size, "chosen": chosen}
-        ]
+        return said + self._retest_warnings()
+
+    def _retest_warnings(self) -> list[str]:
+        design = self.design
+        said = []
+        if design.retests_unplaced:
+            said.append(
+                ngettext(
+                    "%(unplaced)s of the %(asked)s retests asked could not be placed at least %(gap)s exams "
+                    "after its first read, the queues being too short for that gap: the batch has "
+                    "%(placed)s.",
+                    "%(unplaced)s of the %(asked)s retests asked could not be placed at least %(gap)s exams "
+                    "after their first read, the queues being too short for that gap: the batch has "
+                    "%(placed)s.",
+                    design.retests_unplaced,
+                )
+                % {
+                    "unplaced": design.retests_unplaced,
+                    "asked": design.retests_asked,
+                    "gap": self.request.retest_min_gap if self.request else 10,
+                    "placed": design.retests_asked - design.retests_unplaced,
+                }
+            )
+        if design.retest_fraction_for_one is not None:
+            said.append(
+                _(
+                    "A retest fraction of %(asked)s rounds to no retest in queues this short: the batch has "
+                    "none. A fraction of at least %(needed)s gives every reader one."
+                )
+                % {
+                    "asked": f"{self.spec.retest_fraction:g}",
+                    "needed": f"{math.ceil(design.retest_fraction_for_one * 100) / 100:.2f}",
+                }
+            )
+        return said
 
     @property
     def strata_rows(self) -> list[dict]:

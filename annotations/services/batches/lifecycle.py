@@ -91,6 +91,9 @@ def _design_notes(
         "reader_ids": sorted(request.reader_ids),
         "gold_exams": len(request.gold_exam_ids),
         "retest_fraction": request.retest_fraction,
+        # Fewer retests than the fraction asked, where the queues could not hold them.
+        "retests_asked": design.retests_asked,
+        "retests_unplaced": design.retests_unplaced,
         "min_pair_overlap_asked": request.min_pair_overlap,
         "min_pair_overlap": design.min_pair_overlap,
         "exclude_seen": exclude_seen,
@@ -206,6 +209,8 @@ def _create_audit(
             "exams": len(request.exam_ids),
             "gold": len(set(request.gold_exam_ids)),
             "retest_fraction": request.retest_fraction,
+            "retests_asked": design.retests_asked,
+            "retests_unplaced": design.retests_unplaced,
             "min_pair_overlap": design.min_pair_overlap,
             "readers": sorted(r.get_username() for r in readers),
             "k": batch.readers_per_exam,
