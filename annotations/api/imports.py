@@ -52,6 +52,9 @@ class ImportJobSerializer(serializers.Serializer):
     not_listed = serializers.IntegerField(help_text="Created or unchanged records counted but not listed.")
     finished = serializers.BooleanField()
     error = serializers.CharField()
+    attempt = serializers.IntegerField(
+        help_text="Runs started; above 1 the job was run again after the worker running it stopped."
+    )
     outcomes = serializers.ListField(
         child=serializers.DictField(),
         required=False,

@@ -124,8 +124,8 @@ def _waiting(model, task_name: str, now) -> list[int]:
 
 
 def jobs_sweep_run() -> dict[str, int]:
-    """Queue again the import jobs and releases still queued whose message was lost (beat, every
-    JOBS_SWEEP_SECONDS). Returns how many of each were queued."""
+    """Queue again the import jobs and releases still queued whose message was lost, and the imports whose
+    worker stopped beating (beat, every JOBS_SWEEP_SECONDS). Returns how many of each were queued."""
     from annotations.models import ImportJob, Release
 
     now = timezone.now()
@@ -147,6 +147,12 @@ def jobs_sweep_run() -> dict[str, int]:
         queued["release shards"] = _release_shards_sweep(now)
     except Exception:
         logger.warning("jobs sweep skipped the release shards: the cache is unavailable")
+    from annotations.services.imports.jobs import import_jobs_stalled_requeue
+
+    try:
+        queued["stalled imports"] = import_jobs_stalled_requeue(now)
+    except Exception:
+        logger.warning("jobs sweep skipped the stalled imports: the cache is unavailable")
     return queued
 
 

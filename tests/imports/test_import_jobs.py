@@ -4,7 +4,7 @@ import json
 import warnings
 
 import pytest
-from django.core.cache import CacheKeyWarning
+from django.core.cache import CacheKeyWarning, cache
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 
@@ -257,6 +257,7 @@ def test_an_import_run_again_after_its_worker_died_reports_the_exams_it_had_crea
         jobs.import_job_run(job.pk)
     monkeypatch.undo()
     assert (ImportJob.objects.get().status, Exam.objects.count()) == ("running", 30)
+    cache.delete(jobs.alive_key(job.pk))  # the dead worker's heartbeat has run out
     run_queued(callbacks)  # the message delivered again
     progress = client.get(f"/imports/{job.pk}/progress/").json()
     assert (progress["status"], progress["created"], progress["unchanged"]) == ("done", 30, 0)
@@ -293,6 +294,7 @@ def test_the_same_file_twice_in_one_upload_counts_its_exams_created_once(
     assert (progress["created"], progress["unchanged"], Exam.objects.count()) == (5, 5, 5)
 
     ImportJob.objects.filter(pk=job.pk).update(status="running")  # as if its worker had died at the end
+    cache.delete(jobs.alive_key(job.pk))
     jobs.import_job_run(job.pk)
     progress = client.get(f"/imports/{job.pk}/progress/").json()
     assert (progress["created"], progress["unchanged"], Exam.objects.count()) == (5, 5, 5)

@@ -387,7 +387,7 @@ def test_a_batch_is_designed_and_takes_more_exams_on_the_embedded_default(tmp_pa
     seen = on_the_demo(tmp_path, ADD_EXAMS_SCRIPT)
     assert seen["matching"] == seen["pool"] and len(seen["held"]) == 3
     assert seen["added"] == seen["expected"]
-    assert seen["slots"] == {"added": 2, "exams": 5}
+    assert seen["slots"] == {"added": 2, "exams": 5, "copies_left_out": 0}
     # The lists of batches count it with SQLite too: 5 exams x 2 readers, none read yet.
     assert seen["listed"] == [5, 10, 0] and seen["pages"] == [200, 200]
 

@@ -18,6 +18,12 @@ class Command(BaseCommand):
         if not settings.DEBUG and not allow_without_debug:
             raise CommandError("refusing to create demo users with public passwords while DEBUG is off")
         users = demo_seed()
+        # The demo batch's suggestions and the exams' quality reports, which the embedded default computes
+        # on the web process's background thread: here, while the interpreter runs, and not in its exit
+        # hook, where importing the providers' libraries (neurokit2, scikit-learn) fails.
+        from ecgreview.inprocess import background
+
+        background.drain()
         if users is None:
             self.stdout.write("Demo data already present; nothing changed.")
             return

@@ -39,6 +39,7 @@ from annotations.services.audit import audit_record
 from annotations.services.exams.create import dataset_get_or_create
 from annotations.services.imports.outcomes import (
     FileOutcome,
+    ImportInterrupted,
     ImportOptions,
     ImportRefused,
     ImportReport,
@@ -224,6 +225,10 @@ def _import_unit(
     outcome = unit.outcome
     try:
         _unit_store(unit)
+    except ImportInterrupted:
+        # The unit's rows roll back; its new blobs stay: the run that took over may hold the same ones
+        # (content-addressed) for its own exams.
+        raise
     except (FileFailed, FormatError, RecordError) as error:
         outcome.error = f"{path}: {error}"
     except Exception as error:  # a library choking on a malformed file: report it, never half-store it

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import logging
 import shutil
+import time
 import uuid
+from datetime import timedelta
 from pathlib import Path
 
 from django.conf import settings
@@ -31,6 +33,7 @@ from annotations.services.imports.exams import (
     xml_too_large,
 )
 from annotations.services.imports.outcomes import (
+    ImportInterrupted,
     ImportOptions,
     ImportRefused,
     ImportReport,
@@ -38,6 +41,7 @@ from annotations.services.imports.outcomes import (
 )
 
 logger = logging.getLogger(__name__)
+SYSTEM_ACTOR = "system:imports"
 
 
 def _progress_key(job_id: int) -> str:
@@ -73,6 +77,8 @@ def import_job_progress(job) -> dict:
         "not_listed": max(0, job.created + job.unchanged - sum(o["outcome"] in FINE for o in job.outcomes)),
         "error": job.error,
         "finished": job.status in {job.Status.DONE, job.Status.FAILED},
+        # Above 1: the job was run again after the worker running it stopped.
+        "attempt": job.attempt,
     }
 
 
@@ -172,29 +178,100 @@ def import_job_create(
     return job
 
 
+# --- Heartbeat -------------------------------------------------------------------------------------
+# A run beats (a cache key living IMPORT_STALLED_AFTER_S, renewed every IMPORT_HEARTBEAT_S) while it works.
+# A worker killed mid-run stops beating; its message comes back only after the broker's visibility
+# timeout (hours), so the jobs sweep queues such a job again once its beat is gone, and the new run takes
+# it over (a higher `attempt`). The old run, if it was only slow, finds the higher attempt at its next beat
+# and stops, its current file rolled back; a twin delivery of a job that still beats is dropped.
+def alive_key(job_id: int) -> str:
+    return f"import-job:{job_id}:alive"
+
+
+def _beat(job_id: int, attempt: int) -> None:
+    try:
+        cache.set(alive_key(job_id), attempt, timeout=settings.IMPORT_STALLED_AFTER_S)
+    except Exception:  # the cache is down: no beat, and no sweep either (it needs the cache)
+        logger.warning("import heartbeat: the cache is down")
+
+
+def _beating(job_id: int) -> bool:
+    try:
+        return cache.get(alive_key(job_id)) is not None
+    except Exception:
+        return False
+
+
 def _job_start(job_id: int) -> ImportJob | None:
-    """The job, now running; None when it has finished already."""
+    """The job, now running under a new attempt; None when it has finished already, or when another run
+    of it is alive (a twin delivery)."""
     with transaction.atomic():
         job = ImportJob.objects.select_for_update().get(pk=job_id)
         if job.status in {ImportJob.Status.DONE, ImportJob.Status.FAILED}:
             return None
+        if job.status == ImportJob.Status.RUNNING and _beating(job_id):
+            logger.info("import job %s is being run by a live worker: this delivery is dropped", job_id)
+            return None
         job.status, job.started_at = ImportJob.Status.RUNNING, timezone.now()
-        job.save(update_fields=["status", "started_at"])
+        job.attempt += 1
+        job.save(update_fields=["status", "started_at", "attempt"])
+    _beat(job.pk, job.attempt)
     return job
 
 
 class _CachedProgress:
-    """Records done so far, in the cache where the page and the API read it."""
+    """Records done so far, in the cache where the page and the API read it; and the run's heartbeat,
+    which stops the run (ImportInterrupted) once another run has taken the job over."""
 
-    def __init__(self, job_id: int) -> None:
-        self.key = _progress_key(job_id)
+    def __init__(self, job: ImportJob) -> None:
+        self.job_id, self.attempt = job.pk, job.attempt
+        self.key = _progress_key(job.pk)
         self.done = 0
+        self.beaten = time.monotonic()
         cache.set(self.key, 0, timeout=24 * 3600)
 
     def __call__(self, n: int) -> None:
         self.done += n
         if self.done % 50 == 0 or n > 1:  # a cache write per 50 exams is plenty for a progress bar
             cache.set(self.key, self.done, timeout=24 * 3600)
+        if time.monotonic() - self.beaten >= settings.IMPORT_HEARTBEAT_S:
+            self.beaten = time.monotonic()
+            current = ImportJob.objects.filter(pk=self.job_id).values_list("attempt", flat=True).first()
+            if current != self.attempt:
+                raise ImportInterrupted(f"import job {self.job_id} was taken over by run {current}")
+            _beat(self.job_id, self.attempt)
+
+
+def import_jobs_stalled_requeue(now) -> int:
+    """Queue again each running import whose run stopped beating (its worker died); returns how many.
+    Raises if the cache is unavailable (no beat can be read: nothing is taken for dead)."""
+    cache.get("import-job:probe")  # raises when the cache is down
+    old_enough = now - timedelta(seconds=settings.IMPORT_STALLED_AFTER_S)
+    running = ImportJob.objects.filter(status=ImportJob.Status.RUNNING, started_at__lte=old_enough)
+    queued = 0
+    for job_id in running.order_by("started_at").values_list("pk", flat=True)[: settings.JOBS_SWEEP_LIMIT]:
+        if _beating(job_id):
+            continue
+        with transaction.atomic():
+            job = (
+                ImportJob.objects.select_for_update()
+                .filter(pk=job_id, status=ImportJob.Status.RUNNING)
+                .first()
+            )
+            if job is None:
+                continue
+            job.status = ImportJob.Status.QUEUED
+            job.save(update_fields=["status"])
+            audit_record(
+                actor=None,
+                actor_username=SYSTEM_ACTOR,
+                action="import_job.stalled",
+                target=job,
+                after={"attempt": job.attempt, "started_at": job.started_at.isoformat()},
+            )
+            task_enqueue_on_commit("annotations.tasks.imports_run", job.pk)
+        queued += 1
+    return queued
 
 
 def import_job_run(job_id: int) -> None:
@@ -212,7 +289,7 @@ def import_job_run(job_id: int) -> None:
         amplitude_scale=float(job.options.get("amplitude_scale", 1.0)),
         job_id=job.pk,
     )
-    progress = _CachedProgress(job.pk)
+    progress = _CachedProgress(job)
     try:
         plan = exams_plan(job.paths, options)
         ImportJob.objects.filter(pk=job.pk).update(total=sum(max(c, 0) for _, _, c in plan))
@@ -227,6 +304,9 @@ def import_job_run(job_id: int) -> None:
     except ImportRefused as error:
         _job_finish(job, status=ImportJob.Status.FAILED, error=str(error))
         return
+    except ImportInterrupted as taken:
+        logger.warning("%s; this run stops", taken)
+        return
     summary = report.summary()
     _job_finish(
         job,
@@ -238,7 +318,7 @@ def import_job_run(job_id: int) -> None:
         failed=summary["error"],
         files_failed=summary["files_failed"],
     )
-    cache.delete(progress.key)
+    cache.delete_many([progress.key, alive_key(job.pk)])
 
 
 # Rows kept per job for records that went in as they should (created, unchanged): their exams carry

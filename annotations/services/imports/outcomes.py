@@ -14,6 +14,11 @@ class ImportRefused(Invalid):
     """The import cannot start (bad dataset name, path outside the import root...)."""
 
 
+class ImportInterrupted(Exception):
+    """The run stops here: another run of its job took it over. Raised from the progress callback, inside
+    a unit's transaction, which it rolls back; never reported as the file's failure."""
+
+
 @dataclass(frozen=True)
 class ImportOptions:
     format: str | None = None  # None: detected from each file's content
