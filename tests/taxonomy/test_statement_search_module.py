@@ -200,3 +200,18 @@ def test_the_closest_statements_never_say_the_opposite_of_the_query(search):
     assert right and not any(code in ("LVH_RE", "LVH_V", "LAE") for code, _ in right)
     both = search("bloqueio ramo direito bdas isolado")[0]
     assert both and both[0][0] == "RBBB_LAFB"  # a statement saying both sides is not the opposite
+
+
+def test_a_negative_t_wave_is_never_handed_the_subendocardial_ischaemia(search):
+    """In the nomenclature of the Brazilian Society of Cardiology's guideline on ECG reports, a negative,
+    symmetric T wave is subepicardial ischaemia and subendocardial ischaemia a tall positive one. TNMG
+    2026.1 gave SENDO_ISCH the synonyms of a negative T wave, so "T negativa" and "isquemia subepicárdica"
+    chose it (a cardiologist's walk through the reader page)."""
+    results = search("T negativa", "inversão de onda T", "onda T invertida", "isquemia subepicárdica")
+    for query, found in zip(
+        ("T negativa", "inversão de onda T", "onda T invertida", "isquemia subepicárdica"),
+        results,
+        strict=True,
+    ):
+        assert not found or found[0][0] != "SENDO_ISCH", (query, found[:3])
+    assert search("isquemia subendocárdica")[0][0] == ["SENDO_ISCH", 1]

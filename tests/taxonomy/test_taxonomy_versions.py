@@ -22,11 +22,12 @@ pytestmark = pytest.mark.django_db
 API = "/api/v1/reading/assignments"
 ARCHIVED_2020 = SHIPPED_DIR / "archive" / "tnmg-2020.json"
 ARCHIVED_2026 = SHIPPED_DIR / "archive" / "tnmg-2026.json"
+ARCHIVED_2026_1 = SHIPPED_DIR / "archive" / "tnmg-2026.1.json"
 
 
-def test_the_shipped_tnmg_is_version_2026_1_with_sinus_rhythm_and_synonyms():
+def test_the_shipped_tnmg_is_version_2026_2_with_sinus_rhythm_and_synonyms():
     taxonomy = taxonomy_load(taxonomy_read_file(DEFAULT_TAXONOMY_FILE)).taxonomy
-    assert (taxonomy.key, taxonomy.version) == ("tnmg", "2026.1")
+    assert (taxonomy.key, taxonomy.version) == ("tnmg", "2026.2")
     assert taxonomy.classes.count() == 74
     sr = taxonomy.classes.get(code="SR")
     assert (sr.name, sr.name_pt, sr.group, sr.kind) == (
@@ -60,14 +61,31 @@ def test_the_archived_2026_file_is_the_content_2026_databases_froze_and_2026_1_o
     """2026.1 changes no statement: it adds exclusive sets, so a batch frozen on 2026 keeps its content and
     a new batch refuses what 2026 let through (a sinus bradycardia in atrial fibrillation, a diagnosis on a
     tracing said to have no analysable signal)."""
-    old, new = taxonomy_read_file(ARCHIVED_2026), taxonomy_read_file(DEFAULT_TAXONOMY_FILE)
+    old, new = taxonomy_read_file(ARCHIVED_2026), taxonomy_read_file(ARCHIVED_2026_1)
     assert (old.key, old.version, len(old.classes)) == ("tnmg", "2026", 74)
+    assert new.version == "2026.1"
     assert old.classes == new.classes and old.groups == new.groups
     assert old.exclusive_sets == new.exclusive_sets[: len(old.exclusive_sets)]
     added = new.exclusive_sets[len(old.exclusive_sets) :]
     assert ["SB", "AF"] in added and ["ST", "VT"] in added and ["SA", "AFL"] in added
     assert ["Q_NOSIGNAL_BLOCKING", "*diagnostic*"] in added
     assert ["SB", "SA"] not in added and ["AF", "AFL"] not in added
+
+
+def test_2026_2_takes_a_negative_t_wave_from_the_subendocardial_ischaemia_and_changes_nothing_else():
+    """In the Brazilian Society of Cardiology's nomenclature a negative, symmetric T wave is subepicardial
+    ischaemia, which the list does not hold: its synonyms handed readers the subendocardial statement."""
+    old, new = taxonomy_read_file(ARCHIVED_2026_1), taxonomy_read_file(DEFAULT_TAXONOMY_FILE)
+    assert (old.version, new.version) == ("2026.1", "2026.2")
+    assert old.groups == new.groups and old.exclusive_sets == new.exclusive_sets
+    changed = [(a, b) for a, b in zip(old.classes, new.classes, strict=True) if a != b]
+    assert [a["code"] for a, _ in changed] == ["SENDO_ISCH"]
+    ((before, after),) = changed
+    assert {k: v for k, v in before.items() if k != "synonyms"} == {
+        k: v for k, v in after.items() if k != "synonyms"
+    }
+    gone = set(before["synonyms"]) - set(after["synonyms"])
+    assert gone == {"T-wave inversion", "inversão de onda T", "onda T invertida", "T negativa"}
 
 
 @pytest.mark.parametrize(
@@ -99,7 +117,7 @@ def test_an_older_database_gets_2026_as_default_and_its_batches_keep_2020(ana, b
     call_command("load_taxonomy", "--shipped")
 
     new = Taxonomy.objects.get(is_default=True)
-    assert (new.key, new.version) == ("tnmg", "2026.1")
+    assert (new.key, new.version) == ("tnmg", "2026.2")
     old.refresh_from_db()
     assert old.classes.count() == 73 and not old.is_default and old.frozen_at is not None
     batch.refresh_from_db()

@@ -50,6 +50,10 @@
       [["direito", "direita", "right"], ["esquerdo", "esquerda", "left"]],
       [["alta", "alto", "high"], ["baixa", "baixo", "low"]],
       [["superior"], ["inferior"]],
+      [["subepicardico", "subepicardica", "subepicardial"], ["subendocardico", "subendocardica", "subendocardial"]],
+      [["supra", "supradesnivelamento", "elevation"], ["infra", "infradesnivelamento", "depression"]],
+      [["negativa", "negativo", "negative", "invertida", "invertido", "inverted", "inversao", "inversion"],
+        ["positiva", "positivo", "positive"]],
       [["anterior"], ["posterior"]],
     ];
     var map = new Map();
