@@ -112,8 +112,8 @@ def test_the_command_line_names_the_duplicate_and_counts_it(blobs):
         stderr=err,
     )
     assert (
-        f"DUPLICATE {SAMPLE_FILES['A1986']} record A1986: same waveform as cpsc/A1986 (exam {earlier.pk})"
-        in (err.getvalue())
+        f"DUPLICATE {SAMPLE_FILES['A1986']} record A1986: same waveform as cpsc/A1986 (exam {earlier.pk}); "
+        "imported anyway" in (err.getvalue())
     )
     assert "1 created, 0 unchanged, 0 skipped, 0 invalid, 1 duplicate(s)" in out.getvalue()
 

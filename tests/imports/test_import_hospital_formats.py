@@ -20,6 +20,7 @@ from annotations.lib.ecg.leads import STANDARD_LEADS
 from annotations.models import Exam, ImportJob, ReferenceLabel
 from annotations.services.exams.waveforms import waveform_load
 from annotations.services.imports.exams import exams_import
+from annotations.services.imports.outcomes import ImportOptions
 from annotations.tasks import imports_run
 from tests.importing import DATA, SAMPLE_FILES, blob_files, use_private_storage
 
@@ -384,6 +385,16 @@ def test_a_truncated_dicom_is_refused(blobs, tmp_path):
     path = tmp_path / "truncated.dcm"
     path.write_bytes(SAMPLE_FILES["dicom"].read_bytes()[:100_000])
     refused(blobs, path, "not a readable DICOM file")
+
+
+def test_a_file_that_is_no_dicom_is_refused_without_the_library_s_advice(blobs, tmp_path):
+    """pydicom's message ends "Use force=True to force reading.", which a coordinator cannot act on."""
+    path = tmp_path / "notes.dcm"
+    path.write_bytes(b"ECG of 12 March, see the PDF\n" * 20)
+    report = exams_import([path], dataset="refused", options=ImportOptions(format="dicom"))  # chosen as DICOM
+    error = report.files[0].error
+    assert "not a DICOM file" in error and "force" not in error, error
+    assert Exam.objects.count() == 0
 
 
 def test_a_header_with_an_empty_mat_names_the_mat(blobs, tmp_path):

@@ -156,7 +156,10 @@ def _acquired_at(ds) -> datetime | None:
 def read(path: Path, options: ReadOptions) -> Iterator[Record | RecordError]:
     try:
         ds = pydicom.dcmread(str(path))
-    except (InvalidDicomError, OSError, ValueError) as error:
+    except InvalidDicomError:
+        # pydicom's own message advises force=True, which nobody importing a file can act on.
+        raise FormatError("not a DICOM file: no DICOM preamble and 'DICM' prefix") from None
+    except (OSError, ValueError) as error:
         raise FormatError(f"not a readable DICOM file ({error})") from None
     sop = str(ds.get("SOPClassUID", ""))
     if not sop.startswith(WAVEFORM_SOP_ROOT):

@@ -202,7 +202,7 @@ class BatchWriter:
                 named = before[:DUPLICATES_NAMED]
                 names = ", ".join(f"{name} (exam {pk})" for pk, name in named)
                 more = f" and {len(before) - len(named)} more" if len(before) > len(named) else ""
-                message = f"same waveform as {names}{more}; imported all the same"
+                message = f"same waveform as {names}{more}; imported anyway"
                 self.outcomes.append(
                     RecordOutcome(exam.external_id, "duplicate", message, [pk for pk, _ in named], exam.pk)
                 )
