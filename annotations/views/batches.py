@@ -16,7 +16,7 @@ from annotations.forms import AddExamsForm, AddReadersForm, BatchDesignForm, Han
 from annotations.roles import Role
 from annotations.selectors.agreement.tables import stored_reader_quality
 from annotations.selectors.batches.access import batch_for_coordinator
-from annotations.selectors.batches.overview import batch_overview
+from annotations.selectors.batches.overview import batch_gold_count, batch_overview
 from annotations.selectors.batches.plan import batch_plan, plan_exam_page
 from annotations.selectors.batches.progress import (
     EXAM_PAGE_SIZE,
@@ -234,8 +234,17 @@ def batch_add_readers_view(request, batch_id: int):
         form = AddReadersForm(request.POST, batch=batch)
         if not form.is_valid():
             raise BatchDesignError(_("choose at least one reader"))
-        moved = batch_add_readers(batch=batch, readers=list(form.cleaned_data["readers"]), actor=request.user)
-        return _("Readers added; %(moved)s unread exams moved to them.") % {"moved": moved}
+        readers = list(form.cleaned_data["readers"])
+        moved = batch_add_readers(batch=batch, readers=readers, actor=request.user)
+        said = _("Readers added; %(moved)s unread exams moved to them.") % {"moved": moved}
+        gold = batch_gold_count(batch)
+        if gold:
+            # Gold exams go to every reader: the newcomers' queues hold them besides the exams moved.
+            said = _(
+                "Readers added; %(moved)s unread exams moved to them, and each given the batch's %(gold)s "
+                "gold exams, which every reader reads."
+            ) % {"moved": moved, "gold": gold}
+        return said
 
     return _change(request, batch_id, add)
 

@@ -43,7 +43,9 @@ def test_the_dashboard_lists_skips_with_reasons_and_hands_one_on(
     assert "1 of 8 reads done; 1 skipped." in page.inner_text("#coverage")
     row = page.locator(f"#skips tr[data-assignment='{skipped.pk}']")
     assert "Baseline <wander> too strong" in row.inner_text() and "ana" in row.inner_text()
-    assert row.locator("select option").all_inner_texts() == ["carol"]
+    # No reader is chosen beforehand: one click on "Hand on" must not hand the exam to whoever sorts first.
+    assert row.locator("select option").all_inner_texts() == ["Choose a reader", "carol"]
+    assert row.locator("select").input_value() == ""
     page.screenshot(path=screenshot_path("dashboard-skips"), full_page=True)
     # Times as every other page writes them (YYYY-MM-DD HH:MM, the server's TIME_ZONE), never the
     # browser's own locale (11/25/2026, 7:10:11 AM in an American Chromium).
@@ -53,6 +55,9 @@ def test_the_dashboard_lists_skips_with_reasons_and_hands_one_on(
     anas_row = page.locator("#reader-progress tbody tr", has_text="ana")
     assert re.fullmatch(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}", anas_row.locator("td").last.inner_text())
     assert re.fullmatch(r"\d{2}:\d{2}:\d{2}", page.inner_text("#refreshed-at"))
+    row.locator("button[type=submit]").click()  # nobody chosen: the browser asks, nothing is sent
+    assert not Assignment.objects.filter(batch=batch, reader=carol, replaces=skipped).exists()
+    row.locator("select").select_option(label="carol")
     row.locator("button[type=submit]").click()
     page.wait_for_selector(".messages, .message, [role=status]", timeout=10000)
     assert "handed to carol" in page.locator(f"#skips tr[data-assignment='{skipped.pk}']").inner_text()

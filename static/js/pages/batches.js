@@ -56,7 +56,11 @@
     if (token) form.append(token.cloneNode());
     var select = document.createElement("select");
     select.name = "reader";
+    select.required = true; // nobody chosen beforehand: one click must not hand it to whoever sorts first
     select.setAttribute("aria-label", table.querySelector("th").textContent);
+    var choose = new Option(d.choose, "", true, true);
+    choose.disabled = true;
+    select.add(choose);
     skip.candidates.forEach(function (c) { select.add(new Option(c.username, String(c.id))); });
     var button = document.createElement("button");
     button.type = "submit";
