@@ -164,8 +164,8 @@ def _pages(study):
             ("/", ["Suas leituras", "Lote", "Restantes", "Continuar"], ["Your reading", "Remaining"]),
             (
                 f"/read/{assignment}/",
-                ["Enviar e próximo", "Atalhos de teclado", "Pular este exame", "Diagnósticos"],
-                ["Submit and next", "Keyboard shortcuts", "Skip this exam", "Diagnoses"],
+                ["Enviar e próximo", "Atalhos de teclado", "Pular este exame", "Diagnósticos", "12,5"],
+                ["Submit and next", "Keyboard shortcuts", "Skip this exam", "Diagnoses", "12.5"],
             ),
             (
                 f"/read/{assignment}/print/",
