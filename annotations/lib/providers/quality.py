@@ -14,7 +14,8 @@ Scores (0.5 at each statement's threshold, like the measurement provider's logis
   noise over its threshold, and 1 for a large artefact; on a log scale, 0.5 at the report's threshold,
   width log(1.15) (15% either side of a threshold is within what one 10 s strip can tell apart).
 * Q_POOR "insufficient technical quality": the report's grade (poor 0.9, acceptable 0.2, good 0.05), or,
-  when higher, 0.5 at four leads that zhao2018 calls "Unacceptable" (the report's own poor threshold).
+  when higher, 0.5 at four leads that zhao2018 calls "Unacceptable" (the report's own poor threshold);
+  on a tracing the report grades good, zhao2018 alone raises it to ZHAO_DOUBT at most.
 * Q_ELECTRODES "possible electrode reversal": 0.85 when one of the published reversal criteria holds
   (it is a rule, not a probability: a cardiologist confirms), 0.05 otherwise.
 """
@@ -33,6 +34,11 @@ from annotations.lib.providers.base import Provider, ProviderResult
 
 CODES = ("Q_NOSIGNAL_BLOCKING", "Q_NOSIGNAL_PARTIAL", "Q_BASELINE", "Q_POOR", "Q_ELECTRODES")
 GRADE_SCORE = {"poor": 0.9, "acceptable": 0.2, "good": 0.05}
+# zhao2018's baseline index (basSQI) takes the power below 1 Hz for wander, and a slow heart's own beats
+# put theirs there: a clean 41 bpm sinus bradycardia (Philips HeartStart MRx) was "Unacceptable" in most
+# leads. Where the report's own checks (flat, drift, noise, artefacts) found nothing, the second opinion
+# raises Q_POOR no further than a doubt, below the suggestion threshold.
+ZHAO_DOUBT = 0.3
 LOG_WIDTH = math.log(1.15)
 
 
@@ -81,7 +87,10 @@ def scores_from(report: dict, zhao: dict[str, str | None]) -> dict[str, float]:
         worst = max(worst, *ratios)
     baseline = _logistic(math.log(worst) / LOG_WIDTH) if worst > 0 else 0.0
     unacceptable = sum(verdict == "Unacceptable" for verdict in zhao.values())
-    poor = max(GRADE_SCORE[report["grade"]], _logistic(unacceptable - (quality.POOR_FLAGGED_LEADS - 0.5)))
+    second = _logistic(unacceptable - (quality.POOR_FLAGGED_LEADS - 0.5))
+    if report["grade"] == "good":
+        second = min(second, ZHAO_DOUBT)
+    poor = max(GRADE_SCORE[report["grade"]], second)
     electrodes = 0.85 if report["reversal"] else 0.05
     return {
         "Q_NOSIGNAL_BLOCKING": blocking,
@@ -104,7 +113,7 @@ class QualityProvider(Provider):
 
             suffix = f"+neurokit2-{nk.__version__}"
         # The report's version is part of ours: a changed threshold changes the scores.
-        self.version = f"1.0+report{quality.VERSION}{suffix}"
+        self.version = f"1.1+report{quality.VERSION}{suffix}"
 
     def run(self, signals_mv: np.ndarray, sampling_rate: float) -> ProviderResult:
         report = quality.quality_report(signals_mv, sampling_rate)
