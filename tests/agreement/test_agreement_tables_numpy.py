@@ -126,6 +126,18 @@ def test_reader_class_table_against_the_others_matches_direct_counts_and_flags_a
     assert table.outlier.sum() == 1
 
 
+def test_a_kappa_from_a_single_reference_positive_flags_nobody():
+    """14 gold exams, one of them positive for the class: every reader who marked it has kappa 1 with a
+    degenerate interval, so the one who missed it lay "below the others" on one exam (the statistician's
+    walk: a reader flagged on AF from 14 exams with one positive). Too few positives or negatives in the
+    reference to tell a reader apart: no kappa flag."""
+    gold = np.zeros((14, 1), dtype=np.int8)
+    gold[0, 0] = 1
+    reads = np.stack([gold, gold, gold, np.zeros_like(gold)])
+    table = reader_class_table(reads, gold, n_resamples=300, seed=0)
+    assert table.kappa[3, 0] == 0.0 and not table.low_kappa[3, 0] and not table.outlier[3, 0]
+
+
 def test_reader_class_table_against_gold_labels_of_some_exams_only():
     reads = np.array([[[1, 0], [0, 0], [1, 1], [0, 1]], [[1, 0], [1, 0], [1, 1], [0, 0]]], dtype=np.int8)
     gold = np.full((4, 2), MISSING, dtype=np.int8)

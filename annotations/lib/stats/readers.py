@@ -149,6 +149,10 @@ def intra_reader_agreement(first: npt.ArrayLike, retest: npt.ArrayLike) -> Intra
 # --------------------------------------------------------------------------------------------------
 
 
+# The fewest reference positives, and negatives, from which a reader's kappa on a class may flag them.
+MIN_FLAG_CASES = 5
+
+
 def wilson_interval(successes: npt.ArrayLike, n: npt.ArrayLike, confidence: float = 0.95) -> FloatArray:
     """Wilson score interval of a proportion, ``[2, ...]`` (lower, upper); NaN where ``n`` is 0.
 
@@ -290,5 +294,9 @@ def reader_class_table(
         kappa_defined_fraction=defined.mean(axis=0),
         low_sensitivity=_below_others(sensitivity_ci[0], sensitivity_ci[1]),
         low_specificity=_below_others(specificity_ci[0], specificity_ci[1]),
-        low_kappa=_below_others(kappa_ci[0], kappa_ci[1]),
+        # A kappa from fewer than MIN_FLAG_CASES reference positives or negatives is a handful of exams'
+        # verdict: the bootstrap makes the other readers' intervals a point at 1, and one miss "below".
+        low_kappa=_below_others(kappa_ci[0], kappa_ci[1])
+        & (tp + fn >= MIN_FLAG_CASES)
+        & (tn + fp >= MIN_FLAG_CASES),
     )
