@@ -211,6 +211,10 @@ def test_closing_from_the_dashboard_is_audited(client_for, diego, ana, tnmg, arc
     batch.refresh_from_db()
     assert batch.status == "closed"
     assert AuditEvent.objects.filter(action="batch.close", actor=diego).exists()
+    # Its readers have nothing "remaining" any more: what they had not read was left unread.
+    page = client_for(diego).get(f"/batches/{batch.pk}/").content.decode()
+    header = page.split('id="reader-progress"', 1)[1].split("</thead>", 1)[0]
+    assert "Left unread at closing" in header and "Remaining" not in header
 
 
 def test_the_designer_opens_with_the_default_taxonomy_chosen(client_for, diego, tnmg, archive):
