@@ -148,6 +148,25 @@ QUERIES = [
     ("BRD incompleto", "IRBBB"),
     ("BRE incompleto", "ILBBB"),
     ("BRD", "RBBB"),
+    # A hedge, a frequency or a severity is not which finding: read as the finding itself (the reader marks
+    # it uncertain with u). Once closest matches; now found whole.
+    ("flutter atrial 2:1", "AFL"),
+    ("ESV isoladas", "VPB"),
+    ("extrassístoles ventriculares frequentes", "VPB"),
+    ("extrassístoles supraventriculares isoladas", "SVPB"),
+    ("BAV 2º grau tipo II", "AVB2_M2"),
+    ("BAV 2º grau tipo I", "AVB2_M1"),
+    ("taquicardia sinusal leve", "ST"),
+    ("FA provável", "AF"),
+    ("possible LAE", "LAE"),
+    ("frequent PVCs", "VPB"),
+    # Found by a cardiologist's walk choosing a neighbour or nothing.
+    ("intervalo PR prolongado", "1dAVb"),
+    ("BAV Mobitz 2", "AVB2_M2"),
+    ("BAV completo", "AVB3"),
+    ("IAM antigo", "EIA"),
+    ("anterior STEMI", "STEMI"),
+    ("flutter atrial com BAV 2:1", "AFL"),
 ]
 
 
@@ -269,15 +288,8 @@ CLOSEST_QUERIES = [
     ("área inativa inferior", "EIA"),
     ("AEI inferior", "EIA"),
     ("inferior wall old infarction", "EIA"),
-    ("flutter atrial 2:1", "AFL"),
     ("flutter atrial com condução variável", "AFL"),
-    ("ESV isoladas", "VPB"),
-    ("extrassístoles ventriculares frequentes", "VPB"),
-    ("extrassístoles supraventriculares isoladas", "SVPB"),
-    ("BAV 2º grau tipo II", "AVB2_M2"),
-    ("BAV 2º grau tipo I", "AVB2_M1"),
     ("atrial fibrillation with rapid ventricular response", "AF"),
-    ("taquicardia sinusal leve", "ST"),
     ("taquicardia ventricular monomórfica não sustentada", "NSVT"),
     ("taquicardia ventricular monomórfica sustentada", "VT"),
 ]

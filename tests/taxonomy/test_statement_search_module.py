@@ -215,3 +215,78 @@ def test_a_negative_t_wave_is_never_handed_the_subendocardial_ischaemia(search):
     ):
         assert not found or found[0][0] != "SENDO_ISCH", (query, found[:3])
     assert search("isquemia subendocárdica")[0][0] == ["SENDO_ISCH", 1]
+
+
+# A cardiologist's walk through the reader page typed 427 phrasings; these chose the wrong statement, or
+# nothing where a statement is meant (the typos it also found are left to the reader).
+MEANT = [
+    ("FA provável", "AF"),
+    ("TV provável", "VT"),
+    ("possible LAE", "LAE"),
+    ("consider RVH", "RVH"),
+    ("BAV Mobitz 2", "AVB2_M2"),
+    ("AV block Mobitz II", "AVB2_M2"),
+    ("Mobitz 2 AV block", "AVB2_M2"),
+    ("Mobitz type 2", "AVB2_M2"),
+    ("BAV completo", "AVB3"),
+    ("bloqueio AV completo", "AVB3"),
+    ("bloqueio atrioventricular completo", "AVB3"),
+    ("intervalo PR prolongado", "1dAVb"),
+    ("intervalo PR longo", "1dAVb"),
+    ("intervalo PR aumentado", "1dAVb"),
+    ("prolonged PR interval", "1dAVb"),
+    ("PR interval prolonged", "1dAVb"),
+    ("IAM antigo", "EIA"),
+    ("IAM prévio", "EIA"),
+    ("PVCs", "VPB"),
+    ("frequent PVCs", "VPB"),
+    ("ESVs", "VPB"),
+    ("VPCs", "VPB"),
+    ("PACs", "SVPB"),
+    ("APCs", "SVPB"),
+    ("anterior STEMI", "STEMI"),
+    ("inferior STEMI", "STEMI"),
+    ("STEMI inferior", "STEMI"),
+    ("IAM de parede inferior", "STEMI"),
+    ("IAM anterior extenso", "STEMI"),
+    ("flutter atrial com BAV 2:1", "AFL"),
+    ("flutter com condução 2:1", "AFL"),
+]
+# Queries that name nothing the taxonomy holds, or say a finding is absent: nothing may come first that
+# would store a finding.
+NOT = [
+    ("QT curto", {"SHORT_PR", "LONG_QT"}),
+    ("QTc curto", {"SHORT_PR", "LONG_QT"}),
+    ("intervalo QT curto", {"SHORT_PR", "LONG_QT"}),
+    ("short QT", {"SHORT_PR", "LONG_QT"}),
+    ("short QTc", {"SHORT_PR", "LONG_QT"}),
+    ("IAM sem supra de ST", {"STEMI", "SEPI_INJ"}),
+    ("sem supra de ST", {"STEMI", "SEPI_INJ"}),
+    ("não há supra de ST", {"STEMI", "SEPI_INJ"}),
+    ("ausência de FA", {"AF"}),
+    ("sem BRD", {"RBBB", "Q_NOSIGNAL_BLOCKING"}),
+    ("sem sinais de isquemia", {"SENDO_ISCH", "Q_NOSIGNAL_BLOCKING"}),
+    ("isquemia subepicárdica", {"SEPI_INJ", "SENDO_ISCH", "STEMI"}),
+    ("subepicardial ischemia", {"SEPI_INJ", "SENDO_ISCH", "STEMI"}),
+    ("ondas T negativas simétricas", {"SENDO_ISCH"}),
+]
+
+
+def test_report_phrasings_choose_the_statement_meant(search):
+    results = search(*[query for query, _ in MEANT])
+    wrong = [
+        f"{query!r} -> {found[:3]}, want {code}"
+        for (query, code), found in zip(MEANT, results, strict=True)
+        if not found or found[0][0] != code
+    ]
+    assert not wrong, f"{len(wrong)} of {len(MEANT)}:\n" + "\n".join(wrong)
+
+
+def test_a_negated_or_absent_finding_chooses_none_of_the_statements_it_names(search):
+    results = search(*[query for query, _ in NOT])
+    wrong = [
+        f"{query!r} -> {found[:3]}"
+        for (query, never), found in zip(NOT, results, strict=True)
+        if found and found[0][0] in never
+    ]
+    assert not wrong, f"{len(wrong)} of {len(NOT)}:\n" + "\n".join(wrong)

@@ -10,7 +10,12 @@
  *     joins its word (extra-sístole, antero-superior, marca-passo, non-sustained) as the 2009 spelling does;
  *   - prepositions and articles are left out (de, do, para a, of the) unless the phrase is nothing else,
  *     and so are conjunctions (e, and, with, com), which favour a term that has one ("BRD e" is on its way
- *     to "BRD e BDAS"). Negations stay (não, sem, no, non).
+ *     to "BRD e BDAS"); so are hedges, frequencies and severities (provável, possible, frequentes,
+ *     isoladas, leve), which say how sure or how often, not which finding;
+ *   - a negation (sem, não, ausência, without) means the finding is absent: such a query matches only
+ *     statements that say something is absent themselves ("sem sinal"), never the finding it negates;
+ *   - a finished word of up to three letters is a whole word (an abbreviation: PR, FA, TV); only the word
+ *     being typed may be the start of a longer one, and a plural "s" is read off (PVCs, ESVs).
  * The last word of a query that does not end in a space is still being typed: it is also read as typed,
  * so "bloqueio de ramo e" is on its way to "esquerdo" and "área i" to "inativa".
  * Each statement's terms are its code, English and Portuguese names and the synonyms its taxonomy file
@@ -25,9 +30,12 @@
  *      not a number. Reports add qualifiers no name carries ("área inativa inferior", "flutter atrial
  *      2:1", "ESV isoladas", "BAV 2º grau tipo II"); the statement they qualify is still the one meant.
  *      Never a statement that says the opposite of a query word (long for curto, complete for
- *      incompleto, left for direito) and not that word itself.
+ *      incompleto, left for direito) and not that word itself; and qualifiers (a side, a wall, a sign,
+ *      a duration) never make a statement close on their own: the words that name a finding must match,
+ *      both of two or two of more ("QT curto" is not the short PR, "anterior STEMI" not the fascicle).
  * Ties go to a term that begins with the query, then to whole words over started ones over other forms,
- * then to the term with fewer numbers left over, then fewer words; in tier 3 to the statement where more
+ * then to the term with fewer numbers left over, then with more of the query's word pairs in the same
+ * order ("Mobitz 2" over "2º grau ... Mobitz 1"), then fewer words; in tier 3 to the statement where more
  * query words are words of its terms (so "ventriculares" inside "supraventriculares" counts for less);
  * then to the taxonomy's order. In tier 4 a matched word counts 2 and a matched number 1 (numbers tell
  * Mobitz I from II, words tell flutter from a 2:1 block), then fewer of the term's words left over. */
@@ -45,7 +53,8 @@
   // opposite of a query word and not the word itself ("QT curto" is not a long QT).
   var OPPOSITES = (function () {
     var pairs = [
-      [["curto", "curta", "short"], ["longo", "longa", "long", "prolongado", "prolongada", "prolonged"]],
+      [["curto", "curta", "short"],
+        ["longo", "longa", "long", "prolongado", "prolongada", "prolonged", "aumentado", "increased"]],
       [["incompleto", "incompleta", "incomplete"], ["completo", "completa", "complete"]],
       [["direito", "direita", "right"], ["esquerdo", "esquerda", "left"]],
       [["alta", "alto", "high"], ["baixa", "baixo", "low"]],
@@ -55,6 +64,7 @@
       [["negativa", "negativo", "negative", "invertida", "invertido", "inverted", "inversao", "inversion"],
         ["positiva", "positivo", "positive"]],
       [["anterior"], ["posterior"]],
+      [["agudo", "aguda", "acute"], ["antigo", "antiga", "previo", "previa", "old", "prior"]],
     ];
     var map = new Map();
     pairs.forEach(function (pair) {
@@ -70,6 +80,23 @@
   var FILLERS = ["de", "do", "da", "dos", "das", "e", "o", "a", "os", "as", "em", "na", "nas", "nos", "com",
     "para", "por", "pelo", "pela", "of", "the", "and", "in", "with", "to"];
   var FILLER = new Set(FILLERS);
+  // How sure or how often a report says a finding is, which is not which finding: left out like the
+  // fillers ("FA provável" is atrial fibrillation; the reader marks it uncertain with u), but never taken
+  // for a filler being typed.
+  var HEDGE = new Set(["provavel", "possivel", "possible", "probable", "probably", "consider", "considerar",
+    "sugestivo", "suggestive", "frequentes", "frequente", "frequent", "ocasionais", "ocasional",
+    "occasional", "isolada", "isoladas", "isolado", "isolados", "isolated", "discreta", "discreto", "leve",
+    "mild", "moderada", "moderado", "moderate", "acentuada", "acentuado", "marked", "severe"
+  ].map(function (w) { return single(w); })); // as phrases are read: "possible" is "posible" there
+  // A query that says a finding is absent ("sem BRD", "ausência de FA") means none of the statements
+  // that name it: only statements that themselves say something is absent may answer it.
+  var NEGATION = new Set(["sem", "nao", "ausencia", "ausente", "ausentes", "without", "absence", "absent",
+    "nenhum", "nenhuma"]);
+  // Words that qualify a finding (its side, wall, duration, sign): in the closest tier they rank a
+  // statement but never make one close on their own ("anterior STEMI" is not the anterior fascicular
+  // block, "QT curto" not the short PR).
+  var LOCATIONS = ["anterior", "inferior", "lateral", "septal", "posterior", "superior", "apical",
+    "extenso", "extensa", "extensive", "parede", "wall", "difuso", "difusa", "diffuse"];
   // Of the fillers, these join two findings ("BRD e BDAS", "RBBB with LAFB", "marcapasso com disfunção"):
   // typed, they favour a term that has them too. The others say nothing of which statement is meant.
   var CONJUNCTION = new Set(["e", "and", "with", "com"]);
@@ -99,7 +126,11 @@
     }
     return out;
   }
-  function isFiller(w) { return FILLER.has(w); }
+  function isFiller(w) { return FILLER.has(w) || HEDGE.has(w); }
+  function singular(w) { return w.length > 3 && w.charAt(w.length - 1) === "s" ? w.slice(0, -1) : w; }
+  function opposite(w) { return OPPOSITES.get(w) || OPPOSITES.get(singular(w)); }
+  function isQualifier(w) { return !!opposite(w) || LOCATIONS.indexOf(w) >= 0 || LOCATIONS.indexOf(singular(w)) >= 0; }
+  function isNegation(w) { return NEGATION.has(w); }
   /* Between vowels only: ESSV (supraventricular) is not ESV (ventricular). */
   function single(w) {
     if (w.indexOf("ss") < 0 && w.indexOf("rr") < 0) return w;
@@ -141,6 +172,8 @@
     var raw = folded.split(" ");
     var typing = /[A-Za-z0-9\u00c0-\u024f]$/.test(String(query)), last = typing ? raw.pop() : null;
     var done = phrase(raw), meaningful = done.core !== done.full; // a finished word is not a filler
+    // Only hedges before the word being typed ("possible LAE", "frequent PVCs"): they say nothing.
+    if (typing && done.core.length && done.core.every(isFiller)) done.core = [];
     if (typing && done.full.length && joins(done.full[done.full.length - 1], last)) {
       last = done.full.pop() + last;
       done.core = done.core.slice(0, -1);
@@ -160,7 +193,8 @@
   function lastWays(last, afterWords) {
     var typed = single(last), as = spelled([last]).map(single), ways = [{ words: [typed], cost: 0 }];
     if (as.join(" ") !== typed) ways.push({ words: as, cost: 0 });
-    if (afterWords && startsAFiller(last)) ways.push({ words: [], cost: LEFT_OUT });
+    if (afterWords && HEDGE.has(last)) ways.push({ words: [], cost: 0 }); // "FA provável"
+    else if (afterWords && startsAFiller(last)) ways.push({ words: [], cost: LEFT_OUT });
     return ways;
   }
 
@@ -192,6 +226,7 @@
       return { statement: s, position: position, code: code, codeCompact: code.replace(/ /g, ""),
         terms: terms,
         allWords: [].concat.apply([], terms.map(function (t) { return t.both; })),
+        negates: terms.some(function (t) { return t.both.some(isNegation); }),
         hay: terms.map(function (t) { return t.fullText; }).join(" | ") };
     });
   }
@@ -204,20 +239,37 @@
   /* SAME, START or FORM for a query word against one word of a term, or -1. Another form shares all
    * but the last two letters of the query word and the last three of the term's (esquerdo/esquerda,
    * átrio/atrial, ventrículo/ventricular, contractions/contraction), and at least four. */
-  function wordCost(q, w) {
+  function wordCost(q, w, whole) {
     if (w === q) return SAME;
+    if (q.length > 2 && q.charAt(q.length - 1) === "s" && q.slice(0, -1) === w) return FORM; // PVCs, ESVs
+    // A finished word of up to three letters is a whole word (an abbreviation: "PR" is not the start of
+    // "prolongado", "FA" not of "falha"); only the word being typed may be the start of a longer one.
+    if (whole && q.length <= 3) return -1;
     if (w.lastIndexOf(q, 0) === 0) return START;
     var shared = commonPrefix(q, w);
     return shared >= 4 && shared >= q.length - 2 && shared >= w.length - 3 ? FORM : -1;
   }
-  /* The cheapest match of a query word among a term's words, or -1. */
-  function bestCost(q, termWords) {
+  /* The cheapest match of a query word among a term's words, or -1; `whole`: a finished query word. */
+  function bestCost(q, termWords, whole) {
     var best = -1;
     for (var i = 0; i < termWords.length && best !== SAME; i++) {
-      var c = wordCost(q, termWords[i]);
+      var c = wordCost(q, termWords[i], whole);
       if (c >= 0 && (best < 0 || c < best)) best = c;
     }
     return best;
+  }
+  /* How many of the query's word pairs are not a pair of the term's words in the same order: "Mobitz 2"
+   * is Mobitz II's pair, though "2º grau" gives Mobitz I its 2 too. */
+  function pairsMissing(queryWords, termWords) {
+    var missing = 0;
+    for (var i = 0; i + 1 < queryWords.length; i++) {
+      var found = false;
+      for (var j = 0; j + 1 < termWords.length && !found; j++) {
+        found = termWords[j] === queryWords[i] && termWords[j + 1] === queryWords[i + 1];
+      }
+      if (!found) missing++;
+    }
+    return missing;
   }
   function startsWith(text, start) { return text.lastIndexOf(start, 0) === 0; }
   /* How many of a term's numbers the query has not typed, each occurrence counted: a number left over
@@ -237,7 +289,7 @@
   function termExtra(query, term) {
     var cost = 0, i, c;
     for (i = 0; i < query.core.length; i++) {
-      c = bestCost(query.core[i], term.both);
+      c = bestCost(query.core[i], term.both, true);
       if (c < 0) return -1;
       cost += c;
     }
@@ -257,7 +309,9 @@
       var opens = startsWith(term.spineText, text) || startsWith(term.coreText, text) ||
         term.writtenTexts.some(function (w) { return startsWith(w, text); }) ? 0 : 1000;
       var left = term.core.length - query.core.length - way.words.length;
-      var extra = opens + total * 100 + 10 * numbersLeft(term.core, query.core.concat(way.words)) + left;
+      var asked = query.core.concat(way.words);
+      var extra = opens + total * 100 + 10 * numbersLeft(term.core, asked) + 5 * pairsMissing(asked, term.full) +
+        left;
       if (best < 0 || extra < best) best = extra;
     });
     return best;
@@ -277,33 +331,37 @@
     });
     if (best) return best;
     var plain = query.core.concat(query.last ? query.last[0].words : []);
-    if (!plain.every(function (q) { return entry.hay.indexOf(q) >= 0; })) return null;
+    // Inside other words only from four letters: "fa" is in "infarto", and means atrial fibrillation.
+    if (!plain.every(function (q) {
+      return q.length > 3 ? entry.hay.indexOf(q) >= 0 : bestCost(q, entry.allWords, true) >= 0;
+    })) return null;
     var asWords = plain.filter(function (q) { return bestCost(q, entry.allWords) >= 0; }).length;
     return [TIER.SUBSTRING, plain.length - asWords];
   }
 
   /* [matched words x 2 + matched numbers, words left over] of one term for the closest tier: each query
-   * word at most once, each of the term's numbers at most once. */
+   * word at most once, each of the term's numbers at most once; `nouns`, the matched words that name a
+   * finding (not a qualifier, not a negation). */
   function overlap(queryWords, term) {
-    var numbers = term.core.filter(isNumber), weight = 0, words = 0;
+    var numbers = term.core.filter(isNumber), weight = 0, words = 0, nouns = 0;
     queryWords.forEach(function (q) {
       if (isNumber(q)) {
         var at = numbers.indexOf(q);
         if (at >= 0) { numbers.splice(at, 1); weight += 1; }
-      } else if (bestCost(q, term.both) >= 0) {
+      } else if (!isNegation(q) && bestCost(q, term.both) >= 0) {
         words++;
         weight += 2;
+        if (!isQualifier(q)) nouns++;
       }
     });
-    return { weight: weight, words: words, left: term.core.length - (weight - words) };
+    return { weight: weight, words: words, nouns: nouns, left: term.core.length - (weight - words) };
   }
   /* Whether a statement says the opposite of one of the query's words and never that word. */
   function saysTheOpposite(entry, asked) {
     return asked.some(function (q) {
-      var opposite = OPPOSITES.get(q);
-      return opposite && entry.allWords.indexOf(q) < 0 && opposite.some(function (o) {
-        return entry.allWords.indexOf(o) >= 0;
-      });
+      var other = opposite(q);
+      return other && entry.allWords.indexOf(q) < 0 && entry.allWords.indexOf(singular(q)) < 0 &&
+        other.some(function (o) { return entry.allWords.indexOf(o) >= 0; });
     });
   }
   /* Tier 4: what a query with words no statement has is closest to (see the top of this file). */
@@ -312,14 +370,17 @@
       return !isFiller(w);
     });
     if (asked.length < 2) return [];
-    var needed = Math.min(2, Math.ceil(asked.length / 2)), found = [];
+    // The words that name a finding decide how many must match; qualifiers and numbers only rank.
+    var nouns = asked.filter(function (w) { return !isQualifier(w) && !isNegation(w) && !isNumber(w); });
+    if (!nouns.length) return [];
+    var needed = Math.min(2, nouns.length), found = [];
     indexed.forEach(function (entry) {
       if (saysTheOpposite(entry, asked)) return;
       var best = null;
       entry.terms.forEach(function (term) {
-        if (term.isCode) return;
-        var o = overlap(asked, term), matched = o.weight - o.words;
-        if (!o.words || matched < needed) return;
+        if (term.isCode && term.core.length > 1) return; // SENDO_ISCH is no words; STEMI, LAE are
+        var o = overlap(asked, term);
+        if (o.nouns < needed) return;
         var extra = -1000 * o.weight + Math.max(0, o.left);
         if (best === null || extra < best) best = extra;
       });
@@ -334,11 +395,15 @@
     var read = reading(query);
     if (!read) return [];
     var folded = fold(query), found = [];
+    var negated = read.core.concat(read.last ? read.last[0].words : []).some(isNegation);
     indexed.forEach(function (entry) {
+      if (negated && !entry.negates) return; // "sem BRD": not the block; "sem sinal": the statement of it
       var s = score(entry, folded, read);
       if (s) found.push({ statement: entry.statement, tier: s[0], extra: s[1], position: entry.position });
     });
-    if (!found.length) found = closest(indexed, read);
+    if (!found.length) {
+      found = closest(negated ? indexed.filter(function (entry) { return entry.negates; }) : indexed, read);
+    }
     found.sort(function (a, b) { return a.tier - b.tier || a.extra - b.extra || a.position - b.position; });
     return found.map(function (f) { return { statement: f.statement, tier: f.tier }; });
   }
