@@ -15,6 +15,7 @@ from datetime import datetime
 from django.db import transaction
 from django.db.models import Max, QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from annotations.errors import Conflict, Invalid
 from annotations.lib.exclusive_sets import exclusive_conflicts
@@ -35,6 +36,7 @@ from annotations.selectors.adjudication import (
     exam_reads_waiting,
 )
 from annotations.selectors.blinding import exam_adjudicator_eligible
+from annotations.selectors.taxonomy import statement_name
 from annotations.services.agreement.compute import agreement_recompute_request
 from annotations.services.audit import audit_record
 from annotations.services.enqueue import task_enqueue_on_commit
@@ -57,9 +59,13 @@ class StaleAdjudication(Conflict):
 
     def __init__(self, current: int, sent: int | None = None):
         if sent is not None and sent > current:
-            message = f"version {sent} is ahead of this exam's decisions (version {current}); reload the case"
+            message = _(
+                "version %(sent)s is ahead of this exam's decisions (version %(current)s); reload the case"
+            ) % {"sent": sent, "current": current}
         else:
-            message = f"this exam was adjudicated meanwhile (version {current}); reload to see it"
+            message = _("this exam was adjudicated meanwhile (version %(current)s); reload to see it") % {
+                "current": current
+            }
         super().__init__(message, extra={"version": current})
         self.current = current
 
@@ -154,7 +160,8 @@ def _check_adjudicable(case: _Case, decisions: Sequence[Decision], codes: list[s
     if overturned and not rationale:
         # A signed decision is part of the record: reversing it, one's own or a colleague's, says why.
         raise AdjudicationError(
-            "a rationale is required to overturn a signed decision: " + ", ".join(overturned)
+            _("a rationale is required to overturn a signed decision: %(codes)s")
+            % {"codes": ", ".join(overturned)}
         )
     _exclusive_set_check(case.batch, case.exam_id, decisions, case.classes)
 
@@ -294,9 +301,18 @@ def _exclusive_set_check(
     ]
     if conflicts:
         first, second = conflicts[0].first, conflicts[0].second
+        # Refusals reach the page in its language, the statements named as the reader's list names them.
         raise AdjudicationError(
-            f"“{classes[first].name}” ({first}) and “{classes[second].name}” ({second}) cannot both be "
-            "present on this exam (the taxonomy's exclusive sets); decide one of them absent"
+            _(
+                "“%(first_name)s” (%(first)s) and “%(second_name)s” (%(second)s) cannot both be present on "
+                "this exam (the taxonomy's exclusive sets); decide one of them absent"
+            )
+            % {
+                "first_name": statement_name(classes[first].name, classes[first].name_pt),
+                "first": first,
+                "second_name": statement_name(classes[second].name, classes[second].name_pt),
+                "second": second,
+            }
         )
 
 

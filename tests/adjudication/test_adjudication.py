@@ -464,3 +464,25 @@ def test_a_statement_keeps_the_version_it_was_signed_in_when_another_is_re_signe
     # The exam still has one version, the latest: a decision from version 1 is stale.
     with pytest.raises(StaleAdjudication):
         adjudication_decide(actor=carla, batch=batch, exam_id=exam.pk, decisions=first, version=1)
+
+
+def test_in_portuguese_the_case_page_refuses_in_portuguese_naming_statements_as_tnmg_writes_them(
+    carla, disputed, client
+):
+    """The refusals came from the service in English with English statement names on a page in Portuguese;
+    the readers' pseudonyms too ("Reader A")."""
+    from django.conf import settings
+
+    batch, exam = disputed
+    client.force_login(carla)
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "pt-br"
+    page = client.get(case_url(batch, exam)).content.decode()
+    assert "Leitor A" in page and "Reader A" not in page
+    # SB is agreed present; deciding ST present too breaks the exclusive set {SB, ST}.
+    refused = client.post(
+        case_url(batch, exam),
+        {"version": 0, "decision-1dAVb": "present", "add-statement": "ST", "rationale": ""},
+    ).content.decode()
+    assert "não podem estar ambas presentes" in refused and "Bradicardia sinusal" in refused, refused
+    stale = client.post(case_url(batch, exam), {"version": 7, "decision-1dAVb": "present"}).content.decode()
+    assert "recarregue" in stale
