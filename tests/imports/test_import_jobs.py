@@ -317,3 +317,20 @@ def test_more_files_than_one_upload_takes_are_refused_saying_how_many_it_takes(
     assert response.status_code == 400 and response["Content-Type"] == "application/json"
     assert "one upload takes: at most 2" in response.json()["files"][0]
     assert ImportJob.objects.count() == 0
+
+
+def test_the_outcomes_of_a_job_read_in_portuguese(
+    blobs, client_for, diego, django_capture_on_commit_callbacks
+):
+    from django.conf import settings
+
+    with django_capture_on_commit_callbacks() as callbacks:
+        client_for(diego).post(
+            "/imports/", {"files": [upload(SAMPLE_FILES["A1986"])], "dataset": "c", "amplitude_scale": "1"}
+        )
+    run_queued(callbacks)
+    client = client_for(diego)
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "pt-br"
+    page = client.get(f"/imports/{ImportJob.objects.get().pk}/").content.decode()
+    assert '<span class="tag" data-outcome="created">criado</span>' in page
+    assert '<span data-outcome="duplicate">duplicado</span>' in page  # for the script's own rows

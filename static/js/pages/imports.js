@@ -20,6 +20,13 @@
     return a;
   }
 
+  // An outcome in the page's language (the server names each in a template); an unknown one as sent.
+  function outcomeLabel(outcome) {
+    var labels = document.getElementById("outcome-labels");
+    var span = labels && labels.content.querySelector("[data-outcome=\"" + outcome + "\"]");
+    return span ? span.textContent : outcome;
+  }
+
   // A duplicate's row links the exam just created and the earlier ones with the same waveform.
   function showOutcomes(outcomes) {
     var body = document.getElementById("job-outcomes");
@@ -37,7 +44,7 @@
         });
         message.append(links);
       }
-      row.append(cell(o.file), record, cell(o.outcome), message);
+      row.append(cell(o.file), record, cell(outcomeLabel(o.outcome)), message);
       body.append(row);
     });
   }
