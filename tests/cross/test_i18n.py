@@ -164,7 +164,14 @@ def _pages(study):
             ("/", ["Suas leituras", "Lote", "Restantes", "Continuar"], ["Your reading", "Remaining"]),
             (
                 f"/read/{assignment}/",
-                ["Enviar e próximo", "Atalhos de teclado", "Pular este exame", "Diagnósticos", "12,5"],
+                [
+                    "Enviar e próximo",
+                    "Atalhos de teclado",
+                    "Pular este exame",
+                    "Diagnósticos",
+                    "12,5",
+                    "Espaço",
+                ],
                 ["Submit and next", "Keyboard shortcuts", "Skip this exam", "Diagnoses", "12.5"],
             ),
             (
