@@ -402,14 +402,46 @@ def assignment_skip(*, actor, assignment: Assignment | int, reason: str) -> Assi
         locked.skip_reason = reason[:300]
         locked.skipped_at = timezone.now()
         row_update(locked, ("status", "skip_reason", "skipped_at"))
+        withdrawn = _retest_withdraw(locked) if locked.read_round == 1 else None
         audit_record(
             actor=actor,
             action="assignment.skip",
             target=locked,
             before=before,
-            after={"reason": reason[:300]},
+            after={"reason": reason[:300], **({"retest_withdrawn": withdrawn} if withdrawn else {})},
         )
     return locked
+
+
+# Why a retest was closed unread, in its skip_reason.
+RETEST_FIRST_SKIPPED = (
+    "withdrawn: its first read was skipped, and a retest re-reads the reader's own first read"
+)
+
+
+def _retest_withdraw(first: Assignment) -> int | None:
+    """The reader's open retest of the exam whose first read they skipped: it would compare a second read
+    with no first. Closed as a skip with the reason (not a read, so nothing waits for it). Its id, or None."""
+    retest = (
+        Assignment.objects.select_for_update()
+        .filter(
+            batch_id=first.batch_id,
+            reader_id=first.reader_id,
+            exam_id=first.exam_id,
+            read_round=2,
+            status__in=[Assignment.Status.PENDING, Assignment.Status.IN_PROGRESS],
+        )
+        .first()
+    )
+    if retest is None:
+        return None
+    retest.status, retest.skip_reason, retest.skipped_at = (
+        Assignment.Status.SKIPPED,
+        RETEST_FIRST_SKIPPED,
+        first.skipped_at,
+    )
+    row_update(retest, ("status", "skip_reason", "skipped_at"))
+    return retest.pk
 
 
 def reader_preferences_set(*, actor, values: dict[str, object]) -> ReaderPreference:

@@ -184,9 +184,20 @@ def _reassign_said(outcome: dict, reader: str) -> str:
         _("%(moved)s unread exams moved; %(kept)s kept.")
         % {
             "moved": outcome["moved"],
-            "kept": outcome["kept_because_already_assigned"] + outcome["kept_because_dispute_seen"],
+            "kept": outcome["kept_because_already_assigned"]
+            + outcome["kept_because_dispute_seen"]
+            + outcome.get("kept_because_retest_follows", 0),
         }
     ]
+    if outcome.get("kept_because_retest_follows"):
+        said.append(
+            ngettext(
+                "%(n)s exam stays with %(reader)s: they re-read it later for test-retest.",
+                "%(n)s exams stay with %(reader)s: they re-read them later for test-retest.",
+                outcome["kept_because_retest_follows"],
+            )
+            % {"n": outcome["kept_because_retest_follows"], "reader": reader}
+        )
     if outcome["drafts_handed_on"]:
         said.append(
             ngettext(

@@ -27,7 +27,13 @@ def batch(ana, bruno, diego, tnmg):
 
 
 # A reassign from a reader still reading: nothing of theirs but unread first reads moves.
-STILL = {"reader_left": False, "drafts_handed_on": 0, "drafts_kept": 0, "retests_withdrawn": 0}
+STILL = {
+    "reader_left": False,
+    "drafts_handed_on": 0,
+    "drafts_kept": 0,
+    "retests_withdrawn": 0,
+    "kept_because_retest_follows": 0,
+}
 
 
 def queue(batch, reader):
@@ -303,3 +309,71 @@ def test_a_reassign_to_someone_who_cannot_read_says_why(client_for, batch, ana, 
         )
         assert said in response.content.decode(), to_reader
     assert not AuditEvent.objects.filter(action="batch.reassign").exists()
+
+
+@pytest.fixture
+def retested(ana, bruno, diego, tnmg):
+    """40 exams, one reader each, a fifth of each queue re-read later (test-retest)."""
+    return batch_create(
+        name="Retested",
+        taxonomy=tnmg,
+        exams=ExamFactory.create_batch(40),
+        readers=[ana, bruno],
+        readers_per_exam=1,
+        actor=diego,
+        seed=3,
+        retest_fraction=0.2,
+    )
+
+
+def _retested_exams(batch, reader) -> set[int]:
+    return set(
+        Assignment.objects.filter(batch=batch, reader=reader, read_round=2).values_list("exam_id", flat=True)
+    )
+
+
+def test_skipping_a_first_read_withdraws_its_retest(client_for, retested, ana):
+    """A retest compares a reader's second read with their first: with the first skipped it measures
+    nothing, and the reader was still served it (a walk on the production stack: 4 of 4)."""
+    exam = sorted(_retested_exams(retested, ana))[0]
+    first = Assignment.objects.get(batch=retested, reader=ana, exam_id=exam, read_round=1)
+    response = client_for(ana).post(
+        f"/api/v1/reading/assignments/{first.pk}/skip/", {"reason": "noisy"}, content_type="application/json"
+    )
+    assert response.status_code == 200, response.content
+    retest = Assignment.objects.get(batch=retested, reader=ana, exam_id=exam, read_round=2)
+    assert retest.status == "skipped" and "first read was skipped" in retest.skip_reason
+    assert AuditEvent.objects.filter(action="assignment.skip", after__retest_withdrawn=retest.pk).exists()
+
+
+def test_a_reader_still_reading_keeps_the_exams_they_re_read_when_their_unread_exams_move(
+    client_for, retested, ana, bruno, diego
+):
+    """Moving a first read away left its retest behind: ana then re-read exams she had never read."""
+    kept = _retested_exams(retested, ana)
+    response = client_for(diego).post(
+        f"/batches/{retested.pk}/reassign/", {"from_reader": ana.pk, "to_reader": bruno.pk}, follow=True
+    )
+    firsts = set(
+        Assignment.objects.filter(batch=retested, reader=ana, read_round=1).values_list("exam_id", flat=True)
+    )
+    assert kept and kept <= firsts
+    assert _retested_exams(retested, ana) == kept
+    said = response.content.decode()
+    assert f"{len(kept)} exams stay with ana: they re-read them later for test-retest" in said, said
+    assert AuditEvent.objects.get(action="batch.reassign").after["kept_because_retest_follows"] == len(kept)
+
+
+def test_a_reader_added_later_is_never_given_a_first_read_whose_retest_stays_behind(
+    retested, ana, bruno, diego
+):
+    carol = UserFactory(username="carol", roles=["reader"])
+    before = {r: _retested_exams(retested, r) for r in (ana, bruno)}
+    batch_add_readers(batch=retested, readers=[carol], actor=diego)
+    for reader, exams in before.items():
+        firsts = set(
+            Assignment.objects.filter(batch=retested, reader=reader, read_round=1).values_list(
+                "exam_id", flat=True
+            )
+        )
+        assert exams <= firsts, reader

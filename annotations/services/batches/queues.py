@@ -40,6 +40,17 @@ def _pending(batch: ReviewBatch, reader_id: int):
     )
 
 
+def _retest_follows(batch: ReviewBatch, reader_id: int):
+    """Exams whose first read the reader re-reads later (an open retest): that first read stays with them,
+    or the retest would compare a second read with a first nobody made."""
+    return Assignment.objects.filter(
+        batch=batch,
+        reader_id=reader_id,
+        read_round=2,
+        status__in=[Assignment.Status.PENDING, Assignment.Status.IN_PROGRESS],
+    ).values("exam_id")
+
+
 def _move(assignment: Assignment, to_reader_id: int, position: int) -> None:
     assignment.reader_id = to_reader_id
     assignment.position = position
@@ -114,7 +125,11 @@ def batch_reassign(*, batch: ReviewBatch, from_reader, to_reader, actor) -> dict
             )
         )
         barred = exams_reader_barred(to_reader.pk, set(waiting) | {d.exam_id for d in drafts}) - held
-        movable = list(pending.exclude(exam_id__in=held | barred).order_by("position"))
+        # A reader still reading keeps the first reads they re-read later; one who left loses the retests.
+        retested = (
+            set() if left else set(_retest_follows(batch, from_reader.pk).values_list("exam_id", flat=True))
+        )
+        movable = list(pending.exclude(exam_id__in=held | barred | retested).order_by("position"))
         position = queue_end(batch, to_reader.pk)
         for offset, assignment in enumerate(movable):
             _move(assignment, to_reader.pk, position + offset)
@@ -126,6 +141,9 @@ def batch_reassign(*, batch: ReviewBatch, from_reader, to_reader, actor) -> dict
             "moved": len(movable),
             "kept_because_already_assigned": sum(exam in held for exam in waiting),
             "kept_because_dispute_seen": sum(exam in barred for exam in waiting),
+            "kept_because_retest_follows": sum(
+                exam in retested and exam not in held | barred for exam in waiting
+            ),
             "reader_left": left,
             "drafts_handed_on": handed,
             "drafts_kept": len(drafts) - handed,
@@ -316,6 +334,7 @@ def _rebalance(batch: ReviewBatch, reader_ids: list[int]) -> int:
             for heavy in donors:
                 candidate = (
                     _pending(batch, heavy)
+                    .exclude(exam_id__in=_retest_follows(batch, heavy))
                     .exclude(exam_id__in=gold)
                     .exclude(exam_id__in=taken)
                     .exclude(exam_id__in=barred[light])
