@@ -82,3 +82,21 @@ def test_a_run_taken_for_dead_stops_at_its_next_beat_and_leaves_the_job_to_the_n
     jobs.import_job_run(job.pk)
     job.refresh_from_db()
     assert (job.status, job.finished_at, Exam.objects.count()) == ("running", None, 0)
+
+
+def test_an_import_runs_to_the_end_while_redis_is_down(job, settings, client_for, diego):
+    """Its progress and heartbeat live in the cache, which is optional: with Redis restarting under it, a
+    file was reported "unreadable (ConnectionError)" and the job ended with nothing created."""
+    from tests import services
+
+    dead = f"redis://127.0.0.1:{services._free_port()}/0"
+    settings.CACHES = {
+        "default": {
+            "BACKEND": settings.CACHES["default"]["BACKEND"],
+            "LOCATION": dead,
+            "OPTIONS": {"socket_timeout": 0.2, "socket_connect_timeout": 0.2},
+        }
+    }
+    imports_run.apply(args=(job.pk,)).get()
+    job.refresh_from_db()
+    assert (job.status, job.created, job.files_failed) == ("done", 20, 0), job.outcomes[:3]

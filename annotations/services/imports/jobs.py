@@ -228,12 +228,20 @@ class _CachedProgress:
         self.key = _progress_key(job.pk)
         self.done = 0
         self.beaten = time.monotonic()
-        cache.set(self.key, 0, timeout=24 * 3600)
+        self._show(0)
+
+    def _show(self, done: int) -> None:
+        """The live count for the page; the cache is optional, and a Redis restarting under an import must
+        not fail the file being read."""
+        try:
+            cache.set(self.key, done, timeout=24 * 3600)
+        except Exception:
+            logger.warning("import progress: the cache is down")
 
     def __call__(self, n: int) -> None:
         self.done += n
         if self.done % 50 == 0 or n > 1:  # a cache write per 50 exams is plenty for a progress bar
-            cache.set(self.key, self.done, timeout=24 * 3600)
+            self._show(self.done)
         if time.monotonic() - self.beaten >= settings.IMPORT_HEARTBEAT_S:
             self.beaten = time.monotonic()
             current = ImportJob.objects.filter(pk=self.job_id).values_list("attempt", flat=True).first()
@@ -318,7 +326,10 @@ def import_job_run(job_id: int) -> None:
         failed=summary["error"],
         files_failed=summary["files_failed"],
     )
-    cache.delete_many([progress.key, alive_key(job.pk)])
+    try:
+        cache.delete_many([progress.key, alive_key(job.pk)])
+    except Exception:  # they expire on their own
+        logger.warning("import progress: the cache is down")
 
 
 # Rows kept per job for records that went in as they should (created, unchanged): their exams carry
