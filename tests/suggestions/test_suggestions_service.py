@@ -335,3 +335,23 @@ def test_a_broker_that_is_down_never_breaks_batch_creation(ana, bruno, diego, tn
     batch = ReviewBatch.objects.get(name="No broker")
     assert exams_missing_suggestions(limit=10) == [exam.pk]
     assert AuditEvent.objects.filter(action="batch.create", target_id=str(batch.pk)).exists()
+
+
+def test_the_progress_names_every_provider_the_batch_was_queued_for_even_with_nothing_computed(
+    client_for, ana, bruno, diego, tnmg
+):
+    """A two-stage batch whose only rows were another model's predictions said "2 of 2 computed, 0
+    waiting" while the provider its readers see had computed nothing (a walk on the production stack)."""
+    from annotations.services.suggestions import suggestions_batch_run
+
+    batch = shared_batch(readers=[ana, bruno], coordinator=diego, taxonomy=tnmg, exams=2)
+    for member in BatchExam.objects.filter(batch=batch):
+        suggestion_compute(member.exam_id, FixedProvider())  # predictions imported from elsewhere
+    suggestions_batch_run(batch.pk)  # the fan-out a worker runs: it names the configured providers
+    data = client_for(diego).get(f"/api/v1/batches/{batch.pk}/suggestions/").json()
+    rows = {row["provider"]: row for row in data["providers"]}
+    assert (rows["measurements"]["ok"], rows["measurements"]["missing"]) == (0, 2)
+    assert rows["measurements"]["version"] == MeasurementProvider.version
+    assert (rows["fixed"]["ok"], rows["fixed"]["missing"]) == (2, 0)
+    fragment = client_for(diego).get(f"/batches/{batch.pk}/suggestions/").content.decode()
+    assert "0 of 2 exams computed, 0 failed, 2 waiting." in fragment

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db import connection
 from django.db.models import BooleanField, Count, F, Func, Max, Q, Subquery
 
-from annotations.models import BatchExam, ReviewBatch, Suggestion
+from annotations.models import AuditEvent, BatchExam, ReviewBatch, Suggestion
 from annotations.selectors.suggestions.scoring import META
 
 MAX_FAILURES_LISTED = 20
@@ -36,6 +36,15 @@ def batch_suggestion_progress(batch: ReviewBatch) -> dict:
         )
         .order_by("provider", "-latest")
     )
+    # The providers the batch's suggestions were queued for (the fan-out names them): each is shown at
+    # that version, computed or not, so a provider readers wait on never hides behind another's rows.
+    asked = _providers_asked(batch)
+    counts = {(v["provider"], v["provider_version"]): v for v in versions}
+    versions = [
+        counts.get((name, version))
+        or {"provider": name, "provider_version": version, "ok": 0, "failed": 0, "latest": None}
+        for name, version in asked.items()
+    ] + [v for v in versions if v["provider"] not in asked]
     providers = []
     seen: set[str] = set()
     for version in versions:
@@ -56,6 +65,19 @@ def batch_suggestion_progress(batch: ReviewBatch) -> dict:
             }
         )
     return {"exams": total, "providers": providers}
+
+
+def _providers_asked(batch: ReviewBatch) -> dict[str, str]:
+    """name -> version of the providers the batch's latest suggestion fan-out queued (its audit row)."""
+    after = (
+        AuditEvent.objects.filter(
+            action="suggestions.batch_run", target_type=ReviewBatch._meta.label_lower, target_id=str(batch.pk)
+        )
+        .order_by("-pk")
+        .values_list("after", flat=True)
+        .first()
+    )
+    return dict((after or {}).get("providers") or {})
 
 
 class _InArray(Func):
