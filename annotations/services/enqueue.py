@@ -103,6 +103,24 @@ def task_enqueue(name: str, *args, countdown: float | None = None, priority: int
     return True
 
 
+def tasks_waiting(name: str, ids: list[int]) -> set[int]:
+    """Of these ids, those whose task `name` was queued and has not started yet (its marker is there; a
+    task clears its own when it starts: task_started). Raises if the cache is unavailable."""
+    keys = {pk: _marker(_task(name).name, pk) for pk in ids}
+    present = cache.get_many(list(keys.values()))
+    return {pk for pk, key in keys.items() if key in present}
+
+
+def task_started(name: str, *args: object) -> None:
+    """The task is in a worker's hands: no longer waiting in the queue. Its marker goes, so that a sweep
+    queues it again should that worker die (the broker would only after the visibility timeout); never
+    raises."""
+    try:
+        cache.delete(_marker(_task(name).name, *args))
+    except Exception:
+        logger.warning("could not clear the queued marker of %s%r", name, args)
+
+
 def task_enqueue_on_commit(name: str, *args) -> None:
     """Send the task called `name` once the current transaction commits (never for a rolled-back one)."""
     transaction.on_commit(lambda: task_enqueue(name, *args))

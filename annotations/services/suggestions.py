@@ -48,7 +48,13 @@ from annotations.roles import Role, has_role
 from annotations.selectors.suggestions.evidence import evidence_agreement
 from annotations.selectors.suggestions.scoring import META, source_code
 from annotations.services.audit import audit_record
-from annotations.services.enqueue import CATCH_UP_PRIORITY, task_enqueue, task_enqueue_on_commit
+from annotations.services.enqueue import (
+    CATCH_UP_PRIORITY,
+    task_enqueue,
+    task_enqueue_on_commit,
+    task_started,
+    tasks_waiting,
+)
 from annotations.services.exams.waveforms import waveform_load
 
 logger = logging.getLogger(__name__)
@@ -262,6 +268,7 @@ def _scores_complete(suggestion_id: int) -> None:
 def suggestions_exam_compute(exam_id: int, *, retry_failed: bool = True) -> dict[str, str]:
     """Every configured provider on one exam; provider name -> stored status. Stored rows of other
     providers (imported predictions, retired providers) get scores for taxonomies added since too."""
+    task_started("annotations.tasks.suggestions_exam", exam_id)
     outcome = {}
     done = set()
     for name, provider in suggestion_providers().items():
@@ -337,6 +344,12 @@ def suggestions_sweep_run(limit: int | None = None) -> int:
     """Queue exams that should have suggestions and have none (enqueue lost, new provider version)."""
 
     exam_ids = exams_missing_suggestions(limit or settings.SUGGESTION_SWEEP_LIMIT)
+    if exam_ids and not settings.CELERY_TASK_ALWAYS_EAGER:
+        try:  # not again what still waits in the queue: a backlog would be queued once more each sweep
+            waiting = tasks_waiting("annotations.tasks.suggestions_exam", exam_ids)
+            exam_ids = [pk for pk in exam_ids if pk not in waiting]
+        except Exception:
+            logger.warning("suggestions sweep: the cache is down; queueing every missing exam")
     if not exam_ids:
         return 0
     with transaction.atomic():
