@@ -33,13 +33,16 @@ def restore_database():
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def verify(backup: Path, database_url: str, waveforms: Path) -> subprocess.CompletedProcess:
+def verify(
+    backup: Path, database_url: str, waveforms: Path, releases: Path | None = None
+) -> subprocess.CompletedProcess:
     environ = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "ecgreview.settings",
         "DATABASE_URL": database_url,
         "WAVEFORM_STORAGE_URL": waveforms.as_uri(),
         "DEBUG": "0",
+        **({"RELEASE_STORAGE_DIR": str(releases)} if releases else {}),
     }
     return subprocess.run(
         [sys.executable, "manage.py", "backup_verify", str(backup)],
@@ -119,3 +122,75 @@ def test_a_backup_refuses_a_folder_that_is_not_empty(tmp_path):
     (tmp_path / "old").write_text("x")
     with pytest.raises(CommandError, match="is not empty"):
         call_command("backup", str(tmp_path))
+
+
+def restore(backup: Path, name: str) -> None:
+    db = connection.settings_dict
+    where = ["-h", db["HOST"] or "127.0.0.1", "-p", str(db["PORT"] or 5432), "-U", db["USER"]]
+    subprocess.run(
+        ["pg_restore", "--no-owner", *where, "-d", name, str(backup / "database.dump")], check=True
+    )
+
+
+def test_a_backup_taken_while_the_app_writes_counts_the_rows_its_dump_holds(
+    tmp_path, restore_database, monkeypatch, diego
+):
+    """The rows were counted before pg_dump started, in another snapshot: a row written in between made
+    backup_verify fail a good backup ("annotations_suggestion: 6752 rows, backup had 6751")."""
+    from annotations.management.commands import backup as command
+
+    make_exam(seed=1)
+    real_run = command.subprocess.run
+    db = connection.settings_dict
+    url = f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+
+    def meanwhile(*args, **kwargs):  # a worker writes while the backup runs
+        with psycopg.connect(url, autocommit=True) as other:
+            other.execute(
+                "INSERT INTO annotations_auditevent (occurred_at, actor_username, action, target_type, "
+                "target_id) VALUES (now(), 'worker', 'meanwhile', '', '')"
+            )
+        return real_run(*args, **kwargs)
+
+    monkeypatch.setattr(command.subprocess, "run", meanwhile)
+    backup = tmp_path / "backup"
+    call_command("backup", str(backup))
+    name, restored_url = restore_database
+    restore(backup, name)
+    restored_waveforms = tmp_path / "restored-waveforms"
+    shutil.copytree(backup / "waveforms", restored_waveforms)
+    result = verify(backup, restored_url, restored_waveforms)
+    assert result.returncode == 0, result.stderr
+
+
+def test_a_backup_holds_the_release_files_and_the_restore_serves_them(
+    tmp_path, restore_database, ana, bruno, carla, diego, tnmg
+):
+    """The release files live beside the database, not in it: restored without them, every release said
+    "done" and answered 404 for its files."""
+    from annotations.services.releases.builds import release_build, release_create
+    from tests.exporting import labelled_study
+    from tests.factories import UserFactory
+
+    carol = UserFactory(username="carol", roles=["reader"])
+    study = labelled_study(readers=[ana, bruno, carol], coordinator=diego, adjudicator=carla, taxonomy=tnmg)
+    release = release_build(release_create(actor=diego, batches=[study.batch], hdf5=False).pk)
+    backup = tmp_path / "backup"
+    call_command("backup", str(backup))
+    assert {f["name"] for f in release.files} <= {
+        p.name for p in (backup / "releases").rglob("*") if p.is_file()
+    }
+    name, url = restore_database
+    restore(backup, name)
+    restored_waveforms, restored_releases = tmp_path / "restored-waveforms", tmp_path / "restored-releases"
+    shutil.copytree(backup / "waveforms", restored_waveforms)
+    shutil.copytree(backup / "releases", restored_releases)
+    result = verify(backup, url, restored_waveforms, restored_releases)
+    assert result.returncode == 0, result.stderr
+    assert "release files" in result.stdout
+    from annotations.selectors.releases.builds import release_file_key
+
+    card = restored_releases / release_file_key(release, "dataset_card.json")
+    card.write_text(card.read_text() + " ")
+    result = verify(backup, url, restored_waveforms, restored_releases)
+    assert result.returncode != 0 and "dataset_card.json" in result.stderr

@@ -1,9 +1,12 @@
-"""`manage.py backup OUT_DIR`: a consistent copy of the database and the waveform store.
+"""`manage.py backup OUT_DIR`: a consistent copy of the database, the waveform store and the releases.
 
 The database goes through pg_dump's custom format (restorable with pg_restore into an empty
-database); waveform blobs are copied as files (they are content-addressed and never change, so a
-copy taken after the dump holds every blob the dump references). MANIFEST.json lists every file
-with its SHA-256 and the row count of every table, for `manage.py backup_verify`.
+database), in the snapshot the rows are counted in: a transaction exports its snapshot and pg_dump
+reads that one, so rows written meanwhile by the app and its workers are in neither. Waveform blobs
+are copied as files (they are content-addressed and never change, so a copy taken after the dump
+holds every blob the dump references); so are the built releases' files, which the database names
+by checksum. MANIFEST.json lists every file with its SHA-256 and the row count of every table, for
+`manage.py backup_verify`.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.files.storage import storages
 from django.core.management.base import BaseCommand, CommandError
-from django.db import connection
+from django.db import connection, transaction
 
 
 def file_sha256(path: Path) -> str:
@@ -29,6 +32,7 @@ def file_sha256(path: Path) -> str:
 
 
 def table_counts() -> dict[str, int]:
+    """Rows per table, in the current transaction's snapshot."""
     counts = {}
     with connection.cursor() as cursor:
         for table in sorted(connection.introspection.table_names()):
@@ -73,19 +77,12 @@ class Command(BaseCommand):
         if out.exists() and any(out.iterdir()):
             raise CommandError(f"{out} is not empty")
         out.mkdir(parents=True, exist_ok=True)
-        counts = table_counts()
-        dump = out / "database.dump"
-        subprocess.run(
-            ["pg_dump", "--format=custom", "--no-owner", "--file", str(dump)],
-            env=pg_environment(),
-            check=True,
-        )
+        counts = self._dump(out / "database.dump")
         source = Path(storage.location)
-        target = out / "waveforms"
-        if source.exists():
-            shutil.copytree(source, target)
-        else:
-            target.mkdir()
+        _copy_folder(source, out / "waveforms")
+        releases = storages["releases"]
+        if hasattr(releases, "path"):
+            _copy_folder(Path(releases.location), out / "releases")
         files = {str(p.relative_to(out)): file_sha256(p) for p in sorted(out.rglob("*")) if p.is_file()}
         manifest = {
             "tables": counts,
@@ -95,6 +92,30 @@ class Command(BaseCommand):
         }
         (out / "MANIFEST.json").write_text(json.dumps(manifest, indent=1, sort_keys=True))
         blobs = sum(1 for name in files if name.startswith("waveforms/"))
+        released = sum(1 for name in files if name.startswith("releases/"))
         self.stdout.write(
-            f"backed up {sum(counts.values())} rows in {len(counts)} tables and {blobs} waveform blobs"
+            f"backed up {sum(counts.values())} rows in {len(counts)} tables, {blobs} waveform blobs and "
+            f"{released} release files"
         )
+
+    @staticmethod
+    def _dump(path: Path) -> dict[str, int]:
+        """pg_dump of the snapshot the rows are counted in (pg_export_snapshot, held open while it runs)."""
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            cursor.execute("SELECT pg_export_snapshot()")
+            snapshot = cursor.fetchone()[0]
+            counts = table_counts()
+            subprocess.run(
+                ["pg_dump", "--format=custom", "--no-owner", f"--snapshot={snapshot}", "--file", str(path)],
+                env=pg_environment(),
+                check=True,
+            )
+        return counts
+
+
+def _copy_folder(source: Path, target: Path) -> None:
+    if source.exists():
+        shutil.copytree(source, target)
+    else:
+        target.mkdir()

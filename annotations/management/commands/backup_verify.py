@@ -1,8 +1,8 @@
-"""`manage.py backup_verify BACKUP_DIR`: after a restore, prove every row and blob came back.
+"""`manage.py backup_verify BACKUP_DIR`: after a restore, prove every row, blob and release file came back.
 
-Compares the restored database's row counts with the manifest, and every waveform blob the
-database references with the file checksums of the backup (content addressing: a blob's name is
-its SHA-256, so a changed byte is found too).
+Compares the restored database's row counts with the manifest, every waveform blob the database
+references with the file checksums of the backup (content addressing: a blob's name is its SHA-256, so
+a changed byte is found too), and every file of every built release with the checksum its row keeps.
 """
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ from django.core.files.storage import storages
 from django.core.management.base import BaseCommand, CommandError
 
 from annotations.management.commands.backup import file_sha256, table_counts
-from annotations.models import Exam
+from annotations.models import Exam, Release
+from annotations.selectors.releases.builds import release_file_key
 
 
 class Command(BaseCommand):
@@ -39,6 +40,29 @@ class Command(BaseCommand):
                 problems.append(f"waveform {key} differs from the backup")
             elif not key.endswith(f"{sha}.npy"):
                 problems.append(f"waveform {key} does not carry its exam's checksum {sha}")
+        released = _release_problems(problems)
         if problems:
             raise CommandError("; ".join(problems))
-        self.stdout.write(f"verified {sum(counts.values())} rows and every waveform blob against {backup}")
+        self.stdout.write(
+            f"verified {sum(counts.values())} rows, every waveform blob and {released} release files "
+            f"against {backup}"
+        )
+
+
+def _release_problems(problems: list[str]) -> int:
+    """Each built release's files against the checksums its row keeps; returns how many were checked."""
+    storage = storages["releases"]
+    if not hasattr(storage, "path"):
+        return 0
+    checked = 0
+    for release in Release.objects.filter(status=Release.Status.DONE):
+        for entry in release.files:
+            if not entry.get("sha256"):
+                continue
+            path = Path(storage.path(release_file_key(release, entry["name"])))
+            checked += 1
+            if not path.exists():
+                problems.append(f"release {release.pk}: {entry['name']} is missing")
+            elif file_sha256(path) != entry["sha256"]:
+                problems.append(f"release {release.pk}: {entry['name']} differs from its checksum")
+    return checked
