@@ -198,6 +198,12 @@ def _reassign_said(outcome: dict, reader: str) -> str:
             )
             % {"n": outcome["kept_because_retest_follows"], "reader": reader}
         )
+    return " ".join(said + _drafts_said(outcome, reader))
+
+
+def _drafts_said(outcome: dict, reader: str) -> list[str]:
+    """What became of the leaving reader's drafts and retests, one sentence per kind that happened."""
+    said = []
     if outcome["drafts_handed_on"]:
         said.append(
             ngettext(
@@ -235,7 +241,7 @@ def _reassign_said(outcome: dict, reader: str) -> str:
             )
             % {"n": outcome["retests_withdrawn"]}
         )
-    return " ".join(said)
+    return said
 
 
 @require_POST

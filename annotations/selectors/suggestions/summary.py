@@ -36,15 +36,7 @@ def batch_suggestion_progress(batch: ReviewBatch) -> dict:
         )
         .order_by("provider", "-latest")
     )
-    # The providers the batch's suggestions were queued for (the fan-out names them): each is shown at
-    # that version, computed or not, so a provider readers wait on never hides behind another's rows.
-    asked = _providers_asked(batch)
-    counts = {(v["provider"], v["provider_version"]): v for v in versions}
-    versions = [
-        counts.get((name, version))
-        or {"provider": name, "provider_version": version, "ok": 0, "failed": 0, "latest": None}
-        for name, version in asked.items()
-    ] + [v for v in versions if v["provider"] not in asked]
+    versions = _with_providers_asked(batch, list(versions))
     providers = []
     seen: set[str] = set()
     for version in versions:
@@ -65,6 +57,18 @@ def batch_suggestion_progress(batch: ReviewBatch) -> dict:
             }
         )
     return {"exams": total, "providers": providers}
+
+
+def _with_providers_asked(batch: ReviewBatch, versions: list[dict]) -> list[dict]:
+    """The providers the batch's suggestions were queued for (the fan-out names them) come first, each at
+    that version, computed or not, so a provider readers wait on never hides behind another's rows."""
+    asked = _providers_asked(batch)
+    counts = {(v["provider"], v["provider_version"]): v for v in versions}
+    return [
+        counts.get((name, version))
+        or {"provider": name, "provider_version": version, "ok": 0, "failed": 0, "latest": None}
+        for name, version in asked.items()
+    ] + [v for v in versions if v["provider"] not in asked]
 
 
 def _providers_asked(batch: ReviewBatch) -> dict[str, str]:

@@ -103,6 +103,16 @@ def _retests_withdraw(batch: ReviewBatch, reader_id: int) -> int:
     return retests
 
 
+def _reasons_kept(waiting: list[int], held: set[int], barred: set[int], retested: set[int]) -> dict:
+    """Why each unmoved exam stayed, apart: the coordinator (and the audit) tell a reader who has the exam
+    already from one kept away by blinding, and both from a first read its reader re-reads later."""
+    return {
+        "kept_because_already_assigned": sum(exam in held for exam in waiting),
+        "kept_because_dispute_seen": sum(exam in barred for exam in waiting),
+        "kept_because_retest_follows": sum(e in retested and e not in held | barred for e in waiting),
+    }
+
+
 def batch_reassign(*, batch: ReviewBatch, from_reader, to_reader, actor) -> dict:
     """Hand a reader's unread exams to another reader; exams the new reader has, and exams whose dispute
     the new reader saw (selectors.blinding), stay put. Drafts stay with a reader still reading; those of
@@ -135,15 +145,9 @@ def batch_reassign(*, batch: ReviewBatch, from_reader, to_reader, actor) -> dict
             _move(assignment, to_reader.pk, position + offset)
         given = [d for d in drafts if d.exam_id not in held | barred] if left else []
         handed = _drafts_hand_on(locked, given, to_reader.pk, position + len(movable))
-        # Why each exam stayed, apart: the coordinator (and the audit) tell a reader who has the exam
-        # already from one kept away by blinding.
         outcome = {
             "moved": len(movable),
-            "kept_because_already_assigned": sum(exam in held for exam in waiting),
-            "kept_because_dispute_seen": sum(exam in barred for exam in waiting),
-            "kept_because_retest_follows": sum(
-                exam in retested and exam not in held | barred for exam in waiting
-            ),
+            **_reasons_kept(waiting, held, barred, retested),
             "reader_left": left,
             "drafts_handed_on": handed,
             "drafts_kept": len(drafts) - handed,
