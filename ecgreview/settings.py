@@ -513,11 +513,11 @@ CELERY_BEAT_SCHEDULE = {
 JOBS_SWEEP_SECONDS = env.int("JOBS_SWEEP_SECONDS", 60, minimum=5)
 JOBS_REQUEUE_AFTER_S = env.int("JOBS_REQUEUE_AFTER_S", 60, minimum=1)
 JOBS_SWEEP_LIMIT = env.int("JOBS_SWEEP_LIMIT", 500, minimum=1)
-# A running import beats every IMPORT_HEARTBEAT_S; one silent for IMPORT_STALLED_AFTER_S (its worker was
-# killed) is queued again by the jobs sweep rather than waiting CELERY_VISIBILITY_TIMEOUT for redelivery.
-# Longer than any stretch of an import without a record read (opening a 4 GB file, one large insert).
-IMPORT_STALLED_AFTER_S = env.int("IMPORT_STALLED_AFTER_S", 600, minimum=30)
-IMPORT_HEARTBEAT_S = env.int("IMPORT_HEARTBEAT_S", 30, minimum=0)
+# A running import or release build beats every JOBS_HEARTBEAT_S; one silent for JOBS_STALLED_AFTER_S (its
+# worker was killed) is queued again by the jobs sweep rather than waiting CELERY_VISIBILITY_TIMEOUT for
+# redelivery. Longer than any stretch of a job without a beat (opening a 4 GB file, one large insert).
+JOBS_STALLED_AFTER_S = env.int("JOBS_STALLED_AFTER_S", 600, minimum=30)
+JOBS_HEARTBEAT_S = env.int("JOBS_HEARTBEAT_S", 30, minimum=0)
 CELERY_BEAT_SCHEDULE = {
     **globals().get("CELERY_BEAT_SCHEDULE", {}),
     "jobs-sweep": {"task": "annotations.tasks.jobs_sweep", "schedule": float(JOBS_SWEEP_SECONDS)},

@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+import time
 from datetime import timedelta
 from importlib import import_module
 
@@ -121,6 +122,53 @@ def task_started(name: str, *args: object) -> None:
         logger.warning("could not clear the queued marker of %s%r", name, args)
 
 
+# --- Heartbeats ---------------------------------------------------------------------------------------
+# Long work (a release build, a shard) beats while it runs: a key living JOBS_STALLED_AFTER_S, renewed at
+# most every JOBS_HEARTBEAT_S. A worker killed in the middle stops beating; the broker would deliver its
+# message again only after the visibility timeout (hours), so the jobs sweep queues again work that has
+# neither a message waiting (marker) nor a beat, and a twin delivery of work still beating is dropped.
+def _alive(task_name: str, *args: object) -> str:
+    return "alive:" + _marker(task_name, *args)
+
+
+def task_beat(name: str, *args: object) -> None:
+    """This task, with these arguments, is being worked on right now; never raises."""
+    try:
+        cache.set(_alive(_task(name).name, *args), 1, timeout=settings.JOBS_STALLED_AFTER_S)
+    except Exception:
+        logger.warning("could not record the heartbeat of %s%r", name, args)
+
+
+def task_beating(name: str, *args: object) -> bool:
+    """Whether a worker beat for this task within JOBS_STALLED_AFTER_S. False when the cache is down: the
+    sweeps that ask skip their round then."""
+    try:
+        return cache.get(_alive(_task(name).name, *args)) is not None
+    except Exception:
+        return False
+
+
+def task_done(name: str, *args: object) -> None:
+    """The task ended (done or failed): no beat left behind; never raises."""
+    try:
+        cache.delete(_alive(_task(name).name, *args))
+    except Exception:
+        logger.warning("could not clear the heartbeat of %s%r", name, args)
+
+
+class Beat:
+    """A callable that beats for a task at most every JOBS_HEARTBEAT_S, for a long loop to call often."""
+
+    def __init__(self, name: str, *args: object) -> None:
+        self.name, self.args, self.last = name, args, 0.0
+
+    def __call__(self, *_ignored: object) -> None:
+        now = time.monotonic()
+        if now - self.last >= settings.JOBS_HEARTBEAT_S:
+            self.last = now
+            task_beat(self.name, *self.args)
+
+
 def task_enqueue_on_commit(name: str, *args) -> None:
     """Send the task called `name` once the current transaction commits (never for a rolled-back one)."""
     transaction.on_commit(lambda: task_enqueue(name, *args))
@@ -166,11 +214,17 @@ def jobs_sweep_run() -> dict[str, int]:
     except Exception:
         logger.warning("jobs sweep skipped the release shards: the cache is unavailable")
     from annotations.services.imports.jobs import import_jobs_stalled_requeue
+    from annotations.services.releases.builds import releases_stalled_requeue
 
-    try:
-        queued["stalled imports"] = import_jobs_stalled_requeue(now)
-    except Exception:
-        logger.warning("jobs sweep skipped the stalled imports: the cache is unavailable")
+    stalled = (
+        ("stalled imports", import_jobs_stalled_requeue),
+        ("stalled releases", releases_stalled_requeue),
+    )
+    for name, requeue in stalled:
+        try:
+            queued[name] = requeue(now)
+        except Exception:
+            logger.warning("jobs sweep skipped the %s: the cache is unavailable", name)
     return queued
 
 
@@ -220,7 +274,12 @@ def _release_shards_sweep(now) -> int:
     if not messages:
         return 0
     present = cache.get_many([_marker(name, *args) for name, args in messages])
-    lost = [(name, args) for name, args in messages if _marker(name, *args) not in present]
+    # Neither a message waiting (marker) nor a worker on it (beat): lost with Redis, or with its worker.
+    lost = [
+        (name, args)
+        for name, args in messages
+        if _marker(name, *args) not in present and not task_beating(name, *args)
+    ]
     sent = sum(task_enqueue(name, *args) for name, args in lost)
     if lost:
         logger.info("jobs sweep queued %s of %s lost release shard tasks", sent, len(lost))

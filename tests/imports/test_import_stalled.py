@@ -43,7 +43,7 @@ def died(job: ImportJob, minutes: int) -> None:
 
 
 def test_the_sweep_queues_again_an_import_whose_worker_stopped_beating(job, client_for, diego, settings):
-    settings.IMPORT_STALLED_AFTER_S = 600
+    settings.JOBS_STALLED_AFTER_S = 600
     died(job, minutes=11)
     assert jobs_sweep_run()["stalled imports"] == 1
     job.refresh_from_db()
@@ -58,7 +58,7 @@ def test_the_sweep_queues_again_an_import_whose_worker_stopped_beating(job, clie
 
 
 def test_a_running_import_whose_worker_still_beats_is_left_alone(job, settings):
-    settings.IMPORT_STALLED_AFTER_S = 600
+    settings.JOBS_STALLED_AFTER_S = 600
     jobs._job_start(job.pk)
     ImportJob.objects.filter(pk=job.pk).update(started_at=timezone.now() - timedelta(minutes=30))
     assert jobs_sweep_run()["stalled imports"] == 0
@@ -70,7 +70,7 @@ def test_a_running_import_whose_worker_still_beats_is_left_alone(job, settings):
 def test_a_run_taken_for_dead_stops_at_its_next_beat_and_leaves_the_job_to_the_new_run(
     job, settings, monkeypatch
 ):
-    settings.IMPORT_HEARTBEAT_S = 0  # a beat at every record
+    settings.JOBS_HEARTBEAT_S = 0  # a beat at every record
     started = jobs._job_start
 
     def taken_over(job_id):

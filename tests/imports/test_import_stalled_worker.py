@@ -24,7 +24,7 @@ RECORDS = 120
 def test_an_import_whose_worker_was_killed_is_finished_by_another_and_counted_once(
     client_for, diego, monkeypatch, tmp_path
 ):
-    monkeypatch.setenv("IMPORT_HEARTBEAT_S", "0")  # the worker beats at every record
+    monkeypatch.setenv("JOBS_HEARTBEAT_S", "0")  # the worker beats at every record
     folder = tmp_path / "cpsc"
     folder.mkdir()
     for i in range(RECORDS):  # 43 s records, one file each: the import takes seconds, file by file

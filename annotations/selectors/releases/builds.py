@@ -40,6 +40,11 @@ def release_get(user, release_id: int) -> Release:
     return release
 
 
+def release_is_sharding(release: Release) -> bool:
+    """Whether the release's labels pass is done and its shards are being written (their own tasks)."""
+    return bool(_shard_entries(release))
+
+
 def _shard_entries(release: Release) -> list[dict]:
     return [entry for entry in release.files if is_shard_name(entry["name"])]
 

@@ -179,7 +179,7 @@ def import_job_create(
 
 
 # --- Heartbeat -------------------------------------------------------------------------------------
-# A run beats (a cache key living IMPORT_STALLED_AFTER_S, renewed every IMPORT_HEARTBEAT_S) while it works.
+# A run beats (a cache key living JOBS_STALLED_AFTER_S, renewed every JOBS_HEARTBEAT_S) while it works.
 # A worker killed mid-run stops beating; its message comes back only after the broker's visibility
 # timeout (hours), so the jobs sweep queues such a job again once its beat is gone, and the new run takes
 # it over (a higher `attempt`). The old run, if it was only slow, finds the higher attempt at its next beat
@@ -190,7 +190,7 @@ def alive_key(job_id: int) -> str:
 
 def _beat(job_id: int, attempt: int) -> None:
     try:
-        cache.set(alive_key(job_id), attempt, timeout=settings.IMPORT_STALLED_AFTER_S)
+        cache.set(alive_key(job_id), attempt, timeout=settings.JOBS_STALLED_AFTER_S)
     except Exception:  # the cache is down: no beat, and no sweep either (it needs the cache)
         logger.warning("import heartbeat: the cache is down")
 
@@ -242,7 +242,7 @@ class _CachedProgress:
         self.done += n
         if self.done % 50 == 0 or n > 1:  # a cache write per 50 exams is plenty for a progress bar
             self._show(self.done)
-        if time.monotonic() - self.beaten >= settings.IMPORT_HEARTBEAT_S:
+        if time.monotonic() - self.beaten >= settings.JOBS_HEARTBEAT_S:
             self.beaten = time.monotonic()
             current = ImportJob.objects.filter(pk=self.job_id).values_list("attempt", flat=True).first()
             if current != self.attempt:
@@ -254,7 +254,7 @@ def import_jobs_stalled_requeue(now) -> int:
     """Queue again each running import whose run stopped beating (its worker died); returns how many.
     Raises if the cache is unavailable (no beat can be read: nothing is taken for dead)."""
     cache.get("import-job:probe")  # raises when the cache is down
-    old_enough = now - timedelta(seconds=settings.IMPORT_STALLED_AFTER_S)
+    old_enough = now - timedelta(seconds=settings.JOBS_STALLED_AFTER_S)
     running = ImportJob.objects.filter(status=ImportJob.Status.RUNNING, started_at__lte=old_enough)
     queued = 0
     for job_id in running.order_by("started_at").values_list("pk", flat=True)[: settings.JOBS_SWEEP_LIMIT]:

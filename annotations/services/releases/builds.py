@@ -12,7 +12,7 @@ import logging
 import tempfile
 import zipfile
 from collections.abc import Sequence
-from datetime import UTC
+from datetime import UTC, timedelta
 from pathlib import Path
 
 from django.conf import settings
@@ -30,6 +30,7 @@ from annotations.selectors.releases.builds import release_file_key, release_stor
 from annotations.selectors.releases.plan import ExportPlan, ExportRefused, export_plan
 from annotations.services.agreement.compute import agreement_catch_up
 from annotations.services.audit import audit_record
+from annotations.services.enqueue import Beat, task_beating, task_done, task_started
 from annotations.services.releases.export import ExportOptions, ExportResult, export_write
 
 logger = logging.getLogger(__name__)
@@ -91,9 +92,10 @@ def _enqueue(release_id: int) -> None:
     from annotations.services.enqueue import task_enqueue
 
     # A broker outage must not lose the request: the row stays queued and the jobs sweep queues it.
-    task_enqueue("annotations.tasks.releases_build", release_id)
+    task_enqueue(BUILD_TASK, release_id)
 
 
+BUILD_TASK = "annotations.tasks.releases_build"
 SHARD_TASK = "annotations.tasks.releases_shard_build"
 FINISH_TASK = "annotations.tasks.releases_shards_finish"
 
@@ -110,13 +112,16 @@ def _enqueue_shards(release_id: int, missing: list[int]) -> None:
 
 class _ProgressWriter:
     """Progress on the Release row through a connection of its own: the export reads inside one long
-    snapshot transaction, and an update made there would stay invisible until the very end."""
+    snapshot transaction, and an update made there would stay invisible until the very end. Each step
+    is also the build's heartbeat."""
 
-    def __init__(self, release_id: int) -> None:
+    def __init__(self, release_id: int, beat=None) -> None:
         self.release_id = release_id
+        self.beat = beat or (lambda *_: None)
         self.connection = connections.create_connection("default")
 
     def __call__(self, done: int, total: int) -> None:
+        self.beat()
         try:
             with self.connection.cursor() as cursor:
                 cursor.execute(
@@ -270,14 +275,20 @@ def release_shards_start(release_id: int, result: ExportResult) -> Release:
 
 def release_build(release_id: int) -> Release | None:
     """Build a queued (or interrupted, or failed) release. Idempotent: a finished release is returned
-    untouched, and a rebuild overwrites the partial files of an interrupted one with identical bytes."""
+    untouched, one another worker is building (it beats) is left to it, and a rebuild overwrites the
+    partial files of an interrupted one with identical bytes."""
     release = Release.objects.filter(pk=release_id).select_related("taxonomy").first()
     if release is None or release.status == Release.Status.DONE:
+        return release
+    if release.status == Release.Status.RUNNING and task_beating(BUILD_TASK, release_id):
+        logger.info("release %s is being built by a live worker: this delivery is dropped", release_id)
         return release
     Release.objects.filter(pk=release_id).update(
         status=Release.Status.RUNNING, started_at=timezone.now(), error=""
     )
-    progress = _ProgressWriter(release_id)
+    task_started(BUILD_TASK, release_id)
+    progress = _ProgressWriter(release_id, beat=Beat(BUILD_TASK, release_id))
+    progress.beat()
     try:
         batch_ids = list(release.batches.values_list("pk", flat=True))
         # The files export the stored consensus beside every submitted read: it must have caught up.
@@ -288,9 +299,42 @@ def release_build(release_id: int) -> Release | None:
         return release_build_failed(release, error)
     finally:
         progress.close()
+        task_done(BUILD_TASK, release_id)
     if result.shards is not None:
         return release_shards_start(release_id, result)
     return release_build_done(release_id, plan.batch_ids, plan.target, result)
+
+
+def releases_stalled_requeue(now) -> int:
+    """Queue again each release whose build (not its shards: those have their own sweep) stopped beating:
+    its worker died. Returns how many. Raises if the cache is unavailable (no beat can be read)."""
+    from django.core.cache import cache
+
+    from annotations.selectors.releases.builds import release_is_sharding
+
+    cache.get("release:probe")  # raises when the cache is down: nothing is taken for dead then
+    old_enough = now - timedelta(seconds=settings.JOBS_STALLED_AFTER_S)
+    queued = []
+    running = Release.objects.filter(status=Release.Status.RUNNING, started_at__lte=old_enough)
+    for release in running.order_by("started_at")[: settings.JOBS_SWEEP_LIMIT]:
+        if release_is_sharding(release) or task_beating(BUILD_TASK, release.pk):
+            continue
+        with transaction.atomic():
+            if not Release.objects.filter(pk=release.pk, status=Release.Status.RUNNING).update(
+                status=Release.Status.QUEUED
+            ):
+                continue
+            audit_record(
+                actor=None,
+                actor_username="release-worker",
+                action="release.stalled",
+                target=release,
+                after={"started_at": release.started_at.isoformat() if release.started_at else None},
+            )
+        queued.append(release.pk)
+    for release_id in queued:  # queued, committed: the task finds it so
+        _enqueue(release_id)
+    return len(queued)
 
 
 def release_file_open(*, actor, release: Release, name: str, ip_address: str | None = None):

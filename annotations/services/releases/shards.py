@@ -25,8 +25,10 @@ from annotations.lib.release_files.files import file_sha256
 from annotations.lib.release_files.shards import PENDING_CARD, PLAN_FOLDER, is_shard_name, plan_name
 from annotations.models import Release
 from annotations.services.audit import audit_record
+from annotations.services.enqueue import Beat, task_beat, task_done, task_started
 from annotations.services.releases.builds import (
     FINISH_TASK,
+    SHARD_TASK,
     release_build_done,
     release_build_failed,
     release_file_key,
@@ -72,12 +74,13 @@ def _shard_store(release: Release, path: Path, name: str, sha: str) -> None:
             raise
 
 
-def _shard_write(release: Release, name: str) -> dict:
-    """The shard's file from its plan, into the storage; its entry for the release's files."""
+def _shard_write(release: Release, name: str, beat) -> dict:
+    """The shard's file from its plan, into the storage; its entry for the release's files. `beat` is
+    called as rows are written: the shard's heartbeat."""
     plan = _read(release, plan_name(name))
     with tempfile.TemporaryDirectory(prefix=f"release-{release.pk}-shard-") as folder:
         path = Path(folder) / name
-        rows = write_tracings_shard(plan.decode("utf-8"), path, lambda: None)
+        rows = write_tracings_shard(plan.decode("utf-8"), path, beat)
         sha = file_sha256(path)
         _shard_store(release, path, name, sha)
         return {
@@ -130,10 +133,17 @@ def release_shard_build(release_id: int, index: int) -> Release | None:
     shards = _shards(release)
     if not 0 <= index < len(shards) or shards[index]["sha256"]:
         return release
+    # In this worker's hands from now: no longer waiting (the jobs sweep queues it again should the
+    # worker die and stop beating, not hours later when the broker would).
+    task_started(SHARD_TASK, release_id, index)
+    beat = Beat(SHARD_TASK, release_id, index)
+    beat()
     try:
-        written = _shard_write(release, shards[index]["name"])
+        written = _shard_write(release, shards[index]["name"], beat)
     except Exception as error:
         return release_build_failed(release, error)
+    finally:
+        task_done(SHARD_TASK, release_id, index)
     return _shard_record(release_id, written)
 
 
@@ -169,10 +179,14 @@ def release_shards_finish(release_id: int) -> Release | None:
     shards = _shards(release)
     if not shards or not all(e["sha256"] for e in shards):
         return release
+    task_started(FINISH_TASK, release_id)
+    task_beat(FINISH_TASK, release_id)
     try:
         result = _seal(release)
     except Exception as error:
         return release_build_failed(release, error)
+    finally:
+        task_done(FINISH_TASK, release_id)
     batch_ids = sorted(release.batches.values_list("pk", flat=True))
     done = release_build_done(release_id, batch_ids, release.target, result)
     _plans_remove(done)

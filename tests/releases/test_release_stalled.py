@@ -1,0 +1,75 @@
+"""A release whose worker was killed is not left "Running" until the broker's visibility timeout (3 h)
+delivers it again, nor for ever if Redis lost its message: its build and each shard beat while they work,
+and the jobs sweep queues again what stopped beating; a twin delivery of live work is dropped."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from annotations.models import AuditEvent, Release
+from annotations.services import enqueue
+from annotations.services.releases.builds import release_build, release_create
+from tests.releases.sharding import build_serially, read_study
+
+pytestmark = pytest.mark.django_db
+
+BUILD = "annotations.tasks.releases_build"
+SHARD = "annotations.tasks.releases_shard_build"
+
+
+@pytest.fixture
+def seven(ana, diego, tnmg):
+    return read_study(7, reader=ana, coordinator=diego, taxonomy=tnmg)
+
+
+def _sweep(monkeypatch) -> list[tuple]:
+    sent = []
+    monkeypatch.setattr(enqueue, "task_enqueue", lambda name, *args, **kw: sent.append((name, *args)) or True)
+    enqueue.jobs_sweep_run()
+    monkeypatch.undo()
+    return sent
+
+
+def _running_since(release: Release, minutes: int) -> None:
+    Release.objects.filter(pk=release.pk).update(
+        status=Release.Status.RUNNING, started_at=timezone.now() - timedelta(minutes=minutes)
+    )
+
+
+def test_a_release_whose_builder_died_is_queued_again_and_built(seven, diego, monkeypatch):
+    release = release_create(actor=diego, batches=[seven], hdf5=False)
+    _running_since(release, 11)  # its worker took it and was killed: no beat
+    assert (BUILD, release.pk) in _sweep(monkeypatch)
+    release.refresh_from_db()
+    assert release.status == Release.Status.QUEUED
+    assert AuditEvent.objects.filter(action="release.stalled", target_id=str(release.pk)).exists()
+    assert release_build(release.pk).status == Release.Status.DONE
+
+
+def test_a_release_still_beating_is_left_alone_and_a_twin_delivery_dropped(seven, diego, monkeypatch):
+    release = release_create(actor=diego, batches=[seven], hdf5=False)
+    _running_since(release, 30)
+    enqueue.task_beat(BUILD, release.pk)  # its builder is alive, only slow
+    assert (BUILD, release.pk) not in _sweep(monkeypatch)
+    twin = release_build(release.pk)  # the broker's second delivery of the same message
+    assert twin.status == Release.Status.RUNNING and not twin.files
+
+
+def test_a_shard_a_live_worker_writes_is_not_queued_again_one_a_dead_worker_held_is(
+    seven, diego, monkeypatch, settings, django_capture_on_commit_callbacks
+):
+    settings.RELEASE_SHARD_EXAMS = 3
+    release = release_create(actor=diego, batches=[seven])
+    with django_capture_on_commit_callbacks(execute=True):
+        release_build(release.pk)  # the labels pass: three shards to write, their messages sent
+    _running_since(release, 11)
+    enqueue.task_started(SHARD, release.pk, 0)  # in the hands of a worker that was killed
+    enqueue.task_started(SHARD, release.pk, 1)  # in the hands of a live one
+    enqueue.task_beat(SHARD, release.pk, 1)
+    sent = _sweep(monkeypatch)
+    assert (SHARD, release.pk, 0) in sent
+    assert (SHARD, release.pk, 1) not in sent and (SHARD, release.pk, 2) not in sent  # 2 still queued
+    assert build_serially(release.pk).status == Release.Status.DONE
