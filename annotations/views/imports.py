@@ -37,7 +37,10 @@ class ImportForm(forms.Form):
     files = MultipleFileField(
         label=_("Files"),
         required=False,
-        help_text=_("A WFDB record needs its .hea and its signal files together."),
+        help_text=_(
+            "A WFDB record needs its .hea and its signal files together; CODE HDF5 parts take their age, "
+            "sex, patient and labels from the exams.csv uploaded with them."
+        ),
     )
     # A browser sends a chosen folder's files without their folders; the PTB-XL reader finds each record
     # the database names beside it (lib.formats.wfdb_format.PtbXl).

@@ -481,3 +481,54 @@ print(json.dumps(answers))
 
 def test_ids_no_column_holds_are_bad_input_on_the_embedded_default(tmp_path):
     assert on_the_demo(tmp_path, HUGE_IDS_SCRIPT) == [400, 400, 400, 400]
+
+
+# CODE-15%'s exams.csv uploaded after its HDF5 part, on SQLite (the ORM path of the label rows).
+CODE_METADATA_SCRIPT = """
+import json, sys
+import django
+django.setup()
+from django.contrib.auth import get_user_model
+from django.test import Client
+from annotations.models import Exam, ImportJob
+from ecgreview.inprocess import background
+
+coordinator = Client(HTTP_HOST="localhost")
+coordinator.force_login(get_user_model().objects.get(username="diego"))
+
+def upload(*paths):
+    files = [open(path, "rb") for path in paths]
+    response = coordinator.post("/imports/", {"files": files, "dataset": "code15", "amplitude_scale": "1"})
+    assert response.status_code == 302, response.content
+    background.drain()
+    return coordinator.get(f"/imports/{ImportJob.objects.latest('id').pk}/progress/").json()
+
+alone = upload(sys.argv[1])
+both = upload(sys.argv[1], sys.argv[2])
+exam = Exam.objects.get(dataset__name="code15", external_id="501")
+print(json.dumps({
+    "alone": alone["created"],
+    "both": [alone["created"], both["unchanged"]],
+    "exam": [exam.age, exam.sex, exam.patient_pseudo_id, exam.reference_codes],
+    "labels": sorted(exam.reference_labels.values_list("code", flat=True)),
+    "said": {row["record"]: row["message"] for row in both["outcomes"] if row["outcome"] == "unchanged"},
+    "metadata": [row["message"] for row in both["outcomes"] if row["outcome"] == "metadata"],
+}))
+"""
+
+
+def test_exams_csv_uploaded_after_its_part_fills_in_the_exams_on_the_embedded_default(tmp_path):
+    from tests.importing import write_code15, write_exams_csv
+
+    part, _ = write_code15(tmp_path, exams=[(501, 4096), (502, 4000)])
+    table = write_exams_csv(
+        tmp_path / "exams.csv",
+        [{"exam_id": 501, "age": 64, "is_male": "False", "RBBB": "1", "patient_id": "9"}],
+    )
+    seen = on_the_demo(tmp_path / "var", CODE_METADATA_SCRIPT, str(part), str(table))
+    assert seen["both"] == [2, 2]
+    assert seen["exam"] == [64, "F", "9", "\ncode15:RBBB\n"] and seen["labels"] == ["RBBB"]
+    assert seen["said"] == {"501": "filled in: age, sex, patient, 1 reference label", "502": ""}
+    assert seen["metadata"] == [
+        "read as the metadata of exams_part0.hdf5: age, sex, patient and labels for 1 of its 2 records"
+    ]

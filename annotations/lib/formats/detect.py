@@ -13,6 +13,8 @@ from annotations.lib.formats.philips import ROOT as PHILIPS_ROOT
 HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 MAT5_MAGIC = b"MATLAB 5.0 MAT-file"
 PTBXL_DATABASE = "ptbxl_database.csv"
+# CODE-15%'s table of age, sex, patient and labels, published beside its HDF5 parts: read as their metadata.
+CODE_METADATA = "exams.csv"
 _XML_ROOT = re.compile(rb"<([A-Za-z_][\w.-]*:)?([A-Za-z_][\w.-]*)[\s/>]")
 _WFDB_RECORD_LINE = re.compile(r"^(\S+?)(/\d+)?\s+\d+(\s|$)")
 
@@ -191,7 +193,19 @@ def folder_contents(path: Path) -> FolderContents:
                 ignored.append((child, str(error)))
             else:
                 units.append(child)
-    return FolderContents(units, ignored)
+    return FolderContents(units, _without_code_metadata(ignored, units))
+
+
+def code_metadata_beside(unit: Path) -> Path | None:
+    """The exams.csv in an HDF5 part's folder, which the part's import reads as its metadata."""
+    table = unit.parent / CODE_METADATA
+    return table if unit.is_file() and table.is_file() else None
+
+
+def _without_code_metadata(ignored: list[tuple[Path, str]], units: list[Path]) -> list[tuple[Path, str]]:
+    """An exams.csv beside HDF5 parts is their metadata, not a stray file."""
+    parts = {unit.parent for unit in units if unit.is_file() and _head(unit, 8).startswith(HDF5_MAGIC)}
+    return [(path, why) for path, why in ignored if not (path.name == CODE_METADATA and path.parent in parts)]
 
 
 def import_units(path: Path) -> list[Path]:

@@ -99,6 +99,9 @@ class Command(BaseCommand):
                     )
         for path, reason in report.ignored:
             self.stderr.write(f"IGNORED {path} {reason}")
+        for file in report.files:
+            if note := file.metadata_note():
+                self.stdout.write(f"METADATA {file.metadata} {note}")
 
     def _unmapped(self, report: ImportReport) -> None:
         unmapped = report.unmapped_labels()

@@ -17,7 +17,7 @@ import hashlib
 import logging
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from django.conf import settings
@@ -32,7 +32,14 @@ from annotations.lib.formats.base import (
     RecordSkipped,
     standardized,
 )
-from annotations.lib.formats.detect import detect_format, folder_contents, import_units, is_xml
+from annotations.lib.formats.code15 import read_metadata
+from annotations.lib.formats.detect import (
+    code_metadata_beside,
+    detect_format,
+    folder_contents,
+    import_units,
+    is_xml,
+)
 from annotations.lib.formats.registry import READERS
 from annotations.models import Dataset, Taxonomy
 from annotations.services.audit import audit_record
@@ -184,6 +191,7 @@ def _unit_store(unit: _Unit) -> None:
                 "format": unit.fmt,
                 "source_sha256": source_sha,
                 **{name: outcome.count(name) for name in ("created", "unchanged", "skipped", "error")},
+                "filled_in": unit.writer.filled_in,
             },
         )
 
@@ -293,7 +301,30 @@ def exams_import(
         except FormatError as error:
             report.files.append(FileOutcome(path=unit, format=fmt, error=f"{unit}: {error}"))
             continue
-        report.files.append(
-            _import_unit(unit, fmt, dataset, options, actor, progress or (lambda n: None), created_in_run)
+        unit_options = _with_metadata_beside(options, unit, fmt)
+        outcome = _import_unit(
+            unit, fmt, dataset, unit_options, actor, progress or (lambda n: None), created_in_run
         )
+        if fmt == "code15" and unit_options.metadata is not None:
+            _note_metadata(outcome, unit_options.metadata)
+        report.files.append(outcome)
     return report
+
+
+def _with_metadata_beside(options: ImportOptions, unit: Path, fmt: str) -> ImportOptions:
+    """A CODE HDF5 part reads the exams.csv beside it, unless the caller named a table."""
+    if fmt != "code15" or options.metadata is not None:
+        return options
+    table = code_metadata_beside(unit)
+    return replace(options, metadata=table) if table else options
+
+
+def _note_metadata(outcome: FileOutcome, table: Path) -> None:
+    """For the report: which table gave the part's metadata, and how many of its records had a row."""
+    if not outcome.ok:
+        return
+    rows = {str(exam_id) for exam_id in read_metadata(table, outcome.path.name)}
+    outcome.metadata = table
+    outcome.metadata_matched = len(
+        {r.record for r in outcome.records if r.outcome in {"created", "unchanged"} and r.record in rows}
+    )

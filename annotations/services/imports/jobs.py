@@ -361,7 +361,17 @@ def _job_outcomes(report: ImportReport, root: Path) -> list[dict]:
         for file in report.files
         for (system, code), count in sorted(file.unmapped.items())
     ]
-    return problems + unmapped + fine[:OUTCOMES_LISTED]
+    metadata = [
+        {
+            "file": _display_name(file.metadata, root),
+            "record": "",
+            "outcome": "metadata",
+            "message": file.metadata_note(),
+        }
+        for file in report.files
+        if file.metadata_note()
+    ]
+    return problems + unmapped + metadata + fine[:OUTCOMES_LISTED]
 
 
 def _display_name(path: Path, root: Path) -> str:

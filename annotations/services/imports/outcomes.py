@@ -54,6 +54,9 @@ class FileOutcome:
     records: list[RecordOutcome] = field(default_factory=list)
     # Reference labels (snomed, statement) that map to no class of the default taxonomy: exams per label.
     unmapped: Counter = field(default_factory=Counter)
+    # The metadata table read for this file (CODE's exams.csv), and for how many of its records it had a row.
+    metadata: Path | None = None
+    metadata_matched: int = 0
 
     @property
     def ok(self) -> bool:
@@ -61,6 +64,16 @@ class FileOutcome:
 
     def count(self, outcome: str) -> int:
         return sum(1 for r in self.records if r.outcome == outcome)
+
+    def metadata_note(self) -> str:
+        """What the metadata table gave this file's records ('' when none was read)."""
+        if self.metadata is None or not self.ok:
+            return ""
+        records = len({r.record for r in self.records if r.outcome != "duplicate"})
+        return (
+            f"read as the metadata of {self.path.name}: age, sex, patient and labels for "
+            f"{self.metadata_matched} of its {records} records"
+        )
 
 
 @dataclass

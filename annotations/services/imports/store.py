@@ -17,7 +17,7 @@ from annotations.lib.ecg import waveform
 from annotations.lib.formats.base import Record
 from annotations.lib.formats.statements import clinical_labels
 from annotations.lib.reference_codes import reference_codes_text
-from annotations.models import Dataset, Exam, Taxonomy
+from annotations.models import Dataset, Exam, ReferenceLabel, Taxonomy
 from annotations.selectors.imports import COUNTED_SYSTEMS, LabelMatcher
 from annotations.services.exams.quality import exams_quality_enqueue
 from annotations.services.exams.waveforms import waveform_delete, waveform_store_blob
@@ -31,6 +31,14 @@ _BATCH_BYTES = 32 * 1024 * 1024
 DUPLICATES_NAMED = 10
 # ReferenceLabel.code's length: a longer label (none seen in real files) keeps its first characters.
 LABEL_CODE_MAX = 300
+# What a record may bring to an exam already stored with its waveform, each with its blank value and the
+# name the report gives it: a metadata table supplied later fills in the blanks, and never overwrites.
+FILLABLE = {
+    "age": (None, "age"),
+    "sex": (Exam.Sex.UNKNOWN, "sex"),
+    "patient_pseudo_id": ("", "patient"),
+    "acquired_at": (None, "recording time"),
+}
 
 
 class FileFailed(Exception):
@@ -82,6 +90,7 @@ class BatchWriter:
         self.pending_bytes = 0
         self.keep_identifiers = settings.IDENTIFIERS_POLICY == "keep"
         self.batch_size = settings.IMPORT_BATCH_SIZE
+        self.filled_in = 0  # exams found unchanged that took metadata they lacked
 
     def add(self, record: Record, quantized: waveform.Quantized) -> None:
         # Hashed and stored right away, in the background: content addressing makes an early write
@@ -130,6 +139,7 @@ class BatchWriter:
         results = [item.stored.result() for item in self.pending]
         self.written.extend(key for key, _, new in results if new)
         rows: list[tuple[dict, Record]] = []
+        unchanged: list[tuple[RecordOutcome, Record]] = []
         refused_new: list[str] = []
         found_own: list[Inserted] = []
         for item, (key, sha, new) in zip(self.pending, results, strict=True):
@@ -141,7 +151,8 @@ class BatchWriter:
                 own.discard(prior_exam)  # a later copy of the record in this flush is unchanged
                 continue
             if prior_sha == sha:
-                self.outcomes.append(RecordOutcome(external_id, "unchanged", exam=prior_exam))
+                unchanged.append((RecordOutcome(external_id, "unchanged", exam=prior_exam), item.record))
+                self.outcomes.append(unchanged[-1][0])
                 continue
             if prior_sha is not None:
                 self.reject(external_id, "a different waveform is already stored under this id", prior_exam)
@@ -151,6 +162,7 @@ class BatchWriter:
             known[external_id] = (sha, None)  # a second record with this id later in the same flush
             rows.append((self._exam_row(item, sha, key), item.record))
         self.pending, self.pending_bytes = [], 0
+        self._complete(unchanged)
         created = exam_rows_insert([row for row, _ in rows])
         self.created_in_run.update(exam.pk for exam in created)
         exams_quality_enqueue([exam.pk for exam in created])
@@ -163,17 +175,52 @@ class BatchWriter:
 
     def _insert_labels(self, created: list[Inserted], records: list[Record]) -> None:
         """The reference labels of the records just inserted; unmapped ones counted for the report."""
-        labels = [
+        self._insert_label_rows(
+            [
+                row
+                for exam, record in zip(created, records, strict=True)
+                for row in self._label_rows(exam.pk, record)
+            ]
+        )
+
+    def _label_rows(self, exam_id: int, record: Record) -> list[dict]:
+        return [
             {
-                "exam_id": exam.pk,
+                "exam_id": exam_id,
                 "code_system": system,
                 "code": code,
                 "likelihood": likelihood,
                 "source": self.source_format,
             }
-            for exam, record in zip(created, records, strict=True)
             for system, code, likelihood in _stored_labels(record)
         ]
+
+    def _complete(self, unchanged: list[tuple[RecordOutcome, Record]]) -> None:
+        """An exam found unchanged takes what the record now brings and it lacks (CODE's exams.csv supplied
+        after its HDF5): blank fields, and the reference labels when it has none. What it holds is kept;
+        the record's outcome says both."""
+        if not unchanged:
+            return
+        pks = [outcome.exam for outcome, _ in unchanged]
+        stored = {row["pk"]: row for row in Exam.objects.filter(pk__in=pks).values("pk", *FILLABLE)}
+        labelled = set(ReferenceLabel.objects.filter(exam_id__in=pks).values_list("exam_id", flat=True))
+        labels: list[dict] = []
+        for outcome, record in unchanged:
+            filled, kept = _fill(stored[outcome.exam], self._metadata_values(record))
+            new_labels = [] if outcome.exam in labelled else self._label_rows(outcome.exam, record)
+            if new_labels:
+                filled["reference_codes"] = reference_codes_text(
+                    (r["code_system"], r["code"]) for r in new_labels
+                )
+                labels.extend(new_labels)
+                labelled.add(outcome.exam)  # the record twice in the upload: its labels once
+            if filled:
+                Exam.objects.filter(pk=outcome.exam).update(**filled)
+                self.filled_in += 1
+            outcome.message = _completion_text(filled, len(new_labels), kept)
+        self._insert_label_rows(labels)
+
+    def _insert_label_rows(self, labels: list[dict]) -> None:
         label_rows_insert(labels)
         if self.matcher is not None:
             self.unmapped.update(
@@ -207,6 +254,15 @@ class BatchWriter:
                     RecordOutcome(exam.external_id, "duplicate", message, [pk for pk, _ in named], exam.pk)
                 )
 
+    def _metadata_values(self, record: Record) -> dict:
+        """The exam's FILLABLE fields from the record."""
+        return {
+            "age": record.age,
+            "sex": record.sex if record.sex in {"F", "M"} else Exam.Sex.UNKNOWN,
+            "patient_pseudo_id": record.patient_id[:100],
+            "acquired_at": _aware(record.acquired_at),
+        }
+
     def _exam_row(self, item: _Pending, sha: str, key: str) -> dict:
         """The Exam row's values by attname; the fields left out take their defaults."""
         record = item.record
@@ -214,10 +270,7 @@ class BatchWriter:
             "dataset_id": self.dataset.pk,
             "import_job_id": self.job_id,
             "external_id": record.external_id,
-            "patient_pseudo_id": record.patient_id[:100],
-            "age": record.age,
-            "sex": record.sex if record.sex in {"F", "M"} else Exam.Sex.UNKNOWN,
-            "acquired_at": _aware(record.acquired_at),
+            **self._metadata_values(record),
             "sampling_rate": record.sampling_rate,
             "n_samples": item.quantized.samples.shape[1],
             "lead_names": list(record.lead_names),
@@ -232,6 +285,39 @@ class BatchWriter:
                 (system, code) for system, code, _ in _stored_labels(record)
             ),
         }
+
+
+def _fill(stored: dict, offered: dict) -> tuple[dict, list[tuple[str, object, object]]]:
+    """(the blank fields the record fills in, [(field, stored, offered)] where the two disagree)."""
+    filled, kept = {}, []
+    for name, value in offered.items():
+        blank = FILLABLE[name][0]
+        if value == blank or value == stored[name]:
+            continue
+        if stored[name] == blank:
+            filled[name] = value
+        else:
+            kept.append((name, stored[name], value))
+    return filled, kept
+
+
+def _completion_text(filled: dict, labels: int, kept: list[tuple[str, object, object]]) -> str:
+    """'filled in: age, sex, 2 reference labels; kept the stored age 31 (the file says 30)', or ''."""
+    parts = []
+    names = [FILLABLE[name][1] for name in FILLABLE if name in filled]
+    if labels:
+        names.append(f"{labels} reference label{'s' if labels != 1 else ''}")
+    if names:
+        parts.append("filled in: " + ", ".join(names))
+    parts.extend(
+        f"kept the stored {FILLABLE[name][1]} {_shown(stored)} (the file says {_shown(offered)})"
+        for name, stored, offered in kept
+    )
+    return "; ".join(parts)
+
+
+def _shown(value: object) -> str:
+    return value.isoformat() if hasattr(value, "isoformat") else str(value)
 
 
 def _maybe_copies(created: list[Inserted], results: list[tuple[str, str, bool]]) -> list[Inserted]:
