@@ -323,6 +323,32 @@ def test_words_no_statement_has_list_the_closest_statements_and_say_so(
     page.screenshot(path=screenshot_path("reader-search-closest"))
 
 
+def test_a_misspelt_query_chooses_the_statement_meant_and_says_how_it_was_read(
+    live_server, page, ana, bruno, diego, tnmg
+):
+    """Before, "bloqueio de ramo esqerdo" highlighted the right bundle branch block (the closest by the
+    words both blocks share) and Enter stored it; "bradcardia" found nothing."""
+    batch = shared_batch(readers=[ana, bruno], coordinator=diego, taxonomy=tnmg)
+    first = open_first_exam(page, live_server, batch, ana)
+    for query, expected, read_as in (
+        ("bloqueio de ramo esqerdo", "LBBB", "bloqueio de ramo esquerdo"),
+        ("bradcardia sinusal", "SB", "bradicardia sinusal"),
+    ):
+        search(page, query)
+        assert highlighted(page) == expected, query
+        assert page.inner_text("#no-match") == f"No statement has “{query}”; read as “{read_as}”."
+        page.keyboard.press("Enter")
+        if expected == "SB":
+            page.screenshot(path=screenshot_path("reader-search-respelt"))
+        page.keyboard.press("Escape")
+    assert chosen(page) == "SB, LBBB"  # in the taxonomy's order
+    with page.expect_response(lambda response: "/submit/" in response.url) as submitted:
+        page.keyboard.press("Enter")
+    assert submitted.value.status == 200
+    read = first.annotations.get()
+    assert sorted(label.diagnostic_class.code for label in read.labels.all()) == ["LBBB", "SB"]
+
+
 # A CODE-15% batch read in Portuguese: what a Brazilian cardiologist types, and the statement it means.
 CODE15_QUERIES = [("FA", "AF"), ("BRD", "RBBB"), ("BRE", "LBBB"), ("BAV 1", "1dAVb"), ("bradicardia", "SB")]
 

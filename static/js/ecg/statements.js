@@ -33,6 +33,12 @@
  *      incompleto, left for direito) and not that word itself; and qualifiers (a side, a wall, a sign,
  *      a duration) never make a statement close on their own: the words that name a finding must match,
  *      both of two or two of more ("QT curto" is not the short PR, "anterior STEMI" not the fascicle).
+ *   5  only when no statement is in tiers 0-3: the query with its misspelt words (of four letters or more,
+ *      that no statement has in any form) read as the statements' nearest words ("bradcardia",
+ *      "esqerdo", "Wenkebach", "ausensia"), ranked as in tiers 0-3; the matches carry the query as read,
+ *      which the page shows. A word read two ways counts only when both choose the same statement. The
+ *      closest (tier 4) are looked for in the query as read, so that a typo never leaves the choice to
+ *      the words two statements share ("bloqueio de ramo esqerdo": both bundle branch blocks).
  * Ties go to a term that begins with the query, then to whole words over started ones over other forms,
  * then to the term with fewer numbers left over, then with more of the query's word pairs in the same
  * order ("Mobitz 2" over "2º grau ... Mobitz 1"), then fewer words; in tier 3 to the statement where more
@@ -41,7 +47,10 @@
  * Mobitz I from II, words tell flutter from a 2:1 block), then fewer of the term's words left over. */
 (function (root) {
   "use strict";
-  var TIER = { CODE: 0, EXACT: 1, PREFIX: 2, SUBSTRING: 3, CLOSEST: 4 };
+  var TIER = { CODE: 0, EXACT: 1, PREFIX: 2, SUBSTRING: 3, CLOSEST: 4, SPELLING: 5 };
+  // A word no statement has is read as a word of the statements' this many letters away (a letter left
+  // out, added, changed or two swapped), from MIN_TYPO_LENGTH letters: 1 up to 7 letters, 2 from LONG_WORD.
+  var MIN_TYPO_LENGTH = 4, LONG_WORD = 8, MAX_READINGS = 8;
   // Maps and sets: a taxonomy's index reads every word of its ~1,400 names through them.
   var NUMBERS = new Map([["primeiro", "1"], ["primeira", "1"], ["first", "1"], ["1st", "1"], ["i", "1"],
     ["segundo", "2"], ["segunda", "2"], ["second", "2"], ["2nd", "2"], ["ii", "2"],
@@ -390,10 +399,74 @@
     return found;
   }
 
-  /* Matching statements, best first: [{statement, tier}]. An empty query matches nothing. */
-  function rank(indexed, query) {
-    var read = reading(query);
-    if (!read) return [];
+  /* Edit distance with adjacent swaps (optimal string alignment); any value above `most` is most + 1. */
+  function distance(a, b, most) {
+    if (Math.abs(a.length - b.length) > most) return most + 1;
+    var before = null, prev = [], cur, i, j, low, v;
+    for (j = 0; j <= b.length; j++) prev.push(j);
+    for (i = 1; i <= a.length; i++) {
+      cur = [i];
+      low = i;
+      for (j = 1; j <= b.length; j++) {
+        v = Math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a.charAt(i - 1) === b.charAt(j - 1) ? 0 : 1));
+        if (before && j > 1 && a.charAt(i - 1) === b.charAt(j - 2) && a.charAt(i - 2) === b.charAt(j - 1)) {
+          v = Math.min(v, before[j - 2] + 1);
+        }
+        cur.push(v);
+        if (v < low) low = v;
+      }
+      if (low > most) return most + 1;
+      before = prev;
+      prev = cur;
+    }
+    return prev[b.length];
+  }
+  /* Every word of the statements' terms, once (kept on the index). */
+  function vocabulary(indexed) {
+    if (!indexed.vocabulary) {
+      // A misspelt "ausência" still says the finding is absent, and "negatvias" still opposes "positivas".
+      var seen = new Set(Array.from(NEGATION).concat(Array.from(OPPOSITES.keys())));
+      indexed.forEach(function (entry) {
+        entry.allWords.forEach(function (w) { if (!isNumber(w) && !isFiller(w)) seen.add(w); });
+      });
+      indexed.vocabulary = Array.from(seen);
+    }
+    return indexed.vocabulary;
+  }
+  /* The words of the statements' a misspelt query word may stand for: the nearest within the distance
+   * allowed ([] when none is); a word still being typed is compared with the words' starts too. */
+  function respelled(q, words, typing) {
+    var most = q.length >= LONG_WORD ? 2 : 1, best = most + 1, found = [];
+    words.forEach(function (w) {
+      var d = distance(q, w, most);
+      if (typing) {
+        for (var n = q.length - 1; n <= q.length + 1 && n < w.length; n++) d = Math.min(d, distance(q, w.slice(0, n), most));
+      }
+      if (d < best) { best = d; found = [w]; } else if (d === best && d <= most) found.push(w);
+    });
+    return best > most ? [] : found;
+  }
+  /* The ways of reading the query with each word no statement has (as itself, its start or a plural) read
+   * as a word it misspells, at most MAX_READINGS; [] when there is none to correct. A word of fewer than
+   * MIN_TYPO_LENGTH letters (an abbreviation), a number, a filler or a negation is never corrected. */
+  function respell(indexed, query) {
+    var words = vocabulary(indexed), tokens = fold(query).split(" "), typing = !/\s$/.test(query);
+    var readings = [[]], changed = false;
+    tokens.forEach(function (token, i) {
+      var w = single(token), last = typing && i === tokens.length - 1, ways = [token];
+      var known = bestCost(w, words, !last);
+      if (w.length >= MIN_TYPO_LENGTH && !isNumber(w) && !isFiller(w) && !isNegation(w) && (known < 0 || known === FORM)) {
+        var fixed = respelled(w, words, last);
+        if (fixed.length) { ways = fixed; changed = true; }
+      }
+      var next = [];
+      readings.forEach(function (r) { ways.forEach(function (way) { next.push(r.concat([way])); }); });
+      readings = next.slice(0, MAX_READINGS);
+    });
+    return !changed ? [] : readings.map(function (r) { return r.join(" ") + (typing ? "" : " "); });
+  }
+  /* Tiers 0-3 for a read query, with the negation rule; [] when none match. */
+  function matching(indexed, query, read) {
     var folded = fold(query), found = [];
     var negated = read.core.concat(read.last ? read.last[0].words : []).some(isNegation);
     indexed.forEach(function (entry) {
@@ -401,11 +474,56 @@
       var s = score(entry, folded, read);
       if (s) found.push({ statement: entry.statement, tier: s[0], extra: s[1], position: entry.position });
     });
-    if (!found.length) {
-      found = closest(negated ? indexed.filter(function (entry) { return entry.negates; }) : indexed, read);
-    }
+    return { found: found, negated: negated };
+  }
+  function ordered(found) {
     found.sort(function (a, b) { return a.tier - b.tier || a.extra - b.extra || a.position - b.position; });
-    return found.map(function (f) { return { statement: f.statement, tier: f.tier }; });
+    return found.map(function (f) {
+      return f.readAs ? { statement: f.statement, tier: f.tier, readAs: f.readAs } : { statement: f.statement, tier: f.tier };
+    });
+  }
+
+  /* Matching statements, best first: [{statement, tier}]. An empty query matches nothing. When no
+   * statement has every word, misspelt words are read as the statements' words first (tier SPELLING, each
+   * match carrying `readAs`, the query as read), and only then is the closest looked for: a typo must not
+   * leave "bloqueio de ramo esqerdo" to the words both bundle branch blocks share. A misspelling read
+   * two ways ("bradcardia": bradycardia, bradicardia) counts only when both ways choose one statement. */
+  function rank(indexed, query) {
+    var read = reading(query);
+    if (!read) return [];
+    var first = matching(indexed, query, read);
+    if (first.found.length) return ordered(first.found);
+    var chosen = null, agreed = true, readings = respell(indexed, query);
+    readings.forEach(function (fixed) {
+      var fixedRead = reading(fixed), found = fixedRead ? matching(indexed, fixed, fixedRead).found : [];
+      if (!found.length) return;
+      found.sort(function (a, b) { return a.tier - b.tier || a.extra - b.extra || a.position - b.position; });
+      var top = found[0];
+      if (chosen && chosen.top.statement !== top.statement) agreed = false;
+      // Of the readings that agree, the one the statement's words fit best ("bradicardia sinusal" is a
+      // name, "bradycardia sinusal" two languages): the page shows it.
+      if (!chosen || top.tier < chosen.top.tier || (top.tier === chosen.top.tier && top.extra < chosen.top.extra)) {
+        chosen = { fixed: fixed, found: found, top: top };
+      }
+    });
+    if (chosen && agreed) {
+      return ordered(chosen.found.map(function (f) {
+        return { statement: f.statement, tier: TIER.SPELLING, extra: f.tier * 1e6 + f.extra, position: f.position,
+          readAs: chosen.fixed.trim() };
+      }));
+    }
+    if (!readings.length) return ordered(closestTo(indexed, read));
+    // The closest to the query as corrected: "onda T invetida" is still no statement's, as "onda T
+    // invertida" is none's, and its known words must not make one close. Read several ways, they must agree.
+    var lists = readings.map(function (fixed) { var r = reading(fixed); return r ? closestTo(indexed, r) : []; });
+    var tops = lists.filter(function (l) { return l.length; }).map(function (l) { return ordered(l.slice())[0].statement; });
+    var agree = tops.every(function (top) { return top === tops[0]; });
+    return agree && tops.length ? ordered(lists.filter(function (l) { return l.length; })[0]) : [];
+  }
+  /* Tier 4 for a read query, keeping to the statements of an absence when the query negates. */
+  function closestTo(indexed, read) {
+    var negated = read.core.concat(read.last ? read.last[0].words : []).some(isNegation);
+    return closest(negated ? indexed.filter(function (entry) { return entry.negates; }) : indexed, read);
   }
 
   var api = { fold: fold, words: words, index: index, rank: rank, TIER: TIER };

@@ -290,14 +290,17 @@
     var list = state.list, searching = Search.fold(query) !== "";
     var found = searching ? Search.rank(searchIndex(), query) : [];
     var closest = found.length > 0 && found[0].tier === Search.TIER.CLOSEST;
+    var respelt = found.length > 0 && found[0].tier === Search.TIER.SPELLING;
     list.ranked = searching ? found.map(function (m) { return m.statement; }) : null;
     list.statements.forEach(function (c) { c.row.hidden = searching; c.row.style.order = ""; });
     (list.ranked || []).forEach(function (c, i) { c.row.hidden = false; c.row.style.order = String(i); });
     $("statements").classList.toggle("searching", searching);
     var none = $("no-match");
     // No statement has every word typed: say so, above the closest ones (or alone when there are none).
-    none.hidden = !searching || (list.ranked.length > 0 && !closest);
-    none.textContent = none.hidden ? "" : t(closest ? "closest" : "no_match", { query: query.trim() });
+    // A misspelt word read as the statements' word: say how the query was read, so a wrong guess shows.
+    none.hidden = !searching || (list.ranked.length > 0 && !closest && !respelt);
+    none.textContent = none.hidden ? "" : t(closest ? "closest" : respelt ? "respelt" : "no_match",
+      { query: query.trim(), read_as: respelt ? found[0].readAs : "" });
     var keep = keepCode ? visibleStatements().indexOf(list.byCode[keepCode]) : -1;
     list.statements.forEach(function (c) { c.row.classList.remove("focus"); });
     $("search").removeAttribute("aria-activedescendant");
