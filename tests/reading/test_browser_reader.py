@@ -327,6 +327,14 @@ def test_in_two_stage_mode_the_blind_read_is_stored_before_the_suggestion_appear
     assert blind.status == Annotation.Status.SUBMITTED
     assert blind.submitted_at <= exposure.shown_at
     page.screenshot(path=screenshot_path("reader-two-stage"))
+    # Skipping now would withdraw a read that counts: the page says so instead of ignoring the key.
+    page.keyboard.press("s")
+    assert not page.locator("#skip-dialog").is_visible()
+    assert page.inner_text("#message") == (
+        "Your blind read is submitted and counts; it cannot be skipped now. Submit the revision "
+        "(unchanged if you wish)."
+    )
+    assert page.get_attribute("#skip", "title") == page.inner_text("#message")
     # The revision starts from the blind read's statements: the reader, persuaded, takes sinus
     # bradycardia back (chosen again, it is removed) and names atrial fibrillation instead.
     for query in ("sinus brady", "atrial fib"):

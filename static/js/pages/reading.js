@@ -481,6 +481,7 @@
     $("comment").disabled = readOnly();
     $("submit").disabled = readOnly();
     $("skip").disabled = !canSkip();
+    $("skip").title = !readOnly() && state.annotation.blind ? t("skip_after_blind") : "";
   }
   /* A submitted or skipped read reopens as what it is, read-only; never as a draft ("Draft saved"). */
   function renderReadState() {
@@ -758,6 +759,8 @@
     box.blur();
   }
   function openSkip() {
+    // Said, not silently ignored: the reader pressed s expecting the dialog.
+    if (!readOnly() && state.annotation.blind) { showMessage(t("skip_after_blind"), "info"); return; }
     if (!canSkip()) return;
     $("skip-reason").value = "";
     $("skip-dialog").showModal();
