@@ -126,8 +126,8 @@ class IntraReader(JsonMixin):
 def intra_reader_agreement(first: npt.ArrayLike, retest: npt.ArrayLike) -> IntraReader:
     """Intra-reader Cohen's kappa per class between ``first[r, e, c]`` and ``retest[r, e, c]``.
 
-    Both arrays are aligned: exam ``e`` of reader ``r`` in ``retest`` is the blind re-read of exam ``e``
-    in ``first``; cells missing on either side are skipped.
+    Both arrays are aligned: exam ``e`` of reader ``r`` in ``retest`` is the re-read, without sight of the
+    first, of exam ``e`` in ``first``; cells missing on either side are skipped.
     """
     first, retest = as_reads(first), as_reads(retest)
     if first.shape != retest.shape:

@@ -88,7 +88,8 @@ def batch_gold_reference(batch: ReviewBatch, snapshot: ReadsSnapshot) -> np.ndar
 @dataclass(frozen=True)
 class Retests:
     """``first[r, e, c]`` and ``retest[r, e, c]`` over the retested exams, aligned with the snapshot's
-    readers: exam ``e`` of reader ``r`` in ``retest`` is that reader's second, blind read of it."""
+    readers: exam ``e`` of reader ``r`` in ``retest`` is that reader's second read of it, made without
+    sight of the first (each read as it is current: in a two-stage batch, the revision)."""
 
     first: np.ndarray
     retest: np.ndarray
