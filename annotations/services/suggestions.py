@@ -374,6 +374,21 @@ def occlusion_provider(suggestion: Suggestion) -> Provider | None:
     return provider if callable(getattr(provider, "occlusion", None)) and provider.codes else None
 
 
+def occlusion_suggestions(exam: Exam) -> list[int]:
+    """The suggestions of `exam` occlusion can explain: the newest OK one of each configured provider that
+    offers it. The exam page offers the request only when there is one."""
+    found = []
+    for name in suggestion_providers():
+        newest = (
+            Suggestion.objects.filter(exam=exam, provider=name, status=Suggestion.Status.OK)
+            .order_by("-computed_at", "-id")
+            .first()
+        )
+        if newest is not None and occlusion_provider(newest) is not None:
+            found.append(newest.pk)
+    return found
+
+
 def exam_occlusion_request(*, actor, exam_id: int) -> list[int]:
     """A coordinator asks for occlusion bands of an exam: one models-queue task per suggestion (the
     newest OK one of each configured provider that offers occlusion). Returns the suggestions queued."""
@@ -382,15 +397,7 @@ def exam_occlusion_request(*, actor, exam_id: int) -> list[int]:
     exam = Exam.objects.filter(pk=exam_id).first()
     if exam is None:
         raise NotFound("no such exam")
-    queued = []
-    for name in suggestion_providers():
-        newest = (
-            Suggestion.objects.filter(exam=exam, provider=name, status=Suggestion.Status.OK)
-            .order_by("-computed_at", "-id")
-            .first()
-        )
-        if newest is not None and occlusion_provider(newest) is not None:
-            queued.append(newest.pk)
+    queued = occlusion_suggestions(exam)
     if not queued:
         raise Conflict("no model configured here can explain this exam's suggestions by occlusion")
     with transaction.atomic():

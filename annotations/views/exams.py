@@ -30,6 +30,7 @@ from annotations.selectors.exams.listing import (
     exam_page,
 )
 from annotations.selectors.suggestions.explanations import exam_relevance_summary
+from annotations.services.suggestions import occlusion_suggestions
 from annotations.views.access import api_login_required, role_required
 from annotations.views.reading import waveform_response
 
@@ -114,6 +115,7 @@ def exam_detail(request, exam_id: int):
             "model_outputs": exam_model_outputs(request.user, exam),
             "suggestions": exam_suggestions(request.user, exam),
             "explanations": exam_relevance_summary(request.user, exam),
+            "occlusion_offered": bool(occlusion_suggestions(exam)),
             "waveform_url": reverse("api-exam-waveform", args=[exam.pk]),
             # The view preferences are the readers' and adjudicators' (api/reading.ReadsEcgs); a
             # coordinator without either role gets the standard view and saves nothing.

@@ -47,6 +47,9 @@ def test_only_coordinators_ask_and_an_exam_without_such_a_model_is_refused(clien
     assert answer.status_code == 409, answer.content
     assert client_for(diego).post(API.format(exam.pk + 1000)).status_code == 404
     assert not AuditEvent.objects.filter(action="suggestion.occlusion_requested").exists()
+    # The exam page offers no button it would refuse, and says why.
+    page = client_for(diego).get(f"/exams/{exam.pk}/").content.decode()
+    assert PAGE.format(exam.pk) not in page and 'id="occlusion-none"' in page
 
 
 @pytest.mark.django_db(transaction=True)
@@ -58,7 +61,7 @@ def test_the_exam_pages_button_has_a_worker_store_the_occlusion_band_of_each_cla
     assert row.status == "ok", row.error
     client = client_for(diego)
     page = client.get(f"/exams/{exam.pk}/").content.decode()
-    assert f'action="{PAGE.format(exam.pk)}"' in page  # the button's form
+    assert f'action="{PAGE.format(exam.pk)}"' in page and 'id="occlusion-none"' not in page  # the button
     with celery_worker(queues="models", timeout=90):
         answer = client.post(PAGE.format(exam.pk))
         assert answer.status_code == 302 and answer["Location"] == f"/exams/{exam.pk}/"
