@@ -421,3 +421,26 @@ def test_retests_that_do_not_fit_or_round_to_none_are_told_and_the_batch_is_stil
     assert batch.design["retests_asked"] == 12 and batch.design["retests_unplaced"] > 0
     audit = AuditEvent.objects.filter(action="batch.create").latest("pk").after
     assert audit["retests_unplaced"] == batch.design["retests_unplaced"]
+
+
+def test_a_name_another_batch_bears_is_warned_of_in_the_preview(client_for, diego, ana, bruno, tnmg, archive):
+    """Two batches of one name read alike in every list, export and release card."""
+    client = client_for(diego)
+    spec = api_spec(tnmg, [ana, bruno], "Pilot")
+    assert (
+        client.post("/api/v1/batches/preview/", spec, content_type="application/json").json()["warnings"]
+        == []
+    )
+    first = client.post("/api/v1/batches/", spec, content_type="application/json")
+    assert first.status_code == 201, first.content
+    batch_id = first.json()["id"]
+    again = client.post(
+        "/api/v1/batches/preview/", {**spec, "name": "pilot "}, content_type="application/json"
+    ).json()
+    assert again["warnings"] == [
+        f"A batch named “pilot” exists already (batch {batch_id}, Active): lists, exports and releases "
+        "would show two batches of that name."
+    ]
+    page = client.post("/batches/new/", design_post(tnmg, [ana, bruno], action="preview", name="PILOT"))
+    html = page.content.decode()
+    assert f"(batch {batch_id}, Active)" in html and 'value="create"' in html  # warned, not refused

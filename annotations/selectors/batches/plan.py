@@ -98,6 +98,8 @@ class BatchPlan:
     request: DesignRequest | None = None
     # Matching exams left out as copies of a waveform another matching exam holds (Exam.copy_of).
     copies_left_out: int = 0
+    # Batches that already bear the name (in any case): "batch 12, active".
+    same_name: list[str] = field(default_factory=list)
 
     @property
     def reader_names(self) -> list[str]:
@@ -126,6 +128,17 @@ class BatchPlan:
                     chosen,
                 )
                 % {"asked": self.spec.sample_size, "chosen": chosen}
+            )
+        if self.same_name:
+            said.append(
+                ngettext(
+                    "A batch named “%(name)s” exists already (%(which)s): lists, exports and releases would "
+                    "show two batches of that name.",
+                    "Batches named “%(name)s” exist already (%(which)s): lists, exports and releases would "
+                    "show several batches of that name.",
+                    len(self.same_name),
+                )
+                % {"name": self.spec.name, "which": "; ".join(self.same_name)}
             )
         return said + self._retest_warnings()
 
@@ -342,7 +355,17 @@ def batch_plan(user, spec: BatchSpec, *, preview: bool = False) -> BatchPlan:
         spec, taxonomy, readers, matching_count, exam_ids, gold, design, stratified, seen_elsewhere
     )
     plan.request, plan.copies_left_out = planned, copies_left_out
+    plan.same_name = _batches_named(spec.name)
     return plan
+
+
+def _batches_named(name: str) -> list[str]:
+    """The batches a new one named `name` would share its name with, as the warning names them."""
+    same = ReviewBatch.objects.filter(name__iexact=name.strip()).order_by("pk")
+    return [
+        _("batch %(id)s, %(status)s") % {"id": pk, "status": ReviewBatch.Status(status).label}
+        for pk, status in same.values_list("pk", "status")[:5]
+    ]
 
 
 def exams_to_add(
