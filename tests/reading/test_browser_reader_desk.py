@@ -209,7 +209,10 @@ def test_a_choice_refused_as_stale_in_a_second_tab_is_named_and_stays_on_screen(
     message = other.locator("#message")
     assert message.is_visible()
     text = message.inner_text()
-    assert "changed elsewhere" in text and "LAFB" in text
+    assert (
+        "changed elsewhere" in text
+        and "Not kept from this tab: Left anterior fascicular block (LAFB)." in text
+    )
     other.screenshot(path=screenshot_path("desk-stale-second-tab"))
     other.close()
 

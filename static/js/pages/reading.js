@@ -378,7 +378,11 @@
   }
   function showStale(sent) {
     var now = state.selected;
-    var dropped = sent.labels.filter(function (l) { return !now[l.code]; }).map(function (l) { return l.code; });
+    // By name and code, as the conflict message names them: a code alone means little to every reader.
+    var dropped = sent.labels.filter(function (l) { return !now[l.code]; }).map(function (l) {
+      var c = state.list.byCode[l.code];
+      return c ? c.label + " (" + l.code + ")" : l.code;
+    });
     var text = t("stale") + (dropped.length ? " " + t("stale_dropped", { codes: dropped.join(", ") }) : "");
     showMessage(text, "stale");
   }
