@@ -144,7 +144,8 @@ class BatchDesignForm(ExamCriteriaForm):
         label=_("Escalation"),
         choices=[
             ("", _("None")),
-            ("add_reader", _("Add one more reader")),
+            ("add_reader", _("Add one more reader, then adjudicate what still disagrees")),
+            ("add_reader_majority", _("Add one more reader, then the majority decides (ties adjudicated)")),
             ("adjudicate", _("Send to adjudication")),
         ],
         help_text=_("What happens when an exam's reads disagree on any statement."),

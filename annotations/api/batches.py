@@ -23,7 +23,7 @@ from annotations.selectors.batches.plan import BatchSpec, batch_plan
 from annotations.selectors.batches.progress import batch_progress
 from annotations.selectors.batches.spec import batch_spec, exam_criteria
 from annotations.selectors.users import active_account
-from annotations.services.batches.lifecycle import batch_create_from_plan
+from annotations.services.batches.lifecycle import ESCALATIONS, batch_create_from_plan
 from annotations.services.batches.skips import assignment_hand_on
 
 
@@ -159,7 +159,13 @@ class BatchSpecSerializer(StrictSerializer):
     due_date = serializers.DateField(required=False, allow_null=True, default=None)
     seed = serializers.IntegerField(required=False, default=0, min_value=0, max_value=SEED_MAX)
     escalation = serializers.ChoiceField(
-        choices=["add_reader", "adjudicate"], required=False, allow_null=True, default=None
+        choices=list(ESCALATIONS),
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="When an exam's reads disagree: add_reader (up to escalation_cap, then adjudicate what "
+        "still disagrees), add_reader_majority (then the consensus rule decides; ties are adjudicated) or "
+        "adjudicate.",
     )
     escalation_cap = serializers.IntegerField(required=False, default=1, min_value=1, max_value=5)
     consensus_method = serializers.ChoiceField(

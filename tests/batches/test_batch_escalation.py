@@ -85,3 +85,85 @@ def test_a_batch_without_an_escalation_rule_never_escalates(ana, bruno, diego, t
     read(ana, slot(batch, ana), ["SB"])
     read(bruno, slot(batch, bruno), ["ST"])
     assert BatchExam.objects.get(batch=batch, exam=exam).needs_adjudication is False
+
+
+def test_a_tie_breaking_reader_settles_a_two_to_one_split_by_majority(
+    ana, bruno, carla, diego, tnmg, client_for
+):
+    """The two-reader protocol with a third reader for disagreements (add_reader_majority): the third read
+    decides by majority and the exam is not sent to the adjudicator, whose queue stays empty."""
+    from annotations.models import Consensus, DisputedLabel
+    from annotations.services.agreement.compute import batch_agreement_compute
+
+    carol = UserFactory(username="carol", roles=["reader"])
+    batch, exam = make(diego, tnmg, [ana, bruno, carol], "add_reader_majority", cap=1)
+    first, second = Assignment.objects.filter(batch=batch).order_by("reader__username")
+    read(first.reader, first, ["SB", "1dAVb"])
+    read(second.reader, second, ["SB"])
+    third = Assignment.objects.filter(batch=batch).exclude(pk__in=[first.pk, second.pk]).get()
+    read(third.reader, third, ["SB", "1dAVb"])
+    member = BatchExam.objects.get(batch=batch, exam=exam)
+    assert (member.target_reads, member.needs_adjudication) == (3, False)
+    assert not AuditEvent.objects.filter(action="batch.escalate_adjudicate").exists()
+    batch_agreement_compute(batch.pk)
+    row = Consensus.objects.get(batch=batch, exam=exam, diagnostic_class__code="1dAVb")
+    assert (row.value, row.method, row.positive_votes, row.total_votes) == (True, "majority", 2, 3)
+    assert not DisputedLabel.objects.filter(batch=batch).exists()
+    assert client_for(carla).get("/api/v1/adjudication/").json() == []
+
+
+def test_with_no_reader_left_the_majority_rule_still_sends_its_ties_to_the_adjudicator(
+    ana, bruno, diego, tnmg
+):
+    from annotations.models import DisputedLabel
+    from annotations.services.agreement.compute import batch_agreement_compute
+
+    batch, exam = make(diego, tnmg, [ana, bruno], "add_reader_majority", cap=1)
+    read(ana, slot(batch, ana), ["SB"])
+    read(bruno, slot(batch, bruno), ["ST"])
+    assert BatchExam.objects.get(batch=batch, exam=exam).needs_adjudication is False
+    batch_agreement_compute(batch.pk)
+    disputed = DisputedLabel.objects.filter(batch=batch).values_list("diagnostic_class__code", "reason")
+    assert sorted(disputed) == [("SB", "tie"), ("ST", "tie")]
+
+
+def test_the_designer_offers_the_majority_after_the_extra_reader_and_warns_when_no_reader_is_spare(
+    ana, bruno, diego, tnmg, client_for
+):
+    client = client_for(diego)
+    from tests.factories import DatasetFactory
+
+    dataset = DatasetFactory(name="tiebreak")
+    exams = [ExamFactory(dataset=dataset) for _ in range(4)]
+    spec = {
+        "name": "Tie-break",
+        "taxonomy_id": tnmg.pk,
+        "reader_ids": [ana.pk, bruno.pk],
+        "readers_per_exam": 2,
+        "criteria": {"datasets": [exams[0].dataset.name]},
+        "escalation": "add_reader_majority",
+    }
+    preview = client.post("/api/v1/batches/preview/", spec, content_type="application/json").json()
+    assert preview["warnings"] == [
+        "Every reader of the batch reads every exam: escalation can add no reader, so the reads of a "
+        "disputed exam are left to the majority, and its ties to the adjudicator."
+    ]
+    adjudicated = client.post(
+        "/api/v1/batches/preview/", {**spec, "escalation": "add_reader"}, content_type="application/json"
+    ).json()
+    assert adjudicated["warnings"] == [
+        "Every reader of the batch reads every exam: escalation can add no reader, so every disputed exam "
+        "goes to the adjudicator."
+    ]
+    created = client.post("/api/v1/batches/", spec, content_type="application/json")
+    assert created.status_code == 201, created.content
+    batch = created.json()["id"]
+    from annotations.models import ReviewBatch
+
+    assert ReviewBatch.objects.get(pk=batch).design["escalation"] == {"mode": "add_reader_majority", "cap": 1}
+    refused = client.post(
+        "/api/v1/batches/preview/", {**spec, "escalation": "vote"}, content_type="application/json"
+    )
+    assert refused.status_code == 400 and "escalation" in refused.json()
+    page = client.get("/batches/new/").content.decode()
+    assert 'value="add_reader_majority"' in page

@@ -9,7 +9,7 @@ from annotations.models import ReviewBatch, Taxonomy
 from annotations.selectors.batches.plan import BatchPlanError, batch_plan
 from annotations.selectors.batches.spec import batch_spec
 from annotations.services.agreement.tables import batch_interval_method_set
-from annotations.services.batches.lifecycle import BatchDesignError, batch_create_from_plan
+from annotations.services.batches.lifecycle import ESCALATIONS, BatchDesignError, batch_create_from_plan
 
 
 def _taxonomy(value: str | None) -> Taxonomy:
@@ -45,8 +45,9 @@ class Command(BaseCommand):
         parser.add_argument("--seed", type=int, default=0)
         parser.add_argument(
             "--escalate",
-            choices=["add_reader", "adjudicate"],
-            help="When an exam's reads disagree: add one more reader, or adjudicate.",
+            choices=list(ESCALATIONS),
+            help="When an exam's reads disagree: add one more reader (then adjudicate what still disagrees, "
+            "or with add_reader_majority let the majority decide), or adjudicate.",
         )
         parser.add_argument("--escalation-cap", type=int, default=1, help="Most readers added per exam.")
         parser.add_argument("--preview", action="store_true", help="Show the design; create nothing.")

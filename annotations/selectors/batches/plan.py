@@ -57,7 +57,8 @@ class BatchSpec:
     suggestion_mode: str = ReviewBatch.SuggestionMode.HIDDEN
     due_date: date | None = None
     seed: int = 0
-    # When an exam's reads disagree: "add_reader" (up to escalation_cap more) or "adjudicate".
+    # When an exam's reads disagree: "add_reader" or "add_reader_majority" (up to escalation_cap more),
+    # or "adjudicate" (services.batches.lifecycle.ESCALATIONS).
     escalation: str | None = None
     escalation_cap: int = 1
     # Keep each reader away from chosen exams they read in another batch or whose suggestion they saw.
@@ -129,6 +130,7 @@ class BatchPlan:
                 )
                 % {"asked": self.spec.sample_size, "chosen": chosen}
             )
+        said += self._escalation_warnings()
         if self.same_name:
             said.append(
                 ngettext(
@@ -141,6 +143,25 @@ class BatchPlan:
                 % {"name": self.spec.name, "which": "; ".join(self.same_name)}
             )
         return said + self._retest_warnings()
+
+    def _escalation_warnings(self) -> list[str]:
+        """An escalation that adds readers, in a batch where every reader reads every exam: none is left."""
+        mode = self.spec.escalation or ""
+        if not mode.startswith("add_reader") or len(self.readers) > self.spec.readers_per_exam:
+            return []
+        if mode == "add_reader_majority":
+            return [
+                _(
+                    "Every reader of the batch reads every exam: escalation can add no reader, so the reads "
+                    "of a disputed exam are left to the majority, and its ties to the adjudicator."
+                )
+            ]
+        return [
+            _(
+                "Every reader of the batch reads every exam: escalation can add no reader, so every "
+                "disputed exam goes to the adjudicator."
+            )
+        ]
 
     def _retest_warnings(self) -> list[str]:
         design = self.design

@@ -11,7 +11,12 @@ from annotations.models import Annotation, Assignment, BatchExam, ReviewBatch
 from annotations.selectors.batches.access import batch_reader_ids
 from annotations.selectors.blinding import readers_barred
 from annotations.services.audit import audit_record
-from annotations.services.batches.lifecycle import ESCALATE_ADD_READER, ESCALATE_ADJUDICATE, queue_end
+from annotations.services.batches.lifecycle import (
+    ESCALATE_ADD_READER,
+    ESCALATE_ADD_READER_MAJORITY,
+    ESCALATE_ADJUDICATE,
+    queue_end,
+)
 
 OPEN_STATUSES = [Assignment.Status.PENDING, Assignment.Status.IN_PROGRESS]
 
@@ -30,20 +35,24 @@ def _diagnosis_sets(batch: ReviewBatch, exam_id: int) -> list[frozenset[int]] | 
 def batch_exam_escalate_if_disputed(*, batch: ReviewBatch, exam_id: int, actor) -> str | None:
     """After an exam's last open read is submitted: if the reads disagree on any class, escalate.
 
-    The batch's design says how ({"escalation": {"mode": "add_reader" | "adjudicate", "cap": n}}):
-    one more reader (at most `cap` beyond k), or straight to adjudication. Must run inside the
+    The batch's design says how ({"escalation": {"mode": ..., "cap": n}}): one more reader (at most `cap`
+    beyond k), after which "add_reader" sends what still disagrees to adjudication and
+    "add_reader_majority" leaves it to the consensus rule; or "adjudicate", straight to adjudication. With
+    no reader left to add, "add_reader" adjudicates and "add_reader_majority" leaves the reads to the rule
+    (which disputes its ties itself). Must run inside the
     submitting transaction; the exam's BatchExam row is locked first, so two readers finishing the
     same exam at once cannot both escalate it (or both miss it).
     """
     rule = (batch.design or {}).get("escalation") or {}
     mode = rule.get("mode")
-    if mode not in (ESCALATE_ADD_READER, ESCALATE_ADJUDICATE):
+    if mode not in (ESCALATE_ADD_READER, ESCALATE_ADD_READER_MAJORITY, ESCALATE_ADJUDICATE):
         return None
     member = BatchExam.objects.select_for_update().get(batch=batch, exam_id=exam_id)
     sets = _diagnosis_sets(batch, exam_id)
     if sets is None or len(set(sets)) <= 1:
         return None
-    if mode == ESCALATE_ADD_READER and member.target_reads < batch.readers_per_exam + int(rule.get("cap", 1)):
+    adds = mode in (ESCALATE_ADD_READER, ESCALATE_ADD_READER_MAJORITY)
+    if adds and member.target_reads < batch.readers_per_exam + int(rule.get("cap", 1)):
         reader_id = _least_loaded_newcomer(batch, exam_id)
         if reader_id is not None:
             _insert_among_unread(batch, exam_id, reader_id)
@@ -56,6 +65,8 @@ def batch_exam_escalate_if_disputed(*, batch: ReviewBatch, exam_id: int, actor) 
                 after={"exam": exam_id, "reader": reader_id, "target_reads": member.target_reads},
             )
             return ESCALATE_ADD_READER
+    if mode == ESCALATE_ADD_READER_MAJORITY:
+        return None
     if not member.needs_adjudication:
         member.needs_adjudication = True
         member.save(update_fields=["needs_adjudication"])

@@ -23,8 +23,12 @@ from annotations.services.suggestions import batch_suggestions_enqueue
 from annotations.services.taxonomy import taxonomy_freeze
 
 # How a disputed exam is escalated (services.batches.escalation), as a batch's design names it.
-ESCALATE_ADD_READER = "add_reader"
+ESCALATE_ADD_READER = "add_reader"  # then the adjudicator settles every disagreement left
+# Then the batch's consensus rule settles what the extra reads decide (the tie-breaking third reader of
+# a two-reader protocol); only what it cannot decide (a tie, an uncertain latent estimate) is adjudicated.
+ESCALATE_ADD_READER_MAJORITY = "add_reader_majority"
 ESCALATE_ADJUDICATE = "adjudicate"
+ESCALATIONS = (ESCALATE_ADD_READER, ESCALATE_ADD_READER_MAJORITY, ESCALATE_ADJUDICATE)
 
 
 class BatchDesignError(Invalid):
@@ -69,8 +73,8 @@ def _designed(
         raise BatchDesignError(str(error)) from None
     if design.problems:
         raise BatchDesignError("; ".join(design.problems))
-    if escalation and escalation.get("mode") not in (ESCALATE_ADD_READER, ESCALATE_ADJUDICATE):
-        raise BatchDesignError(f"unknown escalation {escalation.get('mode')!r}; use add_reader or adjudicate")
+    if escalation and escalation.get("mode") not in ESCALATIONS:
+        raise BatchDesignError(f"unknown escalation {escalation.get('mode')!r}; use {', '.join(ESCALATIONS)}")
     return design
 
 
