@@ -12,6 +12,7 @@ from rest_framework.views import exception_handler as drf_exception_handler
 from rest_framework.views import set_rollback
 
 from annotations.errors import ApplicationError, Forbidden, NotFound
+from annotations.selectors.users import session_account_deactivated
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
@@ -25,7 +26,20 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     elif isinstance(exc, ApplicationError):
         set_rollback()
         return Response({"detail": exc.message, **exc.extra}, status=exc.status)
+    elif isinstance(exc, exceptions.NotAuthenticated) and _deactivated(context):
+        status = exc.status_code  # 403 under session authentication, which DRF set on the original
+        exc = exceptions.NotAuthenticated(DEACTIVATED)
+        exc.status_code = status
     return drf_exception_handler(exc, context)
+
+
+DEACTIVATED = "This account has been deactivated; a coordinator can reactivate it."
+
+
+def _deactivated(context: dict[str, Any]) -> bool:
+    """The caller's session belongs to an account deactivated since it signed in."""
+    request = context.get("request")
+    return request is not None and session_account_deactivated(getattr(request, "_request", request))
 
 
 # --- Request bodies that refuse what they do not know ------------------------------------------------

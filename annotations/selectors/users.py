@@ -89,3 +89,15 @@ def account_of(value):
 def active_account(user_id: int):
     """The active account with this id, or None."""
     return get_user_model().objects.filter(pk=user_id, is_active=True).first()
+
+
+def session_account_deactivated(request) -> bool:
+    """Whether the request's session was signed in by an account deactivated since: Django then treats the
+    request as anonymous, and the caller can say why instead of asking for credentials it had."""
+    from django.contrib.auth import SESSION_KEY
+
+    session = getattr(request, "session", None)
+    user_id = session.get(SESSION_KEY) if session is not None else None
+    if user_id is None:
+        return False
+    return get_user_model().objects.filter(pk=user_id, is_active=False).exists()

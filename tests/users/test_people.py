@@ -141,3 +141,20 @@ def test_accounts_carry_the_persons_name_set_at_creation_and_corrected_later(cli
     ana.refresh_from_db()
     assert ana.get_full_name() == "Ana Souza"  # refused, nothing changed
     assert client_for(ana).post(f"/people/{ana.pk}/name/", {"first_name": "Z"}).status_code == 403
+
+
+def test_a_reader_deactivated_while_signed_in_is_told_so_by_the_api(client, client_for, diego, ana):
+    """Her session stays, but Django treats it as anonymous: the API said "Authentication credentials were
+    not provided.", as though she had never signed in."""
+    from django.test import Client
+
+    reader = Client()
+    reader.force_login(ana)
+    assert reader.get("/api/v1/reading/next/").status_code in (200, 204, 404)
+    assert client_for(diego).post(f"/people/{ana.pk}/active/", {"active": "0"}).status_code == 302
+    refused = reader.get("/api/v1/reading/next/")
+    assert refused.status_code == 403
+    assert refused.json() == {"detail": "This account has been deactivated; a coordinator can reactivate it."}
+    stranger = Client().get("/api/v1/reading/next/")  # never signed in: the usual answer
+    assert stranger.status_code == 403
+    assert stranger.json() == {"detail": "Authentication credentials were not provided."}
