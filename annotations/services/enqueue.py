@@ -257,6 +257,9 @@ def _unfinished(model) -> list[int]:
     )
 
 
+RELEASE_BUILD_TASK = "annotations.tasks.releases_build"
+
+
 def _release_shards_sweep(now) -> int:
     """Queue again each unwritten shard of a sharded release being built (or its assembly, once every
     shard is written) whose marker is gone: its message was never sent, or was lost with Redis, or was
@@ -274,13 +277,19 @@ def _release_shards_sweep(now) -> int:
     if not messages:
         return 0
     present = cache.get_many([_marker(name, *args) for name, args in messages])
+    # A release none of whose work has shown life for JOBS_STALLED_AFTER_S (services.releases.builds.
+    # release_activity_mark): its "waiting" markers are not believed, since a message a killed worker
+    # had taken but not started still bears one.
+    quiet = {args[0] for _, args in messages if not task_beating(RELEASE_BUILD_TASK, args[0])}
     # Neither a message waiting (marker) nor a worker on it (beat): lost with Redis, or with its worker.
     lost = [
         (name, args)
         for name, args in messages
-        if _marker(name, *args) not in present and not task_beating(name, *args)
+        if (_marker(name, *args) not in present or args[0] in quiet) and not task_beating(name, *args)
     ]
     sent = sum(task_enqueue(name, *args) for name, args in lost)
+    for release_id in quiet:  # what was just sent gets its time before it is thought lost again
+        task_beat(RELEASE_BUILD_TASK, release_id)
     if lost:
         logger.info("jobs sweep queued %s of %s lost release shard tasks", sent, len(lost))
     return sent

@@ -73,3 +73,27 @@ def test_a_shard_a_live_worker_writes_is_not_queued_again_one_a_dead_worker_held
     assert (SHARD, release.pk, 0) in sent
     assert (SHARD, release.pk, 1) not in sent and (SHARD, release.pk, 2) not in sent  # 2 still queued
     assert build_serially(release.pk).status == Release.Status.DONE
+
+
+def test_a_quiet_release_has_its_shards_queued_again_though_their_markers_say_waiting(
+    seven, diego, monkeypatch, settings, django_capture_on_commit_callbacks
+):
+    """A worker killed between two shards may have taken the next message without starting it: its
+    marker still says "waiting", and the broker gives it back only after the visibility timeout. Once
+    nothing of the release has beaten for JOBS_STALLED_AFTER_S, the sweep believes no marker."""
+    from django.core.cache import cache
+
+    settings.RELEASE_SHARD_EXAMS = 3
+    release = release_create(actor=diego, batches=[seven])
+    with django_capture_on_commit_callbacks(execute=True):
+        release_build(release.pk)  # three shards queued, each marked as waiting
+    _running_since(release, 11)
+    assert _sweep(monkeypatch) == []  # the release has just shown life: its markers are believed
+    cache.delete(enqueue._alive(enqueue.RELEASE_BUILD_TASK, release.pk))  # ten quiet minutes later
+    assert sorted(_sweep(monkeypatch)) == [
+        (SHARD, release.pk, 0),
+        (SHARD, release.pk, 1),
+        (SHARD, release.pk, 2),
+    ]
+    assert _sweep(monkeypatch) == []  # what was just sent gets its time
+    assert build_serially(release.pk).status == Release.Status.DONE

@@ -30,7 +30,7 @@ from annotations.selectors.releases.builds import release_file_key, release_stor
 from annotations.selectors.releases.plan import ExportPlan, ExportRefused, export_plan
 from annotations.services.agreement.compute import agreement_catch_up
 from annotations.services.audit import audit_record
-from annotations.services.enqueue import Beat, task_beating, task_done, task_started
+from annotations.services.enqueue import Beat, task_beat, task_beating, task_done, task_started
 from annotations.services.releases.export import ExportOptions, ExportResult, export_write
 
 logger = logging.getLogger(__name__)
@@ -108,6 +108,16 @@ def _enqueue_shards(release_id: int, missing: list[int]) -> None:
         task_enqueue(SHARD_TASK, release_id, index)
     if not missing:
         task_enqueue(FINISH_TASK, release_id)
+    release_activity_mark(release_id)
+
+
+def release_activity_mark(release_id: int) -> None:
+    """The sharded build as a whole goes on: its shards were just queued, or one began, beat or ended.
+    A release quiet for JOBS_STALLED_AFTER_S has every unwritten shard queued again by the jobs sweep,
+    whatever the queue's markers say: a message a killed worker had taken but not yet started is marked
+    as waiting, and would come back only after the broker's visibility timeout. The build's own beat is
+    the mark: the labels pass is over, and a late delivery of the build finds it and is dropped."""
+    task_beat(BUILD_TASK, release_id)
 
 
 class _ProgressWriter:

@@ -27,8 +27,10 @@ from annotations.models import Release
 from annotations.services.audit import audit_record
 from annotations.services.enqueue import Beat, task_beat, task_done, task_started
 from annotations.services.releases.builds import (
+    BUILD_TASK,
     FINISH_TASK,
     SHARD_TASK,
+    release_activity_mark,
     release_build_done,
     release_build_failed,
     release_file_key,
@@ -136,7 +138,12 @@ def release_shard_build(release_id: int, index: int) -> Release | None:
     # In this worker's hands from now: no longer waiting (the jobs sweep queues it again should the
     # worker die and stop beating, not hours later when the broker would).
     task_started(SHARD_TASK, release_id, index)
-    beat = Beat(SHARD_TASK, release_id, index)
+    beats = (Beat(SHARD_TASK, release_id, index), Beat(BUILD_TASK, release_id))
+
+    def beat(*_ignored: object) -> None:
+        for each in beats:
+            each()
+
     beat()
     try:
         written = _shard_write(release, shards[index]["name"], beat)
@@ -144,6 +151,7 @@ def release_shard_build(release_id: int, index: int) -> Release | None:
         return release_build_failed(release, error)
     finally:
         task_done(SHARD_TASK, release_id, index)
+        release_activity_mark(release_id)
     return _shard_record(release_id, written)
 
 
