@@ -141,3 +141,23 @@ def write_muse(path: Path, *, seed: int = 1, units_per_bit: float = 4.88) -> dic
         encoding="iso-8859-1",
     )
     return {lead: values.astype(np.int64) for lead, values in stored.items()}
+
+
+def api_import(client, capture_on_commit, dataset: str, paths: list[str]) -> int:
+    """POST /api/v1/imports/ for `paths` under the import root, then run the queued job as a worker would.
+    Returns the job's id."""
+    import json
+
+    from annotations.tasks import imports_run
+
+    with capture_on_commit() as callbacks:
+        response = client.post(
+            "/api/v1/imports/",
+            data=json.dumps({"dataset": dataset, "paths": paths}),
+            content_type="application/json",
+        )
+    assert response.status_code == 201, response.content
+    assert len(callbacks) == 1
+    job_id = response.json()["id"]
+    imports_run.apply(args=(job_id,)).get()
+    return job_id

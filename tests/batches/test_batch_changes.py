@@ -13,17 +13,23 @@ from tests.factories import ExamFactory, UserFactory
 pytestmark = pytest.mark.django_db
 
 
+def _one_reader_each(name: str, exams: int, readers, coordinator, taxonomy, **design):
+    """A running batch of `exams` exams, each read by one of `readers`, seed 3."""
+    return batch_create(
+        name=name,
+        taxonomy=taxonomy,
+        exams=ExamFactory.create_batch(exams),
+        readers=readers,
+        readers_per_exam=1,
+        actor=coordinator,
+        seed=3,
+        **design,
+    )
+
+
 @pytest.fixture
 def batch(ana, bruno, diego, tnmg):
-    return batch_create(
-        name="Running",
-        taxonomy=tnmg,
-        exams=ExamFactory.create_batch(10),
-        readers=[ana, bruno],
-        readers_per_exam=1,
-        actor=diego,
-        seed=3,
-    )
+    return _one_reader_each("Running", 10, [ana, bruno], diego, tnmg)
 
 
 # A reassign from a reader still reading: nothing of theirs but unread first reads moves.
@@ -314,16 +320,7 @@ def test_a_reassign_to_someone_who_cannot_read_says_why(client_for, batch, ana, 
 @pytest.fixture
 def retested(ana, bruno, diego, tnmg):
     """40 exams, one reader each, a fifth of each queue re-read later (test-retest)."""
-    return batch_create(
-        name="Retested",
-        taxonomy=tnmg,
-        exams=ExamFactory.create_batch(40),
-        readers=[ana, bruno],
-        readers_per_exam=1,
-        actor=diego,
-        seed=3,
-        retest_fraction=0.2,
-    )
+    return _one_reader_each("Retested", 40, [ana, bruno], diego, tnmg, retest_fraction=0.2)
 
 
 def _retested_exams(batch, reader) -> set[int]:

@@ -5,14 +5,12 @@ never overwrites what they hold."""
 
 from __future__ import annotations
 
-import json
-
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from annotations.models import AuditEvent, Exam, ImportJob
 from annotations.tasks import imports_run
-from tests.importing import use_private_storage, write_code15, write_exams_csv
+from tests.importing import api_import, use_private_storage, write_code15, write_exams_csv
 
 pytestmark = pytest.mark.django_db
 
@@ -82,16 +80,8 @@ def test_the_api_reads_exams_csv_from_the_folder_it_is_given(
     part.rename(folder / part.name)
     write_exams_csv(folder / "exams.csv", ROWS)
     client = client_for(diego)
-    with django_capture_on_commit_callbacks() as callbacks:
-        response = client.post(
-            "/api/v1/imports/",
-            data=json.dumps({"dataset": "code15", "paths": ["code15"]}),
-            content_type="application/json",
-        )
-    assert response.status_code == 201, response.content
-    assert len(callbacks) == 1
-    imports_run.apply(args=(response.json()["id"],)).get()
-    data = client.get(f"/api/v1/imports/{response.json()['id']}/").json()
+    job_id = api_import(client, django_capture_on_commit_callbacks, "code15", ["code15"])
+    data = client.get(f"/api/v1/imports/{job_id}/").json()
     assert data["created"] == 3 and _exam("502").age == 30 and _labels("501") == {"1dAVb", "AF"}
     assert [row["file"] for row in data["outcomes"] if row["outcome"] == "metadata"] == ["code15/exams.csv"]
 

@@ -10,7 +10,7 @@ from django.core.management import call_command
 
 from annotations.models import AuditEvent, Exam, ImportJob
 from annotations.tasks import imports_run
-from tests.importing import DATA, SAMPLE_FILES, blob_files, use_private_storage, write_code15
+from tests.importing import DATA, SAMPLE_FILES, api_import, blob_files, use_private_storage, write_code15
 
 pytestmark = pytest.mark.django_db
 
@@ -22,6 +22,15 @@ def blobs(settings, tmp_path):
 
 def upload(path):
     return SimpleUploadedFile(path.name, path.read_bytes())
+
+
+def upload_one_record(client, capture_on_commit) -> None:
+    """Upload one CPSC record into dataset "c" on the Imports page, and run the job as a worker would."""
+    with capture_on_commit() as callbacks:
+        client.post(
+            "/imports/", {"files": [upload(SAMPLE_FILES["A1986"])], "dataset": "c", "amplitude_scale": "1"}
+        )
+    run_queued(callbacks)
 
 
 def run_queued(callbacks) -> None:
@@ -154,15 +163,7 @@ def test_the_api_imports_a_folder_under_the_import_root_and_reports_each_record(
 
     shutil.copytree(DATA / "ptbxl", settings.IMPORT_ROOT / "ptbxl")
     client = client_for(diego)
-    with django_capture_on_commit_callbacks() as callbacks:
-        response = client.post(
-            "/api/v1/imports/",
-            data=json.dumps({"dataset": "ptbxl", "paths": ["ptbxl"]}),
-            content_type="application/json",
-        )
-    assert response.status_code == 201, response.content
-    job_id = response.json()["id"]
-    run_queued(callbacks)
+    job_id = api_import(client, django_capture_on_commit_callbacks, "ptbxl", ["ptbxl"])
     data = client.get(f"/api/v1/imports/{job_id}/").json()
     assert (data["status"], data["created"], data["finished"]) == ("done", 1, True)
     assert data["outcomes"][0]["record"] == "1"
@@ -192,11 +193,7 @@ def test_the_api_accepts_multipart_uploads(blobs, client_for, diego, django_capt
 def test_running_a_job_twice_changes_nothing_the_second_time(
     blobs, client_for, diego, django_capture_on_commit_callbacks
 ):
-    with django_capture_on_commit_callbacks() as callbacks:
-        client_for(diego).post(
-            "/imports/", {"files": [upload(SAMPLE_FILES["A1986"])], "dataset": "c", "amplitude_scale": "1"}
-        )
-    run_queued(callbacks)
+    upload_one_record(client_for(diego), django_capture_on_commit_callbacks)
     job = ImportJob.objects.get()
     finished = job.finished_at
     imports_run.apply(args=(job.pk,)).get()  # a redelivered message
@@ -324,11 +321,7 @@ def test_the_outcomes_of_a_job_read_in_portuguese(
 ):
     from django.conf import settings
 
-    with django_capture_on_commit_callbacks() as callbacks:
-        client_for(diego).post(
-            "/imports/", {"files": [upload(SAMPLE_FILES["A1986"])], "dataset": "c", "amplitude_scale": "1"}
-        )
-    run_queued(callbacks)
+    upload_one_record(client_for(diego), django_capture_on_commit_callbacks)
     client = client_for(diego)
     client.cookies[settings.LANGUAGE_COOKIE_NAME] = "pt-br"
     page = client.get(f"/imports/{ImportJob.objects.get().pk}/").content.decode()

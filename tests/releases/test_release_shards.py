@@ -36,11 +36,6 @@ FINISH = "annotations.tasks.releases_shards_finish"
 
 
 @pytest.fixture
-def seven(ana, diego, tnmg):
-    return read_study(7, reader=ana, coordinator=diego, taxonomy=tnmg)
-
-
-@pytest.fixture
 def shard_of_three(settings):
     settings.RELEASE_SHARD_EXAMS = 3
 

@@ -12,17 +12,12 @@ from django.utils import timezone
 from annotations.models import AuditEvent, Release
 from annotations.services import enqueue
 from annotations.services.releases.builds import release_build, release_create
-from tests.releases.sharding import build_serially, read_study
+from tests.releases.sharding import build_serially
 
 pytestmark = pytest.mark.django_db
 
 BUILD = "annotations.tasks.releases_build"
 SHARD = "annotations.tasks.releases_shard_build"
-
-
-@pytest.fixture
-def seven(ana, diego, tnmg):
-    return read_study(7, reader=ana, coordinator=diego, taxonomy=tnmg)
 
 
 def _sweep(monkeypatch) -> list[tuple]:

@@ -44,14 +44,19 @@ def test_every_statement_comes_first_for_its_code_names_and_synonyms(search):
     cases = []
     for c in search.classes:
         for term in [c["code"], c["name"], c["name_pt"], *c.get("synonyms", [])]:
-            cases += [(c["code"], term), (c["code"], strip_accents(term).lower())]
-    results = search(*[query for _, query in cases])
-    wrong = [
+            cases += [(term, c["code"]), (strip_accents(term).lower(), c["code"])]
+    wrong = not_first(search, cases)
+    assert not wrong, f"{len(wrong)} of {len(cases)}:\n" + "\n".join(wrong)
+
+
+def not_first(search, cases: list[tuple[str, str]]) -> list[str]:
+    """The (query, code) cases whose query does not put that statement first, each said."""
+    results = search(*[query for query, _ in cases])
+    return [
         f"{query!r} -> {found[:3]}, want {code}"
-        for (code, query), found in zip(cases, results, strict=True)
+        for (query, code), found in zip(cases, results, strict=True)
         if not found or found[0][0] != code
     ]
-    assert not wrong, f"{len(wrong)} of {len(cases)}:\n" + "\n".join(wrong)
 
 
 def test_tiers_code_then_synonym_then_word_prefix_then_substring(search):
@@ -273,12 +278,7 @@ NOT = [
 
 
 def test_report_phrasings_choose_the_statement_meant(search):
-    results = search(*[query for query, _ in MEANT])
-    wrong = [
-        f"{query!r} -> {found[:3]}, want {code}"
-        for (query, code), found in zip(MEANT, results, strict=True)
-        if not found or found[0][0] != code
-    ]
+    wrong = not_first(search, MEANT)
     assert not wrong, f"{len(wrong)} of {len(MEANT)}:\n" + "\n".join(wrong)
 
 
