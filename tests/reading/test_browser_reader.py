@@ -572,3 +572,48 @@ def test_a_submit_pressed_while_the_draft_autosave_is_in_flight_is_stored(
     read = Annotation.objects.get(assignment=first, stage=Annotation.Stage.BLIND)
     assert read.status == Annotation.Status.SUBMITTED
     assert [label.diagnostic_class.code for label in read.labels.all()] == ["NORM"]
+
+
+def test_calipers_measure_the_rr_interval_from_the_keyboard_alone(live_server, page, ana, bruno, diego, tnmg):
+    """A reader who reads by keyboard measures too: c, then arrows move the active point one small box
+    (40 ms at 25 mm/s) or, with Shift, one sample (2 ms at 500 Hz); x moves the other one. With the
+    calipers off the arrows are left to the page."""
+    first = queue(
+        shared_batch(readers=[ana, bruno], coordinator=diego, taxonomy=tnmg, exams=1, heart_rate=75), ana
+    )[0]
+    _, peaks = synthetic_ecg(heart_rate_bpm=75, seed=0)
+    rr_samples = int(peaks[4] - peaks[3])
+    log_in(page, live_server, "ana")
+    page.goto(f"{live_server.url}/read/{first.pk}/")
+    wait_drawn(page, first)
+    readout = page.locator("#caliper-readout")
+    page.keyboard.press("ArrowRight")  # calipers off: nothing placed
+    assert readout.get_attribute("data-interval-ms") is None
+    page.keyboard.press("c")
+    assert "move them with ← →" in readout.inner_text()
+    page.keyboard.press("ArrowRight")  # both points at the rhythm strip's start; the second moves 1 mm
+    assert float(readout.get_attribute("data-interval-ms")) == 40.0
+    # The first point to the first R peak: x, then big steps and single samples.
+    page.keyboard.press("x")
+    for _ in range(int(peaks[3]) // 20):
+        page.keyboard.press("ArrowRight")
+    for _ in range(int(peaks[3]) % 20):
+        page.keyboard.press("Shift+ArrowRight")
+    page.keyboard.press("x")  # the second point, from 40 ms, to the next R peak
+    target = int(peaks[4]) - 20
+    for _ in range(target // 20):
+        page.keyboard.press("ArrowRight")
+    for _ in range(target % 20):
+        page.keyboard.press("Shift+ArrowRight")
+    assert float(readout.get_attribute("data-interval-ms")) == rr_samples * 2.0
+    assert abs(float(readout.get_attribute("data-rate-bpm")) - 60000 / (rr_samples * 2.0)) < 0.05
+    assert readout.inner_text().startswith(f"{rr_samples * 2} ms")
+    heavy = figure(
+        page, "return gd.layout.shapes.filter(s => s.name === 'caliper' && s.line.width > 2).length;"
+    )
+    assert heavy == 1  # the point the arrows move is drawn heavier
+    page.screenshot(path=screenshot_path("reader-calipers-keyboard"))
+    # The statements list keeps its keys: the down arrow still moves through it.
+    before = page.evaluate("document.querySelector('#statements .stmt.focus').dataset.code")
+    page.keyboard.press("ArrowDown")
+    assert page.evaluate("document.querySelector('#statements .stmt.focus').dataset.code") != before

@@ -253,9 +253,12 @@
   }
   /* caliper: {points: [point, point?], march: bool}. */
   function caliperShapes(sheet, caliper) {
-    var p = caliper.points, style = { color: CALIPER, width: 1.5 };
+    var p = caliper.points, style = { color: CALIPER, width: 1.5 }, active = { color: CALIPER, width: 2.5 };
     if (!sheet || !p.length) return [];
-    var shapes = p.map(function (pt) { return mark(sheet, pt.panel, pt.index, "caliper", style); });
+    // The point the keyboard moves is drawn heavier.
+    var shapes = p.map(function (pt, i) {
+      return mark(sheet, pt.panel, pt.index, "caliper", p.length === 2 && i === caliper.active ? active : style);
+    });
     if (p.length === 2) {
       var y = p[0].panel.yb + sheet.rowHeight / 2 * 0.8;
       shapes.push({ name: "caliper", type: "line", x0: sampleX(sheet, p[0].panel, p[0].index),

@@ -31,7 +31,7 @@
       // The part of the pane's width the sheet takes (0.5 beside an earlier ECG) and the pixels per
       // millimetre it was last drawn at, which a second sheet on the page draws at too.
       widthShare: 1, scale: null,
-      caliper: { on: false, points: [], march: false },
+      caliper: { on: false, points: [], march: false, active: 1 },
       saving: Promise.resolve(),
     };
 
@@ -157,8 +157,38 @@
       var c = v.caliper;
       if (c.points.length >= 2 || (c.points.length === 1 && c.points[0].panel !== point.panel)) c.points = [];
       c.points.push(point);
+      c.active = c.points.length - 1;
       c.march = false;
       showCaliper();
+    }
+    /* Calipers from the keyboard, while they are on: an arrow moves the active point one small box (1 mm
+     * of paper) or, with Shift, one sample; x makes the other point the active one. With none placed,
+     * both start at the beginning of the rhythm strip (else the first strip); with one, the second starts
+     * on it. Intervals are what a keyboard reader measures: a point keeps its height. */
+    function caliperNudge(direction, fine) {
+      var c = v.caliper, sheet = v.sheet;
+      if (!c.on || !sheet) return false;
+      if (!c.points.length) {
+        var panel = sheet.panels.filter(function (p) { return p.rhythm; })[0] || sheet.panels[0];
+        c.points = [{ panel: panel, index: panel.i0, mv: 0 }];
+      }
+      if (c.points.length === 1) {
+        c.points.push({ panel: c.points[0].panel, index: c.points[0].index, mv: c.points[0].mv });
+        c.active = 1;
+      }
+      var point = c.points[c.active], panel = point.panel;
+      var step = fine ? 1 : Math.max(1, Math.round(sheet.samplingRate / sheet.speed));
+      point.index = Math.max(panel.i0, Math.min(panel.i1 - 1, point.index + direction * step));
+      c.march = false;
+      showCaliper();
+      return true;
+    }
+    function caliperSwitch() {
+      var c = v.caliper;
+      if (!c.on || c.points.length !== 2) return false;
+      c.active = 1 - c.active;
+      showCaliper();
+      return true;
     }
     function showCaliper() {
       var out = $("caliper-readout"), c = v.caliper;
@@ -219,6 +249,10 @@
     /* The viewer's keys, for the page's own key handler. */
     v.keys = {
       c: function () { v.toggleCalipers(); },
+      // Handled only while the calipers are on: false leaves the key to the page (scrolling, lists).
+      ArrowLeft: function (e) { return caliperNudge(-1, !!(e && e.shiftKey)); },
+      ArrowRight: function (e) { return caliperNudge(1, !!(e && e.shiftKey)); },
+      x: caliperSwitch,
       m: v.marchOut,
       r: v.resetZoom,
       l: v.cycleLayout,

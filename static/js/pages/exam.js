@@ -28,7 +28,7 @@
     if (e.altKey || e.ctrlKey || e.metaKey || typingIn(e.target)) return;
     if (e.key === "Escape" && viewer.caliper.on) { viewer.toggleCalipers(false); return; }
     if (!Object.prototype.hasOwnProperty.call(viewer.keys, e.key)) return;
-    viewer.keys[e.key]();
+    if (viewer.keys[e.key](e) === false) return; // not for the calipers now: the browser's own (scrolling)
     e.preventDefault();
   }
 

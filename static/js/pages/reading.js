@@ -719,7 +719,7 @@
     }
     if (e.altKey || e.ctrlKey || e.metaKey) return;
     if (!Object.prototype.hasOwnProperty.call(PAGE_KEYS, e.key)) return;
-    PAGE_KEYS[e.key]();
+    if (PAGE_KEYS[e.key](e) === false) return; // not for this page now: the browser's own (scrolling)
     e.preventDefault();
   }
   function searchKey(e, box) {
@@ -744,6 +744,9 @@
     m: viewer.keys.m,
     r: viewer.keys.r,
     l: viewer.keys.l,
+    ArrowLeft: viewer.keys.ArrowLeft,
+    ArrowRight: viewer.keys.ArrowRight,
+    x: viewer.keys.x,
     "[": viewer.keys["["],
     "]": viewer.keys["]"],
     p: cyclePriors,
