@@ -188,7 +188,7 @@ def readers_seen_before(reader_ids: Iterable[int], exam_ids: Iterable[int]) -> d
     batch designer shows per reader, and what it keeps away from them when asked to."""
     reader_ids, exam_ids = list(reader_ids), list(exam_ids)
     seen = {reader: {"read": set(), "suggested": set()} for reader in reader_ids}
-    held = Assignment.objects.filter(reader_id__in=reader_ids, exam_id__in=_among(exam_ids))
+    held = _held(Assignment.objects.filter(reader_id__in=reader_ids, exam_id__in=_among(exam_ids)))
     for reader, exam in held.order_by().values_list("reader_id", "exam_id").distinct():
         seen[reader]["read"].add(exam)
     for reader, exam in _held_as_copies(reader_ids, exam_ids):
@@ -210,13 +210,21 @@ def readers_seen_before(reader_ids: Iterable[int], exam_ids: Iterable[int]) -> d
     return seen
 
 
+def _held(slots):
+    """The slots a reader knows their exam by: read, drafted or skipped, or still to read. A slot left
+    unopened in a closed batch is none of these (a batch closed early and designed again on what it left
+    unread must not keep its readers away from exams they never saw); the one exam on screen when the
+    batch closed, opened but not saved, leaves no trace and cannot be counted."""
+    return slots.exclude(status=Assignment.Status.PENDING, batch__status=ReviewBatch.Status.CLOSED)
+
+
 def _held_as_copies(reader_ids: list[int], exam_ids: list[int]) -> list[tuple[int, int]]:
     """(reader, exam of `exam_ids`) where the reader holds a read of another exam of the same waveform (the
     same ECG under another dataset or id: Exam.copy_of)."""
     standing_for = _copies_standing_for(exam_ids)
     if not standing_for:
         return []
-    held = Assignment.objects.filter(reader_id__in=reader_ids, exam_id__in=list(standing_for))
+    held = _held(Assignment.objects.filter(reader_id__in=reader_ids, exam_id__in=list(standing_for)))
     pairs = set()
     for reader, other in held.order_by().values_list("reader_id", "exam_id").distinct():
         pairs.update((reader, exam) for exam in standing_for[other])

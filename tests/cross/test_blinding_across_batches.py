@@ -634,3 +634,49 @@ def test_the_suggestion_of_a_copy_of_the_ecg_is_the_one_revealed_and_shown_when_
         assert SuggestionExposure.objects.get(reader=reader).suggestion_id == made.pk
         opened = client(reader).get(f"{READ}/{slot(batches['shown'], reader, read_on).pk}/").json()
         assert opened["suggestion"] is not None, computed_on_copy
+
+
+def test_an_exam_left_unread_in_a_closed_batch_is_not_known_to_its_reader(ana, diego, tnmg):
+    """A batch closed early and designed again on what it left unread: its never-opened slots were counted
+    as "held in another batch", so with exclude_seen every reader was kept away from every exam they had
+    never seen, and the preview counted them all. A draft of the closed batch still counts: it was seen."""
+    from annotations.services.batches.lifecycle import batch_close
+
+    drafted = ExamFactory(dataset=DatasetFactory(name="reopened"))
+    unread = ExamFactory(dataset=DatasetFactory(name="reopened-unread"))
+    early = batch_create(
+        name="Closed early",
+        taxonomy=tnmg,
+        exams=[drafted, unread],
+        readers=[ana],
+        readers_per_exam=1,
+        actor=diego,
+    )
+    draft = client(ana).put(
+        f"{READ}/{slot(early, ana, drafted).pk}/draft/",
+        {"labels": [{"code": "SB"}], "comment": "", "time_on_task_ms": 1000, "revision": 0},
+        content_type="application/json",
+    )
+    assert draft.status_code == 200, draft.content
+    batch_close(batch=early, actor=diego)
+    spec = {
+        "name": "Again",
+        "taxonomy_id": tnmg.pk,
+        "reader_ids": [ana.pk],
+        "readers_per_exam": 1,
+        "criteria": {"datasets": ["reopened", "reopened-unread"]},
+        "exclude_seen": True,
+    }
+    coordinator = client(diego)
+    preview = coordinator.post("/api/v1/batches/preview/", spec, content_type="application/json")
+    assert preview.status_code == 200, preview.content
+    assert preview.json()["seen_elsewhere"] == [{"reader": "ana", "read": 1, "suggestion": 0, "dispute": 0}]
+    # What the closed batch left unread goes to its reader again (it was refused: "the only readers left
+    # for them ... were kept away from them").
+    again = {**spec, "name": "Again 2", "criteria": {"datasets": ["reopened-unread"]}}
+    created = coordinator.post("/api/v1/batches/", again, content_type="application/json")
+    assert created.status_code == 201, created.content
+    held = set(
+        Assignment.objects.filter(batch_id=created.json()["id"], reader=ana).values_list("exam", flat=True)
+    )
+    assert held == {unread.pk}
