@@ -23,14 +23,18 @@ def _database_url() -> str:
 
 
 @contextmanager
-def celery_worker(queues: str = "default,models", timeout: float = 60.0, include: str | None = None):
+def celery_worker(
+    queues: str = "default,models", timeout: float = 60.0, include: str | None = None, purge: bool = True
+):
     """Start `celery worker` against the test database; yield once it is ready; stop it after.
 
     Tests using it need committed data (django_db(transaction=True)): the worker is another process.
+    purge=False keeps what the queues hold (a test's own messages, queued before the worker starts).
     """
     from ecgreview import celery_app
 
-    celery_app.control.purge()  # nothing left over from earlier tests of this process
+    if purge:
+        celery_app.control.purge()  # nothing left over from earlier tests of this process
     name = f"test-{uuid.uuid4().hex[:8]}@%h"
     environ = {
         **os.environ,
@@ -100,3 +104,31 @@ def wait_for(condition, timeout: float = 60.0, interval: float = 0.2):
             return value
         time.sleep(interval)
     raise AssertionError(f"condition not met within {timeout} s")
+
+
+def broker_taken() -> dict[str, float]:
+    """The messages workers have taken and not acknowledged: delivery tag -> when it was taken (epoch s)."""
+    from ecgreview import celery_app
+
+    with celery_app.connection_for_write() as connection:
+        channel = connection.default_channel
+        return dict(channel.client.zrange(channel.unacked_index_key, 0, -1, withscores=True))
+
+
+def broker_taken_age(seconds: float) -> None:
+    """Make every taken message read as taken `seconds` earlier than it was: the time that passes."""
+    from ecgreview import celery_app
+
+    with celery_app.connection_for_write() as connection:
+        channel = connection.default_channel
+        for tag, score in broker_taken().items():
+            channel.client.zadd(channel.unacked_index_key, {tag: score - seconds})
+
+
+def broker_forget_taken() -> None:
+    """Drop what dead workers of a test left taken, so that no later test's sweep finds it."""
+    from ecgreview import celery_app
+
+    with celery_app.connection_for_write() as connection:
+        channel = connection.default_channel
+        channel.client.delete(channel.unacked_index_key, channel.unacked_key)

@@ -15,10 +15,14 @@ alone, so a busy queue does not get a second copy of every job.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import re
 import time
-from datetime import timedelta
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from importlib import import_module
 
 from celery import current_app
@@ -189,13 +193,136 @@ def _waiting(model, task_name: str, now) -> list[int]:
     return [pk for pk in ids if _marker(task_name, pk) not in present]
 
 
+# --- Messages a dead worker had taken ------------------------------------------------------------------
+# With late acknowledgement, a message a worker has taken stays in the broker's "unacked" set (kombu's Redis
+# transport: a hash of the messages and an index of when each was taken) until its task ends, and a worker
+# that dies holding one gives it back only through the visibility timeout (hours). A worker takes one
+# message per process (prefetch multiplier 1) and starts it at once, so a message held for
+# JOBS_STALLED_AFTER_S past its ETA whose work has not started since was taken by a worker that is gone:
+# killed between taking it and starting it. The jobs sweep gives such messages back to their queue through
+# kombu's own restore, as the visibility timeout would, and a live worker takes them. Work that beats once
+# started (an import, a release build, a shard) has its own rule for a death in the middle: its message is
+# given back here only while the work has not begun since it was taken; a shard or the assembly, never
+# (a quiet release has every unwritten shard sent again).
+SYSTEM_ACTOR = "system:jobs-sweep"
+IMPORT_TASK = "annotations.tasks.imports_run"
+RELEASE_BUILD_TASK = "annotations.tasks.releases_build"
+_LEFT_TO_THE_RELEASE_RULE = frozenset(
+    {"annotations.tasks.releases_shard_build", "annotations.tasks.releases_shards_finish"}
+)
+
+
+@dataclass(frozen=True)
+class TakenMessage:
+    """A message a worker took and has not acknowledged."""
+
+    tag: str
+    task: str
+    args: tuple
+    held_since: float  # epoch seconds: when it was taken, or its ETA if that came later
+
+
+@contextmanager
+def _broker_channel() -> Iterator[object | None]:
+    """A channel of the broker's Redis transport, or None on another transport (or none: eager tasks)."""
+    if settings.CELERY_TASK_ALWAYS_EAGER:
+        yield None
+        return
+    with current_app.connection_for_write() as connection:
+        channel = connection.default_channel
+        yield channel if hasattr(channel, "unacked_index_key") and hasattr(channel, "qos") else None
+
+
+def _taken(channel, tag: str, taken_at: float) -> TakenMessage | None:
+    raw = channel.client.hget(channel.unacked_key, tag)
+    if raw is None:  # acknowledged since the index was read
+        return None
+    payload = json.loads(raw)[0]
+    message = channel.Message(payload, channel=channel)
+    task = message.headers.get("task", "")
+    if not task.startswith("annotations.tasks."):
+        return None  # another application's work on the same broker is not ours to judge
+    args = tuple(message.decode()[0])
+    eta = message.headers.get("eta")
+    held_since = max(taken_at, datetime.fromisoformat(eta).timestamp()) if eta else taken_at
+    return TakenMessage(
+        tag=str(tag, "ascii") if isinstance(tag, bytes) else tag, task=task, args=args, held_since=held_since
+    )
+
+
+def _started_since(message: TakenMessage) -> bool | None:
+    """Whether the message's work began after the message was taken (a live worker has it, or had it);
+    None for work whose dead workers another rule looks after."""
+    from annotations.models import ImportJob, Release
+
+    if message.task in _LEFT_TO_THE_RELEASE_RULE:
+        return None
+    rows = {IMPORT_TASK: ImportJob, RELEASE_BUILD_TASK: Release}
+    model = rows.get(message.task)
+    if model is None:  # short work that does not beat: held this long, it never began
+        return False
+    row = model.objects.filter(pk=message.args[0]).values("status", "started_at").first()
+    if row is None or row["status"] != "queued":
+        return True  # running (its own beat tells), finished, or gone: a twin would be dropped anyway
+    started = row["started_at"]
+    return started is not None and started.timestamp() >= message.held_since
+
+
+def taken_messages_give_back(now) -> int:
+    """Give back to their queues the messages dead workers had taken before their work began; returns how
+    many. Raises if the broker cannot be read."""
+    from annotations.services.audit import audit_record
+
+    cutoff = now.timestamp() - settings.JOBS_STALLED_AFTER_S
+    given = 0
+    with _broker_channel() as channel:
+        if channel is None:
+            return 0
+        index = channel.client.zrangebyscore(
+            channel.unacked_index_key, 0, cutoff, start=0, num=settings.JOBS_SWEEP_LIMIT, withscores=True
+        )
+        for tag, taken_at in index:
+            message = _taken(channel, tag, taken_at)
+            if message is None or message.held_since > cutoff or _started_since(message) is not False:
+                continue
+            with transaction.atomic():
+                audit_record(
+                    actor=None,
+                    actor_username=SYSTEM_ACTOR,
+                    action="broker.message_given_back",
+                    target=_target(message),
+                    after={
+                        "task": message.task,
+                        "args": list(message.args),
+                        "taken_at": datetime.fromtimestamp(taken_at, UTC).isoformat(),
+                    },
+                )
+                channel.qos.restore_by_tag(tag)
+            given += 1
+    if given:
+        logger.warning("jobs sweep gave back %s message(s) that dead workers had taken", given)
+    return given
+
+
+def _target(message: TakenMessage):
+    from annotations.models import ImportJob, Release
+
+    model = {IMPORT_TASK: ImportJob, RELEASE_BUILD_TASK: Release}.get(message.task)
+    return model.objects.filter(pk=message.args[0]).first() if model else None
+
+
 def jobs_sweep_run() -> dict[str, int]:
-    """Queue again the import jobs and releases still queued whose message was lost, and the imports whose
-    worker stopped beating (beat, every JOBS_SWEEP_SECONDS). Returns how many of each were queued."""
+    """Give back the messages dead workers had taken before starting them; queue again the import jobs and
+    releases still queued whose message was lost, and the work whose worker stopped beating (beat, every
+    JOBS_SWEEP_SECONDS). Returns how many of each were given back or queued."""
     from annotations.models import ImportJob, Release
 
     now = timezone.now()
     queued: dict[str, int] = {}
+    try:
+        queued["taken by dead workers"] = taken_messages_give_back(now)
+    except Exception:
+        logger.warning("jobs sweep could not read the messages workers hold", exc_info=True)
     jobs = (
         ("imports", ImportJob, "annotations.tasks.imports_run"),
         ("releases", Release, "annotations.tasks.releases_build"),
@@ -255,9 +382,6 @@ def _unfinished(model) -> list[int]:
         .order_by("created_at", "pk")
         .values_list("pk", flat=True)
     )
-
-
-RELEASE_BUILD_TASK = "annotations.tasks.releases_build"
 
 
 def _release_shards_sweep(now) -> int:

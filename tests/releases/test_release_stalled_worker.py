@@ -12,11 +12,11 @@ from django.core.cache import cache
 from django.urls import reverse
 from django.utils import timezone
 
-from annotations.models import Release
+from annotations.models import AuditEvent, Release
 from annotations.selectors.releases.builds import release_progress
 from annotations.services import enqueue
 from tests.releases.sharding import build_serially, checksums, read_study, shard_names
-from tests.workers import celery_worker, wait_for
+from tests.workers import broker_forget_taken, broker_taken, broker_taken_age, celery_worker, wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 SHARD = "annotations.tasks.releases_shard_build"
@@ -69,3 +69,36 @@ def test_a_release_whose_shard_worker_was_killed_is_finished_by_another_to_the_s
     files = checksums(release)
     Release.objects.filter(pk=release_id).update(status=Release.Status.QUEUED, files=[])
     assert checksums(build_serially(release_id)) == files
+
+
+def test_a_release_taken_by_a_worker_that_died_before_building_it_is_given_back_and_built(
+    ana, diego, tnmg, client_for, monkeypatch, settings
+):
+    """Killed after taking the build's message and before the build began: the release reads "queued",
+    its marker says a message waits, and the message is held by nobody. Ten minutes on, the jobs sweep
+    gives it back to the queue; a live worker builds the release."""
+    settings.JOBS_STALLED_AFTER_S = 600
+    batch = read_study(3, reader=ana, coordinator=diego, taxonomy=tnmg)
+    monkeypatch.setenv("DIE_BEFORE_TASK", enqueue.RELEASE_BUILD_TASK)
+    try:
+        with celery_worker(queues="default", include="tests.dying_worker") as doomed:
+            response = client_for(diego).post(
+                reverse("api-release-list"), {"batches": [batch.pk]}, content_type="application/json"
+            )
+            assert response.status_code == 201, response.content
+            release_id = response.json()["id"]
+            assert doomed.wait(timeout=60) == -9
+        assert Release.objects.get(pk=release_id).status == "queued"
+        assert enqueue.jobs_sweep_run()["releases"] == 0  # its marker: a message is taken to be waiting
+        broker_taken_age(601)
+        assert enqueue.jobs_sweep_run()["taken by dead workers"] == 1
+        event = AuditEvent.objects.get(action="broker.message_given_back")
+        assert (event.target_type, event.target_id) == ("annotations.release", str(release_id))
+        monkeypatch.delenv("DIE_BEFORE_TASK")
+        with celery_worker(queues="default,releases", purge=False):
+            release = wait_for(
+                lambda: Release.objects.filter(pk=release_id, status="done").first(), timeout=120
+            )
+        assert release.files and broker_taken() == {}
+    finally:
+        broker_forget_taken()

@@ -9,11 +9,12 @@ import pytest
 from annotations.models import Suggestion
 from annotations.selectors.suggestions.summary import batch_suggestion_progress
 from annotations.services.batches.lifecycle import batch_create
+from annotations.services.enqueue import jobs_sweep_run
 from annotations.services.exams.waveforms import waveform_delete
 from annotations.services.suggestions import exams_missing_suggestions, suggestions_sweep_run
 from ecgreview import celery_app
 from tests.factories import make_exam
-from tests.workers import celery_worker, wait_for
+from tests.workers import broker_forget_taken, broker_taken, broker_taken_age, celery_worker, wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -99,3 +100,29 @@ def test_the_sweep_does_not_queue_again_what_still_waits_in_the_queue(ana, bruno
         worker.kill()
         worker.wait()
     assert Suggestion.objects.filter(exam__in=exams).count() == 6
+
+
+def test_an_exam_s_message_taken_by_a_worker_that_died_before_scoring_it_is_given_back(
+    ana, bruno, diego, tnmg, monkeypatch, settings
+):
+    """Killed after taking an exam's message and before scoring it: the exam's "waiting" marker keeps the
+    suggestions sweep off it, and the broker would give the message back only after hours. The jobs sweep
+    gives it back ten minutes on, and a live worker scores every exam once."""
+    settings.JOBS_STALLED_AFTER_S = 600
+    exams = [make_exam(heart_rate=60.0 + 10 * i, seed=40 + i) for i in range(3)]
+    monkeypatch.setenv("DIE_BEFORE_TASK", "annotations.tasks.suggestions_exam")
+    try:
+        with celery_worker(queues="models", timeout=90, include="tests.dying_worker") as doomed:
+            _batch("Taken", exams, ana, bruno, diego, tnmg)
+            assert doomed.wait(timeout=90) == -9
+        assert not Suggestion.objects.filter(exam__in=exams).exists()
+        assert suggestions_sweep_run() == 0  # every exam reads as waiting in the queue
+        broker_taken_age(601)
+        assert jobs_sweep_run()["taken by dead workers"] == 1
+        monkeypatch.delenv("DIE_BEFORE_TASK")
+        with celery_worker(queues="models", timeout=90, purge=False):
+            wait_for(lambda: Suggestion.objects.filter(exam__in=exams).count() == 3, timeout=180)
+        assert broker_taken() == {}
+    finally:
+        broker_forget_taken()
+    assert set(Suggestion.objects.filter(exam__in=exams).values_list("status", flat=True)) == {"ok"}
