@@ -182,6 +182,12 @@ class ExamDetailSerializer(ExamSerializer):
     batches = BatchRefSerializer(many=True, help_text="The batches holding the exam.")
     same_waveform = ExamRefSerializer(many=True, help_text="Other exams holding the very same samples.")
     suggestions = ExamSuggestionSerializer(many=True, help_text="Every provider version's, newest first.")
+    device_measurements = serializers.DictField(
+        child=serializers.FloatField(),
+        help_text="The recording device's global measurements as its file gave them (heart_rate_bpm, rr_ms, "
+        "pr_ms, qrs_ms, qt_ms, qtc_ms by the device's own formula, qtc_bazett_ms, qtc_fridericia_ms, "
+        "p_axis_deg, qrs_axis_deg, t_axis_deg, atrial_rate_bpm); empty when it gave none.",
+    )
 
     class Meta(ExamSerializer.Meta):
         fields = [
@@ -193,6 +199,7 @@ class ExamDetailSerializer(ExamSerializer):
             "batches",
             "same_waveform",
             "suggestions",
+            "device_measurements",
         ]
 
 
@@ -224,6 +231,7 @@ def _exam_detail(user, exam_id: int) -> dict:
             }
             for item in exam_suggestions(user, exam)
         ],
+        "device_measurements": exam.device_measurements or {},
     }
 
 
@@ -236,9 +244,9 @@ class ExamDetailView(APIView):
 
         Coordinators only (404 for an unknown exam). Returns the exam's metadata and lead names, its
         signal-quality report, its reference labels (never shown to readers), the batches holding it, the
-        other exams holding the very same samples, and what every provider version said of it, newest
-        first: scores, measurements, or why it failed. The samples come from the exam's waveform download
-        (see the API's description)."""
+        other exams holding the very same samples, what every provider version said of it, newest
+        first (scores, measurements, or why it failed), and the recording device's own measurements. The
+        samples come from the exam's waveform download (see the API's description)."""
         return Response(_exam_detail(request.user, exam_id))
 
 

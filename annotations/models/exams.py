@@ -82,6 +82,15 @@ class Exam(models.Model):
         blank=True,
         help_text=_("Identifying header fields, kept only when IDENTIFIERS_POLICY=keep; coordinators only."),
     )
+    # The recording cart's own global measurements as its file gave them (annotations/lib/formats/base.py
+    # DEVICE_MEASUREMENTS: heart_rate_bpm, pr_ms, qtc_ms, qrs_axis_deg...); {} when the format carries none.
+    device_measurements = models.JSONField(
+        default=dict,
+        db_default=models.Value({}, output_field=models.JSONField()),  # rows written by raw SQL (bench/)
+        blank=True,
+        editable=False,
+        help_text=_("The recording device's global measurements, as its file gave them."),
+    )
     imported_at = models.DateTimeField(default=timezone.now)
     # The upload or API import that brought the exam in (none for the command line and the demo): its
     # provenance, and how a job delivered again after its worker died tells its own exams from others'.

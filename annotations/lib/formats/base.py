@@ -68,6 +68,8 @@ class Record:
     labels: list[tuple] = field(default_factory=list)
     identifiers: dict[str, str] = field(default_factory=dict)
     source_record: str = ""
+    # The recording device's own global measurements, by the keys of DEVICE_MEASUREMENTS.
+    device_measurements: dict[str, float] = field(default_factory=dict)
 
     @property
     def n_samples(self) -> int:
@@ -216,3 +218,41 @@ def parse_sex(value) -> str:
 
 def is_standard_12(names: list[str]) -> bool:
     return tuple(names[:12]) == STANDARD_LEADS
+
+
+# The global measurements a cart prints on its ECG and writes into its file (GE MUSE, DICOM, Philips), by
+# the keys the measurement provider uses: key -> (the plausible range, both ends included). A value outside
+# it is how devices write "not measured" (0, 999, -1) and is dropped rather than shown as a measurement.
+# qtc_ms is the device's QTc by its own configured formula, which the files do not always name.
+DEVICE_MEASUREMENTS: dict[str, tuple[float, float]] = {
+    "heart_rate_bpm": (10, 400),
+    "atrial_rate_bpm": (10, 600),
+    "rr_ms": (150, 6000),
+    "pr_ms": (40, 600),
+    "qrs_ms": (20, 400),
+    "qt_ms": (100, 900),
+    "qtc_ms": (100, 900),
+    "qtc_bazett_ms": (100, 900),
+    "qtc_fridericia_ms": (100, 900),
+    "p_axis_deg": (-180, 360),
+    "qrs_axis_deg": (-180, 360),
+    "t_axis_deg": (-180, 360),
+}
+
+
+def device_measurements(values: dict[str, object]) -> dict[str, float]:
+    """The plausible numbers among a file's measurement fields ({key: text or number}), axes folded into
+    -180..180 as the cart prints them; blanks, text and out-of-range values are left out."""
+    out: dict[str, float] = {}
+    for key, raw in values.items():
+        try:
+            value = float(str(raw).strip().replace(",", "."))
+        except ValueError:
+            continue
+        low, high = DEVICE_MEASUREMENTS[key]
+        if not (math.isfinite(value) and low <= value <= high) or (value == 0 and not key.endswith("_deg")):
+            continue
+        if key.endswith("_deg") and value > 180:
+            value -= 360
+        out[key] = int(value) if value.is_integer() else value
+    return out

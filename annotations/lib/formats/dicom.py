@@ -13,9 +13,18 @@ from pathlib import Path
 import numpy as np
 import pydicom
 from pydicom.errors import InvalidDicomError
+from pydicom.multival import MultiValue
 from pydicom.waveforms.numpy_handler import multiplex_array
 
-from annotations.lib.formats.base import FormatError, ReadOptions, Record, RecordError, check_shape, parse_age
+from annotations.lib.formats.base import (
+    FormatError,
+    ReadOptions,
+    Record,
+    RecordError,
+    check_shape,
+    device_measurements,
+    parse_age,
+)
 
 name = "dicom"
 # Every waveform storage SOP class lives under this root (ECG, hemodynamic, basic voice...). A GE MAC
@@ -197,4 +206,36 @@ def read(path: Path, options: ReadOptions) -> Iterator[Record | RecordError]:
         labels=list(dict.fromkeys(labels)),
         identifiers=identifiers,
         source_record=f"{path.name} {label}",
+        device_measurements=_measurements(ds),
     )
+
+
+# Numeric waveform annotations (the cart's global measurements) -> DEVICE_MEASUREMENTS keys, by their SCP-ECG
+# concept codes (DICOM PS3.16, CID 3250 and neighbours), the rate also by its meaning, as carts differ.
+_MEASUREMENT_CODES = {
+    ("SCPECG", "5.10.2.1-3"): "rr_ms",
+    ("SCPECG", "5.13.5-7"): "pr_ms",
+    ("SCPECG", "5.13.5-9"): "qrs_ms",
+    ("SCPECG", "5.13.5-11"): "qt_ms",
+    ("SCPECG", "5.10.2.5-5"): "qtc_ms",
+    ("SCPECG", "5.10.3-11"): "p_axis_deg",
+    ("SCPECG", "5.10.3-13"): "qrs_axis_deg",
+    ("SCPECG", "5.10.3-15"): "t_axis_deg",
+}
+_MEASUREMENT_MEANINGS = {"heart rate": "heart_rate_bpm", "ventricular heart rate": "heart_rate_bpm"}
+
+
+def _measurements(ds) -> dict[str, float]:
+    values: dict[str, object] = {}
+    for item in ds.get("WaveformAnnotationSequence") or []:
+        names = item.get("ConceptNameCodeSequence") or []
+        if not names or item.get("NumericValue") is None:
+            continue
+        name = names[0]
+        code = (str(name.get("CodingSchemeDesignator", "")), str(name.get("CodeValue", "")))
+        meaning = str(name.get("CodeMeaning", "")).lower()
+        key = _MEASUREMENT_CODES.get(code) or _MEASUREMENT_MEANINGS.get(meaning)
+        value = item.NumericValue
+        if key and key not in values:  # the first of each, should a cart repeat one
+            values[key] = value[0] if isinstance(value, MultiValue) else value
+    return device_measurements(values)

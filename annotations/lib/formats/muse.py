@@ -17,7 +17,15 @@ from xml.etree.ElementTree import Element
 import numpy as np
 
 from annotations.lib.formats import _xml
-from annotations.lib.formats.base import FormatError, ReadOptions, Record, RecordError, check_shape, parse_age
+from annotations.lib.formats.base import (
+    FormatError,
+    ReadOptions,
+    Record,
+    RecordError,
+    check_shape,
+    device_measurements,
+    parse_age,
+)
 
 name = "muse"
 _UNIT_UV = {"MICROVOLTS": 1.0, "UV": 1.0, "MILLIVOLTS": 1000.0, "MV": 1000.0}
@@ -172,4 +180,28 @@ def read(path: Path, options: ReadOptions) -> Iterator[Record | RecordError]:
         labels=list(dict.fromkeys(("statement", text) for text in _statements(root))),
         identifiers=identifiers,
         source_record=path.name,
+        device_measurements=_measurements(root),
     )
+
+
+# RestingECGMeasurements (the cart's 12SL analysis) -> DEVICE_MEASUREMENTS keys. GE's QTCorrected is the
+# QTc by the formula the cart is set to (Bazett unless changed), so it is the device's QTc, unnamed.
+_MEASUREMENT_TAGS = {
+    "VentricularRate": "heart_rate_bpm",
+    "AtrialRate": "atrial_rate_bpm",
+    "PRInterval": "pr_ms",
+    "QRSDuration": "qrs_ms",
+    "QTInterval": "qt_ms",
+    "QTCorrected": "qtc_ms",
+    "QTcFrederica": "qtc_fridericia_ms",
+    "PAxis": "p_axis_deg",
+    "RAxis": "qrs_axis_deg",
+    "TAxis": "t_axis_deg",
+}
+
+
+def _measurements(root: Element) -> dict[str, float]:
+    block = root.find("RestingECGMeasurements")
+    if block is None:
+        return {}
+    return device_measurements({key: _text(block, tag) for tag, key in _MEASUREMENT_TAGS.items()})

@@ -24,6 +24,7 @@ from annotations.lib.formats.base import (
     Record,
     RecordError,
     check_shape,
+    device_measurements,
     parse_age,
     parse_sex,
 )
@@ -176,6 +177,7 @@ def read(path: Path, options: ReadOptions) -> Iterator[Record | RecordError]:
         labels=list(dict.fromkeys(("statement", text) for text in _statements(root))),
         identifiers=_identifiers(root, patient),
         source_record=path.name,
+        device_measurements=_measurements(root),
     )
 
 
@@ -190,3 +192,36 @@ def _identifiers(root: Element, patient: Element | None) -> dict[str, str]:
         "document": _text(root, "documentname"),
     }
     return {key: value for key, value in found.items() if value}
+
+
+# globalmeasurements (the cart's DXL analysis) -> DEVICE_MEASUREMENTS keys: the frontal-plane axes of the
+# whole waves (not the initial or terminal 40 ms ones, i40/t40), and QTc by Bazett and Fridericia as named.
+# Version 1.03 writes the intervals and the rate as means over the beats (meanprint ...) and its QTc
+# without a formula's name.
+_MEASUREMENT_TAGS = {
+    "meanventrate": "heart_rate_bpm",
+    "meanprint": "pr_ms",
+    "meanqrsdur": "qrs_ms",
+    "meanqtint": "qt_ms",
+    "meanqtc": "qtc_ms",
+    "heartrate": "heart_rate_bpm",
+    "atrialrate": "atrial_rate_bpm",
+    "rrint": "rr_ms",
+    "print": "pr_ms",
+    "qrsdur": "qrs_ms",
+    "qtint": "qt_ms",
+    "qtcb": "qtc_bazett_ms",
+    "qtcf": "qtc_fridericia_ms",
+    "pfrontaxis": "p_axis_deg",
+    "qrsfrontaxis": "qrs_axis_deg",
+    "tfrontaxis": "t_axis_deg",
+}
+
+
+def _measurements(root: Element) -> dict[str, float]:
+    block = _find(root, "globalmeasurements")
+    if block is None:
+        return {}
+    present = {_xml.local(child.tag): (child.text or "") for child in block}
+    offered = {key: present[tag] for tag, key in _MEASUREMENT_TAGS.items() if tag in present}
+    return device_measurements(offered)

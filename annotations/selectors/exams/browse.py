@@ -105,6 +105,42 @@ GLOBAL_MEASUREMENTS = (
 )
 
 
+# The device's measurements as the comparison table lists them: the global ones above, with the device's
+# RR, atrial rate and QTc by its own formula where its file gave them.
+DEVICE_MEASUREMENT_ROWS = (
+    *GLOBAL_MEASUREMENTS[:1],
+    ("atrial_rate_bpm", _("Atrial rate"), "bpm"),
+    ("rr_ms", "RR", "ms"),
+    *GLOBAL_MEASUREMENTS[1:4],
+    ("qtc_ms", _("QTc (the device's formula)"), "ms"),
+    *GLOBAL_MEASUREMENTS[4:],
+)
+
+
+def _number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def exam_measurements_compared(user, exam: Exam) -> dict:
+    """The recording device's global measurements beside each provider's newest successful ones, a row per
+    measurement either side has: {"columns": ["device", "provider version"...], "rows": [{label, unit,
+    values}]}; no rows when neither has any. Coordinators only, like the suggestions they come from."""
+    if not has_role(user, Role.COORDINATOR):
+        raise NotFound
+    newest: dict[str, Suggestion] = {}
+    for suggestion in Suggestion.objects.filter(exam=exam, status="ok").order_by("-computed_at", "-pk"):
+        if any(_number((suggestion.measurements or {}).get(key)) for key, _, _ in GLOBAL_MEASUREMENTS):
+            newest.setdefault(suggestion.provider, suggestion)
+    sources = [exam.device_measurements or {}] + [s.measurements or {} for s in newest.values()]
+    rows = []
+    for key, label, unit in DEVICE_MEASUREMENT_ROWS:
+        values = [source.get(key) if _number(source.get(key)) else None for source in sources]
+        if any(value is not None for value in values):
+            rows.append({"key": key, "label": label, "unit": unit, "values": values})
+    columns = ["device"] + [f"{s.provider} {s.provider_version}" for s in newest.values()]
+    return {"columns": columns, "rows": rows, "device": bool(exam.device_measurements)}
+
+
 def _scores_by_code(suggestion: Suggestion, scores: list[SuggestionScore]) -> list[dict]:
     """One row per statement code, highest score first: a provider's score for a code is stored once per
     taxonomy holding the code, the same value, named here as the default taxonomy names it."""

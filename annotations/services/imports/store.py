@@ -38,6 +38,7 @@ FILLABLE = {
     "sex": (Exam.Sex.UNKNOWN, "sex"),
     "patient_pseudo_id": ("", "patient"),
     "acquired_at": (None, "recording time"),
+    "device_measurements": ({}, "device measurements"),
 }
 
 
@@ -261,6 +262,7 @@ class BatchWriter:
             "sex": record.sex if record.sex in {"F", "M"} else Exam.Sex.UNKNOWN,
             "patient_pseudo_id": record.patient_id[:100],
             "acquired_at": _aware(record.acquired_at),
+            "device_measurements": dict(record.device_measurements),
         }
 
     def _exam_row(self, item: _Pending, sha: str, key: str) -> dict:

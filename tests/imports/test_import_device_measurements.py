@@ -1,0 +1,150 @@
+"""The recording cart's own global measurements (heart rate, intervals, QTc, axes) kept from the hospital
+formats that carry them (GE MUSE, DICOM, Philips), shown to coordinators beside the models' measurements,
+and filled in on a later import of an exam stored without them. Readers never see them.
+
+The expected values come from an independent read of each file (lxml, pydicom), never from the importer."""
+
+from __future__ import annotations
+
+import shutil
+
+import pydicom
+import pytest
+from lxml import etree
+
+from annotations.lib.formats.base import device_measurements
+from annotations.models import Exam, ImportJob
+from tests.importing import DATA, api_import, use_private_storage
+
+pytestmark = pytest.mark.django_db
+
+MUSE = DATA / "muse-xml/musePHI_muse_ecg1_MAC55_simulator.xml"
+DICOM = DATA / "dicom/waveform_ecg.dcm"
+PHILIPS = DATA / "philips-xml/3191723_ZZDEMOPTONLY_v1.04_pagewriterTouch.xml"
+PHILIPS_103 = DATA / "philips-xml/129DYPRG_v1.03_heartstartMRx.XML"
+
+
+def _xml(path):
+    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
+    return etree.parse(str(path), parser).getroot()
+
+
+def muse_independent() -> dict[str, int]:
+    block = _xml(MUSE).find("RestingECGMeasurements")
+    tags = {"VentricularRate": "heart_rate_bpm", "PRInterval": "pr_ms", "QRSDuration": "qrs_ms",
+            "QTInterval": "qt_ms", "QTCorrected": "qtc_ms", "PAxis": "p_axis_deg", "RAxis": "qrs_axis_deg",
+            "TAxis": "t_axis_deg"}  # fmt: skip
+    return {key: int(block.findtext(tag)) for tag, key in tags.items()}
+
+
+def dicom_independent() -> dict[str, int]:
+    meanings = {"RR Interval": "rr_ms", "PR Interval": "pr_ms", "QRS Duration": "qrs_ms",
+                "QT Interval": "qt_ms", "QTc Interval": "qtc_ms", "P Axis": "p_axis_deg",
+                "QRS Axis": "qrs_axis_deg", "T Axis": "t_axis_deg"}  # fmt: skip
+    out = {}
+    for item in pydicom.dcmread(DICOM).WaveformAnnotationSequence:
+        if "ConceptNameCodeSequence" in item and "NumericValue" in item:
+            meaning = item.ConceptNameCodeSequence[0].CodeMeaning
+            if meaning in meanings:
+                out.setdefault(meanings[meaning], int(item.NumericValue))
+    return out
+
+
+def philips_independent() -> dict[str, int]:
+    root = _xml(PHILIPS)
+    block = next(node for node in root.iter() if etree.QName(node).localname == "globalmeasurements")
+    values = {etree.QName(child).localname: child.text for child in block}
+    tags = {"heartrate": "heart_rate_bpm", "rrint": "rr_ms", "print": "pr_ms", "qrsdur": "qrs_ms",
+            "qtint": "qt_ms", "qtcb": "qtc_bazett_ms", "qtcf": "qtc_fridericia_ms",
+            "qrsfrontaxis": "qrs_axis_deg", "tfrontaxis": "t_axis_deg",
+            "pfrontaxis": "p_axis_deg"}  # fmt: skip
+    return {key: int(values[tag]) for tag, key in tags.items()}
+
+
+@pytest.fixture
+def hospital_files(settings, tmp_path):
+    use_private_storage(settings, tmp_path)
+    root = settings.IMPORT_ROOT
+    folder = root / f"carts-{tmp_path.name}"
+    folder.mkdir(parents=True)
+    for path in (MUSE, DICOM, PHILIPS, PHILIPS_103):
+        shutil.copy(path, folder / path.name)
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def _exam(name: str) -> Exam:
+    return Exam.objects.get(source_record__startswith=name)
+
+
+def test_each_cart_s_measurements_are_kept_and_shown_to_coordinators_beside_the_models(
+    client_for, diego, hospital_files, django_capture_on_commit_callbacks
+):
+    client = client_for(diego)
+    api_import(client, django_capture_on_commit_callbacks, "carts", [hospital_files.name])
+    expected = {
+        MUSE.name: muse_independent(),
+        DICOM.name: dicom_independent(),
+        PHILIPS.name: philips_independent(),
+    }
+    # The published figures of the DICOM sample (tests/data/README.md), as a check on the independent read.
+    assert dicom_independent() == {"rr_ms": 982, "pr_ms": 161, "qrs_ms": 75, "qt_ms": 368, "qtc_ms": 370,
+                                   "p_axis_deg": 74, "qrs_axis_deg": 52, "t_axis_deg": 57}  # fmt: skip
+    for name, values in expected.items():
+        exam = _exam(name)
+        body = client.get(f"/api/v1/exams/{exam.pk}/").json()
+        stored = body["device_measurements"]
+        assert {key: stored[key] for key in values} == values, name
+    # A 1.03 Philips file writes means over the beats: its rate and intervals are kept too.
+    old = client.get(f"/api/v1/exams/{_exam(PHILIPS_103.name).pk}/").json()["device_measurements"]
+    assert (old["heart_rate_bpm"], old["pr_ms"], old["qrs_ms"], old["qt_ms"], old["qtc_ms"]) == (
+        41,
+        151,
+        135,
+        476,
+        393,
+    )
+    page = client.get(f"/exams/{_exam(DICOM.name).pk}/").content.decode()
+    table = page[page.index('id="measurements"') :]
+    table = table[: table.index("</section>")]
+    assert "<th>Device</th>" in table
+    assert '<tr data-key="rr_ms"><th scope="row">RR</th><td>982 ms</td></tr>' in table
+    assert (
+        '<tr data-key="qtc_ms"><th scope="row">QTc (the device&#x27;s formula)</th><td>370 ms</td></tr>'
+        in table
+    )
+    assert '<tr data-key="qrs_axis_deg"><th scope="row">QRS axis</th><td>52°</td></tr>' in table
+
+
+def test_an_exam_stored_without_them_takes_them_from_a_later_import_of_its_file(
+    client_for, diego, hospital_files, django_capture_on_commit_callbacks
+):
+    """Exams imported before the cart's measurements were read: importing the same files again fills them in
+    and says so on the record's outcome; nothing else of the exam changes."""
+    client = client_for(diego)
+    api_import(client, django_capture_on_commit_callbacks, "carts", [hospital_files.name])
+    Exam.objects.update(device_measurements={})
+    before = {exam.pk: (exam.waveform_sha256, exam.age, exam.sex) for exam in Exam.objects.all()}
+    job_id = api_import(client, django_capture_on_commit_callbacks, "carts", [hospital_files.name])
+    job = ImportJob.objects.get(pk=job_id)
+    assert (job.created, job.unchanged) == (0, 4)
+    detail = client.get(f"/api/v1/imports/{job_id}/").json()
+    said = [row["message"] for row in detail["outcomes"] if row["outcome"] == "unchanged"]
+    assert said == ["filled in: device measurements"] * 4, detail
+    assert _exam(DICOM.name).device_measurements == dicom_independent()
+    assert {exam.pk: (exam.waveform_sha256, exam.age, exam.sex) for exam in Exam.objects.all()} == before
+
+
+def test_an_exam_without_device_measurements_says_so_on_its_page(client_for, diego):
+    from tests.factories import make_exam
+
+    exam = make_exam()
+    page = client_for(diego).get(f"/exams/{exam.pk}/").content.decode()
+    assert "None: the exam's file gave no device measurements and no model has measured it." in page
+
+
+def test_what_a_cart_writes_for_not_measured_is_left_out():
+    offered = {"pr_ms": "0", "qrs_axis_deg": "999", "t_axis_deg": "Indeterminate", "p_axis_deg": "0",
+               "qt_ms": " 412 ", "qrs_ms": "", "heart_rate_bpm": "72,5", "rr_ms": "nan"}  # fmt: skip
+    assert device_measurements(offered) == {"p_axis_deg": 0, "qt_ms": 412, "heart_rate_bpm": 72.5}
+    assert device_measurements({"qrs_axis_deg": "270"}) == {"qrs_axis_deg": -90}
