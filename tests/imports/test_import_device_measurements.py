@@ -7,6 +7,7 @@ The expected values come from an independent read of each file (lxml, pydicom), 
 from __future__ import annotations
 
 import shutil
+import struct
 
 import pydicom
 import pytest
@@ -148,3 +149,40 @@ def test_what_a_cart_writes_for_not_measured_is_left_out():
                "qt_ms": " 412 ", "qrs_ms": "", "heart_rate_bpm": "72,5", "rr_ms": "nan"}  # fmt: skip
     assert device_measurements(offered) == {"p_axis_deg": 0, "qt_ms": 412, "heart_rate_bpm": 72.5}
     assert device_measurements({"qrs_axis_deg": "270"}) == {"qrs_axis_deg": -90}
+
+
+SCP = DATA / "scp-ecg/welchallyn_cardiocontrol_20070321_lvh.SCP"
+
+
+def scp_section7_independent() -> dict[str, int]:
+    """Section 7 found through section 0's pointers (id u16, length u32, 1-based index u32 after a 6-byte
+    record header and section 0's own 16-byte header) and read with struct: RR, then the first reference
+    beat's boundaries and axes."""
+    data = SCP.read_bytes()
+    pointers = {}
+    for at in range(6 + 16, 6 + 16 + 12 * 10, 10):
+        section, length, index = struct.unpack_from("<HII", data, at)
+        pointers[section] = (length, index)
+    body = pointers[7][1] - 1 + 16
+    rr = struct.unpack_from("<H", data, body + 2)[0]
+    p_on, _p_off, qrs_on, qrs_off, t_off, p_axis, qrs_axis, t_axis = struct.unpack_from(
+        "<HHHHHhhh", data, body + 6
+    )
+    return {"rr_ms": rr, "heart_rate_bpm": round(60000 / rr), "pr_ms": qrs_on - p_on,
+            "qrs_ms": qrs_off - qrs_on, "qt_ms": t_off - qrs_on, "p_axis_deg": p_axis,
+            "qrs_axis_deg": qrs_axis, "t_axis_deg": t_axis}  # fmt: skip
+
+
+def test_an_scp_cart_s_section_7_gives_its_intervals_from_the_dominant_beat_s_boundaries(
+    client_for, diego, settings, tmp_path, django_capture_on_commit_callbacks
+):
+    use_private_storage(settings, tmp_path)
+    folder = settings.IMPORT_ROOT / f"scp-{tmp_path.name}"
+    folder.mkdir(parents=True)
+    shutil.copy(SCP, folder / SCP.name)
+    client = client_for(diego)
+    api_import(client, django_capture_on_commit_callbacks, "scp", [folder.name])
+    stored = client.get(f"/api/v1/exams/{_exam(SCP.name).pk}/").json()["device_measurements"]
+    assert stored == scp_section7_independent()
+    assert (stored["pr_ms"], stored["qrs_ms"], stored["qt_ms"]) == (157, 88, 360)
+    shutil.rmtree(folder, ignore_errors=True)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from annotations.lib.formats.base import ReadOptions, Record, RecordError, check_shape
+from annotations.lib.formats.base import ReadOptions, Record, RecordError, check_shape, device_measurements
 from annotations.lib.formats.scp.container import check_record, section0_pointers
 from annotations.lib.formats.scp.decompression import section5_reference_beat, section6_rhythm
 from annotations.lib.formats.scp.header import PatientHeader, section1_header
@@ -86,4 +86,31 @@ def read(path: Path, options: ReadOptions) -> Iterator[Record | RecordError]:
         labels=list(dict.fromkeys(labels)),
         identifiers=scp.header.identifiers,
         source_record=path.name,
+        device_measurements=_device_measurements(scp.measurements),
+    )
+
+
+def _device_measurements(measured: GlobalMeasurements | None) -> dict[str, float]:
+    """Section 7 gives the RR interval and, per reference beat type, the wave boundaries (ms from the
+    beat's start) and axes: the intervals are the differences of the first (dominant) type's boundaries,
+    the rate the cart's RR interval in beats per minute."""
+    if measured is None:
+        return {}
+    beat = measured.beats[0] if measured.beats else {}
+
+    def between(start: str, end: str) -> int | None:
+        a, b = beat.get(start), beat.get(end)
+        return b - a if a is not None and b is not None else None
+
+    return device_measurements(
+        {
+            "rr_ms": measured.rr_ms,
+            "heart_rate_bpm": round(60000 / measured.rr_ms, 1) if measured.rr_ms else None,
+            "pr_ms": between("p_onset", "qrs_onset"),
+            "qrs_ms": between("qrs_onset", "qrs_offset"),
+            "qt_ms": between("qrs_onset", "t_offset"),
+            "p_axis_deg": beat.get("p_axis"),
+            "qrs_axis_deg": beat.get("qrs_axis"),
+            "t_axis_deg": beat.get("t_axis"),
+        }
     )
