@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from annotations.models import ReferenceLabel
+from annotations.models import Exam, ReferenceLabel
 from annotations.services.batches.lifecycle import batch_create
 from tests.browser import screenshot_path, strips_js
 from tests.factories import make_exam
@@ -40,3 +40,31 @@ def test_the_coordinator_sees_the_ecg_with_the_viewers_tools(live_server, page, 
     assert page.locator("script:not([src])").count() == 0
     page.screenshot(path=screenshot_path("exam-page"), full_page=True)
     assert errors == []
+
+
+def test_the_coordinator_compares_the_cart_s_measurements_with_the_model_s(
+    live_server, page, diego, settings, tmp_path
+):
+    """A real DICOM file from a Mortara cart: its printed measurements beside the measurement provider's."""
+    from annotations.services.imports.exams import exams_import
+    from annotations.services.suggestions import suggestions_exam_compute
+    from tests.importing import DATA, use_private_storage
+
+    use_private_storage(settings, tmp_path)
+    exams_import([DATA / "dicom/waveform_ecg.dcm"], dataset="carts")
+    exam = Exam.objects.get(dataset__name="carts")
+    suggestions_exam_compute(exam.pk)
+    log_in(page, live_server, "diego")
+    page.goto(f"{live_server.url}/exams/{exam.pk}/")
+    table = page.locator("#measurements table")
+    table.wait_for()
+    headers = table.locator("thead th").all_inner_texts()
+    assert headers[:2] == ["Measurement", "Device"] and len(headers) == 3, headers
+    rows = {
+        row.locator("th").inner_text(): row.locator("td").all_inner_texts()
+        for row in table.locator("tbody tr").all()
+    }
+    assert rows["RR"][0] == "982 ms" and rows["PR"][0] == "161 ms" and rows["QRS axis"][0] == "52°"
+    # The model's own rate from the same beats, in the next column, within 3 bpm of the cart's RR.
+    assert abs(float(rows["Heart rate"][1].split()[0]) - 60000 / 982) < 3, rows
+    page.locator("#measurements").screenshot(path=screenshot_path("exam-measurements-compared"))
