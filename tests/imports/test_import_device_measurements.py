@@ -186,3 +186,60 @@ def test_an_scp_cart_s_section_7_gives_its_intervals_from_the_dominant_beat_s_bo
     assert stored == scp_section7_independent()
     assert (stored["pr_ms"], stored["qrs_ms"], stored["qt_ms"]) == (157, 88, 360)
     shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_a_release_carries_the_carts_measurements_of_its_exams_in_a_file_of_their_own(
+    client_for, diego, ana, tnmg, hospital_files, django_capture_on_commit_callbacks
+):
+    """The machines' figures travel with the gold standard (PTB-XL+ ships its carts' too), keyed by the
+    consensus table's row, described in the card; a release of exams without any has no such file."""
+    import csv
+    import io
+    import json
+
+    from annotations.models import Release
+    from annotations.services.batches.lifecycle import batch_create
+    from annotations.services.releases.builds import release_build
+    from tests.adjudication.test_adjudication import read
+    from tests.factories import make_exam
+    from tests.releases.test_release_current_consensus import file_text
+
+    client = client_for(diego)
+    api_import(client, django_capture_on_commit_callbacks, "carts", [hospital_files.name])
+    plain = make_exam(seed=5)  # no cart measurements
+    exams = [*Exam.objects.filter(dataset__name="carts"), plain]
+    batch = batch_create(
+        name="Carts", taxonomy=tnmg, exams=exams, readers=[ana], readers_per_exam=1, actor=diego
+    )
+    for exam in exams:
+        read(ana, batch, exam, ["SB"])
+    response = client.post(
+        "/api/v1/releases/", {"batches": [batch.pk], "hdf5": False}, content_type="application/json"
+    )
+    release = release_build(Release.objects.get(pk=response.json()["id"]).pk)
+    consensus = {
+        row["exam_id"]: row["row"]
+        for row in csv.DictReader(io.StringIO(file_text(client, release, "consensus.csv")))
+    }
+    table = list(csv.DictReader(io.StringIO(file_text(client, release, "device_measurements.csv"))))
+    assert len(table) == 4 and plain.external_id not in {row["exam_id"] for row in table}
+    dicom = next(row for row in table if row["exam_id"] == _exam(DICOM.name).external_id)
+    assert dicom["row"] == consensus[dicom["exam_id"]]
+    picked = ("rr_ms", "pr_ms", "qtc_ms", "qrs_axis_deg", "heart_rate_bpm")
+    assert [dicom[key] for key in picked] == ["982", "161", "370", "52", ""]
+    card = json.loads(file_text(client, release, "dataset_card.json"))
+    assert "device_measurements.csv" in {entry["name"] for entry in card["files"]}
+    assert any(
+        text.startswith("device_measurements.csv: the recording carts'") for text in card["conventions"]
+    )
+    assert "device_measurements.csv" in file_text(client, release, "SHA256SUMS")
+    # Without any cart's measurements: no file, no convention.
+    other = batch_create(
+        name="Plain", taxonomy=tnmg, exams=[plain], readers=[ana], readers_per_exam=1, actor=diego
+    )
+    read(ana, other, plain, ["SB"])
+    response = client.post(
+        "/api/v1/releases/", {"batches": [other.pk], "hdf5": False}, content_type="application/json"
+    )
+    bare = release_build(Release.objects.get(pk=response.json()["id"]).pk)
+    assert "device_measurements.csv" not in {entry["name"] for entry in bare.files}

@@ -232,6 +232,24 @@ def exam_waveform_rows(batch_ids: Sequence[int]) -> Iterator[tuple]:
     return _stream(sql, {"batches": _batches_param(batch_ids)}, "export_waveforms")
 
 
+def exam_device_rows(batch_ids: Sequence[int]) -> Iterator[tuple[int, str, str, dict]]:
+    """Per exam, in the CSV's order, those with the recording cart's measurements: (row of the CSV,
+    dataset, external id, measurements)."""
+    sql = (
+        _READS_CTE  # noqa: S608
+        + """
+        SELECT d.name, e.external_id, e.device_measurements
+        FROM reads r JOIN {exam} e ON e.id = r.exam_id JOIN {dataset} d ON d.id = e.dataset_id
+        """
+        + _ORDER
+    ).format(**_t())
+    rows = _stream(sql, {"batches": _batches_param(batch_ids)}, "export_device")
+    for row, (dataset, external_id, measured) in enumerate(rows):
+        values = json.loads(measured) if isinstance(measured, str) else measured
+        if values:
+            yield row, dataset, external_id, values
+
+
 def exam_summary(batch_ids: Sequence[int]) -> dict:
     """Exams, first reads, the distinct sampling rates and the longest exam of the export."""
     sql = (

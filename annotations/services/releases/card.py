@@ -22,6 +22,7 @@ from annotations.services.releases.layout import (
     AGREEMENT_FIELDS,
     CONSENSUS_CSV,
     CONSENSUS_JSONL,
+    DEVICE_CSV,
     READS_CSV,
     TRACINGS,
     ExportOptions,
@@ -53,6 +54,7 @@ class CardFacts:
     tracings: dict | None  # write_tracings' shape, or None without HDF5
     files: list[dict]
     adjudicators: dict[str, int] = field(default_factory=dict)  # pseudonym -> decisions signed
+    device_rows: int = 0  # exams with the recording cart's measurements (DEVICE_CSV)
 
 
 def _reader_quality(stored: AgreementResult, names: dict[int, str]) -> list[dict]:
@@ -224,8 +226,18 @@ def _tracings_convention(options: ExportOptions, tracings: dict) -> str:
     return text
 
 
-def _conventions(plan: ExportPlan, options: ExportOptions, tracings: dict | None) -> list[str]:
+def _conventions(
+    plan: ExportPlan, options: ExportOptions, tracings: dict | None, device_rows: int = 0
+) -> list[str]:
     conventions = list(_FILE_CONVENTIONS)
+    if device_rows:
+        conventions.append(
+            f"{DEVICE_CSV}: the recording carts' own global measurements as their files gave them, one row "
+            f"per exam that has any ('row' is its row of {CONSENSUS_CSV}): heart and atrial rates in bpm; "
+            "RR, PR, QRS, QT and QTc in ms (qtc_ms by the cart's own formula, qtc_bazett_ms and "
+            "qtc_fridericia_ms where the cart named them); P, QRS and T axes in degrees. An empty cell: "
+            "the cart gave no such value. These are the machines' figures, not the readers'."
+        )
     if tracings:
         conventions.append(_tracings_convention(options, tracings))
     if plan.target:
@@ -320,5 +332,5 @@ def card_build(plan: ExportPlan, options: ExportOptions, facts: CardFacts) -> di
         "options": options.as_dict(),
         "tracings": facts.tracings,
         "files": facts.files,
-        "conventions": _conventions(plan, options, facts.tracings),
+        "conventions": _conventions(plan, options, facts.tracings, facts.device_rows),
     }

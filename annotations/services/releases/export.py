@@ -40,6 +40,7 @@ from annotations.services.releases.layout import (
     CARD_MD,
     CONSENSUS_CSV,
     CONSENSUS_JSONL,
+    DEVICE_CSV,
     READS_CSV,
     SUMS,
     TRACINGS,
@@ -51,6 +52,7 @@ from annotations.services.releases.tables import (
     write_adjudications,
     write_consensus_csv,
     write_consensus_jsonl,
+    write_device_measurements,
     write_reads,
     write_shard_plans,
     write_tracings,
@@ -208,6 +210,7 @@ def _export_write(
     names = pseudonyms(export_reader_ids(plan.batch_ids))
     n_read_rows = write_reads(plan, out_dir / READS_CSV, names)
     adjudicators, adjudicator_names = write_adjudications(plan, out_dir / ADJUDICATIONS_CSV)
+    device_rows = write_device_measurements(plan, out_dir / DEVICE_CSV)
     # By pseudonym: one person may be both a reader (R..) and an adjudicator (A..) of the release.
     key = {name: user_id for user_id, name in [*names.items(), *adjudicator_names.items()]}
     tracings, written, shards = _tracings_write(plan, out_dir, options, summary, ticks, shard_exams)
@@ -215,7 +218,10 @@ def _export_write(
         progress(ticks.total, ticks.total)
     files = [
         _file_entry(out_dir / name)
-        for name in sorted([ADJUDICATIONS_CSV, CONSENSUS_CSV, CONSENSUS_JSONL, READS_CSV, *written])
+        for name in sorted(
+            [ADJUDICATIONS_CSV, CONSENSUS_CSV, CONSENSUS_JSONL, READS_CSV, *written]
+            + ([DEVICE_CSV] if device_rows else [])
+        )
     ]
     facts = CardFacts(
         title=title,
@@ -227,6 +233,7 @@ def _export_write(
         tracings=tracings,
         files=files,
         adjudicators=adjudicators,
+        device_rows=device_rows,
     )
     card = card_build(plan, options, facts)
     if shards is not None:

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from annotations.lib.csv_text import CsvWriter
+from annotations.lib.formats.base import DEVICE_MEASUREMENTS
 from annotations.selectors.releases.plan import ExportPlan
 
 CONSENSUS_CSV = "consensus.csv"
@@ -17,6 +18,7 @@ TRACINGS = "tracings.hdf5"
 CARD_JSON = "dataset_card.json"
 CARD_MD = "dataset_card.md"
 SUMS = "SHA256SUMS"
+DEVICE_CSV = "device_measurements.csv"
 META_COLUMNS = ["row", "dataset", "exam_id", "age", "is_male", "batch", "reads"]
 # Last column of consensus.csv: the statements (batch taxonomy codes, space-separated) an adjudicator
 # added as present on the exam although no reader marked them.
@@ -55,6 +57,8 @@ AGREEMENT_FIELDS = (
     "krippendorff_alpha",
     "pabak",
 )
+# The recording carts' own measurements, one column per key the importers keep (annotations/lib/formats).
+DEVICE_COLUMNS = ["row", "dataset", "exam_id", *DEVICE_MEASUREMENTS]
 WAVEFORM_CHUNK = 256
 INSUFFICIENT = "insufficient reads"
 

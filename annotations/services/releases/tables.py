@@ -16,6 +16,7 @@ from annotations.lib.release_files.files import fixed, json_line, pseudonyms, ut
 from annotations.lib.spreadsheet_csv import spreadsheet_cell
 from annotations.selectors.releases.export import (
     exam_detail_rows,
+    exam_device_rows,
     exam_label_rows,
     exam_waveform_rows,
     read_rows,
@@ -32,6 +33,7 @@ from annotations.services.releases.layout import (
     ADDED_COLUMN,
     ADJUDICATION_COLUMNS,
     CONSENSUS_CSV,
+    DEVICE_COLUMNS,
     INSUFFICIENT,
     META_COLUMNS,
     READ_COLUMNS,
@@ -322,6 +324,29 @@ def write_adjudications(plan: ExportPlan, path: Path) -> tuple[dict[str, int], d
             per_adjudicator[name] += 1
             write([name, dataset, external_id, batch_id, code, int(value), version, utc_iso(at)])
     return dict(sorted(per_adjudicator.items())), names
+
+
+# --- The carts' measurements ----------------------------------------------------------------------------
+def write_device_measurements(plan: ExportPlan, path: Path) -> int:
+    """The recording carts' own global measurements, one row per exam that has any, keyed by its row in
+    the consensus table; a cell the cart did not give is empty. Returns the rows written; a release of
+    exams without any writes no file."""
+    rows = 0
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        write = csv_writer(handle).writerow
+        write(DEVICE_COLUMNS)
+        for row, dataset, external_id, values in exam_device_rows(plan.batch_ids):
+            write([row, dataset, external_id, *(_device_cell(values.get(key)) for key in DEVICE_COLUMNS[3:])])
+            rows += 1
+    if not rows:
+        path.unlink()
+    return rows
+
+
+def _device_cell(value: object) -> str:
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return ""
+    return str(int(value)) if float(value).is_integer() else repr(float(value))
 
 
 # --- Tracings --------------------------------------------------------------------------------------------
