@@ -187,6 +187,12 @@ def _tracings_write(
     return tracings, [INDEX], listed
 
 
+def _data_files(out_dir: Path, written: list[str]) -> list[dict]:
+    """The entries of the tables every release has and of the files this one wrote besides, by name."""
+    names = [ADJUDICATIONS_CSV, CONSENSUS_CSV, CONSENSUS_JSONL, READS_CSV, *written]
+    return [_file_entry(out_dir / name) for name in sorted(names)]
+
+
 def _export_write(
     plan: ExportPlan,
     out_dir: Path,
@@ -216,13 +222,7 @@ def _export_write(
     tracings, written, shards = _tracings_write(plan, out_dir, options, summary, ticks, shard_exams)
     if progress and shards is None:  # else the shard tasks count the last third
         progress(ticks.total, ticks.total)
-    files = [
-        _file_entry(out_dir / name)
-        for name in sorted(
-            [ADJUDICATIONS_CSV, CONSENSUS_CSV, CONSENSUS_JSONL, READS_CSV, *written]
-            + ([DEVICE_CSV] if device_rows else [])
-        )
-    ]
+    files = _data_files(out_dir, [*written, *([DEVICE_CSV] if device_rows else [])])
     facts = CardFacts(
         title=title,
         release_date=release_date,
