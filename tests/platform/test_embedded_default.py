@@ -532,3 +532,53 @@ def test_exams_csv_uploaded_after_its_part_fills_in_the_exams_on_the_embedded_de
     assert seen["metadata"] == [
         "read as the metadata of exams_part0.hdf5: age, sex, patient and labels for 1 of its 2 records"
     ]
+
+
+# The carts' measurements on SQLite: uploaded through the Imports page, on the exam API, in a release.
+DEVICE_SCRIPT = """
+import json, sys
+import django
+django.setup()
+from django.contrib.auth import get_user_model
+from django.test import Client
+from annotations.models import Exam, Release, Taxonomy
+from annotations.services.batches.lifecycle import batch_create
+from ecgreview.inprocess import background
+from tests.exporting import read
+
+users = get_user_model().objects
+coordinator = Client(HTTP_HOST="localhost")
+coordinator.force_login(users.get(username="diego"))
+files = [open(path, "rb") for path in sys.argv[1:]]
+response = coordinator.post("/imports/", {"files": files, "dataset": "carts", "amplitude_scale": "1"})
+assert response.status_code == 302, response.content
+background.drain()
+exams = list(Exam.objects.filter(dataset__name="carts").order_by("source_record"))
+shown = {e.source_record.split()[0]: coordinator.get(f"/api/v1/exams/{e.pk}/").json()["device_measurements"]
+         for e in exams}
+reader = users.get(username="ana")
+batch = batch_create(name="Carts on SQLite", taxonomy=Taxonomy.objects.get(key="tnmg", is_default=True),
+                     exams=exams, readers=[reader], readers_per_exam=1, actor=users.get(username="diego"))
+for exam in exams:
+    read(reader, batch, exam, ["SB"])
+created = coordinator.post("/api/v1/releases/", {"batches": [batch.pk], "hdf5": False},
+                           content_type="application/json")
+assert created.status_code == 201, created.content
+background.drain()
+release = Release.objects.get(pk=created.json()["id"])
+table = b"".join(coordinator.get(f"/releases/{release.pk}/files/device_measurements.csv").streaming_content)
+print(json.dumps({"shown": shown, "status": release.status, "table": table.decode().splitlines()}))
+"""
+
+
+def test_the_carts_measurements_go_from_upload_to_release_on_the_embedded_default(tmp_path):
+    from tests.importing import DATA
+
+    dicom, muse = DATA / "dicom/waveform_ecg.dcm", DATA / "muse-xml/musePHI_muse_ecg1_MAC55_simulator.xml"
+    seen = on_the_demo(tmp_path / "var", DEVICE_SCRIPT, str(dicom), str(muse))
+    assert seen["shown"]["waveform_ecg.dcm"]["rr_ms"] == 982
+    assert seen["shown"][muse.name]["qtc_fridericia_ms"] == 364
+    assert seen["status"] == "done"
+    header, *rows = seen["table"]
+    assert header.startswith("row,dataset,exam_id,heart_rate_bpm,atrial_rate_bpm,rr_ms,pr_ms")
+    assert len(rows) == 2 and any(",982,161,75,368,370," in row for row in rows), rows
