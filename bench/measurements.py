@@ -5,15 +5,16 @@
 For each real record under tests/data (the records of tests/suggestions/test_suggestions_measurements.py
 plus the GE MUSE sample) and each provider it prints HR, PR, QRS, QT, QTc (Bazett) and the frontal axes,
 an independent R-peak rate over the same stretch of signal (scipy, see that test), and, where the file
-carries them, the values the recording device measured (DICOM waveform annotations, MUSE
-RestingECGMeasurements). Then exams/s per provider over all records (provider built once; model load not
-counted). No database; it never asserts anything.
+carries them, the values the recording device measured, as the importer keeps them (DICOM, MUSE,
+Philips, SCP-ECG); then each provider's median and largest difference from the devices. Then exams/s
+per provider over all records (provider built once; model load not counted). No database; it never
+asserts anything.
 """
 
 from __future__ import annotations
 
 import argparse
-import re
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -38,49 +39,38 @@ COLUMNS = ("hr", "pr", "qrs", "qt", "qtc", "p_ax", "qrs_ax", "t_ax")
 
 
 def device_values(fmt: str, path: Path) -> dict[str, float]:
-    """What the recording device measured, when the file says (ms, bpm, degrees)."""
-    if fmt == "dicom":
-        import pydicom
+    """What the recording device measured, as the importer keeps it (Exam.device_measurements): the
+    product's own readers, so this table shows what the exam page shows."""
+    from annotations.lib.formats.base import ReadOptions
+    from annotations.lib.formats.registry import READERS
 
-        names = {
-            "RR Interval": "rr",
-            "PR Interval": "pr",
-            "QRS Duration": "qrs",
-            "QT Interval": "qt",
-            "QTc Interval": "qtc",
-            "P Axis": "p_ax",
-            "QRS Axis": "qrs_ax",
-            "T Axis": "t_ax",
-        }
-        out = {}
-        for item in pydicom.dcmread(path).get("WaveformAnnotationSequence", []):
-            if "ConceptNameCodeSequence" in item and item.get("NumericValue") is not None:
-                key = names.get(item.ConceptNameCodeSequence[0].CodeMeaning)
-                if key and key not in out:
-                    out[key] = float(item.NumericValue)
-        if out.get("rr"):
-            out["hr"] = 60000.0 / out["rr"]
-        return out
-    if fmt == "muse":
-        text = path.read_text(encoding="latin-1")
-        block = re.search(r"<RestingECGMeasurements>(.*?)</RestingECGMeasurements>", text, re.S)
-        tags = {
-            "VentricularRate": "hr",
-            "PRInterval": "pr",
-            "QRSDuration": "qrs",
-            "QTInterval": "qt",
-            "QTCorrected": "qtc",
-            "PAxis": "p_ax",
-            "RAxis": "qrs_ax",
-            "TAxis": "t_ax",
-        }
-        out = {}
-        for tag, key in tags.items():
-            found = re.search(rf"<{tag}>(-?\d+)</{tag}>", block.group(1)) if block else None
-            if found:
-                out[key] = float(found.group(1))
-        return out
-    return {}
+    kept = next(iter(READERS[fmt].read(path, ReadOptions()))).device_measurements
+    rate = kept.get("heart_rate_bpm") or (60000.0 / kept["rr_ms"] if kept.get("rr_ms") else None)
+    qtc = kept.get("qtc_bazett_ms", kept.get("qtc_ms"))
+    return {key: value for key, value in {
+        "hr": rate, "pr": kept.get("pr_ms"), "qrs": kept.get("qrs_ms"), "qt": kept.get("qt_ms"), "qtc": qtc,
+        "p_ax": kept.get("p_axis_deg"), "qrs_ax": kept.get("qrs_axis_deg"), "t_ax": kept.get("t_axis_deg"),
+    }.items() if value is not None}  # fmt: skip
+
+
+def _angle(a: float, b: float) -> float:
+    return abs((a - b + 180) % 360 - 180)
+
+
+def differences(pairs: list[tuple[dict, dict]]) -> str:
+    """Per column, the median and largest |provider - device| over the records where both gave one."""
+    lines = []
+    for column in COLUMNS:
+        gaps = sorted(
+            (_angle if column.endswith("_ax") else lambda a, b: abs(a - b))(ours[column], device[column])
+            for ours, device in pairs
+            if ours.get(column) is not None and device.get(column) is not None
+        )
+        if gaps:
+            lines.append(
+                f"  {column:<7} n={len(gaps):<2} median {statistics.median(gaps):6.1f}  max {gaps[-1]:6.1f}"
+            )
+    return "\n".join(lines)
 
 
 def provider_values(measurements: dict) -> dict[str, float | None]:
@@ -119,6 +109,7 @@ def main() -> None:
         providers[name] = build_provider(PROVIDERS[name])
         print(f"{name}: version {providers[name].version}, built in {time.perf_counter() - started:.2f} s")
     print(f"\n  {'':<14}" + "".join(f"{c:>8}" for c in COLUMNS))
+    pairs: dict[str, list[tuple[dict, dict]]] = {name: [] for name in providers}
     for record, (fmt, relative, _, rhythm) in records.items():
         data, fs = signals[record]
         print(f"{record} ({fmt}, {fs:g} Hz, {data.shape[1] / fs:.1f} s, labelled {rhythm or '-'})")
@@ -131,7 +122,13 @@ def main() -> None:
             part = data[:, round(window[0] * fs) : round(window[1] * fs)] if window else data
             reference = rate_from_rr(reference_r_peaks(part, fs), fs)
             suggested = ",".join(provider.suggested(result)) or "-"
-            print(row(name, provider_values(result.measurements)) + f"   ref HR {reference:.1f}  {suggested}")
+            ours = provider_values(result.measurements)
+            print(row(name, ours) + f"   ref HR {reference:.1f}  {suggested}")
+            if device:
+                pairs[name].append((ours, device))
+    for name, both in pairs.items():
+        print(f"\n{name} against the recording devices ({len(both)} records with both; ms, bpm, degrees):")
+        print(differences(both))
     print("\nexams/s (all records, 12 leads, after the provider is built):")
     for name, provider in providers.items():
         started = time.perf_counter()

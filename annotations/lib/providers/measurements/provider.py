@@ -36,7 +36,7 @@ class MeasurementProvider(Provider):
     name = "measurements"
     # Bump the first part when rules or pipeline change; the library version is part of it because a
     # neurokit2 upgrade can move fiducials.
-    version = f"1.1+neurokit2-{nk.__version__}"
+    version = f"1.2+neurokit2-{nk.__version__}"
     codes = CODES
 
     def run(self, signals_mv: np.ndarray, sampling_rate: float) -> ProviderResult:

@@ -140,11 +140,19 @@ def _median_ms(values: np.ndarray) -> float | None:
 
 
 def intervals(filtered: np.ndarray, peaks: np.ndarray, beats: np.ndarray) -> dict[str, Any]:
-    """PR, QRS, QT and the QRS window (s around R): per-lead medians over beats, then median over leads."""
+    """PR, QRS, QT and the QRS window (ms around R): per-lead medians over beats, then the median over
+    leads, except the QRS and QT, which span the leads (_global_qrs)."""
     r_index = round(BEAT_BEFORE * FS)
     half = round(0.05 * FS)
     inner = peaks[(peaks >= half) & (peaks + half < filtered.shape[1])]
-    per_lead: dict[str, list[float]] = {"pr": [], "qrs": [], "qt": [], "onset": [], "offset": []}
+    per_lead: dict[str, list[float]] = {
+        "pr": [],
+        "qrs": [],
+        "qt": [],
+        "onset": [],
+        "offset": [],
+        "t_offset": [],
+    }
     for lead, signal in enumerate(filtered):
         if not np.isfinite(beats[lead]).all():
             continue
@@ -161,6 +169,7 @@ def intervals(filtered: np.ndarray, peaks: np.ndarray, beats: np.ndarray) -> dic
             ("qt", t_off - r_on),
             ("onset", r_on - inner),
             ("offset", r_off - inner),
+            ("t_offset", t_off - inner),
         ):
             value = _median_ms(values)
             if value is not None:
@@ -170,7 +179,31 @@ def intervals(filtered: np.ndarray, peaks: np.ndarray, beats: np.ndarray) -> dic
         values = per_lead[key]
         return float(np.median(values)) if len(values) >= len(STANDARD_LEADS) // 2 else None
 
-    return {key: across(key) for key in per_lead}
+    out = {key: across(key) for key in per_lead}
+    out.update(_global_qrs(per_lead, out))
+    return out
+
+
+# The QRS as carts measure it: from the earliest onset to the latest offset over the leads, since a lead
+# sees the QRS begin or end only where the heart's vector has a component along it, and most leads are
+# flat for part of it. The median of each lead's own QRS was shorter than the cart's on each of seven real
+# records (25 ms at the median; bench/measurements.py). The second earliest and second latest (the 1/11
+# and 10/11 quantiles of 12 leads) stand for them, so that one lead's misplaced fiducial does not widen
+# every QRS. QT runs from that onset to the leads' median T offset: T ends clearly in most leads, and
+# the latest T offset is where a single lead's wave-end error shows most.
+GLOBAL_EDGE = 1 / 11
+
+
+def _global_qrs(per_lead: dict[str, list[float]], medians: dict[str, float | None]) -> dict[str, float]:
+    onsets, offsets = per_lead["onset"], per_lead["offset"]
+    if medians["qrs"] is None or min(len(onsets), len(offsets)) < len(STANDARD_LEADS) // 2:
+        return {}
+    onset = float(np.quantile(onsets, GLOBAL_EDGE))
+    offset = float(np.quantile(offsets, 1 - GLOBAL_EDGE))
+    out = {"qrs": offset - onset}
+    if medians["qt"] is not None and per_lead["t_offset"]:
+        out["qt"] = float(np.median(per_lead["t_offset"])) - onset
+    return out
 
 
 def plausible_interval(value: float | None, low: float, high: float) -> float | None:
