@@ -234,17 +234,22 @@ def _broker_channel() -> Iterator[object | None]:
 
 
 def _taken(channel, tag: str, taken_at: float) -> TakenMessage | None:
+    """The message under `tag`, or None when it is gone (acknowledged since the index was read), not one
+    of ours, or unreadable (another client's entry, an old protocol): such entries are left as they are."""
     raw = channel.client.hget(channel.unacked_key, tag)
-    if raw is None:  # acknowledged since the index was read
+    if raw is None:
         return None
-    payload = json.loads(raw)[0]
-    message = channel.Message(payload, channel=channel)
-    task = message.headers.get("task", "")
-    if not task.startswith("annotations.tasks."):
-        return None  # another application's work on the same broker is not ours to judge
-    args = tuple(message.decode()[0])
-    eta = message.headers.get("eta")
-    held_since = max(taken_at, datetime.fromisoformat(eta).timestamp()) if eta else taken_at
+    try:
+        message = channel.Message(json.loads(raw)[0], channel=channel)
+        task = message.headers.get("task", "")
+        if not task.startswith("annotations.tasks."):
+            return None  # another application's work on the same broker is not ours to judge
+        args = tuple(message.decode()[0])
+        eta = message.headers.get("eta")
+        held_since = max(taken_at, datetime.fromisoformat(eta).timestamp()) if eta else taken_at
+    except (ValueError, KeyError, TypeError, IndexError, AttributeError):
+        logger.warning("jobs sweep: the taken message %r cannot be read; left to the broker", tag)
+        return None
     return TakenMessage(
         tag=str(tag, "ascii") if isinstance(tag, bytes) else tag, task=task, args=args, held_since=held_since
     )
@@ -279,7 +284,7 @@ def taken_messages_give_back(now) -> int:
         if channel is None:
             return 0
         index = channel.client.zrangebyscore(
-            channel.unacked_index_key, 0, cutoff, start=0, num=settings.JOBS_SWEEP_LIMIT, withscores=True
+            channel.unacked_index_key, "-inf", cutoff, start=0, num=settings.JOBS_SWEEP_LIMIT, withscores=True
         )
         for tag, taken_at in index:
             message = _taken(channel, tag, taken_at)

@@ -72,3 +72,19 @@ def test_another_application_s_message_on_the_same_broker_is_not_ours_to_give_ba
     broker_taken_age(3600)
     assert jobs_sweep_run()["taken by dead workers"] == 0
     assert len(broker_taken()) == 1
+
+
+def test_a_message_it_cannot_read_is_left_and_does_not_stop_the_others(broker):
+    """Another client's garbage in the broker's taken set (or a message of an old protocol): left where it
+    is, and the message after it is still given back."""
+    with celery_app.connection_for_write() as connection:
+        channel = connection.default_channel
+        channel.client.hset(
+            channel.unacked_key, "garbage", '[{"headers": {"task": "annotations.tasks.x"}}, "", ""]'
+        )
+        channel.client.zadd(channel.unacked_index_key, {"garbage": 1000.0})
+    task_enqueue("annotations.tasks.suggestions_exam", 7)
+    _take("models")
+    broker_taken_age(601)
+    assert jobs_sweep_run()["taken by dead workers"] == 1
+    assert set(broker_taken()) == {b"garbage"}
