@@ -243,3 +243,33 @@ def test_a_release_carries_the_carts_measurements_of_its_exams_in_a_file_of_thei
     )
     bare = release_build(Release.objects.get(pk=response.json()["id"]).pk)
     assert "device_measurements.csv" not in {entry["name"] for entry in bare.files}
+
+
+AECG = DATA / "hl7-aecg/Example_aECG.xml"
+
+
+def test_an_aecg_s_numeric_annotations_given_on_every_beat_are_the_record_s_measurements(
+    client_for, diego, settings, tmp_path, django_capture_on_commit_callbacks
+):
+    """The FDA example repeats its intervals and axes on each of its 13 beat annotations: their median
+    (here every beat's value) is the record's, read independently with lxml."""
+    root = _xml(AECG)
+    codes = {"MDC_ECG_TIME_PD_PR": "pr_ms", "MDC_ECG_TIME_PD_QRS": "qrs_ms", "MDC_ECG_TIME_PD_QT": "qt_ms",
+             "MDC_ECG_TIME_PD_QTc": "qtc_ms", "MDC_ECG_ANGLE_P_FRONT": "p_axis_deg",
+             "MDC_ECG_ANGLE_QRS_FRONT": "qrs_axis_deg", "MDC_ECG_ANGLE_T_FRONT": "t_axis_deg"}  # fmt: skip
+    values: dict[str, set[int]] = {}
+    for node in root.iter("{urn:hl7-org:v3}annotation"):
+        code, value = node.find("{urn:hl7-org:v3}code"), node.find("{urn:hl7-org:v3}value")
+        if code is not None and code.get("code") in codes:
+            values.setdefault(codes[code.get("code")], set()).add(int(value.get("value")))
+    assert all(len(found) == 1 for found in values.values()), values
+    use_private_storage(settings, tmp_path)
+    folder = settings.IMPORT_ROOT / f"aecg-{tmp_path.name}"
+    folder.mkdir(parents=True)
+    shutil.copy(AECG, folder / AECG.name)
+    client = client_for(diego)
+    api_import(client, django_capture_on_commit_callbacks, "aecg", [folder.name])
+    stored = client.get(f"/api/v1/exams/{_exam(AECG.name).pk}/").json()["device_measurements"]
+    assert stored == {key: found.pop() for key, found in values.items()}
+    assert (stored["qrs_ms"], stored["qrs_axis_deg"]) == (120, -61)
+    shutil.rmtree(folder, ignore_errors=True)

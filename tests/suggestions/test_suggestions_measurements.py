@@ -154,11 +154,11 @@ def _carts_against(results, key: str) -> list[float]:
 
 def test_qrs_duration_spans_the_leads_as_the_recording_carts_measure_it(results):
     """A cart's QRS runs from the earliest onset to the latest offset over the leads; the median of each
-    lead's own QRS is shorter, and was so on every one of the seven carts here (by 25 ms at the median,
-    57 at most: a 135 ms QRS read as 78). Different algorithms differ by some ms either way; none of them
-    is short on every record."""
+    lead's own QRS is shorter, and was so on every one of the eight carts here (by 25 ms at the median
+    over the first seven, 57 at most: a 135 ms QRS read as 78, and the aECG's 120 ms as 79). Different
+    algorithms differ by some ms either way; none of them is short on every record."""
     gaps = _carts_against(results, "qrs_ms")
-    assert len(gaps) == 7
+    assert len(gaps) == 8
     assert abs(float(np.median(gaps))) <= 10, gaps
     assert float(np.median(np.abs(gaps))) <= 15, gaps
     assert any(gap > 0 for gap in gaps), gaps
@@ -166,7 +166,7 @@ def test_qrs_duration_spans_the_leads_as_the_recording_carts_measure_it(results)
 
 def test_qt_starts_at_the_qrs_onset_the_leads_give_and_stays_near_the_carts(results):
     gaps = _carts_against(results, "qt_ms")
-    assert len(gaps) == 7
+    assert len(gaps) == 8
     assert float(np.median(np.abs(gaps))) <= 10, gaps
     assert max(abs(gap) for gap in gaps) <= 35, gaps
 

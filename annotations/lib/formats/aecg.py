@@ -17,7 +17,15 @@ from xml.etree.ElementTree import Element
 import numpy as np
 
 from annotations.lib.formats import _xml
-from annotations.lib.formats.base import FormatError, ReadOptions, Record, RecordError, check_shape, parse_age
+from annotations.lib.formats.base import (
+    FormatError,
+    ReadOptions,
+    Record,
+    RecordError,
+    check_shape,
+    device_measurements,
+    parse_age,
+)
 
 name = "aecg"
 _UNIT_UV = {"uv": 1.0, "mv": 1000.0, "v": 1e6}
@@ -198,4 +206,39 @@ def read(path: Path, options: ReadOptions) -> Iterator[Record | RecordError]:
         labels=_labels(series),
         identifiers=identifiers,
         source_record=path.name,
+        device_measurements=_measurements(series),
     )
+
+
+# Numeric annotations (MDC codes, value as a physical quantity) -> DEVICE_MEASUREMENTS keys. An aECG may give
+# them once for the record or once per beat (the FDA example repeats them on every beat annotation): the
+# median of all of them is the record's value either way.
+_MEASUREMENT_CODES = {
+    "MDC_ECG_HEART_RATE": "heart_rate_bpm",
+    "MDC_ECG_TIME_PD_RR": "rr_ms",
+    "MDC_ECG_TIME_PD_PR": "pr_ms",
+    "MDC_ECG_TIME_PD_QRS": "qrs_ms",
+    "MDC_ECG_TIME_PD_QT": "qt_ms",
+    "MDC_ECG_TIME_PD_QTc": "qtc_ms",
+    "MDC_ECG_TIME_PD_QTcB": "qtc_bazett_ms",
+    "MDC_ECG_TIME_PD_QTcF": "qtc_fridericia_ms",
+    "MDC_ECG_ANGLE_P_FRONT": "p_axis_deg",
+    "MDC_ECG_ANGLE_QRS_FRONT": "qrs_axis_deg",
+    "MDC_ECG_ANGLE_T_FRONT": "t_axis_deg",
+}
+_TO_UNIT = {"ms": 1.0, "s": 1000.0, "deg": 1.0, "bpm": 1.0, "/min": 1.0, "{beats}/min": 1.0}
+
+
+def _measurements(series: Element) -> dict[str, float]:
+    found: dict[str, list[float]] = {}
+    for annotation in _descendants(series, "annotation"):
+        code, value = _first(annotation, "code"), _first(annotation, "value")
+        key = _MEASUREMENT_CODES.get(code.get("code", "")) if code is not None else None
+        factor = _TO_UNIT.get(value.get("unit", "")) if value is not None else None
+        if key is None or factor is None:
+            continue
+        try:
+            found.setdefault(key, []).append(float(value.get("value", "")) * factor)
+        except ValueError:
+            continue
+    return device_measurements({key: float(np.median(values)) for key, values in found.items()})
