@@ -154,6 +154,19 @@ def test_what_a_cart_writes_for_not_measured_is_left_out():
 SCP = DATA / "scp-ecg/welchallyn_cardiocontrol_20070321_lvh.SCP"
 
 
+def _imported_alone(client, settings, tmp_path, capture, source) -> dict:
+    """`source` imported on its own through the API; the cart's measurements the exam API returns."""
+    use_private_storage(settings, tmp_path)
+    folder = settings.IMPORT_ROOT / f"alone-{tmp_path.name}"
+    folder.mkdir(parents=True)
+    shutil.copy(source, folder / source.name)
+    try:
+        api_import(client, capture, "alone", [folder.name])
+        return client.get(f"/api/v1/exams/{_exam(source.name).pk}/").json()["device_measurements"]
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 def scp_section7_independent() -> dict[str, int]:
     """Section 7 found through section 0's pointers (id u16, length u32, 1-based index u32 after a 6-byte
     record header and section 0's own 16-byte header) and read with struct: RR, then the first reference
@@ -176,16 +189,9 @@ def scp_section7_independent() -> dict[str, int]:
 def test_an_scp_cart_s_section_7_gives_its_intervals_from_the_dominant_beat_s_boundaries(
     client_for, diego, settings, tmp_path, django_capture_on_commit_callbacks
 ):
-    use_private_storage(settings, tmp_path)
-    folder = settings.IMPORT_ROOT / f"scp-{tmp_path.name}"
-    folder.mkdir(parents=True)
-    shutil.copy(SCP, folder / SCP.name)
-    client = client_for(diego)
-    api_import(client, django_capture_on_commit_callbacks, "scp", [folder.name])
-    stored = client.get(f"/api/v1/exams/{_exam(SCP.name).pk}/").json()["device_measurements"]
+    stored = _imported_alone(client_for(diego), settings, tmp_path, django_capture_on_commit_callbacks, SCP)
     assert stored == scp_section7_independent()
     assert (stored["pr_ms"], stored["qrs_ms"], stored["qt_ms"]) == (157, 88, 360)
-    shutil.rmtree(folder, ignore_errors=True)
 
 
 def test_a_release_carries_the_carts_measurements_of_its_exams_in_a_file_of_their_own(
@@ -263,13 +269,6 @@ def test_an_aecg_s_numeric_annotations_given_on_every_beat_are_the_record_s_meas
         if code is not None and code.get("code") in codes:
             values.setdefault(codes[code.get("code")], set()).add(int(value.get("value")))
     assert all(len(found) == 1 for found in values.values()), values
-    use_private_storage(settings, tmp_path)
-    folder = settings.IMPORT_ROOT / f"aecg-{tmp_path.name}"
-    folder.mkdir(parents=True)
-    shutil.copy(AECG, folder / AECG.name)
-    client = client_for(diego)
-    api_import(client, django_capture_on_commit_callbacks, "aecg", [folder.name])
-    stored = client.get(f"/api/v1/exams/{_exam(AECG.name).pk}/").json()["device_measurements"]
+    stored = _imported_alone(client_for(diego), settings, tmp_path, django_capture_on_commit_callbacks, AECG)
     assert stored == {key: found.pop() for key, found in values.items()}
     assert (stored["qrs_ms"], stored["qrs_axis_deg"]) == (120, -61)
-    shutil.rmtree(folder, ignore_errors=True)
