@@ -198,6 +198,14 @@ class BatchDesignForm(ExamCriteriaForm):
             "only, never anything anybody said about them."
         ),
     )
+    device_measurements_shown = forms.BooleanField(
+        required=False,
+        label=_("Show readers the recording cart's measurements"),
+        help_text=_(
+            "Heart rate, intervals and axes as the cart measured them, where its file gave them, as the "
+            "header of a cart's printout shows them. Never the cart's interpretation."
+        ),
+    )
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, user=user, **kwargs)

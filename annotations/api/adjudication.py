@@ -62,6 +62,11 @@ class CaseExamSerializer(serializers.Serializer):
     sampling_rate = serializers.FloatField()
     n_samples = serializers.IntegerField()
     lead_names = serializers.ListField(child=serializers.CharField())
+    device_measurements = serializers.DictField(
+        child=serializers.FloatField(),
+        help_text="The recording cart's own measurements, where the exam's file gave them (heart_rate_bpm, "
+        "rr_ms, pr_ms, qrs_ms, qt_ms, qtc_ms, axes in degrees...).",
+    )
 
 
 class DisputedClassSerializer(serializers.Serializer):
@@ -139,6 +144,7 @@ def _case_data(case) -> dict:
             "sampling_rate": case.exam.sampling_rate,
             "n_samples": case.exam.n_samples,
             "lead_names": case.exam.lead_names,
+            "device_measurements": dict(case.exam.device_measurements or {}),
         },
         "version": case.version,
         "disputed": [asdict(d) for d in case.disputed],

@@ -197,6 +197,12 @@ class BatchSpecSerializer(StrictSerializer):
         help_text="Show each reader the patient's earlier ECGs (the three most recent of the same dataset "
         "and patient, waveform and acquisition date only) beside the exam being read.",
     )
+    device_measurements_shown = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="Show each reader the recording cart's own measurements of the exam (heart rate, RR, PR, "
+        "QRS, QT, QTc, axes), where its file gave them; never the cart's interpretation.",
+    )
 
     def spec(self) -> BatchSpec:
         return batch_spec(self.validated_data)
@@ -373,6 +379,9 @@ class ProgressBatchSerializer(serializers.Serializer):
     name = serializers.CharField()
     status = serializers.CharField()
     serial_comparison = serializers.BooleanField(help_text="Readers are shown the patient's earlier ECGs.")
+    device_measurements_shown = serializers.BooleanField(
+        help_text="Readers are shown the recording cart's measurements."
+    )
 
 
 class CoverageSerializer(serializers.Serializer):

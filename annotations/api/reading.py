@@ -91,6 +91,13 @@ class ContextExamSerializer(serializers.Serializer):
     gain_uv = serializers.FloatField()
     waveform_url = serializers.CharField()
     waveform_etag = serializers.CharField()
+    device_measurements = serializers.DictField(
+        child=serializers.FloatField(),
+        allow_null=True,
+        help_text="The recording cart's own measurements (heart_rate_bpm, rr_ms, pr_ms, qrs_ms, qt_ms, "
+        "qtc_ms, axes in degrees...) when the batch was designed to show them: empty where the exam's file "
+        "gave none, null in a batch that does not show them.",
+    )
 
 
 class ContextClassSerializer(serializers.Serializer):

@@ -30,6 +30,7 @@ from annotations.models import (
 from annotations.roles import Role, has_role
 from annotations.selectors.agreement.summary import _first_reads
 from annotations.selectors.blinding import adjudicator_may_see, batch_pseudonyms, exam_adjudicator_eligible
+from annotations.selectors.exams.browse import device_measurement_items
 from annotations.selectors.reading.assignments import median_panel, suggestion_for_exam
 from annotations.selectors.taxonomy import statement_name
 
@@ -288,6 +289,9 @@ class AdjudicationCase:
     # Every signed decision, newest first (SignedDecision).
     history: list[SignedDecision] = field(default_factory=list)
     suggestion: Suggestion | None = None  # the one readers see, whose scores the disputed classes carry
+    # The recording cart's measurements (selectors.exams.browse.device_measurement_items): adjudicators
+    # settle a dispute with everything the exam carries, whatever its batch showed the readers.
+    device_measurements: list[dict] = field(default_factory=list)
 
 
 def _case_disputes(user, batch_id: int, exam_id: int) -> tuple[ReviewBatch, list[DisputedLabel]]:
@@ -410,6 +414,7 @@ def adjudication_case(user, batch_id: int, exam_id: int) -> AdjudicationCase:
         addable=exam_addable_statements(batch, exam_id),
         history=exam_decision_history(batch.pk, exam_id),
         suggestion=suggestion,
+        device_measurements=device_measurement_items(exam.device_measurements),
     )
 
 

@@ -541,7 +541,7 @@ import django
 django.setup()
 from django.contrib.auth import get_user_model
 from django.test import Client
-from annotations.models import Exam, Release, Taxonomy
+from annotations.models import Assignment, Exam, Release, Taxonomy
 from annotations.services.batches.lifecycle import batch_create
 from ecgreview.inprocess import background
 from tests.exporting import read
@@ -558,7 +558,12 @@ shown = {e.source_record.split()[0]: coordinator.get(f"/api/v1/exams/{e.pk}/").j
          for e in exams}
 reader = users.get(username="ana")
 batch = batch_create(name="Carts on SQLite", taxonomy=Taxonomy.objects.get(key="tnmg", is_default=True),
-                     exams=exams, readers=[reader], readers_per_exam=1, actor=users.get(username="diego"))
+                     exams=exams, readers=[reader], readers_per_exam=1, actor=users.get(username="diego"),
+                     device_measurements_shown=True)
+reading = Client(HTTP_HOST="localhost")
+reading.force_login(reader)
+read_with = {a.exam.source_record.split()[0]: reading.get(f"/api/v1/reading/assignments/{a.pk}/").json()
+             ["exam"]["device_measurements"] for a in Assignment.objects.filter(batch=batch)}
 for exam in exams:
     read(reader, batch, exam, ["SB"])
 created = coordinator.post("/api/v1/releases/", {"batches": [batch.pk], "hdf5": False},
@@ -567,17 +572,23 @@ assert created.status_code == 201, created.content
 background.drain()
 release = Release.objects.get(pk=created.json()["id"])
 table = b"".join(coordinator.get(f"/releases/{release.pk}/files/device_measurements.csv").streaming_content)
-print(json.dumps({"shown": shown, "status": release.status, "table": table.decode().splitlines()}))
+card = coordinator.get(f"/releases/{release.pk}/files/dataset_card.json")
+card = json.loads(b"".join(card.streaming_content))
+print(json.dumps({"shown": shown, "read_with": read_with, "status": release.status,
+                  "table": table.decode().splitlines(), "card": card["batches"][0]["readers_were_shown"]}))
 """
 
 
-def test_the_carts_measurements_go_from_upload_to_release_on_the_embedded_default(tmp_path):
+def test_the_carts_measurements_go_from_upload_to_reader_and_release_on_the_embedded_default(tmp_path):
     from tests.importing import DATA
 
     dicom, muse = DATA / "dicom/waveform_ecg.dcm", DATA / "muse-xml/musePHI_muse_ecg1_MAC55_simulator.xml"
     seen = on_the_demo(tmp_path / "var", DEVICE_SCRIPT, str(dicom), str(muse))
     assert seen["shown"]["waveform_ecg.dcm"]["rr_ms"] == 982
     assert seen["shown"][muse.name]["qtc_fridericia_ms"] == 364
+    # A batch designed to show them hands them to its reader with the exam, and its release says so.
+    assert seen["read_with"] == seen["shown"]
+    assert seen["card"] == {"suggestions": "hidden", "earlier_ecgs": False, "device_measurements": True}
     assert seen["status"] == "done"
     header, *rows = seen["table"]
     assert header.startswith("row,dataset,exam_id,heart_rate_bpm,atrial_rate_bpm,rr_ms,pr_ms")

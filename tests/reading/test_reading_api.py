@@ -92,7 +92,9 @@ def test_a_second_reader_sees_nothing_of_the_first_readers_work(client_for, ana,
         "gain_uv",
         "waveform_url",
         "waveform_etag",
+        "device_measurements",
     }
+    assert context["exam"]["device_measurements"] is None  # the batch does not show the cart's
     for body in bodies:
         text = body.decode()
         for secret in (MARKER, "REFCODE-9931", "target_reads", "is_gold", "consensus", "external_id"):

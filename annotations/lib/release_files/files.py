@@ -175,14 +175,14 @@ def card_markdown(card: dict) -> str:
         f"Taxonomy: {card['taxonomy']['name']} ({card['taxonomy']['key']} {card['taxonomy']['version']})  ",
         f"Columns: {card['columns']['taxonomy']}" + (" (mapped)" if card["columns"]["mapped"] else ""),
         "",
-        "| Batch | Name | Readers per exam | Suggestions | Consensus rule |",
-        "|---|---|---|---|---|",
+        "| Batch | Name | Readers per exam | Suggestions | Also shown to readers | Consensus rule |",
+        "|---|---|---|---|---|---|",
     ]
     for batch in card["batches"]:
         rule = batch.get("consensus_rule") or {}
         lines.append(
             f"| {batch['id']} | {batch['name']} | {batch['readers_per_exam']} | {batch['suggestion_mode']} "
-            f"| {rule.get('method', '-')} |"
+            f"| {_also_shown(batch)} | {rule.get('method', '-')} |"
         )
     lines += _counts_markdown(card)
     lines += _classes_markdown(card)
@@ -193,6 +193,12 @@ def card_markdown(card: dict) -> str:
     lines += ["", "## Conventions", ""]
     lines += [f"- {text}" for text in card["conventions"]]
     return "\n".join(lines) + "\n"
+
+
+def _also_shown(batch: dict) -> str:
+    shown = batch.get("readers_were_shown") or {}
+    named = [("earlier_ecgs", "earlier ECGs"), ("device_measurements", "the cart's measurements")]
+    return ", ".join(text for key, text in named if shown.get(key)) or "-"
 
 
 def _counts_markdown(card: dict) -> list[str]:

@@ -65,6 +65,8 @@ class BatchSpec:
     exclude_seen: bool = False
     # Show each reader the patient's earlier ECGs (waveforms and dates only) beside the one being read.
     serial_comparison: bool = False
+    # Show each reader the recording cart's own measurements (rate, intervals, axes; never its statements).
+    device_measurements_shown: bool = False
     # How the reads of an exam become its consensus (selectors.agreement.rules): "majority" above
     # consensus_threshold, or "latent" (Dawid-Skene), a latent estimate within latent_margin of 0.5 going
     # to adjudication.

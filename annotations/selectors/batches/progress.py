@@ -394,6 +394,7 @@ def batch_progress(user, batch: ReviewBatch) -> dict:
             "name": batch.name,
             "status": batch.status,
             "serial_comparison": bool((batch.design or {}).get("serial_comparison")),
+            "device_measurements_shown": bool((batch.design or {}).get("device_measurements_shown")),
         },
         "reads_done": coverage["reads_done"],
         "skipped": coverage["skipped"],

@@ -52,7 +52,11 @@ def batch_spec(data: Mapping[str, Any]) -> BatchSpec:
     for name in ("escalation_cap", "consensus_method", "consensus_threshold", "latent_margin"):
         if given.get(name) in (None, ""):  # left blank: the spec's default
             given.pop(name, None)
-    for name in ("exclude_seen", "serial_comparison"):  # an unticked form box is None
+    for name in (
+        "exclude_seen",
+        "serial_comparison",
+        "device_measurements_shown",
+    ):  # an unticked form box is None
         if name in given:
             given[name] = bool(given[name])
     return BatchSpec(**given, criteria=exam_criteria(data.get("criteria")))

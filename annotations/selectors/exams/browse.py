@@ -121,6 +121,17 @@ def _number(value: object) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
+def device_measurement_items(measurements: dict | None) -> list[dict]:
+    """The cart's measurements as one line of a page lists them, in the comparison table's order: key,
+    label, unit and value, for what the file gave."""
+    given = measurements or {}
+    return [
+        {"key": key, "label": label, "unit": unit, "value": given[key]}
+        for key, label, unit in DEVICE_MEASUREMENT_ROWS
+        if _number(given.get(key))
+    ]
+
+
 def exam_measurements_compared(user, exam: Exam) -> dict:
     """The recording device's global measurements beside each provider's newest successful ones, a row per
     measurement either side has: {"columns": ["device", "provider version"...], "rows": [{label, unit,

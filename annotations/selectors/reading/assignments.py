@@ -472,9 +472,16 @@ def _assignment_json(user, assignment: Assignment, coming_from: int | None) -> d
     }
 
 
+def device_measurements_shown(batch) -> bool:
+    """Whether the batch's readers see the recording cart's own measurements (a design option)."""
+    return bool((batch.design or {}).get("device_measurements_shown"))
+
+
 def _exam_json(assignment: Assignment) -> dict:
-    """Age and sex only: no dataset, no external id, no patient id, no acquisition date."""
+    """Age and sex only: no dataset, no external id, no patient id, no acquisition date; the cart's
+    measurements only in a batch designed to show them (they are the exam's, never anybody's labels)."""
     exam = assignment.exam
+    shown = device_measurements_shown(assignment.batch)
     return {
         "age": exam.age,
         "sex": exam.sex,
@@ -484,6 +491,8 @@ def _exam_json(assignment: Assignment) -> dict:
         "gain_uv": exam.gain_uv,
         "waveform_url": reverse("api-reading-waveform", args=[assignment.pk]),
         "waveform_etag": waveform_etag(f"assignment:{assignment.pk}", exam),
+        # None where the batch does not show them; {} where it does and the exam's file gave none.
+        "device_measurements": dict(exam.device_measurements or {}) if shown else None,
     }
 
 

@@ -1,6 +1,7 @@
 """What the reader's print sheet carries: their own assignment, the exam as the reader page shows it (age,
-sex, duration, sampling rate; no dataset, exam id or date) and their own current statements. Nothing of
-another reader's, nothing that came with the import: the sheet is for the reader's own use."""
+sex, duration, sampling rate; no dataset, exam id or date; the cart's measurements where the batch shows
+them) and their own current statements. Nothing of another reader's, nothing else that came with the
+import: the sheet is for the reader's own use."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from dataclasses import dataclass, field
 from django.utils.translation import get_language
 
 from annotations.models import Annotation, Assignment
-from annotations.selectors.reading.assignments import assignment_for_reader
+from annotations.selectors.exams.browse import device_measurement_items
+from annotations.selectors.reading.assignments import assignment_for_reader, device_measurements_shown
 from annotations.selectors.reading.preferences import reader_preferences
 
 
@@ -28,6 +30,8 @@ class Printout:
     comment: str = ""
     layout: str = "3x4"  # the reader's saved layout, as on their screen (speed and gain stay standard)
     lead_names: str = "I"  # "DI": limb leads written DI, DII, DIII, as the reader chose on screen
+    # The cart's measurements, as the reader page shows them: only in a batch designed to show them.
+    device_measurements: list[dict] = field(default_factory=list)
 
 
 def _status(assignment: Assignment, annotation: Annotation | None) -> str:
@@ -58,4 +62,7 @@ def reader_printout(user, assignment_id: int) -> Printout:
         comment=annotation.comment if annotation is not None else "",
         layout=str(preferences["layout"]),
         lead_names=str(preferences["lead_names"]),
+        device_measurements=device_measurement_items(assignment.exam.device_measurements)
+        if device_measurements_shown(assignment.batch)
+        else [],
     )

@@ -85,12 +85,15 @@ def _design_notes(
     design: Design,
     exclude_seen: bool,
     serial_comparison: bool,
+    device_measurements_shown: bool,
 ) -> dict:
     """The batch's ``design``: the caller's notes, how it was designed, and what its readers are shown
-    (selectors.reading.priors reads serial_comparison)."""
+    (selectors.reading.priors reads serial_comparison, selectors.reading.assignments
+    device_measurements_shown)."""
     return {
         **(notes or {}),
         "serial_comparison": serial_comparison,
+        "device_measurements_shown": device_measurements_shown,
         "escalation": escalation or None,
         "reader_ids": sorted(request.reader_ids),
         "gold_exams": len(request.gold_exam_ids),
@@ -220,6 +223,7 @@ def _create_audit(
             "k": batch.readers_per_exam,
             "suggestion_mode": batch.suggestion_mode,
             "serial_comparison": batch.design["serial_comparison"],
+            "device_measurements_shown": batch.design["device_measurements_shown"],
             "seed": batch.seed,
             # A designed batch's sample: asked for, and how far the matching exams fell short of it.
             **{key: batch.design[key] for key in SAMPLE_NOTES if key in batch.design},
@@ -248,6 +252,7 @@ def batch_create(
     escalation: dict | None = None,
     exclude_seen: bool = False,
     serial_comparison: bool = False,
+    device_measurements_shown: bool = False,
     planned: tuple[DesignRequest, Design] | None = None,
     consensus: dict | None = None,
 ) -> ReviewBatch:
@@ -293,7 +298,9 @@ def batch_create(
             status=ReviewBatch.Status.ACTIVE if start else ReviewBatch.Status.DRAFT,
             started_at=now if start else None,
             due_date=due_date,
-            design=_design_notes(notes, escalation, request, design, exclude_seen, serial_comparison),
+            design=_design_notes(
+                notes, escalation, request, design, exclude_seen, serial_comparison, device_measurements_shown
+            ),
         )
         pseudonyms_keep(batch, reader_ids)
         _members_create(batch, request, design)
@@ -389,5 +396,6 @@ def batch_create_from_plan(*, plan, actor, start: bool = True) -> ReviewBatch:
         },
         exclude_seen=spec.exclude_seen,
         serial_comparison=spec.serial_comparison,
+        device_measurements_shown=spec.device_measurements_shown,
         planned=(plan.request, plan.design) if plan.request else None,
     )

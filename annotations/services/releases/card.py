@@ -277,6 +277,17 @@ def _consensus_rule(batch) -> dict:
     return {key: value for key, value in rule.items() if key != "min_reads"}  # min_reads has its own entry
 
 
+def _reading_conditions(batch) -> dict:
+    """What the batch put before its readers besides the tracing: a label read beside the cart's QRS width
+    or an earlier ECG is not the same measurement as one read from the tracing alone."""
+    design = batch.design or {}
+    return {
+        "suggestions": batch.suggestion_mode,
+        "earlier_ecgs": bool(design.get("serial_comparison")),
+        "device_measurements": bool(design.get("device_measurements_shown")),
+    }
+
+
 def _batch_rows(plan: ExportPlan) -> list[dict]:
     needed = min_reads(plan)
     return [
@@ -285,6 +296,7 @@ def _batch_rows(plan: ExportPlan) -> list[dict]:
             "name": batch.name,
             "readers_per_exam": batch.readers_per_exam,
             "suggestion_mode": batch.suggestion_mode,
+            "readers_were_shown": _reading_conditions(batch),
             "status": batch.status,
             "consensus_rule": _consensus_rule(batch),
             "min_reads": needed[batch.pk],

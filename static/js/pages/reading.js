@@ -504,8 +504,27 @@
     $("exam-context").textContent = t("exam_context", { age: e.age == null ? "–" : e.age, sex: sex,
       seconds: window.EcgViewer.number(e.n_samples / e.sampling_rate, 1), fs: e.sampling_rate });
     $("print-link").href = a.page_url + "print/";  // the exam on screen, which changes without a reload
+    renderDeviceMeasurements(e.device_measurements);
     $("progress").textContent = t("progress", { batch: a.batch, position: a.position, total: a.queue.total, open: a.queue.open });
     $("stage").textContent = state.annotation.stage === "revised" && a.suggestion_mode === "two_stage" ? t("stage_revised") : "";
+  }
+  /* The recording cart's own measurements, one line as a cart's printout header has them, in a batch
+   * designed to show them (null otherwise); rows the file did not give are left out. */
+  var DEVICE_ROWS = [ // key, label key, unit
+    ["heart_rate_bpm", "m_rate", "bpm"], ["atrial_rate_bpm", "m_atrial_rate", "bpm"], ["rr_ms", "m_rr", "ms"],
+    ["pr_ms", "m_pr", "ms"], ["qrs_ms", "m_qrs", "ms"], ["qt_ms", "m_qt", "ms"], ["qtc_ms", "m_qtc_device", "ms"],
+    ["qtc_bazett_ms", "m_qtc_bazett", "ms"], ["qtc_fridericia_ms", "m_qtc_fridericia", "ms"],
+    ["p_axis_deg", "m_p_axis", "°"], ["qrs_axis_deg", "m_qrs_axis", "°"], ["t_axis_deg", "m_t_axis", "°"],
+  ];
+  function renderDeviceMeasurements(m) {
+    var box = $("device-measurements");
+    box.hidden = m == null;
+    if (m == null) { box.textContent = ""; return; }
+    var parts = DEVICE_ROWS.filter(function (row) { return typeof m[row[0]] === "number"; }).map(function (row) {
+      var v = m[row[0]], text = window.EcgViewer.number(v, v % 1 === 0 ? 0 : 1);
+      return t(row[1]) + " " + text + (row[2] === "°" ? "°" : " " + row[2]);
+    });
+    box.textContent = t("device_title") + ": " + (parts.length ? parts.join(" · ") : t("device_none"));
   }
   function measurementsLine(m) {
     var dash = function (v) { return v == null ? "–" : Math.round(v); };
