@@ -22,7 +22,13 @@ from annotations.selectors.releases.facts import export_data_as_of
 from annotations.selectors.releases.plan import ExportRefused, export_plan
 from annotations.services.agreement.compute import agreement_catch_up
 from annotations.services.audit import audit_record
-from annotations.services.releases.export import ExportOptions, export_write
+from annotations.services.releases.export import (
+    AgreementBehind,
+    ExportOptions,
+    ExportResult,
+    export_write,
+    export_write_current,
+)
 
 
 class Command(BaseCommand):
@@ -52,10 +58,16 @@ class Command(BaseCommand):
             plan = export_plan(batch, target=target)
         except ExportRefused as error:
             raise CommandError(str(error)) from None
-        for batch_id in agreement_catch_up(plan.batch_ids):
-            self.stderr.write(f"batch {batch_id}: agreement and consensus recomputed from its latest reads")
         export_options = ExportOptions(hdf5=not no_hdf5, native_rate=native_rate)
-        release_date = date or utc_iso(export_data_as_of(plan.batch_ids))
+
+        def catch_up(batch_ids: list[int]) -> list[int]:
+            recomputed = agreement_catch_up(batch_ids)
+            for batch_id in recomputed:
+                self.stderr.write(
+                    f"batch {batch_id}: agreement and consensus recomputed from its latest reads"
+                )
+            return recomputed
+
         with tqdm(total=0, unit="exam", disable=no_progress, file=self.stderr) as bar:
 
             def progress(done: int, total: int) -> None:
@@ -63,16 +75,20 @@ class Command(BaseCommand):
                 bar.n = done
                 bar.refresh()
 
-            try:
-                result = export_write(
+            def attempt() -> ExportResult:
+                return export_write(
                     plan,
                     out,
                     export_options,
                     title=f"ECG Review export of batch {', '.join(str(pk) for pk in plan.batch_ids)}",
-                    release_date=release_date,
+                    release_date=date or utc_iso(export_data_as_of(plan.batch_ids)),
                     progress=progress,
+                    current_consensus=True,
                 )
-            except ExportRefused as error:
+
+            try:
+                result = export_write_current(plan.batch_ids, attempt, catch_up)
+            except (ExportRefused, AgreementBehind) as error:
                 raise CommandError(str(error)) from None
         with transaction.atomic():
             audit_record(

@@ -31,7 +31,12 @@ from annotations.selectors.releases.plan import ExportPlan, ExportRefused, expor
 from annotations.services.agreement.compute import agreement_catch_up
 from annotations.services.audit import audit_record
 from annotations.services.enqueue import Beat, task_beat, task_beating, task_done, task_started
-from annotations.services.releases.export import ExportOptions, ExportResult, export_write
+from annotations.services.releases.export import (
+    ExportOptions,
+    ExportResult,
+    export_write,
+    export_write_current,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -180,6 +185,7 @@ def _export_stored(release: Release, plan: ExportPlan, progress: _ProgressWriter
             release_date=utc_iso(release.created_at),
             progress=progress,
             shard_exams=release.options.get("shard_exams"),
+            current_consensus=True,
         )
         names = [entry["name"] for entry in result.files]
         if result.shards is not None:  # what the shard tasks and the assembly will read
@@ -301,10 +307,14 @@ def release_build(release_id: int) -> Release | None:
     progress.beat()
     try:
         batch_ids = list(release.batches.values_list("pk", flat=True))
-        # The files export the stored consensus beside every submitted read: it must have caught up.
-        agreement_catch_up(batch_ids)
-        plan = export_plan(batch_ids, target=release.target)
-        result = _export_stored(release, plan, progress)
+
+        # The files export the stored consensus beside every submitted read: it must have caught up
+        # with every read the files' snapshot holds, including one submitted during the catch-up.
+        def attempt() -> tuple[ExportPlan, ExportResult]:
+            plan = export_plan(batch_ids, target=release.target)
+            return plan, _export_stored(release, plan, progress)
+
+        plan, result = export_write_current(batch_ids, attempt, agreement_catch_up)
     except Exception as error:
         return release_build_failed(release, error)
     finally:

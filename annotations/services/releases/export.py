@@ -30,6 +30,7 @@ from annotations.lib.release_files.files import (
     sha256sums,
 )
 from annotations.lib.release_files.shards import INDEX, PENDING_CARD, plan_name
+from annotations.selectors.agreement.summary import batches_with_stale_agreement
 from annotations.selectors.releases.export import exam_summary
 from annotations.selectors.releases.facts import export_reader_ids
 from annotations.selectors.releases.plan import ExportPlan, ExportRefused
@@ -60,6 +61,19 @@ from annotations.services.releases.tables import (
 
 logger = logging.getLogger(__name__)
 
+# How many times a build brings the consensus up to date and tries again when reads keep landing between
+# the two. Each try costs one recomputation of the batches that moved; a batch read this busily is rare.
+EXPORT_TRIES = 5
+
+
+class AgreementBehind(Exception):
+    """The export's snapshot holds reads the stored consensus was not computed from: a submit landed after
+    the consensus was brought up to date and before the snapshot began. Nothing was written."""
+
+    def __init__(self, batch_ids: list[int], message: str = "") -> None:
+        super().__init__(message or f"reads landed after the consensus of batches {batch_ids} was computed")
+        self.batch_ids = batch_ids
+
 
 @dataclass(frozen=True)
 class ExportResult:
@@ -87,15 +101,46 @@ def export_write(
     release_date: str,
     progress: Progress | None = None,
     shard_exams: int | None = None,
+    current_consensus: bool = False,
 ) -> ExportResult:
     """Write every file of an export into out_dir; return their names, sizes and checksums, and the card.
-    With more exams than shard_exams, the tracings are left to shard tasks (see ExportResult.shards)."""
+    With more exams than shard_exams, the tracings are left to shard tasks (see ExportResult.shards).
+    current_consensus: raise AgreementBehind, before writing anything, when the snapshot holds a read the
+    stored consensus was not computed from (export_write_current brings it up to date and tries again)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     kwargs = {"title": title, "release_date": release_date, "progress": progress, "shard_exams": shard_exams}
     if connection.in_atomic_block:
         return _export_write(plan, out_dir, options, **kwargs)
     with read_snapshot():
+        # The first query of the snapshot: what it says holds for every file written from it.
+        if current_consensus and (behind := batches_with_stale_agreement(plan.batch_ids)):
+            raise AgreementBehind(behind)
         return _export_write(plan, out_dir, options, **kwargs)
+
+
+def export_write_current[T](
+    batch_ids: list[int],
+    write: Callable[[], T],
+    catch_up: Callable[[list[int]], list[int]],
+) -> T:
+    """`write()` (an export_write with current_consensus) after `catch_up(batch_ids)` has recomputed the
+    consensus of every batch whose reads moved on, again while a submit lands between the two, so that
+    the files give the consensus of exactly the reads they export. Raises AgreementBehind after
+    EXPORT_TRIES: the batches are being read faster than their consensus is computed."""
+    for attempt in range(1, EXPORT_TRIES + 1):
+        catch_up(batch_ids)
+        try:
+            return write()
+        except AgreementBehind as behind:
+            logger.info("export of batches %s, try %s: %s", batch_ids, attempt, behind)
+            stale = behind.batch_ids
+    names = ", ".join(str(pk) for pk in stale)
+    raise AgreementBehind(
+        stale,
+        f"reads of batch {names} kept coming in while the files were written: its consensus was brought "
+        f"up to date {EXPORT_TRIES} times and each time newer reads had landed. Nothing was written; build "
+        "it again when reading pauses, or close the batch first.",
+    )
 
 
 @contextmanager
