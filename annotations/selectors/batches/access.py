@@ -36,6 +36,16 @@ def batch_reader_ids(batch: ReviewBatch) -> set[int]:
     return holding | set((batch.design or {}).get("reader_ids", []))
 
 
+def reading_reader_ids(reader_ids) -> set[int]:
+    """Of these accounts, those that may be handed a read now: active, with the reader role. A reader who
+    left (deactivated, or the role taken away) keeps what they submitted and is handed nothing new."""
+    return set(
+        get_user_model()
+        .objects.filter(pk__in=list(reader_ids), is_active=True, groups__name=Role.READER.value)
+        .values_list("pk", flat=True)
+    )
+
+
 def batch_readers(batch: ReviewBatch):
     """The batch's readers as accounts, by name, deactivated ones included (their unread exams must stay
     movable)."""

@@ -8,7 +8,7 @@ import random
 from django.db.models import Count
 
 from annotations.models import Annotation, Assignment, BatchExam, ReviewBatch
-from annotations.selectors.batches.access import batch_reader_ids
+from annotations.selectors.batches.access import batch_reader_ids, reading_reader_ids
 from annotations.selectors.blinding import readers_barred
 from annotations.services.audit import audit_record
 from annotations.services.batches.lifecycle import (
@@ -100,10 +100,10 @@ def _insert_among_unread(batch: ReviewBatch, exam_id: int, reader_id: int) -> As
 
 
 def _least_loaded_newcomer(batch: ReviewBatch, exam_id: int) -> int | None:
-    """A reader of the batch who has not read this exam nor seen its dispute, with the fewest unread
-    exams."""
+    """A reader of the batch still reading (active, with the reader role) who has not read this exam nor
+    seen its dispute, with the fewest unread exams."""
     taken = set(Assignment.objects.filter(batch=batch, exam_id=exam_id).values_list("reader_id", flat=True))
-    candidates = batch_reader_ids(batch) - taken
+    candidates = reading_reader_ids(batch_reader_ids(batch) - taken)
     candidates -= readers_barred(candidates, exam_id)
     if not candidates:
         return None

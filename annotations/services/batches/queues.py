@@ -15,7 +15,7 @@ from django.utils import timezone
 from annotations.lib.batch_design import DesignRequest, design_batch
 from annotations.models import Assignment, BatchExam, Exam, ReviewBatch
 from annotations.roles import Role, has_role
-from annotations.selectors.batches.access import batch_reader_ids
+from annotations.selectors.batches.access import batch_reader_ids, reading_reader_ids
 from annotations.selectors.batches.plan import BatchPlanError, exams_to_add
 from annotations.selectors.blinding import design_exclusions, exams_reader_barred
 from annotations.selectors.exams.selection import ExamCriteria
@@ -200,7 +200,9 @@ def batch_add_exams(
         new = [exam.pk for exam in exams if exam.pk not in present]
         if not new:
             return 0
-        reader_ids = sorted(set(Assignment.objects.filter(batch=batch).values_list("reader_id", flat=True)))
+        # The readers still reading: one who left is handed nothing new (their queue stays as it is).
+        holding = set(Assignment.objects.filter(batch=batch).values_list("reader_id", flat=True))
+        reader_ids = sorted(reading_reader_ids(holding))
         loads = {
             r: Assignment.objects.filter(batch=batch, reader_id=r, read_round=1).count() for r in reader_ids
         }
@@ -276,7 +278,8 @@ def batch_add_readers(*, batch: ReviewBatch, readers: Sequence, actor) -> int:
         locked.save(update_fields=["design"])
         # Gold first, so the loads the rebalancing evens out count every reader's gold reads alike.
         gold_added = _gold_for_newcomers(locked, [r.pk for r in readers])
-        moved = _rebalance(batch, everyone)
+        # A reader who left may give unread exams away, never receive one.
+        moved = _rebalance(batch, everyone, receivers=reading_reader_ids(everyone))
         audit_record(
             actor=actor,
             action="batch.add_readers",
@@ -321,10 +324,10 @@ def _gold_for_newcomers(batch: ReviewBatch, reader_ids: list[int]) -> int:
     return added
 
 
-def _rebalance(batch: ReviewBatch, reader_ids: list[int]) -> int:
+def _rebalance(batch: ReviewBatch, reader_ids: list[int], receivers: set[int]) -> int:
     """Move unread exams from the most to the least loaded reader while that narrows the gap; never an
-    exam the receiving reader holds already or whose dispute they saw (selectors.blinding), and never a
-    gold exam, which every reader reads."""
+    exam the receiving reader holds already or whose dispute they saw (selectors.blinding), never a
+    gold exam, which every reader reads, and never to a reader outside `receivers`."""
     gold = _gold_ids(batch)
     loads = {r: Assignment.objects.filter(batch=batch, reader_id=r).count() for r in reader_ids}
     unread = Assignment.objects.filter(batch=batch, status=Assignment.Status.PENDING, read_round=1)
@@ -332,7 +335,7 @@ def _rebalance(batch: ReviewBatch, reader_ids: list[int]) -> int:
     moved = 0
     while True:
         candidate = None
-        for light in sorted(reader_ids, key=lambda r: (loads[r], r)):
+        for light in sorted(receivers, key=lambda r: (loads[r], r)):
             taken = Assignment.objects.filter(batch=batch, reader_id=light).values("exam_id")
             donors = sorted((r for r in reader_ids if loads[r] - loads[light] > 1), key=lambda r: -loads[r])
             for heavy in donors:
