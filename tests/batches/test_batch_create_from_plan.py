@@ -19,6 +19,7 @@ from annotations.models import (
     Assignment,
     BatchExam,
     DiagnosticClass,
+    ReviewBatch,
     Suggestion,
     SuggestionScore,
 )
@@ -229,3 +230,43 @@ def test_stratifying_by_a_code_no_model_scores_is_a_preview_not_a_server_error(
     assert response.status_code in (200, 400), response.content
     if response.status_code == 400:
         assert code in response.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    "window",
+    [
+        {"suggestion_provider": "typo", "suggestion_code": "AF", "suggestion_max": 0.3},
+        {"suggestion_provider": "typo", "suggestion_code": "NO-SUCH-CODE"},
+        {"suggestion_provider": "typo", "suggestion_code": "AF"},
+    ],
+    ids=["unknown-provider", "unknown-code", "no-bounds"],
+)
+def test_a_score_window_nobody_scored_matches_no_exam_and_changes_nothing(
+    client_for, diego, ana, bruno, tnmg, archive, window
+):
+    body = {
+        "name": "Windowed",
+        "taxonomy_id": tnmg.pk,
+        "reader_ids": [ana.pk, bruno.pk],
+        "readers_per_exam": 2,
+        "criteria": {"datasets": ["archive"], **window},
+    }
+    client = client_for(diego)
+    for url in ("/api/v1/batches/preview/", "/api/v1/batches/"):
+        response = client.post(url, body, content_type="application/json")
+        assert response.status_code == 400, (url, response.content)
+        assert "no exam matches the criteria" in response.json()["detail"]
+    assert not ReviewBatch.objects.filter(name="Windowed").exists()
+    running = batch_create(
+        name="Running",
+        taxonomy=tnmg,
+        exams=archive[:2],
+        readers=[ana, bruno],
+        readers_per_exam=2,
+        actor=diego,
+    )
+    response = client.post(
+        f"/api/v1/batches/{running.pk}/exams/", {"criteria": window}, content_type="application/json"
+    )
+    assert response.status_code == 400, response.content
+    assert running.batch_exams.count() == 2
