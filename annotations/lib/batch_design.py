@@ -147,6 +147,11 @@ def _spread(exam_ids, reader_ids, k, rng, existing_loads=None, excluded=None):
     pairs = [[0] * len(reader_ids) for _ in reader_ids]
     plan: dict[int, list[int]] = {reader: [] for reader in reader_ids}
     barred = _barred_by_exam(excluded or {})
+    # The exams some readers are kept away from go first, the most restricted first (a stable sort keeps
+    # the shuffled order within each group): handed out last, they found the readers who may read them
+    # already full, and the loads ended several exams apart. The free exams then even the loads out.
+    if barred:
+        exam_ids = sorted(exam_ids, key=lambda exam: -len(barred.get(exam, ())))
     for exam_id in exam_ids:
         kept_away = barred.get(exam_id)
         candidates = [r for r in load if r not in kept_away] if kept_away else list(load)

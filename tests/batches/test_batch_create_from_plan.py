@@ -33,7 +33,7 @@ from annotations.selectors.exams.selection import (
 )
 from annotations.services.batches.lifecycle import batch_create, batch_create_from_plan
 from annotations.services.suggestions import latest_scores_upsert
-from tests.factories import DatasetFactory, ExamFactory
+from tests.factories import DatasetFactory, ExamFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
@@ -270,3 +270,33 @@ def test_a_score_window_nobody_scored_matches_no_exam_and_changes_nothing(
     )
     assert response.status_code == 400, response.content
     assert running.batch_exams.count() == 2
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 11])
+def test_a_reader_who_saw_disputes_leaves_the_other_readers_loads_within_one(
+    client_for, diego, ana, bruno, tnmg, seed
+):
+    """The coordinator's case: one reader (also an adjudicator) opened the disputes of 6 of 15 exams, so
+    reads at most 9 of the 30 reads; the other two share the rest within one exam of each other."""
+    carla = UserFactory(username="carla-reads", roles=["reader", "adjudicator"])
+    exams = ExamFactory.create_batch(15, dataset=DatasetFactory(name="clinic"))
+    earlier = batch_create(
+        name="Earlier", taxonomy=tnmg, exams=exams[:6], readers=[bruno], readers_per_exam=1, actor=diego
+    )
+    for exam in exams[:6]:
+        AdjudicationView.objects.create(batch=earlier, exam_id=exam.pk, adjudicator=carla)
+    body = {
+        "name": "Clinic study",
+        "taxonomy_id": tnmg.pk,
+        "reader_ids": [ana.pk, bruno.pk, carla.pk],
+        "readers_per_exam": 2,
+        "criteria": {"datasets": ["clinic"]},
+        "seed": seed,
+    }
+    created = client_for(diego).post("/api/v1/batches/", body, content_type="application/json")
+    assert created.status_code == 201, created.content
+    batch = ReviewBatch.objects.get(pk=created.json()["id"])
+    loads = {
+        r.username: Assignment.objects.filter(batch=batch, reader=r).count() for r in (ana, bruno, carla)
+    }
+    assert loads["carla-reads"] == 9 and sorted([loads["ana"], loads["bruno"]]) == [10, 11], loads

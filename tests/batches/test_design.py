@@ -209,3 +209,29 @@ def test_the_lowest_strata_bound_is_under_the_first_edge_by_far_less_than_a_stra
     edge = 1 / strata
     assert edge * (1 - 1e-5) < lowest_stratum_bound(strata) < edge
     assert stratum_of(lowest_stratum_bound(strata), strata) == 0
+
+
+@pytest.mark.parametrize("seed", range(25))
+def test_a_reader_kept_away_from_some_exams_still_leaves_the_loads_as_even_as_they_can_be(seed):
+    # Reader 3 saw the dispute of 6 of the 15 exams (so may read at most 9); 30 reads to hand out.
+    exams = list(range(1, 16))
+    design = design_batch(
+        DesignRequest(
+            exam_ids=exams, reader_ids=[1, 2, 3], readers_per_exam=2, seed=seed, excluded={3: exams[:6]}
+        )
+    )
+    assert sorted(design.loads.values()) == [9, 10, 11]
+    assert design.loads[3] == 9 and not design.problems
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_with_several_readers_kept_away_from_different_exams_every_free_reader_is_within_one(seed):
+    rng = random.Random(seed)
+    exams = list(range(1, 121))
+    excluded = {reader: rng.sample(exams, 12) for reader in (1, 2, 3)}
+    design = design_batch(
+        DesignRequest(
+            exam_ids=exams, reader_ids=list(range(1, 7)), readers_per_exam=3, seed=seed, excluded=excluded
+        )
+    )
+    assert max(design.loads.values()) - min(design.loads.values()) <= 1, design.loads
