@@ -294,7 +294,8 @@ def exams_not_read(batch_ids: Sequence[int]) -> list[dict]:
 def read_rows(batch_ids: Sequence[int]) -> Iterator[tuple]:
     """Every submitted read (both stages, every round), one row per marked class: (reader id, dataset,
     external id, batch, round, stage, is current, class code, uncertain, submitted at, time on task,
-    suggestion shown). A read that marks nothing cannot be submitted, so no read is left out."""
+    suggestion shown). A read that marks nothing (an answer where the taxonomy is a closed list of
+    yes/no questions, "none of these") is one row whose code and uncertain are None."""
     sql = """
         SELECT a.reader_id, d.name, e.external_id, a.batch_id, a.read_round, an.stage, an.is_current,
                k.code, l.uncertain, an.submitted_at, an.time_on_task_ms,
@@ -302,8 +303,8 @@ def read_rows(batch_ids: Sequence[int]) -> Iterator[tuple]:
                     SELECT 1 FROM {exposure} x WHERE x.assignment_id = a.id AND x.stage = an.stage))
         FROM {assignment} a
         JOIN {annotation} an ON an.assignment_id = a.id AND an.status = 'submitted'
-        JOIN {label} l ON l.annotation_id = an.id
-        JOIN {klass} k ON k.id = l.diagnostic_class_id
+        LEFT JOIN {label} l ON l.annotation_id = an.id
+        LEFT JOIN {klass} k ON k.id = l.diagnostic_class_id
         JOIN {exam} e ON e.id = a.exam_id JOIN {dataset} d ON d.id = e.dataset_id
         WHERE a.batch_id {in_batches}
         ORDER BY d.name {collate}, e.external_id {collate}, a.reader_id, a.read_round,

@@ -264,8 +264,8 @@ def _read_row(names: dict[int, str], statuses: dict, row: tuple) -> list:
         round_,
         stage,
         int(current),
-        code,
-        int(uncertain),
+        code or "",  # a read that marks nothing: its one row names no class
+        "" if uncertain is None else int(uncertain),
         utc_iso(at),
         ms,
         int(shown),
@@ -287,8 +287,9 @@ def _skip_key(skip: tuple) -> tuple:
 
 
 def write_reads(plan: ExportPlan, path: Path, names: dict[int, str]) -> int:
-    """Submitted reads, one row per marked class, and each skipped slot as one row with its status and
-    reason (no class, no time): a skip is not a read, but the release says who set which exam aside."""
+    """Submitted reads, one row per marked class (a read that marks nothing, one row with no class), and
+    each skipped slot as one row with its status and reason (no class, no time): a skip is not a read, but
+    the release says who set which exam aside."""
     count = 0
     statuses = read_statuses(plan.batch_ids)
     skips = skipped_read_rows(plan.batch_ids)
