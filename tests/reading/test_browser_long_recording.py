@@ -80,3 +80,30 @@ def test_a_ten_second_recording_shows_no_window_control(live_server, page, ana, 
     page.goto(f"{live_server.url}/read/{slot.pk}/")
     wait_drawn(page, slot)
     assert not page.is_visible("#time-window")
+
+
+def test_a_cart_s_odd_rate_reads_rounded_and_a_few_ms_past_the_sheet_show_no_window_control(
+    live_server, page, ana, diego, tnmg
+):
+    """A Welch Allyn SCP file stores 599.88 Hz: its 6,000 samples run 2 ms past the sheet's 10 s, which
+    is no second window to page to, and the rate reads as the cart prints it."""
+    signals, _ = synthetic_ecg(heart_rate_bpm=70, sampling_rate=599.88, duration_s=6000 / 599.88, seed=5)
+    exam = exam_create(
+        dataset=DatasetFactory(),
+        data=ExamInput(
+            external_id="welch-like",
+            signals_mv=signals,
+            sampling_rate=599.88,
+            lead_names=list(STANDARD_LEADS),
+        ),
+    )
+    assert exam.n_samples == 6000
+    batch = batch_create(
+        name="Odd rate", taxonomy=tnmg, exams=[exam], readers=[ana], readers_per_exam=1, actor=diego
+    )
+    slot = queue(batch, ana)[0]
+    log_in(page, live_server, "ana")
+    page.goto(f"{live_server.url}/read/{slot.pk}/")
+    wait_drawn(page, slot)
+    assert page.inner_text("#exam-context").endswith("10.0 s at 600 Hz")
+    assert not page.is_visible("#time-window")

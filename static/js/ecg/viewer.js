@@ -9,6 +9,7 @@
   "use strict";
   var P = root.EcgPaper, Plot = root.EcgPlot;
   var PREF_KEY = { layout: "layout", speed: "speed", gain: "gain", leadNames: "lead_names" };
+  var PAST_SHEET_S = 0.02;
 
   /* A number with a fixed count of decimals, in the page's language, without thousands separators. */
   function number(value, digits) {
@@ -87,7 +88,9 @@
     function showWindow() {
       var box = $("time-window"), sheet = v.sheet;
       if (!box) return;
-      var longer = sheet.duration > sheet.span + 1e-6;
+      // More than half a small box (20 ms at 25 mm/s) past the sheet: a cart's odd rate leaves a few
+      // milliseconds over (6,000 samples at 599.88 Hz are 10.002 s), which is no second window to page to.
+      var longer = sheet.duration > sheet.span + PAST_SHEET_S;
       box.hidden = !longer;
       if (!longer) return;
       $("window-readout").textContent = t("window_readout", { from: number(sheet.start, 1),
@@ -98,7 +101,7 @@
     /* The previous (-1) or next (+1) window of a long recording; its last window ends with the recording. */
     v.shiftWindow = function (direction) {
       var sheet = v.sheet;
-      if (!sheet || sheet.duration <= sheet.span + 1e-6) return Promise.resolve();
+      if (!sheet || sheet.duration <= sheet.span + PAST_SHEET_S) return Promise.resolve();  // one sheet holds it
       var start = Math.max(0, Math.min(sheet.start + direction * sheet.span, sheet.duration - sheet.span));
       if (Math.abs(start - sheet.start) < 1e-9) return Promise.resolve();
       return changeView("start", start);

@@ -502,7 +502,8 @@
   function renderContext() {
     var e = state.ctx.exam, a = state.ctx.assignment, sex = { F: t("female"), M: t("male") }[e.sex] || t("sex_unknown");
     $("exam-context").textContent = t("exam_context", { age: e.age == null ? "–" : e.age, sex: sex,
-      seconds: window.EcgViewer.number(e.n_samples / e.sampling_rate, 1), fs: e.sampling_rate });
+      // A cart's rate as it prints it: a Welch Allyn file stores 599.88 Hz for its 600 Hz.
+      seconds: window.EcgViewer.number(e.n_samples / e.sampling_rate, 1), fs: window.EcgViewer.number(e.sampling_rate, 0) });
     $("print-link").href = a.page_url + "print/";  // the exam on screen, which changes without a reload
     renderDeviceMeasurements(e.device_measurements);
     $("progress").textContent = t("progress", { batch: a.batch, position: a.position, total: a.queue.total, open: a.queue.open });
