@@ -1,7 +1,9 @@
 """`format_name`: an exam's source format as people call it ("GE MUSE XML"), from the readers' own list, as
 the import page names them; a source no reader has (synthetic, bench) keeps its stored word.
 `share_percent`: a share of resamples as a percentage that never reads 100% unless it is all of them.
-`reader_label`: a reader's pseudonym ("Reader A", stored so by the worker) in the page's language."""
+`reader_label`: a reader's pseudonym ("Reader A", stored so by the worker) in the page's language.
+`consensus_method`, `dispute_reason`, `consensus_rule`: the stored words of the agreement figures
+("unanimous", "tie", "majority") as the page's language names them."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ from django import template
 from django.utils.translation import gettext as _
 
 from annotations.lib.formats.registry import FORMAT_NAMES
+from annotations.models import Consensus, DisputedLabel
 
 register = template.Library()
 
@@ -40,3 +43,26 @@ def reader_label(pseudonym: str) -> str:
     if not isinstance(pseudonym, str) or not pseudonym.startswith(prefix):
         return pseudonym
     return _("Reader %(letter)s") % {"letter": pseudonym[len(prefix) :]}
+
+
+def _label(choices, value: str) -> str:
+    try:
+        return str(choices(value).label)
+    except ValueError:  # a word an older algorithm stored and no choice names now: shown as stored
+        return value
+
+
+@register.filter
+def consensus_method(value: str) -> str:
+    return _label(Consensus.Method, value)
+
+
+@register.filter
+def dispute_reason(value: str) -> str:
+    return _label(DisputedLabel.Reason, value)
+
+
+@register.filter
+def consensus_rule(value: str) -> str:
+    """The batch's rule: "majority" or "latent" (the Dawid-Skene estimate)."""
+    return {"majority": _("majority"), "latent": _("latent-truth estimate (Dawid-Skene)")}.get(value, value)

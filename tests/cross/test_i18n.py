@@ -316,3 +316,39 @@ def test_page_scripts_get_their_words_from_the_page(client, study, diego):
     assert 'data-axis="leituras"' in batch
     job = client.get(f"/imports/{study['job'].pk}/").content.decode()
     assert '<span data-status="done">Concluído</span>' in job
+
+
+def test_the_agreement_figures_stored_words_read_in_portuguese(client, diego, carla, tnmg):
+    """The consensus methods, the reasons a label went to adjudication, the batch's rule and the readers'
+    pseudonyms are stored in English by the worker; a Portuguese page names them in Portuguese."""
+    from annotations.services.agreement.compute import batch_agreement_compute
+    from annotations.services.batches.lifecycle import batch_create
+    from tests.adjudication.test_adjudication import read
+    from tests.factories import UserFactory, make_exam
+
+    one, two = (UserFactory(username=name, roles=["reader"]) for name in ("um", "dois"))
+    exams = [make_exam(seed=i) for i in range(3)]
+    batch = batch_create(
+        name="Lote",
+        taxonomy=tnmg,
+        exams=exams,
+        readers=[one, two],
+        readers_per_exam=2,
+        actor=diego,
+        gold_exams=[],
+        retest_fraction=0,
+    )
+    for exam in exams:
+        read(one, batch, exam, ["SB", "1dAVb"])
+        read(two, batch, exam, ["SB"])
+    batch_agreement_compute(batch.pk)
+    client.force_login(diego)
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "pt-br"
+    page = "\n".join(_visible(client.get(f"/batches/{batch.pk}/agreement/").content.decode()))
+    assert "Unânime 3" in page and "Empate entre leitores 3" in page and "regra: maioria" in page
+    for english in ("unanimous", "tie 3", "majority"):
+        assert english not in page, english
+    client.force_login(carla)
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "pt-br"
+    case = "\n".join(_visible(client.get(f"/adjudication/{batch.pk}/{exams[0].pk}/").content.decode()))
+    assert "Empate entre leitores" in case and "Leitor A" in case
