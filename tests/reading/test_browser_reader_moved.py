@@ -28,13 +28,17 @@ def _ana_reading_her_first_exam(live_server, page, ana, bruno, diego, tnmg):
 
 
 def test_a_reader_whose_open_exam_was_moved_is_told_and_goes_on(live_server, page, ana, bruno, diego, tnmg):
-    _, move = _ana_reading_her_first_exam(live_server, page, ana, bruno, diego, tnmg)
+    first, move = _ana_reading_her_first_exam(live_server, page, ana, bruno, diego, tnmg)
     page.wait_for_load_state("networkidle")  # the next exam is prefetched: the submit will draw it at once
     move()
     page.click("#stmt-SR")
     page.keyboard.press("Enter")
     page.wait_for_selector("#gone:not([hidden])")
     assert "no longer in your queue" in page.inner_text("#gone")
+    # Told on the exam the words are about, with the reader's choice on it: not on the next one, which
+    # the page had drawn at once while the submit travelled.
+    assert page.url.endswith(f"/read/{first.pk}/")
+    assert page.get_attribute("#stmt-SR", "aria-selected") == "true"
     assert page.locator("#submit").is_disabled()
     page.screenshot(path=screenshot_path("reader-exam-moved"))
     page.wait_for_timeout(1500)  # an autosave would have left by now
@@ -62,6 +66,29 @@ def test_a_kept_page_of_an_exam_moved_to_another_reader_shows_no_tracing_and_say
     page.screenshot(path=screenshot_path("reader-kept-page-moved"))
     page.click("#gone-next")
     page.wait_for_url(f"{live_server.url}/")  # nothing left to read: the reader's home
+
+
+def test_a_reader_who_submits_into_a_batch_closed_meanwhile_is_told_so_on_that_exam(
+    live_server, page, ana, bruno, diego, tnmg
+):
+    """The batch closes between the reader's last autosave and their submit: the page had drawn the next
+    exam at once; the refusal brings the reader back to the exam they submitted, told why there."""
+    from annotations.services.batches.lifecycle import batch_close
+
+    batch = shared_batch(readers=[ana, bruno], coordinator=diego, taxonomy=tnmg, exams=3)
+    first = queue(batch, ana)[0]
+    log_in(page, live_server, "ana")
+    page.goto(f"{live_server.url}/read/{first.pk}/")
+    wait_drawn(page, first)
+    page.wait_for_load_state("networkidle")  # the next exam is prefetched
+    batch_close(batch=batch, actor=diego)
+    page.click("#stmt-SR")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#gone:not([hidden])")
+    assert "was closed by its coordinator" in page.inner_text("#gone")
+    assert page.url.endswith(f"/read/{first.pk}/")
+    assert page.get_attribute("#stmt-SR", "aria-selected") == "true" and page.locator("#submit").is_disabled()
+    page.screenshot(path=screenshot_path("reader-submit-into-closed-batch"))
 
 
 def test_a_reader_whose_batch_was_closed_while_reading_is_told_so_and_keeps_the_saved_draft(

@@ -398,6 +398,8 @@
     // A refused submit brings the reader back to this exam with their choices intact.
     var optimistic = !!(nextId && state.prefetched[nextId] && ctx.assignment.suggestion_mode !== "two_stage");
     var kept = { selected: state.selected, comment: body.comment };
+    // What puts this exam back on screen, should its submit be refused once the next one is drawn.
+    var back = optimistic ? { ctx: ctx, exam: viewer.exam, leads: viewer.leadsRaw } : null;
     $("submit").disabled = true;
     // The submit waits for any autosave of this read still travelling; that save moves the revision
     // on, so the submit carries the revision as it stands then, not as when the key was pressed.
@@ -408,7 +410,7 @@
     save.chain = request.catch(function () {});
     if (optimistic) save.dirty = false; // this exam's state travels with the submit, not a later autosave
     var shown = optimistic ? open(nextId, true) : null;
-    return request.then(function (r) { return submitAnswered(r, { id: id, nextId: nextId, shown: shown, kept: kept }); })
+    return request.then(function (r) { return submitAnswered(r, { id: id, nextId: nextId, shown: shown, kept: kept, back: back }); })
       .catch(function () { $("submit").disabled = false; showMessage(t("save_failed"), "error"); });
   }
   /* sent: the submitted assignment id, the next one expected, the optimistic open of it (or null) and
@@ -416,7 +418,12 @@
   function submitAnswered(r, sent) {
     $("submit").disabled = readOnly();
     if (r.status === 404 || closed(r)) {
-      return (sent.shown || Promise.resolve()).then(function () { goneAway(closed(r) && r.data.detail); });
+      // Said on the exam it is about, with the reader's choices as they were: the next exam, drawn at
+      // once while the submit travelled, goes (its prefetch may have left with the batch too).
+      var reason = closed(r) && r.data.detail;
+      if (!sent.shown) { goneAway(reason); return; }
+      return sent.shown.then(function () { return showAgain(sent.back); })
+        .then(function () { state.selected = sent.kept.selected; $("comment").value = sent.kept.comment; renderSelection(); goneAway(reason); });
     }
     if (r.status !== 200) {
       var message = r.data.detail || t("save_failed");
@@ -434,6 +441,14 @@
       return apply(r.data.context);
     }
     return goNext(r.data.next_assignment_id);
+  }
+  /* The exam a refused submit was about, back on screen from what the page still holds of it (its context,
+   * tracing and address), without asking the server, which no longer gives it to this reader. */
+  function showAgain(back) {
+    viewer.setExam(back.exam, back.leads);
+    apply(back.ctx);
+    history.replaceState({ id: back.ctx.assignment.id }, "", back.ctx.assignment.page_url);
+    return viewer.draw();
   }
   function restore(kept, message) {
     state.selected = kept.selected;
