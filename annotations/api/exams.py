@@ -80,7 +80,8 @@ _PARAMETERS = [
     OpenApiParameter(
         "label_system",
         str,
-        description="The reference label's code system, in any case (any system if blank).",
+        description="The reference label's code system, in any case (any system if blank); alone, the "
+        "exams holding any label of that system.",
     ),
     OpenApiParameter(
         "label_code",

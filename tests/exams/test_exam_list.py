@@ -78,6 +78,10 @@ def test_filters_combine(exams, client_for, diego, read):
     assert read(client, "label_code=Rbbb&label_system=CODE15") == ["a1", "b2"]
     assert read(client, "label_code=code15:rbbb") == ["a1", "b2"]
     assert read(client, "label_code=+SNOMED+:+RBBB+") == ["b4"]
+    # A system alone: the exams with any reference label of it (it was ignored, listing every exam).
+    assert read(client, "label_system=snomed") == ["b4"]
+    assert read(client, "label_system=Code15") == ["a1", "b2"]
+    assert read(client, "label_system=nonexistent") == []
 
 
 @pytest.mark.parametrize("read", [listed, api_listed])

@@ -141,7 +141,7 @@ def _filtered(filters: ExamFilters) -> QuerySet[Exam]:
         exams = exams.filter(quality_grade="" if filters.quality == "none" else filters.quality)
     if filters.flag:
         exams = exams.filter(quality_flags__contains=f",{filters.flag},")
-    if filters.label_code:
+    if filters.label_code or filters.label_system:
         labels = ReferenceLabel.objects.filter(_label_matches(filters.label_system, filters.label_code))
         exams = exams.filter(Exists(labels.filter(exam=OuterRef("pk"))))
     return exams
@@ -153,7 +153,8 @@ def _label_matches(system: str, code: str) -> Q:
     colon itself, so the whole text as a code matches too. On PostgreSQL iexact is UPPER(code) = UPPER(..),
     which the label table's index on UPPER(code) serves."""
     if system:
-        return Q(code__iexact=code, code_system__iexact=system)
+        # A system alone: any label of it.
+        return Q(code__iexact=code, code_system__iexact=system) if code else Q(code_system__iexact=system)
     matches = Q(code__iexact=code)
     prefix, colon, rest = code.partition(":")
     if colon and prefix.strip() and rest.strip():
