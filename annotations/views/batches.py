@@ -173,12 +173,16 @@ def batch_reassign_view(request, batch_id: int):
             to_reader=form.cleaned_data["to_reader"],
             actor=request.user,
         )
-        return _reassign_said(outcome, form.cleaned_data["from_reader"].get_username())
+        return _reassign_said(
+            outcome,
+            form.cleaned_data["from_reader"].get_username(),
+            form.cleaned_data["to_reader"].get_username(),
+        )
 
     return _change(request, batch_id, reassign)
 
 
-def _reassign_said(outcome: dict, reader: str) -> str:
+def _reassign_said(outcome: dict, reader: str, to: str) -> str:
     """The reassign's outcome in words: what moved, and what happened to each kind of slot that did not."""
     said = [
         _("%(moved)s unread exams moved; %(kept)s kept.")
@@ -189,6 +193,24 @@ def _reassign_said(outcome: dict, reader: str) -> str:
             + outcome.get("kept_because_retest_follows", 0),
         }
     ]
+    if outcome["kept_because_already_assigned"]:
+        said.append(
+            ngettext(
+                "%(n)s exam stays with %(reader)s: %(to)s already reads it in this batch.",
+                "%(n)s exams stay with %(reader)s: %(to)s already reads them in this batch.",
+                outcome["kept_because_already_assigned"],
+            )
+            % {"n": outcome["kept_because_already_assigned"], "reader": reader, "to": to}
+        )
+    if outcome["kept_because_dispute_seen"]:
+        said.append(
+            ngettext(
+                "%(n)s exam stays with %(reader)s: %(to)s saw its dispute, so cannot read it blind.",
+                "%(n)s exams stay with %(reader)s: %(to)s saw their disputes, so cannot read them blind.",
+                outcome["kept_because_dispute_seen"],
+            )
+            % {"n": outcome["kept_because_dispute_seen"], "reader": reader, "to": to}
+        )
     if outcome.get("kept_because_retest_follows"):
         said.append(
             ngettext(

@@ -43,7 +43,7 @@ def test_the_dashboard_form_adds_matching_exams_to_a_running_batch(client_for, d
     response = client_for(diego).post(
         f"/batches/{running.pk}/add-exams/", {"datasets": ["more"]}, follow=True
     )
-    assert "no exam matching these criteria is missing from the batch" in response.content.decode()
+    assert "every exam matching these criteria is in the batch already" in response.content.decode()
 
 
 def test_the_api_adds_exams_by_criteria_and_refuses_bad_input(client_for, diego, ana, running):

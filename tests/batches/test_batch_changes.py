@@ -374,3 +374,19 @@ def test_a_reader_added_later_is_never_given_a_first_read_whose_retest_stays_beh
             )
         )
         assert exams <= firsts, reader
+
+
+def test_exams_kept_because_the_receiving_reader_already_reads_them_are_said_so(
+    client_for, ana, bruno, diego, tnmg
+):
+    """Both readers read every exam: none of bruno's can go to ana, and the dashboard says why rather
+    than '0 unread exams moved; 8 kept.'"""
+    from tests.reading.helpers import shared_batch
+
+    both = shared_batch(readers=[ana, bruno], coordinator=diego, taxonomy=tnmg, exams=4)
+    response = client_for(diego).post(
+        f"/batches/{both.pk}/reassign/", {"from_reader": bruno.pk, "to_reader": ana.pk}, follow=True
+    )
+    text = response.content.decode()
+    assert "0 unread exams moved; 4 kept." in text
+    assert "4 exams stay with bruno: ana already reads them in this batch." in text

@@ -172,3 +172,17 @@ def test_a_reader_who_read_a_copy_elsewhere_is_kept_from_the_exam_when_the_desig
         BatchExam.objects.get(batch_id=created["id"], exam=first).batch.assignments.get(exam=first).reader
     )
     assert holder == bruno
+
+
+def test_when_only_copies_are_left_to_add_the_dashboard_says_so_in_a_sentence(
+    copies, client_for, diego, ana, bruno, tnmg
+):
+    first, _copy = copies
+    batch = batch_create(
+        name="cpsc", taxonomy=tnmg, exams=[first], readers=[ana, bruno], readers_per_exam=2, actor=diego
+    )
+    page = client_for(diego).post(f"/batches/{batch.pk}/add-exams/", {"datasets": ["copy"]}, follow=True)
+    assert "2 exams added" in page.content.decode()
+    again = client_for(diego).post(f"/batches/{batch.pk}/add-exams/", {"datasets": ["copy"]}, follow=True)
+    said = "every exam matching these criteria is in the batch already; 1 more are copies of waveforms"
+    assert f"{said} it holds, which a batch never takes twice" in again.content.decode()

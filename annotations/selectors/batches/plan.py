@@ -401,6 +401,8 @@ def exams_to_add(
     The pool is read as the designer reads it (an id array) and the batch's exams are taken away in numpy:
     at 2.7M exams, a list of two million ids made row by row took 0.35-1.6 s."""
     pool = matching_ids(user, criteria)
+    if not len(pool):
+        raise BatchPlanError("no exam matches these criteria")
     held = _batch_exam_ids(batch)
     if len(pool) and len(held):  # each held exam's place in the pool, where it is there
         places = np.minimum(np.searchsorted(pool, held), len(pool) - 1)
@@ -409,8 +411,12 @@ def exams_to_add(
     keep, copies = without_copies(pool, held=held)
     pool = pool[keep]
     if not len(pool):
-        more = f" ({len(copies)} only copies of waveforms it holds)" if len(copies) else ""
-        raise BatchPlanError(f"no exam matching these criteria is missing from the batch{more}")
+        more = (
+            f"; {len(copies)} more are copies of waveforms it holds, which a batch never takes twice"
+            if len(copies)
+            else ""
+        )
+        raise BatchPlanError(f"every exam matching these criteria is in the batch already{more}")
     if sample_size is not None and sample_size < len(pool):
         # The places random.sample draws depend on the population's size alone: drawn from a range, they
         # pick what it drew from the list of ids, without making that list.
