@@ -49,25 +49,49 @@ class Command(BaseCommand):
         parser.add_argument("--no-progress", action="store_true", help="No progress bar.")
 
     def handle(self, *args, batch, out, target, native_rate, no_hdf5, date, user, no_progress, **options):
-        actor = None
-        if user:
-            actor = get_user_model().objects.filter(username=user).first()
-            if actor is None or not has_role(actor, Role.COORDINATOR):
-                raise CommandError(f"{user!r} is not a coordinator")
+        actor = self._actor(user)
         try:
             plan = export_plan(batch, target=target)
         except ExportRefused as error:
             raise CommandError(str(error)) from None
         export_options = ExportOptions(hdf5=not no_hdf5, native_rate=native_rate)
+        result = self._write(plan, out, export_options, date, no_progress)
+        with transaction.atomic():
+            audit_record(
+                actor=actor,
+                actor_username=f"manage.py export_labels ({getpass.getuser()})",
+                action="export.command",
+                after={
+                    "batches": plan.batch_ids,
+                    "target": plan.target,
+                    "options": export_options.as_dict(),
+                    "out": str(out),
+                    "exams": result.card["counts"]["exams"],
+                    "files": {f["name"]: f["sha256"] for f in result.files},
+                },
+            )
+        for entry in result.files:
+            self.stdout.write(f"{entry['sha256']}  {entry['name']}  ({entry['bytes']} bytes)")
+        self.stdout.write(self.style.SUCCESS(f"{result.card['counts']['exams']} exams written to {out}"))
 
-        def catch_up(batch_ids: list[int]) -> list[int]:
-            recomputed = agreement_catch_up(batch_ids)
-            for batch_id in recomputed:
-                self.stderr.write(
-                    f"batch {batch_id}: agreement and consensus recomputed from its latest reads"
-                )
-            return recomputed
+    def _actor(self, user: str):
+        if not user:
+            return None
+        actor = get_user_model().objects.filter(username=user).first()
+        if actor is None or not has_role(actor, Role.COORDINATOR):
+            raise CommandError(f"{user!r} is not a coordinator")
+        return actor
 
+    def _catch_up(self, batch_ids: list[int]) -> list[int]:
+        recomputed = agreement_catch_up(batch_ids)
+        for batch_id in recomputed:
+            self.stderr.write(f"batch {batch_id}: agreement and consensus recomputed from its latest reads")
+        return recomputed
+
+    def _write(
+        self, plan, out: Path, export_options: ExportOptions, date: str, no_progress: bool
+    ) -> ExportResult:
+        """The files, from consensus brought up to date with every read they export (export_write_current)."""
         with tqdm(total=0, unit="exam", disable=no_progress, file=self.stderr) as bar:
 
             def progress(done: int, total: int) -> None:
@@ -87,23 +111,6 @@ class Command(BaseCommand):
                 )
 
             try:
-                result = export_write_current(plan.batch_ids, attempt, catch_up)
+                return export_write_current(plan.batch_ids, attempt, self._catch_up)
             except (ExportRefused, AgreementBehind) as error:
                 raise CommandError(str(error)) from None
-        with transaction.atomic():
-            audit_record(
-                actor=actor,
-                actor_username=f"manage.py export_labels ({getpass.getuser()})",
-                action="export.command",
-                after={
-                    "batches": plan.batch_ids,
-                    "target": plan.target,
-                    "options": export_options.as_dict(),
-                    "out": str(out),
-                    "exams": result.card["counts"]["exams"],
-                    "files": {f["name"]: f["sha256"] for f in result.files},
-                },
-            )
-        for entry in result.files:
-            self.stdout.write(f"{entry['sha256']}  {entry['name']}  ({entry['bytes']} bytes)")
-        self.stdout.write(self.style.SUCCESS(f"{result.card['counts']['exams']} exams written to {out}"))
