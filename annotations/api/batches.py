@@ -278,8 +278,11 @@ class BatchRowSerializer(serializers.Serializer):
     readers_per_exam = serializers.IntegerField()
     suggestion_mode = serializers.CharField()
     exam_count = serializers.IntegerField()
-    read_count = serializers.IntegerField()
+    read_count = serializers.IntegerField(help_text="Slots to read, skipped ones included.")
     reads_done = serializers.IntegerField()
+    reads_skipped = serializers.IntegerField(
+        help_text="Slots their reader skipped (one handed on to another reader is a new slot beside it)."
+    )
     exams_disputed = serializers.IntegerField(
         help_text="Exams with a disputed class that no adjudicator has decided yet."
     )
@@ -317,6 +320,7 @@ _BATCH_ROW = (
     "exam_count",
     "read_count",
     "reads_done",
+    "reads_skipped",
     "exams_disputed",
 )
 

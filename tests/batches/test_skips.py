@@ -361,3 +361,23 @@ def test_every_time_a_reader_or_coordinator_reads_is_written_yyyy_mm_dd_hh_mm(
     batch.save(update_fields=["due_date"])
     assert "<td>2026-12-01</td>" in client_for(ana).get("/").content.decode()
     assert "<td>2026-12-01</td>" in client_for(diego).get("/batches/").content.decode()
+
+
+def test_home_and_the_batch_list_say_how_many_reads_were_skipped_beside_reads_done(
+    client_for, handing, ana, carol, diego
+):
+    """A skip handed on adds a slot: all read, the batch reads '11 / 13' on Home for ever unless the
+    skip is named beside it."""
+    batch, skipped = handing
+    skip(client_for(ana), skipped, "Tracing unreadable")
+    assert hand_on(client_for(diego), batch, skipped, carol).status_code == 201
+    for reader in (ana, *{a.reader for a in Assignment.objects.filter(batch=batch)} - {ana}):
+        for slot in Assignment.objects.filter(batch=batch, reader=reader, status="pending"):
+            submit(client_for(reader), slot, "SB")
+    home = client_for(diego).get("/").content.decode()
+    listed = client_for(diego).get("/batches/").content.decode()
+    for page in (home, listed):
+        assert '12 / 13 <span class="muted" data-count="skipped">(1 skipped)</span>' in page
+    rows = client_for(diego).get("/api/v1/batches/").json()
+    row = next(r for r in rows if r["id"] == batch.pk)
+    assert (row["reads_done"], row["read_count"], row["reads_skipped"]) == (12, 13, 1)

@@ -11,8 +11,9 @@ from annotations.roles import Role, has_role
 
 def batch_overview(user, *, newest: int | None = None) -> list[ReviewBatch]:
     """The batches, newest first (the `newest` of them when given), each with `exam_count`, `read_count`
-    (its slots), `reads_done` (those submitted) and `exams_disputed` (exams with a disputed class no
-    adjudicator has decided yet: what the adjudication queue holds of the batch).
+    (its slots), `reads_done` (those submitted), `reads_skipped` (set aside by their reader: a slot handed
+    on stays, beside the new one, so a batch read in full shows its skips) and `exams_disputed` (exams
+    with a disputed class no adjudicator has decided yet: what the adjudication queue holds of the batch).
 
     Each child table is counted once for all the batches shown, grouped by batch, and never joined to
     the other: one join of exams and reads multiplies their rows (100k exams x 300k reads). A count per
@@ -27,7 +28,9 @@ def batch_overview(user, *, newest: int | None = None) -> list[ReviewBatch]:
     reads = {
         row["batch_id"]: row
         for row in _per_batch(Assignment, ids).annotate(
-            all=Count("pk"), done=Count("pk", filter=Q(status=Assignment.Status.SUBMITTED))
+            all=Count("pk"),
+            done=Count("pk", filter=Q(status=Assignment.Status.SUBMITTED)),
+            skipped=Count("pk", filter=Q(status=Assignment.Status.SKIPPED)),
         )
     }
     disputed = _exams_disputed(ids)
@@ -36,6 +39,7 @@ def batch_overview(user, *, newest: int | None = None) -> list[ReviewBatch]:
         batch.exam_count = exams.get(batch.pk, 0)
         batch.read_count = counted.get("all", 0)
         batch.reads_done = counted.get("done", 0)
+        batch.reads_skipped = counted.get("skipped", 0)
         batch.exams_disputed = disputed.get(batch.pk, 0)
     return shown
 
