@@ -110,6 +110,7 @@ class AddedStatementSerializer(serializers.Serializer):
 class AddableStatementSerializer(serializers.Serializer):
     code = serializers.CharField()
     name = serializers.CharField()
+    group = serializers.CharField(help_text="The taxonomy's group, named in the caller's language.")
 
 
 class SignedDecisionSerializer(serializers.Serializer):

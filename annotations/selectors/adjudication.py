@@ -32,7 +32,7 @@ from annotations.selectors.agreement.summary import _first_reads
 from annotations.selectors.blinding import adjudicator_may_see, batch_pseudonyms, exam_adjudicator_eligible
 from annotations.selectors.exams.browse import device_measurement_items
 from annotations.selectors.reading.assignments import median_panel, suggestion_for_exam
-from annotations.selectors.taxonomy import statement_name
+from annotations.selectors.taxonomy import group_label, statement_name
 
 
 @dataclass(frozen=True)
@@ -110,7 +110,7 @@ def exam_added_statements(batch: ReviewBatch, exam_id: int) -> list[dict]:
 
 def exam_addable_statements(batch: ReviewBatch, exam_id: int) -> list[dict]:
     """Statements of the batch's taxonomy an adjudicator may add: marked by no reader of the exam,
-    disputed by nobody and not decided yet, in the taxonomy's order."""
+    disputed by nobody and not decided yet, by the taxonomy's groups, each with its group's name."""
     taken = exam_marked_class_ids(batch.pk, exam_id)
     taken |= set(
         DisputedLabel.objects.filter(batch=batch, exam_id=exam_id).values_list(
@@ -122,12 +122,19 @@ def exam_addable_statements(batch: ReviewBatch, exam_id: int) -> list[dict]:
             "diagnostic_class_id", flat=True
         )
     )
+    # Under the taxonomy's groups, in the order the reader's list shows them: about seventy statements in
+    # the taxonomy's own order (its list interleaves the groups) read as unsorted.
+    groups = list(batch.taxonomy.groups or [])
+    rows = DiagnosticClass.objects.filter(taxonomy_id=batch.taxonomy_id).values_list(
+        "pk", "code", "name", "name_pt", "group", "position"
+    )
+    placed = sorted(
+        (row for row in rows if row[0] not in taken),
+        key=lambda row: (groups.index(row[4]) if row[4] in groups else len(groups), row[5]),
+    )
     return [
-        {"code": code, "name": statement_name(name, name_pt)}
-        for pk, code, name, name_pt in DiagnosticClass.objects.filter(taxonomy_id=batch.taxonomy_id)
-        .order_by("position")
-        .values_list("pk", "code", "name", "name_pt")
-        if pk not in taken
+        {"code": code, "name": statement_name(name, name_pt), "group": str(group_label(group))}
+        for _, code, name, name_pt, group, _ in placed
     ]
 
 

@@ -216,3 +216,21 @@ def test_the_case_page_adds_a_statement_and_lists_it_for_correction(readers, die
         {"version": "1", "decision-1dAVb": "present", "decision-RAD": "absent", "rationale": "axis -20°"},
     )
     assert Consensus.objects.get(batch=batch, exam=exam, diagnostic_class__code="RAD").value is False
+
+
+def test_the_statements_an_adjudicator_may_add_are_grouped_as_the_taxonomy_groups_them(
+    readers, diego, carla, tnmg, client
+):
+    """About seventy statements in one flat list read as unsorted (EIA, RBBB, LBBB...); under the
+    taxonomy's own groups, in its order, as the reader's list shows them, they are found."""
+    batch, exam = study(readers, diego, tnmg, ["SR", "1dAVb"], ["SR"])
+    client.force_login(carla)
+    case = client.get(reverse("api-adjudication-case", args=[batch.pk, exam.pk])).json()
+    groups = [s["group"] for s in case["addable"]]
+    assert groups[0] == "Normal" and "Rhythm" in groups
+    assert groups == sorted(groups, key=groups.index)  # each group's statements together
+    page = client.get(reverse("adjudication-case", args=[batch.pk, exam.pk])).content.decode()
+    select = page.split('id="add-statement"', 1)[1].split("</select>", 1)[0]
+    assert '<optgroup label="Rhythm">' in select and '<optgroup label="Normal">' in select
+    assert select.index('<optgroup label="Normal">') < select.index('<optgroup label="Rhythm">')
+    assert '<option value="RAD">' in select
