@@ -92,7 +92,7 @@ def test_an_exam_without_them_says_so_and_a_batch_that_does_not_show_them_shows_
     page.goto(f"{live_server.url}/read/{hidden.pk}/")
     wait_drawn(page, hidden)
     assert not page.locator("#device-measurements").is_visible()
-    assert "982" not in page.content()
+    assert "RR 982" not in page.content() and "Recording cart" not in page.inner_text("main")
 
 
 def test_in_portuguese_the_line_uses_a_decimal_comma(live_server, browser, ana, diego, tnmg):
