@@ -409,7 +409,7 @@
     });
     save.chain = request.catch(function () {});
     if (optimistic) save.dirty = false; // this exam's state travels with the submit, not a later autosave
-    var shown = optimistic ? open(nextId, true) : null;
+    var shown = optimistic ? open(nextId, true, false, undefined, true) : null;
     return request.then(function (r) { return submitAnswered(r, { id: id, nextId: nextId, shown: shown, kept: kept, back: back }); })
       .catch(function () { $("submit").disabled = false; showMessage(t("save_failed"), "error"); });
   }
@@ -432,8 +432,9 @@
         .then(function () { restore(sent.kept, message); });
     }
     if (sent.shown) {
-      return r.data.next_assignment_id === sent.nextId ? sent.shown
-        : sent.shown.then(function () { return goNext(r.data.next_assignment_id); });
+      return sent.shown.then(function (opened) {
+        if (opened === false || r.data.next_assignment_id !== sent.nextId) return goNext(r.data.next_assignment_id);
+      });
     }
     state.save.dirty = false;
     if (!r.data.done) { // two-stage: the blind read is stored; now the suggestion, and a revision
@@ -693,12 +694,16 @@
       if (renderMedian(ctx)) return viewer.draw(); // a panel appeared or went: the strips change width
     });
   }
-  function open(id, push, keepView, preferences) {
+  /* ahead: opened while the submit of the exam on screen travels; an exam no longer the reader's (its
+   * prefetch answered 404 after a coordinator moved it) then resolves false and leaves the submit's answer
+   * to say what comes next, rather than leaving for the home page. */
+  function open(id, push, keepView, preferences, ahead) {
     var waveform = state.prefetched[id] || fetchWaveform(API + id + "/waveform/");
     var context = (!keepView && state.prefetchedContext[id]) || api(id + "/");
     delete state.prefetched[id];
     delete state.prefetchedContext[id];
     return context.then(function (r) {
+      if (r.status !== 200 && ahead) return false;
       if (r.status !== 200) { window.location.assign(HOME); return; }
       // Asked for now, while the tracing is drawn from the prefetched context.
       var full = r.data.pending ? api(id + "/") : null;
