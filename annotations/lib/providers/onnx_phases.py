@@ -288,13 +288,14 @@ def _interleave(b: _Builder, pattern: _Pattern, outputs: list[str]) -> None:
 
     channels = pattern.conv2[0].shape[0]
     phases = b.node("Concat", outputs, "phases", axis=2)  # (1, n, up * C): block j's phases in order
-    grid = b.node("Reshape", [phases, b.constant("grid", np.array([1, -1, pattern.up, channels]))], "grid4")
+    # A 0 in a reshape keeps the input's axis: the batch, so that the rewritten graph still takes one.
+    grid = b.node("Reshape", [phases, b.constant("grid", np.array([0, -1, pattern.up, channels]))], "grid4")
     grid = b.node("Add", [grid, b.constant("b2", pattern.conv2[1].astype(np.float32))], "biased")
     residual = b.node(
-        "Reshape", [pattern.coarse, b.constant("coarse4", np.array([1, -1, 1, channels]))], "h4"
+        "Reshape", [pattern.coarse, b.constant("coarse4", np.array([0, -1, 1, channels]))], "h4"
     )
     total = b.node("Add", [grid, residual], "sum")
-    shape = b.constant("fine", np.array([1, -1, channels]))
+    shape = b.constant("fine", np.array([0, -1, channels]))
     b.nodes.append(helper.make_node("Reshape", [total, shape], [pattern.output], name=b.name("fine3")))
 
 

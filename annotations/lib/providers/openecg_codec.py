@@ -21,6 +21,10 @@ How it is used here:
 * Axes: frontal P, QRS and T axes from the net areas of leads I and aVF within each wave.
 * Evaluation: the graph's last block (x10 nearest upsampling, two convolutions) runs at the coarse rate on
   the repeated values' phases (onnx_phases.py): the same sums in another order, 1.35x faster per exam.
+* On a GPU (execution "cuda", onnxruntime-gpu installed) the graph takes many leads per call, each lead
+  quantised on its own with its int8 products done exactly in float (onnx_lead_batch.py): a lead's
+  answer is its answer alone, whatever else shares the call. On the CPU one lead per call stays the
+  default: there the int8 products are the fast path and a call of 12 leads saved nothing.
 
 Scores: AF = mean afib probability; 1dAVb = mean avb probability; SB/ST = sinus probability times the
 rate rule of the measurement provider (rate < 60 / > 100 bpm). BBB is not scored: the codec's single
@@ -62,6 +66,12 @@ def bundled_model_path(version: str = "v6") -> Path:
 
 
 GRAPH_PHASES, GRAPH_AS_SHIPPED = "refinement on phases", "as shipped"
+GRAPH_LEAD_BATCH = "refinement on phases, leads batched and quantised one by one"
+EXECUTION_PROVIDERS = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider"}
+# No TF32: the attention's float products then give the CPU's answers more closely (the int8 ones are
+# exact either way). bench/openecg_gpu.py --cuda-option tries others.
+CUDA_OPTIONS = {"use_tf32": "0"}
+LEADS_PER_CALL_GPU = 384  # 32 exams: past this the H100 measured no more exams/s (bench/openecg_gpu.py)
 
 
 def _refined_on_phases(data: bytes) -> bytes | None:
@@ -69,6 +79,12 @@ def _refined_on_phases(data: bytes) -> bytes | None:
     from annotations.lib.providers.onnx_phases import refine_on_phases
 
     return refine_on_phases(data)
+
+
+def _lead_batched(data: bytes) -> bytes | None:
+    from annotations.lib.providers.onnx_lead_batch import per_lead_batch
+
+    return per_lead_batch(data)
 
 
 def rank_normalize(signal: np.ndarray) -> np.ndarray:
@@ -117,10 +133,50 @@ def _rate_rule(rate: float | None, threshold: float, width: float, above: bool) 
     return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, z))))
 
 
+def _session(graph: bytes, execution: str, device_id: int):
+    """An onnxruntime session on the chosen device; a GPU that cannot be used is a configuration error,
+    never a silent fall back to the CPU (which would be 50x slower than planned for)."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    # One core per worker process: throughput scales by adding processes, and threads inside one
+    # would fight the other workers for the same cores.
+    options.intra_op_num_threads = 1
+    options.inter_op_num_threads = 1
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    # Stated, not left to the default: below "extended" the int8 MatMuls are not fused and the
+    # frame logits move by up to 0.5 (wave calls change); "extended" and "all" give equal output.
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    wanted = EXECUTION_PROVIDERS[execution]
+    if execution == "cpu":
+        return ort.InferenceSession(graph, options, providers=[wanted])
+    offered = ort.get_available_providers()
+    if wanted not in offered:
+        raise ProviderConfigError(
+            f"openecg execution 'cuda' needs onnxruntime-gpu in place of onnxruntime; this one offers "
+            f"{', '.join(offered)}"
+        )
+    if hasattr(ort, "preload_dlls"):
+        ort.preload_dlls()  # CUDA and cuDNN from the nvidia-* wheels, where they were installed that way
+    gpu = {**CUDA_OPTIONS, "device_id": str(device_id)}
+    try:
+        session = ort.InferenceSession(graph, options, providers=[(wanted, gpu), "CPUExecutionProvider"])
+    except Exception as error:  # onnxruntime's own exception types
+        raise ProviderConfigError(f"openecg on CUDA device {device_id}: {error}") from None
+    if session.get_providers()[0] != wanted:
+        raise ProviderConfigError(
+            f"openecg on CUDA device {device_id}: onnxruntime started on {session.get_providers()[0]} "
+            "(CUDA or cuDNN libraries not found?)"
+        )
+    return session
+
+
 class OpenEcgProvider(Provider):
     """Options: model_path (default: the codec shipped in the openecg wheel), sha256 (refuse a file
     whose hash differs), refine_on_phases (default on: evaluate the graph's upsampling refinement at the
-    coarse rate, lib/providers/onnx_phases.py; off runs the file's graph as it is, for an audit), models_dir
+    coarse rate, lib/providers/onnx_phases.py; off runs the file's graph as it is, for an audit),
+    execution ("cpu", the default, or "cuda": onnxruntime-gpu on device_id), leads_per_call (1 on the CPU,
+    LEADS_PER_CALL_GPU on a GPU; more than 1 runs the lead-batched graph, onnx_lead_batch.py), models_dir
     is accepted and ignored (the registry passes it to model providers)."""
 
     name = "openecg"
@@ -132,9 +188,18 @@ class OpenEcgProvider(Provider):
         sha256: str | None = None,
         refine_on_phases: bool = True,
         models_dir: str | None = None,
+        execution: str = "cpu",
+        leads_per_call: int | None = None,
+        device_id: int = 0,
     ):
-        import onnxruntime as ort
-
+        if execution not in EXECUTION_PROVIDERS:
+            raise ProviderConfigError(
+                f"openecg execution {execution!r}: choose one of {', '.join(EXECUTION_PROVIDERS)}"
+            )
+        if leads_per_call is None:
+            leads_per_call = LEADS_PER_CALL_GPU if execution == "cuda" else 1
+        if isinstance(leads_per_call, bool) or not isinstance(leads_per_call, int) or leads_per_call < 1:
+            raise ProviderConfigError(f"openecg leads_per_call {leads_per_call!r}: a whole number, 1 or more")
         path = Path(model_path) if model_path else bundled_model_path()
         try:
             data = path.read_bytes()
@@ -145,22 +210,24 @@ class OpenEcgProvider(Provider):
             raise ProviderConfigError(f"openecg model {path.name}: SHA-256 {digest}, expected {sha256}")
         self.model_sha256 = digest
         self.version = digest[:40]  # the column holds 40 characters; the full hash is in measurements
-        options = ort.SessionOptions()
-        # One core per worker process: throughput scales by adding processes, and threads inside one
-        # would fight the other workers for the same cores.
-        options.intra_op_num_threads = 1
-        options.inter_op_num_threads = 1
-        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-        # Stated, not left to the default: below "extended" the int8 MatMuls are not fused and the
-        # frame logits move by up to 0.5 (wave calls change); "extended" and "all" give equal output.
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        self.execution, self.leads_per_call = execution, leads_per_call
         # The same sums in another order, 1.4x faster per lead (bench/openecg_graph.py). The version stays
         # the file's hash: the weights are the same, and the wave and rhythm classes matched on every
         # sample of the test records; which graph ran is in each result's measurements.
         rewritten = _refined_on_phases(data) if refine_on_phases else None
         self.graph = GRAPH_PHASES if rewritten is not None else GRAPH_AS_SHIPPED
         self.graph_bytes = rewritten if rewritten is not None else data
-        self._session = ort.InferenceSession(self.graph_bytes, options, providers=["CPUExecutionProvider"])
+        if execution == "cuda" or leads_per_call > 1:
+            # A GPU needs it even one lead at a time: onnxruntime's CUDA provider has no
+            # DynamicQuantizeLinear, and would copy every quantised tensor to the CPU and back.
+            batched = _lead_batched(self.graph_bytes) if rewritten is not None else None
+            if batched is None:
+                raise ProviderConfigError(
+                    f"openecg model {path.name}: its graph cannot take several leads per call "
+                    "(not the codec's shapes); use execution 'cpu' with leads_per_call 1"
+                )
+            self.graph, self.graph_bytes = GRAPH_LEAD_BATCH, batched
+        self._session = _session(self.graph_bytes, execution, device_id)
         self._input = self._session.get_inputs()[0].name
         names = [output.name for output in self._session.get_outputs()]
         self._outputs = [next(n for n in names if head in n) for head in ("frame", "rhythm")]
@@ -190,7 +257,10 @@ class OpenEcgProvider(Provider):
 
     def run_many(self, exams: Exams) -> list[ProviderResult]:
         """Exam by exam, lead by lead through the one session (see _lead for why not one call per exam);
-        the rhythm head is read on the rhythm leads only."""
+        the rhythm head is read on the rhythm leads only. With the lead-batched graph, the leads of all
+        the exams go through in calls of leads_per_call."""
+        if self.graph == GRAPH_LEAD_BATCH:
+            return self._run_batched(exams)
         results = []
         for signals_mv, sampling_rate in exams:
             window, n_real, start_s = _window(signals_mv, sampling_rate)
@@ -202,6 +272,26 @@ class OpenEcgProvider(Provider):
                 if probabilities is not None:
                     rhythm.append(probabilities)
             results.append(self._result(window, n_real, start_s, np.stack(frames), rhythm))
+        return results
+
+    def _run_batched(self, exams: Exams) -> list[ProviderResult]:
+        windows = [_window(signals_mv, sampling_rate) for signals_mv, sampling_rate in exams]
+        leads = np.stack([rank_normalize(lead) for window, _, _ in windows for lead in window])
+        frames = np.empty(leads.shape, dtype=np.int64)
+        rhythm_logits = np.empty((*leads.shape, len(RHYTHMS)), dtype=np.float32)
+        for start in range(0, len(leads), self.leads_per_call):
+            part = slice(start, start + self.leads_per_call)
+            frame, rhythm = self._session.run(self._outputs, {self._input: leads[part]})
+            frames[part] = frame.argmax(axis=-1)
+            rhythm_logits[part] = rhythm
+        rhythm_rows = [LEAD[name] for name in STANDARD_LEADS if name in RHYTHM_LEADS]
+        results = []
+        for index, (window, n_real, start_s) in enumerate(windows):
+            first = index * len(STANDARD_LEADS)
+            exam_frames = frames[first : first + len(STANDARD_LEADS)]
+            exam_frames[:, n_real:] = FRAME_OTHER
+            rhythm = [_softmax(rhythm_logits[first + row].astype(np.float64)) for row in rhythm_rows]
+            results.append(self._result(window, n_real, start_s, exam_frames, rhythm))
         return results
 
     def _result(
@@ -231,6 +321,9 @@ class OpenEcgProvider(Provider):
                 "window_s": [round(start_s, 3), round(start_s + n_real / FS, 3)],
                 "model_sha256": self.model_sha256,
                 "model_graph": self.graph,
+                # A GPU's float sums come in another order: its scores and intervals can differ from
+                # the CPU's in the last digits (docs/scaling.md), so each result says where it ran.
+                "model_execution": self.execution,
             }
         )
         return ProviderResult(scores=scores, measurements=measured)
