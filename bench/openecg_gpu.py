@@ -117,8 +117,11 @@ def main() -> None:
         openecg_codec.CUDA_OPTIONS[key] = value
     print(f"CUDA options {openecg_codec.CUDA_OPTIONS}")
 
-    exams = records(args.records)
     print(f"onnxruntime {ort.__version__}, providers {', '.join(ort.get_available_providers())}")
+    if args.execution == "cuda" and "CUDAExecutionProvider" not in ort.get_available_providers():
+        print("no GPU build of onnxruntime here (onnxruntime-gpu): nothing to measure; see docs/scaling.md")
+        return  # make bench runs every script, on machines with and without a GPU
+    exams = records(args.records)
     print(f"{len(exams)} records x {args.rounds} rounds, {args.batch} exams per evaluate_many call")
     cpu = provider(args.model_path)
     began = time.perf_counter()
