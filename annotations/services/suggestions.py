@@ -365,10 +365,33 @@ def suggestions_sweep_run(limit: int | None = None) -> int:
 
 
 # --- Occlusion sensitivity ---------------------------------------------------------------------------
+def occlusion_providers() -> dict[str, Provider]:
+    """The configured providers whose class offers occlusion sensitivity, built without the others.
+    The exam page asks in web processes, which need not be able to build every provider: a codec set to
+    run on a GPU that only the models workers have would fail there, and loading it would cost the page
+    a model it cannot use anyway."""
+    import json
+
+    config = json.dumps([settings.SUGGESTION_PROVIDERS, str(settings.SUGGESTION_MODELS_DIR)], sort_keys=True)
+    return _occlusion_providers(config)
+
+
+@lru_cache(maxsize=2)  # keyed by the configuration: a changed setting builds afresh
+def _occlusion_providers(config: str) -> dict[str, Provider]:
+    from annotations.lib.providers.base import _import_class
+
+    def offers(entry) -> bool:
+        return callable(
+            getattr(_import_class(entry if isinstance(entry, str) else entry["class"]), "occlusion", None)
+        )
+
+    return build_providers([e for e in provider_entries(settings.SUGGESTION_PROVIDERS) if offers(e)])
+
+
 def occlusion_provider(suggestion: Suggestion) -> Provider | None:
     """The configured provider that computed this suggestion, when it offers occlusion sensitivity
     (ONNX models that score classes); occlusion with other weights would explain another model."""
-    provider = suggestion_providers().get(suggestion.provider)
+    provider = occlusion_providers().get(suggestion.provider)
     if provider is None or provider.version != suggestion.provider_version:
         return None
     return provider if callable(getattr(provider, "occlusion", None)) and provider.codes else None
@@ -378,7 +401,7 @@ def occlusion_suggestions(exam: Exam) -> list[int]:
     """The suggestions of `exam` occlusion can explain: the newest OK one of each configured provider that
     offers it. The exam page offers the request only when there is one."""
     found = []
-    for name in suggestion_providers():
+    for name in occlusion_providers():
         newest = (
             Suggestion.objects.filter(exam=exam, provider=name, status=Suggestion.Status.OK)
             .order_by("-computed_at", "-id")

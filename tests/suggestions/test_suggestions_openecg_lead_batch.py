@@ -175,3 +175,28 @@ def test_the_suggest_command_says_what_is_missing_for_cuda(tnmg, settings):
     with pytest.raises(Exception, match="onnxruntime-gpu") as raised:
         _suggest(settings, exam.pk, {"execution": "cuda"})
     assert "Traceback" not in str(raised.value)
+
+
+@pytest.mark.django_db
+@pytest.mark.skipif("CUDAExecutionProvider" in ort.get_available_providers(), reason="a GPU build")
+def test_a_web_process_without_a_gpu_shows_the_exam_page_of_a_gpu_configured_site(
+    client_for, diego, tnmg, settings
+):
+    """SUGGESTION_PROVIDERS is one setting for every process, and only the models workers have the GPU:
+    the exam page asks which configured model can explain by occlusion, and must not build (and fail to
+    build) the codec's CUDA session to learn that the codec cannot."""
+    from annotations.services.suggestions import suggestion_providers
+    from tests.factories import make_exam
+
+    exam = make_exam(seed=3)
+    settings.SUGGESTION_PROVIDERS = [
+        "annotations.lib.providers.measurements.MeasurementProvider",
+        {"class": OPENECG, "options": {"execution": "cuda"}},
+    ]
+    suggestion_providers.cache_clear()
+    try:
+        page = client_for(diego).get(f"/exams/{exam.pk}/")
+    finally:
+        suggestion_providers.cache_clear()
+    assert page.status_code == 200
+    assert 'id="occlusion-none"' in page.content.decode()
