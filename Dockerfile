@@ -12,6 +12,16 @@ RUN useradd --system --create-home --home-dir /home/ecgreview ecgreview \
 WORKDIR /app
 COPY requirements.txt .
 RUN pip install -r requirements.txt
+# --build-arg ONNXRUNTIME=onnxruntime-gpu builds the image of a models worker with an NVIDIA GPU (the openecg
+# provider's "execution": "cuda", docs/scaling.md): the same onnxruntime version, built for CUDA 13, with
+# the CUDA and cuDNN libraries from their nvidia-* wheels. Both packages install the module onnxruntime,
+# so the CPU one goes first.
+ARG ONNXRUNTIME=onnxruntime
+RUN if [ "$ONNXRUNTIME" = "onnxruntime-gpu" ]; then \
+      version="$(sed -n 's/^onnxruntime==//p' requirements.txt)" \
+      && pip uninstall -y onnxruntime \
+      && pip install "onnxruntime-gpu[cuda,cudnn]==$version"; \
+    elif [ "$ONNXRUNTIME" != "onnxruntime" ]; then echo "ONNXRUNTIME: onnxruntime or onnxruntime-gpu" >&2; exit 1; fi
 
 COPY manage.py ./
 COPY ecgreview ./ecgreview

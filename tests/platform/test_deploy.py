@@ -112,3 +112,33 @@ def test_the_dockerfile_installs_the_pinned_requirements_and_copies_every_packag
     for line in (ROOT / "requirements.txt").read_text().splitlines():
         if line.strip() and not line.startswith("#"):
             assert "==" in line, f"unpinned requirement: {line}"
+
+
+def test_the_gpu_image_swaps_in_onnxruntime_gpu_at_the_pinned_version():
+    """The GPU build of onnxruntime installs the same module name: the Dockerfile removes the CPU one and
+    installs the GPU one at the version requirements.txt pins, and refuses any other value."""
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert "ARG ONNXRUNTIME=onnxruntime" in dockerfile
+    step = dockerfile[dockerfile.index('RUN if [ "$ONNXRUNTIME"') :].split("\n\n")[0]
+    assert "sed -n 's/^onnxruntime==//p' requirements.txt" in step
+    assert step.index("pip uninstall -y onnxruntime") < step.index(
+        'pip install "onnxruntime-gpu[cuda,cudnn]==$version"'
+    )
+    assert "exit 1" in step
+    pinned = [
+        line
+        for line in (ROOT / "requirements.txt").read_text().splitlines()
+        if line.startswith("onnxruntime")
+    ]
+    assert len(pinned) == 1 and pinned[0].startswith("onnxruntime==")
+    script = step.removeprefix("RUN ").replace("\\\n", "")  # as Docker joins continued lines
+    for value, expected in (("onnxruntime", 0), ("tensorflow", 1)):
+        result = subprocess.run(
+            ["sh", "-c", script],
+            cwd=ROOT,
+            env={"ONNXRUNTIME": value, "PATH": "/usr/bin:/bin"},
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        assert result.returncode == expected, result.stderr
