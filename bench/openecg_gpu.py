@@ -89,13 +89,30 @@ def same_answers(cpu, gpu, exams: list[tuple]) -> None:
         differ += bool(keys) or any(abs(a.scores[c] - b.scores[c]) > 1e-6 for c in a.scores)
         for key in keys:
             x, y = a.measurements[key], b.measurements.get(key)
-            gap = abs(x - y) if isinstance(x, int | float) and isinstance(y, int | float) else None
-            count, largest = measured.get(key, (0, 0.0))
-            measured[key] = (count + 1, largest if gap is None else max(largest, gap))
+            gap = _gap(x, y)
+            count, largest, unmatched = measured.get(key, (0, 0.0, 0))
+            if gap is None:
+                measured[key] = (count + 1, largest, unmatched + 1)
+            else:
+                measured[key] = (count + 1, max(largest, gap), unmatched)
     print(f"  results (scores to 1e-6, every measurement) differing from the CPU's: {differ} of {len(exams)}")
     print(f"  largest score change {scores_moved:.4f}")
-    for key, (count, largest) in sorted(measured.items()):
-        print(f"    {key}: differs in {count} of {len(exams)}, by at most {largest:g}")
+    for key, (count, largest, unmatched) in sorted(measured.items()):
+        other = f" ({unmatched} of them of another length or kind)" if unmatched else ""
+        print(f"    {key}: differs in {count} of {len(exams)}, by at most {largest:g}{other}")
+
+
+def _gap(x, y) -> float | None:
+    """The largest difference between two measurements: numbers, equal-length lists of numbers (R peaks,
+    in s) or dicts of numbers (rhythm probabilities); None when they do not line up."""
+    if isinstance(x, int | float) and isinstance(y, int | float):
+        return abs(x - y)
+    if isinstance(x, list) and isinstance(y, list) and len(x) == len(y):
+        gaps = [_gap(a, b) for a, b in zip(x, y, strict=True)]
+        return None if None in gaps else max(gaps, default=0.0)
+    if isinstance(x, dict) and isinstance(y, dict) and x.keys() == y.keys():
+        return _gap(list(x.values()), list(y.values()))
+    return None
 
 
 def main() -> None:

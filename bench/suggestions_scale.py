@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import multiprocessing as mp
 import os
+import queue
 import sys
 import time
 from pathlib import Path
@@ -98,11 +99,20 @@ def measure(entry: dict, processes: int, exams: list[tuple], rounds: int, batch:
     ]
     for process in workers:
         process.start()
-    reports = [results.get() for _ in workers]
+    reports = []
+    while len(reports) < processes:
+        try:
+            reports.append(results.get(timeout=1.0))
+        except queue.Empty:
+            # A worker that died (a GPU out of memory, say) never reports, and the others may wait at the
+            # barrier for it: stop them all rather than wait forever.
+            dead = [p.exitcode for p in workers if p.exitcode not in (None, 0)]
+            if dead:
+                for process in workers:
+                    process.kill()
+                raise SystemExit(f"{entry['class']}: a worker failed (exit {dead[0]})") from None
     for process in workers:
         process.join()
-        if process.exitcode:
-            raise SystemExit(f"{entry['class']}: a worker failed (exit {process.exitcode})")
     total = sum(done for done, _, _ in reports)
     wall = max(end for _, _, end in reports) - min(began for _, began, _ in reports)
     return total / wall

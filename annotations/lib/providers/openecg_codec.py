@@ -71,7 +71,10 @@ EXECUTION_PROVIDERS = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProv
 # No TF32: the attention's float products then give the CPU's answers more closely (the int8 ones are
 # exact either way). bench/openecg_gpu.py --cuda-option tries others.
 CUDA_OPTIONS = {"use_tf32": "0"}
-LEADS_PER_CALL_GPU = 384  # 32 exams: past this the H100 measured no more exams/s (bench/openecg_gpu.py)
+# 8 exams per call. On an H100, calls of 12 to 768 leads gave 32-49 exams/s per process alike (the CPU's
+# part bounds it), while GPU memory grows with the call: at 384 leads one attention buffer is 1.5 GB and
+# 12 processes ran out of the card's 80 GB. Memory, not call size, decides how many processes share a card.
+LEADS_PER_CALL_GPU = 96
 
 
 def _refined_on_phases(data: bytes) -> bytes | None:
