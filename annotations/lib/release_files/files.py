@@ -181,8 +181,8 @@ def card_markdown(card: dict) -> str:
     for batch in card["batches"]:
         rule = batch.get("consensus_rule") or {}
         lines.append(
-            f"| {batch['id']} | {batch['name']} | {batch['readers_per_exam']} | {batch['suggestion_mode']} "
-            f"| {_also_shown(batch)} | {rule.get('method', '-')} |"
+            f"| {batch['id']} | {_text(batch['name'])} | {batch['readers_per_exam']} "
+            f"| {batch['suggestion_mode']} | {_also_shown(batch)} | {rule.get('method', '-')} |"
         )
     lines += _counts_markdown(card)
     lines += _classes_markdown(card)
@@ -193,6 +193,12 @@ def card_markdown(card: dict) -> str:
     lines += ["", "## Conventions", ""]
     lines += [f"- {text}" for text in card["conventions"]]
     return "\n".join(lines) + "\n"
+
+
+def _text(value: object) -> str:
+    """Free text as one Markdown table cell: a '|' would start a new column and a line break a new row
+    (a batch's name is whatever its coordinator typed)."""
+    return " ".join(str(value).split()).replace("|", "\\|")
 
 
 def _also_shown(batch: dict) -> str:
@@ -246,7 +252,7 @@ def _classes_markdown(card: dict) -> list[str]:
         else:
             agreement = _coefficient_cells(row.get("agreement") or {})
         lines.append(
-            f"| {row['code']} | {row['name']} | {row['positive']} | {row['undecided']} "
+            f"| {_text(row['code'])} | {_text(row['name'])} | {row['positive']} | {row['undecided']} "
             f"| {_cell(row['prevalence'])} | {_range(row['prevalence_ci'])} {agreement}"
         )
     return lines + _per_batch_markdown(card)
