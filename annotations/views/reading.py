@@ -29,7 +29,7 @@ from annotations.selectors.reading.printout import reader_printout
 from annotations.selectors.reading.priors import prior_exam_for_reader
 from annotations.selectors.reading.worklist import reader_batch_reads
 from annotations.services.exams.wire import waveform_wire
-from annotations.services.reading import suggestion_exposure_record
+from annotations.services.reading import MAX_COMMENT, suggestion_exposure_record
 from annotations.views.access import api_login_required, role_required
 
 logger = logging.getLogger(__name__)
@@ -122,6 +122,7 @@ def reader(request, assignment_id: int):
         "sheet": reading_sheet(request.user, assignment),
         "api_base": reverse("api-reading-assignment", args=[0]).removesuffix("0/"),
         "page_base": reverse("reader", args=[0]).removesuffix("0/"),
+        "max_comment": MAX_COMMENT,
     }
     response = render(request, READER_TEMPLATE, page)
     reader_page_keepable(response, request)

@@ -53,6 +53,16 @@
       return r.json().catch(function () { return {}; }).then(function (data) { return { status: r.status, data: data }; });
     });
   }
+  /* What the server said was wrong: its detail, or the first message it gave for a field (a comment
+   * over the length it keeps, say), so the reader learns why instead of waiting for a retry. */
+  function problem(data) {
+    if (data && data.detail) return data.detail;
+    for (var key in data || {}) {
+      var said = data[key];
+      if (Array.isArray(said) && typeof said[0] === "string") return said[0];
+    }
+    return t("save_failed");
+  }
   function fetchWaveform(url) {
     return fetch(url, { credentials: "include" }).then(function (r) {
       if (!r.ok) throw new Error("waveform " + r.status);
@@ -373,7 +383,7 @@
       return open(id, null, true).then(function () { showStale(sent); });
     } else {
       state.save.dirty = true;
-      showMessage(r.data.detail || t("save_failed"), "error");
+      showMessage(problem(r.data), "error");
     }
   }
   function showStale(sent) {
@@ -426,7 +436,7 @@
         .then(function () { state.selected = sent.kept.selected; $("comment").value = sent.kept.comment; renderSelection(); goneAway(reason); });
     }
     if (r.status !== 200) {
-      var message = r.data.detail || t("save_failed");
+      var message = problem(r.data);
       if (!sent.shown) { showMessage(message, "error"); return; }
       return sent.shown.then(function () { return open(sent.id, true, true); })
         .then(function () { restore(sent.kept, message); });
@@ -468,7 +478,7 @@
     return state.save.chain.then(function () {
       return api(id + "/skip/", "POST", { reason: reason }).then(function (r) {
         if (r.status === 404 || closed(r)) { goneAway(closed(r) && r.data.detail); return; }
-        if (r.status !== 200) { showMessage(r.data.detail || t("save_failed"), "error"); return; }
+        if (r.status !== 200) { showMessage(problem(r.data), "error"); return; }
         state.save.dirty = false;
         return goNext(r.data.next_assignment_id);
       });
