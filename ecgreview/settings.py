@@ -18,7 +18,9 @@ from ecgreview.env import Env
 
 env = Env()
 BASE_DIR = Path(__file__).resolve().parent.parent
-VAR_DIR = Path(env.str("VAR_DIR", str(BASE_DIR / "var")))
+# A relative VAR_DIR is taken from the project folder, not from wherever a command starts: every process
+# (web, workers, management commands) must agree on one place, and file URIs need an absolute path.
+VAR_DIR = (BASE_DIR / env.str("VAR_DIR", "var")).resolve()
 
 # --- Core -----------------------------------------------------------------------------------------
 DEBUG = env.bool("DEBUG", False)

@@ -136,3 +136,28 @@ def test_the_api_settings_resolve_whatever_is_imported_first(tmp_path, first):
     )
     result = fresh_interpreter(tmp_path, probe, DEBUG="1")
     assert result.returncode == 0, result.stderr[-2000:]
+
+
+def test_a_relative_var_dir_is_taken_from_the_project_folder_not_from_where_the_process_starts(tmp_path):
+    """VAR_DIR=./var crashed every process (a file URI needs an absolute path), and would otherwise have
+    moved with the working directory of each command."""
+    probe = (
+        "import json, django; from django.conf import settings; django.setup(); "
+        "print(json.dumps({'var': str(settings.VAR_DIR), 'name': str(settings.DATABASES['default']['NAME'])}))"
+    )
+    result = fresh_interpreter(tmp_path, probe, DEBUG="1", VAR_DIR="./var-relative-probe")
+    assert result.returncode == 0, result.stderr
+    loaded = json.loads(result.stdout)
+    assert loaded["var"] == str(ROOT / "var-relative-probe")
+    assert loaded["name"] == str(ROOT / "var-relative-probe" / "db.sqlite3")
+    import shutil
+
+    shutil.rmtree(ROOT / "var-relative-probe", ignore_errors=True)
+
+
+def test_the_env_example_leaves_var_dir_to_the_image():
+    """docker-compose reads .env for every service: a VAR_DIR there would move the data out of the
+    image's volume (/var/lib/ecgreview) into the container's own, lost at the next upgrade."""
+    lines = (ROOT / ".env.example").read_text().splitlines()
+    assert not [line for line in lines if line.startswith("VAR_DIR=")]
+    assert any(line.startswith("# VAR_DIR=") for line in lines)
