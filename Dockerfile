@@ -9,6 +9,11 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 RUN useradd --system --create-home --home-dir /home/ecgreview ecgreview \
     && mkdir -p /var/lib/ecgreview && chown ecgreview:ecgreview /var/lib/ecgreview
 
+# pg_dump and pg_restore for manage.py backup and the restore (bookworm's client is 15, as compose's server).
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends postgresql-client \
+    && rm -rf /var/lib/apt/lists/*
+
 WORKDIR /app
 COPY requirements.txt .
 RUN pip install -r requirements.txt

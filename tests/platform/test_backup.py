@@ -194,3 +194,31 @@ def test_a_backup_holds_the_release_files_and_the_restore_serves_them(
     card.write_text(card.read_text() + " ")
     result = verify(backup, url, restored_waveforms, restored_releases)
     assert result.returncode != 0 and "dataset_card.json" in result.stderr
+
+
+def test_a_backup_names_what_is_wrong_instead_of_a_traceback(tmp_path, monkeypatch):
+    """An operator's mistakes: a file where the folder should be, no pg_dump on the PATH (the slim image
+    had none). Each is a clear message and leaves no half-made backup behind."""
+    a_file = tmp_path / "afile"
+    a_file.write_text("x")
+    with pytest.raises(CommandError, match="is a file"):
+        call_command("backup", str(a_file))
+    monkeypatch.setenv("PATH", str(tmp_path / "nothing-here"))
+    with pytest.raises(CommandError, match="pg_dump was not found"):
+        call_command("backup", str(tmp_path / "new"))
+    assert not (tmp_path / "new").exists()
+
+
+def test_a_backup_is_readable_by_its_owner_alone(tmp_path):
+    """The dump holds password hashes and the patients' age, sex and acquisition dates."""
+    make_exam(seed=1)
+    call_command("backup", str(tmp_path / "b"))
+    assert (tmp_path / "b").stat().st_mode & 0o077 == 0
+
+
+def test_backup_verify_names_a_missing_or_broken_manifest(tmp_path):
+    with pytest.raises(CommandError, match="no MANIFEST.json"):
+        call_command("backup_verify", str(tmp_path / "nothing"))
+    (tmp_path / "MANIFEST.json").write_text("{not json")
+    with pytest.raises(CommandError, match="MANIFEST.json is not a backup manifest"):
+        call_command("backup_verify", str(tmp_path))

@@ -142,3 +142,12 @@ def test_the_gpu_image_swaps_in_onnxruntime_gpu_at_the_pinned_version():
             timeout=30,
         )
         assert result.returncode == expected, result.stderr
+
+
+def test_the_image_has_the_postgresql_client_backup_runs():
+    """manage.py backup runs pg_dump; the slim Python image has none, and a client older than the server
+    refuses to dump it: bookworm's postgresql-client is 15, as the compose file's server."""
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert "apt-get install -y --no-install-recommends postgresql-client" in dockerfile
+    assert "bookworm" in dockerfile.splitlines()[1]
+    assert compose()["services"]["postgres"]["image"] == "postgres:15"

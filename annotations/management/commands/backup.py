@@ -74,9 +74,18 @@ class Command(BaseCommand):
             raise CommandError(
                 "the waveform store is not a local folder: back up its bucket with its own tools"
             )
+        if out.exists() and not out.is_dir():
+            raise CommandError(f"{out} is a file: name a new or empty folder")
         if out.exists() and any(out.iterdir()):
             raise CommandError(f"{out} is not empty")
+        if shutil.which("pg_dump") is None:
+            raise CommandError(
+                "pg_dump was not found on the PATH: install PostgreSQL's client tools (Debian's "
+                "postgresql-client), of the server's major version or newer"
+            )
         out.mkdir(parents=True, exist_ok=True)
+        # The dump holds password hashes and the patients' age, sex and acquisition dates.
+        out.chmod(0o700)
         counts = self._dump(out / "database.dump")
         source = Path(storage.location)
         _copy_folder(source, out / "waveforms")
@@ -106,11 +115,13 @@ class Command(BaseCommand):
             cursor.execute("SELECT pg_export_snapshot()")
             snapshot = cursor.fetchone()[0]
             counts = table_counts()
-            subprocess.run(
+            done = subprocess.run(
                 ["pg_dump", "--format=custom", "--no-owner", f"--snapshot={snapshot}", "--file", str(path)],
                 env=pg_environment(),
-                check=True,
+                check=False,
             )
+            if done.returncode:
+                raise CommandError(f"pg_dump failed (exit {done.returncode}); its message is above")
         return counts
 
 

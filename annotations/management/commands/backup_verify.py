@@ -25,7 +25,7 @@ class Command(BaseCommand):
         parser.add_argument("backup", type=Path)
 
     def handle(self, *args, backup: Path, **options):
-        manifest = json.loads((backup / "MANIFEST.json").read_text())
+        manifest = _manifest(backup)
         problems = []
         counts = table_counts()
         for table, expected in manifest["tables"].items():
@@ -66,3 +66,15 @@ def _release_problems(problems: list[str]) -> int:
             elif file_sha256(path) != entry["sha256"]:
                 problems.append(f"release {release.pk}: {entry['name']} differs from its checksum")
     return checked
+
+
+def _manifest(backup: Path) -> dict:
+    try:
+        manifest = json.loads((backup / "MANIFEST.json").read_text())
+    except FileNotFoundError:
+        raise CommandError(f"{backup} holds no MANIFEST.json: not a folder manage.py backup wrote") from None
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise CommandError(f"{backup}/MANIFEST.json is not a backup manifest (not JSON)") from None
+    if not isinstance(manifest, dict) or not {"tables", "files"} <= manifest.keys():
+        raise CommandError(f"{backup}/MANIFEST.json is not a backup manifest (no tables and files)")
+    return manifest
