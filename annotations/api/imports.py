@@ -14,6 +14,7 @@ from annotations.api.permissions import IsCoordinator
 from annotations.lib.formats.registry import FORMATS
 from annotations.selectors.imports import import_job_get
 from annotations.services.imports.jobs import import_job_create, import_job_progress
+from annotations.services.imports.outcomes import AMPLITUDE_SCALE_MAX, AMPLITUDE_SCALE_MIN
 from ecgreview.middleware import upload_body_bytes
 
 
@@ -31,7 +32,9 @@ class ImportCreateSerializer(StrictSerializer):
     )
     format = serializers.ChoiceField(choices=["", *FORMATS], required=False, default="")
     skip_invalid = serializers.BooleanField(required=False, default=False)
-    amplitude_scale = serializers.FloatField(required=False, default=1.0, min_value=0.001, max_value=1000)
+    amplitude_scale = serializers.FloatField(
+        required=False, default=1.0, min_value=AMPLITUDE_SCALE_MIN, max_value=AMPLITUDE_SCALE_MAX
+    )
 
 
 class ImportJobSerializer(serializers.Serializer):

@@ -217,8 +217,8 @@ def test_a_backup_is_readable_by_its_owner_alone(tmp_path):
 
 
 def test_backup_verify_names_a_missing_or_broken_manifest(tmp_path):
-    with pytest.raises(CommandError, match="no MANIFEST.json"):
+    with pytest.raises(CommandError, match=r"no MANIFEST\.json"):
         call_command("backup_verify", str(tmp_path / "nothing"))
     (tmp_path / "MANIFEST.json").write_text("{not json")
-    with pytest.raises(CommandError, match="MANIFEST.json is not a backup manifest"):
+    with pytest.raises(CommandError, match=r"MANIFEST\.json is not a backup manifest"):
         call_command("backup_verify", str(tmp_path))

@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -143,15 +144,14 @@ def test_a_relative_var_dir_is_taken_from_the_project_folder_not_from_where_the_
     moved with the working directory of each command."""
     probe = (
         "import json, django; from django.conf import settings; django.setup(); "
-        "print(json.dumps({'var': str(settings.VAR_DIR), 'name': str(settings.DATABASES['default']['NAME'])}))"
+        "db = settings.DATABASES['default']; "
+        "print(json.dumps({'var': str(settings.VAR_DIR), 'name': str(db['NAME'])}))"
     )
     result = fresh_interpreter(tmp_path, probe, DEBUG="1", VAR_DIR="./var-relative-probe")
     assert result.returncode == 0, result.stderr
     loaded = json.loads(result.stdout)
     assert loaded["var"] == str(ROOT / "var-relative-probe")
     assert loaded["name"] == str(ROOT / "var-relative-probe" / "db.sqlite3")
-    import shutil
-
     shutil.rmtree(ROOT / "var-relative-probe", ignore_errors=True)
 
 

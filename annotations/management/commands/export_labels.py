@@ -9,6 +9,7 @@ the command twice on the same state gives the same bytes. Records an audit event
 from __future__ import annotations
 
 import getpass
+from datetime import datetime
 from pathlib import Path
 
 from django.contrib.auth import get_user_model
@@ -49,6 +50,8 @@ class Command(BaseCommand):
         parser.add_argument("--no-progress", action="store_true", help="No progress bar.")
 
     def handle(self, *args, batch, out, target, native_rate, no_hdf5, date, user, no_progress, **options):
+        _check_out(out)
+        _check_date(date)
         actor = self._actor(user)
         try:
             plan = export_plan(batch, target=target)
@@ -114,3 +117,21 @@ class Command(BaseCommand):
                 return export_write_current(plan.batch_ids, attempt, self._catch_up)
             except (ExportRefused, AgreementBehind) as error:
                 raise CommandError(str(error)) from None
+
+
+def _check_out(out: Path) -> None:
+    """A new or empty folder: files written beside others (a backup, an earlier export) would mix."""
+    if out.exists() and not out.is_dir():
+        raise CommandError(f"{out} is a file: name a new or empty folder")
+    if out.exists() and any(out.iterdir()):
+        raise CommandError(f"{out} is not empty: export into a new or empty folder")
+
+
+def _check_date(date: str) -> None:
+    """The card's release date is read by people and programs: an ISO 8601 date or date and time."""
+    if not date:
+        return
+    try:
+        datetime.fromisoformat(date)
+    except ValueError:
+        raise CommandError(f"--date {date!r}: an ISO 8601 date such as 2026-11-26") from None

@@ -7,6 +7,7 @@ must still stay inside their folder.
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
@@ -19,7 +20,7 @@ from annotations.services.imports.exams import (
     exams_import,
     exams_plan,
 )
-from annotations.services.imports.outcomes import ImportReport, unmapped_label_text
+from annotations.services.imports.outcomes import ImportReport, amplitude_scale_checked, unmapped_label_text
 
 
 class Command(BaseCommand):
@@ -42,7 +43,7 @@ class Command(BaseCommand):
         )
         parser.add_argument(
             "--amplitude-scale",
-            type=float,
+            type=_amplitude_scale,
             default=1.0,
             help="CODE HDF5 only: multiply stored values by this (the published CODE-15%% "
             "files are about 2x too large: 0.5 corrects them). Default 1 (as stored).",
@@ -133,3 +134,10 @@ class Command(BaseCommand):
             )
         if summary["files_failed"]:
             raise CommandError(f"{summary['files_failed']} file(s) were not imported; see the messages above")
+
+
+def _amplitude_scale(text: str) -> float:
+    try:
+        return amplitude_scale_checked(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None

@@ -3,6 +3,7 @@ and the report of the whole import (annotations.services.imports.exams writes th
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +18,24 @@ class ImportRefused(Invalid):
 class ImportInterrupted(Exception):
     """The run stops here: another run of its job took it over. Raised from the progress callback, inside
     a unit's transaction, which it rolls back; never reported as the file's failure."""
+
+
+# What a CODE HDF5's stored values may be multiplied by, for the import API and command alike: a negative
+# scale would flip every tracing, 0 blank it; CODE-15%'s published files need 0.5.
+AMPLITUDE_SCALE_MIN, AMPLITUDE_SCALE_MAX = 0.001, 1000.0
+
+
+def amplitude_scale_checked(text: str) -> float:
+    """The scale of a command-line option, or ValueError saying the range."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not AMPLITUDE_SCALE_MIN <= value <= AMPLITUDE_SCALE_MAX:  # False for NaN too
+        raise ValueError(
+            f"amplitude scale {text!r}: a number from {AMPLITUDE_SCALE_MIN:g} to {AMPLITUDE_SCALE_MAX:g}"
+        )
+    return value
 
 
 @dataclass(frozen=True)
