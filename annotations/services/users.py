@@ -58,6 +58,12 @@ def user_set_roles(*, user, roles: set[Role], actor) -> None:
         raise Forbidden("only coordinators change roles")
     if actor.pk == user.pk:
         raise Forbidden("nobody changes their own roles")
+    if Role.COORDINATOR in roles and not has_role(user, Role.COORDINATOR) and _reads_open(user):
+        # A coordinator sees every reader's labels: given while this account still reads, it unblinds it.
+        raise Forbidden(
+            f"{user.get_username()} has reads still open in a running batch: a coordinator sees every "
+            "reader's labels, so the role can be given once those reads are done or handed to another reader"
+        )
     with transaction.atomic():
         groups = role_groups_ensure()
         before = sorted(user.groups.values_list("name", flat=True))
@@ -71,6 +77,16 @@ def user_set_roles(*, user, roles: set[Role], actor) -> None:
             before={"roles": before},
             after={"roles": sorted(r.value for r in roles)},
         )
+
+
+def _reads_open(user) -> bool:
+    from annotations.models import Assignment, ReviewBatch
+
+    return Assignment.objects.filter(
+        reader=user,
+        status__in=[Assignment.Status.PENDING, Assignment.Status.IN_PROGRESS],
+        batch__status=ReviewBatch.Status.ACTIVE,
+    ).exists()
 
 
 # --- Accounts managed by coordinators on the People page ------------------------------------------------

@@ -59,6 +59,22 @@ def require_readers(readers: Sequence) -> None:
     not_readers = [r.get_username() for r in readers if not has_role(r, Role.READER)]
     if not_readers:
         raise BatchDesignError(f"not readers: {', '.join(not_readers)}")
+    refused = blind_refusal(readers)
+    if refused:
+        raise BatchDesignError(refused)
+
+
+def blind_refusal(readers: Sequence) -> str:
+    """Why these accounts cannot read blind, or "": a coordinator sees every reader's labels (the
+    agreement CSVs, releases, exam pages), so no coordinator is given a read in any batch."""
+    names = [r.get_username() for r in readers if has_role(r, Role.COORDINATOR)]
+    if not names:
+        return ""
+    who = f"{names[0]} is a coordinator" if len(names) == 1 else f"{', '.join(names)} are coordinators"
+    return (
+        f"{who}: a coordinator sees every reader's labels, so cannot read blind; "
+        "take the coordinator role away first, or choose another reader"
+    )
 
 
 def _designed(

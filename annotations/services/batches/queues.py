@@ -23,6 +23,7 @@ from annotations.services.audit import audit_record
 from annotations.services.batches.lifecycle import (
     BatchDesignError,
     BatchStateConflict,
+    blind_refusal,
     pseudonyms_keep,
     queue_end,
     require_coordinator,
@@ -122,6 +123,8 @@ def batch_reassign(*, batch: ReviewBatch, from_reader, to_reader, actor) -> dict
     require_open(batch)
     if not has_role(to_reader, Role.READER):
         raise BatchDesignError(f"not a reader: {to_reader.get_username()}")
+    if blind_refusal([to_reader]):
+        raise BatchDesignError(blind_refusal([to_reader]))
     left = not has_role(from_reader, Role.READER)  # an inactive account holds no role
     with transaction.atomic():
         locked = ReviewBatch.objects.select_for_update().get(pk=batch.pk)

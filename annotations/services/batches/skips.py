@@ -20,7 +20,7 @@ from annotations.roles import Role, has_role
 from annotations.selectors.batches.access import batch_reader_ids
 from annotations.selectors.blinding import exam_reader_eligible
 from annotations.services.audit import audit_record
-from annotations.services.batches.lifecycle import BatchDesignError
+from annotations.services.batches.lifecycle import BatchDesignError, blind_refusal
 
 # Positions are shifted in two statements (up by this much, then back down by one less) so that no row
 # ever collides with another on the (batch, reader, position) unique constraint mid-update.
@@ -40,6 +40,8 @@ def _refuse_reader(batch: ReviewBatch, skipped: Assignment, reader) -> None:
     name = reader.get_username()
     if not has_role(reader, Role.READER):
         raise HandOnError(f"{name} is not a reader")
+    if blind_refusal([reader]):
+        raise HandOnError(blind_refusal([reader]))
     if reader.pk not in batch_reader_ids(batch):
         raise HandOnError(f"{name} is not a reader of batch {batch.name!r}; add them to the batch first")
     held = Assignment.objects.filter(reader=reader, exam_id=skipped.exam_id).select_related("batch").first()
