@@ -38,6 +38,16 @@ class CoordinatorAdminSite(admin.AdminSite):
         own form would let a locked-out name be tried again here."""
         from django.contrib.auth.views import redirect_to_login
 
+        if request.user.is_authenticated and self.has_permission(request):
+            from django.shortcuts import redirect
+
+            return redirect(self.index_url())
+        if request.user.is_authenticated:
+            # Signed in but no coordinator: the login form would send them straight back here, round
+            # and round. They are told no instead.
+            from django.core.exceptions import PermissionDenied
+
+            raise PermissionDenied("the administration is for coordinators")
         return redirect_to_login(request.GET.get("next") or self.index_url())
 
     def index_url(self) -> str:

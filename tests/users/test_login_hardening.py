@@ -140,3 +140,17 @@ def test_the_admin_login_is_no_way_around_the_lockout(client, diego, settings):
     assert response.status_code == 302 and response["Location"].startswith("/accounts/login/")
     assert client.get("/admin/").status_code == 302
     assert login(client, "diego", PASSWORD, REMOTE_ADDR="192.0.2.9").status_code == 429
+
+
+def test_a_signed_in_reader_who_opens_the_admin_is_told_no_not_sent_round_in_circles(client_for, ana):
+    """The admin sent a signed-in non-coordinator to its login, which sent a signed-in user back to the
+    admin: ERR_TOO_MANY_REDIRECTS in the browser."""
+    client = client_for(ana)
+    answer = client.get("/admin/", follow=True)
+    assert len(answer.redirect_chain) <= 2
+    assert answer.status_code == 403
+
+
+def test_a_signed_in_coordinator_at_the_admins_login_goes_to_the_admin(client_for, diego):
+    answer = client_for(diego).get("/admin/login/")
+    assert answer.status_code == 302 and answer["Location"] == "/admin/"
