@@ -26,6 +26,7 @@ from annotations.models import (
     SuggestionExposure,
 )
 from annotations.models.reading import ReaderPreference
+from annotations.selectors.batches.closures import RETEST_FIRST_SKIPPED
 from annotations.selectors.reading.assignments import assignment_for_reader_locked, suggestion_for_exam
 from annotations.selectors.reading.preferences import preference_problems
 from annotations.services.agreement.compute import agreement_recompute_request
@@ -411,12 +412,6 @@ def assignment_skip(*, actor, assignment: Assignment | int, reason: str) -> Assi
             after={"reason": reason[:300], **({"retest_withdrawn": withdrawn} if withdrawn else {})},
         )
     return locked
-
-
-# Why a retest was closed unread, in its skip_reason.
-RETEST_FIRST_SKIPPED = (
-    "withdrawn: its first read was skipped, and a retest re-reads the reader's own first read"
-)
 
 
 def _retest_withdraw(first: Assignment) -> int | None:

@@ -7,6 +7,7 @@ from django.db.models import Count, Exists, OuterRef, Q
 from annotations.errors import Forbidden
 from annotations.models import Adjudication, Assignment, BatchExam, DisputedLabel, ReviewBatch
 from annotations.roles import Role, has_role
+from annotations.selectors.batches.closures import closed_without_read
 
 
 def batch_overview(user, *, newest: int | None = None) -> list[ReviewBatch]:
@@ -30,7 +31,7 @@ def batch_overview(user, *, newest: int | None = None) -> list[ReviewBatch]:
         for row in _per_batch(Assignment, ids).annotate(
             all=Count("pk"),
             done=Count("pk", filter=Q(status=Assignment.Status.SUBMITTED)),
-            skipped=Count("pk", filter=Q(status=Assignment.Status.SKIPPED)),
+            skipped=Count("pk", filter=Q(status=Assignment.Status.SKIPPED) & ~closed_without_read()),
         )
     }
     disputed = _exams_disputed(ids)

@@ -44,6 +44,7 @@ from annotations.models import (
 )
 from annotations.roles import Role, has_role
 from annotations.selectors.batches.access import batch_reader_ids, require_coordinator
+from annotations.selectors.batches.closures import closed_without_read
 from annotations.selectors.blinding import exams_no_adjudicator_may_take
 from annotations.selectors.exams.selection import _copied
 
@@ -170,6 +171,7 @@ def _slot_counts(batch: ReviewBatch) -> list[dict]:
     users table was joined to every slot before grouping (7x slower)."""
     return list(
         Assignment.objects.filter(batch=batch)
+        .exclude(closed_without_read())  # nobody's slots any more: not a skip, not to do
         .values("reader_id", day=TruncDate("submitted_at"))
         .annotate(
             total=Count("id"),
@@ -316,6 +318,7 @@ def batch_skips(user, batch: ReviewBatch) -> list[dict]:
     require_coordinator(user)
     rows = list(
         Assignment.objects.filter(batch=batch, status=SKIPPED)
+        .exclude(closed_without_read())
         .select_related("reader", "exam__dataset", "handed_on_as__reader")
         .order_by("skipped_at", "pk")
     )
@@ -470,7 +473,7 @@ def _exam_status_rows(batch: ReviewBatch):
         .annotate(
             submitted=_count_of(slots.filter(status=SUBMITTED, read_round=1)),
             open_reads=_count_of(slots.filter(status__in=OPEN)),
-            skips=_count_of(slots.filter(status=SKIPPED)),
+            skips=_count_of(slots.filter(status=SKIPPED).exclude(closed_without_read())),
             disputes=_count_of(open_disputes),
             # A scalar subquery with LIMIT 1, probed per row of the page: as EXISTS, PostgreSQL may hash
             # every consensus row of the batch first (227k at 100k exams: 0.8 s for a 50-row page).

@@ -37,6 +37,7 @@ from annotations.models import (
     Taxonomy,
 )
 from annotations.roles import Role, has_role
+from annotations.selectors.batches.closures import closed_without_read
 from annotations.selectors.reading.prepared import PreparedQuery
 from annotations.selectors.suggestions.scoring import META, source_code
 from annotations.selectors.taxonomy import group_label
@@ -82,7 +83,10 @@ def suggestion_for_exam(exam_id: int) -> Suggestion | None:
 def _reader_assignments(user) -> QuerySet[Assignment]:
     if not has_role(user, Role.READER):
         return Assignment.objects.none()
-    return Assignment.objects.filter(reader=user, batch__status=ReviewBatch.Status.ACTIVE)
+    # A slot the system closed (a retest withdrawn, a draft set aside) is no longer the reader's.
+    return Assignment.objects.filter(reader=user, batch__status=ReviewBatch.Status.ACTIVE).exclude(
+        closed_without_read()
+    )
 
 
 def assignment_for_reader(user, assignment_id: int) -> Assignment:

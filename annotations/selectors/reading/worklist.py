@@ -9,6 +9,7 @@ from django.db.models import Count, Exists, Max, OuterRef
 from annotations.errors import NotFound
 from annotations.models import Assignment, ReviewBatch
 from annotations.roles import Role, has_role
+from annotations.selectors.batches.closures import closed_without_read
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,7 @@ def reader_worklist(user) -> list[WorklistEntry]:
     slots: dict[int, dict[str, int]] = {}
     counted = (
         Assignment.objects.filter(reader=user, batch_id__in=[pk for pk, _, _ in batches])
+        .exclude(closed_without_read())
         .values_list("batch_id", "status")
         .annotate(n=Count("pk"))
         .order_by()
@@ -126,7 +128,7 @@ def reader_batch_reads(
     batch = ReviewBatch.objects.only("id", "name", "due_date").get(pk=batch_id)
     shown = mine.filter(
         status__in=[Assignment.Status.SUBMITTED, Assignment.Status.SKIPPED, Assignment.Status.IN_PROGRESS]
-    )
+    ).exclude(closed_without_read())
     if before is not None:
         page = list(shown.filter(position__lt=before).order_by("-position")[: size + 1])[::-1]
         more_before, more_after = len(page) > size, True

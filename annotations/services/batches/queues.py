@@ -16,6 +16,7 @@ from annotations.lib.batch_design import DesignRequest, design_batch
 from annotations.models import Assignment, BatchExam, Exam, ReviewBatch
 from annotations.roles import Role, has_role
 from annotations.selectors.batches.access import batch_reader_ids, reading_reader_ids
+from annotations.selectors.batches.closures import DRAFT_SET_ASIDE, RETEST_WITHDRAWN
 from annotations.selectors.batches.plan import BatchPlanError, exams_to_add
 from annotations.selectors.blinding import design_exclusions, exams_reader_barred
 from annotations.selectors.exams.selection import ExamCriteria
@@ -57,11 +58,6 @@ def _move(assignment: Assignment, to_reader_id: int, position: int) -> None:
     assignment.position = position
     assignment.assigned_at = timezone.now()
     assignment.save(update_fields=["reader", "position", "assigned_at"])
-
-
-# Why a slot of a reader who left the study was closed without a read, in the slot's skip_reason.
-DRAFT_SET_ASIDE = "set aside: the reader left the study before submitting; the exam went to another reader"
-RETEST_WITHDRAWN = "withdrawn: a retest re-read measures its own reader, who left the study"
 
 
 def _open_slots(batch: ReviewBatch, reader_id: int, *, status: str, read_round: int):
