@@ -151,3 +151,22 @@ def test_the_image_has_the_postgresql_client_backup_runs():
     assert "apt-get install -y --no-install-recommends postgresql-client" in dockerfile
     assert "bookworm" in dockerfile.splitlines()[1]
     assert compose()["services"]["postgres"]["image"] == "postgres:15"
+
+
+def test_the_web_healthcheck_passes_against_the_app_as_configured(live_server, settings):
+    """The healthcheck asked for http://127.0.0.1:8000/ under that Host, which ALLOWED_HOSTS refuses
+    (400), and would have followed SECURE_SSL_REDIRECT's redirect to https: it could never pass. Run here
+    against a live server, with the port the compose file names replaced by the test server's."""
+    command = compose()["services"]["web"]["healthcheck"]["test"]
+    assert command[:3] == ["CMD", "python", "-c"]
+    port = live_server.url.rsplit(":", 1)[1]
+    script = command[3].replace("8000", port)
+    settings.ALLOWED_HOSTS = ["ecg.example.org"]
+    env = {"PATH": os.environ["PATH"], "ALLOWED_HOSTS": "ecg.example.org,other.example.org"}
+    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=30)
+    assert done.returncode == 0, done.stderr
+    settings.ALLOWED_HOSTS = ["elsewhere.example.org"]
+    refused = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=30
+    )
+    assert refused.returncode == 1  # a Host the app refuses is a failed check, not a pass
