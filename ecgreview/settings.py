@@ -455,6 +455,10 @@ def _suggestion_providers(raw: str | None) -> list:
         )
     if raw.lower() in {"none", "off"}:
         return []
+    if raw.startswith("{"):
+        raise ImproperlyConfigured(
+            'SUGGESTION_PROVIDERS is one JSON object: give a JSON list, [{"class": ..., "options": {...}}].'
+        )
     if raw.startswith("["):
         try:
             entries = json.loads(raw)
@@ -475,7 +479,23 @@ def _suggestion_providers(raw: str | None) -> list:
                 f"SUGGESTION_PROVIDERS entry {entry!r} must be a dotted class path or "
                 '{"class": "dotted.Path", "options": {...}}.'
             )
+        module = (entry if plain else entry["class"]).rpartition(".")[0]
+        if not _module_file(module):
+            raise ImproperlyConfigured(f"SUGGESTION_PROVIDERS: no module {module} (entry {entry!r}).")
     return entries
+
+
+def _module_file(module: str) -> bool:
+    """Whether a module's source is on the path, looked up without importing it: the providers import
+    numpy, onnxruntime and neurokit2, which every process reading the settings would then pay for."""
+    import sys
+
+    parts = module.split(".")
+    for base in sys.path:
+        where = Path(base or ".").joinpath(*parts)
+        if where.with_suffix(".py").is_file() or (where / "__init__.py").is_file():
+            return True
+    return False
 
 
 SUGGESTION_PROVIDERS = _suggestion_providers(env.str("SUGGESTION_PROVIDERS"))

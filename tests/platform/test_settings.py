@@ -161,3 +161,18 @@ def test_the_env_example_leaves_var_dir_to_the_image():
     lines = (ROOT / ".env.example").read_text().splitlines()
     assert not [line for line in lines if line.startswith("VAR_DIR=")]
     assert any(line.startswith("# VAR_DIR=") for line in lines)
+
+
+@pytest.mark.parametrize(
+    "value,said",
+    [
+        ('{"class": "annotations.lib.providers.quality.QualityProvider"}', "a JSON list"),
+        ("annotations.nope.Nope", "no module annotations.nope"),
+        ('["annotations.lib.providers.nowhere.Provider"]', "no module annotations.lib.providers.nowhere"),
+    ],
+)
+def test_a_suggestion_provider_that_cannot_exist_stops_the_process(tmp_path, value, said):
+    """Caught at start, not as a task's traceback in a worker's log once a batch is created."""
+    result = load_settings(tmp_path, DEBUG="1", SUGGESTION_PROVIDERS=value)
+    assert result.returncode != 0
+    assert "SUGGESTION_PROVIDERS" in result.stderr and said in result.stderr
