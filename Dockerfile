@@ -4,7 +4,8 @@ FROM python:3.12-slim-bookworm
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
-    VAR_DIR=/var/lib/ecgreview
+    VAR_DIR=/var/lib/ecgreview \
+    STATIC_ROOT=/app/staticfiles
 
 RUN useradd --system --create-home --home-dir /home/ecgreview ecgreview \
     && mkdir -p /var/lib/ecgreview && chown ecgreview:ecgreview /var/lib/ecgreview

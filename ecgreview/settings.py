@@ -228,7 +228,9 @@ def _waveform_storage(url: str) -> dict:
 
 
 STATIC_URL = "static/"
-STATIC_ROOT = VAR_DIR / "staticfiles"
+# Built into the image (collectstatic at build time), so kept out of VAR_DIR there: a volume mounted on
+# VAR_DIR is filled from the image only once, and an upgrade would go on serving the old scripts.
+STATIC_ROOT = (BASE_DIR / env.str("STATIC_ROOT", str(VAR_DIR / "staticfiles"))).resolve()
 # WhiteNoise scans this folder at start-up; before the first collectstatic it is simply empty.
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 STATICFILES_DIRS = [BASE_DIR / "static"]

@@ -170,3 +170,25 @@ def test_the_web_healthcheck_passes_against_the_app_as_configured(live_server, s
         [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=30
     )
     assert refused.returncode == 1  # a Host the app refuses is a failed check, not a pass
+
+
+def test_the_images_static_files_live_outside_the_data_volume(tmp_path):
+    """collectstatic runs at build time; a named volume on VAR_DIR is filled from the image only once, so
+    static files under it would stay those of the first version after every upgrade."""
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    static_root = re.search(r"STATIC_ROOT=(\S+)", dockerfile).group(1)
+    var_dir = re.search(r"VAR_DIR=(\S+)", dockerfile).group(1)
+    mounts = [v.split(":")[1] for v in compose()["services"]["web"]["volumes"]]
+    assert not any(static_root.startswith(m) for m in mounts) and not static_root.startswith(var_dir)
+    probe = "import django; from django.conf import settings; django.setup(); print(settings.STATIC_ROOT)"
+    env = {
+        "PATH": os.environ["PATH"],
+        "DJANGO_SETTINGS_MODULE": "ecgreview.settings",
+        "DEBUG": "1",
+        "VAR_DIR": str(tmp_path / "var"),
+        "STATIC_ROOT": str(tmp_path / "static"),
+    }
+    shown = subprocess.run(
+        [sys.executable, "-c", probe], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert shown.stdout.strip() == str(tmp_path / "static"), shown.stderr
