@@ -242,3 +242,27 @@ def test_the_focused_statement_shows_below_the_sticky_group_header_after_submit_
         " return row.top >= header - 0.5 && row.bottom <= list.bottom + 0.5; }"
     )
     assert clear
+
+
+def test_at_fifty_mm_per_second_every_column_keeps_its_lead_names(live_server, page, ana, bruno, diego, tnmg):
+    """The names' layer was as wide as the pane, not the sheet: past the pane's width (V4-V6 at 50 mm/s,
+    once scrolled to) the strips had no name."""
+    first = queue(shared_batch(readers=[ana, bruno], coordinator=diego, taxonomy=tnmg, exams=1), ana)[0]
+    log_in(page, live_server, "ana")
+    page.goto(f"{live_server.url}/read/{first.pk}/")
+    wait_drawn(page, first)
+    choose(page, "#speed", "50")
+    redrawn_at(page, 50)
+    page.evaluate(
+        "() => { const w = document.getElementById('ecg').parentElement; w.scrollLeft = w.scrollWidth; }"
+    )
+    shown = page.evaluate(
+        "() => { const layer = document.querySelector('#ecg > .lead-labels').getBoundingClientRect();"
+        " return [...document.querySelectorAll('#ecg .lead-label')].filter(s => !s.hidden).map(s => {"
+        " const r = s.getBoundingClientRect();"
+        " return [s.textContent, r.left >= layer.left && r.right <= layer.right + 1 && r.width > 0]; }); }"
+    )
+    names = {name: inside for name, inside in shown}
+    assert {"V4", "V5", "V6"} <= names.keys()
+    assert all(names[lead] for lead in ("V4", "V5", "V6")), shown
+    page.screenshot(path=screenshot_path("desk-50mm-scrolled-right"), full_page=False)

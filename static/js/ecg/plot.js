@@ -99,6 +99,10 @@
   function placeLabels(gd, look) {
     var xr = gd.layout.xaxis.range.map(Number), yr = gd.layout.yaxis.range.map(Number);
     var w = gd.layout.width, h = gd.layout.height, layer = labelLayer(gd);
+    // As large as the figure, not its pane: at 50 mm/s the sheet is wider than the pane and scrolls, and
+    // names past the pane's width would be cut off.
+    layer.style.width = w + "px";
+    layer.style.height = h + "px";
     var items = labels(look.sheet, look.style, xr, yr);
     while (layer.children.length > items.length) layer.removeChild(layer.lastChild);
     items.forEach(function (a, i) {
