@@ -109,3 +109,23 @@ def test_the_strips_are_drawn_before_the_median_beats_at_the_width_the_finished_
     )
     assert now["width"] == pytest.approx(at_draw["width"], abs=0.5)  # the panel's place did not change
     assert now["strips"] == at_draw["strips"]
+
+
+def test_the_median_beats_take_the_lead_names_the_reader_switches_to(
+    live_server, page, ana, bruno, diego, tnmg
+):
+    shown = shared_batch(
+        readers=[ana, bruno], coordinator=diego, taxonomy=tnmg, exams=1, mode=ReviewBatch.SuggestionMode.SHOWN
+    )
+    first = queue(shown, ana)[0]
+    _suggest(first.exam, tnmg)
+    page.set_viewport_size({"width": 1600, "height": 1000})
+    log_in(page, live_server, "ana")
+    page.goto(f"{live_server.url}/read/{first.pk}/")
+    wait_drawn(page, first)
+    names = "() => Array.from(document.querySelectorAll('#median-panel text')).map(t => t.textContent)"
+    assert {"I", "II", "III"} <= set(page.evaluate(names))
+    page.select_option("#lead-names", "DI")
+    page.wait_for_function(f"() => ({names})().includes('DII')")
+    shown_names = set(page.evaluate(names))
+    assert {"DI", "DII", "DIII"} <= shown_names and not {"I", "II", "III"} & shown_names

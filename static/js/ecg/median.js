@@ -43,7 +43,8 @@
     });
     svg.appendChild(el("polyline", { points: points.join(" "), fill: "none", stroke: "#111", "stroke-width": 1,
       "stroke-linejoin": "round", "data-lead": lead }));
-    var name = el("text", { x: ((x0 + 0.5) * MM).toFixed(1), y: ((y0 + LABEL_MM) * MM).toFixed(1), "font-size": 9 });
+    var name = el("text", { x: ((x0 + 0.5) * MM).toFixed(1), y: ((y0 + LABEL_MM) * MM).toFixed(1), "font-size": 9,
+      "data-lead-name": lead });
     name.textContent = label(lead);
     svg.appendChild(name);
     MARKS.forEach(function (m) {
@@ -128,5 +129,12 @@
     box.appendChild(table(median.measurements || {}, t));
   }
 
-  root.EcgMedian = { render: render, ORDER: ORDER };
+  /* The reader switched the lead names (I, II, III or DI, DII, DIII): the beats keep their drawing. */
+  function relabel(box, label) {
+    Array.prototype.forEach.call(box.querySelectorAll("text[data-lead-name]"), function (name) {
+      name.textContent = label(name.getAttribute("data-lead-name"));
+    });
+  }
+
+  root.EcgMedian = { render: render, relabel: relabel, ORDER: ORDER };
 })(window);

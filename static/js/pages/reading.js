@@ -661,14 +661,13 @@
       box.textContent = "";
       return false;
     }
-    window.EcgMedian.render(box, context.median, t, function (lead) {
-      return window.EcgPlot.leadLabel(lead, viewer.view.leadNames);
-    }, later);
+    window.EcgMedian.render(box, context.median, t, medianLabel, later);
     return was !== !box.hidden;
   }
   /* Before the first exam's context: in a batch that shows the median beat the panel takes its place now
    * (its width is fixed, static/css/app.css), empty, so the strips are drawn at their final width; the
    * context fills it (renderMedian), or hides it where the exam has no suggestion (the strips redraw). */
+  function medianLabel(lead) { return window.EcgPlot.leadLabel(lead, viewer.view.leadNames); }
   function reserveMedian(room) {
     var box = $("median-panel");
     box.textContent = "";
@@ -847,6 +846,12 @@
       skip(reason);
     });
     on("skip-cancel", "click", function () { $("skip-dialog").close(); });
+    // The viewer redraws the strips with the new names (its own listener); the median beats are
+    // relabelled in place, from the choice itself whichever listener runs first.
+    on("lead-names", "change", function () {
+      var style = this.value;
+      window.EcgMedian.relabel($("median-panel"), function (lead) { return window.EcgPlot.leadLabel(lead, style); });
+    });
     on("priors-view", "change", function () { showPriors(this.value); });
     on("prior-choice", "change", function () { state.prior.n = Number(this.value); drawPrior(); });
     on("relevance-class", "change", function () {
