@@ -390,3 +390,19 @@ def test_a_simulated_typo_study_finds_the_statement_meant_and_almost_never_anoth
     asked = tally["right"] + tally["none"] + len(tally["wrong"])
     assert len(tally["wrong"]) <= most_wrong, "\n".join(tally["wrong"])
     assert tally["right"] >= 0.99 * asked, tally
+
+
+def test_among_the_closest_a_whole_word_outranks_the_start_of_one(search):
+    """'inferior MI' names no statement whole; its 'MI' is a whole word of EIA's 'old MI' and only the
+    start of MAR's 'marcapasso migratório': Enter must not record the multifocal atrial rhythm."""
+    typed, finished = search("inferior MI", "inferior MI ")
+    assert typed[0] == ["EIA", 4], typed[:3]
+    assert finished[0] == ["EIA", 4], finished[:3]
+    # In any order of the statements (the reader page lists them by group, MAR before EIA), a statement
+    # that has MI as a word comes first: the old infarction, or the acute one (STEMI), never MAR.
+    reordered = search.page.evaluate(
+        "classes => StatementSearch.rank(StatementSearch.index(classes.slice().reverse()), 'inferior MI')"
+        ".slice(0, 2).map(m => m.statement.code)",
+        search.classes,
+    )
+    assert set(reordered) <= {"EIA", "STEMI"}, reordered

@@ -44,7 +44,8 @@
  * order ("Mobitz 2" over "2º grau ... Mobitz 1"), then fewer words; in tier 3 to the statement where more
  * query words are words of its terms (so "ventriculares" inside "supraventriculares" counts for less);
  * then to the taxonomy's order. In tier 4 a matched word counts 2 and a matched number 1 (numbers tell
- * Mobitz I from II, words tell flutter from a 2:1 block), then fewer of the term's words left over. */
+ * Mobitz I from II, words tell flutter from a 2:1 block), then whole words over started ones or other
+ * forms, then fewer of the term's words left over. */
 (function (root) {
   "use strict";
   var TIER = { CODE: 0, EXACT: 1, PREFIX: 2, SUBSTRING: 3, CLOSEST: 4, SPELLING: 5 };
@@ -352,18 +353,22 @@
    * word at most once, each of the term's numbers at most once; `nouns`, the matched words that name a
    * finding (not a qualifier, not a negation). */
   function overlap(queryWords, term) {
-    var numbers = term.core.filter(isNumber), weight = 0, words = 0, nouns = 0;
+    var numbers = term.core.filter(isNumber), weight = 0, words = 0, nouns = 0, started = 0;
     queryWords.forEach(function (q) {
       if (isNumber(q)) {
         var at = numbers.indexOf(q);
         if (at >= 0) { numbers.splice(at, 1); weight += 1; }
-      } else if (!isNegation(q) && bestCost(q, term.both) >= 0) {
+      } else if (!isNegation(q)) {
+        var cost = bestCost(q, term.both);
+        if (cost < 0) return;
         words++;
         weight += 2;
+        if (cost !== SAME) started++; // the start of a word, or another form of it
         if (!isQualifier(q)) nouns++;
       }
     });
-    return { weight: weight, words: words, nouns: nouns, left: term.core.length - (weight - words) };
+    return { weight: weight, words: words, nouns: nouns, started: started,
+      left: term.core.length - (weight - words) };
   }
   /* Whether a statement says the opposite of one of the query's words and never that word. */
   function saysTheOpposite(entry, asked) {
@@ -390,7 +395,8 @@
         if (term.isCode && term.core.length > 1) return; // SENDO_ISCH is no words; STEMI, LAE are
         var o = overlap(asked, term);
         if (o.nouns < needed) return;
-        var extra = -1000 * o.weight + Math.max(0, o.left);
+        // Whole words before started ones ("MI" is a word of "old MI", only the start of "migratório").
+        var extra = -1000 * o.weight + 100 * o.started + Math.max(0, o.left);
         if (best === null || extra < best) best = extra;
       });
       if (best !== null) found.push({ statement: entry.statement, tier: TIER.CLOSEST, extra: best,
