@@ -33,9 +33,8 @@ def _suggest(exam, taxonomy) -> None:
     )
 
 
-def test_shown_mode_draws_the_median_beats_with_marks_and_the_table_beside_the_strips(
-    live_server, page, ana, bruno, diego, tnmg
-):
+def _open_shown(live_server, page, ana, bruno, diego, tnmg):
+    """ana's first exam of a batch that shows suggestions, with a median beat, drawn."""
     shown = shared_batch(
         readers=[ana, bruno], coordinator=diego, taxonomy=tnmg, exams=1, mode=ReviewBatch.SuggestionMode.SHOWN
     )
@@ -45,6 +44,13 @@ def test_shown_mode_draws_the_median_beats_with_marks_and_the_table_beside_the_s
     log_in(page, live_server, "ana")
     page.goto(f"{live_server.url}/read/{first.pk}/")
     wait_drawn(page, first)
+    return first
+
+
+def test_shown_mode_draws_the_median_beats_with_marks_and_the_table_beside_the_strips(
+    live_server, page, ana, bruno, diego, tnmg
+):
+    _open_shown(live_server, page, ana, bruno, diego, tnmg)
     panel = page.locator("#median-panel")
     assert panel.is_visible()
     assert page.locator("#median-panel polyline").count() == 12
@@ -114,15 +120,7 @@ def test_the_strips_are_drawn_before_the_median_beats_at_the_width_the_finished_
 def test_the_median_beats_take_the_lead_names_the_reader_switches_to(
     live_server, page, ana, bruno, diego, tnmg
 ):
-    shown = shared_batch(
-        readers=[ana, bruno], coordinator=diego, taxonomy=tnmg, exams=1, mode=ReviewBatch.SuggestionMode.SHOWN
-    )
-    first = queue(shown, ana)[0]
-    _suggest(first.exam, tnmg)
-    page.set_viewport_size({"width": 1600, "height": 1000})
-    log_in(page, live_server, "ana")
-    page.goto(f"{live_server.url}/read/{first.pk}/")
-    wait_drawn(page, first)
+    _open_shown(live_server, page, ana, bruno, diego, tnmg)
     names = "() => Array.from(document.querySelectorAll('#median-panel text')).map(t => t.textContent)"
     assert {"I", "II", "III"} <= set(page.evaluate(names))
     page.select_option("#lead-names", "DI")
