@@ -222,3 +222,20 @@ def test_backup_verify_names_a_missing_or_broken_manifest(tmp_path):
     (tmp_path / "MANIFEST.json").write_text("{not json")
     with pytest.raises(CommandError, match=r"MANIFEST\.json is not a backup manifest"):
         call_command("backup_verify", str(tmp_path))
+
+
+def test_backup_verify_names_each_problem_once_on_its_own_line(tmp_path):
+    """A blob two exams share, gone: one line for it, not one per exam, and one line per problem."""
+    from django.core.files.storage import storages
+
+    first, second = make_exam(seed=4), make_exam(seed=4)  # one waveform, two datasets
+    assert first.waveform_key == second.waveform_key
+    make_exam(seed=5)
+    call_command("backup", str(tmp_path / "b"))
+    Path(storages["waveforms"].path(first.waveform_key)).unlink()
+    Exam.objects.filter(pk=second.pk).update(age=99)  # no table count changes
+    with pytest.raises(CommandError) as refused:
+        call_command("backup_verify", str(tmp_path / "b"))
+    said = str(refused.value)
+    assert said.count(f"waveform {first.waveform_key} is missing") == 1
+    assert said.startswith("1 problem:\n")

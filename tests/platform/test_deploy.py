@@ -192,3 +192,10 @@ def test_the_images_static_files_live_outside_the_data_volume(tmp_path):
         [sys.executable, "-c", probe], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
     )
     assert shown.stdout.strip() == str(tmp_path / "static"), shown.stderr
+
+
+def test_the_env_example_asks_for_the_database_password_compose_needs():
+    """docker-compose.yml refuses to start without POSTGRES_PASSWORD; copying .env.example gave no hint."""
+    lines = (ROOT / ".env.example").read_text().splitlines()
+    assert "POSTGRES_PASSWORD=" in lines
+    assert "${POSTGRES_PASSWORD:?" in (ROOT / "docker-compose.yml").read_text()

@@ -32,7 +32,9 @@ class Command(BaseCommand):
             if counts.get(table) != expected:
                 problems.append(f"table {table}: {counts.get(table)} rows, backup had {expected}")
         storage = storages["waveforms"]
-        for key, sha in Exam.objects.values_list("waveform_key", "waveform_sha256").distinct():
+        # order_by(): the model's default ordering would join the DISTINCT, one row per exam of a blob.
+        blobs = Exam.objects.order_by().values_list("waveform_key", "waveform_sha256").distinct()
+        for key, sha in blobs:
             path = Path(storage.path(key))
             if not path.exists():
                 problems.append(f"waveform {key} is missing")
@@ -42,7 +44,8 @@ class Command(BaseCommand):
                 problems.append(f"waveform {key} does not carry its exam's checksum {sha}")
         released = _release_problems(problems)
         if problems:
-            raise CommandError("; ".join(problems))
+            heading = f"{len(problems)} problem{'s' if len(problems) > 1 else ''}:"
+            raise CommandError("\n".join([heading, *(f"- {problem}" for problem in problems)]))
         self.stdout.write(
             f"verified {sum(counts.values())} rows, every waveform blob and {released} release files "
             f"against {backup}"
