@@ -99,6 +99,7 @@ class MyRead:
     status: str
     status_label: str
     codes: tuple[str, ...]  # the reader's own statements in their current read
+    uncertain: frozenset[str]  # those of them the reader marked uncertain
     skip_reason: str
     when: object  # submitted, skipped, or last saved
 
@@ -157,7 +158,8 @@ def _my_reads(assignments: list[Assignment]) -> list[MyRead]:
 
 
 def _my_read(assignment: Assignment, annotation) -> MyRead:
-    codes = tuple(label.diagnostic_class.code for label in annotation.labels.all()) if annotation else ()
+    labels = list(annotation.labels.all()) if annotation else []
+    codes = tuple(label.diagnostic_class.code for label in labels)
     when = {
         Assignment.Status.SUBMITTED: assignment.submitted_at,
         Assignment.Status.SKIPPED: assignment.skipped_at,
@@ -168,6 +170,7 @@ def _my_read(assignment: Assignment, annotation) -> MyRead:
         status=assignment.status,
         status_label=assignment.get_status_display(),
         codes=codes,
+        uncertain=frozenset(label.diagnostic_class.code for label in labels if label.uncertain),
         skip_reason=assignment.skip_reason if assignment.status == Assignment.Status.SKIPPED else "",
         when=when,
     )

@@ -1,0 +1,38 @@
+"""'My reads' lists each read's statements as the reader chose them: a statement marked uncertain says so
+there too, or the list reads as surer than the read was."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from annotations.services.batches.lifecycle import batch_create
+from tests.factories import make_exam
+from tests.reading.helpers import queue
+
+pytestmark = pytest.mark.django_db
+API = "/api/v1/reading/assignments"
+
+
+def test_my_reads_marks_the_uncertain_statements(client_for, ana, diego, tnmg):
+    batch = batch_create(
+        name="Sure?", taxonomy=tnmg, exams=[make_exam(seed=1)], readers=[ana], readers_per_exam=1, actor=diego
+    )
+    slot = queue(batch, ana)[0]
+    client = client_for(ana)
+    labels = [{"code": "SR", "uncertain": False}, {"code": "NORM", "uncertain": True}]
+    saved = client.put(
+        f"{API}/{slot.pk}/draft/", {"labels": labels, "revision": 0}, content_type="application/json"
+    )
+    done = client.post(
+        f"{API}/{slot.pk}/submit/",
+        {"labels": labels, "revision": saved.json()["revision"]},
+        content_type="application/json",
+    )
+    assert done.status_code == 200, done.content
+    page = client.get(f"/read/batches/{batch.pk}/").content.decode()
+    cell = re.search(r"<td>([^<]*SR[^\n]*?)</td><td>", page).group(1)
+    assert "NORM (uncertain)" in cell and "SR (uncertain)" not in cell, cell
+    client.cookies["django_language"] = "pt-br"
+    assert "NORM (incerto)" in client.get(f"/read/batches/{batch.pk}/").content.decode()
