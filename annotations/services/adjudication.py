@@ -102,14 +102,16 @@ class _Case:
 def _check_request(actor, exam_id: int, decisions: Sequence[Decision]) -> list[str]:
     """The decided codes, once the actor may decide this exam and decides each class once."""
     if not has_role(actor, Role.ADJUDICATOR):
-        raise AdjudicationRefused("only adjudicators decide disputed labels")
+        raise AdjudicationRefused(_("Only adjudicators decide disputed labels."))
     if not exam_adjudicator_eligible(actor.pk, exam_id):
-        raise AdjudicationRefused("adjudicators never adjudicate exams they read, in this batch or another")
+        raise AdjudicationRefused(
+            _("Adjudicators never adjudicate exams they read, in this batch or another.")
+        )
     if not decisions:
-        raise AdjudicationError("decide at least one disputed class")
+        raise AdjudicationError(_("Decide at least one disputed class."))
     codes = [d.code for d in decisions]
     if len(set(codes)) != len(codes):
-        raise AdjudicationError("a class was decided twice")
+        raise AdjudicationError(_("A class was decided twice."))
     return codes
 
 
@@ -149,8 +151,8 @@ def _check_adjudicable(case: _Case, decisions: Sequence[Decision], codes: list[s
     ]
     if unknown:
         raise AdjudicationError(
-            "neither disputed on this exam nor a statement no reader marked, so not adjudicable: "
-            + ", ".join(unknown)
+            _("Neither disputed on this exam nor a statement no reader marked, so not adjudicable: %(codes)s")
+            % {"codes": ", ".join(unknown)}
         )
     overturned = [
         d.code

@@ -486,3 +486,17 @@ def test_in_portuguese_the_case_page_refuses_in_portuguese_naming_statements_as_
     assert "não podem estar ambas presentes" in refused and "Bradicardia sinusal" in refused, refused
     stale = client.post(case_url(batch, exam), {"version": 7, "decision-1dAVb": "present"}).content.decode()
     assert "recarregue" in stale
+
+
+def test_in_portuguese_an_empty_decision_is_refused_in_portuguese(carla, disputed, client):
+    """'decide at least one disputed class' stayed English on the Portuguese case page."""
+    from django.conf import settings
+
+    batch, exam = disputed
+    client.force_login(carla)
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "pt-br"
+    answer = client.post(case_url(batch, exam), {"version": 0, "rationale": ""})
+    refused = answer.content.decode()
+    assert answer.status_code == 400, (answer.status_code, refused[refused.find("<main") :][:1500])
+    assert "Decida ao menos uma classe em disputa" in refused
+    assert "decide at least one" not in refused
