@@ -41,3 +41,18 @@ def test_export_labels_refuses_a_folder_in_use_and_a_date_that_is_not_one(tmp_pa
     with pytest.raises(CommandError, match="an ISO 8601 date"):
         call_command("export_labels", "--batch", "1", "--out", str(tmp_path / "new"), "--date", "notadate")
     assert not (tmp_path / "new").exists()
+
+
+def test_a_metadata_file_that_is_not_there_is_named_before_anything_is_read(tmp_path):
+    """With DICOM input a missing --metadata was ignored; with HDF5 the HDF5 file was blamed."""
+    with pytest.raises(CommandError, match=r"metadata file .*nonexist\.csv not found"):
+        call_command(
+            "import_exams",
+            str(tmp_path),
+            "--dataset",
+            "d",
+            "--metadata",
+            str(tmp_path / "nonexist.csv"),
+            "--no-progress",
+        )
+    assert not Exam.objects.exists()

@@ -62,6 +62,9 @@ class Command(BaseCommand):
         no_progress=False,
         **options,
     ):
+        if metadata is not None and not metadata.is_file():
+            # Checked here for every format: a DICOM import ignored it, an HDF5 one blamed the HDF5 file.
+            raise CommandError(f"metadata file {metadata} not found")
         import_options = ImportOptions(
             format=format, metadata=metadata, skip_invalid=skip_invalid, amplitude_scale=amplitude_scale
         )
