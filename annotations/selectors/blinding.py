@@ -140,7 +140,8 @@ def exam_adjudicator_eligible(user_id: int, exam_id: int) -> bool:
 
 def exams_no_adjudicator_may_take(batch_id: int) -> list[int]:
     """The batch's exams with a dispute still open that no active adjudicator may take, since each holds
-    a read of the exam (exam_adjudicator_eligible), or no one is an adjudicator: they would wait unseen."""
+    a read of the exam or of a copy of its waveform (exam_adjudicator_eligible), or no one is an
+    adjudicator: they would wait unseen."""
     from django.contrib.auth import get_user_model
 
     from annotations.models import DisputedLabel
@@ -163,8 +164,11 @@ def exams_no_adjudicator_may_take(batch_id: int) -> list[int]:
     for adjudicator_id in adjudicators.values_list("pk", flat=True):
         if not stuck:
             break
-        held = Assignment.objects.filter(reader_id=adjudicator_id, exam_id__in=_among(sorted(stuck)))
-        stuck &= set(held.values_list("exam_id", flat=True))
+        # The queue's own rule (adjudicator_may_see): a read of a copy of the waveform counts as a read.
+        takeable = DisputedLabel.objects.filter(batch_id=batch_id, exam_id__in=_among(sorted(stuck))).filter(
+            adjudicator_may_see(adjudicator_id)
+        )
+        stuck -= set(takeable.values_list("exam_id", flat=True))
     return sorted(stuck)
 
 

@@ -147,6 +147,10 @@ def test_an_adjudicator_who_read_a_copy_of_the_waveform_never_gets_its_dispute(
     client = client_for(carla)
     assert client.get("/api/v1/adjudication/").json() == []
     assert client.get(f"/api/v1/adjudication/{disputed.pk}/{first.pk}/").status_code == 404
+    # carla is the only adjudicator: the coordinator's dashboard says the dispute waits for nobody.
+    page = client_for(diego).get(f"/batches/{disputed.pk}/").content.decode()
+    assert 'id="stuck-disputes"' in page, "the dashboard is silent about a dispute no adjudicator may take"
+    assert "cpsc/A1986" in page.split('id="stuck-disputes"', 1)[1].split("</p>", 1)[0]
 
 
 def test_a_reader_who_read_a_copy_elsewhere_is_kept_from_the_exam_when_the_designer_is_asked(
