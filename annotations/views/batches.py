@@ -184,6 +184,8 @@ def batch_reassign_view(request, batch_id: int):
 
 def _reassign_said(outcome: dict, reader: str, to: str) -> str:
     """The reassign's outcome in words: what moved, and what happened to each kind of slot that did not."""
+    if outcome["reader_left"]:
+        return " ".join(_left_said(outcome, reader, to) + _drafts_said(outcome, reader))
     said = [
         _("%(moved)s unread exams moved; %(kept)s kept.")
         % {
@@ -223,6 +225,25 @@ def _reassign_said(outcome: dict, reader: str, to: str) -> str:
     return " ".join(said + _drafts_said(outcome, reader))
 
 
+def _left_said(outcome: dict, reader: str, to: str) -> list[str]:
+    """A reader who left keeps nothing: what moved, and what waits under Skipped exams to be handed on."""
+    said = [_("%(moved)s unread exams moved.") % {"moved": outcome["moved"]}]
+    if outcome["set_aside_untaken"]:
+        said.append(
+            ngettext(
+                "%(n)s unread exam of %(reader)s, who left the study, set aside: %(to)s already reads it or "
+                "saw its dispute. Hand it on under Skipped exams to a reader who may read it (add one to "
+                "the batch if none may).",
+                "%(n)s unread exams of %(reader)s, who left the study, set aside: %(to)s already reads them "
+                "or saw their disputes. Hand them on under Skipped exams to a reader who may read them (add "
+                "one to the batch if none may).",
+                outcome["set_aside_untaken"],
+            )
+            % {"n": outcome["set_aside_untaken"], "reader": reader, "to": to}
+        )
+    return said
+
+
 def _drafts_said(outcome: dict, reader: str) -> list[str]:
     """What became of the leaving reader's drafts and retests, one sentence per kind that happened."""
     said = []
@@ -239,18 +260,10 @@ def _drafts_said(outcome: dict, reader: str) -> list[str]:
         )
     if outcome["drafts_kept"]:
         said.append(
-            (
-                ngettext(
-                    "%(n)s draft stays with %(reader)s, who is still reading.",
-                    "%(n)s drafts stay with %(reader)s, who is still reading.",
-                    outcome["drafts_kept"],
-                )
-                if not outcome["reader_left"]
-                else ngettext(
-                    "%(n)s draft stays: the new reader already holds its exam or saw its dispute.",
-                    "%(n)s drafts stay: the new reader already holds their exams or saw their disputes.",
-                    outcome["drafts_kept"],
-                )
+            ngettext(
+                "%(n)s draft stays with %(reader)s, who is still reading.",
+                "%(n)s drafts stay with %(reader)s, who is still reading.",
+                outcome["drafts_kept"],
             )
             % {"n": outcome["drafts_kept"], "reader": reader}
         )

@@ -37,6 +37,7 @@ STILL = {
     "reader_left": False,
     "drafts_handed_on": 0,
     "drafts_kept": 0,
+    "set_aside_untaken": 0,
     "retests_withdrawn": 0,
     "kept_because_retest_follows": 0,
 }

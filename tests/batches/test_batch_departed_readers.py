@@ -99,3 +99,83 @@ def test_adding_a_reader_moves_no_unread_exam_to_one_who_left(client_for, ana, b
     assert response.status_code == 302
     assert not Assignment.objects.filter(batch=batch, reader=jack).exists()
     assert Assignment.objects.filter(batch=batch, reader=carol).count() >= 3
+
+
+def _dashboard(client, batch) -> str:
+    return client.get(f"/batches/{batch.pk}/").content.decode()
+
+
+def test_a_reader_who_left_with_exams_nobody_else_may_take_does_not_hold_the_batch_open(
+    client_for, ana, bruno, diego, tnmg
+):
+    """Every reader reads every exam (k=3 of 3): when jack leaves, no reader of the batch may take his
+    unread exams. Reassigning them sets them aside for handing on, instead of leaving them with jack for
+    ever; a reader added later takes them, and the batch completes."""
+    jack = UserFactory(username="jack", roles=["reader"])
+    carol = UserFactory(username="carol", roles=["reader"])
+    exams = ExamFactory.create_batch(2)
+    batch = batch_create(
+        name="All read all",
+        taxonomy=tnmg,
+        exams=exams,
+        readers=[ana, bruno, jack],
+        readers_per_exam=3,
+        actor=diego,
+    )
+    for reader in (ana, bruno):
+        for slot in Assignment.objects.filter(batch=batch, reader=reader):
+            read(reader, slot, ["SB"])
+    client = client_for(diego)
+    _leave(client, jack, "deactivated")
+
+    page = _dashboard(client, batch)
+    assert 'id="readers-left"' in page and "jack" in page.split('id="readers-left"')[1].split("</p>")[0]
+    progress = client.get(f"/api/v1/batches/{batch.pk}/progress/").json()
+    assert [r["left"] for r in progress["readers"]] == [False, False, True]  # ana, bruno, jack
+
+    response = client.post(
+        f"/batches/{batch.pk}/reassign/", {"from_reader": jack.pk, "to_reader": ana.pk}, follow=True
+    )
+    said = response.content.decode()
+    assert "2 unread exams of jack, who left the study, set aside" in said, said
+    assert not Assignment.objects.filter(batch=batch, reader=jack, status=Assignment.Status.PENDING).exists()
+    page = _dashboard(client, batch)
+    assert 'id="readers-left"' not in page  # nothing waits on jack any more
+    skips = client.get(f"/api/v1/batches/{batch.pk}/progress/").json()["skips"]
+    assert [(s["reader"], s["candidates"]) for s in skips] == [("jack", []), ("jack", [])]
+    assert all("left the study" in s["reason"] for s in skips)
+    assert progress_of(client, batch)["coverage"]["skipped"] == 0  # nobody's skip: jack did not skip them
+    states = {row["state"] for row in client.get(f"/batches/{batch.pk}/").context["exams"]["rows"]}
+    assert states == {"short"}  # waiting on the coordinator, not on a reader
+
+    assert client.post(f"/batches/{batch.pk}/add-readers/", {"readers": [carol.pk]}).status_code == 302
+    skips = progress_of(client, batch)["skips"]
+    assert [[c["username"] for c in s["candidates"]] for s in skips] == [["carol"], ["carol"]]
+    for skip in skips:
+        url = f"/api/v1/batches/{batch.pk}/skips/{skip['assignment_id']}/hand-on/"
+        assert client.post(url, {"reader_id": carol.pk}, content_type="application/json").status_code == 201
+    for slot in Assignment.objects.filter(batch=batch, reader=carol):
+        read(carol, slot, ["SB"])
+    coverage = progress_of(client, batch)["coverage"]
+    assert (coverage["exams_complete"], coverage["exams"], coverage["skipped"]) == (2, 2, 0)
+
+
+def progress_of(client, batch) -> dict:
+    return client.get(f"/api/v1/batches/{batch.pk}/progress/").json()
+
+
+def test_a_reader_still_reading_keeps_the_exams_the_new_reader_already_reads(
+    client_for, ana, bruno, diego, tnmg
+):
+    """The set-aside is for those who left: a reader still reading keeps them, as before."""
+    exams = ExamFactory.create_batch(2)
+    batch = batch_create(
+        name="Both", taxonomy=tnmg, exams=exams, readers=[ana, bruno], readers_per_exam=2, actor=diego
+    )
+    client = client_for(diego)
+    response = client.post(
+        f"/batches/{batch.pk}/reassign/", {"from_reader": bruno.pk, "to_reader": ana.pk}, follow=True
+    )
+    assert "2 exams stay with bruno" in response.content.decode()
+    assert Assignment.objects.filter(batch=batch, reader=bruno, status=Assignment.Status.PENDING).count() == 2
+    assert 'id="readers-left"' not in _dashboard(client, batch)

@@ -44,7 +44,7 @@ from annotations.models import (
 )
 from annotations.roles import Role, has_role
 from annotations.selectors.batches.access import batch_reader_ids, require_coordinator
-from annotations.selectors.batches.closures import closed_without_read
+from annotations.selectors.batches.closures import closed_for_good, closed_without_read
 from annotations.selectors.blinding import exams_no_adjudicator_may_take
 from annotations.selectors.exams.selection import _copied
 
@@ -68,6 +68,7 @@ class ReaderProgress:
     last_activity: object
     gold_exact: int
     gold_read: int
+    left: bool = False  # deactivated, or no longer a reader
 
     @property
     def remaining(self) -> int:
@@ -184,19 +185,26 @@ def _slot_counts(batch: ReviewBatch) -> list[dict]:
     )
 
 
-def _per_reader(slots: list[dict]) -> list[dict]:
-    from django.contrib.auth import get_user_model
+def _still_reading(users) -> set[int]:
+    """Of these accounts, those active and holding the reader role: the others left the study, and what
+    they have not read waits on the coordinator (services.batches.queues.batch_reassign)."""
+    return set(users.filter(is_active=True, groups__name=Role.READER.value).values_list("pk", flat=True))
 
-    names = dict(
-        get_user_model()
-        .objects.filter(pk__in={row["reader_id"] for row in slots})
-        .values_list("pk", "username")
-    )
+
+def _per_reader(slots: list[dict]) -> list[dict]:
+    users = get_user_model().objects.filter(pk__in={row["reader_id"] for row in slots})
+    names = dict(users.values_list("pk", "username"))
+    reading = _still_reading(users)
     readers: dict[int, dict] = {}
     for row in slots:
         reader = readers.setdefault(
             row["reader_id"],
-            {"reader_id": row["reader_id"], "username": names[row["reader_id"]], "last": None}
+            {
+                "reader_id": row["reader_id"],
+                "username": names[row["reader_id"]],
+                "last": None,
+                "left": row["reader_id"] not in reading,
+            }
             | dict.fromkeys(("total", "done", "skipped", "drafts"), 0),
         )
         for name in ("total", "done", "skipped", "drafts"):
@@ -227,6 +235,7 @@ def batch_reader_progress(
             last_activity=row["last"],
             gold_exact=gold.get(row["reader_id"], (0, 0))[0],
             gold_read=gold.get(row["reader_id"], (0, 0))[1],
+            left=row["left"],
         )
         for row in counts
     ]
@@ -318,7 +327,7 @@ def batch_skips(user, batch: ReviewBatch) -> list[dict]:
     require_coordinator(user)
     rows = list(
         Assignment.objects.filter(batch=batch, status=SKIPPED)
-        .exclude(closed_without_read())
+        .exclude(closed_for_good())
         .select_related("reader", "exam__dataset", "handed_on_as__reader")
         .order_by("skipped_at", "pk")
     )
@@ -412,6 +421,12 @@ def batch_progress(user, batch: ReviewBatch) -> dict:
         ],
         "reads_per_day": batch_reads_per_day(user, batch, slots),
         "skips": batch_skips(user, batch),
+        # Readers who left with exams still theirs to read: nobody will, until the coordinator moves them.
+        "waiting_on_departed": [
+            {"username": r.username, "unread": r.remaining}
+            for r in readers
+            if r.left and r.remaining and batch.status != ReviewBatch.Status.CLOSED
+        ],
     }
 
 
@@ -473,7 +488,7 @@ def _exam_status_rows(batch: ReviewBatch):
         .annotate(
             submitted=_count_of(slots.filter(status=SUBMITTED, read_round=1)),
             open_reads=_count_of(slots.filter(status__in=OPEN)),
-            skips=_count_of(slots.filter(status=SKIPPED).exclude(closed_without_read())),
+            skips=_count_of(slots.filter(status=SKIPPED).exclude(closed_for_good())),
             disputes=_count_of(open_disputes),
             # A scalar subquery with LIMIT 1, probed per row of the page: as EXISTS, PostgreSQL may hash
             # every consensus row of the batch first (227k at 100k exams: 0.8 s for a 50-row page).

@@ -16,7 +16,7 @@ from annotations.lib.batch_design import DesignRequest, design_batch
 from annotations.models import Assignment, BatchExam, Exam, ReviewBatch
 from annotations.roles import Role, has_role
 from annotations.selectors.batches.access import batch_reader_ids, reading_reader_ids
-from annotations.selectors.batches.closures import DRAFT_SET_ASIDE, RETEST_WITHDRAWN
+from annotations.selectors.batches.closures import DRAFT_SET_ASIDE, READER_LEFT_UNTAKEN, RETEST_WITHDRAWN
 from annotations.selectors.batches.plan import BatchPlanError, exams_to_add
 from annotations.selectors.blinding import design_exclusions, exams_reader_barred
 from annotations.selectors.exams.selection import ExamCriteria
@@ -100,6 +100,15 @@ def _retests_withdraw(batch: ReviewBatch, reader_id: int) -> int:
     return retests
 
 
+def _untaken_set_aside(slots: list[Assignment]) -> int:
+    """The slots of a reader who left that nobody in the batch may take yet: closed, to be handed on
+    (services.batches.skips) once someone may read their exams, so the batch does not wait on them."""
+    now = timezone.now()
+    for slot in slots:
+        _set_aside(slot, READER_LEFT_UNTAKEN, now)
+    return len(slots)
+
+
 def _reasons_kept(waiting: list[int], held: set[int], barred: set[int], retested: set[int]) -> dict:
     """Why each unmoved exam stayed, apart: the coordinator (and the audit) tell a reader who has the exam
     already from one kept away by blinding, and both from a first read its reader re-reads later."""
@@ -114,7 +123,8 @@ def batch_reassign(*, batch: ReviewBatch, from_reader, to_reader, actor) -> dict
     """Hand a reader's unread exams to another reader; exams the new reader has, and exams whose dispute
     the new reader saw (selectors.blinding), stay put. Drafts stay with a reader still reading; those of
     a reader who left the study (deactivated, or no longer a reader) are set aside and their exams handed
-    on as new reads, and that reader's retests are withdrawn: no exam then waits for one who cannot read."""
+    on as new reads, that reader's retests are withdrawn, and the slots nobody may take yet are set aside
+    for handing on later: no exam then waits for one who cannot read."""
     require_coordinator(actor)
     require_open(batch)
     if not has_role(to_reader, Role.READER):
@@ -144,12 +154,15 @@ def batch_reassign(*, batch: ReviewBatch, from_reader, to_reader, actor) -> dict
             _move(assignment, to_reader.pk, position + offset)
         given = [d for d in drafts if d.exam_id not in held | barred] if left else []
         handed = _drafts_hand_on(locked, given, to_reader.pk, position + len(movable))
+        # What a reader who left still holds (pending re-read: what did not move) nobody may take yet.
+        untaken = _untaken_set_aside([*pending, *(d for d in drafts if d not in given)]) if left else 0
         outcome = {
             "moved": len(movable),
             **_reasons_kept(waiting, held, barred, retested),
             "reader_left": left,
             "drafts_handed_on": handed,
-            "drafts_kept": len(drafts) - handed,
+            "drafts_kept": 0 if left else len(drafts),
+            "set_aside_untaken": untaken,
             "retests_withdrawn": _retests_withdraw(locked, from_reader.pk) if left else 0,
         }
         audit_record(

@@ -33,9 +33,15 @@
     var body = document.querySelector("#reader-progress tbody");
     body.replaceChildren();
     readers.forEach(function (r) {
-      var row = document.createElement("tr");
+      var row = document.createElement("tr"), name = cell(r.username);
+      if (r.left) {
+        var mark = document.createElement("span");
+        mark.className = "muted reader-left";
+        mark.textContent = document.getElementById("reader-progress").dataset.left;
+        name.append(" ", mark);
+      }
       row.append(
-        cell(r.username), cell(r.done + " / " + r.total), cell(r.skipped), cell(r.remaining), cell(r.drafts),
+        name, cell(r.done + " / " + r.total), cell(r.skipped), cell(r.remaining), cell(r.drafts),
         cell(seconds(r.median_seconds)),
         cell(r.q1_seconds === null ? null : seconds(r.q1_seconds) + "–" + seconds(r.q3_seconds)),
         cell(r.gold_read ? r.gold_exact + " / " + r.gold_read : null),
