@@ -301,6 +301,10 @@ class AdjudicationCase:
     device_measurements: list[dict] = field(default_factory=list)
 
 
+# The reason shown for a class decided before whose dispute later reads settled (_settled_since).
+SETTLED = "settled"
+
+
 def _case_disputes(user, batch_id: int, exam_id: int) -> tuple[ReviewBatch, list[DisputedLabel]]:
     """The batch and the exam's disputes in it; 404 when there are none or the adjudicator holds a read
     of the exam in any batch (the same answer, so the page does not confirm which exams they read)."""
@@ -313,9 +317,34 @@ def _case_disputes(user, batch_id: int, exam_id: int) -> tuple[ReviewBatch, list
         .select_related("diagnostic_class")
         .order_by("diagnostic_class__position")
     )
-    if not disputes:
+    disputes += _settled_since(batch, exam_id, {d.diagnostic_class_id for d in disputes})
+    if not disputes and not Adjudication.objects.filter(batch=batch, exam_id=exam_id).exists():
         raise NotFound("nothing to adjudicate here")
-    return batch, disputes
+    return batch, sorted(disputes, key=lambda d: d.diagnostic_class.position)
+
+
+def _settled_since(batch: ReviewBatch, exam_id: int, disputed: set[int]) -> list[DisputedLabel]:
+    """Classes readers marked that an adjudicator decided and later reads settled (no dispute is left):
+    listed with the votes they have now, so the signed decision can still be seen and corrected. Not
+    stored: the reason SETTLED names no dispute."""
+    rows = (
+        Consensus.objects.filter(batch=batch, exam_id=exam_id, method=Consensus.Method.ADJUDICATED)
+        .filter(diagnostic_class_id__in=exam_marked_class_ids(batch.pk, exam_id))
+        .exclude(diagnostic_class_id__in=disputed)
+        .select_related("diagnostic_class")
+    )
+    return [
+        DisputedLabel(
+            batch=batch,
+            exam_id=exam_id,
+            diagnostic_class=row.diagnostic_class,
+            reason=SETTLED,
+            positive_votes=row.positive_votes,
+            total_votes=row.total_votes,
+            probability=row.probability,
+        )
+        for row in rows
+    ]
 
 
 @dataclass(frozen=True)

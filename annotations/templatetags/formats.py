@@ -14,6 +14,7 @@ from django.utils.translation import gettext as _
 
 from annotations.lib.formats.registry import FORMAT_NAMES
 from annotations.models import Consensus, DisputedLabel
+from annotations.selectors.adjudication import SETTLED
 
 register = template.Library()
 
@@ -59,6 +60,8 @@ def consensus_method(value: str) -> str:
 
 @register.filter
 def dispute_reason(value: str) -> str:
+    if value == SETTLED:
+        return _("Decided before; later reads settled the dispute")
     return _label(DisputedLabel.Reason, value)
 
 

@@ -251,3 +251,27 @@ def test_an_exam_read_fewer_times_than_the_minimum_gets_no_consensus():
     assert decision.value[0].tolist() == [1, 0] and decision.method[0].tolist() == ["unanimous", "unanimous"]
     alone = consensus_decide(reads, min_reads=1)
     assert alone.value[1].tolist() == [1, 0] and alone.method[1].tolist() == ["single", "single"]
+
+
+# --- Human decisions count in the exclusive sets ---------------------------------------------------------
+def test_a_majority_against_an_adjudicated_member_of_a_set_is_disputed_and_the_rest_decided():
+    """Classes 0 and 1 are exclusive; class 2 is free. Exam 0: 2 of 3 mark class 0, a human decided class
+    1 present. Exam 1: the same majority, the human decided class 1 absent. Exam 2: no human at all."""
+    sets = [ExclusiveSet(named=(0, 1))]
+    by_exam = [  # per exam, each reader's row of classes
+        [[1, 0, 1], [1, 0, 1], [0, 1, 0]],
+        [[1, 0, 1], [1, 0, 1], [0, 1, 0]],
+        [[0, 0, 0], [0, 0, 0], [0, 1, 0]],
+    ]
+    reads = np.array(by_exam, dtype=np.int8).transpose(1, 0, 2)
+    human = np.full((3, 3), MISSING, dtype=np.int8)
+    human[0, 1], human[1, 1] = 1, 0
+    decided = consensus_decide(reads, exclusive_sets=sets, adjudicated=human, exam_chunk=2)
+    plain = consensus_decide(reads, exclusive_sets=sets)
+    assert decided.value[0, 0] == MISSING and decided.reason[0, 0] == "exclusive"
+    assert decided.value[0, 2] == 1  # the free class is decided as before
+    assert decided.value[1].tolist() == plain.value[1].tolist() == [1, 0, 1]  # absent by a human: no clash
+    assert decided.value[2].tolist() == plain.value[2].tolist()
+    assert not exclusive_violations(np.where(human != MISSING, human, decided.value), sets).any()
+    with pytest.raises(ValueError, match="adjudicated has shape"):
+        consensus_decide(reads, adjudicated=human[:2])

@@ -214,6 +214,7 @@ def consensus_decide(
     pseudo_count: float = 1.0,
     binary_fit: DawidSkene | None = None,
     exam_chunk: int = 4096,
+    adjudicated: npt.ArrayLike | None = None,
 ) -> ConsensusDecision:
     """Decide every cell by the batch's rule, leaving to a human what the rule cannot settle honestly.
 
@@ -230,7 +231,10 @@ def consensus_decide(
        ("majority"), an exact tie is disputed ("tie"); otherwise under the latent rule the latent estimate
        decides ("latent"), one within ``latent_margin`` of 0.5 is disputed ("uncertain"). Step 3's
        "overruled" check holds on the same cells only.
-    5. any decided positives that an exclusive set forbids together are all disputed ("exclusive").
+    5. any decided positives that an exclusive set forbids together are all disputed ("exclusive"),
+       counting the human decisions in ``adjudicated`` (``[e, c]``: 1, 0, or MISSING where no human
+       decided) in place of the rule's: a later read can make a majority against what an adjudicator
+       signed, and the released labels hold the human value beside the rule's.
 
     ``binary_fit`` may pass :func:`dawid_skene` of the same reads (and ``pseudo_count``), already fitted
     for another purpose, so that it is not fitted twice. Steps 1-5 go ``exam_chunk`` exams at a time
@@ -246,6 +250,9 @@ def consensus_decide(
     n_exam = n.max(axis=1, initial=0) if n.size else np.zeros(reads.shape[1], np.int32)
     latent = method == DECIDED_LATENT and reads.shape[0] >= 2 and reads.shape[1] > 0
     sets = list(exclusive_sets or [])
+    human = None if adjudicated is None else np.asarray(adjudicated, dtype=np.int8)
+    if human is not None and human.shape != n.shape:
+        raise ValueError(f"adjudicated has shape {human.shape}; the reads give {n.shape}")
     posterior, described = _probability(reads, n, k, latent, sets, pseudo_count, binary_fit, exam_chunk)
     latent_used = (n_exam >= MIN_LATENT_READS) & latent
     positive_exams = ((k > 0) & latent_used[:, None]).sum(axis=0)
@@ -261,7 +268,7 @@ def consensus_decide(
         vote = majority_vote(reads[:, part], threshold=threshold)
         by_latent = latent_used[part, None] & latent_classes
         decided = _decide_cells(n[part], k[part], vote, posterior[part], latent, by_latent, latent_margin)
-        _withhold(*decided, insufficient[part], sets)
+        _withhold(*decided, insufficient[part], sets, None if human is None else human[part])
         value[part], how[part], reason[part] = decided
     return ConsensusDecision(
         value=value,
@@ -348,14 +355,16 @@ def _withhold(
     reason: npt.NDArray[np.uint8],
     insufficient: BoolArray,
     sets: list[ExclusiveSet],
+    human: Reads | None = None,
 ) -> None:
     """Steps 1 and 5 of :func:`consensus_decide`, in place, after the cells were decided."""
     # 1: too few reads: nothing at all.
     value[insufficient] = MISSING
     how[insufficient] = 0
     reason[insufficient] = 0
-    # 5: exclusive sets hold in whatever is released.
-    _dispute(value, how, reason, exclusive_violations(value, sets), DISPUTE_EXCLUSIVE)
+    # 5: exclusive sets hold in whatever is released, which takes a human decision over the rule's.
+    released = value if human is None else np.where(human != MISSING, human, value)
+    _dispute(value, how, reason, exclusive_violations(released, sets), DISPUTE_EXCLUSIVE)
 
 
 def _dispute(

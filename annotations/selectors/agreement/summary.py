@@ -55,6 +55,8 @@ class ReadsSnapshot:
     read_count: int
     latest_submission_at: datetime | None
     escalated_exam_ids: set[int] = field(default_factory=set)
+    # [e, c]: the adjudicator's value (1 or 0) of each decided cell, MISSING elsewhere; None: none decided.
+    adjudicated: np.ndarray | None = None
 
 
 def _reads_array(
@@ -162,7 +164,29 @@ def batch_reads_snapshot(batch: ReviewBatch) -> ReadsSnapshot:
         read_count=read_count,
         latest_submission_at=latest,
         escalated_exam_ids=escalated,
+        adjudicated=_adjudicated_array(batch, exams_axis, np.array(class_ids, dtype=np.int64)),
     )
+
+
+def _adjudicated_array(
+    batch: ReviewBatch, exams_axis: np.ndarray, classes_axis: np.ndarray
+) -> np.ndarray | None:
+    """The batch's human decisions on the snapshot's axes (MISSING where none): the consensus weighs the
+    exclusive sets with them in place. Decisions on exams no first read reached are left out, as the
+    consensus has no cell for them."""
+    decided = np.array(
+        list(Adjudication.objects.filter(batch=batch).values_list("exam_id", "diagnostic_class_id", "value")),
+        dtype=np.int64,
+    ).reshape(-1, 3)
+    if not len(decided) or not len(exams_axis):
+        return None
+    e = np.minimum(np.searchsorted(exams_axis, decided[:, 0]), len(exams_axis) - 1)  # sorted: np.unique
+    place = {class_id: i for i, class_id in enumerate(classes_axis.tolist())}  # in taxonomy order
+    c = np.array([place.get(class_id, -1) for class_id in decided[:, 1].tolist()], dtype=np.intp)
+    known = (exams_axis[e] == decided[:, 0]) & (c >= 0)
+    array = np.full((len(exams_axis), len(classes_axis)), MISSING, dtype=np.int8)
+    array[e[known], c[known]] = decided[known, 2]
+    return array
 
 
 def batch_read_state(batch_id: int) -> tuple[int, datetime | None]:

@@ -40,8 +40,8 @@ from annotations.lib.stats import (
     bootstrap_agreement,
     dawid_skene,
 )
-from annotations.lib.stats.consensus import METHODS, REASONS
-from annotations.models import Adjudication, AgreementResult, ReviewBatch
+from annotations.lib.stats.consensus import METHODS, MISSING, REASONS
+from annotations.models import Adjudication, AgreementResult, Consensus, ReviewBatch
 from annotations.selectors.agreement.rules import (
     AgreementConfigError as AgreementConfigError,  # re-exported: computing is where a bad rule surfaces
 )
@@ -138,6 +138,10 @@ def batch_agreement_compute(batch_id: int) -> AgreementResult | None:
     summary = consensus_summary(snapshot, rule, decision)
     consensus = _Cells.of(snapshot, decision, decision.stored, decision.method_code)
     disputes = _Cells.of(snapshot, decision, disputed, decision.reason_code)
+    human = snapshot.adjudicated
+    voted = (
+        _Cells.of(snapshot, decision, human != MISSING, decision.method_code) if human is not None else None
+    )
     # From here on only the cells to store, the counts and the readers' rates are needed: the decision's
     # and the latent fit's per-cell arrays (hundreds of MB for 100,000 exams x 74 classes) are let go
     # before the bootstrap and the tables make their own.
@@ -168,7 +172,7 @@ def batch_agreement_compute(batch_id: int) -> AgreementResult | None:
         "exams": exam_figures(boot),
         "bootstrap": bootstrap_summary(boot, interval_note),
     }
-    return _store(_Outcome(batch, snapshot, results, consensus, disputes, started))
+    return _store(_Outcome(batch, snapshot, results, consensus, disputes, started, voted))
 
 
 @dataclass(frozen=True)
@@ -220,6 +224,7 @@ class _Outcome:
     consensus: _Cells
     disputes: _Cells
     started: float
+    adjudicated: _Cells | None = None  # the votes now on the cells a human decided
     now: datetime = field(init=False)
 
     def __post_init__(self) -> None:
@@ -237,7 +242,28 @@ def _consensus_replace(out: _Outcome) -> int:
     columns.append([METHODS[c] for c in out.consensus.codes.tolist()])
     rows = [row for row in zip(*columns, strict=True) if (row[0], row[1]) not in adjudicated]
     consensus_rows_replace(out.batch.pk, rows, ALGORITHM_VERSION, out.now)
+    _adjudicated_votes_update(out)
     return len(rows)
+
+
+def _adjudicated_votes_update(out: _Outcome) -> None:
+    """An adjudicated cell keeps its human value but shows the votes it has now: a read handed on after
+    the decision is counted there as it is in the reads the export lists beside it."""
+    if out.adjudicated is None:
+        return
+    cells = out.adjudicated
+    votes = {
+        (exam, cls): (positive, total, probability)
+        for exam, cls, positive, total, probability in zip(*cells.columns(), strict=True)
+    }
+    rows = Consensus.objects.filter(batch=out.batch, method=Consensus.Method.ADJUDICATED)
+    changed = []
+    for row in rows.filter(exam_id__in=sorted({exam for exam, _ in votes})):
+        now = votes.get((row.exam_id, row.diagnostic_class_id))
+        if now is not None and now != (row.positive_votes, row.total_votes, row.probability):
+            row.positive_votes, row.total_votes, row.probability = now
+            changed.append(row)
+    Consensus.objects.bulk_update(changed, ["positive_votes", "total_votes", "probability"], batch_size=1000)
 
 
 def _disputes_replace(out: _Outcome) -> int:

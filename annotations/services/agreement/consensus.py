@@ -54,6 +54,7 @@ def consensus_decisions(
         min_reads=rule["min_reads"],
         exclusive_sets=sets,
         binary_fit=latent,
+        adjudicated=snapshot.adjudicated,
     )
     if snapshot.escalated_exam_ids:
         # An escalated exam: every class its readers disagree on goes to the adjudicator, decided or not.
