@@ -267,6 +267,22 @@ def design_exclusions(
     return {reader: exams for reader, exams in excluded.items() if exams}
 
 
+def batch_excludes_seen(batch) -> bool:
+    """The batch was designed to keep readers away from exams they read elsewhere or whose suggestion
+    they saw: every later hand-out of it (reassign, rebalance, escalation, hand-on) keeps to that."""
+    return bool((batch.design or {}).get("exclude_seen"))
+
+
+def batch_seen_elsewhere(batch, reader_ids: Iterable[int], exam_ids: Iterable[int]) -> dict[int, set[int]]:
+    """reader id -> the exams (of `exam_ids`) the batch's exclude_seen keeps from that reader (read in
+    some batch, or its suggestion seen); empty for a batch designed without it."""
+    reader_ids = list(reader_ids)
+    if not batch_excludes_seen(batch) or not reader_ids:
+        return {}
+    seen = readers_seen_before(reader_ids, exam_ids)
+    return {reader: seen[reader]["read"] | seen[reader]["suggested"] for reader in reader_ids}
+
+
 # --- Pseudonyms -------------------------------------------------------------------------------------
 def pseudonym(index: int) -> str:
     """Reader A ... Reader Z, then Reader 27, 28, ... (a batch rarely has more than a handful)."""

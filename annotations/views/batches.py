@@ -16,7 +16,7 @@ from annotations.forms import AddExamsForm, AddReadersForm, BatchDesignForm, Han
 from annotations.roles import Role
 from annotations.selectors.agreement.tables import stored_reader_quality
 from annotations.selectors.batches.access import batch_for_coordinator
-from annotations.selectors.batches.overview import batch_gold_count, batch_overview
+from annotations.selectors.batches.overview import batch_overview
 from annotations.selectors.batches.plan import batch_plan, plan_exam_page
 from annotations.selectors.batches.progress import (
     EXAM_PAGE_SIZE,
@@ -192,9 +192,16 @@ def _reassign_said(outcome: dict, reader: str, to: str) -> str:
             "moved": outcome["moved"],
             "kept": outcome["kept_because_already_assigned"]
             + outcome["kept_because_dispute_seen"]
+            + outcome.get("kept_because_seen_elsewhere", 0)
             + outcome.get("kept_because_retest_follows", 0),
         }
     ]
+    return " ".join(said + _kept_said(outcome, reader, to) + _drafts_said(outcome, reader))
+
+
+def _kept_said(outcome: dict, reader: str, to: str) -> list[str]:
+    """Why the exams that did not move stayed, one sentence per reason that applied."""
+    said = []
     if outcome["kept_because_already_assigned"]:
         said.append(
             ngettext(
@@ -213,6 +220,17 @@ def _reassign_said(outcome: dict, reader: str, to: str) -> str:
             )
             % {"n": outcome["kept_because_dispute_seen"], "reader": reader, "to": to}
         )
+    if outcome.get("kept_because_seen_elsewhere"):
+        said.append(
+            ngettext(
+                "%(n)s exam stays with %(reader)s: %(to)s read it in another batch, and this batch keeps "
+                "readers away from exams they read elsewhere.",
+                "%(n)s exams stay with %(reader)s: %(to)s read them in another batch, and this batch keeps "
+                "readers away from exams they read elsewhere.",
+                outcome["kept_because_seen_elsewhere"],
+            )
+            % {"n": outcome["kept_because_seen_elsewhere"], "reader": reader, "to": to}
+        )
     if outcome.get("kept_because_retest_follows"):
         said.append(
             ngettext(
@@ -222,7 +240,7 @@ def _reassign_said(outcome: dict, reader: str, to: str) -> str:
             )
             % {"n": outcome["kept_because_retest_follows"], "reader": reader}
         )
-    return " ".join(said + _drafts_said(outcome, reader))
+    return said
 
 
 def _left_said(outcome: dict, reader: str, to: str) -> list[str]:
@@ -231,12 +249,12 @@ def _left_said(outcome: dict, reader: str, to: str) -> list[str]:
     if outcome["set_aside_untaken"]:
         said.append(
             ngettext(
-                "%(n)s unread exam of %(reader)s, who left the study, set aside: %(to)s already reads it or "
-                "saw its dispute. Hand it on under Skipped exams to a reader who may read it (add one to "
-                "the batch if none may).",
-                "%(n)s unread exams of %(reader)s, who left the study, set aside: %(to)s already reads them "
-                "or saw their disputes. Hand them on under Skipped exams to a reader who may read them (add "
-                "one to the batch if none may).",
+                "%(n)s unread exam of %(reader)s, who left the study, set aside: %(to)s may not read it "
+                "(already reads it, saw its dispute or read it elsewhere). Hand it on under Skipped exams to "
+                "a reader who may read it (add one to the batch if none may).",
+                "%(n)s unread exams of %(reader)s, who left the study, set aside: %(to)s may not read them "
+                "(already reads them, saw their disputes or read them elsewhere). Hand them on under Skipped "
+                "exams to a reader who may read them (add one to the batch if none may).",
                 outcome["set_aside_untaken"],
             )
             % {"n": outcome["set_aside_untaken"], "reader": reader, "to": to}
@@ -287,15 +305,14 @@ def batch_add_readers_view(request, batch_id: int):
         if not form.is_valid():
             raise BatchDesignError(_("choose at least one reader"))
         readers = list(form.cleaned_data["readers"])
-        moved = batch_add_readers(batch=batch, readers=readers, actor=request.user)
-        said = _("Readers added; %(moved)s unread exams moved to them.") % {"moved": moved}
-        gold = batch_gold_count(batch)
-        if gold:
-            # Gold exams go to every reader: the newcomers' queues hold them besides the exams moved.
+        added = batch_add_readers(batch=batch, readers=readers, actor=request.user)
+        said = _("Readers added; %(moved)s unread exams moved to them.") % {"moved": added.moved}
+        if added.gold_added:
+            # Gold exams go to every reader who may read them, besides the exams moved.
             said = _(
-                "Readers added; %(moved)s unread exams moved to them, and each given the batch's %(gold)s "
-                "gold exams, which every reader reads."
-            ) % {"moved": moved, "gold": gold}
+                "Readers added; %(moved)s unread exams moved to them, and %(gold)s gold exams given to them "
+                "(the batch's gold exams, which every reader reads, but those a newcomer may not read)."
+            ) % {"moved": added.moved, "gold": added.gold_added}
         return said
 
     return _change(request, batch_id, add)

@@ -356,25 +356,21 @@ def skip_hand_on_candidates(batch: ReviewBatch, exam_ids: list[int]) -> dict[int
     from django.contrib.auth import get_user_model
 
     from annotations.roles import Role
-    from annotations.selectors.blinding import reader_barred_pairs
+    from annotations.selectors.blinding import batch_seen_elsewhere, reader_barred_pairs, readers_seen_before
 
     readers = [
         r
         for r in get_user_model().objects.filter(pk__in=batch_reader_ids(batch)).order_by("username")
         if has_role(r, Role.READER)
     ]
-    barred = reader_barred_pairs([r.pk for r in readers], exam_ids)
-    holding: dict[int, set[int]] = {}
-    for reader_id, exam_id in Assignment.objects.filter(
-        exam_id__in=exam_ids, reader_id__in=[r.pk for r in readers]
-    ).values_list("reader_id", "exam_id"):
-        holding.setdefault(exam_id, set()).add(reader_id)
+    ids = [r.pk for r in readers]
+    barred = reader_barred_pairs(ids, exam_ids)
+    # A read of the exam, or of a copy of its waveform, anywhere; and what exclude_seen keeps away.
+    seen = readers_seen_before(ids, exam_ids)
+    elsewhere = batch_seen_elsewhere(batch, ids, exam_ids)
+    kept = {r: barred.get(r, set()) | seen[r]["read"] | elsewhere.get(r, set()) for r in ids}
     return {
-        exam_id: [
-            {"id": r.pk, "username": r.get_username()}
-            for r in readers
-            if r.pk not in holding.get(exam_id, set()) and exam_id not in barred.get(r.pk, set())
-        ]
+        exam_id: [{"id": r.pk, "username": r.get_username()} for r in readers if exam_id not in kept[r.pk]]
         for exam_id in exam_ids
     }
 

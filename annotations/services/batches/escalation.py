@@ -9,7 +9,7 @@ from django.db.models import Count
 
 from annotations.models import Annotation, Assignment, BatchExam, ReviewBatch
 from annotations.selectors.batches.access import batch_reader_ids, reading_reader_ids
-from annotations.selectors.blinding import readers_barred
+from annotations.selectors.blinding import batch_seen_elsewhere, readers_barred
 from annotations.services.audit import audit_record
 from annotations.services.batches.lifecycle import (
     ESCALATE_ADD_READER,
@@ -105,6 +105,8 @@ def _least_loaded_newcomer(batch: ReviewBatch, exam_id: int) -> int | None:
     taken = set(Assignment.objects.filter(batch=batch, exam_id=exam_id).values_list("reader_id", flat=True))
     candidates = reading_reader_ids(batch_reader_ids(batch) - taken)
     candidates -= readers_barred(candidates, exam_id)
+    # A batch designed to keep readers from exams they read elsewhere keeps them from its extra reads too.
+    candidates -= {r for r, exams in batch_seen_elsewhere(batch, candidates, [exam_id]).items() if exams}
     if not candidates:
         return None
     open_counts = dict(

@@ -18,7 +18,7 @@ from annotations.roles import Role, has_role
 from annotations.selectors.batches.access import batch_reader_ids, reading_reader_ids
 from annotations.selectors.batches.closures import DRAFT_SET_ASIDE, READER_LEFT_UNTAKEN, RETEST_WITHDRAWN
 from annotations.selectors.batches.plan import BatchPlanError, exams_to_add
-from annotations.selectors.blinding import design_exclusions, exams_reader_barred
+from annotations.selectors.blinding import batch_seen_elsewhere, design_exclusions, exams_reader_barred
 from annotations.selectors.exams.selection import ExamCriteria
 from annotations.services.audit import audit_record
 from annotations.services.batches.lifecycle import (
@@ -109,28 +109,63 @@ def _untaken_set_aside(slots: list[Assignment]) -> int:
     return len(slots)
 
 
-def _reasons_kept(waiting: list[int], held: set[int], barred: set[int], retested: set[int]) -> dict:
+def _reasons_kept(
+    waiting: list[int], held: set[int], barred: set[int], seen: set[int], retested: set[int]
+) -> dict:
     """Why each unmoved exam stayed, apart: the coordinator (and the audit) tell a reader who has the exam
-    already from one kept away by blinding, and both from a first read its reader re-reads later."""
+    already from one kept away by blinding (a dispute seen; with exclude_seen, a read elsewhere), and
+    those from a first read its reader re-reads later. `seen` holds none of `held` or `barred`."""
     return {
         "kept_because_already_assigned": sum(exam in held for exam in waiting),
         "kept_because_dispute_seen": sum(exam in barred for exam in waiting),
-        "kept_because_retest_follows": sum(e in retested and e not in held | barred for e in waiting),
+        "kept_because_seen_elsewhere": sum(exam in seen for exam in waiting),
+        "kept_because_retest_follows": sum(e in retested and e not in held | barred | seen for e in waiting),
     }
 
 
-def batch_reassign(*, batch: ReviewBatch, from_reader, to_reader, actor) -> dict:
-    """Hand a reader's unread exams to another reader; exams the new reader has, and exams whose dispute
-    the new reader saw (selectors.blinding), stay put. Drafts stay with a reader still reading; those of
-    a reader who left the study (deactivated, or no longer a reader) are set aside and their exams handed
-    on as new reads, that reader's retests are withdrawn, and the slots nobody may take yet are set aside
-    for handing on later: no exam then waits for one who cannot read."""
+def _departed_close(
+    batch: ReviewBatch,
+    reader_id: int,
+    pending,
+    drafts: list,
+    kept_away: set[int],
+    to_reader_id: int,
+    position: int,
+) -> tuple[int, int, int]:
+    """A reader who left keeps nothing: the drafts the new reader may take are handed on as new reads,
+    what nobody may take yet (`pending` re-read: what did not move) is set aside for handing on, and
+    the retests are withdrawn. Returns (drafts handed on, slots set aside, retests withdrawn)."""
+    given = [d for d in drafts if d.exam_id not in kept_away]
+    handed = _drafts_hand_on(batch, given, to_reader_id, position)
+    untaken = _untaken_set_aside([*pending, *(d for d in drafts if d not in given)])
+    return handed, untaken, _retests_withdraw(batch, reader_id)
+
+
+def _blinded_from(batch: ReviewBatch, reader_id: int, exam_ids: set[int], held: set[int]) -> tuple[set, set]:
+    """(exams whose dispute the reader saw, exams the batch's exclude_seen keeps from them), apart from
+    those they hold already and from each other, as the reassign's outcome counts them."""
+    barred = exams_reader_barred(reader_id, exam_ids) - held
+    seen = batch_seen_elsewhere(batch, [reader_id], exam_ids).get(reader_id, set()) - held - barred
+    return barred, seen
+
+
+IN_PROGRESS = Assignment.Status.IN_PROGRESS
+
+
+def _reassign_check(batch: ReviewBatch, to_reader, actor) -> None:
     require_coordinator(actor)
     require_open(batch)
     if not has_role(to_reader, Role.READER):
         raise BatchDesignError(f"not a reader: {to_reader.get_username()}")
     if blind_refusal([to_reader]):
         raise BatchDesignError(blind_refusal([to_reader]))
+
+
+def batch_reassign(*, batch: ReviewBatch, from_reader, to_reader, actor) -> dict:
+    """Hand a reader's unread exams to another reader, but those the new reader may not read
+    (_blinded_from) or has; drafts stay with a reader still reading. A reader who left the study keeps
+    nothing (_departed_close): no exam then waits for one who cannot read."""
+    _reassign_check(batch, to_reader, actor)
     left = not has_role(from_reader, Role.READER)  # an inactive account holds no role
     with transaction.atomic():
         locked = ReviewBatch.objects.select_for_update().get(pk=batch.pk)
@@ -139,31 +174,33 @@ def batch_reassign(*, batch: ReviewBatch, from_reader, to_reader, actor) -> dict
         pending = _pending(batch, from_reader.pk)
         waiting = list(pending.values_list("exam_id", flat=True))  # a retest slot repeats its exam
         drafts = list(
-            _open_slots(batch, from_reader.pk, status=Assignment.Status.IN_PROGRESS, read_round=1).order_by(
-                "position"
-            )
+            _open_slots(batch, from_reader.pk, status=IN_PROGRESS, read_round=1).order_by("position")
         )
-        barred = exams_reader_barred(to_reader.pk, set(waiting) | {d.exam_id for d in drafts}) - held
+        barred, seen = _blinded_from(batch, to_reader.pk, set(waiting) | {d.exam_id for d in drafts}, held)
+        kept_away = held | barred | seen
         # A reader still reading keeps the first reads they re-read later; one who left loses the retests.
         retested = (
             set() if left else set(_retest_follows(batch, from_reader.pk).values_list("exam_id", flat=True))
         )
-        movable = list(pending.exclude(exam_id__in=held | barred | retested).order_by("position"))
+        movable = list(pending.exclude(exam_id__in=kept_away | retested).order_by("position"))
         position = queue_end(batch, to_reader.pk)
         for offset, assignment in enumerate(movable):
             _move(assignment, to_reader.pk, position + offset)
-        given = [d for d in drafts if d.exam_id not in held | barred] if left else []
-        handed = _drafts_hand_on(locked, given, to_reader.pk, position + len(movable))
-        # What a reader who left still holds (pending re-read: what did not move) nobody may take yet.
-        untaken = _untaken_set_aside([*pending, *(d for d in drafts if d not in given)]) if left else 0
+        closed = (
+            _departed_close(
+                locked, from_reader.pk, pending, drafts, kept_away, to_reader.pk, position + len(movable)
+            )
+            if left
+            else (0, 0, 0)
+        )
         outcome = {
             "moved": len(movable),
-            **_reasons_kept(waiting, held, barred, retested),
+            **_reasons_kept(waiting, held, barred, seen, retested),
             "reader_left": left,
-            "drafts_handed_on": handed,
+            "drafts_handed_on": closed[0],
             "drafts_kept": 0 if left else len(drafts),
-            "set_aside_untaken": untaken,
-            "retests_withdrawn": _retests_withdraw(locked, from_reader.pk) if left else 0,
+            "set_aside_untaken": closed[1],
+            "retests_withdrawn": closed[2],
         }
         audit_record(
             actor=actor,
@@ -276,7 +313,13 @@ def _added_rows_insert(batch: ReviewBatch, exam_ids: list[int], slots: list[tupl
     )
 
 
-def batch_add_readers(*, batch: ReviewBatch, readers: Sequence, actor) -> int:
+@dataclass(frozen=True)
+class ReadersAdded:
+    moved: int  # unread exams moved to the newcomers
+    gold_added: int  # gold exams given to them, all together (none they may not read)
+
+
+def batch_add_readers(*, batch: ReviewBatch, readers: Sequence, actor) -> ReadersAdded:
     """Add readers to a running batch by moving unread exams to them until loads are within one."""
     require_coordinator(actor)
     require_open(batch)
@@ -302,7 +345,7 @@ def batch_add_readers(*, batch: ReviewBatch, readers: Sequence, actor) -> int:
                 "gold_added": gold_added,
             },
         )
-    return moved
+    return ReadersAdded(moved=moved, gold_added=gold_added)
 
 
 def _gold_ids(batch: ReviewBatch) -> list[int]:
@@ -316,14 +359,17 @@ def _gold_ids(batch: ReviewBatch) -> list[int]:
 def _gold_for_newcomers(batch: ReviewBatch, reader_ids: list[int]) -> int:
     """Every gold exam is read by every reader of the batch (its answer is known: it scores each reader),
     so a reader added later gets each one at the end of their queue, in a seeded order, and the exam's
-    target grows by one; never one whose dispute they saw (selectors.blinding)."""
+    target grows by one; never one whose dispute they saw, nor (exclude_seen) one they read elsewhere
+    (selectors.blinding)."""
     gold = _gold_ids(batch)
     added = 0
     for reader_id in reader_ids if gold else ():
         held = set(
             Assignment.objects.filter(batch=batch, reader_id=reader_id).values_list("exam_id", flat=True)
         )
-        barred = exams_reader_barred(reader_id, gold)
+        barred = exams_reader_barred(reader_id, gold) | batch_seen_elsewhere(batch, [reader_id], gold).get(
+            reader_id, set()
+        )
         wanted = [exam_id for exam_id in gold if exam_id not in held and exam_id not in barred]
         random.Random(batch.seed * 1_000_003 + reader_id).shuffle(wanted)
         start = queue_end(batch, reader_id)
@@ -338,12 +384,15 @@ def _gold_for_newcomers(batch: ReviewBatch, reader_ids: list[int]) -> int:
 
 def _rebalance(batch: ReviewBatch, reader_ids: list[int], receivers: set[int]) -> int:
     """Move unread exams from the most to the least loaded reader while that narrows the gap; never an
-    exam the receiving reader holds already or whose dispute they saw (selectors.blinding), never a
+    exam the receiving reader holds already, whose dispute they saw or (exclude_seen) that they read
+    elsewhere (selectors.blinding), never a
     gold exam, which every reader reads, and never to a reader outside `receivers`."""
     gold = _gold_ids(batch)
     loads = {r: Assignment.objects.filter(batch=batch, reader_id=r).count() for r in reader_ids}
     unread = Assignment.objects.filter(batch=batch, status=Assignment.Status.PENDING, read_round=1)
-    barred = {r: exams_reader_barred(r, unread.values_list("exam_id", flat=True)) for r in reader_ids}
+    unread_ids = list(unread.values_list("exam_id", flat=True))
+    seen = batch_seen_elsewhere(batch, reader_ids, unread_ids)
+    barred = {r: exams_reader_barred(r, unread_ids) | seen.get(r, set()) for r in reader_ids}
     moved = 0
     while True:
         candidate = None

@@ -18,7 +18,7 @@ from annotations.errors import Conflict, Forbidden, NotFound
 from annotations.models import Assignment, ReviewBatch
 from annotations.roles import Role, has_role
 from annotations.selectors.batches.access import batch_reader_ids
-from annotations.selectors.blinding import exam_reader_eligible
+from annotations.selectors.blinding import batch_seen_elsewhere, exam_reader_eligible, readers_seen_before
 from annotations.services.audit import audit_record
 from annotations.services.batches.lifecycle import BatchDesignError, blind_refusal
 
@@ -52,6 +52,17 @@ def _refuse_reader(batch: ReviewBatch, skipped: Assignment, reader) -> None:
         )
     if not exam_reader_eligible(reader.pk, skipped.exam_id):
         raise HandOnConflict(f"{name} adjudicated this exam or saw its dispute, so cannot read it blind")
+    seen = readers_seen_before([reader.pk], [skipped.exam_id])[reader.pk]
+    if seen["read"]:
+        raise HandOnConflict(
+            f"{name} read this ECG under another exam (a copy of its waveform); a second read would not be "
+            "independent"
+        )
+    if batch_seen_elsewhere(batch, [reader.pk], [skipped.exam_id]).get(reader.pk):
+        raise HandOnConflict(
+            f"{name} saw this exam's model suggestion elsewhere, and batch {batch.name!r} keeps readers away "
+            "from exams they have seen"
+        )
 
 
 def _random_unread_position(batch: ReviewBatch, reader_id: int) -> int:
