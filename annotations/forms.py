@@ -8,6 +8,7 @@ from django.utils.translation import gettext_noop
 
 from annotations.models import QUALITY_FLAG_CHOICES, QualityGrade, ReviewBatch
 from annotations.models.batches import SEED_MAX
+from annotations.roles import Role, has_role
 from annotations.selectors.batches.plan import BatchSpec
 from annotations.selectors.batches.spec import batch_spec, exam_criteria
 from annotations.selectors.exams.browse import dataset_names
@@ -229,7 +230,11 @@ class BatchDesignForm(ExamCriteriaForm):
 class _BatchReaderChoice(forms.ModelChoiceField):
     def label_from_instance(self, obj) -> str:
         name = obj.get_username()
-        return name if obj.is_active else _("%(name)s (inactive)") % {"name": name}
+        if not obj.is_active:
+            return _("%(name)s (inactive)") % {"name": name}
+        if not has_role(obj, Role.READER):  # still here, but their unread exams wait on nobody
+            return _("%(name)s (no longer a reader)") % {"name": name}
+        return name
 
 
 class ReassignForm(forms.Form):

@@ -216,6 +216,18 @@ def test_a_deactivated_readers_unread_exams_can_still_be_moved_from_the_dashboar
     assert AuditEvent.objects.filter(action="batch.reassign").count() == 1
 
 
+def test_a_reader_whose_role_was_removed_is_marked_as_no_longer_a_reader(
+    client_for, batch, ana, bruno, diego
+):
+    client = client_for(diego)
+    assert client.post(f"/people/{bruno.pk}/roles/", {"roles": ["adjudicator"]}).status_code == 302
+    page = client.get(f"/batches/{batch.pk}/").content.decode()
+    offered_from = page.split('name="from_reader"', 1)[1].split("</select>", 1)[0]
+    assert "bruno (no longer a reader)" in offered_from
+    table = page.split('id="reader-progress"', 1)[1].split("</table>", 1)[0]
+    assert "(left the study)" in table.split("bruno", 1)[1].split("</td>", 1)[0]
+
+
 def _reader_who_left(ana, bruno, diego, tnmg, leave):
     """A batch with retests in which bruno has read 2 exams, has a draft of a third, and then leaves the
     study (`leave`: deactivated, or the reader role taken away)."""

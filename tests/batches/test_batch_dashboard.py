@@ -261,3 +261,32 @@ def test_progress_json_quartiles_of_a_single_read(client_for, diego, ana, bruno,
         7.25,
         7.25,
     )
+
+
+def test_an_exam_whose_first_reads_disagree_is_disputed_while_its_retest_waits(
+    client_for, diego, ana, bruno, tnmg
+):
+    """A retest re-read is not one of the exam's first reads: the exam is disputed as soon as those
+    disagree, not "being read" until a reader comes back to it much later."""
+    from annotations.models import Assignment
+
+    batch = batch_create(
+        name="Retests",
+        taxonomy=tnmg,
+        exams=[make_exam(seed=i) for i in range(12)],
+        readers=[ana, bruno],
+        readers_per_exam=2,
+        actor=diego,
+        retest_fraction=0.2,
+        seed=2,
+    )
+    retest = Assignment.objects.filter(batch=batch, read_round=2).first()
+    exam_id = retest.exam_id
+    for reader, code in ((ana, "SB"), (bruno, "ST")):
+        submit(
+            reader, Assignment.objects.get(batch=batch, exam_id=exam_id, reader=reader, read_round=1), code
+        )
+    batch_agreement_compute(batch.pk)
+    assert Assignment.objects.get(pk=retest.pk).status == Assignment.Status.PENDING
+    disputed = client_for(diego).get(f"/batches/{batch.pk}/?exam_status=disputed").content.decode()
+    assert rows(disputed) == [str(exam_id)]

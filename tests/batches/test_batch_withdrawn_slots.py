@@ -37,6 +37,8 @@ def test_a_departed_readers_withdrawn_retests_are_nobodys_skips(client_for, ana,
     assert {r["username"]: r["skipped"] for r in progress["readers"]}.get("jack", 0) == 0
     listed = {b["id"]: b for b in coordinator.get("/api/v1/batches/").json()}
     assert listed[batch.pk]["reads_skipped"] == 0
+    # The list counts the reads the dashboard counts: the withdrawn and set-aside slots are nobody's.
+    assert listed[batch.pk]["read_count"] == progress["coverage"]["reads"]
     # The skips table lists his first reads set aside for handing on, never a withdrawn retest.
     table = (
         coordinator.get(f"/batches/{batch.pk}/").content.decode().split('id="skips"')[1].split("</table>")[0]

@@ -29,7 +29,9 @@ def batch_overview(user, *, newest: int | None = None) -> list[ReviewBatch]:
     reads = {
         row["batch_id"]: row
         for row in _per_batch(Assignment, ids).annotate(
-            all=Count("pk"),
+            all=Count(
+                "pk", filter=~closed_without_read()
+            ),  # the dashboard's count of reads: nobody's slots out
             done=Count("pk", filter=Q(status=Assignment.Status.SUBMITTED)),
             skipped=Count("pk", filter=Q(status=Assignment.Status.SKIPPED) & ~closed_without_read()),
         )

@@ -483,7 +483,8 @@ def _exam_status_rows(batch: ReviewBatch):
         BatchExam.objects.filter(batch=batch)
         .annotate(
             submitted=_count_of(slots.filter(status=SUBMITTED, read_round=1)),
-            open_reads=_count_of(slots.filter(status__in=OPEN)),
+            # A retest re-read is no first read: the exam's state does not wait for it.
+            open_reads=_count_of(slots.filter(status__in=OPEN, read_round=1)),
             skips=_count_of(slots.filter(status=SKIPPED).exclude(closed_for_good())),
             disputes=_count_of(open_disputes),
             # A scalar subquery with LIMIT 1, probed per row of the page: as EXISTS, PostgreSQL may hash
