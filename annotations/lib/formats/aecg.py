@@ -226,7 +226,8 @@ _MEASUREMENT_CODES = {
     "MDC_ECG_ANGLE_QRS_FRONT": "qrs_axis_deg",
     "MDC_ECG_ANGLE_T_FRONT": "t_axis_deg",
 }
-_TO_UNIT = {"ms": 1.0, "s": 1000.0, "deg": 1.0, "bpm": 1.0, "/min": 1.0, "{beats}/min": 1.0}
+# "bmp": CalECG writes the heart rate's unit so; no other unit is spelt so, and its value is a rate.
+_TO_UNIT = {"ms": 1.0, "s": 1000.0, "deg": 1.0, "bpm": 1.0, "bmp": 1.0, "/min": 1.0, "{beats}/min": 1.0}
 
 
 def _measurements(series: Element) -> dict[str, float]:

@@ -12,7 +12,7 @@ import csv
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Protocol, TextIO
 
@@ -188,6 +188,37 @@ def metadata_rows(handle: TextIO) -> csv.DictReader:
     header = handle.readline()
     handle.seek(0)
     return csv.DictReader(handle, delimiter=csv_delimiter(header))
+
+
+# Where the readers keep a birth date among a record's identifiers (by the file's own field names for
+# DICOM and MUSE), and the ways the formats write one: HL7 TS and DICOM DA (YYYYMMDD[hhmmss]), ISO 8601
+# (Philips), MM-DD-YYYY (MUSE).
+BIRTH_DATE_KEYS = ("birth_date", "PatientBirthDate", "DateofBirth")
+_BIRTH_DATE_FORMATS = (("%Y%m%d", 8), ("%Y-%m-%d", 10), ("%m-%d-%Y", 10), ("%m/%d/%Y", 10))
+
+
+def _birth_date(text: str) -> date | None:
+    text = text.strip()
+    for pattern, width in _BIRTH_DATE_FORMATS:
+        try:
+            return datetime.strptime(text[:width], pattern).date()
+        except ValueError:
+            continue
+    return None
+
+
+def age_from_birth(identifiers: dict[str, str], acquired_at: datetime | None) -> int | None:
+    """Whole years from the birth date among `identifiers` to the exam's date: what a file that gives no
+    age (CalECG aECG, Philips PageWriter) still says of it. None without both dates, or if implausible."""
+    if acquired_at is None:
+        return None
+    text = next((identifiers[key] for key in BIRTH_DATE_KEYS if identifiers.get(key)), None)
+    born = _birth_date(text) if text else None
+    if born is None:
+        return None
+    on = acquired_at.date()
+    years = on.year - born.year - ((on.month, on.day) < (born.month, born.day))
+    return years if 0 <= years <= 130 else None
 
 
 def parse_age(value) -> int | None:

@@ -14,7 +14,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from annotations.lib.ecg import waveform
-from annotations.lib.formats.base import Record
+from annotations.lib.formats.base import Record, age_from_birth
 from annotations.lib.formats.statements import clinical_labels
 from annotations.lib.reference_codes import reference_codes_text
 from annotations.models import Dataset, Exam, ReferenceLabel, Taxonomy
@@ -258,7 +258,11 @@ class BatchWriter:
     def _metadata_values(self, record: Record) -> dict:
         """The exam's FILLABLE fields from the record."""
         return {
-            "age": record.age,
+            # A file with a birth date and no age (CalECG, PageWriter) still gives one; the birth date
+            # itself may be dropped with the identifiers.
+            "age": record.age
+            if record.age is not None
+            else age_from_birth(record.identifiers, record.acquired_at),
             "sex": record.sex if record.sex in {"F", "M"} else Exam.Sex.UNKNOWN,
             "patient_pseudo_id": record.patient_id[:100],
             "acquired_at": _aware(record.acquired_at),
