@@ -141,6 +141,23 @@ def test_a_file_over_the_size_limit_is_refused_unread(blobs, settings, tmp_path)
     refused(blobs, big, "over the import limit of 1 MB")
 
 
+def test_a_real_file_over_the_size_limit_is_counted_as_one_refused_file_not_its_records(
+    blobs, settings, client_for, diego, django_capture_on_commit_callbacks
+):
+    """The plan counted the records of a file over the limit before refusing it: the job then said
+    "Done 24000 / 24000 records read" of a file it never read."""
+    from tests.importing import api_import
+
+    write_code15(settings.IMPORT_ROOT, exams=[(i, 4096) for i in range(1, 7)], name="big.hdf5")
+    assert (settings.IMPORT_ROOT / "big.hdf5").stat().st_size > 1024 * 1024
+    settings.IMPORT_MAX_FILE_MB = 1
+    client = client_for(diego)
+    job = api_import(client, django_capture_on_commit_callbacks, "big", ["big.hdf5"])
+    shown = client.get(f"/api/v1/imports/{job}/").json()
+    assert (shown["total"], shown["done"], shown["created"]) == (1, 1, 0)
+    assert "over the import limit of 1 MB" in str(shown)
+
+
 def test_paths_outside_the_import_root_are_refused_for_uploads_and_the_api(blobs, settings):
     with pytest.raises(ImportRefused, match="outside the import root"):
         exams_import(["../../etc"], dataset="x", options=ImportOptions(confine_to=settings.IMPORT_ROOT))

@@ -257,6 +257,11 @@ def exams_plan(paths: Iterable[str | Path], options: ImportOptions) -> list[tupl
             raise ImportRefused(f"{raw}: no such file or folder")
         for unit in import_units(path):
             try:
+                _check_size(unit, read_options.limits)
+            except FormatError:  # refused unopened when imported: it counts as one, as a refused file does
+                plan.append((unit, options.format or "", 1))
+                continue
+            try:
                 fmt = options.format or detect_format(unit)
                 total = READERS[fmt].count(unit, read_options)
             except Exception:  # reported properly when the unit is imported

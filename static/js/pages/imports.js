@@ -63,6 +63,9 @@
     document.getElementById("job-not-listed").hidden = !data.not_listed;
     if (data.finished) {
       showOutcomes(data.outcomes || []);
+      var hidden = document.getElementById("job-hidden");
+      hidden.querySelector("[data-count]").textContent = data.outcomes_hidden || 0;
+      hidden.hidden = !data.outcomes_hidden;
     }
   }
 
