@@ -21,6 +21,10 @@ from typing import NamedTuple
 
 import numpy as np
 
+# A retest comes at least this many of the reader's exams after its first read, so that it is not
+# re-read from memory.
+RETEST_MIN_GAP = 10
+
 
 @dataclass(frozen=True)
 class DesignRequest:
@@ -32,7 +36,7 @@ class DesignRequest:
     retest_fraction: float = 0.0
     min_pair_overlap: int = 0
     # A retest comes back at least this far down the queue (or at the end of a short queue).
-    retest_min_gap: int = 10
+    retest_min_gap: int = RETEST_MIN_GAP
     # Reads each reader already has (exams added to a running batch continue from these loads).
     existing_loads: dict[int, int] = field(default_factory=dict)
     # reader -> exams that reader must not be handed (a dispute they saw, an exam they chose to keep

@@ -285,6 +285,17 @@ def _drafts_said(outcome: dict, reader: str) -> list[str]:
             )
             % {"n": outcome["drafts_kept"], "reader": reader}
         )
+    if outcome.get("retests_too_close"):
+        said.append(
+            ngettext(
+                "%(n)s retest re-read withdrawn: too few of %(reader)s's exams were left between it and its "
+                "first read to re-read it blind.",
+                "%(n)s retest re-reads withdrawn: too few of %(reader)s's exams were left between them and "
+                "their first reads to re-read them blind.",
+                outcome["retests_too_close"],
+            )
+            % {"n": outcome["retests_too_close"], "reader": reader}
+        )
     if outcome["retests_withdrawn"]:
         said.append(
             ngettext(

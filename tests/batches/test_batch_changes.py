@@ -39,6 +39,7 @@ STILL = {
     "drafts_kept": 0,
     "set_aside_untaken": 0,
     "kept_because_seen_elsewhere": 0,
+    "retests_too_close": 0,
     "retests_withdrawn": 0,
     "kept_because_retest_follows": 0,
 }
@@ -409,3 +410,47 @@ def test_exams_kept_because_the_receiving_reader_already_reads_them_are_said_so(
     text = response.content.decode()
     assert "0 unread exams moved; 4 kept." in text
     assert "4 exams stay with bruno: ana already reads them in this batch." in text
+
+
+def _between(batch, reader, retest) -> int:
+    """The reader's other exams, read or still to read, between a retest and its first read."""
+    first = Assignment.objects.get(batch=batch, reader=reader, exam_id=retest.exam_id, read_round=1)
+    return (
+        Assignment.objects.filter(
+            batch=batch, reader=reader, position__gt=first.position, position__lt=retest.position
+        )
+        .exclude(status="skipped")
+        .count()
+    )
+
+
+def test_a_reassign_never_leaves_a_retest_right_after_its_first_read(client_for, ana, bruno, diego, tnmg):
+    """bruno has read the first 8 exams of his queue; moving his unread exams to ana would leave his
+    retests right after the first reads he just made, remembered. Those are withdrawn, and said so."""
+    from annotations.services.reading import LabelInput, annotation_submit
+
+    batch = batch_create(
+        name="Gap",
+        taxonomy=tnmg,
+        exams=ExamFactory.create_batch(40),
+        readers=[ana, bruno],
+        readers_per_exam=1,
+        actor=diego,
+        retest_fraction=0.2,
+        seed=5,
+    )
+    for slot in Assignment.objects.filter(batch=batch, reader=bruno).order_by("position")[:8]:
+        if slot.read_round == 1:
+            annotation_submit(actor=bruno, assignment=slot, labels=[LabelInput("SB")], revision=0)
+    retests = list(Assignment.objects.filter(batch=batch, reader=bruno, read_round=2, status="pending"))
+    assert retests and all(_between(batch, bruno, r) >= 10 for r in retests)
+    response = client_for(diego).post(
+        f"/batches/{batch.pk}/reassign/", {"from_reader": bruno.pk, "to_reader": ana.pk}, follow=True
+    )
+    left = list(Assignment.objects.filter(batch=batch, reader=bruno, read_round=2, status="pending"))
+    assert all(_between(batch, bruno, r) >= 10 for r in left), [_between(batch, bruno, r) for r in left]
+    withdrawn = Assignment.objects.filter(batch=batch, reader=bruno, read_round=2, status="skipped").count()
+    assert withdrawn > 0
+    assert f"{withdrawn} retest re-reads withdrawn" in response.content.decode()
+    progress = client_for(diego).get(f"/api/v1/batches/{batch.pk}/progress/").json()
+    assert progress["skipped"] == 0  # nobody's skip

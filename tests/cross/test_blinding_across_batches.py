@@ -158,6 +158,7 @@ def test_a_reassign_keeps_exams_whose_dispute_the_new_reader_opened(ana, bruno, 
         "drafts_kept": 0,
         "set_aside_untaken": 0,
         "kept_because_seen_elsewhere": 0,
+        "retests_too_close": 0,
         "retests_withdrawn": 0,
     }
 

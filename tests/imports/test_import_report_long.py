@@ -16,8 +16,9 @@ DUPLICATES = 2500
 
 @pytest.fixture
 def long_job(diego):
+    message = "same waveform as ptbxl/x"
     outcomes = [
-        {"file": "cinc.hdf5", "record": f"HR{i:05d}", "outcome": "duplicate", "message": "same waveform as ptbxl/x",
+        {"file": "cinc.hdf5", "record": f"HR{i:05d}", "outcome": "duplicate", "message": message,
          "same_as": [i + 1], "exam": 10_000 + i}
         for i in range(DUPLICATES)
     ]  # fmt: skip

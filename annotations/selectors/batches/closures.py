@@ -14,13 +14,17 @@ RETEST_WITHDRAWN = "withdrawn: a retest re-read measures its own reader, who lef
 RETEST_FIRST_SKIPPED = (
     "withdrawn: its first read was skipped, and a retest re-reads the reader's own first read"
 )
+RETEST_TOO_CLOSE = (
+    "withdrawn: after a reassign, too few of the reader's exams were left between it and its first read "
+    "to re-read it blind"
+)
 # Unlike the others, this one still wants a reader: the coordinator hands it on (services.batches.skips)
 # once someone may read the exam, a reader added to the batch for instance.
 READER_LEFT_UNTAKEN = (
     "set aside: the reader left the study, and no reader of the batch may read the exam yet; "
     "hand it on once one may"
 )
-CLOSED_FOR_GOOD = (DRAFT_SET_ASIDE, RETEST_WITHDRAWN, RETEST_FIRST_SKIPPED)
+CLOSED_FOR_GOOD = (DRAFT_SET_ASIDE, RETEST_WITHDRAWN, RETEST_FIRST_SKIPPED, RETEST_TOO_CLOSE)
 CLOSED_WITHOUT_READ = (*CLOSED_FOR_GOOD, READER_LEFT_UNTAKEN)
 
 

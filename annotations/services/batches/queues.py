@@ -12,11 +12,17 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from annotations.lib.batch_design import DesignRequest, design_batch
+from annotations.lib.batch_design import RETEST_MIN_GAP, DesignRequest, design_batch
 from annotations.models import Assignment, BatchExam, Exam, ReviewBatch
 from annotations.roles import Role, has_role
 from annotations.selectors.batches.access import batch_reader_ids, reading_reader_ids
-from annotations.selectors.batches.closures import DRAFT_SET_ASIDE, READER_LEFT_UNTAKEN, RETEST_WITHDRAWN
+from annotations.selectors.batches.closures import (
+    DRAFT_SET_ASIDE,
+    READER_LEFT_UNTAKEN,
+    RETEST_TOO_CLOSE,
+    RETEST_WITHDRAWN,
+    closed_without_read,
+)
 from annotations.selectors.batches.plan import BatchPlanError, exams_to_add
 from annotations.selectors.blinding import batch_seen_elsewhere, design_exclusions, exams_reader_barred
 from annotations.selectors.exams.selection import ExamCriteria
@@ -141,6 +147,31 @@ def _departed_close(
     return handed, untaken, _retests_withdraw(batch, reader_id)
 
 
+def _retests_too_close(batch: ReviewBatch, reader_id: int) -> int:
+    """After a reassign, withdraw the reader's pending retests with fewer than RETEST_MIN_GAP of their
+    exams (read or to read) left between them and their first read: a retest right after the first read
+    is re-read from memory, and measures nothing. Returns how many."""
+    queue = list(
+        Assignment.objects.filter(batch=batch, reader_id=reader_id)
+        .exclude(closed_without_read())
+        .exclude(status=Assignment.Status.SKIPPED, read_round=1)
+        .order_by("position")
+        .values_list("pk", "exam_id", "read_round", "status")
+    )
+    first_at = {exam: i for i, (_, exam, round_, _) in enumerate(queue) if round_ == 1}
+    close = [
+        pk
+        for i, (pk, exam, round_, status) in enumerate(queue)
+        if round_ == 2
+        and status == Assignment.Status.PENDING
+        and i - first_at.get(exam, -RETEST_MIN_GAP - 1) - 1 < RETEST_MIN_GAP
+    ]
+    now = timezone.now()
+    for retest in Assignment.objects.filter(pk__in=close):
+        _set_aside(retest, RETEST_TOO_CLOSE, now)
+    return len(close)
+
+
 def _blinded_from(batch: ReviewBatch, reader_id: int, exam_ids: set[int], held: set[int]) -> tuple[set, set]:
     """(exams whose dispute the reader saw, exams the batch's exclude_seen keeps from them), apart from
     those they hold already and from each other, as the reassign's outcome counts them."""
@@ -201,6 +232,7 @@ def batch_reassign(*, batch: ReviewBatch, from_reader, to_reader, actor) -> dict
             "drafts_kept": 0 if left else len(drafts),
             "set_aside_untaken": closed[1],
             "retests_withdrawn": closed[2],
+            "retests_too_close": 0 if left else _retests_too_close(locked, from_reader.pk),
         }
         audit_record(
             actor=actor,
