@@ -186,7 +186,7 @@ class ClientLog:
 
     latencies: list[float] = field(default_factory=list)
     statuses: Counter = field(default_factory=Counter)
-    acknowledged: list[int] = field(default_factory=list)
+    acknowledged: list = field(default_factory=list)  # what the server named each stored read by
     errors: list[str] = field(default_factory=list)
 
 
@@ -249,7 +249,7 @@ class LoadResult:
         return sum((log.statuses for log in self.logs), Counter())
 
     @property
-    def acknowledged(self) -> list[int]:
+    def acknowledged(self) -> list:
         return [pk for log in self.logs for pk in log.acknowledged]
 
     @property

@@ -59,8 +59,13 @@ def prepare(readers: int):
         readers_per_exam=1,
     )
     from annotations.models import Assignment
+    from annotations.selectors.reading.refs import assignment_ref
 
-    slots = [Assignment.objects.filter(batch=batch, reader=r).order_by("position").first().pk for r in people]
+    # What a reader's URLs name each slot by (never its database id).
+    slots = [
+        assignment_ref(Assignment.objects.filter(batch=batch, reader=r).order_by("position").first().pk)
+        for r in people
+    ]
     return people, slots
 
 

@@ -65,10 +65,13 @@ def prepare(clients: int, reads_each: int):
     return batch, readers
 
 
-def stored_check(batch, acknowledged: list[int]) -> str:
-    """Every acknowledged read stored once, with one revision; nothing stored that was not acknowledged."""
+def stored_check(batch, acknowledged: list[str]) -> str:
+    """Every acknowledged read stored once, with one revision; nothing stored that was not acknowledged.
+    `acknowledged`: the references the server answered (annotations.selectors.reading.refs)."""
     from annotations.models import Annotation, AnnotationRevision, Assignment
+    from annotations.selectors.reading.refs import assignment_pk
 
+    acknowledged = [assignment_pk(ref) for ref in acknowledged]
     submitted = Annotation.objects.filter(assignment__batch=batch, status="submitted", is_current=True)
     per_slot = Counter(submitted.values_list("assignment_id", flat=True))
     closed = set(Assignment.objects.filter(batch=batch, status="submitted").values_list("pk", flat=True))

@@ -501,8 +501,8 @@ def ours_page(browser, runs: int, assignment) -> PageFigures:
             browser,
             runs,
             lambda page: reader_page.log_in(page, base),
-            lambda page, url: reader_page.reader_load(page, url, assignment.pk),
-            f"{base}/read/{assignment.pk}/",
+            lambda page, url: reader_page.reader_load(page, url, reader_page._ref(assignment)),
+            f"{base}/read/{reader_page._ref(assignment)}/",
             "/waveform/",
         )
     finally:

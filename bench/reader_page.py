@@ -317,7 +317,14 @@ def page_value(page, expression: str, timeout_s: float = 30.0) -> float:
     raise TimeoutError(f"{expression} gave nothing in {timeout_s:.0f} s")
 
 
-def drawn_expression(assignment_id: int) -> str:
+def _ref(assignment) -> str:
+    """What the reader page calls an assignment: its reference (annotations.selectors.reading.refs)."""
+    from annotations.selectors.reading.refs import assignment_ref
+
+    return assignment_ref(assignment.pk)
+
+
+def drawn_expression(assignment_id: str) -> str:
     return (
         f"(function () {{ var gd = document.getElementById('ecg');"
         f" return gd && gd.dataset.drawn === '{assignment_id}' ? Number(gd.dataset.drawnAt) : null; }})()"
@@ -334,7 +341,7 @@ def settle(page) -> None:
     page.wait_for_load_state("networkidle")
 
 
-def reader_load(page, url: str, assignment_id: int) -> float:
+def reader_load(page, url: str, assignment_id: str) -> float:
     page.goto(url, wait_until="commit")
     return page_value(page, drawn_expression(assignment_id))
 
@@ -344,7 +351,7 @@ def floor_load(page, url: str) -> float:
     return page_value(page, "window.drawnAt === undefined ? null : window.drawnAt")
 
 
-def prefetched(page, finished: list[str], assignment_id: int, timeout_s: float = 30.0) -> None:
+def prefetched(page, finished: list[str], assignment_id: str, timeout_s: float = 30.0) -> None:
     """Until the reader page has fetched the waveform and the context of `assignment_id` ahead of time."""
     wanted = (f"/assignments/{assignment_id}/waveform/", f"/assignments/{assignment_id}/?prefetch=1")
     deadline = time.monotonic() + timeout_s
@@ -402,7 +409,7 @@ def main() -> None:
     try:
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-            reader_url = f"{base}/read/{first.pk}/"
+            reader_url = f"{base}/read/{_ref(first)}/"
             for run in range(runs + 1):  # the first run warms the server and the OS caches: not counted
                 context = browser.new_context(viewport=VIEWPORT)
                 page = context.new_page()
@@ -419,11 +426,11 @@ def main() -> None:
                     "request",
                     lambda r, seen=earlier_fetched: seen.append(r.url) if "/priors/" in r.url else None,
                 )
-                cold = reader_load(page, reader_url, first.pk)
-                warm = reader_load(page, reader_url, first.pk)
+                cold = reader_load(page, reader_url, _ref(first))
+                warm = reader_load(page, reader_url, _ref(first))
                 timeline.append(page.evaluate(TIMELINE_JS))
                 settle(page)
-                quiet = reader_load(page, reader_url, first.pk)
+                quiet = reader_load(page, reader_url, _ref(first))
                 if not args.plain:
                     assert page.locator("#median-panel polyline").count() == 12, "no median beat panel"
                     assert page.locator("#priors-control").is_visible(), "no earlier ECG offered"
@@ -468,17 +475,17 @@ def main() -> None:
             log_in(page, base)
             finished: list[str] = []
             page.on("requestfinished", lambda r, done=finished: done.append(r.url))
-            reader_load(page, f"{base}/read/{assignments[0].pk}/", assignments[0].pk)
+            reader_load(page, f"{base}/read/{_ref(assignments[0])}/", _ref(assignments[0]))
             for index in range(runs + 1):  # the first switch is a warm-up, not counted
                 following = assignments[index + 1]
                 # A reader spends seconds on an exam, by which time the next one is prefetched: wait for
                 # that (its waveform and context). The load state "networkidle" is no such wait: it is
                 # reached once per document, and every switch stays in the same document.
-                prefetched(page, finished, following.pk)
+                prefetched(page, finished, _ref(following))
                 page.keyboard.press("n")
                 started = page.evaluate("() => performance.now()")
                 page.keyboard.press("Enter")
-                drawn_at = page_value(page, drawn_expression(following.pk))
+                drawn_at = page_value(page, drawn_expression(_ref(following)))
                 if index > 0:
                     figures["switch"].append(drawn_at - started)
             context.close()

@@ -92,7 +92,7 @@ def serve(checkout: Path, stack: ExitStack) -> str:
     raise RuntimeError(f"{checkout}: the app did not start")
 
 
-def alternate(bases: list[str], assignment_id: int, pairs: int, quiet: bool = False) -> list[list[float]]:
+def alternate(bases: list[str], assignment_id: str, pairs: int, quiet: bool = False) -> list[list[float]]:
     """Warm loads of each base's reader page, in turn, the order reversed every other turn; quiet: each
     after its page has had no request open for half a second (reader_page.settle)."""
     from playwright.sync_api import sync_playwright
@@ -157,7 +157,7 @@ def main() -> None:
         bases = [serve(checkout.resolve(), stack) for checkout in checkouts]
         kind = "warm, quiet" if args.quiet else "warm, back to back"
         print(f"reader page A/B: {args.pairs} turns ({kind}), the same exam and database, served by gunicorn")
-        report(names, alternate(bases, assignment.pk, max(5, args.pairs), args.quiet))
+        report(names, alternate(bases, reader_page._ref(assignment), max(5, args.pairs), args.quiet))
 
 
 if __name__ == "__main__":

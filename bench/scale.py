@@ -1114,7 +1114,9 @@ def reader_endpoints(meter: Meter, world: World, batch_id: int, facts: dict) -> 
     reader = world.readers[0]
     client = logged_in(reader)
     queue = iter(facts["pending"][reader.pk])
-    first = next(queue)
+    from annotations.selectors.reading.refs import assignment_ref
+
+    first = assignment_ref(next(queue))  # what a reader's URLs name it by
     read = {
         "labels": [{"code": "SR", "uncertain": False}, {"code": "NORM", "uncertain": False}],
         "time_on_task_ms": 30_000,

@@ -7,6 +7,7 @@ and one labelled study built through the real services, whose ids each persona f
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -96,7 +97,7 @@ def id_kind(route: Route, param: str) -> str:
     if param in _BY_NAME:
         return _BY_NAME[param]
     if param == "pk":
-        before = route.template.split(f"<int:{param}>")[0].rstrip("/").rsplit("/", 1)[-1]
+        before = re.split(rf"<\w+:{param}>", route.template)[0].rstrip("/").rsplit("/", 1)[-1]
         if before in _BY_COLLECTION:
             return _BY_COLLECTION[before]
     raise KeyError(f"{route.template}: no real object known for <{param}>")

@@ -24,11 +24,24 @@ class Route:
         return [m.group(2) for m in _PARAM.finditer(self.template)]
 
     def fill(self, values: dict[str, object]) -> str:
-        return _PARAM.sub(lambda m: str(values[m.group(2)]), self.template)
+        return _PARAM.sub(lambda m: _value(m.group(1), values[m.group(2)]), self.template)
 
     @property
     def is_api(self) -> bool:
         return self.path.startswith("/api/")
+
+
+def _value(converter: str | None, value: object) -> str:
+    """A route's value as its converter writes it: an assignment id as the reader's reference."""
+    if converter == "ref" and not isinstance(value, str):
+        from annotations.selectors.reading.refs import assignment_ref
+
+        return assignment_ref(int(value))
+    return str(value)
+
+
+def _sample(converter: str | None) -> str:
+    return _value("ref", 1) if converter == "ref" else _SAMPLE.get(converter or "str", "x")
 
 
 def _regex_to_path(regex: str) -> str | None:
@@ -49,7 +62,7 @@ def _walk(patterns, prefix: str = ""):
             yield from _walk(entry.url_patterns, prefix + route)
         elif isinstance(entry, URLPattern):
             template = "/" + prefix + route
-            path = _PARAM.sub(lambda m: _SAMPLE.get(m.group(1) or "str", "x"), template)
+            path = _PARAM.sub(lambda m: _sample(m.group(1)), template)
             yield Route(path=path, name=entry.name, template=template)
 
 

@@ -26,6 +26,7 @@ from annotations.selectors.reading.preferences import (
     SPEEDS_MM_S,
     reader_preferences,
 )
+from annotations.selectors.reading.refs import assignment_pk, assignment_ref_or_none
 from annotations.selectors.reading.worklist import reader_worklist
 from annotations.selectors.taxonomy import taxonomy_size_for_reader
 from annotations.services.reading import (
@@ -42,6 +43,9 @@ from annotations.views.reading import (
     reading_waveform,
     view_cookie_set,
 )
+
+# What a reader is given to name an assignment: an opaque reference (selectors.reading.refs).
+REF_HELP = "An assignment's reference: 22 URL-safe characters, never its database id."
 
 
 class LabelSerializer(StrictSerializer):
@@ -69,7 +73,7 @@ class QueueCountsSerializer(serializers.Serializer):
 
 
 class ContextAssignmentSerializer(serializers.Serializer):
-    id = serializers.IntegerField()
+    id = serializers.CharField(help_text=REF_HELP)
     status = serializers.CharField()
     skip_reason = serializers.CharField(allow_blank=True)
     position = serializers.IntegerField(help_text="1-based place in the reader's queue.")
@@ -208,7 +212,7 @@ class ReadingContextSerializer(serializers.Serializer):
         help_text="The patient's earlier exams (at most three, newest first) when the batch was designed "
         "with serial comparison; empty otherwise.",
     )
-    next_assignment_id = serializers.IntegerField(allow_null=True)
+    next_assignment_id = serializers.CharField(allow_null=True, help_text=REF_HELP)
 
 
 class DraftSavedSerializer(serializers.Serializer):
@@ -222,16 +226,18 @@ class SubmittedSerializer(serializers.Serializer):
         help_text="False when a two-stage blind read was stored and the exam continues with its suggestion."
     )
     context = ReadingContextSerializer(required=False, help_text="When not done: the same exam, revised.")
-    next_assignment_id = serializers.IntegerField(allow_null=True, required=False, help_text="When done.")
+    next_assignment_id = serializers.CharField(
+        allow_null=True, required=False, help_text="When done. " + REF_HELP
+    )
 
 
 class SkippedSerializer(serializers.Serializer):
     done = serializers.BooleanField()
-    next_assignment_id = serializers.IntegerField(allow_null=True)
+    next_assignment_id = serializers.CharField(allow_null=True, help_text=REF_HELP)
 
 
 class NextAssignmentSerializer(serializers.Serializer):
-    next_assignment_id = serializers.IntegerField(allow_null=True)
+    next_assignment_id = serializers.CharField(allow_null=True, help_text=REF_HELP)
 
 
 def _valid(serializer_class, request, pk: int) -> dict:
@@ -298,7 +304,7 @@ class ReadingContextView(APIView):
                 request.user,
                 assignment,
                 prefetch=True,
-                coming_from=int(coming_from) if coming_from.isdigit() else None,
+                coming_from=assignment_pk(coming_from),
             )
         )
 
@@ -355,7 +361,7 @@ class SubmitView(APIView):
         following = assignment_next_id_for_reader(
             request.user, batch_id=assignment.batch_id, after=assignment
         )
-        return Response({"done": True, "next_assignment_id": following})
+        return Response({"done": True, "next_assignment_id": assignment_ref_or_none(following)})
 
 
 class SkipView(APIView):
@@ -377,7 +383,7 @@ class SkipView(APIView):
         following = assignment_next_id_for_reader(
             request.user, batch_id=assignment.batch_id, after=assignment
         )
-        return Response({"done": True, "next_assignment_id": following})
+        return Response({"done": True, "next_assignment_id": assignment_ref_or_none(following)})
 
 
 class NextView(APIView):
@@ -394,7 +400,7 @@ class NextView(APIView):
         following = assignment_next_id_for_reader(
             request.user, batch_id=int(batch) if batch and batch.isdigit() else None
         )
-        return Response({"next_assignment_id": following})
+        return Response({"next_assignment_id": assignment_ref_or_none(following)})
 
 
 class ScalarOutputSerializer(serializers.Serializer):
@@ -543,25 +549,25 @@ urlpatterns = [
     path("v1/worklist/", WorklistView.as_view(), name="api-worklist"),
     path("v1/reading/next/", NextView.as_view(), name="api-reading-next"),
     path(
-        "v1/reading/assignments/<int:pk>/",
+        "v1/reading/assignments/<ref:pk>/",
         ReadingContextView.as_view(),
         name="api-reading-assignment",
     ),
     path(
-        "v1/reading/assignments/<int:assignment_id>/waveform/",
+        "v1/reading/assignments/<ref:assignment_id>/waveform/",
         reading_waveform,
         name="api-reading-waveform",
     ),
     path(
-        "v1/reading/assignments/<int:assignment_id>/priors/<int:n>/waveform/",
+        "v1/reading/assignments/<ref:assignment_id>/priors/<int:n>/waveform/",
         reading_prior_waveform,
         name="api-reading-prior-waveform",
     ),
-    path("v1/reading/assignments/<int:pk>/draft/", DraftView.as_view(), name="api-reading-draft"),
-    path("v1/reading/assignments/<int:pk>/submit/", SubmitView.as_view(), name="api-reading-submit"),
-    path("v1/reading/assignments/<int:pk>/skip/", SkipView.as_view(), name="api-reading-skip"),
+    path("v1/reading/assignments/<ref:pk>/draft/", DraftView.as_view(), name="api-reading-draft"),
+    path("v1/reading/assignments/<ref:pk>/submit/", SubmitView.as_view(), name="api-reading-submit"),
+    path("v1/reading/assignments/<ref:pk>/skip/", SkipView.as_view(), name="api-reading-skip"),
     path(
-        "v1/reading/assignments/<int:pk>/explanations/",
+        "v1/reading/assignments/<ref:pk>/explanations/",
         ExplanationsView.as_view(),
         name="api-reading-explanations",
     ),

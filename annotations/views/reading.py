@@ -27,6 +27,7 @@ from annotations.selectors.reading.assignments import (
 from annotations.selectors.reading.preferences import reader_preferences
 from annotations.selectors.reading.printout import reader_printout
 from annotations.selectors.reading.priors import prior_exam_for_reader
+from annotations.selectors.reading.refs import assignment_ref
 from annotations.selectors.reading.worklist import reader_batch_reads
 from annotations.services.exams.wire import waveform_wire
 from annotations.services.reading import MAX_COMMENT, suggestion_exposure_record
@@ -49,6 +50,9 @@ def reading_context_opened(user, assignment) -> dict:
     return reading_context(user, assignment, shown=suggestion_exposed_on_open(user, assignment))
 
 
+_SAMPLE_REF = "A" * 22  # any string of a reference's shape reverses; only its place in the path is used
+
+
 def reading_sheet(user, assignment) -> dict:
     """What the first exam's strips are drawn from, carried by the page: the exam's geometry, the reader's
     own view preferences, and whether the median beat panel takes room beside the strips (from the batch's
@@ -56,7 +60,7 @@ def reading_sheet(user, assignment) -> dict:
     another reader: only what the reader's own assignment already gives them."""
     exam = assignment.exam
     return {
-        "assignment": assignment.pk,
+        "assignment": assignment_ref(assignment.pk),
         "exam": {
             "sampling_rate": exam.sampling_rate,
             "n_samples": exam.n_samples,
@@ -120,7 +124,8 @@ def reader(request, assignment_id: int):
     page = {
         "assignment": assignment,
         "sheet": reading_sheet(request.user, assignment),
-        "api_base": reverse("api-reading-assignment", args=[0]).removesuffix("0/"),
+        # The reading API's prefix, to which the page appends an assignment's reference and "/".
+        "api_base": reverse("api-reading-assignment", args=[_SAMPLE_REF]).removesuffix(f"{_SAMPLE_REF}/"),
         "page_base": reverse("reader", args=[0]).removesuffix("0/"),
         "max_comment": MAX_COMMENT,
     }
@@ -256,7 +261,7 @@ def reading_prior_waveform(request, assignment_id: int, n: int):
 
 urlpatterns = [
     path("read/next/", reader_next, name="reader-next"),
-    path("read/<int:assignment_id>/", reader, name="reader"),
-    path("read/<int:assignment_id>/print/", reader_print, name="reader-print"),
+    path("read/<ref:assignment_id>/", reader, name="reader"),
+    path("read/<ref:assignment_id>/print/", reader_print, name="reader-print"),
     path("read/batches/<int:batch_id>/", reader_batch_reads_view, name="reader-batch-reads"),
 ]

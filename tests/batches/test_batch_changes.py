@@ -9,6 +9,7 @@ from annotations.models import AdjudicationView, Assignment, AuditEvent, ReviewB
 from annotations.services.batches.lifecycle import BatchDesignError, batch_close, batch_create
 from annotations.services.batches.queues import batch_add_exams, batch_add_readers, batch_reassign
 from tests.factories import ExamFactory, UserFactory
+from tests.reading.helpers import ref
 
 pytestmark = pytest.mark.django_db
 
@@ -355,7 +356,9 @@ def test_skipping_a_first_read_withdraws_its_retest(client_for, retested, ana):
     exam = sorted(_retested_exams(retested, ana))[0]
     first = Assignment.objects.get(batch=retested, reader=ana, exam_id=exam, read_round=1)
     response = client_for(ana).post(
-        f"/api/v1/reading/assignments/{first.pk}/skip/", {"reason": "noisy"}, content_type="application/json"
+        f"/api/v1/reading/assignments/{ref(first)}/skip/",
+        {"reason": "noisy"},
+        content_type="application/json",
     )
     assert response.status_code == 200, response.content
     retest = Assignment.objects.get(batch=retested, reader=ana, exam_id=exam, read_round=2)

@@ -8,6 +8,7 @@ import pytest
 from annotations.models import Assignment
 from annotations.services.batches.lifecycle import batch_create
 from tests.factories import ExamFactory, UserFactory
+from tests.reading.helpers import ref
 
 pytestmark = pytest.mark.django_db
 
@@ -51,4 +52,4 @@ def test_a_departed_readers_withdrawn_retests_are_nobodys_skips(client_for, ana,
     assert worklist.get(batch.pk, {}).get("skipped", 0) == 0
     assert "withdrawn" not in reader.get(f"/read/batches/{batch.pk}/").content.decode()
     for slot in withdrawn:
-        assert reader.get(f"/api/v1/reading/assignments/{slot.pk}/").status_code == 404
+        assert reader.get(f"/api/v1/reading/assignments/{ref(slot)}/").status_code == 404

@@ -13,7 +13,7 @@ from annotations.services.batches.lifecycle import batch_create
 from annotations.services.reading import LabelInput, annotation_submit, assignment_skip
 from tests.browser import screenshot_path
 from tests.factories import UserFactory, make_exam
-from tests.reading.helpers import queue, shared_batch
+from tests.reading.helpers import queue, ref, shared_batch
 from tests.reading.test_browser_reader import log_in, wait_drawn
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -71,7 +71,7 @@ def test_a_reopened_submitted_read_shows_as_submitted_and_read_only(
     first, _ = queue(batch, ana)
     submit(ana, first, "SB")
     log_in(page, live_server, "ana")
-    page.goto(f"{live_server.url}/read/{first.pk}/")
+    page.goto(f"{live_server.url}/read/{ref(first)}/")
     wait_drawn(page, first)
     page.wait_for_function("() => document.getElementById('save-state').textContent !== ''")
     assert page.inner_text("#save-state") == "Submitted"

@@ -15,7 +15,7 @@ from annotations.services.batches.lifecycle import batch_create
 from annotations.services.releases.export import ExportOptions, export_write
 from tests.exporting import labelled_study
 from tests.factories import UserFactory, make_exam
-from tests.reading.helpers import labels, queue, shared_batch
+from tests.reading.helpers import labels, queue, ref, shared_batch
 
 pytestmark = pytest.mark.django_db
 READING = "/api/v1/reading/assignments"
@@ -23,7 +23,7 @@ READING = "/api/v1/reading/assignments"
 
 def submit(client, assignment, *codes):
     response = client.post(
-        f"{READING}/{assignment.pk}/submit/",
+        f"{READING}/{ref(assignment)}/submit/",
         {"labels": labels(*codes), "revision": 0},
         content_type="application/json",
     )
@@ -33,7 +33,7 @@ def submit(client, assignment, *codes):
 
 def skip(client, assignment, reason):
     return client.post(
-        f"{READING}/{assignment.pk}/skip/", {"reason": reason}, content_type="application/json"
+        f"{READING}/{ref(assignment)}/skip/", {"reason": reason}, content_type="application/json"
     )
 
 
@@ -194,7 +194,7 @@ def test_a_slot_handed_to_a_reader_who_has_read_everything_becomes_their_next_ex
     new = Assignment.objects.get(pk=response.json()["assignment_id"])
     assert (new.status, new.position) == ("pending", last + 1)
     following = client_for(carol).get(f"/api/v1/reading/next/?batch={batch.pk}").json()
-    assert following["next_assignment_id"] == new.pk
+    assert following["next_assignment_id"] == ref(new)
 
 
 def test_the_dashboard_form_hands_a_skipped_slot_on(client_for, handing, ana, carol, diego):
@@ -265,7 +265,7 @@ def submitted_skipped_drafted(client, batch, reader, reason: str) -> tuple:
     submit(client, first, "SB")
     skip(client, second, reason)
     client.put(
-        f"{READING}/{third.pk}/draft/",
+        f"{READING}/{ref(third)}/draft/",
         {"labels": labels("AF"), "revision": 0},
         content_type="application/json",
     )
@@ -278,7 +278,7 @@ def test_a_reader_lists_their_own_reads_of_a_batch(client_for, ana, bruno, diego
     first, second, third = submitted_skipped_drafted(client, batch, ana, "MARK-skip-reason")
     brunos = queue(batch, bruno)[0]
     client_for(bruno).put(
-        f"{READING}/{brunos.pk}/draft/",
+        f"{READING}/{ref(brunos)}/draft/",
         {"labels": labels("WPW"), "comment": "MARK-bruno", "revision": 0},
         content_type="application/json",
     )
@@ -288,8 +288,8 @@ def test_a_reader_lists_their_own_reads_of_a_batch(client_for, ana, bruno, diego
     assert page.status_code == 200
     body = page.content.decode()
     for assignment in (first, second, third):
-        assert f'href="/read/{assignment.pk}/"' in body
-    assert f'href="/read/{brunos.pk}/"' not in body and "MARK-bruno" not in body
+        assert f'href="/read/{ref(assignment)}/"' in body
+    assert f'href="/read/{ref(brunos)}/"' not in body and "MARK-bruno" not in body
     assert "MARK-skip-reason" in body and "Submitted" in body and "Skipped" in body and "Draft" in body
     # Another reader's batch is no batch at all.
     other = shared_batch(readers=[bruno], coordinator=diego, taxonomy=tnmg, exams=1)
@@ -301,10 +301,10 @@ def test_a_submitted_read_reopens_as_submitted_not_as_a_draft(client_for, study,
     _, first, _ = study
     client = client_for(ana)
     submit(client, first, "SB")
-    context = client.get(f"{READING}/{first.pk}/").json()
+    context = client.get(f"{READING}/{ref(first)}/").json()
     assert context["assignment"]["status"] == "submitted" and context["annotation"]["status"] == "submitted"
     refused = client.put(
-        f"{READING}/{first.pk}/draft/",
+        f"{READING}/{ref(first)}/draft/",
         {"labels": labels("AF"), "revision": 1},
         content_type="application/json",
     )
@@ -321,14 +321,14 @@ def test_my_reads_pages_a_long_list_by_queue_place(client_for, ana, bruno, diego
     for slot in slots:
         submit(client, slot, "SB")
     first = client.get(f"/read/batches/{batch.pk}/").content.decode()
-    shown = [s for s in slots if f'href="/read/{s.pk}/"' in first]
+    shown = [s for s in slots if f'href="/read/{ref(s)}/"' in first]
     assert shown == slots[:2]
     assert f'href="?after={slots[1].position}"' in first and "?before=" not in first
     second = client.get(f"/read/batches/{batch.pk}/?after={slots[1].position}").content.decode()
-    assert [s for s in slots if f'href="/read/{s.pk}/"' in second] == slots[2:4]
+    assert [s for s in slots if f'href="/read/{ref(s)}/"' in second] == slots[2:4]
     assert f'href="?before={slots[2].position}"' in second and f'href="?after={slots[3].position}"' in second
     back = client.get(f"/read/batches/{batch.pk}/?before={slots[2].position}").content.decode()
-    assert [s for s in slots if f'href="/read/{s.pk}/"' in back] == slots[:2]
+    assert [s for s in slots if f'href="/read/{ref(s)}/"' in back] == slots[:2]
     assert client.get(f"/read/batches/{batch.pk}/?after=x").status_code == 400
 
 

@@ -8,7 +8,7 @@ import pytest
 from annotations.models import Annotation, ReviewBatch
 from annotations.services.batches.lifecycle import batch_create
 from tests.factories import DatasetFactory, ExamFactory
-from tests.reading.helpers import queue
+from tests.reading.helpers import queue, ref
 
 pytestmark = pytest.mark.django_db
 
@@ -63,7 +63,7 @@ def test_the_other_request_bodies_refuse_unknown_fields_too(client_for, diego, a
     reader = client_for(ana)
     slot = queue(batch, ana)[0]
     response = reader.put(
-        f"/api/v1/reading/assignments/{slot.pk}/draft/",
+        f"/api/v1/reading/assignments/{ref(slot)}/draft/",
         {"labels": [{"code": "SB", "uncertain": False, "certainty": 1}], "revision": 0, "note": "x"},
         content_type="application/json",
     )

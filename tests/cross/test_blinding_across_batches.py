@@ -32,6 +32,7 @@ from annotations.services.batches.queues import batch_add_exams
 from annotations.services.exams.create import dataset_get_or_create
 from annotations.services.reading import LabelInput, annotation_submit
 from tests.factories import DatasetFactory, ExamFactory, UserFactory, make_exam
+from tests.reading.helpers import ref
 
 pytestmark = pytest.mark.django_db
 READ = "/api/v1/reading/assignments"
@@ -45,7 +46,7 @@ def client(user) -> Client:
 
 def submit(user, assignment: Assignment, codes: list[str]) -> dict:
     response = client(user).post(
-        f"{READ}/{assignment.pk}/submit/",
+        f"{READ}/{ref(assignment)}/submit/",
         {"labels": [{"code": c} for c in codes], "revision": 0},
         content_type="application/json",
     )
@@ -312,7 +313,7 @@ def test_a_reader_who_saw_the_suggestion_elsewhere_never_reads_the_exam_blind(an
         actor=diego,
         suggestion_mode=ReviewBatch.SuggestionMode.SHOWN,
     )
-    opened = client(ana).get(f"{READ}/{slot(shown, ana, exam).pk}/")
+    opened = client(ana).get(f"{READ}/{ref(slot(shown, ana, exam))}/")
     assert opened.status_code == 200 and opened.json()["suggestion"] is not None
     two_stage = batch_create(
         name="Two-stage",
@@ -362,11 +363,11 @@ def test_a_blind_draft_continued_after_seeing_the_suggestion_elsewhere_is_not_st
         suggestion_mode=ReviewBatch.SuggestionMode.SHOWN,
     )
     mine = slot(blind_batch, ana, exam)
-    url = f"{READ}/{mine.pk}"
+    url = f"{READ}/{ref(mine)}"
     body = {"labels": [{"code": "SR"}], "comment": "", "time_on_task_ms": 1000}
     draft = client(ana).put(f"{url}/draft/", {**body, "revision": 0}, content_type="application/json")
     assert draft.status_code == 200 and draft.json()["stage"] == "blind"
-    assert client(ana).get(f"{READ}/{slot(shown, ana, exam).pk}/").json()["suggestion"] is not None
+    assert client(ana).get(f"{READ}/{ref(slot(shown, ana, exam))}/").json()["suggestion"] is not None
     seen = SuggestionExposure.objects.get(reader=ana, assignment__batch=shown)
     submitted = client(ana).post(f"{url}/submit/", {**body, "revision": 1}, content_type="application/json")
     assert submitted.status_code == 200, submitted.content
@@ -404,7 +405,7 @@ def test_a_suggestion_seen_on_a_copy_of_the_ecg_makes_the_read_not_blind(ana, di
             readers_per_exam=1,
             actor=diego,
         )
-        assert client(ana).get(f"{READ}/{slot(shown, ana, seen_on).pk}/").json()["suggestion"] is not None
+        assert client(ana).get(f"{READ}/{ref(slot(shown, ana, seen_on))}/").json()["suggestion"] is not None
         submit(ana, slot(hidden, ana, read_on), ["SB"])
         (read,) = Annotation.objects.filter(assignment__batch=hidden)
         assert read.stage == Annotation.Stage.REVISED and read.suggestion_shown_at is not None, seen_on
@@ -434,14 +435,14 @@ def test_after_a_reassign_the_exposure_names_the_reader_who_saw_it(ana, bruno, d
     )
     first = Assignment.objects.get(batch=shown, exam=exam)
     first_reader, second_reader = (ana, bruno) if first.reader_id == ana.pk else (bruno, ana)
-    assert client(first_reader).get(f"{READ}/{first.pk}/").status_code == 200
+    assert client(first_reader).get(f"{READ}/{ref(first)}/").status_code == 200
     moved = client(diego).post(
         f"/batches/{shown.pk}/reassign/", {"from_reader": first_reader.pk, "to_reader": second_reader.pk}
     )
     assert moved.status_code == 302
     first.refresh_from_db()
     assert first.reader_id == second_reader.pk
-    assert client(second_reader).get(f"{READ}/{first.pk}/").status_code == 200
+    assert client(second_reader).get(f"{READ}/{ref(first)}/").status_code == 200
     submit(second_reader, first, ["SB"])
     exposures = SuggestionExposure.objects.filter(assignment=first)
     assert set(exposures.values_list("reader_id", flat=True)) == {first_reader.pk, second_reader.pk}
@@ -463,15 +464,15 @@ def test_waveform_etags_are_per_assignment_and_never_the_content_hash(ana, diego
     etags = []
     for batch in batches:
         assignment = slot(batch, ana, exam)
-        context = reader.get(f"{READ}/{assignment.pk}/").json()
-        response = reader.get(f"{READ}/{assignment.pk}/waveform/")
+        context = reader.get(f"{READ}/{ref(assignment)}/").json()
+        response = reader.get(f"{READ}/{ref(assignment)}/waveform/")
         assert response.status_code == 200
         etag = response["ETag"]
         assert exam.waveform_sha256 not in etag
         assert exam.waveform_sha256 not in str(context)
         assert context["exam"]["waveform_etag"] in etag
         # A re-visit of the same assignment is still served from the browser's cache.
-        again = reader.get(f"{READ}/{assignment.pk}/waveform/", HTTP_IF_NONE_MATCH=etag)
+        again = reader.get(f"{READ}/{ref(assignment)}/waveform/", HTTP_IF_NONE_MATCH=etag)
         assert again.status_code == 304
         etags.append(etag)
     assert etags[0] != etags[1]
@@ -560,7 +561,7 @@ def test_the_designer_counts_exams_readers_know_from_elsewhere_and_can_keep_them
         actor=diego,
         suggestion_mode=ReviewBatch.SuggestionMode.SHOWN,
     )
-    assert client(ana).get(f"{READ}/{slot(shown, ana, suggested).pk}/").status_code == 200
+    assert client(ana).get(f"{READ}/{ref(slot(shown, ana, suggested))}/").status_code == 200
     fay = UserFactory(username="fay", roles=["reader"])
     spec = {
         "name": "Next",
@@ -635,7 +636,7 @@ def test_the_suggestion_of_a_copy_of_the_ecg_is_the_one_revealed_and_shown_when_
         assert answer["done"] is False, computed_on_copy  # the suggestion is revealed: the revision follows
         assert [s["code"] for s in answer["context"]["suggestion"]["scores"]] == ["AF"]
         assert SuggestionExposure.objects.get(reader=reader).suggestion_id == made.pk
-        opened = client(reader).get(f"{READ}/{slot(batches['shown'], reader, read_on).pk}/").json()
+        opened = client(reader).get(f"{READ}/{ref(slot(batches['shown'], reader, read_on))}/").json()
         assert opened["suggestion"] is not None, computed_on_copy
 
 
@@ -656,7 +657,7 @@ def test_an_exam_left_unread_in_a_closed_batch_is_not_known_to_its_reader(ana, d
         actor=diego,
     )
     draft = client(ana).put(
-        f"{READ}/{slot(early, ana, drafted).pk}/draft/",
+        f"{READ}/{ref(slot(early, ana, drafted))}/draft/",
         {"labels": [{"code": "SB"}], "comment": "", "time_on_task_ms": 1000, "revision": 0},
         content_type="application/json",
     )

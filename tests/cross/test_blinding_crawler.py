@@ -40,6 +40,7 @@ from annotations.models import (
     SuggestionScore,
     Taxonomy,
 )
+from annotations.selectors.reading.refs import assignment_pk, assignment_ref
 from annotations.services.adjudication import Decision, adjudication_decide
 from annotations.services.agreement.compute import batch_agreement_compute
 from annotations.services.batches.lifecycle import batch_create
@@ -219,6 +220,9 @@ def _id_pool() -> dict[str, list]:
     return {**by_model, "pk": sorted({i for ids in by_model.values() for i in ids}), "name": [*names, "x"]}
 
 
+REF_ROUTES = ("/api/v1/reading/assignments/{",)
+
+
 def _expand(template: str, pool: dict[str, list]) -> Iterator[str]:
     params = [(m.group(2) or m.group(3)) for m in _PARAM.finditer(template)]
     if not params:
@@ -231,9 +235,11 @@ def _expand(template: str, pool: dict[str, list]) -> Iterator[str]:
         # The admin turns away anyone who is not staff before it looks at the id (the crawling personas
         # are not staff: _crawl_as checks), so one id per parameter walks it.
         choices = [values[:1] for values in choices]
+    # A reader's routes name assignments by reference (selectors.reading.refs): every id goes there as one.
+    encode = assignment_ref if "<ref:" in template or template.startswith(REF_ROUTES) else str
     for values in product(*choices):
         it = iter(values)
-        yield _PARAM.sub(lambda _m, it=it: str(next(it)), template)
+        yield _PARAM.sub(lambda _m, it=it: encode(next(it)), template)
 
 
 def _json_ids(data, found: set[int]) -> Iterator[str]:
@@ -585,9 +591,10 @@ def test_across_batches_a_reader_adjudicator_never_meets_the_dispute_of_an_exam_
 
 def test_across_batches_a_reader_never_recognises_the_same_exam_by_its_etag(cross_study, schema, ana):
     result = _crawl_as(ana, schema)
-    waveforms = {url: tag for url, tag in result.etags.items() if re.fullmatch(r".*/(\d+)/waveform/", url)}
+    waveform = re.compile(r".*/reading/assignments/([A-Za-z0-9_-]{22})/waveform/")
+    waveforms = {url: tag for url, tag in result.etags.items() if waveform.fullmatch(url)}
     exam_of = {
-        url: Assignment.objects.get(pk=int(re.fullmatch(r".*/(\d+)/waveform/", url).group(1))).exam_id
+        url: Assignment.objects.get(pk=assignment_pk(waveform.fullmatch(url).group(1))).exam_id
         for url in waveforms
     }
     fetched = list(exam_of.values())

@@ -10,7 +10,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from annotations.models import Annotation, AuditEvent, ImportJob
 from tests.importing import use_private_storage
-from tests.reading.helpers import labels, queue, shared_batch
+from tests.reading.helpers import labels, queue, ref, shared_batch
 
 pytestmark = pytest.mark.django_db
 API = "/api/v1/reading/assignments"
@@ -18,7 +18,7 @@ API = "/api/v1/reading/assignments"
 
 def draft(client, assignment, body: dict | str):
     payload = body if isinstance(body, str) else json.dumps(body)
-    return client.put(f"{API}/{assignment.pk}/draft/", payload, content_type="application/json")
+    return client.put(f"{API}/{ref(assignment)}/draft/", payload, content_type="application/json")
 
 
 def test_a_draft_body_over_the_cap_is_refused_with_413_before_it_is_parsed(

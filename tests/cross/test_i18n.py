@@ -15,7 +15,7 @@ import pytest
 from django.conf import settings
 
 from annotations.models import ImportJob, Release
-from tests.reading.helpers import queue, shared_batch
+from tests.reading.helpers import queue, ref, shared_batch
 
 LOCALE_DIR = Path(settings.BASE_DIR) / "annotations" / "locale" / "pt_BR" / "LC_MESSAGES"
 PO_FILE = LOCALE_DIR / "django.po"
@@ -163,7 +163,7 @@ def _pages(study):
         "ana": [
             ("/", ["Suas leituras", "Lote", "Restantes", "Continuar"], ["Your reading", "Remaining"]),
             (
-                f"/read/{assignment}/",
+                f"/read/{ref(assignment)}/",
                 [
                     "Enviar e próximo",
                     "Atalhos de teclado",
@@ -175,7 +175,7 @@ def _pages(study):
                 ["Submit and next", "Keyboard shortcuts", "Skip this exam", "Diagnoses", "12.5"],
             ),
             (
-                f"/read/{assignment}/print/",
+                f"/read/{ref(assignment)}/print/",
                 ["Imprima em 100% (sem ajustar à página)"],
                 ["Print at 100%", "For your own use only."],
             ),

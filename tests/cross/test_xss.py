@@ -7,6 +7,7 @@ from annotations.services.batches.lifecycle import batch_create
 from annotations.services.reading import annotation_save_draft
 from tests.browser import screenshot_path
 from tests.factories import PASSWORD, DatasetFactory, ExamFactory, make_exam
+from tests.reading.helpers import ref
 from tests.xss_payloads import PAYLOADS
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -80,7 +81,7 @@ def test_payloads_in_names_ids_comments_and_login_names_execute_nothing(
     log_in(page, live_server, "ana")
     visit(page, f"{live_server.url}/")
     for assignment in drafts:
-        visit(page, f"{live_server.url}/read/{assignment.pk}/")
-        page.wait_for_selector(f"#ecg[data-drawn='{assignment.pk}']")
+        visit(page, f"{live_server.url}/read/{ref(assignment)}/")
+        page.wait_for_selector(f"#ecg[data-drawn='{ref(assignment)}']")
         assert page.input_value("#comment") == assignment.annotations.get().comment
     assert events == []

@@ -30,6 +30,7 @@ from annotations.models import (
 )
 from tests import services
 from tests.factories import PASSWORD, DatasetFactory, UserFactory, make_exam
+from tests.reading.helpers import ref
 from tests.workers import wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -177,7 +178,7 @@ def session_for(base: str, username: str) -> requests.Session:
 def submit(client: requests.Session, base: str, assignment: Assignment, code: str) -> float:
     started = time.monotonic()
     response = client.post(
-        f"{base}/api/v1/reading/assignments/{assignment.pk}/submit/",
+        f"{base}/api/v1/reading/assignments/{ref(assignment)}/submit/",
         json={"labels": [{"code": code}], "revision": 0},
         timeout=15,
     )

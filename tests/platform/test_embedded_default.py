@@ -82,6 +82,7 @@ RELEASE_SCRIPT = """
 import json, sys, time
 import django
 django.setup()
+from tests.reading.helpers import ref
 from django.contrib.auth import get_user_model
 from django.test import Client
 from annotations.models import AgreementResult, Assignment, Release, ReviewBatch
@@ -96,7 +97,7 @@ for assignment in Assignment.objects.filter(batch=batch).select_related("reader"
         clients[name] = Client(HTTP_HOST="localhost")
         clients[name].force_login(assignment.reader)
     response = clients[name].post(
-        f"/api/v1/reading/assignments/{assignment.pk}/submit/",
+        f"/api/v1/reading/assignments/{ref(assignment)}/submit/",
         {"labels": [{"code": c, "uncertain": False} for c in codes[name]], "revision": 0},
         content_type="application/json",
     )
@@ -152,6 +153,7 @@ SUBMIT_SCRIPT = """
 import json, threading
 import django
 django.setup()
+from tests.reading.helpers import ref
 from django.conf import settings
 from django.test import Client
 from annotations.models import AgreementResult, Assignment, ReviewBatch
@@ -175,7 +177,7 @@ def submit(assignment):
         clients[name] = Client(HTTP_HOST="localhost")
         clients[name].force_login(assignment.reader)
     response = clients[name].post(
-        f"/api/v1/reading/assignments/{assignment.pk}/submit/",
+        f"/api/v1/reading/assignments/{ref(assignment)}/submit/",
         {"labels": [{"code": "NORM", "uncertain": False}], "revision": 0},
         content_type="application/json",
     )
@@ -343,6 +345,7 @@ EVIDENCE_SCRIPT = """
 import json
 import django
 django.setup()
+from tests.reading.helpers import ref
 from django.conf import settings
 from django.test import Client
 from annotations.models import Assignment, ReviewBatch
@@ -358,7 +361,7 @@ for index, slot in enumerate(Assignment.objects.filter(batch=batch).select_relat
         clients[reader].force_login(slot.reader)
     codes = ["SR", "1dAVb"] if reader == "bruno" and index % 3 == 0 else ["SR"]
     response = clients[reader].post(
-        f"/api/v1/reading/assignments/{slot.pk}/submit/",
+        f"/api/v1/reading/assignments/{ref(slot)}/submit/",
         {"labels": [{"code": c, "uncertain": False} for c in codes], "revision": 0},
         content_type="application/json",
     )
@@ -414,11 +417,14 @@ SHOWN_SCRIPT = """
 import json
 import django
 django.setup()
+from tests.reading.helpers import ref
 from django.contrib.auth import get_user_model
 from django.test import Client
 from django.utils import timezone
 from annotations.models import Annotation, Assignment, Suggestion, SuggestionExposure
+from annotations.selectors.reading.refs import assignment_ref
 
+API = "/api/v1/reading/assignments"
 User = get_user_model()
 ana, bruno = User.objects.get(username="ana"), User.objects.get(username="bruno")
 mine = Assignment.objects.filter(reader=ana, status="pending", batch__status="active")
@@ -432,12 +438,13 @@ SuggestionExposure.objects.create(
 client = Client(HTTP_HOST="localhost")
 client.force_login(ana)
 read = {"labels": [{"code": "NORM", "uncertain": False}], "revision": 0}
-answer = client.post(f"/api/v1/reading/assignments/{first.pk}/submit/", read, content_type="application/json")
+answer = client.post(f"{API}/{assignment_ref(first.pk)}/submit/", read, content_type="application/json")
 stored = Annotation.objects.get(assignment=first)
 brunos = Assignment.objects.filter(reader=bruno).first().pk
-other = client.post(f"/api/v1/reading/assignments/{brunos}/submit/", read, content_type="application/json")
+other = client.post(f"{API}/{assignment_ref(brunos)}/submit/", read, content_type="application/json")
 print(json.dumps({
-    "status": answer.status_code, "next": answer.json().get("next_assignment_id"), "expected_next": second.pk,
+    "status": answer.status_code, "next": answer.json().get("next_assignment_id"),
+    "expected_next": assignment_ref(second.pk),
     "stage": stored.stage, "shown_at_matches": stored.suggestion_shown_at == shown_at,
     "other_reader": other.status_code,
 }))
@@ -545,6 +552,7 @@ from annotations.models import Assignment, Exam, Release, Taxonomy
 from annotations.services.batches.lifecycle import batch_create
 from ecgreview.inprocess import background
 from tests.exporting import read
+from tests.reading.helpers import ref
 
 users = get_user_model().objects
 coordinator = Client(HTTP_HOST="localhost")
@@ -562,7 +570,7 @@ batch = batch_create(name="Carts on SQLite", taxonomy=Taxonomy.objects.get(key="
                      device_measurements_shown=True)
 reading = Client(HTTP_HOST="localhost")
 reading.force_login(reader)
-read_with = {a.exam.source_record.split()[0]: reading.get(f"/api/v1/reading/assignments/{a.pk}/").json()
+read_with = {a.exam.source_record.split()[0]: reading.get(f"/api/v1/reading/assignments/{ref(a)}/").json()
              ["exam"]["device_measurements"] for a in Assignment.objects.filter(batch=batch)}
 for exam in exams:
     read(reader, batch, exam, ["SB"])

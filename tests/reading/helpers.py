@@ -34,3 +34,12 @@ def labels(*codes: str, uncertain: tuple[str, ...] = ()) -> list[dict]:
 def page_html(response) -> str:
     """A page's HTML."""
     return response.getvalue().decode()
+
+
+def ref(assignment: Assignment | int | str) -> str:
+    """What the reader's URLs call an assignment (selectors.reading.refs): its reference, not its id."""
+    from annotations.selectors.reading.refs import assignment_ref
+
+    if isinstance(assignment, str):
+        return assignment
+    return assignment_ref(getattr(assignment, "pk", assignment))

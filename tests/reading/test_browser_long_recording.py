@@ -13,7 +13,7 @@ from annotations.services.exams.create import ExamInput, exam_create
 from annotations.services.exams.waveforms import waveform_load
 from tests.browser import screenshot_path, strips_js
 from tests.factories import DatasetFactory
-from tests.reading.helpers import queue
+from tests.reading.helpers import queue, ref
 from tests.reading.test_browser_reader import log_in, wait_drawn
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -48,7 +48,7 @@ def test_a_reader_pages_through_a_43_second_recording_and_every_sample_is_drawn(
         assert np.allclose(drawn - drawn[0], (expected - expected[0]) * 10, atol=1e-3)
 
     log_in(page, live_server, "ana")
-    page.goto(f"{live_server.url}/read/{slot.pk}/")
+    page.goto(f"{live_server.url}/read/{ref(slot)}/")
     wait_drawn(page, slot)
     assert page.is_visible("#time-window")
     assert page.inner_text("#window-readout") == "0.0\u201310.0 s of 43.0 s"
@@ -77,7 +77,7 @@ def test_a_ten_second_recording_shows_no_window_control(live_server, page, ana, 
     )
     slot = queue(batch, ana)[0]
     log_in(page, live_server, "ana")
-    page.goto(f"{live_server.url}/read/{slot.pk}/")
+    page.goto(f"{live_server.url}/read/{ref(slot)}/")
     wait_drawn(page, slot)
     assert not page.is_visible("#time-window")
 
@@ -103,7 +103,7 @@ def test_a_cart_s_odd_rate_reads_rounded_and_a_few_ms_past_the_sheet_show_no_win
     )
     slot = queue(batch, ana)[0]
     log_in(page, live_server, "ana")
-    page.goto(f"{live_server.url}/read/{slot.pk}/")
+    page.goto(f"{live_server.url}/read/{ref(slot)}/")
     wait_drawn(page, slot)
     assert page.inner_text("#exam-context").endswith("10.0 s at 600 Hz")
     assert not page.is_visible("#time-window")

@@ -17,7 +17,7 @@ from annotations.models import (
 )
 from tests.browser import STRIPS_OF, screenshot_path, strips_js
 from tests.factories import PASSWORD
-from tests.reading.helpers import queue, shared_batch
+from tests.reading.helpers import queue, ref, shared_batch
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -31,7 +31,7 @@ def log_in(page, live_server, username: str) -> None:
 
 
 def wait_drawn(page, assignment: Assignment) -> None:
-    page.wait_for_selector(f"#ecg[data-drawn='{assignment.pk}']")
+    page.wait_for_selector(f"#ecg[data-drawn='{ref(assignment)}']")
 
 
 def lead_traces(page) -> list[str]:
@@ -46,7 +46,7 @@ def test_a_reader_opens_the_worklist_and_sees_twelve_leads_and_a_rhythm_strip_on
     log_in(page, live_server, "ana")
     page.click("#worklist a.continue")
     wait_drawn(page, first)
-    assert page.url.endswith(f"/read/{first.pk}/")
+    assert page.url.endswith(f"/read/{ref(first)}/")
     assert lead_traces(page) == [
         "I",
         "aVR",
@@ -133,7 +133,7 @@ def test_the_strips_follow_every_sample_to_a_fraction_of_a_pixel(live_server, pa
     Zoomed in, the line is simplified again at the new scale, so the detail comes back."""
     first = queue(shared_batch(readers=[ana, bruno], coordinator=diego, taxonomy=tnmg, exams=1), ana)[0]
     log_in(page, live_server, "ana")
-    page.goto(f"{live_server.url}/read/{first.pk}/")
+    page.goto(f"{live_server.url}/read/{ref(first)}/")
     wait_drawn(page, first)
     sheet = page.evaluate(FOLLOWS)
     assert sheet["samples"] == 12 * 1250 + 5000
@@ -179,7 +179,7 @@ def test_a_reader_labels_by_keyboard_alone_submits_and_lands_on_the_next_exam(
         page.keyboard.press("Enter")
     assert submitted.value.status == 200
     wait_drawn(page, second)
-    assert page.url.endswith(f"/read/{second.pk}/")
+    assert page.url.endswith(f"/read/{ref(second)}/")
     first.refresh_from_db()
     assert first.status == Assignment.Status.SUBMITTED
     read = first.annotations.get()
@@ -196,7 +196,7 @@ def test_a_draft_survives_a_reload_and_keys_are_letters_in_the_comment_box(
 ):
     first = queue(shared_batch(readers=[ana, bruno], coordinator=diego, taxonomy=tnmg), ana)[0]
     log_in(page, live_server, "ana")
-    page.goto(f"{live_server.url}/read/{first.pk}/")
+    page.goto(f"{live_server.url}/read/{ref(first)}/")
     wait_drawn(page, first)
     page.keyboard.press("/")
     page.keyboard.type("LBBB")
@@ -217,7 +217,7 @@ def test_a_draft_survives_a_reload_and_keys_are_letters_in_the_comment_box(
 def test_an_exclusive_set_violation_is_refused_with_its_message(live_server, page, ana, bruno, diego, tnmg):
     first = queue(shared_batch(readers=[ana, bruno], coordinator=diego, taxonomy=tnmg), ana)[0]
     log_in(page, live_server, "ana")
-    page.goto(f"{live_server.url}/read/{first.pk}/")
+    page.goto(f"{live_server.url}/read/{ref(first)}/")
     wait_drawn(page, first)
     page.keyboard.press("n")
     page.keyboard.press("/")
@@ -234,13 +234,13 @@ def test_an_exclusive_set_violation_is_refused_with_its_message(live_server, pag
     page.screenshot(path=screenshot_path("reader-exclusive"))
     first.refresh_from_db()
     assert first.status != Assignment.Status.SUBMITTED
-    assert page.url.endswith(f"/read/{first.pk}/")
+    assert page.url.endswith(f"/read/{ref(first)}/")
 
 
 def test_every_exclusive_pair_chosen_is_named_on_the_page(live_server, page, ana, bruno, diego, tnmg):
     first = queue(shared_batch(readers=[ana, bruno], coordinator=diego, taxonomy=tnmg, exams=1), ana)[0]
     log_in(page, live_server, "ana")
-    page.goto(f"{live_server.url}/read/{first.pk}/")
+    page.goto(f"{live_server.url}/read/{ref(first)}/")
     wait_drawn(page, first)
     for code in ("SR", "AF", "SB"):
         page.keyboard.press("/")
@@ -259,7 +259,7 @@ def test_a_second_reader_of_the_same_exam_sees_none_of_the_first_readers_work(
     anas, brunos = queue(batch, ana)[0], queue(batch, bruno)[0]
     marker = "MARKER-first-reader-4411"
     log_in(page, live_server, "ana")
-    page.goto(f"{live_server.url}/read/{anas.pk}/")
+    page.goto(f"{live_server.url}/read/{ref(anas)}/")
     wait_drawn(page, anas)
     page.keyboard.press("/")
     page.keyboard.type("WPW")
@@ -277,8 +277,8 @@ def test_a_second_reader_of_the_same_exam_sees_none_of_the_first_readers_work(
     log_in(other, live_server, "bruno")
     other.click("#worklist a.continue")
     wait_drawn(other, brunos)
-    assert other.goto(f"{live_server.url}/read/{anas.pk}/").status == 404
-    assert other.goto(f"{live_server.url}/api/v1/reading/assignments/{anas.pk}/").status == 404
+    assert other.goto(f"{live_server.url}/read/{ref(anas)}/").status == 404
+    assert other.goto(f"{live_server.url}/api/v1/reading/assignments/{ref(anas)}/").status == 404
     context.close()
     assert len(bodies) >= 4
     for body in bodies:
@@ -312,7 +312,7 @@ def test_in_two_stage_mode_the_blind_read_is_stored_before_the_suggestion_appear
         suggestion=suggestion, diagnostic_class=tnmg.classes.get(code="AF"), score=0.87
     )
     log_in(page, live_server, "ana")
-    page.goto(f"{live_server.url}/read/{first.pk}/")
+    page.goto(f"{live_server.url}/read/{ref(first)}/")
     wait_drawn(page, first)
     assert not page.locator("#suggestion").is_visible()
     page.keyboard.press("/")
@@ -365,7 +365,7 @@ def test_calipers_read_the_rr_interval_of_a_synthetic_exam_within_one_sample(
     _, peaks = synthetic_ecg(heart_rate_bpm=75, seed=0)
     rr_ms = (peaks[4] - peaks[3]) * 1000 / 500
     log_in(page, live_server, "ana")
-    page.goto(f"{live_server.url}/read/{first.pk}/")
+    page.goto(f"{live_server.url}/read/{ref(first)}/")
     wait_drawn(page, first)
     # Zoom on the two beats by dragging a box, as a reader does: a pixel then spans under a sample.
     (x0, y0), (x1, y1) = (
@@ -436,7 +436,7 @@ def test_the_grid_is_calibrated_to_the_chosen_speed_and_gain(
     lead_ii = to_mv(waveform_load(first.exam.waveform_key)[1], first.exam.gain_uv)
     peak, flat = int(peaks[2]), int(peaks[2]) - 60  # an R peak, and 120 ms before it (PR segment)
     log_in(page, live_server, "ana")
-    page.goto(f"{live_server.url}/read/{first.pk}/")
+    page.goto(f"{live_server.url}/read/{ref(first)}/")
     wait_drawn(page, first)
     page.select_option("#speed", speed)
     page.select_option("#gain", gain)
@@ -472,7 +472,7 @@ def test_the_grid_is_calibrated_to_the_chosen_speed_and_gain(
 def test_the_other_layouts_draw_twelve_leads(live_server, page, ana, bruno, diego, tnmg):
     first = queue(shared_batch(readers=[ana, bruno], coordinator=diego, taxonomy=tnmg, exams=1), ana)[0]
     log_in(page, live_server, "ana")
-    page.goto(f"{live_server.url}/read/{first.pk}/")
+    page.goto(f"{live_server.url}/read/{ref(first)}/")
     wait_drawn(page, first)
     page.select_option("#layout", "6x2")
     page.wait_for_function(f"() => {strips_js('ecg')}.length === 12")
@@ -496,7 +496,7 @@ def test_no_statement_code_runs_into_its_name(live_server, page, ana, bruno, die
     log_in(page, live_server, "ana")
     for width in (1400, 900):
         page.set_viewport_size({"width": width, "height": 900})
-        page.goto(f"{live_server.url}/read/{first.pk}/")
+        page.goto(f"{live_server.url}/read/{ref(first)}/")
         wait_drawn(page, first)
         assert page.locator("#statements .stmt").count() == 74
         assert page.evaluate(CODES_OVERLAPPING_JS) == []
@@ -513,7 +513,7 @@ def test_the_reader_page_raises_no_console_error_and_uses_its_preloads(
     log_in(page, live_server, "ana")
     waveform_requests = []
     page.on("request", lambda r: waveform_requests.append(r.url) if "/waveform/" in r.url else None)
-    page.goto(f"{live_server.url}/read/{first.pk}/")
+    page.goto(f"{live_server.url}/read/{ref(first)}/")
     wait_drawn(page, first)
     page.wait_for_timeout(1200)  # preload warnings arrive a few seconds late at most; not a timing assertion
     assert [m for m in messages if "preload" in m or "Content Security" in m] == []
@@ -540,7 +540,7 @@ def test_a_submit_the_server_refuses_brings_the_reader_back_with_their_choices(
     with page.expect_response(lambda response: "/submit/" in response.url) as submitted:
         page.keyboard.press("Enter")
     assert submitted.value.status == 409
-    page.wait_for_url(f"**/read/{first.pk}/")
+    page.wait_for_url(f"**/read/{ref(first)}/")
     wait_drawn(page, first)
     page.wait_for_selector("#message:not(:empty)")
     assert chosen(page) == "NORM"
@@ -560,7 +560,7 @@ def test_a_submit_pressed_while_the_draft_autosave_is_in_flight_is_stored(
     held = []
     page.route("**/draft/", lambda route: held.append(route))  # the save is sent, its answer waits
     log_in(page, live_server, "ana")
-    page.goto(f"{live_server.url}/read/{first.pk}/")
+    page.goto(f"{live_server.url}/read/{ref(first)}/")
     wait_drawn(page, first)
     page.keyboard.press("n")
     page.wait_for_timeout(1000)  # past the autosave's delay: the draft request is out
@@ -584,7 +584,7 @@ def test_calipers_measure_the_rr_interval_from_the_keyboard_alone(live_server, p
     _, peaks = synthetic_ecg(heart_rate_bpm=75, seed=0)
     rr_samples = int(peaks[4] - peaks[3])
     log_in(page, live_server, "ana")
-    page.goto(f"{live_server.url}/read/{first.pk}/")
+    page.goto(f"{live_server.url}/read/{ref(first)}/")
     wait_drawn(page, first)
     readout = page.locator("#caliper-readout")
     page.keyboard.press("ArrowRight")  # calipers off: nothing placed

@@ -7,7 +7,7 @@ import pytest
 
 from annotations.models.reading import ReaderPreference
 from tests.browser import STRIPS_OF, screenshot_path, strips_js
-from tests.reading.helpers import queue, shared_batch
+from tests.reading.helpers import queue, ref, shared_batch
 from tests.reading.test_browser_reader import figure, log_in, wait_drawn
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -43,7 +43,7 @@ def test_fifty_mm_per_second_magnifies_the_paper_and_the_sheet_scrolls(
 ):
     first = queue(shared_batch(readers=[ana, bruno], coordinator=diego, taxonomy=tnmg, exams=1), ana)[0]
     log_in(page, live_server, "ana")
-    page.goto(f"{live_server.url}/read/{first.pk}/")
+    page.goto(f"{live_server.url}/read/{ref(first)}/")
     wait_drawn(page, first)
     at25 = figure(page, SCALE)
     assert not at25["scrollsX"]  # the standard sheet fits its pane
@@ -68,7 +68,7 @@ def test_fifty_mm_per_second_magnifies_the_paper_and_the_sheet_scrolls(
 def test_the_lead_labels_stay_in_view_after_a_zoom(live_server, page, ana, bruno, diego, tnmg):
     first = queue(shared_batch(readers=[ana, bruno], coordinator=diego, taxonomy=tnmg, exams=1), ana)[0]
     log_in(page, live_server, "ana")
-    page.goto(f"{live_server.url}/read/{first.pk}/")
+    page.goto(f"{live_server.url}/read/{ref(first)}/")
     wait_drawn(page, first)
     # A box dragged over the middle of aVL's strip (0.6 s to 1.8 s of its 2.5 s), as a reader zooms.
     (x0, y0), (x1, y1) = (
@@ -122,7 +122,7 @@ def test_layout_and_speed_follow_the_reader_and_another_reader_keeps_their_own(
     batch = shared_batch(readers=[ana, bruno], coordinator=diego, taxonomy=tnmg, exams=1)
     anas, brunos = queue(batch, ana)[0], queue(batch, bruno)[0]
     log_in(page, live_server, "ana")
-    page.goto(f"{live_server.url}/read/{anas.pk}/")
+    page.goto(f"{live_server.url}/read/{ref(anas)}/")
     wait_drawn(page, anas)
     choose(page, "#speed", "50")
     choose(page, "#layout", "6x2")
@@ -136,7 +136,7 @@ def test_layout_and_speed_follow_the_reader_and_another_reader_keeps_their_own(
     context = browser.new_context(viewport={"width": 1400, "height": 900}, locale="en-US")
     other = context.new_page()
     log_in(other, live_server, "bruno")
-    other.goto(f"{live_server.url}/read/{brunos.pk}/")
+    other.goto(f"{live_server.url}/read/{ref(brunos)}/")
     wait_drawn(other, brunos)
     assert other.input_value("#speed") == "25" and other.input_value("#layout") == "3x4"
     other.wait_for_load_state("networkidle")
@@ -152,7 +152,7 @@ def test_in_portuguese_leads_read_di_numbers_take_a_decimal_comma_and_statements
     context = browser.new_context(viewport={"width": 1400, "height": 900}, locale="pt-BR")
     page = context.new_page()
     log_in(page, live_server, "ana")
-    page.goto(f"{live_server.url}/read/{first.pk}/")
+    page.goto(f"{live_server.url}/read/{ref(first)}/")
     wait_drawn(page, first)
     labels = page.evaluate("Array.from(document.querySelectorAll('#ecg .lead-label'), s => s.textContent)")
     assert labels[:4] == ["DI", "aVR", "V1", "V4"] and labels[4] == "DII" and labels[8] == "DIII"
@@ -188,10 +188,10 @@ def test_a_choice_refused_as_stale_in_a_second_tab_is_named_and_stays_on_screen(
     and told which of their choices was not kept, and the notice is not wiped by the reload's redrawing."""
     first = queue(shared_batch(readers=[ana, bruno], coordinator=diego, taxonomy=tnmg, exams=1), ana)[0]
     log_in(page, live_server, "ana")
-    page.goto(f"{live_server.url}/read/{first.pk}/")
+    page.goto(f"{live_server.url}/read/{ref(first)}/")
     wait_drawn(page, first)
     other = page.context.new_page()
-    other.goto(f"{live_server.url}/read/{first.pk}/")
+    other.goto(f"{live_server.url}/read/{ref(first)}/")
     wait_drawn(other, first)
 
     page.keyboard.press("/")
@@ -222,7 +222,7 @@ def test_the_focused_statement_shows_below_the_sticky_group_header_after_submit_
 ):
     first, second = queue(shared_batch(readers=[ana, bruno], coordinator=diego, taxonomy=tnmg, exams=2), ana)
     log_in(page, live_server, "ana")
-    page.goto(f"{live_server.url}/read/{first.pk}/")
+    page.goto(f"{live_server.url}/read/{ref(first)}/")
     wait_drawn(page, first)
     # A statement far down the list: the list scrolls to it, and the next exam's focus goes back to the top.
     page.keyboard.press("/")
@@ -249,7 +249,7 @@ def test_at_fifty_mm_per_second_every_column_keeps_its_lead_names(live_server, p
     once scrolled to) the strips had no name."""
     first = queue(shared_batch(readers=[ana, bruno], coordinator=diego, taxonomy=tnmg, exams=1), ana)[0]
     log_in(page, live_server, "ana")
-    page.goto(f"{live_server.url}/read/{first.pk}/")
+    page.goto(f"{live_server.url}/read/{ref(first)}/")
     wait_drawn(page, first)
     choose(page, "#speed", "50")
     redrawn_at(page, 50)

@@ -12,7 +12,7 @@ from annotations.models import Exam
 from annotations.services.batches.lifecycle import batch_create
 from tests.browser import screenshot_path
 from tests.factories import DatasetFactory, make_exam
-from tests.reading.helpers import queue
+from tests.reading.helpers import queue, ref
 from tests.reading.test_browser_reader import log_in, wait_drawn
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -53,7 +53,7 @@ def test_the_reader_sees_the_cart_s_measurements_under_the_toolbar(
     anas = _read(_carted(), ana, diego, tnmg, shown=True, name="Shown")
     page.set_viewport_size({"width": 1600, "height": 1000})
     log_in(page, live_server, "ana")
-    page.goto(f"{live_server.url}/read/{anas.pk}/")
+    page.goto(f"{live_server.url}/read/{ref(anas)}/")
     wait_drawn(page, anas)
     line = page.locator("#device-measurements")
     assert line.is_visible()
@@ -86,10 +86,10 @@ def test_an_exam_without_them_says_so_and_a_batch_that_does_not_show_them_shows_
     none_given = _read(make_exam(seed=3), ana, diego, tnmg, shown=True, name="Shown, none given")
     hidden = _read(_carted(), ana, diego, tnmg, shown=False, name="Hidden")
     log_in(page, live_server, "ana")
-    page.goto(f"{live_server.url}/read/{none_given.pk}/")
+    page.goto(f"{live_server.url}/read/{ref(none_given)}/")
     wait_drawn(page, none_given)
     assert page.locator("#device-measurements").inner_text() == "Recording cart: the exam's file gave none."
-    page.goto(f"{live_server.url}/read/{hidden.pk}/")
+    page.goto(f"{live_server.url}/read/{ref(hidden)}/")
     wait_drawn(page, hidden)
     assert not page.locator("#device-measurements").is_visible()
     assert "RR 982" not in page.content() and "Recording cart" not in page.inner_text("main")
@@ -100,7 +100,7 @@ def test_in_portuguese_the_line_uses_a_decimal_comma(live_server, browser, ana, 
     context = browser.new_context(viewport={"width": 1400, "height": 900}, locale="pt-BR")
     page = context.new_page()
     log_in(page, live_server, "ana")
-    page.goto(f"{live_server.url}/read/{anas.pk}/")
+    page.goto(f"{live_server.url}/read/{ref(anas)}/")
     wait_drawn(page, anas)
     text = page.locator("#device-measurements").inner_text()
     assert "370,5 ms" in text and "Eletrocardiógrafo" in text

@@ -13,12 +13,12 @@ import pytest
 from annotations.models import ReviewBatch, SuggestionExposure
 from annotations.services.reading import reader_preferences_set
 from tests.browser import STRIPS_OF, strips_js
-from tests.reading.helpers import queue, shared_batch
+from tests.reading.helpers import queue, ref, shared_batch
 from tests.reading.test_browser_reader import GRID, figure, log_in, wait_drawn
 from tests.reading.test_browser_reader_median import _suggest
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-CONTEXT = re.compile(r"/api/v1/reading/assignments/\d+/(\?.*)?$")
+CONTEXT = re.compile(r"/api/v1/reading/assignments/[A-Za-z0-9_-]{22}/(\?.*)?$")
 
 
 def _api_requests(page) -> list[str]:
@@ -55,14 +55,14 @@ def test_the_first_exam_is_drawn_asking_once_for_its_context_and_never_for_the_p
     reader_preferences_set(actor=ana, values={"layout": "6x2"})
     log_in(page, live_server, "ana")
     requests = _api_requests(page)
-    page.goto(f"{live_server.url}/read/{first.pk}/")
+    page.goto(f"{live_server.url}/read/{ref(first)}/")
     wait_drawn(page, first)
     assert page.locator("#median-panel polyline").count() == 12
     assert "openecg-codec" in page.inner_text("#suggestion")
     assert page.input_value("#layout") == "6x2"
     assert len(page.evaluate(strips_js("ecg"))) == 12  # drawn 6x2, no rhythm strip
     # The head's preload and the script's request are one.
-    context = f"{live_server.url}/api/v1/reading/assignments/{first.pk}/"
+    context = f"{live_server.url}/api/v1/reading/assignments/{ref(first)}/"
     assert [url for url in requests if CONTEXT.search(url) or "/preferences/" in url] == [context]
     assert SuggestionExposure.objects.filter(assignment=first, reader=ana).count() == 1
 
@@ -88,7 +88,7 @@ def test_the_page_reads_the_first_exams_samples_while_the_server_still_builds_it
     waveforms: list[str] = []
     page.on("request", lambda r: waveforms.append(r.url) if "/waveform/" in r.url else None)
     try:
-        page.goto(f"{live_server.url}/read/{first.pk}/", wait_until="commit")
+        page.goto(f"{live_server.url}/read/{ref(first)}/", wait_until="commit")
         page.wait_for_function("() => window.ReadingWaveform && window.ReadingWaveform.samples")
         held = page.evaluate("window.ReadingWaveform.samples.then(buffer => buffer.byteLength)")
         assert held == 12 * first.exam.n_samples * 2
@@ -129,7 +129,7 @@ def test_the_strips_are_drawn_calibrated_before_the_context_arrives_and_stay_whe
     )
     log_in(page, live_server, "ana")
     try:
-        page.goto(f"{live_server.url}/read/{first.pk}/", wait_until="commit")
+        page.goto(f"{live_server.url}/read/{ref(first)}/", wait_until="commit")
         page.wait_for_function(
             "() => { const gd = document.getElementById('ecg'); return gd && gd.dataset.drawnAt"
             f" && gd.data && {STRIPS_OF}(gd).length === 13; }}"
@@ -198,7 +198,7 @@ def test_the_strips_reach_the_screen_before_the_statement_rows_are_built(
         " window.__frames.push([strips, rows]); if (!(strips && rows)) requestAnimationFrame(look); })();"
     )
     log_in(page, live_server, "ana")
-    page.goto(f"{live_server.url}/read/{first.pk}/")
+    page.goto(f"{live_server.url}/read/{ref(first)}/")
     wait_drawn(page, first)
     page.wait_for_function("() => window.__frames.some(([strips, rows]) => strips && rows)")
     frames = page.evaluate("window.__frames")
@@ -221,13 +221,13 @@ def test_in_a_shown_batch_the_next_exam_opens_from_its_prefetch_and_its_suggesti
     )
     log_in(page, live_server, "ana")
     requests, answered = _api_requests(page), _answered(page)
-    page.goto(f"{live_server.url}/read/{first.pk}/")
+    page.goto(f"{live_server.url}/read/{ref(first)}/")
     wait_drawn(page, first)
-    prefetch = f"{live_server.url}/api/v1/reading/assignments/{following.pk}/?prefetch=1&from={first.pk}"
+    prefetch = f"{live_server.url}/api/v1/reading/assignments/{ref(following)}/?prefetch=1&from={ref(first)}"
     # The next exam's waveform and context are prefetched.
-    _wait_answered(page, answered, f"{live_server.url}/api/v1/reading/assignments/{following.pk}/waveform/")
+    _wait_answered(page, answered, f"{live_server.url}/api/v1/reading/assignments/{ref(following)}/waveform/")
     _wait_answered(page, answered, prefetch)
-    opened = f"{live_server.url}/api/v1/reading/assignments/{first.pk}/"
+    opened = f"{live_server.url}/api/v1/reading/assignments/{ref(first)}/"
     assert [u for u in requests if CONTEXT.search(u)] == [opened, prefetch]
     # Prefetched, not shown: its suggestion is neither sent nor recorded yet.
     assert not SuggestionExposure.objects.filter(assignment=following).exists()
@@ -238,11 +238,11 @@ def test_in_a_shown_batch_the_next_exam_opens_from_its_prefetch_and_its_suggesti
     page.wait_for_selector("#median-panel polyline")
     assert page.locator("#median-panel polyline").count() == 12
     assert "openecg-codec" in page.inner_text("#suggestion")
-    assert f"{live_server.url}/api/v1/reading/assignments/{following.pk}/" in requests
+    assert f"{live_server.url}/api/v1/reading/assignments/{ref(following)}/" in requests
     assert SuggestionExposure.objects.filter(assignment=following, reader=ana).count() == 1
     # Drawn once, at the width of the first exam's strips: the panel held its place meanwhile.
     draws = page.evaluate("window.__draws")
-    assert [d for d in draws if d[0] == following.pk] == [[following.pk, draws[0][1]]]
+    assert [d for d in draws if d[0] == ref(following)] == [[ref(following), draws[0][1]]]
 
 
 def _navigation(page) -> dict:
@@ -257,7 +257,7 @@ def _reopen(page, live_server, assignment) -> None:
     """Away to the home page and back to the exam by its address, as a link from "My reads" does."""
     page.goto(f"{live_server.url}/")
     page.wait_for_selector("main h1")
-    page.goto(f"{live_server.url}/read/{assignment.pk}/")
+    page.goto(f"{live_server.url}/read/{ref(assignment)}/")
     wait_drawn(page, assignment)
 
 
@@ -273,7 +273,7 @@ def test_a_reopened_page_is_drawn_from_the_kept_copy_with_the_read_as_saved_sinc
     first = queue(batch, ana)[0]
     _suggest(first.exam, tnmg)
     log_in(page, live_server, "ana")
-    page.goto(f"{live_server.url}/read/{first.pk}/")
+    page.goto(f"{live_server.url}/read/{ref(first)}/")
     wait_drawn(page, first)
     assert _navigation(page)["transfer"] > 0  # the first time from the server
     page.keyboard.press("n")  # "Normal ECG", saved as a draft
@@ -283,8 +283,8 @@ def test_a_reopened_page_is_drawn_from_the_kept_copy_with_the_read_as_saved_sinc
     requests = _api_requests(page)
     _reopen(page, live_server, first)
     assert _navigation(page)["transfer"] == 0  # the kept copy
-    assert f"{live_server.url}/read/{first.pk}/" in documents  # asked of the cache, not the server:
-    context = f"{live_server.url}/api/v1/reading/assignments/{first.pk}/"
+    assert f"{live_server.url}/read/{ref(first)}/" in documents  # asked of the cache, not the server:
+    context = f"{live_server.url}/api/v1/reading/assignments/{ref(first)}/"
     assert [u for u in requests if CONTEXT.search(u)] == [context]  # the context, fresh
     page.wait_for_selector("#statements .stmt.on")
     assert "NORM" in page.inner_text("#chosen")
@@ -297,7 +297,7 @@ def test_a_page_kept_before_the_preferences_changed_is_not_used_again(
 ):
     first = queue(shared_batch(readers=[ana, bruno], coordinator=diego, taxonomy=tnmg, exams=1), ana)[0]
     log_in(page, live_server, "ana")
-    page.goto(f"{live_server.url}/read/{first.pk}/")
+    page.goto(f"{live_server.url}/read/{ref(first)}/")
     wait_drawn(page, first)
     _reopen(page, live_server, first)
     assert _navigation(page)["transfer"] == 0 and page.input_value("#layout") == "3x4"
@@ -313,13 +313,13 @@ def test_after_logging_out_the_kept_page_is_shown_to_no_one(live_server, page, a
     batch = shared_batch(readers=[ana, bruno], coordinator=diego, taxonomy=tnmg, exams=1)
     first = queue(batch, ana)[0]
     log_in(page, live_server, "ana")
-    page.goto(f"{live_server.url}/read/{first.pk}/")
+    page.goto(f"{live_server.url}/read/{ref(first)}/")
     wait_drawn(page, first)
     page.click(".logout button[type=submit]")
     page.wait_for_load_state()
-    page.goto(f"{live_server.url}/read/{first.pk}/")
+    page.goto(f"{live_server.url}/read/{ref(first)}/")
     assert "/accounts/login/" in page.url  # not the kept page: the session cookie is gone
     log_in(page, live_server, "bruno")
-    answer = page.goto(f"{live_server.url}/read/{first.pk}/")
+    answer = page.goto(f"{live_server.url}/read/{ref(first)}/")
     assert answer.status == 404  # bruno's session: asked of the server, which says no
     assert page.locator("#ecg").count() == 0

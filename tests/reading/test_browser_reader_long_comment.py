@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from annotations.models import Annotation
-from tests.reading.helpers import queue
+from tests.reading.helpers import queue, ref
 from tests.reading.test_browser_reader import chosen, log_in, shared_batch, wait_drawn
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -15,7 +15,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 def _open(page, live_server, ana, bruno, diego, tnmg):
     first = queue(shared_batch(readers=[ana, bruno], coordinator=diego, taxonomy=tnmg, exams=1), ana)[0]
     log_in(page, live_server, "ana")
-    page.goto(f"{live_server.url}/read/{first.pk}/")
+    page.goto(f"{live_server.url}/read/{ref(first)}/")
     wait_drawn(page, first)
     page.keyboard.press("/")
     page.keyboard.type("LBBB")

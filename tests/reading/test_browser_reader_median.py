@@ -7,7 +7,7 @@ import pytest
 
 from annotations.models import ReviewBatch, Suggestion, SuggestionScore
 from tests.browser import screenshot_path
-from tests.reading.helpers import queue, shared_batch
+from tests.reading.helpers import queue, ref, shared_batch
 from tests.reading.test_browser_reader import log_in, wait_drawn
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -42,7 +42,7 @@ def _open_shown(live_server, page, ana, bruno, diego, tnmg):
     _suggest(first.exam, tnmg)
     page.set_viewport_size({"width": 1600, "height": 1000})
     log_in(page, live_server, "ana")
-    page.goto(f"{live_server.url}/read/{first.pk}/")
+    page.goto(f"{live_server.url}/read/{ref(first)}/")
     wait_drawn(page, first)
     return first
 
@@ -79,7 +79,7 @@ def test_shown_mode_draws_the_median_beats_with_marks_and_the_table_beside_the_s
     hidden = shared_batch(readers=[ana, bruno], coordinator=diego, taxonomy=tnmg, exams=1)
     other = queue(hidden, ana)[0]
     _suggest(other.exam, tnmg)
-    page.goto(f"{live_server.url}/read/{other.pk}/")
+    page.goto(f"{live_server.url}/read/{ref(other)}/")
     wait_drawn(page, other)
     assert not page.locator("#median-panel").is_visible()
     assert page.locator("#median-panel polyline").count() == 0
@@ -104,7 +104,7 @@ def test_the_strips_are_drawn_before_the_median_beats_at_the_width_the_finished_
         "   return react.apply(this, arguments); }; } });"
     )
     log_in(page, live_server, "ana")
-    page.goto(f"{live_server.url}/read/{first.pk}/")
+    page.goto(f"{live_server.url}/read/{ref(first)}/")
     wait_drawn(page, first)
     at_draw = page.evaluate("window.__atDraw")
     assert at_draw["beats"] == 0  # the strips went first

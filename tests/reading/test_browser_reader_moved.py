@@ -10,7 +10,7 @@ from annotations.models import Annotation
 from annotations.services.batches.queues import batch_reassign
 from tests.browser import screenshot_path
 from tests.factories import UserFactory
-from tests.reading.helpers import queue, shared_batch
+from tests.reading.helpers import queue, ref, shared_batch
 from tests.reading.test_browser_reader import log_in, wait_drawn
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -22,7 +22,7 @@ def _ana_reading_her_first_exam(live_server, page, ana, bruno, diego, tnmg):
     batch = shared_batch(readers=[ana, bruno], coordinator=diego, taxonomy=tnmg, exams=2)
     first = queue(batch, ana)[0]
     log_in(page, live_server, "ana")
-    page.goto(f"{live_server.url}/read/{first.pk}/")
+    page.goto(f"{live_server.url}/read/{ref(first)}/")
     wait_drawn(page, first)
     return first, lambda: batch_reassign(batch=batch, from_reader=ana, to_reader=carol, actor=diego)
 
@@ -37,7 +37,7 @@ def test_a_reader_whose_open_exam_was_moved_is_told_and_goes_on(live_server, pag
     assert "no longer in your queue" in page.inner_text("#gone")
     # Told on the exam the words are about, with the reader's choice on it: not on the next one, which
     # the page had drawn at once while the submit travelled.
-    assert page.url.endswith(f"/read/{first.pk}/")
+    assert page.url.endswith(f"/read/{ref(first)}/")
     assert page.get_attribute("#stmt-SR", "aria-selected") == "true"
     assert page.locator("#submit").is_disabled()
     page.screenshot(path=screenshot_path("reader-exam-moved"))
@@ -56,7 +56,7 @@ def test_a_kept_page_of_an_exam_moved_to_another_reader_shows_no_tracing_and_say
     first, move = _ana_reading_her_first_exam(live_server, page, ana, bruno, diego, tnmg)
     move()
     page.goto(f"{live_server.url}/")
-    page.goto(f"{live_server.url}/read/{first.pk}/")
+    page.goto(f"{live_server.url}/read/{ref(first)}/")
     page.wait_for_selector("#gone:not([hidden])")
     transfer = page.evaluate("performance.getEntriesByType('navigation')[0].transferSize")
     assert transfer == 0  # the kept page: the server was not asked for it
@@ -78,7 +78,7 @@ def test_a_reader_who_submits_into_a_batch_closed_meanwhile_is_told_so_on_that_e
     batch = shared_batch(readers=[ana, bruno], coordinator=diego, taxonomy=tnmg, exams=3)
     first = queue(batch, ana)[0]
     log_in(page, live_server, "ana")
-    page.goto(f"{live_server.url}/read/{first.pk}/")
+    page.goto(f"{live_server.url}/read/{ref(first)}/")
     wait_drawn(page, first)
     page.wait_for_load_state("networkidle")  # the next exam is prefetched
     batch_close(batch=batch, actor=diego)
@@ -86,7 +86,7 @@ def test_a_reader_who_submits_into_a_batch_closed_meanwhile_is_told_so_on_that_e
     page.keyboard.press("Enter")
     page.wait_for_selector("#gone:not([hidden])")
     assert "was closed by its coordinator" in page.inner_text("#gone")
-    assert page.url.endswith(f"/read/{first.pk}/")
+    assert page.url.endswith(f"/read/{ref(first)}/")
     assert page.get_attribute("#stmt-SR", "aria-selected") == "true" and page.locator("#submit").is_disabled()
     page.screenshot(path=screenshot_path("reader-submit-into-closed-batch"))
 
@@ -103,7 +103,7 @@ def test_a_reader_whose_batch_was_closed_while_reading_is_told_so_and_keeps_the_
     batch = shared_batch(readers=[ana, bruno], coordinator=diego, taxonomy=tnmg, exams=2)
     first = queue(batch, ana)[0]
     log_in(page, live_server, "ana")
-    page.goto(f"{live_server.url}/read/{first.pk}/")
+    page.goto(f"{live_server.url}/read/{ref(first)}/")
     wait_drawn(page, first)
     page.click("#stmt-SB")
     page.wait_for_function("document.getElementById('save-state').textContent.length > 0")

@@ -14,7 +14,7 @@ from annotations.services.reading import (
     reader_preferences_set,
 )
 from tests.browser import OUTPUT, screenshot_path
-from tests.reading.helpers import queue, shared_batch
+from tests.reading.helpers import queue, ref, shared_batch
 from tests.reading.test_browser_reader import log_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -50,14 +50,14 @@ def test_the_print_sheet_is_one_a4_landscape_page_in_real_millimetres(
     )
     annotation_save_draft(actor=ana, assignment=mine, labels=[LabelInput("SB")], revision=0)
     log_in(page, live_server, "ana")
-    page.goto(f"{live_server.url}/read/{mine.pk}/")
-    page.wait_for_selector(f"#ecg[data-drawn='{mine.pk}']")
-    assert page.get_attribute("#print-link", "href") == f"/read/{mine.pk}/print/"
+    page.goto(f"{live_server.url}/read/{ref(mine)}/")
+    page.wait_for_selector(f"#ecg[data-drawn='{ref(mine)}']")
+    assert page.get_attribute("#print-link", "href") == f"/read/{ref(mine)}/print/"
     on_screen = page.inner_text("#exam-context")
     page.click("#print-link")
     page.wait_for_selector("#print-ecg[data-drawn='1']")
     assert page.inner_text("#print-exam") == on_screen == "Age 58 · female · 10.0 s at 500 Hz"
-    assert page.url.endswith(f"/read/{mine.pk}/print/")
+    assert page.url.endswith(f"/read/{ref(mine)}/print/")
     assert page.locator("script:not([src])").count() == 0
     assert page.locator("#print-button").is_visible()
 
@@ -104,7 +104,7 @@ def test_the_print_sheet_keeps_the_readers_saved_layout_calibrated(
     mine = queue(batch, ana)[0]
     reader_preferences_set(actor=ana, values={"layout": layout})
     log_in(page, live_server, "ana")
-    page.goto(f"{live_server.url}/read/{mine.pk}/print/")
+    page.goto(f"{live_server.url}/read/{ref(mine)}/print/")
     page.wait_for_selector("#print-ecg[data-drawn='1']")
     geometry = _svg_geometry(page)
     px_per_mm = CSS_PX_PER_INCH / MM_PER_INCH
@@ -149,7 +149,7 @@ def test_the_print_sheet_writes_di_dii_diii_when_the_reader_chose_them(
     mine = queue(batch, ana)[0]
     reader_preferences_set(actor=ana, values={"lead_names": "DI"})
     log_in(page, live_server, "ana")
-    page.goto(f"{live_server.url}/read/{mine.pk}/print/")
+    page.goto(f"{live_server.url}/read/{ref(mine)}/print/")
     page.wait_for_selector("#print-ecg[data-drawn='1']")
     names = [name["lead"] for name in page.evaluate(LEAD_NAMES)]
     assert names[:3] == ["DI", "aVR", "V1"] and "DII" in names and "DIII" in names

@@ -12,7 +12,7 @@ import pytest
 from annotations.services.batches.lifecycle import batch_create
 from tests.browser import screenshot_path, strips_js
 from tests.factories import DatasetFactory, make_exam
-from tests.reading.helpers import queue
+from tests.reading.helpers import queue, ref
 from tests.reading.test_browser_reader import lead_traces, log_in, wait_drawn
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -71,7 +71,7 @@ def test_the_earlier_ecg_opens_stacked_or_side_by_side_on_the_same_paper(
     page.on("request", lambda r: fetched.append(r.url) if "/priors/" in r.url else None)
     page.set_viewport_size({"width": 1600, "height": 1000})
     log_in(page, live_server, "ana")
-    page.goto(f"{live_server.url}/read/{anas.pk}/")
+    page.goto(f"{live_server.url}/read/{ref(anas)}/")
     wait_drawn(page, anas)
     assert page.locator("#priors-control").is_visible()
     assert page.locator("#priors-view").input_value() == "none"
@@ -81,7 +81,7 @@ def test_the_earlier_ecg_opens_stacked_or_side_by_side_on_the_same_paper(
 
     page.select_option("#priors-view", "stacked")
     page.wait_for_selector("#ecg-prior[data-drawn]")
-    assert len(fetched) == 1 and fetched[0].endswith(f"/reading/assignments/{anas.pk}/priors/1/waveform/")
+    assert len(fetched) == 1 and fetched[0].endswith(f"/reading/assignments/{ref(anas)}/priors/1/waveform/")
     assert "2018-03-04" in page.locator("#prior-caption").inner_text()
     assert lead_traces(page) == page.evaluate(f"{strips_js('ecg-prior')}.map(s => s.name)")
     pulses = _same_scale(page)
@@ -124,7 +124,7 @@ def test_a_batch_without_serial_comparison_offers_no_earlier_ecg(live_server, pa
     fetched: list[str] = []
     page.on("request", lambda r: fetched.append(r.url) if "/priors/" in r.url else None)
     log_in(page, live_server, "ana")
-    page.goto(f"{live_server.url}/read/{anas.pk}/")
+    page.goto(f"{live_server.url}/read/{ref(anas)}/")
     wait_drawn(page, anas)
     assert not page.locator("#priors-control").is_visible()
     page.keyboard.press("p")
@@ -149,7 +149,7 @@ def test_zooming_either_sheet_zooms_the_other_to_the_same_paper(
     anas = _batch("Serial zoom", current, ana, diego, tnmg, serial=True)
     page.set_viewport_size({"width": 1600, "height": 1000})
     log_in(page, live_server, "ana")
-    page.goto(f"{live_server.url}/read/{anas.pk}/")
+    page.goto(f"{live_server.url}/read/{ref(anas)}/")
     wait_drawn(page, anas)
     page.select_option("#priors-view", "stacked")
     page.wait_for_selector("#ecg-prior[data-drawn]")

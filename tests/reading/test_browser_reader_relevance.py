@@ -8,7 +8,7 @@ import pytest
 
 from annotations.models import ReviewBatch
 from tests.browser import screenshot_path, strips_js
-from tests.reading.helpers import queue, shared_batch
+from tests.reading.helpers import queue, ref, shared_batch
 from tests.reading.test_browser_reader import log_in, wait_drawn
 from tests.reading.test_reading_explanations import _models
 
@@ -32,7 +32,7 @@ def test_two_stage_draws_the_band_under_the_leads_only_after_the_blind_read(
     _models(first.exam, tnmg, {"AF": 0.9, "SB": 0.4, "RBBB": 0.3, "1dAVb": 0.2})
     page.set_viewport_size({"width": 1600, "height": 1000})
     log_in(page, live_server, "ana")
-    page.goto(f"{live_server.url}/read/{first.pk}/")
+    page.goto(f"{live_server.url}/read/{ref(first)}/")
     wait_drawn(page, first)
     page.wait_for_load_state("networkidle")
     assert not page.locator("#relevance").is_visible()

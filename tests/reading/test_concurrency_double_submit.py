@@ -31,6 +31,7 @@ from annotations.services.reading import LabelInput, annotation_save_draft, anno
 from bench import _load
 from tests.factories import ExamFactory, UserFactory
 from tests.live_http import live_gunicorn
+from tests.reading.helpers import ref
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -65,7 +66,7 @@ def reader_double_submits(
     tabs = (_load.HttpClient(port, credentials), _load.HttpClient(port, credentials))
     for assignment in queue:
         body = {**_load.READ, "revision": drafts.get(assignment.pk, 0)}
-        url = f"/api/v1/reading/assignments/{assignment.pk}/submit/"
+        url = f"/api/v1/reading/assignments/{ref(assignment)}/submit/"
         seen[assignment.pk] = both_at_once(
             lambda tab=tabs[0], body=body, url=url: tab.json("POST", url, body),
             lambda tab=tabs[1], body=body, url=url: tab.json("POST", url, body),

@@ -9,7 +9,7 @@ import pytest
 
 from annotations.services.batches.lifecycle import batch_create
 from tests.factories import make_exam
-from tests.reading.helpers import queue
+from tests.reading.helpers import queue, ref
 
 pytestmark = pytest.mark.django_db
 API = "/api/v1/reading/assignments"
@@ -23,10 +23,10 @@ def test_my_reads_marks_the_uncertain_statements(client_for, ana, diego, tnmg):
     client = client_for(ana)
     labels = [{"code": "SR", "uncertain": False}, {"code": "NORM", "uncertain": True}]
     saved = client.put(
-        f"{API}/{slot.pk}/draft/", {"labels": labels, "revision": 0}, content_type="application/json"
+        f"{API}/{ref(slot)}/draft/", {"labels": labels, "revision": 0}, content_type="application/json"
     )
     done = client.post(
-        f"{API}/{slot.pk}/submit/",
+        f"{API}/{ref(slot)}/submit/",
         {"labels": labels, "revision": saved.json()["revision"]},
         content_type="application/json",
     )

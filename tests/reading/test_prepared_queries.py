@@ -15,7 +15,7 @@ from annotations.models import Assignment, ReviewBatch, Suggestion, SuggestionEx
 from annotations.selectors.reading import assignments as selectors
 from annotations.selectors.reading.prepared import PreparedQuery
 from annotations.services.batches.lifecycle import batch_close
-from tests.reading.helpers import labels, queue, shared_batch
+from tests.reading.helpers import labels, queue, ref, shared_batch
 
 pytestmark = pytest.mark.django_db
 API = "/api/v1/reading/assignments"
@@ -137,14 +137,14 @@ def test_through_the_api_a_cached_lock_still_answers_404_for_another_readers_ass
     anas, brunos = queue(batch, ana), queue(batch, bruno)
     read = {"labels": labels("NORM"), "revision": 0}
     ana_client = _client(ana)
-    first = ana_client.post(f"{API}/{anas[0].pk}/submit/", read, content_type="application/json")
-    assert first.status_code == 200 and first.json()["next_assignment_id"] == anas[1].pk
+    first = ana_client.post(f"{API}/{ref(anas[0])}/submit/", read, content_type="application/json")
+    assert first.status_code == 200 and first.json()["next_assignment_id"] == ref(anas[1])
     bruno_client = _client(bruno)
     for target in (anas[0].pk, anas[1].pk):  # the lock's SQL is cached: the reader is still part of it
-        answer = bruno_client.post(f"{API}/{target}/submit/", read, content_type="application/json")
+        answer = bruno_client.post(f"{API}/{ref(target)}/submit/", read, content_type="application/json")
         assert answer.status_code == 404
-    own = bruno_client.post(f"{API}/{brunos[0].pk}/submit/", read, content_type="application/json")
-    assert own.status_code == 200 and own.json()["next_assignment_id"] == brunos[1].pk
-    last = ana_client.post(f"{API}/{anas[1].pk}/submit/", read, content_type="application/json")
+    own = bruno_client.post(f"{API}/{ref(brunos[0])}/submit/", read, content_type="application/json")
+    assert own.status_code == 200 and own.json()["next_assignment_id"] == ref(brunos[1])
+    last = ana_client.post(f"{API}/{ref(anas[1])}/submit/", read, content_type="application/json")
     assert last.status_code == 200 and last.json()["next_assignment_id"] is None
     assert Assignment.objects.filter(batch=batch, status=Assignment.Status.SUBMITTED).count() == 3

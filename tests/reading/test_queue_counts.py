@@ -12,7 +12,7 @@ from django.utils import timezone
 from annotations.models import Assignment, ReviewBatch
 from annotations.services.batches.lifecycle import batch_close, batch_create
 from tests.factories import make_exam
-from tests.reading.helpers import queue
+from tests.reading.helpers import queue, ref
 
 pytestmark = pytest.mark.django_db
 API = "/api/v1/reading/assignments"
@@ -64,7 +64,7 @@ def study(ana, bruno, diego, tnmg):
 def test_the_queue_line_counts_the_readers_own_slots_of_the_batch(client_for, ana, study):
     client = client_for(ana)
     unread = study["mine"][4]
-    answer = client.get(f"{API}/{unread.pk}/").json()["assignment"]["queue"]
+    answer = client.get(f"{API}/{ref(unread)}/").json()["assignment"]["queue"]
     assert answer == {"total": 6, "open": 3}  # a draft and two unread; bruno's and "Other"'s not counted
 
 
@@ -76,7 +76,9 @@ def test_a_prefetch_counts_the_exam_being_left_as_done_only_when_it_is_an_open_o
     other_open = queue(study["other"], ana)[1]
 
     def ahead(coming_from: int) -> dict:
-        return client.get(f"{API}/{last.pk}/?prefetch=1&from={coming_from}").json()["assignment"]["queue"]
+        return client.get(f"{API}/{ref(last)}/?prefetch=1&from={ref(coming_from)}").json()["assignment"][
+            "queue"
+        ]
 
     assert ahead(unread.pk) == {"total": 6, "open": 2}
     assert ahead(draft.pk) == {"total": 6, "open": 2}

@@ -13,7 +13,7 @@ from annotations.services.reading import (
     annotation_submit,
     reader_preferences_set,
 )
-from tests.reading.helpers import page_html, queue, shared_batch
+from tests.reading.helpers import page_html, queue, ref, shared_batch
 
 pytestmark = pytest.mark.django_db
 BRUNO_MARKER = "MARKER-bruno-never-on-anas-print"
@@ -31,7 +31,7 @@ def reads(ana, bruno, diego, tnmg):
 
 
 def print_url(assignment) -> str:
-    return f"/read/{assignment.pk}/print/"
+    return f"/read/{ref(assignment)}/print/"
 
 
 def test_the_print_page_carries_the_readers_draft_and_the_exam_as_the_reader_sees_it(client_for, ana, reads):
@@ -46,7 +46,7 @@ def test_the_print_page_carries_the_readers_draft_and_the_exam_as_the_reader_see
     assert [(s.code, s.uncertain) for s in printout.statements] == [("SB", False), ("RBBB", True)]
     assert printout.status == "draft"
     assert 'id="print-statements"' in html and "RBBB" in html and "Sinus bradycardia" in html
-    assert f'data-waveform-url="/api/v1/reading/assignments/{mine.pk}/waveform/"' in html
+    assert f'data-waveform-url="/api/v1/reading/assignments/{ref(mine)}/waveform/"' in html
     assert 'id="print-button"' in html and "js/pages/print.js" in html
     assert "58" in html and mine.exam.external_id not in html and mine.exam.dataset.name not in html
     assert "<script>" not in html
@@ -71,7 +71,7 @@ def test_another_readers_read_never_appears_and_their_assignment_is_404(client_f
 
 def test_the_reader_page_links_to_the_print_page(client_for, ana, reads):
     mine, _ = reads
-    html = page_html(client_for(ana).get(f"/read/{mine.pk}/"))
+    html = page_html(client_for(ana).get(f"/read/{ref(mine)}/"))
     assert 'id="print-link"' in html and print_url(mine) in html
 
 

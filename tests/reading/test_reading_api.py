@@ -17,7 +17,7 @@ from annotations.models import (
     SuggestionScore,
 )
 from annotations.services.exams.waveforms import waveform_load
-from tests.reading.helpers import labels, page_html, queue, shared_batch
+from tests.reading.helpers import labels, page_html, queue, ref, shared_batch
 
 pytestmark = pytest.mark.django_db
 API = "/api/v1/reading/assignments"
@@ -28,9 +28,9 @@ def _everything_a_reader_can_open(client, assignment) -> list[bytes]:
     """Every page and API response of the reader's own views of an assignment."""
     urls = [
         "/",
-        f"/read/{assignment.pk}/",
-        f"{API}/{assignment.pk}/",
-        f"{API}/{assignment.pk}/?prefetch=1",
+        f"/read/{ref(assignment)}/",
+        f"{API}/{ref(assignment)}/",
+        f"{API}/{ref(assignment)}/?prefetch=1",
         "/api/v1/worklist/",
         f"/api/v1/reading/next/?batch={assignment.batch_id}",
     ]
@@ -59,13 +59,13 @@ def test_a_second_reader_sees_nothing_of_the_first_readers_work(client_for, ana,
     )
     client = client_for(ana)
     saved = client.put(
-        f"{API}/{anas.pk}/draft/",
+        f"{API}/{ref(anas)}/draft/",
         {"labels": labels("LBBB", uncertain=("LBBB",)), "comment": MARKER, "revision": 0},
         content_type="application/json",
     )
     assert saved.status_code == 200
     submitted = client.post(
-        f"{API}/{anas.pk}/submit/",
+        f"{API}/{ref(anas)}/submit/",
         {"labels": labels("LBBB"), "comment": MARKER, "revision": saved.json()["revision"]},
         content_type="application/json",
     )
@@ -106,11 +106,11 @@ def test_the_first_reader_sees_her_own_draft_comment(client_for, ana, bruno, die
     anas = queue(shared_batch(readers=[ana, bruno], coordinator=diego, taxonomy=tnmg, exams=1), ana)[0]
     client = client_for(ana)
     client.put(
-        f"{API}/{anas.pk}/draft/",
+        f"{API}/{ref(anas)}/draft/",
         {"labels": labels("SB"), "comment": MARKER, "revision": 0},
         content_type="application/json",
     )
-    context = client.get(f"{API}/{anas.pk}/").json()
+    context = client.get(f"{API}/{ref(anas)}/").json()
     assert context["annotation"]["comment"] == MARKER
     assert context["annotation"]["labels"] == [{"code": "SB", "uncertain": False}]
 
@@ -121,16 +121,22 @@ def test_ids_that_are_not_the_readers_own_assignment_answer_404(client_for, ana,
     client = client_for(bruno)
     missing = max(anas.pk, anas.exam_id) + 1000
     for target in (anas.pk, missing):
-        assert client.get(f"/read/{target}/").status_code == 404
-        assert client.get(f"{API}/{target}/").status_code == 404
-        assert client.get(f"{API}/{target}/waveform/").status_code == 404
+        assert client.get(f"/read/{ref(target)}/").status_code == 404
+        assert client.get(f"{API}/{ref(target)}/").status_code == 404
+        assert client.get(f"{API}/{ref(target)}/waveform/").status_code == 404
         body = {"labels": labels("SB"), "revision": 0}
-        assert client.put(f"{API}/{target}/draft/", body, content_type="application/json").status_code == 404
         assert (
-            client.post(f"{API}/{target}/submit/", body, content_type="application/json").status_code == 404
+            client.put(f"{API}/{ref(target)}/draft/", body, content_type="application/json").status_code
+            == 404
         )
         assert (
-            client.post(f"{API}/{target}/skip/", {"reason": "x"}, content_type="application/json").status_code
+            client.post(f"{API}/{ref(target)}/submit/", body, content_type="application/json").status_code
+            == 404
+        )
+        assert (
+            client.post(
+                f"{API}/{ref(target)}/skip/", {"reason": "x"}, content_type="application/json"
+            ).status_code
             == 404
         )
 
@@ -139,28 +145,28 @@ def test_people_without_the_reader_role_are_turned_away(client_for, ana, bruno, 
     anas = queue(shared_batch(readers=[ana, bruno], coordinator=diego, taxonomy=tnmg, exams=1), ana)[0]
     for person in (eve, diego):
         client = client_for(person)
-        assert client.get(f"/read/{anas.pk}/").status_code == 403
-        assert client.get(f"{API}/{anas.pk}/").status_code == 403
-        assert client.get(f"{API}/{anas.pk}/waveform/").status_code == 403
+        assert client.get(f"/read/{ref(anas)}/").status_code == 403
+        assert client.get(f"{API}/{ref(anas)}/").status_code == 403
+        assert client.get(f"{API}/{ref(anas)}/waveform/").status_code == 403
 
 
 def test_the_waveform_is_int16_gzipped_once_with_a_per_assignment_etag(client_for, ana, bruno, diego, tnmg):
     anas = queue(shared_batch(readers=[ana, bruno], coordinator=diego, taxonomy=tnmg, exams=1), ana)[0]
     client = client_for(ana)
-    response = client.get(f"{API}/{anas.pk}/waveform/", HTTP_ACCEPT_ENCODING="gzip, deflate")
+    response = client.get(f"{API}/{ref(anas)}/waveform/", HTTP_ACCEPT_ENCODING="gzip, deflate")
     assert response["Content-Type"] == "application/octet-stream"
     assert response["Content-Encoding"] == "gzip"
     # A token of this assignment, never the content hash (a retest copy must not look alike).
     assert anas.exam.waveform_sha256 not in response["ETag"]
-    assert response["ETag"] == f'"{client.get(f"{API}/{anas.pk}/").json()["exam"]["waveform_etag"]}"'
+    assert response["ETag"] == f'"{client.get(f"{API}/{ref(anas)}/").json()["exam"]["waveform_etag"]}"'
     assert "private" in response["Cache-Control"]
     samples = np.frombuffer(gzip.decompress(response.content), dtype="<i2").reshape(12, -1)
     assert np.array_equal(samples, waveform_load(anas.exam.waveform_key))
     assert float(response["X-ECG-Gain-uV"]) == anas.exam.gain_uv
-    plain = client.get(f"{API}/{anas.pk}/waveform/")
+    plain = client.get(f"{API}/{ref(anas)}/waveform/")
     assert "Content-Encoding" not in plain
     assert plain.content == samples.tobytes()
-    again = client.get(f"{API}/{anas.pk}/waveform/", HTTP_IF_NONE_MATCH=response["ETag"])
+    again = client.get(f"{API}/{ref(anas)}/waveform/", HTTP_IF_NONE_MATCH=response["ETag"])
     assert again.status_code == 304
 
 
@@ -186,7 +192,7 @@ def test_the_waveform_is_gzipped_only_where_the_client_accepts_gzip(
     """Accept-Encoding read as HTTP defines it: a zero quality refuses a coding, and * stands for any
     coding not named."""
     anas = queue(shared_batch(readers=[ana, bruno], coordinator=diego, taxonomy=tnmg, exams=1), ana)[0]
-    response = client_for(ana).get(f"{API}/{anas.pk}/waveform/", HTTP_ACCEPT_ENCODING=accept_encoding)
+    response = client_for(ana).get(f"{API}/{ref(anas)}/waveform/", HTTP_ACCEPT_ENCODING=accept_encoding)
     assert response.status_code == 200
     assert (response.get("Content-Encoding") == "gzip") is gzipped
     body = gzip.decompress(response.content) if gzipped else response.content
@@ -198,7 +204,7 @@ def test_the_waveform_is_gzipped_only_where_the_client_accepts_gzip(
 def test_an_exclusive_set_violation_is_refused_with_400_naming_both(client_for, ana, bruno, diego, tnmg):
     anas = queue(shared_batch(readers=[ana, bruno], coordinator=diego, taxonomy=tnmg, exams=1), ana)[0]
     response = client_for(ana).post(
-        f"{API}/{anas.pk}/submit/",
+        f"{API}/{ref(anas)}/submit/",
         {"labels": labels("SB", "ST"), "revision": 0},
         content_type="application/json",
     )
@@ -212,7 +218,7 @@ def test_every_exclusive_pair_chosen_is_named_in_one_refusal(client_for, ana, br
     reader does not fix one and meet the next on the following submit."""
     anas = queue(shared_batch(readers=[ana, bruno], coordinator=diego, taxonomy=tnmg, exams=1), ana)[0]
     response = client_for(ana).post(
-        f"{API}/{anas.pk}/submit/",
+        f"{API}/{ref(anas)}/submit/",
         {"labels": labels("SR", "AF", "SB"), "revision": 0},
         content_type="application/json",
     )
@@ -226,8 +232,8 @@ def test_a_stale_draft_answers_409_with_the_current_revision(client_for, ana, br
     anas = queue(shared_batch(readers=[ana, bruno], coordinator=diego, taxonomy=tnmg, exams=1), ana)[0]
     client = client_for(ana)
     body = {"labels": labels("SB"), "revision": 0}
-    assert client.put(f"{API}/{anas.pk}/draft/", body, content_type="application/json").status_code == 200
-    stale = client.put(f"{API}/{anas.pk}/draft/", body, content_type="application/json")
+    assert client.put(f"{API}/{ref(anas)}/draft/", body, content_type="application/json").status_code == 200
+    stale = client.put(f"{API}/{ref(anas)}/draft/", body, content_type="application/json")
     assert stale.status_code == 409
     assert stale.json()["revision"] == 1
 
@@ -239,13 +245,15 @@ def test_time_on_task_is_kept_as_sent_and_capped_at_a_day(client_for, ana, bruno
 
     def saved(time_on_task_ms: int, revision: int) -> int:
         body = {"labels": labels("SB"), "revision": revision, "time_on_task_ms": time_on_task_ms}
-        assert client.put(f"{API}/{anas.pk}/draft/", body, content_type="application/json").status_code == 200
-        return client.get(f"{API}/{anas.pk}/").json()["annotation"]["time_on_task_ms"]
+        assert (
+            client.put(f"{API}/{ref(anas)}/draft/", body, content_type="application/json").status_code == 200
+        )
+        return client.get(f"{API}/{ref(anas)}/").json()["annotation"]["time_on_task_ms"]
 
     assert saved(83_500, revision=0) == 83_500
     assert saved(10 * 24 * 3600 * 1000, revision=1) == 24 * 3600 * 1000
     body = {"labels": labels("SB"), "revision": 2, "time_on_task_ms": 95_000}
-    assert client.post(f"{API}/{anas.pk}/submit/", body, content_type="application/json").status_code == 200
+    assert client.post(f"{API}/{ref(anas)}/submit/", body, content_type="application/json").status_code == 200
     (submitted,) = AnnotationRevision.objects.filter(annotation__assignment=anas, status="submitted")
     assert submitted.time_on_task_ms == 95_000
 
@@ -254,16 +262,16 @@ def test_submit_answers_the_next_assignment_of_the_readers_queue(client_for, ana
     batch = shared_batch(readers=[ana, bruno], coordinator=diego, taxonomy=tnmg, exams=2)
     first, second = queue(batch, ana)
     response = client_for(ana).post(
-        f"{API}/{first.pk}/submit/",
+        f"{API}/{ref(first)}/submit/",
         {"labels": labels("NORM"), "revision": 0},
         content_type="application/json",
     )
-    assert response.json() == {"done": True, "next_assignment_id": second.pk}
+    assert response.json() == {"done": True, "next_assignment_id": ref(second)}
 
 
 def _submit(client, assignment, revision=0):
     return client.post(
-        f"{API}/{assignment.pk}/submit/",
+        f"{API}/{ref(assignment)}/submit/",
         {"labels": labels("NORM"), "revision": revision},
         content_type="application/json",
     )
@@ -279,10 +287,14 @@ def test_submit_and_next_goes_to_unread_exams_then_drafts_in_the_queues_order(
     first, second, third, fourth = queue(batch, ana)
     client = client_for(ana)
     draft = {"labels": labels("SB"), "revision": 0}
-    assert client.put(f"{API}/{second.pk}/draft/", draft, content_type="application/json").status_code == 200
-    assert _submit(client, first).json() == {"done": True, "next_assignment_id": third.pk}
-    assert _submit(client, third).json()["next_assignment_id"] == fourth.pk
-    assert _submit(client, fourth).json()["next_assignment_id"] == second.pk  # the draft, once none is unread
+    assert (
+        client.put(f"{API}/{ref(second)}/draft/", draft, content_type="application/json").status_code == 200
+    )
+    assert _submit(client, first).json() == {"done": True, "next_assignment_id": ref(third)}
+    assert _submit(client, third).json()["next_assignment_id"] == ref(fourth)
+    assert _submit(client, fourth).json()["next_assignment_id"] == ref(
+        second
+    )  # the draft, once none is unread
     assert _submit(client, second, revision=1).json() == {"done": True, "next_assignment_id": None}
     assert other.status == "pending"  # another batch's exam is never offered as this batch's next
 
@@ -291,9 +303,11 @@ def test_hidden_mode_never_shows_the_suggestion(client_for, ana, bruno, diego, t
     anas = queue(shared_batch(readers=[ana, bruno], coordinator=diego, taxonomy=tnmg, exams=1), ana)[0]
     _suggest(anas.exam, tnmg)
     client = client_for(ana)
-    assert client.get(f"{API}/{anas.pk}/").json()["suggestion"] is None
+    assert client.get(f"{API}/{ref(anas)}/").json()["suggestion"] is None
     done = client.post(
-        f"{API}/{anas.pk}/submit/", {"labels": labels("SB"), "revision": 0}, content_type="application/json"
+        f"{API}/{ref(anas)}/submit/",
+        {"labels": labels("SB"), "revision": 0},
+        content_type="application/json",
     )
     assert done.json()["done"] is True
     assert not SuggestionExposure.objects.exists()
@@ -306,9 +320,9 @@ def test_shown_mode_records_who_saw_the_suggestion_when_the_exam_opened(client_f
     anas = queue(batch, ana)[0]
     _suggest(anas.exam, tnmg)
     client = client_for(ana)
-    assert client.get(f"{API}/{anas.pk}/?prefetch=1").json()["suggestion"] is None
+    assert client.get(f"{API}/{ref(anas)}/?prefetch=1").json()["suggestion"] is None
     assert not SuggestionExposure.objects.exists()  # prefetching puts nothing on screen
-    shown = client.get(f"{API}/{anas.pk}/").json()["suggestion"]
+    shown = client.get(f"{API}/{ref(anas)}/").json()["suggestion"]
     assert shown["scores"][0] == {
         "code": "AF",
         "name": "Atrial fibrillation",
@@ -318,7 +332,9 @@ def test_shown_mode_records_who_saw_the_suggestion_when_the_exam_opened(client_f
     exposure = SuggestionExposure.objects.get()
     assert (exposure.reader, exposure.assignment, exposure.mode) == (ana, anas, "shown")
     client.put(
-        f"{API}/{anas.pk}/draft/", {"labels": labels("AF"), "revision": 0}, content_type="application/json"
+        f"{API}/{ref(anas)}/draft/",
+        {"labels": labels("AF"), "revision": 0},
+        content_type="application/json",
     )
     assert anas.annotations.get().stage == "revised"  # made with the suggestion on screen: never "blind"
 
@@ -334,9 +350,11 @@ def test_two_stage_shows_the_suggestion_only_after_the_blind_submit(client_for, 
     anas = queue(batch, ana)[0]
     _suggest(anas.exam, tnmg)
     client = client_for(ana)
-    assert client.get(f"{API}/{anas.pk}/").json()["suggestion"] is None
+    assert client.get(f"{API}/{ref(anas)}/").json()["suggestion"] is None
     response = client.post(
-        f"{API}/{anas.pk}/submit/", {"labels": labels("SB"), "revision": 0}, content_type="application/json"
+        f"{API}/{ref(anas)}/submit/",
+        {"labels": labels("SB"), "revision": 0},
+        content_type="application/json",
     ).json()
     assert response["done"] is False
     context = response["context"]
@@ -344,17 +362,17 @@ def test_two_stage_shows_the_suggestion_only_after_the_blind_submit(client_for, 
     assert context["annotation"]["stage"] == "revised"
     assert context["annotation"]["blind"] == {"labels": [{"code": "SB", "uncertain": False}]}
     brunos = queue(batch, bruno)[0]
-    assert client_for(bruno).get(f"{API}/{brunos.pk}/").json()["suggestion"] is None
+    assert client_for(bruno).get(f"{API}/{ref(brunos)}/").json()["suggestion"] is None
 
 
 def test_pages_in_portuguese_name_statements_in_portuguese(client_for, ana, bruno, diego, tnmg):
     anas = queue(shared_batch(readers=[ana, bruno], coordinator=diego, taxonomy=tnmg, exams=1), ana)[0]
     client = client_for(ana)
     client.post("/i18n/setlang/", {"language": "pt-br", "next": "/"})
-    context = client.get(f"{API}/{anas.pk}/").json()
+    context = client.get(f"{API}/{ref(anas)}/").json()
     names = {c["code"]: c["label"] for g in context["taxonomy"]["groups"] for c in g["classes"]}
     assert names["SB"] == "Bradicardia sinusal"
-    page = page_html(client.get(f"/read/{anas.pk}/"))
+    page = page_html(client.get(f"/read/{ref(anas)}/"))
     assert "Enviar e próximo" in page
 
 
@@ -373,8 +391,8 @@ def test_a_prefetched_next_exam_counts_the_exam_being_submitted_as_done(client_f
     batch = shared_batch(readers=[ana, bruno], coordinator=diego, taxonomy=tnmg, exams=3)
     first, second = queue(batch, ana)[:2]
     client = client_for(ana)
-    plain = client.get(f"{API}/{second.pk}/").json()["assignment"]["queue"]
-    ahead = client.get(f"{API}/{second.pk}/?prefetch=1&from={first.pk}").json()["assignment"]["queue"]
+    plain = client.get(f"{API}/{ref(second)}/").json()["assignment"]["queue"]
+    ahead = client.get(f"{API}/{ref(second)}/?prefetch=1&from={ref(first)}").json()["assignment"]["queue"]
     assert plain == {"total": 3, "open": 3}
     assert ahead == {"total": 3, "open": 2}
 
@@ -405,12 +423,14 @@ def test_a_read_made_after_two_exposures_records_the_first(client_for, ana, dieg
     client = client_for(ana)
     for name in ("Shown 1", "Shown 2"):
         shown = _batch_of(exam, ana, diego, tnmg, name, ReviewBatch.SuggestionMode.SHOWN)
-        assert client.get(f"{API}/{shown.pk}/").json()["suggestion"] is not None
+        assert client.get(f"{API}/{ref(shown)}/").json()["suggestion"] is not None
     first, second = SuggestionExposure.objects.filter(reader=ana).order_by("shown_at")
     assert first.shown_at < second.shown_at
     hidden = _batch_of(exam, ana, diego, tnmg, "Hidden")
     done = client.post(
-        f"{API}/{hidden.pk}/submit/", {"labels": labels("SB"), "revision": 0}, content_type="application/json"
+        f"{API}/{ref(hidden)}/submit/",
+        {"labels": labels("SB"), "revision": 0},
+        content_type="application/json",
     )
     assert done.status_code == 200
     read = hidden.annotations.get()
@@ -427,7 +447,7 @@ def test_a_first_submit_reads_the_readers_exposures_in_its_locking_query(client_
     client = client_for(ana)
     with CaptureQueriesContext(connection) as queries:
         done = client.post(
-            f"{API}/{first.pk}/submit/",
+            f"{API}/{ref(first)}/submit/",
             {"labels": labels("NORM"), "revision": 0},
             content_type="application/json",
         )
@@ -449,9 +469,9 @@ def test_a_frozen_taxonomys_statements_are_read_once_per_language(client_for, an
 
     first, second = queue(shared_batch(readers=[ana, bruno], coordinator=diego, taxonomy=tnmg, exams=2), ana)
     client = client_for(ana)
-    english = client.get(f"{API}/{first.pk}/").json()["taxonomy"]
+    english = client.get(f"{API}/{ref(first)}/").json()["taxonomy"]
     with CaptureQueriesContext(connection) as queries:
-        again = client.get(f"{API}/{second.pk}/").json()["taxonomy"]
+        again = client.get(f"{API}/{ref(second)}/").json()["taxonomy"]
     classes_table = DiagnosticClass._meta.db_table
     assert again == english
     assert not [q["sql"] for q in queries.captured_queries if f'FROM "{classes_table}"' in q["sql"]]
@@ -461,11 +481,11 @@ def test_a_frozen_taxonomys_statements_are_read_once_per_language(client_for, an
 
     assert name_of(english, "SB") == "Sinus bradycardia"
     client.post("/i18n/setlang/", {"language": "pt-br", "next": "/"})
-    portuguese = client.get(f"{API}/{second.pk}/").json()["taxonomy"]
+    portuguese = client.get(f"{API}/{ref(second)}/").json()["taxonomy"]
     assert name_of(portuguese, "SB") == "Bradicardia sinusal"
     assert [g["label"] for g in portuguese["groups"]] != [g["label"] for g in english["groups"]]
     client.post("/i18n/setlang/", {"language": "en", "next": "/"})
-    assert client.get(f"{API}/{first.pk}/").json()["taxonomy"] == english
+    assert client.get(f"{API}/{ref(first)}/").json()["taxonomy"] == english
 
 
 def test_a_save_that_leaves_out_the_comment_or_the_time_keeps_the_saved_ones(
@@ -474,7 +494,7 @@ def test_a_save_that_leaves_out_the_comment_or_the_time_keeps_the_saved_ones(
     """An API client that sends only the statements and the revision changes only those: the comment and
     the time on task saved before stay. An empty comment sent is a comment cleared."""
     anas = queue(shared_batch(readers=[ana, bruno], coordinator=diego, taxonomy=tnmg, exams=2), ana)
-    client, url = client_for(ana), f"{API}/{anas[0].pk}"
+    client, url = client_for(ana), f"{API}/{ref(anas[0])}"
     note = "ST depression V4-V6, review"
     first = {"labels": labels("SR"), "revision": 0, "comment": note, "time_on_task_ms": 120000}
     assert client.put(f"{url}/draft/", first, content_type="application/json").status_code == 200
@@ -487,7 +507,7 @@ def test_a_save_that_leaves_out_the_comment_or_the_time_keeps_the_saved_ones(
     read = anas[0].annotations.get()
     assert (read.comment, read.time_on_task_ms, read.status) == (note, 120000, "submitted")
     # Sent empty, the comment is cleared; the first save of a read without them stores none.
-    other = f"{API}/{anas[1].pk}"
+    other = f"{API}/{ref(anas[1])}"
     body = {"labels": labels("SR"), "revision": 0, "comment": note}
     assert client.put(f"{other}/draft/", body, content_type="application/json").status_code == 200
     cleared = {"labels": labels("SR"), "revision": 1, "comment": ""}
@@ -508,7 +528,7 @@ def test_a_save_into_a_batch_closed_meanwhile_says_the_batch_was_closed_and_keep
     first = queue(batch, ana)[0]
     client = client_for(ana)
     saved = client.put(
-        f"{API}/{first.pk}/draft/",
+        f"{API}/{ref(first)}/draft/",
         {"labels": labels("SB"), "comment": "kept", "revision": 0},
         content_type="application/json",
     )
@@ -520,7 +540,7 @@ def test_a_save_into_a_batch_closed_meanwhile_says_the_batch_was_closed_and_keep
         ("submit", client.post, {"labels": labels("AF"), "revision": 1}),
         ("skip", client.post, {"reason": "poor_quality"}),
     ):
-        answer = method(f"{API}/{first.pk}/{verb}/", body, content_type="application/json")
+        answer = method(f"{API}/{ref(first)}/{verb}/", body, content_type="application/json")
         assert answer.status_code == 409, (verb, answer.content)
         assert answer.json()["batch_closed"] is True, verb
         assert batch.name in answer.json()["detail"] and "closed" in answer.json()["detail"], verb
@@ -531,6 +551,8 @@ def test_a_save_into_a_batch_closed_meanwhile_says_the_batch_was_closed_and_keep
     # Another reader's assignment in the same closed batch still answers as one that does not exist.
     brunos = queue(batch, bruno)[0]
     other = client.post(
-        f"{API}/{brunos.pk}/submit/", {"labels": labels("SB"), "revision": 0}, content_type="application/json"
+        f"{API}/{ref(brunos)}/submit/",
+        {"labels": labels("SB"), "revision": 0},
+        content_type="application/json",
     )
     assert other.status_code == 404 and "batch_closed" not in other.json()

@@ -15,7 +15,7 @@ from annotations.services.agreement.compute import batch_agreement_compute
 from annotations.services.batches.lifecycle import batch_create
 from tests.batches.test_batch_pages import design_post
 from tests.factories import DatasetFactory, ExamFactory, UserFactory, make_exam
-from tests.reading.helpers import queue
+from tests.reading.helpers import queue, ref
 
 pytestmark = pytest.mark.django_db
 API = "/api/v1/reading/assignments"
@@ -131,16 +131,16 @@ def test_a_reader_of_a_batch_that_shows_them_gets_the_cart_s_measurements_with_t
     client_for, ana, diego, tnmg, carted
 ):
     anas = queue(_batch("Shown", carted, [ana], diego, tnmg, shown=True), ana)[0]
-    context = client_for(ana).get(f"{API}/{anas.pk}/").json()
+    context = client_for(ana).get(f"{API}/{ref(anas)}/").json()
     assert context["exam"]["device_measurements"] == CART
     # It is the exam's, not something shown on opening: the prefetched context carries it too.
-    prefetched = client_for(ana).get(f"{API}/{anas.pk}/?prefetch=1").json()
+    prefetched = client_for(ana).get(f"{API}/{ref(anas)}/?prefetch=1").json()
     assert prefetched["exam"]["device_measurements"] == CART
 
 
 def test_an_exam_whose_file_gave_none_reads_empty_in_a_batch_that_shows_them(client_for, ana, diego, tnmg):
     anas = queue(_batch("Shown", make_exam(), [ana], diego, tnmg, shown=True), ana)[0]
-    assert client_for(ana).get(f"{API}/{anas.pk}/").json()["exam"]["device_measurements"] == {}
+    assert client_for(ana).get(f"{API}/{ref(anas)}/").json()["exam"]["device_measurements"] == {}
 
 
 def test_the_same_exam_in_a_batch_that_does_not_show_them_gives_its_reader_nothing(
@@ -148,7 +148,7 @@ def test_the_same_exam_in_a_batch_that_does_not_show_them_gives_its_reader_nothi
 ):
     _batch("Shown", carted, [bruno], diego, tnmg, shown=True)
     anas = queue(_batch("Hidden", carted, [ana], diego, tnmg, shown=False), ana)[0]
-    body = client_for(ana).get(f"{API}/{anas.pk}/").content.decode()
+    body = client_for(ana).get(f"{API}/{ref(anas)}/").content.decode()
     assert json.loads(body)["exam"]["device_measurements"] is None
     # Nowhere else in the answer either (the keys: the numbers alone could match an etag by chance).
     assert "rr_ms" not in body and "qtc_ms" not in body and "qrs_axis_deg" not in body
@@ -158,11 +158,11 @@ def test_the_reader_s_printout_carries_them_only_where_the_batch_shows_them(
     client_for, ana, bruno, diego, tnmg, carted
 ):
     shown = queue(_batch("Shown", carted, [ana], diego, tnmg, shown=True), ana)[0]
-    page = client_for(ana).get(f"/read/{shown.pk}/print/").content.decode()
+    page = client_for(ana).get(f"/read/{ref(shown)}/print/").content.decode()
     assert 'id="print-device-measurements"' in page
     assert "QRS 117 ms" in page and "RR 982 ms" in page and "QRS axis -52°" in page
     hidden = queue(_batch("Hidden", carted, [bruno], diego, tnmg, shown=False), bruno)[0]
-    page = client_for(bruno).get(f"/read/{hidden.pk}/print/").content.decode()
+    page = client_for(bruno).get(f"/read/{ref(hidden)}/print/").content.decode()
     assert 'id="print-device-measurements"' not in page and "RR 982 ms" not in page
 
 

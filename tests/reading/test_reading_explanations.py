@@ -19,7 +19,7 @@ from annotations.models import (
     SuggestionScore,
 )
 from annotations.selectors.suggestions.scoring import META
-from tests.reading.helpers import labels, queue, shared_batch
+from tests.reading.helpers import labels, queue, ref, shared_batch
 
 pytestmark = pytest.mark.django_db
 API = "/api/v1/reading/assignments"
@@ -78,14 +78,14 @@ def _first(mode, ana, bruno, diego, tnmg, scores=None):
 
 def _submit(client, assignment, revision=0):
     return client.post(
-        f"{API}/{assignment.pk}/submit/",
+        f"{API}/{ref(assignment)}/submit/",
         {"labels": labels("SB"), "revision": revision},
         content_type="application/json",
     ).json()
 
 
 def _explanations(client, assignment):
-    response = client.get(f"{API}/{assignment.pk}/explanations/")
+    response = client.get(f"{API}/{ref(assignment)}/explanations/")
     assert response.status_code == 200, response.content
     return response.json()
 
@@ -104,7 +104,9 @@ def test_two_stage_sends_scalars_and_bands_only_after_the_blind_read(client_for,
     client = client_for(ana)
     assert _explanations(client, anas) == {"scalars": None, "bands": None}
     client.put(
-        f"{API}/{anas.pk}/draft/", {"labels": labels("SB"), "revision": 0}, content_type="application/json"
+        f"{API}/{ref(anas)}/draft/",
+        {"labels": labels("SB"), "revision": 0},
+        content_type="application/json",
     )
     assert _explanations(client, anas) == {"scalars": None, "bands": None}  # a blind draft is still blind
     assert not SuggestionExposure.objects.exists()
@@ -133,7 +135,7 @@ def test_two_stage_sends_scalars_and_bands_only_after_the_blind_read(client_for,
     assert all(e.stage == "revised" for e in SuggestionExposure.objects.all())
     brunos = queue(batch, bruno)[0]
     bruno_client = client_for(bruno)
-    assert bruno_client.get(f"{API}/{anas.pk}/explanations/").status_code == 404
+    assert bruno_client.get(f"{API}/{ref(anas)}/explanations/").status_code == 404
     assert _explanations(bruno_client, brunos) == {"scalars": None, "bands": None}
 
 
@@ -160,5 +162,5 @@ def test_with_no_class_suggested_the_three_best_scored_classes_get_their_bands(
 
 def test_people_who_do_not_read_get_no_explanations(client_for, ana, bruno, diego, eve, tnmg):
     _, anas = _first(SHOWN, ana, bruno, diego, tnmg)
-    assert client_for(diego).get(f"{API}/{anas.pk}/explanations/").status_code in (403, 404)
-    assert client_for(eve).get(f"{API}/{anas.pk}/explanations/").status_code in (403, 404)
+    assert client_for(diego).get(f"{API}/{ref(anas)}/explanations/").status_code in (403, 404)
+    assert client_for(eve).get(f"{API}/{ref(anas)}/explanations/").status_code in (403, 404)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from annotations.models import ReviewBatch, Suggestion, SuggestionScore
-from tests.reading.helpers import labels, queue, shared_batch
+from tests.reading.helpers import labels, queue, ref, shared_batch
 
 pytestmark = pytest.mark.django_db
 API = "/api/v1/reading/assignments"
@@ -45,10 +45,12 @@ def _first(mode, ana, bruno, diego, tnmg):
 def test_hidden_mode_never_sends_the_median_beat_or_the_table(client_for, ana, bruno, diego, tnmg):
     anas = _first(ReviewBatch.SuggestionMode.HIDDEN, ana, bruno, diego, tnmg)
     client = client_for(ana)
-    assert client.get(f"{API}/{anas.pk}/").json()["median"] is None
-    assert client.get(f"{API}/{anas.pk}/?prefetch=1").json()["median"] is None
+    assert client.get(f"{API}/{ref(anas)}/").json()["median"] is None
+    assert client.get(f"{API}/{ref(anas)}/?prefetch=1").json()["median"] is None
     done = client.post(
-        f"{API}/{anas.pk}/submit/", {"labels": labels("SB"), "revision": 0}, content_type="application/json"
+        f"{API}/{ref(anas)}/submit/",
+        {"labels": labels("SB"), "revision": 0},
+        content_type="application/json",
     ).json()
     assert done["done"] is True and "context" not in done
 
@@ -58,8 +60,8 @@ def test_shown_mode_sends_the_beat_the_marks_and_the_table_but_not_while_prefetc
 ):
     anas = _first(ReviewBatch.SuggestionMode.SHOWN, ana, bruno, diego, tnmg)
     client = client_for(ana)
-    assert client.get(f"{API}/{anas.pk}/?prefetch=1").json()["median"] is None
-    median = client.get(f"{API}/{anas.pk}/").json()["median"]
+    assert client.get(f"{API}/{ref(anas)}/?prefetch=1").json()["median"] is None
+    median = client.get(f"{API}/{ref(anas)}/").json()["median"]
     assert median["provider"] == "openecg-codec"
     assert median["measurements"] == {k: v for k, v in MEASURED.items() if k != "sokolow_lyon_mv"}
     beat = median["beat"]
@@ -77,17 +79,21 @@ def test_shown_mode_sends_the_beat_the_marks_and_the_table_but_not_while_prefetc
 def test_two_stage_sends_them_only_after_the_blind_read(client_for, ana, bruno, diego, tnmg):
     anas = _first(ReviewBatch.SuggestionMode.TWO_STAGE, ana, bruno, diego, tnmg)
     client = client_for(ana)
-    assert client.get(f"{API}/{anas.pk}/").json()["median"] is None
+    assert client.get(f"{API}/{ref(anas)}/").json()["median"] is None
     client.put(
-        f"{API}/{anas.pk}/draft/", {"labels": labels("SB"), "revision": 0}, content_type="application/json"
+        f"{API}/{ref(anas)}/draft/",
+        {"labels": labels("SB"), "revision": 0},
+        content_type="application/json",
     )
-    assert client.get(f"{API}/{anas.pk}/").json()["median"] is None  # a blind draft is still blind
+    assert client.get(f"{API}/{ref(anas)}/").json()["median"] is None  # a blind draft is still blind
     response = client.post(
-        f"{API}/{anas.pk}/submit/", {"labels": labels("SB"), "revision": 1}, content_type="application/json"
+        f"{API}/{ref(anas)}/submit/",
+        {"labels": labels("SB"), "revision": 1},
+        content_type="application/json",
     ).json()
     assert response["done"] is False
     assert response["context"]["median"]["beat"]["n_beats"] >= 8
-    assert client.get(f"{API}/{anas.pk}/").json()["median"]["measurements"]["qt_ms"] == 380.0
+    assert client.get(f"{API}/{ref(anas)}/").json()["median"]["measurements"]["qt_ms"] == 380.0
 
 
 def test_a_suggestion_without_measurements_gives_an_empty_table_and_no_marks(
@@ -98,7 +104,7 @@ def test_a_suggestion_without_measurements_gives_an_empty_table_and_no_marks(
     )
     anas = queue(batch, ana)[0]
     Suggestion.objects.create(exam=anas.exam, provider="demo-model", provider_version="1")
-    median = client_for(ana).get(f"{API}/{anas.pk}/").json()["median"]
+    median = client_for(ana).get(f"{API}/{ref(anas)}/").json()["median"]
     assert median["measurements"] == {}
     assert median["beat"]["marks"] == {
         "p_on_ms": None,
@@ -113,4 +119,4 @@ def test_no_suggestion_no_median(client_for, ana, bruno, diego, tnmg):
         readers=[ana, bruno], coordinator=diego, taxonomy=tnmg, exams=1, mode=ReviewBatch.SuggestionMode.SHOWN
     )
     anas = queue(batch, ana)[0]
-    assert client_for(ana).get(f"{API}/{anas.pk}/").json()["median"] is None
+    assert client_for(ana).get(f"{API}/{ref(anas)}/").json()["median"] is None

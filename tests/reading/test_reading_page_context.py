@@ -14,7 +14,7 @@ from django.test import Client
 from annotations.models import ReviewBatch, Suggestion, SuggestionExposure, SuggestionScore
 from annotations.views.reading import READER_PAGE_MAX_AGE_S, VIEW_COOKIE
 from tests.factories import PASSWORD
-from tests.reading.helpers import page_html, queue, shared_batch
+from tests.reading.helpers import page_html, queue, ref, shared_batch
 
 pytestmark = pytest.mark.django_db
 API = "/api/v1/reading/assignments"
@@ -49,11 +49,11 @@ def test_the_page_carries_the_preferences_and_preloads_the_waveform_and_the_cont
     anas = _first(ReviewBatch.SuggestionMode.SHOWN, ana, bruno, diego, tnmg)
     client = client_for(ana)
     client.put("/api/v1/reading/preferences/", {"layout": "6x2"}, content_type="application/json")
-    html = page_html(client.get(f"/read/{anas.pk}/"))
+    html = page_html(client.get(f"/read/{ref(anas)}/"))
     assert _embedded(html, "reading-sheet")["preferences"]["layout"] == "6x2"
     assert 'id="reading-context"' not in html
     head = _head(html)
-    for url in (f"{API}/{anas.pk}/", f"{API}/{anas.pk}/waveform/"):
+    for url in (f"{API}/{ref(anas)}/", f"{API}/{ref(anas)}/waveform/"):
         # Credentials as pages/reading.js asks with: the preload and the script's request are one.
         assert f'rel="preload" as="fetch" href="{url}" crossorigin="use-credentials"' in head
     # Not asked for: the page holds them.
@@ -69,25 +69,25 @@ def test_opening_the_page_records_nothing_and_its_context_records_the_shown_sugg
 ):
     anas = _first(ReviewBatch.SuggestionMode.SHOWN, ana, bruno, diego, tnmg)
     client = client_for(ana)
-    page_html(client.get(f"/read/{anas.pk}/"))
+    page_html(client.get(f"/read/{ref(anas)}/"))
     assert not SuggestionExposure.objects.exists()  # a page the reader never sees the context of
-    context = client.get(f"{API}/{anas.pk}/")
+    context = client.get(f"{API}/{ref(anas)}/")
     assert context.json()["suggestion"]["provider"] == "openecg-codec"
     exposure = SuggestionExposure.objects.get()
     assert (exposure.reader, exposure.assignment, exposure.mode) == (ana, anas, "shown")
-    client.get(f"{API}/{anas.pk}/")
+    client.get(f"{API}/{ref(anas)}/")
     assert SuggestionExposure.objects.count() == 1
 
 
 def test_the_page_may_be_kept_by_the_browser_and_its_context_never(client_for, ana, bruno, diego, tnmg):
     anas = _first(ReviewBatch.SuggestionMode.SHOWN, ana, bruno, diego, tnmg)
     client = client_for(ana)
-    page = client.get(f"/read/{anas.pk}/")
+    page = client.get(f"/read/{ref(anas)}/")
     assert page["Cache-Control"] == f"private, max-age={READER_PAGE_MAX_AGE_S}"
     # Kept for one session, language and set of preferences: all of them are cookies.
     assert "Cookie" in [v.strip() for v in page["Vary"].split(",")]
     assert "ETag" not in page and "Last-Modified" not in page  # a reload always asks afresh
-    context = client.get(f"{API}/{anas.pk}/")
+    context = client.get(f"{API}/{ref(anas)}/")
     assert "no-store" in context["Cache-Control"] and "max-age=0" in context["Cache-Control"]
 
 
@@ -117,10 +117,10 @@ def test_a_page_with_a_message_is_shown_once_and_never_kept(client_for, ana, bru
         {"old_password": PASSWORD, "new_password1": new, "new_password2": new},
     )
     assert changed.status_code == 302
-    with_message = client.get(f"/read/{anas.pk}/")
+    with_message = client.get(f"/read/{ref(anas)}/")
     assert "Your password was changed." in page_html(with_message)
     assert with_message["Cache-Control"] == "no-store"
-    again = client.get(f"/read/{anas.pk}/")
+    again = client.get(f"/read/{ref(anas)}/")
     assert "Your password was changed." not in page_html(again)
     assert again["Cache-Control"].startswith("private")
 
@@ -142,12 +142,12 @@ def test_the_page_carries_what_the_strips_are_drawn_from_and_nothing_of_the_read
     client = client_for(ana)
     client.put("/api/v1/reading/preferences/", {"layout": "6x2"}, content_type="application/json")
     draft = {"labels": [{"code": "SB", "uncertain": False}], "comment": "ana's draft", "revision": 0}
-    assert client.put(f"{API}/{anas.pk}/draft/", draft, content_type="application/json").status_code == 200
-    html = page_html(client.get(f"/read/{anas.pk}/"))
+    assert client.put(f"{API}/{ref(anas)}/draft/", draft, content_type="application/json").status_code == 200
+    html = page_html(client.get(f"/read/{ref(anas)}/"))
     sheet = _embedded(html, "reading-sheet")
     exam = anas.exam
     assert sheet == {
-        "assignment": anas.pk,
+        "assignment": ref(anas),
         "exam": {
             "sampling_rate": exam.sampling_rate,
             "n_samples": exam.n_samples,
@@ -165,7 +165,7 @@ def test_the_page_carries_what_the_strips_are_drawn_from_and_nothing_of_the_read
 
 def test_another_readers_page_answers_404_and_records_nothing(client_for, ana, bruno, diego, tnmg):
     anas = _first(ReviewBatch.SuggestionMode.SHOWN, ana, bruno, diego, tnmg)
-    refused = client_for(bruno).get(f"/read/{anas.pk}/")
+    refused = client_for(bruno).get(f"/read/{ref(anas)}/")
     assert refused.status_code == 404 and "max-age" not in refused.get("Cache-Control", "")
     assert not SuggestionExposure.objects.exists()
 
@@ -174,12 +174,12 @@ def test_the_page_is_in_the_readers_language(client_for, ana, bruno, diego, tnmg
     anas = _first(ReviewBatch.SuggestionMode.HIDDEN, ana, bruno, diego, tnmg)
     client = client_for(ana)
     client.cookies["django_language"] = "pt-br"
-    html = page_html(client.get(f"/read/{anas.pk}/"))
+    html = page_html(client.get(f"/read/{ref(anas)}/"))
     assert '<html lang="pt-br">' in html
     sb = tnmg.classes.get(code="SB")
     labels = {
         row["code"]: row["label"]
-        for group in client.get(f"{API}/{anas.pk}/").json()["taxonomy"]["groups"]
+        for group in client.get(f"{API}/{ref(anas)}/").json()["taxonomy"]["groups"]
         for row in group["classes"]
     }
     assert labels["SB"] == sb.name_pt != sb.name
@@ -193,12 +193,12 @@ def test_a_reader_without_a_csrf_cookie_gets_one_with_the_page_and_saves_with_it
     anas = _first(ReviewBatch.SuggestionMode.HIDDEN, ana, bruno, diego, tnmg)
     client = Client(enforce_csrf_checks=True)
     client.force_login(ana)
-    response = client.get(f"/read/{anas.pk}/")
+    response = client.get(f"/read/{ref(anas)}/")
     html = page_html(response)
     assert "csrftoken" in response.cookies
     token = re.search(r'data-csrf="([^"]+)"', html).group(1)
     draft = {"labels": [{"code": "SB", "uncertain": False}], "comment": "", "revision": 0}
     saved = client.put(
-        f"{API}/{anas.pk}/draft/", draft, content_type="application/json", headers={"X-CSRFToken": token}
+        f"{API}/{ref(anas)}/draft/", draft, content_type="application/json", headers={"X-CSRFToken": token}
     )
     assert saved.status_code == 200, saved.content

@@ -13,7 +13,7 @@ from annotations.models import ReferenceLabel, ReviewBatch, Suggestion, Suggesti
 from annotations.services.batches.lifecycle import batch_create
 from annotations.services.reading import LabelInput, annotation_submit
 from tests.factories import DatasetFactory, make_exam
-from tests.reading.helpers import queue
+from tests.reading.helpers import queue, ref
 
 pytestmark = pytest.mark.django_db
 API = "/api/v1/reading/assignments"
@@ -66,14 +66,14 @@ def test_a_serial_batch_lists_the_three_most_recent_earlier_exams_of_the_patient
     client_for, ana, diego, tnmg, history
 ):
     anas = queue(batch("Serial", [history[2020]], [ana], diego, tnmg, serial=True), ana)[0]
-    priors = client_for(ana).get(f"{API}/{anas.pk}/").json()["priors"]
+    priors = client_for(ana).get(f"{API}/{ref(anas)}/").json()["priors"]
     assert [p["acquired_on"] for p in priors] == ["2018-06-01", "2017-06-01", "2016-06-01"]
     assert [p["n"] for p in priors] == [1, 2, 3]
-    assert priors[0]["waveform_url"] == f"{API}/{anas.pk}/priors/1/waveform/"
+    assert priors[0]["waveform_url"] == f"{API}/{ref(anas)}/priors/1/waveform/"
     assert all(set(p) == PRIOR_KEYS for p in priors)
     assert priors[0]["n_samples"] == history[2018].n_samples and priors[0]["gain_uv"] == history[2018].gain_uv
     # While prefetching too: the list is the exam's, not something shown on opening.
-    assert client_for(ana).get(f"{API}/{anas.pk}/?prefetch=1").json()["priors"] == priors
+    assert client_for(ana).get(f"{API}/{ref(anas)}/?prefetch=1").json()["priors"] == priors
 
 
 def test_the_earliest_exam_has_none_and_so_has_an_exam_without_patient_or_date(
@@ -83,8 +83,8 @@ def test_the_earliest_exam_has_none_and_so_has_an_exam_without_patient_or_date(
     anonymous = make_exam(DatasetFactory(name="serial"), acquired_at=at(2021), seed=10)
     serial = batch("Serial", [history[2015], undated, anonymous], [ana], diego, tnmg, serial=True)
     for assignment in queue(serial, ana):
-        assert client_for(ana).get(f"{API}/{assignment.pk}/").json()["priors"] == []
-        assert client_for(ana).get(f"{API}/{assignment.pk}/priors/1/waveform/").status_code == 404
+        assert client_for(ana).get(f"{API}/{ref(assignment)}/").json()["priors"] == []
+        assert client_for(ana).get(f"{API}/{ref(assignment)}/priors/1/waveform/").status_code == 404
 
 
 def test_without_the_option_nothing_is_listed_and_nothing_served_even_for_the_same_exam(
@@ -94,9 +94,9 @@ def test_without_the_option_nothing_is_listed_and_nothing_served_even_for_the_sa
     on = queue(batch("Serial", [history[2020]], [ana], diego, tnmg, serial=True), ana)[0]
     off = queue(batch("Plain", [history[2020]], [ana], diego, tnmg, serial=False), ana)[0]
     client = client_for(ana)
-    assert client.get(f"{API}/{off.pk}/").json()["priors"] == []
-    assert client.get(f"{API}/{off.pk}/priors/1/waveform/").status_code == 404
-    assert client.get(f"{API}/{on.pk}/priors/1/waveform/").status_code == 200
+    assert client.get(f"{API}/{ref(off)}/").json()["priors"] == []
+    assert client.get(f"{API}/{ref(off)}/priors/1/waveform/").status_code == 404
+    assert client.get(f"{API}/{ref(on)}/priors/1/waveform/").status_code == 200
 
 
 def test_a_prior_waveform_is_the_earlier_exams_samples_in_the_current_wire_format(
@@ -104,16 +104,16 @@ def test_a_prior_waveform_is_the_earlier_exams_samples_in_the_current_wire_forma
 ):
     anas = queue(batch("Serial", [history[2020]], [ana], diego, tnmg, serial=True), ana)[0]
     client = client_for(ana)
-    url = f"{API}/{anas.pk}/priors/2/waveform/"
+    url = f"{API}/{ref(anas)}/priors/2/waveform/"
     response = client.get(url, HTTP_ACCEPT_ENCODING="gzip")
     prior = history[2017]
     assert response.status_code == 200 and response["Content-Encoding"] == "gzip"
     assert response["X-ECG-Samples"] == str(prior.n_samples) and response["X-ECG-Leads"] == ",".join(
         prior.lead_names
     )
-    own = client.get(f"{API}/{anas.pk}/waveform/", HTTP_ACCEPT_ENCODING="gzip")
+    own = client.get(f"{API}/{ref(anas)}/waveform/", HTTP_ACCEPT_ENCODING="gzip")
     assert response.content != own.content  # the earlier exam's samples, not the current one's
-    listed = client.get(f"{API}/{anas.pk}/").json()["priors"][1]
+    listed = client.get(f"{API}/{ref(anas)}/").json()["priors"][1]
     assert response["ETag"] == f'"{listed["waveform_etag"]}"' != own["ETag"]
     assert client.get(url, HTTP_IF_NONE_MATCH=response["ETag"]).status_code == 304
     assert "private" in response["Cache-Control"]
@@ -124,22 +124,22 @@ def test_only_the_reader_of_the_assignment_gets_its_priors_and_only_those_listed
 ):
     serial = batch("Serial", [history[2020]], [ana, bruno], diego, tnmg, serial=True)
     anas, bruno_s = queue(serial, ana)[0], queue(serial, bruno)[0]
-    assert client_for(bruno).get(f"{API}/{anas.pk}/priors/1/waveform/").status_code == 404
-    assert client_for(bruno).get(f"{API}/{bruno_s.pk}/priors/1/waveform/").status_code == 200
+    assert client_for(bruno).get(f"{API}/{ref(anas)}/priors/1/waveform/").status_code == 404
+    assert client_for(bruno).get(f"{API}/{ref(bruno_s)}/priors/1/waveform/").status_code == 200
     ana_client = client_for(ana)  # one test client: each client_for logs it in as another
     for n in (0, 4, 5, 99):  # the fourth earlier exam (2015) is beyond the three shown; later ones never
-        assert ana_client.get(f"{API}/{anas.pk}/priors/{n}/waveform/").status_code == 404, n
+        assert ana_client.get(f"{API}/{ref(anas)}/priors/{n}/waveform/").status_code == 404, n
     assert ana_client.get(f"{API}/999999/priors/1/waveform/").status_code == 404
-    assert client_for(diego).get(f"{API}/{anas.pk}/priors/1/waveform/").status_code == 403
-    assert client_for(carla).get(f"{API}/{anas.pk}/priors/1/waveform/").status_code == 403
+    assert client_for(diego).get(f"{API}/{ref(anas)}/priors/1/waveform/").status_code == 403
+    assert client_for(carla).get(f"{API}/{ref(anas)}/priors/1/waveform/").status_code == 403
     serial.status = ReviewBatch.Status.CLOSED
     serial.save(update_fields=["status"])
-    assert client_for(ana).get(f"{API}/{anas.pk}/priors/1/waveform/").status_code == 404
+    assert client_for(ana).get(f"{API}/{ref(anas)}/priors/1/waveform/").status_code == 404
 
 
 def test_the_client_logged_out_gets_nothing(client, ana, diego, tnmg, history):
     anas = queue(batch("Serial", [history[2020]], [ana], diego, tnmg, serial=True), ana)[0]
-    assert client.get(f"{API}/{anas.pk}/priors/1/waveform/").status_code in (401, 403)
+    assert client.get(f"{API}/{ref(anas)}/priors/1/waveform/").status_code in (401, 403)
 
 
 def test_no_label_of_an_earlier_exam_reaches_the_reader(client_for, ana, bruno, diego, tnmg, history):
@@ -161,7 +161,7 @@ def test_no_label_of_an_earlier_exam_reaches_the_reader(client_for, ana, bruno, 
         "Serial", [history[2020]], [ana], diego, tnmg, serial=True, mode=ReviewBatch.SuggestionMode.SHOWN
     )
     anas = queue(serial, ana)[0]
-    context = client_for(ana).get(f"{API}/{anas.pk}/").json()
+    context = client_for(ana).get(f"{API}/{ref(anas)}/").json()
     priors = context["priors"]
     assert priors and all(set(p) == PRIOR_KEYS for p in priors)
     text = json.dumps(priors)

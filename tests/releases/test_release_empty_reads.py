@@ -15,7 +15,7 @@ from annotations.services.batches.lifecycle import batch_create
 from annotations.services.releases.builds import release_build
 from annotations.services.taxonomy import SHIPPED_DIR, taxonomy_load, taxonomy_read_file
 from tests.factories import UserFactory, make_exam
-from tests.reading.helpers import queue
+from tests.reading.helpers import queue, ref
 
 pytestmark = pytest.mark.django_db
 API = "/api/v1/reading/assignments"
@@ -23,13 +23,13 @@ API = "/api/v1/reading/assignments"
 
 def _submit(client, assignment, codes: list[str]) -> None:
     saved = client.put(
-        f"{API}/{assignment.pk}/draft/",
+        f"{API}/{ref(assignment)}/draft/",
         {"labels": [{"code": c, "uncertain": False} for c in codes], "revision": 0},
         content_type="application/json",
     )
     assert saved.status_code == 200, saved.content
     done = client.post(
-        f"{API}/{assignment.pk}/submit/",
+        f"{API}/{ref(assignment)}/submit/",
         {"labels": [{"code": c, "uncertain": False} for c in codes], "revision": saved.json()["revision"]},
         content_type="application/json",
     )

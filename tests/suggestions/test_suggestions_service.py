@@ -35,7 +35,7 @@ from annotations.services.suggestions import (
     suggestions_exam_compute,
 )
 from tests.factories import DatasetFactory, DiagnosticClassFactory, TaxonomyFactory, make_exam
-from tests.reading.helpers import labels, queue, shared_batch
+from tests.reading.helpers import labels, queue, ref, shared_batch
 
 API = "/api/v1/reading/assignments"
 
@@ -265,7 +265,7 @@ def test_shown_mode_gives_readers_the_measurements_and_suggested_statements(
 ):
     batch, row = _computed_batch(ana, bruno, diego, tnmg, ReviewBatch.SuggestionMode.SHOWN)
     (anas,) = queue(batch, ana)
-    shown = client_for(ana).get(f"{API}/{anas.pk}/").json()["suggestion"]
+    shown = client_for(ana).get(f"{API}/{ref(anas)}/").json()["suggestion"]
     assert shown["provider"] == "measurements"
     assert set(shown["measurements"]) >= {"heart_rate_bpm", "pr_ms", "qrs_ms", "qt_ms", "qrs_axis_deg"}
     assert shown["measurements"]["heart_rate_bpm"] == row.measurements["heart_rate_bpm"]
@@ -280,9 +280,9 @@ def test_two_stage_shows_the_measurements_only_after_the_blind_read(client_for, 
     batch, row = _computed_batch(ana, bruno, diego, tnmg, ReviewBatch.SuggestionMode.TWO_STAGE)
     (anas,) = queue(batch, ana)
     client = client_for(ana)
-    assert client.get(f"{API}/{anas.pk}/").json()["suggestion"] is None
+    assert client.get(f"{API}/{ref(anas)}/").json()["suggestion"] is None
     answer = client.post(
-        f"{API}/{anas.pk}/submit/",
+        f"{API}/{ref(anas)}/submit/",
         {"labels": labels("NORM"), "comment": "", "time_on_task_ms": 1000, "revision": 0},
         content_type="application/json",
     ).json()

@@ -11,7 +11,7 @@ import pytest
 from annotations.models import Assignment
 from annotations.services.taxonomy import SHIPPED_DIR, taxonomy_load, taxonomy_read_file
 from tests.browser import screenshot_path
-from tests.reading.helpers import queue, shared_batch
+from tests.reading.helpers import queue, ref, shared_batch
 from tests.reading.test_browser_reader import chosen, log_in, wait_drawn
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -188,7 +188,7 @@ def search(page, query: str, *, typed: bool = True) -> None:
 def open_first_exam(page, live_server, batch, reader) -> Assignment:
     first = queue(batch, reader)[0]
     log_in(page, live_server, reader.username)
-    page.goto(f"{live_server.url}/read/{first.pk}/")
+    page.goto(f"{live_server.url}/read/{ref(first)}/")
     wait_drawn(page, first)
     return first
 

@@ -15,7 +15,7 @@ from annotations.services.taxonomy import (
     taxonomy_load,
     taxonomy_read_file,
 )
-from tests.reading.helpers import labels, queue, shared_batch
+from tests.reading.helpers import labels, queue, ref, shared_batch
 
 pytestmark = pytest.mark.django_db
 
@@ -101,13 +101,13 @@ def test_a_read_naming_statements_2026_1_excludes_together_is_refused(codes, cli
     tnmg = taxonomy_load(taxonomy_read_file(DEFAULT_TAXONOMY_FILE), make_default=True).taxonomy
     first = queue(shared_batch(readers=[ana, bruno], coordinator=diego, taxonomy=tnmg, exams=1), ana)[0]
     refused = client_for(ana).post(
-        f"{API}/{first.pk}/submit/",
+        f"{API}/{ref(first)}/submit/",
         {"labels": labels(*codes), "revision": 0},
         content_type="application/json",
     )
     assert refused.status_code == 400 and "cannot be chosen together" in refused.json()["detail"]
     allowed = client_for(ana).post(
-        f"{API}/{first.pk}/submit/",
+        f"{API}/{ref(first)}/submit/",
         {"labels": labels("SB", "SA"), "revision": 0},
         content_type="application/json",
     )
@@ -155,7 +155,9 @@ def test_sinus_rhythm_goes_with_normal_but_not_with_another_primary_rhythm(
 ):
     anas = queue(shared_batch(readers=[ana, bruno], coordinator=diego, taxonomy=tnmg, exams=1), ana)[0]
     response = client_for(ana).post(
-        f"{API}/{anas.pk}/submit/", {"labels": labels(*codes), "revision": 0}, content_type="application/json"
+        f"{API}/{ref(anas)}/submit/",
+        {"labels": labels(*codes), "revision": 0},
+        content_type="application/json",
     )
     if refused_with is None:
         assert response.status_code == 200, response.json()

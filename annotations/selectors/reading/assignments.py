@@ -39,6 +39,7 @@ from annotations.models import (
 from annotations.roles import Role, has_role
 from annotations.selectors.batches.closures import closed_without_read
 from annotations.selectors.reading.prepared import PreparedQuery
+from annotations.selectors.reading.refs import assignment_ref, assignment_ref_or_none
 from annotations.selectors.suggestions.scoring import META, source_code
 from annotations.selectors.taxonomy import group_label
 
@@ -464,7 +465,7 @@ def _queue_counts(user, assignment: Assignment, about_to_close: int | None = Non
 
 def _assignment_json(user, assignment: Assignment, coming_from: int | None) -> dict:
     return {
-        "id": assignment.pk,
+        "id": assignment_ref(assignment.pk),  # never the database id (selectors.reading.refs)
         "status": assignment.status,
         "skip_reason": assignment.skip_reason,  # the reader's own, shown when they reopen the skip
         "position": assignment.position + 1,
@@ -553,5 +554,5 @@ def reading_context(
         "suggestion": _suggestion_json(suggestion, portuguese, assignment.batch.taxonomy_id),
         "median": median_panel(assignment.exam, suggestion),
         "priors": prior_exams(assignment),
-        "next_assignment_id": following,
+        "next_assignment_id": assignment_ref_or_none(following),
     }

@@ -10,6 +10,7 @@ from annotations.errors import NotFound
 from annotations.models import Assignment, ReviewBatch
 from annotations.roles import Role, has_role
 from annotations.selectors.batches.closures import closed_without_read
+from annotations.selectors.reading.refs import assignment_ref
 
 
 @dataclass(frozen=True)
@@ -94,7 +95,7 @@ def _reader_drafts_by_batch(user) -> dict[int, list[DraftEntry]]:
 
 @dataclass(frozen=True)
 class MyRead:
-    assignment_id: int
+    assignment_id: str  # its reference (selectors.reading.refs), as every reader-facing id
     position: int  # 1-based place in the reader's own queue
     status: str
     status_label: str
@@ -165,7 +166,7 @@ def _my_read(assignment: Assignment, annotation) -> MyRead:
         Assignment.Status.SKIPPED: assignment.skipped_at,
     }.get(assignment.status, annotation.updated_at if annotation else None)
     return MyRead(
-        assignment_id=assignment.pk,
+        assignment_id=assignment_ref(assignment.pk),
         position=assignment.position + 1,
         status=assignment.status,
         status_label=assignment.get_status_display(),

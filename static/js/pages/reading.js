@@ -911,7 +911,8 @@
     gd.hidden = true;
     goneAway();
   }
-  var firstId = Number(rootEl.dataset.assignment), sheet = embedded("reading-sheet");
+  // An opaque reference (never the database id), compared and sent back as a string.
+  var firstId = rootEl.dataset.assignment, sheet = embedded("reading-sheet");
   // The first waveform, already being read since the page's head (pages/reading-waveform.js).
   var preloaded = window.ReadingWaveform;
   if (preloaded && preloaded.url === API + firstId + "/waveform/") {
