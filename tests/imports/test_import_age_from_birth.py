@@ -49,21 +49,26 @@ def philips_age(path) -> int:
     return _years(born, date.fromisoformat(root.find(f".//{tag('dataacquisition')}").get("date")))
 
 
+def _import(client, settings, tmp_path, capture, dataset: str, files) -> None:
+    """`files` imported into `dataset` through the API, as a coordinator's folder under the import root."""
+    use_private_storage(settings, tmp_path)
+    folder = settings.IMPORT_ROOT / f"{dataset}-{tmp_path.name}"
+    folder.mkdir(parents=True)
+    for path in files:
+        shutil.copy(path, folder / path.name)
+    try:
+        api_import(client, capture, dataset, [folder.name])
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 @pytest.mark.parametrize("policy", ["keep", "drop"])
 def test_the_age_is_worked_out_from_the_birth_date_when_the_file_gives_no_age(
     client_for, diego, settings, tmp_path, django_capture_on_commit_callbacks, policy
 ):
     settings.IDENTIFIERS_POLICY = policy
-    use_private_storage(settings, tmp_path)
-    folder = settings.IMPORT_ROOT / f"ages-{tmp_path.name}"
-    folder.mkdir(parents=True)
-    for path in (CALECG, TOUCH, TC):
-        shutil.copy(path, folder / path.name)
     client = client_for(diego)
-    try:
-        api_import(client, django_capture_on_commit_callbacks, "ages", [folder.name])
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
+    _import(client, settings, tmp_path, django_capture_on_commit_callbacks, "ages", [CALECG, TOUCH, TC])
     listed = client.get("/api/v1/exams/?dataset=ages").json()["results"]
     exams = {Exam.objects.get(pk=e["id"]).source_record: e for e in listed}
     expected = {CALECG.name: calecg_age(), TOUCH.name: philips_age(TOUCH), TC.name: philips_age(TC)}
@@ -84,15 +89,8 @@ def test_a_heart_rate_whose_unit_is_misspelt_bmp_is_kept(
         if v is not None and v.get("unit") == "bmp"
     ]
     assert set(rates) == {"52"}
-    use_private_storage(settings, tmp_path)
-    folder = settings.IMPORT_ROOT / f"rate-{tmp_path.name}"
-    folder.mkdir(parents=True)
-    shutil.copy(CALECG, folder / CALECG.name)
     client = client_for(diego)
-    try:
-        api_import(client, django_capture_on_commit_callbacks, "rate", [folder.name])
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
+    _import(client, settings, tmp_path, django_capture_on_commit_callbacks, "rate", [CALECG])
     exam = client.get("/api/v1/exams/?dataset=rate").json()["results"][0]
     assert (
         client.get(f"/api/v1/exams/{exam['id']}/").json()["device_measurements"].get("heart_rate_bpm") == 52
