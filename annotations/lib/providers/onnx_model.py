@@ -67,6 +67,7 @@ from annotations.lib.providers.base import (
     ProviderResult,
     check_provider,
 )
+from annotations.lib.providers.onnx_session import exact_int8_products
 from annotations.lib.providers.relevance import occlusion_relevance, to_exam_axis
 
 MAPPING_FORMAT = "ecgreview-onnx-mapping/1"
@@ -278,6 +279,7 @@ class OnnxModelProvider(Provider):
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
+        exact_int8_products(options)  # an operator's model may be int8 too
         try:
             self.session = ort.InferenceSession(
                 _read_pinned(model_path, sha256, "model"), options, providers=["CPUExecutionProvider"]

@@ -44,6 +44,7 @@ from scipy.signal import butter, sosfiltfilt
 from annotations.lib.ecg.leads import STANDARD_LEADS
 from annotations.lib.ecg.resample import centre_crop, pad_to, resample
 from annotations.lib.providers.base import Exams, Provider, ProviderConfigError, ProviderResult
+from annotations.lib.providers.onnx_session import exact_int8_products
 
 FS = 500
 SEQ = 5000  # the codec's fixed window: 10 s at 500 Hz
@@ -150,6 +151,7 @@ def _session(graph: bytes, execution: str, device_id: int):
     # Stated, not left to the default: below "extended" the int8 MatMuls are not fused and the
     # frame logits move by up to 0.5 (wave calls change); "extended" and "all" give equal output.
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    exact_int8_products(options)
     wanted = EXECUTION_PROVIDERS[execution]
     if execution == "cpu":
         return ort.InferenceSession(graph, options, providers=[wanted])
