@@ -36,7 +36,7 @@ from collections.abc import Iterable
 
 import numpy as np
 from django.db import connection
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, OuterRef, Q
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce
 from django.utils.crypto import salted_hmac
@@ -49,6 +49,7 @@ from annotations.models import (
     ReviewBatch,
     SuggestionExposure,
 )
+from annotations.selectors.batches.closures import closed_without_read
 from annotations.selectors.exams.copies import copy_links, waveform_firsts
 
 
@@ -134,8 +135,10 @@ def _same_waveform(exam_id: int) -> list[int]:
 
 def exam_adjudicator_eligible(user_id: int, exam_id: int) -> bool:
     """May this user adjudicate exam X (in any batch)? No if they hold any read of it, or of a copy of its
-    waveform under another dataset or id, in any batch."""
-    return not Assignment.objects.filter(reader_id=user_id, exam_id__in=_same_waveform(exam_id)).exists()
+    waveform under another dataset or id, in any batch (a slot they never opened and never will is no
+    read: _held)."""
+    slots = Assignment.objects.filter(reader_id=user_id, exam_id__in=_same_waveform(exam_id))
+    return not _held(slots).exists()
 
 
 def exams_no_adjudicator_may_take(batch_id: int) -> list[int]:
@@ -178,7 +181,7 @@ def adjudicator_may_see(user_id: int, exam_ref: str = "exam_id") -> Exists:
     in one query, not row by row. `exam_ref` names the row's exam id field (e.g. "exam_id")."""
     copy_ref = exam_ref.removesuffix("_id") + "__copy_of_id"
     first = Coalesce(OuterRef(copy_ref), OuterRef(exam_ref))  # the first exam of the row's waveform
-    held = Assignment.objects.filter(reader_id=user_id)
+    held = _held(Assignment.objects.filter(reader_id=user_id))
     return (
         ~Exists(held.filter(exam_id=OuterRef(exam_ref)))
         & ~Exists(held.filter(exam_id=first))
@@ -217,9 +220,13 @@ def readers_seen_before(reader_ids: Iterable[int], exam_ids: Iterable[int]) -> d
 def _held(slots):
     """The slots a reader knows their exam by: read, drafted or skipped, or still to read. A slot left
     unopened in a closed batch is none of these (a batch closed early and designed again on what it left
-    unread must not keep its readers away from exams they never saw); the one exam on screen when the
-    batch closed, opened but not saved, leaves no trace and cannot be counted."""
-    return slots.exclude(status=Assignment.Status.PENDING, batch__status=ReviewBatch.Status.CLOSED)
+    unread must not keep its readers away from exams they never saw), nor is a slot the system closed
+    before its reader saved anything (set aside when they left the reading, a retest withdrawn): those
+    readers may read the exam elsewhere, or adjudicate it. The one exam on screen when the batch closed,
+    opened but not saved, leaves no trace and cannot be counted."""
+    return slots.exclude(status=Assignment.Status.PENDING, batch__status=ReviewBatch.Status.CLOSED).exclude(
+        closed_without_read() & Q(started_at__isnull=True)
+    )
 
 
 def _held_as_copies(reader_ids: list[int], exam_ids: list[int]) -> list[tuple[int, int]]:

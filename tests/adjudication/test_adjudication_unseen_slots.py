@@ -1,0 +1,95 @@
+"""An adjudicator is kept away from exams they know, not from every exam that once stood in their name.
+
+A slot never opened in a batch that closed, or one the system set aside before its reader opened it (the
+reader was made adjudicator only), is an exam that person never saw: the batch designer already lets them
+read it again, and the adjudication queue must let them decide it. A slot of a running batch still waiting
+to be read keeps them away, since deciding would show them the others' labels before their own read.
+"""
+
+import pytest
+
+from annotations.models import Assignment
+from annotations.services.agreement.compute import batch_agreement_compute
+from annotations.services.batches.lifecycle import batch_create
+from tests.adjudication.test_adjudication import read
+from tests.factories import UserFactory, make_exam
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def tie(ana, bruno, diego, tnmg):
+    """ana and bruno tie on 1dAVb."""
+    exam = make_exam()
+    batch = batch_create(
+        name="Tied", taxonomy=tnmg, exams=[exam], readers=[ana, bruno], readers_per_exam=2, actor=diego
+    )
+    read(ana, batch, exam, ["SB", "1dAVb"])
+    read(bruno, batch, exam, ["SB"])
+    batch_agreement_compute(batch.pk)
+    return batch, exam
+
+
+def _queue(client_for, person) -> list[tuple[int, int]]:
+    items = client_for(person).get("/api/v1/adjudication/").json()
+    return [(item["batch_id"], item["exam_id"]) for item in items]
+
+
+def _stuck(client_for, diego, batch) -> bool:
+    return 'id="stuck-disputes"' in client_for(diego).get(f"/batches/{batch.pk}/").content.decode()
+
+
+def test_a_slot_never_opened_in_a_closed_batch_does_not_keep_its_reader_from_adjudicating(
+    client_for, diego, tnmg, tie
+):
+    batch, exam = tie
+    rita = UserFactory(username="rita", roles=["reader", "adjudicator"])
+    elsewhere = batch_create(
+        name="Closed early", taxonomy=tnmg, exams=[exam], readers=[rita], readers_per_exam=1, actor=diego
+    )
+    assert _queue(client_for, rita) == []  # she may still read it: no one's labels before her own
+    assert _stuck(client_for, diego, batch)
+    assert client_for(diego).post(f"/batches/{elsewhere.pk}/close/").status_code == 302
+    assert Assignment.objects.get(batch=elsewhere, reader=rita).status == Assignment.Status.PENDING
+    assert _queue(client_for, rita) == [(batch.pk, exam.pk)]
+    assert not _stuck(client_for, diego, batch)
+    response = client_for(rita).post(
+        f"/adjudication/{batch.pk}/{exam.pk}/",
+        {"version": "0", "decision-1dAVb": "absent", "rationale": "PR 180"},
+    )
+    assert response.status_code == 302
+
+
+def test_a_slot_set_aside_unopened_when_its_reader_became_adjudicator_only_does_not_keep_them_away(
+    client_for, ana, diego, tnmg, tie
+):
+    batch, exam = tie
+    rita = UserFactory(username="rita", roles=["reader", "adjudicator"])
+    other = make_exam(heart_rate=88.0, seed=3)
+    elsewhere = batch_create(
+        name="Both read both",
+        taxonomy=tnmg,
+        exams=[exam, other],
+        readers=[rita, ana],
+        readers_per_exam=2,
+        actor=diego,
+    )
+    read(rita, elsewhere, other, ["SB"])  # she knows this one, and not the tied exam
+    coordinator = client_for(diego)
+    assert coordinator.post(f"/people/{rita.pk}/roles/", {"roles": ["adjudicator"]}).status_code == 302
+    response = coordinator.post(
+        f"/batches/{elsewhere.pk}/reassign/", {"from_reader": rita.pk, "to_reader": ana.pk}, follow=True
+    )
+    assert "set aside" in response.content.decode()
+    slot = Assignment.objects.get(batch=elsewhere, reader=rita, exam=exam)
+    assert slot.status == Assignment.Status.SKIPPED and slot.started_at is None
+    assert _queue(client_for, rita) == [(batch.pk, exam.pk)]
+    assert not _stuck(client_for, diego, batch)
+
+
+def test_a_slot_still_to_read_in_a_running_batch_keeps_its_reader_away(client_for, diego, tnmg, tie):
+    batch, exam = tie
+    rita = UserFactory(username="rita", roles=["reader", "adjudicator"])
+    batch_create(name="Running", taxonomy=tnmg, exams=[exam], readers=[rita], readers_per_exam=1, actor=diego)
+    assert _queue(client_for, rita) == []
+    assert client_for(rita).get(f"/adjudication/{batch.pk}/{exam.pk}/").status_code == 404
