@@ -422,3 +422,26 @@ def _release_shards_sweep(now) -> int:
     if lost:
         logger.info("jobs sweep queued %s of %s lost release shard tasks", sent, len(lost))
     return sent
+
+
+# --- Workers seen at work ------------------------------------------------------------------------------
+# A coordinator whose import or release waits must hear when no worker takes work at all (workers stopped,
+# or unable to reach the broker) instead of watching "Queued" for ever. Each task a worker starts stamps
+# its queue (ecgreview/celery.py); the job pages compare that stamp with how long their job has waited
+# (selectors.enqueue).
+def _took_key(queue: str) -> str:
+    return f"workers:took:{queue}"
+
+
+def worker_took_task(queue: str) -> None:
+    """A worker started a task from `queue` just now; never raises."""
+    try:
+        cache.set(_took_key(queue), time.time(), timeout=None)
+    except Exception:
+        logger.warning("could not record that a worker took a task from %s", queue)
+
+
+def worker_last_took(queue: str) -> float | None:
+    """When a worker last started a task from `queue` (epoch seconds), None if none ever did. Raises if the
+    cache is unavailable."""
+    return cache.get(_took_key(queue))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.files.storage import storages
 from django.db.models import QuerySet
@@ -12,6 +13,9 @@ from annotations.errors import Forbidden, Invalid, NotFound
 from annotations.lib.release_files.shards import is_shard_name
 from annotations.models import Release, ReviewBatch
 from annotations.roles import Role, has_role
+from annotations.selectors.enqueue import queue_quiet_notice, run_stopped_notice
+from annotations.services.enqueue import RELEASE_BUILD_TASK as BUILD_TASK
+from annotations.services.enqueue import task_beating
 
 
 def release_storage():
@@ -72,7 +76,18 @@ def release_progress(release: Release) -> dict:
         "software_version": release.software_version,
         "created_at": release.created_at.isoformat(),
         "files": [{k: f[k] for k in ("name", "bytes", "sha256")} for f in release.files] if done else [],
+        "workers": release_workers_notice(release),
     }
+
+
+def release_workers_notice(release: Release) -> str:
+    """What the page says when no worker takes the build, or the build (its shards included: each beats
+    for the release) stopped reporting; "" otherwise."""
+    if release.status == Release.Status.QUEUED:
+        return queue_quiet_notice(settings.CELERY_TASK_DEFAULT_QUEUE, release.created_at)
+    if release.status == Release.Status.RUNNING:
+        return run_stopped_notice(release.started_at, lambda: task_beating(BUILD_TASK, release.pk))
+    return ""
 
 
 def _card_counts(release: Release) -> dict:

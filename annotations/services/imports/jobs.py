@@ -22,6 +22,7 @@ from annotations.lib.formats.detect import PTBXL_DATABASE, archive_kind, archive
 from annotations.lib.formats.registry import READERS
 from annotations.models import Dataset, ImportJob
 from annotations.roles import Role, has_role
+from annotations.selectors.enqueue import queue_quiet_notice, run_stopped_notice
 from annotations.services.audit import audit_record
 from annotations.services.enqueue import task_enqueue_on_commit
 from annotations.services.imports.exams import (
@@ -79,7 +80,17 @@ def import_job_progress(job) -> dict:
         "finished": job.status in {job.Status.DONE, job.Status.FAILED},
         # Above 1: the job was run again after the worker running it stopped.
         "attempt": job.attempt,
+        "workers": import_job_workers_notice(job),
     }
+
+
+def import_job_workers_notice(job) -> str:
+    """What the page says when no worker takes the job, or its run stopped reporting; "" otherwise."""
+    if job.status == job.Status.QUEUED:
+        return queue_quiet_notice(settings.CELERY_TASK_DEFAULT_QUEUE, job.created_at)
+    if job.status == job.Status.RUNNING:
+        return run_stopped_notice(job.started_at, lambda: _beating(job.pk))
+    return ""
 
 
 def _save_uploads(files, folder: Path, limits: Limits) -> None:

@@ -61,6 +61,9 @@
       span.textContent = data[span.dataset.count];
     });
     document.getElementById("job-not-listed").hidden = !data.not_listed;
+    var workers = document.getElementById("job-workers");
+    workers.textContent = data.workers || "";
+    workers.hidden = !data.workers;
     if (data.finished) {
       showOutcomes(data.outcomes || []);
       var hidden = document.getElementById("job-hidden");

@@ -18,6 +18,9 @@
       document.getElementById("release-shards-total").textContent = data.shards_total;
       document.getElementById("release-shards").hidden = false;
     }
+    var workers = document.getElementById("release-workers");
+    workers.textContent = data.workers || "";
+    workers.hidden = !data.workers;
     if (data.finished) { window.location.reload(); }
     return data.finished;
   }
