@@ -173,9 +173,9 @@ class Beat:
             task_beat(self.name, *self.args)
 
 
-def task_enqueue_on_commit(name: str, *args) -> None:
+def task_enqueue_on_commit(name: str, *args, priority: int | None = None) -> None:
     """Send the task called `name` once the current transaction commits (never for a rolled-back one)."""
-    transaction.on_commit(lambda: task_enqueue(name, *args))
+    transaction.on_commit(lambda: task_enqueue(name, *args, priority=priority))
 
 
 def _waiting(model, task_name: str, now) -> list[int]:

@@ -23,7 +23,7 @@ from annotations.lib.ecg.leads import STANDARD_LEADS
 from annotations.lib.ecg.quality import quality_report
 from annotations.models import Exam
 from annotations.services.audit import audit_record
-from annotations.services.enqueue import task_enqueue_on_commit
+from annotations.services.enqueue import CATCH_UP_PRIORITY, task_enqueue_on_commit
 from annotations.services.exams.waveforms import waveform_load
 
 logger = logging.getLogger(__name__)
@@ -85,7 +85,9 @@ def exams_quality_enqueue(exam_ids: list[int]) -> None:
             lambda: background.submit(("quality", "missing"), _missing_in_process, delay=QUALITY_DELAY_S)
         )
         return
-    task_enqueue_on_commit("annotations.tasks.exams_quality", list(exam_ids))
+    # Behind the work a coordinator waits for on the same queue (the next import, a release, the jobs
+    # sweep): a large import leaves dozens of these, seconds each, and nobody waits on a quality grade.
+    task_enqueue_on_commit("annotations.tasks.exams_quality", list(exam_ids), priority=CATCH_UP_PRIORITY)
 
 
 def _missing_in_process() -> int:
