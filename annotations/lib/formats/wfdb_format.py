@@ -58,6 +58,9 @@ _UNIT_UV = {
 _DX = re.compile(r"^\s*dx\s*:\s*(.*)$", re.I)
 _AGE = re.compile(r"^\s*age\s*:\s*(.*)$", re.I)
 _SEX = re.compile(r"^\s*sex\s*:\s*(.*)$", re.I)
+# The PTB Diagnostic ECG Database dates its records only in a comment, day first ("# ECG date: 01/10/1990":
+# the same record's infarction is "29-Sep-90" and its catheterisation "16-Oct-90").
+_ECG_DATE = re.compile(r"^\s*ecg date\s*:\s*(\d{1,2})/(\d{1,2})/(\d{4})\s*$", re.I)
 
 
 def count(path: Path, options: ReadOptions) -> int:
@@ -188,9 +191,16 @@ def _gains_uv(header) -> np.ndarray:
 
 
 def _acquired_at(header) -> datetime | None:
-    if header.base_date is None or header.base_time is None:
-        return None
-    return datetime.combine(header.base_date, header.base_time)
+    if header.base_date is not None and header.base_time is not None:
+        return datetime.combine(header.base_date, header.base_time)
+    for line in header.comments or []:
+        if match := _ECG_DATE.match(line):
+            day, month, year = map(int, match.groups())
+            try:
+                return datetime(year, month, day)  # the day only: its time is not known
+            except ValueError:
+                return None
+    return None
 
 
 def read_record(path: Path, options: ReadOptions, *, external_id: str | None = None) -> Record:
