@@ -322,6 +322,7 @@ def import_job_run(job_id: int) -> None:
         )
     except ImportRefused as error:
         _job_finish(job, status=ImportJob.Status.FAILED, error=str(error))
+        _uploads_remove(job, root)
         return
     except ImportInterrupted as taken:
         logger.warning("%s; this run stops", taken)
@@ -337,10 +338,27 @@ def import_job_run(job_id: int) -> None:
         failed=summary["error"],
         files_failed=summary["files_failed"],
     )
+    _uploads_remove(job, root)
     try:
         cache.delete_many([progress.key, alive_key(job.pk)])
     except Exception:  # they expire on their own
         logger.warning("import progress: the cache is down")
+
+
+def _uploads_remove(job, root: Path) -> None:
+    """Remove the job's upload folders once it has finished: the samples are in waveform storage, and
+    every upload would otherwise be kept twice for ever. Only folders the upload itself made (uploads/<hex>),
+    never a folder of the import root a coordinator named. A run that stops part-way never gets here: the
+    run that takes it over needs the files."""
+    for relative in job.paths:
+        parts = Path(relative).parts
+        if len(parts) != 2 or parts[0] != "uploads":
+            continue
+        folder = (root / relative).resolve()
+        if folder.parent != (root / "uploads").resolve():
+            continue
+        shutil.rmtree(folder, ignore_errors=True)
+        logger.info("import job %s: removed its uploads %s", job.pk, relative)
 
 
 # Rows kept per job for records that went in as they should (created, unchanged): their exams carry
