@@ -870,6 +870,14 @@
       }
     });
     window.addEventListener("pagehide", function () { if (state.save.dirty) saveDraft(true); });
+    // A logout ends the session the draft's save needs: a choice made a moment ago (its save waiting for
+    // the pause after the last change, or on its way) is saved first, for three seconds at most.
+    var logout = document.querySelector("form.logout");
+    if (logout) logout.addEventListener("submit", function (e) {
+      e.preventDefault();
+      var go = function () { logout.submit(); };
+      Promise.race([saveDraft(), new Promise(function (done) { setTimeout(done, 3000); })]).then(go, go);
+    });
     window.addEventListener("popstate", function (e) { if (e.state && e.state.id) open(e.state.id, false); });
   }
 
