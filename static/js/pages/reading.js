@@ -25,6 +25,8 @@
     ctx: null, // the open assignment's context from the API (assignment, exam, taxonomy, suggestion, annotation)
     annotation: null, // ctx.annotation, kept apart: a draft answered after the next exam opened still finds it
     gone: false, // the open exam left the reader's queue while open (goneAway): nothing more is written
+    submittedAt: -Infinity, // when the last submit left (performance.now): the next one by key waits a moment
+    touched: false, // the reader changed the read on screen since it opened
     prefetched: {}, // assignment id -> Promise of ArrayBuffer (the next exam's waveform)
     // assignment id -> Promise of the next exam's context (hidden and shown modes; in shown mode without
     // its suggestion, which is fetched, and recorded as shown, when the exam opens: marked `pending`)
@@ -348,6 +350,7 @@
       comment: $("comment").value, time_on_task_ms: Math.round(elapsed()), revision: state.annotation.revision };
   }
   function changed() {
+    state.touched = true;
     renderSelection();
     state.save.dirty = true;
     $("save-state").textContent = t("unsaved");
@@ -411,6 +414,7 @@
     // What puts this exam back on screen, should its submit be refused once the next one is drawn.
     var back = optimistic ? { ctx: ctx, exam: viewer.exam, leads: viewer.leadsRaw } : null;
     $("submit").disabled = true;
+    state.submittedAt = performance.now();
     // The submit waits for any autosave of this read still travelling; that save moves the revision
     // on, so the submit carries the revision as it stands then, not as when the key was pressed.
     var request = save.chain.then(function () {
@@ -490,6 +494,7 @@
     var previous = state.ctx;
     var sameTaxonomy = previous && state.list.statements.length && previous.assignment.batch_id === context.assignment.batch_id;
     state.ctx = context;
+    state.touched = false;
     state.annotation = context.annotation;
     state.selected = {};
     context.annotation.labels.forEach(function (l) { state.selected[l.code] = { uncertain: l.uncertain }; });
@@ -760,7 +765,7 @@
   function onKey(e) {
     if ($("help").open || $("skip-dialog").open) return; // dialogs handle their own keys (Esc closes)
     var target = e.target;
-    if ((e.ctrlKey || e.metaKey) && e.key === "Enter") { e.preventDefault(); submit(); return; }
+    if ((e.ctrlKey || e.metaKey) && e.key === "Enter") { e.preventDefault(); submitByKey(); return; }
     if (target === $("search")) { searchKey(e, target); return; }
     if (typingIn(target)) {
       if (e.key === "Escape") target.blur();
@@ -770,6 +775,18 @@
     if (!Object.prototype.hasOwnProperty.call(PAGE_KEYS, e.key)) return;
     if (PAGE_KEYS[e.key](e) === false) return; // not for this page now: the browser's own (scrolling)
     e.preventDefault();
+  }
+  /* Submitting opens the next exam (or a two-stage read's revision) in place: a second Enter pressed out
+   * of habit, or a key that bounced, must not submit what the reader has not looked at (the next exam's
+   * saved draft, the revision unchanged). Within a second of a submit, a key submits only a read changed
+   * since it opened; the button is never held back. */
+  var LOOK_FIRST_MS = 1000;
+  function submitByKey() {
+    if (!state.touched && performance.now() - state.submittedAt < LOOK_FIRST_MS) {
+      showMessage(t("just_opened"), "info");
+      return;
+    }
+    submit();
   }
   function searchKey(e, box) {
     var focus = state.list.focusIndex;
@@ -786,7 +803,7 @@
     " ": onFocused(toggle),
     u: onFocused(toggleUncertain),
     n: function () { toggle(state.list.normalCode); },
-    Enter: submit,
+    Enter: submitByKey,
     s: openSkip,
     "?": function () { $("help").showModal(); },
     c: viewer.keys.c,
