@@ -19,6 +19,7 @@ from annotations.models import ReviewBatch
 from annotations.roles import Role
 from annotations.selectors.reading.assignments import (
     assignment_for_reader,
+    assignment_left_off_id_for_reader,
     assignment_next_id_for_reader,
     reading_context,
     suggestion_shown_on_open,
@@ -177,11 +178,13 @@ def _queue_place(text: str | None) -> int | None:
 @require_GET
 @role_required(Role.READER)
 def reader_next(request):
-    """'Continue': the next unread exam of the reader's queue, in their own randomised order."""
+    """'Continue': the draft the reader left off at, else the next unread exam of their queue, in their
+    own randomised order."""
     batch = request.GET.get("batch")
-    following = assignment_next_id_for_reader(
-        request.user, batch_id=int(batch) if batch and batch.isdigit() else None
-    )
+    batch_id = int(batch) if batch and batch.isdigit() else None
+    following = assignment_left_off_id_for_reader(
+        request.user, batch_id=batch_id
+    ) or assignment_next_id_for_reader(request.user, batch_id=batch_id)
     if following is None:
         messages.info(request, _("Nothing left to read in this batch. Thank you!"))
         return redirect("home")

@@ -234,6 +234,31 @@ def assignment_next_id_for_reader(
     return None
 
 
+def assignment_left_off_id_for_reader(user, *, batch_id: int | None = None) -> int | None:
+    """The draft the reader was working on when they left (of this batch, or of any): the read they
+    changed last, provided nothing of theirs was submitted or skipped after it. None otherwise, and then
+    "Continue" goes on in queue order. A reader who logged out mid-exam expects to come back to it, not to
+    find it behind every unread exam of the batch."""
+    if not has_role(user, Role.READER):
+        return None
+    mine = Assignment.objects.filter(reader_id=user.pk, batch__status=ReviewBatch.Status.ACTIVE)
+    if batch_id is not None:
+        mine = mine.filter(batch_id=batch_id)
+    last = (
+        Annotation.objects.filter(
+            assignment__in=mine.filter(status=Assignment.Status.IN_PROGRESS), is_current=True
+        )
+        .order_by("-updated_at")
+        .values_list("assignment_id", "updated_at")
+        .first()
+    )
+    if last is None:
+        return None
+    assignment_id, changed_at = last
+    moved_on = mine.filter(Q(submitted_at__gt=changed_at) | Q(skipped_at__gt=changed_at)).exists()
+    return None if moved_on else assignment_id
+
+
 def assignment_next_for_reader(
     user, *, batch_id: int | None = None, after: Assignment | None = None, skip_ids: tuple[int, ...] = ()
 ) -> Assignment | None:
