@@ -599,7 +599,7 @@
     if (blind) {
       var p = document.createElement("p");
       p.className = "muted";
-      p.textContent = t("your_blind_read", { codes: blind.labels.map(function (l) { return l.code; }).join(", ") || "–" });
+      p.textContent = t("your_blind_read", { codes: blind.labels.map(function (l) { return l.code + (l.uncertain ? "?" : ""); }).join(", ") || "–" });
       box.appendChild(p);
     }
   }
