@@ -203,12 +203,22 @@ WAVEFORM_STORAGE_URL = env.str("WAVEFORM_STORAGE_URL", (VAR_DIR / "waveforms").a
 def _waveform_storage(url: str) -> dict:
     parsed = urlparse(url)
     if parsed.scheme == "file":
+        # file://var/waveforms reads "var" as a host, and the samples would go to /waveforms.
+        if parsed.netloc not in ("", "localhost") or not parsed.path.startswith("/") or parsed.path == "/":
+            raise ImproperlyConfigured(
+                f"WAVEFORM_STORAGE_URL file:// needs an absolute folder, as file:///srv/waveforms (three "
+                f"slashes), not {url!r}."
+            )
         return {
             "BACKEND": "django.core.files.storage.FileSystemStorage",
             # Content-addressed: a second write of the same key writes the same bytes.
             "OPTIONS": {"location": parsed.path, "allow_overwrite": True},
         }
     if parsed.scheme == "s3":
+        if not parsed.netloc:
+            raise ImproperlyConfigured(
+                f"WAVEFORM_STORAGE_URL s3:// needs a bucket, as s3://bucket/prefix, not {url!r}."
+            )
         return {
             "BACKEND": "storages.backends.s3.S3Storage",
             "OPTIONS": {
@@ -426,7 +436,10 @@ LOGGING = {
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", "INFO")},
+    "root": {
+        "handlers": ["console"],
+        "level": env.choice("LOG_LEVEL", "INFO", {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}),
+    },
 }
 
 # --- Model suggestions ----------------------------------------------------------------------------
@@ -502,7 +515,9 @@ def _module_file(module: str) -> bool:
 
 SUGGESTION_PROVIDERS = _suggestion_providers(env.str("SUGGESTION_PROVIDERS"))
 # The provider whose suggestion readers are shown (one per exam, so every reader of a batch sees the
-# same one); an exam without it falls back to the newest suggestion of any provider.
+# same one); an exam without it falls back to the newest suggestion of any provider. Not checked against
+# SUGGESTION_PROVIDERS: an ONNX model's name comes from its mapping file, read only when the provider is
+# built, and suggestions imported with the exams carry the names of providers that never run here.
 SUGGESTION_READER_PROVIDER = env.str("SUGGESTION_READER_PROVIDER", "measurements")
 # How often the sweep looks for exams of active batches still missing suggestions (a lost enqueue,
 # Redis down at batch creation, a newly configured provider), and how many exams it queues per run.

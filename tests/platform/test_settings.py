@@ -96,6 +96,17 @@ def test_an_s3_waveform_url_selects_a_working_s3_backend_with_bucket_and_prefix(
         ({"DEBUG": "1", "SESSION_IDLE_MINUTES": "ten"}, "SESSION_IDLE_MINUTES='ten' is not an integer"),
         ({"DEBUG": "1", "SESSION_IDLE_MINUTES": "0"}, "SESSION_IDLE_MINUTES=0 is below its minimum of 1"),
         ({"DEBUG": "1", "WAVEFORM_STORAGE_URL": "ftp://x/y"}, "WAVEFORM_STORAGE_URL scheme 'ftp'"),
+        # file://var/waveforms names the host "var": the samples would go to /waveforms.
+        (
+            {"DEBUG": "1", "WAVEFORM_STORAGE_URL": "file://var/waveforms"},
+            "WAVEFORM_STORAGE_URL file:// needs",
+        ),
+        ({"DEBUG": "1", "WAVEFORM_STORAGE_URL": "file://"}, "WAVEFORM_STORAGE_URL file:// needs"),
+        (
+            {"DEBUG": "1", "WAVEFORM_STORAGE_URL": "s3:///waveforms"},
+            "WAVEFORM_STORAGE_URL s3:// needs a bucket",
+        ),
+        ({"DEBUG": "1", "LOG_LEVEL": "LOUD"}, "LOG_LEVEL='LOUD' must be one of"),
         ({"DEBUG": "1", "TRUSTED_PROXY_HOPS": "-1"}, "TRUSTED_PROXY_HOPS=-1 is below its minimum of 0"),
         (
             {"DEBUG": "1", "TRUSTED_PROXY_HOPS": "1", "TRUSTED_PROXIES": "10.0.0.1"},
