@@ -129,14 +129,30 @@
       layer.style.height = gd.offsetHeight + "px";
       layer.style.right = "auto"; layer.style.bottom = "auto";
     }
-    /* A new layout, speed, gain, rhythm lead or lead names: caliper points no longer sit on the same strips. */
+    /* A new layout or rhythm lead moves the strips: the caliper points go. A new speed, gain or lead names
+     * draw the same strips at another scale or under other names: the points, samples of a lead, stay on
+     * the beat they were placed on, as a cart's calipers would. */
+    var KEEPS_CALIPERS = { speed: true, gain: true, leadNames: true };
     function changeView(key, value) {
+      var kept = KEEPS_CALIPERS[key] ? v.caliper.points.slice() : [];
       v.view[key] = value;
       v.caliper.points = [];
       if (PREF_KEY[key]) savePreference(key, value);
       if (!v.exam) return Promise.resolve(); // chosen before the exam arrived: drawn with it
       if (key === "leadNames") fillRhythmLeads();
-      return v.draw().then(showCaliper);
+      return v.draw().then(function () { v.caliper.points = onNewSheet(kept); showCaliper(); });
+    }
+    /* The same points on the sheet just drawn: on the same lead's strip (or the rhythm strip), same sample;
+     * none at all if one of them is no longer on paper. */
+    function onNewSheet(points) {
+      var panels = v.sheet ? v.sheet.panels : [];
+      var moved = points.map(function (point) {
+        var panel = panels.filter(function (q) {
+          return q.lead === point.panel.lead && q.rhythm === point.panel.rhythm && point.index >= q.i0 && point.index < q.i1;
+        })[0];
+        return panel && { panel: panel, index: point.index, mv: point.mv };
+      });
+      return moved.every(Boolean) ? moved : [];
     }
     function fillRhythmLeads() {
       var select = $("rhythm-lead");
