@@ -50,3 +50,18 @@ def test_calipers_keep_their_beat_through_a_speed_and_a_gain_change(
     page.select_option("#layout", "6x2")
     page.wait_for_timeout(300)
     assert not _interval(page)
+
+
+def test_turning_the_calipers_on_does_not_move_the_tracing(live_server, page, ana, bruno, diego, tnmg):
+    """The readout line above the tracing appeared with the calipers and pushed the paper down 20 px
+    under the reader's pointer; its room is kept whether it shows or not."""
+    first = queue(shared_batch(readers=[ana, bruno], coordinator=diego, taxonomy=tnmg, exams=1), ana)[0]
+    log_in(page, live_server, "ana")
+    page.goto(f"{live_server.url}/read/{ref(first)}/")
+    wait_drawn(page, first)
+    before = page.locator("#ecg").bounding_box()["y"]
+    page.keyboard.press("c")
+    page.wait_for_function(
+        "() => document.getElementById('caliper-toggle').getAttribute('aria-pressed') === 'true'"
+    )
+    assert page.locator("#ecg").bounding_box()["y"] == before
