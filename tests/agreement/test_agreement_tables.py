@@ -454,3 +454,25 @@ def test_positive_reads_count_only_the_exams_the_figures_are_computed_on(client,
     assert api["bootstrap"]["exams_left_out"] == 1
     rows = {row["code"]: row for row in download(client, diego, batch, "classes")}
     assert rows["RBBB"]["positive_reads"] == "4"
+
+
+def test_test_retest_agreement_counts_only_the_classes_the_reader_marked_in_either_read(
+    client, ana, bruno, diego, code15
+):
+    """Classes a reader never marked, first time or second, agree by default: counted, they made an
+    auditor's 0.99 "agreement" out of retests that disagreed on half their findings. The figure is the
+    share of equal cells over the classes the reader marked in some read of a retested exam."""
+    exams = ExamFactory.create_batch(20)
+    batch = make_batch(diego, code15, [ana, bruno], exams, retest_fraction=0.15, seed=2)
+    retests = list(Assignment.objects.filter(batch=batch, read_round=2, reader=ana))
+    assert len(retests) >= 2
+    for exam in exams:
+        read(ana, batch, exam, ["SB"])
+        read(bruno, batch, exam, [])
+    for retest in Assignment.objects.filter(batch=batch, read_round=2):
+        read(retest.reader, batch, retest.exam, ["SB", "AF"] if retest.reader == ana else [], read_round=2)
+    batch_agreement_compute(batch.pk)
+    rows = {row["reader"]: row for row in download(client, diego, batch, "readers")}
+    # ana: SB agrees on every pair, AF disagrees on every pair; nothing else was ever marked.
+    assert number(rows["ana"]["retest_agreement"]) == pytest.approx(0.5)
+    assert number(rows["bruno"]["retest_agreement"]) == 1.0  # nothing marked, twice: read the same way

@@ -444,3 +444,46 @@ def test_a_name_another_batch_bears_is_warned_of_in_the_preview(client_for, dieg
     page = client.post("/batches/new/", design_post(tnmg, [ana, bruno], action="preview", name="PILOT"))
     html = page.content.decode()
     assert f"(batch {batch_id}, Active)" in html and 'value="create"' in html  # warned, not refused
+
+
+def test_the_dashboards_gold_score_and_the_agreement_pages_gold_accuracy_count_the_same_exams(
+    client_for, ana, bruno, diego, tnmg, archive
+):
+    """A gold exam is read right when the reader marked every known finding and added none the reference
+    speaks for (here a CODE-15% label, which speaks for six classes and is silent on the rest). The
+    dashboard's live count said 2 / 4 where the agreement figures said 0.25 for the same reader: it did
+    not count a finding added."""
+    from annotations.services.agreement.compute import batch_agreement_compute
+    from annotations.services.taxonomy import taxonomy_load_shipped
+
+    taxonomy_load_shipped()
+    for exam in archive[:3]:
+        add_reference_labels(exam, ("code15", "RBBB"))
+    batch = batch_create(
+        name="Gold",
+        taxonomy=tnmg,
+        exams=archive[:4],
+        readers=[ana, bruno],
+        readers_per_exam=1,
+        actor=diego,
+        seed=2,
+        gold_exams=archive[:3],
+    )
+    gold = {a.exam_id: a for a in Assignment.objects.filter(batch=batch, reader=ana, exam__in=archive[:3])}
+    first, second, third = (gold[exam.pk] for exam in archive[:3])
+    read(ana, first, ["RBBB"], 10)  # right
+    read(ana, second, ["RBBB", "LBBB"], 10)  # found it, and added a finding CODE-15% would have listed
+    read(ana, third, ["RBBB", "LAFB"], 10)  # LAFB: a class CODE-15% is silent on, so not wrong
+    batch_agreement_compute(batch.pk)
+    client = client_for(diego)
+    (row,) = [
+        r
+        for r in client.get(f"/api/v1/batches/{batch.pk}/progress/").json()["readers"]
+        if r["username"] == "ana"
+    ]
+    assert (row["gold_exact"], row["gold_read"]) == (2, 3)
+    quality = client.get(f"/api/v1/batches/{batch.pk}/agreement/").json()
+    (ana_quality,) = [r for r in quality["readers"] if r["username"] == "ana"]
+    assert ana_quality["gold_exam_accuracy"] == pytest.approx(2 / 3)
+    page = client.get(f"/batches/{batch.pk}/").content.decode()
+    assert "Gold exams read right" in page

@@ -44,30 +44,27 @@ def batch_adjudicated_reference(batch: ReviewBatch, snapshot: ReadsSnapshot) -> 
     return reference
 
 
-def batch_gold_reference(batch: ReviewBatch, snapshot: ReadsSnapshot) -> np.ndarray:
-    """``gold[e, c]`` on the batch's gold exams: 1 for a known finding, 0 for a class the exam's reference
-    label systems speak for but did not list, MISSING for every other cell and every other exam.
+def gold_truths(batch: ReviewBatch, exam_ids=None) -> dict[int, tuple[set[int], set[int]]]:
+    """Per gold exam of the batch: (the classes its reference label systems speak for, the known findings).
 
     A reference label set says what is present in its own vocabulary; it is silent about classes it
-    cannot express (a six-class CODE label says nothing about the other 67 TNMG statements), so those
-    stay MISSING rather than counting as "absent".
-    """
+    cannot express (a six-class CODE label says nothing about the other 67 TNMG statements), so only the
+    classes it speaks for can be called absent. An exam without reference labels speaks for none."""
     from annotations.selectors.imports import reference_label_classes
 
-    gold = np.full((len(snapshot.exam_ids), len(snapshot.class_ids)), MISSING, dtype=np.int8)
-    members = list(
-        BatchExam.objects.filter(batch=batch, is_gold=True, exam_id__in=snapshot.exam_ids)
-        .select_related("exam")
-        .prefetch_related("exam__reference_labels")
-    )
+    members = BatchExam.objects.filter(batch=batch, is_gold=True)
+    if exam_ids is not None:
+        members = members.filter(exam_id__in=exam_ids)
+    members = list(members.select_related("exam").prefetch_related("exam__reference_labels"))
     if not members:
-        return gold
+        return {}
     classes = list(DiagnosticClass.objects.filter(taxonomy_id=batch.taxonomy_id))
     key = batch.taxonomy.key
-    position = {c: i for i, c in enumerate(snapshot.class_ids)}
+    truths: dict[int, tuple[set[int], set[int]]] = {}
     for member in members:
         systems = {label.code_system for label in member.exam.reference_labels.all()}
         if not systems:
+            truths[member.exam_id] = (set(), set())
             continue
         onto = {
             (maps or {}).get(key)
@@ -76,12 +73,22 @@ def batch_gold_reference(batch: ReviewBatch, snapshot: ReadsSnapshot) -> np.ndar
             )
         }
         own = bool(systems & {key, f"{key}-scp"})
-        covered = [c.pk for c in classes if own or systems & set(c.maps) or c.code in onto]
-        e = int(_axis_positions(snapshot.exam_ids, [member.exam_id])[0])
+        covered = {c.pk for c in classes if own or systems & set(c.maps) or c.code in onto}
+        present = {cls.pk for cls in reference_label_classes(member.exam, batch.taxonomy)}
+        truths[member.exam_id] = (covered | present, present)
+    return truths
+
+
+def batch_gold_reference(batch: ReviewBatch, snapshot: ReadsSnapshot) -> np.ndarray:
+    """``gold[e, c]`` on the batch's gold exams: 1 for a known finding, 0 for a class the exam's reference
+    label systems speak for but did not list, MISSING for every other cell and every other exam
+    (gold_truths)."""
+    gold = np.full((len(snapshot.exam_ids), len(snapshot.class_ids)), MISSING, dtype=np.int8)
+    position = {c: i for i, c in enumerate(snapshot.class_ids)}
+    for exam_id, (covered, present) in gold_truths(batch, snapshot.exam_ids).items():
+        e = int(_axis_positions(snapshot.exam_ids, [exam_id])[0])
         gold[e, [position[c] for c in covered if c in position]] = 0
-        for cls in reference_label_classes(member.exam, batch.taxonomy):
-            if cls.pk in position:
-                gold[e, position[cls.pk]] = 1
+        gold[e, [position[c] for c in present if c in position]] = 1
     return gold
 
 

@@ -140,29 +140,25 @@ def _time_quartiles(
 
 
 def _gold_scores(batch: ReviewBatch) -> dict[int, tuple[int, int]]:
-    """Per reader: (gold exams on which every known finding was marked, gold exams read).
+    """Per reader: (gold exams read right, gold exams read). Right: every known finding marked and none
+    added among the classes the exam's reference speaks for (gold_truths), the rule of the agreement
+    page's gold accuracy, so that both count the same exams; a class the reference is silent on is
+    neither right nor wrong."""
+    from annotations.selectors.agreement.tables import gold_truths
 
-    A reference label set says what is present, not everything that is absent (a dataset with six
-    classes is silent on the other 67), so a reader is scored on finding the known findings.
-    """
-    from annotations.selectors.imports import reference_label_classes
-
-    gold = list(BatchExam.objects.filter(batch=batch, is_gold=True).select_related("exam"))
-    if not gold:
+    truths = {exam: truth for exam, truth in gold_truths(batch).items() if truth[0]}
+    if not truths:
         return {}
-    truth = {m.exam_id: {c.pk for c in reference_label_classes(m.exam, batch.taxonomy)} for m in gold}
     scores: dict[int, list[int]] = {}
     annotations = _submitted_annotations(batch).filter(
-        assignment__exam_id__in=truth, assignment__read_round=1
+        assignment__exam_id__in=truths, assignment__read_round=1
     )
     for annotation in annotations.select_related("assignment").prefetch_related("labels"):
+        covered, present = truths[annotation.assignment.exam_id]
         chosen = {label.diagnostic_class_id for label in annotation.labels.all()}
-        exact, read = scores.setdefault(annotation.assignment.reader_id, [0, 0])
-        scores[annotation.assignment.reader_id] = [
-            exact + (truth[annotation.assignment.exam_id] <= chosen),
-            read + 1,
-        ]
-    return {reader: (exact, read) for reader, (exact, read) in scores.items()}
+        right, read = scores.setdefault(annotation.assignment.reader_id, [0, 0])
+        scores[annotation.assignment.reader_id] = [right + (chosen & covered == present), read + 1]
+    return {reader: (right, read) for reader, (right, read) in scores.items()}
 
 
 def _slot_counts(batch: ReviewBatch) -> list[dict]:
