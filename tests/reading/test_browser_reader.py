@@ -296,9 +296,18 @@ def chosen_codes_in(assignment) -> list[str]:
     return [label.diagnostic_class.code for a in assignment.annotations.all() for label in a.labels.all()]
 
 
-def test_in_two_stage_mode_the_blind_read_is_stored_before_the_suggestion_appears(
-    live_server, page, ana, bruno, diego, tnmg
-):
+def choose(page, query: str, uncertain: bool = False) -> None:
+    """Choose the statement a search finds first, by keyboard, as a reader does ("/", type, Enter, Esc)."""
+    page.keyboard.press("/")
+    page.keyboard.type(query)
+    page.keyboard.press("Enter")
+    page.keyboard.press("Escape")
+    if uncertain:
+        page.keyboard.press("u")
+
+
+def open_two_stage_exam(page, live_server, ana, bruno, diego, tnmg) -> Assignment:
+    """ana's one exam of a two-stage batch, on screen; its suggestion (AF, 0.87) waits for her blind read."""
     batch = shared_batch(
         readers=[ana, bruno],
         coordinator=diego,
@@ -314,6 +323,13 @@ def test_in_two_stage_mode_the_blind_read_is_stored_before_the_suggestion_appear
     log_in(page, live_server, "ana")
     page.goto(f"{live_server.url}/read/{ref(first)}/")
     wait_drawn(page, first)
+    return first
+
+
+def test_in_two_stage_mode_the_blind_read_is_stored_before_the_suggestion_appears(
+    live_server, page, ana, bruno, diego, tnmg
+):
+    first = open_two_stage_exam(page, live_server, ana, bruno, diego, tnmg)
     assert not page.locator("#suggestion").is_visible()
     page.keyboard.press("/")
     page.keyboard.type("sinus brady")

@@ -16,7 +16,8 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 def _click_on_rhythm_strip(page, at: float) -> None:
     x, y = figure(
         page,
-        f"const t = {STRIPS_OF}(gd).find(d => d.name === 'II (rhythm)'); const i = Math.round(t.x.length * {at});"
+        f"const t = {STRIPS_OF}(gd).find(d => d.name === 'II (rhythm)');"
+        f" const i = Math.round(t.x.length * {at});"
         " return [box.left + xa._offset + xa.l2p(t.x[i]), box.top + ya._offset + ya.l2p(t.y[i])];",
     )
     page.mouse.click(x, y)

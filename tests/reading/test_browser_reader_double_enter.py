@@ -12,7 +12,7 @@ import pytest
 from annotations.models import Annotation, Assignment
 from annotations.services.reading import LabelInput, annotation_save_draft
 from tests.reading.helpers import queue, ref
-from tests.reading.test_browser_reader import chosen, log_in, shared_batch, wait_drawn
+from tests.reading.test_browser_reader import choose, chosen, log_in, shared_batch, wait_drawn
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -26,10 +26,7 @@ def test_a_second_enter_does_not_submit_the_next_exams_draft_unseen(
     log_in(page, live_server, "ana")
     page.goto(f"{live_server.url}/read/{ref(first)}/")
     wait_drawn(page, first)
-    page.keyboard.press("/")
-    page.keyboard.type("bradicardia")
-    page.keyboard.press("Enter")
-    page.keyboard.press("Escape")
+    choose(page, "bradicardia")
     page.keyboard.press("Enter")
     wait_drawn(page, second)
     page.keyboard.press("Enter")  # the reflex second press, as the next exam appears

@@ -8,7 +8,7 @@ import pytest
 
 from annotations.models import Annotation
 from tests.reading.helpers import queue, ref
-from tests.reading.test_browser_reader import chosen, log_in, shared_batch, wait_drawn
+from tests.reading.test_browser_reader import choose, chosen, log_in, shared_batch, wait_drawn
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -20,10 +20,7 @@ def test_a_statement_chosen_just_before_logging_out_is_in_the_draft_after_loggin
     log_in(page, live_server, "ana")
     page.goto(f"{live_server.url}/read/{ref(first)}/")
     wait_drawn(page, first)
-    page.keyboard.press("/")
-    page.keyboard.type("RBBB")
-    page.keyboard.press("Enter")
-    page.keyboard.press("Escape")
+    choose(page, "RBBB")
     assert page.locator("#save-state").inner_text() != "Draft saved"  # its save waits for a pause
     page.click("form.logout button")
     page.wait_for_url(lambda url: "/read/" not in url)
