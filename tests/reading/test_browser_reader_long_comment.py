@@ -28,10 +28,12 @@ def test_a_pasted_comment_stops_at_the_limit_and_the_draft_is_saved(
     live_server, page, ana, bruno, diego, tnmg
 ):
     first = _open(page, live_server, ana, bruno, diego, tnmg)
+    assert not page.locator("#comment-count").is_visible()  # a short comment needs no count
     page.click("#comment")
     page.keyboard.insert_text("x" * 4500)  # as a paste: one input event
     page.wait_for_function("() => document.getElementById('save-state').textContent === 'Draft saved'")
     assert len(page.input_value("#comment")) == 4000
+    assert page.locator("#comment-count").inner_text() == "4000 / 4000 characters"  # cut, and said so
     page.reload()
     wait_drawn(page, first)
     assert chosen(page) == "LBBB" and len(page.input_value("#comment")) == 4000

@@ -349,8 +349,15 @@
     return { labels: chosenInOrder().map(function (c) { return { code: c, uncertain: !!selected[c].uncertain }; }),
       comment: $("comment").value, time_on_task_ms: Math.round(elapsed()), revision: state.annotation.revision };
   }
+  /* Near the comment's limit the count shows: the box stops there, and a longer paste is cut. */
+  function renderCommentCount() {
+    var box = $("comment"), out = $("comment-count"), max = box.maxLength;
+    out.hidden = !(max > 0 && box.value.length >= 0.8 * max);
+    out.textContent = out.hidden ? "" : t("comment_count", { n: box.value.length, max: max });
+  }
   function changed() {
     state.touched = true;
+    renderCommentCount();
     renderSelection();
     state.save.dirty = true;
     $("save-state").textContent = t("unsaved");
@@ -468,6 +475,7 @@
   function restore(kept, message) {
     state.selected = kept.selected;
     $("comment").value = kept.comment;
+    renderCommentCount();
     renderSelection();
     state.save.dirty = true;
     showMessage(message, "error");
@@ -499,6 +507,7 @@
     state.selected = {};
     context.annotation.labels.forEach(function (l) { state.selected[l.code] = { uncertain: l.uncertain }; });
     $("comment").value = context.annotation.comment || "";
+    renderCommentCount();
     state.clock.base = context.annotation.time_on_task_ms || 0;
     state.clock.visibleSince = document.visibilityState === "visible" ? performance.now() : null;
     if (!sameTaxonomy) buildStatements(); // the same batch has the same statements: keep the rows
