@@ -66,10 +66,18 @@ class ReleaseSerializer(serializers.Serializer):
     files = ReleaseFileSerializer(many=True, help_text="Every file, once the release is done; else empty.")
 
 
+class BatchLetterSerializer(serializers.Serializer):
+    batch = serializers.IntegerField()
+    letter = serializers.CharField(help_text="Reader A, B…: the name the batch's adjudication pages give.")
+
+
 class PseudonymSerializer(serializers.Serializer):
     pseudonym = serializers.CharField(help_text="As the files write it: R01.. readers, A01.. adjudicators.")
     username = serializers.CharField()
     name = serializers.CharField(allow_blank=True, help_text="The person's name as the account gives it now.")
+    batch_letters = BatchLetterSerializer(
+        many=True, help_text="The reader's name on each of the release's batches' adjudication pages."
+    )
 
 
 class UndecidedSerializer(serializers.Serializer):

@@ -154,17 +154,45 @@ def test_the_coordinator_sees_who_each_pseudonym_of_the_release_is_on_its_page_a
         for i, user in enumerate(readers)
     ]
     detail = client.get(reverse("api-release-detail", args=[release.pk])).json()
-    assert detail["pseudonym_key"] == expected
+    assert [
+        {k: row[k] for k in ("pseudonym", "username", "name")} for row in detail["pseudonym_key"]
+    ] == expected
     assert in_files == {row["pseudonym"] for row in expected}
     assert not any(user.username in text for text in files.values() for user in (ana, bruno, carol, carla))
     assert not any("Souza" in text for text in files.values())
     page = client.get(reverse("release-detail", args=[release.pk])).content.decode()
     assert 'id="pseudonym-key"' in page
     for row in expected:
-        assert f"<td>{row['pseudonym']}</td><td>{row['username']}</td><td>{row['name'] or '—'}</td>" in page
+        assert (
+            f"<td>{row['pseudonym']}</td><td>{row['username']}</td><td>{row['name'] or '—'}</td><td>" in page
+        )
     assert "Ana Souza" in page
     # Kept as built: a reader who joins the batch later does not shift R01...
     Release.objects.filter(pk=release.pk).update(pseudonym_key={"R01": bruno.pk})
-    assert client.get(reverse("api-release-detail", args=[release.pk])).json()["pseudonym_key"] == [
-        {"pseudonym": "R01", "username": "bruno", "name": bruno.get_full_name()}
-    ]
+    (kept,) = client.get(reverse("api-release-detail", args=[release.pk])).json()["pseudonym_key"]
+    assert (kept["pseudonym"], kept["username"], kept["name"]) == ("R01", "bruno", bruno.get_full_name())
+
+
+def test_the_key_says_which_reader_letter_of_the_adjudication_pages_each_release_pseudonym_is(
+    release, study, diego, client_for, ana, bruno, carol
+):
+    """The adjudication pages and the agreement tables of a batch call its readers Reader A, B… in an
+    order drawn per batch; the release calls them R01, R02… A coordinator checking one against the other
+    mixed them up (R01 was Reader B): the key gives both names side by side."""
+    from annotations.selectors.blinding import batch_pseudonyms
+
+    letters = batch_pseudonyms(study.batch)
+    client = client_for(diego)
+    rows = {
+        row["username"]: row
+        for row in client.get(reverse("api-release-detail", args=[release.pk])).json()["pseudonym_key"]
+    }
+    for reader in (ana, bruno, carol):
+        assert rows[reader.username]["batch_letters"] == [
+            {"batch": study.batch.pk, "letter": letters[reader.pk]}
+        ]
+    page = client.get(reverse("release-detail", args=[release.pk])).content.decode()
+    key = page.split('id="pseudonym-key"', 1)[1].split("</table>", 1)[0]
+    for reader in (ana, bruno, carol):
+        row = key.split(f"<td>{reader.username}</td>", 1)[1].split("</tr>", 1)[0]
+        assert f"#{study.batch.pk}: {letters[reader.pk]}" in row, row

@@ -122,6 +122,7 @@ def release_pseudonym_key(release: Release) -> list[dict]:
     then readers (R01..). For the release's page and API, which only coordinators open (release_get)."""
     key = release.pseudonym_key or {}
     accounts = {user.pk: user for user in get_user_model().objects.filter(pk__in=set(key.values()))}
+    letters = _batch_letters(release)
     rows = []
     for name in sorted(key):
         account = accounts.get(key[name])
@@ -130,9 +131,23 @@ def release_pseudonym_key(release: Release) -> list[dict]:
                 "pseudonym": name,
                 "username": account.get_username() if account else "",
                 "name": account.get_full_name() if account else "",  # as the account names the person now
+                "batch_letters": letters.get(key[name], []),
             }
         )
     return rows
+
+
+def _batch_letters(release: Release) -> dict[int, list[dict]]:
+    """user id -> the name each of the release's batches gives them on its adjudication pages and agreement
+    tables (Reader A, B…, in an order drawn per batch): a coordinator comparing those with the release's
+    R01, R02… needs both side by side."""
+    from annotations.selectors.blinding import batch_pseudonyms
+
+    letters: dict[int, list[dict]] = {}
+    for batch in release.batches.order_by("pk"):
+        for user_id, letter in batch_pseudonyms(batch).items():
+            letters.setdefault(user_id, []).append({"batch": batch.pk, "letter": letter})
+    return letters
 
 
 def release_shards_due(started_before, limit: int) -> list[tuple[int, int | None]]:
