@@ -353,7 +353,7 @@ def read_by_keyboard(walk: Walk, reader: str, submit_key: str) -> None:
     assert page.inner_text("#chosen") == code  # the revision starts from the blind read
     # The reader reads the suggestion, then keeps their read: a key pressed within a second of the blind
     # submit, the read unchanged, would be a reflex and is held back (test_browser_reader_double_enter).
-    page.wait_for_timeout(1000)
+    page.wait_for_timeout(1500)
     with page.expect_response(lambda response: "/submit/" in response.url) as revised:
         page.keyboard.press(submit_key)
     assert revised.value.status == 200, revised.value.text()

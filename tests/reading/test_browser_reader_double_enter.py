@@ -36,7 +36,7 @@ def test_a_second_enter_does_not_submit_the_next_exams_draft_unseen(
     second.refresh_from_db()
     assert (first.status, second.status) == (Assignment.Status.SUBMITTED, Assignment.Status.IN_PROGRESS)
     assert chosen(page) == "LAFB"
-    page.wait_for_timeout(1100)
+    page.wait_for_timeout(1500)
     page.keyboard.press("Enter")  # looked at: now it goes, and the queue is done
     page.wait_for_url(lambda url: "/read/" not in url)
     second.refresh_from_db()

@@ -26,6 +26,7 @@
     annotation: null, // ctx.annotation, kept apart: a draft answered after the next exam opened still finds it
     gone: false, // the open exam left the reader's queue while open (goneAway): nothing more is written
     submittedAt: -Infinity, // when the last submit left (performance.now): the next one by key waits a moment
+    appliedAt: -Infinity, // when the read on screen appeared (performance.now)
     touched: false, // the reader changed the read on screen since it opened
     prefetched: {}, // assignment id -> Promise of ArrayBuffer (the next exam's waveform)
     // assignment id -> Promise of the next exam's context (hidden and shown modes; in shown mode without
@@ -503,6 +504,7 @@
     var sameTaxonomy = previous && state.list.statements.length && previous.assignment.batch_id === context.assignment.batch_id;
     state.ctx = context;
     state.touched = false;
+    state.appliedAt = performance.now();
     state.annotation = context.annotation;
     state.selected = {};
     context.annotation.labels.forEach(function (l) { state.selected[l.code] = { uncertain: l.uncertain }; });
@@ -787,11 +789,17 @@
   }
   /* Submitting opens the next exam (or a two-stage read's revision) in place: a second Enter pressed out
    * of habit, or a key that bounced, must not submit what the reader has not looked at (the next exam's
-   * saved draft, the revision unchanged). Within a second of a submit, a key submits only a read changed
-   * since it opened; the button is never held back. */
+   * saved draft, the revision unchanged). Within a second of a submit, or of what came after it appearing
+   * (however long it took), a key submits only a read changed since it opened; the button is never held
+   * back, nor is the first exam of the page. */
   var LOOK_FIRST_MS = 1000;
+  function justArrived() {
+    if (state.touched || state.submittedAt === -Infinity) return false;
+    var now = performance.now();
+    return now - state.submittedAt < LOOK_FIRST_MS || now - state.appliedAt < LOOK_FIRST_MS;
+  }
   function submitByKey() {
-    if (!state.touched && performance.now() - state.submittedAt < LOOK_FIRST_MS) {
+    if (justArrived()) {
       showMessage(t("just_opened"), "info");
       return;
     }
