@@ -4,17 +4,56 @@ web process runs the work itself, and silent while a queue is merely busy."""
 
 from __future__ import annotations
 
+import hashlib
+import re
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
 from django.conf import settings
+from django.core.cache import cache
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from annotations.services.enqueue import worker_last_took
+# --- Keys the workers write and the pages read ------------------------------------------------------
+# A marker longer than this, or with characters a cache key must not hold (a list of exam ids: "[1, 2,
+# 3]"), names its arguments by their digest instead: Django warns on such keys, memcached refuses them.
+_MARKER_PLAIN = re.compile(r"[\w.:-]{1,200}")
+
+
+def queued_key(task_name: str, *args: object) -> str:
+    """One per message: the task and its arguments (a release's shards share the release's id)."""
+    key = ":".join(["queued", task_name, *map(str, args)])
+    if _MARKER_PLAIN.fullmatch(key):
+        return key
+    digest = hashlib.sha256(repr(args).encode()).hexdigest()
+    return f"queued:{task_name}:sha256:{digest}"
+
+
+def alive_key(task_name: str, *args: object) -> str:
+    """The heartbeat of the work a message started (services.enqueue.task_beat)."""
+    return "alive:" + queued_key(task_name, *args)
+
+
+def task_beating(name: str, *args: object) -> bool:
+    """Whether a worker beat for this task within JOBS_STALLED_AFTER_S. False when the cache is down: the
+    sweeps that ask skip their round then."""
+    try:
+        return cache.get(alive_key(name, *args)) is not None
+    except Exception:
+        return False
+
+
+def took_key(queue: str) -> str:
+    return f"workers:took:{queue}"
+
+
+def worker_last_took(queue: str) -> float | None:
+    """When a worker last started a task from `queue` (epoch seconds), None if none ever did. Raises if the
+    cache is unavailable."""
+    return cache.get(took_key(queue))
 
 
 def _patience_s() -> float:

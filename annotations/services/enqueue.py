@@ -14,10 +14,8 @@ alone, so a busy queue does not get a second copy of every job.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
-import re
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -31,21 +29,12 @@ from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 
+from annotations.selectors.enqueue import alive_key as _alive
+from annotations.selectors.enqueue import queued_key as _marker
+from annotations.selectors.enqueue import task_beating, worker_last_took  # noqa: F401 (the services' names)
+from annotations.selectors.enqueue import took_key as _took_key
+
 logger = logging.getLogger(__name__)
-
-
-# A marker longer than this, or with characters a cache key must not hold (a list of exam ids: "[1, 2,
-# 3]"), names its arguments by their digest instead: Django warns on such keys, memcached refuses them.
-_MARKER_PLAIN = re.compile(r"[\w.:-]{1,200}")
-
-
-def _marker(task_name: str, *args: object) -> str:
-    """One per message: the task and its arguments (a release's shards share the release's id)."""
-    key = ":".join(["queued", task_name, *map(str, args)])
-    if _MARKER_PLAIN.fullmatch(key):
-        return key
-    digest = hashlib.sha256(repr(args).encode()).hexdigest()
-    return f"queued:{task_name}:sha256:{digest}"
 
 
 def _task(name: str):
@@ -131,25 +120,12 @@ def task_started(name: str, *args: object) -> None:
 # most every JOBS_HEARTBEAT_S. A worker killed in the middle stops beating; the broker would deliver its
 # message again only after the visibility timeout (hours), so the jobs sweep queues again work that has
 # neither a message waiting (marker) nor a beat, and a twin delivery of work still beating is dropped.
-def _alive(task_name: str, *args: object) -> str:
-    return "alive:" + _marker(task_name, *args)
-
-
 def task_beat(name: str, *args: object) -> None:
     """This task, with these arguments, is being worked on right now; never raises."""
     try:
         cache.set(_alive(_task(name).name, *args), 1, timeout=settings.JOBS_STALLED_AFTER_S)
     except Exception:
         logger.warning("could not record the heartbeat of %s%r", name, args)
-
-
-def task_beating(name: str, *args: object) -> bool:
-    """Whether a worker beat for this task within JOBS_STALLED_AFTER_S. False when the cache is down: the
-    sweeps that ask skip their round then."""
-    try:
-        return cache.get(_alive(_task(name).name, *args)) is not None
-    except Exception:
-        return False
 
 
 def task_done(name: str, *args: object) -> None:
@@ -429,19 +405,9 @@ def _release_shards_sweep(now) -> int:
 # or unable to reach the broker) instead of watching "Queued" for ever. Each task a worker starts stamps
 # its queue (ecgreview/celery.py); the job pages compare that stamp with how long their job has waited
 # (selectors.enqueue).
-def _took_key(queue: str) -> str:
-    return f"workers:took:{queue}"
-
-
 def worker_took_task(queue: str) -> None:
     """A worker started a task from `queue` just now; never raises."""
     try:
         cache.set(_took_key(queue), time.time(), timeout=None)
     except Exception:
         logger.warning("could not record that a worker took a task from %s", queue)
-
-
-def worker_last_took(queue: str) -> float | None:
-    """When a worker last started a task from `queue` (epoch seconds), None if none ever did. Raises if the
-    cache is unavailable."""
-    return cache.get(_took_key(queue))

@@ -13,9 +13,7 @@ from annotations.errors import Forbidden, Invalid, NotFound
 from annotations.lib.release_files.shards import is_shard_name
 from annotations.models import Release, ReviewBatch
 from annotations.roles import Role, has_role
-from annotations.selectors.enqueue import queue_quiet_notice, run_stopped_notice
-from annotations.services.enqueue import RELEASE_BUILD_TASK as BUILD_TASK
-from annotations.services.enqueue import task_beating
+from annotations.selectors.enqueue import queue_quiet_notice, run_stopped_notice, task_beating
 
 
 def release_storage():
@@ -78,6 +76,9 @@ def release_progress(release: Release) -> dict:
         "files": [{k: f[k] for k in ("name", "bytes", "sha256")} for f in release.files] if done else [],
         "workers": release_workers_notice(release),
     }
+
+
+BUILD_TASK = "annotations.tasks.releases_build"
 
 
 def release_workers_notice(release: Release) -> str:
