@@ -9,25 +9,11 @@ to be read keeps them away, since deciding would show them the others' labels be
 import pytest
 
 from annotations.models import Assignment
-from annotations.services.agreement.compute import batch_agreement_compute
 from annotations.services.batches.lifecycle import batch_create
-from tests.adjudication.test_adjudication import read
+from tests.adjudication.test_adjudication import disputed, read, secret_readers  # noqa: F401
 from tests.factories import UserFactory, make_exam
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def tie(ana, bruno, diego, tnmg):
-    """ana and bruno tie on 1dAVb."""
-    exam = make_exam()
-    batch = batch_create(
-        name="Tied", taxonomy=tnmg, exams=[exam], readers=[ana, bruno], readers_per_exam=2, actor=diego
-    )
-    read(ana, batch, exam, ["SB", "1dAVb"])
-    read(bruno, batch, exam, ["SB"])
-    batch_agreement_compute(batch.pk)
-    return batch, exam
 
 
 def _queue(client_for, person) -> list[tuple[int, int]]:
@@ -40,9 +26,12 @@ def _stuck(client_for, diego, batch) -> bool:
 
 
 def test_a_slot_never_opened_in_a_closed_batch_does_not_keep_its_reader_from_adjudicating(
-    client_for, diego, tnmg, tie
+    client_for,
+    diego,
+    tnmg,
+    disputed,  # noqa: F811
 ):
-    batch, exam = tie
+    batch, exam = disputed
     rita = UserFactory(username="rita", roles=["reader", "adjudicator"])
     elsewhere = batch_create(
         name="Closed early", taxonomy=tnmg, exams=[exam], readers=[rita], readers_per_exam=1, actor=diego
@@ -61,9 +50,13 @@ def test_a_slot_never_opened_in_a_closed_batch_does_not_keep_its_reader_from_adj
 
 
 def test_a_slot_set_aside_unopened_when_its_reader_became_adjudicator_only_does_not_keep_them_away(
-    client_for, ana, diego, tnmg, tie
+    client_for,
+    ana,
+    diego,
+    tnmg,
+    disputed,  # noqa: F811
 ):
-    batch, exam = tie
+    batch, exam = disputed
     rita = UserFactory(username="rita", roles=["reader", "adjudicator"])
     other = make_exam(heart_rate=88.0, seed=3)
     elsewhere = batch_create(
@@ -87,8 +80,13 @@ def test_a_slot_set_aside_unopened_when_its_reader_became_adjudicator_only_does_
     assert not _stuck(client_for, diego, batch)
 
 
-def test_a_slot_still_to_read_in_a_running_batch_keeps_its_reader_away(client_for, diego, tnmg, tie):
-    batch, exam = tie
+def test_a_slot_still_to_read_in_a_running_batch_keeps_its_reader_away(
+    client_for,
+    diego,
+    tnmg,
+    disputed,  # noqa: F811
+):
+    batch, exam = disputed
     rita = UserFactory(username="rita", roles=["reader", "adjudicator"])
     batch_create(name="Running", taxonomy=tnmg, exams=[exam], readers=[rita], readers_per_exam=1, actor=diego)
     assert _queue(client_for, rita) == []

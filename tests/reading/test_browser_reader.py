@@ -372,6 +372,17 @@ def figure(page, script: str):
     )
 
 
+def click_rhythm_strip(page, at: float) -> None:
+    """Click the rhythm strip's trace `at` (0..1) of its way along, as a reader places a caliper."""
+    x, y = figure(
+        page,
+        f"const t = {STRIPS_OF}(gd).find(d => d.name === 'II (rhythm)');"
+        f" const i = Math.round(t.x.length * {at});"
+        " return [box.left + xa._offset + xa.l2p(t.x[i]), box.top + ya._offset + ya.l2p(t.y[i])];",
+    )
+    page.mouse.click(x, y)
+
+
 def test_calipers_read_the_rr_interval_of_a_synthetic_exam_within_one_sample(
     live_server, page, ana, bruno, diego, tnmg
 ):

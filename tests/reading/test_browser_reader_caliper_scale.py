@@ -6,21 +6,11 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser import STRIPS_OF, screenshot_path
+from tests.browser import screenshot_path
 from tests.reading.helpers import queue, ref
-from tests.reading.test_browser_reader import figure, log_in, shared_batch, wait_drawn
+from tests.reading.test_browser_reader import click_rhythm_strip, figure, log_in, shared_batch, wait_drawn
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-def _click_on_rhythm_strip(page, at: float) -> None:
-    x, y = figure(
-        page,
-        f"const t = {STRIPS_OF}(gd).find(d => d.name === 'II (rhythm)');"
-        f" const i = Math.round(t.x.length * {at});"
-        " return [box.left + xa._offset + xa.l2p(t.x[i]), box.top + ya._offset + ya.l2p(t.y[i])];",
-    )
-    page.mouse.click(x, y)
 
 
 def _interval(page) -> str | None:
@@ -37,8 +27,8 @@ def test_calipers_keep_their_beat_through_a_speed_and_a_gain_change(
     page.goto(f"{live_server.url}/read/{ref(first)}/")
     wait_drawn(page, first)
     page.keyboard.press("c")
-    _click_on_rhythm_strip(page, 0.2)
-    _click_on_rhythm_strip(page, 0.3)
+    click_rhythm_strip(page, 0.2)
+    click_rhythm_strip(page, 0.3)
     measured = _interval(page)
     assert measured
     for control, value in (("#speed", "50"), ("#gain", "20")):

@@ -8,7 +8,7 @@ import pytest
 from annotations.models.reading import ReaderPreference
 from tests.browser import STRIPS_OF, screenshot_path, strips_js
 from tests.reading.helpers import queue, ref, shared_batch
-from tests.reading.test_browser_reader import figure, log_in, wait_drawn
+from tests.reading.test_browser_reader import click_rhythm_strip, figure, log_in, wait_drawn
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -162,13 +162,7 @@ def test_in_portuguese_leads_read_di_numbers_take_a_decimal_comma_and_statements
     assert page.inner_text("#stmt-SB .name") == sb.name_pt
     page.keyboard.press("c")
     for at in (0.3, 0.7):
-        x, y = figure(
-            page,
-            f"const t = {STRIPS_OF}(gd).find(d => d.name === 'II (rhythm)');"
-            f" const i = Math.round(t.x.length * {at});"
-            " return [box.left + xa._offset + xa.l2p(t.x[i]), box.top + ya._offset + ya.l2p(t.y[i])];",
-        )
-        page.mouse.click(x, y)
+        click_rhythm_strip(page, at)
     amplitude = page.inner_text("#caliper-readout").split("·")[1]  # "{ms} ms · {mv} mV · {bpm} bpm"
     assert "," in amplitude and "." not in amplitude
     page.screenshot(path=screenshot_path("desk-pt-br"))
