@@ -10,6 +10,7 @@ from annotations.models import Assignment, AuditEvent, ReviewBatch
 from annotations.roles import Role, has_role
 
 PASSWORD_EVENTS = ("user.create", "user.password_reset", "user.password_change")
+CONSOLE_ACTOR = "system:console"  # services.users.CONSOLE_ACTOR: an account opened on the server's console
 
 
 def reader_unread_batches(user, account) -> list[dict]:
@@ -53,19 +54,22 @@ def people_list(user) -> list[dict]:
 
 
 def password_must_change(user) -> bool:
-    """True when the account's last password event is one a coordinator made for it (an account opened
-    or a password reset by someone else): the password was handed over and must be replaced."""
+    """True when the account's last password event is one someone else made for it (an account opened
+    or a password reset by a coordinator, or an account opened on the server's console): the password was
+    handed over and must be replaced."""
     last = (
         AuditEvent.objects.filter(
             target_type=user._meta.label_lower, target_id=str(user.pk), action__in=PASSWORD_EVENTS
         )
         .order_by("-occurred_at", "-id")
-        .values("action", "actor_id")
+        .values("action", "actor_id", "actor_username")
         .first()
     )
     if last is None or last["action"] == "user.password_change":
         return False
-    return last["actor_id"] is not None and last["actor_id"] != user.pk
+    if last["actor_id"] is None:
+        return last["actor_username"] == CONSOLE_ACTOR
+    return last["actor_id"] != user.pk
 
 
 def active_readers() -> QuerySet:

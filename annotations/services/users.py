@@ -21,6 +21,7 @@ def user_create(
     password: str,
     roles: set[Role],
     actor=None,
+    actor_username: str = "",
     email: str = "",
     first_name: str = "",
     last_name: str = "",
@@ -39,6 +40,7 @@ def user_create(
         user.groups.set([groups[role] for role in roles])
         audit_record(
             actor=actor,
+            actor_username=actor_username,
             action="user.create",
             target=user,
             after={
@@ -134,6 +136,34 @@ def user_create_with_one_time_password(
             roles=roles,
             actor=actor,
             email=email,
+            first_name=first_name,
+            last_name=last_name,
+        )
+    except ValidationError as error:
+        raise UserAdminError("; ".join(error.messages)) from error
+    return user, password
+
+
+# Who opened an account on the server's console: no account did, so the audit names the console.
+CONSOLE_ACTOR = "system:console"
+
+
+def user_create_from_console(*, username: str, roles: set[Role], first_name: str = "", last_name: str = ""):
+    """The operator opens an account on the server (manage.py create_coordinator): the first coordinator of
+    a production install, where nobody may open it on the People page yet. Returns (user, the one-time
+    password to hand over), which must be replaced at the first sign-in (selectors.users)."""
+    from django.core.exceptions import ValidationError
+
+    User = get_user_model()
+    if User.objects.filter(username__iexact=username).exists():
+        raise UserAdminError(f"the username {username!r} is taken")
+    password = one_time_password()
+    try:
+        user = user_create(
+            username=username,
+            password=password,
+            roles=roles,
+            actor_username=CONSOLE_ACTOR,
             first_name=first_name,
             last_name=last_name,
         )
