@@ -1,9 +1,9 @@
 """Model scores do not depend on which CPU the models worker happens to run on.
 
 onnxruntime's fast uint8 x int8 product on x86 CPUs without VNNI (AVX2, AVX-512 without VNNI) adds pairs of
-products in a saturating 16-bit register, so an int8 model's output there is not the model's arithmetic:
-the CI host (an AVX2 EPYC) moved the openecg codec's logits by up to 0.40 and a suggestion's QRS duration by
-0.5 ms against a VNNI host. Every session the providers open asks for the exact (uint8 x uint8) product.
+products in a saturating 16-bit register, so an int8 model's output there is not the model's arithmetic: the
+CI host (a CPU without VNNI) moved the openecg codec's logits by up to 0.40 and a suggestion's QRS duration
+by 0.5 ms against a VNNI host. Every session the providers open asks for the exact (uint8 x uint8) product.
 
 The product below is one whose exact answer a saturating kernel cannot give: on a VNNI host every path is
 exact, so there only the option itself can be checked; on an AVX2 host the answer is checked as well.
