@@ -27,7 +27,9 @@ def test_a_second_enter_does_not_submit_the_next_exams_draft_unseen(
     page.goto(f"{live_server.url}/read/{ref(first)}/")
     wait_drawn(page, first)
     choose(page, "bradicardia")
-    page.keyboard.press("Enter")
+    with page.expect_response(lambda response: "/submit/" in response.url) as submitted:
+        page.keyboard.press("Enter")
+    assert submitted.value.status == 200
     wait_drawn(page, second)
     page.keyboard.press("Enter")  # the reflex second press, as the next exam appears
     page.wait_for_function("() => document.getElementById('message').textContent.length > 0")

@@ -751,6 +751,7 @@
     // next exam, needed seconds from now at the earliest, once this one has settled, so that its
     // requests never queue on the server ahead of this page's (or a reload's) own.
     var ready = function () {
+      state.appliedAt = performance.now(); // on screen now: the reader's second starts here
       drawBeats();
       if (push) history.pushState({ id: id }, "", context.assignment.page_url);
       viewer.showCaliper();
