@@ -297,6 +297,15 @@ def test_gold_accuracy_and_test_retest_kappa_per_reader_on_the_dashboard_page_an
     rows = {row["reader"]: row for row in download(client, diego, batch, "readers")}
     assert (rows["ana"]["gold_exams"], number(rows["ana"]["gold_exam_accuracy"])) == ("2", 1.0)
     assert (rows["bruno"]["gold_exams"], number(rows["bruno"]["gold_exam_accuracy"])) == ("2", 0.5)
+    # With two gold exams, 0.5 says little: the Wilson interval says how little (statsmodels' figures).
+    from statsmodels.stats.proportion import proportion_confint
+
+    low, high = proportion_confint(1, 2, alpha=0.05, method="wilson")
+    assert number(rows["bruno"]["gold_exam_accuracy_low"]) == pytest.approx(low, abs=1e-9)
+    assert number(rows["bruno"]["gold_exam_accuracy_high"]) == pytest.approx(high, abs=1e-9)
+    page = client.get(f"/batches/{batch.pk}/agreement/").content.decode()
+    quality = page.split('id="reader-quality"', 1)[1].split("</table>", 1)[0]
+    assert f"{low:.2f}\u2013{high:.2f}" in quality, quality  # an en dash between the bounds
     assert number(rows["ana"]["retest_agreement"]) == 1.0
     assert int(rows["ana"]["retest_exams"]) == retests.filter(reader=ana).count()
     assert number(rows["bruno"]["retest_agreement"]) < 1.0

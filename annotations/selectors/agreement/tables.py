@@ -159,6 +159,8 @@ READER_FIELDS = (
     "gold_exams",
     "gold_label_accuracy",
     "gold_exam_accuracy",
+    "gold_exam_accuracy_low",
+    "gold_exam_accuracy_high",
     "retest_exams",
     "retest_kappa",
     "retest_agreement",

@@ -34,6 +34,7 @@ from annotations.lib.stats import (
     leave_one_out_reference,
     reader_class_table,
     reader_vs_consensus,
+    wilson_interval,
 )
 from annotations.lib.stats.consensus import MIN_LATENT_READS
 from annotations.models import ReviewBatch
@@ -229,11 +230,16 @@ def reader_quality(batch: ReviewBatch, snapshot: ReadsSnapshot, gold: np.ndarray
     gold_exams = (gold != MISSING).any(axis=1)
     if gold_exams.any():
         accuracy = gold_accuracy(snapshot.reads[:, gold_exams], gold[gold_exams])
+        # A handful of gold exams per reader: the interval says how little 0.5 of 2 tells.
+        read = accuracy.n_gold_exams_read
+        low, high = wilson_interval(np.round(np.nan_to_num(accuracy.exam_accuracy) * read), read)
         for i, reader_id in enumerate(snapshot.reader_ids):
             out[reader_id] |= {
-                "gold_exams": int(accuracy.n_gold_exams_read[i]),
+                "gold_exams": int(read[i]),
                 "gold_label_accuracy": _num(accuracy.label_accuracy[i]),
                 "gold_exam_accuracy": _num(accuracy.exam_accuracy[i]),
+                "gold_exam_accuracy_low": _num(low[i]),
+                "gold_exam_accuracy_high": _num(high[i]),
             }
     retests = batch_retests(batch, snapshot)
     if retests.exam_ids:
