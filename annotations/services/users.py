@@ -122,26 +122,10 @@ def user_create_with_one_time_password(
     *, username: str, roles: set[Role], actor, email: str = "", first_name: str = "", last_name: str = ""
 ):
     """A coordinator opens an account: returns (user, the one-time password to hand over once)."""
-    from django.core.exceptions import ValidationError
-
     _require_manager(actor)
-    User = get_user_model()
-    if User.objects.filter(username__iexact=username).exists():
-        raise UserAdminError(f"the username {username!r} is taken")
-    password = one_time_password()
-    try:
-        user = user_create(
-            username=username,
-            password=password,
-            roles=roles,
-            actor=actor,
-            email=email,
-            first_name=first_name,
-            last_name=last_name,
-        )
-    except ValidationError as error:
-        raise UserAdminError("; ".join(error.messages)) from error
-    return user, password
+    return _create_with_one_time_password(
+        username=username, roles=roles, actor=actor, email=email, first_name=first_name, last_name=last_name
+    )
 
 
 # Who opened an account on the server's console: no account did, so the audit names the console.
@@ -152,21 +136,24 @@ def user_create_from_console(*, username: str, roles: set[Role], first_name: str
     """The operator opens an account on the server (manage.py create_coordinator): the first coordinator of
     a production install, where nobody may open it on the People page yet. Returns (user, the one-time
     password to hand over), which must be replaced at the first sign-in (selectors.users)."""
+    return _create_with_one_time_password(
+        username=username,
+        roles=roles,
+        actor_username=CONSOLE_ACTOR,
+        first_name=first_name,
+        last_name=last_name,
+    )
+
+
+def _create_with_one_time_password(*, username: str, roles: set[Role], **fields):
+    """(user, one-time password) for a new account; a taken username or an invalid field is refused."""
     from django.core.exceptions import ValidationError
 
-    User = get_user_model()
-    if User.objects.filter(username__iexact=username).exists():
+    if get_user_model().objects.filter(username__iexact=username).exists():
         raise UserAdminError(f"the username {username!r} is taken")
     password = one_time_password()
     try:
-        user = user_create(
-            username=username,
-            password=password,
-            roles=roles,
-            actor_username=CONSOLE_ACTOR,
-            first_name=first_name,
-            last_name=last_name,
-        )
+        user = user_create(username=username, password=password, roles=roles, **fields)
     except ValidationError as error:
         raise UserAdminError("; ".join(error.messages)) from error
     return user, password
