@@ -156,16 +156,22 @@ def _snapshot(annotation: Annotation, resolved: list[tuple[DiagnosticClass, bool
 
 def _first_annotation(locked: Assignment, now) -> Annotation:
     """The unsaved first annotation of an assignment, blind unless its reader has seen a suggestion."""
-    shown = locked.batch.suggestion_mode == ReviewBatch.SuggestionMode.SHOWN
+    mode = locked.batch.suggestion_mode
     # Exposure is per reader and exam, across batches: a suggestion this reader was shown for this
     # exam anywhere (here in a "shown" batch, or in another batch before) means the read is not blind.
     # Only this reader's own exposures count: after a reassign, the first reader's are not theirs. The
     # lock query read the first of them (assignment_for_reader_locked).
     seen_at = locked.first_shown_at
+    # A two-stage read keeps its step before the suggestion even after an earlier sight (a retest, or
+    # the exam in another batch): skipping that step would tell the reader a retest from a first read.
+    # The step is dated from the sight: reads.csv marks it as seen and the evidence's blind-to-revised
+    # moves leave it out.
+    two_steps = mode == ReviewBatch.SuggestionMode.TWO_STAGE
+    shown = mode == ReviewBatch.SuggestionMode.SHOWN
+    revised = shown or (seen_at is not None and not two_steps)
     return Annotation(
         assignment=locked,
-        # A read made with the suggestion on screen, or after seeing it, is never recorded as blind.
-        stage=Annotation.Stage.REVISED if shown or seen_at else Annotation.Stage.BLIND,
+        stage=Annotation.Stage.REVISED if revised else Annotation.Stage.BLIND,
         revision=0,
         created_at=now,
         suggestion_shown_at=seen_at,
@@ -174,11 +180,15 @@ def _first_annotation(locked: Assignment, now) -> Annotation:
 
 def _restage_if_seen(locked: Assignment, current: Annotation) -> bool:
     """A blind read the reader goes on with after seeing a suggestion for its exam (in another batch that
-    shows it, since this one did not) is no longer blind: it becomes the revised read, dated from the
+    shows it, since this one did not) is no longer blind. In a two-stage batch it stays the step before
+    this batch's suggestion, dated from the sight; elsewhere it becomes the revised read, dated from the
     sight. The saved revisions keep what was written blind; the read as it ends is what was seen."""
     if current.stage != Annotation.Stage.BLIND or locked.first_shown_at is None:
         return False
-    current.stage = Annotation.Stage.REVISED
+    if current.suggestion_shown_at is not None:  # already dated from an earlier sight
+        return False
+    if locked.batch.suggestion_mode != ReviewBatch.SuggestionMode.TWO_STAGE:
+        current.stage = Annotation.Stage.REVISED
     current.suggestion_shown_at = locked.first_shown_at
     return True
 

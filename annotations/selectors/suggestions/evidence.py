@@ -312,11 +312,16 @@ def provider_agreement(batch: ReviewBatch) -> list[dict]:
 
 
 def _submitted_reads(batch: ReviewBatch) -> tuple[dict[int, dict[str, int]], dict[int, set[int]]]:
-    """(assignment -> stage -> submitted annotation id, annotation id -> the class ids it marks)."""
+    """(assignment -> stage -> submitted annotation id, annotation id -> the class ids it marks).
+
+    A step before the suggestion made by a reader who had already seen it (a two-stage retest, or the
+    exam in another batch) is left out: it is not what the reader thought before any suggestion."""
     reads: dict[int, dict[str, int]] = defaultdict(dict)
-    for annotation_id, assignment_id, stage in Annotation.objects.filter(
+    for annotation_id, assignment_id, stage, seen_before in Annotation.objects.filter(
         assignment__batch=batch, status=Annotation.Status.SUBMITTED
-    ).values_list("pk", "assignment_id", "stage"):
+    ).values_list("pk", "assignment_id", "stage", "suggestion_shown_at"):
+        if stage == Annotation.Stage.BLIND and seen_before is not None:
+            continue
         reads[assignment_id][stage] = annotation_id
     by_annotation: dict[int, set[int]] = defaultdict(set)
     for annotation_id, class_id in AnnotationLabel.objects.filter(

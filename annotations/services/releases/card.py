@@ -182,6 +182,8 @@ _FILE_CONVENTIONS = (
     f"{READS_CSV}: one row per reader, exam, read and marked class (unmarked classes are absent); "
     "readers are pseudonyms R01.. by sorted account, the same in every file of this release; "
     "stage blind/revised and read_round 2 (retest) included, is_current marks the read consensus uses; "
+    "suggestion_shown 1 on a blind row: the step before the suggestion in a two-stage batch, made by a "
+    "reader who had seen this exam's suggestion before (a retest, or another batch), so not blind; "
     "status is the slot's (submitted; in_progress for a two-stage blind read whose revision is open); "
     "a skipped slot is one row with status skipped, its skip_reason and no class: a skip is not a read.",
     f"{ADJUDICATIONS_CSV}: one row per signed adjudication behind an adjudicated cell: the adjudicator "
