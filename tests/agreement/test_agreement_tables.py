@@ -309,6 +309,7 @@ def test_gold_accuracy_and_test_retest_kappa_per_reader_on_the_dashboard_page_an
     assert number(rows["ana"]["retest_agreement"]) == 1.0
     assert int(rows["ana"]["retest_exams"]) == retests.filter(reader=ana).count()
     assert number(rows["bruno"]["retest_agreement"]) < 1.0
+    _check_retest_intervals(client, batch, rows, ana, bruno, exams, retests)
     gold_rows = [r for r in download(client, diego, batch, "reader_classes") if r["reference"] == "gold"]
     bruno_lbbb = next(r for r in gold_rows if (r["reader"], r["code"]) == ("bruno", "LBBB"))
     assert (bruno_lbbb["n"], bruno_lbbb["n_positive"], number(bruno_lbbb["sensitivity"])) == ("2", "1", 0.0)
@@ -485,3 +486,34 @@ def test_test_retest_agreement_counts_only_the_classes_the_reader_marked_in_eith
     # ana: SB agrees on every pair, AF disagrees on every pair; nothing else was ever marked.
     assert number(rows["ana"]["retest_agreement"]) == pytest.approx(0.5)
     assert number(rows["bruno"]["retest_agreement"]) == 1.0  # nothing marked, twice: read the same way
+
+
+def _check_retest_intervals(client, batch, rows, ana, bruno, exams, retests):
+    """bruno marks RBBB on every retest and on two first reads: a retested exam agrees exactly when it
+    is one of those two, so his agreement in a resample is the share of them among the drawn exams, and
+    his kappa is 0 wherever it is defined. Recomputed here from the same draws (exams in id order, the
+    reader's seed offset by their place among the readers), and the page shows what the CSV says."""
+    from django.conf import settings
+
+    from annotations.lib.stats import bootstrap_weights
+
+    theirs = sorted(r.exam_id for r in retests.filter(reader=bruno))
+    agrees = np.array([exams.index(next(e for e in exams if e.pk == pk)) in (1, 5) for pk in theirs], float)
+    place = sorted([ana.pk, bruno.pk]).index(bruno.pk)
+    weights = bootstrap_weights(len(theirs), settings.AGREEMENT_BOOTSTRAP_RESAMPLES, batch.seed + place)
+    share = weights @ agrees / len(theirs)
+    bruno_row = rows["bruno"]
+    assert number(bruno_row["retest_agreement"]) == pytest.approx(agrees.mean())
+    assert number(bruno_row["retest_agreement_low"]) == pytest.approx(np.quantile(share, 0.025))
+    assert number(bruno_row["retest_agreement_high"]) == pytest.approx(np.quantile(share, 0.975))
+    assert (number(bruno_row["retest_kappa_low"]), number(bruno_row["retest_kappa_high"])) == (0.0, 0.0)
+    # ana repeats herself exactly: every resample agrees, a point at 1.
+    assert (number(rows["ana"]["retest_agreement_low"]), number(rows["ana"]["retest_agreement_high"])) == (
+        1,
+        1,
+    )
+    low, high = number(bruno_row["retest_agreement_low"]), number(bruno_row["retest_agreement_high"])
+    assert low < high
+    page = client.get(f"/batches/{batch.pk}/agreement/").content.decode()
+    quality = page.split('id="reader-quality"', 1)[1].split("</table>", 1)[0]
+    assert f"{low:.2f}\u2013{high:.2f}" in quality, quality

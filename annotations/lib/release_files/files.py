@@ -154,11 +154,24 @@ def _agreement_markdown(card: dict) -> list[str]:
         for batch_id, r in rows:
             lines.append(
                 f"| {batch_id} | {r['reader']} | {_cell(r.get('exams_read'))} | {_cell(r.get('gold_exams'))} "
-                f"| {_cell(r.get('gold_label_accuracy'))} | {_cell(r.get('gold_exam_accuracy'))} "
-                f"| {_cell(r.get('retest_exams'))} | {_cell(r.get('retest_kappa'))} "
-                f"| {_cell(r.get('retest_agreement'))} |"
+                f"| {_cell(r.get('gold_label_accuracy'))} | {_with_interval(r, 'gold_exam_accuracy')} "
+                f"| {_cell(r.get('retest_exams'))} | {_with_interval(r, 'retest_kappa')} "
+                f"| {_with_interval(r, 'retest_agreement')} |"
             )
+        lines += [
+            "",
+            "In brackets, 95% intervals: Wilson's for the share of gold exams wholly right; for the "
+            "test-retest figures, percentiles of a bootstrap over each reader's retested exams.",
+        ]
     return lines
+
+
+def _with_interval(row: dict, name: str) -> str:
+    """A reader's figure with its 95% interval, when the stored result has one (older ones do not)."""
+    low, high = row.get(f"{name}_low"), row.get(f"{name}_high")
+    if row.get(name) is None or low is None or high is None:
+        return _cell(row.get(name))
+    return f"{_cell(row[name])} ({low:.2f} to {high:.2f})"
 
 
 def card_markdown(card: dict) -> str:

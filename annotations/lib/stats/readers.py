@@ -144,6 +144,66 @@ def intra_reader_agreement(first: npt.ArrayLike, retest: npt.ArrayLike) -> Intra
     )
 
 
+def retest_summary(
+    n: FloatArray, n11: FloatArray, a1: FloatArray, b1: FloatArray
+) -> tuple[FloatArray, FloatArray]:
+    """A reader's two retest figures from per-class pair counts ``[..., classes]``: the mean of Cohen's
+    kappa over the classes where it is defined, and the share of equal cells over the classes marked in
+    either read (a class never marked agrees by default and would say nothing). ``n``: retested cells,
+    ``n11``: marked in both, ``a1``: marked first, ``b1``: marked on retest. Where nothing was marked in
+    any retested pair the agreement is 1 (each pair read the same, empty, way)."""
+    kappa = cohen_kappa_from_confusion(_confusion_from_pair_counts(n, n11, a1, b1))
+    defined = ~np.isnan(kappa)
+    mean_kappa = _ratio(np.where(defined, kappa, 0.0).sum(axis=-1), defined.sum(axis=-1))
+    marked = (a1 + b1 - n11) > 0
+    cells = np.where(marked, n, 0.0).sum(axis=-1)
+    equal = np.where(marked, n - a1 - b1 + 2 * n11, 0.0).sum(axis=-1)
+    empty = np.where(np.asarray(n).sum(axis=-1) > 0, 1.0, np.nan)
+    return mean_kappa, np.where(cells > 0, _ratio(equal, cells), empty)
+
+
+@dataclass(frozen=True)
+class RetestIntervals(JsonMixin):
+    """Percentile bootstrap intervals of each reader's retest figures (:func:`retest_summary`), over
+    their retested exams resampled as wholes; arrays are per reader, NaN without retests or where the
+    figure is undefined in every resample."""
+
+    kappa_low: FloatArray
+    kappa_high: FloatArray
+    agreement_low: FloatArray
+    agreement_high: FloatArray
+
+
+def retest_intervals(
+    first: npt.ArrayLike, retest: npt.ArrayLike, *, n_resamples: int, seed: int, confidence: float = 0.95
+) -> RetestIntervals:
+    """Intervals for :func:`retest_summary` of ``first[r, e, c]`` against ``retest[r, e, c]``.
+
+    A reader retests a handful of exams, so their kappa of 0.8 may mean anything from 0.3 to 1: each
+    reader's own retested exams are resampled (``seed + r``), the cells of one exam together, since one
+    exam's classes are read at one sitting."""
+    from .bootstrap import _interval, bootstrap_weights
+
+    first, retest = as_reads(first), as_reads(retest)
+    if first.shape != retest.shape:
+        raise ValueError(f"first and retest must have the same shape, got {first.shape} and {retest.shape}")
+    out = np.full((4, first.shape[0]), np.nan)
+    for r in range(first.shape[0]):
+        both = (first[r] != MISSING) & (retest[r] != MISSING)
+        exams = both.any(axis=1)
+        if not exams.any():
+            continue
+        both = both[exams]
+        said_first, said_again = (first[r][exams] == 1) & both, (retest[r][exams] == 1) & both
+        weights = bootstrap_weights(int(exams.sum()), n_resamples, seed + r).astype(float)
+        counts = [weights @ x.astype(float) for x in (both, said_first & said_again, said_first, said_again)]
+        kappa, agreement = retest_summary(*counts)
+        kappa_ci = _interval(kappa[:, None], confidence, (-1.0, 1.0))
+        agreement_ci = _interval(agreement[:, None], confidence, (0.0, 1.0))
+        out[:, r] = (kappa_ci.lower[0], kappa_ci.upper[0], agreement_ci.lower[0], agreement_ci.upper[0])
+    return RetestIntervals(*out)
+
+
 # --------------------------------------------------------------------------------------------------
 # Reader x class table with intervals, and outliers
 # --------------------------------------------------------------------------------------------------

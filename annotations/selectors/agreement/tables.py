@@ -163,7 +163,11 @@ READER_FIELDS = (
     "gold_exam_accuracy_high",
     "retest_exams",
     "retest_kappa",
+    "retest_kappa_low",
+    "retest_kappa_high",
     "retest_agreement",
+    "retest_agreement_low",
+    "retest_agreement_high",
 )
 
 

@@ -34,6 +34,7 @@ from annotations.lib.stats import (
     leave_one_out_reference,
     reader_class_table,
     reader_vs_consensus,
+    retest_intervals,
     wilson_interval,
 )
 from annotations.lib.stats.consensus import MIN_LATENT_READS
@@ -244,6 +245,13 @@ def reader_quality(batch: ReviewBatch, snapshot: ReadsSnapshot, gold: np.ndarray
     retests = batch_retests(batch, snapshot)
     if retests.exam_ids:
         intra = intra_reader_agreement(retests.first, retests.retest)
+        # A handful of retested exams per reader: the interval says how little a kappa of 0.8 tells.
+        spread = retest_intervals(
+            retests.first,
+            retests.retest,
+            n_resamples=settings.AGREEMENT_BOOTSTRAP_RESAMPLES,
+            seed=batch.seed,
+        )
         both = (retests.first != MISSING) & (retests.retest != MISSING)
         retested = both.any(axis=2).sum(axis=1)
         # Only the classes the reader marked in some read of a retested exam: a class never marked agrees
@@ -257,7 +265,11 @@ def reader_quality(batch: ReviewBatch, snapshot: ReadsSnapshot, gold: np.ndarray
             out[reader_id] |= {
                 "retest_exams": int(retested[i]),
                 "retest_kappa": _num(intra.mean_kappa[i]),
+                "retest_kappa_low": _num(spread.kappa_low[i]),
+                "retest_kappa_high": _num(spread.kappa_high[i]),
                 "retest_agreement": same,
+                "retest_agreement_low": _num(spread.agreement_low[i]),
+                "retest_agreement_high": _num(spread.agreement_high[i]),
             }
     return out
 

@@ -35,9 +35,15 @@ READER_QUALITY_FIELDS = (
     "gold_exams",
     "gold_label_accuracy",
     "gold_exam_accuracy",
+    "gold_exam_accuracy_low",
+    "gold_exam_accuracy_high",
     "retest_exams",
     "retest_kappa",
+    "retest_kappa_low",
+    "retest_kappa_high",
     "retest_agreement",
+    "retest_agreement_low",
+    "retest_agreement_high",
 )
 
 
