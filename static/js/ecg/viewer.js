@@ -257,8 +257,14 @@
       on("lead-names", "change", function () { changeView("leadNames", this.value); });
       on("filter-baseline", "change", function () { v.view.baseline = this.checked; filterLeads(); v.draw(); });
       on("filter-notch", "change", function () { v.view.notch = parseFloat(this.value) || 0; filterLeads(); v.draw(); });
-      // Lets a click in a toolbar select hand the keys back to the page once a choice is made.
-      document.querySelectorAll(".toolbar select").forEach(function (s) { s.addEventListener("change", function () { s.blur(); }); });
+      // A choice made with the mouse hands the keys back to the page; one made with the arrow keys keeps
+      // the focus on its list, so that the next arrow goes on through it (not through the statements).
+      document.querySelectorAll(".toolbar select").forEach(function (s) {
+        var byPointer = false;
+        s.addEventListener("pointerdown", function () { byPointer = true; });
+        s.addEventListener("keydown", function () { byPointer = false; });
+        s.addEventListener("change", function () { if (byPointer) s.blur(); byPointer = false; });
+      });
       var resizeTimer = null;
       window.addEventListener("resize", function () {
         clearTimeout(resizeTimer);

@@ -250,6 +250,8 @@
       c.row.classList.toggle("on", !!s);
       c.row.classList.toggle("uncertain", !!(s && s.uncertain));
       c.row.setAttribute("aria-selected", String(!!s));
+      // Said with the statement: "?" alone read the same for a certain and an uncertain choice.
+      c.row.setAttribute("aria-label", c.code + " " + c.label + (s && s.uncertain ? ", " + t("uncertain_said") : ""));
     });
     var codes = chosenInOrder();
     $("chosen").textContent = codes.length ? codes.map(function (c) { return c + (selected[c].uncertain ? "?" : ""); }).join(", ") : t("none_chosen");
@@ -774,7 +776,27 @@
   function typingIn(el) {
     return el && (el.tagName === "TEXTAREA" || (el.tagName === "INPUT" && el.type !== "checkbox") || el.tagName === "SELECT");
   }
+  /* Enter and Space press the control in focus (Skip, Print, a menu link, a checkbox), as everywhere
+   * else: taken as the page's submit and choose keys they submitted a read its reader meant to skip.
+   * Submit and next keeps the page's own Enter, which waits for a look at an exam just opened. Only a
+   * focus the Tab key brought (or given back to it by a dialog): a button clicked with the mouse keeps
+   * the focus too, and the Enter that follows is the reader's submit, not a second click on calipers.
+   * (:focus-visible cannot tell: Chromium turns it on for the focused element at any key press.) */
+  var focusSource = { tabbedAt: -Infinity, pointedAt: -Infinity, byKeyboard: null };
+  function noteFocus(e) {
+    var now = performance.now();
+    if (now - focusSource.tabbedAt < 500) focusSource.byKeyboard = e.target;
+    else if (now - focusSource.pointedAt < 500) focusSource.byKeyboard = null;
+  }
+  function pressesItself(el, key) {
+    if ((key !== "Enter" && key !== " ") || !el || el === $("submit")) return false;
+    if (el !== focusSource.byKeyboard) return false;
+    var tag = el.tagName;
+    return tag === "BUTTON" || tag === "SUMMARY" || (tag === "A" && el.hasAttribute("href")) ||
+      (tag === "INPUT" && /^(checkbox|radio|button|submit|reset)$/.test(el.type));
+  }
   function onKey(e) {
+    if (e.key === "Tab") focusSource.tabbedAt = performance.now();
     if ($("help").open || $("skip-dialog").open) return; // dialogs handle their own keys (Esc closes)
     var target = e.target;
     if ((e.ctrlKey || e.metaKey) && e.key === "Enter") { e.preventDefault(); submitByKey(); return; }
@@ -783,6 +805,7 @@
       if (e.key === "Escape") target.blur();
       return; // keys are letters while typing a comment
     }
+    if (pressesItself(target, e.key)) return;
     if (e.altKey || e.ctrlKey || e.metaKey) return;
     if (!Object.prototype.hasOwnProperty.call(PAGE_KEYS, e.key)) return;
     if (PAGE_KEYS[e.key](e) === false) return; // not for this page now: the browser's own (scrolling)
@@ -897,6 +920,8 @@
   }
   function wireWindow() {
     document.addEventListener("keydown", onKey);
+    document.addEventListener("pointerdown", function () { focusSource.pointedAt = performance.now(); }, true);
+    document.addEventListener("focusin", noteFocus);
     document.addEventListener("visibilitychange", function () {
       if (document.visibilityState === "visible") state.clock.visibleSince = performance.now();
       else {

@@ -1,0 +1,100 @@
+"""Enter and Space press the control that has the focus; the page's shortcuts are for the rest.
+
+A reader who tabbed to "Skip…" and pressed Enter had the exam submitted instead (Enter was the page's
+submit key wherever the focus was), and Space on the baseline filter's checkbox took the statement in focus
+out of the read. Arrow keys on a toolbar list moved one step and then handed the focus to the page, so the
+next arrow moved through the statements. Chosen statements are announced as they change.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from annotations.models import Annotation, Assignment
+from tests.reading.helpers import queue, ref
+from tests.reading.test_browser_reader import choose, chosen, log_in, shared_batch, wait_drawn
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def tab_to(page, selector: str) -> None:
+    """Tab through the page, as a keyboard user does, until `selector` has the focus."""
+    for _ in range(80):
+        page.keyboard.press("Tab")
+        if page.evaluate("s => document.activeElement === document.querySelector(s)", selector):
+            return
+    raise AssertionError(f"Tab never reached {selector}")
+
+
+def _open_first(page, live_server, ana, bruno, diego, tnmg) -> Assignment:
+    batch = shared_batch(readers=[ana, bruno], coordinator=diego, taxonomy=tnmg)
+    first = queue(batch, ana)[0]
+    log_in(page, live_server, "ana")
+    page.goto(f"{live_server.url}/read/{ref(first)}/")
+    wait_drawn(page, first)
+    return first
+
+
+def test_enter_on_the_focused_skip_button_opens_the_skip_dialog_and_submits_nothing(
+    live_server, page, ana, bruno, diego, tnmg
+):
+    first = _open_first(page, live_server, ana, bruno, diego, tnmg)
+    choose(page, "bradicardia")
+    page.wait_for_timeout(1200)  # past the second in which a key may not submit an exam just opened
+    tab_to(page, "#skip")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#skip-dialog[open]")
+    first.refresh_from_db()
+    assert first.status == Assignment.Status.IN_PROGRESS
+    assert not Annotation.objects.filter(assignment=first, status=Annotation.Status.SUBMITTED).exists()
+    page.keyboard.press("Escape")
+    tab_to(page, "#help-toggle")
+    page.keyboard.press(" ")
+    page.wait_for_selector("#help[open]")
+
+
+def test_space_on_a_checkbox_ticks_it_and_keeps_the_chosen_statements(
+    live_server, page, ana, bruno, diego, tnmg
+):
+    _open_first(page, live_server, ana, bruno, diego, tnmg)
+    choose(page, "bradicardia")
+    before = chosen(page)
+    assert before
+    box = page.locator("#filter-baseline")
+    was = box.is_checked()
+    tab_to(page, "#filter-baseline")
+    page.keyboard.press(" ")
+    assert box.is_checked() is not was
+    assert chosen(page) == before
+
+
+def test_arrows_on_a_toolbar_list_keep_moving_through_that_list(live_server, page, ana, bruno, diego, tnmg):
+    _open_first(page, live_server, ana, bruno, diego, tnmg)
+    lead = page.locator("#rhythm-lead")
+    lead.focus()
+    start = lead.evaluate("s => s.selectedIndex")
+    page.keyboard.press("ArrowDown")
+    page.keyboard.press("ArrowDown")
+    assert lead.evaluate("s => [s.selectedIndex, document.activeElement === s]") == [start + 2, True]
+
+
+def test_the_chosen_statements_are_announced(live_server, page, ana, bruno, diego, tnmg):
+    _open_first(page, live_server, ana, bruno, diego, tnmg)
+    assert page.locator(".chosen-line").get_attribute("aria-live") == "polite"
+    assert page.locator("#statements").get_attribute("aria-label")
+
+
+def test_after_a_mouse_click_on_a_toolbar_button_enter_still_submits(
+    live_server, page, ana, bruno, diego, tnmg
+):
+    """A button clicked with the mouse keeps the focus; the Enter after it is the reader's submit."""
+    first = _open_first(page, live_server, ana, bruno, diego, tnmg)
+    choose(page, "bradicardia")
+    page.click("#help-toggle")
+    page.click("#help-close")
+    page.wait_for_timeout(1200)
+    with page.expect_response(lambda response: "/submit/" in response.url) as submitted:
+        page.keyboard.press("Enter")
+    assert submitted.value.status == 200
+    first.refresh_from_db()
+    assert first.status == Assignment.Status.SUBMITTED
