@@ -16,6 +16,7 @@ from annotations.roles import Role
 from annotations.selectors.reading.assignments import (
     assignment_for_reader,
     assignment_next_id_for_reader,
+    reader_batch_named,
     reading_context,
 )
 from annotations.selectors.reading.explanations import reading_explanations
@@ -395,11 +396,10 @@ class NextView(APIView):
 
         Readers only. Answers the id of the caller's next assignment, in their own randomised queue: unread
         exams first, then drafts; with `batch=<id>` within that batch, otherwise across their active
-        batches, unread exams of the soonest-due batch first. Null when nothing is left. Records nothing."""
-        batch = request.query_params.get("batch")
-        following = assignment_next_id_for_reader(
-            request.user, batch_id=int(batch) if batch and batch.isdigit() else None
-        )
+        batches, unread exams of the soonest-due batch first. Null when nothing is left. Records nothing.
+        400 when `batch` is not a batch id; 404 for a batch the caller has no exam in."""
+        batch_id = reader_batch_named(request.user, request.query_params.get("batch"))
+        following = assignment_next_id_for_reader(request.user, batch_id=batch_id)
         return Response({"next_assignment_id": assignment_ref_or_none(following)})
 
 

@@ -1,9 +1,11 @@
 from django.conf import settings
-from django.urls import include, path
+from django.urls import include, path, re_path
 from django.utils.csp import CSP
 from django.utils.decorators import method_decorator
 from django.views.decorators.csp import csp_override
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerSplitView
+
+from annotations.views.errors import api_not_found
 
 
 @method_decorator(csp_override({**settings.SECURE_CSP, "worker-src": [CSP.SELF, "blob:"]}), name="dispatch")
@@ -29,4 +31,6 @@ urlpatterns = [
     path("", include("annotations.api.agreement")),
     path("", include("annotations.api.adjudication")),
     path("", include("annotations.api.releases")),
+    # Last: an address no route above takes answers JSON, not the HTML 404 page.
+    re_path(r"^(?P<rest>.*)$", api_not_found),
 ]

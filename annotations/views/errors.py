@@ -14,6 +14,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 
 from annotations.errors import Forbidden, NotFound
+from annotations.views.access import api_login_required, signed_in
 
 
 class ApplicationErrorMiddleware:
@@ -27,6 +28,8 @@ class ApplicationErrorMiddleware:
         return self.get_response(request)
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if request.path.startswith(API_PREFIX):
+            return api_refusal(exception)
         # Raised, not answered here: Django's own handling renders the 404 and 403 pages (handler404,
         # handler403), as it did when the selectors raised these directly.
         if isinstance(exception, NotFound):
@@ -34,6 +37,43 @@ class ApplicationErrorMiddleware:
         if isinstance(exception, Forbidden):
             raise PermissionDenied(*exception.args) from exception
         return None
+
+
+API_PREFIX = "/api/"
+
+
+def api_refusal(exception: Exception) -> JsonResponse | None:
+    """A 404 or 403 raised by a view under /api/ that is not a REST framework view (the waveforms, which
+    stream their bytes as they are stored): JSON, as the framework's own views answer, never the HTML page
+    (under DEBUG, Django's debug page listing every route). The body is the framework's for the same
+    exception, so what is not the caller's reads exactly as what does not exist."""
+    from rest_framework import exceptions
+
+    if isinstance(exception, (NotFound, Http404)):
+        detail, status = str(exception) or str(exceptions.NotFound.default_detail), 404
+    elif isinstance(exception, (Forbidden, PermissionDenied)):
+        detail, status = str(exception) or str(exceptions.PermissionDenied.default_detail), 403
+    else:
+        return None
+    return JsonResponse({"detail": detail}, status=status)
+
+
+@api_login_required
+@signed_in
+def api_not_found(request: HttpRequest, rest: str = "") -> HttpResponse:
+    """The last route under /api/: no other matched. JSON, and the redirect APPEND_SLASH would have made
+    (a route that matches only once the slash is added), which this catch-all would otherwise stop."""
+    from django.http import HttpResponsePermanentRedirect
+    from django.urls import is_valid_path
+    from rest_framework import exceptions
+
+    if settings.APPEND_SLASH and not request.path.endswith("/") and is_valid_path(f"{request.path}/"):
+        if request.method in ("GET", "HEAD"):
+            query = request.META.get("QUERY_STRING", "")
+            return HttpResponsePermanentRedirect(f"{request.path}/" + (f"?{query}" if query else ""))
+        detail = _("This address ends with a slash: %(path)s") % {"path": f"{request.path}/"}
+        return JsonResponse({"detail": detail}, status=404)
+    return JsonResponse({"detail": str(exceptions.NotFound.default_detail)}, status=404)
 
 
 def bad_request(request, exception=None):

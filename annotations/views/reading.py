@@ -8,6 +8,7 @@ import logging
 
 from django.conf import settings
 from django.contrib import messages
+from django.core.exceptions import BadRequest
 from django.http import HttpResponse, HttpResponseBadRequest, HttpResponseNotModified
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
@@ -15,12 +16,14 @@ from django.utils.cache import patch_vary_headers
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
+from annotations.errors import Invalid
 from annotations.models import ReviewBatch
 from annotations.roles import Role
 from annotations.selectors.reading.assignments import (
     assignment_for_reader,
     assignment_left_off_id_for_reader,
     assignment_next_id_for_reader,
+    reader_batch_named,
     reading_context,
     suggestion_shown_on_open,
     waveform_etag,
@@ -180,8 +183,10 @@ def _queue_place(text: str | None) -> int | None:
 def reader_next(request):
     """'Continue': the draft the reader left off at, else the next unread exam of their queue, in their
     own randomised order."""
-    batch = request.GET.get("batch")
-    batch_id = int(batch) if batch and batch.isdigit() else None
+    try:
+        batch_id = reader_batch_named(request.user, request.GET.get("batch"))
+    except Invalid as refused:
+        raise BadRequest(str(refused)) from refused
     following = assignment_left_off_id_for_reader(
         request.user, batch_id=batch_id
     ) or assignment_next_id_for_reader(request.user, batch_id=batch_id)

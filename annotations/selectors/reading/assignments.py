@@ -23,7 +23,7 @@ from django.utils.formats import date_format
 from django.utils.timezone import localtime
 from django.utils.translation import get_language, gettext
 
-from annotations.errors import Conflict, NotFound
+from annotations.errors import Conflict, Invalid, NotFound
 from annotations.lib.ecg import waveform as waveform_codec
 from annotations.lib.ecg.leads import STANDARD_LEADS
 from annotations.lib.ecg.median_beat import fiducial_marks, median_beat
@@ -98,6 +98,31 @@ def assignment_for_reader(user, assignment_id: int) -> Assignment:
         )
     except Assignment.DoesNotExist:
         raise NotFound("no such assignment") from None
+
+
+# The largest id a bigint column holds: a longer number is no batch (SQLite's driver overflows on it).
+_MAX_ID = 2**63 - 1
+
+
+def reader_batch_named(user, raw: str | None) -> int | None:
+    """The batch a reader's next-exam request names with `?batch=`, or None when it names none.
+
+    A value that is not a batch id is refused (Invalid, naming it): ignored, a typo went on with the next
+    exam of any batch, and "²" or a 24-digit number failed the request. A batch the reader has no exam in
+    answers 404 whether or not it exists; one that does not exist would otherwise read as "nothing left"."""
+    if raw is None or raw == "":
+        return None
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= _MAX_ID:
+        raise Invalid(
+            gettext("batch must be the number of one of your batches, not “%(value)s”") % {"value": raw}
+        )
+    batch_id = int(raw)
+    if (
+        not has_role(user, Role.READER)
+        or not Assignment.objects.filter(reader=user, batch_id=batch_id).exists()
+    ):
+        raise NotFound("no such batch")
+    return batch_id
 
 
 class BatchClosed(Conflict):

@@ -5,7 +5,7 @@ is created with the id next to its first read's, and an escalation's extra read 
 on gets an id far above the rest of the batch (others disagreed, or skipped it). The reference is the id
 encrypted with a key drawn from SECRET_KEY, one AES block (a keyed permutation: every id has one
 reference, and no reference tells anything of another); 8 fixed bytes inside make any other string
-answer 404 like an assignment that does not exist.
+name no assignment, and answer the same 404 as an assignment that is not the reader's.
 """
 
 from __future__ import annotations
@@ -60,10 +60,11 @@ class AssignmentRefConverter:
     regex = REF_PATTERN
 
     def to_python(self, value: str) -> int:
+        # Not a reference: id 0, which no assignment has, so that the view answers its own 404 ("no such
+        # assignment"), as it does for another reader's; a route left unmatched answered otherwise, and
+        # told a reader which made-up strings were real references.
         pk = assignment_pk(value)
-        if pk is None:
-            raise ValueError("not an assignment reference")  # no route matches: 404
-        return pk
+        return 0 if pk is None else pk
 
     def to_url(self, value: int | str) -> str:
         return value if isinstance(value, str) else assignment_ref(value)
