@@ -80,7 +80,9 @@ def refused_at_upload(response, name: str, reason: str) -> None:
 def refused_by_the_job(response, name: str, reason: str) -> None:
     assert response.status_code == 201, response.content
     job = ImportJob.objects.get(pk=response.json()["id"])
-    assert (job.status, job.files_failed, job.created, job.unchanged) == ("done", 1, 0, 0)
+    # Nothing was stored: the job failed, saying every file was refused.
+    assert (job.status, job.files_failed, job.created, job.unchanged) == ("failed", 1, 0, 0)
+    assert "Every file was refused" in job.error
     [outcome] = job.outcomes  # the error, and no record outcome besides
     assert outcome["outcome"] == "error" and outcome["file"] == name, outcome
     assert reason in outcome["message"], outcome["message"]

@@ -328,9 +328,11 @@ def import_job_run(job_id: int) -> None:
         logger.warning("%s; this run stops", taken)
         return
     summary = report.summary()
+    nothing = _nothing_imported(report)
     _job_finish(
         job,
-        status=ImportJob.Status.DONE,
+        status=ImportJob.Status.FAILED if nothing else ImportJob.Status.DONE,
+        error=nothing,
         outcomes=_job_outcomes(report, root),
         created=summary["created"],
         unchanged=summary["unchanged"],
@@ -343,6 +345,22 @@ def import_job_run(job_id: int) -> None:
         cache.delete_many([progress.key, alive_key(job.pk)])
     except Exception:  # they expire on their own
         logger.warning("import progress: the cache is down")
+
+
+def _nothing_imported(report) -> str:
+    """Why a finished run is a failure: no ECG file among what was given, or every one refused; "" when
+    it stored (or found already stored) any exam. A script that polls the status must not read "done"
+    for an import that left nothing behind; one that refused some files and kept others is done, and
+    counts them in files_failed."""
+    if not report.files:
+        names = ", ".join(path.name for path, _ in report.ignored[:5])
+        more = f" and {len(report.ignored) - 5} more" if len(report.ignored) > 5 else ""
+        found = f": found only {names}{more}, which are not ECG records" if names else ""
+        return f"No ECG file was found in what was given{found}."
+    if report.files_failed == len(report.files):
+        count = len(report.files)
+        return f"Every file was refused ({count} file{'s' if count != 1 else ''}): the reason for each is listed."
+    return ""
 
 
 def _uploads_remove(job, root: Path) -> None:

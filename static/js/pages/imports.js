@@ -64,6 +64,9 @@
     var workers = document.getElementById("job-workers");
     workers.textContent = data.workers || "";
     workers.hidden = !data.workers;
+    var error = document.getElementById("job-error");
+    error.textContent = data.error || "";
+    error.hidden = !data.error;
     if (data.finished) {
       showOutcomes(data.outcomes || []);
       var hidden = document.getElementById("job-hidden");
