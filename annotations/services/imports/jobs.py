@@ -359,7 +359,8 @@ def _nothing_imported(report) -> str:
         return f"No ECG file was found in what was given{found}."
     if report.files_failed == len(report.files):
         count = len(report.files)
-        return f"Every file was refused ({count} file{'s' if count != 1 else ''}): the reason for each is listed."
+        files = f"{count} file{'s' if count != 1 else ''}"
+        return f"Every file was refused ({files}): the reason for each is listed."
     return ""
 
 
