@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.db.models import QuerySet
+from django.db.models.functions import Lower
 from django.utils.translation import gettext_lazy as _
 
 from annotations.errors import Forbidden, NotFound
@@ -19,6 +20,19 @@ def _require_coordinator(user) -> None:
 def dataset_list(user) -> QuerySet[Dataset]:
     _require_coordinator(user)
     return Dataset.objects.order_by("name")
+
+
+def dataset_ids_named(names) -> list[int]:
+    """The datasets called any of `names`, in any case ("CODE15" is "code15", as imports file them): the
+    comparison the any-case unique constraint's index on LOWER(name) serves, exact otherwise (no pattern)."""
+    wanted = sorted({name.lower() for name in names if name})
+    if not wanted:
+        return []
+    return list(
+        Dataset.objects.annotate(lowered=Lower("name"))
+        .filter(lowered__in=wanted)
+        .values_list("pk", flat=True)
+    )
 
 
 def dataset_names() -> list[str]:

@@ -27,6 +27,7 @@ from annotations.errors import Forbidden, Invalid
 from annotations.lib.ecg.quality import EXAM_FLAGS
 from annotations.models import Dataset, Exam, QualityGrade, ReferenceLabel
 from annotations.roles import Role, has_role
+from annotations.selectors.exams.browse import dataset_ids_named
 
 SORTS = ("dataset", "date", "external_id", "quality")
 DEFAULT_SORT = "dataset"
@@ -129,7 +130,7 @@ def exam_filters_from(params: Mapping[str, str]) -> ExamFilters:
 def _filtered(filters: ExamFilters) -> QuerySet[Exam]:
     exams = Exam.objects.select_related("dataset").only(*LISTED_FIELDS)
     if filters.dataset:
-        exams = exams.filter(dataset__name=filters.dataset)
+        exams = exams.filter(dataset_id__in=dataset_ids_named([filters.dataset]))
     zone = timezone.get_current_timezone()
     # Ranges on the column itself, never a cast to a date: the indexes on acquired_at serve them.
     if filters.acquired_from:
@@ -184,7 +185,7 @@ def _groups(sort: str, filters: ExamFilters) -> list[_Group]:
     else:
         datasets = Dataset.objects.order_by("name")
         if filters.dataset:
-            datasets = datasets.filter(name=filters.dataset)
+            datasets = datasets.filter(pk__in=dataset_ids_named([filters.dataset]))
         groups = [
             _Group(f"d{pk}", Q(dataset_id=pk), ("external_id",))
             for pk in datasets.values_list("pk", flat=True)

@@ -15,7 +15,6 @@ from django.db.models.lookups import GreaterThan
 from annotations.errors import Forbidden, Invalid
 from annotations.lib.reference_codes import OVERFLOW, reference_code_needle
 from annotations.models import (
-    Dataset,
     DiagnosticClass,
     Exam,
     LatestSuggestionScore,
@@ -23,6 +22,7 @@ from annotations.models import (
 )
 from annotations.roles import Role, has_role
 from annotations.selectors.exams.arrays import parallel_aggregates, query_array_in_parts, query_arrays
+from annotations.selectors.exams.browse import dataset_ids_named
 
 # A pool up to this size has its scores read by its own ids (one parameter each); a larger one reads
 # every score at or above the stratum bound and keeps its own (matching_scores).
@@ -91,10 +91,10 @@ class _Pool:
 def _pool(criteria: ExamCriteria) -> _Pool:
     exams = Exam.objects.all()
     if criteria.datasets:
-        # The datasets' ids first: joined by name, PostgreSQL hashed the dataset table against every
-        # candidate exam (0.1 s of a CODE-II pool). None of them known: by name all the same, as an
-        # empty list of ids is a query the ORM refuses to compile.
-        datasets = list(Dataset.objects.filter(name__in=criteria.datasets).values_list("pk", flat=True))
+        # The datasets' ids first (named in any case): joined by name, PostgreSQL hashed the dataset
+        # table against every candidate exam (0.1 s of a CODE-II pool). None of them known: by name all
+        # the same, as an empty list of ids is a query the ORM refuses to compile.
+        datasets = dataset_ids_named(criteria.datasets)
         exams = (
             exams.filter(dataset_id__in=datasets)
             if datasets
@@ -135,7 +135,7 @@ def _with_reference_codes(labels: list[str]) -> Q:
     equality is: StrIndex is strpos/instr, where SQLite's LIKE ignores case). The exams whose codes did
     not fit their row are asked of the label table, and only when there are any: an EXISTS in the pool's
     plan, even one never reached, invites PostgreSQL to hash every matching label first."""
-    pairs = list(dict.fromkeys(_label_pairs(labels)))
+    pairs = list(dict.fromkeys(_stored_spellings(_label_pairs(labels))))
     condition = Q()
     for system, code in pairs:
         needle = Value(reference_code_needle(system, code))
@@ -143,6 +143,21 @@ def _with_reference_codes(labels: list[str]) -> Q:
     if Exam.objects.filter(reference_codes=OVERFLOW).exists():
         condition |= Q(reference_codes=OVERFLOW) & Q(Exists(_with_reference_labels(pairs)))
     return condition
+
+
+def _stored_spellings(pairs: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """Each (system, code) as the labels store it. A code stored as given is taken in its own case (a
+    source may keep "af" beside "AF"); one stored only in another case ("CODE15:rbbb" for code15's "RBBB")
+    is taken as stored, since the codes kept on the exam row are compared exactly. Only the spellings
+    are read (the label table's index on UPPER(code)), never the exams."""
+    spelt = []
+    for system, code in pairs:
+        if ReferenceLabel.objects.filter(code=code, code_system=system).exists():
+            spelt.append((system, code))
+            continue
+        stored = ReferenceLabel.objects.filter(code__iexact=code, code_system__iexact=system)
+        spelt.extend(stored.order_by().values_list("code_system", "code").distinct()[:20] or [(system, code)])
+    return spelt
 
 
 def _label_pairs(labels: list[str]) -> list[tuple[str, str]]:
