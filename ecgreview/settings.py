@@ -426,6 +426,9 @@ SPECTACULAR_SETTINGS = {
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", "English"), ("pt-br", "Português (Brasil)")]
 LOCALE_PATHS = [BASE_DIR / "annotations" / "locale"]
+# English dates as ISO writes them (ecgreview/formats/en); Portuguese ones as Django's pt_BR does.
+FORMAT_MODULE_PATH = ["ecgreview.formats"]
+# Times are shown in this zone (an IANA name: America/Sao_Paulo); stored in UTC whatever it is.
 TIME_ZONE = env.str("TIME_ZONE", "UTC")
 USE_I18N = True
 USE_TZ = True

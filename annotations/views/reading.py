@@ -143,7 +143,7 @@ def reader(request, assignment_id: int):
 def reader_print(request, assignment_id: int):
     """A sheet of the reader's own exam and statements for the browser to print (A4 landscape, 25 mm/s,
     10 mm/mV): for the reader's own use, so it carries nothing of another reader's (404 if not theirs)."""
-    printout = reader_printout(request.user, assignment_id)
+    printout = reader_printout(request.user, assignment_id, rhythm_lead=request.GET.get("rhythm", ""))
     return render(
         request,
         "annotations/reading/print.html",

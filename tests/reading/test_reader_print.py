@@ -97,3 +97,34 @@ def test_the_print_sheet_names_the_leads_as_the_reader_chose(client_for, ana, re
     html = client_for(ana).get(print_url(mine)).content.decode()
     svg = re.search(r'<svg id="print-ecg"[^>]*>', html).group(0)
     assert f'data-lead-names="{expected}"' in svg
+
+
+def test_a_skipped_exams_print_says_skipped_in_the_readers_words_with_the_reason(client_for, ana, reads):
+    from annotations.services.reading import assignment_skip
+
+    mine, _ = reads
+    assignment_skip(actor=ana, assignment=mine, reason="Traçado ilegível")
+    client = client_for(ana)
+    client.cookies["django_language"] = "pt-br"
+    html = client.get(print_url(mine), HTTP_ACCEPT_LANGUAGE="pt-br").content.decode()
+    heading = html.split('<section class="print-read">', 1)[1].split("</h2>", 1)[0]
+    assert "pulado" in heading and "ignorad" not in heading, heading
+    assert 'id="print-skip-reason"' in html and "Traçado ilegível" in html
+
+
+@pytest.mark.parametrize("asked, drawn", [("III", "III"), ("V1", "V1"), ("X9", "II"), ("", "II")])
+def test_the_print_sheet_takes_the_rhythm_lead_the_reader_chose_on_screen(
+    client_for, ana, reads, asked, drawn
+):
+    mine, _ = reads
+    html = client_for(ana).get(print_url(mine), {"rhythm": asked}).content.decode()
+    assert f'data-rhythm-lead="{drawn}"' in html
+
+
+def test_the_print_stamp_is_written_as_the_language_writes_dates(client_for, ana, reads):
+    mine, _ = reads
+    client = client_for(ana)
+    client.cookies["django_language"] = "pt-br"
+    html = client.get(print_url(mine), HTTP_ACCEPT_LANGUAGE="pt-br").content.decode()
+    scale = html.split('class="print-scale">', 1)[1].split("</p>", 1)[0]
+    assert re.search(r"\d{2}/\d{2}/\d{4} \d{2}:\d{2}", scale), scale

@@ -32,6 +32,8 @@ class Printout:
     lead_names: str = "I"  # "DI": limb leads written DI, DII, DIII, as the reader chose on screen
     # The cart's measurements, as the reader page shows them: only in a batch designed to show them.
     device_measurements: list[dict] = field(default_factory=list)
+    skip_reason: str = ""  # the reader's reason, when they skipped the exam
+    rhythm_lead: str = "II"  # the rhythm strip's lead, as the reader had it on screen
 
 
 def _status(assignment: Assignment, annotation: Annotation | None) -> str:
@@ -40,10 +42,11 @@ def _status(assignment: Assignment, annotation: Annotation | None) -> str:
     return annotation.status if annotation is not None else ""
 
 
-def reader_printout(user, assignment_id: int) -> Printout:
+def reader_printout(user, assignment_id: int, *, rhythm_lead: str = "") -> Printout:
     """The reader's own assignment (404 for anything else, as on the reader page) with their current
     read, its statements named in the interface's language, laid out and its leads named as the reader
-    chose on screen."""
+    chose on screen; `rhythm_lead`, the rhythm strip's lead the reader page had (II for any name the exam
+    has no lead of)."""
     assignment = assignment_for_reader(user, assignment_id)
     annotation = Annotation.objects.filter(assignment=assignment, is_current=True).first()
     portuguese = (get_language() or "").lower().startswith("pt")
@@ -65,4 +68,6 @@ def reader_printout(user, assignment_id: int) -> Printout:
         device_measurements=device_measurement_items(assignment.exam.device_measurements)
         if device_measurements_shown(assignment.batch)
         else [],
+        skip_reason=assignment.skip_reason if assignment.status == Assignment.Status.SKIPPED else "",
+        rhythm_lead=rhythm_lead if rhythm_lead in (assignment.exam.lead_names or []) else "II",
     )

@@ -1,5 +1,5 @@
-/* The reader's print sheet: the exam's 12 leads in the reader's saved layout (3x4 with a II rhythm strip,
- * 6x2 or 12x1, data-layout) drawn as SVG in real
+/* The reader's print sheet: the exam's 12 leads in the reader's saved layout (3x4 with the rhythm strip's
+ * lead the reader had on screen, data-rhythm-lead, 6x2 or 12x1, data-layout) drawn as SVG in real
  * millimetres at 25 mm/s and 10 mm/mV, on a 1 mm grid with 5 mm bold lines and a 1 mV, 200 ms calibration
  * pulse per row; the sheet's geometry is static/js/ecg/paper.js's, as on screen. The Print button hands
  * the page to the browser (window.print), whose PDF keeps the millimetres. */
@@ -55,7 +55,7 @@
     target.setAttribute("viewBox", "0 " + cut[0] + " " + sheet.width + " " + height);
   }
   function draw(signals) {
-    var sheet = P.paper(layout, { speed: speed, gain: gain, samplingRate: fs, nSamples: n, rhythmLead: "II",
+    var sheet = P.paper(layout, { speed: speed, gain: gain, samplingRate: fs, nSamples: n, rhythmLead: d.rhythmLead || "II",
       rowHeight: ROW_MM[layout] });
     var cuts = windows(sheet);
     frame(svg, sheet, cuts[0]);

@@ -894,6 +894,12 @@
     on("comment", "input", function () { if (!readOnly()) changed(); });
     on("submit", "click", submit);
     on("skip", "click", openSkip);
+    // The printout draws the rhythm strip's lead the reader has on screen (the other view choices are
+    // saved preferences the print page reads itself).
+    on("print-link", "click", function () {
+      var lead = viewer.view.rhythmLead;
+      this.href = state.ctx.assignment.page_url + "print/" + (lead && lead !== "II" ? "?rhythm=" + encodeURIComponent(lead) : "");
+    });
     on("help-toggle", "click", function () { $("help").showModal(); });
     on("help-close", "click", function () { $("help").close(); });
     on("skip-form", "submit", function (e) {
