@@ -11,6 +11,7 @@ from django.contrib import messages
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_http_methods
 
 from annotations.roles import Role
@@ -77,17 +78,18 @@ def adjudication_case_view(request, batch_id: int, exam_id: int):
         except ValueError:
             version = -1
         try:
+            decisions = decisions_from_post(
+                request.POST, [d.code for d in case.disputed] + [a["code"] for a in case.added]
+            )
             adjudication_decide(
                 actor=request.user,
                 batch=case.batch,
                 exam_id=exam_id,
-                decisions=decisions_from_post(
-                    request.POST, [d.code for d in case.disputed] + [a["code"] for a in case.added]
-                ),
+                decisions=decisions,
                 rationale=request.POST.get("rationale", ""),
                 version=version,
             )
-            messages.success(request, _("Decision signed."))
+            messages.success(request, _signed_message(case, decisions))
             return redirect("adjudication-queue")
         except StaleAdjudication as error:
             # Another signature came first: its answers are shown; only the rationale typed is kept.
@@ -131,3 +133,17 @@ urlpatterns = [
         name="adjudication-case",
     ),
 ]
+
+
+def _signed_message(case, decisions: list[Decision]) -> str:
+    """What was signed, and what is left: a decision that leaves disputed classes open keeps the exam in
+    the queue, and a bare "Decision signed." let an adjudicator think the case was closed."""
+    signed = {decision.code for decision in decisions}
+    open_codes = [d.code for d in case.disputed if d.code not in signed and d.decided_value is None]
+    if not open_codes:
+        return _("Decision signed.")
+    return ngettext(
+        "Decision signed. %(n)s disputed class is still open: %(codes)s; the exam stays in your queue.",
+        "Decision signed. %(n)s disputed classes are still open: %(codes)s; the exam stays in your queue.",
+        len(open_codes),
+    ) % {"n": len(open_codes), "codes": ", ".join(open_codes)}

@@ -500,3 +500,26 @@ def test_in_portuguese_an_empty_decision_is_refused_in_portuguese(carla, dispute
     assert answer.status_code == 400, (answer.status_code, refused[refused.find("<main") :][:1500])
     assert "Decida ao menos uma classe em disputa" in refused
     assert "decide at least one" not in refused
+
+
+def test_a_decision_that_leaves_a_class_open_says_so_and_the_readers_notes_come_before_the_form(
+    carla, secret_readers, diego, tnmg, client
+):
+    one, two = secret_readers
+    exam = make_exam()
+    batch = batch_create(
+        name="Two disputes", taxonomy=tnmg, exams=[exam], readers=[one, two], readers_per_exam=2, actor=diego
+    )
+    read(one, batch, exam, ["SB", "1dAVb", "RBBB"])
+    read(two, batch, exam, ["SB"])
+    batch_agreement_compute(batch.pk)
+    client.force_login(carla)
+    html = client.get(case_url(batch, exam)).content.decode()
+    assert html.index('id="reader-notes"') < html.index('id="adjudication-form"')
+    signed = client.post(
+        case_url(batch, exam), {"version": "0", "decision-1dAVb": "present", "rationale": ""}, follow=True
+    )
+    said = [str(m) for m in signed.context["messages"]]
+    assert said == ["Decision signed. 1 disputed class is still open: RBBB; the exam stays in your queue."]
+    signed = client.post(case_url(batch, exam), {"version": "1", "decision-RBBB": "absent"}, follow=True)
+    assert [str(m) for m in signed.context["messages"]] == ["Decision signed."]
