@@ -98,3 +98,19 @@ def test_after_a_mouse_click_on_a_toolbar_button_enter_still_submits(
     assert submitted.value.status == 200
     first.refresh_from_db()
     assert first.status == Assignment.Status.SUBMITTED
+
+
+def test_a_refused_ctrl_enter_from_the_comment_hands_the_keys_back_to_the_page(
+    live_server, page, ana, bruno, diego, tnmg
+):
+    """The comment typed, Ctrl+Enter with no statement chosen: refused, and the "/" and search typed next
+    go to the statement search, not into the comment."""
+    _open_first(page, live_server, ana, bruno, diego, tnmg)
+    page.click("#comment")
+    page.keyboard.type("Sem pausas.")
+    page.keyboard.press("Control+Enter")
+    page.wait_for_function("() => document.getElementById('message').textContent.length > 0")
+    page.keyboard.press("/")
+    page.keyboard.type("bradicardia")
+    assert page.input_value("#comment") == "Sem pausas."
+    assert page.input_value("#search") == "bradicardia"

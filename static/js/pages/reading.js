@@ -409,10 +409,15 @@
     var text = t("stale") + (dropped.length ? " " + t("stale_dropped", { codes: dropped.join(", ") }) : "");
     showMessage(text, "stale");
   }
+  /* A submit refused here from the comment box (Ctrl+Enter) hands the keys back to the page: left in the
+   * box, the "/" and statement the reader typed next to fix the read went into their comment. */
+  function leaveComment() {
+    if (document.activeElement === $("comment")) $("comment").blur();
+  }
   function submit() {
     if (readOnly()) return;
-    if (checkConflicts().length) return; // the message already names both statements
-    if (!chosenInOrder().length) { showMessage(t("choose_one"), "error"); return; }
+    if (checkConflicts().length) { leaveComment(); return; } // the message already names both statements
+    if (!chosenInOrder().length) { showMessage(t("choose_one"), "error"); leaveComment(); return; }
     var save = state.save, ctx = state.ctx;
     clearTimeout(save.timer);
     var id = ctx.assignment.id, body = payload(), nextId = ctx.next_assignment_id, read = state.annotation;
