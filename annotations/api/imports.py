@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.urls import path
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.parsers import JSONParser, MultiPartParser
 from rest_framework.response import Response
@@ -18,12 +18,16 @@ from annotations.services.imports.outcomes import AMPLITUDE_SCALE_MAX, AMPLITUDE
 from ecgreview.middleware import upload_body_bytes
 
 
+@extend_schema_field({"type": "string", "format": "binary"})
+class UploadedFile(serializers.FileField):
+    """A file of a multipart upload: binary in the schema (the framework's default, a uri string, made a
+    generated client send names instead of files)."""
+
+
 class ImportCreateSerializer(StrictSerializer):
     dataset = serializers.SlugField(max_length=100)
     # Empty files pass here to be refused by name with the rest of the upload (services.imports.jobs).
-    files = serializers.ListField(
-        child=serializers.FileField(allow_empty_file=True), required=False, default=list
-    )
+    files = serializers.ListField(child=UploadedFile(allow_empty_file=True), required=False, default=list)
     paths = serializers.ListField(
         child=serializers.CharField(max_length=1000),
         required=False,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.urls import path
 from django.utils.cache import add_never_cache_headers
 from django.utils.translation import gettext as _
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -280,7 +280,13 @@ def _save_arguments(request, pk: int) -> dict:
 class ReadingContextView(APIView):
     permission_classes = [IsReader]
 
-    @extend_schema(responses=ReadingContextSerializer)
+    @extend_schema(
+        responses=ReadingContextSerializer,
+        parameters=[
+            OpenApiParameter("prefetch", str, enum=["1"], description="1: asked ahead of time (see above)."),
+            OpenApiParameter("from", str, description="With prefetch: the reference of the exam on screen."),
+        ],
+    )
     def get(self, request, pk: int):
         """Open one of the reader's exams
 
@@ -390,7 +396,10 @@ class SkipView(APIView):
 class NextView(APIView):
     permission_classes = [IsReader]
 
-    @extend_schema(responses=NextAssignmentSerializer)
+    @extend_schema(
+        responses=NextAssignmentSerializer,
+        parameters=[OpenApiParameter("batch", int, description="Only this batch of the caller's.")],
+    )
     def get(self, request):
         """Find the reader's next exam
 

@@ -108,3 +108,14 @@ def test_the_docs_pages_wear_the_apps_icon(client_for, ana, path):
     html = client_for(ana).get(path).content.decode()
     icons = re.findall(r'<link rel="icon" href="([^"]+)"', html)
     assert icons and all(href in {"/favicon.ico", "/static/favicon.svg"} for href in icons), icons
+
+
+def test_the_schema_names_the_query_parameters_the_reading_api_reads_and_uploads_as_binary(client_for, diego):
+    schema = client_for(diego).get("/api/schema/", {"format": "json"}).json()
+    paths = schema["paths"]
+    named = {p["name"] for p in paths["/api/v1/reading/next/"]["get"].get("parameters", [])}
+    assert "batch" in named
+    opened = paths["/api/v1/reading/assignments/{id}/"]["get"]["parameters"]
+    assert {"prefetch", "from"} <= {p["name"] for p in opened}
+    upload = schema["components"]["schemas"]["ImportCreate"]["properties"]["files"]["items"]
+    assert upload == {"type": "string", "format": "binary"}
