@@ -114,3 +114,19 @@ def test_a_refused_ctrl_enter_from_the_comment_hands_the_keys_back_to_the_page(
     page.keyboard.type("bradicardia")
     assert page.input_value("#comment") == "Sem pausas."
     assert page.input_value("#search") == "bradicardia"
+
+
+def test_the_help_opens_at_its_top_on_a_short_screen(live_server, page, ana, bruno, diego, tnmg):
+    """A 1366x768 laptop at 150 % zoom is 911x512 CSS pixels: the help opened scrolled to its Close button,
+    its title and first rows out of sight."""
+    page.set_viewport_size({"width": 911, "height": 512})
+    _open_first(page, live_server, ana, bruno, diego, tnmg)
+    page.keyboard.press("?")
+    page.wait_for_selector("#help[open]")
+    top = page.evaluate(
+        "() => { const d = document.getElementById('help'), h = d.querySelector('h2');"
+        " return [d.scrollTop, h.getBoundingClientRect().top >= d.getBoundingClientRect().top,"
+        " d.scrollHeight > d.clientHeight]; }"
+    )
+    assert top[:2] == [0, True], top
+    assert top[2], "the help fits the screen: this test shows nothing at this size"
