@@ -11,8 +11,9 @@ from __future__ import annotations
 import pytest
 
 from annotations.models import Annotation, Assignment
-from tests.reading.helpers import queue, ref
-from tests.reading.test_browser_reader import choose, chosen, log_in, shared_batch, wait_drawn
+from tests.browser import screenshot_path
+from tests.reading.helpers import queue, ref, shared_batch
+from tests.reading.test_browser_reader import choose, chosen, log_in, wait_drawn
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -130,3 +131,35 @@ def test_the_help_opens_at_its_top_on_a_short_screen(live_server, page, ana, bru
     )
     assert top[:2] == [0, True], top
     assert top[2], "the help fits the screen: this test shows nothing at this size"
+
+
+def test_on_a_laptop_at_150_percent_the_sheet_fills_its_pane_and_the_buttons_stay_in_their_card(
+    live_server, page, ana, bruno, diego, tnmg
+):
+    """911x512 CSS pixels with the median beat shown: the sheet was 320 px wide in a 490 px pane, the
+    median beat wrapped under it, and the comment and buttons ran past the labelling card's foot."""
+    from annotations.models import ReviewBatch
+    from tests.reading.test_browser_reader_loading import _suggest
+
+    page.set_viewport_size({"width": 911, "height": 512})
+    batch = shared_batch(
+        readers=[ana, bruno], coordinator=diego, taxonomy=tnmg, exams=1, mode=ReviewBatch.SuggestionMode.SHOWN
+    )
+    first = queue(batch, ana)[0]
+    _suggest(first.exam, tnmg)
+    log_in(page, live_server, "ana")
+    page.goto(f"{live_server.url}/read/{ref(first)}/")
+    wait_drawn(page, first)
+    page.wait_for_selector("#median-panel:not([hidden])")
+    sizes = page.evaluate(
+        "() => { const box = (id) => document.getElementById(id).getBoundingClientRect();"
+        " const pane = document.querySelector('.ecg-pane').getBoundingClientRect();"
+        " const labels = document.querySelector('.label-pane');"
+        " labels.scrollTop = labels.scrollHeight;"
+        " const card = labels.getBoundingClientRect(), submit = box('submit');"
+        " return {sheet: box('ecg').width, pane: pane.width, card_bottom: card.bottom,"
+        " submit_bottom: submit.bottom}; }"
+    )
+    assert sizes["sheet"] >= 0.9 * (sizes["pane"] - 30), sizes
+    assert sizes["submit_bottom"] <= sizes["card_bottom"] + 0.5, sizes
+    page.screenshot(path=str(screenshot_path("reader-laptop-150")), full_page=True)
