@@ -16,7 +16,7 @@ from django.utils.cache import patch_vary_headers
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
-from annotations.errors import Invalid
+from annotations.errors import Invalid, NotFound
 from annotations.models import ReviewBatch
 from annotations.roles import Role
 from annotations.selectors.reading.assignments import (
@@ -187,6 +187,10 @@ def reader_next(request):
         batch_id = reader_batch_named(request.user, request.GET.get("batch"))
     except Invalid as refused:
         raise BadRequest(str(refused)) from refused
+    except NotFound:
+        # A batch that is no longer theirs (their exams were moved to another reader): nothing left there.
+        messages.info(request, _("Nothing left to read in this batch. Thank you!"))
+        return redirect("home")
     following = assignment_left_off_id_for_reader(
         request.user, batch_id=batch_id
     ) or assignment_next_id_for_reader(request.user, batch_id=batch_id)

@@ -327,6 +327,16 @@ def import_job_run(job_id: int) -> None:
     except ImportInterrupted as taken:
         logger.warning("%s; this run stops", taken)
         return
+    _job_report(job, report, root)
+    _uploads_remove(job, root)
+    try:
+        cache.delete_many([progress.key, alive_key(job.pk)])
+    except Exception:  # they expire on their own
+        logger.warning("import progress: the cache is down")
+
+
+def _job_report(job, report, root: Path) -> None:
+    """A run's end: done with its counts and outcomes, or failed when it left nothing (_nothing_imported)."""
     summary = report.summary()
     nothing = _nothing_imported(report)
     _job_finish(
@@ -340,11 +350,6 @@ def import_job_run(job_id: int) -> None:
         failed=summary["error"],
         files_failed=summary["files_failed"],
     )
-    _uploads_remove(job, root)
-    try:
-        cache.delete_many([progress.key, alive_key(job.pk)])
-    except Exception:  # they expire on their own
-        logger.warning("import progress: the cache is down")
 
 
 def _nothing_imported(report) -> str:
