@@ -36,3 +36,20 @@ def test_my_reads_marks_the_uncertain_statements(client_for, ana, diego, tnmg):
     assert "NORM (uncertain)" in cell and "SR (uncertain)" not in cell, cell
     client.cookies["django_language"] = "pt-br"
     assert "NORM (incerto)" in client.get(f"/read/batches/{batch.pk}/").content.decode()
+
+
+def test_my_reads_names_each_statement_in_the_readers_language(client_for, ana, diego, tnmg):
+    """A Brazilian reader saw bare codes (RBBB, LVH_RE) in 'Minhas leituras': each now has its name, as
+    TNMG reports write it in Portuguese."""
+    batch = batch_create(
+        name="Names", taxonomy=tnmg, exams=[make_exam(seed=2)], readers=[ana], readers_per_exam=1, actor=diego
+    )
+    slot = queue(batch, ana)[0]
+    client = client_for(ana)
+    labels = [{"code": "RBBB", "uncertain": False}]
+    assert client.put(
+        f"{API}/{ref(slot)}/draft/", {"labels": labels, "revision": 0}, content_type="application/json"
+    ).status_code == 200
+    assert "Right bundle branch block" in client.get(f"/read/batches/{batch.pk}/").content.decode()
+    client.cookies["django_language"] = "pt-br"
+    assert "Bloqueio de ramo direito" in client.get(f"/read/batches/{batch.pk}/").content.decode()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from django.db.models import Count, Exists, Max, OuterRef
+from django.utils.translation import get_language
 
 from annotations.errors import NotFound
 from annotations.models import Assignment, ReviewBatch
@@ -101,6 +102,7 @@ class MyRead:
     status_label: str
     codes: tuple[str, ...]  # the reader's own statements in their current read
     uncertain: frozenset[str]  # those of them the reader marked uncertain
+    names: dict[str, str]  # each statement's name in the interface's language (TNMG's Portuguese in pt-BR)
     skip_reason: str
     when: object  # submitted, skipped, or last saved
 
@@ -161,6 +163,12 @@ def _my_reads(assignments: list[Assignment]) -> list[MyRead]:
 def _my_read(assignment: Assignment, annotation) -> MyRead:
     labels = list(annotation.labels.all()) if annotation else []
     codes = tuple(label.diagnostic_class.code for label in labels)
+    portuguese = (get_language() or "").lower().startswith("pt")
+    names = {
+        label.diagnostic_class.code: (label.diagnostic_class.name_pt if portuguese else "")
+        or label.diagnostic_class.name
+        for label in labels
+    }
     when = {
         Assignment.Status.SUBMITTED: assignment.submitted_at,
         Assignment.Status.SKIPPED: assignment.skipped_at,
@@ -172,6 +180,7 @@ def _my_read(assignment: Assignment, annotation) -> MyRead:
         status_label=assignment.get_status_display(),
         codes=codes,
         uncertain=frozenset(label.diagnostic_class.code for label in labels if label.uncertain),
+        names=names,
         skip_reason=assignment.skip_reason if assignment.status == Assignment.Status.SKIPPED else "",
         when=when,
     )
