@@ -47,9 +47,12 @@ def test_my_reads_names_each_statement_in_the_readers_language(client_for, ana, 
     slot = queue(batch, ana)[0]
     client = client_for(ana)
     labels = [{"code": "RBBB", "uncertain": False}]
-    assert client.put(
-        f"{API}/{ref(slot)}/draft/", {"labels": labels, "revision": 0}, content_type="application/json"
-    ).status_code == 200
+    assert (
+        client.put(
+            f"{API}/{ref(slot)}/draft/", {"labels": labels, "revision": 0}, content_type="application/json"
+        ).status_code
+        == 200
+    )
     assert "Right bundle branch block" in client.get(f"/read/batches/{batch.pk}/").content.decode()
     client.cookies["django_language"] = "pt-br"
     assert "Bloqueio de ramo direito" in client.get(f"/read/batches/{batch.pk}/").content.decode()
