@@ -187,3 +187,23 @@ def test_a_suggestion_provider_that_cannot_exist_stops_the_process(tmp_path, val
     result = load_settings(tmp_path, DEBUG="1", SUGGESTION_PROVIDERS=value)
     assert result.returncode != 0
     assert "SUGGESTION_PROVIDERS" in result.stderr and said in result.stderr
+
+
+# What a process has imported once it is ready to serve: the URLs resolved (which imports every view),
+# the Celery app with its tasks, and the admin. The signal and file-format libraries are imported by
+# the code that filters a signal or reads a file, so a web process, a worker or a manage command does
+# not pay their 2-3 s at every start (the embedded default starts one per command). h5py, a tenth of a
+# second, is left to the release and CODE file modules that use it throughout.
+READY_PROBE = (
+    "import json, sys, django; django.setup(); from django.urls import get_resolver; "
+    "get_resolver().url_patterns; import ecgreview.celery, annotations.tasks; "
+    "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in "
+    "{'scipy', 'pandas', 'wfdb', 'pydicom', 'neurokit2', 'onnxruntime', 'sklearn'})))"
+)
+
+
+def test_a_process_ready_to_serve_has_not_imported_the_signal_and_file_libraries(tmp_path):
+    result = fresh_interpreter(tmp_path, READY_PROBE, DEBUG="1")
+    assert result.returncode == 0, result.stderr
+    heavy = json.loads(result.stdout.strip().splitlines()[-1])
+    assert {name.split(".")[0] for name in heavy} == set(), heavy

@@ -16,9 +16,9 @@ the table beside it always agree.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 
 import numpy as np
-from scipy.signal import butter, sosfiltfilt
 
 from annotations.lib.ecg.qrs import qrs_peaks
 from annotations.lib.ecg.resample import resample
@@ -29,7 +29,16 @@ OUT_RATE = 250.0  # Hz, what the median beat is returned at
 MIN_RATE, MAX_RATE = 20.0, 250.0  # bpm outside which an R-peak series is a detection failure
 ONSET_FRACTION = 0.15  # of the peak spatial velocity: where the QRS onset is called
 ONSET_SEARCH_MS = 120.0  # how far before R a QRS onset may lie
-_BAND = butter(2, [0.5, 40.0], btype="bandpass", fs=WORK_RATE, output="sos")
+
+
+# scipy.signal is imported where it filters, not at the top: it takes 1-1.5 s to import, and every web
+# process, worker and manage command imports this module through the reader's selectors (the median beat
+# is drawn from stored suggestions there) without filtering anything.
+@cache
+def _band() -> np.ndarray:
+    from scipy.signal import butter
+
+    return butter(2, [0.5, 40.0], btype="bandpass", fs=WORK_RATE, output="sos")
 
 
 @dataclass(frozen=True)
@@ -78,7 +87,9 @@ def median_beat(signals_mv: np.ndarray, sampling_rate: float) -> MedianBeat | No
     signals = resample(np.asarray(signals_mv, dtype=np.float64), sampling_rate, WORK_RATE)
     if signals.shape[-1] < 2 * WORK_RATE:
         return None
-    filtered = sosfiltfilt(_BAND, signals, axis=1)
+    from scipy.signal import sosfiltfilt
+
+    filtered = sosfiltfilt(_band(), signals, axis=1)
     peaks = _r_peaks(filtered)
     before, after = round(-BEFORE_MS * WORK_RATE / 1000.0), round(AFTER_MS * WORK_RATE / 1000.0)
     inside = peaks[(peaks >= before) & (peaks + after <= filtered.shape[1])]

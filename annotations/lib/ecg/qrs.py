@@ -18,7 +18,6 @@ Pure numpy and scipy: no Django.
 from __future__ import annotations
 
 import numpy as np
-from scipy.signal import butter, find_peaks, sosfiltfilt
 
 QRS_BAND = (5.0, 25.0)  # Hz
 SMOOTH_S = 0.04  # a QRS's width
@@ -30,6 +29,10 @@ MIN_HEIGHT = 0.3
 
 def qrs_energy(filtered: np.ndarray, rate: float) -> np.ndarray:
     """The smoothed QRS-band energy envelope of (leads, samples) signals."""
+    # scipy.signal is imported where it is used: it takes 1-1.5 s, which every process importing the
+    # reader's selectors would otherwise pay at start.
+    from scipy.signal import butter, sosfiltfilt
+
     sos = butter(2, [QRS_BAND[0], min(QRS_BAND[1], 0.45 * rate)], btype="bandpass", fs=rate, output="sos")
     band = sosfiltfilt(sos, filtered, axis=1)
     energy = np.sqrt((band**2).sum(axis=0))
@@ -41,6 +44,8 @@ def qrs_peaks(filtered: np.ndarray, rate: float) -> np.ndarray:
     """Sample indices of the beats of (leads, samples) signals, ascending; empty when none stands out."""
     if filtered.ndim != 2 or filtered.shape[1] < 3:
         return np.zeros(0, dtype=int)
+    from scipy.signal import find_peaks
+
     energy = qrs_energy(filtered, rate)
     candidates, _ = find_peaks(energy, distance=max(1, round(REFRACTORY_S * rate)))
     if not len(candidates):

@@ -65,7 +65,6 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from scipy.ndimage import uniform_filter1d
 
 from annotations.lib.ecg.leads import STANDARD_LEADS
 
@@ -306,6 +305,10 @@ def _page_excursion(baseline: np.ndarray, fs: float) -> np.ndarray:
 def _moving_average(signals: np.ndarray, width: int) -> np.ndarray:
     """Centred moving average along the last axis, edges padded with the edge value (scipy's C filter:
     a tenth of the time of a numpy cumsum with padding, and this runs five times per imported exam)."""
+    # Imported here: scipy.ndimage takes about half a second, and the pages and API import this module
+    # for its flag names alone.
+    from scipy.ndimage import uniform_filter1d
+
     if width <= 1:
         return np.array(signals, dtype=np.float64, copy=True)
     return uniform_filter1d(np.asarray(signals, dtype=np.float64), size=width, axis=-1, mode="nearest")

@@ -17,7 +17,6 @@ from __future__ import annotations
 from fractions import Fraction
 
 import numpy as np
-from scipy.signal import resample_poly
 
 PAD_SIDES = ("center", "end")
 
@@ -29,6 +28,8 @@ def resample(
     ratio = Fraction(target_hz / rate_hz).limit_denominator(max_denominator)
     if ratio == 1:
         return signals
+    from scipy.signal import resample_poly  # here, not at the top: see qrs.qrs_energy
+
     return resample_poly(signals, ratio.numerator, ratio.denominator, axis=axis)
 
 
