@@ -1,10 +1,13 @@
 """The laptop path of `make run`: with nothing configured the schema and demo work on SQLite."""
 
+import atexit
 import json
 import os
+import shutil
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import zipfile
 from pathlib import Path
 
@@ -23,11 +26,31 @@ def manage(tmp_path, *args):
     )
 
 
+MAKE_RUN_SETUP = (["migrate", "--no-input"], ["load_taxonomy", "--shipped"], ["seed_demo"])
+_demo_made: list[Path] = []
+
+
+def demo_var_dir() -> Path:
+    """A var folder on which `make run`'s set-up commands have run, made once per test process.
+
+    The three commands take 20-30 s together; each test that only needs their result gets a copy of this
+    folder (database, waveforms, static files) rather than running them again. The copy is the same
+    bytes the commands wrote. test_migrate_taxonomy_and_demo_run_on_the_embedded_sqlite_default runs
+    them itself, in its own folder."""
+    if not _demo_made:
+        folder = Path(tempfile.mkdtemp(prefix="ecgreview-demo-"))
+        atexit.register(shutil.rmtree, folder, ignore_errors=True)
+        for command in MAKE_RUN_SETUP:
+            result = manage(folder, *command)
+            assert result.returncode == 0, result.stderr[-4000:]
+        _demo_made.append(folder)
+    return _demo_made[0]
+
+
 def on_the_demo(tmp_path, script: str, *args: str) -> dict:
-    """`make run`'s demo set up under tmp_path, then `script` run in a Django process of its own on it:
-    what the script printed last, as JSON."""
-    for command in (["migrate", "--no-input"], ["load_taxonomy", "--shipped"], ["seed_demo"]):
-        assert manage(tmp_path, *command).returncode == 0
+    """`make run`'s demo set up under tmp_path (a copy of demo_var_dir), then `script` run in a Django
+    process of its own on it: what the script printed last, as JSON."""
+    shutil.copytree(demo_var_dir(), tmp_path, dirs_exist_ok=True)
     environ = {"PATH": os.environ["PATH"], "DEBUG": "1", "VAR_DIR": str(tmp_path)}
     environ["DJANGO_SETTINGS_MODULE"] = "ecgreview.settings"
     result = subprocess.run(
@@ -43,7 +66,7 @@ def on_the_demo(tmp_path, script: str, *args: str) -> dict:
 
 
 def test_migrate_taxonomy_and_demo_run_on_the_embedded_sqlite_default(tmp_path):
-    for command in (["migrate", "--no-input"], ["load_taxonomy", "--shipped"], ["seed_demo"]):
+    for command in MAKE_RUN_SETUP:
         result = manage(tmp_path, *command)
         assert result.returncode == 0, result.stderr
     assert "Log in as" in result.stdout
