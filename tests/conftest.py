@@ -128,6 +128,16 @@ def page(browser):
     LIVE_REQUESTS.wait_quiet()
 
 
+@pytest.fixture
+def sessions_not_refreshed(settings):
+    """Signed-in sessions are not written again by the idle-expiry refresh (SessionRefreshMiddleware).
+
+    For the walks that send thousands of requests, each in a savepoint rolled back after it: the refresh
+    a request writes is rolled back with it, so every next request wrote it again, about half of each
+    request's time. The refresh itself is tested in tests/cross/test_web_hardening.py."""
+    settings.SESSION_REFRESH_S = 10**12  # longer than any session has existed
+
+
 @pytest.fixture(autouse=True)
 def _fresh_cache():
     """Each test starts with an empty cache (this process's own Redis database): no login-failure

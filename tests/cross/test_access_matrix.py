@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from django.conf import settings
 from django.contrib.auth.models import Group, User
 from django.db import transaction
 from django.test import Client
@@ -23,7 +24,7 @@ from annotations.services.users import user_set_roles
 from tests.access import PERSONAS, Study, Undeclared, build_study, declared_roles, id_kind, may_use
 from tests.urlwalk import Route, all_routes
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("sessions_not_refreshed")]
 
 ROUTES = all_routes()
 API_METHODS = ["get", "post", "put", "patch", "delete"]
@@ -37,14 +38,26 @@ def study(tnmg) -> Study:
     return build_study(tnmg)
 
 
+def signed_in(study: Study, persona: str) -> str:
+    """The persona's session key, signed in once per study outside every savepoint. A request that ends
+    the session (log out) is rolled back with its savepoint, so the session outlives it; signing in
+    inside each savepoint wrote a new session and the user's last login again for every request."""
+    sessions = study.__dict__.setdefault("_sessions", {})
+    if persona not in sessions:
+        client = Client()
+        client.force_login(study.user(persona))
+        sessions[persona] = client.cookies[settings.SESSION_COOKIE_NAME].value
+    return sessions[persona]
+
+
 def ask(study: Study, persona: str, route: Route, method: str, values: dict[str, object]):
     """One request as the persona, in a savepoint rolled back after it: closing the batch or submitting
     a read must not change what the next request of the walk finds."""
     client = Client()
     kwargs = {"content_type": "application/json", "data": {}} if route.is_api and method != "get" else {}
+    if persona != "anonymous":
+        client.cookies[settings.SESSION_COOKIE_NAME] = signed_in(study, persona)
     with transaction.atomic():
-        if persona != "anonymous":
-            client.force_login(study.user(persona))
         response = getattr(client, method)(route.fill(values), **kwargs)
         transaction.set_rollback(True)
     return response

@@ -28,7 +28,7 @@ from schemathesis.specs.openapi.checks import content_type_conformance, response
 from tests.access import Study, build_study, declared_roles, may_use
 from tests.urlwalk import all_routes
 
-pytestmark = [pytest.mark.django_db, pytest.mark.slow]
+pytestmark = [pytest.mark.django_db, pytest.mark.slow, pytest.mark.usefixtures("sessions_not_refreshed")]
 
 ROLES = {
     "anonymous": "anonymous",

@@ -21,7 +21,7 @@ from annotations.models import AuditEvent
 from tests.access import Study, build_study, declared_roles, may_use
 from tests.urlwalk import Route, all_routes
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("sessions_not_refreshed")]
 
 NUL = "\x00"
 _READ = re.compile(
