@@ -17,13 +17,14 @@ from annotations.errors import Invalid
 from annotations.lib.ecg.quality import EXAM_FLAGS
 from annotations.models import ReviewBatch
 from annotations.models.batches import SEED_MAX
-from annotations.selectors.batches.access import batch_for_coordinator
+from annotations.selectors.batches.access import batch_for_coordinator, newcomers_named, reassign_pair
 from annotations.selectors.batches.overview import batch_exam_count, batch_overview
 from annotations.selectors.batches.plan import BatchSpec, batch_plan
 from annotations.selectors.batches.progress import batch_progress
 from annotations.selectors.batches.spec import batch_spec, exam_criteria
 from annotations.selectors.users import active_account
-from annotations.services.batches.lifecycle import ESCALATIONS, batch_create_from_plan
+from annotations.services.batches.lifecycle import ESCALATIONS, batch_close, batch_create_from_plan
+from annotations.services.batches.queues import batch_add_readers, batch_reassign
 from annotations.services.batches.skips import assignment_hand_on
 
 
@@ -546,11 +547,120 @@ class BatchAddExamsView(APIView):
         return Response(body, status=status.HTTP_201_CREATED)
 
 
+class BatchClosedSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    status = serializers.CharField()
+    closed_at = serializers.DateTimeField()
+
+
+class BatchCloseView(APIView):
+    permission_classes = [IsCoordinator]
+
+    @extend_schema(request=None, responses={200: BatchClosedSerializer})
+    def post(self, request, pk: int):
+        """Close a batch
+
+        Coordinators only (404 for an unknown batch). Its unread exams are no longer handed out; what was
+        read stays, and its agreement, adjudication and releases go on. Closing a closed batch changes
+        nothing and answers the same. Audited (with how many exams were left unread)."""
+        batch = batch_close(batch=batch_for_coordinator(request.user, pk), actor=request.user)
+        return Response({"id": batch.pk, "status": batch.status, "closed_at": batch.closed_at})
+
+
+class AddReadersSerializer(StrictSerializer):
+    reader_ids = serializers.ListField(
+        child=serializers.IntegerField(min_value=1, max_value=MAX_ID),
+        min_length=1,
+        max_length=1000,
+        help_text="Accounts to add: each an active reader not yet in the batch "
+        "(GET /api/v1/users/?role=reader lists them).",
+    )
+
+
+class ReadersAddedSerializer(serializers.Serializer):
+    readers = serializers.ListField(child=serializers.CharField(), help_text="The readers added, by name.")
+    moved = serializers.IntegerField(help_text="Unread exams moved to them from the batch's other readers.")
+    gold_added = serializers.IntegerField(
+        help_text="Gold exams given to them: every reader reads the batch's gold exams "
+        "(but those they may not read blind)."
+    )
+
+
+class BatchAddReadersView(APIView):
+    permission_classes = [IsCoordinator]
+
+    @extend_schema(request=AddReadersSerializer, responses={201: ReadersAddedSerializer})
+    def post(self, request, pk: int):
+        """Add readers to a running batch
+
+        Coordinators only (404 for an unknown batch). Unread exams move from the most to the least loaded
+        readers until every load is within one, never an exam a newcomer may not read blind (one whose
+        dispute they saw or, where the batch excludes them, one they read elsewhere); each newcomer also
+        gets the batch's gold exams. 400 naming each id that is not an active reader outside the batch;
+        409 when the batch is closed. Audited."""
+        batch = batch_for_coordinator(request.user, pk)
+        incoming = AddReadersSerializer(data=request.data)
+        incoming.is_valid(raise_exception=True)
+        readers = newcomers_named(batch, incoming.validated_data["reader_ids"])
+        added = batch_add_readers(batch=batch, readers=readers, actor=request.user)
+        names = [reader.get_username() for reader in readers]
+        body = {"readers": names, "moved": added.moved, "gold_added": added.gold_added}
+        return Response(body, status=status.HTTP_201_CREATED)
+
+
+class ReassignSerializer(StrictSerializer):
+    from_reader_id = serializers.IntegerField(
+        min_value=1, max_value=MAX_ID, help_text="A reader of the batch, a deactivated one included."
+    )
+    to_reader_id = serializers.IntegerField(min_value=1, max_value=MAX_ID, help_text="An active reader.")
+
+
+class ReassignedSerializer(serializers.Serializer):
+    moved = serializers.IntegerField(help_text="Unread exams now in the new reader's queue.")
+    kept_because_already_assigned = serializers.IntegerField()
+    kept_because_dispute_seen = serializers.IntegerField()
+    kept_because_seen_elsewhere = serializers.IntegerField()
+    kept_because_retest_follows = serializers.IntegerField()
+    reader_left = serializers.BooleanField(help_text="The first reader is deactivated or no longer a reader.")
+    drafts_handed_on = serializers.IntegerField()
+    drafts_kept = serializers.IntegerField(help_text="Drafts a reader still reading keeps.")
+    set_aside_untaken = serializers.IntegerField()
+    retests_withdrawn = serializers.IntegerField()
+    retests_too_close = serializers.IntegerField()
+
+
+class BatchReassignView(APIView):
+    permission_classes = [IsCoordinator]
+
+    @extend_schema(request=ReassignSerializer, responses={200: ReassignedSerializer})
+    def post(self, request, pk: int):
+        """Hand one reader's unread exams to another
+
+        Coordinators only (404 for an unknown batch). Moves the first reader's unread exams to the end of
+        the second's queue, but those the second holds already or may not read blind; the answer counts
+        each kind kept. A reader still reading keeps their drafts and the first reads they re-read later;
+        a reader who left (deactivated, or no longer a reader) keeps nothing. 400 when either account is
+        not what it must be or both are the same; 409 when the batch is closed. Audited."""
+        batch = batch_for_coordinator(request.user, pk)
+        incoming = ReassignSerializer(data=request.data)
+        incoming.is_valid(raise_exception=True)
+        from_reader, to_reader = reassign_pair(
+            batch, incoming.validated_data["from_reader_id"], incoming.validated_data["to_reader_id"]
+        )
+        outcome = batch_reassign(
+            batch=batch, from_reader=from_reader, to_reader=to_reader, actor=request.user
+        )
+        return Response({name: outcome[name] for name in ReassignedSerializer().fields})
+
+
 urlpatterns = [
     path("v1/batches/", BatchListCreateView.as_view(), name="api-batch-list"),
     path("v1/batches/preview/", BatchPreviewView.as_view(), name="api-batch-preview"),
     path("v1/batches/<int:pk>/progress/", BatchProgressView.as_view(), name="api-batch-progress"),
     path("v1/batches/<int:pk>/exams/", BatchAddExamsView.as_view(), name="api-batch-add-exams"),
+    path("v1/batches/<int:pk>/close/", BatchCloseView.as_view(), name="api-batch-close"),
+    path("v1/batches/<int:pk>/readers/", BatchAddReadersView.as_view(), name="api-batch-add-readers"),
+    path("v1/batches/<int:pk>/reassign/", BatchReassignView.as_view(), name="api-batch-reassign"),
     path(
         "v1/batches/<int:pk>/skips/<int:assignment_id>/hand-on/",
         BatchSkipHandOnView.as_view(),

@@ -6,7 +6,7 @@ from django.contrib.auth import get_user_model
 from django.db.models import Exists, OuterRef
 from django.utils.translation import gettext
 
-from annotations.errors import Forbidden, NotFound
+from annotations.errors import Forbidden, Invalid, NotFound
 from annotations.models import Assignment, ReviewBatch
 from annotations.roles import Role, has_role
 
@@ -50,3 +50,52 @@ def batch_readers(batch: ReviewBatch):
     """The batch's readers as accounts, by name, deactivated ones included (their unread exams must stay
     movable)."""
     return get_user_model().objects.filter(pk__in=batch_reader_ids(batch)).order_by("username")
+
+
+def _why_no_reader(user_id: int, accounts: dict) -> str:
+    """Why an account id names no active reader: no such account, deactivated, or without the role."""
+    account = accounts.get(user_id)
+    if account is None:
+        return gettext("no account with id %(id)s") % {"id": user_id}
+    if not account.is_active:
+        return gettext("%(name)s is deactivated") % {"name": account.get_username()}
+    return gettext("%(name)s is not a reader") % {"name": account.get_username()}
+
+
+def newcomers_named(batch: ReviewBatch, user_ids: list[int]) -> list:
+    """The accounts these ids name, each an active reader not yet in the batch, in the order given; Invalid
+    naming every id that is not (the API's "add readers", which the page offers from the same set)."""
+    wanted = list(dict.fromkeys(user_ids))
+    accounts = get_user_model().objects.in_bulk(wanted)
+    members = batch_reader_ids(batch)
+    reading = reading_reader_ids(wanted)
+    problems = [
+        gettext("%(name)s already reads this batch") % {"name": accounts[i].get_username()}
+        if i in members
+        else _why_no_reader(i, accounts)
+        for i in wanted
+        if i in members or i not in reading
+    ]
+    if problems:
+        raise Invalid("; ".join(problems))
+    return [accounts[i] for i in wanted]
+
+
+def reassign_pair(batch: ReviewBatch, from_id: int, to_id: int) -> tuple:
+    """The reader whose unread exams move (any reader of the batch, a deactivated one included) and the
+    active reader who takes them; Invalid saying what is wrong with either (the API's "reassign")."""
+    accounts = get_user_model().objects.in_bulk([from_id, to_id])
+    problems = []
+    if from_id not in batch_reader_ids(batch):
+        problems.append(
+            gettext("%(name)s does not read this batch") % {"name": accounts[from_id].get_username()}
+            if from_id in accounts
+            else gettext("no account with id %(id)s") % {"id": from_id}
+        )
+    if to_id not in reading_reader_ids([to_id]):
+        problems.append(_why_no_reader(to_id, accounts))
+    if from_id == to_id and not problems:
+        problems.append(gettext("choose two different readers"))
+    if problems:
+        raise Invalid("; ".join(problems))
+    return accounts[from_id], accounts[to_id]
