@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict
 
 from django.urls import path
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -20,7 +20,13 @@ from annotations.models.batches import SEED_MAX
 from annotations.selectors.batches.access import batch_for_coordinator, newcomers_named, reassign_pair
 from annotations.selectors.batches.overview import batch_exam_count, batch_overview
 from annotations.selectors.batches.plan import BatchSpec, batch_plan
-from annotations.selectors.batches.progress import batch_progress
+from annotations.selectors.batches.progress import (
+    EXAM_PAGE_SIZE,
+    EXAM_PAGE_SIZE_MAX,
+    EXAM_STATES,
+    batch_exam_table,
+    batch_progress,
+)
 from annotations.selectors.batches.spec import batch_spec, exam_criteria
 from annotations.selectors.users import active_account
 from annotations.services.batches.lifecycle import ESCALATIONS, batch_close, batch_create_from_plan
@@ -511,8 +517,57 @@ class AddExamsResultSerializer(serializers.Serializer):
     )
 
 
+class BatchExamRowSerializer(serializers.Serializer):
+    exam_id = serializers.IntegerField()
+    exam = serializers.CharField(help_text="dataset/external id")
+    is_gold = serializers.BooleanField(help_text="A gold exam: every reader reads it and it scores them.")
+    submitted = serializers.IntegerField(help_text="First reads submitted.")
+    target = serializers.IntegerField(help_text="First reads the exam is to have.")
+    skips = serializers.IntegerField()
+    disputes = serializers.IntegerField(help_text="Classes disputed and not yet adjudicated.")
+    state = serializers.ChoiceField(choices=EXAM_STATES)
+
+
+class BatchExamPageSerializer(serializers.Serializer):
+    rows = BatchExamRowSerializer(many=True)
+    next_after = serializers.IntegerField(
+        allow_null=True, help_text="Pass as `after` for the next page; null on the last one."
+    )
+    state = serializers.CharField()
+    size = serializers.IntegerField()
+
+
 class BatchAddExamsView(APIView):
     permission_classes = [IsCoordinator]
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("status", str, enum=list(EXAM_STATES), description="Only exams in this state."),
+            OpenApiParameter("after", int, description="The `next_after` of the page before."),
+            OpenApiParameter(
+                "page_size", int, description=f"1 to {EXAM_PAGE_SIZE_MAX}; {EXAM_PAGE_SIZE} by default."
+            ),
+        ],
+        responses={200: BatchExamPageSerializer},
+    )
+    def get(self, request, pk: int):
+        """The batch's exams, a page at a time, as the dashboard's exam table lists them
+
+        Coordinators only (404 for an unknown batch). Each exam with whether it is a gold exam, its first
+        reads submitted against its target, its skips, its open disputes and its state (reading, short of
+        reads, awaiting agreement, disputed, consensus), in the batch's order. 400 for an unknown state or
+        a page size or key that is not a whole number in range."""
+        batch = batch_for_coordinator(request.user, pk)
+        query = request.query_params
+        size = whole_number(query.get("page_size"), "page_size")
+        page = batch_exam_table(
+            request.user,
+            batch,
+            state=query.get("status") or None,
+            after=whole_number(query.get("after"), "after"),
+            size=EXAM_PAGE_SIZE if size is None else size,
+        )
+        return Response(page)
 
     @extend_schema(request=AddExamsSerializer, responses={201: AddExamsResultSerializer})
     def post(self, request, pk: int):
@@ -651,6 +706,15 @@ class BatchReassignView(APIView):
             batch=batch, from_reader=from_reader, to_reader=to_reader, actor=request.user
         )
         return Response({name: outcome[name] for name in ReassignedSerializer().fields})
+
+
+def whole_number(value: str | None, name: str) -> int | None:
+    """A query parameter that must be a whole number, None when absent; Invalid naming it otherwise."""
+    if value in (None, ""):
+        return None
+    if not value.isascii() or not value.isdigit() or len(value) > 18:
+        raise Invalid(f"{name} must be a whole number")
+    return int(value)
 
 
 urlpatterns = [

@@ -166,3 +166,44 @@ def test_a_reassign_between_wrong_accounts_is_400_saying_why(client_for, batch, 
         assert said in answer.content.decode(), (body, answer.content)
     assert _slots() == before
     assert not AuditEvent.objects.filter(action="batch.reassign").exists()
+
+
+def test_the_batch_exam_list_says_which_are_gold_page_by_page_to_coordinators_only(
+    client_for, ana, bruno, diego, tnmg
+):
+    exams = ExamFactory.create_batch(7)
+    gold = exams[:2]
+    batch = batch_create(
+        name="Gold listed",
+        taxonomy=tnmg,
+        exams=exams,
+        readers=[ana, bruno],
+        readers_per_exam=1,
+        actor=diego,
+        seed=3,
+        gold_exams=gold,
+    )
+    client = client_for(diego)
+    rows, after, pages = [], "", 0
+    while True:
+        answer = client.get(f"/api/v1/batches/{batch.pk}/exams/?page_size=3&after={after}")
+        assert answer.status_code == 200, answer.content
+        page = answer.json()
+        rows += page["rows"]
+        pages += 1
+        if page["next_after"] is None:
+            break
+        after = page["next_after"]
+    assert pages == 3 and len(rows) == 7 and len({r["exam_id"] for r in rows}) == 7
+    assert {r["exam_id"] for r in rows if r["is_gold"]} == {e.pk for e in gold}
+    targets = {r["exam_id"]: r["target"] for r in rows}
+    assert all(targets[e.pk] == 2 for e in gold)  # every reader reads a gold exam
+    assert all(r["state"] == "reading" and r["submitted"] == 0 for r in rows)
+    reading = client.get(f"/api/v1/batches/{batch.pk}/exams/?status=reading").json()
+    assert len(reading["rows"]) == 7 and reading["state"] == "reading"
+    for query in ("status=done", "page_size=0", "page_size=201", "page_size=x", "after=-1", "after=²"):
+        refused = client.get(f"/api/v1/batches/{batch.pk}/exams/?{query}")
+        assert refused.status_code == 400, (query, refused.content)
+    # Which exams are gold is the coordinator's to know: a reader who knew would read those more carefully.
+    for person in (ana, bruno):
+        assert client_for(person).get(f"/api/v1/batches/{batch.pk}/exams/").status_code == 403
