@@ -89,6 +89,18 @@ def test_translations_keep_their_placeholders(catalogue):
                 assert set(got) <= set(wanted), (entry["msgid"], text)
 
 
+def test_a_statement_has_one_name_and_it_is_achado(catalogue):
+    """What a reader picks from the taxonomy is an achado, a finding on the tracing, in every message. A
+    "laudo" is the whole signed report: "Buscar laudos" or "Seus laudos" told a Brazilian cardiologist they
+    were searching reports, and three other words for the same thing made it look like three things."""
+    for entry in catalogue:
+        if not re.search(r"\bstatements?\b", entry["msgid"] + (entry["msgid_plural"] or ""), re.I):
+            continue
+        for text in entry["msgstr"].values():
+            assert re.search(r"\bachados?\b", text, re.I), (entry["msgid"], text)
+            assert not re.search(r"laudo|afirmaç|enunciado|declaraç", text, re.I), (entry["msgid"], text)
+
+
 def test_compiled_catalogue_matches_the_po(catalogue):
     """The .mo that ships is the compilation of the .po beside it (mtimes mean nothing after a checkout, so
     compare contents): same messages, same translations."""
@@ -169,6 +181,7 @@ def _pages(study):
                     "Atalhos de teclado",
                     "Pular este exame",
                     "Diagnósticos",
+                    "Percorrer os achados",
                     "12,5",
                     "Espaço",
                 ],
