@@ -207,3 +207,25 @@ def test_a_process_ready_to_serve_has_not_imported_the_signal_and_file_libraries
     assert result.returncode == 0, result.stderr
     heavy = json.loads(result.stdout.strip().splitlines()[-1])
     assert {name.split(".")[0] for name in heavy} == set(), heavy
+
+
+# A web server's process (gunicorn and runserver both load ecgreview.wsgi) then opens an exam for a
+# reader: its median beat is filtered, as the reading context does for the first exam of every worker.
+SERVE_PROBE = (
+    "import json, sys; import ecgreview.wsgi; "
+    "from annotations.lib.ecg.synthetic import synthetic_ecg; "
+    "from annotations.lib.ecg.median_beat import median_beat; "
+    "signals, _ = synthetic_ecg(heart_rate_bpm=70, rr_jitter=0.03, noise_uv=15, seed=1); "
+    "before = set(sys.modules); beat = median_beat(signals, 500.0); "
+    "print(json.dumps({'beat': beat is not None, 'imported': sorted(set(sys.modules) - before)}))"
+)
+
+
+def test_a_web_process_has_its_signal_filters_before_the_first_reader_opens_an_exam(tmp_path):
+    """Imported lazily for a command's sake, scipy was paid by the first reader of every web worker after
+    each restart: 2.5 s on their first exam's reading context. The web entry point pays it at start."""
+    result = fresh_interpreter(tmp_path, SERVE_PROBE, DEBUG="1")
+    assert result.returncode == 0, result.stderr
+    served = json.loads(result.stdout.strip().splitlines()[-1])
+    assert served["beat"] is True
+    assert [name for name in served["imported"] if name.split(".")[0] == "scipy"] == []
