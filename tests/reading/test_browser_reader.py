@@ -252,6 +252,45 @@ def test_every_exclusive_pair_chosen_is_named_on_the_page(live_server, page, ana
     assert "Sinus rhythm (SR) and Sinus bradycardia (SB) cannot be chosen together." in text
 
 
+CLASHING = (
+    "Array.from(document.querySelectorAll('#statements .stmt.conflict'),"
+    " r => [r.dataset.code, r.getAttribute('aria-invalid')])"
+)
+
+
+def test_a_refused_submit_marks_the_clashing_statements_and_puts_one_in_focus(
+    live_server, page, ana, bruno, diego, tnmg
+):
+    """A red line above the list named the pair, and the reader had to find both in 73 statements, the
+    search box perhaps still narrowing the list to one of them. Now both rows are marked in the list, the
+    whole list is back, and the first of them is in focus: Space takes it out, Enter submits."""
+    first, second = queue(shared_batch(readers=[ana, bruno], coordinator=diego, taxonomy=tnmg), ana)
+    log_in(page, live_server, "ana")
+    page.goto(f"{live_server.url}/read/{ref(first)}/")
+    wait_drawn(page, first)
+    page.keyboard.press("n")
+    page.keyboard.press("/")
+    page.keyboard.type("sinus brady")
+    page.keyboard.press("Enter")  # chosen from the search, which still lists sinus bradycardia alone
+    assert page.locator("#statements").evaluate("el => el.classList.contains('searching')") is True
+    page.click("#submit")
+    assert page.locator("#message").is_visible()
+    assert page.evaluate(CLASHING) == [["NORM", "true"], ["SB", "true"]]
+    assert page.locator("#statements").evaluate("el => el.classList.contains('searching')") is False
+    assert page.input_value("#search") == ""
+    assert page.evaluate("document.querySelector('#statements .stmt.focus').dataset.code") == "NORM"
+    page.screenshot(path=screenshot_path("reader-clash-in-focus"))
+    page.keyboard.press(" ")
+    assert chosen(page) == "SB"
+    assert page.evaluate(CLASHING) == []
+    assert page.locator("#message").is_hidden()
+    with page.expect_response(lambda response: "/submit/" in response.url) as submitted:
+        page.keyboard.press("Enter")
+    assert submitted.value.status == 200
+    wait_drawn(page, second)
+    assert chosen_codes_in(first) == ["SB"]
+
+
 def test_a_second_reader_of_the_same_exam_sees_none_of_the_first_readers_work(
     live_server, page, browser, ana, bruno, diego, tnmg
 ):

@@ -260,6 +260,7 @@
   function checkConflicts() {
     var byCode = state.list.byCode;
     var found = P.conflicts(chosenInOrder(), state.list.kinds, state.ctx.taxonomy.exclusive_sets);
+    markClashing(found);
     if (found.length) { // every pair at once: the reader fixes them all before the next submit
       showMessage(found.map(function (pair) {
         var a = byCode[pair[0]], b = byCode[pair[1]];
@@ -269,6 +270,22 @@
       showMessage("");
     }
     return found;
+  }
+  /* Each statement of a clashing pair is marked in the list (and said invalid), not only named above it. */
+  function markClashing(pairs) {
+    var clashing = {};
+    pairs.forEach(function (pair) { clashing[pair[0]] = clashing[pair[1]] = true; });
+    state.list.statements.forEach(function (c) {
+      c.row.classList.toggle("conflict", !!clashing[c.code]);
+      if (clashing[c.code]) c.row.setAttribute("aria-invalid", "true"); else c.row.removeAttribute("aria-invalid");
+    });
+  }
+  /* A submit refused for a clash: the whole list back (a search may hide one of the pair) and the first
+   * clashing statement in focus, so that Space takes it out or an arrow reaches the other. */
+  function focusClash(pair) {
+    if (state.list.ranked) { $("search").value = ""; filter(""); }
+    var at = visibleStatements().indexOf(state.list.byCode[pair[0]]);
+    if (at >= 0) setFocus(at);
   }
   function showMessage(text, kind) {
     var m = $("message");
@@ -416,7 +433,8 @@
   }
   function submit() {
     if (readOnly()) return;
-    if (checkConflicts().length) { leaveComment(); return; } // the message already names both statements
+    var clashes = checkConflicts();
+    if (clashes.length) { leaveComment(); focusClash(clashes[0]); return; } // the message names every pair
     if (!chosenInOrder().length) { showMessage(t("choose_one"), "error"); leaveComment(); return; }
     var save = state.save, ctx = state.ctx;
     clearTimeout(save.timer);
