@@ -129,7 +129,10 @@ class AdjudicationCaseSerializer(serializers.Serializer):
     version = serializers.IntegerField()
     disputed = DisputedClassSerializer(many=True)
     agreed_present = AgreedPresentSerializer(many=True)
-    suggestion_provider = serializers.CharField(allow_null=True)
+    suggestion_provider = serializers.CharField(
+        allow_null=True,
+        help_text="The suggestion's provider, named in the adjudicator's language, and its version.",
+    )
     readers = ReaderNoteSerializer(many=True)
     added = AddedStatementSerializer(many=True)
     addable = AddableStatementSerializer(many=True)

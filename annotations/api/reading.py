@@ -149,7 +149,8 @@ class SuggestedScoreSerializer(serializers.Serializer):
 
 
 class ContextSuggestionSerializer(serializers.Serializer):
-    provider = serializers.CharField()
+    provider = serializers.CharField(help_text="The provider's key, as settings and the evidence name it.")
+    title = serializers.CharField(help_text="Its name in the reader's language, as the page shows it.")
     version = serializers.CharField()
     scores = SuggestedScoreSerializer(many=True)
     measurements = serializers.DictField(child=serializers.FloatField(allow_null=True))
@@ -176,7 +177,8 @@ class MedianBeatSerializer(serializers.Serializer):
 
 
 class MedianPanelSerializer(serializers.Serializer):
-    provider = serializers.CharField()
+    provider = serializers.CharField(help_text="The provider's key, as settings and the evidence name it.")
+    title = serializers.CharField(help_text="Its name in the reader's language, as the page shows it.")
     measurements = serializers.DictField(
         child=serializers.FloatField(allow_null=True),
         help_text="Global HR, PR, QRS, QT, QTc (Bazett, Fridericia) and P/QRS/T axes the provider stored.",

@@ -32,6 +32,7 @@ from annotations.selectors.agreement.summary import _first_reads
 from annotations.selectors.blinding import adjudicator_may_see, batch_pseudonyms, exam_adjudicator_eligible
 from annotations.selectors.exams.browse import device_measurement_items
 from annotations.selectors.reading.assignments import median_panel, suggestion_for_exam
+from annotations.selectors.suggestions.titles import provider_title
 from annotations.selectors.taxonomy import group_label, statement_name
 
 
@@ -444,7 +445,9 @@ def adjudication_case(user, batch_id: int, exam_id: int) -> AdjudicationCase:
         disputed=disputed,
         agreed=_agreed_present(batch, exam_id, {d.class_id for d in disputed}),
         version=max((a.version for a in decisions.values()), default=0),
-        suggestion_provider=f"{suggestion.provider} {suggestion.provider_version}" if suggestion else None,
+        suggestion_provider=(
+            f"{provider_title(suggestion.provider)}, {suggestion.provider_version}" if suggestion else None
+        ),
         readers=notes,
         added=exam_added_statements(batch, exam_id),
         addable=exam_addable_statements(batch, exam_id),

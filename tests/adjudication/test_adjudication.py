@@ -322,7 +322,7 @@ def test_the_case_api_carries_the_scores_readers_saw(carla, disputed, client, se
     Suggestion.objects.create(exam=exam, provider="quality", provider_version="1.0")  # newer, no diagnoses
     client.force_login(carla)
     case = client.get(reverse("api-adjudication-case", args=[batch.pk, exam.pk])).json()
-    assert case["suggestion_provider"] == "measurements 3"
+    assert case["suggestion_provider"] == "Interval measurements and rules, 3"  # named, not keyed
     assert [d["suggestion_score"] for d in case["disputed"]] == [0.64]
 
 

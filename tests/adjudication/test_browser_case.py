@@ -94,7 +94,8 @@ def test_the_case_page_shows_the_median_beat_and_the_scores_readers_see(
     page.wait_for_selector("#adjudication-ecg[data-drawn='1']")
 
     header = page.inner_text("#disputed thead")
-    assert "measurements 3" in header and "quality" not in header
+    # Named in the adjudicator's language, not by the provider's key; the newer quality check scores nothing.
+    assert "Interval measurements and rules, 3" in header and "quality" not in header.lower()
     assert "0.77" in page.inner_text("#disputed tbody tr")
 
     panel = page.locator("#median-panel")
@@ -102,7 +103,13 @@ def test_the_case_page_shows_the_median_beat_and_the_scores_readers_see(
     assert page.locator("#median-panel polyline").count() == 12
     assert page.locator("#median-panel line[data-mark]").count() == 12 * 4
     text = panel.inner_text()
-    for expected in ("Median beat · measurements", "72 bpm", "160 ms", "380 ms", "50 / 45 / 40 °"):
+    for expected in (
+        "Median beat · Interval measurements and rules",
+        "72 bpm",
+        "160 ms",
+        "380 ms",
+        "50 / 45 / 40 °",
+    ):
         assert expected in text, expected
     strips, beside = page.locator(".ecg-wrap").bounding_box(), panel.bounding_box()
     assert beside["x"] >= strips["x"] + strips["width"]

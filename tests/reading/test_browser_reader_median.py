@@ -60,7 +60,7 @@ def test_shown_mode_draws_the_median_beats_with_marks_and_the_table_beside_the_s
     assert page.locator("#median-panel line[data-mark]").count() == 12 * 4
     text = panel.inner_text()
     for expected in (
-        "Median beat · openecg-codec",
+        "Median beat · openecg-codec",  # a key the project does not name: shown as it is
         "72 bpm",
         "160 ms",
         "90 ms",
@@ -69,6 +69,7 @@ def test_shown_mode_draws_the_median_beats_with_marks_and_the_table_beside_the_s
         "50 / 45 / 40 °",
     ):
         assert expected in text, expected
+    assert page.inner_text("#suggestion h3") == "Suggestion: openecg-codec (6)"
     strips, beside = page.locator(".ecg-wrap").bounding_box(), panel.bounding_box()
     assert beside["x"] >= strips["x"] + strips["width"]  # beside the strips, not under them
     # The strips are drawn to the width left beside the panel: no horizontal scrolling.

@@ -41,6 +41,7 @@ from annotations.selectors.batches.closures import closed_without_read
 from annotations.selectors.reading.prepared import PreparedQuery
 from annotations.selectors.reading.refs import assignment_ref, assignment_ref_or_none
 from annotations.selectors.suggestions.scoring import META, source_code
+from annotations.selectors.suggestions.titles import provider_title
 from annotations.selectors.taxonomy import group_label
 
 logger = logging.getLogger(__name__)
@@ -362,6 +363,7 @@ def _suggestion_json(suggestion: Suggestion | None, portuguese: bool, taxonomy_i
     thresholds = (stored.get(META) or {}).get("thresholds", {})
     return {
         "provider": suggestion.provider,
+        "title": provider_title(suggestion.provider),
         "version": suggestion.provider_version,
         "scores": [
             {
@@ -439,6 +441,7 @@ def median_panel(exam, suggestion: Suggestion | None) -> dict | None:
         beat = {**beat, "marks": fiducial_marks(beat["qrs_onset_ms"], **intervals)}
     return {
         "provider": suggestion.provider,
+        "title": provider_title(suggestion.provider),
         "measurements": {key: stored[key] for key in PANEL_MEASUREMENTS if key in stored},
         "beat": beat,
     }

@@ -109,7 +109,7 @@
     box.hidden = !median;
     if (!median) return;
     var h = document.createElement("h3");
-    h.textContent = t("median_title", { provider: median.provider });
+    h.textContent = t("median_title", { provider: median.title || median.provider });
     box.appendChild(h);
     if (median.beat) {
       var sub = document.createElement("p");

@@ -628,7 +628,7 @@
     box.textContent = "";
     if (!s) return;
     var h = document.createElement("h3");
-    h.textContent = t("suggestion", { provider: s.provider, version: s.version });
+    h.textContent = t("suggestion", { provider: s.title || s.provider, version: s.version });
     box.appendChild(h);
     if (Object.keys(s.measurements || {}).length) box.appendChild(measurementsLine(s.measurements));
     box.appendChild(scoreList(s.scores));
