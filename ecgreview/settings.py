@@ -409,6 +409,11 @@ SPECTACULAR_SETTINGS = {
     ),
     # Operations are tagged by the first path segment after this prefix: exams, batches, reads...
     "SCHEMA_PATH_PREFIX": r"/api/v1",
+    # drf-spectacular's own enum hook, then the shape of every refusal (annotations.api.schema).
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "annotations.api.schema.refusals_declared",
+    ],
     "SERVE_INCLUDE_SCHEMA": False,
     "SERVE_PERMISSIONS": ["annotations.api.permissions.SignedIn"],
     "SWAGGER_UI_DIST": "SIDECAR",

@@ -32,3 +32,35 @@ class DocstringSchema(AutoSchema):
 
     def get_description(self) -> str:
         return self._docstring_parts()[1]
+
+
+# Every refusal the API gives is a JSON object (annotations.api.errors, and the middlewares' own for NUL
+# bytes and oversized bodies): {"detail": why, ...} for a refusal of the request as a whole, with what the
+# refusal adds (a conflict's current revision, say), and {field: [messages]} for a body or query whose
+# fields are wrong. One schema for all of them, under each operation's 4XX, so that a generated client has
+# a type for a refusal and the fuzzing tests hold every 4xx body to it.
+PROBLEM = {
+    "type": "object",
+    "description": (
+        "A refusal. `detail` says why the request as a whole was refused; a request whose fields are wrong "
+        "is answered with each field's messages under the field's name instead."
+    ),
+    "properties": {"detail": {"type": "string"}},
+    "additionalProperties": True,
+}
+REFUSAL = {
+    "description": (
+        "Refused: 400 for bad input, 403 without the role (or signed out), 404 for what the caller may not "
+        "see or what does not exist, 409 for a conflict with the current state, 413 for a body too large."
+    ),
+    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Problem"}}},
+}
+
+
+def refusals_declared(result: dict, generator, request, public) -> dict:
+    """drf-spectacular postprocessing hook: the Problem schema, and a 4XX response on every operation."""
+    result.setdefault("components", {}).setdefault("schemas", {})["Problem"] = PROBLEM
+    for item in result.get("paths", {}).values():
+        for operation in item.values():
+            operation.setdefault("responses", {}).setdefault("4XX", REFUSAL)
+    return result
