@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 
 from annotations.models.reading import ReaderPreference
-from tests.browser import STRIPS_OF, screenshot_path, strips_js
+from tests.browser import CHROMIUM, CHROMIUM_ARGS, STRIPS_OF, screenshot_path, strips_js
+from tests.conftest import LIVE_REQUESTS
 from tests.reading.helpers import queue, ref, shared_batch
 from tests.reading.test_browser_reader import click_rhythm_strip, figure, log_in, wait_drawn
 
@@ -19,6 +20,13 @@ SCALE = (
     " width: gd._fullLayout.width, height: gd._fullLayout.height,"
     " scrollsX: wrap.scrollWidth > wrap.clientWidth + 1,"
     " scrollsY: wrap.scrollHeight > wrap.clientHeight + 1 };"
+)
+
+
+# How much of an element its horizontal scrollbar takes, and whether it scrolls sideways.
+SCROLLBAR = (
+    "w => ({ below: w.offsetHeight - w.clientHeight - w.clientTop * 2,"
+    " scrolls: w.scrollWidth > w.clientWidth + 1 })"
 )
 
 
@@ -63,6 +71,33 @@ def test_fifty_mm_per_second_magnifies_the_paper_and_the_sheet_scrolls(
     assert abs(at20["pxPerMmY"] / at25["pxPerMm"] - 1) < 0.003
     assert at20["height"] > 1.5 * at50["height"] and at20["scrollsY"]
     page.screenshot(path=screenshot_path("desk-50mm-20mmmv"), full_page=False)
+
+
+def test_the_magnified_sheet_draws_its_own_scrollbars(live_server, browser, ana, bruno, diego, tnmg):
+    """At 50 mm/s half the sheet lies past the pane's edge. macOS and phones draw overlay scrollbars, shown
+    only while one scrolls, so nothing told the reader there was more. The sheet's scrollbars are styled
+    by the page, which Blink and WebKit never draw as overlays: 12 px, where this Chromium's own are 15.
+    (The suite's headless Chromium hides every scrollbar: this test asks for one that shows them.)"""
+    first = queue(shared_batch(readers=[ana, bruno], coordinator=diego, taxonomy=tnmg, exams=1), ana)[0]
+    showing = browser.browser_type.launch(
+        executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True, ignore_default_args=["--hide-scrollbars"]
+    )
+    try:
+        page = showing.new_context(viewport={"width": 1400, "height": 900}, locale="en-US").new_page()
+        log_in(page, live_server, "ana")
+        page.goto(f"{live_server.url}/read/{ref(first)}/")
+        wait_drawn(page, first)
+        plain = page.evaluate(f"({SCROLLBAR})(document.querySelector('main'))")
+        choose(page, "#speed", "50")
+        redrawn_at(page, 50)
+        sheet = page.evaluate(f"({SCROLLBAR})(document.querySelector('.ecg-wrap'))")
+        assert sheet == {"below": 12, "scrolls": True}
+        assert plain["below"] in (0, 15)  # the system's own, where the page styles none
+        page.locator(".ecg-wrap").screenshot(path=screenshot_path("desk-50mm-scrollbar"))
+        page.context.close()
+    finally:
+        showing.close()
+        LIVE_REQUESTS.wait_quiet()
 
 
 def test_the_lead_labels_stay_in_view_after_a_zoom(live_server, page, ana, bruno, diego, tnmg):
