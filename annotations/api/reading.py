@@ -415,7 +415,8 @@ class NextView(APIView):
 
 
 class ScalarOutputSerializer(serializers.Serializer):
-    provider = serializers.CharField()
+    provider = serializers.CharField(help_text="The provider's key, as settings and the evidence name it.")
+    title = serializers.CharField(help_text="Its name in the reader's language, as the page shows it.")
     name = serializers.CharField()
     value = serializers.FloatField(allow_null=True)
     unit = serializers.CharField(allow_blank=True)

@@ -113,7 +113,14 @@ def test_two_stage_sends_scalars_and_bands_only_after_the_blind_read(client_for,
     assert _submit(client, anas, revision=1)["done"] is False
     shown = _explanations(client, anas)
     assert shown["scalars"] == [
-        {"provider": "potassium", "name": "potassium", "value": 4.4, "unit": "mmol/L", "sd": 0.3}
+        {
+            "provider": "potassium",
+            "title": "potassium",  # a model the project does not ship keeps its own name
+            "name": "potassium",
+            "value": 4.4,
+            "unit": "mmol/L",
+            "sd": 0.3,
+        }
     ]
     (band,) = shown["bands"]  # only the class the model suggests (AF at 0.9; the others are below 0.5)
     assert (band["code"], band["method"], band["provider"], band["leads"]) == (

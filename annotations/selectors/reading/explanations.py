@@ -27,6 +27,7 @@ from annotations.models import (
 )
 from annotations.selectors.reading.assignments import assignment_for_reader
 from annotations.selectors.suggestions.scoring import META, source_code
+from annotations.selectors.suggestions.titles import provider_title
 
 TOP_WHEN_NONE_SUGGESTED = 3
 MAX_BANDS = 8  # per exam, whatever the number of models: a band is a strip under the trace, not a list
@@ -51,6 +52,7 @@ def _scalars(suggestions: list[Suggestion]) -> tuple[list[dict], list[Suggestion
         found = [
             {
                 "provider": suggestion.provider,
+                "title": provider_title(suggestion.provider),
                 "name": name,
                 "value": item.get("value"),
                 "unit": item.get("unit", ""),

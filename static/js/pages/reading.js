@@ -675,7 +675,7 @@
     list.textContent = "";
     (found.scalars || []).forEach(function (s) {
       var li = document.createElement("li");
-      li.textContent = t(s.sd == null ? "scalar" : "scalar_sd", { name: s.name, provider: s.provider, unit: s.unit,
+      li.textContent = t(s.sd == null ? "scalar" : "scalar_sd", { name: s.name, provider: s.title || s.provider, unit: s.unit,
         value: s.value == null ? "–" : number(s.value, 1), sd: s.sd == null ? "" : number(s.sd, 1) });
       list.appendChild(li);
     });
