@@ -99,6 +99,32 @@ def test_the_page_reads_the_first_exams_samples_while_the_server_still_builds_it
     assert len(waveforms) == 1  # the preload's one request serves both
 
 
+@pytest.mark.parametrize("failure", ["no answer", "server error"])
+def test_a_first_waveform_that_fails_is_asked_for_again_and_drawn(
+    live_server, page, ana, bruno, diego, tnmg, failure
+):
+    """The head's request for the first exam's samples fails (the connection drops, or the server answers
+    503): the page asks once more, draws the strips from that answer, and says nothing went wrong."""
+    first = queue(shared_batch(readers=[ana, bruno], coordinator=diego, taxonomy=tnmg, exams=1), ana)[0]
+    log_in(page, live_server, "ana")
+    asked: list[str] = []
+
+    def first_fails(route):
+        asked.append(route.request.url)
+        if len(asked) > 1:
+            return route.continue_()
+        if failure == "no answer":
+            return route.abort("connectionreset")
+        return route.fulfill(status=503, body="busy")
+
+    page.route("**/waveform/", first_fails)
+    page.goto(f"{live_server.url}/read/{ref(first)}/")
+    wait_drawn(page, first)
+    assert len(asked) == 2
+    assert len(page.evaluate(strips_js("ecg"))) == 13
+    assert page.is_hidden("#message")
+
+
 def test_the_strips_are_drawn_calibrated_before_the_context_arrives_and_stay_where_they_are(
     live_server, page, ana, bruno, diego, tnmg, monkeypatch
 ):
