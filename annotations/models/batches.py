@@ -110,6 +110,13 @@ class Assignment(models.Model):
     position = models.PositiveIntegerField(help_text=_("Place in the reader's randomised queue."))
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.PENDING)
     skip_reason = models.CharField(max_length=300, blank=True)
+    # Who closed a skipped slot: its reader, or the system (a reader who left, a retest withdrawn:
+    # selectors.batches.closures). Told by this flag, never by the reason's words, which a reader may type.
+    closed_by_system = models.BooleanField(
+        default=False,
+        db_default=False,
+        help_text=_("Closed by the system, not skipped by its reader: nobody's skip, and no read."),
+    )
     assigned_at = models.DateTimeField(default=timezone.now)
     started_at = models.DateTimeField(null=True, blank=True)
     submitted_at = models.DateTimeField(null=True, blank=True)
@@ -138,6 +145,10 @@ class Assignment(models.Model):
             models.CheckConstraint(
                 condition=~Q(status="submitted") | Q(submitted_at__isnull=False),
                 name="assignment_submitted_has_time",
+            ),
+            models.CheckConstraint(
+                condition=Q(closed_by_system=False) | Q(status="skipped"),
+                name="assignment_system_closure_is_skip",
             ),
         ]
         indexes = [

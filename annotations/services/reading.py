@@ -440,12 +440,13 @@ def _retest_withdraw(first: Assignment) -> int | None:
     )
     if retest is None:
         return None
-    retest.status, retest.skip_reason, retest.skipped_at = (
+    retest.status, retest.skip_reason, retest.skipped_at, retest.closed_by_system = (
         Assignment.Status.SKIPPED,
         RETEST_FIRST_SKIPPED,
         first.skipped_at,
+        True,
     )
-    row_update(retest, ("status", "skip_reason", "skipped_at"))
+    row_update(retest, ("status", "skip_reason", "skipped_at", "closed_by_system"))
     return retest.pk
 
 

@@ -9,9 +9,11 @@ to be read keeps them away, since deciding would show them the others' labels be
 import pytest
 
 from annotations.models import Assignment
+from annotations.selectors.batches.closures import CLOSED_WITHOUT_READ
 from annotations.services.batches.lifecycle import batch_create
 from tests.adjudication.test_adjudication import disputed, read, secret_readers  # noqa: F401
 from tests.factories import UserFactory, make_exam
+from tests.reading.helpers import ref
 
 pytestmark = pytest.mark.django_db
 
@@ -91,3 +93,30 @@ def test_a_slot_still_to_read_in_a_running_batch_keeps_its_reader_away(
     batch_create(name="Running", taxonomy=tnmg, exams=[exam], readers=[rita], readers_per_exam=1, actor=diego)
     assert _queue(client_for, rita) == []
     assert client_for(rita).get(f"/adjudication/{batch.pk}/{exam.pk}/").status_code == 404
+
+
+@pytest.mark.parametrize("reason", CLOSED_WITHOUT_READ)
+def test_a_reader_whose_skip_reason_copies_a_system_closure_still_holds_the_exam(
+    client_for,
+    diego,
+    tnmg,
+    disputed,  # noqa: F811
+    reason,
+):
+    """The system's closures are told from a reader's skip by who closed the slot, not by its words: a
+    reader who types a set-aside reason still skipped the exam, counts as a skip and may not adjudicate it."""
+    batch, exam = disputed
+    rita = UserFactory(username="rita", roles=["reader", "adjudicator"])
+    elsewhere = batch_create(
+        name="Rita reads it", taxonomy=tnmg, exams=[exam], readers=[rita], readers_per_exam=1, actor=diego
+    )
+    slot = Assignment.objects.get(batch=elsewhere, reader=rita)
+    skipped = client_for(rita).post(
+        f"/api/v1/reading/assignments/{ref(slot)}/skip/", {"reason": reason}, content_type="application/json"
+    )
+    assert skipped.status_code == 200
+    assert _queue(client_for, rita) == []
+    assert client_for(rita).get(f"/api/v1/adjudication/{batch.pk}/{exam.pk}/").status_code == 404
+    progress = client_for(diego).get(f"/api/v1/batches/{elsewhere.pk}/progress/").json()
+    assert progress["skipped"] == 1
+    assert [r["skipped"] for r in progress["readers"]] == [1]

@@ -1,9 +1,10 @@
 """Slots closed without a read, by the system and not by their reader: a reader who left the study (their
 drafts set aside and handed on, their retests withdrawn, the exams nobody else may read yet set aside)
-or a retest whose first read was skipped. They are
-stored as skips with one of these reasons (the reason says why to the coordinator and in the audit), but
-they are nobody's skip: no skip count holds them, and their reader is never shown them, since a slot
-named a retest would tell which exams were retests."""
+or a retest whose first read was skipped. They are stored as skips marked `closed_by_system`, with one of
+these reasons (the reason says why to the coordinator and in the audit), but they are nobody's skip: no
+skip count holds them, and their reader is never shown them, since a slot named a retest would tell which
+exams were retests. The mark, not the reason, tells them from a reader's skip: a reader may type any
+reason, these words included, and must not make their own skip nobody's (and so adjudicate the exam)."""
 
 from __future__ import annotations
 
@@ -30,9 +31,9 @@ CLOSED_WITHOUT_READ = (*CLOSED_FOR_GOOD, READER_LEFT_UNTAKEN)
 
 def closed_without_read(prefix: str = "") -> Q:
     """The slots the system closed; `prefix` reaches them through a relation ("assignments__")."""
-    return Q(**{f"{prefix}skip_reason__in": CLOSED_WITHOUT_READ})
+    return Q(**{f"{prefix}closed_by_system": True})
 
 
 def closed_for_good(prefix: str = "") -> Q:
     """The closed slots nobody will read: the others wait, as a reader's skip does, to be handed on."""
-    return Q(**{f"{prefix}skip_reason__in": CLOSED_FOR_GOOD})
+    return closed_without_read(prefix) & ~Q(**{f"{prefix}skip_reason": READER_LEFT_UNTAKEN})
