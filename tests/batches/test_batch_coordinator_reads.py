@@ -9,7 +9,8 @@ import pytest
 from annotations.models import Assignment, ReviewBatch
 from annotations.roles import Role, user_roles
 from annotations.services.batches.lifecycle import batch_create
-from tests.factories import UserFactory, make_exam
+from tests.batches.test_batch_escalation import read
+from tests.factories import DatasetFactory, UserFactory, make_exam
 
 pytestmark = pytest.mark.django_db
 
@@ -58,3 +59,36 @@ def test_a_reader_with_reads_still_open_is_not_made_a_coordinator(client_for, di
     )
     assert "reads still open" in answer.content.decode()
     assert user_roles(ana) == {Role.READER}
+
+
+def test_a_reader_made_coordinator_once_their_reads_are_done_is_handed_none_of_the_exams_added_later(
+    client_for, ana, bruno, diego, tnmg
+):
+    jack = UserFactory(username="jack", roles=[Role.READER])
+    batch = batch_create(
+        name="Growing",
+        taxonomy=tnmg,
+        exams=[make_exam(seed=i) for i in range(3)],
+        readers=[ana, bruno, jack],
+        readers_per_exam=2,
+        actor=diego,
+    )
+    for slot in Assignment.objects.filter(batch=batch, reader=jack):
+        read(jack, slot, ["SB"])
+    client = client_for(diego)
+    made = client.post(f"/people/{jack.pk}/roles/", {"roles": ["reader", "coordinator"]}, follow=True)
+    assert set(jack.groups.values_list("name", flat=True)) == {"reader", "coordinator"}, made.content
+    jacks_before = Assignment.objects.filter(batch=batch, reader=jack).count()
+    later = DatasetFactory(name="later")
+    more = [make_exam(later, seed=10 + i) for i in range(4)]
+    added = client.post(
+        f"/api/v1/batches/{batch.pk}/exams/",
+        {"criteria": {"datasets": ["later"]}},
+        content_type="application/json",
+    )
+    assert added.status_code == 201, added.content
+    assert added.json()["added"] == 4
+    assert Assignment.objects.filter(batch=batch, reader=jack).count() == jacks_before
+    for exam in more:
+        readers = Assignment.objects.filter(batch=batch, exam=exam).values_list("reader__username", flat=True)
+        assert sorted(readers) == ["ana", "bruno"]

@@ -16,11 +16,15 @@ pytestmark = pytest.mark.django_db
 def _leave(client, person, how: str) -> None:
     if how == "deactivated":
         assert client.post(f"/people/{person.pk}/active/", {"active": "0"}).status_code == 302
+    elif how == "made-coordinator":  # still a reader by role, but one who sees every reader's labels
+        roles = {"roles": ["reader", "coordinator"]}
+        assert client.post(f"/people/{person.pk}/roles/", roles).status_code == 302
+        assert set(person.groups.values_list("name", flat=True)) == {"reader", "coordinator"}
     else:
         assert client.post(f"/people/{person.pk}/roles/", {"roles": ["adjudicator"]}).status_code == 302
 
 
-@pytest.mark.parametrize("how", ["deactivated", "no-longer-a-reader"])
+@pytest.mark.parametrize("how", ["deactivated", "no-longer-a-reader", "made-coordinator"])
 def test_an_escalation_never_hands_the_extra_read_to_a_reader_who_left(
     client_for, ana, bruno, diego, tnmg, how
 ):

@@ -90,15 +90,22 @@ def test_adding_anyone_but_an_active_reader_outside_the_batch_is_400_naming_each
     gone.is_active = False
     gone.save(update_fields=["is_active"])
     fine = UserFactory(username="fine", roles=["reader"])
+    chief = UserFactory(username="chief", roles=["reader", "coordinator"])
     before = _slots()
     answer = client_for(diego).post(
         f"/api/v1/batches/{batch.pk}/readers/",
-        {"reader_ids": [fine.pk, ana.pk, carla.pk, gone.pk, 987654]},
+        {"reader_ids": [fine.pk, ana.pk, carla.pk, gone.pk, chief.pk, 987654]},
         content_type="application/json",
     )
     assert answer.status_code == 400
     said = answer.json()["detail"]
-    for part in ("ana already reads this batch", "carla is not a reader", "gone is deactivated", "987654"):
+    for part in (
+        "ana already reads this batch",
+        "carla is not a reader",
+        "gone is deactivated",
+        "chief is a coordinator",
+        "987654",
+    ):
         assert part in said, said
     assert "fine" not in said
     for body in ({}, {"reader_ids": []}, {"reader_ids": ["x"]}, {"readers": [fine.pk]}):

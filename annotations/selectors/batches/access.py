@@ -37,11 +37,15 @@ def batch_reader_ids(batch: ReviewBatch) -> set[int]:
 
 
 def reading_reader_ids(reader_ids) -> set[int]:
-    """Of these accounts, those that may be handed a read now: active, with the reader role. A reader who
-    left (deactivated, or the role taken away) keeps what they submitted and is handed nothing new."""
+    """Of these accounts, those that may be handed a read now: active, with the reader role, and no
+    coordinator. A reader who left (deactivated, or the role taken away) keeps what they submitted and is
+    handed nothing new; so is a reader made coordinator once their reads were done, who now sees every
+    reader's labels (services.batches.lifecycle.blind_refusal) and would read the batch's later exams,
+    added or escalated, with the others' labels in reach."""
+    users = get_user_model().objects
     return set(
-        get_user_model()
-        .objects.filter(pk__in=list(reader_ids), is_active=True, groups__name=Role.READER.value)
+        users.filter(pk__in=list(reader_ids), is_active=True, groups__name=Role.READER.value)
+        .exclude(groups__name=Role.COORDINATOR.value)
         .values_list("pk", flat=True)
     )
 
@@ -59,6 +63,10 @@ def _why_no_reader(user_id: int, accounts: dict) -> str:
         return gettext("no account with id %(id)s") % {"id": user_id}
     if not account.is_active:
         return gettext("%(name)s is deactivated") % {"name": account.get_username()}
+    if has_role(account, Role.READER) and has_role(account, Role.COORDINATOR):
+        return gettext(
+            "%(name)s is a coordinator: a coordinator sees every reader's labels, so cannot read blind"
+        ) % {"name": account.get_username()}
     return gettext("%(name)s is not a reader") % {"name": account.get_username()}
 
 
