@@ -15,6 +15,7 @@ from annotations.selectors.agreement.summary import (
     agreement_for_coordinator,
     consensus_awaiting_adjudication,
     consensus_method_counts,
+    open_dispute_count,
 )
 
 
@@ -65,8 +66,8 @@ class ConsensusSummarySerializer(serializers.Serializer):
 
 
 class BatchAgreementSerializer(serializers.Serializer):
-    """Before the first computation only `batch`, `computed_at` (null), `consensus` and
-    `consensus_awaiting_adjudication` are present."""
+    """Before the first computation only `batch`, `computed_at` (null), `consensus`,
+    `consensus_awaiting_adjudication` and `disputes_open` are present."""
 
     batch = serializers.IntegerField()
     computed_at = serializers.DateTimeField(allow_null=True)
@@ -76,6 +77,10 @@ class BatchAgreementSerializer(serializers.Serializer):
     )
     consensus_awaiting_adjudication = serializers.IntegerField(
         help_text="Cells the batch's rule gave a value that waits for an adjudicator (escalated classes)."
+    )
+    disputes_open = serializers.IntegerField(
+        help_text="Disputed labels no adjudicator has decided yet, counted now (the agreement page's "
+        "\"still open\"); `disputed_count` is every label disputed when the figures were computed."
     )
     algorithm_version = serializers.CharField(required=False)
     read_count = serializers.IntegerField(required=False)
@@ -111,8 +116,10 @@ class BatchAgreementView(APIView):
         per reader their figures and the reader-by-reader kappa matrix (readers by username), and the
         consensus rule and its summary, with the final consensus cells by method (`consensus`, as the
         releases give them) and the cells whose rule value waits for an adjudicator because the batch
-        sent their class to adjudication (`consensus_awaiting_adjudication`). Before the first
-        computation only `batch`, `computed_at` (null) and `consensus` are present. Agreement is recomputed
+        sent their class to adjudication (`consensus_awaiting_adjudication`), and the disputed labels no
+        adjudicator has decided yet (`disputes_open`, counted now). Before the first computation only
+        `batch`, `computed_at` (null), `consensus`, `consensus_awaiting_adjudication` and `disputes_open`
+        are present. Agreement is recomputed
         in the background after reads are submitted, so the figures may trail the newest reads:
         `computed_at` says when they were made."""
         batch, result = agreement_for_coordinator(request.user, pk)
@@ -123,6 +130,7 @@ class BatchAgreementView(APIView):
                     "computed_at": None,
                     "consensus": consensus_method_counts(batch),
                     "consensus_awaiting_adjudication": consensus_awaiting_adjudication(batch),
+                    "disputes_open": open_dispute_count(batch),
                 }
             )
         dashboard = agreement_dashboard(result)
@@ -137,6 +145,7 @@ class BatchAgreementView(APIView):
                 "computed_at": result.computed_at,
                 "consensus": consensus_method_counts(batch),
                 "consensus_awaiting_adjudication": consensus_awaiting_adjudication(batch),
+                "disputes_open": open_dispute_count(batch),
                 "classes": dashboard["all_classes"],
                 "readers": dashboard["readers"],
                 "pairs": [

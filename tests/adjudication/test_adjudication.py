@@ -344,6 +344,8 @@ def test_the_agreement_page_says_how_many_disputed_labels_are_still_open(carla, 
     client.force_login(diego)
     page = client.get(reverse("batch-agreement", args=[batch.pk])).content.decode()
     assert "1 disputed labels" in page and '<span id="open-disputes">1 still open</span>' in page
+    api = f"/api/v1/batches/{batch.pk}/agreement/"
+    assert [client.get(api).json()[key] for key in ("disputed_count", "disputes_open")] == [1, 1]
     adjudication_decide(
         actor=carla,
         batch=batch,
@@ -354,6 +356,7 @@ def test_the_agreement_page_says_how_many_disputed_labels_are_still_open(carla, 
     )
     page = client.get(reverse("batch-agreement", args=[batch.pk])).content.decode()
     assert '<span id="open-disputes">0 still open</span>' in page
+    assert [client.get(api).json()[key] for key in ("disputed_count", "disputes_open")] == [1, 0]
 
 
 def test_the_dashboard_names_a_disputed_exam_no_adjudicator_may_take(carla, diego, disputed, client, tnmg):

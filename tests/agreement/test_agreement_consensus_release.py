@@ -218,9 +218,15 @@ def test_with_two_readers_a_latent_batch_sends_splits_to_adjudication_and_the_pa
     )
     summary = api_agreement(client, diego, batch)["consensus_summary"]
     assert summary["latent"]["exams_below_min_reads"] == 4 and summary["latent"]["min_reads"] == 3
+    # Two reads that disagree are a tie: none of those labels was the majority's, and the page says so.
+    assert summary["latent"]["below_min_reads_by_majority"] == 0
+    assert summary["latent"]["below_min_reads_to_adjudication"] == 4
     page = client.get(f"/batches/{batch.pk}/agreement/").content.decode()
     assert 'id="consensus-latent"' in page
     assert "fewer than 3 reads" in page
+    assert "decided by majority" not in page
+    assert "the readers disagreed on 4 such exams" in page
+    assert "4 labels went to adjudication" in page
 
 
 def lad_split_latent_batch(coordinator, taxonomy, readers, *, n_exams: int):
@@ -321,3 +327,24 @@ def test_the_minimum_number_of_reads_is_a_batch_setting(ana, bruno, carol, diego
     assert not Consensus.objects.filter(batch=batch).exists()
     summary = api_agreement(client, diego, batch)["consensus_summary"]
     assert summary["min_reads"] == 3 and [r["exam_id"] for r in summary["insufficient_exams"]] == [exam.pk]
+
+
+def test_the_marked_column_is_each_exams_share_of_reads_averaged_and_says_so(
+    ana, bruno, carol, diego, tnmg, client
+):
+    """Three reads of one exam (one marks LAD) and two of another (both do): the reads' share marking LAD
+    is 3/5, the mean of each exam's share (1/3 + 1) / 2. The column shows the latter and is named for it."""
+    exams = [ExamFactory() for _ in range(2)]
+    batch = make_batch(diego, tnmg, [ana, bruno, carol], exams)
+    read(ana, batch, exams[0], ["SB", "LAD"])
+    read(bruno, batch, exams[0], ["SB"])
+    read(carol, batch, exams[0], ["SB"])
+    read(ana, batch, exams[1], ["SB", "LAD"])
+    read(bruno, batch, exams[1], ["SB", "LAD"])
+    skip(carol, batch, exams[1])
+    batch_agreement_compute(batch.pk)
+    row = next(c for c in api_agreement(client, diego, batch)["classes"] if c["code"] == "LAD")
+    assert row["prevalence"] == pytest.approx(2 / 3) and row["positive_reads"] == 3
+    page = client.get(f"/batches/{batch.pk}/agreement/").content.decode()
+    assert "Marked (mean share per exam)" in page
+    assert '<td title="Left QRS axis deviation">LAD</td><td>0.667</td>' in page

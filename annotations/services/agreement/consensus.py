@@ -98,11 +98,14 @@ def consensus_summary(snapshot: ReadsSnapshot, rule: dict, decision: ConsensusDe
     classes = latent.get("classes") or {}
     not_converged = [codes[c] for c, ok in enumerate(classes.get("converged", [])) if not ok]
     sets = _latent_sets(latent, codes)
-    split = ((decision.positive_votes > 0) & (decision.positive_votes < decision.n_reads)).any(axis=1)
-    few = split & ~decision.latent_used & ~decision.insufficient
+    split_cells = (decision.positive_votes > 0) & (decision.positive_votes < decision.n_reads)
+    few = split_cells.any(axis=1) & ~decision.latent_used & ~decision.insufficient
+    # How those exams' disagreements went, counted rather than told by the rule: two reads that differ
+    # are a tie, which no majority decides.
+    few_cells = split_cells & few[:, None]
+    few_disputed = few_cells & decision.disputed
     # Classes whose readers disagreed on exams the latent rule could use, which the majority decided
     # because too few exams carried a positive read of them.
-    split_cells = (decision.positive_votes > 0) & (decision.positive_votes < decision.n_reads)
     contested = (split_cells & decision.latent_used[:, None]).any(axis=0)
     positive_exams = latent.get("positive_exams") or [0] * len(codes)
     by_majority = [
@@ -125,6 +128,8 @@ def consensus_summary(snapshot: ReadsSnapshot, rule: dict, decision: ConsensusDe
             "sets": sets,
             "min_reads": latent["min_latent_reads"],
             "exams_below_min_reads": int(few.sum()),
+            "below_min_reads_by_majority": int((few_cells & ~few_disputed).sum()),
+            "below_min_reads_to_adjudication": int(few_disputed.sum()),
             "min_positive_exams": latent["min_positive_exams"],
             "classes_by_majority": by_majority,
         },
