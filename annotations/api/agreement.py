@@ -80,7 +80,7 @@ class BatchAgreementSerializer(serializers.Serializer):
     )
     disputes_open = serializers.IntegerField(
         help_text="Disputed labels no adjudicator has decided yet, counted now (the agreement page's "
-        "\"still open\"); `disputed_count` is every label disputed when the figures were computed."
+        '"still open"); `disputed_count` is every label disputed when the figures were computed.'
     )
     algorithm_version = serializers.CharField(required=False)
     read_count = serializers.IntegerField(required=False)
