@@ -62,6 +62,8 @@ class CaseExamSerializer(serializers.Serializer):
     sampling_rate = serializers.FloatField()
     n_samples = serializers.IntegerField()
     lead_names = serializers.ListField(child=serializers.CharField())
+    age = serializers.IntegerField(allow_null=True, help_text="In years, as the readers were told.")
+    sex = serializers.ChoiceField(choices=["F", "M", "U"], help_text="F, M, or U (unknown).")
     device_measurements = serializers.DictField(
         child=serializers.FloatField(),
         help_text="The recording cart's own measurements, where the exam's file gave them (heart_rate_bpm, "
@@ -148,6 +150,8 @@ def _case_data(case) -> dict:
             "sampling_rate": case.exam.sampling_rate,
             "n_samples": case.exam.n_samples,
             "lead_names": case.exam.lead_names,
+            "age": case.exam.age,
+            "sex": case.exam.sex,
             "device_measurements": dict(case.exam.device_measurements or {}),
         },
         "version": case.version,

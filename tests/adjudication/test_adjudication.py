@@ -6,7 +6,7 @@ import io
 import pytest
 from django.urls import reverse
 
-from annotations.models import Adjudication, AgreementResult, Assignment, AuditEvent, Consensus
+from annotations.models import Adjudication, AgreementResult, Assignment, AuditEvent, Consensus, Exam
 from annotations.selectors.blinding import batch_pseudonyms
 from annotations.services.adjudication import (
     AdjudicationError,
@@ -526,3 +526,20 @@ def test_a_decision_that_leaves_a_class_open_says_so_and_the_readers_notes_come_
     assert said == ["Decision signed. 1 disputed class is still open: RBBB; the exam stays in your queue."]
     signed = client.post(case_url(batch, exam), {"version": "1", "decision-RBBB": "absent"}, follow=True)
     assert [str(m) for m in signed.context["messages"]] == ["Decision signed."]
+
+
+def test_the_case_names_the_patients_age_and_sex_as_the_readers_saw_them(carla, disputed, client):
+    """Statements such as NORM ("within normal limits for age and sex") and the voltage criteria depend on
+    age and sex: the adjudicator settles them knowing what the readers knew, on the page and the API."""
+    batch, exam = disputed
+    Exam.objects.filter(pk=exam.pk).update(age=39, sex="M")
+    client.force_login(carla)
+    page = client.get(case_url(batch, exam)).content.decode()
+    assert '<p id="case-exam-context" class="muted">Age 39 · male · 10.0 s at 500 Hz</p>' in page
+    case = client.get(f"/api/v1/adjudication/{batch.pk}/{exam.pk}/").json()["exam"]
+    assert (case["age"], case["sex"]) == (39, "M")
+    Exam.objects.filter(pk=exam.pk).update(age=None, sex="U")
+    page = client.get(case_url(batch, exam)).content.decode()
+    assert "Age \u2013 · sex unknown · 10.0 s at 500 Hz" in page  # an en dash for the unknown age
+    case = client.get(f"/api/v1/adjudication/{batch.pk}/{exam.pk}/").json()["exam"]
+    assert (case["age"], case["sex"]) == (None, "U")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from annotations.models import DisputedLabel, ReviewBatch, Suggestion, SuggestionScore
+from annotations.models import DisputedLabel, Exam, ReviewBatch, Suggestion, SuggestionScore
 from tests.adjudication.test_adjudication import SECRET_READERS, case_url, disputed, secret_readers  # noqa: F401
 from tests.browser import STRIPS_OF, screenshot_path, strips_js
 from tests.reading.test_browser_reader import log_in
@@ -20,6 +20,7 @@ def test_the_case_page_has_the_readers_tools_and_the_ecg_stays_in_its_card(
     disputed,  # noqa: F811
 ):
     batch, exam = disputed
+    Exam.objects.filter(pk=exam.pk).update(age=67, sex="F")
     ReviewBatch.objects.filter(pk=batch.pk).update(design={**batch.design, "consensus": {"method": "latent"}})
     DisputedLabel.objects.filter(batch=batch, exam=exam).update(probability=0.62)
     suggestion = Suggestion.objects.create(exam=exam, provider="demo-model", provider_version="2")
@@ -32,6 +33,7 @@ def test_the_case_page_has_the_readers_tools_and_the_ecg_stays_in_its_card(
     page.wait_for_selector("#adjudication-ecg[data-drawn='1']")
     for tool in ("#layout", "#speed", "#gain", "#rhythm-lead", "#caliper-toggle", "#march", "#reset-zoom"):
         assert page.locator(tool).is_visible(), tool
+    assert page.locator("#case-exam-context").inner_text() == "Age 67 · female · 10.0 s at 500 Hz"
     pane = page.locator(".ecg-pane").bounding_box()
     ecg = page.locator(".ecg-wrap").bounding_box()
     assert ecg["x"] >= pane["x"] and ecg["x"] + ecg["width"] <= pane["x"] + pane["width"] + 0.5
