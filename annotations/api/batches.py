@@ -247,7 +247,10 @@ class LatentNoteSerializer(serializers.Serializer):
 
 
 class PlanSerializer(serializers.Serializer):
-    matching = serializers.IntegerField()
+    matching = serializers.IntegerField(
+        help_text="Matching exams the sample is drawn from, one per waveform: `copies_left_out` are not "
+        "counted here, so the criteria matched `matching + copies_left_out`."
+    )
     exams = serializers.IntegerField()
     copies_left_out = serializers.IntegerField(
         help_text="Matching exams left out: the same waveform as another matching exam (linked at import)."

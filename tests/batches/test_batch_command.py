@@ -39,7 +39,7 @@ def test_the_preview_shows_the_overlap_matrix_and_creates_nothing(exams, ana, br
         "--preview",
     )
     output = capsys.readouterr().out
-    assert "40 of 40 matching exams, 0 gold, 2 readers per exam" in output
+    assert "40 of 40 matching exams (0 left out as copies), 0 gold, 2 readers per exam" in output
     rows = output.split("pair overlap (diagonal: exams per reader):\n")[1].splitlines()
     assert rows[0].split() == ["ana", "bruno"]
     assert rows[1].split() == ["ana", "40", "40"] and rows[2].split() == ["bruno", "40", "40"]

@@ -70,6 +70,8 @@ def test_the_designer_leaves_a_copy_out_of_the_batch_and_says_so(copies, client_
         },
     ).content.decode()
     assert "1 exam left out: the same waveform as another chosen exam" in page
+    # Six exams match; the copy is one of them, left out before the sample: 5 of 6, not 5 of 5.
+    assert "5 of 6 matching exams" in page
 
 
 def test_adding_exams_skips_a_copy_of_a_waveform_the_batch_holds(copies, client_for, diego, ana, bruno, tnmg):

@@ -102,7 +102,8 @@ class Command(BaseCommand):
         design = plan.design
         retests = sum(1 for slot in design.slots if slot.read_round == 2)
         self.stdout.write(
-            f"{len(plan.exam_ids)} of {plan.matching} matching exams, {len(plan.gold_exam_ids)} gold, "
+            f"{len(plan.exam_ids)} of {plan.matching + plan.copies_left_out} matching exams "
+            f"({plan.copies_left_out} left out as copies), {len(plan.gold_exam_ids)} gold, "
             f"{plan.spec.readers_per_exam} readers per exam, {retests} retests"
         )
         if plan.stratified:
