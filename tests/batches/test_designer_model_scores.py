@@ -162,3 +162,17 @@ def test_the_api_refuses_strata_it_cannot_draw_instead_of_ignoring_them(
         response = client.post(url, body, content_type="application/json")
         assert response.status_code == 400 and message in response.content.decode(), url
     assert not ReviewBatch.objects.exists()
+
+
+def test_in_portuguese_the_scored_statements_and_an_exams_scores_are_named_as_tnmg_writes_them(
+    client_for, diego, tnmg, scored_archive
+):
+    af = DiagnosticClass.objects.get(taxonomy=tnmg, code="AF")
+    assert af.name_pt and af.name_pt != af.name
+    client = client_for(diego)
+    portuguese = {"HTTP_ACCEPT_LANGUAGE": "pt-BR,pt;q=0.9"}
+    page = client.get("/batches/new/", **portuguese).content.decode()
+    assert ("other:AF", f"other · AF — {af.name_pt}") in options(page, "score_window")
+    exam_page = client.get(f"/exams/{scored_archive[0].pk}/", **portuguese).content.decode()
+    assert f"<td>AF</td><td>{af.name_pt}</td>" in exam_page
+    assert f"<td>{af.name}</td>" not in exam_page

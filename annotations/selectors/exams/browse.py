@@ -10,6 +10,7 @@ from annotations.errors import Forbidden, NotFound
 from annotations.models import BatchExam, Dataset, Exam, ReferenceLabel, Suggestion, SuggestionScore
 from annotations.roles import Role, has_role
 from annotations.selectors.suggestions.scoring import META, source_code
+from annotations.selectors.taxonomy import statement_name
 
 
 def _require_coordinator(user) -> None:
@@ -177,7 +178,7 @@ def _scores_by_code(suggestion: Suggestion, scores: list[SuggestionScore]) -> li
             klass.code,
             {
                 "code": klass.code,
-                "name": klass.name,
+                "name": statement_name(klass.name, klass.name_pt),
                 "score": score.score,
                 "suggested": score.score >= thresholds.get(source_code(klass), 0.5),
             },

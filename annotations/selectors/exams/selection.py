@@ -23,6 +23,7 @@ from annotations.models import (
 from annotations.roles import Role, has_role
 from annotations.selectors.exams.arrays import parallel_aggregates, query_array_in_parts, query_arrays
 from annotations.selectors.exams.browse import dataset_ids_named
+from annotations.selectors.taxonomy import statement_name
 
 # A pool up to this size has its scores read by its own ids (one parameter each); a larger one reads
 # every score at or above the stratum bound and keeps its own (matching_scores).
@@ -221,7 +222,8 @@ def _scored_classes(provider: str, classes: list[int]) -> list[int]:
 @dataclass(frozen=True)
 class ScoredStatement:
     """A statement code some provider has scored exams for: what the designer stratifies by, or keeps a
-    window of. The name is the default taxonomy's, else the first taxonomy's with the code."""
+    window of. The name is the default taxonomy's, else the first taxonomy's with the code, in the
+    interface's language (selectors.taxonomy.statement_name)."""
 
     provider: str
     code: str
@@ -260,8 +262,10 @@ def scored_statements(user) -> list[ScoredStatement]:
     code_of = dict(classes.values_list("pk", "code"))
     names: dict[str, str] = {}
     named = DiagnosticClass.objects.filter(code__in=set(code_of.values()))
-    for code, name in named.order_by("-taxonomy__is_default", "pk").values_list("code", "name"):
-        names.setdefault(code, name)
+    for code, name, name_pt in named.order_by("-taxonomy__is_default", "pk").values_list(
+        "code", "name", "name_pt"
+    ):
+        names.setdefault(code, statement_name(name, name_pt))
     found = {(provider, code_of[class_id]) for provider, class_id in pairs}
     return [ScoredStatement(provider, code, names[code]) for provider, code in sorted(found)]
 
