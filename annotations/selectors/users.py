@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.contrib.auth import get_user_model
 from django.db.models import Count, QuerySet
 
@@ -11,6 +13,28 @@ from annotations.roles import Role, has_role
 
 PASSWORD_EVENTS = ("user.create", "user.password_reset", "user.password_change")
 CONSOLE_ACTOR = "system:console"  # services.users.CONSOLE_ACTOR: an account opened on the server's console
+
+
+def coordinators_until(user_ids) -> dict[int, datetime]:
+    """user id -> when the coordinator role was last taken from them, for those of `user_ids` who held it
+    once and hold it no more. Every role change is audited by services.users ("user.roles", with the roles
+    before and after), which is the only record of it; the few rows per account are read whole, since
+    the JSON containment lookup is not in the embedded SQLite's Django."""
+    ids = {str(int(pk)): int(pk) for pk in user_ids}
+    if not ids:
+        return {}
+    changes = AuditEvent.objects.filter(action="user.roles", target_type="auth.user", target_id__in=list(ids))
+    until: dict[int, datetime] = {}
+    for target, before, after, when in changes.order_by("occurred_at", "pk").values_list(
+        "target_id", "before", "after", "occurred_at"
+    ):
+        held = Role.COORDINATOR.value in ((before or {}).get("roles") or [])
+        kept = Role.COORDINATOR.value in ((after or {}).get("roles") or [])
+        if held and not kept:
+            until[ids[target]] = when
+        elif kept:
+            until.pop(ids[target], None)  # made coordinator again: refused as such while it lasts
+    return until
 
 
 def reader_unread_batches(user, account) -> list[dict]:

@@ -92,3 +92,35 @@ def test_a_reader_made_coordinator_once_their_reads_are_done_is_handed_none_of_t
     for exam in more:
         readers = Assignment.objects.filter(batch=batch, exam=exam).values_list("reader__username", flat=True)
         assert sorted(readers) == ["ana", "bruno"]
+
+
+def test_a_former_coordinator_is_refused_as_a_reader_naming_when_the_role_ended(client_for, diego, ana, tnmg):
+    """Taking the coordinator role away does not take away what its holder saw: every reader's labels,
+    downloadable as releases and agreement tables until the last day they held it."""
+    hank = UserFactory(username="hank", roles=[Role.COORDINATOR])
+    client = client_for(diego)
+    assert client.post(f"/people/{hank.pk}/roles/", {"roles": ["reader"]}).status_code == 302
+    make_exam(seed=1)
+    body = {
+        "name": "Hank reads",
+        "taxonomy_id": tnmg.pk,
+        "reader_ids": [ana.pk, hank.pk],
+        "readers_per_exam": 2,
+    }
+    answer = client.post("/api/v1/batches/", body, content_type="application/json")
+    assert answer.status_code == 400, answer.content
+    assert "hank was a coordinator until" in str(answer.json())
+    assert not ReviewBatch.objects.exists()
+    batch = batch_create(
+        name="Ana alone",
+        taxonomy=tnmg,
+        exams=[make_exam(seed=2)],
+        readers=[ana],
+        readers_per_exam=1,
+        actor=diego,
+    )
+    added = client.post(
+        f"/api/v1/batches/{batch.pk}/readers/", {"reader_ids": [hank.pk]}, content_type="application/json"
+    )
+    assert added.status_code == 400 and "hank was a coordinator until" in added.json()["detail"]
+    assert not Assignment.objects.filter(reader=hank).exists()

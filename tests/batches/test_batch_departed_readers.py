@@ -20,11 +20,17 @@ def _leave(client, person, how: str) -> None:
         roles = {"roles": ["reader", "coordinator"]}
         assert client.post(f"/people/{person.pk}/roles/", roles).status_code == 302
         assert set(person.groups.values_list("name", flat=True)) == {"reader", "coordinator"}
+    elif how == "coordinator-for-a-while":  # a reader again, who saw every reader's labels meanwhile
+        for roles in (["reader", "coordinator"], ["reader"]):
+            assert client.post(f"/people/{person.pk}/roles/", {"roles": roles}).status_code == 302
+        assert set(person.groups.values_list("name", flat=True)) == {"reader"}
     else:
         assert client.post(f"/people/{person.pk}/roles/", {"roles": ["adjudicator"]}).status_code == 302
 
 
-@pytest.mark.parametrize("how", ["deactivated", "no-longer-a-reader", "made-coordinator"])
+@pytest.mark.parametrize(
+    "how", ["deactivated", "no-longer-a-reader", "made-coordinator", "coordinator-for-a-while"]
+)
 def test_an_escalation_never_hands_the_extra_read_to_a_reader_who_left(
     client_for, ana, bruno, diego, tnmg, how
 ):

@@ -9,6 +9,7 @@ from django.utils.translation import gettext
 from annotations.errors import Forbidden, Invalid, NotFound
 from annotations.models import Assignment, ReviewBatch
 from annotations.roles import Role, has_role
+from annotations.selectors.users import coordinators_until
 
 
 def require_coordinator(user) -> None:
@@ -41,13 +42,15 @@ def reading_reader_ids(reader_ids) -> set[int]:
     coordinator. A reader who left (deactivated, or the role taken away) keeps what they submitted and is
     handed nothing new; so is a reader made coordinator once their reads were done, who now sees every
     reader's labels (services.batches.lifecycle.blind_refusal) and would read the batch's later exams,
-    added or escalated, with the others' labels in reach."""
+    added or escalated, with the others' labels in reach, and one who was a coordinator for a while and
+    is a reader again (selectors.users.coordinators_until)."""
     users = get_user_model().objects
-    return set(
+    reading = set(
         users.filter(pk__in=list(reader_ids), is_active=True, groups__name=Role.READER.value)
         .exclude(groups__name=Role.COORDINATOR.value)
         .values_list("pk", flat=True)
     )
+    return reading - set(coordinators_until(reading))
 
 
 def batch_readers(batch: ReviewBatch):
@@ -67,6 +70,12 @@ def _why_no_reader(user_id: int, accounts: dict) -> str:
         return gettext(
             "%(name)s is a coordinator: a coordinator sees every reader's labels, so cannot read blind"
         ) % {"name": account.get_username()}
+    until = coordinators_until([user_id]).get(user_id)
+    if has_role(account, Role.READER) and until is not None:
+        return gettext(
+            "%(name)s was a coordinator until %(date)s: a coordinator sees every reader's labels, so "
+            "cannot read blind"
+        ) % {"name": account.get_username(), "date": until.date().isoformat()}
     return gettext("%(name)s is not a reader") % {"name": account.get_username()}
 
 

@@ -18,6 +18,7 @@ from annotations.models import Assignment, BatchExam, Exam, ReviewBatch, Taxonom
 from annotations.roles import Role, has_role
 from annotations.selectors.agreement.rules import AgreementConfigError, consensus_rule
 from annotations.selectors.blinding import design_exclusions, pseudonym_order
+from annotations.selectors.users import coordinators_until
 from annotations.services.audit import audit_record
 from annotations.services.suggestions import batch_suggestions_enqueue
 from annotations.services.taxonomy import taxonomy_freeze
@@ -66,15 +67,29 @@ def require_readers(readers: Sequence) -> None:
 
 def blind_refusal(readers: Sequence) -> str:
     """Why these accounts cannot read blind, or "": a coordinator sees every reader's labels (the
-    agreement CSVs, releases, exam pages), so no coordinator is given a read in any batch."""
+    agreement CSVs, releases, exam pages), so no coordinator is given a read in any batch, nor anyone who
+    was one: taking the role away does not take away what was seen with it."""
     names = [r.get_username() for r in readers if has_role(r, Role.COORDINATOR)]
-    if not names:
+    until = coordinators_until(r.pk for r in readers if not has_role(r, Role.COORDINATOR))
+    former = [
+        f"{r.get_username()} was a coordinator until {until[r.pk]:%Y-%m-%d}" for r in readers if r.pk in until
+    ]
+    if not names and not former:
         return ""
-    who = f"{names[0]} is a coordinator" if len(names) == 1 else f"{', '.join(names)} are coordinators"
-    return (
-        f"{who}: a coordinator sees every reader's labels, so cannot read blind; "
-        "take the coordinator role away first, or choose another reader"
-    )
+    reasons = []
+    if names:
+        who = f"{names[0]} is a coordinator" if len(names) == 1 else f"{', '.join(names)} are coordinators"
+        reasons.append(
+            f"{who}: a coordinator sees every reader's labels, so cannot read blind; "
+            "take the coordinator role away first, or choose another reader"
+        )
+    if former:
+        reasons.append(
+            f"{', '.join(former)}: a coordinator sees every reader's labels, so "
+            f"{'this account' if len(former) == 1 else 'these accounts'} cannot read blind; "
+            "choose another reader"
+        )
+    return "; ".join(reasons)
 
 
 def _designed(
