@@ -53,3 +53,27 @@ def test_the_markdown_card_of_two_batches_gives_each_batch_s_agreement_per_state
         line = next(line for line in markdown.splitlines() if line.startswith(f"| {batch.pk} | RBBB |"))
         assert f"| {kappa:.3f} | {low:.3f} to {high:.3f} |" in line, line
         assert f"| {figures['n_exams_read']} |" in line
+
+
+def test_the_markdown_card_says_the_reads_per_exam_in_words_and_lists_the_adjudicators(
+    ana, bruno, carol, carla, diego, tnmg, client_for
+):
+    study = labelled_study(readers=[ana, bruno, carol], coordinator=diego, adjudicator=carla, taxonomy=tnmg)
+    client = client_for(diego)
+    response = client.post(
+        "/api/v1/releases/", {"batches": [study.batch.pk], "hdf5": False}, content_type="application/json"
+    )
+    assert response.status_code == 201, response.content
+    release = release_build(Release.objects.get(pk=response.json()["id"]).pk)
+    card = json.loads(card_text(client, release, "dataset_card.json"))
+    markdown = card_text(client, release, "dataset_card.md")
+    spelled = "; ".join(
+        f"{reads} read{'s' * (int(reads) != 1)} on {exams} exam{'s' * (exams != 1)}"
+        for reads, exams in card["counts"]["reads_per_exam"].items()
+    )
+    assert f"reads per exam: {spelled}" in markdown
+    assert "{" not in markdown.split("## Counts")[1].split("##")[0]  # no JSON in the prose
+    assert card["adjudicators"]
+    section = markdown.split("## Adjudicators\n")[1].split("\n## ")[0]
+    for pseudonym, decisions in card["adjudicators"].items():
+        assert f"- {pseudonym}: {decisions} decision" in section

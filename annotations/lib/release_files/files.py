@@ -198,6 +198,7 @@ def card_markdown(card: dict) -> str:
             f"| {batch['suggestion_mode']} | {_also_shown(batch)} | {rule.get('method', '-')} |"
         )
     lines += _counts_markdown(card)
+    lines += _adjudicators_markdown(card)
     lines += _classes_markdown(card)
     lines += _agreement_markdown(card)
     lines += ["", "## Files", ""]
@@ -220,6 +221,28 @@ def _also_shown(batch: dict) -> str:
     return ", ".join(text for key, text in named if shown.get(key)) or "-"
 
 
+def _reads_per_exam(counts: dict[str, int]) -> str:
+    """{"2": 1, "3": 3} as "2 reads on 1 exam; 3 reads on 3 exams", in the JSON's order (by reads)."""
+    return (
+        "; ".join(
+            f"{reads} read{'s' * (int(reads) != 1)} on {exams} exam{'s' * (exams != 1)}"
+            for reads, exams in counts.items()
+        )
+        or "-"
+    )
+
+
+def _adjudicators_markdown(card: dict) -> list[str]:
+    """Each adjudicator's pseudonym with the decisions they signed, as dataset_card.json's "adjudicators"."""
+    signed = card.get("adjudicators") or {}
+    lines = ["", "## Adjudicators", ""]
+    if not signed:
+        return [*lines, "No adjudication was signed."]
+    return lines + [
+        f"- {name}: {count} decision{'s' * (count != 1)} signed" for name, count in sorted(signed.items())
+    ]
+
+
 def _counts_markdown(card: dict) -> list[str]:
     counts = card["counts"]
     return [
@@ -227,7 +250,7 @@ def _counts_markdown(card: dict) -> list[str]:
         "## Counts",
         "",
         f"Exams: {counts['exams']}; readers: {counts['readers']}; first reads: {counts['first_reads']}; "
-        f"reads per exam: {json.dumps(counts['reads_per_exam'], sort_keys=True)}",
+        f"reads per exam: {_reads_per_exam(counts['reads_per_exam'])}",
         "",
         f"Exams with insufficient reads (no consensus): {counts.get('insufficient_reads', 0)}"
         + "".join(
