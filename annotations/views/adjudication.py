@@ -93,7 +93,7 @@ def adjudication_case_view(request, batch_id: int, exam_id: int):
             return redirect("adjudication-queue")
         except StaleAdjudication as error:
             # Another signature came first: its answers are shown; only the rationale typed is kept.
-            messages.error(request, str(error))
+            messages.error(request, _stale_message(error, version))
             status, kept = 409, {"rationale": request.POST.get("rationale", "")}
         except AdjudicationWaiting as error:  # a read still to come: the answers are kept for later
             messages.error(request, str(error))
@@ -113,6 +113,17 @@ def adjudication_case_view(request, batch_id: int, exam_id: int):
         },
         status=status,
     )
+
+
+def _stale_message(error: StaleAdjudication, sent: int) -> str:
+    """The service's words suit the API ("reload to see it"); the page has reloaded the case already,
+    so it says what the form below now holds."""
+    if sent > error.current:
+        return str(error)
+    return _(
+        "Another adjudicator signed this exam meanwhile (version %(current)s); their decision is shown "
+        "below. Sign again only to overturn it, giving a rationale."
+    ) % {"current": error.current}
 
 
 @api_login_required

@@ -105,6 +105,15 @@ def test_two_adjudicators_saving_from_the_same_page_the_second_gets_409(carla, d
     # The page form answers the same way.
     page = client.post(case_url(batch, exam), {"version": "0", "decision-1dAVb": "absent"})
     assert page.status_code == 409
+    # The page has already reloaded the case: it says the decision below is the other one, to be
+    # overturned only on purpose, and carries its version.
+    html = page.content.decode()
+    assert (
+        "Another adjudicator signed this exam meanwhile (version 1); their decision is shown below. "
+        "Sign again only to overturn it, giving a rationale."
+    ) in html
+    assert "reload to see it" not in html
+    assert '<input type="hidden" name="version" value="1">' in html
 
 
 def test_each_case_shows_its_own_decisions_and_version_beside_another_decided_case(
