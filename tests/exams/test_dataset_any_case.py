@@ -52,3 +52,17 @@ def test_a_batch_criterion_takes_datasets_and_reference_labels_in_any_case(
         criteria = {"datasets": ["code15probe"], "reference_labels": [label]}
         chosen = _preview(client, ana, bruno, tnmg, criteria)
         assert chosen["exams"] == 2, label
+
+
+def test_sorted_by_dataset_the_names_go_in_alphabetical_order_whatever_their_case(client_for, diego):
+    """'QA2' went before 'demo' (upper case sorts first by code point): a coordinator reads an alphabet."""
+    for name in ("QA2", "demo", "Bravo"):
+        ExamFactory(dataset=DatasetFactory(name=name))
+    client = client_for(diego)
+    listed = client.get("/api/v1/exams/", {"sort": "dataset"}).json()["results"]
+    assert [row["dataset"] for row in listed] == ["Bravo", "demo", "QA2"]
+    backwards = client.get("/api/v1/exams/", {"sort": "-dataset"}).json()["results"]
+    assert [row["dataset"] for row in backwards] == ["QA2", "demo", "Bravo"]
+    page = client.get("/exams/").content.decode()
+    names = [page.index(f'<option value="{name}"') for name in ("Bravo", "demo", "QA2")]
+    assert names == sorted(names)

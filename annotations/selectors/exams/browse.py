@@ -18,9 +18,14 @@ def _require_coordinator(user) -> None:
         raise Forbidden
 
 
+# Alphabetical whatever the case, as a coordinator reads a list ("demo" before "QA2"); names differ in
+# more than case (the any-case unique constraint), so the order is total.
+DATASET_ORDER = (Lower("name"),)
+
+
 def dataset_list(user) -> QuerySet[Dataset]:
     _require_coordinator(user)
-    return Dataset.objects.order_by("name")
+    return Dataset.objects.order_by(*DATASET_ORDER)
 
 
 def dataset_ids_named(names) -> list[int]:
@@ -38,7 +43,7 @@ def dataset_ids_named(names) -> list[int]:
 
 def dataset_names() -> list[str]:
     """Every dataset's name, for the choice lists of the coordinators' forms."""
-    return list(Dataset.objects.order_by("name").values_list("name", flat=True))
+    return list(Dataset.objects.order_by(*DATASET_ORDER).values_list("name", flat=True))
 
 
 def exam_for_coordinator(user, exam_id: int) -> tuple[Exam, list]:

@@ -27,7 +27,7 @@ from annotations.errors import Forbidden, Invalid
 from annotations.lib.ecg.quality import EXAM_FLAGS
 from annotations.models import Dataset, Exam, QualityGrade, ReferenceLabel
 from annotations.roles import Role, has_role
-from annotations.selectors.exams.browse import dataset_ids_named
+from annotations.selectors.exams.browse import DATASET_ORDER, dataset_ids_named
 
 SORTS = ("dataset", "date", "external_id", "quality")
 DEFAULT_SORT = "dataset"
@@ -183,7 +183,7 @@ def _groups(sort: str, filters: ExamFilters) -> list[_Group]:
         groups = [_Group(grade, Q(quality_grade=grade), ("id",)) for grade in QUALITY_ASCENDING]
         last = [_Group("unchecked", Q(quality_grade=""), ("id",))]
     else:
-        datasets = Dataset.objects.order_by("name")
+        datasets = Dataset.objects.order_by(*DATASET_ORDER)
         if filters.dataset:
             datasets = datasets.filter(pk__in=dataset_ids_named([filters.dataset]))
         groups = [
