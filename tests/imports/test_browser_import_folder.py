@@ -31,6 +31,10 @@ def test_a_coordinator_chooses_a_ptbxl_folder_and_its_record_is_imported(
     page.wait_for_selector("#job-status")
     assert page.inner_text("#job-status") == "Done"
     assert page.inner_text("[data-count=created]") == "1"
+    # A finished job's bar reads as finished: it spans the card's text, not the browser's default 150 px
+    # beside which a full bar looked like work still to do.
+    bar, card = (page.locator(s).bounding_box() for s in ("#job-bar", "#job-summary"))
+    assert bar["width"] >= min(card["width"], 480) - 1, (bar, card)
     page.screenshot(path=str(screenshot_path("import-ptbxl-folder")), full_page=True)
     exam = Exam.objects.get(dataset__name="ptbxl-upload")
     assert (exam.external_id, exam.source_format) == ("1", "ptbxl")
