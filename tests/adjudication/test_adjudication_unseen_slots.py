@@ -39,6 +39,8 @@ def test_a_slot_never_opened_in_a_closed_batch_does_not_keep_its_reader_from_adj
         name="Closed early", taxonomy=tnmg, exams=[exam], readers=[rita], readers_per_exam=1, actor=diego
     )
     assert _queue(client_for, rita) == []  # she may still read it: no one's labels before her own
+    queue_page = client_for(rita).get("/adjudication/").content.decode()
+    assert "Exams you hold a read of in any batch, made or still to make, are never listed" in queue_page
     assert _stuck(client_for, diego, batch)
     assert client_for(diego).post(f"/batches/{elsewhere.pk}/close/").status_code == 302
     assert Assignment.objects.get(batch=elsewhere, reader=rita).status == Assignment.Status.PENDING
