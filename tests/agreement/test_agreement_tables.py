@@ -12,6 +12,7 @@ import pytest
 from django.urls import reverse
 
 from annotations.lib.stats import dawid_skene
+from annotations.lib.stats.reads import MISSING
 from annotations.models import Assignment, BatchExam, ReferenceLabel
 from annotations.selectors.agreement.summary import batch_reads_snapshot
 from annotations.services.agreement.compute import batch_agreement_compute
@@ -217,7 +218,10 @@ def test_latent_sensitivity_averages_only_classes_somebody_marked(client, ana, b
     rows = {row["reader"]: row for row in download(client, diego, batch, "readers")}
     for i, reader_id in enumerate(snapshot.reader_ids):
         username = {ana.pk: "ana", bruno.pk: "bruno", carol.pk: "carol"}[reader_id]
-        expected = float(np.nanmean(latent.sensitivity[i][marked]))
+        # Pooled over the marked classes against the posterior: expected true positives / positives.
+        counted = (snapshot.reads[i] != MISSING) & marked
+        t = np.where(counted, latent.posterior, 0.0)
+        expected = float((t * (snapshot.reads[i] == 1)).sum() / t.sum())
         assert number(rows[username]["latent_sensitivity"]) == pytest.approx(expected, abs=1e-5)
 
 
@@ -252,7 +256,9 @@ def test_latent_specificity_averages_only_classes_somebody_left_unmarked(
     rows = {row["reader"]: row for row in download(client, diego, batch, "readers")}
     for i, reader_id in enumerate(snapshot.reader_ids):
         username = {ana.pk: "ana", bruno.pk: "bruno", carol.pk: "carol"}[reader_id]
-        expected = float(np.nanmean(latent.specificity[i][unmarked]))
+        counted = (snapshot.reads[i] != MISSING) & unmarked
+        f = np.where(counted, 1.0 - latent.posterior, 0.0)
+        expected = float((f * (snapshot.reads[i] == 0)).sum() / f.sum())
         assert expected > 0.9
         assert number(rows[username]["latent_specificity"]) == pytest.approx(expected, abs=1e-5)
         assert api[username]["latent_specificity"] == pytest.approx(expected, abs=1e-5)

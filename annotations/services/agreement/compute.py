@@ -64,6 +64,7 @@ from annotations.services.agreement.tables import (
     agreement_tables,
     bootstrap_summary,
     interval_method,
+    latent_reader_figures,
 )
 from annotations.services.audit import audit_record
 from annotations.services.enqueue import task_enqueue
@@ -146,6 +147,7 @@ def batch_agreement_compute(batch_id: int) -> AgreementResult | None:
     # and the latent fit's per-cell arrays (hundreds of MB for 100,000 exams x 74 classes) are let go
     # before the bootstrap and the tables make their own.
     del decision, disputed
+    latent_readers = latent_reader_figures(snapshot, latent)
     if latent is not None:
         latent = replace(latent, posterior=np.empty((0, 0)), labels=np.empty((0, 0), dtype=np.int8))
     interval_method_, interval_note = interval_method(batch, len(snapshot.reader_ids))
@@ -167,6 +169,7 @@ def batch_agreement_compute(batch_id: int) -> AgreementResult | None:
                 latent=latent,
                 names=batch_pseudonyms(batch),
                 disputed_per_class=disputed_per_class,
+                latent_readers=latent_readers,
             )
         ),
         "exams": exam_figures(boot),

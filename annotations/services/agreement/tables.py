@@ -38,6 +38,7 @@ from annotations.lib.stats import (
     wilson_interval,
 )
 from annotations.lib.stats.consensus import MIN_LATENT_READS
+from annotations.lib.stats.latent import reader_latent_accuracy
 from annotations.models import ReviewBatch
 from annotations.selectors.agreement.summary import ReadsSnapshot
 from annotations.selectors.agreement.tables import (
@@ -163,13 +164,8 @@ def _exams_read(snapshot: ReadsSnapshot, r: int) -> int:
     return int((snapshot.reads[r] != MISSING).any(axis=1).sum()) if snapshot.reads.shape[2] else 0
 
 
-def _latent_mean(values: np.ndarray, informative: np.ndarray) -> float | None:
-    """Mean of a reader's latent estimates over the classes whose reads inform them: a sensitivity where
-    somebody marked the class, a specificity where somebody left it unmarked. Elsewhere the latent model
-    only returns its prior (0.455 for a class every read marked), which is no measurement of the
-    reader."""
-    chosen = values[informative & np.isfinite(values)]
-    return float(chosen.mean()) if chosen.size else None
+def _finite(value: float) -> float | None:
+    return float(value) if np.isfinite(value) else None
 
 
 def _latent_identified(snapshot: ReadsSnapshot) -> bool:
@@ -182,16 +178,32 @@ def _latent_identified(snapshot: ReadsSnapshot) -> bool:
     return bool((reads_per_exam >= MIN_LATENT_READS).any())
 
 
-def reader_rows(
-    snapshot: ReadsSnapshot, threshold: float, latent, names: dict[int, str], quality: dict[int, dict]
-) -> list[dict]:
-    """Each reader against the majority of the *other* readers (leave-one-out, so that a reader's own vote
-    does not flatter them), pooled over classes; their latent reliability averaged over the classes
-    someone marked; and their gold-exam and test-retest figures (``quality``)."""
+def latent_reader_figures(snapshot: ReadsSnapshot, latent: DawidSkene | None) -> tuple | None:
+    """Each reader's latent (sensitivity, specificity), or None where there is no fit. A sensitivity counts
+    the classes somebody marked, a specificity those somebody left unmarked: elsewhere the model returns
+    its prior alone (0.455 for a class every read marked), which is no measurement of the reader. Pooled
+    over them (lib.stats.latent.reader_latent_accuracy), as the sensitivity and specificity beside them
+    in the readers table are."""
+    if latent is None or not snapshot.reads.size:
+        return None
     marked = (snapshot.reads == 1).any(axis=(0, 1))
     unmarked = (snapshot.reads == 0).any(axis=(0, 1))
-    if not _latent_identified(snapshot):
-        latent = None
+    return reader_latent_accuracy(snapshot.reads, latent.posterior, marked, unmarked)
+
+
+def reader_rows(
+    snapshot: ReadsSnapshot,
+    threshold: float,
+    latent_readers: tuple | None,
+    names: dict[int, str],
+    quality: dict[int, dict],
+) -> list[dict]:
+    """Each reader against the majority of the *other* readers (leave-one-out, so that a reader's own vote
+    does not flatter them), pooled over classes; their latent sensitivity and specificity
+    (latent_reader_figures), where the model is identified; and their gold-exam and test-retest figures
+    (``quality``)."""
+    identified = latent_readers is not None and _latent_identified(snapshot)
+    latent_se, latent_sp = latent_readers if identified else (None, None)
     versus = (
         reader_vs_consensus(snapshot.reads, threshold=threshold) if len(snapshot.reader_ids) >= 2 else None
     )
@@ -213,12 +225,8 @@ def reader_rows(
                 "specificity": float(tn.sum() / n_neg.sum()) if n_neg.sum() else None,
                 "reference_positives": int(n_pos.sum()),
                 "mean_kappa": float(kappa.mean()) if kappa.size else None,
-                "latent_sensitivity": _latent_mean(latent.sensitivity[i], marked)
-                if latent is not None
-                else None,
-                "latent_specificity": _latent_mean(latent.specificity[i], unmarked)
-                if latent is not None
-                else None,
+                "latent_sensitivity": _finite(latent_se[i]) if latent_se is not None else None,
+                "latent_specificity": _finite(latent_sp[i]) if latent_sp is not None else None,
             }
         rows.append(row | quality.get(reader_id, {}))
     return rows
@@ -336,6 +344,9 @@ class TableInputs:
     latent: DawidSkene | None
     names: dict[int, str]
     disputed_per_class: np.ndarray
+    # Each reader's latent sensitivity and specificity, pooled (latent_reader_figures): computed while the
+    # fit's posterior was still held, which the caller lets go before the tables for memory.
+    latent_readers: tuple[np.ndarray, np.ndarray] | None = None
 
 
 def agreement_tables(inputs: TableInputs) -> dict:
@@ -353,7 +364,7 @@ def agreement_tables(inputs: TableInputs) -> dict:
         references["gold"] = gold
     return {
         "readers": reader_rows(
-            snapshot, threshold, inputs.latent, inputs.names, reader_quality(batch, snapshot, gold)
+            snapshot, threshold, inputs.latent_readers, inputs.names, reader_quality(batch, snapshot, gold)
         ),
         "reader_ids": snapshot.reader_ids,
         "classes": class_rows(snapshot, boot, inputs.disputed_per_class),
