@@ -12,6 +12,7 @@ from rest_framework.views import APIView
 
 from annotations.api.errors import StrictSerializer
 from annotations.api.permissions import IsAdjudicator
+from annotations.models import Exam
 from annotations.selectors.adjudication import (
     adjudication_case,
     adjudication_queue,
@@ -63,7 +64,7 @@ class CaseExamSerializer(serializers.Serializer):
     n_samples = serializers.IntegerField()
     lead_names = serializers.ListField(child=serializers.CharField())
     age = serializers.IntegerField(allow_null=True, help_text="In years, as the readers were told.")
-    sex = serializers.ChoiceField(choices=["F", "M", "U"], help_text="F, M, or U (unknown).")
+    sex = serializers.ChoiceField(choices=Exam.Sex.choices, help_text="F, M, or U (unknown).")
     device_measurements = serializers.DictField(
         child=serializers.FloatField(),
         help_text="The recording cart's own measurements, where the exam's file gave them (heart_rate_bpm, "

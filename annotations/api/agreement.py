@@ -119,48 +119,48 @@ class BatchAgreementView(APIView):
         sent their class to adjudication (`consensus_awaiting_adjudication`), and the disputed labels no
         adjudicator has decided yet (`disputes_open`, counted now). Before the first computation only
         `batch`, `computed_at` (null), `consensus`, `consensus_awaiting_adjudication` and `disputes_open`
-        are present. Agreement is recomputed
-        in the background after reads are submitted, so the figures may trail the newest reads:
-        `computed_at` says when they were made."""
+        are present. Agreement is recomputed in the background after reads are submitted, so the figures
+        may trail the newest reads: `computed_at` says when they were made."""
         batch, result = agreement_for_coordinator(request.user, pk)
+        now = _counted_now(batch)
         if result is None:
-            return Response(
-                {
-                    "batch": batch.pk,
-                    "computed_at": None,
-                    "consensus": consensus_method_counts(batch),
-                    "consensus_awaiting_adjudication": consensus_awaiting_adjudication(batch),
-                    "disputes_open": open_dispute_count(batch),
-                }
-            )
-        dashboard = agreement_dashboard(result)
-        return Response(
-            {
-                "batch": batch.pk,
-                "algorithm_version": result.algorithm_version,
-                "read_count": result.read_count,
-                "exam_count": result.exam_count,
-                "reader_count": result.reader_count,
-                "disputed_count": result.disputed_count,
-                "computed_at": result.computed_at,
-                "consensus": consensus_method_counts(batch),
-                "consensus_awaiting_adjudication": consensus_awaiting_adjudication(batch),
-                "disputes_open": open_dispute_count(batch),
-                "classes": dashboard["all_classes"],
-                "readers": dashboard["readers"],
-                "pairs": [
-                    {"reader": row["username"], "mean_kappa": [c["kappa"] for c in row["cells"]]}
-                    for row in dashboard["matrix"]
-                ],
-                "exams": dashboard["exams"],
-                "rule": dashboard["consensus_rule"],
-                # Which interval is shown (over exams, or over exams and readers), and its resamples.
-                "bootstrap": dashboard["bootstrap"],
-                "pairs_by_class": (result.results or {}).get("pairs_by_class", []),
-                "reader_classes": dashboard["reader_classes"],
-                "consensus_summary": dashboard["consensus_summary"],
-            }
-        )
+            return Response({"batch": batch.pk, "computed_at": None, **now})
+        return Response({**_stored(result), "batch": batch.pk, **now})
+
+
+def _counted_now(batch) -> dict:
+    """What is counted at each request rather than stored with the computation."""
+    return {
+        "consensus": consensus_method_counts(batch),
+        "consensus_awaiting_adjudication": consensus_awaiting_adjudication(batch),
+        "disputes_open": open_dispute_count(batch),
+    }
+
+
+def _stored(result) -> dict:
+    """The stored computation's figures, as the agreement page shows them."""
+    dashboard = agreement_dashboard(result)
+    return {
+        "algorithm_version": result.algorithm_version,
+        "read_count": result.read_count,
+        "exam_count": result.exam_count,
+        "reader_count": result.reader_count,
+        "disputed_count": result.disputed_count,
+        "computed_at": result.computed_at,
+        "classes": dashboard["all_classes"],
+        "readers": dashboard["readers"],
+        "pairs": [
+            {"reader": row["username"], "mean_kappa": [c["kappa"] for c in row["cells"]]}
+            for row in dashboard["matrix"]
+        ],
+        "exams": dashboard["exams"],
+        "rule": dashboard["consensus_rule"],
+        # Which interval is shown (over exams, or over exams and readers), and its resamples.
+        "bootstrap": dashboard["bootstrap"],
+        "pairs_by_class": (result.results or {}).get("pairs_by_class", []),
+        "reader_classes": dashboard["reader_classes"],
+        "consensus_summary": dashboard["consensus_summary"],
+    }
 
 
 urlpatterns = [
