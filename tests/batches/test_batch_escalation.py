@@ -167,3 +167,37 @@ def test_the_designer_offers_the_majority_after_the_extra_reader_and_warns_when_
     assert refused.status_code == 400 and "escalation" in refused.json()
     page = client.get("/batches/new/").content.decode()
     assert 'value="add_reader_majority"' in page
+
+
+def test_the_extra_read_goes_to_a_reader_with_exams_still_to_read_among_which_it_hides(
+    ana, bruno, diego, tnmg, client_for
+):
+    """To a reader who has read everything, an extra read arriving just after another reader's submit says
+    that the exam was disputed; among unread exams, at a random place, it says nothing. So a reader with
+    exams still to read is chosen before an idle one, however few exams each has left."""
+    carol = UserFactory(username="carol", roles=["reader"])
+    dave = UserFactory(username="dave", roles=["reader"])
+    exams = ExamFactory.create_batch(4)
+    batch = batch_create(
+        name="E",
+        taxonomy=tnmg,
+        exams=exams,
+        readers=[ana, bruno, carol, dave],
+        readers_per_exam=2,
+        actor=diego,
+        escalation={"mode": "add_reader", "cap": 1},
+        seed=5,
+    )
+    disputed = exams[0]
+    holders = list(Assignment.objects.filter(batch=batch, exam=disputed).order_by("reader__username"))
+    idle, busy = sorted({ana, bruno, carol, dave} - {h.reader for h in holders}, key=lambda u: u.username)
+    for done in Assignment.objects.filter(batch=batch, reader=idle):
+        read(idle, done, ["SB"])
+    assert Assignment.objects.filter(batch=batch, reader=busy, status="pending").exists()
+    before = client_for(idle).get("/api/v1/worklist/")
+    assert before.status_code == 200
+    read(holders[0].reader, holders[0], ["SB"])
+    read(holders[1].reader, holders[1], ["ST"])
+    extra = Assignment.objects.get(batch=batch, exam=disputed, reader__in=[idle, busy])
+    assert extra.reader == busy
+    assert client_for(idle).get("/api/v1/worklist/").json() == before.json()  # nothing arrived

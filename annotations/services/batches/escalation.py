@@ -101,7 +101,10 @@ def _insert_among_unread(batch: ReviewBatch, exam_id: int, reader_id: int) -> As
 
 def _least_loaded_newcomer(batch: ReviewBatch, exam_id: int) -> int | None:
     """A reader of the batch still reading (active, with the reader role) who has not read this exam nor
-    seen its dispute, with the fewest unread exams."""
+    seen its dispute: one with exams not yet started if any, and of those the one with the fewest unread
+    exams. To a reader who has read everything, the extra read arrives alone, just after another's submit,
+    and says the exam was disputed; among exams still to read, at a random place (_insert_among_unread),
+    it says nothing. A batch whose candidates have all read everything still hands it to the least loaded."""
     taken = set(Assignment.objects.filter(batch=batch, exam_id=exam_id).values_list("reader_id", flat=True))
     candidates = reading_reader_ids(batch_reader_ids(batch) - taken)
     candidates -= readers_barred(candidates, exam_id)
@@ -109,10 +112,12 @@ def _least_loaded_newcomer(batch: ReviewBatch, exam_id: int) -> int | None:
     candidates -= {r for r, exams in batch_seen_elsewhere(batch, candidates, [exam_id]).items() if exams}
     if not candidates:
         return None
+    slots = Assignment.objects.filter(batch=batch, reader_id__in=candidates)
     open_counts = dict(
-        Assignment.objects.filter(batch=batch, reader_id__in=candidates, status__in=OPEN_STATUSES)
+        slots.filter(status__in=OPEN_STATUSES)
         .values("reader_id")
         .annotate(n=Count("id"))
         .values_list("reader_id", "n")
     )
-    return min(candidates, key=lambda reader: (open_counts.get(reader, 0), reader))
+    not_started = set(slots.filter(status=Assignment.Status.PENDING).values_list("reader_id", flat=True))
+    return min(candidates, key=lambda reader: (reader not in not_started, open_counts.get(reader, 0), reader))
