@@ -20,7 +20,7 @@ from django.views.decorators.http import require_POST
 
 from annotations.errors import Forbidden
 from annotations.roles import Role, has_role
-from annotations.selectors.users import people_list, reader_unread_batches
+from annotations.selectors.users import coordinators_until, people_list, reader_unread_batches
 from annotations.services.users import (
     UserAdminError,
     user_change_own_password,
@@ -115,6 +115,7 @@ def person_roles(request, user_id: int):
         user_set_roles(user=account, roles=form.role_set(), actor=request.user)
         messages.success(request, _("Roles of %(user)s saved.") % {"user": account.get_username()})
         _warn_unread(request, account)
+        _warn_former_coordinator(request, account)
     except Forbidden as error:
         messages.error(request, str(error))
     return redirect("people")
@@ -139,6 +140,24 @@ def person_name(request, user_id: int):
     except UserAdminError as error:
         messages.error(request, str(error))
     return redirect("people")
+
+
+def _warn_former_coordinator(request, account) -> None:
+    """A reader who was a coordinator saw every reader's labels and is refused as a reader at every
+    design and hand-out (services.batches.lifecycle.blind_refusal): said here, where the role is given."""
+    if not has_role(account, Role.READER) or has_role(account, Role.COORDINATOR):
+        return
+    until = coordinators_until([account.pk]).get(account.pk)
+    if until is None:
+        return
+    messages.warning(
+        request,
+        _(
+            "%(user)s was a coordinator until %(date)s and saw every reader's labels, so will be refused as "
+            "a reader in every batch."
+        )
+        % {"user": account.get_username(), "date": until.date().isoformat()},
+    )
 
 
 def _warn_unread(request, account) -> None:
