@@ -323,6 +323,39 @@ def test_words_no_statement_has_list_the_closest_statements_and_say_so(
     page.screenshot(path=screenshot_path("reader-search-closest"))
 
 
+def test_where_the_closest_are_alike_enter_chooses_nothing_until_the_reader_picks_one(
+    live_server, page, ana, bruno, diego, tnmg
+):
+    """Before, "T negativa" (a negative T wave, which no TNMG statement names) highlighted the primary
+    repolarization abnormality, first of three alike by the taxonomy's order, and Enter stored it; in
+    English, "T wave inversion" stored the nonspecific one (a cardiologist's walk)."""
+    batch = shared_batch(readers=[ana, bruno], coordinator=diego, taxonomy=tnmg)
+    first = open_first_exam(page, live_server, batch, ana)
+    for query in ("T negativa", "T wave inversion"):
+        search(page, query)
+        listed = page.evaluate(
+            "[...document.querySelectorAll('#statements .stmt:not([hidden])')]"
+            ".sort((a, b) => a.style.order - b.style.order).map(r => r.dataset.code)"
+        )
+        assert set(listed) == {"REPOL_PRIM", "REPOL_NS", "REPOL_SEC"}, listed
+        assert highlighted(page) is None
+        assert "as close" in page.inner_text("#no-match") and query in page.inner_text("#no-match")
+        page.keyboard.press("Enter")
+        assert chosen(page) == "nothing yet"
+        page.keyboard.press("Escape")
+    search(page, "T negativa")
+    page.screenshot(path=screenshot_path("reader-search-undecided"))
+    page.keyboard.press("ArrowDown")
+    page.keyboard.press("ArrowDown")
+    assert highlighted(page) == "REPOL_NS"
+    page.keyboard.press("Enter")
+    assert chosen(page) == "REPOL_NS"
+    page.keyboard.press("Escape")
+    page.wait_for_function("() => document.getElementById('save-state').textContent === 'Draft saved'")
+    draft = Assignment.objects.get(pk=first.pk).annotations.get(is_current=True)
+    assert [label.diagnostic_class.code for label in draft.labels.all()] == ["REPOL_NS"]
+
+
 def test_a_misspelt_query_chooses_the_statement_meant_and_says_how_it_was_read(
     live_server, page, ana, bruno, diego, tnmg
 ):

@@ -406,3 +406,32 @@ def test_among_the_closest_a_whole_word_outranks_the_start_of_one(search):
         search.classes,
     )
     assert set(reordered) <= {"EIA", "STEMI"}, reordered
+
+
+def _chosen(search, *queries: str) -> list[str | None]:
+    """What Enter would choose for each query: the statement the page highlights, or None."""
+    return search.page.evaluate(
+        "qs => qs.map(q => { const c = StatementSearch.choice(StatementSearch.rank(window.idx, q));"
+        " return c ? c.code : null; })",
+        list(queries),
+    )
+
+
+# Findings the taxonomy has no statement of, whose words the repolarization statements share equally: a
+# cardiologist's walk typed them and Enter handed on the first of three by the taxonomy's order alone.
+UNDECIDED = ["T negativa", "ondas T negativas", "T wave inversion", "inverted T waves", "onda T invertida"]
+
+
+def test_enter_chooses_none_where_the_closest_words_do_not_tell_the_statements_apart(search):
+    results = search(*UNDECIDED)
+    assert all(len({code for code, _ in found[:3]}) >= 2 for found in results if found), results
+    assert _chosen(search, *UNDECIDED) == [None] * len(UNDECIDED)
+
+
+def test_enter_chooses_the_closest_statement_where_its_words_single_it_out(search):
+    """The qualified phrasings tier 4 exists for still go in with Enter, as do full matches and typos."""
+    queries = ["área inativa inferior", "BAV 2º grau tipo II", "flutter atrial com BAV 2:1", "anterior STEMI"]
+    queries += [query for query, _ in MEANT] + [query for query, _ in MISSPELT]
+    ranked = [found[0][0] if found else None for found in search(*queries)]
+    assert _chosen(search, *queries) == ranked
+    assert _chosen(search, "", "xyzzy") == [None, None]

@@ -102,11 +102,12 @@
   // that name it: only statements that themselves say something is absent may answer it.
   var NEGATION = new Set(["sem", "nao", "ausencia", "ausente", "ausentes", "without", "absence", "absent",
     "nenhum", "nenhuma"]);
-  // Words that qualify a finding (its side, wall, duration, sign): in the closest tier they rank a
-  // statement but never make one close on their own ("anterior STEMI" is not the anterior fascicular
-  // block, "QT curto" not the short PR).
+  // Words that qualify a finding (its side, wall, duration, sign, the wave it is seen in): in the closest
+  // tier they rank a statement but never make one close on their own ("anterior STEMI" is not the
+  // anterior fascicular block, "QT curto" not the short PR, "T wave inversion" no more the nonspecific
+  // "ST-T wave" statement than the primary or secondary "ST-T" ones).
   var LOCATIONS = ["anterior", "inferior", "lateral", "septal", "posterior", "superior", "apical",
-    "extenso", "extensa", "extensive", "parede", "wall", "difuso", "difusa", "diffuse"];
+    "extenso", "extensa", "extensive", "parede", "wall", "difuso", "difusa", "diffuse", "onda", "wave"];
   // Of the fillers, these join two findings ("BRD e BDAS", "RBBB with LAFB", "marcapasso com disfunção"):
   // typed, they favour a term that has them too. The others say nothing of which statement is meant.
   var CONJUNCTION = new Set(["e", "and", "with", "com"]);
@@ -360,7 +361,8 @@
         if (at >= 0) { numbers.splice(at, 1); weight += 1; }
       } else if (!isNegation(q)) {
         var cost = bestCost(q, term.both);
-        if (cost < 0) return;
+        // A letter alone is a wave's name, a whole word: the T of "T negativa" does not start "TA".
+        if (cost < 0 || (q.length === 1 && cost !== SAME)) return;
         words++;
         weight += 2;
         if (cost !== SAME) started++; // the start of a word, or another form of it
@@ -390,17 +392,17 @@
     var needed = Math.min(2, nouns.length), found = [];
     indexed.forEach(function (entry) {
       if (saysTheOpposite(entry, asked)) return;
-      var best = null;
+      var best = null, nouns = 0, whole = false;
       entry.terms.forEach(function (term) {
         if (term.isCode && term.core.length > 1) return; // SENDO_ISCH is no words; STEMI, LAE are
         var o = overlap(asked, term);
         if (o.nouns < needed) return;
         // Whole words before started ones ("MI" is a word of "old MI", only the start of "migratório").
         var extra = -1000 * o.weight + 100 * o.started + Math.max(0, o.left);
-        if (best === null || extra < best) best = extra;
+        if (best === null || extra < best) { best = extra; nouns = o.nouns; whole = o.left <= 0; }
       });
       if (best !== null) found.push({ statement: entry.statement, tier: TIER.CLOSEST, extra: best,
-        position: entry.position });
+        position: entry.position, nouns: nouns, whole: whole });
     });
     return found;
   }
@@ -485,8 +487,24 @@
   function ordered(found) {
     found.sort(function (a, b) { return a.tier - b.tier || a.extra - b.extra || a.position - b.position; });
     return found.map(function (f) {
-      return f.readAs ? { statement: f.statement, tier: f.tier, readAs: f.readAs } : { statement: f.statement, tier: f.tier };
+      var out = { statement: f.statement, tier: f.tier };
+      if (f.readAs) out.readAs = f.readAs;
+      if (f.nouns !== undefined) { out.nouns = f.nouns; out.whole = f.whole; }
+      return out;
     });
+  }
+  /* The statement Enter chooses from rank's list: the first, unless it is only the closest and the next
+   * closest has as many of the words that name a finding, and the query does not hold the whole of one
+   * of the first's terms as it does not the next's ("IAM inferior" holds STEMI's "IAM", not EIA's "IAM
+   * antigo"). The query's words then do not tell the two apart, so the first is first by the taxonomy's
+   * order or the length of its name: "T negativa", a finding no statement names, is as close to the
+   * primary, secondary and nonspecific repolarization statements, which a reader must choose between.
+   * null then, or with nothing listed. */
+  function choice(found) {
+    var top = found[0], next = found[1];
+    if (!top) return null;
+    var closeToBoth = top.tier === TIER.CLOSEST && next && next.tier === TIER.CLOSEST && next.nouns === top.nouns;
+    return closeToBoth && !(top.whole && !next.whole) ? null : top.statement;
   }
 
   /* Matching statements, best first: [{statement, tier}]. An empty query matches nothing. When no
@@ -532,7 +550,7 @@
     return closest(negated ? indexed.filter(function (entry) { return entry.negates; }) : indexed, read);
   }
 
-  var api = { fold: fold, words: words, index: index, rank: rank, TIER: TIER };
+  var api = { fold: fold, words: words, index: index, rank: rank, choice: choice, TIER: TIER };
   if (typeof module === "object" && module.exports) module.exports = api;
   else root.StatementSearch = api;
 })(typeof window !== "undefined" ? window : this);
