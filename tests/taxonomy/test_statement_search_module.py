@@ -256,6 +256,11 @@ MEANT = [
     ("IAM anterior extenso", "STEMI"),
     ("flutter atrial com BAV 2:1", "AFL"),
     ("flutter com condução 2:1", "AFL"),
+    ("zona inativa", "EIA"),
+    ("zona inativa inferior", "EIA"),
+    ("zona eletricamente inativa", "EIA"),
+    ("sem alterações", "NORM"),
+    ("ECG sem alterações", "NORM"),
 ]
 # Queries that name nothing the taxonomy holds, or say a finding is absent: nothing may come first that
 # would store a finding.

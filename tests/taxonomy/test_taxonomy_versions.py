@@ -23,11 +23,12 @@ API = "/api/v1/reading/assignments"
 ARCHIVED_2020 = SHIPPED_DIR / "archive" / "tnmg-2020.json"
 ARCHIVED_2026 = SHIPPED_DIR / "archive" / "tnmg-2026.json"
 ARCHIVED_2026_1 = SHIPPED_DIR / "archive" / "tnmg-2026.1.json"
+ARCHIVED_2026_2 = SHIPPED_DIR / "archive" / "tnmg-2026.2.json"
 
 
-def test_the_shipped_tnmg_is_version_2026_2_with_sinus_rhythm_and_synonyms():
+def test_the_shipped_tnmg_is_version_2026_3_with_sinus_rhythm_and_synonyms():
     taxonomy = taxonomy_load(taxonomy_read_file(DEFAULT_TAXONOMY_FILE)).taxonomy
-    assert (taxonomy.key, taxonomy.version) == ("tnmg", "2026.2")
+    assert (taxonomy.key, taxonomy.version) == ("tnmg", "2026.3")
     assert taxonomy.classes.count() == 74
     sr = taxonomy.classes.get(code="SR")
     assert (sr.name, sr.name_pt, sr.group, sr.kind) == (
@@ -76,7 +77,7 @@ def test_2026_2_changes_synonyms_only_and_takes_a_negative_t_wave_from_the_suben
     """In the Brazilian Society of Cardiology's nomenclature a negative, symmetric T wave is subepicardial
     ischaemia, which the list does not hold: its synonyms handed readers the subendocardial statement. The
     other changes add phrasings a cardiologist's walk found choosing a neighbour."""
-    old, new = taxonomy_read_file(ARCHIVED_2026_1), taxonomy_read_file(DEFAULT_TAXONOMY_FILE)
+    old, new = taxonomy_read_file(ARCHIVED_2026_1), taxonomy_read_file(ARCHIVED_2026_2)
     assert (old.version, new.version) == ("2026.1", "2026.2")
     assert old.groups == new.groups and old.exclusive_sets == new.exclusive_sets
     changed = {a["code"]: (a, b) for a, b in zip(old.classes, new.classes, strict=True) if a != b}
@@ -94,8 +95,39 @@ def test_2026_2_changes_synonyms_only_and_takes_a_negative_t_wave_from_the_suben
     assert "BAV completo" in changed["AVB3"][1]["synonyms"]
 
 
+def test_2026_3_keeps_atrial_fibrillation_and_flutter_from_what_p_waves_and_the_pr_say():
+    """Fibrillation has no P wave and flutter conducts in its own ratio, so neither goes with a PR interval
+    that is long or short, or with a second-degree AV block; a cardiologist's walk submitted atrial
+    fibrillation with a first-degree AV block. Statements and groups are 2026.2's, with synonyms added."""
+    old, new = taxonomy_read_file(ARCHIVED_2026_2), taxonomy_read_file(DEFAULT_TAXONOMY_FILE)
+    assert (old.version, new.version) == ("2026.2", "2026.3")
+    assert old.groups == new.groups
+    assert old.exclusive_sets == new.exclusive_sets[: len(old.exclusive_sets)]
+    added = new.exclusive_sets[len(old.exclusive_sets) :]
+    blocks = ["1dAVb", "AVB2_M1", "AVB2_M2", "AVB2_21", "SHORT_PR"]
+    assert added == [[rhythm, other] for rhythm in ("AF", "AFL") for other in blocks]
+    changed = {a["code"]: (a, b) for a, b in zip(old.classes, new.classes, strict=True) if a != b}
+    assert set(changed) == {"EIA", "NORM"}
+    for before, after in changed.values():
+        assert {k: v for k, v in before.items() if k != "synonyms"} == {
+            k: v for k, v in after.items() if k != "synonyms"
+        }
+        assert after["synonyms"][: len(before["synonyms"])] == before["synonyms"]
+    assert "zona inativa" in changed["EIA"][1]["synonyms"]
+    assert "sem alterações" in changed["NORM"][1]["synonyms"]
+
+
 @pytest.mark.parametrize(
-    "codes", [("SB", "AF"), ("ST", "AFL"), ("SA", "JR"), ("Q_NOSIGNAL_BLOCKING", "RBBB")]
+    "codes",
+    [
+        ("SB", "AF"),
+        ("ST", "AFL"),
+        ("SA", "JR"),
+        ("Q_NOSIGNAL_BLOCKING", "RBBB"),
+        ("AF", "1dAVb"),
+        ("AFL", "AVB2_M1"),
+        ("AF", "SHORT_PR"),
+    ],
 )
 def test_a_read_naming_statements_2026_1_excludes_together_is_refused(codes, client_for, ana, bruno, diego):
     tnmg = taxonomy_load(taxonomy_read_file(DEFAULT_TAXONOMY_FILE), make_default=True).taxonomy
@@ -114,6 +146,20 @@ def test_a_read_naming_statements_2026_1_excludes_together_is_refused(codes, cli
     assert allowed.status_code == 200
 
 
+@pytest.mark.parametrize("codes", [("AF", "AVB3"), ("AF", "WPW"), ("AFL", "AVB_ADV"), ("SR", "1dAVb")])
+def test_a_block_or_pre_excitation_that_shows_in_fibrillation_or_flutter_is_allowed(
+    codes, client_for, ana, bruno, diego
+):
+    tnmg = taxonomy_load(taxonomy_read_file(DEFAULT_TAXONOMY_FILE), make_default=True).taxonomy
+    first = queue(shared_batch(readers=[ana, bruno], coordinator=diego, taxonomy=tnmg, exams=1), ana)[0]
+    answer = client_for(ana).post(
+        f"{API}/{ref(first)}/submit/",
+        {"labels": labels(*codes), "revision": 0},
+        content_type="application/json",
+    )
+    assert answer.status_code == 200, answer.content
+
+
 def test_an_older_database_gets_2026_as_default_and_its_batches_keep_2020(ana, bruno, diego):
     old = taxonomy_load(taxonomy_read_file(ARCHIVED_2020), make_default=True).taxonomy
     batch = shared_batch(readers=[ana, bruno], coordinator=diego, taxonomy=old, exams=1)
@@ -123,7 +169,7 @@ def test_an_older_database_gets_2026_as_default_and_its_batches_keep_2020(ana, b
     call_command("load_taxonomy", "--shipped")
 
     new = Taxonomy.objects.get(is_default=True)
-    assert (new.key, new.version) == ("tnmg", "2026.2")
+    assert (new.key, new.version) == ("tnmg", "2026.3")
     old.refresh_from_db()
     assert old.classes.count() == 73 and not old.is_default and old.frozen_at is not None
     batch.refresh_from_db()
