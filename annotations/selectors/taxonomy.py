@@ -48,7 +48,7 @@ def taxonomy_list() -> QuerySet[Taxonomy]:
     return Taxonomy.objects.annotate(class_count=Count("classes")).order_by("-is_default", "key", "version")
 
 
-def _version_order(version: str) -> tuple:
+def version_order(version: str) -> tuple:
     """'2026.1' after '2026' and '2026.10' after '2026.9': numeric parts compare as numbers."""
     return tuple((0, int(part), "") if part.isdigit() else (1, 0, part) for part in version.split("."))
 
@@ -59,8 +59,8 @@ def taxonomy_superseded() -> dict[int, str]:
     newest: dict[str, tuple[tuple, str]] = {}
     rows = list(Taxonomy.objects.values_list("pk", "key", "version"))
     for _pk, key, version in rows:
-        if key not in newest or _version_order(version) > newest[key][0]:
-            newest[key] = (_version_order(version), version)
+        if key not in newest or version_order(version) > newest[key][0]:
+            newest[key] = (version_order(version), version)
     return {pk: newest[key][1] for pk, key, version in rows if version != newest[key][1]}
 
 

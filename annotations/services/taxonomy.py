@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from annotations.errors import Invalid
 from annotations.models import DiagnosticClass, Taxonomy
-from annotations.selectors.taxonomy import SHIPPED_DIR
+from annotations.selectors.taxonomy import SHIPPED_DIR, version_order
 from annotations.services.audit import audit_record
 
 DEFAULT_TAXONOMY_FILE = SHIPPED_DIR / "tnmg.json"
@@ -268,13 +268,15 @@ def taxonomy_load(parsed: ParsedTaxonomy, *, actor=None, make_default: bool = Fa
 def taxonomy_load_shipped(*, actor=None) -> list[LoadResult]:
     """Load every taxonomy the project ships. The shipped TNMG version becomes the default when none is
     set or when the default is an older TNMG version (batches keep the version they froze); a default of
-    another key, chosen on purpose, stays."""
+    another key, or a newer TNMG version a group loaded itself, chosen on purpose, stays."""
     results = []
     current = Taxonomy.objects.filter(is_default=True).first()
     for path in sorted(SHIPPED_DIR.glob("*.json")):
         parsed = taxonomy_read_file(path)
         is_tnmg = path == DEFAULT_TAXONOMY_FILE
-        take_over = current is None or current.key == parsed.key
+        take_over = current is None or (
+            current.key == parsed.key and version_order(current.version) <= version_order(parsed.version)
+        )
         results.append(taxonomy_load(parsed, actor=actor, make_default=is_tnmg and take_over))
     return results
 

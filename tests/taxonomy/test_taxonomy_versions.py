@@ -178,6 +178,20 @@ def test_an_older_database_gets_2026_as_default_and_its_batches_keep_2020(ana, b
     assert Taxonomy.objects.get(is_default=True).pk == new.pk
 
 
+def test_a_newer_tnmg_version_chosen_as_default_stays_when_the_shipped_ones_load_again():
+    """`make run` loads the shipped taxonomies at every start. A group that loaded TNMG 2026.10 as its
+    default got 2026.3 back as the default at the next start, and new batches took it; 2026.10 is newer
+    (its parts compare as numbers), so it stays."""
+    document = json.loads(DEFAULT_TAXONOMY_FILE.read_text(encoding="utf-8"))
+    document["version"] = "2026.10"
+    from annotations.services.taxonomy import taxonomy_parse
+
+    newer = taxonomy_load(taxonomy_parse(document, default_key="tnmg"), make_default=True).taxonomy
+    call_command("load_taxonomy", "--shipped")
+    assert Taxonomy.objects.get(is_default=True).pk == newer.pk
+    assert Taxonomy.objects.filter(key="tnmg", version="2026.3").exists()
+
+
 def test_a_default_of_another_key_chosen_on_purpose_stays():
     code15 = taxonomy_load(taxonomy_read_file(SHIPPED_DIR / "code15.json"), make_default=True).taxonomy
     call_command("load_taxonomy", "--shipped")
