@@ -95,7 +95,13 @@ class DisputedLabel(models.Model):
         UNCERTAIN = "uncertain", _("Latent estimate uncertain")
         ESCALATED = "escalated", _("Exam escalated to adjudication")
         OVERRULED = "overruled", _("Latent estimate contradicts the readers' unanimous answer")
-        EXCLUSIVE = "exclusive", _("Consensus would break an exclusive set")
+        EXCLUSIVE = (
+            "exclusive",
+            _(
+                "Exclusive set: the consensus would name two of its statements, "
+                "or none where the readers named one"
+            ),
+        )
 
     batch = models.ForeignKey(ReviewBatch, on_delete=models.CASCADE, related_name="disputed_labels")
     exam = models.ForeignKey(Exam, on_delete=models.PROTECT, related_name="+")

@@ -27,7 +27,7 @@ AS_TNMG = {
     "AF": "AF",
     "RBBB": "RBBB",
     "IRBBB": "IRBBB",
-    "1dAVb": "1dAVb",
+    "1dAVb": "LAFB",  # 1dAVb goes with no AF in TNMG 2026.3; the left anterior fascicular block does
     "LVH": "LAD",
     "RARE1": "WPW",
     "RARE2": "BRUGADA",
@@ -112,6 +112,29 @@ def test_a_low_majority_threshold_never_releases_two_rhythms_of_one_set(
     }
 
 
+def test_three_readers_naming_three_sinus_rates_send_the_rhythm_to_the_adjudicator_not_out_as_none(
+    ana, bruno, carol, carla, diego, tnmg, tmp_path, client
+):
+    """Each class had 1 of 3 votes, so the release said no sinus rhythm at all, which no reader said, and
+    nobody was asked (a statistician's walk)."""
+    exam = ExamFactory()
+    batch = make_batch(diego, tnmg, [ana, bruno, carol], [exam])
+    for reader, rhythm in ((ana, "SR"), (bruno, "SB"), (carol, "ST")):
+        read(reader, batch, exam, [rhythm, "LAD"])
+    batch_agreement_compute(batch.pk)
+
+    lines, table, _card = release(batch, tmp_path)
+    line = lines[exam.external_id]
+    assert {item["code"] for item in line["labels"] if item["value"]} == {"LAD"}
+    undecided = {item["code"]: item["reason"] for item in line["undecided"]}
+    assert undecided == {"SR": "exclusive", "SB": "exclusive", "ST": "exclusive"}
+    assert [table[exam.external_id][code] for code in ("SR", "SB", "ST")] == ["", "", ""]
+    assert api_agreement(client, diego, batch)["consensus_summary"]["disputes"]["exclusive"] == 3
+    client.force_login(carla)
+    page = client.get(f"/adjudication/{batch.pk}/{exam.pk}/").content.decode()
+    assert page.count('data-reason="exclusive"') == 3
+
+
 def test_the_adjudicator_is_told_why_a_class_was_sent_to_them(ana, bruno, carol, carla, diego, tnmg, client):
     exam = ExamFactory()
     batch = make_batch(diego, tnmg, [ana, bruno, carol], [exam], consensus={"threshold": 0.3})
@@ -122,7 +145,7 @@ def test_the_adjudicator_is_told_why_a_class_was_sent_to_them(ana, bruno, carol,
     client.force_login(carla)
     page = client.get(f"/adjudication/{batch.pk}/{exam.pk}/").content.decode()
     assert page.count('data-reason="exclusive"') == 2
-    assert "Consensus would break an exclusive set" in page
+    assert "Exclusive set: the consensus would name two of its statements" in page
     assert "Share of positive reads" in page and "Latent estimate<" not in page  # a majority batch
 
 

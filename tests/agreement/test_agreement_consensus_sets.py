@@ -129,6 +129,53 @@ def test_normal_ecg_against_any_diagnosis_is_checked_through_the_token():
     assert fine.value.tolist() == [[0, 1, 1]]
 
 
+def test_readers_who_each_name_another_member_of_a_set_leave_it_to_a_human_not_to_none():
+    """SR, SB and ST are one sinus rate (a set). Three readers each named one: every class had 1 of 3
+    votes, so the majority decided all three absent and the exam went out with no rhythm, which no reader
+    said (a statistician's walk). The readers' majority says one of the set is present: the members they
+    named are disputed; a member nobody named stays decided absent."""
+    sets = [ExclusiveSet((0, 1, 2)), ExclusiveSet((0, 3))]  # SR SB ST; SR AF
+    reads = np.array([[[1, 0, 0, 0]], [[0, 1, 0, 0]], [[0, 0, 1, 0]]], dtype=np.int8)
+    decision = consensus_decide(reads, exclusive_sets=sets)
+    assert decision.value.tolist() == [[MISSING, MISSING, MISSING, 0]]
+    assert decision.reason.tolist() == [["exclusive", "exclusive", "exclusive", ""]]
+    # Two of four readers naming a member: the presence is a tie, disputed as a tie of one class is.
+    four = np.array([[[1, 0, 0, 0]], [[0, 1, 0, 0]], [[0, 0, 0, 0]], [[0, 0, 0, 0]]], dtype=np.int8)
+    assert consensus_decide(four, exclusive_sets=sets).value.tolist() == [[MISSING, MISSING, 0, 0]]
+    # One of three: the majority says none of the set, and none it is.
+    one = np.array([[[1, 0, 0, 0]], [[0, 0, 0, 0]], [[0, 0, 0, 0]]], dtype=np.int8)
+    assert consensus_decide(one, exclusive_sets=sets).value.tolist() == [[0, 0, 0, 0]]
+    # A member decided present ends the question, and so does an adjudicator's decision.
+    two = np.array([[[1, 0, 0, 0]], [[1, 0, 0, 0]], [[0, 1, 0, 0]]], dtype=np.int8)
+    assert consensus_decide(two, exclusive_sets=sets).value.tolist() == [[1, 0, 0, 0]]
+    signed = np.full((1, 4), MISSING, dtype=np.int8)
+    signed[0, 1] = 1
+    settled = consensus_decide(reads, exclusive_sets=sets, adjudicated=signed)
+    assert settled.value.tolist() == [[0, 0, 0, 0]] and (settled.reason == "").all()  # SB: the human's 1
+    # A set covering others through a token ("normal" against every diagnosis) asks no such question.
+    token = consensus_decide(reads[:, :, :2], exclusive_sets=[ExclusiveSet((0,), (1,))])
+    assert token.value.tolist() == [[0, 0]]
+
+
+def test_the_latent_rule_never_decides_none_of_a_set_every_reader_named_a_member_of():
+    """Step 3's rule for a set: the estimate may weigh a split, but not overturn what every reader said.
+    Three readers agree on 25 exams of each sinus rate, then name one each on 5: the joint model gives
+    each member about a third, and decided all three absent."""
+    sets = [ExclusiveSet((0, 1, 2))]
+    agreed = [np.eye(3, dtype=np.int8)[member] for member in range(3) for _ in range(25)]
+    reads = np.array([[exam for exam in agreed] for _ in range(3)])
+    split = np.array([[np.eye(3, dtype=np.int8)[(r + e) % 3] for e in range(5)] for r in range(3)])
+    reads = np.concatenate([reads, split], axis=1)
+    decision = consensus_decide(reads, method="latent", exclusive_sets=sets)
+    assert decision.latent_classes.all() and decision.latent_used.all()
+    assert (decision.value[:75] == reads[0, :75]).all()
+    assert (decision.value[75:] == MISSING).all() and (decision.reason[75:] == "exclusive").all()
+    # Two of three naming a member is a split the estimate may settle either way.
+    two = reads.copy()
+    two[2, 75:] = 0
+    assert consensus_decide(two, method="latent", exclusive_sets=sets).value[75:].min() >= 0
+
+
 @pytest.mark.parametrize("method", ["majority", "latent"])
 def test_no_decision_in_any_simulated_study_violates_an_exclusive_set(method):
     for seed, readers in enumerate([[GOOD, POOR, ADVERSARIAL], [GOOD, FAIR, POOR, ADVERSARIAL, CONFUSER]]):

@@ -35,6 +35,8 @@ DISPUTE_ESCALATED = "escalated"
 #: strings a 100,000-exam batch of 74 classes held 266 MB per array.
 METHODS = ("", DECIDED_UNANIMOUS, DECIDED_MAJORITY, DECIDED_LATENT, DECIDED_SINGLE)
 REASONS = ("", DISPUTE_TIE, DISPUTE_UNCERTAIN, DISPUTE_OVERRULED, DISPUTE_EXCLUSIVE, DISPUTE_ESCALATED)
+#: Shares are k/n for small integers: a share this close to the threshold is the threshold (a tie).
+_TOLERANCE = 1e-9
 #: The latent model needs at least this many reads of an exam to be used on it: with two readers it is
 #: not identifiable (a 1-1 split says nothing about who is right that the fitted rates did not assume).
 MIN_LATENT_READS = 3
@@ -235,6 +237,13 @@ def consensus_decide(
        counting the human decisions in ``adjudicated`` (``[e, c]``: 1, 0, or MISSING where no human
        decided) in place of the rule's: a later read can make a majority against what an adjudicator
        signed, and the released labels hold the human value beside the rule's.
+    6. where the readers put an exam in an exclusive set of named members (one sinus rate: SR, SB or
+       ST) but split on which member, so that none is decided present, the members they named are
+       disputed too ("exclusive"): deciding each absent would release "none of them", which no reader
+       said. Under the majority rule, when the share of reads naming some member reaches ``threshold``
+       (a tie included, as in step 4); under the latent rule, when every read named one (step 3: the
+       estimate never overturns what every reader said). Again a human's decision counts in place of
+       the rule's.
 
     ``binary_fit`` may pass :func:`dawid_skene` of the same reads (and ``pseudo_count``), already fitted
     for another purpose, so that it is not fitted twice. Steps 1-5 go ``exam_chunk`` exams at a time
@@ -268,7 +277,9 @@ def consensus_decide(
         vote = majority_vote(reads[:, part], threshold=threshold)
         by_latent = latent_used[part, None] & latent_classes
         decided = _decide_cells(n[part], k[part], vote, posterior[part], latent, by_latent, latent_margin)
-        _withhold(*decided, insufficient[part], sets, None if human is None else human[part])
+        signed = None if human is None else human[part]
+        _withhold(*decided, insufficient[part], sets, signed)
+        _split_sets(*decided, reads[:, part], sets, 1.0 if latent else threshold, signed, insufficient[part])
         value[part], how[part], reason[part] = decided
     return ConsensusDecision(
         value=value,
@@ -365,6 +376,36 @@ def _withhold(
     # 5: exclusive sets hold in whatever is released, which takes a human decision over the rule's.
     released = value if human is None else np.where(human != MISSING, human, value)
     _dispute(value, how, reason, exclusive_violations(released, sets), DISPUTE_EXCLUSIVE)
+
+
+def _split_sets(
+    value: Reads,
+    how: npt.NDArray[np.uint8],
+    reason: npt.NDArray[np.uint8],
+    reads: Reads,
+    sets: list[ExclusiveSet],
+    share: float,
+    human: Reads | None,
+    insufficient: BoolArray,
+) -> None:
+    """Step 6 of :func:`consensus_decide`, in place: the members the readers named of a set they put the
+    exam in (at least ``share`` of the reads name one) are disputed where none is decided present. A set
+    that covers others through a token asks no such question: "normal, or some diagnosis" is no finding."""
+    released = value if human is None else np.where(human != MISSING, human, value)
+    for members in sets:
+        named = np.asarray(members.named, dtype=np.intp)
+        if members.others or named.size < 2:
+            continue
+        part = reads[:, :, named]
+        read = (part != MISSING).any(axis=2)
+        naming = (part == 1).any(axis=2)
+        n, k = read.sum(axis=0), naming.sum(axis=0)
+        present = (k > 0) & (k >= share * n - _TOLERANCE * np.maximum(n, 1))
+        unsettled = present & ~insufficient & ~(released[:, named] == 1).any(axis=1)
+        voted = (part == 1).any(axis=0) & unsettled[:, None]
+        where = np.zeros(value.shape, dtype=bool)
+        where[:, named] = voted
+        _dispute(value, how, reason, where, DISPUTE_EXCLUSIVE)
 
 
 def _dispute(
