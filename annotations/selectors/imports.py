@@ -54,6 +54,18 @@ def reference_map(taxonomy_key: str) -> dict[str, dict[str, str]]:
     }
 
 
+def column_crosswalk(taxonomy_key: str, target: str) -> tuple[str, dict[str, list[str]]]:
+    """For a release of `taxonomy_key` reads mapped to `target`'s columns, from the curated crosswalk: the
+    key under which a statement's own maps name a target class, and the statements that are part of target
+    classes without being them (a bifascicular block: its bundle branch and fascicular blocks)."""
+    path = REFERENCE_MAPS_DIR / f"{taxonomy_key}.json"
+    columns = (json.loads(path.read_text(encoding="utf-8")).get("columns") or {}) if path.is_file() else {}
+    entry = columns.get(target) or {}
+    return entry.get("maps") or target, {
+        code: list(parts) for code, parts in (entry.get("statements") or {}).items()
+    }
+
+
 def statement_key(text: str) -> str:
     """A statement as compared: lower case, accents and punctuation dropped, 'A-V' as 'av'."""
     folded = unicodedata.normalize("NFKD", text.lower())

@@ -10,6 +10,7 @@ from django.db.models import Count
 
 from annotations.errors import Invalid
 from annotations.models import BatchExam, Exam, ReviewBatch, Taxonomy
+from annotations.selectors.imports import column_crosswalk
 from annotations.selectors.taxonomy import taxonomy_shipped_classes
 
 
@@ -81,6 +82,19 @@ def _copies_together(batch_ids: list[int]) -> tuple[int, int] | None:
     return (first_there, by_first[first_there]) if first_there is not None else None
 
 
+def _statements_of_columns(taxonomy: Taxonomy, target: str) -> dict[str, set[str]]:
+    """Each source statement's target classes beyond the one a target class names: those its own maps
+    name (TNMG's Mobitz I says PTB-XL's 2AVB, whose own map names only the 2:1 block), and the curated
+    crosswalk's parts (a bifascicular block is a bundle branch block and a fascicular block). A release
+    column left without them said a decided 0 where every reader had marked a statement of its class."""
+    maps_key, parts = column_crosswalk(taxonomy.key, target)
+    out: dict[str, set[str]] = {code: set(classes) for code, classes in parts.items()}
+    for code, maps in taxonomy.classes.values_list("code", "maps"):
+        if (maps or {}).get(maps_key):
+            out.setdefault(code, set()).add(maps[maps_key])
+    return out
+
+
 def export_plan(batch_ids: Sequence[int], *, target: str = "") -> ExportPlan:
     """Check that the batches can be exported together and work out the columns."""
     ids = sorted(set(int(i) for i in batch_ids))
@@ -117,12 +131,18 @@ def export_plan(batch_ids: Sequence[int], *, target: str = "") -> ExportPlan:
         return ExportPlan(batches, taxonomy, columns, "", taxonomy.version, [])
     version, target_classes = _target_classes(target)
     by_code = {code: pk for pk, code, _ in source}
+    part_of = _statements_of_columns(taxonomy, target)
     columns, unmapped = [], []
     for item in target_classes:
-        # A target class names its source statement(s) in maps[<source taxonomy key>].
+        # A target class names its source statement in maps[<source taxonomy key>]; the source statements
+        # that are part of it too (_statements_of_columns) join it.
         mapped = (item.get("maps") or {}).get(taxonomy.key)
-        codes = [mapped] if isinstance(mapped, str) else list(mapped or [])
-        codes = [code for code in codes if code in by_code]
+        named = [mapped] if isinstance(mapped, str) else list(mapped or [])
+        codes = [
+            code
+            for code, _ in sorted(by_code.items(), key=lambda kv: kv[1])
+            if code in named or item["code"] in part_of.get(code, ())
+        ]
         if not codes:
             unmapped.append(item["code"])
             continue
