@@ -183,6 +183,9 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     # committed, and the periodic sweeps queue whatever could not be queued.
     "socket_timeout": REDIS_SOCKET_TIMEOUT,
     "socket_connect_timeout": REDIS_SOCKET_TIMEOUT,
+    # kombu's first connection of a process otherwise retries for CELERY_BROKER_CONNECTION_TIMEOUT (4 s)
+    # with 2 s between tries: a refused connection held a request for 6 s. One try, then the sweep.
+    "max_retries": 0,
 }
 CELERY_TASK_PUBLISH_RETRY_POLICY = {
     "max_retries": 1,
