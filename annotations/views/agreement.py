@@ -3,6 +3,7 @@ see, services write; readers and adjudicators get 403 here."""
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.http import HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect, render
@@ -14,13 +15,14 @@ from annotations.lib.spreadsheet_csv import spreadsheet_writer
 from annotations.roles import Role
 from annotations.selectors.agreement.summary import (
     agreement_dashboard,
+    agreement_due,
     agreement_for_coordinator,
-    batch_read_state,
     consensus_awaiting_adjudication,
     consensus_method_counts,
     open_dispute_count,
 )
 from annotations.selectors.agreement.tables import TABLES, agreement_table
+from annotations.selectors.enqueue import queue_quiet_notice
 from annotations.services.agreement.compute import agreement_recompute_request
 from annotations.services.agreement.tables import IntervalMethodError, batch_interval_method_set
 from annotations.views.access import role_required
@@ -34,7 +36,7 @@ adjudicator_only = role_required(Role.ADJUDICATOR)
 @coordinator_only
 def batch_agreement(request, batch_id: int):
     batch, result = agreement_for_coordinator(request.user, batch_id)
-    read_count, _latest = batch_read_state(batch.pk)
+    due = agreement_due(batch, result)
     return render(
         request,
         "annotations/agreement/batch.html",
@@ -45,8 +47,9 @@ def batch_agreement(request, batch_id: int):
             "methods": consensus_method_counts(batch),
             "awaiting_adjudication": consensus_awaiting_adjudication(batch),
             "open_disputes": open_dispute_count(batch),
-            "reads_now": read_count,
-            "stale": result is None or result.read_count != read_count,
+            "due": due,
+            # Waited past the sweeps' patience with no worker taking work: say why it is not done.
+            "workers": queue_quiet_notice(settings.CELERY_TASK_DEFAULT_QUEUE, due.since) if due.since else "",
             "interval_choice": ((batch.design or {}).get("agreement") or {}).get("intervals", "exams"),
         },
     )

@@ -10,7 +10,7 @@ from datetime import datetime
 
 import numpy as np
 from django.db import connection
-from django.db.models import Count, Exists, F, Max, OuterRef, Q, Subquery
+from django.db.models import Count, Exists, F, Max, Min, OuterRef, Q, Subquery
 
 from annotations.errors import Forbidden, NotFound
 from annotations.lib.stats import MISSING
@@ -193,6 +193,36 @@ def batch_read_state(batch_id: int) -> tuple[int, datetime | None]:
     """(submitted first reads, latest submission time): what an AgreementResult is checked against."""
     state = _first_reads(batch_id).aggregate(n=Count("pk"), latest=Max("submitted_at"))
     return state["n"], state["latest"]
+
+
+@dataclass(frozen=True)
+class AgreementDue:
+    """Whether a batch's stored figures are behind it: ``since`` is when they fell behind (the first read
+    submitted, or decision signed, after they were computed; None while they are current)."""
+
+    reads_now: int
+    since: datetime | None
+    reads_moved: bool
+    decisions_after: bool
+
+
+def agreement_due(batch: ReviewBatch, result: AgreementResult | None) -> AgreementDue:
+    """What batches_with_stale_agreement checks, for one batch, with the moment it became due."""
+    reads = _first_reads(batch.pk)
+    reads_now, latest = batch_read_state(batch.pk)
+    decisions = Adjudication.objects.filter(batch=batch)
+    if result is None:
+        since = reads.aggregate(first=Min("submitted_at"))["first"]
+        return AgreementDue(reads_now, since, reads_now > 0, False)
+    reads_moved = (reads_now, latest) != (result.read_count, result.latest_submission_at)
+    decided = decisions.filter(decided_at__gt=result.computed_at).aggregate(first=Min("decided_at"))["first"]
+    moments = [decided] if decided else []
+    if reads_moved:
+        read = reads.filter(submitted_at__gt=result.computed_at).aggregate(first=Min("submitted_at"))["first"]
+        # A read reopened or withdrawn moves the count, not the times: due since the computation.
+        moments.append(read or result.computed_at)
+    since = min(moments) if moments else None
+    return AgreementDue(reads_now, since, reads_moved, decided is not None)
 
 
 def batches_with_stale_agreement(batch_ids: list[int] | None = None) -> list[int]:
