@@ -15,6 +15,7 @@ from annotations.api.schema import MAX_ID
 from annotations.selectors.releases.builds import (
     release_batches,
     release_get,
+    release_insufficient,
     release_list,
     release_not_read,
     release_progress,
@@ -98,6 +99,11 @@ class ReleaseDetailSerializer(ReleaseSerializer):
         help_text="Exams of its batches with no submitted read when it was built: no row in its files, "
         "each named in the dataset card's not_read; null until done.",
     )
+    insufficient_reads = serializers.IntegerField(
+        allow_null=True,
+        help_text="Exams with fewer reads than their batch's consensus needs when it was built: a row with "
+        "every class empty, each named in the dataset card's insufficient_reads; null until done.",
+    )
 
 
 def _ip(request) -> str | None:
@@ -161,6 +167,7 @@ class ReleaseDetailView(APIView):
             "pseudonym_key": release_pseudonym_key(release),
             "undecided": release_undecided(release),
             "not_read": release_not_read(release),
+            "insufficient_reads": release_insufficient(release),
         }
         return Response(ReleaseDetailSerializer(data).data)
 

@@ -13,6 +13,7 @@ from annotations.roles import Role
 from annotations.selectors.releases.builds import (
     exportable_batches,
     release_get,
+    release_insufficient,
     release_list,
     release_not_read,
     release_progress,
@@ -89,6 +90,7 @@ def release_detail(request, release_id: int):
             "key": release_pseudonym_key(release),
             "undecided": release_undecided(release),
             "not_read": release_not_read(release),
+            "insufficient": release_insufficient(release),
         },
     )
 

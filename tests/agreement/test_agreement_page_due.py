@@ -51,7 +51,9 @@ def test_a_recomputation_no_worker_takes_says_so(ana, bruno, diego, tnmg, client
     read(bruno, batch, exams[0], ["SR"])
     client = client_for(diego)
     assert "No worker" not in _status(client, batch)  # just submitted: the recomputation waits its turn
-    Annotation.objects.filter(assignment__batch=batch).update(submitted_at=timezone.now() - timedelta(minutes=9))
+    Annotation.objects.filter(assignment__batch=batch).update(
+        submitted_at=timezone.now() - timedelta(minutes=9)
+    )
     said = _status(client, batch)
     assert "not been computed" in said
     assert "No worker has taken work from the queue “default”" in said and "9 minutes" in said, said

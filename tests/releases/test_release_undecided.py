@@ -170,3 +170,36 @@ def test_exams_of_the_batch_nobody_has_read_yet_are_counted_and_listed_by_the_re
     complete = built(diego, batch)
     assert client.get(f"/api/v1/releases/{complete.pk}/").json()["not_read"] == 0
     assert 'id="release-not-read"' not in client.get(f"/releases/{complete.pk}/").content.decode()
+
+
+def test_a_release_of_exams_with_too_few_reads_says_so_on_its_page_and_api(
+    client_for, ana, bruno, diego, tnmg
+):
+    """Every exam read once where the batch's consensus needs two: every class cell of consensus.csv is
+    empty, yet the page and API said nothing was undecided (an operator's walk); only the card listed them."""
+    from annotations.services.agreement.compute import batch_agreement_compute
+    from annotations.services.batches.lifecycle import batch_create
+    from annotations.services.reading import LabelInput, annotation_submit
+    from tests.factories import ExamFactory
+
+    exams = [ExamFactory(), ExamFactory()]
+    batch = batch_create(
+        name="Thin", taxonomy=tnmg, exams=exams, readers=[ana, bruno], readers_per_exam=2, actor=diego
+    )
+    for exam in exams:
+        slot = batch.assignments.get(reader=ana, exam=exam)
+        annotation_submit(actor=ana, assignment=slot, labels=[LabelInput("SR")], revision=0)
+    batch_agreement_compute(batch.pk)
+    client = client_for(diego)
+    release = built(diego, batch)
+    assert client.get(f"/api/v1/releases/{release.pk}/").json()["insufficient_reads"] == 2
+    page = client.get(f"/releases/{release.pk}/").content.decode()
+    warning = page.split('id="release-insufficient"', 1)[1].split("</p>", 1)[0]
+    assert "2 exams had fewer reads than their batch's consensus needs" in warning, warning
+    for exam in exams:
+        slot = batch.assignments.get(reader=bruno, exam=exam)
+        annotation_submit(actor=bruno, assignment=slot, labels=[LabelInput("SR")], revision=0)
+    batch_agreement_compute(batch.pk)
+    complete = built(diego, batch)
+    assert client.get(f"/api/v1/releases/{complete.pk}/").json()["insufficient_reads"] == 0
+    assert 'id="release-insufficient"' not in client.get(f"/releases/{complete.pk}/").content.decode()

@@ -118,6 +118,12 @@ def release_not_read(release: Release) -> int | None:
     return _card_counts(release).get("not_read")
 
 
+def release_insufficient(release: Release) -> int | None:
+    """How many exams of the release had fewer reads than their batch's consensus needs when it was built
+    (a row with every class empty). None before it is done, and for a release whose card predates it."""
+    return _card_counts(release).get("insufficient_reads")
+
+
 def release_pseudonym_key(release: Release) -> list[dict]:
     """Who each pseudonym of a release's files is, as stored when they were written: adjudicators (A01..)
     then readers (R01..). For the release's page and API, which only coordinators open (release_get)."""
