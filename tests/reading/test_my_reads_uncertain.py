@@ -56,3 +56,26 @@ def test_my_reads_names_each_statement_in_the_readers_language(client_for, ana, 
     assert "Right bundle branch block" in client.get(f"/read/batches/{batch.pk}/").content.decode()
     client.cookies["django_language"] = "pt-br"
     assert "Bloqueio de ramo direito" in client.get(f"/read/batches/{batch.pk}/").content.decode()
+
+
+def test_my_reads_lists_each_reads_statements_in_the_taxonomys_order(client_for, ana, diego, tnmg):
+    """A cardiologist's walk found each exam's statements in no consistent order from one row to the next;
+    they follow the taxonomy's order, as the statement list does."""
+    exams = [make_exam(seed=3), make_exam(seed=4)]
+    batch = batch_create(
+        name="Order", taxonomy=tnmg, exams=exams, readers=[ana], readers_per_exam=1, actor=diego
+    )
+    client = client_for(ana)
+    order = {c.code: c.position for c in tnmg.classes.all()}
+    chosen = sorted(["SR", "LAD", "RBBB", "VPB", "LAFB"], key=order.get)
+    for slot, codes in zip(queue(batch, ana), (chosen[::-1], chosen[2:] + chosen[:2]), strict=True):
+        labels = [{"code": code, "uncertain": False} for code in codes]
+        saved = client.put(
+            f"{API}/{ref(slot)}/draft/", {"labels": labels, "revision": 0}, content_type="application/json"
+        )
+        assert saved.status_code == 200, saved.content
+    page = client.get(f"/read/batches/{batch.pk}/").content.decode()
+    rows = re.findall(r'<tr class="read-[^"]*"[^>]*>(.*?)</tr>', page, re.S)
+    assert len(rows) == 2, page
+    for row in rows:
+        assert re.findall(r"\b([A-Z][A-Z0-9_]+) <span class=\"muted\">", row) == chosen, row

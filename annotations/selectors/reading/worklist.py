@@ -161,7 +161,12 @@ def _my_reads(assignments: list[Assignment]) -> list[MyRead]:
 
 
 def _my_read(assignment: Assignment, annotation) -> MyRead:
-    labels = list(annotation.labels.all()) if annotation else []
+    # In the taxonomy's order, as the statement list shows them: stored order is the order of choosing.
+    labels = (
+        sorted(annotation.labels.all(), key=lambda label: label.diagnostic_class.position)
+        if annotation
+        else []
+    )
     codes = tuple(label.diagnostic_class.code for label in labels)
     portuguese = (get_language() or "").lower().startswith("pt")
     names = {
