@@ -120,6 +120,10 @@ def test_the_non_compliant_handheld_file_is_refused_with_a_clear_message(blobs):
     report, outcome = import_one(HEALFORCE)
     assert report.files_failed == 1
     assert "SCP-ECG" in outcome.error and "not a compliant SCP-ECG record" in outcome.error
+    # What is wrong with it, not a truncation it does not have (an operator's walk was told "truncated"):
+    # no 'SCPECG' identification, and a protocol version the standard does not have.
+    assert "'SCPECG'" in outcome.error and "protocol version 13" in outcome.error, outcome.error
+    assert "truncated" not in outcome.error, outcome.error
     nothing_stored(blobs)
 
 

@@ -87,6 +87,13 @@ def check_record(data: bytes) -> None:
     if len(data) < 6 + HEADER:
         raise FormatError(f"SCP-ECG: {len(data)} bytes is too short for a record (truncated file)")
     stored_crc, length = struct.unpack_from("<HI", data, 0)
+    # The identification first: a file of another format (or a cart's own dialect) fails every check
+    # after it, and the length's "truncated" would name the wrong fault.
+    if data[6 + 10 : 6 + 16] != IDENTIFICATION:
+        raise FormatError(
+            "SCP-ECG: section 0's header does not carry the 'SCPECG' identification (bytes 17-22), and "
+            f"declares protocol version {data[6 + 9]}: not a compliant SCP-ECG record"
+        )
     if length != len(data):
         raise FormatError(
             f"SCP-ECG: the record length field says {length} bytes but the file has {len(data)} "
