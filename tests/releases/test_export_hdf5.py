@@ -62,6 +62,16 @@ def test_pseudonyms_follow_sorted_ids_and_reveal_nothing_else():
     assert pseudonyms(range(100))[99] == "R100"
 
 
+def test_a_person_keeps_the_pseudonym_an_earlier_release_gave_them_and_newcomers_take_unused_ones():
+    # Earlier releases: R01 was 42, then 7 (the latest release that names R01 owns it); R02 was 13.
+    earlier = [{"R01": 42, "R02": 13}, {"R01": 7, "R03": 42}]
+    assert pseudonyms([7, 13, 42, 5], earlier=earlier) == {7: "R01", 13: "R02", 42: "R03", 5: "R04"}
+    # A name nobody owns any more is not handed to someone else: 99 takes R04, not the R01 42 once had.
+    assert pseudonyms([99], earlier=earlier) == {99: "R04"}
+    # Adjudicators are numbered apart; a reader's name says nothing of them.
+    assert pseudonyms([7, 8], prefix="A", earlier=[{"R01": 7, "A01": 8}]) == {8: "A01", 7: "A02"}
+
+
 def test_the_wilson_interval_stays_inside_zero_and_one():
     low, high = wilson_interval(0, 10)
     assert low == 0.0 and 0 < high < 0.35

@@ -9,20 +9,41 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
 FLOAT_DIGITS = 6
 
 
-def pseudonyms(reader_ids: Iterable[int], prefix: str = "R") -> dict[int, str]:
-    """R01, R02, ... by sorted user id: stable for a given set of readers, and the same reader keeps
-    the same pseudonym in every file of the export. Nothing in the pseudonym derives from the account.
-    Adjudicators are A01, A02, ... the same way."""
-    ordered = sorted(set(reader_ids))
-    width = max(2, len(str(len(ordered))))
-    return {reader_id: f"{prefix}{i + 1:0{width}d}" for i, reader_id in enumerate(ordered)}
+def pseudonyms(
+    user_ids: Iterable[int], prefix: str = "R", earlier: Sequence[Mapping[str, int]] = ()
+) -> dict[int, str]:
+    """R01, R02, ... (adjudicators A01, ...): each person keeps the name the latest earlier release that
+    named them gave them (``earlier``: their keys, name -> user id, oldest first; a name belongs to whom
+    the latest release naming it gave it), so one name is one person in every release; the others take the
+    lowest numbers no release has used, in sorted id order. Nothing in a name derives from the account."""
+    owner: dict[str, tuple[int, int]] = {}  # name -> (user id, the release that last gave it)
+    for index, key in enumerate(earlier):
+        for name, user_id in key.items():
+            if name.startswith(prefix) and name[len(prefix) :].isdigit():
+                owner[name] = (int(user_id), index)
+    latest: dict[int, tuple[int, str]] = {}
+    for name, (user_id, index) in sorted(owner.items()):
+        if user_id not in latest or index > latest[user_id][0]:
+            latest[user_id] = (index, name)
+    wanted = sorted(set(user_ids))
+    out = {user_id: latest[user_id][1] for user_id in wanted if user_id in latest}
+    used = {int(name[len(prefix) :]) for name in owner}
+    fresh = [user_id for user_id in wanted if user_id not in out]
+    numbers, candidate = [], 1
+    while len(numbers) < len(fresh):
+        if candidate not in used:
+            numbers.append(candidate)
+        candidate += 1
+    width = max(2, len(str(numbers[-1])) if numbers else 2)
+    out.update({user_id: f"{prefix}{n:0{width}d}" for user_id, n in zip(fresh, numbers, strict=True)})
+    return out
 
 
 def fixed(value: float | None, digits: int = FLOAT_DIGITS) -> float | None:

@@ -9,8 +9,16 @@ from datetime import datetime
 
 from django.db.models import Count, Max
 
-from annotations.models import Adjudication, Annotation, Assignment, Consensus
+from annotations.models import Adjudication, Annotation, Assignment, Consensus, Release
 from annotations.selectors.agreement.summary import settled_consensus
+
+
+def earlier_pseudonym_keys() -> list[dict[str, int]]:
+    """Every release's pseudonym key (name -> user id), oldest first: the names people keep from one
+    release to the next (lib.release_files.files.pseudonyms). Releases built before keys were stored
+    have none."""
+    keys = Release.objects.exclude(pseudonym_key={}).order_by("created_at", "pk")
+    return [key for key in keys.values_list("pseudonym_key", flat=True) if key]
 
 
 def export_reader_ids(batch_ids: Sequence[int]) -> list[int]:

@@ -32,7 +32,7 @@ from annotations.lib.release_files.files import (
 from annotations.lib.release_files.shards import INDEX, PENDING_CARD, plan_name
 from annotations.selectors.agreement.summary import batches_with_stale_agreement
 from annotations.selectors.releases.export import exam_summary
-from annotations.selectors.releases.facts import export_reader_ids
+from annotations.selectors.releases.facts import earlier_pseudonym_keys, export_reader_ids
 from annotations.selectors.releases.plan import ExportPlan, ExportRefused
 from annotations.services.releases.card import CardFacts, card_build
 from annotations.services.releases.layout import (
@@ -258,9 +258,10 @@ def _export_write(
     ticks.done = n
     write_consensus_jsonl(plan, out_dir / CONSENSUS_JSONL, ticks.by(5000))
     ticks.done = 2 * n
-    names = pseudonyms(export_reader_ids(plan.batch_ids))
+    earlier = earlier_pseudonym_keys()  # one name, one person, in every release
+    names = pseudonyms(export_reader_ids(plan.batch_ids), earlier=earlier)
     n_read_rows = write_reads(plan, out_dir / READS_CSV, names)
-    adjudicators, adjudicator_names = write_adjudications(plan, out_dir / ADJUDICATIONS_CSV)
+    adjudicators, adjudicator_names = write_adjudications(plan, out_dir / ADJUDICATIONS_CSV, earlier)
     device_rows = write_device_measurements(plan, out_dir / DEVICE_CSV)
     # By pseudonym: one person may be both a reader (R..) and an adjudicator (A..) of the release.
     key = {name: user_id for user_id, name in [*names.items(), *adjudicator_names.items()]}

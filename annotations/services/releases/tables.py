@@ -4,7 +4,7 @@ streamed from the export selectors a chunk at a time (annotations.services.relea
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -309,13 +309,15 @@ def write_reads(plan: ExportPlan, path: Path, names: dict[int, str]) -> int:
     return count
 
 
-def write_adjudications(plan: ExportPlan, path: Path) -> tuple[dict[str, int], dict[int, str]]:
-    """Every signed decision behind an adjudicated cell: who (A01.., by sorted account, never the name),
-    the class and value, the signed version and when, so each adjudicated label is traced to its decision
-    inside the release. The rationale, free text that may name people, stays in the audit trail, as
+def write_adjudications(
+    plan: ExportPlan, path: Path, earlier: Sequence[Mapping[str, int]] = ()
+) -> tuple[dict[str, int], dict[int, str]]:
+    """Every signed decision behind an adjudicated cell: who (A01.., kept from the ``earlier`` releases'
+    keys, never the name), the class and value, the signed version and when, so each adjudicated label is
+    traced to its decision inside the release. The rationale, free text that may name people, stays in the audit trail, as
     readers' comments do. Returns the decisions per adjudicator pseudonym, and the pseudonyms by user id."""
     decided = adjudication_rows(plan.batch_ids)
-    names = pseudonyms([row[0] for row in decided], prefix="A")
+    names = pseudonyms([row[0] for row in decided], prefix="A", earlier=earlier)
     per_adjudicator: Counter = Counter()
     with open(path, "w", newline="", encoding="utf-8") as handle:
         write = csv_writer(handle).writerow
