@@ -214,7 +214,8 @@ def test_enter_chooses_the_statement_each_query_means_in_both_languages(
             )
     assert not wrong, f"{len(wrong)} of {len(QUERIES)} queries:\n" + "\n".join(wrong)
 
-    # The list shows the matching statements, best first, and the highlight is visible.
+    # The list shows the matching statements, best first. Right or left, "bloqueio de ramo" does not say:
+    # nothing is highlighted until the reader moves to one (before, the taxonomy's order chose the right).
     search(page, "bloqueio de ramo")
     rows = page.evaluate(
         "Array.from(document.querySelectorAll('#statements .stmt')).filter(r => r.offsetParent !== null)"
@@ -222,11 +223,20 @@ def test_enter_chooses_the_statement_each_query_means_in_both_languages(
     )
     codes = [code for code, _ in sorted(rows, key=lambda row: row[1])]
     assert codes[:2] == ["RBBB", "LBBB"] and "AF" not in codes and "NORM" not in codes
+    assert highlighted(page) is None
+    assert (
+        page.inner_text("#no-match")
+        == "Several statements match “bloqueio de ramo” equally: choose one with ↓ or the mouse."
+    )
+    page.keyboard.press("Enter")
+    assert chosen(page) == "nothing yet"
+    # Down and up move the highlight, which is visible; Enter chooses the highlighted one.
+    page.keyboard.press("ArrowDown")
+    assert highlighted(page) == "RBBB"
     assert page.evaluate(
         "getComputedStyle(document.querySelector('#statements .stmt.focus')).outlineStyle"
     ) not in ("", "none")
     page.screenshot(path=screenshot_path("reader-search"))
-    # Down and up move the highlight; Enter chooses the highlighted one.
     page.keyboard.press("ArrowDown")
     assert highlighted(page) == "LBBB"
     page.keyboard.press("ArrowDown")

@@ -440,3 +440,20 @@ def test_enter_chooses_the_closest_statement_where_its_words_single_it_out(searc
     ranked = [found[0][0] if found else None for found in search(*queries)]
     assert _chosen(search, *queries) == ranked
     assert _chosen(search, "", "xyzzy") == [None, None]
+
+
+# Queries whose words match two statements equally on every ranking rule: the taxonomy's order alone made
+# the first one first (a cardiologist's walk: "bloqueio" chose the bifascicular block, "alteração de
+# repolarização" the primary one).
+ALIKE = ["bloqueio de ramo", "bloqueio", "alteração de repolarização", "extrassístole", "Mobitz", "BAV 2 grau"]
+
+
+def test_enter_chooses_none_where_the_query_matches_statements_equally(search):
+    results = search(*ALIKE)
+    assert all(len(found) >= 2 for found in results), results
+    assert _chosen(search, *ALIKE) == [None] * len(ALIKE)
+    assert _chosen(search, "bloqueio de ramo direito", "extrassístole ventricular", "Mobitz II") == [
+        "RBBB",
+        "VPB",
+        "AVB2_M2",
+    ]

@@ -487,24 +487,26 @@
   function ordered(found) {
     found.sort(function (a, b) { return a.tier - b.tier || a.extra - b.extra || a.position - b.position; });
     return found.map(function (f) {
-      var out = { statement: f.statement, tier: f.tier };
+      var out = { statement: f.statement, tier: f.tier, extra: f.extra };
       if (f.readAs) out.readAs = f.readAs;
       if (f.nouns !== undefined) { out.nouns = f.nouns; out.whole = f.whole; }
       return out;
     });
   }
-  /* The statement Enter chooses from rank's list: the first, unless it is only the closest and the next
-   * closest has as many of the words that name a finding, and the query does not hold the whole of one
-   * of the first's terms as it does not the next's ("IAM inferior" holds STEMI's "IAM", not EIA's "IAM
-   * antigo"). The query's words then do not tell the two apart, so the first is first by the taxonomy's
-   * order or the length of its name: "T negativa", a finding no statement names, is as close to the
-   * primary, secondary and nonspecific repolarization statements, which a reader must choose between.
-   * null then, or with nothing listed. */
+  /* The statement Enter chooses from rank's list: the first, unless the query's words do not tell it from
+   * the next, which is then first by the taxonomy's order alone. In tiers 0-3 and 5, the two tie on every
+   * ranking rule ("bloqueio de ramo": right or left; "extrassístole": ventricular or supraventricular);
+   * among the closest, the next has as many of the words that name a finding and the query does not hold
+   * the whole of one of the first's terms as it does not the next's ("IAM inferior" holds STEMI's "IAM",
+   * not EIA's "IAM antigo"): "T negativa", a finding no statement names, is as close to the primary,
+   * secondary and nonspecific repolarization statements, which a reader must choose between. null then,
+   * or with nothing listed. */
   function choice(found) {
     var top = found[0], next = found[1];
     if (!top) return null;
-    var closeToBoth = top.tier === TIER.CLOSEST && next && next.tier === TIER.CLOSEST && next.nouns === top.nouns;
-    return closeToBoth && !(top.whole && !next.whole) ? null : top.statement;
+    if (!next || next.tier !== top.tier) return top.statement;
+    if (top.tier === TIER.CLOSEST) return next.nouns === top.nouns && !(top.whole && !next.whole) ? null : top.statement;
+    return next.extra === top.extra ? null : top.statement;
   }
 
   /* Matching statements, best first: [{statement, tier}]. An empty query matches nothing. When no

@@ -330,12 +330,12 @@
     var none = $("no-match");
     // No statement has every word typed: say so, above the closest ones (or alone when there are none).
     // A misspelt word read as the statements' word: say how the query was read, so a wrong guess shows.
-    // Closest to several alike (Search.choice): none is highlighted, so Enter chooses nothing until the
-    // reader has picked one with the arrows or the mouse.
+    // Several statements alike (Search.choice: as close, or matched equally): none is highlighted, so
+    // Enter chooses nothing until the reader has picked one with the arrows or the mouse.
     var undecided = searching && found.length > 0 && !Search.choice(found);
-    none.hidden = !searching || (list.ranked.length > 0 && !closest && !respelt);
-    none.textContent = none.hidden ? "" : t(undecided ? "undecided" : closest ? "closest" : respelt ? "respelt" : "no_match",
-      { query: query.trim(), read_as: respelt ? found[0].readAs : "" });
+    none.hidden = !searching || (list.ranked.length > 0 && !closest && !respelt && !undecided);
+    var said = undecided ? (closest ? "undecided" : "alike") : closest ? "closest" : respelt ? "respelt" : "no_match";
+    none.textContent = none.hidden ? "" : t(said, { query: query.trim(), read_as: respelt ? found[0].readAs : "" });
     var keep = keepCode ? visibleStatements().indexOf(list.byCode[keepCode]) : -1;
     list.statements.forEach(function (c) { c.row.classList.remove("focus"); });
     $("search").removeAttribute("aria-activedescendant");
