@@ -445,7 +445,14 @@ def test_enter_chooses_the_closest_statement_where_its_words_single_it_out(searc
 # Queries whose words match two statements equally on every ranking rule: the taxonomy's order alone made
 # the first one first (a cardiologist's walk: "bloqueio" chose the bifascicular block, "alteração de
 # repolarização" the primary one).
-ALIKE = ["bloqueio de ramo", "bloqueio", "alteração de repolarização", "extrassístole", "Mobitz", "BAV 2 grau"]
+ALIKE = [
+    "bloqueio de ramo",
+    "bloqueio",
+    "alteração de repolarização",
+    "extrassístole",
+    "Mobitz",
+    "BAV 2 grau",
+]
 
 
 def test_enter_chooses_none_where_the_query_matches_statements_equally(search):

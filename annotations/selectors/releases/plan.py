@@ -95,6 +95,33 @@ def _statements_of_columns(taxonomy: Taxonomy, target: str) -> dict[str, set[str
     return out
 
 
+def _mapped_columns(
+    taxonomy: Taxonomy, source: list[tuple[int, str, str]], target: str
+) -> tuple[str, list[Column], list[str]]:
+    """(target version, columns, unmapped target codes) of the batches' statements mapped to `target`."""
+    version, target_classes = _target_classes(target)
+    by_code = {code: pk for pk, code, _ in source}
+    part_of = _statements_of_columns(taxonomy, target)
+    columns, unmapped = [], []
+    for item in target_classes:
+        # A target class names its source statement in maps[<source taxonomy key>]; the source statements
+        # that are part of it too (_statements_of_columns) join it.
+        mapped = (item.get("maps") or {}).get(taxonomy.key)
+        named = [mapped] if isinstance(mapped, str) else list(mapped or [])
+        codes = [
+            code
+            for code, _ in sorted(by_code.items(), key=lambda kv: kv[1])
+            if code in named or item["code"] in part_of.get(code, ())
+        ]
+        if not codes:
+            unmapped.append(item["code"])
+            continue
+        columns.append(Column(item["code"], item["name"], tuple(by_code[c] for c in codes), tuple(codes)))
+    if not columns:
+        raise ExportRefused(f"no class of {target!r} maps to {taxonomy.key!r}")
+    return version, columns, unmapped
+
+
 def export_plan(batch_ids: Sequence[int], *, target: str = "") -> ExportPlan:
     """Check that the batches can be exported together and work out the columns."""
     ids = sorted(set(int(i) for i in batch_ids))
@@ -129,24 +156,5 @@ def export_plan(batch_ids: Sequence[int], *, target: str = "") -> ExportPlan:
     if not target or target == taxonomy.key:
         columns = [Column(code, name, (pk,), (code,)) for pk, code, name in source]
         return ExportPlan(batches, taxonomy, columns, "", taxonomy.version, [])
-    version, target_classes = _target_classes(target)
-    by_code = {code: pk for pk, code, _ in source}
-    part_of = _statements_of_columns(taxonomy, target)
-    columns, unmapped = [], []
-    for item in target_classes:
-        # A target class names its source statement in maps[<source taxonomy key>]; the source statements
-        # that are part of it too (_statements_of_columns) join it.
-        mapped = (item.get("maps") or {}).get(taxonomy.key)
-        named = [mapped] if isinstance(mapped, str) else list(mapped or [])
-        codes = [
-            code
-            for code, _ in sorted(by_code.items(), key=lambda kv: kv[1])
-            if code in named or item["code"] in part_of.get(code, ())
-        ]
-        if not codes:
-            unmapped.append(item["code"])
-            continue
-        columns.append(Column(item["code"], item["name"], tuple(by_code[c] for c in codes), tuple(codes)))
-    if not columns:
-        raise ExportRefused(f"no class of {target!r} maps to {taxonomy.key!r}")
+    version, columns, unmapped = _mapped_columns(taxonomy, source, target)
     return ExportPlan(batches, taxonomy, columns, target, version, unmapped)

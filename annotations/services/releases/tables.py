@@ -314,8 +314,9 @@ def write_adjudications(
 ) -> tuple[dict[str, int], dict[int, str]]:
     """Every signed decision behind an adjudicated cell: who (A01.., kept from the ``earlier`` releases'
     keys, never the name), the class and value, the signed version and when, so each adjudicated label is
-    traced to its decision inside the release. The rationale, free text that may name people, stays in the audit trail, as
-    readers' comments do. Returns the decisions per adjudicator pseudonym, and the pseudonyms by user id."""
+    traced to its decision inside the release. The rationale, free text that may name people, stays in the
+    audit trail, as readers' comments do. Returns the decisions per adjudicator pseudonym, and the
+    pseudonyms by user id."""
     decided = adjudication_rows(plan.batch_ids)
     names = pseudonyms([row[0] for row in decided], prefix="A", earlier=earlier)
     per_adjudicator: Counter = Counter()
