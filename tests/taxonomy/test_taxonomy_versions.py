@@ -130,34 +130,33 @@ def test_2026_3_keeps_atrial_fibrillation_and_flutter_from_what_p_waves_and_the_
     ],
 )
 def test_a_read_naming_statements_2026_1_excludes_together_is_refused(codes, client_for, ana, bruno, diego):
-    tnmg = taxonomy_load(taxonomy_read_file(DEFAULT_TAXONOMY_FILE), make_default=True).taxonomy
-    first = queue(shared_batch(readers=[ana, bruno], coordinator=diego, taxonomy=tnmg, exams=1), ana)[0]
-    refused = client_for(ana).post(
-        f"{API}/{ref(first)}/submit/",
-        {"labels": labels(*codes), "revision": 0},
-        content_type="application/json",
-    )
+    submit = _one_exam_read_by(ana, bruno, diego, client_for)
+    refused = submit(codes)
     assert refused.status_code == 400 and "cannot be chosen together" in refused.json()["detail"]
-    allowed = client_for(ana).post(
-        f"{API}/{ref(first)}/submit/",
-        {"labels": labels("SB", "SA"), "revision": 0},
-        content_type="application/json",
-    )
-    assert allowed.status_code == 200
+    assert submit(("SB", "SA")).status_code == 200
 
 
 @pytest.mark.parametrize("codes", [("AF", "AVB3"), ("AF", "WPW"), ("AFL", "AVB_ADV"), ("SR", "1dAVb")])
 def test_a_block_or_pre_excitation_that_shows_in_fibrillation_or_flutter_is_allowed(
     codes, client_for, ana, bruno, diego
 ):
+    answer = _one_exam_read_by(ana, bruno, diego, client_for)(codes)
+    assert answer.status_code == 200, answer.content
+
+
+def _one_exam_read_by(ana, bruno, diego, client_for):
+    """A submit of ana's one exam of a batch on the shipped TNMG, as the reader page sends it."""
     tnmg = taxonomy_load(taxonomy_read_file(DEFAULT_TAXONOMY_FILE), make_default=True).taxonomy
     first = queue(shared_batch(readers=[ana, bruno], coordinator=diego, taxonomy=tnmg, exams=1), ana)[0]
-    answer = client_for(ana).post(
-        f"{API}/{ref(first)}/submit/",
-        {"labels": labels(*codes), "revision": 0},
-        content_type="application/json",
-    )
-    assert answer.status_code == 200, answer.content
+
+    def submit(codes):
+        return client_for(ana).post(
+            f"{API}/{ref(first)}/submit/",
+            {"labels": labels(*codes), "revision": 0},
+            content_type="application/json",
+        )
+
+    return submit
 
 
 def test_an_older_database_gets_2026_as_default_and_its_batches_keep_2020(ana, bruno, diego):
