@@ -206,3 +206,29 @@ def test_a_range_whose_low_end_is_above_its_high_end_is_bad_input_not_an_empty_m
         page = client.post(f"/batches/{running.pk}/add-exams/", {"age_min": 80, "age_max": 20}, follow=True)
         assert "the lowest age is above the highest" in page.content.decode()
     assert BatchExam.objects.filter(batch=running).count() == 3
+
+
+def test_a_reader_added_with_nothing_to_move_gets_a_share_of_exams_added_later(client_for, diego, running):
+    """Every exam of the batch read, a reader added (nothing unread to move to them), then two exams added:
+    all four new reads went to the two readers who had read everything and none to the newcomer, whose
+    load was 0 (a coordinator's walk): the readers were counted from the slots, where the newcomer had
+    none."""
+    from annotations.services.reading import LabelInput, annotation_submit
+    from tests.factories import UserFactory
+
+    for slot in running.assignments.select_related("reader"):
+        annotation_submit(actor=slot.reader, assignment=slot, labels=[LabelInput("SR")], revision=0)
+    carol = UserFactory(username="carol", roles=["reader"])
+    client = client_for(diego)
+    added = client.post(
+        f"/api/v1/batches/{running.pk}/readers/", {"reader_ids": [carol.pk]}, content_type="application/json"
+    )
+    assert added.status_code == 201 and added.json()["moved"] == 0, added.content
+    response = client.post(
+        f"/api/v1/batches/{running.pk}/exams/",
+        {"criteria": {"datasets": ["more"]}, "sample_size": 2},
+        content_type="application/json",
+    )
+    assert response.status_code == 201 and response.json()["added"] == 2
+    new = running.assignments.filter(exam__dataset__name="more")
+    assert new.count() == 4 and new.filter(reader=carol).count() == 2  # each new exam: carol and one other

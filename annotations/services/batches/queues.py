@@ -282,9 +282,9 @@ def batch_add_exams(
         new = [exam.pk for exam in exams if exam.pk not in present]
         if not new:
             return 0
-        # The readers still reading: one who left is handed nothing new (their queue stays as it is).
-        holding = set(Assignment.objects.filter(batch=batch).values_list("reader_id", flat=True))
-        reader_ids = sorted(reading_reader_ids(holding))
+        # The readers still reading: one who left is handed nothing new (their queue stays as it is). The
+        # batch's readers, not those holding a slot: one added when nothing was left to move holds none.
+        reader_ids = sorted(reading_reader_ids(batch_reader_ids(batch)))
         loads = {
             r: Assignment.objects.filter(batch=batch, reader_id=r, read_round=1).count() for r in reader_ids
         }
