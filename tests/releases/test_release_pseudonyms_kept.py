@@ -37,3 +37,6 @@ def test_a_reader_keeps_their_pseudonym_when_an_older_account_joins_a_later_rele
     assert both == {"newer": "R01", "older": "R02"}
     assert _key(client, [second.pk]) == {"older": "R02"}  # alone in a release, still R02
     assert _key(client, [first.pk, second.pk]) == both  # the same state again: the same names
+    card = client.get(f"/releases/{Release.objects.latest('pk').pk}/files/dataset_card.md")
+    text = b"".join(card.streaming_content).decode()
+    assert "by sorted account" not in text and "for the same person in every release" in text

@@ -186,14 +186,16 @@ _FILE_CONVENTIONS = (
     "positive_votes 0, total_votes = reads. 'consensus' is 'decided', or 'insufficient reads' for an "
     "exam with fewer reads than its batch's minimum, which has no labels.",
     f"{READS_CSV}: one row per reader, exam, read and marked class (unmarked classes are absent); "
-    "readers are pseudonyms R01.. by sorted account, the same in every file of this release; "
+    "readers are pseudonyms R01.., the same in every file of this release and for the same person in "
+    "every release of this installation (a newcomer takes the lowest number no release has used); "
     "stage blind/revised and read_round 2 (retest) included, is_current marks the read consensus uses; "
     "suggestion_shown 1 on a blind row: the step before the suggestion in a two-stage batch, made by a "
     "reader who had seen this exam's suggestion before (a retest, or another batch), so not blind; "
     "status is the slot's (submitted; in_progress for a two-stage blind read whose revision is open); "
     "a skipped slot is one row with status skipped, its skip_reason and no class: a skip is not a read.",
     f"{ADJUDICATIONS_CSV}: one row per signed adjudication behind an adjudicated cell: the adjudicator "
-    "as a pseudonym A01.. by sorted account, the exam, batch, class code (the batches' own), value (1/0), "
+    "as a pseudonym A01.. (kept from release to release as readers' are), the exam, batch, class code "
+    "(the batches' own), value (1/0), "
     "the signed version (a version above 1 overturned an earlier decision) and the time; 'adjudicators' in "
     "this card counts each one's decisions. Rationales, like readers' comments, stay in the audit trail.",
     "Readers' and adjudicators' identities appear in no file of this release.",
