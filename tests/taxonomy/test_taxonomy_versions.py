@@ -107,7 +107,7 @@ def test_2026_3_keeps_atrial_fibrillation_and_flutter_from_what_p_waves_and_the_
     blocks = ["1dAVb", "AVB2_M1", "AVB2_M2", "AVB2_21", "SHORT_PR"]
     assert added == [[rhythm, other] for rhythm in ("AF", "AFL") for other in blocks]
     changed = {a["code"]: (a, b) for a, b in zip(old.classes, new.classes, strict=True) if a != b}
-    assert set(changed) == {"EIA", "NORM"}
+    assert set(changed) == {"EIA", "NORM", "1dAVb"}
     for before, after in changed.values():
         assert {k: v for k, v in before.items() if k != "synonyms"} == {
             k: v for k, v in after.items() if k != "synonyms"

@@ -370,7 +370,7 @@
       }
     });
     return { weight: weight, words: words, nouns: nouns, started: started,
-      left: term.core.length - (weight - words) };
+      left: term.core.length - (weight - words), numbersLeft: numbers.length };
   }
   /* Whether a statement says the opposite of one of the query's words and never that word. */
   function saysTheOpposite(entry, asked) {
@@ -392,17 +392,17 @@
     var needed = Math.min(2, nouns.length), found = [];
     indexed.forEach(function (entry) {
       if (saysTheOpposite(entry, asked)) return;
-      var best = null, nouns = 0, whole = false;
+      var best = null, nouns = 0, whole = false, numbersLeft = 0;
       entry.terms.forEach(function (term) {
         if (term.isCode && term.core.length > 1) return; // SENDO_ISCH is no words; STEMI, LAE are
         var o = overlap(asked, term);
         if (o.nouns < needed) return;
         // Whole words before started ones ("MI" is a word of "old MI", only the start of "migratório").
         var extra = -1000 * o.weight + 100 * o.started + Math.max(0, o.left);
-        if (best === null || extra < best) { best = extra; nouns = o.nouns; whole = o.left <= 0; }
+        if (best === null || extra < best) { best = extra; nouns = o.nouns; whole = o.left <= 0; numbersLeft = o.numbersLeft; }
       });
       if (best !== null) found.push({ statement: entry.statement, tier: TIER.CLOSEST, extra: best,
-        position: entry.position, nouns: nouns, whole: whole });
+        position: entry.position, nouns: nouns, whole: whole, numbersLeft: numbersLeft });
     });
     return found;
   }
@@ -489,7 +489,7 @@
     return found.map(function (f) {
       var out = { statement: f.statement, tier: f.tier, extra: f.extra };
       if (f.readAs) out.readAs = f.readAs;
-      if (f.nouns !== undefined) { out.nouns = f.nouns; out.whole = f.whole; }
+      if (f.nouns !== undefined) { out.nouns = f.nouns; out.whole = f.whole; out.numbersLeft = f.numbersLeft; }
       return out;
     });
   }
@@ -498,14 +498,19 @@
    * ranking rule ("bloqueio de ramo": right or left; "extrassístole": ventricular or supraventricular);
    * among the closest, the next has as many of the words that name a finding and the query does not hold
    * the whole of one of the first's terms as it does not the next's ("IAM inferior" holds STEMI's "IAM",
-   * not EIA's "IAM antigo"): "T negativa", a finding no statement names, is as close to the primary,
+   * not EIA's "IAM antigo") and the first's term leaves no more numbers over than the next's ("first
+   * degree heart block": Mobitz I's "second degree ... type I" has a second one): "T negativa", a finding
+   * no statement names, is as close to the primary,
    * secondary and nonspecific repolarization statements, which a reader must choose between. null then,
    * or with nothing listed. */
   function choice(found) {
     var top = found[0], next = found[1];
     if (!top) return null;
     if (!next || next.tier !== top.tier) return top.statement;
-    if (top.tier === TIER.CLOSEST) return next.nouns === top.nouns && !(top.whole && !next.whole) ? null : top.statement;
+    if (top.tier === TIER.CLOSEST) {
+      var apart = (top.whole && !next.whole) || top.numbersLeft < next.numbersLeft;
+      return next.nouns === top.nouns && !apart ? null : top.statement;
+    }
     return next.extra === top.extra ? null : top.statement;
   }
 
