@@ -167,6 +167,7 @@ QUERIES = [
     ("IAM antigo", "EIA"),
     ("anterior STEMI", "STEMI"),
     ("flutter atrial com BAV 2:1", "AFL"),
+    ("BAV de segundo grau tipo 2:1", "AVB2_21"),
 ]
 
 
@@ -424,3 +425,33 @@ def test_a_code15_batch_in_portuguese_shows_tnmg_names_and_finds_what_readers_ty
     assert not wrong, "\n".join(wrong)
     page.screenshot(path=screenshot_path("reader-code15-pt-br"))
     context.close()
+
+
+def test_a_query_leaving_the_degree_unsaid_lists_the_blocks_and_enter_waits(
+    live_server, page, ana, bruno, diego, tnmg
+):
+    """ "AV block" highlighted the advanced block (its name adds one word to the query) and "BAV 2" the
+    2:1 block, and Enter stored them; a block's degree or type is the reader's to say."""
+    batch = shared_batch(readers=[ana, bruno], coordinator=diego, taxonomy=tnmg)
+    first = open_first_exam(page, live_server, batch, ana)
+    for query, listed in (
+        ("AV block", {"AVB_ADV", "AVB3", "1dAVb"}),
+        ("BAV 2", {"AVB2_21", "AVB2_M1", "AVB2_M2"}),
+    ):
+        search(page, query)
+        shown = page.evaluate(
+            "[...document.querySelectorAll('#statements .stmt:not([hidden])')]"
+            ".sort((a, b) => a.style.order - b.style.order).slice(0, 4).map(r => r.dataset.code)"
+        )
+        assert listed <= set(shown), shown
+        assert highlighted(page) is None
+        assert query in page.inner_text("#no-match")
+        page.keyboard.press("Enter")
+        assert chosen(page) == "nothing yet"
+        page.keyboard.press("Escape")
+    search(page, "BAV de segundo grau tipo 2:1")
+    page.keyboard.press("Enter")
+    page.keyboard.press("Escape")
+    page.wait_for_function("() => document.getElementById('save-state').textContent === 'Draft saved'")
+    draft = Assignment.objects.get(pk=first.pk).annotations.get(is_current=True)
+    assert [label.diagnostic_class.code for label in draft.labels.all()] == ["AVB2_21"]

@@ -72,7 +72,7 @@ def test_folding_ignores_accents_case_punctuation_and_ordinal_marks(search):
         "qs => qs.map(StatementSearch.fold)",
         ["Extrassístoles  VENTRICULARES", "BAV 1º grau", "bav 1o grau", "2:1"],
     )
-    assert fold == ["extrassistoles ventriculares", "bav 1 grau", "bav 1 grau", "2 1"]
+    assert fold == ["extrassistoles ventriculares", "bav 1 grau", "bav 1 grau", "2x1"]
     assert search("", "  ", "?!") == [[], [], []]
     assert search("zzz")[0] == []
 
@@ -261,6 +261,11 @@ MEANT = [
     ("zona eletricamente inativa", "EIA"),
     ("sem alterações", "NORM"),
     ("ECG sem alterações", "NORM"),
+    # "tipo" says nothing of which block: the 2:1 block, not Mobitz I, whose "2° grau tipo I" holds every
+    # other word of the query (a walk stored Mobitz I for a 2:1 block).
+    ("BAV de segundo grau tipo 2:1", "AVB2_21"),
+    ("BAV tipo 2:1", "AVB2_21"),
+    ("BAV 2º grau tipo 2:1", "AVB2_21"),
 ]
 # Queries that name nothing the taxonomy holds, or say a finding is absent: nothing may come first that
 # would store a finding.
@@ -475,3 +480,34 @@ def test_a_statement_whose_name_adds_no_number_the_query_lacks_is_still_chosen_a
     assert closest[0] == ["1dAVb", 4] and closest[1][1] == 4
     assert _chosen(search, "bloqueio cardíaco de primeiro grau", "first degree heart block") == ["1dAVb"] * 2
     assert _chosen(search, "T negativa") == [None]
+
+
+# Queries that name a kind of finding and leave its degree, type or grade unsaid: the first listed was
+# the one whose name adds the fewest words ("AV block": the advanced block; "BAV 2": the 2:1 block;
+# "heart block": the complete block), or, among the closest, the one sharing most words whatever its
+# degree ("2nd degree heart block": the first-degree block), and Enter stored it.
+UNSAID = {
+    "AV block": {"AVB_ADV", "AVB3", "1dAVb"},
+    "bloqueio AV": {"AVB_ADV", "AVB3", "1dAVb"},
+    "heart block": {"AVB3", "1dAVb"},
+    "BAV 2": {"AVB2_21", "AVB2_M1", "AVB2_M2"},
+    "BAV de 2º grau": {"AVB2_21", "AVB2_M1", "AVB2_M2"},
+    "2nd degree heart block": {"AVB2_21", "AVB2_M1", "AVB2_M2"},
+    "second degree heart block": {"AVB2_21", "AVB2_M1", "AVB2_M2"},
+}
+
+
+def test_enter_chooses_none_where_the_query_leaves_the_degree_or_type_unsaid(search):
+    results = search(*UNSAID)
+    for (query, meant), found in zip(UNSAID.items(), results, strict=True):
+        assert meant <= {code for code, _ in found[:4]}, (query, found[:4])
+    assert _chosen(search, *UNSAID) == [None] * len(UNSAID)
+
+
+def test_a_query_on_its_way_to_one_statement_is_still_chosen(search):
+    """What a query leaves unsaid of the first statement begins what it leaves of the others: the first is
+    what it is on its way to ("bloqueio de ramo dir": the right bundle branch block, not the bifascicular
+    blocks that add a fascicle to it). A number left unsaid never is: it is a degree, a type or a ratio."""
+    queries = ["bloqueio de ramo dir", "Subepicardial injury current", "fibrilação atr", "BAV 1", "BAV 3"]
+    assert _chosen(search, *queries) == ["RBBB", "SEPI_INJ", "AF", "1dAVb", "AVB3"]
+    assert _chosen(search, "BAV 2", "Mobitz", "a") == [None, None, None]

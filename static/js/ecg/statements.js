@@ -1,7 +1,8 @@
 /* Statement search: which statements a typed query means, best first. Pure functions, no DOM, so the
  * reader page's ranking can be checked on its own (window or node).
  *
- * Text is folded before comparing: accents, case, punctuation and ordinal marks (1º, 2°, 1o) are ignored.
+ * Text is folded before comparing: accents, case, punctuation and ordinal marks (1º, 2°, 1o) are ignored,
+ * and a ratio (2:1, 2x1) is one word.
  * Then a phrase is read as its words (words()), so that the ways reports write one statement read alike:
  *   - ordinals and Roman numerals are digits: primeiro, first, 1st and I are 1 (up to 3);
  *   - AV, A-V and átrio-ventricular are atrioventricular; BAV is bloqueio atrioventricular, AVB
@@ -9,6 +10,7 @@
  *   - a doubled s or r between vowels is one (extrassístole, extrasístole), and a prefix written apart
  *     joins its word (extra-sístole, antero-superior, marca-passo, non-sustained) as the 2009 spelling does;
  *   - prepositions and articles are left out (de, do, para a, of the) unless the phrase is nothing else,
+ *     and so is "tipo" / "type", which says nothing of which type ("BAV 2º grau tipo 2:1" is the 2:1 block);
  *     and so are conjunctions (e, and, with, com), which favour a term that has one ("BRD e" is on its way
  *     to "BRD e BDAS"); so are hedges, frequencies and severities (provável, possible, frequentes,
  *     isoladas, leve), which say how sure or how often, not which finding;
@@ -23,8 +25,9 @@
  *   0  the query is the code;
  *   1  the query is a whole name, abbreviation or synonym;
  *   2  every query word starts a word of one term, or is that word in another form (a plural, the other
- *      gender, the noun for the adjective: átrio for atrial, ventrículo for ventricular), in any order;
- *   3  every query word appears somewhere in the statement's terms;
+ *      gender, the noun for the adjective: átrio for atrial, ventrículo for ventricular), in any order,
+ *      and the term holds each of the query's numbers as often as the query names it;
+ *   3  every query word appears somewhere in the statement's terms, and one term holds its numbers;
  *   4  only when no statement is in tiers 0-3: the closest, the statements one of whose terms has the most
  *      query words (each matched as in tier 2), at least half of them or two, and at least one that is
  *      not a number. Reports add qualifiers no name carries ("área inativa inferior", "flutter atrial
@@ -32,7 +35,9 @@
  *      Never a statement that says the opposite of a query word (long for curto, complete for
  *      incompleto, left for direito) and not that word itself; and qualifiers (a side, a wall, a sign,
  *      a duration) never make a statement close on their own: the words that name a finding must match,
- *      both of two or two of more ("QT curto" is not the short PR, "anterior STEMI" not the fascicle).
+ *      both of two or two of more ("QT curto" is not the short PR, "anterior STEMI" not the fascicle);
+ *      and never a term whose numbers are all other than the query's ("2nd degree heart block" is not
+ *      "first degree heart block").
  *   5  only when no statement is in tiers 0-3: the query with its misspelt words (of four letters or more,
  *      that no statement has in any form) read as the statements' nearest words ("bradcardia",
  *      "esqerdo", "Wenkebach", "ausensia"), ranked as in tiers 0-3; the matches carry the query as read,
@@ -88,7 +93,7 @@
   var PREFIXES = new Set(["extra", "supra", "infra", "antero", "postero", "pre", "pos", "intra", "inter",
     "sub", "marca", "hemi", "semi", "non"]);
   var FILLERS = ["de", "do", "da", "dos", "das", "e", "o", "a", "os", "as", "em", "na", "nas", "nos", "com",
-    "para", "por", "pelo", "pela", "of", "the", "and", "in", "with", "to"];
+    "para", "por", "pelo", "pela", "of", "the", "and", "in", "with", "to", "tipo", "type"];
   var FILLER = new Set(FILLERS);
   // How sure or how often a report says a finding is, which is not which finding: left out like the
   // fillers ("FA provável" is atrial fibrillation; the reader marks it uncertain with u), but never taken
@@ -121,6 +126,9 @@
       .replace(/[\u00ba\u00b0\u00aa]/g, "") // 1º, 2°, 1ª: the mark goes, the number stays
       .normalize("NFD").replace(/[\u0300-\u036f]/g, "")
       .toLowerCase()
+      // A ratio is one word, as reports write it (2:1, 2x1, 2/1): its numbers are no degree or type, so
+      // "2º grau tipo II" is not the start of "2º grau 2:1".
+      .replace(/(\d+)\s*[:\/x\u00d7]\s*(\d+)/g, "$1x$2")
       .replace(/[^a-z0-9]+/g, " ")
       .replace(/\b(\d+)[oa]\b/g, "$1") // "1o grau" as typed for "1º grau"
       .trim();
@@ -197,7 +205,7 @@
     var ends = typing ? last : raw[raw.length - 1];
     return { core: done.core, joining: joining, spine: spine(done.full),
       last: typing ? lastWays(last, done.core.length > 0) : null,
-      whole: isFiller(ends) ? null : words(query).join(" ") };
+      whole: isFiller(ends) ? null : words(query).join(" "), typed: folded };
   }
   /* The word being typed, each way {words, cost}: as typed, as spelled (i as 1, bav as two words), and left
    * out when it is, or starts, a filler and other words came before it. */
@@ -205,7 +213,8 @@
     var typed = single(last), as = spelled([last]).map(single), ways = [{ words: [typed], cost: 0 }];
     if (as.join(" ") !== typed) ways.push({ words: as, cost: 0 });
     if (afterWords && HEDGE.has(last)) ways.push({ words: [], cost: 0 }); // "FA provável"
-    else if (afterWords && startsAFiller(last)) ways.push({ words: [], cost: LEFT_OUT });
+    // A Roman numeral being typed is a number, not the start of a filler: the "I" of "tipo I" is no "in".
+    else if (afterWords && startsAFiller(last) && !isNumber(as[0])) ways.push({ words: [], cost: LEFT_OUT });
     return ways;
   }
 
@@ -295,21 +304,33 @@
     return left;
   }
   function isNumber(w) { return /^\d+$/.test(w); }
-  /* The least extra (see score) of one term for the query, or -1 when a query word matches none of its
-   * words. A conjunction the query has costs nothing where the term has one too, SKIPPED where not. */
+  function isRatio(w) { return /^\d+x\d+$/.test(w); }
+  /* Whether a term's words hold each number of the query as often as the query says it: "2º grau tipo
+   * II" names two 2s, and Mobitz I's "2º grau tipo I" has one. */
+  function numbersHeld(queryWords, termWords) {
+    var own = termWords.filter(isNumber);
+    return queryWords.filter(isNumber).every(function (n) {
+      var at = own.indexOf(n);
+      if (at >= 0) own.splice(at, 1);
+      return at >= 0;
+    });
+  }
+  /* The least extra (see score) of one term for the query with the words of the term the query has not
+   * said ({extra, rest}), or null when a query word matches none of its words. A conjunction the query has
+   * costs nothing where the term has one too, SKIPPED where not. */
   function termExtra(query, term) {
     var cost = 0, i, c;
     for (i = 0; i < query.core.length; i++) {
       c = bestCost(query.core[i], term.both, true);
-      if (c < 0) return -1;
+      if (c < 0) return null;
       cost += c;
     }
     for (i = 0; i < query.joining.length; i++) {
       cost += term.full.indexOf(query.joining[i]) >= 0 ? SAME : SKIPPED;
     }
-    var best = -1, ways = query.last || [{ words: [], cost: 0 }];
+    var best = null, ways = query.last || [{ words: [], cost: 0 }];
     ways.forEach(function (way) {
-      var total = cost + way.cost;
+      var total = numbersHeld(query.core.concat(way.words), term.core) ? cost + way.cost : -1;
       for (var j = 0; j < way.words.length && total >= 0; j++) {
         c = bestCost(way.words[j], term.both);
         total = c < 0 ? -1 : total + c;
@@ -317,31 +338,41 @@
       if (total < 0) return;
       var said = way.words.filter(function (w) { return !isFiller(w) || CONJUNCTION.has(w); });
       var text = query.spine.concat(said).join(" ");
-      var opens = startsWith(term.spineText, text) || startsWith(term.coreText, text) ||
-        term.writtenTexts.some(function (w) { return startsWith(w, text); }) ? 0 : 1000;
+      // A code begins with what is typed only as it is written: AVB_ADV read as words ("atrioventricular
+      // block adv") would begin with "AV block" and put the advanced block ahead of the others.
+      var opens = term.isCode ? startsWith(term.writtenTexts[0], query.typed) :
+        startsWith(term.spineText, text) || startsWith(term.coreText, text) ||
+        term.writtenTexts.some(function (w) { return startsWith(w, text); });
       var left = term.core.length - query.core.length - way.words.length;
       var asked = query.core.concat(way.words);
-      var extra = opens + total * 100 + 10 * numbersLeft(term.core, asked) + 5 * pairsMissing(asked, term.full) +
-        left;
-      if (best < 0 || extra < best) best = extra;
+      var extra = (opens ? 0 : 1000) + total * 100 + 10 * numbersLeft(term.core, asked) +
+        5 * pairsMissing(asked, term.core) + left;
+      if (!best || extra < best.extra) {
+        // A ratio is said only whole: "BAV 2" leaves the 2:1 block's "2:1" unsaid.
+        var rest = term.core.filter(function (w) {
+          return isRatio(w) ? asked.indexOf(w) < 0 : !asked.some(function (q) { return wordCost(q, w) >= 0; });
+        });
+        best = { extra: extra, rest: rest };
+      }
     });
     return best;
   }
 
-  /* [tier, extra] for one indexed statement, or null when it does not match: the tier, then within it a
-   * term that begins with the query (1000 if not), the words' costs (100 each), the numbers (10 each) and
-   * the words left over. */
+  /* [tier, extra, rest] for one indexed statement, or null when it does not match: the tier, then within
+   * it a term that begins with the query (1000 if not), the words' costs (100 each), the numbers (10 each)
+   * and the words left over; rest: the words of that term the query has not said (tier 2), else none. */
   function score(entry, folded, query) {
     if (folded === entry.code || folded.replace(/ /g, "") === entry.codeCompact) return [TIER.CODE, 0];
     var best = null;
     entry.terms.forEach(function (term) {
       if (!term.isCode && query.whole !== null && term.coreText === query.whole) best = [TIER.EXACT, 0];
       if (best && best[0] === TIER.EXACT) return;
-      var extra = termExtra(query, term);
-      if (extra >= 0 && (!best || extra < best[1])) best = [TIER.PREFIX, extra];
+      var got = termExtra(query, term);
+      if (got && (!best || got.extra < best[1])) best = [TIER.PREFIX, got.extra, got.rest];
     });
     if (best) return best;
     var plain = query.core.concat(query.last ? query.last[0].words : []);
+    if (!entry.terms.some(function (term) { return numbersHeld(plain, term.core); })) return null;
     // Inside other words only from four letters: "fa" is in "infarto", and means atrial fibrillation.
     if (!plain.every(function (q) {
       return q.length > 3 ? entry.hay.indexOf(q) >= 0 : bestCost(q, entry.allWords, true) >= 0;
@@ -380,6 +411,13 @@
         other.some(function (o) { return entry.allWords.indexOf(o) >= 0; });
     });
   }
+  /* Whether the query names a number and the term names others, none of them the query's: a degree, a
+   * type or a ratio the query says otherwise ("2nd degree heart block" is not "first degree heart block",
+   * however many of its other words the two share). */
+  function numbersDiffer(asked, termWords) {
+    var typed = asked.filter(isNumber), own = termWords.filter(isNumber);
+    return typed.length > 0 && own.length > 0 && !typed.some(function (n) { return own.indexOf(n) >= 0; });
+  }
   /* Tier 4: what a query with words no statement has is closest to (see the top of this file). */
   function closest(indexed, read) {
     var asked = read.core.concat(read.last ? read.last[0].words : []).filter(function (w) {
@@ -395,6 +433,7 @@
       var best = null, nouns = 0, whole = false, numbersLeft = 0;
       entry.terms.forEach(function (term) {
         if (term.isCode && term.core.length > 1) return; // SENDO_ISCH is no words; STEMI, LAE are
+        if (numbersDiffer(asked, term.core)) return;
         var o = overlap(asked, term);
         if (o.nouns < needed) return;
         // Whole words before started ones ("MI" is a word of "old MI", only the start of "migratório").
@@ -480,17 +519,31 @@
     indexed.forEach(function (entry) {
       if (negated && !entry.negates) return; // "sem BRD": not the block; "sem sinal": the statement of it
       var s = score(entry, folded, read);
-      if (s) found.push({ statement: entry.statement, tier: s[0], extra: s[1], position: entry.position });
+      if (s) found.push({ statement: entry.statement, tier: s[0], extra: s[1], rest: s[2] || [], position: entry.position });
     });
     return { found: found, negated: negated };
   }
   function ordered(found) {
     found.sort(function (a, b) { return a.tier - b.tier || a.extra - b.extra || a.position - b.position; });
     return found.map(function (f) {
-      var out = { statement: f.statement, tier: f.tier, extra: f.extra };
+      var out = { statement: f.statement, tier: f.tier, extra: f.extra, rest: f.rest || [] };
       if (f.readAs) out.readAs = f.readAs;
       if (f.nouns !== undefined) { out.nouns = f.nouns; out.whole = f.whole; out.numbersLeft = f.numbersLeft; }
       return out;
+    });
+  }
+  /* Whether the words a query leaves unsaid of the first statement's term are among those it leaves
+   * unsaid of every other as close ("Subepicardial injury current" leaves "ST elevation" of the injury
+   * current, and those words and more of the acute infarction): then the first is what the query is on
+   * its way to. Not when they hold a number, a ratio or a word another lacks: "AV block" leaves
+   * "advanced" of one block and "third degree" of another; "BAV 2" leaves the 2:1 block's "2:1", and a
+   * degree, a type or a ratio is the reader's to say. */
+  function completes(top, found) {
+    if (top.rest.some(function (w) { return isNumber(w) || isRatio(w); })) return false;
+    var near = Math.floor(top.extra / 100);
+    return found.every(function (other) {
+      if (other === top || other.tier !== top.tier || Math.floor(other.extra / 100) !== near) return true;
+      return top.rest.every(function (w) { return other.rest.indexOf(w) >= 0; });
     });
   }
   /* The statement Enter chooses from rank's list: the first, unless the query's words do not tell it from
@@ -500,9 +553,10 @@
    * the whole of one of the first's terms as it does not the next's ("IAM inferior" holds STEMI's "IAM",
    * not EIA's "IAM antigo") and the first's term leaves no more numbers over than the next's ("first
    * degree heart block": Mobitz I's "second degree ... type I" has a second one): "T negativa", a finding
-   * no statement names, is as close to the primary,
-   * secondary and nonspecific repolarization statements, which a reader must choose between. null then,
-   * or with nothing listed. */
+   * no statement names, is as close to the primary, secondary and nonspecific repolarization statements,
+   * which a reader must choose between. In tier 2,
+   * also where the query is no whole term of the first and leaves unsaid what sets it apart from the next
+   * as well (completes). null then, or with nothing listed. */
   function choice(found) {
     var top = found[0], next = found[1];
     if (!top) return null;
@@ -510,6 +564,9 @@
     if (top.tier === TIER.CLOSEST) {
       var apart = (top.whole && !next.whole) || top.numbersLeft < next.numbersLeft;
       return next.nouns === top.nouns && !apart ? null : top.statement;
+    }
+    if (top.tier === TIER.PREFIX && top.rest.length && Math.floor(top.extra / 100) === Math.floor(next.extra / 100)) {
+      return completes(top, found) ? top.statement : null;
     }
     return next.extra === top.extra ? null : top.statement;
   }
