@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 from django.contrib.auth import get_user_model
@@ -37,10 +38,22 @@ DEMO_USERS = (
 
 # Real public recordings (see annotations/demo_data/README.md), imported through the import service.
 DEMO_DATA = Path(__file__).resolve().parent.parent / "demo_data"
-# Two synthetic exams with known timing: rate in bpm, RR jitter (irregularity), age, sex.
+# Two synthetic exams with known timing: rate in bpm, RR jitter (irregularity), age, sex, the patient and
+# when it was recorded.
 DEMO_EXAMS = (
-    ("demo-0001", 72, 0.0, 56, "F"),
-    ("demo-0004", 95, 0.18, 77, "M"),
+    ("demo-0001", 72, 0.0, 56, "F", "demo-patient-1", datetime(2026, 3, 12, 9, 40, tzinfo=UTC)),
+    ("demo-0004", 95, 0.18, 77, "M", "demo-patient-2", datetime(2026, 3, 12, 10, 15, tzinfo=UTC)),
+)
+# An earlier ECG of demo-0004's patient, in regular rhythm, kept out of the batch: the demo batch shows
+# earlier ECGs beside the one being read (serial comparison), so a first look meets that tool too.
+DEMO_EARLIER = (
+    "demo-0004-earlier",
+    68,
+    0.0,
+    75,
+    "M",
+    "demo-patient-2",
+    datetime(2024, 9, 2, 8, 5, tzinfo=UTC),
 )
 
 
@@ -79,21 +92,8 @@ def demo_seed() -> list[DemoUser] | None:
         )
         _demo_records(dataset)
         exams = list(Exam.objects.filter(dataset=dataset))
-        for index, (external_id, rate, jitter, age, sex) in enumerate(DEMO_EXAMS):
-            signals, _ = synthetic_ecg(heart_rate_bpm=rate, rr_jitter=jitter, noise_uv=15, seed=index)
-            exams.append(
-                exam_create(
-                    dataset=dataset,
-                    data=ExamInput(
-                        external_id=external_id,
-                        signals_mv=signals,
-                        sampling_rate=500.0,
-                        lead_names=list(STANDARD_LEADS),
-                        age=age,
-                        sex=sex,
-                    ),
-                )
-            )
+        exams += [_synthetic_exam(dataset, index, *exam) for index, exam in enumerate(DEMO_EXAMS)]
+        _synthetic_exam(dataset, len(DEMO_EXAMS), *DEMO_EARLIER)
         batch_create(
             name="Demo batch",
             taxonomy=Taxonomy.objects.get(is_default=True),
@@ -102,5 +102,23 @@ def demo_seed() -> list[DemoUser] | None:
             readers_per_exam=2,
             actor=users["diego"],
             seed=2026,
+            serial_comparison=True,
         )
     return list(DEMO_USERS)
+
+
+def _synthetic_exam(dataset, seed: int, external_id, rate, jitter, age, sex, patient, acquired_at) -> Exam:
+    signals, _ = synthetic_ecg(heart_rate_bpm=rate, rr_jitter=jitter, noise_uv=15, seed=seed)
+    return exam_create(
+        dataset=dataset,
+        data=ExamInput(
+            external_id=external_id,
+            signals_mv=signals,
+            sampling_rate=500.0,
+            lead_names=list(STANDARD_LEADS),
+            age=age,
+            sex=sex,
+            patient_pseudo_id=patient,
+            acquired_at=acquired_at,
+        ),
+    )

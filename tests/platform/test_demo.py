@@ -30,9 +30,12 @@ def test_seed_demo_loads_the_taxonomies_exams_and_a_batch_with_two_readers_per_e
     assert Taxonomy.objects.get(is_default=True).key == "tnmg"
     batch = ReviewBatch.objects.get()
     assert batch.taxonomy.frozen_at is not None
-    exams = Exam.objects.count()
+    # Every exam but the one patient's earlier ECG, which the batch shows beside its later one.
+    exams = Exam.objects.exclude(external_id="demo-0004-earlier").count()
     assert exams >= 5
     assert Assignment.objects.filter(batch=batch).count() == 2 * exams
+    assert batch.design["serial_comparison"] is True
+    assert not Assignment.objects.filter(exam__external_id="demo-0004-earlier").exists()
 
 
 def test_seed_demo_a_second_time_changes_nothing(settings, capsys):

@@ -624,3 +624,42 @@ def test_the_carts_measurements_go_from_upload_to_reader_and_release_on_the_embe
     header, *rows = seen["table"]
     assert header.startswith("row,dataset,exam_id,heart_rate_bpm,atrial_rate_bpm,rr_ms,pr_ms")
     assert len(rows) == 2 and any(",982,161,75,368,370," in row for row in rows), rows
+
+
+# The demo offers serial comparison as the reader meets it: one demo patient has an earlier ECG, outside the
+# batch, which the reading API lists for that exam only and serves when the reader opens it.
+DEMO_PRIORS_SCRIPT = """
+import json
+import django
+django.setup()
+from django.contrib.auth import get_user_model
+from django.test import Client
+from annotations.models import Assignment, Exam
+from annotations.selectors.reading.refs import assignment_ref
+
+API = "/api/v1/reading/assignments"
+ana = get_user_model().objects.get(username="ana")
+client = Client(HTTP_HOST="localhost")
+client.force_login(ana)
+offered = {}
+for slot in Assignment.objects.filter(reader=ana).select_related("exam"):
+    context = client.get(f"{API}/{assignment_ref(slot.pk)}/").json()
+    offered[slot.exam.external_id] = context["priors"]
+earlier = [p for priors in offered.values() for p in priors]
+waveform = client.get(earlier[0]["waveform_url"]) if earlier else None
+batch_exams = set(Assignment.objects.values_list("exam__external_id", flat=True))
+print(json.dumps({
+    "offered": {k: [p["acquired_on"] for p in v] for k, v in offered.items() if v},
+    "waveform": [waveform.status_code, len(waveform.content)] if waveform else None,
+    "earlier_in_a_batch": sorted(set(Exam.objects.values_list("external_id", flat=True)) & batch_exams
+                                  - set(offered)),
+}))
+"""
+
+
+def test_the_demo_offers_a_patients_earlier_ecg_on_the_embedded_default(tmp_path):
+    seen = on_the_demo(tmp_path, DEMO_PRIORS_SCRIPT)
+    assert seen["offered"] == {"demo-0004": ["2024-09-02"]}
+    status, size = seen["waveform"]
+    assert status == 200 and size > 10_000
+    assert seen["earlier_in_a_batch"] == []
