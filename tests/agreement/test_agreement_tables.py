@@ -223,6 +223,11 @@ def test_latent_sensitivity_averages_only_classes_somebody_marked(client, ana, b
         t = np.where(counted, latent.posterior, 0.0)
         expected = float((t * (snapshot.reads[i] == 1)).sum() / t.sum())
         assert number(rows[username]["latent_sensitivity"]) == pytest.approx(expected, abs=1e-5)
+    # The page says how the figure is made, as it is made: pooled, not averaged over classes.
+    client.force_login(diego)
+    page = client.get(reverse("batch-agreement", args=[batch.pk])).content.decode()
+    said = page.split('id="reader-table"')[0].rsplit("<p", 1)[1]
+    assert "averaged" not in said and "expected true positives over expected positives" in said
 
 
 def test_latent_specificity_averages_only_classes_somebody_left_unmarked(
