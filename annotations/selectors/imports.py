@@ -36,6 +36,10 @@ def import_job_get(user, job_id: int) -> ImportJob:
 
 
 REFERENCE_MAPS_DIR = Path(__file__).resolve().parent.parent / "taxonomies" / "reference-maps"
+# Words a device line may open with that say how sure the cart is of the finding after them.
+STATEMENT_HEDGES = frozenset(
+    {"probable", "possible", "consider", "provavel", "possivel", "probabile", "possibile"}
+)
 # Label systems whose codes must map onto the default taxonomy; the import report counts those that do not.
 COUNTED_SYSTEMS = ("snomed", "statement")
 
@@ -103,8 +107,18 @@ class LabelMatcher:
         found = list(self.by_map.get((system, code), []))
         if system in {self.taxonomy.key, f"{self.taxonomy.key}-scp"} and code in self.by_code:
             found.append(self.by_code[code])
-        if system == "statement" and (cls := self.by_text.get(statement_key(code))) is not None:
+        if system == "statement" and (cls := self._statement_class(statement_key(code))) is not None:
             found.append(cls)
+        return found
+
+    def _statement_class(self, key: str) -> DiagnosticClass | None:
+        """The class a device line names, also when it opens with a hedge: "probable left ventricular
+        hypertrophy" says how sure the cart is, not which finding (a reference label only ever ranks and
+        filters exams; readers never see it)."""
+        found = self.by_text.get(key)
+        first, _, rest = key.partition(" ")
+        if found is None and first in STATEMENT_HEDGES and rest:
+            found = self.by_text.get(rest)
         return found
 
 

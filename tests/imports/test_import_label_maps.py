@@ -110,3 +110,40 @@ def test_the_job_page_and_api_list_each_unmapped_label(
         }
     ]
     assert MUSE.name in client.get(f"/imports/{job_id}/").content.decode()
+
+
+PHILIPS_TOUCH = DATA / "philips-xml/3191723_ZZDEMOPTONLY_v1.04_pagewriterTouch.xml"
+SCP_SWEDISH = DATA / "scp-ecg/welchallyn_cardiocontrol_20070321_lvh.SCP"
+
+
+def test_a_hedged_or_swedish_device_statement_maps_to_the_finding_it_names(
+    blobs, tnmg, client_for, diego, django_capture_on_commit_callbacks
+):
+    """A walk found "PROBABLE LEFT VENTRICULAR HYPERTROPHY" (Philips) and the Swedish cart's "sinusrytm",
+    "VK-hypertrofi" and "septal infarkt" mapping to no class, so a coordinator filtering exams by their
+    reference label missed them. A hedge says how sure the cart is, not which finding; the statement that
+    names another cause ("ANTERIOR ST ELEVATION, PROBABLY DUE TO LVH") stays unmapped."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from annotations.tasks import imports_run
+
+    client = client_for(diego)
+    files = [SimpleUploadedFile(path.name, path.read_bytes()) for path in (PHILIPS_TOUCH, SCP_SWEDISH)]
+    with django_capture_on_commit_callbacks() as callbacks:
+        response = client.post("/api/v1/imports/", {"dataset": "carts", "files": files})
+    assert response.status_code == 201 and len(callbacks) == 1
+    job_id = response.json()["id"]
+    imports_run.apply(args=(job_id,)).get()
+    philips = Exam.objects.get(source_format="philips").external_id
+    swedish = Exam.objects.get(source_format="scp").external_id
+    assert classes(philips, tnmg) == {"SR", "LVH_RE"}
+    assert classes(swedish, tnmg) == {"SR", "LVH_RE", "EIA"}
+    unmapped = {
+        o["message"]
+        for o in client.get(f"/api/v1/imports/{job_id}/").json()["outcomes"]
+        if o["outcome"] == "unmapped"
+    }
+    assert not any("HYPERTROPHY'" in m or "sinusrytm" in m or "VK-hypertrofi" in m for m in unmapped), (
+        unmapped
+    )
+    assert any("PROBABLY DUE TO LVH" in m for m in unmapped), unmapped
