@@ -922,10 +922,22 @@ def evidence_warmed(batch_id: int, path: str, seconds: list[float]) -> Request:
     return ("GET", path, None)
 
 
+def exam_cursor(dataset: str, fraction: float) -> str:
+    """The exam list's cursor (its default sort, by dataset then external id) past the exam `fraction` of
+    the way through `dataset`: the page a coordinator reaches by following `next` that far. The lists
+    read by keyset, so a page given by number (?page=) would be ignored, or refused by the API."""
+    from annotations.models import Exam
+    from annotations.selectors.exams.listing import DEFAULT_SORT, ExamFilters, _encode, _groups
+
+    exams = Exam.objects.filter(dataset__name=dataset).order_by("external_id")
+    exam = exams[int(exams.count() * fraction)]
+    group = next(g for g in _groups(DEFAULT_SORT, ExamFilters()) if g.name == f"d{exam.dataset_id}")
+    return _encode(DEFAULT_SORT, group, exam)
+
+
 def coordinator_endpoints(meter: Meter, world: World, batch_id: int, facts: dict, n_exams: int) -> None:
     client = logged_in(world.coordinator)
     get = lambda path: ("GET", path, None)  # noqa: E731
-    last_exam_page = max(1, n_exams // 50)
     header("Coordinator pages and APIs")
     # Unmeasured: the first request of a process imports the URL configuration and compiles templates
     # (2.8 s under load), which a running server has long done.
@@ -936,13 +948,14 @@ def coordinator_endpoints(meter: Meter, world: World, batch_id: int, facts: dict
         "exams list, dataset + quality filter", client, get(f"/exams/?dataset={DATASETS[1]}&quality=poor")
     )
     meter.measure("exams list, flag filter", client, get("/exams/?flag=noise"))
-    meter.measure("exams list, middle page (OFFSET)", client, get(f"/exams/?page={last_exam_page // 2}"))
-    meter.measure("exams list, last page (OFFSET)", client, get(f"/exams/?page={last_exam_page}"))
+    middle, last = exam_cursor(DATASETS[0], 0.5), exam_cursor(DATASETS[-1], 0.999)
+    meter.measure("exams list, a middle page (keyset cursor)", client, get(f"/exams/?after={middle}"))
+    meter.measure("exams list, a last page (keyset cursor)", client, get(f"/exams/?after={last}"))
     meter.measure("API exams, page 1", client, get("/api/v1/exams/"))
     meter.measure(
-        "API exams, dataset filter, deep page",
+        "API exams, dataset filter, middle page",
         client,
-        get(f"/api/v1/exams/?dataset={DATASETS[0]}&page={max(1, n_exams // 400)}"),
+        get(f"/api/v1/exams/?dataset={DATASETS[0]}&after={middle}"),
     )
     meter.measure("exam page", client, get(f"/exams/{facts['exam_id']}/"))
     meter.measure("exam page, exam in the batch", client, get(f"/exams/{facts['batch_exam_id']}/"))

@@ -24,6 +24,7 @@ from annotations.selectors.exams.listing import (
     exam_count,
     exam_count_estimate,
     exam_filters_from,
+    exam_list_refuse_unknown,
     exam_page,
 )
 from annotations.views.exams import exam_waveform
@@ -111,9 +112,10 @@ class ExamListView(APIView):
         Coordinators only. One page of 100 exams matching the filters of the query parameters, in the sort
         asked for; `next` and `previous` lead to the pages beside it, filters and sort kept. `count` is
         exact up to a limit (its field says which) or with `count=exact`, and null past it, where
-        `count_estimate` gives the database's estimate. 400 for a malformed date or a cursor this list did
-        not make; an unknown grade, flag or sort filters nothing."""
+        `count_estimate` gives the database's estimate. 400 for a malformed date, a cursor this list did
+        not make, a parameter it does not take or a grade, flag, sort or count it does not know."""
         params = request.query_params
+        exam_list_refuse_unknown(params)
         filters = exam_filters_from(params)
         page = exam_page(
             request.user,

@@ -109,6 +109,43 @@ def _day(params: Mapping[str, str], name: str) -> date | None:
         raise Invalid(f"{name}: {text!r} is not a date (YYYY-MM-DD)") from None
 
 
+# The list's query parameters: its filters and sort, and the page's cursors and count.
+LIST_PARAMETERS = (
+    "dataset",
+    "acquired_from",
+    "acquired_to",
+    "quality",
+    "flag",
+    "label_system",
+    "label_code",
+    "sort",
+    "after",
+    "before",
+    "count",
+)
+
+
+def exam_list_refuse_unknown(params: Mapping[str, str]) -> None:
+    """For the API: a parameter the list does not take, or a grade, flag, sort or count it does not know,
+    is refused by name. A script that misspells one would otherwise get every exam back, as if filtered;
+    the page offers only known values and keeps ignoring others."""
+    unknown = sorted(set(params) - set(LIST_PARAMETERS))
+    if unknown:
+        raise Invalid(
+            f"unknown parameter {', '.join(unknown)}: the exam list takes {', '.join(LIST_PARAMETERS)}"
+        )
+    allowed = {
+        "quality": [*QualityGrade.values, "none"],
+        "flag": list(EXAM_FLAGS),
+        "sort": [f"{sign}{name}" for name in SORTS for sign in ("", "-")],
+        "count": ["exact"],
+    }
+    for name, values in allowed.items():
+        value = params.get(name) or ""
+        if value and value not in values:
+            raise Invalid(f"{name}: {value!r} is none of {', '.join(values)}")
+
+
 def exam_filters_from(params: Mapping[str, str]) -> ExamFilters:
     """The declared parameters, each checked by value: unknown grades, flags and sorts filter nothing (the
     page offers only known ones); a malformed date is refused."""
