@@ -266,6 +266,15 @@ MEANT = [
     ("BAV de segundo grau tipo 2:1", "AVB2_21"),
     ("BAV tipo 2:1", "AVB2_21"),
     ("BAV 2º grau tipo 2:1", "AVB2_21"),
+    # A word no statement has says nothing of which statement is meant, after the word that does.
+    ("FA crônica", "AF"),
+    ("afib with RVR", "AF"),
+    ("TV polimórfica", "VT"),
+    ("QT prolongation", "LONG_QT"),
+    ("marcapasso VVI", "PACE"),
+    ("tremor muscular", "Q_BASELINE"),
+    # A statement's words before its negation still find it ("... that does not prevent analysis").
+    ("baseline interference", "Q_BASELINE"),
 ]
 # Queries that name nothing the taxonomy holds, or say a finding is absent: nothing may come first that
 # would store a finding.
@@ -511,3 +520,43 @@ def test_a_query_on_its_way_to_one_statement_is_still_chosen(search):
     queries = ["bloqueio de ramo dir", "Subepicardial injury current", "fibrilação atr", "BAV 1", "BAV 3"]
     assert _chosen(search, *queries) == ["RBBB", "SEPI_INJ", "AF", "1dAVb", "AVB3"]
     assert _chosen(search, "BAV 2", "Mobitz", "a") == [None, None, None]
+
+
+# Queries a cardiologist's walk typed that stored a statement saying otherwise: the normal ECG for an
+# abnormal one ("com alterações" read as "sem alterações" with its "sem" left out; "anormal" respelt as
+# "normal"), the ST-elevation infarction for a non-ST-elevation one, the atrial flutter for a ventricular
+# one, the bifascicular block for a trifascicular one, the finding an English "no" or "not" negates, a
+# normal ECG for a normal axis, and the junctional escape for a complete AV block with one.
+NEVER_CHOSEN = {
+    "ECG com alterações": "NORM",
+    "ECG alterado": "NORM",
+    "ECG anormal": "NORM",
+    "ECG anormal para idade": "NORM",
+    "NSTEMI": "STEMI",
+    "flutter ventricular": "AFL",
+    "bloqueio trifascicular": "RBBB_LAFB",
+    "no ST elevation": "REPOL_NS",
+    "no sinus rhythm": "SR",
+    "not sinus rhythm": "SR",
+    "eixo normal para idade": "NORM",
+    "BAVT com escape juncional": "ESC_J",
+    "ausência de sinal": "Q_NOSIGNAL_BLOCKING",
+}
+
+
+def test_a_query_saying_otherwise_never_chooses_the_statement_it_resembles(search):
+    chosen = _chosen(search, *NEVER_CHOSEN)
+    wrong = [
+        (query, got)
+        for (query, resembled), got in zip(NEVER_CHOSEN.items(), chosen, strict=True)
+        if got == resembled
+    ]
+    assert not wrong, wrong
+    assert chosen == [None] * len(NEVER_CHOSEN), list(zip(NEVER_CHOSEN, chosen, strict=True))
+    # Whole, the statements are still found, and their negations too.
+    assert _chosen(search, "ECG sem alterações", "STEMI", "ausência de FA", "flutter atrial") == [
+        "NORM",
+        "STEMI",
+        None,
+        "AFL",
+    ]

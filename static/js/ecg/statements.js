@@ -64,6 +64,10 @@
   var ABBREVIATIONS = new Map([["av", ["atrioventricular"]], ["bav", ["bloqueio", "atrioventricular"]],
     ["avb", ["atrioventricular", "block"]], ["brd", ["bloqueio", "ramo", "direito"]],
     ["bre", ["bloqueio", "ramo", "esquerdo"]]]);
+  var OPPOSITE_FINDINGS = [
+    [["atrial", "atriai", "auricular", "atrio"], ["ventricular", "ventriculare", "ventriculo"]],
+    [["normal", "normai"], ["anormal", "anormai", "abnormal", "ma", "poor"]],
+  ];
   // Words whose opposite a statement may say: the closest tier never offers a statement that says the
   // opposite of a query word and not the word itself ("QT curto" is not a long QT).
   var OPPOSITES = (function () {
@@ -82,12 +86,16 @@
       [["agudo", "aguda", "acute"], ["antigo", "antiga", "previo", "previa", "old", "prior"]],
     ];
     var map = new Map();
-    pairs.forEach(function (pair) {
+    pairs.concat(OPPOSITE_FINDINGS).forEach(function (pair) {
       pair[0].forEach(function (w) { map.set(w, pair[1]); });
       pair[1].forEach(function (w) { map.set(w, pair[0]); });
     });
     return map;
   })();
+  // Of those, words that name what a finding is, not how it is qualified: they count as the finding's
+  // words in the closest tier. A flutter, an extrasystole or an overload of the atria is none of the
+  // ventricles; an abnormal or poor tracing no normal one.
+  var FINDING_WORDS = new Set([].concat.apply([], OPPOSITE_FINDINGS.map(function (p) { return p[0].concat(p[1]); })));
   var TWO_WORDS = new Map([["a", new Map([["v", "atrioventricular"]])],
     ["atrio", new Map([["ventricular", "atrioventricular"]])]]);
   var PREFIXES = new Set(["extra", "supra", "infra", "antero", "postero", "pre", "pos", "intra", "inter",
@@ -106,7 +114,10 @@
   // A query that says a finding is absent ("sem BRD", "ausência de FA") means none of the statements
   // that name it: only statements that themselves say something is absent may answer it.
   var NEGATION = new Set(["sem", "nao", "ausencia", "ausente", "ausentes", "without", "absence", "absent",
-    "nenhum", "nenhuma"]);
+    "nenhum", "nenhuma", "no", "not"]);
+  // Prefixes that make a word another one, not a misspelling of it: a negation (anormal, NSTEMI,
+  // atypical) or a count (trifascicular, bifascicular).
+  var WORD_PREFIXES = ["a", "an", "n", "non", "in", "im", "un", "bi", "tri", "uni", "mono", "di", "tetra"];
   // Words that qualify a finding (its side, wall, duration, sign, the wave it is seen in): in the closest
   // tier they rank a statement but never make one close on their own ("anterior STEMI" is not the
   // anterior fascicular block, "QT curto" not the short PR, "T wave inversion" no more the nonspecific
@@ -148,7 +159,10 @@
   function isFiller(w) { return FILLER.has(w) || HEDGE.has(w); }
   function singular(w) { return w.length > 3 && w.charAt(w.length - 1) === "s" ? w.slice(0, -1) : w; }
   function opposite(w) { return OPPOSITES.get(w) || OPPOSITES.get(singular(w)); }
-  function isQualifier(w) { return !!opposite(w) || LOCATIONS.indexOf(w) >= 0 || LOCATIONS.indexOf(singular(w)) >= 0; }
+  function isQualifier(w) {
+    if (FINDING_WORDS.has(w) || FINDING_WORDS.has(singular(w))) return false;
+    return !!opposite(w) || LOCATIONS.indexOf(w) >= 0 || LOCATIONS.indexOf(singular(w)) >= 0;
+  }
   function isNegation(w) { return NEGATION.has(w); }
   /* Between vowels only: ESSV (supraventricular) is not ESV (ventricular). */
   function single(w) {
@@ -343,7 +357,7 @@
       var opens = term.isCode ? startsWith(term.writtenTexts[0], query.typed) :
         startsWith(term.spineText, text) || startsWith(term.coreText, text) ||
         term.writtenTexts.some(function (w) { return startsWith(w, text); });
-      var left = term.core.length - query.core.length - way.words.length;
+      var left = term.core.length - query.core.length - way.words.length + (term.cut ? 1 : 0);
       var asked = query.core.concat(way.words);
       var extra = (opens ? 0 : 1000) + total * 100 + 10 * numbersLeft(term.core, asked) +
         5 * pairsMissing(asked, term.core) + left;
@@ -351,7 +365,7 @@
         // A ratio is said only whole: "BAV 2" leaves the 2:1 block's "2:1" unsaid.
         var rest = term.core.filter(function (w) {
           return isRatio(w) ? asked.indexOf(w) < 0 : !asked.some(function (q) { return wordCost(q, w) >= 0; });
-        });
+        }).concat(term.cut ? [term.cut] : []);
         best = { extra: extra, rest: rest };
       }
     });
@@ -365,7 +379,7 @@
     if (folded === entry.code || folded.replace(/ /g, "") === entry.codeCompact) return [TIER.CODE, 0];
     var best = null;
     entry.terms.forEach(function (term) {
-      if (!term.isCode && query.whole !== null && term.coreText === query.whole) best = [TIER.EXACT, 0];
+      if (!term.isCode && !term.cut && query.whole !== null && term.coreText === query.whole) best = [TIER.EXACT, 0];
       if (best && best[0] === TIER.EXACT) return;
       var got = termExtra(query, term);
       if (got && (!best || got.extra < best[1])) best = [TIER.PREFIX, got.extra, got.rest];
@@ -373,6 +387,9 @@
     if (best) return best;
     var plain = query.core.concat(query.last ? query.last[0].words : []);
     if (!entry.terms.some(function (term) { return numbersHeld(plain, term.core); })) return null;
+    // Words found only inside others ("ventricular" in "atrioventricular") never make a statement that
+    // says the opposite one ("flutter ventricular" is no atrial flutter).
+    if (saysTheOpposite(entry, plain)) return null;
     // Inside other words only from four letters: "fa" is in "infarto", and means atrial fibrillation.
     if (!plain.every(function (q) {
       return q.length > 3 ? entry.hay.indexOf(q) >= 0 : bestCost(q, entry.allWords, true) >= 0;
@@ -401,13 +418,15 @@
       }
     });
     return { weight: weight, words: words, nouns: nouns, started: started,
-      left: term.core.length - (weight - words), numbersLeft: numbers.length };
+      left: term.core.length - (weight - words) + (term.cut ? 1 : 0), numbersLeft: numbers.length };
   }
   /* Whether a statement says the opposite of one of the query's words and never that word. */
   function saysTheOpposite(entry, asked) {
     return asked.some(function (q) {
       var other = opposite(q);
-      return other && entry.allWords.indexOf(q) < 0 && entry.allWords.indexOf(singular(q)) < 0 &&
+      // A query that says both ("atrial fibrillation with rapid ventricular response") opposes neither.
+      if (!other || other.some(function (o) { return asked.indexOf(o) >= 0; })) return false;
+      return entry.allWords.indexOf(q) < 0 && entry.allWords.indexOf(singular(q)) < 0 &&
         other.some(function (o) { return entry.allWords.indexOf(o) >= 0; });
     });
   }
@@ -418,22 +437,32 @@
     var typed = asked.filter(isNumber), own = termWords.filter(isNumber);
     return typed.length > 0 && own.length > 0 && !typed.some(function (n) { return own.indexOf(n) >= 0; });
   }
+  /* Whether a term holds the query's first finding word (a letter alone, as a whole word). */
+  function heads(first, term) {
+    var cost = bestCost(first, term.both);
+    return cost >= 0 && (first.length > 1 || cost === SAME);
+  }
   /* Tier 4: what a query with words no statement has is closest to (see the top of this file). */
-  function closest(indexed, read) {
+  function closest(indexed, read, known) {
     var asked = read.core.concat(read.last ? read.last[0].words : []).filter(function (w) {
       return !isFiller(w);
     });
     if (asked.length < 2) return [];
-    // The words that name a finding decide how many must match; qualifiers and numbers only rank.
+    // The words that name a finding decide how many must match; qualifiers and numbers only rank. A word
+    // no statement has in any form tells none apart ("FA crônica", "tremor muscular") and is not counted;
+    // but where it is the first, it names what the phrase is about, which no statement is. A term must
+    // hold the first: "eixo normal para a idade" is about an axis, not a normal ECG for the age.
     var nouns = asked.filter(function (w) { return !isQualifier(w) && !isNegation(w) && !isNumber(w); });
-    if (!nouns.length) return [];
+    if (!nouns.length || bestCost(nouns[0], known) < 0) return [];
+    var head = nouns[0];
+    nouns = nouns.filter(function (w) { return bestCost(w, known) >= 0; });
     var needed = Math.min(2, nouns.length), found = [];
     indexed.forEach(function (entry) {
       if (saysTheOpposite(entry, asked)) return;
       var best = null, nouns = 0, whole = false, numbersLeft = 0;
       entry.terms.forEach(function (term) {
         if (term.isCode && term.core.length > 1) return; // SENDO_ISCH is no words; STEMI, LAE are
-        if (numbersDiffer(asked, term.core)) return;
+        if (numbersDiffer(asked, term.core) || !heads(head, term)) return;
         var o = overlap(asked, term);
         if (o.nouns < needed) return;
         // Whole words before started ones ("MI" is a word of "old MI", only the start of "migratório").
@@ -485,6 +514,7 @@
   function respelled(q, words, typing) {
     var most = q.length >= LONG_WORD ? 2 : 1, best = most + 1, found = [];
     words.forEach(function (w) {
+      if (prefixedVariant(q, w)) return;
       var d = distance(q, w, most);
       if (typing) {
         for (var n = q.length - 1; n <= q.length + 1 && n < w.length; n++) d = Math.min(d, distance(q, w.slice(0, n), most));
@@ -492,6 +522,15 @@
       if (d < best) { best = d; found = [w]; } else if (d === best && d <= most) found.push(w);
     });
     return best > most ? [] : found;
+  }
+  /* Whether one word is the other with a prefix put on or changed (WORD_PREFIXES): "anormal" is no typo
+   * of "normal", "NSTEMI" none of "STEMI", "trifascicular" none of "bifascicular". */
+  function prefixedVariant(q, w) {
+    return WORD_PREFIXES.some(function (p) {
+      if (q === p + w || w === p + q) return true;
+      if (q.lastIndexOf(p, 0) !== 0) return false;
+      return WORD_PREFIXES.some(function (other) { return other !== p && w === other + q.slice(p.length); });
+    });
   }
   /* The ways of reading the query with each word no statement has (as itself, its start or a plural) read
    * as a word it misspells, at most MAX_READINGS; [] when there is none to correct. A word of fewer than
@@ -512,11 +551,36 @@
     });
     return !changed ? [] : readings.map(function (r) { return r.join(" ") + (typing ? "" : " "); });
   }
+  /* The index as a query that negates nothing reads it: each term up to its first negation, the words
+   * after it out of reach ("ECG com alterações" is not "ECG sem alterações" with its "sem" left out, while
+   * "baseline interference" is still "baseline interference that does not prevent analysis"). A term cut
+   * so is never whole (`cut`: the negation it stops at, which stays unsaid); a term that opens with a
+   * negation is left out, and so is a statement left with no term. Kept on the index. */
+  function affirmative(indexed) {
+    if (!indexed.affirmative) {
+      indexed.affirmative = indexed.map(function (entry) {
+        if (!entry.negates) return entry;
+        var terms = [];
+        entry.terms.forEach(function (t) {
+          var at = t.full.findIndex(isNegation);
+          if (at < 0) { terms.push(t); return; }
+          var full = t.full.slice(0, at), core = full.filter(function (w) { return !isFiller(w); });
+          if (!core.length) return;
+          terms.push(Object.assign({}, t, { full: full, core: core, both: full, fullText: full.join(" "),
+            coreText: core.join(" "), spineText: spine(full).join(" "), writtenTexts: [], cut: t.full[at] }));
+        });
+        return Object.assign({}, entry, { terms: terms,
+          allWords: [].concat.apply([], terms.map(function (t) { return t.both; })),
+          hay: terms.map(function (t) { return t.fullText; }).join(" | ") });
+      }).filter(function (entry) { return entry.terms.length; });
+    }
+    return indexed.affirmative;
+  }
   /* Tiers 0-3 for a read query, with the negation rule; [] when none match. */
   function matching(indexed, query, read) {
     var folded = fold(query), found = [];
     var negated = read.core.concat(read.last ? read.last[0].words : []).some(isNegation);
-    indexed.forEach(function (entry) {
+    (negated ? indexed : affirmative(indexed)).forEach(function (entry) {
       if (negated && !entry.negates) return; // "sem BRD": not the block; "sem sinal": the statement of it
       var s = score(entry, folded, read);
       if (s) found.push({ statement: entry.statement, tier: s[0], extra: s[1], rest: s[2] || [], position: entry.position });
@@ -543,7 +607,10 @@
     var near = Math.floor(top.extra / 100);
     return found.every(function (other) {
       if (other === top || other.tier !== top.tier || Math.floor(other.extra / 100) !== near) return true;
-      return top.rest.every(function (w) { return other.rest.indexOf(w) >= 0; });
+      // Another that adds a negation says the opposite, no more of the same ("ausência de sinal ... que
+      // [não] impede a análise").
+      var adds = other.rest.filter(function (w) { return top.rest.indexOf(w) < 0; });
+      return !adds.some(isNegation) && top.rest.every(function (w) { return other.rest.indexOf(w) >= 0; });
     });
   }
   /* The statement Enter chooses from rank's list: the first, unless the query's words do not tell it from
@@ -611,7 +678,8 @@
   /* Tier 4 for a read query, keeping to the statements of an absence when the query negates. */
   function closestTo(indexed, read) {
     var negated = read.core.concat(read.last ? read.last[0].words : []).some(isNegation);
-    return closest(negated ? indexed.filter(function (entry) { return entry.negates; }) : indexed, read);
+    return closest(negated ? indexed.filter(function (entry) { return entry.negates; }) : affirmative(indexed), read,
+      vocabulary(indexed));
   }
 
   var api = { fold: fold, words: words, index: index, rank: rank, choice: choice, TIER: TIER };
