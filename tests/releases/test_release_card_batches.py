@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from annotations.models import Release
+from annotations.models import Adjudication, Release
 from annotations.services.releases.builds import release_build
 from tests.exporting import labelled_study
 from tests.factories import UserFactory
@@ -75,5 +75,13 @@ def test_the_markdown_card_says_the_reads_per_exam_in_words_and_lists_the_adjudi
     assert "{" not in markdown.split("## Counts")[1].split("##")[0]  # no JSON in the prose
     assert card["adjudicators"]
     section = markdown.split("## Adjudicators\n")[1].split("\n## ")[0]
+    # A class decision is one statement decided on one exam: the walk read "8 decisions signed" for the
+    # six exams its adjudicator decided, and counted submissions.
+    decided = Adjudication.objects.filter(batch=study.batch)
     for pseudonym, decisions in card["adjudicators"].items():
-        assert f"- {pseudonym}: {decisions} decision" in section
+        exams = card["adjudicated_exams"][pseudonym]
+        assert decisions == decided.count() and exams == decided.values("exam").distinct().count()
+        assert (
+            f"- {pseudonym}: {decisions} class decision{'s' * (decisions != 1)} signed on {exams} exam"
+            in section
+        )

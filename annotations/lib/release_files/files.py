@@ -255,12 +255,14 @@ def _reads_per_exam(counts: dict[str, int]) -> str:
 
 def _adjudicators_markdown(card: dict) -> list[str]:
     """Each adjudicator's pseudonym with the decisions they signed, as dataset_card.json's "adjudicators"."""
-    signed = card.get("adjudicators") or {}
+    signed, exams = card.get("adjudicators") or {}, card.get("adjudicated_exams") or {}
     lines = ["", "## Adjudicators", ""]
     if not signed:
         return [*lines, "No adjudication was signed."]
     return lines + [
-        f"- {name}: {count} decision{'s' * (count != 1)} signed" for name, count in sorted(signed.items())
+        f"- {name}: {count} class decision{'s' * (count != 1)} signed"
+        + (f" on {exams[name]} exam{'s' * (exams[name] != 1)}" if name in exams else "")
+        for name, count in sorted(signed.items())
     ]
 
 

@@ -59,7 +59,8 @@ class CardFacts:
     n_read_rows: int
     tracings: dict | None  # write_tracings' shape, or None without HDF5
     files: list[dict]
-    adjudicators: dict[str, int] = field(default_factory=dict)  # pseudonym -> decisions signed
+    adjudicators: dict[str, int] = field(default_factory=dict)  # pseudonym -> class decisions signed
+    adjudicated_exams: dict[str, int] = field(default_factory=dict)  # pseudonym -> exams decided on
     device_rows: int = 0  # exams with the recording cart's measurements (DEVICE_CSV)
 
 
@@ -197,7 +198,9 @@ _FILE_CONVENTIONS = (
     "as a pseudonym A01.. (kept from release to release as readers' are), the exam, batch, class code "
     "(the batches' own), value (1/0), "
     "the signed version (a version above 1 overturned an earlier decision) and the time; 'adjudicators' in "
-    "this card counts each one's decisions. Rationales, like readers' comments, stay in the audit trail.",
+    "this card counts each one's class decisions (one per statement decided on an exam: the rows of "
+    f"{ADJUDICATIONS_CSV}) and 'adjudicated_exams' the exams they decided on. Rationales, like readers' "
+    "comments, stay in the audit trail.",
     "Readers' and adjudicators' identities appear in no file of this release.",
     (
         f"{CONSENSUS_CSV} '{ADDED_COLUMN}' (last column) and {CONSENSUS_JSONL} 'added_by_adjudicator': "
@@ -348,6 +351,7 @@ def card_build(plan: ExportPlan, options: ExportOptions, facts: CardFacts) -> di
         "insufficient_reads": facts.stats["insufficient"],
         "not_read": not_read,
         "adjudicators": facts.adjudicators,
+        "adjudicated_exams": facts.adjudicated_exams,
         "consensus_methods": consensus_method_counts(plan.batch_ids),
         "classes": _class_rows(plan, facts.stats, agreement),
         "agreement": agreement,

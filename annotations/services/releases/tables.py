@@ -311,23 +311,26 @@ def write_reads(plan: ExportPlan, path: Path, names: dict[int, str]) -> int:
 
 def write_adjudications(
     plan: ExportPlan, path: Path, earlier: Sequence[Mapping[str, int]] = ()
-) -> tuple[dict[str, int], dict[int, str]]:
+) -> tuple[dict[str, int], dict[int, str], dict[str, int]]:
     """Every signed decision behind an adjudicated cell: who (A01.., kept from the ``earlier`` releases'
     keys, never the name), the class and value, the signed version and when, so each adjudicated label is
     traced to its decision inside the release. The rationale, free text that may name people, stays in the
-    audit trail, as readers' comments do. Returns the decisions per adjudicator pseudonym, and the
-    pseudonyms by user id."""
+    audit trail, as readers' comments do. Returns the class decisions (rows) per adjudicator pseudonym,
+    the pseudonyms by user id, and the exams (in their batches) each adjudicator decided on."""
     decided = adjudication_rows(plan.batch_ids)
     names = pseudonyms([row[0] for row in decided], prefix="A", earlier=earlier)
     per_adjudicator: Counter = Counter()
+    exams: dict[str, set] = {}
     with open(path, "w", newline="", encoding="utf-8") as handle:
         write = csv_writer(handle).writerow
         write(ADJUDICATION_COLUMNS)
         for adjudicator, dataset, external_id, batch_id, code, value, version, at in decided:
             name = names[adjudicator]
             per_adjudicator[name] += 1
+            exams.setdefault(name, set()).add((batch_id, dataset, external_id))
             write([name, dataset, external_id, batch_id, code, int(value), version, utc_iso(at)])
-    return dict(sorted(per_adjudicator.items())), names
+    on_exams = {name: len(held) for name, held in sorted(exams.items())}
+    return dict(sorted(per_adjudicator.items())), names, on_exams
 
 
 # --- The carts' measurements ----------------------------------------------------------------------------
