@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from django.contrib.auth.models import AnonymousUser
 from django.urls import resolve
 
-from annotations.models import Assignment, ImportJob
+from annotations.models import Assignment, Exam, ImportJob
 from annotations.roles import Role, user_roles
 from annotations.selectors.adjudication import adjudication_queue
 from annotations.services.releases.builds import release_build, release_create
@@ -152,13 +152,14 @@ def _admin_values(route: Route) -> dict[str, object]:
     return {param: values[param] for param in route.params}
 
 
-def _serial_history(study) -> int:
-    """Serial comparison on, and one earlier exam of E005's patient: the priors routes have a real prior
-    (number 1) for the reader who holds E005."""
-    exam = study.exams["E005"]
-    exam.patient_pseudo_id, exam.acquired_at = "P-E005", datetime(2024, 5, 1, 9, 0, tzinfo=UTC)
-    exam.save(update_fields=["patient_pseudo_id", "acquired_at"])
-    make_exam(exam.dataset, patient_pseudo_id="P-E005", acquired_at=exam.acquired_at - timedelta(days=365))
+def _serial_history(study, case_exam_id: int) -> int:
+    """Serial comparison on, and one earlier exam of E005's patient and of the adjudicator's case: the
+    priors routes have a real prior (number 1) for the reader who holds E005 and for the adjudicator."""
+    for exam in (study.exams["E005"], Exam.objects.get(pk=case_exam_id)):
+        patient = f"P-{exam.pk}"
+        exam.patient_pseudo_id, exam.acquired_at = patient, datetime(2024, 5, 1, 9, 0, tzinfo=UTC)
+        exam.save(update_fields=["patient_pseudo_id", "acquired_at"])
+        make_exam(exam.dataset, patient_pseudo_id=patient, acquired_at=exam.acquired_at - timedelta(days=365))
     study.batch.design = {**study.batch.design, "serial_comparison": True}
     study.batch.save(update_fields=["design"])
     return 1
@@ -189,7 +190,7 @@ def build_study(tnmg) -> Study:
         "file": "consensus.csv",
         "batch": study.batch.pk,
         "user": target.pk,
-        "prior": _serial_history(study),
+        "prior": _serial_history(study, case.exam_id),
     }
 
     def unread(reader) -> int:

@@ -12,13 +12,15 @@ from rest_framework.views import APIView
 
 from annotations.api.errors import StrictSerializer
 from annotations.api.permissions import IsAdjudicator
+from annotations.api.reading import PriorExamSerializer
 from annotations.models import Exam
 from annotations.selectors.adjudication import (
     adjudication_case,
     adjudication_queue,
 )
+from annotations.selectors.reading.priors import case_prior_exams
 from annotations.services.adjudication import Decision, adjudication_decide, adjudication_view_record
-from annotations.views.adjudication import adjudication_waveform
+from annotations.views.adjudication import adjudication_prior_waveform, adjudication_waveform
 
 
 class QueueItemSerializer(serializers.Serializer):
@@ -140,6 +142,9 @@ class AdjudicationCaseSerializer(serializers.Serializer):
     added = AddedStatementSerializer(many=True)
     addable = AddableStatementSerializer(many=True)
     history = SignedDecisionSerializer(many=True, help_text="Every signed decision, newest first.")
+    priors = PriorExamSerializer(
+        many=True, help_text="The patient's earlier ECGs the batch offered its readers, newest first."
+    )
 
 
 def _case_data(case) -> dict:
@@ -170,6 +175,12 @@ def _case_data(case) -> dict:
     }
 
 
+def _case_answer(user, case) -> dict:
+    """The case as the API gives it, with the earlier ECGs its readers were offered (date and waveform
+    only, as the readers had them)."""
+    return _case_data(case) | {"priors": case_prior_exams(user, case.batch, case.exam)}
+
+
 class AdjudicationCaseView(APIView):
     permission_classes = [IsAdjudicator]
 
@@ -182,12 +193,13 @@ class AdjudicationCaseView(APIView):
         what they read. Returns the disputed classes with every reader's vote under the batch's pseudonyms
         (Reader A, B...) and the score of the suggestion the readers saw, the classes agreed present, the
         readers' comments and uncertainty marks, the statements that may still be added, every signed
-        decision, and the case's `version`, which a decision sends back. Opening a case is recorded (and
+        decision, the earlier ECGs of the patient the batch offered its readers (date and waveform only),
+        and the case's `version`, which a decision sends back. Opening a case is recorded (and
         audited) once per adjudicator: from then on no batch hands them this exam to read."""
         case = adjudication_case(request.user, batch_id, exam_id)
         # From now on this adjudicator knows the exam was disputed: never handed it to read.
         adjudication_view_record(actor=request.user, batch=case.batch, exam_id=exam_id)
-        return Response(_case_data(case))
+        return Response(_case_answer(request.user, case))
 
     @extend_schema(request=DecideSerializer, responses=AdjudicationCaseSerializer)
     def post(self, request, batch_id: int, exam_id: int):
@@ -214,7 +226,7 @@ class AdjudicationCaseView(APIView):
             rationale=data["rationale"],
             version=data["version"],
         )
-        return Response(_case_data(adjudication_case(request.user, batch_id, exam_id)))
+        return Response(_case_answer(request.user, adjudication_case(request.user, batch_id, exam_id)))
 
 
 urlpatterns = [
@@ -228,5 +240,10 @@ urlpatterns = [
         "v1/adjudication/<int:batch_id>/<int:exam_id>/waveform/",
         adjudication_waveform,
         name="api-adjudication-waveform",
+    ),
+    path(
+        "v1/adjudication/<int:batch_id>/<int:exam_id>/priors/<int:n>/waveform/",
+        adjudication_prior_waveform,
+        name="api-adjudication-prior-waveform",
     ),
 ]

@@ -21,6 +21,7 @@ from annotations.selectors.adjudication import (
     adjudication_queue,
     exam_for_adjudicator,
 )
+from annotations.selectors.reading.priors import case_prior_exams, prior_exam_for_case
 from annotations.services.adjudication import (
     AdjudicationError,
     AdjudicationWaiting,
@@ -108,6 +109,7 @@ def adjudication_case_view(request, batch_id: int, exam_id: int):
         {
             "case": case,
             "median": adjudication_case_median(case),
+            "priors": case_prior_exams(request.user, case.batch, case.exam),
             "waveform_url": reverse("api-adjudication-waveform", args=[batch_id, exam_id]),
             "kept": kept,
         },
@@ -124,6 +126,17 @@ def _stale_message(error: StaleAdjudication, sent: int) -> str:
         "Another adjudicator signed this exam meanwhile (version %(current)s); their decision is shown "
         "below. Sign again only to overturn it, giving a rationale."
     ) % {"current": error.current}
+
+
+@api_login_required
+@adjudicator_only
+@require_GET
+def adjudication_prior_waveform(request, batch_id: int, exam_id: int, n: int):
+    """An earlier ECG of the patient, as the exam's readers were offered it, for the adjudication page:
+    only through a case the adjudicator has to decide, of a batch that shows earlier ECGs (404 otherwise)."""
+    case = adjudication_case(request.user, batch_id, exam_id)
+    exam, scope = prior_exam_for_case(request.user, case.batch, case.exam, n)
+    return waveform_response(request, exam, scope)
 
 
 @api_login_required

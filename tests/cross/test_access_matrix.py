@@ -317,12 +317,13 @@ def test_the_exam_list_page_ignores_and_its_api_refuses_any_parameter_it_does_no
 
 def test_a_dataset_filter_compares_the_name_exactly_never_as_a_pattern(study):
     client = _client(study, "diego")
-    # The study's five exams and E005's earlier exam (tests/access.py gives the priors routes one).
-    assert client.get("/api/v1/exams/?dataset=export-study").json()["count"] == 6
+    # The study's five exams and the earlier exams of E005 and of the adjudicator's case (tests/access.py
+    # gives the priors routes one each).
+    assert client.get("/api/v1/exams/?dataset=export-study").json()["count"] == 7
     for pattern in (".*", "export%", "export-stud"):
         assert client.get(f"/api/v1/exams/?dataset={pattern}").json()["count"] == 0, pattern
     # One name in any case, as imports file a dataset.
-    assert client.get("/api/v1/exams/?dataset=EXPORT-STUDY").json()["count"] == 6
+    assert client.get("/api/v1/exams/?dataset=EXPORT-STUDY").json()["count"] == 7
 
 
 @pytest.mark.parametrize("persona", ["ana", "carla", "diego"])

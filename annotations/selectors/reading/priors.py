@@ -6,6 +6,10 @@ CODE-15%'s) and the same non-blank patient id, acquired strictly before the open
 PRIORS_SHOWN of them are offered, newest first, numbered 1, 2, 3 within the reader's assignment. A reader
 gets their waveform and acquisition date only: nothing anybody said about them (reads, reference labels,
 suggestions), no dataset or exam id, and the waveform only through their own assignment (404 otherwise).
+
+An adjudicator settling the exam's dispute sees what its readers were offered, the same way: the same
+earlier ECGs, numbered alike, through the case they have to decide (case_prior_exams,
+prior_exam_for_case).
 """
 
 from __future__ import annotations
@@ -40,24 +44,60 @@ def _scope(assignment: Assignment, n: int) -> str:
     return f"assignment:{assignment.pk}:prior:{n}"
 
 
+def _offered(exam: Exam, waveform_url, scope) -> list[dict]:
+    """Each earlier exam as a page is given it: its number, date, geometry and where its waveform is."""
+    return [
+        {
+            "n": n,
+            "acquired_on": earlier.acquired_at.date().isoformat(),
+            "sampling_rate": earlier.sampling_rate,
+            "n_samples": earlier.n_samples,
+            "lead_names": earlier.lead_names,
+            "gain_uv": earlier.gain_uv,
+            "waveform_url": waveform_url(n),
+            "waveform_etag": waveform_etag(scope(n), earlier),
+        }
+        for n, earlier in enumerate(_earlier_exams(exam), start=1)
+    ]
+
+
 def prior_exams(assignment: Assignment) -> list[dict]:
     """The reader's view of the earlier exams of their own assignment (the caller checked that it is
     theirs): an empty list unless the batch shows them."""
     if not serial_comparison_on(assignment.batch):
         return []
-    return [
-        {
-            "n": n,
-            "acquired_on": exam.acquired_at.date().isoformat(),
-            "sampling_rate": exam.sampling_rate,
-            "n_samples": exam.n_samples,
-            "lead_names": exam.lead_names,
-            "gain_uv": exam.gain_uv,
-            "waveform_url": reverse("api-reading-prior-waveform", args=[assignment.pk, n]),
-            "waveform_etag": waveform_etag(_scope(assignment, n), exam),
-        }
-        for n, exam in enumerate(_earlier_exams(assignment.exam), start=1)
-    ]
+    return _offered(
+        assignment.exam,
+        lambda n: reverse("api-reading-prior-waveform", args=[assignment.pk, n]),
+        lambda n: _scope(assignment, n),
+    )
+
+
+def _case_scope(user_id: int, batch: ReviewBatch, exam: Exam, n: int) -> str:
+    return f"adjudication:{user_id}:{batch.pk}:{exam.pk}:prior:{n}"
+
+
+def case_prior_exams(user, batch: ReviewBatch, exam: Exam) -> list[dict]:
+    """The earlier exams an adjudication case offers (the caller checked that the case is the user's):
+    those its batch offered the exam's readers, numbered alike; none unless the batch shows them."""
+    if not serial_comparison_on(batch):
+        return []
+    return _offered(
+        exam,
+        lambda n: reverse("api-adjudication-prior-waveform", args=[batch.pk, exam.pk, n]),
+        lambda n: _case_scope(user.pk, batch, exam, n),
+    )
+
+
+def prior_exam_for_case(user, batch: ReviewBatch, exam: Exam, n: int) -> tuple[Exam, str]:
+    """The n-th earlier exam of a case the user has to decide (the caller checked that), with its
+    waveform's cache scope; 404 when the batch does not show earlier exams or there is no such one."""
+    if not serial_comparison_on(batch) or not 1 <= n <= PRIORS_SHOWN:
+        raise NotFound("no such earlier exam")
+    earlier = _earlier_exams(exam)
+    if n > len(earlier):
+        raise NotFound("no such earlier exam")
+    return earlier[n - 1], _case_scope(user.pk, batch, exam, n)
 
 
 def prior_exam_for_reader(user, assignment_id: int, n: int) -> tuple[Exam, str]:

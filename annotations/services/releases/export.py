@@ -261,12 +261,10 @@ def _export_write(
     earlier = earlier_pseudonym_keys()  # one name, one person, in every release
     names = pseudonyms(export_reader_ids(plan.batch_ids), earlier=earlier)
     n_read_rows = write_reads(plan, out_dir / READS_CSV, names)
-    adjudicators, adjudicator_names, adjudicated_exams = write_adjudications(
-        plan, out_dir / ADJUDICATIONS_CSV, earlier
-    )
+    adjudicators, adjudicator_ids, on_exams = write_adjudications(plan, out_dir / ADJUDICATIONS_CSV, earlier)
     device_rows = write_device_measurements(plan, out_dir / DEVICE_CSV)
     # By pseudonym: one person may be both a reader (R..) and an adjudicator (A..) of the release.
-    key = {name: user_id for user_id, name in [*names.items(), *adjudicator_names.items()]}
+    key = {name: user_id for user_id, name in [*names.items(), *adjudicator_ids.items()]}
     tracings, written, shards = _tracings_write(plan, out_dir, options, summary, ticks, shard_exams)
     if progress and shards is None:  # else the shard tasks count the last third
         progress(ticks.total, ticks.total)
@@ -281,7 +279,7 @@ def _export_write(
         tracings=tracings,
         files=files,
         adjudicators=adjudicators,
-        adjudicated_exams=adjudicated_exams,
+        adjudicated_exams=on_exams,
         device_rows=device_rows,
     )
     card = card_build(plan, options, facts)

@@ -1,7 +1,8 @@
 /* The adjudication page's ECG: the reader's calibrated sheet with the reader's tools (layouts, rhythm lead,
  * speed, gain, lead names, filters, calipers, zoom; static/js/ecg/viewer.js), drawn from the same waveform
  * wire format, in the user's preferred view, with the median beat panel beside it where the exam has a
- * suggestion (static/js/ecg/median.js, as on the reader page). Nothing here knows who read it. */
+ * suggestion (static/js/ecg/median.js, as on the reader page), and the patient's earlier ECGs where the
+ * batch offered them to its readers (static/js/ecg/priors.js). Nothing here knows who read it. */
 (function () {
   "use strict";
   var P = window.EcgPaper, Plot = window.EcgPlot;
@@ -18,8 +19,20 @@
   var exam = { sampling_rate: parseFloat(gd.dataset.samplingRate), n_samples: parseInt(gd.dataset.samples, 10),
     gain_uv: parseFloat(gd.dataset.gainUv), lead_names: gd.dataset.leads.split(",") };
   // Plotly's zoom tips stay on here: this page has no help dialog that explains the zoom.
+  var priors = null;
   var viewer = window.EcgViewer.create({ gd: gd, $: $, t: t, preferencesUrl: pane.dataset.preferencesUrl,
-    csrf: pane.dataset.csrf, config: { showTips: true } });
+    csrf: pane.dataset.csrf, config: { showTips: true },
+    onDrawn: function () { if (priors) priors.draw(); } }); // the earlier ECG follows every redraw
+  function fetchWaveform(url) {
+    return fetch(url, { credentials: "same-origin" })
+      .then(function (r) { if (!r.ok) throw new Error("waveform " + r.status); return r.arrayBuffer(); });
+  }
+  var offered = $("case-priors") ? JSON.parse($("case-priors").textContent) : [];
+  if (offered.length && window.EcgPriors) {
+    priors = window.EcgPriors.create({ viewer: viewer, gd: gd, $: $, t: t, fetchWaveform: fetchWaveform });
+    priors.arrange(offered, offered, "case");
+    priors.wire();
+  }
 
   function typingIn(el) {
     var choice = el && el.tagName === "INPUT" && (el.type === "radio" || el.type === "checkbox");
@@ -28,13 +41,13 @@
   function onKey(e) {
     if (e.altKey || e.ctrlKey || e.metaKey || typingIn(e.target)) return;
     if (e.key === "Escape" && viewer.caliper.on) { viewer.toggleCalipers(false); return; }
+    if (e.key === "p" && priors) { e.preventDefault(); priors.cycle(); return; }
     if (!Object.prototype.hasOwnProperty.call(viewer.keys, e.key)) return;
     if (viewer.keys[e.key](e) === false) return; // not for the calipers now: the browser's own (scrolling)
     e.preventDefault();
   }
 
-  var waveform = fetch(gd.dataset.waveformUrl, { credentials: "same-origin" })
-    .then(function (r) { if (!r.ok) throw new Error("waveform " + r.status); return r.arrayBuffer(); });
+  var waveform = fetchWaveform(gd.dataset.waveformUrl);
   Promise.all([waveform, viewer.loadPreferences()])
     .then(function (got) {
       viewer.setExam(exam, P.decode(got[0], exam.lead_names.length, exam.n_samples, exam.gain_uv));

@@ -38,10 +38,6 @@
     save: { dirty: false, timer: null, chain: Promise.resolve() },
     clock: { base: 0, visibleSince: null }, // time on task: what earlier visits counted, and since when visible
     medianFor: null, // the context whose median beat panel is on screen
-    // Serial comparison: how the earlier ECG is shown (none, stacked, side), which one (1 = the most
-    // recent), the context its control was filled for, and its decoded samples by "assignment:n",
-    // fetched the first time the reader opens it. token: the drawing under way (a newer one wins).
-    prior: { mode: "none", n: 1, shownFor: null, leads: {}, token: null },
   };
 
   /* --- Network ---------------------------------------------------------------------------------- */
@@ -99,80 +95,11 @@
     var id = state.ctx.assignment.id;
     gd.dataset.drawn = String(id);
     document.dispatchEvent(new CustomEvent("ecg:drawn", { detail: id }));
-    drawPrior(); // after every redraw of the strips (view, filters, width): the earlier ECG follows
+    priors.draw(); // after every redraw of the strips (view, filters, width): the earlier ECG follows
   }
 
-  /* --- Serial comparison: an earlier ECG of the patient, when the batch shows them ---------------- */
-  function priorOnScreen(context) {
-    var list = (context && context.priors) || [], prior = state.prior;
-    return prior.mode !== "none" && list.length ? list[prior.n - 1] || list[0] : null;
-  }
-  /* The control for the context's earlier ECGs, and the pane's arrangement; before the strips are drawn,
-   * since side by side they take half the width. */
-  function arrangePriors(context) {
-    var list = context.priors || [], prior = state.prior, choice = $("prior-choice");
-    if (prior.shownFor !== context) {
-      prior.shownFor = context;
-      prior.n = 1;
-      choice.textContent = "";
-      list.forEach(function (p) { choice.add(new Option(p.acquired_on, String(p.n))); });
-      choice.hidden = list.length < 2;
-      $("priors-control").hidden = !list.length;
-    }
-    var mode = priorOnScreen(context) ? prior.mode : "none", wrap = gd.parentElement;
-    wrap.classList.toggle("priors-stacked", mode === "stacked");
-    wrap.classList.toggle("priors-side", mode === "side");
-    $("prior-pane").hidden = mode === "none";
-    if (mode === "none" && $("ecg-prior").data) Plotly.purge($("ecg-prior"));
-    viewer.widthShare = mode === "side" ? 0.5 : 1;
-  }
-  function priorLeads(context, p) {
-    var key = context.assignment.id + ":" + p.n, cache = state.prior.leads;
-    if (!cache[key]) {
-      // Only this exam's earlier ECGs are kept: the next exam's are others.
-      Object.keys(cache).forEach(function (k) { if (k.split(":")[0] !== String(context.assignment.id)) delete cache[k]; });
-      cache[key] = fetchWaveform(p.waveform_url).then(function (buffer) {
-        return P.decode(buffer, p.lead_names.length, p.n_samples, p.gain_uv);
-      });
-      cache[key].catch(function () { delete cache[key]; });
-    }
-    return cache[key];
-  }
-  /* The earlier ECG on the strips' paper: the same layout, speed, gain, filters and pixels per mm. */
-  function drawPrior() {
-    var context = state.ctx, p = priorOnScreen(context), box = $("ecg-prior"), token = {};
-    state.prior.token = token;
-    if (!p) return Promise.resolve();
-    var view = viewer.view, mode = state.prior.mode;
-    $("prior-caption").textContent = t("prior_caption", { date: p.acquired_on, n: p.n, count: context.priors.length });
-    return priorLeads(context, p).then(function (raw) {
-      if (state.prior.token !== token) return; // the reader moved on meanwhile
-      var leads = P.applyFilters(raw, p.sampling_rate, { baseline: view.baseline, notch: view.notch });
-      var sheet = P.paper(view.layout, { speed: view.speed, gain: view.gain, samplingRate: p.sampling_rate,
-        nSamples: p.n_samples, rhythmLead: view.rhythmLead });
-      return window.EcgPlot.draw(box, sheet, leads, p.lead_names, [], {}, { scale: viewer.scale, leadNames: view.leadNames })
-        .then(function () {
-          zoomTogether(gd, box);
-          zoomTogether(box, gd);
-          Object.assign(box.dataset, { drawn: context.assignment.id + ":" + p.n, mode: mode, layout: view.layout,
-            gain: String(view.gain), speed: String(view.speed) });
-        });
-    }).catch(function () { $("prior-caption").textContent = t("prior_failed"); });
-  }
-  function showPriors(mode) {
-    var context = state.ctx;
-    if (!context || !(context.priors || []).length) return;
-    var wasSide = viewer.widthShare !== 1;
-    state.prior.mode = mode;
-    $("priors-view").value = mode;
-    arrangePriors(context);
-    // Side by side the strips take half the width: redrawn, and the earlier ECG with them.
-    if (wasSide !== (viewer.widthShare !== 1)) viewer.draw(); else drawPrior();
-  }
-  function cyclePriors() {
-    var order = ["none", "stacked", "side"];
-    showPriors(order[(order.indexOf(state.prior.mode) + 1) % order.length]);
-  }
+  /* --- Serial comparison: an earlier ECG of the patient, when the batch shows them (ecg/priors.js) -- */
+  var priors = window.EcgPriors.create({ viewer: viewer, gd: gd, $: $, t: t, fetchWaveform: fetchWaveform });
 
   /* --- Statements ------------------------------------------------------------------------------- */
   function statementRow(c) {
@@ -643,23 +570,6 @@
       box.appendChild(p);
     }
   }
-  /* A zoom or pan of one sheet shows the same stretch of paper on the other: at the same layout, speed
-   * and gain the same millimetres are the same seconds of the same leads. One handler per sheet, set
-   * again after each drawing (Plotly drops a figure's handlers when it is purged). */
-  var zoomHandlers = new Map(), zoomSyncing = false;
-  function zoomTogether(from, to) {
-    if (zoomHandlers.has(from)) from.removeListener("plotly_relayout", zoomHandlers.get(from));
-    var handler = function (change) {
-      var moved = Object.keys(change).some(function (k) { return /^[xy]axis\.(range|autorange)/.test(k); });
-      if (zoomSyncing || !moved || !to.data || $("prior-pane").hidden) return;
-      zoomSyncing = true; // the other sheet's own relayout event must not come back here
-      var done = function () { zoomSyncing = false; };
-      Plotly.relayout(to, { "xaxis.range": from.layout.xaxis.range.slice(), "yaxis.range": from.layout.yaxis.range.slice() })
-        .then(done, done);
-    };
-    zoomHandlers.set(from, handler);
-    from.on("plotly_relayout", handler);
-  }
   /* --- Model explanations: scalar outputs, and relevance bands under the strips. The server sends
    * each only as the batch's suggestion mode allows (bands only once this read is submitted); the page
    * draws whatever came, and nothing in hidden batches, where it does not even ask. */
@@ -773,7 +683,7 @@
     // the reader looks at the strips first.
     var moved = renderMedian(context, function (draw) { beats = draw; });
     var drawBeats = function () { if (beats) beats(); beats = null; };
-    arrangePriors(context); // so does an earlier ECG beside them
+    priors.arrange(context.priors || [], context, context.assignment.id); // so does an earlier ECG beside them
     if (!stripsDrawn) viewer.setExam(exam, P.decode(buffer, exam.lead_names.length, exam.n_samples, exam.gain_uv));
     if (!keepView) showMessage("");
     // After the draw: the address (pushState costs a tenth of a switch in Chromium, measured), and the
@@ -883,7 +793,7 @@
     x: viewer.keys.x,
     "[": viewer.keys["["],
     "]": viewer.keys["]"],
-    p: cyclePriors,
+    p: priors.cycle,
     Escape: function () {
       if (viewer.caliper.on) viewer.toggleCalipers(false);
       else { $("search").value = ""; filter("", focusedCode()); }
@@ -943,8 +853,7 @@
       var style = this.value;
       window.EcgMedian.relabel($("median-panel"), function (lead) { return window.EcgPlot.leadLabel(lead, style); });
     });
-    on("priors-view", "change", function () { showPriors(this.value); });
-    on("prior-choice", "change", function () { state.prior.n = Number(this.value); drawPrior(); });
+    priors.wire();
     on("relevance-class", "change", function () {
       state.band = ((state.explanations || {}).bands || [])[Number(this.value)] || null;
       viewer.showCaliper();
