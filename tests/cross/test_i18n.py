@@ -324,7 +324,7 @@ def test_page_scripts_get_their_words_from_the_page(client, study, diego):
     batch = client.get(f"/batches/{study['batch'].pk}/").content.decode()
     assert (
         'data-template="{done} de {total} exames com leitura completa; {reads} de {all} leituras feitas; '
-        '{skipped} puladas."' in batch
+        'puladas: {skipped}."' in batch
     )
     assert 'data-axis="leituras"' in batch
     job = client.get(f"/imports/{study['job'].pk}/").content.decode()

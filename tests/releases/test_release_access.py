@@ -196,3 +196,11 @@ def test_the_key_says_which_reader_letter_of_the_adjudication_pages_each_release
     for reader in (ana, bruno, carol):
         row = key.split(f"<td>{reader.username}</td>", 1)[1].split("</tr>", 1)[0]
         assert f"#{study.batch.pk}: {letters[reader.pk]}" in row, row
+    # In Portuguese, as the agreement and adjudication pages say them: "Leitor A", not "Reader A".
+    client.cookies["django_language"] = "pt-br"
+    page = client.get(reverse("release-detail", args=[release.pk])).content.decode()
+    key = page.split('id="pseudonym-key"', 1)[1].split("</table>", 1)[0]
+    assert "Reader " not in key
+    for reader in (ana, bruno, carol):
+        letter = letters[reader.pk].removeprefix("Reader ")
+        assert f"#{study.batch.pk}: Leitor {letter}" in key, key
