@@ -24,11 +24,12 @@ ARCHIVED_2020 = SHIPPED_DIR / "archive" / "tnmg-2020.json"
 ARCHIVED_2026 = SHIPPED_DIR / "archive" / "tnmg-2026.json"
 ARCHIVED_2026_1 = SHIPPED_DIR / "archive" / "tnmg-2026.1.json"
 ARCHIVED_2026_2 = SHIPPED_DIR / "archive" / "tnmg-2026.2.json"
+ARCHIVED_2026_3 = SHIPPED_DIR / "archive" / "tnmg-2026.3.json"
 
 
-def test_the_shipped_tnmg_is_version_2026_3_with_sinus_rhythm_and_synonyms():
+def test_the_shipped_tnmg_is_version_2026_4_with_sinus_rhythm_and_synonyms():
     taxonomy = taxonomy_load(taxonomy_read_file(DEFAULT_TAXONOMY_FILE)).taxonomy
-    assert (taxonomy.key, taxonomy.version) == ("tnmg", "2026.3")
+    assert (taxonomy.key, taxonomy.version) == ("tnmg", "2026.4")
     assert taxonomy.classes.count() == 74
     sr = taxonomy.classes.get(code="SR")
     assert (sr.name, sr.name_pt, sr.group, sr.kind) == (
@@ -99,7 +100,7 @@ def test_2026_3_keeps_atrial_fibrillation_and_flutter_from_what_p_waves_and_the_
     """Fibrillation has no P wave and flutter conducts in its own ratio, so neither goes with a PR interval
     that is long or short, or with a second-degree AV block; a cardiologist's walk submitted atrial
     fibrillation with a first-degree AV block. Statements and groups are 2026.2's, with synonyms added."""
-    old, new = taxonomy_read_file(ARCHIVED_2026_2), taxonomy_read_file(DEFAULT_TAXONOMY_FILE)
+    old, new = taxonomy_read_file(ARCHIVED_2026_2), taxonomy_read_file(ARCHIVED_2026_3)
     assert (old.version, new.version) == ("2026.2", "2026.3")
     assert old.groups == new.groups
     assert old.exclusive_sets == new.exclusive_sets[: len(old.exclusive_sets)]
@@ -117,9 +118,38 @@ def test_2026_3_keeps_atrial_fibrillation_and_flutter_from_what_p_waves_and_the_
     assert "sem alterações" in changed["NORM"][1]["synonyms"]
 
 
+def test_2026_4_keeps_a_second_degree_block_to_one_type_and_adds_the_synonyms_a_walk_missed():
+    """Mobitz I and Mobitz II together were accepted; AV nodal re-entry was handed the junctional
+    tachycardia, and a dozen phrasings listed nothing. Statements, groups and earlier sets are 2026.3's."""
+    old, new = taxonomy_read_file(ARCHIVED_2026_3), taxonomy_read_file(DEFAULT_TAXONOMY_FILE)
+    assert (old.version, new.version) == ("2026.3", "2026.4")
+    assert old.groups == new.groups
+    assert new.exclusive_sets == [*old.exclusive_sets, ["AVB2_M1", "AVB2_M2"]]
+    changed = {a["code"]: (a, b) for a, b in zip(old.classes, new.classes, strict=True) if a != b}
+    assert set(changed) == {
+        "SVT",
+        "VPB",
+        "SVPB",
+        "NORM",
+        "SEPI_INJ",
+        "SENDO_INJ",
+        "WPW",
+        "LVH_RE",
+        "JR",
+        "Q_ELECTRODES",
+    }
+    for before, after in changed.values():
+        assert {k: v for k, v in before.items() if k != "synonyms"} == {
+            k: v for k, v in after.items() if k != "synonyms"
+        }
+        assert after["synonyms"][: len(before["synonyms"])] == before["synonyms"]
+    assert "taquicardia por reentrada nodal" in changed["SVT"][1]["synonyms"]
+
+
 @pytest.mark.parametrize(
     "codes",
     [
+        ("AVB2_M1", "AVB2_M2"),
         ("SB", "AF"),
         ("ST", "AFL"),
         ("SA", "JR"),
@@ -168,7 +198,7 @@ def test_an_older_database_gets_2026_as_default_and_its_batches_keep_2020(ana, b
     call_command("load_taxonomy", "--shipped")
 
     new = Taxonomy.objects.get(is_default=True)
-    assert (new.key, new.version) == ("tnmg", "2026.3")
+    assert (new.key, new.version) == ("tnmg", "2026.4")
     old.refresh_from_db()
     assert old.classes.count() == 73 and not old.is_default and old.frozen_at is not None
     batch.refresh_from_db()
@@ -188,7 +218,7 @@ def test_a_newer_tnmg_version_chosen_as_default_stays_when_the_shipped_ones_load
     newer = taxonomy_load(taxonomy_parse(document, default_key="tnmg"), make_default=True).taxonomy
     call_command("load_taxonomy", "--shipped")
     assert Taxonomy.objects.get(is_default=True).pk == newer.pk
-    assert Taxonomy.objects.filter(key="tnmg", version="2026.3").exists()
+    assert Taxonomy.objects.filter(key="tnmg", version="2026.4").exists()
 
 
 def test_a_default_of_another_key_chosen_on_purpose_stays():
