@@ -129,7 +129,11 @@ def reader_batch_reads(
     mine = Assignment.objects.filter(reader=user, batch_id=batch_id, batch__status=ReviewBatch.Status.ACTIVE)
     if not has_role(user, Role.READER) or not mine.exists():
         raise NotFound("no such batch")
-    batch = ReviewBatch.objects.only("id", "name", "due_date").get(pk=batch_id)
+    batch = (
+        ReviewBatch.objects.select_related("taxonomy")
+        .only("id", "name", "due_date", "taxonomy__groups")
+        .get(pk=batch_id)
+    )
     shown = mine.filter(
         status__in=[Assignment.Status.SUBMITTED, Assignment.Status.SKIPPED, Assignment.Status.IN_PROGRESS]
     ).exclude(closed_without_read())
@@ -144,29 +148,38 @@ def reader_batch_reads(
         page = page[:size]
     return MyReadsPage(
         batch=batch,
-        rows=_my_reads(page),
+        rows=_my_reads(page, batch.taxonomy.groups),
         earlier=page[0].position if page and more_before else None,
         later=page[-1].position if page and more_after else None,
     )
 
 
-def _my_reads(assignments: list[Assignment]) -> list[MyRead]:
+def _my_reads(assignments: list[Assignment], groups: list[str]) -> list[MyRead]:
     from annotations.models import Annotation
 
     current = Annotation.objects.filter(assignment__in=assignments, is_current=True).prefetch_related(
         "labels__diagnostic_class"
     )
     by_assignment = {a.assignment_id: a for a in current}
-    return [_my_read(assignment, by_assignment.get(assignment.pk)) for assignment in assignments]
+    return [_my_read(assignment, by_assignment.get(assignment.pk), groups) for assignment in assignments]
 
 
-def _my_read(assignment: Assignment, annotation) -> MyRead:
-    # In the taxonomy's order, as the statement list shows them: stored order is the order of choosing.
-    labels = (
-        sorted(annotation.labels.all(), key=lambda label: label.diagnostic_class.position)
-        if annotation
-        else []
-    )
+def _listed_order(groups: list[str]):
+    """A statement's place in the reader page's list: diagnoses before technical quality, by the
+    taxonomy's group order, then by the taxonomy's order (a reader saw "NORM, SR" chosen there and
+    "SR, NORM" here)."""
+    place = {group: i for i, group in enumerate(groups)}
+
+    def key(label) -> tuple:
+        cls = label.diagnostic_class
+        return (cls.kind != "diagnostic", place.get(cls.group, len(place)), cls.position)
+
+    return key
+
+
+def _my_read(assignment: Assignment, annotation, groups: list[str]) -> MyRead:
+    # As the statement list shows them: stored order is the order of choosing.
+    labels = sorted(annotation.labels.all(), key=_listed_order(groups)) if annotation else []
     codes = tuple(label.diagnostic_class.code for label in labels)
     portuguese = (get_language() or "").lower().startswith("pt")
     names = {
