@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 
 from django import template
+from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 
 from annotations.lib.formats.registry import FORMAT_NAMES
@@ -32,7 +33,8 @@ def share_percent(value: float | None) -> str:
         return "—"
     percent = float(value) * 100.0
     if percent < 100.0 and round(percent) >= 100:
-        return f"{math.floor(percent * 10) / 10:.1f}%"
+        # With the page's decimal mark, as floatformat writes the figures beside it (99,8% in Portuguese).
+        return f"{number_format(math.floor(percent * 10) / 10, 1)}%"
     return f"{round(percent)}%"
 
 

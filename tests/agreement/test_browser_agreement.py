@@ -3,6 +3,8 @@ under the real CSP, without script errors."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from annotations.models import Assignment
@@ -67,3 +69,42 @@ def test_the_coordinator_sees_the_agreement_chart(live_server, page, diego, disp
     page.screenshot(path=str(screenshot_path("agreement")), full_page=True)
     assert errors == []
     assert page.locator("#pair-matrix tbody tr").count() == 2
+
+
+def test_the_coordinators_pages_write_numbers_and_dates_in_portuguese_as_the_templates_do(
+    live_server, browser, diego, disputed_batch
+):
+    """A walk in Portuguese found the tables with 0,75 but the chart's axis (-0.4), its class labels
+    (IVCD (0.13)), the dashboard's median and quartiles (3.4 and 1.2 to 4.7) and its times (2026-11-27 22:58)
+    written as in English: the pages' scripts now write them as the templates do (0,13; 27/11/2026)."""
+    batch, _ = disputed_batch
+    context = browser.new_context(locale="pt-BR", viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    log_in(page, live_server, "diego")
+    page.context.add_cookies([{"name": "django_language", "value": "pt-br", "url": live_server.url}])
+    page.goto(f"{live_server.url}/batches/{batch.pk}/agreement/")
+    page.wait_for_selector("#class-chart .main-svg")
+    ticks = page.evaluate(
+        "[...document.querySelectorAll('#class-chart .ytick text')].map(t => t.textContent)"
+    )
+    assert ticks and all("," in t and "." not in t for t in ticks), ticks
+    axis = page.evaluate("[...document.querySelectorAll('#class-chart .xtick text')].map(t => t.textContent)")
+    assert any("," in t for t in axis) and not any("." in t for t in axis), axis
+
+    page.goto(f"{live_server.url}/batches/{batch.pk}/")
+    page.wait_for_function(
+        "document.querySelector('#reader-progress tbody tr td:last-child').textContent !== ''"
+    )
+    rows = page.evaluate(
+        "[...document.querySelectorAll('#reader-progress tbody tr')]"
+        ".map(r => [...r.cells].map(c => c.textContent))"
+    )
+    medians = [row[5] for row in rows if row[5] != "—"]
+    assert medians and all("." not in m for m in medians), rows
+    last = [row[-1] for row in rows if row[-1] != "—"]
+    assert last and all(re.fullmatch(r"\d\d/\d\d/\d{4} \d\d:\d\d", stamp) for stamp in last), rows
+    page.screenshot(path=str(screenshot_path("dashboard-pt")), full_page=True)
+    assert errors == []
+    context.close()

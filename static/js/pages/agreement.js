@@ -37,7 +37,7 @@
       hoverinfo: "text",
     };
   }
-  function fmt(v, digits) { return v === null || v === undefined ? "—" : v.toFixed(digits || 2); }
+  function fmt(v, digits) { return v === null || v === undefined ? "—" : window.PageLocale.decimal(v.toFixed(digits || 2)); }
 
   var layout = {
     height: Math.max(260, 22 * rows.length + 80), margin: { l: 90, r: 20, t: 10, b: 40 },
@@ -46,6 +46,7 @@
     yaxis: { tickmode: "array", tickvals: codes.map(function (_, i) { return i; }),
       ticktext: rows.map(function (r) { return r.code + " (" + fmt(r.prevalence, 2) + ")"; }), automargin: true },
     legend: { orientation: "h", y: -0.08 },
+    separators: window.PageLocale.separators, // the axis's ticks in the page's language: -0,4 in Portuguese
   };
   Plotly.react("class-chart",
     [trace(labels.kappa || "Fleiss' kappa", "fleiss_kappa", "#b4232a", 0.12),

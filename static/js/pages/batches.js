@@ -13,20 +13,17 @@
     return td;
   }
 
-  // Times as the server's pages write them: YYYY-MM-DD HH:MM in the server's time zone (data-time-zone),
-  // not in the browser's locale and zone, so that the dashboard and the audit list agree. The Swedish
-  // locale is the one whose short form is ISO 8601's.
-  var zone = section.dataset.timeZone || "UTC";
-  var STAMP = new Intl.DateTimeFormat("sv-SE", { timeZone: zone, year: "numeric", month: "2-digit",
-    day: "2-digit", hour: "2-digit", minute: "2-digit", hour12: false });
-  var CLOCK = new Intl.DateTimeFormat("sv-SE", { timeZone: zone, hour: "2-digit", minute: "2-digit",
-    second: "2-digit", hour12: false });
+  // Times as the server's pages write them, in the server's time zone (data-time-zone), not in the
+  // browser's zone; numbers with the page's decimal mark (static/js/ecg/locale.js).
+  var zone = section.dataset.timeZone || "UTC", L = window.PageLocale;
+  var CLOCK = new Intl.DateTimeFormat("en-GB", { timeZone: zone, hour: "2-digit", minute: "2-digit",
+    second: "2-digit", hourCycle: "h23" });
   function stamp(iso) {
-    return iso ? STAMP.format(new Date(iso)) : null;
+    return L.stamp(iso, zone);
   }
 
   function seconds(value) {
-    return value === null ? null : value.toFixed(1);
+    return value === null ? null : L.decimal(value.toFixed(1));
   }
 
   function drawTable(readers) {
@@ -143,7 +140,8 @@
     var step = Math.max(1, Math.ceil((last - first) / DAY_MS / 10));  // at most about ten labels
     var layout = {
       height: 260, margin: { l: 40, r: 10, t: 10, b: 40 },
-      xaxis: { type: "date", tickformat: "%Y-%m-%d", hoverformat: "%Y-%m-%d", dtick: step * DAY_MS,
+      separators: L.separators,
+      xaxis: { type: "date", tickformat: L.portuguese ? "%d/%m/%Y" : "%Y-%m-%d", hoverformat: L.portuguese ? "%d/%m/%Y" : "%Y-%m-%d", dtick: step * DAY_MS,
         tick0: first, range: [first - DAY_MS / 2, last + DAY_MS / 2], automargin: true },
       yaxis: { title: { text: document.getElementById("reads-per-day").dataset.axis || "reads" }, rangemode: "tozero" },
     };

@@ -1,0 +1,24 @@
+/* Numbers and times that a page's script writes, in the page's language, as the server's templates write
+ * them (Django's formats: ecgreview/formats/en for English, Django's pt_BR for Portuguese): 0.75 and
+ * 2026-11-27 22:58 in English, 0,75 and 27/11/2026 22:58 in Portuguese. Exposed as window.PageLocale. */
+(function (root) {
+  "use strict";
+  var portuguese = (document.documentElement.lang || "").toLowerCase().indexOf("pt") === 0;
+  /* A number already written with a point ("0.75", "3.4", "1.2–4.7"), with the page's decimal mark. */
+  function decimal(text) {
+    return portuguese ? String(text).replace(/(\d)\.(\d)/g, "$1,$2") : String(text);
+  }
+  /* A moment (ISO text) as the pages' short date and time, in the time zone given (the server's). */
+  function stamp(iso, zone) {
+    if (!iso) return null;
+    var parts = {};
+    new Intl.DateTimeFormat("en-GB", { timeZone: zone || "UTC", year: "numeric", month: "2-digit", day: "2-digit",
+      hour: "2-digit", minute: "2-digit", hourCycle: "h23" })
+      .formatToParts(new Date(iso)).forEach(function (p) { parts[p.type] = p.value; });
+    var day = portuguese ? [parts.day, parts.month, parts.year].join("/") : [parts.year, parts.month, parts.day].join("-");
+    return day + " " + parts.hour + ":" + parts.minute;
+  }
+  root.PageLocale = { portuguese: portuguese, decimal: decimal, stamp: stamp,
+    // Plotly's decimal mark and thousands separator (its layout.separators).
+    separators: portuguese ? ",." : ".," };
+})(window);
