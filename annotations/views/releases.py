@@ -12,6 +12,7 @@ from annotations.models import Release
 from annotations.roles import Role
 from annotations.selectors.releases.builds import (
     exportable_batches,
+    release_card_text,
     release_get,
     release_insufficient,
     release_list,
@@ -91,6 +92,7 @@ def release_detail(request, release_id: int):
             "undecided": release_undecided(release),
             "not_read": release_not_read(release),
             "insufficient": release_insufficient(release),
+            "card": release_card_text(release),
         },
     )
 

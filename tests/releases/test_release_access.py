@@ -72,6 +72,23 @@ def test_the_coordinator_sees_the_list_the_detail_and_every_checksum(release, di
     assert progress["status"] == "done" and progress["finished"]
 
 
+def test_the_release_page_shows_the_dataset_card_as_its_file_says_it(release, diego, client_for):
+    """A walk found the card only as a download: the page now shows it, the same text, escaped, and
+    showing it is no download (nothing audited as one)."""
+    from html import unescape
+
+    from annotations.models import AuditEvent
+
+    client = client_for(diego)
+    downloads = AuditEvent.objects.filter(action="release.download").count()
+    page = client.get(reverse("release-detail", args=[release.pk])).content.decode()
+    shown = unescape(page.split('<pre class="dataset-card">', 1)[1].split("</pre>", 1)[0])
+    download = client.get(reverse("release-file", args=[release.pk, "dataset_card.md"]))
+    card = b"".join(download.streaming_content)
+    assert shown == card.decode("utf-8") and shown.startswith("# ")
+    assert AuditEvent.objects.filter(action="release.download").count() == downloads + 1  # the file, only
+
+
 def test_the_coordinator_downloads_files_with_the_recorded_checksum(release, diego, client_for):
     client = client_for(diego)
     for url in (

@@ -103,6 +103,18 @@ def _card_counts(release: Release) -> dict:
         return {}
 
 
+def release_card_text(release: Release) -> str | None:
+    """The finished release's dataset card as its dataset_card.md says it, for the release page: a
+    coordinator reads it there without downloading it. None before it is done, or where it cannot be read."""
+    if release.status != Release.Status.DONE:
+        return None
+    try:
+        with release_storage().open(release_file_key(release, "dataset_card.md"), "rb") as handle:
+            return handle.read().decode("utf-8")
+    except (FileNotFoundError, UnicodeDecodeError):
+        return None
+
+
 def release_undecided(release: Release) -> dict | None:
     """How many exams, and cells, the finished release leaves undecided (empty in consensus.csv). None
     before the release is done, and for a release whose card predates these counts."""
