@@ -349,6 +349,13 @@ def test_a_misspelt_word_is_read_as_the_statements_word_and_says_how_it_was_read
     assert not wrong, f"{len(wrong)} of {len(MISSPELT)}:\n" + "\n".join(wrong)
     assert ranked[0][0][2] == "bradicardia sinusal"  # of two readings, the one a name has
     assert dict(zip([q for q, _ in MISSPELT], ranked, strict=True))["Wenkebach"][0][2] == "wenckebach"
+    # Said as the names write the words, with their accents and doubled letters, the query's own words
+    # as typed: a walk read "fibrilacao atrial" and "aritmia sinusal", a misspelling of its own.
+    read = search.page.evaluate(
+        "qs => qs.map(q => StatementSearch.rank(window.idx, q)[0].readAs)",
+        ["arritimia sinusal", "Fibrilação atrail", "bradcardia sinusal"],
+    )
+    assert read == ["arritmia sinusal", "Fibrilação atrial", "bradicardia sinusal"], read
 
 
 def test_a_misspelling_never_turns_a_finding_into_its_opposite_or_its_absence_into_it(search):

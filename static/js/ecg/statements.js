@@ -532,6 +532,37 @@
       return WORD_PREFIXES.some(function (other) { return other !== p && w === other + q.slice(p.length); });
     });
   }
+  /* Each of the statements' words as a name writes it (accents and doubled letters kept: "arritmia", not
+   * the "aritmia" it is compared as), from the names and synonyms. Kept on the index. */
+  function spellings(indexed) {
+    if (!indexed.spellings) {
+      var map = new Map();
+      indexed.forEach(function (entry) {
+        var s = entry.statement;
+        [s.name, s.name_pt, s.label].concat(s.synonyms || []).forEach(function (name) {
+          String(name || "").split(/[^0-9A-Za-z\u00c0-\u024f]+/).forEach(function (token) {
+            var folded = fold(token);
+            if (!folded || folded.indexOf(" ") >= 0) return;
+            var read = phrase([folded]).full;
+            if (read.length === 1 && !map.has(read[0])) map.set(read[0], token.toLowerCase());
+          });
+        });
+      });
+      indexed.spellings = map;
+    }
+    return indexed.spellings;
+  }
+  /* A corrected reading as the page says it: the query's own words where they were kept, and each word
+   * read another way as the statements' names write it ("fibrilação atrial", not "fibrilacao atrial"). */
+  function displayed(indexed, query, fixed) {
+    var asTyped = String(query).trim().split(/[^0-9A-Za-z\u00c0-\u024f]+/).filter(Boolean);
+    var folded = fold(query).split(" "), read = fixed.trim().split(" "), names = spellings(indexed);
+    if (read.length !== folded.length) return fixed.trim();
+    return read.map(function (word, i) {
+      if (word !== folded[i]) return names.get(word) || word;
+      return asTyped.length === folded.length ? asTyped[i] : word;
+    }).join(" ");
+  }
   /* The ways of reading the query with each word no statement has (as itself, its start or a plural) read
    * as a word it misspells, at most MAX_READINGS; [] when there is none to correct. A word of fewer than
    * MIN_TYPO_LENGTH letters (an abbreviation), a number, a filler or a negation is never corrected. */
@@ -664,7 +695,7 @@
     if (chosen && agreed) {
       return ordered(chosen.found.map(function (f) {
         return { statement: f.statement, tier: TIER.SPELLING, extra: f.tier * 1e6 + f.extra, position: f.position,
-          readAs: chosen.fixed.trim() };
+          readAs: displayed(indexed, query, chosen.fixed) };
       }));
     }
     if (!readings.length) return ordered(closestTo(indexed, read));
