@@ -39,6 +39,13 @@ def _case(readers, diego, tnmg, *, serial: bool):
     return batch, exam
 
 
+@pytest.fixture
+def make_case(secret_readers, diego, tnmg):  # noqa: F811
+    """A disputed exam with an earlier one of its patient, in a batch designed with or without serial
+    comparison."""
+    return lambda serial: _case(secret_readers, diego, tnmg, serial=serial)
+
+
 def _api(batch, exam) -> str:
     return f"/api/v1/adjudication/{batch.pk}/{exam.pk}/"
 
@@ -48,10 +55,10 @@ def test_the_case_lists_the_earlier_ecg_and_serves_it_only_through_the_case(
     client_for,
     carla,
     diego,
-    tnmg,
+    make_case,
     secret_readers,  # noqa: F811
 ):
-    batch, exam = _case(secret_readers, diego, tnmg, serial=True)
+    batch, exam = make_case(True)
     adjudicator = client_for(carla)
     case = adjudicator.get(_api(batch, exam)).json()
     assert [(p["n"], p["acquired_on"]) for p in case["priors"]] == [(1, "2024-09-02")]
@@ -68,14 +75,8 @@ def test_the_case_lists_the_earlier_ecg_and_serves_it_only_through_the_case(
 
 
 @pytest.mark.django_db
-def test_a_batch_that_showed_readers_no_earlier_ecg_shows_the_adjudicator_none(
-    client_for,
-    carla,
-    diego,
-    tnmg,
-    secret_readers,  # noqa: F811
-):
-    batch, exam = _case(secret_readers, diego, tnmg, serial=False)
+def test_a_batch_that_showed_readers_no_earlier_ecg_shows_the_adjudicator_none(client_for, carla, make_case):
+    batch, exam = make_case(False)
     adjudicator = client_for(carla)
     assert adjudicator.get(_api(batch, exam)).json()["priors"] == []
     assert adjudicator.get(f"{_api(batch, exam)}priors/1/waveform/").status_code == 404
@@ -87,14 +88,9 @@ PULSE = """id => document.querySelector(`#${id} path[data-index="0"]`).getBoundi
 @pytest.mark.browser
 @pytest.mark.django_db(transaction=True)
 def test_the_adjudicator_opens_the_earlier_ecg_stacked_and_side_by_side_on_the_same_paper(
-    live_server,
-    browser,
-    carla,
-    diego,
-    tnmg,
-    secret_readers,  # noqa: F811
+    live_server, browser, carla, make_case
 ):
-    batch, exam = _case(secret_readers, diego, tnmg, serial=True)
+    batch, exam = make_case(True)
     context = browser.new_context(viewport={"width": 1400, "height": 900}, locale="en-US")
     page = context.new_page()
     fetched: list[str] = []
