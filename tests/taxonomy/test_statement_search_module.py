@@ -275,6 +275,11 @@ MEANT = [
     ("tremor muscular", "Q_BASELINE"),
     # A statement's words before its negation still find it ("... that does not prevent analysis").
     ("baseline interference", "Q_BASELINE"),
+    # Negations that name what the statement's own negating term says is absent, or are still typed.
+    ("TV não sustentada", "NSVT"),
+    ("sem alterações significativas", "NORM"),
+    ("FA de alta resposta ventricular", "AF"),
+    ("FA com baixa resposta ventricular", "AF"),
 ]
 # Queries that name nothing the taxonomy holds, or say a finding is absent: nothing may come first that
 # would store a finding.
@@ -548,6 +553,11 @@ NEVER_CHOSEN = {
     "eixo normal para idade": "NORM",
     "BAVT com escape juncional": "ESC_J",
     "ausência de sinal": "Q_NOSIGNAL_BLOCKING",
+    # A re-walk of the same 534 queries: a negation that says nothing of what a statement's own negating
+    # term says, a qualifier no statement has, a word found only inside another.
+    "not normal": "NORM",
+    "ECG limítrofe": "NORM",
+    "accelerated junctional rhythm": "AIVR",
 }
 
 

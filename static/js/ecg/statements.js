@@ -14,8 +14,10 @@
  *     and so are conjunctions (e, and, with, com), which favour a term that has one ("BRD e" is on its way
  *     to "BRD e BDAS"); so are hedges, frequencies and severities (provável, possible, frequentes,
  *     isoladas, leve), which say how sure or how often, not which finding;
- *   - a negation (sem, não, ausência, without) means the finding is absent: such a query matches only
- *     statements that say something is absent themselves ("sem sinal"), never the finding it negates;
+ *   - a negation (sem, não, ausência, without, no, not) means the finding is absent: such a query matches
+ *     only statements one of whose own negating terms names what it says is absent ("sem alterações"),
+ *     never the finding it negates; a query that negates nothing reads each term only up to its own
+ *     negation ("ECG com alterações" is not "ECG sem alterações");
  *   - a finished word of up to three letters is a whole word (an abbreviation: PR, FA, TV); only the word
  *     being typed may be the start of a longer one, and a plural "s" is read off (PVCs, ESVs).
  * The last word of a query that does not end in a space is still being typed: it is also read as typed,
@@ -65,7 +67,6 @@
     ["avb", ["atrioventricular", "block"]], ["brd", ["bloqueio", "ramo", "direito"]],
     ["bre", ["bloqueio", "ramo", "esquerdo"]]]);
   var OPPOSITE_FINDINGS = [
-    [["atrial", "atriai", "auricular", "atrio"], ["ventricular", "ventriculare", "ventriculo"]],
     [["normal", "normai"], ["anormal", "anormai", "abnormal", "ma", "poor"]],
   ];
   // Words whose opposite a statement may say: the closest tier never offers a statement that says the
@@ -93,8 +94,7 @@
     return map;
   })();
   // Of those, words that name what a finding is, not how it is qualified: they count as the finding's
-  // words in the closest tier. A flutter, an extrasystole or an overload of the atria is none of the
-  // ventricles; an abnormal or poor tracing no normal one.
+  // words in the closest tier. An abnormal or poor tracing is no normal one.
   var FINDING_WORDS = new Set([].concat.apply([], OPPOSITE_FINDINGS.map(function (p) { return p[0].concat(p[1]); })));
   var TWO_WORDS = new Map([["a", new Map([["v", "atrioventricular"]])],
     ["atrio", new Map([["ventricular", "atrioventricular"]])]]);
@@ -123,7 +123,9 @@
   // anterior fascicular block, "QT curto" not the short PR, "T wave inversion" no more the nonspecific
   // "ST-T wave" statement than the primary or secondary "ST-T" ones).
   var LOCATIONS = ["anterior", "inferior", "lateral", "septal", "posterior", "superior", "apical",
-    "extenso", "extensa", "extensive", "parede", "wall", "difuso", "difusa", "diffuse", "onda", "wave"];
+    "extenso", "extensa", "extensive", "parede", "wall", "difuso", "difusa", "diffuse", "onda", "wave",
+    // and what every statement is about, which names no finding ("ECG limítrofe" is no normal ECG)
+    "ecg", "eletrocardiograma", "electrocardiogram", "tracado", "tracing"];
   // Of the fillers, these join two findings ("BRD e BDAS", "RBBB with LAFB", "marcapasso com disfunção"):
   // typed, they favour a term that has them too. The others say nothing of which statement is meant.
   var CONJUNCTION = new Set(["e", "and", "with", "com"]);
@@ -459,18 +461,20 @@
     var needed = Math.min(2, nouns.length), found = [];
     indexed.forEach(function (entry) {
       if (saysTheOpposite(entry, asked)) return;
-      var best = null, nouns = 0, whole = false, numbersLeft = 0;
+      var best = null, nouns = 0, whole = false, numbersLeft = 0, holds = false;
       entry.terms.forEach(function (term) {
         if (term.isCode && term.core.length > 1) return; // SENDO_ISCH is no words; STEMI, LAE are
-        if (numbersDiffer(asked, term.core) || !heads(head, term)) return;
+        if (numbersDiffer(asked, term.core)) return;
         var o = overlap(asked, term);
         if (o.nouns < needed) return;
         // Whole words before started ones ("MI" is a word of "old MI", only the start of "migratório").
         var extra = -1000 * o.weight + 100 * o.started + Math.max(0, o.left);
-        if (best === null || extra < best) { best = extra; nouns = o.nouns; whole = o.left <= 0; numbersLeft = o.numbersLeft; }
+        if (best === null || extra < best) {
+          best = extra; nouns = o.nouns; whole = o.left <= 0; numbersLeft = o.numbersLeft; holds = heads(head, term);
+        }
       });
       if (best !== null) found.push({ statement: entry.statement, tier: TIER.CLOSEST, extra: best,
-        position: entry.position, nouns: nouns, whole: whole, numbersLeft: numbersLeft });
+        position: entry.position, nouns: nouns, whole: whole, numbersLeft: numbersLeft, heads: holds });
     });
     return found;
   }
@@ -611,8 +615,7 @@
   function matching(indexed, query, read) {
     var folded = fold(query), found = [];
     var negated = read.core.concat(read.last ? read.last[0].words : []).some(isNegation);
-    (negated ? indexed : affirmative(indexed)).forEach(function (entry) {
-      if (negated && !entry.negates) return; // "sem BRD": not the block; "sem sinal": the statement of it
+    viewFor(indexed, read).forEach(function (entry) {
       var s = score(entry, folded, read);
       if (s) found.push({ statement: entry.statement, tier: s[0], extra: s[1], rest: s[2] || [], position: entry.position });
     });
@@ -623,7 +626,9 @@
     return found.map(function (f) {
       var out = { statement: f.statement, tier: f.tier, extra: f.extra, rest: f.rest || [] };
       if (f.readAs) out.readAs = f.readAs;
-      if (f.nouns !== undefined) { out.nouns = f.nouns; out.whole = f.whole; out.numbersLeft = f.numbersLeft; }
+      if (f.nouns !== undefined) {
+        out.nouns = f.nouns; out.whole = f.whole; out.numbersLeft = f.numbersLeft; out.heads = f.heads;
+      }
       return out;
     });
   }
@@ -658,6 +663,12 @@
   function choice(found) {
     var top = found[0], next = found[1];
     if (!top) return null;
+    // Never a closest statement that lacks the query's first finding word: "eixo normal para a idade" is
+    // about an axis, "BAVT com escape juncional" about a complete block first (listed, not chosen).
+    if (top.tier === TIER.CLOSEST && top.heads === false) return null;
+    // A query word found only inside another word ("ventricular" in "atrioventricular" for "flutter
+    // ventricular", "rhythm" in "arrhythmia") lists the statement but does not choose it.
+    if (top.tier === TIER.SUBSTRING && top.extra > 0) return null;
     if (!next || next.tier !== top.tier) return top.statement;
     if (top.tier === TIER.CLOSEST) {
       var apart = (top.whole && !next.whole) || top.numbersLeft < next.numbersLeft;
@@ -708,9 +719,32 @@
   }
   /* Tier 4 for a read query, keeping to the statements of an absence when the query negates. */
   function closestTo(indexed, read) {
-    var negated = read.core.concat(read.last ? read.last[0].words : []).some(isNegation);
-    return closest(negated ? indexed.filter(function (entry) { return entry.negates; }) : affirmative(indexed), read,
-      vocabulary(indexed));
+    return closest(viewFor(indexed, read), read, vocabulary(indexed));
+  }
+  /* The index as this query reads it. A query that negates reads only the statements one of whose own
+   * negating terms holds what the query says is absent ("sem BRD": not the block; "sem alterações": the
+   * normal ECG, whose "ECG sem alterações" says so; "not normal": not it, whose negating term says nothing
+   * of "normal"; "TV não sustentada": the non-sustained tachycardia, by all its terms). A query whose last
+   * word, still typed, may become a negation ("taquicardia ventricular n", on its way to "não sustentada")
+   * reads every term whole; any other query reads each term up to its negation (affirmative). */
+  function viewFor(indexed, read) {
+    var said = read.core.concat(read.last ? read.last[0].words : []), at = said.findIndex(isNegation);
+    if (at >= 0) {
+      // Of what it says is absent, the words some statement has ("significativas" says nothing of which).
+      var known = vocabulary(indexed), absent = said.slice(at + 1).filter(function (w) {
+        return !isNegation(w) && !isFiller(w) && bestCost(w, known) >= 0;
+      });
+      return indexed.filter(function (entry) {
+        return entry.negates && absent.every(function (w) {
+          return entry.terms.some(function (t) { return t.both.some(isNegation) && bestCost(w, t.both) >= 0; });
+        });
+      });
+    }
+    var typing = read.last && read.last[0].words.length === 1 ? read.last[0].words[0] : null;
+    return typing && startsANegation(typing) ? indexed : affirmative(indexed);
+  }
+  function startsANegation(w) {
+    return Array.from(NEGATION).some(function (n) { return n !== w && n.lastIndexOf(w, 0) === 0; });
   }
 
   var api = { fold: fold, words: words, index: index, rank: rank, choice: choice, TIER: TIER };
