@@ -445,10 +445,18 @@ def test_a_query_leaving_the_degree_unsaid_lists_the_blocks_and_enter_waits(
         )
         assert listed <= set(shown), shown
         assert highlighted(page) is None
-        assert query in page.inner_text("#no-match")
+        notice = page.inner_text(
+            "#no-match"
+        )  # "matches equally" or "does not single out", as they tie or not
+        assert query in notice and "choose one with ↓" in notice, notice
         page.keyboard.press("Enter")
         assert chosen(page) == "nothing yet"
         page.keyboard.press("Escape")
+    # Found only inside another word ("ventricular" in "atrioventricular"): listed, not chosen, and said so.
+    search(page, "flutter ventricular")
+    assert highlighted(page) is None
+    assert page.inner_text("#no-match").startswith("“flutter ventricular” does not single out one statement")
+    page.keyboard.press("Escape")
     search(page, "BAV de segundo grau tipo 2:1")
     page.keyboard.press("Enter")
     page.keyboard.press("Escape")

@@ -260,8 +260,12 @@
     // Several statements alike (Search.choice: as close, or matched equally): none is highlighted, so
     // Enter chooses nothing until the reader has picked one with the arrows or the mouse.
     var undecided = searching && found.length > 0 && !Search.choice(found);
+    // "Alike" only where the first two tie on every rule; otherwise the query does not say which ("AV
+    // block": a degree left unsaid; "flutter ventricular": a word found only inside another).
+    var alike = found.length > 1 && found[1].tier === found[0].tier && found[1].extra === found[0].extra;
     none.hidden = !searching || (list.ranked.length > 0 && !closest && !respelt && !undecided);
-    var said = undecided ? (closest ? "undecided" : "alike") : closest ? "closest" : respelt ? "respelt" : "no_match";
+    var said = undecided ? (closest ? "undecided" : alike ? "alike" : "unsure")
+      : closest ? "closest" : respelt ? "respelt" : "no_match";
     none.textContent = none.hidden ? "" : t(said, { query: query.trim(), read_as: respelt ? found[0].readAs : "" });
     var keep = keepCode ? visibleStatements().indexOf(list.byCode[keepCode]) : -1;
     list.statements.forEach(function (c) { c.row.classList.remove("focus"); });
