@@ -124,4 +124,12 @@ def test_the_adjudicator_opens_the_earlier_ecg_stacked_and_side_by_side_on_the_s
     page.keyboard.press("p")  # side -> none
     assert not page.locator("#prior-pane").is_visible()
     assert len(fetched) == 1
+    # In Portuguese the date reads as the pages write dates there.
+    context.add_cookies([{"name": "django_language", "value": "pt-br", "url": live_server.url}])
+    page.reload()
+    page.wait_for_selector("#adjudication-ecg[data-drawn='1']")
+    page.select_option("#priors-view", "stacked")
+    page.wait_for_selector("#ecg-prior[data-drawn='case:1']")
+    assert "02/09/2024" in page.inner_text("#prior-caption")
+    assert page.locator("#prior-choice option").first.inner_text() == "02/09/2024"
     context.close()

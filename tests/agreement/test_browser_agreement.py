@@ -105,6 +105,13 @@ def test_the_coordinators_pages_write_numbers_and_dates_in_portuguese_as_the_tem
     assert medians and all("." not in m for m in medians), rows
     last = [row[-1] for row in rows if row[-1] != "—"]
     assert last and all(re.fullmatch(r"\d\d/\d\d/\d{4} \d\d:\d\d", stamp) for stamp in last), rows
+    # Whole reads on the reads-per-day axis (a day of two reads drew 0,5 and 1,5), and the skips column
+    # counts them ("Puladas", not the state "Pulado").
+    per_day = page.evaluate(
+        "[...document.querySelectorAll('#reads-per-day .ytick text')].map(t => t.textContent)"
+    )
+    assert per_day and all(t.isdigit() for t in per_day), per_day
+    assert "Puladas" in page.inner_text("#reader-progress thead")
     page.screenshot(path=str(screenshot_path("dashboard-pt")), full_page=True)
     assert errors == []
     context.close()

@@ -67,6 +67,18 @@ def test_progress_counts_submitted_reads_and_skips_apart(client_for, study, ana,
     assert listed["skipped_at"] is not None and listed["handed_to"] is None
 
 
+def test_a_readers_last_activity_counts_their_skips(client_for, study, bruno, diego):
+    """A walk found a reader who had only skipped shown with no activity at all."""
+    batch, _, _ = study
+    bruno_first = queue(batch, bruno)[0]
+    assert skip(client_for(bruno), bruno_first, "Tracing unreadable").status_code == 200
+    progress = client_for(diego).get(f"/api/v1/batches/{batch.pk}/progress/").json()
+    rows = {row["username"]: row for row in progress["readers"]}
+    skipped_at = Assignment.objects.get(pk=bruno_first.pk).skipped_at
+    assert rows["bruno"]["last_activity"] == skipped_at.isoformat()
+    assert rows["ana"]["last_activity"] is None
+
+
 def test_the_dashboard_says_reads_done_without_the_skip_and_lists_the_skip_with_its_reason(
     client_for, study, ana, diego
 ):

@@ -176,6 +176,8 @@ def _slot_counts(batch: ReviewBatch) -> list[dict]:
             skipped=Count("id", filter=Q(status=SKIPPED)),
             drafts=Count("id", filter=Q(status=Assignment.Status.IN_PROGRESS)),
             last=Max("submitted_at"),
+            # A skip is the reader's doing too: their last activity (a reader who only skipped had none).
+            last_skip=Max("skipped_at"),
         )
         .order_by()
     )
@@ -205,8 +207,9 @@ def _per_reader(slots: list[dict]) -> list[dict]:
         )
         for name in ("total", "done", "skipped", "drafts"):
             reader[name] += row[name]
-        if row["last"] is not None and (reader["last"] is None or row["last"] > reader["last"]):
-            reader["last"] = row["last"]
+        for moment in (row["last"], row.get("last_skip")):
+            if moment is not None and (reader["last"] is None or moment > reader["last"]):
+                reader["last"] = moment
     return sorted(readers.values(), key=lambda reader: reader["username"])
 
 

@@ -14,6 +14,9 @@
 (function (root) {
   "use strict";
   var P = root.EcgPaper;
+  // A date as the page's language writes it (27/11/2026 in Portuguese, as Django's pt_BR formats do).
+  var portuguese = (document.documentElement.lang || "").toLowerCase().indexOf("pt") === 0;
+  function day(iso) { return portuguese ? iso.split("-").reverse().join("/") : iso; }
 
   function create(opts) {
     var viewer = opts.viewer, gd = opts.gd, $ = opts.$, t = opts.t;
@@ -31,7 +34,7 @@
         s.list = list || [];
         s.n = 1;
         choice.textContent = "";
-        s.list.forEach(function (p) { choice.add(new Option(p.acquired_on, String(p.n))); });
+        s.list.forEach(function (p) { choice.add(new Option(day(p.acquired_on), String(p.n))); });
         choice.hidden = s.list.length < 2;
         $("priors-control").hidden = !s.list.length;
       }
@@ -62,7 +65,7 @@
       var view = viewer.view, mode = s.mode;
       // Side by side, the caption sits under the earlier ECG only: it says which sheet is which.
       $("prior-caption").textContent = t(mode === "side" ? "prior_caption_side" : "prior_caption",
-        { date: p.acquired_on, n: p.n, count: s.list.length });
+        { date: day(p.acquired_on), n: p.n, count: s.list.length });
       return leadsOf(p).then(function (raw) {
         if (s.token !== token) return; // moved on meanwhile
         var leads = P.applyFilters(raw, p.sampling_rate, { baseline: view.baseline, notch: view.notch });

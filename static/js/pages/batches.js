@@ -143,7 +143,9 @@
       separators: L.separators,
       xaxis: { type: "date", tickformat: L.portuguese ? "%d/%m/%Y" : "%Y-%m-%d", hoverformat: L.portuguese ? "%d/%m/%Y" : "%Y-%m-%d", dtick: step * DAY_MS,
         tick0: first, range: [first - DAY_MS / 2, last + DAY_MS / 2], automargin: true },
-      yaxis: { title: { text: document.getElementById("reads-per-day").dataset.axis || "reads" }, rangemode: "tozero" },
+      // Whole reads only: a day of one read drew ticks at 0.2, 0.4...
+      yaxis: { title: { text: document.getElementById("reads-per-day").dataset.axis || "reads" }, rangemode: "tozero",
+        tick0: 0, dtick: Math.max(1, Math.ceil(Math.max.apply(null, days.map(function (d) { return d[1]; })) / 5)) },
     };
     Plotly.react("reads-per-day", [trace], layout, { displayModeBar: false, responsive: true });
   }
