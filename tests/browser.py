@@ -23,20 +23,29 @@ def screenshot_path(name: str) -> Path:
     return OUTPUT / f"{name}-{worker}.png"
 
 
-# A JS function of a figure's element: the strips it draws, [{name, x, y}], read from Plotly's own data.
-# The sheet is one trace whose strips are separated by a gap (NaN), named in the trace's meta; the function
-# throws where the pieces and their gaps do not tile the trace exactly, so that no test reads a strip from
-# the wrong samples.
+# A JS function of a figure's element: the strips it draws, [{name, x, y}], every sample of each, as
+# EcgPlot.strips gives them. The sheet is one trace whose strips are separated by a gap (NaN), named in the
+# trace's meta; at the sheet's own scale the trace holds only the vertices of each strip's line. The
+# function throws where the pieces and their gaps do not tile the trace exactly, or where a vertex is not
+# one of its strip's samples (in order, from the first to the last), so that no test reads a strip from
+# samples other than those drawn.
 STRIPS_OF = (
-    "((gd) => { const t = gd.data[0], cut = Array.prototype.slice; let next = 0;"
-    " const out = t.meta.strips.map(s => {"
-    "  if (s.start !== next || !Number.isNaN(t.x[s.start + s.n])) throw new Error('strips do not tile');"
+    "((gd) => { const t = gd.data[0], all = window.EcgPlot.strips(gd); let next = 0;"
+    " if (gd.data.length !== 1 || t.meta.strips.length !== all.length) throw new Error('strips do not tile');"
+    " t.meta.strips.forEach((s, k) => {"
+    "  const full = all[k], last = full.x.length - 1; let j = 0;"
+    "  if (s.start !== next || !Number.isNaN(t.x[s.start + s.n]) || s.name !== full.name)"
+    "   throw new Error('strips do not tile');"
     "  next = s.start + s.n + 1;"
-    "  const end = s.start + s.n;"
-    "  return {name: s.name, x: cut.call(t.x, s.start, end), y: cut.call(t.y, s.start, end)};"
+    "  for (let i = s.start; i < s.start + s.n; i++) {"
+    "   while (j <= last && full.x[j] !== t.x[i]) j++;"
+    "   if (j > last || full.y[j] !== t.y[i]) throw new Error('a vertex of ' + s.name + ' is no sample of it');"
+    "  }"
+    "  if (t.x[s.start] !== full.x[0] || t.x[s.start + s.n - 1] !== full.x[last])"
+    "   throw new Error(s.name + ' is not drawn from its first to its last sample');"
     " });"
-    " if (next !== t.x.length || gd.data.length !== 1) throw new Error('strips do not tile');"
-    " return out; })"
+    " if (next !== t.x.length) throw new Error('strips do not tile');"
+    " return all; })"
 )
 
 

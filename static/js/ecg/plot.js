@@ -18,32 +18,88 @@
   var CONFIG = { displayModeBar: false, responsive: false, doubleClick: "reset", scrollZoom: false, showTips: false };
 
   /* --- Drawing ------------------------------------------------------------------------------------ */
-  /* All strips as one trace, in paper millimetres, each strip's samples followed by a gap (NaN) so that no
+  /* All strips as one trace, in paper millimetres, each strip's points followed by a gap (NaN) so that no
    * line joins two strips; a lead the exam lacks draws flat. One trace rather than one per strip: each
    * Plotly trace costs its own pass through calc, style and plot, and the first drawing of a page spent
    * a tenth of its time on that (bench/reader_page.py). meta.strips says which lead each piece is.
-   * The line is Plotly's default, simplified at the screen's scale: at the standard sheet 4-5 samples fall
-   * in one pixel, and drawing every one as a vertex doubled the time Plotly spends on the line (a V8
-   * profile of the page: 40 against 20 ms) for a picture that differs by under a pixel: every sample lies
-   * within 0.75 px of the line, the peaks within a quarter of one, and a zoom simplifies again at its own
-   * scale, so the detail comes back (tests/reading/test_browser_reader.py). The samples themselves, which
-   * the calipers read, are all in the trace. */
-  function traces(sheet, leads, leadNames) {
-    var step = sheet.speed / sheet.samplingRate, total = 0;
-    sheet.panels.forEach(function (panel) { total += panel.i1 - panel.i0 + 1; });
-    var x = new Float32Array(total), y = new Float32Array(total), k = 0, strips = [];
+   *
+   * The line is drawn at the screen's resolution. At the standard sheet 4-8 samples fall in one pixel, and
+   * Plotly, which simplifies a line itself (within 0.75 px for a 1 px line), does so only after its calc
+   * and its pixel conversion have gone through every sample: 20,000 samples for about 550 vertices, and
+   * those passes were most of the first drawing (bench/reader_page_ab.py: a quarter of the samples drew in
+   * 39 ms instead of 70). So pxPerMm given, each strip is simplified here first (keptSamples), and Plotly
+   * draws those vertices as they are (line.simplify off, so the bound is this one's). Without pxPerMm the trace has every sample and Plotly simplifies: what a zoom past the sheet's
+   * own scale gets (followZoom), so the detail comes back. strips(gd) gives every sample of what is drawn,
+   * as the calipers and the tests read it. */
+  function traces(sheet, leads, leadNames, pxPerMm) {
+    var line = lineOf(sheet, leads, leadNames, pxPerMm);
+    return [{ type: "scatter", mode: "lines", x: line.x, y: line.y, name: "ECG", meta: { strips: line.strips },
+      hoverinfo: "skip", showlegend: false, connectgaps: false,
+      line: { color: INK, width: 1, simplify: !pxPerMm } }];
+  }
+  /* Plotly's own tolerance for a 1 px line, here a bound: no sample lies farther from the line drawn. */
+  var TOLERANCE_PX = 0.75;
+  function lineOf(sheet, leads, leadNames, pxPerMm) {
+    var step = sheet.speed / sheet.samplingRate, parts = [], total = 0;
     sheet.panels.forEach(function (panel) {
       var signal = leads[leadNames.indexOf(panel.lead)], n = panel.i1 - panel.i0;
+      var kept = pxPerMm ? keptSamples(signal, panel.i0, n, step * pxPerMm, sheet.gain * pxPerMm) : null;
+      parts.push({ panel: panel, signal: signal, n: n, kept: kept });
+      total += (kept ? kept.length : n) + 1;
+    });
+    var x = new Float32Array(total), y = new Float32Array(total), k = 0, strips = [];
+    parts.forEach(function (part) {
+      var panel = part.panel, signal = part.signal, kept = part.kept, count = kept ? kept.length : part.n;
       strips.push({ lead: panel.lead, rhythm: panel.rhythm, name: panel.lead + (panel.rhythm ? " (rhythm)" : ""),
-        start: k, n: n });
-      for (var i = 0; i < n; i++, k++) {
+        start: k, n: count });
+      for (var j = 0; j < count; j++, k++) {
+        var i = kept ? kept[j] : j;
         x[k] = panel.x0 + i * step;
         y[k] = panel.yb + (signal ? signal[panel.i0 + i] : 0) * sheet.gain;
       }
       x[k] = NaN; y[k] = NaN; k++;
     });
-    return [{ type: "scatter", mode: "lines", x: x, y: y, name: "ECG", meta: { strips: strips }, hoverinfo: "skip",
-      showlegend: false, connectgaps: false, line: { color: INK, width: 1 } }];
+    return { x: x, y: y, strips: strips };
+  }
+  /* The samples of signal[from, from + n) to draw, as offsets from `from`, at sx px per sample across and sy
+   * px per mV up: Douglas-Peucker from the strip's first, last, lowest and highest samples (so a strip's
+   * extremes are vertices), until every sample lies within TOLERANCE_PX of its segment of the line. A lead
+   * the exam lacks (no signal) is its two ends. Written here rather than taken from a library: it is a
+   * few lines on a typed array and runs within the page's first drawing. */
+  function keptSamples(signal, from, n, sx, sy) {
+    if (!signal || n < 3) return n < 2 ? (n ? [0] : []) : [0, n - 1];
+    var values = signal.subarray(from, from + n), keep = new Uint8Array(n), low = 0, high = 0;
+    for (var i = 1; i < n; i++) {
+      if (values[i] < values[low]) low = i;
+      if (values[i] > values[high]) high = i;
+    }
+    var seeds = [0, low, high, n - 1].sort(function (a, b) { return a - b; }), stack = [];
+    seeds.forEach(function (s, k) {
+      keep[s] = 1;
+      if (k && s - seeds[k - 1] > 1) stack.push(seeds[k - 1], s);
+    });
+    var limit = TOLERANCE_PX * TOLERANCE_PX;
+    while (stack.length) {
+      var b = stack.pop(), a = stack.pop(), at = farthest(values, a, b, sx, sy, limit);
+      if (at < 0) continue;
+      keep[at] = 1;
+      if (at - a > 1) stack.push(a, at);
+      if (b - at > 1) stack.push(at, b);
+    }
+    var out = [];
+    for (var m = 0; m < n; m++) if (keep[m]) out.push(m);
+    return out;
+  }
+  /* The sample between a and b farthest from the segment a-b (in px), if farther than sqrt(limit); else -1. */
+  function farthest(values, a, b, sx, sy, limit) {
+    var dx = (b - a) * sx, dy = (values[b] - values[a]) * sy, length2 = dx * dx + dy * dy, worst = limit, at = -1;
+    for (var j = a + 1; j < b; j++) {
+      var px = (j - a) * sx, py = (values[j] - values[a]) * sy;
+      var t = Math.max(0, Math.min(1, (px * dx + py * dy) / length2)), ex = px - t * dx, ey = py - t * dy;
+      var d2 = ex * ex + ey * ey;
+      if (d2 > worst) { worst = d2; at = j; }
+    }
+    return at;
   }
   /* The calibration pulses and the column separators (the grid is a layer of its own: gridLayer). */
   function baseShapes(sheet) {
@@ -159,7 +215,9 @@
     var kx = w / (xr[1] - xr[0]), ky = h / (yr[1] - yr[0]);
     svg.firstChild.setAttribute("transform", "matrix(" + [kx, 0, 0, -ky, -xr[0] * kx, yr[1] * ky].join(" ") + ")");
   }
-  var looks = new WeakMap(); // gd -> {sheet, style}: what the labels are placed from after a zoom
+  // gd -> {sheet, style, leads, leadNames, scale, line, full}: what the labels are placed from after a zoom,
+  // and what the line is drawn from at another scale.
+  var looks = new WeakMap();
   var following = new WeakSet();
   function followZoom(gd) {
     if (following.has(gd)) return;
@@ -169,12 +227,33 @@
       if (!look || !Object.keys(change).some(function (k) { return /^[xy]axis/.test(k); })) return;
       placeGrid(gd, look.sheet);
       placeLabels(gd, look);
+      matchDetail(gd, look);
+    });
+  }
+  /* Zoomed in past the sheet's own scale, the line simplified for that scale would lose detail the zoom is
+   * for: the trace then gets every sample and Plotly simplifies at the zoom's scale, as it does for any
+   * line; back at the sheet's scale (a reset), the line drawn first comes back. The restyle runs within
+   * the zoom's own task, before the browser paints it. */
+  function matchDetail(gd, look) {
+    var xr = gd.layout.xaxis.range.map(Number), zoomed = gd.layout.width / (xr[1] - xr[0]) > look.scale * 1.001;
+    if (zoomed === look.full) return;
+    look.full = zoomed;
+    var line = zoomed ? lineOf(look.sheet, look.leads, look.leadNames, null) : look.line;
+    Plotly.restyle(gd, { x: [line.x], y: [line.y], "meta.strips": [line.strips], "line.simplify": zoomed }, [0]);
+  }
+  /* Every sample of each strip drawn in gd, in paper millimetres: [{name, lead, rhythm, x, y}]. */
+  function strips(gd) {
+    var look = looks.get(gd);
+    if (!look) return [];
+    var line = lineOf(look.sheet, look.leads, look.leadNames, null);
+    return line.strips.map(function (s) {
+      return { name: s.name, lead: s.lead, rhythm: s.rhythm, x: line.x.slice(s.start, s.start + s.n),
+        y: line.y.slice(s.start, s.start + s.n) };
     });
   }
   /* The figure at look.scale pixels per millimetre on both axes (fitting the pane without one). */
   function layout(gd, sheet, extraShapes, look) {
-    look = look || {};
-    var k = look.scale || Math.max(320, gd.parentElement.clientWidth) / sheet.width;
+    var k = scaleOf(gd, sheet, look);
     return {
       width: Math.round(sheet.width * k), height: Math.round(sheet.height * k),
       margin: { l: 0, r: 0, t: 0, b: 0, pad: 0 }, paper_bgcolor: "rgba(0,0,0,0)", plot_bgcolor: "rgba(0,0,0,0)",
@@ -188,13 +267,18 @@
       shapes: baseShapes(sheet).concat(extraShapes || []),
     };
   }
+  function scaleOf(gd, sheet, look) {
+    return (look && look.scale) || Math.max(320, gd.parentElement.clientWidth) / sheet.width;
+  }
   /* Draws (or redraws in place) the sheet with the leads in mV; resolves once Plotly has drawn.
    * look: {scale: px per mm, leadNames: "I" or "DI"}, both optional. */
   function draw(gd, sheet, leads, leadNames, extraShapes, config, look) {
     look = look || {};
-    var placed = { sheet: sheet, style: look.leadNames };
+    var scale = scaleOf(gd, sheet, look), data = traces(sheet, leads, leadNames, scale);
+    var placed = { sheet: sheet, style: look.leadNames, leads: leads, leadNames: leadNames, scale: scale,
+      line: { x: data[0].x, y: data[0].y, strips: data[0].meta.strips }, full: false };
     looks.set(gd, placed);
-    return Plotly.react(gd, traces(sheet, leads, leadNames), layout(gd, sheet, extraShapes, look),
+    return Plotly.react(gd, data, layout(gd, sheet, extraShapes, { scale: scale }),
       Object.assign({}, CONFIG, config || {})).then(function () {
       placeGrid(gd, sheet);
       placeLabels(gd, placed);
@@ -277,7 +361,7 @@
     return { ms: ms, mv: points[1].mv - points[0].mv, bpm: ms > 0 ? 60000 / ms : 0 };
   }
 
-  root.EcgPlot = { CONFIG: CONFIG, traces: traces, baseShapes: baseShapes, layout: layout, draw: draw,
+  root.EcgPlot = { CONFIG: CONFIG, traces: traces, strips: strips, baseShapes: baseShapes, layout: layout, draw: draw,
     labels: labels, leadLabel: leadLabel, scaleFor: scaleFor,
     setShapes: setShapes, resetZoom: resetZoom, toPaper: toPaper, panelAt: panelAt, samplePoint: samplePoint,
     caliperShapes: caliperShapes, measure: measure };
