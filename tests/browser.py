@@ -39,7 +39,7 @@ STRIPS_OF = (
     "  next = s.start + s.n + 1;"
     "  for (let i = s.start; i < s.start + s.n; i++) {"
     "   while (j <= last && full.x[j] !== t.x[i]) j++;"
-    "   if (j > last || full.y[j] !== t.y[i]) throw new Error('a vertex of ' + s.name + ' is no sample of it');"
+    "   if (j > last || full.y[j] !== t.y[i]) throw new Error(s.name + ': a vertex is no sample');"
     "  }"
     "  if (t.x[s.start] !== full.x[0] || t.x[s.start + s.n - 1] !== full.x[last])"
     "   throw new Error(s.name + ' is not drawn from its first to its last sample');"
