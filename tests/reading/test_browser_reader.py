@@ -127,6 +127,8 @@ FOLLOWS = (
 
 
 TRACE_POINTS = "() => document.getElementById('ecg').data[0].x.length"
+# How many of the trace's points lie between 30 and 70 mm across the sheet.
+POINTS_30_70 = "() => document.getElementById('ecg').data[0].x.filter(x => x >= 30 && x <= 70).length"
 
 
 def test_the_strips_follow_every_sample_to_a_fraction_of_a_pixel(live_server, page, ana, bruno, diego, tnmg):
@@ -134,9 +136,9 @@ def test_the_strips_follow_every_sample_to_a_fraction_of_a_pixel(live_server, pa
     pixel for the path's rounding), each strip's peaks within a quarter of a pixel, through far fewer
     vertices than samples (several samples fall in one pixel at the standard sheet; the vertices are most
     of the drawing's cost). At the sheet's own scale Plotly is handed only those vertices, not every sample
-    to simplify itself: its passes over each sample were most of the first drawing. Zoomed in, the trace
-    has every sample again and the line is simplified at the new scale, so the detail comes back; a reset
-    brings the sheet's own line back."""
+    to simplify itself: its passes over each sample were most of the first drawing. Zoomed in, the line is
+    simplified again for the zoom's scale and view, so the detail comes back; a reset brings the sheet's
+    own line back."""
     first = queue(shared_batch(readers=[ana, bruno], coordinator=diego, taxonomy=tnmg, exams=1), ana)[0]
     log_in(page, live_server, "ana")
     page.goto(f"{live_server.url}/read/{ref(first)}/")
@@ -145,7 +147,7 @@ def test_the_strips_follow_every_sample_to_a_fraction_of_a_pixel(live_server, pa
     assert sheet["samples"] == 12 * 1250 + 5000
     assert sheet["worst"] < 0.76 and sheet["extremes"] == 0, sheet
     assert sheet["vertices"] < 0.5 * sheet["samples"], sheet
-    handed = page.evaluate(TRACE_POINTS)
+    handed, across = page.evaluate(TRACE_POINTS), page.evaluate(POINTS_30_70)
     assert handed == sheet["vertices"] + 13 < 0.25 * sheet["samples"]  # each strip's vertices and its gap
     # A second or two of the rhythm strip and the row above it, magnified: again within a pixel.
     page.evaluate("() => Plotly.relayout('ecg', {'xaxis.range': [30, 70], 'yaxis.range': [0, 30]})")
@@ -157,7 +159,8 @@ def test_the_strips_follow_every_sample_to_a_fraction_of_a_pixel(live_server, pa
     assert zoomed["worst"] < 0.8 and zoomed["extremes"] < 0.25, zoomed
     assert 0 < zoomed["samples"] < sheet["samples"] / 2
     assert zoomed["vertices"] > sheet["vertices"] / 2, zoomed
-    assert page.evaluate(TRACE_POINTS) == sheet["samples"] + 13
+    # Only the view's part of each strip, at the zoom's own scale: far more points within it than before.
+    assert page.evaluate(TRACE_POINTS) < handed and page.evaluate(POINTS_30_70) > 2 * across
     page.keyboard.press("r")  # the reset key: the whole sheet at its own scale again
     page.wait_for_function(f"() => ({TRACE_POINTS})() === {handed}")
     assert page.evaluate(FOLLOWS) == sheet

@@ -25,12 +25,13 @@
    *
    * The line is drawn at the screen's resolution. At the standard sheet 4-8 samples fall in one pixel, and
    * Plotly, which simplifies a line itself (within 0.75 px for a 1 px line), does so only after its calc
-   * and its pixel conversion have gone through every sample: 20,000 samples for about 550 vertices, and
-   * those passes were most of the first drawing (bench/reader_page_ab.py: a quarter of the samples drew in
-   * 39 ms instead of 70). So pxPerMm given, each strip is simplified here first (keptSamples), and Plotly
-   * draws those vertices as they are (line.simplify off, so the bound is this one's). Without pxPerMm the trace has every sample and Plotly simplifies: what a zoom past the sheet's
-   * own scale gets (followZoom), so the detail comes back. strips(gd) gives every sample of what is drawn,
-   * as the calipers and the tests read it. */
+   * and its pixel conversion have gone through every sample: 20,000 samples for about 8,300 vertices on
+   * the bench's exam, and those passes were most of the first drawing (bench/reader_page_ab.py: a quarter
+   * of the samples drew in 39 ms instead of 70). So each strip is simplified here first, for the figure's
+   * scale (keptSamples: about 2,800 vertices for that exam), and Plotly draws those vertices as they are
+   * (line.simplify off, so the bound is this one's). A zoom simplifies again for its own scale and view
+   * (matchDetail). Without pxPerMm the trace has every sample. strips(gd) gives every sample of what is
+   * drawn, as the tests read it; the calipers read the samples themselves. */
   function traces(sheet, leads, leadNames, pxPerMm) {
     var line = lineOf(sheet, leads, leadNames, pxPerMm);
     return [{ type: "scatter", mode: "lines", x: line.x, y: line.y, name: "ECG", meta: { strips: line.strips },
@@ -39,12 +40,20 @@
   }
   /* Plotly's own tolerance for a 1 px line, here a bound: no sample lies farther from the line drawn. */
   var TOLERANCE_PX = 0.75;
-  function lineOf(sheet, leads, leadNames, pxPerMm) {
+  /* xr, with pxPerMm: only the samples from just before xr[0] to just after xr[1] (paper mm), the view of a
+   * zoom; a strip out of it has no points, only its gap. */
+  function lineOf(sheet, leads, leadNames, pxPerMm, xr) {
     var step = sheet.speed / sheet.samplingRate, parts = [], total = 0;
     sheet.panels.forEach(function (panel) {
-      var signal = leads[leadNames.indexOf(panel.lead)], n = panel.i1 - panel.i0;
-      var kept = pxPerMm ? keptSamples(signal, panel.i0, n, step * pxPerMm, sheet.gain * pxPerMm) : null;
-      parts.push({ panel: panel, signal: signal, n: n, kept: kept });
+      var signal = leads[leadNames.indexOf(panel.lead)], n = panel.i1 - panel.i0, first = 0, last = n - 1, kept = null;
+      if (pxPerMm && xr) {
+        first = Math.max(0, Math.floor((xr[0] - panel.x0) / step) - 1);
+        last = Math.min(n - 1, Math.ceil((xr[1] - panel.x0) / step) + 1);
+      }
+      if (pxPerMm) {
+        kept = last < first ? [] : keptSamples(signal, panel.i0 + first, last - first + 1, step * pxPerMm, sheet.gain * pxPerMm);
+      }
+      parts.push({ panel: panel, signal: signal, first: first, n: n, kept: kept });
       total += (kept ? kept.length : n) + 1;
     });
     var x = new Float32Array(total), y = new Float32Array(total), k = 0, strips = [];
@@ -53,7 +62,7 @@
       strips.push({ lead: panel.lead, rhythm: panel.rhythm, name: panel.lead + (panel.rhythm ? " (rhythm)" : ""),
         start: k, n: count });
       for (var j = 0; j < count; j++, k++) {
-        var i = kept ? kept[j] : j;
+        var i = kept ? part.first + kept[j] : j;
         x[k] = panel.x0 + i * step;
         y[k] = panel.yb + (signal ? signal[panel.i0 + i] : 0) * sheet.gain;
       }
@@ -215,8 +224,8 @@
     var kx = w / (xr[1] - xr[0]), ky = h / (yr[1] - yr[0]);
     svg.firstChild.setAttribute("transform", "matrix(" + [kx, 0, 0, -ky, -xr[0] * kx, yr[1] * ky].join(" ") + ")");
   }
-  // gd -> {sheet, style, leads, leadNames, scale, line, full}: what the labels are placed from after a zoom,
-  // and what the line is drawn from at another scale.
+  // gd -> {sheet, style, leads, leadNames, scale, line, view}: what the labels are placed from after a zoom,
+  // and what the line is drawn from for another view.
   var looks = new WeakMap();
   var following = new WeakSet();
   function followZoom(gd) {
@@ -230,16 +239,18 @@
       matchDetail(gd, look);
     });
   }
-  /* Zoomed in past the sheet's own scale, the line simplified for that scale would lose detail the zoom is
-   * for: the trace then gets every sample and Plotly simplifies at the zoom's scale, as it does for any
-   * line; back at the sheet's scale (a reset), the line drawn first comes back. The restyle runs within
-   * the zoom's own task, before the browser paints it. */
+  /* After a zoom the line is simplified again, for the zoom's scale and view, so the detail comes back; at
+   * the whole sheet (a reset) the line drawn first comes back. Plotly has already redrawn the previous
+   * line at the new ranges by then (the cheaper for having few points); the restyle runs within the zoom's
+   * own task, before the browser paints it. */
   function matchDetail(gd, look) {
-    var xr = gd.layout.xaxis.range.map(Number), zoomed = gd.layout.width / (xr[1] - xr[0]) > look.scale * 1.001;
-    if (zoomed === look.full) return;
-    look.full = zoomed;
-    var line = zoomed ? lineOf(look.sheet, look.leads, look.leadNames, null) : look.line;
-    Plotly.restyle(gd, { x: [line.x], y: [line.y], "meta.strips": [line.strips], "line.simplify": zoomed }, [0]);
+    var xr = gd.layout.xaxis.range.map(Number), whole = xr[0] <= 0 && xr[1] >= look.sheet.width;
+    var view = whole ? "sheet" : xr.join(",");
+    if (view === look.view) return;
+    look.view = view;
+    var line = whole ? look.line
+      : lineOf(look.sheet, look.leads, look.leadNames, gd.layout.width / (xr[1] - xr[0]), xr);
+    Plotly.restyle(gd, { x: [line.x], y: [line.y], "meta.strips": [line.strips] }, [0]);
   }
   /* Every sample of each strip drawn in gd, in paper millimetres: [{name, lead, rhythm, x, y}]. */
   function strips(gd) {
@@ -276,7 +287,7 @@
     look = look || {};
     var scale = scaleOf(gd, sheet, look), data = traces(sheet, leads, leadNames, scale);
     var placed = { sheet: sheet, style: look.leadNames, leads: leads, leadNames: leadNames, scale: scale,
-      line: { x: data[0].x, y: data[0].y, strips: data[0].meta.strips }, full: false };
+      line: { x: data[0].x, y: data[0].y, strips: data[0].meta.strips }, view: "sheet" };
     looks.set(gd, placed);
     return Plotly.react(gd, data, layout(gd, sheet, extraShapes, { scale: scale }),
       Object.assign({}, CONFIG, config || {})).then(function () {
