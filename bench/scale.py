@@ -1129,7 +1129,8 @@ def reader_endpoints(meter: Meter, world: World, batch_id: int, facts: dict) -> 
     queue = iter(facts["pending"][reader.pk])
     from annotations.selectors.reading.refs import assignment_ref
 
-    first = assignment_ref(next(queue))  # what a reader's URLs name it by
+    first_pk = next(queue)
+    first = assignment_ref(first_pk)  # what a reader's URLs name it by
     read = {
         "labels": [{"code": "SR", "uncertain": False}, {"code": "NORM", "uncertain": False}],
         "time_on_task_ms": 30_000,
@@ -1154,7 +1155,7 @@ def reader_endpoints(meter: Meter, world: World, batch_id: int, facts: dict) -> 
     def draft(_: int) -> Request:
         from annotations.models import Annotation
 
-        current = Annotation.objects.filter(assignment_id=first, is_current=True).first()
+        current = Annotation.objects.filter(assignment_id=first_pk, is_current=True).first()
         revision["value"] = current.revision if current else 0
         return ("PUT", f"/api/v1/reading/assignments/{first}/draft/", {**read, "revision": revision["value"]})
 
@@ -1162,12 +1163,16 @@ def reader_endpoints(meter: Meter, world: World, batch_id: int, facts: dict) -> 
     meter.measure(
         "API submit (and next)",
         client,
-        lambda i: ("POST", f"/api/v1/reading/assignments/{next(queue)}/submit/", read),
+        lambda i: ("POST", f"/api/v1/reading/assignments/{assignment_ref(next(queue))}/submit/", read),
     )
     meter.measure(
         "API skip (and next)",
         client,
-        lambda i: ("POST", f"/api/v1/reading/assignments/{next(queue)}/skip/", {"reason": "noise"}),
+        lambda i: (
+            "POST",
+            f"/api/v1/reading/assignments/{assignment_ref(next(queue))}/skip/",
+            {"reason": "noise"},
+        ),
         runs=3,
     )
     meter.measure(
