@@ -14,12 +14,6 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ecgreview.settings")
 
 app = Celery("ecgreview")
 app.config_from_object("django.conf:settings", namespace="CELERY")
-if app.conf.task_always_eager and not app.conf.broker_url:
-    # In-process, Celery still takes a producer from its pool around each task it runs; with no broker's
-    # address kombu assumed an AMQP server on localhost and warned the operator of it on every start. The
-    # in-memory transport (named with a host, which it ignores) gives that producer without pretending to
-    # a broker; no message goes through it.
-    app.conf.broker_url = "memory://localhost/"
 app.autodiscover_tasks()
 
 

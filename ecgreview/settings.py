@@ -166,6 +166,11 @@ else:
 
 # No broker: tasks run in-process, right after the transaction that queued them commits.
 CELERY_TASK_ALWAYS_EAGER = CELERY_BROKER_URL is None
+# Even in-process, Celery takes a producer from its pool (a connection "for write") around each task it
+# runs; with no broker's address kombu assumed an AMQP server on localhost and warned the operator of it
+# on every start. The in-memory transport (named with a host, which it ignores) gives that producer
+# without pretending to a broker; no message goes through it.
+CELERY_BROKER_WRITE_URL = "memory://localhost/" if CELERY_TASK_ALWAYS_EAGER else None
 CELERY_TASK_EAGER_PROPAGATES = False
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True

@@ -28,6 +28,8 @@ def test_the_app_reaches_its_redis_broker():
     with celery_app.connection_for_write() as connection:
         connection.ensure_connection(max_retries=1)
         assert connection.connected
+        # Producers write to the broker itself: the in-memory transport is only the embedded default's.
+        assert connection.transport_cls == "redis"
 
 
 def test_tasks_are_acknowledged_late_and_requeued_when_a_worker_dies():
