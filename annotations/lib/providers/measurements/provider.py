@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import math
+from importlib.metadata import version as installed_version
 from typing import Any
 
-import neurokit2 as nk
 import numpy as np
 
 from annotations.lib.ecg.leads import STANDARD_LEADS
@@ -35,8 +35,9 @@ def _round(value: float | None, digits: int = 1) -> float | None:
 class MeasurementProvider(Provider):
     name = "measurements"
     # Bump the first part when rules or pipeline change; the library version is part of it because a
-    # neurokit2 upgrade can move fiducials.
-    version = f"1.2+neurokit2-{nk.__version__}"
+    # neurokit2 upgrade can move fiducials. Read from the installed package's metadata, the same string
+    # as neurokit2.__version__, so that naming the provider does not import neurokit2 (waves.py says why).
+    version = f"1.2+neurokit2-{installed_version('neurokit2')}"
     codes = CODES
 
     def run(self, signals_mv: np.ndarray, sampling_rate: float) -> ProviderResult:

@@ -7,9 +7,7 @@ import math
 import warnings
 from typing import Any
 
-import neurokit2 as nk
 import numpy as np
-from scipy.signal import butter, sosfiltfilt
 
 from annotations.lib.ecg.leads import STANDARD_LEADS
 from annotations.lib.ecg.qrs import qrs_peaks
@@ -37,6 +35,8 @@ def to_internal_rate(signals: np.ndarray, sampling_rate: float) -> np.ndarray:
 
 def band_pass(signals: np.ndarray) -> np.ndarray:
     """0.5-40 Hz, 2nd-order Butterworth run forward and back: zero phase, so fiducials do not move."""
+    from scipy.signal import butter, sosfiltfilt  # about 1 s to import: here, as neurokit2 (see below)
+
     sos = butter(2, [0.5, 40.0], btype="bandpass", fs=FS, output="sos")
     return sosfiltfilt(sos, signals, axis=1)
 
@@ -122,6 +122,11 @@ def _delineate_lead(signal: np.ndarray, peaks: np.ndarray) -> dict[str, np.ndarr
     """neurokit2's fiducials (sample indices, NaN where missing) for one lead, R snapped to the lead."""
     half = round(0.05 * FS)
     snapped = np.array([p - half + int(np.argmax(signal[p - half : p + half])) for p in peaks])
+    # Imported here, not with the module: neurokit2 brings scikit-learn, scipy.stats and pandas (about
+    # 3 s and 160 MB), and web processes import this module only to ask what the provider offers (the
+    # exam page asks which providers explain suggestions by occlusion).
+    import neurokit2 as nk
+
     try:
         with warnings.catch_warnings():  # neurokit2 warns per beat it cannot delineate: expected
             warnings.simplefilter("ignore")
