@@ -148,6 +148,14 @@ QUERIES = [
     ("BRD incompleto", "IRBBB"),
     ("BRE incompleto", "ILBBB"),
     ("BRD", "RBBB"),
+    # Graded as Brazilian reports grade them: the first and second degrees are the conduction delays, the
+    # third the complete block. "BRD de 1º grau" chose the complete block.
+    ("BRD de 1º grau", "IRBBB"),
+    ("BRD 2o grau", "IRBBB"),
+    ("BRE de 1º grau", "ILBBB"),
+    ("BRD de 3º grau", "RBBB"),
+    ("BRE de 3º grau", "LBBB"),
+    ("bloqueio de ramo direito de 1º grau", "IRBBB"),
     # A hedge, a frequency or a severity is not which finding: read as the finding itself (the reader marks
     # it uncertain with u). Once closest matches; now found whole.
     ("flutter atrial 2:1", "AFL"),

@@ -493,12 +493,14 @@ def test_enter_chooses_none_where_the_query_matches_statements_equally(search):
 
 
 def test_a_statement_whose_name_adds_no_number_the_query_lacks_is_still_chosen_among_the_closest(search):
-    """ "bloqueio cardíaco de primeiro grau": no term has "cardíaco", so the closest tier lists the AV
+    """ "bloqueio AV nodal de primeiro grau": no term has "nodal", so the closest tier lists the AV
     blocks; the first-degree one holds the query's number and no other, Mobitz I's "2° grau Mobitz I" a
     second one, so the query does tell them apart. A re-walk found Enter choosing nothing for "first
-    degree heart block" (now also a synonym of 1dAVb)."""
-    closest = search("bloqueio cardíaco de primeiro grau")[0]
-    assert closest[0] == ["1dAVb", 4] and closest[1][1] == 4
+    degree heart block" (now a synonym of 1dAVb, as "bloqueio cardíaco de 1º grau" is since the graded
+    bundle branch blocks of TNMG 2026.5 hold "de 1º grau" too)."""
+    closest = search("bloqueio AV nodal de primeiro grau")[0]
+    assert closest[0] == ["1dAVb", 4] and closest[1] == ["AVB2_M1", 4]
+    assert _chosen(search, "bloqueio AV nodal de primeiro grau") == ["1dAVb"]
     assert _chosen(search, "bloqueio cardíaco de primeiro grau", "first degree heart block") == ["1dAVb"] * 2
     assert _chosen(search, "T negativa") == [None]
 

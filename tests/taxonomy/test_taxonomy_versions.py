@@ -25,11 +25,12 @@ ARCHIVED_2026 = SHIPPED_DIR / "archive" / "tnmg-2026.json"
 ARCHIVED_2026_1 = SHIPPED_DIR / "archive" / "tnmg-2026.1.json"
 ARCHIVED_2026_2 = SHIPPED_DIR / "archive" / "tnmg-2026.2.json"
 ARCHIVED_2026_3 = SHIPPED_DIR / "archive" / "tnmg-2026.3.json"
+ARCHIVED_2026_4 = SHIPPED_DIR / "archive" / "tnmg-2026.4.json"
 
 
-def test_the_shipped_tnmg_is_version_2026_4_with_sinus_rhythm_and_synonyms():
+def test_the_shipped_tnmg_is_version_2026_5_with_sinus_rhythm_and_synonyms():
     taxonomy = taxonomy_load(taxonomy_read_file(DEFAULT_TAXONOMY_FILE)).taxonomy
-    assert (taxonomy.key, taxonomy.version) == ("tnmg", "2026.4")
+    assert (taxonomy.key, taxonomy.version) == ("tnmg", "2026.5")
     assert taxonomy.classes.count() == 74
     sr = taxonomy.classes.get(code="SR")
     assert (sr.name, sr.name_pt, sr.group, sr.kind) == (
@@ -121,7 +122,7 @@ def test_2026_3_keeps_atrial_fibrillation_and_flutter_from_what_p_waves_and_the_
 def test_2026_4_keeps_a_second_degree_block_to_one_type_and_adds_the_synonyms_a_walk_missed():
     """Mobitz I and Mobitz II together were accepted; AV nodal re-entry was handed the junctional
     tachycardia, and a dozen phrasings listed nothing. Statements, groups and earlier sets are 2026.3's."""
-    old, new = taxonomy_read_file(ARCHIVED_2026_3), taxonomy_read_file(DEFAULT_TAXONOMY_FILE)
+    old, new = taxonomy_read_file(ARCHIVED_2026_3), taxonomy_read_file(ARCHIVED_2026_4)
     assert (old.version, new.version) == ("2026.3", "2026.4")
     assert old.groups == new.groups
     assert new.exclusive_sets == [*old.exclusive_sets, ["AVB2_M1", "AVB2_M2"]]
@@ -144,6 +145,29 @@ def test_2026_4_keeps_a_second_degree_block_to_one_type_and_adds_the_synonyms_a_
         }
         assert after["synonyms"][: len(before["synonyms"])] == before["synonyms"]
     assert "taquicardia por reentrada nodal" in changed["SVT"][1]["synonyms"]
+
+
+def test_2026_5_gives_each_degree_of_a_bundle_branch_block_to_the_statement_it_is():
+    """Brazilian reports grade a bundle branch block: the first and second degrees are the conduction
+    delays (incomplete blocks), the third the complete block. 'BRD de 1º grau' chose the complete block,
+    whose synonym 'BRD' it holds. Only synonyms change; everything else is 2026.4's."""
+    old, new = taxonomy_read_file(ARCHIVED_2026_4), taxonomy_read_file(DEFAULT_TAXONOMY_FILE)
+    assert (old.version, new.version) == ("2026.4", "2026.5")
+    assert (old.groups, old.exclusive_sets) == (new.groups, new.exclusive_sets)
+    changed = {a["code"]: (a, b) for a, b in zip(old.classes, new.classes, strict=True) if a != b}
+    assert set(changed) == {"RBBB", "LBBB", "IRBBB", "ILBBB", "1dAVb"}
+    added = {}
+    for code, (before, after) in changed.items():
+        assert {k: v for k, v in before.items() if k != "synonyms"} == {
+            k: v for k, v in after.items() if k != "synonyms"
+        }
+        assert after["synonyms"][: len(before["synonyms"])] == before["synonyms"]
+        added[code] = after["synonyms"][len(before["synonyms"]) :]
+    assert {"BRD de 1º grau", "BRD de 2º grau"} <= set(added["IRBBB"])
+    assert {"BRE de 1º grau", "BRE de 2º grau"} <= set(added["ILBBB"])
+    assert "BRD de 3º grau" in added["RBBB"] and "BRE de 3º grau" in added["LBBB"]
+    # "de 1º grau" is no longer the AV block's alone: the heart block is said whole.
+    assert added["1dAVb"] == ["bloqueio cardíaco de 1º grau"]
 
 
 @pytest.mark.parametrize(
@@ -198,7 +222,7 @@ def test_an_older_database_gets_2026_as_default_and_its_batches_keep_2020(ana, b
     call_command("load_taxonomy", "--shipped")
 
     new = Taxonomy.objects.get(is_default=True)
-    assert (new.key, new.version) == ("tnmg", "2026.4")
+    assert (new.key, new.version) == ("tnmg", "2026.5")
     old.refresh_from_db()
     assert old.classes.count() == 73 and not old.is_default and old.frozen_at is not None
     batch.refresh_from_db()
@@ -218,7 +242,7 @@ def test_a_newer_tnmg_version_chosen_as_default_stays_when_the_shipped_ones_load
     newer = taxonomy_load(taxonomy_parse(document, default_key="tnmg"), make_default=True).taxonomy
     call_command("load_taxonomy", "--shipped")
     assert Taxonomy.objects.get(is_default=True).pk == newer.pk
-    assert Taxonomy.objects.filter(key="tnmg", version="2026.4").exists()
+    assert Taxonomy.objects.filter(key="tnmg", version="2026.5").exists()
 
 
 def test_a_default_of_another_key_chosen_on_purpose_stays():
