@@ -1,12 +1,19 @@
 """The exam page in a web process that has served nothing yet: it asks which configured providers could
 explain the exam's suggestions by occlusion, and must answer that without importing the signal
-libraries the providers compute with (neurokit2 pulled in scikit-learn, scipy.stats and pandas: about
-3 s and 160 MB on the first exam page of every web process)."""
+libraries the providers compute with (neurokit2 pulled in scikit-learn, scipy.stats and pandas, and the
+codec's module scipy.signal: 2-3 s and up to 160 MB on the first exam page of every web process)."""
 
 from tests.platform.test_embedded_default import on_the_demo
 
 EXAM_PAGE_SCRIPT = """
-import json, sys
+import json, os, sys
+# The providers a deployment with a broker runs by default (settings): the codec's module is imported too.
+os.environ["SUGGESTION_PROVIDERS"] = ",".join(
+    "annotations.lib.providers." + name
+    for name in (
+        "measurements.MeasurementProvider", "quality.QualityProvider", "openecg_codec.OpenEcgProvider"
+    )
+)
 import django
 django.setup()
 from django.contrib.auth import get_user_model
@@ -26,7 +33,9 @@ print(json.dumps({
     in response.content,
     "heavy": sorted({name.split(".")[0] for name in heavy}),
 }))
-""".replace("HEAVY", repr(("neurokit2", "sklearn", "pandas", "matplotlib", "scipy")))
+""".replace(
+    "HEAVY", repr(("neurokit2", "sklearn", "pandas", "matplotlib", "scipy", "onnxruntime", "openecg"))
+)
 
 
 def test_the_first_exam_page_of_a_web_process_loads_no_signal_library(tmp_path):

@@ -35,11 +35,11 @@ from __future__ import annotations
 
 import hashlib
 import math
+from functools import cache
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from scipy.signal import butter, sosfiltfilt
 
 from annotations.lib.ecg.leads import STANDARD_LEADS
 from annotations.lib.ecg.resample import centre_crop, pad_to, resample
@@ -57,7 +57,15 @@ RHYTHMS = ("sinus", "avb", "paced", "afib", "bbb", "ventricular")
 REFRACTORY = round(0.2 * FS)
 MAX_P_GAP = round(0.4 * FS)  # a P run must end within 400 ms before the QRS onset
 CODES = ("AF", "1dAVb", "SB", "ST")
-HIGH_PASS = butter(2, 0.5, btype="highpass", fs=FS, output="sos")  # see _window
+
+
+@cache
+def _high_pass() -> np.ndarray:
+    """The 0.5 Hz high-pass of _window, as second-order sections. scipy.signal is imported here, not with
+    the module (about 1-2 s): web processes import this module only to ask what the provider offers."""
+    from scipy.signal import butter
+
+    return butter(2, 0.5, btype="highpass", fs=FS, output="sos")
 
 
 def bundled_model_path(version: str = "v6") -> Path:
@@ -118,7 +126,9 @@ def _window(signals_mv: np.ndarray, sampling_rate: float) -> tuple[np.ndarray, i
     start = (resampled.shape[1] - chunk.shape[1]) // 2
     # 0.5 Hz high-pass (zero phase): the rank normalisation is per window, so a wandering baseline
     # would otherwise spread the ranks of the P and T waves.
-    chunk = sosfiltfilt(HIGH_PASS, chunk, axis=1)
+    from scipy.signal import sosfiltfilt
+
+    chunk = sosfiltfilt(_high_pass(), chunk, axis=1)
     window = pad_to(chunk, SEQ, "end")
     return window, chunk.shape[1], start / FS
 
