@@ -68,6 +68,15 @@ def test_compose_runs_postgres_redis_web_workers_and_beat_with_healthchecks_and_
     assert "pgdata:/var/lib/postgresql/data" in services["postgres"]["volumes"]
 
 
+def test_compose_runs_postgres_with_jit_off_as_the_scaling_guide_recommends():
+    """The batch designer's large queries paid about 1 s of JIT compilation each and gained nothing
+    (docs/scaling.md); the server the compose file starts follows that advice."""
+    command = compose()["services"]["postgres"]["command"]
+    assert command[0] == "postgres"
+    settings = dict(command[i + 1].split("=", 1) for i, word in enumerate(command) if word == "-c")
+    assert settings["jit"] == "off"
+
+
 def test_compose_commands_name_real_modules_and_queues():
     services = compose()["services"]
     web = services["web"]["command"]
