@@ -124,7 +124,19 @@ def _database(url: str | None) -> dict:
         config["ENGINE"] = "django.db.backends.postgresql"
         config["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", 60, minimum=0)
         config["CONN_HEALTH_CHECKS"] = True
+        if not env.bool("DATABASE_JIT", False):
+            _turn_jit_off(config)
     return config
+
+
+def _turn_jit_off(config: dict) -> None:
+    """PostgreSQL JIT-compiles any query its planner costs over jit_above_cost, and this app's large reads
+    (a batch's 300k slots grouped for the dashboard, the designer's pool of millions of exams) are run
+    once each: compiling them cost more than it saved (docs/scaling.md). Set per connection, so that a
+    server kept at PostgreSQL's default (jit on) behaves as the measured one; options the URL already
+    gives (?options=...) are kept."""
+    options = config.setdefault("OPTIONS", {})
+    options["options"] = f"{options.get('options', '')} -c jit=off".strip()
 
 
 DATABASES = {"default": _database(DATABASE_URL)}

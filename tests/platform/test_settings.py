@@ -229,3 +229,46 @@ def test_a_web_process_has_its_signal_filters_before_the_first_reader_opens_an_e
     served = json.loads(result.stdout.strip().splitlines()[-1])
     assert served["beat"] is True
     assert [name for name in served["imported"] if name.split(".")[0] == "scipy"] == []
+
+
+JIT_PROBE = (
+    "import django; django.setup(); from django.db import connection; "
+    "cursor = connection.cursor(); cursor.execute('SHOW jit'); print(cursor.fetchone()[0])"
+)
+
+
+def _server_url() -> str:
+    """The suite's PostgreSQL server, at its maintenance database: SHOW needs a connection, no tables."""
+    from urllib.parse import urlparse
+
+    return urlparse(os.environ["DATABASE_URL"])._replace(path="/postgres").geturl()
+
+
+def test_the_app_connects_to_postgres_with_jit_off_whatever_the_server_default(tmp_path):
+    # A hospital's own server keeps PostgreSQL's default (jit on); the coordinator's large one-off reads
+    # are measured with it off (docs/scaling.md), so the app asks for that on its own connections.
+    result = fresh_interpreter(tmp_path, JIT_PROBE, DEBUG="1", DATABASE_URL=_server_url())
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "off"
+
+
+def test_database_jit_on_leaves_the_server_setting_and_other_url_options_are_kept(tmp_path):
+    on = fresh_interpreter(tmp_path, JIT_PROBE, DEBUG="1", DATABASE_URL=_server_url(), DATABASE_JIT="1")
+    assert on.returncode == 0, on.stderr
+    server_default = subprocess.run(
+        ["psql", _server_url(), "-Atc", "SHOW jit"], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    assert on.stdout.strip() == server_default
+    probe = JIT_PROBE.replace("SHOW jit", "SHOW statement_timeout")
+    url = _server_url() + "?options=-c%20statement_timeout%3D12345"
+    kept = fresh_interpreter(tmp_path, probe, DEBUG="1", DATABASE_URL=url)
+    assert kept.returncode == 0, kept.stderr
+    assert kept.stdout.strip() == "12345ms"
+    both = fresh_interpreter(tmp_path, JIT_PROBE, DEBUG="1", DATABASE_URL=url)
+    assert both.stdout.strip() == "off"
+
+
+def test_a_database_jit_value_that_is_not_a_boolean_stops_the_process(tmp_path):
+    result = load_settings(tmp_path, DEBUG="1", DATABASE_URL="postgres://u@db:5432/ecg", DATABASE_JIT="maybe")
+    assert result.returncode != 0
+    assert "DATABASE_JIT='maybe' is not a boolean" in result.stderr
