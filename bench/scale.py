@@ -29,7 +29,8 @@ the measured requests. The database (--database, default ecg_bench_scale on BENC
 dropped and seeded afresh unless --keep finds it seeded at the same size; --drop removes it at the end.
 --only names the parts to measure (create, recompute, pages): on a kept database "create" times a second
 batch of the same size through the API, removed again, and the 1,000-exam creation, without the pages;
---page picks pages and APIs by name (--only pages --page designer --page evidence).
+--page picks pages and APIs by name (--only pages --page designer --page evidence); --profile NAME runs
+one more request of those pages under cProfile and prints where its time went.
 
     .venv/bin/python bench/scale.py [--exams 20000] [--batch-exams N] [--runs 10] [--keep] [--drop]
     .venv/bin/python bench/scale.py --exams 2735269 --batch-exams 100000 --drop   # CODE-II (minutes)
@@ -694,11 +695,34 @@ def call(client, method: str, path: str, body) -> tuple[int, int]:
     return response.status_code, size
 
 
+def profile_request(client, request: Request, top: int = 25) -> None:
+    """One more request, untimed, under cProfile: where its time went, by own time and with callees, and
+    the time its SQL took in the database (the driver's execute calls)."""
+    import cProfile
+    import io
+    import pstats
+
+    method, path, body = request
+    profiler = cProfile.Profile()
+    started = time.perf_counter()
+    profiler.runcall(call, client, method, path, body)
+    elapsed = time.perf_counter() - started
+    for order in ("tottime", "cumulative"):
+        text = io.StringIO()
+        pstats.Stats(profiler, stream=text).sort_stats(order).print_stats(top)
+        lines = [line for line in text.getvalue().splitlines() if line.strip()]
+        print(f"    profile ({elapsed:.2f} s under cProfile), by {order}:")
+        print("\n".join(f"      {line}" for line in lines[-(top + 1) :]), flush=True)
+
+
 class Meter:
-    def __init__(self, runs: int, budget_s: float, names: list[str] | None = None):
+    def __init__(
+        self, runs: int, budget_s: float, names: list[str] | None = None, profiled: list[str] | None = None
+    ):
         self.runs = runs
         self.budget_s = budget_s
         self.names = [name.lower() for name in names or []]
+        self.profiled = [name.lower() for name in profiled or []]
         self.rows: list[Row] = []
 
     def wanted(self, name: str) -> bool:
@@ -751,6 +775,8 @@ class Meter:
             f"{row.status:4d} {row.kilobytes:9.1f} {row.rss_growth_mb:+7.1f} {flag}",
             flush=True,
         )
+        if any(part in name.lower() for part in self.profiled):
+            profile_request(client, request(0) if callable(request) else request)
         return row
 
     def measure_stream(self, name: str, client, path: str, runs: int | None = None):
@@ -1248,6 +1274,13 @@ def main() -> None:
         metavar="TEXT",
         help="with pages: measure only the pages and APIs whose name holds TEXT (any case; repeatable)",
     )
+    parser.add_argument(
+        "--profile",
+        action="append",
+        default=[],
+        metavar="TEXT",
+        help="after the timed requests of each page or API whose name holds TEXT, one more under cProfile",
+    )
     args = parser.parse_args()
     parts = set(args.only.split(","))
     if not parts <= set(PARTS):
@@ -1304,7 +1337,7 @@ def main() -> None:
             flush=True,
         )
         memory.append(("recomputed", rss_mb()))
-    meter = Meter(args.runs, args.budget, args.page)
+    meter = Meter(args.runs, args.budget, args.page, args.profile)
     if "pages" not in parts:
         if "create" in parts:
             small_creation(meter, logged_in(world.coordinator), *designer_spec(world))
