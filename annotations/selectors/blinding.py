@@ -223,8 +223,13 @@ def _held(slots):
     unread must not keep its readers away from exams they never saw), nor is a slot the system closed
     before its reader saved anything (set aside when they left the reading, a retest withdrawn): those
     readers may read the exam elsewhere, or adjudicate it. The one exam on screen when the batch closed,
-    opened but not saved, leaves no trace and cannot be counted."""
-    return slots.exclude(status=Assignment.Status.PENDING, batch__status=ReviewBatch.Status.CLOSED).exclude(
+    opened but not saved, leaves no trace and cannot be counted.
+
+    The closed batches are a subquery, read once as a set, not a join: the batch table is small and
+    seldom analysed, and planned as one batch where it held 41, a join looped over the batches and probed
+    each of 100,000 chosen exams once per batch (the designer's preview 4.9-5.7 s instead of 0.45 s)."""
+    closed = ReviewBatch.objects.filter(status=ReviewBatch.Status.CLOSED).values("pk")
+    return slots.exclude(status=Assignment.Status.PENDING, batch_id__in=closed).exclude(
         closed_without_read() & Q(started_at__isnull=True)
     )
 
