@@ -1,6 +1,6 @@
 """Benchmark: where a submit's time goes, in one process, next to the minimal authenticated write.
 
-    .venv/bin/python bench/submit_parts.py [--submits 300] [--rounds 3]
+    .venv/bin/python bench/submit_parts.py [--submits 300] [--rounds 3] [--profile N]
 
 bench/load_reads.py measures throughput under 50 clients; this one says what each part of a submit costs,
 without gunicorn, sockets or other processes in the figures. It calls the product's WSGI application
@@ -11,7 +11,8 @@ Redis database 8), as a deployment with a broker runs: the agreement recomputati
 Prints, per round (minimal writes then submits, alternated so drift cancels): CPU and wall time per
 request of each and their ratio; then, over all submits, the CPU and wall time of each part (the function
 named, timed around its call): the assignment locked, the body validated, the read written, its labels
-and revision, the audit row, the assignment closed, the next exam found. Asserts nothing about time.
+and revision, the audit row, the assignment closed, the agreement's recomputation queued (after the commit),
+the next exam found. --profile N adds N submits under cProfile. Asserts nothing about time.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ PARTS = (
     ("annotations.services.reading", "_snapshot", "labels and revision"),
     ("annotations.services.reading", "audit_record", "audit row"),
     ("annotations.services.reading", "_assignment_done", "assignment closed"),
+    ("annotations.services.reading", "agreement_recompute_request", "agreement queued"),
     ("annotations.api.reading", "assignment_next_id_for_reader", "next exam found"),
     ("annotations.api.reading", "annotation_submit", "whole service"),
 )
@@ -130,6 +132,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--submits", type=int, default=300, help="per round")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument(
+        "--profile",
+        type=int,
+        default=0,
+        metavar="N",
+        help="then N more submits under cProfile, printing where their time went",
+    )
     args = parser.parse_args()
     setup()
     import _load
@@ -142,7 +151,7 @@ def main() -> None:
             "(user_id bigint PRIMARY KEY, body jsonb NOT NULL)"
         )
     warm_up = 30
-    batch, readers = load_reads.prepare(2, args.submits * (args.rounds + 1) + warm_up)
+    batch, readers = load_reads.prepare(2, args.submits * (args.rounds + 1) + warm_up + args.profile)
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE")  # as autovacuum would have it on a running server (load_reads.py)
     credentials = _load.reader_session(readers[0])
@@ -186,6 +195,23 @@ def main() -> None:
             f"  {label:<20} {spent_cpu * 1e3 / args.submits:5.2f} ms CPU "
             f"{spent_wall * 1e3 / args.submits:5.2f} ms wall"
         )
+
+    if args.profile:
+        profiled(submits, args.profile)
+
+
+def profiled(submits: Callable[[int], None], count: int) -> None:
+    """Where `count` submits spend their time, by function, cumulative and own."""
+    import cProfile
+    import pstats
+
+    profile = cProfile.Profile()
+    profile.runcall(submits, count)
+    stats = pstats.Stats(profile).strip_dirs()
+    print(f"\n{count} submits under cProfile, by cumulative time:")
+    stats.sort_stats("cumulative").print_stats(45)
+    print("by own time:")
+    stats.sort_stats("tottime").print_stats(30)
 
 
 if __name__ == "__main__":

@@ -1,5 +1,7 @@
 """Agreement and consensus of a batch, computed from reads submitted through the reading services."""
 
+import time
+
 import pytest
 from django.core.cache import cache
 
@@ -17,9 +19,11 @@ from annotations.models import (
 )
 from annotations.selectors.agreement.summary import batch_reads_snapshot, batches_with_stale_agreement
 from annotations.services.adjudication import Decision, adjudication_decide
+from annotations.services.agreement import compute
 from annotations.services.agreement.compute import (
     _pending_key,
     agreement_recompute_request,
+    agreement_recompute_started,
     batch_agreement_compute,
 )
 from annotations.services.batches.lifecycle import batch_create
@@ -261,6 +265,79 @@ def test_a_burst_of_requests_queues_one_recomputation(ana, bruno, diego, tnmg, s
     finally:
         cache.delete(_pending_key(batch.pk))
     assert outcomes.count(True) == 1
+
+
+def _requested_with_the_key_cleared_behind_our_back(batch_id: int) -> tuple[bool, object]:
+    """Clears the pending key as nothing but the task's start would, asks again, and says what Redis then
+    holds: still no key means this process did not ask Redis at all."""
+    cache.delete(_pending_key(batch_id))
+    outcome = agreement_recompute_request(batch_id)
+    return outcome, cache.get(_pending_key(batch_id))
+
+
+def test_a_submission_while_the_queued_recomputation_waits_costs_no_round_trip_to_redis(
+    ana, bruno, diego, tnmg, settings
+):
+    settings.AGREEMENT_RECOMPUTE_DELAY_S = 30
+    batch = make_batch(diego, tnmg, [ana, bruno], [ExamFactory()])
+    cache.delete(_pending_key(batch.pk))
+    try:
+        assert agreement_recompute_request(batch.pk) is True
+        # The queued run starts in 30 s at the earliest and will read this submission anyway.
+        assert _requested_with_the_key_cleared_behind_our_back(batch.pk) == (False, None)
+    finally:
+        cache.delete(_pending_key(batch.pk))
+
+
+def test_a_run_queued_by_another_process_is_learned_from_its_key(ana, bruno, diego, tnmg, settings):
+    settings.AGREEMENT_RECOMPUTE_DELAY_S = 30
+    batch = make_batch(diego, tnmg, [ana, bruno], [ExamFactory()])
+    # As another web process leaves it: the key holds when its run starts.
+    cache.set(_pending_key(batch.pk), time.time() + 30, timeout=90)
+    try:
+        assert agreement_recompute_request(batch.pk) is False
+        assert _requested_with_the_key_cleared_behind_our_back(batch.pk) == (False, None)
+    finally:
+        cache.delete(_pending_key(batch.pk))
+
+
+def test_once_the_queued_run_may_have_started_a_submission_asks_redis_again(
+    ana, bruno, diego, tnmg, settings, monkeypatch
+):
+    settings.AGREEMENT_RECOMPUTE_DELAY_S = 30
+    batch = make_batch(diego, tnmg, [ana, bruno], [ExamFactory()])
+    cache.delete(_pending_key(batch.pk))
+    try:
+        assert agreement_recompute_request(batch.pk) is True
+        later = time.time() + 29  # within the margin before the run is due: it may start any moment
+        monkeypatch.setattr(compute.time, "time", lambda: later)
+        outcome, key = _requested_with_the_key_cleared_behind_our_back(batch.pk)
+        assert outcome is True and key is not None  # a new run is queued, which will see this read
+    finally:
+        cache.delete(_pending_key(batch.pk))
+
+
+def test_a_started_run_makes_this_process_ask_redis_again(ana, bruno, diego, tnmg, settings):
+    settings.AGREEMENT_RECOMPUTE_DELAY_S = 30
+    batch = make_batch(diego, tnmg, [ana, bruno], [ExamFactory()])
+    cache.delete(_pending_key(batch.pk))
+    try:
+        assert agreement_recompute_request(batch.pk) is True
+        agreement_recompute_started(batch.pk)  # the worker in this same process (the embedded default)
+        assert agreement_recompute_request(batch.pk) is True
+    finally:
+        cache.delete(_pending_key(batch.pk))
+
+
+def test_an_older_key_without_a_start_time_is_asked_about_every_time(ana, bruno, diego, tnmg, settings):
+    settings.AGREEMENT_RECOMPUTE_DELAY_S = 30
+    batch = make_batch(diego, tnmg, [ana, bruno], [ExamFactory()])
+    cache.set(_pending_key(batch.pk), 1, timeout=90)  # as the code before start times left it
+    try:
+        assert agreement_recompute_request(batch.pk) is False
+        assert _requested_with_the_key_cleared_behind_our_back(batch.pk)[0] is True
+    finally:
+        cache.delete(_pending_key(batch.pk))
 
 
 def test_a_read_is_saved_even_when_redis_is_down(

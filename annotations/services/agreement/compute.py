@@ -77,6 +77,29 @@ def _pending_key(batch_id: int) -> str:
     return f"agreement:pending:{batch_id}"
 
 
+# When the run this process knows to be queued for a batch starts at the earliest (epoch seconds, as the
+# pending key holds it). Until shortly before then a submission needs no round trip to Redis: that run has
+# not started, so it will read what the submission committed. A reader's burst of submits then costs each
+# web process one request to Redis per countdown instead of one per submit.
+_QUEUED_FROM: dict[int, float] = {}
+# Hosts' clocks differ a little; the task is due by the sender's clock and started by the worker's.
+CLOCK_MARGIN_S = 2.0
+_QUEUED_KEPT = 1024  # batches remembered at most; a handful are read at once in practice
+
+
+def _queued_later(batch_id: int, now: float) -> bool:
+    starts = _QUEUED_FROM.get(batch_id)
+    return starts is not None and now < starts - CLOCK_MARGIN_S
+
+
+def _remember_queued(batch_id: int, starts: object) -> None:
+    """Keep a run's start time; a key without one (written before start times were kept) is not kept."""
+    if isinstance(starts, float):
+        if len(_QUEUED_FROM) >= _QUEUED_KEPT:
+            _QUEUED_FROM.clear()
+        _QUEUED_FROM[batch_id] = starts
+
+
 def agreement_recompute_request(batch_id: int) -> bool:
     """Queue one recomputation of the batch unless one is already waiting; never raises.
 
@@ -89,11 +112,17 @@ def agreement_recompute_request(batch_id: int) -> bool:
         from ecgreview.inprocess import background
 
         return background.submit(("agreement", batch_id), lambda: _recompute_eagerly(batch_id), delay=delay)
+    now = time.time()
+    if _queued_later(batch_id, now):
+        return False
+    starts = now + delay
     try:
         # The key outlives the countdown a little, so it also expires if the task is lost.
-        if not cache.add(_pending_key(batch_id), 1, timeout=delay + settings.AGREEMENT_PENDING_GRACE_S):
+        if not cache.add(_pending_key(batch_id), starts, timeout=delay + settings.AGREEMENT_PENDING_GRACE_S):
+            _remember_queued(batch_id, cache.get(_pending_key(batch_id)))
             return False
         if task_enqueue("annotations.tasks.agreement_recompute", batch_id, countdown=delay):
+            _remember_queued(batch_id, starts)
             return True
         cache.delete(_pending_key(batch_id))  # not queued: the next submission or the sweep tries again
         return False
@@ -112,6 +141,7 @@ def _recompute_eagerly(batch_id: int) -> None:
 
 def agreement_recompute_started(batch_id: int) -> None:
     """The task began: later submissions must schedule a new run, since this one may not see them."""
+    _QUEUED_FROM.pop(batch_id, None)
     try:
         cache.delete(_pending_key(batch_id))
     except Exception:
