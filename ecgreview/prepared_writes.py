@@ -8,6 +8,9 @@ SQL comes from Django's own compiler, built the first time a shape is written an
 prepares its values, as the compiler would (each field's pre_save, for auto_now, and get_db_prep_save,
 for JSON and datetimes), and runs the kept SQL with them.
 
+Inside writes_sent_together(), PostgreSQL gets several of these writes in one round trip (psycopg's
+pipeline mode), for the rows of one write that need nothing from each other.
+
 Like bulk_create, they send no pre_save/post_save signals; the models here have no receivers (models are
 declarative in this project), and a model that gains one is refused the first time, not skipped silently.
 A value that is an expression (F(), a subquery) is refused too: write such a row with the ORM.
@@ -15,11 +18,13 @@ A value that is an expression (F(), a subquery) is refused too: write such a row
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from django.core.exceptions import ImproperlyConfigured
-from django.db import DatabaseError, connections, router
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections, router
 from django.db.models import AutoField, Field, Model, signals
 from django.db.models.sql import InsertQuery, UpdateQuery
 
@@ -33,6 +38,56 @@ class _Statement:
 
 _INSERTS: dict[tuple, _Statement] = {}
 _UPDATES: dict[tuple, _Statement] = {}
+
+# Per thread: the database alias whose writes are being sent together, and what to do with each one's
+# answer once they have all come (writes_sent_together).
+_together = threading.local()
+
+
+@contextmanager
+def writes_sent_together(alias: str = DEFAULT_DB_ALIAS) -> Iterator[None]:
+    """rows_insert and row_update inside the block send their statements to PostgreSQL without waiting for
+    each one's answer (psycopg's pipeline mode), and the answers come back together when the block ends:
+    one round trip for the writes instead of one each. A submit writes four rows that need nothing from
+    each other (its labels, its revision, its audit row, the assignment closed), and under load each
+    round trip costs the web process and the server CPU of their own (bench/load_reads.py).
+
+    So the keys of the rows inserted inside are set, and an update that found no row fails, when the block
+    ends; a statement the database refuses fails there too, as the Django error it would have been. A read
+    inside the block (any ORM query) first waits for what was sent before it. Any other write is refused
+    inside: the ORM's writes read their row count at once, before the answer has come (save() with
+    update_fields would then fail, and a count be wrong). Elsewhere (the embedded SQLite, another
+    backend, or a block already sending together) the statements run one by one as outside the block."""
+    connection = connections[alias]
+    if connection.vendor != "postgresql" or getattr(_together, "alias", None) is not None:
+        yield
+        return
+    connection.ensure_connection()
+    answers: list[Callable[[], None]] = []
+    _together.alias, _together.answers, _together.ours = alias, answers, False
+    try:
+        with (
+            connection.execute_wrapper(_only_reads_besides_ours),
+            connection.wrap_database_errors,
+            connection.connection.pipeline(),
+        ):
+            yield
+    finally:
+        _together.alias = _together.answers = None
+    for answer in answers:
+        answer()
+
+
+def _only_reads_besides_ours(execute, sql, params, many, context):
+    if not _together.ours and not sql.lstrip()[:6].upper() == "SELECT":
+        raise ImproperlyConfigured(
+            f"only rows_insert, row_update and reads may run while writes are sent together: {sql[:60]}"
+        )
+    return execute(sql, params, many, context)
+
+
+def _sending_together(alias: str) -> list[Callable[[], None]] | None:
+    return _together.answers if getattr(_together, "alias", None) == alias else None
 
 
 def _refuse_receivers(model: type[Model]) -> None:
@@ -97,16 +152,20 @@ def rows_insert(objs: Sequence[Model]) -> None:
         if statement.by_column
         else [v for row in rows for v in row]
     )
-    with connection.cursor() as cursor:
-        cursor.execute(statement.sql, params)
-        keys = cursor.fetchall()
-    if len(keys) != len(objs):  # every row comes back; a short answer is a driver we do not know
-        raise DatabaseError(f"{len(objs)} rows inserted, {len(keys)} keys returned")
-    attname = model._meta.pk.attname
-    for obj, (pk,) in zip(objs, keys, strict=True):
-        setattr(obj, attname, pk)
-        obj._state.adding = False
-        obj._state.db = alias
+    cursor = _sent(connection, statement.sql, params)
+
+    def keys_set() -> None:
+        with cursor:
+            keys = cursor.fetchall()
+        if len(keys) != len(objs):  # every row comes back; a short answer is a driver we do not know
+            raise DatabaseError(f"{len(objs)} rows inserted, {len(keys)} keys returned")
+        attname = model._meta.pk.attname
+        for obj, (pk,) in zip(objs, keys, strict=True):
+            setattr(obj, attname, pk)
+            obj._state.adding = False
+            obj._state.db = alias
+
+    _answered(alias, keys_set)
 
 
 def _update_statement(obj: Model, fields: tuple[Field, ...], alias: str) -> _Statement:
@@ -133,7 +192,33 @@ def row_update(obj: Model, names: Sequence[str]) -> None:
     connection = connections[alias]
     params = [_value(field, field.pre_save(obj, add=False), connection) for field in statement.fields]
     params.append(obj.pk)
-    with connection.cursor() as cursor:
-        cursor.execute(statement.sql, params)
-        if cursor.rowcount != 1:
-            raise DatabaseError(f"{model._meta.label} {obj.pk}: the update found no row")
+    cursor = _sent(connection, statement.sql, params)
+
+    def row_found() -> None:
+        with cursor:
+            if cursor.rowcount != 1:
+                raise DatabaseError(f"{model._meta.label} {obj.pk}: the update found no row")
+
+    _answered(alias, row_found)
+
+
+def _sent(connection, sql: str, params: list):
+    cursor = connection.cursor()
+    _together.ours = True
+    try:
+        cursor.execute(sql, params)
+    except BaseException:
+        cursor.close()
+        raise
+    finally:
+        _together.ours = False
+    return cursor
+
+
+def _answered(alias: str, answer: Callable[[], None]) -> None:
+    """Read a statement's answer now, or once the writes sent together have all been answered."""
+    waiting = _sending_together(alias)
+    if waiting is None:
+        answer()
+    else:
+        waiting.append(answer)

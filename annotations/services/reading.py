@@ -32,7 +32,7 @@ from annotations.selectors.reading.preferences import preference_problems
 from annotations.services.agreement.compute import agreement_recompute_request
 from annotations.services.audit import audit_record
 from annotations.services.batches.escalation import batch_exam_escalate_if_disputed
-from ecgreview.prepared_writes import row_update, rows_insert
+from ecgreview.prepared_writes import row_update, rows_insert, writes_sent_together
 
 # A day: anything longer is a tab left open over a weekend, not reading time.
 MAX_TIME_ON_TASK_MS = 24 * 3600 * 1000
@@ -137,8 +137,17 @@ def exclusive_set_check(assignment: Assignment, resolved: list[tuple[DiagnosticC
 
 
 def _snapshot(annotation: Annotation, resolved: list[tuple[DiagnosticClass, bool]], actor) -> None:
+    _earlier_labels_removed(annotation)
+    _snapshot_rows(annotation, resolved, actor)
+
+
+def _earlier_labels_removed(annotation: Annotation) -> None:
     if annotation.revision > 1:  # labels are only ever written here, so a first revision has none yet
         AnnotationLabel.objects.filter(annotation=annotation).delete()
+
+
+def _snapshot_rows(annotation: Annotation, resolved: list[tuple[DiagnosticClass, bool]], actor) -> None:
+    """The read's labels and its revision, new rows only (prepared writes: see annotation_submit)."""
     rows_insert(
         [AnnotationLabel(annotation=annotation, diagnostic_class=c, uncertain=u) for c, u in resolved]
     )
@@ -271,13 +280,15 @@ def annotation_save_draft(
             time_on_task_ms=time_on_task_ms,
             revision=revision,
         )
-        _snapshot(annotation, resolved, actor)
-        audit_record(
-            actor=actor,
-            action="annotation.save_draft",
-            target=annotation,
-            after=_audited(annotation, resolved, restaged),
-        )
+        _earlier_labels_removed(annotation)
+        with writes_sent_together():  # as a submit's (annotation_submit)
+            _snapshot_rows(annotation, resolved, actor)
+            audit_record(
+                actor=actor,
+                action="annotation.save_draft",
+                target=annotation,
+                after=_audited(annotation, resolved, restaged),
+            )
     return annotation
 
 
@@ -289,11 +300,15 @@ def _check_submittable(locked: Assignment, resolved: list[tuple[DiagnosticClass,
     exclusive_set_check(locked, resolved)
 
 
-def _assignment_done(actor, locked: Assignment, now, started: bool) -> None:
-    """The assignment submitted; a first read may escalate its exam, and agreement follows."""
+def _assignment_closed(locked: Assignment, now, started: bool) -> None:
     locked.status = Assignment.Status.SUBMITTED
     locked.submitted_at = now
     row_update(locked, ("status", "submitted_at", *(("started_at",) if started else ())))
+
+
+def _assignment_done(actor, locked: Assignment) -> None:
+    """The assignment submitted (_assignment_closed): a first read may escalate its exam, and agreement
+    follows."""
     if locked.read_round == 1:
         batch_exam_escalate_if_disputed(batch=locked.batch, exam_id=locked.exam_id, actor=actor)
         # After commit, so the worker sees this read; coalesced, and a Redis outage never
@@ -328,23 +343,28 @@ def annotation_submit(
         _check_submittable(locked, resolved)
         now = annotation.submitted_at
         started = locked.started_at == now  # _write started it just now: saved once, with its status
-        _snapshot(annotation, resolved, actor)
-        audit_record(
-            actor=actor,
-            action="annotation.submit",
-            target=annotation,
-            after=_audited(annotation, resolved, restaged),
-        )
         revealed = None
         two_stage = locked.batch.suggestion_mode == ReviewBatch.SuggestionMode.TWO_STAGE
         if two_stage and annotation.stage == Annotation.Stage.BLIND:
             revealed = suggestion_for_exam(locked.exam_id)
-        if revealed is not None:
-            if started:
+        _earlier_labels_removed(annotation)
+        # The rows of the submit that need nothing from each other, in one round trip to the database.
+        with writes_sent_together():
+            _snapshot_rows(annotation, resolved, actor)
+            audit_record(
+                actor=actor,
+                action="annotation.submit",
+                target=annotation,
+                after=_audited(annotation, resolved, restaged),
+            )
+            if revealed is not None and started:
                 row_update(locked, ("status", "started_at"))
+            elif revealed is None:
+                _assignment_closed(locked, now, started)
+        if revealed is not None:
             annotation = _open_revision(actor, locked, annotation, resolved, revealed)
         else:
-            _assignment_done(actor, locked, now, started)
+            _assignment_done(actor, locked)
     return SubmitResult(annotation=annotation, assignment=locked, suggestion_revealed=revealed)
 
 

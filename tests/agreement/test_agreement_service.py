@@ -317,6 +317,21 @@ def test_once_the_queued_run_may_have_started_a_submission_asks_redis_again(
         cache.delete(_pending_key(batch.pk))
 
 
+def test_an_overdue_run_not_yet_started_still_covers_a_submission(
+    ana, bruno, diego, tnmg, settings, monkeypatch
+):
+    settings.AGREEMENT_RECOMPUTE_DELAY_S = 30
+    batch = make_batch(diego, tnmg, [ana, bruno], [ExamFactory()])
+    cache.delete(_pending_key(batch.pk))
+    try:
+        assert agreement_recompute_request(batch.pk) is True
+        later = time.time() + 45  # a busy worker has not taken the run yet: its key is still there
+        monkeypatch.setattr(compute.time, "time", lambda: later)
+        assert [agreement_recompute_request(batch.pk) for _ in range(3)] == [False] * 3
+    finally:
+        cache.delete(_pending_key(batch.pk))
+
+
 def test_a_started_run_makes_this_process_ask_redis_again(ana, bruno, diego, tnmg, settings):
     settings.AGREEMENT_RECOMPUTE_DELAY_S = 30
     batch = make_batch(diego, tnmg, [ana, bruno], [ExamFactory()])

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
-from django.db import DatabaseError, connection, transaction
+from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import F, signals
 from django.db.models.sql.compiler import SQLInsertCompiler, SQLUpdateCompiler
 from django.test.utils import CaptureQueriesContext
@@ -14,9 +14,9 @@ from django.utils import timezone
 
 from annotations.models import Annotation, AnnotationLabel, AuditEvent, Exam
 from ecgreview import prepared_writes as prepared
-from ecgreview.prepared_writes import row_update, rows_insert
+from ecgreview.prepared_writes import row_update, rows_insert, writes_sent_together
 from tests.platform.test_embedded_default import on_the_demo
-from tests.reading.helpers import queue, shared_batch
+from tests.reading.helpers import labels, queue, ref, shared_batch
 
 pytestmark = pytest.mark.django_db
 
@@ -168,12 +168,15 @@ import json, django
 django.setup()
 from django.db import transaction
 from annotations.models import AuditEvent, Annotation, Assignment
-from ecgreview.prepared_writes import rows_insert, row_update
+from ecgreview.prepared_writes import rows_insert, row_update, writes_sent_together
 events = [
     AuditEvent(actor_username="x", action="test.embedded", after={"n": i, "t": "ação"}) for i in range(3)
 ]
 with transaction.atomic():
-    rows_insert(events)
+    with writes_sent_together():  # SQLite: each at once, as outside the block
+        rows_insert(events[:1])
+        at_once = events[0].pk is not None
+    rows_insert(events[1:])
     annotation = Annotation(assignment=Assignment.objects.first(), is_current=False, stage="revised")
     rows_insert([annotation])
     annotation.comment = "kept"
@@ -182,10 +185,135 @@ stored = list(AuditEvent.objects.filter(action="test.embedded").order_by("pk"))
 print(json.dumps({
     "keys": [e.pk for e in events], "stored": [e.pk for e in stored], "after": [e.after for e in stored],
     "times": [e.occurred_at.isoformat() for e in stored] == [e.occurred_at.isoformat() for e in events],
-    "comment": Annotation.objects.get(pk=annotation.pk).comment,
+    "comment": Annotation.objects.get(pk=annotation.pk).comment, "at_once": at_once,
 }))
 """
     answer = on_the_demo(tmp_path, script)
     assert answer["keys"] == answer["stored"] and len(set(answer["keys"])) == 3
+    assert answer["at_once"] is True
     assert answer["after"] == [{"n": i, "t": "ação"} for i in range(3)]
     assert answer["times"] is True and answer["comment"] == "kept"
+
+
+def _pipelined(statements: list[tuple[str, bool]]):
+    """An execute wrapper noting each statement's first words and whether psycopg sent it in a pipeline."""
+
+    def note(execute, sql, params, many, context):
+        status = connection.connection.pgconn.pipeline_status
+        statements.append((" ".join(sql.split()[:3]), status != 0))
+        return execute(sql, params, many, context)
+
+    return connection.execute_wrapper(note)
+
+
+def test_writes_sent_together_are_answered_when_the_block_ends(ana, bruno, diego, tnmg):
+    batch = shared_batch(readers=[ana, bruno], coordinator=diego, taxonomy=tnmg, exams=1)
+    assignment = queue(batch, ana)[0]
+    annotation = Annotation(assignment=assignment, stage=Annotation.Stage.BLIND, is_current=True)
+    event, af = _event(ana), tnmg.classes.get(code="AF")
+    statements: list[tuple[str, bool]] = []
+    with transaction.atomic(), _pipelined(statements):
+        rows_insert([annotation])
+        with writes_sent_together():
+            rows_insert([event])
+            assignment.status = "in_progress"
+            row_update(assignment, ("status",))
+            label = AnnotationLabel(annotation=annotation, diagnostic_class=af)
+            rows_insert([label])
+            # Sent, not yet answered: a round trip for all three at the end, none for each.
+            assert event.pk is None and label.pk is None
+        assert event.pk is not None and label.pk is not None and not label._state.adding
+    assert [sent for _, sent in statements] == [False, True, True, True]
+    assert AuditEvent.objects.get(pk=event.pk).after == event.after
+    assert AnnotationLabel.objects.get(pk=label.pk).annotation_id == annotation.pk
+    assert type(assignment).objects.get(pk=assignment.pk).status == "in_progress"
+
+
+def test_a_write_the_database_refuses_fails_at_the_end_as_djangos_error_and_nothing_is_kept(
+    ana, bruno, diego, tnmg
+):
+    batch = shared_batch(readers=[ana, bruno], coordinator=diego, taxonomy=tnmg, exams=1)
+    annotation = Annotation.objects.create(assignment=queue(batch, ana)[0])
+    af = tnmg.classes.get(code="AF")
+    before = AuditEvent.objects.count()
+    with pytest.raises(IntegrityError), transaction.atomic(), writes_sent_together():
+        rows_insert([_event(ana)])
+        rows_insert([AnnotationLabel(annotation=annotation, diagnostic_class=af)])
+        rows_insert([AnnotationLabel(annotation=annotation, diagnostic_class=af)])  # annotation_label_unique
+    assert AuditEvent.objects.count() == before
+    assert not AnnotationLabel.objects.filter(annotation=annotation).exists()
+
+
+def test_an_update_sent_together_that_found_no_row_fails_at_the_end(ana, bruno, diego, tnmg):
+    batch = shared_batch(readers=[ana, bruno], coordinator=diego, taxonomy=tnmg, exams=1)
+    annotation = Annotation.objects.create(assignment=queue(batch, ana)[0])
+    gone = Annotation.objects.get(pk=annotation.pk)
+    Annotation.objects.filter(pk=annotation.pk).delete()
+    gone.comment = "lost"
+    with pytest.raises(DatabaseError, match="found no row"), transaction.atomic(), writes_sent_together():
+        row_update(gone, ("comment",))
+
+
+def test_a_read_inside_the_block_sees_what_was_sent_before_it(ana):
+    event = _event(ana, target_id="read-inside")
+    with transaction.atomic(), writes_sent_together():
+        rows_insert([event])
+        assert AuditEvent.objects.filter(target_id="read-inside").count() == 1
+    assert event.pk is not None
+
+
+def test_a_submits_rows_reach_postgresql_in_one_round_trip(client_for, ana, bruno, diego, tnmg):
+    batch = shared_batch(readers=[ana, bruno], coordinator=diego, taxonomy=tnmg, exams=2)
+    assignment = queue(batch, ana)[0]
+    body = {"labels": labels("AF", "RBBB"), "comment": "", "time_on_task_ms": 900, "revision": 0}
+    statements: list[tuple[str, bool]] = []
+    with _pipelined(statements):
+        response = client_for(ana).post(
+            f"/api/v1/reading/assignments/{ref(assignment)}/submit/", body, content_type="application/json"
+        )
+    assert response.status_code == 200, response.content
+    sent_together = [words for words, sent in statements if sent]
+    assert sent_together == [
+        'INSERT INTO "annotations_annotationlabel"',
+        'INSERT INTO "annotations_annotationrevision"',
+        'INSERT INTO "annotations_auditevent"',
+        'UPDATE "annotations_assignment" SET',
+    ]
+    stored = Annotation.objects.get(assignment=assignment, is_current=True)
+    assert sorted(stored.labels.values_list("diagnostic_class__code", flat=True)) == ["AF", "RBBB"]
+    assert stored.revisions.get().labels == [
+        {"code": "AF", "uncertain": False},
+        {"code": "RBBB", "uncertain": False},
+    ]
+    assert AuditEvent.objects.filter(action="annotation.submit", target_id=str(stored.pk)).count() == 1
+    assert type(assignment).objects.get(pk=assignment.pk).status == "submitted"
+
+
+def test_a_draft_saves_rows_reach_postgresql_in_one_round_trip(client_for, ana, bruno, diego, tnmg):
+    batch = shared_batch(readers=[ana, bruno], coordinator=diego, taxonomy=tnmg, exams=1)
+    assignment = queue(batch, ana)[0]
+    url = f"/api/v1/reading/assignments/{ref(assignment)}/draft/"
+    client = client_for(ana)
+    first = client.put(url, {"labels": labels("SB"), "revision": 0}, content_type="application/json")
+    assert first.status_code == 200, first.content
+    statements: list[tuple[str, bool]] = []
+    with _pipelined(statements):  # a second save: its earlier labels are deleted first, then sent together
+        response = client.put(url, {"labels": labels("AF"), "revision": 1}, content_type="application/json")
+    assert response.status_code == 200, response.content
+    assert [words for words, sent in statements if sent] == [
+        'INSERT INTO "annotations_annotationlabel"',
+        'INSERT INTO "annotations_annotationrevision"',
+        'INSERT INTO "annotations_auditevent"',
+    ]
+    stored = Annotation.objects.get(assignment=assignment, is_current=True)
+    assert list(stored.labels.values_list("diagnostic_class__code", flat=True)) == ["AF"]
+    assert list(stored.revisions.order_by("revision").values_list("revision", flat=True)) == [1, 2]
+
+
+def test_an_orm_write_inside_the_block_is_refused_before_it_is_sent(ana, bruno, diego, tnmg):
+    batch = shared_batch(readers=[ana, bruno], coordinator=diego, taxonomy=tnmg, exams=1)
+    annotation = Annotation.objects.create(assignment=queue(batch, ana)[0], comment="kept")
+    with pytest.raises(ImproperlyConfigured, match="sent together"), transaction.atomic():
+        with writes_sent_together():
+            Annotation.objects.filter(pk=annotation.pk).update(comment="changed")  # its count would be -1
+    assert Annotation.objects.get(pk=annotation.pk).comment == "kept"

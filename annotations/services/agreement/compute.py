@@ -117,10 +117,15 @@ def agreement_recompute_request(batch_id: int) -> bool:
         return False
     starts = now + delay
     try:
+        # A key means its run has not started (the task deletes it before reading), so it will see this
+        # submission: one read of it answers, also while a busy worker has not yet taken an overdue run.
+        waiting = cache.get(_pending_key(batch_id))
+        if waiting is not None:
+            _remember_queued(batch_id, waiting)
+            return False
         # The key outlives the countdown a little, so it also expires if the task is lost.
         if not cache.add(_pending_key(batch_id), starts, timeout=delay + settings.AGREEMENT_PENDING_GRACE_S):
-            _remember_queued(batch_id, cache.get(_pending_key(batch_id)))
-            return False
+            return False  # another process queued it between the two
         if task_enqueue("annotations.tasks.agreement_recompute", batch_id, countdown=delay):
             _remember_queued(batch_id, starts)
             return True
