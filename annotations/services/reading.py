@@ -254,6 +254,14 @@ def _write(
     return locked, current, resolved, restaged
 
 
+def _read_recorded(actor, action: str, annotation: Annotation, resolved: list, restaged: bool) -> None:
+    """The read's labels, its revision and its audit row: new rows only, so they may be sent together."""
+    _snapshot_rows(annotation, resolved, actor)
+    audit_record(
+        actor=actor, action=action, target=annotation, after=_audited(annotation, resolved, restaged)
+    )
+
+
 def _audited(annotation: Annotation, resolved: list, restaged: bool) -> dict:
     after = {"revision": annotation.revision, "stage": annotation.stage, "labels": len(resolved)}
     if restaged:
@@ -282,13 +290,7 @@ def annotation_save_draft(
         )
         _earlier_labels_removed(annotation)
         with writes_sent_together():  # as a submit's (annotation_submit)
-            _snapshot_rows(annotation, resolved, actor)
-            audit_record(
-                actor=actor,
-                action="annotation.save_draft",
-                target=annotation,
-                after=_audited(annotation, resolved, restaged),
-            )
+            _read_recorded(actor, "annotation.save_draft", annotation, resolved, restaged)
     return annotation
 
 
@@ -350,13 +352,7 @@ def annotation_submit(
         _earlier_labels_removed(annotation)
         # The rows of the submit that need nothing from each other, in one round trip to the database.
         with writes_sent_together():
-            _snapshot_rows(annotation, resolved, actor)
-            audit_record(
-                actor=actor,
-                action="annotation.submit",
-                target=annotation,
-                after=_audited(annotation, resolved, restaged),
-            )
+            _read_recorded(actor, "annotation.submit", annotation, resolved, restaged)
             if revealed is not None and started:
                 row_update(locked, ("status", "started_at"))
             elif revealed is None:

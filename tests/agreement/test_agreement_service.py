@@ -275,84 +275,57 @@ def _requested_with_the_key_cleared_behind_our_back(batch_id: int) -> tuple[bool
     return outcome, cache.get(_pending_key(batch_id))
 
 
-def test_a_submission_while_the_queued_recomputation_waits_costs_no_round_trip_to_redis(
-    ana, bruno, diego, tnmg, settings
-):
+@pytest.fixture
+def quiet_batch(ana, bruno, diego, tnmg, settings):
+    """A batch with no recomputation pending, whose runs are queued 30 s ahead; its key is cleared after."""
     settings.AGREEMENT_RECOMPUTE_DELAY_S = 30
     batch = make_batch(diego, tnmg, [ana, bruno], [ExamFactory()])
     cache.delete(_pending_key(batch.pk))
-    try:
-        assert agreement_recompute_request(batch.pk) is True
-        # The queued run starts in 30 s at the earliest and will read this submission anyway.
-        assert _requested_with_the_key_cleared_behind_our_back(batch.pk) == (False, None)
-    finally:
-        cache.delete(_pending_key(batch.pk))
+    yield batch.pk
+    cache.delete(_pending_key(batch.pk))
 
 
-def test_a_run_queued_by_another_process_is_learned_from_its_key(ana, bruno, diego, tnmg, settings):
-    settings.AGREEMENT_RECOMPUTE_DELAY_S = 30
-    batch = make_batch(diego, tnmg, [ana, bruno], [ExamFactory()])
+def _later(monkeypatch, seconds: float) -> None:
+    moment = time.time() + seconds
+    monkeypatch.setattr(compute.time, "time", lambda: moment)
+
+
+def test_a_submission_while_the_queued_recomputation_waits_costs_no_round_trip_to_redis(quiet_batch):
+    assert agreement_recompute_request(quiet_batch) is True
+    # The queued run starts in 30 s at the earliest and will read this submission anyway.
+    assert _requested_with_the_key_cleared_behind_our_back(quiet_batch) == (False, None)
+
+
+def test_a_run_queued_by_another_process_is_learned_from_its_key(quiet_batch):
     # As another web process leaves it: the key holds when its run starts.
-    cache.set(_pending_key(batch.pk), time.time() + 30, timeout=90)
-    try:
-        assert agreement_recompute_request(batch.pk) is False
-        assert _requested_with_the_key_cleared_behind_our_back(batch.pk) == (False, None)
-    finally:
-        cache.delete(_pending_key(batch.pk))
+    cache.set(_pending_key(quiet_batch), time.time() + 30, timeout=90)
+    assert agreement_recompute_request(quiet_batch) is False
+    assert _requested_with_the_key_cleared_behind_our_back(quiet_batch) == (False, None)
 
 
-def test_once_the_queued_run_may_have_started_a_submission_asks_redis_again(
-    ana, bruno, diego, tnmg, settings, monkeypatch
-):
-    settings.AGREEMENT_RECOMPUTE_DELAY_S = 30
-    batch = make_batch(diego, tnmg, [ana, bruno], [ExamFactory()])
-    cache.delete(_pending_key(batch.pk))
-    try:
-        assert agreement_recompute_request(batch.pk) is True
-        later = time.time() + 29  # within the margin before the run is due: it may start any moment
-        monkeypatch.setattr(compute.time, "time", lambda: later)
-        outcome, key = _requested_with_the_key_cleared_behind_our_back(batch.pk)
-        assert outcome is True and key is not None  # a new run is queued, which will see this read
-    finally:
-        cache.delete(_pending_key(batch.pk))
+def test_once_the_queued_run_may_have_started_a_submission_asks_redis_again(quiet_batch, monkeypatch):
+    assert agreement_recompute_request(quiet_batch) is True
+    _later(monkeypatch, 29)  # within the margin before the run is due: it may start any moment
+    outcome, key = _requested_with_the_key_cleared_behind_our_back(quiet_batch)
+    assert outcome is True and key is not None  # a new run is queued, which will see this read
 
 
-def test_an_overdue_run_not_yet_started_still_covers_a_submission(
-    ana, bruno, diego, tnmg, settings, monkeypatch
-):
-    settings.AGREEMENT_RECOMPUTE_DELAY_S = 30
-    batch = make_batch(diego, tnmg, [ana, bruno], [ExamFactory()])
-    cache.delete(_pending_key(batch.pk))
-    try:
-        assert agreement_recompute_request(batch.pk) is True
-        later = time.time() + 45  # a busy worker has not taken the run yet: its key is still there
-        monkeypatch.setattr(compute.time, "time", lambda: later)
-        assert [agreement_recompute_request(batch.pk) for _ in range(3)] == [False] * 3
-    finally:
-        cache.delete(_pending_key(batch.pk))
+def test_an_overdue_run_not_yet_started_still_covers_a_submission(quiet_batch, monkeypatch):
+    assert agreement_recompute_request(quiet_batch) is True
+    _later(monkeypatch, 45)  # a busy worker has not taken the run yet: its key is still there
+    assert [agreement_recompute_request(quiet_batch) for _ in range(3)] == [False] * 3
 
 
-def test_a_started_run_makes_this_process_ask_redis_again(ana, bruno, diego, tnmg, settings):
-    settings.AGREEMENT_RECOMPUTE_DELAY_S = 30
-    batch = make_batch(diego, tnmg, [ana, bruno], [ExamFactory()])
-    cache.delete(_pending_key(batch.pk))
-    try:
-        assert agreement_recompute_request(batch.pk) is True
-        agreement_recompute_started(batch.pk)  # the worker in this same process (the embedded default)
-        assert agreement_recompute_request(batch.pk) is True
-    finally:
-        cache.delete(_pending_key(batch.pk))
+def test_a_started_run_makes_this_process_ask_redis_again(quiet_batch):
+    assert agreement_recompute_request(quiet_batch) is True
+    agreement_recompute_started(quiet_batch)  # the worker in this same process (the embedded default)
+    assert agreement_recompute_request(quiet_batch) is True
 
 
-def test_an_older_key_without_a_start_time_is_asked_about_every_time(ana, bruno, diego, tnmg, settings):
-    settings.AGREEMENT_RECOMPUTE_DELAY_S = 30
-    batch = make_batch(diego, tnmg, [ana, bruno], [ExamFactory()])
-    cache.set(_pending_key(batch.pk), 1, timeout=90)  # as the code before start times left it
-    try:
-        assert agreement_recompute_request(batch.pk) is False
-        assert _requested_with_the_key_cleared_behind_our_back(batch.pk)[0] is True
-    finally:
-        cache.delete(_pending_key(batch.pk))
+def test_an_older_key_without_a_start_time_is_asked_about_every_time(quiet_batch):
+    cache.set(_pending_key(quiet_batch), 1, timeout=90)  # as the code before start times left it
+    assert agreement_recompute_request(quiet_batch) is False
+    assert _requested_with_the_key_cleared_behind_our_back(quiet_batch)[0] is True
 
 
 def test_a_read_is_saved_even_when_redis_is_down(
