@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from annotations.errors import Conflict, Invalid
 from annotations.lib.exclusive_sets import exclusive_conflicts
@@ -29,6 +30,7 @@ from annotations.models.reading import ReaderPreference
 from annotations.selectors.batches.closures import RETEST_FIRST_SKIPPED
 from annotations.selectors.reading.assignments import assignment_for_reader_locked, suggestion_for_exam
 from annotations.selectors.reading.preferences import preference_problems
+from annotations.selectors.taxonomy import statement_name
 from annotations.services.agreement.compute import agreement_recompute_request
 from annotations.services.audit import audit_record
 from annotations.services.batches.escalation import batch_exam_escalate_if_disputed
@@ -53,7 +55,8 @@ class StaleRevision(Conflict):
 
     def __init__(self, current: int):
         super().__init__(
-            f"the read was saved elsewhere (revision {current}); reload to continue",
+            _("the read was saved elsewhere (revision %(revision)s); reload to continue")
+            % {"revision": current},
             extra={"revision": current},
         )
         self.current = current
@@ -61,6 +64,13 @@ class StaleRevision(Conflict):
 
 class ReadClosed(Conflict):
     """The assignment is already submitted or skipped: nothing more can be written to it."""
+
+
+# In the reader's language, asked when raised (a function: the language is the request's, not the import's).
+_ALREADY = {
+    Assignment.Status.SUBMITTED: lambda: _("this read is already submitted"),
+    Assignment.Status.SKIPPED: lambda: _("this read is already skipped"),
+}
 
 
 @dataclass(frozen=True)
@@ -83,7 +93,7 @@ def _lock(assignment: Assignment | int, actor) -> Assignment:
     assignment_id = assignment if isinstance(assignment, int) else assignment.pk
     locked = assignment_for_reader_locked(actor, assignment_id)
     if locked.status in (Assignment.Status.SUBMITTED, Assignment.Status.SKIPPED):
-        raise ReadClosed(f"this read is already {locked.get_status_display().lower()}")
+        raise ReadClosed(_ALREADY[locked.status]())
     return locked
 
 
@@ -111,11 +121,13 @@ def _resolve_labels(
 ) -> list[tuple[DiagnosticClass, bool]]:
     codes = [label.code for label in labels]
     if len(set(codes)) != len(codes):
-        raise ReadingError("a statement was chosen twice")
+        raise ReadingError(_("a statement was chosen twice"))
     classes = _taxonomy_classes(assignment.batch.taxonomy)
     unknown = [code for code in codes if code not in classes]
     if unknown:
-        raise ReadingError(f"unknown statement(s) for this batch's taxonomy: {', '.join(unknown)}")
+        raise ReadingError(
+            _("unknown statement(s) for this batch's taxonomy: %(codes)s") % {"codes": ", ".join(unknown)}
+        )
     return [(classes[label.code], bool(label.uncertain)) for label in labels]
 
 
@@ -124,13 +136,18 @@ def exclusive_set_check(assignment: Assignment, resolved: list[tuple[DiagnosticC
     reader fixes them all at once, not one per refused submit)."""
     taxonomy = assignment.batch.taxonomy
     kinds = {code: c.kind for code, c in _taxonomy_classes(taxonomy).items()}
-    conflicts = exclusive_conflicts([c.code for c, _ in resolved], kinds, taxonomy.exclusive_sets)
+    conflicts = exclusive_conflicts([c.code for c, _uncertain in resolved], kinds, taxonomy.exclusive_sets)
     if conflicts:
-        names = {c.code: c.name for c, _ in resolved}
+        names = {c.code: statement_name(c.name, c.name_pt) for c, _uncertain in resolved}
         raise ReadingError(
             "; ".join(
-                f"“{names[pair.first]}” ({pair.first}) and “{names[pair.second]}” ({pair.second}) "
-                "cannot be chosen together"
+                _("“%(first)s” (%(first_code)s) and “%(second)s” (%(second_code)s) cannot be chosen together")
+                % {
+                    "first": names[pair.first],
+                    "first_code": pair.first,
+                    "second": names[pair.second],
+                    "second_code": pair.second,
+                }
                 for pair in conflicts
             )
         )
@@ -298,7 +315,7 @@ def _check_submittable(locked: Assignment, resolved: list[tuple[DiagnosticClass,
     # An empty read is an answer only where the taxonomy says so ("none of these", e.g. CODE-15%'s
     # six classes); elsewhere it is more likely a slip than a finding.
     if not resolved and not locked.batch.taxonomy.none_of_these:
-        raise ReadingError("choose at least one statement, or skip the exam with a reason")
+        raise ReadingError(_("choose at least one statement, or skip the exam with a reason"))
     exclusive_set_check(locked, resolved)
 
 
@@ -412,7 +429,7 @@ def assignment_skip(*, actor, assignment: Assignment | int, reason: str) -> Assi
     """Set an exam aside with a reason (unreadable tracing, wrong patient...); any draft is kept."""
     reason = (reason or "").strip()
     if not reason:
-        raise ReadingError("give a reason for skipping this exam")
+        raise ReadingError(_("give a reason for skipping this exam"))
     with transaction.atomic():
         locked = _lock(assignment, actor)
         # Two-stage: the blind read is already stored and counts for consensus; a skip now would
@@ -421,8 +438,10 @@ def assignment_skip(*, actor, assignment: Assignment | int, reason: str) -> Assi
             stage=Annotation.Stage.BLIND, status=Annotation.Status.SUBMITTED
         ).exists():
             raise ReadClosed(
-                "your blind read of this exam is already submitted and counts; it cannot be skipped now. "
-                "Submit the revision (unchanged if you wish)"
+                _(
+                    "your blind read of this exam is already submitted and counts; it cannot be skipped now. "
+                    "Submit the revision (unchanged if you wish)"
+                )
             )
         before = {"status": locked.status}
         locked.status = Assignment.Status.SKIPPED
@@ -475,7 +494,9 @@ def reader_preferences_set(*, actor, values: dict[str, object]) -> ReaderPrefere
     the trail's real events."""
     problems = preference_problems(values)
     if problems:
-        raise ReadingError("unknown preference or value: " + ", ".join(sorted(problems)))
+        raise ReadingError(
+            _("unknown preference or value: %(names)s") % {"names": ", ".join(sorted(problems))}
+        )
     with transaction.atomic():
         # Two saves of a new reader may race: the row is created at most once, then locked.
         ReaderPreference.objects.bulk_create([ReaderPreference(user=actor)], ignore_conflicts=True)

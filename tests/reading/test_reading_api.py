@@ -556,3 +556,35 @@ def test_a_save_into_a_batch_closed_meanwhile_says_the_batch_was_closed_and_keep
         content_type="application/json",
     )
     assert other.status_code == 404 and "batch_closed" not in other.json()
+
+
+def test_a_portuguese_readers_refusals_are_in_portuguese_and_name_the_statements_as_tnmg_does(
+    client_for, ana, bruno, diego, tnmg
+):
+    anas = queue(shared_batch(readers=[ana, bruno], coordinator=diego, taxonomy=tnmg, exams=2), ana)
+    client = client_for(ana)
+    client.post("/i18n/setlang/", {"language": "pt-br", "next": "/"})
+
+    def submit(assignment, body) -> tuple[int, str]:
+        answer = client.post(f"{API}/{ref(assignment)}/submit/", body, content_type="application/json")
+        return answer.status_code, answer.json().get("detail")
+
+    together = {"labels": labels("SR", "AF"), "revision": 0}
+    assert submit(anas[0], together) == (
+        400,
+        "“Ritmo sinusal” (SR) e “Fibrilação atrial” (AF) não podem ser escolhidos juntos",
+    )
+    assert submit(anas[0], {"labels": [], "revision": 0}) == (
+        400,
+        "escolha ao menos um achado, ou pule o exame com um motivo",
+    )
+    assert (
+        submit(anas[0], {"labels": labels("SB", "SB"), "revision": 0})[1]
+        == "um achado foi escolhido duas vezes"
+    )
+    assert submit(anas[0], {"labels": labels("SB"), "revision": 3}) == (
+        409,
+        "a leitura foi salva em outro lugar (versão 0); recarregue para continuar",
+    )
+    assert submit(anas[0], {"labels": labels("SB"), "revision": 0})[0] == 200
+    assert submit(anas[0], {"labels": labels("SB"), "revision": 1}) == (409, "esta leitura já foi enviada")
