@@ -588,3 +588,16 @@ def test_a_portuguese_readers_refusals_are_in_portuguese_and_name_the_statements
     )
     assert submit(anas[0], {"labels": labels("SB"), "revision": 0})[0] == 200
     assert submit(anas[0], {"labels": labels("SB"), "revision": 1}) == (409, "esta leitura já foi enviada")
+
+
+def test_a_portuguese_reader_is_told_in_portuguese_that_another_readers_exam_is_not_found(
+    client_for, ana, bruno, diego, tnmg
+):
+    batch = shared_batch(readers=[ana, bruno], coordinator=diego, taxonomy=tnmg, exams=1)
+    client = client_for(ana)
+    client.post("/i18n/setlang/", {"language": "pt-br", "next": "/"})
+    brunos = client.get(f"{API}/{ref(queue(batch, bruno)[0])}/")
+    made_up = client.get(f"{API}/{'A' * 22}/")
+    # Word for word what an exam that does not exist answers: nothing tells the two apart.
+    assert (brunos.status_code, brunos.json()) == (404, {"detail": "exame não encontrado"})
+    assert (made_up.status_code, made_up.json()) == (404, {"detail": "exame não encontrado"})

@@ -98,7 +98,7 @@ def assignment_for_reader(user, assignment_id: int) -> Assignment:
             _reader_assignments(user).select_related("exam", "batch", "batch__taxonomy").get(pk=assignment_id)
         )
     except Assignment.DoesNotExist:
-        raise NotFound("no such assignment") from None
+        raise NotFound(gettext("no such assignment")) from None
 
 
 # The largest id a bigint column holds: a longer number is no batch (SQLite's driver overflows on it).
@@ -122,7 +122,7 @@ def reader_batch_named(user, raw: str | None) -> int | None:
         not has_role(user, Role.READER)
         or not Assignment.objects.filter(reader=user, batch_id=batch_id).exists()
     ):
-        raise NotFound("no such batch")
+        raise NotFound(gettext("no such batch"))
     return batch_id
 
 
@@ -200,10 +200,10 @@ def assignment_for_reader_locked(user, assignment_id: int) -> Assignment:
     (None if never). The first save of a read needs it to know whether the read is blind; read here, it
     costs no query of its own on every first save."""
     if not has_role(user, Role.READER):
-        raise NotFound("no such assignment")
+        raise NotFound(gettext("no such assignment"))
     rows = _LOCKED.rows(reader_id=user.pk, assignment_id=assignment_id)
     if not rows:
-        raise _refused_as_closed(user, assignment_id) or NotFound("no such assignment")
+        raise _refused_as_closed(user, assignment_id) or NotFound(gettext("no such assignment"))
     row, start, instances, db = rows[0], 0, [], router.db_for_write(Assignment)
     for model, _, names in _LOCKED_MODELS:
         instances.append(model.from_db(db, names, row[start : start + len(names)]))

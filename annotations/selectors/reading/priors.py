@@ -15,6 +15,7 @@ prior_exam_for_case).
 from __future__ import annotations
 
 from django.urls import reverse
+from django.utils.translation import gettext
 
 from annotations.errors import NotFound
 from annotations.models import Assignment, Exam, ReviewBatch
@@ -93,10 +94,10 @@ def prior_exam_for_case(user, batch: ReviewBatch, exam: Exam, n: int) -> tuple[E
     """The n-th earlier exam of a case the user has to decide (the caller checked that), with its
     waveform's cache scope; 404 when the batch does not show earlier exams or there is no such one."""
     if not serial_comparison_on(batch) or not 1 <= n <= PRIORS_SHOWN:
-        raise NotFound("no such earlier exam")
+        raise NotFound(gettext("no such earlier exam"))
     earlier = _earlier_exams(exam)
     if n > len(earlier):
-        raise NotFound("no such earlier exam")
+        raise NotFound(gettext("no such earlier exam"))
     return earlier[n - 1], _case_scope(user.pk, batch, exam, n)
 
 
@@ -106,8 +107,8 @@ def prior_exam_for_reader(user, assignment_id: int, n: int) -> tuple[Exam, str]:
     or there is no such earlier exam."""
     assignment = assignment_for_reader(user, assignment_id)
     if not serial_comparison_on(assignment.batch) or not 1 <= n <= PRIORS_SHOWN:
-        raise NotFound("no such earlier exam")
+        raise NotFound(gettext("no such earlier exam"))
     earlier = _earlier_exams(assignment.exam)
     if n > len(earlier):
-        raise NotFound("no such earlier exam")
+        raise NotFound(gettext("no such earlier exam"))
     return earlier[n - 1], _scope(assignment, n)
