@@ -10,10 +10,22 @@ import threading
 import time
 
 import pytest
+from django.conf import settings
 from django.core.signals import request_finished, request_started
+from django.utils import translation
 
 from annotations.roles import Role
 from tests.factories import UserFactory
+
+
+@pytest.fixture(autouse=True)
+def _language_of_the_test_alone():
+    """Each test starts in the default language. The test client's requests run LocaleMiddleware in the
+    test's own thread, which leaves a pt-BR request's language active afterwards (a server's next request
+    activates its own); a later test calling a service directly would read its messages in Portuguese."""
+    translation.activate(settings.LANGUAGE_CODE)
+    yield
+    translation.activate(settings.LANGUAGE_CODE)
 
 
 @pytest.fixture
