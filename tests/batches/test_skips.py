@@ -393,3 +393,18 @@ def test_home_and_the_batch_list_say_how_many_reads_were_skipped_beside_reads_do
     rows = client_for(diego).get("/api/v1/batches/").json()
     row = next(r for r in rows if r["id"] == batch.pk)
     assert (row["reads_done"], row["read_count"], row["reads_skipped"]) == (12, 13, 1)
+
+
+def test_a_portuguese_coordinator_reads_a_refused_hand_on_in_portuguese(client_for, handing, ana, diego):
+    batch, skipped = handing
+    skip(client_for(ana), skipped, "noisy")
+    coordinator = client_for(diego)
+    coordinator.post("/i18n/setlang/", {"language": "pt-br", "next": "/"})
+    outsider = UserFactory(username="otto", roles=["reader"])
+    url = f"/batches/{batch.pk}/skips/{skipped.pk}/hand-on/"
+    page = coordinator.post(url, {"reader": outsider.pk}, follow=True).content.decode()
+    assert "otto não lê o lote “Hand on”; adicione essa pessoa ao lote antes" in page
+    holder = Assignment.objects.filter(batch=batch, exam=skipped.exam).exclude(reader=ana).get().reader
+    page = coordinator.post(url, {"reader": holder.pk}, follow=True).content.decode()
+    assert f"{holder.username} já recebeu este exame (lote “Hand on”)" in page
+    assert not Assignment.objects.filter(replaces=skipped).exists()

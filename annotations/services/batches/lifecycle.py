@@ -11,6 +11,7 @@ from datetime import UTC, date, datetime, timedelta
 import numpy as np
 from django.db import connection, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from annotations.errors import Conflict, Forbidden, Invalid
 from annotations.lib.batch_design import Design, DesignError, DesignRequest, design_batch
@@ -43,12 +44,12 @@ class BatchStateConflict(Conflict, BatchDesignError):
 
 def require_coordinator(actor) -> None:
     if not has_role(actor, Role.COORDINATOR):
-        raise Forbidden("only coordinators change batches")
+        raise Forbidden(_("only coordinators change batches"))
 
 
 def require_open(batch: ReviewBatch) -> None:
     if batch.status == ReviewBatch.Status.CLOSED:
-        raise BatchStateConflict(f"batch {batch.name!r} is closed")
+        raise BatchStateConflict(_("batch “%(batch)s” is closed") % {"batch": batch.name})
 
 
 def queue_end(batch: ReviewBatch, reader_id: int) -> int:

@@ -13,6 +13,7 @@ import secrets
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from annotations.errors import Conflict, Forbidden, NotFound
 from annotations.models import Assignment, ReviewBatch
@@ -39,29 +40,43 @@ class HandOnConflict(Conflict, HandOnError):
 def _refuse_reader(batch: ReviewBatch, skipped: Assignment, reader) -> None:
     name = reader.get_username()
     if not has_role(reader, Role.READER):
-        raise HandOnError(f"{name} is not a reader")
+        raise HandOnError(_("%(name)s is not a reader") % {"name": name})
     if blind_refusal([reader]):
         raise HandOnError(blind_refusal([reader]))
     if reader.pk not in batch_reader_ids(batch):
-        raise HandOnError(f"{name} is not a reader of batch {batch.name!r}; add them to the batch first")
+        raise HandOnError(
+            _("%(name)s is not a reader of batch “%(batch)s”; add them to the batch first")
+            % {"name": name, "batch": batch.name}
+        )
     held = Assignment.objects.filter(reader=reader, exam_id=skipped.exam_id).select_related("batch").first()
     if held is not None:
         raise HandOnConflict(
-            f"{name} has already been given this exam (batch {held.batch.name!r}); "
-            "a second read by the same reader would not be independent"
+            _(
+                "%(name)s has already been given this exam (batch “%(batch)s”); a second read by the same "
+                "reader would not be independent"
+            )
+            % {"name": name, "batch": held.batch.name}
         )
     if not exam_reader_eligible(reader.pk, skipped.exam_id):
-        raise HandOnConflict(f"{name} adjudicated this exam or saw its dispute, so cannot read it blind")
+        raise HandOnConflict(
+            _("%(name)s adjudicated this exam or saw its dispute, so cannot read it blind") % {"name": name}
+        )
     seen = readers_seen_before([reader.pk], [skipped.exam_id])[reader.pk]
     if seen["read"]:
         raise HandOnConflict(
-            f"{name} read this ECG under another exam (a copy of its waveform); a second read would not be "
-            "independent"
+            _(
+                "%(name)s read this ECG under another exam (a copy of its waveform); a second read would not "
+                "be independent"
+            )
+            % {"name": name}
         )
     if batch_seen_elsewhere(batch, [reader.pk], [skipped.exam_id]).get(reader.pk):
         raise HandOnConflict(
-            f"{name} saw this exam's model suggestion elsewhere, and batch {batch.name!r} keeps readers away "
-            "from exams they have seen"
+            _(
+                "%(name)s saw this exam's model suggestion elsewhere, and batch “%(batch)s” keeps readers "
+                "away from exams they have seen"
+            )
+            % {"name": name, "batch": batch.name}
         )
 
 
@@ -91,12 +106,12 @@ def assignment_hand_on(*, actor, batch: ReviewBatch, assignment_id: int, reader)
     any batch or adjudicated it or saw its dispute, and a closed batch. Nothing changes when refused.
     """
     if not has_role(actor, Role.COORDINATOR):
-        raise Forbidden("only coordinators hand skipped exams on")
+        raise Forbidden(_("only coordinators hand skipped exams on"))
     with transaction.atomic():
         # The batch lock orders this with reassigning, rebalancing and escalation, which move queues too.
         locked_batch = ReviewBatch.objects.select_for_update().get(pk=batch.pk)
         if locked_batch.status == ReviewBatch.Status.CLOSED:
-            raise HandOnConflict(f"batch {locked_batch.name!r} is closed")
+            raise HandOnConflict(_("batch “%(batch)s” is closed") % {"batch": locked_batch.name})
         skipped = (
             Assignment.objects.select_for_update(of=("self",))
             .select_related("reader")
@@ -104,16 +119,19 @@ def assignment_hand_on(*, actor, batch: ReviewBatch, assignment_id: int, reader)
             .first()
         )
         if skipped is None:
-            raise NotFound("no such assignment in this batch")
+            raise NotFound(_("no such assignment in this batch"))
         if skipped.status != Assignment.Status.SKIPPED:
             raise HandOnConflict(
-                f"only a skipped exam can be handed on; this one is {skipped.get_status_display().lower()}"
+                _("only a skipped exam can be handed on; this one is %(status)s")
+                % {"status": skipped.get_status_display().lower()}
             )
         if skipped.read_round != 1:
-            raise HandOnConflict("a retest re-read measures its own reader; it cannot be handed on")
+            raise HandOnConflict(_("a retest re-read measures its own reader; it cannot be handed on"))
         given = Assignment.objects.filter(replaces=skipped).select_related("reader").first()
         if given is not None:
-            raise HandOnConflict(f"this skipped exam was already handed to {given.reader.get_username()}")
+            raise HandOnConflict(
+                _("this skipped exam was already handed to %(name)s") % {"name": given.reader.get_username()}
+            )
         _refuse_reader(locked_batch, skipped, reader)
         position = _random_unread_position(locked_batch, reader.pk)
         new = Assignment.objects.create(
