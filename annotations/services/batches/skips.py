@@ -98,6 +98,31 @@ def _random_unread_position(batch: ReviewBatch, reader_id: int) -> int:
     return position
 
 
+def _skipped_slot_locked(batch: ReviewBatch, assignment_id: int) -> Assignment:
+    """The batch's skipped slot, locked, provided it may still be handed on."""
+    skipped = (
+        Assignment.objects.select_for_update(of=("self",))
+        .select_related("reader")
+        .filter(pk=assignment_id, batch=batch)
+        .first()
+    )
+    if skipped is None:
+        raise NotFound(_("no such assignment in this batch"))
+    if skipped.status != Assignment.Status.SKIPPED:
+        raise HandOnConflict(
+            _("only a skipped exam can be handed on; this one is %(status)s")
+            % {"status": skipped.get_status_display().lower()}
+        )
+    if skipped.read_round != 1:
+        raise HandOnConflict(_("a retest re-read measures its own reader; it cannot be handed on"))
+    given = Assignment.objects.filter(replaces=skipped).select_related("reader").first()
+    if given is not None:
+        raise HandOnConflict(
+            _("this skipped exam was already handed to %(name)s") % {"name": given.reader.get_username()}
+        )
+    return skipped
+
+
 def assignment_hand_on(*, actor, batch: ReviewBatch, assignment_id: int, reader) -> Assignment:
     """Give a skipped slot of the batch to another reader of it: a new pending read of the same exam.
 
@@ -112,26 +137,7 @@ def assignment_hand_on(*, actor, batch: ReviewBatch, assignment_id: int, reader)
         locked_batch = ReviewBatch.objects.select_for_update().get(pk=batch.pk)
         if locked_batch.status == ReviewBatch.Status.CLOSED:
             raise HandOnConflict(_("batch “%(batch)s” is closed") % {"batch": locked_batch.name})
-        skipped = (
-            Assignment.objects.select_for_update(of=("self",))
-            .select_related("reader")
-            .filter(pk=assignment_id, batch=locked_batch)
-            .first()
-        )
-        if skipped is None:
-            raise NotFound(_("no such assignment in this batch"))
-        if skipped.status != Assignment.Status.SKIPPED:
-            raise HandOnConflict(
-                _("only a skipped exam can be handed on; this one is %(status)s")
-                % {"status": skipped.get_status_display().lower()}
-            )
-        if skipped.read_round != 1:
-            raise HandOnConflict(_("a retest re-read measures its own reader; it cannot be handed on"))
-        given = Assignment.objects.filter(replaces=skipped).select_related("reader").first()
-        if given is not None:
-            raise HandOnConflict(
-                _("this skipped exam was already handed to %(name)s") % {"name": given.reader.get_username()}
-            )
+        skipped = _skipped_slot_locked(locked_batch, assignment_id)
         _refuse_reader(locked_batch, skipped, reader)
         position = _random_unread_position(locked_batch, reader.pk)
         new = Assignment.objects.create(
