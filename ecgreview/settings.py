@@ -126,7 +126,24 @@ def _database(url: str | None) -> dict:
         config["CONN_HEALTH_CHECKS"] = True
         if not env.bool("DATABASE_JIT", False):
             _turn_jit_off(config)
+        _let_hot_queries_be_prepared(config, env.bool("DATABASE_PREPARED_STATEMENTS", True))
     return config
+
+
+# psycopg prepares a statement once it has run this many times on a connection, but only through a cursor
+# that binds on the server. Django's cursors bind on the client and never prepare; the app's own prepared
+# cursor asks for it explicitly (annotations/selectors/reading/prepared.py). So this count is never meant
+# to be reached: it only keeps prepared statements allowed on the connection.
+PREPARE_ONLY_WHEN_ASKED = 2**31 - 1
+
+
+def _let_hot_queries_be_prepared(config: dict, allowed: bool) -> None:
+    """The reader's lock and next-exam queries run as server-side prepared statements: PostgreSQL spent
+    more time planning the lock than running it (docs/scaling.md). A connection pooler in transaction
+    mode keeps them only from PgBouncer 1.21 on, with max_prepared_statements set; with an older one, set
+    DATABASE_PREPARED_STATEMENTS=0 and every query is planned each time, as Django does by default."""
+    options = config.setdefault("OPTIONS", {})
+    options["prepare_threshold"] = PREPARE_ONLY_WHEN_ASKED if allowed else None
 
 
 def _turn_jit_off(config: dict) -> None:

@@ -272,3 +272,27 @@ def test_a_database_jit_value_that_is_not_a_boolean_stops_the_process(tmp_path):
     result = load_settings(tmp_path, DEBUG="1", DATABASE_URL="postgres://u@db:5432/ecg", DATABASE_JIT="maybe")
     assert result.returncode != 0
     assert "DATABASE_JIT='maybe' is not a boolean" in result.stderr
+
+
+PREPARED_PROBE = (
+    "import django; django.setup(); from django.db import connection; connection.ensure_connection(); "
+    "print(connection.connection.prepare_threshold)"
+)
+
+
+def test_the_app_lets_its_hot_queries_be_prepared_and_an_operator_can_turn_that_off(tmp_path):
+    # The driver prepares only what the app asks it to (selectors/reading/prepared.py): Django's own
+    # cursors bind on the client and never prepare, so the threshold is never reached by them.
+    on = fresh_interpreter(tmp_path, PREPARED_PROBE, DEBUG="1", DATABASE_URL=_server_url())
+    assert on.returncode == 0, on.stderr
+    assert int(on.stdout) >= 2**31 - 1
+    off = fresh_interpreter(
+        tmp_path, PREPARED_PROBE, DEBUG="1", DATABASE_URL=_server_url(), DATABASE_PREPARED_STATEMENTS="0"
+    )
+    assert off.returncode == 0, off.stderr
+    assert off.stdout.strip() == "None"
+    refused = fresh_interpreter(
+        tmp_path, PREPARED_PROBE, DEBUG="1", DATABASE_URL=_server_url(), DATABASE_PREPARED_STATEMENTS="often"
+    )
+    assert refused.returncode != 0
+    assert "DATABASE_PREPARED_STATEMENTS='often' is not a boolean" in refused.stderr

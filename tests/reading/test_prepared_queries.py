@@ -148,3 +148,52 @@ def test_through_the_api_a_cached_lock_still_answers_404_for_another_readers_ass
     last = ana_client.post(f"{API}/{ref(anas[1])}/submit/", read, content_type="application/json")
     assert last.status_code == 200 and last.json()["next_assignment_id"] is None
     assert Assignment.objects.filter(batch=batch, status=Assignment.Status.SUBMITTED).count() == 3
+
+
+def _statements_prepared() -> dict[str, tuple[int, int]]:
+    """This connection's server-side prepared statements: (generic plans, custom plans) by SQL text."""
+    with transaction.get_connection().cursor() as cursor:
+        cursor.execute("SELECT statement, generic_plans, custom_plans FROM pg_prepared_statements")
+        return {sql: (generic, custom) for sql, generic, custom in cursor.fetchall()}
+
+
+def _planned(statements: dict[str, tuple[int, int]], marker: str) -> tuple[int, int]:
+    found = [plans for sql, plans in statements.items() if marker in sql]
+    assert len(found) == 1, f"one prepared statement holding {marker!r}, got {len(found)}"
+    return found[0]
+
+
+def test_a_readers_submits_plan_the_lock_and_the_next_exam_query_once_per_connection(ana, bruno, diego, tnmg):
+    # PostgreSQL spent more time planning the lock query (joins and the exposure subquery) than running
+    # it. Prepared on the server, it is planned a few times per connection and then runs its kept plan.
+    batch = shared_batch(readers=[ana, bruno], coordinator=diego, taxonomy=tnmg, exams=9)
+    mine = queue(batch, ana)
+    client = _client(ana)
+    for assignment, following in zip(mine, [*mine[1:], None], strict=True):
+        read = {"labels": labels("NORM"), "revision": 0}
+        answer = client.post(f"{API}/{ref(assignment)}/submit/", read, content_type="application/json")
+        assert answer.status_code == 200
+        assert answer.json()["next_assignment_id"] == (ref(following) if following else None)
+    statements = _statements_prepared()
+    generic, custom = _planned(statements, 'FOR UPDATE OF "annotations_assignment"')
+    assert generic + custom == 9 and generic >= 1  # every submit ran it; the later ones without planning
+    generic, custom = _planned(statements, '"annotations_assignment"."position" ASC')
+    assert generic + custom >= 9 and generic >= 1
+    assert Assignment.objects.filter(reader=ana, status=Assignment.Status.SUBMITTED).count() == 9
+
+
+def test_with_prepared_statements_turned_off_the_same_answers_come_unprepared(ana, bruno, diego, tnmg):
+    # DATABASE_PREPARED_STATEMENTS=0, for a connection pooler that cannot keep them (docs/scaling.md).
+    batch = shared_batch(readers=[ana, bruno], coordinator=diego, taxonomy=tnmg, exams=2)
+    mine = queue(batch, ana)
+    driver = transaction.get_connection().connection
+    kept, driver.prepare_threshold = driver.prepare_threshold, None
+    try:
+        with transaction.atomic():
+            rows = selectors._LOCKED.rows(reader_id=ana.pk, assignment_id=mine[0].pk)
+        assert rows == _as_the_orm_builds_it(
+            selectors._locked_row, (), reader_id=ana.pk, assignment_id=mine[0].pk
+        )
+        assert _statements_prepared() == {}
+    finally:
+        driver.prepare_threshold = kept

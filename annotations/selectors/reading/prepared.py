@@ -8,6 +8,11 @@ selector, and caches only the building: the first call builds the queryset with 
 place of the call's values, keeps the SQL with the places those markers landed in, and every later
 call runs that SQL with its own values there, converting the columns as Django would.
 
+On PostgreSQL the SQL also runs as a server-side prepared statement, so that PostgreSQL plans it a few
+times per connection rather than on every call: the lock query's joins and subquery took longer to plan
+than to run (bench/submit_parts.py). Its filters are equalities on keys, which a kept (generic) plan
+serves as well as a fresh one. DATABASE_PREPARED_STATEMENTS=0 turns this off (ecgreview/settings.py).
+
 Only values_list() querysets of integer values: the markers are integers far beyond any id, found by
 equality among the query's parameters, so a value that never reaches them (folded into the SQL text,
 as a slice's bound is) refuses to build (ImproperlyConfigured), before anything runs.
@@ -19,6 +24,7 @@ from collections.abc import Callable, Hashable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import psycopg
 from django.core.exceptions import ImproperlyConfigured
 from django.db import connections
 from django.db.models import QuerySet
@@ -54,6 +60,26 @@ def _converted(rows: list[tuple], plan: _Plan, connection) -> Iterator[tuple]:
         yield tuple(values)
 
 
+class _ServerPreparedCursor(psycopg.Cursor):
+    """A cursor that binds on the server and prepares every statement it runs: Django's own cursors
+    bind on the client, where psycopg never prepares."""
+
+    def execute(self, query, params=None, *, prepare: bool | None = True, binary: bool | None = None):
+        return super().execute(query, params, prepare=prepare, binary=binary)
+
+
+def _statement_cursor(connection):
+    """Django's cursor for the connection; on PostgreSQL with prepared statements allowed, the same
+    wrapper (execute wrappers, the query log, Django's errors) around a preparing cursor. The driver's
+    connection carries Django's loaders and time zone, which its cursors inherit."""
+    cursor = connection.cursor()
+    driver = getattr(cursor.cursor, "connection", None)
+    if connection.vendor != "postgresql" or getattr(driver, "prepare_threshold", None) is None:
+        return cursor
+    cursor.close()
+    return type(cursor)(_ServerPreparedCursor(driver), connection)
+
+
 class PreparedQuery:
     """`build(**values)` returns the values_list() queryset; call rows(**values) to run it.
 
@@ -76,7 +102,7 @@ class PreparedQuery:
         params = list(plan.params)
         for place, name in plan.slots:
             params[place] = values[name]
-        with connection.cursor() as cursor:
+        with _statement_cursor(connection) as cursor:
             cursor.execute(plan.sql, params)
             fetched = cursor.fetchall()
         return list(_converted(fetched, plan, connection))
