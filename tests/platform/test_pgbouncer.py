@@ -85,8 +85,10 @@ def pgbouncer(**settings: str | int) -> Iterator[str]:
     directory = Path(tempfile.mkdtemp(prefix="pgbouncer-"))
     directory.chmod(0o755)  # run as root, PgBouncer drops to the postgres user, who must read its files
     port = _free_port()
+    server = connection.settings_dict
+    user = server["USER"] or "postgres"
     users = directory / "users.txt"
-    users.write_text('"postgres" ""\n')
+    users.write_text(f'"{user}" ""\n')
     lines = {
         "listen_addr": "127.0.0.1",
         "listen_port": port,
@@ -98,7 +100,6 @@ def pgbouncer(**settings: str | int) -> Iterator[str]:
         **settings,
     }
     config = directory / "pgbouncer.ini"
-    server = connection.settings_dict
     config.write_text(
         f"[databases]\n* = host={server['HOST'] or '127.0.0.1'} port={server['PORT'] or 5432}\n[pgbouncer]\n"
         + "".join(f"{key} = {value}\n" for key, value in lines.items())
@@ -109,7 +110,7 @@ def pgbouncer(**settings: str | int) -> Iterator[str]:
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         _wait_for(port, process)
-        yield f"postgresql://postgres@127.0.0.1:{port}/{server['NAME']}"
+        yield f"postgresql://{user}@127.0.0.1:{port}/{server['NAME']}"
     finally:
         process.terminate()
         process.wait(timeout=10)
