@@ -319,10 +319,12 @@ def _check_submittable(locked: Assignment, resolved: list[tuple[DiagnosticClass,
     exclusive_set_check(locked, resolved)
 
 
-def _assignment_closed(locked: Assignment, now, started: bool) -> None:
+def _assignment_closed(locked: Assignment, annotation: Annotation, started: bool) -> None:
     locked.status = Assignment.Status.SUBMITTED
-    locked.submitted_at = now
-    row_update(locked, ("status", "submitted_at", *(("started_at",) if started else ())))
+    locked.submitted_at = annotation.submitted_at
+    locked.time_on_task_ms = annotation.time_on_task_ms  # the dashboard's times, read from the slots
+    fields = ("status", "submitted_at", "time_on_task_ms", *(("started_at",) if started else ()))
+    row_update(locked, fields)
 
 
 def _assignment_done(actor, locked: Assignment) -> None:
@@ -373,7 +375,7 @@ def annotation_submit(
             if revealed is not None and started:
                 row_update(locked, ("status", "started_at"))
             elif revealed is None:
-                _assignment_closed(locked, now, started)
+                _assignment_closed(locked, annotation, started)
         if revealed is not None:
             annotation = _open_revision(actor, locked, annotation, resolved, revealed)
         else:

@@ -248,3 +248,13 @@ def test_an_empty_read_is_an_answer_only_where_the_taxonomy_says_none_of_these(
         assert (assignment.status == "submitted") == (expected == 200)
     assert code15.none_of_these and not tnmg.none_of_these
     assert AgreementResult.objects.count() == 0
+
+
+def test_imported_reads_have_no_time_on_task_on_the_dashboard(tmp_path, client, diego, code15):
+    """Nobody timed a read made elsewhere: the dashboard shows no quartiles for it, not 0 s."""
+    batch = import_code_test(tmp_path, diego, ["cardiologist1"])
+    client.force_login(diego)
+    progress = client.get(f"/batches/{batch.pk}/progress.json").json()
+    (reader,) = progress["readers"]
+    assert reader["done"] == N_EXAMS
+    assert (reader["q1_seconds"], reader["median_seconds"], reader["q3_seconds"]) == (None, None, None)

@@ -5,10 +5,11 @@ from __future__ import annotations
 import re
 
 import pytest
-from django.db import connection
+from django.db import IntegrityError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 
-from annotations.models import Consensus, DisputedLabel, Suggestion
+from annotations.models import Assignment, Consensus, DisputedLabel, Suggestion
+from annotations.selectors.reading.refs import assignment_ref
 from annotations.services.agreement.compute import batch_agreement_compute
 from annotations.services.batches.lifecycle import batch_create
 from annotations.services.reading import LabelInput, annotation_submit, assignment_skip
@@ -290,3 +291,29 @@ def test_an_exam_whose_first_reads_disagree_is_disputed_while_its_retest_waits(
     assert Assignment.objects.get(pk=retest.pk).status == Assignment.Status.PENDING
     disputed = client_for(diego).get(f"/batches/{batch.pk}/?exam_status=disputed").content.decode()
     assert rows(disputed) == [str(exam_id)]
+
+
+def test_times_on_task_are_read_from_the_batch_slots_without_its_reads(client_for, diego, ana, batch):
+    """At 100 k exams x 3 readers, joining the batch's 300 k slots to their reads for the time on task
+    was half of the dashboard's time: a submit copies the read's time onto its slot, and the quartiles
+    come from the slots alone."""
+    for assignment, seconds in zip(queue(batch, ana), (13, 40), strict=False):
+        response = client_for(ana).post(
+            f"/api/v1/reading/assignments/{assignment_ref(assignment.pk)}/submit/",
+            {"labels": [{"code": "SB"}], "time_on_task_ms": seconds * 1000, "revision": 0},
+            content_type="application/json",
+        )
+        assert response.status_code == 200, response.content
+    slots = Assignment.objects.filter(batch=batch, reader=ana, status="submitted")
+    assert sorted(slots.values_list("time_on_task_ms", flat=True)) == [13_000, 40_000]
+    with CaptureQueriesContext(connection) as queries:
+        progress = client_for(diego).get(f"/batches/{batch.pk}/progress.json").json()
+    ana_row = next(r for r in progress["readers"] if r["username"] == "ana")
+    assert (ana_row["q1_seconds"], ana_row["median_seconds"], ana_row["q3_seconds"]) == (19.75, 26.5, 33.25)
+    assert not [q["sql"] for q in queries.captured_queries if "annotations_annotation" in q["sql"]]
+
+
+def test_a_slot_keeps_no_time_on_task_unless_submitted(ana, batch):
+    pending = next(iter(queue(batch, ana)))
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Assignment.objects.filter(pk=pending.pk).update(time_on_task_ms=1000)
