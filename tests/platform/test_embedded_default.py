@@ -10,6 +10,9 @@ import sys
 import tempfile
 import zipfile
 from pathlib import Path
+from statistics import quantiles
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -666,3 +669,46 @@ def test_the_demo_offers_a_patients_earlier_ecg_on_the_embedded_default(tmp_path
     status, size = seen["waveform"]
     assert status == 200 and size > 10_000
     assert seen["earlier_in_a_batch"] == []
+
+
+# The dashboard's times on task come from the slots on SQLite too (selectors.batches.progress reads them
+# there one column per reader, and by binary COPY on PostgreSQL).
+TIMES_SCRIPT = """
+import json
+import django
+django.setup()
+from django.contrib.auth import get_user_model
+from django.test import Client
+from annotations.models import Assignment, ReviewBatch
+from tests.reading.helpers import ref
+
+batch = ReviewBatch.objects.get(name="Demo batch")
+pending = Assignment.objects.filter(batch=batch, status="pending").select_related("reader")
+reader = pending.order_by("reader_id", "position").first().reader
+reading = Client(HTTP_HOST="localhost")
+reading.force_login(reader)
+for slot, seconds in zip(pending.filter(reader=reader).order_by("position")[:2], (12, 30)):
+    response = reading.post(
+        f"/api/v1/reading/assignments/{ref(slot)}/submit/",
+        {"labels": [{"code": "NORM", "uncertain": False}], "time_on_task_ms": seconds * 1000, "revision": 0},
+        content_type="application/json",
+    )
+    assert response.status_code == 200, response.content
+coordinator = Client(HTTP_HOST="localhost")
+coordinator.force_login(get_user_model().objects.get(username="diego"))
+progress = coordinator.get(f"/batches/{batch.pk}/progress.json").json()
+row = next(r for r in progress["readers"] if r["username"] == reader.username)
+timed = list(Assignment.objects.filter(batch=batch, reader=reader, time_on_task_ms__isnull=False)
+             .order_by("position").values_list("time_on_task_ms", flat=True))
+quartiles = [row["q1_seconds"], row["median_seconds"], row["q3_seconds"]]
+print(json.dumps({"timed": timed, "quartiles": quartiles}))
+"""
+
+
+def test_the_dashboards_times_on_task_come_from_the_submits_on_the_embedded_default(tmp_path):
+    seen = on_the_demo(tmp_path, TIMES_SCRIPT)
+    # The demo's own reads were written by seed_demo's submits, with times of their own, before these.
+    assert seen["timed"][-2:] == [12_000, 30_000]
+    seconds = [ms / 1000 for ms in seen["timed"]]
+    expected = quantiles(seconds, n=4, method="inclusive") if len(seconds) > 1 else seconds * 3
+    assert seen["quartiles"] == pytest.approx(expected)
