@@ -7,6 +7,8 @@ import pytest
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
+from tests.migrating import historical_exam
+
 BEFORE = [("annotations", "0031_exam_device_measurements")]
 AFTER = [("annotations", "0032_assignment_closed_by_system")]
 SET_ASIDE = "set aside: the reader left the study before submitting; the exam went to another reader"
@@ -32,16 +34,7 @@ def test_closures_the_system_wrote_before_are_marked_and_a_readers_skip_is_not()
         "pending": ("pending", ""),
     }
     for position, (name, (status, reason)) in enumerate(shapes.items()):
-        exam = old.get_model("annotations", "Exam").objects.create(
-            dataset=dataset,
-            external_id=name,
-            sampling_rate=500,
-            n_samples=10,
-            gain_uv=1,
-            waveform_key=name,
-            waveform_sha256=f"{position}" * 64,
-            source_format="synthetic",
-        )
+        exam = historical_exam(old, name, position, dataset=dataset.name)
         slots.create(
             batch=batch, exam=exam, reader=reader, position=position, status=status, skip_reason=reason
         )
