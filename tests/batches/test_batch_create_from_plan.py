@@ -300,3 +300,13 @@ def test_a_reader_who_saw_disputes_leaves_the_other_readers_loads_within_one(
         r.username: Assignment.objects.filter(batch=batch, reader=r).count() for r in (ana, bruno, carla)
     }
     assert loads["carla-reads"] == 9 and sorted([loads["ana"], loads["bruno"]]) == [10, 11], loads
+
+
+def test_ids_past_four_bytes_come_back_whole(diego, tnmg, archive):
+    """The pool's ids travel in 4 bytes while every exam's id fits; an archive past two billion ids (an
+    exam imported with a large id, a sequence moved on) has them sent in 8, the same ids either way."""
+    small = sorted(e.pk for e in archive)
+    assert matching_ids(diego, ExamCriteria(datasets=["archive"])).tolist() == small
+    large = [ExamFactory(id=2**31 + n, dataset=archive[0].dataset).pk for n in (0, 7)]
+    pool = matching_ids(diego, ExamCriteria(datasets=["archive"]))
+    assert pool.tolist() == [*small, *large]

@@ -2,9 +2,12 @@
 designer's pool of exams, and any selector reading a large batch: the suggestion evidence).
 
 A million rows read through the driver cost seconds of Python (a tuple and its objects per row); each
-column aggregated into one array and sent in PostgreSQL's binary array format costs a single read and a
-numpy view. array_send's format: a 12-byte header (dimensions, null flag, element type), per dimension
-a size and a lower bound (none when empty), then per element a 32-bit length and the big-endian value.
+column aggregated into one value costs a single read and a numpy view. The value is the column's
+values packed end to end, each in its type's binary form (int8send and the like: big-endian, fixed
+width), concatenated by string_agg. array_send's format, used before, carried a 32-bit length beside
+every element (12 bytes for an 8-byte id); and the driver receives a bytea as hexadecimal text, so every
+byte sent is two on the wire. At 2.7M exams the designer's pool of 2.3M ids took 440 ms to read as
+arrays, 377 ms packed, and 309 ms packed at 4 bytes an id.
 """
 
 from __future__ import annotations
@@ -13,18 +16,15 @@ import numpy as np
 from django.db import connection, transaction
 
 
-def sent_array(value: bytes | memoryview, kind: str) -> np.ndarray:
-    """One array_send value of an array without NULLs as a numpy array of `kind` (">i8", ">f8", "?")."""
-    data = bytes(value)
-    dimensions = int.from_bytes(data[:4], "big")
-    return np.frombuffer(data[12 + 8 * dimensions :], dtype=np.dtype([("length", ">i4"), ("value", kind)]))[
-        "value"
-    ]
-
-
 def sent(column: str, sql_type: str) -> str:
-    """The SQL of one column aggregated and sent as a binary array (an empty one for no rows)."""
-    return f"array_send(COALESCE(array_agg({column}), '{{}}'::{sql_type}[]))"
+    """The SQL of one column packed into one bytea (empty for no rows): its values without NULLs, each in
+    `sql_type`'s binary form, in the order the rows come."""
+    return f"COALESCE(string_agg({sql_type}send(({column})::{sql_type}), ''::bytea), ''::bytea)"
+
+
+def unpacked(value: bytes | memoryview, kind: str) -> np.ndarray:
+    """A value `sent` packed as a numpy array of `kind` (">i8", ">i4", ">i2", ">f8")."""
+    return np.frombuffer(value, dtype=kind)
 
 
 def large_read_settings(cursor) -> None:
@@ -49,7 +49,7 @@ def query_arrays(sql: str, params, columns: list[tuple[str, str, str]]) -> list[
         large_read_settings(cursor)
         cursor.execute(f"SELECT {aggregates} FROM ({sql}) q", params)  # noqa: S608
         row = cursor.fetchone()
-    return [sent_array(value, kind) for value, (_, _, kind) in zip(row, columns, strict=True)]
+    return [unpacked(value, kind) for value, (_, _, kind) in zip(row, columns, strict=True)]
 
 
 def _rows_as_arrays(sql: str, params, columns: list[tuple[str, str, str]]) -> list[np.ndarray]:
@@ -89,5 +89,5 @@ def query_array_in_parts(parts: list[tuple[str, tuple]], column: str, sql_type: 
         large_read_settings(cursor)
         cursor.execute(branches, params)
         rows = sorted(cursor.fetchall())
-    arrays = [sent_array(value, kind) for _, value in rows]
+    arrays = [unpacked(value, kind) for _, value in rows]
     return np.concatenate(arrays) if arrays else np.empty(0, dtype=kind)

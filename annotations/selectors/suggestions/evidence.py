@@ -45,7 +45,7 @@ from annotations.models import (
     SuggestionScore,
 )
 from annotations.selectors.agreement.rules import consensus_settings
-from annotations.selectors.exams.arrays import query_arrays, sent_array
+from annotations.selectors.exams.arrays import query_arrays, sent, unpacked
 from annotations.selectors.suggestions.scoring import META, source_code
 
 DEFAULT_THRESHOLD = 0.5
@@ -174,11 +174,10 @@ class _ScoredCells:
 # rows instead of a Python tuple per cell. A provider without a threshold for a code is read at 0.5.
 # (A MATERIALIZED CTE reading each threshold object once hid the row count from the planner, which
 # then merge-joined every score in the table: four times slower.)
-_SCORED_CELLS_SQL = """
+_THRESHOLD = "COALESCE((s.measurements -> %(meta)s -> 'thresholds' ->> code.source)::float8, %(default)s)"
+_SCORED_CELLS_SQL = f"""
 SELECT s.provider, s.provider_version, sc.diagnostic_class_id,
-       array_send(array_agg(s.exam_id)), array_send(array_agg(sc.score)),
-       array_send(array_agg(
-         COALESCE((s.measurements -> %(meta)s -> 'thresholds' ->> code.source)::float8, %(default)s)))
+       {sent("s.exam_id", "int8")}, {sent("sc.score", "float8")}, {sent(_THRESHOLD, "float8")}
 FROM annotations_suggestion s
 JOIN annotations_suggestionscore sc ON sc.suggestion_id = s.id
 JOIN unnest(%(class_ids)s::bigint[], %(codes)s::text[]) AS code(class_id, source)
@@ -186,7 +185,7 @@ JOIN unnest(%(class_ids)s::bigint[], %(codes)s::text[]) AS code(class_id, source
 WHERE s.status = %(ok)s
   AND s.exam_id IN (SELECT be.exam_id FROM annotations_batchexam be WHERE be.batch_id = %(batch)s)
 GROUP BY s.provider, s.provider_version, sc.diagnostic_class_id
-"""
+"""  # noqa: S608 (constants only; the values go as parameters)
 
 
 def _scored_cells(batch: ReviewBatch, classes: dict[int, DiagnosticClass]) -> _ScoredCells:
@@ -203,9 +202,9 @@ def _scored_cells(batch: ReviewBatch, classes: dict[int, DiagnosticClass]) -> _S
     with connection.cursor() as cursor:
         cursor.execute(_SCORED_CELLS_SQL, params)
         rows = cursor.fetchall()
-    exam_ids = [sent_array(row[3], ">i8") for row in rows]
-    scores = [sent_array(row[4], ">f8") for row in rows]
-    thresholds = [sent_array(row[5], ">f8") for row in rows]
+    exam_ids = [unpacked(row[3], ">i8") for row in rows]
+    scores = [unpacked(row[4], ">f8") for row in rows]
+    thresholds = [unpacked(row[5], ">f8") for row in rows]
     return _ScoredCells(
         group_versions=[(row[0], row[1]) for row in rows],
         group_classes=[row[2] for row in rows],
