@@ -50,6 +50,7 @@ from annotations.models import (
     SuggestionExposure,
 )
 from annotations.selectors.batches.closures import closed_without_read
+from annotations.selectors.exams.arrays import query_arrays
 from annotations.selectors.exams.copies import copy_links, waveform_firsts
 
 
@@ -195,8 +196,7 @@ def readers_seen_before(reader_ids: Iterable[int], exam_ids: Iterable[int]) -> d
     batch designer shows per reader, and what it keeps away from them when asked to."""
     reader_ids, exam_ids = list(reader_ids), list(exam_ids)
     seen = {reader: {"read": set(), "suggested": set()} for reader in reader_ids}
-    held = _held(Assignment.objects.filter(reader_id__in=reader_ids, exam_id__in=_among(exam_ids)))
-    for reader, exam in held.order_by().values_list("reader_id", "exam_id").distinct():
+    for reader, exam in _held_pairs(reader_ids, exam_ids):
         seen[reader]["read"].add(exam)
     for reader, exam in _held_as_copies(reader_ids, exam_ids):
         seen[reader]["read"].add(exam)
@@ -215,6 +215,24 @@ def readers_seen_before(reader_ids: Iterable[int], exam_ids: Iterable[int]) -> d
         ):
             seen[reader]["suggested"].update(standing_for[other])
     return seen
+
+
+# Past this many exams, the readers' held slots are read whole and matched to the exams in numpy. Asked
+# by exam, PostgreSQL plans the array as 200 exams and probes the slot index once per exam: 0.21 s for a
+# design of 100,000 exams at 2.7M with three readers, where reading those readers' 340k slots took
+# 0.07 s. A reader holds what one person can read (tens of thousands), a design may choose millions.
+MANY_EXAMS = 20_000
+
+
+def _held_pairs(reader_ids: list[int], exam_ids: list[int]) -> set[tuple[int, int]]:
+    """(reader, exam of `exam_ids`) for each slot of the exam a reader holds (_held)."""
+    slots = _held(Assignment.objects.filter(reader_id__in=reader_ids)).order_by()
+    if connection.vendor != "postgresql" or len(exam_ids) <= MANY_EXAMS:
+        return set(slots.filter(exam_id__in=_among(exam_ids)).values_list("reader_id", "exam_id").distinct())
+    sql, params = slots.values("reader_id", "exam_id").query.sql_with_params()
+    readers, exams = query_arrays(sql, params, [("reader_id", "int8", ">i8"), ("exam_id", "int8", ">i8")])
+    wanted = np.isin(exams, np.asarray(exam_ids, dtype=np.int64))
+    return set(zip(readers[wanted].tolist(), exams[wanted].tolist(), strict=True))
 
 
 def _held(slots):

@@ -82,8 +82,9 @@ def history(archive, diego, ana, tnmg):
     return read
 
 
-def _preview(client, tnmg, ana, bruno):
+def _preview(client, tnmg, ana, bruno, **extra):
     body = {
+        **extra,
         "name": "Whole archive",
         "taxonomy_id": tnmg.pk,
         "reader_ids": [ana.pk, bruno.pk],
@@ -138,3 +139,27 @@ def test_the_preview_counts_what_each_reader_holds_and_reads_the_batches_once(
     ]
     assert batch_scans and max(batch_scans) == 1, json.dumps(plan, indent=1)
     assert max(slot_probes) <= EXAMS, json.dumps(plan, indent=1)
+
+
+def test_a_large_design_reads_the_readers_slots_whole_and_counts_the_same(
+    client_for, diego, ana, bruno, tnmg, history, monkeypatch
+):
+    """Past blinding.MANY_EXAMS chosen exams the readers' held slots are read whole and matched to the
+    exams apart from the database: of a sample, the same reads held, the same unopened slots of closed
+    batches left out, as when each chosen exam is asked about."""
+    from annotations.selectors import blinding
+
+    counted = {}
+    for many_exams in (10**6, 10):
+        monkeypatch.setattr(blinding, "MANY_EXAMS", many_exams)
+        with CaptureQueriesContext(connection) as queries:
+            response = _preview(client_for(diego), tnmg, ana, bruno, sample_size=150)
+        assert response.status_code == 200, response.content
+        counted[many_exams] = {row["reader"]: row["read"] for row in response.json()["seen_elsewhere"]}
+        slots = [
+            q["sql"] for q in queries.captured_queries if f'FROM "{Assignment._meta.db_table}"' in q["sql"]
+        ]
+        asked_by_exam = any('"exam_id" IN (' in sql for sql in slots)
+        assert asked_by_exam == (many_exams > 150 or connection.vendor != "postgresql")
+    assert counted[10] == counted[10**6]
+    assert 0 < counted[10]["ana"] < len(history) and counted[10]["bruno"] == 0
