@@ -297,7 +297,37 @@ def sample_positions(size: int, n: int, seed: int) -> list[int]:
     """
     if n >= size:
         return list(range(size))
-    return sorted(random.Random(seed).sample(range(size), n))
+    drawn = rejection_draws(size, n, seed)
+    return drawn.tolist() if drawn is not None else sorted(random.Random(seed).sample(range(size), n))
+
+
+def rejection_draws(size: int, n: int, seed: int) -> np.ndarray | None:
+    """sorted(random.Random(seed).sample(range(size), n)) computed in numpy, where random.sample draws by
+    rejection (a population larger than its table of draws): Python's loop took 0.12 s for a sample of
+    100,000 from 2.7M. None where random.sample walks a list instead, or would draw more than 32 bits.
+
+    The same Mersenne Twister words in the same order: numpy's MT19937 started from random.Random(seed)'s
+    state. random.sample takes each draw as the top bits of one word (getrandbits of the size's bit
+    length), rejects those past the size and those drawn before, and stops at n: the first n distinct
+    places of that stream."""
+    table = 21 + (4 ** math.ceil(math.log(n * 3, 4)) if n > 5 else 0)  # random.sample's own choice
+    bits = size.bit_length()
+    if size <= table or bits > 32 or not 0 < n < size:
+        return None
+    generator = np.random.MT19937()
+    words = random.Random(seed).getstate()[1]
+    generator.state = {
+        "bit_generator": "MT19937",
+        "state": {"key": np.array(words[:-1], dtype=np.uint32), "pos": words[-1]},
+    }
+    stream, found = np.empty(0, dtype=np.int64), 0
+    while found < n:  # words enough for the draws still missing, a tenth more for the repeats
+        wanted = int((n - found) * (2**bits / size) * 1.1) + 64
+        places = (generator.random_raw(wanted) >> np.uint64(32 - bits)).astype(np.int64)
+        stream = np.concatenate([stream, places[places < size]])
+        distinct, first = np.unique(stream, return_index=True)
+        found = len(distinct)
+    return np.sort(stream[np.sort(first)[:n]])
 
 
 def sample_random(exam_ids: list[int], n: int, seed: int) -> list[int]:

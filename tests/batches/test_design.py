@@ -14,6 +14,7 @@ from annotations.lib.batch_design import (
     design_batch,
     expected_pair_overlap,
     lowest_stratum_bound,
+    rejection_draws,
     sample_positions,
     sample_random,
     sample_stratified,
@@ -235,3 +236,35 @@ def test_with_several_readers_kept_away_from_different_exams_every_free_reader_i
         )
     )
     assert max(design.loads.values()) - min(design.loads.values()) <= 1, design.loads
+
+
+@pytest.mark.parametrize(
+    ("size", "n", "seed"),
+    [
+        (2_735_269, 100_000, 0),  # a 100,000-exam sample of CODE-II
+        (2_735_269, 1_000, 12345),
+        (1_000_003, 1_000, 2**40 + 3),  # a seed wider than one word
+        (2**22, 3, 1),  # few draws: a set of 21 entries against the population
+        (2**22 + 1, 700, 9),  # one more bit to draw than the size needs
+        (4_200, 1_000, 4),  # a population not much larger than the set of draws
+        (1_048_598, 100_000, 2),
+        (30, 6, 0),
+    ],
+)
+def test_sample_positions_draw_what_python_random_sample_draws(size, n, seed):
+    """A seed's sample is Python's random.sample of the places, whatever computes it: batches designed
+    with a seed are drawn again the same."""
+    assert sample_positions(size, n, seed) == sorted(random.Random(seed).sample(range(size), n))
+
+
+@pytest.mark.parametrize(
+    ("size", "n", "seed"), [(2_735_269, 100_000, 0), (2**22 + 1, 700, 9), (4_200, 1_000, 4)]
+)
+def test_draws_by_rejection_are_computed_apart_from_python_and_agree_with_it(size, n, seed):
+    drawn = rejection_draws(size, n, seed)
+    assert drawn is not None and drawn.tolist() == sorted(random.Random(seed).sample(range(size), n))
+
+
+def test_a_population_walked_as_a_list_is_left_to_python():
+    assert rejection_draws(4_000, 1_000, 4) is None  # random.sample's table of 4,117 holds it
+    assert rejection_draws(2**33, 10, 1) is None  # more than one word a draw

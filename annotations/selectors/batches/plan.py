@@ -420,7 +420,7 @@ def exams_to_add(
     if sample_size is not None and sample_size < len(pool):
         # The places random.sample draws depend on the population's size alone: drawn from a range, they
         # pick what it drew from the list of ids, without making that list.
-        pool = np.sort(pool[random.Random(seed).sample(range(len(pool)), sample_size)])
+        pool = pool[sample_positions(len(pool), sample_size, seed)]
     # Only the ids: the services that take these exams read nothing else of them.
     return list(Exam.objects.filter(pk__in=pool.tolist()).only("pk").order_by("pk")), len(copies)
 
