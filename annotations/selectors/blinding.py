@@ -219,8 +219,8 @@ def readers_seen_before(reader_ids: Iterable[int], exam_ids: Iterable[int]) -> d
 
 # Past this many exams, the readers' held slots are read whole and matched to the exams in numpy. Asked
 # by exam, PostgreSQL plans the array as 200 exams and probes the slot index once per exam: 0.21 s for a
-# design of 100,000 exams at 2.7M with three readers, where reading those readers' 340k slots took
-# 0.07 s. A reader holds what one person can read (tens of thousands), a design may choose millions.
+# design of 100,000 exams at 2.7M with three readers, where reading those readers' 358k slots took
+# 0.15 s. A reader holds what one person can read (tens of thousands), a design may choose millions.
 MANY_EXAMS = 20_000
 
 
