@@ -470,7 +470,9 @@ LANGUAGES = [("en", "English"), ("pt-br", "Português (Brasil)")]
 LOCALE_PATHS = [BASE_DIR / "annotations" / "locale"]
 # English dates as ISO writes them (ecgreview/formats/en); Portuguese ones as Django's pt_BR does.
 FORMAT_MODULE_PATH = ["ecgreview.formats"]
-# Times are shown in this zone (an IANA name: America/Sao_Paulo); stored in UTC whatever it is.
+# Times are shown in this zone (an IANA name: America/Sao_Paulo); stored in UTC whatever it is. The
+# dashboards count reads per day in it, and PostgreSQL's statistics of that day (migration 0035) are of the
+# zone set when they were made: changed later, rebuild them (docs/scaling.md, "Statistics").
 TIME_ZONE = env.str("TIME_ZONE", "UTC")
 USE_I18N = True
 USE_TZ = True

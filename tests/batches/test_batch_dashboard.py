@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -317,3 +318,34 @@ def test_a_slot_keeps_no_time_on_task_unless_submitted(ana, batch):
     pending = next(iter(queue(batch, ana)))
     with pytest.raises(IntegrityError), transaction.atomic():
         Assignment.objects.filter(pk=pending.pk).update(time_on_task_ms=1000)
+
+
+def test_postgresql_expects_as_few_reader_days_as_the_slots_hold(diego, ana, bruno, tnmg):
+    """The dashboards count a batch's slots per reader and day of submission. Without statistics on the
+    day PostgreSQL expected a group per slot (300k for a 100k-exam batch) and grouped them in one process;
+    knowing that a reader submits on few days, it groups in parallel (166 against 102 ms at CODE-II size)."""
+    if connection.vendor != "postgresql":
+        pytest.skip("a PostgreSQL estimate")
+    from datetime import UTC, datetime, timedelta
+
+    from annotations.selectors.batches.progress import slot_count_rows
+    from tests.factories import ExamFactory
+
+    carol = UserFactory(username="carol", roles=["reader"])
+    exams = ExamFactory.create_batch(400)
+    batch = batch_create(
+        name="Days", taxonomy=tnmg, exams=exams, readers=[ana, bruno, carol], readers_per_exam=3, actor=diego
+    )
+    start = datetime(2026, 3, 2, 8, tzinfo=UTC)
+    slots = list(Assignment.objects.filter(batch=batch).order_by("pk"))
+    for index, slot in enumerate(slots):  # four days, every submit at its own moment
+        slot.status = Assignment.Status.SUBMITTED
+        slot.started_at = slot.submitted_at = start + timedelta(days=index % 4, seconds=index * 7)
+    Assignment.objects.bulk_update(slots, ["status", "started_at", "submitted_at"])
+    with connection.cursor() as cursor:
+        cursor.execute(f"ANALYZE {Assignment._meta.db_table}")
+    groups = len(list(slot_count_rows(batch)))
+    (plan,) = json.loads(slot_count_rows(batch).explain(format="json"))
+    expected = plan["Plan"]["Plan Rows"]
+    assert groups == 12
+    assert expected <= 10 * groups, f"PostgreSQL expected {expected} reader days of {len(slots)} slots"

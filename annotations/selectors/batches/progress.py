@@ -159,7 +159,13 @@ def _slot_counts(batch: ReviewBatch) -> list[dict]:
     one pass: the readers' table, the coverage totals and the reads per day are sums of these few rows,
     where three queries read the batch's 300k slots three times. Usernames come apart: joined here, the
     users table was joined to every slot before grouping (7x slower)."""
-    return list(
+    return list(slot_count_rows(batch))
+
+
+def slot_count_rows(batch: ReviewBatch):
+    """_slot_counts' query. PostgreSQL knows how few (reader, day) pairs there are from the statistics of
+    migration 0035; without them it expected one group per slot, and so grouped in one process."""
+    return (
         Assignment.objects.filter(batch=batch)
         .exclude(closed_without_read())  # nobody's slots any more: not a skip, not to do
         .values("reader_id", day=TruncDate("submitted_at"))
