@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict
 
 from django.urls import path
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
@@ -309,7 +310,7 @@ def _plan_data(plan) -> dict:
         "gold_exams": len(plan.gold_exam_ids),
         "readers": plan.reader_names,
         "pair_overlap": [row for _, row in plan.overlap_rows()],
-        "problems": plan.design.problems,
+        "problems": plan.problems,
         "seen_elsewhere": [asdict(row) for row in plan.seen_elsewhere],
         "strata": _strata(plan.stratified),
         "latent_note": plan.latent_note,
@@ -496,7 +497,7 @@ class BatchSkipHandOnView(APIView):
         incoming.is_valid(raise_exception=True)
         reader = active_account(incoming.validated_data["reader_id"])
         if reader is None:
-            raise Invalid("no such user")
+            raise Invalid(_("no such user"))
         new = assignment_hand_on(actor=request.user, batch=batch, assignment_id=assignment_id, reader=reader)
         return Response(
             {"assignment_id": new.pk, "reader": reader.get_username(), "exam_id": new.exam_id},
@@ -716,7 +717,7 @@ def whole_number(value: str | None, name: str) -> int | None:
     if value in (None, ""):
         return None
     if not value.isascii() or not value.isdigit() or len(value) > 18:
-        raise Invalid(f"{name} must be a whole number")
+        raise Invalid(_("%(name)s must be a whole number") % {"name": name})
     return int(value)
 
 

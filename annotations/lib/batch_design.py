@@ -54,13 +54,63 @@ class Slot(NamedTuple):
     is_gold: bool
 
 
+# Each problem and refusal below, in English, by key. The interface says them in the coordinator's
+# language by the same key and named values (selectors.batches.wording), which is why they are kept as
+# data rather than written out where they arise.
+PROBLEM_TEXTS = {
+    "reader_twice": "a reader is listed twice",
+    "exam_twice": "an exam is listed twice",
+    "readers_per_exam_below_one": "readers per exam must be at least 1",
+    "readers_per_exam_above_readers": (
+        "{readers_per_exam} readers per exam were asked for but only {readers} readers chosen"
+    ),
+    "no_exam": "a batch needs at least one exam",
+    "retest_fraction_range": "the retest fraction must lie between 0 and 0.5",
+    "gold_outside_batch": "gold exams not in the batch: {exam_ids}",
+    "no_stratum": "at least one stratum is needed",
+    "short_of_readers": (
+        "{exams} exams cannot get their readers: the only readers left for them saw their dispute or were "
+        "kept away from them (exam ids {exam_ids})"
+    ),
+    "pair_overlap": (
+        "every reader pair should share at least {wanted} exams but the least-shared pair shares "
+        "{achieved}: with {exams} exams, {readers} readers and {readers_per_exam} readers per exam a pair "
+        "shares {mean:.1f} exams on average; about {needed} non-gold exams would be needed, or more "
+        "readers per exam, or fewer readers"
+    ),
+    "pair_overlap_one_reader": (
+        "every reader pair should share at least {wanted} exams but the least-shared pair shares "
+        "{achieved}: with {exams} exams, {readers} readers and {readers_per_exam} readers per exam a pair "
+        "shares {mean:.1f} exams on average; with one reader per exam no pair shares an exam unless it is "
+        "gold, or more readers per exam, or fewer readers"
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A goal a design misses, or why a request cannot be designed: its kind (a key of PROBLEM_TEXTS)
+    and the figures it names. str() is the English sentence."""
+
+    key: str
+    values: dict[str, int | float | str] = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        return PROBLEM_TEXTS[self.key].format(**self.values)
+
+
+def _listed(ids: list[int], most: int = 10) -> str:
+    """Exam ids as a problem names them: the first `most`, then an ellipsis."""
+    return f"{ids[:most]}{'...' if len(ids) > most else ''}"
+
+
 @dataclass
 class Design:
     slots: list[Slot]
     reader_ids: list[int]
     pair_overlap: np.ndarray  # readers x readers, shared first-round exams (gold included)
     loads: dict[int, int]
-    problems: list[str]
+    problems: list[Problem]
     # Exams that got fewer readers than asked because readers were excluded from them.
     short_exam_ids: list[int] = field(default_factory=list)
     # Retests: asked for (the fraction of each queue, rounded), and of those how many no queue could
@@ -81,7 +131,12 @@ class Design:
 
 
 class DesignError(ValueError):
-    """The request cannot be designed at all (as opposed to a design that misses a goal)."""
+    """The request cannot be designed at all (as opposed to a design that misses a goal); str() is the
+    English sentence, `problem` what it says."""
+
+    def __init__(self, key: str, **values: int | float | str) -> None:
+        self.problem = Problem(key, values)
+        super().__init__(str(self.problem))
 
 
 def expected_pair_overlap(n_exams: int, n_readers: int, k: int) -> float:
@@ -100,20 +155,20 @@ def exams_needed_for_overlap(min_overlap: int, n_readers: int, k: int) -> int:
 def _validate(request: DesignRequest) -> None:
     readers, k = request.reader_ids, request.readers_per_exam
     if len(set(readers)) != len(readers):
-        raise DesignError("a reader is listed twice")
+        raise DesignError("reader_twice")
     if len(set(request.exam_ids)) != len(request.exam_ids):
-        raise DesignError("an exam is listed twice")
+        raise DesignError("exam_twice")
     if k < 1:
-        raise DesignError("readers per exam must be at least 1")
+        raise DesignError("readers_per_exam_below_one")
     if k > len(readers):
-        raise DesignError(f"{k} readers per exam were asked for but only {len(readers)} readers chosen")
+        raise DesignError("readers_per_exam_above_readers", readers_per_exam=k, readers=len(readers))
     if not request.exam_ids:
-        raise DesignError("a batch needs at least one exam")
+        raise DesignError("no_exam")
     if not 0.0 <= request.retest_fraction <= 0.5:
-        raise DesignError("the retest fraction must lie between 0 and 0.5")
+        raise DesignError("retest_fraction_range")
     unknown_gold = set(request.gold_exam_ids) - set(request.exam_ids)
     if unknown_gold:
-        raise DesignError(f"gold exams not in the batch: {sorted(unknown_gold)}")
+        raise DesignError("gold_outside_batch", exam_ids=str(sorted(unknown_gold)))
 
 
 def _choose_readers(load, pairs, index, k, rng, candidates):
@@ -228,10 +283,7 @@ def design_batch(request: DesignRequest) -> Design:
         design.retest_fraction_for_one = 1.0 / shortest
     short = design.short_exam_ids = _short_of_readers(request, slots)
     if short:
-        design.problems.append(
-            f"{len(short)} exams cannot get their readers: the only readers left for them saw their "
-            f"dispute or were kept away from them (exam ids {short[:10]}{'...' if len(short) > 10 else ''})"
-        )
+        design.problems.append(Problem("short_of_readers", {"exams": len(short), "exam_ids": _listed(short)}))
     return design
 
 
@@ -268,23 +320,23 @@ def _summarise(request: DesignRequest, slots: list[Slot], readers: list[int]) ->
     return design
 
 
-def _overlap_problem(request: DesignRequest, achieved: int) -> str:
+def _overlap_problem(request: DesignRequest, achieved: int) -> Problem:
     n_regular = len(set(request.exam_ids) - set(request.gold_exam_ids))
     readers, k = len(request.reader_ids), request.readers_per_exam
-    needed = exams_needed_for_overlap(
+    values: dict[str, int | float | str] = {
+        "wanted": request.min_pair_overlap,
+        "achieved": achieved,
+        "exams": n_regular,
+        "readers": readers,
+        "readers_per_exam": k,
+        "mean": expected_pair_overlap(n_regular, readers, k),
+    }
+    if k < 2:
+        return Problem("pair_overlap_one_reader", values)
+    values["needed"] = exams_needed_for_overlap(
         max(0, request.min_pair_overlap - len(request.gold_exam_ids)), readers, k
     )
-    advice = (
-        f"about {needed} non-gold exams would be needed"
-        if k >= 2
-        else "with one reader per exam no pair shares an exam unless it is gold"
-    )
-    return (
-        f"every reader pair should share at least {request.min_pair_overlap} exams but the least-shared "
-        f"pair shares {achieved}: with {n_regular} exams, {readers} readers and {k} readers per exam a pair "
-        f"shares {expected_pair_overlap(n_regular, readers, k):.1f} exams on average; {advice}, or more "
-        "readers per exam, or fewer readers"
-    )
+    return Problem("pair_overlap", values)
 
 
 # --- Choosing the exams -----------------------------------------------------------------------------
@@ -352,7 +404,7 @@ def sample_stratified(scores: dict[int, float], n: int, seed: int, strata: int =
     with too few exams gives all it has and the rest is shared among the others.
     """
     if strata < 1:
-        raise DesignError("at least one stratum is needed")
+        raise DesignError("no_stratum")
     bins: list[list[int]] = [[] for _ in range(strata)]
     for exam_id in sorted(scores):
         bins[stratum_of(scores[exam_id], strata)].append(exam_id)

@@ -70,7 +70,7 @@ def test_pair_overlap_is_spread_evenly_not_left_to_chance():
 def test_the_designer_says_when_the_minimum_overlap_cannot_be_met_and_what_would_meet_it():
     design = design_batch(request(10, 6, 2, min_pair_overlap=3, seed=4))
     assert len(design.problems) == 1
-    message = design.problems[0]
+    message = str(design.problems[0])
     assert "should share at least 3 exams" in message
     assert "about 45 non-gold exams would be needed" in message
 

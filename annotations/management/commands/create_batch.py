@@ -114,4 +114,4 @@ class Command(BaseCommand):
         for name, row in plan.overlap_rows():
             self.stdout.write(f"{name:<{width}}" + "".join(f"{v:>{width}}" for v in row))
         for problem in design.problems:
-            self.stdout.write(self.style.WARNING(problem))
+            self.stdout.write(self.style.WARNING(str(problem)))

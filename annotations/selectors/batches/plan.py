@@ -30,6 +30,7 @@ from annotations.lib.stats.consensus import MIN_LATENT_POSITIVE_EXAMS, MIN_LATEN
 from annotations.models import BatchExam, DiagnosticClass, Exam, ReferenceLabel, ReviewBatch, Taxonomy
 from annotations.roles import Role, has_role
 from annotations.selectors.agreement.rules import METHOD_LATENT
+from annotations.selectors.batches.wording import design_error_text, problem_text
 from annotations.selectors.blinding import design_exclusions, reader_barred_pairs, readers_seen_before
 from annotations.selectors.exams.arrays import query_arrays
 from annotations.selectors.exams.copies import without_copies
@@ -103,6 +104,11 @@ class BatchPlan:
     copies_left_out: int = 0
     # Batches that already bear the name (in any case): "batch 12, active".
     same_name: list[str] = field(default_factory=list)
+
+    @property
+    def problems(self) -> list[str]:
+        """The goals the design misses, in the active language."""
+        return [problem_text(problem) for problem in self.design.problems]
 
     @property
     def reader_names(self) -> list[str]:
@@ -240,10 +246,10 @@ def _readers(reader_ids: list[int]) -> list:
     users = {u.pk: u for u in get_user_model().objects.filter(pk__in=reader_ids, is_active=True)}
     missing = [pk for pk in reader_ids if pk not in users]
     if missing:
-        raise BatchPlanError(f"unknown or inactive users: {missing}")
+        raise BatchPlanError(_("unknown or inactive users: %(ids)s") % {"ids": missing})
     not_readers = [users[pk].get_username() for pk in reader_ids if not has_role(users[pk], Role.READER)]
     if not_readers:
-        raise BatchPlanError(f"not readers: {', '.join(not_readers)}")
+        raise BatchPlanError(_("not readers: %(names)s") % {"names": ", ".join(not_readers)})
     return [users[pk] for pk in reader_ids]
 
 
@@ -252,12 +258,14 @@ def _choose_exams(user, spec: BatchSpec) -> tuple[int, list[int], StratifiedSamp
     array: the sample is the exams at the places lib.batch_design draws, as drawn from the whole pool, which
     holds one exam per waveform (selectors.exams.copies): a copy never takes a place in the sample."""
     if spec.sample_size is not None and spec.sample_size < 1:
-        raise BatchPlanError("the sample size must be at least 1")
+        raise BatchPlanError(_("the sample size must be at least 1"))
     if (spec.stratify_provider or spec.stratify_code) and not (spec.stratify_provider and spec.stratify_code):
-        raise BatchPlanError("stratifying needs both the provider and the statement code whose score it uses")
+        raise BatchPlanError(
+            _("stratifying needs both the provider and the statement code whose score it uses")
+        )
     if spec.stratify_provider and spec.sample_size is None:
         raise BatchPlanError(
-            "stratifying needs a sample size: the strata say how many exams to take from each"
+            _("stratifying needs a sample size: the strata say how many exams to take from each")
         )
     if spec.sample_size is not None and spec.stratify_provider and spec.stratify_code:
         return _choose_stratified(user, spec)
@@ -276,15 +284,15 @@ def _choose_exams(user, spec: BatchSpec) -> tuple[int, list[int], StratifiedSamp
 
 def _choose_stratified(user, spec: BatchSpec) -> tuple[int, list[int], StratifiedSample, int]:
     if spec.strata < 1:
-        raise BatchPlanError("at least one stratum is needed")
+        raise BatchPlanError(_("at least one stratum is needed"))
     if (
         not score_exists(spec.stratify_provider, spec.stratify_code)
         and DiagnosticClass.objects.filter(code=spec.stratify_code).exists()
     ):
         # With no score at all every exam would fall in the lowest stratum: no stratification.
         raise BatchPlanError(
-            f"no exam has a score from the model {spec.stratify_provider!r} for {spec.stratify_code!r} "
-            "to stratify by"
+            _("no exam has a score from the model “%(provider)s” for %(code)s to stratify by")
+            % {"provider": spec.stratify_provider, "code": spec.stratify_code}
         )
     pool, scores = matching_scores(
         user,
@@ -312,20 +320,26 @@ def _choose_gold(spec: BatchSpec, exam_ids: list[int], kept_away: set[int]) -> l
     if not spec.gold_fraction:
         return []
     if not 0 < spec.gold_fraction <= 0.5:
-        raise BatchPlanError("the gold fraction must lie between 0 and 0.5")
+        raise BatchPlanError(_("the gold fraction must lie between 0 and 0.5"))
     wanted = max(1, round(spec.gold_fraction * len(exam_ids)))
     known = sorted(set(ReferenceLabel.objects.filter(exam_id__in=exam_ids).values_list("exam_id", flat=True)))
     if len(known) < wanted:
         raise BatchPlanError(
-            f"{wanted} gold exams were asked for but only {len(known)} of the chosen exams "
-            "have reference labels"
+            _(
+                "%(wanted)s gold exams were asked for but only %(known)s of the chosen exams have "
+                "reference labels"
+            )
+            % {"wanted": wanted, "known": len(known)}
         )
     open_to_all = [exam for exam in known if exam not in kept_away]
     if len(open_to_all) < wanted:
         raise BatchPlanError(
-            f"{wanted} gold exams were asked for but only {len(open_to_all)} of the chosen exams with "
-            f"reference labels may be read by every reader ({len(known) - len(open_to_all)} are kept from "
-            "a reader who saw their dispute, or read them or their suggestion elsewhere)"
+            _(
+                "%(wanted)s gold exams were asked for but only %(open)s of the chosen exams with reference "
+                "labels may be read by every reader (%(kept)s are kept from a reader who saw their dispute, "
+                "or read them or their suggestion elsewhere)"
+            )
+            % {"wanted": wanted, "open": len(open_to_all), "kept": len(known) - len(open_to_all)}
         )
     return sorted(random.Random(spec.seed + 1).sample(open_to_all, wanted))
 
@@ -338,11 +352,11 @@ def batch_plan(user, spec: BatchSpec, *, preview: bool = False) -> BatchPlan:
         raise Forbidden
     taxonomy = Taxonomy.objects.filter(pk=spec.taxonomy_id).first()
     if taxonomy is None:
-        raise BatchPlanError(f"no taxonomy with id {spec.taxonomy_id}")
+        raise BatchPlanError(_("no taxonomy with id %(id)s") % {"id": spec.taxonomy_id})
     readers = _readers(spec.reader_ids)
     matching_count, exam_ids, stratified, copies_left_out = _choose_exams(user, spec)
     if not matching_count:
-        raise BatchPlanError("no exam matches the criteria")
+        raise BatchPlanError(_("no exam matches the criteria"))
     reader_ids = [r.pk for r in readers]
     seen = readers_seen_before(reader_ids, exam_ids)
     disputes = reader_barred_pairs(reader_ids, exam_ids)
@@ -372,7 +386,7 @@ def batch_plan(user, spec: BatchSpec, *, preview: bool = False) -> BatchPlan:
     try:
         design = (design_outline(request) if preview else None) or design_batch(request)
     except DesignError as error:
-        raise BatchPlanError(str(error)) from None
+        raise BatchPlanError(design_error_text(error)) from None
     planned = request if design.slots else None  # an outline: no slots to create a batch from
     plan = BatchPlan(
         spec, taxonomy, readers, matching_count, exam_ids, gold, design, stratified, seen_elsewhere
@@ -402,7 +416,7 @@ def exams_to_add(
     at 2.7M exams, a list of two million ids made row by row took 0.35-1.6 s."""
     pool = matching_ids(user, criteria)
     if not len(pool):
-        raise BatchPlanError("no exam matches these criteria")
+        raise BatchPlanError(_("no exam matches these criteria"))
     held = _batch_exam_ids(batch)
     if len(pool) and len(held):  # each held exam's place in the pool, where it is there
         places = np.minimum(np.searchsorted(pool, held), len(pool) - 1)
@@ -411,12 +425,15 @@ def exams_to_add(
     keep, copies = without_copies(pool, held=held)
     pool = pool[keep]
     if not len(pool):
-        more = (
-            f"; {len(copies)} more are copies of waveforms it holds, which a batch never takes twice"
-            if len(copies)
-            else ""
-        )
-        raise BatchPlanError(f"every exam matching these criteria is in the batch already{more}")
+        if len(copies):
+            raise BatchPlanError(
+                _(
+                    "every exam matching these criteria is in the batch already; %(copies)s more are copies "
+                    "of waveforms it holds, which a batch never takes twice"
+                )
+                % {"copies": len(copies)}
+            )
+        raise BatchPlanError(_("every exam matching these criteria is in the batch already"))
     if sample_size is not None and sample_size < len(pool):
         # The places random.sample draws depend on the population's size alone: drawn from a range, they
         # pick what it drew from the list of ids, without making that list.

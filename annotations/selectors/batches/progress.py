@@ -28,6 +28,7 @@ from django.db.models import (
     When,
 )
 from django.db.models.functions import Cast, Coalesce, TruncDate
+from django.utils.translation import gettext as _
 
 from annotations.errors import Invalid
 from annotations.models import (
@@ -520,9 +521,12 @@ def batch_exam_table(
     the key of the next page (None on the last one)."""
     require_coordinator(user)
     if state and state not in EXAM_STATES:
-        raise ExamTableError(f"unknown exam status {state!r}; one of {', '.join(EXAM_STATES)}")
+        raise ExamTableError(
+            _("unknown exam status “%(state)s”; one of %(states)s")
+            % {"state": state, "states": ", ".join(EXAM_STATES)}
+        )
     if not 1 <= size <= EXAM_PAGE_SIZE_MAX:
-        raise ExamTableError(f"page size must be between 1 and {EXAM_PAGE_SIZE_MAX}")
+        raise ExamTableError(_("page size must be between 1 and %(most)s") % {"most": EXAM_PAGE_SIZE_MAX})
     rows = _exam_status_rows(batch)
     if state == "disputed":
         # A cheap necessary condition first, so the per-exam counts run on the few disputed exams only.

@@ -22,6 +22,7 @@ from urllib.parse import urlencode
 from django.db import connection
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from annotations.errors import Forbidden, Invalid
 from annotations.lib.ecg.quality import EXAM_FLAGS
@@ -106,7 +107,8 @@ def _day(params: Mapping[str, str], name: str) -> date | None:
     try:
         return date.fromisoformat(text)
     except ValueError:
-        raise Invalid(f"{name}: {text!r} is not a date (YYYY-MM-DD)") from None
+        said = _("%(name)s: “%(text)s” is not a date (YYYY-MM-DD)") % {"name": name, "text": text}
+        raise Invalid(said) from None
 
 
 # The list's query parameters: its filters and sort, and the page's cursors and count.
@@ -132,7 +134,8 @@ def exam_list_refuse_unknown(params: Mapping[str, str]) -> None:
     unknown = sorted(set(params) - set(LIST_PARAMETERS))
     if unknown:
         raise Invalid(
-            f"unknown parameter {', '.join(unknown)}: the exam list takes {', '.join(LIST_PARAMETERS)}"
+            _("unknown parameter %(names)s: the exam list takes %(known)s")
+            % {"names": ", ".join(unknown), "known": ", ".join(LIST_PARAMETERS)}
         )
     allowed = {
         "quality": [*QualityGrade.values, "none"],
@@ -143,7 +146,10 @@ def exam_list_refuse_unknown(params: Mapping[str, str]) -> None:
     for name, values in allowed.items():
         value = params.get(name) or ""
         if value and value not in values:
-            raise Invalid(f"{name}: {value!r} is none of {', '.join(values)}")
+            raise Invalid(
+                _("%(name)s: “%(value)s” is none of %(values)s")
+                % {"name": name, "value": value, "values": ", ".join(values)}
+            )
 
 
 def exam_filters_from(params: Mapping[str, str]) -> ExamFilters:
@@ -259,7 +265,8 @@ def _decode(token: str, sort: str, groups: list[_Group]) -> tuple[int, list]:
         typed = {"id": int, "acquired_at": datetime.fromisoformat, "external_id": str}
         return index, [typed[key](value) for key, value in zip(keys, values, strict=True)]
     except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
-        raise Invalid("the page cursor is not one this list made; start again from the first page") from None
+        said = _("the page cursor is not one this list made; start again from the first page")
+        raise Invalid(said) from None
 
 
 def _read(

@@ -11,6 +11,7 @@ from django.db import connection
 from django.db.models import Exists, Max, Min, OuterRef, Q, QuerySet, Value
 from django.db.models.functions import StrIndex
 from django.db.models.lookups import GreaterThan
+from django.utils.translation import gettext as _
 
 from annotations.errors import Forbidden, Invalid
 from annotations.lib.reference_codes import OVERFLOW, reference_code_needle
@@ -364,7 +365,9 @@ def matching_scores(
     _require_coordinator(user)
     classes = _class_ids(code)
     if not classes:
-        raise Invalid(f"no taxonomy has a statement with the code {code!r} to stratify by")
+        raise Invalid(
+            _("no taxonomy has a statement with the code “%(code)s” to stratify by") % {"code": code}
+        )
     if connection.vendor != "postgresql":
         ids = matching_ids(user, criteria)
         matching = exams_matching(user, criteria)
@@ -440,6 +443,6 @@ def _copied(sql: str, params, columns: list[tuple[str, str]]) -> np.ndarray:
     named = f"SELECT * FROM ({sql}) AS r({', '.join(name for name, _ in columns)})"  # noqa: S608
     arrays = query_arrays(named, params, [(name, _SQL_TYPES[kind], kind) for name, kind in columns])
     rows = np.empty(len(arrays[0]), dtype=np.dtype(columns))
-    for (name, _), values in zip(columns, arrays, strict=True):
+    for (name, _kind), values in zip(columns, arrays, strict=True):
         rows[name] = values
     return rows

@@ -12,12 +12,14 @@ import numpy as np
 from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from annotations.errors import Conflict, Forbidden, Invalid
 from annotations.lib.batch_design import Design, DesignError, DesignRequest, design_batch
 from annotations.models import Assignment, BatchExam, Exam, ReviewBatch, Taxonomy
 from annotations.roles import Role, has_role
 from annotations.selectors.agreement.rules import AgreementConfigError, consensus_rule
+from annotations.selectors.batches.wording import design_error_text, problems_text
 from annotations.selectors.blinding import design_exclusions, pseudonym_order
 from annotations.selectors.users import coordinators_until
 from annotations.services.audit import audit_record
@@ -60,7 +62,7 @@ def queue_end(batch: ReviewBatch, reader_id: int) -> int:
 def require_readers(readers: Sequence) -> None:
     not_readers = [r.get_username() for r in readers if not has_role(r, Role.READER)]
     if not_readers:
-        raise BatchDesignError(f"not readers: {', '.join(not_readers)}")
+        raise BatchDesignError(_("not readers: %(names)s") % {"names": ", ".join(not_readers)})
     refused = blind_refusal(readers)
     if refused:
         raise BatchDesignError(refused)
@@ -73,22 +75,33 @@ def blind_refusal(readers: Sequence) -> str:
     names = [r.get_username() for r in readers if has_role(r, Role.COORDINATOR)]
     until = coordinators_until(r.pk for r in readers if not has_role(r, Role.COORDINATOR))
     former = [
-        f"{r.get_username()} was a coordinator until {until[r.pk]:%Y-%m-%d}" for r in readers if r.pk in until
+        _("%(name)s was a coordinator until %(date)s")
+        % {"name": r.get_username(), "date": f"{until[r.pk]:%Y-%m-%d}"}
+        for r in readers
+        if r.pk in until
     ]
-    if not names and not former:
-        return ""
     reasons = []
     if names:
-        who = f"{names[0]} is a coordinator" if len(names) == 1 else f"{', '.join(names)} are coordinators"
         reasons.append(
-            f"{who}: a coordinator sees every reader's labels, so cannot read blind; "
-            "take the coordinator role away first, or choose another reader"
+            ngettext(
+                "%(names)s is a coordinator: a coordinator sees every reader's labels, so cannot read blind; "
+                "take the coordinator role away first, or choose another reader",
+                "%(names)s are coordinators: a coordinator sees every reader's labels, so cannot read blind; "
+                "take the coordinator role away first, or choose another reader",
+                len(names),
+            )
+            % {"names": ", ".join(names)}
         )
     if former:
         reasons.append(
-            f"{', '.join(former)}: a coordinator sees every reader's labels, so "
-            f"{'this account' if len(former) == 1 else 'these accounts'} cannot read blind; "
-            "choose another reader"
+            ngettext(
+                "%(accounts)s: a coordinator sees every reader's labels, so this account cannot read blind; "
+                "choose another reader",
+                "%(accounts)s: a coordinator sees every reader's labels, so these accounts cannot read "
+                "blind; choose another reader",
+                len(former),
+            )
+            % {"accounts": ", ".join(former)}
         )
     return "; ".join(reasons)
 
@@ -102,11 +115,14 @@ def _designed(
     try:
         design = planned[1] if planned and planned[0] == request else design_batch(request)
     except DesignError as error:
-        raise BatchDesignError(str(error)) from None
+        raise BatchDesignError(design_error_text(error)) from None
     if design.problems:
-        raise BatchDesignError("; ".join(design.problems))
+        raise BatchDesignError(problems_text(design.problems))
     if escalation and escalation.get("mode") not in ESCALATIONS:
-        raise BatchDesignError(f"unknown escalation {escalation.get('mode')!r}; use {', '.join(ESCALATIONS)}")
+        raise BatchDesignError(
+            _("unknown escalation “%(mode)s”; use %(modes)s")
+            % {"mode": escalation.get("mode"), "modes": ", ".join(ESCALATIONS)}
+        )
     return design
 
 
@@ -297,7 +313,7 @@ def batch_create(
     preview's (request, design), stored as it is when nothing it was designed from changed since.
     """
     if not has_role(actor, Role.COORDINATOR):
-        raise Forbidden("only coordinators create batches")
+        raise Forbidden(_("only coordinators create batches"))
     require_readers(readers)
     exam_ids, reader_ids = _pks(exams), [reader.pk for reader in readers]
     request = DesignRequest(

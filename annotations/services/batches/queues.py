@@ -11,6 +11,7 @@ import numpy as np
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from annotations.lib.batch_design import RETEST_MIN_GAP, DesignRequest, design_batch
 from annotations.models import Assignment, BatchExam, Exam, ReviewBatch
@@ -24,6 +25,7 @@ from annotations.selectors.batches.closures import (
     closed_without_read,
 )
 from annotations.selectors.batches.plan import BatchPlanError, exams_to_add
+from annotations.selectors.batches.wording import problems_text
 from annotations.selectors.blinding import batch_seen_elsewhere, design_exclusions, exams_reader_barred
 from annotations.selectors.exams.selection import ExamCriteria
 from annotations.services.audit import audit_record
@@ -188,7 +190,7 @@ def _reassign_check(batch: ReviewBatch, to_reader, actor) -> None:
     require_coordinator(actor)
     require_open(batch)
     if not has_role(to_reader, Role.READER):
-        raise BatchDesignError(f"not a reader: {to_reader.get_username()}")
+        raise BatchDesignError(_("not a reader: %(name)s") % {"name": to_reader.get_username()})
     if blind_refusal([to_reader]):
         raise BatchDesignError(blind_refusal([to_reader]))
 
@@ -301,7 +303,7 @@ def batch_add_exams(
             )
         )
         if design.short_exam_ids:
-            raise BatchStateConflict("; ".join(design.problems))
+            raise BatchStateConflict(problems_text(design.problems))
         ends = {reader: queue_end(batch, reader) for reader in reader_ids}
         slots = [(s.exam_id, s.reader_id, ends[s.reader_id] + s.position) for s in design.slots]
         _added_rows_insert(batch, new, slots)

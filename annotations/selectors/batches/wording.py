@@ -1,0 +1,69 @@
+"""The batch design's problems and refusals (lib.batch_design.Problem) in the coordinator's language.
+
+The design module is pure Python and says each problem in English; here each of its keys has the same
+sentence as a translatable message with the same named values, so the designer page, its API and the
+refusals of batch creation speak the language of whoever asked."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.utils.formats import number_format
+from django.utils.translation import gettext_lazy as _
+
+from annotations.lib.batch_design import DesignError, Problem
+
+_OVERLAP = _(
+    "every reader pair should share at least %(wanted)s exams but the least-shared pair shares "
+    "%(achieved)s: with %(exams)s exams, %(readers)s readers and %(readers_per_exam)s readers per exam a "
+    "pair shares %(mean)s exams on average; about %(needed)s non-gold exams would be needed, or more "
+    "readers per exam, or fewer readers"
+)
+_OVERLAP_ONE_READER = _(
+    "every reader pair should share at least %(wanted)s exams but the least-shared pair shares "
+    "%(achieved)s: with %(exams)s exams, %(readers)s readers and %(readers_per_exam)s readers per exam a "
+    "pair shares %(mean)s exams on average; with one reader per exam no pair shares an exam unless it is "
+    "gold, or more readers per exam, or fewer readers"
+)
+
+MESSAGES = {
+    "reader_twice": _("a reader is listed twice"),
+    "exam_twice": _("an exam is listed twice"),
+    "readers_per_exam_below_one": _("readers per exam must be at least 1"),
+    "readers_per_exam_above_readers": _(
+        "%(readers_per_exam)s readers per exam were asked for but only %(readers)s readers chosen"
+    ),
+    "no_exam": _("a batch needs at least one exam"),
+    "retest_fraction_range": _("the retest fraction must lie between 0 and 0.5"),
+    "gold_outside_batch": _("gold exams not in the batch: %(exam_ids)s"),
+    "no_stratum": _("at least one stratum is needed"),
+    "short_of_readers": _(
+        "%(exams)s exams cannot get their readers: the only readers left for them saw their dispute or "
+        "were kept away from them (exam ids %(exam_ids)s)"
+    ),
+    "pair_overlap": _OVERLAP,
+    "pair_overlap_one_reader": _OVERLAP_ONE_READER,
+}
+
+
+def _shown(name: str, value: int | float | str) -> str:
+    # The design module writes the mean pair overlap rounded to one decimal; here the decimal mark is the
+    # language's own ("2,5" in pt-BR). Rounded first: number_format cuts a float's digits (2.75 -> 2.7).
+    if name == "mean":
+        return number_format(Decimal(f"{value:.1f}"), 1)
+    return str(value)
+
+
+def problem_text(problem: Problem) -> str:
+    """The problem in the active language."""
+    values = {name: _shown(name, value) for name, value in problem.values.items()}
+    return str(MESSAGES[problem.key]) % values
+
+
+def design_error_text(error: DesignError) -> str:
+    return problem_text(error.problem)
+
+
+def problems_text(problems: list[Problem]) -> str:
+    """Several problems as one refusal."""
+    return "; ".join(problem_text(problem) for problem in problems)
