@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.db import transaction
+from django.utils.translation import gettext as _
 
 from annotations.errors import Forbidden, Invalid
 from annotations.roles import Role
@@ -57,14 +58,17 @@ def user_set_roles(*, user, roles: set[Role], actor) -> None:
     from annotations.roles import has_role
 
     if not has_role(actor, Role.COORDINATOR):
-        raise Forbidden("only coordinators change roles")
+        raise Forbidden(_("only coordinators change roles"))
     if actor.pk == user.pk:
-        raise Forbidden("nobody changes their own roles")
+        raise Forbidden(_("nobody changes their own roles"))
     if Role.COORDINATOR in roles and not has_role(user, Role.COORDINATOR) and _reads_open(user):
         # A coordinator sees every reader's labels: given while this account still reads, it unblinds it.
         raise Forbidden(
-            f"{user.get_username()} has reads still open in a running batch: a coordinator sees every "
-            "reader's labels, so the role can be given once those reads are done or handed to another reader"
+            _(
+                "%(name)s has reads still open in a running batch: a coordinator sees every reader's labels, "
+                "so the role can be given once those reads are done or handed to another reader"
+            )
+            % {"name": user.get_username()}
         )
     with transaction.atomic():
         groups = role_groups_ensure()
@@ -107,9 +111,9 @@ def _require_manager(actor, user=None) -> None:
     from annotations.roles import has_role
 
     if not has_role(actor, Role.COORDINATOR):
-        raise Forbidden("only coordinators manage accounts")
+        raise Forbidden(_("only coordinators manage accounts"))
     if user is not None and actor.pk == user.pk:
-        raise Forbidden("nobody changes their own account here")
+        raise Forbidden(_("nobody changes their own account here"))
 
 
 def one_time_password() -> str:
@@ -150,7 +154,7 @@ def _create_with_one_time_password(*, username: str, roles: set[Role], **fields)
     from django.core.exceptions import ValidationError
 
     if get_user_model().objects.filter(username__iexact=username).exists():
-        raise UserAdminError(f"the username {username!r} is taken")
+        raise UserAdminError(_("the username “%(name)s” is taken") % {"name": username})
     password = one_time_password()
     try:
         user = user_create(username=username, password=password, roles=roles, **fields)

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from django.db.models import Count
+from django.utils.translation import gettext as _
 
 from annotations.errors import Invalid
 from annotations.models import BatchExam, Exam, ReviewBatch, Taxonomy
@@ -48,7 +49,9 @@ def _target_classes(target: str) -> tuple[str, list[dict]]:
         return loaded.version, list(classes)
     shipped = taxonomy_shipped_classes(target)
     if shipped is None:
-        raise ExportRefused(f"no taxonomy {target!r} to map to (load it, or use code15 or ptbxl-scp)")
+        raise ExportRefused(
+            _("no taxonomy “%(target)s” to map to (load it, or use code15 or ptbxl-scp)") % {"target": target}
+        )
     return shipped
 
 
@@ -118,7 +121,9 @@ def _mapped_columns(
             continue
         columns.append(Column(item["code"], item["name"], tuple(by_code[c] for c in codes), tuple(codes)))
     if not columns:
-        raise ExportRefused(f"no class of {target!r} maps to {taxonomy.key!r}")
+        raise ExportRefused(
+            _("no class of “%(target)s” maps to “%(source)s”") % {"target": target, "source": taxonomy.key}
+        )
     return version, columns, unmapped
 
 
@@ -126,14 +131,14 @@ def export_plan(batch_ids: Sequence[int], *, target: str = "") -> ExportPlan:
     """Check that the batches can be exported together and work out the columns."""
     ids = sorted(set(int(i) for i in batch_ids))
     if not ids:
-        raise ExportRefused("choose at least one batch")
+        raise ExportRefused(_("choose at least one batch"))
     batches = list(ReviewBatch.objects.select_related("taxonomy").filter(pk__in=ids).order_by("pk"))
     if len(batches) != len(ids):
         missing = sorted(set(ids) - {b.pk for b in batches})
-        raise ExportRefused(f"no such batch: {', '.join(map(str, missing))}")
+        raise ExportRefused(_("no such batch: %(ids)s") % {"ids": ", ".join(map(str, missing))})
     taxonomies = {b.taxonomy_id for b in batches}
     if len(taxonomies) > 1:
-        raise ExportRefused("the batches use different taxonomies; export them separately")
+        raise ExportRefused(_("the batches use different taxonomies; export them separately"))
     shared = (
         BatchExam.objects.filter(batch_id__in=ids)
         .values("exam_id")
@@ -144,12 +149,17 @@ def export_plan(batch_ids: Sequence[int], *, target: str = "") -> ExportPlan:
     )
     if shared:
         # One row per exam: two batches' consensus for one exam would need a rule we do not invent here.
-        raise ExportRefused(f"exam {_exam_name(shared['exam_id'])} is in more than one of these batches")
+        raise ExportRefused(
+            _("exam %(exam)s is in more than one of these batches") % {"exam": _exam_name(shared["exam_id"])}
+        )
     copied = _copies_together(ids)
     if copied:
         raise ExportRefused(
-            f"{_exam_name(copied[0])} and {_exam_name(copied[1])} hold the same waveform (a copy, linked at "
-            "import): a release takes one of them, or its rows would leak across a train/test split"
+            _(
+                "%(first)s and %(second)s hold the same waveform (a copy, linked at import): a release takes "
+                "one of them, or its rows would leak across a train/test split"
+            )
+            % {"first": _exam_name(copied[0]), "second": _exam_name(copied[1])}
         )
     taxonomy = batches[0].taxonomy
     source = list(taxonomy.classes.order_by("position").values_list("pk", "code", "name"))

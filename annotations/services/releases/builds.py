@@ -19,6 +19,7 @@ from django.conf import settings
 from django.core.files import File
 from django.db import connections, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 import ecgreview
 from annotations.errors import Forbidden
@@ -45,7 +46,7 @@ TARGETS = ("", "code15", "ptbxl-scp")
 
 def _require_coordinator(actor) -> None:
     if not has_role(actor, Role.COORDINATOR):
-        raise Forbidden("only coordinators export labels")
+        raise Forbidden(_("only coordinators export labels"))
 
 
 def release_create(
@@ -61,7 +62,7 @@ def release_create(
     """Record a release request and queue its build once the request is committed."""
     _require_coordinator(actor)
     if target not in TARGETS:
-        raise ExportRefused(f"unknown mapping {target!r}; use code15 or ptbxl-scp")
+        raise ExportRefused(_("unknown mapping “%(target)s”; use code15 or ptbxl-scp") % {"target": target})
     plan = export_plan([batch.pk for batch in batches], target=target)
     options = ExportOptions(hdf5=hdf5, native_rate=native_rate)
     # The shard size is the release's own from the start, so that a rebuild has the same files whatever

@@ -1,0 +1,39 @@
+"""A Portuguese coordinator reads the people page's and the releases' refusals in Portuguese, and an
+English one reads them as before."""
+
+import pytest
+
+from annotations.services.batches.lifecycle import batch_create
+from tests.factories import DatasetFactory, ExamFactory
+
+pytestmark = pytest.mark.django_db
+
+PORTUGUESE = {"HTTP_ACCEPT_LANGUAGE": "pt-BR,pt;q=0.9"}
+
+
+def test_a_coordinator_changing_their_own_roles_is_refused_in_portuguese(client_for, diego):
+    client = client_for(diego)
+    client.post("/i18n/setlang/", {"language": "pt-br", "next": "/"})
+    page = client.post(f"/people/{diego.pk}/roles/", {"roles": ["reader"]}, follow=True).content.decode()
+    assert "ninguém altera os próprios papéis" in page
+    assert "nobody changes their own" not in page
+
+
+def test_a_release_of_batches_sharing_an_exam_is_refused_in_the_language_asked_for(
+    client_for, diego, ana, bruno, tnmg
+):
+    exams = ExamFactory.create_batch(3, dataset=DatasetFactory(name="site"))
+    first, second = (
+        batch_create(
+            name=name, taxonomy=tnmg, exams=exams, readers=[ana, bruno], readers_per_exam=2, actor=diego
+        )
+        for name in ("A", "B")
+    )
+    client = client_for(diego)
+    body = {"batches": [first.pk, second.pk], "hdf5": False}
+    answer = client.post("/api/v1/releases/", body, content_type="application/json", **PORTUGUESE)
+    assert answer.status_code == 400, answer.content
+    said = answer.json()["detail"]
+    assert said.startswith("o exame ") and said.endswith(" está em mais de um desses lotes"), said
+    answer = client.post("/api/v1/releases/", body, content_type="application/json")
+    assert answer.json()["detail"].endswith(" is in more than one of these batches")
