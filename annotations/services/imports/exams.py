@@ -18,10 +18,13 @@ import logging
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
+from decimal import Decimal
 from pathlib import Path
 
 from django.conf import settings
 from django.db import transaction
+from django.utils.formats import number_format
+from django.utils.translation import gettext as _
 
 from annotations.lib.ecg import waveform
 from annotations.lib.formats.base import (
@@ -77,7 +80,8 @@ def import_path_resolve(path: str | Path, *, confine_to: Path | None) -> Path:
     root = Path(confine_to).resolve()
     resolved = (root / candidate).resolve()
     if not resolved.is_relative_to(root):
-        raise ImportRefused(f"{path}: outside the import root {root}; refused")
+        said = _("%(path)s: outside the import root %(root)s; refused") % {"path": path, "root": root}
+        raise ImportRefused(said)
     return resolved
 
 
@@ -116,11 +120,20 @@ def _check_size(unit: Path, limits: Limits) -> None:
                     raise FormatError(xml_too_large(size, limits))
 
 
+def megabytes(size: int, places: int) -> str:
+    """A size in MB as the active language writes it, rounded (number_format alone would cut digits)."""
+    return number_format(Decimal(f"{size / 1048576:.{places}f}"), places)
+
+
 def xml_too_large(size: int, limits: Limits) -> str:
-    return (
-        f"is XML of {size / 1048576:.1f} MB, over the XML upload limit of "
-        f"{limits.max_xml_bytes / 1048576:.0f} MB (IMPORT_MAX_XML_MB)"
-    )
+    return _("is XML of %(size)s MB, over the XML upload limit of %(limit)s MB (IMPORT_MAX_XML_MB)") % {
+        "size": megabytes(size, 1),
+        "limit": megabytes(limits.max_xml_bytes, 0),
+    }
+
+
+def dataset_name_refusal(dataset: str) -> str:
+    return _("dataset name “%(name)s” must be letters, digits, '-' or '_'") % {"name": dataset}
 
 
 def _store_records(records: Iterable, writer: BatchWriter, progress: Progress) -> None:
@@ -254,7 +267,7 @@ def exams_plan(paths: Iterable[str | Path], options: ImportOptions) -> list[tupl
     for raw in paths:
         path = import_path_resolve(raw, confine_to=options.confine_to)
         if not path.exists():
-            raise ImportRefused(f"{raw}: no such file or folder")
+            raise ImportRefused(_("%(path)s: no such file or folder") % {"path": raw})
         for unit in import_units(path):
             try:
                 _check_size(unit, read_options.limits)
@@ -282,9 +295,12 @@ def exams_import(
     """Import every record of every file under `paths` into `dataset`; see the module docstring."""
     options = options or ImportOptions()
     if not DATASET_NAME.match(dataset):
-        raise ImportRefused(f"dataset name {dataset!r} must be letters, digits, '-' or '_'")
+        raise ImportRefused(dataset_name_refusal(dataset))
     if options.format and options.format not in READERS:
-        raise ImportRefused(f"unknown format {options.format!r}; one of {', '.join(READERS)}")
+        raise ImportRefused(
+            _("unknown format “%(format)s”; one of %(formats)s")
+            % {"format": options.format, "formats": ", ".join(READERS)}
+        )
     if options.metadata is not None:
         options = ImportOptions(
             **{
@@ -299,7 +315,7 @@ def exams_import(
         report.ignored += folder_contents(import_path_resolve(raw, confine_to=options.confine_to)).ignored
     limits = import_limits()
     created_in_run: set[int] = set()
-    for unit, fmt, _ in plan:
+    for unit, fmt, _count in plan:
         try:
             _check_size(unit, limits)  # before even sniffing the content
             fmt = fmt or detect_format(unit)

@@ -15,10 +15,11 @@ from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 from django.utils.text import get_valid_filename
+from django.utils.translation import gettext as _
 
 from annotations.errors import Forbidden
 from annotations.lib.formats.base import Limits
-from annotations.lib.formats.detect import PTBXL_DATABASE, archive_kind, archive_refusal, is_xml
+from annotations.lib.formats.detect import PTBXL_DATABASE, archive_kind, is_xml
 from annotations.lib.formats.registry import READERS
 from annotations.models import Dataset, ImportJob
 from annotations.roles import Role, has_role
@@ -27,10 +28,12 @@ from annotations.services.audit import audit_record
 from annotations.services.enqueue import task_enqueue_on_commit
 from annotations.services.imports.exams import (
     DATASET_NAME,
+    dataset_name_refusal,
     exams_import,
     exams_plan,
     import_limits,
     import_path_resolve,
+    megabytes,
     xml_too_large,
 )
 from annotations.services.imports.outcomes import (
@@ -97,11 +100,17 @@ def _save_uploads(files, folder: Path, limits: Limits) -> None:
     folder.mkdir(parents=True, exist_ok=False)
     for upload in files:
         if not upload.size:
-            raise ImportRefused(f"{upload.name}: the file is empty (0 bytes); nothing was imported")
+            raise ImportRefused(
+                _("%(name)s: the file is empty (0 bytes); nothing was imported") % {"name": upload.name}
+            )
         if upload.size > limits.max_file_bytes:
             raise ImportRefused(
-                f"{upload.name}: {upload.size / 1048576:.1f} MB is over the upload limit of "
-                f"{limits.max_file_bytes / 1048576:.0f} MB (IMPORT_MAX_FILE_MB)"
+                _("%(name)s: %(size)s MB is over the upload limit of %(limit)s MB (IMPORT_MAX_FILE_MB)")
+                % {
+                    "name": upload.name,
+                    "size": megabytes(upload.size, 1),
+                    "limit": megabytes(limits.max_file_bytes, 0),
+                }
             )
         # Refused here, with the job never created: in the upload folder an archive would only be
         # skipped as "not an ECG file", and the job would finish with nothing said about it.
@@ -112,7 +121,13 @@ def _save_uploads(files, folder: Path, limits: Limits) -> None:
         if upload.size > limits.max_xml_bytes and is_xml(head):
             raise ImportRefused(f"{upload.name}: {xml_too_large(upload.size, limits)}")
         if kind:
-            raise ImportRefused(f"{upload.name}: {archive_refusal(kind)}")
+            raise ImportRefused(
+                _(
+                    "%(name)s: is a %(kind)s archive; archives are not imported (unpack it and import the "
+                    "files inside)"
+                )
+                % {"name": upload.name, "kind": kind}
+            )
         name = get_valid_filename(Path(upload.name).name)  # never a path from the browser
         with open(folder / name, "wb") as handle:
             for chunk in upload.chunks():
@@ -121,13 +136,13 @@ def _save_uploads(files, folder: Path, limits: Limits) -> None:
 
 def _check_job_request(coordinator, dataset: str, source_format: str, has_input: bool) -> None:
     if not has_role(coordinator, Role.COORDINATOR):
-        raise Forbidden("only coordinators import exams")
+        raise Forbidden(_("only coordinators import exams"))
     if not DATASET_NAME.match(dataset or ""):
-        raise ImportRefused(f"dataset name {dataset!r} must be letters, digits, '-' or '_'")
+        raise ImportRefused(dataset_name_refusal(dataset or ""))
     if source_format and source_format not in READERS:
-        raise ImportRefused(f"unknown format {source_format!r}")
+        raise ImportRefused(_("unknown format “%(format)s”") % {"format": source_format})
     if not has_input:
-        raise ImportRefused("choose at least one file")
+        raise ImportRefused(_("choose at least one file"))
 
 
 def _job_paths(paths, root: Path) -> list[str]:
@@ -136,7 +151,7 @@ def _job_paths(paths, root: Path) -> list[str]:
     for path in paths:
         resolved = import_path_resolve(path, confine_to=root)
         if not resolved.exists():
-            raise ImportRefused(f"{path}: no such file or folder under the import root")
+            raise ImportRefused(_("%(path)s: no such file or folder under the import root") % {"path": path})
         relative.append(str(resolved.relative_to(root)))
     return relative
 
