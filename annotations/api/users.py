@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.urls import path
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
@@ -58,7 +59,7 @@ class AccountListView(APIView):
         that does not exist. Accounts are opened and changed on the People page."""
         role = request.query_params.get("role", "")
         if role and role not in ROLE_NAMES:
-            raise Invalid(f"role must be one of {', '.join(ROLE_NAMES)}")
+            raise Invalid(_("role must be one of %(roles)s") % {"roles": ", ".join(ROLE_NAMES)})
         accounts = [a for a in people_list(request.user) if not role or role in a["roles"]]
         return Response(AccountSerializer(accounts, many=True).data)
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.db.models import Count, Exists, OuterRef, Q
+from django.utils.translation import gettext as _
 
 from annotations.errors import Forbidden, NotFound
 from annotations.models import (
@@ -80,7 +81,7 @@ def exam_reader_notes(
     ]
     by_class: dict[int, list[str]] = {}
     for reader in readers:
-        for r, class_id, _ in unsure:
+        for r, class_id, _unsure in unsure:
             if r == reader:
                 by_class.setdefault(class_id, []).append(names.get(r, "Reader ?"))
     return notes, by_class
@@ -312,7 +313,7 @@ def _case_disputes(user, batch_id: int, exam_id: int) -> tuple[ReviewBatch, list
     _require_adjudicator(user)
     batch = ReviewBatch.objects.select_related("taxonomy").filter(pk=batch_id).first()
     if batch is None or not exam_adjudicator_eligible(user.pk, exam_id):
-        raise NotFound("nothing to adjudicate here")
+        raise NotFound(_("nothing to adjudicate here"))
     disputes = list(
         DisputedLabel.objects.filter(batch=batch, exam_id=exam_id)
         .select_related("diagnostic_class")
@@ -320,7 +321,7 @@ def _case_disputes(user, batch_id: int, exam_id: int) -> tuple[ReviewBatch, list
     )
     disputes += _settled_since(batch, exam_id, {d.diagnostic_class_id for d in disputes})
     if not disputes and not Adjudication.objects.filter(batch=batch, exam_id=exam_id).exists():
-        raise NotFound("nothing to adjudicate here")
+        raise NotFound(_("nothing to adjudicate here"))
     return batch, sorted(disputes, key=lambda d: d.diagnostic_class.position)
 
 

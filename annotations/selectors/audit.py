@@ -10,6 +10,7 @@ from datetime import date, datetime
 
 from django.db import connection, transaction
 from django.db.models import Q, QuerySet
+from django.utils.translation import gettext as _
 
 from annotations.errors import Forbidden, Invalid
 from annotations.lib.spreadsheet_csv import spreadsheet_writer
@@ -64,9 +65,9 @@ def _beyond(token: str, older: bool) -> Q:
         moment, pk = token.rsplit("_", 1)
         when, key = datetime.fromisoformat(moment), int(pk)
     except ValueError:
-        raise Invalid("the page cursor is not one this list made; start again from the newest") from None
+        raise Invalid(_("the page cursor is not one this list made; start again from the newest")) from None
     if when.tzinfo is None:
-        raise Invalid("the page cursor is not one this list made; start again from the newest")
+        raise Invalid(_("the page cursor is not one this list made; start again from the newest"))
     if older:
         return Q(occurred_at__lt=when) | Q(occurred_at=when, pk__lt=key)
     return Q(occurred_at__gt=when) | Q(occurred_at=when, pk__gt=key)

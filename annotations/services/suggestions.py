@@ -28,6 +28,7 @@ from django.core.cache import cache
 from django.db import DatabaseError, connection, transaction
 from django.db.models import Exists, OuterRef, QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from annotations.errors import Conflict, Forbidden, NotFound
 from annotations.lib.ecg.leads import STANDARD_LEADS
@@ -416,13 +417,13 @@ def exam_occlusion_request(*, actor, exam_id: int) -> list[int]:
     """A coordinator asks for occlusion bands of an exam: one models-queue task per suggestion (the
     newest OK one of each configured provider that offers occlusion). Returns the suggestions queued."""
     if not has_role(actor, Role.COORDINATOR):
-        raise Forbidden("only coordinators request occlusion sensitivity")
+        raise Forbidden(_("only coordinators request occlusion sensitivity"))
     exam = Exam.objects.filter(pk=exam_id).first()
     if exam is None:
-        raise NotFound("no such exam")
+        raise NotFound(_("no such exam"))
     queued = occlusion_suggestions(exam)
     if not queued:
-        raise Conflict("no model configured here can explain this exam's suggestions by occlusion")
+        raise Conflict(_("no model configured here can explain this exam's suggestions by occlusion"))
     with transaction.atomic():
         audit_record(
             actor=actor, action="suggestion.occlusion_requested", target=exam, after={"suggestions": queued}

@@ -3,6 +3,7 @@ English one reads them as before."""
 
 import pytest
 
+from annotations.api.users import ROLE_NAMES
 from annotations.services.batches.lifecycle import batch_create
 from tests.factories import DatasetFactory, ExamFactory
 
@@ -37,3 +38,19 @@ def test_a_release_of_batches_sharing_an_exam_is_refused_in_the_language_asked_f
     assert said.startswith("o exame ") and said.endswith(" está em mais de um desses lotes"), said
     answer = client.post("/api/v1/releases/", body, content_type="application/json")
     assert answer.json()["detail"].endswith(" is in more than one of these batches")
+
+
+def test_the_people_api_the_audit_list_and_an_adjudication_case_answer_in_portuguese(
+    client_for, diego, carla, tnmg
+):
+    coordinator = client_for(diego)
+    answer = coordinator.get("/api/v1/users/?role=chefe", **PORTUGUESE)
+    assert answer.status_code == 400
+    assert answer.json()["detail"] == "o papel deve ser um destes: " + ", ".join(ROLE_NAMES)
+    coordinator.post("/i18n/setlang/", {"language": "pt-br", "next": "/"})
+    page = coordinator.get("/audit/?older=ontem").content.decode()
+    assert "o cursor de página não foi criado por esta lista; recomece do mais recente" in page
+    # An adjudicator asking for a case that is not one gets the same 404 as for one they may not see.
+    answer = client_for(carla).get("/api/v1/adjudication/999/999/", **PORTUGUESE)
+    assert answer.status_code == 404
+    assert answer.json()["detail"] == "nada a adjudicar aqui"

@@ -3,6 +3,8 @@ evidence pages count as decided."""
 
 from __future__ import annotations
 
+from django.utils.translation import gettext as _
+
 from annotations.errors import Invalid
 from annotations.models import ReviewBatch
 
@@ -25,7 +27,9 @@ def consensus_settings(batch: ReviewBatch) -> dict:
         "min_reads", design.get("min_reads", min(2, batch.readers_per_exam))
     )
     if isinstance(min_reads, bool) or not isinstance(min_reads, int) or min_reads < 1:
-        raise AgreementConfigError(f"min_reads must be a whole number of at least 1, not {min_reads!r}")
+        raise AgreementConfigError(
+            _("min_reads must be a whole number of at least 1, not “%(value)s”") % {"value": min_reads}
+        )
     return {**rule, "min_reads": min_reads}
 
 
@@ -36,7 +40,9 @@ def consensus_rule(rule: dict) -> dict:
     threshold = float(rule.get("threshold", 0.5))
     margin = float(rule.get("latent_margin", 0.1))
     if method not in (METHOD_MAJORITY, METHOD_LATENT):
-        raise AgreementConfigError(f"unknown consensus method {method!r}; use majority or latent")
+        raise AgreementConfigError(
+            _("unknown consensus method “%(method)s”; use majority or latent") % {"method": method}
+        )
     if not 0.0 <= threshold <= 1.0 or not 0.0 <= margin < 0.5:
-        raise AgreementConfigError("threshold must be in [0, 1] and latent_margin in [0, 0.5)")
+        raise AgreementConfigError(_("threshold must be in [0, 1] and latent_margin in [0, 0.5)"))
     return {"method": method, "threshold": threshold, "latent_margin": margin}

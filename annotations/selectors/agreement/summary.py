@@ -11,6 +11,7 @@ from datetime import datetime
 import numpy as np
 from django.db import connection
 from django.db.models import Count, Exists, F, Max, Min, OuterRef, Q, Subquery
+from django.utils.translation import gettext as _
 
 from annotations.errors import Forbidden, NotFound
 from annotations.lib.stats import MISSING
@@ -272,7 +273,7 @@ def agreement_for_coordinator(user, batch_id: int) -> tuple[ReviewBatch, Agreeme
     try:
         batch = ReviewBatch.objects.select_related("taxonomy").get(pk=batch_id)
     except ReviewBatch.DoesNotExist:
-        raise NotFound("no such batch") from None
+        raise NotFound(_("no such batch")) from None
     return batch, AgreementResult.objects.filter(batch=batch).first()
 
 

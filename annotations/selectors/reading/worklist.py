@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from django.db.models import Count, Exists, Max, OuterRef
 from django.utils.translation import get_language
+from django.utils.translation import gettext as _
 
 from annotations.errors import NotFound
 from annotations.models import Assignment, ReviewBatch
@@ -128,7 +129,7 @@ def reader_batch_reads(
 
     mine = Assignment.objects.filter(reader=user, batch_id=batch_id, batch__status=ReviewBatch.Status.ACTIVE)
     if not has_role(user, Role.READER) or not mine.exists():
-        raise NotFound("no such batch")
+        raise NotFound(_("no such batch"))
     batch = (
         ReviewBatch.objects.select_related("taxonomy")
         .only("id", "name", "due_date", "taxonomy__groups")

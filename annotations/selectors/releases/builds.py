@@ -8,6 +8,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.files.storage import storages
 from django.db.models import QuerySet
+from django.utils.translation import gettext as _
 
 from annotations.errors import Forbidden, Invalid, NotFound
 from annotations.lib.release_files.shards import is_shard_name
@@ -38,7 +39,7 @@ def release_get(user, release_id: int) -> Release:
     _require_coordinator(user)
     release = release_list(user).filter(pk=release_id).first()
     if release is None:
-        raise NotFound("no such release")
+        raise NotFound(_("no such release"))
     return release
 
 
@@ -194,5 +195,5 @@ def release_batches(user, batch_ids: list[int]) -> list[ReviewBatch]:
     batches = list(ReviewBatch.objects.filter(pk__in=batch_ids))
     missing = sorted(set(batch_ids) - {batch.pk for batch in batches})
     if missing:
-        raise Invalid(f"no such batch: {missing}")
+        raise Invalid(_("no such batch: %(ids)s") % {"ids": ", ".join(map(str, missing))})
     return batches

@@ -3,6 +3,8 @@ which class, by which method. Readers get bands only through selectors.reading.e
 
 from __future__ import annotations
 
+from django.utils.translation import gettext as _
+
 from annotations.errors import Forbidden
 from annotations.models import Exam, Suggestion, SuggestionRelevance
 from annotations.roles import Role, has_role
@@ -12,7 +14,7 @@ def exam_relevance_summary(user, exam: Exam) -> list[dict]:
     """Per OK suggestion of the exam, newest first: provider, version, and its bands as
     {code, method, leads, peak}; suggestions without bands are listed too (the button explains them)."""
     if not has_role(user, Role.COORDINATOR):
-        raise Forbidden("coordinators only")
+        raise Forbidden(_("coordinators only"))
     suggestions = Suggestion.objects.filter(exam=exam, status=Suggestion.Status.OK).order_by(
         "-computed_at", "-id"
     )

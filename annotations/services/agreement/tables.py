@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 from django.conf import settings
 from django.db import transaction
+from django.utils.translation import gettext as _
 
 from annotations.errors import Invalid
 from annotations.lib.stats import (
@@ -396,7 +397,10 @@ def batch_interval_method_set(*, batch: ReviewBatch, method: str, actor) -> bool
     "exams" (conditional on these readers) or "exams_and_readers" (two-way). Audited; returns whether it
     changed. The caller queues the recomputation that applies it."""
     if method not in BOOTSTRAP_METHODS:
-        raise IntervalMethodError(f"unknown interval method {method!r}; use {' or '.join(BOOTSTRAP_METHODS)}")
+        raise IntervalMethodError(
+            _("unknown interval method “%(method)s”; use %(methods)s")
+            % {"method": method, "methods": " or ".join(BOOTSTRAP_METHODS)}
+        )
     with transaction.atomic():
         locked = ReviewBatch.objects.select_for_update().get(pk=batch.pk)
         design = locked.design or {}
