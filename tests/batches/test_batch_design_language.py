@@ -11,6 +11,7 @@ from annotations.lib.batch_design import PROBLEM_TEXTS, DesignError, DesignReque
 from annotations.models import ReviewBatch
 from annotations.selectors.batches.wording import MESSAGES, design_error_text, problem_text
 from annotations.services.batches.lifecycle import batch_create
+from tests.batches.test_batch_pages import api_spec, design_post
 from tests.factories import DatasetFactory, ExamFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -59,30 +60,12 @@ def archive():
     return ExamFactory.create_batch(12, dataset=DatasetFactory(name="archive"))
 
 
-def _form(tnmg, readers, **extra) -> dict:
-    data = {
-        "name": "Desenho",
-        "taxonomy": tnmg.pk,
-        "readers": [r.pk for r in readers],
-        "readers_per_exam": 2,
-        "suggestion_mode": "hidden",
-        "datasets": ["archive"],
-        "strata": 4,
-        "gold_fraction": 0,
-        "retest_fraction": 0,
-        "min_pair_overlap": 0,
-        "seed": 1,
-        "sex": "",
-    }
-    return {**data, **extra}
-
-
 def test_a_portuguese_coordinator_reads_why_a_design_cannot_be_created_in_portuguese(
     client_for, diego, ana, bruno, tnmg, archive
 ):
     coordinator = client_for(diego)
     coordinator.post("/i18n/setlang/", {"language": "pt-br", "next": "/"})
-    form = _form(tnmg, [ana, bruno], readers_per_exam=1, min_pair_overlap=2, action="create")
+    form = design_post(tnmg, [ana, bruno], readers_per_exam=1, min_pair_overlap=2, action="create")
     page = coordinator.post("/batches/new/", form).content.decode()
     assert (
         "cada par de leitores deveria compartilhar ao menos 2 exames, mas o par que menos compartilha tem 0: "
@@ -96,13 +79,7 @@ def test_a_portuguese_coordinator_reads_why_a_design_cannot_be_created_in_portug
 
 def test_the_api_refuses_a_design_in_the_language_asked_for(client_for, diego, ana, bruno, tnmg, archive):
     coordinator = client_for(diego)
-    spec = {
-        "name": "API",
-        "taxonomy_id": tnmg.pk,
-        "reader_ids": [ana.pk, bruno.pk],
-        "readers_per_exam": 2,
-        "criteria": {"datasets": ["archive"]},
-    }
+    spec = api_spec(tnmg, [ana, bruno], "API")
 
     def refused(path: str, **changes) -> str:
         answer = coordinator.post(path, {**spec, **changes}, content_type="application/json", **PORTUGUESE)
@@ -129,13 +106,7 @@ def test_the_api_refuses_a_design_in_the_language_asked_for(client_for, diego, a
 
 def test_a_coordinator_chosen_as_a_reader_is_refused_in_portuguese(client_for, diego, ana, tnmg, archive):
     chief = UserFactory(username="chief", roles=["reader", "coordinator"])
-    spec = {
-        "name": "API",
-        "taxonomy_id": tnmg.pk,
-        "reader_ids": [ana.pk, chief.pk],
-        "readers_per_exam": 2,
-        "criteria": {"datasets": ["archive"]},
-    }
+    spec = api_spec(tnmg, [ana, chief], "API")
     answer = client_for(diego).post("/api/v1/batches/", spec, content_type="application/json", **PORTUGUESE)
     assert answer.status_code == 400
     assert answer.json()["detail"] == (
@@ -179,16 +150,8 @@ def test_the_exam_list_and_a_batchs_exam_table_refuse_a_bad_query_in_portuguese(
 def test_stratifying_by_a_code_no_taxonomy_has_is_refused_in_portuguese(
     client_for, diego, ana, bruno, tnmg, archive
 ):
-    spec = {
-        "name": "Estratos",
-        "taxonomy_id": tnmg.pk,
-        "reader_ids": [ana.pk, bruno.pk],
-        "readers_per_exam": 2,
-        "criteria": {"datasets": ["archive"]},
-        "sample_size": 4,
-        "stratify_provider": "modelo",
-        "stratify_code": "XYZ",
-    }
+    strata = {"sample_size": 4, "stratify_provider": "modelo", "stratify_code": "XYZ"}
+    spec = api_spec(tnmg, [ana, bruno], "Estratos", **strata)
     answer = client_for(diego).post(
         "/api/v1/batches/preview/", spec, content_type="application/json", **PORTUGUESE
     )
