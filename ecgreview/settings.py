@@ -107,7 +107,8 @@ def _database(url: str | None) -> dict:
             "NAME": VAR_DIR / "db.sqlite3",
             # WAL lets the in-process task runner read while a request writes. The background thread
             # (ecgreview/inprocess.py) writes too: a writer waits up to `timeout` seconds for the other
-            # to commit instead of failing with "database is locked".
+            # to commit instead of failing with "database is locked"; past it, the request answers 503
+            # with Retry-After (annotations.views.errors.busy_refusal).
             "OPTIONS": {
                 "init_command": "PRAGMA journal_mode=WAL;",
                 "transaction_mode": "IMMEDIATE",

@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, TooManyFilesSent
+from django.db import OperationalError, connection
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
@@ -28,6 +29,8 @@ class ApplicationErrorMiddleware:
         return self.get_response(request)
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if database_busy(exception):
+            return busy_refusal(request)
         if request.path.startswith(API_PREFIX):
             return api_refusal(exception)
         # Raised, not answered here: Django's own handling renders the 404 and 403 pages (handler404,
@@ -40,6 +43,37 @@ class ApplicationErrorMiddleware:
 
 
 API_PREFIX = "/api/"
+
+# How long a client is asked to wait before it tries a refused write again.
+BUSY_RETRY_AFTER_S = 60
+
+
+def database_busy(exception: Exception) -> bool:
+    """The embedded SQLite database refused a write because another writer held it past the busy timeout
+    (settings: the in-process background thread writes too, and an import or a release build holds the
+    lock for long). Not a bug of the request: it may simply be tried again."""
+    return (
+        isinstance(exception, OperationalError)
+        and connection.vendor == "sqlite"
+        and "database is locked" in str(exception)
+    )
+
+
+def busy_refusal(request: HttpRequest) -> HttpResponse:
+    """503 with Retry-After, in the asker's language, JSON under /api/ and the error page elsewhere: before,
+    the lock surfaced as a traceback (make run's DEBUG) or a bare 500."""
+    seconds = connection.settings_dict.get("OPTIONS", {}).get("timeout", 5)
+    message = _(
+        "The embedded database is busy: another write (an import, a release build or a recomputation) has "
+        "held it for more than %(seconds)s s, so this request could not write. Try again in a minute. A "
+        "site with several users should run on PostgreSQL."
+    ) % {"seconds": seconds}
+    if request.path.startswith(API_PREFIX):
+        response = JsonResponse({"detail": message}, status=503)
+    else:
+        response = render(request, "503.html", {"message": message, "back": request.path}, status=503)
+    response["Retry-After"] = str(BUSY_RETRY_AFTER_S)
+    return response
 
 
 def api_refusal(exception: Exception) -> JsonResponse | None:

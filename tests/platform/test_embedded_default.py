@@ -712,3 +712,62 @@ def test_the_dashboards_times_on_task_come_from_the_submits_on_the_embedded_defa
     seconds = [ms / 1000 for ms in seen["timed"]]
     expected = quantiles(seconds, n=4, method="inclusive") if len(seconds) > 1 else seconds * 3
     assert seen["quartiles"] == pytest.approx(expected)
+
+
+# A write that waits past SQLite's busy timeout (another writer, say an import on the background thread,
+# holds the database) used to surface as "OperationalError: database is locked": a traceback page under
+# make run's DEBUG, a 500 otherwise. The script holds the write lock itself, with the timeout cut to 1 s.
+BUSY_SCRIPT = """
+import json, sqlite3, time
+import django
+django.setup()
+from django.conf import settings
+from django.db import connections
+from django.test import Client
+from annotations.models import Assignment
+from tests.reading.helpers import ref
+
+connections["default"].settings_dict["OPTIONS"]["timeout"] = 1
+slot = Assignment.objects.filter(reader__username="ana", status="pending").order_by("position").first()
+reader = Client(HTTP_HOST="localhost")
+reader.force_login(slot.reader)
+url = f"/api/v1/reading/assignments/{ref(slot)}/submit/"
+body = {"labels": [{"code": "NORM", "uncertain": False}], "revision": 0}
+holder = sqlite3.connect(settings.DATABASES["default"]["NAME"], isolation_level=None)
+holder.execute("BEGIN IMMEDIATE")
+started = time.monotonic()
+english = reader.post(url, body, content_type="application/json")
+waited = time.monotonic() - started
+portuguese = reader.post(url, body, content_type="application/json", HTTP_ACCEPT_LANGUAGE="pt-BR")
+page = Client(HTTP_HOST="localhost").post(
+    "/accounts/login/", {"username": "diego", "password": "diego-coordinates"}, HTTP_ACCEPT_LANGUAGE="pt-BR"
+)
+holder.execute("ROLLBACK")
+after = reader.post(url, body, content_type="application/json")
+slot.refresh_from_db()
+print(json.dumps({
+    "english": [english.status_code, english.json(), english.headers.get("Retry-After")],
+    "waited": waited,
+    "portuguese": [portuguese.status_code, portuguese.json()],
+    "page": [page.status_code, page.content.decode()],
+    "after": [after.status_code, slot.status],
+}))
+"""
+
+
+def test_a_write_the_busy_embedded_database_cannot_take_is_refused_with_a_503_that_says_why(tmp_path):
+    seen = on_the_demo(tmp_path, BUSY_SCRIPT)
+    status, body, retry_after = seen["english"]
+    assert status == 503 and retry_after == "60"
+    assert body["detail"] == (
+        "The embedded database is busy: another write (an import, a release build or a recomputation) has "
+        "held it for more than 1 s, so this request could not write. Try again in a minute. A site with "
+        "several users should run on PostgreSQL."
+    )
+    assert seen["waited"] >= 1
+    status, body = seen["portuguese"]
+    assert status == 503 and body["detail"].startswith("O banco de dados embutido está ocupado")
+    status, page = seen["page"]
+    assert status == 503 and "O banco de dados embutido está ocupado" in page and "Traceback" not in page
+    # Once the other write is done, the same submit goes through.
+    assert seen["after"] == [200, "submitted"]
