@@ -354,6 +354,17 @@ def copies_left_out_text(n: int) -> str:
     ) % {"n": n}
 
 
+def form_problems(form) -> str:
+    """A refused form's errors as one sentence, each field named by its label in the page's language (the
+    field's name, sample_size, meant nothing to a coordinator reading Portuguese)."""
+    parts = []
+    for name, errors in form.errors.items():
+        said = " ".join(errors)
+        field = form.fields.get(name)
+        parts.append(f"{field.label}: {said}" if field is not None and field.label else said)
+    return "; ".join(parts)
+
+
 @require_POST
 @coordinator_only
 def batch_add_exams_view(request, batch_id: int):
@@ -361,7 +372,7 @@ def batch_add_exams_view(request, batch_id: int):
 
     def add(batch):
         if not form.is_valid():
-            raise BatchDesignError("; ".join(f"{k}: {' '.join(v)}" for k, v in form.errors.items()))
+            raise BatchDesignError(form_problems(form))
         outcome = batch_add_matching_exams(
             batch=batch,
             criteria=form.criteria(),

@@ -232,3 +232,17 @@ def test_a_reader_added_with_nothing_to_move_gets_a_share_of_exams_added_later(c
     assert response.status_code == 201 and response.json()["added"] == 2
     new = running.assignments.filter(exam__dataset__name="more")
     assert new.count() == 4 and new.filter(reader=carol).count() == 2  # each new exam: carol and one other
+
+
+def test_a_field_the_dashboard_form_refuses_is_named_by_its_label_in_the_coordinators_language(
+    client_for, diego, running
+):
+    coordinator = client_for(diego)
+    coordinator.post("/i18n/setlang/", {"language": "pt-br", "next": "/"})
+    url = f"/batches/{running.pk}/add-exams/"
+    page = coordinator.post(url, {"datasets": ["more"], "sample_size": -1}, follow=True).content.decode()
+    assert "Tamanho da amostra: " in page and "sample_size:" not in page
+    coordinator.post("/i18n/setlang/", {"language": "en", "next": "/"})
+    page = coordinator.post(url, {"datasets": ["more"], "sample_size": -1}, follow=True).content.decode()
+    assert "Sample size: " in page
+    assert BatchExam.objects.filter(batch=running).count() == 3
