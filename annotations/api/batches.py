@@ -6,6 +6,7 @@ from dataclasses import asdict
 
 from django.urls import path
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
@@ -126,13 +127,19 @@ class CriteriaSerializer(StrictSerializer):
             return {}
         missing = "suggestion_provider" if not provider else "suggestion_code"
         return {
-            missing: "a score window needs both suggestion_provider (the model) and suggestion_code (the "
-            "statement whose score it bounds)"
+            missing: _(
+                "a score window needs both suggestion_provider (the model) and suggestion_code (the "
+                "statement whose score it bounds)"
+            )
         }
 
 
+# Where a field sent beside "criteria" belongs; said when the request is refused, in its language.
+INSIDE_CRITERIA = gettext_lazy('inside "criteria"')
+
+
 class BatchSpecSerializer(StrictSerializer):
-    belongs_elsewhere = {name: 'inside "criteria"' for name in CriteriaSerializer().fields}
+    belongs_elsewhere = {name: INSIDE_CRITERIA for name in CriteriaSerializer().fields}
 
     name = serializers.CharField(max_length=200)
     taxonomy_id = serializers.IntegerField(min_value=1, max_value=MAX_ID)
@@ -506,7 +513,7 @@ class BatchSkipHandOnView(APIView):
 
 
 class AddExamsSerializer(StrictSerializer):
-    belongs_elsewhere = {name: 'inside "criteria"' for name in CriteriaSerializer().fields}
+    belongs_elsewhere = {name: INSIDE_CRITERIA for name in CriteriaSerializer().fields}
 
     criteria = CriteriaSerializer(required=False)
     sample_size = serializers.IntegerField(required=False, allow_null=True, default=None, min_value=1)

@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from rest_framework import exceptions, serializers
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -33,7 +35,7 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     return drf_exception_handler(exc, context)
 
 
-DEACTIVATED = "This account has been deactivated; a coordinator can reactivate it."
+DEACTIVATED = gettext_lazy("This account has been deactivated; a coordinator can reactivate it.")
 
 
 def _deactivated(context: dict[str, Any]) -> bool:
@@ -73,5 +75,5 @@ class StrictSerializer(serializers.Serializer):
         where = self.belongs_elsewhere.get(name)
         known = ", ".join(sorted(self.fields))
         if where:
-            return f"not a field here: it belongs {where}"
-        return f"not a field of this request; the fields are: {known}"
+            return _("not a field here: it belongs %(where)s") % {"where": where}
+        return _("not a field of this request; the fields are: %(known)s") % {"known": known}

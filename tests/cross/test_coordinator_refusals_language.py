@@ -54,3 +54,32 @@ def test_the_people_api_the_audit_list_and_an_adjudication_case_answer_in_portug
     answer = client_for(carla).get("/api/v1/adjudication/999/999/", **PORTUGUESE)
     assert answer.status_code == 404
     assert answer.json()["detail"] == "nada a adjudicar aqui"
+
+
+def test_an_unknown_field_of_a_request_is_named_in_portuguese(client_for, diego, ana, tnmg):
+    spec = {
+        "name": "x",
+        "taxonomy_id": tnmg.pk,
+        "reader_ids": [ana.pk],
+        "readers_per_exam": 1,
+        "datasets": ["site"],
+        "colour": "red",
+    }
+    answer = client_for(diego).post(
+        "/api/v1/batches/preview/", spec, content_type="application/json", **PORTUGUESE
+    )
+    assert answer.status_code == 400
+    body = answer.json()
+    assert body["datasets"] == ['não é um campo daqui: ele fica dentro de "criteria"']
+    assert body["colour"][0].startswith("não é um campo deste pedido; os campos são: ")
+
+
+def test_a_reader_deactivated_while_signed_in_is_told_so_in_portuguese(client_for, diego, ana):
+    from django.test import Client
+
+    reader = Client()
+    reader.force_login(ana)
+    assert client_for(diego).post(f"/people/{ana.pk}/active/", {"active": "0"}).status_code == 302
+    refused = reader.get("/api/v1/reading/next/", **PORTUGUESE)
+    assert refused.status_code == 403
+    assert refused.json() == {"detail": "Esta conta foi desativada; um coordenador pode reativá-la."}
