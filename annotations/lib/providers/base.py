@@ -44,11 +44,28 @@ class ProviderResult:
     left out means "not assessable here", which is not the same as a score of 0). measurements: a
     JSON-serialisable dict, numbers in ms, mV, degrees and bpm, None where not measurable. relevance:
     code -> (1 or 12, n) non-negative floats on the exam's own time axis (n samples as given to run),
-    where a model says its score came from; any scale (lib.providers.relevance normalises it)."""
+    where a model says its score came from; any scale (lib.providers.relevance normalises it).
+    rationale: code -> Rationale, why a rule-based provider scored a code as it did (the criterion, its
+    published source and the measured values that met it); codes a model scored have none."""
 
     scores: dict[str, float]
     measurements: dict[str, Any] = field(default_factory=dict)
     relevance: dict[str, np.ndarray] = field(default_factory=dict)
+    rationale: dict[str, Rationale] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Rationale:
+    """criterion: the rule's short name ("Sokolow-Lyon voltage"); source: where the rule is published
+    ("AHA/ACCF/HRS 2009, part V"); finding: the measured values that met it, as a reader would write
+    them ("QRS 148 ms, rSR' in V1, broad S in I and V6"). Plain text, shown to readers and exported."""
+
+    criterion: str
+    source: str
+    finding: str
+
+    def as_json(self) -> dict[str, str]:
+        return {"criterion": self.criterion, "source": self.source, "finding": self.finding}
 
 
 class Provider(ABC):
@@ -165,8 +182,28 @@ def check_result(provider: Provider, result: ProviderResult) -> ProviderResult:
     except (TypeError, ValueError) as error:
         raise ProviderError(f"{provider!r} measurements are not plain JSON ({error})") from None
     return ProviderResult(
-        scores=scores, measurements=result.measurements, relevance=_checked_relevance(provider, result)
+        scores=scores,
+        measurements=result.measurements,
+        relevance=_checked_relevance(provider, result),
+        rationale=_checked_rationale(provider, result),
     )
+
+
+RATIONALE_MAX = 500  # characters per field: a sentence for a reader, not a report
+
+
+def _checked_rationale(provider: Provider, result: ProviderResult) -> dict[str, Rationale]:
+    checked = {}
+    for code, reason in result.rationale.items():
+        if code not in provider.codes:
+            raise ProviderError(f"{provider!r} returned a rationale for undeclared code {code!r}")
+        if not isinstance(reason, Rationale) or not all(
+            isinstance(text, str) and 0 < len(text) <= RATIONALE_MAX
+            for text in (reason.criterion, reason.source, reason.finding)
+        ):
+            raise ProviderError(f"{provider!r} rationale for {code} is not three short texts")
+        checked[code] = reason
+    return checked
 
 
 def _checked_relevance(provider: Provider, result: ProviderResult) -> dict[str, np.ndarray]:
