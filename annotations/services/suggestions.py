@@ -32,7 +32,7 @@ from django.utils.translation import gettext as _
 
 from annotations.errors import Conflict, Forbidden, NotFound
 from annotations.lib.ecg.leads import STANDARD_LEADS
-from annotations.lib.providers.base import Provider, ProviderConfigError, build_providers
+from annotations.lib.providers.base import Patient, Provider, ProviderConfigError, build_providers
 from annotations.lib.providers.relevance import band_encode
 from annotations.models import (
     BatchExam,
@@ -177,11 +177,17 @@ def exam_signals_mv(exam: Exam) -> np.ndarray:
     return samples[order].astype(np.float64) * (exam.gain_uv / 1000.0)
 
 
+def exam_patient(exam: Exam) -> Patient:
+    """What the criteria may know of the patient: sex when recorded, age in years."""
+    sex = exam.sex if exam.sex in (Exam.Sex.MALE, Exam.Sex.FEMALE) else None
+    return Patient(sex=sex, age_years=float(exam.age) if exam.age is not None else None)
+
+
 def _evaluated(provider: Provider, exam: Exam) -> tuple[dict, dict[str, np.ndarray]]:
     """The suggestion's fields from the provider's run on the exam, and its relevance maps; a failure of
     the exam's data is a failed suggestion carrying the error, never an exception."""
     try:
-        result = provider.evaluate(exam_signals_mv(exam), exam.sampling_rate)
+        result = provider.evaluate(exam_signals_mv(exam), exam.sampling_rate, exam_patient(exam))
     except DatabaseError:
         raise
     except Exception as error:  # anything about this exam's data: store it, never stop the batch

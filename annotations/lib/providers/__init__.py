@@ -6,6 +6,7 @@ level stays light so configuration can be checked without loading either.
 """
 
 from annotations.lib.providers.base import (
+    Patient,
     Provider,
     ProviderConfigError,
     ProviderError,
@@ -19,6 +20,7 @@ from annotations.lib.providers.base import (
 )
 
 __all__ = [
+    "Patient",
     "Provider",
     "ProviderConfigError",
     "ProviderError",

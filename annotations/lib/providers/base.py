@@ -68,6 +68,15 @@ class Rationale:
         return {"criterion": self.criterion, "source": self.source, "finding": self.finding}
 
 
+@dataclass(frozen=True)
+class Patient:
+    """What some criteria need beside the signal: Cornell's LVH limit and the QTc limit depend on sex,
+    several voltage limits on age. sex is "M", "F" or None (unknown); age in years or None."""
+
+    sex: str | None = None
+    age_years: float | None = None
+
+
 class Provider(ABC):
     """Subclasses set name, version and codes (the taxonomy codes they may score), and implement run.
 
@@ -95,9 +104,15 @@ class Provider(ABC):
             if code in result.scores and result.scores[code] >= self.threshold(code)
         ]
 
-    def evaluate(self, signals_mv: np.ndarray, sampling_rate: float) -> ProviderResult:
+    def run_for(self, signals_mv: np.ndarray, sampling_rate: float, patient: Patient) -> ProviderResult:
+        """run, told who the patient is; providers whose criteria depend on sex or age override this."""
+        return self.run(signals_mv, sampling_rate)
+
+    def evaluate(
+        self, signals_mv: np.ndarray, sampling_rate: float, patient: Patient | None = None
+    ) -> ProviderResult:
         signals = check_signals(signals_mv, sampling_rate)
-        return check_result(self, self.run(signals, float(sampling_rate)))
+        return check_result(self, self.run_for(signals, float(sampling_rate), patient or Patient()))
 
     def run_many(self, exams: Exams) -> list[ProviderResult]:
         """run on each (signals_mv, sampling_rate), results in the same order. A provider that can
