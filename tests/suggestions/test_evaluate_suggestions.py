@@ -7,6 +7,8 @@ end to end on real labelled records imported by the real import_exams, with both
 from __future__ import annotations
 
 import math
+import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -25,6 +27,10 @@ from annotations.lib.stats.classification import (
     weighted_auroc,
     weighted_confusion,
 )
+from annotations.lib.truth_file import TruthFileError, truth_codes, truth_rows_read
+
+RECORDS = Path(__file__).resolve().parent.parent / "data" / "ecg-labelled" / "records"
+RECORDS_TSV = RECORDS.parent / "records.tsv"
 
 
 # --- Statistics against scikit-learn --------------------------------------------------------------------
@@ -191,3 +197,67 @@ def test_rhythm_rows_are_the_truths_leading_rhythm_and_columns_the_top_suggested
     labels, matrix = rhythm_confusion(truths, found, order=("SR", "ST", "AF", "VT"))
     assert labels == ["SR", "ST", "AF", "VT", NONE]
     np.testing.assert_array_equal(matrix, confusion_matrix(truths, found, labels=labels))
+
+
+# --- Truth files ------------------------------------------------------------------------------------------
+TNMG = ("AF", "SR", "RBBB", "1dAVb", "ST", "Q_POOR")
+SNOMED = {"164889003": ["AF"], "426783006": ["SR"], "59118001": ["RBBB"], "713427006": ["RBBB"]}
+
+
+def _file(tmp_path, text: str, name: str = "truth.csv") -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_a_csv_of_tnmg_codes_separated_by_semicolons_or_spaces(tmp_path):
+    rows = truth_rows_read(_file(tmp_path, "external_id,codes\nA1,AF;RBBB\nA2, sr  1davb \n\nA3,\n"))
+    truth = truth_codes(rows, tnmg_codes=TNMG, snomed_to_tnmg=SNOMED)
+    assert (rows.format, truth.code_system) == ("csv", "tnmg")
+    assert truth.labels == {"A1": {"AF", "RBBB"}, "A2": {"SR", "1dAVb"}, "A3": set()}
+    assert truth.unmapped == {}
+
+
+def test_a_csv_of_snomed_codes_maps_them_and_lists_those_tnmg_lacks(tmp_path):
+    rows = truth_rows_read(_file(tmp_path, "A1,164889003 59118001\nA2,713427006;425856008\nA3,425856008\n"))
+    truth = truth_codes(rows, tnmg_codes=TNMG, snomed_to_tnmg=SNOMED)
+    assert truth.code_system == "snomed"
+    assert truth.labels == {"A1": {"AF", "RBBB"}, "A2": {"RBBB"}, "A3": set()}
+    assert truth.unmapped == {"425856008": 2}
+
+
+def test_the_cinc_records_tsv_gives_each_records_header_codes():
+    rows = truth_rows_read(RECORDS_TSV)
+    assert rows.format == "tsv" and len(rows.rows) == len(list(RECORDS.glob("*.hea")))
+    for header in sorted(RECORDS.glob("*.hea"))[::10]:
+        (dx,) = re.findall(r"^#\s*Dx:(.*)$", header.read_text(), flags=re.MULTILINE)
+        assert rows.rows[header.stem] == tuple(code.strip() for code in dx.split(","))
+    truth = truth_codes(rows, tnmg_codes=TNMG, snomed_to_tnmg=SNOMED)
+    assert truth.code_system == "snomed" and truth.labels["A0003"] == {"AF"}
+
+
+@pytest.mark.parametrize(
+    ("text", "name", "message"),
+    [
+        ("", "t.csv", "is empty"),
+        ("A1,AF\nA2,SR\nA1,RBBB\n", "t.csv", "A1 is listed twice (lines 1 and 3)"),
+        ("A1,AF;AFIB\nA2,RBBB STACH\n", "t.csv", "unknown TNMG codes: AFIB (line 1), STACH (line 2)"),
+        (
+            "A1,AF\nA2,164889003\n",
+            "t.csv",
+            "mixes TNMG codes [AF (line 1)] and SNOMED CT codes [164889003 (line 2)]",
+        ),
+        ("A1,164889003;AF1\n", "t.csv", "not SNOMED CT codes: AF1 (line 1)"),
+        ("A1,AF,RBBB\n", "t.csv", "line 1 has 3 columns"),
+        (",AF\n", "t.csv", "line 1 names no exam"),
+        ("record\tdx\nA1\t164889003\n", "t.tsv", "no snomed_ct_dx column"),
+    ],
+)
+def test_a_bad_truth_file_is_refused_naming_what_is_wrong(tmp_path, text, name, message):
+    with pytest.raises(TruthFileError, match=re.escape(message)):
+        truth_codes(truth_rows_read(_file(tmp_path, text, name)), tnmg_codes=TNMG, snomed_to_tnmg=SNOMED)
+
+
+def test_a_missing_truth_file_is_named(tmp_path):
+    with pytest.raises(TruthFileError, match=re.escape(f"{tmp_path / 'nope.csv'}: no such file")):
+        truth_rows_read(tmp_path / "nope.csv")
