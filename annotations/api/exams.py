@@ -10,6 +10,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from annotations.api.permissions import IsCoordinator
+from annotations.api.suggestions import RationaleSerializer
 from annotations.lib.ecg.quality import EXAM_FLAGS
 from annotations.models import Exam
 from annotations.selectors.exams.browse import (
@@ -162,6 +163,7 @@ class ExamScoreSerializer(serializers.Serializer):
     name = serializers.CharField()
     score = serializers.FloatField()
     suggested = serializers.BooleanField(help_text="The score reaches the provider's threshold for the code.")
+    rationale = RationaleSerializer(allow_null=True, help_text="Why a rule scored it; null where none given.")
 
 
 class ExamSuggestionSerializer(serializers.Serializer):

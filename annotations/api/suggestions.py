@@ -15,6 +15,14 @@ from annotations.selectors.suggestions.summary import batch_suggestion_progress
 from annotations.services.suggestions import exam_occlusion_request, suggestion_evidence_request
 
 
+class RationaleSerializer(serializers.Serializer):
+    """Why a rule-based provider scored a code as it did; models give none (null)."""
+
+    criterion = serializers.CharField(help_text="The rule's short name, e.g. “Sokolow-Lyon voltage”.")
+    source = serializers.CharField(help_text="Where the rule is published.")
+    finding = serializers.CharField(help_text="The measured values that met it, as a reader writes them.")
+
+
 class SuggestionFailureSerializer(serializers.Serializer):
     exam_id = serializers.IntegerField()
     exam = serializers.CharField()

@@ -200,6 +200,8 @@ def _evaluated(provider: Provider, exam: Exam) -> tuple[dict, dict[str, np.ndarr
         "thresholds": {code: provider.threshold(code) for code in result.scores},
         "taxonomies": [],
         "unmapped": {},
+        # Kept with the scores it explains: plain text per provider code, read with them and never queried.
+        "rationale": {code: reason.as_json() for code, reason in result.rationale.items()},
     }
     return {"status": Suggestion.Status.OK, "measurements": measurements, "error": ""}, result.relevance
 

@@ -16,7 +16,10 @@ from annotations.services.suggestions import suggestion_compute, suggestion_prov
 
 
 class Command(BaseCommand):
-    help = "Print a provider's scores, statements above threshold and measurements for one exam."
+    help = (
+        "Print a provider's scores, statements above threshold, why a rule scored them and measurements "
+        "for one exam."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("exam_id", type=int, help="Exam id (database id).")
@@ -55,6 +58,10 @@ class Command(BaseCommand):
         for code, score in sorted(summary["scores"].items(), key=lambda item: -item[1]):
             mark = "*" if code in summary["suggested"] else " "
             write(f"  {mark} {code:<10} {score:.3f}  (threshold {summary['thresholds'].get(code, 0.5):g})")
+            reason = summary["rationale"].get(code)
+            if reason:
+                write(f"      criterion: {reason['criterion']} ({reason['source']})")
+                write(f"      finding: {reason['finding']}")
         for key, value in summary["measurements"].items():
             write(f"  {key}: {value}")
 

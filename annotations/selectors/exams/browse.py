@@ -9,7 +9,7 @@ from django.utils.translation import gettext_lazy as _
 from annotations.errors import Forbidden, NotFound
 from annotations.models import BatchExam, Dataset, Exam, ReferenceLabel, Suggestion, SuggestionScore
 from annotations.roles import Role, has_role
-from annotations.selectors.suggestions.scoring import META, source_code
+from annotations.selectors.suggestions.scoring import META, class_rationale, source_code, stored_rationale
 from annotations.selectors.taxonomy import statement_name
 
 
@@ -176,6 +176,7 @@ def _scores_by_code(suggestion: Suggestion, scores: list[SuggestionScore]) -> li
     """One row per statement code, highest score first: a provider's score for a code is stored once per
     taxonomy holding the code, the same value, named here as the default taxonomy names it."""
     thresholds = ((suggestion.measurements or {}).get(META) or {}).get("thresholds", {})
+    rationale = stored_rationale(suggestion.measurements)
     rows: dict[str, dict] = {}
     for score in sorted(scores, key=lambda s: (not s.diagnostic_class.taxonomy.is_default, s.pk)):
         klass = score.diagnostic_class
@@ -186,6 +187,7 @@ def _scores_by_code(suggestion: Suggestion, scores: list[SuggestionScore]) -> li
                 "name": statement_name(klass.name, klass.name_pt),
                 "score": score.score,
                 "suggested": score.score >= thresholds.get(source_code(klass), 0.5),
+                "rationale": class_rationale(klass, rationale),
             },
         )
     return sorted(rows.values(), key=lambda row: (-row["score"], row["code"]))

@@ -6,7 +6,7 @@ from django.db import connection
 from django.db.models import BooleanField, Count, F, Func, Max, Q, Subquery
 
 from annotations.models import AuditEvent, BatchExam, ReviewBatch, Suggestion
-from annotations.selectors.suggestions.scoring import META
+from annotations.selectors.suggestions.scoring import META, stored_rationale
 
 MAX_FAILURES_LISTED = 20
 
@@ -114,7 +114,8 @@ def _failures(rows) -> list[dict]:
 
 def suggestion_summary(row: Suggestion) -> dict:
     """One stored suggestion as operators read it: scores by TNMG code, the codes at or above their
-    threshold (highest score first), and the measurements without the bookkeeping key."""
+    threshold (highest score first), why a rule scored a code (rationale: code -> {criterion, source,
+    finding}; {} where the provider gave none) and the measurements without the bookkeeping key."""
     meta = (row.measurements or {}).get(META) or {}
     scores: dict[str, float] = meta.get("scores", {})
     thresholds: dict[str, float] = meta.get("thresholds", {})
@@ -131,6 +132,7 @@ def suggestion_summary(row: Suggestion) -> dict:
         "scores": scores,
         "thresholds": thresholds,
         "suggested": suggested,
+        "rationale": stored_rationale(row.measurements),
         "measurements": {key: value for key, value in (row.measurements or {}).items() if key != META},
         "error": row.error,
     }
