@@ -133,11 +133,17 @@ def reference_label_classes(exam: Exam, taxonomy: Taxonomy) -> list[DiagnosticCl
     matcher = LabelMatcher(taxonomy)
     found: dict[int, DiagnosticClass] = {}
     for label in exam.reference_labels.all():
-        system, code = label.code_system, label.code
-        for cls in matcher.classes_for(system, code):
+        for cls in label_classes(matcher, label.code_system, label.code):
             found[cls.pk] = cls
-        for source in DiagnosticClass.objects.filter(taxonomy__key__in=[system, f"{system}-scp"], code=code):
-            target = matcher.by_code.get(source.maps.get(taxonomy.key, ""))
-            if target is not None:
-                found[target.pk] = target
     return sorted(found.values(), key=lambda c: c.position)
+
+
+def label_classes(matcher: LabelMatcher, system: str, code: str) -> list[DiagnosticClass]:
+    """The classes of the matcher's taxonomy one reference label (system, code) stands for: the matcher's
+    own, and those that the label's own taxonomy maps onto."""
+    found = matcher.classes_for(system, code)
+    for source in DiagnosticClass.objects.filter(taxonomy__key__in=[system, f"{system}-scp"], code=code):
+        target = matcher.by_code.get(source.maps.get(matcher.taxonomy.key, ""))
+        if target is not None:
+            found.append(target)
+    return found

@@ -228,18 +228,19 @@ def top_rhythm(scores: npt.ArrayLike, suggested: npt.ArrayLike, codes: Sequence[
     return [codes[i] if suggested[e, i] else NONE for e, i in enumerate(best)]
 
 
-def rhythm_confusion(
-    truth: Sequence[str], found: Sequence[str], order: Sequence[str]
-) -> tuple[list[str], IntArray]:
-    """The confusion matrix (rows: reference, columns: suggested) over the labels of ``order`` that
-    occur, then any others in order of appearance, then :data:`NONE`."""
-    present = set(truth) | set(found)
-    labels = [code for code in order if code in present]
-    labels += [code for code in dict.fromkeys([*truth, *found]) if code not in labels and code != NONE]
-    labels.append(NONE)
+def rhythm_labels(order: Sequence[str], *columns: Sequence[str]) -> list[str]:
+    """The rows and columns of a rhythm confusion matrix: the labels of ``order`` that occur in
+    ``columns``, then any others in order of appearance, then :data:`NONE`."""
+    present = [label for column in columns for label in column]
+    labels = [code for code in order if code in set(present)]
+    labels += [code for code in dict.fromkeys(present) if code not in labels and code != NONE]
+    return [*labels, NONE]
+
+
+def rhythm_confusion(truth: Sequence[str], found: Sequence[str], labels: Sequence[str]) -> IntArray:
+    """The confusion matrix over ``labels``: rows the reference's rhythm, columns the suggested one."""
     index = {code: i for i, code in enumerate(labels)}
     cells = np.array(
         [index[t] * len(labels) + index[f] for t, f in zip(truth, found, strict=True)], dtype=np.intp
     )
-    matrix = np.bincount(cells, minlength=len(labels) ** 2).reshape(len(labels), len(labels))
-    return labels, matrix.astype(np.int64)
+    return np.bincount(cells, minlength=len(labels) ** 2).reshape(len(labels), len(labels)).astype(np.int64)
