@@ -6,21 +6,27 @@ end to end on real labelled records imported by the real import_exams, with both
 
 from __future__ import annotations
 
+import json
 import math
 import re
+from io import StringIO
 from pathlib import Path
 
 import numpy as np
 import pytest
+from django.core.management import CommandError, call_command
 from scipy.stats import multivariate_normal, norm
 from sklearn.metrics import confusion_matrix, precision_score, recall_score, roc_auc_score
 
+from annotations.lib.providers.measurements import MeasurementProvider
 from annotations.lib.stats.bootstrap import bootstrap_weights
 from annotations.lib.stats.classification import (
     CI_METHOD,
     NONE,
+    RHYTHM_PRECEDENCE,
     class_statistics,
     rhythm_confusion,
+    rhythm_labels,
     stacked,
     top_rhythm,
     truth_rhythm,
@@ -28,6 +34,8 @@ from annotations.lib.stats.classification import (
     weighted_confusion,
 )
 from annotations.lib.truth_file import TruthFileError, truth_codes, truth_rows_read
+from annotations.models import Dataset, Exam, LatestSuggestionScore, Suggestion, SuggestionScore
+from tests.factories import DatasetFactory, make_exam
 
 RECORDS = Path(__file__).resolve().parent.parent / "data" / "ecg-labelled" / "records"
 RECORDS_TSV = RECORDS.parent / "records.tsv"
@@ -194,8 +202,9 @@ def test_rhythm_rows_are_the_truths_leading_rhythm_and_columns_the_top_suggested
     assert top_rhythm(scores, suggested, codes) == ["ST", "AF", NONE, "VT"]  # a tie: precedence decides
     truths = ["SR", "AF", "VT", NONE, "AF", "SR"]
     found = ["SR", "SR", "ST", "AF", "AF", NONE]
-    labels, matrix = rhythm_confusion(truths, found, order=("SR", "ST", "AF", "VT"))
+    labels = rhythm_labels(("SR", "ST", "AF", "VT"), truths, found)
     assert labels == ["SR", "ST", "AF", "VT", NONE]
+    matrix = rhythm_confusion(truths, found, labels)
     np.testing.assert_array_equal(matrix, confusion_matrix(truths, found, labels=labels))
 
 
@@ -261,3 +270,243 @@ def test_a_bad_truth_file_is_refused_naming_what_is_wrong(tmp_path, text, name, 
 def test_a_missing_truth_file_is_named(tmp_path):
     with pytest.raises(TruthFileError, match=re.escape(f"{tmp_path / 'nope.csv'}: no such file")):
         truth_rows_read(tmp_path / "nope.csv")
+
+
+# --- The command, end to end --------------------------------------------------------------------------------
+# One of each of RBBB, sinus rhythm, AF (twice), sinus tachycardia and bradycardia, first-degree AV block,
+# and a paroxysmal ventricular tachycardia, which TNMG's crosswalk leaves unmapped.
+SOME = ("A0001", "A0002", "A0003", "A0007", "E07502", "JS00006", "JS45542", "HR00003")
+MEASUREMENTS = "annotations.lib.providers.measurements.MeasurementProvider"
+TAXONOMIES = Path(__file__).resolve().parents[2] / "annotations" / "taxonomies"
+
+
+def _header_codes(record: str) -> list[str]:
+    (dx,) = re.findall(r"^#\s*Dx:(.*)$", (RECORDS / f"{record}.hea").read_text(), flags=re.MULTILINE)
+    return [code.strip() for code in dx.split(",") if code.strip()]
+
+
+def _snomed_to_tnmg() -> dict[str, set[str]]:
+    """Read here from the shipped files themselves: each class's maps.snomed and the crosswalk."""
+    classes = json.loads((TAXONOMIES / "tnmg.json").read_text())["classes"]
+    found: dict[str, set[str]] = {}
+    for cls in classes:
+        if "snomed" in cls["maps"]:
+            found.setdefault(cls["maps"]["snomed"], set()).add(cls["code"])
+    crosswalk = json.loads((TAXONOMIES / "reference-maps" / "tnmg.json").read_text())["snomed"]
+    for code, target in crosswalk.items():
+        found.setdefault(code, set()).add(target)
+    return found
+
+
+@pytest.fixture
+def labelled(tnmg, settings):
+    """The records of SOME imported by import_exams into dataset "labelled"; the measurement provider
+    alone is configured."""
+    from annotations.services.suggestions import suggestion_providers
+
+    settings.SUGGESTION_PROVIDERS = [MEASUREMENTS]
+    suggestion_providers.cache_clear()
+    call_command(
+        "import_exams", *(str(RECORDS / f"{r}.hea") for r in SOME), "--dataset", "labelled", "--no-progress"
+    )
+    yield Dataset.objects.get(name="labelled")
+    suggestion_providers.cache_clear()
+
+
+def _evaluate(*args: str) -> tuple[dict, str]:
+    out, err = StringIO(), StringIO()
+    call_command("evaluate_suggestions", "--dataset", "labelled", *args, "--json", stdout=out, stderr=err)
+    return json.loads(out.getvalue()), err.getvalue()
+
+
+def _stored(dataset) -> tuple[list[str], dict[str, dict[str, float]]]:
+    """External ids, and per exam the scores stored for the TNMG taxonomy's classes."""
+    exams = dict(Exam.objects.filter(dataset=dataset).values_list("pk", "external_id"))
+    scores: dict[str, dict[str, float]] = {external_id: {} for external_id in exams.values()}
+    rows = SuggestionScore.objects.filter(
+        suggestion__exam__dataset=dataset, suggestion__provider="measurements"
+    )
+    for exam_id, code, score in rows.values_list("suggestion__exam_id", "diagnostic_class__code", "score"):
+        scores[exams[exam_id]][code] = score
+    return sorted(exams.values()), scores
+
+
+@pytest.mark.django_db
+def test_the_command_computes_stores_and_reports_what_sklearn_finds_in_the_stored_scores(labelled):
+    report, err = _evaluate("--bootstrap", "200", "--seed", "3")
+    provider = MeasurementProvider()
+    assert f"measurements: computing {len(SOME)} missing suggestions" in err
+    # Stored as the worker stores them: one row per exam, its taxonomy scores and the latest scores.
+    assert Suggestion.objects.filter(
+        exam__dataset=labelled, provider_version=provider.version
+    ).count() == len(SOME)
+    assert LatestSuggestionScore.objects.filter(exam__dataset=labelled).exists()
+    assert report["truth"]["source"] == "reference labels"
+    assert report["truth"]["unmapped"] == {"snomed 425856008": 1}
+    assert report["exams"] == len(SOME) and report["truth"]["exams_left_out"] == 0
+    assert report["intervals"] == {
+        "method": "percentile bootstrap over exams",
+        "confidence": 0.95,
+        "resamples": 200,
+        "seed": 3,
+    }
+    external_ids, scores = _stored(labelled)
+    mapping = _snomed_to_tnmg()
+    truth = {e: {t for code in _header_codes(e) for t in mapping.get(code, ())} for e in external_ids}
+    checked = 0
+    for entry in report["classes"]:
+        code = entry["code"]
+        t = np.array([code in truth[e] for e in external_ids])
+        assert (entry["positives"], entry["negatives"]) == (t.sum(), (~t).sum())
+        for row in entry["rows"]:
+            assert row["provider"] == "measurements" and code in provider.codes
+            s = np.array([scores[e].get(code, np.nan) for e in external_ids])
+            p = np.nan_to_num(s, nan=-1.0) >= provider.threshold(code)
+            tn, fp, fn, tp = confusion_matrix(t, p, labels=[False, True]).ravel()
+            assert (row["tp"], row["fp"], row["tn"], row["fn"]) == (tp, fp, tn, fn)
+            if t.any():
+                assert row["sensitivity"]["value"] == pytest.approx(recall_score(t, p), abs=1e-4)
+                checked += 1
+            if (~t).any():
+                assert row["specificity"]["value"] == pytest.approx(recall_score(~t, ~p), abs=1e-4)
+            if p.any():
+                assert row["ppv"]["value"] == pytest.approx(precision_score(t, p), abs=1e-4)
+            scored = ~np.isnan(s)
+            if t[scored].any() and (~t[scored]).any():
+                assert row["auroc"]["value"] == pytest.approx(roc_auc_score(t[scored], s[scored]), abs=1e-4)
+                assert row["auroc"]["lower"] <= row["auroc"]["value"] <= row["auroc"]["upper"]
+    assert checked >= 3  # AF, SB, ST and 1dAVb have positives here and are the provider's
+    assert {e["code"] for e in report["classes"] if not e["rows"]} == {"SR", "RBBB"} - set(provider.codes)
+
+    # Rhythm: the reference's one rhythm label per record against the top-scoring suggested rhythm.
+    rhythms = ("VT", "AF", "ST", "SB", "SR")  # the precedence among those these records carry
+    reference = [next((c for c in rhythms if c in truth[e]), "none") for e in external_ids]
+    found = []
+    for e in external_ids:
+        mine = {c: s for c, s in scores[e].items() if c in RHYTHM_PRECEDENCE and s >= provider.threshold(c)}
+        found.append(max(mine, key=mine.get) if mine else "none")
+    labels = report["rhythm"]["labels"]
+    assert set(reference) | set(found) <= set(labels) and labels[-1] == "none"
+    expected = confusion_matrix(reference, found, labels=labels)
+    np.testing.assert_array_equal(report["rhythm"]["matrices"]["measurements"], expected)
+
+    diagnostic = {
+        c["code"]
+        for c in json.loads((TAXONOMIES / "tnmg.json").read_text())["classes"]
+        if c["kind"] == "diagnostic"
+    }
+    used = {
+        c
+        for e in external_ids
+        for c, s in scores[e].items()
+        if c in diagnostic and s >= provider.threshold(c)
+    }
+    assert report["statements"] == {
+        "diagnostic_statements": 69,
+        "providers": {
+            "measurements": {
+                "can_suggest": len(diagnostic & set(provider.codes)),
+                "suggested": len(used),
+                "codes_suggested": sorted(used),
+            }
+        },
+    }
+    again, err = _evaluate("--bootstrap", "200", "--seed", "3")
+    assert again == report and err == ""  # nothing computed twice, the same resamples
+    other, _ = _evaluate("--bootstrap", "200", "--seed", "4")
+    assert other != report
+
+
+@pytest.mark.django_db
+def test_a_truth_file_of_tnmg_codes_is_the_truth_for_the_exams_it_lists(labelled, tmp_path):
+    path = tmp_path / "truth.csv"
+    path.write_text("external_id,codes\nA0001,AF RBBB\nA0002,sr\nA0003,AF\nE07502,ST;1dAVb\n")
+    report, _ = _evaluate("--truth", str(path), "--bootstrap", "0")
+    assert report["truth"] == {
+        "source": str(path),
+        "format": "csv",
+        "codes": "tnmg",
+        "unmapped": {},
+        "exams_left_out": len(SOME) - 4,
+    }
+    assert report["exams"] == 4
+    entries = {e["code"]: e for e in report["classes"]}
+    assert (entries["AF"]["positives"], entries["AF"]["negatives"]) == (2, 2)
+    assert (entries["1dAVb"]["positives"], entries["RBBB"]["positives"]) == (1, 1)
+    assert entries["AF"]["rows"][0]["auroc"]["lower"] is None  # no resamples, no interval
+    # Suggestions were computed for the listed exams only.
+    assert Suggestion.objects.filter(exam__dataset=labelled).count() == 4
+
+
+@pytest.mark.django_db
+def test_the_records_tsv_and_a_snomed_csv_give_what_the_reference_labels_give(labelled, tmp_path):
+    from_labels, _ = _evaluate("--bootstrap", "100")
+    lines = RECORDS_TSV.read_text().splitlines()
+    tsv = tmp_path / "records.tsv"
+    tsv.write_text("\n".join([lines[0], *(line for line in lines[1:] if line.split("\t")[0] in SOME)]) + "\n")
+    snomed = tmp_path / "snomed.csv"
+    snomed.write_text("".join(f"{r},{';'.join(_header_codes(r))}\n" for r in SOME))
+    for path, layout in ((tsv, "tsv"), (snomed, "csv")):
+        from_file, _ = _evaluate("--truth", str(path), "--bootstrap", "100")
+        assert from_file["truth"] == {
+            "source": str(path),
+            "format": layout,
+            "codes": "snomed",
+            "unmapped": {"snomed 425856008": 1},
+            "exams_left_out": 0,
+        }
+        assert {k: v for k, v in from_file.items() if k != "truth"} == {
+            k: v for k, v in from_labels.items() if k != "truth"
+        }
+
+
+@pytest.mark.django_db
+def test_the_text_report_names_its_intervals_tables_and_statements(labelled):
+    out = StringIO()
+    call_command(
+        "evaluate_suggestions", "--dataset", "labelled", "--bootstrap", "50", stdout=out, stderr=StringIO()
+    )
+    text = out.getvalue()
+    assert "95% percentile bootstrap over exams, 50 resamples, seed 0" in text
+    assert re.search(r"^AF\s+measurements\s+2\s+6\s+\S", text, flags=re.MULTILINE)
+    assert "Rhythm, measurements: rows the reference's rhythm" in text
+    assert "Labels no TNMG statement stands for (exams): snomed 425856008 (1)." in text
+    assert re.search(r"Statements reached \(of 69 diagnostic\): measurements \d+ can be suggested", text)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("args", "truth", "message"),
+    [
+        (["--dataset", "nope"], None, "no dataset 'nope'; datasets: labelled"),
+        (["--dataset", "labelled", "--provider", "oracle"], None, "no configured provider 'oracle'"),
+        (["--dataset", "labelled", "--bootstrap", "-1"], None, "--bootstrap -1"),
+        (
+            ["--dataset", "labelled"],
+            "A0001,AF\nX9,SR\nY9,SR\n",
+            "dataset 'labelled' has no exam X9 (line 2), Y9",
+        ),
+        (["--dataset", "labelled"], "A0001,AF\nA0002,SINUS\n", "unknown TNMG codes: SINUS (line 2)"),
+        (["--dataset", "labelled"], "A0001,AF\nA0001,SR\n", "A0001 is listed twice"),
+        (["--dataset", "labelled"], "", "is empty"),
+    ],
+)
+def test_bad_input_is_refused_naming_what_is_wrong_and_computes_nothing(
+    labelled, tmp_path, args, truth, message
+):
+    if truth is not None:
+        (tmp_path / "truth.csv").write_text(truth)
+        args = [*args, "--truth", str(tmp_path / "truth.csv")]
+    with pytest.raises(CommandError, match=re.escape(message)):
+        call_command("evaluate_suggestions", *args, stdout=StringIO(), stderr=StringIO())
+    assert not Suggestion.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_missing_truth_file_or_a_dataset_without_labels_is_refused(labelled, tmp_path):
+    with pytest.raises(CommandError, match=re.escape(f"{tmp_path / 'gone.csv'}: no such file")):
+        call_command("evaluate_suggestions", "--dataset", "labelled", "--truth", str(tmp_path / "gone.csv"))
+    make_exam(DatasetFactory(name="unlabelled"))
+    with pytest.raises(CommandError, match="no exam of dataset 'unlabelled' has a reference label"):
+        call_command("evaluate_suggestions", "--dataset", "unlabelled")
+    assert not Suggestion.objects.exists()
