@@ -510,3 +510,26 @@ def test_a_missing_truth_file_or_a_dataset_without_labels_is_refused(labelled, t
     with pytest.raises(CommandError, match="no exam of dataset 'unlabelled' has a reference label"):
         call_command("evaluate_suggestions", "--dataset", "unlabelled")
     assert not Suggestion.objects.exists()
+
+
+@pytest.mark.django_db
+def test_with_two_providers_each_class_gets_a_stack_row(labelled, settings):
+    from annotations.services.suggestions import suggestion_providers
+
+    settings.SUGGESTION_PROVIDERS = [MEASUREMENTS, "annotations.lib.providers.quality.QualityProvider"]
+    suggestion_providers.cache_clear()
+    report, err = _evaluate("--bootstrap", "0")
+    assert "quality: computing 8 missing suggestions" in err
+    assert [p["name"] for p in report["providers"]] == ["measurements", "quality"]
+    for entry in report["classes"]:
+        rows = {row.pop("provider"): row for row in entry["rows"]}
+        if not rows:
+            continue
+        # The two declare different codes: the stack is the one that scores the class.
+        (own,) = set(rows) - {"stack"}
+        assert rows["stack"] == rows[own], entry["code"]
+        assert own == ("quality" if entry["code"].startswith("Q_") else "measurements")
+    assert set(report["rhythm"]["matrices"]) == {"measurements", "stack"}  # quality suggests no rhythm
+    reached = report["statements"]["providers"]
+    assert reached["quality"]["can_suggest"] == 0  # technical statements are not diagnostic ones
+    assert reached["stack"] == reached["measurements"]

@@ -188,21 +188,19 @@ def text_report(report: dict) -> list[str]:
 
 
 def _class_table(classes: list[dict]) -> list[str]:
-    header = f"{'class':<12} {'provider':<14} {'pos':>4} {'neg':>4}  " + "  ".join(
+    width = max([5, *(len(e["code"]) for e in classes)])
+    header = f"{'class':<{width}} {'provider':<14} {'pos':>4} {'neg':>4}  " + "  ".join(
         f"{name:<18}" for name in ("sensitivity", "specificity", "PPV", "AUROC")
     )
     lines = [header, "-" * len(header)]
     for entry in classes:
-        if not entry["rows"]:
-            continue
         for i, row in enumerate(entry["rows"]):
             code = entry["code"] if i == 0 else ""
             figures = "  ".join(
                 f"{_estimate(row[m]):<18}" for m in ("sensitivity", "specificity", "ppv", "auroc")
             )
-            lines.append(
-                f"{code:<12} {row['provider']:<14} {entry['positives']:>4} {entry['negatives']:>4}  {figures}"
-            )
+            counts = f"{entry['positives']:>4} {entry['negatives']:>4}"
+            lines.append(f"{code:<{width}} {row['provider']:<14} {counts}  {figures}".rstrip())
     uncovered = [f"{e['code']} ({e['positives']})" for e in classes if not e["rows"]]
     if uncovered:
         lines.append(f"With positives but no provider that suggests them: {', '.join(uncovered)}.")

@@ -194,7 +194,7 @@ def suggestion_evaluation(
         },
         "providers": [_provider_summary(p, stored[name], exam_ids) for name, p in providers.items()],
         "classes": _class_rows(classes, statistics, declared),
-        "rhythm": _rhythm(codes, truth_matrix, matrices),
+        "rhythm": _rhythm(codes, truth_matrix, matrices, declared),
         "statements": _statements_reached(classes, matrices, declared),
     }
 
@@ -258,15 +258,19 @@ def _class_rows(
     return rows
 
 
-def _rhythm(codes: Sequence[str], truth: np.ndarray, matrices: Mapping[str, tuple]) -> dict:
-    """Per provider, the confusion of the reference's rhythm with the top-scoring suggested rhythm,
-    all on the same labels: sinus rhythm first, ventricular rhythms last, "none" at the end."""
+def _rhythm(
+    codes: Sequence[str], truth: np.ndarray, matrices: Mapping[str, tuple], declared: Mapping[str, set]
+) -> dict:
+    """Per provider that suggests rhythms, the confusion of the reference's rhythm with the top-scoring
+    suggested rhythm, all on the same labels: sinus rhythm first, ventricular rhythms last, "none" at
+    the end."""
     rhythms = [code for code in RHYTHM_PRECEDENCE if code in codes]
     columns = [codes.index(code) for code in rhythms]
     reference = truth_rhythm(truth[:, columns], rhythms)
     found = {
         name: top_rhythm(scores[:, columns], suggested[:, columns], rhythms)
         for name, (scores, suggested) in matrices.items()
+        if declared[name] & set(rhythms)
     }
     labels = rhythm_labels(list(reversed(RHYTHM_PRECEDENCE)), reference, *found.values())
     return {
