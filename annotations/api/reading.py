@@ -12,6 +12,7 @@ from rest_framework.views import APIView
 
 from annotations.api.errors import StrictSerializer
 from annotations.api.permissions import HasRole, IsReader
+from annotations.api.suggestions import RationaleSerializer
 from annotations.roles import Role
 from annotations.selectors.reading.assignments import (
     assignment_for_reader,
@@ -146,6 +147,10 @@ class SuggestedScoreSerializer(serializers.Serializer):
     name = serializers.CharField()
     score = serializers.FloatField()
     suggested = serializers.BooleanField()
+    rationale = RationaleSerializer(
+        allow_null=True,
+        help_text="Why a rule scored the statement, from the provider code it maps to; null where none.",
+    )
 
 
 class ContextSuggestionSerializer(serializers.Serializer):
@@ -176,6 +181,12 @@ class MedianBeatSerializer(serializers.Serializer):
     marks = FiducialMarksSerializer()
 
 
+class MeasurementDifferenceSerializer(serializers.Serializer):
+    difference = serializers.FloatField(help_text="Provider minus cart; an axis the shorter way round.")
+    tolerance = serializers.FloatField()
+    exceeds = serializers.BooleanField(help_text="The difference is larger than the tolerance.")
+
+
 class MedianPanelSerializer(serializers.Serializer):
     provider = serializers.CharField(help_text="The provider's key, as settings and the evidence name it.")
     title = serializers.CharField(help_text="Its name in the reader's language, as the page shows it.")
@@ -184,6 +195,23 @@ class MedianPanelSerializer(serializers.Serializer):
         help_text="Global HR, PR, QRS, QT, QTc (Bazett, Fridericia) and P/QRS/T axes the provider stored.",
     )
     beat = MedianBeatSerializer(allow_null=True, help_text="Null when no usable R-peak series was found.")
+    device = serializers.DictField(
+        child=serializers.FloatField(),
+        allow_null=True,
+        help_text="The recording cart's own values of the same measurements, beside the provider's, in a "
+        "batch designed to show the cart's measurements; null in any other.",
+    )
+    differences = serializers.DictField(
+        child=MeasurementDifferenceSerializer(),
+        help_text="Per measurement both give (with a tolerance): provider minus cart, the tolerance and "
+        "whether the difference exceeds it. Empty where the cart's values are not shown.",
+    )
+    tolerances = serializers.DictField(
+        child=serializers.FloatField(),
+        help_text="The largest difference not marked, per measurement: PR and QRS 10 ms and QT 25 ms "
+        "(IEC 60601-2-25:2011, mean difference on the CSE database); heart rate 5 bpm and the axes 15 "
+        "degrees (this project's choice).",
+    )
 
 
 class PriorExamSerializer(serializers.Serializer):

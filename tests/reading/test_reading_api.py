@@ -328,6 +328,7 @@ def test_shown_mode_records_who_saw_the_suggestion_when_the_exam_opened(client_f
         "name": "Atrial fibrillation",
         "score": 0.9,
         "suggested": True,
+        "rationale": None,  # a model's score: no rule to cite
     }
     exposure = SuggestionExposure.objects.get()
     assert (exposure.reader, exposure.assignment, exposure.mode) == (ana, anas, "shown")

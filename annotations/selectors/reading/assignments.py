@@ -26,6 +26,7 @@ from django.utils.translation import get_language, gettext
 from annotations.errors import Conflict, Invalid, NotFound
 from annotations.lib.ecg import waveform as waveform_codec
 from annotations.lib.ecg.leads import STANDARD_LEADS
+from annotations.lib.ecg.measurement_tolerance import TOLERANCES, compared
 from annotations.lib.ecg.median_beat import fiducial_marks, median_beat
 from annotations.models import (
     Annotation,
@@ -40,7 +41,7 @@ from annotations.roles import Role, has_role
 from annotations.selectors.batches.closures import closed_without_read
 from annotations.selectors.reading.prepared import PreparedQuery
 from annotations.selectors.reading.refs import assignment_ref, assignment_ref_or_none
-from annotations.selectors.suggestions.scoring import META, source_code
+from annotations.selectors.suggestions.scoring import META, class_rationale, source_code, stored_rationale
 from annotations.selectors.suggestions.titles import provider_title
 from annotations.selectors.taxonomy import group_label
 
@@ -361,6 +362,7 @@ def _suggestion_json(suggestion: Suggestion | None, portuguese: bool, taxonomy_i
     )
     stored = suggestion.measurements or {}
     thresholds = (stored.get(META) or {}).get("thresholds", {})
+    rationale = stored_rationale(stored)
     return {
         "provider": suggestion.provider,
         "title": provider_title(suggestion.provider),
@@ -371,6 +373,9 @@ def _suggestion_json(suggestion: Suggestion | None, portuguese: bool, taxonomy_i
                 "name": (s.diagnostic_class.name_pt if portuguese else "") or s.diagnostic_class.name,
                 "score": round(s.score, 3),
                 "suggested": s.score >= thresholds.get(source_code(s.diagnostic_class), 0.5),
+                # Why a rule scored it (criterion, source, finding): it goes with the score, so it is seen
+                # exactly where and when the score is.
+                "rationale": class_rationale(s.diagnostic_class, rationale),
             }
             for s in scores
         ],
@@ -428,10 +433,14 @@ def _median_beat_cached(exam) -> dict | None:
     return computed
 
 
-def median_panel(exam, suggestion: Suggestion | None) -> dict | None:
+def median_panel(exam, suggestion: Suggestion | None, *, device_shown: bool = False) -> dict | None:
     """The median beat with fiducial marks and the measurements table, only with a suggestion the viewer
     may see now: the marks and numbers are the model's, so they are blinded exactly like its statements
-    (a reader's shown suggestion; the suggestion an adjudicator's case shows)."""
+    (a reader's shown suggestion; the suggestion an adjudicator's case shows).
+
+    device_shown: the viewer may see the recording cart's own measurements (a batch designed to show them);
+    the table then gives the cart's value beside the model's, and how far apart they are against the
+    tolerances of lib.ecg.measurement_tolerance. Otherwise `device` is None, as the exam's is."""
     if suggestion is None:
         return None
     stored = suggestion.measurements or {}
@@ -439,11 +448,17 @@ def median_panel(exam, suggestion: Suggestion | None) -> dict | None:
     if beat is not None:
         intervals = {key: stored.get(key) for key in ("pr_ms", "qrs_ms", "qt_ms")}
         beat = {**beat, "marks": fiducial_marks(beat["qrs_onset_ms"], **intervals)}
+    measurements = {key: stored[key] for key in PANEL_MEASUREMENTS if key in stored}
+    given = (exam.device_measurements or {}) if device_shown else {}
+    device = {key: given[key] for key in PANEL_MEASUREMENTS if key in given} if device_shown else None
     return {
         "provider": suggestion.provider,
         "title": provider_title(suggestion.provider),
-        "measurements": {key: stored[key] for key in PANEL_MEASUREMENTS if key in stored},
+        "measurements": measurements,
         "beat": beat,
+        "device": device,
+        "differences": compared(device, measurements) if device else {},
+        "tolerances": dict(TOLERANCES),
     }
 
 
@@ -605,7 +620,9 @@ def reading_context(
         "taxonomy": _taxonomy_json(assignment, portuguese),
         "annotation": annotation_json,
         "suggestion": _suggestion_json(suggestion, portuguese, assignment.batch.taxonomy_id),
-        "median": median_panel(assignment.exam, suggestion),
+        "median": median_panel(
+            assignment.exam, suggestion, device_shown=device_measurements_shown(assignment.batch)
+        ),
         "priors": prior_exams(assignment),
         "next_assignment_id": assignment_ref_or_none(following),
     }
