@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint bench bench-peer venv migrate clean-var
+.PHONY: run test lint bench bench-peer venv convert-venv migrate clean-var
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 12) else 1)' || { \
@@ -19,6 +19,16 @@ $(STAMP): requirements.txt requirements-dev.txt
 	touch $(STAMP)
 
 venv: $(STAMP)
+
+# Optional, for `python -m annotations.lib.convert_keras` only (TensorFlow, ~2 GB; docs/suggestions-onnx.md).
+CONVERT_VENV := .venv-convert
+$(CONVERT_VENV)/.installed: requirements-convert.txt
+	test -x $(CONVERT_VENV)/bin/python || $(PYTHON) -m venv $(CONVERT_VENV)
+	$(CONVERT_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(CONVERT_VENV)/bin/python -m pip install --quiet -r requirements-convert.txt
+	touch $@
+
+convert-venv: $(CONVERT_VENV)/.installed
 
 # With no DATABASE_URL: SQLite under var/; with no REDIS_URL: tasks run in-process.
 run: $(STAMP)
