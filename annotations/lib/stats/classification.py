@@ -33,6 +33,7 @@ BoolArray = npt.NDArray[np.bool_]
 CI_METHOD = "percentile"
 METRICS = ("sensitivity", "specificity", "ppv", "auroc")
 NONE = "none"
+CELLS_PER_STEP = 2_000_000  # resamples x exams computed at once
 
 # When an exam carries several rhythm labels (CinC headers list sinus rhythm beside sinus tachycardia,
 # or beside an episode of ventricular tachycardia), its rhythm row is the one that decides care first:
@@ -173,7 +174,14 @@ def class_statistics(
     upper = {name: nan.copy() for name in METRICS}
     defined = {name: np.zeros(n_classes) for name in METRICS}
     if n_resamples and n_exams:
-        replicates = _metrics(truth, scores, suggested, bootstrap_weights(n_exams, n_resamples, seed))
+        weights = bootstrap_weights(n_exams, n_resamples, seed)
+        # A few resamples at a time: each step holds some (resamples, exams) float arrays, which for all
+        # resamples of a large dataset would not fit (1000 x 100,000 exams is 800 MB apiece).
+        step = max(1, CELLS_PER_STEP // n_exams)
+        parts = [
+            _metrics(truth, scores, suggested, weights[b : b + step]) for b in range(0, n_resamples, step)
+        ]
+        replicates = {name: np.concatenate([part[name] for part in parts]) for name in METRICS}
         tail = (1.0 - confidence) / 2.0
         for name, values in replicates.items():
             with warnings.catch_warnings():  # a class undefined in every resample: NaN, as meant
