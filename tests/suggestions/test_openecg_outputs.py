@@ -123,7 +123,7 @@ def test_no_bundle_branch_block_is_read_where_no_record_has_one(provider, read):
     assert called == []
 
 
-# PR read on the median beat of the codec's beats aligned at their QRS onset (/tmp plots, 10 ms grid):
+# PR read by eye on plots of the median of the codec's beats aligned at their QRS onset (10 ms grid):
 # P onset where II and aVF leave the baseline, QRS onset where the first lead does.
 PR_READ_MS = {"Q0050": 222.0, "HR00599": 242.0, "HR00003": 140.0}
 
