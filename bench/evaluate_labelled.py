@@ -86,8 +86,8 @@ def evaluate(bootstrap: int, seed: int) -> tuple[dict, dict]:
 
 
 def exam_facts() -> dict:
-    """Per record: its VT source labels, the measured PR (measurement provider) and what the stack
-    suggested (codes at or over their thresholds, any provider)."""
+    """Per record: its VT source labels, the PR the measurement provider measured (on the median beats
+    since 3bc0f1e) and what the stack suggested (codes at or over their thresholds, any provider)."""
     from annotations.lib.stats.classification import RHYTHM_PRECEDENCE
     from annotations.models import Dataset, ReferenceLabel
     from annotations.selectors.suggestions.evaluation import dataset_exam_ids, stored_suggestions
@@ -196,8 +196,8 @@ def goals(report: dict, facts: dict) -> list[str]:
         for r, f in sorted(long_pr.items())
     )
     lines.append(
-        f"| 1dAVb suggested where PR > {PR_LIMIT_MS:g} ms (the measurement provider's PR: each lead's "
-        f"median over beats, the median over leads) | {len(found)} of {len(long_pr)} records: "
+        f"| 1dAVb suggested where PR > {PR_LIMIT_MS:g} ms (the PR the measurement provider measures, "
+        f"its pr_ms) | {len(found)} of {len(long_pr)} records: "
         f"{shown or 'none'} | {'yes' if len(found) == len(long_pr) else 'no'} |"
     )
     reached = report["statements"]["providers"][stack]
