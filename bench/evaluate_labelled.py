@@ -86,8 +86,8 @@ def evaluate(bootstrap: int, seed: int) -> tuple[dict, dict]:
 
 
 def exam_facts() -> dict:
-    """Per record: its VT source labels, the PR the measurement provider measured (on the median beats
-    since 3bc0f1e) and what the stack suggested (codes at or over their thresholds, any provider)."""
+    """Per record: its VT source labels, the PR the measurement provider measured and what the stack
+    suggested (codes at or over their thresholds, any provider)."""
     from annotations.lib.stats.classification import RHYTHM_PRECEDENCE
     from annotations.models import Dataset, ReferenceLabel
     from annotations.selectors.suggestions.evaluation import dataset_exam_ids, stored_suggestions
