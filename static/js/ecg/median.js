@@ -3,7 +3,8 @@
  *
  * Plain SVG, no Plotly: twelve 175-point polylines cost nothing next to the strips, so the page draws no
  * slower for it. The server sends the panel only when the batch's suggestion mode shows the suggestion
- * (selectors.reading.assignments); this file draws what it is given and hides the panel otherwise.
+ * (selectors.reading.assignments); this file draws what it is given and hides the panel otherwise. Where
+ * the batch shows the recording cart's measurements, the table sets the cart's values beside the model's.
  *
  * Paper: 25 mm/s and 10 mm/mV like the strips, at MM px per millimetre; each lead gets a 20 mm tall cell. */
 (function (root) {
@@ -84,6 +85,7 @@
     return p;
   }
   function number(v) { return v == null ? "–" : String(Math.round(v)); }
+  function withUnit(value, unit) { return value + (value === "–" ? "" : (unit === "°" ? "" : " ") + unit); }
   function table(m, t) {
     var tbody = document.createElement("tbody");
     var add = function (label, value, unit) {
@@ -98,6 +100,54 @@
     tableEl.className = "median-table";
     tableEl.appendChild(tbody);
     return tableEl;
+  }
+
+  /* Where the page shows the recording cart's measurements (median.device, from the server): the model's
+   * value and the cart's side by side, each axis on its own row, and a row whose two values differ by more
+   * than its tolerance (median.differences) marked, the tooltip saying by how much and the tolerance. */
+  var AXES = [["p_axis_deg", "m_p_axis", "°"], ["qrs_axis_deg", "m_qrs_axis", "°"], ["t_axis_deg", "m_t_axis", "°"]];
+  function differsMark(differs, unit, t) {
+    var mark = document.createElement("span");
+    mark.className = "median-differs";
+    mark.textContent = " ≠";
+    mark.title = t("median_differs", { by: withUnit(number(Math.abs(differs.difference)), unit),
+      tolerance: withUnit(number(differs.tolerance), unit) });
+    mark.setAttribute("aria-label", mark.title);
+    return mark;
+  }
+  function comparison(median, t) {
+    var m = median.measurements || {}, device = median.device, differences = median.differences || {};
+    var tableEl = document.createElement("table"), head = document.createElement("tr");
+    tableEl.className = "median-table median-compared";
+    ["", t("median_model"), t("median_cart")].forEach(function (text) {
+      var th = document.createElement("th");
+      th.textContent = text;
+      head.appendChild(th);
+    });
+    tableEl.appendChild(document.createElement("thead")).appendChild(head);
+    var tbody = tableEl.appendChild(document.createElement("tbody"));
+    ROWS.concat(AXES).forEach(function (row) {
+      var key = row[0], tr = document.createElement("tr"), th = document.createElement("th");
+      var model = document.createElement("td"), cart = document.createElement("td"), differs = differences[key];
+      th.textContent = t(row[1]);
+      model.textContent = withUnit(number(m[key]), row[2]);
+      cart.textContent = withUnit(number(device[key]), row[2]);
+      if (differs && differs.exceeds) {
+        tr.className = "differs";
+        cart.appendChild(differsMark(differs, row[2], t));
+      }
+      [th, model, cart].forEach(function (cell) { tr.appendChild(cell); });
+      tbody.appendChild(tr);
+    });
+    return tableEl;
+  }
+  /* The tolerances the marks are judged by, as the server gives them (lib/ecg/measurement_tolerance.py). */
+  function tolerancesLegend(tolerances, t) {
+    var p = document.createElement("p");
+    p.className = "muted median-tolerances";
+    p.textContent = t("median_tolerances", { pr: tolerances.pr_ms, qrs: tolerances.qrs_ms, qt: tolerances.qt_ms,
+      rate: tolerances.heart_rate_bpm, axis: tolerances.qrs_axis_deg });
+    return p;
   }
 
   /* Fill `box` from the context's `median` (or hide it when null); `t` translates the page's strings and
@@ -126,7 +176,12 @@
       none.textContent = t("median_none");
       box.appendChild(none);
     }
-    box.appendChild(table(median.measurements || {}, t));
+    if (median.device) {
+      box.appendChild(comparison(median, t));
+      box.appendChild(tolerancesLegend(median.tolerances || {}, t));
+    } else {
+      box.appendChild(table(median.measurements || {}, t));
+    }
   }
 
   /* The reader switched the lead names (I, II, III or DI, DII, DIII): the beats keep their drawing. */

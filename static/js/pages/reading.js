@@ -539,6 +539,21 @@
     });
     return p;
   }
+  /* Why a rule suggested the statement, under it: the measured finding, then the criterion and where it
+   * is published. The server sends it with the score, so only where and when the score is shown. */
+  function rationaleLines(rationale) {
+    var box = document.createElement("div");
+    box.className = "rationale";
+    [["rationale-finding", t("rationale_finding", { finding: rationale.finding })],
+      ["rationale-criterion", t("rationale_criterion", { criterion: rationale.criterion, source: rationale.source })]
+    ].forEach(function (line) {
+      var p = document.createElement("p");
+      p.className = line[0];
+      p.textContent = line[1];
+      box.appendChild(p);
+    });
+    return box;
+  }
   // Suggested statements (score at or above the provider's threshold) first, then the next highest.
   function scoreList(scores) {
     var ul = document.createElement("ul");
@@ -548,6 +563,7 @@
       var li = document.createElement("li");
       li.textContent = item.code + " · " + item.name + " · " + Math.round(item.score * 100) + "%";
       if (item.suggested) { li.className = "suggested"; li.textContent += " · " + t("suggested"); }
+      if (item.suggested && item.rationale) li.appendChild(rationaleLines(item.rationale));
       ul.appendChild(li);
     });
     if (!suggested.length) {

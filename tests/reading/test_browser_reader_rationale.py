@@ -1,0 +1,106 @@
+"""In headless Chromium, on an exam imported from a DICOM cart file, in a two-stage batch that shows the
+cart's measurements: before the blind read the reader sees no suggestion, no rationale and no model
+measurement; once it is submitted each suggested statement carries the finding and the criterion with its
+source under it, and the median panel gives the cart's QRS beside the model's, marked as differing by more
+than IEC 60601-2-25's 10 ms, with the tolerance said in the cell's tooltip and in a legend."""
+
+from __future__ import annotations
+
+import pytest
+
+from annotations.models import Exam, ReviewBatch, Suggestion, SuggestionScore
+from annotations.selectors.suggestions.scoring import META
+from annotations.services.batches.lifecycle import batch_create
+from annotations.services.imports.exams import exams_import
+from tests.browser import screenshot_path
+from tests.importing import DATA
+from tests.reading.helpers import queue, ref
+from tests.reading.test_browser_reader import choose, log_in, wait_drawn
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+DICOM = DATA / "dicom/waveform_ecg.dcm"  # its cart measured QRS 75 ms, PR 161 ms (tests/data/README.md)
+FINDING = "S V1 1.6 + R V5 2.5 = 4.1 mV"
+SOURCE = "Sokolow & Lyon 1949; AHA/ACCF/HRS 2009 part V"
+MODEL = {"heart_rate_bpm": 61.0, "pr_ms": 165.0, "qrs_ms": 108.0, "qt_ms": 372.0, "qrs_axis_deg": 50.0}
+
+
+def _dicom_exam() -> Exam:
+    report = exams_import([DICOM], dataset="carts")
+    (exam,) = Exam.objects.filter(dataset__name="carts")
+    assert exam.device_measurements["qrs_ms"] == 75, report
+    return exam
+
+
+def _suggest(exam, tnmg) -> None:
+    """A rule-based provider's stored suggestion: LVH by voltage with its rationale, a QRS of 108 ms."""
+    scores = {"LVH_V": 0.9, "SB": 0.2}
+    meta = {
+        "scores": scores,
+        "thresholds": dict.fromkeys(scores, 0.5),
+        "taxonomies": [tnmg.pk],
+        "rationale": {"LVH_V": {"criterion": "Sokolow-Lyon voltage", "source": SOURCE, "finding": FINDING}},
+    }
+    suggestion = Suggestion.objects.create(
+        exam=exam, provider="rules", provider_version="1", measurements={**MODEL, META: meta}
+    )
+    for code, score in scores.items():
+        SuggestionScore.objects.create(
+            suggestion=suggestion, diagnostic_class=tnmg.classes.get(code=code), score=score
+        )
+
+
+def test_the_finding_and_the_cart_s_differing_qrs_appear_only_after_the_blind_read(
+    live_server, page, ana, diego, tnmg
+):
+    exam = _dicom_exam()
+    _suggest(exam, tnmg)
+    batch = batch_create(
+        name="Two-stage carts",
+        taxonomy=tnmg,
+        exams=[exam],
+        readers=[ana],
+        readers_per_exam=1,
+        actor=diego,
+        suggestion_mode=ReviewBatch.SuggestionMode.TWO_STAGE,
+        device_measurements_shown=True,
+    )
+    anas = queue(batch, ana)[0]
+    page.set_viewport_size({"width": 1600, "height": 1000})
+    log_in(page, live_server, "ana")
+    page.goto(f"{live_server.url}/read/{ref(anas)}/")
+    wait_drawn(page, anas)
+    # Blind: the cart's line is there (the batch shows it), nothing of the model is.
+    assert "QRS 75 ms" in page.inner_text("#device-measurements")
+    assert not page.locator("#suggestion").is_visible()
+    assert not page.locator("#median-panel").is_visible()
+    assert FINDING not in page.content() and SOURCE not in page.content()
+    page.screenshot(path=screenshot_path("reader-rationale-blind"), full_page=True)
+
+    choose(page, "sinus brady")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#suggestion:not([hidden])")
+    suggested = page.locator("#suggestion li.suggested", has_text="LVH_V")
+    assert suggested.locator(".rationale-finding").inner_text() == f"Finding: {FINDING}"
+    assert (
+        suggested.locator(".rationale-criterion").inner_text()
+        == f"Criterion: Sokolow-Lyon voltage ({SOURCE})"
+    )
+    assert page.locator("#suggestion li:not(.suggested) .rationale-finding").count() == 0
+
+    panel = page.locator("#median-panel")
+    panel.wait_for(state="visible")
+    qrs = panel.locator("tr", has=page.locator("th", has_text="QRS")).first
+    assert qrs.locator("td").nth(0).inner_text() == "108 ms"
+    cart = qrs.locator("td").nth(1)
+    assert cart.inner_text().startswith("75 ms")
+    assert "differs" in (qrs.get_attribute("class") or "")
+    assert cart.locator("[title]").get_attribute("title") == "differs by 33 ms; tolerance 10 ms"
+    pr = panel.locator("tr", has=page.locator("th", has_text="PR")).first
+    assert pr.locator("td").nth(1).inner_text() == "161 ms"  # 4 ms apart: not marked
+    assert "differs" not in (pr.get_attribute("class") or "")
+    legend = panel.locator(".median-tolerances").inner_text()
+    assert "QRS 10 ms" in legend and "QT 25 ms" in legend and "IEC 60601-2-25:2011" in legend
+    assert "5 bpm" in legend and "15°" in legend
+    page.screenshot(path=screenshot_path("reader-rationale-revealed"), full_page=True)
+    page.locator(".label-pane").screenshot(path=screenshot_path("reader-rationale-pane"))
+    panel.screenshot(path=screenshot_path("reader-rationale-median"))
