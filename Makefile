@@ -20,12 +20,14 @@ $(STAMP): requirements.txt requirements-dev.txt
 
 venv: $(STAMP)
 
-# Optional, for `python -m annotations.lib.convert_keras` only (TensorFlow, ~2 GB; docs/suggestions-onnx.md).
+# Optional, for `python -m annotations.lib.convert_keras` only (TensorFlow, 1.7 GB; docs/suggestions-onnx.md).
+# tf-keras without its dependencies: it asks for `tensorflow`, which tensorflow-cpu already provides.
 CONVERT_VENV := .venv-convert
 $(CONVERT_VENV)/.installed: requirements-convert.txt
 	test -x $(CONVERT_VENV)/bin/python || $(PYTHON) -m venv $(CONVERT_VENV)
 	$(CONVERT_VENV)/bin/python -m pip install --quiet --upgrade pip
 	$(CONVERT_VENV)/bin/python -m pip install --quiet -r requirements-convert.txt
+	$(CONVERT_VENV)/bin/python -m pip install --quiet --no-deps tf-keras==2.21.0
 	touch $@
 
 convert-venv: $(CONVERT_VENV)/.installed
