@@ -49,9 +49,8 @@ def _suggest(exam, tnmg) -> None:
         )
 
 
-def test_the_finding_and_the_cart_s_differing_qrs_appear_only_after_the_blind_read(
-    live_server, page, ana, diego, tnmg
-):
+def _two_stage_dicom(ana, diego, tnmg):
+    """ana's one exam, the DICOM one with its stored suggestion, in a two-stage batch showing the cart."""
     exam = _dicom_exam()
     _suggest(exam, tnmg)
     batch = batch_create(
@@ -64,7 +63,19 @@ def test_the_finding_and_the_cart_s_differing_qrs_appear_only_after_the_blind_re
         suggestion_mode=ReviewBatch.SuggestionMode.TWO_STAGE,
         device_measurements_shown=True,
     )
-    anas = queue(batch, ana)[0]
+    return queue(batch, ana)[0]
+
+
+def _blind_read_submitted(page) -> None:
+    choose(page, "sinus brady")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#suggestion:not([hidden])")
+
+
+def test_the_finding_and_the_cart_s_differing_qrs_appear_only_after_the_blind_read(
+    live_server, page, ana, diego, tnmg
+):
+    anas = _two_stage_dicom(ana, diego, tnmg)
     page.set_viewport_size({"width": 1600, "height": 1000})
     log_in(page, live_server, "ana")
     page.goto(f"{live_server.url}/read/{ref(anas)}/")
@@ -76,9 +87,7 @@ def test_the_finding_and_the_cart_s_differing_qrs_appear_only_after_the_blind_re
     assert FINDING not in page.content() and SOURCE not in page.content()
     page.screenshot(path=screenshot_path("reader-rationale-blind"), full_page=True)
 
-    choose(page, "sinus brady")
-    page.keyboard.press("Enter")
-    page.wait_for_selector("#suggestion:not([hidden])")
+    _blind_read_submitted(page)
     suggested = page.locator("#suggestion li.suggested", has_text="LVH_V")
     assert suggested.locator(".rationale-finding").inner_text() == f"Finding: {FINDING}"
     assert (
@@ -104,3 +113,27 @@ def test_the_finding_and_the_cart_s_differing_qrs_appear_only_after_the_blind_re
     page.screenshot(path=screenshot_path("reader-rationale-revealed"), full_page=True)
     page.locator(".label-pane").screenshot(path=screenshot_path("reader-rationale-pane"))
     panel.screenshot(path=screenshot_path("reader-rationale-median"))
+
+
+def test_in_portuguese_the_finding_the_columns_and_the_tooltip_are_translated(
+    live_server, browser, ana, diego, tnmg
+):
+    anas = _two_stage_dicom(ana, diego, tnmg)
+    context = browser.new_context(viewport={"width": 1400, "height": 900}, locale="pt-BR")
+    page = context.new_page()
+    log_in(page, live_server, "ana")
+    page.goto(f"{live_server.url}/read/{ref(anas)}/")
+    wait_drawn(page, anas)
+    _blind_read_submitted(page)
+    suggested = page.locator("#suggestion li.suggested", has_text="LVH_V")
+    assert suggested.locator(".rationale-finding").inner_text() == f"Observado: {FINDING}"
+    assert suggested.locator(".rationale-criterion").inner_text().startswith("Critério: Sokolow-Lyon voltage")
+    panel = page.locator("#median-panel")
+    panel.wait_for(state="visible")
+    assert panel.locator("thead th").all_inner_texts()[1:] == ["Modelo", "Aparelho"]
+    qrs = panel.locator("tr.differs", has=page.locator("th", has_text="QRS"))
+    assert qrs.locator("[title]").get_attribute("title") == "difere em 33 ms; tolerância 10 ms"
+    assert "escolha nossa" in panel.locator(".median-tolerances").inner_text()
+    panel.screenshot(path=screenshot_path("reader-rationale-median-pt"))
+    page.wait_for_load_state("networkidle")
+    context.close()
