@@ -27,26 +27,29 @@ REFRACTORY_S = 0.2  # the ventricles' refractory period: no two beats closer
 MIN_HEIGHT = 0.3
 
 
-def qrs_energy(filtered: np.ndarray, rate: float) -> np.ndarray:
-    """The smoothed QRS-band energy envelope of (leads, samples) signals."""
+def qrs_energy(filtered: np.ndarray, rate: float, *, skip_loudest: bool = False) -> np.ndarray:
+    """The smoothed QRS-band energy envelope of (leads, samples) signals. skip_loudest: leave out, at
+    each sample, the lead with the most energy, so that one lead's artefact (an electrode's spikes of
+    5 mV in V2 alone, on a real record) cannot make a beat, while a QRS, seen in most leads, still does."""
     # scipy.signal is imported where it is used: it takes 1-1.5 s, which every process importing the
     # reader's selectors would otherwise pay at start.
     from scipy.signal import butter, sosfiltfilt
 
     sos = butter(2, [QRS_BAND[0], min(QRS_BAND[1], 0.45 * rate)], btype="bandpass", fs=rate, output="sos")
-    band = sosfiltfilt(sos, filtered, axis=1)
-    energy = np.sqrt((band**2).sum(axis=0))
+    power = sosfiltfilt(sos, filtered, axis=1) ** 2
+    energy = np.sqrt(power.sum(axis=0) - (power.max(axis=0) if skip_loudest else 0.0))
     width = max(1, round(SMOOTH_S * rate))
     return np.convolve(energy, np.ones(width) / width, mode="same")
 
 
-def qrs_peaks(filtered: np.ndarray, rate: float) -> np.ndarray:
-    """Sample indices of the beats of (leads, samples) signals, ascending; empty when none stands out."""
+def qrs_peaks(filtered: np.ndarray, rate: float, *, skip_loudest: bool = False) -> np.ndarray:
+    """Sample indices of the beats of (leads, samples) signals, ascending; empty when none stands out.
+    skip_loudest: see qrs_energy."""
     if filtered.ndim != 2 or filtered.shape[1] < 3:
         return np.zeros(0, dtype=int)
     from scipy.signal import find_peaks
 
-    energy = qrs_energy(filtered, rate)
+    energy = qrs_energy(filtered, rate, skip_loudest=skip_loudest)
     candidates, _ = find_peaks(energy, distance=max(1, round(REFRACTORY_S * rate)))
     if not len(candidates):
         return np.zeros(0, dtype=int)

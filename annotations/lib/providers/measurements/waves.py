@@ -61,8 +61,10 @@ def _plausible(peaks: np.ndarray) -> bool:
 
 def detect_r_peaks(filtered: np.ndarray, quality: list[str]) -> tuple[np.ndarray, str | None]:
     """R peaks on the QRS energy of all 12 leads (annotations/lib/ecg/qrs.py says why not neurokit2's
-    single-lead detectors); "all" names where they were found."""
-    peaks = qrs_peaks(filtered, FS)
+    single-lead detectors), the loudest lead left out at each instant: one lead's electrode artefacts
+    made beats of their own (and hid a premature beat) on a labelled record; "all" names where they
+    were found."""
+    peaks = qrs_peaks(filtered, FS, skip_loudest=True)
     if _plausible(peaks):
         return peaks, "all"
     quality.append("no plausible R-peak series")
@@ -186,11 +188,13 @@ def intervals(filtered: np.ndarray, peaks: np.ndarray, beats: np.ndarray) -> dic
 
     out: dict[str, Any] = {key: across(key) for key in per_lead}
     out.update(_global_qrs(per_lead, out))
-    out["pr"] = None
+    out["pr"] = out["p_onset"] = out["p_centre"] = None
     if out.get("qrs_onset") is not None and len(peaks) >= 3:
         rr_ms = float(np.median(np.diff(peaks))) * 1000.0 / FS
-        p_onset = p_wave_onset(filtered, peaks, out["qrs_onset"], rr_ms, out["t_offset"])
-        out["pr"] = None if p_onset is None else out["qrs_onset"] - p_onset
+        found = p_wave(filtered, peaks, out["qrs_onset"], rr_ms, out["t_offset"])
+        if found is not None:
+            out["p_onset"], out["p_centre"] = found
+            out["pr"] = out["qrs_onset"] - out["p_onset"]
     return out
 
 
@@ -291,11 +295,11 @@ def _lead_p_onset(x: np.ndarray, centre: int, t_end: int) -> int | None:
     return start + first + int(np.argmax(chord - segment))
 
 
-def p_wave_onset(
+def p_wave(
     filtered: np.ndarray, peaks: np.ndarray, qrs_onset_ms: float, rr_ms: float, t_offset_ms: float | None
-) -> float | None:
-    """The P onset in ms from R on the median beats, or None where no P wave stands out in enough leads
-    (atrial fibrillation, a P hidden in the T wave at a fast rate)."""
+) -> tuple[float, float] | None:
+    """(P onset, P centre) in ms from R on the median beats, or None where no P wave stands out in
+    enough leads (atrial fibrillation, a P hidden in the T wave at a fast rate)."""
     beats, r_index = _p_beats(filtered, peaks)
     if not len(beats):
         return None
@@ -309,7 +313,8 @@ def p_wave_onset(
     found = [onset for onset in onsets if onset is not None]
     if len(found) < P_MIN_LEADS:
         return None
-    return (float(np.median(found)) - r_index) * 1000.0 / FS
+    to_ms = 1000.0 / FS
+    return (float(np.median(found)) - r_index) * to_ms, (centre - r_index) * to_ms
 
 
 def plausible_interval(value: float | None, low: float, high: float) -> float | None:
