@@ -44,6 +44,7 @@ PAPER_THRESHOLDS = (0.124, 0.07, 0.05, 0.278, 0.390, 0.174)
 SAMPLES, RATE_HZ = 4096, 400
 INPUT_NAME, OUTPUT_NAME = "signal", "scores"
 DEFAULT_OPSET = 17
+OPSETS = range(13, 19)  # 13: the ops this network needs; 18: the newest tf2onnx 1.17 writes
 # float32 through ~10 convolutions summed in another order by onnxruntime than by TensorFlow differs in
 # the 6th-7th digit; a wrong conversion (a batch norm not folded, a transposed kernel) is off by far more.
 MAX_DIFFERENCE = 1e-4
@@ -103,6 +104,8 @@ def request_checked(args: argparse.Namespace) -> Request:
         raise ConversionError(f"--thresholds: {thresholds} not all in [0, 1]")
     if not (1e-6 <= args.scale <= 1e6):
         raise ConversionError(f"--scale {args.scale}: a number from 1e-6 to 1e6")
+    if args.opset not in OPSETS:
+        raise ConversionError(f"--opset {args.opset}: from {OPSETS.start} to {OPSETS.stop - 1}")
     out_dir = Path(args.out_dir)
     for path in (out_dir / f"{args.name}.onnx", out_dir / f"{args.name}.json"):
         if path.exists():
@@ -152,7 +155,12 @@ def _to_onnx(model: Any, opset: int) -> bytes:
     def scores(signal):
         return {OUTPUT_NAME: model(signal, training=False)}
 
-    proto, _ = tf2onnx.convert.from_function(scores, input_signature=spec, opset=opset)
+    try:
+        proto, _ = tf2onnx.convert.from_function(scores, input_signature=spec, opset=opset)
+    except Exception as error:  # tf2onnx raises many types for a layer it cannot express in ONNX
+        raise ConversionError(
+            f"tf2onnx could not convert the model ({type(error).__name__}: {error})"
+        ) from None
     return proto.SerializeToString()
 
 

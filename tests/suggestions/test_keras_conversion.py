@@ -142,6 +142,8 @@ def test_a_file_that_is_not_a_keras_model_is_refused_and_nothing_is_written(tmp_
         (["--codes", "AF,AF,LBBB,SB,RBBB,ST"], "a code appears twice"),
         (["--name", "Code DNN"], "--name 'Code DNN'"),
         (["--scale", "0"], "--scale 0.0"),
+        (["--scale", "nan"], "--scale nan"),
+        (["--opset", "11"], "--opset 11: from 13 to 18"),
     ],
 )
 def test_a_bad_argument_is_named_before_anything_is_loaded(tmp_path, extra, message):
