@@ -241,7 +241,9 @@ def test_synthetic_voltages_follow_the_generator_amplitudes(provider):
     assert abs(result.measurements["sokolow_lyon_mv"] - expected) <= 0.15
     assert result.scores["LVH_V"] < 0.5
     scaled = provider.evaluate(signals * 2.0, 500)  # doubling every amplitude crosses 3.5 mV
-    assert scaled.scores["LVH_V"] > 0.9
+    # LVH by voltage or by the Romhilt-Estes score: TNMG holds the two exclusive, and the doubled beat
+    # sits at 4-5 points, so the provider splits it between them (LVH_V is voltage without LVH_RE).
+    assert scaled.scores["LVH_V"] + scaled.scores["LVH_RE"] > 0.9
 
 
 def test_a_low_amplitude_ecg_is_suggested_low_voltage_in_limb_and_precordial_leads(provider):

@@ -9,7 +9,8 @@ from typing import Any
 import numpy as np
 
 from annotations.lib.ecg.leads import STANDARD_LEADS
-from annotations.lib.providers.base import Provider, ProviderResult
+from annotations.lib.providers.base import Patient, Provider, ProviderResult
+from annotations.lib.providers.measurements import morphology_criteria
 from annotations.lib.providers.measurements.rules import CODES, scores_from
 from annotations.lib.providers.measurements.waves import (
     LEAD,
@@ -37,22 +38,32 @@ class MeasurementProvider(Provider):
     # Bump the first part when rules or pipeline change; the library version is part of it because a
     # neurokit2 upgrade can move fiducials. Read from the installed package's metadata, the same string
     # as neurokit2.__version__, so that naming the provider does not import neurokit2 (waves.py says why).
-    version = f"1.2+neurokit2-{installed_version('neurokit2')}"
-    codes = CODES
+    version = f"2.0+neurokit2-{installed_version('neurokit2')}"
+    codes = CODES + tuple(code for code in morphology_criteria.CODES if code not in CODES)
 
     def run(self, signals_mv: np.ndarray, sampling_rate: float) -> ProviderResult:
+        return self.run_for(signals_mv, sampling_rate, Patient())
+
+    def run_for(self, signals_mv: np.ndarray, sampling_rate: float, patient: Patient) -> ProviderResult:
         quality: list[str] = []
         if sampling_rate < 250:
             quality.append(
                 f"sampled at {sampling_rate:g} Hz: intervals approximate (+/- {1000 / sampling_rate:.0f} ms)"
             )
-        filtered = band_pass(to_internal_rate(signals_mv, sampling_rate))
+        internal = to_internal_rate(signals_mv, sampling_rate)
+        filtered = band_pass(internal)
         peaks, peak_lead = detect_r_peaks(filtered, quality)
         measured: dict[str, Any] = {"r_peak_lead": peak_lead, **rhythm(peaks)}
         if len(peaks) >= 3:
             measured.update(self._morphology(filtered, peaks, measured.get("heart_rate_bpm"), quality))
         measured["quality"] = quality
-        return ProviderResult(scores=scores_from(measured), measurements=_rounded(measured))
+        scores = scores_from(measured)
+        # The morphology criteria rescore the codes they share with rules.py (axis, voltage, QT) with
+        # the patient's sex and a rationale each.
+        criteria = morphology_criteria.assess_strip(internal, filtered, peaks, measured, patient)
+        scores.update(criteria.scores)
+        measured.update(criteria.measurements)
+        return ProviderResult(scores=scores, measurements=_rounded(measured), rationale=criteria.rationale)
 
     @staticmethod
     def _morphology(
