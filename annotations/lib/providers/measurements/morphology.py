@@ -247,12 +247,18 @@ def _j_wave(x: np.ndarray, r_peak: int, j: int) -> float:
 
 
 def _t_wave(x: np.ndarray, j: int, t_end: int | None) -> np.ndarray:
+    """Per lead, the T wave's peak level (from the PR baseline, signed): the sample between J +
+    T_START_MS and the T end that stands farthest from the chord joining the two, so that a depressed
+    ST segment rising into an upright T (sinus tachycardia) is not read as the T wave."""
     start = j + _ms(T_START_MS)
-    stop = t_end if t_end is not None and t_end > start + _ms(20.0) else j + _ms(T_DEFAULT_MS)
-    window = x[:, start : min(stop, x.shape[1])]
-    if window.shape[1] == 0:
+    stop = t_end if t_end is not None and t_end > start + _ms(40.0) else j + _ms(T_DEFAULT_MS)
+    stop = min(stop, x.shape[1] - 1)
+    if stop - start < _ms(40.0):
         return np.full(x.shape[0], np.nan)
-    return window[np.arange(x.shape[0]), np.argmax(np.abs(window), axis=1)]
+    window = x[:, start : stop + 1]
+    chord = window[:, :1] + (window[:, -1:] - window[:, :1]) * np.linspace(0.0, 1.0, window.shape[1])
+    peak = np.argmax(np.abs(window - chord), axis=1)
+    return window[np.arange(x.shape[0]), peak]
 
 
 def _p_span(beats: np.ndarray, p_on: int | None, qrs_on: int) -> tuple[int, int] | None:
