@@ -53,6 +53,9 @@ ST_LATE_MS = 60.0  # the second ST level, J + 60 ms
 LEVEL_HALF_MS = 4.0  # a level at a mark is the mean over +/- this, so one noisy sample does not decide
 T_START_MS = 60.0  # the T wave is looked for from J + this to the T end
 T_DEFAULT_MS = 360.0  # after J, when the T end is unknown
+# A right bundle branch block's delayed right-ventricular forces fill the QRS's last TERMINAL_MS; its
+# axis is read on the first INITIAL_MS, which the block leaves unchanged.
+INITIAL_MS, TERMINAL_MS = 60.0, 40.0
 # A deflection smaller than this is not a wave of its own: a median beat's noise is 10-30 microvolts,
 # and the Minnesota Code does not count waves under 0.1 mV (half of it here, to find small q waves).
 MIN_WAVE_MV = 0.05
@@ -94,6 +97,8 @@ class LeadFeatures:
     s_mv: np.ndarray  # the deepest negative deflection of the QRS (a QS counts)
     r_prime_mv: np.ndarray  # a second positive wave after an S (rSR'), NaN without one
     qrs_area: np.ndarray  # net QRS area, mV*ms
+    initial_area: np.ndarray  # net area of the QRS's first INITIAL_MS, mV*ms
+    terminal_mv: np.ndarray  # mean level of the QRS's last TERMINAL_MS (the bundle-branch forces)
     r_peak_ms: np.ndarray  # R peak time: QRS onset to the peak of the last R wave (AHA 2009, part III)
     st_j_mm: np.ndarray
     st_60_mm: np.ndarray
@@ -389,6 +394,8 @@ def measure(
     leads = LeadFeatures(
         **{key: np.array([row[key] for row in per_lead]) for key in per_lead[0]},
         qrs_area=x[:, qrs_on : j + 1].sum(axis=1) * 1000.0 / FS,
+        initial_area=x[:, qrs_on : min(j, qrs_on + _ms(INITIAL_MS)) + 1].sum(axis=1) * 1000.0 / FS,
+        terminal_mv=x[:, max(qrs_on, j - _ms(TERMINAL_MS)) : j + 1].mean(axis=1),
         st_j_mm=_level(x, j) * MM_PER_MV,
         st_60_mm=_level(x, j + _ms(ST_LATE_MS)) * MM_PER_MV,
         t_mv=_t_wave(x, j, marks.t_end),

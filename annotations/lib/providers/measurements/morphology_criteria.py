@@ -102,6 +102,7 @@ AXIS_WIDTH = 8.0  # degrees
 LAD_ARC, RAD_ARC = (-90.0, -30.0), (90.0, 180.0)  # SBC 2016/2022, AHA part II: normal -30 to +90
 ST_WIDTH_MM = 0.25  # a median beat's ST level is good to about a quarter of a millimetre
 T_WIDTH_MV = 0.03
+MIN_TERMINAL_MV = 0.05  # a terminal deflection a reader sees as an R'
 
 
 def above(value: float, threshold: float, width: float) -> float:
@@ -192,15 +193,25 @@ def _arc_score(angle: float, arc: tuple[float, float]) -> float:
     return below(abs(offset), (high - low) / 2, AXIS_WIDTH)
 
 
+def _right_bundle_like(ctx: Context) -> bool:
+    """A wide QRS ending positive in V1 and negative in I: the terminal forces of a right bundle
+    branch block, which turn an area-based axis rightward."""
+    terminal = ctx.morph.leads.terminal_mv
+    return ctx.wide >= 0.5 and terminal[LEAD["V1"]] > MIN_TERMINAL_MV and terminal[LEAD["I"]] < 0.0
+
+
 def axis_criteria(ctx: Context, out: Assessment) -> float | None:
-    area = ctx.morph.leads.qrs_area
+    # In RBBB the axis is read on the QRS's unchanged initial part, its delayed terminal forces left
+    # out (the practice of the textbooks the SBC guideline follows: Chou; Friedmann).
+    initial = _right_bundle_like(ctx)
+    area = ctx.morph.leads.initial_area if initial else ctx.morph.leads.qrs_area
     axis = frontal_axis(area)
     out.measurements["qrs_axis_deg"] = axis
     if axis is None:
         return None
+    part = "initial 60 ms, right bundle branch pattern" if initial else "net QRS area"
     finding = (
-        f"QRS axis {axis:+.0f} deg (net QRS area I {area[LEAD['I']]:+.0f}, "
-        f"aVF {area[LEAD['aVF']]:+.0f} mV*ms)"
+        f"QRS axis {axis:+.0f} deg ({part}: I {area[LEAD['I']]:+.0f}, aVF {area[LEAD['aVF']]:+.0f} mV*ms)"
     )
     source = f"{SBC}; {AHA_II}"
     out.add("LAD", _arc_score(axis, LAD_ARC), "Frontal QRS axis -30 to -90 deg", source, finding)
@@ -464,6 +475,14 @@ def q_wave_criteria(ctx: Context, out: Assessment) -> None:
 
 
 # --- ST segment and T wave -------------------------------------------------------------------------------
+def _who(patient: Patient) -> str:
+    if patient.sex == "F":
+        return "woman"
+    if patient.sex == "M":
+        return "man" + ("" if patient.age_years is None else f" {patient.age_years:.0f} y")
+    return "sex unknown"
+
+
 def _elevation_limit(lead: str, patient: Patient) -> float:
     """UDMI: 1 mm except V2-V3: 2 mm men >= 40, 2.5 mm men < 40, 1.5 mm women. Unknown sex or age
     takes the highest limit, so that not knowing the patient never lowers the bar."""
@@ -489,28 +508,36 @@ def st_criteria(ctx: Context, hyp: Hypertrophy, out: Assessment) -> None:
 
     raised = _territories(elevation)
     lowered = _territories(depression)
+    # UDMI reads ST elevation in the absence of LVH (and LBBB): the deep S waves of ventricular
+    # hypertrophy carry a discordant ST elevation in V1-V3 (V4-V6 when the heart is rotated).
+    confounded = narrow * (1.0 - max(hyp.lvh_voltage, hyp.lvh_re, hyp.rvh))
+
+    def st_text(name: str, key: str) -> str:
+        return ", ".join(f"{lead} {_mm(v(key, lead))}" for lead in _territory_leads(name))
+
+    def raised_in(name: str) -> str:
+        return _listed([lead for lead in _territory_leads(name) if elevation(lead) >= 0.5])
+
     wall = max(raised, key=lambda name: raised[name][0])
-    up_leads = [lead for lead in _territory_leads(wall) if elevation(lead) >= 0.5]
-    opposite = RECIPROCAL[wall]
-    down_leads = [lead for lead in _territory_leads(opposite) if depression(lead) >= 0.5]
-    st_text = ", ".join(f"{lead} {_mm(v('st_j_mm', lead))}" for lead in _territory_leads(wall))
-    recip_text = ", ".join(f"{lead} {_mm(v('st_60_mm', lead))}" for lead in _territory_leads(opposite))
-    sepi = narrow * raised[wall][0]
+    limits = f"limit 1 mm, V2-V3 {_elevation_limit('V2', ctx.patient)} mm ({_who(ctx.patient)})"
     out.add(
         "SEPI_INJ",
-        sepi,
+        confounded * raised[wall][0],
         "ST elevation at J in two contiguous leads (>= 1 mm; V2-V3 by sex and age)",
         f"{UDMI}; {AHA_VI}",
-        f"{wall}: ST at J {st_text}; elevated in {_listed(up_leads)}",
+        f"{wall}: ST at J {st_text(wall, 'st_j_mm')}; elevated in {raised_in(wall)}; {limits}",
     )
-    stemi = max(narrow * min(raised[name][0], lowered[RECIPROCAL[name]][0]) for name in TERRITORIES)
+    stemi = {name: min(raised[name][0], lowered[RECIPROCAL[name]][0]) for name in TERRITORIES}
+    site = max(stemi, key=stemi.__getitem__)
+    opposite = RECIPROCAL[site]
+    down = _listed([lead for lead in _territory_leads(opposite) if depression(lead) >= 0.5])
     out.add(
         "STEMI",
-        stemi,
+        confounded * stemi[site],
         "Territorial ST elevation with reciprocal ST depression",
         f"{UDMI}; {AHA_VI}",
-        f"{wall} ST at J {st_text}; reciprocal {opposite} ST at J+60 {recip_text}; "
-        f"depressed in {_listed(down_leads)}",
+        f"{site}: ST at J {st_text(site, 'st_j_mm')}, elevated in {raised_in(site)}; reciprocal {opposite} "
+        f"ST at J+60 {st_text(opposite, 'st_60_mm')}, depressed in {down}",
     )
     # LV strain and LVH voltage explain lateral ST-T changes as secondary (UDMI: not in LVH).
     secondary = max(hyp.lvh_voltage, hyp.lvh_re)
