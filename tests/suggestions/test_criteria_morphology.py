@@ -309,6 +309,32 @@ def test_coved_st_elevation_with_negative_t_in_v1_v2_is_a_brugada_pattern(provid
     assert not suggested(provider, read(provider, strip()), "BRUGADA")
 
 
+def test_a_saddleback_in_v2_with_an_r_prime_is_a_suspected_brugada_pattern(provider):
+    # Type 2: a high take-off (r') >= 2 mm falling into an ST still >= 0.5 mm up, then a positive T.
+    saddle = {
+        "V2": {
+            "S": (0.02, 0.007, -0.6),
+            "J": (0.05, 0.012, 0.35),
+            "ST": (0.14, 0.05, 0.1),
+            "T": (0.26, 0.045, 0.3),
+        }
+    }
+    result = read(provider, strip(saddle))
+    assert suggested(provider, result, "BRUGADA_SUSP"), result.rationale["BRUGADA_SUSP"].finding
+    assert not suggested(provider, result, "BRUGADA")
+
+
+def test_lvh_with_lateral_strain_is_secondary_repolarisation_not_ischaemia(provider):
+    strain = {
+        "V1": {"S": (0.024, 0.007, -2.0)},
+        "V5": {"R": (0.0, 0.01, 2.8), "T": (0.26, 0.06, -0.3)},
+        "V6": {"R": (0.0, 0.01, 2.2), "T": (0.26, 0.06, -0.25)},
+    }
+    result = read(provider, strip(strain, st_mv={"V5": -0.1, "V6": -0.1}))
+    assert suggested(provider, result, "REPOL_SEC"), result.rationale["REPOL_SEC"].finding
+    assert not suggested(provider, result, "SENDO_INJ") and not suggested(provider, result, "SENDO_ISCH")
+
+
 # --- Real labelled records ---------------------------------------------------------------------------
 @cache
 def labelled(name: str) -> tuple[np.ndarray, float, Patient, set[str]]:
@@ -334,6 +360,30 @@ def test_a_labelled_left_ventricular_hypertrophy_meets_the_voltage_criteria(prov
     result = provider.evaluate(signals, rate, patient)
     assert suggested(provider, result, "LVH_V") or suggested(provider, result, "LVH_RE")
     assert result.measurements["sokolow_lyon_mv"] > 3.5
+
+
+def test_a_labelled_infarction_with_inferior_qs_waves_is_an_inferior_inactive_area(provider):
+    # S0003 (PTB), labelled myocardial infarction (164865005): on its median beat II and aVF are
+    # negative from the QRS onset for about 100 ms, -0.8 and -1.0 mV deep (QS / Qr), under a wide QRS
+    # with an R' in V1 (a right bundle branch pattern, which leaves Q waves readable).
+    signals, rate, patient, dx = labelled("S0003")
+    assert "164865005" in dx
+    result = provider.evaluate(signals, rate, patient)
+    assert suggested(provider, result, "EIA")
+    finding = result.rationale["EIA"].finding
+    assert finding.startswith("inferior wall") and "II" in finding and "aVF" in finding
+    assert result.measurements["q_ms"]["aVF"] >= 40
+
+
+def test_a_labelled_t_wave_abnormality_with_flat_t_waves_is_nonspecific_repolarisation(provider):
+    # E00666, labelled T-wave abnormality and nonspecific ST-T change: on its median beat the T waves of
+    # I, II and V4-V6 stay within 0.1 mV of the baseline (V4 slightly negative) under R waves of
+    # 0.3-1.2 mV; none is inverted by 1 mm.
+    signals, rate, patient, dx = labelled("E00666")
+    assert {"164934002", "428750005"} <= dx
+    result = provider.evaluate(signals, rate, patient)
+    assert suggested(provider, result, "REPOL_NS"), result.rationale["REPOL_NS"].finding
+    assert not suggested(provider, result, "SENDO_ISCH")
 
 
 def test_sinus_rhythm_records_labelled_nothing_else_get_no_ischaemia_or_infarct_suggestion(provider):

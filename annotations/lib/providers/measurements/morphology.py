@@ -62,6 +62,7 @@ MIN_WAVE_MV = 0.05
 # P notch (P mitrale): two peaks at least 40 ms apart (SBC 2016/2022 guideline on ECG reports), each
 # standing out of the trough between them by this much.
 P_NOTCH_MS, P_NOTCH_MV = 40.0, 0.02
+MIN_P_PHASE_MV = 0.02  # the positive phase a terminal negative P phase in V1 must follow
 # J wave (early repolarisation, Macfarlane et al., JACC 2015): a notch or slur on the R downslope whose
 # peak is at least 0.1 mV; a notch stands out of the downslope by this much.
 J_NOTCH_MV = 0.03
@@ -307,7 +308,8 @@ def _p_features(
 
 def _terminal_force(v1: np.ndarray) -> float:
     """Morris's P terminal force in V1 (mm*s, negative): depth times duration of the P wave's negative
-    phase after its positive one; 0.0 when the P wave ends positive or has no positive phase first.
+    phase after its positive one; 0.0 when the P wave ends positive or has no positive phase of
+    MIN_P_PHASE_MV before it (a P wave negative from its start is not a terminal force).
     v1 runs from the P onset to the P end, on a baseline drawn from the level before the P wave to the
     level at its end (the PR segment sits lower than the TP segment by the atrial repolarisation
     wave, which would otherwise lengthen every negative phase into the PR segment). The phase spans
@@ -316,7 +318,7 @@ def _terminal_force(v1: np.ndarray) -> float:
     line = np.linspace(float(v1[: ends + 1].mean()), float(v1[-ends - 1 :].mean()), len(v1))
     wave = v1 - line
     lowest = int(np.argmin(wave))
-    if wave[lowest] >= 0 or lowest < int(np.argmax(wave)):
+    if wave[lowest] >= 0 or float(wave[:lowest].max(initial=0.0)) < MIN_P_PHASE_MV:
         return 0.0
     below = wave < 0.1 * wave[lowest]
     first = lowest

@@ -43,7 +43,7 @@ import numpy as np
 
 from annotations.lib.ecg.leads import STANDARD_LEADS
 from annotations.lib.providers.base import Patient, Rationale
-from annotations.lib.providers.measurements.morphology import Morphology, measure
+from annotations.lib.providers.measurements.morphology import MM_PER_MV, Morphology, measure
 from annotations.lib.providers.measurements.rules import Rule
 from annotations.lib.providers.measurements.waves import LEAD, LIMB, PRECORDIAL, frontal_axis
 
@@ -673,12 +673,13 @@ def repolarisation_variants(ctx: Context, out: Assessment) -> None:
         )
 
     def saddle(lead: str) -> float:
-        take_off = max(v("st_j_mm", lead), 10.0 * np.nan_to_num(v("r_prime_mv", lead)))
-        fall = v("st_60_mm", lead) - v("st_j_mm", lead)
+        # The saddle: from the take-off (the r' or J peak) down into an ST trough still >= 0.5 mm up.
+        take_off = max(v("st_j_mm", lead), MM_PER_MV * np.nan_to_num(v("r_prime_mv", lead)))
+        fall = v("st_60_mm", lead) - take_off
         return min(
             above(take_off, 2.0, ST_WIDTH_MM),
             above(v("st_60_mm", lead), 0.5, ST_WIDTH_MM),
-            below(fall, -0.5, 0.2),
+            below(fall, -1.0, 0.2),
             above(v("t_mv", lead), 0.0, 0.03),
             above(np.nan_to_num(v("r_prime_mv", lead)), 0.1, 0.03),
         )
