@@ -11,7 +11,7 @@ Sources, cited per criterion below:
 * Sokolow & Lyon 1949; Casale et al. 1985 (Cornell voltage); Romhilt & Estes 1968 (point score).
 * SBC (Brazilian Society of Cardiology) guidelines on ECG analysis and reports, 2016 and 2022, which
   TNMG reports follow: axis limits, atrial enlargement, biventricular hypertrophy.
-* Minnesota Code (Prineas et al.) 5-3/5-4 for minor T-wave changes; Macfarlane et al. 2015 (JACC) for
+* Minnesota Code (Prineas et al.) 5-1 to 5-4 for T-wave changes; Macfarlane et al. 2015 (JACC) for
   early repolarisation; Priori et al. 2013 and Antzelevitch et al. 2016 consensus for Brugada patterns.
 
 How scores combine: each measured condition is a logistic score (0.5 at its threshold, width about the
@@ -20,9 +20,13 @@ contiguous leads" is the best pair of adjacent leads (Cabrera order in the limb 
 territory, each pair scoring its weaker lead. Codes TNMG lists as exclusive (LVH_RE / LVH_V, LAD / RAD)
 are scored so that one excludes the other.
 
-Criteria the UDMI gives "in the absence of LBBB, LVH and WPW" (ST, T, Q waves) are damped by a wide QRS
-(>= 120 ms, AHA part III), and the ST/T ischaemia codes by LVH voltage, whose strain pattern
-(REPOL_SEC here) mimics them.
+Confounders: criteria the UDMI gives "in the absence of LBBB, LVH and WPW" are damped by what the beat
+shows of them: ST and T codes by a wide QRS (>= 120 ms, AHA part III) and by ventricular hypertrophy
+(the discordant ST-T of LVH strain, REPOL_SEC here, or of deep right-precordial S waves), Q waves by a
+wide QRS that is not a right bundle branch pattern. The QT is not read as long under a wide QRS (AHA
+part IV asks for a QRS adjustment not made here). Early repolarisation needs a QRS under 120 ms, as its
+definition does (Macfarlane 2015); Brugada patterns are not damped, their right-precordial ST elevation
+being the finding itself.
 
 Not scored here:
 * NORM: "normal" needs a sinus rhythm at a normal rate, no ectopy and no conduction disorder, which the
@@ -261,10 +265,15 @@ def qt_criteria(ctx: Context, out: Assessment) -> None:
 # --- Hypertrophy and atrial enlargement ------------------------------------------------------------
 @dataclass(frozen=True)
 class Hypertrophy:
+    """Scores the ST-T criteria are damped by, and what was measured for them."""
+
     lvh_voltage: float
     lvh_re: float
     rvh: float
     strain: float
+    lvh_text: str
+    strain_text: str
+    rvh_text: str = ""
 
 
 def _cornell_limit(patient: Patient) -> tuple[float, str]:
@@ -300,7 +309,7 @@ def lvh_criteria(ctx: Context, axis: float | None, out: Assessment) -> Hypertrop
         f"{max(r_v5, r_v6):.2f}), limit 3.5; Cornell {cornell:.2f} mV (R aVL {v('r_mv', 'aVL'):.2f} + "
         f"S V3 {v('s_mv', 'V3'):.2f}), limit {limit} ({who})"
     )
-    points, details, strain = _romhilt_estes(ctx, axis)
+    points, details, strain, strain_text = _romhilt_estes(ctx, axis)
     out.measurements["romhilt_estes_points"] = points
     re_score = above(points, 4.5, 0.4)
     out.add(
@@ -318,10 +327,12 @@ def lvh_criteria(ctx: Context, axis: float | None, out: Assessment) -> Hypertrop
         "Sokolow & Lyon 1949; Casale et al. 1985; " + AHA_V,
         voltage_text,
     )
-    return Hypertrophy(lvh_voltage=voltage, lvh_re=re_score, rvh=0.0, strain=strain)
+    return Hypertrophy(
+        voltage, re_score, 0.0, strain, f"{voltage_text}; Romhilt-Estes {points:.1f}", strain_text
+    )
 
 
-def _romhilt_estes(ctx: Context, axis: float | None) -> tuple[float, list[str], float]:
+def _romhilt_estes(ctx: Context, axis: float | None) -> tuple[float, list[str], float, str]:
     """Points measurable on the signal (digitalis is not known: strain counts 3)."""
     v = ctx.value
     limb = max(max(v("r_mv", lead), v("s_mv", lead)) for lead in LIMB)
@@ -345,7 +356,7 @@ def _romhilt_estes(ctx: Context, axis: float | None) -> tuple[float, list[str], 
     ]
     points = sum(weight * score for weight, score, _ in items)
     details = [f"{text} {weight * score:.1f}/{weight}" for weight, score, text in items]
-    return points, details, strain
+    return points, details, strain, strain_text
 
 
 def rvh_criteria(ctx: Context, axis: float | None, lvh: Hypertrophy, out: Assessment) -> Hypertrophy:
@@ -356,13 +367,16 @@ def rvh_criteria(ctx: Context, axis: float | None, lvh: Hypertrophy, out: Assess
     right_axis = _arc_score(axis, RAD_ARC) if axis is not None else 0.0
     sokolow_right = above(r_v1 + s_left, 1.05, 0.1)
     rvh = (1.0 - ctx.wide) * max(dominant_r, min(right_axis, sokolow_right))
+    rvh_text = (
+        f"R V1 {r_v1:.2f}, S V1 {s_v1:.2f}, S V5/V6 {s_left:.2f} mV; axis {_fmt(axis, 0)} deg; "
+        f"QRS {_dur(ctx.qrs_ms)}"
+    )
     out.add(
         "RVH",
         rvh,
         "R/S V1 > 1 with R V1 >= 0.7 mV, or right axis with R V1 + S V5/V6 >= 1.05 mV, QRS < 120 ms",
         f"{AHA_V}; {SBC}",
-        f"R V1 {r_v1:.2f}, S V1 {s_v1:.2f}, S V5/V6 {s_left:.2f} mV; axis {_fmt(axis, 0)} deg; "
-        f"QRS {_dur(ctx.qrs_ms)}",
+        rvh_text,
     )
     lvh_any = max(lvh.lvh_voltage, lvh.lvh_re)
     out.add(
@@ -370,9 +384,9 @@ def rvh_criteria(ctx: Context, axis: float | None, lvh: Hypertrophy, out: Assess
         max(min(lvh_any, rvh), min(lvh_any, right_axis)),
         "LVH criteria with RVH criteria or right axis deviation",
         f"{SBC}; {AHA_V}",
-        f"LVH {lvh_any:.2f}, RVH {rvh:.2f}, right axis {right_axis:.2f} (scores); axis {_fmt(axis, 0)} deg",
+        f"{lvh.lvh_text}; {rvh_text}",
     )
-    return Hypertrophy(lvh.lvh_voltage, lvh.lvh_re, rvh, lvh.strain)
+    return Hypertrophy(lvh.lvh_voltage, lvh.lvh_re, rvh, lvh.strain, lvh.lvh_text, lvh.strain_text, rvh_text)
 
 
 def atrial_criteria(ctx: Context, out: Assessment) -> None:
@@ -408,7 +422,8 @@ def atrial_criteria(ctx: Context, out: Assessment) -> None:
         min(rae, lae),
         "Criteria of both right and left atrial enlargement",
         SBC,
-        f"right {rae:.2f}, left {lae:.2f} (scores)",
+        f"P {v('p_mv', inferior):.2f} mV in {inferior}, {v('p_mv', right):.2f} mV in {right}; "
+        f"P terminal force V1 {_fmt(ptf, 3)} mm*s; P {_dur(p_ms)}",
     )
 
 
@@ -633,7 +648,7 @@ def _secondary(ctx: Context, hyp: Hypertrophy, out: Assessment) -> None:
         "ST-T opposite the QRS with QRS >= 120 ms, or LVH with strain",
         f"{AHA_III}; {AHA_V}",
         f"QRS {_dur(ctx.qrs_ms)}; discordant ST-T in {', '.join(leads) if leads else 'none'}; "
-        f"LVH {max(hyp.lvh_voltage, hyp.lvh_re):.2f}, strain {hyp.strain:.2f} (scores)",
+        f"{hyp.lvh_text}; strain: {hyp.strain_text}",
     )
 
 
