@@ -27,6 +27,9 @@ scores rank exams (AUC) rather than only classify them.
 Codes covered, and why not others:
 * SB, ST (rate), AF (RR irregularity), 1dAVb, SHORT_PR, LONG_QT, LAD, RAD, LOWV_LIMB, LOWV_PREC, LVH_V,
   RBBB, LBBB: each follows from a measured number by a published criterion.
+* Morphology criteria (ST elevation and depression by territory, Q waves, hypertrophy, atrial
+  enlargement, QT by sex, T-wave changes, early repolarisation, Brugada): morphology.py measures each
+  lead of the median beat, morphology_criteria.py scores the published criteria with a rationale each.
 * Not NORM: "normal" also needs normal repolarisation, no infarct Q waves, no ectopy... which these
   measurements do not see; a high NORM score from intervals alone would be overconfident.
 * Not IRBBB, LAFB, SA, SVPB, etc.: criteria that need beat classification or finer morphology than
