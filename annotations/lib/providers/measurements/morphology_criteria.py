@@ -429,10 +429,14 @@ def atrial_criteria(ctx: Context, out: Assessment) -> None:
 
 # --- Q waves and R progression -------------------------------------------------------------------------
 def _left_conduction(ctx: Context) -> float:
-    """A wide QRS that is not a right bundle branch pattern (negative V1, positive V6): LBBB, paced or
-    nonspecific delay, where Q waves and ST-T changes cannot be read as ischaemic (UDMI)."""
-    area = ctx.morph.leads.qrs_area
-    return ctx.wide * below(float(area[LEAD["V1"]]), 0.0, 2.0) * above(float(area[LEAD["V6"]]), 0.0, 2.0)
+    """A wide QRS that is not a right bundle branch pattern: LBBB, paced, ventricular or nonspecific
+    delay, where Q waves and R progression cannot be read as infarction (UDMI); a right bundle branch
+    block delays only the QRS's end and leaves its Q waves readable."""
+    terminal = ctx.morph.leads.terminal_mv
+    right = above(float(terminal[LEAD["V1"]]), MIN_TERMINAL_MV, 0.02) * below(
+        float(terminal[LEAD["I"]]), 0.0, 0.02
+    )
+    return ctx.wide * (1.0 - right)
 
 
 def _q_lead(ctx: Context, lead: str) -> float:
