@@ -53,4 +53,4 @@ def test_the_measurement_provider_still_names_the_neurokit2_it_computes_with():
 
     from annotations.lib.providers.measurements import MeasurementProvider
 
-    assert MeasurementProvider.version == f"1.2+neurokit2-{neurokit2.__version__}"
+    assert MeasurementProvider.version == f"2.0+neurokit2-{neurokit2.__version__}"

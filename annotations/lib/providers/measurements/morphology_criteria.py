@@ -790,6 +790,7 @@ def _feature_measurements(morph: Morphology) -> dict[str, Any]:
             "j_point": marks.ms(marks.j),
             "p_onset": marks.ms(marks.p_on),
             "t_end": marks.ms(marks.t_end),
+            "qrs_duration": morph.qrs_ms,
         },
         "p_wave": {
             "duration_ms": morph.p_ms,
@@ -798,6 +799,9 @@ def _feature_measurements(morph: Morphology) -> dict[str, Any]:
         },
         **{
             name: _per_lead(getattr(leads, name))
-            for name in ("q_mv", "q_ms", "r_mv", "s_mv", "st_j_mm", "st_60_mm", "t_mv", "p_mv")
+            for name in ("q_mv", "q_ms", "r_mv", "s_mv", "r_prime_mv", "st_j_mm", "st_60_mm", "t_mv", "p_mv")
         },
+        # The ST slope as criteria read it: the level's change from J to J+60 ms.
+        "st_slope_mm_per_60ms": _per_lead(leads.st_60_mm - leads.st_j_mm),
+        "qrs_area_mv_ms": _per_lead(leads.qrs_area),
     }
