@@ -17,9 +17,10 @@ onset (AHA/ACCF/HRS 2009, part VI: the QRS onset is the reference for ST deviati
 the level just before the P onset. ST levels are given in mm at standard gain (1 mm = 0.1 mV), as the
 criteria are written.
 
-Marks are found on the provider's filtered strip: zero-phase 0.5-40 Hz band-pass, which the AHA 2007
-recommendations (part I) accept for ST measurement when the filter has no phase distortion; a 0.2 mV
-ST plateau comes through it within 0.02 mV.
+Two median beats. The marks (and J waves) are found on the provider's 0.5-40 Hz strip, whose spatial
+velocity carries no mains or muscle noise; amplitudes and ST/T levels are read on a 0.5-150 Hz one
+(wide_band says why). Both filters are zero-phase, which the AHA 2007 recommendations (part I) accept for
+ST measurement with a 0.5 Hz high-pass: a 0.2 mV ST plateau comes through within 0.02 mV.
 """
 
 from __future__ import annotations
@@ -56,8 +57,8 @@ T_DEFAULT_MS = 360.0  # after J, when the T end is unknown
 # A right bundle branch block's delayed right-ventricular forces fill the QRS's last TERMINAL_MS; its
 # axis is read on the first INITIAL_MS, which the block leaves unchanged.
 INITIAL_MS, TERMINAL_MS = 60.0, 40.0
-# A deflection smaller than this is not a wave of its own: a median beat's noise is 10-30 microvolts,
-# and the Minnesota Code does not count waves under 0.1 mV (half of it here, to find small q waves).
+# A deflection smaller than this is not a wave of its own (our choice: a few times a median beat's 10-30
+# microvolts of noise, and half the 0.1 mV a Q wave must reach for the infarction criteria).
 MIN_WAVE_MV = 0.05
 # P notch (P mitrale): two peaks at least 40 ms apart (SBC 2016/2022 guideline on ECG reports), each
 # standing out of the trough between them by this much.
