@@ -31,11 +31,14 @@ P_ARM_MS = 60.0  # half a P wave: the bump detector compares each sample with th
 P_BACK_MS = 150.0  # how far before its peak a P wave may begin
 P_KNEE_MS = 60.0  # the P's own upstroke is looked for this far before it reaches P_RISE of its height
 P_RISE = 0.2
-P_MIN_MV = 0.03  # a lead whose P stands less than this out of its baseline gives no onset
+P_FALL, P_FALL_MS = 0.25, 40.0
+P_LAST_MS = 30.0  # the P wave's centre lies at least this long before the QRS onset (a PR of 80 ms)
+P_MIN_MV = 0.02  # a lead whose P stands less than this out of its baseline gives no onset
 P_MIN_LEADS = 3
 # The previous beat's T wave ends no earlier than this times sqrt(RR) after its R (Bazett's QT at a QTc
 # of 400 ms), or than the measured T offset if that is later: the P wave is looked for after it.
 T_END_BAZETT = 0.40
+NORMAL_QRS_MS = 100.0
 
 
 # --- Signal conditioning ------------------------------------------------------------------------------
@@ -188,14 +191,58 @@ def intervals(filtered: np.ndarray, peaks: np.ndarray, beats: np.ndarray) -> dic
 
     out: dict[str, Any] = {key: across(key) for key in per_lead}
     out.update(_global_qrs(per_lead, out))
-    out["pr"] = out["p_onset"] = out["p_centre"] = None
-    if out.get("qrs_onset") is not None and len(peaks) >= 3:
+    # The QRS edges of the median beat's spatial velocity: where the per-lead delineation fails (a lead
+    # off, a noisy strip), the rhythm criteria still need a QRS width and the P wave a QRS onset.
+    out["pr"] = out["p_onset"] = out["p_centre"] = out["p_axis"] = None
+    out["velocity_onset"] = out["velocity_offset"] = None
+    if len(peaks) >= 3 and np.isfinite(beats).all():
+        start, end, _ = qrs_span(beats, r_index)
+        out["velocity_onset"] = (start - r_index) * 1000.0 / FS
+        out["velocity_offset"] = (end - r_index) * 1000.0 / FS
+        qrs_onset = out.get("qrs_onset", out["velocity_onset"])
         rr_ms = float(np.median(np.diff(peaks))) * 1000.0 / FS
-        found = p_wave(filtered, peaks, out["qrs_onset"], rr_ms, out["t_offset"])
+        # A wide QRS delays the T wave's end by its excess width (the JT interval is what follows the
+        # rate): a ventricular rhythm's broad T wave is no P wave.
+        excess = max(0.0, out["velocity_offset"] - out["velocity_onset"] - NORMAL_QRS_MS)
+        t_offset = max(out["t_offset"] or 0.0, _bazett_qt(rr_ms) + excess)
+        found = p_wave(filtered, peaks, qrs_onset, rr_ms, t_offset)
         if found is not None:
-            out["p_onset"], out["p_centre"] = found
-            out["pr"] = out["qrs_onset"] - out["p_onset"]
+            out["p_onset"], out["p_centre"], out["p_axis"] = found
+            out["pr"] = qrs_onset - out["p_onset"]
     return out
+
+
+VELOCITY_SMOOTH_MS = 10.0
+# A QRS edge is where the spatial velocity falls to this share of the way from its floor to its peak (log
+# scale): the onset rises out of a flat PR segment, while a QRS's end runs into an ST segment that may
+# climb steeply (on a labelled RBBB, as steeply as the R' fell), so its share sits higher.
+ONSET_SHARE, END_SHARE = 0.25, 0.40
+END_QUIET_MS = 16.0
+
+
+def qrs_span(segment: np.ndarray, r_index: int) -> tuple[int, int, float]:
+    """(start, end) samples of the QRS of one beat (leads, window) and its peak spatial velocity (the
+    sum over leads of |slope|, smoothed over VELOCITY_SMOOTH_MS): the span around the velocity peak where
+    it stays above ONSET_SHARE and END_SHARE of the way from its floor to its peak on a log scale
+    (velocities span two decades between baseline and R wave). Used where the per-lead delineation gives
+    no QRS onset, for the conduction criteria (the per-lead offsets end an RBBB's QRS before its R'), and
+    to compare one beat's QRS width with another's."""
+    slope = np.abs(np.diff(segment, axis=1)).sum(axis=0)
+    width = max(1, round(VELOCITY_SMOOTH_MS * FS / 1000.0))
+    velocity = np.convolve(slope, np.ones(width) / width, mode="same")
+    half = round(0.06 * FS)
+    low = max(r_index - half, 0)
+    peak = low + int(np.argmax(velocity[low : r_index + half]))
+    floor = max(float(np.percentile(velocity, 5)), 1e-6)
+    span = max(float(velocity[peak]), floor) / floor
+    below = velocity < floor * span**ONSET_SHARE
+    start = peak - int(np.argmax(below[:peak][::-1])) if below[:peak].any() else 0
+    # The end must stay quiet for END_QUIET_MS: the dip between an S wave and an R' is no QRS end.
+    quiet = round(END_QUIET_MS * FS / 1000.0)
+    below = np.convolve(velocity < floor * span**END_SHARE, np.ones(quiet), mode="full")[quiet - 1 :]
+    after = np.flatnonzero(below[peak:] >= quiet)
+    end = peak + int(after[0]) if len(after) else len(velocity)
+    return start, end, float(velocity[peak])
 
 
 # The QRS as carts measure it: from the earliest onset to the latest offset over the leads, since a lead
@@ -262,7 +309,7 @@ def _p_centre(beats: np.ndarray, t_end: int, qrs_on: int) -> int | None:
     from scipy.signal import find_peaks
 
     arm = _ms_samples(P_ARM_MS)
-    times = np.arange(max(t_end + _ms_samples(40.0), 0), qrs_on - _ms_samples(50.0) + 1)
+    times = np.arange(max(t_end + _ms_samples(40.0), 0), qrs_on - _ms_samples(P_LAST_MS) + 1)
     if len(times) < _ms_samples(20.0):
         return None
     left = np.maximum(times - arm, max(t_end, 0))
@@ -272,16 +319,21 @@ def _p_centre(beats: np.ndarray, t_end: int, qrs_on: int) -> int | None:
     return int(times[candidates[np.argmax(bump[candidates])]]) if len(candidates) else None
 
 
-def _lead_p_onset(x: np.ndarray, centre: int, t_end: int) -> int | None:
-    """One lead's P onset: the knee before the upstroke of its P peak near centre (either polarity)."""
+def _lead_p_onset(x: np.ndarray, centre: int, t_end: int, qrs_on: int) -> int | None:
+    """One lead's P onset: the knee before the upstroke of its P peak near centre (either polarity). A
+    peak the signal does not fall back from by P_FALL of its height within P_FALL_MS is no P wave's: the
+    tail of a T wave still on its way to the baseline."""
     start = max(centre - _ms_samples(P_BACK_MS), t_end, 0)
     look = max(centre - _ms_samples(50.0), start + _ms_samples(20.0))
-    best: tuple[float, np.ndarray] | None = None
+    best: tuple[float, np.ndarray] = (0.0, np.zeros(0))
     for sign in (1.0, -1.0):
         peak = look + int(np.argmax(sign * x[look : centre + _ms_samples(10.0) + 1]))
         y = sign * x[start : peak + 1]
         height = float(y[-1] - y.min()) if len(y) else 0.0
-        if best is None or height > best[0]:
+        after = sign * x[min(peak + _ms_samples(P_FALL_MS), qrs_on - 1)]
+        if after > y[-1] - P_FALL * height:
+            continue
+        if height > best[0]:
             best = (height, y)
     height, y = best
     if height < P_MIN_MV:
@@ -295,26 +347,38 @@ def _lead_p_onset(x: np.ndarray, centre: int, t_end: int) -> int | None:
     return start + first + int(np.argmax(chord - segment))
 
 
+def _bazett_qt(rr_ms: float) -> float:
+    return T_END_BAZETT * math.sqrt(rr_ms / 1000.0) * 1000.0
+
+
 def p_wave(
     filtered: np.ndarray, peaks: np.ndarray, qrs_onset_ms: float, rr_ms: float, t_offset_ms: float | None
-) -> tuple[float, float] | None:
-    """(P onset, P centre) in ms from R on the median beats, or None where no P wave stands out in
-    enough leads (atrial fibrillation, a P hidden in the T wave at a fast rate)."""
+) -> tuple[float, float, float | None] | None:
+    """(P onset, P centre) in ms from R on the median beats and the frontal P axis in degrees (None
+    when indeterminate), or None where no P wave stands out in enough leads (atrial fibrillation, a P
+    hidden in the T wave at a fast rate)."""
     beats, r_index = _p_beats(filtered, peaks)
     if not len(beats):
         return None
-    qt_ms = max(t_offset_ms or 0.0, T_END_BAZETT * math.sqrt(rr_ms / 1000.0) * 1000.0)
+    qt_ms = max(t_offset_ms or 0.0, _bazett_qt(rr_ms))
     t_end = r_index + _ms_samples(qt_ms - rr_ms)
     qrs_on = r_index + _ms_samples(qrs_onset_ms)
     centre = _p_centre(beats, t_end, qrs_on)
     if centre is None:
         return None
-    onsets = [_lead_p_onset(lead, centre, t_end) for lead in beats]
+    onsets = [_lead_p_onset(lead, centre, t_end, qrs_on) for lead in beats]
     found = [onset for onset in onsets if onset is not None]
     if len(found) < P_MIN_LEADS:
         return None
     to_ms = 1000.0 / FS
-    return (float(np.median(found)) - r_index) * to_ms, (centre - r_index) * to_ms
+    onset = round(float(np.median(found)))
+    # The P wave's net area from its onset to as far past its centre (or to the QRS), against the line
+    # joining its two ends (a P on the end of a T wave rides on a slope): its frontal axis, as the QRS
+    # axis is read (frontal_axis).
+    end = min(2 * centre - onset, qrs_on - _ms_samples(10.0))
+    chord = np.linspace(beats[:, onset], beats[:, end], end - onset + 1, axis=1)
+    area = (beats[:, onset : end + 1] - chord).sum(axis=1) * to_ms
+    return (onset - r_index) * to_ms, (centre - r_index) * to_ms, frontal_axis(area, minimum=0.5)
 
 
 def plausible_interval(value: float | None, low: float, high: float) -> float | None:
@@ -341,9 +405,10 @@ def qrs_amplitudes(beats: np.ndarray, onset_ms: float | None, offset_ms: float |
     }
 
 
-def frontal_axis(area: np.ndarray) -> float | None:
-    """Frontal QRS axis from net QRS areas in I (0 deg) and aVF (+90 deg), in (-180, 180]."""
+def frontal_axis(area: np.ndarray, minimum: float = 1.0) -> float | None:
+    """Frontal axis from net areas in I (0 deg) and aVF (+90 deg), in (-180, 180]; None under `minimum`
+    mV*ms (an isoelectric frontal QRS, or P wave: axis indeterminate)."""
     lead_i, lead_avf = float(area[LEAD["I"]]), float(area[LEAD["aVF"]])
-    if math.hypot(lead_i, lead_avf) < 1.0:  # < 1 mV*ms: an isoelectric frontal QRS, axis indeterminate
+    if math.hypot(lead_i, lead_avf) < minimum:
         return None
     return math.degrees(math.atan2(lead_avf, lead_i))
