@@ -208,7 +208,11 @@ def test_a_slow_synthetic_rhythm_suggests_bradycardia_and_a_fast_one_tachycardia
     slow = provider.evaluate(synthetic_ecg(heart_rate_bpm=45)[0], 500)
     fast = provider.evaluate(synthetic_ecg(heart_rate_bpm=130)[0], 500)
     assert "SB" in provider.suggested(slow) and "ST" not in provider.suggested(slow)
-    assert "ST" in provider.suggested(fast) and "SB" not in provider.suggested(fast)
+    # Sinus tachycardia needs a P wave before each QRS (rhythm_criteria.py). synthetic.py keeps its T
+    # wave 280 ms after R at any rate, which at 130 bpm lies on the next P wave: what the strip shows is
+    # a narrow-QRS tachycardia without a visible P wave. Sinus tachycardia with its P waves in view is
+    # checked on built strips and real records in test_criteria_rhythm.py.
+    assert "SVT" in provider.suggested(fast) and not {"ST", "SB"} & set(provider.suggested(fast))
 
 
 def test_irregular_rr_is_flagged_and_regular_rr_is_not(provider):
@@ -216,9 +220,12 @@ def test_irregular_rr_is_flagged_and_regular_rr_is_not(provider):
     irregular = provider.evaluate(
         synthetic_ecg(heart_rate_bpm=80, rr_jitter=0.2, noise_uv=20, seed=3)[0], 500
     )
-    assert regular.scores["AF"] < 0.1 and irregular.scores["AF"] > 0.9
+    assert irregular.measurements["rr_irregularity"] > 5 * regular.measurements["rr_irregularity"]
     assert irregular.measurements["rr_cv"] > 5 * regular.measurements["rr_cv"]
-    # An irregularly irregular rhythm is not sinus: the rate codes are damped with it.
+    # Atrial fibrillation needs irregular RR *and* no consistent P wave (rhythm_criteria.py): synthetic.py
+    # puts a P wave 160 ms before every beat, so its jittered strip is an irregular sinus rhythm, not
+    # AF. Fibrillation without P waves is checked on built strips in test_criteria_rhythm.py.
+    assert regular.scores["AF"] < 0.1 and irregular.scores["AF"] < 0.1
     assert irregular.scores["SB"] < 0.1 and irregular.scores["ST"] < 0.1
 
 

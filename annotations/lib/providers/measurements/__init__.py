@@ -13,11 +13,13 @@ Why these choices (checked on the real records in tests/data):
 * "prominence" delineation gave plausible PR/QRS/QT on the DICOM sample with device measurements
   (PR 148/161, QRS 88/75, QT 399/368 ms); "dwt" gave QRS of ~200 ms on normal ECGs and "cwt" failed.
   It expects positive R peaks, so each lead is flipped to its dominant QRS polarity first.
-* PR = median over the 12 leads of each lead's median over beats: robust to a few leads where
-  delineation misfires. QRS spans the leads as carts measure it (second earliest onset to second latest
-  offset) and QT runs from that onset to the median T offset: the median of the leads' own QRS was
-  shorter than the cart's on all seven real records with cart measurements (by 25 ms at the median);
-  spanning the leads, 11 ms at the median either way, QT 8 (bench/measurements.py).
+* PR from the 12-lead median beats: P onset where the P wave's upstroke leaves the baseline (median over
+  the leads where a P stands out) to the QRS onset the leads give; the per-lead "prominence" P onsets
+  sat inside the P wave and missed first-degree AV blocks (waves.py says why). QRS spans the leads as
+  carts measure it (second earliest onset to second latest offset) and QT runs from that onset to the
+  median T offset: the median of the leads' own QRS was shorter than the cart's on all seven real
+  records with cart measurements (by 25 ms at the median); spanning the leads, 11 ms at the median
+  either way, QT 8 (bench/measurements.py).
 
 Scores: score = 1 / (1 + exp(-(x - threshold) / width)), i.e. 0.5 at the clinical threshold, 0.73 one
 width beyond it, 0.95 three widths beyond. Each width is about the measurement's own uncertainty on a
@@ -25,15 +27,19 @@ width beyond it, 0.95 three widths beyond. Each width is about the measurement's
 scores rank exams (AUC) rather than only classify them.
 
 Codes covered, and why not others:
-* SB, ST (rate), AF (RR irregularity), 1dAVb, SHORT_PR, LONG_QT, LAD, RAD, LOWV_LIMB, LOWV_PREC, LVH_V,
-  RBBB, LBBB: each follows from a measured number by a published criterion.
+* LONG_QT, LAD, RAD, LOWV_LIMB, LOWV_PREC, LVH_V: each follows from a measured number by a published
+  criterion (rules.py).
+* Rhythm and conduction criteria (sinus rhythms, AF, flutter, SVT/AT, junctional and ventricular
+  rhythms, VT/NSVT, premature beats, pauses, PR, pre-excitation, pacing; bundle branch and fascicular
+  blocks, IVCD): beats.py labels every beat against the dominant one and finds pacing spikes and flutter
+  waves, qrs_shape.py reads each lead's QRS on the median beat, rhythm_criteria.py and
+  conduction_criteria.py score the published criteria with a rationale each (and say what they leave
+  out: second- and third-degree AV block among others).
 * Morphology criteria (ST elevation and depression by territory, Q waves, hypertrophy, atrial
   enlargement, QT by sex, T-wave changes, early repolarisation, Brugada): morphology.py measures each
   lead of the median beat, morphology_criteria.py scores the published criteria with a rationale each.
 * Not NORM: "normal" also needs normal repolarisation, no infarct Q waves, no ectopy... which these
   measurements do not see; a high NORM score from intervals alone would be overconfident.
-* Not IRBBB, LAFB, SA, SVPB, etc.: criteria that need beat classification or finer morphology than
-  a median beat's terminal deflection; left to trained models (see onnx_model).
 """
 
 from annotations.lib.providers.measurements.provider import MeasurementProvider

@@ -10,9 +10,18 @@ import numpy as np
 
 from annotations.lib.ecg.leads import STANDARD_LEADS
 from annotations.lib.providers.base import Patient, Provider, ProviderResult
-from annotations.lib.providers.measurements import morphology_criteria
+from annotations.lib.providers.measurements import (
+    conduction_criteria,
+    morphology_criteria,
+    rhythm_criteria,
+)
+from annotations.lib.providers.measurements.beats import atrial_flutter, classify, genuine, pacing
+from annotations.lib.providers.measurements.qrs_shape import lead_shapes
+from annotations.lib.providers.measurements.rhythm_criteria import Findings
 from annotations.lib.providers.measurements.rules import CODES, scores_from
 from annotations.lib.providers.measurements.waves import (
+    BEAT_BEFORE,
+    FS,
     LEAD,
     LIMB,
     PRECORDIAL,
@@ -39,7 +48,9 @@ class MeasurementProvider(Provider):
     # neurokit2 upgrade can move fiducials. Read from the installed package's metadata, the same string
     # as neurokit2.__version__, so that naming the provider does not import neurokit2 (waves.py says why).
     version = f"2.0+neurokit2-{installed_version('neurokit2')}"
-    codes = CODES + tuple(code for code in morphology_criteria.CODES if code not in CODES)
+    codes = tuple(
+        dict.fromkeys(CODES + morphology_criteria.CODES + rhythm_criteria.CODES + conduction_criteria.CODES)
+    )
 
     def run(self, signals_mv: np.ndarray, sampling_rate: float) -> ProviderResult:
         return self.run_for(signals_mv, sampling_rate, Patient())
@@ -53,9 +64,13 @@ class MeasurementProvider(Provider):
         internal = to_internal_rate(signals_mv, sampling_rate)
         filtered = band_pass(internal)
         peaks, peak_lead = detect_r_peaks(filtered, quality)
+        peaks = genuine(filtered, peaks)  # T waves and artefacts the detector took for beats
         measured: dict[str, Any] = {"r_peak_lead": peak_lead, **rhythm(peaks)}
+        medians, found = None, None
         if len(peaks) >= 3:
-            measured.update(self._morphology(filtered, peaks, measured.get("heart_rate_bpm"), quality))
+            medians = median_beats(filtered, peaks)
+            found = intervals(filtered, peaks, medians)
+            measured.update(self._morphology(medians, found, measured.get("heart_rate_bpm"), quality))
         measured["quality"] = quality
         scores = scores_from(measured)
         # The morphology criteria rescore the codes they share with rules.py (axis, voltage, QT) with
@@ -63,14 +78,20 @@ class MeasurementProvider(Provider):
         criteria = morphology_criteria.assess_strip(internal, filtered, peaks, measured, patient)
         scores.update(criteria.scores)
         measured.update(criteria.measurements)
-        return ProviderResult(scores=scores, measurements=_rounded(measured), rationale=criteria.rationale)
+        rationale = dict(criteria.rationale)
+        if medians is not None and found is not None:
+            strip = _rhythm_and_conduction(
+                signals_mv, sampling_rate, filtered, peaks, medians, found, measured
+            )
+            scores.update(strip.scores)
+            rationale.update(strip.rationale)
+            measured.update(strip.measurements)
+        return ProviderResult(scores=scores, measurements=_rounded(measured), rationale=rationale)
 
     @staticmethod
     def _morphology(
-        filtered: np.ndarray, peaks: np.ndarray, rate: float | None, quality: list[str]
+        beats: np.ndarray, found: dict[str, Any], rate: float | None, quality: list[str]
     ) -> dict[str, Any]:
-        beats = median_beats(filtered, peaks)
-        found = intervals(filtered, peaks, beats)
         pr = plausible_interval(found["pr"], 60.0, 400.0)
         qrs = plausible_interval(found["qrs"], 40.0, 240.0)
         qt = plausible_interval(found["qt"], 200.0, 700.0)
@@ -104,6 +125,64 @@ class MeasurementProvider(Provider):
             "v6_terminal_mv": float(amplitude["terminal"][LEAD["V6"]]),
             "qrs_ptp_mv": {lead: float(amplitude["ptp"][LEAD[lead]]) for lead in STANDARD_LEADS},
         }
+
+
+def _rhythm_and_conduction(
+    signals_mv: np.ndarray,
+    sampling_rate: float,
+    filtered: np.ndarray,
+    peaks: np.ndarray,
+    medians: np.ndarray,
+    found: dict[str, Any],
+    measured: dict[str, Any],
+) -> Findings:
+    """Beat by beat, the rhythm and AV-conduction criteria, then the conduction criteria of the median
+    beat's QRS. Pacing spikes are looked for in the signal as given (beats.pacing says why)."""
+    paced, pacing_note = pacing(signals_mv, sampling_rate, peaks)
+    if paced is None:
+        measured["quality"].append(pacing_note)
+    beats = classify(
+        filtered, peaks, p_centre_ms=found["p_centre"], t_offset_ms=found["t_offset"], paced=paced
+    )
+    # The QRS the width criteria read spans both QRS measurements, earliest onset to latest end: the
+    # per-lead delineation ends a bundle branch block's QRS before its R' and starts a ventricular
+    # beat's late (waves.qrs_span).
+    pairs = [(found.get("qrs_onset"), found.get("qrs_offset"))]
+    pairs.append((found["velocity_onset"], found["velocity_offset"]))
+    pairs = [(a, b) for a, b in pairs if a is not None and b is not None and 40.0 <= b - a <= 240.0]
+    starts, ends = [a for a, _ in pairs], [b for _, b in pairs]
+    shapes, wide_ms = None, None
+    if starts and ends:
+        wide_ms = max(ends) - min(starts)
+        shapes = lead_shapes(medians, round(BEAT_BEFORE * FS), min(starts), max(ends))
+    strip = rhythm_criteria.Strip(
+        beats=beats,
+        pr_ms=measured.get("pr_ms"),
+        qrs_ms=measured.get("qrs_ms"),
+        qrs_wide_ms=wide_ms,
+        p_axis_deg=found["p_axis"],
+        flutter=atrial_flutter(filtered, peaks),
+        paced=paced,
+        pacing_note=pacing_note,
+        upstrokes=tuple(shape.upstroke for shape in shapes) if shapes else (),
+        typical_block=conduction_criteria.typical_block(shapes, wide_ms) if shapes and wide_ms else 0.0,
+    )
+    out = rhythm_criteria.assess(strip)
+    if shapes is not None and wide_ms is not None:
+        b = rhythm_criteria.basis(strip)
+        conduction = conduction_criteria.assess(
+            conduction_criteria.Conduction(
+                shapes=shapes,
+                qrs_ms=measured.get("qrs_ms"),
+                wide_ms=wide_ms,
+                axis_deg=measured.get("qrs_axis_deg"),
+                conducted=(1.0 - b.ventricular) * (1.0 - b.paced),
+                preexcited=out.scores.get("WPW", 0.0),
+            )
+        )
+        out.scores.update(conduction.scores)
+        out.rationale.update(conduction.rationale)
+    return out
 
 
 def _rounded(measured: dict[str, Any]) -> dict[str, Any]:
