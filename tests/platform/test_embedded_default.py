@@ -172,7 +172,7 @@ def test_export_labels_and_a_release_build_work_on_the_embedded_sqlite_default(t
     check = subprocess.run(["sha256sum", "-c", "SHA256SUMS"], cwd=out, capture_output=True, text=True)
     assert check.returncode == 0, check.stdout + check.stderr
     # The same state and options: the command's data files are the release's, byte for byte.
-    for name in ("consensus.csv", "consensus.jsonl", "reads.csv", "tracings.hdf5"):
+    for name in ("consensus.csv", "consensus.jsonl", "reads.csv", "suggestions.csv", "tracings.hdf5"):
         assert (out / name).read_bytes() == (folder / name).read_bytes(), name
 
 

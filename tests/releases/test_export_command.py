@@ -46,6 +46,7 @@ def test_the_command_writes_every_file_and_twice_gives_the_same_bytes(study, die
         "dataset_card.json",
         "dataset_card.md",
         "reads.csv",
+        "suggestions.csv",
         "tracings.hdf5",
     }
     card = json.loads((tmp_path / "a" / "dataset_card.json").read_text())

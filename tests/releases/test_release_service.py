@@ -69,6 +69,7 @@ def test_building_a_release_stores_every_file_with_its_checksum(study, diego):
             "dataset_card.json",
             "dataset_card.md",
             "reads.csv",
+            "suggestions.csv",
             "tracings.hdf5",
         ]
     )
@@ -101,7 +102,14 @@ def test_an_interrupted_release_rebuilds_to_the_same_bytes(study, diego):
 def test_two_releases_of_the_same_state_have_identical_data_files(study, diego):
     one = release_build(release_create(actor=diego, batches=[study.batch]).pk)
     two = release_build(release_create(actor=diego, batches=[study.batch]).pk)
-    data = {"adjudications.csv", "consensus.csv", "consensus.jsonl", "reads.csv", "tracings.hdf5"}
+    data = {
+        "adjudications.csv",
+        "consensus.csv",
+        "consensus.jsonl",
+        "reads.csv",
+        "suggestions.csv",
+        "tracings.hdf5",
+    }
     assert {f["name"]: f["sha256"] for f in one.files if f["name"] in data} == {
         f["name"]: f["sha256"] for f in two.files if f["name"] in data
     }

@@ -84,7 +84,7 @@ def test_the_shards_read_back_are_the_single_file_tracings(seven, diego, setting
     for key in ("tracings", "exam_id", "dataset"):
         np.testing.assert_array_equal(np.concatenate([part[key] for part in parts]), whole[key])
     # The labels do not depend on the layout.
-    for name in ("adjudications.csv", "consensus.csv", "consensus.jsonl", "reads.csv"):
+    for name in ("adjudications.csv", "consensus.csv", "consensus.jsonl", "reads.csv", "suggestions.csv"):
         assert stored_bytes(single, name) == stored_bytes(sharded, name)
 
 

@@ -250,6 +250,20 @@ def exam_device_rows(batch_ids: Sequence[int]) -> Iterator[tuple[int, str, str, 
             yield row, dataset, external_id, values
 
 
+def exam_key_rows(batch_ids: Sequence[int]) -> Iterator[tuple[str, str, int]]:
+    """Per exam, in the CSV's order: (dataset, external id, exam id), for the files that look up more of
+    each exam a chunk of exams at a time (selectors.releases.suggestions)."""
+    sql = (
+        _READS_CTE  # noqa: S608
+        + """
+        SELECT d.name, e.external_id, e.id
+        FROM reads r JOIN {exam} e ON e.id = r.exam_id JOIN {dataset} d ON d.id = e.dataset_id
+        """
+        + _ORDER
+    ).format(**_t())
+    return _stream(sql, {"batches": _batches_param(batch_ids)}, "export_exam_keys")
+
+
 def exam_summary(batch_ids: Sequence[int]) -> dict:
     """Exams, first reads, the distinct sampling rates and the longest exam of the export."""
     sql = (

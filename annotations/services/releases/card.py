@@ -24,6 +24,9 @@ from annotations.services.releases.layout import (
     CONSENSUS_JSONL,
     DEVICE_CSV,
     READS_CSV,
+    SUGGESTION_COLUMNS,
+    SUGGESTION_TEXT_COLUMNS,
+    SUGGESTIONS_CSV,
     TRACINGS,
     ExportOptions,
     min_reads,
@@ -62,6 +65,7 @@ class CardFacts:
     adjudicators: dict[str, int] = field(default_factory=dict)  # pseudonym -> class decisions signed
     adjudicated_exams: dict[str, int] = field(default_factory=dict)  # pseudonym -> exams decided on
     device_rows: int = 0  # exams with the recording cart's measurements (DEVICE_CSV)
+    suggestions: dict = field(default_factory=dict)  # write_suggestions' counts (SUGGESTIONS_CSV)
 
 
 def _reader_quality(stored: AgreementResult, names: dict[int, str]) -> list[dict]:
@@ -201,6 +205,21 @@ _FILE_CONVENTIONS = (
     "this card counts each one's class decisions (one per statement decided on an exam: the rows of "
     f"{ADJUDICATIONS_CSV}) and 'adjudicated_exams' the exams they decided on. Rationales, like readers' "
     "comments, stay in the audit trail.",
+    f"{SUGGESTIONS_CSV}: the model suggestions behind the exams, machine output, not labels: nothing in "
+    "it was decided by a reader, and no consensus was computed from it. One row per exam, suggestion and "
+    f"statement of the batches' taxonomy it scored ({', '.join(SUGGESTION_COLUMNS)}); 'row' is the exam's "
+    f"row of {CONSENSUS_CSV}. Given for an exam: every computed version of a provider whose suggestion a "
+    "reader of this release's batches was shown on it (the one shown may have been computed for another "
+    "import of the same tracing), and of each other provider its newest; 'shown_to_readers' counts the "
+    "readers of this release's batches shown that suggestion on the exam (reads.csv's suggestion_shown "
+    "says which reads came after). 'code' is the batches' own; score and threshold as the provider gave "
+    "them (threshold 0.5 where it gave none), 'suggested' 1 where the score reaches the threshold, as "
+    "readers were shown it. "
+    f"{', '.join(SUGGESTION_TEXT_COLUMNS[:-1])} and {SUGGESTION_TEXT_COLUMNS[-1]} are free text: why a "
+    "rule-based provider scored the statement (the criterion, where it is published, the measured values "
+    "that met it), empty where the provider gave no rationale (models do not); a leading = + - @, tab or "
+    "carriage return there is escaped with an apostrophe. A file of its header alone: no exam had a "
+    "suggestion.",
     "Readers' and adjudicators' identities appear in no file of this release.",
     (
         f"{CONSENSUS_CSV} '{ADDED_COLUMN}' (last column) and {CONSENSUS_JSONL} 'added_by_adjudicator': "
@@ -352,6 +371,7 @@ def card_build(plan: ExportPlan, options: ExportOptions, facts: CardFacts) -> di
         "not_read": not_read,
         "adjudicators": facts.adjudicators,
         "adjudicated_exams": facts.adjudicated_exams,
+        "suggestions": facts.suggestions,
         "consensus_methods": consensus_method_counts(plan.batch_ids),
         "classes": _class_rows(plan, facts.stats, agreement),
         "agreement": agreement,

@@ -1,4 +1,5 @@
-"""Writing an export: the consensus CSV and JSON Lines, the raw reads, the tracings and the dataset card.
+"""Writing an export: the consensus CSV and JSON Lines, the raw reads, the model suggestions, the tracings
+and the dataset card.
 
 ``export_write`` is the one writer behind the release task and ``manage.py export_labels``. It streams:
 each file is written from a server-side cursor a chunk at a time, so memory does not grow with the batch.
@@ -43,6 +44,7 @@ from annotations.services.releases.layout import (
     CONSENSUS_JSONL,
     DEVICE_CSV,
     READS_CSV,
+    SUGGESTIONS_CSV,
     SUMS,
     TRACINGS,
     WAVEFORM_CHUNK,
@@ -56,6 +58,7 @@ from annotations.services.releases.tables import (
     write_device_measurements,
     write_reads,
     write_shard_plans,
+    write_suggestions,
     write_tracings,
 )
 
@@ -234,7 +237,7 @@ def _tracings_write(
 
 def _data_files(out_dir: Path, written: list[str]) -> list[dict]:
     """The entries of the tables every release has and of the files this one wrote besides, by name."""
-    names = [ADJUDICATIONS_CSV, CONSENSUS_CSV, CONSENSUS_JSONL, READS_CSV, *written]
+    names = [ADJUDICATIONS_CSV, CONSENSUS_CSV, CONSENSUS_JSONL, READS_CSV, SUGGESTIONS_CSV, *written]
     return [_file_entry(out_dir / name) for name in sorted(names)]
 
 
@@ -263,6 +266,7 @@ def _export_write(
     n_read_rows = write_reads(plan, out_dir / READS_CSV, names)
     adjudicators, adjudicator_ids, on_exams = write_adjudications(plan, out_dir / ADJUDICATIONS_CSV, earlier)
     device_rows = write_device_measurements(plan, out_dir / DEVICE_CSV)
+    suggestions = write_suggestions(plan, out_dir / SUGGESTIONS_CSV)
     # By pseudonym: one person may be both a reader (R..) and an adjudicator (A..) of the release.
     key = {name: user_id for user_id, name in [*names.items(), *adjudicator_ids.items()]}
     tracings, written, shards = _tracings_write(plan, out_dir, options, summary, ticks, shard_exams)
@@ -281,6 +285,7 @@ def _export_write(
         adjudicators=adjudicators,
         adjudicated_exams=on_exams,
         device_rows=device_rows,
+        suggestions=suggestions,
     )
     card = card_build(plan, options, facts)
     if shards is not None:

@@ -19,6 +19,7 @@ CARD_JSON = "dataset_card.json"
 CARD_MD = "dataset_card.md"
 SUMS = "SHA256SUMS"
 DEVICE_CSV = "device_measurements.csv"
+SUGGESTIONS_CSV = "suggestions.csv"
 META_COLUMNS = ["row", "dataset", "exam_id", "age", "is_male", "batch", "reads"]
 # Last column of consensus.csv: the statements (batch taxonomy codes, space-separated) an adjudicator
 # added as present on the exam although no reader marked them.
@@ -59,6 +60,26 @@ AGREEMENT_FIELDS = (
 )
 # The recording carts' own measurements, one column per key the importers keep (annotations/lib/formats).
 DEVICE_COLUMNS = ["row", "dataset", "exam_id", *DEVICE_MEASUREMENTS]
+# The model suggestions behind the exams: one row per exam, suggestion and statement it scored.
+SUGGESTION_COLUMNS = [
+    "row",
+    "dataset",
+    "exam_id",
+    "provider",
+    "provider_version",
+    "computed_at",
+    "code",
+    "score",
+    "threshold",
+    "suggested",
+    "criterion",
+    "source",
+    "finding",
+    "shown_to_readers",
+]
+# The columns of SUGGESTIONS_CSV a provider wrote as prose: escaped as spreadsheet cells, as a reader's
+# skip reason is, unlike the identifiers and numbers of every other column.
+SUGGESTION_TEXT_COLUMNS = ["criterion", "source", "finding"]
 WAVEFORM_CHUNK = 256
 INSUFFICIENT = "insufficient reads"
 

@@ -1,5 +1,6 @@
-"""The data files of a release: the consensus CSV and JSON Lines, the raw reads and the tracings, each
-streamed from the export selectors a chunk at a time (annotations.services.releases.export runs them)."""
+"""The data files of a release: the consensus CSV and JSON Lines, the raw reads, the model suggestions and
+the tracings, each streamed from the export selectors a chunk at a time (annotations.services.releases.export
+runs them)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from annotations.lib.csv_text import csv_cell, csv_line
+from annotations.lib.providers.base import DEFAULT_THRESHOLD
 from annotations.lib.release_files import hdf5, shards
 from annotations.lib.release_files.files import fixed, json_line, pseudonyms, utc_iso
 from annotations.lib.spreadsheet_csv import spreadsheet_cell
@@ -28,6 +30,8 @@ from annotations.selectors.releases.facts import (
     skipped_read_rows,
 )
 from annotations.selectors.releases.plan import ExportPlan
+from annotations.selectors.releases.suggestions import ExamSuggestion, exam_suggestion_rows
+from annotations.selectors.suggestions.scoring import source_code
 from annotations.services.exams.waveforms import waveform_load
 from annotations.services.releases.layout import (
     ADDED_COLUMN,
@@ -37,6 +41,8 @@ from annotations.services.releases.layout import (
     INSUFFICIENT,
     META_COLUMNS,
     READ_COLUMNS,
+    SUGGESTION_COLUMNS,
+    SUGGESTION_TEXT_COLUMNS,
     WAVEFORM_CHUNK,
     ExportOptions,
     csv_writer,
@@ -354,6 +360,85 @@ def _device_cell(value: object) -> str:
     if not isinstance(value, int | float) or isinstance(value, bool):
         return ""
     return str(int(value)) if float(value).is_integer() else repr(float(value))
+
+
+# --- Model suggestions -----------------------------------------------------------------------------------
+@dataclass
+class _SuggestionCounts:
+    """What the card says of suggestions.csv: its rows, the exams it gives, and per provider version the
+    exams it gives it for and those on which a reader of the release was shown it."""
+
+    rows: int = 0
+    exams: int = 0
+    versions: dict[tuple[str, str], list[int]] = field(default_factory=dict)
+
+    def count(self, item: ExamSuggestion) -> None:
+        seen = self.versions.setdefault((item.provider, item.provider_version), [0, 0])
+        seen[0] += 1
+        seen[1] += bool(item.shown_to_readers)
+
+    def as_dict(self) -> dict:
+        return {
+            "rows": self.rows,
+            "exams": self.exams,
+            "versions": [
+                {"provider": provider, "provider_version": version, "exams": exams, "shown_on_exams": shown}
+                for (provider, version), (exams, shown) in sorted(self.versions.items())
+            ],
+            "free_text_columns": list(SUGGESTION_TEXT_COLUMNS),
+        }
+
+
+def _suggestion_text(value: object) -> str:
+    return "" if value is None else spreadsheet_cell(str(value))
+
+
+def _threshold(stored: object) -> float:
+    """The stored threshold, or the default readers' screens apply where the provider gave none."""
+    if isinstance(stored, int | float) and not isinstance(stored, bool):
+        return float(stored)
+    return DEFAULT_THRESHOLD
+
+
+def _suggestion_cells(item: ExamSuggestion, classes: dict[int, tuple[str, str]]) -> Iterable[list]:
+    """One suggestion's rows after (row, dataset, exam_id): per statement scored, by the batches' code;
+    threshold and rationale by the provider's code it stands for, as readers were shown them."""
+    computed_at = utc_iso(item.computed_at)
+    for class_id, score in item.scores:
+        code, source = classes[class_id]
+        threshold = _threshold(item.thresholds.get(source))
+        why = item.rationale.get(source)
+        why = why if isinstance(why, dict) else {}
+        yield [
+            item.provider,
+            item.provider_version,
+            computed_at,
+            code,
+            float(score),
+            threshold,
+            int(score >= threshold),
+            *(_suggestion_text(why.get(name)) for name in SUGGESTION_TEXT_COLUMNS),
+            item.shown_to_readers,
+        ]
+
+
+def write_suggestions(plan: ExportPlan, path: Path) -> dict:
+    """The model suggestions behind the release's exams (selectors.releases.suggestions says which), one
+    row per exam, suggestion and statement of the batches' taxonomy it scored; the header alone where
+    there are none. Returns the card's counts."""
+    classes = {klass.pk: (klass.code, source_code(klass)) for klass in plan.taxonomy.classes.all()}
+    counts = _SuggestionCounts()
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        write = csv_writer(handle).writerow
+        write(SUGGESTION_COLUMNS)
+        for row, dataset, external_id, items in exam_suggestion_rows(plan.batch_ids, plan.taxonomy.pk):
+            counts.exams += 1
+            for item in items:
+                counts.count(item)
+                for cells in _suggestion_cells(item, classes):
+                    write([row, dataset, external_id, *cells])
+                    counts.rows += 1
+    return counts.as_dict()
 
 
 # --- Tracings --------------------------------------------------------------------------------------------

@@ -1,0 +1,162 @@
+"""The model suggestions a release gives (suggestions.csv): per exported exam, the suggestions that matter
+for its provenance, with their scores in the batches' taxonomy, thresholds, rationales and how many of the
+release's readers were shown each.
+
+Which suggestions: every computed (OK) suggestion of a provider that was shown to a reader on the exam in
+one of the release's batches (all its versions: readers may have seen an older one, and a newer one
+says what the provider now says), the suggestions shown there themselves (one computed for a copy of the
+same waveform is shown in its place when the exam has none), and of every other provider only its newest
+computed suggestion. Exposures in batches outside the release neither count nor make a provider shown.
+
+Exams are streamed in the release's order (selectors.releases.export.exam_key_rows); their suggestions
+are looked up CHUNK_EXAMS exams at a time with a few indexed queries, so memory holds one chunk whatever
+the size of the release, and no query sorts every suggestion of it.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from itertools import batched
+
+from django.db.models import Count, Q
+from django.db.models.fields.json import KeyTransform
+
+from annotations.models import Suggestion, SuggestionExposure, SuggestionScore
+from annotations.selectors.releases.export import exam_key_rows
+from annotations.selectors.suggestions.scoring import META
+
+# Exams looked up together: a rule provider scores about 70 statements, with a rationale each, so a
+# chunk of exams with two or three suggestions each is some 100,000 scores in memory.
+CHUNK_EXAMS = 500
+
+
+@dataclass
+class ExamSuggestion:
+    """One suggestion as the release gives it: scores as (class id, score) in the taxonomy's order,
+    thresholds and rationale by the provider's (TNMG) code, and the readers shown it on the exam."""
+
+    pk: int
+    provider: str
+    provider_version: str
+    computed_at: datetime
+    shown_to_readers: int = 0
+    thresholds: dict = field(default_factory=dict)
+    rationale: dict = field(default_factory=dict)
+    scores: list[tuple[int, float]] = field(default_factory=list)
+
+    def order(self) -> tuple:
+        # By provider, then oldest first; the version breaks a tie of computed_at (unique per provider).
+        return (self.provider, self.computed_at, self.provider_version)
+
+
+def exam_suggestion_rows(
+    batch_ids: Sequence[int], taxonomy_id: int
+) -> Iterator[tuple[int, str, str, list[ExamSuggestion]]]:
+    """Per exported exam with any suggestion, in the release's order: (row of consensus.csv, dataset,
+    external id, its suggestions by provider and then computed_at). Run inside the export's transaction."""
+    exams = enumerate(exam_key_rows(batch_ids))
+    for chunk in batched(exams, CHUNK_EXAMS):
+        found = _chunk_suggestions(batch_ids, taxonomy_id, [exam_id for _, (_, _, exam_id) in chunk])
+        for row, (dataset, external_id, exam_id) in chunk:
+            if found.get(exam_id):
+                yield row, dataset, external_id, found[exam_id]
+
+
+def _chunk_suggestions(
+    batch_ids: Sequence[int], taxonomy_id: int, exam_ids: list[int]
+) -> dict[int, list[ExamSuggestion]]:
+    shown = _shown_counts(batch_ids, exam_ids)
+    chosen = _chosen(exam_ids, shown)
+    by_pk = {item.pk: item for items in chosen.values() for item in items}
+    _add_meta(by_pk)
+    _add_scores(by_pk, taxonomy_id)
+    return {exam_id: [item for item in items if item.scores] for exam_id, items in chosen.items()}
+
+
+def _shown_counts(batch_ids: Sequence[int], exam_ids: list[int]) -> dict[int, dict[int, int]]:
+    """exam id -> {suggestion id: distinct readers of the release's batches shown it on that exam}."""
+    rows = (
+        SuggestionExposure.objects.filter(
+            assignment__batch_id__in=list(batch_ids), assignment__exam_id__in=exam_ids
+        )
+        .values("assignment__exam_id", "suggestion_id")
+        .annotate(readers=Count("reader_id", distinct=True))
+        .order_by()
+    )
+    shown: dict[int, dict[int, int]] = defaultdict(dict)
+    for row in rows:
+        shown[row["assignment__exam_id"]][row["suggestion_id"]] = row["readers"]
+    return shown
+
+
+def _chosen(exam_ids: list[int], shown: dict[int, dict[int, int]]) -> dict[int, list[ExamSuggestion]]:
+    """Per exam, the suggestions the release gives (the module's rule), in the file's order."""
+    shown_ids = sorted({pk for counts in shown.values() for pk in counts})
+    rows = (
+        Suggestion.objects.filter(status=Suggestion.Status.OK)
+        .filter(Q(exam_id__in=exam_ids) | Q(pk__in=shown_ids))
+        .order_by()
+        .values_list("pk", "exam_id", "provider", "provider_version", "computed_at")
+    )
+    own: dict[int, list[tuple]] = defaultdict(list)
+    by_pk: dict[int, tuple] = {}
+    for row in rows:
+        own[row[1]].append(row)
+        by_pk[row[0]] = row
+    chosen = {}
+    for exam_id in exam_ids:
+        counts = shown.get(exam_id, {})
+        candidates = {row[0]: row for row in own.get(exam_id, [])}
+        candidates.update({pk: by_pk[pk] for pk in counts if pk in by_pk})  # a copy's, shown here
+        if candidates:
+            chosen[exam_id] = _provenance_pick(list(candidates.values()), counts)
+    return chosen
+
+
+def _provenance_pick(candidates: list[tuple], counts: dict[int, int]) -> list[ExamSuggestion]:
+    """Of one exam's computed suggestions (pk, exam, provider, version, computed_at): all of each provider
+    shown on it, the newest of each other provider."""
+    shown_providers = {row[2] for row in candidates if counts.get(row[0])}
+    newest: dict[str, tuple] = {}
+    for row in candidates:
+        best = newest.get(row[2])
+        if best is None or (row[4], row[0]) > (best[4], best[0]):
+            newest[row[2]] = row
+    kept = [row for row in candidates if row[2] in shown_providers or newest[row[2]] is row]
+    items = [
+        ExamSuggestion(pk, provider, version, at, shown_to_readers=counts.get(pk, 0))
+        for pk, _, provider, version, at in kept
+    ]
+    return sorted(items, key=ExamSuggestion.order)
+
+
+def _add_meta(by_pk: dict[int, ExamSuggestion]) -> None:
+    """Thresholds and rationale out of the stored JSON, not the measurements beside them."""
+    scoring = KeyTransform(META, "measurements")
+    rows = (
+        Suggestion.objects.filter(pk__in=list(by_pk))
+        .order_by()
+        .annotate(
+            thresholds=KeyTransform("thresholds", scoring), rationale=KeyTransform("rationale", scoring)
+        )
+        .values_list("pk", "thresholds", "rationale")
+    )
+    for pk, thresholds, rationale in rows:
+        by_pk[pk].thresholds = thresholds if isinstance(thresholds, dict) else {}
+        by_pk[pk].rationale = rationale if isinstance(rationale, dict) else {}
+
+
+def _add_scores(by_pk: dict[int, ExamSuggestion], taxonomy_id: int) -> None:
+    """Each suggestion's scores of the batches' taxonomy, in its order."""
+    rows = (
+        SuggestionScore.objects.filter(
+            suggestion_id__in=list(by_pk), diagnostic_class__taxonomy_id=taxonomy_id
+        )
+        .order_by("suggestion_id", "diagnostic_class__position")
+        .values_list("suggestion_id", "diagnostic_class_id", "score")
+    )
+    for pk, class_id, score in rows:
+        by_pk[pk].scores.append((class_id, score))
