@@ -18,7 +18,13 @@ import pytest
 from annotations.lib.formats.base import ReadOptions, standardized
 from annotations.lib.formats.registry import READERS
 from annotations.lib.providers.measurements import MeasurementProvider
-from tests.suggestions.test_suggestions_measurements import DATA, RECORDS, load_mv
+from tests.suggestions.test_suggestions_measurements import (
+    DATA,
+    RECORDS,
+    load_mv,
+    rate_from_rr,
+    reference_r_peaks,
+)
 
 LABELLED = Path(__file__).parent.parent / "data" / "ecg-labelled" / "records"
 
@@ -176,6 +182,17 @@ def test_one_leads_electrode_spikes_are_no_beats_and_do_not_hide_a_premature_bea
     signals, rate, _ = load_labelled("JS20011")
     result = provider.evaluate(signals, rate)
     assert result.measurements["n_beats"] == 16
+
+
+def test_tall_t_waves_taken_for_beats_are_dropped_and_the_rate_is_the_strips(provider):
+    """PTB's S0005 (1 kHz, 115 s): its T waves in V1-V3 are as steep as many QRS complexes, and the R-peak
+    detector took each for a beat (145 bpm). The scipy reference detector of
+    test_suggestions_measurements.py, whose 250 ms refractory period skips them, counts 72 bpm."""
+    signals, rate, _ = load_labelled("S0005")
+    reference = rate_from_rr(reference_r_peaks(signals, rate), rate)
+    result = provider.evaluate(signals, rate)
+    assert abs(result.measurements["heart_rate_bpm"] - reference) <= 2, (reference, result.measurements)
+    assert "V" not in result.measurements["beat_labels"]
 
 
 # --- Rhythm on built strips -------------------------------------------------------------------------------

@@ -271,7 +271,7 @@ def _global_qrs(per_lead: dict[str, list[float]], medians: dict[str, float | Non
 # neurokit2's "prominence" delineator places a P onset at the left base of the P peak's prominence within
 # a 100 ms window centred on the peak (its max_p_basepoint_interval), i.e. never more than 50 ms before the
 # peak, and on single noisy beats; the median over leads of such per-lead PRs read 197 and 194 ms on two
-# labelled first-degree AV blocks whose median beats show 255 and 225 ms (tests/suggestions/
+# labelled first-degree AV blocks whose median beats show about 258 and 226 ms (tests/suggestions/
 # test_criteria_rhythm.py). Widening that window does not help: on a flat baseline the left base is the
 # lowest noise sample, anywhere in it. So the P onset is read here on the 12-lead median beats, as a
 # reader does with calipers, in three steps (a hand-written geometric rule, since no well-kept library
