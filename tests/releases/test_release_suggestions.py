@@ -244,6 +244,19 @@ def test_suggestions_csv_gives_every_shown_providers_versions_and_the_newest_of_
     assert [r["suggestion_shown"] for r in reads] == ["1"]
 
 
+def test_the_file_is_what_the_csv_module_writes(study, tmp_path):
+    """The writer joins a suggestion's rows as text: the bytes are still csv.writer's, row for row, the
+    finding with its comma, quotes and line break included."""
+    export(study, tmp_path)
+    data = (tmp_path / "suggestions.csv").read_bytes()
+    with open(tmp_path / "suggestions.csv", newline="", encoding="utf-8") as handle:
+        parsed = list(csv.reader(handle))
+    again = io.StringIO()
+    csv.writer(again, lineterminator="\n").writerows(parsed)
+    assert data == again.getvalue().encode()
+    assert any(RATIONALE["RBBB"].finding in row for row in parsed)
+
+
 def test_a_release_without_suggestions_has_the_file_with_its_header_alone(ana, diego, tnmg, tmp_path):
     batch = read_study(2, reader=ana, coordinator=diego, taxonomy=tnmg)
     result = export(batch, tmp_path)

@@ -28,9 +28,10 @@ from annotations.models import Suggestion, SuggestionExposure, SuggestionScore
 from annotations.selectors.releases.export import exam_key_rows
 from annotations.selectors.suggestions.scoring import META
 
-# Exams looked up together: a rule provider scores about 70 statements, with a rationale each, so a
-# chunk of exams with two or three suggestions each is some 100,000 scores in memory.
-CHUNK_EXAMS = 500
+# Exams looked up together. A rule provider scores about 70 statements with a rationale each: 200 exams
+# with three suggestions each peak at about 30 MB in the writer (500 took 70 MB, no faster), whatever the
+# size of the release (bench/release_suggestions.py).
+CHUNK_EXAMS = 200
 
 
 @dataclass

@@ -389,8 +389,30 @@ class _SuggestionCounts:
         }
 
 
-def _suggestion_text(value: object) -> str:
-    return "" if value is None else spreadsheet_cell(str(value))
+class _TextCells:
+    """A rationale's free text as CSV cells, escaped as spreadsheet cells then quoted. A rule provider
+    gives the same criterion and source on every exam, so each distinct text is escaped once (bounded:
+    the findings, measured values, are mostly distinct)."""
+
+    def __init__(self) -> None:
+        self.seen: dict[str, str] = {}
+
+    def cell(self, value: object) -> str:
+        if value is None:
+            return ""
+        text = str(value)
+        found = self.seen.get(text)
+        if found is None:
+            if len(self.seen) > 100_000:
+                self.seen.clear()
+            found = self.seen[text] = csv_cell(spreadsheet_cell(text))
+        return found
+
+    def cells(self, why: object) -> str:
+        """criterion,source,finding of one rationale ({} or None: the provider gave none)."""
+        if not isinstance(why, dict):
+            return ",".join([""] * len(SUGGESTION_TEXT_COLUMNS))
+        return ",".join(self.cell(why.get(name)) for name in SUGGESTION_TEXT_COLUMNS)
 
 
 def _threshold(stored: object) -> float:
@@ -400,43 +422,42 @@ def _threshold(stored: object) -> float:
     return DEFAULT_THRESHOLD
 
 
-def _suggestion_cells(item: ExamSuggestion, classes: dict[int, tuple[str, str]]) -> Iterable[list]:
-    """One suggestion's rows after (row, dataset, exam_id): per statement scored, by the batches' code;
-    threshold and rationale by the provider's code it stands for, as readers were shown them."""
-    computed_at = utc_iso(item.computed_at)
+def _suggestion_lines(
+    first: str, item: ExamSuggestion, codes: dict[int, tuple[str, str]], texts: _TextCells
+) -> Iterable[str]:
+    """One suggestion's rows, `first` being its exam's cells (row, dataset, exam_id): per statement scored,
+    the batches' code; threshold and rationale by the provider's code it stands for, as readers were shown
+    them. Joined here rather than by csv_line, cell by cell: a release has some 80 rows per exam, and the
+    cells shared by a suggestion's rows are the same text (test_release_suggestions checks the bytes against
+    the csv module's)."""
+    head = ",".join(
+        [first, *map(csv_cell, [item.provider, item.provider_version, utc_iso(item.computed_at)])]
+    )
     for class_id, score in item.scores:
-        code, source = classes[class_id]
+        code, source = codes[class_id]
         threshold = _threshold(item.thresholds.get(source))
-        why = item.rationale.get(source)
-        why = why if isinstance(why, dict) else {}
-        yield [
-            item.provider,
-            item.provider_version,
-            computed_at,
-            code,
-            float(score),
-            threshold,
-            int(score >= threshold),
-            *(_suggestion_text(why.get(name)) for name in SUGGESTION_TEXT_COLUMNS),
-            item.shown_to_readers,
-        ]
+        value = float(score)
+        suggested = int(value >= threshold)
+        why = texts.cells(item.rationale.get(source))
+        yield f"{head},{code},{value!r},{threshold!r},{suggested},{why},{item.shown_to_readers}\n"
 
 
 def write_suggestions(plan: ExportPlan, path: Path) -> dict:
     """The model suggestions behind the release's exams (selectors.releases.suggestions says which), one
     row per exam, suggestion and statement of the batches' taxonomy it scored; the header alone where
     there are none. Returns the card's counts."""
-    classes = {klass.pk: (klass.code, source_code(klass)) for klass in plan.taxonomy.classes.all()}
+    codes = {klass.pk: (csv_cell(klass.code), source_code(klass)) for klass in plan.taxonomy.classes.all()}
     counts = _SuggestionCounts()
+    texts = _TextCells()
     with open(path, "w", newline="", encoding="utf-8") as handle:
-        write = csv_writer(handle).writerow
-        write(SUGGESTION_COLUMNS)
+        handle.write(csv_line(SUGGESTION_COLUMNS))
         for row, dataset, external_id, items in exam_suggestion_rows(plan.batch_ids, plan.taxonomy.pk):
             counts.exams += 1
+            first = f"{int(row)},{csv_cell(dataset)},{csv_cell(external_id)}"
             for item in items:
                 counts.count(item)
-                for cells in _suggestion_cells(item, classes):
-                    write([row, dataset, external_id, *cells])
+                for line in _suggestion_lines(first, item, codes, texts):
+                    handle.write(line)
                     counts.rows += 1
     return counts.as_dict()
 
