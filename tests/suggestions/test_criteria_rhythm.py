@@ -75,6 +75,11 @@ LBBB_QRS: list[Wave] = [  # the lateral leads' notched R and V1-V3's QS do not p
 ]
 
 
+# Pre-excitation: a slow deflection of the R wave's polarity starting right after the P wave (delta wave),
+# on which the QRS rides: it starts about 100 ms before R.
+DELTA_WAVE: list[Wave] = [(-0.045, 0.022, tuple(0.35 * gain for gain in NARROW[1][2]))]
+
+
 def _add(signals: np.ndarray, fs: float, at: float, waves: list[Wave], rr_s: float = 1.0) -> None:
     """Add waves around R time `at`; a wave centred past 150 ms (a T wave) moves with sqrt(RR), as QT
     shortens with the rate (Bazett)."""
@@ -103,10 +108,12 @@ def strip(
     times = [at for at, _ in beats]
     for index, (at, kind) in enumerate(beats):
         rr = times[index + 1] - at if index + 1 < len(times) else at - times[index - 1]
-        if kind in "NSRL":  # P onset pr_s before the QRS onset (R - 40 ms); P centre 55 ms after onset
-            _add(signals, fs, at - 0.04 - pr_s + 0.055, P_WAVE)
-        if kind in "NJSR":
+        if kind in "NSRLW":  # P onset pr_s before the QRS onset (R - 40 ms; LBBB's R - 80, a delta's R - 100)
+            _add(signals, fs, at - {"W": 0.10, "L": 0.08}.get(kind, 0.04) - pr_s + 0.055, P_WAVE)
+        if kind in "NJSRW":
             _add(signals, fs, at, NARROW + T_WAVE, rr)
+        if kind == "W":
+            _add(signals, fs, at, DELTA_WAVE)
         if kind == "R":
             _add(signals, fs, at, RBBB_DELAY)
         if kind == "L":
@@ -300,6 +307,16 @@ def test_pr_limits_make_first_degree_block_and_short_pr(provider):
     assert "1dAVb" in long_pr and "SHORT_PR" not in long_pr
     assert "SHORT_PR" in short_pr and "1dAVb" not in short_pr
     assert not normal & {"1dAVb", "SHORT_PR"}
+
+
+def test_a_short_pr_with_a_delta_wave_is_pre_excitation(provider):
+    result = provider.evaluate(strip(regular("W", 70), pr_s=0.09), 500.0)
+    found = set(provider.suggested(result))
+    assert "WPW" in found and not found & {"LBBB", "IVCD", "AIVR"}, (found, result.rationale["WPW"])
+    # The PR runs to the delta wave's start (built 90 ms after the P onset), where the QRS begins.
+    finding = result.rationale["WPW"].finding
+    assert "delta wave" in finding and abs(float(finding.split()[1]) - 90) <= 20, finding
+    assert "WPW" not in suggested(provider, strip(regular("N", 70), pr_s=0.11))  # short PR alone
 
 
 @pytest.mark.parametrize("fs", [500.0, 1000.0])

@@ -14,7 +14,8 @@ guideline (which TNMG reports follow) restates; Minnesota Code 7-1-1 (LBBB) and 
 * LAFB: frontal axis -45 to -90 degrees, qR in aVL, QRS under 120 ms. LPFB: axis +90 to +180, rS in I
   and aVL, qR in III and aVF, QRS under 120 ms (the guideline adds: no right ventricular hypertrophy, which
   the reader weighs). RBBB_LAFB and RBBB_LPFB: RBBB with the fascicular block's axis and patterns.
-Every score is damped by the rhythm's ventricular or paced origin: these are blocks of conducted beats.
+Every score is damped by the rhythm's ventricular or paced origin and by ventricular pre-excitation: these
+are blocks of conducted beats, read on a QRS that the bundle branches make.
 """
 
 from __future__ import annotations
@@ -218,7 +219,8 @@ def assess(c: Conduction) -> Findings:
     right_incomplete = max(right, r_prime * _lateral(c))
     left, left_incomplete, left_text = _left(c)
     anterior, posterior, anterior_text, posterior_text = _fascicles(c)
-    k = c.conducted
+    # A pre-excited QRS is wide and slurred without any block: no conduction criterion applies to it.
+    k = c.conducted * (1.0 - c.preexcited)
     out.add(
         "RBBB",
         wide * right * k,
@@ -251,7 +253,7 @@ def assess(c: Conduction) -> Findings:
     blocks = max(right, left)
     out.add(
         "IVCD",
-        PROLONGED.score(reported) * (1.0 - blocks) * (1.0 - c.preexcited) * k,
+        PROLONGED.score(reported) * (1.0 - blocks) * k,
         "QRS > 110 ms without the criteria of a bundle branch block",
         SOURCE,
         f"QRS {reported:.0f} ms; RBBB patterns {right:.2f}, LBBB patterns {left:.2f}",

@@ -166,6 +166,7 @@ def _rhythm_and_conduction(
         pacing_note=pacing_note,
         upstrokes=tuple(shape.upstroke for shape in shapes) if shapes else (),
         typical_block=conduction_criteria.typical_block(shapes, wide_ms) if shapes and wide_ms else 0.0,
+        pr_earliest_ms=min(starts) - found["p_onset"] if starts and found["p_onset"] is not None else None,
     )
     out = rhythm_criteria.assess(strip)
     if shapes is not None and wide_ms is not None:

@@ -23,6 +23,7 @@ BASELINE_MS = (-16.0, -4.0)  # before the QRS onset: the isoelectric reference
 TERMINAL_MS = 40.0  # the last 40 ms of the QRS carry a bundle branch block's delay
 NOTCH_MV = 0.05  # a notch: the R falls back at least this much (and 10 % of R) between two summits
 DELTA_MS = 30.0  # the first 30 ms of a QRS that begins upward: its slope against the upstroke's steepest
+DELTA_RISE_MS = 35.0  # a normal R reaches half its height 15-30 ms after the QRS onset
 
 
 @dataclass(frozen=True)
@@ -129,14 +130,17 @@ def _notched(x: np.ndarray, wave: Wave) -> bool:
 
 
 def _upstroke(x: np.ndarray) -> float | None:
-    """The QRS's first DELTA_MS mean slope over its steepest slope before the R summit (a delta wave's
-    slurred start gives a low ratio), for a QRS that begins upward to a real R."""
+    """For a QRS that begins upward to a real R: its first DELTA_MS mean slope over the steepest slope
+    before the R summit, when it takes DELTA_RISE_MS or more to reach half the summit (a delta wave's
+    slurred start); 1.0 (no slur) when it rises faster; None for a QRS that does not begin upward."""
     summit = int(np.argmax(x))
     first = round(DELTA_MS * FS / 1000.0)
     if x[summit] < 3 * MIN_WAVE_MV or summit <= first or x[: first + 1].min() < -MIN_WAVE_MV:
         return None
-    slope = np.diff(x[: summit + 1])
-    steepest = float(slope.max())
+    half = int(np.argmax(x[: summit + 1] >= x[summit] / 2))
+    if _ms(half) < DELTA_RISE_MS:
+        return 1.0
+    steepest = float(np.diff(x[: summit + 1]).max())
     return float((x[first] - x[0]) / first / steepest) if steepest > 0 else None
 
 

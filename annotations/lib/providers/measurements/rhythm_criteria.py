@@ -144,6 +144,9 @@ class Strip:
     pacing_note: str
     upstrokes: tuple[float | None, ...] = ()  # per lead, qrs_shape.LeadShape.upstroke
     typical_block: float = 0.0  # conduction_criteria.typical_block: an aberrant, not ventricular, QRS
+    # From the P onset to the earliest QRS onset either QRS measurement gives (the spatial velocity's
+    # sees a delta wave's slow start, which the per-lead delineation places the QRS after).
+    pr_earliest_ms: float | None = None
 
     @property
     def rate_bpm(self) -> float:
@@ -429,13 +432,14 @@ def _av_conduction(out: Findings, strip: Strip, b: Basis) -> None:
     slurred = [value for value in strip.upstrokes if value is not None and DELTA.score(value) >= 0.5]
     delta = DELTA_LEADS.score(len(slurred))
     qrs = strip.qrs_wide_ms
+    pr_delta = strip.pr_earliest_ms if strip.pr_earliest_ms is not None else strip.pr_ms
     out.add(
         "WPW",
-        _and(conducted, SHORT_PR.score(strip.pr_ms), PROLONGED_QRS.score(qrs or 0.0), delta),
+        _and(conducted, SHORT_PR.score(pr_delta), PROLONGED_QRS.score(qrs or 0.0), delta),
         "PR under 120 ms, delta wave, QRS over 110 ms",
         f"{AHA_III}; {MINNESOTA} 6-4-1",
-        f"PR {strip.pr_ms:.0f} ms, QRS {qrs or 0:.0f} ms, slurred QRS upstroke (delta wave) in "
-        f"{len(slurred)} leads",
+        f"PR {pr_delta:.0f} ms to the start of the QRS's slurred upstroke (delta wave), seen in "
+        f"{len(slurred)} leads; QRS {qrs or 0:.0f} ms",
     )
 
 

@@ -205,7 +205,7 @@ def intervals(filtered: np.ndarray, peaks: np.ndarray, beats: np.ndarray) -> dic
         # rate): a ventricular rhythm's broad T wave is no P wave.
         excess = max(0.0, out["velocity_offset"] - out["velocity_onset"] - NORMAL_QRS_MS)
         t_offset = max(out["t_offset"] or 0.0, _bazett_qt(rr_ms) + excess)
-        found = p_wave(filtered, peaks, qrs_onset, rr_ms, t_offset)
+        found = p_wave(filtered, peaks, qrs_onset, rr_ms, t_offset, out["velocity_onset"])
         if found is not None:
             out["p_onset"], out["p_centre"], out["p_axis"] = found
             out["pr"] = qrs_onset - out["p_onset"]
@@ -352,11 +352,17 @@ def _bazett_qt(rr_ms: float) -> float:
 
 
 def p_wave(
-    filtered: np.ndarray, peaks: np.ndarray, qrs_onset_ms: float, rr_ms: float, t_offset_ms: float | None
+    filtered: np.ndarray,
+    peaks: np.ndarray,
+    qrs_onset_ms: float,
+    rr_ms: float,
+    t_offset_ms: float | None,
+    earliest_onset_ms: float | None = None,
 ) -> tuple[float, float, float | None] | None:
     """(P onset, P centre) in ms from R on the median beats and the frontal P axis in degrees (None
     when indeterminate), or None where no P wave stands out in enough leads (atrial fibrillation, a P
-    hidden in the T wave at a fast rate)."""
+    hidden in the T wave at a fast rate). earliest_onset_ms: where the QRS may begin before
+    qrs_onset_ms (a delta wave's slow start): the P's area for its axis stops before it."""
     beats, r_index = _p_beats(filtered, peaks)
     if not len(beats):
         return None
@@ -375,7 +381,8 @@ def p_wave(
     # The P wave's net area from its onset to as far past its centre (or to the QRS), against the line
     # joining its two ends (a P on the end of a T wave rides on a slope): its frontal axis, as the QRS
     # axis is read (frontal_axis).
-    end = min(2 * centre - onset, qrs_on - _ms_samples(10.0))
+    first_qrs = min(qrs_on, r_index + _ms_samples(earliest_onset_ms if earliest_onset_ms else qrs_onset_ms))
+    end = max(min(2 * centre - onset, first_qrs - _ms_samples(10.0)), onset + 1)
     chord = np.linspace(beats[:, onset], beats[:, end], end - onset + 1, axis=1)
     area = (beats[:, onset : end + 1] - chord).sum(axis=1) * to_ms
     return (onset - r_index) * to_ms, (centre - r_index) * to_ms, frontal_axis(area, minimum=0.5)
