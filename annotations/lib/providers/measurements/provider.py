@@ -86,6 +86,8 @@ class MeasurementProvider(Provider):
             scores.update(strip.scores)
             rationale.update(strip.rationale)
             measured.update(strip.measurements)
+        _withhold_pr(scores, measured)
+        _confounded(scores)
         return ProviderResult(scores=scores, measurements=_rounded(measured), rationale=rationale)
 
     @staticmethod
@@ -184,6 +186,48 @@ def _rhythm_and_conduction(
         out.scores.update(conduction.scores)
         out.rationale.update(conduction.rationale)
     return out
+
+
+def _withhold_pr(scores: dict[str, float], measured: dict[str, Any]) -> None:
+    """No PR where the atria fibrillate or flutter: what the median beat shows before the QRS is then
+    f or F waves, not a P wave, and a "PR" of 250 ms there would read as a first-degree block."""
+    atrial = max(scores.get("AF", 0.0), scores.get("AFL", 0.0))
+    if atrial >= 0.5 and measured.get("pr_ms") is not None:
+        measured["pr_ms"] = None
+        measured["quality"].append(f"no PR: atrial fibrillation or flutter suggested ({atrial:.2f})")
+        for code in ("1dAVb", "SHORT_PR", "WPW"):
+            if code in scores:
+                scores[code] *= 1.0 - atrial
+
+
+# Statements read from a conducted beat's QRS and ST-T. A ventricular or paced rhythm makes them
+# unreadable, and a left bundle branch block hides infarct Q waves, ST shifts and LVH voltage
+# (AHA/ACCF/HRS 2009 recommendations, part III, intraventricular conduction disturbances; the
+# Brazilian Society of Cardiology guideline 2016 says the same of LBBB): they are damped by how
+# strongly the strip is ventricular, paced or LBBB, so that a rationale is never shown for them there.
+CONDUCTED_MORPHOLOGY = (
+    "EIA",
+    "SEPI_INJ",
+    "STEMI",
+    "SENDO_INJ",
+    "SENDO_ISCH",
+    "REPOL_NS",
+    "LVH_V",
+    "LVH_RE",
+    "RVH",
+    "BVH",
+    "PRWP",
+    "ERP",
+    "BRUGADA",
+    "BRUGADA_SUSP",
+)
+
+
+def _confounded(scores: dict[str, float]) -> None:
+    confounder = max(scores.get(code, 0.0) for code in ("VT", "AIVR", "PACE", "LBBB"))
+    for code in CONDUCTED_MORPHOLOGY:
+        if code in scores:
+            scores[code] *= 1.0 - confounder
 
 
 def _rounded(measured: dict[str, Any]) -> dict[str, Any]:
