@@ -71,7 +71,11 @@ def _chunk_suggestions(
 ) -> dict[int, list[ExamSuggestion]]:
     shown = _shown_counts(batch_ids, exam_ids)
     chosen = _chosen(exam_ids, shown)
-    by_pk = {item.pk: item for items in chosen.values() for item in items}
+    # By id, each with every exam it is given for (one, but for a copy's shown on several).
+    by_pk: dict[int, list[ExamSuggestion]] = defaultdict(list)
+    for items in chosen.values():
+        for item in items:
+            by_pk[item.pk].append(item)
     _add_meta(by_pk)
     _add_scores(by_pk, taxonomy_id)
     return {exam_id: [item for item in items if item.scores] for exam_id, items in chosen.items()}
@@ -134,7 +138,7 @@ def _provenance_pick(candidates: list[tuple], counts: dict[int, int]) -> list[Ex
     return sorted(items, key=ExamSuggestion.order)
 
 
-def _add_meta(by_pk: dict[int, ExamSuggestion]) -> None:
+def _add_meta(by_pk: dict[int, list[ExamSuggestion]]) -> None:
     """Thresholds and rationale out of the stored JSON, not the measurements beside them."""
     scoring = KeyTransform(META, "measurements")
     rows = (
@@ -146,11 +150,12 @@ def _add_meta(by_pk: dict[int, ExamSuggestion]) -> None:
         .values_list("pk", "thresholds", "rationale")
     )
     for pk, thresholds, rationale in rows:
-        by_pk[pk].thresholds = thresholds if isinstance(thresholds, dict) else {}
-        by_pk[pk].rationale = rationale if isinstance(rationale, dict) else {}
+        for item in by_pk[pk]:
+            item.thresholds = thresholds if isinstance(thresholds, dict) else {}
+            item.rationale = rationale if isinstance(rationale, dict) else {}
 
 
-def _add_scores(by_pk: dict[int, ExamSuggestion], taxonomy_id: int) -> None:
+def _add_scores(by_pk: dict[int, list[ExamSuggestion]], taxonomy_id: int) -> None:
     """Each suggestion's scores of the batches' taxonomy, in its order."""
     rows = (
         SuggestionScore.objects.filter(
@@ -160,4 +165,5 @@ def _add_scores(by_pk: dict[int, ExamSuggestion], taxonomy_id: int) -> None:
         .values_list("suggestion_id", "diagnostic_class_id", "score")
     )
     for pk, class_id, score in rows:
-        by_pk[pk].scores.append((class_id, score))
+        for item in by_pk[pk]:
+            item.scores.append((class_id, score))
