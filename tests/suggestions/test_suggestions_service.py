@@ -81,7 +81,10 @@ def test_the_measurement_provider_stores_measurements_and_tnmg_scores(tnmg):
     assert row.provider_version == MeasurementProvider.version
     assert row.measurements["heart_rate_bpm"] == pytest.approx(50.0, abs=2.0)
     scores = scores_of(row, tnmg)
-    assert set(scores) == set(MeasurementProvider.codes)  # every measurement code is a TNMG class
+    # Every measurement code is a TNMG class; PACE only where the recording can show pacing spikes (the
+    # synthetic exam carries nothing above 100 Hz, and its quality notes say so).
+    assert set(scores) == set(MeasurementProvider.codes) - {"PACE"}
+    assert any("pacing spikes not assessable" in note for note in row.measurements["quality"])
     assert scores["SB"] > 0.9 and scores["ST"] < 0.1
     assert row.measurements[META]["thresholds"]["SB"] == 0.5
 
@@ -270,7 +273,9 @@ def test_shown_mode_gives_readers_the_measurements_and_suggested_statements(
     assert set(shown["measurements"]) >= {"heart_rate_bpm", "pr_ms", "qrs_ms", "qt_ms", "qrs_axis_deg"}
     assert shown["measurements"]["heart_rate_bpm"] == row.measurements["heart_rate_bpm"]
     assert META not in shown["measurements"]
-    assert {s["code"] for s in shown["scores"]} == set(MeasurementProvider.codes)
+    assert {s["code"] for s in shown["scores"]} == set(MeasurementProvider.codes) - {
+        "PACE"
+    }  # no spikes shown
     assert all(s["suggested"] == (s["score"] >= 0.5) for s in shown["scores"])
     exposure = SuggestionExposure.objects.get(assignment=anas)
     assert (exposure.suggestion, exposure.reader, exposure.stage) == (row, ana, "revised")

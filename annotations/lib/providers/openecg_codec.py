@@ -215,6 +215,7 @@ class OpenEcgProvider(Provider):
     name = "openecg"
     codes = CODES
 
+    # Long for its options alone: each is checked where it is read, so a bad one names itself.
     def __init__(
         self,
         model_path: str | None = None,
@@ -398,6 +399,7 @@ class OpenEcgProvider(Provider):
             beats.append(beat)
         return beats
 
+    # The global intervals and axes in one pass over the beats' fiducials, in the order a cart reports them.
     @staticmethod
     def _measure(beats: list[dict[str, Any]], window: np.ndarray, alive: np.ndarray) -> dict[str, Any]:
         quality: list[str] = []

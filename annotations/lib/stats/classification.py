@@ -143,6 +143,8 @@ def _metrics(
     }
 
 
+# Point estimates and their intervals for one class share the same resamples; the steps are
+# commented where they happen, and splitting them would pass the resample matrices around.
 def class_statistics(
     truth: npt.ArrayLike,
     scores: npt.ArrayLike,

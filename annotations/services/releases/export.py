@@ -241,6 +241,8 @@ def _data_files(out_dir: Path, written: list[str]) -> list[dict]:
     return [_file_entry(out_dir / name) for name in sorted(names)]
 
 
+# One file after another in the order the card lists them, each a call: split further, the order
+# and the progress ticks that run through them would be spread over several functions.
 def _export_write(
     plan: ExportPlan,
     out_dir: Path,

@@ -208,6 +208,8 @@ def typical_block(shapes: list[LeadShape], wide_ms: float) -> float:
     return max(triphasic * side, left)
 
 
+# The conduction criteria in the order of the AHA/ACCF/HRS 2009 part III table, each a few lines
+# that build on the complete/incomplete widths computed once at the top.
 def assess(c: Conduction) -> Findings:
     out = Findings()
     wide, narrow = WIDE.score(c.wide_ms), NARROW.score(c.wide_ms)

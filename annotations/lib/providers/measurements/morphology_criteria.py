@@ -514,6 +514,8 @@ def _elevation_limit(lead: str, patient: Patient) -> float:
     return 2.5
 
 
+# The ST statements side by side (elevation, STEMI, depression, T inversion), as the 4th
+# Universal Definition lists them: they share the territories and the confounders read above.
 def st_criteria(ctx: Context, hyp: Hypertrophy, out: Assessment) -> None:
     v = ctx.value
     narrow = 1.0 - ctx.wide
@@ -660,6 +662,8 @@ def _secondary(ctx: Context, hyp: Hypertrophy, out: Assessment) -> None:
 ERP_PAIRS = (("II", "aVF"), ("aVF", "III"), ("aVL", "I"), ("V4", "V5"), ("V5", "V6"))
 
 
+# Early repolarisation and the two Brugada patterns read the same J point and ST shape of
+# different leads; kept together so their thresholds can be compared at a glance.
 def repolarisation_variants(ctx: Context, out: Assessment) -> None:
     v = ctx.value
 

@@ -146,17 +146,7 @@ def _rhythm_and_conduction(
     beats = classify(
         filtered, peaks, p_centre_ms=found["p_centre"], t_offset_ms=found["t_offset"], paced=paced
     )
-    # The QRS the width criteria read spans both QRS measurements, earliest onset to latest end: the
-    # per-lead delineation ends a bundle branch block's QRS before its R' and starts a ventricular
-    # beat's late (waves.qrs_span).
-    pairs = [(found.get("qrs_onset"), found.get("qrs_offset"))]
-    pairs.append((found["velocity_onset"], found["velocity_offset"]))
-    pairs = [(a, b) for a, b in pairs if a is not None and b is not None and 40.0 <= b - a <= 240.0]
-    starts, ends = [a for a, _ in pairs], [b for _, b in pairs]
-    shapes, wide_ms = None, None
-    if starts and ends:
-        wide_ms = max(ends) - min(starts)
-        shapes = lead_shapes(medians, round(BEAT_BEFORE * FS), min(starts), max(ends))
+    shapes, wide_ms, start = _qrs_span(medians, found)
     strip = rhythm_criteria.Strip(
         beats=beats,
         pr_ms=measured.get("pr_ms"),
@@ -168,7 +158,7 @@ def _rhythm_and_conduction(
         pacing_note=pacing_note,
         upstrokes=tuple(shape.upstroke for shape in shapes) if shapes else (),
         typical_block=conduction_criteria.typical_block(shapes, wide_ms) if shapes and wide_ms else 0.0,
-        pr_earliest_ms=min(starts) - found["p_onset"] if starts and found["p_onset"] is not None else None,
+        pr_earliest_ms=None if start is None or found["p_onset"] is None else start - found["p_onset"],
     )
     out = rhythm_criteria.assess(strip)
     if shapes is not None and wide_ms is not None:
@@ -186,6 +176,19 @@ def _rhythm_and_conduction(
         out.scores.update(conduction.scores)
         out.rationale.update(conduction.rationale)
     return out
+
+
+def _qrs_span(medians: np.ndarray, found: dict[str, Any]) -> tuple[list | None, float | None, float | None]:
+    """The QRS the width criteria read, spanning both QRS measurements from the earliest onset to the
+    latest end: the per-lead delineation ends a bundle branch block's QRS before its R' and starts a
+    ventricular beat's late (waves.qrs_span). Returns each lead's QRS shape, the width and the onset."""
+    pairs = [(found.get("qrs_onset"), found.get("qrs_offset"))]
+    pairs.append((found["velocity_onset"], found["velocity_offset"]))
+    pairs = [(a, b) for a, b in pairs if a is not None and b is not None and 40.0 <= b - a <= 240.0]
+    if not pairs:
+        return None, None, None
+    start, end = min(a for a, _ in pairs), max(b for _, b in pairs)
+    return lead_shapes(medians, round(BEAT_BEFORE * FS), start, end), end - start, start
 
 
 def _withhold_pr(scores: dict[str, float], measured: dict[str, Any]) -> None:

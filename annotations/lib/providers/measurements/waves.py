@@ -159,6 +159,7 @@ def _median_ms(values: np.ndarray) -> float | None:
     return float(np.median(finite)) * 1000.0 / FS if len(finite) else None
 
 
+# Per lead, then across leads: the loop and the across-lead medians read one set of fiducials.
 def intervals(filtered: np.ndarray, peaks: np.ndarray, beats: np.ndarray) -> dict[str, Any]:
     """QRS, QT and the QRS window (ms around R) from per-lead medians over beats and the median over
     leads, except the QRS and QT, which span the leads (_global_qrs); then the PR from the median beats
