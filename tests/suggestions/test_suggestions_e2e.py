@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from annotations.models import Suggestion
+from annotations.selectors.suggestions.scoring import META
 from annotations.selectors.suggestions.summary import batch_suggestion_progress
 from annotations.services.batches.lifecycle import batch_create
 from annotations.services.enqueue import jobs_sweep_run
@@ -40,6 +41,9 @@ def test_creating_a_batch_fills_suggestions_for_all_its_exams(ana, bruno, diego,
     assert rates == pytest.approx([50.0, 72.0, 110.0], abs=3.0)
     sb = [rows[exam.pk].scores.get(diagnostic_class__code="SB").score for exam in good]
     assert sb[0] > 0.9 > 0.1 > sb[1] and sb[2] < 0.1
+    # The worker stores why: the bradycardia's criterion, source and the rate that met it.
+    why = rows[good[0].pk].measurements[META]["rationale"]["SB"]
+    assert "60" in why["criterion"] and why["source"] and "bpm" in why["finding"], why
     (progress,) = batch_suggestion_progress(batch)["providers"]
     assert (progress["ok"], progress["failed"], progress["missing"]) == (3, 1, 0)
     assert progress["failures"][0]["exam_id"] == broken.pk

@@ -218,10 +218,16 @@ def _irregularity(beats: Beats) -> tuple[float | None, int]:
     return float(np.median(np.abs(np.diff(rr))) / np.mean(rr)), len(rr)
 
 
+def _p_wave_text(beats: Beats) -> str:
+    return f"P wave before {int(beats.p_wave.sum())} of {len(beats.p_wave)} beats"
+
+
 def basis(strip: Strip) -> Basis:
     snr = strip.beats.p_snr
     p_present = P_PRESENT.score(math.log10(max(snr, 1e-6))) if snr is not None else 0.0
-    p_text = "no P wave on the median beat" if snr is None else f"P wave consistency {snr:.2f}"
+    # For a reader, how many beats a like P wave precedes; the signal-to-noise ratio behind the score
+    # (unbounded on a clean strip) stays in the measurements.
+    p_text = "no P wave on the median beat" if snr is None else _p_wave_text(strip.beats)
     axis = strip.p_axis_deg
     sinus_axis = 1.0 if axis is None else min(rule.score(axis) for rule in SINUS_P_AXIS)
     irregularity, intervals = _irregularity(strip.beats)
