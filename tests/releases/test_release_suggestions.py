@@ -24,10 +24,12 @@ from annotations.models import (
     Annotation,
     Assignment,
     DiagnosticClass,
+    Exam,
     Release,
     ReviewBatch,
     Suggestion,
     SuggestionExposure,
+    SuggestionScore,
 )
 from annotations.selectors.releases.plan import export_plan
 from annotations.services.batches.lifecycle import batch_create
@@ -57,14 +59,16 @@ COLUMNS = [
     "code",
     "score",
     "threshold",
-    "suggested",
     "criterion",
     "source",
     "finding",
     "shown_to_readers",
 ]
-RULE_SCORES = {"LVH_V": 0.9, "RBBB": 0.3, "SB": 0.1}
-RULE_THRESHOLDS = {"RBBB": 0.25}  # RBBB is suggested below 0.5; the others at the default 0.5
+RULE_SCORES = {"LVH_V": 0.9, "RBBB": 0.3, "SB": 0.1, "AF": 0.6}
+# RBBB sits exactly on its own threshold, below the default 0.5: suggested. AF is above the default but
+# below its own threshold: not suggested. SB is below the default 0.5: not suggested.
+RULE_THRESHOLDS = {"RBBB": 0.3, "AF": 0.7}
+RULE_SUGGESTED = ("LVH_V", "RBBB")  # what a row of suggestions.csv is given for, by the thresholds above
 # A finding with a comma, quotes and a line break: free text must come back from the CSV as written.
 RATIONALE = {
     "LVH_V": Rationale(
@@ -74,7 +78,7 @@ RATIONALE = {
     ),
     "RBBB": Rationale("Complete RBBB", "AHA/ACCF/HRS 2009 part III", "QRS 148 ms,\nrSR' in V1"),
 }
-CODEC_SCORES = {"AF": 0.7, "SB": 0.2}
+CODEC_SCORES = {"AF": 0.7, "SB": 0.2}  # AF suggested at the default 0.5, SB not
 
 
 class Rules(Provider):
@@ -104,6 +108,17 @@ class Codec(Provider):
         if self.version == "3":
             raise ValueError("the model cannot read this exam")
         return ProviderResult(scores=dict(CODEC_SCORES))
+
+
+class Quiet(Provider):
+    """A provider that scores statements but suggests none: every score below the default 0.5."""
+
+    name = "quiet"
+    version = "1"
+    codes = ("NORM", "AF")
+
+    def run(self, signals_mv: np.ndarray, sampling_rate: float) -> ProviderResult:
+        return ProviderResult(scores={"NORM": 0.49, "AF": 0.0})
 
 
 def two_stage_read(reader, batch, exam, codes) -> None:
@@ -181,7 +196,8 @@ def utc(moment) -> str:
 
 def expected_rows(tnmg) -> list[dict]:
     """What the study's exam E002 (row 1 of consensus.csv) must give, from the stored suggestions: every
-    version of rules (shown), the newest working codec (never shown in the release's batch)."""
+    version of rules (shown), the newest working codec (never shown in the release's batch), each with a
+    row per statement it suggested (score at or above its threshold) and none for the others."""
     position = dict(DiagnosticClass.objects.filter(taxonomy=tnmg).values_list("code", "position"))
     stored = {
         (s.provider, s.provider_version): s for s in Suggestion.objects.filter(exam__external_id="E002")
@@ -194,6 +210,8 @@ def expected_rows(tnmg) -> list[dict]:
     ):
         for code in sorted(scores, key=position.__getitem__):
             threshold = RULE_THRESHOLDS.get(code, 0.5) if provider == "rules" else 0.5
+            if scores[code] < threshold:
+                continue
             why = RATIONALE.get(code) if provider == "rules" else None
             rows.append(
                 {
@@ -206,7 +224,6 @@ def expected_rows(tnmg) -> list[dict]:
                     "code": code,
                     "score": repr(scores[code]),
                     "threshold": repr(threshold),
-                    "suggested": str(int(scores[code] >= threshold)),
                     "criterion": why.criterion if why else "",
                     "source": why.source if why else "",
                     "finding": why.finding if why else "",
@@ -235,6 +252,15 @@ def test_suggestions_csv_gives_every_shown_providers_versions_and_the_newest_of_
     rows = read_table(tmp_path / "suggestions.csv")
     assert list(rows[0]) == COLUMNS
     assert rows == expected_rows(tnmg)
+    # Only the suggested statements: RBBB on its threshold is one, AF above 0.5 but below rules' 0.7 and
+    # SB below 0.5 are not, though every one of them was scored and stored.
+    assert [(r["provider"], r["provider_version"], r["code"]) for r in rows] == [
+        ("codec", "2", "AF"),
+        ("rules", "0", "RBBB"),  # in the taxonomy's order, RBBB before LVH_V
+        ("rules", "0", "LVH_V"),
+        ("rules", "1", "RBBB"),
+        ("rules", "1", "LVH_V"),
+    ]
     # Its rows are consensus.csv's, and reads.csv agrees on who was shown a suggestion.
     consensus = {r["exam_id"]: r["row"] for r in read_table(tmp_path / "consensus.csv")}
     assert consensus == {"E001": "0", "E002": "1"}
@@ -273,18 +299,39 @@ def test_the_card_lists_the_file_its_free_text_columns_and_calls_it_machine_outp
     assert entry["sha256"] == hashlib.sha256((tmp_path / "suggestions.csv").read_bytes()).hexdigest()
     section = card["suggestions"]
     assert section["free_text_columns"] == ["criterion", "source", "finding"]
-    assert section["rows"] == len(read_table(tmp_path / "suggestions.csv")) == len(expected_rows(tnmg))
+    assert section["rows"] == len(read_table(tmp_path / "suggestions.csv")) == len(expected_rows(tnmg)) == 5
     assert section["exams"] == 1
     assert section["versions"] == [
-        {"provider": "codec", "provider_version": "2", "exams": 1, "shown_on_exams": 0},
-        {"provider": "rules", "provider_version": "0", "exams": 1, "shown_on_exams": 0},
-        {"provider": "rules", "provider_version": "1", "exams": 1, "shown_on_exams": 1},
+        {"provider": "codec", "provider_version": "2", "exams": 1, "shown_on_exams": 0, "rows": 1},
+        {"provider": "rules", "provider_version": "0", "exams": 1, "shown_on_exams": 0, "rows": 2},
+        {"provider": "rules", "provider_version": "1", "exams": 1, "shown_on_exams": 1, "rows": 2},
     ]
     convention = next(text for text in card["conventions"] if text.startswith("suggestions.csv:"))
     assert "machine output, not labels" in convention
     assert "criterion, source and finding are free text" in convention
+    assert "statements at or above the provider's threshold" in convention
+    assert "every row is a suggested statement" in convention
+    assert "every score stays in the database and the coordinators' exam API" in convention
     markdown = (tmp_path / "dataset_card.md").read_text(encoding="utf-8")
     assert "`suggestions.csv`" in markdown and "machine output, not labels" in markdown
+
+
+def test_a_suggestion_that_suggested_nothing_has_no_row_and_the_card_still_counts_it(study, tnmg, tmp_path):
+    """Scored but below every threshold: no row, on an exam with others' rows (E002) or none (E001); the
+    card's versions still say on how many exams it was given, 'exams' counts those with a row."""
+    for exam in Exam.objects.filter(dataset__name="suggestion-study"):
+        suggestion_compute(exam.pk, Quiet())
+    scored = SuggestionScore.objects.filter(suggestion__provider="quiet", diagnostic_class__taxonomy=tnmg)
+    assert scored.count() == 4  # two statements on each of the two exams, stored
+    result = export(study, tmp_path)
+    rows = read_table(tmp_path / "suggestions.csv")
+    assert rows == expected_rows(tnmg)
+    section = result.card["suggestions"]
+    assert (section["rows"], section["exams"]) == (5, 1)
+    quiet = [v for v in section["versions"] if v["provider"] == "quiet"]
+    assert quiet == [
+        {"provider": "quiet", "provider_version": "1", "exams": 2, "shown_on_exams": 0, "rows": 0}
+    ]
 
 
 def test_sha256sums_covers_suggestions_csv_and_verifies(study, tmp_path):
@@ -383,8 +430,8 @@ def test_a_sharded_release_carries_the_file_once_as_the_single_file_release_does
     data = stored_bytes(sharded, "suggestions.csv")
     assert data == stored_bytes(single, "suggestions.csv")
     rows = table(data.decode())
-    assert [r["exam_id"] for r in rows] == [e for e in ("S000", "S003", "S006") for _ in RULE_SCORES]
-    assert [r["row"] for r in rows] == [e for e in ("0", "3", "6") for _ in RULE_SCORES]
+    assert [r["exam_id"] for r in rows] == [e for e in ("S000", "S003", "S006") for _ in RULE_SUGGESTED]
+    assert [r["row"] for r in rows] == [e for e in ("0", "3", "6") for _ in RULE_SUGGESTED]
     sums = stored_bytes(sharded, "SHA256SUMS").decode().splitlines()
     assert f"{hashlib.sha256(data).hexdigest()}  suggestions.csv" in sums
     card = json.loads(stored_bytes(sharded, "dataset_card.json"))
@@ -396,8 +443,6 @@ def test_a_suggestion_shown_from_another_import_of_the_tracing_is_given_for_the_
 ):
     """An exam with no suggestion of its own shows its copy's (Exam.copy_of, linked at import as here):
     what the reader saw is in the release, under the exam they read."""
-    from annotations.models import Exam
-
     settings.SUGGESTION_READER_PROVIDER = "rules"
     first = make_exam(dataset_get_or_create(name="site-a"), "A1", seed=7)
     copy = make_exam(dataset_get_or_create(name="site-b"), "B1", seed=7)
@@ -407,7 +452,7 @@ def test_a_suggestion_shown_from_another_import_of_the_tracing_is_given_for_the_
     two_stage_read(ana, batch, copy, ["LVH_V"])
     export(batch, tmp_path)
     rows = read_table(tmp_path / "suggestions.csv")
-    assert sorted(r["code"] for r in rows) == sorted(RULE_SCORES)
+    assert sorted(r["code"] for r in rows) == sorted(RULE_SUGGESTED)
     assert {(r["row"], r["dataset"], r["exam_id"], r["provider"], r["shown_to_readers"]) for r in rows} == {
         ("0", "site-b", "B1", "rules", "1")
     }

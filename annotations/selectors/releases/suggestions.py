@@ -1,6 +1,9 @@
 """The model suggestions a release gives (suggestions.csv): per exported exam, the suggestions that matter
-for its provenance, with their scores in the batches' taxonomy, thresholds, rationales and how many of the
-release's readers were shown each.
+for its provenance, with the statements of the batches' taxonomy each suggested (score at or above its
+threshold, as readers' screens show them), rationales and how many of the release's readers were shown
+each. A score below its threshold is not given: readers were not pointed at it, and every score stays in
+the database and the coordinators' exam API; a release with all of them would hold some 80 rows per
+exam, 65 GB for the 2.7M exams of CODE-II (bench/release_suggestions.py).
 
 Which suggestions: every computed (OK) suggestion of a provider that was shown to a reader on the exam in
 one of the release's batches (all its versions: readers may have seen an older one, and a newer one
@@ -24,20 +27,22 @@ from itertools import batched
 from django.db.models import Count, Q
 from django.db.models.fields.json import KeyTransform
 
-from annotations.models import Suggestion, SuggestionExposure, SuggestionScore
+from annotations.lib.providers.base import DEFAULT_THRESHOLD
+from annotations.models import DiagnosticClass, Suggestion, SuggestionExposure, SuggestionScore
 from annotations.selectors.releases.export import exam_key_rows
-from annotations.selectors.suggestions.scoring import META
+from annotations.selectors.suggestions.scoring import META, source_code
 
-# Exams looked up together. A rule provider scores about 70 statements with a rationale each: 200 exams
-# with three suggestions each peak at about 30 MB in the writer (500 took 70 MB, no faster), whatever the
-# size of the release (bench/release_suggestions.py).
+# Exams looked up together: 200 exams with three suggestions each peak at about 30 MB in the writer, most
+# of it a rule provider's rationale for each of some 70 statements (500 took 70 MB, no faster), whatever
+# the size of the release (bench/release_suggestions.py).
 CHUNK_EXAMS = 200
 
 
 @dataclass
 class ExamSuggestion:
-    """One suggestion as the release gives it: scores as (class id, score) in the taxonomy's order,
-    thresholds and rationale by the provider's (TNMG) code, and the readers shown it on the exam."""
+    """One suggestion as the release gives it: the statements it suggested as (class id, score,
+    threshold) in the taxonomy's order, thresholds and rationale by the provider's (TNMG) code, and the
+    readers shown it on the exam. `scored`: it scored a statement of the taxonomy, suggested or not."""
 
     pk: int
     provider: str
@@ -46,28 +51,49 @@ class ExamSuggestion:
     shown_to_readers: int = 0
     thresholds: dict = field(default_factory=dict)
     rationale: dict = field(default_factory=dict)
-    scores: list[tuple[int, float]] = field(default_factory=list)
+    scored: bool = False
+    suggested: list[tuple[int, float, float]] = field(default_factory=list)
 
     def order(self) -> tuple:
         # By provider, then oldest first; the version breaks a tie of computed_at (unique per provider).
         return (self.provider, self.computed_at, self.provider_version)
 
+    def threshold(self, code: str) -> float:
+        """The stored threshold of a provider code, or the default readers' screens apply where the
+        provider gave none."""
+        stored = self.thresholds.get(code)
+        if isinstance(stored, int | float) and not isinstance(stored, bool):
+            return float(stored)
+        return DEFAULT_THRESHOLD
+
+    def floor(self) -> float:
+        """A score under this reaches none of the suggestion's thresholds. The numbers threshold() keeps,
+        picked by type: JSON gives no other int or float subclass than bool, and a call per code cost
+        an eighth of the writer's time (bench/release_suggestions.py)."""
+        return float(
+            min([DEFAULT_THRESHOLD, *(v for v in self.thresholds.values() if type(v) in (int, float))])
+        )
+
 
 def exam_suggestion_rows(
     batch_ids: Sequence[int], taxonomy_id: int
 ) -> Iterator[tuple[int, str, str, list[ExamSuggestion]]]:
-    """Per exported exam with any suggestion, in the release's order: (row of consensus.csv, dataset,
-    external id, its suggestions by provider and then computed_at). Run inside the export's transaction."""
+    """Per exported exam with any suggestion scoring the taxonomy, in the release's order: (row of
+    consensus.csv, dataset, external id, its suggestions by provider and then computed_at), a suggestion
+    that suggested nothing included with no statement. Run inside the export's transaction."""
+    sources = {
+        klass.pk: source_code(klass) for klass in DiagnosticClass.objects.filter(taxonomy_id=taxonomy_id)
+    }
     exams = enumerate(exam_key_rows(batch_ids))
     for chunk in batched(exams, CHUNK_EXAMS):
-        found = _chunk_suggestions(batch_ids, taxonomy_id, [exam_id for _, (_, _, exam_id) in chunk])
+        found = _chunk_suggestions(batch_ids, sources, [exam_id for _, (_, _, exam_id) in chunk])
         for row, (dataset, external_id, exam_id) in chunk:
             if found.get(exam_id):
                 yield row, dataset, external_id, found[exam_id]
 
 
 def _chunk_suggestions(
-    batch_ids: Sequence[int], taxonomy_id: int, exam_ids: list[int]
+    batch_ids: Sequence[int], sources: dict[int, str], exam_ids: list[int]
 ) -> dict[int, list[ExamSuggestion]]:
     shown = _shown_counts(batch_ids, exam_ids)
     chosen = _chosen(exam_ids, shown)
@@ -77,8 +103,9 @@ def _chunk_suggestions(
         for item in items:
             by_pk[item.pk].append(item)
     _add_meta(by_pk)
-    _add_scores(by_pk, taxonomy_id)
-    return {exam_id: [item for item in items if item.scores] for exam_id, items in chosen.items()}
+    _mark_scored(by_pk, list(sources))
+    _add_suggested(by_pk, sources)
+    return {exam_id: [item for item in items if item.scored] for exam_id, items in chosen.items()}
 
 
 def _shown_counts(batch_ids: Sequence[int], exam_ids: list[int]) -> dict[int, dict[int, int]]:
@@ -155,15 +182,39 @@ def _add_meta(by_pk: dict[int, list[ExamSuggestion]]) -> None:
             item.rationale = rationale if isinstance(rationale, dict) else {}
 
 
-def _add_scores(by_pk: dict[int, list[ExamSuggestion]], taxonomy_id: int) -> None:
-    """Each suggestion's scores of the batches' taxonomy, in its order."""
+def _mark_scored(by_pk: dict[int, list[ExamSuggestion]], class_ids: list[int]) -> None:
+    """Which suggestions scored the batches' taxonomy at all (one mapped afterwards may not have)."""
+    scored = (
+        SuggestionScore.objects.filter(suggestion_id__in=list(by_pk), diagnostic_class_id__in=class_ids)
+        .order_by()
+        .values_list("suggestion_id", flat=True)
+        .distinct()
+    )
+    for pk in scored:
+        for item in by_pk[pk]:
+            item.scored = True
+
+
+def _add_suggested(by_pk: dict[int, list[ExamSuggestion]], sources: dict[int, str]) -> None:
+    """Each suggestion's statements of the batches' taxonomy at or above their thresholds, in its order.
+    The thresholds are JSON keyed by the provider's code, which the database cannot compare portably
+    (SQLite runs the embedded default): it drops the scores under each suggestion's lowest threshold,
+    most of them, and the exact comparison is made here."""
+    if not by_pk:
+        return  # an empty Q() below would read every score
+    by_floor: dict[float, list[int]] = defaultdict(list)
+    for pk, items in by_pk.items():
+        by_floor[items[0].floor()].append(pk)
+    reachable = Q()
+    for floor, pks in sorted(by_floor.items()):
+        reachable |= Q(suggestion_id__in=pks, score__gte=floor)
     rows = (
-        SuggestionScore.objects.filter(
-            suggestion_id__in=list(by_pk), diagnostic_class__taxonomy_id=taxonomy_id
-        )
+        SuggestionScore.objects.filter(reachable, diagnostic_class_id__in=list(sources))
         .order_by("suggestion_id", "diagnostic_class__position")
         .values_list("suggestion_id", "diagnostic_class_id", "score")
     )
     for pk, class_id, score in rows:
-        for item in by_pk[pk]:
-            item.scores.append((class_id, score))
+        threshold = by_pk[pk][0].threshold(sources[class_id])
+        if score >= threshold:
+            for item in by_pk[pk]:
+                item.suggested.append((class_id, score, threshold))

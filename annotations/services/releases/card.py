@@ -207,19 +207,23 @@ _FILE_CONVENTIONS = (
     "comments, stay in the audit trail.",
     f"{SUGGESTIONS_CSV}: the model suggestions behind the exams, machine output, not labels: nothing in "
     "it was decided by a reader, and no consensus was computed from it. One row per exam, suggestion and "
-    f"statement of the batches' taxonomy it scored ({', '.join(SUGGESTION_COLUMNS)}); 'row' is the exam's "
-    f"row of {CONSENSUS_CSV}. Given for an exam: every computed version of a provider whose suggestion a "
-    "reader of this release's batches was shown on it (the one shown may have been computed for another "
-    "import of the same tracing), and of each other provider its newest; 'shown_to_readers' counts the "
-    "readers of this release's batches shown that suggestion on the exam (reads.csv's suggestion_shown "
-    "says which reads came after). 'code' is the batches' own; score and threshold as the provider gave "
-    "them (threshold 0.5 where it gave none), 'suggested' 1 where the score reaches the threshold, as "
-    "readers were shown it. "
+    "statement of the batches' taxonomy it suggested: statements at or above the provider's threshold, "
+    "those readers were pointed at, so every row is a suggested statement; a score below its threshold "
+    "has no row (every score stays in the database and the coordinators' exam API). Columns: "
+    f"{', '.join(SUGGESTION_COLUMNS)}; 'row' is the exam's row of {CONSENSUS_CSV}. Given for an exam: "
+    "every computed version of a provider whose suggestion a reader of this release's batches was shown "
+    "on it (the one shown may have been computed for another import of the same tracing), and of each "
+    "other provider its newest; 'shown_to_readers' counts the readers of this release's batches shown "
+    "that suggestion on the exam (reads.csv's suggestion_shown says which reads came after). 'code' is "
+    "the batches' own; score and threshold as the provider gave them (threshold 0.5 where it gave none). "
+    "This card's 'suggestions' counts the rows (in all and per provider version), the exams with a row, "
+    "and per provider version the exams it is given for, those where it suggested nothing (no row) "
+    "included, and those where readers were shown it. "
     f"{', '.join(SUGGESTION_TEXT_COLUMNS[:-1])} and {SUGGESTION_TEXT_COLUMNS[-1]} are free text: why a "
     "rule-based provider scored the statement (the criterion, where it is published, the measured values "
     "that met it), empty where the provider gave no rationale (models do not); a leading = + - @, tab or "
     "carriage return there is escaped with an apostrophe. A file of its header alone: no exam had a "
-    "suggestion.",
+    "suggested statement.",
     "Readers' and adjudicators' identities appear in no file of this release.",
     (
         f"{CONSENSUS_CSV} '{ADDED_COLUMN}' (last column) and {CONSENSUS_JSONL} 'added_by_adjudicator': "

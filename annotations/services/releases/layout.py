@@ -60,7 +60,8 @@ AGREEMENT_FIELDS = (
 )
 # The recording carts' own measurements, one column per key the importers keep (annotations/lib/formats).
 DEVICE_COLUMNS = ["row", "dataset", "exam_id", *DEVICE_MEASUREMENTS]
-# The model suggestions behind the exams: one row per exam, suggestion and statement it scored.
+# The model suggestions behind the exams: one row per exam, suggestion and statement it suggested (score
+# at or above its threshold); no 'suggested' column, every row being one.
 SUGGESTION_COLUMNS = [
     "row",
     "dataset",
@@ -71,7 +72,6 @@ SUGGESTION_COLUMNS = [
     "code",
     "score",
     "threshold",
-    "suggested",
     "criterion",
     "source",
     "finding",

@@ -12,7 +12,6 @@ from pathlib import Path
 import numpy as np
 
 from annotations.lib.csv_text import csv_cell, csv_line
-from annotations.lib.providers.base import DEFAULT_THRESHOLD
 from annotations.lib.release_files import hdf5, shards
 from annotations.lib.release_files.files import fixed, json_line, pseudonyms, utc_iso
 from annotations.lib.spreadsheet_csv import spreadsheet_cell
@@ -365,25 +364,35 @@ def _device_cell(value: object) -> str:
 # --- Model suggestions -----------------------------------------------------------------------------------
 @dataclass
 class _SuggestionCounts:
-    """What the card says of suggestions.csv: its rows, the exams it gives, and per provider version the
-    exams it gives it for and those on which a reader of the release was shown it."""
+    """What the card says of suggestions.csv: its rows (the suggested statements), the exams with a row,
+    and per provider version the exams it is given for (a row or not: one that suggested nothing is
+    still a suggestion readers may have been shown), those on which a reader of the release was shown
+    it, and its rows."""
 
     rows: int = 0
     exams: int = 0
     versions: dict[tuple[str, str], list[int]] = field(default_factory=dict)
 
     def count(self, item: ExamSuggestion) -> None:
-        seen = self.versions.setdefault((item.provider, item.provider_version), [0, 0])
+        seen = self.versions.setdefault((item.provider, item.provider_version), [0, 0, 0])
         seen[0] += 1
         seen[1] += bool(item.shown_to_readers)
+        seen[2] += len(item.suggested)
+        self.rows += len(item.suggested)
 
     def as_dict(self) -> dict:
         return {
             "rows": self.rows,
             "exams": self.exams,
             "versions": [
-                {"provider": provider, "provider_version": version, "exams": exams, "shown_on_exams": shown}
-                for (provider, version), (exams, shown) in sorted(self.versions.items())
+                {
+                    "provider": provider,
+                    "provider_version": version,
+                    "exams": exams,
+                    "shown_on_exams": shown,
+                    "rows": rows,
+                }
+                for (provider, version), (exams, shown, rows) in sorted(self.versions.items())
             ],
             "free_text_columns": list(SUGGESTION_TEXT_COLUMNS),
         }
@@ -415,50 +424,37 @@ class _TextCells:
         return ",".join(self.cell(why.get(name)) for name in SUGGESTION_TEXT_COLUMNS)
 
 
-def _threshold(stored: object) -> float:
-    """The stored threshold, or the default readers' screens apply where the provider gave none."""
-    if isinstance(stored, int | float) and not isinstance(stored, bool):
-        return float(stored)
-    return DEFAULT_THRESHOLD
-
-
 def _suggestion_lines(
     first: str, item: ExamSuggestion, codes: dict[int, tuple[str, str]], texts: _TextCells
 ) -> Iterable[str]:
-    """One suggestion's rows, `first` being its exam's cells (row, dataset, exam_id): per statement scored,
-    the batches' code; threshold and rationale by the provider's code it stands for, as readers were shown
-    them. Joined here rather than by csv_line, cell by cell: a release has some 80 rows per exam, and the
-    cells shared by a suggestion's rows are the same text (test_release_suggestions checks the bytes against
-    the csv module's)."""
+    """One suggestion's rows, `first` being its exam's cells (row, dataset, exam_id): per statement it
+    suggested, the batches' code; threshold and rationale by the provider's code it stands for, as readers
+    were shown them. Joined here rather than by csv_line, cell by cell: the cells shared by a suggestion's
+    rows are the same text (test_release_suggestions checks the bytes against the csv module's)."""
     head = ",".join(
         [first, *map(csv_cell, [item.provider, item.provider_version, utc_iso(item.computed_at)])]
     )
-    for class_id, score in item.scores:
+    for class_id, score, threshold in item.suggested:
         code, source = codes[class_id]
-        threshold = _threshold(item.thresholds.get(source))
-        value = float(score)
-        suggested = int(value >= threshold)
         why = texts.cells(item.rationale.get(source))
-        yield f"{head},{code},{value!r},{threshold!r},{suggested},{why},{item.shown_to_readers}\n"
+        yield f"{head},{code},{float(score)!r},{threshold!r},{why},{item.shown_to_readers}\n"
 
 
 def write_suggestions(plan: ExportPlan, path: Path) -> dict:
     """The model suggestions behind the release's exams (selectors.releases.suggestions says which), one
-    row per exam, suggestion and statement of the batches' taxonomy it scored; the header alone where
-    there are none. Returns the card's counts."""
+    row per exam, suggestion and statement of the batches' taxonomy it suggested (score at or above its
+    threshold); the header alone where there are none. Returns the card's counts."""
     codes = {klass.pk: (csv_cell(klass.code), source_code(klass)) for klass in plan.taxonomy.classes.all()}
     counts = _SuggestionCounts()
     texts = _TextCells()
     with open(path, "w", newline="", encoding="utf-8") as handle:
         handle.write(csv_line(SUGGESTION_COLUMNS))
         for row, dataset, external_id, items in exam_suggestion_rows(plan.batch_ids, plan.taxonomy.pk):
-            counts.exams += 1
+            counts.exams += any(item.suggested for item in items)
             first = f"{int(row)},{csv_cell(dataset)},{csv_cell(external_id)}"
             for item in items:
                 counts.count(item)
-                for line in _suggestion_lines(first, item, codes, texts):
-                    handle.write(line)
-                    counts.rows += 1
+                handle.writelines(_suggestion_lines(first, item, codes, texts))
     return counts.as_dict()
 
 
