@@ -22,6 +22,7 @@ import numpy as np
 
 from annotations.lib.ecg.qrs import qrs_peaks
 from annotations.lib.ecg.resample import resample
+from annotations.lib.lazy_imports import HEAVY_IMPORT
 
 BEFORE_MS, AFTER_MS = -250.0, 450.0  # window around R: a PR up to ~250 ms, a QT up to ~450 ms past R
 WORK_RATE = 500.0  # Hz, what R detection and the median run at
@@ -36,7 +37,8 @@ ONSET_SEARCH_MS = 120.0  # how far before R a QRS onset may lie
 # is drawn from stored suggestions there) without filtering anything.
 @cache
 def _band() -> np.ndarray:
-    from scipy.signal import butter
+    with HEAVY_IMPORT:  # lib.lazy_imports says why
+        from scipy.signal import butter
 
     return butter(2, [0.5, 40.0], btype="bandpass", fs=WORK_RATE, output="sos")
 
@@ -87,7 +89,8 @@ def median_beat(signals_mv: np.ndarray, sampling_rate: float) -> MedianBeat | No
     signals = resample(np.asarray(signals_mv, dtype=np.float64), sampling_rate, WORK_RATE)
     if signals.shape[-1] < 2 * WORK_RATE:
         return None
-    from scipy.signal import sosfiltfilt
+    with HEAVY_IMPORT:  # lib.lazy_imports says why
+        from scipy.signal import sosfiltfilt
 
     filtered = sosfiltfilt(_band(), signals, axis=1)
     peaks = _r_peaks(filtered)

@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from annotations.lib.lazy_imports import HEAVY_IMPORT
+
 QRS_BAND = (5.0, 25.0)  # Hz
 SMOOTH_S = 0.04  # a QRS's width
 REFRACTORY_S = 0.2  # the ventricles' refractory period: no two beats closer
@@ -33,7 +35,8 @@ def qrs_energy(filtered: np.ndarray, rate: float, *, skip_loudest: bool = False)
     5 mV in V2 alone, on a real record) cannot make a beat, while a QRS, seen in most leads, still does."""
     # scipy.signal is imported where it is used: it takes 1-1.5 s, which every process importing the
     # reader's selectors would otherwise pay at start.
-    from scipy.signal import butter, sosfiltfilt
+    with HEAVY_IMPORT:  # lib.lazy_imports says why
+        from scipy.signal import butter, sosfiltfilt
 
     sos = butter(2, [QRS_BAND[0], min(QRS_BAND[1], 0.45 * rate)], btype="bandpass", fs=rate, output="sos")
     power = sosfiltfilt(sos, filtered, axis=1) ** 2
@@ -47,7 +50,8 @@ def qrs_peaks(filtered: np.ndarray, rate: float, *, skip_loudest: bool = False) 
     skip_loudest: see qrs_energy."""
     if filtered.ndim != 2 or filtered.shape[1] < 3:
         return np.zeros(0, dtype=int)
-    from scipy.signal import find_peaks
+    with HEAVY_IMPORT:  # lib.lazy_imports says why
+        from scipy.signal import find_peaks
 
     energy = qrs_energy(filtered, rate, skip_loudest=skip_loudest)
     candidates, _ = find_peaks(energy, distance=max(1, round(REFRACTORY_S * rate)))

@@ -67,6 +67,7 @@ from typing import Any
 import numpy as np
 
 from annotations.lib.ecg.leads import STANDARD_LEADS
+from annotations.lib.lazy_imports import HEAVY_IMPORT
 
 VERSION = "1"
 RESIDUAL_LIMIT = 0.25
@@ -307,7 +308,8 @@ def _moving_average(signals: np.ndarray, width: int) -> np.ndarray:
     a tenth of the time of a numpy cumsum with padding, and this runs five times per imported exam)."""
     # Imported here: scipy.ndimage takes about half a second, and the pages and API import this module
     # for its flag names alone.
-    from scipy.ndimage import uniform_filter1d
+    with HEAVY_IMPORT:  # lib.lazy_imports says why
+        from scipy.ndimage import uniform_filter1d
 
     if width <= 1:
         return np.array(signals, dtype=np.float64, copy=True)

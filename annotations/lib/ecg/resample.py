@@ -18,6 +18,8 @@ from fractions import Fraction
 
 import numpy as np
 
+from annotations.lib.lazy_imports import HEAVY_IMPORT
+
 PAD_SIDES = ("center", "end")
 
 
@@ -28,7 +30,8 @@ def resample(
     ratio = Fraction(target_hz / rate_hz).limit_denominator(max_denominator)
     if ratio == 1:
         return signals
-    from scipy.signal import resample_poly  # here, not at the top: see qrs.qrs_energy
+    with HEAVY_IMPORT:  # lib.lazy_imports says why
+        from scipy.signal import resample_poly  # here, not at the top: see qrs.qrs_energy
 
     return resample_poly(signals, ratio.numerator, ratio.denominator, axis=axis)
 

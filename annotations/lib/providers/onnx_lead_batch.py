@@ -32,6 +32,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from annotations.lib.lazy_imports import HEAVY_IMPORT
+
 PROBE_BATCH = 3  # a batch size no other axis of the codec has (500, 5000, 128, 256, ...)
 QMAX = 255.0  # DynamicQuantizeLinear quantises to uint8
 # The codec's attention runs on 500 tokens of 128 channels in 4 heads, sequence first as PyTorch exports
@@ -101,7 +103,9 @@ def _batch_axes(model) -> dict[str, tuple[int, int]]:
     silent leads. onnx's own shape inference was not enough: it loses the shapes of the reshapes
     above and returns a wrong one after the phases rewrite's."""
     import onnx
-    import onnxruntime as ort
+
+    with HEAVY_IMPORT:  # lib.lazy_imports says why
+        import onnxruntime as ort
     from onnx import helper
 
     probe = onnx.ModelProto()

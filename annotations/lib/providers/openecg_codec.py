@@ -56,6 +56,7 @@ import numpy as np
 
 from annotations.lib.ecg.leads import STANDARD_LEADS
 from annotations.lib.ecg.resample import centre_crop, pad_to, resample
+from annotations.lib.lazy_imports import HEAVY_IMPORT
 from annotations.lib.providers.base import Exams, Provider, ProviderConfigError, ProviderResult
 from annotations.lib.providers.onnx_session import exact_int8_products
 from annotations.lib.providers.openecg_findings import CodecReading, read
@@ -89,13 +90,15 @@ VOTE_TOLERANCE = round(0.01 * FS)
 def _high_pass() -> np.ndarray:
     """The 0.5 Hz high-pass of _window, as second-order sections. scipy.signal is imported here, not with
     the module (about 1-2 s): web processes import this module only to ask what the provider offers."""
-    from scipy.signal import butter
+    with HEAVY_IMPORT:  # lib.lazy_imports says why
+        from scipy.signal import butter
 
     return butter(2, 0.5, btype="highpass", fs=FS, output="sos")
 
 
 def bundled_model_path(version: str = "v6") -> Path:
-    from openecg.deploy import bundled_codec_onnx_path
+    with HEAVY_IMPORT:  # lib.lazy_imports says why
+        from openecg.deploy import bundled_codec_onnx_path
 
     return bundled_codec_onnx_path(version)
 
@@ -127,7 +130,8 @@ def _lead_batched(data: bytes) -> bytes | None:
 
 def rank_normalize(signal: np.ndarray) -> np.ndarray:
     """The codec's input normalisation (openecg/opendsp): average ranks scaled to [-1, 1]."""
-    from opendsp import rank_normalize as _rank
+    with HEAVY_IMPORT:  # lib.lazy_imports says why
+        from opendsp import rank_normalize as _rank
 
     return np.asarray(_rank(signal), dtype=np.float32)
 
@@ -152,7 +156,8 @@ def _window(signals_mv: np.ndarray, sampling_rate: float) -> tuple[np.ndarray, i
     start = (resampled.shape[1] - chunk.shape[1]) // 2
     # 0.5 Hz high-pass (zero phase): the rank normalisation is per window, so a wandering baseline
     # would otherwise spread the ranks of the P and T waves.
-    from scipy.signal import sosfiltfilt
+    with HEAVY_IMPORT:  # lib.lazy_imports says why
+        from scipy.signal import sosfiltfilt
 
     chunk = sosfiltfilt(_high_pass(), chunk, axis=1)
     window = pad_to(chunk, SEQ, "end")
@@ -168,7 +173,8 @@ def _angle(lead_i: float, lead_avf: float, floor: float) -> float | None:
 def _session(graph: bytes, execution: str, device_id: int):
     """An onnxruntime session on the chosen device; a GPU that cannot be used is a configuration error,
     never a silent fall back to the CPU (which would be 50x slower than planned for)."""
-    import onnxruntime as ort
+    with HEAVY_IMPORT:  # lib.lazy_imports says why
+        import onnxruntime as ort
 
     options = ort.SessionOptions()
     # One core per worker process: throughput scales by adding processes, and threads inside one

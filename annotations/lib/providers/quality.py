@@ -30,6 +30,7 @@ import numpy as np
 
 from annotations.lib.ecg import quality
 from annotations.lib.ecg.leads import STANDARD_LEADS
+from annotations.lib.lazy_imports import HEAVY_IMPORT
 from annotations.lib.providers.base import Provider, ProviderResult
 
 CODES = ("Q_NOSIGNAL_BLOCKING", "Q_NOSIGNAL_PARTIAL", "Q_BASELINE", "Q_POOR", "Q_ELECTRODES")
@@ -51,7 +52,8 @@ def zhao2018_per_lead(
 ) -> dict[str, str | None]:
     """neurokit2's zhao2018 verdict per lead ("Excellent", "Barely acceptable", "Unacceptable"); None
     for a flat lead or where neurokit2 cannot assess it (too few beats for its detector)."""
-    import neurokit2 as nk
+    with HEAVY_IMPORT:  # lib.lazy_imports says why
+        import neurokit2 as nk
 
     verdicts: dict[str, str | None] = {}
     for name, row, is_flat in zip(STANDARD_LEADS, signals_mv, flat, strict=True):
@@ -109,7 +111,8 @@ class QualityProvider(Provider):
         self.use_neurokit = bool(use_neurokit)
         suffix = ""
         if self.use_neurokit:
-            import neurokit2 as nk
+            with HEAVY_IMPORT:  # lib.lazy_imports says why
+                import neurokit2 as nk
 
             suffix = f"+neurokit2-{nk.__version__}"
         # The report's version is part of ours: a changed threshold changes the scores.

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from annotations.lib.lazy_imports import HEAVY_IMPORT
 from annotations.lib.providers.measurements.waves import FS, qrs_span
 
 QRS_WINDOW_MS = (-100.0, 120.0)  # around R: the widest ventricular QRS and its alignment error
@@ -295,7 +296,8 @@ def pacing(signals_mv: np.ndarray, rate: float, peaks: np.ndarray) -> tuple[np.n
     show spikes, with the reason, or the number of spikes found."""
     if rate < MIN_PACING_RATE:
         return None, f"pacing spikes not assessable at {rate:g} Hz (>= {MIN_PACING_RATE:g} Hz needed)"
-    from scipy.signal import welch  # imported where used: see waves.band_pass
+    with HEAVY_IMPORT:  # lib.lazy_imports says why
+        from scipy.signal import welch  # imported where used: see waves.band_pass
 
     frequencies, power = welch(signals_mv, fs=rate, nperseg=min(signals_mv.shape[1], round(rate)), axis=1)
     power = power.mean(axis=0)
@@ -343,7 +345,8 @@ def _blanked(signal: np.ndarray, peaks: np.ndarray) -> np.ndarray:
 def atrial_flutter(filtered: np.ndarray, peaks: np.ndarray) -> Flutter | None:
     """The flutter index of a band-passed strip at FS, or None when it is too short to tell (under
     three flutter cycles past the longest lag)."""
-    from scipy.signal import butter, find_peaks, sosfiltfilt
+    with HEAVY_IMPORT:  # lib.lazy_imports says why
+        from scipy.signal import butter, find_peaks, sosfiltfilt
 
     from annotations.lib.providers.measurements.waves import LEAD
 

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from annotations.lib.ecg.leads import STANDARD_LEADS
+from annotations.lib.lazy_imports import HEAVY_IMPORT
 from annotations.lib.providers.measurements.waves import FS, LEAD
 
 # The median beat's window around R, in s: wider before R than waves.median_beats' so that the P wave of a
@@ -292,7 +293,8 @@ def _p_features(
 ) -> tuple[dict[str, np.ndarray], float | None, bool]:
     """Per-lead P amplitudes from the level before the P onset, Morris's P terminal force in V1, and
     whether lead II's P wave is notched."""
-    from scipy.signal import find_peaks
+    with HEAVY_IMPORT:  # lib.lazy_imports says why
+        from scipy.signal import find_peaks
 
     if p_on is None or span is None:
         empty = np.full(len(beats), np.nan)
@@ -345,7 +347,8 @@ def wide_band(internal: np.ndarray) -> np.ndarray:
     """0.5-150 Hz (the AHA 2007 part I bandwidth for adults) with 50 and 60 Hz mains notches, zero
     phase. The provider's 0.5-40 Hz strip lowers narrow R and S waves by 5-15% (Sokolow-Lyon 5% at the
     median of the labelled records), and the voltage criteria were set on wider-band recordings."""
-    from scipy.signal import butter, filtfilt, iirnotch, sosfiltfilt
+    with HEAVY_IMPORT:  # lib.lazy_imports says why
+        from scipy.signal import butter, filtfilt, iirnotch, sosfiltfilt
 
     out = sosfiltfilt(
         butter(2, [0.5, min(150.0, 0.45 * FS)], btype="bandpass", fs=FS, output="sos"), internal

@@ -12,6 +12,7 @@ import numpy as np
 from annotations.lib.ecg.leads import STANDARD_LEADS
 from annotations.lib.ecg.qrs import qrs_peaks
 from annotations.lib.ecg.resample import resample
+from annotations.lib.lazy_imports import HEAVY_IMPORT
 
 FS = 500.0  # internal sampling rate, Hz
 LEAD = {name: index for index, name in enumerate(STANDARD_LEADS)}
@@ -48,7 +49,8 @@ def to_internal_rate(signals: np.ndarray, sampling_rate: float) -> np.ndarray:
 
 def band_pass(signals: np.ndarray) -> np.ndarray:
     """0.5-40 Hz, 2nd-order Butterworth run forward and back: zero phase, so fiducials do not move."""
-    from scipy.signal import butter, sosfiltfilt  # about 1 s to import: here, as neurokit2 (see below)
+    with HEAVY_IMPORT:  # lib.lazy_imports says why
+        from scipy.signal import butter, sosfiltfilt  # about 1 s to import: here, as neurokit2 (see below)
 
     sos = butter(2, [0.5, 40.0], btype="bandpass", fs=FS, output="sos")
     return sosfiltfilt(sos, signals, axis=1)
@@ -140,7 +142,8 @@ def _delineate_lead(signal: np.ndarray, peaks: np.ndarray) -> dict[str, np.ndarr
     # Imported here, not with the module: neurokit2 brings scikit-learn, scipy.stats and pandas (about
     # 3 s and 160 MB), and web processes import this module only to ask what the provider offers (the
     # exam page asks which providers explain suggestions by occlusion).
-    import neurokit2 as nk
+    with HEAVY_IMPORT:  # lib.lazy_imports says why
+        import neurokit2 as nk
 
     try:
         with warnings.catch_warnings():  # neurokit2 warns per beat it cannot delineate: expected
@@ -307,7 +310,8 @@ def _p_beats(filtered: np.ndarray, peaks: np.ndarray) -> tuple[np.ndarray, int]:
 
 def _p_centre(beats: np.ndarray, t_end: int, qrs_on: int) -> int | None:
     """Sample of the largest P-sized bump over the leads between the T end and the QRS onset."""
-    from scipy.signal import find_peaks
+    with HEAVY_IMPORT:  # lib.lazy_imports says why
+        from scipy.signal import find_peaks
 
     arm = _ms_samples(P_ARM_MS)
     times = np.arange(max(t_end + _ms_samples(40.0), 0), qrs_on - _ms_samples(P_LAST_MS) + 1)
