@@ -40,13 +40,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from annotations.lib.ecg.leads import STANDARD_LEADS
-from annotations.lib.providers.base import Patient, Rationale
+from annotations.lib.providers.base import Patient
+from annotations.lib.providers.measurements.findings import Findings
 from annotations.lib.providers.measurements.morphology import MM_PER_MV, Morphology, measure
 from annotations.lib.providers.measurements.rules import Rule
 from annotations.lib.providers.measurements.waves import LEAD, LIMB, PRECORDIAL, frontal_axis
@@ -115,19 +116,6 @@ def above(value: float, threshold: float, width: float) -> float:
 
 def below(value: float, threshold: float, width: float) -> float:
     return Rule(threshold, width, above=False).score(value)
-
-
-@dataclass
-class Assessment:
-    """What the criteria give the provider: scores and rationale per code, measurements to store."""
-
-    scores: dict[str, float] = field(default_factory=dict)
-    rationale: dict[str, Rationale] = field(default_factory=dict)
-    measurements: dict[str, Any] = field(default_factory=dict)
-
-    def add(self, code: str, score: float, criterion: str, source: str, finding: str) -> None:
-        self.scores[code] = float(min(1.0, max(0.0, score)))
-        self.rationale[code] = Rationale(criterion, source, finding[:500])
 
 
 @dataclass(frozen=True)
@@ -204,7 +192,7 @@ def _right_bundle_like(ctx: Context) -> bool:
     return ctx.wide >= 0.5 and terminal[LEAD["V1"]] > MIN_TERMINAL_MV and terminal[LEAD["I"]] < 0.0
 
 
-def axis_criteria(ctx: Context, out: Assessment) -> float | None:
+def axis_criteria(ctx: Context, out: Findings) -> float | None:
     # In RBBB the axis is read on the QRS's unchanged initial part, its delayed terminal forces left
     # out (the practice of the textbooks the SBC guideline follows: Chou; Friedmann).
     initial = _right_bundle_like(ctx)
@@ -223,7 +211,7 @@ def axis_criteria(ctx: Context, out: Assessment) -> float | None:
     return axis
 
 
-def low_voltage_criteria(ctx: Context, out: Assessment) -> None:
+def low_voltage_criteria(ctx: Context, out: Findings) -> None:
     leads = ctx.morph.leads
     ptp = leads.r_mv + leads.s_mv
     for code, group, limit in (("LOWV_LIMB", LIMB, 0.5), ("LOWV_PREC", PRECORDIAL, 1.0)):
@@ -240,7 +228,7 @@ def low_voltage_criteria(ctx: Context, out: Assessment) -> None:
 
 
 # --- QT ---------------------------------------------------------------------------------------------
-def qt_criteria(ctx: Context, out: Assessment) -> None:
+def qt_criteria(ctx: Context, out: Findings) -> None:
     if ctx.qt_ms is None or not ctx.rr_ms:
         return
     rr_s = ctx.rr_ms / 1000.0
@@ -296,7 +284,7 @@ def _strain(ctx: Context) -> tuple[float, str]:
     )
 
 
-def lvh_criteria(ctx: Context, axis: float | None, out: Assessment) -> Hypertrophy:
+def lvh_criteria(ctx: Context, axis: float | None, out: Findings) -> Hypertrophy:
     v = ctx.value
     s_v1, r_v5, r_v6 = v("s_mv", "V1"), v("r_mv", "V5"), v("r_mv", "V6")
     sokolow = s_v1 + max(r_v5, r_v6)
@@ -359,7 +347,7 @@ def _romhilt_estes(ctx: Context, axis: float | None) -> tuple[float, list[str], 
     return points, details, strain, strain_text
 
 
-def rvh_criteria(ctx: Context, axis: float | None, lvh: Hypertrophy, out: Assessment) -> Hypertrophy:
+def rvh_criteria(ctx: Context, axis: float | None, lvh: Hypertrophy, out: Findings) -> Hypertrophy:
     v = ctx.value
     r_v1, s_v1 = v("r_mv", "V1"), v("s_mv", "V1")
     s_left = max(v("s_mv", "V5"), v("s_mv", "V6"))
@@ -389,7 +377,7 @@ def rvh_criteria(ctx: Context, axis: float | None, lvh: Hypertrophy, out: Assess
     return Hypertrophy(lvh.lvh_voltage, lvh.lvh_re, rvh, lvh.strain, lvh.lvh_text, lvh.strain_text, rvh_text)
 
 
-def atrial_criteria(ctx: Context, out: Assessment) -> None:
+def atrial_criteria(ctx: Context, out: Findings) -> None:
     """Only with P waves before the QRS (a PR interval was measured)."""
     morph = ctx.morph
     if morph.marks.p_on is None or not np.isfinite(morph.leads.p_mv).all():
@@ -458,7 +446,7 @@ def _q_text(ctx: Context, lead: str) -> str:
     return f"{lead} {kind} {q_ms:.0f} ms {q_mv:.2f} mV"
 
 
-def q_wave_criteria(ctx: Context, out: Assessment) -> None:
+def q_wave_criteria(ctx: Context, out: Findings) -> None:
     territories = _territories(lambda lead: _q_lead(ctx, lead), Q_TERRITORIES)
     wall = max(territories, key=lambda name: territories[name][0])
     best, _ = territories[wall]
@@ -516,7 +504,7 @@ def _elevation_limit(lead: str, patient: Patient) -> float:
 
 # The ST statements side by side (elevation, STEMI, depression, T inversion), as the 4th
 # Universal Definition lists them: they share the territories and the confounders read above.
-def st_criteria(ctx: Context, hyp: Hypertrophy, out: Assessment) -> None:
+def st_criteria(ctx: Context, hyp: Hypertrophy, out: Findings) -> None:
     v = ctx.value
     narrow = 1.0 - ctx.wide
 
@@ -602,7 +590,7 @@ def st_criteria(ctx: Context, hyp: Hypertrophy, out: Assessment) -> None:
 MINNESOTA_T_LEADS = ("I", "II", "aVL", "aVF", "V3", "V4", "V5", "V6")
 
 
-def _nonspecific(ctx: Context, narrow: float, out: Assessment) -> None:
+def _nonspecific(ctx: Context, narrow: float, out: Findings) -> None:
     """Minnesota Code 5-1 to 5-3 (T negative, diphasic or flat: under 0.5 mm here) or 5-4 (T positive
     and T/R < 1/20 with R >= 1 mV), in at least two of its leads, each with a mainly upright QRS of at
     least 0.5 mV (the Code's condition for aVL and aVF, applied to all: in low-voltage or rS leads a
@@ -630,7 +618,7 @@ def _nonspecific(ctx: Context, narrow: float, out: Assessment) -> None:
     )
 
 
-def _secondary(ctx: Context, hyp: Hypertrophy, out: Assessment) -> None:
+def _secondary(ctx: Context, hyp: Hypertrophy, out: Findings) -> None:
     """ST-T opposite the QRS: in two leads with a wide QRS (bundle branch block, AHA part III), or
     the strain pattern of LVH (AHA part V)."""
     v = ctx.value
@@ -664,7 +652,7 @@ ERP_PAIRS = (("II", "aVF"), ("aVF", "III"), ("aVL", "I"), ("V4", "V5"), ("V5", "
 
 # Early repolarisation and the two Brugada patterns read the same J point and ST shape of
 # different leads; kept together so their thresholds can be compared at a glance.
-def repolarisation_variants(ctx: Context, out: Assessment) -> None:
+def repolarisation_variants(ctx: Context, out: Findings) -> None:
     v = ctx.value
 
     def j_wave(lead: str) -> float:
@@ -735,12 +723,12 @@ def assess_strip(
     peaks: np.ndarray,
     measured: dict[str, Any],
     patient: Patient,
-) -> Assessment:
+) -> Findings:
     """The provider's call: its strip at the internal rate, as resampled and as band-passed, its R
     peaks, the PR, QT and mean RR it measured (measured["pr_ms"], ["qt_ms"], ["rr_mean_ms"]), and the
     patient."""
     if len(peaks) < 3:
-        return Assessment()
+        return Findings()
     morph = measure(internal, filtered, peaks, pr_ms=measured.get("pr_ms"), qt_ms=measured.get("qt_ms"))
     return assess(
         morph,
@@ -758,9 +746,9 @@ def assess(
     qt_ms: float | None,
     rr_ms: float | None,
     patient: Patient,
-) -> Assessment:
+) -> Findings:
     """Scores, rationale and measurements of the morphology criteria; empty without a median beat."""
-    out = Assessment()
+    out = Findings()
     if morph is None:
         return out
     # The QRS duration of the median beat's own marks, the J point the ST levels are read at: on the

@@ -30,12 +30,10 @@ Left out, and why:
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
 import numpy as np
 
-from annotations.lib.providers.base import Rationale
 from annotations.lib.providers.measurements.beats import (
     ALIEN,
     PREMATURE,
@@ -44,6 +42,7 @@ from annotations.lib.providers.measurements.beats import (
     Beats,
     Flutter,
 )
+from annotations.lib.providers.measurements.findings import Findings
 from annotations.lib.providers.measurements.rules import Rule
 
 CODES = (
@@ -111,19 +110,6 @@ def _and(*scores: float) -> float:
 
 def _not(score: float) -> float:
     return 1.0 - score
-
-
-@dataclass
-class Findings:
-    """What the criteria give the provider: scores and rationale per code, measurements to store."""
-
-    scores: dict[str, float] = field(default_factory=dict)
-    rationale: dict[str, Rationale] = field(default_factory=dict)
-    measurements: dict[str, Any] = field(default_factory=dict)
-
-    def add(self, code: str, score: float, criterion: str, source: str, finding: str) -> None:
-        self.scores[code] = float(min(1.0, max(0.0, score)))
-        self.rationale[code] = Rationale(criterion, source, finding[:500])
 
 
 @dataclass(frozen=True)
