@@ -34,10 +34,16 @@ from ecgreview.middleware import without_nul
 logger = logging.getLogger(__name__)
 
 
+def login_name_typed(username: str) -> str:
+    """The name as Django's login form reads it: NFKC, surrounding blanks trimmed, then at most the
+    150 characters a username holds. Trimmed before cut, as the form does: a name padded past 150
+    characters must count against the account the form signs into."""
+    return unicodedata.normalize("NFKC", username).strip()[:150]
+
+
 def login_name_key(username: str) -> str:
-    """The name as Django's login form matches it (NFKC, surrounding blanks trimmed), case-folded."""
-    folded = unicodedata.normalize("NFKC", username).strip().casefold()
-    return unicodedata.normalize("NFKC", folded)[:150]
+    """The name as the form matches it (login_name_typed), case-folded."""
+    return unicodedata.normalize("NFKC", login_name_typed(username).casefold())[:150]
 
 
 def _keys(username: str, ip: str | None) -> list[str]:
@@ -81,7 +87,9 @@ def login_success_record(username: str, ip: str | None) -> None:
 
 def _audit_anonymous(action: str, username: str, ip: str | None) -> None:
     with transaction.atomic():
-        audit_record(actor=None, action=action, ip_address=ip, actor_username=without_nul(username))
+        audit_record(
+            actor=None, action=action, ip_address=ip, actor_username=without_nul(login_name_typed(username))
+        )
 
 
 def login_lock_check(username: str, ip: str | None) -> bool:

@@ -25,7 +25,7 @@ class LoginView(auth_views.LoginView):
     checks_nul_in_form = True
 
     def post(self, request, *args, **kwargs):
-        username = (request.POST.get("username") or "")[:150]
+        username = request.POST.get("username") or ""  # services.auth trims, then cuts
         if login_lock_check(username, _client_ip(request)):
             form = self.get_form()
             form.errors.clear()
@@ -53,7 +53,7 @@ class LoginView(auth_views.LoginView):
         return response
 
     def form_invalid(self, form):
-        username = (form.data.get("username") or "")[:150]
+        username = form.data.get("username") or ""
         login_fail(username, _client_ip(self.request))
         return super().form_invalid(form)
 

@@ -29,6 +29,26 @@ def test_respelling_the_name_does_not_escape_the_accounts_lockout(client, settin
     assert client.get("/").status_code == 302
 
 
+PADDED_HUGO = " " * 149 + "hugo"  # the form trims it to "hugo"; the view once cut it to 150 first
+
+
+def test_a_name_padded_past_150_characters_neither_escapes_nor_dodges_the_lockout(client, settings):
+    from tests.factories import UserFactory
+
+    UserFactory(username="hugo", roles=[])
+    settings.LOGIN_FAILURE_LIMIT = 3
+    for index in range(3):  # wrong guesses made padded count against the account
+        login(client, PADDED_HUGO, REMOTE_ADDR=f"192.0.2.{index + 1}")
+    assert login(client, "hugo", PASSWORD, REMOTE_ADDR="192.0.2.60").status_code == 429
+    # and the padded name does not sign into the account it locked
+    assert login(client, PADDED_HUGO, PASSWORD, REMOTE_ADDR="192.0.2.61").status_code == 429
+    assert client.get("/").status_code == 302
+    typed = set(
+        AuditEvent.objects.filter(action="auth.login_failed").values_list("actor_username", flat=True)
+    )
+    assert typed == {"hugo"}
+
+
 def test_failures_spread_over_spellings_and_addresses_lock_the_account(client, settings):
     from tests.factories import UserFactory
 
