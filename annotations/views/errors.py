@@ -110,6 +110,21 @@ def api_not_found(request: HttpRequest, rest: str = "") -> HttpResponse:
     return JsonResponse({"detail": str(exceptions.NotFound.default_detail)}, status=404)
 
 
+def server_error(request: HttpRequest) -> HttpResponse:
+    """500: JSON under /api/, as every other answer there (a script cannot read the HTML page), and a page
+    of its own elsewhere, rendered without the context processors a bug may have broken. Neither says
+    what went wrong: that is in the log."""
+    message = _(
+        "Something went wrong on the server. It has been logged; nothing you entered was saved by this "
+        "request."
+    )
+    if request.path.startswith(API_PREFIX):
+        return JsonResponse({"detail": _("Server error.") + " " + message}, status=500)
+    from django.template import loader
+
+    return HttpResponse(loader.get_template("500.html").render(), status=500)
+
+
 def bad_request(request, exception=None):
     """400, saying why where the app knows: an upload of more files than IMPORT_MAX_FILES is refused by
     Django while it reads the body (for CSRF, before the view), where a bare "Bad Request" said nothing."""
