@@ -246,3 +246,19 @@ def test_a_field_the_dashboard_form_refuses_is_named_by_its_label_in_the_coordin
     page = coordinator.post(url, {"datasets": ["more"], "sample_size": -1}, follow=True).content.decode()
     assert "Sample size: " in page
     assert BatchExam.objects.filter(batch=running).count() == 3
+
+
+def test_adding_exams_with_fewer_readers_left_than_each_exam_needs_says_so(client_for, diego, bruno, running):
+    bruno.is_active = False  # one of the two readers left; each exam needs two
+    bruno.save(update_fields=["is_active"])
+    before = (BatchExam.objects.filter(batch=running).count(), AuditEvent.objects.count())
+    response = client_for(diego).post(
+        f"/api/v1/batches/{running.pk}/exams/",
+        {"criteria": {"datasets": ["more"]}},
+        content_type="application/json",
+    )
+    assert response.status_code == 409, response.content[:300]
+    assert "1 reader" in response.json()["detail"] and "2 readers per exam" in response.json()["detail"]
+    page = client_for(diego).post(f"/batches/{running.pk}/add-exams/", {"datasets": ["more"]}, follow=True)
+    assert page.status_code == 200 and "2 readers per exam" in page.content.decode()
+    assert (BatchExam.objects.filter(batch=running).count(), AuditEvent.objects.count()) == before

@@ -12,6 +12,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from annotations.lib.batch_design import RETEST_MIN_GAP, DesignRequest, design_batch
 from annotations.models import Assignment, BatchExam, Exam, ReviewBatch
@@ -287,6 +288,7 @@ def batch_add_exams(
         # The readers still reading: one who left is handed nothing new (their queue stays as it is). The
         # batch's readers, not those holding a slot: one added when nothing was left to move holds none.
         reader_ids = sorted(reading_reader_ids(batch_reader_ids(batch)))
+        _enough_readers(batch, len(reader_ids))
         loads = {
             r: Assignment.objects.filter(batch=batch, reader_id=r, read_round=1).count() for r in reader_ids
         }
@@ -315,6 +317,19 @@ def batch_add_exams(
         )
         transaction.on_commit(lambda: batch_suggestions_enqueue(batch.pk))
     return len(new)
+
+
+def _enough_readers(batch: ReviewBatch, readers: int) -> None:
+    """New exams need readers_per_exam readers still reading: say so rather than fail inside the design."""
+    if readers >= batch.readers_per_exam:
+        return
+    still = ngettext(
+        "%(n)d reader still reads this batch", "%(n)d readers still read this batch", readers
+    ) % {"n": readers}
+    raise BatchStateConflict(
+        _("%(still)s and each new exam needs %(k)d readers per exam: add readers before adding exams.")
+        % {"still": still, "k": batch.readers_per_exam}
+    )
 
 
 def _added_rows_insert(batch: ReviewBatch, exam_ids: list[int], slots: list[tuple[int, int, int]]) -> None:
