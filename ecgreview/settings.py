@@ -418,8 +418,8 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 100,
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    # DRF's JSON parser, refusing lone surrogates and deep nesting as bad input (api/parsers.py).
-    "DEFAULT_PARSER_CLASSES": ["annotations.api.parsers.StrictJSONParser"],
+    # DRF's JSON parser, refusing lone surrogates and deep nesting as bad input (ecgreview/json_body.py).
+    "DEFAULT_PARSER_CLASSES": ["ecgreview.json_body.StrictJSONParser"],
     "EXCEPTION_HANDLER": "annotations.api.errors.exception_handler",
 }
 SPECTACULAR_SETTINGS = {
