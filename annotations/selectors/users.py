@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from django.contrib.auth import get_user_model
 from django.db.models import Count, QuerySet
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from annotations.errors import Forbidden
 from annotations.models import Assignment, AuditEvent, ReviewBatch
@@ -129,3 +132,41 @@ def session_account_deactivated(request) -> bool:
     if user_id is None:
         return False
     return get_user_model().objects.filter(pk=user_id, is_active=False).exists()
+
+
+def blind_refusal(readers: Sequence) -> str:
+    """Why these accounts cannot read blind, or "": a coordinator sees every reader's labels (the
+    agreement CSVs, releases, exam pages), so no coordinator is given a read in any batch, nor anyone who
+    was one: taking the role away does not take away what was seen with it."""
+    names = [r.get_username() for r in readers if has_role(r, Role.COORDINATOR)]
+    until = coordinators_until(r.pk for r in readers if not has_role(r, Role.COORDINATOR))
+    former = [
+        _("%(name)s was a coordinator until %(date)s")
+        % {"name": r.get_username(), "date": f"{until[r.pk]:%Y-%m-%d}"}
+        for r in readers
+        if r.pk in until
+    ]
+    reasons = []
+    if names:
+        reasons.append(
+            ngettext(
+                "%(names)s is a coordinator: a coordinator sees every reader's labels, so cannot read blind; "
+                "take the coordinator role away first, or choose another reader",
+                "%(names)s are coordinators: a coordinator sees every reader's labels, so cannot read blind; "
+                "take the coordinator role away first, or choose another reader",
+                len(names),
+            )
+            % {"names": ", ".join(names)}
+        )
+    if former:
+        reasons.append(
+            ngettext(
+                "%(accounts)s: a coordinator sees every reader's labels, so this account cannot read blind; "
+                "choose another reader",
+                "%(accounts)s: a coordinator sees every reader's labels, so these accounts cannot read "
+                "blind; choose another reader",
+                len(former),
+            )
+            % {"accounts": ", ".join(former)}
+        )
+    return "; ".join(reasons)

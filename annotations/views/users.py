@@ -144,7 +144,7 @@ def person_name(request, user_id: int):
 
 def _warn_former_coordinator(request, account) -> None:
     """A reader who was a coordinator saw every reader's labels and is refused as a reader at every
-    design and hand-out (services.batches.lifecycle.blind_refusal): said here, where the role is given."""
+    design and hand-out (selectors.users.blind_refusal): said here, where the role is given."""
     if not has_role(account, Role.READER) or has_role(account, Role.COORDINATOR):
         return
     until = coordinators_until([account.pk]).get(account.pk)

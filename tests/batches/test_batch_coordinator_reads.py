@@ -126,3 +126,21 @@ def test_a_former_coordinator_is_refused_as_a_reader_naming_when_the_role_ended(
     )
     assert added.status_code == 400 and "hank was a coordinator until" in added.json()["detail"]
     assert not Assignment.objects.filter(reader=hank).exists()
+
+
+def test_the_preview_refuses_current_and_former_coordinators_as_creation_does(
+    client_for, diego, ana, pi, tnmg
+):
+    hank = UserFactory(username="hank", roles=[Role.COORDINATOR])
+    client_for(diego).post(f"/people/{hank.pk}/roles/", {"roles": ["reader"]})
+    make_exam(seed=1)
+    for who, says in ((pi, "pi is a coordinator"), (hank, "hank was a coordinator until")):
+        body = {
+            "name": "Preview",
+            "taxonomy_id": tnmg.pk,
+            "reader_ids": [ana.pk, who.pk],
+            "readers_per_exam": 2,
+        }
+        answer = client_for(diego).post("/api/v1/batches/preview/", body, content_type="application/json")
+        assert answer.status_code == 400, answer.content[:300]
+        assert says in str(answer.json())

@@ -41,7 +41,7 @@ def reading_reader_ids(reader_ids) -> set[int]:
     """Of these accounts, those that may be handed a read now: active, with the reader role, and no
     coordinator. A reader who left (deactivated, or the role taken away) keeps what they submitted and is
     handed nothing new; so is a reader made coordinator once their reads were done, who now sees every
-    reader's labels (services.batches.lifecycle.blind_refusal) and would read the batch's later exams,
+    reader's labels (selectors.users.blind_refusal) and would read the batch's later exams,
     added or escalated, with the others' labels in reach, and one who was a coordinator for a while and
     is a reader again (selectors.users.coordinators_until)."""
     users = get_user_model().objects

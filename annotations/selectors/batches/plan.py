@@ -35,6 +35,7 @@ from annotations.selectors.blinding import design_exclusions, reader_barred_pair
 from annotations.selectors.exams.arrays import query_arrays
 from annotations.selectors.exams.copies import without_copies
 from annotations.selectors.exams.selection import ExamCriteria, matching_ids, matching_scores, score_exists
+from annotations.selectors.users import blind_refusal
 
 
 class BatchPlanError(Invalid):
@@ -250,7 +251,11 @@ def _readers(reader_ids: list[int]) -> list:
     not_readers = [users[pk].get_username() for pk in reader_ids if not has_role(users[pk], Role.READER)]
     if not_readers:
         raise BatchPlanError(_("not readers: %(names)s") % {"names": ", ".join(not_readers)})
-    return [users[pk] for pk in reader_ids]
+    readers = [users[pk] for pk in reader_ids]
+    refused = blind_refusal(readers)  # the preview refuses whom creation would refuse
+    if refused:
+        raise BatchPlanError(refused)
+    return readers
 
 
 def _choose_exams(user, spec: BatchSpec) -> tuple[int, list[int], StratifiedSample | None, int]:

@@ -12,7 +12,6 @@ import numpy as np
 from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
 
 from annotations.errors import Conflict, Forbidden, Invalid
 from annotations.lib.batch_design import Design, DesignError, DesignRequest, design_batch
@@ -21,7 +20,7 @@ from annotations.roles import Role, has_role
 from annotations.selectors.agreement.rules import AgreementConfigError, consensus_rule
 from annotations.selectors.batches.wording import design_error_text, problems_text
 from annotations.selectors.blinding import design_exclusions, pseudonym_order
-from annotations.selectors.users import coordinators_until
+from annotations.selectors.users import blind_refusal
 from annotations.services.audit import audit_record
 from annotations.services.suggestions import batch_suggestions_enqueue
 from annotations.services.taxonomy import taxonomy_freeze
@@ -66,44 +65,6 @@ def require_readers(readers: Sequence) -> None:
     refused = blind_refusal(readers)
     if refused:
         raise BatchDesignError(refused)
-
-
-def blind_refusal(readers: Sequence) -> str:
-    """Why these accounts cannot read blind, or "": a coordinator sees every reader's labels (the
-    agreement CSVs, releases, exam pages), so no coordinator is given a read in any batch, nor anyone who
-    was one: taking the role away does not take away what was seen with it."""
-    names = [r.get_username() for r in readers if has_role(r, Role.COORDINATOR)]
-    until = coordinators_until(r.pk for r in readers if not has_role(r, Role.COORDINATOR))
-    former = [
-        _("%(name)s was a coordinator until %(date)s")
-        % {"name": r.get_username(), "date": f"{until[r.pk]:%Y-%m-%d}"}
-        for r in readers
-        if r.pk in until
-    ]
-    reasons = []
-    if names:
-        reasons.append(
-            ngettext(
-                "%(names)s is a coordinator: a coordinator sees every reader's labels, so cannot read blind; "
-                "take the coordinator role away first, or choose another reader",
-                "%(names)s are coordinators: a coordinator sees every reader's labels, so cannot read blind; "
-                "take the coordinator role away first, or choose another reader",
-                len(names),
-            )
-            % {"names": ", ".join(names)}
-        )
-    if former:
-        reasons.append(
-            ngettext(
-                "%(accounts)s: a coordinator sees every reader's labels, so this account cannot read blind; "
-                "choose another reader",
-                "%(accounts)s: a coordinator sees every reader's labels, so these accounts cannot read "
-                "blind; choose another reader",
-                len(former),
-            )
-            % {"accounts": ", ".join(former)}
-        )
-    return "; ".join(reasons)
 
 
 def _designed(

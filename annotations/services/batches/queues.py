@@ -29,11 +29,11 @@ from annotations.selectors.batches.plan import BatchPlanError, exams_to_add
 from annotations.selectors.batches.wording import problems_text
 from annotations.selectors.blinding import batch_seen_elsewhere, design_exclusions, exams_reader_barred
 from annotations.selectors.exams.selection import ExamCriteria
+from annotations.selectors.users import blind_refusal
 from annotations.services.audit import audit_record
 from annotations.services.batches.lifecycle import (
     BatchDesignError,
     BatchStateConflict,
-    blind_refusal,
     pseudonyms_keep,
     queue_end,
     require_coordinator,

@@ -20,8 +20,9 @@ from annotations.models import Assignment, ReviewBatch
 from annotations.roles import Role, has_role
 from annotations.selectors.batches.access import batch_reader_ids
 from annotations.selectors.blinding import batch_seen_elsewhere, exam_reader_eligible, readers_seen_before
+from annotations.selectors.users import blind_refusal
 from annotations.services.audit import audit_record
-from annotations.services.batches.lifecycle import BatchDesignError, blind_refusal
+from annotations.services.batches.lifecycle import BatchDesignError
 
 # Positions are shifted in two statements (up by this much, then back down by one less) so that no row
 # ever collides with another on the (batch, reader, position) unique constraint mid-update.
