@@ -120,12 +120,9 @@ def exam_facts() -> dict:
 
 # --- Markdown -------------------------------------------------------------------------------------------
 def _figure(value: dict) -> str:
-    if value["value"] is None:
-        return "-"
-    if value["lower"] is None:
-        return f"{value['value']:.2f}"
-    partial = "*" if value["defined"] < 1 else ""
-    return f"{value['value']:.2f} ({value['lower']:.2f}-{value['upper']:.2f}){partial}"
+    from annotations.lib.stats.classification import estimate_text  # after sys.path holds the project
+
+    return estimate_text(value, "()")
 
 
 def class_table(report: dict) -> list[str]:

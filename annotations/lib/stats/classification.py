@@ -18,8 +18,9 @@ percentile interval is taken over the resamples where the statistic is defined, 
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -254,3 +255,16 @@ def rhythm_confusion(truth: Sequence[str], found: Sequence[str], labels: Sequenc
         [index[t] * len(labels) + index[f] for t, f in zip(truth, found, strict=True)], dtype=np.intp
     )
     return np.bincount(cells, minlength=len(labels) ** 2).reshape(len(labels), len(labels)).astype(np.int64)
+
+
+def estimate_text(value: Mapping[str, Any], brackets: str = "[]") -> str:
+    """One figure as a report prints it: "0.80 [0.33-1.00]*", the star where some resamples left it
+    undefined; "-" when there is none. The command's text uses [], the markdown table ()."""
+    if value["value"] is None:
+        return "-"
+    if value["lower"] is None:
+        return f"{value['value']:.2f}"
+    partial = "*" if value["defined"] < 1 else ""
+    return (
+        f"{value['value']:.2f} {brackets[0]}{value['lower']:.2f}-{value['upper']:.2f}{brackets[1]}{partial}"
+    )

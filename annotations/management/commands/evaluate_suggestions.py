@@ -15,6 +15,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from annotations.lib.providers.base import Provider, ProviderConfigError
+from annotations.lib.stats.classification import estimate_text
 from annotations.lib.truth_file import TruthFileError, truth_codes, truth_rows_read
 from annotations.models import Dataset
 from annotations.selectors.suggestions.evaluation import (
@@ -151,15 +152,6 @@ def _file_truth(dataset: Dataset, path: Path, taxonomy) -> tuple[dict[int, set[s
 
 
 # --- Text ------------------------------------------------------------------------------------------------
-def _estimate(value: dict) -> str:
-    if value["value"] is None:
-        return "-"
-    if value["lower"] is None:
-        return f"{value['value']:.2f}"
-    partial = "*" if value["defined"] < 1 else ""
-    return f"{value['value']:.2f} [{value['lower']:.2f}-{value['upper']:.2f}]{partial}"
-
-
 def text_report(report: dict) -> list[str]:
     truth, intervals = report["truth"], report["intervals"]
     described = truth["source"] + (
@@ -197,7 +189,7 @@ def _class_table(classes: list[dict]) -> list[str]:
         for i, row in enumerate(entry["rows"]):
             code = entry["code"] if i == 0 else ""
             figures = "  ".join(
-                f"{_estimate(row[m]):<18}" for m in ("sensitivity", "specificity", "ppv", "auroc")
+                f"{estimate_text(row[m]):<18}" for m in ("sensitivity", "specificity", "ppv", "auroc")
             )
             counts = f"{entry['positives']:>4} {entry['negatives']:>4}"
             lines.append(f"{code:<{width}} {row['provider']:<14} {counts}  {figures}".rstrip())
