@@ -158,3 +158,21 @@ def _fresh_cache():
 
     cache.clear()
     yield
+
+
+@pytest.fixture(params=["embedded", "postgres"])
+def stack(request):
+    """The product started for real, once per way it is run (tests/stacks.py)."""
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    from tests.stacks import embedded_stack, postgres_stack
+
+    var_dir = Path(tempfile.mkdtemp(prefix=f"walk-{request.param}-"))
+    try:
+        started = embedded_stack if request.param == "embedded" else postgres_stack
+        with started(var_dir) as running:
+            yield running
+    finally:
+        shutil.rmtree(var_dir, ignore_errors=True)
