@@ -13,6 +13,7 @@ from rest_framework.views import APIView
 from annotations.api.errors import StrictSerializer
 from annotations.api.permissions import HasRole, IsReader
 from annotations.api.suggestions import RationaleSerializer
+from annotations.lib.qualifiers import QUALIFIERS
 from annotations.roles import Role
 from annotations.selectors.reading.assignments import (
     assignment_for_reader,
@@ -53,6 +54,13 @@ REF_HELP = "An assignment's reference: 22 URL-safe characters, never its databas
 class LabelSerializer(StrictSerializer):
     code = serializers.CharField(max_length=40)
     uncertain = serializers.BooleanField(default=False)
+    qualifiers = serializers.ListField(
+        child=serializers.CharField(max_length=20),
+        default=list,
+        max_length=len(QUALIFIERS),
+        help_text="Where the finding is (inferior, anterior, septal, lateral, posterior, extensive) and "
+        "acute or old: only those the statement declares (the taxonomy's `qualifiers`).",
+    )
 
 
 class SaveSerializer(StrictSerializer):
@@ -106,6 +114,11 @@ class ContextExamSerializer(serializers.Serializer):
     )
 
 
+class ContextQualifierSerializer(serializers.Serializer):
+    key = serializers.CharField()
+    label = serializers.CharField(help_text="The qualifier in the page's language.")
+
+
 class ContextClassSerializer(serializers.Serializer):
     code = serializers.CharField()
     label = serializers.CharField(help_text="The name in the page's language.")
@@ -113,6 +126,7 @@ class ContextClassSerializer(serializers.Serializer):
     name_pt = serializers.CharField(allow_blank=True)
     synonyms = serializers.ListField(child=serializers.CharField())
     kind = serializers.CharField()
+    qualifiers = ContextQualifierSerializer(many=True, help_text="Those a read may add, in display order.")
 
 
 class ContextGroupSerializer(serializers.Serializer):
@@ -300,7 +314,10 @@ def _save_arguments(request, pk: int) -> dict:
     _labels_within_taxonomy(request, pk)
     values = _valid(SaveSerializer, request, pk)
     return {
-        "labels": [LabelInput(code=item["code"], uncertain=item["uncertain"]) for item in values["labels"]],
+        "labels": [
+            LabelInput(code=item["code"], uncertain=item["uncertain"], qualifiers=tuple(item["qualifiers"]))
+            for item in values["labels"]
+        ],
         "comment": values.get("comment"),
         "time_on_task_ms": values.get("time_on_task_ms"),
         "revision": values["revision"],

@@ -66,6 +66,9 @@ class AnnotationLabel(models.Model):
     )
     diagnostic_class = models.ForeignKey(DiagnosticClass, on_delete=models.PROTECT, related_name="+")
     uncertain = models.BooleanField(default=False)
+    # Among those the statement declares (DiagnosticClass.qualifiers), in the vocabulary's order
+    # (annotations.lib.qualifiers); the reading service checks them, a JSON list having no portable check.
+    qualifiers = models.JSONField(default=list, blank=True)
 
     class Meta:
         constraints = [
@@ -87,7 +90,7 @@ class AnnotationRevision(models.Model):
     )
     revision = models.PositiveIntegerField()
     status = models.CharField(max_length=10)
-    labels = models.JSONField(default=list, help_text=_("[{code, uncertain}] as saved."))
+    labels = models.JSONField(default=list, help_text=_("[{code, uncertain, qualifiers}] as saved."))
     comment = models.TextField(blank=True)
     time_on_task_ms = models.PositiveIntegerField(default=0)
     recorded_at = models.DateTimeField(default=timezone.now)

@@ -71,6 +71,14 @@ class DiagnosticClass(models.Model):
         ),
     )
     synonyms = models.JSONField(default=list, blank=True)
+    qualifiers = models.JSONField(
+        default=list,
+        blank=True,
+        help_text=_(
+            "Qualifiers a read may add to this statement, in display order: walls or territories "
+            "(inferior, anterior, septal, lateral, posterior, extensive) and acute/old."
+        ),
+    )
     position = models.PositiveIntegerField(help_text=_("Display order within the taxonomy."))
 
     class Meta:

@@ -37,6 +37,24 @@ GROUP_LABELS = {
 }
 
 
+# Statement qualifiers in words (annotations.lib.qualifiers holds them in order).
+QUALIFIER_LABELS = {
+    "inferior": _("Inferior"),
+    "anterior": _("Anterior"),
+    "septal": _("Septal"),
+    "lateral": _("Lateral"),
+    "posterior": _("Posterior"),
+    "extensive": _("Extensive"),
+    "acute": _("Acute"),
+    "old": _("Old"),
+}
+
+
+def qualifier_label(key: str) -> str:
+    known = QUALIFIER_LABELS.get(key)
+    return str(known) if known is not None else key
+
+
 def group_label(key: str) -> str:
     """A group's name in words: the shipped groups translated, any other key as a phrase ("abnormalities"
     -> "Abnormalities")."""

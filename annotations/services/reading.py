@@ -16,6 +16,7 @@ from django.utils.translation import gettext as _
 
 from annotations.errors import Conflict, Invalid
 from annotations.lib.exclusive_sets import exclusive_conflicts
+from annotations.lib.qualifiers import label_snapshot, qualifier_conflicts, qualifiers_ordered
 from annotations.models import (
     Annotation,
     AnnotationLabel,
@@ -77,6 +78,7 @@ _ALREADY = {
 class LabelInput:
     code: str
     uncertain: bool = False
+    qualifiers: tuple[str, ...] = ()  # among those the statement declares (DiagnosticClass.qualifiers)
 
 
 @dataclass(frozen=True)
@@ -118,7 +120,7 @@ def _taxonomy_classes(taxonomy) -> dict[str, DiagnosticClass]:
 
 def _resolve_labels(
     assignment: Assignment, labels: Sequence[LabelInput]
-) -> list[tuple[DiagnosticClass, bool]]:
+) -> list[tuple[DiagnosticClass, bool, list[str]]]:
     codes = [label.code for label in labels]
     if len(set(codes)) != len(codes):
         raise ReadingError(_("a statement was chosen twice"))
@@ -128,17 +130,53 @@ def _resolve_labels(
         raise ReadingError(
             _("unknown statement(s) for this batch's taxonomy: %(codes)s") % {"codes": ", ".join(unknown)}
         )
-    return [(classes[label.code], bool(label.uncertain)) for label in labels]
+    return [
+        (
+            classes[label.code],
+            bool(label.uncertain),
+            _checked_qualifiers(classes[label.code], label.qualifiers),
+        )
+        for label in labels
+    ]
 
 
-def exclusive_set_check(assignment: Assignment, resolved: list[tuple[DiagnosticClass, bool]]) -> None:
+def _checked_qualifiers(statement: DiagnosticClass, chosen: Sequence[str]) -> list[str]:
+    """The qualifiers chosen for a statement, in the vocabulary's order, once each are refused: one the
+    statement does not declare, one chosen twice, or two that exclude each other (acute and old)."""
+    if not chosen:
+        return []
+    name = statement_name(statement.name, statement.name_pt)
+    if not statement.qualifiers:
+        raise ReadingError(
+            _("“%(statement)s” (%(code)s) takes no qualifier") % {"statement": name, "code": statement.code}
+        )
+    if len(set(chosen)) != len(chosen):
+        raise ReadingError(_("a qualifier of “%(statement)s” was chosen twice") % {"statement": name})
+    for qualifier in chosen:
+        if qualifier not in statement.qualifiers:
+            raise ReadingError(
+                _("“%(qualifier)s” is not a qualifier of “%(statement)s” (%(code)s)")
+                % {"qualifier": qualifier, "statement": name, "code": statement.code}
+            )
+    conflicts = qualifier_conflicts(chosen)
+    if conflicts:
+        raise ReadingError(
+            _("the qualifiers %(qualifiers)s cannot be chosen together")
+            % {"qualifiers": ", ".join(f"“{q}”" for q in qualifiers_ordered(conflicts[0]))}
+        )
+    return qualifiers_ordered(chosen)
+
+
+def exclusive_set_check(
+    assignment: Assignment, resolved: list[tuple[DiagnosticClass, bool, list[str]]]
+) -> None:
     """Refuse statements that the taxonomy's exclusive sets forbid together, naming every such pair (the
     reader fixes them all at once, not one per refused submit)."""
     taxonomy = assignment.batch.taxonomy
     kinds = {code: c.kind for code, c in _taxonomy_classes(taxonomy).items()}
-    conflicts = exclusive_conflicts([c.code for c, _uncertain in resolved], kinds, taxonomy.exclusive_sets)
+    conflicts = exclusive_conflicts([c.code for c, *_ in resolved], kinds, taxonomy.exclusive_sets)
     if conflicts:
-        names = {c.code: statement_name(c.name, c.name_pt) for c, _uncertain in resolved}
+        names = {c.code: statement_name(c.name, c.name_pt) for c, *_ in resolved}
         raise ReadingError(
             "; ".join(
                 _("“%(first)s” (%(first_code)s) and “%(second)s” (%(second_code)s) cannot be chosen together")
@@ -153,7 +191,7 @@ def exclusive_set_check(assignment: Assignment, resolved: list[tuple[DiagnosticC
         )
 
 
-def _snapshot(annotation: Annotation, resolved: list[tuple[DiagnosticClass, bool]], actor) -> None:
+def _snapshot(annotation: Annotation, resolved: list[tuple[DiagnosticClass, bool, list[str]]], actor) -> None:
     _earlier_labels_removed(annotation)
     _snapshot_rows(annotation, resolved, actor)
 
@@ -163,16 +201,21 @@ def _earlier_labels_removed(annotation: Annotation) -> None:
         AnnotationLabel.objects.filter(annotation=annotation).delete()
 
 
-def _snapshot_rows(annotation: Annotation, resolved: list[tuple[DiagnosticClass, bool]], actor) -> None:
+def _snapshot_rows(
+    annotation: Annotation, resolved: list[tuple[DiagnosticClass, bool, list[str]]], actor
+) -> None:
     """The read's labels and its revision, new rows only (prepared writes: see annotation_submit)."""
     rows_insert(
-        [AnnotationLabel(annotation=annotation, diagnostic_class=c, uncertain=u) for c, u in resolved]
+        [
+            AnnotationLabel(annotation=annotation, diagnostic_class=c, uncertain=u, qualifiers=q)
+            for c, u, q in resolved
+        ]
     )
     revision = AnnotationRevision(
         annotation=annotation,
         revision=annotation.revision,
         status=annotation.status,
-        labels=[{"code": c.code, "uncertain": u} for c, u in resolved],
+        labels=[label_snapshot(c.code, u, q) for c, u, q in resolved],
         comment=annotation.comment,
         time_on_task_ms=annotation.time_on_task_ms,
         recorded_by=actor,
@@ -228,7 +271,7 @@ def _write(
     time_on_task_ms: int | None,
     revision: int,
     submitting: bool = False,
-) -> tuple[Assignment, Annotation, list[tuple[DiagnosticClass, bool]], bool]:
+) -> tuple[Assignment, Annotation, list[tuple[DiagnosticClass, bool, list[str]]], bool]:
     """The part of a draft save and a submit that is the same: check the revision, write the read, and say
     whether a blind read became the revised one (_restage_if_seen).
 
@@ -311,7 +354,7 @@ def annotation_save_draft(
     return annotation
 
 
-def _check_submittable(locked: Assignment, resolved: list[tuple[DiagnosticClass, bool]]) -> None:
+def _check_submittable(locked: Assignment, resolved: list[tuple[DiagnosticClass, bool, list[str]]]) -> None:
     # An empty read is an answer only where the taxonomy says so ("none of these", e.g. CODE-15%'s
     # six classes); elsewhere it is more likely a slip than a finding.
     if not resolved and not locked.batch.taxonomy.none_of_these:

@@ -12,6 +12,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from annotations.errors import Invalid
+from annotations.lib.qualifiers import QUALIFIERS
 from annotations.models import DiagnosticClass, Taxonomy
 from annotations.selectors.taxonomy import SHIPPED_DIR, version_order
 from annotations.services.audit import audit_record
@@ -31,7 +32,7 @@ TOP_FIELDS = {
     "classes",
     "none_of_these",
 }
-CLASS_FIELDS = {"code", "name", "name_pt", "group", "kind", "maps", "synonyms", "extra"}
+CLASS_FIELDS = {"code", "name", "name_pt", "group", "kind", "maps", "synonyms", "qualifiers", "extra"}
 
 
 class TaxonomyError(Invalid):
@@ -93,7 +94,7 @@ def _check_class(index: int, item, groups: set[str], problems: list[str]) -> dic
         problems.append(f"{where}.synonyms must be a list of strings")
     if not isinstance(item.get("extra", {}), dict):
         problems.append(f"{where}.extra must be an object")
-    return {
+    checked = {
         "code": item.get("code"),
         "name": item.get("name"),
         "name_pt": item.get("name_pt") or "",
@@ -102,6 +103,23 @@ def _check_class(index: int, item, groups: set[str], problems: list[str]) -> dic
         "maps": maps if isinstance(maps, dict) else {},
         "synonyms": synonyms if isinstance(synonyms, list) else [],
     }
+    # Only where declared, so every taxonomy loaded before qualifiers existed keeps its checksum.
+    if qualifiers := _check_qualifiers(where, item.get("qualifiers", []), problems):
+        checked["qualifiers"] = qualifiers
+    return checked
+
+
+def _check_qualifiers(where: str, qualifiers, problems: list[str]) -> list[str]:
+    """A statement's qualifiers: known ones (annotations.lib.qualifiers), each once."""
+    if not isinstance(qualifiers, list) or not all(isinstance(q, str) for q in qualifiers):
+        problems.append(f"{where}.qualifiers must be a list of qualifier names")
+        return []
+    unknown = [q for q in qualifiers if q not in QUALIFIERS]
+    if unknown:
+        problems.append(f"{where}.qualifiers names unknown qualifiers {unknown}; known: {list(QUALIFIERS)}")
+    if len(set(qualifiers)) != len(qualifiers):
+        problems.append(f"{where}.qualifiers lists a qualifier twice")
+    return list(qualifiers)
 
 
 def _check_header(data: dict, problems: list[str]) -> list:
@@ -211,10 +229,11 @@ def _write_classes(taxonomy: Taxonomy, parsed: ParsedTaxonomy) -> None:
         row = existing.get(item["code"]) or DiagnosticClass(taxonomy=taxonomy, code=item["code"])
         for name, value in item.items():
             setattr(row, name, value)
+        row.qualifiers = item.get("qualifiers", [])
         row.position = position
         (to_update if row.pk else to_create).append(row)
     DiagnosticClass.objects.bulk_update(
-        to_update, ["name", "name_pt", "group", "kind", "maps", "synonyms", "position"]
+        to_update, ["name", "name_pt", "group", "kind", "maps", "synonyms", "qualifiers", "position"]
     )
     DiagnosticClass.objects.bulk_create(to_create)
 

@@ -78,7 +78,7 @@ def test_unmapped_codes_and_texts_are_counted_and_printed_by_the_command(blobs, 
     (tmp_path / "HR06000.mat").write_bytes(SAMPLE_FILES["HR06000"].with_suffix(".mat").read_bytes())
     out = StringIO()
     call_command("import_exams", str(tmp_path / "HR06000.hea"), "--no-progress", stdout=out, stderr=out)
-    assert "1 reference label(s) map to no class of tnmg 2026.5: snomed 251146004 (1 exam)" in out.getvalue()
+    assert "1 reference label(s) map to no class of tnmg 2026.6: snomed 251146004 (1 exam)" in out.getvalue()
 
 
 def test_the_job_page_and_api_list_each_unmapped_label(
@@ -106,7 +106,7 @@ def test_the_job_page_and_api_list_each_unmapped_label(
             "file": MUSE.name,
             "record": "",
             "outcome": "unmapped",
-            "message": "statement 'Tall T waves in V2-V4' (1 exam) maps to no class of tnmg 2026.5",
+            "message": "statement 'Tall T waves in V2-V4' (1 exam) maps to no class of tnmg 2026.6",
         }
     ]
     assert MUSE.name in client.get(f"/imports/{job_id}/").content.decode()

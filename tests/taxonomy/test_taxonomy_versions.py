@@ -26,11 +26,12 @@ ARCHIVED_2026_1 = SHIPPED_DIR / "archive" / "tnmg-2026.1.json"
 ARCHIVED_2026_2 = SHIPPED_DIR / "archive" / "tnmg-2026.2.json"
 ARCHIVED_2026_3 = SHIPPED_DIR / "archive" / "tnmg-2026.3.json"
 ARCHIVED_2026_4 = SHIPPED_DIR / "archive" / "tnmg-2026.4.json"
+ARCHIVED_2026_5 = SHIPPED_DIR / "archive" / "tnmg-2026.5.json"
 
 
 def test_the_shipped_tnmg_is_version_2026_5_with_sinus_rhythm_and_synonyms():
     taxonomy = taxonomy_load(taxonomy_read_file(DEFAULT_TAXONOMY_FILE)).taxonomy
-    assert (taxonomy.key, taxonomy.version) == ("tnmg", "2026.5")
+    assert (taxonomy.key, taxonomy.version) == ("tnmg", "2026.6")
     assert taxonomy.classes.count() == 74
     sr = taxonomy.classes.get(code="SR")
     assert (sr.name, sr.name_pt, sr.group, sr.kind) == (
@@ -151,7 +152,7 @@ def test_2026_5_gives_each_degree_of_a_bundle_branch_block_to_the_statement_it_i
     """Brazilian reports grade a bundle branch block: the first and second degrees are the conduction
     delays (incomplete blocks), the third the complete block. 'BRD de 1º grau' chose the complete block,
     whose synonym 'BRD' it holds. Only synonyms change; everything else is 2026.4's."""
-    old, new = taxonomy_read_file(ARCHIVED_2026_4), taxonomy_read_file(DEFAULT_TAXONOMY_FILE)
+    old, new = taxonomy_read_file(ARCHIVED_2026_4), taxonomy_read_file(ARCHIVED_2026_5)
     assert (old.version, new.version) == ("2026.4", "2026.5")
     assert (old.groups, old.exclusive_sets) == (new.groups, new.exclusive_sets)
     changed = {a["code"]: (a, b) for a, b in zip(old.classes, new.classes, strict=True) if a != b}
@@ -222,7 +223,7 @@ def test_an_older_database_gets_2026_as_default_and_its_batches_keep_2020(ana, b
     call_command("load_taxonomy", "--shipped")
 
     new = Taxonomy.objects.get(is_default=True)
-    assert (new.key, new.version) == ("tnmg", "2026.5")
+    assert (new.key, new.version) == ("tnmg", "2026.6")
     old.refresh_from_db()
     assert old.classes.count() == 73 and not old.is_default and old.frozen_at is not None
     batch.refresh_from_db()
@@ -242,7 +243,7 @@ def test_a_newer_tnmg_version_chosen_as_default_stays_when_the_shipped_ones_load
     newer = taxonomy_load(taxonomy_parse(document, default_key="tnmg"), make_default=True).taxonomy
     call_command("load_taxonomy", "--shipped")
     assert Taxonomy.objects.get(is_default=True).pk == newer.pk
-    assert Taxonomy.objects.filter(key="tnmg", version="2026.5").exists()
+    assert Taxonomy.objects.filter(key="tnmg", version="2026.6").exists()
 
 
 def test_a_default_of_another_key_chosen_on_purpose_stays():

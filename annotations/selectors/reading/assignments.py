@@ -28,6 +28,7 @@ from annotations.lib.ecg import waveform as waveform_codec
 from annotations.lib.ecg.leads import STANDARD_LEADS
 from annotations.lib.ecg.measurement_tolerance import TOLERANCES, compared
 from annotations.lib.ecg.median_beat import fiducial_marks, median_beat
+from annotations.lib.qualifiers import label_snapshot
 from annotations.models import (
     Annotation,
     Assignment,
@@ -43,7 +44,7 @@ from annotations.selectors.reading.prepared import PreparedQuery
 from annotations.selectors.reading.refs import assignment_ref, assignment_ref_or_none
 from annotations.selectors.suggestions.scoring import META, class_rationale, source_code, stored_rationale
 from annotations.selectors.suggestions.titles import provider_title
-from annotations.selectors.taxonomy import group_label
+from annotations.selectors.taxonomy import group_label, qualifier_label
 
 logger = logging.getLogger(__name__)
 OPEN = (Assignment.Status.PENDING, Assignment.Status.IN_PROGRESS)
@@ -311,7 +312,7 @@ def _labels(annotation: Annotation | None) -> list[dict]:
     if annotation is None:
         return []
     return [
-        {"code": label.diagnostic_class.code, "uncertain": label.uncertain}
+        label_snapshot(label.diagnostic_class.code, label.uncertain, label.qualifiers)
         for label in annotation.labels.all()
     ]
 
@@ -501,6 +502,7 @@ def _taxonomy_json_built(taxonomy, portuguese: bool) -> dict:
                         "name_pt": c.name_pt,
                         "synonyms": c.synonyms,
                         "kind": c.kind,
+                        "qualifiers": [{"key": q, "label": qualifier_label(q)} for q in c.qualifiers],
                     }
                     for c in members
                 ],
