@@ -306,6 +306,8 @@ IMPORT_ROOT = Path(env.str("IMPORT_ROOT", str(VAR_DIR / "imports")))
 IMPORT_MAX_FILE_MB = env.int("IMPORT_MAX_FILE_MB", 4096, minimum=1)
 # XML files (aECG, MUSE, Philips), recognised by content: a real 10 s 12-lead export is under 1 MB.
 IMPORT_MAX_XML_MB = env.int("IMPORT_MAX_XML_MB", 64, minimum=1)
+# What a compressed file inflated whole (a deflated DICOM) may inflate to; counted, never held, first.
+IMPORT_MAX_INFLATED_MB = env.int("IMPORT_MAX_INFLATED_MB", 256, minimum=1)
 # The whole of one upload request (several files), refused by its Content-Length before it is read.
 IMPORT_MAX_UPLOAD_MB = env.int("IMPORT_MAX_UPLOAD_MB", 4 * IMPORT_MAX_FILE_MB, minimum=1)
 # "drop": identifying header fields (names, record numbers, birth dates, serials, free text) are

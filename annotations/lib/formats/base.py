@@ -33,6 +33,9 @@ class Limits:
     # XML formats (aECG, MUSE, Philips): text is ~5x larger than the samples it holds, and a real
     # 10 s 12-lead export is under 1 MB, so XML gets its own, smaller ceiling.
     max_xml_bytes: int = 64 * 1024 * 1024
+    # What a compressed container that is inflated whole may inflate to (a deflated DICOM dataset): a
+    # 10 s 12-lead waveform is ~120 kB, so a file that inflates past this is refused before parsing.
+    max_inflated_bytes: int = 256 * 1024 * 1024
     max_samples_per_lead: int = 10_000_000
     max_signals: int = 64
     max_records_per_file: int = 5_000_000

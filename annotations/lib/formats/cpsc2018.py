@@ -22,6 +22,7 @@ from annotations.lib.formats.base import (
     parse_age,
     parse_sex,
 )
+from annotations.lib.formats.inflate import check_mat_v5
 
 name = "cpsc2018"
 SAMPLING_RATE = 500.0
@@ -50,6 +51,8 @@ def _field(struct, key: str):
 
 
 def read(path: Path, options: ReadOptions) -> Iterator[Record | RecordError]:
+    # scipy inflates a compressed variable whole, in memory, even to list its name (whosmat).
+    check_mat_v5(path, options.limits)
     _declared_shape(path)
     try:
         ecg = scipy.io.loadmat(str(path), squeeze_me=True, struct_as_record=True)["ECG"]

@@ -6,6 +6,7 @@ sensitivity units gives the microvolts per step, so the integers are stored as t
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -14,10 +15,12 @@ import numpy as np
 import pydicom
 from pydicom.errors import InvalidDicomError
 from pydicom.multival import MultiValue
+from pydicom.uid import DeflatedExplicitVRLittleEndian
 from pydicom.waveforms.numpy_handler import multiplex_array
 
 from annotations.lib.formats.base import (
     FormatError,
+    Limits,
     ReadOptions,
     Record,
     RecordError,
@@ -25,6 +28,7 @@ from annotations.lib.formats.base import (
     device_measurements,
     parse_age,
 )
+from annotations.lib.formats.inflate import inflated_bytes, refuse_over
 
 name = "dicom"
 # Every waveform storage SOP class lives under this root (ECG, hemodynamic, basic voice...). A GE MAC
@@ -162,7 +166,26 @@ def _acquired_at(ds) -> datetime | None:
         return None
 
 
+def _check_deflated(path: Path, limits: Limits) -> None:
+    """pydicom inflates a deflated dataset whole, in memory, before anything can be checked: count what
+    it would inflate to first. The deflated part starts after the file meta group (preamble, "DICM",
+    the 12-byte group length element, then the length it gives)."""
+    try:
+        meta = pydicom.filereader.read_file_meta_info(str(path))
+    except (InvalidDicomError, OSError, ValueError):
+        return  # dcmread refuses it with its own message
+    if meta.get("TransferSyntaxUID") != DeflatedExplicitVRLittleEndian:
+        return
+    offset = 128 + 4 + 12 + int(meta.get("FileMetaInformationGroupLength", 0))
+    try:
+        inflated = inflated_bytes(path, offset, None, limits.max_inflated_bytes, raw=True)
+    except zlib.error as error:
+        raise FormatError(f"deflated DICOM data cannot be inflated ({error})") from None
+    refuse_over("deflated DICOM data", inflated, limits)
+
+
 def read(path: Path, options: ReadOptions) -> Iterator[Record | RecordError]:
+    _check_deflated(path, options.limits)
     try:
         ds = pydicom.dcmread(str(path))
     except InvalidDicomError:

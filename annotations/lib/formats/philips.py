@@ -20,6 +20,7 @@ import numpy as np
 from annotations.lib.formats import _xml
 from annotations.lib.formats.base import (
     FormatError,
+    Limits,
     ReadOptions,
     Record,
     RecordError,
@@ -28,6 +29,7 @@ from annotations.lib.formats.base import (
     parse_age,
     parse_sex,
 )
+from annotations.lib.formats.xli_bound import XliBoundError, check_xli
 
 name = "philips"
 ROOT = "restingecgdata"
@@ -132,6 +134,17 @@ def _decode(path: Path) -> list:
         ) from None
 
 
+def _check_waveform_size(waveforms: Element, leads: int, samples: int, limits: Limits) -> None:
+    """Refuse waveform data larger than the sizes the file declares, before sierraecg decodes it."""
+    method = waveforms.get("compressmethod") or waveforms.get("compression") or "Uncompressed"
+    if method != "XLI":
+        return  # base64 without compression: the text's own size bounds it (the XML size limit)
+    try:
+        check_xli(waveforms.text or "", leads, samples, limits.max_signals)
+    except XliBoundError as error:
+        raise FormatError(f"Philips XML waveform refused before decoding: {error}") from None
+
+
 def read(path: Path, options: ReadOptions) -> Iterator[Record | RecordError]:
     root = _xml.parse(path)  # the DOCTYPE and entity checks, before sierraecg parses the file again
     if _xml.local(root.tag) != ROOT:
@@ -149,6 +162,7 @@ def read(path: Path, options: ReadOptions) -> Iterator[Record | RecordError]:
     declared = round(duration_ms * rate / 1000)
     declared_leads = round(_number(waveforms.get("numberofleads") or "12", "numberofleads"))
     check_shape("parsedwaveforms", declared_leads, declared, options.limits)
+    _check_waveform_size(waveforms, declared_leads, declared, options.limits)
     leads = _decode(path)
     if len(leads) != declared_leads:
         raise FormatError(

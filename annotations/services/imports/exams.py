@@ -66,6 +66,7 @@ def import_limits() -> Limits:
     return Limits(
         max_file_bytes=settings.IMPORT_MAX_FILE_MB * 1024 * 1024,
         max_xml_bytes=settings.IMPORT_MAX_XML_MB * 1024 * 1024,
+        max_inflated_bytes=settings.IMPORT_MAX_INFLATED_MB * 1024 * 1024,
         max_samples_per_lead=settings.IMPORT_MAX_SAMPLES_PER_LEAD,
         max_signals=settings.IMPORT_MAX_SIGNALS,
         max_records_per_file=settings.IMPORT_MAX_RECORDS_PER_FILE,

@@ -110,14 +110,28 @@ class _Bits:
         return ((self.words[pos >> 3] << (pos & 7)) & 0xFFFFFFFFFFFFFFFF) >> (64 - n)
 
 
+def _check_capacity(data: bytes, tables: HuffmanTables, count: int, where: str) -> None:
+    """Refuse a declared sample count the bit stream cannot hold even in its shortest codes, before any
+    bit is decoded: the count is what the decoder allocates and loops over."""
+    shortest = min((code.total_bits for table in tables for code in table if code.mode != 0), default=0)
+    if shortest == 0:
+        raise FormatError(f"SCP-ECG {where}: the Huffman tables hold no code for a value")
+    if count * shortest > len(data) * 8:
+        raise FormatError(
+            f"SCP-ECG {where}: {count:,} samples are declared but {len(data):,} bytes of Huffman data "
+            f"hold at most {len(data) * 8 // shortest:,}"
+        )
+
+
 def huffman_decode(data: bytes, tables: HuffmanTables, count: int, where: str) -> np.ndarray:
     """`count` values from one lead's bit stream; starts in table 1, follows the mode switches."""
+    _check_capacity(data, tables, count, where)
     lookups = [_Lookup(table, number) for number, table in enumerate(tables, 1)]
-    bits, out, pos = _Bits(data), [], 0
+    bits, out, pos, n = _Bits(data), np.empty(count, dtype=np.int64), 0, 0
     lookup = lookups[0]
-    while len(out) < count:
+    while n < count:
         if pos >= bits.size:
-            raise FormatError(f"SCP-ECG {where}: the Huffman data end after {len(out)} of {count} samples")
+            raise FormatError(f"SCP-ECG {where}: the Huffman data end after {n} of {count} samples")
         code = lookup.entries[bits.read(pos, lookup.width)]
         if code is None:
             raise FormatError(f"SCP-ECG {where}: bits at {pos} match no Huffman code")
@@ -130,11 +144,12 @@ def huffman_decode(data: bytes, tables: HuffmanTables, count: int, where: str) -
             continue
         if extra:
             raw = bits.read(pos + code.prefix_bits, extra)
-            out.append(raw - (1 << extra) if raw >> (extra - 1) else raw)
+            out[n] = raw - (1 << extra) if raw >> (extra - 1) else raw
         else:
-            out.append(code.value)
+            out[n] = code.value
+        n += 1
         pos += code.total_bits
-    return np.asarray(out, dtype=np.int64)
+    return out
 
 
 def undo_differences(values: np.ndarray, order: int, where: str) -> np.ndarray:
