@@ -10,7 +10,7 @@ import pytest
 from django.test import Client
 
 from tests.data.hostile.bombs import BOMBS
-from tests.importing import use_private_storage
+from tests.importing import DATA, use_private_storage
 from tests.imports.test_import_hostile_uploads import (
     nothing_stored,
     refused_by_the_job,
@@ -56,3 +56,28 @@ def test_a_bomb_is_refused_before_it_is_decoded(
     refused_by_the_job(response, name, reason)
     nothing_stored(blobs)
     still_serving(diegos_client)
+
+
+@pytest.mark.parametrize(
+    "name", ["129DYPRG_v1.03_heartstartMRx.XML", "2020-5-18_15-48-11_v1.04.01_pagewriterTC.xml"]
+)
+def test_the_xli_count_is_what_sierraecg_decodes_on_real_files(name):
+    """The bound is only a bound if it counts what the decoder produces: on real carts' files, byte for
+    byte, lead for lead."""
+    import base64
+    import re
+
+    from sierraecg.lzw import LzwDecoder
+
+    from annotations.lib.formats.xli_bound import lead_decoded_bytes, xli_chunks
+
+    raw = (DATA / "philips-xml" / name).read_bytes()
+    text = raw.decode("utf-16") if raw[:2] in (b"\xff\xfe", b"\xfe\xff") else raw.decode("utf-8")
+    match = re.search(r"<parsedwaveforms[^>]*>(.*?)</parsedwaveforms>", text, re.S)
+    chunks = xli_chunks(base64.b64decode("".join(match.group(1).split())))
+    assert len(chunks) == 16  # 12 leads and 4 more the cart stores; the decoder decodes all 16
+    for chunk in chunks:
+        decoder, decoded = LzwDecoder(chunk, bits=10), 0
+        while decoder.read() != -1:
+            decoded += 1
+        assert lead_decoded_bytes(chunk, 10**9) == decoded
