@@ -65,6 +65,9 @@ class CaseExamSerializer(serializers.Serializer):
     sampling_rate = serializers.FloatField()
     n_samples = serializers.IntegerField()
     lead_names = serializers.ListField(child=serializers.CharField())
+    acquired_at = serializers.DateTimeField(
+        allow_null=True, help_text="When the exam was recorded, as the readers were told; null if unknown."
+    )
     age = serializers.IntegerField(allow_null=True, help_text="In years, as the readers were told.")
     sex = serializers.ChoiceField(choices=Exam.Sex.choices, help_text="F, M, or U (unknown).")
     device_measurements = serializers.DictField(
@@ -156,6 +159,7 @@ def _case_data(case) -> dict:
             "sampling_rate": case.exam.sampling_rate,
             "n_samples": case.exam.n_samples,
             "lead_names": case.exam.lead_names,
+            "acquired_at": case.exam.acquired_at,
             "age": case.exam.age,
             "sex": case.exam.sex,
             "device_measurements": dict(case.exam.device_measurements or {}),
@@ -209,7 +213,8 @@ class AdjudicationCaseView(APIView):
         present or absent), an optional `rationale` and the case's `version` as last received. One decision
         may settle disputed classes, correct a class decided before, or add a statement no reader marked;
         each class decided becomes "adjudicated" in the consensus. 409 with the current `version` when
-        someone signed a decision since; 400 with the reason for no decision or a class decided twice, a
+        someone signed a decision since, and `signed_by_you` true where that was the same adjudicator
+        (another tab or window); 400 with the reason for no decision or a class decided twice, a
         class that cannot be adjudicated here, overturning a signed decision without a rationale, or
         statements the taxonomy's exclusive sets forbid together. Returns the case as it now stands.
         Audited; the batch's suggestion evidence is queued for recomputation."""

@@ -95,7 +95,11 @@ class ContextAssignmentSerializer(serializers.Serializer):
 
 
 class ContextExamSerializer(serializers.Serializer):
-    """Age and sex only: no dataset, no external id, no patient id, no acquisition date."""
+    """The patient's context (acquisition moment, age, sex); no dataset, no external id, no patient id."""
+
+    acquired_at = serializers.DateTimeField(
+        allow_null=True, help_text="When the exam was recorded; null where its file did not say."
+    )
 
     age = serializers.IntegerField(allow_null=True)
     sex = serializers.CharField()

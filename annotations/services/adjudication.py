@@ -55,19 +55,26 @@ class AdjudicationRefused(AdjudicationError, PermissionError):
 
 class StaleAdjudication(Conflict):
     """Someone signed a decision on this exam since the adjudicator's page was loaded (or the version sent
-    is one the exam never had)."""
+    is one the exam never had). `yours`: the signature that came first was this adjudicator's own, from
+    another tab or window, which they are told rather than left to think a colleague overruled them."""
 
-    def __init__(self, current: int, sent: int | None = None):
+    def __init__(self, current: int, sent: int | None = None, *, yours: bool = False):
         if sent is not None and sent > current:
             message = _(
                 "version %(sent)s is ahead of this exam's decisions (version %(current)s); reload the case"
             ) % {"sent": sent, "current": current}
+        elif yours:
+            message = _(
+                "you signed this exam meanwhile, from another tab or window (version %(current)s); "
+                "reload to see it"
+            ) % {"current": current}
         else:
-            message = _("this exam was adjudicated meanwhile (version %(current)s); reload to see it") % {
-                "current": current
-            }
-        super().__init__(message, extra={"version": current})
+            message = _(
+                "another adjudicator signed this exam meanwhile (version %(current)s); reload to see it"
+            ) % {"current": current}
+        super().__init__(message, extra={"version": current, "signed_by_you": yours})
         self.current = current
+        self.yours = yours
 
 
 class AdjudicationWaiting(Conflict):
@@ -115,13 +122,14 @@ def _check_request(actor, exam_id: int, decisions: Sequence[Decision]) -> list[s
     return codes
 
 
-def _case_lock(batch: ReviewBatch, exam_id: int, version: int) -> _Case:
+def _case_lock(batch: ReviewBatch, exam_id: int, version: int, actor_id: int | None = None) -> _Case:
     # Same lock as the recomputation's write: a decision and a recomputation never interleave.
     ReviewBatch.objects.select_for_update().get(pk=batch.pk)
     existing = Adjudication.objects.filter(batch=batch, exam_id=exam_id)
     current = existing.aggregate(v=Max("version"))["v"] or 0
     if version != current:
-        raise StaleAdjudication(current, version)
+        yours = current > 0 and existing.filter(version=current, adjudicator_id=actor_id).exists()
+        raise StaleAdjudication(current, version, yours=yours)
     waiting = exam_reads_waiting(batch, exam_id)
     if waiting:
         raise AdjudicationWaiting(waiting)
@@ -260,7 +268,7 @@ def adjudication_decide(
     codes = _check_request(actor, exam_id, decisions)
     rationale = (rationale or "").strip()[:MAX_RATIONALE]
     with transaction.atomic():
-        case = _case_lock(batch, exam_id, version)
+        case = _case_lock(batch, exam_id, version, actor.pk)
         _check_adjudicable(case, decisions, codes, rationale)
         signed = _Signature(
             actor=actor,

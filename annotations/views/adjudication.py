@@ -122,6 +122,11 @@ def _stale_message(error: StaleAdjudication, sent: int) -> str:
     so it says what the form below now holds."""
     if sent > error.current:
         return str(error)
+    if error.yours:
+        return _(
+            "You signed this exam meanwhile, from another tab or window (version %(current)s); that "
+            "decision is shown below. Sign again only to change it, giving a rationale."
+        ) % {"current": error.current}
     return _(
         "Another adjudicator signed this exam meanwhile (version %(current)s); their decision is shown "
         "below. Sign again only to overturn it, giving a rationale."

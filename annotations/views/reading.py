@@ -32,7 +32,8 @@ from annotations.selectors.reading.preferences import reader_preferences
 from annotations.selectors.reading.printout import reader_printout
 from annotations.selectors.reading.priors import prior_exam_for_reader
 from annotations.selectors.reading.refs import assignment_ref
-from annotations.selectors.reading.worklist import reader_batch_reads
+from annotations.selectors.reading.skip_reasons import reader_skip_choices
+from annotations.selectors.reading.worklist import reader_batch_name, reader_batch_reads
 from annotations.services.exams.wire import waveform_wire
 from annotations.services.reading import MAX_COMMENT, suggestion_exposure_record
 from annotations.views.access import api_login_required, role_required
@@ -195,12 +196,20 @@ def reader_next(request):
         request.user, batch_id=batch_id
     ) or assignment_next_id_for_reader(request.user, batch_id=batch_id)
     if following is None:
-        messages.info(request, _("Nothing left to read in this batch. Thank you!"))
+        messages.info(request, _queue_finished(request.user, batch_id))
         return redirect("home")
     return redirect("reader", following)
 
 
 def accepts_gzip(accept_encoding: str) -> bool:
+def _queue_finished(user, batch_id: int | None) -> str:
+    """What the end of a queue says: the batch by name, so that a reader of several knows which one."""
+    name = reader_batch_name(user, batch_id) if batch_id else ""
+    if not name:
+        return _("Nothing left to read in this batch. Thank you!")
+    return _("Batch “%(batch)s” finished: nothing left to read in your queue. Thank you!") % {"batch": name}
+
+
     """Whether an Accept-Encoding header admits gzip, as HTTP reads it (RFC 9110, 12.5.3): gzip or its
     alias x-gzip with a quality above zero, or else * with one. Hand-written because neither Django nor
     the standard library parses this header, and its rules fit in these lines."""

@@ -544,11 +544,12 @@ def test_the_case_names_the_patients_age_and_sex_as_the_readers_saw_them(carla, 
     Exam.objects.filter(pk=exam.pk).update(age=39, sex="M")
     client.force_login(carla)
     page = client.get(case_url(batch, exam)).content.decode()
-    assert '<p id="case-exam-context" class="muted">Age 39 · male · 10.0 s at 500 Hz</p>' in page
+    context = "Acquisition date not recorded · Age 39 · male · 10.0 s at 500 Hz"
+    assert f'<p id="case-exam-context" class="muted">{context}</p>' in page
     case = client.get(f"/api/v1/adjudication/{batch.pk}/{exam.pk}/").json()["exam"]
-    assert (case["age"], case["sex"]) == (39, "M")
+    assert (case["acquired_at"], case["age"], case["sex"]) == (None, 39, "M")
     Exam.objects.filter(pk=exam.pk).update(age=None, sex="U")
     page = client.get(case_url(batch, exam)).content.decode()
-    assert "Age \u2013 · sex unknown · 10.0 s at 500 Hz" in page  # an en dash for the unknown age
+    assert "Age not recorded · sex not recorded · 10.0 s at 500 Hz" in page
     case = client.get(f"/api/v1/adjudication/{batch.pk}/{exam.pk}/").json()["exam"]
     assert (case["age"], case["sex"]) == (None, "U")

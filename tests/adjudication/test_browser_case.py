@@ -33,7 +33,9 @@ def test_the_case_page_has_the_readers_tools_and_the_ecg_stays_in_its_card(
     page.wait_for_selector("#adjudication-ecg[data-drawn='1']")
     for tool in ("#layout", "#speed", "#gain", "#rhythm-lead", "#caliper-toggle", "#march", "#reset-zoom"):
         assert page.locator(tool).is_visible(), tool
-    assert page.locator("#case-exam-context").inner_text() == "Age 67 · female · 10.0 s at 500 Hz"
+    assert page.locator("#case-exam-context").inner_text() == (
+        "Acquisition date not recorded · Age 67 · female · 10.0 s at 500 Hz"
+    )
     pane = page.locator(".ecg-pane").bounding_box()
     ecg = page.locator(".ecg-wrap").bounding_box()
     assert ecg["x"] >= pane["x"] and ecg["x"] + ecg["width"] <= pane["x"] + pane["width"] + 0.5

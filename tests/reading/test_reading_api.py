@@ -84,6 +84,7 @@ def test_a_second_reader_sees_nothing_of_the_first_readers_work(client_for, ana,
         "blind": None,
     }
     assert set(context["exam"]) == {
+        "acquired_at",
         "age",
         "sex",
         "sampling_rate",

@@ -553,14 +553,23 @@ def device_measurements_shown(batch) -> bool:
 
 
 def _exam_json(assignment: Assignment) -> dict:
-    """Age and sex only: no dataset, no external id, no patient id, no acquisition date; the cart's
+    """The patient's context: when the exam was acquired, age and sex (None where not recorded), so that
+    the interval to an earlier ECG can be judged; no dataset, no external id, no patient id. The cart's
     measurements only in a batch designed to show them (they are the exam's, never anybody's labels)."""
+def _moment(value) -> str | None:
+    """An aware moment as the API writes times (ISO 8601, "Z" for UTC), in the server's time zone."""
+    if value is None:
+        return None
+    return localtime(value).isoformat().replace("+00:00", "Z")
+
+
     exam = assignment.exam
     shown = device_measurements_shown(assignment.batch)
     return {
         "age": exam.age,
         "sex": exam.sex,
         "sampling_rate": exam.sampling_rate,
+        "acquired_at": _moment(exam.acquired_at),
         "n_samples": exam.n_samples,
         "lead_names": exam.lead_names,
         "gain_uv": exam.gain_uv,

@@ -203,3 +203,10 @@ def _my_read(assignment: Assignment, annotation, groups: list[str]) -> MyRead:
         skip_reason=assignment.skip_reason if assignment.status == Assignment.Status.SKIPPED else "",
         when=when,
     )
+
+
+def reader_batch_name(user, batch_id: int) -> str:
+    """The name of a batch the reader holds exams in (reader_batch_named checked that they do), for the
+    word that it is finished; "" where they hold none."""
+    found = ReviewBatch.objects.filter(pk=batch_id, assignments__reader=user).values_list("name", flat=True)
+    return found.first() or ""

@@ -442,7 +442,8 @@
     showMessage(message, "error");
   }
   function goNext(nextId) {
-    if (!nextId) { window.location.assign(HOME); return; }
+    // The end of the queue: "Continue" on the batch, whose page says the batch is finished (views/reading.py).
+    if (!nextId) { window.location.assign(state.ctx ? rootEl.dataset.nextUrl + "?batch=" + state.ctx.assignment.batch_id : HOME); return; }
     return open(nextId, true);
   }
   function skip(reason) {
@@ -502,10 +503,20 @@
   // Two-stage: once the blind read is stored it counts; skipping now would withdraw it (the server refuses).
   function canSkip() { return !readOnly() && !state.annotation.blind; }
   function renderContext() {
-    var e = state.ctx.exam, a = state.ctx.assignment, sex = { F: t("female"), M: t("male") }[e.sex] || t("sex_unknown");
-    $("exam-context").textContent = t("exam_context", { age: e.age == null ? "–" : e.age, sex: sex,
+    // A read-only exam leaves the reader a way on: their next exam of the batch, or word that it is finished.
+    $("read-only-way").hidden = status !== "submitted" && status !== "skipped";
+    $("read-only-next").href = rootEl.dataset.nextUrl + "?batch=" + a.batch_id;
+    var e = state.ctx.exam, a = state.ctx.assignment;
+    // The words of the printout's header (reading/_exam_context.html): when, age, sex, length.
+    $("exam-context").textContent = [
+      e.acquired_at ? t("context_acquired", { when: window.PageLocale.stamp(e.acquired_at, rootEl.dataset.timeZone) })
+        : t("context_not_acquired"),
+      e.age == null ? t("context_no_age") : t("context_age", { age: e.age }),
+      { F: t("female"), M: t("male") }[e.sex] || t("sex_unknown"),
       // A cart's rate as it prints it: a Welch Allyn file stores 599.88 Hz for its 600 Hz.
-      seconds: window.EcgViewer.number(e.n_samples / e.sampling_rate, 1), fs: window.EcgViewer.number(e.sampling_rate, 0) });
+      t("context_recording", { seconds: window.EcgViewer.number(e.n_samples / e.sampling_rate, 1),
+        fs: window.EcgViewer.number(e.sampling_rate, 0) }),
+    ].join(" · ");
     $("print-link").href = a.page_url + "print/";  // the exam on screen, which changes without a reload
     renderDeviceMeasurements(e.device_measurements);
     $("progress").textContent = t("progress", { batch: a.batch, position: a.position, total: a.queue.total, open: a.queue.open });
