@@ -73,6 +73,20 @@ def client_for(client):
 
 
 @pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """The suite's throwaway database lets its own sessions empty the audit table: pytest-django's flush
+    between transactional tests is a TRUNCATE, which the table refuses to every other session."""
+    from django.db import connection
+
+    with django_db_blocker.unblock():
+        if connection.vendor == "postgresql":
+            name = connection.ops.quote_name(connection.settings_dict["NAME"])
+            with connection.cursor() as cursor:
+                cursor.execute(f"ALTER DATABASE {name} SET ecgreview.audit_truncate = 'allowed'")
+            connection.close()  # the setting reaches sessions opened from now on
+
+
+@pytest.fixture(scope="session")
 def browser():
     """One headless Chromium per test process (Debian's build; Playwright never downloads one)."""
     from playwright.sync_api import sync_playwright

@@ -174,6 +174,21 @@ def test_audit_events_cannot_be_changed_or_deleted_even_with_raw_sql():
     assert event.action == "test.write"
 
 
+def test_the_audit_table_cannot_be_truncated_by_a_session_of_the_application():
+    """TRUNCATE fires no row trigger: a statement trigger refuses it. Only a session that sets
+    ecgreview.audit_truncate (the suite's throwaway databases, for their flush) may empty the table."""
+    event = AuditEvent.objects.create(action="test.write", occurred_at=timezone.now())
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL ecgreview.audit_truncate = ''")  # as every application session has it
+        cursor.execute(
+            "SET CONSTRAINTS ALL IMMEDIATE"
+        )  # the insert's deferred checks, done: TRUNCATE waits for none
+        for statement in ("TRUNCATE annotations_auditevent", "TRUNCATE annotations_auditevent CASCADE"):
+            with pytest.raises(DatabaseError, match="append-only: TRUNCATE refused"), transaction.atomic():
+                cursor.execute(statement)
+    assert AuditEvent.objects.filter(pk=event.pk).exists()
+
+
 def test_the_orm_cannot_change_an_audit_event_either():
     event = AuditEvent.objects.create(action="test.write")
     with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
