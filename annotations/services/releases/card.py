@@ -224,6 +224,12 @@ _FILE_CONVENTIONS = (
     "that met it), empty where the provider gave no rationale (models do not); a leading = + - @, tab or "
     "carriage return there is escaped with an apostrophe. A file of its header alone: no exam had a "
     "suggested statement.",
+    f"Qualifiers, where the taxonomy declares them for a statement (its 'qualifiers'): {READS_CSV} "
+    "'territory' (last but one column) holds the walls a reader chose with the statement, space-separated "
+    "(inferior, anterior, septal, lateral, posterior, extensive), and 'age' (last column) acute or old; "
+    f"both empty where none was chosen. In {CONSENSUS_JSONL} a present statement whose readers chose "
+    "qualifiers has 'qualifier_votes' (per qualifier, how many of its positive_votes chose it) and "
+    "'qualifiers' (those chosen by more than half of them); agreement on statements is unaffected.",
     "Readers' and adjudicators' identities appear in no file of this release.",
     (
         f"{CONSENSUS_CSV} '{ADDED_COLUMN}' (last column) and {CONSENSUS_JSONL} 'added_by_adjudicator': "

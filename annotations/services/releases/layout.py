@@ -39,6 +39,9 @@ READ_COLUMNS = [
     "suggestion_shown",
     "status",
     "skip_reason",
+    # Where the statement's finding is and how old (annotations.lib.qualifiers): services.releases.tables.
+    "territory",
+    "age",
 ]
 ADJUDICATION_COLUMNS = [
     "adjudicator",

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from annotations.lib.csv_text import csv_cell, csv_line
+from annotations.lib.qualifiers import qualifiers_ordered
 from annotations.lib.release_files import hdf5, shards
 from annotations.lib.release_files.files import fixed, json_line, pseudonyms, utc_iso
 from annotations.lib.spreadsheet_csv import spreadsheet_cell
@@ -29,6 +30,11 @@ from annotations.selectors.releases.facts import (
     skipped_read_rows,
 )
 from annotations.selectors.releases.plan import ExportPlan
+from annotations.selectors.releases.qualifiers import (
+    consensus_qualifier_votes,
+    qualifier_cells,
+    read_qualifier_rows,
+)
 from annotations.selectors.releases.suggestions import ExamSuggestion, exam_suggestion_rows
 from annotations.selectors.suggestions.scoring import source_code
 from annotations.services.exams.waveforms import waveform_load
@@ -216,6 +222,19 @@ def _decided_labels(codes: dict[int, str], decided: list) -> list[dict]:
     return sorted(labels, key=lambda item: item["code"])
 
 
+def _with_qualifiers(labels: list[dict], votes: Mapping[tuple, dict[str, int]], exam: tuple) -> list[dict]:
+    """A present statement whose readers chose qualifiers gets their votes and those chosen by more than
+    half of the reads that chose the statement (positive_votes)."""
+    for label in labels:
+        counts = votes.get((*exam, label["code"]))
+        if label["value"] and counts:
+            label["qualifier_votes"] = {q: counts[q] for q in qualifiers_ordered(counts)}
+            label["qualifiers"] = [
+                q for q in label["qualifier_votes"] if 2 * counts[q] > label["positive_votes"]
+            ]
+    return labels
+
+
 def _undecided_labels(codes: dict[int, str], open_: list) -> list[dict]:
     pending = [
         {
@@ -236,6 +255,7 @@ def write_consensus_jsonl(plan: ExportPlan, path: Path, tick: Callable[[], None]
     positive_votes 0, total_votes = reads)."""
     codes = _plan_codes(plan)
     needed = min_reads(plan)
+    qualifier_votes = consensus_qualifier_votes(plan.batch_ids)
     with open(path, "w", encoding="utf-8", newline="\n") as handle:
         for row, (dataset, external_id, batch_id, n, decided, open_) in enumerate(
             exam_detail_rows(plan.batch_ids)
@@ -250,7 +270,9 @@ def write_consensus_jsonl(plan: ExportPlan, path: Path, tick: Callable[[], None]
                 "batch": batch_id,
                 "reads": n,
                 "consensus": INSUFFICIENT if thin else "decided",
-                "labels": _decided_labels(codes, decided),
+                "labels": _with_qualifiers(
+                    _decided_labels(codes, decided), qualifier_votes, (dataset, external_id, batch_id)
+                ),
                 "undecided": _undecided_labels(codes, open_),
             }
             handle.write(json_line(line))
@@ -298,18 +320,20 @@ def write_reads(plan: ExportPlan, path: Path, names: dict[int, str]) -> int:
     count = 0
     statuses = read_statuses(plan.batch_ids)
     skips = skipped_read_rows(plan.batch_ids)
+    qualifiers = read_qualifier_rows(plan.batch_ids)
     with open(path, "w", newline="", encoding="utf-8") as handle:
         write = csv_writer(handle).writerow
         write(READ_COLUMNS)
         for row in read_rows(plan.batch_ids):
             reader_id, dataset, external_id, _, round_ = row[:5]
             while skips and _skip_key(skips[0]) < (dataset, external_id, reader_id, round_):
-                write(_skip_row(names, skips.pop(0)))
+                write([*_skip_row(names, skips.pop(0)), "", ""])
                 count += 1
-            write(_read_row(names, statuses, row))
+            chosen = qualifiers.get((*row[:6], row[7]), [])
+            write([*_read_row(names, statuses, row), *qualifier_cells(chosen)])
             count += 1
         for skip in skips:
-            write(_skip_row(names, skip))
+            write([*_skip_row(names, skip), "", ""])
             count += 1
     return count
 
