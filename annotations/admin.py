@@ -6,16 +6,22 @@ read-only; user accounts are the admin's real job, and every change there is aud
 
 from __future__ import annotations
 
-from django.contrib import admin
+from django import forms
+from django.contrib import admin, messages
 from django.contrib.auth.admin import GroupAdmin, UserAdmin
 from django.contrib.auth.decorators import login_not_required
+from django.contrib.auth.forms import UserChangeForm
 from django.contrib.auth.models import Group, User
 from django.forms.models import model_to_dict
+from django.shortcuts import redirect
+from django.urls import reverse
 from django.utils.decorators import method_decorator
+from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 
 from annotations import models
 from annotations.roles import Role, has_role
+from annotations.selectors.users import username_taken
 from annotations.services.audit import audit_record
 from annotations.services.users import user_set_roles
 from ecgreview.client_address import client_ip
@@ -80,8 +86,36 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
 
+class AccountChangeForm(UserChangeForm):
+    """The admin's account form under the People page's naming rule: no name another account holds in
+    any case (the login matches names case-folded, so `ANA` beside `ana` would be one person to it)."""
+
+    def clean_username(self) -> str:
+        username = self.cleaned_data["username"]
+        if username_taken(username, exclude_pk=self.instance.pk):
+            raise forms.ValidationError(_("the username “%(name)s” is taken") % {"name": username})
+        return username
+
+
 class AuditedUserAdmin(UserAdmin):
     """User management for coordinators; nobody edits their own groups or superuser flag."""
+
+    form = AccountChangeForm
+
+    def user_change_password(self, request, id, form_url=""):
+        """Nobody chooses another person's password: a coordinator resets it on the People page, which
+        hands over a one-time password its holder must replace (audited there). One's own password is
+        changed on one's own form, which asks for the current one. Nothing is changed here."""
+        if str(request.user.pk) == str(id):
+            return redirect(reverse("password-change"))
+        messages.info(
+            request,
+            _(
+                "Passwords are reset on the People page: the person gets a one-time password and must "
+                "replace it when they sign in."
+            ),
+        )
+        return redirect(reverse("people"))
 
     def has_module_permission(self, request):
         return _is_coordinator(request)

@@ -80,6 +80,12 @@ def people_list(user) -> list[dict]:
     ]
 
 
+def username_taken(username: str, *, exclude_pk: int | None = None) -> bool:
+    """Another account holds this name in some case: the login matches names case-folded."""
+    accounts = get_user_model().objects.filter(username__iexact=username)
+    return accounts.exclude(pk=exclude_pk).exists() if exclude_pk is not None else accounts.exists()
+
+
 def password_must_change(user) -> bool:
     """True when the account's last password event is one someone else made for it (an account opened
     or a password reset by a coordinator, or an account opened on the server's console): the password was

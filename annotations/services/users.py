@@ -153,7 +153,9 @@ def _create_with_one_time_password(*, username: str, roles: set[Role], **fields)
     """(user, one-time password) for a new account; a taken username or an invalid field is refused."""
     from django.core.exceptions import ValidationError
 
-    if get_user_model().objects.filter(username__iexact=username).exists():
+    from annotations.selectors.users import username_taken
+
+    if username_taken(username):
         raise UserAdminError(_("the username “%(name)s” is taken") % {"name": username})
     password = one_time_password()
     try:
