@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
 from annotations.models import Exam, ImportJob, ReferenceLabel
@@ -273,3 +274,30 @@ def test_an_empty_file_among_several_is_refused_by_its_name(
     page = diegos_client.post("/imports/", body, content_type=content_type)
     assert "empty-record.dat" in page.content.decode() and "is empty" in page.content.decode()
     assert not ImportJob.objects.exists()
+
+
+# --- Names longer than a file system keeps ------------------------------------------------------------
+def test_an_upload_named_in_more_than_255_bytes_is_refused_by_its_name(blobs, diegos_client, settings):
+    name = "é" * 200 + ".xml"  # 200 characters, 404 bytes in UTF-8
+    response = diegos_client.post(API, {"dataset": "hostile", "files": [SimpleUploadedFile(name, b"<x/>")]})
+    assert response.status_code == 400, response.content
+    detail = response.json()["detail"]
+    assert "404 bytes" in detail and "255" in detail, detail
+    assert not ImportJob.objects.exists()
+    assert list((settings.IMPORT_ROOT / "uploads").iterdir()) == []
+    nothing_stored(blobs)
+    still_serving(diegos_client)
+
+
+@pytest.mark.parametrize("path", ["a" * 300, "wfdb/" + "é" * 150 + ".hea"])
+def test_an_import_path_too_long_for_the_file_system_is_refused_by_the_api(
+    path, blobs, diegos_client, settings
+):
+    response = diegos_client.post(
+        API, {"dataset": "hostile", "paths": [path]}, content_type="application/json"
+    )
+    assert response.status_code == 400, response.content
+    assert "too long" in response.json()["detail"], response.json()
+    assert not ImportJob.objects.exists()
+    nothing_stored(blobs)
+    still_serving(diegos_client)

@@ -73,9 +73,24 @@ def import_limits() -> Limits:
     )
 
 
+# What Linux and macOS file systems keep in one name, in bytes (NAME_MAX): a longer one makes the system
+# calls fail (ENAMETOOLONG), so it is refused by name before any of them.
+NAME_MAX_BYTES = 255
+
+
+def name_byte_length(name: str) -> int:
+    return len(name.encode("utf-8", "surrogateescape"))
+
+
 def import_path_resolve(path: str | Path, *, confine_to: Path | None) -> Path:
     """An absolute path; with confine_to (uploads, API) it must resolve (symlinks too) inside that folder."""
     candidate = Path(path)
+    longest = max((name_byte_length(part) for part in candidate.parts), default=0)
+    if longest > NAME_MAX_BYTES:
+        raise ImportRefused(
+            _("%(path)s: a name in this path is too long (%(bytes)s bytes; file systems keep up to %(max)s)")
+            % {"path": path, "bytes": longest, "max": NAME_MAX_BYTES}
+        )
     if confine_to is None:
         return candidate.resolve()
     root = Path(confine_to).resolve()

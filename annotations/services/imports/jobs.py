@@ -28,12 +28,14 @@ from annotations.services.audit import audit_record
 from annotations.services.enqueue import task_enqueue_on_commit
 from annotations.services.imports.exams import (
     DATASET_NAME,
+    NAME_MAX_BYTES,
     dataset_name_refusal,
     exams_import,
     exams_plan,
     import_limits,
     import_path_resolve,
     megabytes,
+    name_byte_length,
     xml_too_large,
 )
 from annotations.services.imports.outcomes import (
@@ -129,6 +131,14 @@ def _save_uploads(files, folder: Path, limits: Limits) -> None:
                 % {"name": upload.name, "kind": kind}
             )
         name = get_valid_filename(Path(upload.name).name)  # never a path from the browser
+        if name_byte_length(name) > NAME_MAX_BYTES:
+            raise ImportRefused(
+                _(
+                    "%(name)s: the file name is too long (%(bytes)s bytes; file systems keep up to %(max)s); "
+                    "rename the file"
+                )
+                % {"name": upload.name, "bytes": name_byte_length(name), "max": NAME_MAX_BYTES}
+            )
         with open(folder / name, "wb") as handle:
             for chunk in upload.chunks():
                 handle.write(chunk)
