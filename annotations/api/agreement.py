@@ -102,6 +102,14 @@ class BatchAgreementSerializer(serializers.Serializer):
         child=_free_object("One reader's figures on one class."), required=False
     )
     consensus_summary = ConsensusSummarySerializer(required=False)
+    qualifiers = serializers.ListField(
+        child=_free_object(
+            "Agreement on one qualifier of one statement, among the reads that chose the statement: code, "
+            "qualifier, label, statement_reads, pairable_exams, chosen, prevalence, observed_agreement, "
+            "fleiss_kappa, krippendorff_alpha, gwet_ac1, pabak (null: undefined)."
+        ),
+        required=False,
+    )
 
 
 class BatchAgreementView(APIView):
@@ -160,6 +168,7 @@ def _stored(result) -> dict:
         "pairs_by_class": (result.results or {}).get("pairs_by_class", []),
         "reader_classes": dashboard["reader_classes"],
         "consensus_summary": dashboard["consensus_summary"],
+        "qualifiers": dashboard["qualifiers"],
     }
 
 

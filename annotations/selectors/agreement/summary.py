@@ -30,6 +30,7 @@ from annotations.models import (
 )
 from annotations.roles import Role, has_role
 from annotations.selectors.exams.arrays import sent, unpacked
+from annotations.selectors.taxonomy import qualifier_label
 
 
 def _first_reads(batch_id: int):
@@ -366,6 +367,10 @@ def agreement_dashboard(result: AgreementResult) -> dict:
         "consensus_rule": data.get("consensus", {}),
         "consensus_summary": consensus_summary(data),
         "bootstrap": data.get("bootstrap", {}),
+        # Agreement on qualifiers among the reads that chose the statement (services.agreement.qualifiers).
+        "qualifiers": [
+            {**row, "label": qualifier_label(row["qualifier"])} for row in data.get("qualifiers", [])
+        ],
         **reader_tables(data, readers, names),
     }
 

@@ -58,6 +58,7 @@ from annotations.services.agreement.consensus import (
     exam_figures,
     exclusive_sets_of,
 )
+from annotations.services.agreement.qualifiers import qualifier_agreement_rows
 from annotations.services.agreement.rows import consensus_rows_replace, disputes_replace
 from annotations.services.agreement.tables import (
     TableInputs,
@@ -209,6 +210,7 @@ def batch_agreement_compute(batch_id: int) -> AgreementResult | None:
         ),
         "exams": exam_figures(boot),
         "bootstrap": bootstrap_summary(boot, interval_note),
+        "qualifiers": qualifier_agreement_rows(batch, snapshot),
     }
     return _store(_Outcome(batch, snapshot, results, consensus, disputes, started, voted))
 
