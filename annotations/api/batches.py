@@ -442,10 +442,19 @@ class SkipRowSerializer(serializers.Serializer):
     exam_id = serializers.IntegerField()
     exam = serializers.CharField()
     read_round = serializers.IntegerField()
-    reason = serializers.CharField(allow_blank=True)
+    code = serializers.CharField(help_text="The listed reason's code; system for the system's closures.")
+    reason = serializers.CharField(
+        allow_blank=True, help_text="A listed reason in the caller's language, or the words given with other."
+    )
     skipped_at = serializers.DateTimeField(allow_null=True)
     handed_to = serializers.CharField(allow_null=True)
     candidates = CandidateSerializer(many=True, help_text="Readers the slot may be handed on to.")
+
+
+class SkipCountSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    label = serializers.CharField(help_text="In the caller's language.")
+    count = serializers.IntegerField()
 
 
 class BatchProgressSerializer(serializers.Serializer):
@@ -459,6 +468,9 @@ class BatchProgressSerializer(serializers.Serializer):
         help_text="[ISO date, reads submitted that day] pairs, oldest first.",
     )
     skips = SkipRowSerializer(many=True)
+    skip_counts = SkipCountSerializer(
+        many=True, help_text="The readers' skips per listed reason (the system's closures are not counted)."
+    )
 
 
 class BatchProgressView(APIView):

@@ -14,6 +14,7 @@ from annotations.api.errors import StrictSerializer
 from annotations.api.permissions import HasRole, IsReader
 from annotations.api.suggestions import RationaleSerializer
 from annotations.lib.qualifiers import QUALIFIERS
+from annotations.models import Assignment
 from annotations.roles import Role
 from annotations.selectors.reading.assignments import (
     assignment_for_reader,
@@ -33,6 +34,7 @@ from annotations.selectors.reading.refs import assignment_pk, assignment_ref_or_
 from annotations.selectors.reading.worklist import reader_worklist
 from annotations.selectors.taxonomy import taxonomy_size_for_reader
 from annotations.services.reading import (
+    READER_SKIP_CODES,
     LabelInput,
     annotation_save_draft,
     annotation_submit,
@@ -73,7 +75,30 @@ class SaveSerializer(StrictSerializer):
 
 
 class SkipSerializer(StrictSerializer):
-    reason = serializers.CharField(max_length=300)
+    # Left out, the code is "other", whose reason is then required: a client that sends a reason alone
+    # (as before the list) is understood, and its words kept.
+    code = serializers.ChoiceField(
+        choices=list(READER_SKIP_CODES),
+        default=Assignment.SkipCode.OTHER.value,
+        help_text="Why: unreadable, wrong_patient (or lead placement), not_12_leads, duplicate, or other.",
+    )
+    reason = serializers.CharField(
+        max_length=300,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="The reader's words: required with `other`, refused with any other code.",
+    )
+
+    def validate(self, attrs: dict) -> dict:
+        reason = attrs["reason"].strip()
+        if attrs["code"] == Assignment.SkipCode.OTHER and not reason:
+            raise serializers.ValidationError({"reason": _("give a reason for skipping this exam")})
+        if attrs["code"] != Assignment.SkipCode.OTHER and reason:
+            raise serializers.ValidationError(
+                {"reason": _('a reason in your own words goes with the reason "other" only')}
+            )
+        return {**attrs, "reason": reason}
 
 
 # --- What the reader's endpoints answer (selectors.reading.assignments.reading_context) -----------------
@@ -85,7 +110,11 @@ class QueueCountsSerializer(serializers.Serializer):
 class ContextAssignmentSerializer(serializers.Serializer):
     id = serializers.CharField(help_text=REF_HELP)
     status = serializers.CharField()
-    skip_reason = serializers.CharField(allow_blank=True)
+    skip_code = serializers.CharField(allow_blank=True, help_text="Empty unless skipped.")
+    skip_reason = serializers.CharField(
+        allow_blank=True,
+        help_text="The skip's reason as the reader reads it: the listed one, or their words.",
+    )
     position = serializers.IntegerField(help_text="1-based place in the reader's queue.")
     batch = serializers.CharField()
     batch_id = serializers.IntegerField()
@@ -430,14 +459,17 @@ class SkipView(APIView):
         """Skip an exam with a reason and get the next exam
 
         Readers only, on their own assignment of an active batch (404 otherwise; 409 with `batch_closed`
-        for their own in a batch closed meanwhile, as for a draft save). The `reason` (an
-        unreadable tracing, the wrong patient...) is required, at most 300 characters; a saved draft is
-        kept. Answers the id of the reader's next exam in the batch (null when none is left). 409 when the
-        read is already submitted or skipped, and when a two-stage blind read is already submitted: it
-        counts, so the revision must be submitted instead. Audited; a coordinator may hand the skipped exam
-        on to another reader."""
-        reason = _valid(SkipSerializer, request, pk)["reason"]
-        assignment = assignment_skip(actor=request.user, assignment=pk, reason=reason)
+        for their own in a batch closed meanwhile, as for a draft save). The `code` is one of unreadable,
+        wrong_patient (or lead placement suspected), not_12_leads, duplicate or other; `reason`, at most 300
+        characters, is required with other (the default code) and refused with the others (400, nothing
+        changed); a saved draft is kept. Answers the id of the reader's next exam in the batch (null when
+        none is left). 409 when the read is already submitted or skipped, and when a two-stage blind read
+        is already submitted: it counts, so the revision must be submitted instead. Audited; a coordinator
+        may hand the skipped exam on to another reader."""
+        body = _valid(SkipSerializer, request, pk)
+        assignment = assignment_skip(
+            actor=request.user, assignment=pk, code=body["code"], reason=body["reason"]
+        )
         following = assignment_next_id_for_reader(
             request.user, batch_id=assignment.batch_id, after=assignment
         )

@@ -87,6 +87,10 @@ class BatchExam(models.Model):
         return f"{self.batch_id}/{self.exam_id}"
 
 
+# Assignment.SkipCode's values, for its constraint (a nested class is out of Meta's reach).
+SKIP_CODES = ["unreadable", "wrong_patient", "not_12_leads", "duplicate", "other", "system"]
+
+
 class Assignment(models.Model):
     """One read to be done: a reader, an exam, a batch, and the place in the reader's queue."""
 
@@ -95,6 +99,18 @@ class Assignment(models.Model):
         IN_PROGRESS = "in_progress", _("Draft")
         SUBMITTED = "submitted", _("Submitted")
         SKIPPED = "skipped", _("Skipped")
+
+    class SkipCode(models.TextChoices):
+        """Why a slot was skipped: a reader's choice from a short list (counted per batch and exported),
+        free text only with OTHER; SYSTEM marks the system's closures (selectors.batches.closures), whose
+        reason is the system's own, and is never among a reader's choices."""
+
+        UNREADABLE = "unreadable", _("Tracing unreadable")
+        WRONG_PATIENT = "wrong_patient", _("Wrong patient or lead placement suspected")
+        NOT_12_LEADS = "not_12_leads", _("Not a 12-lead ECG")
+        DUPLICATE = "duplicate", _("Duplicate exam")
+        OTHER = "other", _("Other (say why)")
+        SYSTEM = "system", _("Closed by the system")
 
     # batch and reader: indexed by the constraints and indexes below that begin with them (the queue slot,
     # one per reader and exam, the queue): a submit changes the status, which is no HOT update, so each
@@ -109,6 +125,10 @@ class Assignment(models.Model):
     )
     position = models.PositiveIntegerField(help_text=_("Place in the reader's randomised queue."))
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.PENDING)
+    # Empty unless skipped; skip_reason is the reader's text of an OTHER skip, or a system closure's reason.
+    skip_code = models.CharField(
+        max_length=16, choices=SkipCode.choices, blank=True, default="", db_default=""
+    )
     skip_reason = models.CharField(max_length=300, blank=True)
     # Who closed a skipped slot: its reader, or the system (a reader who left, a retest withdrawn:
     # selectors.batches.closures). Told by this flag, never by the reason's words, which a reader may type.
@@ -154,6 +174,17 @@ class Assignment(models.Model):
             models.CheckConstraint(
                 condition=Q(closed_by_system=False) | Q(status="skipped"),
                 name="assignment_system_closure_is_skip",
+            ),
+            models.CheckConstraint(
+                condition=Q(status="skipped", skip_code__in=SKIP_CODES)
+                | (~Q(status="skipped") & Q(skip_code="")),
+                name="assignment_skip_code_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(skip_code="other", skip_reason__gt="")
+                | Q(skip_code="system", closed_by_system=True)
+                | (~Q(skip_code__in=["other", "system"]) & Q(skip_reason="") & Q(closed_by_system=False)),
+                name="assignment_skip_text_only_other_or_system",
             ),
             models.CheckConstraint(
                 condition=Q(status="submitted") | Q(time_on_task_ms__isnull=True),

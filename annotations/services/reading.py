@@ -470,11 +470,32 @@ def suggestion_exposure_record(*, actor, assignment: Assignment, suggestion: Sug
     return exposure
 
 
-def assignment_skip(*, actor, assignment: Assignment | int, reason: str) -> Assignment:
-    """Set an exam aside with a reason (unreadable tracing, wrong patient...); any draft is kept."""
+# The codes a reader may skip with: SYSTEM is the system's own closures', never a reader's.
+READER_SKIP_CODES = tuple(c.value for c in Assignment.SkipCode if c != Assignment.SkipCode.SYSTEM)
+
+
+def _skip_reason_checked(code: str, reason: str) -> str:
+    """The text stored with a skip of this code: the reader's own words with OTHER (required there), none
+    with a listed reason (the list is what gets counted and translated)."""
+    if code not in READER_SKIP_CODES:
+        raise ReadingError(
+            _("unknown reason for skipping: %(code)s; choose one of %(codes)s")
+            % {"code": code, "codes": ", ".join(READER_SKIP_CODES)}
+        )
     reason = (reason or "").strip()
-    if not reason:
+    if code == Assignment.SkipCode.OTHER and not reason:
         raise ReadingError(_("give a reason for skipping this exam"))
+    if code != Assignment.SkipCode.OTHER and reason:
+        raise ReadingError(_('a reason in your own words goes with the reason "other" only'))
+    return reason[:300]
+
+
+def assignment_skip(
+    *, actor, assignment: Assignment | int, reason: str = "", code: str = Assignment.SkipCode.OTHER
+) -> Assignment:
+    """Set an exam aside with a reason from the list (unreadable tracing, wrong patient...), or OTHER and
+    the reader's words; any draft is kept."""
+    reason = _skip_reason_checked(code, reason)
     with transaction.atomic():
         locked = _lock(assignment, actor)
         # Two-stage: the blind read is already stored and counts for consensus; a skip now would
@@ -490,16 +511,20 @@ def assignment_skip(*, actor, assignment: Assignment | int, reason: str) -> Assi
             )
         before = {"status": locked.status}
         locked.status = Assignment.Status.SKIPPED
-        locked.skip_reason = reason[:300]
+        locked.skip_code, locked.skip_reason = code, reason
         locked.skipped_at = timezone.now()
-        row_update(locked, ("status", "skip_reason", "skipped_at"))
+        row_update(locked, ("status", "skip_code", "skip_reason", "skipped_at"))
         withdrawn = _retest_withdraw(locked) if locked.read_round == 1 else None
         audit_record(
             actor=actor,
             action="assignment.skip",
             target=locked,
             before=before,
-            after={"reason": reason[:300], **({"retest_withdrawn": withdrawn} if withdrawn else {})},
+            after={
+                "code": code,
+                "reason": reason,
+                **({"retest_withdrawn": withdrawn} if withdrawn else {}),
+            },
         )
     return locked
 
@@ -526,7 +551,8 @@ def _retest_withdraw(first: Assignment) -> int | None:
         first.skipped_at,
         True,
     )
-    row_update(retest, ("status", "skip_reason", "skipped_at", "closed_by_system"))
+    retest.skip_code = Assignment.SkipCode.SYSTEM
+    row_update(retest, ("status", "skip_code", "skip_reason", "skipped_at", "closed_by_system"))
     return retest.pk
 
 

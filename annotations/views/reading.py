@@ -133,6 +133,7 @@ def reader(request, assignment_id: int):
         "api_base": reverse("api-reading-assignment", args=[_SAMPLE_REF]).removesuffix(f"{_SAMPLE_REF}/"),
         "page_base": reverse("reader", args=[0]).removesuffix("0/"),
         "max_comment": MAX_COMMENT,
+        "skip_choices": reader_skip_choices(),
     }
     response = render(request, READER_TEMPLATE, page)
     reader_page_keepable(response, request)

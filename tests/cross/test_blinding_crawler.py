@@ -73,6 +73,8 @@ class Study:
     only_chose: dict[str, dict[int, set[str]]] = field(default_factory=lambda: {r: {} for r in READERS})
     # The markers that are skip reasons: the release's reads.csv carries them on purpose (and nothing else).
     skip_reasons: list[str] = field(default_factory=list)
+    # The markers that are submitted reads' comments: reads.csv and consensus.jsonl carry them on purpose.
+    comments: list[str] = field(default_factory=list)
 
     def marker(self, reader: str) -> str:
         text = f"MARKER-{reader}-{uuid.uuid4()}"
@@ -92,6 +94,7 @@ def _submit(study: Study, user, assignment: Assignment, codes: list[str], revisi
         comment=study.marker(user.username),
         revision=revision,
     )
+    study.comments.append(study.markers[user.username][-1])
     study.only_chose[user.username].setdefault(assignment.exam_id, set()).update(codes)
     if result.suggestion_revealed is not None:  # two-stage: the revised read, with more statements
         revised = [*codes, STATEMENTS[user.username][1]]
@@ -102,6 +105,7 @@ def _submit(study: Study, user, assignment: Assignment, codes: list[str], revisi
             comment=study.marker(user.username),
             revision=result.annotation.revision,
         )
+        study.comments.append(study.markers[user.username][-1])
         study.only_chose[user.username][assignment.exam_id].update(revised)
 
 
@@ -486,6 +490,14 @@ def test_the_coordinator_downloads_the_study_with_pseudonyms_only(study, diego, 
     assert sorted(row["skip_reason"] for row in table if row["skip_reason"]) == sorted(study.skip_reasons)
     for reason in study.skip_reasons:
         downloads[reads_name] = downloads[reads_name].replace(reason.encode(), b"")
+    # So do the submitted reads' comments, in reads.csv's comment column and consensus.jsonl's comments;
+    # a draft's comment (a read nobody submitted) stays in no file.
+    assert {row["comment"] for row in table if row["comment"]} == set(study.comments)
+    jsonl = [json.loads(line) for line in downloads["consensus.jsonl"].decode().splitlines()]
+    assert {c["comment"] for line in jsonl for c in line["comments"]} == set(study.comments)
+    for comment in study.comments:
+        for name in (reads_name, "consensus.jsonl"):
+            downloads[name] = downloads[name].replace(comment.encode(), b"")
     exported = Crawl(bodies=downloads)
     markers = [m for reader in READERS for m in study.markers[reader]]
     with capsys.disabled():

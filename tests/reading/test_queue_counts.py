@@ -36,7 +36,8 @@ def _batch(name, readers, coordinator, taxonomy, exams: int, due: datetime.date 
 def _set(assignment: Assignment, status: str) -> None:
     now = timezone.now()
     stamps = {"submitted_at": now} if status == Assignment.Status.SUBMITTED else {}
-    stamps |= {"skipped_at": now, "skip_reason": "noise"} if status == Assignment.Status.SKIPPED else {}
+    skipped = {"skipped_at": now, "skip_code": "other", "skip_reason": "noise"}
+    stamps |= skipped if status == Assignment.Status.SKIPPED else {}
     Assignment.objects.filter(pk=assignment.pk).update(status=status, **stamps)
 
 

@@ -149,8 +149,8 @@ def test_the_raw_reads_have_one_row_per_reader_exam_and_class_under_consistent_p
 
 def test_every_adjudication_is_in_the_release_with_its_adjudicator_pseudonym_and_version(study, tmp_path):
     """An adjudicated cell says who decided it (a pseudonym, never the account), in which signed version
-    and when: the release's labels are traced to their decisions without the audit log. The rationale, free
-    text, is not exported."""
+    and when: the release's labels are traced to their decisions without the audit log, and the
+    adjudicator's rationale says why."""
     from annotations.models import Adjudication
 
     result = export(study, tmp_path, hdf5=False)
@@ -166,6 +166,7 @@ def test_every_adjudication_is_in_the_release_with_its_adjudicator_pseudonym_and
             "value": "1",
             "version": "1",
             "decided_at": decided.decided_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+            "rationale": "clear sinus tachycardia",
         }
     ]
     assert result.card["adjudicators"] == {"A01": 1}

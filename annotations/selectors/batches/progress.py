@@ -47,6 +47,7 @@ from annotations.selectors.batches.access import batch_reader_ids, require_coord
 from annotations.selectors.batches.closures import closed_for_good, closed_without_read
 from annotations.selectors.blinding import exams_no_adjudicator_may_take
 from annotations.selectors.exams.selection import _copied
+from annotations.selectors.reading.skip_reasons import reader_skip_choices, skip_reason_shown
 
 # A skip is not a read: reads done are submitted ones; skipped slots are counted (and listed) apart.
 SUBMITTED = Assignment.Status.SUBMITTED
@@ -340,12 +341,28 @@ def batch_skips(user, batch: ReviewBatch) -> list[dict]:
             "exam_id": a.exam_id,
             "exam": f"{a.exam.dataset.name}/{a.exam.external_id}",
             "read_round": a.read_round,
-            "reason": a.skip_reason,
+            "code": a.skip_code,
+            "reason": skip_reason_shown(a.skip_code, a.skip_reason),  # in the viewer's language
             "skipped_at": a.skipped_at.isoformat() if a.skipped_at else None,
             "handed_to": _handed_to(a),
             "candidates": candidates.get(a.exam_id, []),
         }
         for a in rows
+    ]
+
+
+def batch_skip_counts(user, batch: ReviewBatch) -> list[dict]:
+    """The readers' skips of the batch per reason, every listed reason in the list's order (zero
+    included), labelled in the viewer's language. The system's closures are nobody's skip: not counted."""
+    require_coordinator(user)
+    counts = dict(
+        Assignment.objects.filter(batch=batch, status=SKIPPED, closed_by_system=False)
+        .values_list("skip_code")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    return [
+        {"code": code, "label": label, "count": counts.get(code, 0)} for code, label in reader_skip_choices()
     ]
 
 
@@ -416,6 +433,7 @@ def batch_progress(user, batch: ReviewBatch) -> dict:
         ],
         "reads_per_day": batch_reads_per_day(user, batch, slots),
         "skips": batch_skips(user, batch),
+        "skip_counts": batch_skip_counts(user, batch),
         # Readers who left with exams still theirs to read: nobody will, until the coordinator moves them.
         "waiting_on_departed": [
             {"username": r.username, "unread": r.remaining}

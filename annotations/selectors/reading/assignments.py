@@ -42,6 +42,7 @@ from annotations.roles import Role, has_role
 from annotations.selectors.batches.closures import closed_without_read
 from annotations.selectors.reading.prepared import PreparedQuery
 from annotations.selectors.reading.refs import assignment_ref, assignment_ref_or_none
+from annotations.selectors.reading.skip_reasons import skip_reason_shown
 from annotations.selectors.suggestions.scoring import META, class_rationale, source_code, stored_rationale
 from annotations.selectors.suggestions.titles import provider_title
 from annotations.selectors.taxonomy import group_label, qualifier_label
@@ -537,7 +538,9 @@ def _assignment_json(user, assignment: Assignment, coming_from: int | None) -> d
     return {
         "id": assignment_ref(assignment.pk),  # never the database id (selectors.reading.refs)
         "status": assignment.status,
-        "skip_reason": assignment.skip_reason,  # the reader's own, shown when they reopen the skip
+        "skip_code": assignment.skip_code,
+        # The reader's own, shown when they reopen the skip: a listed reason in the page's language.
+        "skip_reason": skip_reason_shown(assignment.skip_code, assignment.skip_reason),
         "position": assignment.position + 1,
         "batch": assignment.batch.name,
         "batch_id": assignment.batch_id,

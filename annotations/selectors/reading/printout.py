@@ -13,6 +13,7 @@ from annotations.models import Annotation, Assignment
 from annotations.selectors.exams.browse import device_measurement_items
 from annotations.selectors.reading.assignments import assignment_for_reader, device_measurements_shown
 from annotations.selectors.reading.preferences import reader_preferences
+from annotations.selectors.reading.skip_reasons import skip_reason_shown
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,8 @@ def reader_printout(user, assignment_id: int, *, rhythm_lead: str = "") -> Print
         device_measurements=device_measurement_items(assignment.exam.device_measurements)
         if device_measurements_shown(assignment.batch)
         else [],
-        skip_reason=assignment.skip_reason if assignment.status == Assignment.Status.SKIPPED else "",
+        skip_reason=skip_reason_shown(assignment.skip_code, assignment.skip_reason)
+        if assignment.status == Assignment.Status.SKIPPED
+        else "",
         rhythm_lead=rhythm_lead if rhythm_lead in (assignment.exam.lead_names or []) else "II",
     )

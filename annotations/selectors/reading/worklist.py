@@ -13,6 +13,7 @@ from annotations.models import Assignment, ReviewBatch
 from annotations.roles import Role, has_role
 from annotations.selectors.batches.closures import closed_without_read
 from annotations.selectors.reading.refs import assignment_ref
+from annotations.selectors.reading.skip_reasons import skip_reason_shown
 
 
 @dataclass(frozen=True)
@@ -200,7 +201,9 @@ def _my_read(assignment: Assignment, annotation, groups: list[str]) -> MyRead:
         codes=codes,
         uncertain=frozenset(label.diagnostic_class.code for label in labels if label.uncertain),
         names=names,
-        skip_reason=assignment.skip_reason if assignment.status == Assignment.Status.SKIPPED else "",
+        skip_reason=skip_reason_shown(assignment.skip_code, assignment.skip_reason)
+        if assignment.status == Assignment.Status.SKIPPED
+        else "",
         when=when,
     )
 

@@ -308,13 +308,15 @@ def exams_not_read(batch_ids: Sequence[int]) -> list[dict]:
 def read_rows(batch_ids: Sequence[int]) -> Iterator[tuple]:
     """Every submitted read (both stages, every round), one row per marked class: (reader id, dataset,
     external id, batch, round, stage, is current, class code, uncertain, submitted at, time on task,
-    suggestion shown). A read that marks nothing (an answer where the taxonomy is a closed list of
-    yes/no questions, "none of these") is one row whose code and uncertain are None."""
+    suggestion shown, the read's revision, its comment). A read that marks nothing (an answer where the
+    taxonomy is a closed list of yes/no questions, "none of these") is one row whose code and uncertain
+    are None."""
     sql = """
         SELECT a.reader_id, d.name, e.external_id, a.batch_id, a.read_round, an.stage, an.is_current,
                k.code, l.uncertain, an.submitted_at, an.time_on_task_ms,
                (an.suggestion_shown_at IS NOT NULL OR EXISTS (
-                    SELECT 1 FROM {exposure} x WHERE x.assignment_id = a.id AND x.stage = an.stage))
+                    SELECT 1 FROM {exposure} x WHERE x.assignment_id = a.id AND x.stage = an.stage)),
+               an.revision, an.comment
         FROM {assignment} a
         JOIN {annotation} an ON an.assignment_id = a.id AND an.status = 'submitted'
         LEFT JOIN {label} l ON l.annotation_id = an.id

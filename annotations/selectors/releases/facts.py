@@ -38,11 +38,17 @@ def export_reader_ids(batch_ids: Sequence[int]) -> list[int]:
 
 
 def skipped_read_rows(batch_ids: Sequence[int]) -> list[tuple]:
-    """Every skipped slot, in read_rows' order: (reader id, dataset, external id, batch, round, reason).
-    Skips are few, so they are read whole and sorted here by code point, which is the "C" collation's
-    order for UTF-8 text."""
+    """Every skipped slot, in read_rows' order: (reader id, dataset, external id, batch, round, reason,
+    code). Skips are few, so they are read whole and sorted here by code point, which is the "C"
+    collation's order for UTF-8 text."""
     rows = Assignment.objects.filter(batch_id__in=batch_ids, status=Assignment.Status.SKIPPED).values_list(
-        "reader_id", "exam__dataset__name", "exam__external_id", "batch_id", "read_round", "skip_reason"
+        "reader_id",
+        "exam__dataset__name",
+        "exam__external_id",
+        "batch_id",
+        "read_round",
+        "skip_reason",
+        "skip_code",
     )
     return sorted(rows, key=lambda row: (row[1], row[2], row[0], row[4]))
 
@@ -99,8 +105,8 @@ def adjudicator_added_codes(batch_ids: Sequence[int]) -> dict[tuple[str, str], l
 
 def adjudication_rows(batch_ids: Sequence[int]) -> list[tuple]:
     """Every signed adjudication of the batches: (adjudicator id, dataset, external id, batch, class code
-    in the batch's taxonomy, value, version, decided at), in the release's exam order. Few (at most the
-    disputed cells), so read whole."""
+    in the batch's taxonomy, value, version, decided at, rationale), in the release's exam order. Few (at
+    most the disputed cells), so read whole."""
     return list(
         Adjudication.objects.filter(batch_id__in=batch_ids)
         .order_by("exam__dataset__name", "exam__external_id", "batch_id", "diagnostic_class__position")
@@ -113,5 +119,32 @@ def adjudication_rows(batch_ids: Sequence[int]) -> list[tuple]:
             "value",
             "version",
             "decided_at",
+            "rationale",
         )
     )
+
+
+def read_comment_rows(batch_ids: Sequence[int]) -> dict[tuple[str, str], list[tuple]]:
+    """(dataset, external id) -> the submitted reads of the exam that carry a comment: (reader id, batch,
+    round, stage, revision, comment), in reads.csv's order. Most reads have none, so these are read whole
+    (as the skips are), rather than joined into the streamed consensus rows."""
+    rows = (
+        Annotation.objects.filter(
+            assignment__batch_id__in=batch_ids, status=Annotation.Status.SUBMITTED, comment__gt=""
+        )
+        .order_by()
+        .values_list(
+            "assignment__exam__dataset__name",
+            "assignment__exam__external_id",
+            "assignment__reader_id",
+            "assignment__batch_id",
+            "assignment__read_round",
+            "stage",
+            "revision",
+            "comment",
+        )
+    )
+    comments: dict[tuple[str, str], list[tuple]] = {}
+    for dataset, external_id, *read in sorted(rows, key=lambda row: (row[0], row[1], row[2], row[4], row[5])):
+        comments.setdefault((dataset, external_id), []).append(tuple(read))
+    return comments

@@ -77,8 +77,8 @@ def _set_aside(assignment: Assignment, reason: str, now) -> None:
     """Close a slot its reader can no longer finish, as a skip with the reason (any draft is kept, read
     by nobody): a skip is not a read, so the exam's coverage stops waiting for it."""
     assignment.status, assignment.skip_reason, assignment.skipped_at = Assignment.Status.SKIPPED, reason, now
-    assignment.closed_by_system = True
-    assignment.save(update_fields=["status", "skip_reason", "skipped_at", "closed_by_system"])
+    assignment.closed_by_system, assignment.skip_code = True, Assignment.SkipCode.SYSTEM
+    assignment.save(update_fields=["status", "skip_code", "skip_reason", "skipped_at", "closed_by_system"])
 
 
 def _drafts_hand_on(batch: ReviewBatch, drafts: list[Assignment], to_reader_id: int, position: int) -> int:

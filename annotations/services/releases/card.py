@@ -23,6 +23,7 @@ from annotations.services.releases.layout import (
     CONSENSUS_CSV,
     CONSENSUS_JSONL,
     DEVICE_CSV,
+    FREE_TEXT_COLUMNS,
     READS_CSV,
     SUGGESTION_COLUMNS,
     SUGGESTION_TEXT_COLUMNS,
@@ -189,7 +190,8 @@ _FILE_CONVENTIONS = (
     "estimate under the latent rule, else the share of positive reads), and every undecided class with "
     "its reason; any other class was marked by no reader: value 0 (unanimous, or the single read), "
     "positive_votes 0, total_votes = reads. 'consensus' is 'decided', or 'insufficient reads' for an "
-    "exam with fewer reads than its batch's minimum, which has no labels.",
+    "exam with fewer reads than its batch's minimum, which has no labels. 'comments' lists the exam's "
+    f"reads that carry a comment (reader, batch, read_round, stage, revision, comment, as in {READS_CSV}).",
     f"{READS_CSV}: one row per reader, exam, read and marked class (unmarked classes are absent); "
     "readers are pseudonyms R01.., the same in every file of this release and for the same person in "
     "every release of this installation (a newcomer takes the lowest number no release has used); "
@@ -197,14 +199,19 @@ _FILE_CONVENTIONS = (
     "suggestion_shown 1 on a blind row: the step before the suggestion in a two-stage batch, made by a "
     "reader who had seen this exam's suggestion before (a retest, or another batch), so not blind; "
     "status is the slot's (submitted; in_progress for a two-stage blind read whose revision is open); "
-    "a skipped slot is one row with status skipped, its skip_reason and no class: a skip is not a read.",
+    "a skipped slot is one row with status skipped, its skip_code and no class: a skip is not a read. "
+    "skip_code is unreadable (tracing unreadable), wrong_patient (wrong patient or lead placement "
+    "suspected), not_12_leads, duplicate, or other, whose skip_reason holds the reader's words; skips "
+    "made before the list existed are other with their words. revision is the read's revision number "
+    "(each save of it counts one) and comment the reader's comment on the read, repeated on each of its "
+    "rows (empty: none).",
     f"{ADJUDICATIONS_CSV}: one row per signed adjudication behind an adjudicated cell: the adjudicator "
     "as a pseudonym A01.. (kept from release to release as readers' are), the exam, batch, class code "
     "(the batches' own), value (1/0), "
     "the signed version (a version above 1 overturned an earlier decision) and the time; 'adjudicators' in "
     "this card counts each one's class decisions (one per statement decided on an exam: the rows of "
-    f"{ADJUDICATIONS_CSV}) and 'adjudicated_exams' the exams they decided on. Rationales, like readers' "
-    "comments, stay in the audit trail.",
+    f"{ADJUDICATIONS_CSV}) and 'adjudicated_exams' the exams they decided on; rationale is the "
+    "adjudicator's reasons for the exam's decision, on each of its rows.",
     f"{SUGGESTIONS_CSV}: the model suggestions behind the exams, machine output, not labels: nothing in "
     "it was decided by a reader, and no consensus was computed from it. One row per exam, suggestion and "
     "statement of the batches' taxonomy it suggested: statements at or above the provider's threshold, "
@@ -231,6 +238,10 @@ _FILE_CONVENTIONS = (
     "qualifiers has 'qualifier_votes' (per qualifier, how many of its positive_votes chose it) and "
     "'qualifiers' (those chosen by more than half of them); agreement on statements is unaffected.",
     "Readers' and adjudicators' identities appear in no file of this release.",
+    "Free text, as people wrote it (it may name anyone or anything), is only in the columns listed under "
+    "'free_text_columns': "
+    + "; ".join(f"{name}: {', '.join(columns)}" for name, columns in FREE_TEXT_COLUMNS.items())
+    + f"; {SUGGESTIONS_CSV}: {', '.join(SUGGESTION_TEXT_COLUMNS)}.",
     (
         f"{CONSENSUS_CSV} '{ADDED_COLUMN}' (last column) and {CONSENSUS_JSONL} 'added_by_adjudicator': "
         "statements an adjudicator added as present although no reader marked them (method adjudicated, "
@@ -389,4 +400,12 @@ def card_build(plan: ExportPlan, options: ExportOptions, facts: CardFacts) -> di
         "tracings": facts.tracings,
         "files": facts.files,
         "conventions": _conventions(plan, options, facts.tracings, facts.device_rows),
+        "free_text_columns": _free_text_columns(),
     }
+
+
+def _free_text_columns() -> dict[str, list[str]]:
+    """Per file, the columns people wrote as prose (they may name anyone or anything; every other column
+    is a code, identifier, number or time). In the CSV files a leading = + - @, tab or carriage return of
+    such a cell is escaped with an apostrophe, so that a spreadsheet never reads it as a formula."""
+    return {**FREE_TEXT_COLUMNS, SUGGESTIONS_CSV: list(SUGGESTION_TEXT_COLUMNS)}

@@ -259,12 +259,12 @@ def _export_write(
     ticks = _Ticks(progress, max(n * (3 if options.hdf5 else 2), 1))
     if progress:
         progress(0, ticks.total)
-    stats = write_consensus_csv(plan, out_dir / CONSENSUS_CSV, ticks.by(5000))
-    ticks.done = n
-    write_consensus_jsonl(plan, out_dir / CONSENSUS_JSONL, ticks.by(5000))
-    ticks.done = 2 * n
     earlier = earlier_pseudonym_keys()  # one name, one person, in every release
     names = pseudonyms(export_reader_ids(plan.batch_ids), earlier=earlier)
+    stats = write_consensus_csv(plan, out_dir / CONSENSUS_CSV, ticks.by(5000))
+    ticks.done = n
+    write_consensus_jsonl(plan, out_dir / CONSENSUS_JSONL, ticks.by(5000), names)
+    ticks.done = 2 * n
     n_read_rows = write_reads(plan, out_dir / READS_CSV, names)
     adjudicators, adjudicator_ids, on_exams = write_adjudications(plan, out_dir / ADJUDICATIONS_CSV, earlier)
     device_rows = write_device_measurements(plan, out_dir / DEVICE_CSV)

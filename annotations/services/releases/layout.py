@@ -39,6 +39,9 @@ READ_COLUMNS = [
     "suggestion_shown",
     "status",
     "skip_reason",
+    "skip_code",
+    "revision",
+    "comment",
     # Where the statement's finding is and how old (annotations.lib.qualifiers): services.releases.tables.
     "territory",
     "age",
@@ -52,7 +55,16 @@ ADJUDICATION_COLUMNS = [
     "value",
     "version",
     "decided_at",
+    "rationale",
 ]
+# Per file, the columns people wrote as prose (what the card lists, and what is escaped as a spreadsheet
+# cell): the reader's comment and skip words, the adjudicator's rationale. Every other column is a code,
+# an identifier, a number or a time.
+FREE_TEXT_COLUMNS = {
+    READS_CSV: ["skip_reason", "comment"],
+    CONSENSUS_JSONL: ["comments[].comment"],
+    ADJUDICATIONS_CSV: ["rationale"],
+}
 AGREEMENT_FIELDS = (
     "prevalence",
     "observed_agreement",

@@ -26,6 +26,7 @@ from annotations.selectors.releases.export import (
 from annotations.selectors.releases.facts import (
     adjudication_rows,
     adjudicator_added_codes,
+    read_comment_rows,
     read_statuses,
     skipped_read_rows,
 )
@@ -249,12 +250,21 @@ def _undecided_labels(codes: dict[int, str], open_: list) -> list[dict]:
     return sorted(pending, key=lambda item: item["code"])
 
 
-def write_consensus_jsonl(plan: ExportPlan, path: Path, tick: Callable[[], None]) -> None:
+def _comments(names: Mapping[int, str], reads: list[tuple]) -> list[dict]:
+    """The exam's reads with a comment, as reads.csv names them: reader, batch, round, stage, revision."""
+    keys = ("batch", "read_round", "stage", "revision", "comment")
+    return [{"reader": names.get(read[0], ""), **dict(zip(keys, read[1:], strict=True))} for read in reads]
+
+
+def write_consensus_jsonl(
+    plan: ExportPlan, path: Path, tick: Callable[[], None], names: Mapping[int, str] | None = None
+) -> None:
     """Per exam: every stored decision (value, method, votes, latent probability, algorithm version) and
     every undecided class, by the batches' own codes; any other class is absent by all reads (value 0,
-    positive_votes 0, total_votes = reads)."""
+    positive_votes 0, total_votes = reads); and the readers' comments on it (`names`: the pseudonyms)."""
     codes = _plan_codes(plan)
     needed = min_reads(plan)
+    comments = read_comment_rows(plan.batch_ids)
     qualifier_votes = consensus_qualifier_votes(plan.batch_ids)
     with open(path, "w", encoding="utf-8", newline="\n") as handle:
         for row, (dataset, external_id, batch_id, n, decided, open_) in enumerate(
@@ -274,6 +284,7 @@ def write_consensus_jsonl(plan: ExportPlan, path: Path, tick: Callable[[], None]
                     _decided_labels(codes, decided), qualifier_votes, (dataset, external_id, batch_id)
                 ),
                 "undecided": _undecided_labels(codes, open_),
+                "comments": _comments(names or {}, comments.get((dataset, external_id), [])),
             }
             handle.write(json_line(line))
             if (row + 1) % 5000 == 0:
@@ -282,7 +293,8 @@ def write_consensus_jsonl(plan: ExportPlan, path: Path, tick: Callable[[], None]
 
 # --- Raw reads -----------------------------------------------------------------------------------------
 def _read_row(names: dict[int, str], statuses: dict, row: tuple) -> list:
-    reader_id, dataset, external_id, batch_id, round_, stage, current, code, uncertain, at, ms, shown = row
+    reader_id, dataset, external_id, batch_id, round_, stage, current, code, uncertain, at, ms = row[:11]
+    shown, revision, comment = row[11:14]
     return [
         names[reader_id],
         dataset,
@@ -298,14 +310,17 @@ def _read_row(names: dict[int, str], statuses: dict, row: tuple) -> list:
         int(shown),
         statuses.get((reader_id, dataset, external_id, batch_id, round_), "submitted"),
         "",
+        "",
+        revision,
+        spreadsheet_cell(comment),  # the reader's words, repeated on each row of the read
     ]
 
 
 def _skip_row(names: dict[int, str], skip: tuple) -> list:
-    reader_id, dataset, external_id, batch_id, round_, reason = skip
+    reader_id, dataset, external_id, batch_id, round_, reason, code = skip
     reason = spreadsheet_cell(reason)  # a reader's free text: never a formula in a spreadsheet
     empty = [""] * 7
-    return [names[reader_id], dataset, external_id, batch_id, round_, *empty, "skipped", reason]
+    return [names[reader_id], dataset, external_id, batch_id, round_, *empty, "skipped", reason, code, "", ""]
 
 
 def _skip_key(skip: tuple) -> tuple:
@@ -342,9 +357,9 @@ def write_adjudications(
     plan: ExportPlan, path: Path, earlier: Sequence[Mapping[str, int]] = ()
 ) -> tuple[dict[str, int], dict[int, str], dict[str, int]]:
     """Every signed decision behind an adjudicated cell: who (A01.., kept from the ``earlier`` releases'
-    keys, never the name), the class and value, the signed version and when, so each adjudicated label is
-    traced to its decision inside the release. The rationale, free text that may name people, stays in the
-    audit trail, as readers' comments do. Returns the class decisions (rows) per adjudicator pseudonym,
+    keys, never the name), the class and value, the signed version and when, and the adjudicator's
+    rationale (free text, escaped as a spreadsheet cell), so each adjudicated label is traced to its
+    decision and its reasons inside the release. Returns the class decisions (rows) per adjudicator pseudonym,
     the pseudonyms by user id, and the exams (in their batches) each adjudicator decided on."""
     decided = adjudication_rows(plan.batch_ids)
     names = pseudonyms([row[0] for row in decided], prefix="A", earlier=earlier)
@@ -353,11 +368,12 @@ def write_adjudications(
     with open(path, "w", newline="", encoding="utf-8") as handle:
         write = csv_writer(handle).writerow
         write(ADJUDICATION_COLUMNS)
-        for adjudicator, dataset, external_id, batch_id, code, value, version, at in decided:
+        for adjudicator, dataset, external_id, batch_id, code, value, version, at, why in decided:
             name = names[adjudicator]
             per_adjudicator[name] += 1
             exams.setdefault(name, set()).add((batch_id, dataset, external_id))
-            write([name, dataset, external_id, batch_id, code, int(value), version, utc_iso(at)])
+            cells = [name, dataset, external_id, batch_id, code, int(value), version, utc_iso(at)]
+            write([*cells, spreadsheet_cell(why)])
     on_exams = {name: len(held) for name, held in sorted(exams.items())}
     return dict(sorted(per_adjudicator.items())), names, on_exams
 

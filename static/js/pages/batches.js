@@ -114,6 +114,21 @@
     });
   }
 
+  // The skips per listed reason, labelled by the server in the coordinator's language.
+  function drawSkipCounts(counts) {
+    var table = document.getElementById("skip-counts");
+    if (!table) return;
+    var body = table.querySelector("tbody");
+    body.replaceChildren();
+    counts.forEach(function (c) {
+      var row = document.createElement("tr"), n = cell(c.count);
+      row.dataset.code = c.code;
+      n.className = "count";
+      row.append(cell(c.label), n);
+      body.append(row);
+    });
+  }
+
   // Whole days only: the dates are days, so the axis ticks one per day (never hours around midnight),
   // and a batch with no read yet says so instead of an empty axis Plotly would spread over 2000.
   var DAY_MS = 24 * 60 * 60 * 1000;
@@ -160,6 +175,7 @@
     });
     drawTable(data.readers);
     drawSkips(data.skips || []);
+    drawSkipCounts(data.skip_counts || []);
     drawChart(data.reads_per_day);
     document.getElementById("refreshed-at").textContent = CLOCK.format(new Date());
   }

@@ -446,7 +446,7 @@
     if (!nextId) { window.location.assign(state.ctx ? rootEl.dataset.nextUrl + "?batch=" + state.ctx.assignment.batch_id : HOME); return; }
     return open(nextId, true);
   }
-  function skip(reason) {
+  function skip(code, reason) {
     var id = state.ctx.assignment.id;
     clearTimeout(state.save.timer);
     return state.save.chain.then(function () {
@@ -844,9 +844,31 @@
     // Said, not silently ignored: the reader pressed s expecting the dialog.
     if (!readOnly() && state.annotation.blind) { showMessage(t("skip_after_blind"), "info"); return; }
     if (!canSkip()) return;
+    document.querySelectorAll("#skip-codes input").forEach(function (r) { r.checked = false; });
     $("skip-reason").value = "";
+    skipCodeChanged();
     $("skip-dialog").showModal();
-    $("skip-reason").focus();
+    document.querySelector("#skip-codes input").focus();
+  }
+  // The reader's own words go with "other" only, and are required there (the server says the same).
+  function skipCodeChanged() {
+    var chosen = document.querySelector("#skip-codes input:checked");
+    var other = !!chosen && chosen.value === "other";
+    $("skip-reason").disabled = !other;
+    $("skip-reason").required = other;
+    if (!other) $("skip-reason").value = "";
+    return other;
+  }
+  // Keys 1 to 5 choose a reason (the words box takes digits as text); "other" goes on to the words.
+  function skipDialogKey(e) {
+    if (e.target === $("skip-reason") || e.ctrlKey || e.metaKey || e.altKey) return;
+    var choices = document.querySelectorAll("#skip-codes input");
+    var n = parseInt(e.key, 10);
+    if (!(n >= 1 && n <= choices.length)) return;
+    e.preventDefault();
+    choices[n - 1].checked = true;
+    choices[n - 1].focus();
+    if (skipCodeChanged()) $("skip-reason").focus();
   }
 
   /* --- Wiring ----------------------------------------------------------------------------------- */
@@ -870,12 +892,15 @@
     });
     on("help-toggle", "click", function () { $("help").showModal(); });
     on("help-close", "click", function () { $("help").close(); });
+    on("skip-codes", "change", function () { if (skipCodeChanged()) $("skip-reason").focus(); });
+    on("skip-dialog", "keydown", skipDialogKey);
     on("skip-form", "submit", function (e) {
       e.preventDefault();
+      var chosen = document.querySelector("#skip-codes input:checked");
       var reason = $("skip-reason").value.trim();
-      if (!reason) return;
+      if (!chosen || (chosen.value === "other" && !reason)) return;
       $("skip-dialog").close();
-      skip(reason);
+      skip(chosen.value, chosen.value === "other" ? reason : "");
     });
     on("skip-cancel", "click", function () { $("skip-dialog").close(); });
     // The viewer redraws the strips with the new names (its own listener); the median beats are
