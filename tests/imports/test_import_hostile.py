@@ -182,3 +182,18 @@ def test_the_whole_hostile_corpus_is_refused_by_the_command_with_nothing_stored(
     with pytest.raises(CommandError, match=r"\d+ file\(s\) were not imported"):
         call_command("import_exams", *paths, "--no-progress", dataset="hostile")
     assert Exam.objects.count() == 0 and blob_files(blobs) == []
+
+
+def test_a_record_id_longer_than_an_exam_id_keeps_is_refused_by_name_not_by_the_database(blobs, tmp_path):
+    """A WFDB record named in 230 characters (a legal file name) is refused with a message saying which
+    field and why; before, the file ended in the database's raw "DataError: value too long"."""
+    name = "r" * 230
+    source = DATA / "wfdb" / "ptbxl" / "00001_lr"
+    header = source.with_suffix(".hea").read_text().replace("00001_lr", name)
+    (tmp_path / f"{name}.hea").write_text(header)
+    (tmp_path / f"{name}.dat").write_bytes(source.with_suffix(".dat").read_bytes())
+    report = exams_import([tmp_path / f"{name}.hea"], dataset="hostile", options=ImportOptions())
+    [file] = report.files
+    assert "DataError" not in file.error, file.error
+    assert "the record id is 230 characters long; an exam id keeps at most 200" in file.error
+    assert Exam.objects.count() == 0 and blob_files(blobs) == []

@@ -152,12 +152,23 @@ def dataset_name_refusal(dataset: str) -> str:
     return _("dataset name “%(name)s” must be letters, digits, '-' or '_'") % {"name": dataset}
 
 
+# Exam.external_id's length: a longer record id is refused by name here, not by the database's
+# "value too long", which would end the whole file without saying which field.
+EXTERNAL_ID_MAX = 200
+
+
 def _store_records(records: Iterable, writer: BatchWriter, progress: Progress) -> None:
     for item in records:
         if isinstance(item, RecordSkipped):
             writer.outcomes.append(RecordOutcome(item.record, "skipped", item.reason))
         elif isinstance(item, RecordError):
             writer.reject(item.record, item.reason)
+        elif len(item.external_id) > EXTERNAL_ID_MAX:
+            writer.reject(
+                item.external_id[:40] + "…",
+                _("the record id is %(length)s characters long; an exam id keeps at most %(max)s")
+                % {"length": len(item.external_id), "max": EXTERNAL_ID_MAX},
+            )
         else:
             try:
                 record = standardized(item)
