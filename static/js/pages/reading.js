@@ -450,7 +450,7 @@
     var id = state.ctx.assignment.id;
     clearTimeout(state.save.timer);
     return state.save.chain.then(function () {
-      return api(id + "/skip/", "POST", { reason: reason }).then(function (r) {
+      return api(id + "/skip/", "POST", { code: code, reason: reason }).then(function (r) {
         if (r.status === 404 || closed(r)) { goneAway(closed(r) && r.data.detail); return; }
         if (r.status !== 200) { showMessage(problem(r.data), "error"); return; }
         state.save.dirty = false;
