@@ -202,7 +202,6 @@ def reader_next(request):
     return redirect("reader", following)
 
 
-def accepts_gzip(accept_encoding: str) -> bool:
 def _queue_finished(user, batch_id: int | None) -> str:
     """What the end of a queue says: the batch by name, so that a reader of several knows which one."""
     name = reader_batch_name(user, batch_id) if batch_id else ""
@@ -211,6 +210,7 @@ def _queue_finished(user, batch_id: int | None) -> str:
     return _("Batch “%(batch)s” finished: nothing left to read in your queue. Thank you!") % {"batch": name}
 
 
+def accepts_gzip(accept_encoding: str) -> bool:
     """Whether an Accept-Encoding header admits gzip, as HTTP reads it (RFC 9110, 12.5.3): gzip or its
     alias x-gzip with a quality above zero, or else * with one. Hand-written because neither Django nor
     the standard library parses this header, and its rules fit in these lines."""

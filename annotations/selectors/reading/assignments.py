@@ -147,7 +147,7 @@ def _refused_as_closed(user, assignment_id: int) -> BatchClosed | None:
     if row is None:
         return None
     name, closed_at = row
-    when = date_format(localtime(closed_at), "DATE_FORMAT") if closed_at else ""
+    when = date_format(localtime(closed_at), "SHORT_DATE_FORMAT") if closed_at else ""
     message = gettext(
         "The batch “%(batch)s” was closed by its coordinator%(when)s: it takes no more reads or "
         "changes. What you had saved of this exam is kept as it was and does not count as a read; what "
@@ -555,10 +555,6 @@ def device_measurements_shown(batch) -> bool:
     return bool((batch.design or {}).get("device_measurements_shown"))
 
 
-def _exam_json(assignment: Assignment) -> dict:
-    """The patient's context: when the exam was acquired, age and sex (None where not recorded), so that
-    the interval to an earlier ECG can be judged; no dataset, no external id, no patient id. The cart's
-    measurements only in a batch designed to show them (they are the exam's, never anybody's labels)."""
 def _moment(value) -> str | None:
     """An aware moment as the API writes times (ISO 8601, "Z" for UTC), in the server's time zone."""
     if value is None:
@@ -566,13 +562,17 @@ def _moment(value) -> str | None:
     return localtime(value).isoformat().replace("+00:00", "Z")
 
 
+def _exam_json(assignment: Assignment) -> dict:
+    """The patient's context: when the exam was acquired, age and sex (None where not recorded), so that
+    the interval to an earlier ECG can be judged; no dataset, no external id, no patient id. The cart's
+    measurements only in a batch designed to show them (they are the exam's, never anybody's labels)."""
     exam = assignment.exam
     shown = device_measurements_shown(assignment.batch)
     return {
+        "acquired_at": _moment(exam.acquired_at),
         "age": exam.age,
         "sex": exam.sex,
         "sampling_rate": exam.sampling_rate,
-        "acquired_at": _moment(exam.acquired_at),
         "n_samples": exam.n_samples,
         "lead_names": exam.lead_names,
         "gain_uv": exam.gain_uv,

@@ -498,14 +498,14 @@
     box.textContent = status === "submitted" ? t("read_only_submitted")
       : status === "skipped" ? t("read_only_skipped", { reason: a.skip_reason || "–" }) : "";
     box.hidden = !box.textContent;
+    // A read-only exam leaves the reader a way on: their next exam of the batch, or word that it is finished.
+    $("read-only-way").hidden = status !== "submitted" && status !== "skipped";
+    $("read-only-next").href = rootEl.dataset.nextUrl + "?batch=" + a.batch_id;
     rootEl.classList.toggle("read-only", readOnly());
   }
   // Two-stage: once the blind read is stored it counts; skipping now would withdraw it (the server refuses).
   function canSkip() { return !readOnly() && !state.annotation.blind; }
   function renderContext() {
-    // A read-only exam leaves the reader a way on: their next exam of the batch, or word that it is finished.
-    $("read-only-way").hidden = status !== "submitted" && status !== "skipped";
-    $("read-only-next").href = rootEl.dataset.nextUrl + "?batch=" + a.batch_id;
     var e = state.ctx.exam, a = state.ctx.assignment;
     // The words of the printout's header (reading/_exam_context.html): when, age, sex, length.
     $("exam-context").textContent = [
