@@ -91,7 +91,7 @@ def queue_quiet_notice(queue: str, waiting_since: datetime) -> str:
             )
             % parts
         )
-    since = date_format(timezone.localtime(datetime.fromtimestamp(last, tz=UTC)), "Y-m-d H:i")
+    since = date_format(timezone.localtime(datetime.fromtimestamp(last, tz=UTC)), "SHORT_DATETIME_FORMAT")
     return _(
         "No worker has taken work from the queue “%(queue)s” since %(since)s, and this job has waited "
         "%(waited)s: the Celery workers are stopped, cannot reach the broker, or are all busy with long "

@@ -13,18 +13,23 @@ from django.utils.translation import gettext_lazy as _
 from annotations.errors import Invalid
 from annotations.roles import Role
 from annotations.selectors.audit import AuditFilter, AuditPage, audit_events, audit_export_chunks, audit_page
+from annotations.selectors.audit_words import audit_action_choices, audit_lines
 from annotations.services.audit import audit_record
 from annotations.views.access import client_ip, role_required
 
 
 class AuditFilterForm(forms.Form):
-    action = forms.CharField(
-        required=False, max_length=60, label=_("Action"), help_text=_("Prefix, e.g. annotation. or auth.")
-    )
+    # Chosen from the actions in words; any other value (a prefix such as "annotation." in the address)
+    # still filters, and is kept in the list (audit_action_choices).
+    action = forms.CharField(required=False, max_length=60, label=_("Action"), widget=forms.Select)
     actor = forms.CharField(required=False, max_length=150, label=_("Actor"))
     target_type = forms.CharField(required=False, max_length=60, label=_("Target type"))
     since = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}), label=_("Since"))
     until = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}), label=_("Until"))
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["action"].widget.choices = audit_action_choices(self.data.get("action", ""))
 
     def wanted(self) -> AuditFilter:
         data = self.cleaned_data if self.is_valid() else {}
@@ -57,6 +62,7 @@ def audit_list(request):
         {
             "form": form,
             "page": page,
+            "lines": audit_lines(page.events),
             "query": urlencode(filters),
             "older_query": urlencode({**filters, "older": page.older}) if page.older else "",
             "newer_query": urlencode({**filters, "newer": page.newer}) if page.newer else "",

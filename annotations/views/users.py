@@ -13,6 +13,7 @@ from django.contrib.auth.forms import PasswordChangeForm
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
 from django.utils.cache import add_never_cache_headers
+from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
@@ -156,7 +157,7 @@ def _warn_former_coordinator(request, account) -> None:
             "%(user)s was a coordinator until %(date)s and saw every reader's labels, so will be refused as "
             "a reader in every batch."
         )
-        % {"user": account.get_username(), "date": until.date().isoformat()},
+        % {"user": account.get_username(), "date": date_format(until.date(), "SHORT_DATE_FORMAT")},
     )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.contrib.auth import get_user_model
 from django.db.models import Exists, OuterRef
+from django.utils.formats import date_format
 from django.utils.translation import gettext
 
 from annotations.errors import Forbidden, Invalid, NotFound
@@ -75,7 +76,7 @@ def _why_no_reader(user_id: int, accounts: dict) -> str:
         return gettext(
             "%(name)s was a coordinator until %(date)s: a coordinator sees every reader's labels, so "
             "cannot read blind"
-        ) % {"name": account.get_username(), "date": until.date().isoformat()}
+        ) % {"name": account.get_username(), "date": date_format(until.date(), "SHORT_DATE_FORMAT")}
     return gettext("%(name)s is not a reader") % {"name": account.get_username()}
 
 

@@ -18,7 +18,17 @@
     var day = portuguese ? [parts.day, parts.month, parts.year].join("/") : [parts.year, parts.month, parts.day].join("-");
     return day + " " + parts.hour + ":" + parts.minute;
   }
-  root.PageLocale = { portuguese: portuguese, decimal: decimal, stamp: stamp,
+  /* A day (ISO text, YYYY-MM-DD) as the pages' short date: 2026-11-27, or 27/11/2026 in Portuguese. */
+  function day(iso) {
+    return !iso ? null : portuguese ? String(iso).split("-").reverse().join("/") : String(iso);
+  }
+  /* The time of day of a moment (a Date) as HH:MM:SS, in the time zone given (the server's). */
+  function clock(moment, zone) {
+    return new Intl.DateTimeFormat("en-GB", { timeZone: zone || "UTC", hour: "2-digit", minute: "2-digit",
+      second: "2-digit", hourCycle: "h23" }).format(moment);
+  }
+  // Every date and time a page's script writes goes through these (tests/cross/test_date_formats.py).
+  root.PageLocale = { portuguese: portuguese, decimal: decimal, stamp: stamp, day: day, clock: clock,
     // Plotly's decimal mark and thousands separator (its layout.separators).
     separators: portuguese ? ",." : ".," };
 })(window);

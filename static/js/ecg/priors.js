@@ -15,8 +15,7 @@
   "use strict";
   var P = root.EcgPaper;
   // A date as the page's language writes it (27/11/2026 in Portuguese, as Django's pt_BR formats do).
-  var portuguese = (document.documentElement.lang || "").toLowerCase().indexOf("pt") === 0;
-  function day(iso) { return portuguese ? iso.split("-").reverse().join("/") : iso; }
+  var day = root.PageLocale.day;
 
   function create(opts) {
     var viewer = opts.viewer, gd = opts.gd, $ = opts.$, t = opts.t;

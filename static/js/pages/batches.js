@@ -16,8 +16,6 @@
   // Times as the server's pages write them, in the server's time zone (data-time-zone), not in the
   // browser's zone; numbers with the page's decimal mark (static/js/ecg/locale.js).
   var zone = section.dataset.timeZone || "UTC", L = window.PageLocale;
-  var CLOCK = new Intl.DateTimeFormat("en-GB", { timeZone: zone, hour: "2-digit", minute: "2-digit",
-    second: "2-digit", hourCycle: "h23" });
   function stamp(iso) {
     return L.stamp(iso, zone);
   }
@@ -177,7 +175,7 @@
     drawSkips(data.skips || []);
     drawSkipCounts(data.skip_counts || []);
     drawChart(data.reads_per_day);
-    document.getElementById("refreshed-at").textContent = CLOCK.format(new Date());
+    document.getElementById("refreshed-at").textContent = L.clock(new Date(), zone);
   }
 
   // First from the figures the page was rendered with (asking progress.json at once computed them all
