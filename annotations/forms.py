@@ -185,11 +185,19 @@ class BatchDesignForm(ExamCriteriaForm):
     )
     exclude_seen = forms.BooleanField(
         required=False,
+        initial=True,
         label=_("Keep readers away from exams they know"),
         help_text=_(
-            "Never hand a reader a chosen exam they read in another batch or whose suggestion they saw. "
-            "Exams whose dispute they saw are always kept away."
+            "One person, one independent read per exam: never hand a reader a chosen exam they read, "
+            "skipped after opening or saw the suggestion of in any batch (a copy of its waveform counts). "
+            "Exams whose dispute they saw are always kept away. To turn this off, say why below."
         ),
+    )
+    independence_off_reason = forms.CharField(
+        required=False,
+        max_length=500,
+        label=_("Why readers may re-read exams they know"),
+        help_text=_("Needed only when the box above is unticked; recorded in the batch and its releases."),
     )
     serial_comparison = forms.BooleanField(
         required=False,
@@ -217,6 +225,10 @@ class BatchDesignForm(ExamCriteriaForm):
     def spec(self) -> BatchSpec:
         data = self.criteria_data()
         data["stratify_provider"], data["stratify_code"] = self.scored_pair(data["stratify_by"])
+        # An unticked box sends nothing, as does a request that never showed the box: only the page, which
+        # says it offered the box (exclude_seen_offered), can turn independent reads off.
+        if not self.data.get("exclude_seen_offered"):
+            data["exclude_seen"] = True
         return batch_spec(
             {
                 **data,

@@ -202,9 +202,19 @@ class BatchSpecSerializer(StrictSerializer):
     )
     exclude_seen = serializers.BooleanField(
         required=False,
-        default=False,
-        help_text="Keep each reader away from chosen exams they read in another batch or whose suggestion "
-        "they saw (exams whose dispute they opened are always kept away).",
+        default=True,
+        help_text="Independent reads (the default): keep each reader away from chosen exams they read, "
+        "skipped after opening or saw the suggestion of in any batch, a copy of the waveform counting as "
+        "the exam (exams whose dispute they opened are always kept away). False needs "
+        "independence_off_reason.",
+    )
+    independence_off_reason = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        default="",
+        max_length=500,
+        help_text="Why readers may be handed exams they know (with exclude_seen false; 400 without it). "
+        "Recorded in the batch's design, its audit row and its releases' provenance.",
     )
     serial_comparison = serializers.BooleanField(
         required=False,
@@ -226,8 +236,30 @@ class BatchSpecSerializer(StrictSerializer):
 class SeenElsewhereSerializer(serializers.Serializer):
     reader = serializers.CharField()
     read = serializers.IntegerField(help_text="Chosen exams the reader holds a read of in another batch.")
+    skipped = serializers.IntegerField(help_text="Of those, exams the reader skipped.")
     suggestion = serializers.IntegerField(help_text="Chosen exams whose suggestion the reader was shown.")
     dispute = serializers.IntegerField(help_text="Chosen exams whose adjudication case the reader opened.")
+
+
+class KeptBackReasonsSerializer(serializers.Serializer):
+    saw_dispute = serializers.IntegerField(help_text="Opened the exam's adjudication case or decided it.")
+    read_before = serializers.IntegerField(help_text="Read it, or holds it to read, in another batch.")
+    skipped_after_opening = serializers.IntegerField(help_text="Opened it in another batch and skipped it.")
+    saw_suggestion = serializers.IntegerField(help_text="Was shown its model suggestion in another batch.")
+
+
+class KeptBackReaderSerializer(KeptBackReasonsSerializer):
+    reader = serializers.CharField()
+    exams = serializers.IntegerField()
+
+
+class KeptBackSerializer(serializers.Serializer):
+    exams = serializers.IntegerField(help_text="Exams kept from at least one reader.")
+    by_reason = KeptBackReasonsSerializer(
+        help_text="Reader-exam pairs kept, each under its first reason; a copy of the waveform counts as "
+        "the exam."
+    )
+    by_reader = KeptBackReaderSerializer(many=True, help_text="Readers kept from any exam, by name.")
 
 
 class StrataSerializer(serializers.Serializer):
@@ -277,6 +309,9 @@ class PlanSerializer(serializers.Serializer):
     pair_overlap = serializers.ListField(child=serializers.ListField(child=serializers.IntegerField()))
     problems = serializers.ListField(child=serializers.CharField())
     seen_elsewhere = SeenElsewhereSerializer(many=True)
+    kept_back = KeptBackSerializer(
+        help_text="How many exams the design keeps from whom, and why (independent reads, disputes seen)."
+    )
     strata = StrataSerializer(allow_null=True, help_text="The strata of a stratified sample, else null.")
     latent_note = LatentNoteSerializer(
         allow_null=True,
@@ -319,6 +354,7 @@ def _plan_data(plan) -> dict:
         "pair_overlap": [row for _, row in plan.overlap_rows()],
         "problems": plan.problems,
         "seen_elsewhere": [asdict(row) for row in plan.seen_elsewhere],
+        "kept_back": plan.kept_back,
         "strata": _strata(plan.stratified),
         "latent_note": plan.latent_note,
     }
@@ -538,6 +574,7 @@ class AddExamsResultSerializer(serializers.Serializer):
     copies_left_out = serializers.IntegerField(
         help_text="Matching exams not added: the same waveform as an exam the batch holds or takes."
     )
+    kept_back = KeptBackSerializer(help_text="The added exams kept from whom, and why.")
 
 
 class BatchExamRowSerializer(serializers.Serializer):
@@ -621,6 +658,7 @@ class BatchAddExamsView(APIView):
             "added": outcome.added,
             "exams": batch_exam_count(batch),
             "copies_left_out": outcome.copies_left_out,
+            "kept_back": outcome.kept_back,
         }
         return Response(body, status=status.HTTP_201_CREATED)
 
@@ -662,6 +700,9 @@ class ReadersAddedSerializer(serializers.Serializer):
         help_text="Gold exams given to them: every reader reads the batch's gold exams "
         "(but those they may not read blind)."
     )
+    kept_back = KeptBackSerializer(
+        help_text="The batch's unread and gold exams the newcomers may not be handed, from whom and why."
+    )
 
 
 class BatchAddReadersView(APIView):
@@ -682,7 +723,12 @@ class BatchAddReadersView(APIView):
         readers = newcomers_named(batch, incoming.validated_data["reader_ids"])
         added = batch_add_readers(batch=batch, readers=readers, actor=request.user)
         names = [reader.get_username() for reader in readers]
-        body = {"readers": names, "moved": added.moved, "gold_added": added.gold_added}
+        body = {
+            "readers": names,
+            "moved": added.moved,
+            "gold_added": added.gold_added,
+            "kept_back": added.kept_back,
+        }
         return Response(body, status=status.HTTP_201_CREATED)
 
 
@@ -699,6 +745,10 @@ class ReassignedSerializer(serializers.Serializer):
     kept_because_dispute_seen = serializers.IntegerField()
     kept_because_seen_elsewhere = serializers.IntegerField()
     kept_because_retest_follows = serializers.IntegerField()
+    kept_back = KeptBackSerializer(
+        help_text="The exams kept from the new reader by blinding (dispute seen, or known from another "
+        "batch), by reason."
+    )
     reader_left = serializers.BooleanField(help_text="The first reader is deactivated or no longer a reader.")
     drafts_handed_on = serializers.IntegerField()
     drafts_kept = serializers.IntegerField(help_text="Drafts a reader still reading keeps.")

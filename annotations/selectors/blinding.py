@@ -6,7 +6,9 @@
     readers_barred(reader_ids, exam_id)          which of these users may NOT be handed exam X to read
     reader_barred_pairs(reader_ids, exam_ids)    reader -> exams they may not be handed (for a design)
     design_exclusions(reader_ids, exam_ids, exclude_seen=...)   what a new design keeps from each reader
-    readers_seen_before(reader_ids, exam_ids)    reader -> exams read elsewhere / suggestion seen
+    readers_seen_before(reader_ids, exam_ids)    reader -> exams read / skipped elsewhere, suggestion seen
+    batch_excludes_seen(batch)                   are the batch's reads independent (the default)?
+    kept_back_reasons / kept_back_summary        how many exams were kept from whom, and why
     batch_pseudonyms(batch)                      reader id -> "Reader A", ... within one batch
 
 A service that hands a slot to a reader (services.batches) asks exam_reader_eligible or readers_barred
@@ -19,7 +21,11 @@ can be both reader and adjudicator:
 * nobody adjudicates an exam they hold a read of in any batch (any round, any status: an unread slot is a
   read they will make, and they must make it without having seen the dispute);
 * nobody is handed an exam to read whose dispute they saw in any batch: they opened its adjudication case
-  (an AdjudicationView row, written when the case is opened or decided) or signed a decision on it.
+  (an AdjudicationView row, written when the case is opened or decided) or signed a decision on it;
+* one person, one independent read per exam: in a batch whose independence was not turned off (with a
+  reason: batch_excludes_seen), nobody is handed an exam they hold a read of, skipped, or were shown the
+  model suggestion of, in any batch, a copy of its waveform counting as the exam; asked at each hand-out,
+  so reads made after the batch was designed count. A designed retest is the batch's own second read.
 
 Nothing an adjudicator receives names a reader: readers appear as "Reader A, B, C", the same letter on
 every exam of the batch (an adjudicator can notice that Reader B marks ST changes generously) without
@@ -191,15 +197,18 @@ def adjudicator_may_see(user_id: int, exam_ref: str = "exam_id") -> Exists:
 
 
 def readers_seen_before(reader_ids: Iterable[int], exam_ids: Iterable[int]) -> dict[int, dict[str, set[int]]]:
-    """reader id -> {"read": exams (of `exam_ids`) they hold a read of in some batch, "suggested": exams
-    whose model suggestion was shown to them}, a copy of the waveform counting as the exam: what the
-    batch designer shows per reader, and what it keeps away from them when asked to."""
+    """reader id -> {"read": exams (of `exam_ids`) they hold a read of in some batch (read, drafted,
+    skipped, or still to read), "skipped": those of them they skipped, "suggested": exams whose model
+    suggestion was shown to them}, a copy of the waveform counting as the exam: what the batch designer
+    shows per reader, and what an independent batch keeps away from them."""
     reader_ids, exam_ids = list(reader_ids), list(exam_ids)
-    seen = {reader: {"read": set(), "suggested": set()} for reader in reader_ids}
+    seen = {reader: {"read": set(), "skipped": set(), "suggested": set()} for reader in reader_ids}
     for reader, exam in _held_pairs(reader_ids, exam_ids):
         seen[reader]["read"].add(exam)
     for reader, exam in _held_as_copies(reader_ids, exam_ids):
         seen[reader]["read"].add(exam)
+    for reader, exam in _skipped_pairs(reader_ids, exam_ids):
+        seen[reader]["skipped"].add(exam)
     shown = SuggestionExposure.objects.filter(
         reader_id__in=reader_ids, suggestion__exam_id__in=_among(exam_ids)
     )
@@ -252,6 +261,30 @@ def _held(slots):
     )
 
 
+def _skipped_pairs(reader_ids: list[int], exam_ids: list[int]) -> set[tuple[int, int]]:
+    """(reader, exam of `exam_ids`) where the reader skipped the exam, or a copy of its waveform, in some
+    batch: their own skip, never a slot the system closed. Skips are few, so all of the readers' are read
+    and matched here."""
+    skipped = (
+        Assignment.objects.filter(reader_id__in=reader_ids, status=Assignment.Status.SKIPPED)
+        .exclude(closed_without_read())
+        .order_by()
+        .values_list("reader_id", "exam_id")
+        .distinct()
+    )
+    pairs = list(skipped)
+    if not pairs:
+        return set()
+    wanted = set(exam_ids)
+    standing_for = _copies_standing_for(sorted(wanted))
+    found = set()
+    for reader, exam in pairs:
+        if exam in wanted:
+            found.add((reader, exam))
+        found.update((reader, other) for other in standing_for.get(exam, ()))
+    return found
+
+
 def _held_as_copies(reader_ids: list[int], exam_ids: list[int]) -> list[tuple[int, int]]:
     """(reader, exam of `exam_ids`) where the reader holds a read of another exam of the same waveform (the
     same ECG under another dataset or id: Exam.copy_of)."""
@@ -279,14 +312,15 @@ def design_exclusions(
     reader_ids: Iterable[int],
     exam_ids: Iterable[int],
     *,
-    exclude_seen: bool = False,
+    exclude_seen: bool = True,
     barred: dict[int, set[int]] | None = None,
     seen: dict[int, dict[str, set[int]]] | None = None,
 ) -> dict[int, set[int]]:
-    """reader id -> exams a new design must not hand them: always those whose dispute they saw; with
-    exclude_seen also those they read elsewhere or whose suggestion they saw. `barred` and `seen`, what
-    reader_barred_pairs and readers_seen_before answered for the same readers and exams, spare asking
-    again (each is a query over every chosen exam: 100,000 of them in a large batch)."""
+    """reader id -> exams a new design must not hand them: always those whose dispute they saw; unless
+    independence was turned off (exclude_seen False), also those they read, skipped or were shown the
+    suggestion of elsewhere. `barred` and `seen`, what reader_barred_pairs and readers_seen_before answered
+    for the same readers and exams, spare asking again (each is a query over every chosen exam: 100,000 of
+    them in a large batch)."""
     reader_ids, exam_ids = list(reader_ids), list(exam_ids)
     barred = reader_barred_pairs(reader_ids, exam_ids) if barred is None else barred
     excluded = {reader: set(barred.get(reader, ())) for reader in reader_ids}
@@ -298,19 +332,119 @@ def design_exclusions(
 
 
 def batch_excludes_seen(batch) -> bool:
-    """The batch was designed to keep readers away from exams they read elsewhere or whose suggestion
-    they saw: every later hand-out of it (reassign, rebalance, escalation, hand-on) keeps to that."""
-    return bool((batch.design or {}).get("exclude_seen"))
+    """Are the batch's reads independent: does every hand-out of it (design, added exams or readers,
+    reassign, rebalance, escalation, hand-on) keep each reader from exams they read, skipped or saw the
+    suggestion of elsewhere? Yes unless its design turned that off with a reason: a batch whose design
+    says nothing, or says off without a reason (made when off was the default and needed none), is
+    independent (migration 0038 also wrote the choice into those designs)."""
+    design = batch.design or {}
+    return (
+        design.get("exclude_seen") is not False
+        or not str(design.get("independence_off_reason") or "").strip()
+    )
 
 
 def batch_seen_elsewhere(batch, reader_ids: Iterable[int], exam_ids: Iterable[int]) -> dict[int, set[int]]:
-    """reader id -> the exams (of `exam_ids`) the batch's exclude_seen keeps from that reader (read in
-    some batch, or its suggestion seen); empty for a batch designed without it."""
+    """reader id -> the exams (of `exam_ids`) the batch's independence keeps from that reader (read,
+    skipped or its suggestion seen in some batch); empty for a batch whose independence was turned off."""
     reader_ids = list(reader_ids)
     if not batch_excludes_seen(batch) or not reader_ids:
         return {}
     seen = readers_seen_before(reader_ids, exam_ids)
     return {reader: seen[reader]["read"] | seen[reader]["suggested"] for reader in reader_ids}
+
+
+# Why an exam was kept back from a reader, first reason first: each kept exam is counted under one.
+KEPT_REASONS = ("saw_dispute", "read_before", "skipped_after_opening", "saw_suggestion")
+
+
+def kept_back_reasons(
+    excluded: dict[int, set[int]],
+    *,
+    barred: dict[int, set[int]] | None = None,
+    seen: dict[int, dict[str, set[int]]] | None = None,
+) -> dict[int, dict[str, int]]:
+    """reader id -> reason (KEPT_REASONS) -> how many of the exams `excluded` keeps from that reader it
+    keeps for that reason; `barred` and `seen` as design_exclusions took them, asked again (for the kept
+    exams alone) when not given."""
+    readers = [reader for reader, exams in excluded.items() if exams]
+    if barred is None or seen is None:
+        kept = sorted(set().union(*excluded.values())) if readers else []
+        barred = reader_barred_pairs(readers, kept) if barred is None else barred
+        seen = readers_seen_before(readers, kept) if seen is None else seen
+    counts = {}
+    for reader in readers:
+        known = seen.get(reader, {})
+        read, skipped = known.get("read", set()), known.get("skipped", set())
+        reasons = dict.fromkeys(KEPT_REASONS, 0)
+        for exam in excluded[reader]:
+            if exam in barred.get(reader, ()):
+                reasons["saw_dispute"] += 1
+            elif exam in skipped:
+                reasons["skipped_after_opening"] += 1
+            elif exam in read:
+                reasons["read_before"] += 1
+            else:
+                reasons["saw_suggestion"] += 1
+        counts[reader] = reasons
+    return counts
+
+
+def kept_back_summary(reasons: dict[int, dict[str, int]], names: dict[int, str], exams: int) -> dict:
+    """What the coordinator is told (page, API, audit): `exams` kept from at least one reader, the
+    reader-exam pairs kept per reason, and per reader (by name) how many and why."""
+    by_reason = {reason: sum(row[reason] for row in reasons.values()) for reason in KEPT_REASONS}
+    by_reader = [
+        {"reader": names.get(reader, str(reader)), "exams": sum(row.values()), **row}
+        for reader, row in sorted(reasons.items(), key=lambda item: names.get(item[0], ""))
+        if sum(row.values())
+    ]
+    return {"exams": exams, "by_reason": by_reason, "by_reader": by_reader}
+
+
+def reads_known_before(batch) -> set[tuple[int, int]]:
+    """(reader, exam) of the batch's submitted first reads whose reader had already read, opened (a draft
+    or a skip of their own) or been shown the suggestion of the exam, or of a copy of its waveform, in
+    another batch before submitting here: two reads of one ECG by one person, which only a batch whose
+    independence was off (or another batch's, made later) lets happen. Agreement marks the reader pairs
+    that include them; its figures stay as computed."""
+    mine = dict(
+        (
+            ((reader, exam), submitted)
+            for reader, exam, submitted in Assignment.objects.filter(
+                batch=batch, read_round=1, status=Assignment.Status.SUBMITTED
+            ).values_list("reader_id", "exam_id", "submitted_at")
+        )
+    )
+    if not mine:
+        return set()
+    readers, exams = sorted({r for r, _ in mine}), sorted({e for _, e in mine})
+    standing_for = _copies_standing_for(exams)
+    wanted = [*exams, *standing_for]
+    first: dict[tuple[int, int], object] = {}
+
+    def saw(reader: int, exam: int, when) -> None:
+        for target in (exam, *standing_for.get(exam, ())):
+            if (reader, target) in mine and when is not None:
+                key = (reader, target)
+                first[key] = min(first.get(key, when), when)
+
+    elsewhere = (
+        Assignment.objects.filter(reader_id__in=readers, exam_id__in=_among(wanted))
+        .exclude(batch=batch)
+        .exclude(closed_without_read() & Q(started_at__isnull=True))
+        .order_by()
+    )
+    for reader, exam, started, submitted, skipped in elsewhere.values_list(
+        "reader_id", "exam_id", "started_at", "submitted_at", "skipped_at"
+    ):
+        saw(reader, exam, min((t for t in (started, submitted, skipped) if t is not None), default=None))
+    shown = SuggestionExposure.objects.filter(reader_id__in=readers, suggestion__exam_id__in=_among(wanted))
+    for reader, exam, when in shown.exclude(assignment__batch=batch).values_list(
+        "reader_id", "suggestion__exam_id", "shown_at"
+    ):
+        saw(reader, exam, when)
+    return {key for key, when in first.items() if when < mine[key]}
 
 
 # --- Pseudonyms -------------------------------------------------------------------------------------

@@ -234,7 +234,14 @@ def test_an_empty_read_is_an_answer_only_where_the_taxonomy_says_none_of_these(
     exam = ExamFactory()
     for taxonomy, expected in ((code15, 200), (tnmg, 400)):
         batch = batch_create(
-            name=taxonomy.key, taxonomy=taxonomy, exams=[exam], readers=[ana], readers_per_exam=1, actor=diego
+            name=taxonomy.key,
+            taxonomy=taxonomy,
+            exams=[exam],
+            readers=[ana],
+            readers_per_exam=1,
+            actor=diego,
+            exclude_seen=False,
+            independence_off_reason="one exam read under two taxonomies",
         )
         assignment = Assignment.objects.get(batch=batch, reader=ana)
         client.force_login(ana)

@@ -59,7 +59,7 @@ def test_a_spec_from_form_data_with_blanks_equals_one_from_api_data():
         "stratify_code": "",
         "escalation": "",
         "escalation_cap": None,
-        "exclude_seen": None,
+        "exclude_seen": True,  # the designer's box is ticked from the start
         "criteria": {"sex": "", "reference_labels": ""},
     }
     api = {
@@ -67,7 +67,7 @@ def test_a_spec_from_form_data_with_blanks_equals_one_from_api_data():
         "stratify_provider": None,
         "escalation": None,
         "escalation_cap": 1,
-        "exclude_seen": False,
+        "exclude_seen": True,
     }
     assert batch_spec(form) == batch_spec(api) == BatchSpec(**common, criteria=ExamCriteria())
 

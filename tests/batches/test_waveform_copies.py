@@ -67,6 +67,9 @@ def test_the_designer_leaves_a_copy_out_of_the_batch_and_says_so(copies, client_
             "seed": 1,
             "sex": "",
             "action": "preview",
+            # ana and bruno hold these exams in the batch just made: say why they may again.
+            "exclude_seen_offered": "1",
+            "independence_off_reason": "the same design previewed on the page",
         },
     ).content.decode()
     assert "1 exam left out: the same waveform as another chosen exam" in page
@@ -116,7 +119,14 @@ def test_a_release_of_batches_holding_an_exam_and_its_copy_is_refused_naming_bot
         name="one", taxonomy=tnmg, exams=[first], readers=[ana, bruno], readers_per_exam=2, actor=diego
     )
     two = batch_create(
-        name="two", taxonomy=tnmg, exams=[copy], readers=[ana, bruno], readers_per_exam=2, actor=diego
+        name="two",
+        taxonomy=tnmg,
+        exams=[copy],
+        readers=[ana, bruno],
+        readers_per_exam=2,
+        actor=diego,
+        exclude_seen=False,
+        independence_off_reason="the same readers read the copy",
     )
     with pytest.raises(ExportRefused) as refused:
         export_plan([one.pk, two.pk])

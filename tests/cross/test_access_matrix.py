@@ -437,7 +437,15 @@ def test_no_reading_route_hands_an_adjudicator_an_exam_whose_dispute_he_opened(s
     others = [e for e in Exam.objects.exclude(pk=exam.pk)[:3]]
     ana = study.user("ana")
     later = batch_create(
-        name="Later", taxonomy=tnmg, exams=[exam, *others], readers=[ana], readers_per_exam=1, actor=diego
+        name="Later",
+        taxonomy=tnmg,
+        exams=[exam, *others],
+        readers=[ana],
+        readers_per_exam=1,
+        actor=diego,
+        # ana read the study's exams: she may read them again here only with a reason given.
+        exclude_seen=False,
+        independence_off_reason="ana reads the study's exams again",
     )
     batch_add_readers(batch=later, readers=[dave], actor=diego)
     batch_reassign(batch=later, from_reader=ana, to_reader=dave, actor=diego)

@@ -36,6 +36,9 @@ from tests.reading.helpers import ref
 
 pytestmark = pytest.mark.django_db
 READ = "/api/v1/reading/assignments"
+# These tests give one reader the same exam in several batches: independent reads turned off, as they must
+# be for that (with a reason).
+OFF = {"exclude_seen": False, "independence_off_reason": "the same reader meets the exam in several batches"}
 
 
 def client(user) -> Client:
@@ -148,6 +151,7 @@ def test_a_reassign_keeps_exams_whose_dispute_the_new_reader_opened(ana, bruno, 
     assert Assignment.objects.filter(batch=later, reader=fay).count() == len(exams)
     # The audit says why they stayed: dave saw their disputes, he did not hold them already.
     audit = AuditEvent.objects.get(action="batch.reassign", target_id=str(later.pk))
+    assert audit.after.pop("kept_back")["by_reason"]["saw_dispute"] == len(exams)
     assert audit.after == {
         "reader": "dave",
         "moved": 0,
@@ -222,6 +226,7 @@ def test_a_copy_of_an_ecg_whose_dispute_the_reader_saw_is_kept_from_them_everywh
         "reader_ids": [fay.pk, dave.pk],
         "readers_per_exam": 1,
         "criteria": {"datasets": ["copies"]},
+        **OFF,  # designed three times over the same exams
     }
     preview = client(diego).post("/api/v1/batches/preview/", spec, content_type="application/json").json()
     seen = {row["reader"]: row for row in preview["seen_elsewhere"]}
@@ -271,6 +276,7 @@ def test_gold_exams_are_drawn_only_from_exams_every_reader_may_read(ana, bruno, 
             "criteria": {"datasets": ["gold pool"]},
             "gold_fraction": 0.5,
             "seed": seed,
+            **OFF,  # designed again for each seed over the same exams
         }
         created = client(diego).post("/api/v1/batches/", spec, content_type="application/json")
         assert created.status_code == 201, (seed, created.content)
@@ -307,6 +313,7 @@ def test_a_reader_who_saw_the_suggestion_elsewhere_has_no_read_of_the_exam_witho
     exam = ExamFactory()
     suggestion(exam, tnmg)
     shown = batch_create(
+        **OFF,
         name="Shown",
         taxonomy=tnmg,
         exams=[exam],
@@ -318,6 +325,7 @@ def test_a_reader_who_saw_the_suggestion_elsewhere_has_no_read_of_the_exam_witho
     opened = client(ana).get(f"{READ}/{ref(slot(shown, ana, exam))}/")
     assert opened.status_code == 200 and opened.json()["suggestion"] is not None
     two_stage = batch_create(
+        **OFF,
         name="Two-stage",
         taxonomy=tnmg,
         exams=[exam],
@@ -327,7 +335,7 @@ def test_a_reader_who_saw_the_suggestion_elsewhere_has_no_read_of_the_exam_witho
         suggestion_mode=ReviewBatch.SuggestionMode.TWO_STAGE,
     )
     hidden = batch_create(
-        name="Hidden", taxonomy=tnmg, exams=[exam], readers=[ana], readers_per_exam=1, actor=diego
+        **OFF, name="Hidden", taxonomy=tnmg, exams=[exam], readers=[ana], readers_per_exam=1, actor=diego
     )
     for batch in (two_stage, hidden):
         submit(ana, slot(batch, ana, exam), ["SB"])
@@ -354,6 +362,7 @@ def test_a_blind_draft_continued_after_seeing_the_suggestion_elsewhere_is_not_st
     exam = ExamFactory()
     suggestion(exam, tnmg)
     blind_batch = batch_create(
+        **OFF,
         name="Blind first",
         taxonomy=tnmg,
         exams=[exam],
@@ -363,6 +372,7 @@ def test_a_blind_draft_continued_after_seeing_the_suggestion_elsewhere_is_not_st
         suggestion_mode=mode,
     )
     shown = batch_create(
+        **OFF,
         name="Shown",
         taxonomy=tnmg,
         exams=[exam],
@@ -398,6 +408,7 @@ def test_a_suggestion_seen_on_a_copy_of_the_ecg_makes_the_read_not_blind(ana, di
     for seen_on, read_on in ((first, copy), (copy, first)):
         suggestion(seen_on, tnmg)
         shown = batch_create(
+            **OFF,
             name=f"Shown {seen_on.pk}",
             taxonomy=tnmg,
             exams=[seen_on],
@@ -407,6 +418,7 @@ def test_a_suggestion_seen_on_a_copy_of_the_ecg_makes_the_read_not_blind(ana, di
             suggestion_mode=ReviewBatch.SuggestionMode.SHOWN,
         )
         hidden = batch_create(
+            **OFF,
             name=f"Hidden {read_on.pk}",
             taxonomy=tnmg,
             exams=[read_on],
@@ -465,7 +477,7 @@ def test_waveform_etags_are_per_assignment_and_never_the_content_hash(ana, diego
     exam = make_exam(dataset_get_or_create(name="etags"), "E1", seed=1)
     batches = [
         batch_create(
-            name=f"B{i}", taxonomy=tnmg, exams=[exam], readers=[ana], readers_per_exam=1, actor=diego
+            **OFF, name=f"B{i}", taxonomy=tnmg, exams=[exam], readers=[ana], readers_per_exam=1, actor=diego
         )
         for i in range(2)
     ]
@@ -583,8 +595,8 @@ def test_the_designer_counts_exams_readers_know_from_elsewhere_and_can_keep_them
     preview = coordinator.post("/api/v1/batches/preview/", spec, content_type="application/json")
     assert preview.status_code == 200, preview.content
     rows = {row["reader"]: row for row in preview.json()["seen_elsewhere"]}
-    assert rows["ana"] == {"reader": "ana", "read": 2, "suggestion": 1, "dispute": 0}
-    assert rows["fay"] == {"reader": "fay", "read": 0, "suggestion": 0, "dispute": 0}
+    assert rows["ana"] == {"reader": "ana", "read": 2, "skipped": 0, "suggestion": 1, "dispute": 0}
+    assert rows["fay"] == {"reader": "fay", "read": 0, "skipped": 0, "suggestion": 0, "dispute": 0}
     created = coordinator.post(
         "/api/v1/batches/", {**spec, "exclude_seen": True}, content_type="application/json"
     )
@@ -631,6 +643,7 @@ def test_the_suggestion_of_a_copy_of_the_ecg_is_the_one_revealed_and_shown_when_
         made = suggestion(computed_on, tnmg)
         batches = {
             mode: batch_create(
+                **OFF,
                 name=f"{mode} {reader.pk}",
                 taxonomy=tnmg,
                 exams=[read_on],
@@ -683,7 +696,9 @@ def test_an_exam_left_unread_in_a_closed_batch_is_not_known_to_its_reader(ana, d
     coordinator = client(diego)
     preview = coordinator.post("/api/v1/batches/preview/", spec, content_type="application/json")
     assert preview.status_code == 200, preview.content
-    assert preview.json()["seen_elsewhere"] == [{"reader": "ana", "read": 1, "suggestion": 0, "dispute": 0}]
+    assert preview.json()["seen_elsewhere"] == [
+        {"reader": "ana", "read": 1, "skipped": 0, "suggestion": 0, "dispute": 0}
+    ]
     # What the closed batch left unread goes to its reader again (it was refused: "the only readers left
     # for them ... were kept away from them").
     again = {**spec, "name": "Again 2", "criteria": {"datasets": ["reopened-unread"]}}

@@ -26,7 +26,14 @@ def test_a_release_of_batches_sharing_an_exam_is_refused_in_the_language_asked_f
     exams = ExamFactory.create_batch(3, dataset=DatasetFactory(name="site"))
     first, second = (
         batch_create(
-            name=name, taxonomy=tnmg, exams=exams, readers=[ana, bruno], readers_per_exam=2, actor=diego
+            name=name,
+            taxonomy=tnmg,
+            exams=exams,
+            readers=[ana, bruno],
+            readers_per_exam=2,
+            actor=diego,
+            exclude_seen=False,
+            independence_off_reason="the same readers read the same exams twice",
         )
         for name in ("A", "B")
     )

@@ -241,7 +241,14 @@ def test_a_release_carries_the_carts_measurements_of_its_exams_in_a_file_of_thei
     assert "device_measurements.csv" in file_text(client, release, "SHA256SUMS")
     # Without any cart's measurements: no file, no convention.
     other = batch_create(
-        name="Plain", taxonomy=tnmg, exams=[plain], readers=[ana], readers_per_exam=1, actor=diego
+        name="Plain",
+        taxonomy=tnmg,
+        exams=[plain],
+        readers=[ana],
+        readers_per_exam=1,
+        actor=diego,
+        exclude_seen=False,
+        independence_off_reason="ana reads the plain exam again",
     )
     read(ana, other, plain, ["SB"])
     response = client.post(

@@ -411,6 +411,9 @@ def _batch_of(exam, reader, coordinator, taxonomy, name: str, mode: str = Review
         readers_per_exam=1,
         actor=coordinator,
         suggestion_mode=mode,
+        # The same reader is handed the same exam in several batches on purpose.
+        exclude_seen=False,
+        independence_off_reason="one reader, one exam, several batches",
     )
     return Assignment.objects.get(batch=batch, reader=reader)
 

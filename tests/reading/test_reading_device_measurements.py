@@ -121,7 +121,9 @@ def test_the_designer_offers_the_option_and_the_dashboard_shows_it(
     assert response.status_code == 302 and batch.design["device_measurements_shown"] is True
     dashboard = client.get(f"/batches/{batch.pk}/").content.decode()
     assert 'id="device-measurements-shown"' in dashboard and "the cart's measurements shown" in dashboard
-    client.post("/batches/new/", design_post(tnmg, [ana, bruno], action="create", name="Plain"))
+    # The same readers and exams again: independent reads turned off, with the page's reason field.
+    off = {"exclude_seen_offered": "1", "independence_off_reason": "the same exams without the option"}
+    client.post("/batches/new/", design_post(tnmg, [ana, bruno], action="create", name="Plain", **off))
     plain = ReviewBatch.objects.get(name="Plain")
     assert plain.design["device_measurements_shown"] is False
     assert 'id="device-measurements-shown"' not in client.get(f"/batches/{plain.pk}/").content.decode()

@@ -59,6 +59,9 @@ def batch(name, exams, readers, diego, tnmg, *, serial, mode=ReviewBatch.Suggest
         actor=diego,
         suggestion_mode=mode,
         serial_comparison=serial,
+        # The same readers are handed the same exams in several batches on purpose.
+        exclude_seen=False,
+        independence_off_reason="the same exams with and without the option",
     )
 
 

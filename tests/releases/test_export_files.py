@@ -288,6 +288,8 @@ def test_batches_with_different_taxonomies_or_shared_exams_are_refused(study, an
         readers=[ana],
         readers_per_exam=1,
         actor=diego,
+        exclude_seen=False,
+        independence_off_reason="ana reads a study exam again",
     )
     with pytest.raises(ExportRefused, match="different taxonomies"):
         export_plan([study.batch.pk, other.pk])
@@ -298,6 +300,8 @@ def test_batches_with_different_taxonomies_or_shared_exams_are_refused(study, an
         readers=[ana],
         readers_per_exam=1,
         actor=diego,
+        exclude_seen=False,
+        independence_off_reason="ana reads a study exam again",
     )
     with pytest.raises(ExportRefused, match="more than one"):
         export_plan([study.batch.pk, again.pk])

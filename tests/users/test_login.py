@@ -54,6 +54,8 @@ def test_the_home_page_shows_a_reader_their_own_batches_only(client_for, ana, br
         readers_per_exam=1,
         actor=diego,
         seed=2,
+        exclude_seen=False,
+        independence_off_reason="bruno holds the same exams in both batches",
     )
     page = client_for(ana).get("/").content.decode()
     assert "Ana and Bruno" in page

@@ -31,7 +31,13 @@ from annotations.models import BatchExam, DiagnosticClass, Exam, ReferenceLabel,
 from annotations.roles import Role, has_role
 from annotations.selectors.agreement.rules import METHOD_LATENT
 from annotations.selectors.batches.wording import design_error_text, problem_text
-from annotations.selectors.blinding import design_exclusions, reader_barred_pairs, readers_seen_before
+from annotations.selectors.blinding import (
+    design_exclusions,
+    kept_back_reasons,
+    kept_back_summary,
+    reader_barred_pairs,
+    readers_seen_before,
+)
 from annotations.selectors.exams.arrays import query_arrays
 from annotations.selectors.exams.copies import without_copies
 from annotations.selectors.exams.selection import ExamCriteria, matching_ids, matching_scores, score_exists
@@ -63,8 +69,10 @@ class BatchSpec:
     # or "adjudicate" (services.batches.lifecycle.ESCALATIONS).
     escalation: str | None = None
     escalation_cap: int = 1
-    # Keep each reader away from chosen exams they read in another batch or whose suggestion they saw.
-    exclude_seen: bool = False
+    # One person, one independent read per exam: keep each reader away from chosen exams they read,
+    # skipped or saw the suggestion of in another batch. Turning it off needs independence_off_reason.
+    exclude_seen: bool = True
+    independence_off_reason: str = ""
     # Show each reader the patient's earlier ECGs (waveforms and dates only) beside the one being read.
     serial_comparison: bool = False
     # Show each reader the recording cart's own measurements (rate, intervals, axes; never its statements).
@@ -83,6 +91,7 @@ class SeenElsewhere:
 
     reader: str
     read: int  # holds a read of it in another batch
+    skipped: int  # of those, skipped it
     suggestion: int  # was shown its model suggestion
     dispute: int  # opened its adjudication case (never handed to them, whatever the option)
 
@@ -105,6 +114,8 @@ class BatchPlan:
     copies_left_out: int = 0
     # Batches that already bear the name (in any case): "batch 12, active".
     same_name: list[str] = field(default_factory=list)
+    # How many exams the design keeps from whom, and why (selectors.blinding kept_back_summary).
+    kept_back: dict = field(default_factory=dict)
 
     @property
     def problems(self) -> list[str]:
@@ -349,6 +360,8 @@ def _choose_gold(spec: BatchSpec, exam_ids: list[int], kept_away: set[int]) -> l
     return sorted(random.Random(spec.seed + 1).sample(open_to_all, wanted))
 
 
+# Each step (readers, exams, what is kept from whom, gold, design) is a call; what holds them together is
+# that the preview and the creation must see the very same plan.
 def batch_plan(user, spec: BatchSpec, *, preview: bool = False) -> BatchPlan:
     """Everything a coordinator should see before starting a batch; nothing is written. A preview's
     design may be its figures alone (lib.batch_design.design_outline: no slots, no request to create
@@ -359,6 +372,7 @@ def batch_plan(user, spec: BatchSpec, *, preview: bool = False) -> BatchPlan:
     if taxonomy is None:
         raise BatchPlanError(_("no taxonomy with id %(id)s") % {"id": spec.taxonomy_id})
     readers = _readers(spec.reader_ids)
+    _independence_check(spec)
     matching_count, exam_ids, stratified, copies_left_out = _choose_exams(user, spec)
     if not matching_count:
         raise BatchPlanError(_("no exam matches the criteria"))
@@ -373,6 +387,7 @@ def batch_plan(user, spec: BatchSpec, *, preview: bool = False) -> BatchPlan:
         SeenElsewhere(
             reader=r.get_username(),
             read=len(seen[r.pk]["read"]),
+            skipped=len(seen[r.pk]["skipped"]),
             suggestion=len(seen[r.pk]["suggested"]),
             dispute=len(disputes[r.pk]),
         )
@@ -398,7 +413,22 @@ def batch_plan(user, spec: BatchSpec, *, preview: bool = False) -> BatchPlan:
     )
     plan.request, plan.copies_left_out = planned, copies_left_out
     plan.same_name = _batches_named(spec.name)
+    names = {r.pk: r.get_username() for r in readers}
+    plan.kept_back = kept_back_summary(
+        kept_back_reasons(excluded, barred=disputes, seen=seen), names, len(set().union(*excluded.values()))
+    )
     return plan
+
+
+def _independence_check(spec: BatchSpec) -> None:
+    """Independent reads are turned off only with a reason (the release's provenance carries it)."""
+    if not spec.exclude_seen and not spec.independence_off_reason.strip():
+        raise BatchPlanError(
+            _(
+                "say why readers may be handed exams they already read, skipped or saw the suggestion of "
+                "(independence_off_reason): two reads of an exam by one person are not independent"
+            )
+        )
 
 
 def _batches_named(name: str) -> list[str]:

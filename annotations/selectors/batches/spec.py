@@ -52,6 +52,7 @@ def batch_spec(data: Mapping[str, Any]) -> BatchSpec:
     for name in ("escalation_cap", "consensus_method", "consensus_threshold", "latent_margin"):
         if given.get(name) in (None, ""):  # left blank: the spec's default
             given.pop(name, None)
+    given["independence_off_reason"] = str(given.get("independence_off_reason") or "").strip()
     for name in (
         "exclude_seen",
         "serial_comparison",

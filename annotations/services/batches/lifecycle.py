@@ -19,7 +19,14 @@ from annotations.models import Assignment, BatchExam, Exam, ReviewBatch, Taxonom
 from annotations.roles import Role, has_role
 from annotations.selectors.agreement.rules import AgreementConfigError, consensus_rule
 from annotations.selectors.batches.wording import design_error_text, problems_text
-from annotations.selectors.blinding import design_exclusions, pseudonym_order
+from annotations.selectors.blinding import (
+    design_exclusions,
+    kept_back_reasons,
+    kept_back_summary,
+    pseudonym_order,
+    reader_barred_pairs,
+    readers_seen_before,
+)
 from annotations.selectors.users import blind_refusal
 from annotations.services.audit import audit_record
 from annotations.services.suggestions import batch_suggestions_enqueue
@@ -92,7 +99,7 @@ def _design_notes(
     escalation: dict | None,
     request: DesignRequest,
     design: Design,
-    exclude_seen: bool,
+    independence: tuple[bool, str, dict],
     serial_comparison: bool,
     device_measurements_shown: bool,
 ) -> dict:
@@ -112,7 +119,11 @@ def _design_notes(
         "retests_unplaced": design.retests_unplaced,
         "min_pair_overlap_asked": request.min_pair_overlap,
         "min_pair_overlap": design.min_pair_overlap,
-        "exclude_seen": exclude_seen,
+        # One person, one independent read per exam: on unless turned off with a reason (selectors.blinding
+        # batch_excludes_seen), and what it kept from whom at the design.
+        "exclude_seen": independence[0],
+        **({"independence_off_reason": independence[1]} if not independence[0] else {}),
+        "kept_back": independence[2],
     }
 
 
@@ -234,6 +245,9 @@ def _create_audit(
             "serial_comparison": batch.design["serial_comparison"],
             "device_measurements_shown": batch.design["device_measurements_shown"],
             "seed": batch.seed,
+            "exclude_seen": batch.design["exclude_seen"],
+            "independence_off_reason": batch.design.get("independence_off_reason"),
+            "kept_back": batch.design["kept_back"],
             # A designed batch's sample: asked for, and how far the matching exams fell short of it.
             **{key: batch.design[key] for key in SAMPLE_NOTES if key in batch.design},
         },
@@ -259,7 +273,8 @@ def batch_create(
     due_date=None,
     design_notes: dict | None = None,
     escalation: dict | None = None,
-    exclude_seen: bool = False,
+    exclude_seen: bool = True,
+    independence_off_reason: str = "",
     serial_comparison: bool = False,
     device_measurements_shown: bool = False,
     planned: tuple[DesignRequest, Design] | None = None,
@@ -269,14 +284,17 @@ def batch_create(
 
     The design (lib.batch_design) is computed first; goals it cannot meet are refused here with its
     explanation, so a coordinator never starts a batch whose agreement cannot be estimated as asked.
-    No reader is handed an exam whose dispute they saw (selectors.blinding); with exclude_seen, nor one
-    they read in another batch or whose suggestion they saw. Exams may be given as ids; `planned` is a
+    No reader is handed an exam whose dispute they saw (selectors.blinding); unless independence is
+    turned off (exclude_seen False, refused without `independence_off_reason`), nor one they read, skipped
+    or saw the suggestion of in another batch. Exams may be given as ids; `planned` is a
     preview's (request, design), stored as it is when nothing it was designed from changed since.
     """
     if not has_role(actor, Role.COORDINATOR):
         raise Forbidden(_("only coordinators create batches"))
     require_readers(readers)
+    reason = independence_reason(exclude_seen, independence_off_reason)
     exam_ids, reader_ids = _pks(exams), [reader.pk for reader in readers]
+    excluded, kept_back = independent_exclusions(readers, exam_ids, exclude_seen)
     request = DesignRequest(
         exam_ids=exam_ids,
         reader_ids=reader_ids,
@@ -285,7 +303,7 @@ def batch_create(
         gold_exam_ids=_pks(gold_exams),
         retest_fraction=retest_fraction,
         min_pair_overlap=min_pair_overlap,
-        excluded=design_exclusions(reader_ids, exam_ids, exclude_seen=exclude_seen),
+        excluded=excluded,
     )
     design = _designed(request, escalation, planned)
     notes = dict(design_notes or {})
@@ -308,7 +326,13 @@ def batch_create(
             started_at=now if start else None,
             due_date=due_date,
             design=_design_notes(
-                notes, escalation, request, design, exclude_seen, serial_comparison, device_measurements_shown
+                notes,
+                escalation,
+                request,
+                design,
+                (exclude_seen, reason, kept_back),
+                serial_comparison,
+                device_measurements_shown,
             ),
         )
         pseudonyms_keep(batch, reader_ids)
@@ -317,6 +341,32 @@ def batch_create(
         # After commit: the worker must see the batch's rows; a broker error is logged, never raised.
         transaction.on_commit(lambda: batch_suggestions_enqueue(batch.pk))
     return batch
+
+
+def independence_reason(exclude_seen: bool, reason: str | None) -> str:
+    """The reason given for turning independent reads off, stripped; refused when off without one (two
+    reads of an exam by one person are not independent: whoever wants them says why, for the record)."""
+    reason = (reason or "").strip()
+    if not exclude_seen and not reason:
+        raise BatchDesignError(
+            _(
+                "say why readers may be handed exams they already read, skipped or saw the suggestion of "
+                "(independence_off_reason): two reads of an exam by one person are not independent"
+            )
+        )
+    return reason[:500] if not exclude_seen else ""
+
+
+def independent_exclusions(readers: Sequence, exam_ids: list[int], exclude_seen: bool) -> tuple[dict, dict]:
+    """(reader id -> exams kept from them, what the coordinator is told of it: selectors.blinding
+    kept_back_summary), for a design of `exam_ids`."""
+    reader_ids = [reader.pk for reader in readers]
+    barred = reader_barred_pairs(reader_ids, exam_ids)
+    seen = readers_seen_before(reader_ids, exam_ids) if exclude_seen else {}
+    excluded = design_exclusions(reader_ids, exam_ids, exclude_seen=exclude_seen, barred=barred, seen=seen)
+    reasons = kept_back_reasons(excluded, barred=barred, seen=seen)
+    names = {reader.pk: reader.get_username() for reader in readers}
+    return excluded, kept_back_summary(reasons, names, len(set().union(*excluded.values())))
 
 
 def _pks(exams: Sequence[Exam | int]) -> list[int]:
@@ -404,6 +454,7 @@ def batch_create_from_plan(*, plan, actor, start: bool = True) -> ReviewBatch:
             "latent_margin": spec.latent_margin,
         },
         exclude_seen=spec.exclude_seen,
+        independence_off_reason=spec.independence_off_reason,
         serial_comparison=spec.serial_comparison,
         device_measurements_shown=spec.device_measurements_shown,
         planned=(plan.request, plan.design) if plan.request else None,

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
@@ -27,13 +28,20 @@ from annotations.selectors.batches.closures import (
 )
 from annotations.selectors.batches.plan import BatchPlanError, exams_to_add
 from annotations.selectors.batches.wording import problems_text
-from annotations.selectors.blinding import batch_seen_elsewhere, design_exclusions, exams_reader_barred
+from annotations.selectors.blinding import (
+    batch_excludes_seen,
+    batch_seen_elsewhere,
+    exams_reader_barred,
+    kept_back_reasons,
+    kept_back_summary,
+)
 from annotations.selectors.exams.selection import ExamCriteria
 from annotations.selectors.users import blind_refusal
 from annotations.services.audit import audit_record
 from annotations.services.batches.lifecycle import (
     BatchDesignError,
     BatchStateConflict,
+    independent_exclusions,
     pseudonyms_keep,
     queue_end,
     require_coordinator,
@@ -196,6 +204,8 @@ def _reassign_check(batch: ReviewBatch, to_reader, actor) -> None:
         raise BatchDesignError(blind_refusal([to_reader]))
 
 
+# One transaction under the batch lock: what moves, what a departed reader leaves and the audit row must be
+# decided together; each step is a helper.
 def batch_reassign(*, batch: ReviewBatch, from_reader, to_reader, actor) -> dict:
     """Hand a reader's unread exams to another reader, but those the new reader may not read
     (_blinded_from) or has; drafts stay with a reader still reading. A reader who left the study keeps
@@ -231,6 +241,9 @@ def batch_reassign(*, batch: ReviewBatch, from_reader, to_reader, actor) -> dict
         outcome = {
             "moved": len(movable),
             **_reasons_kept(waiting, held, barred, seen, retested),
+            "kept_back": kept_back(
+                {to_reader.pk: (barred | seen) & set(waiting)}, {to_reader.pk: to_reader.get_username()}
+            ),
             "reader_left": left,
             "drafts_handed_on": closed[0],
             "drafts_kept": 0 if left else len(drafts),
@@ -248,11 +261,19 @@ def batch_reassign(*, batch: ReviewBatch, from_reader, to_reader, actor) -> dict
     return outcome
 
 
+def kept_back(excluded: dict[int, set[int]], names: dict[int, str]) -> dict:
+    """What the coordinator is told of the exams kept from each reader (selectors.blinding
+    kept_back_summary), the reasons asked for the kept exams alone."""
+    return kept_back_summary(kept_back_reasons(excluded), names, len(set().union(*excluded.values())))
+
+
 @dataclass(frozen=True)
 class ExamsAdded:
     added: int
     # Matching exams not taken: copies of a waveform the batch holds, or of another matching exam.
     copies_left_out: int
+    # The new exams kept from whom, and why (selectors.blinding kept_back_summary).
+    kept_back: dict
 
 
 def batch_add_matching_exams(
@@ -268,8 +289,8 @@ def batch_add_matching_exams(
         exams, copies = exams_to_add(actor, batch, criteria, sample_size=sample_size, seed=seed)
     except BatchPlanError as error:
         raise BatchDesignError(str(error)) from error
-    added = batch_add_exams(batch=batch, exams=exams, actor=actor, copies_left_out=copies)
-    return ExamsAdded(added=added, copies_left_out=copies)
+    added, kept = _exams_add(batch=batch, exams=exams, actor=actor, seed=None, copies_left_out=copies)
+    return ExamsAdded(added=added, copies_left_out=copies, kept_back=kept)
 
 
 def batch_add_exams(
@@ -277,6 +298,15 @@ def batch_add_exams(
 ) -> int:
     """Add exams to a batch; they join the end of the queues, keeping loads within one. `copies_left_out`:
     what the caller's criteria matched but left out as copies, for the audit row."""
+    return _exams_add(batch=batch, exams=exams, actor=actor, seed=seed, copies_left_out=copies_left_out)[0]
+
+
+# The steps are those of a design (readers, loads, exclusions, slots) on a batch that runs, in one
+# transaction under the batch lock; each is a call, but the lock and the audit row keep them together.
+def _exams_add(
+    *, batch: ReviewBatch, exams: Sequence[Exam], actor, seed: int | None, copies_left_out: int
+) -> tuple[int, dict]:
+    """batch_add_exams, also answering what was kept from whom (ExamsAdded.kept_back)."""
     require_coordinator(actor)
     require_open(batch)
     with transaction.atomic():
@@ -284,7 +314,7 @@ def batch_add_exams(
         present = set(BatchExam.objects.filter(batch=batch).values_list("exam_id", flat=True))
         new = [exam.pk for exam in exams if exam.pk not in present]
         if not new:
-            return 0
+            return 0, kept_back({}, {})
         # The readers still reading: one who left is handed nothing new (their queue stays as it is). The
         # batch's readers, not those holding a slot: one added when nothing was left to move holds none.
         reader_ids = sorted(reading_reader_ids(batch_reader_ids(batch)))
@@ -292,6 +322,9 @@ def batch_add_exams(
         loads = {
             r: Assignment.objects.filter(batch=batch, reader_id=r, read_round=1).count() for r in reader_ids
         }
+        # Asked now, not at the batch's design: what its readers read since counts.
+        readers = list(get_user_model().objects.filter(pk__in=reader_ids).order_by("pk"))
+        excluded, kept = independent_exclusions(readers, new, batch_excludes_seen(batch))
         design = design_batch(
             DesignRequest(
                 exam_ids=new,
@@ -299,9 +332,7 @@ def batch_add_exams(
                 readers_per_exam=batch.readers_per_exam,
                 seed=batch.seed + len(present) if seed is None else seed,
                 existing_loads=loads,
-                excluded=design_exclusions(
-                    reader_ids, new, exclude_seen=bool((batch.design or {}).get("exclude_seen"))
-                ),
+                excluded=excluded,
             )
         )
         if design.short_exam_ids:
@@ -313,10 +344,10 @@ def batch_add_exams(
             actor=actor,
             action="batch.add_exams",
             target=batch,
-            after={"exams": new, "copies_left_out": copies_left_out},
+            after={"exams": new, "copies_left_out": copies_left_out, "kept_back": kept},
         )
         transaction.on_commit(lambda: batch_suggestions_enqueue(batch.pk))
-    return len(new)
+    return len(new), kept
 
 
 def _enough_readers(batch: ReviewBatch, readers: int) -> None:
@@ -367,6 +398,8 @@ def _added_rows_insert(batch: ReviewBatch, exam_ids: list[int], slots: list[tupl
 class ReadersAdded:
     moved: int  # unread exams moved to the newcomers
     gold_added: int  # gold exams given to them, all together (none they may not read)
+    # The batch's unread and gold exams kept from the newcomers, and why (kept_back_summary).
+    kept_back: dict
 
 
 def batch_add_readers(*, batch: ReviewBatch, readers: Sequence, actor) -> ReadersAdded:
@@ -381,6 +414,7 @@ def batch_add_readers(*, batch: ReviewBatch, readers: Sequence, actor) -> Reader
         everyone = sorted(batch_reader_ids(locked) | {r.pk for r in readers})
         locked.design = {**(locked.design or {}), "reader_ids": everyone}
         locked.save(update_fields=["design"])
+        kept = _kept_from_newcomers(locked, readers)
         # Gold first, so the loads the rebalancing evens out count every reader's gold reads alike.
         gold_added = _gold_for_newcomers(locked, [r.pk for r in readers])
         # A reader who left may give unread exams away, never receive one.
@@ -393,9 +427,21 @@ def batch_add_readers(*, batch: ReviewBatch, readers: Sequence, actor) -> Reader
                 "readers": sorted(r.get_username() for r in readers),
                 "moved": moved,
                 "gold_added": gold_added,
+                "kept_back": kept,
             },
         )
-    return ReadersAdded(moved=moved, gold_added=gold_added)
+    return ReadersAdded(moved=moved, gold_added=gold_added, kept_back=kept)
+
+
+def _kept_from_newcomers(batch: ReviewBatch, readers: Sequence) -> dict:
+    """The batch's unread first reads and gold exams each newcomer may not be handed (a dispute seen;
+    unless the batch's independence is off, an exam read, skipped or whose suggestion they saw)."""
+    unread = Assignment.objects.filter(batch=batch, status=Assignment.Status.PENDING, read_round=1)
+    exam_ids = sorted(set(unread.values_list("exam_id", flat=True)) | set(_gold_ids(batch)))
+    ids = [reader.pk for reader in readers]
+    seen = batch_seen_elsewhere(batch, ids, exam_ids)
+    excluded = {r: exams_reader_barred(r, exam_ids) | seen.get(r, set()) for r in ids}
+    return kept_back(excluded, {reader.pk: reader.get_username() for reader in readers})
 
 
 def _gold_ids(batch: ReviewBatch) -> list[int]:
