@@ -495,8 +495,14 @@ def test_the_coordinator_downloads_the_study_with_pseudonyms_only(study, diego, 
     assert {row["comment"] for row in table if row["comment"]} == set(study.comments)
     jsonl = [json.loads(line) for line in downloads["consensus.jsonl"].decode().splitlines()]
     assert {c["comment"] for line in jsonl for c in line["comments"]} == set(study.comments)
+    # Taken out of every file whose comment column the card lists: anywhere else, a comment is a leak.
+    card = json.loads(downloads["dataset_card.json"])
+    commented = [
+        name for name, columns in card["free_text_columns"].items() if any("comment" in c for c in columns)
+    ]
+    assert {reads_name, "consensus.jsonl"} <= set(commented)
     for comment in study.comments:
-        for name in (reads_name, "consensus.jsonl"):
+        for name in set(commented) & set(downloads):
             downloads[name] = downloads[name].replace(comment.encode(), b"")
     exported = Crawl(bodies=downloads)
     markers = [m for reader in READERS for m in study.markers[reader]]
