@@ -11,7 +11,28 @@ from __future__ import annotations
 
 from typing import Any
 
+import redis
 from django.core.cache.backends.redis import RedisCache, RedisCacheClient
+
+from ecgreview.redis_breaker import redis_answering, redis_failed
+
+
+class _GuardedRedis(redis.Redis):
+    """A client that skips a server marked out after a failure (ecgreview/redis_breaker.py), and marks it
+    out when a call times out or is refused."""
+
+    def __init__(self, *args: Any, location: str = "", **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self._location = location
+
+    def execute_command(self, *args: Any, **options: Any) -> Any:
+        if not redis_answering(self._location):
+            raise redis.ConnectionError("Redis did not answer a moment ago; not asked again yet")
+        try:
+            return super().execute_command(*args, **options)
+        except (redis.ConnectionError, redis.TimeoutError):
+            redis_failed(self._location)
+            raise
 
 
 class _SharedClient(RedisCacheClient):
@@ -23,7 +44,9 @@ class _SharedClient(RedisCacheClient):
         pool = self._get_connection_pool(write)
         client = self._clients.get(id(pool))
         if client is None:
-            client = self._clients[id(pool)] = self._client(connection_pool=pool)
+            where = pool.connection_kwargs
+            location = f"redis://{where.get('host')}:{where.get('port')}/{where.get('db', 0)}"
+            client = self._clients[id(pool)] = _GuardedRedis(connection_pool=pool, location=location)
         return client
 
 

@@ -171,6 +171,9 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 REDIS_URL = env.str("REDIS_URL")
 # Seconds a Redis call may take before it counts as failed (cache and broker alike).
 REDIS_SOCKET_TIMEOUT = env.int("REDIS_SOCKET_TIMEOUT", 2, minimum=1)
+# After a call fails, how long a process leaves that Redis alone: calls fail at once meanwhile, so one
+# request waits REDIS_SOCKET_TIMEOUT at most, not once per call (ecgreview/redis_breaker.py).
+REDIS_RETRY_AFTER_S = env.int("REDIS_RETRY_AFTER_S", 10, minimum=0)
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", REDIS_URL)
 for _name, _url in (("REDIS_URL", REDIS_URL), ("CELERY_BROKER_URL", CELERY_BROKER_URL)):
     if _url is not None and urlparse(_url).scheme not in {"redis", "rediss"}:

@@ -33,6 +33,7 @@ from annotations.selectors.enqueue import alive_key as _alive
 from annotations.selectors.enqueue import queued_key as _marker
 from annotations.selectors.enqueue import task_beating, worker_last_took  # noqa: F401 (the services' names)
 from annotations.selectors.enqueue import took_key as _took_key
+from ecgreview.redis_breaker import redis_answering, redis_failed
 
 logger = logging.getLogger(__name__)
 
@@ -73,6 +74,14 @@ def _in_background(task, args: tuple, countdown: float | None) -> bool:
 CATCH_UP_PRIORITY = 9
 
 
+def _unreachable(error: Exception) -> bool:
+    """The broker did not answer (refused, timed out), as opposed to a message it could not take."""
+    import redis
+    from kombu.exceptions import OperationalError
+
+    return isinstance(error, OperationalError | redis.ConnectionError | redis.TimeoutError | OSError)
+
+
 def task_enqueue(name: str, *args, countdown: float | None = None, priority: int | None = None) -> bool:
     """Send the task called `name`; never raises. Returns whether the broker took it. Without a broker
     (the embedded default) Celery runs the task in-process: here, or after the response for the long
@@ -80,9 +89,17 @@ def task_enqueue(name: str, *args, countdown: float | None = None, priority: int
     task = _task(name)
     if settings.CELERY_TASK_ALWAYS_EAGER and task.name in AFTER_THE_RESPONSE:
         return _in_background(task, args, countdown)
+    broker = settings.CELERY_BROKER_URL
+    if broker and not redis_answering(broker):
+        logger.warning(
+            "not queueing %s%r: the broker did not answer a moment ago; the sweep will", task.name, args
+        )
+        return False
     try:
         task.apply_async(args, countdown=countdown, retry=False, priority=priority)
-    except Exception:  # kombu, redis and socket errors alike: the sweep sends it later
+    except Exception as error:  # kombu, redis and socket errors alike: the sweep sends it later
+        if broker and _unreachable(error):
+            redis_failed(broker)
         logger.exception("could not queue %s%r; the sweep will", task.name, args)
         return False
     if args and not settings.CELERY_TASK_ALWAYS_EAGER:
