@@ -274,6 +274,23 @@ class PriorExamSerializer(serializers.Serializer):
     waveform_etag = serializers.CharField()
 
 
+class ReturnedReadSerializer(serializers.Serializer):
+    reason = serializers.CharField(help_text="The coordinator's words.")
+    at = serializers.DateTimeField()
+
+
+class CorrectionSerializer(serializers.Serializer):
+    """Whether the reader may amend the read now (api.corrections), and why it came back to them."""
+
+    amendable = serializers.BooleanField(help_text="A submitted read of an open exam: the page offers Amend.")
+    refusal = serializers.CharField(
+        allow_null=True, help_text="Why a submitted read can no longer be amended."
+    )
+    returned = ReturnedReadSerializer(
+        allow_null=True, help_text="Set while a read a coordinator returned waits to be submitted again."
+    )
+
+
 class ReadingContextSerializer(serializers.Serializer):
     assignment = ContextAssignmentSerializer()
     exam = ContextExamSerializer()
@@ -291,6 +308,7 @@ class ReadingContextSerializer(serializers.Serializer):
         "with serial comparison; empty otherwise.",
     )
     next_assignment_id = serializers.CharField(allow_null=True, help_text=REF_HELP)
+    correction = CorrectionSerializer()
 
 
 class DraftSavedSerializer(serializers.Serializer):
@@ -343,9 +361,10 @@ def _labels_within_taxonomy(request, pk: int) -> None:
         raise serializers.ValidationError({"labels": [message]})
 
 
-def _save_arguments(request, pk: int) -> dict:
+def _save_arguments(request, pk: int, body=SaveSerializer) -> dict:
+    """A save's arguments from its body; `body` a SaveSerializer, or one that adds fields (an amendment's)."""
     _labels_within_taxonomy(request, pk)
-    values = _valid(SaveSerializer, request, pk)
+    values = _valid(body, request, pk)
     return {
         "labels": [
             LabelInput(code=item["code"], uncertain=item["uncertain"], qualifiers=tuple(item["qualifiers"]))

@@ -84,6 +84,12 @@ class AnnotationLabel(models.Model):
 class AnnotationRevision(models.Model):
     """Append-only snapshot of an annotation after each save: no read is ever silently changed."""
 
+    class Kind(models.TextChoices):
+        SAVE = "save", _("Draft saved")
+        SUBMIT = "submit", _("Submitted")
+        AMEND = "amend", _("Amended by its reader")
+        RETURNED = "returned", _("Returned to its reader")
+
     # Indexed by annotation_revision_unique (annotation, revision).
     annotation = models.ForeignKey(
         Annotation, on_delete=models.PROTECT, related_name="revisions", db_index=False
@@ -95,11 +101,22 @@ class AnnotationRevision(models.Model):
     time_on_task_ms = models.PositiveIntegerField(default=0)
     recorded_at = models.DateTimeField(default=timezone.now)
     recorded_by = models.ForeignKey(USER, on_delete=models.PROTECT, related_name="+")
+    # What made this revision; an amendment and a return say why (required there, by the constraint).
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.SAVE)
+    reason = models.TextField(blank=True, default="")
 
     class Meta:
         ordering = ["annotation", "revision"]
         constraints = [
             models.UniqueConstraint(fields=["annotation", "revision"], name="annotation_revision_unique"),
+            models.CheckConstraint(
+                condition=Q(kind__in=["save", "submit", "amend", "returned"]),
+                name="annotation_revision_kind_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(kind__in=["save", "submit"]) | ~Q(reason=""),
+                name="annotation_revision_correction_has_reason",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -202,9 +202,15 @@ def _earlier_labels_removed(annotation: Annotation) -> None:
 
 
 def _snapshot_rows(
-    annotation: Annotation, resolved: list[tuple[DiagnosticClass, bool, list[str]]], actor
+    annotation: Annotation,
+    resolved: list[tuple[DiagnosticClass, bool, list[str]]],
+    actor,
+    *,
+    kind: str | None = None,
+    reason: str = "",
 ) -> None:
-    """The read's labels and its revision, new rows only (prepared writes: see annotation_submit)."""
+    """The read's labels and its revision, new rows only (prepared writes: see annotation_submit). A
+    correction (services.corrections) names its kind and reason."""
     rows_insert(
         [
             AnnotationLabel(annotation=annotation, diagnostic_class=c, uncertain=u, qualifiers=q)
@@ -219,8 +225,15 @@ def _snapshot_rows(
         comment=annotation.comment,
         time_on_task_ms=annotation.time_on_task_ms,
         recorded_by=actor,
+        kind=kind or _kind(annotation),
+        reason=reason,
     )
     rows_insert([revision])
+
+
+def _kind(annotation: Annotation) -> str:
+    submitted = annotation.status == Annotation.Status.SUBMITTED
+    return AnnotationRevision.Kind.SUBMIT if submitted else AnnotationRevision.Kind.SAVE
 
 
 def _first_annotation(locked: Assignment, now) -> Annotation:

@@ -626,6 +626,7 @@ def reading_context(
     )
     suggestion = None if prefetch else shown or suggestion_visible(assignment, annotation)
     # Imported here: the priors module builds on this one's assignment lookup and cache tokens.
+    from annotations.selectors.reading.corrections import reading_correction
     from annotations.selectors.reading.priors import prior_exams
 
     return {
@@ -639,4 +640,5 @@ def reading_context(
         ),
         "priors": prior_exams(assignment),
         "next_assignment_id": assignment_ref_or_none(following),
+        "correction": reading_correction(assignment, annotation),
     }

@@ -12,6 +12,7 @@ from annotations.errors import NotFound
 from annotations.models import Assignment, ReviewBatch
 from annotations.roles import Role, has_role
 from annotations.selectors.batches.closures import closed_without_read
+from annotations.selectors.reading.corrections import returned_reason_subquery
 from annotations.selectors.reading.refs import assignment_ref
 from annotations.selectors.reading.skip_reasons import skip_reason_shown
 
@@ -21,6 +22,7 @@ class DraftEntry:
     assignment_id: int
     position: int  # 1-based place in the reader's own queue
     updated_at: object
+    returned_reason: str = ""  # a coordinator returned the read: why (selectors.reading.corrections)
 
 
 @dataclass(frozen=True)
@@ -84,14 +86,19 @@ def _reader_drafts_by_batch(user) -> dict[int, list[DraftEntry]]:
         Assignment.objects.filter(
             reader=user, batch__status=ReviewBatch.Status.ACTIVE, status=Assignment.Status.IN_PROGRESS
         )
-        .annotate(updated_at=Max("annotations__updated_at"))
-        .values("id", "batch_id", "position", "updated_at")
+        .annotate(updated_at=Max("annotations__updated_at"), returned_reason=returned_reason_subquery())
+        .values("id", "batch_id", "position", "updated_at", "returned_reason")
         .order_by("batch_id", "position")
     )
     grouped: dict[int, list[DraftEntry]] = {}
     for row in rows:
         grouped.setdefault(row["batch_id"], []).append(
-            DraftEntry(assignment_id=row["id"], position=row["position"] + 1, updated_at=row["updated_at"])
+            DraftEntry(
+                assignment_id=row["id"],
+                position=row["position"] + 1,
+                updated_at=row["updated_at"],
+                returned_reason=row["returned_reason"] or "",
+            )
         )
     return grouped
 

@@ -22,7 +22,8 @@ def earlier_pseudonym_keys() -> list[dict[str, int]]:
 
 
 def export_reader_ids(batch_ids: Sequence[int]) -> list[int]:
-    """Everyone with a submitted read or a skip in the batches: the readers the pseudonyms stand for."""
+    """Everyone with a submitted read, a skip or a read returned to them in the batches: the readers the
+    pseudonyms stand for (read_history.csv names the returned reads' readers too)."""
     readers = set(
         Annotation.objects.filter(assignment__batch_id__in=batch_ids, status=Annotation.Status.SUBMITTED)
         .values_list("assignment__reader_id", flat=True)
@@ -34,7 +35,9 @@ def export_reader_ids(batch_ids: Sequence[int]) -> list[int]:
         .values_list("reader_id", flat=True)
         .distinct()
     )
-    return sorted(readers)
+    from annotations.selectors.releases.history import returned_reader_ids
+
+    return sorted(readers | returned_reader_ids(batch_ids))
 
 
 def skipped_read_rows(batch_ids: Sequence[int]) -> list[tuple]:

@@ -24,6 +24,7 @@ from annotations.services.releases.layout import (
     CONSENSUS_JSONL,
     DEVICE_CSV,
     FREE_TEXT_COLUMNS,
+    READ_HISTORY_CSV,
     READS_CSV,
     SUGGESTION_COLUMNS,
     SUGGESTION_TEXT_COLUMNS,
@@ -205,6 +206,14 @@ _FILE_CONVENTIONS = (
     "made before the list existed are other with their words. revision is the read's revision number "
     "(each save of it counts one) and comment the reader's comment on the read, repeated on each of its "
     "rows (empty: none).",
+    f"{READ_HISTORY_CSV}: the provenance of every read: one row per recorded revision of a read of the "
+    "batches (kind submit, amend: its reader corrected the submitted read, or returned: a coordinator sent "
+    f"it back to its reader), in {READS_CSV}'s order then by revision; reader as in {READS_CSV}, the "
+    "revision number, codes and uncertain (space-separated statement codes, as then), the comment and, "
+    "for an amendment or a return, the reason, both free text escaped with an apostrophe where a "
+    "spreadsheet would read a formula, and recorded_at. Draft saves are left out. A read's last row "
+    f"is what {READS_CSV} holds, unless it was returned and not yet submitted again ({READS_CSV} then has "
+    "no row of it); the blind read of a two-stage batch is never amended.",
     f"{ADJUDICATIONS_CSV}: one row per signed adjudication behind an adjudicated cell: the adjudicator "
     "as a pseudonym A01.. (kept from release to release as readers' are), the exam, batch, class code "
     "(the batches' own), value (1/0), "

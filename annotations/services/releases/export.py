@@ -36,6 +36,7 @@ from annotations.selectors.releases.export import exam_summary
 from annotations.selectors.releases.facts import earlier_pseudonym_keys, export_reader_ids
 from annotations.selectors.releases.plan import ExportPlan, ExportRefused
 from annotations.services.releases.card import CardFacts, card_build
+from annotations.services.releases.history import write_read_history
 from annotations.services.releases.layout import (
     ADJUDICATIONS_CSV,
     CARD_JSON,
@@ -43,6 +44,7 @@ from annotations.services.releases.layout import (
     CONSENSUS_CSV,
     CONSENSUS_JSONL,
     DEVICE_CSV,
+    READ_HISTORY_CSV,
     READS_CSV,
     SUGGESTIONS_CSV,
     SUMS,
@@ -237,7 +239,8 @@ def _tracings_write(
 
 def _data_files(out_dir: Path, written: list[str]) -> list[dict]:
     """The entries of the tables every release has and of the files this one wrote besides, by name."""
-    names = [ADJUDICATIONS_CSV, CONSENSUS_CSV, CONSENSUS_JSONL, READS_CSV, SUGGESTIONS_CSV, *written]
+    names = [ADJUDICATIONS_CSV, CONSENSUS_CSV, CONSENSUS_JSONL, READS_CSV, READ_HISTORY_CSV, SUGGESTIONS_CSV]
+    names += written
     return [_file_entry(out_dir / name) for name in sorted(names)]
 
 
@@ -266,6 +269,7 @@ def _export_write(
     write_consensus_jsonl(plan, out_dir / CONSENSUS_JSONL, ticks.by(5000), names)
     ticks.done = 2 * n
     n_read_rows = write_reads(plan, out_dir / READS_CSV, names)
+    write_read_history(plan, out_dir / READ_HISTORY_CSV, names)  # the earlier revisions reads.csv lacks
     adjudicators, adjudicator_ids, on_exams = write_adjudications(plan, out_dir / ADJUDICATIONS_CSV, earlier)
     device_rows = write_device_measurements(plan, out_dir / DEVICE_CSV)
     suggestions = write_suggestions(plan, out_dir / SUGGESTIONS_CSV)

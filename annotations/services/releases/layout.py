@@ -14,6 +14,7 @@ CONSENSUS_CSV = "consensus.csv"
 CONSENSUS_JSONL = "consensus.jsonl"
 READS_CSV = "reads.csv"
 ADJUDICATIONS_CSV = "adjudications.csv"
+READ_HISTORY_CSV = "read_history.csv"
 TRACINGS = "tracings.hdf5"
 CARD_JSON = "dataset_card.json"
 CARD_MD = "dataset_card.md"
@@ -45,6 +46,22 @@ READ_COLUMNS = [
     # Where the statement's finding is and how old (annotations.lib.qualifiers): services.releases.tables.
     "territory",
     "age",
+]
+# Every recorded revision of every read (services.releases.history): a submit, an amendment, a return.
+READ_HISTORY_COLUMNS = [
+    "reader",
+    "dataset",
+    "exam_id",
+    "batch",
+    "read_round",
+    "stage",
+    "revision",
+    "kind",
+    "codes",
+    "uncertain",
+    "comment",
+    "reason",
+    "recorded_at",
 ]
 ADJUDICATION_COLUMNS = [
     "adjudicator",

@@ -275,6 +275,7 @@
   }
   function readOnly() {
     var ctx = state.ctx;
+    if (ctx && !state.gone && state.amending) return false; // a submitted read opened for amendment
     return !ctx || state.gone || ctx.assignment.status === "submitted" || ctx.assignment.status === "skipped";
   }
   /* A write answered 404: the exam left the reader's queue (moved to another reader, or its batch closed)
@@ -322,7 +323,8 @@
   function saveDraft(keepalive) {
     var save = state.save;
     clearTimeout(save.timer);
-    if (!save.dirty || readOnly()) return save.chain;
+    // An amendment is sent whole, with its reason (amend()); a submitted read has no draft.
+    if (!save.dirty || readOnly() || state.amending) return save.chain;
     var id = state.ctx.assignment.id;
     save.chain = save.chain.then(function () {
       if (!save.dirty || !state.ctx || state.ctx.assignment.id !== id) return;
@@ -371,6 +373,7 @@
     var clashes = checkConflicts();
     if (clashes.length) { leaveComment(); focusClash(clashes[0]); return; } // the message names every pair
     if (!chosenInOrder().length) { showMessage(t("choose_one"), "error"); leaveComment(); return; }
+    if (state.amending) { leaveComment(); openAmend(); return; }
     var save = state.save, ctx = state.ctx;
     clearTimeout(save.timer);
     var id = ctx.assignment.id, body = payload(), nextId = ctx.next_assignment_id, read = state.annotation;
@@ -464,6 +467,7 @@
     var previous = state.ctx;
     var sameTaxonomy = previous && state.list.statements.length && previous.assignment.batch_id === context.assignment.batch_id;
     state.ctx = context;
+    state.amending = false;
     state.touched = false;
     state.appliedAt = performance.now();
     state.annotation = context.annotation;
@@ -497,11 +501,47 @@
       : status === "skipped" ? t("skipped_state") : state.annotation.revision ? t("saved") : "";
     box.textContent = status === "submitted" ? t("read_only_submitted")
       : status === "skipped" ? t("read_only_skipped", { reason: a.skip_reason || "–" }) : "";
+    renderCorrection(box);
     box.hidden = !box.textContent;
     // A read-only exam leaves the reader a way on: their next exam of the batch, or word that it is finished.
     $("read-only-way").hidden = status !== "submitted" && status !== "skipped";
     $("read-only-next").href = rootEl.dataset.nextUrl + "?batch=" + a.batch_id;
     rootEl.classList.toggle("read-only", readOnly());
+  }
+  /* A submitted read may be amended while its exam is open (Amend…, then a reason); a read a coordinator
+   * returned says why. What the server allows comes with the context (correction). */
+  function renderCorrection(box) {
+    var c = state.ctx.correction || {}, status = state.ctx.assignment.status;
+    if (status === "submitted" && c.refusal) box.textContent += " " + c.refusal;
+    if (state.amending) box.textContent = t("amending");
+    if (c.returned && status === "in_progress") box.textContent = t("returned", { reason: c.returned.reason });
+    $("amend").hidden = !(status === "submitted" && c.amendable) || state.amending;
+  }
+  function startAmend() {
+    state.amending = true;
+    $("comment").disabled = false;
+    $("submit").disabled = false;
+    $("skip").disabled = true;
+    renderReadState();
+    renderSelection();
+  }
+  function openAmend() {
+    $("amend-reason").value = "";
+    $("amend-dialog").showModal();
+    $("amend-reason").focus();
+  }
+  function amend(reason) {
+    var id = state.ctx.assignment.id, body = payload();
+    body.reason = reason;
+    $("submit").disabled = true;
+    return api(id + "/amend/", "POST", body).then(function (r) {
+      $("submit").disabled = false;
+      if (r.status === 404 || closed(r)) { goneAway(closed(r) && r.data.detail); return; }
+      if (r.status !== 200) { showMessage(problem(r.data), "error"); return; }
+      state.save.dirty = false;
+      apply(r.data.context);
+      showMessage(t("amended", { revision: r.data.revision }), "info");
+    }, function () { $("submit").disabled = false; showMessage(t("save_failed"), "error"); });
   }
   // Two-stage: once the blind read is stored it counts; skipping now would withdraw it (the server refuses).
   function canSkip() { return !readOnly() && !state.annotation.blind; }
@@ -765,7 +805,7 @@
   }
   function onKey(e) {
     if (e.key === "Tab") focusSource.tabbedAt = performance.now();
-    if ($("help").open || $("skip-dialog").open) return; // dialogs handle their own keys (Esc closes)
+    if ($("help").open || $("skip-dialog").open || $("amend-dialog").open) return; // dialogs keep their keys
     var target = e.target;
     if ((e.ctrlKey || e.metaKey) && e.key === "Enter") { e.preventDefault(); submitByKey(); return; }
     if (target === $("search")) { searchKey(e, target); return; }
@@ -884,6 +924,15 @@
     on("comment", "input", function () { if (!readOnly()) changed(); });
     on("submit", "click", submit);
     on("skip", "click", openSkip);
+    on("amend", "click", startAmend);
+    on("amend-form", "submit", function (e) {
+      e.preventDefault();
+      var reason = $("amend-reason").value.trim();
+      if (!reason) return;
+      $("amend-dialog").close();
+      amend(reason);
+    });
+    on("amend-cancel", "click", function () { $("amend-dialog").close(); });
     // The printout draws the rhythm strip's lead the reader has on screen (the other view choices are
     // saved preferences the print page reads itself).
     on("print-link", "click", function () {
