@@ -125,6 +125,8 @@ def test_the_card_lists_the_free_text_columns_and_the_tracings_hold_none(release
         "suggestions.csv": ["criterion", "source", "finding"],
     }
     assert "free_text_columns" in (out / "dataset_card.md").read_text(encoding="utf-8")
+    # The skips counted per reason, as reads.csv's skip_code column holds them.
+    assert card["skips_per_code"] == {"not_12_leads": 1, "other": 1}
     # The tracings are signals and identifiers: the card lists no free text there, and there is none.
     with h5py.File(out / "tracings.hdf5", "r") as tracings:
         assert sorted(tracings) == ["dataset", "exam_id", "tracings"]

@@ -56,6 +56,17 @@ def skipped_read_rows(batch_ids: Sequence[int]) -> list[tuple]:
     return sorted(rows, key=lambda row: (row[1], row[2], row[0], row[4]))
 
 
+def skip_code_counts(batch_ids: Sequence[int]) -> dict[str, int]:
+    """The skipped slots per skip code (reads.csv's skip_code), the system's closures under "system"."""
+    rows = (
+        Assignment.objects.filter(batch_id__in=batch_ids, status=Assignment.Status.SKIPPED)
+        .values("skip_code")
+        .annotate(n=Count("pk"))
+        .order_by("skip_code")
+    )
+    return {row["skip_code"]: row["n"] for row in rows}
+
+
 def read_statuses(batch_ids: Sequence[int]) -> dict[tuple, str]:
     """(reader id, dataset, external id, batch, round) -> the slot's status, for the slots holding a
     submitted read that are not themselves submitted: a two-stage blind read whose revision is still

@@ -14,7 +14,7 @@ from annotations.lib.stats import BOOTSTRAP_METHODS, METHOD_EXAMS, bootstrap_agr
 from annotations.models import AgreementResult
 from annotations.selectors.agreement.rules import AgreementConfigError, consensus_settings
 from annotations.selectors.releases.export import exams_not_read
-from annotations.selectors.releases.facts import consensus_method_counts, export_data_as_of
+from annotations.selectors.releases.facts import consensus_method_counts, export_data_as_of, skip_code_counts
 from annotations.selectors.releases.plan import ExportPlan
 from annotations.services.releases.layout import (
     ADDED_COLUMN,
@@ -202,8 +202,10 @@ _FILE_CONVENTIONS = (
     "status is the slot's (submitted; in_progress for a two-stage blind read whose revision is open); "
     "a skipped slot is one row with status skipped, its skip_code and no class: a skip is not a read. "
     "skip_code is unreadable (tracing unreadable), wrong_patient (wrong patient or lead placement "
-    "suspected), not_12_leads, duplicate, or other, whose skip_reason holds the reader's words; skips "
-    "made before the list existed are other with their words. revision is the read's revision number "
+    "suspected), not_12_leads, duplicate, or other, whose skip_reason holds the reader's words (skips "
+    "made before the list existed are other with their words), or system: a slot the system closed (its "
+    "reader left the study, a retest withdrawn), nobody's skip, its reason the system's; 'skips_per_code' "
+    "in this card counts them. revision is the read's revision number "
     "(each save of it counts one) and comment the reader's comment on the read, repeated on each of its "
     "rows (empty: none).",
     f"{READ_HISTORY_CSV}: the provenance of every read: one row per recorded revision of a read of the "
@@ -403,6 +405,7 @@ def card_build(plan: ExportPlan, options: ExportOptions, facts: CardFacts) -> di
         "adjudicated_exams": facts.adjudicated_exams,
         "suggestions": facts.suggestions,
         "consensus_methods": consensus_method_counts(plan.batch_ids),
+        "skips_per_code": skip_code_counts(plan.batch_ids),
         "classes": _class_rows(plan, facts.stats, agreement),
         "agreement": agreement,
         "options": options.as_dict(),
