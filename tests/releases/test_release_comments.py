@@ -122,6 +122,7 @@ def test_the_card_lists_the_free_text_columns_and_the_tracings_hold_none(release
         "reads.csv": ["skip_reason", "comment"],
         "consensus.jsonl": ["comments[].comment"],
         "adjudications.csv": ["rationale"],
+        "read_history.csv": ["comment", "reason"],
         "suggestions.csv": ["criterion", "source", "finding"],
     }
     assert "free_text_columns" in (out / "dataset_card.md").read_text(encoding="utf-8")
