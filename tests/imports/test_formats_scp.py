@@ -429,3 +429,52 @@ def test_statement_lines_naming_people_or_dates_are_never_stored_even_past_60_ch
     import_one(write(tmp_path, bodies))
     codes = set(Exam.objects.get().reference_labels.values_list("code", flat=True))
     assert codes == {"Sinus rhythm"}
+
+
+@pytest.mark.parametrize("tables", [None, "raw"])
+def test_a_section_3_numbering_samples_from_0_is_read_when_its_span_matches_the_data(tables, blobs, tmp_path):
+    """A real cart wrote 0 to 10000 for the 10,000 samples it stored (the standard numbers from 1): the
+    span is one sample longer than the data counted from 1, and exactly the data counted from 0. Read as
+    the samples stored, and said in the import report."""
+    signal = truth()
+    bodies = basic_bodies(signal, tables=tables)
+    bodies[3] = bytes([len(EIGHT), 4 | (len(EIGHT) << 3) & 0xFF]) + b"".join(
+        struct.pack("<IIB", 0, signal.shape[1], enc.LEAD_IDS[name]) for name in EIGHT
+    )
+    report, outcome = import_one(write(tmp_path, bodies))
+    assert report.files_failed == 0, outcome.error
+    assert_stored_exactly(signal)
+    [record] = outcome.records
+    assert "numbers its samples from 0 (0 to 2500)" in record.message, record.message
+
+
+def test_a_span_from_0_that_matches_no_data_is_still_refused(blobs, tmp_path):
+    signal = truth()
+    bodies = basic_bodies(signal, tables="raw")
+    bodies[3] = bytes([len(EIGHT), 4 | (len(EIGHT) << 3) & 0xFF]) + b"".join(
+        struct.pack("<IIB", 0, signal.shape[1] + 7, enc.LEAD_IDS[name]) for name in EIGHT
+    )
+    report, outcome = import_one(write(tmp_path, bodies))
+    assert report.files_failed == 1
+    assert "bytes for" in outcome.error, outcome.error
+    nothing_stored(blobs)
+
+
+def test_the_coordinator_reads_the_0_based_span_note_in_the_import_jobs_report(
+    blobs, client_for, diego, django_capture_on_commit_callbacks, tmp_path
+):
+    signal = truth()
+    bodies = basic_bodies(signal)
+    bodies[3] = bytes([len(EIGHT), 4 | (len(EIGHT) << 3) & 0xFF]) + b"".join(
+        struct.pack("<IIB", 0, signal.shape[1], enc.LEAD_IDS[name]) for name in EIGHT
+    )
+    path = write(tmp_path, bodies, name="zero-based.scp")
+    upload = SimpleUploadedFile(path.name, path.read_bytes(), "application/octet-stream")
+    with django_capture_on_commit_callbacks() as callbacks:
+        response = client_for(diego).post("/api/v1/imports/", {"files": [upload], "dataset": "carts"})
+    assert response.status_code == 201 and len(callbacks) == 1
+    imports_run.apply(args=(response.json()["id"],)).get()
+    job = client_for(diego).get(f"/api/v1/imports/{response.json()['id']}/").json()
+    assert (job["status"], job["created"]) == ("done", 1), job
+    [created] = [row for row in job["outcomes"] if row["outcome"] == "created"]
+    assert created["message"].startswith("SCP-ECG section 3 numbers its samples from 0 (0 to 2500)")

@@ -73,6 +73,9 @@ class Record:
     source_record: str = ""
     # The recording device's own global measurements, by the keys of DEVICE_MEASUREMENTS.
     device_measurements: dict[str, float] = field(default_factory=dict)
+    # What the reader adjusted to make the file's data consistent, said in the import report beside the
+    # created record (a 0-based sample span, a trailing calibration pulse trimmed).
+    notes: list[str] = field(default_factory=list)
 
     @property
     def n_samples(self) -> int:

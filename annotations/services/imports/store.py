@@ -168,7 +168,10 @@ class BatchWriter:
         self.created_in_run.update(exam.pk for exam in created)
         exams_quality_enqueue([exam.pk for exam in created])
         self._insert_labels(created, [record for _, record in rows])
-        self.outcomes.extend(RecordOutcome(exam.external_id, "created", exam=exam.pk) for exam in created)
+        self.outcomes.extend(
+            RecordOutcome(exam.external_id, "created", "; ".join(record.notes), exam=exam.pk)
+            for exam, (_, record) in zip(created, rows, strict=True)
+        )
         self._warn_duplicates(_maybe_copies(created, results))
         self.outcomes.extend(RecordOutcome(exam.external_id, "created", exam=exam.pk) for exam in found_own)
         self._warn_duplicates(found_own)

@@ -47,13 +47,28 @@ LEAD_NAMES = {
 @dataclass(frozen=True)
 class Leads:
     names: list[str]
-    start: int  # 1-based first sample, shared by every lead
+    start: int  # 1-based first sample, shared by every lead (0: a writer that counts from 0, below)
     end: int  # 1-based last sample (inclusive)
     reference_beat_subtracted: bool
 
     @property
+    def zero_based(self) -> bool:
+        """The standard numbers samples from 1; some carts write 0 to N for the N samples they store (a
+        real Welch Allyn-era file: 0 to 10000 for 10,000). Counted from 1, that span would claim one
+        sample more than the data hold, and the record would be refused though nothing is missing."""
+        return self.start == 0
+
+    @property
     def samples(self) -> int:
-        return self.end - self.start + 1
+        return self.end - self.start + (0 if self.zero_based else 1)
+
+    def notes(self) -> list[str]:
+        if not self.zero_based:
+            return []
+        return [
+            f"SCP-ECG section 3 numbers its samples from 0 (0 to {self.end}); read as the {self.samples:,} "
+            "samples stored"
+        ]
 
 
 def section3_leads(section: Section | None) -> Leads:
@@ -67,7 +82,7 @@ def section3_leads(section: Section | None) -> Leads:
     spans, names = set(), []
     for _ in range(count):
         start, end, lead_id = cursor.unpack("IIB", "a lead definition")
-        if not 1 <= start <= end:
+        if not (1 <= start <= end or 0 == start < end):
             raise FormatError(f"SCP-ECG section 3: lead {lead_id} spans samples {start} to {end}")
         spans.add((start, end))
         names.append(LEAD_NAMES.get(lead_id, f"SCP lead {lead_id}"))

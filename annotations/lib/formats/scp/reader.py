@@ -34,6 +34,7 @@ class ScpRecord:
     universal: list[tuple[str, str]]
     measurements: GlobalMeasurements | None
     lead_measurements: dict[str, list[int]]
+    notes: list[str]
 
 
 def parse(data: bytes, options: ReadOptions | None = None) -> ScpRecord:
@@ -63,6 +64,7 @@ def parse(data: bytes, options: ReadOptions | None = None) -> ScpRecord:
         universal=section11_statements(sections.get(11)),
         measurements=section7_measurements(sections.get(7)),
         lead_measurements=section10_lead_measurements(sections.get(10)),
+        notes=leads.notes(),
     )
 
 
@@ -87,6 +89,7 @@ def read(path: Path, options: ReadOptions) -> Iterator[Record | RecordError]:
         identifiers=scp.header.identifiers,
         source_record=path.name,
         device_measurements=_device_measurements(scp.measurements),
+        notes=scp.notes,
     )
 
 
