@@ -100,6 +100,8 @@
 
   /* --- Serial comparison: an earlier ECG of the patient, when the batch shows them (ecg/priors.js) -- */
   var priors = window.EcgPriors.create({ viewer: viewer, gd: gd, $: $, t: t, fetchWaveform: fetchWaveform });
+  /* --- Where a finding is: a statement's qualifiers, chosen after it (ecg/qualifiers.js) ------------ */
+  var qualifiers = window.EcgQualifiers.create({ $: $, t: t, state: state, changed: changed, readOnly: readOnly });
 
   /* --- Statements ------------------------------------------------------------------------------- */
   function statementRow(c) {
@@ -178,10 +180,13 @@
       c.row.classList.toggle("uncertain", !!(s && s.uncertain));
       c.row.setAttribute("aria-selected", String(!!s));
       // Said with the statement: "?" alone read the same for a certain and an uncertain choice.
-      c.row.setAttribute("aria-label", c.code + " " + c.label + (s && s.uncertain ? ", " + t("uncertain_said") : ""));
+      c.row.setAttribute("aria-label", c.code + " " + c.label + (s && s.uncertain ? ", " + t("uncertain_said") : "") +
+        (s ? qualifiers.suffix(c.code) : ""));
     });
     var codes = chosenInOrder();
-    $("chosen").textContent = codes.length ? codes.map(function (c) { return c + (selected[c].uncertain ? "?" : ""); }).join(", ") : t("none_chosen");
+    $("chosen").textContent = codes.length ? codes.map(function (c) {
+      return c + (selected[c].uncertain ? "?" : "") + qualifiers.suffix(c);
+    }).join(", ") : t("none_chosen");
     checkConflicts();
   }
   function checkConflicts() {
@@ -233,8 +238,10 @@
   function focusedCode() { var c = focused(); return c ? c.code : null; }
   function toggle(code) {
     if (!code || readOnly()) return;
-    if (state.selected[code]) delete state.selected[code]; else state.selected[code] = { uncertain: false };
+    var chosen = !state.selected[code];
+    if (chosen) state.selected[code] = { uncertain: false, qualifiers: [] }; else delete state.selected[code];
     changed();
+    if (chosen) qualifiers.offer(code); // where the finding is, when the statement asks
   }
   function toggleUncertain(code) {
     if (!code || readOnly()) return;
@@ -302,7 +309,9 @@
   }
   function payload() {
     var selected = state.selected;
-    return { labels: chosenInOrder().map(function (c) { return { code: c, uncertain: !!selected[c].uncertain }; }),
+    return { labels: chosenInOrder().map(function (c) {
+      return { code: c, uncertain: !!selected[c].uncertain, qualifiers: selected[c].qualifiers || [] };
+    }),
       comment: $("comment").value, time_on_task_ms: Math.round(elapsed()), revision: state.annotation.revision };
   }
   /* Near the comment's limit the count shows: the box stops there, and a longer paste is cut. */
@@ -472,7 +481,9 @@
     state.appliedAt = performance.now();
     state.annotation = context.annotation;
     state.selected = {};
-    context.annotation.labels.forEach(function (l) { state.selected[l.code] = { uncertain: l.uncertain }; });
+    context.annotation.labels.forEach(function (l) {
+      state.selected[l.code] = { uncertain: l.uncertain, qualifiers: l.qualifiers || [] };
+    });
     $("comment").value = context.annotation.comment || "";
     renderCommentCount();
     state.clock.base = context.annotation.time_on_task_ms || 0;
@@ -841,7 +852,12 @@
     var focus = state.list.focusIndex;
     if (e.key === "ArrowDown") { e.preventDefault(); setFocus(focus + 1); }
     else if (e.key === "ArrowUp") { e.preventDefault(); setFocus(focus - 1); }
-    else if (e.key === "Enter") { e.preventDefault(); var c = focused(); if (c) toggle(c.code); box.select(); }
+    else if (e.key === "Enter") {
+      e.preventDefault();
+      var c = focused();
+      if (c) toggle(c.code);
+      if (!qualifiers.isOpen()) box.select(); // the chooser, when it opened, has the keys now
+    }
     else if (e.key === "Escape") { e.preventDefault(); leaveSearch(box); }
   }
   function onFocused(action) { return function () { var c = focused(); if (c) action(c.code); }; }
