@@ -2,6 +2,7 @@
 
 import os
 
+import numpy as np
 import pytest
 from django.core.management import CommandError, call_command
 
@@ -196,4 +197,29 @@ def test_a_record_id_longer_than_an_exam_id_keeps_is_refused_by_name_not_by_the_
     [file] = report.files
     assert "DataError" not in file.error, file.error
     assert "the record id is 230 characters long; an exam id keeps at most 200" in file.error
+    assert Exam.objects.count() == 0 and blob_files(blobs) == []
+
+
+def test_a_refusal_for_missing_leads_names_what_was_found_and_what_could_be_derived(blobs, tmp_path):
+    """A hospital's file with V3R, V7 and an unnamed 'ECG 1' instead of V3 to V6: the refusal listed
+    III, aVR, aVL and aVF among the missing (they are derived from I and II) and never named the
+    non-standard leads it found."""
+    import wfdb
+
+    names = ["I", "II", "V1", "V2", "V3R", "V7", "ECG 1"]
+    signal = np.tile(np.sin(np.linspace(0, 20, 5000))[:, None], (1, len(names)))
+    wfdb.wrsamp(
+        "odd_leads",
+        fs=500,
+        units=["mV"] * len(names),
+        sig_name=names,
+        p_signal=signal,
+        fmt=["16"] * len(names),
+        write_dir=str(tmp_path),
+    )
+    report = exams_import([tmp_path / "odd_leads.hea"], dataset="hostile", options=ImportOptions())
+    error = report.files[0].error
+    assert "missing lead(s) V3, V4, V5, V6, which cannot be derived" in error, error
+    assert "III, aVR, aVL, aVF would be derived from I and II" in error
+    assert "of which 'V3R', 'V7', 'ECG 1' are not among the 12 standard leads" in error
     assert Exam.objects.count() == 0 and blob_files(blobs) == []

@@ -68,6 +68,28 @@ class LeadError(ValueError):
     """Signals that cannot be arranged into the 12 standard leads; the message says which lead."""
 
 
+def _missing_leads_said(missing: list[str], names: list[str], extras: list[str], rows: dict) -> str:
+    """What is missing, what the file holds (naming its non-standard signals) and what could be derived:
+    enough for a coordinator to tell a 12-lead file with odd names from one with leads left out."""
+    underivable = [lead for lead in missing if lead not in LIMB_DERIVED]
+    derivable = [lead for lead in missing if lead in LIMB_DERIVED]
+    limbs_absent = [lead for lead in ("I", "II") if lead not in rows]
+    parts = []
+    if underivable:
+        parts.append(f"missing lead(s) {', '.join(underivable)}, which cannot be derived")
+    if derivable and limbs_absent:
+        parts.append(
+            f"missing {', '.join(derivable)}, derivable only from I and II, and {' and '.join(limbs_absent)} "
+            "is absent"
+        )
+    elif derivable:
+        parts.append(f"{', '.join(derivable)} would be derived from I and II")
+    found = f"the file holds {', '.join(repr(name.strip()) for name in names) or 'no signal'}"
+    if extras:
+        found += f", of which {', '.join(repr(name) for name in extras)} are not among the 12 standard leads"
+    return "; ".join([*parts, found])
+
+
 def arrange_leads(names: list[str], signals: np.ndarray) -> tuple[np.ndarray, list[str], list[str]]:
     """Reorder signals to the 12 standard leads followed by any extra signals, deriving missing limb leads.
 
@@ -88,11 +110,10 @@ def arrange_leads(names: list[str], signals: np.ndarray) -> tuple[np.ndarray, li
         else:
             rows[standard] = row
     missing = [lead for lead in STANDARD_LEADS if lead not in rows]
-    derivable = set(LIMB_DERIVED)
-    if any(lead not in derivable for lead in missing):
-        raise LeadError(f"lead(s) {', '.join(missing)} missing and cannot be derived")
-    if missing and ("I" not in rows or "II" not in rows):
-        raise LeadError(f"lead(s) {', '.join(missing)} missing and I or II is absent to derive them")
+    if missing and (
+        any(lead not in LIMB_DERIVED for lead in missing) or "I" not in rows or "II" not in rows
+    ):
+        raise LeadError(_missing_leads_said(missing, names, [name for name, _ in extras], rows))
     doubled = bool(set(missing) & set(AUGMENTED)) and np.issubdtype(signals.dtype, np.integer)
     if doubled:  # keep integers exact: every lead twice over, the augmented ones then whole numbers
         rows = {name: row.astype(np.int64) * 2 for name, row in rows.items()}
