@@ -28,6 +28,7 @@ from annotations.selectors.exams.listing import (
     exam_list_refuse_unknown,
     exam_page,
 )
+from annotations.selectors.imports import exam_reference_findings
 from annotations.views.exams import exam_waveform
 
 
@@ -146,6 +147,11 @@ class ReferenceLabelSerializer(serializers.Serializer):
     source = serializers.CharField(allow_blank=True)
 
 
+class ReferenceFindingSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    qualifiers = serializers.ListField(child=serializers.CharField())
+
+
 class BatchRefSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     name = serializers.CharField()
@@ -184,6 +190,11 @@ class ExamDetailSerializer(ExamSerializer):
     quality_flags = serializers.ListField(child=serializers.CharField())
     quality_report = serializers.DictField(help_text="Per lead and exam-level signal quality, from import.")
     reference_labels = ReferenceLabelSerializer(many=True, help_text="Never shown to readers.")
+    reference_findings = ReferenceFindingSerializer(
+        many=True,
+        help_text="The reference labels as statements of the default taxonomy, with the qualifiers a device "
+        "line gives them (an infarct line's wall and age). Never shown to readers.",
+    )
     batches = BatchRefSerializer(many=True, help_text="The batches holding the exam.")
     same_waveform = ExamRefSerializer(many=True, help_text="Other exams holding the very same samples.")
     suggestions = ExamSuggestionSerializer(many=True, help_text="Every provider version's, newest first.")
@@ -201,6 +212,7 @@ class ExamDetailSerializer(ExamSerializer):
             "quality_flags",
             "quality_report",
             "reference_labels",
+            "reference_findings",
             "batches",
             "same_waveform",
             "suggestions",
@@ -219,6 +231,7 @@ def _exam_detail(user, exam_id: int) -> dict:
             {"code_system": r.code_system, "code": r.code, "likelihood": r.likelihood, "source": r.source}
             for r in exam_reference_labels(user, exam)
         ],
+        "reference_findings": exam_reference_findings(exam),
         "batches": [{"id": b.pk, "name": b.name, "status": b.status} for b in batches],
         "same_waveform": [
             {"id": e.pk, "dataset": e.dataset.name, "external_id": e.external_id}

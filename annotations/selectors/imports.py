@@ -12,6 +12,7 @@ from django.db.models import QuerySet
 from django.utils.translation import gettext
 
 from annotations.errors import Forbidden, NotFound
+from annotations.lib.qualifiers import qualifiers_ordered
 from annotations.models import DiagnosticClass, Exam, ImportJob, Taxonomy
 from annotations.roles import Role, has_role
 
@@ -40,6 +41,8 @@ REFERENCE_MAPS_DIR = Path(__file__).resolve().parent.parent / "taxonomies" / "re
 STATEMENT_HEDGES = frozenset(
     {"probable", "possible", "consider", "provavel", "possivel", "probabile", "possibile"}
 )
+# The coronary artery GE's 12SL names after an acute infarct line, as statement_key writes it.
+CULPRIT_ARTERIES = frozenset({"lad", "lcx", "rca", "lm"})
 # Label systems whose codes must map onto the default taxonomy; the import report counts those that do not.
 COUNTED_SYSTEMS = ("snomed", "statement")
 
@@ -50,11 +53,21 @@ def reference_map(taxonomy_key: str) -> dict[str, dict[str, str]]:
     device statement texts, each to a class code. Empty when the taxonomy ships none."""
     path = REFERENCE_MAPS_DIR / f"{taxonomy_key}.json"
     if not path.is_file():
-        return {"snomed": {}, "statement": {}}
+        return {"snomed": {}, "statement": {}, "statement_qualifiers": {}}
     data = json.loads(path.read_text(encoding="utf-8"))
+    statements = data.get("statement") or {}
+    # A statement maps to a class code, or to {code, qualifiers} where the line says where the finding is.
     return {
         "snomed": dict(data.get("snomed") or {}),
-        "statement": {statement_key(text): code for text, code in (data.get("statement") or {}).items()},
+        "statement": {
+            statement_key(text): target if isinstance(target, str) else target["code"]
+            for text, target in statements.items()
+        },
+        "statement_qualifiers": {
+            statement_key(text): list(target.get("qualifiers") or [])
+            for text, target in statements.items()
+            if isinstance(target, dict)
+        },
     }
 
 
@@ -102,6 +115,7 @@ class LabelMatcher:
         for key, target in crosswalk["statement"].items():
             if target in self.by_code:
                 self.by_text[key] = self.by_code[target]
+        self.text_qualifiers = crosswalk["statement_qualifiers"]
 
     def classes_for(self, system: str, code: str) -> list[DiagnosticClass]:
         found = list(self.by_map.get((system, code), []))
@@ -115,11 +129,47 @@ class LabelMatcher:
         """The class a device line names, also when it opens with a hedge: "probable left ventricular
         hypertrophy" says how sure the cart is, not which finding (a reference label only ever ranks and
         filters exams; readers never see it)."""
-        found = self.by_text.get(key)
-        first, _, rest = key.partition(" ")
-        if found is None and first in STATEMENT_HEDGES and rest:
-            found = self.by_text.get(rest)
-        return found
+        return self._statement_match(key)[0]
+
+    def _statement_match(self, key: str) -> tuple[DiagnosticClass | None, str]:
+        """The class a device line names and the crosswalk's key it matched (for its qualifiers). The culprit
+        artery a cart adds to an infarct line ("Inferior infarct, acute (LCx)") names no finding."""
+        head, _, last = key.rpartition(" ")
+        keys = [key, head] if last in CULPRIT_ARTERIES and head else [key]
+        for candidate in keys:
+            found = self.by_text.get(candidate)
+            first, _, rest = candidate.partition(" ")
+            if found is None and first in STATEMENT_HEDGES and rest:
+                found, candidate = self.by_text.get(rest), rest
+            if found is not None:
+                return found, candidate
+        return None, key
+
+    def statement_qualifiers(self, code: str) -> list[str]:
+        """The qualifiers a device line gives the statement it names (its wall, its age): none for most."""
+        found, key = self._statement_match(statement_key(code))
+        return list(self.text_qualifiers.get(key, [])) if found is not None else []
+
+
+def reference_label_findings(exam: Exam, taxonomy: Taxonomy) -> list[dict]:
+    """The exam's reference labels as statements of `taxonomy` with the qualifiers their device lines give
+    (an infarct line's wall and age): [{code, qualifiers}] in the taxonomy's order, qualifiers merged."""
+    matcher = LabelMatcher(taxonomy)
+    found: dict[int, tuple[DiagnosticClass, set[str]]] = {}
+    for label in exam.reference_labels.all():
+        given = matcher.statement_qualifiers(label.code) if label.code_system == "statement" else []
+        for cls in label_classes(matcher, label.code_system, label.code):
+            found.setdefault(cls.pk, (cls, set()))[1].update(q for q in given if q in cls.qualifiers)
+    return [
+        {"code": cls.code, "qualifiers": qualifiers_ordered(qualifiers)}
+        for cls, qualifiers in sorted(found.values(), key=lambda item: item[0].position)
+    ]
+
+
+def exam_reference_findings(exam: Exam) -> list[dict]:
+    """reference_label_findings on the default taxonomy (none loaded: none). The caller checked access."""
+    taxonomy = Taxonomy.objects.filter(is_default=True).first()
+    return reference_label_findings(exam, taxonomy) if taxonomy is not None else []
 
 
 def reference_label_classes(exam: Exam, taxonomy: Taxonomy) -> list[DiagnosticClass]:
