@@ -22,6 +22,8 @@ from annotations.lib.formats.base import (
     ReadOptions,
     Record,
     RecordError,
+    calibration_tail_note,
+    calibration_tail_start,
     check_shape,
     device_measurements,
     parse_age,
@@ -194,11 +196,14 @@ def read(path: Path, options: ReadOptions) -> Iterator[Record | RecordError]:
         if document_id is not None
         else path.stem
     )
+    signals, rate = np.stack(rows), _sampling_rate(sequence_set)
+    end = calibration_tail_start(signals, 1000.0 / np.asarray(scales))
+    notes = [calibration_tail_note(signals.shape[1] - end, rate)] if end < signals.shape[1] else []
     yield Record(
         external_id=external_id,
-        signals=np.stack(rows),
+        signals=signals[:, :end],
         gain_uv=np.asarray(scales),
-        sampling_rate=_sampling_rate(sequence_set),
+        sampling_rate=rate,
         lead_names=names,
         age=age,
         sex=sex,
@@ -207,6 +212,7 @@ def read(path: Path, options: ReadOptions) -> Iterator[Record | RecordError]:
         identifiers=identifiers,
         source_record=path.name,
         device_measurements=_measurements(series),
+        notes=notes,
     )
 
 

@@ -147,6 +147,39 @@ def _gains_in_order(per_signal: dict[str, float], names: list[str], derived: lis
     return np.array([by_name.get(name, by_name.get("I")) for name in names], dtype=np.float64)
 
 
+# How far back from the end the calibration block is looked for: 1-2 s at the highest rates carts use.
+CALIBRATION_WINDOW = 8192
+
+
+def calibration_tail_start(signals: np.ndarray, pulse_counts: float | np.ndarray) -> int:
+    """Where a cart's trailing calibration block begins (zeros on every lead, a pulse of exactly 1 mV,
+    `pulse_counts` per lead, zeros again), or the full length when there is none. Philips carts append it
+    to each 11-s buffer and some aECG writers keep it; it is no part of the patient's ECG. Only the last
+    CALIBRATION_WINDOW samples are examined, so a long record costs no copy of itself."""
+    n = signals.shape[1]
+    offset = max(0, n - CALIBRATION_WINDOW)
+    tail = signals[:, offset:]
+    pulse = np.broadcast_to(np.asarray(pulse_counts, dtype=float), (signals.shape[0],))
+    flat = np.all(tail == 0, axis=0)
+    at_pulse = np.all(np.abs(tail - pulse[:, None]) <= 0.5, axis=0)
+    end = tail.shape[1]
+    while end > 0 and flat[end - 1]:
+        end -= 1
+    pulse_end = end
+    while end > 0 and at_pulse[end - 1]:
+        end -= 1
+    if pulse_end - end < 10 or end == 0 or not flat[end - 1]:
+        return n
+    while end > 0 and flat[end - 1]:
+        end -= 1
+    return offset + end
+
+
+def calibration_tail_note(samples: int, rate: float) -> str:
+    seconds = samples / rate
+    return f"the trailing 1 mV calibration pulse and the zeros around it ({seconds:.2f} s) were trimmed"
+
+
 def check_shape(where: str, n_signals: int, n_samples: int, limits: Limits) -> None:
     """Refuse declared sizes beyond the configured limits, before reading the samples."""
     if n_signals > limits.max_signals:

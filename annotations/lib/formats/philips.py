@@ -24,6 +24,8 @@ from annotations.lib.formats.base import (
     ReadOptions,
     Record,
     RecordError,
+    calibration_tail_note,
+    calibration_tail_start,
     check_shape,
     device_measurements,
     parse_age,
@@ -75,26 +77,6 @@ def _resolution_uv(root: Element, waveforms: Element) -> float:
     signal = _find(root, "signalcharacteristics")
     text = waveforms.get("resolution") or _text(signal, "resolution") or _text(signal, "signalresolution")
     return _number(text, "resolution")
-
-
-def _calibration_start(signals: np.ndarray, pulse_counts: float) -> int:
-    """Where the trailing zeros + calibration pulse + zeros begin, or the full length if they are absent."""
-    n = signals.shape[1]
-    flat = np.all(signals == 0, axis=0)
-    end = n
-    while end > 0 and flat[end - 1]:
-        end -= 1
-    pulse_end = end
-    column = signals[:, end - 1] if end > 0 else None
-    if column is None or not np.all(column == column[0]) or abs(column[0] - pulse_counts) > 0.5:
-        return n
-    while end > 0 and np.all(signals[:, end - 1] == column[0]):
-        end -= 1
-    if pulse_end - end < 10 or end == 0 or not flat[end - 1]:
-        return n
-    while end > 0 and flat[end - 1]:
-        end -= 1
-    return end
 
 
 def _statements(root: Element) -> list[str]:
@@ -176,7 +158,9 @@ def read(path: Path, options: ReadOptions) -> Iterator[Record | RecordError]:
             )
     resolution = _resolution_uv(root, waveforms)
     signals = np.stack([np.asarray(lead.samples, dtype=np.int64) for lead in leads])
-    signals = signals[:, : _calibration_start(signals, 1000.0 / resolution)]
+    end = calibration_tail_start(signals, 1000.0 / resolution)
+    notes = [calibration_tail_note(signals.shape[1] - end, rate)] if end < signals.shape[1] else []
+    signals = signals[:, :end]
     patient = _find(root, "patient")
     document = _text(root, "documentname")
     yield Record(
@@ -192,6 +176,7 @@ def read(path: Path, options: ReadOptions) -> Iterator[Record | RecordError]:
         identifiers=_identifiers(root, patient),
         source_record=path.name,
         device_measurements=_measurements(root),
+        notes=notes,
     )
 
 
