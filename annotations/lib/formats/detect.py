@@ -93,6 +93,8 @@ def _is_wfdb_header(head: bytes, path: Path) -> bool:
     """A WFDB header named after its record. One under another name (copied or renamed without its
     record) is refused saying which record it heads: wfdb finds a record's files by that name."""
     record = _wfdb_record_name(head)
+    if record is not None and record == f"{path.stem}.mat":
+        return True  # the Georgia set's headers name their record so; the reader reads it as path.stem
     if record is not None and record != path.stem and path.suffix.lower() == ".hea":
         raise FormatError(
             f"is the WFDB header of record {record}, not of {path.stem}: import it as {record}.hea, "

@@ -10,8 +10,11 @@ from __future__ import annotations
 import ast
 import math
 import re
+import shutil
 import struct
+import tempfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
@@ -203,7 +206,47 @@ def _acquired_at(header) -> datetime | None:
     return None
 
 
+@contextmanager
+def _record_line_readable(path: Path) -> Iterator[tuple[Path, list[str]]]:
+    """The header to read, and what was done to it. The Georgia set (PhysioNet/CinC 2020) writes its
+    record line as `E00015.mat 12 500 5000`: a record name wfdb's parser refuses, so the header and its
+    signal files are copied to a temporary folder with the record line naming `E00015`, and read there."""
+    header_path = path if path.suffix == ".hea" else path.with_suffix(".hea")
+    if not header_path.is_file() or header_path.stat().st_size > _MAX_HEADER_BYTES:
+        yield path, []
+        return
+    text = header_path.read_text(encoding="latin-1")
+    quirk = re.compile(rf"^(\s*){re.escape(header_path.stem)}\.mat(?=\s)", re.MULTILINE)
+    lines = [line for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+    first = lines[0] if lines else ""
+    if not quirk.match(first):
+        yield path, []
+        return
+    _check_signal_file_names(header_path)
+    with tempfile.TemporaryDirectory(prefix="wfdb-record-line-") as folder:
+        fixed = Path(folder) / header_path.name
+        fixed.write_text(quirk.sub(rf"\g<1>{header_path.stem}", text, count=1), encoding="latin-1")
+        for line in lines[1:]:
+            name = line.split()[0]
+            if (header_path.parent / name).is_file() and not (Path(folder) / name).exists():
+                shutil.copyfile(header_path.parent / name, Path(folder) / name)
+        yield (
+            fixed,
+            [
+                f"the WFDB record line names {header_path.stem}.mat (as the Georgia set's headers do); read as "
+                f"record {header_path.stem}"
+            ],
+        )
+
+
 def read_record(path: Path, options: ReadOptions, *, external_id: str | None = None) -> Record:
+    with _record_line_readable(path) as (readable, notes):
+        record = _read_record(readable, options, external_id=external_id)
+    record.notes.extend(notes)
+    return record
+
+
+def _read_record(path: Path, options: ReadOptions, *, external_id: str | None = None) -> Record:
     header, folder = _header(path, options)
     _check_signal_files(header, folder)
     try:
