@@ -52,6 +52,19 @@ def test_the_header_says_when_the_exam_was_acquired_and_the_patients_age_and_sex
     # The printout says the same as the screen.
     page.goto(f"{live_server.url}/read/{ref(reads[0][0])}/print/")
     assert page.inner_text("#print-exam") == reads[0][1]
+    # In Portuguese, the script writes the date as the Portuguese pages do.
+    page.goto(f"{live_server.url}/")
+    page.select_option("select[name=language]", "pt-br")
+    page.click("form.language button[type=submit]")
+    page.wait_for_selector("html[lang=pt-br]")
+    dated = next(assignment for assignment, header in reads if header == DATED)
+    page.goto(f"{live_server.url}/read/{ref(dated)}/")
+    wait_drawn(page, dated)
+    page.wait_for_function("() => document.getElementById('exam-context').textContent !== ''")
+    assert (
+        page.inner_text("#exam-context")
+        == "Adquirido em 06/05/2021 14:30 · Idade 58 · feminino · 10,0 s a 500 Hz"
+    )
 
 
 def test_a_read_only_exam_offers_next_and_the_last_exam_says_the_batch_is_finished(
