@@ -47,6 +47,12 @@ class ReaderPairsSerializer(serializers.Serializer):
         child=serializers.FloatField(allow_null=True),
         help_text="Mean Cohen's kappa with each reader, in the order of `pairs` (null where undefined).",
     )
+    same_person_exams = serializers.ListField(
+        child=serializers.IntegerField(),
+        help_text="With each reader, in the same order: the exams both read here on which one of the two "
+        "had read, opened or seen the suggestion of the exam (or a copy) in another batch first, so that "
+        "read is not independent. Possible only where independence was turned off; the kappa counts them.",
+    )
 
 
 class InsufficientExamSerializer(serializers.Serializer):
@@ -90,6 +96,11 @@ class BatchAgreementSerializer(serializers.Serializer):
     classes = AgreementClassSerializer(many=True, required=False)
     readers = serializers.ListField(child=_free_object("One reader's figures."), required=False)
     pairs = ReaderPairsSerializer(many=True, required=False)
+    same_person_reads = _free_object(
+        "`reads`: the batch's reads made by someone who knew the exam from another batch; `exams`: the "
+        "exams they fall on (pairs that include them are marked in `pairs[].same_person_exams`).",
+        required=False,
+    )
     exams = _free_object("Exam counts of the computation.", required=False)
     rule = _free_object("The consensus rule the computation used.", required=False)
     bootstrap = _free_object(
@@ -158,9 +169,14 @@ def _stored(result) -> dict:
         "classes": dashboard["all_classes"],
         "readers": dashboard["readers"],
         "pairs": [
-            {"reader": row["username"], "mean_kappa": [c["kappa"] for c in row["cells"]]}
+            {
+                "reader": row["username"],
+                "mean_kappa": [c["kappa"] for c in row["cells"]],
+                "same_person_exams": [c["same_person"] for c in row["cells"]],
+            }
             for row in dashboard["matrix"]
         ],
+        "same_person_reads": dashboard["rereads"],
         "exams": dashboard["exams"],
         "rule": dashboard["consensus_rule"],
         # Which interval is shown (over exams, or over exams and readers), and its resamples.

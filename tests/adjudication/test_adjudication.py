@@ -278,7 +278,14 @@ def test_pseudonym_letters_do_not_follow_account_order_and_change_from_batch_to_
     exams = [make_exam() for _ in range(3)]
     batches = [
         batch_create(
-            name=f"P{n}", taxonomy=tnmg, exams=exams, readers=readers, readers_per_exam=6, actor=diego
+            name=f"P{n}",
+            taxonomy=tnmg,
+            exams=exams,
+            readers=readers,
+            readers_per_exam=6,
+            actor=diego,
+            exclude_seen=False,
+            independence_off_reason="the same readers and exams in four batches",
         )
         for n in range(4)
     ]

@@ -43,6 +43,11 @@ STILL = {
     "retests_too_close": 0,
     "retests_withdrawn": 0,
     "kept_because_retest_follows": 0,
+    "kept_back": {
+        "exams": 0,
+        "by_reason": {"saw_dispute": 0, "read_before": 0, "skipped_after_opening": 0, "saw_suggestion": 0},
+        "by_reader": [],
+    },
 }
 
 

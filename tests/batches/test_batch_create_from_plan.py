@@ -280,8 +280,10 @@ def test_a_reader_who_saw_disputes_leaves_the_other_readers_loads_within_one(
     reads at most 9 of the 30 reads; the other two share the rest within one exam of each other."""
     carla = UserFactory(username="carla-reads", roles=["reader", "adjudicator"])
     exams = ExamFactory.create_batch(15, dataset=DatasetFactory(name="clinic"))
+    # Read by someone outside the study: the disputes carla opened are all that keeps anyone away.
+    eli = UserFactory(username="eli", roles=["reader"])
     earlier = batch_create(
-        name="Earlier", taxonomy=tnmg, exams=exams[:6], readers=[bruno], readers_per_exam=1, actor=diego
+        name="Earlier", taxonomy=tnmg, exams=exams[:6], readers=[eli], readers_per_exam=1, actor=diego
     )
     for exam in exams[:6]:
         AdjudicationView.objects.create(batch=earlier, exam_id=exam.pk, adjudicator=carla)

@@ -272,6 +272,9 @@ def test_the_coordinator_chooses_the_consensus_rule_in_the_designer_and_the_api(
         "criteria": {"datasets": ["archive"]},
         "consensus_method": "majority",
         "consensus_threshold": 0.6,
+        # ana and bruno hold these exams in the batch the page just made.
+        "exclude_seen": False,
+        "independence_off_reason": "the same exams designed again",
     }
     created = client.post("/api/v1/batches/", spec, content_type="application/json")
     assert created.status_code == 201
@@ -441,7 +444,10 @@ def test_a_name_another_batch_bears_is_warned_of_in_the_preview(client_for, dieg
         f"A batch named “pilot” exists already (batch {batch_id}, Active): lists, exports and releases "
         "would show two batches of that name."
     ]
-    page = client.post("/batches/new/", design_post(tnmg, [ana, bruno], action="preview", name="PILOT"))
+    off = {"exclude_seen_offered": "1", "independence_off_reason": "the same exams designed again"}
+    page = client.post(
+        "/batches/new/", design_post(tnmg, [ana, bruno], action="preview", name="PILOT", **off)
+    )
     html = page.content.decode()
     assert f"(batch {batch_id}, Active)" in html and 'value="create"' in html  # warned, not refused
 

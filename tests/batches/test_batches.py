@@ -49,12 +49,21 @@ def test_the_same_seed_gives_the_same_design(diego, tnmg, readers):
     def design(batch):
         return sorted(Assignment.objects.filter(batch=batch).values_list("reader_id", "exam_id", "position"))
 
-    assert design(create(diego, tnmg, readers, exams, seed=5)) == design(
-        create(diego, tnmg, readers, exams, seed=5)
-    )
-    assert design(create(diego, tnmg, readers, exams, seed=5)) != design(
-        create(diego, tnmg, readers, exams, seed=6)
-    )
+    def again(seed):  # the same readers and exams designed over and over: independence off, with why
+        return batch_create(
+            name="Study",
+            taxonomy=tnmg,
+            exams=exams,
+            readers=readers,
+            readers_per_exam=3,
+            actor=diego,
+            seed=seed,
+            exclude_seen=False,
+            independence_off_reason="the same design drawn again",
+        )
+
+    assert design(again(5)) == design(again(5))
+    assert design(again(5)) != design(again(6))
 
 
 def test_creating_a_batch_freezes_its_taxonomy_and_is_audited(diego, tnmg, readers):

@@ -40,6 +40,9 @@ def chosen(client, tnmg, readers, labels: list[str], dataset: str | None = None)
         "reader_ids": [r.pk for r in readers],
         "readers_per_exam": 1,
         "criteria": criteria,
+        # Each call designs a batch of exams the same readers hold from the calls before.
+        "exclude_seen": False,
+        "independence_off_reason": "the same exams chosen by label again",
     }
     preview = client.post("/api/v1/batches/preview/", body, content_type="application/json")
     if preview.status_code == 400 and preview.json().get("detail") == "no exam matches the criteria":

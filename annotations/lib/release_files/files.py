@@ -218,6 +218,7 @@ def card_markdown(card: dict) -> str:
             f"| {batch['id']} | {_text(batch['name'])} | {batch['readers_per_exam']} "
             f"| {batch['suggestion_mode']} | {_also_shown(batch)} | {rule.get('method', '-')} |"
         )
+    lines += _independence_markdown(card)
     lines += _counts_markdown(card)
     lines += _adjudicators_markdown(card)
     lines += _classes_markdown(card)
@@ -234,6 +235,27 @@ def _text(value: object) -> str:
     """Free text as one Markdown table cell: a '|' would start a new column and a line break a new row
     (a batch's name is whatever its coordinator typed)."""
     return " ".join(str(value).split()).replace("|", "\\|")
+
+
+def _independence_markdown(card: dict) -> list[str]:
+    """Under the batches: whether each reader read an exam once at most, and where not, the reason given."""
+    rows = [(b["id"], b.get("independent_reads") or {}) for b in card["batches"]]
+    lines = [""]
+    for batch_id, row in rows:
+        if row.get("independent") is False:
+            reason = _text(row.get("off_reason") or "-")
+            lines.append(
+                f"Independent reads turned off in batch {batch_id}: a reader may have read an exam twice. "
+                f"Reason given: {reason}  "
+            )
+        elif row.get("enforced_since_upgrade_only"):
+            lines.append(
+                f"Batch {batch_id}: independent reads enforced only since an upgrade; earlier hand-outs "
+                "were not checked.  "
+            )
+    if len(lines) == 1:
+        lines.append("Independent reads: no reader was handed an exam they knew from another batch.")
+    return lines
 
 
 def _also_shown(batch: dict) -> str:

@@ -29,6 +29,7 @@ from annotations.models import (
     ReviewBatch,
 )
 from annotations.roles import Role, has_role
+from annotations.selectors.agreement.rereads import agreement_rereads
 from annotations.selectors.exams.arrays import sent, unpacked
 from annotations.selectors.taxonomy import qualifier_label
 
@@ -343,16 +344,18 @@ def agreement_dashboard(result: AgreementResult) -> dict:
     names = dict(get_user_model().objects.filter(pk__in=reader_ids).values_list("pk", "username"))
     readers = [{**row, "username": names.get(row["reader_id"], "?")} for row in data.get("readers", [])]
     pairs = data.get("pairs", {"mean_kappa": [], "exams_in_common": []})
+    # Pairs whose common exams include a second read by one person (independence off): counted, marked.
+    rereads = agreement_rereads(result.batch, reader_ids)
     matrix = [
         {
             "username": names.get(reader_id, "?"),
             "cells": [
-                {"kappa": kappa, "shared": shared, "colour": kappa_colour(kappa)}
-                for kappa, shared in zip(kappa_row, shared_row, strict=True)
+                {"kappa": kappa, "shared": shared, "colour": kappa_colour(kappa), "same_person": same}
+                for kappa, shared, same in zip(kappa_row, shared_row, same_row, strict=True)
             ],
         }
-        for reader_id, kappa_row, shared_row in zip(
-            reader_ids, pairs["mean_kappa"], pairs["exams_in_common"], strict=True
+        for reader_id, kappa_row, shared_row, same_row in zip(
+            reader_ids, pairs["mean_kappa"], pairs["exams_in_common"], rereads["pairs"], strict=True
         )
     ]
     classes = sorted((row for row in data.get("classes", []) if row["positive_reads"] > 0), key=_sort_key)
@@ -363,6 +366,7 @@ def agreement_dashboard(result: AgreementResult) -> dict:
         "never_marked": never_marked,
         "readers": readers,
         "matrix": matrix,
+        "rereads": {"reads": rereads["reads"], "exams": rereads["exams"]},
         "exams": data.get("exams", {}),
         "consensus_rule": data.get("consensus", {}),
         "consensus_summary": consensus_summary(data),

@@ -352,6 +352,18 @@ def _reading_conditions(batch) -> dict:
     }
 
 
+def _independent_reads(batch) -> dict:
+    """Whether one person could read an exam twice in the batch (its independence turned off) and the
+    coordinator's reason: two reads by one person are not independent, whatever the agreement says."""
+    from annotations.selectors.blinding import batch_excludes_seen
+
+    independent = batch_excludes_seen(batch)
+    reason = None if independent else (batch.design or {}).get("independence_off_reason")
+    # Made before independence was the default (migration 0038): what was handed out before was unchecked.
+    since_upgrade = bool((batch.design or {}).get("independence_since"))
+    return {"independent": independent, "off_reason": reason, "enforced_since_upgrade_only": since_upgrade}
+
+
 def _batch_rows(plan: ExportPlan) -> list[dict]:
     needed = min_reads(plan)
     return [
@@ -361,6 +373,7 @@ def _batch_rows(plan: ExportPlan) -> list[dict]:
             "readers_per_exam": batch.readers_per_exam,
             "suggestion_mode": batch.suggestion_mode,
             "readers_were_shown": _reading_conditions(batch),
+            "independent_reads": _independent_reads(batch),
             "status": batch.status,
             "consensus_rule": _consensus_rule(batch),
             "min_reads": needed[batch.pk],
