@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.urls import path
 from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers, status
-from rest_framework.parsers import JSONParser, MultiPartParser
+from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -15,6 +15,7 @@ from annotations.lib.formats.registry import FORMATS
 from annotations.selectors.imports import import_job_get
 from annotations.services.imports.jobs import import_job_create, import_job_progress
 from annotations.services.imports.outcomes import AMPLITUDE_SCALE_MAX, AMPLITUDE_SCALE_MIN
+from ecgreview.json_body import StrictJSONParser
 from ecgreview.middleware import upload_body_bytes
 
 
@@ -80,7 +81,7 @@ def _job_data(job) -> dict:
 
 class ImportJobCreateView(APIView):
     permission_classes = [IsCoordinator]
-    parser_classes = [MultiPartParser, JSONParser]
+    parser_classes = [MultiPartParser, StrictJSONParser]
     max_body_bytes = staticmethod(upload_body_bytes)  # the upload's own cap (BodyLimitMiddleware)
 
     @extend_schema(request=ImportCreateSerializer, responses={201: ImportJobSerializer})

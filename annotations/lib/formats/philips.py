@@ -127,6 +127,9 @@ def _check_waveform_size(waveforms: Element, leads: int, samples: int, limits: L
         raise FormatError(f"Philips XML waveform refused before decoding: {error}") from None
 
 
+# The file is checked in the order a hostile one could hurt: the XML's own safety, the version, the
+# declared sizes, the waveform data against them (before sierraecg decodes it), then every decoded lead
+# against the declared length; only then are the metadata read.
 def read(path: Path, options: ReadOptions) -> Iterator[Record | RecordError]:
     root = _xml.parse(path)  # the DOCTYPE and entity checks, before sierraecg parses the file again
     if _xml.local(root.tag) != ROOT:

@@ -123,6 +123,10 @@ class BatchWriter:
             raise FileFailed(f"record {record}: {reason}")
         self.outcomes.append(RecordOutcome(record, "error", reason, exam=exam))
 
+    # One pass over the pending records, in the order they were read: each is matched against what the
+    # dataset already holds (unchanged, a clash, a copy made earlier in this run, or new), then the new
+    # ones are inserted together with their labels and their report lines. Kept whole so that the order
+    # of the outcomes is the order of the file.
     def flush(self) -> None:
         if not self.pending:
             return
