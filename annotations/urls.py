@@ -10,7 +10,6 @@ urlpatterns = [
     path("", include("annotations.views.exams")),
     path("", include("annotations.views.imports")),
     path("", include("annotations.views.batches")),
-    path("", include("annotations.views.corrections")),
     path("", include("annotations.views.reading")),
     path("", include("annotations.views.suggestions")),
     path("", include("annotations.views.agreement")),

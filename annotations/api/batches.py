@@ -33,7 +33,9 @@ from annotations.selectors.batches.spec import batch_spec, exam_criteria
 from annotations.selectors.users import active_account
 from annotations.services.batches.lifecycle import ESCALATIONS, batch_close, batch_create_from_plan
 from annotations.services.batches.queues import batch_add_readers, batch_reassign
+from annotations.services.batches.returns import assignment_return
 from annotations.services.batches.skips import assignment_hand_on
+from annotations.services.reading import MAX_REASON as RETURN_REASON_MAX
 
 
 class CriteriaSerializer(StrictSerializer):
@@ -790,6 +792,53 @@ def whole_number(value: str | None, name: str) -> int | None:
     return int(value)
 
 
+# --- A coordinator returns a submitted read to its reader (services.batches.returns) -------------------
+class ReturnSerializer(StrictSerializer):
+    reader_id = serializers.IntegerField(min_value=1, max_value=MAX_ID)
+    exam_id = serializers.IntegerField(min_value=1, max_value=MAX_ID)
+    read_round = serializers.IntegerField(
+        min_value=1, max_value=2, default=1, help_text="2 for a test-retest re-read."
+    )
+    reason = serializers.CharField(
+        max_length=RETURN_REASON_MAX,
+        help_text="Why the read goes back: shown to its reader, kept, and released.",
+    )
+
+
+class ReturnedSerializer(serializers.Serializer):
+    assignment_id = serializers.IntegerField()
+    status = serializers.CharField()
+
+
+class BatchReturnView(APIView):
+    permission_classes = [IsCoordinator]
+
+    @extend_schema(request=ReturnSerializer, responses=ReturnedSerializer)
+    def post(self, request, pk: int):
+        """Return a submitted read to its reader
+
+        Coordinators only (404 for an unknown batch, or when the reader holds no read of the exam in it).
+        The read of exam `exam_id` by reader `reader_id` (ids as the batch's progress and exam table give
+        them) becomes its reader's draft again, statements kept, with the `reason` (required, 400 without)
+        shown to them on the exam and on their worklist; it no longer counts until they submit it again.
+        The earlier revisions stay; in a two-stage batch the blind read stays stored and submitted. 409 when
+        the batch is closed, the read is not submitted, or an adjudicator has started on the exam.
+        Audited; agreement and consensus are recomputed after it."""
+        batch = batch_for_coordinator(request.user, pk)
+        incoming = ReturnSerializer(data=request.data)
+        incoming.is_valid(raise_exception=True)
+        values = incoming.validated_data
+        slot = assignment_return(
+            actor=request.user,
+            batch=batch,
+            reader_id=values["reader_id"],
+            exam_id=values["exam_id"],
+            read_round=values["read_round"],
+            reason=values["reason"],
+        )
+        return Response({"assignment_id": slot.pk, "status": slot.status})
+
+
 urlpatterns = [
     path("v1/batches/", BatchListCreateView.as_view(), name="api-batch-list"),
     path("v1/batches/preview/", BatchPreviewView.as_view(), name="api-batch-preview"),
@@ -803,4 +852,5 @@ urlpatterns = [
         BatchSkipHandOnView.as_view(),
         name="api-batch-skip-hand-on",
     ),
+    path("v1/batches/<int:pk>/returns/", BatchReturnView.as_view(), name="api-batch-return"),
 ]

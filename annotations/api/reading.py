@@ -34,8 +34,10 @@ from annotations.selectors.reading.refs import assignment_pk, assignment_ref_or_
 from annotations.selectors.reading.worklist import reader_worklist
 from annotations.selectors.taxonomy import taxonomy_size_for_reader
 from annotations.services.reading import (
+    MAX_REASON,
     READER_SKIP_CODES,
     LabelInput,
+    annotation_amend,
     annotation_save_draft,
     annotation_submit,
     assignment_skip,
@@ -280,7 +282,7 @@ class ReturnedReadSerializer(serializers.Serializer):
 
 
 class CorrectionSerializer(serializers.Serializer):
-    """Whether the reader may amend the read now (api.corrections), and why it came back to them."""
+    """Whether the reader may amend the read now (AmendView), and why it came back to them."""
 
     amendable = serializers.BooleanField(help_text="A submitted read of an open exam: the page offers Amend.")
     refusal = serializers.CharField(
@@ -656,6 +658,41 @@ class ReaderPreferencesView(APIView):
         return response
 
 
+# --- A reader amends their own submitted read (services.reading: corrections) -------------------------
+class AmendSerializer(SaveSerializer):
+    reason = serializers.CharField(
+        max_length=MAX_REASON, help_text="Why the read is amended: kept with the revision, and released."
+    )
+
+
+class AmendedSerializer(serializers.Serializer):
+    revision = serializers.IntegerField()
+    context = ReadingContextSerializer(help_text="The same exam, as its reader now sees it.")
+
+
+class AmendView(APIView):
+    permission_classes = [IsReader]
+
+    @extend_schema(request=AmendSerializer, responses=AmendedSerializer)
+    def post(self, request, pk: int):
+        """Amend one's own submitted read
+
+        Readers only, on their own assignment of an active batch (404 otherwise, also before a malformed
+        body is answered; 409 with `batch_closed` for their own in a batch closed meanwhile). The body is a
+        submit's (statements, comment, the `revision` last received) plus a required `reason` (400 when
+        missing or blank). The amendment is a new revision of the read: the earlier ones stay in the trail
+        and in releases (read_history.csv). In a two-stage batch it changes the revised read; the blind read
+        is never changed. 409 when the read is not submitted, when an adjudicator has started on the exam
+        (the message says so), or from an older revision (with the current `revision`); 400 for
+        statements a submit would refuse. Audited; agreement and consensus are recomputed after it."""
+        arguments = _save_arguments(request, pk, AmendSerializer)
+        reason = _valid(AmendSerializer, request, pk)["reason"]
+        arguments.pop("time_on_task_ms", None)  # the time on task stays the first read's
+        amended = annotation_amend(actor=request.user, assignment=pk, reason=reason, **arguments)
+        assignment = assignment_for_reader(request.user, pk)
+        return Response({"revision": amended.revision, "context": reading_context(request.user, assignment)})
+
+
 urlpatterns = [
     path("v1/reading/preferences/", ReaderPreferencesView.as_view(), name="api-reading-preferences"),
     path("v1/worklist/", WorklistView.as_view(), name="api-worklist"),
@@ -678,6 +715,7 @@ urlpatterns = [
     path("v1/reading/assignments/<ref:pk>/draft/", DraftView.as_view(), name="api-reading-draft"),
     path("v1/reading/assignments/<ref:pk>/submit/", SubmitView.as_view(), name="api-reading-submit"),
     path("v1/reading/assignments/<ref:pk>/skip/", SkipView.as_view(), name="api-reading-skip"),
+    path("v1/reading/assignments/<ref:pk>/amend/", AmendView.as_view(), name="api-reading-amend"),
     path(
         "v1/reading/assignments/<ref:pk>/explanations/",
         ExplanationsView.as_view(),

@@ -25,7 +25,6 @@ urlpatterns = [
     path("", include("annotations.api.taxonomy")),
     path("", include("annotations.api.exams")),
     path("", include("annotations.api.reading")),
-    path("", include("annotations.api.corrections")),
     path("", include("annotations.api.imports")),
     path("", include("annotations.api.batches")),
     path("", include("annotations.api.suggestions")),

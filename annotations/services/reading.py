@@ -30,6 +30,7 @@ from annotations.models import (
 from annotations.models.reading import ReaderPreference
 from annotations.selectors.batches.closures import RETEST_FIRST_SKIPPED
 from annotations.selectors.reading.assignments import assignment_for_reader_locked, suggestion_for_exam
+from annotations.selectors.reading.corrections import adjudication_refusal
 from annotations.selectors.reading.preferences import preference_problems
 from annotations.selectors.taxonomy import statement_name
 from annotations.services.agreement.compute import agreement_recompute_request
@@ -210,7 +211,7 @@ def _snapshot_rows(
     reason: str = "",
 ) -> None:
     """The read's labels and its revision, new rows only (prepared writes: see annotation_submit). A
-    correction (services.corrections) names its kind and reason."""
+    correction (annotation_amend, services.batches.returns) names its kind and reason."""
     rows_insert(
         [
             AnnotationLabel(annotation=annotation, diagnostic_class=c, uncertain=u, qualifiers=q)
@@ -589,3 +590,93 @@ def reader_preferences_set(*, actor, values: dict[str, object]) -> ReaderPrefere
         row.updated_at = timezone.now()
         row.save(update_fields=["values", "updated_at"])
     return row
+
+
+# --- Corrections: a submitted read amended by its reader (a coordinator's return: services.batches.returns)
+# Neither rewrites history: an amendment is the read's next revision with its reason (in a two-stage batch,
+# of the revised read; the blind read is never touched), and every earlier revision stays in
+# AnnotationRevision, so in the release's read_history.csv. Refused while the batch is closed or once
+# adjudication has started on the exam (selectors.reading.corrections); agreement follows after commit.
+MAX_REASON = 1000
+
+
+class CorrectionRefused(Conflict):
+    """The read's state forbids the correction (not submitted, closed batch, adjudication started)."""
+
+
+def correction_reason(reason: str | None, what: str) -> str:
+    reason = (reason or "").strip()
+    if not reason:
+        raise Invalid(what)
+    return reason[:MAX_REASON]
+
+
+def correction_refuse_if_adjudicating(slot: Assignment) -> None:
+    refusal = adjudication_refusal(slot.batch_id, slot.exam_id)
+    if refusal:
+        raise CorrectionRefused(refusal)
+
+
+def correction_batch_lock(batch_id: int) -> ReviewBatch:
+    # The lock adjudication decisions take (services.adjudication._case_lock): a decision and a
+    # correction of the same batch never interleave, so "adjudication has started" is read as it stands.
+    return ReviewBatch.objects.select_for_update().get(pk=batch_id)
+
+
+def correction_recompute_after_commit(slot: Assignment) -> None:
+    batch_id = slot.batch_id
+    transaction.on_commit(lambda: agreement_recompute_request(batch_id))
+
+
+def annotation_amend(
+    *,
+    actor,
+    assignment: Assignment | int,
+    labels: Sequence[LabelInput],
+    reason: str | None,
+    revision: int,
+    comment: str | None = None,
+) -> Annotation:
+    """Amend the reader's own submitted read: a new revision with its reason, checked as a submit is.
+
+    404 for a read that is not the caller's; 409 in a closed batch (BatchClosed), for a read not
+    submitted, once adjudication has started on the exam, and from a stale revision; 400 without a
+    reason or for statements a submit would refuse."""
+    reason = correction_reason(reason, _("say why you amend this read"))
+    assignment_id = assignment if isinstance(assignment, int) else assignment.pk
+    with transaction.atomic():
+        slot = assignment_for_reader_locked(actor, assignment_id)  # 404, or 409 for a closed batch
+        if slot.status != Assignment.Status.SUBMITTED:
+            raise CorrectionRefused(_("only a submitted read can be amended; this one is still open"))
+        correction_batch_lock(slot.batch_id)
+        correction_refuse_if_adjudicating(slot)
+        current = slot.annotations.select_for_update().get(is_current=True)
+        if current.revision != revision:
+            raise StaleRevision(current.revision)
+        resolved = _resolve_labels(slot, labels)
+        _check_submittable(slot, resolved)
+        before = {"revision": current.revision, "labels": _codes_of(current), "comment": current.comment}
+        now = timezone.now()
+        if comment is not None:
+            current.comment = comment[:MAX_COMMENT]
+        # submitted_at moves: the read counting now was submitted now, and agreement's staleness check
+        # (selectors.agreement.summary) sees the batch's reads moved on. The first time stays in the trail.
+        current.revision, current.updated_at, current.submitted_at = current.revision + 1, now, now
+        current.save(update_fields=["comment", "revision", "updated_at", "submitted_at"])
+        _earlier_labels_removed(current)
+        _snapshot_rows(current, resolved, actor, kind=AnnotationRevision.Kind.AMEND, reason=reason)
+        after = {
+            "revision": current.revision,
+            "stage": current.stage,
+            "labels": [c.code for c, *_rest in resolved],
+            "reason": reason,
+        }
+        audit_record(actor=actor, action="annotation.amend", target=current, before=before, after=after)
+        if slot.read_round == 1:
+            batch_exam_escalate_if_disputed(batch=slot.batch, exam_id=slot.exam_id, actor=actor)
+        correction_recompute_after_commit(slot)
+    return current
+
+
+def _codes_of(annotation: Annotation) -> list[str]:
+    return list(annotation.labels.values_list("diagnostic_class__code", flat=True).order_by("pk"))

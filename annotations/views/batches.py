@@ -11,7 +11,7 @@ from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
-from annotations.errors import Forbidden, Invalid
+from annotations.errors import ApplicationError, Forbidden, Invalid
 from annotations.forms import AddExamsForm, AddReadersForm, BatchDesignForm, HandOnForm, ReassignForm
 from annotations.roles import Role
 from annotations.selectors.agreement.tables import stored_reader_quality
@@ -26,9 +26,11 @@ from annotations.selectors.batches.progress import (
     batch_exams_without_adjudicator,
     batch_progress,
 )
+from annotations.selectors.batches.returns import batch_exam_named
 from annotations.selectors.suggestions.summary import batch_suggestion_progress
 from annotations.services.batches.lifecycle import BatchDesignError, batch_close, batch_create_from_plan
 from annotations.services.batches.queues import batch_add_matching_exams, batch_add_readers, batch_reassign
+from annotations.services.batches.returns import assignment_return
 from annotations.services.batches.skips import assignment_hand_on
 from annotations.views.access import role_required
 
@@ -388,6 +390,31 @@ def batch_add_exams_view(request, batch_id: int):
     return _change(request, batch_id, add)
 
 
+def _reader_id(raw: str | None) -> int:
+    if not raw or not raw.isascii() or not raw.isdigit() or len(raw) > 18:
+        raise Invalid(_("choose the reader"))
+    return int(raw)
+
+
+@require_POST
+@coordinator_only
+def batch_return_view(request, batch_id: int):
+    batch = batch_for_coordinator(request.user, batch_id)
+    try:
+        exam_id = batch_exam_named(batch, request.POST.get("exam", ""))
+        assignment_return(
+            actor=request.user,
+            batch=batch,
+            reader_id=_reader_id(request.POST.get("reader")),
+            exam_id=exam_id,
+            reason=request.POST.get("reason", ""),
+        )
+        messages.success(request, _("The read was returned to its reader, with your reason."))
+    except ApplicationError as error:
+        messages.error(request, error.message or str(error))
+    return redirect("batch-detail", batch_id=batch.pk)
+
+
 urlpatterns = [
     path("batches/", batch_list, name="batches"),
     path("batches/new/", batch_new, name="batch-new"),
@@ -403,4 +430,5 @@ urlpatterns = [
         batch_skip_hand_on_view,
         name="batch-skip-hand-on",
     ),
+    path("batches/<int:batch_id>/returns/", batch_return_view, name="batch-return"),
 ]

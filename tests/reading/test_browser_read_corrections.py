@@ -8,7 +8,7 @@ import pytest
 
 from annotations.models import Annotation, AnnotationRevision
 from annotations.services.adjudication import adjudication_view_record
-from annotations.services.corrections import assignment_return
+from annotations.services.batches.returns import assignment_return
 from annotations.services.reading import LabelInput, annotation_submit
 from tests.browser import screenshot_path
 from tests.reading.helpers import queue, ref

@@ -8,8 +8,8 @@ import pytest
 
 from annotations.models import Assignment
 from annotations.selectors.releases.plan import export_plan
-from annotations.services.corrections import annotation_amend, assignment_return
-from annotations.services.reading import LabelInput
+from annotations.services.batches.returns import assignment_return
+from annotations.services.reading import LabelInput, annotation_amend
 from annotations.services.releases.export import ExportOptions, export_write
 from tests.exporting import labelled_study
 from tests.factories import UserFactory

@@ -81,6 +81,7 @@ FREE_TEXT_COLUMNS = {
     READS_CSV: ["skip_reason", "comment"],
     CONSENSUS_JSONL: ["comments[].comment"],
     ADJUDICATIONS_CSV: ["rationale"],
+    READ_HISTORY_CSV: ["comment", "reason"],
 }
 AGREEMENT_FIELDS = (
     "prevalence",
