@@ -112,7 +112,7 @@ def _database(url: str | None) -> dict:
             "OPTIONS": {
                 "init_command": "PRAGMA journal_mode=WAL;",
                 "transaction_mode": "IMMEDIATE",
-                "timeout": 30,
+                "timeout": env.int("SQLITE_BUSY_TIMEOUT_S", 30, minimum=1),
             },
         }
     scheme = urlparse(url).scheme
@@ -311,6 +311,8 @@ IMPORT_MAX_FILE_MB = env.int("IMPORT_MAX_FILE_MB", 4096, minimum=1)
 IMPORT_MAX_XML_MB = env.int("IMPORT_MAX_XML_MB", 64, minimum=1)
 # What a compressed file inflated whole (a deflated DICOM) may inflate to; counted, never held, first.
 IMPORT_MAX_INFLATED_MB = env.int("IMPORT_MAX_INFLATED_MB", 256, minimum=1)
+# On the embedded SQLite file, how long an import file waits, in all, for another writer before failing.
+IMPORT_SQLITE_WAIT_S = env.int("IMPORT_SQLITE_WAIT_S", 600, minimum=0)
 # The whole of one upload request (several files), refused by its Content-Length before it is read.
 IMPORT_MAX_UPLOAD_MB = env.int("IMPORT_MAX_UPLOAD_MB", 4 * IMPORT_MAX_FILE_MB, minimum=1)
 # "drop": identifying header fields (names, record numbers, birth dates, serials, free text) are

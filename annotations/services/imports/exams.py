@@ -16,13 +16,14 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from pathlib import Path
 
 from django.conf import settings
-from django.db import transaction
+from django.db import OperationalError, transaction
 from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 
@@ -251,6 +252,43 @@ def _unit_failed(unit: _Unit) -> None:
         )
 
 
+def _sqlite_locked(error: Exception) -> bool:
+    from django.db import connection
+
+    return connection.vendor == "sqlite" and "database is locked" in str(error)
+
+
+def _unit_rewind(unit: _Unit) -> None:
+    """Back to before the unit's attempt (its transaction rolled back): its new blobs and outcomes gone."""
+    if unit.writer is not None:
+        unit.writer.abandon()
+    discard_blobs(unit.written)
+    unit.written.clear()
+    unit.outcome.records.clear()
+    unit.outcome.unmapped.clear()
+
+
+def _unit_store_waiting_for_sqlite(unit: _Unit) -> None:
+    """The embedded SQLite file takes one writer at a time, and a writer gives up after its busy timeout:
+    an import running beside another (an upload's job on the web process's thread, a second command) had
+    50 of 145 files fail with "database is locked" while the other held the file. The unit is all or
+    nothing, so it is simply tried again, after 1, 2, 4 ... s, for up to IMPORT_SQLITE_WAIT_S in all."""
+    waited, pause = 0.0, 1.0
+    while True:
+        try:
+            return _unit_store(unit)
+        except OperationalError as error:
+            if not _sqlite_locked(error) or waited >= settings.IMPORT_SQLITE_WAIT_S:
+                raise
+            _unit_rewind(unit)
+            logger.warning(
+                "%s: the database is busy with another writer; trying again in %.0f s", unit.path, pause
+            )
+            time.sleep(pause)
+            waited += pause
+            pause = min(pause * 2, 30.0)
+
+
 def _import_unit(
     path: Path,
     fmt: str,
@@ -272,7 +310,7 @@ def _import_unit(
     )
     outcome = unit.outcome
     try:
-        _unit_store(unit)
+        _unit_store_waiting_for_sqlite(unit)
     except ImportInterrupted:
         # The unit's rows roll back; its new blobs stay: the run that took over may hold the same ones
         # (content-addressed) for its own exams.
