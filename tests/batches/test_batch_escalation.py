@@ -201,3 +201,40 @@ def test_the_extra_read_goes_to_a_reader_with_exams_still_to_read_among_which_it
     extra = Assignment.objects.get(batch=batch, exam=disputed, reader__in=[idle, busy])
     assert extra.reader == busy
     assert client_for(idle).get("/api/v1/worklist/").json() == before.json()  # nothing arrived
+
+
+def test_the_extra_read_never_takes_the_place_of_the_exam_the_reader_has_open(
+    ana, bruno, diego, tnmg, client_for
+):
+    """A reader with one exam left, open on her screen, saw "8 of 8", then "8 of 9" with another exam
+    in its place: the extra read had taken the open exam's position, and so named the disputed exam.
+    The exam a reader has open keeps its place; the extra read goes after it."""
+    carol = UserFactory(username="carol", roles=["reader"])
+    exams = ExamFactory.create_batch(3)
+    batch = batch_create(
+        name="E",
+        taxonomy=tnmg,
+        exams=exams,
+        readers=[ana, bruno, carol],
+        readers_per_exam=2,
+        actor=diego,
+        escalation={"mode": "add_reader", "cap": 1},
+        seed=5,
+    )
+    disputed = next(
+        e for e in exams if not Assignment.objects.filter(batch=batch, exam=e, reader=carol).exists()
+    )
+    holders = list(Assignment.objects.filter(batch=batch, exam=disputed))
+    mine = list(Assignment.objects.filter(batch=batch, reader=carol).order_by("position"))
+    for done in mine[:-1]:
+        read(carol, done, ["SB"])
+    carols = client_for(carol)
+    opened = carols.get("/api/v1/reading/next/", {"batch": batch.pk}).json()["next_assignment_id"]
+    before = carols.get(f"/api/v1/reading/assignments/{opened}/").json()["assignment"]
+    read(holders[0].reader, holders[0], ["SB"])
+    read(holders[1].reader, holders[1], ["ST"])
+    extra = Assignment.objects.get(batch=batch, exam=disputed, reader=carol)
+    after = carols.get(f"/api/v1/reading/assignments/{opened}/").json()["assignment"]
+    assert after["position"] == before["position"]  # the open exam keeps its place
+    assert extra.position + 1 > before["position"]
+    assert carols.get("/api/v1/reading/next/", {"batch": batch.pk}).json()["next_assignment_id"] == opened

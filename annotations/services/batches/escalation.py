@@ -74,20 +74,28 @@ def batch_exam_escalate_if_disputed(*, batch: ReviewBatch, exam_id: int, actor) 
     return ESCALATE_ADJUDICATE
 
 
-def _insert_among_unread(batch: ReviewBatch, exam_id: int, reader_id: int) -> Assignment:
-    """An escalation read, put at a random place among the reader's unread exams, so that its place in
-    the queue does not say that the exam was disputed. The unread exam whose place it takes goes to the
-    end of the queue (one write, no renumbering). A reader with nothing unread gets it at the end:
-    there is no other place, and they will see that one more exam arrived.
-
-    Never displaced: a first read whose retest follows (it must stay ahead of its retest).
-    """
-    retested = Assignment.objects.filter(batch=batch, reader_id=reader_id, read_round=2).values("exam_id")
-    unread = list(
-        Assignment.objects.filter(batch=batch, reader_id=reader_id, status=Assignment.Status.PENDING)
+def _displaceable(batch: ReviewBatch, reader_id: int) -> list[Assignment]:
+    """The reader's unread exams an extra read may change places with, in queue order. Never the exam on
+    the reader's screen (their first open slot: a reader saw "8 of 8", then "8 of 9" with the disputed
+    exam in its place), and never a first read whose retest follows (it must stay ahead of its retest)."""
+    mine = Assignment.objects.filter(batch=batch, reader_id=reader_id)
+    current = mine.filter(status__in=OPEN_STATUSES).order_by("position").values_list("pk", flat=True).first()
+    retested = mine.filter(read_round=2).values("exam_id")
+    return list(
+        mine.filter(status=Assignment.Status.PENDING)
+        .exclude(pk=current)
         .exclude(read_round=1, exam_id__in=retested)
         .order_by("position")
     )
+
+
+def _insert_among_unread(batch: ReviewBatch, exam_id: int, reader_id: int) -> Assignment:
+    """An escalation read, put at a random place among the reader's unread exams, so that its place in
+    the queue does not say that the exam was disputed. The unread exam whose place it takes goes to the
+    end of the queue (one write, no renumbering). A reader with nothing unread but the exam on their
+    screen gets it at the end: there is no other place, and they will see that one more exam arrived.
+    """
+    unread = _displaceable(batch, reader_id)
     end = queue_end(batch, reader_id)
     if not unread:
         position = end
@@ -101,10 +109,11 @@ def _insert_among_unread(batch: ReviewBatch, exam_id: int, reader_id: int) -> As
 
 def _least_loaded_newcomer(batch: ReviewBatch, exam_id: int) -> int | None:
     """A reader of the batch still reading (active, with the reader role) who has not read this exam nor
-    seen its dispute: one with exams not yet started if any, and of those the one with the fewest unread
-    exams. To a reader who has read everything, the extra read arrives alone, just after another's submit,
-    and says the exam was disputed; among exams still to read, at a random place (_insert_among_unread),
-    it says nothing. A batch whose candidates have all read everything still hands it to the least loaded."""
+    seen its dispute: one with exams not yet started besides the one on their screen if any, and of those
+    the one with the fewest unread exams. To a reader who has read everything, the extra read arrives
+    alone, just after another's submit, and says the exam was disputed; among exams still to read, at a
+    random place (_insert_among_unread), it says nothing. A batch whose candidates have all read
+    everything still hands it to the least loaded."""
     taken = set(Assignment.objects.filter(batch=batch, exam_id=exam_id).values_list("reader_id", flat=True))
     candidates = reading_reader_ids(batch_reader_ids(batch) - taken)
     candidates -= readers_barred(candidates, exam_id)
@@ -119,5 +128,6 @@ def _least_loaded_newcomer(batch: ReviewBatch, exam_id: int) -> int | None:
         .annotate(n=Count("id"))
         .values_list("reader_id", "n")
     )
-    not_started = set(slots.filter(status=Assignment.Status.PENDING).values_list("reader_id", flat=True))
-    return min(candidates, key=lambda reader: (reader not in not_started, open_counts.get(reader, 0), reader))
+    # Only an exam besides the one on the reader's screen hides the extra read (_displaceable).
+    hiding = {reader for reader in candidates if _displaceable(batch, reader)}
+    return min(candidates, key=lambda reader: (reader not in hiding, open_counts.get(reader, 0), reader))
