@@ -408,3 +408,30 @@ def test_a_portuguese_coordinator_reads_a_refused_hand_on_in_portuguese(client_f
     page = coordinator.post(url, {"reader": holder.pk}, follow=True).content.decode()
     assert f"{holder.username} já recebeu este exame (lote “Hand on”)" in page
     assert not Assignment.objects.filter(replaces=skipped).exists()
+
+
+def test_a_handed_on_exam_never_comes_before_the_exam_on_the_readers_screen(handing, ana, carol, diego):
+    """Placed before the exam carol has open, the handed-on exam would push it back one place and come up
+    next, named by its position as the one another reader skipped. It goes after the open exam."""
+    from django.test import Client
+
+    batch, skipped = handing
+    carols_client, anas_client, diegos_client = Client(), Client(), Client()
+    carols_client.force_login(carol)
+    anas_client.force_login(ana)
+    diegos_client.force_login(diego)
+    for assignment in queue(batch, carol)[:-1]:
+        submit(carols_client, assignment, "NORM")
+    opened = carols_client.get(f"/api/v1/reading/next/?batch={batch.pk}").json()["next_assignment_id"]
+    before = carols_client.get(f"/api/v1/reading/assignments/{opened}/").json()["assignment"]["position"]
+    assert skip(anas_client, skipped, "Outside my expertise").status_code == 200
+    for _ in range(10):  # the place is drawn at random: every draw must keep the open exam first
+        response = hand_on(diegos_client, batch, skipped, carol)
+        assert response.status_code == 201, response.content
+        after = carols_client.get(f"/api/v1/reading/assignments/{opened}/").json()["assignment"]["position"]
+        assert after == before
+        assert (
+            carols_client.get(f"/api/v1/reading/next/?batch={batch.pk}").json()["next_assignment_id"]
+            == opened
+        )
+        Assignment.objects.filter(pk=response.json()["assignment_id"]).delete()

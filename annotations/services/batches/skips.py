@@ -83,10 +83,15 @@ def _refuse_reader(batch: ReviewBatch, skipped: Assignment, reader) -> None:
 
 def _random_unread_position(batch: ReviewBatch, reader_id: int) -> int:
     """A uniformly drawn place among the reader's unread exams (before one of them, or after the last),
-    made free by moving the later part of the queue down by one."""
+    made free by moving the later part of the queue down by one. Never before the exam on the reader's
+    screen (their first open slot): it would move on, and the new exam would come next, named by its place."""
     mine = Assignment.objects.filter(batch=batch, reader_id=reader_id)
+    open_slots = mine.filter(status__in=[Assignment.Status.PENDING, Assignment.Status.IN_PROGRESS])
+    current = open_slots.order_by("position").values_list("position", flat=True).first()
     unread = list(
-        mine.filter(status=Assignment.Status.PENDING).order_by("position").values_list("position", flat=True)
+        mine.filter(status=Assignment.Status.PENDING, position__gt=-1 if current is None else current)
+        .order_by("position")
+        .values_list("position", flat=True)
     )
     slot = secrets.randbelow(len(unread) + 1)
     if slot == len(unread):
