@@ -48,10 +48,10 @@ def assignment_return(
     two-stage batch the revised read reopens and the blind read stays stored and submitted."""
     reason = correction_reason(reason, _("say why the read goes back to its reader"))
     with transaction.atomic():
-        locked = correction_batch_lock(batch.pk)
-        if locked.status != ReviewBatch.Status.ACTIVE:
+        # The slot first, then the batch: the order a reader's amendment locks them in (services.reading).
+        slot = _slot_to_return(batch, reader_id, exam_id, read_round)
+        if correction_batch_lock(batch.pk).status != ReviewBatch.Status.ACTIVE:
             raise CorrectionRefused(_("the batch is not open: its reads can no longer be returned"))
-        slot = _slot_to_return(locked, reader_id, exam_id, read_round)
         correction_refuse_if_adjudicating(slot)
         current = slot.annotations.select_for_update().get(is_current=True)
         last = current.revisions.order_by("-revision").first()
