@@ -27,6 +27,7 @@ from annotations.selectors.batches.progress import (
     batch_progress,
 )
 from annotations.selectors.batches.returns import batch_exam_named
+from annotations.selectors.batches.wording import kept_back_text
 from annotations.selectors.suggestions.summary import batch_suggestion_progress
 from annotations.services.batches.lifecycle import BatchDesignError, batch_close, batch_create_from_plan
 from annotations.services.batches.queues import batch_add_matching_exams, batch_add_readers, batch_reassign
@@ -326,7 +327,7 @@ def batch_add_readers_view(request, batch_id: int):
                 "Readers added; %(moved)s unread exams moved to them, and %(gold)s gold exams given to them "
                 "(the batch's gold exams, which every reader reads, but those a newcomer may not read)."
             ) % {"moved": added.moved, "gold": added.gold_added}
-        return said
+        return " ".join(filter(None, [said, kept_back_text(added.kept_back)]))
 
     return _change(request, batch_id, add)
 
@@ -385,7 +386,7 @@ def batch_add_exams_view(request, batch_id: int):
         said = _("%(added)s exams added to the batch.") % {"added": outcome.added}
         if outcome.copies_left_out:
             said += " " + copies_left_out_text(outcome.copies_left_out)
-        return said
+        return " ".join(filter(None, [said, kept_back_text(outcome.kept_back)]))
 
     return _change(request, batch_id, add)
 

@@ -266,3 +266,17 @@ def test_a_batch_made_before_independence_was_the_default_keeps_readers_away_too
     )
     assert response.status_code == 200, response.content
     assert not _holds(batch.pk, ana, known["known"])
+
+
+def test_the_batch_page_says_what_adding_readers_and_exams_kept_back(
+    known, ana, bruno, ivan, diego, tnmg, client_for
+):
+    client = client_for(diego)
+    batch_id = client.post(API, _spec(tnmg, [bruno, ivan], 1), content_type="application/json").json()["id"]
+    said = client.post(
+        f"/batches/{batch_id}/add-readers/", {"readers": [ana.pk]}, follow=True
+    ).content.decode()
+    assert (
+        "4 exams were kept back from ana: 2 read, or to read, elsewhere; 1 skipped after opening; 1 saw the "
+        "suggestion." in said
+    ), said

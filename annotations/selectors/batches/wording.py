@@ -67,3 +67,26 @@ def design_error_text(error: DesignError) -> str:
 def problems_text(problems: list[Problem]) -> str:
     """Several problems as one refusal."""
     return "; ".join(problem_text(problem) for problem in problems)
+
+
+def kept_back_text(kept: dict) -> str:
+    """selectors.blinding kept_back_summary in a sentence per reader: how many exams were kept from them
+    and why, for the batch page's message after adding readers or exams."""
+    from django.utils.translation import gettext, ngettext
+
+    reasons = {
+        "saw_dispute": gettext("saw the dispute"),
+        "read_before": gettext("read, or to read, elsewhere"),
+        "skipped_after_opening": gettext("skipped after opening"),
+        "saw_suggestion": gettext("saw the suggestion"),
+    }
+    said = []
+    for row in kept.get("by_reader", []):
+        why = "; ".join(f"{row[key]} {text}" for key, text in reasons.items() if row.get(key))
+        head = ngettext(
+            "%(n)s exam was kept back from %(reader)s",
+            "%(n)s exams were kept back from %(reader)s",
+            row["exams"],
+        ) % {"n": row["exams"], "reader": row["reader"]}
+        said.append(f"{head}: {why}.")
+    return " ".join(said)
