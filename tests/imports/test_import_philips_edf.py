@@ -185,7 +185,9 @@ def test_a_philips_file_with_corrupt_waveform_data_is_refused(blobs, tmp_path):
     start = data.index(b'nbitspersample="16">') + len(b'nbitspersample="16">')
     path = tmp_path / "corrupt.xml"
     path.write_bytes(data[:start] + b"AAAA" + data[start + 4000 :])
-    refused(blobs, path, "Philips XML waveform refused before decoding: the waveform data is not valid base64")
+    refused(
+        blobs, path, "Philips XML waveform refused before decoding: the waveform data is not valid base64"
+    )
 
 
 # --- EDF / EDF+ ----------------------------------------------------------------------------------------

@@ -110,9 +110,7 @@ def arrange_leads(names: list[str], signals: np.ndarray) -> tuple[np.ndarray, li
         else:
             rows[standard] = row
     missing = [lead for lead in STANDARD_LEADS if lead not in rows]
-    if missing and (
-        any(lead not in LIMB_DERIVED for lead in missing) or "I" not in rows or "II" not in rows
-    ):
+    if missing and (any(lead not in LIMB_DERIVED for lead in missing) or "I" not in rows or "II" not in rows):
         raise LeadError(_missing_leads_said(missing, names, [name for name, _ in extras], rows))
     doubled = bool(set(missing) & set(AUGMENTED)) and np.issubdtype(signals.dtype, np.integer)
     if doubled:  # keep integers exact: every lead twice over, the augmented ones then whole numbers

@@ -233,8 +233,8 @@ def _record_line_readable(path: Path) -> Iterator[tuple[Path, list[str]]]:
         yield (
             fixed,
             [
-                f"the WFDB record line names {header_path.stem}.mat (as the Georgia set's headers do); read as "
-                f"record {header_path.stem}"
+                f"the WFDB record line names {header_path.stem}.mat (as the Georgia set's headers do); "
+                f"read as record {header_path.stem}"
             ],
         )
 

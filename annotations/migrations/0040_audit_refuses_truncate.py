@@ -39,6 +39,6 @@ def trigger_down(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("annotations", "0040_reader_page_details")]
+    dependencies = [("annotations", "0039_statement_qualifiers")]
 
     operations = [migrations.RunPython(trigger_up, trigger_down)]

@@ -1,9 +1,0 @@
-"""Placeholder filled by the work on this capability."""
-
-from django.db import migrations
-
-
-class Migration(migrations.Migration):
-    dependencies = [("annotations", "0039_statement_qualifiers")]
-
-    operations: list = []
