@@ -590,9 +590,9 @@ def seed_reads(world: World, batch_id: int, pending: int) -> int:
     usernames = {r.pk: r.get_username() for r in world.readers}
     copy_rows(
         AnnotationLabel,
-        ["annotation_id", "diagnostic_class_id", "uncertain"],
+        ["annotation_id", "diagnostic_class_id", "uncertain", "qualifiers"],
         (
-            (annotation_id, class_ids[code], False)
+            (annotation_id, class_ids[code], False, "[]")
             for annotation_id, finding in zip(annotation_ids.tolist(), read.tolist(), strict=True)
             for code in FINDINGS[finding][0]
         ),
@@ -608,6 +608,8 @@ def seed_reads(world: World, batch_id: int, pending: int) -> int:
             "time_on_task_ms",
             "recorded_at",
             "recorded_by_id",
+            "kind",
+            "reason",
         ],
         (
             (
@@ -619,6 +621,8 @@ def seed_reads(world: World, batch_id: int, pending: int) -> int:
                 ms,
                 at,
                 reader_id,
+                "submit",
+                "",
             )
             for annotation_id, finding, at, ms, reader_id in zip(
                 annotation_ids.tolist(), read.tolist(), submitted, on_task, slots[:, 2].tolist(), strict=True

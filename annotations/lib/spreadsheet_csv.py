@@ -5,7 +5,7 @@ tab or carriage return) as a formula: a user name typed at the login form such a
 would run when a coordinator opens the audit export. Every CSV meant to be opened in a spreadsheet
 (agreement tables) is written through `spreadsheet_writer`, which prefixes such a cell with an
 apostrophe (OWASP's advice; spreadsheets show the text and hide the apostrophe); the audit export,
-written by PostgreSQL's COPY, spells the same rule in its query (annotations/selectors/audit.py).
+written by PostgreSQL's COPY, spells the same rule in its query (annotations/selectors/audit/__init__.py).
 Numbers are left alone, as values and as text (`-0.31` is a kappa, not a formula), so numeric columns
 stay numeric.
 

@@ -13,7 +13,7 @@ from django.utils.translation import gettext_lazy as _
 from annotations.errors import Invalid
 from annotations.roles import Role
 from annotations.selectors.audit import AuditFilter, AuditPage, audit_events, audit_export_chunks, audit_page
-from annotations.selectors.audit_words import audit_action_choices, audit_lines
+from annotations.selectors.audit.words import audit_action_choices, audit_lines
 from annotations.services.audit import audit_record
 from annotations.views.access import client_ip, role_required
 

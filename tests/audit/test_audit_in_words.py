@@ -12,7 +12,7 @@ import pytest
 
 from annotations.models import AuditEvent
 from annotations.roles import Role
-from annotations.selectors.audit_words import ACTION_SENTENCES
+from annotations.selectors.audit.words import ACTION_SENTENCES
 from annotations.services.batches.lifecycle import batch_close, batch_create
 from annotations.services.users import user_set_roles
 from tests.browser import screenshot_path
@@ -69,7 +69,7 @@ def test_the_action_filter_lists_the_actions_in_words(client_for, diego, trail):
 
 
 def test_every_action_the_code_records_has_words():
-    """A new audited action gets its sentence here (annotations/selectors/audit_words.py) or reads as raw."""
+    """A new audited action gets its sentence here (annotations/selectors/audit/words.py) or reads as raw."""
     recorded = set()
     for path in (ROOT / "annotations").rglob("*.py"):
         recorded |= set(re.findall(r'action="([a-z_]+\.[a-z_]+)"', path.read_text(encoding="utf-8")))

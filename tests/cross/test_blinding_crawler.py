@@ -548,6 +548,7 @@ def cross_study(ana, bruno, carla, diego, eve, tnmg) -> CrossStudy:
     opener = Client()
     opener.force_login(dave)
     assert opener.get(f"/api/v1/adjudication/{hidden.pk}/{seen_exam.pk}/").status_code == 200
+    # The same readers over the same exams: a re-read study, so independence is off, with its reason.
     again = batch_create(
         name="Again",
         taxonomy=tnmg,
@@ -556,6 +557,8 @@ def cross_study(ana, bruno, carla, diego, eve, tnmg) -> CrossStudy:
         readers_per_exam=1,
         actor=diego,
         seed=13,
+        exclude_seen=False,
+        independence_off_reason="a re-read of the blind study by its own readers",
     )
     batch_add_readers(batch=again, readers=[dave], actor=diego)
     batch_reassign(batch=again, from_reader=bruno, to_reader=dave, actor=diego)

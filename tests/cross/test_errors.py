@@ -63,7 +63,8 @@ def test_every_service_and_selector_refusal_is_an_application_error_with_the_sta
     for kind in (HandOnConflict, ReadClosed, StaleRevision, StaleAdjudication):
         assert issubclass(kind, Conflict) and kind.status == 409, kind
     assert StaleRevision(4).extra == {"revision": 4}
-    assert StaleAdjudication(2).extra == {"version": 2}
+    assert StaleAdjudication(2).extra == {"version": 2, "signed_by_you": False}
+    assert StaleAdjudication(2, yours=True).extra == {"version": 2, "signed_by_you": True}
 
 
 def test_the_api_answers_every_application_error_in_one_handler():

@@ -126,7 +126,7 @@ def test_in_portuguese_the_finding_the_columns_and_the_tooltip_are_translated(
     wait_drawn(page, anas)
     _blind_read_submitted(page)
     suggested = page.locator("#suggestion li.suggested", has_text="LVH_V")
-    assert suggested.locator(".rationale-finding").inner_text() == f"Observado: {FINDING}"
+    assert suggested.locator(".rationale-finding").inner_text() == f"Achado: {FINDING}"
     assert suggested.locator(".rationale-criterion").inner_text().startswith("Critério: Sokolow-Lyon voltage")
     panel = page.locator("#median-panel")
     panel.wait_for(state="visible")
