@@ -253,6 +253,26 @@ class Walk:
         page.wait_for_url(f"{self.stack.url}/")
         return page
 
+    def design_batch(self, name: str, dataset: str, readers, mode: str = "hidden"):
+        """diego designs a batch of `dataset` for `readers` (k = 2) on the designer page, previews it and
+        creates it: the page, on its preview, for the caller to check and show."""
+        page = self.log_in("diego")
+        page.goto(f"{self.stack.url}/batches/new/")
+        page.fill("#id_name", name)
+        tnmg = page.locator("#id_taxonomy option", has_text="(tnmg ").get_attribute("value")
+        page.select_option("#id_taxonomy", tnmg)
+        page.select_option("#id_suggestion_mode", mode)
+        for reader in readers:
+            page.locator("#id_readers label", has_text=reader).locator("input").check()
+        page.fill("#id_readers_per_exam", "2")
+        page.locator("#id_datasets label", has_text=dataset).locator("input").check()
+        page.click("button[value=preview]")
+        page.wait_for_selector("#design-preview")
+        preview = page.inner_text("#design-preview")
+        page.click("button[value=create]")
+        page.wait_for_url(f"{self.stack.url}/batches/*/")
+        return preview
+
     def shot(self, page, step: str) -> None:
         page.screenshot(path=str(screenshot_path(f"whole-job-{self.stack.name}-{step}")), full_page=True)
 

@@ -56,22 +56,8 @@ def upload_record(walk: Walk) -> None:
 
 
 def design_batch(walk: Walk) -> None:
-    page = walk.log_in("diego")
-    page.goto(f"{walk.stack.url}/batches/new/")
-    page.fill("#id_name", BATCH)
-    tnmg = page.locator("#id_taxonomy option", has_text="(tnmg ").get_attribute("value")
-    page.select_option("#id_taxonomy", tnmg)
-    page.select_option("#id_suggestion_mode", "two_stage")
-    for reader in ("ana", "bruno"):
-        page.locator("#id_readers label", has_text=reader).locator("input").check()
-    page.fill("#id_readers_per_exam", "2")
-    page.locator("#id_datasets label", has_text=DATASET).locator("input").check()
-    page.click("button[value=preview]")
-    page.wait_for_selector("#design-preview")
-    assert "1 of 1 matching exams" in page.inner_text("#design-preview")
-    walk.shot(page, "2-design")
-    page.click("button[value=create]")
-    page.wait_for_url(f"{walk.stack.url}/batches/*/")
+    preview = walk.design_batch(BATCH, DATASET, ("ana", "bruno"), mode="two_stage")
+    assert "1 of 1 matching exams" in preview
 
 
 def read_by_keyboard(walk: Walk, reader: str, submit_key: str) -> None:

@@ -23,20 +23,7 @@ SAID = {"ana": "EIA (Inferior)", "bruno": "EIA (Inferior, Lateral)"}
 
 
 def design_batch(walk: Walk) -> None:
-    page = walk.log_in("diego")
-    page.goto(f"{walk.stack.url}/batches/new/")
-    page.fill("#id_name", BATCH)
-    tnmg = page.locator("#id_taxonomy option", has_text="(tnmg ").get_attribute("value")
-    page.select_option("#id_taxonomy", tnmg)
-    page.select_option("#id_suggestion_mode", "hidden")
-    for reader in READS:
-        page.locator("#id_readers label", has_text=reader).locator("input").check()
-    page.fill("#id_readers_per_exam", "2")
-    page.locator("#id_datasets label", has_text=DATASET).locator("input").check()
-    page.click("button[value=preview]")
-    page.wait_for_selector("#design-preview")
-    page.click("button[value=create]")
-    page.wait_for_url(f"{walk.stack.url}/batches/*/")
+    walk.design_batch(BATCH, DATASET, READS)
 
 
 def read_with_qualifiers(walk: Walk, reader: str) -> None:
