@@ -44,7 +44,7 @@ class ExamCriteriaForm(forms.Form):
         widget=forms.CheckboxSelectMultiple,
         label=_("Signal quality"),
         choices=[*QualityGrade.choices, ("", _("not checked yet"))],
-        help_text=_("None ticked: any quality."),
+        help_text=_("None ticked: any quality but poor, which a batch takes only when ticked."),
     )
     quality_without = forms.MultipleChoiceField(
         required=False,

@@ -92,7 +92,8 @@ class CriteriaSerializer(StrictSerializer):
         child=serializers.ChoiceField(choices=["good", "acceptable", "poor", ""]),
         required=False,
         default=list,
-        help_text="Signal-quality grades to keep (any of them); an empty string keeps exams with no report.",
+        help_text="Signal-quality grades to keep (any of them); an empty string keeps exams with no report. "
+        "None given: every grade but poor (poor_left_out counts what that leaves out).",
     )
     quality_without = serializers.ListField(
         child=serializers.ChoiceField(choices=list(EXAM_FLAGS)),
@@ -255,6 +256,17 @@ class KeptBackReaderSerializer(KeptBackReasonsSerializer):
     exams = serializers.IntegerField()
 
 
+class PoorLeftOutSerializer(serializers.Serializer):
+    exams = serializers.IntegerField(
+        help_text="Matching exams left out for a poor signal: no grade was asked for in quality_grades, "
+        "which then takes every grade but poor."
+    )
+    flags = serializers.DictField(
+        child=serializers.IntegerField(),
+        help_text="How many of them carry each quality flag (an exam counts under each of its flags).",
+    )
+
+
 class KeptBackSerializer(serializers.Serializer):
     exams = serializers.IntegerField(help_text="Exams kept from at least one reader.")
     by_reason = KeptBackReasonsSerializer(
@@ -314,6 +326,7 @@ class PlanSerializer(serializers.Serializer):
     kept_back = KeptBackSerializer(
         help_text="How many exams the design keeps from whom, and why (independent reads, disputes seen)."
     )
+    poor_left_out = PoorLeftOutSerializer()
     strata = StrataSerializer(allow_null=True, help_text="The strata of a stratified sample, else null.")
     latent_note = LatentNoteSerializer(
         allow_null=True,
@@ -357,6 +370,7 @@ def _plan_data(plan) -> dict:
         "problems": plan.problems,
         "seen_elsewhere": [asdict(row) for row in plan.seen_elsewhere],
         "kept_back": plan.kept_back,
+        "poor_left_out": asdict(plan.poor_left_out),
         "strata": _strata(plan.stratified),
         "latent_note": plan.latent_note,
     }
@@ -577,6 +591,7 @@ class AddExamsResultSerializer(serializers.Serializer):
         help_text="Matching exams not added: the same waveform as an exam the batch holds or takes."
     )
     kept_back = KeptBackSerializer(help_text="The added exams kept from whom, and why.")
+    poor_left_out = PoorLeftOutSerializer()
 
 
 class BatchExamRowSerializer(serializers.Serializer):
@@ -661,6 +676,7 @@ class BatchAddExamsView(APIView):
             "exams": batch_exam_count(batch),
             "copies_left_out": outcome.copies_left_out,
             "kept_back": outcome.kept_back,
+            "poor_left_out": asdict(outcome.poor_left_out),
         }
         return Response(body, status=status.HTTP_201_CREATED)
 

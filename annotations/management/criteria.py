@@ -13,6 +13,14 @@ def add_criteria_arguments(parser: ArgumentParser) -> None:
     parser.add_argument("--age-max", type=int)
     parser.add_argument("--sex", choices=["F", "M", "U"])
     parser.add_argument("--reference", action="append", default=[], help="SYSTEM:CODE reference label.")
+    parser.add_argument(
+        "--quality",
+        action="append",
+        default=[],
+        choices=["good", "acceptable", "poor", "none"],
+        help="Signal-quality grade to keep; repeat for several (none: not checked yet). Without it, every "
+        "grade but poor.",
+    )
 
 
 def criteria_options(options: dict[str, Any]) -> dict[str, Any]:
@@ -23,4 +31,5 @@ def criteria_options(options: dict[str, Any]) -> dict[str, Any]:
         "age_max": options["age_max"],
         "sex": options["sex"],
         "reference_labels": options["reference"],
+        "quality_grades": ["" if grade == "none" else grade for grade in options["quality"]],
     }

@@ -27,7 +27,7 @@ from annotations.selectors.batches.progress import (
     batch_progress,
 )
 from annotations.selectors.batches.returns import batch_exam_named
-from annotations.selectors.batches.wording import kept_back_text
+from annotations.selectors.batches.wording import kept_back_text, poor_left_out_text
 from annotations.selectors.suggestions.summary import batch_suggestion_progress
 from annotations.services.batches.lifecycle import BatchDesignError, batch_close, batch_create_from_plan
 from annotations.services.batches.queues import batch_add_matching_exams, batch_add_readers, batch_reassign
@@ -386,6 +386,9 @@ def batch_add_exams_view(request, batch_id: int):
         said = _("%(added)s exams added to the batch.") % {"added": outcome.added}
         if outcome.copies_left_out:
             said += " " + copies_left_out_text(outcome.copies_left_out)
+        poor = outcome.poor_left_out
+        if poor.exams:
+            said += " " + poor_left_out_text(poor.exams, poor.flags)
         return " ".join(filter(None, [said, kept_back_text(outcome.kept_back)]))
 
     return _change(request, batch_id, add)

@@ -82,7 +82,8 @@ def test_the_batch_keeps_the_criteria_it_was_designed_with_as_data(
     client_for(diego).post("/batches/new/", design_post(tnmg, [ana, bruno], action="create"))
     criteria = ReviewBatch.objects.get().design["criteria"]
     assert criteria["datasets"] == ["archive"]
-    assert criteria["reference_labels"] == [] and criteria["quality_grades"] == []
+    assert criteria["reference_labels"] == []
+    assert criteria["quality_grades"] == ["", "good", "acceptable"]  # none ticked: every grade but poor
     assert criteria["sex"] is None and criteria["age_min"] is None
 
 

@@ -7,6 +7,7 @@ from annotations.errors import Forbidden, NotFound
 from annotations.management.criteria import add_criteria_arguments, criteria_options
 from annotations.selectors.batches.access import batch_for_coordinator
 from annotations.selectors.batches.spec import exam_criteria
+from annotations.selectors.batches.wording import poor_left_out_text
 from annotations.services.batches.lifecycle import BatchDesignError
 from annotations.services.batches.queues import batch_add_matching_exams
 
@@ -45,3 +46,6 @@ class Command(BaseCommand):
                 f"{outcome.copies_left_out} matching exam{'s' if outcome.copies_left_out > 1 else ''} left "
                 "out: the same waveform as an exam the batch holds or takes (copies, linked at import)."
             )
+        if outcome.poor_left_out.exams:
+            poor = outcome.poor_left_out
+            self.stdout.write(poor_left_out_text(poor.exams, poor.flags))

@@ -115,3 +115,5 @@ class Command(BaseCommand):
             self.stdout.write(f"{name:<{width}}" + "".join(f"{v:>{width}}" for v in row))
         for problem in design.problems:
             self.stdout.write(self.style.WARNING(str(problem)))
+        for warning in plan.warnings:
+            self.stdout.write(self.style.WARNING(warning))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 
 import numpy as np
@@ -30,7 +30,7 @@ from annotations.lib.stats.consensus import MIN_LATENT_POSITIVE_EXAMS, MIN_LATEN
 from annotations.models import BatchExam, DiagnosticClass, Exam, ReferenceLabel, ReviewBatch, Taxonomy
 from annotations.roles import Role, has_role
 from annotations.selectors.agreement.rules import METHOD_LATENT
-from annotations.selectors.batches.wording import design_error_text, problem_text
+from annotations.selectors.batches.wording import design_error_text, poor_left_out_text, problem_text
 from annotations.selectors.blinding import (
     design_exclusions,
     kept_back_reasons,
@@ -40,7 +40,15 @@ from annotations.selectors.blinding import (
 )
 from annotations.selectors.exams.arrays import query_arrays
 from annotations.selectors.exams.copies import without_copies
-from annotations.selectors.exams.selection import ExamCriteria, matching_ids, matching_scores, score_exists
+from annotations.selectors.exams.selection import (
+    ExamCriteria,
+    PoorLeftOut,
+    batch_criteria,
+    matching_ids,
+    matching_scores,
+    poor_left_out,
+    score_exists,
+)
 from annotations.selectors.users import blind_refusal
 
 
@@ -116,6 +124,8 @@ class BatchPlan:
     same_name: list[str] = field(default_factory=list)
     # How many exams the design keeps from whom, and why (selectors.blinding kept_back_summary).
     kept_back: dict = field(default_factory=dict)
+    # Matching exams left out for a poor signal, no grade having been ticked (selection.batch_criteria).
+    poor_left_out: PoorLeftOut = field(default_factory=PoorLeftOut)
 
     @property
     def problems(self) -> list[str]:
@@ -150,6 +160,8 @@ class BatchPlan:
                 )
                 % {"asked": self.spec.sample_size, "chosen": chosen}
             )
+        if self.poor_left_out.exams:
+            said.append(poor_left_out_text(self.poor_left_out.exams, self.poor_left_out.flags))
         said += self._escalation_warnings()
         if self.same_name:
             said.append(
@@ -373,9 +385,12 @@ def batch_plan(user, spec: BatchSpec, *, preview: bool = False) -> BatchPlan:
         raise BatchPlanError(_("no taxonomy with id %(id)s") % {"id": spec.taxonomy_id})
     readers = _readers(spec.reader_ids)
     _independence_check(spec)
+    poor = poor_left_out(user, spec.criteria)
+    # The criteria as applied, grades filled in, are what the batch's design records.
+    spec = replace(spec, criteria=batch_criteria(spec.criteria))
     matching_count, exam_ids, stratified, copies_left_out = _choose_exams(user, spec)
     if not matching_count:
-        raise BatchPlanError(_("no exam matches the criteria"))
+        raise BatchPlanError(_nothing_matches(_("no exam matches the criteria"), poor))
     reader_ids = [r.pk for r in readers]
     seen = readers_seen_before(reader_ids, exam_ids)
     disputes = reader_barred_pairs(reader_ids, exam_ids)
@@ -413,11 +428,19 @@ def batch_plan(user, spec: BatchSpec, *, preview: bool = False) -> BatchPlan:
     )
     plan.request, plan.copies_left_out = planned, copies_left_out
     plan.same_name = _batches_named(spec.name)
+    plan.poor_left_out = poor
     names = {r.pk: r.get_username() for r in readers}
     plan.kept_back = kept_back_summary(
         kept_back_reasons(excluded, barred=disputes, seen=seen), names, len(set().union(*excluded.values()))
     )
     return plan
+
+
+def _nothing_matches(said: str, poor: PoorLeftOut) -> str:
+    """A refusal for an empty pool, saying so when exams did match but were left out for their signal."""
+    if not poor.exams:
+        return said
+    return f"{said}: {poor_left_out_text(poor.exams, poor.flags)}"
 
 
 def _independence_check(spec: BatchSpec) -> None:
@@ -442,16 +465,18 @@ def _batches_named(name: str) -> list[str]:
 
 def exams_to_add(
     user, batch: ReviewBatch, criteria: ExamCriteria, *, sample_size: int | None = None, seed: int = 0
-) -> tuple[list[Exam], int]:
+) -> tuple[list[Exam], int, PoorLeftOut]:
     """The designer's criteria applied to a running batch: matching exams it does not hold yet, all of them
-    or a seeded random sample, in id order, and how many matching exams were left out as copies of a
-    waveform the batch holds or another of them has. Refuses an empty result, which would change nothing.
+    or a seeded random sample, in id order, how many matching exams were left out as copies of a waveform
+    the batch holds or another of them has, and those left out for a poor signal (no grade ticked).
+    Refuses an empty result, which would change nothing.
 
     The pool is read as the designer reads it (an id array) and the batch's exams are taken away in numpy:
     at 2.7M exams, a list of two million ids made row by row took 0.35-1.6 s."""
-    pool = matching_ids(user, criteria)
+    poor = poor_left_out(user, criteria, outside=BatchExam.objects.filter(batch=batch).values("exam_id"))
+    pool = matching_ids(user, batch_criteria(criteria))
     if not len(pool):
-        raise BatchPlanError(_("no exam matches these criteria"))
+        raise BatchPlanError(_nothing_matches(_("no exam matches these criteria"), poor))
     held = _batch_exam_ids(batch)
     if len(pool) and len(held):  # each held exam's place in the pool, where it is there
         places = np.minimum(np.searchsorted(pool, held), len(pool) - 1)
@@ -468,13 +493,15 @@ def exams_to_add(
                 )
                 % {"copies": len(copies)}
             )
-        raise BatchPlanError(_("every exam matching these criteria is in the batch already"))
+        raise BatchPlanError(
+            _nothing_matches(_("every exam matching these criteria is in the batch already"), poor)
+        )
     if sample_size is not None and sample_size < len(pool):
         # The places random.sample draws depend on the population's size alone: drawn from a range, they
         # pick what it drew from the list of ids, without making that list.
         pool = pool[sample_positions(len(pool), sample_size, seed)]
     # Only the ids: the services that take these exams read nothing else of them.
-    return list(Exam.objects.filter(pk__in=pool.tolist()).only("pk").order_by("pk")), len(copies)
+    return list(Exam.objects.filter(pk__in=pool.tolist()).only("pk").order_by("pk")), len(copies), poor
 
 
 def _batch_exam_ids(batch: ReviewBatch) -> np.ndarray:

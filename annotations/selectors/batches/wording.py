@@ -10,8 +10,10 @@ from decimal import Decimal
 
 from django.utils.formats import number_format
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from annotations.lib.batch_design import DesignError, Problem
+from annotations.models.exams import QUALITY_FLAG_CHOICES
 
 _OVERLAP = _(
     "every reader pair should share at least %(wanted)s exams but the least-shared pair shares "
@@ -90,3 +92,21 @@ def kept_back_text(kept: dict) -> str:
         ) % {"n": row["exams"], "reader": row["reader"]}
         said.append(f"{head}: {why}.")
     return " ".join(said)
+
+
+def poor_flags_text(flags: dict[str, int]) -> str:
+    """'flat lead (no signal) 6, noise 1': each flag in the words of the Exams list's filter."""
+    words = dict(QUALITY_FLAG_CHOICES)
+    return ", ".join(f"{words.get(flag, flag)} {n}" for flag, n in flags.items())
+
+
+def poor_left_out_text(exams: int, flags: dict[str, int]) -> str:
+    """Why a batch leaves exams out for their signal, and how to take them, for the designer's warnings,
+    the message after adding exams, and a refusal when nothing else matches."""
+    return ngettext(
+        "%(n)s exam graded poor is left out (%(flags)s): its signal would give a reader noise or missing "
+        "leads to read. Tick “poor” under Signal quality (quality_grades) to include it.",
+        "%(n)s exams graded poor are left out (%(flags)s): their signal would give a reader noise or "
+        "missing leads to read. Tick “poor” under Signal quality (quality_grades) to include them.",
+        exams,
+    ) % {"n": exams, "flags": poor_flags_text(flags)}

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 
 import numpy as np
 from django.core.exceptions import EmptyResultSet
 from django.db import connection
-from django.db.models import Exists, Max, Min, OuterRef, Q, QuerySet, Value
+from django.db.models import Count, Exists, Max, Min, OuterRef, Q, QuerySet, Value
 from django.db.models.functions import StrIndex
 from django.db.models.lookups import GreaterThan
 from django.utils.translation import gettext as _
 
 from annotations.errors import Forbidden, Invalid
+from annotations.lib.ecg.quality import EXAM_FLAGS as _FLAG_ORDER
 from annotations.lib.reference_codes import OVERFLOW, reference_code_needle
 from annotations.models import (
     DiagnosticClass,
@@ -63,6 +64,47 @@ class ExamCriteria:
     # none of these flags (annotations.lib.ecg.quality.EXAM_FLAGS).
     quality_grades: list[str] = field(default_factory=list)
     quality_without: list[str] = field(default_factory=list)
+
+
+# The grades a batch takes when the coordinator ticks none. An exam graded poor (limb leads that contradict
+# each other, no lead with signal, or four or more flagged leads: lib.ecg.quality) would hand a reader a
+# sheet of noise or of unplugged chest leads to read or skip; it goes into a batch only when asked for.
+GRADES_WITHOUT_CHOICE = ("", "good", "acceptable")
+
+
+def batch_criteria(criteria: ExamCriteria) -> ExamCriteria:
+    """The criteria a batch chooses its exams by: with no grade ticked, every grade but poor."""
+    if criteria.quality_grades:
+        return criteria
+    return replace(criteria, quality_grades=list(GRADES_WITHOUT_CHOICE))
+
+
+@dataclass(frozen=True)
+class PoorLeftOut:
+    """Exams the criteria match that a batch leaves out for their poor grade, and their flags (an exam
+    counts under each flag it carries; lib.ecg.quality.EXAM_FLAGS)."""
+
+    exams: int = 0
+    flags: dict[str, int] = field(default_factory=dict)
+
+
+def poor_left_out(user, criteria: ExamCriteria, *, outside: QuerySet | None = None) -> PoorLeftOut:
+    """What batch_criteria leaves out of `criteria`'s exams (none when a grade is ticked); `outside`:
+    exam ids that do not count (those a running batch holds already)."""
+    _require_coordinator(user)
+    if criteria.quality_grades:
+        return PoorLeftOut()
+    poor = _pool(replace(criteria, quality_grades=["poor"])).within().order_by()
+    if outside is not None:
+        poor = poor.exclude(pk__in=outside)
+    counted: dict[str, int] = {}
+    total = 0
+    # One row per combination of flags (a handful), not per exam.
+    for flags, n in poor.values_list("quality_flags").annotate(n=Count("pk")).order_by():
+        total += n
+        for flag in filter(None, flags.split(",")):
+            counted[flag] = counted.get(flag, 0) + n
+    return PoorLeftOut(total, {flag: counted[flag] for flag in _FLAG_ORDER if flag in counted})
 
 
 def _require_coordinator(user) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from django.contrib.auth import get_user_model
@@ -35,7 +35,7 @@ from annotations.selectors.blinding import (
     kept_back_reasons,
     kept_back_summary,
 )
-from annotations.selectors.exams.selection import ExamCriteria
+from annotations.selectors.exams.selection import ExamCriteria, PoorLeftOut
 from annotations.selectors.users import blind_refusal
 from annotations.services.audit import audit_record
 from annotations.services.batches.lifecycle import (
@@ -274,6 +274,8 @@ class ExamsAdded:
     copies_left_out: int
     # The new exams kept from whom, and why (selectors.blinding kept_back_summary).
     kept_back: dict
+    # Matching exams not taken for a poor signal, no grade having been asked for.
+    poor_left_out: PoorLeftOut = field(default_factory=PoorLeftOut)
 
 
 def batch_add_matching_exams(
@@ -286,11 +288,13 @@ def batch_add_matching_exams(
     require_coordinator(actor)
     require_open(batch)
     try:
-        exams, copies = exams_to_add(actor, batch, criteria, sample_size=sample_size, seed=seed)
+        exams, copies, poor = exams_to_add(actor, batch, criteria, sample_size=sample_size, seed=seed)
     except BatchPlanError as error:
         raise BatchDesignError(str(error)) from error
-    added, kept = _exams_add(batch=batch, exams=exams, actor=actor, seed=None, copies_left_out=copies)
-    return ExamsAdded(added=added, copies_left_out=copies, kept_back=kept)
+    added, kept = _exams_add(
+        batch=batch, exams=exams, actor=actor, seed=None, copies_left_out=copies, poor_left_out=poor.exams
+    )
+    return ExamsAdded(added=added, copies_left_out=copies, kept_back=kept, poor_left_out=poor)
 
 
 def batch_add_exams(
@@ -304,7 +308,13 @@ def batch_add_exams(
 # The steps are those of a design (readers, loads, exclusions, slots) on a batch that runs, in one
 # transaction under the batch lock; each is a call, but the lock and the audit row keep them together.
 def _exams_add(
-    *, batch: ReviewBatch, exams: Sequence[Exam], actor, seed: int | None, copies_left_out: int
+    *,
+    batch: ReviewBatch,
+    exams: Sequence[Exam],
+    actor,
+    seed: int | None,
+    copies_left_out: int,
+    poor_left_out: int = 0,
 ) -> tuple[int, dict]:
     """batch_add_exams, also answering what was kept from whom (ExamsAdded.kept_back)."""
     require_coordinator(actor)
@@ -344,7 +354,12 @@ def _exams_add(
             actor=actor,
             action="batch.add_exams",
             target=batch,
-            after={"exams": new, "copies_left_out": copies_left_out, "kept_back": kept},
+            after={
+                "exams": new,
+                "copies_left_out": copies_left_out,
+                "poor_left_out": poor_left_out,
+                "kept_back": kept,
+            },
         )
         transaction.on_commit(lambda: batch_suggestions_enqueue(batch.pk))
     return len(new), kept
