@@ -17,9 +17,12 @@ from django.urls import resolve
 from annotations.models import Assignment, Exam, ImportJob
 from annotations.roles import Role, user_roles
 from annotations.selectors.adjudication import adjudication_queue
+from annotations.services.exams.create import dataset_get_or_create
+from annotations.services.reading import LabelInput, annotation_save_draft, annotation_submit
 from annotations.services.releases.builds import release_build, release_create
 from tests.exporting import labelled_study
 from tests.factories import UserFactory, make_exam
+from tests.midbatch import MidBatch, mid_batch
 from tests.urlwalk import Route
 
 PERSONAS = ["anonymous", "ana", "bruno", "carla", "diego", "eve"]
@@ -155,17 +158,25 @@ def _admin_values(route: Route) -> dict[str, object]:
 def _serial_history(study, case_exam_id: int) -> int:
     """Serial comparison on, and one earlier exam of E005's patient and of the adjudicator's case: the
     priors routes have a real prior (number 1) for the reader who holds E005 and for the adjudicator."""
-    for exam in (study.exams["E005"], Exam.objects.get(pk=case_exam_id)):
+    return _with_priors(study.batch, [study.exams["E005"], Exam.objects.get(pk=case_exam_id)])
+
+
+def _with_priors(batch, exams) -> int:
+    """Each exam gets a patient and an earlier exam of theirs, and the batch shows priors: prior 1."""
+    for exam in exams:
         patient = f"P-{exam.pk}"
         exam.patient_pseudo_id, exam.acquired_at = patient, datetime(2024, 5, 1, 9, 0, tzinfo=UTC)
         exam.save(update_fields=["patient_pseudo_id", "acquired_at"])
         make_exam(exam.dataset, patient_pseudo_id=patient, acquired_at=exam.acquired_at - timedelta(days=365))
-    study.batch.design = {**study.batch.design, "serial_comparison": True}
-    study.batch.save(update_fields=["design"])
+    batch.design = {**batch.design, "serial_comparison": True}
+    batch.save(update_fields=["design"])
     return 1
 
 
-def build_study(tnmg) -> Study:
+def build_study(tnmg, *, mid_batch_ids: bool = False) -> Study:
+    """With `mid_batch_ids`, the readers' and the coordinator's ids are those of tests/midbatch.py's
+    running batch instead: ana's assignment the open extra read an escalation gave her, bruno's the read
+    handed on to him from a reader who left, and the batch routes act on that batch."""
     users = {
         "ana": UserFactory(username="ana", roles=[Role.READER]),
         "bruno": UserFactory(username="bruno", roles=[Role.READER]),
@@ -198,14 +209,43 @@ def build_study(tnmg) -> Study:
         return Assignment.objects.get(batch=study.batch, reader=reader, exam=study.exams["E005"]).pk
 
     result = Study(users=users)
+    own = {persona: unread(users[persona]) for persona in ("ana", "bruno")}
+    if mid_batch_ids:
+        running = _mid_batch(users, tnmg)
+        common["batch"] = running.batch.pk
+        _with_priors(running.batch, [running.escalated.exam, running.handed_on.exam])
+        own = {"ana": running.escalated.pk, "bruno": running.handed_on.pk}
     for persona in ("ana", "bruno"):
-        result.ids[persona] = {**common, "assignment": unread(users[persona])}
+        result.ids[persona] = {**common, "assignment": own[persona]}
     result.ids["carla"] = {**common, "batch": case.batch_id, "exam": case.exam_id}
     result.ids["diego"] = {
         **common,
         "release": release.pk,
         "import": job.pk,
         "exam": study.exams["E001"].pk,
-        "assignment": unread(users["ana"]),
+        "assignment": own["ana"],
     }
     return result
+
+
+def _mid_batch(users: dict, tnmg) -> MidBatch:
+    def submit(user, assignment: Assignment, codes: list[str]) -> None:
+        annotation_submit(
+            actor=user, assignment=assignment, labels=[LabelInput(c) for c in codes], revision=0
+        )
+
+    def draft(user, assignment: Assignment, codes: list[str]) -> None:
+        annotation_save_draft(
+            actor=user, assignment=assignment, labels=[LabelInput(c) for c in codes], revision=0
+        )
+
+    return mid_batch(
+        ana=users["ana"],
+        bruno=users["bruno"],
+        diego=users["diego"],
+        taxonomy=tnmg,
+        dataset=dataset_get_or_create(name="mid-batch"),
+        codes={"bruno": ["ST"], "fern": ["AFL"], "fern_draft": ["VPB"]},
+        submit=submit,
+        draft=draft,
+    )

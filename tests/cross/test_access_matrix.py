@@ -130,9 +130,13 @@ def test_the_login_forms_are_the_only_public_routes():
 
 
 @pytest.mark.parametrize("persona", PERSONAS)
-def test_every_route_answers_each_persona_as_its_view_declares(study, persona):
+@pytest.mark.parametrize("moment", ["designed", "mid_batch"])
+def test_every_route_answers_each_persona_as_its_view_declares(tnmg, moment, persona):
     """Logged out: a login redirect (pages) or 401/403 (API). Wrong role: 403 or 404 (or the admin's own
-    login redirect). Right role: success, or a refusal of the sample input; never 401/403/404/5xx."""
+    login redirect). Right role: success, or a refusal of the sample input; never 401/403/404/5xx.
+    Mid-batch, the readers' own slots are those an escalation and a reassignment made after the design
+    (tests/midbatch.py), and the batch routes act on that running batch."""
+    study = build_study(tnmg, mid_batch_ids=moment == "mid_batch")
     schema: dict[str, set[str]] | None = None
     problems: list[str] = []
     covered = 0
