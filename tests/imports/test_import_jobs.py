@@ -327,3 +327,28 @@ def test_the_outcomes_of_a_job_read_in_portuguese(
     page = client.get(f"/imports/{ImportJob.objects.get().pk}/").content.decode()
     assert '<span class="tag" data-outcome="created">criado</span>' in page
     assert '<span data-outcome="duplicate">duplicado</span>' in page  # for the script's own rows
+
+
+def test_a_reader_library_failing_inside_says_so_in_words_not_its_exception(
+    blobs, client_for, diego, django_capture_on_commit_callbacks, monkeypatch, caplog
+):
+    """A bug inside a format library (an UnboundLocalError in its parser, as a tester met) is no refusal
+    of ours to pass on raw: the coordinator reads what failed and where the details are."""
+    from annotations.lib.formats import dicom
+
+    def broken(path, options):
+        raise UnboundLocalError("cannot access local variable 'tag' where it is not associated with a value")
+        yield  # a generator, like every reader
+
+    monkeypatch.setattr(dicom, "read", broken)
+    client = client_for(diego)
+    with django_capture_on_commit_callbacks() as callbacks:
+        client.post("/api/v1/imports/", {"dataset": "dicom", "files": [upload(SAMPLE_FILES["dicom"])]})
+    run_queued(callbacks)
+    job = ImportJob.objects.get()
+    [outcome] = client.get(f"/imports/{job.pk}/progress/").json()["outcomes"]
+    assert outcome["outcome"] == "error"
+    assert "UnboundLocalError" not in outcome["message"] and "local variable" not in outcome["message"]
+    assert "DICOM waveform reader failed on this file" in outcome["message"]
+    assert "server log" in outcome["message"]
+    assert "UnboundLocalError" in caplog.text  # the operator's log keeps the whole traceback

@@ -44,7 +44,7 @@ from annotations.lib.formats.detect import (
     import_units,
     is_xml,
 )
-from annotations.lib.formats.registry import READERS
+from annotations.lib.formats.registry import FORMAT_NAMES, READERS
 from annotations.models import Dataset, Taxonomy
 from annotations.services.audit import audit_record
 from annotations.services.exams.create import dataset_get_or_create
@@ -317,9 +317,14 @@ def _import_unit(
         raise
     except (FileFailed, FormatError, RecordError) as error:
         outcome.error = f"{path}: {error}"
-    except Exception as error:  # a library choking on a malformed file: report it, never half-store it
+    except Exception:  # a library choking on a malformed file: report it, never half-store it
+        # The library's own exception (an UnboundLocalError deep in a parser) tells a coordinator
+        # nothing and may quote its internals: the log keeps it whole for the operator.
         logger.exception("import of %s failed", path)
-        outcome.error = f"{path}: unreadable {fmt} file ({type(error).__name__}: {error})"
+        outcome.error = _(
+            "%(path)s: the %(format)s reader failed on this file, which it could not make sense of; the "
+            "server log holds the details"
+        ) % {"path": path, "format": FORMAT_NAMES.get(fmt, fmt)}
     if outcome.error:
         _unit_failed(unit)
     return outcome
