@@ -26,6 +26,8 @@ REFUSALS = {
     "dicom": ("bomb.dcm", "deflated DICOM data inflate to more than 256 MB (IMPORT_MAX_INFLATED_MB)"),
     "cpsc2018": ("bomb.mat", "MATLAB compressed variables inflate to more than 256 MB"),
     "scp": ("bomb.scp", "1,500,000 samples are declared but"),
+    "muse": ("bomb.xml", "declares 2000000000 samples per lead, more than the limit"),
+    "edf": ("bomb.edf", "truncated or lying header"),
 }
 
 

@@ -16,6 +16,7 @@ import numpy as np
 DATA = Path(__file__).resolve().parents[1]
 PHILIPS = DATA / "philips-xml" / "129DYPRG_v1.03_heartstartMRx.XML"
 DICOM = DATA / "dicom" / "waveform_ecg.dcm"
+MUSE = DATA / "muse-xml" / "musePHI_muse_ecg1_MAC55_simulator.xml"
 
 
 def lzw_codes_bytes(codes: list[int], bits: int = 10) -> bytes:
@@ -129,7 +130,42 @@ def scp_bomb(path: Path, declared: int = 1_500_000) -> Path:
     return path
 
 
+def muse_bomb(path: Path, declared: int = 2_000_000_000) -> Path:
+    """The real MUSE file with every lead declaring two billion samples (LeadSampleCountTotal): base64
+    shrinks what it holds, so the danger is a reader that sizes its arrays by the declaration."""
+    text = MUSE.read_text(encoding="utf-8", errors="replace")
+    path.write_text(
+        re.sub(
+            r"<LeadSampleCountTotal>\d+</LeadSampleCountTotal>",
+            f"<LeadSampleCountTotal>{declared}</LeadSampleCountTotal>",
+            text,
+        ),
+        encoding="utf-8",
+    )
+    return path
+
+
+def edf_bomb(path: Path, records: int = 99_999_999) -> Path:
+    """An EDF file whose header declares 99,999,999 data records of 12 leads (about 1.2 TB of samples at
+    500 Hz) where it holds one second: edfio would map the declared records."""
+    from edfio import Edf, EdfSignal
+
+    leads = ["I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6"]
+    Edf(
+        [
+            EdfSignal(np.zeros(500), 500, label=lead, physical_dimension="uV", physical_range=(-1, 1))
+            for lead in leads
+        ]
+    ).write(path)
+    raw = bytearray(path.read_bytes())
+    raw[236:244] = f"{records:<8}".encode()
+    path.write_bytes(bytes(raw))
+    return path
+
+
 BOMBS: dict[str, Callable[[Path], Path]] = {
+    "muse": muse_bomb,
+    "edf": edf_bomb,
     "philips": philips_bomb,
     "dicom": dicom_bomb,
     "cpsc2018": cpsc_bomb,
