@@ -36,6 +36,20 @@ def reference_codes_text(labels: Iterable[tuple[str, str]]) -> str:
     return OVERFLOW if len(text.encode()) > MAX_BYTES else text
 
 
+def coverage_text(entries: Iterable[str]) -> str:
+    """What an exam's reference labels were read against, as kept on its row: ",code15:AF,ptbxl,"."""
+    names = sorted(set(entries))
+    return f",{','.join(names)}," if names else ""
+
+
+def coverage_of(text: str) -> tuple[set[str], set[tuple[str, str]]]:
+    """(whole systems, (system, code) pairs) of a coverage text."""
+    entries = [entry for entry in text.split(",") if entry]
+    whole = {entry for entry in entries if ":" not in entry}
+    codes = {tuple(entry.split(":", 1)) for entry in entries if ":" in entry}
+    return whole, codes  # type: ignore[return-value]
+
+
 def reference_code_needle(system: str, code: str) -> str:
     """What the text of an exam with the label (system, code) contains."""
     return f"{SEPARATOR}{system}:{code}{SEPARATOR}"

@@ -118,6 +118,13 @@ class Exam(models.Model):
     # with them by the importer: the batch designer's label criterion reads them from its covering index
     # instead of joining millions of label rows. "*" where they do not fit it (the label table decides).
     reference_codes = models.TextField(blank=True, default="", db_default="", editable=False)
+    # What the import read a value for, present or absent, as ",code15:AF,code15:RBBB,ptbxl,": a code
+    # (one of CODE's label columns, filled in), or a whole system (PTB-XL's scp_codes). A class these
+    # speak for that the exam's labels lack is absent, so an exam with no reference label at all can
+    # still be a known normal (a gold exam). lib.reference_codes.coverage_text writes it.
+    reference_coverage = models.CharField(
+        max_length=500, blank=True, default="", db_default="", editable=False
+    )
 
     class Meta:
         ordering = ["dataset", "external_id"]

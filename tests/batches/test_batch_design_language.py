@@ -87,7 +87,8 @@ def test_the_api_refuses_a_design_in_the_language_asked_for(client_for, diego, a
         return answer.json()["detail"]
 
     assert refused("/api/v1/batches/preview/", gold_fraction=0.5) == (
-        "foram pedidos 6 exames-ouro, mas só 0 dos exames escolhidos têm rótulos de referência"
+        "foram pedidos 6 exames-ouro, mas só 0 dos exames escolhidos têm rótulos de referência (ou um "
+        "conjunto completo de rótulos de referência que não marca nada)"
     )
     assert refused("/api/v1/batches/preview/", readers_per_exam=3) == (
         "foram pedidos 3 leitores por exame, mas só 2 foram escolhidos"

@@ -69,6 +69,10 @@ class Record:
     patient_id: str = ""
     # (code_system, code) pairs, or (code_system, code, likelihood) where the source grades them (PTB-XL).
     labels: list[tuple] = field(default_factory=list)
+    # What the source gave a value for, present or absent: "system:code" (a CODE label column filled in
+    # with 0 or 1) or "system" (PTB-XL's scp_codes, a reading against its whole vocabulary). A code covered
+    # and not in `labels` is absent, even when the record has no label at all.
+    label_coverage: tuple[str, ...] = ()
     identifiers: dict[str, str] = field(default_factory=dict)
     source_record: str = ""
     # The recording device's own global measurements, by the keys of DEVICE_MEASUREMENTS.

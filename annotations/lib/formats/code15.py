@@ -137,6 +137,13 @@ def _labels(row: dict[str, str]) -> list[tuple[str, str]]:
     return labels
 
 
+def _coverage(row: dict[str, str]) -> tuple[str, ...]:
+    """The label columns the row fills in, 0 or 1 alike (CODE-test's table has no normal column)."""
+    return tuple(
+        f"{name}:{column}" for column in (*LABEL_COLUMNS, NORMAL_COLUMN) if (row.get(column) or "").strip()
+    )
+
+
 def _record(exam_id: int, samples: np.ndarray, gain: float, row: dict[str, str], where: str) -> Record:
     is_male = (row.get("is_male") or "").strip().lower()
     return Record(
@@ -149,6 +156,7 @@ def _record(exam_id: int, samples: np.ndarray, gain: float, row: dict[str, str],
         sex="M" if is_male in _TRUE else ("F" if is_male in _FALSE else "U"),
         patient_id=(row.get("patient_id") or "").strip().removesuffix(".0").removesuffix(",0"),
         labels=_labels(row),
+        label_coverage=_coverage(row),
         source_record=where,
     )
 

@@ -325,6 +325,8 @@ class PtbXl:
                 yield RecordError(ecg_id, str(error))
                 continue
             record.labels = [*record.labels, *_scp_codes(row.get("scp_codes") or "", ecg_id)]
+            if "scp_codes" in row:  # an empty dict is a reading that found none of PTB-XL's statements
+                record.label_coverage = (*record.label_coverage, "ptbxl")
             record.age = parse_age(row.get("age")) if row.get("age") else record.age
             sex = (row.get("sex") or "").strip()
             record.sex = {"0": "M", "0.0": "M", "1": "F", "1.0": "F"}.get(sex, record.sex)

@@ -4,10 +4,12 @@ CSV downloads and ``manage.py agreement_report`` give them (one serialiser for b
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass
 
 import numpy as np
 
+from annotations.lib.reference_codes import coverage_of
 from annotations.lib.stats import MISSING
 from annotations.models import (
     Adjudication,
@@ -17,9 +19,13 @@ from annotations.models import (
     Assignment,
     BatchExam,
     DiagnosticClass,
+    Exam,
+    ReferenceLabel,
     ReviewBatch,
 )
 from annotations.selectors.agreement.summary import ReadsSnapshot
+from annotations.selectors.imports import LabelMatcher, label_classes
+from annotations.selectors.taxonomy import taxonomy_shipped_classes
 
 
 def _axis_positions(ids: list[int], wanted) -> np.ndarray:
@@ -45,47 +51,115 @@ def batch_adjudicated_reference(batch: ReviewBatch, snapshot: ReadsSnapshot) -> 
 
 
 def gold_truths(batch: ReviewBatch, exam_ids=None) -> dict[int, tuple[set[int], set[int]]]:
-    """Per gold exam of the batch: (the classes its reference label systems speak for, the known findings).
+    """Per gold exam of the batch: (the classes its reference label systems speak for, the known findings)
+    (reference_truths)."""
+    return reference_truths(batch, exam_ids, gold_only=True)
+
+
+def reference_truths(
+    batch: ReviewBatch, exam_ids=None, *, gold_only: bool = False
+) -> dict[int, tuple[set[int], set[int]]]:
+    """Per exam of the batch (or per gold exam): (the classes its reference labels speak for, the known
+    findings), as classes of the batch's taxonomy.
 
     A reference label set says what is present in its own vocabulary; it is silent about classes it
     cannot express (a six-class CODE label says nothing about the other 67 TNMG statements), so only the
-    classes it speaks for can be called absent. An exam without reference labels speaks for none."""
-    from annotations.selectors.imports import reference_label_classes
+    classes it speaks for can be called absent. It is complete per exam: what the import read a value for
+    (Exam.reference_coverage: CODE's label columns one by one, PTB-XL's whole vocabulary) and found
+    absent is a known negative, so an exam marking nothing (a normal ECG) is a gold exam too. A system
+    with labels and no coverage recorded speaks for all its classes, as before coverage was kept; an exam
+    with neither labels nor coverage speaks for none.
 
-    members = BatchExam.objects.filter(batch=batch, is_gold=True)
+    Read in two queries and matched once per distinct label and coverage: a batch of CODE-test's 827
+    exams has a handful of each."""
+    members = BatchExam.objects.filter(batch=batch)
+    if gold_only:
+        members = members.filter(is_gold=True)
     if exam_ids is not None:
         members = members.filter(exam_id__in=exam_ids)
-    members = list(members.select_related("exam").prefetch_related("exam__reference_labels"))
-    if not members:
+    exams = Exam.objects.filter(pk__in=members.values("exam_id"))
+    coverage = dict(exams.values_list("pk", "reference_coverage"))
+    if not coverage:
         return {}
-    classes = list(DiagnosticClass.objects.filter(taxonomy_id=batch.taxonomy_id))
-    key = batch.taxonomy.key
+    labels: dict[int, list[tuple[str, str]]] = defaultdict(list)
+    for exam_id, system, code in ReferenceLabel.objects.filter(exam__in=exams).values_list(
+        "exam_id", "code_system", "code"
+    ):
+        labels[exam_id].append((system, code))
+    matcher = LabelMatcher(batch.taxonomy)
+    spoken: dict[tuple[frozenset, frozenset], set[int]] = {}
+    meant: dict[tuple[str, str], set[int]] = {}
     truths: dict[int, tuple[set[int], set[int]]] = {}
-    for member in members:
-        systems = {label.code_system for label in member.exam.reference_labels.all()}
-        if not systems:
-            truths[member.exam_id] = (set(), set())
-            continue
-        onto = {
-            (maps or {}).get(key)
-            for maps in DiagnosticClass.objects.filter(taxonomy__key__in=systems).values_list(
-                "maps", flat=True
+    for exam_id, text in coverage.items():
+        pairs = labels.get(exam_id, [])
+        whole, codes = coverage_of(text)
+        whole |= {system for system, _ in pairs} - {system for system, _ in codes}
+        key = (frozenset(whole), frozenset(codes))
+        if key not in spoken:
+            spoken[key] = _whole_systems_cover(matcher.classes, batch.taxonomy.key, whole) | _codes_cover(
+                matcher.classes, batch.taxonomy.key, codes
             )
-        }
-        own = bool(systems & {key, f"{key}-scp"})
-        covered = {c.pk for c in classes if own or systems & set(c.maps) or c.code in onto}
-        present = {cls.pk for cls in reference_label_classes(member.exam, batch.taxonomy)}
-        truths[member.exam_id] = (covered | present, present)
+        present: set[int] = set()
+        for pair in pairs:
+            if pair not in meant:
+                meant[pair] = {cls.pk for cls in label_classes(matcher, *pair)}
+            present |= meant[pair]
+        truths[exam_id] = (spoken[key] | present, present)
     return truths
 
 
-def batch_gold_reference(batch: ReviewBatch, snapshot: ReadsSnapshot) -> np.ndarray:
-    """``gold[e, c]`` on the batch's gold exams: 1 for a known finding, 0 for a class the exam's reference
-    label systems speak for but did not list, MISSING for every other cell and every other exam
-    (gold_truths)."""
+def _whole_systems_cover(classes: list[DiagnosticClass], key: str, systems: set[str]) -> set[int]:
+    """The classes of taxonomy `key` that whole label systems speak for: all of its own, those mapped
+    from or onto a system's codes."""
+    if not systems:
+        return set()
+    onto = {(maps or {}).get(key) for _system, _code, maps in _system_classes(systems)}
+    own = bool(systems & {key, f"{key}-scp"})
+    return {c.pk for c in classes if own or systems & set(c.maps) or c.code in onto}
+
+
+def _codes_cover(classes: list[DiagnosticClass], key: str, codes: set[tuple[str, str]]) -> set[int]:
+    """The classes of taxonomy `key` that single codes read (code15:RBBB, code15:normal_ecg) speak for:
+    the same code of its own, a class mapping from it, or the class it maps onto."""
+    if not codes:
+        return set()
+    onto: set[str | None] = set()
+    for system, code, maps in _system_classes({system for system, _ in codes}):
+        if (system, code) in codes:
+            onto.add((maps or {}).get(key))
+    return {
+        c.pk
+        for c in classes
+        if (key, c.code) in codes
+        or any((c.maps or {}).get(system) == code for system, code in codes)
+        or c.code in onto
+    }
+
+
+def _system_classes(systems: set[str]) -> list[tuple[str, str, dict]]:
+    """(system, code, maps) of each class of the label systems: from the loaded taxonomy, else from the
+    shipped file of that name (CODE's six classes map onto TNMG whether or not anyone loaded them)."""
+    rows = list(
+        DiagnosticClass.objects.filter(taxonomy__key__in=systems).values_list("taxonomy__key", "code", "maps")
+    )
+    for system in systems - {system for system, _, _ in rows}:
+        shipped = taxonomy_shipped_classes(system)
+        if shipped is not None:
+            rows += [(system, c["code"], c["maps"]) for c in shipped[1]]
+    return rows
+
+
+def batch_gold_reference(
+    batch: ReviewBatch, snapshot: ReadsSnapshot, *, gold_only: bool = True
+) -> np.ndarray:
+    """``gold[e, c]`` on the batch's gold exams (every exam with reference labels: gold_only False): 1 for
+    a known finding, 0 for a class the exam's reference labels speak for but did not list, MISSING for
+    every other cell and every other exam (reference_truths)."""
     gold = np.full((len(snapshot.exam_ids), len(snapshot.class_ids)), MISSING, dtype=np.int8)
     position = {c: i for i, c in enumerate(snapshot.class_ids)}
-    for exam_id, (covered, present) in gold_truths(batch, snapshot.exam_ids).items():
+    for exam_id, (covered, present) in reference_truths(
+        batch, snapshot.exam_ids, gold_only=gold_only
+    ).items():
         e = int(_axis_positions(snapshot.exam_ids, [exam_id])[0])
         gold[e, [position[c] for c in covered if c in position]] = 0
         gold[e, [position[c] for c in present if c in position]] = 1

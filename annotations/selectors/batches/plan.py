@@ -350,12 +350,18 @@ def _choose_gold(spec: BatchSpec, exam_ids: list[int], kept_away: set[int]) -> l
     if not 0 < spec.gold_fraction <= 0.5:
         raise BatchPlanError(_("the gold fraction must lie between 0 and 0.5"))
     wanted = max(1, round(spec.gold_fraction * len(exam_ids)))
-    known = sorted(set(ReferenceLabel.objects.filter(exam_id__in=exam_ids).values_list("exam_id", flat=True)))
+    # Known: an exam with reference labels, or one whose reference columns were read and marked nothing
+    # (a normal exam; Exam.reference_coverage).
+    labelled = ReferenceLabel.objects.filter(exam_id__in=exam_ids).values_list("exam_id", flat=True)
+    complete = (
+        Exam.objects.filter(pk__in=exam_ids).exclude(reference_coverage="").values_list("pk", flat=True)
+    )
+    known = sorted(set(labelled) | set(complete))
     if len(known) < wanted:
         raise BatchPlanError(
             _(
                 "%(wanted)s gold exams were asked for but only %(known)s of the chosen exams have "
-                "reference labels"
+                "reference labels (or a complete reference label set that marks nothing)"
             )
             % {"wanted": wanted, "known": len(known)}
         )

@@ -52,7 +52,7 @@ from annotations.services.audit import audit_record
 # Statistics shown with intervals on the dashboard (the pure module bootstraps every one of them).
 INTERVAL_STATISTICS = ("fleiss_kappa", "krippendorff_alpha", "gwet_ac1", "pabak", "mean_pairwise_kappa")
 #: References a reader is measured against, in the order the tables list them.
-REFERENCES = ("others", "adjudicated", "gold")
+REFERENCES = ("others", "adjudicated", "gold", "reference_labels")
 
 
 def _num(value) -> float | None:
@@ -363,6 +363,11 @@ def agreement_tables(inputs: TableInputs) -> dict:
     gold = batch_gold_reference(batch, snapshot)
     if (gold != MISSING).any():
         references["gold"] = gold
+    # The imported reference labels over every exam that has them, not only the gold exams: an imported
+    # reader study (CODE-test's cardiologists and residents against its gold standard) is scored so.
+    labelled = batch_gold_reference(batch, snapshot, gold_only=False)
+    if (labelled != MISSING).any():
+        references["reference_labels"] = labelled
     return {
         "readers": reader_rows(
             snapshot, threshold, inputs.latent_readers, inputs.names, reader_quality(batch, snapshot, gold)

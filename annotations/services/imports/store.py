@@ -16,7 +16,7 @@ from django.utils import timezone
 from annotations.lib.ecg import waveform
 from annotations.lib.formats.base import Record, age_from_birth
 from annotations.lib.formats.statements import clinical_labels
-from annotations.lib.reference_codes import reference_codes_text
+from annotations.lib.reference_codes import coverage_text, reference_codes_text
 from annotations.models import Dataset, Exam, ReferenceLabel, Taxonomy
 from annotations.selectors.imports import COUNTED_SYSTEMS, LabelMatcher
 from annotations.services.exams.quality import exams_quality_enqueue
@@ -216,6 +216,9 @@ class BatchWriter:
         for outcome, record in unchanged:
             filled, kept = _fill(stored[outcome.exam], self._metadata_values(record))
             new_labels = [] if outcome.exam in labelled else self._label_rows(outcome.exam, record)
+            if outcome.exam not in labelled and record.label_coverage:
+                # Read with its labels, as the created exam is: what the file's columns speak for.
+                filled["reference_coverage"] = coverage_text(record.label_coverage)
             if new_labels:
                 filled["reference_codes"] = reference_codes_text(
                     (r["code_system"], r["code"]) for r in new_labels
@@ -297,6 +300,7 @@ class BatchWriter:
             "reference_codes": reference_codes_text(
                 (system, code) for system, code, _ in _stored_labels(record)
             ),
+            "reference_coverage": coverage_text(record.label_coverage),
         }
 
 
@@ -318,6 +322,8 @@ def _completion_text(filled: dict, labels: int, kept: list[tuple[str, object, ob
     """'filled in: age, sex, 2 reference labels; kept the stored age 31 (the file says 30)', or ''."""
     parts = []
     names = [FILLABLE[name][1] for name in FILLABLE if name in filled]
+    if "reference_coverage" in filled and not labels:
+        names.append("reference labels: none marked")
     if labels:
         names.append(f"{labels} reference label{'s' if labels != 1 else ''}")
     if names:
