@@ -1,0 +1,159 @@
+"""Specific agreement per class, the prevalence and bias indices, and whole-exam agreement on the exams
+that carry a finding.
+
+A rare class is one almost every read leaves unmarked, so almost every pair of reads agrees on it being
+absent: observed agreement and Gwet's AC1 then sit near 1 whatever the readers do with the few positives.
+These figures separate the two kinds of agreement.
+
+* **Positive / negative specific agreement** (Dice 1945; Fleiss 1975; many readers and missing reads as
+  Uebersax generalises it). Exam ``e`` of a class has ``n_e`` reads, ``k_e`` positive, ``m_e = n_e - k_e``
+  negative: ``PSA = sum_e k_e (k_e - 1) / sum_e k_e (n_e - 1)``, ``NSA = sum_e m_e (m_e - 1) /
+  sum_e m_e (n_e - 1)``: over ordered pairs of reads of an exam, the share of those starting with a
+  positive read whose other read is positive too. For two readers this is ``2a / (2a + b + c)`` and
+  ``2d / (2d + b + c)``; for many it is the pooled pairwise table ``sum_p 2a_p / sum_p (2a_p + b_p + c_p)``.
+  NaN where nobody marked the class (PSA) or everybody did (NSA). Intervals: percentile bootstrap over
+  exams with the same resamples as :func:`.bootstrap.bootstrap_agreement` given the same seed (exams are
+  the clusters: the pairs of one exam are not independent, so a binomial interval would be too narrow).
+* **Prevalence index** ``|a - d| / n`` and **bias index** ``|b - c| / n`` (Byrt, Bishop & Carlin 1993),
+  per reader pair over the exams both read, averaged over the pairs that read an exam together.
+* **Exams with a finding**: the exact-match rate and mean pairwise Jaccard of :func:`.stats.exam_scores`,
+  over the exams read at least twice on which some reader marked some class (the exams every reader left
+  empty agree trivially and dominate the rates otherwise).
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from .bootstrap import bootstrap_weights, multi_read_exams
+from .coefficients import binary_confusion
+from .reads import MISSING, FloatArray, JsonMixin, _ratio, as_reads, reader_pairs
+from .stats import exam_scores
+
+#: Columns of the per-exam sums: PSA numerator and denominator, then NSA's; the exam figures after them.
+_PSA_NUM, _PSA_DEN, _NSA_NUM, _NSA_DEN = range(4)
+
+
+@dataclass(frozen=True)
+class SpecificAgreement(JsonMixin):
+    """Per-class arrays end in the class axis; ``*_ci`` are ``[2, classes]`` (lower, upper) and
+    ``*_defined`` the share of resamples that defined the statistic. Exam figures are scalars."""
+
+    positive: FloatArray
+    negative: FloatArray
+    positive_ci: FloatArray
+    negative_ci: FloatArray
+    positive_defined: FloatArray
+    negative_defined: FloatArray
+    prevalence_index: FloatArray
+    bias_index: FloatArray
+    n_pairs: FloatArray  # reader pairs with an exam in common, averaged over by the indices
+    exact_match_rate_with_findings: float
+    exact_match_rate_with_findings_ci: FloatArray
+    mean_jaccard_with_findings: float
+    mean_jaccard_with_findings_ci: FloatArray
+    n_exams_with_findings: int
+    n_resamples: int
+    seed: int
+    confidence: float
+
+
+def exam_features(reads: npt.NDArray[np.int8]) -> tuple[FloatArray, FloatArray]:
+    """Per exam: the four specific-agreement sums per class ``(E, C, 4)``, and ``(E, 3)``: whether it is
+    read twice and carries a finding, its exact match and its mean Jaccard there (0 elsewhere)."""
+    valid, positive = reads != MISSING, reads == 1
+    n = valid.sum(axis=0, dtype=np.int64).astype(float)
+    k = positive.sum(axis=0, dtype=np.int64).astype(float)
+    m = n - k
+    sums = np.stack([k * (k - 1), k * (n - 1), m * (m - 1), m * (n - 1)], axis=-1)
+    exact, jaccard, pairable = exam_scores(reads)
+    with_finding = (pairable & positive.any(axis=(0, 2))).astype(float)
+    return sums, np.stack([with_finding, exact * with_finding, jaccard * with_finding], axis=1)
+
+
+def prevalence_bias_indices(reads: npt.ArrayLike) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Per class: mean over reader pairs of ``|a - d| / n`` and ``|b - c| / n``, and how many pairs."""
+    reads = as_reads(reads)
+    n_classes = reads.shape[2]
+    prevalence_sum, bias_sum, n_pairs = np.zeros(n_classes), np.zeros(n_classes), np.zeros(n_classes)
+    for a, b in reader_pairs(reads.shape[0]):
+        table = binary_confusion(reads[a], reads[b], axis=0)  # (C, 2, 2)
+        n = table.sum(axis=(-2, -1))
+        met = n > 0
+        prevalence_sum += np.where(met, np.abs(table[:, 1, 1] - table[:, 0, 0]) / np.maximum(n, 1), 0.0)
+        bias_sum += np.where(met, np.abs(table[:, 1, 0] - table[:, 0, 1]) / np.maximum(n, 1), 0.0)
+        n_pairs += met
+    return _ratio(prevalence_sum, n_pairs), _ratio(bias_sum, n_pairs), n_pairs
+
+
+def _percentile(replicates: FloatArray, confidence: float) -> tuple[FloatArray, FloatArray]:
+    """(``[2, ...]`` percentile interval over the resamples that define the statistic, defined share)."""
+    tail = (1.0 - confidence) / 2.0
+    if replicates.shape[0] == 0:
+        empty = np.full(replicates.shape[1:], np.nan)
+        return np.stack([empty, empty]), empty
+    with warnings.catch_warnings():
+        # A statistic no resample defines has an all-NaN slice: its interval is NaN, as intended.
+        warnings.simplefilter("ignore", RuntimeWarning)
+        bounds = np.nanquantile(replicates, [tail, 1.0 - tail], axis=0)
+    return np.clip(bounds, 0.0, 1.0), (~np.isnan(replicates)).mean(axis=0)
+
+
+def _resampled_sums(
+    class_sums: FloatArray, exam_sums: FloatArray, n_resamples: int, seed: int, exam_chunk: int = 4096
+) -> tuple[FloatArray, FloatArray]:
+    """``W @ features`` for the resamples of :func:`.bootstrap.bootstrap_weights` (exams in chunks)."""
+    n_exams, n_classes = class_sums.shape[:2]
+    if n_exams == 0:
+        return np.zeros((n_resamples, n_classes, 4)), np.zeros((n_resamples, 3))
+    weights = bootstrap_weights(n_exams, n_resamples, seed)
+    features = np.concatenate([class_sums.reshape(n_exams, -1), exam_sums], axis=1)
+    total = np.zeros((n_resamples, features.shape[1]))
+    for start in range(0, n_exams, exam_chunk):
+        stop = start + exam_chunk
+        total += weights[:, start:stop].astype(np.float64) @ features[start:stop]
+    return total[:, : n_classes * 4].reshape(n_resamples, n_classes, 4), total[:, n_classes * 4 :]
+
+
+def specific_agreement(
+    reads: npt.ArrayLike, *, n_resamples: int = 1000, seed: int = 0, confidence: float = 0.95
+) -> SpecificAgreement:
+    """Specific agreement, prevalence and bias indices and exams-with-a-finding figures of ``reads[r, e, c]``
+    (formulas in the module docstring), over the exams read at least twice, as the other coefficients."""
+    reads = as_reads(reads)
+    reads = np.ascontiguousarray(reads[:, multi_read_exams(reads)])
+    class_sums, exam_sums = exam_features(reads)
+    point_class, point_exam = class_sums.sum(axis=0), exam_sums.sum(axis=0)
+    boot_class, boot_exam = _resampled_sums(class_sums, exam_sums, n_resamples, seed)
+    positive_ci, positive_defined = _percentile(
+        _ratio(boot_class[..., _PSA_NUM], boot_class[..., _PSA_DEN]), confidence
+    )
+    negative_ci, negative_defined = _percentile(
+        _ratio(boot_class[..., _NSA_NUM], boot_class[..., _NSA_DEN]), confidence
+    )
+    exact_ci, _ = _percentile(_ratio(boot_exam[:, 1], boot_exam[:, 0]), confidence)
+    jaccard_ci, _ = _percentile(_ratio(boot_exam[:, 2], boot_exam[:, 0]), confidence)
+    prevalence_index, bias_index, n_pairs = prevalence_bias_indices(reads)
+    return SpecificAgreement(
+        positive=_ratio(point_class[:, _PSA_NUM], point_class[:, _PSA_DEN]),
+        negative=_ratio(point_class[:, _NSA_NUM], point_class[:, _NSA_DEN]),
+        positive_ci=positive_ci,
+        negative_ci=negative_ci,
+        positive_defined=positive_defined,
+        negative_defined=negative_defined,
+        prevalence_index=prevalence_index,
+        bias_index=bias_index,
+        n_pairs=n_pairs,
+        exact_match_rate_with_findings=float(_ratio(point_exam[1], point_exam[0])),
+        exact_match_rate_with_findings_ci=exact_ci,
+        mean_jaccard_with_findings=float(_ratio(point_exam[2], point_exam[0])),
+        mean_jaccard_with_findings_ci=jaccard_ci,
+        n_exams_with_findings=int(point_exam[0]),
+        n_resamples=n_resamples,
+        seed=seed,
+        confidence=confidence,
+    )
