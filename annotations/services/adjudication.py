@@ -150,11 +150,13 @@ def _check_adjudicable(case: _Case, decisions: Sequence[Decision], codes: list[s
     # A statement no reader marked may be added (recorded as adjudicated with no positive vote);
     # a statement readers marked and agreed on is theirs, not the adjudicator's.
     marked = exam_marked_class_ids(case.batch.pk, case.exam_id)
+    displaced = _displaced_by_decision(case, decisions)
     unknown = [
         code
         for code in codes
         if code not in case.disputes
         and code not in case.decided_before
+        and code not in displaced
         and (code not in case.classes or case.classes[code].pk in marked)
     ]
     if unknown:
@@ -174,6 +176,25 @@ def _check_adjudicable(case: _Case, decisions: Sequence[Decision], codes: list[s
             % {"codes": ", ".join(overturned)}
         )
     _exclusive_set_check(case.batch, case.exam_id, decisions, case.classes)
+
+
+def _displaced_by_decision(case: _Case, decisions: Sequence[Decision]) -> set[str]:
+    """The agreed statements a signing may set absent: those the taxonomy's exclusive sets forbid beside a
+    class it decides present (NORM and SR, agreed, beside the AF the adjudicator found). Without this the
+    one correct decision was refused: the agreed statements were the readers', the conflict the rule's."""
+    present = [d.code for d in decisions if d.value and d.code in case.classes]
+    absent = {d.code for d in decisions if not d.value}
+    if not present or not absent:
+        return set()
+    kinds = {code: c.kind for code, c in case.classes.items()}
+    agreed = [code for code in exam_present_codes(case.batch, case.exam_id) if code in absent]
+    conflicts = exclusive_conflicts([*present, *agreed], kinds, case.batch.taxonomy.exclusive_sets)
+    return {
+        code
+        for conflict in conflicts
+        for code, other in ((conflict.first, conflict.second), (conflict.second, conflict.first))
+        if code in agreed and other in present
+    }
 
 
 @dataclass(frozen=True)

@@ -234,3 +234,38 @@ def test_the_statements_an_adjudicator_may_add_are_grouped_as_the_taxonomy_group
     assert '<optgroup label="Rhythm">' in select and '<optgroup label="Normal">' in select
     assert select.index('<optgroup label="Normal">') < select.index('<optgroup label="Rhythm">')
     assert '<option value="RAD">' in select
+
+
+def test_a_finding_the_adjudicator_adds_may_take_away_the_agreed_statements_it_excludes(
+    readers, diego, carla, tnmg, client
+):
+    """Both readers read sinus rhythm and a normal ECG, one also baseline wander (the dispute). The
+    adjudicator sees atrial fibrillation nobody marked: SR and NORM, though agreed, must go in the same
+    signing (the exclusive sets leave no other correct answer). An agreed statement in no conflict with
+    what is decided present stays the readers'."""
+    batch, exam = study(readers, diego, tnmg, ["SR", "NORM"], ["SR", "NORM", "Q_BASELINE"])
+    client.force_login(carla)
+    refused = decide(client, batch, exam, [("Q_BASELINE", False), ("AF", True)])
+    assert refused.status_code == 400 and "AF" in refused.json()["detail"]
+    signed = decide(
+        client,
+        batch,
+        exam,
+        [("Q_BASELINE", False), ("AF", True), ("SR", False), ("NORM", False)],
+        rationale="irregular, no P waves",
+    )
+    assert signed.status_code == 200, signed.content
+    values = dict(
+        Consensus.objects.filter(batch=batch, exam=exam).values_list("diagnostic_class__code", "value")
+    )
+    assert (values["AF"], values["SR"], values["NORM"]) == (True, False, False)
+    row = Consensus.objects.get(batch=batch, exam=exam, diagnostic_class__code="NORM")
+    assert (row.method, row.positive_votes, row.total_votes) == ("adjudicated", 2, 2)
+
+
+def test_an_agreed_statement_in_no_conflict_stays_the_readers(readers, diego, carla, tnmg, client):
+    batch, exam = study(readers, diego, tnmg, ["SR", "NORM"], ["SR", "NORM", "Q_BASELINE"])
+    client.force_login(carla)
+    refused = decide(client, batch, exam, [("Q_BASELINE", False), ("NORM", False)], rationale="x")
+    assert refused.status_code == 400 and "not adjudicable" in refused.json()["detail"]
+    assert not Adjudication.objects.filter(batch=batch).exists()
