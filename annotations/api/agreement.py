@@ -39,6 +39,23 @@ class AgreementClassSerializer(serializers.Serializer):
     n_exams_read = serializers.IntegerField(required=False)
     n_pairable_exams = serializers.IntegerField(required=False)
     disputed = serializers.IntegerField(required=False)
+    positive_specific_agreement = serializers.FloatField(
+        allow_null=True,
+        required=False,
+        help_text="Of the pairs of reads of an exam where one marked the statement, the share where the "
+        "other did too (2a/(2a+b+c) for two readers); `_ci` over exams. Null: nobody marked it.",
+    )
+    negative_specific_agreement = serializers.FloatField(
+        allow_null=True,
+        required=False,
+        help_text="The same for leaving it unmarked (2d/(2d+b+c)). Null: everybody marked it.",
+    )
+    prevalence_index = serializers.FloatField(
+        allow_null=True, required=False, help_text="|a-d|/n, the mean over reader pairs (Byrt et al. 1993)."
+    )
+    bias_index = serializers.FloatField(
+        allow_null=True, required=False, help_text="|b-c|/n, the mean over reader pairs (Byrt et al. 1993)."
+    )
 
 
 class ReaderPairsSerializer(serializers.Serializer):
@@ -93,6 +110,11 @@ class BatchAgreementSerializer(serializers.Serializer):
     exam_count = serializers.IntegerField(required=False)
     reader_count = serializers.IntegerField(required=False)
     disputed_count = serializers.IntegerField(required=False)
+    escalation_reads = serializers.IntegerField(
+        required=False,
+        help_text="Extra reads the escalation rule added to disputed exams: used for consensus only, left "
+        "out of every agreement figure (they go only to exams that disagreed).",
+    )
     classes = AgreementClassSerializer(many=True, required=False)
     readers = serializers.ListField(child=_free_object("One reader's figures."), required=False)
     pairs = ReaderPairsSerializer(many=True, required=False)
@@ -102,6 +124,11 @@ class BatchAgreementSerializer(serializers.Serializer):
         required=False,
     )
     exams = _free_object("Exam counts of the computation.", required=False)
+    exams_with_findings = _free_object(
+        "Exact match and mean Jaccard over the exams read twice or more on which some reader marked some "
+        "statement: n, exact_match_rate, mean_jaccard, each with `_ci` (bootstrap over exams).",
+        required=False,
+    )
     rule = _free_object("The consensus rule the computation used.", required=False)
     bootstrap = _free_object(
         "Which interval is shown (over exams, or exams and readers), and its resamples.", required=False
@@ -166,6 +193,7 @@ def _stored(result) -> dict:
         "reader_count": result.reader_count,
         "disputed_count": result.disputed_count,
         "computed_at": result.computed_at,
+        "escalation_reads": dashboard["escalation_reads"],
         "classes": dashboard["all_classes"],
         "readers": dashboard["readers"],
         "pairs": [
@@ -178,6 +206,7 @@ def _stored(result) -> dict:
         ],
         "same_person_reads": dashboard["rereads"],
         "exams": dashboard["exams"],
+        "exams_with_findings": dashboard["exams_with_findings"],
         "rule": dashboard["consensus_rule"],
         # Which interval is shown (over exams, or over exams and readers), and its resamples.
         "bootstrap": dashboard["bootstrap"],

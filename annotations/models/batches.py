@@ -137,6 +137,13 @@ class Assignment(models.Model):
         db_default=False,
         help_text=_("Closed by the system, not skipped by its reader: nobody's skip, and no read."),
     )
+    # An extra read the batch's escalation rule added to a disputed exam: it feeds the exam's consensus,
+    # but agreement is measured on the designed reads alone, since extras go only to exams that disagreed.
+    escalated = models.BooleanField(
+        default=False,
+        db_default=False,
+        help_text=_("Added by escalation to a disputed exam: used for consensus, not for agreement."),
+    )
     assigned_at = models.DateTimeField(default=timezone.now)
     started_at = models.DateTimeField(null=True, blank=True)
     submitted_at = models.DateTimeField(null=True, blank=True)

@@ -186,9 +186,12 @@ def batch_agreement_compute(batch_id: int) -> AgreementResult | None:
     latent_readers = latent_reader_figures(snapshot, latent)
     if latent is not None:
         latent = replace(latent, posterior=np.empty((0, 0)), labels=np.empty((0, 0), dtype=np.int8))
+    # Agreement from here on is measured on the designed reads: the escalation's extra reads, which only
+    # disputed exams get, fed the consensus above and would bias every coefficient below.
+    designed = snapshot.designed()
     interval_method_, interval_note = interval_method(batch, len(snapshot.reader_ids))
     boot = bootstrap_agreement(
-        snapshot.reads,
+        designed.reads,
         n_resamples=settings.AGREEMENT_BOOTSTRAP_RESAMPLES,
         seed=batch.seed,
         method=interval_method_,
@@ -199,7 +202,7 @@ def batch_agreement_compute(batch_id: int) -> AgreementResult | None:
         **agreement_tables(
             TableInputs(
                 batch=batch,
-                snapshot=snapshot,
+                snapshot=designed,
                 boot=boot,
                 rule=rule,
                 latent=latent,
@@ -210,7 +213,9 @@ def batch_agreement_compute(batch_id: int) -> AgreementResult | None:
         ),
         "exams": exam_figures(boot),
         "bootstrap": bootstrap_summary(boot, interval_note),
-        "qualifiers": qualifier_agreement_rows(batch, snapshot),
+        "qualifiers": qualifier_agreement_rows(batch, designed),
+        # Left out of every agreement figure above; the consensus counts them.
+        "escalation_reads": snapshot.extra_read_count,
     }
     return _store(_Outcome(batch, snapshot, results, consensus, disputes, started, voted))
 

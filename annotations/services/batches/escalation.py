@@ -104,7 +104,9 @@ def _insert_among_unread(batch: ReviewBatch, exam_id: int, reader_id: int) -> As
         position = displaced.position
         displaced.position = end
         displaced.save(update_fields=["position"])
-    return Assignment.objects.create(batch=batch, exam_id=exam_id, reader_id=reader_id, position=position)
+    return Assignment.objects.create(
+        batch=batch, exam_id=exam_id, reader_id=reader_id, position=position, escalated=True
+    )
 
 
 def _least_loaded_newcomer(batch: ReviewBatch, exam_id: int) -> int | None:

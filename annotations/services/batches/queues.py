@@ -102,6 +102,7 @@ def _drafts_hand_on(batch: ReviewBatch, drafts: list[Assignment], to_reader_id: 
             read_round=1,
             position=position + offset,
             replaces=draft,
+            escalated=draft.escalated,
             assigned_at=now,
         )
     return len(drafts)

@@ -153,6 +153,7 @@ def assignment_hand_on(*, actor, batch: ReviewBatch, assignment_id: int, reader)
             read_round=skipped.read_round,
             position=position,
             replaces=skipped,
+            escalated=skipped.escalated,  # an escalation read handed on is still one
             assigned_at=timezone.now(),
         )
         audit_record(
