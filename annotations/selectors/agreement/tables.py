@@ -222,6 +222,8 @@ def batch_retests(batch: ReviewBatch, snapshot: ReadsSnapshot) -> Retests:
 #: Tables of ``agreement.csv?table=`` and ``manage.py agreement_report --table``.
 TABLES = ("classes", "readers", "pairs", "pairs_by_class", "reader_classes")
 CLASS_STATISTICS = ("fleiss_kappa", "krippendorff_alpha", "gwet_ac1", "pabak", "mean_pairwise_kappa")
+#: Specific agreement (positive and negative), with intervals over exams (services.agreement.specific).
+SPECIFIC_STATISTICS = ("positive_specific_agreement", "negative_specific_agreement")
 READER_FIELDS = (
     "exams_read",
     "sensitivity",
@@ -269,12 +271,20 @@ def _classes_table(data: dict, results: dict) -> tuple[list[str], list[list]]:
     header = ["code", "name", "prevalence", "observed_agreement"]
     for name in CLASS_STATISTICS:
         header += [name, f"{name}_ci_lower", f"{name}_ci_upper", f"{name}_defined", f"{name}_ci_partial"]
+    for name in SPECIFIC_STATISTICS:
+        header += [name, f"{name}_ci_lower", f"{name}_ci_upper", f"{name}_defined", f"{name}_ci_partial"]
+    header += ["prevalence_index", "bias_index"]
     header += ["positive_reads", "exams_read", "disputed", "interval_method", "exams_left_out"]
     rows = []
     for row in data["all_classes"]:
         values = [row["code"], row["name"], row["prevalence"], row["observed_agreement"]]
         for name in CLASS_STATISTICS:
             values += [row[name], *_ci(row, name), row.get(f"{name}_defined"), row.get(f"{name}_ci_partial")]
+        # .get: a result stored before these figures existed leaves their cells empty.
+        for name in SPECIFIC_STATISTICS:
+            values += [row.get(name), *_ci(row, name), row.get(f"{name}_defined")]
+            values.append(row.get(f"{name}_ci_partial"))
+        values += [row.get("prevalence_index"), row.get("bias_index")]
         values += [
             row["positive_reads"],
             row["n_exams_read"],

@@ -47,6 +47,7 @@ from annotations.selectors.agreement.tables import (
     batch_gold_reference,
     batch_retests,
 )
+from annotations.services.agreement.specific import SpecificParts, specific_agreement_parts
 from annotations.services.audit import audit_record
 
 # Statistics shown with intervals on the dashboard (the pure module bootstraps every one of them).
@@ -368,17 +369,25 @@ def agreement_tables(inputs: TableInputs) -> dict:
     labelled = batch_gold_reference(batch, snapshot, gold_only=False)
     if (labelled != MISSING).any():
         references["reference_labels"] = labelled
+    # Agreement on "absent" dominates a rare class's coefficients; these figures show the positives alone.
+    specific = specific_agreement_parts(snapshot, boot)
     return {
         "readers": reader_rows(
             snapshot, threshold, inputs.latent_readers, inputs.names, reader_quality(batch, snapshot, gold)
         ),
         "reader_ids": snapshot.reader_ids,
-        "classes": class_rows(snapshot, boot, inputs.disputed_per_class),
+        "classes": _with_specific(class_rows(snapshot, boot, inputs.disputed_per_class), specific),
         "pairs": pair_matrix(snapshot, boot.point.classes),
         "pairs_by_class": pairs_by_class(snapshot, boot, inputs.names),
         "reader_classes": reader_class_rows(batch, snapshot, threshold, references),
         "references": list(references),
+        "exams_with_findings": specific.exams,
     }
+
+
+def _with_specific(rows: list[dict], specific: SpecificParts) -> list[dict]:
+    """Each class row with its specific agreement and prevalence and bias indices (services.specific)."""
+    return [row | extra for row, extra in zip(rows, specific.class_fields, strict=True)]
 
 
 def bootstrap_summary(boot, note: str) -> dict:
