@@ -266,6 +266,8 @@ def test_the_dataset_card_gives_counts_prevalence_agreement_and_checksums(study,
     assert rbbb["agreement"]["fleiss_kappa"] is not None and len(rbbb["agreement"]["fleiss_kappa_ci"]) == 2
     sb = next(c for c in card["classes"] if c["code"] == "SB")
     assert (sb["undecided"], sb["prevalence"]) == (1, 0.0)
+    # The undecided cell is not dropped: the prevalence had it been absent, and had it been present.
+    assert sb["prevalence_bounds"] == [0.0, 0.25] and rbbb["prevalence_bounds"] == [0.25, 0.25]
     assert card["consensus_methods"]["adjudicated"] == 1 and card["consensus_methods"]["unanimous"] >= 1
     assert card["release_date"] == "2026-01-01T00:00:00.000000Z" and card["software_version"]
     on_disk = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in tmp_path.iterdir()}

@@ -321,11 +321,12 @@ def _classes_markdown(card: dict) -> list[str]:
         "",
         "## Classes",
         "",
-        "Prevalence is among the exams with a consensus on the class (undecided cells left out); † marks an "
-        "interval from only part of the bootstrap resamples, the share given beside it.",
+        "Prevalence is among the exams with a consensus on the class; its range is the prevalence over every "
+        "labelled exam had each undecided cell been absent, and present. † marks an interval from only part "
+        "of the bootstrap resamples, the share given beside it.",
         "",
-        "| Code | Name | Positive | Undecided | Prevalence | 95% CI " + titles,
-        "|---|---|---|---|---|---" + rule,
+        "| Code | Name | Positive | Undecided | Prevalence | 95% CI | Range " + titles,
+        "|---|---|---|---|---|---|---" + rule,
     ]
     for row in card["classes"]:
         if row.get("agreement") is None and _per_batch(card):
@@ -334,7 +335,8 @@ def _classes_markdown(card: dict) -> list[str]:
             agreement = _coefficient_cells(row.get("agreement") or {})
         lines.append(
             f"| {_text(row['code'])} | {_text(row['name'])} | {row['positive']} | {row['undecided']} "
-            f"| {_cell(row['prevalence'])} | {_range(row['prevalence_ci'])} {agreement}"
+            f"| {_cell(row['prevalence'])} | {_range(row['prevalence_ci'])} "
+            f"| {_range(row.get('prevalence_bounds'))} {agreement}"
         )
     return lines + _per_batch_markdown(card)
 

@@ -167,6 +167,10 @@ def _class_rows(plan: ExportPlan, stats: dict, agreement: dict) -> list[dict]:
             "undecided": stats["undecided"][j],
             "prevalence": fixed(stats["positive"][j] / decided) if decided else None,
             "prevalence_ci": list(wilson_interval(stats["positive"][j], decided)),
+            # The undecided cells are exams too: the prevalence had every one been absent, and present.
+            "prevalence_bounds": _prevalence_bounds(
+                stats["positive"][j], stats["undecided"][j], exams - thin
+            ),
         }
         # Reader agreement belongs to a statement the readers chose, so it is given where a column is
         # one statement of one batch; otherwise see "agreement" per batch and statement.
@@ -174,6 +178,14 @@ def _class_rows(plan: ExportPlan, stats: dict, agreement: dict) -> list[dict]:
         row["agreement"] = only if len(plan.batches) == 1 and len(column.source_codes) == 1 else None
         classes.append(row)
     return classes
+
+
+def _prevalence_bounds(positive: int, undecided: int, labelled: int) -> list[float] | None:
+    """[positives over every labelled exam, positives and undecided over them]: the range the prevalence
+    can take once the undecided cells are settled, which the decided-only figure hides."""
+    if not labelled:
+        return None
+    return [fixed(positive / labelled), fixed((positive + undecided) / labelled)]
 
 
 # What every release's files follow, whatever its options.
