@@ -265,3 +265,44 @@ def test_imported_reads_have_no_time_on_task_on_the_dashboard(tmp_path, client, 
     (reader,) = progress["readers"]
     assert reader["done"] == N_EXAMS
     assert (reader["q1_seconds"], reader["median_seconds"], reader["q3_seconds"]) == (None, None, None)
+
+
+def test_a_file_pooling_several_people_is_declared_and_said_so(tmp_path, diego, code15):
+    """CODE-test's resident and student files each pool two people. Imported plainly, each counts as one
+    reader and nothing says otherwise; declared with --pooled, the import says so, the audit row and the
+    batch's design keep it, and the release card counts it."""
+    hdf5 = write_code_test_hdf5(tmp_path / "ecg_tracings.hdf5", N_EXAMS)
+    call_command("import_exams", str(hdf5), "--dataset", "code-test", "--no-progress")
+    base = [
+        "--dataset",
+        "code-test",
+        "--batch",
+        "CODE-test",
+        "--taxonomy",
+        "code15",
+        "--user",
+        diego.username,
+    ]
+    out = io.StringIO()
+    call_command("import_reads", *base, "--reader", f"cardiologist1={DATA / 'cardiologist1.csv'}", stdout=out)
+    assert "each file counts as one person" in out.getvalue()
+    out = io.StringIO()
+    call_command(
+        "import_reads",
+        *base,
+        "--reader",
+        f"cardiology_residents={DATA / 'cardiology_residents.csv'}",
+        "--pooled",
+        "cardiology_residents",
+        stdout=out,
+    )
+    said = out.getvalue()
+    assert "cardiology_residents pools several people in one file" in said
+    batch = ReviewBatch.objects.get(name="CODE-test")
+    assert batch.design["pooled_readers"] == ["cardiology_residents"]
+    files = AuditEvent.objects.filter(action="reads.import").order_by("pk").last().after["files"]
+    assert files[0]["pooled"] is True
+    with pytest.raises(CommandError, match="--pooled names no --reader: nobody"):
+        call_command(
+            "import_reads", *base, "--reader", f"x={DATA / 'cardiologist2.csv'}", "--pooled", "nobody"
+        )

@@ -6,6 +6,7 @@ Per-reader label files of another study as submitted first reads of external rea
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from django.contrib.auth import get_user_model
@@ -49,15 +50,27 @@ class Command(BaseCommand):
             help="An external reader's name and label file (one column per class, 0/1); repeat per reader.",
         )
         parser.add_argument("--user", default="", help="Coordinator recorded as the importer.")
+        parser.add_argument(
+            "--pooled",
+            action="append",
+            default=[],
+            metavar="LABEL",
+            help="A --reader whose file pools several people (a residents' group); repeat per file.",
+        )
 
-    def handle(self, *args, dataset, batch, taxonomy, reader, user, **options):
+    def handle(self, *args, dataset, batch, taxonomy, reader, user, pooled, **options):
         actor = _coordinator(user)
+        files = [_reader(value) for value in reader]
+        unknown = sorted(set(pooled) - {f.label for f in files})
+        if unknown:
+            raise CommandError(f"--pooled names no --reader: {', '.join(unknown)}")
+        files = [replace(f, pooled=f.label in pooled) for f in files]
         try:
             report = reads_import(
                 dataset=dataset,
                 batch_name=batch,
                 taxonomy_key=taxonomy,
-                readers=[_reader(value) for value in reader],
+                readers=files,
                 actor=actor,
             )
         except ReadsImportError as error:
@@ -67,3 +80,13 @@ class Command(BaseCommand):
             f"batch {report.batch.pk} {report.batch.name!r} {verb}: {report.reads} reads by "
             f"{len(report.readers)} external readers ({', '.join(report.readers)}), {report.labels} marks"
         )
+        for label in sorted(pooled):
+            self.stdout.write(
+                f"{label} pools several people in one file: it counts as one reader, and its agreement is "
+                "a group's, not a person's (kept in the batch's design and the release card)"
+            )
+        if not pooled:
+            self.stdout.write(
+                "each file counts as one person; a file that pools several people (as CODE-test's resident "
+                "groups do) is declared with --pooled LABEL"
+            )

@@ -58,6 +58,9 @@ class ReadsImportError(Invalid):
 class ReaderFile:
     label: str
     path: Path
+    # The file pools several people (CODE-test's resident groups: two people who each read about half):
+    # it still counts as one reader, and its agreement is a group's, which the design and card say.
+    pooled: bool = False
 
 
 @dataclass
@@ -330,6 +333,7 @@ def _audit_import(
     accounts: list[dict],
     parsed: list[ParsedReads],
     n_reads: int,
+    pooled: list[str],
 ) -> None:
     taxonomy = target.taxonomy
     audit_record(
@@ -349,12 +353,21 @@ def _audit_import(
                     "sha256": reads.sha256,
                     "rows": len(reads.rows),
                     "positive_cells": reads.positives,
+                    "pooled": reads.label in pooled,
                 }
                 for reads in parsed
             ],
             "reads": n_reads,
         },
     )
+
+
+def _pooled_record(batch: ReviewBatch, pooled: list[str]) -> None:
+    """Keep in the batch's design which of its external readers are groups of people (with those of an
+    earlier import into it)."""
+    design = batch.design or {}
+    batch.design = {**design, "pooled_readers": sorted({*design.get("pooled_readers", []), *pooled})}
+    batch.save(update_fields=["design"])
 
 
 def reads_import(
@@ -371,6 +384,7 @@ def reads_import(
         raise Forbidden("only coordinators import reads")
     labels = [reader.label for reader in readers]
     _check_labels(labels)
+    pooled = sorted(reader.label for reader in readers if reader.pooled)
     target = _target(dataset, taxonomy_key)
     codes = list(target.by_code)
     parsed = [_parse(reader, codes, set(target.exams), len(target.exams)) for reader in readers]
@@ -387,7 +401,9 @@ def reads_import(
             account, n = _store_reader(batch, reads, target, actor, now)
             accounts.append(account)
             n_reads += n
-        _audit_import(actor, batch, created, target, accounts, parsed, n_reads)
+        if pooled:
+            _pooled_record(batch, pooled)
+        _audit_import(actor, batch, created, target, accounts, parsed, n_reads, pooled)
         # Agreement follows, as after a submission (coalesced, never failing the import).
         transaction.on_commit(lambda: agreement_recompute_request(batch.pk))
     n_labels = sum(reads.positives for reads in parsed)

@@ -389,6 +389,8 @@ def _batch_rows(plan: ExportPlan) -> list[dict]:
             "status": batch.status,
             "consensus_rule": _consensus_rule(batch),
             "min_reads": needed[batch.pk],
+            # Imported reader files that pool several people: counted as one reader each (no names here).
+            "pooled_readers": len((batch.design or {}).get("pooled_readers", [])),
         }
         for batch in plan.batches
     ]
