@@ -154,6 +154,24 @@ class BatchDesignForm(ExamCriteriaForm):
     escalation_cap = forms.IntegerField(
         required=False, min_value=1, max_value=5, initial=1, label=_("Most readers added")
     )
+    escalation_trigger = forms.ChoiceField(
+        required=False,
+        label=_("Escalate when"),
+        initial="any",
+        choices=[
+            ("any", _("The reads differ on any statement")),
+            ("classes", _("The reads differ on one of the listed statements")),
+        ],
+        help_text=_(
+            "With many statements nearly every exam differs on some: the preview counts each choice."
+        ),
+    )
+    escalation_classes = forms.CharField(
+        required=False,
+        max_length=2000,
+        label=_("Statements that escalate"),
+        help_text=_("Codes, comma-separated, e.g. AF, 3AVB, STEMI."),
+    )
     consensus_method = forms.ChoiceField(
         required=False,
         label=_("Consensus"),

@@ -186,6 +186,20 @@ class BatchSpecSerializer(StrictSerializer):
         "adjudicate.",
     )
     escalation_cap = serializers.IntegerField(required=False, default=1, min_value=1, max_value=5)
+    escalation_trigger = serializers.ChoiceField(
+        choices=["any", "classes"],
+        required=False,
+        default="any",
+        help_text="What escalates an exam: reads differing on any class, or only on one of "
+        "escalation_classes. With many classes nearly every exam differs somewhere.",
+    )
+    escalation_classes = serializers.ListField(
+        child=serializers.CharField(max_length=40),
+        required=False,
+        default=list,
+        help_text='With escalation_trigger "classes": the codes of the taxonomy whose disagreement '
+        "escalates (refused empty, or naming a code the taxonomy lacks).",
+    )
     consensus_method = serializers.ChoiceField(
         choices=["majority", "latent"],
         required=False,
@@ -300,6 +314,18 @@ class LatentNoteSerializer(serializers.Serializer):
     )
 
 
+class EscalationTriggerCountSerializer(serializers.Serializer):
+    trigger = serializers.CharField()
+    classes = serializers.ListField(child=serializers.CharField())
+    escalated = serializers.IntegerField(help_text="Of exams_read, those this trigger would escalate.")
+
+
+class EscalationEstimateSerializer(serializers.Serializer):
+    exams_read = serializers.IntegerField(help_text="Chosen exams with two or more earlier designed reads.")
+    triggers = EscalationTriggerCountSerializer(many=True)
+    note = serializers.CharField(help_text="The estimate, or why there is none, in words.")
+
+
 class PlanSerializer(serializers.Serializer):
     matching = serializers.IntegerField(
         help_text="Matching exams the sample is drawn from, one per waveform: `copies_left_out` are not "
@@ -328,6 +354,12 @@ class PlanSerializer(serializers.Serializer):
     )
     poor_left_out = PoorLeftOutSerializer()
     strata = StrataSerializer(allow_null=True, help_text="The strata of a stratified sample, else null.")
+    escalation_estimate = EscalationEstimateSerializer(
+        allow_null=True,
+        help_text="With an escalation: how many of the chosen exams each trigger would escalate, judged on "
+        "those read twice or more in other batches; none when no chosen exam was (the note says so). Null "
+        "without an escalation.",
+    )
     latent_note = LatentNoteSerializer(
         allow_null=True,
         help_text="Under the latent consensus rule, where it stops deciding (the majority decides there); "
@@ -373,6 +405,7 @@ def _plan_data(plan) -> dict:
         "poor_left_out": asdict(plan.poor_left_out),
         "strata": _strata(plan.stratified),
         "latent_note": plan.latent_note,
+        "escalation_estimate": plan.escalation_estimate,
     }
 
 

@@ -30,6 +30,7 @@ from annotations.lib.stats.consensus import MIN_LATENT_POSITIVE_EXAMS, MIN_LATEN
 from annotations.models import BatchExam, DiagnosticClass, Exam, ReferenceLabel, ReviewBatch, Taxonomy
 from annotations.roles import Role, has_role
 from annotations.selectors.agreement.rules import METHOD_LATENT
+from annotations.selectors.batches.escalation import TRIGGER_ANY, escalation_estimate, escalation_rule
 from annotations.selectors.batches.wording import design_error_text, poor_left_out_text, problem_text
 from annotations.selectors.blinding import (
     design_exclusions,
@@ -77,6 +78,10 @@ class BatchSpec:
     # or "adjudicate" (services.batches.lifecycle.ESCALATIONS).
     escalation: str | None = None
     escalation_cap: int = 1
+    # What escalates an exam: "any" class its reads differ on, or only the "classes" listed by code
+    # (selectors.batches.escalation).
+    escalation_trigger: str = "any"
+    escalation_classes: list[str] = field(default_factory=list)
     # One person, one independent read per exam: keep each reader away from chosen exams they read,
     # skipped or saw the suggestion of in another batch. Turning it off needs independence_off_reason.
     exclude_seen: bool = True
@@ -126,6 +131,13 @@ class BatchPlan:
     kept_back: dict = field(default_factory=dict)
     # Matching exams left out for a poor signal, no grade having been ticked (selection.batch_criteria).
     poor_left_out: PoorLeftOut = field(default_factory=PoorLeftOut)
+    # With an escalation: how many chosen exams each trigger would escalate, from earlier reads if any.
+    escalation_estimate: dict | None = None
+
+    @property
+    def escalation_rule(self) -> dict | None:
+        """The escalation as the design stores it (selectors.batches.escalation.escalation_rule)."""
+        return plan_escalation_rule(self.spec)
 
     @property
     def problems(self) -> list[str]:
@@ -391,6 +403,7 @@ def batch_plan(user, spec: BatchSpec, *, preview: bool = False) -> BatchPlan:
         raise BatchPlanError(_("no taxonomy with id %(id)s") % {"id": spec.taxonomy_id})
     readers = _readers(spec.reader_ids)
     _independence_check(spec)
+    plan_escalation_rule(spec)  # a trigger the design cannot use is refused before anything is chosen
     poor = poor_left_out(user, spec.criteria)
     # The criteria as applied, grades filled in, are what the batch's design records.
     spec = replace(spec, criteria=batch_criteria(spec.criteria))
@@ -435,11 +448,30 @@ def batch_plan(user, spec: BatchSpec, *, preview: bool = False) -> BatchPlan:
     plan.request, plan.copies_left_out = planned, copies_left_out
     plan.same_name = _batches_named(spec.name)
     plan.poor_left_out = poor
+    if spec.escalation:
+        plan.escalation_estimate = escalation_estimate(exam_ids, spec.escalation_classes)
     names = {r.pk: r.get_username() for r in readers}
     plan.kept_back = kept_back_summary(
         kept_back_reasons(excluded, barred=disputes, seen=seen), names, len(set().union(*excluded.values()))
     )
     return plan
+
+
+def plan_escalation_rule(spec: BatchSpec) -> dict | None:
+    """The spec's escalation as the design stores it; refuses a trigger it cannot use (a class list that
+    is empty or names an unknown code), also when no escalation mode is chosen."""
+    if not spec.escalation and spec.escalation_trigger == TRIGGER_ANY:
+        return None
+    rule = escalation_rule(
+        spec.taxonomy_id,
+        {
+            "mode": spec.escalation,
+            "cap": spec.escalation_cap,
+            "trigger": spec.escalation_trigger,
+            "classes": spec.escalation_classes,
+        },
+    )
+    return rule if spec.escalation else None
 
 
 def _nothing_matches(said: str, poor: PoorLeftOut) -> str:

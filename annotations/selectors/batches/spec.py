@@ -49,7 +49,15 @@ def batch_spec(data: Mapping[str, Any]) -> BatchSpec:
     for name in _BLANK_IS_NONE:
         if name in given:
             given[name] = given[name] or None
-    for name in ("escalation_cap", "consensus_method", "consensus_threshold", "latent_margin"):
+    if "escalation_classes" in given:  # the designer form's field is one comma-separated string
+        given["escalation_classes"] = _labels(given["escalation_classes"])
+    for name in (
+        "escalation_cap",
+        "escalation_trigger",
+        "consensus_method",
+        "consensus_threshold",
+        "latent_margin",
+    ):
         if given.get(name) in (None, ""):  # left blank: the spec's default
             given.pop(name, None)
     given["independence_off_reason"] = str(given.get("independence_off_reason") or "").strip()

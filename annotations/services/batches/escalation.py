@@ -9,6 +9,7 @@ from django.db.models import Count
 
 from annotations.models import Annotation, Assignment, BatchExam, ReviewBatch
 from annotations.selectors.batches.access import batch_reader_ids, reading_reader_ids
+from annotations.selectors.batches.escalation import trigger_class_ids
 from annotations.selectors.blinding import batch_seen_elsewhere, readers_barred
 from annotations.services.audit import audit_record
 from annotations.services.batches.lifecycle import (
@@ -33,7 +34,8 @@ def _diagnosis_sets(batch: ReviewBatch, exam_id: int) -> list[frozenset[int]] | 
 
 
 def batch_exam_escalate_if_disputed(*, batch: ReviewBatch, exam_id: int, actor) -> str | None:
-    """After an exam's last open read is submitted: if the reads disagree on any class, escalate.
+    """After an exam's last open read is submitted: if the reads disagree on any class (or, where the
+    design lists classes, on one of those: selectors.batches.escalation), escalate.
 
     The batch's design says how ({"escalation": {"mode": ..., "cap": n}}): one more reader (at most `cap`
     beyond k), after which "add_reader" sends what still disagrees to adjudication and
@@ -49,6 +51,9 @@ def batch_exam_escalate_if_disputed(*, batch: ReviewBatch, exam_id: int, actor) 
         return None
     member = BatchExam.objects.select_for_update().get(batch=batch, exam_id=exam_id)
     sets = _diagnosis_sets(batch, exam_id)
+    watched = trigger_class_ids(batch)
+    if sets is not None and watched is not None:  # the design escalates on the listed classes alone
+        sets = [labels & watched for labels in sets]
     if sets is None or len(set(sets)) <= 1:
         return None
     adds = mode in (ESCALATE_ADD_READER, ESCALATE_ADD_READER_MAJORITY)

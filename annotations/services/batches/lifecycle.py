@@ -18,6 +18,7 @@ from annotations.lib.batch_design import Design, DesignError, DesignRequest, des
 from annotations.models import Assignment, BatchExam, Exam, ReviewBatch, Taxonomy
 from annotations.roles import Role, has_role
 from annotations.selectors.agreement.rules import AgreementConfigError, consensus_rule
+from annotations.selectors.batches.escalation import escalation_rule
 from annotations.selectors.batches.wording import design_error_text, problems_text
 from annotations.selectors.blinding import (
     design_exclusions,
@@ -306,6 +307,7 @@ def batch_create(
         excluded=excluded,
     )
     design = _designed(request, escalation, planned)
+    escalation = escalation_rule(taxonomy.pk, escalation)  # refuses a trigger naming an unknown class
     notes = dict(design_notes or {})
     if consensus is not None:
         try:
@@ -447,7 +449,7 @@ def batch_create_from_plan(*, plan, actor, start: bool = True) -> ReviewBatch:
         min_pair_overlap=spec.min_pair_overlap,
         due_date=spec.due_date,
         design_notes=notes,
-        escalation={"mode": spec.escalation, "cap": spec.escalation_cap} if spec.escalation else None,
+        escalation=plan.escalation_rule,
         consensus={
             "method": spec.consensus_method,
             "threshold": spec.consensus_threshold,
