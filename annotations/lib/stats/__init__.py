@@ -8,7 +8,7 @@ saved result.
 * :mod:`.stats`: per-class prevalence, observed agreement, Fleiss' kappa, Krippendorff's alpha, Gwet's
   AC1, PABAK, pairwise and mean pairwise Cohen's kappa; whole-exam exact match and mean Jaccard.
 * :mod:`.coefficients`: the general formulas of a units x categories table, and Cohen's kappa.
-* :mod:`.bootstrap`: seeded percentile bootstrap intervals over exams.
+* :mod:`.bootstrap`: seeded intervals over exams or patients (BCa), and over readers too.
 * :mod:`.majority`: majority vote and unanimity; :mod:`.latent`: Dawid-Skene latent truth (binary per
   class, multi-class per exclusive set); :mod:`.consensus`: the decision of every cell
   (:func:`consensus_decide`).
@@ -21,11 +21,16 @@ from .bootstrap import (
     BOOTSTRAP_METHODS,
     METHOD_EXAMS,
     METHOD_TWO_WAY,
+    MIN_POSITIVE_EXAMS,
+    UNIT_EXAMS,
+    UNIT_PATIENTS,
     BootstrapResult,
     Interval,
     bootstrap_agreement,
     bootstrap_replicates,
     bootstrap_weights,
+    cluster_weights,
+    default_method,
     multi_read_exams,
 )
 from .coefficients import TableCoefficients, cohen_kappa_from_confusion, table_coefficients
@@ -56,7 +61,10 @@ __all__ = [
     "BOOTSTRAP_METHODS",
     "METHOD_EXAMS",
     "METHOD_TWO_WAY",
+    "MIN_POSITIVE_EXAMS",
     "MISSING",
+    "UNIT_EXAMS",
+    "UNIT_PATIENTS",
     "AgreementResult",
     "BootstrapResult",
     "ClassAgreement",
@@ -80,10 +88,12 @@ __all__ = [
     "bootstrap_replicates",
     "bootstrap_weights",
     "class_agreement",
+    "cluster_weights",
     "cohen_kappa_from_confusion",
     "consensus_decide",
     "dawid_skene",
     "dawid_skene_multiclass",
+    "default_method",
     "exam_agreement",
     "exclusive_violations",
     "gold_accuracy",
