@@ -369,3 +369,28 @@ def test_names_with_commas_quotes_and_line_breaks_come_back_from_the_consensus_c
         assert {len(row) for row in parsed} == {len(header)}, name
         assert {row[header.index("dataset")] for row in parsed[1:]} == {'Ward "7", night\nshift'}, name
         assert {row[header.index("exam_id")] for row in parsed[1:]} == set(renamed.values()), name
+
+
+def test_the_card_gives_the_flow_from_import_to_release_and_what_adjudication_changed(study, tmp_path):
+    """STARD/GRRAS-style: how many exams were imported, designed, read, skipped, escalated, disputed,
+    adjudicated and released, and of the adjudicated cells how many overturned the readers' majority
+    (E004's ST was a 1-1 tie the adjudicator settled: settled, not changed)."""
+    result = export(study, tmp_path, hdf5=False)
+    flow = result.card["flow"]
+    disputed = DisputedLabel.objects.filter(batch=study.batch).values("exam_id").distinct().count()
+    assert flow == {
+        "exams_imported": 5,
+        "exams_designed": 5,
+        "exams_read": 4,
+        "exams_not_read": 1,
+        "exams_with_a_skip": 1,
+        "exams_escalated": 0,
+        "exams_disputed": disputed,
+        "exams_adjudicated": 1,
+        "exams_released": 4,
+        "exams_insufficient_reads": 0,
+        "adjudicated_cells": 1,
+        "adjudication_overturned_majority": 0,
+        "adjudication_settled_ties": 1,
+    }
+    assert "## Flow" in (tmp_path / "dataset_card.md").read_text()

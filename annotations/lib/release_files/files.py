@@ -220,6 +220,7 @@ def card_markdown(card: dict) -> str:
         )
     lines += _independence_markdown(card)
     lines += _counts_markdown(card)
+    lines += _flow_markdown(card)
     lines += _adjudicators_markdown(card)
     lines += _classes_markdown(card)
     lines += _agreement_markdown(card)
@@ -313,6 +314,32 @@ def _counts_markdown(card: dict) -> list[str]:
         "Consensus methods (stored cells): "
         + ", ".join(f"{k} {v}" for k, v in sorted(card["consensus_methods"].items())),
     ]
+
+
+_FLOW_STEPS = (
+    ("exams_imported", "Exams in the datasets imported"),
+    ("exams_designed", "Exams designed into the batches"),
+    ("exams_read", "Exams with a submitted read"),
+    ("exams_not_read", "Exams never read"),
+    ("exams_with_a_skip", "Exams a reader skipped"),
+    ("exams_escalated", "Exams given extra reads by escalation"),
+    ("exams_disputed", "Exams with a disputed class"),
+    ("exams_adjudicated", "Exams adjudicated"),
+    ("exams_insufficient_reads", "Exams read too few times for a consensus"),
+    ("exams_released", "Exams released (rows of the consensus table)"),
+    ("adjudicated_cells", "Class decisions by adjudicators"),
+    ("adjudication_overturned_majority", "of which against the readers' majority"),
+    ("adjudication_settled_ties", "of which settling a tie"),
+)
+
+
+def _flow_markdown(card: dict) -> list[str]:
+    """The flow of exams from import to release (STARD/GRRAS), one line per step; none for older cards."""
+    flow = card.get("flow")
+    if not flow:
+        return []
+    lines = ["", "## Flow", "", "| Step | Exams |", "|---|---|"]
+    return lines + [f"| {title} | {flow[key]} |" for key, title in _FLOW_STEPS if key in flow]
 
 
 def _classes_markdown(card: dict) -> list[str]:

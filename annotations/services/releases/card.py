@@ -15,6 +15,7 @@ from annotations.models import AgreementResult
 from annotations.selectors.agreement.rules import AgreementConfigError, consensus_settings
 from annotations.selectors.releases.export import exams_not_read
 from annotations.selectors.releases.facts import consensus_method_counts, export_data_as_of, skip_code_counts
+from annotations.selectors.releases.flow import release_flow
 from annotations.selectors.releases.plan import ExportPlan
 from annotations.services.releases.layout import (
     ADDED_COLUMN,
@@ -426,6 +427,12 @@ def card_build(plan: ExportPlan, options: ExportOptions, facts: CardFacts) -> di
         "columns": columns,
         "batches": _batch_rows(plan),
         "counts": {**_counts(facts), "not_read": len(not_read)},
+        "flow": release_flow(
+            plan.batch_ids,
+            released=facts.stats["rows"],
+            insufficient=len(facts.stats["insufficient"]),
+            not_read=len(not_read),
+        ),
         "insufficient_reads": facts.stats["insufficient"],
         "not_read": not_read,
         "adjudicators": facts.adjudicators,
