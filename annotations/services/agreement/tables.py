@@ -30,6 +30,7 @@ from annotations.lib.stats import (
     MISSING,
     BootstrapResult,
     DawidSkene,
+    default_method,
     gold_accuracy,
     intra_reader_agreement,
     leave_one_out_reference,
@@ -66,11 +67,15 @@ def _pair(lower, upper) -> list:
 
 
 def interval_method(batch: ReviewBatch, n_readers: int) -> tuple[str, str]:
-    """(method, note): the batch's choice in design["agreement"]["intervals"] ("exams", the default, or
-    "exams_and_readers"); a bootstrap over readers needs three of them, else exams with a note saying so."""
-    wanted = ((batch.design or {}).get("agreement") or {}).get("intervals", METHOD_EXAMS)
+    """(method, note): the batch's choice in design["agreement"]["intervals"] ("exams" or
+    "exams_and_readers"); without one, over readers too wherever there are three readers (a dataset speaks
+    for readers like these), else over exams. Over readers needs three of them: exams, with a note."""
+    wanted = ((batch.design or {}).get("agreement") or {}).get("intervals")
     if wanted not in BOOTSTRAP_METHODS:
-        wanted = METHOD_EXAMS
+        method = default_method(n_readers)
+        if method == METHOD_TWO_WAY:
+            return method, "over exams and readers by default: three or more readers"
+        return method, "over exams by default: intervals over readers need at least three readers"
     if wanted == METHOD_TWO_WAY and n_readers < 3:
         return METHOD_EXAMS, "a bootstrap over readers needs at least three readers"
     return wanted, ""
@@ -83,6 +88,15 @@ def _interval_fields(prefix: str, interval, index) -> dict:
         f"{prefix}_defined": fraction,
         f"{prefix}_ci_partial": bool(0.0 < fraction < 1.0),
     }
+
+
+def _too_few_positives(boot, c: int) -> dict:
+    """No interval, and the reason, for a class with too few exams with a positive read to hold one."""
+    too_few = bool(boot.too_few_positives[c]) if len(boot.too_few_positives) else False
+    if not too_few:
+        return {"interval_note": ""}
+    unflagged = {f"{stat}_ci_partial": False for stat in INTERVAL_STATISTICS}
+    return unflagged | {"interval_note": "too few positives"}
 
 
 def class_rows(snapshot: ReadsSnapshot, boot, disputed_per_class: np.ndarray) -> list[dict]:
@@ -109,6 +123,7 @@ def class_rows(snapshot: ReadsSnapshot, boot, disputed_per_class: np.ndarray) ->
         for stat in INTERVAL_STATISTICS:
             row[stat] = _num(getattr(point, stat)[c])
             row |= _interval_fields(stat, boot.intervals[stat], c)
+        row |= _too_few_positives(boot, c)
         rows.append(row)
     return rows
 
@@ -396,6 +411,7 @@ def bootstrap_summary(boot, note: str) -> dict:
         "seed": boot.seed,
         "confidence": boot.confidence,
         "method": boot.method,
+        "unit": boot.unit,
         "description": boot.description,
         "note": note,
         "exams_left_out": boot.n_exams_dropped,
