@@ -56,6 +56,11 @@ class AgreementClassSerializer(serializers.Serializer):
     bias_index = serializers.FloatField(
         allow_null=True, required=False, help_text="|b-c|/n, the mean over reader pairs (Byrt et al. 1993)."
     )
+    interval_note = serializers.CharField(
+        allow_blank=True,
+        required=False,
+        help_text='Why the intervals are null: "too few positives" (under 5 exams with a positive read).',
+    )
 
 
 class ReaderPairsSerializer(serializers.Serializer):

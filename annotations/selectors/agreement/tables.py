@@ -275,6 +275,7 @@ def _classes_table(data: dict, results: dict) -> tuple[list[str], list[list]]:
         header += [name, f"{name}_ci_lower", f"{name}_ci_upper", f"{name}_defined", f"{name}_ci_partial"]
     header += ["prevalence_index", "bias_index"]
     header += ["positive_reads", "exams_read", "disputed", "interval_method", "exams_left_out"]
+    header += ["interval_note"]
     rows = []
     for row in data["all_classes"]:
         values = [row["code"], row["name"], row["prevalence"], row["observed_agreement"]]
@@ -291,6 +292,7 @@ def _classes_table(data: dict, results: dict) -> tuple[list[str], list[list]]:
             row["disputed"],
             boot.get("method", "exams"),
             boot.get("exams_left_out"),
+            row.get("interval_note", ""),  # "too few positives": no interval holds there
         ]
         rows.append(values)
     return header, rows

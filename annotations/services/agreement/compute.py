@@ -42,6 +42,7 @@ from annotations.lib.stats import (
 )
 from annotations.lib.stats.consensus import METHODS, MISSING, REASONS
 from annotations.models import Adjudication, AgreementResult, Consensus, ReviewBatch
+from annotations.selectors.agreement.patients import exam_patients
 from annotations.selectors.agreement.rules import (
     AgreementConfigError as AgreementConfigError,  # re-exported: computing is where a bad rule surfaces
 )
@@ -195,6 +196,8 @@ def batch_agreement_compute(batch_id: int) -> AgreementResult | None:
         n_resamples=settings.AGREEMENT_BOOTSTRAP_RESAMPLES,
         seed=batch.seed,
         method=interval_method_,
+        # A patient's several exams are not independent: resampled together where there are such.
+        clusters=exam_patients(snapshot.exam_ids),
     )
     results = {
         "consensus": rule,
