@@ -234,6 +234,26 @@ class BootstrapResult(JsonMixin):
         return f"BCa bootstrap over {unit} (conditional on these readers)"
 
 
+def _interval(
+    replicates: FloatArray, confidence: float, bounds: tuple[float, float] = (-np.inf, np.inf)
+) -> Interval:
+    """A percentile interval over the defined replicates (test-retest intervals use it)."""
+    tail = (1.0 - confidence) / 2.0
+    defined = ~np.isnan(replicates)
+    if replicates[0].size == 0:
+        empty = np.full(replicates.shape[1:], np.nan)
+        return Interval(lower=empty, upper=empty.copy(), defined_fraction=empty.copy())
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        lower, upper = np.nanquantile(replicates, [tail, 1.0 - tail], axis=0)
+    low, high = bounds
+    return Interval(
+        lower=np.clip(lower, low, high),
+        upper=np.clip(upper, low, high),
+        defined_fraction=defined.mean(axis=0),
+    )
+
+
 def multi_read_exams(reads: npt.ArrayLike, min_reads: int = 2) -> npt.NDArray[np.bool_]:
     """Exams read by at least ``min_reads`` readers (a read covers every class of the exam).
 
@@ -520,6 +540,7 @@ def _intervals(
     return out
 
 
+# The public entry: filters exams read once, picks the resampling unit, then replicates and jackknifes.
 def bootstrap_agreement(
     reads: npt.ArrayLike,
     *,
