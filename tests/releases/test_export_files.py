@@ -264,6 +264,10 @@ def test_the_dataset_card_gives_counts_prevalence_agreement_and_checksums(study,
     assert (rbbb["positive"], rbbb["undecided"], rbbb["prevalence"]) == (1, 0, 0.25)
     assert rbbb["prevalence_ci"][0] < 0.25 < rbbb["prevalence_ci"][1]
     assert rbbb["agreement"]["fleiss_kappa"] is not None and len(rbbb["agreement"]["fleiss_kappa_ci"]) == 2
+    # One exam read positive: no interval holds, and the card says why rather than printing [1, 1].
+    assert rbbb["agreement"]["interval_note"] == "too few positives"
+    assert rbbb["agreement"]["fleiss_kappa_ci"] == [None, None]
+    assert 0 <= rbbb["agreement"]["positive_specific_agreement"] <= 1
     sb = next(c for c in card["classes"] if c["code"] == "SB")
     assert (sb["undecided"], sb["prevalence"]) == (1, 0.0)
     # The undecided cell is not dropped: the prevalence had it been absent, and had it been present.

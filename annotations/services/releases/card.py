@@ -93,6 +93,18 @@ def _stored_class_entry(row: dict) -> dict:
             entry[f"{name}_defined"] = fixed(row[f"{name}_defined"])
             entry[f"{name}_ci_partial"] = row[f"{name}_ci_partial"]
     entry["n_exams_read"] = row.get("n_exams_read")
+    # "too few positives": no interval holds for the class, so its intervals are null on purpose.
+    entry["interval_note"] = row.get("interval_note", "")
+    for name in (
+        "positive_specific_agreement",
+        "negative_specific_agreement",
+        "prevalence_index",
+        "bias_index",
+    ):
+        if name in row:
+            entry[name] = fixed(row[name])
+            if f"{name}_ci" in row:
+                entry[f"{name}_ci"] = [fixed(v) for v in (row.get(f"{name}_ci") or [None, None])]
     return entry
 
 
