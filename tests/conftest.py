@@ -62,6 +62,17 @@ def tnmg(db):
 
 
 @pytest.fixture
+def eager_worker():
+    """Queued tasks run at once, as a worker would right after the commit."""
+    from ecgreview.celery import app
+
+    before = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = before
+
+
+@pytest.fixture
 def client_for(client):
     """A logged-in Django test client for a persona."""
 

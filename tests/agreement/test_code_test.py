@@ -61,10 +61,9 @@ def labels(name: str) -> np.ndarray:
     return np.array([[int(row[code]) for code in CODES] for row in rows])
 
 
-def import_code_test(tmp_path, diego, readers: list[str]) -> ReviewBatch:
-    hdf5 = write_code_test_hdf5(tmp_path / "ecg_tracings.hdf5", N_EXAMS)
-    call_command("import_exams", str(hdf5), "--dataset", "code-test", "--no-progress")
-    args = [
+def reads_args(diego) -> list[str]:
+    """import_reads' options for the CODE-test batch, the readers left to add."""
+    return [
         "--dataset",
         "code-test",
         "--batch",
@@ -74,6 +73,12 @@ def import_code_test(tmp_path, diego, readers: list[str]) -> ReviewBatch:
         "--user",
         diego.username,
     ]
+
+
+def import_code_test(tmp_path, diego, readers: list[str]) -> ReviewBatch:
+    hdf5 = write_code_test_hdf5(tmp_path / "ecg_tracings.hdf5", N_EXAMS)
+    call_command("import_exams", str(hdf5), "--dataset", "code-test", "--no-progress")
+    args = reads_args(diego)
     for name in readers:
         args += ["--reader", f"{name}={DATA / f'{name}.csv'}"]
     out = io.StringIO()
@@ -273,16 +278,7 @@ def test_a_file_pooling_several_people_is_declared_and_said_so(tmp_path, diego, 
     batch's design keep it, and the release card counts it."""
     hdf5 = write_code_test_hdf5(tmp_path / "ecg_tracings.hdf5", N_EXAMS)
     call_command("import_exams", str(hdf5), "--dataset", "code-test", "--no-progress")
-    base = [
-        "--dataset",
-        "code-test",
-        "--batch",
-        "CODE-test",
-        "--taxonomy",
-        "code15",
-        "--user",
-        diego.username,
-    ]
+    base = reads_args(diego)
     out = io.StringIO()
     call_command("import_reads", *base, "--reader", f"cardiologist1={DATA / 'cardiologist1.csv'}", stdout=out)
     assert "each file counts as one person" in out.getvalue()

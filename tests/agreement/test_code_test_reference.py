@@ -24,6 +24,7 @@ from tests.agreement.test_code_test import (
     N_EXAMS,
     code15,  # noqa: F401 (the fixture)
     labels,
+    reads_args,
     write_code_test_hdf5,
 )
 
@@ -50,16 +51,7 @@ def scored(tmp_path, diego, code15, client) -> dict[tuple[str, str], dict]:  # n
         writer.writerow(["exam_id", *CODES])
         writer.writerows([i, *row] for i, row in enumerate(gold))
     call_command("import_exams", str(hdf5), "--dataset", "code-test", "--no-progress", stdout=io.StringIO())
-    args = [
-        "--dataset",
-        "code-test",
-        "--batch",
-        "CODE-test",
-        "--taxonomy",
-        "code15",
-        "--user",
-        diego.username,
-    ]
+    args = reads_args(diego)
     for name in READERS:
         path = tmp_path / f"{name}.csv"
         np.savetxt(path, reader_labels(name), fmt="%d", delimiter=",", header=",".join(CODES), comments="")

@@ -33,16 +33,6 @@ def write_edf(path: Path, leads_mv: np.ndarray) -> Path:
 
 
 @pytest.fixture
-def eager_worker():
-    from ecgreview.celery import app
-
-    before = app.conf.task_always_eager
-    app.conf.task_always_eager = True
-    yield
-    app.conf.task_always_eager = before
-
-
-@pytest.fixture
 def exams(settings, tmp_path, eager_worker, django_capture_on_commit_callbacks) -> dict[str, Exam]:
     """Two real records as EDF: one as recorded, one with V1-V6 stuck at a constant (unplugged)."""
     use_private_storage(settings, tmp_path)

@@ -28,17 +28,6 @@ def write_cpsc(path: Path, data: np.ndarray) -> Path:
 
 
 @pytest.fixture
-def eager_worker():
-    """Queued tasks run at once, as a worker would right after the commit."""
-    from ecgreview.celery import app
-
-    before = app.conf.task_always_eager
-    app.conf.task_always_eager = True
-    yield
-    app.conf.task_always_eager = before
-
-
-@pytest.fixture
 def imported(settings, tmp_path, eager_worker, django_capture_on_commit_callbacks) -> dict[str, Exam]:
     """The real CPSC record as recorded, the same record with a 10 mV spike in V6, and with the
     limb leads' rows scrambled (III stored where V3 belongs)."""

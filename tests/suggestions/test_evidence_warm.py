@@ -16,17 +16,6 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def eager_worker():
-    """Queued tasks run at once, as a worker would right after the commit."""
-    from ecgreview.celery import app
-
-    before = app.conf.task_always_eager
-    app.conf.task_always_eager = True
-    yield
-    app.conf.task_always_eager = before
-
-
-@pytest.fixture
 def read_batch(ana, bruno, diego, tnmg):
     batch = shared_batch(readers=[ana, bruno], coordinator=diego, taxonomy=tnmg, exams=3)
     for i, slot in enumerate(queue(batch, ana)):
