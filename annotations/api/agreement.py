@@ -134,6 +134,12 @@ class BatchAgreementSerializer(serializers.Serializer):
         "statement: n, exact_match_rate, mean_jaccard, each with `_ci` (bootstrap over exams).",
         required=False,
     )
+    uncertain = _free_object(
+        "Marks readers flagged uncertain: `marks` in all, and per class that has any (`classes`: code, "
+        "uncertain_marks, and Fleiss' kappa with them as_positive, which every other figure uses, "
+        "as_absent, and left_out).",
+        required=False,
+    )
     rule = _free_object("The consensus rule the computation used.", required=False)
     bootstrap = _free_object(
         "Which interval is shown (over exams, or exams and readers), and its resamples.", required=False
@@ -212,6 +218,7 @@ def _stored(result) -> dict:
         "same_person_reads": dashboard["rereads"],
         "exams": dashboard["exams"],
         "exams_with_findings": dashboard["exams_with_findings"],
+        "uncertain": dashboard["uncertain"],
         "rule": dashboard["consensus_rule"],
         # Which interval is shown (over exams, or over exams and readers), and its resamples.
         "bootstrap": dashboard["bootstrap"],

@@ -63,6 +63,8 @@ class ReadsSnapshot:
     adjudicated: np.ndarray | None = None
     # [r, e]: True where the read is an escalation's extra read (Assignment.escalated); None: there is none.
     extra: np.ndarray | None = None
+    # [r, e, c]: True where the reader marked the class uncertain; None: no mark is.
+    uncertain: np.ndarray | None = None
 
     @property
     def extra_read_count(self) -> int:
@@ -143,12 +145,13 @@ def _read_pairs(batch: ReviewBatch) -> tuple[np.ndarray, int, datetime | None, n
     return np.stack([readers, exams], axis=1), count, latest, extra.astype(bool)
 
 
-def _label_triples(batch: ReviewBatch) -> np.ndarray:
-    """(reader, exam, class) of every label of a first read."""
-    labels = (
-        AnnotationLabel.objects.filter(annotation__in=_first_reads(batch.pk))
-        .order_by()
-        .annotate(r=F("annotation__assignment__reader_id"), e=F("annotation__assignment__exam_id"))
+def _label_triples(batch: ReviewBatch, *, uncertain_only: bool = False) -> np.ndarray:
+    """(reader, exam, class) of every label of a first read (of those marked uncertain)."""
+    labels = AnnotationLabel.objects.filter(annotation__in=_first_reads(batch.pk))
+    if uncertain_only:
+        labels = labels.filter(uncertain=True)
+    labels = labels.order_by().annotate(
+        r=F("annotation__assignment__reader_id"), e=F("annotation__assignment__exam_id")
     )
     if connection.vendor != "postgresql":
         return np.array(list(labels.values_list("r", "e", "diagnostic_class_id")), dtype=np.int64).reshape(
@@ -179,6 +182,8 @@ def batch_reads_snapshot(batch: ReviewBatch) -> ReadsSnapshot:
         BatchExam.objects.filter(batch=batch, needs_adjudication=True).values_list("exam_id", flat=True)
     )
     extra = _extra_array(read_pairs[extra_reads], readers_axis, exams_axis)
+    flagged = _label_triples(batch, uncertain_only=True)
+    uncertain = (_reads_array(read_pairs, flagged, class_ids)[0] == 1) if len(flagged) else None
     return ReadsSnapshot(
         reads=array,
         reader_ids=readers_axis.tolist(),
@@ -191,6 +196,7 @@ def batch_reads_snapshot(batch: ReviewBatch) -> ReadsSnapshot:
         escalated_exam_ids=escalated,
         adjudicated=_adjudicated_array(batch, exams_axis, np.array(class_ids, dtype=np.int64)),
         extra=extra,
+        uncertain=uncertain,
     )
 
 
@@ -409,6 +415,8 @@ def agreement_dashboard(result: AgreementResult) -> dict:
         # Exact match and Jaccard on the exams some reader marked something on (services.agreement.specific).
         "exams_with_findings": data.get("exams_with_findings") or {},
         "escalation_reads": data.get("escalation_reads", 0),
+        # Kappa with uncertain marks as positive, as absent, left out (services.agreement.tables).
+        "uncertain": data.get("uncertain") or {"marks": 0, "classes": []},
         "consensus_rule": data.get("consensus", {}),
         "consensus_summary": consensus_summary(data),
         "bootstrap": data.get("bootstrap", {}),

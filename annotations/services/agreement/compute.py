@@ -67,6 +67,7 @@ from annotations.services.agreement.tables import (
     bootstrap_summary,
     interval_method,
     latent_reader_figures,
+    uncertain_rows,
 )
 from annotations.services.audit import audit_record
 from annotations.services.enqueue import task_enqueue
@@ -219,6 +220,7 @@ def batch_agreement_compute(batch_id: int) -> AgreementResult | None:
         "qualifiers": qualifier_agreement_rows(batch, designed),
         # Left out of every agreement figure above; the consensus counts them.
         "escalation_reads": snapshot.extra_read_count,
+        "uncertain": uncertain_rows(designed),
     }
     return _store(_Outcome(batch, snapshot, results, consensus, disputes, started, voted))
 

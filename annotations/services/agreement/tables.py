@@ -41,6 +41,7 @@ from annotations.lib.stats import (
 )
 from annotations.lib.stats.consensus import MIN_LATENT_READS
 from annotations.lib.stats.latent import reader_latent_accuracy
+from annotations.lib.stats.uncertain import uncertain_sensitivity
 from annotations.models import ReviewBatch
 from annotations.selectors.agreement.summary import ReadsSnapshot
 from annotations.selectors.agreement.tables import (
@@ -448,3 +449,23 @@ def batch_interval_method_set(*, batch: ReviewBatch, method: str, actor) -> bool
         )
     batch.design = locked.design
     return True
+
+
+def uncertain_rows(snapshot: ReadsSnapshot) -> dict:
+    """Per class with uncertain marks, Fleiss' kappa with them as positive (what every other figure
+    counts), as absent and left out: how much the batch's agreement leans on marks readers doubted."""
+    if snapshot.uncertain is None:
+        return {"marks": 0, "classes": []}
+    found = uncertain_sensitivity(snapshot.reads, snapshot.uncertain)
+    classes = [
+        {
+            "code": code,
+            "uncertain_marks": int(found.marks[c]),
+            "as_positive": _num(found.as_positive[c]),
+            "as_absent": _num(found.as_absent[c]),
+            "left_out": _num(found.left_out[c]),
+        }
+        for c, code in enumerate(snapshot.class_codes)
+        if found.marks[c]
+    ]
+    return {"marks": int(found.marks.sum()), "classes": classes}
