@@ -101,6 +101,11 @@ def test_exams_csv_uploaded_later_fills_in_what_the_exams_lack_and_keeps_what_th
     assert first.reference_codes == "\ncode15:1dAVb\ncode15:AF\n"
     assert (second.age, second.sex) == (31, "F")
     assert _labels("501") == {"1dAVb", "AF"} and _labels("502") == {"normal_ecg"}
+    # What each row filled in, present or absent, is kept as read: the rest of CODE's columns stay unknown.
+    assert (first.reference_coverage, second.reference_coverage) == (
+        ",code15:1dAVb,code15:AF,",
+        ",code15:normal_ecg,",
+    )
     said = {row["record"]: row["message"] for row in progress["outcomes"] if row["outcome"] == "unchanged"}
     assert said == {
         "501": "filled in: age, sex, patient, 2 reference labels",
