@@ -170,7 +170,7 @@ class BatchDesignForm(ExamCriteriaForm):
         required=False,
         max_length=2000,
         label=_("Statements that escalate"),
-        help_text=_("Codes, comma-separated, e.g. AF, 3AVB, STEMI."),
+        help_text=_("Codes, comma-separated, e.g. AF, AVB3, STEMI."),
     )
     consensus_method = forms.ChoiceField(
         required=False,
