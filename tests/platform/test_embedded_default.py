@@ -422,6 +422,7 @@ def test_a_batch_is_designed_and_takes_more_exams_on_the_embedded_default(tmp_pa
     assert seen["matching"] == seen["pool"] and len(seen["held"]) == 3
     assert seen["added"] == seen["expected"]
     kept_back = seen["slots"].pop("kept_back")
+    assert seen["slots"].pop("poor_left_out") == {"exams": 0, "flags": {}}  # the demo has no poor signal
     assert seen["slots"] == {"added": 2, "exams": 5, "copies_left_out": 0} and kept_back["exams"] == 0
     # The lists of batches count it with SQLite too: 5 exams x 2 readers, none read yet.
     assert seen["listed"] == [5, 10, 0] and seen["pages"] == [200, 200]

@@ -128,7 +128,9 @@ def _coefficient_cells(figures: dict) -> str:
     cells = []
     for key, _title in _COEFFICIENTS:
         interval = _range(figures.get(f"{key}_ci"))
-        if figures.get(f"{key}_ci_partial") and figures.get(f"{key}_defined") is not None:
+        if figures.get(f"{key}_ci") == [None, None] and figures.get("interval_note"):
+            interval = figures["interval_note"]  # "too few positives": no interval holds there
+        elif figures.get(f"{key}_ci_partial") and figures.get(f"{key}_defined") is not None:
             interval += f" † {_share(figures[f'{key}_defined'])}"
         cells.append(f"| {_cell(figures.get(key))} | {interval} ")
     return "".join(cells) + "|"

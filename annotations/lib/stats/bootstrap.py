@@ -37,7 +37,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-from scipy.special import ndtr, ndtri, stdtrit
+
+from annotations.lib.lazy_imports import HEAVY_IMPORT
 
 from .reads import MISSING, FloatArray, JsonMixin, _ratio, as_reads, reader_pairs
 from .stats import (
@@ -52,6 +53,15 @@ from .stats import (
     exam_agreement_from_sums,
     exam_scores,
 )
+
+
+def _special():
+    """(ndtr, ndtri, stdtrit) from scipy.special, imported when an interval is first computed: a web
+    process that only reads stored figures never loads scipy (lib.lazy_imports says why the lock)."""
+    with HEAVY_IMPORT:
+        from scipy.special import ndtr, ndtri, stdtrit
+    return ndtr, ndtri, stdtrit
+
 
 #: Exam-level statistics that get intervals next to :data:`.stats.CLASS_STATISTICS`.
 EXAM_STATISTICS: tuple[str, ...] = ("exact_match_rate", "mean_jaccard")
@@ -443,6 +453,7 @@ def _bca(replicates: FloatArray, point: FloatArray, jackknife: FloatArray, confi
     tail = (1.0 - confidence) / 2.0
     n = np.maximum((~np.isnan(replicates)).sum(axis=0), 1)
     below = (replicates < point).sum(axis=0) + 0.5 * (replicates == point).sum(axis=0)
+    ndtr, ndtri, _ = _special()
     bias = ndtri(np.clip(below / n, 0.5 / n, 1.0 - 0.5 / n))
     a = _acceleration(jackknife)
     bounds = []
@@ -484,6 +495,7 @@ def _two_way_t(point, exam_jack, reader_jack, confidence: float, bounds: tuple[f
         df = total**2 / (
             exam_var**2 / np.maximum(n_exam - 1, 1) + reader_var**2 / np.maximum(n_reader - 1, 1)
         )
+    stdtrit = _special()[2]
     t = np.where(total > 0, stdtrit(np.where(total > 0, df, 1.0), 1.0 - (1.0 - confidence) / 2.0), 0.0)
     centre, half = _to_z(point, bounds), t * np.sqrt(total)
     return _from_z(centre - half, bounds), _from_z(centre + half, bounds)
