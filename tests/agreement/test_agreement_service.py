@@ -221,8 +221,9 @@ def test_the_snapshot_costs_the_same_few_queries_however_many_reads(
     for exam in exams:
         for reader in (ana, bruno, carol):
             read(reader, batch, exam, ["SB", "LAD", "1dAVb"])
-    # reads, labels, classes, escalated exams and the human decisions the exclusive sets are weighed with
-    with django_assert_max_num_queries(5):
+    # reads, labels, the labels marked uncertain, classes, escalated exams and the human decisions the
+    # exclusive sets are weighed with
+    with django_assert_max_num_queries(6):
         snapshot = batch_reads_snapshot(batch)
     assert snapshot.reads.shape == (3, 6, DiagnosticClass.objects.filter(taxonomy=tnmg).count())
     assert int((snapshot.reads == 1).sum()) == 3 * 6 * 3
