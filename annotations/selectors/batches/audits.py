@@ -1,0 +1,216 @@
+"""Re-adjudication audits: which exams an audit may sample (the population), and what an audit found.
+
+An audit batch is an ordinary review batch whose ``design`` says ``{"kind": "audit", "audit_of": [source
+batch ids], "sample": n, "population": N, "seed": s}`` (services.batches.audits). Its auditors read the
+sample blind through the ordinary reading pages; nothing here is shown to them. What an audit found is
+the released label of each sampled exam and class (what a release of the source batches gives:
+selectors.releases.export) against the majority of the audit's reads (annotations.lib.stats.audit), and,
+where a source batch had the cell adjudicated, that adjudicator against an auditor who is another
+adjudicator.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from django.db.models import Count
+
+from annotations.lib.stats import MISSING
+from annotations.lib.stats.audit import adjudicator_agreement, audit_error_rates, audit_majority
+from annotations.models import (
+    Adjudication,
+    AnnotationLabel,
+    Assignment,
+    BatchExam,
+    Consensus,
+    DiagnosticClass,
+    DisputedLabel,
+    ReviewBatch,
+)
+from annotations.roles import Role, has_role
+from annotations.selectors.agreement.rules import consensus_settings
+
+AUDIT_KIND = "audit"
+
+
+def is_audit(batch: ReviewBatch) -> bool:
+    return (batch.design or {}).get("kind") == AUDIT_KIND
+
+
+def _submitted_first_reads(batch_ids: Sequence[int]):
+    """The slots whose current read is submitted: the reads consensus is computed from."""
+    return Assignment.objects.filter(
+        batch_id__in=list(batch_ids),
+        read_round=1,
+        status=Assignment.Status.SUBMITTED,
+        annotations__is_current=True,
+        annotations__status="submitted",
+    )
+
+
+def audit_population(batches: Sequence[ReviewBatch]) -> list[int]:
+    """The exams of `batches` that have a consensus (at least the batch's minimum of submitted reads), in
+    id order: what a release of them labels, and so what an audit samples from."""
+    needed = {batch.pk: consensus_settings(batch)["min_reads"] for batch in batches}
+    counts = (
+        _submitted_first_reads(list(needed))
+        .values("batch_id", "exam_id")
+        .annotate(n=Count("pk"))
+        .order_by()
+        .values_list("batch_id", "exam_id", "n")
+    )
+    return sorted(exam for batch, exam, n in counts if n >= needed[batch])
+
+
+def _released(source_ids: list[int], exam_ids: list[int], class_index: dict[int, int]) -> np.ndarray:
+    """[exams, classes] of the released value (1, 0, MISSING for a disputed cell nobody adjudicated), by
+    the release's rule: a consensus cell is given when adjudicated or not disputed; a class with neither
+    row was marked by no reader, so 0."""
+    row = {exam: i for i, exam in enumerate(exam_ids)}
+    out = np.zeros((len(exam_ids), len(class_index)), dtype=np.int8)
+    cells = {"batch_id__in": source_ids, "exam_id__in": exam_ids}
+    settled = set()
+    for exam, klass, value, method in Consensus.objects.filter(**cells).values_list(
+        "exam_id", "diagnostic_class_id", "value", "method"
+    ):
+        out[row[exam], class_index[klass]] = int(value)
+        if method == Consensus.Method.ADJUDICATED:
+            settled.add((exam, klass))
+    for exam, klass in DisputedLabel.objects.filter(**cells).values_list("exam_id", "diagnostic_class_id"):
+        if (exam, klass) not in settled:
+            out[row[exam], class_index[klass]] = MISSING
+    return out
+
+
+def _audit_reads(audit: ReviewBatch) -> dict[tuple[int, int], set[int]]:
+    """(exam, auditor) -> the classes their submitted read of the exam marked."""
+    reads = {pair: set() for pair in _submitted_first_reads([audit.pk]).values_list("exam_id", "reader_id")}
+    labels = AnnotationLabel.objects.filter(
+        annotation__assignment__batch=audit,
+        annotation__assignment__read_round=1,
+        annotation__assignment__status=Assignment.Status.SUBMITTED,
+        annotation__is_current=True,
+        annotation__status="submitted",
+    ).values_list(
+        "annotation__assignment__exam_id", "annotation__assignment__reader_id", "diagnostic_class_id"
+    )
+    for exam, reader, klass in labels:
+        reads[(exam, reader)].add(klass)
+    return reads
+
+
+def _audited(reads: dict, exam_ids: list[int], class_index: dict[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    row = {exam: i for i, exam in enumerate(exam_ids)}
+    positive = np.zeros((len(exam_ids), len(class_index)), dtype=np.int64)
+    total = np.zeros(len(exam_ids), dtype=np.int64)
+    for (exam, _reader), classes in reads.items():
+        total[row[exam]] += 1
+        for klass in classes:
+            positive[row[exam], class_index[klass]] += 1
+    return audit_majority(positive, np.broadcast_to(total[:, None], positive.shape))
+
+
+def _adjudicator_pairs(audit: ReviewBatch, reads: dict) -> tuple[list[bool], list[bool], list[int]]:
+    """(original decision, auditor's label, exam) per source adjudication and audit read of its exam by
+    an auditor who holds the adjudicator role and is not the one who decided it."""
+    sources = audit.design["audit_of"]
+    decisions = Adjudication.objects.filter(
+        batch_id__in=sources, exam_id__in={exam for exam, _ in reads}
+    ).values_list("exam_id", "diagnostic_class_id", "adjudicator_id", "value")
+    auditors = {a.pk: a for a in _users({reader for _, reader in reads})}
+    adjudicators = {pk for pk, user in auditors.items() if has_role(user, Role.ADJUDICATOR)}
+    original, auditor, exams = [], [], []
+    for exam, klass, decided_by, value in decisions:
+        for (read_exam, reader), classes in reads.items():
+            if read_exam == exam and reader in adjudicators and reader != decided_by:
+                original.append(bool(value))
+                auditor.append(klass in classes)
+                exams.append(exam)
+    return original, auditor, exams
+
+
+def _users(ids: set[int]):
+    from django.contrib.auth import get_user_model
+
+    return get_user_model().objects.filter(pk__in=ids).prefetch_related("groups")
+
+
+def _class_rows(found, codes: list[str]) -> list[dict]:
+    """One row per class that some released or audit label marked present in the sample, or that had a cell
+    left out (undecided in the release, tied in the audit)."""
+    figures = found.to_dict()
+    per_class = [
+        name for name, value in figures.items() if isinstance(value, list) and len(value) == len(codes)
+    ]
+    rows = []
+    for c, code in enumerate(codes):
+        if not _marked(found, c):
+            continue
+        row = {"code": code, **{name: figures[name][c] for name in per_class}}
+        for name in ("error_ci", "false_positive_ci", "false_negative_ci", "estimated_errors_ci"):
+            row[name] = [figures[name][0][c], figures[name][1][c]]
+        rows.append(row)
+    return rows
+
+
+def _marked(found, c: int) -> bool:
+    return bool(
+        found.audit_positives[c]
+        or found.false_positives[c]
+        or found.released_undecided[c]
+        or found.audit_ties[c]
+    )
+
+
+def audit_findings(audit: ReviewBatch) -> dict:
+    """What an audit batch found so far: per class the error rate of the released labels (Wilson
+    intervals), false-positive and false-negative rates, cells left out, and adjudicator against
+    adjudicator on the cells the source batches had adjudicated."""
+    design = audit.design
+    exam_ids = sorted(BatchExam.objects.filter(batch=audit).values_list("exam_id", flat=True))
+    classes = list(
+        DiagnosticClass.objects.filter(taxonomy_id=audit.taxonomy_id)
+        .order_by("position")
+        .values_list("pk", "code")
+    )
+    class_index = {pk: i for i, (pk, _code) in enumerate(classes)}
+    reads = _audit_reads(audit)
+    audited, ties = _audited(reads, exam_ids, class_index)
+    released = _released(design["audit_of"], exam_ids, class_index)
+    found = audit_error_rates(released, audited, ties, population=design["population"])
+    original, auditor, exams = _adjudicator_pairs(audit, reads)
+    read_exams = len({exam for exam, _ in reads})
+    return {
+        "audit_batch": audit.pk,
+        "audit_of": design["audit_of"],
+        "sample": design["sample"],
+        "population": design["population"],
+        "seed": design["seed"],
+        "exams_read": read_exams,
+        "finite_population_correction": found.finite_population_correction,
+        "classes": _class_rows(found, [code for _pk, code in classes]),
+        "classes_never_marked": sum(not _marked(found, c) for c in range(len(classes))),
+        "adjudicators": adjudicator_agreement(original, auditor, exams, seed=int(design["seed"])),
+    }
+
+
+def audits_of(batch_ids: Sequence[int]) -> list[ReviewBatch]:
+    """The audit batches that sampled only from `batch_ids` (so their population is within these)."""
+    wanted = set(batch_ids)
+    found = ReviewBatch.objects.filter(design__kind=AUDIT_KIND).order_by("pk")
+    return [audit for audit in found if set(audit.design.get("audit_of") or []) <= wanted]
+
+
+def audit_accounts(user_ids: Sequence[int]) -> list:
+    """The active accounts of `user_ids`, in that order; refused naming the ids that are not."""
+    from django.contrib.auth import get_user_model
+    from django.utils.translation import gettext as _
+
+    from annotations.errors import Invalid
+
+    users = {u.pk: u for u in get_user_model().objects.filter(pk__in=list(user_ids), is_active=True)}
+    missing = [pk for pk in user_ids if pk not in users]
+    if missing:
+        raise Invalid(_("unknown or inactive users: %(ids)s") % {"ids": missing})
+    return [users[pk] for pk in dict.fromkeys(user_ids)]
