@@ -214,3 +214,23 @@ def audit_accounts(user_ids: Sequence[int]) -> list:
     if missing:
         raise Invalid(_("unknown or inactive users: %(ids)s") % {"ids": missing})
     return [users[pk] for pk in dict.fromkeys(user_ids)]
+
+
+def _fixed(value):
+    from annotations.lib.release_files.files import fixed
+
+    if isinstance(value, list):
+        return [_fixed(v) for v in value]
+    return fixed(value) if isinstance(value, float) else value
+
+
+def release_audits(batch_ids: Sequence[int]) -> list[dict]:
+    """The dataset card's ``audit``: per audit batch of these batches (every batch it sampled from is in
+    the release), what it found, floats fixed to the card's digits. Codes are the batches' own."""
+    out = []
+    for audit in audits_of(batch_ids):
+        found = audit_findings(audit)
+        out.append({key: _fixed(value) if key != "classes" else value for key, value in found.items()})
+        out[-1]["classes"] = [{k: _fixed(v) for k, v in row.items()} for row in found["classes"]]
+        out[-1]["adjudicators"] = {k: _fixed(v) for k, v in found["adjudicators"].items()}
+    return out
