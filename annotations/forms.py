@@ -161,6 +161,7 @@ class BatchDesignForm(ExamCriteriaForm):
         choices=[
             ("any", _("The reads differ on any statement")),
             ("classes", _("The reads differ on one of the listed statements")),
+            ("weighted", _("The statements the reads differ on weigh the threshold or more")),
         ],
         help_text=_(
             "With many statements nearly every exam differs on some: the preview counts each choice."
@@ -171,6 +172,21 @@ class BatchDesignForm(ExamCriteriaForm):
         max_length=2000,
         label=_("Statements that escalate"),
         help_text=_("Codes, comma-separated, e.g. AF, AVB3, STEMI."),
+    )
+    escalation_weights = forms.CharField(
+        required=False,
+        max_length=4000,
+        label=_("Clinical weights changed"),
+        help_text=_(
+            "Code=weight, comma-separated, e.g. SB=3, SA=0. The others keep the shipped weights "
+            "(4 life-threatening, 3 urgent, 2 significant, 1 moderate, 0.5 minor)."
+        ),
+    )
+    escalation_threshold = forms.FloatField(
+        required=False,
+        initial=3,
+        label=_("Weighted threshold"),
+        help_text=_("An exam escalates when its disputed statements weigh this much or more."),
     )
     consensus_method = forms.ChoiceField(
         required=False,
@@ -239,6 +255,20 @@ class BatchDesignForm(ExamCriteriaForm):
         self.fields["readers"].queryset = active_readers()
         self.fields["taxonomy"].superseded = taxonomy_superseded()
         self.fields["stratify_by"].choices = [("", _("none: a simple random sample")), *self.score_choices]
+
+    def clean_escalation_weights(self) -> dict[str, float]:
+        """``"SB=3, SA=0"`` as {code: weight}; whether the codes and weights are usable the escalation
+        rule says (selectors.batches.escalation)."""
+        weights, given = {}, self.cleaned_data["escalation_weights"]
+        for item in filter(None, (part.strip() for part in given.split(","))):
+            code, _sep, value = (side.strip() for side in item.partition("="))
+            try:
+                weights[code] = float(value)
+            except ValueError:
+                raise forms.ValidationError(
+                    _("“%(item)s” is not a statement code with a weight, as in SB=3") % {"item": item}
+                ) from None
+        return weights
 
     def spec(self) -> BatchSpec:
         data = self.criteria_data()

@@ -187,11 +187,12 @@ class BatchSpecSerializer(StrictSerializer):
     )
     escalation_cap = serializers.IntegerField(required=False, default=1, min_value=1, max_value=5)
     escalation_trigger = serializers.ChoiceField(
-        choices=["any", "classes"],
+        choices=["any", "classes", "weighted"],
         required=False,
         default="any",
-        help_text="What escalates an exam: reads differing on any class, or only on one of "
-        "escalation_classes. With many classes nearly every exam differs somewhere.",
+        help_text="What escalates an exam: reads differing on any class, only on one of escalation_classes, "
+        "or (weighted) on classes whose clinical weights add up to escalation_threshold. With many classes "
+        "nearly every exam differs somewhere.",
     )
     escalation_classes = serializers.ListField(
         child=serializers.CharField(max_length=40),
@@ -199,6 +200,22 @@ class BatchSpecSerializer(StrictSerializer):
         default=list,
         help_text='With escalation_trigger "classes": the codes of the taxonomy whose disagreement '
         "escalates (refused empty, or naming a code the taxonomy lacks).",
+    )
+    escalation_weights = serializers.DictField(
+        child=serializers.FloatField(),
+        required=False,
+        default=dict,
+        help_text='With escalation_trigger "weighted": weights by class code overriding the shipped '
+        "clinical weights (taxonomies/weights/clinical-weights.json); each 0 or more, naming a class of "
+        "the taxonomy.",
+    )
+    escalation_threshold = serializers.FloatField(
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text='With escalation_trigger "weighted" (required there, above 0): an exam escalates when the '
+        "weights of the classes its reads differ on add up to this. Given with another trigger, the "
+        "preview still counts what it would escalate.",
     )
     consensus_method = serializers.ChoiceField(
         choices=["majority", "latent"],
@@ -317,6 +334,7 @@ class LatentNoteSerializer(serializers.Serializer):
 class EscalationTriggerCountSerializer(serializers.Serializer):
     trigger = serializers.CharField()
     classes = serializers.ListField(child=serializers.CharField())
+    threshold = serializers.FloatField(required=False, help_text="The weighted trigger's threshold.")
     escalated = serializers.IntegerField(help_text="Of exams_read, those this trigger would escalate.")
 
 

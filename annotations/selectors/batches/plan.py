@@ -30,7 +30,13 @@ from annotations.lib.stats.consensus import MIN_LATENT_POSITIVE_EXAMS, MIN_LATEN
 from annotations.models import BatchExam, DiagnosticClass, Exam, ReferenceLabel, ReviewBatch, Taxonomy
 from annotations.roles import Role, has_role
 from annotations.selectors.agreement.rules import METHOD_LATENT
-from annotations.selectors.batches.escalation import TRIGGER_ANY, escalation_estimate, escalation_rule
+from annotations.selectors.batches.escalation import (
+    TRIGGER_ANY,
+    TRIGGER_WEIGHTED,
+    escalation_estimate,
+    escalation_rule,
+    weighted_rule,
+)
 from annotations.selectors.batches.wording import design_error_text, poor_left_out_text, problem_text
 from annotations.selectors.blinding import (
     design_exclusions,
@@ -78,10 +84,13 @@ class BatchSpec:
     # or "adjudicate" (services.batches.lifecycle.ESCALATIONS).
     escalation: str | None = None
     escalation_cap: int = 1
-    # What escalates an exam: "any" class its reads differ on, or only the "classes" listed by code
-    # (selectors.batches.escalation).
+    # What escalates an exam: "any" class its reads differ on, only the "classes" listed by code, or
+    # "weighted": the clinical weights of the classes they differ on (the shipped table's, or
+    # escalation_weights's by code) reach escalation_threshold (selectors.batches.escalation).
     escalation_trigger: str = "any"
     escalation_classes: list[str] = field(default_factory=list)
+    escalation_weights: dict[str, float] = field(default_factory=dict)
+    escalation_threshold: float | None = None
     # One person, one independent read per exam: keep each reader away from chosen exams they read,
     # skipped or saw the suggestion of in another batch. Turning it off needs independence_off_reason.
     exclude_seen: bool = True
@@ -449,7 +458,8 @@ def batch_plan(user, spec: BatchSpec, *, preview: bool = False) -> BatchPlan:
     plan.same_name = _batches_named(spec.name)
     plan.poor_left_out = poor
     if spec.escalation:
-        plan.escalation_estimate = escalation_estimate(exam_ids, spec.escalation_classes)
+        weighted = _weighted_for_estimate(spec)
+        plan.escalation_estimate = escalation_estimate(exam_ids, spec.escalation_classes, weighted)
     names = {r.pk: r.get_username() for r in readers}
     plan.kept_back = kept_back_summary(
         kept_back_reasons(excluded, barred=disputes, seen=seen), names, len(set().union(*excluded.values()))
@@ -457,9 +467,19 @@ def batch_plan(user, spec: BatchSpec, *, preview: bool = False) -> BatchPlan:
     return plan
 
 
+def _weighted_for_estimate(spec: BatchSpec) -> dict | None:
+    """The weighted rule the preview counts: the design's when it chose it or gave a threshold."""
+    if spec.escalation_trigger != TRIGGER_WEIGHTED and spec.escalation_threshold is None:
+        return None
+    return weighted_rule(
+        spec.taxonomy_id, {"weights": spec.escalation_weights, "threshold": spec.escalation_threshold}
+    )
+
+
 def plan_escalation_rule(spec: BatchSpec) -> dict | None:
     """The spec's escalation as the design stores it; refuses a trigger it cannot use (a class list that
-    is empty or names an unknown code), also when no escalation mode is chosen."""
+    is empty or names an unknown code, weights or a threshold it cannot use), also when no escalation
+    mode is chosen."""
     if not spec.escalation and spec.escalation_trigger == TRIGGER_ANY:
         return None
     rule = escalation_rule(
@@ -469,6 +489,8 @@ def plan_escalation_rule(spec: BatchSpec) -> dict | None:
             "cap": spec.escalation_cap,
             "trigger": spec.escalation_trigger,
             "classes": spec.escalation_classes,
+            "weights": spec.escalation_weights,
+            "threshold": spec.escalation_threshold,
         },
     )
     return rule if spec.escalation else None

@@ -51,9 +51,12 @@ def batch_spec(data: Mapping[str, Any]) -> BatchSpec:
             given[name] = given[name] or None
     if "escalation_classes" in given:  # the designer form's field is one comma-separated string
         given["escalation_classes"] = _labels(given["escalation_classes"])
+    if "escalation_weights" in given:
+        given["escalation_weights"] = dict(given["escalation_weights"] or {})
     for name in (
         "escalation_cap",
         "escalation_trigger",
+        "escalation_threshold",
         "consensus_method",
         "consensus_threshold",
         "latent_margin",

@@ -9,7 +9,7 @@ from django.db.models import Count
 
 from annotations.models import Annotation, Assignment, BatchExam, ReviewBatch
 from annotations.selectors.batches.access import batch_reader_ids, reading_reader_ids
-from annotations.selectors.batches.escalation import trigger_class_ids
+from annotations.selectors.batches.escalation import reaches, trigger_class_ids, trigger_weights
 from annotations.selectors.blinding import batch_seen_elsewhere, readers_barred
 from annotations.services.audit import audit_record
 from annotations.services.batches.lifecycle import (
@@ -33,9 +33,24 @@ def _diagnosis_sets(batch: ReviewBatch, exam_id: int) -> list[frozenset[int]] | 
     return [frozenset(label.diagnostic_class_id for label in a.labels.all()) for a in annotations]
 
 
+def _disputed(batch: ReviewBatch, sets: list[frozenset[int]] | None) -> bool:
+    """Whether the reads escalate under the design's trigger: they differ on any class, on a listed one,
+    or on classes whose clinical weights reach the threshold. None (a read still open): no."""
+    if sets is None:
+        return False
+    weighted = trigger_weights(batch)
+    if weighted is not None:
+        return reaches(sets, *weighted)
+    watched = trigger_class_ids(batch)
+    if watched is not None:  # the design escalates on the listed classes alone
+        sets = [labels & watched for labels in sets]
+    return len(set(sets)) > 1
+
+
 def batch_exam_escalate_if_disputed(*, batch: ReviewBatch, exam_id: int, actor) -> str | None:
     """After an exam's last open read is submitted: if the reads disagree on any class (or, where the
-    design lists classes, on one of those: selectors.batches.escalation), escalate.
+    design lists classes, on one of those, or where it weighs them, on classes weighing its threshold:
+    selectors.batches.escalation), escalate.
 
     The batch's design says how ({"escalation": {"mode": ..., "cap": n}}): one more reader (at most `cap`
     beyond k), after which "add_reader" sends what still disagrees to adjudication and
@@ -50,11 +65,7 @@ def batch_exam_escalate_if_disputed(*, batch: ReviewBatch, exam_id: int, actor) 
     if mode not in (ESCALATE_ADD_READER, ESCALATE_ADD_READER_MAJORITY, ESCALATE_ADJUDICATE):
         return None
     member = BatchExam.objects.select_for_update().get(batch=batch, exam_id=exam_id)
-    sets = _diagnosis_sets(batch, exam_id)
-    watched = trigger_class_ids(batch)
-    if sets is not None and watched is not None:  # the design escalates on the listed classes alone
-        sets = [labels & watched for labels in sets]
-    if sets is None or len(set(sets)) <= 1:
+    if not _disputed(batch, _diagnosis_sets(batch, exam_id)):
         return None
     adds = mode in (ESCALATE_ADD_READER, ESCALATE_ADD_READER_MAJORITY)
     if adds and member.target_reads < batch.readers_per_exam + int(rule.get("cap", 1)):

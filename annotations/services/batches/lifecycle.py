@@ -249,6 +249,7 @@ def _create_audit(
             "exclude_seen": batch.design["exclude_seen"],
             "independence_off_reason": batch.design.get("independence_off_reason"),
             "kept_back": batch.design["kept_back"],
+            "escalation": batch.design["escalation"],
             # A designed batch's sample: asked for, and how far the matching exams fell short of it.
             **{key: batch.design[key] for key in SAMPLE_NOTES if key in batch.design},
         },
