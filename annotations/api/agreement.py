@@ -120,6 +120,12 @@ class BatchAgreementSerializer(serializers.Serializer):
         help_text="Extra reads the escalation rule added to disputed exams: used for consensus only, left "
         "out of every agreement figure (they go only to exams that disagreed).",
     )
+    gold_exams_left_out = serializers.IntegerField(
+        required=False,
+        help_text="Gold exams of the batch with reads: every reader reads them and they were chosen for "
+        "their known answer, so they score the readers (gold accuracy) and reach the consensus but no "
+        "agreement coefficient counts them.",
+    )
     classes = AgreementClassSerializer(many=True, required=False)
     readers = serializers.ListField(child=_free_object("One reader's figures."), required=False)
     pairs = ReaderPairsSerializer(many=True, required=False)
@@ -205,6 +211,7 @@ def _stored(result) -> dict:
         "disputed_count": result.disputed_count,
         "computed_at": result.computed_at,
         "escalation_reads": dashboard["escalation_reads"],
+        "gold_exams_left_out": dashboard["gold_exams_left_out"],
         "classes": dashboard["all_classes"],
         "readers": dashboard["readers"],
         "pairs": [

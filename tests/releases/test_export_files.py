@@ -385,6 +385,7 @@ def test_the_card_gives_the_flow_from_import_to_release_and_what_adjudication_ch
     assert flow == {
         "exams_imported": 5,
         "exams_designed": 5,
+        "exams_gold": 0,
         "exams_read": 4,
         "exams_not_read": 1,
         "exams_with_a_skip": 1,

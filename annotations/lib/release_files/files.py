@@ -13,6 +13,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
+from annotations.lib.release_files.audit_markdown import audit_markdown
+
 FLOAT_DIGITS = 6
 
 
@@ -141,6 +143,16 @@ def _coefficient_header() -> tuple[str, str]:
     return titles + "|", "|---|---" * len(_COEFFICIENTS) + "|"
 
 
+def _left_out_by_design(agreement: dict) -> str:
+    """The reads and exams the coefficients leave out by design, said beside the interval."""
+    parts = []
+    if gold := agreement.get("gold_exams_left_out"):
+        parts.append(f"{gold} gold exams left out (every reader reads them; they score readers, below)")
+    if extra := agreement.get("escalation_reads"):
+        parts.append(f"{extra} escalation reads left out (they feed the consensus only)")
+    return "".join(f"; {part}" for part in parts)
+
+
 def _agreement_markdown(card: dict) -> list[str]:
     """Which interval the card's agreement figures carry, and each reader's gold and test-retest."""
     lines = ["", "## Reader agreement: intervals", ""]
@@ -157,6 +169,7 @@ def _agreement_markdown(card: dict) -> list[str]:
         lines.append(
             f"- Batch {batch_id}: 95% intervals by {agreement.get('interval_description', '-')}"
             + (f"; {left_out} exams read once left out (they show no agreement)" if left_out else "")
+            + _left_out_by_design(agreement)
             + "; an interval marked partial (`*_ci_partial`) comes from only the share `*_defined` of the "
             "resamples in which the coefficient was defined."
         )
@@ -186,6 +199,80 @@ def _agreement_markdown(card: dict) -> list[str]:
             "In brackets, 95% intervals: Wilson's for the share of gold exams wholly right; for the "
             "test-retest figures, percentiles of a bootstrap over each reader's retested exams.",
         ]
+    return lines
+
+
+def _figure(pooled: dict, name: str) -> str:
+    """A pooled sensitivity or specificity with its 95% interval, "-" where it is not measurable."""
+    low, high = pooled.get(f"{name}_ci") or (None, None)
+    if pooled.get(name) is None or low is None or high is None:
+        return _cell(pooled.get(name))
+    return f"{pooled[name]:.3f} ({low:.2f} to {high:.2f})"
+
+
+def _quarters(drift: dict, name: str) -> str:
+    return " / ".join(_cell(q.get(name)) for q in drift.get("quarters") or [])
+
+
+def _p(value: float | None) -> str:
+    if value is None:
+        return "-"
+    return "<0.001" if value < 0.001 else f"{value:.3f}"
+
+
+def _readers_vs_consensus_markdown(card: dict) -> list[str]:
+    """Each reader against the consensus and the leave-one-out majority, pooled over classes (per class
+    in reader_accuracy.csv), their share of reads with a suggestion, and their drift; none for older cards."""
+    section = card.get("readers_vs_consensus") or {}
+    if not section.get("readers"):
+        return []
+    lines = [
+        "",
+        "## Readers against consensus",
+        "",
+        "Pooled over classes (per class in `reader_accuracy.csv`), 95% Wilson intervals in brackets. "
+        "Consensus: the released cell, which counts the reader's own vote and so flatters them; "
+        "leave-one-out: the majority of the exam's other reads (at least two; ties left out). Drift: "
+        "sensitivity against consensus per quarter of the reader's reads in submission order, and the "
+        "p-value of a logistic trend over their reads (sensitivity, specificity); * p < "
+        f"{section.get('drift_alpha', 0.05)}, not corrected for the number of readers.",
+        "",
+        "| Reader | Reads | With suggestion | Sensitivity, consensus | Specificity, consensus "
+        "| Sensitivity, leave-one-out | Specificity, leave-one-out | Sensitivity by quarter | Drift p |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in section["readers"]:
+        consensus, others, drift = r["consensus"], r["leave_one_out"], r["drift"]
+        flag = " *" if drift.get("flagged") else ""
+        lines.append(
+            f"| {r['reader']} | {r['reads']} | {_cell(r.get('suggestion_share'))} "
+            f"| {_figure(consensus, 'sensitivity')} | {_figure(consensus, 'specificity')} "
+            f"| {_figure(others, 'sensitivity')} | {_figure(others, 'specificity')} "
+            f"| {_quarters(drift, 'sensitivity')} "
+            f"| {_p(drift.get('sensitivity_p'))}, {_p(drift.get('specificity_p'))}{flag} |"
+        )
+    return lines + _exposure_markdown(section["readers"])
+
+
+def _exposure_markdown(readers: list[dict]) -> list[str]:
+    """Sensitivity and specificity against the leave-one-out majority, reads with and without a
+    suggestion shown, for the readers who made both."""
+    split = [r for r in readers if r.get("by_exposure")]
+    if not split:
+        return []
+    lines = [
+        "",
+        "Readers who read both with and without a suggestion shown, against the leave-one-out majority:",
+        "",
+        "| Reader | Sensitivity, shown | Sensitivity, not shown | Specificity, shown | Specificity, not shown |",
+        "|---|---|---|---|---|",
+    ]
+    for r in split:
+        shown, hidden = r["by_exposure"]["shown"]["leave_one_out"], r["by_exposure"]["not_shown"]["leave_one_out"]
+        lines.append(
+            f"| {r['reader']} | {_figure(shown, 'sensitivity')} | {_figure(hidden, 'sensitivity')} "
+            f"| {_figure(shown, 'specificity')} | {_figure(hidden, 'specificity')} |"
+        )
     return lines
 
 
@@ -226,6 +313,7 @@ def card_markdown(card: dict) -> str:
     lines += _adjudicators_markdown(card)
     lines += _classes_markdown(card)
     lines += _agreement_markdown(card)
+    lines += audit_markdown(card)
     lines += ["", "## Files", ""]
     for item in card["files"]:
         lines.append(f"- `{item['name']}` ({item['bytes']} bytes), sha256 `{item['sha256']}`")
@@ -321,6 +409,7 @@ def _counts_markdown(card: dict) -> list[str]:
 _FLOW_STEPS = (
     ("exams_imported", "Exams in the datasets imported"),
     ("exams_designed", "Exams designed into the batches"),
+    ("exams_gold", "of which gold exams (read by every reader; left out of agreement)"),
     ("exams_read", "Exams with a submitted read"),
     ("exams_not_read", "Exams never read"),
     ("exams_with_a_skip", "Exams a reader skipped"),

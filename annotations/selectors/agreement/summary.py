@@ -83,6 +83,26 @@ class ReadsSnapshot:
         reads = np.where(self.extra[:, :, None], np.int8(MISSING), self.reads).astype(np.int8)
         return replace(self, reads=reads, extra=None)
 
+    def without_exams(self, exam_ids: set[int]) -> ReadsSnapshot:
+        """The snapshot without those exams' columns, on the same readers and classes (a reader who read
+        only those keeps an empty row)."""
+        keep = np.array([e not in exam_ids for e in self.exam_ids], dtype=bool)
+        if keep.all():
+            return self
+
+        def cut(array: np.ndarray | None, axis: int) -> np.ndarray | None:
+            return None if array is None else np.compress(keep, array, axis=axis)
+
+        return replace(
+            self,
+            reads=np.compress(keep, self.reads, axis=1),
+            exam_ids=[e for e, k in zip(self.exam_ids, keep, strict=True) if k],
+            escalated_exam_ids=self.escalated_exam_ids - exam_ids,
+            adjudicated=cut(self.adjudicated, 0),
+            extra=cut(self.extra, 1),
+            uncertain=cut(self.uncertain, 1),
+        )
+
 
 def _reads_array(
     read_pairs: np.ndarray, triples: np.ndarray, class_ids: list[int]
@@ -415,6 +435,7 @@ def agreement_dashboard(result: AgreementResult) -> dict:
         # Exact match and Jaccard on the exams some reader marked something on (services.agreement.specific).
         "exams_with_findings": data.get("exams_with_findings") or {},
         "escalation_reads": data.get("escalation_reads", 0),
+        "gold_exams_left_out": data.get("gold_exams_left_out", 0),
         # Kappa with uncertain marks as positive, as absent, left out (services.agreement.tables).
         "uncertain": data.get("uncertain") or {"marks": 0, "classes": []},
         "consensus_rule": data.get("consensus", {}),

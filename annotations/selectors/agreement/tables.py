@@ -50,6 +50,11 @@ def batch_adjudicated_reference(batch: ReviewBatch, snapshot: ReadsSnapshot) -> 
     return reference
 
 
+def batch_gold_exam_ids(batch: ReviewBatch) -> set[int]:
+    """The batch's gold exams: every reader reads them, chosen for their known answer."""
+    return set(BatchExam.objects.filter(batch=batch, is_gold=True).values_list("exam_id", flat=True))
+
+
 def gold_truths(batch: ReviewBatch, exam_ids=None) -> dict[int, tuple[set[int], set[int]]]:
     """Per gold exam of the batch: (the classes its reference label systems speak for, the known findings)
     (reference_truths)."""

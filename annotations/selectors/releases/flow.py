@@ -25,6 +25,8 @@ def release_flow(batch_ids: Sequence[int], *, released: int, insufficient: int, 
     return {
         "exams_imported": Exam.objects.filter(dataset_id__in=datasets).count(),
         "exams_designed": members.values("exam_id").distinct().count(),
+        # Read by every reader and chosen for a known answer: among the released rows, out of agreement.
+        "exams_gold": members.filter(is_gold=True).values("exam_id").distinct().count(),
         "exams_read": _exams(first.filter(status=Assignment.Status.SUBMITTED)),
         "exams_not_read": not_read,
         "exams_with_a_skip": _exams(first.filter(status=Assignment.Status.SKIPPED)),

@@ -36,6 +36,7 @@ from django.utils import timezone
 
 from annotations.lib.stats import (
     ALGORITHM_VERSION,
+    BootstrapResult,
     ConsensusDecision,
     bootstrap_agreement,
     dawid_skene,
@@ -52,6 +53,7 @@ from annotations.selectors.agreement.summary import (
     batch_reads_snapshot,
     batches_with_stale_agreement,
 )
+from annotations.selectors.agreement.tables import batch_gold_exam_ids
 from annotations.selectors.blinding import batch_pseudonyms
 from annotations.services.agreement.consensus import (
     consensus_decisions,
@@ -156,6 +158,28 @@ def agreement_recompute_started(batch_id: int) -> None:
         logger.warning("could not clear the agreement key of batch %s", batch_id)
 
 
+def agreement_sample(batch: ReviewBatch, snapshot: ReadsSnapshot) -> tuple[ReadsSnapshot, ReadsSnapshot]:
+    """(the designed reads, the sampled exams' designed reads): what readers are scored on and what
+    agreement is measured on. Gold exams go to every reader and were picked for their known answer: they
+    score the readers but would lift every coefficient, so the sample leaves them out."""
+    designed = snapshot.designed()
+    return designed, designed.without_exams(batch_gold_exam_ids(batch) & set(designed.exam_ids))
+
+
+def agreement_bootstrap(batch: ReviewBatch, sample: ReadsSnapshot) -> tuple[BootstrapResult, str]:
+    """The batch's agreement figures with their default (or chosen) intervals, and the interval's note."""
+    method, note = interval_method(batch, len(sample.reader_ids))
+    boot = bootstrap_agreement(
+        sample.reads,
+        n_resamples=settings.AGREEMENT_BOOTSTRAP_RESAMPLES,
+        seed=batch.seed,
+        method=method,
+        # A patient's several exams are not independent: resampled together where there are such.
+        clusters=exam_patients(sample.exam_ids),
+    )
+    return boot, note
+
+
 # --- Computation ---------------------------------------------------------------------------------------
 def batch_agreement_compute(batch_id: int) -> AgreementResult | None:
     """Recompute a batch's agreement, consensus and disputes from its reads. Idempotent; safe to run
@@ -190,23 +214,16 @@ def batch_agreement_compute(batch_id: int) -> AgreementResult | None:
         latent = replace(latent, posterior=np.empty((0, 0)), labels=np.empty((0, 0), dtype=np.int8))
     # Agreement from here on is measured on the designed reads: the escalation's extra reads, which only
     # disputed exams get, fed the consensus above and would bias every coefficient below.
-    designed = snapshot.designed()
-    interval_method_, interval_note = interval_method(batch, len(snapshot.reader_ids))
-    boot = bootstrap_agreement(
-        designed.reads,
-        n_resamples=settings.AGREEMENT_BOOTSTRAP_RESAMPLES,
-        seed=batch.seed,
-        method=interval_method_,
-        # A patient's several exams are not independent: resampled together where there are such.
-        clusters=exam_patients(snapshot.exam_ids),
-    )
+    designed, sample = agreement_sample(batch, snapshot)
+    boot, interval_note = agreement_bootstrap(batch, sample)
     results = {
         "consensus": rule,
         "consensus_summary": summary,
         **agreement_tables(
             TableInputs(
                 batch=batch,
-                snapshot=designed,
+                snapshot=sample,
+                scoring=designed,
                 boot=boot,
                 rule=rule,
                 latent=latent,
@@ -217,10 +234,11 @@ def batch_agreement_compute(batch_id: int) -> AgreementResult | None:
         ),
         "exams": exam_figures(boot),
         "bootstrap": bootstrap_summary(boot, interval_note),
-        "qualifiers": qualifier_agreement_rows(batch, designed),
+        "qualifiers": qualifier_agreement_rows(batch, sample),
         # Left out of every agreement figure above; the consensus counts them.
         "escalation_reads": snapshot.extra_read_count,
-        "uncertain": uncertain_rows(designed),
+        "gold_exams_left_out": len(designed.exam_ids) - len(sample.exam_ids),
+        "uncertain": uncertain_rows(sample),
     }
     return _store(_Outcome(batch, snapshot, results, consensus, disputes, started, voted))
 

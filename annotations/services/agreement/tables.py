@@ -353,7 +353,9 @@ def reader_class_rows(
 @dataclass(frozen=True)
 class TableInputs:
     """What the tables are built from: the batch's reads, their bootstrap, the consensus rule, the latent
-    fit (None where there was nothing to fit), the readers' pseudonyms and the disputed cells per class."""
+    fit (None where there was nothing to fit), the readers' pseudonyms and the disputed cells per class.
+    ``snapshot`` holds the sampled exams agreement is measured on; ``scoring`` (default: the same) adds
+    the gold exams, on which readers are scored against references but which no coefficient counts."""
 
     batch: ReviewBatch
     snapshot: ReadsSnapshot
@@ -365,38 +367,49 @@ class TableInputs:
     # Each reader's latent sensitivity and specificity, pooled (latent_reader_figures): computed while the
     # fit's posterior was still held, which the caller lets go before the tables for memory.
     latent_readers: tuple[np.ndarray, np.ndarray] | None = None
+    scoring: ReadsSnapshot | None = None
+
+
+def _references(batch: ReviewBatch, scoring: ReadsSnapshot) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """The references readers are scored against on every exam, gold ones included: the adjudicated
+    decisions, the gold exams' known labels and the imported reference labels (where each exists)."""
+    references: dict[str, np.ndarray] = {}
+    adjudicated = batch_adjudicated_reference(batch, scoring)
+    if (adjudicated != MISSING).any():
+        references["adjudicated"] = adjudicated
+    gold = batch_gold_reference(batch, scoring)
+    if (gold != MISSING).any():
+        references["gold"] = gold
+    # The imported reference labels over every exam that has them, not only the gold exams: an imported
+    # reader study (CODE-test's cardiologists and residents against its gold standard) is scored so.
+    labelled = batch_gold_reference(batch, scoring, gold_only=False)
+    if (labelled != MISSING).any():
+        references["reference_labels"] = labelled
+    return references, gold
 
 
 def agreement_tables(inputs: TableInputs) -> dict:
     """Every table part of the stored result (the consensus parts are stored by the caller)."""
     batch, snapshot, boot = inputs.batch, inputs.snapshot, inputs.boot
+    scoring = inputs.scoring or snapshot
     threshold = inputs.rule["threshold"]
-    references: dict[str, np.ndarray] = {}
+    others: dict[str, np.ndarray] = {}
     if len(snapshot.reader_ids) >= 2:
-        references["others"] = leave_one_out_reference(snapshot.reads, threshold=threshold)
-    adjudicated = batch_adjudicated_reference(batch, snapshot)
-    if (adjudicated != MISSING).any():
-        references["adjudicated"] = adjudicated
-    gold = batch_gold_reference(batch, snapshot)
-    if (gold != MISSING).any():
-        references["gold"] = gold
-    # The imported reference labels over every exam that has them, not only the gold exams: an imported
-    # reader study (CODE-test's cardiologists and residents against its gold standard) is scored so.
-    labelled = batch_gold_reference(batch, snapshot, gold_only=False)
-    if (labelled != MISSING).any():
-        references["reference_labels"] = labelled
+        others["others"] = leave_one_out_reference(snapshot.reads, threshold=threshold)
+    references, gold = _references(batch, scoring)
     # Agreement on "absent" dominates a rare class's coefficients; these figures show the positives alone.
     specific = specific_agreement_parts(snapshot, boot)
     return {
         "readers": reader_rows(
-            snapshot, threshold, inputs.latent_readers, inputs.names, reader_quality(batch, snapshot, gold)
+            snapshot, threshold, inputs.latent_readers, inputs.names, reader_quality(batch, scoring, gold)
         ),
         "reader_ids": snapshot.reader_ids,
         "classes": _with_specific(class_rows(snapshot, boot, inputs.disputed_per_class), specific),
         "pairs": pair_matrix(snapshot, boot.point.classes),
         "pairs_by_class": pairs_by_class(snapshot, boot, inputs.names),
-        "reader_classes": reader_class_rows(batch, snapshot, threshold, references),
-        "references": list(references),
+        "reader_classes": reader_class_rows(batch, snapshot, threshold, others)
+        + reader_class_rows(batch, scoring, threshold, references),
+        "references": [*others, *references],
         "exams_with_findings": specific.exams,
     }
 

@@ -6,13 +6,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from django.conf import settings
-
 import ecgreview
 from annotations.lib.release_files.files import fixed, utc_iso, wilson_interval
-from annotations.lib.stats import BOOTSTRAP_METHODS, METHOD_EXAMS, bootstrap_agreement
+from annotations.lib.stats import BOOTSTRAP_METHODS, METHOD_EXAMS
 from annotations.models import AgreementResult
 from annotations.selectors.agreement.rules import AgreementConfigError, consensus_settings
+from annotations.selectors.batches.audits import release_audits
 from annotations.selectors.releases.export import exams_not_read
 from annotations.selectors.releases.facts import consensus_method_counts, export_data_as_of, skip_code_counts
 from annotations.selectors.releases.flow import release_flow
@@ -26,6 +25,8 @@ from annotations.services.releases.layout import (
     DEVICE_CSV,
     FREE_TEXT_COLUMNS,
     READ_HISTORY_CSV,
+    READER_ACCURACY_COLUMNS,
+    READER_ACCURACY_CSV,
     READS_CSV,
     SUGGESTION_COLUMNS,
     SUGGESTION_TEXT_COLUMNS,
@@ -69,6 +70,7 @@ class CardFacts:
     adjudicated_exams: dict[str, int] = field(default_factory=dict)  # pseudonym -> exams decided on
     device_rows: int = 0  # exams with the recording cart's measurements (DEVICE_CSV)
     suggestions: dict = field(default_factory=dict)  # write_suggestions' counts (SUGGESTIONS_CSV)
+    readers_vs_consensus: dict = field(default_factory=dict)  # write_reader_accuracy's section
 
 
 def _reader_quality(stored: AgreementResult, names: dict[int, str]) -> list[dict]:
@@ -121,23 +123,28 @@ def _stored_agreement(batch, stored: AgreementResult, names: dict[int, str]) -> 
         "bootstrap": boot,
         "interval_method": boot.get("method", METHOD_EXAMS),
         "interval_description": boot.get("description", BOOTSTRAP_METHODS[METHOD_EXAMS]),
+        # Counted beside the figures: reads and exams the coefficients leave out by design.
+        "escalation_reads": stored.results.get("escalation_reads", 0),
+        "gold_exams_left_out": stored.results.get("gold_exams_left_out", 0),
         "classes": {row["code"]: _stored_class_entry(row) for row in stored.results.get("classes", [])},
         "readers": _reader_quality(stored, names),
     }
 
 
 def _computed_agreement(batch) -> dict:
+    """The figures the stored result would hold, for a batch none is stored for yet: the same sample
+    (designed reads, gold exams out) and the same intervals (services.agreement)."""
     from annotations.selectors.agreement.summary import batch_reads_snapshot
+    from annotations.services.agreement.compute import agreement_bootstrap, agreement_sample
 
     snapshot = batch_reads_snapshot(batch)
     if not snapshot.reads.size:
         return {"source": "none", "classes": {}}
-    boot = bootstrap_agreement(
-        snapshot.reads, n_resamples=settings.AGREEMENT_BOOTSTRAP_RESAMPLES, seed=batch.seed
-    )
+    designed, sample = agreement_sample(batch, snapshot)
+    boot, _note = agreement_bootstrap(batch, sample)
     point = boot.point.classes
     classes = {}
-    for c, code in enumerate(snapshot.class_codes):
+    for c, code in enumerate(sample.class_codes):
         entry = {name: fixed(float(getattr(point, name)[c])) for name in AGREEMENT_FIELDS}
         for name in AGREEMENT_FIELDS[2:]:
             interval = boot.intervals[name]
@@ -151,6 +158,8 @@ def _computed_agreement(batch) -> dict:
         "bootstrap": {"n_resamples": boot.n_resamples, "seed": boot.seed, "confidence": boot.confidence},
         "interval_method": boot.method,
         "interval_description": boot.description,
+        "escalation_reads": snapshot.extra_read_count,
+        "gold_exams_left_out": len(designed.exam_ids) - len(sample.exam_ids),
         "classes": classes,
         "readers": [],
     }
@@ -273,6 +282,18 @@ _FILE_CONVENTIONS = (
     f"both empty where none was chosen. In {CONSENSUS_JSONL} a present statement whose readers chose "
     "qualifiers has 'qualifier_votes' (per qualifier, how many of its positive_votes chose it) and "
     "'qualifiers' (those chosen by more than half of them); agreement on statements is unaffected.",
+    f"{READER_ACCURACY_CSV}: each reader's sensitivity and specificity per class of {CONSENSUS_CSV}, one "
+    f"row per reader, class, reference and exposure ({', '.join(READER_ACCURACY_COLUMNS)}); reader as in "
+    f"{READS_CSV}, over the reads consensus counts (current, first round). reference consensus: the "
+    f"released cell of {CONSENSUS_CSV}, empty cells (undecided, or too few reads) left out and counted in "
+    "n_undecided_left_out; the reader's own read is one of its votes, which flatters them (incorporation "
+    "bias). reference leave_one_out: the majority of the exam's other reads where there are at least two, "
+    "a tie or fewer than two other reads left out and counted; free of the reader's own vote. exposure "
+    "all: every read; shown and not_shown (given where a reader has reads of both): the reads made with a "
+    f"suggestion on screen or not, as {READS_CSV}'s suggestion_shown. sensitivity TP/(TP+FN) and "
+    "specificity TN/(TN+FP) with their 95% Wilson interval (low, high); empty where the denominator is 0. "
+    "This card's 'readers_vs_consensus' gives each reader's share of reads with a suggestion, the figures "
+    "pooled over classes, and their drift.",
     "Readers' and adjudicators' identities appear in no file of this release.",
     "Free text, as people wrote it (it may name anyone or anything), is only in the columns listed under "
     "'free_text_columns': "
@@ -450,10 +471,13 @@ def card_build(plan: ExportPlan, options: ExportOptions, facts: CardFacts) -> di
         "adjudicators": facts.adjudicators,
         "adjudicated_exams": facts.adjudicated_exams,
         "suggestions": facts.suggestions,
+        "readers_vs_consensus": facts.readers_vs_consensus,
         "consensus_methods": consensus_method_counts(plan.batch_ids),
         "skips_per_code": skip_code_counts(plan.batch_ids),
         "classes": _class_rows(plan, facts.stats, agreement),
         "agreement": agreement,
+        # Error rates of the released labels from re-adjudication audits of these batches.
+        "audit": release_audits(plan.batch_ids),
         "options": options.as_dict(),
         "tracings": facts.tracings,
         "files": facts.files,
