@@ -3,12 +3,13 @@ from datetime import date
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
-from annotations.errors import Forbidden
+from annotations.errors import Forbidden, Invalid
 from annotations.management.criteria import add_criteria_arguments, criteria_options
 from annotations.models import ReviewBatch, Taxonomy
 from annotations.selectors.batches.plan import BatchPlanError, batch_plan
 from annotations.selectors.batches.spec import batch_spec
 from annotations.services.agreement.tables import batch_interval_method_set
+from annotations.services.batches.audits import audit_batch_create
 from annotations.services.batches.lifecycle import ESCALATIONS, BatchDesignError, batch_create_from_plan
 
 
@@ -52,6 +53,13 @@ class Command(BaseCommand):
         parser.add_argument("--escalation-cap", type=int, default=1, help="Most readers added per exam.")
         parser.add_argument("--preview", action="store_true", help="Show the design; create nothing.")
         parser.add_argument(
+            "--audit-of",
+            help="Comma-separated ids of finished batches: make a blinded re-adjudication audit of a random "
+            "sample (--sample N or --sample-fraction F, --seed) of their exams that have a consensus, read "
+            "by --readers, --k of them per exam; criteria and design options do not apply.",
+        )
+        parser.add_argument("--sample-fraction", type=float, help="With --audit-of: the share to sample.")
+        parser.add_argument(
             "--intervals",
             choices=["exams", "exams_and_readers"],
             default="exams",
@@ -68,6 +76,8 @@ class Command(BaseCommand):
         missing = [n for n in names if n not in found]
         if missing:
             raise CommandError(f"no such users: {', '.join(missing)}")
+        if o["audit_of"]:
+            return self._audit(coordinator, [users.get(pk=found[n]) for n in names], o)
         provider, _, code = (o["stratify_by"] or "").partition(":")
         spec = batch_spec(
             {
@@ -97,6 +107,38 @@ class Command(BaseCommand):
         except (BatchPlanError, BatchDesignError) as error:
             raise CommandError(str(error)) from None
         self.stdout.write(self.style.SUCCESS(f"Created batch #{batch.pk} {batch.name!r}."))
+
+    def _audit(self, coordinator, auditors: list, o: dict) -> None:
+        try:
+            sources = [int(i) for i in o["audit_of"].split(",") if i.strip()]
+        except ValueError:
+            raise CommandError(f"--audit-of takes batch ids, not {o['audit_of']!r}") from None
+        if o["preview"]:
+            raise CommandError("an audit has no preview: its sample is drawn when it is created")
+        try:
+            batch = audit_batch_create(
+                name=o["name"],
+                source_batch_ids=sources,
+                auditors=auditors,
+                actor=coordinator,
+                seed=o["seed"],
+                sample_size=o["sample"],
+                sample_fraction=o["sample_fraction"],
+                readers_per_exam=o["k"],
+                due_date=o["due"],
+            )
+        except Forbidden:
+            raise CommandError(f"{coordinator.username} is not a coordinator") from None
+        except Invalid as error:
+            raise CommandError(str(error)) from None
+        design = batch.design
+        sources = ", ".join(map(str, design["audit_of"]))
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Created audit batch #{batch.pk} {batch.name!r}: {design['sample']} of "
+                f"{design['population']} exams with a consensus in batches {sources}."
+            )
+        )
 
     def _show(self, plan) -> None:
         design = plan.design
