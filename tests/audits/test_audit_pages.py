@@ -26,6 +26,7 @@ def test_the_batch_list_offers_an_audit_and_the_page_creates_one(ana, bruno, car
     _, flor = auditors()
     client = client_for(diego)
     assert 'href="/batches/new/audit/"' in client.get("/batches/").content.decode()
+    assert 'href="/batches/new/audit/"' in client.get("/batches/new/").content.decode()  # the designer
     page = client.get("/batches/new/audit/")
     assert page.status_code == 200 and study.batch.name in page.content.decode()
     response = client.post("/batches/new/audit/", _form(study, [flor.pk], sample_size=4))
@@ -35,6 +36,7 @@ def test_the_batch_list_offers_an_audit_and_the_page_creates_one(ana, bruno, car
 
     e = {key: exam.pk for key, exam in study.exams.items()}
     read_all(audit, flor, {e["E001"]: ["RBBB"], e["E002"]: ["NORM"], e["E003"]: ["NORM"], e["E004"]: ["ST"]})
+    assert f'href="/batches/{audit.pk}/audit/"' in client.get(f"/batches/{audit.pk}/").content.decode()
     html = client.get(f"/batches/{audit.pk}/audit/").content.decode()
     assert "A simple random sample of 4 of 4 exams with a consensus (seed 7); 4 read so far." in html
     af = html.split('data-code="AF"')[1].split("</tr>")[0]
