@@ -46,6 +46,7 @@ def test_the_command_writes_every_file_and_twice_gives_the_same_bytes(study, die
         "dataset_card.json",
         "dataset_card.md",
         "read_history.csv",
+        "reader_accuracy.csv",
         "reads.csv",
         "suggestions.csv",
         "tracings.hdf5",

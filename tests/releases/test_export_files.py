@@ -182,7 +182,7 @@ def test_no_exported_file_names_any_reader(study, tmp_path):
     # As a whole word: "ana" is inside "analysis" and "mean"-like words, which name nobody.
     pattern = re.compile(rb"(?<![A-Za-z0-9_])(" + "|".join(names).encode() + rb")(?![A-Za-z0-9_])")
     files = [p for p in tmp_path.rglob("*") if p.is_file()]
-    assert len(files) == 20  # each export: 10 files (suggestions.csv and read_history.csv even empty)
+    assert len(files) == 22  # each export: 11 files (suggestions.csv and read_history.csv even empty)
     for path in files:
         assert pattern.search(path.read_bytes()) is None, path.name
 
@@ -283,6 +283,7 @@ def test_the_dataset_card_gives_counts_prevalence_agreement_and_checksums(study,
             "consensus.jsonl",
             "reads.csv",
             "read_history.csv",
+            "reader_accuracy.csv",
             "suggestions.csv",
         )
     }

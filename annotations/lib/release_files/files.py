@@ -264,11 +264,15 @@ def _exposure_markdown(readers: list[dict]) -> list[str]:
         "",
         "Readers who read both with and without a suggestion shown, against the leave-one-out majority:",
         "",
-        "| Reader | Sensitivity, shown | Sensitivity, not shown | Specificity, shown | Specificity, not shown |",
+        "| Reader | Sensitivity, shown | Sensitivity, not shown | Specificity, shown "
+        "| Specificity, not shown |",
         "|---|---|---|---|---|",
     ]
     for r in split:
-        shown, hidden = r["by_exposure"]["shown"]["leave_one_out"], r["by_exposure"]["not_shown"]["leave_one_out"]
+        shown, hidden = (
+            r["by_exposure"]["shown"]["leave_one_out"],
+            r["by_exposure"]["not_shown"]["leave_one_out"],
+        )
         lines.append(
             f"| {r['reader']} | {_figure(shown, 'sensitivity')} | {_figure(hidden, 'sensitivity')} "
             f"| {_figure(shown, 'specificity')} | {_figure(hidden, 'specificity')} |"
@@ -313,6 +317,7 @@ def card_markdown(card: dict) -> str:
     lines += _adjudicators_markdown(card)
     lines += _classes_markdown(card)
     lines += _agreement_markdown(card)
+    lines += _readers_vs_consensus_markdown(card)
     lines += audit_markdown(card)
     lines += ["", "## Files", ""]
     for item in card["files"]:

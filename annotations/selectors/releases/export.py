@@ -330,3 +330,25 @@ def read_rows(batch_ids: Sequence[int]) -> Iterator[tuple]:
     if not _sqlite():
         return rows
     return ((*row[:9], _aware(row[9]), *row[10:]) for row in rows)
+
+
+def current_read_label_rows(batch_ids: Sequence[int]) -> Iterator[tuple]:
+    """The reads consensus counts (_READS_CTE's: current, submitted, first round), one row per marked
+    class, in the export's exam order then by read: (dataset, external id, reader id, read id, submitted
+    at, suggestion shown, class id or None). Suggestion shown as reads.csv's suggestion_shown."""
+    sql = """
+        SELECT d.name, e.external_id, a.reader_id, an.id, an.submitted_at,
+               (an.suggestion_shown_at IS NOT NULL OR EXISTS (
+                    SELECT 1 FROM {exposure} x WHERE x.assignment_id = a.id AND x.stage = an.stage)),
+               l.diagnostic_class_id
+        FROM {assignment} a
+        JOIN {annotation} an ON an.assignment_id = a.id AND an.is_current AND an.status = 'submitted'
+        LEFT JOIN {label} l ON l.annotation_id = an.id
+        JOIN {exam} e ON e.id = a.exam_id JOIN {dataset} d ON d.id = e.dataset_id
+        WHERE a.batch_id {in_batches} AND a.read_round = 1 AND a.status = 'submitted'
+        ORDER BY d.name {collate}, e.external_id {collate}, an.id
+    """.format(**_t())  # noqa: S608
+    rows = _stream(sql, {"batches": _batches_param(batch_ids)}, "export_current_reads")
+    if not _sqlite():
+        return rows
+    return ((*row[:4], _aware(row[4]), bool(row[5]), row[6]) for row in rows)

@@ -35,6 +35,7 @@ from annotations.selectors.agreement.summary import batches_with_stale_agreement
 from annotations.selectors.releases.export import exam_summary
 from annotations.selectors.releases.facts import earlier_pseudonym_keys, export_reader_ids
 from annotations.selectors.releases.plan import ExportPlan, ExportRefused
+from annotations.services.releases.accuracy import write_reader_accuracy
 from annotations.services.releases.card import CardFacts, card_build
 from annotations.services.releases.history import write_read_history
 from annotations.services.releases.layout import (
@@ -45,6 +46,7 @@ from annotations.services.releases.layout import (
     CONSENSUS_JSONL,
     DEVICE_CSV,
     READ_HISTORY_CSV,
+    READER_ACCURACY_CSV,
     READS_CSV,
     SUGGESTIONS_CSV,
     SUMS,
@@ -240,6 +242,7 @@ def _tracings_write(
 def _data_files(out_dir: Path, written: list[str]) -> list[dict]:
     """The entries of the tables every release has and of the files this one wrote besides, by name."""
     names = [ADJUDICATIONS_CSV, CONSENSUS_CSV, CONSENSUS_JSONL, READS_CSV, READ_HISTORY_CSV, SUGGESTIONS_CSV]
+    names += [READER_ACCURACY_CSV]
     names += written
     return [_file_entry(out_dir / name) for name in sorted(names)]
 
@@ -270,6 +273,7 @@ def _export_write(
     ticks.done = 2 * n
     n_read_rows = write_reads(plan, out_dir / READS_CSV, names)
     write_read_history(plan, out_dir / READ_HISTORY_CSV, names)  # the earlier revisions reads.csv lacks
+    readers_vs_consensus = write_reader_accuracy(plan, out_dir / READER_ACCURACY_CSV, names)
     adjudicators, adjudicator_ids, on_exams = write_adjudications(plan, out_dir / ADJUDICATIONS_CSV, earlier)
     device_rows = write_device_measurements(plan, out_dir / DEVICE_CSV)
     suggestions = write_suggestions(plan, out_dir / SUGGESTIONS_CSV)
@@ -292,6 +296,7 @@ def _export_write(
         adjudicated_exams=on_exams,
         device_rows=device_rows,
         suggestions=suggestions,
+        readers_vs_consensus=readers_vs_consensus,
     )
     card = card_build(plan, options, facts)
     if shards is not None:

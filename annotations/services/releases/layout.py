@@ -15,6 +15,7 @@ CONSENSUS_JSONL = "consensus.jsonl"
 READS_CSV = "reads.csv"
 ADJUDICATIONS_CSV = "adjudications.csv"
 READ_HISTORY_CSV = "read_history.csv"
+READER_ACCURACY_CSV = "reader_accuracy.csv"
 TRACINGS = "tracings.hdf5"
 CARD_JSON = "dataset_card.json"
 CARD_MD = "dataset_card.md"
@@ -62,6 +63,24 @@ READ_HISTORY_COLUMNS = [
     "comment",
     "reason",
     "recorded_at",
+]
+# Each reader's sensitivity and specificity per column against a reference (services.releases.accuracy).
+READER_ACCURACY_COLUMNS = [
+    "reader",
+    "code",
+    "reference",
+    "exposure",
+    "tp",
+    "fp",
+    "fn",
+    "tn",
+    "sensitivity",
+    "sensitivity_low",
+    "sensitivity_high",
+    "specificity",
+    "specificity_low",
+    "specificity_high",
+    "n_undecided_left_out",
 ]
 ADJUDICATION_COLUMNS = [
     "adjudicator",
