@@ -134,10 +134,15 @@ class BatchAgreementSerializer(serializers.Serializer):
         "exams they fall on (pairs that include them are marked in `pairs[].same_person_exams`).",
         required=False,
     )
-    exams = _free_object("Exam counts of the computation.", required=False)
+    exams = _free_object(
+        "Exact match and mean Jaccard over the exams read twice or more: n, exact_match_rate, mean_jaccard, "
+        "each with `_ci`, and `interval`, the method of the intervals (the kappas': two-way from three "
+        "readers on).",
+        required=False,
+    )
     exams_with_findings = _free_object(
         "Exact match and mean Jaccard over the exams read twice or more on which some reader marked some "
-        "statement: n, exact_match_rate, mean_jaccard, each with `_ci` (bootstrap over exams).",
+        "statement: n, exact_match_rate, mean_jaccard, each with `_ci`, and `interval` as in `exams`.",
         required=False,
     )
     uncertain = _free_object(

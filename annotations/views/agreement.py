@@ -59,7 +59,8 @@ def batch_agreement(request, batch_id: int):
 @coordinator_only
 def batch_agreement_csv(request, batch_id: int):
     """One stored table as CSV (selectors.agreement_tables.agreement_table, which
-    ``manage.py agreement_report`` prints too): classes, readers, pairs, pairs_by_class, reader_classes."""
+    ``manage.py agreement_report`` prints too): classes, readers, pairs, pairs_by_class, reader_classes,
+    exams."""
     batch, result = agreement_for_coordinator(request.user, batch_id)
     table = request.GET.get("table", "classes")
     if table not in TABLES:

@@ -20,7 +20,8 @@ Which interval, and why (checked by simulations with a known truth, tests/agreem
   jackknife over the resampling unit. Near perfect agreement kappa's sampling distribution is skewed
   against its bound: the percentile interval covered .87 at kappa .96, BCa corrects for that skew.
 * Readers random (:data:`METHOD_TWO_WAY`): a reader bootstrap from three to six readers cannot hold its
-  level (3 readers give 10 distinct draws; it covered .83-.91 in simulation). The variance is the sum of
+  level (3 readers give 10 distinct draws; it covered .83-.91 in simulation). Whole-exam agreement
+  (exact match, mean Jaccard) gets the same interval, on its range [0, 1]. The variance is the sum of
   a jackknife over the resampling unit and one over readers, and the interval a t interval with
   Satterthwaite's degrees of freedom, as in multi-reader studies (Obuchowski & Rockette 1995, Commun
   Stat Simul 24:285; Hillis 2007, Stat Med 26:596), on Fisher's z scale (atanh) so that it stays inside
@@ -386,8 +387,8 @@ def _replicates(
     if method == METHOD_TWO_WAY:
         draws = reader_draws(reads.shape[0], n_resamples, seed)
         class_replicates = _two_way_replicates(reads, weights, draws, classes.pairwise_kappa, exam_chunk)
-        # Whole-exam agreement has no two-way form here: no interval rather than a wrong one.
-        exam_replicates = {name: np.full(n_resamples, np.nan) for name in EXAM_STATISTICS}
+        # Whole-exam agreement keeps its exam resamples, which say where it is defined; its two-way
+        # interval comes from the jackknifes (_intervals), as the class statistics' does.
     return class_replicates | exam_replicates
 
 
@@ -412,17 +413,18 @@ def _exam_jackknife(reads: npt.NDArray[np.int8], clusters: npt.NDArray[np.intp],
 
 
 def _reader_jackknife(reads: npt.NDArray[np.int8], min_reads: int) -> dict[str, FloatArray]:
-    """Class statistics with each reader left out in turn (exams then read once left out, as always);
-    per-pair kappa is about its pair and has none."""
+    """Class and whole-exam statistics with each reader left out in turn (exams then read once left out,
+    as always); per-pair kappa is about its pair and has none."""
     values = []
     for r in range(reads.shape[0]):
         rest = np.delete(reads, r, axis=0)
-        values.append(agreement(rest[:, multi_read_exams(rest, min_reads)]).classes)
-    return {
-        name: np.stack([getattr(v, name) for v in values])
+        values.append(agreement(rest[:, multi_read_exams(rest, min_reads)]))
+    classes = {
+        name: np.stack([getattr(v.classes, name) for v in values])
         for name in CLASS_STATISTICS
         if name != "pairwise_kappa"
     }
+    return classes | {name: np.array([getattr(v.exams, name) for v in values]) for name in EXAM_STATISTICS}
 
 
 def _quantiles(replicates: FloatArray, levels: FloatArray) -> FloatArray:

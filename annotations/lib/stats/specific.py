@@ -18,7 +18,10 @@ These figures separate the two kinds of agreement.
   per reader pair over the exams both read, averaged over the pairs that read an exam together.
 * **Exams with a finding**: the exact-match rate and mean pairwise Jaccard of :func:`.stats.exam_scores`,
   over the exams read at least twice on which some reader marked some class (the exams every reader left
-  empty agree trivially and dominate the rates otherwise).
+  empty agree trivially and dominate the rates otherwise). Intervals as the kappas': the percentile
+  bootstrap over exams with readers fixed, and with readers a sample of readers
+  (:data:`.bootstrap.METHOD_TWO_WAY`) the t interval on Fisher's z scale from a jackknife over exams (or
+  patients) and one over readers (:func:`.bootstrap.bootstrap_agreement` says why).
 """
 
 from __future__ import annotations
@@ -29,7 +32,15 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from .bootstrap import bootstrap_weights, multi_read_exams
+from .bootstrap import (
+    METHOD_EXAMS,
+    METHOD_TWO_WAY,
+    _jackknife_weights,
+    _two_way_t,
+    _unit_index,
+    bootstrap_weights,
+    multi_read_exams,
+)
 from .coefficients import binary_confusion
 from .reads import MISSING, FloatArray, JsonMixin, _ratio, as_reads, reader_pairs
 from .stats import exam_scores
@@ -119,13 +130,58 @@ def _resampled_sums(
     return total[:, : n_classes * 4].reshape(n_resamples, n_classes, 4), total[:, n_classes * 4 :]
 
 
+def _finding_rates(exam_sums: FloatArray) -> FloatArray:
+    """(exact-match rate, mean Jaccard) over the exams with a finding, from :func:`exam_features`' sums."""
+    return np.stack(
+        [_ratio(exam_sums[..., 1], exam_sums[..., 0]), _ratio(exam_sums[..., 2], exam_sums[..., 0])]
+    )
+
+
+def _finding_two_way(
+    reads: npt.NDArray[np.int8], exam_sums: FloatArray, units: npt.NDArray, seed: int, confidence: float
+) -> tuple[FloatArray, FloatArray]:
+    """(lower, upper) of the exams-with-a-finding rates, readers a sample of readers: the jackknife over
+    units (exams or patients) and over readers (each left out, exams then read once left out)."""
+    exam_jack = _finding_rates(_jackknife_weights(units, seed).astype(float) @ exam_sums).T
+    reader_jack = []
+    for r in range(reads.shape[0]):
+        rest = np.delete(reads, r, axis=0)
+        reader_jack.append(_finding_rates(exam_features(rest[:, multi_read_exams(rest)])[1].sum(axis=0)))
+    point = _finding_rates(exam_sums.sum(axis=0))
+    lower, upper = _two_way_t(point, exam_jack, np.array(reader_jack), confidence, (0.0, 1.0))
+    return np.where(np.isnan(point), np.nan, lower), np.where(np.isnan(point), np.nan, upper)
+
+
+def _finding_intervals(
+    reads: npt.NDArray[np.int8], exam_sums: FloatArray, boot_exam: FloatArray, method: str, options: tuple
+) -> tuple[FloatArray, FloatArray]:
+    """The exact-match and Jaccard intervals (each ``[lower, upper]``) by the method (module docstring);
+    ``options`` are (units, seed, confidence)."""
+    units, seed, confidence = options
+    if method == METHOD_TWO_WAY and reads.shape[0] >= 3 and reads.shape[1]:
+        lower, upper = _finding_two_way(reads, exam_sums, units, seed, confidence)
+        return np.array([lower[0], upper[0]]), np.array([lower[1], upper[1]])
+    exact_ci, _ = _percentile(_ratio(boot_exam[:, 1], boot_exam[:, 0]), confidence)
+    jaccard_ci, _ = _percentile(_ratio(boot_exam[:, 2], boot_exam[:, 0]), confidence)
+    return exact_ci, jaccard_ci
+
+
 def specific_agreement(
-    reads: npt.ArrayLike, *, n_resamples: int = 1000, seed: int = 0, confidence: float = 0.95
+    reads: npt.ArrayLike,
+    *,
+    n_resamples: int = 1000,
+    seed: int = 0,
+    confidence: float = 0.95,
+    method: str = METHOD_EXAMS,
+    clusters: npt.ArrayLike | None = None,
 ) -> SpecificAgreement:
     """Specific agreement, prevalence and bias indices and exams-with-a-finding figures of ``reads[r, e, c]``
-    (formulas in the module docstring), over the exams read at least twice, as the other coefficients."""
+    (formulas in the module docstring), over the exams read at least twice, as the other coefficients.
+    ``method`` and ``clusters`` (one label per exam) choose the exams-with-a-finding intervals as
+    :func:`.bootstrap.bootstrap_agreement`'s."""
     reads = as_reads(reads)
-    reads = np.ascontiguousarray(reads[:, multi_read_exams(reads)])
+    keep = multi_read_exams(reads)
+    reads = np.ascontiguousarray(reads[:, keep])
     class_sums, exam_sums = exam_features(reads)
     point_class, point_exam = class_sums.sum(axis=0), exam_sums.sum(axis=0)
     boot_class, boot_exam = _resampled_sums(class_sums, exam_sums, n_resamples, seed)
@@ -135,8 +191,8 @@ def specific_agreement(
     negative_ci, negative_defined = _percentile(
         _ratio(boot_class[..., _NSA_NUM], boot_class[..., _NSA_DEN]), confidence
     )
-    exact_ci, _ = _percentile(_ratio(boot_exam[:, 1], boot_exam[:, 0]), confidence)
-    jaccard_ci, _ = _percentile(_ratio(boot_exam[:, 2], boot_exam[:, 0]), confidence)
+    units = _unit_index(clusters, keep)[0]
+    exact_ci, jaccard_ci = _finding_intervals(reads, exam_sums, boot_exam, method, (units, seed, confidence))
     prevalence_index, bias_index, n_pairs = prevalence_bias_indices(reads)
     return SpecificAgreement(
         positive=_ratio(point_class[:, _PSA_NUM], point_class[:, _PSA_DEN]),

@@ -1,4 +1,4 @@
-"""manage.py agreement_report --batch ID --table classes|readers|pairs|pairs_by_class|reader_classes
+"""manage.py agreement_report --batch ID --table classes|readers|pairs|pairs_by_class|reader_classes|exams
 [--format csv|text]
 
 Prints one stored agreement table exactly as the agreement page's CSV download gives it (the same

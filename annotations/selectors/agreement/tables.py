@@ -225,7 +225,7 @@ def batch_retests(batch: ReviewBatch, snapshot: ReadsSnapshot) -> Retests:
 
 # --- The stored tables as the CSV downloads and the report command give them -------------------------
 #: Tables of ``agreement.csv?table=`` and ``manage.py agreement_report --table``.
-TABLES = ("classes", "readers", "pairs", "pairs_by_class", "reader_classes")
+TABLES = ("classes", "readers", "pairs", "pairs_by_class", "reader_classes", "exams")
 CLASS_STATISTICS = ("fleiss_kappa", "krippendorff_alpha", "gwet_ac1", "pabak", "mean_pairwise_kappa")
 #: Specific agreement (positive and negative), with intervals over exams (services.agreement.specific).
 SPECIFIC_STATISTICS = ("positive_specific_agreement", "negative_specific_agreement")
@@ -365,6 +365,19 @@ def _reader_classes_table(data: dict, results: dict) -> tuple[list[str], list[li
     return header, rows
 
 
+def _exams_table(data: dict, results: dict) -> tuple[list[str], list[list]]:
+    """Whole-exam agreement over every exam read twice ("all") and over those with a finding: a result
+    stored before these figures had intervals and counts leaves those cells empty."""
+    method = (results.get("bootstrap") or {}).get("method", "exams")
+    header = ["statistic", "exams", "n", "value", "ci_lower", "ci_upper", "interval_method"]
+    rows = []
+    for subset, figures in (("all", data.get("exams") or {}), ("with_findings", data["exams_with_findings"])):
+        for name in ("exact_match_rate", "mean_jaccard"):
+            interval = [*_ci(figures, name), figures.get("interval", method)]
+            rows.append([name, subset, figures.get("n"), figures.get(name), *interval])
+    return header, rows
+
+
 #: (header, rows) of each table from the dashboard's arrangement and the stored results, cells not yet text.
 _TABLE_BUILDERS = {
     "classes": _classes_table,
@@ -372,6 +385,7 @@ _TABLE_BUILDERS = {
     "pairs": _pairs_table,
     "pairs_by_class": _pairs_by_class_table,
     "reader_classes": _reader_classes_table,
+    "exams": _exams_table,
 }
 
 

@@ -138,7 +138,8 @@ def consensus_summary(snapshot: ReadsSnapshot, rule: dict, decision: ConsensusDe
 
 
 def exam_figures(boot) -> dict:
-    """Exact-match rate and mean Jaccard over exams, with their intervals (None where undefined)."""
+    """Exact-match rate and mean Jaccard over the exams read twice, with their intervals (None where
+    undefined) and the method that drew them: with readers a sample of readers, two-way, as the kappas'."""
 
     def interval(name: str) -> list:
         return _nan_to_none([float(boot.intervals[name].lower), float(boot.intervals[name].upper)])
@@ -148,4 +149,6 @@ def exam_figures(boot) -> dict:
         "exact_match_rate_ci": interval("exact_match_rate"),
         "mean_jaccard": _nan_to_none([float(boot.point.exams.mean_jaccard)])[0],
         "mean_jaccard_ci": interval("mean_jaccard"),
+        "n": int(boot.point.n_exams),
+        "interval": boot.method,
     }

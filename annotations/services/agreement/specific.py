@@ -2,8 +2,9 @@
 agreement result keeps them (annotations.lib.stats.specific computes them).
 
 Their intervals are a percentile bootstrap over exams drawn with the seed and number of resamples of the
-batch's other intervals, so with the default interval method they come from the very same resamples. With
-the two-way method (exams and readers) they stay over exams: the interval says so (``interval``)."""
+batch's other intervals, so with readers fixed they come from the very same resamples. Specific agreement
+stays over exams with the two-way method (exams and readers) too; the exams-with-a-finding rates then get
+the two-way interval the kappas get (the default from three readers on), and ``interval`` names it."""
 
 from __future__ import annotations
 
@@ -11,8 +12,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from annotations.lib.stats.bootstrap import METHOD_EXAMS
+from annotations.lib.stats.bootstrap import UNIT_PATIENTS
 from annotations.lib.stats.specific import SpecificAgreement, specific_agreement
+from annotations.selectors.agreement.patients import exam_patients
 from annotations.selectors.agreement.summary import ReadsSnapshot
 
 
@@ -52,7 +54,12 @@ def _class_fields(result: SpecificAgreement, c: int) -> dict:
 def specific_agreement_parts(snapshot: ReadsSnapshot, boot) -> SpecificParts:
     """The figures of the snapshot's reads, intervals drawn as ``boot``'s were (see the module docstring)."""
     result = specific_agreement(
-        snapshot.reads, n_resamples=boot.n_resamples, seed=boot.seed, confidence=boot.confidence
+        snapshot.reads,
+        n_resamples=boot.n_resamples,
+        seed=boot.seed,
+        confidence=boot.confidence,
+        method=boot.method,
+        clusters=exam_patients(snapshot.exam_ids) if boot.unit == UNIT_PATIENTS else None,
     )
     exams = {
         "n": result.n_exams_with_findings,
@@ -60,6 +67,6 @@ def specific_agreement_parts(snapshot: ReadsSnapshot, boot) -> SpecificParts:
         "exact_match_rate_ci": [_num(v) for v in result.exact_match_rate_with_findings_ci],
         "mean_jaccard": _num(result.mean_jaccard_with_findings),
         "mean_jaccard_ci": [_num(v) for v in result.mean_jaccard_with_findings_ci],
-        "interval": METHOD_EXAMS,
+        "interval": boot.method,
     }
     return SpecificParts([_class_fields(result, c) for c in range(len(snapshot.class_ids))], exams)
