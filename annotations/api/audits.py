@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.urls import path
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
@@ -11,10 +12,10 @@ from rest_framework.views import APIView
 from annotations.api.errors import StrictSerializer
 from annotations.api.permissions import IsCoordinator
 from annotations.api.schema import MAX_ID
-from annotations.errors import NotFound
+from annotations.errors import Conflict
 from annotations.models.batches import SEED_MAX
 from annotations.selectors.batches.access import batch_for_coordinator
-from annotations.selectors.batches.audits import audit_accounts, audit_findings, is_audit
+from annotations.selectors.batches.audits import audit_accounts, audit_findings, audits_made_of, is_audit
 from annotations.services.batches.audits import audit_batch_create
 
 
@@ -99,14 +100,19 @@ class AuditFindingsView(APIView):
     def get(self, request, pk: int):
         """What a re-adjudication audit found
 
-        Coordinators only; 404 for a batch that is no audit. Per class: the released labels' error rate
+        Coordinators only. 409 for a batch that is no audit, with the ids of the audits made of it
+        (`audits`). Per class: the released labels' error rate
         against the majority of the audit's reads (Wilson interval), false-positive and false-negative
         rates, the cells left out (undecided in the release, tied in the audit); the sample, the population
         and the finite population correction; and, on the cells the audited batches had adjudicated, the
         adjudicators against auditors who are other adjudicators (percent agreement, Cohen's kappa)."""
         batch = batch_for_coordinator(request.user, pk)
         if not is_audit(batch):
-            raise NotFound("not an audit batch")
+            raise Conflict(
+                _("batch “%(batch)s” is no audit; the audits of it are listed under “audits”")
+                % {"batch": batch.name},
+                extra={"audits": [audit.pk for audit in audits_made_of(batch.pk)]},
+            )
         return Response(audit_findings(batch))
 
 

@@ -11,13 +11,14 @@ from django.shortcuts import redirect, render
 from django.urls import path
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_GET
 
-from annotations.errors import Invalid, NotFound
+from annotations.errors import Invalid
 from annotations.models import ReviewBatch
 from annotations.models.batches import SEED_MAX
 from annotations.roles import Role
 from annotations.selectors.batches.access import batch_for_coordinator
-from annotations.selectors.batches.audits import audit_findings, is_audit
+from annotations.selectors.batches.audits import audit_findings, audits_made_of, is_audit
 from annotations.services.batches.audits import audit_batch_create
 from annotations.views.access import role_required
 
@@ -86,11 +87,15 @@ def audit_new(request):
     return render(request, "annotations/audits/new.html", {"form": form})
 
 
+@require_GET
 @coordinator_only
 def audit_detail(request, batch_id: int):
+    """An audit's findings; for any other batch, the audits made of it."""
     batch = batch_for_coordinator(request.user, batch_id)
     if not is_audit(batch):
-        raise NotFound(_("not an audit batch"))
+        return render(
+            request, "annotations/audits/of_batch.html", {"batch": batch, "audits": audits_made_of(batch.pk)}
+        )
     return render(request, "annotations/audits/detail.html", {"batch": batch, "found": audit_findings(batch)})
 
 

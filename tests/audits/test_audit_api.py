@@ -83,8 +83,9 @@ def test_only_coordinators_create_or_read_audits(ana, bruno, carla, diego, tnmg,
     dora, _ = auditors()
     assert _post(client_for(dora), audit_body(study, [dora.pk], sample_size=2)).status_code == 403
     assert client_for(dora).get(f"/api/v1/batches/{study.batch.pk}/audit/").status_code == 403
-    # An ordinary batch is no audit.
-    assert client_for(diego).get(f"/api/v1/batches/{study.batch.pk}/audit/").status_code == 404
+    # An ordinary batch is no audit: the answer names the audits made of it.
+    response = client_for(diego).get(f"/api/v1/batches/{study.batch.pk}/audit/")
+    assert response.status_code == 409 and response.json()["audits"] == []
 
 
 def test_an_auditor_is_never_handed_an_exam_they_read_or_whose_dispute_they_saw(
@@ -140,6 +141,7 @@ def test_what_an_audit_found_counted_by_hand(ana, bruno, carla, diego, tnmg, cli
     client = client_for(diego)
     created = _post(client, audit_body(study, [flor.pk], sample_size=4)).json()
     audit = ReviewBatch.objects.get(pk=created["id"])
+    assert client.get(f"/api/v1/batches/{study.batch.pk}/audit/").json()["audits"] == [audit.pk]
     e = {key: exam.pk for key, exam in study.exams.items()}
     read_all(audit, flor, {e["E001"]: ["RBBB"], e["E002"]: ["NORM"], e["E003"]: ["NORM"], e["E004"]: ["ST"]})
 

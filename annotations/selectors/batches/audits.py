@@ -195,6 +195,12 @@ def audit_findings(audit: ReviewBatch) -> dict:
     }
 
 
+def audits_made_of(batch_id: int) -> list[ReviewBatch]:
+    """The audit batches that sampled from this batch (among others, maybe), oldest first."""
+    found = ReviewBatch.objects.filter(design__kind=AUDIT_KIND).order_by("pk")
+    return [audit for audit in found if batch_id in (audit.design.get("audit_of") or [])]
+
+
 def audits_of(batch_ids: Sequence[int]) -> list[ReviewBatch]:
     """The audit batches that sampled only from `batch_ids` (so their population is within these)."""
     wanted = set(batch_ids)
