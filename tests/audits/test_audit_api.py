@@ -159,3 +159,16 @@ def test_what_an_audit_found_counted_by_hand(ana, bruno, carla, diego, tnmg, cli
     adjudicators = found["adjudicators"]
     assert (adjudicators["cells"], adjudicators["agreements"], adjudicators["agreement"]) == (1, 1, 1.0)
     assert adjudicators["kappa"] is None  # one category throughout: kappa undefined
+
+
+def test_the_refusal_speaks_the_language_asked_for(ana, bruno, carla, diego, tnmg, client_for):
+    study = finished_study(ana, bruno, carla, diego, tnmg)
+    dora, _ = auditors()
+    response = client_for(diego).post(
+        URL,
+        audit_body(study, [dora.pk], sample_size=9),
+        content_type="application/json",
+        HTTP_ACCEPT_LANGUAGE="pt-br",
+    )
+    assert response.status_code == 400
+    assert "uma amostra de 9 é maior que os 4 exames" in response.json()["detail"]
