@@ -9,6 +9,7 @@ from django.utils.translation import gettext_noop
 from annotations.models import QUALITY_FLAG_CHOICES, QualityGrade, ReviewBatch
 from annotations.models.batches import SEED_MAX
 from annotations.roles import Role, has_role
+from annotations.selectors.batches.audits import audit_source_choices, auditor_choices
 from annotations.selectors.batches.plan import BatchSpec
 from annotations.selectors.batches.spec import batch_spec, exam_criteria
 from annotations.selectors.exams.browse import dataset_names
@@ -362,3 +363,31 @@ class AddExamsForm(ExamCriteriaForm):
 
     def criteria(self) -> ExamCriteria:
         return exam_criteria(self.criteria_data())
+
+
+class AuditForm(forms.Form):
+    name = forms.CharField(label=_("Name"), max_length=200)
+    audit_of = forms.ModelMultipleChoiceField(
+        label=_("Batches to audit"),
+        queryset=audit_source_choices().none(),
+        help_text=_("Closed batches, or batches whose every slot was read or skipped."),
+    )
+    auditors = forms.ModelMultipleChoiceField(
+        label=_("Auditors"),
+        queryset=auditor_choices().none(),
+        help_text=_(
+            "Readers who read the sample blind; an adjudicator among them is compared with the batches' "
+            "adjudicators. Nobody is handed an exam they read or whose dispute they saw."
+        ),
+    )
+    sample_size = forms.IntegerField(label=_("Sample size"), min_value=1, required=False)
+    sample_fraction = forms.FloatField(
+        label=_("or sample fraction"), min_value=0.0, max_value=1.0, required=False
+    )
+    seed = forms.IntegerField(label=_("Seed"), min_value=0, max_value=SEED_MAX, initial=0)
+    readers_per_exam = forms.IntegerField(label=_("Auditors per exam"), min_value=1, initial=1)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["audit_of"].queryset = audit_source_choices()
+        self.fields["auditors"].queryset = auditor_choices()

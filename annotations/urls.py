@@ -9,7 +9,6 @@ urlpatterns = [
     path("", include("annotations.views.taxonomy")),
     path("", include("annotations.views.exams")),
     path("", include("annotations.views.imports")),
-    path("", include("annotations.views.batch_audits")),
     path("", include("annotations.views.batches")),
     path("", include("annotations.views.reading")),
     path("", include("annotations.views.suggestions")),

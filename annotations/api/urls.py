@@ -27,7 +27,6 @@ urlpatterns = [
     path("", include("annotations.api.reading")),
     path("", include("annotations.api.imports")),
     path("", include("annotations.api.batches")),
-    path("", include("annotations.api.audits")),
     path("", include("annotations.api.suggestions")),
     path("", include("annotations.api.agreement")),
     path("", include("annotations.api.adjudication")),

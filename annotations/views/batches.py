@@ -9,13 +9,22 @@ from django.urls import path
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_POST
 
 from annotations.errors import ApplicationError, Forbidden, Invalid
-from annotations.forms import AddExamsForm, AddReadersForm, BatchDesignForm, HandOnForm, ReassignForm
+from annotations.forms import (
+    AddExamsForm,
+    AddReadersForm,
+    AuditForm,
+    BatchDesignForm,
+    HandOnForm,
+    ReassignForm,
+)
+from annotations.models import ReviewBatch
 from annotations.roles import Role
 from annotations.selectors.agreement.tables import stored_reader_quality
 from annotations.selectors.batches.access import batch_for_coordinator
+from annotations.selectors.batches.audits import audit_findings, audits_made_of, is_audit
 from annotations.selectors.batches.overview import batch_overview
 from annotations.selectors.batches.plan import batch_plan, plan_exam_page
 from annotations.selectors.batches.progress import (
@@ -29,6 +38,7 @@ from annotations.selectors.batches.progress import (
 from annotations.selectors.batches.returns import batch_exam_named
 from annotations.selectors.batches.wording import kept_back_text, poor_left_out_text
 from annotations.selectors.suggestions.summary import batch_suggestion_progress
+from annotations.services.batches.audits import audit_batch_create
 from annotations.services.batches.lifecycle import BatchDesignError, batch_close, batch_create_from_plan
 from annotations.services.batches.queues import batch_add_matching_exams, batch_add_readers, batch_reassign
 from annotations.services.batches.returns import assignment_return
@@ -419,9 +429,54 @@ def batch_return_view(request, batch_id: int):
     return redirect("batch-detail", batch_id=batch.pk)
 
 
+# --- Re-adjudication audits -----------------------------------------------------------------------------
+def _create(request, form: AuditForm) -> ReviewBatch:
+    values = form.cleaned_data
+    return audit_batch_create(
+        name=values["name"],
+        source_batch_ids=[batch.pk for batch in values["audit_of"]],
+        auditors=list(values["auditors"]),
+        actor=request.user,
+        seed=values["seed"],
+        sample_size=values["sample_size"],
+        sample_fraction=values["sample_fraction"],
+        readers_per_exam=values["readers_per_exam"],
+    )
+
+
+@coordinator_only
+def audit_new(request):
+    form = AuditForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            batch = _create(request, form)
+        except Invalid as error:
+            form.add_error(None, str(error))
+        else:
+            messages.success(
+                request, _("Audit batch %(name)s created and started.") % {"name": repr(batch.name)}
+            )
+            return redirect("audit-detail", batch_id=batch.pk)
+    return render(request, "annotations/audits/new.html", {"form": form})
+
+
+@require_GET
+@coordinator_only
+def audit_detail(request, batch_id: int):
+    """An audit's findings; for any other batch, the audits made of it."""
+    batch = batch_for_coordinator(request.user, batch_id)
+    if not is_audit(batch):
+        return render(
+            request, "annotations/audits/of_batch.html", {"batch": batch, "audits": audits_made_of(batch.pk)}
+        )
+    return render(request, "annotations/audits/detail.html", {"batch": batch, "found": audit_findings(batch)})
+
+
 urlpatterns = [
     path("batches/", batch_list, name="batches"),
     path("batches/new/", batch_new, name="batch-new"),
+    path("batches/new/audit/", audit_new, name="audit-new"),
+    path("batches/<int:batch_id>/audit/", audit_detail, name="audit-detail"),
     path("batches/<int:batch_id>/", batch_detail, name="batch-detail"),
     path("batches/<int:batch_id>/progress.json", batch_progress_json, name="batch-progress"),
     path("batches/<int:batch_id>/suggestions/", batch_suggestions_fragment, name="batch-suggestions"),

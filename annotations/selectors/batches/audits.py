@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from django.db.models import Count
+from django.db.models import Count, Q
 
 from annotations.lib.stats import MISSING
 from annotations.lib.stats.audit import adjudicator_agreement, audit_error_rates, audit_majority
@@ -240,3 +240,23 @@ def release_audits(batch_ids: Sequence[int]) -> list[dict]:
         out[-1]["classes"] = [{k: _fixed(v) for k, v in row.items()} for row in found["classes"]]
         out[-1]["adjudicators"] = {k: _fixed(v) for k, v in found["adjudicators"].items()}
     return out
+
+
+def audit_source_choices():
+    """The batches the audit designer offers: every batch but drafts and audits (the service refuses an
+    open one, saying so)."""
+    # A design without "kind" has a NULL there, which NOT (kind = 'audit') would drop too.
+    not_audits = Q(design__kind__isnull=True) | ~Q(design__kind=AUDIT_KIND)
+    return (
+        ReviewBatch.objects.filter(not_audits)
+        .exclude(status=ReviewBatch.Status.DRAFT)
+        .order_by("-created_at")
+    )
+
+
+def auditor_choices():
+    """The accounts the audit designer offers as auditors: active readers."""
+    from django.contrib.auth import get_user_model
+
+    readers = get_user_model().objects.filter(is_active=True, groups__name=Role.READER.value)
+    return readers.order_by("username").distinct()
