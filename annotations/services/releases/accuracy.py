@@ -37,8 +37,6 @@ from annotations.services.releases.layout import (
 REFERENCES = ("consensus", "leave_one_out")
 EXPOSURES = ("all", "shown", "not_shown")
 DRIFT_ALPHA = 0.05
-# Per cell kind: reader said, reference said (MISSING: left out).
-_KINDS = ((1, 1), (1, 0), (0, 1), (0, 0))  # tp, fp, fn, tn
 
 
 @dataclass(frozen=True)
@@ -53,16 +51,21 @@ class _Read:
 @dataclass
 class _Tally:
     """Counters [reader, column, reference, exposure, tp fp fn tn left-out] and, per read, its reader,
-    order and counts against the consensus (for the drift)."""
+    order and counts against the consensus (for the drift). Cells are gathered as flat indices into the
+    counters and counted FLUSH_CELLS at a time: one exam's few reads are too small for numpy to pay."""
 
     readers: list[int]
     width: int
     counts: np.ndarray = field(init=False)
     reads: list[tuple] = field(default_factory=list)
 
+    FLUSH_CELLS = 1 << 20
+
     def __post_init__(self) -> None:
         self.index = {reader_id: i for i, reader_id in enumerate(self.readers)}
         self.counts = np.zeros((len(self.readers), self.width, len(REFERENCES), len(EXPOSURES), 5), np.int64)
+        self._pending: list[np.ndarray] = []
+        self._pending_cells = 0
 
     def of_reader(self, r: int) -> list[tuple]:
         """Reader r's reads as (reader, submitted at, read id, shown, tp, fn, tn, fp)."""
@@ -72,16 +75,36 @@ class _Tally:
                 self._by_reader.setdefault(read[0], []).append(read)
         return self._by_reader.get(r, [])
 
-    def add(self, read: _Read, reference: int, cells: np.ndarray) -> np.ndarray:
-        """One read against one reference's cells; returns its counts per column [tp fp fn tn left]."""
-        said = read.marks.astype(np.int64)
-        per_cell = np.stack(
-            [(said == a) & (cells == b) for a, b in _KINDS] + [cells == MISSING], axis=-1
-        ).astype(np.int64)
-        r = self.index[read.reader_id]
-        self.counts[r, :, reference, 0] += per_cell
-        self.counts[r, :, reference, 1 if read.shown else 2] += per_cell
-        return per_cell
+    def add_exam(self, cells: np.ndarray, reads: list[_Read]) -> None:
+        """An exam's reads against its consensus cells and against the majority of each one's others."""
+        marks = np.stack([read.marks for read in reads])
+        others = majority_of_others(marks.sum(axis=0) - marks, len(reads) - 1)
+        against = _kinds(marks, np.broadcast_to(cells, marks.shape))
+        r = np.array([self.index[read.reader_id] for read in reads])[:, None]
+        shown = np.array([1 if read.shown else 2 for read in reads])[:, None]
+        base = (r * self.width + np.arange(self.width)) * len(REFERENCES)
+        for reference, kind in enumerate((against, _kinds(marks, others))):
+            for exposure in (0, shown):
+                self._pending.append((((base + reference) * len(EXPOSURES) + exposure) * 5 + kind).ravel())
+        self._pending_cells += 4 * marks.size
+        if self._pending_cells >= self.FLUSH_CELLS:
+            self.flush()
+        per_read = (against[:, :, None] == np.arange(4)).sum(axis=1)  # tp fp fn tn
+        for read, (tp, fp, fn, tn) in zip(reads, per_read.tolist(), strict=True):
+            self.reads.append(
+                (self.index[read.reader_id], read.submitted_at, read.read_id, read.shown, tp, fn, tn, fp)
+            )
+
+    def flush(self) -> None:
+        if self._pending:
+            flat = np.bincount(np.concatenate(self._pending), minlength=self.counts.size)
+            self.counts += flat.reshape(self.counts.shape)
+        self._pending, self._pending_cells = [], 0
+
+
+def _kinds(marks: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """Each cell's kind, as an index into the counters' last axis: 0 tp, 1 fp, 2 fn, 3 tn, 4 left out."""
+    return np.where(reference == MISSING, 4, 2 * (~marks) + (reference == 0))
 
 
 def _column_positions(plan: ExportPlan) -> dict[int, list[int]]:
@@ -137,15 +160,8 @@ def _exams(plan: ExportPlan) -> Iterator[tuple[np.ndarray, list[_Read]]]:
 def _tally(plan: ExportPlan, names: Mapping[int, str]) -> _Tally:
     tally = _Tally(sorted(names, key=names.__getitem__), len(plan.columns))
     for cells, reads in _exams(plan):
-        marked = np.sum([read.marks for read in reads], axis=0)
-        for read in reads:
-            against = tally.add(read, 0, cells)
-            others = majority_of_others(marked - read.marks, len(reads) - 1)
-            tally.add(read, 1, others)
-            tp, fp, fn, tn = (int(against[:, k].sum()) for k in range(4))
-            tally.reads.append(
-                (tally.index[read.reader_id], read.submitted_at, read.read_id, read.shown, tp, fn, tn, fp)
-            )
+        tally.add_exam(cells, reads)
+    tally.flush()
     return tally
 
 
