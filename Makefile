@@ -43,7 +43,7 @@ run: $(STAMP)
 # PostgreSQL and Redis from DATABASE_URL/REDIS_URL, or the local servers; tests/services.py starts
 # throwaway ones when none answers.
 test: $(STAMP)
-	$(PY) -m pytest -n 2 --dist loadgroup
+	$(PY) -m pytest -n 2 --dist loadgroup --durations=30
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
