@@ -40,6 +40,13 @@ def test_intervals_are_statsmodels_wilson(tp, fn, tn, fp):
         assert np.isnan(figures.specificity) and np.isnan(figures.specificity_low)
 
 
+def test_labels_other_than_0_and_1_are_refused():
+    with pytest.raises(ValueError, match="reader must hold 0, 1 only"):
+        confusion_counts([1, 2], [1, 0])
+    with pytest.raises(ValueError, match="differ in shape"):
+        confusion_counts([1, 0], [1, 0, 1])
+
+
 def test_an_empty_denominator_is_not_a_zero():
     figures = sens_spec(tp=0, fp=0, fn=0, tn=4)
     assert np.isnan(figures.sensitivity) and np.isnan(figures.sensitivity_high)

@@ -141,6 +141,20 @@ def test_the_file_is_listed_checksummed_described_and_safe(ana, bruno, carol, ca
     assert stored_bytes(built(diego, study.batch), "reader_accuracy.csv") == data
 
 
+def test_a_mapped_release_scores_the_readers_on_its_own_columns(ana, bruno, carol, carla, diego, tnmg):
+    study = labelled_study(readers=[ana, bruno, carol], coordinator=diego, adjudicator=carla, taxonomy=tnmg)
+    release = release_build(
+        release_create(actor=diego, batches=[study.batch], target="code15", hdf5=False).pk
+    )
+    header = stored_bytes(release, "consensus.csv").decode().splitlines()[0].split(",")
+    columns = header[7:-1]  # after the meta columns, before added_by_adjudicator
+    rows = table(release)
+    assert sorted({r["code"] for r in rows}) == sorted(columns)
+    name = {user_id: key for key, user_id in release.pseudonym_key.items()}
+    # CODE-15%'s RBBB column holds TNMG's RBBB: ana's E001 RBBB against a unanimous 1.
+    assert counts(rows, name[ana.pk], "RBBB", "consensus")[:4] == (1, 0, 0, 3)
+
+
 # --- A simulated study with known truth ------------------------------------------------------------------
 N_EXAMS = 200
 SENSITIVITY = {"r1": 0.95, "r2": 0.9, "r3": 0.6}  # r3 with no suggestion shown
