@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint bench bench-peer venv convert-venv migrate clean-var
+.PHONY: run test lint docs bench bench-peer venv convert-venv migrate clean-var
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 12) else 1)' || { \
@@ -48,6 +48,10 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+
+# docs/ as a site under var/site/; --strict fails on a link to a missing page or heading.
+docs: $(STAMP)
+	$(VENV)/bin/mkdocs build --strict
 
 # Our own benchmarks; peer_* compare with another product, which they install first: bench-peer runs them.
 bench: $(STAMP)
