@@ -28,7 +28,7 @@ from annotations.models import (
     DisputedLabel,
     ReviewBatch,
 )
-from annotations.roles import Role, has_role
+from annotations.roles import Role
 from annotations.selectors.agreement.rules import consensus_settings
 
 AUDIT_KIND = "audit"
@@ -114,26 +114,29 @@ def _audited(reads: dict, exam_ids: list[int], class_index: dict[int, int]) -> t
 def _adjudicator_pairs(audit: ReviewBatch, reads: dict) -> tuple[list[bool], list[bool], list[int]]:
     """(original decision, auditor's label, exam) per source adjudication and audit read of its exam by
     an auditor who holds the adjudicator role and is not the one who decided it."""
-    sources = audit.design["audit_of"]
+    from django.contrib.auth import get_user_model
+
+    readers = {reader for _, reader in reads}
+    adjudicators = set(
+        get_user_model()
+        .objects.filter(pk__in=readers, groups__name=Role.ADJUDICATOR.value)
+        .values_list("pk", flat=True)
+    )
+    by_exam: dict[int, list[tuple[int, set[int]]]] = {}
+    for (exam, reader), classes in reads.items():
+        if reader in adjudicators:
+            by_exam.setdefault(exam, []).append((reader, classes))
     decisions = Adjudication.objects.filter(
-        batch_id__in=sources, exam_id__in={exam for exam, _ in reads}
+        batch_id__in=audit.design["audit_of"], exam_id__in=list(by_exam)
     ).values_list("exam_id", "diagnostic_class_id", "adjudicator_id", "value")
-    auditors = {a.pk: a for a in _users({reader for _, reader in reads})}
-    adjudicators = {pk for pk, user in auditors.items() if has_role(user, Role.ADJUDICATOR)}
     original, auditor, exams = [], [], []
     for exam, klass, decided_by, value in decisions:
-        for (read_exam, reader), classes in reads.items():
-            if read_exam == exam and reader in adjudicators and reader != decided_by:
+        for reader, classes in by_exam[exam]:
+            if reader != decided_by:
                 original.append(bool(value))
                 auditor.append(klass in classes)
                 exams.append(exam)
     return original, auditor, exams
-
-
-def _users(ids: set[int]):
-    from django.contrib.auth import get_user_model
-
-    return get_user_model().objects.filter(pk__in=ids).prefetch_related("groups")
 
 
 def _class_rows(found, codes: list[str]) -> list[dict]:
