@@ -278,7 +278,7 @@ def test_latent_specificity_averages_only_classes_somebody_left_unmarked(
 
 
 def test_two_readers_get_no_latent_estimate_of_their_own_reliability(client, ana, bruno, diego, code15):
-    """With two reads per exam the latent model is not identifiable (the README says so of its consensus):
+    """With two reads per exam the latent model is not identifiable (docs/agreement.md says so of consensus):
     any error rates fit a 1-1 split, so the readers table gives no latent figures rather than the prior's."""
     exams = ExamFactory.create_batch(8)
     batch = make_batch(diego, code15, [ana, bruno], exams)

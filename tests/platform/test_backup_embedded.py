@@ -32,7 +32,7 @@ def rows(database: Path) -> dict[str, int]:
 
 
 def restore(backup: Path, folder: Path) -> None:
-    """What README tells the operator: the database file, then the waveforms and the releases."""
+    """What docs/operations.md tells the operator: the database file, then the waveforms and the releases."""
     folder.mkdir()
     shutil.copy(backup / "database.sqlite3", folder / "db.sqlite3")
     shutil.copytree(backup / "waveforms", folder / "waveforms")
