@@ -116,3 +116,65 @@ def test_impossible_batches_are_refused_with_the_reason(exams, ana, bruno, carla
     with pytest.raises(CommandError, match=message):
         run(*[item for pair in base.items() for item in pair])
     assert not ReviewBatch.objects.exists()
+
+
+COMMON = (
+    "--name",
+    "W",
+    "--coordinator",
+    "diego",
+    "--readers",
+    "ana,bruno",
+    "--k",
+    "2",
+    "--dataset",
+    "archive",
+)
+
+
+def test_the_command_designs_the_clinically_weighted_escalation_trigger(exams, ana, bruno, diego, tnmg):
+    run(
+        *COMMON,
+        "--escalate",
+        "adjudicate",
+        "--escalation-trigger",
+        "weighted",
+        "--escalation-threshold",
+        "2.5",
+        "--escalation-weight",
+        "SB=3",
+        "--escalation-weight",
+        "ERP=0",
+    )
+    rule = ReviewBatch.objects.get().design["escalation"]
+    assert (rule["trigger"], rule["threshold"]) == ("weighted", 2.5)
+    assert rule["overrides"] == {"SB": 3.0, "ERP": 0.0} and rule["weights"]["SB"] == 3.0
+
+
+def test_the_command_designs_a_per_class_trigger(exams, ana, bruno, diego, tnmg):
+    run(
+        *COMMON,
+        "--escalate",
+        "adjudicate",
+        "--escalation-trigger",
+        "classes",
+        "--escalation-classes",
+        "AF,VT",
+    )
+    rule = ReviewBatch.objects.get().design["escalation"]
+    assert (rule["trigger"], rule["classes"]) == ("classes", ["AF", "VT"])
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--escalation-weight", "SB=-1", "--escalation-threshold", "3"], "a weight must be a number of 0 or more"),
+        (["--escalation-weight", "NOPE=2", "--escalation-threshold", "3"], "NOPE"),
+        (["--escalation-weight", "SB", "--escalation-threshold", "3"], "CODE=WEIGHT"),
+        (["--escalation-threshold", "0"], "threshold"),
+    ],
+)
+def test_bad_weights_are_refused_and_nothing_is_made(exams, ana, bruno, diego, tnmg, args, message):
+    with pytest.raises(CommandError, match=message):
+        run(*COMMON, "--escalate", "adjudicate", "--escalation-trigger", "weighted", *args)
+    assert not ReviewBatch.objects.exists()

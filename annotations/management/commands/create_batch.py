@@ -1,3 +1,4 @@
+import argparse
 from datetime import date
 
 from django.contrib.auth import get_user_model
@@ -6,7 +7,8 @@ from django.core.management.base import BaseCommand, CommandError
 from annotations.errors import Forbidden, Invalid
 from annotations.management.criteria import add_criteria_arguments, criteria_options
 from annotations.models import ReviewBatch, Taxonomy
-from annotations.selectors.batches.plan import BatchPlanError, batch_plan
+from annotations.selectors.batches.escalation import TRIGGERS
+from annotations.selectors.batches.plan import batch_plan
 from annotations.selectors.batches.spec import batch_spec
 from annotations.services.agreement.tables import batch_interval_method_set
 from annotations.services.batches.audits import audit_batch_create
@@ -23,6 +25,18 @@ def _taxonomy(value: str | None) -> Taxonomy:
     if taxonomy is None:
         raise CommandError(f"no taxonomy {value or '(default)'}; load one with load_taxonomy")
     return taxonomy
+
+
+def _weight(text: str) -> tuple[str, float]:
+    """One CODE=WEIGHT of --escalation-weight; whether the code exists and the weight is allowed is the
+    design's to say, in the same words as the designer page."""
+    code, sign, weight = text.partition("=")
+    try:
+        if not (sign and code.strip()):
+            raise ValueError
+        return code.strip(), float(weight)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: give CODE=WEIGHT, e.g. VT=4") from None
 
 
 class Command(BaseCommand):
@@ -51,6 +65,28 @@ class Command(BaseCommand):
             "or with add_reader_majority let the majority decide), or adjudicate.",
         )
         parser.add_argument("--escalation-cap", type=int, default=1, help="Most readers added per exam.")
+        parser.add_argument(
+            "--escalation-trigger",
+            choices=list(TRIGGERS),
+            help="What escalates an exam: any class its reads differ on (any), one of --escalation-classes "
+            "(classes), or disputed classes whose clinical weights add up to --escalation-threshold "
+            "(weighted).",
+        )
+        parser.add_argument(
+            "--escalation-classes", help="With --escalation-trigger classes: codes, comma-separated."
+        )
+        parser.add_argument(
+            "--escalation-threshold", type=float, help="With --escalation-trigger weighted: the sum to reach."
+        )
+        parser.add_argument(
+            "--escalation-weight",
+            dest="escalation_weights",
+            action="append",
+            type=_weight,
+            metavar="CODE=WEIGHT",
+            help="With --escalation-trigger weighted: a statement's weight instead of the shipped table's; "
+            "repeat for more.",
+        )
         parser.add_argument("--preview", action="store_true", help="Show the design; create nothing.")
         parser.add_argument(
             "--audit-of",
@@ -91,6 +127,7 @@ class Command(BaseCommand):
                 "suggestion_mode": o["mode"],
                 "due_date": o["due"],
                 "escalation": o["escalate"],
+                "escalation_weights": dict(o["escalation_weights"] or []),
                 "criteria": criteria_options(o),
             }
         )
@@ -104,7 +141,7 @@ class Command(BaseCommand):
                 batch_interval_method_set(batch=batch, method=o["intervals"], actor=coordinator)
         except Forbidden:
             raise CommandError(f"{coordinator.username} is not a coordinator") from None
-        except (BatchPlanError, BatchDesignError) as error:
+        except (Invalid, BatchDesignError) as error:
             raise CommandError(str(error)) from None
         self.stdout.write(self.style.SUCCESS(f"Created batch #{batch.pk} {batch.name!r}."))
 
