@@ -9,7 +9,14 @@ from annotations.models.adjudication import Adjudication, AdjudicationView
 from annotations.models.agreement import AgreementResult, Consensus, DisputedLabel
 from annotations.models.audit import AuditEvent
 from annotations.models.batches import Assignment, BatchExam, ReviewBatch
-from annotations.models.exams import QUALITY_FLAG_CHOICES, Dataset, Exam, QualityGrade, ReferenceLabel
+from annotations.models.exams import (
+    QUALITY_FLAG_CHOICES,
+    Dataset,
+    Exam,
+    ExamBeat,
+    QualityGrade,
+    ReferenceLabel,
+)
 from annotations.models.imports import ImportJob
 from annotations.models.reading import Annotation, AnnotationLabel, AnnotationRevision, ReaderPreference
 from annotations.models.releases import Release
@@ -38,6 +45,7 @@ __all__ = [
     "DiagnosticClass",
     "DisputedLabel",
     "Exam",
+    "ExamBeat",
     "ImportJob",
     "LatestSuggestionScore",
     "QualityGrade",

@@ -188,6 +188,40 @@ class Exam(models.Model):
         return [str(labels.get(flag, flag)) for flag in self.quality_flags.split(",") if flag]
 
 
+class ExamBeat(models.Model):
+    """The recording cart's representative beat of an exam (GE's median, Philips' mean beat, an aECG's or
+    DICOM's derived beat, SCP-ECG's reference beat), shown to blind readers beside the leads by the batch's
+    blind_measurements setting. A measurement of the signal, never an interpretation.
+
+    A table of its own rather than a column of Exam: a beat is 20-70 kB of JSON, and exam rows are read by
+    the thousand (lists, the batch designer, releases) where a deferred column would have to be left out
+    of every query by hand; here it is read only where a reader's panel asks for it, one row by key."""
+
+    exam = models.OneToOneField(Exam, on_delete=models.CASCADE, primary_key=True, related_name="cart_beat")
+    source_format = models.CharField(
+        max_length=40, help_text=_("The importer that read it (muse, dicom...).")
+    )
+    source = models.CharField(max_length=100, help_text=_("What the file calls the beat."))
+    sampling_rate = models.FloatField()
+    gain_uv = models.FloatField(help_text=_("The file's resolution: microvolts per stored step."))
+    n_samples = models.PositiveIntegerField()
+    # [[microvolts, ...] x 12]: the standard leads in standard order (lib.ecg.leads.STANDARD_LEADS), each
+    # n_samples long. A list, not an object by lead: PostgreSQL's jsonb does not keep an object's key order.
+    leads_uv = models.JSONField()
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(sampling_rate__gt=0), name="exam_beat_sampling_rate_positive"),
+            models.CheckConstraint(condition=Q(gain_uv__gt=0), name="exam_beat_gain_positive"),
+            models.CheckConstraint(condition=Q(n_samples__gt=1), name="exam_beat_n_samples_positive"),
+            models.CheckConstraint(condition=~Q(source=""), name="exam_beat_source_given"),
+            models.CheckConstraint(condition=~Q(source_format=""), name="exam_beat_source_format_given"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.source} of exam {self.exam_id}"
+
+
 class ReferenceLabel(models.Model):
     """A label that came with the exam (dataset metadata, device statements): never shown to readers."""
 

@@ -1,4 +1,5 @@
-"""HL7 v3 annotated ECG (FDA aECG): the RHYTHM series, never the representative beat (derivedSeries).
+"""HL7 v3 annotated ECG (FDA aECG): the RHYTHM series is the exam's signal; its representative beat
+(derivation/derivedSeries coded REPRESENTATIVE_BEAT) is kept apart as the cart's beat (Record.beat).
 
 Each lead is a `sequence` with an MDC lead code and an SLIST_PQ value: origin + scale x digits, with
 units on origin and scale (uV or mV). Digits are integers, so with one scale for all leads the samples
@@ -22,6 +23,7 @@ from annotations.lib.formats.base import (
     ReadOptions,
     Record,
     RecordError,
+    RepresentativeBeat,
     calibration_tail_note,
     calibration_tail_start,
     check_shape,
@@ -62,6 +64,32 @@ def _rhythm_series(root: Element) -> Element:
         if series is not None and code is not None and code.get("code") == "RHYTHM":
             return series
     raise FormatError("aECG has no RHYTHM series")
+
+
+def _beat(series: Element, digit_values: dict[int, np.ndarray], options: ReadOptions, notes: list[str]):
+    """The representative beat derived from the rhythm series, or None. A damaged one costs the exam its
+    cart beat, said in the report, never the import of its rhythm."""
+    for derived in _descendants(series, "derivedSeries"):
+        code = _first(derived, "code")
+        if code is None or code.get("code") != "REPRESENTATIVE_BEAT":
+            continue
+        sequence_set = _first(derived, "component", "sequenceSet")
+        try:
+            if sequence_set is None:
+                raise FormatError("it has no sequenceSet")
+            names, rows, scales = _leads(sequence_set, digit_values, options)
+            rate = _sampling_rate(sequence_set)
+        except (FormatError, ValueError) as error:
+            notes.append(f"the cart's representative beat was not kept: {error}")
+            return None
+        return RepresentativeBeat(
+            signals=np.stack(rows),
+            sampling_rate=rate,
+            lead_names=names,
+            gain_uv=np.asarray(scales),
+            source="HL7 aECG REPRESENTATIVE_BEAT",
+        )
+    return None
 
 
 def _sampling_rate(sequence_set: Element) -> float:
@@ -199,6 +227,7 @@ def read(path: Path, options: ReadOptions) -> Iterator[Record | RecordError]:
     signals, rate = np.stack(rows), _sampling_rate(sequence_set)
     end = calibration_tail_start(signals, 1000.0 / np.asarray(scales))
     notes = [calibration_tail_note(signals.shape[1] - end, rate)] if end < signals.shape[1] else []
+    beat = _beat(series, digit_values, options, notes)
     yield Record(
         external_id=external_id,
         signals=signals[:, :end],
@@ -212,6 +241,7 @@ def read(path: Path, options: ReadOptions) -> Iterator[Record | RecordError]:
         identifiers=identifiers,
         source_record=path.name,
         device_measurements=_measurements(series),
+        beat=beat,
         notes=notes,
     )
 

@@ -50,6 +50,40 @@ class ReadOptions:
 
 
 @dataclass
+class RepresentativeBeat:
+    """The cart's representative beat (GE's median, Philips' mean beat, aECG's and DICOM's derived series,
+    SCP-ECG's section 5 reference beat), as the file stores it: (leads, samples) integers of gain_uv
+    microvolts per step (one value or one per lead). `source` is what the file calls it, for provenance."""
+
+    signals: np.ndarray
+    sampling_rate: float
+    lead_names: list[str]
+    gain_uv: float | np.ndarray
+    source: str
+
+    def standard_uv(self) -> dict[str, list[int]] | None:
+        """The 12 standard leads in whole microvolts (the limb leads a cart left out derived from I and
+        II, as for the rhythm), or None when the beat cannot give them (a lead missing, lengths that
+        differ, a rate or a sample that is not a finite number): a beat is shown only whole."""
+        signals = np.asarray(self.signals)
+        if signals.ndim != 2 or signals.shape[1] < 2 or signals.shape[0] != len(self.lead_names):
+            return None
+        if not (math.isfinite(self.sampling_rate) and self.sampling_rate > 0):
+            return None
+        gain = np.broadcast_to(np.asarray(self.gain_uv, dtype=np.float64), (signals.shape[0],))
+        microvolts = signals.astype(np.float64) * gain[:, None]
+        if not np.isfinite(microvolts).all():
+            return None
+        try:
+            arranged, names, _ = arrange_leads(list(self.lead_names), microvolts)
+        except LeadError:
+            return None
+        return {
+            name: [round(float(v)) for v in row] for name, row in zip(names[:12], arranged[:12], strict=True)
+        }
+
+
+@dataclass
 class Record:
     """One exam as read from a file, before storage.
 
@@ -77,6 +111,8 @@ class Record:
     source_record: str = ""
     # The recording device's own global measurements, by the keys of DEVICE_MEASUREMENTS.
     device_measurements: dict[str, float] = field(default_factory=dict)
+    # The cart's representative beat, where the file carries one (kept for the blind reader's panel).
+    beat: RepresentativeBeat | None = None
     # What the reader adjusted to make the file's data consistent, said in the import report beside the
     # created record (a 0-based sample span, a trailing calibration pulse trimmed).
     notes: list[str] = field(default_factory=list)

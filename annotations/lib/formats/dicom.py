@@ -1,4 +1,5 @@
-"""DICOM 12-Lead ECG / General ECG Waveform Storage: the RHYTHM multiplex group, not the MEDIAN BEAT.
+"""DICOM 12-Lead ECG / General ECG Waveform Storage: the RHYTHM multiplex group is the exam's signal; a
+MEDIAN BEAT (or representative) group is kept apart as the cart's representative beat (Record.beat).
 
 pydicom decodes the multiplexed integers; each channel's sensitivity (x correction factor) in its
 sensitivity units gives the microvolts per step, so the integers are stored as they are.
@@ -24,6 +25,7 @@ from annotations.lib.formats.base import (
     ReadOptions,
     Record,
     RecordError,
+    RepresentativeBeat,
     check_shape,
     device_measurements,
     parse_age,
@@ -115,6 +117,37 @@ def _rhythm_index(ds) -> int:
         if str(groups[index].get("MultiplexGroupLabel", "")).strip().upper() == "RHYTHM":
             return index
     return max(ecg, key=lambda index: int(groups[index].get("NumberOfWaveformSamples") or 0))
+
+
+_BEAT_LABELS = ("MEDIAN", "REPRESENTATIVE")
+
+
+def _beat(ds, rhythm: int, options: ReadOptions, notes: list[str]) -> RepresentativeBeat | None:
+    """A second multiplex group of ECG leads labelled as a median or representative beat, or None. A
+    damaged one costs the exam its cart beat, said in the report, never the import of its rhythm."""
+    for index, group in enumerate(ds.WaveformSequence):
+        label = str(group.get("MultiplexGroupLabel", "") or "").strip()
+        if index == rhythm or not any(word in label.upper() for word in _BEAT_LABELS):
+            continue
+        keep = _ecg_channels(group)
+        if not keep:
+            continue
+        try:
+            _check_group(group, label, options)
+            channels = [_channel(group.ChannelDefinitionSequence[i]) for i in keep]
+            raw = np.asarray(multiplex_array(ds, index, as_raw=True)).T[keep]
+        except (FormatError, ValueError) as error:
+            notes.append(f"the cart's {label} was not kept: {error}")
+            return None
+        baselines = np.array([baseline for _, _, baseline in channels])
+        return RepresentativeBeat(
+            signals=raw.astype(np.float64) - baselines[:, None],
+            sampling_rate=float(group.SamplingFrequency),
+            lead_names=[channel_name for channel_name, _, _ in channels],
+            gain_uv=np.array([gain for _, gain, _ in channels]),
+            source=f"DICOM {label}",
+        )
+    return None
 
 
 def _check_group(group, label: str, options: ReadOptions) -> None:
@@ -217,6 +250,8 @@ def read(path: Path, options: ReadOptions) -> Iterator[Record | RecordError]:
     # Device interpretation statements (e.g. "RITMO SINUSALE") are uncoded text: kept as reference
     # labels of system 'statement', shown to coordinators only like every reference label.
     labels = [("statement", " ".join(text.split())) for text in statements if text.strip()]
+    notes: list[str] = []
+    beat = _beat(ds, index, options, notes)
     yield Record(
         external_id=str(ds.get("SOPInstanceUID") or path.stem),
         signals=signals,
@@ -230,6 +265,8 @@ def read(path: Path, options: ReadOptions) -> Iterator[Record | RecordError]:
         identifiers=identifiers,
         source_record=f"{path.name} {label}",
         device_measurements=_measurements(ds),
+        beat=beat,
+        notes=notes,
     )
 
 

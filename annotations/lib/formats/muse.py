@@ -1,4 +1,5 @@
-"""GE MUSE XML export: RestingECG / Waveform (Rhythm, never Median) / LeadData, base64 little-endian int16.
+"""GE MUSE XML export: RestingECG / Waveform (Rhythm) / LeadData, base64 little-endian int16; the Median
+waveform is kept apart, as the cart's representative beat (Record.beat), never as the exam's signal.
 
 MUSE stores 8 independent leads (I, II, V1-V6); III, aVR, aVL and aVF are derived. Amplitudes are integer
 steps of LeadAmplitudeUnitsPerBit (usually 4.88 microvolts).
@@ -22,6 +23,7 @@ from annotations.lib.formats.base import (
     ReadOptions,
     Record,
     RecordError,
+    RepresentativeBeat,
     check_shape,
     device_measurements,
     parse_age,
@@ -66,11 +68,41 @@ def _text(element: Element | None, tag: str) -> str:
     return (found.text or "").strip() if found is not None else ""
 
 
-def _rhythm(root: Element) -> Element:
+def _waveform(root: Element, kind: str) -> Element | None:
     for waveform in root.findall("Waveform"):
-        if _text(waveform, "WaveformType").lower() == "rhythm":
+        if _text(waveform, "WaveformType").lower() == kind:
             return waveform
-    raise FormatError("MUSE XML has no Waveform of type Rhythm")
+    return None
+
+
+def _rhythm(root: Element) -> Element:
+    waveform = _waveform(root, "rhythm")
+    if waveform is None:
+        raise FormatError("MUSE XML has no Waveform of type Rhythm")
+    return waveform
+
+
+def _median(root: Element, decoded: dict[int, bytes | None], options: ReadOptions, notes: list[str]):
+    """The 12SL median beat (8 stored leads, the limb leads derived like the rhythm's), or None. A damaged
+    median costs the exam its cart beat, said in the report, never the import of its rhythm."""
+    waveform = _waveform(root, "median")
+    if waveform is None:
+        return None
+    try:
+        rate = float(_text(waveform, "SampleBase") or "nan")
+        leads = [_lead(lead, decoded, options) for lead in waveform.findall("LeadData")]
+        if not rate > 0 or not leads or len({samples.size for _, samples, _ in leads}) != 1:
+            raise FormatError("its leads are missing or of different lengths, or it has no SampleBase")
+    except FormatError as error:
+        notes.append(f"the cart's median beat was not kept: {error}")
+        return None
+    return RepresentativeBeat(
+        signals=np.stack([samples for _, samples, _ in leads]).astype(np.int64),
+        sampling_rate=rate,
+        lead_names=[lead_id for lead_id, _, _ in leads],
+        gain_uv=np.asarray([gain for _, _, gain in leads]),
+        source="GE MUSE Median",
+    )
 
 
 def _base64(text: str) -> bytes | None:
@@ -165,6 +197,8 @@ def read(path: Path, options: ReadOptions) -> Iterator[Record | RecordError]:
         tag: _text(node, tag) for node in (patient, test) for tag in _IDENTIFYING if _text(node, tag)
     }
     external_id = _text(test, "AcquisitionDateTimeID") or path.stem
+    notes: list[str] = []
+    beat = _median(root, decoded, options, notes)
     yield Record(
         external_id=external_id,
         # Stacked as stored (int16), widened once: derived limb leads are sums that int16 could overflow.
@@ -181,6 +215,8 @@ def read(path: Path, options: ReadOptions) -> Iterator[Record | RecordError]:
         identifiers=identifiers,
         source_record=path.name,
         device_measurements=_measurements(root),
+        beat=beat,
+        notes=notes,
     )
 
 

@@ -10,14 +10,16 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 from django.conf import settings
 from django.utils import timezone
 
 from annotations.lib.ecg import waveform
+from annotations.lib.ecg.leads import STANDARD_LEADS
 from annotations.lib.formats.base import Record, age_from_birth
 from annotations.lib.formats.statements import clinical_labels
 from annotations.lib.reference_codes import coverage_text, reference_codes_text
-from annotations.models import Dataset, Exam, ReferenceLabel, Taxonomy
+from annotations.models import Dataset, Exam, ExamBeat, ReferenceLabel, Taxonomy
 from annotations.selectors.imports import COUNTED_SYSTEMS, LabelMatcher
 from annotations.services.exams.quality import exams_quality_enqueue
 from annotations.services.exams.waveforms import waveform_delete, waveform_store_blob
@@ -172,6 +174,7 @@ class BatchWriter:
         self.created_in_run.update(exam.pk for exam in created)
         exams_quality_enqueue([exam.pk for exam in created])
         self._insert_labels(created, [record for _, record in rows])
+        self._insert_beats([(exam.pk, record) for exam, (_, record) in zip(created, rows, strict=True)])
         self.outcomes.extend(
             RecordOutcome(exam.external_id, "created", "; ".join(record.notes), exam=exam.pk)
             for exam, (_, record) in zip(created, rows, strict=True)
@@ -190,6 +193,16 @@ class BatchWriter:
                 for row in self._label_rows(exam.pk, record)
             ]
         )
+
+    def _insert_beats(self, exams: list[tuple[int, Record]]) -> None:
+        """The cart's representative beats of the records that carry one (lib.formats.base
+        RepresentativeBeat), for the blind reader's panel; a beat that cannot give the 12 leads is left
+        out, as the rhythm's own checks never depend on it."""
+        beats = [
+            beat for exam_id, record in exams if (beat := _beat_row(exam_id, record, self.source_format))
+        ]
+        if beats:
+            ExamBeat.objects.bulk_create(beats, ignore_conflicts=True)
 
     def _label_rows(self, exam_id: int, record: Record) -> list[dict]:
         return [
@@ -213,6 +226,8 @@ class BatchWriter:
         stored = {row["pk"]: row for row in Exam.objects.filter(pk__in=pks).values("pk", *FILLABLE)}
         labelled = set(ReferenceLabel.objects.filter(exam_id__in=pks).values_list("exam_id", flat=True))
         labels: list[dict] = []
+        # An exam stored before its cart's beat was kept takes it now, like any other blank.
+        self._insert_beats([(outcome.exam, record) for outcome, record in unchanged])
         for outcome, record in unchanged:
             filled, kept = _fill(stored[outcome.exam], self._metadata_values(record))
             new_labels = [] if outcome.exam in labelled else self._label_rows(outcome.exam, record)
@@ -302,6 +317,25 @@ class BatchWriter:
             ),
             "reference_coverage": coverage_text(record.label_coverage),
         }
+
+
+def _beat_row(exam_id: int, record: Record, source_format: str) -> ExamBeat | None:
+    beat = record.beat
+    leads = beat.standard_uv() if beat is not None else None
+    if beat is None or leads is None:
+        return None
+    gain = float(np.min(np.abs(np.asarray(beat.gain_uv, dtype=np.float64))))
+    if not gain > 0:
+        return None
+    return ExamBeat(
+        exam_id=exam_id,
+        source_format=source_format[:40],
+        source=beat.source[:100],
+        sampling_rate=float(beat.sampling_rate),
+        gain_uv=gain,
+        n_samples=len(leads["I"]),
+        leads_uv=[leads[name] for name in STANDARD_LEADS],
+    )
 
 
 def _fill(stored: dict, offered: dict) -> tuple[dict, list[tuple[str, object, object]]]:

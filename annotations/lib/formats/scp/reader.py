@@ -8,7 +8,15 @@ from pathlib import Path
 
 import numpy as np
 
-from annotations.lib.formats.base import ReadOptions, Record, RecordError, check_shape, device_measurements
+from annotations.lib.formats.base import (
+    FormatError,
+    ReadOptions,
+    Record,
+    RecordError,
+    RepresentativeBeat,
+    check_shape,
+    device_measurements,
+)
 from annotations.lib.formats.scp.container import check_record, section0_pointers
 from annotations.lib.formats.scp.decompression import section5_reference_beat, section6_rhythm
 from annotations.lib.formats.scp.header import PatientHeader, section1_header
@@ -35,6 +43,7 @@ class ScpRecord:
     measurements: GlobalMeasurements | None
     lead_measurements: dict[str, list[int]]
     notes: list[str]
+    reference_beat: RepresentativeBeat | None = None
 
 
 def parse(data: bytes, options: ReadOptions | None = None) -> ScpRecord:
@@ -48,12 +57,20 @@ def parse(data: bytes, options: ReadOptions | None = None) -> ScpRecord:
     leads = section3_leads(sections.get(3))
     check_shape("SCP-ECG section 3", len(leads.names), leads.samples, options.limits)
     qrs = section4_qrs(sections.get(4))
-    # The reference beat is decoded only when the rhythm needs it (subtraction, or bimodal compression's
-    # full-rate interval); a cart's reference beat is otherwise not imported.
+    # The reference beat is the cart's representative beat, kept apart (Record.beat). When the rhythm
+    # needs it (subtraction, or bimodal compression's full-rate interval) a damaged one fails the file;
+    # otherwise it costs the exam its cart beat only, said in the report.
     bimodal = len(sections[6].body) > 5 and sections[6].body[5] == 1
     needed = leads.reference_beat_subtracted or bimodal
-    reference = section5_reference_beat(sections.get(5), leads, qrs, tables) if needed else None
-    signals, gain, rate = section6_rhythm(sections[6], leads, qrs, reference, tables)
+    notes: list[str] = []
+    try:
+        reference = section5_reference_beat(sections.get(5), leads, qrs, tables)
+    except FormatError as error:
+        if needed:
+            raise
+        notes.append(f"the cart's reference beat was not kept: {error}")
+        reference = None
+    signals, gain, rate = section6_rhythm(sections[6], leads, qrs, reference if needed else None, tables)
     return ScpRecord(
         signals=signals,
         gain_uv=gain,
@@ -64,7 +81,21 @@ def parse(data: bytes, options: ReadOptions | None = None) -> ScpRecord:
         universal=section11_statements(sections.get(11)),
         measurements=section7_measurements(sections.get(7)),
         lead_measurements=section10_lead_measurements(sections.get(10)),
-        notes=leads.notes(),
+        notes=leads.notes() + notes,
+        reference_beat=_reference_beat(reference, leads.names),
+    )
+
+
+def _reference_beat(reference, names: list[str]) -> RepresentativeBeat | None:
+    if reference is None:
+        return None
+    encoded, samples = reference
+    return RepresentativeBeat(
+        signals=samples,
+        sampling_rate=1e6 / encoded.interval_us,
+        lead_names=list(names),
+        gain_uv=encoded.multiplier_nv / 1000.0,
+        source="SCP-ECG section 5 reference beat",
     )
 
 
@@ -89,6 +120,7 @@ def read(path: Path, options: ReadOptions) -> Iterator[Record | RecordError]:
         identifiers=scp.header.identifiers,
         source_record=path.name,
         device_measurements=_device_measurements(scp.measurements),
+        beat=scp.reference_beat,
         notes=scp.notes,
     )
 
