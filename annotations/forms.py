@@ -251,6 +251,22 @@ class BatchDesignForm(ExamCriteriaForm):
         ),
     )
 
+    blind_measurements = forms.ChoiceField(
+        required=False,
+        initial="none",
+        choices=[
+            ("none", _("None")),
+            ("cart", _("The cart's beat and measurements")),
+            ("cart_and_computed", _("The cart's and those computed from the signal")),
+        ],
+        label=_("Measurements shown to blind readers"),
+        help_text=_(
+            "The representative beat, intervals, axes and ST levels beside the leads, before the blind "
+            "read too: measurements of the signal, never a statement, a score or a model's opinion. The "
+            "cart's where its file gave them; computed ones with fiducial marks."
+        ),
+    )
+
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, user=user, **kwargs)
         self.fields["readers"].queryset = active_readers()

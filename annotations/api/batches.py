@@ -16,6 +16,7 @@ from annotations.api.errors import StrictSerializer
 from annotations.api.permissions import IsCoordinator
 from annotations.api.schema import MAX_ID
 from annotations.errors import Conflict, Invalid
+from annotations.lib.ecg.blind_measurements import SETTINGS as BLIND_MEASUREMENT_SETTINGS
 from annotations.lib.ecg.quality import EXAM_FLAGS
 from annotations.models import ReviewBatch
 from annotations.models.batches import SEED_MAX
@@ -262,7 +263,18 @@ class BatchSpecSerializer(StrictSerializer):
         required=False,
         default=False,
         help_text="Show each reader the recording cart's own measurements of the exam (heart rate, RR, PR, "
-        "QRS, QT, QTc, axes), where its file gave them; never the cart's interpretation.",
+        "QRS, QT, QTc, axes), where its file gave them; never the cart's interpretation. The same as "
+        'blind_measurements "cart".',
+    )
+    blind_measurements = serializers.ChoiceField(
+        choices=list(BLIND_MEASUREMENT_SETTINGS),
+        required=False,
+        default="none",
+        help_text="What readers see of the exam's measurements, blind reads included (the reading context's "
+        "`measurements`): none; cart (the cart's representative beat and global measurements, where its "
+        "file gave them); cart_and_computed (those, and the beat, intervals, axes, fiducial marks and ST "
+        "levels computed from the signal). Never a statement, a score or a model's opinion. Recorded in "
+        "the batch's design, its audit row and its releases' provenance.",
     )
 
     def spec(self) -> BatchSpec:
@@ -508,6 +520,9 @@ class ProgressBatchSerializer(serializers.Serializer):
     serial_comparison = serializers.BooleanField(help_text="Readers are shown the patient's earlier ECGs.")
     device_measurements_shown = serializers.BooleanField(
         help_text="Readers are shown the recording cart's measurements."
+    )
+    blind_measurements = serializers.CharField(
+        help_text="What readers see of the exam's measurements: none, cart or cart_and_computed."
     )
 
 

@@ -263,6 +263,48 @@ class MedianPanelSerializer(serializers.Serializer):
     )
 
 
+class BlindIntervalsSerializer(serializers.Serializer):
+    cart = serializers.DictField(
+        child=serializers.FloatField(),
+        allow_null=True,
+        help_text="The recording cart's own global measurements ({} where its file gave none); null where "
+        "the setting is none.",
+    )
+    computed = serializers.DictField(
+        child=serializers.FloatField(allow_null=True),
+        allow_null=True,
+        help_text="HR, RR, PR, QRS, QT, QTc (Bazett, Fridericia; qtc_ms, a cart's own formula, is null) and "
+        "P/QRS/T axes computed from the signal; null unless the setting is cart_and_computed, or where the "
+        "strip has no usable R peaks.",
+    )
+
+
+class BlindBeatSerializer(MedianBeatSerializer):
+    source = serializers.ChoiceField(choices=["cart", "computed"], help_text="Whose beat is drawn.")
+    n_beats = serializers.IntegerField(allow_null=True, help_text="Null for the cart's beat.")
+
+
+class BlindStSerializer(serializers.Serializer):
+    j = serializers.DictField(child=serializers.FloatField(), help_text="mm (10 mm = 1 mV) at J, per lead.")
+    j60 = serializers.DictField(child=serializers.FloatField(), help_text="mm at J + 60 ms, per lead.")
+
+
+class BlindMeasurementsSerializer(serializers.Serializer):
+    """Measurements of the signal, by the batch's blind_measurements setting: never a statement, a score,
+    a model's name or a suggestion, so they are sent before the blind read too."""
+
+    setting = serializers.ChoiceField(choices=["none", "cart", "cart_and_computed"])
+    beat = BlindBeatSerializer(
+        allow_null=True,
+        help_text="The cart's representative beat where it was kept, else (cart_and_computed) the computed "
+        "median beat; marks from the computed intervals, all null unless cart_and_computed.",
+    )
+    intervals = BlindIntervalsSerializer()
+    st_mm = BlindStSerializer(
+        allow_null=True, help_text="ST level against the PR baseline; null unless cart_and_computed."
+    )
+
+
 class PriorExamSerializer(serializers.Serializer):
     """An earlier ECG of the same patient: its waveform and date, nothing anybody said about it."""
 
@@ -303,6 +345,10 @@ class ReadingContextSerializer(serializers.Serializer):
     )
     median = MedianPanelSerializer(
         allow_null=True, help_text="Median beat and measurements: sent exactly when the suggestion is."
+    )
+    measurements = BlindMeasurementsSerializer(
+        help_text="The exam's beat, intervals, axes and ST levels as the batch's blind_measurements "
+        "setting shows them, blind reads included."
     )
     priors = PriorExamSerializer(
         many=True,

@@ -631,7 +631,12 @@ def test_the_carts_measurements_go_from_upload_to_reader_and_release_on_the_embe
     assert seen["shown"][muse.name]["qtc_fridericia_ms"] == 364
     # A batch designed to show them hands them to its reader with the exam, and its release says so.
     assert seen["read_with"] == seen["shown"]
-    assert seen["card"] == {"suggestions": "hidden", "earlier_ecgs": False, "device_measurements": True}
+    assert seen["card"] == {
+        "suggestions": "hidden",
+        "earlier_ecgs": False,
+        "device_measurements": True,
+        "blind_measurements": "cart",
+    }
     assert seen["status"] == "done"
     header, *rows = seen["table"]
     assert header.startswith("row,dataset,exam_id,heart_rate_bpm,atrial_rate_bpm,rr_ms,pr_ms")

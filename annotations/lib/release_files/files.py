@@ -357,7 +357,10 @@ def _independence_markdown(card: dict) -> list[str]:
 def _also_shown(batch: dict) -> str:
     shown = batch.get("readers_were_shown") or {}
     named = [("earlier_ecgs", "earlier ECGs"), ("device_measurements", "the cart's measurements")]
-    return ", ".join(text for key, text in named if shown.get(key)) or "-"
+    also = [text for key, text in named if shown.get(key)]
+    if shown.get("blind_measurements") == "cart_and_computed":
+        also.append("measurements computed from the signal")
+    return ", ".join(also) or "-"
 
 
 def _reads_per_exam(counts: dict[str, int]) -> str:

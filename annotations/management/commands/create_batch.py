@@ -5,6 +5,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
 from annotations.errors import Forbidden, Invalid
+from annotations.lib.ecg.blind_measurements import SETTINGS as BLIND_MEASUREMENT_SETTINGS
 from annotations.management.criteria import add_criteria_arguments, criteria_options
 from annotations.models import ReviewBatch, Taxonomy
 from annotations.selectors.batches.escalation import TRIGGERS
@@ -88,6 +89,13 @@ class Command(BaseCommand):
             "repeat for more.",
         )
         parser.add_argument("--preview", action="store_true", help="Show the design; create nothing.")
+        parser.add_argument(
+            "--blind-measurements",
+            choices=list(BLIND_MEASUREMENT_SETTINGS),
+            default="none",
+            help="What readers see of each exam's measurements, blind reads included: none, the cart's beat "
+            "and measurements, or those and the ones computed from the signal (never a statement).",
+        )
         parser.add_argument(
             "--audit-of",
             help="Comma-separated ids of finished batches: make a blinded re-adjudication audit of a random "

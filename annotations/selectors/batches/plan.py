@@ -99,6 +99,9 @@ class BatchSpec:
     serial_comparison: bool = False
     # Show each reader the recording cart's own measurements (rate, intervals, axes; never its statements).
     device_measurements_shown: bool = False
+    # What blind readers see of the exam's measurements (lib.ecg.blind_measurements.SETTINGS): "none",
+    # "cart" (the cart's beat and measurements; device_measurements_shown means it) or "cart_and_computed".
+    blind_measurements: str = "none"
     # How the reads of an exam become its consensus (selectors.agreement.rules): "majority" above
     # consensus_threshold, or "latent" (Dawid-Skene), a latent estimate within latent_margin of 0.5 going
     # to adjudication.

@@ -47,6 +47,7 @@ from annotations.selectors.batches.access import batch_reader_ids, require_coord
 from annotations.selectors.batches.closures import closed_for_good, closed_without_read
 from annotations.selectors.blinding import exams_no_adjudicator_may_take
 from annotations.selectors.exams.selection import _copied
+from annotations.selectors.reading.blind_measurements import blind_measurements_setting
 from annotations.selectors.reading.skip_reasons import reader_skip_choices, skip_reason_shown
 
 # A skip is not a read: reads done are submitted ones; skipped slots are counted (and listed) apart.
@@ -419,6 +420,7 @@ def batch_progress(user, batch: ReviewBatch) -> dict:
             "status": batch.status,
             "serial_comparison": bool((batch.design or {}).get("serial_comparison")),
             "device_measurements_shown": bool((batch.design or {}).get("device_measurements_shown")),
+            "blind_measurements": blind_measurements_setting(batch),
         },
         "reads_done": coverage["reads_done"],
         "skipped": coverage["skipped"],

@@ -18,6 +18,8 @@ _CRITERIA_FIELDS = {f.name for f in fields(ExamCriteria)}
 _SPEC_FIELDS = {f.name for f in fields(BatchSpec)} - {"criteria"}
 # Optional text a form leaves as "": not given.
 _BLANK_IS_NONE = ("stratify_provider", "stratify_code", "escalation")
+# Left blank (a form's "", the API's null, a command without the option): the spec's default.
+_BLANK_IS_DEFAULT = ("blind_measurements",)
 
 
 def _labels(value: str | list[str] | None) -> list[str]:
@@ -62,6 +64,9 @@ def batch_spec(data: Mapping[str, Any]) -> BatchSpec:
         "latent_margin",
     ):
         if given.get(name) in (None, ""):  # left blank: the spec's default
+            given.pop(name, None)
+    for name in _BLANK_IS_DEFAULT:
+        if given.get(name) in (None, ""):
             given.pop(name, None)
     given["independence_off_reason"] = str(given.get("independence_off_reason") or "").strip()
     for name in (

@@ -40,6 +40,10 @@ from annotations.models import (
 )
 from annotations.roles import Role, has_role
 from annotations.selectors.batches.closures import closed_without_read
+from annotations.selectors.reading.blind_measurements import (
+    blind_measurements_panel,
+    blind_measurements_setting,
+)
 from annotations.selectors.reading.prepared import PreparedQuery
 from annotations.selectors.reading.refs import assignment_ref, assignment_ref_or_none
 from annotations.selectors.reading.skip_reasons import skip_reason_shown
@@ -551,8 +555,9 @@ def _assignment_json(user, assignment: Assignment, coming_from: int | None) -> d
 
 
 def device_measurements_shown(batch) -> bool:
-    """Whether the batch's readers see the recording cart's own measurements (a design option)."""
-    return bool((batch.design or {}).get("device_measurements_shown"))
+    """Whether the batch's readers see the recording cart's own measurements: its blind_measurements
+    setting is "cart" or "cart_and_computed" (selectors.reading.blind_measurements)."""
+    return blind_measurements_setting(batch) != "none"
 
 
 def _moment(value) -> str | None:
@@ -637,6 +642,10 @@ def reading_context(
         "suggestion": _suggestion_json(suggestion, portuguese, assignment.batch.taxonomy_id),
         "median": median_panel(
             assignment.exam, suggestion, device_shown=device_measurements_shown(assignment.batch)
+        ),
+        # The exam's measurements by the batch's setting, blind reads included: never a statement or score.
+        "measurements": blind_measurements_panel(
+            assignment.exam, blind_measurements_setting(assignment.batch)
         ),
         "priors": prior_exams(assignment),
         "next_assignment_id": assignment_ref_or_none(following),

@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 
 from annotations.errors import Conflict, Forbidden, Invalid
 from annotations.lib.batch_design import Design, DesignError, DesignRequest, design_batch
+from annotations.lib.ecg.blind_measurements import SETTINGS
 from annotations.models import Assignment, BatchExam, Exam, ReviewBatch, Taxonomy
 from annotations.roles import Role, has_role
 from annotations.selectors.agreement.rules import AgreementConfigError, consensus_rule
@@ -102,15 +103,17 @@ def _design_notes(
     design: Design,
     independence: tuple[bool, str, dict],
     serial_comparison: bool,
-    device_measurements_shown: bool,
+    blind_measurements: str,
 ) -> dict:
     """The batch's ``design``: the caller's notes, how it was designed, and what its readers are shown
     (selectors.reading.priors reads serial_comparison, selectors.reading.assignments
-    device_measurements_shown)."""
+    device_measurements_shown, selectors.reading.blind_measurements blind_measurements)."""
     return {
         **(notes or {}),
         "serial_comparison": serial_comparison,
-        "device_measurements_shown": device_measurements_shown,
+        # Kept beside the setting for what reads it (printouts, the dashboard, earlier releases' cards).
+        "device_measurements_shown": blind_measurements != "none",
+        "blind_measurements": blind_measurements,
         "escalation": escalation or None,
         "reader_ids": sorted(request.reader_ids),
         "gold_exams": len(request.gold_exam_ids),
@@ -245,6 +248,7 @@ def _create_audit(
             "suggestion_mode": batch.suggestion_mode,
             "serial_comparison": batch.design["serial_comparison"],
             "device_measurements_shown": batch.design["device_measurements_shown"],
+            "blind_measurements": batch.design["blind_measurements"],
             "seed": batch.seed,
             "exclude_seen": batch.design["exclude_seen"],
             "independence_off_reason": batch.design.get("independence_off_reason"),
@@ -279,6 +283,7 @@ def batch_create(
     independence_off_reason: str = "",
     serial_comparison: bool = False,
     device_measurements_shown: bool = False,
+    blind_measurements: str | None = None,
     planned: tuple[DesignRequest, Design] | None = None,
     consensus: dict | None = None,
 ) -> ReviewBatch:
@@ -295,6 +300,7 @@ def batch_create(
         raise Forbidden(_("only coordinators create batches"))
     require_readers(readers)
     reason = independence_reason(exclude_seen, independence_off_reason)
+    shown_measurements = blind_measurements_chosen(blind_measurements, device_measurements_shown)
     exam_ids, reader_ids = _pks(exams), [reader.pk for reader in readers]
     excluded, kept_back = independent_exclusions(readers, exam_ids, exclude_seen)
     request = DesignRequest(
@@ -335,7 +341,7 @@ def batch_create(
                 design,
                 (exclude_seen, reason, kept_back),
                 serial_comparison,
-                device_measurements_shown,
+                shown_measurements,
             ),
         )
         pseudonyms_keep(batch, reader_ids)
@@ -344,6 +350,18 @@ def batch_create(
         # After commit: the worker must see the batch's rows; a broker error is logged, never raised.
         transaction.on_commit(lambda: batch_suggestions_enqueue(batch.pk))
     return batch
+
+
+def blind_measurements_chosen(setting: str | None, device_measurements_shown: bool) -> str:
+    """The blind_measurements setting a batch is made with: the one asked for (refused unless one of
+    SETTINGS), at least "cart" where the older device_measurements_shown option asks for the cart's."""
+    if setting is not None and setting not in SETTINGS:
+        raise BatchDesignError(
+            _("unknown blind_measurements “%(value)s”; use %(settings)s")
+            % {"value": setting, "settings": ", ".join(SETTINGS)}
+        )
+    setting = setting or "none"
+    return "cart" if setting == "none" and device_measurements_shown else setting
 
 
 def independence_reason(exclude_seen: bool, reason: str | None) -> str:
@@ -460,5 +478,6 @@ def batch_create_from_plan(*, plan, actor, start: bool = True) -> ReviewBatch:
         independence_off_reason=spec.independence_off_reason,
         serial_comparison=spec.serial_comparison,
         device_measurements_shown=spec.device_measurements_shown,
+        blind_measurements=spec.blind_measurements,
         planned=(plan.request, plan.design) if plan.request else None,
     )

@@ -12,6 +12,7 @@ from annotations.lib.stats import BOOTSTRAP_METHODS, METHOD_EXAMS
 from annotations.models import AgreementResult
 from annotations.selectors.agreement.rules import AgreementConfigError, consensus_settings
 from annotations.selectors.batches.audits import release_audits
+from annotations.selectors.reading.blind_measurements import blind_measurements_setting
 from annotations.selectors.releases.export import exams_not_read
 from annotations.selectors.releases.facts import consensus_method_counts, export_data_as_of, skip_code_counts
 from annotations.selectors.releases.flow import release_flow
@@ -395,6 +396,8 @@ def _reading_conditions(batch) -> dict:
         "suggestions": batch.suggestion_mode,
         "earlier_ecgs": bool(design.get("serial_comparison")),
         "device_measurements": bool(design.get("device_measurements_shown")),
+        # What blind readers saw of the exam's measurements (selectors.reading.blind_measurements).
+        "blind_measurements": blind_measurements_setting(batch),
     }
 
 

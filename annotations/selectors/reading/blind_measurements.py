@@ -1,0 +1,121 @@
+"""The blind reader's measurements panel: the exam's representative beat, its global intervals and axes,
+and the ST level per lead, as the batch's `blind_measurements` setting allows (lib.ecg.blind_measurements
+says what each is). Measurements of the signal only, shown before and after the blind read alike: the
+panel never carries a statement, a score, a model's name or a suggestion, so it unblinds nothing.
+
+"none": nothing. "cart": the recording cart's own beat and measurements, where its file gave them.
+"cart_and_computed": those, and the ones computed from the signal, with the fiducial marks and the ST
+levels; the beat is the cart's where it was kept, else the computed median beat.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+from django.core.cache import cache
+from django.core.files.storage import storages
+
+from annotations.lib.ecg import waveform as waveform_codec
+from annotations.lib.ecg.blind_measurements import (
+    INTERVAL_KEYS,
+    SETTINGS,
+    cart_beat_json,
+    computed_measurements,
+    within_beat,
+)
+from annotations.lib.ecg.leads import STANDARD_LEADS
+from annotations.models import Exam, ExamBeat
+
+logger = logging.getLogger(__name__)
+CACHE_S = 7 * 24 * 3600  # keyed by content, so never stale: the timeout only bounds the memory
+NO_MARKS = {"p_on_ms": None, "qrs_on_ms": None, "qrs_off_ms": None, "t_off_ms": None}
+
+
+def blind_measurements_setting(batch) -> str:
+    """The batch's setting; at least "cart" where the design shows the cart's measurements by the older
+    option (device_measurements_shown), as a batch made before the setting existed does."""
+    design = batch.design or {}
+    setting = design.get("blind_measurements")
+    setting = setting if setting in SETTINGS else "none"
+    return "cart" if setting == "none" and design.get("device_measurements_shown") else setting
+
+
+def _cached(key: str, compute):
+    """compute() cached in the shared cache ({} for "nothing"); a cache that is down costs the work only."""
+    try:
+        found = cache.get(key)
+    except Exception:
+        logger.warning("blind measurements: the cache is down")
+        found = None
+    if found is not None:
+        return found or None
+    value = compute()
+    try:
+        cache.set(key, value or {}, timeout=CACHE_S)
+    except Exception:
+        logger.warning("blind measurements: the cache is down")
+    return value
+
+
+def _computed(exam: Exam) -> dict | None:
+    """computed_measurements of the exam's 12 leads, or None (a lead missing, an unreadable blob, no usable
+    R-peak series). 0.2-0.5 s for a 10 s strip, so cached by waveform content like the median beat."""
+
+    def compute() -> dict | None:
+        if any(lead not in exam.lead_names for lead in STANDARD_LEADS):
+            return None
+        try:
+            with storages["waveforms"].open(exam.waveform_key, "rb") as handle:
+                samples = waveform_codec.decode(handle.read())
+        except (OSError, ValueError):
+            logger.warning("blind measurements: waveform of exam %s unreadable", exam.pk)
+            return None
+        order = [exam.lead_names.index(lead) for lead in STANDARD_LEADS]
+        return computed_measurements(
+            samples[order].astype(np.float64) * (exam.gain_uv / 1000.0), exam.sampling_rate
+        )
+
+    return _cached(f"blind-measurements:v1:{exam.waveform_sha256}", compute)
+
+
+def _cart_beat(exam: Exam) -> dict | None:
+    row = ExamBeat.objects.filter(exam_id=exam.pk).values("sampling_rate", "leads_uv").first()
+    if row is None or len(row["leads_uv"]) != len(STANDARD_LEADS):
+        return None
+    return cart_beat_json(dict(zip(STANDARD_LEADS, row["leads_uv"], strict=True)), row["sampling_rate"])
+
+
+def _cart_intervals(exam: Exam) -> dict:
+    given = exam.device_measurements or {}
+    return {key: given[key] for key in INTERVAL_KEYS if key in given}
+
+
+def _beat(exam: Exam, setting: str, computed: dict | None) -> dict | None:
+    """The cart's beat where it was kept; else, with the computed measurements shown, the median beat."""
+    from annotations.selectors.reading.assignments import _median_beat_cached
+
+    beat = _cart_beat(exam)
+    source = "cart"
+    if beat is None and setting == "cart_and_computed":
+        beat, source = _median_beat_cached(exam), "computed"
+    if beat is None:
+        return None
+    marks = within_beat(computed["marks"], beat) if computed else dict(NO_MARKS)
+    return {**beat, "source": source, "marks": marks}
+
+
+def blind_measurements_panel(exam: Exam, setting: str) -> dict:
+    """The panel by `setting` (SETTINGS): {"setting", "beat", "intervals": {"cart", "computed"}, "st_mm"}."""
+    if setting not in SETTINGS or setting == "none":
+        return {"setting": "none", "beat": None, "intervals": {"cart": None, "computed": None}, "st_mm": None}
+    computed = _computed(exam) if setting == "cart_and_computed" else None
+    return {
+        "setting": setting,
+        "beat": _beat(exam, setting, computed),
+        "intervals": {
+            "cart": _cart_intervals(exam),
+            "computed": computed["intervals"] if computed else None,
+        },
+        "st_mm": computed["st_mm"] if computed else None,
+    }
