@@ -293,7 +293,9 @@ class BlindMeasurementsSerializer(serializers.Serializer):
     """Measurements of the signal, by the batch's blind_measurements setting: never a statement, a score,
     a model's name or a suggestion, so they are sent before the blind read too."""
 
-    setting = serializers.ChoiceField(choices=["none", "cart", "cart_and_computed"])
+    setting = serializers.CharField(
+        help_text="The batch's blind_measurements: none, cart or cart_and_computed."
+    )
     beat = BlindBeatSerializer(
         allow_null=True,
         help_text="The cart's representative beat where it was kept, else (cart_and_computed) the computed "
