@@ -32,7 +32,8 @@ def _redis_database_per_process(url: str) -> str:
     from urllib.parse import urlparse
 
     worker = os.environ.get("PYTEST_XDIST_WORKER", "")
-    index = 15 - (int(worker[2:]) + 1 if worker.startswith("gw") else 0)
+    # Wrapped round Redis's 16 databases: a 16th worker (gw15) shares the main process's, never another's.
+    index = (15 - (int(worker[2:]) + 1 if worker.startswith("gw") else 0)) % 16
     return urlparse(url)._replace(path=f"/{index}").geturl()
 
 

@@ -31,6 +31,8 @@ from annotations.selectors.reading.preferences import (
     reader_preferences,
 )
 from annotations.selectors.reading.refs import assignment_pk, assignment_ref_or_none
+from annotations.selectors.reading.serial import ROWS as SERIAL_ROWS
+from annotations.selectors.reading.serial import serial_overlay_for_reader
 from annotations.selectors.reading.worklist import reader_worklist
 from annotations.selectors.taxonomy import taxonomy_size_for_reader
 from annotations.services.reading import (
@@ -318,6 +320,9 @@ class PriorExamSerializer(serializers.Serializer):
     gain_uv = serializers.FloatField()
     waveform_url = serializers.CharField(help_text="Through this assignment only; fetched when opened.")
     waveform_etag = serializers.CharField()
+    overlay_url = serializers.CharField(
+        required=False, help_text="The reader's only: both median beats and the changes (SerialOverlayView)."
+    )
 
 
 class ReturnedReadSerializer(serializers.Serializer):
@@ -619,6 +624,58 @@ class ExplanationsView(APIView):
         return Response(explanations)
 
 
+class SerialBeatSerializer(serializers.Serializer):
+    sampling_rate = serializers.FloatField()
+    start_ms = serializers.FloatField(help_text="Where the beat starts, in ms from its R peak (negative).")
+    n_beats = serializers.IntegerField()
+    qrs_onset_ms = serializers.FloatField(allow_null=True, help_text="Where the two beats are aligned.")
+    leads = serializers.DictField(
+        child=serializers.ListField(child=serializers.IntegerField()), help_text="µV"
+    )
+
+
+class SerialSideSerializer(serializers.Serializer):
+    acquired_on = serializers.DateField()
+    beat = SerialBeatSerializer(allow_null=True, help_text="Null where the strip has no usable R peaks.")
+
+
+class SerialRowSerializer(serializers.Serializer):
+    key = serializers.ChoiceField(choices=SERIAL_ROWS)
+    earlier = serializers.FloatField(allow_null=True)
+    current = serializers.FloatField(allow_null=True)
+    change = serializers.FloatField(allow_null=True, help_text="current - earlier")
+
+
+class SerialMeasurementsSerializer(serializers.Serializer):
+    source = serializers.ChoiceField(
+        choices=["computed", "cart"],
+        allow_null=True,
+        help_text="computed: measured from the signals, where the reader may see computed measurements; "
+        "cart: the recording carts' own, where the batch shows them; null: neither (no rows).",
+    )
+    rows = SerialRowSerializer(many=True)
+
+
+class SerialOverlaySerializer(serializers.Serializer):
+    earlier = SerialSideSerializer()
+    current = SerialSideSerializer()
+    measurements = SerialMeasurementsSerializer()
+
+
+class SerialOverlayView(APIView):
+    permission_classes = [IsReader]
+
+    @extend_schema(responses=SerialOverlaySerializer)
+    def get(self, request, pk: int, n: int):
+        """Get an earlier ECG's median beats over the exam's
+
+        Readers only, on their own assignment of an active batch designed with serial comparison, for one
+        of the earlier exams the context lists (404 otherwise). Both exams' median beats (µV, aligned on
+        QRS onset by the page) with their acquisition dates, and heart rate, PR, QRS, QT, QTc and axes of
+        both with the change, from measurements the batch already shows its readers (`source`)."""
+        return Response(serial_overlay_for_reader(request.user, pk, n))
+
+
 class WorklistEntrySerializer(serializers.Serializer):
     batch_id = serializers.IntegerField()
     batch_name = serializers.CharField()
@@ -759,6 +816,11 @@ urlpatterns = [
         "v1/reading/assignments/<ref:assignment_id>/priors/<int:n>/waveform/",
         reading_prior_waveform,
         name="api-reading-prior-waveform",
+    ),
+    path(
+        "v1/reading/assignments/<ref:pk>/priors/<int:n>/overlay/",
+        SerialOverlayView.as_view(),
+        name="api-reading-prior-overlay",
     ),
     path("v1/reading/assignments/<ref:pk>/draft/", DraftView.as_view(), name="api-reading-draft"),
     path("v1/reading/assignments/<ref:pk>/submit/", SubmitView.as_view(), name="api-reading-submit"),

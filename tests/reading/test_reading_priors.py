@@ -27,6 +27,7 @@ PRIOR_KEYS = {
     "gain_uv",
     "waveform_url",
     "waveform_etag",
+    "overlay_url",
 }
 
 

@@ -45,9 +45,10 @@ def _scope(assignment: Assignment, n: int) -> str:
     return f"assignment:{assignment.pk}:prior:{n}"
 
 
-def _offered(exam: Exam, waveform_url, scope) -> list[dict]:
-    """Each earlier exam as a page is given it: its number, date, geometry and where its waveform is."""
-    return [
+def _offered(exam: Exam, waveform_url, scope, overlay_url=None) -> list[dict]:
+    """Each earlier exam as a page is given it: its number, date, geometry and where its waveform is (and,
+    for a reader, where its median beats overlaid on the open exam's are: selectors.reading.serial)."""
+    offered = [
         {
             "n": n,
             "acquired_on": earlier.acquired_at.date().isoformat(),
@@ -60,6 +61,10 @@ def _offered(exam: Exam, waveform_url, scope) -> list[dict]:
         }
         for n, earlier in enumerate(_earlier_exams(exam), start=1)
     ]
+    if overlay_url:
+        for prior in offered:
+            prior["overlay_url"] = overlay_url(prior["n"])
+    return offered
 
 
 def prior_exams(assignment: Assignment) -> list[dict]:
@@ -71,6 +76,7 @@ def prior_exams(assignment: Assignment) -> list[dict]:
         assignment.exam,
         lambda n: reverse("api-reading-prior-waveform", args=[assignment.pk, n]),
         lambda n: _scope(assignment, n),
+        lambda n: reverse("api-reading-prior-overlay", args=[assignment.pk, n]),
     )
 
 
