@@ -175,3 +175,18 @@ def test_only_the_reader_of_a_serial_batch_gets_it_and_never_anybodys_read(
     assert ana_client.get(f"{API}/{ref(plain)}/").json()["priors"] == []
     listed = ana_client.get(f"{API}/{ref(anas)}/").json()["priors"][0]
     assert listed["overlay_url"] == f"{API}/{ref(anas)}/priors/1/overlay/"
+
+
+def test_a_batch_showing_computed_measurements_to_blind_readers_gives_the_measured_changes(
+    client_for, ana, diego, tnmg, pair
+):
+    """Hidden suggestions, but the batch's `blind_measurements` shows the computed measurements."""
+    anas = queue(_batch("Blind", [pair[1]], [ana], diego, tnmg, blind_measurements="cart_and_computed"), ana)[
+        0
+    ]
+    body = client_for(ana).get(f"{API}/{ref(anas)}/priors/1/overlay/").json()
+    assert body["measurements"]["source"] == "computed"
+    rows = {row["key"]: row for row in body["measurements"]["rows"]}
+    assert rows["heart_rate_bpm"]["earlier"] == pytest.approx(95, abs=3)
+    assert rows["heart_rate_bpm"]["current"] == pytest.approx(58, abs=3)
+    assert rows["qrs_axis_deg"]["current"] is not None
