@@ -78,7 +78,7 @@ def test_the_case_page_shows_the_median_beat_and_the_scores_readers_see(
     disputed,  # noqa: F811
     settings,
 ):
-    """The median beat panel with the model's fiducial marks and measurements, beside the strips as on the
+    """The median beat panel with the model's fiducial marks and measurements, under the strips as on the
     reader page; and the scores of the provider readers are shown (SUGGESTION_READER_PROVIDER), not of
     whichever provider finished last: a newer quality-only provider scores none of the disputed classes."""
     from tests.reading.test_browser_reader_median import MEASURED
@@ -115,8 +115,8 @@ def test_the_case_page_shows_the_median_beat_and_the_scores_readers_see(
         "50 / 45 / 40 °",
     ):
         assert expected in text, expected
-    strips, beside = page.locator(".ecg-wrap").bounding_box(), panel.bounding_box()
-    assert beside["x"] >= strips["x"] + strips["width"]
+    strips, under = page.locator(".ecg-wrap").bounding_box(), panel.bounding_box()
+    assert under["y"] >= strips["y"] + strips["height"] - 1  # under: the strips keep the pane's width
     assert page.evaluate("(w => w.scrollWidth <= w.clientWidth + 1)(document.querySelector('.ecg-wrap'))")
     page.screenshot(path=screenshot_path("adjudication-case-median"), full_page=True)
     page.wait_for_load_state("networkidle")

@@ -1,4 +1,4 @@
-"""The median beat panel on the reader page, in headless Chromium: beside the 12 leads in "shown" batches,
+"""The median beat panel on the reader page, in headless Chromium: under the 12 leads in "shown" batches,
 with the model's fiducial marks and its measurements table; absent in hidden batches."""
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ def _open_shown(live_server, page, ana, bruno, diego, tnmg):
     return first
 
 
-def test_shown_mode_draws_the_median_beats_with_marks_and_the_table_beside_the_strips(
+def test_shown_mode_draws_the_median_beats_with_marks_and_the_table_under_the_strips(
     live_server, page, ana, bruno, diego, tnmg
 ):
     _open_shown(live_server, page, ana, bruno, diego, tnmg)
@@ -70,9 +70,9 @@ def test_shown_mode_draws_the_median_beats_with_marks_and_the_table_beside_the_s
     ):
         assert expected in text, expected
     assert page.inner_text("#suggestion h3") == "Suggestion: openecg-codec (6)"
-    strips, beside = page.locator(".ecg-wrap").bounding_box(), panel.bounding_box()
-    assert beside["x"] >= strips["x"] + strips["width"]  # beside the strips, not under them
-    # The strips are drawn to the width left beside the panel: no horizontal scrolling.
+    strips, under = page.locator(".ecg-wrap").bounding_box(), panel.bounding_box()
+    assert under["y"] >= strips["y"] + strips["height"] - 1  # under the strips, as a cart prints it
+    # The strips take the pane's whole width, as without the panel: no horizontal scrolling.
     assert page.evaluate("(w => w.scrollWidth <= w.clientWidth + 1)(document.querySelector('.ecg-wrap'))")
     page.screenshot(path=screenshot_path("reader-median"), full_page=True)
     page.locator("#median-panel").screenshot(path=screenshot_path("reader-median-panel"))
@@ -86,10 +86,10 @@ def test_shown_mode_draws_the_median_beats_with_marks_and_the_table_beside_the_s
     assert page.locator("#median-panel polyline").count() == 0
 
 
-def test_the_strips_are_drawn_before_the_median_beats_at_the_width_the_finished_panel_leaves(
+def test_the_strips_are_drawn_before_the_median_beats_and_the_panel_leaves_their_width_alone(
     live_server, page, ana, bruno, diego, tnmg
 ):
-    """The reader looks at the strips first: the panel takes its place (its size) before they are drawn,
+    """The reader looks at the strips first: the panel takes its place under them before they are drawn,
     and its twelve beats are drawn after them (once the context has brought them), in the place kept."""
     shown = shared_batch(
         readers=[ana, bruno], coordinator=diego, taxonomy=tnmg, exams=1, mode=ReviewBatch.SuggestionMode.SHOWN

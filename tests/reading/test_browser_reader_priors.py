@@ -110,7 +110,10 @@ def test_the_earlier_ecg_opens_stacked_or_side_by_side_on_the_same_paper(
     page.keyboard.press("c")
     assert page.get_attribute("#caliper-toggle", "aria-pressed") == "true"
     page.keyboard.press("c")
-    page.keyboard.press("p")  # side by side -> none
+    page.keyboard.press("p")  # side by side -> median beats overlaid
+    page.wait_for_selector("#serial-overlay polyline")
+    assert not page.locator("#prior-pane").is_visible()
+    page.keyboard.press("p")  # overlaid -> none
     assert not page.locator("#prior-pane").is_visible()
     assert page.locator("#priors-view").input_value() == "none"
     page.keyboard.press("p")  # none -> stacked

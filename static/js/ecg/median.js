@@ -172,7 +172,7 @@
       if (later) later(beats.draw); else beats.draw();
     } else {
       var none = document.createElement("p");
-      none.className = "muted";
+      none.className = "muted median-none";
       none.textContent = t("median_none");
       box.appendChild(none);
     }
@@ -191,5 +191,105 @@
     });
   }
 
-  root.EcgMedian = { render: render, relabel: relabel, ORDER: ORDER };
+  /* --- Serial comparison: an earlier ECG's median beats over the current ones ---------------------- */
+  // Larger paper than the panel's, for the eye to compare two lines; the same 25 mm/s and 10 mm/mV.
+  var SERIAL_MM = 7, SERIAL_CELL_H = 22;
+  var SERIAL = { earlier: "#d9480f", current: "#111" };
+  var SERIAL_ROWS = { heart_rate_bpm: ["m_rate", "bpm"], pr_ms: ["m_pr", "ms"], qrs_ms: ["m_qrs", "ms"],
+    qt_ms: ["m_qt", "ms"], qtc_bazett_ms: ["m_qtc_bazett", "ms"], p_axis_deg: ["m_p_axis", "°"],
+    qrs_axis_deg: ["m_qrs_axis", "°"], t_axis_deg: ["m_t_axis", "°"] };
+  /* Milliseconds from a beat's QRS onset (its R where none was found) of its first and last samples. */
+  function fromOnset(beat) {
+    var onset = beat.qrs_onset_ms == null ? 0 : beat.qrs_onset_ms;
+    return [beat.start_ms - onset, beat.start_ms + (values(beat).length - 1) * 1000 / beat.sampling_rate - onset];
+  }
+  /* One lead's two beats in the cell at (x0, y0) mm, each placed by its own QRS onset, which the span
+   * [from, to] (ms from onset) puts at the same x; data-onset-x: where each beat's onset sample fell. */
+  function serialCell(svg, beats, lead, x0, y0, span, label) {
+    var mid = y0 + SERIAL_CELL_H / 2, onsetX = x0 + (0 - span[0]) / 1000 * SPEED;
+    svg.appendChild(el("line", { x1: (onsetX * SERIAL_MM).toFixed(1), x2: (onsetX * SERIAL_MM).toFixed(1),
+      y1: (y0 * SERIAL_MM).toFixed(1), y2: ((y0 + SERIAL_CELL_H) * SERIAL_MM).toFixed(1), stroke: "#888",
+      "stroke-width": 1, "stroke-dasharray": "2 3" }));
+    ["earlier", "current"].forEach(function (which) {
+      var beat = beats[which], uv = beat.leads[lead];
+      if (!uv) return;
+      var first = fromOnset(beat)[0], dtMs = 1000 / beat.sampling_rate;
+      var xAt = function (i) { return (x0 + (first + i * dtMs - span[0]) / 1000 * SPEED) * SERIAL_MM; };
+      var points = uv.map(function (v, i) { return xAt(i).toFixed(1) + "," + ((mid - v / 1000 * GAIN) * SERIAL_MM).toFixed(1); });
+      var onsetIndex = (beat.qrs_onset_ms == null ? 0 : beat.qrs_onset_ms - beat.start_ms) / dtMs;
+      svg.appendChild(el("polyline", { points: points.join(" "), fill: "none", stroke: SERIAL[which], "stroke-width": 1.2,
+        "stroke-linejoin": "round", "data-lead": lead, "data-which": which, "data-onset-x": xAt(onsetIndex).toFixed(1) }));
+    });
+    var name = el("text", { x: ((x0 + 0.5) * SERIAL_MM).toFixed(1), y: ((y0 + LABEL_MM) * SERIAL_MM).toFixed(1),
+      "font-size": 10, "data-lead-name": lead });
+    name.textContent = label(lead);
+    svg.appendChild(name);
+  }
+  function serialBeats(beats, label) {
+    var a = fromOnset(beats.earlier), b = fromOnset(beats.current), span = [Math.min(a[0], b[0]), Math.max(a[1], b[1])];
+    var cellW = (span[1] - span[0]) / 1000 * SPEED, rows = Math.ceil(ORDER.length / COLUMNS);
+    var w = cellW * COLUMNS * SERIAL_MM, h = SERIAL_CELL_H * rows * SERIAL_MM;
+    var svg = el("svg", { width: Math.round(w), height: Math.round(h), viewBox: "0 0 " + w + " " + h, class: "serial-beats",
+      role: "img" });
+    svg.appendChild(el("path", { d: gridPath(w, h, SERIAL_MM), stroke: "#f6cfd5", "stroke-width": 0.5, fill: "none" }));
+    svg.appendChild(el("path", { d: gridPath(w, h, 5 * SERIAL_MM), stroke: "#eb9aa6", "stroke-width": 0.8, fill: "none" }));
+    ORDER.forEach(function (lead, i) {
+      serialCell(svg, beats, lead, (i % COLUMNS) * cellW, Math.floor(i / COLUMNS) * SERIAL_CELL_H, span, label);
+    });
+    return svg;
+  }
+  function signed(value, unit) {
+    if (value == null) return "–";
+    var n = Math.round(value), text = (n > 0 ? "+" : n < 0 ? "\u2212" : "") + Math.abs(n);
+    return text + (unit === "°" ? "°" : " " + unit);
+  }
+  function serialTable(rows, dates, t) {
+    var table = document.createElement("table"), head = document.createElement("tr");
+    ["", dates.earlier, dates.current, t("serial_change")].forEach(function (text) {
+      head.appendChild(document.createElement("th")).textContent = text;
+    });
+    table.appendChild(document.createElement("thead")).appendChild(head);
+    var body = table.appendChild(document.createElement("tbody"));
+    rows.forEach(function (row) {
+      var spec = SERIAL_ROWS[row.key];
+      if (!spec || (row.earlier == null && row.current == null)) return;
+      var tr = body.appendChild(document.createElement("tr"));
+      tr.dataset.key = row.key;
+      tr.appendChild(document.createElement("th")).textContent = t(spec[0]);
+      tr.appendChild(document.createElement("td")).textContent = withUnit(number(row.earlier), spec[1]);
+      tr.appendChild(document.createElement("td")).textContent = withUnit(number(row.current), spec[1]);
+      var change = tr.appendChild(document.createElement("td"));
+      change.className = "change";
+      change.textContent = signed(row.change, spec[1]);
+    });
+    return table;
+  }
+  /* Fill `box` with the overlay the server gave (selectors.reading.serial): the legend naming both ECGs by
+   * date and colour, the beats lead by lead, and the table of changes where the batch shows measurements. */
+  function overlay(box, data, t, label) {
+    var day = root.PageLocale.day, dates = { earlier: day(data.earlier.acquired_on), current: day(data.current.acquired_on) };
+    box.textContent = "";
+    var legend = box.appendChild(document.createElement("p"));
+    legend.className = "serial-legend";
+    [["current", "serial_this"], ["earlier", "serial_earlier"]].forEach(function (pair) {
+      var span = legend.appendChild(document.createElement("span")), swatch = document.createElement("i");
+      swatch.style.borderColor = SERIAL[pair[0]];
+      span.appendChild(swatch);
+      span.appendChild(document.createTextNode(t(pair[1], { date: dates[pair[0]] })));
+    });
+    if (data.earlier.beat && data.current.beat) {
+      box.appendChild(serialBeats({ earlier: data.earlier.beat, current: data.current.beat }, label));
+    } else {
+      box.appendChild(document.createElement("p")).textContent = t("serial_no_beat");
+    }
+    var side = box.appendChild(document.createElement("div")), m = data.measurements;
+    side.className = "serial-side";
+    side.appendChild(document.createElement("p")).textContent = t("serial_aligned");
+    var source = side.appendChild(document.createElement("p"));
+    source.className = "muted";
+    source.textContent = t(m.source ? "serial_source_" + m.source : "serial_source_none");
+    if (m.source) side.appendChild(serialTable(m.rows, dates, t));
+  }
+
+  root.EcgMedian = { render: render, relabel: relabel, overlay: overlay, ORDER: ORDER };
 })(window);

@@ -10,7 +10,8 @@
  * side they take half the width), and calls draw() after every drawing of the strips. `owner` is what the
  * list came with (the reader page's context: a new one starts again from the most recent earlier ECG);
  * `id` names the exam on screen, which the cache of decoded samples and the drawn mark carry. Nothing is
- * fetched until the earlier ECG is opened. */
+ * fetched until the earlier ECG is opened. On the reader page a fourth view, "overlay", lays the earlier
+ * ECG's median beats over the current ones lead by lead (#serial-overlay, from the prior's overlay_url). */
 (function (root) {
   "use strict";
   var P = root.EcgPaper;
@@ -19,7 +20,7 @@
 
   function create(opts) {
     var viewer = opts.viewer, gd = opts.gd, $ = opts.$, t = opts.t;
-    var s = { mode: "none", n: 1, list: [], owner: null, id: "", leads: {}, token: null };
+    var s = { mode: "none", n: 1, list: [], owner: null, id: "", leads: {}, overlays: {}, token: null };
 
     function onScreen() {
       return s.mode !== "none" && s.list.length ? s.list[s.n - 1] || s.list[0] : null;
@@ -36,11 +37,16 @@
         s.list.forEach(function (p) { choice.add(new Option(day(p.acquired_on), String(p.n))); });
         choice.hidden = s.list.length < 2;
         $("priors-control").hidden = !s.list.length;
+        // The median beats overlaid: where the page has their place and the server says where they are.
+        var overlay = $("priors-view").querySelector("option[value=overlay]");
+        if (overlay) overlay.hidden = overlay.disabled = !overlays();
+        if (s.mode === "overlay" && !overlays()) s.mode = "none";
       }
       var mode = onScreen() ? s.mode : "none", wrap = gd.parentElement;
       wrap.classList.toggle("priors-stacked", mode === "stacked");
       wrap.classList.toggle("priors-side", mode === "side");
-      $("prior-pane").hidden = mode === "none";
+      $("prior-pane").hidden = mode === "none" || mode === "overlay";
+      if ($("serial-overlay")) $("serial-overlay").hidden = mode !== "overlay";
       if (mode === "none" && $("ecg-prior").data) root.Plotly.purge($("ecg-prior"));
       viewer.widthShare = mode === "side" ? 0.5 : 1;
     }
@@ -61,6 +67,7 @@
       var p = onScreen(), box = $("ecg-prior"), token = {}, id = s.id;
       s.token = token;
       if (!p) return Promise.resolve();
+      if (s.mode === "overlay") return drawOverlay(p, token);
       var view = viewer.view, mode = s.mode;
       // Side by side, the caption sits under the earlier ECG only: it says which sheet is which.
       $("prior-caption").textContent = t(mode === "side" ? "prior_caption_side" : "prior_caption",
@@ -88,8 +95,24 @@
       // Side by side the strips take half the width: redrawn, and the earlier ECG with them.
       if (wasSide !== (viewer.widthShare !== 1)) viewer.draw(); else draw();
     }
+    function overlays() { return !!$("serial-overlay") && s.list.length > 0 && !!s.list[0].overlay_url; }
+    /* The earlier ECG's median beats over the current ones, and the changes (ecg/median.js draws them). */
+    function drawOverlay(p, token) {
+      var key = s.id + ":" + p.n, box = $("serial-overlay"), id = s.id;
+      if (!s.overlays[key]) {
+        s.overlays = {}; // one exam's at a time
+        s.overlays[key] = fetch(p.overlay_url, { credentials: "include", headers: { Accept: "application/json" } })
+          .then(function (r) { if (!r.ok) throw new Error("overlay " + r.status); return r.json(); });
+        s.overlays[key].catch(function () { delete s.overlays[key]; });
+      }
+      return s.overlays[key].then(function (data) {
+        if (s.token !== token) return;
+        root.EcgMedian.overlay(box, data, t, opts.label || String);
+        box.dataset.drawn = id + ":" + p.n;
+      }).catch(function () { box.textContent = t("serial_failed"); });
+    }
     function cycle() {
-      var order = ["none", "stacked", "side"];
+      var order = overlays() ? ["none", "stacked", "side", "overlay"] : ["none", "stacked", "side"];
       show(order[(order.indexOf(s.mode) + 1) % order.length]);
     }
     function choose(n) {

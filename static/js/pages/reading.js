@@ -89,6 +89,7 @@
     gd.dataset.drawnAt = String(performance.now()); // read by bench/reader_page.py
     // The first exam's strips are drawn before its context has arrived (openFirst): marked once it has.
     if (state.ctx) marked();
+    offscreen.update();
   }
   /* The exam on screen is drawn and its context applied: what tests, the bench and the earlier ECG wait for. */
   function marked() {
@@ -99,7 +100,10 @@
   }
 
   /* --- Serial comparison: an earlier ECG of the patient, when the batch shows them (ecg/priors.js) -- */
-  var priors = window.EcgPriors.create({ viewer: viewer, gd: gd, $: $, t: t, fetchWaveform: fetchWaveform });
+  var priors = window.EcgPriors.create({ viewer: viewer, gd: gd, $: $, t: t, fetchWaveform: fetchWaveform,
+    label: function (lead) { return medianLabel(lead); } });
+  /* --- A magnified sheet's edges: what lies out of view, and a column at a key (ecg/offscreen.js) --- */
+  var offscreen = window.EcgOffscreen.create({ viewer: viewer, $: $, t: t, label: function (lead) { return medianLabel(lead); } });
   /* --- Where a finding is: a statement's qualifiers, chosen after it (ecg/qualifiers.js) ------------ */
   var qualifiers = window.EcgQualifiers.create({ $: $, t: t, state: state, changed: changed, readOnly: readOnly });
 
@@ -497,8 +501,8 @@
     state.explanations = null;
     renderExplanations(false);
     whenIdle(function () { loadExplanations(context); });
-    // Two-stage: the panel arrives with the revision's context; the strips redraw to the narrower width.
-    if (renderMedian(context) && gd.dataset.drawn) viewer.draw();
+    // Two-stage: the panel arrives with the revision's context, under the strips, which keep their scale.
+    renderMedian(context);
     renderReadState();
     $("comment").disabled = readOnly();
     $("submit").disabled = readOnly();
@@ -685,25 +689,22 @@
     state.band = bands[0] || null;
     if (redraw !== false) viewer.showCaliper(); // lays the band (or none) over the strips with the calipers
   }
-  /* The median beat and measurements beside the strips (static/js/ecg/median.js), when the server sent
-   * them; true when the panel appeared or went, which changes the width the strips are drawn at. later:
-   * as in EcgMedian.render, to draw the beats once the strips are drawn (the panel has its size now). */
+  /* The median beat and measurements under the strips (static/js/ecg/median.js), when the server sent
+   * them. Under, never beside: the strips' millimetre is the same with the panel and without it, so its
+   * coming or going redraws nothing. later: as in EcgMedian.render, to draw the beats once the strips are
+   * drawn. */
   function renderMedian(context, later) {
-    var box = $("median-panel"), was = !box.hidden;
-    if (state.medianFor === context) return false;
+    var box = $("median-panel");
+    if (state.medianFor === context) return;
     state.medianFor = context;
     if (context.pending) {
-      // Its suggestion is on its way: the panel keeps its place (a fixed width), empty, so the strips are
-      // drawn once.
-      box.textContent = "";
-      return false;
+      box.textContent = ""; // its suggestion is on its way: the panel keeps its place, empty
+      return;
     }
     window.EcgMedian.render(box, context.median, t, medianLabel, later);
-    return was !== !box.hidden;
   }
-  /* Before the first exam's context: in a batch that shows the median beat the panel takes its place now
-   * (its width is fixed, static/css/app.css), empty, so the strips are drawn at their final width; the
-   * context fills it (renderMedian), or hides it where the exam has no suggestion (the strips redraw). */
+  /* Before the first exam's context: in a batch that shows the median beat the panel takes its place under
+   * the strips now, empty, so what follows it does not move when the context fills it (renderMedian). */
   function medianLabel(lead) { return window.EcgPlot.leadLabel(lead, viewer.view.leadNames); }
   function reserveMedian(room) {
     var box = $("median-panel");
@@ -737,7 +738,7 @@
       ctx.median = r.data.median;
       state.medianFor = null;
       renderSuggestion();
-      if (renderMedian(ctx)) return viewer.draw(); // a panel appeared or went: the strips change width
+      renderMedian(ctx);
     });
   }
   /* ahead: opened while the submit of the exam on screen travels; an exam no longer the reader's (its
@@ -760,10 +761,9 @@
   /* stripsDrawn: the first exam's strips are on screen already, drawn from the page's sheet (openFirst). */
   function show(id, context, buffer, push, keepView, stripsDrawn) {
     var exam = context.exam, beats = null;
-    // Before drawing: the panel takes its width from the strips. Its beats are drawn right after them, in
-    // the same task (both show at once; the first exam's strips, drawn before its context, went earlier):
-    // the reader looks at the strips first.
-    var moved = renderMedian(context, function (draw) { beats = draw; });
+    // Its beats are drawn right after the strips, in the same task (both show at once; the first exam's
+    // strips, drawn before its context, went earlier): the reader looks at the strips first.
+    renderMedian(context, function (draw) { beats = draw; });
     var drawBeats = function () { if (beats) beats(); beats = null; };
     priors.arrange(context.priors || [], context, context.assignment.id); // so does an earlier ECG beside them
     if (!stripsDrawn) viewer.setExam(exam, P.decode(buffer, exam.lead_names.length, exam.n_samples, exam.gain_uv));
@@ -782,9 +782,8 @@
       // First exam of the page: the reader looks at the tracing first, so it is drawn and put on screen
       // before the 70-odd statement rows are built (a frame later, before any key press). Chained straight
       // on, both would reach the screen together after one long task whenever the context came first.
-      // Drawn already from the sheet: again only where the median beat panel appeared or went. The exam
-      // is marked drawn (data-drawn, what tests and the bench wait for) once its context is applied.
-      var strips = stripsDrawn && !moved ? Promise.resolve() : viewer.draw();
+      // The exam is marked drawn (data-drawn, what tests and the bench wait for) once its context is applied.
+      var strips = stripsDrawn ? Promise.resolve() : viewer.draw();
       return strips.then(afterPaint).then(function () { apply(context); marked(); ready(); });
     }
     apply(context);
@@ -881,6 +880,8 @@
     "[": viewer.keys["["],
     "]": viewer.keys["]"],
     p: priors.cycle,
+    ",": function () { return offscreen.step(-1); },
+    ".": function () { return offscreen.step(1); },
     Escape: function () {
       if (viewer.caliper.on) viewer.toggleCalipers(false);
       else { $("search").value = ""; filter("", focusedCode()); }
@@ -972,7 +973,9 @@
     // relabelled in place, from the choice itself whichever listener runs first.
     on("lead-names", "change", function () {
       var style = this.value;
-      window.EcgMedian.relabel($("median-panel"), function (lead) { return window.EcgPlot.leadLabel(lead, style); });
+      ["median-panel", "serial-overlay"].forEach(function (id) {
+        window.EcgMedian.relabel($(id), function (lead) { return window.EcgPlot.leadLabel(lead, style); });
+      });
     });
     priors.wire();
     on("relevance-class", "change", function () {
@@ -1006,6 +1009,7 @@
 
   wireStatements();
   viewer.wire();
+  offscreen.wire();
   wireWindow();
   /* What the first exam's strips are drawn from (its geometry and the view preferences) comes in the page
    * (views/reading.py), unless this is a copy the browser kept for back or forward, which may be stale: then
