@@ -217,7 +217,8 @@ def _check_deflated(path: Path, limits: Limits) -> None:
     refuse_over("deflated DICOM data", inflated, limits)
 
 
-def read(path: Path, options: ReadOptions) -> Iterator[Record | RecordError]:
+def _open(path: Path, options: ReadOptions):
+    """The dataset of a waveform file, refused in words when it is not one."""
     _check_deflated(path, options.limits)
     try:
         ds = pydicom.dcmread(str(path))
@@ -229,10 +230,12 @@ def read(path: Path, options: ReadOptions) -> Iterator[Record | RecordError]:
     sop = str(ds.get("SOPClassUID", ""))
     if not sop.startswith(WAVEFORM_SOP_ROOT):
         raise FormatError(f"DICOM SOP class {sop or 'none'} is not a waveform (no ECG to read)")
-    index = _rhythm_index(ds)
-    group = ds.WaveformSequence[index]
-    label = str(group.get("MultiplexGroupLabel", "") or f"#{index + 1}").strip()
-    _check_group(group, label, options)
+    return ds
+
+
+def _signals(ds, index: int, group) -> tuple[np.ndarray, list[tuple[str, float, float]]]:
+    """The ECG leads of the rhythm group as stored integers less their baselines, and each lead's (name,
+    gain in microvolts, baseline)."""
     keep = _ecg_channels(group)  # a hemodynamic group may mix ECG leads with pressures: leads only
     channels = [_channel(group.ChannelDefinitionSequence[i]) for i in keep]
     raw = np.asarray(multiplex_array(ds, index, as_raw=True)).T[keep]  # (channels, samples)
@@ -242,6 +245,16 @@ def read(path: Path, options: ReadOptions) -> Iterator[Record | RecordError]:
         signals = raw - baselines[:, None]
     elif baselines.any():
         signals = signals - baselines.astype(np.int64)[:, None]
+    return signals, channels
+
+
+def read(path: Path, options: ReadOptions) -> Iterator[Record | RecordError]:
+    ds = _open(path, options)
+    index = _rhythm_index(ds)
+    group = ds.WaveformSequence[index]
+    label = str(group.get("MultiplexGroupLabel", "") or f"#{index + 1}").strip()
+    _check_group(group, label, options)
+    signals, channels = _signals(ds, index, group)
     identifiers = {key: str(ds.get(key)) for key in _IDENTIFYING if str(ds.get(key, "") or "").strip()}
     statements = [
         str(item.get("UnformattedTextValue") or item.get("TextValue") or "")
