@@ -13,6 +13,11 @@ serves the floor pages from a second tiny server. Then, median of --runs runs:
   and, for information, (b) against a bare canvas page drawing the same samples, and (d) the time from
   choosing "Earlier ECGs: stacked" to the earlier ECG drawn.
 
+The reader's desk panels are on as well: the median beat panel under the sheet, the serial comparison's
+median beats overlaid ((e): choosing "Earlier ECGs: median beats overlaid" to the 24 beats drawn), and the
+off-screen cue, with (b) once more at 50 mm/s, where the magnified sheet runs past the pane and the cue
+names the leads out of view ("warm, 50 mm/s", against the same minimal Plotly page's warm load).
+
 By default the page is measured as a reader sees it fully equipped: a batch in "shown" suggestion mode whose
 exams carry the measurement provider's suggestion (so the median beat panel with its fiducial marks is
 drawn), designed with serial comparison, each exam's patient having one earlier exam (offered, fetched only
@@ -346,6 +351,27 @@ def reader_load(page, url: str, assignment_id: str) -> float:
     return page_value(page, drawn_expression(assignment_id))
 
 
+def magnified_load(page, url: str, assignment_id: str) -> float:
+    """A warm load at 50 mm/s, the reader's preference chosen on the page first (and the standard 25 mm/s
+    chosen back after): the sheet runs past the pane and the off-screen cue shows."""
+    choose_speed(page, "50")
+    settle(page)
+    drawn = reader_load(page, url, assignment_id)
+    page.wait_for_selector("#sheet-more-right:not([hidden])", timeout=30000)
+    choose_speed(page, "25")
+    return drawn
+
+
+def choose_speed(page, speed: str) -> None:
+    """The speed chosen on the toolbar, once the server has kept it (the next load draws at it)."""
+
+    def saved(response) -> bool:
+        return "/reading/preferences/" in response.url and response.request.method == "PUT"
+
+    with page.expect_response(saved, timeout=30000):
+        page.select_option("#speed", speed)
+
+
 def floor_load(page, url: str) -> float:
     page.goto(url, wait_until="commit")
     return page_value(page, "window.drawnAt === undefined ? null : window.drawnAt")
@@ -403,6 +429,8 @@ def main() -> None:
             "canvas_quiet",
             "switch",
             "earlier",
+            "magnified",
+            "overlay",
         )
     }
     timeline: list[dict] = []
@@ -442,6 +470,16 @@ def main() -> None:
                     if run > 0:
                         figures["earlier"].append(page.evaluate("() => performance.now()") - started)
                     assert not offered, f"fetched before the earlier ECG was opened: {offered}"
+                    started = page.evaluate("() => performance.now()")
+                    page.select_option("#priors-view", "overlay")
+                    # The page's CSP allows no evaluated strings: a selector, not wait_for_function.
+                    page.wait_for_selector("#serial-overlay polyline", timeout=30000)
+                    if run > 0:
+                        figures["overlay"].append(page.evaluate("() => performance.now()") - started)
+                    beats = page.locator("#serial-overlay polyline").count()
+                    assert beats == 24, f"{beats} beats overlaid"
+                    page.select_option("#priors-view", "none")
+                magnified = magnified_load(page, reader_url, _ref(first))
                 context.close()
                 floor_context = browser.new_context(viewport=VIEWPORT)
                 floor_page = floor_context.new_page()
@@ -467,6 +505,7 @@ def main() -> None:
                     ("canvas_cold", canvas_cold),
                     ("canvas_warm", canvas_warm),
                     ("canvas_quiet", canvas_quiet),
+                    ("magnified", magnified),
                 ):
                     figures[key].append(value)
             # (c) submit-and-next through the queue: each switch opens the (prefetched) next exam.
@@ -517,6 +556,11 @@ def main() -> None:
             f"   ratio {m[cache] / m['plotly_' + cache]:.2f}x (goal <= {goal:.2f}x)"
             f"   [canvas page {m['canvas_' + cache]:.0f} ms: {m[cache] / m['canvas_' + cache]:.2f}x]"
         )
+    print(
+        f"(b) page -> 13 strips, warm, 50 mm/s {m['magnified']:>6.0f} ms   minimal Plotly page (warm)"
+        f" {m['plotly_warm']:>6.0f} ms   ratio {m['magnified'] / m['plotly_warm']:.2f}x"
+        "   (the sheet twice as wide, the off-screen cue on)"
+    )
     half = m["warm"] / 2
     print(
         f"(c) submit-and-next -> drawn {m['switch']:>6.0f} ms   half the warm page load {half:>6.0f} ms"
@@ -525,6 +569,10 @@ def main() -> None:
     if figures["earlier"]:
         print(
             f"(d) 'Earlier ECGs: stacked' -> drawn {m['earlier']:>6.0f} ms (fetched on opening, not before)"
+        )
+    if figures["overlay"]:
+        print(
+            f"(e) 'Earlier ECGs: median beats overlaid' -> drawn {m['overlay']:>6.0f} ms (fetched on opening)"
         )
     steps = [k for k in timeline[0] if all(t[k] is not None for t in timeline[1:])] if timeline[1:] else []
     print(
