@@ -7,4 +7,5 @@ def roles(request):
         "is_reader": Role.READER in held,
         "is_adjudicator": Role.ADJUDICATOR in held,
         "is_coordinator": Role.COORDINATOR in held,
+        "is_submitter": Role.SUBMITTER in held,
     }

@@ -1,4 +1,4 @@
-"""The three roles of ECG Review, as Django auth groups."""
+"""The roles of ECG Review, as Django auth groups."""
 
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ class Role(StrEnum):
     READER = "reader"
     ADJUDICATOR = "adjudicator"
     COORDINATOR = "coordinator"
+    # A model builder scoring predictions on blind benchmarks: sees tracings and their own figures only.
+    SUBMITTER = "submitter"
 
 
 # A view declares who may use it in `required_roles` (role_required, signed_in, the DRF permission

@@ -15,5 +15,6 @@ urlpatterns = [
     path("", include("annotations.views.agreement")),
     path("", include("annotations.views.adjudication")),
     path("", include("annotations.views.releases")),
+    path("", include("annotations.views.benchmarks")),
     path("", include("annotations.views.audit")),
 ]

@@ -636,3 +636,6 @@ STORAGES["releases"] = {
 # ...), each written by its own task on the releases queue, so that several workers share a large one;
 # fixed per release when it is asked for. 5,000 exams are about 1 GB of float32 tracings.
 RELEASE_SHARD_EXAMS = env.int("RELEASE_SHARD_EXAMS", 5000, minimum=1)
+# A benchmark submission's file (NPY or CSV of per-class scores): 100,000 exams x 74 classes of float64
+# is 59 MB. Larger bodies are refused by their Content-Length before they are read.
+BENCHMARK_MAX_SUBMISSION_MB = env.int("BENCHMARK_MAX_SUBMISSION_MB", 64, minimum=1)

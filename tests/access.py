@@ -14,9 +14,11 @@ from datetime import UTC, datetime, timedelta
 from django.contrib.auth.models import AnonymousUser
 from django.urls import resolve
 
-from annotations.models import Assignment, Exam, ImportJob
+from annotations.models import Assignment, BenchmarkExam, Exam, ImportJob
 from annotations.roles import Role, user_roles
 from annotations.selectors.adjudication import adjudication_queue
+from annotations.services.benchmarks.create import benchmark_create
+from annotations.services.benchmarks.submissions import submission_create
 from annotations.services.exams.create import dataset_get_or_create
 from annotations.services.reading import LabelInput, annotation_save_draft, annotation_submit
 from annotations.services.releases.builds import release_build, release_create
@@ -25,7 +27,7 @@ from tests.factories import UserFactory, make_exam
 from tests.midbatch import MidBatch, mid_batch
 from tests.urlwalk import Route
 
-PERSONAS = ["anonymous", "ana", "bruno", "carla", "diego", "eve"]
+PERSONAS = ["anonymous", "ana", "bruno", "carla", "diego", "eve", "sofia"]
 
 
 class Undeclared(Exception):
@@ -86,6 +88,8 @@ _BY_NAME = {
     "user_id": "user",
     "name": "file",
     "n": "prior",
+    "benchmark_id": "benchmark",
+    "submission_id": "submission",
 }
 _BY_COLLECTION = {
     "assignments": "assignment",
@@ -120,7 +124,7 @@ class Study:
 
     def owner(self, roles: frozenset[Role] | None) -> str:
         """The persona whose objects a route is about: the first of ours holding a declared role."""
-        for persona in ("ana", "carla", "diego"):
+        for persona in ("ana", "carla", "diego", "sofia"):
             if roles and user_roles(self.users[persona]) & roles:
                 return persona
         return "diego"
@@ -184,6 +188,7 @@ def build_study(tnmg, *, mid_batch_ids: bool = False) -> Study:
         "carla": UserFactory(username="carla", roles=[Role.ADJUDICATOR]),
         "diego": UserFactory(username="diego", roles=[Role.COORDINATOR]),
         "eve": UserFactory(username="eve", roles=[]),
+        "sofia": UserFactory(username="sofia", roles=[Role.SUBMITTER]),
     }
     study = labelled_study(
         readers=[users["ana"], users["bruno"], users["carol"]],
@@ -192,6 +197,7 @@ def build_study(tnmg, *, mid_batch_ids: bool = False) -> Study:
         taxonomy=tnmg,
     )
     release = release_build(release_create(actor=users["diego"], batches=[study.batch], hdf5=False).pk)
+    benchmark, submission = _benchmark(release, users)
     job = ImportJob.objects.create(coordinator=users["diego"], dataset_name="incoming", paths=["a.hea"])
     case = adjudication_queue(users["carla"])[0]
     # The account the People page's routes act on: nobody's persona, so deactivating it spoils nothing.
@@ -217,7 +223,9 @@ def build_study(tnmg, *, mid_batch_ids: bool = False) -> Study:
         own = {"ana": running.escalated.pk, "bruno": running.handed_on.pk}
     for persona in ("ana", "bruno"):
         result.ids[persona] = {**common, "assignment": own[persona]}
+    common.update(benchmark=benchmark.pk, submission=submission.pk)
     result.ids["carla"] = {**common, "batch": case.batch_id, "exam": case.exam_id}
+    result.ids["sofia"] = dict(common)
     result.ids["diego"] = {
         **common,
         "release": release.pk,
@@ -226,6 +234,26 @@ def build_study(tnmg, *, mid_batch_ids: bool = False) -> Study:
         "assignment": own["ana"],
     }
     return result
+
+
+def _benchmark(release, users: dict):
+    """A benchmark of the study's release and one submission of sofia's (all zeros, at 0.5)."""
+    benchmark = benchmark_create(
+        actor=users["diego"], release=release, name="study", label_source="consensus_adjudication"
+    )
+    header = "exam_id," + ",".join(benchmark.classes)
+    keys = BenchmarkExam.objects.filter(benchmark=benchmark).values_list("exam_key", flat=True)
+    lines = [header, *(key + ",0" * len(benchmark.classes) for key in keys)]
+    submission = submission_create(
+        actor=users["sofia"],
+        benchmark=benchmark,
+        data="\n".join(lines).encode(),
+        file_name="zeros.csv",
+        model_name="zeros",
+        model_version="1",
+        thresholds=[0.5] * len(benchmark.classes),
+    )
+    return benchmark, submission
 
 
 def _mid_batch(users: dict, tnmg) -> MidBatch:

@@ -9,6 +9,7 @@ from annotations.models.adjudication import Adjudication, AdjudicationView
 from annotations.models.agreement import AgreementResult, Consensus, DisputedLabel
 from annotations.models.audit import AuditEvent
 from annotations.models.batches import Assignment, BatchExam, ReviewBatch
+from annotations.models.benchmarks import Benchmark, BenchmarkExam, BenchmarkSubmission
 from annotations.models.exams import (
     QUALITY_FLAG_CHOICES,
     Dataset,
@@ -40,6 +41,9 @@ __all__ = [
     "Assignment",
     "AuditEvent",
     "BatchExam",
+    "Benchmark",
+    "BenchmarkExam",
+    "BenchmarkSubmission",
     "Consensus",
     "Dataset",
     "DiagnosticClass",

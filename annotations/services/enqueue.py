@@ -338,6 +338,12 @@ def jobs_sweep_run() -> dict[str, int]:
         queued["release shards"] = _release_shards_sweep(now)
     except Exception:
         logger.warning("jobs sweep skipped the release shards: the cache is unavailable")
+    from annotations.services.benchmarks.submissions import submissions_waiting_requeue
+
+    try:
+        queued["benchmark submissions"] = submissions_waiting_requeue()
+    except Exception:
+        logger.warning("jobs sweep skipped the benchmark submissions: the cache is unavailable")
     from annotations.services.imports.jobs import import_jobs_stalled_requeue
     from annotations.services.releases.builds import releases_stalled_requeue
 

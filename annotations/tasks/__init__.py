@@ -7,6 +7,7 @@ queued by an older deployment still find their task. Importing this package regi
 """
 
 from annotations.tasks.agreement import agreement_recompute, agreement_sweep, evidence_warm
+from annotations.tasks.benchmarks import benchmarks_score
 from annotations.tasks.enqueue import jobs_sweep
 from annotations.tasks.exams import exams_quality
 from annotations.tasks.imports import imports_run
@@ -16,6 +17,7 @@ from annotations.tasks.suggestions import suggestions_batch, suggestions_exam, s
 __all__ = [
     "agreement_recompute",
     "agreement_sweep",
+    "benchmarks_score",
     "evidence_warm",
     "exams_quality",
     "imports_run",

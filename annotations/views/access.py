@@ -26,6 +26,22 @@ def role_required(role: Role):
     return decorator
 
 
+def any_role_required(*roles: Role):
+    """Like role_required, for a page any one of several roles may open."""
+
+    def decorator(view):
+        @wraps(view)
+        def wrapped(request, *args, **kwargs):
+            if not any(has_role(request.user, role) for role in roles):
+                raise PermissionDenied
+            return view(request, *args, **kwargs)
+
+        wrapped.required_roles = frozenset(roles)
+        return wrapped
+
+    return decorator
+
+
 def signed_in(view):
     """Declares a page open to any signed-in account, role or not (the middleware already demands the
     login). Wraps rather than marks, so a framework view shared with other projects is left untouched."""

@@ -40,6 +40,7 @@ ROLE_CHOICES = [
     (Role.READER.value, gettext_lazy("Reader")),
     (Role.ADJUDICATOR.value, gettext_lazy("Adjudicator")),
     (Role.COORDINATOR.value, gettext_lazy("Coordinator")),
+    (Role.SUBMITTER.value, gettext_lazy("Benchmark submitter")),
 ]
 
 

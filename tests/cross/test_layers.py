@@ -24,6 +24,7 @@ CAPABILITIES = [
     "adjudication",
     "releases",
     "audit",
+    "benchmarks",
 ]
 
 

@@ -1,0 +1,266 @@
+"""API for blind benchmarks: coordinators create and close them and read their labels; submitters
+download the tracings, submit predictions and read their own figures beside the readers'."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from django.conf import settings
+from django.http import HttpResponse
+from django.urls import path
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.parsers import MultiPartParser
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from annotations.api.errors import StrictSerializer
+from annotations.api.permissions import HasRole, IsCoordinator
+from annotations.errors import Invalid
+from annotations.models import Benchmark, BenchmarkSubmission
+from annotations.roles import Role
+from annotations.selectors.benchmarks import (
+    benchmark_exam_ids,
+    benchmark_get,
+    benchmark_labels,
+    benchmark_list,
+    benchmark_readers,
+    benchmark_release,
+    leaderboard,
+    quota_left,
+    submission_get,
+    submission_list,
+    submission_view,
+    visible_splits,
+)
+from annotations.services.benchmarks.create import benchmark_close, benchmark_create
+from annotations.services.benchmarks.submissions import submission_create
+from annotations.views.benchmarks import parse_thresholds, submission_body_bytes, tracings_response
+from ecgreview.client_address import client_ip
+from ecgreview.json_body import StrictJSONParser
+
+
+class IsCoordinatorOrSubmitter(HasRole):
+    roles = frozenset({Role.COORDINATOR, Role.SUBMITTER})
+
+
+class IsSubmitter(HasRole):
+    roles = frozenset({Role.SUBMITTER})
+
+
+class BenchmarkCreateSerializer(StrictSerializer):
+    name = serializers.CharField(required=False, default="", allow_blank=True, max_length=200)
+    label_source = serializers.ChoiceField(choices=Benchmark.LabelSource.values)
+    private_fraction = serializers.FloatField(required=False, default=0.5, min_value=0.0, max_value=0.99)
+    daily_quota = serializers.IntegerField(required=False, default=5, min_value=1, max_value=1000)
+    seed = serializers.IntegerField(required=False, default=0, min_value=0, max_value=2**31 - 1)
+
+
+class SubmissionCreateSerializer(StrictSerializer):
+    file = serializers.FileField(help_text="NPY (exams x classes, in the tracings' row order) or CSV.")
+    model_name = serializers.CharField(max_length=100)
+    model_version = serializers.CharField(max_length=60)
+    thresholds = serializers.CharField(
+        required=False, default="", allow_blank=True, max_length=4000, help_text="One per class, commas."
+    )
+    threshold_rule = serializers.ChoiceField(
+        choices=BenchmarkSubmission.ThresholdRule.values, required=False, default="submitted"
+    )
+
+
+def benchmark_data(user, benchmark: Benchmark) -> dict:
+    return {
+        "id": benchmark.pk,
+        "name": benchmark.name,
+        "release": benchmark.release_id,
+        "label_source": benchmark.label_source,
+        "classes": benchmark.classes,
+        "exam_count": benchmark.exam_count,
+        "private_count": benchmark.private_count,
+        "status": benchmark.status,
+        "created_at": benchmark.created_at,
+        "closed_at": benchmark.closed_at,
+        "daily_quota": benchmark.daily_quota,
+        "tracings": benchmark.tracings,
+        "splits_shown": list(visible_splits(user, benchmark)),
+    }
+
+
+class BenchmarkListView(APIView):
+    permission_classes = [IsCoordinatorOrSubmitter]
+
+    def get(self, request):
+        """List the benchmarks
+
+        Coordinators and submitters. Each benchmark's classes, exam counts, status and tracings file."""
+        return Response([benchmark_data(request.user, b) for b in benchmark_list(request.user)[:200]])
+
+
+class BenchmarkCreateView(APIView):
+    permission_classes = [IsCoordinator]
+
+    @extend_schema(request=BenchmarkCreateSerializer)
+    def post(self, request, release_id: int):
+        """Turn a finished release into a blind benchmark
+
+        Coordinators only. `label_source`: consensus (exams every class of which the readers settled),
+        consensus_adjudication (adjudicated ones too) or reference (the exams' imported reference labels).
+        `private_fraction` of the exams, drawn with `seed`, form the hidden split. Audited."""
+        payload = BenchmarkCreateSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        release = benchmark_release(request.user, release_id)
+        benchmark = benchmark_create(
+            actor=request.user, release=release, ip_address=client_ip(request), **payload.validated_data
+        )
+        return Response(benchmark_data(request.user, benchmark), status=status.HTTP_201_CREATED)
+
+
+class BenchmarkDetailView(APIView):
+    permission_classes = [IsCoordinatorOrSubmitter]
+
+    def get(self, request, benchmark_id: int):
+        """Get a benchmark: readers' figures and the leaderboard
+
+        Every reader of the release scored against the benchmark's labels, and the finished submissions,
+        on the public split; on the private split too once the benchmark is closed (coordinators always).
+        No per-exam figure, ever."""
+        benchmark = benchmark_get(request.user, benchmark_id)
+        data = benchmark_data(request.user, benchmark)
+        data["readers"] = benchmark_readers(request.user, benchmark)
+        data["leaderboard"] = leaderboard(request.user, benchmark)
+        data["exam_ids"] = benchmark_exam_ids(request.user, benchmark)
+        return Response(data)
+
+
+class BenchmarkCloseView(APIView):
+    permission_classes = [IsCoordinator]
+
+    def post(self, request, benchmark_id: int):
+        """Close a benchmark
+
+        Coordinators only. No more submissions; every figure of the private split is shown. Audited."""
+        benchmark = benchmark_close(
+            actor=request.user,
+            benchmark=benchmark_get(request.user, benchmark_id),
+            ip_address=client_ip(request),
+        )
+        return Response(benchmark_data(request.user, benchmark))
+
+
+class BenchmarkLabelsView(APIView):
+    permission_classes = [IsCoordinator]
+
+    @extend_schema(responses={(200, "text/csv"): bytes})
+    def get(self, request, benchmark_id: int):
+        """Download a benchmark's labels
+
+        Coordinators only: exam_id, split and one 0/1 column per class, in row order."""
+        benchmark = benchmark_get(request.user, benchmark_id)
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(["exam_id", "split", *benchmark.classes])
+        for key, split, labels in benchmark_labels(request.user, benchmark):
+            writer.writerow([key, split, *labels])
+        return HttpResponse(out.getvalue(), content_type="text/csv; charset=utf-8")
+
+
+class BenchmarkTracingsView(APIView):
+    permission_classes = [IsCoordinatorOrSubmitter]
+
+    @extend_schema(responses={(200, "application/octet-stream"): bytes})
+    def get(self, request, benchmark_id: int):
+        """Download a benchmark's tracings
+
+        CODE-15%'s HDF5 layout: `tracings` (exams, 4096, 12) float32 at 400 Hz and `exam_id`, in the row
+        order an NPY submission follows. No label. Audited."""
+        return tracings_response(request.user, benchmark_get(request.user, benchmark_id), client_ip(request))
+
+
+class SubmissionListCreateView(APIView):
+    permission_classes = [IsSubmitter]
+    max_body_bytes = staticmethod(submission_body_bytes)  # the upload's own cap (BodyLimitMiddleware)
+    # JSON too, so that a body without the file is told what is missing rather than 415.
+    parser_classes = [MultiPartParser, StrictJSONParser]
+
+    def get(self, request, benchmark_id: int):
+        """List your submissions to a benchmark
+
+        Submitters: their own, newest first, with the figures they may see and the quota left today."""
+        benchmark = benchmark_get(request.user, benchmark_id)
+        return Response(
+            {
+                "quota_left": quota_left(request.user, benchmark),
+                "submissions": [
+                    submission_view(request.user, s) for s in submission_list(request.user, benchmark)
+                ],
+            }
+        )
+
+    @extend_schema(request={"multipart/form-data": SubmissionCreateSerializer})
+    def post(self, request, benchmark_id: int):
+        """Submit predictions
+
+        Submitters only, multipart: `file` (NPY or CSV of per-class scores in [0, 1] for every exam),
+        `model_name`, `model_version`, and `thresholds` (one per class, commas) or `threshold_rule`
+        max_f1_public. A file that is not exactly that is refused with the reason, nothing stored; 429
+        past the daily quota. Scored in the background: follow the submission's GET. Audited."""
+        benchmark = benchmark_get(request.user, benchmark_id)
+        payload = SubmissionCreateSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        data = payload.validated_data
+        upload = data["file"]
+        if upload.size > settings.BENCHMARK_MAX_SUBMISSION_MB * 1024 * 1024:
+            raise Invalid(f"the file is over {settings.BENCHMARK_MAX_SUBMISSION_MB} MB")
+        submission = submission_create(
+            actor=request.user,
+            benchmark=benchmark,
+            data=upload.read(),
+            file_name=upload.name,
+            model_name=data["model_name"],
+            model_version=data["model_version"],
+            thresholds=parse_thresholds(data["thresholds"]),
+            threshold_rule=data["threshold_rule"],
+            ip_address=client_ip(request),
+        )
+        submission = submission_get(request.user, submission.pk)
+        return Response(submission_view(request.user, submission), status=status.HTTP_201_CREATED)
+
+
+class SubmissionDetailView(APIView):
+    permission_classes = [IsCoordinatorOrSubmitter]
+
+    def get(self, request, submission_id: int):
+        """Get one submission and its figures
+
+        The submitter's own (404 for anyone else's), any for coordinators. Per class, macro and micro:
+        AUROC, AUPRC, and at its thresholds sensitivity, specificity, PPV and F1, each with a bootstrap
+        95% interval by exam; the private split only once the benchmark is closed."""
+        submission = submission_get(request.user, submission_id)
+        return Response(submission_view(request.user, submission))
+
+
+urlpatterns = [
+    path("v1/benchmarks/", BenchmarkListView.as_view(), name="api-benchmark-list"),
+    path(
+        "v1/releases/<int:release_id>/benchmark/", BenchmarkCreateView.as_view(), name="api-benchmark-create"
+    ),
+    path("v1/benchmarks/<int:benchmark_id>/", BenchmarkDetailView.as_view(), name="api-benchmark-detail"),
+    path("v1/benchmarks/<int:benchmark_id>/close/", BenchmarkCloseView.as_view(), name="api-benchmark-close"),
+    path(
+        "v1/benchmarks/<int:benchmark_id>/labels.csv",
+        BenchmarkLabelsView.as_view(),
+        name="api-benchmark-labels",
+    ),
+    path(
+        "v1/benchmarks/<int:benchmark_id>/tracings.hdf5",
+        BenchmarkTracingsView.as_view(),
+        name="api-benchmark-tracings",
+    ),
+    path(
+        "v1/benchmarks/<int:benchmark_id>/submissions/",
+        SubmissionListCreateView.as_view(),
+        name="api-benchmark-submissions",
+    ),
+    path("v1/submissions/<int:submission_id>/", SubmissionDetailView.as_view(), name="api-submission-detail"),
+]

@@ -1,0 +1,287 @@
+"""A coordinator turns a finished release into a blind benchmark: exams, order, split and labels frozen,
+the tracings written in that order, and every reader of the release scored against the same labels."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import tempfile
+from pathlib import Path
+
+import numpy as np
+from django.core.files import File
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from annotations.errors import Conflict, Forbidden, Invalid
+from annotations.lib.release_files import hdf5
+from annotations.lib.stats.benchmark import score
+from annotations.models import Benchmark, BenchmarkExam, Exam, ReferenceLabel, Release
+from annotations.roles import Role, has_role
+from annotations.selectors.releases.builds import release_file_key, release_storage
+from annotations.services.audit import audit_record
+from annotations.services.exams.waveforms import waveform_load
+from annotations.services.releases.layout import ADDED_COLUMN, META_COLUMNS
+
+TRACINGS_NAME = "tracings.hdf5"
+READER_RESAMPLES = 1000
+
+
+def benchmark_storage_key(benchmark_id: int, name: str) -> str:
+    return f"benchmarks/{benchmark_id}/{name}"
+
+
+def _release_csv(release: Release, name: str) -> list[dict]:
+    if not any(entry["name"] == name for entry in release.files):
+        return []
+    with release_storage().open(release_file_key(release, name), "rb") as handle:
+        return list(csv.DictReader(io.StringIO(handle.read().decode("utf-8"))))
+
+
+def _keys(rows: list[dict]) -> list[str]:
+    """The id each exam goes by in the benchmark's files: its exam id, or dataset/exam id where two
+    datasets share one."""
+    ids = [row["exam_id"] for row in rows]
+    if len(set(ids)) == len(ids):
+        return ids
+    return [f"{row['dataset']}/{row['exam_id']}" for row in rows]
+
+
+def _natural(keys: list[str]) -> list[int]:
+    """Row order: numeric where every id is a number (a CODE file's row i is exam i), else by text."""
+    if all(key.isdigit() for key in keys):
+        return sorted(range(len(keys)), key=lambda i: int(keys[i]))
+    return sorted(range(len(keys)), key=lambda i: keys[i])
+
+
+def _consensus_truth(
+    rows: list[dict], classes: list[str], adjudicated: set[tuple]
+) -> tuple[list, np.ndarray]:
+    kept, truth = [], []
+    for row in rows:
+        cells = [row[code] for code in classes]
+        if any(cell not in ("0", "1") for cell in cells) or (row["dataset"], row["exam_id"]) in adjudicated:
+            continue
+        kept.append(row)
+        truth.append([int(cell) for cell in cells])
+    return kept, np.array(truth, dtype=np.int64).reshape(len(kept), len(classes))
+
+
+def _exams_of(rows: list[dict]) -> list[Exam]:
+    wanted = {(row["dataset"], row["exam_id"]) for row in rows}
+    found = {
+        (exam.dataset.name, exam.external_id): exam
+        for exam in Exam.objects.filter(
+            dataset__name__in={d for d, _ in wanted}, external_id__in={e for _, e in wanted}
+        ).select_related("dataset")
+    }
+    return [found[(row["dataset"], row["exam_id"])] for row in rows]
+
+
+def _reference_truth(release: Release, exams: list[Exam], classes: list[str]) -> np.ndarray:
+    system = release.target or release.taxonomy.key
+    column = {code.upper(): k for k, code in enumerate(classes)}
+    row_of = {exam.pk: i for i, exam in enumerate(exams)}
+    truth = np.zeros((len(exams), len(classes)), dtype=np.int64)
+    marked = ReferenceLabel.objects.filter(exam_id__in=list(row_of), code_system__iexact=system)
+    for exam_id, code in marked.values_list("exam_id", "code"):
+        k = column.get(code.upper())
+        if k is not None:
+            truth[row_of[exam_id], k] = 1
+    return truth
+
+
+def _labels(release: Release, source: str) -> tuple[list[dict], list[Exam], list[str], np.ndarray]:
+    rows = _release_csv(release, "consensus.csv")
+    if not rows:
+        raise Invalid(_("the release has no consensus.csv to take exams and labels from"))
+    classes = [name for name in rows[0] if name not in META_COLUMNS and name != ADDED_COLUMN]
+    if source == Benchmark.LabelSource.REFERENCE:
+        exams = _exams_of(rows)
+        return rows, exams, classes, _reference_truth(release, exams, classes)
+    adjudicated = set()
+    if source == Benchmark.LabelSource.CONSENSUS:
+        adjudicated = {(r["dataset"], r["exam_id"]) for r in _release_csv(release, "adjudications.csv")}
+    kept, truth = _consensus_truth(rows, classes, adjudicated)
+    return kept, _exams_of(kept), classes, truth
+
+
+def _reader_calls(release: Release, keys: dict[tuple, int], classes: list[str]) -> dict[str, tuple]:
+    """Per reader pseudonym: (exam rows read, 0/1 calls per class) from the release's first-round reads."""
+    column = {code: k for k, code in enumerate(classes)}
+    calls: dict[str, dict[int, np.ndarray]] = {}
+    for read in _release_csv(release, "reads.csv"):
+        row = keys.get((read["dataset"], read["exam_id"]))
+        if (
+            row is None
+            or read["read_round"] != "1"
+            or read["is_current"] != "1"
+            or read["status"] != "submitted"
+        ):
+            continue
+        marks = calls.setdefault(read["reader"], {}).setdefault(row, np.zeros(len(classes), np.int64))
+        if read["code"] in column:
+            marks[column[read["code"]]] = 1
+    out = {}
+    for reader, by_row in calls.items():
+        rows = np.array(sorted(by_row))
+        out[reader] = (rows, np.stack([by_row[r] for r in rows]))
+    return out
+
+
+def _reader_figures(release, keys, classes, truth: np.ndarray, private: np.ndarray) -> list[dict]:
+    names = {pseudonym: uid for pseudonym, uid in (release.pseudonym_key or {}).items()}
+    entries = []
+    for reader, (rows, calls) in sorted(_reader_calls(release, keys, classes).items()):
+        entry = {"reader": reader, "user_id": names.get(reader), "n": len(rows)}
+        for split, mask in (("public", ~private[rows]), ("private", private[rows])):
+            entry[split] = score(
+                truth[rows[mask]],
+                calls[mask],
+                np.full(len(classes), 0.5),
+                classes=classes,
+                ranked=False,
+                n_resamples=READER_RESAMPLES,
+            ).as_dict()
+        entries.append(entry)
+    return entries
+
+
+def _write_tracings(exams: list[Exam], keys: list[str], path: Path) -> dict:
+    with hdf5.TracingsWriter(path, n_rows=len(exams), attrs={"convention": "CODE"}) as writer:
+        for exam in exams:
+            samples = waveform_load(exam.waveform_key)
+            writer.write(hdf5.code_tracing(samples, gain_uv=exam.gain_uv, rate_hz=exam.sampling_rate)[None])
+        writer.write_ids("exam_id", [key.encode() for key in keys])
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    return {"name": TRACINGS_NAME, "bytes": path.stat().st_size, "sha256": digest}
+
+
+def _check(actor, release: Release, source: str, private_fraction: float, daily_quota: int) -> None:
+    if not has_role(actor, Role.COORDINATOR):
+        raise Forbidden
+    if release.status != Release.Status.DONE:
+        raise Conflict(_("only a finished release can become a benchmark"))
+    if source not in Benchmark.LabelSource.values:
+        raise Invalid(_("unknown label source “%(source)s”") % {"source": source})
+    if not 0 <= private_fraction < 1:
+        raise Invalid(_("the private share of exams must be at least 0 and below 1"))
+    if not 1 <= daily_quota <= 1000:
+        raise Invalid(_("the daily quota must be between 1 and 1000"))
+
+
+# Long because it is one transaction in steps that only make sense together: frozen labels, the split,
+# the tracings in the same order, the readers' figures and the audit row.
+def benchmark_create(
+    *,
+    actor,
+    release: Release,
+    name: str,
+    label_source: str,
+    private_fraction: float = 0.5,
+    daily_quota: int = 5,
+    seed: int = 0,
+    ip_address: str | None = None,
+) -> Benchmark:
+    """Freeze a finished release's exams and labels as a benchmark; refused with nothing stored."""
+    _check(actor, release, label_source, private_fraction, daily_quota)
+    rows, exams, classes, truth = _labels(release, label_source)
+    if not rows:
+        raise Invalid(_("no exam of the release has labels from this source"))
+    keys = _keys(rows)
+    order = _natural(keys)
+    rows, exams, keys, truth = (
+        [rows[i] for i in order],
+        [exams[i] for i in order],
+        [keys[i] for i in order],
+        truth[order],
+    )
+    n = len(rows)
+    private = np.zeros(n, dtype=bool)
+    private[np.random.default_rng(seed).permutation(n)[: round(private_fraction * n)]] = True
+    index = {(row["dataset"], row["exam_id"]): i for i, row in enumerate(rows)}
+    readers = _reader_figures(release, index, classes, truth, private)
+    with transaction.atomic():
+        benchmark = Benchmark.objects.create(
+            name=(name or release.name)[:200],
+            release=release,
+            label_source=label_source,
+            classes=classes,
+            exam_count=n,
+            private_count=int(private.sum()),
+            split_seed=seed,
+            daily_quota=daily_quota,
+            readers=readers,
+            created_by=actor,
+        )
+        BenchmarkExam.objects.bulk_create(
+            BenchmarkExam(
+                benchmark=benchmark,
+                row=i,
+                exam_key=keys[i],
+                exam=exams[i],
+                split="private" if private[i] else "public",
+                labels=truth[i].tolist(),
+            )
+            for i in range(n)
+        )
+        with tempfile.TemporaryDirectory() as folder:
+            path = Path(folder) / TRACINGS_NAME
+            entry = _write_tracings(exams, keys, path)
+            key = benchmark_storage_key(benchmark.pk, TRACINGS_NAME)
+            # A file left under this key (a database restored to before it) would make the storage save
+            # under another name and the download serve the stale one.
+            if release_storage().exists(key):
+                release_storage().delete(key)
+            with open(path, "rb") as handle:
+                release_storage().save(key, File(handle))
+        benchmark.tracings = entry
+        benchmark.save(update_fields=["tracings"])
+        audit_record(
+            actor=actor,
+            action="benchmark.create",
+            target=benchmark,
+            after={
+                "release": release.pk,
+                "label_source": label_source,
+                "classes": classes,
+                "exams": n,
+                "private": int(private.sum()),
+                "seed": seed,
+                "daily_quota": daily_quota,
+                "tracings_sha256": entry["sha256"],
+            },
+            ip_address=ip_address,
+        )
+    return benchmark
+
+
+def benchmark_close(*, actor, benchmark: Benchmark, ip_address: str | None = None) -> Benchmark:
+    """Close a benchmark: no more submissions, and the private split's figures are shown."""
+    if not has_role(actor, Role.COORDINATOR):
+        raise Forbidden
+    with transaction.atomic():
+        locked = Benchmark.objects.select_for_update().get(pk=benchmark.pk)
+        if locked.status == Benchmark.Status.CLOSED:
+            raise Conflict(_("the benchmark is closed already"))
+        locked.status, locked.closed_at = Benchmark.Status.CLOSED, timezone.now()
+        locked.save(update_fields=["status", "closed_at"])
+        audit_record(actor=actor, action="benchmark.close", target=locked, ip_address=ip_address)
+    return locked
+
+
+def benchmark_tracings_open(*, actor, benchmark: Benchmark, ip_address: str | None = None):
+    """Open the benchmark's tracings for download, recording who took them."""
+    if not (has_role(actor, Role.COORDINATOR) or has_role(actor, Role.SUBMITTER)):
+        raise Forbidden
+    with transaction.atomic():
+        audit_record(
+            actor=actor,
+            action="benchmark.download",
+            target=benchmark,
+            after={"file": TRACINGS_NAME, "sha256": benchmark.tracings.get("sha256")},
+            ip_address=ip_address,
+        )
+    return release_storage().open(benchmark_storage_key(benchmark.pk, TRACINGS_NAME), "rb")

@@ -1,0 +1,13 @@
+"""Blind benchmarks: score one submission."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from annotations.services.benchmarks.submissions import submission_score
+
+
+@shared_task(acks_late=True, name="annotations.tasks.benchmarks_score")
+def benchmarks_score(submission_id: int) -> None:
+    """Score a submission against its benchmark's labels; idempotent (a scored one is left alone)."""
+    submission_score(submission_id)
