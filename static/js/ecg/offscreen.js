@@ -56,9 +56,10 @@
       var from = wrap.scrollLeft, to = from + wrap.clientWidth;
       var left = from > 1, right = wrap.scrollWidth - to > 1;
       var down = wrap.scrollHeight - wrap.scrollTop - wrap.clientHeight > 1;
+      // Sideways, only where a strip is cut: past the last column lies only the paper's blank edge.
       var lefts = left ? leadsOut(-1, from, to) : "", rights = right ? leadsOut(1, from, to) : "";
-      cue("sheet-more-left", left, "‹", lefts);
-      cue("sheet-more-right", right, "›", rights);
+      cue("sheet-more-left", !!lefts, "‹", lefts);
+      cue("sheet-more-right", !!rights, "›", rights);
       cue("sheet-more-down", down, "▾", down ? rowsBelow(wrap.scrollTop + wrap.clientHeight) : "");
       // Clear of the pane's scroll bars, whichever it has.
       var barBelow = wrap.offsetHeight - wrap.clientHeight + "px", barRight = wrap.offsetWidth - wrap.clientWidth + "px";
