@@ -1,0 +1,48 @@
+"""On PostgreSQL with a real Celery worker: a submission made through the API is scored by the worker
+(the message sent after the commit), and the API then gives its figures."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
+from django.test import Client
+
+from annotations.models import BenchmarkSubmission
+from tests.agreement.test_code_test import CODES, code15  # noqa: F401 (the fixture)
+from tests.benchmarks.code_test import THRESHOLDS, code_test_release, npy_bytes, submitter
+from tests.workers import celery_worker, wait_for
+
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+N = 30
+
+
+def test_a_real_worker_scores_a_submission(tmp_path, diego, code15, client):  # noqa: F811
+    if connection.vendor != "postgresql":
+        pytest.skip("the worker runs against PostgreSQL and Redis")
+    release = code_test_release(tmp_path, diego, n_exams=N)
+    client.force_login(diego)
+    benchmark = client.post(
+        f"/api/v1/releases/{release.pk}/benchmark/",
+        {"label_source": "reference"},
+        content_type="application/json",
+    ).json()
+    sofia = Client()
+    sofia.force_login(submitter())
+    scores = np.random.default_rng(1).random((N, len(CODES)))
+    with celery_worker(queues="default"):
+        response = sofia.post(
+            f"/api/v1/benchmarks/{benchmark['id']}/submissions/",
+            {
+                "file": SimpleUploadedFile("s.npy", npy_bytes(scores)),
+                "model_name": "net",
+                "model_version": "1",
+                "thresholds": ",".join(map(str, THRESHOLDS)),
+            },
+        )
+        assert response.status_code == 201, response.content
+        assert response.json()["status"] == "queued"
+        wait_for(lambda: BenchmarkSubmission.objects.filter(status="done").exists(), timeout=90)
+    result = sofia.get(f"/api/v1/submissions/{response.json()['id']}/").json()
+    assert result["results"]["public"]["figures"]["macro"]["auroc"]["value"] is not None
