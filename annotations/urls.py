@@ -6,6 +6,7 @@ urlpatterns = [
     path("", include("annotations.views.home")),
     path("", include("annotations.views.auth")),
     path("", include("annotations.views.users")),
+    path("", include("annotations.views.credentials")),
     path("", include("annotations.views.taxonomy")),
     path("", include("annotations.views.exams")),
     path("", include("annotations.views.imports")),

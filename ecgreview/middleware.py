@@ -206,3 +206,31 @@ class PasswordChangeRequiredMiddleware:
 
             return redirect("password-change")
         return self.get_response(request)
+
+
+class TwoFactorEnrolmentRequiredMiddleware:
+    """A coordinator or adjudicator signed in without a second factor where the operator requires one
+    (TWO_FACTOR_REQUIRED_FOR_STAFF; the login view marks the session) is sent to the enrolment page until
+    it enrols; it may still log out. API calls with that session answer 403."""
+
+    SESSION_KEY = "must_enrol_two_factor"
+    ALLOWED = ("/accounts/two-factor/", "/accounts/logout/", "/accounts/password/", "/static/", "/i18n/")
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        session = getattr(request, "session", None)
+        if (
+            session is not None
+            and session.get(self.SESSION_KEY)
+            and not request.path_info.startswith(self.ALLOWED)
+        ):
+            if request.path_info.startswith(API_PREFIX):
+                return JsonResponse(
+                    {"detail": "Set up two-factor sign-in first (/accounts/two-factor/)."}, status=403
+                )
+            from django.shortcuts import redirect
+
+            return redirect("two-factor")
+        return self.get_response(request)

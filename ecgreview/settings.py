@@ -49,6 +49,9 @@ INSTALLED_APPS = [
     "drf_spectacular",
     # Swagger UI and Redoc as static files of this server: the documentation pages fetch nothing elsewhere.
     "drf_spectacular_sidecar",
+    # TOTP devices for two-factor sign-in (annotations/services/credentials/two_factor.py).
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     "annotations",
 ]
 
@@ -68,6 +71,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "ecgreview.middleware.LoginRequiredMiddleware",
     "ecgreview.middleware.PasswordChangeRequiredMiddleware",
+    "ecgreview.middleware.TwoFactorEnrolmentRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last, so first to see a view's exception: NotFound and Forbidden become the 404 and 403 pages.
@@ -359,6 +363,18 @@ SESSION_SAVE_EVERY_REQUEST = False
 # Failed logins before an account (or an address) is locked out, and for how long.
 LOGIN_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", 5, minimum=1)
 LOGIN_LOCKOUT_MINUTES = env.int("LOGIN_LOCKOUT_MINUTES", 15, minimum=1)
+# Two-factor sign-in (TOTP): any local account may enrol; with this on, coordinators and adjudicators
+# must enrol before anything else, and sign in with a code from then on (docs/tokens-and-2fa.md).
+TWO_FACTOR_REQUIRED_FOR_STAFF = env.bool("TWO_FACTOR_REQUIRED_FOR_STAFF", False)
+# The issuer an authenticator app shows beside the account name.
+TWO_FACTOR_ISSUER = env.str("TWO_FACTOR_ISSUER", "ECG Review")
+OTP_TOTP_ISSUER = TWO_FACTOR_ISSUER
+# django-otp's own back-off after a wrong code would refuse the next right one silently for seconds;
+# wrong codes count towards the sign-in lockout above instead (services.auth), with its clear message.
+OTP_TOTP_THROTTLE_FACTOR = 0
+# API tokens: the longest life a token may be given (days), and the default.
+API_TOKEN_MAX_DAYS = env.int("API_TOKEN_MAX_DAYS", 365, minimum=1)
+API_TOKEN_DEFAULT_DAYS = env.int("API_TOKEN_DEFAULT_DAYS", 90, minimum=1)
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 
@@ -418,7 +434,11 @@ SECURE_CSP = {
 
 # --- API ------------------------------------------------------------------------------------------
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
+    # The token first: a bad token is a 401 with `WWW-Authenticate: Token` (no token: 403, as before).
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "annotations.api.auth.ApiTokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
     # SignedIn is IsAuthenticated that declares its roles (none needed) for the access-matrix test.
     "DEFAULT_PERMISSION_CLASSES": ["annotations.api.permissions.SignedIn"],
     "DEFAULT_SCHEMA_CLASS": "annotations.api.schema.DocstringSchema",

@@ -90,6 +90,7 @@ _BY_NAME = {
     "n": "prior",
     "benchmark_id": "benchmark",
     "submission_id": "submission",
+    "token_id": "token",
 }
 _BY_COLLECTION = {
     "assignments": "assignment",
@@ -97,6 +98,7 @@ _BY_COLLECTION = {
     "imports": "import",
     "batches": "batch",
     "releases": "release",
+    "tokens": "token",
 }
 
 
@@ -215,6 +217,7 @@ def build_study(tnmg, *, mid_batch_ids: bool = False) -> Study:
         return Assignment.objects.get(batch=study.batch, reader=reader, exam=study.exams["E005"]).pk
 
     result = Study(users=users)
+    common["token"] = _token(target, target).pk  # the People page's revoke acts on fabio's token
     own = {persona: unread(users[persona]) for persona in ("ana", "bruno")}
     if mid_batch_ids:
         running = _mid_batch(users, tnmg)
@@ -226,6 +229,8 @@ def build_study(tnmg, *, mid_batch_ids: bool = False) -> Study:
     common.update(benchmark=benchmark.pk, submission=submission.pk)
     result.ids["carla"] = {**common, "batch": case.batch_id, "exam": case.exam_id}
     result.ids["sofia"] = dict(common)
+    for persona in ("ana", "bruno", "carla", "sofia"):
+        result.ids[persona]["token"] = _token(users[persona], users[persona]).pk
     result.ids["diego"] = {
         **common,
         "release": release.pk,
@@ -234,6 +239,12 @@ def build_study(tnmg, *, mid_batch_ids: bool = False) -> Study:
         "assignment": own["ana"],
     }
     return result
+
+
+def _token(user, actor):
+    from annotations.services.credentials.tokens import api_token_create
+
+    return api_token_create(actor=actor, user=user, name="matrix", scope="read_only").token
 
 
 def _benchmark(release, users: dict):

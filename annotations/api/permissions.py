@@ -3,6 +3,7 @@ signed-in account), so the access-matrix test knows the right role of every API 
 
 from __future__ import annotations
 
+from django.utils.translation import gettext_lazy
 from rest_framework.permissions import BasePermission, IsAuthenticated
 
 from annotations.roles import ANY_SIGNED_IN, Role, user_roles
@@ -31,3 +32,15 @@ class IsReader(HasRole):
 
 class IsAdjudicator(HasRole):
     roles = frozenset({Role.ADJUDICATOR})
+
+
+class SessionSignedIn(SignedIn):
+    """Any account signed in with a session, not a token: managing tokens with a token could widen one."""
+
+    sessions_only = True
+    message = gettext_lazy("Manage tokens while signed in on the site, not with a token.")
+
+    def has_permission(self, request, view) -> bool:
+        from annotations.models import ApiToken
+
+        return super().has_permission(request, view) and not isinstance(request.auth, ApiToken)

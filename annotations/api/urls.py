@@ -22,6 +22,7 @@ urlpatterns = [
     path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
     path("redoc/", RedocView.as_view(url_name="api-schema"), name="api-redoc"),
     path("", include("annotations.api.users")),
+    path("", include("annotations.api.credentials")),
     path("", include("annotations.api.taxonomy")),
     path("", include("annotations.api.exams")),
     path("", include("annotations.api.reading")),

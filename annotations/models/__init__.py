@@ -10,6 +10,7 @@ from annotations.models.agreement import AgreementResult, Consensus, DisputedLab
 from annotations.models.audit import AuditEvent
 from annotations.models.batches import Assignment, BatchExam, ReviewBatch
 from annotations.models.benchmarks import Benchmark, BenchmarkExam, BenchmarkSubmission
+from annotations.models.credentials import ApiToken, RecoveryCode, TokenScope
 from annotations.models.exams import (
     QUALITY_FLAG_CHOICES,
     Dataset,
@@ -38,6 +39,7 @@ __all__ = [
     "Annotation",
     "AnnotationLabel",
     "AnnotationRevision",
+    "ApiToken",
     "Assignment",
     "AuditEvent",
     "BatchExam",
@@ -54,6 +56,7 @@ __all__ = [
     "LatestSuggestionScore",
     "QualityGrade",
     "ReaderPreference",
+    "RecoveryCode",
     "ReferenceLabel",
     "Release",
     "ReviewBatch",
@@ -62,4 +65,5 @@ __all__ = [
     "SuggestionRelevance",
     "SuggestionScore",
     "Taxonomy",
+    "TokenScope",
 ]

@@ -61,11 +61,36 @@ def api_login_required(view):
 
     @wraps(view)
     def wrapped(request, *args, **kwargs):
+        refused = _token_sign_in(request)
+        if refused is not None:
+            return refused
         if not request.user.is_authenticated:
             return JsonResponse({"detail": "Authentication credentials were not provided."}, status=403)
         return view(request, *args, **kwargs)
 
     return wrapped
+
+
+def _token_sign_in(request):
+    """An `Authorization: Token` request acts as the token's user here as in the DRF views (the same
+    authentication class, so the same scope and refusals); None when signed in or without a token."""
+    from django.http import JsonResponse
+    from rest_framework import exceptions
+
+    from annotations.api.auth import ApiTokenAuthentication
+
+    authentication = ApiTokenAuthentication()
+    try:
+        found = authentication.authenticate(request)
+    except exceptions.AuthenticationFailed as error:
+        response = JsonResponse({"detail": str(error.detail)}, status=401)
+        response["WWW-Authenticate"] = authentication.authenticate_header(request)
+        return response
+    except exceptions.PermissionDenied as error:
+        return JsonResponse({"detail": str(error.detail)}, status=403)
+    if found is not None:
+        request.user = found[0]
+    return None
 
 
 def _client_ip(request) -> str | None:

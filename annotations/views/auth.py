@@ -2,17 +2,33 @@
 
 from __future__ import annotations
 
+import time
+
+from django import forms
 from django.conf import settings
+from django.contrib.auth import login as auth_login
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_not_required
-from django.shortcuts import redirect
+from django.shortcuts import redirect, render
 from django.urls import path
 from django.utils.decorators import method_decorator
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
+from annotations.selectors.credentials import active_user
 from annotations.services.auth import login_fail, login_lock_check, login_succeed
+from annotations.services.credentials.two_factor import (
+    two_factor_check,
+    two_factor_enrolled,
+    two_factor_required,
+)
 from annotations.views.access import _client_ip, signed_in
-from ecgreview.middleware import has_nul
+from ecgreview.middleware import TwoFactorEnrolmentRequiredMiddleware, has_nul
+
+SESSION_PENDING = "two_factor_pending"
+SESSION_MUST_ENROL = TwoFactorEnrolmentRequiredMiddleware.SESSION_KEY
+# The password step holds for this long: the code must follow it, not come back a day later.
+PENDING_SECONDS = 300
 
 
 @method_decorator(login_not_required, name="dispatch")
@@ -41,16 +57,18 @@ class LoginView(auth_views.LoginView):
         return super().post(request, *args, **kwargs)
 
     def form_valid(self, form):
+        user = form.get_user()
+        if two_factor_enrolled(user):
+            # The password is right; the session signs in only with the second factor (two_factor_login).
+            self.request.session[SESSION_PENDING] = {
+                "user": user.pk,
+                "backend": user.backend,
+                "at": time.time(),
+                "next": self.get_success_url(),
+            }
+            return redirect("login-two-factor")
         response = super().form_valid(form)
-        login_succeed(form.get_user(), _client_ip(self.request))
-        from annotations.selectors.users import password_must_change
-
-        if password_must_change(form.get_user()):
-            # A password a coordinator handed out: replaced before anything else (the middleware holds
-            # the session to the password page until then).
-            self.request.session["must_change_password"] = True
-            return redirect("password-change")
-        return response
+        return _after_sign_in(self.request, user, response)
 
     def form_invalid(self, form):
         username = form.data.get("username") or ""
@@ -58,7 +76,72 @@ class LoginView(auth_views.LoginView):
         return super().form_invalid(form)
 
 
+def _after_sign_in(request, user, response):
+    """The sign-in is complete: audited, then a handed-out password replaced or a required second factor
+    enrolled before anything else (the middleware holds the session to those pages until then)."""
+    from annotations.selectors.users import password_must_change
+
+    login_succeed(user, _client_ip(request))
+    if two_factor_required(user) and not two_factor_enrolled(user):
+        request.session[SESSION_MUST_ENROL] = True
+    if password_must_change(user):
+        request.session["must_change_password"] = True
+        return redirect("password-change")
+    if request.session.get(SESSION_MUST_ENROL):
+        return redirect("two-factor")
+    return response
+
+
+class TwoFactorForm(forms.Form):
+    code = forms.CharField(max_length=32, label=gettext_lazy("Code"), strip=True)
+
+
+def _pending_user(request):
+    pending = request.session.get(SESSION_PENDING)
+    if not pending or time.time() - pending.get("at", 0) > PENDING_SECONDS:
+        request.session.pop(SESSION_PENDING, None)
+        return None, None
+    user = active_user(pending["user"])
+    return user, pending
+
+
+def _two_factor_page(request, form, *, status=200, locked=False, error=""):
+    context = {
+        "form": form,
+        "error": error,
+        "locked_minutes": settings.LOGIN_LOCKOUT_MINUTES if locked else None,
+    }
+    return render(request, "registration/login_two_factor.html", context, status=status)
+
+
+@login_not_required
+def two_factor_login(request):
+    """The second step of signing in, for an account with two-factor sign-in: a code from the
+    authenticator app or one recovery code. Wrong codes count towards the same lockout as passwords."""
+    user, pending = _pending_user(request)
+    if user is None:
+        return redirect("login")
+    form = TwoFactorForm(request.POST or None)
+    if request.method != "POST":
+        return _two_factor_page(request, form)
+    ip = _client_ip(request)
+    if login_lock_check(user.get_username(), ip):
+        return _two_factor_page(request, TwoFactorForm(), status=429, locked=True)
+    if (
+        not form.is_valid()
+        or has_nul(request.POST)
+        or two_factor_check(user, form.cleaned_data["code"]) is None
+    ):
+        login_fail(user.get_username(), ip)
+        error = _("That code is not right. Try the code the app shows now.")
+        return _two_factor_page(request, TwoFactorForm(), status=400, error=error)
+    request.session.pop(SESSION_PENDING, None)
+    auth_login(request, user, backend=pending["backend"])
+    return _after_sign_in(request, user, redirect(pending.get("next") or settings.LOGIN_REDIRECT_URL))
+
+
 urlpatterns = [
     path("accounts/login/", LoginView.as_view(), name="login"),
+    path("accounts/login/two-factor/", two_factor_login, name="login-two-factor"),
     path("accounts/logout/", signed_in(auth_views.LogoutView.as_view()), name="logout"),
 ]

@@ -13,6 +13,7 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.views.decorators.csrf import csrf_exempt
 
 from annotations.errors import Forbidden, NotFound
 from annotations.views.access import api_login_required, signed_in
@@ -92,6 +93,9 @@ def api_refusal(exception: Exception) -> JsonResponse | None:
     return JsonResponse({"detail": detail}, status=status)
 
 
+# Exempt from CSRF: it changes nothing, and a token client (no CSRF cookie) writing to an unknown address
+# must get this JSON 404, not the CSRF middleware's HTML 403.
+@csrf_exempt
 @api_login_required
 @signed_in
 def api_not_found(request: HttpRequest, rest: str = "") -> HttpResponse:

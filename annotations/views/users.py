@@ -63,15 +63,29 @@ class NewAccountForm(RolesForm, NameForm):
     email = forms.EmailField(required=False, label=gettext_lazy("E-mail"))
 
 
-def _page(request, *, form=None, shown=None, status=200):
+def _page(request, *, form=None, shown=None, token_shown=None, status=200):
+    from django.conf import settings
+
+    from annotations.models import TokenScope
+    from annotations.selectors.credentials import api_tokens_visible, two_factor_user_ids
+
+    people = people_list(request.user)
+    enrolled = two_factor_user_ids([p["id"] for p in people])
+    for person in people:
+        person["two_factor"] = person["id"] in enrolled
     response = render(
         request,
         "annotations/users/people.html",
         {
-            "people": people_list(request.user),
+            "people": people,
             "form": form or NewAccountForm(),
             "role_choices": ROLE_CHOICES,
             "shown": shown,
+            "token_shown": token_shown,
+            "tokens": api_tokens_visible(request.user),
+            "token_scopes": TokenScope.choices,
+            "token_default_days": settings.API_TOKEN_DEFAULT_DAYS,
+            "token_max_days": settings.API_TOKEN_MAX_DAYS,
         },
         status=status,
     )

@@ -50,12 +50,36 @@ def signed_in(study: Study, persona: str) -> str:
     return sessions[persona]
 
 
-def ask(study: Study, persona: str, route: Route, method: str, values: dict[str, object]):
+# The token each persona's API requests carry in the token walk: the scope of the persona's one role, so
+# the token holds what the session holds; read-only where no scope names the role (then unsafe methods
+# are refused, a difference the walk expects). Anonymous carries a revoked token.
+ROLE_SCOPES = {Role.READER: "reader", Role.COORDINATOR: "coordinator"}
+
+
+def token_of(study: Study, persona: str) -> tuple[str, str]:
+    """The persona's token (secret, scope), created once per study outside every savepoint."""
+    from annotations.services.credentials.tokens import api_token_create, api_token_revoke
+
+    tokens = study.__dict__.setdefault("_tokens", {})
+    if persona not in tokens:
+        user = study.user("diego" if persona == "anonymous" else persona)
+        roles = user_roles(user)
+        scope = next((ROLE_SCOPES[r] for r in roles if r in ROLE_SCOPES and len(roles) == 1), "read_only")
+        created = api_token_create(actor=user, user=user, name=f"walk {persona}", scope=scope)
+        if persona == "anonymous":
+            api_token_revoke(actor=user, token_id=created.token.pk)
+        tokens[persona] = (created.secret, scope)
+    return tokens[persona]
+
+
+def ask(study: Study, persona: str, route: Route, method: str, values: dict[str, object], auth="session"):
     """One request as the persona, in a savepoint rolled back after it: closing the batch or submitting
     a read must not change what the next request of the walk finds."""
     client = Client()
     kwargs = {"content_type": "application/json", "data": {}} if route.is_api and method != "get" else {}
-    if persona != "anonymous":
+    if auth == "token":
+        client = Client(HTTP_AUTHORIZATION=f"Token {token_of(study, persona)[0]}")
+    elif persona != "anonymous":
         client.cookies[settings.SESSION_COOKIE_NAME] = signed_in(study, persona)
     with transaction.atomic():
         response = getattr(client, method)(route.fill(values), **kwargs)
@@ -126,23 +150,39 @@ def test_every_route_declares_who_may_use_it():
 
 def test_the_login_forms_are_the_only_public_routes():
     public = {route.path for route in ROUTES if declared_roles(route) is None}
-    assert public == {"/accounts/login/", "/admin/login/"}
+    assert public == {"/accounts/login/", "/accounts/login/two-factor/", "/admin/login/"}
+
+
+def token_refusal(study: Study, persona: str, route: Route, method: str, auth: str, status: int) -> bool:
+    """The token walk's one expected refusal of the right role: 403 for an unsafe method with a read-only
+    token, and for the token routes, which take a session only."""
+    if auth != "token" or status != 403:
+        return False
+    if token_of(study, persona)[1] == "read_only" and method != "get":
+        return True
+    view = _view(route)
+    classes = getattr(getattr(view, "cls", None), "permission_classes", [])
+    return any(getattr(c, "sessions_only", False) for c in classes)
 
 
 @pytest.mark.parametrize("persona", PERSONAS)
-@pytest.mark.parametrize("moment", ["designed", "mid_batch"])
-def test_every_route_answers_each_persona_as_its_view_declares(tnmg, moment, persona):
+@pytest.mark.parametrize(
+    "moment,auth", [("designed", "session"), ("mid_batch", "session"), ("designed", "token")]
+)
+def test_every_route_answers_each_persona_as_its_view_declares(tnmg, moment, auth, persona):
     """Logged out: a login redirect (pages) or 401/403 (API). Wrong role: 403 or 404 (or the admin's own
     login redirect). Right role: success, or a refusal of the sample input; never 401/403/404/5xx.
     Mid-batch, the readers' own slots are those an escalation and a reassignment made after the design
-    (tests/midbatch.py), and the batch routes act on that running batch."""
+    (tests/midbatch.py), and the batch routes act on that running batch. With `auth=token` the API routes
+    are walked again with each persona's API token instead of a session (a revoked one for anonymous,
+    which must answer 401)."""
     study = build_study(tnmg, mid_batch_ids=moment == "mid_batch")
     schema: dict[str, set[str]] | None = None
     problems: list[str] = []
     covered = 0
     for route in ROUTES:
         roles = declared_roles(route)
-        if roles is None:
+        if roles is None or (auth == "token" and not route.is_api):
             continue
         methods = API_METHODS if route.is_api else PAGE_METHODS
         user = study.user(persona)
@@ -152,10 +192,12 @@ def test_every_route_answers_each_persona_as_its_view_declares(tnmg, moment, per
         offered = set()
         for method in methods:
             covered += 1
-            response = ask(study, persona, route, method, values)
+            response = ask(study, persona, route, method, values, auth)
             status = response.status_code
             where = f"{persona} {method.upper()} {route.fill(values)} -> {status}"
-            if persona == "anonymous":
+            if persona == "anonymous" and auth == "token":
+                ok = status == 401
+            elif persona == "anonymous":
                 ok = status in (401, 403) if route.is_api else to_login(response)
             elif not rightful:
                 ok = (
@@ -176,12 +218,13 @@ def test_every_route_answers_each_persona_as_its_view_declares(tnmg, moment, per
                     or (status == 403 and admin_refuses_to_all(route, method))
                     or (status == 404 and name in ADMIN_NOT_FOUND_BY_DESIGN)
                     or (status == 403 and name in ADMIN_REFUSES_EMPTY_INPUT)
+                    or token_refusal(study, persona, route, method, auth, status)
                 )
             if not ok:
                 problems.append(where)
         if persona != "anonymous" and rightful and not offered:
             problems.append(f"{persona}: no method of {route.template} answers the right role")
-        if rightful and route.is_api and in_schema(route) and persona != "anonymous":
+        if rightful and route.is_api and in_schema(route) and persona != "anonymous" and auth == "session":
             schema = schema or schema_methods(_client(study, "diego"))
             listed = schema.get(as_schema_path(route), set())
             if offered != listed:

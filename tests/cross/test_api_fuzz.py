@@ -79,6 +79,14 @@ def credentials(study: Study, persona: str) -> tuple[dict[str, str], dict[str, s
     return cookies, {"X-CSRFToken": token}
 
 
+def token_credentials(study: Study, persona: str) -> tuple[dict[str, str], dict[str, str]]:
+    """The persona's API token instead of a session (test_access_matrix.token_of: the scope of its role,
+    read-only where none names it, a revoked one for anonymous); no cookies, so no CSRF either."""
+    from tests.cross.test_access_matrix import token_of
+
+    return {}, {"Authorization": f"Token {token_of(study, persona)[0]}"}
+
+
 def real_ids(study: Study, persona: str, path: str) -> dict[str, object]:
     """The persona's own ids for an operation's path parameters (the owner's, for a persona without
     the role), named as the schema names them (`pk` is `id` there)."""
@@ -174,19 +182,21 @@ def test_every_operation_declares_the_shape_of_its_refusals(client_for, diego):
     assert bare == []
 
 
-def test_no_operation_answers_any_role_with_a_server_error_or_a_response_that_breaks_the_schema(study):
+@pytest.mark.parametrize("auth", ["session", "token"])
+def test_no_operation_answers_any_role_with_a_server_error_or_a_response_that_breaks_the_schema(study, auth):
     raw = Client()
     raw.force_login(study.user("diego"))
     document = raw.get("/api/schema/", HTTP_ACCEPT="application/json").json()
     schema = schemathesis.openapi.from_dict(document)
     schema.app = get_wsgi_application()
-    sessions = {persona: credentials(study, persona) for persona in ROLES.values()}
+    signed = credentials if auth == "session" else token_credentials
+    sessions = {persona: signed(study, persona) for persona in ROLES.values()}
     tally = Tally()
     with requests_on_this_connection():
         for persona in ROLES.values():
             fuzz(schema, persona, sessions[persona], study, tally)
     print(
-        f"schemathesis: {len(tally.operations)} operations x {len(ROLES)} roles "
+        f"schemathesis ({auth}): {len(tally.operations)} operations x {len(ROLES)} roles "
         f"({', '.join(ROLES)}), {tally.calls} calls, {len(tally.failures)} failures"
     )
     assert len(tally.operations) >= 20

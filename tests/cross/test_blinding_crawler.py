@@ -391,9 +391,11 @@ def schema(diego) -> list[str]:
     return templates
 
 
-def _crawl_as(user, schema: list[str]) -> Crawl:
+def _crawl_as(user, schema: list[str], *, token: str = "") -> Crawl:
+    """With a token, the API answers to the token (its authentication comes first) and the pages, which
+    take no token, to the session."""
     assert not user.is_staff and not user.is_superuser
-    client = Client()
+    client = Client(HTTP_AUTHORIZATION=f"Token {token}") if token else Client()
     client.force_login(user)
     # Thousands of expected 403/404/405 would each log a warning and its traceback.
     logger = logging.getLogger("django.request")
@@ -405,15 +407,25 @@ def _crawl_as(user, schema: list[str]) -> Crawl:
         logger.setLevel(level)
 
 
-@pytest.mark.parametrize("reader", ["ana", "bruno"])
+@pytest.mark.parametrize("reader,auth", [("ana", "session"), ("bruno", "session"), ("ana", "token")])
 def test_a_reader_crawling_everything_finds_nothing_of_the_other_reader(
-    study, schema, request, reader, capsys
+    study, schema, request, reader, auth, capsys
 ):
     """Also mid-batch: ana holds the open extra read of an exam bruno and fern disputed, and bruno the
-    exams of fern, who drafted one and left."""
+    exams of fern, who drafted one and left. Once more with ana's API token (reader scope) on the API."""
+    from annotations.services.credentials.tokens import api_token_create
+
     others = [name for name in READERS if name != reader]
     other = " and ".join(others)
-    result = _crawl_as(request.getfixturevalue(reader), schema)
+    user = request.getfixturevalue(reader)
+    token = ""
+    if auth == "token":
+        token = api_token_create(actor=user, user=user, name="crawl", scope="reader").secret
+    result = _crawl_as(user, schema, token=token)
+    if token:
+        from annotations.models import ApiToken
+
+        assert ApiToken.objects.get(user=user, name="crawl").last_used_at is not None
     theirs = hits(result, [m for name in others for m in study.markers[name]])
     mine = hits(result, study.markers[reader])
     chosen_by_them = {code for name in others for codes in study.only_chose[name].values() for code in codes}

@@ -25,6 +25,7 @@ CAPABILITIES = [
     "releases",
     "audit",
     "benchmarks",
+    "credentials",
 ]
 
 
