@@ -34,7 +34,7 @@ from annotations.selectors.benchmarks import (
     submission_view,
     visible_splits,
 )
-from annotations.services.benchmarks.create import benchmark_close, benchmark_create
+from annotations.services.benchmarks.create import WFDB_NAME, benchmark_close, benchmark_create
 from annotations.services.benchmarks.submissions import submission_create
 from annotations.views.benchmarks import parse_thresholds, submission_body_bytes, tracings_response
 from ecgreview.client_address import client_ip
@@ -177,6 +177,19 @@ class BenchmarkTracingsView(APIView):
         return tracings_response(request.user, benchmark_get(request.user, benchmark_id), client_ip(request))
 
 
+class BenchmarkWfdbView(APIView):
+    permission_classes = [IsCoordinatorOrSubmitter]
+
+    @extend_schema(responses={(200, "application/octet-stream"): bytes})
+    def get(self, request, benchmark_id: int):
+        """Download a benchmark's tracings as WFDB records
+
+        One zip: a record per exam named by its row (000000...), at the recorded rate and resolution, its
+        header's comment naming the exam id; `exam_ids.csv` and `RECORDS` list them. No label. Audited."""
+        benchmark = benchmark_get(request.user, benchmark_id)
+        return tracings_response(request.user, benchmark, client_ip(request), WFDB_NAME)
+
+
 class SubmissionListCreateView(APIView):
     permission_classes = [IsSubmitter]
     max_body_bytes = staticmethod(submission_body_bytes)  # the upload's own cap (BodyLimitMiddleware)
@@ -256,6 +269,11 @@ urlpatterns = [
         "v1/benchmarks/<int:benchmark_id>/tracings.hdf5",
         BenchmarkTracingsView.as_view(),
         name="api-benchmark-tracings",
+    ),
+    path(
+        "v1/benchmarks/<int:benchmark_id>/tracings-wfdb.zip",
+        BenchmarkWfdbView.as_view(),
+        name="api-benchmark-tracings-wfdb",
     ),
     path(
         "v1/benchmarks/<int:benchmark_id>/submissions/",

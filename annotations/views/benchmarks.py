@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django import forms
 from django.conf import settings
-from django.http import FileResponse
+from django.http import FileResponse, Http404
 from django.shortcuts import redirect, render
 from django.urls import path
 from django.utils.translation import gettext_lazy as _
@@ -27,7 +27,13 @@ from annotations.selectors.benchmarks import (
     submission_view,
     visible_splits,
 )
-from annotations.services.benchmarks.create import benchmark_close, benchmark_create, benchmark_tracings_open
+from annotations.services.benchmarks.create import (
+    TRACINGS_NAME,
+    WFDB_NAME,
+    benchmark_close,
+    benchmark_create,
+    benchmark_tracings_open,
+)
 from annotations.services.benchmarks.submissions import submission_create
 from annotations.views.access import _client_ip, any_role_required, role_required
 
@@ -68,10 +74,15 @@ def parse_thresholds(text: str) -> list | None:
     return [part.strip() for part in text.split(",")]
 
 
-def tracings_response(user, benchmark: Benchmark, ip: str | None) -> FileResponse:
-    handle = benchmark_tracings_open(actor=user, benchmark=benchmark, ip_address=ip)
-    name = f"benchmark-{benchmark.pk}-tracings.hdf5"
-    return FileResponse(handle, as_attachment=True, filename=name, content_type="application/octet-stream")
+def tracings_response(user, benchmark: Benchmark, ip: str | None, name: str = TRACINGS_NAME) -> FileResponse:
+    try:
+        handle = benchmark_tracings_open(actor=user, benchmark=benchmark, name=name, ip_address=ip)
+    except FileNotFoundError:
+        raise Http404("no such file in this benchmark") from None
+    filename = f"benchmark-{benchmark.pk}-{name}"
+    return FileResponse(
+        handle, as_attachment=True, filename=filename, content_type="application/octet-stream"
+    )
 
 
 def submission_body_bytes() -> int:
@@ -198,6 +209,12 @@ def benchmark_tracings(request, benchmark_id: int):
 
 
 @both
+def benchmark_tracings_wfdb(request, benchmark_id: int):
+    benchmark = benchmark_get(request.user, benchmark_id)
+    return tracings_response(request.user, benchmark, _client_ip(request), WFDB_NAME)
+
+
+@both
 def submission_detail(request, submission_id: int):
     submission = submission_get(request.user, submission_id)
     benchmark = submission.benchmark
@@ -217,5 +234,10 @@ urlpatterns = [
     path("benchmarks/<int:benchmark_id>/submit/", benchmark_submit, name="benchmark-submit"),
     path("benchmarks/<int:benchmark_id>/close/", benchmark_close_page, name="benchmark-close"),
     path("benchmarks/<int:benchmark_id>/tracings.hdf5", benchmark_tracings, name="benchmark-tracings"),
+    path(
+        "benchmarks/<int:benchmark_id>/tracings-wfdb.zip",
+        benchmark_tracings_wfdb,
+        name="benchmark-tracings-wfdb",
+    ),
     path("benchmarks/submissions/<int:submission_id>/", submission_detail, name="benchmark-submission"),
 ]

@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 
 from annotations.errors import Conflict, Forbidden, Invalid
 from annotations.lib.release_files import hdf5
+from annotations.lib.release_files.wfdb_files import write_wfdb_zip
 from annotations.lib.stats.benchmark import score
 from annotations.models import Benchmark, BenchmarkExam, Exam, ReferenceLabel, Release
 from annotations.roles import Role, has_role
@@ -26,6 +27,8 @@ from annotations.services.exams.waveforms import waveform_load
 from annotations.services.releases.layout import ADDED_COLUMN, META_COLUMNS
 
 TRACINGS_NAME = "tracings.hdf5"
+WFDB_NAME = "tracings-wfdb.zip"
+FILES = (TRACINGS_NAME, WFDB_NAME)
 READER_RESAMPLES = 1000
 
 
@@ -155,8 +158,21 @@ def _write_tracings(exams: list[Exam], keys: list[str], path: Path) -> dict:
             samples = waveform_load(exam.waveform_key)
             writer.write(hdf5.code_tracing(samples, gain_uv=exam.gain_uv, rate_hz=exam.sampling_rate)[None])
         writer.write_ids("exam_id", [key.encode() for key in keys])
+    return _entry(path)
+
+
+def _entry(path: Path) -> dict:
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    return {"name": TRACINGS_NAME, "bytes": path.stat().st_size, "sha256": digest}
+    return {"name": path.name, "bytes": path.stat().st_size, "sha256": digest}
+
+
+def _write_wfdb(exams: list[Exam], keys: list[str], path: Path) -> dict:
+    records = (
+        (key, waveform_load(exam.waveform_key), exam.sampling_rate, exam.gain_uv, list(exam.lead_names or []))
+        for key, exam in zip(keys, exams, strict=True)
+    )
+    write_wfdb_zip(path, records)
+    return _entry(path)
 
 
 def _check(actor, release: Release, source: str, private_fraction: float, daily_quota: int) -> None:
@@ -170,6 +186,16 @@ def _check(actor, release: Release, source: str, private_fraction: float, daily_
         raise Invalid(_("the private share of exams must be at least 0 and below 1"))
     if not 1 <= daily_quota <= 1000:
         raise Invalid(_("the daily quota must be between 1 and 1000"))
+
+
+def _store(benchmark_id: int, path: Path) -> None:
+    key = benchmark_storage_key(benchmark_id, path.name)
+    # A file left under this key (a database restored to before it) would make the storage save under
+    # another name and the download serve the stale one.
+    if release_storage().exists(key):
+        release_storage().delete(key)
+    with open(path, "rb") as handle:
+        release_storage().save(key, File(handle))
 
 
 # Long because it is one transaction in steps that only make sense together: frozen labels, the split,
@@ -228,15 +254,10 @@ def benchmark_create(
             for i in range(n)
         )
         with tempfile.TemporaryDirectory() as folder:
-            path = Path(folder) / TRACINGS_NAME
-            entry = _write_tracings(exams, keys, path)
-            key = benchmark_storage_key(benchmark.pk, TRACINGS_NAME)
-            # A file left under this key (a database restored to before it) would make the storage save
-            # under another name and the download serve the stale one.
-            if release_storage().exists(key):
-                release_storage().delete(key)
-            with open(path, "rb") as handle:
-                release_storage().save(key, File(handle))
+            entry = _write_tracings(exams, keys, Path(folder) / TRACINGS_NAME)
+            entry["wfdb"] = _write_wfdb(exams, keys, Path(folder) / WFDB_NAME)
+            for name in FILES:
+                _store(benchmark.pk, Path(folder) / name)
         benchmark.tracings = entry
         benchmark.save(update_fields=["tracings"])
         audit_record(
@@ -272,16 +293,21 @@ def benchmark_close(*, actor, benchmark: Benchmark, ip_address: str | None = Non
     return locked
 
 
-def benchmark_tracings_open(*, actor, benchmark: Benchmark, ip_address: str | None = None):
-    """Open the benchmark's tracings for download, recording who took them."""
+def benchmark_tracings_open(
+    *, actor, benchmark: Benchmark, name: str = TRACINGS_NAME, ip_address: str | None = None
+):
+    """Open the benchmark's tracings (HDF5, or the WFDB zip) for download, recording who took them."""
     if not (has_role(actor, Role.COORDINATOR) or has_role(actor, Role.SUBMITTER)):
         raise Forbidden
+    entry = benchmark.tracings.get("wfdb", {}) if name == WFDB_NAME else benchmark.tracings
+    if name not in FILES or not entry:
+        raise FileNotFoundError(name)
     with transaction.atomic():
         audit_record(
             actor=actor,
             action="benchmark.download",
             target=benchmark,
-            after={"file": TRACINGS_NAME, "sha256": benchmark.tracings.get("sha256")},
+            after={"file": name, "sha256": entry.get("sha256")},
             ip_address=ip_address,
         )
-    return release_storage().open(benchmark_storage_key(benchmark.pk, TRACINGS_NAME), "rb")
+    return release_storage().open(benchmark_storage_key(benchmark.pk, name), "rb")

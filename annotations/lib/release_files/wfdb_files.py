@@ -1,0 +1,64 @@
+"""Tracings as WFDB records in one zip, for tools that read PhysioNet's format rather than HDF5.
+
+Each exam is a record named by its row (000000, 000001, ... the order of the HDF5 file and of an NPY
+submission's rows), at its recorded rate and resolution: format 16, the stored integers unchanged, the
+gain in steps per millivolt. Its header's comment names the exam id, and ``exam_ids.csv`` maps every
+record to its exam id; ``RECORDS`` lists them, as PhysioNet's databases do. The zip's entries carry a
+fixed time, so the same exams give the same bytes.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import tempfile
+import zipfile
+from collections.abc import Iterable
+from pathlib import Path
+
+import numpy as np
+import wfdb
+
+FIXED_TIME = (1980, 1, 1, 0, 0, 0)
+
+
+def _add(archive: zipfile.ZipFile, name: str, data: bytes) -> None:
+    info = zipfile.ZipInfo(name, date_time=FIXED_TIME)
+    info.compress_type = zipfile.ZIP_DEFLATED
+    archive.writestr(info, data)
+
+
+def record_name(row: int) -> str:
+    return f"{row:06d}"
+
+
+def write_wfdb_zip(path: Path, records: Iterable[tuple[str, np.ndarray, float, float, list[str]]]) -> int:
+    """Write (exam id, stored samples (signals, samples) int16, rate Hz, µV per step, lead names) as
+    WFDB records in a zip at ``path``; returns how many."""
+    index = io.StringIO()
+    writer = csv.writer(index, lineterminator="\n")
+    writer.writerow(["record", "exam_id"])
+    names = []
+    with zipfile.ZipFile(path, "w") as archive, tempfile.TemporaryDirectory() as folder:
+        for row, (exam_id, samples, rate, gain_uv, leads) in enumerate(records):
+            name = record_name(row)
+            signals = samples.shape[0]
+            wfdb.wrsamp(
+                name,
+                fs=float(rate),
+                units=["mV"] * signals,
+                sig_name=[str(lead) for lead in leads[:signals]],
+                d_signal=np.ascontiguousarray(samples.T.astype(np.int16)).astype(np.int64),
+                fmt=["16"] * signals,
+                adc_gain=[1000.0 / gain_uv] * signals,
+                baseline=[0] * signals,
+                comments=[f"exam_id: {exam_id}"],
+                write_dir=folder,
+            )
+            for suffix in (".hea", ".dat"):
+                _add(archive, name + suffix, (Path(folder) / (name + suffix)).read_bytes())
+            writer.writerow([name, exam_id])
+            names.append(name)
+        _add(archive, "RECORDS", ("\n".join(names) + "\n").encode())
+        _add(archive, "exam_ids.csv", index.getvalue().encode())
+    return len(names)
