@@ -129,7 +129,8 @@ def test_po_passes_msgfmt_check(tmp_path):
 
 # --- Rendered pages ------------------------------------------------------------------------------------
 class _Visible(HTMLParser):
-    """Text nodes and the attributes people read (title, placeholder, aria-label), outside scripts."""
+    """Text nodes and the attributes people read (title, placeholder, aria-label), outside scripts and
+    outside what the page marks as data kept as recorded (translate="no": an audit row's values)."""
 
     def __init__(self):
         super().__init__()
@@ -137,14 +138,15 @@ class _Visible(HTMLParser):
         self._skip = 0
 
     def handle_starttag(self, tag, attrs):
-        if tag in ("script", "style"):
+        if tag in ("script", "style") or (tag == "span" and ("translate", "no") in attrs):
             self._skip += 1
         for name, value in attrs:
             if name in ("title", "placeholder", "aria-label") and value:
                 self.texts.append(value.strip())
 
     def handle_endtag(self, tag):
-        if tag in ("script", "style") and self._skip:
+        # A translate="no" span holds text only, never a nested span, so any closing span ends it.
+        if tag in ("script", "style", "span") and self._skip:
             self._skip -= 1
 
     def handle_data(self, data):
