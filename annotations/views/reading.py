@@ -28,6 +28,7 @@ from annotations.selectors.reading.assignments import (
     suggestion_shown_on_open,
     waveform_etag,
 )
+from annotations.selectors.reading.blind_measurements import blind_measurements_setting
 from annotations.selectors.reading.preferences import reader_preferences
 from annotations.selectors.reading.printout import reader_printout
 from annotations.selectors.reading.priors import prior_exam_for_reader
@@ -73,7 +74,10 @@ def reading_sheet(user, assignment) -> dict:
             "gain_uv": exam.gain_uv,
         },
         "preferences": reader_preferences(user),
-        "median_room": assignment.batch.suggestion_mode == ReviewBatch.SuggestionMode.SHOWN,
+        # The panel's place under the strips is kept from the start where it will show: a suggestion's
+        # median beat, or the blind measurements the batch's setting shows.
+        "median_room": assignment.batch.suggestion_mode == ReviewBatch.SuggestionMode.SHOWN
+        or blind_measurements_setting(assignment.batch) != "none",
     }
 
 

@@ -186,7 +186,7 @@
 
   /* The reader switched the lead names (I, II, III or DI, DII, DIII): the beats keep their drawing. */
   function relabel(box, label) {
-    Array.prototype.forEach.call(box.querySelectorAll("text[data-lead-name]"), function (name) {
+    Array.prototype.forEach.call(box.querySelectorAll("[data-lead-name]"), function (name) {
       name.textContent = label(name.getAttribute("data-lead-name"));
     });
   }
@@ -291,5 +291,75 @@
     if (m.source) side.appendChild(serialTable(m.rows, dates, t));
   }
 
-  root.EcgMedian = { render: render, relabel: relabel, overlay: overlay, ORDER: ORDER };
+  /* --- The blind reader's measurements (context.measurements): the signal's, never a diagnosis ------- */
+  // The computed values beside the cart's where the batch shows both; each column only where it exists.
+  function intervalsTable(intervals, t) {
+    var columns = [["computed", "measures_computed"], ["cart", "median_cart"]].filter(function (c) {
+      return intervals[c[0]] && Object.keys(intervals[c[0]]).length;
+    });
+    var tableEl = document.createElement("table"), head = document.createElement("tr");
+    tableEl.className = "median-table blind-intervals";
+    [""].concat(columns.map(function (c) { return t(c[1]); })).forEach(function (text) {
+      head.appendChild(document.createElement("th")).textContent = text;
+    });
+    tableEl.appendChild(document.createElement("thead")).appendChild(head);
+    var tbody = tableEl.appendChild(document.createElement("tbody"));
+    ROWS.concat(AXES).forEach(function (row) {
+      var tr = tbody.appendChild(document.createElement("tr"));
+      tr.appendChild(document.createElement("th")).textContent = t(row[1]);
+      columns.forEach(function (c) {
+        tr.appendChild(document.createElement("td")).textContent = withUnit(number(intervals[c[0]][row[0]]), row[2]);
+      });
+    });
+    return tableEl;
+  }
+  function mm(v) {
+    if (v == null) return "–";
+    var tenths = Math.round(v * 10);
+    return tenths === 0 ? "0.0" : (tenths > 0 ? "+" : "-") + (Math.abs(tenths) / 10).toFixed(1);
+  }
+  // ST level per lead at J and J+60 ms, in mm (10 mm = 1 mV), against the PR baseline.
+  function stTable(st, t, label) {
+    var tableEl = document.createElement("table"), head = document.createElement("tr");
+    tableEl.className = "median-table st-levels";
+    ["", t("st_j"), t("st_j60")].forEach(function (text) { head.appendChild(document.createElement("th")).textContent = text; });
+    tableEl.appendChild(document.createElement("thead")).appendChild(head);
+    var tbody = tableEl.appendChild(document.createElement("tbody"));
+    ORDER.forEach(function (lead) {
+      var tr = tbody.appendChild(document.createElement("tr")), th = document.createElement("th");
+      th.textContent = label(lead);
+      th.setAttribute("data-lead-name", lead);
+      tr.appendChild(th);
+      [st.j, st.j60].forEach(function (at) { tr.appendChild(document.createElement("td")).textContent = mm((at || {})[lead]); });
+    });
+    return tableEl;
+  }
+  /* Fill `box` from the context's `measurements` (hidden for the setting "none" or nothing to show); as
+   * render, the beats are drawn now or handed to `later`. */
+  function renderMeasurements(box, m, t, label, later) {
+    box.textContent = "";
+    var intervals = m && m.intervals || {};
+    var any = m && m.setting !== "none" && (m.beat || m.st_mm || [intervals.cart, intervals.computed].some(function (i) {
+      return i && Object.keys(i).length;
+    }));
+    box.hidden = !any;
+    if (!any) return;
+    label = label || String;
+    box.appendChild(document.createElement("h3")).textContent = t("measures_title");
+    var sub = box.appendChild(document.createElement("p"));
+    sub.className = "muted median-count";
+    if (m.beat) {
+      sub.textContent = m.beat.source === "cart" ? t("measures_beat_cart") : t("median_beats", { n: m.beat.n_beats });
+      var beats = beatSvg(m.beat, label);
+      box.appendChild(beats.svg);
+      box.appendChild(legend(m.beat, t));
+      if (later) later(beats.draw); else beats.draw();
+    } else {
+      sub.textContent = t("measures_no_beat");
+    }
+    box.appendChild(intervalsTable(intervals, t));
+    if (m.st_mm) box.appendChild(stTable(m.st_mm, t, label));
+  }
+
+  root.EcgMedian = { render: render, renderMeasurements: renderMeasurements, relabel: relabel, overlay: overlay, ORDER: ORDER };
 })(window);

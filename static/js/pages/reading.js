@@ -701,7 +701,10 @@
       box.textContent = ""; // its suggestion is on its way: the panel keeps its place, empty
       return;
     }
-    window.EcgMedian.render(box, context.median, t, medianLabel, later);
+    // A suggestion the reader may see brings its model's beat and numbers; otherwise (a blind read) the
+    // batch's setting decides which measurements of the signal show, never a diagnosis.
+    if (context.median) window.EcgMedian.render(box, context.median, t, medianLabel, later);
+    else window.EcgMedian.renderMeasurements(box, context.measurements, t, medianLabel, later);
   }
   /* Before the first exam's context: in a batch that shows the median beat the panel takes its place under
    * the strips now, empty, so what follows it does not move when the context fills it (renderMedian). */
