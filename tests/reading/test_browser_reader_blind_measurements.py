@@ -9,6 +9,7 @@ import re
 
 import pytest
 
+from annotations.models import ReviewBatch, Suggestion, SuggestionScore
 from tests.browser import screenshot_path
 from tests.reading.helpers import queue, ref, shared_batch
 from tests.reading.test_browser_reader import log_in, wait_drawn
@@ -66,3 +67,40 @@ def test_the_setting_none_shows_no_panel(live_server, page, ana, bruno, diego, t
     wait_drawn(page, first)
     assert not page.locator("#median-panel").is_visible()
     assert page.locator("#median-panel polyline").count() == 0
+
+
+def test_two_stage_blind_step_shows_the_measurements_and_no_suggestion_until_submitted(
+    live_server, page, ana, bruno, diego, tnmg
+):
+    """Before the blind read is submitted: the signal's measurements and nothing diagnostic. After it, the
+    revision shows the suggestion, and its model's median beat takes the panel's place."""
+    batch = shared_batch(
+        readers=[ana, bruno],
+        coordinator=diego,
+        taxonomy=tnmg,
+        exams=1,
+        mode=ReviewBatch.SuggestionMode.TWO_STAGE,
+    )
+    batch.design = {**batch.design, "blind_measurements": "cart_and_computed"}
+    batch.save(update_fields=["design"])
+    first = queue(batch, ana)[0]
+    suggestion = Suggestion.objects.create(
+        exam=first.exam, provider="demo-model", provider_version="2", measurements={"qrs_ms": 123.0}
+    )
+    SuggestionScore.objects.create(
+        suggestion=suggestion, diagnostic_class=tnmg.classes.get(code="AF"), score=0.87
+    )
+    page.set_viewport_size({"width": 1600, "height": 1000})
+    log_in(page, live_server, "ana")
+    page.goto(f"{live_server.url}/read/{ref(first)}/")
+    wait_drawn(page, first)
+    page.locator("#median-panel").wait_for(state="visible")
+    blind = page.locator("#median-panel").inner_text()
+    assert "Measurements of the signal · not a diagnosis" in blind
+    assert "demo-model" not in page.inner_text("body") and "123 ms" not in blind
+    assert not page.locator("#suggestion").is_visible()
+    page.keyboard.press("n")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#suggestion:not([hidden])")
+    page.wait_for_function("() => document.getElementById('median-panel').innerText.includes('demo-model')")
+    assert "123 ms" in page.inner_text("#median-panel")
