@@ -134,3 +134,11 @@ def test_a_token_writing_to_an_unknown_address_gets_the_apis_404(client_for, ana
         "/api/v1/reading/assignments/-5/submit/", {}, content_type="application/json"
     )
     assert response.status_code == 404 and response["Content-Type"] == "application/json"
+
+
+def test_a_default_life_above_the_maximum_gives_the_maximum(client_for, ana, settings):
+    settings.API_TOKEN_DEFAULT_DAYS, settings.API_TOKEN_MAX_DAYS = 400, 10
+    created = create(client_for(ana))
+    assert created.status_code == 201
+    token = ApiToken.objects.get()
+    assert token.expires_at - token.created_at == timedelta(days=10)

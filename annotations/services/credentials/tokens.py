@@ -65,7 +65,8 @@ def _clean(user, name: str, scope: str, days: int | None) -> tuple[str, int]:
         raise Invalid(_("Give the token a name of 1 to 100 characters."))
     if scope not in SCOPE_ROLES:
         raise Invalid(_("Unknown scope: choose read-only, reader or coordinator."))
-    days = settings.API_TOKEN_DEFAULT_DAYS if days is None else days
+    if days is None:  # a default set above the maximum gives the maximum
+        days = min(settings.API_TOKEN_DEFAULT_DAYS, settings.API_TOKEN_MAX_DAYS)
     if not isinstance(days, int) or isinstance(days, bool) or not 1 <= days <= settings.API_TOKEN_MAX_DAYS:
         raise Invalid(_("A token lasts 1 to %(max)d days.") % {"max": settings.API_TOKEN_MAX_DAYS})
     if not user.is_active:
@@ -73,7 +74,7 @@ def _clean(user, name: str, scope: str, days: int | None) -> tuple[str, int]:
     kept = SCOPE_ROLES[scope]
     if kept is not None and not kept & user_roles(user):
         raise Invalid(_("The account does not hold the role this scope names."))
-    return name, min(days, settings.API_TOKEN_MAX_DAYS)
+    return name, days
 
 
 def api_token_create(*, actor, user, name: str, scope: str, days: int | None = None, ip=None) -> CreatedToken:
