@@ -229,7 +229,9 @@ def build_study(tnmg, *, mid_batch_ids: bool = False) -> Study:
     common.update(benchmark=benchmark.pk, submission=submission.pk)
     result.ids["carla"] = {**common, "batch": case.batch_id, "exam": case.exam_id}
     result.ids["sofia"] = dict(common)
-    for persona in ("ana", "bruno", "carla", "sofia"):
+    # eve holds no role but may manage her own tokens: her ids are the study's, with her own token.
+    result.ids["eve"] = dict(common)
+    for persona in ("ana", "bruno", "carla", "sofia", "eve"):
         result.ids[persona]["token"] = _token(users[persona], users[persona]).pk
     result.ids["diego"] = {
         **common,
