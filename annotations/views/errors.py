@@ -93,9 +93,27 @@ def api_refusal(exception: Exception) -> JsonResponse | None:
     return JsonResponse({"detail": detail}, status=status)
 
 
-# Exempt from CSRF: it changes nothing, and a token client (no CSRF cookie) writing to an unknown address
-# must get this JSON 404, not the CSRF middleware's HTML 403.
-@csrf_exempt
+def _csrf_unless_token(view):
+    """CSRF checked here rather than by the middleware, as DRF does: a session's write without its token
+    is refused as everywhere, while a token client (no cookies, so no CSRF) gets the API's JSON answer."""
+    from functools import wraps
+
+    from django.middleware.csrf import CsrfViewMiddleware
+
+    @csrf_exempt
+    @wraps(view)
+    def wrapped(request, *args, **kwargs):
+        token = request.META.get("HTTP_AUTHORIZATION", "").split(" ")[0].lower() == "token"
+        if not token:
+            refused = CsrfViewMiddleware(lambda r: None).process_view(request, None, (), {})
+            if refused is not None:
+                return refused
+        return view(request, *args, **kwargs)
+
+    return wrapped
+
+
+@_csrf_unless_token
 @api_login_required
 @signed_in
 def api_not_found(request: HttpRequest, rest: str = "") -> HttpResponse:
