@@ -90,6 +90,7 @@ def benchmark_data(user, benchmark: Benchmark) -> dict:
 class BenchmarkListView(APIView):
     permission_classes = [IsCoordinatorOrSubmitter]
 
+    @extend_schema(operation_id="benchmarks_list")
     def get(self, request):
         """List the benchmarks
 
