@@ -9,6 +9,7 @@ import io
 from django.conf import settings
 from django.http import HttpResponse
 from django.urls import path
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.parsers import MultiPartParser
@@ -69,6 +70,14 @@ class SubmissionCreateSerializer(StrictSerializer):
     )
 
 
+# The answers are the selectors' JSON objects (benchmark_data, submission figures): declared as objects
+# so the schema lists every route.
+BENCHMARK = OpenApiTypes.OBJECT
+SUBMISSION = OpenApiTypes.OBJECT
+BENCHMARK_LIST = {"type": "array", "items": {"type": "object"}}
+SUBMISSION_LIST = BENCHMARK_LIST
+
+
 def benchmark_data(user, benchmark: Benchmark) -> dict:
     return {
         "id": benchmark.pk,
@@ -90,7 +99,7 @@ def benchmark_data(user, benchmark: Benchmark) -> dict:
 class BenchmarkListView(APIView):
     permission_classes = [IsCoordinatorOrSubmitter]
 
-    @extend_schema(operation_id="benchmarks_list")
+    @extend_schema(operation_id="benchmarks_list", responses={200: BENCHMARK_LIST})
     def get(self, request):
         """List the benchmarks
 
@@ -101,7 +110,7 @@ class BenchmarkListView(APIView):
 class BenchmarkCreateView(APIView):
     permission_classes = [IsCoordinator]
 
-    @extend_schema(request=BenchmarkCreateSerializer)
+    @extend_schema(request=BenchmarkCreateSerializer, responses={201: BENCHMARK})
     def post(self, request, release_id: int):
         """Turn a finished release into a blind benchmark
 
@@ -120,6 +129,7 @@ class BenchmarkCreateView(APIView):
 class BenchmarkDetailView(APIView):
     permission_classes = [IsCoordinatorOrSubmitter]
 
+    @extend_schema(responses={200: BENCHMARK})
     def get(self, request, benchmark_id: int):
         """Get a benchmark: readers' figures and the leaderboard
 
@@ -137,6 +147,7 @@ class BenchmarkDetailView(APIView):
 class BenchmarkCloseView(APIView):
     permission_classes = [IsCoordinator]
 
+    @extend_schema(request=None, responses={200: BENCHMARK})
     def post(self, request, benchmark_id: int):
         """Close a benchmark
 
@@ -197,6 +208,7 @@ class SubmissionListCreateView(APIView):
     # JSON too, so that a body without the file is told what is missing rather than 415.
     parser_classes = [MultiPartParser, StrictJSONParser]
 
+    @extend_schema(responses={200: SUBMISSION_LIST})
     def get(self, request, benchmark_id: int):
         """List your submissions to a benchmark
 
@@ -211,7 +223,7 @@ class SubmissionListCreateView(APIView):
             }
         )
 
-    @extend_schema(request={"multipart/form-data": SubmissionCreateSerializer})
+    @extend_schema(request={"multipart/form-data": SubmissionCreateSerializer}, responses={201: SUBMISSION})
     def post(self, request, benchmark_id: int):
         """Submit predictions
 
@@ -244,6 +256,7 @@ class SubmissionListCreateView(APIView):
 class SubmissionDetailView(APIView):
     permission_classes = [IsCoordinatorOrSubmitter]
 
+    @extend_schema(responses={200: SUBMISSION})
     def get(self, request, submission_id: int):
         """Get one submission and its figures
 

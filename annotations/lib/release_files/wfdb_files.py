@@ -17,7 +17,8 @@ from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
-import wfdb
+
+from annotations.lib.lazy_imports import HEAVY_IMPORT
 
 FIXED_TIME = (1980, 1, 1, 0, 0, 0)
 
@@ -26,6 +27,15 @@ def _add(archive: zipfile.ZipFile, name: str, data: bytes) -> None:
     info = zipfile.ZipInfo(name, date_time=FIXED_TIME)
     info.compress_type = zipfile.ZIP_DEFLATED
     archive.writestr(info, data)
+
+
+def _wfdb():
+    """wfdb, imported where a benchmark's tracings are written: it pulls in pandas, which a web process
+    that only serves pages never needs (tests/platform/test_settings.py)."""
+    with HEAVY_IMPORT:
+        import wfdb
+
+    return wfdb
 
 
 def record_name(row: int) -> str:
@@ -43,7 +53,7 @@ def write_wfdb_zip(path: Path, records: Iterable[tuple[str, np.ndarray, float, f
         for row, (exam_id, samples, rate, gain_uv, leads) in enumerate(records):
             name = record_name(row)
             signals = samples.shape[0]
-            wfdb.wrsamp(
+            _wfdb().wrsamp(
                 name,
                 fs=float(rate),
                 units=["mV"] * signals,
