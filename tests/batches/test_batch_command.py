@@ -168,7 +168,7 @@ def test_the_command_designs_a_per_class_trigger(exams, ana, bruno, diego, tnmg)
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--escalation-weight", "SB=-1", "--escalation-threshold", "3"], "a weight must be a number of 0 or more"),
+        (["--escalation-weight", "SB=-1", "--escalation-threshold", "3"], "a weight must be a number of 0"),
         (["--escalation-weight", "NOPE=2", "--escalation-threshold", "3"], "NOPE"),
         (["--escalation-weight", "SB", "--escalation-threshold", "3"], "CODE=WEIGHT"),
         (["--escalation-threshold", "0"], "threshold"),
