@@ -179,12 +179,14 @@ def _refuse(request, status: int, message: str):
     return HttpResponse(message, status=status, content_type="text/plain; charset=utf-8")
 
 
-class PasswordChangeRequiredMiddleware:
-    """An account signed in with a password a coordinator handed out (the login view marks the session)
-    is sent to the password page until it sets its own; it may still log out. API calls answer 403."""
+class _SessionGate:
+    """Sends a session the login view marked (SESSION_KEY) to one page (TO) until the mark is cleared;
+    the paths in ALLOWED stay open (that page, logging out), and an API call answers 403 with DETAIL."""
 
-    SESSION_KEY = "must_change_password"
-    ALLOWED = ("/accounts/password/", "/accounts/logout/", "/static/", "/i18n/")
+    SESSION_KEY = ""
+    ALLOWED: tuple[str, ...] = ()
+    TO = ""
+    DETAIL = ""
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -197,40 +199,29 @@ class PasswordChangeRequiredMiddleware:
             and not request.path_info.startswith(self.ALLOWED)
         ):
             if request.path_info.startswith(API_PREFIX):
-                from django.http import JsonResponse
-
-                return JsonResponse(
-                    {"detail": "Change your password first (/accounts/password/)."}, status=403
-                )
+                return JsonResponse({"detail": self.DETAIL}, status=403)
             from django.shortcuts import redirect
 
-            return redirect("password-change")
+            return redirect(self.TO)
         return self.get_response(request)
 
 
-class TwoFactorEnrolmentRequiredMiddleware:
+class PasswordChangeRequiredMiddleware(_SessionGate):
+    """An account signed in with a password a coordinator handed out (the login view marks the session)
+    is sent to the password page until it sets its own; it may still log out. API calls answer 403."""
+
+    SESSION_KEY = "must_change_password"
+    ALLOWED = ("/accounts/password/", "/accounts/logout/", "/static/", "/i18n/")
+    TO = "password-change"
+    DETAIL = "Change your password first (/accounts/password/)."
+
+
+class TwoFactorEnrolmentRequiredMiddleware(_SessionGate):
     """A coordinator or adjudicator signed in without a second factor where the operator requires one
     (TWO_FACTOR_REQUIRED_FOR_STAFF; the login view marks the session) is sent to the enrolment page until
     it enrols; it may still log out. API calls with that session answer 403."""
 
     SESSION_KEY = "must_enrol_two_factor"
     ALLOWED = ("/accounts/two-factor/", "/accounts/logout/", "/accounts/password/", "/static/", "/i18n/")
-
-    def __init__(self, get_response):
-        self.get_response = get_response
-
-    def __call__(self, request):
-        session = getattr(request, "session", None)
-        if (
-            session is not None
-            and session.get(self.SESSION_KEY)
-            and not request.path_info.startswith(self.ALLOWED)
-        ):
-            if request.path_info.startswith(API_PREFIX):
-                return JsonResponse(
-                    {"detail": "Set up two-factor sign-in first (/accounts/two-factor/)."}, status=403
-                )
-            from django.shortcuts import redirect
-
-            return redirect("two-factor")
-        return self.get_response(request)
+    TO = "two-factor"
+    DETAIL = "Set up two-factor sign-in first (/accounts/two-factor/)."
