@@ -117,7 +117,8 @@ def read_csv(data: bytes, *, exam_ids: list[str], classes: list[str]) -> np.ndar
         out[position[exam]] = [_cell(row[columns[code]], line, code) for code in classes]
     missing = [exam for exam in exam_ids if exam not in seen]
     if missing:
-        raise SubmissionRefused(f"{len(missing)} exams have no row: {_listed(missing)}")
+        counted = "1 exam has" if len(missing) == 1 else f"{len(missing)} exams have"
+        raise SubmissionRefused(f"{counted} no row: {_listed(missing)}")
     return out
 
 

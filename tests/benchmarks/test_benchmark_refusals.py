@@ -80,7 +80,7 @@ BAD = [
         csv_file([HEADER + ",NORM", *(f"{i},0,0,0,0,0,0,0" for i in range(N))]),
         "unknown classes 'NORM'",
     ),
-    ("missing exam", csv_file(good_csv()[:-1]), "1 exams have no row: '19'"),
+    ("missing exam", csv_file(good_csv()[:-1]), "1 exam has no row: '19'"),
     ("unknown exam", csv_file([*good_csv(), "900,0,0,0,0,0,0"]), "exam '900' is not in this benchmark"),
     ("formula cell", csv_file([HEADER, "0,=1+1,0,0,0,0,0", *good_csv()[2:]]), "line 2, column 1dAVb: '=1+1'"),
     ("negative", csv_file([HEADER, "0,-0.1,0,0,0,0,0", *good_csv()[2:]]), "'-0.1' is not a score"),

@@ -222,7 +222,7 @@ def test_a_submitter_scores_a_model_on_a_blind_benchmark_of_the_demo(browser, st
         np.save(tmp_path / "nan.npy", nan)
         refused(page, walk, tmp_path / "nan.npy", url, thresholds, "is not a number", "benchmark-3-nan")
         missing = write_csv(tmp_path / "missing.csv", ids[1:], classes, scores[1:])
-        reason = f"1 exams have no row: '{ids[0]}'"
+        reason = f"1 exam has no row: '{ids[0]}'"
         refused(page, walk, missing, url, thresholds, reason, "benchmark-4-missing")
 
         submit(page, url, write_csv(tmp_path / "scores.csv", ids, classes, scores), "1", thresholds)
