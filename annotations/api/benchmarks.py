@@ -9,7 +9,6 @@ import io
 from django.conf import settings
 from django.http import HttpResponse
 from django.urls import path
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.parsers import MultiPartParser
@@ -70,12 +69,59 @@ class SubmissionCreateSerializer(StrictSerializer):
     )
 
 
-# The answers are the selectors' JSON objects (benchmark_data, submission figures): declared as objects
-# so the schema lists every route.
-BENCHMARK = OpenApiTypes.OBJECT
-SUBMISSION = OpenApiTypes.OBJECT
-BENCHMARK_LIST = {"type": "array", "items": {"type": "object"}}
-SUBMISSION_LIST = BENCHMARK_LIST
+def _object(help_text: str) -> serializers.DictField:
+    return serializers.DictField(child=serializers.JSONField(), help_text=help_text)
+
+
+class BenchmarkSerializer(serializers.Serializer):
+    """A benchmark as the API answers it (benchmark_data); the detail adds readers, leaderboard, exams."""
+
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    release = serializers.IntegerField()
+    label_source = serializers.ChoiceField(choices=Benchmark.LabelSource.values)
+    classes = serializers.ListField(child=serializers.CharField(), help_text="The score columns, in order.")
+    exam_count = serializers.IntegerField()
+    private_count = serializers.IntegerField()
+    status = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    closed_at = serializers.DateTimeField(allow_null=True)
+    daily_quota = serializers.IntegerField()
+    tracings = _object("The tracings files: name, bytes, sha256.")
+    splits_shown = serializers.ListField(child=serializers.CharField())
+    readers = serializers.ListField(child=_object("One reader's figures against the labels."), required=False)
+    leaderboard = serializers.ListField(child=_object("One finished submission's summary."), required=False)
+    exam_ids = serializers.ListField(
+        child=serializers.CharField(), required=False, help_text="In the tracings' row order."
+    )
+
+
+class SubmissionSerializer(serializers.Serializer):
+    """A submission and the figures its viewer may see (submission_view)."""
+
+    id = serializers.IntegerField()
+    benchmark = serializers.IntegerField()
+    model_name = serializers.CharField()
+    model_version = serializers.CharField()
+    file_name = serializers.CharField()
+    file_sha256 = serializers.CharField()
+    threshold_rule = serializers.CharField()
+    thresholds = serializers.ListField(child=serializers.FloatField(), allow_null=True)
+    status = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    finished_at = serializers.DateTimeField(allow_null=True)
+    results = _object("Per split: per class, macro and micro figures with their intervals.")
+
+
+class SubmissionListSerializer(serializers.Serializer):
+    quota_left = serializers.IntegerField()
+    submissions = SubmissionSerializer(many=True)
+
+
+BENCHMARK = BenchmarkSerializer
+SUBMISSION = SubmissionSerializer
+BENCHMARK_LIST = BenchmarkSerializer(many=True)
+SUBMISSION_LIST = SubmissionListSerializer
 
 
 def benchmark_data(user, benchmark: Benchmark) -> dict:

@@ -83,7 +83,12 @@ def test_the_finding_and_the_cart_s_differing_qrs_appear_only_after_the_blind_re
     # Blind: the cart's line is there (the batch shows it), nothing of the model is.
     assert "QRS 75 ms" in page.inner_text("#device-measurements")
     assert not page.locator("#suggestion").is_visible()
-    assert not page.locator("#median-panel").is_visible()
+    # The panel under the leads holds the cart's own measurements only (the batch shows the cart's): the
+    # model's QRS (108 ms) and the comparison come after the blind read.
+    blind_panel = page.locator("#median-panel")
+    blind_panel.wait_for(state="visible")
+    assert "Measurements of the signal · not a diagnosis" in blind_panel.inner_text()
+    assert "108 ms" not in blind_panel.inner_text() and blind_panel.locator(".median-tolerances").count() == 0
     assert FINDING not in page.content() and SOURCE not in page.content()
     page.screenshot(path=screenshot_path("reader-rationale-blind"), full_page=True)
 
@@ -97,7 +102,7 @@ def test_the_finding_and_the_cart_s_differing_qrs_appear_only_after_the_blind_re
     assert page.locator("#suggestion li:not(.suggested) .rationale-finding").count() == 0
 
     panel = page.locator("#median-panel")
-    panel.wait_for(state="visible")
+    panel.locator(".median-tolerances").wait_for(state="visible")
     qrs = panel.locator("tr", has=page.locator("th", has_text="QRS")).first
     assert qrs.locator("td").nth(0).inner_text() == "108 ms"
     cart = qrs.locator("td").nth(1)
