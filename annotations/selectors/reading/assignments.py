@@ -404,18 +404,27 @@ PANEL_MEASUREMENTS = (
 MEDIAN_CACHE_S = 7 * 24 * 3600  # keyed by content, so never stale: the timeout only bounds the memory
 
 
-def _median_beat_compute(exam) -> dict | None:
-    """The exam's median beat, or None when its blob cannot be read or holds no usable R-peak series."""
+def standard_leads_mv(exam) -> np.ndarray | None:
+    """The exam's 12 standard leads in millivolts, in STANDARD_LEADS order; None when one is missing or
+    the blob cannot be read. What the median beat and the blind measurements are computed from."""
     if any(lead not in exam.lead_names for lead in STANDARD_LEADS):
         return None
     try:
         with storages["waveforms"].open(exam.waveform_key, "rb") as handle:
             samples = waveform_codec.decode(handle.read())
     except (OSError, ValueError):
-        logger.warning("median beat: waveform of exam %s unreadable", exam.pk)
+        logger.warning("waveform of exam %s unreadable", exam.pk)
         return None
     order = [exam.lead_names.index(lead) for lead in STANDARD_LEADS]
-    beat = median_beat(samples[order].astype(np.float64) * (exam.gain_uv / 1000.0), exam.sampling_rate)
+    return samples[order].astype(np.float64) * (exam.gain_uv / 1000.0)
+
+
+def _median_beat_compute(exam) -> dict | None:
+    """The exam's median beat, or None when its blob cannot be read or holds no usable R-peak series."""
+    leads = standard_leads_mv(exam)
+    if leads is None:
+        return None
+    beat = median_beat(leads, exam.sampling_rate)
     return None if beat is None else beat.as_json(list(STANDARD_LEADS))
 
 

@@ -12,11 +12,8 @@ from __future__ import annotations
 
 import logging
 
-import numpy as np
 from django.core.cache import cache
-from django.core.files.storage import storages
 
-from annotations.lib.ecg import waveform as waveform_codec
 from annotations.lib.ecg.blind_measurements import (
     INTERVAL_KEYS,
     SETTINGS,
@@ -63,18 +60,10 @@ def _computed(exam: Exam) -> dict | None:
     R-peak series). 0.2-0.5 s for a 10 s strip, so cached by waveform content like the median beat."""
 
     def compute() -> dict | None:
-        if any(lead not in exam.lead_names for lead in STANDARD_LEADS):
-            return None
-        try:
-            with storages["waveforms"].open(exam.waveform_key, "rb") as handle:
-                samples = waveform_codec.decode(handle.read())
-        except (OSError, ValueError):
-            logger.warning("blind measurements: waveform of exam %s unreadable", exam.pk)
-            return None
-        order = [exam.lead_names.index(lead) for lead in STANDARD_LEADS]
-        return computed_measurements(
-            samples[order].astype(np.float64) * (exam.gain_uv / 1000.0), exam.sampling_rate
-        )
+        from annotations.selectors.reading.assignments import standard_leads_mv
+
+        leads = standard_leads_mv(exam)
+        return None if leads is None else computed_measurements(leads, exam.sampling_rate)
 
     return _cached(f"blind-measurements:v1:{exam.waveform_sha256}", compute)
 
