@@ -29,6 +29,7 @@ def api_status(url: str, token: str) -> tuple[int, dict]:
 def enrol(page, url: str) -> str:
     page.goto(f"{url}/accounts/two-factor/")
     page.click("#two-factor-start button")
+    page.wait_for_selector("#totp-secret")  # the click posts a form: wait for the answer's page
     assert page.locator("#totp-qr svg").count() == 1
     secret = page.locator("#totp-secret").inner_text()
     page.fill("#id_code", code_for(secret))
