@@ -30,6 +30,7 @@ from annotations.models.suggestions import (
     SuggestionScore,
 )
 from annotations.models.taxonomy import DiagnosticClass, Taxonomy
+from annotations.models.webhooks import WebhookDelivery, WebhookEvent, WebhookSubscription
 
 __all__ = [
     "QUALITY_FLAG_CHOICES",
@@ -66,4 +67,7 @@ __all__ = [
     "SuggestionScore",
     "Taxonomy",
     "TokenScope",
+    "WebhookDelivery",
+    "WebhookEvent",
+    "WebhookSubscription",
 ]
