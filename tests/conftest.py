@@ -185,8 +185,14 @@ def _fresh_cache():
     yield
 
 
+@pytest.fixture
+def stack_environ() -> dict[str, str]:
+    """Settings a test module gives the started product beyond the defaults (override it there)."""
+    return {}
+
+
 @pytest.fixture(params=["embedded", "postgres"])
-def stack(request):
+def stack(request, stack_environ):
     """The product started for real, once per way it is run (tests/stacks.py)."""
     import shutil
     import tempfile
@@ -197,7 +203,7 @@ def stack(request):
     var_dir = Path(tempfile.mkdtemp(prefix=f"walk-{request.param}-"))
     try:
         started = embedded_stack if request.param == "embedded" else postgres_stack
-        with started(var_dir) as running:
+        with started(var_dir, stack_environ) as running:
             yield running
     finally:
         shutil.rmtree(var_dir, ignore_errors=True)

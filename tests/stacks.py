@@ -121,9 +121,10 @@ def base_environ(var_dir: Path) -> dict[str, str]:
 
 
 @contextmanager
-def embedded_stack(var_dir: Path) -> Iterator[Stack]:
-    """`make run`: DEBUG=1, no DATABASE_URL, no REDIS_URL; the steps of its recipe, then runserver."""
-    environ = base_environ(var_dir) | {"DEBUG": "1"}
+def embedded_stack(var_dir: Path, extra: dict[str, str] | None = None) -> Iterator[Stack]:
+    """`make run`: DEBUG=1, no DATABASE_URL, no REDIS_URL; the steps of its recipe, then runserver.
+    `extra`: settings of the test's own (the stack_environ fixture)."""
+    environ = base_environ(var_dir) | {"DEBUG": "1"} | (extra or {})
     manage(environ, "migrate", "--no-input")
     manage(environ, "load_taxonomy", "--shipped")
     assert "Log in as" in manage(environ, "seed_demo")
@@ -163,7 +164,7 @@ def fresh_postgres_database() -> Iterator[str]:
 
 
 @contextmanager
-def postgres_stack(var_dir: Path) -> Iterator[Stack]:
+def postgres_stack(var_dir: Path, extra: dict[str, str] | None = None) -> Iterator[Stack]:
     """PostgreSQL, Redis, a Celery worker and gunicorn with DEBUG off, as a deployment runs it."""
     import psycopg
     from django.conf import settings
@@ -185,6 +186,7 @@ def postgres_stack(var_dir: Path) -> Iterator[Stack]:
             "AGREEMENT_RECOMPUTE_DELAY_S": "1",
             "LOG_LEVEL": "WARNING",
         }
+        environ |= extra or {}
         manage(environ, "migrate", "--no-input")
         # The worker starts while the demo is seeded (it takes the demo's suggestion tasks meanwhile);
         # gunicorn only once collectstatic is done, since WhiteNoise lists the static files at start-up.
