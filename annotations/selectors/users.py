@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db.models import Count, QuerySet
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from annotations.errors import Forbidden
+from annotations.errors import Forbidden, NotFound
 from annotations.models import Assignment, AuditEvent, ReviewBatch
 from annotations.roles import Role, has_role
 
@@ -121,6 +122,17 @@ def account_of(value):
     if not 1 <= user_id <= 2**63 - 1:
         return None
     return get_user_model().objects.filter(pk=user_id).first()
+
+
+def account_get(user, user_id) -> Any:
+    """The account a coordinator acts on from the People page, active or not: NotFound (the 404 page) for
+    an id that names none, however large; Forbidden for anyone but a coordinator."""
+    if not has_role(user, Role.COORDINATOR):
+        raise Forbidden
+    account = account_of(user_id)
+    if account is None:
+        raise NotFound
+    return account
 
 
 def active_account(user_id: int):

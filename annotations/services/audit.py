@@ -36,3 +36,15 @@ def audit_record(
     )
     rows_insert([event])  # its SQL built once per process: every write of the app records one
     return event
+
+
+def audit_export_record(*, actor, filters: dict[str, Any], ip_address: str | None) -> AuditEvent:
+    """The export of the trail is itself audited, with the filters it was asked for: its own transaction,
+    since reading the trail writes nothing else."""
+    with transaction.atomic():
+        return audit_record(
+            actor=actor,
+            action="audit.export",
+            after={name: str(value) for name, value in filters.items()},
+            ip_address=ip_address,
+        )

@@ -14,7 +14,7 @@ from annotations.errors import Invalid
 from annotations.roles import Role
 from annotations.selectors.audit import AuditFilter, AuditPage, audit_events, audit_export_chunks, audit_page
 from annotations.selectors.audit.words import audit_action_choices, audit_lines
-from annotations.services.audit import audit_record
+from annotations.services.audit import audit_export_record
 from annotations.views.access import client_ip, role_required
 
 
@@ -77,15 +77,7 @@ def audit_export(request):
     """The filtered trail as CSV, streamed in constant memory; the export itself is audited."""
     form = AuditFilterForm(request.GET or None)
     wanted = form.wanted()
-    from django.db import transaction
-
-    with transaction.atomic():
-        audit_record(
-            actor=request.user,
-            action="audit.export",
-            after={k: str(v) for k, v in vars(wanted).items()},
-            ip_address=client_ip(request),
-        )
+    audit_export_record(actor=request.user, filters=vars(wanted), ip_address=client_ip(request))
     response = StreamingHttpResponse(
         audit_export_chunks(audit_events(request.user, wanted)), content_type="text/csv; charset=utf-8"
     )

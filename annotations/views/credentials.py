@@ -12,8 +12,7 @@ from binascii import unhexlify
 import segno
 from django import forms
 from django.contrib import messages
-from django.contrib.auth import get_user_model
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.urls import path
 from django.utils.cache import add_never_cache_headers
 from django.utils.safestring import mark_safe
@@ -25,6 +24,7 @@ from annotations.errors import ApplicationError
 from annotations.models import TokenScope
 from annotations.roles import Role
 from annotations.selectors.credentials import recovery_codes_left
+from annotations.selectors.users import account_get
 from annotations.services.credentials.tokens import api_token_create, api_token_revoke
 from annotations.services.credentials.two_factor import (
     recovery_codes_renew,
@@ -134,7 +134,7 @@ def two_factor_off(request):
 @coordinator_only
 def person_two_factor_reset(request, user_id: int):
     """A coordinator turns off another account's second factor (a lost phone): it enrols again."""
-    account = get_object_or_404(get_user_model(), pk=user_id)
+    account = account_get(request.user, user_id)
     try:
         two_factor_disable(actor=request.user, user=account, ip=_client_ip(request))
         messages.success(
@@ -155,7 +155,7 @@ def person_token_create(request):
     if not form.is_valid():
         messages.error(request, _("Give the token a name, a scope and a number of days."))
         return redirect("people")
-    account = get_object_or_404(get_user_model(), pk=form.cleaned_data["user"])
+    account = account_get(request.user, form.cleaned_data["user"])
     try:
         created = api_token_create(
             actor=request.user,

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import messages
-from django.contrib.auth import get_user_model, update_session_auth_hash
+from django.contrib.auth import update_session_auth_hash
 from django.contrib.auth.forms import PasswordChangeForm
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.urls import path, reverse
 from django.utils.cache import add_never_cache_headers
 from django.utils.formats import date_format
@@ -21,7 +21,7 @@ from django.views.decorators.http import require_POST
 
 from annotations.errors import Forbidden
 from annotations.roles import Role, has_role
-from annotations.selectors.users import coordinators_until, people_list, reader_unread_batches
+from annotations.selectors.users import account_get, coordinators_until, people_list, reader_unread_batches
 from annotations.services.users import (
     UserAdminError,
     user_change_own_password,
@@ -115,14 +115,10 @@ def people(request):
     return _page(request, shown={"username": user.get_username(), "password": password})
 
 
-def _account(user_id: int):
-    return get_object_or_404(get_user_model(), pk=user_id)
-
-
 @require_POST
 @coordinator_only
 def person_roles(request, user_id: int):
-    account = _account(user_id)
+    account = account_get(request.user, user_id)
     form = RolesForm(request.POST)
     if not form.is_valid():
         messages.error(request, _("Unknown role."))
@@ -140,7 +136,7 @@ def person_roles(request, user_id: int):
 @require_POST
 @coordinator_only
 def person_name(request, user_id: int):
-    account = _account(user_id)
+    account = account_get(request.user, user_id)
     form = NameForm(request.POST)
     if not form.is_valid():
         messages.error(request, _("A name is at most 150 characters."))
@@ -202,7 +198,7 @@ def _warn_unread(request, account) -> None:
 @require_POST
 @coordinator_only
 def person_active(request, user_id: int):
-    account = _account(user_id)
+    account = account_get(request.user, user_id)
     active = request.POST.get("active") == "1"
     try:
         user_set_active(user=account, active=active, actor=request.user)
@@ -218,7 +214,7 @@ def person_active(request, user_id: int):
 @require_POST
 @coordinator_only
 def person_reset_password(request, user_id: int):
-    account = _account(user_id)
+    account = account_get(request.user, user_id)
     try:
         password = user_reset_password(user=account, actor=request.user)
     except Forbidden as error:

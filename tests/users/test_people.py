@@ -96,6 +96,23 @@ def test_only_coordinators_see_people_and_bad_input_is_refused(client_for, ana, 
     assert client.get("/people/").status_code == 200
 
 
+def test_an_account_that_does_not_exist_answers_the_404_page_on_every_people_action(client_for, ana, diego):
+    client = client_for(diego)
+    for missing in (999_999, 2**63):
+        for action, data in (
+            ("roles", {"roles": ["reader"]}),
+            ("name", {"first_name": "X"}),
+            ("active", {"active": "0"}),
+            ("reset-password", {}),
+            ("two-factor/reset", {}),
+        ):
+            assert client.post(f"/people/{missing}/{action}/", data).status_code == 404, (missing, action)
+        token = {"user": missing, "name": "t", "scope": "read_only", "days": 7}
+        assert client.post("/people/tokens/", token).status_code == 404, missing
+    assert client_for(ana).post(f"/people/{diego.pk}/roles/", {"roles": ["reader"]}).status_code == 403
+    assert AuditEvent.objects.exclude(action__startswith="auth.").count() == 0
+
+
 def test_a_reader_who_stops_reading_leaves_a_warning_naming_the_unread_exams_to_move(
     client_for, diego, ana, bruno, tnmg
 ):
