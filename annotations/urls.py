@@ -17,5 +17,6 @@ urlpatterns = [
     path("", include("annotations.views.adjudication")),
     path("", include("annotations.views.releases")),
     path("", include("annotations.views.benchmarks")),
+    path("", include("annotations.views.webhooks")),
     path("", include("annotations.views.audit")),
 ]

@@ -645,6 +645,30 @@ CELERY_BEAT_SCHEDULE = {
     "jobs-sweep": {"task": "annotations.tasks.jobs_sweep", "schedule": float(JOBS_SWEEP_SECONDS)},
 }
 
+# --- Webhooks -------------------------------------------------------------------------------------
+# Receivers on this server's own networks are refused (a webhook is a request the server makes on a
+# coordinator's word): loopback unless WEBHOOK_ALLOW_LOOPBACK (a receiver on the same machine, tests),
+# private ranges unless WEBHOOK_ALLOW_PRIVATE_NETWORKS (a lab's receiver on the hospital's network).
+WEBHOOK_ALLOW_LOOPBACK = env.bool("WEBHOOK_ALLOW_LOOPBACK", False)
+WEBHOOK_ALLOW_PRIVATE_NETWORKS = env.bool("WEBHOOK_ALLOW_PRIVATE_NETWORKS", False)
+# Attempts per delivery; the first retry waits WEBHOOK_BACKOFF_S, each next one twice as long, at most
+# WEBHOOK_MAX_BACKOFF_S (8 attempts of 30 s doubling: about an hour of retries).
+WEBHOOK_MAX_ATTEMPTS = env.int("WEBHOOK_MAX_ATTEMPTS", 8, minimum=1)
+WEBHOOK_BACKOFF_S = env.int("WEBHOOK_BACKOFF_S", 30, minimum=0)
+WEBHOOK_MAX_BACKOFF_S = env.int("WEBHOOK_MAX_BACKOFF_S", 3600, minimum=1)
+WEBHOOK_TIMEOUT_S = env.int("WEBHOOK_TIMEOUT_S", 10, minimum=1)
+# The links in payloads start with this address (https://ecg.example.org); empty: the address the
+# subscribing coordinator's request reached. An outgoing proxy for deliveries, if egress needs one.
+WEBHOOK_LINK_BASE = env.str("WEBHOOK_LINK_BASE", "") or ""
+WEBHOOK_PROXY = env.str("WEBHOOK_PROXY", "") or ""
+# The sweep queues again deliveries due this long whose message was lost (beat, every WEBHOOK_SWEEP_SECONDS).
+WEBHOOK_SWEEP_SECONDS = env.int("WEBHOOK_SWEEP_SECONDS", 60, minimum=5)
+WEBHOOK_SWEEP_AFTER_S = env.int("WEBHOOK_SWEEP_AFTER_S", 60, minimum=0)
+CELERY_BEAT_SCHEDULE = {
+    **globals().get("CELERY_BEAT_SCHEDULE", {}),
+    "webhooks-sweep": {"task": "annotations.tasks.webhooks_sweep", "schedule": float(WEBHOOK_SWEEP_SECONDS)},
+}
+
 # --- Label releases -------------------------------------------------------------------------------
 # Where built releases are kept (coordinators download them through the app, never directly).
 RELEASE_STORAGE_DIR = Path(env.str("RELEASE_STORAGE_DIR", str(VAR_DIR / "releases")))

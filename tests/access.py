@@ -91,6 +91,7 @@ _BY_NAME = {
     "benchmark_id": "benchmark",
     "submission_id": "submission",
     "token_id": "token",
+    "webhook_id": "webhook",
 }
 _BY_COLLECTION = {
     "assignments": "assignment",
@@ -99,6 +100,7 @@ _BY_COLLECTION = {
     "batches": "batch",
     "releases": "release",
     "tokens": "token",
+    "webhooks": "webhook",
 }
 
 
@@ -218,6 +220,7 @@ def build_study(tnmg, *, mid_batch_ids: bool = False) -> Study:
 
     result = Study(users=users)
     common["token"] = _token(target, target).pk  # the People page's revoke acts on fabio's token
+    common["webhook"] = _webhook(users["diego"]).pk
     own = {persona: unread(users[persona]) for persona in ("ana", "bruno")}
     if mid_batch_ids:
         running = _mid_batch(users, tnmg)
@@ -247,6 +250,15 @@ def _token(user, actor):
     from annotations.services.credentials.tokens import api_token_create
 
     return api_token_create(actor=actor, user=user, name="matrix", scope="read_only").token
+
+
+def _webhook(owner):
+    """diego's subscription; its address is never called (no event of the walk reaches it)."""
+    from annotations.models import WebhookSubscription
+
+    return WebhookSubscription.objects.create(
+        owner=owner, url="https://hooks.example.org/ecg", events=["import.failed"], secret="whsec_matrix"
+    )
 
 
 def _benchmark(release, users: dict):

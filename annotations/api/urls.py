@@ -33,6 +33,7 @@ urlpatterns = [
     path("", include("annotations.api.adjudication")),
     path("", include("annotations.api.releases")),
     path("", include("annotations.api.benchmarks")),
+    path("", include("annotations.api.webhooks")),
     # Last: an address no route above takes answers JSON, not the HTML 404 page.
     re_path(r"^(?P<rest>.*)$", api_not_found),
 ]

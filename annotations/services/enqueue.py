@@ -57,6 +57,8 @@ AFTER_THE_RESPONSE = frozenset(
         "annotations.tasks.releases_shard_build",
         "annotations.tasks.releases_shards_finish",
         "annotations.tasks.suggestions_batch",
+        # A receiver may take WEBHOOK_TIMEOUT_S to answer; a retry waits out its back-off.
+        "annotations.tasks.webhooks_deliver",
     }
 )
 

@@ -36,6 +36,7 @@ from annotations.selectors.taxonomy import statement_name
 from annotations.services.agreement.compute import agreement_recompute_request
 from annotations.services.audit import audit_record
 from annotations.services.batches.escalation import batch_exam_escalate_if_disputed
+from annotations.services.webhooks.events import batch_completion_check_on_commit
 from ecgreview.prepared_writes import row_update, rows_insert, writes_sent_together
 
 # A day: anything longer is a tab left open over a weekend, not reading time.
@@ -386,7 +387,8 @@ def _assignment_closed(locked: Assignment, annotation: Annotation, started: bool
 
 def _assignment_done(actor, locked: Assignment) -> None:
     """The assignment submitted (_assignment_closed): a first read may escalate its exam, and agreement
-    follows."""
+    follows; the batch's last read announces it to webhooks."""
+    batch_completion_check_on_commit(locked.batch_id)
     if locked.read_round == 1:
         batch_exam_escalate_if_disputed(batch=locked.batch, exam_id=locked.exam_id, actor=actor)
         # After commit, so the worker sees this read; coalesced, and a Redis outage never
@@ -540,6 +542,7 @@ def assignment_skip(
                 **({"retest_withdrawn": withdrawn} if withdrawn else {}),
             },
         )
+        batch_completion_check_on_commit(locked.batch_id)
     return locked
 
 

@@ -13,6 +13,7 @@ from annotations.tasks.exams import exams_quality
 from annotations.tasks.imports import imports_run
 from annotations.tasks.releases import releases_build, releases_shard_build, releases_shards_finish
 from annotations.tasks.suggestions import suggestions_batch, suggestions_exam, suggestions_sweep
+from annotations.tasks.webhooks import webhooks_deliver, webhooks_sweep
 
 __all__ = [
     "agreement_recompute",
@@ -28,4 +29,6 @@ __all__ = [
     "suggestions_batch",
     "suggestions_exam",
     "suggestions_sweep",
+    "webhooks_deliver",
+    "webhooks_sweep",
 ]

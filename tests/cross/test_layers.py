@@ -26,6 +26,7 @@ CAPABILITIES = [
     "audit",
     "benchmarks",
     "credentials",
+    "webhooks",
 ]
 
 

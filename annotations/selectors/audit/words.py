@@ -31,6 +31,7 @@ from annotations.models import (
     Suggestion,
     SuggestionExposure,
     Taxonomy,
+    WebhookSubscription,
 )
 
 # What each action says, with %(who)s (the account, or "the system") and %(object)s (the target in
@@ -113,6 +114,12 @@ ACTION_SENTENCES = {
     "user.password_change": gettext_lazy("%(who)s changed the password of %(object)s"),
     "user.password_reset": gettext_lazy("%(who)s reset the password of %(object)s"),
     "user.roles": gettext_lazy("%(who)s changed the roles of %(object)s"),
+    "webhook.deliver": gettext_lazy("%(who)s delivered an event to %(object)s"),
+    "webhook.give_up": gettext_lazy("%(who)s gave up delivering an event to %(object)s"),
+    "webhook.queue": gettext_lazy("%(who)s queued an event for the webhooks"),
+    "webhook.retry": gettext_lazy("%(who)s will try again to deliver an event to %(object)s"),
+    "webhook.revoke": gettext_lazy("%(who)s revoked %(object)s"),
+    "webhook.subscribe": gettext_lazy("%(who)s subscribed %(object)s"),
 }
 
 # The action's object in the filter list, where no particular one is meant ("someone closed a batch").
@@ -136,6 +143,7 @@ _ANY_OBJECT = {
     "taxonomy": gettext_lazy("a taxonomy"),
     "two_factor": gettext_lazy("an account"),
     "user": gettext_lazy("an account"),
+    "webhook": gettext_lazy("a webhook"),
 }
 
 
@@ -211,6 +219,7 @@ _KINDS = {
     ReviewBatch: (("name",), lambda name: _("batch “%(name)s”") % {"name": name}),
     Dataset: (("name",), lambda name: _("dataset “%(name)s”") % {"name": name}),
     Release: (("name",), lambda name: _("release “%(name)s”") % {"name": name}),
+    WebhookSubscription: (("url",), lambda url: _("the webhook to %(url)s") % {"url": url}),
     Taxonomy: (
         ("key", "version"),
         lambda key, version: _("taxonomy %(key)s %(version)s") % {"key": key, "version": version},

@@ -18,6 +18,7 @@ from annotations.services.batches.lifecycle import (
     ESCALATE_ADJUDICATE,
     queue_end,
 )
+from annotations.services.webhooks.events import exam_escalated_emit
 
 OPEN_STATUSES = [Assignment.Status.PENDING, Assignment.Status.IN_PROGRESS]
 
@@ -87,6 +88,7 @@ def batch_exam_escalate_if_disputed(*, batch: ReviewBatch, exam_id: int, actor) 
         member.needs_adjudication = True
         member.save(update_fields=["needs_adjudication"])
         audit_record(actor=actor, action="batch.escalate_adjudicate", target=member, after={"exam": exam_id})
+        exam_escalated_emit(member)
     return ESCALATE_ADJUDICATE
 
 

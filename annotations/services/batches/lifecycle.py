@@ -33,6 +33,7 @@ from annotations.selectors.users import blind_refusal
 from annotations.services.audit import audit_record
 from annotations.services.suggestions import batch_suggestions_enqueue
 from annotations.services.taxonomy import taxonomy_freeze
+from annotations.services.webhooks.events import batch_completed_emit
 
 # How a disputed exam is escalated (services.batches.escalation), as a batch's design names it.
 ESCALATE_ADD_READER = "add_reader"  # then the adjudicator settles every disagreement left
@@ -424,6 +425,7 @@ def batch_close(*, batch: ReviewBatch, actor) -> ReviewBatch:
             before={"status": before},
             after={"status": batch.status, "unread_left": unread},
         )
+        batch_completed_emit(batch)
     return batch
 
 

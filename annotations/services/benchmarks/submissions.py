@@ -21,6 +21,7 @@ from annotations.models import Benchmark, BenchmarkExam, BenchmarkSubmission
 from annotations.roles import Role, has_role
 from annotations.services.audit import audit_record
 from annotations.services.enqueue import task_enqueue_on_commit, task_started
+from annotations.services.webhooks.events import benchmark_result_emit
 
 logger = logging.getLogger(__name__)
 SCORE_TASK = "annotations.tasks.benchmarks_score"
@@ -184,6 +185,8 @@ def submission_score(submission_id: int) -> BenchmarkSubmission | None:
             target=submission,
             after={"thresholds": thresholds},
         )
+        submission.status = BenchmarkSubmission.Status.DONE
+        benchmark_result_emit(submission)
     submission.refresh_from_db()
     return submission
 

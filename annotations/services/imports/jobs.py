@@ -45,6 +45,7 @@ from annotations.services.imports.outcomes import (
     ImportReport,
     unmapped_label_text,
 )
+from annotations.services.webhooks.events import import_finished_emit
 
 logger = logging.getLogger(__name__)
 SYSTEM_ACTOR = "system:imports"
@@ -480,3 +481,5 @@ def _job_finish(job, *, status: str, **fields) -> None:
                 "error": job.error[:500],
             },
         )
+        if status in (ImportJob.Status.DONE, ImportJob.Status.FAILED):
+            import_finished_emit(job)

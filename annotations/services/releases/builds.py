@@ -38,6 +38,7 @@ from annotations.services.releases.export import (
     export_write,
     export_write_current,
 )
+from annotations.services.webhooks.events import release_built_emit
 
 logger = logging.getLogger(__name__)
 
@@ -247,6 +248,7 @@ def release_build_done(release_id: int, batch_ids: list[int], target: str, resul
                 "consensus_csv_sha256": exams["sha256"] if exams else "",
             },
         )
+        release_built_emit(locked)
     return locked
 
 
