@@ -16,6 +16,7 @@ from annotations.selectors.exams.browse import dataset_names
 from annotations.selectors.exams.selection import ExamCriteria, scored_statements
 from annotations.selectors.taxonomy import taxonomy_list, taxonomy_superseded
 from annotations.selectors.users import active_readers
+from annotations.services.batches.criteria import criteria_problems
 
 # The blank choice of Django's select boxes; Django's own pt_BR catalogue lacks it, so the project's
 # catalogue carries its translation (project catalogues take precedence).
@@ -69,15 +70,16 @@ class ExamCriteriaForm(forms.Form):
         self.fields["score_window"].choices = [("", _("any: no window")), *self.score_choices]
 
     def clean(self):
+        """The criteria together, checked as the API checks them (services.batches.criteria); the window's
+        model and statement are one field here."""
         data = super().clean()
-        low, high = data.get("suggestion_min"), data.get("suggestion_max")
-        if (low is not None or high is not None) and not data.get("score_window"):
-            self.add_error("score_window", _("choose the model score whose window these bounds are"))
-        if low is not None and high is not None and low > high:
-            self.add_error("suggestion_min", _("the lowest score is above the highest"))
-        youngest, oldest = data.get("age_min"), data.get("age_max")
-        if youngest is not None and oldest is not None and youngest > oldest:
-            self.add_error("age_min", _("the lowest age is above the highest"))
+        provider, code = self.scored_pair(data.get("score_window") or "")
+        for name, problem in criteria_problems(
+            {**data, "suggestion_provider": provider, "suggestion_code": code}
+        ).items():
+            self.add_error(
+                "score_window" if name in ("suggestion_provider", "suggestion_code") else name, problem
+            )
         return data
 
     def scored_pair(self, key: str) -> tuple[str | None, str | None]:

@@ -34,6 +34,7 @@ from annotations.selectors.batches.progress import (
 from annotations.selectors.batches.spec import batch_spec, exam_criteria
 from annotations.selectors.users import active_account
 from annotations.services.batches.audits import audit_batch_create
+from annotations.services.batches.criteria import criteria_problems
 from annotations.services.batches.lifecycle import ESCALATIONS, batch_close, batch_create_from_plan
 from annotations.services.batches.queues import batch_add_readers, batch_reassign
 from annotations.services.batches.returns import assignment_return
@@ -106,38 +107,11 @@ class CriteriaSerializer(StrictSerializer):
     )
 
     def validate(self, attrs: dict) -> dict:
-        """A range whose low end is above its high end matches nothing: refused, naming the low end, rather
-        than answered 'no exam matches' (the bounds were swapped)."""
-        errors = {
-            low: f"{low} is above {high}"
-            for low, high in (
-                ("age_min", "age_max"),
-                ("suggestion_min", "suggestion_max"),
-                ("imported_from", "imported_to"),
-                ("acquired_from", "acquired_to"),
-            )
-            if attrs.get(low) is not None and attrs.get(high) is not None and attrs[low] > attrs[high]
-        }
-        errors.update(self._window_errors(attrs))
-        if errors:
-            raise serializers.ValidationError(errors)
+        """What the fields allow one by one, the criteria may still not allow together: the one check the
+        designer page asks too (services.batches.criteria), in the same words."""
+        if problems := criteria_problems(attrs):
+            raise serializers.ValidationError(problems)
         return attrs
-
-    @staticmethod
-    def _window_errors(attrs: dict) -> dict[str, str]:
-        """A score window names both the model and the statement whose score it bounds: the selection
-        applies it only then, so bounds without them would be dropped and every exam match."""
-        provider, code = attrs.get("suggestion_provider"), attrs.get("suggestion_code")
-        bounded = attrs.get("suggestion_min") is not None or attrs.get("suggestion_max") is not None
-        if not (bounded or provider or code) or (provider and code):
-            return {}
-        missing = "suggestion_provider" if not provider else "suggestion_code"
-        return {
-            missing: _(
-                "a score window needs both suggestion_provider (the model) and suggestion_code (the "
-                "statement whose score it bounds)"
-            )
-        }
 
 
 # Where a field sent beside "criteria" belongs; said when the request is refused, in its language.
