@@ -171,7 +171,14 @@ def _validate(request: DesignRequest) -> None:
         raise DesignError("gold_outside_batch", exam_ids=str(sorted(unknown_gold)))
 
 
-def _choose_readers(load, pairs, index, k, rng, candidates):
+def _choose_readers(
+    load: dict[int, int],
+    pairs: list[list[int]],
+    index: dict[int, int],
+    k: int,
+    rng: random.Random,
+    candidates: list[int],
+) -> list[int]:
     """k readers of lowest load; among equal loads, those sharing the fewest exams with the chosen.
     `candidates` (shuffled here, so ties fall at random) holds the readers allowed for this exam; fewer
     than k come back when too few are left."""
@@ -198,7 +205,14 @@ def _barred_by_exam(excluded: dict[int, set[int]]) -> dict[int, set[int]]:
     return by_exam
 
 
-def _spread(exam_ids, reader_ids, k, rng, existing_loads=None, excluded=None):
+def _spread(
+    exam_ids: list[int],
+    reader_ids: list[int],
+    k: int,
+    rng: random.Random,
+    existing_loads: dict[int, int] | None = None,
+    excluded: dict[int, set[int]] | None = None,
+) -> dict[int, list[int]]:
     index = {reader: i for i, reader in enumerate(reader_ids)}
     load = {reader: (existing_loads or {}).get(reader, 0) for reader in reader_ids}
     # Lists, not a numpy array: this loop reads single cells, where numpy's per-element cost is ~5x a

@@ -152,7 +152,7 @@ def _to_onnx(model: Any, opset: int) -> bytes:
 
     # A dict names the graph's output; training=False freezes dropout and the batch norms' statistics.
     @tf.function(input_signature=spec)
-    def scores(signal):
+    def scores(signal: Any) -> dict[str, Any]:
         return {OUTPUT_NAME: model(signal, training=False)}
 
     try:
@@ -161,7 +161,8 @@ def _to_onnx(model: Any, opset: int) -> bytes:
         raise ConversionError(
             f"tf2onnx could not convert the model ({type(error).__name__}: {error})"
         ) from None
-    return proto.SerializeToString()
+    serialized: bytes = proto.SerializeToString()
+    return serialized
 
 
 def synthetic_tracings(n: int = 3, seed: int = 0) -> np.ndarray:
@@ -188,7 +189,9 @@ def onnx_difference(model: Any, onnx_bytes: bytes) -> float:
     return float(np.max(np.abs(onnx_scores.astype(np.float64) - keras_scores)))
 
 
-def mapping(request: Request, activation: str, onnx_sha256: str, keras_sha256: str, difference: float):
+def mapping(
+    request: Request, activation: str, onnx_sha256: str, keras_sha256: str, difference: float
+) -> dict[str, Any]:
     """The mapping JSON (OnnxModelProvider's format), with where the file came from."""
     import tensorflow as tf
     import tf2onnx

@@ -12,6 +12,14 @@ csv.writer's (QUOTE_MINIMAL, '"' doubled, floats as repr), which the release tes
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Protocol
+
+
+class Writable(Protocol):
+    """Anything text is written to: an open file, a StringIO, a streaming HTTP response."""
+
+    def write(self, text: str, /) -> object: ...
+
 
 _SPECIAL = frozenset(',"\r\n')
 
@@ -35,7 +43,7 @@ def csv_line(values: Iterable[object], end: str = "\n") -> str:
 class CsvWriter:
     """A csv.writer-like object over csv_line."""
 
-    def __init__(self, handle, end: str = "\n") -> None:
+    def __init__(self, handle: Writable, end: str = "\n") -> None:
         self._write, self._end = handle.write, end
 
     def writerow(self, values: Iterable[object]) -> None:

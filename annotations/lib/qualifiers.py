@@ -4,6 +4,7 @@ old it is. A taxonomy declares which of these a statement takes; a read picks am
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 # Display order, and the order a read's qualifiers are kept in (two reads choosing the same qualifiers
 # in another order hold the same list).
@@ -27,7 +28,7 @@ def qualifier_conflicts(chosen: Iterable[str]) -> list[frozenset[str]]:
     return [group for group in EXCLUSIVE if len(group & picked) > 1]
 
 
-def label_snapshot(code: str, uncertain: bool, qualifiers: list[str]) -> dict:
+def label_snapshot(code: str, uncertain: bool, qualifiers: list[str]) -> dict[str, Any]:
     """A label as the reading API shows it and a revision keeps it: qualifiers only where chosen, so a read
     without any reads as it did before qualifiers existed."""
     return {"code": code, "uncertain": uncertain, **({"qualifiers": qualifiers} if qualifiers else {})}

@@ -19,7 +19,7 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-from annotations.lib.csv_text import CsvWriter
+from annotations.lib.csv_text import CsvWriter, Writable
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 # A plain decimal number as a spreadsheet reads one; "-inf" or "+nan" are not (they would be evaluated).
@@ -36,7 +36,7 @@ def spreadsheet_cell(value: Any) -> Any:
 class SpreadsheetWriter:
     """A CSV writer (annotations.lib.csv_text) with every cell passed through spreadsheet_cell."""
 
-    def __init__(self, handle, lineterminator: str = "\r\n") -> None:
+    def __init__(self, handle: Writable, lineterminator: str = "\r\n") -> None:
         self._writer = CsvWriter(handle, end=lineterminator)
 
     def writerow(self, row: Iterable[Any]) -> None:
@@ -47,6 +47,6 @@ class SpreadsheetWriter:
             self.writerow(row)
 
 
-def spreadsheet_writer(handle, lineterminator: str = "\r\n") -> SpreadsheetWriter:
+def spreadsheet_writer(handle: Writable, lineterminator: str = "\r\n") -> SpreadsheetWriter:
     """Line ends as csv.writer's default (CRLF) unless asked otherwise."""
     return SpreadsheetWriter(handle, lineterminator)

@@ -130,7 +130,8 @@ def computed_measurements(signals_mv: np.ndarray, sampling_rate: float) -> dict[
 def _baseline(beats: np.ndarray, r_index: int, rate: float, onset_ms: float) -> np.ndarray:
     start = r_index + round(onset_ms * rate / 1000.0)
     width = max(1, round(BASELINE_MS * rate / 1000.0))
-    return np.median(beats[:, max(0, start - width) : max(1, start + 1)], axis=1)
+    baseline: np.ndarray = np.median(beats[:, max(0, start - width) : max(1, start + 1)], axis=1)
+    return baseline
 
 
 def st_levels(
@@ -214,7 +215,7 @@ def cart_beat_json(leads_uv: dict[str, list[int]], sampling_rate: float) -> dict
 def within_beat(marks: dict[str, float | None], beat: dict[str, Any]) -> dict[str, float | None]:
     """The marks that fall inside the drawn beat's window; the others None (the drawing has no room)."""
     start = beat["start_ms"]
-    first_lead = next(iter(beat["leads"].values()), [])
+    first_lead: list[float] = next(iter(beat["leads"].values()), [])
     end = start + _ms(len(first_lead), beat["sampling_rate"])
     return {
         key: value if value is not None and start <= value <= end else None for key, value in marks.items()

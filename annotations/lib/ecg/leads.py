@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 STANDARD_LEADS: tuple[str, ...] = (
@@ -68,7 +70,7 @@ class LeadError(ValueError):
     """Signals that cannot be arranged into the 12 standard leads; the message says which lead."""
 
 
-def _missing_leads_said(missing: list[str], names: list[str], extras: list[str], rows: dict) -> str:
+def _missing_leads_said(missing: list[str], names: list[str], extras: list[str], rows: dict[str, Any]) -> str:
     """What is missing, what the file holds (naming its non-standard signals) and what could be derived:
     enough for a coordinator to tell a 12-lead file with odd names from one with leads left out."""
     underivable = [lead for lead in missing if lead not in LIMB_DERIVED]

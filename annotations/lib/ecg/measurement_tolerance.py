@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from typing import Any
 
 # Global measurement key -> the largest difference (in its own unit) not marked.
 IEC_60601_2_25 = {"pr_ms": 10, "qrs_ms": 10, "qt_ms": 25}
@@ -42,13 +43,13 @@ def difference(key: str, cart: float, provider: float) -> float:
     return round(delta, 1)
 
 
-def compared(cart: Mapping[str, object], provider: Mapping[str, object]) -> dict[str, dict]:
+def compared(cart: Mapping[str, object], provider: Mapping[str, object]) -> dict[str, dict[str, Any]]:
     """key -> {difference (provider - cart), tolerance, exceeds} for each measurement with a tolerance
     that both sides give as a number; `exceeds` only past the tolerance, not at it."""
     out = {}
     for key, tolerance in TOLERANCES.items():
         a, b = cart.get(key), provider.get(key)
-        if _number(a) and _number(b):
+        if isinstance(a, int | float) and isinstance(b, int | float) and _number(a) and _number(b):
             delta = difference(key, a, b)
             out[key] = {"difference": delta, "tolerance": tolerance, "exceeds": abs(delta) > tolerance}
     return out

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cache
+from typing import Any
 
 import numpy as np
 
@@ -40,7 +41,8 @@ def _band() -> np.ndarray:
     with HEAVY_IMPORT:  # lib.lazy_imports says why
         from scipy.signal import butter
 
-    return butter(2, [0.5, 40.0], btype="bandpass", fs=WORK_RATE, output="sos")
+    sos: np.ndarray = butter(2, [0.5, 40.0], btype="bandpass", fs=WORK_RATE, output="sos")
+    return sos
 
 
 @dataclass(frozen=True)
@@ -51,7 +53,7 @@ class MedianBeat:
     r_peaks: int  # R peaks found on the whole strip, edge beats included
     qrs_onset_ms: float | None  # relative to R, found on the median beat
 
-    def as_json(self, lead_names: list[str]) -> dict:
+    def as_json(self, lead_names: list[str]) -> dict[str, Any]:
         return {
             "sampling_rate": self.sampling_rate,
             "start_ms": BEFORE_MS,

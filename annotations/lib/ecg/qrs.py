@@ -61,4 +61,5 @@ def qrs_peaks(filtered: np.ndarray, rate: float, *, skip_loudest: bool = False) 
     top = float(np.percentile(heights, 90))
     if top <= 0:
         return np.zeros(0, dtype=int)
-    return candidates[heights >= MIN_HEIGHT * top].astype(int)
+    peaks: np.ndarray = candidates[heights >= MIN_HEIGHT * top].astype(int)
+    return peaks

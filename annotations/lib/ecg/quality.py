@@ -93,7 +93,9 @@ GRADES = ("good", "acceptable", "poor")
 _INDEX = {name: index for index, name in enumerate(STANDARD_LEADS)}
 
 
-def quality_report(signals_mv: np.ndarray, sampling_rate: float, derived: list[str] | tuple = ()) -> dict:
+def quality_report(
+    signals_mv: np.ndarray, sampling_rate: float, derived: list[str] | tuple[Any, ...] = ()
+) -> dict[str, Any]:
     """The report of one exam. derived: leads the importer computed from I and II (residual is then 0
     by construction and says nothing, so they are reported as derived instead of checked)."""
     signals = np.asarray(signals_mv, dtype=np.float64)[: len(STANDARD_LEADS)]
@@ -169,7 +171,9 @@ def _lead_report(
     }
 
 
-def _graded(leads: dict, residuals: dict, reversal: dict | None, fs: float) -> dict:
+def _graded(
+    leads: dict[str, Any], residuals: dict[str, Any], reversal: dict[str, Any] | None, fs: float
+) -> dict[str, Any]:
     flagged = [name for name, lead in leads.items() if lead["flags"]]
     exam_flags = sorted({flag for lead in leads.values() for flag in lead["flags"]})
     inconsistent = any(value is not None and value > RESIDUAL_LIMIT for value in residuals.values())
@@ -196,7 +200,7 @@ def _graded(leads: dict, residuals: dict, reversal: dict | None, fs: float) -> d
     }
 
 
-def limb_residuals(signals: np.ndarray, derived: list[str] | tuple = ()) -> dict[str, float | None]:
+def limb_residuals(signals: np.ndarray, derived: list[str] | tuple[Any, ...] = ()) -> dict[str, float | None]:
     """Relative RMS residual of each lead that I and II determine; None for a derived or flat lead."""
     lead_i, lead_ii = signals[_INDEX["I"]], signals[_INDEX["II"]]
     scale = max(_rms(lead_i), _rms(lead_ii))
@@ -216,7 +220,7 @@ def limb_residuals(signals: np.ndarray, derived: list[str] | tuple = ()) -> dict
     return out
 
 
-def limb_reversal(signals: np.ndarray, fs: float, flat: dict[str, bool]) -> dict | None:
+def limb_reversal(signals: np.ndarray, fs: float, flat: dict[str, bool]) -> dict[str, Any] | None:
     """The suspected limb-electrode reversal ({"electrodes", "criterion"}), or None."""
     limb_signal = [name for name in ("I", "aVR", "aVL", "aVF") if not flat[name]]
     if flat["II"] != flat["III"] and len(limb_signal) == 4:
@@ -270,7 +274,8 @@ def median_beats(signals: np.ndarray, fs: float) -> np.ndarray | None:
     if peaks.size < 3:
         return None
     stack = np.stack([signals[:, p - before : p + after] for p in peaks])
-    return np.median(stack, axis=0)
+    median: np.ndarray = np.median(stack, axis=0)
+    return median
 
 
 def _polarity(beat: np.ndarray, fs: float) -> tuple[float, float]:
@@ -313,7 +318,10 @@ def _moving_average(signals: np.ndarray, width: int) -> np.ndarray:
 
     if width <= 1:
         return np.array(signals, dtype=np.float64, copy=True)
-    return uniform_filter1d(np.asarray(signals, dtype=np.float64), size=width, axis=-1, mode="nearest")
+    smoothed: np.ndarray = uniform_filter1d(
+        np.asarray(signals, dtype=np.float64), size=width, axis=-1, mode="nearest"
+    )
+    return smoothed
 
 
 def _peaks(values: np.ndarray, threshold: float, distance: int) -> np.ndarray:

@@ -33,7 +33,8 @@ def resample(
     with HEAVY_IMPORT:  # lib.lazy_imports says why
         from scipy.signal import resample_poly  # here, not at the top: see qrs.qrs_energy
 
-    return resample_poly(signals, ratio.numerator, ratio.denominator, axis=axis)
+    resampled: np.ndarray = resample_poly(signals, ratio.numerator, ratio.denominator, axis=axis)
+    return resampled
 
 
 def centre_crop(signals: np.ndarray, length: int, *, axis: int = -1) -> np.ndarray:

@@ -59,7 +59,7 @@ def encode(samples: np.ndarray) -> bytes:
 
 
 def decode(blob: bytes) -> np.ndarray:
-    array = np.load(io.BytesIO(blob), allow_pickle=False)
+    array: np.ndarray = np.load(io.BytesIO(blob), allow_pickle=False)
     if array.dtype != np.dtype("<i2") or array.ndim != 2:
         raise ValueError(f"waveform blob holds {array.dtype} {array.shape}, not 2-D int16")
     return array

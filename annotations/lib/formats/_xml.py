@@ -73,13 +73,17 @@ def check_doctype(path: Path) -> None:
 def parse(path: Path) -> Element:
     check_doctype(path)
     try:
-        return SafeET.parse(str(path), forbid_dtd=False, forbid_entities=True, forbid_external=True).getroot()
+        tree = SafeET.parse(str(path), forbid_dtd=False, forbid_entities=True, forbid_external=True)
     except DefusedXmlException as error:
         raise FormatError(
             f"XML declares a DTD or entities ({type(error).__name__}); entity expansion is refused"
         ) from None
     except ParseError as error:
         raise FormatError(f"XML is not well-formed ({error})") from None
+    root = tree.getroot()
+    if root is None:
+        raise FormatError("XML document has no root element")
+    return root
 
 
 def parse_converting(
@@ -99,7 +103,8 @@ def parse_converting(
             if handler is not None:
                 values[id(element)] = handler(element.text or "")
                 element.text = None
-        return events.root, values
+        # The iterator holds the root once parsing ends; typeshed's stub of it does not declare it.
+        return events.root, values  # type: ignore[attr-defined]
     except DefusedXmlException as error:
         raise FormatError(
             f"XML declares a DTD or entities ({type(error).__name__}); entity expansion is refused"

@@ -66,7 +66,9 @@ def _rhythm_series(root: Element) -> Element:
     raise FormatError("aECG has no RHYTHM series")
 
 
-def _beat(series: Element, digit_values: dict[int, np.ndarray], options: ReadOptions, notes: list[str]):
+def _beat(
+    series: Element, digit_values: dict[int, np.ndarray], options: ReadOptions, notes: list[str]
+) -> RepresentativeBeat | None:
     """The representative beat derived from the rhythm series, or None. A damaged one costs the exam its
     cart beat, said in the report, never the import of its rhythm."""
     for derived in _descendants(series, "derivedSeries"):
@@ -140,7 +142,8 @@ def _leads(
 ) -> tuple[list[str], list[np.ndarray], list[float]]:
     names, rows, scales = [], [], []
     for sequence in _descendants(sequence_set, "sequence"):
-        code = (_first(sequence, "code").get("code") or "") if _first(sequence, "code") is not None else ""
+        coded = _first(sequence, "code")
+        code = (coded.get("code") or "") if coded is not None else ""
         if not code.startswith("MDC_ECG_LEAD_"):
             continue
         value = _first(sequence, "value")
@@ -164,13 +167,13 @@ def _leads(
 
 def _labels(series: Element) -> list[tuple[str, str]]:
     """Rhythm and interpretation statements (MDC_ECG_RHY*, MDC_ECG_INTERPRETATION*), not beat marks."""
-    labels = []
+    labels: list[tuple[str, str]] = []
     for annotation in _descendants(series, "annotation"):
         code, value = _first(annotation, "code"), _first(annotation, "value")
         kind = code.get("code", "") if code is not None else ""
         if value is not None and (kind == "MDC_ECG_RHY" or kind.startswith("MDC_ECG_INTERPRETATION")):
-            if value.get("code"):
-                labels.append(("mdc", value.get("code")))
+            if statement := value.get("code"):
+                labels.append(("mdc", statement))
     return list(dict.fromkeys(labels))
 
 
@@ -188,8 +191,8 @@ def _demographics(root: Element) -> tuple[int | None, str, dict[str, str]]:
         sex = {"F": "F", "M": "M"}.get(gender.get("code", "") if gender is not None else "", "U")
         if (name_el := _first(person, "name")) is not None and name_el.text:
             identifiers["patient_name"] = name_el.text.strip()
-        if (birth := _first(person, "birthTime")) is not None and birth.get("value"):
-            identifiers["birth_date"] = birth.get("value")
+        if (birth := _first(person, "birthTime")) is not None and (born := birth.get("value")):
+            identifiers["birth_date"] = born
     subject = next(_descendants(root, "trialSubject"), None)
     if subject is not None and (subject_id := _first(subject, "id")) is not None:
         identifiers["subject_id"] = subject_id.get("extension") or subject_id.get("root") or ""
@@ -272,7 +275,7 @@ def _measurements(series: Element) -> dict[str, float]:
         code, value = _first(annotation, "code"), _first(annotation, "value")
         key = _MEASUREMENT_CODES.get(code.get("code", "")) if code is not None else None
         factor = _TO_UNIT.get(value.get("unit", "")) if value is not None else None
-        if key is None or factor is None:
+        if key is None or factor is None or value is None:
             continue
         try:
             found.setdefault(key, []).append(float(value.get("value", "")) * factor)

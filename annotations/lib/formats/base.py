@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import csv
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
-from typing import Protocol, TextIO
+from typing import Any, Protocol, TextIO
 
 import numpy as np
 
@@ -102,7 +102,7 @@ class Record:
     acquired_at: datetime | None = None
     patient_id: str = ""
     # (code_system, code) pairs, or (code_system, code, likelihood) where the source grades them (PTB-XL).
-    labels: list[tuple] = field(default_factory=list)
+    labels: list[tuple[Any, ...]] = field(default_factory=list)
     # What the source gave a value for, present or absent: "system:code" (a CODE label column filled in
     # with 0 or 1) or "system" (PTB-XL's scp_codes, a reading against its whole vocabulary). A code covered
     # and not in `labels` is absent, even when the record has no label at all.
@@ -196,13 +196,13 @@ def calibration_tail_start(signals: np.ndarray, pulse_counts: float | np.ndarray
     `pulse_counts` per lead, zeros again), or the full length when there is none. Philips carts append it
     to each 11-s buffer and some aECG writers keep it; it is no part of the patient's ECG. Only the last
     CALIBRATION_WINDOW samples are examined, so a long record costs no copy of itself."""
-    n = signals.shape[1]
+    n: int = signals.shape[1]
     offset = max(0, n - CALIBRATION_WINDOW)
     tail = signals[:, offset:]
     pulse = np.broadcast_to(np.asarray(pulse_counts, dtype=float), (signals.shape[0],))
     flat = np.all(tail == 0, axis=0)
     at_pulse = np.all(np.abs(tail - pulse[:, None]) <= 0.5, axis=0)
-    end = tail.shape[1]
+    end: int = tail.shape[1]
     while end > 0 and flat[end - 1]:
         end -= 1
     pulse_end = end
@@ -261,7 +261,7 @@ def csv_delimiter(header: str) -> str:
     return delimiter if header.count(delimiter) else ","
 
 
-def metadata_rows(handle: TextIO) -> csv.DictReader:
+def metadata_rows(handle: TextIO) -> csv.DictReader[str]:
     """The rows of a metadata table (CODE's exams.csv, PTB-XL's database) by column name, separated as
     its header is (csv_delimiter). The handle is opened with newline="" (and utf-8-sig)."""
     header = handle.readline()
@@ -300,7 +300,7 @@ def age_from_birth(identifiers: dict[str, str], acquired_at: datetime | None) ->
     return years if 0 <= years <= 130 else None
 
 
-def parse_age(value) -> int | None:
+def parse_age(value: object) -> int | None:
     """An age in years from whatever a header holds ('56', 56.0, '042Y', '56,0', 'NaN'); None if
     implausible."""
     if value is None:
@@ -317,7 +317,7 @@ def parse_age(value) -> int | None:
     return int(number)
 
 
-def parse_sex(value) -> str:
+def parse_sex(value: object) -> str:
     text = str(value or "").strip().lower()
     if text in {"f", "female", "woman"}:
         return "F"
@@ -350,7 +350,7 @@ DEVICE_MEASUREMENTS: dict[str, tuple[float, float]] = {
 }
 
 
-def device_measurements(values: dict[str, object]) -> dict[str, float]:
+def device_measurements(values: Mapping[str, object]) -> dict[str, float]:
     """The plausible numbers among a file's measurement fields ({key: text or number}), axes folded into
     -180..180 as the cart prints them; blanks, text and out-of-range values are left out."""
     out: dict[str, float] = {}

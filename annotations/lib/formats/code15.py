@@ -183,10 +183,13 @@ def _any_lead_nonzero(block: np.ndarray) -> np.ndarray:
     if flags.shape[2] != 12:
         return flags.any(axis=2)
     words = flags.view(np.uint32)
-    return (words[:, :, 0] | words[:, :, 1] | words[:, :, 2]) != 0
+    nonzero: np.ndarray = (words[:, :, 0] | words[:, :, 1] | words[:, :, 2]) != 0
+    return nonzero
 
 
-def _chunk_records(block: np.ndarray, ids: np.ndarray, start: int, metadata: dict, options: ReadOptions):
+def _chunk_records(
+    block: np.ndarray, ids: np.ndarray, start: int, metadata: dict[int, dict[str, str]], options: ReadOptions
+) -> Iterator[Record | RecordError]:
     # Everything below is whole-chunk numpy on the file's own (exams, samples, leads) layout; only the
     # int16 result is transposed to the (leads, samples) rows blobs are stored in (half the bytes).
     if options.amplitude_scale != 1.0:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import scipy.io
@@ -42,7 +43,7 @@ def _declared_shape(path: Path) -> None:
         raise FormatError(f"MATLAB file holds {[v[0] for v in variables]}, expected one struct 'ECG'")
 
 
-def _field(struct, key: str):
+def _field(struct: Any, key: str) -> Any:
     try:
         value = struct[key]
     except (ValueError, KeyError):
@@ -79,7 +80,7 @@ def read(path: Path, options: ReadOptions) -> Iterator[Record | RecordError]:
     )
 
 
-def _scalar(value):
+def _scalar(value: object) -> Any:
     array = np.asarray(value)
     while array.dtype == object and array.size == 1:
         array = np.asarray(array.item())

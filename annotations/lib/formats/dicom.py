@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pydicom
+from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
 from pydicom.multival import MultiValue
 from pydicom.uid import DeflatedExplicitVRLittleEndian
@@ -72,7 +73,7 @@ def count(path: Path, options: ReadOptions) -> int:
     return 1
 
 
-def _is_ecg_source(source) -> bool:
+def _is_ecg_source(source: Dataset) -> bool:
     scheme = str(source.get("CodingSchemeDesignator", "")).strip().upper()
     code = str(source.get("CodeValue", "")).strip()
     if scheme == "SCPECG":
@@ -82,7 +83,7 @@ def _is_ecg_source(source) -> bool:
     return False
 
 
-def _source_names(group) -> list[str]:
+def _source_names(group: Dataset) -> list[str]:
     names = []
     for channel in group.get("ChannelDefinitionSequence") or []:
         sources = channel.get("ChannelSourceSequence") or []
@@ -91,7 +92,7 @@ def _source_names(group) -> list[str]:
     return names
 
 
-def _ecg_channels(group) -> list[int]:
+def _ecg_channels(group: Dataset) -> list[int]:
     """Indices of the channels of `group` whose source is an ECG lead."""
     return [
         index
@@ -100,7 +101,7 @@ def _ecg_channels(group) -> list[int]:
     ]
 
 
-def _rhythm_index(ds) -> int:
+def _rhythm_index(ds: Dataset) -> int:
     """The multiplex group holding the rhythm: among the groups that carry ECG leads, the one labelled
     RHYTHM, else (some devices leave the label out) the longest."""
     groups = list(ds.get("WaveformSequence") or [])
@@ -122,7 +123,7 @@ def _rhythm_index(ds) -> int:
 _BEAT_LABELS = ("MEDIAN", "REPRESENTATIVE")
 
 
-def _beat(ds, rhythm: int, options: ReadOptions, notes: list[str]) -> RepresentativeBeat | None:
+def _beat(ds: Dataset, rhythm: int, options: ReadOptions, notes: list[str]) -> RepresentativeBeat | None:
     """A second multiplex group of ECG leads labelled as a median or representative beat, or None. A
     damaged one costs the exam its cart beat, said in the report, never the import of its rhythm."""
     for index, group in enumerate(ds.WaveformSequence):
@@ -150,7 +151,7 @@ def _beat(ds, rhythm: int, options: ReadOptions, notes: list[str]) -> Representa
     return None
 
 
-def _check_group(group, label: str, options: ReadOptions) -> None:
+def _check_group(group: Dataset, label: str, options: ReadOptions) -> None:
     """The group's declared channels and samples against its definitions and its WaveformData bytes."""
     for keyword in ("NumberOfWaveformChannels", "NumberOfWaveformSamples", "WaveformBitsAllocated"):
         if group.get(keyword) is None:
@@ -178,7 +179,7 @@ def _check_group(group, label: str, options: ReadOptions) -> None:
         )
 
 
-def _channel(channel) -> tuple[str, float, float]:
+def _channel(channel: Dataset) -> tuple[str, float, float]:
     source = channel.ChannelSourceSequence[0]
     name_ = str(source.get("CodeMeaning") or source.get("CodeValue") or "")
     units = channel.get("ChannelSensitivityUnitsSequence")
@@ -191,7 +192,7 @@ def _channel(channel) -> tuple[str, float, float]:
     return name_, sensitivity * correction * _UNIT_UV[unit], baseline
 
 
-def _acquired_at(ds) -> datetime | None:
+def _acquired_at(ds: Dataset) -> datetime | None:
     value = str(ds.get("AcquisitionDateTime", "") or "")
     try:
         return datetime.strptime(value[:14], "%Y%m%d%H%M%S")
@@ -217,7 +218,7 @@ def _check_deflated(path: Path, limits: Limits) -> None:
     refuse_over("deflated DICOM data", inflated, limits)
 
 
-def _open(path: Path, options: ReadOptions):
+def _open(path: Path, options: ReadOptions) -> Dataset:
     """The dataset of a waveform file, refused in words when it is not one."""
     _check_deflated(path, options.limits)
     try:
@@ -233,7 +234,7 @@ def _open(path: Path, options: ReadOptions):
     return ds
 
 
-def _signals(ds, index: int, group) -> tuple[np.ndarray, list[tuple[str, float, float]]]:
+def _signals(ds: Dataset, index: int, group: Dataset) -> tuple[np.ndarray, list[tuple[str, float, float]]]:
     """The ECG leads of the rhythm group as stored integers less their baselines, and each lead's (name,
     gain in microvolts, baseline)."""
     keep = _ecg_channels(group)  # a hemodynamic group may mix ECG leads with pressures: leads only
@@ -298,7 +299,7 @@ _MEASUREMENT_CODES = {
 _MEASUREMENT_MEANINGS = {"heart rate": "heart_rate_bpm", "ventricular heart rate": "heart_rate_bpm"}
 
 
-def _measurements(ds) -> dict[str, float]:
+def _measurements(ds: Dataset) -> dict[str, float]:
     values: dict[str, object] = {}
     for item in ds.get("WaveformAnnotationSequence") or []:
         names = item.get("ConceptNameCodeSequence") or []

@@ -82,7 +82,9 @@ def _rhythm(root: Element) -> Element:
     return waveform
 
 
-def _median(root: Element, decoded: dict[int, bytes | None], options: ReadOptions, notes: list[str]):
+def _median(
+    root: Element, decoded: dict[int, bytes | None], options: ReadOptions, notes: list[str]
+) -> RepresentativeBeat | None:
     """The 12SL median beat (8 stored leads, the limb leads derived like the rhythm's), or None. A damaged
     median costs the exam its cart beat, said in the report, never the import of its rhythm."""
     waveform = _waveform(root, "median")

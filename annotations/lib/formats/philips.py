@@ -15,6 +15,7 @@ import binascii
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 from xml.etree.ElementTree import Element
 
 import numpy as np
@@ -104,7 +105,7 @@ def _acquired_at(root: Element) -> datetime | None:
         return None
 
 
-def _decode(path: Path) -> list:
+def _decode(path: Path) -> list[Any]:
     import sierraecg
 
     try:

@@ -12,6 +12,7 @@ or a date or time is left out whole.
 from __future__ import annotations
 
 import re
+from typing import Any
 
 STATEMENT = "statement"
 _MONTHS = "JAN|FEB|MAR|APR|MAY|JUN|JUL|AUG|SEP|OCT|NOV|DEC"
@@ -58,7 +59,7 @@ def clinical_statement(text: str) -> bool:
     return bool(stripped) and not any(pattern.search(stripped) for pattern in _DROP)
 
 
-def clinical_labels(labels: list[tuple], max_length: int = 300) -> list[tuple]:
+def clinical_labels(labels: list[tuple[Any, ...]], max_length: int = 300) -> list[tuple[Any, ...]]:
     """`labels` without the statement lines `clinical_statement` refuses, each statement cut to what a
     label code holds (after the check, so a long line is judged whole); coded labels pass unchanged."""
     return [

@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import wfdb
@@ -90,7 +91,7 @@ def _check_signal_file_names(header_path: Path) -> None:
             raise FormatError(f"WFDB header {header_path.name}: signal file {error}") from None
 
 
-def _header(path: Path, options: ReadOptions):
+def _header(path: Path, options: ReadOptions) -> tuple[Any, Path]:
     header_path = path if path.suffix == ".hea" else path.with_suffix(".hea")
     if header_path.is_file():
         _check_signal_file_names(header_path)
@@ -108,7 +109,7 @@ def _header(path: Path, options: ReadOptions):
     return header, header_path.parent
 
 
-def _check_signal_files(header, folder: Path) -> None:
+def _check_signal_files(header: Any, folder: Path) -> None:
     """Each signal file inside the folder and exactly as long as the header says."""
     per_file: dict[str, list[int]] = {}
     for index, file_name in enumerate(header.file_name):
@@ -166,7 +167,9 @@ def _check_mat_v4(file_path: Path, offset: int, n_signals: int, n_samples: int) 
 
 def _comments(comments: list[str]) -> tuple[int | None, str, list[tuple[str, str]], list[str]]:
     """Age, sex and SNOMED `# Dx:` codes from header comments; everything else is free text."""
-    age, sex, labels, free = None, "U", [], []
+    age, sex = None, "U"
+    labels: list[tuple[str, str]] = []
+    free: list[str] = []
     for line in comments:
         if match := _DX.match(line):
             labels.extend(("snomed", code.strip()) for code in match.group(1).split(",") if code.strip())
@@ -179,7 +182,7 @@ def _comments(comments: list[str]) -> tuple[int | None, str, list[tuple[str, str
     return age, sex, labels, free
 
 
-def _gains_uv(header) -> np.ndarray:
+def _gains_uv(header: Any) -> np.ndarray:
     gains = []
     for index, adc_gain in enumerate(header.adc_gain):
         unit = (header.units[index] or "").strip().lower()
@@ -193,7 +196,7 @@ def _gains_uv(header) -> np.ndarray:
     return np.asarray(gains)
 
 
-def _acquired_at(header) -> datetime | None:
+def _acquired_at(header: Any) -> datetime | None:
     if header.base_date is not None and header.base_time is not None:
         return datetime.combine(header.base_date, header.base_time)
     for line in header.comments or []:
@@ -338,7 +341,7 @@ class PtbXl:
             yield record
 
 
-def _scp_codes(text: str, ecg_id: str) -> list[tuple]:
+def _scp_codes(text: str, ecg_id: str) -> list[tuple[Any, ...]]:
     """PTB-XL's scp_codes column is a Python dict literal {code: likelihood}; literal_eval, never eval."""
     if not text.strip():
         return []
@@ -353,7 +356,7 @@ def _scp_codes(text: str, ecg_id: str) -> list[tuple]:
     return [("ptbxl", str(code), _likelihood(value)) for code, value in codes.items()]
 
 
-def _likelihood(value) -> float | None:
+def _likelihood(value: Any) -> float | None:
     try:
         number = float(value)
     except (TypeError, ValueError):

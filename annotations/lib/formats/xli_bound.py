@@ -62,7 +62,7 @@ def lead_decoded_bytes(chunk: bytes, limit: int) -> int:
 
 def xli_chunks(data: bytes) -> list[bytes]:
     """The per-lead chunks: an 8-byte header (little-endian size, then the first sample), then the data."""
-    chunks = []
+    chunks: list[bytes] = []
     offset = 0
     while offset < len(data):
         header = data[offset : offset + HEADER_BYTES]

@@ -30,7 +30,12 @@ Django. per_lead_batch returns None when the graph does not have the shapes desc
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 import numpy as np
+
+if TYPE_CHECKING:
+    from onnx import ModelProto, NodeProto
 
 from annotations.lib.lazy_imports import HEAVY_IMPORT
 
@@ -60,14 +65,14 @@ def _require(condition: bool) -> None:
         raise _NotThePattern
 
 
-def _constant(model, name: str, array: np.ndarray) -> str:
+def _constant(model: ModelProto, name: str, array: np.ndarray) -> str:
     from onnx import numpy_helper
 
     model.graph.initializer.append(numpy_helper.from_array(np.asarray(array), name))
     return name
 
 
-def _free_batch(model) -> None:
+def _free_batch(model: ModelProto) -> None:
     """Step 1: no stored shape holds the batch as 1, and no quantised tensor merges it into rows."""
     from onnx import numpy_helper
 
@@ -91,14 +96,15 @@ def _free_batch(model) -> None:
         if shape in FREE_SHAPES:
             init.CopyFrom(numpy_helper.from_array(np.array(FREE_SHAPES[shape], dtype=np.int64), init.name))
         else:
-            _require(1 not in shape[:2])  # a batch of 1 this rewrite does not know: not the codec
+            # A batch of 1 this rewrite does not know: not the codec.
+            _require(shape is not None and 1 not in shape[:2])
     del graph.value_info[:]
     for output in graph.output:
         output.type.tensor_type.shape.dim[0].dim_param = "batch"
     _prune(model)  # the shape computations the flattening reshapes no longer read
 
 
-def _batch_axes(model) -> dict[str, tuple[int, int]]:
+def _batch_axes(model: ModelProto) -> dict[str, tuple[int, int]]:
     """(batch axis, rank) of each quantised tensor, seen by running the graph on a batch of PROBE_BATCH
     silent leads. onnx's own shape inference was not enough: it loses the shapes of the reshapes
     above and returns a wrong one after the phases rewrite's."""
@@ -136,7 +142,7 @@ def _batch_axes(model) -> dict[str, tuple[int, int]]:
     return axes
 
 
-def _quantise_per_lead(model, axes: dict[str, tuple[int, int]]) -> None:
+def _quantise_per_lead(model: ModelProto, axes: dict[str, tuple[int, int]]) -> None:
     """Step 2: each DynamicQuantizeLinear and its MatMulIntegers as float arithmetic, per lead."""
     from onnx import helper, numpy_helper
 
@@ -144,7 +150,7 @@ def _quantise_per_lead(model, axes: dict[str, tuple[int, int]]) -> None:
     weights = {init.name: numpy_helper.to_array(init) for init in graph.initializer}
     products = {node.output[0] for node in graph.node if node.op_type == "MatMulInteger"}
     codes = {node.output[0] for node in graph.node if node.op_type == "DynamicQuantizeLinear"}
-    replaced: dict[int, list] = {}
+    replaced: dict[int, list[Any]] = {}
     for index, node in enumerate(graph.node):
         if node.op_type == "DynamicQuantizeLinear":
             replaced[index] = _float_quantiser(model, node, axes)
@@ -169,7 +175,7 @@ def _quantise_per_lead(model, axes: dict[str, tuple[int, int]]) -> None:
     graph.node.extend(nodes)
 
 
-def _prune(model) -> None:
+def _prune(model: ModelProto) -> None:
     """Nodes and initializers nothing reads any more (the shapes computed for the flattening reshapes,
     the uint8 weights) are dropped, so onnxruntime has none to warn about."""
     graph = model.graph
@@ -186,7 +192,7 @@ def _prune(model) -> None:
     graph.initializer.extend(initializers)
 
 
-def _float_quantiser(model, node, axes: dict[str, tuple[int, int]]) -> list:
+def _float_quantiser(model: ModelProto, node: NodeProto, axes: dict[str, tuple[int, int]]) -> list[Any]:
     """Nodes giving, for input x: its scale and zero point per lead (under the operator's output names,
     shaped to broadcast along the batch axis), and the centred codes q - zero point as float."""
     from onnx import helper
@@ -201,11 +207,11 @@ def _float_quantiser(model, node, axes: dict[str, tuple[int, int]]) -> list:
     tiny = _constant(model, p + "tiny", np.array(np.finfo(np.float32).tiny, dtype=np.float32))
     reduce_axes = _constant(model, p + "axes", np.array(others, dtype=np.int64))
 
-    def make(op: str, inputs: list[str], out: str, **attributes) -> str:
+    def make(op: str, inputs: list[str], out: str, **attributes: Any) -> str:
         nodes.append(helper.make_node(op, inputs, [out], name=out, **attributes))
         return out
 
-    nodes: list = []
+    nodes: list[Any] = []
     low = make("Min", [make("ReduceMin", [x, reduce_axes], p + "min", keepdims=1), zero], p + "low")
     high = make("Max", [make("ReduceMax", [x, reduce_axes], p + "max", keepdims=1), zero], p + "high")
     scale = make("Div", [make("Sub", [high, low], p + "range"), qmax], scale_name)
@@ -235,4 +241,5 @@ def per_lead_batch(data: bytes) -> bytes | None:
     except _NotThePattern:
         return None
     onnx.checker.check_model(model)
-    return model.SerializeToString()
+    serialized: bytes = model.SerializeToString()
+    return serialized

@@ -221,7 +221,8 @@ def parse_scalars(data: Mapping[str, Any]) -> list[ScalarSpec]:
 
 def _softmax(values: np.ndarray) -> np.ndarray:
     shifted = np.exp(values - values.max())
-    return shifted / shifted.sum()
+    probabilities: np.ndarray = shifted / shifted.sum()
+    return probabilities
 
 
 def _check_input(session: ort.InferenceSession, spec: InputSpec, path: Path) -> str:
@@ -236,7 +237,8 @@ def _check_input(session: ort.InferenceSession, spec: InputSpec, path: Path) -> 
         )
     if inputs[0].type != "tensor(float)":
         raise ProviderConfigError(f"{path.name}: input type {inputs[0].type} is not float32")
-    return inputs[0].name
+    name: str = inputs[0].name
+    return name
 
 
 class OnnxModelProvider(Provider):

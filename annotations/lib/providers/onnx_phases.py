@@ -26,8 +26,12 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from onnx import GraphProto, ModelProto, NodeProto
 
 GELU_CONSTANTS = (np.sqrt(2.0), 1.0, 0.5)  # x * 0.5 * (1 + erf(x / sqrt 2)), as PyTorch exports it
 
@@ -54,26 +58,26 @@ def _require(condition: bool) -> None:
         raise _NotThePattern
 
 
-def _attributes(node) -> dict:
+def _attributes(node: NodeProto) -> dict[str, Any]:
     from onnx import helper
 
     return {a.name: helper.get_attribute_value(a) for a in node.attribute}
 
 
 class _Graph:
-    def __init__(self, graph) -> None:
+    def __init__(self, graph: GraphProto) -> None:
         from onnx import numpy_helper
 
         self.graph = graph
         self.arrays = {i.name: numpy_helper.to_array(i) for i in graph.initializer}
         self.producer = {out: node for node in graph.node for out in node.output}
-        self.consumers: dict[str, list] = defaultdict(list)
+        self.consumers: dict[str, list[NodeProto]] = defaultdict(list)
         for node in graph.node:
             for name in node.input:
                 self.consumers[name].append(node)
         self.outputs = {o.name for o in graph.output}
 
-    def only_consumer(self, name: str, op_type: str):
+    def only_consumer(self, name: str, op_type: str) -> NodeProto:
         users = self.consumers.get(name, [])
         _require(len(users) == 1 and users[0].op_type == op_type and name not in self.outputs)
         return users[0]
@@ -81,7 +85,7 @@ class _Graph:
     def constant(self, name: str, value: float) -> None:
         _require(name in self.arrays and np.allclose(self.arrays[name], value, rtol=1e-6))
 
-    def conv(self, node) -> tuple[np.ndarray, np.ndarray]:
+    def conv(self, node: NodeProto) -> tuple[np.ndarray, np.ndarray]:
         """A plain 'same' 1-D convolution's weight and bias."""
         _require(len(node.input) == 3 and all(n in self.arrays for n in node.input[1:]))
         weight, bias = self.arrays[node.input[1]], self.arrays[node.input[2]]
@@ -94,7 +98,7 @@ class _Graph:
         return weight, bias
 
 
-def _upsampling(g: _Graph):
+def _upsampling(g: _Graph) -> tuple[NodeProto, NodeProto, int]:
     """(the transpose into it, the Resize, its integer factor): a nearest repeat along time."""
     resizes = [node for node in g.graph.node if node.op_type == "Resize"]
     _require(len(resizes) == 1)
@@ -105,21 +109,23 @@ def _upsampling(g: _Graph):
     scales = g.arrays[resize.input[2]]
     _require(scales.shape == (3,) and scales[0] == 1 and scales[1] == 1 and scales[2] == int(scales[2]) > 1)
     into = g.producer.get(resize.input[0])
-    _require(
-        into is not None and into.op_type == "Transpose" and list(_attributes(into)["perm"]) == [0, 2, 1]
-    )
+    if into is None:
+        raise _NotThePattern
+    _require(into.op_type == "Transpose" and list(_attributes(into)["perm"]) == [0, 2, 1])
     _require(g.consumers[into.output[0]] == [resize] and into.output[0] not in g.outputs)
     return into, resize, int(scales[2])
 
 
-def _gelu(g: _Graph, conv) -> tuple[list, tuple[str, str, str]]:
+def _gelu(g: _Graph, conv: NodeProto) -> tuple[list[NodeProto], tuple[str, str, str]]:
     """The nodes of gelu(conv's output) as PyTorch exports it: Div(c, sqrt 2) -> Erf -> Add(., 1) ->
     Mul(0.5, .) -> Mul(c, .); and the names of its three constants."""
     c1 = conv.output[0]
     users = g.consumers[c1]
     _require(len(users) == 2 and c1 not in g.outputs)
     div = next((u for u in users if u.op_type == "Div"), None)
-    _require(div is not None and div.input[0] == c1)
+    if div is None:
+        raise _NotThePattern
+    _require(div.input[0] == c1)
     erf = g.only_consumer(div.output[0], "Erf")
     plus = g.only_consumer(erf.output[0], "Add")
     half = g.only_consumer(plus.output[0], "Mul")
@@ -133,7 +139,7 @@ def _gelu(g: _Graph, conv) -> tuple[list, tuple[str, str, str]]:
     return [div, erf, plus, half, gelu], constants
 
 
-def _find(model) -> _Pattern:
+def _find(model: ModelProto) -> _Pattern:
     g = _Graph(model.graph)
     into, resize, up = _upsampling(g)
     upsampled = resize.output[0]
@@ -168,8 +174,9 @@ def _taps(r: int, up: int, kernel: int) -> list[tuple[int, int]]:
 
 
 class _Builder:
-    def __init__(self, model, prefix: str = "phases_") -> None:
-        self.model, self.prefix, self.nodes = model, prefix, []
+    def __init__(self, model: ModelProto, prefix: str = "phases_") -> None:
+        self.model, self.prefix = model, prefix
+        self.nodes: list[NodeProto] = []
 
     def name(self, stem: str) -> str:
         return self.prefix + stem
@@ -181,7 +188,7 @@ class _Builder:
         self.model.graph.initializer.append(numpy_helper.from_array(np.asarray(array), name))
         return name
 
-    def node(self, op: str, inputs: list[str], stem: str, **attributes) -> str:
+    def node(self, op: str, inputs: list[str], stem: str, **attributes: Any) -> str:
         from onnx import helper
 
         output = self.name(stem)
@@ -299,7 +306,7 @@ def _interleave(b: _Builder, pattern: _Pattern, outputs: list[str]) -> None:
     b.nodes.append(helper.make_node("Reshape", [total, shape], [pattern.output], name=b.name("fine3")))
 
 
-def _splice(model, pattern: _Pattern, nodes: list) -> None:
+def _splice(model: ModelProto, pattern: _Pattern, nodes: list[Any]) -> None:
     """The new nodes where the replaced ones began; initializers nothing reads any more dropped."""
     graph = model.graph
     first = next(i for i, node in enumerate(graph.node) if node.output[0] in pattern.replaced)
@@ -332,4 +339,5 @@ def refine_on_phases(data: bytes) -> bytes | None:
         return None
     _splice(model, pattern, b.nodes)
     onnx.checker.check_model(model)
-    return model.SerializeToString()
+    serialized: bytes = model.SerializeToString()
+    return serialized

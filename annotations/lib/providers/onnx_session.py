@@ -11,9 +11,14 @@ nothing on a VNNI CPU or a GPU.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from onnxruntime import SessionOptions
+
 EXACT_INT8_PRODUCTS = "session.x64quantprecision"
 
 
-def exact_int8_products(options) -> None:
+def exact_int8_products(options: SessionOptions) -> None:
     """Ask `options` (an onnxruntime.SessionOptions) for int8 products without saturation."""
     options.add_session_config_entry(EXACT_INT8_PRODUCTS, "1")

@@ -50,9 +50,12 @@ import hashlib
 import math
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from onnxruntime import InferenceSession
 
 from annotations.lib.ecg.leads import STANDARD_LEADS
 from annotations.lib.ecg.resample import centre_crop, pad_to, resample
@@ -93,14 +96,16 @@ def _high_pass() -> np.ndarray:
     with HEAVY_IMPORT:  # lib.lazy_imports says why
         from scipy.signal import butter
 
-    return butter(2, 0.5, btype="highpass", fs=FS, output="sos")
+    sos: np.ndarray = butter(2, 0.5, btype="highpass", fs=FS, output="sos")
+    return sos
 
 
 def bundled_model_path(version: str = "v6") -> Path:
     with HEAVY_IMPORT:  # lib.lazy_imports says why
         from openecg.deploy import bundled_codec_onnx_path
 
-    return bundled_codec_onnx_path(version)
+    path: Path = bundled_codec_onnx_path(version)
+    return path
 
 
 GRAPH_PHASES, GRAPH_AS_SHIPPED = "refinement on phases", "as shipped"
@@ -139,7 +144,8 @@ def rank_normalize(signal: np.ndarray) -> np.ndarray:
 def _softmax(logits: np.ndarray) -> np.ndarray:
     shifted = logits - logits.max(axis=-1, keepdims=True)
     exp = np.exp(shifted)
-    return exp / exp.sum(axis=-1, keepdims=True)
+    probabilities: np.ndarray = exp / exp.sum(axis=-1, keepdims=True)
+    return probabilities
 
 
 def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
@@ -170,7 +176,7 @@ def _angle(lead_i: float, lead_avf: float, floor: float) -> float | None:
     return round(math.degrees(math.atan2(lead_avf, lead_i)), 1)
 
 
-def _session(graph: bytes, execution: str, device_id: int):
+def _session(graph: bytes, execution: str, device_id: int) -> InferenceSession:
     """An onnxruntime session on the chosen device; a GPU that cannot be used is a configuration error,
     never a silent fall back to the CPU (which would be 50x slower than planned for)."""
     with HEAVY_IMPORT:  # lib.lazy_imports says why
@@ -503,8 +509,8 @@ def _median_beat_pr(beats: list[dict[str, Any]], window: np.ndarray, alive: np.n
     median = np.median(window[:, onsets[:, None] + np.arange(-PR_BEFORE, 1)[None, :]], axis=1)
     p_onsets = []
     for lead in np.flatnonzero(alive):
-        own = [_lead_p_and_previous_t(beats, index, lead) for index in rows]
-        own = [fiducials for fiducials in own if fiducials is not None]
+        found = [_lead_p_and_previous_t(beats, index, int(lead)) for index in rows]
+        own = [fiducials for fiducials in found if fiducials is not None]
         if len(own) < 2:
             continue
         start = PR_BEFORE + int(np.median([p_on for p_on, _, _ in own]))

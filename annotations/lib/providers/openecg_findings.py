@@ -96,7 +96,7 @@ class CodecReading:
 def top_mean(shares: dict[str, float], count: int = 3) -> tuple[float, list[str]]:
     """The mean of the `count` leads that call a class most, and which leads: a rhythm seen in several
     leads, not in one noisy lead, and not diluted by the leads where it does not show."""
-    ranked = sorted(shares, key=shares.get, reverse=True)[:count]
+    ranked = sorted(shares, key=shares.__getitem__, reverse=True)[:count]
     return (float(np.mean([shares[name] for name in ranked])) if ranked else 0.0), ranked
 
 
@@ -373,9 +373,9 @@ def bundle_branch_blocks(reading: CodecReading) -> dict[str, tuple[float, Ration
     sinus = float(np.mean(list(reading.lead_shares(SINUS).values()) or [0.0]))
     relative = relative_bbb(bbb, sinus)
     span = reading.measured.get("qrs_span_ms")
-    if any(shape is None for shape in shapes.values()):
-        return {}
     v1, lead_i, v6 = shapes["V1"], shapes["I"], shapes["V6"]
+    if v1 is None or lead_i is None or v6 is None:
+        return {}
     wide = rule(span, 110.0, 6.0)
     lateral_terminal = (lead_i.terminal + v6.terminal) / 2.0
     right = rule(v1.second_half, 0.0, 0.05) * rule(lateral_terminal, 0.0, 0.05, above=False)

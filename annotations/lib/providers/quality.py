@@ -72,7 +72,7 @@ def zhao2018_per_lead(
     return verdicts
 
 
-def scores_from(report: dict, zhao: dict[str, str | None]) -> dict[str, float]:
+def scores_from(report: dict[str, Any], zhao: dict[str, str | None]) -> dict[str, float]:
     leads = report["leads"]
     flat = sum("flat" in lead["flags"] for lead in leads.values())
     blocking = _logistic((flat - 5.5) / 1.0)

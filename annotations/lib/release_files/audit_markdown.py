@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
 
-def _cell(value) -> str:
+
+def _cell(value: object) -> str:
     if value is None:
         return "-"
     return f"{value:.3f}" if isinstance(value, float) else str(value)
 
 
-def _interval(pair) -> str:
+def _interval(pair: Sequence[float | None] | None) -> str:
     low, high = pair or (None, None)
     return f"{_cell(low)} to {_cell(high)}"
 
 
-def _class_line(row: dict) -> str:
+def _class_line(row: dict[str, Any]) -> str:
     return (
         f"| {row['code']} | {row['errors']} of {row['compared']} | {_cell(row['error_rate'])} "
         f"| {_interval(row['error_ci'])} | {row['false_positives']} of {row['audit_negatives']} "
@@ -23,7 +26,7 @@ def _class_line(row: dict) -> str:
     )
 
 
-def _adjudicators_line(figures: dict) -> str:
+def _adjudicators_line(figures: dict[str, Any]) -> str:
     if not figures["cells"]:
         return "No adjudicated cell of the sample was re-read by another adjudicator."
     return (
@@ -34,7 +37,7 @@ def _adjudicators_line(figures: dict) -> str:
     )
 
 
-def audit_markdown(card: dict) -> list[str]:
+def audit_markdown(card: dict[str, Any]) -> list[str]:
     """The lines of the card's audit section, or none for a release nobody audited."""
     lines: list[str] = []
     for audit in card.get("audit") or []:

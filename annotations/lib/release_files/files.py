@@ -12,6 +12,7 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from annotations.lib.release_files.audit_markdown import audit_markdown
 
@@ -38,7 +39,8 @@ def pseudonyms(
     out = {user_id: latest[user_id][1] for user_id in wanted if user_id in latest}
     used = {int(name[len(prefix) :]) for name in owner}
     fresh = [user_id for user_id in wanted if user_id not in out]
-    numbers, candidate = [], 1
+    numbers: list[int] = []
+    candidate = 1
     while len(numbers) < len(fresh):
         if candidate not in used:
             numbers.append(candidate)
@@ -61,11 +63,11 @@ def utc_iso(moment: datetime | None) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def json_line(data: dict) -> str:
+def json_line(data: dict[str, Any]) -> str:
     return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False) + "\n"
 
 
-def json_document(data: dict) -> str:
+def json_document(data: dict[str, Any]) -> str:
     return json.dumps(data, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
 
 
@@ -95,7 +97,7 @@ def sha256sums(entries: Iterable[tuple[str, str]]) -> str:
     return "".join(f"{sha}  {name}\n" for name, sha in sorted(entries))
 
 
-def _cell(value) -> str:
+def _cell(value: object) -> str:
     if value is None:
         return "-"
     if isinstance(value, float):
@@ -103,7 +105,7 @@ def _cell(value) -> str:
     return str(value)
 
 
-def _range(interval) -> str:
+def _range(interval: Sequence[float | None] | None) -> str:
     lower, upper = interval or (None, None)
     return f"{_cell(lower)} to {_cell(upper)}"
 
@@ -124,7 +126,7 @@ def _share(value: float) -> str:
     return f"{round(percent)}%"
 
 
-def _coefficient_cells(figures: dict) -> str:
+def _coefficient_cells(figures: dict[str, Any]) -> str:
     """ "| value | low to high |" for each coefficient; an interval from only part of the resamples (the
     rest left the coefficient undefined) is marked † with that share, as the agreement page marks it."""
     cells = []
@@ -143,7 +145,7 @@ def _coefficient_header() -> tuple[str, str]:
     return titles + "|", "|---|---" * len(_COEFFICIENTS) + "|"
 
 
-def _left_out_by_design(agreement: dict) -> str:
+def _left_out_by_design(agreement: dict[str, Any]) -> str:
     """The reads and exams the coefficients leave out by design, said beside the interval."""
     parts = []
     if gold := agreement.get("gold_exams_left_out"):
@@ -153,7 +155,7 @@ def _left_out_by_design(agreement: dict) -> str:
     return "".join(f"; {part}" for part in parts)
 
 
-def _agreement_markdown(card: dict) -> list[str]:
+def _agreement_markdown(card: dict[str, Any]) -> list[str]:
     """Which interval the card's agreement figures carry, and each reader's gold and test-retest."""
     lines = ["", "## Reader agreement: intervals", ""]
     for batch_id, agreement in sorted((card.get("agreement") or {}).items()):
@@ -202,7 +204,7 @@ def _agreement_markdown(card: dict) -> list[str]:
     return lines
 
 
-def _figure(pooled: dict, name: str) -> str:
+def _figure(pooled: dict[str, Any], name: str) -> str:
     """A pooled sensitivity or specificity with its 95% interval, "-" where it is not measurable."""
     low, high = pooled.get(f"{name}_ci") or (None, None)
     if pooled.get(name) is None or low is None or high is None:
@@ -210,7 +212,7 @@ def _figure(pooled: dict, name: str) -> str:
     return f"{pooled[name]:.3f} ({low:.2f} to {high:.2f})"
 
 
-def _quarters(drift: dict, name: str) -> str:
+def _quarters(drift: dict[str, Any], name: str) -> str:
     return " / ".join(_cell(q.get(name)) for q in drift.get("quarters") or [])
 
 
@@ -220,7 +222,7 @@ def _p(value: float | None) -> str:
     return "<0.001" if value < 0.001 else f"{value:.3f}"
 
 
-def _readers_vs_consensus_markdown(card: dict) -> list[str]:
+def _readers_vs_consensus_markdown(card: dict[str, Any]) -> list[str]:
     """Each reader against the consensus and the leave-one-out majority, pooled over classes (per class
     in reader_accuracy.csv), their share of reads with a suggestion, and their drift; none for older cards."""
     section = card.get("readers_vs_consensus") or {}
@@ -254,7 +256,7 @@ def _readers_vs_consensus_markdown(card: dict) -> list[str]:
     return lines + _exposure_markdown(section["readers"])
 
 
-def _exposure_markdown(readers: list[dict]) -> list[str]:
+def _exposure_markdown(readers: list[dict[str, Any]]) -> list[str]:
     """Sensitivity and specificity against the leave-one-out majority, reads with and without a
     suggestion shown, for the readers who made both."""
     split = [r for r in readers if r.get("by_exposure")]
@@ -280,7 +282,7 @@ def _exposure_markdown(readers: list[dict]) -> list[str]:
     return lines
 
 
-def _with_interval(row: dict, name: str) -> str:
+def _with_interval(row: dict[str, Any], name: str) -> str:
     """A reader's figure with its 95% interval, when the stored result has one (older ones do not)."""
     low, high = row.get(f"{name}_low"), row.get(f"{name}_high")
     if row.get(name) is None or low is None or high is None:
@@ -288,7 +290,7 @@ def _with_interval(row: dict, name: str) -> str:
     return f"{_cell(row[name])} ({low:.2f} to {high:.2f})"
 
 
-def card_markdown(card: dict) -> str:
+def card_markdown(card: dict[str, Any]) -> str:
     """The human-readable dataset card, rendered from the same dictionary as dataset_card.json."""
     lines = [
         f"# {card['title']}",
@@ -333,7 +335,7 @@ def _text(value: object) -> str:
     return " ".join(str(value).split()).replace("|", "\\|")
 
 
-def _independence_markdown(card: dict) -> list[str]:
+def _independence_markdown(card: dict[str, Any]) -> list[str]:
     """Under the batches: whether each reader read an exam once at most, and where not, the reason given."""
     rows = [(b["id"], b.get("independent_reads") or {}) for b in card["batches"]]
     lines = [""]
@@ -354,7 +356,7 @@ def _independence_markdown(card: dict) -> list[str]:
     return lines
 
 
-def _also_shown(batch: dict) -> str:
+def _also_shown(batch: dict[str, Any]) -> str:
     shown = batch.get("readers_were_shown") or {}
     named = [("earlier_ecgs", "earlier ECGs"), ("device_measurements", "the cart's measurements")]
     also = [text for key, text in named if shown.get(key)]
@@ -374,7 +376,7 @@ def _reads_per_exam(counts: dict[str, int]) -> str:
     )
 
 
-def _adjudicators_markdown(card: dict) -> list[str]:
+def _adjudicators_markdown(card: dict[str, Any]) -> list[str]:
     """Each adjudicator's pseudonym with the decisions they signed, as dataset_card.json's "adjudicators"."""
     signed, exams = card.get("adjudicators") or {}, card.get("adjudicated_exams") or {}
     lines = ["", "## Adjudicators", ""]
@@ -387,7 +389,7 @@ def _adjudicators_markdown(card: dict) -> list[str]:
     ]
 
 
-def _counts_markdown(card: dict) -> list[str]:
+def _counts_markdown(card: dict[str, Any]) -> list[str]:
     counts = card["counts"]
     return [
         "",
@@ -432,7 +434,7 @@ _FLOW_STEPS = (
 )
 
 
-def _flow_markdown(card: dict) -> list[str]:
+def _flow_markdown(card: dict[str, Any]) -> list[str]:
     """The flow of exams from import to release (STARD/GRRAS), one line per step; none for older cards."""
     flow = card.get("flow")
     if not flow:
@@ -441,7 +443,7 @@ def _flow_markdown(card: dict) -> list[str]:
     return lines + [f"| {title} | {flow[key]} |" for key, title in _FLOW_STEPS if key in flow]
 
 
-def _classes_markdown(card: dict) -> list[str]:
+def _classes_markdown(card: dict[str, Any]) -> list[str]:
     titles, rule = _coefficient_header()
     lines = [
         "",
@@ -467,13 +469,13 @@ def _classes_markdown(card: dict) -> list[str]:
     return lines + _per_batch_markdown(card)
 
 
-def _per_batch(card: dict) -> bool:
+def _per_batch(card: dict[str, Any]) -> bool:
     """Whether the class table cannot carry one agreement figure per column: the readers of several
     batches (kappas of different readers are not pooled), or columns that map several statements."""
     return len(card["batches"]) > 1 or any(len(row.get("source_codes") or ()) > 1 for row in card["classes"])
 
 
-def _per_batch_markdown(card: dict) -> list[str]:
+def _per_batch_markdown(card: dict[str, Any]) -> list[str]:
     """Each batch's agreement on each statement behind each column, as dataset_card.json's "agreement"."""
     if not _per_batch(card):
         return []

@@ -15,6 +15,7 @@ and the reader fast). Rows are written in the order given, which the caller alig
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import h5py
 import numpy as np
@@ -75,7 +76,7 @@ class TracingsWriter:
         length: int = CODE_LENGTH,
         rate_hz: float = CODE_RATE_HZ,
         exam_ids: list[bytes] | None = None,
-        attrs: dict | None = None,
+        attrs: dict[str, Any] | None = None,
     ) -> None:
         self.path = path
         self.n_rows = n_rows
@@ -124,5 +125,5 @@ class TracingsWriter:
     def __enter__(self) -> TracingsWriter:
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
+from typing import Any
 
 INDEX = "tracings-index.csv"
 INDEX_COLUMNS = ["row", "dataset", "exam_id", "file", "file_row"]
@@ -61,7 +62,7 @@ def shard_split(n_rows: int, per_shard: int) -> list[Shard]:
     ]
 
 
-def plan_header(shard: Shard, count: int, geometry: dict) -> str:
+def plan_header(shard: Shard, count: int, geometry: dict[str, Any]) -> str:
     """The first line of a shard's plan: where it sits and the shape of its rows."""
     header = {"shard": shard.index, "shards": count, "first_row": shard.first_row, "rows": shard.rows}
     return json.dumps({**header, **geometry}, sort_keys=True) + "\n"
@@ -72,7 +73,7 @@ def plan_line(dataset: str, exam_id: str, key: str, rate_hz: float, gain_uv: flo
     return json.dumps([dataset, exam_id, key, float(rate_hz), float(gain_uv)]) + "\n"
 
 
-def plan_read(text: str) -> tuple[dict, list[list]]:
+def plan_read(text: str) -> tuple[dict[str, Any], list[list[Any]]]:
     """(header, [[dataset, exam_id, key, rate, gain], ...]) of a shard's plan."""
     lines = text.splitlines()
     return json.loads(lines[0]), [json.loads(line) for line in lines[1:]]

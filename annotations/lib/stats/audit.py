@@ -15,6 +15,7 @@ the population size lets a reader scale the rate to an expected number of wrong 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -31,7 +32,9 @@ IntArray = npt.NDArray[np.int64]
 KAPPA_RESAMPLES = 2000
 
 
-def audit_majority(positive: npt.ArrayLike, total: npt.ArrayLike) -> tuple[npt.NDArray[np.int8], npt.NDArray]:
+def audit_majority(
+    positive: npt.ArrayLike, total: npt.ArrayLike
+) -> tuple[npt.NDArray[np.int8], npt.NDArray[Any]]:
     """(labels, ties): per cell 1 where more than half of the ``total`` audit reads marked it, 0 where fewer
     did, and MISSING for a tie or no read; ``ties`` flags the ties."""
     pos, tot = np.asarray(positive, dtype=np.int64), np.asarray(total, dtype=np.int64)
@@ -150,13 +153,13 @@ def adjudicator_agreement(
     *,
     seed: int,
     confidence: float = 0.95,
-) -> dict:
+) -> dict[str, Any]:
     """One adjudicator's decisions against another's reading of the same cells (booleans, one per cell;
     ``exams`` the exam of each cell): cells, exams, agreements, percent agreement with its Wilson interval,
     Cohen's kappa with a seeded percentile bootstrap interval over exams. None where undefined."""
     first, second = np.asarray(original, dtype=bool), np.asarray(auditor, dtype=bool)
     n = len(first)
-    out: dict = {
+    out: dict[str, Any] = {
         "cells": n,
         "exams": len(np.unique(np.asarray(exams))),
         "agreements": int((first == second).sum()),

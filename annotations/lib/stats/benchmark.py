@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -39,7 +40,7 @@ class Figure:
     low: float | None
     high: float | None
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return {"value": self.value, "low": self.low, "high": self.high}
 
 
@@ -52,7 +53,7 @@ class Scored:
     positives: dict[str, int]
     figures: dict[str, dict[str, Figure]] = field(default_factory=dict)
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return {
             "n": self.n,
             "positives": self.positives,
@@ -103,7 +104,9 @@ def counts_at(truth: np.ndarray, predicted: np.ndarray, weights: np.ndarray) -> 
     return tuple(w @ (a & b).astype(np.float64) for a, b in ((y, p), (~y, p), (y, ~p), (~y, ~p)))
 
 
-def threshold_figures(tp, fp, fn, tn) -> dict[str, np.ndarray]:
+def threshold_figures(
+    tp: np.ndarray, fp: np.ndarray, fn: np.ndarray, tn: np.ndarray
+) -> dict[str, np.ndarray]:
     return {
         "sensitivity": _ratio(tp, tp + fn),
         "specificity": _ratio(tn, tn + fp),
@@ -125,9 +128,9 @@ def _check(truth: np.ndarray, scores: np.ndarray, thresholds: np.ndarray) -> Non
 
 def _all_figures(
     truth: np.ndarray, scores: np.ndarray, predicted: np.ndarray, weights: np.ndarray, ranked: bool
-) -> dict[str, dict[str, np.ndarray]]:
+) -> dict[int | str, dict[str, np.ndarray]]:
     """row ("class index", "macro", "micro") -> metric -> one value per row of weights."""
-    out: dict = {}
+    out: dict[int | str, dict[str, np.ndarray]] = {}
     n_classes = truth.shape[1]
     per_class_counts = []
     for k in range(n_classes):
@@ -136,7 +139,7 @@ def _all_figures(
         out[k] = threshold_figures(*counts)
         if ranked:
             out[k].update(ranked_figures(truth[:, k], scores[:, k], weights))
-    pooled = [sum(c[i] for c in per_class_counts) for i in range(4)]
+    pooled = [np.asarray(sum(c[i] for c in per_class_counts)) for i in range(4)]
     out["micro"] = threshold_figures(*pooled)
     if ranked:
         flat = np.repeat(weights, n_classes, axis=1)
@@ -152,14 +155,14 @@ def _all_figures(
 class _quiet:
     """nanmean warns on an all-NaN slice; that NaN is the answer (undefined everywhere)."""
 
-    def __enter__(self):
+    def __enter__(self) -> None:
         import warnings
 
         self._catch = warnings.catch_warnings()
         self._catch.__enter__()
         warnings.simplefilter("ignore", RuntimeWarning)
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: Any) -> None:
         self._catch.__exit__(*exc)
 
 
@@ -189,7 +192,7 @@ def score(
     point = _all_figures(y, s, predicted, np.ones((1, n_exams)), ranked)
     per_step = max(1, CELLS_PER_STEP // max(1, n_exams * n_classes))
     weights = bootstrap_weights(n_exams, n_resamples, seed) if n_exams else np.zeros((0, 0))
-    replicates: list[dict] = []
+    replicates: list[dict[int | str, dict[str, np.ndarray]]] = []
     for start in range(0, n_resamples if n_exams else 0, per_step):
         replicates.append(_all_figures(y, s, predicted, weights[start : start + per_step], ranked))
     tail = 100 * (1 - confidence) / 2

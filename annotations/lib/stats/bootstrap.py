@@ -34,7 +34,9 @@ Which interval, and why (checked by simulations with a known truth, tests/agreem
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -56,7 +58,7 @@ from .stats import (
 )
 
 
-def _special():
+def _special() -> tuple[Callable[..., Any], Callable[..., Any], Callable[..., Any]]:
     """(ndtr, ndtri, stdtrit) from scipy.special, imported when an interval is first computed: a web
     process that only reads stored figures never loads scipy (lib.lazy_imports says why the lock)."""
     with HEAVY_IMPORT:
@@ -272,7 +274,8 @@ def multi_read_exams(reads: npt.ArrayLike, min_reads: int = 2) -> npt.NDArray[np
     is measured against (and can push Fleiss' kappa below -1): it does not enter agreement.
     """
     reads = as_reads(reads)
-    return (reads != MISSING).any(axis=2).sum(axis=0) >= min_reads
+    pairable: npt.NDArray[np.bool_] = (reads != MISSING).any(axis=2).sum(axis=0) >= min_reads
+    return pairable
 
 
 def reader_draws(n_readers: int, n_resamples: int, seed: int) -> npt.NDArray[np.intp]:
@@ -285,7 +288,7 @@ def reader_draws(n_readers: int, n_resamples: int, seed: int) -> npt.NDArray[np.
 
 def _two_way_replicates(
     reads: npt.NDArray[np.int8],
-    weights: npt.NDArray,
+    weights: npt.NDArray[Any],
     draws: npt.NDArray[np.intp],
     pairwise_kappa: FloatArray,
     exam_chunk: int,
@@ -377,7 +380,7 @@ def _two_way_coefficients(
 
 
 def _replicates(
-    reads: npt.NDArray[np.int8], weights: npt.NDArray, seed: int, method: str, exam_chunk: int
+    reads: npt.NDArray[np.int8], weights: npt.NDArray[Any], seed: int, method: str, exam_chunk: int
 ) -> dict[str, FloatArray]:
     """Every statistic's replicates, class statistics first, by the bootstrap ``method``."""
     n_resamples = weights.shape[0]
@@ -399,10 +402,13 @@ def _jackknife_weights(clusters: npt.NDArray[np.intp], seed: int) -> npt.NDArray
     if n_clusters > JACKKNIFE_GROUPS:
         groups = np.random.default_rng([seed, 2]).permutation(n_clusters) % JACKKNIFE_GROUPS
         clusters, n_clusters = groups[clusters], JACKKNIFE_GROUPS
-    return (clusters[None, :] != np.arange(n_clusters)[:, None]).astype(np.uint8)
+    weights: npt.NDArray[np.uint8] = (clusters[None, :] != np.arange(n_clusters)[:, None]).astype(np.uint8)
+    return weights
 
 
-def _exam_jackknife(reads: npt.NDArray[np.int8], clusters: npt.NDArray[np.intp], seed: int, exam_chunk: int):
+def _exam_jackknife(
+    reads: npt.NDArray[np.int8], clusters: npt.NDArray[np.intp], seed: int, exam_chunk: int
+) -> dict[str, FloatArray]:
     """Every statistic with each group of clusters left out in turn: arrays with a leading group axis."""
     if reads.shape[1] == 0:
         return {}
@@ -450,7 +456,9 @@ def _acceleration(jackknife: FloatArray) -> FloatArray:
         )
 
 
-def _bca(replicates: FloatArray, point: FloatArray, jackknife: FloatArray, confidence: float) -> tuple:
+def _bca(
+    replicates: FloatArray, point: FloatArray, jackknife: FloatArray, confidence: float
+) -> tuple[FloatArray, FloatArray]:
     """(lower, upper) BCa bounds; replicates (resamples, ...), jackknife (groups, ...), point (...)."""
     tail = (1.0 - confidence) / 2.0
     n = np.maximum((~np.isnan(replicates)).sum(axis=0), 1)
@@ -486,7 +494,13 @@ def _jackknife_variance(values: FloatArray) -> tuple[FloatArray, FloatArray]:
     return np.where(n > 1, (n - 1) / np.maximum(n, 1) * spread, 0.0), n
 
 
-def _two_way_t(point, exam_jack, reader_jack, confidence: float, bounds: tuple[float, float]) -> tuple:
+def _two_way_t(
+    point: FloatArray,
+    exam_jack: FloatArray,
+    reader_jack: FloatArray,
+    confidence: float,
+    bounds: tuple[float, float],
+) -> tuple[FloatArray, FloatArray]:
     """(lower, upper): Fisher-z t interval from the exam and reader jackknife variances, Satterthwaite's
     degrees of freedom (see the module docstring)."""
     exam_var, n_exam = _jackknife_variance(_to_z(exam_jack, bounds))
@@ -504,10 +518,11 @@ def _two_way_t(point, exam_jack, reader_jack, confidence: float, bounds: tuple[f
 
 
 def _positive_exams(reads: npt.NDArray[np.int8]) -> npt.NDArray[np.int64]:
-    return (reads == 1).any(axis=0).sum(axis=0).astype(np.int64)
+    positives: npt.NDArray[np.int64] = (reads == 1).any(axis=0).sum(axis=0).astype(np.int64)
+    return positives
 
 
-def _unit_index(clusters: npt.ArrayLike | None, keep: npt.NDArray[np.bool_]) -> tuple[npt.NDArray, str]:
+def _unit_index(clusters: npt.ArrayLike | None, keep: npt.NDArray[np.bool_]) -> tuple[npt.NDArray[Any], str]:
     """Each kept exam's cluster as 0..k-1, and the unit: patients where some cluster has several exams."""
     n = int(keep.sum())
     if clusters is None:

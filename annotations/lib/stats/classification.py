@@ -133,7 +133,7 @@ def _auroc_one_class(truth: BoolArray, scores: FloatArray, w: FloatArray) -> Flo
 
 
 def _metrics(
-    truth: BoolArray, scores: FloatArray, suggested: BoolArray, w: FloatArray
+    truth: BoolArray, scores: FloatArray, suggested: BoolArray, w: npt.NDArray[np.number[Any]]
 ) -> dict[str, FloatArray]:
     tp, fp, tn, fn = weighted_confusion(truth, suggested, w)
     return {

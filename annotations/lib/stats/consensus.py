@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -110,7 +111,7 @@ class ConsensusDecision(JsonMixin):
     insufficient: BoolArray
     latent_used: BoolArray
     latent_classes: BoolArray
-    latent: dict
+    latent: dict[str, Any]
 
     @property
     def method(self) -> npt.NDArray[np.str_]:
@@ -120,11 +121,11 @@ class ConsensusDecision(JsonMixin):
     def reason(self) -> npt.NDArray[np.str_]:
         return np.asarray(REASONS)[self.reason_code]
 
-    def methods_at(self, *index) -> list[str]:
+    def methods_at(self, *index: npt.NDArray[np.intp]) -> list[str]:
         """The methods of the cells at ``index`` (e.g. arrays of exam and class positions)."""
         return [METHODS[c] for c in self.method_code[index].tolist()]
 
-    def reasons_at(self, *index) -> list[str]:
+    def reasons_at(self, *index: npt.NDArray[np.intp]) -> list[str]:
         return [REASONS[c] for c in self.reason_code[index].tolist()]
 
     def dispute(self, where: BoolArray, why: str) -> None:
@@ -135,9 +136,10 @@ class ConsensusDecision(JsonMixin):
 
     @property
     def disputed(self) -> BoolArray:
-        return self.reason_code != 0
+        disputed: BoolArray = self.reason_code != 0
+        return disputed
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         """As JSON, methods and reasons by name."""
         named = {"method_code": "method", "reason_code": "reason"}
         return {
@@ -151,7 +153,8 @@ class ConsensusDecision(JsonMixin):
         (unanimously, or by the one reader), which a store may leave implicit."""
         decided = self.value != MISSING
         implicit = (self.value == 0) & (self.positive_votes == 0)
-        return decided & ~implicit
+        stored: BoolArray = decided & ~implicit
+        return stored
 
     def exported(self) -> Reads:
         """What a release shows: the decision, 0 for implicit absent cells, MISSING where undecided."""
@@ -160,7 +163,7 @@ class ConsensusDecision(JsonMixin):
 
 def latent_estimate(
     reads: Reads, sets: list[ExclusiveSet], *, pseudo_count: float = 1.0, binary: DawidSkene | None = None
-) -> tuple[FloatArray, dict]:
+) -> tuple[FloatArray, dict[str, Any]]:
     """P(present) per cell: binary Dawid-Skene per class, replaced for the named members of each
     exclusive set (two or more) by the joint model's marginals, so that at most one member of a set can
     exceed 0.5. A class named in several sets takes its estimate from the first. Returns the estimates
@@ -310,7 +313,7 @@ def _probability(
     pseudo_count: float,
     binary_fit: DawidSkene | None,
     exam_chunk: int,
-) -> tuple[FloatArray, dict]:
+) -> tuple[FloatArray, dict[str, Any]]:
     """P(present) per cell and the description of how it was estimated."""
     if latent:
         return latent_estimate(reads, sets, pseudo_count=pseudo_count, binary=binary_fit)
@@ -410,7 +413,7 @@ def _split_sets(
 
 def _dispute(
     value: Reads, how: npt.NDArray[np.uint8], reason: npt.NDArray[np.uint8], where: BoolArray, why: str
-):
+) -> None:
     value[where] = MISSING
     how[where] = 0
     reason[where & (reason == 0)] = REASONS.index(why)

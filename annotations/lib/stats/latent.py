@@ -241,12 +241,13 @@ def _log_ratio(
 ) -> FloatArray:
     when_positive = np.log(se) - np.log1p(-sp)  # log P(x=1 | y=1) / P(x=1 | y=0), (R, C)
     when_negative = np.log1p(-se) - np.log(sp)  # log P(x=0 | y=1) / P(x=0 | y=0)
-    return (
+    log_ratio: FloatArray = (
         np.log(pi)
         - np.log1p(-pi)
         + np.einsum("rec,rc->ec", positive, when_positive)
         + np.einsum("rec,rc->ec", negative, when_negative)
     )
+    return log_ratio
 
 
 @dataclass(frozen=True)

@@ -94,7 +94,8 @@ def unanimous(reads: npt.ArrayLike, *, min_reads: int = 2) -> BoolArray:
     reads = as_reads(reads)
     n = (reads != MISSING).sum(axis=0)
     k = (reads == 1).sum(axis=0)
-    return (n >= min_reads) & ((k == 0) | (k == n))
+    agreed: BoolArray = (n >= min_reads) & ((k == 0) | (k == n))
+    return agreed
 
 
 def unanimous_exams(reads: npt.ArrayLike, *, min_reads: int = 2) -> BoolArray:

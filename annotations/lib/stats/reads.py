@@ -102,4 +102,5 @@ class JsonMixin:
     """``to_dict()`` for result dataclasses: arrays become nested lists, NaN becomes ``None``."""
 
     def to_dict(self) -> dict[str, Any]:
-        return _jsonable(self)
+        as_json: dict[str, Any] = _jsonable(self)
+        return as_json

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -138,7 +139,7 @@ def _finding_rates(exam_sums: FloatArray) -> FloatArray:
 
 
 def _finding_two_way(
-    reads: npt.NDArray[np.int8], exam_sums: FloatArray, units: npt.NDArray, seed: int, confidence: float
+    reads: npt.NDArray[np.int8], exam_sums: FloatArray, units: npt.NDArray[Any], seed: int, confidence: float
 ) -> tuple[FloatArray, FloatArray]:
     """(lower, upper) of the exams-with-a-finding rates, readers a sample of readers: the jackknife over
     units (exams or patients) and over readers (each left out, exams then read once left out)."""
@@ -153,7 +154,11 @@ def _finding_two_way(
 
 
 def _finding_intervals(
-    reads: npt.NDArray[np.int8], exam_sums: FloatArray, boot_exam: FloatArray, method: str, options: tuple
+    reads: npt.NDArray[np.int8],
+    exam_sums: FloatArray,
+    boot_exam: FloatArray,
+    method: str,
+    options: tuple[Any, ...],
 ) -> tuple[FloatArray, FloatArray]:
     """The exact-match and Jaccard intervals (each ``[lower, upper]``) by the method (module docstring);
     ``options`` are (units, seed, confidence)."""

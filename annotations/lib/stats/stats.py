@@ -230,7 +230,9 @@ def exam_scores(reads: npt.ArrayLike) -> tuple[FloatArray, FloatArray, BoolArray
 
 
 def exam_agreement_from_sums(
-    n_pairable: FloatArray, exact_sum: FloatArray, jaccard_sum: FloatArray
+    n_pairable: FloatArray | np.float64,
+    exact_sum: FloatArray | np.float64,
+    jaccard_sum: FloatArray | np.float64,
 ) -> ExamAgreement:
     """Whole-exam agreement from (weighted) sums of :func:`exam_scores` over exams."""
     return ExamAgreement(

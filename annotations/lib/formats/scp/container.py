@@ -10,6 +10,7 @@ import binascii
 import itertools
 import struct
 from dataclasses import dataclass
+from typing import Any
 
 from annotations.lib.formats.base import FormatError
 
@@ -52,20 +53,20 @@ class Cursor:
         self.pos += size
         return chunk
 
-    def unpack(self, fmt: str, what: str) -> tuple:
+    def unpack(self, fmt: str, what: str) -> tuple[Any, ...]:
         return struct.unpack("<" + fmt, self.take(struct.calcsize("<" + fmt), what))
 
     def u8(self, what: str) -> int:
-        return self.unpack("B", what)[0]
+        return int(self.unpack("B", what)[0])
 
     def u16(self, what: str) -> int:
-        return self.unpack("H", what)[0]
+        return int(self.unpack("H", what)[0])
 
     def i16(self, what: str) -> int:
-        return self.unpack("h", what)[0]
+        return int(self.unpack("h", what)[0])
 
     def u32(self, what: str) -> int:
-        return self.unpack("I", what)[0]
+        return int(self.unpack("I", what)[0])
 
     @property
     def left(self) -> int:

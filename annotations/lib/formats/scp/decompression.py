@@ -69,7 +69,7 @@ def section5_reference_beat(
 def _protected_mask(qrs: QrsLocations | None, leads: Leads) -> np.ndarray:
     mask = np.zeros(leads.samples, dtype=bool)
     for number, beat in enumerate(qrs.beats if qrs else [], 1):
-        if beat.protected_start is None:
+        if beat.protected_start is None or beat.protected_end is None:
             raise FormatError("SCP-ECG section 4: bimodal compression needs protected zones (QB, QE) per QRS")
         first, last = beat.protected_start - leads.start, beat.protected_end - leads.start
         if not 0 <= first <= last < leads.samples:

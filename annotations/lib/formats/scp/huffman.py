@@ -101,7 +101,7 @@ class _Bits:
     def __init__(self, data: bytes) -> None:
         padded = np.frombuffer(bytes(data) + b"\x00" * 8, dtype=np.uint8)
         windows = np.lib.stride_tricks.sliding_window_view(padded, 8)[: len(data)]
-        self.words = (
+        self.words: list[int] = (
             (windows.astype(np.uint64) << np.arange(56, -8, -8, dtype=np.uint64)).sum(axis=1).tolist()
         )
         self.size = len(data) * 8

@@ -18,7 +18,7 @@ from annotations.lib.formats.base import (
     device_measurements,
 )
 from annotations.lib.formats.scp.container import check_record, section0_pointers
-from annotations.lib.formats.scp.decompression import section5_reference_beat, section6_rhythm
+from annotations.lib.formats.scp.decompression import Encoded, section5_reference_beat, section6_rhythm
 from annotations.lib.formats.scp.header import PatientHeader, section1_header
 from annotations.lib.formats.scp.huffman import section2_huffman
 from annotations.lib.formats.scp.leads import section3_leads, section4_qrs
@@ -86,7 +86,9 @@ def parse(data: bytes, options: ReadOptions | None = None) -> ScpRecord:
     )
 
 
-def _reference_beat(reference, names: list[str]) -> RepresentativeBeat | None:
+def _reference_beat(
+    reference: tuple[Encoded, np.ndarray] | None, names: list[str]
+) -> RepresentativeBeat | None:
     if reference is None:
         return None
     encoded, samples = reference

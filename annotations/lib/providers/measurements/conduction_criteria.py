@@ -22,8 +22,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from annotations.lib.providers.measurements.findings import Findings
 from annotations.lib.providers.measurements.qrs_shape import LeadShape
-from annotations.lib.providers.measurements.rhythm_criteria import Findings
 from annotations.lib.providers.measurements.rules import Rule
 from annotations.lib.providers.measurements.waves import LEAD
 

@@ -139,7 +139,7 @@ def spatial_velocity(beats: np.ndarray) -> np.ndarray:
 
 def _threshold(floor: float, peak: float) -> float:
     floor = max(floor, VELOCITY_FLOOR)
-    return floor * (peak / floor) ** EDGE_SHARE
+    return float(floor * (peak / floor) ** EDGE_SHARE)
 
 
 def qrs_marks(beats: np.ndarray) -> tuple[int, int] | None:
@@ -340,7 +340,8 @@ def median_beat(filtered: np.ndarray, peaks: np.ndarray) -> np.ndarray | None:
     usable = peaks[(peaks >= before) & (peaks + after <= filtered.shape[1])]
     if len(usable) < 3:
         return None
-    return np.median(filtered[:, usable[:, None] + np.arange(-before, after)[None, :]], axis=1)
+    median: np.ndarray = np.median(filtered[:, usable[:, None] + np.arange(-before, after)[None, :]], axis=1)
+    return median
 
 
 def wide_band(internal: np.ndarray) -> np.ndarray:
@@ -350,7 +351,7 @@ def wide_band(internal: np.ndarray) -> np.ndarray:
     with HEAVY_IMPORT:  # lib.lazy_imports says why
         from scipy.signal import butter, filtfilt, iirnotch, sosfiltfilt
 
-    out = sosfiltfilt(
+    out: np.ndarray = sosfiltfilt(
         butter(2, [0.5, min(150.0, 0.45 * FS)], btype="bandpass", fs=FS, output="sos"), internal
     )
     for mains in (50.0, 60.0):

@@ -161,7 +161,7 @@ def _territory_leads(name: str, territories: Territories = TERRITORIES) -> list[
     return sorted({lead for pair in territories[name] for lead in pair}, key=STANDARD_LEADS.index)
 
 
-def _fmt(value: float, digits: int = 1) -> str:
+def _fmt(value: float | None, digits: int = 1) -> str:
     return "n/a" if value is None or not math.isfinite(value) else f"{value:+.{digits}f}"
 
 

@@ -16,8 +16,8 @@ from annotations.lib.providers.measurements import (
     rhythm_criteria,
 )
 from annotations.lib.providers.measurements.beats import atrial_flutter, classify, genuine, pacing
+from annotations.lib.providers.measurements.findings import Findings
 from annotations.lib.providers.measurements.qrs_shape import lead_shapes
-from annotations.lib.providers.measurements.rhythm_criteria import Findings
 from annotations.lib.providers.measurements.rules import CODES, scores_from
 from annotations.lib.providers.measurements.waves import (
     BEAT_BEFORE,
@@ -178,13 +178,15 @@ def _rhythm_and_conduction(
     return out
 
 
-def _qrs_span(medians: np.ndarray, found: dict[str, Any]) -> tuple[list | None, float | None, float | None]:
+def _qrs_span(
+    medians: np.ndarray, found: dict[str, Any]
+) -> tuple[list[Any] | None, float | None, float | None]:
     """The QRS the width criteria read, spanning both QRS measurements from the earliest onset to the
     latest end: the per-lead delineation ends a bundle branch block's QRS before its R' and starts a
     ventricular beat's late (waves.qrs_span). Returns each lead's QRS shape, the width and the onset."""
-    pairs = [(found.get("qrs_onset"), found.get("qrs_offset"))]
-    pairs.append((found["velocity_onset"], found["velocity_offset"]))
-    pairs = [(a, b) for a, b in pairs if a is not None and b is not None and 40.0 <= b - a <= 240.0]
+    measured = [(found.get("qrs_onset"), found.get("qrs_offset"))]
+    measured.append((found["velocity_onset"], found["velocity_offset"]))
+    pairs = [(a, b) for a, b in measured if a is not None and b is not None and 40.0 <= b - a <= 240.0]
     if not pairs:
         return None, None, None
     start, end = min(a for a, _ in pairs), max(b for _, b in pairs)

@@ -53,7 +53,8 @@ def band_pass(signals: np.ndarray) -> np.ndarray:
         from scipy.signal import butter, sosfiltfilt  # about 1 s to import: here, as neurokit2 (see below)
 
     sos = butter(2, [0.5, 40.0], btype="bandpass", fs=FS, output="sos")
-    return sosfiltfilt(sos, signals, axis=1)
+    filtered: np.ndarray = sosfiltfilt(sos, signals, axis=1)
+    return filtered
 
 
 # --- Rhythm ---------------------------------------------------------------------------------------------
