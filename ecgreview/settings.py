@@ -378,6 +378,36 @@ API_TOKEN_DEFAULT_DAYS = env.int("API_TOKEN_DEFAULT_DAYS", 90, minimum=1)
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 
+# --- Single sign-on (OpenID Connect) ----------------------------------------------------------------
+# Off unless OIDC_ISSUER, OIDC_CLIENT_ID and OIDC_CLIENT_SECRET are all set; set only some of them and the
+# system check (annotations/single_sign_on.py) stops every command, the server included
+# (docs/single-sign-on.md). The provider's endpoints are read from its discovery document
+# (OIDC_ISSUER/.well-known/openid-configuration) at the first sign-in.
+OIDC_ISSUER = env.str("OIDC_ISSUER")
+OIDC_CLIENT_ID = env.str("OIDC_CLIENT_ID")
+OIDC_CLIENT_SECRET = env.str("OIDC_CLIENT_SECRET")
+# The button on the sign-in page reads "Sign in with <this>".
+OIDC_PROVIDER_NAME = env.str("OIDC_PROVIDER_NAME", "single sign-on")
+OIDC_SCOPES = env.str("OIDC_SCOPES", "openid email profile")
+# The claim listing the person's groups (or app roles), and which of them give which role: group=role
+# pairs separated by commas, or a JSON object {"group": "role" or ["role", ...]}. Unset: roles are not
+# managed by the provider, coordinators give them on the People page. Set: every sign-in replaces the
+# account's roles with the mapped ones (a group removed at the provider loses its role).
+OIDC_GROUPS_CLAIM = env.str("OIDC_GROUPS_CLAIM", "groups")
+OIDC_ROLE_MAP = env.str("OIDC_ROLE_MAP", "")
+# Whether a first sign-in makes an account (with no password); off, only people already linked (or
+# linked by a verified email address, below) sign in.
+OIDC_CREATE_ACCOUNTS = env.bool("OIDC_CREATE_ACCOUNTS", True)
+# Link a first sign-in to the one local account with the same address, if the provider says it verified
+# it (email_verified). Off by default: trust it only where the provider's addresses cannot be chosen.
+OIDC_LINK_BY_EMAIL = env.bool("OIDC_LINK_BY_EMAIL", False)
+# The claim a new account's username is taken from (made unique; the subject if the claim is missing).
+OIDC_USERNAME_CLAIM = env.str("OIDC_USERNAME_CLAIM", "preferred_username")
+# The ID token's signature, checked against the provider's published keys (jwks_uri).
+OIDC_SIGN_ALGORITHM = env.choice("OIDC_SIGN_ALGORITHM", "RS256", {"RS256", "RS384", "RS512", "ES256"})
+OIDC_TIMEOUT_S = env.int("OIDC_TIMEOUT_S", 10, minimum=1)
+AUTHENTICATION_BACKENDS += ["annotations.single_sign_on.OpenIdBackend"]
+
 # --- Security headers -----------------------------------------------------------------------------
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
@@ -418,6 +448,13 @@ if env.bool("BEHIND_TLS_PROXY", False) and not (TRUSTED_PROXIES or TRUSTED_PROXY
         "would have the proxy's address (in the audit trail and in the per-address login limit). List the "
         "proxy's address or network, or give the number of proxies."
     )
+
+
+def _origin(url: str | None) -> str | None:
+    parsed = urlparse(url or "")
+    return f"{parsed.scheme}://{parsed.netloc}" if parsed.scheme and parsed.netloc else None
+
+
 # One small JS file per page and no inline script: the policy can forbid everything else.
 SECURE_CSP = {
     "default-src": [CSP.SELF],
@@ -429,7 +466,8 @@ SECURE_CSP = {
     "object-src": [CSP.NONE],
     "base-uri": [CSP.NONE],
     "frame-ancestors": [CSP.NONE],
-    "form-action": [CSP.SELF],
+    # Signing out of a provider's session too (RP-initiated logout) is a redirect of the logout form there.
+    "form-action": [CSP.SELF, *([_oidc_origin] if (_oidc_origin := _origin(OIDC_ISSUER)) else [])],
 }
 
 # --- API ------------------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ from annotations.models.agreement import AgreementResult, Consensus, DisputedLab
 from annotations.models.audit import AuditEvent
 from annotations.models.batches import Assignment, BatchExam, ReviewBatch
 from annotations.models.benchmarks import Benchmark, BenchmarkExam, BenchmarkSubmission
-from annotations.models.credentials import ApiToken, RecoveryCode, TokenScope
+from annotations.models.credentials import ApiToken, RecoveryCode, SsoIdentity, TokenScope
 from annotations.models.exams import (
     QUALITY_FLAG_CHOICES,
     Dataset,
@@ -61,6 +61,7 @@ __all__ = [
     "ReferenceLabel",
     "Release",
     "ReviewBatch",
+    "SsoIdentity",
     "Suggestion",
     "SuggestionExposure",
     "SuggestionRelevance",

@@ -72,3 +72,27 @@ class RecoveryCode(models.Model):
 
     def __str__(self) -> str:
         return f"recovery code {self.pk} of {self.user_id}"
+
+
+class SsoIdentity(models.Model):
+    """A person at an OpenID provider (its issuer and the subject it names them by), linked to the local
+    account they sign in as. The subject, never the email address, identifies them: an address can be
+    changed or given to someone else at the provider, the subject cannot."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="sso_identities"
+    )
+    issuer = models.CharField(max_length=255)
+    subject = models.CharField(max_length=255)
+    created_at = models.DateTimeField(default=timezone.now)
+    last_sign_in_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["issuer", "subject"], name="sso_identity_unique_subject"),
+            models.UniqueConstraint(fields=["user", "issuer"], name="sso_identity_one_per_provider"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.subject} at {self.issuer}"

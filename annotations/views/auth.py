@@ -9,12 +9,16 @@ from django.conf import settings
 from django.contrib.auth import login as auth_login
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_not_required
+from django.http import Http404, HttpResponseRedirect
 from django.shortcuts import redirect, render
-from django.urls import path
+from django.urls import path, reverse
 from django.utils.decorators import method_decorator
+from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
+from mozilla_django_oidc.views import OIDCAuthenticationCallbackView, OIDCAuthenticationRequestView
 
+from annotations import single_sign_on
 from annotations.selectors.credentials import active_user
 from annotations.services.auth import login_fail, login_lock_check, login_succeed
 from annotations.services.credentials.two_factor import (
@@ -74,6 +78,12 @@ class LoginView(auth_views.LoginView):
         username = form.data.get("username") or ""
         login_fail(username, _client_ip(self.request))
         return super().form_invalid(form)
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        if single_sign_on.enabled():
+            context["sso_name"] = settings.OIDC_PROVIDER_NAME
+        return context
 
 
 def _after_sign_in(request, user, response):
@@ -140,8 +150,82 @@ def two_factor_login(request):
     return _after_sign_in(request, user, redirect(pending.get("next") or settings.LOGIN_REDIRECT_URL))
 
 
+def _sso_refused(request, message: str, status: int = 403):
+    """The sign-in page again, saying why signing in through the provider did not work."""
+    response = LoginView.as_view(extra_context={"sso_error": message})(request)
+    response.status_code = status
+    return response
+
+
+@method_decorator(login_not_required, name="dispatch")
+class SsoSignInView(OIDCAuthenticationRequestView):
+    """The "Sign in with ..." button: off to the provider's sign-in page (code flow, PKCE, nonce)."""
+
+    get_settings = staticmethod(single_sign_on.oidc_setting)
+
+    def __init__(self, **kwargs):
+        super(OIDCAuthenticationRequestView, self).__init__(**kwargs)  # the endpoint is read per request
+
+    def get(self, request):
+        if not single_sign_on.enabled():
+            raise Http404
+        try:
+            self.OIDC_OP_AUTH_ENDPOINT = single_sign_on.oidc_setting("OIDC_OP_AUTHORIZATION_ENDPOINT")
+        except single_sign_on.ProviderUnavailable:
+            message = _("%(provider)s cannot be reached now. Try again in a moment.")
+            return _sso_refused(request, message % {"provider": settings.OIDC_PROVIDER_NAME}, status=503)
+        self.OIDC_RP_CLIENT_ID = settings.OIDC_CLIENT_ID
+        return super().get(request)
+
+
+@method_decorator(login_not_required, name="dispatch")
+class SsoCallbackView(OIDCAuthenticationCallbackView):
+    """Where the provider sends the browser back: the code is exchanged and checked by the backend
+    (annotations.single_sign_on), and the session signed in as the account the service found."""
+
+    get_settings = staticmethod(single_sign_on.oidc_setting)
+
+    def get(self, request):
+        if not single_sign_on.enabled():
+            raise Http404
+        return super().get(request)
+
+    def login_failure(self):
+        message = getattr(self.request, "sso_refusal", None) or _(
+            "Signing in with %(provider)s did not complete. Try again."
+        ) % {"provider": settings.OIDC_PROVIDER_NAME}
+        return _sso_refused(self.request, message)
+
+    def login_success(self):
+        # Signed in with the backend every request reads the user with (roles in the same query).
+        auth_login(self.request, self.user, backend="annotations.backends.RolesBackend")
+        return HttpResponseRedirect(self.success_url)
+
+
+class LogoutView(auth_views.LogoutView):
+    """Django's logout; a session signed in through a provider that offers RP-initiated logout is sent on
+    to end the provider's session too, which then sends the browser back to the sign-in page."""
+
+    def post(self, request, *args, **kwargs):
+        id_token = request.session.get("oidc_id_token")
+        response = super().post(request, *args, **kwargs)
+        end = single_sign_on.end_session_endpoint() if id_token and single_sign_on.enabled() else None
+        if not end:
+            return response
+        query = urlencode(
+            {
+                "id_token_hint": id_token,
+                "client_id": settings.OIDC_CLIENT_ID,
+                "post_logout_redirect_uri": request.build_absolute_uri(reverse("login")),
+            }
+        )
+        return HttpResponseRedirect(f"{end}{'&' if '?' in end else '?'}{query}")
+
+
 urlpatterns = [
     path("accounts/login/", LoginView.as_view(), name="login"),
     path("accounts/login/two-factor/", two_factor_login, name="login-two-factor"),
-    path("accounts/logout/", signed_in(auth_views.LogoutView.as_view()), name="logout"),
+    path("accounts/logout/", signed_in(LogoutView.as_view()), name="logout"),
+    path("accounts/sso/login/", SsoSignInView.as_view(), name="sso-login"),
+    path("accounts/sso/callback/", SsoCallbackView.as_view(), name="sso-callback"),
 ]

@@ -150,7 +150,13 @@ def test_every_route_declares_who_may_use_it():
 
 def test_the_login_forms_are_the_only_public_routes():
     public = {route.path for route in ROUTES if declared_roles(route) is None}
-    assert public == {"/accounts/login/", "/accounts/login/two-factor/", "/admin/login/"}
+    assert public == {
+        "/accounts/login/",
+        "/accounts/login/two-factor/",
+        "/accounts/sso/login/",
+        "/accounts/sso/callback/",
+        "/admin/login/",
+    }
 
 
 def token_refusal(study: Study, persona: str, route: Route, method: str, auth: str, status: int) -> bool:

@@ -89,6 +89,10 @@ ACTION_SENTENCES = {
     "release.shard": gettext_lazy("%(who)s built a part of %(object)s"),
     "release.shards": gettext_lazy("%(who)s split %(object)s into parts"),
     "release.stalled": gettext_lazy("%(who)s found %(object)s stalled"),
+    "sso.account_create": gettext_lazy("%(who)s made the account %(object)s at its first single sign-on"),
+    "sso.identity_link": gettext_lazy("%(who)s linked %(object)s to an identity at the provider"),
+    "sso.refused": gettext_lazy("%(who)s was refused single sign-on"),
+    "sso.roles": gettext_lazy("%(who)s set the roles of %(object)s from the provider's groups"),
     "suggestion.occlusion": gettext_lazy("%(who)s computed where %(object)s came from"),
     "suggestion.occlusion_requested": gettext_lazy(
         "%(who)s asked where the suggestions for %(object)s came from"

@@ -1,0 +1,161 @@
+"""Signing in through the OpenID provider: the person found by (issuer, subject), linked to a local
+account or given a new one as the operator chose, and their roles set from the provider's groups.
+
+One transaction per sign-in: the link, the account, the roles and the login are audited together or not
+at all. A refusal (no account and none to be made, a deactivated account) is audited on its own.
+"""
+
+from __future__ import annotations
+
+import re
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from annotations.models import SsoIdentity
+from annotations.roles import Role
+from annotations.services.audit import audit_record
+from annotations.services.auth import login_succeed
+from annotations.services.users import _reads_open, role_groups_ensure
+from annotations.single_sign_on import mapped_roles
+
+ROLE_NAMES = [role.value for role in Role]
+
+
+class SignInRefused(Exception):
+    """The provider vouched for the person, but they may not sign in here; the message says why."""
+
+
+def identity_sign_in(*, issuer: str, claims: dict, ip: str | None):
+    """The local account the person signs in as, after the provider's sign-in (claims: the ID token's,
+    then the userinfo answer's). Raises SignInRefused."""
+    subject = str(claims.get("sub") or "")
+    name = _typed_name(claims)
+    try:
+        with transaction.atomic():
+            identity = (
+                SsoIdentity.objects.select_for_update()
+                .select_related("user")
+                .filter(issuer=issuer, subject=subject)
+                .first()
+            )
+            if identity is None:
+                identity = _identity_create(issuer, subject, claims)
+            user = identity.user
+            if not user.is_active:
+                raise SignInRefused(_("This account is deactivated: ask a coordinator."))
+            identity.last_sign_in_at = timezone.now()
+            identity.save(update_fields=["last_sign_in_at"])
+            roles = mapped_roles(claims)
+            if roles is not None:
+                _roles_set(user, roles, ip)
+            login_succeed(user, ip)
+            return user
+    except SignInRefused as refusal:
+        identity_refusal_record(issuer=issuer, subject=subject, name=name, reason=str(refusal), ip=ip)
+        raise
+
+
+def identity_refusal_record(*, issuer: str, subject: str, name: str, reason: str, ip: str | None) -> None:
+    with transaction.atomic():
+        audit_record(
+            actor=None,
+            actor_username=name,
+            action="sso.refused",
+            after={"issuer": issuer, "subject": subject, "reason": reason},
+            ip_address=ip,
+        )
+
+
+def _typed_name(claims: dict) -> str:
+    return str(claims.get(settings.OIDC_USERNAME_CLAIM) or claims.get("email") or claims.get("sub") or "")[
+        :150
+    ]
+
+
+def _identity_create(issuer: str, subject: str, claims: dict) -> SsoIdentity:
+    if not subject:
+        raise SignInRefused(_("The provider named nobody (no subject)."))
+    user = _linked_by_email(issuer, claims)
+    action = "sso.identity_link"
+    if user is None:
+        if not settings.OIDC_CREATE_ACCOUNTS:
+            raise SignInRefused(
+                _("You signed in at %(provider)s, but have no account here: ask a coordinator for one.")
+                % {"provider": settings.OIDC_PROVIDER_NAME}
+            )
+        user = _account_create(claims)
+        action = "sso.account_create"
+    identity = SsoIdentity.objects.create(user=user, issuer=issuer, subject=subject)
+    audit_record(
+        actor=None,
+        actor_username=settings.OIDC_PROVIDER_NAME[:150],
+        action=action,
+        target=user,
+        after={"issuer": issuer, "subject": subject},
+    )
+    return identity
+
+
+def _linked_by_email(issuer: str, claims: dict):
+    """The one local account with the provider's verified address, not yet linked to this provider."""
+    email = claims.get("email")
+    verified = claims.get("email_verified") in (True, "true")
+    if not settings.OIDC_LINK_BY_EMAIL or not verified or not isinstance(email, str) or not email:
+        return None
+    matches = list(
+        get_user_model().objects.filter(email__iexact=email).exclude(sso_identities__issuer=issuer)[:2]
+    )
+    return matches[0] if len(matches) == 1 else None
+
+
+def _account_create(claims: dict):
+    """A new account without a password (it signs in through the provider only), under a free username
+    made from OIDC_USERNAME_CLAIM: an existing account's name is never taken over."""
+    User = get_user_model()
+    wanted = re.sub(r"[^\w.@+-]", "", _typed_name(claims))[:140] or "sso-user"
+    username, n = wanted, 2
+    while User.objects.filter(username__iexact=username).exists():
+        username, n = f"{wanted}-{n}", n + 1
+    email = claims.get("email") if isinstance(claims.get("email"), str) else ""
+    user = User(
+        username=username,
+        email=email[:254],
+        first_name=str(claims.get("given_name") or claims.get("name") or "")[:150],
+        last_name=str(claims.get("family_name") or "")[:150],
+    )
+    user.set_unusable_password()
+    user.save()
+    return user
+
+
+def _roles_set(user, roles: set[Role], ip: str | None) -> None:
+    """The account's roles become exactly those the provider's groups give. The coordinator role is
+    withheld while the account still has reads open in a running batch, as on the People page: it would
+    show the reader everyone's labels."""
+    before = sorted(user.groups.filter(name__in=ROLE_NAMES).values_list("name", flat=True))
+    granted = set(roles)
+    withheld = []
+    if Role.COORDINATOR in granted and Role.COORDINATOR.value not in before and _reads_open(user):
+        granted.discard(Role.COORDINATOR)
+        withheld = [Role.COORDINATOR.value]
+    after = sorted(role.value for role in granted)
+    if after == before:
+        return
+    groups = role_groups_ensure()
+    others = list(user.groups.exclude(name__in=ROLE_NAMES))
+    user.groups.set([*others, *(groups[role] for role in granted)])
+    user.is_staff = Role.COORDINATOR in granted
+    user.save(update_fields=["is_staff"])
+    audit_record(
+        actor=None,
+        actor_username=settings.OIDC_PROVIDER_NAME[:150],
+        action="sso.roles",
+        target=user,
+        before={"roles": before},
+        after={"roles": after, "withheld": withheld} if withheld else {"roles": after},
+        ip_address=ip,
+    )
