@@ -16,6 +16,7 @@ import tempfile
 import zipfile
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -30,7 +31,7 @@ def _add(archive: zipfile.ZipFile, name: str, data: bytes) -> None:
     archive.writestr(info, data)
 
 
-def _wfdb():
+def _wfdb() -> Any:  # wfdb ships no types
     """wfdb, imported where a benchmark's tracings are written: it pulls in pandas, which a web process
     that only serves pages never needs (tests/platform/test_settings.py)."""
     with HEAVY_IMPORT:
@@ -46,10 +47,10 @@ def _record_class() -> type:
     of a benchmark has the same fields set, so the first record's list serves the rest, and wfdb still
     checks each record's values and writes its files."""
     wfdb = _wfdb()
-    layouts: dict[tuple, tuple[list, dict]] = {}
+    layouts: dict[tuple[object, ...], tuple[list[str], dict[str, Any]]] = {}
 
     class LayoutRecord(wfdb.Record):  # type: ignore[name-defined,misc]
-        def get_write_fields(self) -> tuple[list, dict]:
+        def get_write_fields(self) -> tuple[list[str], dict[str, Any]]:
             key = (self.n_sig, bool(self.comments), tuple(self.fmt or ()))
             if key not in layouts:
                 layouts[key] = super().get_write_fields()
