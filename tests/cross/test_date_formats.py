@@ -89,3 +89,20 @@ def test_rendered_pages_show_dates_in_their_languages_one_format(client, study, 
                 assert not wrong.search(visible), (language, url, wrong.search(visible).group(0))
                 seen[language] += len(right.findall(visible))
     assert seen["en"] >= 3 and seen["pt-br"] >= 3, seen
+
+
+def test_page_scripts_take_their_words_from_the_pages_locale_only():
+    """One translator (PageLocale.translator) reads a page's <template id="strings"> for every script;
+    no page keeps a copy of its own, and a page whose script uses it loads locale.js first."""
+    copies = [
+        str(path.relative_to(ROOT))
+        for path in sorted((ROOT / "static" / "js").rglob("*.js"))
+        if path.name != "locale.js"
+        and re.search(r"function t\(key|\.content\.querySelectorAll\(\"\[data-key\]\"\)", path.read_text())
+    ]
+    assert copies == []
+    for template in sorted((ROOT / "templates").rglob("*.html")):
+        text = template.read_text()
+        users = [m.start() for m in re.finditer(r"js/pages/(reading|adjudication|exam)\.js", text)]
+        if users:
+            assert 0 <= text.find("js/ecg/locale.js") < min(users), template

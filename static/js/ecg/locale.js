@@ -27,8 +27,19 @@
     return new Intl.DateTimeFormat("en-GB", { timeZone: zone || "UTC", hour: "2-digit", minute: "2-digit",
       second: "2-digit", hourCycle: "h23" }).format(moment);
   }
+  /* The page's words for its script: a <template> (id "strings" by default) whose [data-key] elements the
+   * server wrote in the user's language; t("key", {n: 3}) fills {n}. A key the page lacks reads as itself. */
+  function translator(templateId) {
+    var strings = {}, holder = document.getElementById(templateId || "strings");
+    if (holder) holder.content.querySelectorAll("[data-key]").forEach(function (el) { strings[el.dataset.key] = el.textContent; });
+    return function t(key, values) {
+      var text = strings[key] || key;
+      Object.keys(values || {}).forEach(function (k) { text = text.split("{" + k + "}").join(values[k]); });
+      return text;
+    };
+  }
   // Every date and time a page's script writes goes through these (tests/cross/test_date_formats.py).
-  root.PageLocale = { portuguese: portuguese, decimal: decimal, stamp: stamp, day: day, clock: clock,
+  root.PageLocale = { portuguese: portuguese, decimal: decimal, stamp: stamp, day: day, clock: clock, translator: translator,
     // Plotly's decimal mark and thousands separator (its layout.separators).
     separators: portuguese ? ",." : ".," };
 })(window);

@@ -9,13 +9,7 @@
   var gd = document.getElementById("adjudication-ecg"), pane = document.getElementById("adjudication-viewer");
   if (!gd || !pane || !P || !Plot || !window.Plotly || !window.EcgViewer) return;
   var $ = function (id) { return document.getElementById(id); };
-  var STRINGS = {};
-  $("strings").content.querySelectorAll("[data-key]").forEach(function (el) { STRINGS[el.dataset.key] = el.textContent; });
-  function t(key, values) {
-    var text = STRINGS[key] || key;
-    Object.keys(values || {}).forEach(function (k) { text = text.split("{" + k + "}").join(values[k]); });
-    return text;
-  }
+  var t = window.PageLocale.translator("strings");
   var exam = { sampling_rate: parseFloat(gd.dataset.samplingRate), n_samples: parseInt(gd.dataset.samples, 10),
     gain_uv: parseFloat(gd.dataset.gainUv), lead_names: gd.dataset.leads.split(",") };
   // Plotly's zoom tips stay on here: this page has no help dialog that explains the zoom.

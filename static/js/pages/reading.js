@@ -10,13 +10,7 @@
   var $ = function (id) { return document.getElementById(id); };
   var API = rootEl.dataset.apiBase, HOME = rootEl.dataset.homeUrl, CSRF = rootEl.dataset.csrf;
   var gd = $("ecg");
-  var STRINGS = {};
-  $("strings").content.querySelectorAll("[data-key]").forEach(function (el) { STRINGS[el.dataset.key] = el.textContent; });
-  function t(key, values) {
-    var text = STRINGS[key] || key;
-    Object.keys(values || {}).forEach(function (k) { text = text.split("{" + k + "}").join(values[k]); });
-    return text;
-  }
+  var t = window.PageLocale.translator("strings");
 
   var viewer = window.EcgViewer.create({ gd: gd, $: $, t: t, preferencesUrl: rootEl.dataset.preferencesUrl, csrf: CSRF,
     onDrawn: drawn, extraShapes: function (sheet) { return window.EcgRelevance.shapes(sheet, state.band); } });
