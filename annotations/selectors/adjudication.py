@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from django.db.models import Count, Exists, OuterRef, Q
 from django.utils.translation import gettext as _
@@ -87,7 +88,7 @@ def exam_reader_notes(
     return notes, by_class
 
 
-def exam_added_statements(batch: ReviewBatch, exam_id: int) -> list[dict]:
+def exam_added_statements(batch: ReviewBatch, exam_id: int) -> list[dict[str, Any]]:
     """Statements an adjudicator decided on this exam that no reader marked and nobody disputed."""
     marked = exam_marked_class_ids(batch.pk, exam_id)
     disputed = set(
@@ -110,7 +111,7 @@ def exam_added_statements(batch: ReviewBatch, exam_id: int) -> list[dict]:
     ]
 
 
-def exam_addable_statements(batch: ReviewBatch, exam_id: int) -> list[dict]:
+def exam_addable_statements(batch: ReviewBatch, exam_id: int) -> list[dict[str, Any]]:
     """Statements of the batch's taxonomy an adjudicator may add: marked by no reader of the exam,
     disputed by nobody and not decided yet, by the taxonomy's groups, each with its group's name."""
     taken = exam_marked_class_ids(batch.pk, exam_id)
@@ -293,14 +294,16 @@ class AdjudicationCase:
     suggestion_provider: str | None
     # Readers' comments and uncertainty marks, by pseudonym (ReaderNote).
     readers: list[ReaderNote] = field(default_factory=list)
-    added: list[dict] = field(default_factory=list)  # statements an adjudicator added: code, name, value
-    addable: list[dict] = field(default_factory=list)  # statements no reader marked: code, name
+    added: list[dict[str, Any]] = field(
+        default_factory=list
+    )  # statements an adjudicator added: code, name, value
+    addable: list[dict[str, Any]] = field(default_factory=list)  # statements no reader marked: code, name
     # Every signed decision, newest first (SignedDecision).
     history: list[SignedDecision] = field(default_factory=list)
     suggestion: Suggestion | None = None  # the one readers see, whose scores the disputed classes carry
     # The recording cart's measurements (selectors.exams.browse.device_measurement_items): adjudicators
     # settle a dispute with everything the exam carries, whatever its batch showed the readers.
-    device_measurements: list[dict] = field(default_factory=list)
+    device_measurements: list[dict[str, Any]] = field(default_factory=list)
 
 
 # The reason shown for a class decided before whose dispute later reads settled (_settled_since).
@@ -458,7 +461,7 @@ def adjudication_case(user, batch_id: int, exam_id: int) -> AdjudicationCase:
     )
 
 
-def adjudication_case_median(case: AdjudicationCase) -> dict | None:
+def adjudication_case_median(case: AdjudicationCase) -> dict[str, Any] | None:
     """The median beat panel of a case's exam (its beats, the shown suggestion's fiducial marks and
     measurements), as the reader page draws it; None where the exam has no suggestion to show."""
     return median_panel(case.exam, case.suggestion)

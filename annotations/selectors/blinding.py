@@ -39,6 +39,7 @@ asks here.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
 from django.db import connection
@@ -390,7 +391,9 @@ def kept_back_reasons(
     return counts
 
 
-def kept_back_summary(reasons: dict[int, dict[str, int]], names: dict[int, str], exams: int) -> dict:
+def kept_back_summary(
+    reasons: dict[int, dict[str, int]], names: dict[int, str], exams: int
+) -> dict[str, Any]:
     """What the coordinator is told (page, API, audit): `exams` kept from at least one reader, the
     reader-exam pairs kept per reason, and per reader (by name) how many and why."""
     by_reason = {reason: sum(row[reason] for row in reasons.values()) for reason in KEPT_REASONS}

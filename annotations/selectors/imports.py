@@ -7,6 +7,7 @@ import re
 import unicodedata
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from django.db.models import QuerySet
 from django.utils.translation import gettext
@@ -151,7 +152,7 @@ class LabelMatcher:
         return list(self.text_qualifiers.get(key, [])) if found is not None else []
 
 
-def reference_label_findings(exam: Exam, taxonomy: Taxonomy) -> list[dict]:
+def reference_label_findings(exam: Exam, taxonomy: Taxonomy) -> list[dict[str, Any]]:
     """The exam's reference labels as statements of `taxonomy` with the qualifiers their device lines give
     (an infarct line's wall and age): [{code, qualifiers}] in the taxonomy's order, qualifiers merged."""
     matcher = LabelMatcher(taxonomy)
@@ -166,7 +167,7 @@ def reference_label_findings(exam: Exam, taxonomy: Taxonomy) -> list[dict]:
     ]
 
 
-def exam_reference_findings(exam: Exam) -> list[dict]:
+def exam_reference_findings(exam: Exam) -> list[dict[str, Any]]:
     """reference_label_findings on the default taxonomy (none loaded: none). The caller checked access."""
     taxonomy = Taxonomy.objects.filter(is_default=True).first()
     return reference_label_findings(exam, taxonomy) if taxonomy is not None else []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 from django.db.models import Count, QuerySet
 from django.utils.translation import get_language, gettext
@@ -66,7 +67,7 @@ def taxonomy_list() -> QuerySet[Taxonomy]:
     return Taxonomy.objects.annotate(class_count=Count("classes")).order_by("-is_default", "key", "version")
 
 
-def version_order(version: str) -> tuple:
+def version_order(version: str) -> tuple[Any, ...]:
     """'2026.1' after '2026' and '2026.10' after '2026.9': numeric parts compare as numbers."""
     return tuple((0, int(part), "") if part.isdigit() else (1, 0, part) for part in version.split("."))
 
@@ -74,7 +75,7 @@ def version_order(version: str) -> tuple:
 def taxonomy_superseded() -> dict[int, str]:
     """For each taxonomy that has a newer version of the same key loaded: that newest version. An older
     version still designs batches (a study continuing an earlier one); the pages say it is not current."""
-    newest: dict[str, tuple[tuple, str]] = {}
+    newest: dict[str, tuple[tuple[Any, ...], str]] = {}
     rows = list(Taxonomy.objects.values_list("pk", "key", "version"))
     for _pk, key, version in rows:
         if key not in newest or version_order(version) > newest[key][0]:
@@ -114,7 +115,7 @@ def taxonomy_size_for_reader(user, assignment_id: int) -> int:
     return DiagnosticClass.objects.filter(taxonomy_id=taxonomy_id).count()
 
 
-def taxonomy_shipped_classes(key: str) -> tuple[str, list[dict]] | None:
+def taxonomy_shipped_classes(key: str) -> tuple[str, list[dict[str, Any]]] | None:
     """(version, classes as code, name and maps) of the shipped taxonomy file `key`; None if none ships.
 
     Read without loading it: the shipped files are checked whole by the taxonomy tests and on every

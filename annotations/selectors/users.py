@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.contrib.auth import get_user_model
 from django.db.models import Count, QuerySet
@@ -14,6 +14,9 @@ from django.utils.translation import ngettext
 from annotations.errors import Forbidden, NotFound
 from annotations.models import Assignment, AuditEvent, ReviewBatch
 from annotations.roles import Role, has_role
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AnonymousUser, User
 
 PASSWORD_EVENTS = ("user.create", "user.password_reset", "user.password_change")
 CONSOLE_ACTOR = "system:console"  # services.users.CONSOLE_ACTOR: an account opened on the server's console
@@ -41,7 +44,7 @@ def coordinators_until(user_ids) -> dict[int, datetime]:
     return until
 
 
-def reader_unread_batches(user, account) -> list[dict]:
+def reader_unread_batches(user: User | AnonymousUser, account) -> list[dict[str, Any]]:
     """The running batches where `account` still holds exams it has not submitted or skipped (not
     started, or a draft), with how many: what nobody reads once the account stops reading."""
     if not has_role(user, Role.COORDINATOR):
@@ -59,7 +62,7 @@ def reader_unread_batches(user, account) -> list[dict]:
     return [{"id": row["batch_id"], "name": row["batch__name"], "unread": row["unread"]} for row in rows]
 
 
-def people_list(user) -> list[dict]:
+def people_list(user: User | AnonymousUser) -> list[dict[str, Any]]:
     """Every account with its roles, for coordinators."""
     if not has_role(user, Role.COORDINATOR):
         raise Forbidden
@@ -87,7 +90,7 @@ def username_taken(username: str, *, exclude_pk: int | None = None) -> bool:
     return accounts.exclude(pk=exclude_pk).exists() if exclude_pk is not None else accounts.exists()
 
 
-def password_must_change(user) -> bool:
+def password_must_change(user: User | AnonymousUser) -> bool:
     """True when the account's last password event is one someone else made for it (an account opened
     or a password reset by a coordinator, or an account opened on the server's console): the password was
     handed over and must be replaced."""
@@ -106,7 +109,7 @@ def password_must_change(user) -> bool:
     return last["actor_id"] != user.pk
 
 
-def active_readers() -> QuerySet:
+def active_readers() -> QuerySet[Any]:
     """Accounts that may be handed reads: active, with the reader role, by name."""
     return (
         get_user_model().objects.filter(is_active=True, groups__name=Role.READER.value).order_by("username")
@@ -124,7 +127,7 @@ def account_of(value):
     return get_user_model().objects.filter(pk=user_id).first()
 
 
-def account_get(user, user_id) -> Any:
+def account_get(user: User | AnonymousUser, user_id) -> Any:
     """The account a coordinator acts on from the People page, active or not: NotFound (the 404 page) for
     an id that names none, however large; Forbidden for anyone but a coordinator."""
     if not has_role(user, Role.COORDINATOR):
@@ -152,7 +155,7 @@ def session_account_deactivated(request) -> bool:
     return get_user_model().objects.filter(pk=user_id, is_active=False).exists()
 
 
-def blind_refusal(readers: Sequence) -> str:
+def blind_refusal(readers: Sequence[Any]) -> str:
     """Why these accounts cannot read blind, or "": a coordinator sees every reader's labels (the
     agreement CSVs, releases, exam pages), so no coordinator is given a read in any batch, nor anyone who
     was one: taking the role away does not take away what was seen with it."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from django.db import transaction
 from django.db.models import Max, QuerySet
@@ -40,6 +41,9 @@ from annotations.selectors.taxonomy import statement_name
 from annotations.services.agreement.compute import agreement_recompute_request
 from annotations.services.audit import audit_record
 from annotations.services.enqueue import task_enqueue_on_commit
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AnonymousUser, User
 
 MAX_RATIONALE = 4000
 
@@ -106,7 +110,7 @@ class _Case:
     classes: dict[str, DiagnosticClass]
 
 
-def _check_request(actor, exam_id: int, decisions: Sequence[Decision]) -> list[str]:
+def _check_request(actor: User | AnonymousUser, exam_id: int, decisions: Sequence[Decision]) -> list[str]:
     """The decided codes, once the actor may decide this exam and decides each class once."""
     if not has_role(actor, Role.ADJUDICATOR):
         raise AdjudicationRefused(_("Only adjudicators decide disputed labels."))
@@ -273,7 +277,7 @@ def _decision_audit(
 
 def adjudication_decide(
     *,
-    actor,
+    actor: User | AnonymousUser,
     batch: ReviewBatch,
     exam_id: int,
     decisions: Sequence[Decision],
@@ -347,7 +351,7 @@ def _exclusive_set_check(
         )
 
 
-def _view_record(actor, batch: ReviewBatch, exam_id: int) -> bool:
+def _view_record(actor: User | AnonymousUser, batch: ReviewBatch, exam_id: int) -> bool:
     view, created = AdjudicationView.objects.get_or_create(
         batch=batch, exam_id=exam_id, adjudicator=actor, defaults={"first_seen_at": timezone.now()}
     )
@@ -358,7 +362,7 @@ def _view_record(actor, batch: ReviewBatch, exam_id: int) -> bool:
     return created
 
 
-def adjudication_view_record(*, actor, batch: ReviewBatch, exam_id: int) -> bool:
+def adjudication_view_record(*, actor: User | AnonymousUser, batch: ReviewBatch, exam_id: int) -> bool:
     """Record that the adjudicator opened this exam's case: they now know it was disputed and how the
     pseudonymous readers voted, so no batch may hand it to them to read (selectors.blinding).
 

@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
 
 from annotations.models import AuditEvent
 from ecgreview.prepared_writes import rows_insert
 
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AnonymousUser, User
+
 
 def audit_record(
     *,
-    actor,
+    actor: User | AnonymousUser,
     action: str,
     target: Any = None,
-    before: dict | None = None,
-    after: dict | None = None,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
     ip_address: str | None = None,
     actor_username: str = "",
 ) -> AuditEvent:
@@ -38,7 +41,9 @@ def audit_record(
     return event
 
 
-def audit_export_record(*, actor, filters: dict[str, Any], ip_address: str | None) -> AuditEvent:
+def audit_export_record(
+    *, actor: User | AnonymousUser, filters: dict[str, Any], ip_address: str | None
+) -> AuditEvent:
     """The export of the trail is itself audited, with the filters it was asked for: its own transaction,
     since reading the trail writes nothing else."""
     with transaction.atomic():

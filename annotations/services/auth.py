@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import unicodedata
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.core.cache import cache
@@ -30,6 +31,9 @@ from django.db import transaction
 from annotations.services.audit import audit_record
 from ecgreview.client_address import is_trusted_proxy
 from ecgreview.middleware import without_nul
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AnonymousUser, User
 
 logger = logging.getLogger(__name__)
 
@@ -106,7 +110,7 @@ def login_fail(username: str, ip: str | None) -> None:
     _audit_anonymous("auth.login_failed", username, ip)
 
 
-def login_succeed(user, ip: str | None) -> None:
+def login_succeed(user: User | AnonymousUser, ip: str | None) -> None:
     """A successful sign-in: the account's failure count is reset and the login audited."""
     login_success_record(user.get_username(), ip)
     with transaction.atomic():

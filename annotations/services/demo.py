@@ -57,7 +57,7 @@ DEMO_EARLIER = (
 )
 
 
-def _demo_records(dataset) -> None:
+def _demo_records(dataset: Dataset) -> None:
     """Import the shipped real recordings; the demo must never start half-made."""
     from annotations.services.imports.exams import exams_import
 
@@ -107,7 +107,9 @@ def demo_seed() -> list[DemoUser] | None:
     return list(DEMO_USERS)
 
 
-def _synthetic_exam(dataset, seed: int, external_id, rate, jitter, age, sex, patient, acquired_at) -> Exam:
+def _synthetic_exam(
+    dataset: Dataset, seed: int, external_id, rate, jitter, age, sex, patient, acquired_at
+) -> Exam:
     signals, _ = synthetic_ecg(heart_rate_bpm=rate, rr_jitter=jitter, noise_uv=15, seed=seed)
     return exam_create(
         dataset=dataset,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
@@ -104,7 +105,7 @@ def _lock(assignment: Assignment | int, actor) -> Assignment:
 # Classes of frozen taxonomies, by (taxonomy id, frozen_at). A frozen taxonomy never changes (a change is
 # a new version, services.taxonomy), so every save reuses them instead of querying twice per save
 # (bench/load_reads.py).
-_FROZEN_CLASSES: dict[tuple, dict[str, DiagnosticClass]] = {}
+_FROZEN_CLASSES: dict[tuple[Any, ...], dict[str, DiagnosticClass]] = {}
 
 
 def _taxonomy_classes(taxonomy) -> dict[str, DiagnosticClass]:
@@ -329,7 +330,7 @@ def _write(
     return locked, current, resolved, restaged
 
 
-def _read_recorded(actor, action: str, annotation: Annotation, resolved: list, restaged: bool) -> None:
+def _read_recorded(actor, action: str, annotation: Annotation, resolved: list[Any], restaged: bool) -> None:
     """The read's labels, its revision and its audit row: new rows only, so they may be sent together."""
     _snapshot_rows(annotation, resolved, actor)
     audit_record(
@@ -337,7 +338,7 @@ def _read_recorded(actor, action: str, annotation: Annotation, resolved: list, r
     )
 
 
-def _audited(annotation: Annotation, resolved: list, restaged: bool) -> dict:
+def _audited(annotation: Annotation, resolved: list[Any], restaged: bool) -> dict[str, Any]:
     after = {"revision": annotation.revision, "stage": annotation.stage, "labels": len(resolved)}
     if restaged:
         after["seen_after_start"] = True  # the suggestion was seen after this read began blind

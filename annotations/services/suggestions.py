@@ -21,6 +21,7 @@ import inspect
 import logging
 from collections.abc import Iterable
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
 from django.conf import settings
@@ -67,7 +68,7 @@ NAME_MAX = Suggestion._meta.get_field("provider").max_length
 
 
 # --- Providers --------------------------------------------------------------------------------------
-def provider_entries(config: Iterable) -> list:
+def provider_entries(config: Iterable[Any]) -> list[Any]:
     """SUGGESTION_PROVIDERS with SUGGESTION_MODELS_DIR filled in for providers that take a models_dir
     and were not given one (so a model entry names only its file, hash and mapping)."""
     from annotations.lib.providers.base import _import_class
@@ -183,7 +184,7 @@ def exam_patient(exam: Exam) -> Patient:
     return Patient(sex=sex, age_years=float(exam.age) if exam.age is not None else None)
 
 
-def _evaluated(provider: Provider, exam: Exam) -> tuple[dict, dict[str, np.ndarray]]:
+def _evaluated(provider: Provider, exam: Exam) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """The suggestion's fields from the provider's run on the exam, and its relevance maps; a failure of
     the exam's data is a failed suggestion carrying the error, never an exception."""
     try:
@@ -241,7 +242,9 @@ def suggestion_compute(exam_id: int, provider: Provider, *, retry_failed: bool =
     return row
 
 
-def _relevance_write(suggestion: Suggestion, relevance: dict, sampling_rate: float, method: str) -> int:
+def _relevance_write(
+    suggestion: Suggestion, relevance: dict[str, Any], sampling_rate: float, method: str
+) -> int:
     """Store relevance maps (code -> (leads, n) on the exam's axis) as bands; existing ones are kept."""
     rows = []
     for code, values in relevance.items():

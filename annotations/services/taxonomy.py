@@ -6,6 +6,7 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from django.db import transaction
 from django.db.models import F
@@ -48,7 +49,7 @@ class ParsedTaxonomy:
     provenance: str
     groups: list[str]
     exclusive_sets: list[list[str]]
-    classes: list[dict] = field(default_factory=list)
+    classes: list[dict[str, Any]] = field(default_factory=list)
     none_of_these: bool = False  # a read with no statement is an answer (see Taxonomy.none_of_these)
 
     @property
@@ -69,7 +70,7 @@ def _is_text(value) -> bool:
     return isinstance(value, str) and value.strip() != ""
 
 
-def _check_class(index: int, item, groups: set[str], problems: list[str]) -> dict | None:
+def _check_class(index: int, item, groups: set[str], problems: list[str]) -> dict[str, Any] | None:
     where = f"classes[{index}]"
     if not isinstance(item, dict):
         problems.append(f"{where} is not an object")
@@ -122,7 +123,7 @@ def _check_qualifiers(where: str, qualifiers, problems: list[str]) -> list[str]:
     return list(qualifiers)
 
 
-def _check_header(data: dict, problems: list[str]) -> list:
+def _check_header(data: dict[str, Any], problems: list[str]) -> list[Any]:
     """The top-level fields; returns the groups (empty when unusable)."""
     unknown = set(data) - TOP_FIELDS
     if unknown:
@@ -139,7 +140,7 @@ def _check_header(data: dict, problems: list[str]) -> list:
     return groups
 
 
-def _check_classes(data: dict, groups: list, problems: list[str]) -> list[dict]:
+def _check_classes(data: dict[str, Any], groups: list[Any], problems: list[str]) -> list[dict]:
     """The classes that pass their own checks; codes must differ even ignoring case."""
     raw_classes = data.get("classes")
     if not isinstance(raw_classes, list) or not raw_classes:
@@ -157,7 +158,7 @@ def _check_classes(data: dict, groups: list, problems: list[str]) -> list[dict]:
     return classes
 
 
-def _check_sets(data: dict, classes: list[dict], problems: list[str]) -> list:
+def _check_sets(data: dict[str, Any], classes: list[dict], problems: list[str]) -> list[Any]:
     sets = data.get("exclusive_sets", [])
     if not isinstance(sets, list):
         problems.append("'exclusive_sets' must be a list of lists of codes")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.db import transaction
@@ -10,6 +12,9 @@ from django.utils.translation import gettext as _
 from annotations.errors import Forbidden, Invalid
 from annotations.roles import Role
 from annotations.services.audit import audit_record
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AnonymousUser, User
 
 
 def role_groups_ensure() -> dict[Role, Group]:
@@ -21,7 +26,7 @@ def user_create(
     username: str,
     password: str,
     roles: set[Role],
-    actor=None,
+    actor: User | AnonymousUser | None = None,
     actor_username: str = "",
     email: str = "",
     first_name: str = "",
@@ -53,7 +58,7 @@ def user_create(
     return user
 
 
-def user_set_roles(*, user, roles: set[Role], actor) -> None:
+def user_set_roles(*, user: User | AnonymousUser, roles: set[Role], actor: User | AnonymousUser) -> None:
     """Replace a user's roles. Only a coordinator may do it, and never on their own account."""
     from annotations.roles import has_role
 
@@ -85,7 +90,7 @@ def user_set_roles(*, user, roles: set[Role], actor) -> None:
         )
 
 
-def _reads_open(user) -> bool:
+def _reads_open(user: User | AnonymousUser) -> bool:
     from annotations.models import Assignment, ReviewBatch
 
     return Assignment.objects.filter(
@@ -107,7 +112,7 @@ class UserAdminError(Invalid):
     """A request the People page refuses, with the reason."""
 
 
-def _require_manager(actor, user=None) -> None:
+def _require_manager(actor: User | AnonymousUser, user: User | AnonymousUser | None = None) -> None:
     from annotations.roles import has_role
 
     if not has_role(actor, Role.COORDINATOR):
@@ -123,7 +128,13 @@ def one_time_password() -> str:
 
 
 def user_create_with_one_time_password(
-    *, username: str, roles: set[Role], actor, email: str = "", first_name: str = "", last_name: str = ""
+    *,
+    username: str,
+    roles: set[Role],
+    actor: User | AnonymousUser,
+    email: str = "",
+    first_name: str = "",
+    last_name: str = "",
 ):
     """A coordinator opens an account: returns (user, the one-time password to hand over once)."""
     _require_manager(actor)
@@ -165,7 +176,9 @@ def _create_with_one_time_password(*, username: str, roles: set[Role], **fields)
     return user, password
 
 
-def user_set_name(*, user, first_name: str, last_name: str, actor) -> None:
+def user_set_name(
+    *, user: User | AnonymousUser, first_name: str, last_name: str, actor: User | AnonymousUser
+) -> None:
     """Record or correct the person's given and family names (theirs too: a name grants nothing)."""
     from django.core.exceptions import ValidationError
 
@@ -187,7 +200,7 @@ def user_set_name(*, user, first_name: str, last_name: str, actor) -> None:
         )
 
 
-def user_set_active(*, user, active: bool, actor) -> None:
+def user_set_active(*, user: User | AnonymousUser, active: bool, actor: User | AnonymousUser) -> None:
     """Deactivate (or reactivate) an account: it keeps its history, and signs in no more."""
     _require_manager(actor, user)
     with transaction.atomic():
@@ -203,7 +216,7 @@ def user_set_active(*, user, active: bool, actor) -> None:
         )
 
 
-def user_reset_password(*, user, actor) -> str:
+def user_reset_password(*, user: User | AnonymousUser, actor: User | AnonymousUser) -> str:
     """Give the account a new random password, returned once; the old one stops working at once."""
     _require_manager(actor, user)
     password = one_time_password()
@@ -214,7 +227,7 @@ def user_reset_password(*, user, actor) -> str:
     return password
 
 
-def user_change_own_password(*, user, password: str) -> None:
+def user_change_own_password(*, user: User | AnonymousUser, password: str) -> None:
     """The account holder sets their own password (after a coordinator's reset, among others)."""
     with transaction.atomic():
         user.set_password(password)

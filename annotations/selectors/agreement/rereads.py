@@ -9,11 +9,13 @@ the API count those reads and mark the reader pairs they fall in, so whoever rea
 
 from __future__ import annotations
 
+from typing import Any
+
 from annotations.models import Assignment, ReviewBatch
 from annotations.selectors.blinding import reads_known_before
 
 
-def agreement_rereads(batch: ReviewBatch, reader_ids: list[int]) -> dict:
+def agreement_rereads(batch: ReviewBatch, reader_ids: list[int]) -> dict[str, Any]:
     """{"reads": reads of the batch made by someone who knew the exam from another batch, "exams": the
     exams they fall on, "pairs": reader x reader (in `reader_ids` order) the exams both read here on which
     either read was such a read}."""

@@ -3,6 +3,8 @@ evidence pages count as decided."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.utils.translation import gettext as _
 
 from annotations.errors import Invalid
@@ -16,7 +18,7 @@ class AgreementConfigError(Invalid):
     """A batch's design["consensus"] that cannot be used."""
 
 
-def consensus_settings(batch: ReviewBatch) -> dict:
+def consensus_settings(batch: ReviewBatch) -> dict[str, Any]:
     """The batch's consensus rule: design["consensus"] = {"method": "majority"|"latent", "threshold": 0.5,
     "latent_margin": 0.1, "min_reads": 2}. A latent estimate within ``latent_margin`` of 0.5 is left to
     adjudication. An exam with fewer submitted reads than ``min_reads`` (skips are not reads) gets no
@@ -33,7 +35,7 @@ def consensus_settings(batch: ReviewBatch) -> dict:
     return {**rule, "min_reads": min_reads}
 
 
-def consensus_rule(rule: dict) -> dict:
+def consensus_rule(rule: dict[str, Any]) -> dict:
     """A consensus rule's method, threshold and latent margin, the defaults filled in; refused when it
     cannot be used (the designer checks a coordinator's choice with it before the batch is made)."""
     method = rule.get("method", METHOD_MAJORITY)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from typing import Any
 
 import numpy as np
 from django.db import connection
@@ -129,7 +130,9 @@ def _reads_array(
     return array, readers_axis, exams_axis
 
 
-def _arrays(sql: str, params, columns: list[tuple[str, str, str]], extra: tuple[str, ...] = ()) -> tuple:
+def _arrays(
+    sql: str, params, columns: list[tuple[str, str, str]], extra: tuple[str, ...] = ()
+) -> tuple[Any, ...]:
     """The integer columns (name, SQL type, numpy type) of a PostgreSQL query as int64 arrays, unordered,
     then the values of the `extra` aggregates over the same rows, all from one query: each column comes
     as one packed value (selectors.exams.arrays). The 300,000 reads and 450,000 labels of a 100,000-exam
@@ -384,7 +387,7 @@ def consensus_awaiting_adjudication(batch: ReviewBatch) -> int:
 
 
 # --- Coordinator dashboard -----------------------------------------------------------------------------
-def _sort_key(row: dict) -> tuple:
+def _sort_key(row: dict[str, Any]) -> tuple[Any, ...]:
     kappa = row.get("fleiss_kappa")
     return (kappa is None, -(kappa or 0.0), row["code"])
 
@@ -398,7 +401,7 @@ def kappa_colour(value: float | None) -> str:
     return f"#{red:02x}{green:02x}{blue:02x}"
 
 
-def agreement_dashboard(result: AgreementResult) -> dict:
+def agreement_dashboard(result: AgreementResult) -> dict[str, Any]:
     """The stored result arranged for the page and the CSV: classes sorted by Fleiss' kappa (undefined
     last), readers named (coordinators may see who read), and the reader x reader matrix with colours."""
     from django.contrib.auth import get_user_model
@@ -449,7 +452,7 @@ def agreement_dashboard(result: AgreementResult) -> dict:
     }
 
 
-def reader_tables(data: dict, readers: list[dict], names: dict[int, str]) -> dict:
+def reader_tables(data: dict[str, Any], readers: list[dict], names: dict[int, str]) -> dict:
     """The reader x class table (outliers first) and whether gold or retest figures exist."""
     pseudonyms = {row["reader_id"]: row.get("pseudonym", "") for row in data.get("readers", [])}
     rows = [
@@ -471,7 +474,7 @@ def reader_tables(data: dict, readers: list[dict], names: dict[int, str]) -> dic
     }
 
 
-def consensus_summary(data: dict) -> dict:
+def consensus_summary(data: dict[str, Any]) -> dict:
     """How consensus was reached, as stored with the result: the latent fit (prior, convergence,
     iterations), disputes by reason, and the exams with too few reads for any consensus, named."""
     summary = data.get("consensus_summary") or {}

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -92,7 +93,7 @@ def reference_truths(
     ):
         labels[exam_id].append((system, code))
     matcher = LabelMatcher(batch.taxonomy)
-    spoken: dict[tuple[frozenset, frozenset], set[int]] = {}
+    spoken: dict[tuple[frozenset[Any], frozenset], set[int]] = {}
     meant: dict[tuple[str, str], set[int]] = {}
     truths: dict[int, tuple[set[int], set[int]]] = {}
     for exam_id, text in coverage.items():
@@ -141,7 +142,7 @@ def _codes_cover(classes: list[DiagnosticClass], key: str, codes: set[tuple[str,
     }
 
 
-def _system_classes(systems: set[str]) -> list[tuple[str, str, dict]]:
+def _system_classes(systems: set[str]) -> list[tuple[str, str, dict[str, Any]]]:
     """(system, code, maps) of each class of the label systems: from the loaded taxonomy, else from the
     shipped file of that name (CODE's six classes map onto TNMG whether or not anyone loaded them)."""
     rows = list(
@@ -267,11 +268,11 @@ def cell(value) -> str:
     return str(value)
 
 
-def _ci(row: dict, name: str) -> list:
+def _ci(row: dict[str, Any], name: str) -> list[Any]:
     return list(row.get(f"{name}_ci") or [None, None])
 
 
-def _classes_table(data: dict, results: dict) -> tuple[list[str], list[list]]:
+def _classes_table(data: dict[str, Any], results: dict) -> tuple[list[str], list[list[Any]]]:
     boot = results.get("bootstrap") or {}
     header = ["code", "name", "prevalence", "observed_agreement"]
     for name in CLASS_STATISTICS:
@@ -303,14 +304,14 @@ def _classes_table(data: dict, results: dict) -> tuple[list[str], list[list]]:
     return header, rows
 
 
-def _readers_table(data: dict, results: dict) -> tuple[list[str], list[list]]:
+def _readers_table(data: dict[str, Any], results: dict) -> tuple[list[str], list[list[Any]]]:
     rows = [
         [row["username"], row["pseudonym"], *(row.get(f) for f in READER_FIELDS)] for row in data["readers"]
     ]
     return ["reader", "pseudonym", *READER_FIELDS], rows
 
 
-def _pairs_table(data: dict, results: dict) -> tuple[list[str], list[list]]:
+def _pairs_table(data: dict[str, Any], results: dict) -> tuple[list[str], list[list[Any]]]:
     matrix = data["matrix"]
     rows = [
         [row["username"], other["username"], row["cells"][b]["kappa"], row["cells"][b]["shared"]]
@@ -321,7 +322,7 @@ def _pairs_table(data: dict, results: dict) -> tuple[list[str], list[list]]:
     return ["reader_a", "reader_b", "mean_kappa", "exams_in_common"], rows
 
 
-def _pairs_by_class_table(data: dict, results: dict) -> tuple[list[str], list[list]]:
+def _pairs_by_class_table(data: dict[str, Any], results: dict) -> tuple[list[str], list[list[Any]]]:
     usernames = data["usernames"]
     header = ["reader_a", "reader_b", "pseudonym_a", "pseudonym_b", "code", "kappa", "kappa_ci_lower"]
     header += ["kappa_ci_upper", "kappa_defined", "kappa_ci_partial", "n", "positive_a", "positive_b"]
@@ -347,7 +348,7 @@ def _pairs_by_class_table(data: dict, results: dict) -> tuple[list[str], list[li
     return header, rows
 
 
-def _reader_classes_table(data: dict, results: dict) -> tuple[list[str], list[list]]:
+def _reader_classes_table(data: dict[str, Any], results: dict) -> tuple[list[str], list[list[Any]]]:
     usernames = data["usernames"]
     names = {row["reader_id"]: row.get("pseudonym", "") for row in results.get("readers", [])}
     header = ["reader", "pseudonym", "code", "reference", "n", "n_positive", "n_negative"]
@@ -365,7 +366,7 @@ def _reader_classes_table(data: dict, results: dict) -> tuple[list[str], list[li
     return header, rows
 
 
-def _exams_table(data: dict, results: dict) -> tuple[list[str], list[list]]:
+def _exams_table(data: dict[str, Any], results: dict) -> tuple[list[str], list[list[Any]]]:
     """Whole-exam agreement over every exam read twice ("all") and over those with a finding: a result
     stored before these figures had intervals and counts leaves those cells empty."""
     method = (results.get("bootstrap") or {}).get("method", "exams")
@@ -402,7 +403,7 @@ def agreement_table(result: AgreementResult, table: str) -> tuple[list[str], lis
     return [*header, *tail], [[cell(v) for v in values] + provenance for values in rows]
 
 
-def stored_reader_quality(batch: ReviewBatch) -> dict:
+def stored_reader_quality(batch: ReviewBatch) -> dict[str, Any]:
     """Per reader gold and test-retest figures of the batch's stored agreement, for its dashboard (the
     caller has checked that the user coordinates)."""
     from annotations.selectors.agreement.summary import agreement_dashboard

@@ -7,6 +7,7 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import TYPE_CHECKING
 
 from django.db import connection, transaction
 from django.db.models import Q, QuerySet
@@ -18,6 +19,9 @@ from annotations.models import AuditEvent
 from annotations.roles import Role, has_role
 from annotations.selectors.exams.arrays import large_read_settings
 
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AnonymousUser, User
+
 
 @dataclass(frozen=True)
 class AuditFilter:
@@ -28,7 +32,7 @@ class AuditFilter:
     until: date | None = None
 
 
-def audit_events(user, wanted: AuditFilter) -> QuerySet[AuditEvent]:
+def audit_events(user: User | AnonymousUser, wanted: AuditFilter) -> QuerySet[AuditEvent]:
     if not has_role(user, Role.COORDINATOR):
         raise Forbidden
     events = AuditEvent.objects.all()
@@ -73,7 +77,9 @@ def _beyond(token: str, older: bool) -> Q:
     return Q(occurred_at__gt=when) | Q(occurred_at=when, pk__gt=key)
 
 
-def audit_page(user, wanted: AuditFilter, *, older: str = "", newer: str = "", size: int = 100) -> AuditPage:
+def audit_page(
+    user: User | AnonymousUser, wanted: AuditFilter, *, older: str = "", newer: str = "", size: int = 100
+) -> AuditPage:
     """One page of the trail: the newest events, those older than cursor `older`, or the page just
     newer than cursor `newer`. No OFFSET and no count: a trail grows by every read of every study."""
     events = audit_events(user, wanted)

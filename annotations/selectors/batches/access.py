@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib.auth import get_user_model
 from django.db.models import Exists, OuterRef
 from django.utils.formats import date_format
@@ -60,7 +62,7 @@ def batch_readers(batch: ReviewBatch):
     return get_user_model().objects.filter(pk__in=batch_reader_ids(batch)).order_by("username")
 
 
-def _why_no_reader(user_id: int, accounts: dict) -> str:
+def _why_no_reader(user_id: int, accounts: dict[str, Any]) -> str:
     """Why an account id names no active reader: no such account, deactivated, or without the role."""
     account = accounts.get(user_id)
     if account is None:
@@ -80,7 +82,7 @@ def _why_no_reader(user_id: int, accounts: dict) -> str:
     return gettext("%(name)s is not a reader") % {"name": account.get_username()}
 
 
-def newcomers_named(batch: ReviewBatch, user_ids: list[int]) -> list:
+def newcomers_named(batch: ReviewBatch, user_ids: list[int]) -> list[Any]:
     """The accounts these ids name, each an active reader not yet in the batch, in the order given; Invalid
     naming every id that is not (the API's "add readers", which the page offers from the same set)."""
     wanted = list(dict.fromkeys(user_ids))
@@ -99,7 +101,7 @@ def newcomers_named(batch: ReviewBatch, user_ids: list[int]) -> list:
     return [accounts[i] for i in wanted]
 
 
-def reassign_pair(batch: ReviewBatch, from_id: int, to_id: int) -> tuple:
+def reassign_pair(batch: ReviewBatch, from_id: int, to_id: int) -> tuple[Any, ...]:
     """The reader whose unread exams move (any reader of the batch, a deactivated one included) and the
     active reader who takes them; Invalid saying what is wrong with either (the API's "reassign")."""
     accounts = get_user_model().objects.in_bulk([from_id, to_id])

@@ -18,6 +18,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from django.utils.translation import gettext as _
 
@@ -84,7 +85,7 @@ def _threshold(value) -> float:
     return threshold
 
 
-def _overrides(codes: Iterable[str], given: Mapping | None) -> dict[str, float]:
+def _overrides(codes: Iterable[str], given: Mapping[str, Any] | None) -> dict[str, float]:
     """The design's weights by code, each a number of 0 or more naming a class of the taxonomy."""
     if given is not None and not isinstance(given, Mapping):
         raise EscalationTriggerError(
@@ -107,7 +108,7 @@ def _overrides(codes: Iterable[str], given: Mapping | None) -> dict[str, float]:
     return weights
 
 
-def weighted_rule(taxonomy_id: int, escalation: Mapping) -> dict:
+def weighted_rule(taxonomy_id: int, escalation: Mapping[str, Any]) -> dict[str, Any]:
     """The weighted trigger as the design stores it: its threshold, every class's weight (the shipped
     table's unless the design overrides it) and the overrides. A stored rule's full weights are taken
     as overrides, so storing a rule twice gives the same rule."""
@@ -124,7 +125,7 @@ def weighted_rule(taxonomy_id: int, escalation: Mapping) -> dict:
     }
 
 
-def disputed_weight(sets: Sequence[frozenset], weights: Mapping) -> float:
+def disputed_weight(sets: Sequence[frozenset[Any]], weights: Mapping[str, Any]) -> float:
     """The summed weight of the classes some read marked and another did not."""
     if not sets:
         return 0.0
@@ -132,12 +133,12 @@ def disputed_weight(sets: Sequence[frozenset], weights: Mapping) -> float:
     return sum(float(weights.get(item, 0.0)) for item in disputed)
 
 
-def reaches(sets: Sequence[frozenset], weights: Mapping, threshold: float) -> bool:
+def reaches(sets: Sequence[frozenset[Any]], weights: Mapping[str, Any], threshold: float) -> bool:
     """Whether the reads' disputed classes weigh the threshold or more."""
     return disputed_weight(sets, weights) >= threshold - _ROUNDING
 
 
-def escalation_rule(taxonomy_id: int, escalation: dict | None) -> dict | None:
+def escalation_rule(taxonomy_id: int, escalation: dict[str, Any] | None) -> dict | None:
     """The escalation as the design stores it: mode and cap, and the trigger with its class codes (for
     "classes") or its threshold and weights (for "weighted": weighted_rule); a design without a trigger
     escalates on any class, as before. Refuses an unknown trigger, a class list that is empty or names a
@@ -219,8 +220,8 @@ def _earlier_read_sets(exam_ids: Sequence[int]) -> dict[int, list[frozenset[str]
 
 
 def escalation_estimate(
-    exam_ids: Sequence[int], classes: Sequence[str], weighted: Mapping | None = None
-) -> dict:
+    exam_ids: Sequence[int], classes: Sequence[str], weighted: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
     """How many of the chosen exams each trigger would have escalated, judged on the exams already read
     twice or more elsewhere (by other readers, perhaps more or fewer of them): "any", "classes" when
     ``classes`` are listed, and "weighted" given a weighted rule (weighted_rule). With no such exam
@@ -255,7 +256,7 @@ def escalation_estimate(
     return {"exams_read": len(read), "triggers": triggers, "note": note}
 
 
-def _said(row: dict) -> str:
+def _said(row: dict[str, Any]) -> str:
     if row["trigger"] == TRIGGER_ANY:
         return _("%(n)s would escalate on any class") % {"n": row["escalated"]}
     if row["trigger"] == TRIGGER_CLASSES:

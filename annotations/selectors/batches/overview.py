@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from django.db.models import Count, Exists, OuterRef, Q
 
 from annotations.errors import Forbidden
@@ -9,8 +11,12 @@ from annotations.models import Adjudication, Assignment, BatchExam, DisputedLabe
 from annotations.roles import Role, has_role
 from annotations.selectors.batches.closures import closed_without_read
 
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AnonymousUser, User
+    from django.db.models import Model
 
-def batch_overview(user, *, newest: int | None = None) -> list[ReviewBatch]:
+
+def batch_overview(user: User | AnonymousUser, *, newest: int | None = None) -> list[ReviewBatch]:
     """The batches, newest first (the `newest` of them when given), each with `exam_count`, `read_count`
     (its slots), `reads_done` (those submitted), `reads_skipped` (set aside by their reader: a slot handed
     on stays, beside the new one, so a batch read in full shows its skips) and `exams_disputed` (exams
@@ -57,7 +63,7 @@ def _exams_disputed(batch_ids: list[int]) -> dict[int, int]:
     return dict(open_disputes.annotate(n=Count("exam_id", distinct=True)).values_list("batch_id", "n"))
 
 
-def _per_batch(model, batch_ids: list[int]):
+def _per_batch(model: type[Model], batch_ids: list[int]):
     return model.objects.filter(batch_id__in=batch_ids).order_by().values("batch_id")
 
 

@@ -6,6 +6,7 @@ import math
 import random
 from dataclasses import dataclass, field, replace
 from datetime import date
+from typing import Any
 
 import numpy as np
 from django.contrib.auth import get_user_model
@@ -125,7 +126,7 @@ class SeenElsewhere:
 class BatchPlan:
     spec: BatchSpec
     taxonomy: Taxonomy
-    readers: list
+    readers: list[Any]
     matching: int
     exam_ids: list[int]
     gold_exam_ids: list[int]
@@ -140,14 +141,14 @@ class BatchPlan:
     # Batches that already bear the name (in any case): "batch 12, active".
     same_name: list[str] = field(default_factory=list)
     # How many exams the design keeps from whom, and why (selectors.blinding kept_back_summary).
-    kept_back: dict = field(default_factory=dict)
+    kept_back: dict[str, Any] = field(default_factory=dict)
     # Matching exams left out for a poor signal, no grade having been ticked (selection.batch_criteria).
     poor_left_out: PoorLeftOut = field(default_factory=PoorLeftOut)
     # With an escalation: how many chosen exams each trigger would escalate, from earlier reads if any.
-    escalation_estimate: dict | None = None
+    escalation_estimate: dict[str, Any] | None = None
 
     @property
-    def escalation_rule(self) -> dict | None:
+    def escalation_rule(self) -> dict[str, Any] | None:
         """The escalation as the design stores it (selectors.batches.escalation.escalation_rule)."""
         return plan_escalation_rule(self.spec)
 
@@ -254,7 +255,7 @@ class BatchPlan:
         return said
 
     @property
-    def strata_rows(self) -> list[dict]:
+    def strata_rows(self) -> list[dict[str, Any]]:
         """Each stratum's score range with its matching and sampled exams, lowest first."""
         if self.stratified is None:
             return []
@@ -265,7 +266,7 @@ class BatchPlan:
         ]
 
     @property
-    def latent_note(self) -> dict | None:
+    def latent_note(self) -> dict[str, Any] | None:
         """Under the latent rule: where it stops. ``never_used`` says why it will decide nothing in this
         batch ("readers": fewer reads of an exam than it needs; "exams": fewer exams than a class needs
         with a positive read), else None, and classes read positive on too few exams still go to the
@@ -290,7 +291,7 @@ class BatchPlan:
         ]
 
 
-def _readers(reader_ids: list[int]) -> list:
+def _readers(reader_ids: list[int]) -> list[Any]:
     users = {u.pk: u for u in get_user_model().objects.filter(pk__in=reader_ids, is_active=True)}
     missing = [pk for pk in reader_ids if pk not in users]
     if missing:
@@ -470,7 +471,7 @@ def batch_plan(user, spec: BatchSpec, *, preview: bool = False) -> BatchPlan:
     return plan
 
 
-def _weighted_for_estimate(spec: BatchSpec) -> dict | None:
+def _weighted_for_estimate(spec: BatchSpec) -> dict[str, Any] | None:
     """The weighted rule the preview counts: the design's when it chose it or gave a threshold."""
     if spec.escalation_trigger != TRIGGER_WEIGHTED and spec.escalation_threshold is None:
         return None
@@ -479,7 +480,7 @@ def _weighted_for_estimate(spec: BatchSpec) -> dict | None:
     )
 
 
-def plan_escalation_rule(spec: BatchSpec) -> dict | None:
+def plan_escalation_rule(spec: BatchSpec) -> dict[str, Any] | None:
     """The spec's escalation as the design stores it; refuses a trigger it cannot use (a class list that
     is empty or names an unknown code, weights or a threshold it cannot use), also when no escalation
     mode is chosen."""
@@ -581,7 +582,7 @@ def _batch_exam_ids(batch: ReviewBatch) -> np.ndarray:
 PLAN_PAGE_SIZE = 50
 
 
-def plan_exam_page(plan: BatchPlan, page: int = 1, size: int = PLAN_PAGE_SIZE) -> dict:
+def plan_exam_page(plan: BatchPlan, page: int = 1, size: int = PLAN_PAGE_SIZE) -> dict[str, Any]:
     """One page of the exams a plan chose, each marked gold and/or retest, for the designer's preview."""
     size = max(1, min(size, 200))
     pages = max(1, -(-len(plan.exam_ids) // size))

@@ -8,6 +8,7 @@ PostgreSQL), and reads per day are grouped by date in the database.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from django.contrib.auth import get_user_model
@@ -157,7 +158,7 @@ def _gold_scores(batch: ReviewBatch) -> dict[int, tuple[int, int]]:
     return {reader: (right, read) for reader, (right, read) in scores.items()}
 
 
-def _slot_counts(batch: ReviewBatch) -> list[dict]:
+def _slot_counts(batch: ReviewBatch) -> list[dict[str, Any]]:
     """The batch's slots counted per reader and day of submission (None for slots not submitted), in
     one pass: the readers' table, the coverage totals and the reads per day are sums of these few rows,
     where three queries read the batch's 300k slots three times. Usernames come apart: joined here, the
@@ -191,11 +192,11 @@ def _still_reading(users) -> set[int]:
     return set(users.filter(is_active=True, groups__name=Role.READER.value).values_list("pk", flat=True))
 
 
-def _per_reader(slots: list[dict]) -> list[dict]:
+def _per_reader(slots: list[dict[str, Any]]) -> list[dict]:
     users = get_user_model().objects.filter(pk__in={row["reader_id"] for row in slots})
     names = dict(users.values_list("pk", "username"))
     reading = _still_reading(users)
-    readers: dict[int, dict] = {}
+    readers: dict[int, dict[str, Any]] = {}
     for row in slots:
         reader = readers.setdefault(
             row["reader_id"],
@@ -216,7 +217,7 @@ def _per_reader(slots: list[dict]) -> list[dict]:
 
 
 def batch_reader_progress(
-    user, batch: ReviewBatch, slots: list[dict] | None = None, reads: np.ndarray | None = None
+    user, batch: ReviewBatch, slots: list[dict[str, Any]] | None = None, reads: np.ndarray | None = None
 ) -> list[ReaderProgress]:
     require_coordinator(user)
     counts = _per_reader(_slot_counts(batch) if slots is None else slots)
@@ -287,8 +288,8 @@ def _exams_complete_counted(batch: ReviewBatch, reads: np.ndarray) -> tuple[int,
 
 
 def batch_coverage(
-    user, batch: ReviewBatch, slots: list[dict] | None = None, reads: np.ndarray | None = None
-) -> dict:
+    user, batch: ReviewBatch, slots: list[dict[str, Any]] | None = None, reads: np.ndarray | None = None
+) -> dict[str, Any]:
     """Exams fully read (nothing open, and as many submitted first reads as the exam needs), reads
     submitted out of all slots, and skipped slots apart: a skip is not a read."""
     require_coordinator(user)
@@ -323,7 +324,7 @@ def batch_exams_without_adjudicator(user, batch: ReviewBatch) -> StuckDisputes:
     )
 
 
-def batch_skips(user, batch: ReviewBatch) -> list[dict]:
+def batch_skips(user, batch: ReviewBatch) -> list[dict[str, Any]]:
     """Every skipped slot of the batch with its reason, oldest first, and whom it was handed on to."""
     require_coordinator(user)
     rows = list(
@@ -352,7 +353,7 @@ def batch_skips(user, batch: ReviewBatch) -> list[dict]:
     ]
 
 
-def batch_skip_counts(user, batch: ReviewBatch) -> list[dict]:
+def batch_skip_counts(user, batch: ReviewBatch) -> list[dict[str, Any]]:
     """The readers' skips of the batch per reason, every listed reason in the list's order (zero
     included), labelled in the viewer's language. The system's closures are nobody's skip: not counted."""
     require_coordinator(user)
@@ -367,7 +368,7 @@ def batch_skip_counts(user, batch: ReviewBatch) -> list[dict]:
     ]
 
 
-def skip_hand_on_candidates(batch: ReviewBatch, exam_ids: list[int]) -> dict[int, list[dict]]:
+def skip_hand_on_candidates(batch: ReviewBatch, exam_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
     """Per exam: the batch's readers a skipped slot of it may be handed to, by the one rule of who may
     read an exam (selectors.blinding) and never to anyone who already holds a read of it anywhere."""
     from django.contrib.auth import get_user_model
@@ -399,16 +400,18 @@ def _handed_to(assignment: Assignment) -> str | None:
         return None
 
 
-def batch_reads_per_day(user, batch: ReviewBatch, slots: list[dict] | None = None) -> list[tuple[str, int]]:
+def batch_reads_per_day(
+    user, batch: ReviewBatch, slots: list[dict[str, Any]] | None = None
+) -> list[tuple[str, int]]:
     require_coordinator(user)
-    days: dict = {}
+    days: dict[str, Any] = {}
     for row in _slot_counts(batch) if slots is None else slots:
         if row["day"] is not None and row["done"]:
             days[row["day"]] = days.get(row["day"], 0) + row["done"]
     return [(day.isoformat(), reads) for day, reads in sorted(days.items())]
 
 
-def batch_progress(user, batch: ReviewBatch) -> dict:
+def batch_progress(user, batch: ReviewBatch) -> dict[str, Any]:
     """Everything the dashboard shows, as JSON-ready data."""
     slots, reads = _slot_counts(batch), _reads_of(batch)
     readers = batch_reader_progress(user, batch, slots, reads)
@@ -464,7 +467,7 @@ def _count_of(queryset) -> Coalesce:
     return Coalesce(Subquery(counted, output_field=IntegerField()), 0)
 
 
-def _covered_by_agreement(batch: ReviewBatch) -> tuple[dict, Q]:
+def _covered_by_agreement(batch: ReviewBatch) -> tuple[dict[str, Any], Q]:
     """(annotations, condition) telling the exams whose last read the stored agreement was computed from.
     Consensus rows are stored only for classes some read marked: an exam every read left blank (a
     taxonomy with "none of these") has its consensus, "nothing present", once the stored agreement was
@@ -536,7 +539,7 @@ def batch_exam_table(
     state: str | None = None,
     after: int | None = None,
     size: int = EXAM_PAGE_SIZE,
-) -> dict:
+) -> dict[str, Any]:
     """One page of the batch's exams in BatchExam order after `after`, optionally of one state, with
     the key of the next page (None on the last one)."""
     require_coordinator(user)

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from django.db.models import Q
 from django.utils.translation import gettext as _
 
 from annotations.errors import Invalid
 from annotations.models import BatchExam
 
+if TYPE_CHECKING:
+    from annotations.models import ReviewBatch
 
-def batch_exam_named(batch, text: str) -> int:
+
+def batch_exam_named(batch: ReviewBatch, text: str) -> int:
     """The id of the batch's exam written as the dashboard's exam table writes it ("dataset/external
     id"), or by its external id alone where that names one exam of the batch. Invalid otherwise."""
     text = (text or "").strip()

@@ -7,6 +7,7 @@ refusals of batch creation speak the language of whoever asked."""
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 from django.utils.formats import number_format
 from django.utils.translation import gettext_lazy as _
@@ -71,7 +72,7 @@ def problems_text(problems: list[Problem]) -> str:
     return "; ".join(problem_text(problem) for problem in problems)
 
 
-def kept_back_text(kept: dict) -> str:
+def kept_back_text(kept: dict[str, Any]) -> str:
     """selectors.blinding kept_back_summary in a sentence per reader: how many exams were kept from them
     and why, for the batch page's message after adding readers or exams."""
     from django.utils.translation import gettext, ngettext

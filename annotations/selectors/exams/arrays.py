@@ -12,6 +12,8 @@ arrays, 377 ms packed, and 309 ms packed at 4 bytes an id.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from django.db import connection, transaction
 
@@ -72,7 +74,9 @@ def parallel_aggregates() -> int:
         return 1 + cursor.fetchone()[0]
 
 
-def query_array_in_parts(parts: list[tuple[str, tuple]], column: str, sql_type: str, kind: str) -> np.ndarray:
+def query_array_in_parts(
+    parts: list[tuple[str, tuple[Any, ...]]], column: str, sql_type: str, kind: str
+) -> np.ndarray:
     """One column of several queries (SQL, parameters), each aggregated into an array of its own, the
     arrays joined in the order of `parts`.
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db.models import QuerySet
 from django.db.models.functions import Lower
 from django.utils.translation import gettext_lazy as _
@@ -46,7 +48,7 @@ def dataset_names() -> list[str]:
     return list(Dataset.objects.order_by(*DATASET_ORDER).values_list("name", flat=True))
 
 
-def exam_for_coordinator(user, exam_id: int) -> tuple[Exam, list]:
+def exam_for_coordinator(user, exam_id: int) -> tuple[Exam, list[Any]]:
     """One exam with its quality report and the batches holding it. Anyone but a coordinator gets 404:
     an exam page says which batches hold an exam, which readers must not learn."""
     if not has_role(user, Role.COORDINATOR):
@@ -90,7 +92,7 @@ def exam_for_waveform(user, exam_id: int) -> Exam:
     return exam
 
 
-def exam_model_outputs(user, exam: Exam) -> list[dict]:
+def exam_model_outputs(user, exam: Exam) -> list[dict[str, Any]]:
     """The scalar outputs models computed for the exam (a regression model's potassium, ECG age...), per
     provider version, newest first; each {name, value, unit, sd}. For coordinators: a reader sees model
     output only as their batch's suggestion mode allows, through the reading selectors."""
@@ -141,7 +143,7 @@ def _number(value: object) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
-def device_measurement_items(measurements: dict | None) -> list[dict]:
+def device_measurement_items(measurements: dict[str, Any] | None) -> list[dict]:
     """The cart's measurements as one line of a page lists them, in the comparison table's order: key,
     label, unit and value, for what the file gave."""
     given = measurements or {}
@@ -152,7 +154,7 @@ def device_measurement_items(measurements: dict | None) -> list[dict]:
     ]
 
 
-def exam_measurements_compared(user, exam: Exam) -> dict:
+def exam_measurements_compared(user, exam: Exam) -> dict[str, Any]:
     """The recording device's global measurements beside each provider's newest successful ones, a row per
     measurement either side has: {"columns": ["device", "provider version"...], "rows": [{label, unit,
     values}]}; no rows when neither has any. Coordinators only, like the suggestions they come from."""
@@ -172,12 +174,12 @@ def exam_measurements_compared(user, exam: Exam) -> dict:
     return {"columns": columns, "rows": rows, "device": bool(exam.device_measurements)}
 
 
-def _scores_by_code(suggestion: Suggestion, scores: list[SuggestionScore]) -> list[dict]:
+def _scores_by_code(suggestion: Suggestion, scores: list[SuggestionScore]) -> list[dict[str, Any]]:
     """One row per statement code, highest score first: a provider's score for a code is stored once per
     taxonomy holding the code, the same value, named here as the default taxonomy names it."""
     thresholds = ((suggestion.measurements or {}).get(META) or {}).get("thresholds", {})
     rationale = stored_rationale(suggestion.measurements)
-    rows: dict[str, dict] = {}
+    rows: dict[str, dict[str, Any]] = {}
     for score in sorted(scores, key=lambda s: (not s.diagnostic_class.taxonomy.is_default, s.pk)):
         klass = score.diagnostic_class
         rows.setdefault(
@@ -193,7 +195,7 @@ def _scores_by_code(suggestion: Suggestion, scores: list[SuggestionScore]) -> li
     return sorted(rows.values(), key=lambda row: (-row["score"], row["code"]))
 
 
-def exam_suggestions(user, exam: Exam) -> list[dict]:
+def exam_suggestions(user, exam: Exam) -> list[dict[str, Any]]:
     """Every provider version's suggestion for the exam, newest first: its status (and error), its scores
     per statement with those at or over the provider's threshold marked, and its global measurements. For
     the exam page, coordinators only: readers see suggestions only as their batch's mode allows."""

@@ -17,6 +17,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from typing import Any
 from urllib.parse import urlencode
 
 from django.db import connection
@@ -238,7 +239,7 @@ def _groups(sort: str, filters: ExamFilters) -> list[_Group]:
     return groups + last
 
 
-def _beyond(keys: tuple[str, ...], values: list, op: str) -> Q:
+def _beyond(keys: tuple[str, ...], values: list[Any], op: str) -> Q:
     """Rows past `values` in the order of `keys` (op "gt" or "lt"). The leading gte/lte is redundant
     but lets PostgreSQL start the index scan at the cursor instead of filtering from the start."""
     either = Q()
@@ -253,7 +254,7 @@ def _encode(sort: str, group: _Group, exam: Exam) -> str:
     return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
 
 
-def _decode(token: str, sort: str, groups: list[_Group]) -> tuple[int, list]:
+def _decode(token: str, sort: str, groups: list[_Group]) -> tuple[int, list[Any]]:
     """(group index, key values) of a cursor made by _encode for this sort; anything else is refused."""
     try:
         raw = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
@@ -272,7 +273,7 @@ def _decode(token: str, sort: str, groups: list[_Group]) -> tuple[int, list]:
 def _read(
     exams: QuerySet[Exam],
     groups: list[_Group],
-    cursor: tuple[int, list | None],
+    cursor: tuple[int, list[Any] | None],
     *,
     forward: bool,
     ascending: bool,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from datetime import date
+from typing import Any
 
 import numpy as np
 from django.core.exceptions import EmptyResultSet
@@ -88,7 +89,7 @@ class PoorLeftOut:
     flags: dict[str, int] = field(default_factory=dict)
 
 
-def poor_left_out(user, criteria: ExamCriteria, *, outside: QuerySet | None = None) -> PoorLeftOut:
+def poor_left_out(user, criteria: ExamCriteria, *, outside: QuerySet[Any] | None = None) -> PoorLeftOut:
     """What batch_criteria leaves out of `criteria`'s exams (none when a grade is ticked); `outside`:
     exam ids that do not count (those a running batch holds already)."""
     _require_coordinator(user)
@@ -370,7 +371,7 @@ def matching_ids(user, criteria: ExamCriteria) -> np.ndarray:
     return np.sort(ids, kind="stable")
 
 
-def _part_sql(pool, ids) -> tuple[str, tuple] | None:
+def _part_sql(pool, ids) -> tuple[str, tuple[Any, ...]] | None:
     """One range's query as SQL, or None where Django finds it can match nothing (a score window of a
     provider or statement nobody scored: no class to look in) and so has no SQL to give."""
     try:
@@ -437,7 +438,9 @@ def matching_scores(
     return _pool_joined_with_scores(exams_matching(user, criteria), newest)
 
 
-def _pool_joined_with_scores(matching: QuerySet[Exam], newest: QuerySet) -> tuple[np.ndarray, np.ndarray]:
+def _pool_joined_with_scores(
+    matching: QuerySet[Exam], newest: QuerySet[Any]
+) -> tuple[np.ndarray, np.ndarray]:
     """(ids ascending, scores) of `matching`, each exam's score its row of `newest` (exam_id, score, one per
     exam) or 0, joined in PostgreSQL."""
     pool_sql, pool_params = matching.order_by().values("pk").query.sql_with_params()
@@ -458,7 +461,7 @@ def _pool_joined_with_scores(matching: QuerySet[Exam], newest: QuerySet) -> tupl
     return ids[order].astype(np.int64), scores[order].astype(np.float64)
 
 
-def _pool_with_scores(pool: np.ndarray, scores: QuerySet) -> tuple[np.ndarray, np.ndarray]:
+def _pool_with_scores(pool: np.ndarray, scores: QuerySet[Any]) -> tuple[np.ndarray, np.ndarray]:
     """The pool (ids ascending) with the scores of those of its exams that have one of `scores`' (exam_id,
     score) rows, 0 for the others. The rows are read apart and matched here: joining them to the pool in
     PostgreSQL cost 0.25-0.5 s more than reading the two at 2.7M exams (a pool of 982k, 148k rows)."""

@@ -9,6 +9,7 @@ reader's answers 404, exactly like one that does not exist.
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import numpy as np
 from django.conf import settings
@@ -171,7 +172,7 @@ _LOCKED_MODELS = [
 ]
 
 
-def _locked_row(*, shape: tuple, reader_id: int, assignment_id: int) -> QuerySet:
+def _locked_row(*, shape: tuple[Any, ...], reader_id: int, assignment_id: int) -> QuerySet[Any]:
     """The reader's own assignment in an active batch, locked, with its batch and taxonomy (read, not
     locked), and when this reader was first shown a suggestion for its exam in any batch."""
     # The exam's own suggestion, or one of another exam of its waveform (a copy under another dataset:
@@ -222,7 +223,7 @@ def assignment_for_reader_locked(user, assignment_id: int) -> Assignment:
     return assignment
 
 
-def _next_row(*, shape: tuple[bool, int, str], reader_id: int, **values: int) -> QuerySet:
+def _next_row(*, shape: tuple[bool, int, str], reader_id: int, **values: int) -> QuerySet[Any]:
     """The first of the reader's assignments of one status in active batches, in queue order, leaving
     out those given: within one batch (shape[0]), or across batches, the soonest due first."""
     within_batch, left, status = shape
@@ -313,7 +314,7 @@ def _current_annotation(assignment: Assignment) -> Annotation | None:
     return assignment.annotations.filter(is_current=True).prefetch_related("labels__diagnostic_class").first()
 
 
-def _labels(annotation: Annotation | None) -> list[dict]:
+def _labels(annotation: Annotation | None) -> list[dict[str, Any]]:
     if annotation is None:
         return []
     return [
@@ -357,7 +358,9 @@ READER_MEASUREMENTS = (
 )
 
 
-def _suggestion_json(suggestion: Suggestion | None, portuguese: bool, taxonomy_id: int) -> dict | None:
+def _suggestion_json(
+    suggestion: Suggestion | None, portuguese: bool, taxonomy_id: int
+) -> dict[str, Any] | None:
     if suggestion is None:
         return None
     # Only this batch's statements: the same suggestion also carries scores for other taxonomies.
@@ -419,7 +422,7 @@ def standard_leads_mv(exam) -> np.ndarray | None:
     return samples[order].astype(np.float64) * (exam.gain_uv / 1000.0)
 
 
-def _median_beat_compute(exam) -> dict | None:
+def _median_beat_compute(exam) -> dict[str, Any] | None:
     """The exam's median beat, or None when its blob cannot be read or holds no usable R-peak series."""
     leads = standard_leads_mv(exam)
     if leads is None:
@@ -428,7 +431,7 @@ def _median_beat_compute(exam) -> dict | None:
     return None if beat is None else beat.as_json(list(STANDARD_LEADS))
 
 
-def _median_beat_cached(exam) -> dict | None:
+def _median_beat_cached(exam) -> dict[str, Any] | None:
     """Computed on demand (7-17 ms for 10-43 s strips, tests/exams/test_median_beat.py), under the 30 ms
     that would call for storing it with the suggestions; cached by waveform content in the shared cache
     ({} for "no beat"), which is optional: a cache that is down costs the computation, never the page."""
@@ -448,7 +451,7 @@ def _median_beat_cached(exam) -> dict | None:
     return computed
 
 
-def median_panel(exam, suggestion: Suggestion | None, *, device_shown: bool = False) -> dict | None:
+def median_panel(exam, suggestion: Suggestion | None, *, device_shown: bool = False) -> dict[str, Any] | None:
     """The median beat with fiducial marks and the measurements table, only with a suggestion the viewer
     may see now: the marks and numbers are the model's, so they are blinded exactly like its statements
     (a reader's shown suggestion; the suggestion an adjudicator's case shows).
@@ -481,10 +484,10 @@ def median_panel(exam, suggestion: Suggestion | None, *, device_shown: bool = Fa
 # frozen when the batch is made and a change is a new version (services.taxonomy), so the list every
 # exam's context carries is built once per process and language instead of on every exam opened or
 # prefetched (a sixth of the context's time on the server).
-_FROZEN_TAXONOMY_JSON: dict[tuple, dict] = {}
+_FROZEN_TAXONOMY_JSON: dict[tuple[Any, ...], dict[str, Any]] = {}
 
 
-def _taxonomy_json(assignment: Assignment, portuguese: bool) -> dict:
+def _taxonomy_json(assignment: Assignment, portuguese: bool) -> dict[str, Any]:
     """The batch's statements by group, named in the reader's language. Shared between requests once the
     taxonomy is frozen: callers serialise it and never change it."""
     taxonomy = assignment.batch.taxonomy
@@ -499,7 +502,7 @@ def _taxonomy_json(assignment: Assignment, portuguese: bool) -> dict:
     return built
 
 
-def _taxonomy_json_built(taxonomy, portuguese: bool) -> dict:
+def _taxonomy_json_built(taxonomy, portuguese: bool) -> dict[str, Any]:
     classes = list(taxonomy.classes.order_by("position"))
     groups = []
     for group in taxonomy.groups:
@@ -525,7 +528,7 @@ def _taxonomy_json_built(taxonomy, portuguese: bool) -> dict:
     return {"groups": groups, "exclusive_sets": taxonomy.exclusive_sets}
 
 
-def _queue_counts(user, assignment: Assignment, about_to_close: int | None = None) -> dict:
+def _queue_counts(user, assignment: Assignment, about_to_close: int | None = None) -> dict[str, Any]:
     """about_to_close: the exam on screen while this one is prefetched; the page shows these counts
     only after that exam is submitted or skipped, so it no longer counts as open.
 
@@ -547,7 +550,7 @@ def _queue_counts(user, assignment: Assignment, about_to_close: int | None = Non
     return {"total": sum(by_status.values()), "open": still_open}
 
 
-def _assignment_json(user, assignment: Assignment, coming_from: int | None) -> dict:
+def _assignment_json(user, assignment: Assignment, coming_from: int | None) -> dict[str, Any]:
     return {
         "id": assignment_ref(assignment.pk),  # never the database id (selectors.reading.refs)
         "status": assignment.status,
@@ -576,7 +579,7 @@ def _moment(value) -> str | None:
     return localtime(value).isoformat().replace("+00:00", "Z")
 
 
-def _exam_json(assignment: Assignment) -> dict:
+def _exam_json(assignment: Assignment) -> dict[str, Any]:
     """The patient's context: when the exam was acquired, age and sex (None where not recorded), so that
     the interval to an earlier ECG can be judged; no dataset, no external id, no patient id. The cart's
     measurements only in a batch designed to show them (they are the exam's, never anybody's labels)."""
@@ -597,7 +600,7 @@ def _exam_json(assignment: Assignment) -> dict:
     }
 
 
-def _annotation_json(assignment: Assignment, annotation: Annotation | None) -> dict:
+def _annotation_json(assignment: Assignment, annotation: Annotation | None) -> dict[str, Any]:
     """The reader's current read; a revised read carries the reader's own blind read beside it."""
     blind = None
     if annotation is not None and annotation.stage == Annotation.Stage.REVISED:
@@ -621,7 +624,7 @@ def reading_context(
     prefetch: bool = False,
     coming_from: int | None = None,
     shown: Suggestion | None = None,
-) -> dict:
+) -> dict[str, Any]:
     """Everything the reader page needs for one of the reader's assignments, and nothing more.
 
     prefetch: the page is fetching the next exam ahead of time; the suggestion (and the median beat

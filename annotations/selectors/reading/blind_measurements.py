@@ -11,6 +11,7 @@ levels; the beat is the cart's where it was kept, else the computed median beat.
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from django.core.cache import cache
 
@@ -55,11 +56,11 @@ def _cached(key: str, compute):
     return value
 
 
-def _computed(exam: Exam) -> dict | None:
+def _computed(exam: Exam) -> dict[str, Any] | None:
     """computed_measurements of the exam's 12 leads, or None (a lead missing, an unreadable blob, no usable
     R-peak series). 0.2-0.5 s for a 10 s strip, so cached by waveform content like the median beat."""
 
-    def compute() -> dict | None:
+    def compute() -> dict[str, Any] | None:
         from annotations.selectors.reading.assignments import standard_leads_mv
 
         leads = standard_leads_mv(exam)
@@ -68,19 +69,19 @@ def _computed(exam: Exam) -> dict | None:
     return _cached(f"blind-measurements:v1:{exam.waveform_sha256}", compute)
 
 
-def _cart_beat(exam: Exam) -> dict | None:
+def _cart_beat(exam: Exam) -> dict[str, Any] | None:
     row = ExamBeat.objects.filter(exam_id=exam.pk).values("sampling_rate", "leads_uv").first()
     if row is None or len(row["leads_uv"]) != len(STANDARD_LEADS):
         return None
     return cart_beat_json(dict(zip(STANDARD_LEADS, row["leads_uv"], strict=True)), row["sampling_rate"])
 
 
-def _cart_intervals(exam: Exam) -> dict:
+def _cart_intervals(exam: Exam) -> dict[str, Any]:
     given = exam.device_measurements or {}
     return {key: given[key] for key in INTERVAL_KEYS if key in given}
 
 
-def _beat(exam: Exam, setting: str, computed: dict | None) -> dict | None:
+def _beat(exam: Exam, setting: str, computed: dict[str, Any] | None) -> dict | None:
     """The cart's beat where it was kept; else, with the computed measurements shown, the median beat."""
     from annotations.selectors.reading.assignments import _median_beat_cached
 
@@ -94,7 +95,7 @@ def _beat(exam: Exam, setting: str, computed: dict | None) -> dict | None:
     return {**beat, "source": source, "marks": marks}
 
 
-def blind_measurements_panel(exam: Exam, setting: str) -> dict:
+def blind_measurements_panel(exam: Exam, setting: str) -> dict[str, Any]:
     """The panel by `setting` (SETTINGS): {"setting", "beat", "intervals": {"cart", "computed"}, "st_mm"}."""
     if setting not in SETTINGS or setting == "none":
         return {"setting": "none", "beat": None, "intervals": {"cart": None, "computed": None}, "st_mm": None}

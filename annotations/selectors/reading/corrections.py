@@ -7,6 +7,8 @@ weighed the reads as they were, and a changed read would pull the ground from un
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db.models import OuterRef, Subquery
 from django.utils.translation import gettext as _
 
@@ -44,7 +46,7 @@ def _last_record(annotation: Annotation) -> AnnotationRevision | None:
     )
 
 
-def reading_correction(assignment: Assignment, annotation: Annotation | None) -> dict:
+def reading_correction(assignment: Assignment, annotation: Annotation | None) -> dict[str, Any]:
     """For the reader page: may the reader amend this read now (and if not, why), and was it returned to
     them (by whom is not said: the reason is what they need)."""
     returned = None

@@ -14,6 +14,7 @@ three best-scored classes, mapped to the batch's taxonomy as scores are (selecto
 from __future__ import annotations
 
 import base64
+from typing import Any
 
 from django.utils.translation import get_language
 
@@ -43,7 +44,7 @@ def _latest_per_provider(exam_id: int) -> list[Suggestion]:
     return list(latest.values())
 
 
-def _scalars(suggestions: list[Suggestion]) -> tuple[list[dict], list[Suggestion]]:
+def _scalars(suggestions: list[Suggestion]) -> tuple[list[dict[str, Any]], list[Suggestion]]:
     rows, used = [], []
     for suggestion in suggestions:
         scalars = (suggestion.measurements or {}).get("scalars") or {}
@@ -77,7 +78,7 @@ def _chosen_codes(suggestion: Suggestion, with_bands: set[str]) -> list[tuple[st
     return suggested or ranked[:TOP_WHEN_NONE_SUGGESTED]
 
 
-def _bands(suggestions: list[Suggestion], taxonomy_id: int) -> tuple[list[dict], list[Suggestion]]:
+def _bands(suggestions: list[Suggestion], taxonomy_id: int) -> tuple[list[dict[str, Any]], list[Suggestion]]:
     portuguese = (get_language() or "").lower().startswith("pt")
     classes = {}
     for diagnostic_class in DiagnosticClass.objects.filter(taxonomy_id=taxonomy_id).order_by("position"):
@@ -114,7 +115,7 @@ def _read_submitted(assignment: Assignment) -> bool:
     return assignment.annotations.filter(status=Annotation.Status.SUBMITTED).exists()
 
 
-def reading_explanations(user, assignment_id: int) -> tuple[dict, list[Suggestion]]:
+def reading_explanations(user, assignment_id: int) -> tuple[dict[str, Any], list[Suggestion]]:
     """The scalars and bands this reader may see now on their own assignment (404 for any other), each
     None while not shown, and the suggestions they come from (the caller records their exposure)."""
     assignment = assignment_for_reader(user, assignment_id)

@@ -8,6 +8,8 @@ them; I, II, III otherwise).
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.utils.translation import get_language
 
 from annotations.models.reading import ReaderPreference
@@ -16,7 +18,7 @@ LAYOUTS = ("3x4", "6x2", "12x1")
 SPEEDS_MM_S = (12.5, 25.0, 50.0)
 GAINS_MM_MV = (5.0, 10.0, 20.0)
 LEAD_NAMES = ("I", "DI")  # how the limb leads are named: I, II, III or DI, DII, DIII
-ALLOWED: dict[str, tuple] = {
+ALLOWED: dict[str, tuple[Any, ...]] = {
     "layout": LAYOUTS,
     "speed": SPEEDS_MM_S,
     "gain": GAINS_MM_MV,

@@ -22,13 +22,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 from django.core.exceptions import ImproperlyConfigured
 from django.db import connections
 from django.db.models import QuerySet
 from django.db.transaction import TransactionManagementError
+
+if TYPE_CHECKING:
+    from django.db.backends.base.base import BaseDatabaseWrapper
 
 # Far beyond any id or count the tables hold (a bigint stops at 2**63), and unlike any constant of a
 # query; positive, so a builder that checks its values (a slice's bounds) takes them as it takes ids.
@@ -40,12 +43,12 @@ class _Plan:
     sql: str
     params: tuple[Any, ...]
     slots: tuple[tuple[int, str], ...]  # (place among the parameters, the value's name)
-    converters: dict[int, tuple[list[Callable], Any]]  # the compiler's own, by column
+    converters: dict[int, tuple[list[Callable[..., Any]], Any]]  # the compiler's own, by column
     locks: bool  # select_for_update: must run inside a transaction, as Django requires
     alias: str  # the database the queryset chose
 
 
-def _converted(rows: list[tuple], plan: _Plan, connection) -> Iterator[tuple]:
+def _converted(rows: list[tuple[Any, ...]], plan: _Plan, connection: BaseDatabaseWrapper) -> Iterator[tuple]:
     """The rows as the queryset would give them (SQLite's datetimes parsed, JSON decoded, ...)."""
     if not plan.converters:
         yield from rows
@@ -68,7 +71,7 @@ class _ServerPreparedCursor(psycopg.Cursor):
         return super().execute(query, params, prepare=prepare, binary=binary)
 
 
-def _statement_cursor(connection):
+def _statement_cursor(connection: BaseDatabaseWrapper):
     """Django's cursor for the connection; on PostgreSQL with prepared statements allowed, the same
     wrapper (execute wrappers, the query log, Django's errors) around a preparing cursor. The driver's
     connection carries Django's loaders and time zone, which its cursors inherit."""
@@ -86,11 +89,11 @@ class PreparedQuery:
     `shape` separates queries whose SQL differs with the call, not only its values (how many ids an IN
     list holds, which of two filters applies): one plan is kept per shape and database alias."""
 
-    def __init__(self, build: Callable[..., QuerySet]):
+    def __init__(self, build: Callable[..., QuerySet[Any]]):
         self._build = build
         self._plans: dict[Hashable, _Plan] = {}
 
-    def rows(self, *, shape: Hashable = (), **values: int) -> list[tuple]:
+    def rows(self, *, shape: Hashable = (), **values: int) -> list[tuple[Any, ...]]:
         key = (shape, tuple(values))
         plan = self._plans.get(key)
         if plan is None:  # two threads may both build it: the same plan, kept once
@@ -111,7 +114,7 @@ class PreparedQuery:
     def _markers(values: dict[str, int]) -> dict[str, int]:
         return {name: _MARKER_BASE - index for index, name in enumerate(values)}
 
-    def _plan(self, queryset: QuerySet, values: dict[str, int]) -> _Plan:
+    def _plan(self, queryset: QuerySet[Any], values: dict[str, int]) -> _Plan:
         markers = self._markers(values)
         compiler = queryset.query.get_compiler(queryset.db)
         sql, params = compiler.as_sql()

@@ -6,6 +6,7 @@ import: the sheet is for the reader's own use."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.utils.translation import get_language
 
@@ -32,7 +33,7 @@ class Printout:
     layout: str = "3x4"  # the reader's saved layout, as on their screen (speed and gain stay standard)
     lead_names: str = "I"  # "DI": limb leads written DI, DII, DIII, as the reader chose on screen
     # The cart's measurements, as the reader page shows them: only in a batch designed to show them.
-    device_measurements: list[dict] = field(default_factory=list)
+    device_measurements: list[dict[str, Any]] = field(default_factory=list)
     skip_reason: str = ""  # the reader's reason, when they skipped the exam
     rhythm_lead: str = "II"  # the rhythm strip's lead, as the reader had it on screen
 

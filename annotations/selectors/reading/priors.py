@@ -14,6 +14,8 @@ prior_exam_for_case).
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.urls import reverse
 from django.utils.translation import gettext
 
@@ -45,7 +47,7 @@ def _scope(assignment: Assignment, n: int) -> str:
     return f"assignment:{assignment.pk}:prior:{n}"
 
 
-def _offered(exam: Exam, waveform_url, scope, overlay_url=None) -> list[dict]:
+def _offered(exam: Exam, waveform_url, scope, overlay_url=None) -> list[dict[str, Any]]:
     """Each earlier exam as a page is given it: its number, date, geometry and where its waveform is (and,
     for a reader, where its median beats overlaid on the open exam's are: selectors.reading.serial)."""
     offered = [
@@ -67,7 +69,7 @@ def _offered(exam: Exam, waveform_url, scope, overlay_url=None) -> list[dict]:
     return offered
 
 
-def prior_exams(assignment: Assignment) -> list[dict]:
+def prior_exams(assignment: Assignment) -> list[dict[str, Any]]:
     """The reader's view of the earlier exams of their own assignment (the caller checked that it is
     theirs): an empty list unless the batch shows them."""
     if not serial_comparison_on(assignment.batch):
@@ -84,7 +86,7 @@ def _case_scope(user_id: int, batch: ReviewBatch, exam: Exam, n: int) -> str:
     return f"adjudication:{user_id}:{batch.pk}:{exam.pk}:prior:{n}"
 
 
-def case_prior_exams(user, batch: ReviewBatch, exam: Exam) -> list[dict]:
+def case_prior_exams(user, batch: ReviewBatch, exam: Exam) -> list[dict[str, Any]]:
     """The earlier exams an adjudication case offers (the caller checked that the case is the user's):
     those its batch offered the exam's readers, numbered alike; none unless the batch shows them."""
     if not serial_comparison_on(batch):

@@ -13,6 +13,8 @@ median beats of both exams, also where a cart's beat was kept: a cart's beat has
 
 from __future__ import annotations
 
+from typing import Any
+
 from annotations.models import Assignment, Exam
 from annotations.selectors.reading.assignments import (
     _current_annotation,
@@ -48,7 +50,7 @@ def _change(earlier, current):
     return None if earlier is None or current is None else round(current - earlier, 1)
 
 
-def _rows(source: str | None, earlier: Exam, current: Exam) -> list[dict]:
+def _rows(source: str | None, earlier: Exam, current: Exam) -> list[dict[str, Any]]:
     if source is None:
         return []
     if source == "computed":
@@ -66,11 +68,11 @@ def _rows(source: str | None, earlier: Exam, current: Exam) -> list[dict]:
     ]
 
 
-def _side(exam: Exam) -> dict:
+def _side(exam: Exam) -> dict[str, Any]:
     return {"acquired_on": exam.acquired_at.date().isoformat(), "beat": _median_beat_cached(exam)}
 
 
-def serial_overlay_for_reader(user, assignment_id: int, n: int) -> dict:
+def serial_overlay_for_reader(user, assignment_id: int, n: int) -> dict[str, Any]:
     """The overlay of the reader's own assignment and its n-th earlier exam (1: the most recent); 404 as
     for that earlier exam's waveform (not theirs, no serial comparison, no such earlier exam)."""
     earlier, _ = prior_exam_for_reader(user, assignment_id, n)

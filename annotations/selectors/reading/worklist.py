@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.db.models import Count, Exists, Max, OuterRef
 from django.utils.translation import get_language
@@ -179,7 +180,7 @@ def _listed_order(groups: list[str]):
     "SR, NORM" here)."""
     place = {group: i for i, group in enumerate(groups)}
 
-    def key(label) -> tuple:
+    def key(label) -> tuple[Any, ...]:
         cls = label.diagnostic_class
         return (cls.kind != "diagnostic", place.get(cls.group, len(place)), cls.position)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -48,11 +49,11 @@ def release_is_sharding(release: Release) -> bool:
     return bool(_shard_entries(release))
 
 
-def _shard_entries(release: Release) -> list[dict]:
+def _shard_entries(release: Release) -> list[dict[str, Any]]:
     return [entry for entry in release.files if is_shard_name(entry["name"])]
 
 
-def release_progress(release: Release) -> dict:
+def release_progress(release: Release) -> dict[str, Any]:
     """What the release page and the API show: the counts, the shards of a sharded build written so
     far, and the files once the release is done (never a half-built release's)."""
     shards = _shard_entries(release)
@@ -92,7 +93,7 @@ def release_workers_notice(release: Release) -> str:
     return ""
 
 
-def _card_counts(release: Release) -> dict:
+def _card_counts(release: Release) -> dict[str, Any]:
     """The finished release's own dataset card's counts: what the files hold, not what the batches hold
     now. Empty before the release is done, and where the card cannot be read."""
     if release.status != Release.Status.DONE:
@@ -116,7 +117,7 @@ def release_card_text(release: Release) -> str | None:
         return None
 
 
-def release_undecided(release: Release) -> dict | None:
+def release_undecided(release: Release) -> dict[str, Any] | None:
     """How many exams, and cells, the finished release leaves undecided (empty in consensus.csv). None
     before the release is done, and for a release whose card predates these counts."""
     counts = _card_counts(release)
@@ -137,7 +138,7 @@ def release_insufficient(release: Release) -> int | None:
     return _card_counts(release).get("insufficient_reads")
 
 
-def release_pseudonym_key(release: Release) -> list[dict]:
+def release_pseudonym_key(release: Release) -> list[dict[str, Any]]:
     """Who each pseudonym of a release's files is, as stored when they were written: adjudicators (A01..)
     then readers (R01..). For the release's page and API, which only coordinators open (release_get)."""
     key = release.pseudonym_key or {}
@@ -157,13 +158,13 @@ def release_pseudonym_key(release: Release) -> list[dict]:
     return rows
 
 
-def _batch_letters(release: Release) -> dict[int, list[dict]]:
+def _batch_letters(release: Release) -> dict[int, list[dict[str, Any]]]:
     """user id -> the name each of the release's batches gives them on its adjudication pages and agreement
     tables (Reader A, B…, in an order drawn per batch): a coordinator comparing those with the release's
     R01, R02… needs both side by side."""
     from annotations.selectors.blinding import batch_pseudonyms
 
-    letters: dict[int, list[dict]] = {}
+    letters: dict[int, list[dict[str, Any]]] = {}
     for batch in release.batches.order_by("pk"):
         for user_id, letter in batch_pseudonyms(batch).items():
             letters.setdefault(user_id, []).append({"batch": batch.pk, "letter": letter})

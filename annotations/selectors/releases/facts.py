@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from django.db.models import Count, Max
 
@@ -40,7 +41,7 @@ def export_reader_ids(batch_ids: Sequence[int]) -> list[int]:
     return sorted(readers | returned_reader_ids(batch_ids))
 
 
-def skipped_read_rows(batch_ids: Sequence[int]) -> list[tuple]:
+def skipped_read_rows(batch_ids: Sequence[int]) -> list[tuple[Any, ...]]:
     """Every skipped slot, in read_rows' order: (reader id, dataset, external id, batch, round, reason,
     code). Skips are few, so they are read whole and sorted here by code point, which is the "C"
     collation's order for UTF-8 text."""
@@ -67,7 +68,7 @@ def skip_code_counts(batch_ids: Sequence[int]) -> dict[str, int]:
     return {row["skip_code"]: row["n"] for row in rows}
 
 
-def read_statuses(batch_ids: Sequence[int]) -> dict[tuple, str]:
+def read_statuses(batch_ids: Sequence[int]) -> dict[tuple[Any, ...], str]:
     """(reader id, dataset, external id, batch, round) -> the slot's status, for the slots holding a
     submitted read that are not themselves submitted: a two-stage blind read whose revision is still
     open (in_progress), or a slot skipped after its blind read was stored. Every other read's slot is
@@ -117,7 +118,7 @@ def adjudicator_added_codes(batch_ids: Sequence[int]) -> dict[tuple[str, str], l
     return added
 
 
-def adjudication_rows(batch_ids: Sequence[int]) -> list[tuple]:
+def adjudication_rows(batch_ids: Sequence[int]) -> list[tuple[Any, ...]]:
     """Every signed adjudication of the batches: (adjudicator id, dataset, external id, batch, class code
     in the batch's taxonomy, value, version, decided at, rationale), in the release's exam order. Few (at
     most the disputed cells), so read whole."""
@@ -138,7 +139,7 @@ def adjudication_rows(batch_ids: Sequence[int]) -> list[tuple]:
     )
 
 
-def read_comment_rows(batch_ids: Sequence[int]) -> dict[tuple[str, str], list[tuple]]:
+def read_comment_rows(batch_ids: Sequence[int]) -> dict[tuple[str, str], list[tuple[Any, ...]]]:
     """(dataset, external id) -> the submitted reads of the exam that carry a comment: (reader id, batch,
     round, stage, revision, comment), in reads.csv's order. Most reads have none, so these are read whole
     (as the skips are), rather than joined into the streamed consensus rows."""
@@ -158,7 +159,7 @@ def read_comment_rows(batch_ids: Sequence[int]) -> dict[tuple[str, str], list[tu
             "comment",
         )
     )
-    comments: dict[tuple[str, str], list[tuple]] = {}
+    comments: dict[tuple[str, str], list[tuple[Any, ...]]] = {}
     for dataset, external_id, *read in sorted(rows, key=lambda row: (row[0], row[1], row[2], row[4], row[5])):
         comments.setdefault((dataset, external_id), []).append(tuple(read))
     return comments

@@ -5,6 +5,7 @@ labels."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from annotations.models import Adjudication, Assignment, BatchExam, Consensus, DisputedLabel, Exam
 
@@ -13,7 +14,9 @@ def _exams(assignments) -> int:
     return assignments.values("exam_id").distinct().count()
 
 
-def release_flow(batch_ids: Sequence[int], *, released: int, insufficient: int, not_read: int) -> dict:
+def release_flow(
+    batch_ids: Sequence[int], *, released: int, insufficient: int, not_read: int
+) -> dict[str, Any]:
     """Distinct exams at each step over the release's batches. `released`, `insufficient` and `not_read`
     are what writing the files counted (rows of consensus.csv, exams read too few times, exams without a
     read), so the flow and the files agree."""
@@ -39,7 +42,7 @@ def release_flow(batch_ids: Sequence[int], *, released: int, insufficient: int, 
     }
 
 
-def _adjudication_effect(batch_ids: list[int]) -> dict:
+def _adjudication_effect(batch_ids: list[int]) -> dict[str, Any]:
     """Of the adjudicated cells, how many went against the readers' majority, and how many settled a tie
     (no majority to go against); the rest confirmed it. Votes are those the decision was made on, kept
     in the cell's consensus row."""

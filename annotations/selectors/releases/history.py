@@ -5,6 +5,7 @@ stage and revision), so the same state gives the same file."""
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from typing import Any
 
 from django.db import connection
 from django.db.models import F
@@ -21,7 +22,7 @@ def _code_point_order(field: str) -> Collate:
     return Collate(F(field), "BINARY" if connection.vendor == "sqlite" else "C")
 
 
-def read_history_rows(batch_ids: Sequence[int]) -> Iterator[tuple]:
+def read_history_rows(batch_ids: Sequence[int]) -> Iterator[tuple[Any, ...]]:
     """(reader id, dataset, external id, batch, round, stage, revision, kind, labels, comment, reason,
     recorded at) per recorded revision; draft saves are left out."""
     revisions = AnnotationRevision.objects.filter(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from django.db.models import Count
 from django.utils.translation import gettext as _
@@ -41,7 +42,7 @@ class ExportPlan:
         return [batch.pk for batch in self.batches]
 
 
-def _target_classes(target: str) -> tuple[str, list[dict]]:
+def _target_classes(target: str) -> tuple[str, list[dict[str, Any]]]:
     """(version, classes) of the taxonomy to map to: the newest loaded version, else the shipped file."""
     loaded = Taxonomy.objects.filter(key=target).order_by("-loaded_at", "-pk").first()
     if loaded is not None:

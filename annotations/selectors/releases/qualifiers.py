@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from typing import Any
 
 from annotations.lib.qualifiers import AGES, TERRITORIES
 from annotations.models import Annotation, AnnotationLabel
@@ -16,7 +17,7 @@ def _listed(value) -> list[str]:
     return json.loads(value) if isinstance(value, str) else list(value or [])
 
 
-def read_qualifier_rows(batch_ids: Sequence[int]) -> dict[tuple, list[str]]:
+def read_qualifier_rows(batch_ids: Sequence[int]) -> dict[tuple[Any, ...], list[str]]:
     """(reader id, dataset, external id, batch, round, stage, class code) -> the qualifiers that read chose
     for that statement, for every submitted read that chose any."""
     rows = (
@@ -46,7 +47,7 @@ def qualifier_cells(qualifiers: list[str]) -> list[str]:
     ]
 
 
-def consensus_qualifier_votes(batch_ids: Sequence[int]) -> dict[tuple, dict[str, int]]:
+def consensus_qualifier_votes(batch_ids: Sequence[int]) -> dict[tuple[Any, ...], dict[str, int]]:
     """(dataset, external id, batch, class code) -> per qualifier, how many of the reads consensus uses
     (the current read of each first-round slot) chose it with the statement."""
     rows = (
@@ -65,7 +66,7 @@ def consensus_qualifier_votes(batch_ids: Sequence[int]) -> dict[tuple, dict[str,
             "qualifiers",
         )
     )
-    votes: dict[tuple, dict[str, int]] = {}
+    votes: dict[tuple[Any, ...], dict[str, int]] = {}
     for *key, qualifiers in rows:
         counts = votes.setdefault(tuple(key), {})
         for qualifier in _listed(qualifiers):

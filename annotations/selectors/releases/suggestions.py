@@ -23,6 +23,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import batched
+from typing import Any
 
 from django.db.models import Count, Q
 from django.db.models.fields.json import KeyTransform
@@ -49,12 +50,12 @@ class ExamSuggestion:
     provider_version: str
     computed_at: datetime
     shown_to_readers: int = 0
-    thresholds: dict = field(default_factory=dict)
-    rationale: dict = field(default_factory=dict)
+    thresholds: dict[str, Any] = field(default_factory=dict)
+    rationale: dict[str, Any] = field(default_factory=dict)
     scored: bool = False
     suggested: list[tuple[int, float, float]] = field(default_factory=list)
 
-    def order(self) -> tuple:
+    def order(self) -> tuple[Any, ...]:
         # By provider, then oldest first; the version breaks a tie of computed_at (unique per provider).
         return (self.provider, self.computed_at, self.provider_version)
 
@@ -133,8 +134,8 @@ def _chosen(exam_ids: list[int], shown: dict[int, dict[int, int]]) -> dict[int, 
         .order_by()
         .values_list("pk", "exam_id", "provider", "provider_version", "computed_at")
     )
-    own: dict[int, list[tuple]] = defaultdict(list)
-    by_pk: dict[int, tuple] = {}
+    own: dict[int, list[tuple[Any, ...]]] = defaultdict(list)
+    by_pk: dict[int, tuple[Any, ...]] = {}
     for row in rows:
         own[row[1]].append(row)
         by_pk[row[0]] = row
@@ -148,11 +149,11 @@ def _chosen(exam_ids: list[int], shown: dict[int, dict[int, int]]) -> dict[int, 
     return chosen
 
 
-def _provenance_pick(candidates: list[tuple], counts: dict[int, int]) -> list[ExamSuggestion]:
+def _provenance_pick(candidates: list[tuple[Any, ...]], counts: dict[int, int]) -> list[ExamSuggestion]:
     """Of one exam's computed suggestions (pk, exam, provider, version, computed_at): all of each provider
     shown on it, the newest of each other provider."""
     shown_providers = {row[2] for row in candidates if counts.get(row[0])}
-    newest: dict[str, tuple] = {}
+    newest: dict[str, tuple[Any, ...]] = {}
     for row in candidates:
         best = newest.get(row[2])
         if best is None or (row[4], row[0]) > (best[4], best[0]):

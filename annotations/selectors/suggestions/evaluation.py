@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -56,7 +57,7 @@ class Stored:
     status: str
     scores: dict[str, float]
     thresholds: dict[str, float]
-    measurements: dict
+    measurements: dict[str, Any]
 
 
 def evaluation_taxonomy() -> Taxonomy | None:
@@ -164,7 +165,7 @@ def suggestion_evaluation(
     n_resamples: int,
     seed: int,
     confidence: float = 0.95,
-) -> dict:
+) -> dict[str, Any]:
     """The evaluation of `providers`' stored suggestions on the exams of `truth`, JSON-ready."""
     classes = taxonomy_codes(taxonomy)
     codes = [c.code for c in classes]
@@ -199,7 +200,9 @@ def suggestion_evaluation(
     }
 
 
-def _provider_summary(provider: Provider, stored: Mapping[int, Stored], exam_ids: Sequence[int]) -> dict:
+def _provider_summary(
+    provider: Provider, stored: Mapping[int, Stored], exam_ids: Sequence[int]
+) -> dict[str, Any]:
     statuses = Counter(stored[e].status for e in exam_ids if e in stored)
     return {
         "name": provider.name,
@@ -210,7 +213,7 @@ def _provider_summary(provider: Provider, stored: Mapping[int, Stored], exam_ids
     }
 
 
-def _estimate(stats: ClassStatistics, metric: str, k: int) -> dict:
+def _estimate(stats: ClassStatistics, metric: str, k: int) -> dict[str, Any]:
     def number(value) -> float | None:
         return None if np.isnan(value) else round(float(value), 4)
 
@@ -223,8 +226,10 @@ def _estimate(stats: ClassStatistics, metric: str, k: int) -> dict:
 
 
 def _class_rows(
-    classes: Sequence[DiagnosticClass], statistics: Mapping[str, ClassStatistics], declared: Mapping[str, set]
-) -> list[dict]:
+    classes: Sequence[DiagnosticClass],
+    statistics: Mapping[str, ClassStatistics],
+    declared: Mapping[str, set[Any]],
+) -> list[dict[str, Any]]:
     """One entry per class with a positive or a provider that scores it; a row per provider that
     declares the class, and the stack's."""
     rows = []
@@ -259,8 +264,11 @@ def _class_rows(
 
 
 def _rhythm(
-    codes: Sequence[str], truth: np.ndarray, matrices: Mapping[str, tuple], declared: Mapping[str, set]
-) -> dict:
+    codes: Sequence[str],
+    truth: np.ndarray,
+    matrices: Mapping[str, tuple[Any, ...]],
+    declared: Mapping[str, set[Any]],
+) -> dict[str, Any]:
     """Per provider that suggests rhythms, the confusion of the reference's rhythm with the top-scoring
     suggested rhythm, all on the same labels: sinus rhythm first, ventricular rhythms last, "none" at
     the end."""
@@ -282,8 +290,10 @@ def _rhythm(
 
 
 def _statements_reached(
-    classes: Sequence[DiagnosticClass], matrices: Mapping[str, tuple], declared: Mapping[str, set]
-) -> dict:
+    classes: Sequence[DiagnosticClass],
+    matrices: Mapping[str, tuple[Any, ...]],
+    declared: Mapping[str, set[Any]],
+) -> dict[str, Any]:
     """Of the taxonomy's diagnostic statements (technical-quality ones aside): how many each provider
     and the stack can suggest (declared codes the taxonomy has) and how many they suggested on at least
     one evaluated exam."""

@@ -19,6 +19,7 @@ import logging
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -111,7 +112,7 @@ def _members(
     return found, at
 
 
-def _arrays(rows: QuerySet, columns: list[tuple[str, str, str]]) -> list[np.ndarray]:
+def _arrays(rows: QuerySet[Any], columns: list[tuple[str, str, str]]) -> list[np.ndarray]:
     """A values() query's columns as numpy arrays (one binary value each, no tuple per row: a 100k-exam
     batch has 230k consensus rows)."""
     sql, params = rows.query.sql_with_params()
@@ -253,7 +254,7 @@ def _joined(parts: list[np.ndarray], dtype) -> np.ndarray:
     return np.concatenate(parts).astype(dtype) if parts else np.zeros(0, dtype=dtype)
 
 
-def _provider_class_rows(cells: _ScoredCells, consensus: ConsensusTruth) -> dict[int, dict]:
+def _provider_class_rows(cells: _ScoredCells, consensus: ConsensusTruth) -> dict[int, dict[str, Any]]:
     """Group index -> its row, for the groups with at least one cell of known truth."""
     known, truth = consensus.lookup(
         cells.exam_ids, np.asarray(cells.group_classes, dtype=np.int64)[cells.groups]
@@ -286,7 +287,7 @@ def _provider_class_rows(cells: _ScoredCells, consensus: ConsensusTruth) -> dict
     return rows
 
 
-def provider_agreement(batch: ReviewBatch) -> list[dict]:
+def provider_agreement(batch: ReviewBatch) -> list[dict[str, Any]]:
     """Per provider version and class: n, positives, tp/fp/tn/fn, sensitivity, specificity, AUC."""
     classes = _classes(batch)
     consensus = consensus_truth(batch, width=max(classes, default=0) + 1)
@@ -294,7 +295,7 @@ def provider_agreement(batch: ReviewBatch) -> list[dict]:
         return []
     cells = _scored_cells(batch, classes)
     rows = _provider_class_rows(cells, consensus)
-    by_version: dict[tuple[str, str], list[tuple[int, dict]]] = defaultdict(list)
+    by_version: dict[tuple[str, str], list[tuple[int, dict[str, Any]]]] = defaultdict(list)
     for g, row in rows.items():
         by_version[cells.group_versions[g]].append((cells.group_classes[g], row))
     out = []
@@ -391,7 +392,7 @@ def _moves(batch: ReviewBatch, classes: dict[int, DiagnosticClass]) -> _Moves:
     return _Moves(table=table, compared=compared, names=dict(readers.values()))
 
 
-def automation_bias(batch: ReviewBatch) -> list[dict]:
+def automation_bias(batch: ReviewBatch) -> list[dict[str, Any]]:
     """Per reader: reads compared, and per class blind-vs-revised moves toward or away from the
     suggestion shown. Only assignments with a submitted blind and a submitted revised read count."""
     if batch.suggestion_mode != ReviewBatch.SuggestionMode.TWO_STAGE:
@@ -443,7 +444,7 @@ def _last_key(batch: ReviewBatch) -> str:
     return f"suggestion-evidence:v2:last:{batch.pk}"
 
 
-def _compute_agreement(batch: ReviewBatch, key: str) -> dict:
+def _compute_agreement(batch: ReviewBatch, key: str) -> dict[str, Any]:
     computed = {
         "consensus_rows": Consensus.objects.filter(batch=batch).count(),
         "providers": provider_agreement(batch),
@@ -458,7 +459,7 @@ def _compute_agreement(batch: ReviewBatch, key: str) -> dict:
     return computed
 
 
-def evidence_agreement(batch: ReviewBatch) -> dict:
+def evidence_agreement(batch: ReviewBatch) -> dict[str, Any]:
     """The consensus row count and provider agreement, computed once per state of the batch's consensus
     and scores: seconds for a 100k-exam batch (its 400k scores lie among millions). The worker's: it
     computes what is not cached yet (and, with the cache down, every time)."""
@@ -471,7 +472,7 @@ def evidence_agreement(batch: ReviewBatch) -> dict:
     return cached if cached is not None else _compute_agreement(batch, key)
 
 
-def evidence_agreement_for_request(batch: ReviewBatch) -> dict:
+def evidence_agreement_for_request(batch: ReviewBatch) -> dict[str, Any]:
     """The agreement part as a page or API request gets it, never waiting seconds for it: the figures of
     the batch's current state ("ready"), or, while the worker computes them ("computing"), the last
     figures computed for the batch with their time (none before the first). The caller asks the worker
@@ -490,7 +491,7 @@ def evidence_agreement_for_request(batch: ReviewBatch) -> dict:
     return {"state": "computing", **last}
 
 
-def batch_evidence(batch: ReviewBatch) -> dict:
+def batch_evidence(batch: ReviewBatch) -> dict[str, Any]:
     """Both reports for one batch, as evidence_agreement_for_request gives the agreement part (its
     "state" says whether the figures are the batch's current ones); the caller has checked that the user
     is a coordinator. Automation bias is not cached: it moves with every revised read."""

@@ -3,6 +3,8 @@ which class, by which method. Readers get bands only through selectors.reading.e
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.utils.translation import gettext as _
 
 from annotations.errors import Forbidden
@@ -10,7 +12,7 @@ from annotations.models import Exam, Suggestion, SuggestionRelevance
 from annotations.roles import Role, has_role
 
 
-def exam_relevance_summary(user, exam: Exam) -> list[dict]:
+def exam_relevance_summary(user, exam: Exam) -> list[dict[str, Any]]:
     """Per OK suggestion of the exam, newest first: provider, version, and its bands as
     {code, method, leads, peak}; suggestions without bands are listed too (the button explains them)."""
     if not has_role(user, Role.COORDINATOR):
@@ -18,7 +20,7 @@ def exam_relevance_summary(user, exam: Exam) -> list[dict]:
     suggestions = Suggestion.objects.filter(exam=exam, status=Suggestion.Status.OK).order_by(
         "-computed_at", "-id"
     )
-    bands: dict[int, list[dict]] = {}
+    bands: dict[int, list[dict[str, Any]]] = {}
     for band in SuggestionRelevance.objects.filter(suggestion__in=suggestions).order_by("code", "method"):
         bands.setdefault(band.suggestion_id, []).append(
             {"code": band.code, "method": band.get_method_display(), "leads": band.leads, "peak": band.peak}

@@ -3,6 +3,8 @@ for. The suggestion service writes by these rules and every reader of suggestion
 
 from __future__ import annotations
 
+from typing import Any
+
 from annotations.models import DiagnosticClass
 
 # Reserved key of Suggestion.measurements holding what the caller needs besides the measurements: the
@@ -19,12 +21,12 @@ def source_code(diagnostic_class: DiagnosticClass) -> str:
     return (diagnostic_class.maps or {}).get(SOURCE_CODE_SYSTEM) or diagnostic_class.code
 
 
-def stored_rationale(measurements: dict | None) -> dict[str, dict[str, str]]:
+def stored_rationale(measurements: dict[str, Any] | None) -> dict[str, dict[str, str]]:
     """TNMG code -> {criterion, source, finding} a provider stored beside its scores; {} for a row with
     none (imported predictions, models, rows computed before providers said why)."""
     return dict(((measurements or {}).get(META) or {}).get("rationale") or {})
 
 
-def class_rationale(diagnostic_class: DiagnosticClass, rationale: dict[str, dict]) -> dict | None:
+def class_rationale(diagnostic_class: DiagnosticClass, rationale: dict[str, dict[str, Any]]) -> dict | None:
     """The rationale of the provider code a taxonomy class stands for, as its score is mapped."""
     return rationale.get(source_code(diagnostic_class))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db import connection
 from django.db.models import BooleanField, Count, F, Func, Max, Q, Subquery
 
@@ -11,7 +13,7 @@ from annotations.selectors.suggestions.scoring import META, stored_rationale
 MAX_FAILURES_LISTED = 20
 
 
-def batch_suggestion_progress(batch: ReviewBatch) -> dict:
+def batch_suggestion_progress(batch: ReviewBatch) -> dict[str, Any]:
     """{"exams": n, "providers": [{provider, version, ok, failed, missing, unmapped_codes, failures}]}.
 
     One entry per provider name, for its newest version among the batch's exams (a version being
@@ -59,7 +61,7 @@ def batch_suggestion_progress(batch: ReviewBatch) -> dict:
     return {"exams": total, "providers": providers}
 
 
-def _with_providers_asked(batch: ReviewBatch, versions: list[dict]) -> list[dict]:
+def _with_providers_asked(batch: ReviewBatch, versions: list[dict[str, Any]]) -> list[dict]:
     """The providers the batch's suggestions were queued for (the fan-out names them) come first, each at
     that version, computed or not, so a provider readers wait on never hides behind another's rows."""
     asked = _providers_asked(batch)
@@ -103,7 +105,7 @@ def _unmapped_codes(rows, batch: ReviewBatch) -> list[str]:
     return unmapped.get(str(batch.taxonomy_id), [])
 
 
-def _failures(rows) -> list[dict]:
+def _failures(rows) -> list[dict[str, Any]]:
     failures = (
         rows.filter(status=Suggestion.Status.FAILED).select_related("exam__dataset").order_by("exam_id")
     )
@@ -112,7 +114,7 @@ def _failures(rows) -> list[dict]:
     ]
 
 
-def suggestion_summary(row: Suggestion) -> dict:
+def suggestion_summary(row: Suggestion) -> dict[str, Any]:
     """One stored suggestion as operators read it: scores by TNMG code, the codes at or above their
     threshold (highest score first), why a rule scored a code (rationale: code -> {criterion, source,
     finding}; {} where the provider gave none) and the measurements without the bookkeeping key."""

@@ -27,6 +27,7 @@ import math
 import time
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from typing import Any
 
 import numpy as np
 from django.conf import settings
@@ -270,7 +271,7 @@ class _Cells:
             positive=decision.value[e_idx, c_idx] == 1,
         )
 
-    def columns(self) -> list[list]:
+    def columns(self) -> list[list[Any]]:
         """The shared fields as columns of Python values (rows.py's order), NaN as None."""
         return [
             self.exam_ids.tolist(),
@@ -288,7 +289,7 @@ class _Outcome:
 
     batch: ReviewBatch
     snapshot: ReadsSnapshot
-    results: dict
+    results: dict[str, Any]
     consensus: _Cells
     disputes: _Cells
     started: float

@@ -5,6 +5,8 @@ was reached. Pure computation over a snapshot; services.agreement.compute stores
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from annotations.lib.exclusive_sets import TOKENS
@@ -14,7 +16,7 @@ from annotations.models import DiagnosticClass, DisputedLabel, Taxonomy
 from annotations.selectors.agreement.summary import ReadsSnapshot
 
 
-def _nan_to_none(values) -> list:
+def _nan_to_none(values) -> list[Any]:
     return [None if v is None or (isinstance(v, float) and not np.isfinite(v)) else v for v in values]
 
 
@@ -42,7 +44,7 @@ def exclusive_sets_of(taxonomy_id: int, codes: list[str]) -> list[ExclusiveSet]:
 
 
 def consensus_decisions(
-    snapshot: ReadsSnapshot, rule: dict, sets: list[ExclusiveSet], latent=None
+    snapshot: ReadsSnapshot, rule: dict[str, Any], sets: list[ExclusiveSet], latent=None
 ) -> ConsensusDecision:
     """Every cell decided by the batch's rule (annotations.lib.stats.consensus_decide), with escalated
     exams' contested classes also sent to the adjudicator. ``latent``: the per-class fit, if made."""
@@ -65,7 +67,7 @@ def consensus_decisions(
     return decision
 
 
-def _latent_sets(latent: dict, codes: list[str]) -> list[dict]:
+def _latent_sets(latent: dict[str, Any], codes: list[str]) -> list[dict]:
     """Each exclusive set's latent fit: its codes, convergence, iterations and prior."""
     return [
         {
@@ -90,7 +92,7 @@ def _dispute_counts(decision: ConsensusDecision) -> dict[str, int]:
     return dict(sorted((REASONS[code], int(count)) for code, count in zip(codes, counts, strict=True)))
 
 
-def consensus_summary(snapshot: ReadsSnapshot, rule: dict, decision: ConsensusDecision) -> dict:
+def consensus_summary(snapshot: ReadsSnapshot, rule: dict[str, Any], decision: ConsensusDecision) -> dict:
     """What the page says about how consensus was reached: the latent fit (prior, convergence,
     iterations), the exams too thinly read for any consensus, those the latent rule was not used on."""
     codes = snapshot.class_codes
@@ -137,11 +139,11 @@ def consensus_summary(snapshot: ReadsSnapshot, rule: dict, decision: ConsensusDe
     }
 
 
-def exam_figures(boot) -> dict:
+def exam_figures(boot) -> dict[str, Any]:
     """Exact-match rate and mean Jaccard over the exams read twice, with their intervals (None where
     undefined) and the method that drew them: with readers a sample of readers, two-way, as the kappas'."""
 
-    def interval(name: str) -> list:
+    def interval(name: str) -> list[Any]:
         return _nan_to_none([float(boot.intervals[name].lower), float(boot.intervals[name].upper)])
 
     return {

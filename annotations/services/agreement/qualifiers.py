@@ -5,6 +5,7 @@ The statements' own agreement is computed from the statements alone, as before."
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
@@ -21,7 +22,7 @@ def _num(value) -> float | None:
     return None if math.isnan(value) else value
 
 
-def qualifier_agreement_rows(batch: ReviewBatch, snapshot: ReadsSnapshot) -> list[dict]:
+def qualifier_agreement_rows(batch: ReviewBatch, snapshot: ReadsSnapshot) -> list[dict[str, Any]]:
     """One row per (statement, qualifier chosen by any first read): how many reads chose the statement,
     on how many exams two or more did, and the agreement statistics on the qualifier among those reads."""
     rows = []

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from typing import Any
 
 from django.db import connection
 
@@ -29,7 +30,7 @@ def _table(model) -> str:
     return connection.ops.quote_name(model._meta.db_table)
 
 
-def _fill(table: str, columns: Sequence[str], rows: Iterable[tuple]) -> None:
+def _fill(table: str, columns: Sequence[str], rows: Iterable[tuple[Any, ...]]) -> None:
     names = ", ".join(columns)
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
@@ -51,7 +52,7 @@ def _create_new_table(cursor) -> None:
     )
 
 
-def consensus_rows_replace(batch_id: int, rows: list[tuple], version: str, now: datetime) -> None:
+def consensus_rows_replace(batch_id: int, rows: list[tuple[Any, ...]], version: str, now: datetime) -> None:
     """The batch's machine Consensus rows become `rows` (tuples in the order of _CONSENSUS_NEW): each
     upserted, and every machine row not among them deleted. Adjudicated rows are the caller's to leave
     out of `rows`; the delete never touches one."""
@@ -80,7 +81,7 @@ def consensus_rows_replace(batch_id: int, rows: list[tuple], version: str, now: 
         cursor.execute(f"DROP TABLE {_NEW}")
 
 
-def disputes_replace(batch_id: int, rows: list[tuple], now: datetime) -> None:
+def disputes_replace(batch_id: int, rows: list[tuple[Any, ...]], now: datetime) -> None:
     """The batch's DisputedLabel rows become `rows` (tuples: the cell's fields, then the reason)."""
     stamp = connection.ops.adapt_datetimefield_value(now)
     DisputedLabel.objects.filter(batch_id=batch_id).delete()

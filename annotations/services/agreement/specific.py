@@ -9,6 +9,7 @@ the two-way interval the kappas get (the default from three readers on), and ``i
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -28,12 +29,12 @@ class SpecificParts:
     """Extra keys of each class row, in the snapshot's class order, and the batch's exams-with-a-finding
     figures (stored as ``results["exams_with_findings"]``)."""
 
-    class_fields: list[dict]
-    exams: dict
+    class_fields: list[dict[str, Any]]
+    exams: dict[str, Any]
 
 
-def _class_fields(result: SpecificAgreement, c: int) -> dict:
-    fields: dict = {}
+def _class_fields(result: SpecificAgreement, c: int) -> dict[str, Any]:
+    fields: dict[str, Any] = {}
     for prefix, point, interval, defined in (
         ("positive", result.positive, result.positive_ci, result.positive_defined),
         ("negative", result.negative, result.negative_ci, result.negative_defined),

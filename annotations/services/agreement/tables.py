@@ -16,6 +16,7 @@ from there, so every place shows the same numbers.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from django.conf import settings
@@ -63,7 +64,7 @@ def _num(value) -> float | None:
     return value if np.isfinite(value) else None
 
 
-def _pair(lower, upper) -> list:
+def _pair(lower, upper) -> list[Any]:
     return [_num(lower), _num(upper)]
 
 
@@ -82,7 +83,7 @@ def interval_method(batch: ReviewBatch, n_readers: int) -> tuple[str, str]:
     return wanted, ""
 
 
-def _interval_fields(prefix: str, interval, index) -> dict:
+def _interval_fields(prefix: str, interval, index) -> dict[str, Any]:
     fraction = float(interval.defined_fraction[index])
     return {
         f"{prefix}_ci": _pair(interval.lower[index], interval.upper[index]),
@@ -91,7 +92,7 @@ def _interval_fields(prefix: str, interval, index) -> dict:
     }
 
 
-def _too_few_positives(boot, c: int) -> dict:
+def _too_few_positives(boot, c: int) -> dict[str, Any]:
     """No interval, and the reason, for a class with too few exams with a positive read to hold one."""
     too_few = bool(boot.too_few_positives[c]) if len(boot.too_few_positives) else False
     if not too_few:
@@ -100,7 +101,7 @@ def _too_few_positives(boot, c: int) -> dict:
     return unflagged | {"interval_note": "too few positives"}
 
 
-def class_rows(snapshot: ReadsSnapshot, boot, disputed_per_class: np.ndarray) -> list[dict]:
+def class_rows(snapshot: ReadsSnapshot, boot, disputed_per_class: np.ndarray) -> list[dict[str, Any]]:
     point = boot.point.classes
     # Counted on the exams the figures are computed on: an exam read once is left out of them (the page
     # says so), and its reads would make this count disagree with the prevalence beside it.
@@ -129,7 +130,7 @@ def class_rows(snapshot: ReadsSnapshot, boot, disputed_per_class: np.ndarray) ->
     return rows
 
 
-def pair_matrix(snapshot: ReadsSnapshot, point) -> dict:
+def pair_matrix(snapshot: ReadsSnapshot, point) -> dict[str, Any]:
     """Reader x reader: mean over classes of Cohen's kappa (where defined) and exams read by both."""
     n = len(snapshot.reader_ids)
     kappa = [[None] * n for _ in range(n)]
@@ -145,7 +146,7 @@ def pair_matrix(snapshot: ReadsSnapshot, point) -> dict:
     return {"mean_kappa": kappa, "exams_in_common": shared}
 
 
-def pairs_by_class(snapshot: ReadsSnapshot, boot, names: dict[int, str]) -> list[dict]:
+def pairs_by_class(snapshot: ReadsSnapshot, boot, names: dict[int, str]) -> list[dict[str, Any]]:
     """Cohen's kappa of every pair of readers on every class both read, with n and its interval."""
     point, interval = boot.point.classes, boot.intervals["pairwise_kappa"]
     valid, positive = snapshot.reads != MISSING, snapshot.reads == 1
@@ -196,7 +197,7 @@ def _latent_identified(snapshot: ReadsSnapshot) -> bool:
     return bool((reads_per_exam >= MIN_LATENT_READS).any())
 
 
-def latent_reader_figures(snapshot: ReadsSnapshot, latent: DawidSkene | None) -> tuple | None:
+def latent_reader_figures(snapshot: ReadsSnapshot, latent: DawidSkene | None) -> tuple[Any, ...] | None:
     """Each reader's latent (sensitivity, specificity), or None where there is no fit. A sensitivity counts
     the classes somebody marked, a specificity those somebody left unmarked: elsewhere the model returns
     its prior alone (0.455 for a class every read marked), which is no measurement of the reader. Pooled
@@ -212,10 +213,10 @@ def latent_reader_figures(snapshot: ReadsSnapshot, latent: DawidSkene | None) ->
 def reader_rows(
     snapshot: ReadsSnapshot,
     threshold: float,
-    latent_readers: tuple | None,
+    latent_readers: tuple[Any, ...] | None,
     names: dict[int, str],
-    quality: dict[int, dict],
-) -> list[dict]:
+    quality: dict[int, dict[str, Any]],
+) -> list[dict[str, Any]]:
     """Each reader against the majority of the *other* readers (leave-one-out, so that a reader's own vote
     does not flatter them), pooled over classes; their latent sensitivity and specificity
     (latent_reader_figures), where the model is identified; and their gold-exam and test-retest figures
@@ -250,10 +251,12 @@ def reader_rows(
     return rows
 
 
-def reader_quality(batch: ReviewBatch, snapshot: ReadsSnapshot, gold: np.ndarray) -> dict[int, dict]:
+def reader_quality(
+    batch: ReviewBatch, snapshot: ReadsSnapshot, gold: np.ndarray
+) -> dict[int, dict[str, Any]]:
     """Per reader: accuracy on gold exams, test-retest kappa (mean over the classes where it is defined)
     and test-retest agreement (over the classes the reader marked in either read)."""
-    out: dict[int, dict] = {r: {} for r in snapshot.reader_ids}
+    out: dict[int, dict[str, Any]] = {r: {} for r in snapshot.reader_ids}
     gold_exams = (gold != MISSING).any(axis=1)
     if gold_exams.any():
         accuracy = gold_accuracy(snapshot.reads[:, gold_exams], gold[gold_exams])
@@ -302,7 +305,7 @@ def reader_quality(batch: ReviewBatch, snapshot: ReadsSnapshot, gold: np.ndarray
 
 def reader_class_rows(
     batch: ReviewBatch, snapshot: ReadsSnapshot, threshold: float, references: dict[str, np.ndarray]
-) -> list[dict]:
+) -> list[dict[str, Any]]:
     """Reader x class against each reference that exists: the others' majority (leave-one-out), the
     adjudicated decisions, the gold exams. Only cells where the reader and the reference met."""
     rows = []
@@ -360,7 +363,7 @@ class TableInputs:
     batch: ReviewBatch
     snapshot: ReadsSnapshot
     boot: BootstrapResult
-    rule: dict
+    rule: dict[str, Any]
     latent: DawidSkene | None
     names: dict[int, str]
     disputed_per_class: np.ndarray
@@ -388,7 +391,7 @@ def _references(batch: ReviewBatch, scoring: ReadsSnapshot) -> tuple[dict[str, n
     return references, gold
 
 
-def agreement_tables(inputs: TableInputs) -> dict:
+def agreement_tables(inputs: TableInputs) -> dict[str, Any]:
     """Every table part of the stored result (the consensus parts are stored by the caller)."""
     batch, snapshot, boot = inputs.batch, inputs.snapshot, inputs.boot
     scoring = inputs.scoring or snapshot
@@ -414,12 +417,12 @@ def agreement_tables(inputs: TableInputs) -> dict:
     }
 
 
-def _with_specific(rows: list[dict], specific: SpecificParts) -> list[dict]:
+def _with_specific(rows: list[dict[str, Any]], specific: SpecificParts) -> list[dict]:
     """Each class row with its specific agreement and prevalence and bias indices (services.specific)."""
     return [row | extra for row, extra in zip(rows, specific.class_fields, strict=True)]
 
 
-def bootstrap_summary(boot, note: str) -> dict:
+def bootstrap_summary(boot, note: str) -> dict[str, Any]:
     return {
         "n_resamples": boot.n_resamples,
         "seed": boot.seed,
@@ -464,7 +467,7 @@ def batch_interval_method_set(*, batch: ReviewBatch, method: str, actor) -> bool
     return True
 
 
-def uncertain_rows(snapshot: ReadsSnapshot) -> dict:
+def uncertain_rows(snapshot: ReadsSnapshot) -> dict[str, Any]:
     """Per class with uncertain marks, Fleiss' kappa with them as positive (what every other figure
     counts), as absent and left out: how much the batch's agreement leans on marks readers doubted."""
     if snapshot.uncertain is None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 from django.db import transaction
@@ -77,7 +78,7 @@ def audit_batch_create(
     *,
     name: str,
     source_batch_ids: Sequence[int],
-    auditors: Sequence,
+    auditors: Sequence[Any],
     actor,
     seed: int,
     sample_size: int | None = None,

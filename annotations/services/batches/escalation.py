@@ -4,6 +4,7 @@ batch's design says."""
 from __future__ import annotations
 
 import random
+from typing import TYPE_CHECKING
 
 from django.db.models import Count
 
@@ -19,6 +20,9 @@ from annotations.services.batches.lifecycle import (
     queue_end,
 )
 from annotations.services.webhooks.events import exam_escalated_emit
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AnonymousUser, User
 
 OPEN_STATUSES = [Assignment.Status.PENDING, Assignment.Status.IN_PROGRESS]
 
@@ -48,7 +52,9 @@ def _disputed(batch: ReviewBatch, sets: list[frozenset[int]] | None) -> bool:
     return len(set(sets)) > 1
 
 
-def batch_exam_escalate_if_disputed(*, batch: ReviewBatch, exam_id: int, actor) -> str | None:
+def batch_exam_escalate_if_disputed(
+    *, batch: ReviewBatch, exam_id: int, actor: User | AnonymousUser
+) -> str | None:
     """After an exam's last open read is submitted: if the reads disagree on any class (or, where the
     design lists classes, on one of those, or where it weighs them, on classes weighing its threshold:
     selectors.batches.escalation), escalate.

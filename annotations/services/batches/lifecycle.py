@@ -7,6 +7,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import numpy as np
 from django.db import connection, transaction
@@ -68,7 +69,7 @@ def queue_end(batch: ReviewBatch, reader_id: int) -> int:
     return last.position + 1 if last else 0
 
 
-def require_readers(readers: Sequence) -> None:
+def require_readers(readers: Sequence[Any]) -> None:
     not_readers = [r.get_username() for r in readers if not has_role(r, Role.READER)]
     if not_readers:
         raise BatchDesignError(_("not readers: %(names)s") % {"names": ", ".join(not_readers)})
@@ -78,7 +79,9 @@ def require_readers(readers: Sequence) -> None:
 
 
 def _designed(
-    request: DesignRequest, escalation: dict | None, planned: tuple[DesignRequest, Design] | None = None
+    request: DesignRequest,
+    escalation: dict[str, Any] | None,
+    planned: tuple[DesignRequest, Design] | None = None,
 ) -> Design:
     """The design, or the reason it cannot meet its goals (refused before anything is written). A planned
     design (the preview's) is taken when it was made from the same request, exclusions included; a design
@@ -98,14 +101,14 @@ def _designed(
 
 
 def _design_notes(
-    notes: dict | None,
-    escalation: dict | None,
+    notes: dict[str, Any] | None,
+    escalation: dict[str, Any] | None,
     request: DesignRequest,
     design: Design,
-    independence: tuple[bool, str, dict],
+    independence: tuple[bool, str, dict[str, Any]],
     serial_comparison: bool,
     blind_measurements: str,
-) -> dict:
+) -> dict[str, Any]:
     """The batch's ``design``: the caller's notes, how it was designed, and what its readers are shown
     (selectors.reading.priors reads serial_comparison, selectors.reading.assignments
     device_measurements_shown, selectors.reading.blind_measurements blind_measurements)."""
@@ -229,7 +232,7 @@ SAMPLE_NOTES = ("matching_exams", "sample_size", "sample_shortfall")
 
 
 def _create_audit(
-    actor, batch: ReviewBatch, request: DesignRequest, design: Design, readers: Sequence
+    actor, batch: ReviewBatch, request: DesignRequest, design: Design, readers: Sequence[Any]
 ) -> None:
     audit_record(
         actor=actor,
@@ -268,7 +271,7 @@ def batch_create(
     name: str,
     taxonomy: Taxonomy,
     exams: Sequence[Exam | int],
-    readers: Sequence,
+    readers: Sequence[Any],
     readers_per_exam: int,
     actor,
     suggestion_mode: str = ReviewBatch.SuggestionMode.HIDDEN,
@@ -278,15 +281,15 @@ def batch_create(
     retest_fraction: float = 0.0,
     min_pair_overlap: int = 0,
     due_date=None,
-    design_notes: dict | None = None,
-    escalation: dict | None = None,
+    design_notes: dict[str, Any] | None = None,
+    escalation: dict[str, Any] | None = None,
     exclude_seen: bool = True,
     independence_off_reason: str = "",
     serial_comparison: bool = False,
     device_measurements_shown: bool = False,
     blind_measurements: str | None = None,
     planned: tuple[DesignRequest, Design] | None = None,
-    consensus: dict | None = None,
+    consensus: dict[str, Any] | None = None,
 ) -> ReviewBatch:
     """Create a batch with k readers per exam, each reader's queue in its own seeded random order.
 
@@ -379,7 +382,9 @@ def independence_reason(exclude_seen: bool, reason: str | None) -> str:
     return reason[:500] if not exclude_seen else ""
 
 
-def independent_exclusions(readers: Sequence, exam_ids: list[int], exclude_seen: bool) -> tuple[dict, dict]:
+def independent_exclusions(
+    readers: Sequence[Any], exam_ids: list[int], exclude_seen: bool
+) -> tuple[dict[str, Any], dict]:
     """(reader id -> exams kept from them, what the coordinator is told of it: selectors.blinding
     kept_back_summary), for a design of `exam_ids`."""
     reader_ids = [reader.pk for reader in readers]
@@ -429,7 +434,7 @@ def batch_close(*, batch: ReviewBatch, actor) -> ReviewBatch:
     return batch
 
 
-def _criteria_record(criteria) -> dict:
+def _criteria_record(criteria) -> dict[str, Any]:
     """The designer's criteria as JSON data: lists as lists, dates as ISO dates, numbers as numbers, so the
     record reads back as the choice it was (exam_criteria takes it again)."""
 

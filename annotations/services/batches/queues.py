@@ -6,6 +6,7 @@ from __future__ import annotations
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from django.contrib.auth import get_user_model
@@ -130,7 +131,7 @@ def _untaken_set_aside(slots: list[Assignment]) -> int:
 
 def _reasons_kept(
     waiting: list[int], held: set[int], barred: set[int], seen: set[int], retested: set[int]
-) -> dict:
+) -> dict[str, Any]:
     """Why each unmoved exam stayed, apart: the coordinator (and the audit) tell a reader who has the exam
     already from one kept away by blinding (a dispute seen; with exclude_seen, a read elsewhere), and
     those from a first read its reader re-reads later. `seen` holds none of `held` or `barred`."""
@@ -146,7 +147,7 @@ def _departed_close(
     batch: ReviewBatch,
     reader_id: int,
     pending,
-    drafts: list,
+    drafts: list[Any],
     kept_away: set[int],
     to_reader_id: int,
     position: int,
@@ -185,7 +186,9 @@ def _retests_too_close(batch: ReviewBatch, reader_id: int) -> int:
     return len(close)
 
 
-def _blinded_from(batch: ReviewBatch, reader_id: int, exam_ids: set[int], held: set[int]) -> tuple[set, set]:
+def _blinded_from(
+    batch: ReviewBatch, reader_id: int, exam_ids: set[int], held: set[int]
+) -> tuple[set[Any], set]:
     """(exams whose dispute the reader saw, exams the batch's exclude_seen keeps from them), apart from
     those they hold already and from each other, as the reassign's outcome counts them."""
     barred = exams_reader_barred(reader_id, exam_ids) - held
@@ -207,7 +210,7 @@ def _reassign_check(batch: ReviewBatch, to_reader, actor) -> None:
 
 # One transaction under the batch lock: what moves, what a departed reader leaves and the audit row must be
 # decided together; each step is a helper.
-def batch_reassign(*, batch: ReviewBatch, from_reader, to_reader, actor) -> dict:
+def batch_reassign(*, batch: ReviewBatch, from_reader, to_reader, actor) -> dict[str, Any]:
     """Hand a reader's unread exams to another reader, but those the new reader may not read
     (_blinded_from) or has; drafts stay with a reader still reading. A reader who left the study keeps
     nothing (_departed_close): no exam then waits for one who cannot read."""
@@ -262,7 +265,7 @@ def batch_reassign(*, batch: ReviewBatch, from_reader, to_reader, actor) -> dict
     return outcome
 
 
-def kept_back(excluded: dict[int, set[int]], names: dict[int, str]) -> dict:
+def kept_back(excluded: dict[int, set[int]], names: dict[int, str]) -> dict[str, Any]:
     """What the coordinator is told of the exams kept from each reader (selectors.blinding
     kept_back_summary), the reasons asked for the kept exams alone."""
     return kept_back_summary(kept_back_reasons(excluded), names, len(set().union(*excluded.values())))
@@ -274,7 +277,7 @@ class ExamsAdded:
     # Matching exams not taken: copies of a waveform the batch holds, or of another matching exam.
     copies_left_out: int
     # The new exams kept from whom, and why (selectors.blinding kept_back_summary).
-    kept_back: dict
+    kept_back: dict[str, Any]
     # Matching exams not taken for a poor signal, no grade having been asked for.
     poor_left_out: PoorLeftOut = field(default_factory=PoorLeftOut)
 
@@ -316,7 +319,7 @@ def _exams_add(
     seed: int | None,
     copies_left_out: int,
     poor_left_out: int = 0,
-) -> tuple[int, dict]:
+) -> tuple[int, dict[str, Any]]:
     """batch_add_exams, also answering what was kept from whom (ExamsAdded.kept_back)."""
     require_coordinator(actor)
     require_open(batch)
@@ -415,10 +418,10 @@ class ReadersAdded:
     moved: int  # unread exams moved to the newcomers
     gold_added: int  # gold exams given to them, all together (none they may not read)
     # The batch's unread and gold exams kept from the newcomers, and why (kept_back_summary).
-    kept_back: dict
+    kept_back: dict[str, Any]
 
 
-def batch_add_readers(*, batch: ReviewBatch, readers: Sequence, actor) -> ReadersAdded:
+def batch_add_readers(*, batch: ReviewBatch, readers: Sequence[Any], actor) -> ReadersAdded:
     """Add readers to a running batch by moving unread exams to them until loads are within one."""
     require_coordinator(actor)
     require_open(batch)
@@ -449,7 +452,7 @@ def batch_add_readers(*, batch: ReviewBatch, readers: Sequence, actor) -> Reader
     return ReadersAdded(moved=moved, gold_added=gold_added, kept_back=kept)
 
 
-def _kept_from_newcomers(batch: ReviewBatch, readers: Sequence) -> dict:
+def _kept_from_newcomers(batch: ReviewBatch, readers: Sequence[Any]) -> dict[str, Any]:
     """The batch's unread first reads and gold exams each newcomer may not be handed (a dispute seen;
     unless the batch's independence is off, an exam read, skipped or whose suggestion they saw)."""
     unread = Assignment.objects.filter(batch=batch, status=Assignment.Status.PENDING, read_round=1)

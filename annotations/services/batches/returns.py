@@ -8,6 +8,8 @@ adjudication has started on the exam, as a reader's amendment is (services.readi
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -22,6 +24,9 @@ from annotations.services.reading import (
     correction_recompute_after_commit,
     correction_refuse_if_adjudicating,
 )
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AnonymousUser, User
 
 
 def _slot_to_return(batch: ReviewBatch, reader_id: int, exam_id: int, read_round: int) -> Assignment:
@@ -41,7 +46,13 @@ def _slot_to_return(batch: ReviewBatch, reader_id: int, exam_id: int, read_round
 
 
 def assignment_return(
-    *, actor, batch: ReviewBatch, reader_id: int, exam_id: int, reason: str | None, read_round: int = 1
+    *,
+    actor: User | AnonymousUser,
+    batch: ReviewBatch,
+    reader_id: int,
+    exam_id: int,
+    reason: str | None,
+    read_round: int = 1,
 ) -> Assignment:
     """A coordinator sends a submitted read back to its reader, with the reason the reader will see. The
     read becomes their draft again (its statements kept); it no longer counts until they submit it. In a

@@ -9,6 +9,7 @@ was skipped by someone else.
 from __future__ import annotations
 
 import secrets
+from typing import TYPE_CHECKING
 
 from django.db import transaction
 from django.db.models import F
@@ -23,6 +24,9 @@ from annotations.selectors.blinding import batch_seen_elsewhere, exam_reader_eli
 from annotations.selectors.users import blind_refusal
 from annotations.services.audit import audit_record
 from annotations.services.batches.lifecycle import BatchDesignError
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AnonymousUser, User
 
 # Positions are shifted in two statements (up by this much, then back down by one less) so that no row
 # ever collides with another on the (batch, reader, position) unique constraint mid-update.
@@ -129,7 +133,9 @@ def _skipped_slot_locked(batch: ReviewBatch, assignment_id: int) -> Assignment:
     return skipped
 
 
-def assignment_hand_on(*, actor, batch: ReviewBatch, assignment_id: int, reader) -> Assignment:
+def assignment_hand_on(
+    *, actor: User | AnonymousUser, batch: ReviewBatch, assignment_id: int, reader
+) -> Assignment:
     """Give a skipped slot of the batch to another reader of it: a new pending read of the same exam.
 
     Refused (HandOnError: 400) for someone who is not a reader of the batch, and (HandOnConflict: 409)

@@ -8,6 +8,7 @@ at all. A refusal (no account and none to be made, a deactivated account) is aud
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -29,7 +30,7 @@ class SignInRefused(Exception):
     """The provider vouched for the person, but they may not sign in here; the message says why."""
 
 
-def identity_sign_in(*, issuer: str, claims: dict, ip: str | None):
+def identity_sign_in(*, issuer: str, claims: dict[str, Any], ip: str | None):
     """The local account the person signs in as, after the provider's sign-in (claims: the ID token's,
     then the userinfo answer's). Raises SignInRefused."""
     subject = str(claims.get("sub") or "")
@@ -70,13 +71,13 @@ def identity_refusal_record(*, issuer: str, subject: str, name: str, reason: str
         )
 
 
-def _typed_name(claims: dict) -> str:
+def _typed_name(claims: dict[str, Any]) -> str:
     return str(claims.get(settings.OIDC_USERNAME_CLAIM) or claims.get("email") or claims.get("sub") or "")[
         :150
     ]
 
 
-def _identity_create(issuer: str, subject: str, claims: dict) -> SsoIdentity:
+def _identity_create(issuer: str, subject: str, claims: dict[str, Any]) -> SsoIdentity:
     if not subject:
         raise SignInRefused(_("The provider named nobody (no subject)."))
     user = _linked_by_email(issuer, claims)
@@ -100,7 +101,7 @@ def _identity_create(issuer: str, subject: str, claims: dict) -> SsoIdentity:
     return identity
 
 
-def _linked_by_email(issuer: str, claims: dict):
+def _linked_by_email(issuer: str, claims: dict[str, Any]):
     """The one local account with the provider's verified address, not yet linked to this provider."""
     email = claims.get("email")
     verified = claims.get("email_verified") in (True, "true")
@@ -112,7 +113,7 @@ def _linked_by_email(issuer: str, claims: dict):
     return matches[0] if len(matches) == 1 else None
 
 
-def _account_create(claims: dict):
+def _account_create(claims: dict[str, Any]):
     """A new account without a password (it signs in through the provider only), under a free username
     made from OIDC_USERNAME_CLAIM: an existing account's name is never taken over."""
     User = get_user_model()

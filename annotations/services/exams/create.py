@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 import numpy as np
 from django.db import transaction
@@ -28,9 +29,9 @@ class ExamInput:
     acquired_at: datetime | None = None
     source_format: str = "synthetic"
     source_record: str = ""
-    identifiers: dict = field(default_factory=dict)
+    identifiers: dict[str, Any] = field(default_factory=dict)
     # (code_system, code) or (code_system, code, likelihood), as an importer reads them from the record.
-    reference_labels: list[tuple] = field(default_factory=list)
+    reference_labels: list[tuple[Any, ...]] = field(default_factory=list)
 
 
 def dataset_get_or_create(*, name: str, actor=None, title: str = "", licence: str = "") -> Dataset:
@@ -103,5 +104,5 @@ def _labels_insert(exam: Exam, data: ExamInput) -> None:
     )
 
 
-def _labels_audited(labels: list[tuple]) -> dict:
+def _labels_audited(labels: list[tuple[Any, ...]]) -> dict[str, Any]:
     return {"reference_labels": [f"{label[0]}:{label[1]}" for label in labels]} if labels else {}

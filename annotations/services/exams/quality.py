@@ -14,6 +14,7 @@ lost are found by `manage.py quality_report --missing`.
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import numpy as np
 from django.conf import settings
@@ -33,7 +34,7 @@ SYSTEM_ACTOR = "system:quality"
 QUALITY_DELAY_S = 5.0
 
 
-def quality_fields(samples: np.ndarray, gain_uv: float, sampling_rate: float) -> dict:
+def quality_fields(samples: np.ndarray, gain_uv: float, sampling_rate: float) -> dict[str, Any]:
     """Exam column values for stored samples (int, the 12 standard leads first) at gain_uv per step.
 
     A report that cannot be computed (too short, a bug on an odd record) never stops an import: the

@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 from django.conf import settings
 from django.db import OperationalError, transaction
@@ -158,7 +159,7 @@ def dataset_name_refusal(dataset: str) -> str:
 EXTERNAL_ID_MAX = 200
 
 
-def _store_records(records: Iterable, writer: BatchWriter, progress: Progress) -> None:
+def _store_records(records: Iterable[Any], writer: BatchWriter, progress: Progress) -> None:
     for item in records:
         if isinstance(item, RecordSkipped):
             writer.outcomes.append(RecordOutcome(item.record, "skipped", item.reason))

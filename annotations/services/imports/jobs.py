@@ -9,6 +9,7 @@ import time
 import uuid
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
@@ -63,7 +64,7 @@ def _progress_done(job_id: int) -> int:
         return 0
 
 
-def import_job_progress(job) -> dict:
+def import_job_progress(job) -> dict[str, Any]:
     """Live progress of a job: records done so far (from the cache while it runs) and the totals."""
 
     done = job.total if job.status in {job.Status.DONE, job.Status.FAILED} else _progress_done(job.pk)
@@ -418,7 +419,7 @@ OUTCOMES_LISTED = 1000
 FINE = {"created", "unchanged"}
 
 
-def _job_outcomes(report: ImportReport, root: Path) -> list[dict]:
+def _job_outcomes(report: ImportReport, root: Path) -> list[dict[str, Any]]:
     problems, fine = [], []
     for file in report.files:
         name = _display_name(file.path, root)

@@ -7,6 +7,7 @@ import math
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from annotations.errors import Invalid
 
@@ -56,7 +57,7 @@ class RecordOutcome:
     same_as: list[int] = field(default_factory=list)  # duplicate: the earlier exams with this waveform
     exam: int | None = None  # the record's exam (created, unchanged, duplicate) or the one it clashes with
 
-    def as_dict(self, file: str) -> dict:
+    def as_dict(self, file: str) -> dict[str, Any]:
         row = {"file": file, "record": self.record, "outcome": self.outcome, "message": self.message}
         if self.same_as:
             row["same_as"] = self.same_as
@@ -72,7 +73,7 @@ class FileOutcome:
     error: str = ""
     records: list[RecordOutcome] = field(default_factory=list)
     # Reference labels (snomed, statement) that map to no class of the default taxonomy: exams per label.
-    unmapped: Counter = field(default_factory=Counter)
+    unmapped: Counter[Any] = field(default_factory=Counter)
     # The metadata table read for this file (CODE's exams.csv), and for how many of its records it had a row.
     metadata: Path | None = None
     metadata_matched: int = 0
@@ -107,7 +108,7 @@ class ImportReport:
 
     def unmapped_labels(self) -> dict[tuple[str, str], int]:
         """(system, code) -> exams, for stored reference labels that map to no class of the taxonomy."""
-        total: Counter = Counter()
+        total: Counter[Any] = Counter()
         for file in self.files:
             total.update(file.unmapped)
         return dict(total)

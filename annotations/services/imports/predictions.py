@@ -21,6 +21,7 @@ import math
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from django.db import transaction
@@ -256,11 +257,11 @@ class _Scope:
     exam_pks: list[int]
     thresholds: dict[str, float]  # every scored code's threshold
     taxonomies: dict[int, list[int]]  # exam -> taxonomies that show its suggestions
-    classes_by_taxonomy: dict[int, dict]  # taxonomy -> source code -> its classes
+    classes_by_taxonomy: dict[int, dict[str, Any]]  # taxonomy -> source code -> its classes
 
 
 def _scope(
-    provider: str, version: str, parsed: ParsedScores, exam_pks: list[int], thresholds: dict
+    provider: str, version: str, parsed: ParsedScores, exam_pks: list[int], thresholds: dict[str, Any]
 ) -> _Scope:
     taxonomies = _taxonomies_by_exam(exam_pks)
     return _Scope(

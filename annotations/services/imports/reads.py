@@ -23,6 +23,7 @@ import io
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
@@ -309,7 +310,9 @@ def _store_annotations(
     return annotations
 
 
-def _store_reader(batch: ReviewBatch, reads: ParsedReads, target: _Target, actor, now) -> tuple[dict, int]:
+def _store_reader(
+    batch: ReviewBatch, reads: ParsedReads, target: _Target, actor, now
+) -> tuple[dict[str, Any], int]:
     """One reader file's reads; returns the audit's account entry and the number of reads."""
     user, new_account = _external_reader(reads.label)
     exam_pks = [target.exams[exam] for exam, _ in reads.rows]
@@ -330,7 +333,7 @@ def _audit_import(
     batch: ReviewBatch,
     created: bool,
     target: _Target,
-    accounts: list[dict],
+    accounts: list[dict[str, Any]],
     parsed: list[ParsedReads],
     n_reads: int,
     pooled: list[str],

@@ -14,11 +14,14 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db import connections, models, router
 
 from annotations.models import Exam, ReferenceLabel
+
+if TYPE_CHECKING:
+    from django.db.backends.base.base import BaseDatabaseWrapper
 
 
 @dataclass(frozen=True)
@@ -58,11 +61,11 @@ def label_rows_insert(rows: list[dict[str, Any]]) -> None:
     _copy(connection, ReferenceLabel, rows, with_pk=False)
 
 
-def _copies(connection) -> bool:
+def _copies(connection: BaseDatabaseWrapper) -> bool:
     return connection.vendor == "postgresql"
 
 
-def _next_ids(connection, model: type[models.Model], n: int) -> list[int]:
+def _next_ids(connection: BaseDatabaseWrapper, model: type[models.Model], n: int) -> list[int]:
     """n ids from the table's own sequence (identity column), ascending, reserved in one round trip."""
     table, pk = model._meta.db_table, model._meta.pk.column
     with connection.cursor() as cursor:
@@ -73,7 +76,13 @@ def _next_ids(connection, model: type[models.Model], n: int) -> list[int]:
         return [row[0] for row in cursor.fetchall()]
 
 
-def _copy(connection, model: type[models.Model], rows: list[dict[str, Any]], *, with_pk: bool = True) -> None:
+def _copy(
+    connection: BaseDatabaseWrapper,
+    model: type[models.Model],
+    rows: list[dict[str, Any]],
+    *,
+    with_pk: bool = True,
+) -> None:
     fields = [f for f in model._meta.concrete_fields if with_pk or not f.primary_key]
     columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
     converters = [(f.attname, f, _converter(f)) for f in fields]

@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from django.conf import settings
@@ -79,7 +80,7 @@ class BatchWriter:
         skip_invalid: bool,
         outcomes: list[RecordOutcome],
         written: list[str],
-        unmapped: Counter | None = None,
+        unmapped: Counter[Any] | None = None,
         job_id: int | None = None,
         created_in_run: set[int] | None = None,
     ) -> None:
@@ -145,7 +146,7 @@ class BatchWriter:
         }
         results = [item.stored.result() for item in self.pending]
         self.written.extend(key for key, _, new in results if new)
-        rows: list[tuple[dict, Record]] = []
+        rows: list[tuple[dict[str, Any], Record]] = []
         unchanged: list[tuple[RecordOutcome, Record]] = []
         refused_new: list[str] = []
         found_own: list[Inserted] = []
@@ -204,7 +205,7 @@ class BatchWriter:
         if beats:
             ExamBeat.objects.bulk_create(beats, ignore_conflicts=True)
 
-    def _label_rows(self, exam_id: int, record: Record) -> list[dict]:
+    def _label_rows(self, exam_id: int, record: Record) -> list[dict[str, Any]]:
         return [
             {
                 "exam_id": exam_id,
@@ -225,7 +226,7 @@ class BatchWriter:
         pks = [outcome.exam for outcome, _ in unchanged]
         stored = {row["pk"]: row for row in Exam.objects.filter(pk__in=pks).values("pk", *FILLABLE)}
         labelled = set(ReferenceLabel.objects.filter(exam_id__in=pks).values_list("exam_id", flat=True))
-        labels: list[dict] = []
+        labels: list[dict[str, Any]] = []
         # An exam stored before its cart's beat was kept takes it now, like any other blank.
         self._insert_beats([(outcome.exam, record) for outcome, record in unchanged])
         for outcome, record in unchanged:
@@ -246,7 +247,7 @@ class BatchWriter:
             outcome.message = _completion_text(filled, len(new_labels), kept)
         self._insert_label_rows(labels)
 
-    def _insert_label_rows(self, labels: list[dict]) -> None:
+    def _insert_label_rows(self, labels: list[dict[str, Any]]) -> None:
         label_rows_insert(labels)
         if self.matcher is not None:
             self.unmapped.update(
@@ -280,7 +281,7 @@ class BatchWriter:
                     RecordOutcome(exam.external_id, "duplicate", message, [pk for pk, _ in named], exam.pk)
                 )
 
-    def _metadata_values(self, record: Record) -> dict:
+    def _metadata_values(self, record: Record) -> dict[str, Any]:
         """The exam's FILLABLE fields from the record."""
         return {
             # A file with a birth date and no age (CalECG, PageWriter) still gives one; the birth date
@@ -294,7 +295,7 @@ class BatchWriter:
             "device_measurements": dict(record.device_measurements),
         }
 
-    def _exam_row(self, item: _Pending, sha: str, key: str) -> dict:
+    def _exam_row(self, item: _Pending, sha: str, key: str) -> dict[str, Any]:
         """The Exam row's values by attname; the fields left out take their defaults."""
         record = item.record
         return {
@@ -338,7 +339,7 @@ def _beat_row(exam_id: int, record: Record, source_format: str) -> ExamBeat | No
     )
 
 
-def _fill(stored: dict, offered: dict) -> tuple[dict, list[tuple[str, object, object]]]:
+def _fill(stored: dict[str, Any], offered: dict) -> tuple[dict, list[tuple[str, object, object]]]:
     """(the blank fields the record fills in, [(field, stored, offered)] where the two disagree)."""
     filled, kept = {}, []
     for name, value in offered.items():
@@ -352,7 +353,7 @@ def _fill(stored: dict, offered: dict) -> tuple[dict, list[tuple[str, object, ob
     return filled, kept
 
 
-def _completion_text(filled: dict, labels: int, kept: list[tuple[str, object, object]]) -> str:
+def _completion_text(filled: dict[str, Any], labels: int, kept: list[tuple[str, object, object]]) -> str:
     """'filled in: age, sex, 2 reference labels; kept the stored age 31 (the file says 30)', or ''."""
     parts = []
     names = [FILLABLE[name][1] for name in FILLABLE if name in filled]
@@ -396,8 +397,8 @@ def _stored_labels(record: Record) -> list[tuple[str, str, float | None]]:
     ]
 
 
-def _unique_labels(labels: Iterable[tuple]) -> list[tuple]:
-    seen: dict[tuple[str, str], tuple] = {}
+def _unique_labels(labels: Iterable[tuple[Any, ...]]) -> list[tuple]:
+    seen: dict[tuple[str, str], tuple[Any, ...]] = {}
     for label in labels:
         seen.setdefault((label[0], str(label[1])), label)
     return list(seen.values())

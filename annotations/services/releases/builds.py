@@ -14,6 +14,7 @@ import zipfile
 from collections.abc import Sequence
 from datetime import UTC, timedelta
 from pathlib import Path
+from typing import Any
 
 from django.conf import settings
 from django.core.files import File
@@ -252,7 +253,7 @@ def release_build_done(release_id: int, batch_ids: list[int], target: str, resul
     return locked
 
 
-def _pending_shards(release: Release, result: ExportResult) -> list[dict]:
+def _pending_shards(release: Release, result: ExportResult) -> list[dict[str, Any]]:
     """Every shard of the new plan: one already written from this very plan (a labels pass run again on
     unchanged data plans the same shards) is kept, any other is to be written."""
     written = {e["name"]: e for e in release.files if e.get("sha256") and e.get("plan_sha256")}
@@ -395,7 +396,9 @@ def _zip_stamp(release: Release) -> tuple[int, int, int, int, int, int]:
     )
 
 
-def _zip_add(archive: zipfile.ZipFile, release: Release, entry: dict, folder: str, stamp: tuple) -> None:
+def _zip_add(
+    archive: zipfile.ZipFile, release: Release, entry: dict[str, Any], folder: str, stamp: tuple[Any, ...]
+) -> None:
     """One stored file into the zip, checked against its recorded SHA-256 on the way in."""
     info = zipfile.ZipInfo(f"{folder}/{entry['name']}", date_time=stamp)
     info.external_attr = 0o644 << 16

@@ -5,6 +5,7 @@ prevalence and reader agreement, and the conventions a user of the files needs."
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import ecgreview
 from annotations.lib.release_files.files import fixed, utc_iso, wilson_interval
@@ -61,20 +62,20 @@ class CardFacts:
 
     title: str
     release_date: str
-    stats: dict  # write_consensus_csv's counts
-    summary: dict  # exam_summary of the batches
+    stats: dict[str, Any]  # write_consensus_csv's counts
+    summary: dict[str, Any]  # exam_summary of the batches
     names: dict[int, str]  # reader id -> pseudonym
     n_read_rows: int
-    tracings: dict | None  # write_tracings' shape, or None without HDF5
-    files: list[dict]
+    tracings: dict[str, Any] | None  # write_tracings' shape, or None without HDF5
+    files: list[dict[str, Any]]
     adjudicators: dict[str, int] = field(default_factory=dict)  # pseudonym -> class decisions signed
     adjudicated_exams: dict[str, int] = field(default_factory=dict)  # pseudonym -> exams decided on
     device_rows: int = 0  # exams with the recording cart's measurements (DEVICE_CSV)
-    suggestions: dict = field(default_factory=dict)  # write_suggestions' counts (SUGGESTIONS_CSV)
-    readers_vs_consensus: dict = field(default_factory=dict)  # write_reader_accuracy's section
+    suggestions: dict[str, Any] = field(default_factory=dict)  # write_suggestions' counts (SUGGESTIONS_CSV)
+    readers_vs_consensus: dict[str, Any] = field(default_factory=dict)  # write_reader_accuracy's section
 
 
-def _reader_quality(stored: AgreementResult, names: dict[int, str]) -> list[dict]:
+def _reader_quality(stored: AgreementResult, names: dict[int, str]) -> list[dict[str, Any]]:
     """Each reader's gold accuracy and test-retest agreement, under the release's pseudonyms."""
     rows = []
     for row in stored.results.get("readers", []):
@@ -88,7 +89,7 @@ def _reader_quality(stored: AgreementResult, names: dict[int, str]) -> list[dict
     return sorted(rows, key=lambda r: r["reader"])
 
 
-def _stored_class_entry(row: dict) -> dict:
+def _stored_class_entry(row: dict[str, Any]) -> dict:
     entry = {name: fixed(row.get(name)) for name in AGREEMENT_FIELDS}
     for name in AGREEMENT_FIELDS[2:]:
         entry[f"{name}_ci"] = [fixed(v) for v in (row.get(f"{name}_ci") or [None, None])]
@@ -111,7 +112,7 @@ def _stored_class_entry(row: dict) -> dict:
     return entry
 
 
-def _stored_agreement(batch, stored: AgreementResult, names: dict[int, str]) -> dict:
+def _stored_agreement(batch, stored: AgreementResult, names: dict[int, str]) -> dict[str, Any]:
     from annotations.selectors.agreement.summary import batch_read_state
 
     reads, latest = batch_read_state(batch.pk)
@@ -132,7 +133,7 @@ def _stored_agreement(batch, stored: AgreementResult, names: dict[int, str]) -> 
     }
 
 
-def _computed_agreement(batch) -> dict:
+def _computed_agreement(batch) -> dict[str, Any]:
     """The figures the stored result would hold, for a batch none is stored for yet: the same sample
     (designed reads, gold exams out) and the same intervals (services.agreement)."""
     from annotations.selectors.agreement.summary import batch_reads_snapshot
@@ -166,7 +167,7 @@ def _computed_agreement(batch) -> dict:
     }
 
 
-def batch_agreement(batch, names: dict[int, str] | None = None) -> dict:
+def batch_agreement(batch, names: dict[int, str] | None = None) -> dict[str, Any]:
     """Per-class agreement of one batch with its intervals and which bootstrap made them, and per reader
     gold and test-retest figures: the stored AgreementResult, or, for a batch that has none
     yet, computed here from its reads with the same pure functions (no per-reader figures then)."""
@@ -176,7 +177,7 @@ def batch_agreement(batch, names: dict[int, str] | None = None) -> dict:
     return _computed_agreement(batch)
 
 
-def _class_rows(plan: ExportPlan, stats: dict, agreement: dict) -> list[dict]:
+def _class_rows(plan: ExportPlan, stats: dict[str, Any], agreement: dict) -> list[dict]:
     exams = stats["rows"]
     thin = len(stats["insufficient"])
     classes = []
@@ -308,7 +309,7 @@ _FILE_CONVENTIONS = (
 )
 
 
-def _tracings_convention(options: ExportOptions, tracings: dict) -> str:
+def _tracings_convention(options: ExportOptions, tracings: dict[str, Any]) -> str:
     sharded = bool(tracings.get("shards"))
     where = (
         f"each row's exam, row i of a file = row first_row + i of {CONSENSUS_CSV} (the file's 'first_row' "
@@ -338,7 +339,7 @@ def _tracings_convention(options: ExportOptions, tracings: dict) -> str:
 
 
 def _conventions(
-    plan: ExportPlan, options: ExportOptions, tracings: dict | None, device_rows: int = 0
+    plan: ExportPlan, options: ExportOptions, tracings: dict[str, Any] | None, device_rows: int = 0
 ) -> list[str]:
     conventions = list(_FILE_CONVENTIONS)
     if device_rows:
@@ -360,7 +361,7 @@ def _conventions(
     return conventions
 
 
-def _taxonomy_section(plan: ExportPlan) -> tuple[dict, dict]:
+def _taxonomy_section(plan: ExportPlan) -> tuple[dict[str, Any], dict]:
     """The batches' taxonomy and what the columns are (its codes, or a mapping's target classes)."""
     taxonomy = {
         "key": plan.taxonomy.key,
@@ -378,7 +379,7 @@ def _taxonomy_section(plan: ExportPlan) -> tuple[dict, dict]:
     return taxonomy, columns
 
 
-def _consensus_rule(batch) -> dict:
+def _consensus_rule(batch) -> dict[str, Any]:
     """The rule the batch's consensus was decided by, with every setting it took (the defaults named too:
     a reader of the card should not need the software's source to know the threshold)."""
     try:
@@ -388,7 +389,7 @@ def _consensus_rule(batch) -> dict:
     return {key: value for key, value in rule.items() if key != "min_reads"}  # min_reads has its own entry
 
 
-def _reading_conditions(batch) -> dict:
+def _reading_conditions(batch) -> dict[str, Any]:
     """What the batch put before its readers besides the tracing: a label read beside the cart's QRS width
     or an earlier ECG is not the same measurement as one read from the tracing alone."""
     design = batch.design or {}
@@ -401,7 +402,7 @@ def _reading_conditions(batch) -> dict:
     }
 
 
-def _independent_reads(batch) -> dict:
+def _independent_reads(batch) -> dict[str, Any]:
     """Whether one person could read an exam twice in the batch (its independence turned off) and the
     coordinator's reason: two reads by one person are not independent, whatever the agreement says."""
     from annotations.selectors.blinding import batch_excludes_seen
@@ -413,7 +414,7 @@ def _independent_reads(batch) -> dict:
     return {"independent": independent, "off_reason": reason, "enforced_since_upgrade_only": since_upgrade}
 
 
-def _batch_rows(plan: ExportPlan) -> list[dict]:
+def _batch_rows(plan: ExportPlan) -> list[dict[str, Any]]:
     needed = min_reads(plan)
     return [
         {
@@ -433,7 +434,7 @@ def _batch_rows(plan: ExportPlan) -> list[dict]:
     ]
 
 
-def _counts(facts: CardFacts) -> dict:
+def _counts(facts: CardFacts) -> dict[str, Any]:
     stats, exams = facts.stats, facts.stats["rows"]
     first_reads = facts.summary["first_reads"]
     return {
@@ -449,7 +450,7 @@ def _counts(facts: CardFacts) -> dict:
     }
 
 
-def card_build(plan: ExportPlan, options: ExportOptions, facts: CardFacts) -> dict:
+def card_build(plan: ExportPlan, options: ExportOptions, facts: CardFacts) -> dict[str, Any]:
     """The dataset card's content, from the plan, the options and what writing the files learnt."""
     agreement = {str(batch.pk): batch_agreement(batch, facts.names) for batch in plan.batches}
     taxonomy, columns = _taxonomy_section(plan)

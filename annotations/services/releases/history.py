@@ -9,6 +9,7 @@ out. Free text (comments, reasons) is escaped as a spreadsheet cell, as skip rea
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from annotations.lib.release_files.files import utc_iso
 from annotations.lib.spreadsheet_csv import spreadsheet_cell
@@ -17,7 +18,7 @@ from annotations.selectors.releases.plan import ExportPlan
 from annotations.services.releases.layout import READ_HISTORY_COLUMNS, csv_writer
 
 
-def _history_row(names: dict[int, str], row: tuple) -> list:
+def _history_row(names: dict[int, str], row: tuple[Any, ...]) -> list[Any]:
     reader_id, dataset, external_id, batch_id, round_, stage, revision, kind, labels, comment, reason, at = (
         row
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from annotations.lib.csv_text import CsvWriter
 from annotations.lib.formats.base import DEVICE_MEASUREMENTS
@@ -143,7 +144,7 @@ class ExportOptions:
     hdf5: bool = True
     native_rate: bool = False
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return {"hdf5": self.hdf5, "native_rate": self.native_rate}
 
 

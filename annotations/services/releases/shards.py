@@ -18,6 +18,7 @@ import logging
 import os
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from django.db import transaction
 
@@ -44,7 +45,7 @@ from annotations.services.releases.tables import write_tracings_shard
 logger = logging.getLogger(__name__)
 
 
-def _shards(release: Release) -> list[dict]:
+def _shards(release: Release) -> list[dict[str, Any]]:
     return sorted((e for e in release.files if is_shard_name(e["name"])), key=lambda e: e["name"])
 
 
@@ -76,7 +77,7 @@ def _shard_store(release: Release, path: Path, name: str, sha: str) -> None:
             raise
 
 
-def _shard_write(release: Release, name: str, beat) -> dict:
+def _shard_write(release: Release, name: str, beat) -> dict[str, Any]:
     """The shard's file from its plan, into the storage; its entry for the release's files. `beat` is
     called as rows are written: the shard's heartbeat."""
     plan = _read(release, plan_name(name))
@@ -94,7 +95,7 @@ def _shard_write(release: Release, name: str, beat) -> dict:
         }
 
 
-def _shard_record(release_id: int, written: dict) -> Release:
+def _shard_record(release_id: int, written: dict[str, Any]) -> Release:
     """Record one written shard; the one that completes the set queues the assembly."""
     from annotations.services.enqueue import task_enqueue
 

@@ -8,6 +8,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -67,7 +68,7 @@ class _ColumnCounts:
     positive: list[int] = field(default_factory=list)
     undecided: list[int] = field(default_factory=list)
     reads_per_exam: Counter[int] = field(default_factory=Counter)
-    insufficient: list[dict] = field(default_factory=list)
+    insufficient: list[dict[str, Any]] = field(default_factory=list)
     undecided_exams: int = 0  # exams with at least one undecided cell
 
     def __post_init__(self) -> None:
@@ -85,7 +86,7 @@ class _ColumnCounts:
         self.reads_per_exam[n] += 1
         self.rows += 1
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return {
             "rows": self.rows,
             "positive": self.positive,
@@ -157,7 +158,7 @@ class _Patterns:
         return found
 
 
-def write_consensus_csv(plan: ExportPlan, path: Path, tick: Callable[[], None]) -> dict:
+def write_consensus_csv(plan: ExportPlan, path: Path, tick: Callable[[], None]) -> dict[str, Any]:
     """The CODE-15%-style table; returns the per-column counts and reads-per-exam the card needs, and
     the exams with too few reads for a consensus (every class cell empty)."""
     needed = min_reads(plan)
@@ -205,7 +206,7 @@ def _plan_codes(plan: ExportPlan) -> dict[int, str]:
     return codes
 
 
-def _decided_labels(codes: dict[int, str], decided: list) -> list[dict]:
+def _decided_labels(codes: dict[int, str], decided: list[Any]) -> list[dict[str, Any]]:
     labels = [
         {
             "code": codes[class_id],
@@ -223,7 +224,9 @@ def _decided_labels(codes: dict[int, str], decided: list) -> list[dict]:
     return sorted(labels, key=lambda item: item["code"])
 
 
-def _with_qualifiers(labels: list[dict], votes: Mapping[tuple, dict[str, int]], exam: tuple) -> list[dict]:
+def _with_qualifiers(
+    labels: list[dict[str, Any]], votes: Mapping[tuple[Any, ...], dict[str, int]], exam: tuple
+) -> list[dict]:
     """A present statement whose readers chose qualifiers gets their votes and those chosen by more than
     half of the reads that chose the statement (positive_votes)."""
     for label in labels:
@@ -236,7 +239,7 @@ def _with_qualifiers(labels: list[dict], votes: Mapping[tuple, dict[str, int]], 
     return labels
 
 
-def _undecided_labels(codes: dict[int, str], open_: list) -> list[dict]:
+def _undecided_labels(codes: dict[int, str], open_: list[Any]) -> list[dict[str, Any]]:
     pending = [
         {
             "code": codes[class_id],
@@ -250,7 +253,7 @@ def _undecided_labels(codes: dict[int, str], open_: list) -> list[dict]:
     return sorted(pending, key=lambda item: item["code"])
 
 
-def _comments(names: Mapping[int, str], reads: list[tuple]) -> list[dict]:
+def _comments(names: Mapping[int, str], reads: list[tuple[Any, ...]]) -> list[dict[str, Any]]:
     """The exam's reads with a comment, as reads.csv names them: reader, batch, round, stage, revision."""
     keys = ("batch", "read_round", "stage", "revision", "comment")
     return [{"reader": names.get(read[0], ""), **dict(zip(keys, read[1:], strict=True))} for read in reads]
@@ -292,7 +295,7 @@ def write_consensus_jsonl(
 
 
 # --- Raw reads -----------------------------------------------------------------------------------------
-def _read_row(names: dict[int, str], statuses: dict, row: tuple) -> list:
+def _read_row(names: dict[int, str], statuses: dict[str, Any], row: tuple[Any, ...]) -> list[Any]:
     reader_id, dataset, external_id, batch_id, round_, stage, current, code, uncertain, at, ms = row[:11]
     shown, revision, comment = row[11:14]
     return [
@@ -316,14 +319,14 @@ def _read_row(names: dict[int, str], statuses: dict, row: tuple) -> list:
     ]
 
 
-def _skip_row(names: dict[int, str], skip: tuple) -> list:
+def _skip_row(names: dict[int, str], skip: tuple[Any, ...]) -> list[Any]:
     reader_id, dataset, external_id, batch_id, round_, reason, code = skip
     reason = spreadsheet_cell(reason)  # a reader's free text: never a formula in a spreadsheet
     empty = [""] * 7
     return [names[reader_id], dataset, external_id, batch_id, round_, *empty, "skipped", reason, code, "", ""]
 
 
-def _skip_key(skip: tuple) -> tuple:
+def _skip_key(skip: tuple[Any, ...]) -> tuple:
     """A skip's place among the read rows: (dataset, exam, reader, round)."""
     return (skip[1], skip[2], skip[0], skip[4])
 
@@ -363,8 +366,8 @@ def write_adjudications(
     the pseudonyms by user id, and the exams (in their batches) each adjudicator decided on."""
     decided = adjudication_rows(plan.batch_ids)
     names = pseudonyms([row[0] for row in decided], prefix="A", earlier=earlier)
-    per_adjudicator: Counter = Counter()
-    exams: dict[str, set] = {}
+    per_adjudicator: Counter[Any] = Counter()
+    exams: dict[str, set[Any]] = {}
     with open(path, "w", newline="", encoding="utf-8") as handle:
         write = csv_writer(handle).writerow
         write(ADJUDICATION_COLUMNS)
@@ -420,7 +423,7 @@ class _SuggestionCounts:
         seen[2] += len(item.suggested)
         self.rows += len(item.suggested)
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return {
             "rows": self.rows,
             "exams": self.exams,
@@ -480,7 +483,7 @@ def _suggestion_lines(
         yield f"{head},{code},{float(score)!r},{threshold!r},{why},{item.shown_to_readers}\n"
 
 
-def write_suggestions(plan: ExportPlan, path: Path) -> dict:
+def write_suggestions(plan: ExportPlan, path: Path) -> dict[str, Any]:
     """The model suggestions behind the release's exams (selectors.releases.suggestions says which), one
     row per exam, suggestion and statement of the batches' taxonomy it suggested (score at or above its
     threshold); the header alone where there are none. Returns the card's counts."""
@@ -499,7 +502,7 @@ def write_suggestions(plan: ExportPlan, path: Path) -> dict:
 
 
 # --- Tracings --------------------------------------------------------------------------------------------
-def tracing_geometry(options: ExportOptions, summary: dict) -> dict:
+def tracing_geometry(options: ExportOptions, summary: dict[str, Any]) -> dict:
     """The rate and length every row shares: the CODE convention, or the recorded rate padded to the
     longest exam."""
     if options.native_rate:
@@ -508,11 +511,13 @@ def tracing_geometry(options: ExportOptions, summary: dict) -> dict:
     return {"rate_hz": hdf5.CODE_RATE_HZ, "target_hz": hdf5.CODE_RATE_HZ, "length": hdf5.CODE_LENGTH}
 
 
-def _tracings_attrs(geometry: dict) -> dict:
+def _tracings_attrs(geometry: dict[str, Any]) -> dict:
     return {"convention": "CODE" if geometry["target_hz"] else "native", "rows_align_with": CONSENSUS_CSV}
 
 
-def _fill(writer: hdf5.TracingsWriter, rows: Iterable, geometry: dict, tick: Callable[[], None]) -> None:
+def _fill(
+    writer: hdf5.TracingsWriter, rows: Iterable[Any], geometry: dict[str, Any], tick: Callable[[], None]
+) -> None:
     """Every row of the file from (dataset, exam id, waveform key, rate, gain), a chunk at a time."""
     exam_ids: list[bytes] = []
     datasets: list[bytes] = []
@@ -537,7 +542,7 @@ def _fill(writer: hdf5.TracingsWriter, rows: Iterable, geometry: dict, tick: Cal
     writer.write_ids("dataset", datasets)
 
 
-def _facts(geometry: dict, n_rows: int) -> dict:
+def _facts(geometry: dict[str, Any], n_rows: int) -> dict:
     length = geometry["length"]
     return {
         "sampling_rate_hz": geometry["rate_hz"],
@@ -547,8 +552,13 @@ def _facts(geometry: dict, n_rows: int) -> dict:
 
 
 def write_tracings(
-    plan: ExportPlan, path: Path, n_rows: int, options: ExportOptions, summary: dict, tick: Callable[[], None]
-) -> dict:
+    plan: ExportPlan,
+    path: Path,
+    n_rows: int,
+    options: ExportOptions,
+    summary: dict[str, Any],
+    tick: Callable[[], None],
+) -> dict[str, Any]:
     geometry = tracing_geometry(options, summary)
     rows = ((d, e, key, rate, gain) for d, e, key, rate, _, gain in exam_waveform_rows(plan.batch_ids))
     with hdf5.TracingsWriter(
@@ -563,8 +573,13 @@ def write_tracings(
 
 
 def write_shard_plans(
-    plan: ExportPlan, out_dir: Path, n_rows: int, options: ExportOptions, summary: dict, per_shard: int
-) -> dict:
+    plan: ExportPlan,
+    out_dir: Path,
+    n_rows: int,
+    options: ExportOptions,
+    summary: dict[str, Any],
+    per_shard: int,
+) -> dict[str, Any]:
     """Instead of the tracings: the index (every row's shard file and row in it) and each shard's plan,
     read in the labels' snapshot so that the shards, written later by other tasks, hold exactly the
     exams of consensus.csv. Returns the card's tracings facts, the shards listed."""

@@ -25,6 +25,7 @@ import urllib.request
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
@@ -69,7 +70,7 @@ def _receiving(event: str) -> list[WebhookSubscription]:
     return [s for s in subscriptions if event in s.events and has_role(s.owner, Role.COORDINATOR)]
 
 
-def webhook_event_emit(event: str, *, subject: str, data: dict) -> int:
+def webhook_event_emit(event: str, *, subject: str, data: dict[str, Any]) -> int:
     """Queue `event` about `subject` ("release:7") for every subscription to it, inside the caller's
     transaction (a rolled-back event announces nothing); sent after the commit. An event already queued
     for a subscription is not queued twice. Returns how many deliveries were queued."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from django.db import transaction
 from django.utils import timezone
@@ -16,6 +17,9 @@ from annotations.roles import Role, has_role
 from annotations.services.audit import audit_record
 from annotations.services.webhooks.addresses import webhook_url_check
 
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AnonymousUser, User
+
 SECRET_PREFIX = "whsec_"
 
 
@@ -25,7 +29,7 @@ class CreatedWebhook:
     secret: str  # shown in the response that creates it, never again
 
 
-def _require_coordinator(actor) -> None:
+def _require_coordinator(actor: User | AnonymousUser) -> None:
     if not has_role(actor, Role.COORDINATOR):
         raise Forbidden(_("Only coordinators manage webhooks."))
 
@@ -42,7 +46,9 @@ def _events(events) -> list[str]:
     return [e for e in known if e in chosen]  # in the list's order, whatever the request's
 
 
-def webhook_subscribe(*, actor, url: str, events, link_base: str = "", ip=None) -> CreatedWebhook:
+def webhook_subscribe(
+    *, actor: User | AnonymousUser, url: str, events, link_base: str = "", ip: str | None = None
+) -> CreatedWebhook:
     """A coordinator's subscription to `events`, delivered to `url`; payload links start with `link_base`
     (this server's address as the request reached it)."""
     _require_coordinator(actor)
@@ -63,7 +69,9 @@ def webhook_subscribe(*, actor, url: str, events, link_base: str = "", ip=None) 
     return CreatedWebhook(subscription=subscription, secret=secret)
 
 
-def webhook_revoke(*, actor, subscription_id: int, ip=None) -> WebhookSubscription:
+def webhook_revoke(
+    *, actor: User | AnonymousUser, subscription_id: int, ip: str | None = None
+) -> WebhookSubscription:
     """Stop a subscription: nothing more is sent to it, deliveries still waiting included; its log stays.
     The owner's own only (another's answers as missing); revoking twice is not an error."""
     _require_coordinator(actor)
