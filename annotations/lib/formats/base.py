@@ -326,10 +326,6 @@ def parse_sex(value: object) -> str:
     return "U"
 
 
-def is_standard_12(names: list[str]) -> bool:
-    return tuple(names[:12]) == STANDARD_LEADS
-
-
 # The global measurements a cart prints on its ECG and writes into its file (GE MUSE, DICOM, Philips), by
 # the keys the measurement provider uses: key -> (the plausible range, both ends included). A value outside
 # it is how devices write "not measured" (0, 999, -1) and is dropped rather than shown as a measurement.

@@ -121,13 +121,6 @@ class ConsensusDecision(JsonMixin):
     def reason(self) -> npt.NDArray[np.str_]:
         return np.asarray(REASONS)[self.reason_code]
 
-    def methods_at(self, *index: npt.NDArray[np.intp]) -> list[str]:
-        """The methods of the cells at ``index`` (e.g. arrays of exam and class positions)."""
-        return [METHODS[c] for c in self.method_code[index].tolist()]
-
-    def reasons_at(self, *index: npt.NDArray[np.intp]) -> list[str]:
-        return [REASONS[c] for c in self.reason_code[index].tolist()]
-
     def dispute(self, where: BoolArray, why: str) -> None:
         """Send the cells at ``where`` to a human for ``why`` (one of :data:`REASONS`) unless they already
         are for another reason; what the rule decided stays (an escalated exam keeps its decision)."""

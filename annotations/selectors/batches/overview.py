@@ -70,8 +70,3 @@ def _per_batch(model: type[Model], batch_ids: list[int]):
 def batch_exam_count(batch: ReviewBatch) -> int:
     """How many exams the batch holds now."""
     return BatchExam.objects.filter(batch=batch).count()
-
-
-def batch_gold_count(batch: ReviewBatch) -> int:
-    """How many gold exams (read by every reader of the batch) it holds."""
-    return BatchExam.objects.filter(batch=batch, is_gold=True).count()

@@ -301,15 +301,6 @@ def assignment_next_for_reader(
     return None if pk is None else Assignment.objects.get(pk=pk)
 
 
-def reader_drafts(user) -> QuerySet[Assignment]:
-    return (
-        _reader_assignments(user)
-        .filter(status=Assignment.Status.IN_PROGRESS)
-        .select_related("batch")
-        .order_by("batch_id", "position")
-    )
-
-
 def _current_annotation(assignment: Assignment) -> Annotation | None:
     return assignment.annotations.filter(is_current=True).prefetch_related("labels__diagnostic_class").first()
 

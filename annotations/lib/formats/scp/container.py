@@ -62,12 +62,6 @@ class Cursor:
     def u16(self, what: str) -> int:
         return int(self.unpack("H", what)[0])
 
-    def i16(self, what: str) -> int:
-        return int(self.unpack("h", what)[0])
-
-    def u32(self, what: str) -> int:
-        return int(self.unpack("I", what)[0])
-
     @property
     def left(self) -> int:
         return len(self.data) - self.pos
