@@ -47,6 +47,14 @@ class ReviewBatch(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     closed_at = models.DateTimeField(null=True, blank=True)
 
+    # Counts the dashboard's list carries on each batch it shows (selectors.batches.overview), never
+    # stored: declared so that the type checker knows them.
+    exam_count: int
+    read_count: int
+    reads_done: int
+    reads_skipped: int
+    exams_disputed: int
+
     class Meta:
         verbose_name_plural = _("review batches")
         ordering = ["-created_at"]

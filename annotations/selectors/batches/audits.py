@@ -85,7 +85,9 @@ def _released(source_ids: list[int], exam_ids: list[int], class_index: dict[int,
 
 def _audit_reads(audit: ReviewBatch) -> dict[tuple[int, int], set[int]]:
     """(exam, auditor) -> the classes their submitted read of the exam marked."""
-    reads = {pair: set() for pair in _submitted_first_reads([audit.pk]).values_list("exam_id", "reader_id")}
+    reads: dict[tuple[int, int], set[int]] = {
+        pair: set() for pair in _submitted_first_reads([audit.pk]).values_list("exam_id", "reader_id")
+    }
     labels = AnnotationLabel.objects.filter(
         annotation__assignment__batch=audit,
         annotation__assignment__read_round=1,
