@@ -175,11 +175,12 @@ def exam_decision_history(batch_id: int, exam_id: int) -> list[SignedDecision]:
         SignedDecision(
             adjudicator=row.actor_username,
             decided_at=row.occurred_at,
-            decisions={code: bool(value) for code, value in (row.after.get("decisions") or {}).items()},
-            rationale=row.after.get("rationale_text") or "",
-            version=int(row.after.get("version") or 0),
+            decisions={code: bool(value) for code, value in (after.get("decisions") or {}).items()},
+            rationale=after.get("rationale_text") or "",
+            version=int(after.get("version") or 0),
         )
         for row in rows
+        for after in [row.after or {}]
     ]
 
 

@@ -39,12 +39,13 @@ asks here.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 from typing import Any
 
 import numpy as np
 from django.db import connection
 from django.db.models import Exists, OuterRef, Q
-from django.db.models.expressions import RawSQL
+from django.db.models.expressions import Combinable, RawSQL
 from django.db.models.functions import Coalesce
 from django.utils.crypto import salted_hmac
 
@@ -183,7 +184,7 @@ def exams_no_adjudicator_may_take(batch_id: int) -> list[int]:
     return sorted(stuck)
 
 
-def adjudicator_may_see(user_id: int, exam_ref: str = "exam_id") -> Exists:
+def adjudicator_may_see(user_id: int, exam_ref: str = "exam_id") -> Combinable:
     """A query expression, true where the user holds no read of the row's exam in any batch, nor of a copy
     of its waveform (exam_adjudicator_eligible): the adjudication queue filters on it so the rule is applied
     in one query, not row by row. `exam_ref` names the row's exam id field (e.g. "exam_id")."""
@@ -203,7 +204,9 @@ def readers_seen_before(reader_ids: Iterable[int], exam_ids: Iterable[int]) -> d
     suggestion was shown to them}, a copy of the waveform counting as the exam: what the batch designer
     shows per reader, and what an independent batch keeps away from them."""
     reader_ids, exam_ids = list(reader_ids), list(exam_ids)
-    seen = {reader: {"read": set(), "skipped": set(), "suggested": set()} for reader in reader_ids}
+    seen: dict[int, dict[str, set[int]]] = {
+        reader: {"read": set(), "skipped": set(), "suggested": set()} for reader in reader_ids
+    }
     for reader, exam in _held_pairs(reader_ids, exam_ids):
         seen[reader]["read"].add(exam)
     for reader, exam in _held_as_copies(reader_ids, exam_ids):
@@ -293,7 +296,7 @@ def _held_as_copies(reader_ids: list[int], exam_ids: list[int]) -> list[tuple[in
     if not standing_for:
         return []
     held = _held(Assignment.objects.filter(reader_id__in=reader_ids, exam_id__in=list(standing_for)))
-    pairs = set()
+    pairs: set[tuple[int, int]] = set()
     for reader, other in held.order_by().values_list("reader_id", "exam_id").distinct():
         pairs.update((reader, exam) for exam in standing_for[other])
     return sorted(pairs)
@@ -424,7 +427,7 @@ def reads_known_before(batch) -> set[tuple[int, int]]:
     readers, exams = sorted({r for r, _ in mine}), sorted({e for _, e in mine})
     standing_for = _copies_standing_for(exams)
     wanted = [*exams, *standing_for]
-    first: dict[tuple[int, int], object] = {}
+    first: dict[tuple[int, int], datetime] = {}
 
     def saw(reader: int, exam: int, when) -> None:
         for target in (exam, *standing_for.get(exam, ())):
@@ -447,7 +450,7 @@ def reads_known_before(batch) -> set[tuple[int, int]]:
         "reader_id", "suggestion__exam_id", "shown_at"
     ):
         saw(reader, exam, when)
-    return {key for key, when in first.items() if when < mine[key]}
+    return {key for key, when in first.items() if (submitted := mine[key]) is not None and when < submitted}
 
 
 # --- Pseudonyms -------------------------------------------------------------------------------------

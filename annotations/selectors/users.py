@@ -16,7 +16,7 @@ from annotations.models import Assignment, AuditEvent, ReviewBatch
 from annotations.roles import Role, has_role
 
 if TYPE_CHECKING:
-    from django.contrib.auth.models import AnonymousUser, User
+    from django.contrib.auth.models import User
 
 PASSWORD_EVENTS = ("user.create", "user.password_reset", "user.password_change")
 CONSOLE_ACTOR = "system:console"  # services.users.CONSOLE_ACTOR: an account opened on the server's console
@@ -44,7 +44,7 @@ def coordinators_until(user_ids) -> dict[int, datetime]:
     return until
 
 
-def reader_unread_batches(user: User | AnonymousUser, account) -> list[dict[str, Any]]:
+def reader_unread_batches(user: User, account) -> list[dict[str, Any]]:
     """The running batches where `account` still holds exams it has not submitted or skipped (not
     started, or a draft), with how many: what nobody reads once the account stops reading."""
     if not has_role(user, Role.COORDINATOR):
@@ -62,7 +62,7 @@ def reader_unread_batches(user: User | AnonymousUser, account) -> list[dict[str,
     return [{"id": row["batch_id"], "name": row["batch__name"], "unread": row["unread"]} for row in rows]
 
 
-def people_list(user: User | AnonymousUser) -> list[dict[str, Any]]:
+def people_list(user: User) -> list[dict[str, Any]]:
     """Every account with its roles, for coordinators."""
     if not has_role(user, Role.COORDINATOR):
         raise Forbidden
@@ -90,7 +90,7 @@ def username_taken(username: str, *, exclude_pk: int | None = None) -> bool:
     return accounts.exclude(pk=exclude_pk).exists() if exclude_pk is not None else accounts.exists()
 
 
-def password_must_change(user: User | AnonymousUser) -> bool:
+def password_must_change(user: User) -> bool:
     """True when the account's last password event is one someone else made for it (an account opened
     or a password reset by a coordinator, or an account opened on the server's console): the password was
     handed over and must be replaced."""
@@ -127,7 +127,7 @@ def account_of(value):
     return get_user_model().objects.filter(pk=user_id).first()
 
 
-def account_get(user: User | AnonymousUser, user_id) -> Any:
+def account_get(user: User, user_id) -> Any:
     """The account a coordinator acts on from the People page, active or not: NotFound (the 404 page) for
     an id that names none, however large; Forbidden for anyone but a coordinator."""
     if not has_role(user, Role.COORDINATOR):

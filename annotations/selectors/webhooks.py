@@ -12,28 +12,26 @@ from annotations.models import WebhookDelivery, WebhookSubscription
 from annotations.roles import Role, has_role
 
 if TYPE_CHECKING:
-    from django.contrib.auth.models import AnonymousUser, User
+    from django.contrib.auth.models import User
 
 LOG_LENGTH = 100
 
 
-def webhooks_visible(requester: User | AnonymousUser) -> QuerySet[WebhookSubscription]:
+def webhooks_visible(requester: User) -> QuerySet[WebhookSubscription]:
     """The requester's own subscriptions, newest first (revoked ones included); none for a non-coordinator."""
     if not has_role(requester, Role.COORDINATOR):
         return WebhookSubscription.objects.none()
     return WebhookSubscription.objects.filter(owner=requester)
 
 
-def webhook_get(requester: User | AnonymousUser, subscription_id: int) -> WebhookSubscription:
+def webhook_get(requester: User, subscription_id: int) -> WebhookSubscription:
     subscription = webhooks_visible(requester).filter(pk=subscription_id).first()
     if subscription is None:
         raise NotFound(_("No such webhook."))
     return subscription
 
 
-def webhook_deliveries(
-    requester: User | AnonymousUser, subscription_id: int | None = None
-) -> list[WebhookDelivery]:
+def webhook_deliveries(requester: User, subscription_id: int | None = None) -> list[WebhookDelivery]:
     """The newest LOG_LENGTH deliveries of one of the requester's subscriptions, or of all of them."""
     if subscription_id is not None:
         rows = WebhookDelivery.objects.filter(subscription=webhook_get(requester, subscription_id))

@@ -24,7 +24,7 @@ def agreement_rereads(batch: ReviewBatch, reader_ids: list[int]) -> dict[str, An
     pairs = [[0] * size for _ in range(size)]
     if not known:
         return {"reads": 0, "exams": 0, "pairs": pairs}
-    read = {reader: set() for reader in reader_ids}
+    read: dict[int, set[int]] = {reader: set() for reader in reader_ids}
     submitted = Assignment.objects.filter(
         batch=batch,
         read_round=1,

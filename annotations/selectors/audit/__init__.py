@@ -20,7 +20,7 @@ from annotations.roles import Role, has_role
 from annotations.selectors.exams.arrays import large_read_settings
 
 if TYPE_CHECKING:
-    from django.contrib.auth.models import AnonymousUser, User
+    from django.contrib.auth.models import User
 
 
 @dataclass(frozen=True)
@@ -32,7 +32,7 @@ class AuditFilter:
     until: date | None = None
 
 
-def audit_events(user: User | AnonymousUser, wanted: AuditFilter) -> QuerySet[AuditEvent]:
+def audit_events(user: User, wanted: AuditFilter) -> QuerySet[AuditEvent]:
     if not has_role(user, Role.COORDINATOR):
         raise Forbidden
     events = AuditEvent.objects.all()
@@ -78,7 +78,7 @@ def _beyond(token: str, older: bool) -> Q:
 
 
 def audit_page(
-    user: User | AnonymousUser, wanted: AuditFilter, *, older: str = "", newer: str = "", size: int = 100
+    user: User, wanted: AuditFilter, *, older: str = "", newer: str = "", size: int = 100
 ) -> AuditPage:
     """One page of the trail: the newest events, those older than cursor `older`, or the page just
     newer than cursor `newer`. No OFFSET and no count: a trail grows by every read of every study."""
@@ -169,7 +169,9 @@ def _export_order(events: QuerySet[AuditEvent]) -> str:
     query = events.query
     fields = query.order_by or (events.model._meta.ordering if query.default_ordering else [])
     terms = []
-    for field in fields:
+    for field in fields or ():
+        if not isinstance(field, str):
+            raise ValueError(f"the export cannot order by {field!r}: not an exported column")
         name = field.removeprefix("-")
         if name not in _EXPORTED:
             raise ValueError(f"the export cannot order by {field!r}: not an exported column")

@@ -62,7 +62,7 @@ def batch_readers(batch: ReviewBatch):
     return get_user_model().objects.filter(pk__in=batch_reader_ids(batch)).order_by("username")
 
 
-def _why_no_reader(user_id: int, accounts: dict[str, Any]) -> str:
+def _why_no_reader(user_id: int, accounts: dict[int, Any]) -> str:
     """Why an account id names no active reader: no such account, deactivated, or without the role."""
     account = accounts.get(user_id)
     if account is None:

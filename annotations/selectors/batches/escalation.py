@@ -49,15 +49,17 @@ _TRIGGER_KEYS = ("trigger", "classes", "threshold", "weights", "overrides")
 
 
 @lru_cache(maxsize=1)
-def _weights_table() -> dict[str, dict[str, float]]:
-    return json.loads(WEIGHTS_FILE.read_text(encoding="utf-8"))
+def _weights_table() -> dict[str, Any]:
+    """{"taxonomies": {key: {code: weight}}, "default_weight": weight}."""
+    table: dict[str, Any] = json.loads(WEIGHTS_FILE.read_text(encoding="utf-8"))
+    return table
 
 
 def default_weights(taxonomy: Taxonomy) -> dict[str, float]:
     """Every class of the taxonomy with its shipped clinical weight; a class the table lacks weighs its
     default (1: it counts as one disagreement)."""
     table = _weights_table()
-    shipped = table["taxonomies"].get(taxonomy.key, {})
+    shipped: dict[str, float] = table["taxonomies"].get(taxonomy.key, {})
     codes = (
         DiagnosticClass.objects.filter(taxonomy=taxonomy).order_by("position").values_list("code", flat=True)
     )
@@ -98,14 +100,15 @@ def _overrides(codes: Iterable[str], given: Mapping[str, Any] | None) -> dict[st
             _("no such class in the batch's taxonomy (escalation_weights): %(codes)s")
             % {"codes": ", ".join(unknown)}
         )
-    weights = {code: _number(value) for code, value in (given or {}).items()}
-    bad = [f"{code}={given[code]}" for code, weight in weights.items() if weight is None or weight < 0]
+    asked = dict(given or {})
+    weights = {code: _number(value) for code, value in asked.items()}
+    bad = [f"{code}={asked[code]}" for code, weight in weights.items() if weight is None or weight < 0]
     if bad:
         raise EscalationTriggerError(
             _("a weight must be a number of 0 or more (escalation_weights): %(weights)s")
             % {"weights": ", ".join(bad)}
         )
-    return weights
+    return {code: weight for code, weight in weights.items() if weight is not None}
 
 
 def weighted_rule(taxonomy_id: int, escalation: Mapping[str, Any]) -> dict[str, Any]:

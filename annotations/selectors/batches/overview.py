@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.db.models import Count, Exists, OuterRef, Q
 
@@ -12,11 +12,11 @@ from annotations.roles import Role, has_role
 from annotations.selectors.batches.closures import closed_without_read
 
 if TYPE_CHECKING:
-    from django.contrib.auth.models import AnonymousUser, User
-    from django.db.models import Model
+    from django.contrib.auth.models import User
+    from django.db.models import Model, QuerySet
 
 
-def batch_overview(user: User | AnonymousUser, *, newest: int | None = None) -> list[ReviewBatch]:
+def batch_overview(user: User, *, newest: int | None = None) -> list[ReviewBatch]:
     """The batches, newest first (the `newest` of them when given), each with `exam_count`, `read_count`
     (its slots), `reads_done` (those submitted), `reads_skipped` (set aside by their reader: a slot handed
     on stays, beside the new one, so a batch read in full shows its skips) and `exams_disputed` (exams
@@ -63,8 +63,8 @@ def _exams_disputed(batch_ids: list[int]) -> dict[int, int]:
     return dict(open_disputes.annotate(n=Count("exam_id", distinct=True)).values_list("batch_id", "n"))
 
 
-def _per_batch(model: type[Model], batch_ids: list[int]):
-    return model.objects.filter(batch_id__in=batch_ids).order_by().values("batch_id")
+def _per_batch(model: type[Model], batch_ids: list[int]) -> QuerySet[Any, dict[str, Any]]:
+    return model._default_manager.filter(batch_id__in=batch_ids).order_by().values("batch_id")
 
 
 def batch_exam_count(batch: ReviewBatch) -> int:

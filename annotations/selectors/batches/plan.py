@@ -6,7 +6,7 @@ import math
 import random
 from dataclasses import dataclass, field, replace
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from django.contrib.auth import get_user_model
@@ -58,6 +58,9 @@ from annotations.selectors.exams.selection import (
     score_exists,
 )
 from annotations.selectors.users import blind_refusal
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
 
 class BatchPlanError(Invalid):
@@ -335,9 +338,12 @@ def _choose_exams(user, spec: BatchSpec) -> tuple[int, list[int], StratifiedSamp
     )
 
 
-def _choose_stratified(user, spec: BatchSpec) -> tuple[int, list[int], StratifiedSample, int]:
+def _choose_stratified(user: User, spec: BatchSpec) -> tuple[int, list[int], StratifiedSample, int]:
     if spec.strata < 1:
         raise BatchPlanError(_("at least one stratum is needed"))
+    # Only a stratified spec comes here: it names its model, class and sample size (BatchSpec).
+    assert spec.stratify_provider is not None and spec.stratify_code is not None
+    assert spec.sample_size is not None
     if (
         not score_exists(spec.stratify_provider, spec.stratify_code)
         and DiagnosticClass.objects.filter(code=spec.stratify_code).exists()

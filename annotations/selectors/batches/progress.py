@@ -8,6 +8,7 @@ PostgreSQL), and reads per day are grouped by date in the database.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date, datetime
 from typing import Any
 
 import numpy as np
@@ -68,7 +69,7 @@ class ReaderProgress:
     median_seconds: float | None
     q1_seconds: float | None
     q3_seconds: float | None
-    last_activity: object
+    last_activity: datetime | None
     gold_exact: int
     gold_read: int
     left: bool = False  # deactivated, or no longer a reader
@@ -129,7 +130,7 @@ def _time_quartiles(
         pairs = np.array(list(rows.order_by().values_list("reader_id", "time_on_task_ms")), dtype=np.int64)
         pairs = pairs.reshape(-1, 2)
         readers, ms = pairs[:, 0], pairs[:, 1].astype(np.float64)
-    out = {}
+    out: dict[int, tuple[float | None, float | None, float | None]] = {}
     for reader_id in np.unique(readers):
         q1, q2, q3 = np.percentile(ms[readers == reader_id], [25, 50, 75]) / 1000
         out[int(reader_id)] = (float(q1), float(q2), float(q3))
@@ -404,7 +405,7 @@ def batch_reads_per_day(
     user, batch: ReviewBatch, slots: list[dict[str, Any]] | None = None
 ) -> list[tuple[str, int]]:
     require_coordinator(user)
-    days: dict[str, Any] = {}
+    days: dict[date, int] = {}
     for row in _slot_counts(batch) if slots is None else slots:
         if row["day"] is not None and row["done"]:
             days[row["day"]] = days.get(row["day"], 0) + row["done"]

@@ -14,7 +14,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -263,7 +263,11 @@ def _decode(token: str, sort: str, groups: list[_Group]) -> tuple[int, list[Any]
         keys = groups[index].keys
         if cursor_sort != sort or len(values) != len(keys):
             raise ValueError
-        typed = {"id": int, "acquired_at": datetime.fromisoformat, "external_id": str}
+        typed: dict[str, Callable[[Any], object]] = {
+            "id": int,
+            "acquired_at": datetime.fromisoformat,
+            "external_id": str,
+        }
         return index, [typed[key](value) for key, value in zip(keys, values, strict=True)]
     except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
         said = _("the page cursor is not one this list made; start again from the first page")
@@ -309,7 +313,7 @@ def exam_page(user, filters: ExamFilters, *, after: str = "", before: str = "", 
         rows = _read(exams, groups, cursor, forward=False, ascending=descending, wanted=size + 1)
         more, rows = len(rows) > size, rows[:size][::-1]
     else:
-        cursor = _decode(after, sort, groups) if after else (0, None)
+        cursor = _decode(after, sort, groups) if after else (0, [])
         rows = _read(exams, groups, cursor, forward=True, ascending=not descending, wanted=size + 1)
         more, rows = len(rows) > size, rows[:size]
     page = ExamPage(exams=[exam for _, exam in rows], filters=filters)

@@ -327,7 +327,7 @@ def suggestion_scores(
     thousands of ids as query parameters cost more to send and parse than the query itself."""
     _require_coordinator(user)
     scores = dict.fromkeys(exam_ids, 0.0)
-    wanted = among.order_by().values("pk") if among is not None else exam_ids
+    wanted = among.order_by().values_list("pk", flat=True) if among is not None else exam_ids
     rows = (
         LatestSuggestionScore.objects.filter(
             provider=provider, diagnostic_class_id__in=_class_ids(code), exam_id__in=wanted

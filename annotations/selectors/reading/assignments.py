@@ -212,7 +212,8 @@ def assignment_for_reader_locked(user, assignment_id: int) -> Assignment:
     rows = _LOCKED.rows(reader_id=user.pk, assignment_id=assignment_id)
     if not rows:
         raise _refused_as_closed(user, assignment_id) or NotFound(gettext("no such assignment"))
-    row, start, instances, db = rows[0], 0, [], router.db_for_write(Assignment)
+    row, start, db = rows[0], 0, router.db_for_write(Assignment)
+    instances: list[Any] = []
     for model, _, names in _LOCKED_MODELS:
         instances.append(model.from_db(db, names, row[start : start + len(names)]))
         start += len(names)
@@ -235,7 +236,7 @@ def _next_row(*, shape: tuple[bool, int, str], reader_id: int, **values: int) ->
     if within_batch:
         # Within one batch the (reader, batch, status, position) index gives the answer without a sort,
         # so the query stays flat however long the queue is (bench/next_exam.py).
-        order = ("position",)
+        order: tuple[str, ...] = ("position",)
     elif status == Assignment.Status.PENDING:
         order = ("batch__due_date", "batch_id", "position")
     else:

@@ -80,10 +80,11 @@ def _chosen_codes(suggestion: Suggestion, with_bands: set[str]) -> list[tuple[st
 
 def _bands(suggestions: list[Suggestion], taxonomy_id: int) -> tuple[list[dict[str, Any]], list[Suggestion]]:
     portuguese = (get_language() or "").lower().startswith("pt")
-    classes = {}
+    classes: dict[str, DiagnosticClass] = {}
     for diagnostic_class in DiagnosticClass.objects.filter(taxonomy_id=taxonomy_id).order_by("position"):
         classes.setdefault(source_code(diagnostic_class), diagnostic_class)
-    rows, used = [], []
+    rows: list[dict[str, Any]] = []
+    used: list[Suggestion] = []
     for suggestion in suggestions:
         stored = {(r.code, r.method): r for r in SuggestionRelevance.objects.filter(suggestion=suggestion)}
         chosen = _chosen_codes(suggestion, {code for code, _ in stored if code in classes})
@@ -124,7 +125,8 @@ def reading_explanations(user, assignment_id: int) -> tuple[dict[str, Any], list
         return {"scalars": None, "bands": None}, []
     submitted = _read_submitted(assignment)
     suggestions = _latest_per_provider(assignment.exam_id)
-    scalars, bands, shown = None, None, []
+    scalars, bands = None, None
+    shown: list[Suggestion] = []
     if mode == ReviewBatch.SuggestionMode.SHOWN or submitted:
         scalars, shown = _scalars(suggestions)
     if submitted:

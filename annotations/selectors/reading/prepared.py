@@ -77,7 +77,11 @@ def _statement_cursor(connection: BaseDatabaseWrapper):
     connection carries Django's loaders and time zone, which its cursors inherit."""
     cursor = connection.cursor()
     driver = getattr(cursor.cursor, "connection", None)
-    if connection.vendor != "postgresql" or getattr(driver, "prepare_threshold", None) is None:
+    if (
+        connection.vendor != "postgresql"
+        or driver is None
+        or getattr(driver, "prepare_threshold", None) is None
+    ):
         return cursor
     cursor.close()
     return type(cursor)(_ServerPreparedCursor(driver), connection)

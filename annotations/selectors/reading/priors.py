@@ -47,13 +47,18 @@ def _scope(assignment: Assignment, n: int) -> str:
     return f"assignment:{assignment.pk}:prior:{n}"
 
 
+def _day(exam: Exam) -> str:
+    assert exam.acquired_at is not None  # earlier exams are found by their acquisition time
+    return exam.acquired_at.date().isoformat()
+
+
 def _offered(exam: Exam, waveform_url, scope, overlay_url=None) -> list[dict[str, Any]]:
     """Each earlier exam as a page is given it: its number, date, geometry and where its waveform is (and,
     for a reader, where its median beats overlaid on the open exam's are: selectors.reading.serial)."""
     offered = [
         {
             "n": n,
-            "acquired_on": earlier.acquired_at.date().isoformat(),
+            "acquired_on": _day(earlier),
             "sampling_rate": earlier.sampling_rate,
             "n_samples": earlier.n_samples,
             "lead_names": earlier.lead_names,

@@ -69,6 +69,7 @@ def _rows(source: str | None, earlier: Exam, current: Exam) -> list[dict[str, An
 
 
 def _side(exam: Exam) -> dict[str, Any]:
+    assert exam.acquired_at is not None  # a serial comparison is offered between dated exams only
     return {"acquired_on": exam.acquired_at.date().isoformat(), "beat": _median_beat_cached(exam)}
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from django.db.models import Count, Exists, Max, OuterRef
@@ -197,10 +198,11 @@ def _my_read(assignment: Assignment, annotation, groups: list[str]) -> MyRead:
         or label.diagnostic_class.name
         for label in labels
     }
-    when = {
+    ended: dict[str, datetime | None] = {
         Assignment.Status.SUBMITTED: assignment.submitted_at,
         Assignment.Status.SKIPPED: assignment.skipped_at,
-    }.get(assignment.status, annotation.updated_at if annotation else None)
+    }
+    when = ended.get(assignment.status, annotation.updated_at if annotation else None)
     return MyRead(
         assignment_id=assignment_ref(assignment.pk),
         position=assignment.position + 1,

@@ -47,7 +47,7 @@ def _target_classes(target: str) -> tuple[str, list[dict[str, Any]]]:
     loaded = Taxonomy.objects.filter(key=target).order_by("-loaded_at", "-pk").first()
     if loaded is not None:
         classes = loaded.classes.order_by("position").values("code", "name", "maps")
-        return loaded.version, list(classes)
+        return loaded.version, [dict(row) for row in classes]
     shipped = taxonomy_shipped_classes(target)
     if shipped is None:
         raise ExportRefused(
@@ -72,7 +72,7 @@ def _copies_together(batch_ids: list[int]) -> tuple[int, int] | None:
     )
     if not copies:
         return None
-    by_first: dict[int, int] = {}
+    by_first: dict[int | None, int] = {}
     for exam_id, first in copies:
         if first in by_first:
             return by_first[first], exam_id

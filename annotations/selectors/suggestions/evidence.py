@@ -192,7 +192,7 @@ GROUP BY s.provider, s.provider_version, sc.diagnostic_class_id
 def _scored_cells(batch: ReviewBatch, classes: dict[int, DiagnosticClass]) -> _ScoredCells:
     if connection.vendor != "postgresql":
         return _scored_cells_by_rows(batch, classes)
-    params = {
+    params: dict[str, Any] = {
         "meta": META,
         "ok": Suggestion.Status.OK,
         "batch": batch.pk,
@@ -268,10 +268,10 @@ def _provider_class_rows(cells: _ScoredCells, consensus: ConsensusTruth) -> dict
     # The threshold shown is the group's first cell's (one per provider version in practice); the cells
     # lie group after group, so that is where the group starts.
     first = np.searchsorted(groups, np.arange(n_groups))
-    rows = {}
+    rows: dict[int, dict[str, Any]] = {}
     for g in np.flatnonzero(n):
         positives, negatives = int(tp[g] + fn[g]), int(fp[g] + tn[g])
-        rows[g] = {
+        rows[int(g)] = {
             "threshold": float(thresholds[first[g]]),
             "n": int(n[g]),
             "positives": positives,
@@ -418,8 +418,8 @@ def automation_bias(batch: ReviewBatch) -> list[dict[str, Any]]:
             {
                 "reader": moves.names[reader_id],
                 "reads_compared": moves.compared[reader_id],
-                "toward": sum(r["toward"] for r in rows),
-                "away": sum(r["away"] for r in rows),
+                "toward": sum(int(r["toward"] or 0) for r in rows),
+                "away": sum(int(r["away"] or 0) for r in rows),
                 "classes": rows,
             }
         )

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db import connection
 from django.db.models import BooleanField, Count, F, Func, Max, Q, Subquery
 
 from annotations.models import AuditEvent, BatchExam, ReviewBatch, Suggestion
 from annotations.selectors.suggestions.scoring import META, stored_rationale
+
+if TYPE_CHECKING:
+    from django.db.backends.base.base import BaseDatabaseWrapper
+    from django.db.models.sql.compiler import SQLCompiler
 
 MAX_FAILURES_LISTED = 20
 
@@ -38,10 +42,10 @@ def batch_suggestion_progress(batch: ReviewBatch) -> dict[str, Any]:
         )
         .order_by("provider", "-latest")
     )
-    versions = _with_providers_asked(batch, list(versions))
+    asked = _with_providers_asked(batch, [dict(row) for row in versions])
     providers = []
     seen: set[str] = set()
-    for version in versions:
+    for version in asked:
         if version["provider"] in seen:
             continue
         seen.add(version["provider"])
@@ -91,7 +95,9 @@ class _InArray(Func):
 
     output_field = BooleanField()
 
-    def as_sql(self, compiler, connection, **extra):
+    def as_sql(  # type: ignore[override]  # Func's stub adds function/template arguments this never takes
+        self, compiler: SQLCompiler, connection: BaseDatabaseWrapper, **extra: Any
+    ) -> tuple[str, tuple[Any, ...]]:
         column, values = (compiler.compile(expression) for expression in self.get_source_expressions())
         return f"{column[0]} = ANY(ARRAY{values[0]})", (*column[1], *values[1])
 
