@@ -82,6 +82,10 @@ def test_a_coordinator_subscribes_and_sees_the_secret_once(client_for, diego):
         "http://10.1.2.3/hook",
         "http://192.168.0.10/hook",
         "http://169.254.169.254/latest/meta-data/",
+        "http://127.0.0.1:9/ho ok",
+        "http://127.0.0.1:9/\nHost: evil",
+        "http://exa\x00mple.org/",
+        "http://[::1/",
     ],
 )
 def test_only_http_urls_to_public_hosts_are_taken(client_for, diego, url):

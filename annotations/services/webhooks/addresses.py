@@ -25,7 +25,7 @@ def _addresses(host: str, port: int) -> list[ipaddress.IPv4Address | ipaddress.I
         pass
     try:
         found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except (socket.gaierror, UnicodeError, OSError):
+    except (socket.gaierror, UnicodeError, OSError, ValueError):
         raise Invalid(_("The host %(host)s cannot be found.") % {"host": host}) from None
     return [ipaddress.ip_address(info[4][0].split("%", 1)[0]) for info in found]
 
@@ -48,6 +48,8 @@ def webhook_url_check(url: str) -> str:
     url = (url or "").strip()
     if not url or len(url) > MAX_URL_LENGTH:
         raise Invalid(_("Give the receiver's address, up to %(n)d characters.") % {"n": MAX_URL_LENGTH})
+    if any(c.isspace() or ord(c) < 32 or ord(c) == 127 for c in url):
+        raise Invalid(_("This address cannot be read."))
     try:
         parts = urlsplit(url)
         port = parts.port or (443 if parts.scheme == "https" else 80)
