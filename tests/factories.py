@@ -1,6 +1,10 @@
-"""Factories for the test suite: real rows written through the real models."""
+"""Factories for the test suite: real rows written through the real models, and builders of the states
+tests start from (a batch, a batch with reads, a disputed exam, an adjudicated one, a release), each
+written through the services a person's requests go through."""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import factory
 import numpy as np
@@ -10,7 +14,12 @@ from django.contrib.auth.models import Group
 from annotations import models
 from annotations.lib.ecg.leads import STANDARD_LEADS
 from annotations.lib.ecg.synthetic import synthetic_ecg
+from annotations.services.adjudication import Decision, adjudication_decide
+from annotations.services.agreement.compute import batch_agreement_compute
+from annotations.services.batches.lifecycle import batch_create
 from annotations.services.exams.create import ExamInput, exam_create
+from annotations.services.reading import LabelInput, annotation_save_draft, annotation_submit
+from annotations.services.releases.builds import release_build, release_create
 
 PASSWORD = "correct-horse-battery"
 
@@ -113,3 +122,95 @@ def add_reference_labels(exam: models.Exam, *labels: tuple) -> None:
     pairs = models.ReferenceLabel.objects.filter(exam=exam).values_list("code_system", "code")
     models.Exam.objects.filter(pk=exam.pk).update(reference_codes=reference_codes_text(pairs))
     exam.refresh_from_db(fields=["reference_codes"])
+
+
+# The reason a batch records when its readers may be handed exams they read elsewhere (independence off).
+AGAIN = "the same exams again, on purpose"
+
+
+def batch_for(
+    *,
+    taxonomy,
+    actor,
+    readers,
+    exams: int | Sequence[models.Exam] = 1,
+    name: str = "Batch",
+    readers_per_exam: int | None = None,
+    again: bool = False,
+    **options,
+) -> models.ReviewBatch:
+    """A started batch: `exams` new synthetic exams (seeded 0, 1, ...) or the exams given, each read by
+    `readers_per_exam` of `readers` (all of them unless told). `again`: the readers may be handed exams
+    they read in another batch (independence off, with its reason). Other options go to batch_create."""
+    made = [make_exam(seed=i) for i in range(exams)] if isinstance(exams, int) else list(exams)
+    if again:
+        options = {"exclude_seen": False, "independence_off_reason": AGAIN, **options}
+    return batch_create(
+        name=name,
+        taxonomy=taxonomy,
+        exams=made,
+        readers=readers,
+        readers_per_exam=readers_per_exam or len(readers),
+        actor=actor,
+        **options,
+    )
+
+
+def read(reader, batch, exam, codes) -> None:
+    """`reader` submits `codes` on their assignment of `exam` in `batch`, after a draft, as the page does."""
+    assignment = models.Assignment.objects.get(batch=batch, exam=exam, reader=reader)
+    draft = annotation_save_draft(actor=reader, assignment=assignment, labels=[], revision=0)
+    annotation_submit(
+        actor=reader, assignment=assignment, labels=[LabelInput(c) for c in codes], revision=draft.revision
+    )
+
+
+def batch_with_reads(
+    *, taxonomy, actor, readers, reads: Sequence[Sequence[Sequence[str]]], compute: bool = True, **options
+) -> models.ReviewBatch:
+    """A batch of len(reads) new exams, every reader reading each: reads[i][j] are the codes reader j
+    submits on exam i. Its agreement computed (the consensus and disputes written) unless `compute` is
+    false."""
+    batch = batch_for(taxonomy=taxonomy, actor=actor, readers=readers, exams=len(reads), **options)
+    exams = [
+        be.exam for be in models.BatchExam.objects.filter(batch=batch).select_related("exam").order_by("pk")
+    ]
+    for exam, codes in zip(exams, reads, strict=True):
+        for reader, marked in zip(readers, codes, strict=True):
+            read(reader, batch, exam, marked)
+    if compute:
+        batch_agreement_compute(batch.pk)
+    return batch
+
+
+def disputed_exam(
+    *, taxonomy, actor, readers, agreed: Sequence[str] = ("SB",), disputed: str = "1dAVb", name="Disputes"
+) -> tuple[models.ReviewBatch, models.Exam]:
+    """One exam two readers agree on `agreed` and tie on `disputed` (the first marks it): an open dispute."""
+    one, two = readers
+    batch = batch_with_reads(
+        taxonomy=taxonomy,
+        actor=actor,
+        readers=[one, two],
+        reads=[[[*agreed, disputed], list(agreed)]],
+        name=name,
+    )
+    return batch, models.BatchExam.objects.get(batch=batch).exam
+
+
+def adjudicated_exam(
+    *, taxonomy, actor, readers, adjudicator, present: bool = True, disputed: str = "1dAVb", **options
+) -> tuple[models.ReviewBatch, models.Exam]:
+    """A disputed exam (disputed_exam) whose dispute `adjudicator` settled: `disputed` present or not."""
+    batch, exam = disputed_exam(taxonomy=taxonomy, actor=actor, readers=readers, disputed=disputed, **options)
+    adjudication_decide(
+        actor=adjudicator, batch=batch, exam_id=exam.pk, decisions=[Decision(disputed, present)], version=0
+    )
+    return batch, exam
+
+
+def release_of(*, actor, batches, hdf5: bool = False, **options) -> models.Release:
+    """A release of `batches`, built here and now (no worker), without the HDF5 file unless asked."""
+    release = release_build(release_create(actor=actor, batches=batches, hdf5=hdf5, **options).pk)
+    assert release is not None
+    return release
