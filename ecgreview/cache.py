@@ -41,7 +41,8 @@ class _SharedClient(RedisCacheClient):
         self._clients: dict[int, Any] = {}
 
     def get_client(self, key=None, *, write: bool = False):
-        pool = self._get_connection_pool(write)
+        # RedisCacheClient's own pool lookup (Django's); django-stubs omits the private method.
+        pool = self._get_connection_pool(write)  # type: ignore[attr-defined]
         client = self._clients.get(id(pool))
         if client is None:
             where = pool.connection_kwargs

@@ -10,6 +10,7 @@ Both answer 400 with a detail naming the problem, before any view runs.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from typing import Any
 
 from django.conf import settings
@@ -48,7 +49,7 @@ def _check(data: Any) -> None:
         if isinstance(value, dict):
             for key in value:
                 _encodable(key)
-            items = value.values()
+            items: Iterable[Any] = value.values()
         else:
             items = value
         pending.extend((item, depth + 1) for item in items)

@@ -22,6 +22,7 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import cast
 
 from django.core.exceptions import ImproperlyConfigured
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections, router
@@ -121,7 +122,7 @@ def _insert_statement(objs: Sequence[Model], alias: str) -> _Statement:
     if not returns_pk or connection.ops.bulk_batch_size(fields, objs) < rows:
         raise ImproperlyConfigured(f"{connection.vendor}: {rows} rows need bulk_create's own batching")
     query = InsertQuery(model)
-    query.insert_values(fields, objs)
+    query.insert_values(fields, list(objs))
     compiler = query.get_compiler(alias)
     compiler.returning_fields = [opts.pk]
     ((sql, params),) = compiler.as_sql()
@@ -173,7 +174,10 @@ def _update_statement(obj: Model, fields: tuple[Field, ...], alias: str) -> _Sta
     model = type(obj)
     _refuse_receivers(model)
     query = model._base_manager.using(alias).filter(pk=obj.pk).query.chain(UpdateQuery)
-    query.add_update_fields([(field, None, field.pre_save(obj, add=False)) for field in fields])
+    # UpdateQuery.add_update_fields is Django's (what save(update_fields) calls); django-stubs omits it.
+    query.add_update_fields(  # type: ignore[attr-defined]
+        [(field, None, field.pre_save(obj, add=False)) for field in fields]
+    )
     sql, params = query.get_compiler(alias).as_sql()
     if len(params) != len(fields) + 1 or sql.count("%s") != len(params) or params[-1] != obj.pk:
         raise ImproperlyConfigured(f"{model._meta.label}: the update does not take one parameter per value")
@@ -187,7 +191,8 @@ def row_update(obj: Model, names: Sequence[str]) -> None:
     key = (model, tuple(names), alias)
     statement = _UPDATES.get(key)
     if statement is None:
-        fields = tuple(model._meta.get_field(name) for name in names)
+        # update_fields names concrete fields, never reverse relations.
+        fields = tuple(cast(Field, model._meta.get_field(name)) for name in names)
         statement = _UPDATES[key] = _update_statement(obj, fields, alias)
     connection = connections[alias]
     params = [_value(field, field.pre_save(obj, add=False), connection) for field in statement.fields]

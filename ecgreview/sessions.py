@@ -10,9 +10,11 @@ Django's own code, unchanged. SESSION_ENGINE = "ecgreview.sessions".
 from __future__ import annotations
 
 from functools import cache
+from typing import cast
 
 from django.contrib.sessions.backends import db
 from django.db import connections, router
+from django.db.models import Field
 from django.utils import timezone
 
 
@@ -38,7 +40,8 @@ def _load_sql(vendor: str) -> str:
     quote = connections[router.db_for_read(Session)].ops.quote_name
     table = quote(Session._meta.db_table)
     key, data, expiry = (
-        quote(Session._meta.get_field(f).column) for f in ("session_key", "session_data", "expire_date")
+        quote(cast(Field, Session._meta.get_field(f)).column or f)
+        for f in ("session_key", "session_data", "expire_date")
     )
     # Quoted names from the model only; the key and the time are parameters.
     return f"SELECT {data} FROM {table} WHERE {key} = %s AND {expiry} > %s"  # noqa: S608
