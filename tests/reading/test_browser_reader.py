@@ -475,6 +475,17 @@ def test_calipers_read_the_rr_interval_of_a_synthetic_exam_within_one_sample(
             " return [box.left + xa._offset + xa.l2p(t.x[i] + 0.01), box.top + ya._offset + ya.l2p(t.y[i])];",
         )
         page.mouse.click(x, y)
+    # Each point lies where it was clicked, not only a right interval between two shifted points: the
+    # calipers' marks stand within a sample (0.05 mm at 25 mm/s, 500 Hz) of the two R peaks' paper x.
+    peaks_x = figure(
+        page,
+        f"const t = {STRIPS_OF}(gd).find(d => d.name === 'II (rhythm)');"
+        f" return [t.x[{int(peaks[3])}], t.x[{int(peaks[4])}]];",
+    )
+    marks = figure(
+        page, "return gd.layout.shapes.filter(s => s.name === 'caliper' && s.y0 !== s.y1).map(s => s.x0);"
+    )
+    assert len(marks) == 2 and all(abs(m - x) <= 0.051 for m, x in zip(sorted(marks), peaks_x, strict=True))
     readout = page.locator("#caliper-readout")
     assert abs(float(readout.get_attribute("data-interval-ms")) - rr_ms) <= 2.0
     assert abs(float(readout.get_attribute("data-rate-bpm")) - 60000 / rr_ms) < 0.5

@@ -306,10 +306,12 @@
   }
 
   /* --- Screen to paper ---------------------------------------------------------------------------- */
-  /* The plot area on screen: Plotly's drag rectangle covers exactly the axes' extent. */
+  /* The plot area on screen, from the layout this module set (Plotly's public figure, not its DOM): the
+   * figure has no margins and its own width and height, drawn from the top left corner of its div. */
   function plotArea(gd) {
-    var area = gd.querySelector(".draglayer .nsewdrag") || gd.querySelector(".main-svg");
-    return area ? area.getBoundingClientRect() : null;
+    var figure = gd.layout, corner = gd.getBoundingClientRect();
+    if (!figure || !figure.width || !figure.height) return null;
+    return { left: corner.left, top: corner.top, width: figure.width, height: figure.height };
   }
   /* Paper millimetres {x, y} under a point of the window (clientX, clientY), at the current zoom. */
   function toPaper(gd, clientX, clientY) {
