@@ -61,6 +61,7 @@ def test_sign_in_through_the_provider_roles_from_its_groups_and_sign_out(browser
         page.on("pageerror", lambda error: walk.errors.append(f"olga: {error}"))
         page.goto(f"{url}/accounts/login/")
         assert page.locator("a#sso-sign-in").inner_text().strip() == "Sign in with Hospital ID"
+        walk.shot(page, "sso-login-page")
 
         provider.set_account("olga", groups=["ecg-coordinators", "ecg-readers"])
         provider_sign_in(page, url, "olga")
