@@ -129,18 +129,18 @@ AGAIN = "the same exams again, on purpose"
 
 
 def batch_for(
-    *,
     taxonomy,
     actor,
     readers,
     exams: int | Sequence[models.Exam] = 1,
+    *,
     name: str = "Batch",
     readers_per_exam: int | None = None,
     again: bool = False,
     **options,
 ) -> models.ReviewBatch:
-    """A started batch: `exams` new synthetic exams (seeded 0, 1, ...) or the exams given, each read by
-    `readers_per_exam` of `readers` (all of them unless told). `again`: the readers may be handed exams
+    """A started batch of `taxonomy` that `actor` designed: `exams` new synthetic exams (seeded 0, 1, ...) or
+    the exams given, each read by `readers_per_exam` of `readers` (all of them unless told). `again`: the readers may be handed exams
     they read in another batch (independence off, with its reason). Other options go to batch_create."""
     made = [make_exam(seed=i) for i in range(exams)] if isinstance(exams, int) else list(exams)
     if again:

@@ -14,9 +14,8 @@ from django.core.management import call_command
 from annotations.lib.ecg.leads import STANDARD_LEADS
 from annotations.lib.ecg.synthetic import synthetic_ecg
 from annotations.models import AuditEvent, Exam, ExamBeat, ReviewBatch, Suggestion, SuggestionScore
-from annotations.services.batches.lifecycle import batch_create
 from tests.batches.test_batch_pages import api_spec, design_post
-from tests.factories import DatasetFactory, ExamFactory, make_exam
+from tests.factories import DatasetFactory, ExamFactory, batch_for, make_exam
 from tests.reading.helpers import labels, queue, ref
 
 pytestmark = pytest.mark.django_db
@@ -56,14 +55,6 @@ def _suggest(exam, taxonomy) -> None:
     )
 
 
-def _batch(exam, readers, diego, tnmg, *, mode=ReviewBatch.SuggestionMode.HIDDEN, **options) -> ReviewBatch:
-    return batch_create(
-        name=f"{mode} {options}", taxonomy=tnmg, exams=[exam], readers=readers, readers_per_exam=len(readers),
-        actor=diego, suggestion_mode=mode, exclude_seen=False, independence_off_reason="the same exam again",
-        **options,
-    )  # fmt: skip
-
-
 def _measurements(client, assignment, **query) -> dict:
     suffix = "?prefetch=1" if query.get("prefetch") else ""
     body = client.get(f"{API}/{ref(assignment)}/{suffix}").json()
@@ -77,7 +68,7 @@ def _nothing_diagnostic(panel: dict) -> None:
 
 
 def test_by_default_a_batch_shows_its_blind_readers_no_measurements(client_for, ana, diego, tnmg, carted):
-    anas = queue(_batch(carted, [ana], diego, tnmg), ana)[0]
+    anas = queue(batch_for(tnmg, diego, [ana], [carted]), ana)[0]
     assert _measurements(client_for(ana), anas) == NOTHING
     assert ReviewBatch.objects.get().design["blind_measurements"] == "none"
 
@@ -87,7 +78,9 @@ def test_cart_shows_the_cart_s_beat_and_measurements_and_nothing_computed(
     client_for, ana, diego, tnmg, carted, mode
 ):
     _suggest(carted, tnmg)
-    anas = queue(_batch(carted, [ana], diego, tnmg, mode=mode, blind_measurements="cart"), ana)[0]
+    anas = queue(
+        batch_for(tnmg, diego, [ana], [carted], suggestion_mode=mode, blind_measurements="cart"), ana
+    )[0]
     panel = _measurements(client_for(ana), anas)
     assert panel["setting"] == "cart"
     assert panel["intervals"] == {"cart": CART, "computed": None} and panel["st_mm"] is None
@@ -105,7 +98,10 @@ def test_cart_and_computed_adds_the_computed_intervals_marks_and_st_levels_befor
 ):
     exam = make_exam(heart_rate=72)
     _suggest(exam, tnmg)
-    anas = queue(_batch(exam, [ana], diego, tnmg, mode=mode, blind_measurements="cart_and_computed"), ana)[0]
+    anas = queue(
+        batch_for(tnmg, diego, [ana], [exam], suggestion_mode=mode, blind_measurements="cart_and_computed"),
+        ana,
+    )[0]
     client = client_for(ana)
     body = client.get(f"{API}/{ref(anas)}/").json()
     assert body["suggestion"] is None and body["median"] is None
@@ -135,7 +131,7 @@ def test_cart_and_computed_adds_the_computed_intervals_marks_and_st_levels_befor
 def test_the_cart_s_beat_is_drawn_with_the_computed_marks_where_it_was_kept(
     client_for, ana, diego, tnmg, carted
 ):
-    anas = queue(_batch(carted, [ana], diego, tnmg, blind_measurements="cart_and_computed"), ana)[0]
+    anas = queue(batch_for(tnmg, diego, [ana], [carted], blind_measurements="cart_and_computed"), ana)[0]
     panel = _measurements(client_for(ana), anas)
     assert panel["beat"]["source"] == "cart" and panel["intervals"]["cart"] == CART
     assert panel["intervals"]["computed"]["heart_rate_bpm"] == pytest.approx(61, abs=1)
@@ -147,8 +143,13 @@ def test_two_stage_keeps_the_panel_after_the_blind_read_and_only_then_reveals_th
 ):
     exam = make_exam()
     _suggest(exam, tnmg)
-    batch = _batch(
-        exam, [ana], diego, tnmg, mode=ReviewBatch.SuggestionMode.TWO_STAGE, blind_measurements="cart"
+    batch = batch_for(
+        tnmg,
+        diego,
+        [ana],
+        [exam],
+        suggestion_mode=ReviewBatch.SuggestionMode.TWO_STAGE,
+        blind_measurements="cart",
     )
     anas = queue(batch, ana)[0]
     client = client_for(ana)
@@ -164,7 +165,10 @@ def test_a_shown_batch_carries_the_panel_beside_the_suggestion_it_shows(client_f
     exam = make_exam()
     _suggest(exam, tnmg)
     mode = ReviewBatch.SuggestionMode.SHOWN
-    anas = queue(_batch(exam, [ana], diego, tnmg, mode=mode, blind_measurements="cart_and_computed"), ana)[0]
+    anas = queue(
+        batch_for(tnmg, diego, [ana], [exam], suggestion_mode=mode, blind_measurements="cart_and_computed"),
+        ana,
+    )[0]
     body = client_for(ana).get(f"{API}/{ref(anas)}/").json()
     assert body["suggestion"]["provider"] == "openecg-codec"
     _nothing_diagnostic(body["measurements"])
@@ -172,7 +176,7 @@ def test_a_shown_batch_carries_the_panel_beside_the_suggestion_it_shows(client_f
 
 
 def test_the_older_cart_option_means_the_cart_setting(client_for, ana, diego, tnmg, carted):
-    anas = queue(_batch(carted, [ana], diego, tnmg, device_measurements_shown=True), ana)[0]
+    anas = queue(batch_for(tnmg, diego, [ana], [carted], device_measurements_shown=True), ana)[0]
     assert ReviewBatch.objects.get().design["blind_measurements"] == "cart"
     assert _measurements(client_for(ana), anas)["intervals"]["cart"] == CART
     # A batch made before the setting existed reads it from the option it was made with.
@@ -183,7 +187,7 @@ def test_the_older_cart_option_means_the_cart_setting(client_for, ana, diego, tn
 
 
 def test_another_reader_s_assignment_is_404_whatever_the_setting(client_for, ana, bruno, diego, tnmg, carted):
-    anas = queue(_batch(carted, [ana], diego, tnmg, blind_measurements="cart_and_computed"), ana)[0]
+    anas = queue(batch_for(tnmg, diego, [ana], [carted], blind_measurements="cart_and_computed"), ana)[0]
     assert client_for(bruno).get(f"{API}/{ref(anas)}/").status_code == 404
 
 

@@ -12,9 +12,8 @@ import pytest
 
 from annotations.models import AuditEvent, Exam, ReviewBatch
 from annotations.services.agreement.compute import batch_agreement_compute
-from annotations.services.batches.lifecycle import batch_create
 from tests.batches.test_batch_pages import design_post
-from tests.factories import DatasetFactory, ExamFactory, UserFactory, make_exam
+from tests.factories import DatasetFactory, ExamFactory, UserFactory, batch_for, make_exam
 from tests.reading.helpers import queue, ref
 
 pytestmark = pytest.mark.django_db
@@ -39,18 +38,6 @@ def carted():
     Exam.objects.filter(pk=exam.pk).update(device_measurements=CART)
     exam.refresh_from_db()
     return exam
-
-
-def _batch(name, exam, readers, diego, tnmg, *, shown: bool) -> ReviewBatch:
-    return batch_create(
-        name=name,
-        taxonomy=tnmg,
-        exams=[exam],
-        readers=readers,
-        readers_per_exam=len(readers),
-        actor=diego,
-        device_measurements_shown=shown,
-    )
 
 
 def _api_spec(ana, bruno, tnmg, **extra) -> dict:
@@ -132,7 +119,7 @@ def test_the_designer_offers_the_option_and_the_dashboard_shows_it(
 def test_a_reader_of_a_batch_that_shows_them_gets_the_cart_s_measurements_with_the_exam(
     client_for, ana, diego, tnmg, carted
 ):
-    anas = queue(_batch("Shown", carted, [ana], diego, tnmg, shown=True), ana)[0]
+    anas = queue(batch_for(tnmg, diego, [ana], [carted], device_measurements_shown=True), ana)[0]
     context = client_for(ana).get(f"{API}/{ref(anas)}/").json()
     assert context["exam"]["device_measurements"] == CART
     # It is the exam's, not something shown on opening: the prefetched context carries it too.
@@ -141,15 +128,15 @@ def test_a_reader_of_a_batch_that_shows_them_gets_the_cart_s_measurements_with_t
 
 
 def test_an_exam_whose_file_gave_none_reads_empty_in_a_batch_that_shows_them(client_for, ana, diego, tnmg):
-    anas = queue(_batch("Shown", make_exam(), [ana], diego, tnmg, shown=True), ana)[0]
+    anas = queue(batch_for(tnmg, diego, [ana], [make_exam()], device_measurements_shown=True), ana)[0]
     assert client_for(ana).get(f"{API}/{ref(anas)}/").json()["exam"]["device_measurements"] == {}
 
 
 def test_the_same_exam_in_a_batch_that_does_not_show_them_gives_its_reader_nothing(
     client_for, ana, bruno, diego, tnmg, carted
 ):
-    _batch("Shown", carted, [bruno], diego, tnmg, shown=True)
-    anas = queue(_batch("Hidden", carted, [ana], diego, tnmg, shown=False), ana)[0]
+    batch_for(tnmg, diego, [bruno], [carted], device_measurements_shown=True)
+    anas = queue(batch_for(tnmg, diego, [ana], [carted], device_measurements_shown=False), ana)[0]
     body = client_for(ana).get(f"{API}/{ref(anas)}/").content.decode()
     assert json.loads(body)["exam"]["device_measurements"] is None
     # Nowhere else in the answer either (the keys: the numbers alone could match an etag by chance).
@@ -159,11 +146,11 @@ def test_the_same_exam_in_a_batch_that_does_not_show_them_gives_its_reader_nothi
 def test_the_reader_s_printout_carries_them_only_where_the_batch_shows_them(
     client_for, ana, bruno, diego, tnmg, carted
 ):
-    shown = queue(_batch("Shown", carted, [ana], diego, tnmg, shown=True), ana)[0]
+    shown = queue(batch_for(tnmg, diego, [ana], [carted], device_measurements_shown=True), ana)[0]
     page = client_for(ana).get(f"/read/{ref(shown)}/print/").content.decode()
     assert 'id="print-device-measurements"' in page
     assert "QRS 117 ms" in page and "RR 982 ms" in page and "QRS axis -52°" in page
-    hidden = queue(_batch("Hidden", carted, [bruno], diego, tnmg, shown=False), bruno)[0]
+    hidden = queue(batch_for(tnmg, diego, [bruno], [carted], device_measurements_shown=False), bruno)[0]
     page = client_for(bruno).get(f"/read/{ref(hidden)}/print/").content.decode()
     assert 'id="print-device-measurements"' not in page and "RR 982 ms" not in page
 
@@ -173,7 +160,7 @@ def test_the_adjudicator_sees_the_cart_s_measurements_on_the_case_and_in_its_api
 ):
     from tests.adjudication.test_adjudication import read
 
-    batch = _batch("Disputed", carted, [ana, bruno], diego, tnmg, shown=False)
+    batch = batch_for(tnmg, diego, [ana, bruno], [carted], device_measurements_shown=False)
     read(ana, batch, carted, ["SB", "1dAVb"])
     read(bruno, batch, carted, ["SB"])
     batch_agreement_compute(batch.pk)

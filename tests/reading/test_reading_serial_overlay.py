@@ -11,9 +11,8 @@ from datetime import UTC, datetime
 import pytest
 
 from annotations.models import Exam, ReviewBatch, Suggestion, SuggestionScore
-from annotations.services.batches.lifecycle import batch_create
 from annotations.services.reading import LabelInput, annotation_submit
-from tests.factories import DatasetFactory, make_exam
+from tests.factories import DatasetFactory, batch_for, make_exam
 from tests.reading.helpers import queue, ref
 
 pytestmark = pytest.mark.django_db
@@ -44,28 +43,14 @@ def pair():
     return earlier, current
 
 
-def _batch(
-    name, exams, readers, diego, tnmg, *, serial=True, mode=ReviewBatch.SuggestionMode.HIDDEN, **extra
-):
-    return batch_create(
-        name=name,
-        taxonomy=tnmg,
-        exams=exams,
-        readers=readers,
-        readers_per_exam=len(readers),
-        actor=diego,
-        suggestion_mode=mode,
-        serial_comparison=serial,
-        exclude_seen=False,
-        independence_off_reason="the same exams with and without the option",
-        **extra,
-    )
+# Serial comparison on, and the same exams handed again batch after batch (independence off, on purpose).
+SERIAL = {"serial_comparison": True, "again": True}
 
 
 def test_the_overlay_gives_both_median_beats_with_their_dates_aligned_on_qrs_onset(
     client_for, ana, diego, tnmg, pair
 ):
-    anas = queue(_batch("Serial", [pair[1]], [ana], diego, tnmg), ana)[0]
+    anas = queue(batch_for(tnmg, diego, [ana], [pair[1]], **SERIAL), ana)[0]
     got = client_for(ana).get(f"{API}/{ref(anas)}/priors/1/overlay/")
     assert got.status_code == 200
     body = got.json()
@@ -113,7 +98,7 @@ def test_with_the_cart_shown_the_table_gives_each_change_from_the_carts_measurem
             "qrs_axis_deg": -35,
         }
     )
-    anas = queue(_batch("Serial", [pair[1]], [ana], diego, tnmg, device_measurements_shown=True), ana)[0]
+    anas = queue(batch_for(tnmg, diego, [ana], [pair[1]], device_measurements_shown=True, **SERIAL), ana)[0]
     body = client_for(ana).get(f"{API}/{ref(anas)}/priors/1/overlay/").json()
     assert body["measurements"]["source"] == "cart"
     rows = {row["key"]: row for row in body["measurements"]["rows"]}
@@ -132,9 +117,10 @@ def test_where_the_suggestion_is_shown_the_table_is_measured_from_the_signals(
     SuggestionScore.objects.create(
         suggestion=suggestion, diagnostic_class=tnmg.classes.get(code="SB"), score=0.9
     )
-    anas = queue(_batch("Shown", [pair[1]], [ana], diego, tnmg, mode=ReviewBatch.SuggestionMode.SHOWN), ana)[
-        0
-    ]
+    anas = queue(
+        batch_for(tnmg, diego, [ana], [pair[1]], suggestion_mode=ReviewBatch.SuggestionMode.SHOWN, **SERIAL),
+        ana,
+    )[0]
     client = client_for(ana)
     assert client.get(f"{API}/{ref(anas)}/").status_code == 200  # opened: its suggestion is shown
     body = client.get(f"{API}/{ref(anas)}/priors/1/overlay/").json()
@@ -152,10 +138,10 @@ def test_where_the_suggestion_is_shown_the_table_is_measured_from_the_signals(
 def test_only_the_reader_of_a_serial_batch_gets_it_and_never_anybodys_read(
     client_for, ana, bruno, carla, diego, tnmg, pair
 ):
-    serial = _batch("Serial", [pair[1]], [ana, bruno], diego, tnmg)
+    serial = batch_for(tnmg, diego, [ana, bruno], [pair[1]], **SERIAL)
     anas = queue(serial, ana)[0]
     # bruno read the earlier exam in another batch; nothing of it may reach ana.
-    older = queue(_batch("Old", [pair[0]], [bruno], diego, tnmg, serial=False), bruno)[0]
+    older = queue(batch_for(tnmg, diego, [bruno], [pair[0]], again=True), bruno)[0]
     annotation_submit(
         actor=bruno, assignment=older.pk, labels=[LabelInput(code="SB")], comment=MARKER, revision=0
     )
@@ -170,7 +156,7 @@ def test_only_the_reader_of_a_serial_batch_gets_it_and_never_anybodys_read(
     ana_client = client_for(ana)
     for n in (0, 2, 4):
         assert ana_client.get(f"{API}/{ref(anas)}/priors/{n}/overlay/").status_code == 404, n
-    plain = queue(_batch("Plain", [pair[1]], [ana], diego, tnmg, serial=False), ana)[0]
+    plain = queue(batch_for(tnmg, diego, [ana], [pair[1]], again=True), ana)[0]
     assert ana_client.get(f"{API}/{ref(plain)}/priors/1/overlay/").status_code == 404
     assert ana_client.get(f"{API}/{ref(plain)}/").json()["priors"] == []
     listed = ana_client.get(f"{API}/{ref(anas)}/").json()["priors"][0]
@@ -181,9 +167,9 @@ def test_a_batch_showing_computed_measurements_to_blind_readers_gives_the_measur
     client_for, ana, diego, tnmg, pair
 ):
     """Hidden suggestions, but the batch's `blind_measurements` shows the computed measurements."""
-    anas = queue(_batch("Blind", [pair[1]], [ana], diego, tnmg, blind_measurements="cart_and_computed"), ana)[
-        0
-    ]
+    anas = queue(
+        batch_for(tnmg, diego, [ana], [pair[1]], blind_measurements="cart_and_computed", **SERIAL), ana
+    )[0]
     body = client_for(ana).get(f"{API}/{ref(anas)}/priors/1/overlay/").json()
     assert body["measurements"]["source"] == "computed"
     rows = {row["key"]: row for row in body["measurements"]["rows"]}
