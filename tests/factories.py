@@ -139,16 +139,21 @@ def batch_for(
     again: bool = False,
     **options,
 ) -> models.ReviewBatch:
-    """A started batch of `taxonomy` that `actor` designed: `exams` new synthetic exams (seeded 0, 1, ...) or
-    the exams given, each read by `readers_per_exam` of `readers` (all of them unless told). `again`: the readers may be handed exams
-    they read in another batch (independence off, with its reason). Other options go to batch_create."""
-    made = [make_exam(seed=i) for i in range(exams)] if isinstance(exams, int) else list(exams)
+    """A started batch of `taxonomy` that `actor` designed: `exams` new synthetic exams (each its own
+    waveform) or the exams given, each read by `readers_per_exam` of `readers` (all of them unless told).
+    `again`: the readers may be handed exams they read in another batch (independence off, with its
+    reason). Other options go to batch_create."""
+    if isinstance(exams, int):
+        # Seeds not taken yet in this test: two synthetic exams of one seed are one waveform, which the
+        # blinding treats as copies of each other.
+        first = models.Exam.objects.count()
+        exams = [make_exam(seed=first + i) for i in range(exams)]
     if again:
         options = {"exclude_seen": False, "independence_off_reason": AGAIN, **options}
     return batch_create(
         name=name,
         taxonomy=taxonomy,
-        exams=made,
+        exams=list(exams),
         readers=readers,
         readers_per_exam=readers_per_exam or len(readers),
         actor=actor,

@@ -9,28 +9,13 @@ import datetime
 import pytest
 from django.utils import timezone
 
-from annotations.models import Assignment, ReviewBatch
-from annotations.services.batches.lifecycle import batch_close, batch_create
-from tests.factories import make_exam
+from annotations.models import Assignment
+from annotations.services.batches.lifecycle import batch_close
+from tests.factories import batch_for
 from tests.reading.helpers import queue, ref
 
 pytestmark = pytest.mark.django_db
 API = "/api/v1/reading/assignments"
-
-
-def _batch(name, readers, coordinator, taxonomy, exams: int, due: datetime.date | None = None):
-    batch = batch_create(
-        name=name,
-        taxonomy=taxonomy,
-        exams=[make_exam(seed=100 + i) for i in range(exams)],
-        readers=readers,
-        readers_per_exam=len(readers),
-        actor=coordinator,
-        seed=9,
-    )
-    if due is not None:
-        ReviewBatch.objects.filter(pk=batch.pk).update(due_date=due)
-    return batch
 
 
 def _set(assignment: Assignment, status: str) -> None:
@@ -45,9 +30,9 @@ def _set(assignment: Assignment, status: str) -> None:
 def study(ana, bruno, diego, tnmg):
     """ana reads 6 exams of "Main" (2 submitted, 1 skipped, 1 draft, 2 unread) and 3 of "Other" (1 submitted);
     bruno has read everything of "Main"; "Old" is closed."""
-    main = _batch("Main", [ana, bruno], diego, tnmg, exams=6, due=datetime.date(2031, 5, 1))
-    other = _batch("Other", [ana], diego, tnmg, exams=3, due=datetime.date(2030, 1, 1))
-    old = _batch("Old", [ana], diego, tnmg, exams=2)
+    main = batch_for(tnmg, diego, [ana, bruno], 6, name="Main", seed=9, due_date=datetime.date(2031, 5, 1))
+    other = batch_for(tnmg, diego, [ana], 3, name="Other", seed=9, due_date=datetime.date(2030, 1, 1))
+    old = batch_for(tnmg, diego, [ana], 2, name="Old", seed=9)
     mine = queue(main, ana)
     for assignment, status in zip(
         mine[:4],
