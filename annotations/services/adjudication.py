@@ -43,7 +43,7 @@ from annotations.services.audit import audit_record
 from annotations.services.enqueue import task_enqueue_on_commit
 
 if TYPE_CHECKING:
-    from django.contrib.auth.models import AnonymousUser, User
+    from django.contrib.auth.models import User
 
 MAX_RATIONALE = 4000
 
@@ -110,7 +110,7 @@ class _Case:
     classes: dict[str, DiagnosticClass]
 
 
-def _check_request(actor: User | AnonymousUser, exam_id: int, decisions: Sequence[Decision]) -> list[str]:
+def _check_request(actor: User, exam_id: int, decisions: Sequence[Decision]) -> list[str]:
     """The decided codes, once the actor may decide this exam and decides each class once."""
     if not has_role(actor, Role.ADJUDICATOR):
         raise AdjudicationRefused(_("Only adjudicators decide disputed labels."))
@@ -205,7 +205,7 @@ def _displaced_by_decision(case: _Case, decisions: Sequence[Decision]) -> set[st
 class _Signature:
     """What every decision of one signing shares."""
 
-    actor: object
+    actor: User
     rationale: str
     version: int
     n_reads: int
@@ -233,6 +233,7 @@ def _decision_save(case: _Case, decision: Decision, signed: _Signature) -> Adjud
     if dispute is None and previous is None:  # added by the adjudicator: no reader marked it
         previous = Consensus(positive_votes=0, total_votes=signed.n_reads, probability=None)
     votes = dispute or previous
+    assert votes is not None  # a decision on a class no reader marked was given its Consensus above
     Consensus.objects.update_or_create(
         batch=batch,
         exam_id=exam_id,
@@ -277,7 +278,7 @@ def _decision_audit(
 
 def adjudication_decide(
     *,
-    actor: User | AnonymousUser,
+    actor: User,
     batch: ReviewBatch,
     exam_id: int,
     decisions: Sequence[Decision],
@@ -351,7 +352,7 @@ def _exclusive_set_check(
         )
 
 
-def _view_record(actor: User | AnonymousUser, batch: ReviewBatch, exam_id: int) -> bool:
+def _view_record(actor: User, batch: ReviewBatch, exam_id: int) -> bool:
     view, created = AdjudicationView.objects.get_or_create(
         batch=batch, exam_id=exam_id, adjudicator=actor, defaults={"first_seen_at": timezone.now()}
     )
@@ -362,7 +363,7 @@ def _view_record(actor: User | AnonymousUser, batch: ReviewBatch, exam_id: int) 
     return created
 
 
-def adjudication_view_record(*, actor: User | AnonymousUser, batch: ReviewBatch, exam_id: int) -> bool:
+def adjudication_view_record(*, actor: User, batch: ReviewBatch, exam_id: int) -> bool:
     """Record that the adjudicator opened this exam's case: they now know it was disputed and how the
     pseudonymous readers voted, so no batch may hand it to them to read (selectors.blinding).
 

@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from django.contrib.auth.models import AnonymousUser, User
 from django.db import transaction
 
 from annotations.models import AuditEvent
 from ecgreview.prepared_writes import rows_insert
 
-if TYPE_CHECKING:
-    from django.contrib.auth.models import AnonymousUser, User
-
 
 def audit_record(
     *,
-    actor: User | AnonymousUser,
+    actor: User | AnonymousUser | None,
     action: str,
     target: Any = None,
     before: dict[str, Any] | None = None,
@@ -26,7 +24,7 @@ def audit_record(
     """Append an audit event. Must run inside the transaction of the write it describes."""
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError(f"audit_record({action!r}) called outside the write's transaction")
-    user = actor if getattr(actor, "is_authenticated", False) else None
+    user = actor if isinstance(actor, User) and actor.is_authenticated else None
     event = AuditEvent(
         actor=user,
         actor_username=user.get_username() if user else actor_username,
@@ -41,9 +39,7 @@ def audit_record(
     return event
 
 
-def audit_export_record(
-    *, actor: User | AnonymousUser, filters: dict[str, Any], ip_address: str | None
-) -> AuditEvent:
+def audit_export_record(*, actor: User, filters: dict[str, Any], ip_address: str | None) -> AuditEvent:
     """The export of the trail is itself audited, with the filters it was asked for: its own transaction,
     since reading the trail writes nothing else."""
     with transaction.atomic():

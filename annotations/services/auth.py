@@ -33,7 +33,7 @@ from ecgreview.client_address import is_trusted_proxy
 from ecgreview.middleware import without_nul
 
 if TYPE_CHECKING:
-    from django.contrib.auth.models import AnonymousUser, User
+    from django.contrib.auth.models import User
 
 logger = logging.getLogger(__name__)
 
@@ -110,7 +110,7 @@ def login_fail(username: str, ip: str | None) -> None:
     _audit_anonymous("auth.login_failed", username, ip)
 
 
-def login_succeed(user: User | AnonymousUser, ip: str | None) -> None:
+def login_succeed(user: User, ip: str | None) -> None:
     """A successful sign-in: the account's failure count is reset and the login audited."""
     login_success_record(user.get_username(), ip)
     with transaction.atomic():

@@ -7,8 +7,9 @@ second tab or a stale autosave never overwrites newer work. Each save appends an
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from django.db import transaction
@@ -71,7 +72,14 @@ class ReadClosed(Conflict):
 
 
 # In the reader's language, asked when raised (a function: the language is the request's, not the import's).
-_ALREADY = {
+def _first_shown_at(locked: Assignment) -> datetime | None:
+    """When the reader was first shown a suggestion of the exam: assignment_for_reader_locked reads it with
+    the lock and sets it on the assignment (a value of that query, not a field the model declares)."""
+    value: datetime | None = locked.first_shown_at  # type: ignore[attr-defined]
+    return value
+
+
+_ALREADY: dict[str, Callable[[], str]] = {
     Assignment.Status.SUBMITTED: lambda: _("this read is already submitted"),
     Assignment.Status.SKIPPED: lambda: _("this read is already skipped"),
 }
@@ -246,7 +254,7 @@ def _first_annotation(locked: Assignment, now) -> Annotation:
     # exam anywhere (here in a "shown" batch, or in another batch before) means the read is not blind.
     # Only this reader's own exposures count: after a reassign, the first reader's are not theirs. The
     # lock query read the first of them (assignment_for_reader_locked).
-    seen_at = locked.first_shown_at
+    seen_at = _first_shown_at(locked)
     # A two-stage read keeps its step before the suggestion even after an earlier sight (a retest, or
     # the exam in another batch): skipping that step would tell the reader a retest from a first read.
     # The step is dated from the sight: reads.csv marks it as seen and the evidence's blind-to-revised
@@ -268,13 +276,13 @@ def _restage_if_seen(locked: Assignment, current: Annotation) -> bool:
     shows it, since this one did not) is no longer blind. In a two-stage batch it stays the step before
     this batch's suggestion, dated from the sight; elsewhere it becomes the revised read, dated from the
     sight. The saved revisions keep what was written blind; the read as it ends is what was seen."""
-    if current.stage != Annotation.Stage.BLIND or locked.first_shown_at is None:
+    if current.stage != Annotation.Stage.BLIND or _first_shown_at(locked) is None:
         return False
     if current.suggestion_shown_at is not None:  # already dated from an earlier sight
         return False
     if locked.batch.suggestion_mode != ReviewBatch.SuggestionMode.TWO_STAGE:
         current.stage = Annotation.Stage.REVISED
-    current.suggestion_shown_at = locked.first_shown_at
+    current.suggestion_shown_at = _first_shown_at(locked)
     return True
 
 

@@ -21,7 +21,7 @@ import inspect
 import logging
 from collections.abc import Iterable
 from functools import lru_cache
-from typing import Any
+from typing import Any, Protocol, cast
 
 import numpy as np
 from django.conf import settings
@@ -63,8 +63,9 @@ logger = logging.getLogger(__name__)
 
 SYSTEM_ACTOR = "system:suggestions"
 MAX_ERROR = 2000
-VERSION_MAX = Suggestion._meta.get_field("provider_version").max_length
-NAME_MAX = Suggestion._meta.get_field("provider").max_length
+# Both CharFields, so both have a max_length.
+VERSION_MAX = cast(int, Suggestion._meta.get_field("provider_version").max_length)
+NAME_MAX = cast(int, Suggestion._meta.get_field("provider").max_length)
 
 
 # --- Providers --------------------------------------------------------------------------------------
@@ -282,14 +283,13 @@ def suggestions_exam_compute(exam_id: int, *, retry_failed: bool = True) -> dict
     providers (imported predictions, retired providers) get scores for taxonomies added since too."""
     task_started("annotations.tasks.suggestions_exam", exam_id)
     outcome = {}
-    done = set()
+    done: set[int] = set()
     for name, provider in suggestion_providers().items():
         row = suggestion_compute(exam_id, provider, retry_failed=retry_failed)
         outcome[name] = row.status if row is not None else "no exam"
-        done.add(row.pk if row is not None else None)
-    others = Suggestion.objects.filter(exam_id=exam_id, status=Suggestion.Status.OK).exclude(
-        pk__in=done - {None}
-    )
+        if row is not None:
+            done.add(row.pk)
+    others = Suggestion.objects.filter(exam_id=exam_id, status=Suggestion.Status.OK).exclude(pk__in=done)
     for suggestion_id in others.values_list("pk", flat=True):
         _scores_complete(suggestion_id)
     return outcome
@@ -377,6 +377,10 @@ def suggestions_sweep_run(limit: int | None = None) -> int:
 
 
 # --- Occlusion sensitivity ---------------------------------------------------------------------------
+class _Occluding(Protocol):
+    def occlusion(self, signals_mv: np.ndarray, sampling_rate: float) -> dict[str, np.ndarray]: ...
+
+
 def occlusion_providers() -> dict[str, Provider]:
     """The configured providers whose class offers occlusion sensitivity, built without the others.
     The exam page asks in web processes, which need not be able to build every provider: a codec set to
@@ -460,7 +464,8 @@ def suggestion_occlusion_compute(suggestion_id: int, provider: Provider | None =
         return 0
     exam = suggestion.exam
     try:
-        relevance = provider.occlusion(exam_signals_mv(exam), exam.sampling_rate)
+        # occlusion_provider hands only providers that offer it (Provider does not declare it).
+        relevance = cast(_Occluding, provider).occlusion(exam_signals_mv(exam), exam.sampling_rate)
     except DatabaseError:
         raise
     except Exception as error:  # the exam's data or the model: logged, the task does not loop on it

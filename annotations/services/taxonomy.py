@@ -225,7 +225,8 @@ def _write_classes(taxonomy: Taxonomy, parsed: ParsedTaxonomy) -> None:
     taxonomy.classes.exclude(code__in=wanted).delete()
     # Positions are unique per taxonomy: move the kept rows out of the way before renumbering.
     taxonomy.classes.update(position=F("position") + 1_000_000)
-    to_create, to_update = [], []
+    to_create: list[DiagnosticClass] = []
+    to_update: list[DiagnosticClass] = []
     for position, item in enumerate(parsed.classes):
         row = existing.get(item["code"]) or DiagnosticClass(taxonomy=taxonomy, code=item["code"])
         for name, value in item.items():

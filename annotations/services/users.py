@@ -14,7 +14,7 @@ from annotations.roles import Role
 from annotations.services.audit import audit_record
 
 if TYPE_CHECKING:
-    from django.contrib.auth.models import AnonymousUser, User
+    from django.contrib.auth.models import User
 
 
 def role_groups_ensure() -> dict[Role, Group]:
@@ -26,7 +26,7 @@ def user_create(
     username: str,
     password: str,
     roles: set[Role],
-    actor: User | AnonymousUser | None = None,
+    actor: User | None = None,
     actor_username: str = "",
     email: str = "",
     first_name: str = "",
@@ -58,7 +58,7 @@ def user_create(
     return user
 
 
-def user_set_roles(*, user: User | AnonymousUser, roles: set[Role], actor: User | AnonymousUser) -> None:
+def user_set_roles(*, user: User, roles: set[Role], actor: User) -> None:
     """Replace a user's roles. Only a coordinator may do it, and never on their own account."""
     from annotations.roles import has_role
 
@@ -90,7 +90,7 @@ def user_set_roles(*, user: User | AnonymousUser, roles: set[Role], actor: User 
         )
 
 
-def _reads_open(user: User | AnonymousUser) -> bool:
+def _reads_open(user: User) -> bool:
     from annotations.models import Assignment, ReviewBatch
 
     return Assignment.objects.filter(
@@ -112,7 +112,7 @@ class UserAdminError(Invalid):
     """A request the People page refuses, with the reason."""
 
 
-def _require_manager(actor: User | AnonymousUser, user: User | AnonymousUser | None = None) -> None:
+def _require_manager(actor: User, user: User | None = None) -> None:
     from annotations.roles import has_role
 
     if not has_role(actor, Role.COORDINATOR):
@@ -131,7 +131,7 @@ def user_create_with_one_time_password(
     *,
     username: str,
     roles: set[Role],
-    actor: User | AnonymousUser,
+    actor: User,
     email: str = "",
     first_name: str = "",
     last_name: str = "",
@@ -176,9 +176,7 @@ def _create_with_one_time_password(*, username: str, roles: set[Role], **fields)
     return user, password
 
 
-def user_set_name(
-    *, user: User | AnonymousUser, first_name: str, last_name: str, actor: User | AnonymousUser
-) -> None:
+def user_set_name(*, user: User, first_name: str, last_name: str, actor: User) -> None:
     """Record or correct the person's given and family names (theirs too: a name grants nothing)."""
     from django.core.exceptions import ValidationError
 
@@ -200,7 +198,7 @@ def user_set_name(
         )
 
 
-def user_set_active(*, user: User | AnonymousUser, active: bool, actor: User | AnonymousUser) -> None:
+def user_set_active(*, user: User, active: bool, actor: User) -> None:
     """Deactivate (or reactivate) an account: it keeps its history, and signs in no more."""
     _require_manager(actor, user)
     with transaction.atomic():
@@ -216,7 +214,7 @@ def user_set_active(*, user: User | AnonymousUser, active: bool, actor: User | A
         )
 
 
-def user_reset_password(*, user: User | AnonymousUser, actor: User | AnonymousUser) -> str:
+def user_reset_password(*, user: User, actor: User) -> str:
     """Give the account a new random password, returned once; the old one stops working at once."""
     _require_manager(actor, user)
     password = one_time_password()
@@ -227,7 +225,7 @@ def user_reset_password(*, user: User | AnonymousUser, actor: User | AnonymousUs
     return password
 
 
-def user_change_own_password(*, user: User | AnonymousUser, password: str) -> None:
+def user_change_own_password(*, user: User, password: str) -> None:
     """The account holder sets their own password (after a coordinator's reset, among others)."""
     with transaction.atomic():
         user.set_password(password)

@@ -308,12 +308,13 @@ def exam_page(user, filters: ExamFilters, *, after: str = "", before: str = "", 
     sort, descending = filters.sort, filters.sort.startswith("-")
     groups = _groups(sort, filters)
     exams = _filtered(filters)
+    cursor: tuple[int, list[Any] | None]
     if before:
         cursor = _decode(before, sort, groups)
         rows = _read(exams, groups, cursor, forward=False, ascending=descending, wanted=size + 1)
         more, rows = len(rows) > size, rows[:size][::-1]
     else:
-        cursor = _decode(after, sort, groups) if after else (0, [])
+        cursor = _decode(after, sort, groups) if after else (0, None)
         rows = _read(exams, groups, cursor, forward=True, ascending=not descending, wanted=size + 1)
         more, rows = len(rows) > size, rows[:size]
     page = ExamPage(exams=[exam for _, exam in rows], filters=filters)

@@ -133,7 +133,7 @@ def class_rows(snapshot: ReadsSnapshot, boot, disputed_per_class: np.ndarray) ->
 def pair_matrix(snapshot: ReadsSnapshot, point) -> dict[str, Any]:
     """Reader x reader: mean over classes of Cohen's kappa (where defined) and exams read by both."""
     n = len(snapshot.reader_ids)
-    kappa = [[None] * n for _ in range(n)]
+    kappa: list[list[float | None]] = [[None] * n for _ in range(n)]
     shared = [[0] * n for _ in range(n)]
     for p, (a, b) in enumerate(point.reader_pairs):
         values = point.pairwise_kappa[p]
@@ -213,7 +213,7 @@ def latent_reader_figures(snapshot: ReadsSnapshot, latent: DawidSkene | None) ->
 def reader_rows(
     snapshot: ReadsSnapshot,
     threshold: float,
-    latent_readers: tuple[Any, ...] | None,
+    latent_readers: tuple[np.ndarray, np.ndarray] | None,
     names: dict[int, str],
     quality: dict[int, dict[str, Any]],
 ) -> list[dict[str, Any]]:
@@ -222,7 +222,7 @@ def reader_rows(
     (latent_reader_figures), where the model is identified; and their gold-exam and test-retest figures
     (``quality``)."""
     identified = latent_readers is not None and _latent_identified(snapshot)
-    latent_se, latent_sp = latent_readers if identified else (None, None)
+    latent_se, latent_sp = latent_readers if latent_readers is not None and identified else (None, None)
     versus = (
         reader_vs_consensus(snapshot.reads, threshold=threshold) if len(snapshot.reader_ids) >= 2 else None
     )

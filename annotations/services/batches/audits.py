@@ -49,6 +49,7 @@ def _sample_size(population: int, sample_size: int | None, sample_fraction: floa
         if not 0.0 < sample_fraction <= 1.0:
             raise BatchDesignError(_("the sample fraction must be above 0 and at most 1"))
         sample_size = max(1, math.ceil(sample_fraction * population))
+    assert sample_size is not None  # exactly one of the two was given (checked above)
     if sample_size < 1:
         raise BatchDesignError(_("the sample size must be at least 1"))
     if population == 0:

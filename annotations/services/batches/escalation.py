@@ -22,7 +22,7 @@ from annotations.services.batches.lifecycle import (
 from annotations.services.webhooks.events import exam_escalated_emit
 
 if TYPE_CHECKING:
-    from django.contrib.auth.models import AnonymousUser, User
+    from django.contrib.auth.models import User
 
 OPEN_STATUSES = [Assignment.Status.PENDING, Assignment.Status.IN_PROGRESS]
 
@@ -52,9 +52,7 @@ def _disputed(batch: ReviewBatch, sets: list[frozenset[int]] | None) -> bool:
     return len(set(sets)) > 1
 
 
-def batch_exam_escalate_if_disputed(
-    *, batch: ReviewBatch, exam_id: int, actor: User | AnonymousUser
-) -> str | None:
+def batch_exam_escalate_if_disputed(*, batch: ReviewBatch, exam_id: int, actor: User) -> str | None:
     """After an exam's last open read is submitted: if the reads disagree on any class (or, where the
     design lists classes, on one of those, or where it weighs them, on classes weighing its threshold:
     selectors.batches.escalation), escalate.
@@ -105,12 +103,10 @@ def _displaceable(batch: ReviewBatch, reader_id: int) -> list[Assignment]:
     mine = Assignment.objects.filter(batch=batch, reader_id=reader_id)
     current = mine.filter(status__in=OPEN_STATUSES).order_by("position").values_list("pk", flat=True).first()
     retested = mine.filter(read_round=2).values("exam_id")
-    return list(
-        mine.filter(status=Assignment.Status.PENDING)
-        .exclude(pk=current)
-        .exclude(read_round=1, exam_id__in=retested)
-        .order_by("position")
-    )
+    unread = mine.filter(status=Assignment.Status.PENDING)
+    if current is not None:
+        unread = unread.exclude(pk=current)
+    return list(unread.exclude(read_round=1, exam_id__in=retested).order_by("position"))
 
 
 def _insert_among_unread(batch: ReviewBatch, exam_id: int, reader_id: int) -> Assignment:

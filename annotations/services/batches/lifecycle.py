@@ -110,7 +110,7 @@ def _design_notes(
     blind_measurements: str,
 ) -> dict[str, Any]:
     """The batch's ``design``: the caller's notes, how it was designed, and what its readers are shown
-    (selectors.reading.priors reads serial_comparison, selectors.reading.assignments
+    (selectors.reading.priors reads serial_comparison, selectors.reading.context
     device_measurements_shown, selectors.reading.blind_measurements blind_measurements)."""
     return {
         **(notes or {}),
@@ -384,7 +384,7 @@ def independence_reason(exclude_seen: bool, reason: str | None) -> str:
 
 def independent_exclusions(
     readers: Sequence[Any], exam_ids: list[int], exclude_seen: bool
-) -> tuple[dict[str, Any], dict]:
+) -> tuple[dict[int, set[int]], dict[str, Any]]:
     """(reader id -> exams kept from them, what the coordinator is told of it: selectors.blinding
     kept_back_summary), for a design of `exam_ids`."""
     reader_ids = [reader.pk for reader in readers]

@@ -26,7 +26,7 @@ from annotations.services.reading import (
 )
 
 if TYPE_CHECKING:
-    from django.contrib.auth.models import AnonymousUser, User
+    from django.contrib.auth.models import User
 
 
 def _slot_to_return(batch: ReviewBatch, reader_id: int, exam_id: int, read_round: int) -> Assignment:
@@ -47,7 +47,7 @@ def _slot_to_return(batch: ReviewBatch, reader_id: int, exam_id: int, read_round
 
 def assignment_return(
     *,
-    actor: User | AnonymousUser,
+    actor: User,
     batch: ReviewBatch,
     reader_id: int,
     exam_id: int,

@@ -26,7 +26,7 @@ from annotations.services.audit import audit_record
 from annotations.services.batches.lifecycle import BatchDesignError
 
 if TYPE_CHECKING:
-    from django.contrib.auth.models import AnonymousUser, User
+    from django.contrib.auth.models import User
 
 # Positions are shifted in two statements (up by this much, then back down by one less) so that no row
 # ever collides with another on the (batch, reader, position) unique constraint mid-update.
@@ -133,9 +133,7 @@ def _skipped_slot_locked(batch: ReviewBatch, assignment_id: int) -> Assignment:
     return skipped
 
 
-def assignment_hand_on(
-    *, actor: User | AnonymousUser, batch: ReviewBatch, assignment_id: int, reader
-) -> Assignment:
+def assignment_hand_on(*, actor: User, batch: ReviewBatch, assignment_id: int, reader) -> Assignment:
     """Give a skipped slot of the batch to another reader of it: a new pending read of the same exam.
 
     Refused (HandOnError: 400) for someone who is not a reader of the batch, and (HandOnConflict: 409)

@@ -121,7 +121,7 @@ def _account_create(claims: dict[str, Any]):
     username, n = wanted, 2
     while User.objects.filter(username__iexact=username).exists():
         username, n = f"{wanted}-{n}", n + 1
-    email = claims.get("email") if isinstance(claims.get("email"), str) else ""
+    email = given if isinstance(given := claims.get("email"), str) else ""
     user = User(
         username=username,
         email=email[:254],

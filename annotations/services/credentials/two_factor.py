@@ -23,7 +23,7 @@ from annotations.roles import Role, has_role
 from annotations.services.audit import audit_record
 
 if TYPE_CHECKING:
-    from django.contrib.auth.models import AnonymousUser, User
+    from django.contrib.auth.models import User
 
 RECOVERY_CODES = 10
 # Lower-case letters and digits without the look-alikes (0/o, 1/l/i): typed from paper.
@@ -31,15 +31,15 @@ _CODE_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
 _STAFF = (Role.COORDINATOR, Role.ADJUDICATOR)
 
 
-def two_factor_device(user: User | AnonymousUser, *, confirmed: bool = True) -> TOTPDevice | None:
+def two_factor_device(user: User, *, confirmed: bool = True) -> TOTPDevice | None:
     return TOTPDevice.objects.filter(user=user, confirmed=confirmed).order_by("-id").first()
 
 
-def two_factor_enrolled(user: User | AnonymousUser) -> bool:
+def two_factor_enrolled(user: User) -> bool:
     return TOTPDevice.objects.filter(user=user, confirmed=True).exists()
 
 
-def two_factor_required(user: User | AnonymousUser) -> bool:
+def two_factor_required(user: User) -> bool:
     """Whether the operator requires this account to use a second factor (TWO_FACTOR_REQUIRED_FOR_STAFF)."""
     return settings.TWO_FACTOR_REQUIRED_FOR_STAFF and any(has_role(user, role) for role in _STAFF)
 
@@ -48,14 +48,14 @@ def _normal(code: str) -> str:
     return "".join((code or "").split()).replace("-", "").lower()
 
 
-def _new_recovery_codes(user: User | AnonymousUser) -> list[str]:
+def _new_recovery_codes(user: User) -> list[str]:
     RecoveryCode.objects.filter(user=user).delete()
     codes = [get_random_string(10, _CODE_ALPHABET) for _ in range(RECOVERY_CODES)]
     RecoveryCode.objects.bulk_create(RecoveryCode(user=user, digest=hash_token(code)) for code in codes)
     return [f"{code[:5]}-{code[5:]}" for code in codes]
 
 
-def totp_device_start(*, user: User | AnonymousUser, ip: str | None = None) -> TOTPDevice:
+def totp_device_start(*, user: User, ip: str | None = None) -> TOTPDevice:
     """A new unconfirmed device for the account (replacing an earlier unconfirmed one)."""
     if two_factor_enrolled(user):
         raise Invalid(_("Two-factor sign-in is already on; turn it off first to enrol another app."))
@@ -66,7 +66,7 @@ def totp_device_start(*, user: User | AnonymousUser, ip: str | None = None) -> T
     return device
 
 
-def totp_device_confirm(*, user: User | AnonymousUser, code: str, ip: str | None = None) -> list[str]:
+def totp_device_confirm(*, user: User, code: str, ip: str | None = None) -> list[str]:
     """Confirm the unconfirmed device with a code it shows; returns the recovery codes (shown once)."""
     device = two_factor_device(user, confirmed=False)
     if device is None:
@@ -81,7 +81,7 @@ def totp_device_confirm(*, user: User | AnonymousUser, code: str, ip: str | None
     return codes
 
 
-def recovery_codes_renew(*, user: User | AnonymousUser, ip: str | None = None) -> list[str]:
+def recovery_codes_renew(*, user: User, ip: str | None = None) -> list[str]:
     if not two_factor_enrolled(user):
         raise Invalid(_("Two-factor sign-in is off for this account."))
     with transaction.atomic():
@@ -90,9 +90,7 @@ def recovery_codes_renew(*, user: User | AnonymousUser, ip: str | None = None) -
     return codes
 
 
-def two_factor_disable(
-    *, actor: User | AnonymousUser, user: User | AnonymousUser, ip: str | None = None
-) -> None:
+def two_factor_disable(*, actor: User, user: User, ip: str | None = None) -> None:
     """Turn the second factor off: for one's own account, or a coordinator's reset of another's (a lost
     phone). Where the operator requires it, the account enrols again at its next sign-in."""
     if actor.pk != user.pk and not has_role(actor, Role.COORDINATOR):
@@ -103,7 +101,7 @@ def two_factor_disable(
         audit_record(actor=actor, action="two_factor.disable", target=user, ip_address=ip)
 
 
-def two_factor_check(user: User | AnonymousUser, code: str) -> str | None:
+def two_factor_check(user: User, code: str) -> str | None:
     """Whether the code is the account's current TOTP code ("totp") or one of its unused recovery codes
     ("recovery", then used up); None otherwise. The caller counts failures towards the lockout."""
     code = _normal(code)

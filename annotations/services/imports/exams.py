@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db import OperationalError, transaction
@@ -58,6 +58,9 @@ from annotations.services.imports.outcomes import (
     RecordOutcome,
 )
 from annotations.services.imports.store import BatchWriter, FileFailed, discard_blobs
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
 logger = logging.getLogger(__name__)
 Progress = Callable[[int], None]
@@ -193,7 +196,7 @@ class _Unit:
     fmt: str
     dataset_name: str
     options: ImportOptions
-    actor: object
+    actor: User | None
     progress: Progress
     outcome: FileOutcome
     written: list[str] = field(default_factory=list)  # blob keys this unit newly wrote

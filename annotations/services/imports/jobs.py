@@ -313,7 +313,10 @@ def import_jobs_stalled_requeue(now) -> int:
                 actor_username=SYSTEM_ACTOR,
                 action="import_job.stalled",
                 target=job,
-                after={"attempt": job.attempt, "started_at": job.started_at.isoformat()},
+                after={
+                    "attempt": job.attempt,
+                    "started_at": job.started_at.isoformat() if job.started_at else None,
+                },
             )
             task_enqueue_on_commit("annotations.tasks.imports_run", job.pk)
         queued += 1
@@ -420,7 +423,8 @@ FINE = {"created", "unchanged"}
 
 
 def _job_outcomes(report: ImportReport, root: Path) -> list[dict[str, Any]]:
-    problems, fine = [], []
+    problems: list[dict[str, Any]] = []
+    fine: list[dict[str, Any]] = []
     for file in report.files:
         name = _display_name(file.path, root)
         if not file.ok:
@@ -443,7 +447,7 @@ def _job_outcomes(report: ImportReport, root: Path) -> list[dict[str, Any]]:
     ]
     metadata = [
         {
-            "file": _display_name(file.metadata, root),
+            "file": _display_name(file.metadata, root) if file.metadata is not None else "",
             "record": "",
             "outcome": "metadata",
             "message": file.metadata_note(),

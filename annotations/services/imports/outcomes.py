@@ -58,7 +58,12 @@ class RecordOutcome:
     exam: int | None = None  # the record's exam (created, unchanged, duplicate) or the one it clashes with
 
     def as_dict(self, file: str) -> dict[str, Any]:
-        row = {"file": file, "record": self.record, "outcome": self.outcome, "message": self.message}
+        row: dict[str, Any] = {
+            "file": file,
+            "record": self.record,
+            "outcome": self.outcome,
+            "message": self.message,
+        }
         if self.same_as:
             row["same_as"] = self.same_as
         if self.exam is not None:

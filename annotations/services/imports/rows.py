@@ -84,7 +84,7 @@ def _copy(
     with_pk: bool = True,
 ) -> None:
     fields = [f for f in model._meta.concrete_fields if with_pk or not f.primary_key]
-    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+    columns = ", ".join(connection.ops.quote_name(f.column or f.attname) for f in fields)
     converters = [(f.attname, f, _converter(f)) for f in fields]
     statement = f"COPY {connection.ops.quote_name(model._meta.db_table)} ({columns}) FROM STDIN"
     with connection.cursor() as cursor, connection.wrap_database_errors:

@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from django.conf import settings
@@ -36,7 +36,7 @@ DUPLICATES_NAMED = 10
 LABEL_CODE_MAX = 300
 # What a record may bring to an exam already stored with its waveform, each with its blank value and the
 # name the report gives it: a metadata table supplied later fills in the blanks, and never overwrites.
-FILLABLE = {
+FILLABLE: dict[str, tuple[object, str]] = {
     "age": (None, "age"),
     "sex": (Exam.Sex.UNKNOWN, "sex"),
     "patient_pseudo_id": ("", "patient"),
@@ -136,7 +136,9 @@ class BatchWriter:
         ids = [p.record.external_id for p in self.pending]
         stored = Exam.objects.filter(dataset=self.dataset, external_id__in=ids)
         rows_known = stored.values_list("external_id", "waveform_sha256", "pk", "import_job_id")
-        known = {external_id: (sha, pk) for external_id, sha, pk, _ in rows_known}
+        known: dict[str, tuple[str, int | None]] = {
+            external_id: (sha, pk) for external_id, sha, pk, _ in rows_known
+        }
         # Stored by an earlier run of this very job, which died before it finished (one this run stored,
         # from an earlier copy of the record in the upload, is found unchanged like any other).
         own = {
@@ -223,16 +225,18 @@ class BatchWriter:
         the record's outcome says both."""
         if not unchanged:
             return
-        pks = [outcome.exam for outcome, _ in unchanged]
+        # Every unchanged outcome names its exam (RecordOutcome.exam).
+        exams = [(cast(int, outcome.exam), outcome, record) for outcome, record in unchanged]
+        pks = [pk for pk, _, _ in exams]
         stored = {row["pk"]: row for row in Exam.objects.filter(pk__in=pks).values("pk", *FILLABLE)}
         labelled = set(ReferenceLabel.objects.filter(exam_id__in=pks).values_list("exam_id", flat=True))
         labels: list[dict[str, Any]] = []
         # An exam stored before its cart's beat was kept takes it now, like any other blank.
-        self._insert_beats([(outcome.exam, record) for outcome, record in unchanged])
-        for outcome, record in unchanged:
-            filled, kept = _fill(stored[outcome.exam], self._metadata_values(record))
-            new_labels = [] if outcome.exam in labelled else self._label_rows(outcome.exam, record)
-            if outcome.exam not in labelled and record.label_coverage:
+        self._insert_beats([(pk, record) for pk, _, record in exams])
+        for pk, outcome, record in exams:
+            filled, kept = _fill(stored[pk], self._metadata_values(record))
+            new_labels = [] if pk in labelled else self._label_rows(pk, record)
+            if pk not in labelled and record.label_coverage:
                 # Read with its labels, as the created exam is: what the file's columns speak for.
                 filled["reference_coverage"] = coverage_text(record.label_coverage)
             if new_labels:
@@ -240,9 +244,9 @@ class BatchWriter:
                     (r["code_system"], r["code"]) for r in new_labels
                 )
                 labels.extend(new_labels)
-                labelled.add(outcome.exam)  # the record twice in the upload: its labels once
+                labelled.add(pk)  # the record twice in the upload: its labels once
             if filled:
-                Exam.objects.filter(pk=outcome.exam).update(**filled)
+                Exam.objects.filter(pk=pk).update(**filled)
                 self.filled_in += 1
             outcome.message = _completion_text(filled, len(new_labels), kept)
         self._insert_label_rows(labels)

@@ -258,7 +258,7 @@ def _pending_shards(release: Release, result: ExportResult) -> list[dict[str, An
     unchanged data plans the same shards) is kept, any other is to be written."""
     written = {e["name"]: e for e in release.files if e.get("sha256") and e.get("plan_sha256")}
     entries = []
-    for shard in result.shards:
+    for shard in result.shards or []:
         kept = written.get(shard["name"])
         if kept and kept["plan_sha256"] == shard["plan_sha256"]:
             entries.append(kept)

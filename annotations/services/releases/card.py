@@ -81,7 +81,7 @@ def _reader_quality(stored: AgreementResult, names: dict[int, str]) -> list[dict
     for row in stored.results.get("readers", []):
         if row["reader_id"] not in names:
             continue
-        entry = {"reader": names[row["reader_id"]]}
+        entry: dict[str, Any] = {"reader": names[row["reader_id"]]}
         for name in READER_QUALITY_FIELDS:
             value = row.get(name)
             entry[name] = fixed(value) if isinstance(value, float) else value
@@ -90,7 +90,7 @@ def _reader_quality(stored: AgreementResult, names: dict[int, str]) -> list[dict
 
 
 def _stored_class_entry(row: dict[str, Any]) -> dict:
-    entry = {name: fixed(row.get(name)) for name in AGREEMENT_FIELDS}
+    entry: dict[str, Any] = {name: fixed(row.get(name)) for name in AGREEMENT_FIELDS}
     for name in AGREEMENT_FIELDS[2:]:
         entry[f"{name}_ci"] = [fixed(v) for v in (row.get(f"{name}_ci") or [None, None])]
         if f"{name}_defined" in row:  # share of resamples that defined it; partial: flagged
@@ -147,7 +147,7 @@ def _computed_agreement(batch) -> dict[str, Any]:
     point = boot.point.classes
     classes = {}
     for c, code in enumerate(sample.class_codes):
-        entry = {name: fixed(float(getattr(point, name)[c])) for name in AGREEMENT_FIELDS}
+        entry: dict[str, Any] = {name: fixed(float(getattr(point, name)[c])) for name in AGREEMENT_FIELDS}
         for name in AGREEMENT_FIELDS[2:]:
             interval = boot.intervals[name]
             entry[f"{name}_ci"] = [fixed(float(interval.lower[c])), fixed(float(interval.upper[c]))]
@@ -204,7 +204,7 @@ def _class_rows(plan: ExportPlan, stats: dict[str, Any], agreement: dict) -> lis
     return classes
 
 
-def _prevalence_bounds(positive: int, undecided: int, labelled: int) -> list[float] | None:
+def _prevalence_bounds(positive: int, undecided: int, labelled: int) -> list[float | None] | None:
     """[positives over every labelled exam, positives and undecided over them]: the range the prevalence
     can take once the undecided cells are settled, which the decided-only figure hides."""
     if not labelled:

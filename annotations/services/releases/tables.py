@@ -295,7 +295,7 @@ def write_consensus_jsonl(
 
 
 # --- Raw reads -----------------------------------------------------------------------------------------
-def _read_row(names: dict[int, str], statuses: dict[str, Any], row: tuple[Any, ...]) -> list[Any]:
+def _read_row(names: dict[int, str], statuses: dict[tuple[Any, ...], str], row: tuple[Any, ...]) -> list[Any]:
     reader_id, dataset, external_id, batch_id, round_, stage, current, code, uncertain, at, ms = row[:11]
     shown, revision, comment = row[11:14]
     return [

@@ -200,7 +200,8 @@ def webhook_deliver(delivery_id: int) -> WebhookDelivery | None:
     A failed attempt schedules the next after its back-off, up to WEBHOOK_MAX_ATTEMPTS."""
     delivery = WebhookDelivery.objects.select_related("subscription__owner").filter(pk=delivery_id).first()
     now = timezone.now()
-    if delivery is None or delivery.state != WebhookDelivery.State.PENDING or delivery.next_attempt_at > now:
+    due = delivery is not None and (delivery.next_attempt_at is None or delivery.next_attempt_at <= now)
+    if delivery is None or delivery.state != WebhookDelivery.State.PENDING or not due:
         return delivery
     if not _may_receive(delivery.subscription):
         return _record(

@@ -18,7 +18,7 @@ from annotations.services.audit import audit_record
 from annotations.services.webhooks.addresses import webhook_url_check
 
 if TYPE_CHECKING:
-    from django.contrib.auth.models import AnonymousUser, User
+    from django.contrib.auth.models import User
 
 SECRET_PREFIX = "whsec_"
 
@@ -29,7 +29,7 @@ class CreatedWebhook:
     secret: str  # shown in the response that creates it, never again
 
 
-def _require_coordinator(actor: User | AnonymousUser) -> None:
+def _require_coordinator(actor: User) -> None:
     if not has_role(actor, Role.COORDINATOR):
         raise Forbidden(_("Only coordinators manage webhooks."))
 
@@ -47,7 +47,7 @@ def _events(events) -> list[str]:
 
 
 def webhook_subscribe(
-    *, actor: User | AnonymousUser, url: str, events, link_base: str = "", ip: str | None = None
+    *, actor: User, url: str, events, link_base: str = "", ip: str | None = None
 ) -> CreatedWebhook:
     """A coordinator's subscription to `events`, delivered to `url`; payload links start with `link_base`
     (this server's address as the request reached it)."""
@@ -69,9 +69,7 @@ def webhook_subscribe(
     return CreatedWebhook(subscription=subscription, secret=secret)
 
 
-def webhook_revoke(
-    *, actor: User | AnonymousUser, subscription_id: int, ip: str | None = None
-) -> WebhookSubscription:
+def webhook_revoke(*, actor: User, subscription_id: int, ip: str | None = None) -> WebhookSubscription:
     """Stop a subscription: nothing more is sent to it, deliveries still waiting included; its log stays.
     The owner's own only (another's answers as missing); revoking twice is not an error."""
     _require_coordinator(actor)
