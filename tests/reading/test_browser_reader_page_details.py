@@ -8,9 +8,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from annotations.services.batches.lifecycle import batch_create
 from tests.browser import screenshot_path
-from tests.factories import DatasetFactory, make_exam
+from tests.factories import DatasetFactory, batch_for, make_exam
 from tests.reading.helpers import queue, ref
 from tests.reading.test_browser_reader import choose, log_in, wait_drawn
 
@@ -20,13 +19,11 @@ DATED = "Acquired 2021-05-06 14:30 · Age 58 · female · 10.0 s at 500 Hz"
 UNDATED = "Acquisition date not recorded · Age not recorded · sex not recorded · 10.0 s at 500 Hz"
 
 
-def _batch(ana, diego, tnmg):
+def _dated_and_undated(ana, diego, tnmg):
     dataset = DatasetFactory(name="details")
     dated = make_exam(dataset, age=58, sex="F", acquired_at=datetime(2021, 5, 6, 14, 30, tzinfo=UTC))
     undated = make_exam(dataset, seed=1, age=None, sex="U", acquired_at=None)
-    batch = batch_create(
-        name="Details", taxonomy=tnmg, exams=[dated, undated], readers=[ana], readers_per_exam=1, actor=diego
-    )
+    batch = batch_for(tnmg, diego, [ana], [dated, undated], name="Details")
     expected = {dated.pk: DATED, undated.pk: UNDATED}
     return batch, [(a, expected[a.exam_id]) for a in queue(batch, ana)]
 
@@ -41,7 +38,7 @@ def _submit(page) -> None:
 def test_the_header_says_when_the_exam_was_acquired_and_the_patients_age_and_sex(
     live_server, page, ana, diego, tnmg
 ):
-    _, reads = _batch(ana, diego, tnmg)
+    _, reads = _dated_and_undated(ana, diego, tnmg)
     log_in(page, live_server, "ana")
     for assignment, header in reads:
         page.goto(f"{live_server.url}/read/{ref(assignment)}/")
@@ -70,7 +67,7 @@ def test_the_header_says_when_the_exam_was_acquired_and_the_patients_age_and_sex
 def test_a_read_only_exam_offers_next_and_the_last_exam_says_the_batch_is_finished(
     live_server, page, ana, diego, tnmg
 ):
-    _, reads = _batch(ana, diego, tnmg)
+    _, reads = _dated_and_undated(ana, diego, tnmg)
     (first, _), (second, second_header) = reads
     log_in(page, live_server, "ana")
     page.click("#worklist a.continue")

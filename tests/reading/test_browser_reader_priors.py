@@ -9,9 +9,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from annotations.services.batches.lifecycle import batch_create
 from tests.browser import screenshot_path, strips_js
-from tests.factories import DatasetFactory, make_exam
+from tests.factories import DatasetFactory, batch_for, make_exam
 from tests.reading.helpers import queue, ref
 from tests.reading.test_browser_reader import lead_traces, log_in, wait_drawn
 
@@ -35,19 +34,6 @@ def _exams():
     return prior, current
 
 
-def _batch(name, exam, ana, diego, tnmg, serial):
-    batch = batch_create(
-        name=name,
-        taxonomy=tnmg,
-        exams=[exam],
-        readers=[ana],
-        readers_per_exam=1,
-        actor=diego,
-        serial_comparison=serial,
-    )
-    return queue(batch, ana)[0]
-
-
 def _same_scale(page) -> dict:
     current, earlier = page.evaluate(PULSES, "ecg"), page.evaluate(PULSES, "ecg-prior")
     assert current["width"] > 5 and current["height"] > 20
@@ -66,7 +52,7 @@ def test_the_earlier_ecg_opens_stacked_or_side_by_side_on_the_same_paper(
     live_server, page, ana, diego, tnmg, tmp_path
 ):
     _, current = _exams()
-    anas = _batch("Serial", current, ana, diego, tnmg, serial=True)
+    anas = queue(batch_for(tnmg, diego, [ana], [current], serial_comparison=True), ana)[0]
     fetched: list[str] = []
     page.on("request", lambda r: fetched.append(r.url) if "/priors/" in r.url else None)
     page.set_viewport_size({"width": 1600, "height": 1000})
@@ -123,7 +109,7 @@ def test_the_earlier_ecg_opens_stacked_or_side_by_side_on_the_same_paper(
 
 def test_a_batch_without_serial_comparison_offers_no_earlier_ecg(live_server, page, ana, diego, tnmg):
     _, current = _exams()
-    anas = _batch("Plain", current, ana, diego, tnmg, serial=False)
+    anas = queue(batch_for(tnmg, diego, [ana], [current]), ana)[0]
     fetched: list[str] = []
     page.on("request", lambda r: fetched.append(r.url) if "/priors/" in r.url else None)
     log_in(page, live_server, "ana")
@@ -149,7 +135,7 @@ def test_zooming_either_sheet_zooms_the_other_to_the_same_paper(
     """A box drawn on the current ECG shows the same stretch of paper (same seconds of the same leads) on
     the earlier one, and the other way round; resetting the zoom resets both."""
     _, current = _exams()
-    anas = _batch("Serial zoom", current, ana, diego, tnmg, serial=True)
+    anas = queue(batch_for(tnmg, diego, [ana], [current], serial_comparison=True), ana)[0]
     page.set_viewport_size({"width": 1600, "height": 1000})
     log_in(page, live_server, "ana")
     page.goto(f"{live_server.url}/read/{ref(anas)}/")
