@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint docs bench bench-peer venv convert-venv migrate clean-var
+.PHONY: run test lint docs client bench bench-peer venv convert-venv migrate clean-var
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 12) else 1)' || { \
@@ -52,6 +52,17 @@ lint: $(STAMP)
 # docs/ as a site under var/site/; --strict fails on a link to a missing page or heading.
 docs: $(STAMP)
 	$(VENV)/bin/mkdocs build --strict
+
+# A Python client generated from the API's OpenAPI schema (docs/api-client.md), never committed: the schema
+# as $(CLIENT_DIR)/openapi.yaml, the package in $(CLIENT_DIR)/ecg-review-client/. A schema warning, or an
+# operation the generator cannot render, fails the target.
+CLIENT_DIR ?= var/client
+client: $(STAMP)
+	mkdir -p $(CLIENT_DIR)
+	DEBUG=$${DEBUG:-1} $(PY) manage.py spectacular --validate --fail-on-warn --file $(CLIENT_DIR)/openapi.yaml
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/openapi-python-client generate --overwrite --fail-on-warning \
+	  --path $(CLIENT_DIR)/openapi.yaml --config openapi-client.yaml --meta setup \
+	  --output-path $(CLIENT_DIR)/ecg-review-client
 
 # Our own benchmarks; peer_* compare with another product, which they install first: bench-peer runs them.
 bench: $(STAMP)

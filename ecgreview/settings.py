@@ -492,9 +492,11 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1",
     "DESCRIPTION": (
         "Everything the pages do, for scripts: import exams, design and run batches, read blind, "
-        "adjudicate, measure agreement and build releases. Sign in through the login page: calls carry "
-        "its session cookie, and writes its CSRF token (X-CSRFToken). Each role sees what its pages show, "
-        "and a reader gets 404 for anything that is not theirs.\n\n"
+        "adjudicate, measure agreement and build releases. Scripts send an API token (`Authorization: "
+        "Token <secret>`, from the People page); the pages' own calls carry the session cookie, and their "
+        "writes its CSRF token (X-CSRFToken). Each role sees what its pages show, and a reader gets 404 for "
+        "anything that is not theirs. A Python client can be generated from this schema: `make client` "
+        "(docs/api-client.md).\n\n"
         # The waveforms are plain Django views, so no operation below describes them.
         "**Waveforms** are binary downloads, outside the operations listed here (GET only):\n\n"
         "* `/api/v1/reading/assignments/{id}/waveform/`: a reader's own assignment;\n"
@@ -528,6 +530,8 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "QualityGradeEnum": "annotations.models.exams.QualityGrade",
         "SexEnum": "annotations.models.exams.Exam.Sex",
+        # A subscription's events and a delivery's event: one enum for a generated client, not two.
+        "WebhookEventEnum": "annotations.models.webhooks.WebhookEvent",
     },
 }
 

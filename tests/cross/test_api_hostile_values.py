@@ -76,7 +76,11 @@ def _body(document: dict, schema: dict, text: str) -> str:
 
 
 def _json_schema(operation: dict) -> dict | None:
-    return (operation.get("requestBody") or {}).get("content", {}).get("application/json", {}).get("schema")
+    """The body's schema, sent as JSON; a multipart one's too: the imports take either, though the schema
+    names multipart only (one body type per operation, for a generated client), and an operation that
+    takes multipart alone must refuse JSON as JSON."""
+    content = (operation.get("requestBody") or {}).get("content", {})
+    return (content.get("application/json") or content.get("multipart/form-data") or {}).get("schema")
 
 
 def _path(study: Study, persona: str, template: str) -> str:
