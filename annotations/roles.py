@@ -44,6 +44,19 @@ def remember_role_names(user, names) -> None:
     setattr(user, _GROUP_NAMES, frozenset(names))
 
 
+_BENCHMARK_SCOPE = "_benchmark_token_scope"
+
+
+def remember_benchmark_scope(user, benchmark_id: int | None) -> None:
+    """This request's user acts through a token for one benchmark: what it may find is narrowed to it."""
+    setattr(user, _BENCHMARK_SCOPE, benchmark_id)
+
+
+def benchmark_scope(user) -> int | None:
+    """The one benchmark this request is narrowed to (a one-benchmark token), or None."""
+    return getattr(user, _BENCHMARK_SCOPE, None)
+
+
 def _forget_group_names(sender, instance, **kwargs) -> None:
     vars(instance).pop(_GROUP_NAMES, None)
 

@@ -17,7 +17,7 @@ from django.urls import resolve
 from annotations.models import Assignment, BenchmarkExam, Exam, ImportJob
 from annotations.roles import Role, user_roles
 from annotations.selectors.adjudication import adjudication_queue
-from annotations.services.benchmarks.create import benchmark_create
+from annotations.services.benchmarks.create import benchmark_create, benchmark_prepare
 from annotations.services.benchmarks.submissions import submission_create
 from annotations.services.exams.create import dataset_get_or_create
 from annotations.services.reading import LabelInput, annotation_save_draft, annotation_submit
@@ -262,10 +262,12 @@ def _webhook(owner):
 
 
 def _benchmark(release, users: dict):
-    """A benchmark of the study's release and one submission of sofia's (all zeros, at 0.5)."""
-    benchmark = benchmark_create(
+    """A benchmark of the study's release, prepared as its task would, and one submission of sofia's (all
+    zeros, at 0.5)."""
+    made = benchmark_create(
         actor=users["diego"], release=release, name="study", label_source="consensus_adjudication"
     )
+    benchmark = benchmark_prepare(made.pk)
     header = "exam_id," + ",".join(benchmark.classes)
     keys = BenchmarkExam.objects.filter(benchmark=benchmark).values_list("exam_key", flat=True)
     lines = [header, *(key + ",0" * len(benchmark.classes) for key in keys)]

@@ -8,8 +8,13 @@ from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 
 from annotations.models import TokenScope
-from annotations.roles import remember_role_names, user_roles
-from annotations.services.credentials.tokens import api_token_find, api_token_use, token_roles
+from annotations.roles import remember_benchmark_scope, remember_role_names, user_roles
+from annotations.services.credentials.tokens import (
+    BENCHMARK_ROUTES,
+    api_token_find,
+    api_token_use,
+    token_roles,
+)
 from ecgreview.client_address import client_ip
 
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
@@ -37,6 +42,16 @@ class ApiTokenAuthentication(BaseAuthentication):
         remember_role_names(user, {role.value for role in token_roles(token, user_roles(user))})
         if token.scope == TokenScope.READ_ONLY and request.method not in SAFE_METHODS:
             raise exceptions.PermissionDenied(_("This token is read-only."))
+        if token.scope == TokenScope.BENCHMARK:
+            match = getattr(request, "resolver_match", None)
+            if match is None or match.url_name not in BENCHMARK_ROUTES:
+                raise exceptions.PermissionDenied(
+                    _(
+                        "This token is for one benchmark: its tracings and your submissions to it, "
+                        "nothing else."
+                    )
+                )
+            remember_benchmark_scope(user, token.scope_object_id)
         api_token_use(token, ip=client_ip(request))
         return user, token
 

@@ -9,6 +9,7 @@ import io
 from django.conf import settings
 from django.http import HttpResponse
 from django.urls import path
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.parsers import MultiPartParser
@@ -162,7 +163,9 @@ class BenchmarkCreateView(APIView):
 
         Coordinators only. `label_source`: consensus (exams every class of which the readers settled),
         consensus_adjudication (adjudicated ones too) or reference (the exams' imported reference labels).
-        `private_fraction` of the exams, drawn with `seed`, form the hidden split. Audited."""
+        `private_fraction` of the exams, drawn with `seed`, form the hidden split. Answers at once with
+        `status` "preparing": a task writes the tracings and scores the release's readers, then the
+        benchmark is "open" (follow its GET); submissions are refused with 409 until then. Audited."""
         payload = BenchmarkCreateSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         release = benchmark_release(request.user, release_id)
@@ -283,7 +286,7 @@ class SubmissionListCreateView(APIView):
         data = payload.validated_data
         upload = data["file"]
         if upload.size > settings.BENCHMARK_MAX_SUBMISSION_MB * 1024 * 1024:
-            raise Invalid(f"the file is over {settings.BENCHMARK_MAX_SUBMISSION_MB} MB")
+            raise Invalid(_("the file is over %(mb)s MB") % {"mb": settings.BENCHMARK_MAX_SUBMISSION_MB})
         submission = submission_create(
             actor=request.user,
             benchmark=benchmark,

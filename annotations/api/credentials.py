@@ -16,7 +16,7 @@ from rest_framework.views import APIView
 from annotations.api.errors import StrictSerializer
 from annotations.api.permissions import SessionSignedIn
 from annotations.models import TokenScope
-from annotations.selectors.credentials import api_tokens_visible
+from annotations.selectors.credentials import api_tokens_visible, token_account
 from annotations.services.credentials.tokens import api_token_create, api_token_revoke
 from annotations.views.access import _client_ip
 
@@ -26,6 +26,9 @@ class TokenSerializer(serializers.Serializer):
     username = serializers.CharField(source="user.username")
     name = serializers.CharField()
     scope = serializers.ChoiceField(choices=TokenScope.choices)
+    benchmark = serializers.IntegerField(
+        source="scope_object_id", allow_null=True, help_text="The benchmark of a one-benchmark token."
+    )
     token_key = serializers.CharField(help_text="The token's first characters, to tell tokens apart.")
     created_at = serializers.DateTimeField()
     expires_at = serializers.DateTimeField()
@@ -42,6 +45,15 @@ class TokenCreateSerializer(StrictSerializer):
     scope = serializers.ChoiceField(choices=TokenScope.choices)
     days = serializers.IntegerField(
         required=False, min_value=1, max_value=settings.API_TOKEN_MAX_DAYS, help_text="How long it lasts."
+    )
+    benchmark = serializers.IntegerField(
+        required=False, min_value=1, max_value=2**63 - 1, help_text="For scope `benchmark`: its id."
+    )
+    user = serializers.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=2**31 - 1,
+        help_text="Coordinators: the account the token is for (a submitter's). Default: your own.",
     )
 
 
@@ -60,19 +72,22 @@ class TokenListView(APIView):
     def post(self, request):
         """Create an API token
 
-        Any account signed in with a session, for itself. `scope` is `read_only` (the account's roles, GET
-        only), `reader` or `coordinator` (that role only, which the account must hold); `days` defaults to
-        the operator's API_TOKEN_DEFAULT_DAYS. The response holds the secret once: send it as
-        `Authorization: Token <secret>`. 400 for a bad name, scope or length."""
+        Any account signed in with a session, for itself; a coordinator for any account (`user`). `scope`
+        is `read_only` (the account's roles, GET only), `reader` or `coordinator` (that role only, which
+        the account must hold), or `benchmark` with `benchmark` (a submitter's: that benchmark's tracings
+        and their own submissions to it, 403 on every other route, 404 on other benchmarks); `days`
+        defaults to the operator's API_TOKEN_DEFAULT_DAYS. The response holds the secret once: send it as
+        `Authorization: Token <secret>`. 400 for a bad name, scope, benchmark or length."""
         payload = TokenCreateSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         data = payload.validated_data
         created = api_token_create(
             actor=request.user,
-            user=request.user,
+            user=token_account(request.user, data.get("user")),
             name=data["name"],
             scope=data["scope"],
             days=data.get("days"),
+            benchmark_id=data.get("benchmark"),
             ip=_client_ip(request),
         )
         body = {**TokenSerializer(created.token).data, "token": created.secret}

@@ -16,8 +16,8 @@ USER = settings.AUTH_USER_MODEL
 
 
 class Benchmark(models.Model):
-    """Frozen at creation: which exams, in which order, which split, which labels. Readers' figures are
-    computed then too; only its status (open, closed) changes afterwards."""
+    """Frozen at creation: which exams, in which order, which split, which labels. It is "preparing" until
+    a task has written its tracings and scored the release's readers, then open, then closed."""
 
     class LabelSource(models.TextChoices):
         CONSENSUS = "consensus", _("Consensus where the readers settled every class")
@@ -25,6 +25,7 @@ class Benchmark(models.Model):
         REFERENCE = "reference", _("Imported reference labels")
 
     class Status(models.TextChoices):
+        PREPARING = "preparing", _("Preparing")
         OPEN = "open", _("Open")
         CLOSED = "closed", _("Closed")
 
@@ -36,12 +37,12 @@ class Benchmark(models.Model):
     private_count = models.PositiveIntegerField()
     split_seed = models.PositiveIntegerField()
     daily_quota = models.PositiveIntegerField()
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PREPARING)
     tracings = models.JSONField(default=dict, blank=True, help_text=_("{name, bytes, sha256} of the HDF5."))
     readers = models.JSONField(
         default=list,
         blank=True,
-        help_text=_("[{reader, kind, n, public: figures, private: figures}] scored at creation."),
+        help_text=_("[{reader, kind, n, public: figures, private: figures}] scored while preparing."),
     )
     created_by = models.ForeignKey(USER, on_delete=models.PROTECT, related_name="benchmarks_created")
     created_at = models.DateTimeField(default=timezone.now)
@@ -50,7 +51,9 @@ class Benchmark(models.Model):
     class Meta:
         ordering = ["-created_at", "-id"]
         constraints = [
-            models.CheckConstraint(condition=Q(status__in=["open", "closed"]), name="benchmark_status_valid"),
+            models.CheckConstraint(
+                condition=Q(status__in=["preparing", "open", "closed"]), name="benchmark_status_valid"
+            ),
             models.CheckConstraint(
                 condition=Q(label_source__in=["consensus", "consensus_adjudication", "reference"]),
                 name="benchmark_label_source_valid",
@@ -59,7 +62,7 @@ class Benchmark(models.Model):
                 condition=Q(private_count__lte=models.F("exam_count")), name="benchmark_private_within"
             ),
             models.CheckConstraint(
-                condition=Q(status="open", closed_at__isnull=True)
+                condition=Q(status__in=["preparing", "open"], closed_at__isnull=True)
                 | Q(status="closed", closed_at__isnull=False),
                 name="benchmark_closed_when",
             ),

@@ -19,6 +19,8 @@ class TokenScope(models.TextChoices):
     READ_ONLY = "read_only", _("Read only")
     READER = "reader", _("Reader")
     COORDINATOR = "coordinator", _("Coordinator")
+    # A submitter's token for one benchmark: that benchmark's tracings and their own submissions to it.
+    BENCHMARK = "benchmark", _("One benchmark")
 
 
 class ApiToken(models.Model):
@@ -42,10 +44,13 @@ class ApiToken(models.Model):
         ordering = ["-created_at", "-id"]
         constraints = [
             models.CheckConstraint(
-                condition=Q(scope__in=["read_only", "reader", "coordinator"]), name="api_token_scope_known"
+                condition=Q(scope__in=["read_only", "reader", "coordinator", "benchmark"]),
+                name="api_token_scope_known",
             ),
             models.CheckConstraint(
-                condition=Q(scope_object_id__isnull=True), name="api_token_role_scopes_name_no_object"
+                condition=Q(scope="benchmark", scope_object_id__isnull=False)
+                | (~Q(scope="benchmark") & Q(scope_object_id__isnull=True)),
+                name="api_token_object_names_its_benchmark",
             ),
             models.CheckConstraint(
                 condition=Q(expires_at__gt=F("created_at")), name="api_token_expires_later"

@@ -10,7 +10,7 @@ from django.utils.translation import gettext as _
 
 from annotations.errors import Forbidden, NotFound
 from annotations.models import Benchmark, BenchmarkExam, BenchmarkSubmission, Release
-from annotations.roles import Role, has_role
+from annotations.roles import Role, benchmark_scope, has_role
 
 SPLITS = ("public", "private")
 
@@ -26,7 +26,9 @@ def may_see_benchmarks(user) -> bool:
 def benchmark_list(user) -> QuerySet[Benchmark]:
     if not may_see_benchmarks(user):
         raise Forbidden
-    return Benchmark.objects.select_related("release")
+    benchmarks = Benchmark.objects.select_related("release")
+    scope = benchmark_scope(user)  # a one-benchmark token finds that benchmark alone
+    return benchmarks if scope is None else benchmarks.filter(pk=scope)
 
 
 def benchmark_get(user, benchmark_id: int) -> Benchmark:
@@ -34,6 +36,13 @@ def benchmark_get(user, benchmark_id: int) -> Benchmark:
     if benchmark is None:
         raise NotFound(_("no such benchmark"))
     return benchmark
+
+
+def benchmarks_for_tokens(user) -> list[Benchmark]:
+    """The benchmarks a coordinator may hand a one-benchmark token for: those not closed."""
+    if not is_coordinator(user):
+        return []
+    return list(Benchmark.objects.exclude(status=Benchmark.Status.CLOSED).order_by("-pk")[:200])
 
 
 def benchmark_release(user, release_id: int) -> Release:
@@ -105,7 +114,8 @@ def submission_list(user, benchmark: Benchmark) -> QuerySet[BenchmarkSubmission]
         return rows
     if not has_role(user, Role.SUBMITTER):
         raise Forbidden
-    return rows.filter(submitter=user)
+    scope = benchmark_scope(user)
+    return rows.filter(submitter=user) if scope is None else rows.filter(submitter=user, benchmark_id=scope)
 
 
 def submission_get(user, submission_id: int) -> BenchmarkSubmission:
@@ -115,6 +125,8 @@ def submission_get(user, submission_id: int) -> BenchmarkSubmission:
     rows = BenchmarkSubmission.objects.select_related("benchmark", "submitter").defer("scores")
     if not is_coordinator(user):
         rows = rows.filter(submitter=user)
+    if (scope := benchmark_scope(user)) is not None:
+        rows = rows.filter(benchmark_id=scope)
     submission = rows.filter(pk=submission_id).first()
     if submission is None:
         raise NotFound(_("no such submission"))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.db.models import QuerySet
 
+from annotations.errors import Forbidden, Invalid
 from annotations.models import ApiToken, RecoveryCode
 from annotations.roles import Role, has_role
 
@@ -14,6 +15,19 @@ def api_tokens_visible(requester, *, user_id: int | None = None) -> QuerySet[Api
     if not has_role(requester, Role.COORDINATOR):
         return tokens.filter(user=requester)
     return tokens.filter(user_id=user_id) if user_id is not None else tokens
+
+
+def api_tokens_listed(requester) -> list[ApiToken]:
+    """api_tokens_visible for the People page: each one-benchmark token knows its benchmark's name."""
+    from annotations.models import Benchmark, TokenScope
+
+    tokens = list(api_tokens_visible(requester))
+    ids = {t.scope_object_id for t in tokens if t.scope == TokenScope.BENCHMARK and t.scope_object_id}
+    names = dict(Benchmark.objects.filter(pk__in=ids).values_list("pk", "name")) if ids else {}
+    for token in tokens:
+        # The People page's column: an attribute of this list's objects only, never stored.
+        token.benchmark_name = names.get(token.scope_object_id or 0, "")  # type: ignore[attr-defined]
+    return tokens
 
 
 def recovery_codes_left(user) -> int:
@@ -34,3 +48,18 @@ def active_user(user_id: int):
     from django.contrib.auth import get_user_model
 
     return get_user_model().objects.filter(pk=user_id, is_active=True).first()
+
+
+def token_account(requester, user_id: int | None):
+    """The account a token is asked for: the requester's own, or (a coordinator asking) the one named."""
+    from django.contrib.auth import get_user_model
+    from django.utils.translation import gettext as _
+
+    if user_id is None or user_id == requester.pk:
+        return requester
+    if not has_role(requester, Role.COORDINATOR):
+        raise Forbidden(_("Only coordinators create tokens for other accounts."))
+    account = get_user_model().objects.filter(pk=user_id).first()
+    if account is None:
+        raise Invalid(_("No such account."))
+    return account

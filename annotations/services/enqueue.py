@@ -52,6 +52,7 @@ def _task(name: str):
 # response instead, one at a time, as a worker would (ecgreview/inprocess.py); their pages poll it.
 AFTER_THE_RESPONSE = frozenset(
     {
+        "annotations.tasks.benchmarks_prepare",
         "annotations.tasks.imports_run",
         "annotations.tasks.releases_build",
         "annotations.tasks.releases_shard_build",
@@ -340,16 +341,14 @@ def jobs_sweep_run() -> dict[str, int]:
         queued["release shards"] = _release_shards_sweep(now)
     except Exception:
         logger.warning("jobs sweep skipped the release shards: the cache is unavailable")
+    from annotations.services.benchmarks.create import benchmarks_preparing_requeue
     from annotations.services.benchmarks.submissions import submissions_waiting_requeue
-
-    try:
-        queued["benchmark submissions"] = submissions_waiting_requeue()
-    except Exception:
-        logger.warning("jobs sweep skipped the benchmark submissions: the cache is unavailable")
     from annotations.services.imports.jobs import import_jobs_stalled_requeue
     from annotations.services.releases.builds import releases_stalled_requeue
 
     stalled = (
+        ("benchmark submissions", lambda _now: submissions_waiting_requeue()),
+        ("benchmarks preparing", benchmarks_preparing_requeue),
         ("stalled imports", import_jobs_stalled_requeue),
         ("stalled releases", releases_stalled_requeue),
     )
@@ -362,20 +361,26 @@ def jobs_sweep_run() -> dict[str, int]:
 
 
 def jobs_resume() -> list[tuple[str, int]]:
-    """Queue again every import and release still queued or running: on the embedded default, where the
-    web process's own thread ran them and nothing delivers their task again once that process is gone
-    (killed mid-import, the laptop's power). Called before the web process starts (manage.py
-    resume_jobs, which `make run` runs), never while one serves. Both tasks are idempotent: a file already
-    imported comes back unchanged, a release is built again from its frozen snapshot. Returns what it
+    """Queue again every import and release still queued or running, and every benchmark still preparing:
+    on the embedded default, where the web process's own thread ran them and nothing delivers their task
+    again once that process is gone (killed mid-import, the laptop's power). Called before the web process
+    starts (manage.py resume_jobs, which `make run` runs), never while one serves. The tasks are
+    idempotent: a file already imported comes back unchanged, a release is built again from its frozen
+    snapshot, a benchmark's tracings are written again from its frozen exams. Returns what it
     queued as (kind, id); with a broker it queues nothing, as the workers' redelivery and jobs_sweep_run
     finish such work there."""
-    from annotations.models import ImportJob, Release
+    from annotations.models import Benchmark, ImportJob, Release
 
     if not settings.CELERY_TASK_ALWAYS_EAGER:
         return []
+    preparing = Benchmark.objects.filter(status=Benchmark.Status.PREPARING).order_by("created_at", "pk")
     left = [
         *(("import", pk, "annotations.tasks.imports_run") for pk in _unfinished(ImportJob)),
         *(("release", pk, "annotations.tasks.releases_build") for pk in _unfinished(Release)),
+        *(
+            ("benchmark", pk, "annotations.tasks.benchmarks_prepare")
+            for pk in preparing.values_list("pk", flat=True)
+        ),
     ]
     for _, pk, task in left:
         task_enqueue(task, pk)

@@ -7,7 +7,7 @@ queued by an older deployment still find their task. Importing this package regi
 """
 
 from annotations.tasks.agreement import agreement_recompute, agreement_sweep, evidence_warm
-from annotations.tasks.benchmarks import benchmarks_score
+from annotations.tasks.benchmarks import benchmarks_prepare, benchmarks_score
 from annotations.tasks.enqueue import jobs_sweep
 from annotations.tasks.exams import exams_quality
 from annotations.tasks.imports import imports_run
@@ -18,6 +18,7 @@ from annotations.tasks.webhooks import webhooks_deliver, webhooks_sweep
 __all__ = [
     "agreement_recompute",
     "agreement_sweep",
+    "benchmarks_prepare",
     "benchmarks_score",
     "evidence_warm",
     "exams_quality",

@@ -50,6 +50,7 @@ class TokenForm(forms.Form):
     name = forms.CharField(max_length=100, label=gettext_lazy("Token name"))
     scope = forms.ChoiceField(choices=TokenScope.choices, label=gettext_lazy("Scope"))
     days = forms.IntegerField(min_value=1, label=gettext_lazy("Days"))
+    benchmark = forms.IntegerField(min_value=1, required=False, label=gettext_lazy("Benchmark"))
 
 
 def _qr_svg(url: str) -> str:
@@ -163,6 +164,7 @@ def person_token_create(request):
             name=form.cleaned_data["name"],
             scope=form.cleaned_data["scope"],
             days=form.cleaned_data["days"],
+            benchmark_id=form.cleaned_data["benchmark"],
             ip=_client_ip(request),
         )
     except ApplicationError as error:

@@ -67,7 +67,8 @@ def _page(request, *, form=None, shown=None, token_shown=None, status=200):
     from django.conf import settings
 
     from annotations.models import TokenScope
-    from annotations.selectors.credentials import api_tokens_visible, two_factor_user_ids
+    from annotations.selectors.benchmarks import benchmarks_for_tokens
+    from annotations.selectors.credentials import api_tokens_listed, two_factor_user_ids
 
     people = people_list(request.user)
     enrolled = two_factor_user_ids([p["id"] for p in people])
@@ -82,7 +83,8 @@ def _page(request, *, form=None, shown=None, token_shown=None, status=200):
             "role_choices": ROLE_CHOICES,
             "shown": shown,
             "token_shown": token_shown,
-            "tokens": api_tokens_visible(request.user),
+            "tokens": api_tokens_listed(request.user),
+            "token_benchmarks": benchmarks_for_tokens(request.user),
             "token_scopes": TokenScope.choices,
             "token_default_days": settings.API_TOKEN_DEFAULT_DAYS,
             "token_max_days": settings.API_TOKEN_MAX_DAYS,

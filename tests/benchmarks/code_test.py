@@ -52,3 +52,19 @@ def npy_bytes(array: np.ndarray) -> bytes:
     out = io.BytesIO()
     np.save(out, array)
     return out.getvalue()
+
+
+def made_benchmark(client, release_id: int, **body) -> dict:
+    """A benchmark made through the API by a coordinator's client, then prepared as its worker would
+    after the commit (a test's transaction never commits): its tracings written, open to submissions."""
+    from annotations.services.benchmarks.create import benchmark_prepare
+
+    response = client.post(
+        f"/api/v1/releases/{release_id}/benchmark/",
+        {"label_source": "reference", **body},
+        content_type="application/json",
+    )
+    assert response.status_code == 201, response.content
+    assert response.json()["status"] == "preparing"
+    benchmark_prepare(response.json()["id"])
+    return client.get(f"/api/v1/benchmarks/{response.json()['id']}/").json()

@@ -12,7 +12,7 @@ from django.test import Client
 
 from annotations.models import AuditEvent
 from tests.agreement.test_code_test import CODES, code15  # noqa: F401 (the fixture)
-from tests.benchmarks.code_test import THRESHOLDS, code_test_release, submitter
+from tests.benchmarks.code_test import THRESHOLDS, code_test_release, made_benchmark, submitter
 from tests.urlwalk import all_routes
 
 pytestmark = pytest.mark.django_db
@@ -23,11 +23,7 @@ N = 40
 def split(tmp_path, diego, code15, client, django_capture_on_commit_callbacks, eager_worker):  # noqa: F811
     release = code_test_release(tmp_path, diego, n_exams=N)
     client.force_login(diego)
-    created = client.post(
-        f"/api/v1/releases/{release.pk}/benchmark/",
-        {"label_source": "reference", "private_fraction": 0.5, "seed": 4},
-        content_type="application/json",
-    ).json()
+    created = made_benchmark(client, release.pk, private_fraction=0.5, seed=4)
     people = {}
     for name in ("sofia", "tomas"):
         people[name] = Client()
@@ -81,11 +77,23 @@ def test_the_private_split_shows_only_after_the_close(split, client):
     assert AuditEvent.objects.filter(action="benchmark.close").count() == 1
 
 
-def test_a_submitter_reaches_no_label_no_per_exam_score_and_no_other_file(split):
+@pytest.mark.parametrize("auth", ["session", "token"])
+def test_a_submitter_reaches_no_label_no_per_exam_score_and_no_other_file(split, auth):
+    """Once signed in, once with a token for this one benchmark (the API answers to it, the pages, which
+    take no token, send it to the login)."""
+    from annotations.services.credentials.tokens import api_token_create
+
     benchmark_id, people, ids = split
     sofia = people["sofia"]
+    if auth == "token":
+        user = sofia.get("/api/v1/benchmarks/").wsgi_request.user
+        secret = api_token_create(
+            actor=user, user=user, name="crawl", scope="benchmark", benchmark_id=benchmark_id
+        ).secret
+        sofia = Client(HTTP_AUTHORIZATION=f"Token {secret}")
+    else:
+        assert sofia.get(f"/benchmarks/submissions/{ids['tomas']}/").status_code == 404
     assert sofia.get(f"/api/v1/submissions/{ids['tomas']}/").status_code == 404
-    assert sofia.get(f"/benchmarks/submissions/{ids['tomas']}/").status_code == 404
     assert sofia.get(f"/api/v1/benchmarks/{benchmark_id}/labels.csv").status_code == 403
     values = {"benchmark_id": benchmark_id, "submission_id": ids["tomas"]}
     bodies = []

@@ -21,6 +21,7 @@ from tests.benchmarks.code_test import (
     THRESHOLDS,
     code_test_release,
     dnn_scores,
+    made_benchmark,
     npy_bytes,
     submitter,
 )
@@ -50,13 +51,7 @@ def assert_same(figures: dict, wanted: dict, who: str) -> None:
 def benchmark(tmp_path, diego, code15, client):  # noqa: F811
     release = code_test_release(tmp_path, diego)
     client.force_login(diego)
-    response = client.post(
-        f"/api/v1/releases/{release.pk}/benchmark/",
-        {"label_source": "reference", "private_fraction": 0.0, "name": "CODE-test"},
-        content_type="application/json",
-    )
-    assert response.status_code == 201, response.content
-    return response.json()
+    return made_benchmark(client, release.pk, private_fraction=0.0, name="CODE-test")
 
 
 def test_the_network_and_every_reader_equal_scikit_learn_on_all_827_exams(

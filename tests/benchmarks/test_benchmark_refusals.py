@@ -13,7 +13,7 @@ from django.test import Client
 
 from annotations.models import AuditEvent, BenchmarkSubmission
 from tests.agreement.test_code_test import CODES, code15  # noqa: F401 (the fixture)
-from tests.benchmarks.code_test import THRESHOLDS, code_test_release, npy_bytes, submitter
+from tests.benchmarks.code_test import THRESHOLDS, code_test_release, made_benchmark, npy_bytes, submitter
 
 pytestmark = pytest.mark.django_db
 N = 20
@@ -24,15 +24,10 @@ HEADER = "exam_id," + ",".join(CODES)
 def small(tmp_path, diego, code15, client):  # noqa: F811
     release = code_test_release(tmp_path, diego, n_exams=N)
     client.force_login(diego)
-    response = client.post(
-        f"/api/v1/releases/{release.pk}/benchmark/",
-        {"label_source": "reference", "daily_quota": 2},
-        content_type="application/json",
-    )
-    assert response.status_code == 201, response.content
+    made = made_benchmark(client, release.pk, daily_quota=2)
     sofia = Client()
     sofia.force_login(submitter())
-    return response.json()["id"], sofia
+    return made["id"], sofia
 
 
 def csv_file(lines: list[str]) -> bytes:

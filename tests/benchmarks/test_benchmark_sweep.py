@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from annotations.models import BenchmarkSubmission
-from annotations.services.benchmarks.create import benchmark_create
+from annotations.services.benchmarks.create import benchmark_create, benchmark_prepare
 from annotations.services.benchmarks.submissions import submission_create
 from annotations.services.enqueue import jobs_sweep_run
 from tests.agreement.test_code_test import CODES, code15  # noqa: F401 (the fixture)
@@ -25,7 +25,8 @@ def test_the_jobs_sweep_scores_a_submission_whose_message_was_lost(
 ):
     settings.JOBS_REQUEUE_AFTER_S = 0
     release = code_test_release(tmp_path, diego, n_exams=N)
-    benchmark = benchmark_create(actor=diego, release=release, name="b", label_source="reference")
+    made = benchmark_create(actor=diego, release=release, name="b", label_source="reference")
+    benchmark = benchmark_prepare(made.pk)  # as its task would
     lines = ["exam_id," + ",".join(CODES), *(f"{i},0.5,0.5,0.5,0.5,0.5,0.5" for i in range(N))]
     submission = submission_create(  # its on-commit enqueue never runs inside the test's transaction
         actor=submitter(),

@@ -15,7 +15,7 @@ from django.test import Client
 from annotations.models import AuditEvent, Exam
 from annotations.services.exams.waveforms import waveform_load
 from tests.agreement.test_code_test import code15  # noqa: F401 (the fixture)
-from tests.benchmarks.code_test import code_test_release, submitter
+from tests.benchmarks.code_test import code_test_release, made_benchmark, submitter
 
 pytestmark = pytest.mark.django_db
 N = 12
@@ -24,11 +24,7 @@ N = 12
 def test_hdf5_and_wfdb_hold_the_stored_signals_and_the_exam_ids(tmp_path, diego, code15, client):  # noqa: F811
     release = code_test_release(tmp_path, diego, n_exams=N)
     client.force_login(diego)
-    benchmark = client.post(
-        f"/api/v1/releases/{release.pk}/benchmark/",
-        {"label_source": "reference"},
-        content_type="application/json",
-    ).json()
+    benchmark = made_benchmark(client, release.pk)
     sofia = Client()
     sofia.force_login(submitter())
     base = f"/api/v1/benchmarks/{benchmark['id']}"

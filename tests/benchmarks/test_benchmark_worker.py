@@ -1,5 +1,6 @@
-"""On PostgreSQL with a real Celery worker: a submission made through the API is scored by the worker
-(the message sent after the commit), and the API then gives its figures."""
+"""On PostgreSQL with a real Celery worker: a benchmark made through the API is prepared by the worker, a
+submission made through the API is scored by it (each message sent after the commit), and the API then
+gives its figures."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
-from annotations.models import BenchmarkSubmission
+from annotations.models import Benchmark, BenchmarkSubmission
 from tests.agreement.test_code_test import CODES, code15  # noqa: F401 (the fixture)
 from tests.benchmarks.code_test import THRESHOLDS, code_test_release, npy_bytes, submitter
 from tests.workers import celery_worker, wait_for
@@ -34,10 +35,12 @@ def test_a_real_worker_scores_a_submission(tmp_path, diego, code15, client):  # 
         {"label_source": "reference"},
         content_type="application/json",
     ).json()
+    assert benchmark["status"] == "preparing"
     sofia = Client()
     sofia.force_login(submitter())
     scores = np.random.default_rng(1).random((N, len(CODES)))
     with celery_worker(queues="default"):
+        wait_for(lambda: Benchmark.objects.get(pk=benchmark["id"]).status == "open", timeout=90)
         response = sofia.post(
             f"/api/v1/benchmarks/{benchmark['id']}/submissions/",
             {

@@ -52,8 +52,9 @@ def signed_in(study: Study, persona: str) -> str:
 
 # The token each persona's API requests carry in the token walk: the scope of the persona's one role, so
 # the token holds what the session holds; read-only where no scope names the role (then unsafe methods
-# are refused, a difference the walk expects). Anonymous carries a revoked token.
-ROLE_SCOPES = {Role.READER: "reader", Role.COORDINATOR: "coordinator"}
+# are refused, a difference the walk expects). The submitter's is for the study's one benchmark (then
+# every route but that benchmark's is refused). Anonymous carries a revoked token.
+ROLE_SCOPES = {Role.READER: "reader", Role.COORDINATOR: "coordinator", Role.SUBMITTER: "benchmark"}
 
 
 def token_of(study: Study, persona: str) -> tuple[str, str]:
@@ -65,7 +66,10 @@ def token_of(study: Study, persona: str) -> tuple[str, str]:
         user = study.user("diego" if persona == "anonymous" else persona)
         roles = user_roles(user)
         scope = next((ROLE_SCOPES[r] for r in roles if r in ROLE_SCOPES and len(roles) == 1), "read_only")
-        created = api_token_create(actor=user, user=user, name=f"walk {persona}", scope=scope)
+        benchmark = study.ids[persona]["benchmark"] if scope == "benchmark" else None
+        created = api_token_create(
+            actor=user, user=user, name=f"walk {persona}", scope=scope, benchmark_id=benchmark
+        )
         if persona == "anonymous":
             api_token_revoke(actor=user, token_id=created.token.pk)
         tokens[persona] = (created.secret, scope)
@@ -161,10 +165,16 @@ def test_the_login_forms_are_the_only_public_routes():
 
 def token_refusal(study: Study, persona: str, route: Route, method: str, auth: str, status: int) -> bool:
     """The token walk's one expected refusal of the right role: 403 for an unsafe method with a read-only
-    token, and for the token routes, which take a session only."""
+    token, for every route but its benchmark's with a one-benchmark token, and for the token routes,
+    which take a session only."""
+    from annotations.services.credentials.tokens import BENCHMARK_ROUTES
+
     if auth != "token" or status != 403:
         return False
-    if token_of(study, persona)[1] == "read_only" and method != "get":
+    scope = token_of(study, persona)[1]
+    if scope == "read_only" and method != "get":
+        return True
+    if scope == "benchmark" and route.name not in BENCHMARK_ROUTES:
         return True
     view = _view(route)
     classes = getattr(getattr(view, "cls", None), "permission_classes", [])

@@ -2,11 +2,12 @@
 meet them.
 
 ana and bruno read the demo batch (the same call on each exam, so consensus decides every cell); diego
-builds a release of it on the Releases page, makes a consensus benchmark of it on the release's page and
-opens a submitter's account on the People page. The submitter replaces the handed-out password, downloads
-the tracings (the HDF5 holds the benchmark's exam ids, no label), is refused a NaN and a missing exam with
-the reason and nothing stored, then submits a CSV for every exam and reads the figures beside the release's
-readers (by pseudonym) once scored: in-process on "embedded", by the real Celery worker on "postgres".
+builds a release of it on the Releases page, makes a consensus benchmark of it on the release's page (its
+tracings written after the request, the page waiting "preparing" until they are) and opens a submitter's
+account on the People page. The submitter replaces the handed-out password, downloads the tracings (the
+HDF5 holds the benchmark's exam ids, no label), is refused a NaN and a missing exam with the reason and
+nothing stored, then submits a CSV for every exam and reads the figures beside the release's readers
+(by pseudonym) once scored: in-process on "embedded", by the real Celery worker on "postgres".
 """
 
 from __future__ import annotations
@@ -84,6 +85,10 @@ def make_benchmark(walk: Walk, release_url: str) -> int:
     page.fill("#id_private_fraction", "0.25")
     page.click("#benchmark-form button[type=submit]")
     page.wait_for_url(f"{walk.stack.url}/benchmarks/*/")
+    # The tracings are written by a task after the request (the web process's own thread on "embedded",
+    # the worker on "postgres"): the page says "preparing" and reloads itself once the benchmark is open.
+    expect(page.locator("#benchmark")).to_have_attribute("data-status", "open", timeout=120_000)
+    expect(page.locator("#tracings-download")).to_be_visible()
     walk.shot(page, "benchmark-1-coordinator")
     return int(page.url.rstrip("/").rsplit("/", 1)[1])
 
@@ -248,6 +253,7 @@ def test_a_submitter_scores_a_model_on_a_blind_benchmark_of_the_demo(browser, st
         if stack.name == "postgres":  # scored by the real worker, not in the request
             worker_log = (stack.var_dir / "celery.log").read_text(errors="replace")
             assert "annotations.tasks.benchmarks_score" in worker_log and "succeeded" in worker_log
+            assert "annotations.tasks.benchmarks_prepare" in worker_log
 
         page.goto(url)
         expect(page.locator("#leaderboard")).to_contain_text(MODEL)

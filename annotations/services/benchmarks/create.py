@@ -1,5 +1,6 @@
-"""A coordinator turns a finished release into a blind benchmark: exams, order, split and labels frozen,
-the tracings written in that order, and every reader of the release scored against the same labels."""
+"""A coordinator turns a finished release into a blind benchmark: exams, order, split and labels frozen in
+the request; then a task (benchmark_prepare) writes the tracings in that order and scores every reader of
+the release against the same labels, and opens the benchmark. Until then it is "preparing"."""
 
 from __future__ import annotations
 
@@ -7,9 +8,11 @@ import csv
 import hashlib
 import io
 import tempfile
+from datetime import timedelta
 from pathlib import Path
 
 import numpy as np
+from django.conf import settings
 from django.core.files import File
 from django.db import transaction
 from django.utils import timezone
@@ -23,6 +26,15 @@ from annotations.models import Benchmark, BenchmarkExam, Exam, ReferenceLabel, R
 from annotations.roles import Role, has_role
 from annotations.selectors.releases.builds import release_file_key, release_storage
 from annotations.services.audit import audit_record
+from annotations.services.enqueue import (
+    Beat,
+    task_beating,
+    task_done,
+    task_enqueue,
+    task_enqueue_on_commit,
+    task_started,
+    tasks_waiting,
+)
 from annotations.services.exams.waveforms import waveform_load
 from annotations.services.releases.layout import ADDED_COLUMN, META_COLUMNS
 
@@ -152,9 +164,10 @@ def _reader_figures(release, keys, classes, truth: np.ndarray, private: np.ndarr
     return entries
 
 
-def _write_tracings(exams: list[Exam], keys: list[str], path: Path) -> dict:
+def _write_tracings(exams: list[Exam], keys: list[str], path: Path, beat=lambda: None) -> dict:
     with hdf5.TracingsWriter(path, n_rows=len(exams), attrs={"convention": "CODE"}) as writer:
         for exam in exams:
+            beat()
             samples = waveform_load(exam.waveform_key)
             writer.write(hdf5.code_tracing(samples, gain_uv=exam.gain_uv, rate_hz=exam.sampling_rate)[None])
         writer.write_ids("exam_id", [key.encode() for key in keys])
@@ -166,12 +179,14 @@ def _entry(path: Path) -> dict:
     return {"name": path.name, "bytes": path.stat().st_size, "sha256": digest}
 
 
-def _write_wfdb(exams: list[Exam], keys: list[str], path: Path) -> dict:
-    records = (
-        (key, waveform_load(exam.waveform_key), exam.sampling_rate, exam.gain_uv, list(exam.lead_names or []))
-        for key, exam in zip(keys, exams, strict=True)
-    )
-    write_wfdb_zip(path, records)
+def _write_wfdb(exams: list[Exam], keys: list[str], path: Path, beat=lambda: None) -> dict:
+    def records():
+        for key, exam in zip(keys, exams, strict=True):
+            beat()
+            samples = waveform_load(exam.waveform_key)
+            yield key, samples, exam.sampling_rate, exam.gain_uv, list(exam.lead_names or [])
+
+    write_wfdb_zip(path, records())
     return _entry(path)
 
 
@@ -198,8 +213,12 @@ def _store(benchmark_id: int, path: Path) -> None:
         release_storage().save(key, File(handle))
 
 
-# Long because it is one transaction in steps that only make sense together: frozen labels, the split,
-# the tracings in the same order, the readers' figures and the audit row.
+PREPARE_TASK = "annotations.tasks.benchmarks_prepare"
+SYSTEM_ACTOR = "system:benchmarks"
+
+
+# Long because the refusals come first and the freeze is one transaction: the benchmark row, its exams
+# in their order with their split and labels, the audit row, and the task queued after the commit.
 def benchmark_create(
     *,
     actor,
@@ -211,24 +230,18 @@ def benchmark_create(
     seed: int = 0,
     ip_address: str | None = None,
 ) -> Benchmark:
-    """Freeze a finished release's exams and labels as a benchmark; refused with nothing stored."""
+    """Freeze a finished release's exams and labels as a benchmark, "preparing" until benchmark_prepare
+    (a task queued after the commit) has written its tracings; refused with nothing stored."""
     _check(actor, release, label_source, private_fraction, daily_quota)
     rows, exams, classes, truth = _labels(release, label_source)
     if not rows:
         raise Invalid(_("no exam of the release has labels from this source"))
     keys = _keys(rows)
     order = _natural(keys)
-    rows, exams, keys, truth = (
-        [rows[i] for i in order],
-        [exams[i] for i in order],
-        [keys[i] for i in order],
-        truth[order],
-    )
-    n = len(rows)
+    exams, keys, truth = [exams[i] for i in order], [keys[i] for i in order], truth[order]
+    n = len(keys)
     private = np.zeros(n, dtype=bool)
     private[np.random.default_rng(seed).permutation(n)[: round(private_fraction * n)]] = True
-    index = {(row["dataset"], row["exam_id"]): i for i, row in enumerate(rows)}
-    readers = _reader_figures(release, index, classes, truth, private)
     with transaction.atomic():
         benchmark = Benchmark.objects.create(
             name=(name or release.name)[:200],
@@ -239,7 +252,7 @@ def benchmark_create(
             private_count=int(private.sum()),
             split_seed=seed,
             daily_quota=daily_quota,
-            readers=readers,
+            status=Benchmark.Status.PREPARING,
             created_by=actor,
         )
         BenchmarkExam.objects.bulk_create(
@@ -253,13 +266,6 @@ def benchmark_create(
             )
             for i in range(n)
         )
-        with tempfile.TemporaryDirectory() as folder:
-            entry = _write_tracings(exams, keys, Path(folder) / TRACINGS_NAME)
-            entry["wfdb"] = _write_wfdb(exams, keys, Path(folder) / WFDB_NAME)
-            for name in FILES:
-                _store(benchmark.pk, Path(folder) / name)
-        benchmark.tracings = entry
-        benchmark.save(update_fields=["tracings"])
         audit_record(
             actor=actor,
             action="benchmark.create",
@@ -272,11 +278,77 @@ def benchmark_create(
                 "private": int(private.sum()),
                 "seed": seed,
                 "daily_quota": daily_quota,
-                "tracings_sha256": entry["sha256"],
             },
             ip_address=ip_address,
         )
+        task_enqueue_on_commit(PREPARE_TASK, benchmark.pk)
     return benchmark
+
+
+def _frozen(benchmark: Benchmark) -> tuple[list[Exam], list[str], np.ndarray, np.ndarray]:
+    """The exams, their ids, labels and private mask, in row order, as benchmark_create froze them."""
+    rows = list(
+        BenchmarkExam.objects.filter(benchmark=benchmark).order_by("row").select_related("exam__dataset")
+    )
+    truth = np.array([r.labels for r in rows], dtype=np.int64).reshape(len(rows), len(benchmark.classes))
+    private = np.array([r.split == BenchmarkExam.Split.PRIVATE for r in rows], dtype=bool)
+    return [r.exam for r in rows], [r.exam_key for r in rows], truth, private
+
+
+def benchmark_prepare(benchmark_id: int) -> Benchmark | None:
+    """Write a preparing benchmark's tracings, score the release's readers against its labels, and open
+    it. Idempotent: an open or closed one, or one another worker is preparing now, is left alone; files
+    a killed run left are written again."""
+    benchmark = Benchmark.objects.filter(pk=benchmark_id).select_related("release").first()
+    if benchmark is None or benchmark.status != Benchmark.Status.PREPARING:
+        return benchmark
+    if task_beating(PREPARE_TASK, benchmark_id):
+        return benchmark  # a twin delivery: the worker that beats finishes it
+    task_started(PREPARE_TASK, benchmark_id)
+    beat = Beat(PREPARE_TASK, benchmark_id)
+    beat()
+    try:
+        exams, keys, truth, private = _frozen(benchmark)
+        index = {(exam.dataset.name, exam.external_id): i for i, exam in enumerate(exams)}
+        readers = _reader_figures(benchmark.release, index, list(benchmark.classes), truth, private)
+        with tempfile.TemporaryDirectory() as folder:
+            entry = _write_tracings(exams, keys, Path(folder) / TRACINGS_NAME, beat)
+            entry["wfdb"] = _write_wfdb(exams, keys, Path(folder) / WFDB_NAME, beat)
+            for name in FILES:
+                _store(benchmark.pk, Path(folder) / name)
+        with transaction.atomic():
+            locked = Benchmark.objects.select_for_update().get(pk=benchmark_id)
+            if locked.status != Benchmark.Status.PREPARING:
+                return locked
+            locked.tracings, locked.readers, locked.status = entry, readers, Benchmark.Status.OPEN
+            locked.save(update_fields=["tracings", "readers", "status"])
+            audit_record(
+                actor=None,
+                actor_username=SYSTEM_ACTOR,
+                action="benchmark.ready",
+                target=locked,
+                after={"tracings_sha256": entry["sha256"], "wfdb_sha256": entry["wfdb"]["sha256"]},
+            )
+    finally:
+        task_done(PREPARE_TASK, benchmark_id)
+    return locked
+
+
+def benchmarks_preparing_requeue(now) -> int:
+    """Queue again the benchmarks still preparing whose message was lost (no marker) and that no worker
+    is preparing (no beat): the broker was down at their commit, Redis lost the message, or the worker
+    died. The jobs sweep calls this."""
+    old_enough = now - timedelta(seconds=settings.JOBS_REQUEUE_AFTER_S)
+    ids = list(
+        Benchmark.objects.filter(status=Benchmark.Status.PREPARING, created_at__lte=old_enough)
+        .order_by("created_at")
+        .values_list("pk", flat=True)[: settings.JOBS_SWEEP_LIMIT]
+    )
+    if not ids:
+        return 0
+    waiting = tasks_waiting(PREPARE_TASK, ids)
+    lost = [pk for pk in ids if pk not in waiting and not task_beating(PREPARE_TASK, pk)]
+    return sum(task_enqueue(PREPARE_TASK, pk) for pk in lost)
 
 
 def benchmark_close(*, actor, benchmark: Benchmark, ip_address: str | None = None) -> Benchmark:
@@ -287,6 +359,8 @@ def benchmark_close(*, actor, benchmark: Benchmark, ip_address: str | None = Non
         locked = Benchmark.objects.select_for_update().get(pk=benchmark.pk)
         if locked.status == Benchmark.Status.CLOSED:
             raise Conflict(_("the benchmark is closed already"))
+        if locked.status == Benchmark.Status.PREPARING:
+            raise Conflict(_("the benchmark is still being prepared: close it once it is open"))
         locked.status, locked.closed_at = Benchmark.Status.CLOSED, timezone.now()
         locked.save(update_fields=["status", "closed_at"])
         audit_record(actor=actor, action="benchmark.close", target=locked, ip_address=ip_address)

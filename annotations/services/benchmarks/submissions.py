@@ -15,7 +15,12 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from annotations.errors import Conflict, Forbidden, Invalid
-from annotations.lib.benchmark_file import SubmissionRefused, read_submission, read_thresholds
+from annotations.lib.benchmark_file import (
+    THRESHOLDS_WITH_RULE,
+    SubmissionRefused,
+    read_submission,
+    read_thresholds,
+)
 from annotations.lib.stats.benchmark import score, thresholds_max_f1
 from annotations.models import Benchmark, BenchmarkExam, BenchmarkSubmission
 from annotations.roles import Role, has_role
@@ -75,6 +80,13 @@ def submission_create(
     """Check a predictions file and store it for scoring; a refusal stores nothing."""
     if not has_role(actor, Role.SUBMITTER):
         raise Forbidden(_("only a benchmark submitter may submit predictions"))
+    if benchmark.status == Benchmark.Status.PREPARING:
+        raise Conflict(
+            _(
+                "the benchmark is still being prepared (its tracings are being written): "
+                "submit once it is open"
+            )
+        )
     if benchmark.status != Benchmark.Status.OPEN:
         raise Conflict(_("the benchmark is closed: it takes no more submissions"))
     model_name = _check_text(model_name, _("model name"), 100)
@@ -90,9 +102,9 @@ def submission_create(
         if threshold_rule == RULES.SUBMITTED:
             chosen = read_thresholds(thresholds if thresholds is not None else [], classes).tolist()
         elif thresholds:
-            raise SubmissionRefused("thresholds are chosen by the F1 rule: send none with it")
+            raise SubmissionRefused(THRESHOLDS_WITH_RULE)
     except SubmissionRefused as error:
-        raise Invalid(str(error)) from None
+        raise Invalid(error.refusal.render(_)) from None
     with transaction.atomic():
         Benchmark.objects.select_for_update().filter(pk=benchmark.pk).first()
         if submissions_today(actor, benchmark) >= benchmark.daily_quota:

@@ -33,7 +33,20 @@ SCOPE_ROLES: dict[str, frozenset[Role] | None] = {
     TokenScope.READ_ONLY: None,
     TokenScope.READER: frozenset({Role.READER}),
     TokenScope.COORDINATOR: frozenset({Role.COORDINATOR}),
+    TokenScope.BENCHMARK: frozenset({Role.SUBMITTER}),
 }
+# The routes a one-benchmark token may use (a submitter's, on its benchmark only: the selectors narrow
+# what they find to it); every other route refuses it with 403.
+BENCHMARK_ROUTES = frozenset(
+    {
+        "api-benchmark-list",
+        "api-benchmark-detail",
+        "api-benchmark-tracings",
+        "api-benchmark-tracings-wfdb",
+        "api-benchmark-submissions",
+        "api-submission-detail",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -59,12 +72,27 @@ def _snapshot(token: ApiToken) -> dict:
     }
 
 
+def _benchmark_named(scope: str, benchmark_id: int | None) -> int | None:
+    from annotations.models import Benchmark
+
+    if scope != TokenScope.BENCHMARK:
+        if benchmark_id is not None:
+            raise Invalid(_("Only a one-benchmark token names a benchmark."))
+        return None
+    if benchmark_id is None:
+        raise Invalid(_("Choose the benchmark this token is for."))
+    found = Benchmark.objects.filter(pk=benchmark_id).exclude(status=Benchmark.Status.CLOSED).exists()
+    if not found:
+        raise Invalid(_("No such open benchmark."))
+    return benchmark_id
+
+
 def _clean(user, name: str, scope: str, days: int | None) -> tuple[str, int]:
     name = (name or "").strip()
     if not name or len(name) > 100:
         raise Invalid(_("Give the token a name of 1 to 100 characters."))
     if scope not in SCOPE_ROLES:
-        raise Invalid(_("Unknown scope: choose read-only, reader or coordinator."))
+        raise Invalid(_("Unknown scope: choose read-only, reader, coordinator or one benchmark."))
     if days is None:  # a default set above the maximum gives the maximum
         days = min(settings.API_TOKEN_DEFAULT_DAYS, settings.API_TOKEN_MAX_DAYS)
     if not isinstance(days, int) or isinstance(days, bool) or not 1 <= days <= settings.API_TOKEN_MAX_DAYS:
@@ -77,11 +105,15 @@ def _clean(user, name: str, scope: str, days: int | None) -> tuple[str, int]:
     return name, days
 
 
-def api_token_create(*, actor, user, name: str, scope: str, days: int | None = None, ip=None) -> CreatedToken:
-    """A new token for `user` (the actor's own, or any account's when the actor is a coordinator)."""
+def api_token_create(
+    *, actor, user, name: str, scope: str, days: int | None = None, benchmark_id: int | None = None, ip=None
+) -> CreatedToken:
+    """A new token for `user` (the actor's own, or any account's when the actor is a coordinator); a
+    one-benchmark token names its benchmark (`benchmark_id`), which is not closed."""
     if actor.pk != user.pk and not has_role(actor, Role.COORDINATOR):
         raise Forbidden(_("Only coordinators create tokens for other accounts."))
     name, days = _clean(user, name, scope, days)
+    benchmark_id = _benchmark_named(scope, benchmark_id)
     secret = create_token_string()
     now = timezone.now()
     with transaction.atomic():
@@ -89,6 +121,7 @@ def api_token_create(*, actor, user, name: str, scope: str, days: int | None = N
             user=user,
             name=name,
             scope=scope,
+            scope_object_id=benchmark_id,
             token_key=secret[:TOKEN_KEY_LENGTH],
             digest=hash_token(secret),
             created_at=now,
