@@ -3,13 +3,14 @@ decide what each role sees (adjudicators: pseudonyms only), the services write."
 
 from __future__ import annotations
 
-from django.urls import path
+from django.urls import path, reverse
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from annotations.api.permissions import IsCoordinator
+from annotations.selectors.agreement.reader_accuracy import batch_reader_accuracy
 from annotations.selectors.agreement.summary import (
     agreement_dashboard,
     agreement_for_coordinator,
@@ -17,6 +18,7 @@ from annotations.selectors.agreement.summary import (
     consensus_method_counts,
     open_dispute_count,
 )
+from annotations.selectors.batches.audits import batch_audit_summaries
 
 
 def _free_object(help_text: str, **options) -> serializers.DictField:
@@ -93,9 +95,76 @@ class ConsensusSummarySerializer(serializers.Serializer):
     disputes = serializers.DictField(child=serializers.JSONField(), help_text="Disputes by reason.")
 
 
+class ReaderAccuracyRowSerializer(serializers.Serializer):
+    """One row of a release's reader_accuracy.csv: a reader (by username here) on one class against one
+    reference, over all their reads or those made with (`shown`) or without (`not_shown`) a suggestion."""
+
+    reader = serializers.CharField()
+    code = serializers.CharField()
+    reference = serializers.ChoiceField(
+        choices=["consensus", "leave_one_out"],
+        help_text="`consensus`: the released consensus cell (the reader's own read is one of its votes); "
+        "`leave_one_out`: the majority of the exam's other reads (at least two; ties left out).",
+    )
+    exposure = serializers.ChoiceField(choices=["all", "shown", "not_shown"])
+    tp = serializers.IntegerField()
+    fp = serializers.IntegerField()
+    fn = serializers.IntegerField()
+    tn = serializers.IntegerField()
+    sensitivity = serializers.FloatField(allow_null=True)
+    sensitivity_low = serializers.FloatField(allow_null=True, help_text="95% Wilson interval.")
+    sensitivity_high = serializers.FloatField(allow_null=True)
+    specificity = serializers.FloatField(allow_null=True)
+    specificity_low = serializers.FloatField(allow_null=True)
+    specificity_high = serializers.FloatField(allow_null=True)
+    n_undecided_left_out = serializers.IntegerField(
+        help_text="Reference cells left out: undecided consensus, an exam read too few times, a tie."
+    )
+
+
+class ReaderAccuracySerializer(serializers.Serializer):
+    """Each reader against consensus, as a release of this batch alone gives it (reader_accuracy.csv and
+    the card's readers_vs_consensus), counted at the request from the stored consensus."""
+
+    refused = serializers.CharField(
+        allow_blank=True, help_text="Why a release of this batch, and so these figures, cannot be made."
+    )
+    note = serializers.CharField(allow_blank=True)
+    drift_alpha = serializers.FloatField(allow_null=True)
+    readers = serializers.ListField(
+        child=_free_object(
+            "One reader: reads, reads_with_suggestion, suggestion_share, `consensus` and `leave_one_out` "
+            "pooled over classes (counts, sensitivity and specificity with `_ci`, macro means), "
+            "`by_exposure` where they read both with and without a suggestion, and `drift` (quarters, "
+            "slopes, p-values, flagged)."
+        )
+    )
+    rows = ReaderAccuracyRowSerializer(many=True)
+
+
+class AuditSummarySerializer(serializers.Serializer):
+    """A re-adjudication audit that sampled this batch: what it found, in brief (the whole at `url`)."""
+
+    audit_batch = serializers.IntegerField()
+    name = serializers.CharField()
+    url = serializers.CharField(help_text="The API address of its findings.")
+    sample = serializers.IntegerField()
+    population = serializers.IntegerField()
+    exams_read = serializers.IntegerField()
+    # Named like an attribute of DRF's Field: the serializer's metaclass moves it off the class.
+    errors = serializers.IntegerField(  # type: ignore[assignment]
+        help_text="Compared cells where the release and the audit differ."
+    )
+    compared = serializers.IntegerField()
+    adjudicators = _free_object(
+        "The second adjudication against the first on the sampled adjudicated cells: cells, exams, "
+        "agreements, agreement with `agreement_ci` (Wilson), Cohen's kappa with `kappa_ci`."
+    )
+
+
 class BatchAgreementSerializer(serializers.Serializer):
     """Before the first computation only `batch`, `computed_at` (null), `consensus`,
-    `consensus_awaiting_adjudication` and `disputes_open` are present."""
+    `consensus_awaiting_adjudication`, `disputes_open` and `audits` are present."""
 
     batch = serializers.IntegerField()
     computed_at = serializers.DateTimeField(allow_null=True)
@@ -162,6 +231,8 @@ class BatchAgreementSerializer(serializers.Serializer):
         child=_free_object("One reader's figures on one class."), required=False
     )
     consensus_summary = ConsensusSummarySerializer(required=False)
+    reader_accuracy = ReaderAccuracySerializer(required=False)
+    audits = AuditSummarySerializer(many=True, required=False)
     qualifiers = serializers.ListField(
         child=_free_object(
             "Agreement on one qualifier of one statement, among the reads that chose the statement: code, "
@@ -185,15 +256,20 @@ class BatchAgreementView(APIView):
         consensus rule and its summary, with the final consensus cells by method (`consensus`, as the
         releases give them) and the cells whose rule value waits for an adjudicator because the batch
         sent their class to adjudication (`consensus_awaiting_adjudication`), and the disputed labels no
-        adjudicator has decided yet (`disputes_open`, counted now). Before the first computation only
-        `batch`, `computed_at` (null), `consensus`, `consensus_awaiting_adjudication` and `disputes_open`
-        are present. Agreement is recomputed in the background after reads are submitted, so the figures
-        may trail the newest reads: `computed_at` says when they were made."""
+        adjudicator has decided yet (`disputes_open`, counted now). Each reader against consensus
+        (`reader_accuracy`) is what a release of this batch alone gives in reader_accuracy.csv and its
+        card, counted at the request; `audits` are the re-adjudication audits that sampled the batch.
+        Before the first computation only `batch`, `computed_at` (null), `consensus`,
+        `consensus_awaiting_adjudication`, `disputes_open` and `audits` are present.
+        Agreement is recomputed in the background after reads are submitted, so the figures may trail
+        the newest reads: `computed_at` says when they were made."""
         batch, result = agreement_for_coordinator(request.user, pk)
         now = _counted_now(batch)
         if result is None:
             return Response({"batch": batch.pk, "computed_at": None, **now})
-        return Response({**_stored(result), "batch": batch.pk, **now})
+        return Response(
+            {**_stored(result), "batch": batch.pk, **now, "reader_accuracy": batch_reader_accuracy(batch)}
+        )
 
 
 def _counted_now(batch) -> dict:
@@ -202,6 +278,10 @@ def _counted_now(batch) -> dict:
         "consensus": consensus_method_counts(batch),
         "consensus_awaiting_adjudication": consensus_awaiting_adjudication(batch),
         "disputes_open": open_dispute_count(batch),
+        "audits": [
+            {**audit, "url": reverse("api-audit-findings", args=[audit["audit_batch"]])}
+            for audit in batch_audit_summaries(batch)
+        ],
     }
 
 

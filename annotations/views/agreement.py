@@ -13,6 +13,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from annotations.lib.spreadsheet_csv import spreadsheet_writer
 from annotations.roles import Role
+from annotations.selectors.agreement.reader_accuracy import batch_reader_accuracy, batch_reader_accuracy_table
 from annotations.selectors.agreement.summary import (
     agreement_dashboard,
     agreement_due,
@@ -22,6 +23,7 @@ from annotations.selectors.agreement.summary import (
     open_dispute_count,
 )
 from annotations.selectors.agreement.tables import TABLES, agreement_table
+from annotations.selectors.batches.audits import batch_audit_summaries
 from annotations.selectors.enqueue import queue_quiet_notice
 from annotations.services.agreement.compute import agreement_recompute_request
 from annotations.services.agreement.tables import IntervalMethodError, batch_interval_method_set
@@ -51,8 +53,18 @@ def batch_agreement(request, batch_id: int):
             # Waited past the sweeps' patience with no worker taking work: say why it is not done.
             "workers": queue_quiet_notice(settings.CELERY_TASK_DEFAULT_QUEUE, due.since) if due.since else "",
             "interval_choice": ((batch.design or {}).get("agreement") or {}).get("intervals", "exams"),
+            "accuracy": _page_accuracy(batch) if result else None,
+            "audits": batch_audit_summaries(batch),
         },
     )
+
+
+def _page_accuracy(batch) -> dict:
+    """Each reader against consensus, with the per-class rows the page shows: those where the reader
+    marked the class or the reference holds it present (every row is in the API and the CSV)."""
+    accuracy = batch_reader_accuracy(batch)
+    shown = [row for row in accuracy["rows"] if row["tp"] + row["fp"] + row["fn"]]
+    return {**accuracy, "shown_rows": shown, "rows_left_out": len(accuracy["rows"]) - len(shown)}
 
 
 @require_GET
@@ -60,9 +72,11 @@ def batch_agreement(request, batch_id: int):
 def batch_agreement_csv(request, batch_id: int):
     """One stored table as CSV (selectors.agreement_tables.agreement_table, which
     ``manage.py agreement_report`` prints too): classes, readers, pairs, pairs_by_class, reader_classes,
-    exams."""
+    exams; or reader_accuracy, a release's reader_accuracy.csv for this batch, counted now."""
     batch, result = agreement_for_coordinator(request.user, batch_id)
     table = request.GET.get("table", "classes")
+    if table == READER_ACCURACY and result is not None:
+        return _reader_accuracy_csv(batch)
     if table not in TABLES:
         table = "classes"  # the parameter is checked by value; anything else gives the default table
     response = HttpResponse(content_type="text/csv; charset=utf-8")
@@ -72,6 +86,20 @@ def batch_agreement_csv(request, batch_id: int):
         writer.writerow(["no agreement computed yet"])
         return response
     header, rows = agreement_table(result, table)
+    writer.writerow(header)
+    for row in rows:
+        writer.writerow(row)
+    return response
+
+
+READER_ACCURACY = "reader_accuracy"
+
+
+def _reader_accuracy_csv(batch) -> HttpResponse:
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="batch-{batch.pk}-reader-accuracy.csv"'
+    writer = spreadsheet_writer(response)
+    header, rows = batch_reader_accuracy_table(batch)
     writer.writerow(header)
     for row in rows:
         writer.writerow(row)

@@ -24,7 +24,12 @@ from annotations.models import ReviewBatch
 from annotations.roles import Role
 from annotations.selectors.agreement.tables import stored_reader_quality
 from annotations.selectors.batches.access import batch_for_coordinator
-from annotations.selectors.batches.audits import audit_findings, audits_made_of, is_audit
+from annotations.selectors.batches.audits import (
+    audit_findings,
+    audits_made_of,
+    batch_audit_summaries,
+    is_audit,
+)
 from annotations.selectors.batches.overview import batch_overview
 from annotations.selectors.batches.plan import batch_plan, plan_exam_page
 from annotations.selectors.batches.progress import (
@@ -128,6 +133,7 @@ def batch_detail(request, batch_id: int):
             "exams": exams,
             "exam_states": [(key, EXAM_STATE_LABELS[key]) for key in EXAM_STATES],
             "stuck_disputes": batch_exams_without_adjudicator(request.user, batch),
+            "audits": batch_audit_summaries(batch),
         },
     )
 
@@ -179,7 +185,7 @@ def batch_reassign_view(request, batch_id: int):
         form = ReassignForm(request.POST, batch=batch)
         if not form.is_valid():
             problems = [problem for errors in form.errors.values() for problem in errors]
-            raise BatchDesignError("; ".join(problems) if problems else _("choose both readers"))
+            raise BatchDesignError("; ".join(map(str, problems)) if problems else _("choose both readers"))
         outcome = batch_reassign(
             batch=batch,
             from_reader=form.cleaned_data["from_reader"],

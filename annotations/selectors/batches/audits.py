@@ -206,6 +206,28 @@ def audits_made_of(batch_id: int) -> list[ReviewBatch]:
     return [audit for audit in found if batch_id in (audit.design.get("audit_of") or [])]
 
 
+def batch_audit_summaries(batch: ReviewBatch) -> list[dict]:
+    """What each audit that sampled this batch found, in brief, for the batch's own pages: its sample,
+    the cells where release and audit differ over the cells compared, and the second adjudication against
+    the first (agreement, Cohen's kappa, their intervals); the audit's page has the rest."""
+    out = []
+    for audit in audits_made_of(batch.pk):
+        found = audit_findings(audit)
+        out.append(
+            {
+                "audit_batch": audit.pk,
+                "name": audit.name,
+                "sample": found["sample"],
+                "population": found["population"],
+                "exams_read": found["exams_read"],
+                "errors": sum(int(row["errors"]) for row in found["classes"]),
+                "compared": sum(int(row["compared"]) for row in found["classes"]),
+                "adjudicators": found["adjudicators"],
+            }
+        )
+    return out
+
+
 def audits_of(batch_ids: Sequence[int]) -> list[ReviewBatch]:
     """The audit batches that sampled only from `batch_ids` (so their population is within these)."""
     wanted = set(batch_ids)

@@ -25,9 +25,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import Exists, OuterRef
 
 from annotations.models import (
@@ -111,6 +112,34 @@ def _aware(moment):
 
 
 # --- Streaming ------------------------------------------------------------------------------------------
+@contextmanager
+def read_snapshot() -> Iterator[None]:
+    """One read-only snapshot for every pass: the files agree with each other whatever is submitted
+    meanwhile, on either database.
+
+    PostgreSQL: a REPEATABLE READ READ ONLY transaction. SQLite (the embedded default, in WAL mode): any
+    transaction reads one snapshot from its first SELECT to its end, but it must begin DEFERRED; the
+    settings' IMMEDIATE mode would hold the write lock for the whole export and lock every reader's
+    submit out of the database meanwhile."""
+    if connection.vendor == "postgresql":
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            yield
+        return
+    # SQLite's DatabaseWrapper.transaction_mode (Django 5.1) is missing from django-stubs: the ignores below.
+    mode = getattr(connection, "transaction_mode", None)
+    connection.ensure_connection()
+    connection.transaction_mode = "DEFERRED" if mode is not None else None  # type: ignore[attr-defined]
+    try:
+        with transaction.atomic():
+            # Only the BEGIN of this transaction is deferred.
+            connection.transaction_mode = mode  # type: ignore[attr-defined]
+            yield
+    finally:
+        connection.transaction_mode = mode  # type: ignore[attr-defined]
+
+
 def _stream(sql: str, params: dict, name: str) -> Iterator[tuple]:
     """Rows of a query through a server-side cursor, CHUNK_ROWS at a time. Run inside a transaction
     (the cursor lives as long as it)."""

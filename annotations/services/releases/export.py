@@ -16,12 +16,11 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from django.db import connection, transaction
+from django.db import connection
 
 from annotations.lib.release_files.files import (
     card_markdown,
@@ -32,7 +31,7 @@ from annotations.lib.release_files.files import (
 )
 from annotations.lib.release_files.shards import INDEX, PENDING_CARD, plan_name
 from annotations.selectors.agreement.summary import batches_with_stale_agreement
-from annotations.selectors.releases.export import exam_summary
+from annotations.selectors.releases.export import exam_summary, read_snapshot
 from annotations.selectors.releases.facts import earlier_pseudonym_keys, export_reader_ids
 from annotations.selectors.releases.plan import ExportPlan, ExportRefused
 from annotations.services.releases.accuracy import write_reader_accuracy
@@ -148,32 +147,6 @@ def export_write_current[T](
         f"up to date {EXPORT_TRIES} times and each time newer reads had landed. Nothing was written; build "
         "it again when reading pauses, or close the batch first.",
     )
-
-
-@contextmanager
-def read_snapshot() -> Iterator[None]:
-    """One read-only snapshot for every pass: the files agree with each other whatever is submitted
-    meanwhile, on either database.
-
-    PostgreSQL: a REPEATABLE READ READ ONLY transaction. SQLite (the embedded default, in WAL mode): any
-    transaction reads one snapshot from its first SELECT to its end, but it must begin DEFERRED; the
-    settings' IMMEDIATE mode would hold the write lock for the whole export and lock every reader's
-    submit out of the database meanwhile."""
-    if connection.vendor == "postgresql":
-        with transaction.atomic():
-            with connection.cursor() as cursor:
-                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
-            yield
-        return
-    mode = getattr(connection, "transaction_mode", None)
-    connection.ensure_connection()
-    connection.transaction_mode = "DEFERRED" if mode is not None else None
-    try:
-        with transaction.atomic():
-            connection.transaction_mode = mode  # only the BEGIN of this transaction is deferred
-            yield
-    finally:
-        connection.transaction_mode = mode
 
 
 class _Ticks:
