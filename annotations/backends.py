@@ -8,6 +8,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.backends import ModelBackend
 from django.contrib.auth.models import Group
 from django.db import connection
+from django.db.models import Field, ForeignObjectRel
 
 from annotations.roles import Role, remember_role_names
 
@@ -15,6 +16,12 @@ ROLE_NAMES = tuple(role.value for role in Role)
 
 
 @cache  # the same text for the life of the process
+def _column(field: Field | ForeignObjectRel) -> str:
+    """A concrete field's column: the link table's foreign keys, the user's primary key."""
+    assert isinstance(field, Field) and field.column
+    return field.column
+
+
 def _user_with_roles_sql() -> str:
     """The user's row, once per role group they are in (once with no group if none).
 
@@ -27,9 +34,9 @@ def _user_with_roles_sql() -> str:
     links = User.groups.through._meta
     quote = connection.ops.quote_name
     user, link, group = quote(User._meta.db_table), quote(links.db_table), quote(Group._meta.db_table)
-    user_link = quote(links.get_field(User._meta.model_name).column)
-    group_link = quote(links.get_field("group").column)
-    user_pk, name = f"{user}.{quote(User._meta.pk.column)}", f"{group}.{quote('name')}"
+    user_link = quote(_column(links.get_field(User._meta.model_name or "user")))
+    group_link = quote(_column(links.get_field("group")))
+    user_pk, name = f"{user}.{quote(_column(User._meta.pk))}", f"{group}.{quote('name')}"
     names = ", ".join(["%s"] * len(ROLE_NAMES))
     # Only quoted table and column names from the models go into the text; the values are parameters.
     return (
@@ -53,5 +60,6 @@ class RolesBackend(ModelBackend):
         if not rows or not self.user_can_authenticate(rows[0]):
             return None
         user = rows[0]
-        remember_role_names(user, {row.role_name for row in rows if row.role_name})
+        # role_name: a column of the raw query above, on each row it returns.
+        remember_role_names(user, {row.role_name for row in rows if row.role_name})  # type: ignore[attr-defined]
         return user

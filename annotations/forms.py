@@ -18,6 +18,21 @@ from annotations.selectors.taxonomy import taxonomy_list, taxonomy_superseded
 from annotations.selectors.users import active_readers
 from annotations.services.batches.criteria import criteria_problems
 
+
+def choice_field(form: forms.BaseForm, name: str) -> forms.ChoiceField:
+    """The form's field of that name, which is a choice field (its choices are set per request)."""
+    field = form.fields[name]
+    assert isinstance(field, forms.ChoiceField)
+    return field
+
+
+def model_choice_field(form: forms.BaseForm, name: str) -> forms.ModelChoiceField:
+    """The form's field of that name, which chooses among rows (its query is set per request)."""
+    field = form.fields[name]
+    assert isinstance(field, forms.ModelChoiceField)
+    return field
+
+
 # The blank choice of Django's select boxes; Django's own pt_BR catalogue lacks it, so the project's
 # catalogue carries its translation (project catalogues take precedence).
 BLANK_CHOICE_LABEL = gettext_noop("- Select an option -")
@@ -64,15 +79,15 @@ class ExamCriteriaForm(forms.Form):
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["datasets"].choices = [(name, name) for name in dataset_names()]
+        choice_field(self, "datasets").choices = [(name, name) for name in dataset_names()]
         self.scored = {f"{s.provider}:{s.code}": s for s in scored_statements(user)}
         self.score_choices = [(key, f"{s.provider} · {s.code} — {s.name}") for key, s in self.scored.items()]
-        self.fields["score_window"].choices = [("", _("any: no window")), *self.score_choices]
+        choice_field(self, "score_window").choices = [("", _("any: no window")), *self.score_choices]
 
     def clean(self):
         """The criteria together, checked as the API checks them (services.batches.criteria); the window's
         model and statement are one field here."""
-        data = super().clean()
+        data = super().clean() or {}
         provider, code = self.scored_pair(data.get("score_window") or "")
         for name, problem in criteria_problems(
             {**data, "suggestion_provider": provider, "suggestion_code": code}
@@ -271,9 +286,13 @@ class BatchDesignForm(ExamCriteriaForm):
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, user=user, **kwargs)
-        self.fields["readers"].queryset = active_readers()
-        self.fields["taxonomy"].superseded = taxonomy_superseded()
-        self.fields["stratify_by"].choices = [("", _("none: a simple random sample")), *self.score_choices]
+        model_choice_field(self, "readers").queryset = active_readers()
+        # Read by the taxonomy select's template, to mark versions a newer one replaced.
+        self.fields["taxonomy"].superseded = taxonomy_superseded()  # type: ignore[attr-defined]
+        choice_field(self, "stratify_by").choices = [
+            ("", _("none: a simple random sample")),
+            *self.score_choices,
+        ]
 
     def clean_escalation_weights(self) -> dict[str, float]:
         """``"SB=3, SA=0"`` as {code: weight}; whether the codes and weights are usable the escalation
@@ -327,10 +346,10 @@ class ReassignForm(forms.Form):
         from annotations.selectors.batches.access import batch_readers
 
         super().__init__(*args, **kwargs)
-        self.fields["from_reader"].queryset = batch_readers(batch)
+        model_choice_field(self, "from_reader").queryset = batch_readers(batch)
 
     def clean(self):
-        data = super().clean()
+        data = super().clean() or {}
         if "to_reader" in self.errors:
             # Why the account cannot take the exams, rather than "Select a valid choice".
             self.errors["to_reader"] = self.error_class(
@@ -370,7 +389,7 @@ class AddReadersForm(forms.Form):
         from annotations.selectors.batches.progress import batch_reader_candidates
 
         super().__init__(*args, **kwargs)
-        self.fields["readers"].queryset = batch_reader_candidates(batch)
+        model_choice_field(self, "readers").queryset = batch_reader_candidates(batch)
 
 
 class AddExamsForm(ExamCriteriaForm):
@@ -407,5 +426,5 @@ class AuditForm(forms.Form):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["audit_of"].queryset = audit_source_choices()
-        self.fields["auditors"].queryset = auditor_choices()
+        model_choice_field(self, "audit_of").queryset = audit_source_choices()
+        model_choice_field(self, "auditors").queryset = auditor_choices()

@@ -17,6 +17,7 @@ import json
 import logging
 import threading
 import time
+from typing import Any
 from urllib.parse import urlparse
 
 import requests
@@ -45,7 +46,7 @@ def enabled() -> bool:
 
 
 def issuer() -> str:
-    return settings.OIDC_ISSUER.rstrip("/")
+    return (settings.OIDC_ISSUER or "").rstrip("/")
 
 
 def role_map(raw: str | None) -> dict[str, frozenset[Role]]:
@@ -53,7 +54,7 @@ def role_map(raw: str | None) -> dict[str, frozenset[Role]]:
     raw = (raw or "").strip()
     if not raw:
         return {}
-    pairs: list[tuple[str, object]] = []
+    pairs: list[tuple[str, Any]] = []
     if raw.startswith("{"):
         try:
             entries = json.loads(raw)
@@ -216,7 +217,7 @@ def single_sign_on_check(app_configs=None, **kwargs) -> list[checks.CheckMessage
     a role map that cannot be read or names no role of ours, an issuer over plain HTTP."""
     hint = "See docs/single-sign-on.md; unset all OIDC_* variables to sign in with passwords only."
     given = [name for name in REQUIRED if getattr(settings, name, None)]
-    errors = []
+    errors: list[checks.CheckMessage] = []
     if given and len(given) < len(REQUIRED):
         missing = ", ".join(name for name in REQUIRED if name not in given)
         errors.append(

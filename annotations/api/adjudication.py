@@ -61,7 +61,8 @@ class DecideSerializer(StrictSerializer):
 # --- What a case answers (selectors.adjudication.AdjudicationCase) -------------------------------------
 class CaseExamSerializer(serializers.Serializer):
     id = serializers.IntegerField()
-    label = serializers.CharField()
+    # Named like an attribute of DRF's Field: the serializer's metaclass moves it off the class.
+    label = serializers.CharField()  # type: ignore[assignment]
     sampling_rate = serializers.FloatField()
     n_samples = serializers.IntegerField()
     lead_names = serializers.ListField(child=serializers.CharField())

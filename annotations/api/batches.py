@@ -119,7 +119,7 @@ INSIDE_CRITERIA = gettext_lazy('inside "criteria"')
 
 
 class BatchSpecSerializer(StrictSerializer):
-    belongs_elsewhere = {name: INSIDE_CRITERIA for name in CriteriaSerializer().fields}
+    belongs_elsewhere = dict.fromkeys(CriteriaSerializer().fields.keys(), INSIDE_CRITERIA)
 
     name = serializers.CharField(max_length=200)
     taxonomy_id = serializers.IntegerField(min_value=1, max_value=MAX_ID)
@@ -547,7 +547,8 @@ class SkipRowSerializer(serializers.Serializer):
 
 class SkipCountSerializer(serializers.Serializer):
     code = serializers.CharField()
-    label = serializers.CharField(help_text="In the caller's language.")
+    # Named like an attribute of DRF's Field: the serializer's metaclass moves it off the class.
+    label = serializers.CharField(help_text="In the caller's language.")  # type: ignore[assignment]
     count = serializers.IntegerField()
 
 
@@ -619,7 +620,7 @@ class BatchSkipHandOnView(APIView):
 
 
 class AddExamsSerializer(StrictSerializer):
-    belongs_elsewhere = {name: INSIDE_CRITERIA for name in CriteriaSerializer().fields}
+    belongs_elsewhere = dict.fromkeys(CriteriaSerializer().fields.keys(), INSIDE_CRITERIA)
 
     criteria = CriteriaSerializer(required=False)
     sample_size = serializers.IntegerField(required=False, allow_null=True, default=None, min_value=1)
@@ -838,7 +839,7 @@ class BatchReassignView(APIView):
         outcome = batch_reassign(
             batch=batch, from_reader=from_reader, to_reader=to_reader, actor=request.user
         )
-        return Response({name: outcome[name] for name in ReassignedSerializer().fields})
+        return Response({name: outcome[name] for name in ReassignedSerializer().fields.keys()})
 
 
 def whole_number(value: str | None, name: str) -> int | None:

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -14,6 +14,9 @@ from rest_framework.views import exception_handler as drf_exception_handler
 from rest_framework.views import set_rollback
 
 from annotations.errors import ApplicationError, Forbidden, NotFound
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 from annotations.selectors.users import session_account_deactivated
 
 
@@ -55,7 +58,7 @@ _IGNORED = frozenset({"csrfmiddlewaretoken"})
 
 class StrictSerializer(serializers.Serializer):
     #: unknown field name -> where it belongs, for the mistakes worth a hint
-    belongs_elsewhere: dict[str, str] = {}
+    belongs_elsewhere: dict[str, StrOrPromise] = {}
 
     def to_internal_value(self, data):
         names = sorted(set(data) - set(self.fields) - _IGNORED) if isinstance(data, Mapping) else []

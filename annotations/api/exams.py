@@ -144,7 +144,8 @@ class ReferenceLabelSerializer(serializers.Serializer):
     code_system = serializers.CharField()
     code = serializers.CharField()
     likelihood = serializers.FloatField(allow_null=True)
-    source = serializers.CharField(allow_blank=True)
+    # Named like an attribute of DRF's Field: the serializer's metaclass moves it off the class.
+    source = serializers.CharField(allow_blank=True)  # type: ignore[assignment]
 
 
 class ReferenceFindingSerializer(serializers.Serializer):

@@ -153,12 +153,16 @@ class ContextExamSerializer(serializers.Serializer):
 
 class ContextQualifierSerializer(serializers.Serializer):
     key = serializers.CharField()
-    label = serializers.CharField(help_text="The qualifier in the page's language.")
+    # Named like an attribute of DRF's Field: the serializer's metaclass moves it off the class.
+    label = serializers.CharField(  # type: ignore[assignment]
+        help_text="The qualifier in the page's language."
+    )
 
 
 class ContextClassSerializer(serializers.Serializer):
     code = serializers.CharField()
-    label = serializers.CharField(help_text="The name in the page's language.")
+    # Named like an attribute of DRF's Field: the serializer's metaclass moves it off the class.
+    label = serializers.CharField(help_text="The name in the page's language.")  # type: ignore[assignment]
     name = serializers.CharField()
     name_pt = serializers.CharField(allow_blank=True)
     synonyms = serializers.ListField(child=serializers.CharField())
@@ -168,7 +172,8 @@ class ContextClassSerializer(serializers.Serializer):
 
 class ContextGroupSerializer(serializers.Serializer):
     key = serializers.CharField()
-    label = serializers.CharField()
+    # Named like an attribute of DRF's Field: the serializer's metaclass moves it off the class.
+    label = serializers.CharField()  # type: ignore[assignment]
     classes = ContextClassSerializer(many=True)
 
 
@@ -282,7 +287,10 @@ class BlindIntervalsSerializer(serializers.Serializer):
 
 
 class BlindBeatSerializer(MedianBeatSerializer):
-    source = serializers.ChoiceField(choices=["cart", "computed"], help_text="Whose beat is drawn.")
+    # Named like an attribute of DRF's Field: the serializer's metaclass moves it off the class.
+    source = serializers.ChoiceField(  # type: ignore[assignment]
+        choices=["cart", "computed"], help_text="Whose beat is drawn."
+    )
     n_beats = serializers.IntegerField(allow_null=True, help_text="Null for the cart's beat.")
 
 
@@ -376,7 +384,10 @@ class SubmittedSerializer(serializers.Serializer):
     done = serializers.BooleanField(
         help_text="False when a two-stage blind read was stored and the exam continues with its suggestion."
     )
-    context = ReadingContextSerializer(required=False, help_text="When not done: the same exam, revised.")
+    # Named like an attribute of DRF's Field: the serializer's metaclass moves it off the class.
+    context = ReadingContextSerializer(  # type: ignore[assignment]
+        required=False, help_text="When not done: the same exam, revised."
+    )
     next_assignment_id = serializers.CharField(
         allow_null=True, required=False, help_text="When done. " + REF_HELP
     )
@@ -587,7 +598,10 @@ class RelevanceBandSerializer(serializers.Serializer):
     leads = serializers.IntegerField(help_text="12 (standard lead order) or 1 (one band for all leads).")
     bins = serializers.IntegerField()
     bin_ms = serializers.FloatField(help_text="Bin j covers [j * bin_ms, (j + 1) * bin_ms) of the exam.")
-    data = serializers.CharField(help_text="Base64 of leads x bins bytes, lead-major; 255 is the peak.")
+    # Named like an attribute of DRF's Field: the serializer's metaclass moves it off the class.
+    data = serializers.CharField(  # type: ignore[assignment]
+        help_text="Base64 of leads x bins bytes, lead-major; 255 is the peak."
+    )
 
 
 class ExplanationsSerializer(serializers.Serializer):
@@ -647,7 +661,8 @@ class SerialRowSerializer(serializers.Serializer):
 
 
 class SerialMeasurementsSerializer(serializers.Serializer):
-    source = serializers.ChoiceField(
+    # Named like an attribute of DRF's Field: the serializer's metaclass moves it off the class.
+    source = serializers.ChoiceField(  # type: ignore[assignment]
         choices=["computed", "cart"],
         allow_null=True,
         help_text="computed: measured from the signals, where the reader may see computed measurements; "
@@ -772,7 +787,10 @@ class AmendSerializer(SaveSerializer):
 
 class AmendedSerializer(serializers.Serializer):
     revision = serializers.IntegerField()
-    context = ReadingContextSerializer(help_text="The same exam, as its reader now sees it.")
+    # Named like an attribute of DRF's Field: the serializer's metaclass moves it off the class.
+    context = ReadingContextSerializer(  # type: ignore[assignment]
+        help_text="The same exam, as its reader now sees it."
+    )
 
 
 class AmendView(APIView):

@@ -19,7 +19,8 @@ class RationaleSerializer(serializers.Serializer):
     """Why a rule-based provider scored a code as it did; models give none (null)."""
 
     criterion = serializers.CharField(help_text="The rule's short name, e.g. “Sokolow-Lyon voltage”.")
-    source = serializers.CharField(help_text="Where the rule is published.")
+    # Named like an attribute of DRF's Field: the serializer's metaclass moves it off the class.
+    source = serializers.CharField(help_text="Where the rule is published.")  # type: ignore[assignment]
     finding = serializers.CharField(help_text="The measured values that met it, as a reader writes them.")
 
 

@@ -53,7 +53,7 @@ class TaxonomyDetailSerializer(TaxonomySerializer):
         fields = [*TaxonomySerializer.Meta.fields, "provenance", "classes"]
 
 
-class _SupersededContext:
+class _SupersededContext(generics.GenericAPIView):
     def get_serializer_context(self):
         return {**super().get_serializer_context(), "superseded": taxonomy_superseded()}
 
@@ -82,8 +82,10 @@ class TaxonomyDetailView(_SupersededContext, generics.RetrieveAPIView):
 
     def get_object(self):
         taxonomy = taxonomy_get(self.kwargs["pk"])
-        taxonomy.classes_in_order = taxonomy_classes(taxonomy)
-        taxonomy.class_count = len(taxonomy.classes_in_order)
+        # What the detail serializer reads (classes_in_order, class_count): set here, never stored.
+        classes = taxonomy_classes(taxonomy)
+        taxonomy.classes_in_order = classes  # type: ignore[attr-defined]
+        taxonomy.class_count = len(classes)  # type: ignore[attr-defined]
         return taxonomy
 
 

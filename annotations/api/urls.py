@@ -1,3 +1,5 @@
+from typing import Any, cast
+
 from django.conf import settings
 from django.urls import include, path, re_path
 from django.utils.csp import CSP
@@ -7,8 +9,11 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 
 from annotations.views.errors import api_not_found
 
+# The site's policy (a dict of directive lists, typed loosely by the settings module) plus the worker.
+_REDOC_CSP: dict[str, Any] = {**cast(dict[str, Any], settings.SECURE_CSP), "worker-src": [CSP.SELF, "blob:"]}
 
-@method_decorator(csp_override({**settings.SECURE_CSP, "worker-src": [CSP.SELF, "blob:"]}), name="dispatch")
+
+@method_decorator(csp_override(_REDOC_CSP), name="dispatch")
 class RedocView(SpectacularRedocView):
     """Redoc without its web-font links (no CDN) and with its search worker, which Redoc starts from a
     blob: URL, allowed on this page only."""

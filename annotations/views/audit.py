@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import urlencode
 
 from django import forms
@@ -33,12 +34,10 @@ class AuditFilterForm(forms.Form):
 
     def wanted(self) -> AuditFilter:
         data = self.cleaned_data if self.is_valid() else {}
-        return AuditFilter(
-            **{
-                name: data.get(name) or ("" if name not in ("since", "until") else None)
-                for name in self.fields
-            }
-        )
+        values: dict[str, Any] = {
+            name: data.get(name) or ("" if name not in ("since", "until") else None) for name in self.fields
+        }
+        return AuditFilter(**values)
 
 
 @role_required(Role.COORDINATOR)

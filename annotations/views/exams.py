@@ -130,7 +130,7 @@ def exam_detail(request, exam_id: int):
 
 # Coordinators only; everyone else gets 404 from the selector (a reader must not learn which batches
 # hold an exam, not even that the page exists for it). Declared for the access-matrix test.
-exam_detail.required_roles = frozenset({Role.COORDINATOR})
+exam_detail.required_roles = frozenset({Role.COORDINATOR})  # type: ignore[attr-defined]
 
 
 @api_login_required

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.shortcuts import render
 from django.urls import path
 from django.views.i18n import set_language
@@ -17,7 +19,7 @@ HOME_QUEUE_ROWS = 20
 @signed_in
 def home(request):
     roles = user_roles(request.user)
-    context = {"roles": sorted(role.value for role in roles)}
+    context: dict[str, Any] = {"roles": sorted(role.value for role in roles)}
     if Role.READER in roles:
         context["worklist"] = reader_worklist(request.user)
     if Role.ADJUDICATOR in roles:

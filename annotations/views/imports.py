@@ -14,7 +14,8 @@ from annotations.lib.formats.registry import FORMAT_NAMES, FORMATS
 from annotations.lib.spreadsheet_csv import spreadsheet_cell
 from annotations.roles import Role
 from annotations.selectors.imports import import_job_get, import_job_list
-from annotations.services.imports.jobs import ImportRefused, import_job_create, import_job_progress
+from annotations.services.imports.jobs import import_job_create, import_job_progress
+from annotations.services.imports.outcomes import ImportRefused
 from annotations.views.access import role_required
 from ecgreview.middleware import large_body, upload_body_bytes
 
@@ -36,7 +37,8 @@ class MultipleFileField(forms.FileField):
 
 
 class ImportForm(forms.Form):
-    files = MultipleFileField(
+    # A field named like BaseForm.files (the upload dict): the form's metaclass keeps it in base_fields.
+    files = MultipleFileField(  # type: ignore[assignment]
         label=_("Files"),
         required=False,
         help_text=_(
@@ -71,7 +73,7 @@ class ImportForm(forms.Form):
     )
 
     def clean(self) -> dict:
-        data = super().clean()
+        data = super().clean() or {}
         data["files"] = [*(data.get("files") or []), *(data.pop("folder", None) or [])]
         if not data["files"] and not self.errors:
             raise forms.ValidationError(_("Choose files or a folder to import."))

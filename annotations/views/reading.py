@@ -247,6 +247,7 @@ def waveform_response(request, exam, scope: str) -> HttpResponse:
     exam do not look alike.
     """
     etag = f'"{waveform_etag(scope, exam)}"'
+    response: HttpResponse
     if etag in request.META.get("HTTP_IF_NONE_MATCH", ""):
         response = HttpResponseNotModified()
     else:

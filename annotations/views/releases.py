@@ -8,6 +8,7 @@ from django.shortcuts import redirect, render
 from django.urls import path
 from django.utils.translation import gettext_lazy as _
 
+from annotations.forms import model_choice_field
 from annotations.models import Release
 from annotations.roles import Role
 from annotations.selectors.releases.builds import (
@@ -33,7 +34,9 @@ from annotations.views.access import _client_ip, role_required
 
 class ReleaseForm(forms.Form):
     name = forms.CharField(label=_("Name"), max_length=200, required=False)
-    batches = forms.ModelMultipleChoiceField(label=_("Batches"), queryset=None)
+    batches: forms.ModelMultipleChoiceField = forms.ModelMultipleChoiceField(
+        label=_("Batches"), queryset=None
+    )
     target = forms.ChoiceField(
         label=_("Columns"),
         required=False,
@@ -50,7 +53,7 @@ class ReleaseForm(forms.Form):
 
     def __init__(self, user, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["batches"].queryset = exportable_batches(user)
+        model_choice_field(self, "batches").queryset = exportable_batches(user)
 
 
 @role_required(Role.COORDINATOR)

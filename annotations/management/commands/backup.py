@@ -95,11 +95,12 @@ class Command(BaseCommand):
             counts = _sqlite_copy(out / "database.sqlite3")
         else:
             counts = self._dump(out / "database.dump")
-        source = Path(storage.location)
+        # A local folder (checked above): a FileSystemStorage, whose location the Storage stub lacks.
+        source = Path(storage.location)  # type: ignore[attr-defined]
         _copy_folder(source, out / "waveforms")
         releases = storages["releases"]
         if hasattr(releases, "path"):
-            _copy_folder(Path(releases.location), out / "releases")
+            _copy_folder(Path(releases.location), out / "releases")  # type: ignore[attr-defined]
         files = {str(p.relative_to(out)): file_sha256(p) for p in sorted(out.rglob("*")) if p.is_file()}
         manifest = {
             "tables": counts,

@@ -179,11 +179,11 @@ class Command(BaseCommand):
         except Invalid as error:
             raise CommandError(str(error)) from None
         design = batch.design
-        sources = ", ".join(map(str, design["audit_of"]))
+        audited = ", ".join(map(str, design["audit_of"]))
         self.stdout.write(
             self.style.SUCCESS(
                 f"Created audit batch #{batch.pk} {batch.name!r}: {design['sample']} of "
-                f"{design['population']} exams with a consensus in batches {sources}."
+                f"{design['population']} exams with a consensus in batches {audited}."
             )
         )
 

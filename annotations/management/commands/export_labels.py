@@ -25,11 +25,11 @@ from annotations.services.agreement.compute import agreement_catch_up
 from annotations.services.audit import audit_record
 from annotations.services.releases.export import (
     AgreementBehind,
-    ExportOptions,
     ExportResult,
     export_write,
     export_write_current,
 )
+from annotations.services.releases.layout import ExportOptions
 
 
 class Command(BaseCommand):

@@ -14,13 +14,14 @@ from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from annotations.lib.formats.registry import FORMATS
-from annotations.services.imports.exams import (
+from annotations.services.imports.exams import exams_import, exams_plan
+from annotations.services.imports.outcomes import (
     ImportOptions,
     ImportRefused,
-    exams_import,
-    exams_plan,
+    ImportReport,
+    amplitude_scale_checked,
+    unmapped_label_text,
 )
-from annotations.services.imports.outcomes import ImportReport, amplitude_scale_checked, unmapped_label_text
 
 
 class Command(BaseCommand):
@@ -73,7 +74,8 @@ class Command(BaseCommand):
         except ImportRefused as error:
             raise CommandError(str(error)) from None
         total = sum(max(count, 0) for _, _, count in plan)
-        bar = tqdm(
+        # The command's stderr stream; django-stubs types OutputWrapper._out as a write method.
+        bar = tqdm(  # type: ignore[call-overload]
             total=total,
             unit="exam",
             disable=no_progress,
