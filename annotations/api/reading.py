@@ -20,8 +20,8 @@ from annotations.selectors.reading.assignments import (
     assignment_for_reader,
     assignment_next_id_for_reader,
     reader_batch_named,
-    reading_context,
 )
+from annotations.selectors.reading.context import reading_context
 from annotations.selectors.reading.explanations import reading_explanations
 from annotations.selectors.reading.preferences import (
     GAINS_MM_MV,
@@ -105,7 +105,7 @@ class SkipSerializer(StrictSerializer):
         return {**attrs, "reason": reason}
 
 
-# --- What the reader's endpoints answer (selectors.reading.assignments.reading_context) -----------------
+# --- What the reader's endpoints answer (selectors.reading.context.reading_context) -----------------
 class QueueCountsSerializer(serializers.Serializer):
     total = serializers.IntegerField()
     open = serializers.IntegerField()

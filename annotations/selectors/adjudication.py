@@ -33,7 +33,8 @@ from annotations.roles import Role, has_role
 from annotations.selectors.agreement.summary import _first_reads
 from annotations.selectors.blinding import adjudicator_may_see, batch_pseudonyms, exam_adjudicator_eligible
 from annotations.selectors.exams.browse import device_measurement_items
-from annotations.selectors.reading.assignments import median_panel, suggestion_for_exam
+from annotations.selectors.reading.assignments import suggestion_for_exam
+from annotations.selectors.reading.median_beat import median_panel
 from annotations.selectors.suggestions.titles import provider_title
 from annotations.selectors.taxonomy import group_label, statement_name
 

@@ -24,11 +24,10 @@ from annotations.selectors.reading.assignments import (
     assignment_left_off_id_for_reader,
     assignment_next_id_for_reader,
     reader_batch_named,
-    reading_context,
-    suggestion_shown_on_open,
     waveform_etag,
 )
 from annotations.selectors.reading.blind_measurements import blind_measurements_setting
+from annotations.selectors.reading.context import reading_context, suggestion_shown_on_open
 from annotations.selectors.reading.preferences import reader_preferences
 from annotations.selectors.reading.printout import reader_printout
 from annotations.selectors.reading.priors import prior_exam_for_reader

@@ -24,6 +24,7 @@ from annotations.lib.ecg.blind_measurements import (
 )
 from annotations.lib.ecg.leads import STANDARD_LEADS
 from annotations.models import Exam, ExamBeat
+from annotations.selectors.reading.median_beat import median_beat_cached, standard_leads_mv
 
 logger = logging.getLogger(__name__)
 CACHE_S = 7 * 24 * 3600  # keyed by content, so never stale: the timeout only bounds the memory
@@ -61,8 +62,6 @@ def _computed(exam: Exam) -> dict[str, Any] | None:
     R-peak series). 0.2-0.5 s for a 10 s strip, so cached by waveform content like the median beat."""
 
     def compute() -> dict[str, Any] | None:
-        from annotations.selectors.reading.assignments import standard_leads_mv
-
         leads = standard_leads_mv(exam)
         return None if leads is None else computed_measurements(leads, exam.sampling_rate)
 
@@ -83,12 +82,10 @@ def _cart_intervals(exam: Exam) -> dict[str, Any]:
 
 def _beat(exam: Exam, setting: str, computed: dict[str, Any] | None) -> dict | None:
     """The cart's beat where it was kept; else, with the computed measurements shown, the median beat."""
-    from annotations.selectors.reading.assignments import _median_beat_cached
-
     beat = _cart_beat(exam)
     source = "cart"
     if beat is None and setting == "cart_and_computed":
-        beat, source = _median_beat_cached(exam), "computed"
+        beat, source = median_beat_cached(exam), "computed"
     if beat is None:
         return None
     marks = within_beat(computed["marks"], beat) if computed else dict(NO_MARKS)

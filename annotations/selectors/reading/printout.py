@@ -12,7 +12,8 @@ from django.utils.translation import get_language
 
 from annotations.models import Annotation, Assignment
 from annotations.selectors.exams.browse import device_measurement_items
-from annotations.selectors.reading.assignments import assignment_for_reader, device_measurements_shown
+from annotations.selectors.reading.assignments import assignment_for_reader
+from annotations.selectors.reading.context import device_measurements_shown
 from annotations.selectors.reading.preferences import reader_preferences
 from annotations.selectors.reading.skip_reasons import skip_reason_shown
 

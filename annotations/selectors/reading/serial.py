@@ -16,13 +16,10 @@ from __future__ import annotations
 from typing import Any
 
 from annotations.models import Assignment, Exam
-from annotations.selectors.reading.assignments import (
-    _current_annotation,
-    _median_beat_cached,
-    assignment_for_reader,
-    suggestion_visible,
-)
+from annotations.selectors.reading.assignments import assignment_for_reader
 from annotations.selectors.reading.blind_measurements import _computed, blind_measurements_setting
+from annotations.selectors.reading.context import current_annotation, suggestion_visible
+from annotations.selectors.reading.median_beat import median_beat_cached
 from annotations.selectors.reading.priors import prior_exam_for_reader
 
 # The table's rows, in the order a cart's serial report gives them.
@@ -41,7 +38,7 @@ ROWS = (
 def _source(assignment: Assignment) -> str | None:
     """Which measurements the reader may see of this assignment's exams now: "computed", "cart" or None."""
     setting = blind_measurements_setting(assignment.batch)
-    if setting == "cart_and_computed" or suggestion_visible(assignment, _current_annotation(assignment)):
+    if setting == "cart_and_computed" or suggestion_visible(assignment, current_annotation(assignment)):
         return "computed"
     return "cart" if setting == "cart" else None
 
@@ -70,7 +67,7 @@ def _rows(source: str | None, earlier: Exam, current: Exam) -> list[dict[str, An
 
 def _side(exam: Exam) -> dict[str, Any]:
     assert exam.acquired_at is not None  # a serial comparison is offered between dated exams only
-    return {"acquired_on": exam.acquired_at.date().isoformat(), "beat": _median_beat_cached(exam)}
+    return {"acquired_on": exam.acquired_at.date().isoformat(), "beat": median_beat_cached(exam)}
 
 
 def serial_overlay_for_reader(user, assignment_id: int, n: int) -> dict[str, Any]:
