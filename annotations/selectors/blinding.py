@@ -40,7 +40,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from django.db import connection
@@ -60,6 +60,9 @@ from annotations.models import (
 from annotations.selectors.batches.closures import closed_without_read
 from annotations.selectors.exams.arrays import query_arrays
 from annotations.selectors.exams.copies import copy_links, waveform_firsts
+
+if TYPE_CHECKING:
+    from annotations.models import ReviewBatch
 
 
 def exam_reader_eligible(user_id: int, exam_id: int) -> bool:
@@ -335,7 +338,7 @@ def design_exclusions(
     return {reader: exams for reader, exams in excluded.items() if exams}
 
 
-def batch_excludes_seen(batch) -> bool:
+def batch_excludes_seen(batch: ReviewBatch) -> bool:
     """Are the batch's reads independent: does every hand-out of it (design, added exams or readers,
     reassign, rebalance, escalation, hand-on) keep each reader from exams they read, skipped or saw the
     suggestion of elsewhere? Yes unless its design turned that off with a reason: a batch whose design
@@ -348,7 +351,9 @@ def batch_excludes_seen(batch) -> bool:
     )
 
 
-def batch_seen_elsewhere(batch, reader_ids: Iterable[int], exam_ids: Iterable[int]) -> dict[int, set[int]]:
+def batch_seen_elsewhere(
+    batch: ReviewBatch, reader_ids: Iterable[int], exam_ids: Iterable[int]
+) -> dict[int, set[int]]:
     """reader id -> the exams (of `exam_ids`) the batch's independence keeps from that reader (read,
     skipped or its suggestion seen in some batch); empty for a batch whose independence was turned off."""
     reader_ids = list(reader_ids)
@@ -408,7 +413,7 @@ def kept_back_summary(
     return {"exams": exams, "by_reason": by_reason, "by_reader": by_reader}
 
 
-def reads_known_before(batch) -> set[tuple[int, int]]:
+def reads_known_before(batch: ReviewBatch) -> set[tuple[int, int]]:
     """(reader, exam) of the batch's submitted first reads whose reader had already read, opened (a draft
     or a skip of their own) or been shown the suggestion of the exam, or of a copy of its waveform, in
     another batch before submitting here: two reads of one ECG by one person, which only a batch whose

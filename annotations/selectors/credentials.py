@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from django.db.models import QuerySet
 
 from annotations.errors import Forbidden, Invalid
 from annotations.models import ApiToken, RecoveryCode
 from annotations.roles import Role, has_role
 
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
-def api_tokens_visible(requester, *, user_id: int | None = None) -> QuerySet[ApiToken]:
+
+def api_tokens_visible(requester: User, *, user_id: int | None = None) -> QuerySet[ApiToken]:
     """The requester's own tokens; a coordinator sees everybody's (one account's with user_id)."""
     tokens = ApiToken.objects.select_related("user")
     if not has_role(requester, Role.COORDINATOR):
@@ -17,7 +22,7 @@ def api_tokens_visible(requester, *, user_id: int | None = None) -> QuerySet[Api
     return tokens.filter(user_id=user_id) if user_id is not None else tokens
 
 
-def api_tokens_listed(requester) -> list[ApiToken]:
+def api_tokens_listed(requester: User) -> list[ApiToken]:
     """api_tokens_visible for the People page: each one-benchmark token knows its benchmark's name."""
     from annotations.models import Benchmark, TokenScope
 
@@ -30,7 +35,7 @@ def api_tokens_listed(requester) -> list[ApiToken]:
     return tokens
 
 
-def recovery_codes_left(user) -> int:
+def recovery_codes_left(user: User) -> int:
     return RecoveryCode.objects.filter(user=user, used_at__isnull=True).count()
 
 
@@ -50,7 +55,7 @@ def active_user(user_id: int):
     return get_user_model().objects.filter(pk=user_id, is_active=True).first()
 
 
-def token_account(requester, user_id: int | None):
+def token_account(requester: User, user_id: int | None):
     """The account a token is asked for: the requester's own, or (a coordinator asking) the one named."""
     from django.contrib.auth import get_user_model
     from django.utils.translation import gettext as _

@@ -7,7 +7,7 @@ import re
 import unicodedata
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db.models import QuerySet
 from django.utils.translation import gettext
@@ -17,18 +17,21 @@ from annotations.lib.qualifiers import qualifiers_ordered
 from annotations.models import DiagnosticClass, Exam, ImportJob, Taxonomy
 from annotations.roles import Role, has_role
 
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
-def _require_coordinator(user) -> None:
+
+def _require_coordinator(user: User) -> None:
     if not has_role(user, Role.COORDINATOR):
         raise Forbidden
 
 
-def import_job_list(user) -> QuerySet[ImportJob]:
+def import_job_list(user: User) -> QuerySet[ImportJob]:
     _require_coordinator(user)
     return ImportJob.objects.select_related("coordinator").defer("outcomes")[:50]
 
 
-def import_job_get(user, job_id: int) -> ImportJob:
+def import_job_get(user: User, job_id: int) -> ImportJob:
     _require_coordinator(user)
     job = ImportJob.objects.filter(pk=job_id).first()
     if job is None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db.models import Count, QuerySet
 from django.utils.translation import get_language, gettext
@@ -12,6 +12,9 @@ from django.utils.translation import gettext_lazy as _
 
 from annotations.errors import NotFound
 from annotations.models import DiagnosticClass, Taxonomy
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
 # The taxonomy files the project ships (services.taxonomy loads and checks them).
 SHIPPED_DIR = Path(__file__).resolve().parent.parent / "taxonomies"
@@ -101,7 +104,7 @@ def taxonomy_classes_by_group(taxonomy: Taxonomy) -> list[tuple[str, list[Diagno
     return [(group_label(group), [c for c in classes if c.group == group]) for group in taxonomy.groups]
 
 
-def taxonomy_size_for_reader(user, assignment_id: int) -> int:
+def taxonomy_size_for_reader(user: User, assignment_id: int) -> int:
     """How many statements the taxonomy of the reader's own assignment has; 404 for anyone else's."""
     from annotations.models import Assignment
 

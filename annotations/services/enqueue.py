@@ -22,6 +22,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from importlib import import_module
+from typing import TYPE_CHECKING
 
 from celery import current_app
 from django.conf import settings
@@ -34,6 +35,9 @@ from annotations.selectors.enqueue import queued_key as _marker
 from annotations.selectors.enqueue import task_beating, worker_last_took  # noqa: F401 (the services' names)
 from annotations.selectors.enqueue import took_key as _took_key
 from ecgreview.redis_breaker import redis_answering, redis_failed
+
+if TYPE_CHECKING:
+    from django.db.models import Model
 
 logger = logging.getLogger(__name__)
 
@@ -174,7 +178,7 @@ def task_enqueue_on_commit(name: str, *args, priority: int | None = None) -> Non
     transaction.on_commit(lambda: task_enqueue(name, *args, priority=priority))
 
 
-def _waiting(model, task_name: str, now) -> list[int]:
+def _waiting(model: type[Model], task_name: str, now: datetime) -> list[int]:
     """Ids of the model's queued rows old enough that their enqueue has had its chance, whose marker is
     gone. Raises if the cache is unavailable (then the broker, usually the same Redis, is too)."""
     old_enough = now - timedelta(seconds=settings.JOBS_REQUEUE_AFTER_S)
@@ -269,7 +273,7 @@ def _started_since(message: TakenMessage) -> bool | None:
     return started is not None and started.timestamp() >= message.held_since
 
 
-def taken_messages_give_back(now) -> int:
+def taken_messages_give_back(now: datetime) -> int:
     """Give back to their queues the messages dead workers had taken before their work began; returns how
     many. Raises if the broker cannot be read."""
     from annotations.services.audit import audit_record
@@ -387,7 +391,7 @@ def jobs_resume() -> list[tuple[str, int]]:
     return [(kind, pk) for kind, pk, _ in left]
 
 
-def _unfinished(model) -> list[int]:
+def _unfinished(model: type[Model]) -> list[int]:
     return list(
         model.objects.filter(status__in=["queued", "running"])
         .order_by("created_at", "pk")
@@ -395,7 +399,7 @@ def _unfinished(model) -> list[int]:
     )
 
 
-def _release_shards_sweep(now) -> int:
+def _release_shards_sweep(now: datetime) -> int:
     """Queue again each unwritten shard of a sharded release being built (or its assembly, once every
     shard is written) whose marker is gone: its message was never sent, or was lost with Redis, or was
     taken by a worker that died and the visibility timeout has passed (the broker then delivers it

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
 from django.utils import timezone
@@ -40,6 +40,11 @@ from annotations.services.audit import audit_record
 from annotations.services.batches.escalation import batch_exam_escalate_if_disputed
 from annotations.services.webhooks.events import batch_completion_check_on_commit
 from ecgreview.prepared_writes import row_update, rows_insert, writes_sent_together
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
+
+    from annotations.models import Assignment, Taxonomy
 
 # A day: anything longer is a tab left open over a weekend, not reading time.
 MAX_TIME_ON_TASK_MS = 24 * 3600 * 1000
@@ -99,7 +104,7 @@ class SubmitResult:
     suggestion_revealed: Suggestion | None  # two-stage: the suggestion now shown for the revision
 
 
-def _lock(assignment: Assignment | int, actor) -> Assignment:
+def _lock(assignment: Assignment | int, actor: User) -> Assignment:
     """The reader's own assignment, re-read under a row lock: one query checks that it is theirs (404
     otherwise, as the selectors answer), that its batch is active, and locks it. The API passes the id
     from the URL, so a write costs no separate ownership query (bench/load_reads.py)."""
@@ -116,7 +121,7 @@ def _lock(assignment: Assignment | int, actor) -> Assignment:
 _FROZEN_CLASSES: dict[tuple[Any, ...], dict[str, DiagnosticClass]] = {}
 
 
-def _taxonomy_classes(taxonomy) -> dict[str, DiagnosticClass]:
+def _taxonomy_classes(taxonomy: Taxonomy) -> dict[str, DiagnosticClass]:
     """Every class of the taxonomy by code; cached in this process once the taxonomy is frozen."""
     key = (taxonomy.pk, taxonomy.frozen_at)
     classes = _FROZEN_CLASSES.get(key) if taxonomy.frozen_at is not None else None
@@ -202,7 +207,9 @@ def exclusive_set_check(
         )
 
 
-def _snapshot(annotation: Annotation, resolved: list[tuple[DiagnosticClass, bool, list[str]]], actor) -> None:
+def _snapshot(
+    annotation: Annotation, resolved: list[tuple[DiagnosticClass, bool, list[str]]], actor: User
+) -> None:
     _earlier_labels_removed(annotation)
     _snapshot_rows(annotation, resolved, actor)
 
@@ -215,7 +222,7 @@ def _earlier_labels_removed(annotation: Annotation) -> None:
 def _snapshot_rows(
     annotation: Annotation,
     resolved: list[tuple[DiagnosticClass, bool, list[str]]],
-    actor,
+    actor: User,
     *,
     kind: str | None = None,
     reason: str = "",
@@ -247,7 +254,7 @@ def _kind(annotation: Annotation) -> str:
     return AnnotationRevision.Kind.SUBMIT if submitted else AnnotationRevision.Kind.SAVE
 
 
-def _first_annotation(locked: Assignment, now) -> Annotation:
+def _first_annotation(locked: Assignment, now: datetime) -> Annotation:
     """The unsaved first annotation of an assignment, blind unless its reader has seen a suggestion."""
     mode = locked.batch.suggestion_mode
     # Exposure is per reader and exam, across batches: a suggestion this reader was shown for this
@@ -288,7 +295,7 @@ def _restage_if_seen(locked: Assignment, current: Annotation) -> bool:
 
 def _write(
     *,
-    actor,
+    actor: User,
     assignment: Assignment | int,
     labels: Sequence[LabelInput],
     comment: str | None,
@@ -338,7 +345,9 @@ def _write(
     return locked, current, resolved, restaged
 
 
-def _read_recorded(actor, action: str, annotation: Annotation, resolved: list[Any], restaged: bool) -> None:
+def _read_recorded(
+    actor: User, action: str, annotation: Annotation, resolved: list[Any], restaged: bool
+) -> None:
     """The read's labels, its revision and its audit row: new rows only, so they may be sent together."""
     _snapshot_rows(annotation, resolved, actor)
     audit_record(
@@ -355,7 +364,7 @@ def _audited(annotation: Annotation, resolved: list[Any], restaged: bool) -> dic
 
 def annotation_save_draft(
     *,
-    actor,
+    actor: User,
     assignment: Assignment | int,
     labels: Sequence[LabelInput],
     comment: str | None = None,
@@ -394,7 +403,7 @@ def _assignment_closed(locked: Assignment, annotation: Annotation, started: bool
     row_update(locked, fields)
 
 
-def _assignment_done(actor, locked: Assignment) -> None:
+def _assignment_done(actor: User, locked: Assignment) -> None:
     """The assignment submitted (_assignment_closed): a first read may escalate its exam, and agreement
     follows; the batch's last read announces it to webhooks."""
     batch_completion_check_on_commit(locked.batch_id)
@@ -408,7 +417,7 @@ def _assignment_done(actor, locked: Assignment) -> None:
 
 def annotation_submit(
     *,
-    actor,
+    actor: User,
     assignment: Assignment | int,
     labels: Sequence[LabelInput],
     comment: str | None = None,
@@ -451,7 +460,9 @@ def annotation_submit(
     return SubmitResult(annotation=annotation, assignment=locked, suggestion_revealed=revealed)
 
 
-def _open_revision(actor, assignment, blind: Annotation, resolved, suggestion: Suggestion) -> Annotation:
+def _open_revision(
+    actor: User, assignment: Assignment, blind: Annotation, resolved, suggestion: Suggestion
+) -> Annotation:
     """After the blind read is stored: show the suggestion and start the revised read from it."""
     blind.is_current = False
     blind.save(update_fields=["is_current"])
@@ -470,7 +481,7 @@ def _open_revision(actor, assignment, blind: Annotation, resolved, suggestion: S
     return revised
 
 
-def suggestion_exposure_record(*, actor, assignment: Assignment, suggestion: Suggestion, stage: str):
+def suggestion_exposure_record(*, actor: User, assignment: Assignment, suggestion: Suggestion, stage: str):
     """Record that this reader was shown this suggestion on this assignment (first time only, per reader:
     the reader who saw it is named, whoever held the slot before)."""
     with transaction.atomic():
@@ -516,7 +527,7 @@ def _skip_reason_checked(code: str, reason: str) -> str:
 
 
 def assignment_skip(
-    *, actor, assignment: Assignment | int, reason: str = "", code: str = Assignment.SkipCode.OTHER
+    *, actor: User, assignment: Assignment | int, reason: str = "", code: str = Assignment.SkipCode.OTHER
 ) -> Assignment:
     """Set an exam aside with a reason from the list (unreadable tracing, wrong patient...), or OTHER and
     the reader's words; any draft is kept."""
@@ -582,7 +593,7 @@ def _retest_withdraw(first: Assignment) -> int | None:
     return retest.pk
 
 
-def reader_preferences_set(*, actor, values: dict[str, object]) -> ReaderPreference:
+def reader_preferences_set(*, actor: User, values: dict[str, object]) -> ReaderPreference:
     """Store some of the reader's view preferences (layout, speed, gain, lead names); the others keep
     their value. Only allowed values are stored (selectors.reading.preferences lists them).
 
@@ -642,7 +653,7 @@ def correction_recompute_after_commit(slot: Assignment) -> None:
 
 def annotation_amend(
     *,
-    actor,
+    actor: User,
     assignment: Assignment | int,
     labels: Sequence[LabelInput],
     reason: str | None,

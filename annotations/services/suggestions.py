@@ -21,7 +21,7 @@ import inspect
 import logging
 from collections.abc import Iterable
 from functools import lru_cache
-from typing import Any, Protocol, cast
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 import numpy as np
 from django.conf import settings
@@ -58,6 +58,9 @@ from annotations.services.enqueue import (
     tasks_waiting,
 )
 from annotations.services.exams.waveforms import waveform_load
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
 logger = logging.getLogger(__name__)
 
@@ -428,7 +431,7 @@ def occlusion_suggestions(exam: Exam) -> list[int]:
     return found
 
 
-def exam_occlusion_request(*, actor, exam_id: int) -> list[int]:
+def exam_occlusion_request(*, actor: User, exam_id: int) -> list[int]:
     """A coordinator asks for occlusion bands of an exam: one models-queue task per suggestion (the
     newest OK one of each configured provider that offers occlusion). Returns the suggestions queued."""
     if not has_role(actor, Role.COORDINATOR):

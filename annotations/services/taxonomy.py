@@ -6,7 +6,7 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
 from django.db.models import F
@@ -17,6 +17,9 @@ from annotations.lib.qualifiers import QUALIFIERS
 from annotations.models import DiagnosticClass, Taxonomy
 from annotations.selectors.taxonomy import SHIPPED_DIR, version_order
 from annotations.services.audit import audit_record
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
 DEFAULT_TAXONOMY_FILE = SHIPPED_DIR / "tnmg.json"
 # Stand-ins allowed in exclusive sets: "every statement of this kind"; "!CODE" exempts CODE from them.
@@ -244,7 +247,9 @@ class TaxonomyFrozenError(TaxonomyError):
     """The taxonomy version is used by a batch; its content can no longer change."""
 
 
-def taxonomy_load(parsed: ParsedTaxonomy, *, actor=None, make_default: bool = False) -> LoadResult:
+def taxonomy_load(
+    parsed: ParsedTaxonomy, *, actor: User | None = None, make_default: bool = False
+) -> LoadResult:
     """Store a parsed taxonomy. Same content again changes nothing; a frozen version never changes."""
     sha = parsed.content_sha256
     with transaction.atomic():
@@ -286,7 +291,7 @@ def taxonomy_load(parsed: ParsedTaxonomy, *, actor=None, make_default: bool = Fa
     return LoadResult(taxonomy=taxonomy, outcome=outcome)
 
 
-def taxonomy_load_shipped(*, actor=None) -> list[LoadResult]:
+def taxonomy_load_shipped(*, actor: User | None = None) -> list[LoadResult]:
     """Load every taxonomy the project ships. The shipped TNMG version becomes the default when none is
     set or when the default is an older TNMG version (batches keep the version they froze); a default of
     another key, or a newer TNMG version a group loaded itself, chosen on purpose, stays."""
@@ -302,7 +307,7 @@ def taxonomy_load_shipped(*, actor=None) -> list[LoadResult]:
     return results
 
 
-def taxonomy_freeze(taxonomy: Taxonomy, *, actor=None) -> None:
+def taxonomy_freeze(taxonomy: Taxonomy, *, actor: User | None = None) -> None:
     """Mark a taxonomy as used by a batch. Called by batch creation, inside its transaction."""
     if taxonomy.frozen_at is None:
         taxonomy.frozen_at = timezone.now()

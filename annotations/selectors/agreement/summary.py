@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from django.db import connection
@@ -33,6 +33,9 @@ from annotations.roles import Role, has_role
 from annotations.selectors.agreement.rereads import agreement_rereads
 from annotations.selectors.exams.arrays import sent, unpacked
 from annotations.selectors.taxonomy import qualifier_label
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
 
 def _first_reads(batch_id: int):
@@ -336,7 +339,7 @@ def batches_with_stale_agreement(batch_ids: list[int] | None = None) -> list[int
 
 
 # --- Coordinator view ----------------------------------------------------------------------------------
-def agreement_for_coordinator(user, batch_id: int) -> tuple[ReviewBatch, AgreementResult | None]:
+def agreement_for_coordinator(user: User, batch_id: int) -> tuple[ReviewBatch, AgreementResult | None]:
     if not has_role(user, Role.COORDINATOR):
         raise Forbidden
     try:

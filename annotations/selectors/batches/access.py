@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.contrib.auth import get_user_model
 from django.db.models import Exists, OuterRef
@@ -14,13 +14,16 @@ from annotations.models import Assignment, ReviewBatch
 from annotations.roles import Role, has_role
 from annotations.selectors.users import coordinators_until
 
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
-def require_coordinator(user) -> None:
+
+def require_coordinator(user: User) -> None:
     if not has_role(user, Role.COORDINATOR):
         raise Forbidden
 
 
-def batch_for_coordinator(user, batch_id: int) -> ReviewBatch:
+def batch_for_coordinator(user: User, batch_id: int) -> ReviewBatch:
     require_coordinator(user)
     batch = ReviewBatch.objects.select_related("taxonomy").filter(pk=batch_id).first()
     if batch is None:

@@ -128,7 +128,7 @@ def weighted_rule(taxonomy_id: int, escalation: Mapping[str, Any]) -> dict[str, 
     }
 
 
-def disputed_weight(sets: Sequence[frozenset[int]], weights: Mapping[int, float]) -> float:
+def disputed_weight(sets: Sequence[frozenset[Any]], weights: Mapping[Any, float]) -> float:
     """The summed weight of the classes some read marked and another did not."""
     if not sets:
         return 0.0
@@ -136,7 +136,7 @@ def disputed_weight(sets: Sequence[frozenset[int]], weights: Mapping[int, float]
     return sum(float(weights.get(item, 0.0)) for item in disputed)
 
 
-def reaches(sets: Sequence[frozenset[int]], weights: Mapping[int, float], threshold: float) -> bool:
+def reaches(sets: Sequence[frozenset[Any]], weights: Mapping[Any, float], threshold: float) -> bool:
     """Whether the reads' disputed classes weigh the threshold or more."""
     return disputed_weight(sets, weights) >= threshold - _ROUNDING
 

@@ -309,7 +309,7 @@ def _readers(reader_ids: list[int]) -> list[Any]:
     return readers
 
 
-def _choose_exams(user, spec: BatchSpec) -> tuple[int, list[int], StratifiedSample | None, int]:
+def _choose_exams(user: User, spec: BatchSpec) -> tuple[int, list[int], StratifiedSample | None, int]:
     """(matching exams, chosen exam ids ascending, the strata, copies left out). The pool stays an id
     array: the sample is the exams at the places lib.batch_design draws, as drawn from the whole pool, which
     holds one exam per waveform (selectors.exams.copies): a copy never takes a place in the sample."""
@@ -411,7 +411,7 @@ def _choose_gold(spec: BatchSpec, exam_ids: list[int], kept_away: set[int]) -> l
 
 # Each step (readers, exams, what is kept from whom, gold, design) is a call; what holds them together is
 # that the preview and the creation must see the very same plan.
-def batch_plan(user, spec: BatchSpec, *, preview: bool = False) -> BatchPlan:
+def batch_plan(user: User, spec: BatchSpec, *, preview: bool = False) -> BatchPlan:
     """Everything a coordinator should see before starting a batch; nothing is written. A preview's
     design may be its figures alone (lib.batch_design.design_outline: no slots, no request to create
     from), when drawing the slots would change none of them."""
@@ -534,7 +534,7 @@ def _batches_named(name: str) -> list[str]:
 
 
 def exams_to_add(
-    user, batch: ReviewBatch, criteria: ExamCriteria, *, sample_size: int | None = None, seed: int = 0
+    user: User, batch: ReviewBatch, criteria: ExamCriteria, *, sample_size: int | None = None, seed: int = 0
 ) -> tuple[list[Exam], int, PoorLeftOut]:
     """The designer's criteria applied to a running batch: matching exams it does not hold yet, all of them
     or a seeded random sample, in id order, how many matching exams were left out as copies of a waveform

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from django.contrib.auth import get_user_model
@@ -51,6 +51,9 @@ from annotations.selectors.blinding import exams_no_adjudicator_may_take
 from annotations.selectors.exams.selection import _copied
 from annotations.selectors.reading.blind_measurements import blind_measurements_setting
 from annotations.selectors.reading.skip_reasons import reader_skip_choices, skip_reason_shown
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
 # A skip is not a read: reads done are submitted ones; skipped slots are counted (and listed) apart.
 SUBMITTED = Assignment.Status.SUBMITTED
@@ -218,7 +221,7 @@ def _per_reader(slots: list[dict[str, Any]]) -> list[dict]:
 
 
 def batch_reader_progress(
-    user, batch: ReviewBatch, slots: list[dict[str, Any]] | None = None, reads: np.ndarray | None = None
+    user: User, batch: ReviewBatch, slots: list[dict[str, Any]] | None = None, reads: np.ndarray | None = None
 ) -> list[ReaderProgress]:
     require_coordinator(user)
     counts = _per_reader(_slot_counts(batch) if slots is None else slots)
@@ -289,7 +292,7 @@ def _exams_complete_counted(batch: ReviewBatch, reads: np.ndarray) -> tuple[int,
 
 
 def batch_coverage(
-    user, batch: ReviewBatch, slots: list[dict[str, Any]] | None = None, reads: np.ndarray | None = None
+    user: User, batch: ReviewBatch, slots: list[dict[str, Any]] | None = None, reads: np.ndarray | None = None
 ) -> dict[str, Any]:
     """Exams fully read (nothing open, and as many submitted first reads as the exam needs), reads
     submitted out of all slots, and skipped slots apart: a skip is not a read."""
@@ -311,7 +314,7 @@ class StuckDisputes:
     adjudicators: int  # active accounts with the role: none at all is a different fix from all of them read
 
 
-def batch_exams_without_adjudicator(user, batch: ReviewBatch) -> StuckDisputes:
+def batch_exams_without_adjudicator(user: User, batch: ReviewBatch) -> StuckDisputes:
     """The names (dataset/external id) of the batch's exams whose open dispute no adjudicator may take
     (selectors.blinding.exams_no_adjudicator_may_take), for the coordinator to act on."""
     require_coordinator(user)
@@ -325,7 +328,7 @@ def batch_exams_without_adjudicator(user, batch: ReviewBatch) -> StuckDisputes:
     )
 
 
-def batch_skips(user, batch: ReviewBatch) -> list[dict[str, Any]]:
+def batch_skips(user: User, batch: ReviewBatch) -> list[dict[str, Any]]:
     """Every skipped slot of the batch with its reason, oldest first, and whom it was handed on to."""
     require_coordinator(user)
     rows = list(
@@ -354,7 +357,7 @@ def batch_skips(user, batch: ReviewBatch) -> list[dict[str, Any]]:
     ]
 
 
-def batch_skip_counts(user, batch: ReviewBatch) -> list[dict[str, Any]]:
+def batch_skip_counts(user: User, batch: ReviewBatch) -> list[dict[str, Any]]:
     """The readers' skips of the batch per reason, every listed reason in the list's order (zero
     included), labelled in the viewer's language. The system's closures are nobody's skip: not counted."""
     require_coordinator(user)
@@ -402,7 +405,7 @@ def _handed_to(assignment: Assignment) -> str | None:
 
 
 def batch_reads_per_day(
-    user, batch: ReviewBatch, slots: list[dict[str, Any]] | None = None
+    user: User, batch: ReviewBatch, slots: list[dict[str, Any]] | None = None
 ) -> list[tuple[str, int]]:
     require_coordinator(user)
     days: dict[date, int] = {}
@@ -412,7 +415,7 @@ def batch_reads_per_day(
     return [(day.isoformat(), reads) for day, reads in sorted(days.items())]
 
 
-def batch_progress(user, batch: ReviewBatch) -> dict[str, Any]:
+def batch_progress(user: User, batch: ReviewBatch) -> dict[str, Any]:
     """Everything the dashboard shows, as JSON-ready data."""
     slots, reads = _slot_counts(batch), _reads_of(batch)
     readers = batch_reader_progress(user, batch, slots, reads)
@@ -534,7 +537,7 @@ def _exam_status_rows(batch: ReviewBatch):
 
 
 def batch_exam_table(
-    user,
+    user: User,
     batch: ReviewBatch,
     *,
     state: str | None = None,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db.models import QuerySet
 from django.db.models.functions import Lower
@@ -14,8 +14,11 @@ from annotations.roles import Role, has_role
 from annotations.selectors.suggestions.scoring import META, class_rationale, source_code, stored_rationale
 from annotations.selectors.taxonomy import statement_name
 
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
-def _require_coordinator(user) -> None:
+
+def _require_coordinator(user: User) -> None:
     if not has_role(user, Role.COORDINATOR):
         raise Forbidden
 
@@ -25,7 +28,7 @@ def _require_coordinator(user) -> None:
 DATASET_ORDER = (Lower("name"),)
 
 
-def dataset_list(user) -> QuerySet[Dataset]:
+def dataset_list(user: User) -> QuerySet[Dataset]:
     _require_coordinator(user)
     return Dataset.objects.order_by(*DATASET_ORDER)
 
@@ -48,7 +51,7 @@ def dataset_names() -> list[str]:
     return list(Dataset.objects.order_by(*DATASET_ORDER).values_list("name", flat=True))
 
 
-def exam_for_coordinator(user, exam_id: int) -> tuple[Exam, list[Any]]:
+def exam_for_coordinator(user: User, exam_id: int) -> tuple[Exam, list[Any]]:
     """One exam with its quality report and the batches holding it. Anyone but a coordinator gets 404:
     an exam page says which batches hold an exam, which readers must not learn."""
     if not has_role(user, Role.COORDINATOR):
@@ -62,7 +65,7 @@ def exam_for_coordinator(user, exam_id: int) -> tuple[Exam, list[Any]]:
     return exam, [membership.batch for membership in memberships]
 
 
-def exams_same_waveform(user, exam: Exam, *, limit: int = 50) -> list[Exam]:
+def exams_same_waveform(user: User, exam: Exam, *, limit: int = 50) -> list[Exam]:
     """Other exams holding the very same samples (one waveform imported under another dataset or
     external id): the exam page links them. Coordinators only, as the exam page itself."""
     if not has_role(user, Role.COORDINATOR):
@@ -73,7 +76,7 @@ def exams_same_waveform(user, exam: Exam, *, limit: int = 50) -> list[Exam]:
     )
 
 
-def exam_reference_labels(user, exam: Exam) -> list[ReferenceLabel]:
+def exam_reference_labels(user: User, exam: Exam) -> list[ReferenceLabel]:
     """The labels that came with the exam (dataset metadata, device statements), for the exam page:
     coordinators only, as readers must never see them."""
     if not has_role(user, Role.COORDINATOR):
@@ -81,7 +84,7 @@ def exam_reference_labels(user, exam: Exam) -> list[ReferenceLabel]:
     return list(ReferenceLabel.objects.filter(exam=exam).order_by("code_system", "code"))
 
 
-def exam_for_waveform(user, exam_id: int) -> Exam:
+def exam_for_waveform(user: User, exam_id: int) -> Exam:
     """The exam whose samples the exam page draws; coordinators only (404 to anyone else, who has no
     route to an exam but through their own assignment or case)."""
     if not has_role(user, Role.COORDINATOR):
@@ -92,7 +95,7 @@ def exam_for_waveform(user, exam_id: int) -> Exam:
     return exam
 
 
-def exam_model_outputs(user, exam: Exam) -> list[dict[str, Any]]:
+def exam_model_outputs(user: User, exam: Exam) -> list[dict[str, Any]]:
     """The scalar outputs models computed for the exam (a regression model's potassium, ECG age...), per
     provider version, newest first; each {name, value, unit, sd}. For coordinators: a reader sees model
     output only as their batch's suggestion mode allows, through the reading selectors."""
@@ -154,7 +157,7 @@ def device_measurement_items(measurements: dict[str, Any] | None) -> list[dict]:
     ]
 
 
-def exam_measurements_compared(user, exam: Exam) -> dict[str, Any]:
+def exam_measurements_compared(user: User, exam: Exam) -> dict[str, Any]:
     """The recording device's global measurements beside each provider's newest successful ones, a row per
     measurement either side has: {"columns": ["device", "provider version"...], "rows": [{label, unit,
     values}]}; no rows when neither has any. Coordinators only, like the suggestions they come from."""
@@ -195,7 +198,7 @@ def _scores_by_code(suggestion: Suggestion, scores: list[SuggestionScore]) -> li
     return sorted(rows.values(), key=lambda row: (-row["score"], row["code"]))
 
 
-def exam_suggestions(user, exam: Exam) -> list[dict[str, Any]]:
+def exam_suggestions(user: User, exam: Exam) -> list[dict[str, Any]]:
     """Every provider version's suggestion for the exam, newest first: its status (and error), its scores
     per statement with those at or over the provider's threshold marked, and its global measurements. For
     the exam page, coordinators only: readers see suggestions only as their batch's mode allows."""

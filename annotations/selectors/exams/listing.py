@@ -17,7 +17,7 @@ import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 from django.db import connection
@@ -30,6 +30,9 @@ from annotations.lib.ecg.quality import EXAM_FLAGS
 from annotations.models import Dataset, Exam, QualityGrade, ReferenceLabel
 from annotations.roles import Role, has_role
 from annotations.selectors.exams.browse import DATASET_ORDER, dataset_ids_named
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
 SORTS = ("dataset", "date", "external_id", "quality")
 DEFAULT_SORT = "dataset"
@@ -300,7 +303,9 @@ def _read(
     return rows
 
 
-def exam_page(user, filters: ExamFilters, *, after: str = "", before: str = "", size: int = 50) -> ExamPage:
+def exam_page(
+    user: User, filters: ExamFilters, *, after: str = "", before: str = "", size: int = 50
+) -> ExamPage:
     """One page of the list: the first, the one after cursor `after`, or the one before cursor `before`.
     One more row than the page holds is read, to know whether a page follows in that direction."""
     if not has_role(user, Role.COORDINATOR):
@@ -332,7 +337,7 @@ def exam_page(user, filters: ExamFilters, *, after: str = "", before: str = "", 
 EXACT_COUNT_LIMIT = 1_000
 
 
-def exam_count(user, filters: ExamFilters, *, limit: int | None = None) -> int | None:
+def exam_count(user: User, filters: ExamFilters, *, limit: int | None = None) -> int | None:
     """How many exams the filters keep. With a limit, None when more than `limit` exams match: counting
     reads at most limit + 1 rows."""
     if not has_role(user, Role.COORDINATOR):
@@ -344,7 +349,7 @@ def exam_count(user, filters: ExamFilters, *, limit: int | None = None) -> int |
     return counted if counted <= limit else None
 
 
-def exam_count_estimate(user, filters: ExamFilters) -> int:
+def exam_count_estimate(user: User, filters: ExamFilters) -> int:
     """The planner's estimate of exam_count on PostgreSQL (cheap, and only an estimate: off by a lot
     when filters correlate); elsewhere, the single-laptop default with few exams, the exact count."""
     if not has_role(user, Role.COORDINATOR):

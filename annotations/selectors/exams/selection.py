@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from django.core.exceptions import EmptyResultSet
@@ -27,6 +27,9 @@ from annotations.roles import Role, has_role
 from annotations.selectors.exams.arrays import parallel_aggregates, query_array_in_parts, query_arrays
 from annotations.selectors.exams.browse import dataset_ids_named
 from annotations.selectors.taxonomy import statement_name
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
 # A pool up to this size has its scores read by its own ids (one parameter each); a larger one reads
 # every score at or above the stratum bound and keeps its own (matching_scores).
@@ -89,7 +92,7 @@ class PoorLeftOut:
     flags: dict[str, int] = field(default_factory=dict)
 
 
-def poor_left_out(user, criteria: ExamCriteria, *, outside: QuerySet[Any] | None = None) -> PoorLeftOut:
+def poor_left_out(user: User, criteria: ExamCriteria, *, outside: QuerySet[Any] | None = None) -> PoorLeftOut:
     """What batch_criteria leaves out of `criteria`'s exams (none when a grade is ticked); `outside`:
     exam ids that do not count (those a running batch holds already)."""
     _require_coordinator(user)
@@ -108,12 +111,12 @@ def poor_left_out(user, criteria: ExamCriteria, *, outside: QuerySet[Any] | None
     return PoorLeftOut(total, {flag: counted[flag] for flag in _FLAG_ORDER if flag in counted})
 
 
-def _require_coordinator(user) -> None:
+def _require_coordinator(user: User) -> None:
     if not has_role(user, Role.COORDINATOR):
         raise Forbidden
 
 
-def exams_matching(user, criteria: ExamCriteria) -> QuerySet[Exam]:
+def exams_matching(user: User, criteria: ExamCriteria) -> QuerySet[Exam]:
     _require_coordinator(user)
     return _pool(criteria).within()
 
@@ -298,7 +301,7 @@ def _scored_pairs() -> list[tuple[str, int]]:
     return pairs
 
 
-def scored_statements(user) -> list[ScoredStatement]:
+def scored_statements(user: User) -> list[ScoredStatement]:
     """Each (provider, statement code) that some exam has a kept score for, by provider then code."""
     _require_coordinator(user)
     pairs = _scored_pairs()
@@ -319,7 +322,7 @@ def _class_ids(code: str) -> list[int]:
 
 
 def suggestion_scores(
-    user, exam_ids: list[int], *, provider: str, code: str, among: QuerySet[Exam] | None = None
+    user: User, exam_ids: list[int], *, provider: str, code: str, among: QuerySet[Exam] | None = None
 ) -> dict[int, float]:
     """Each exam's score for a class code from the provider's newest OK suggestion with one (computed_at,
     then id; of two taxonomies' statements scored by the same suggestion, the first loaded); exams without
@@ -341,7 +344,7 @@ def suggestion_scores(
     return scores
 
 
-def matching_ids(user, criteria: ExamCriteria) -> np.ndarray:
+def matching_ids(user: User, criteria: ExamCriteria) -> np.ndarray:
     """The ids of the exams matching `criteria`, ascending, as one int64 array: a pool of millions stays a
     few megabytes, where a list of Python ints cost seconds to build and sort."""
     _require_coordinator(user)
@@ -396,7 +399,7 @@ def score_exists(provider: str, code: str) -> bool:
 
 
 def matching_scores(
-    user, criteria: ExamCriteria, *, provider: str, code: str, at_least: float = 0.0
+    user: User, criteria: ExamCriteria, *, provider: str, code: str, at_least: float = 0.0
 ) -> tuple[np.ndarray, np.ndarray]:
     """(ids ascending, scores) of the exams matching `criteria`: each exam's score for a class from the
     provider's newest version, 0 without one (as suggestion_scores). The scores are joined to the pool in

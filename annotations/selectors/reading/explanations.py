@@ -14,7 +14,7 @@ three best-scored classes, mapped to the batch's taxonomy as scores are (selecto
 from __future__ import annotations
 
 import base64
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.utils.translation import get_language
 
@@ -29,6 +29,9 @@ from annotations.models import (
 from annotations.selectors.reading.assignments import assignment_for_reader
 from annotations.selectors.suggestions.scoring import META, source_code
 from annotations.selectors.suggestions.titles import provider_title
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
 TOP_WHEN_NONE_SUGGESTED = 3
 MAX_BANDS = 8  # per exam, whatever the number of models: a band is a strip under the trace, not a list
@@ -116,7 +119,7 @@ def _read_submitted(assignment: Assignment) -> bool:
     return assignment.annotations.filter(status=Annotation.Status.SUBMITTED).exists()
 
 
-def reading_explanations(user, assignment_id: int) -> tuple[dict[str, Any], list[Suggestion]]:
+def reading_explanations(user: User, assignment_id: int) -> tuple[dict[str, Any], list[Suggestion]]:
     """The scalars and bands this reader may see now on their own assignment (404 for any other), each
     None while not shown, and the suggestions they come from (the caller records their exposure)."""
     assignment = assignment_for_reader(user, assignment_id)

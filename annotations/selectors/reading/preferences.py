@@ -8,11 +8,14 @@ them; I, II, III otherwise).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.utils.translation import get_language
 
 from annotations.models.reading import ReaderPreference
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
 LAYOUTS = ("3x4", "6x2", "12x1")
 SPEEDS_MM_S = (12.5, 25.0, 50.0)
@@ -31,7 +34,7 @@ def preference_problems(values: dict[str, object]) -> list[str]:
     return [key for key, value in values.items() if key not in ALLOWED or value not in ALLOWED[key]]
 
 
-def reader_preferences(user) -> dict[str, object]:
+def reader_preferences(user: User) -> dict[str, object]:
     """The user's own preferences, each filled with the standard value when never chosen."""
     row = ReaderPreference.objects.filter(user=user).first()
     stored = row.values if row is not None else {}

@@ -14,7 +14,7 @@ prior_exam_for_case).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.urls import reverse
 from django.utils.translation import gettext
@@ -22,6 +22,9 @@ from django.utils.translation import gettext
 from annotations.errors import NotFound
 from annotations.models import Assignment, Exam, ReviewBatch
 from annotations.selectors.reading.assignments import assignment_for_reader, waveform_etag
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
 # Enough to see a change over time without turning the page into an archive.
 PRIORS_SHOWN = 3
@@ -91,7 +94,7 @@ def _case_scope(user_id: int, batch: ReviewBatch, exam: Exam, n: int) -> str:
     return f"adjudication:{user_id}:{batch.pk}:{exam.pk}:prior:{n}"
 
 
-def case_prior_exams(user, batch: ReviewBatch, exam: Exam) -> list[dict[str, Any]]:
+def case_prior_exams(user: User, batch: ReviewBatch, exam: Exam) -> list[dict[str, Any]]:
     """The earlier exams an adjudication case offers (the caller checked that the case is the user's):
     those its batch offered the exam's readers, numbered alike; none unless the batch shows them."""
     if not serial_comparison_on(batch):
@@ -103,7 +106,7 @@ def case_prior_exams(user, batch: ReviewBatch, exam: Exam) -> list[dict[str, Any
     )
 
 
-def prior_exam_for_case(user, batch: ReviewBatch, exam: Exam, n: int) -> tuple[Exam, str]:
+def prior_exam_for_case(user: User, batch: ReviewBatch, exam: Exam, n: int) -> tuple[Exam, str]:
     """The n-th earlier exam of a case the user has to decide (the caller checked that), with its
     waveform's cache scope; 404 when the batch does not show earlier exams or there is no such one."""
     if not serial_comparison_on(batch) or not 1 <= n <= PRIORS_SHOWN:
@@ -114,7 +117,7 @@ def prior_exam_for_case(user, batch: ReviewBatch, exam: Exam, n: int) -> tuple[E
     return earlier[n - 1], _case_scope(user.pk, batch, exam, n)
 
 
-def prior_exam_for_reader(user, assignment_id: int, n: int) -> tuple[Exam, str]:
+def prior_exam_for_reader(user: User, assignment_id: int, n: int) -> tuple[Exam, str]:
     """The n-th earlier exam (1: the most recent) of the reader's own assignment, with the scope of its
     waveform's cache token; 404 when the assignment is not theirs, the batch does not show earlier exams,
     or there is no such earlier exam."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db.models import Count, Exists, Max, OuterRef
 from django.utils.translation import get_language
@@ -17,6 +17,9 @@ from annotations.selectors.batches.closures import closed_without_read
 from annotations.selectors.reading.corrections import returned_reason_subquery
 from annotations.selectors.reading.refs import assignment_ref
 from annotations.selectors.reading.skip_reasons import skip_reason_shown
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
 
 @dataclass(frozen=True)
@@ -43,7 +46,7 @@ class WorklistEntry:
         return self.total - self.done - self.skipped
 
 
-def reader_worklist(user) -> list[WorklistEntry]:
+def reader_worklist(user: User) -> list[WorklistEntry]:
     """The reader's active batches with their own progress; nothing about other readers. None for an
     account that is no longer a reader: it may hold slots still, but it can read none of them."""
     if not has_role(user, Role.READER):
@@ -82,7 +85,7 @@ def reader_worklist(user) -> list[WorklistEntry]:
     ]
 
 
-def _reader_drafts_by_batch(user) -> dict[int, list[DraftEntry]]:
+def _reader_drafts_by_batch(user: User) -> dict[int, list[DraftEntry]]:
     """The reader's own saved drafts, so the home page can reopen them."""
     rows = (
         Assignment.objects.filter(
@@ -127,7 +130,7 @@ class MyReadsPage:
 
 
 def reader_batch_reads(
-    user, batch_id: int, *, after: int | None = None, before: int | None = None, size: int = 100
+    user: User, batch_id: int, *, after: int | None = None, before: int | None = None, size: int = 100
 ) -> MyReadsPage:
     """The reader's own reads of one active batch: submitted, skipped and drafts, in queue order, one page
     of `size` after (or before) a queue place: a reader may hold tens of thousands.
@@ -218,7 +221,7 @@ def _my_read(assignment: Assignment, annotation, groups: list[str]) -> MyRead:
     )
 
 
-def reader_batch_name(user, batch_id: int) -> str:
+def reader_batch_name(user: User, batch_id: int) -> str:
     """The name of a batch the reader holds exams in (reader_batch_named checked that they do), for the
     word that it is finished; "" where they hold none."""
     found = ReviewBatch.objects.filter(pk=batch_id, assignments__reader=user).values_list("name", flat=True)

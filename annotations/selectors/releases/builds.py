@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -17,6 +17,9 @@ from annotations.models import Release, ReviewBatch
 from annotations.roles import Role, has_role
 from annotations.selectors.enqueue import queue_quiet_notice, run_stopped_notice, task_beating
 
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
+
 
 def release_storage():
     return storages["releases"]
@@ -26,17 +29,17 @@ def release_file_key(release: Release, name: str) -> str:
     return f"{release.pk}/{name}"
 
 
-def _require_coordinator(user) -> None:
+def _require_coordinator(user: User) -> None:
     if not has_role(user, Role.COORDINATOR):
         raise Forbidden
 
 
-def release_list(user) -> QuerySet[Release]:
+def release_list(user: User) -> QuerySet[Release]:
     _require_coordinator(user)
     return Release.objects.select_related("coordinator", "taxonomy").prefetch_related("batches")
 
 
-def release_get(user, release_id: int) -> Release:
+def release_get(user: User, release_id: int) -> Release:
     _require_coordinator(user)
     release = release_list(user).filter(pk=release_id).first()
     if release is None:
@@ -185,12 +188,12 @@ def release_shards_due(started_before, limit: int) -> list[tuple[int, int | None
     return due
 
 
-def exportable_batches(user) -> QuerySet[ReviewBatch]:
+def exportable_batches(user: User) -> QuerySet[ReviewBatch]:
     _require_coordinator(user)
     return ReviewBatch.objects.exclude(status=ReviewBatch.Status.DRAFT).select_related("taxonomy")
 
 
-def release_batches(user, batch_ids: list[int]) -> list[ReviewBatch]:
+def release_batches(user: User, batch_ids: list[int]) -> list[ReviewBatch]:
     """The batches a release is asked for, each one named; an id that names no batch is refused."""
     _require_coordinator(user)
     batches = list(ReviewBatch.objects.filter(pk__in=batch_ids))

@@ -104,7 +104,7 @@ def _array(value) -> list:
     return list(value or [])
 
 
-def _aware(moment):
+def _aware(moment: datetime):
     """SQLite hands raw SQL its stored UTC times back naive; PostgreSQL's are aware already."""
     if isinstance(moment, datetime) and moment.tzinfo is None:
         return moment.replace(tzinfo=UTC)

@@ -3,7 +3,7 @@ which class, by which method. Readers get bands only through selectors.reading.e
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.utils.translation import gettext as _
 
@@ -11,8 +11,11 @@ from annotations.errors import Forbidden
 from annotations.models import Exam, Suggestion, SuggestionRelevance
 from annotations.roles import Role, has_role
 
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
-def exam_relevance_summary(user, exam: Exam) -> list[dict[str, Any]]:
+
+def exam_relevance_summary(user: User, exam: Exam) -> list[dict[str, Any]]:
     """Per OK suggestion of the exam, newest first: provider, version, and its bands as
     {code, method, leads, peak}; suggestions without bands are listed too (the button explains them)."""
     if not has_role(user, Role.COORDINATOR):

@@ -14,11 +14,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db import connection
 
 from annotations.models import Consensus, DisputedLabel
+
+if TYPE_CHECKING:
+    from django.db.backends.utils import CursorWrapper
+    from django.db.models import Model
 
 _NEW = "agreement_consensus_new"
 _CELL = ("exam_id", "diagnostic_class_id", "positive_votes", "total_votes", "probability")
@@ -26,7 +30,7 @@ _CONSENSUS_NEW = (*_CELL, "value", "method")
 _MACHINE_FIELDS = ("value", "method", "positive_votes", "total_votes", "probability")
 
 
-def _table(model) -> str:
+def _table(model: type[Model]) -> str:
     return connection.ops.quote_name(model._meta.db_table)
 
 
@@ -42,7 +46,7 @@ def _fill(table: str, columns: Sequence[str], rows: Iterable[tuple[Any, ...]]) -
         cursor.executemany(f"INSERT INTO {table} ({names}) VALUES ({marks})", list(rows))  # noqa: S608
 
 
-def _create_new_table(cursor) -> None:
+def _create_new_table(cursor: CursorWrapper) -> None:
     cursor.execute(f"DROP TABLE IF EXISTS {_NEW}")
     cursor.execute(
         f"""CREATE TEMPORARY TABLE {_NEW} (

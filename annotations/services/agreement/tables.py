@@ -16,7 +16,7 @@ from there, so every place shows the same numbers.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from django.conf import settings
@@ -52,6 +52,9 @@ from annotations.selectors.agreement.tables import (
 )
 from annotations.services.agreement.specific import SpecificParts, specific_agreement_parts
 from annotations.services.audit import audit_record
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
 # Statistics shown with intervals on the dashboard (the pure module bootstraps every one of them).
 INTERVAL_STATISTICS = ("fleiss_kappa", "krippendorff_alpha", "gwet_ac1", "pabak", "mean_pairwise_kappa")
@@ -439,7 +442,7 @@ class IntervalMethodError(Invalid):
     """An interval method the agreement tables do not offer."""
 
 
-def batch_interval_method_set(*, batch: ReviewBatch, method: str, actor) -> bool:
+def batch_interval_method_set(*, batch: ReviewBatch, method: str, actor: User) -> bool:
     """Choose the bootstrap the batch's agreement intervals come from (design["agreement"]["intervals"]):
     "exams" (conditional on these readers) or "exams_and_readers" (two-way). Audited; returns whether it
     changed. The caller queues the recomputation that applies it."""

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from django.db import transaction
@@ -18,6 +18,9 @@ from annotations.selectors.batches.audits import AUDIT_KIND, audit_population, i
 from annotations.selectors.releases.plan import export_plan
 from annotations.services.audit import audit_record
 from annotations.services.batches.lifecycle import BatchDesignError, batch_create, require_coordinator
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
 
 def _sources(batch_ids: Sequence[int]) -> list[ReviewBatch]:
@@ -80,7 +83,7 @@ def audit_batch_create(
     name: str,
     source_batch_ids: Sequence[int],
     auditors: Sequence[Any],
-    actor,
+    actor: User,
     seed: int,
     sample_size: int | None = None,
     sample_fraction: float | None = None,

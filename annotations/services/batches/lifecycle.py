@@ -7,10 +7,11 @@ from __future__ import annotations
 import itertools
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from django.db import connection, transaction
+from django.db.models import Field
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -36,6 +37,10 @@ from annotations.services.suggestions import batch_suggestions_enqueue
 from annotations.services.taxonomy import taxonomy_freeze
 from annotations.services.webhooks.events import batch_completed_emit
 
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
+    from django.db.models import Model
+
 # How a disputed exam is escalated (services.batches.escalation), as a batch's design names it.
 ESCALATE_ADD_READER = "add_reader"  # then the adjudicator settles every disagreement left
 # Then the batch's consensus rule settles what the extra reads decide (the tie-breaking third reader of
@@ -54,7 +59,7 @@ class BatchStateConflict(Conflict, BatchDesignError):
     place the new exams): a conflict with the batch, not bad input."""
 
 
-def require_coordinator(actor) -> None:
+def require_coordinator(actor: User) -> None:
     if not has_role(actor, Role.COORDINATOR):
         raise Forbidden(_("only coordinators change batches"))
 
@@ -179,19 +184,26 @@ _BINARY_TYPES = {"bigint": ">i8", "integer": ">i4", "smallint": ">i2", "boolean"
 _POSTGRES_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 
 
-def rows_insert(model, columns: dict[str, object], count: int) -> None:
+def _column(model: type[Model], attname: str) -> str:
+    """The column of one of the model's concrete fields."""
+    field = model._meta.get_field(attname)
+    assert isinstance(field, Field) and field.column
+    return field.column
+
+
+def rows_insert(model: type[Model], columns: dict[str, object], count: int) -> None:
     """Insert `count` rows of `columns` (attnames; the others are nullable and left empty), each an array
     of `count` values or one value every row shares. On PostgreSQL by one binary COPY built in numpy: a
     100,000-exam batch is 300,000 slots, which as the ORM's INSERT took minutes and as a COPY row by row
     (a tuple per slot, each value formatted) seconds of Python."""
     if connection.vendor != "postgresql":
         values = {c: v.tolist() if isinstance(v, np.ndarray) else [v] * count for c, v in columns.items()}
-        model.objects.bulk_create(
+        model._default_manager.bulk_create(
             model(**dict(zip(values, row, strict=True))) for row in zip(*values.values(), strict=True)
         )
         return
     table = connection.ops.quote_name(model._meta.db_table)
-    names = ", ".join(connection.ops.quote_name(model._meta.get_field(c).column) for c in columns)
+    names = ", ".join(connection.ops.quote_name(_column(model, c)) for c in columns)
     data = _binary_rows(model, columns, count)
     with connection.cursor() as cursor, connection.wrap_database_errors:
         with cursor.cursor.copy(f"COPY {table} ({names}) FROM STDIN (FORMAT BINARY)") as copy:
@@ -199,7 +211,7 @@ def rows_insert(model, columns: dict[str, object], count: int) -> None:
                 copy.write(data[start : start + (1 << 20)])
 
 
-def _binary_rows(model, columns: dict[str, object], count: int) -> memoryview:
+def _binary_rows(model: type[Model], columns: dict[str, object], count: int) -> memoryview:
     """PostgreSQL's binary COPY of the rows: an 11-byte signature and two 32-bit zeros (flags, header
     extension), per row a 16-bit column count and per column a 32-bit length and the big-endian value,
     then a 16-bit -1. Every row has the same layout (shared strings and times, fixed-width numbers), so
@@ -216,7 +228,7 @@ def _binary_rows(model, columns: dict[str, object], count: int) -> memoryview:
             value = value.encode()
             kind = f"S{len(value)}" if value else ""
         else:
-            kind = _BINARY_TYPES[db_type]
+            kind = _BINARY_TYPES[db_type or ""]
         layout.append((f"length{i}", ">i4"))
         values[f"length{i}"] = np.dtype(kind).itemsize if kind else 0
         if kind:
@@ -232,7 +244,7 @@ SAMPLE_NOTES = ("matching_exams", "sample_size", "sample_shortfall")
 
 
 def _create_audit(
-    actor, batch: ReviewBatch, request: DesignRequest, design: Design, readers: Sequence[Any]
+    actor: User, batch: ReviewBatch, request: DesignRequest, design: Design, readers: Sequence[Any]
 ) -> None:
     audit_record(
         actor=actor,
@@ -273,7 +285,7 @@ def batch_create(
     exams: Sequence[Exam | int],
     readers: Sequence[Any],
     readers_per_exam: int,
-    actor,
+    actor: User,
     suggestion_mode: str = ReviewBatch.SuggestionMode.HIDDEN,
     seed: int = 0,
     start: bool = True,
@@ -411,7 +423,7 @@ def pseudonyms_keep(batch: ReviewBatch, reader_ids) -> None:
     batch.save(update_fields=["design"])
 
 
-def batch_close(*, batch: ReviewBatch, actor) -> ReviewBatch:
+def batch_close(*, batch: ReviewBatch, actor: User) -> ReviewBatch:
     """Close a batch: its unread exams are no longer handed out; what was read stays."""
     require_coordinator(actor)
     with transaction.atomic():
@@ -448,7 +460,7 @@ def _criteria_record(criteria) -> dict[str, Any]:
     return {name: value(v) for name, v in vars(criteria).items()}
 
 
-def batch_create_from_plan(*, plan, actor, start: bool = True) -> ReviewBatch:
+def batch_create_from_plan(*, plan, actor: User, start: bool = True) -> ReviewBatch:
     """Create the batch a coordinator previewed (selectors.batch_plan), exactly as planned."""
     spec = plan.spec
     notes = {

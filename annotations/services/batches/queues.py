@@ -6,7 +6,7 @@ from __future__ import annotations
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from django.contrib.auth import get_user_model
@@ -52,6 +52,11 @@ from annotations.services.batches.lifecycle import (
 )
 from annotations.services.suggestions import batch_suggestions_enqueue
 
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from django.contrib.auth.models import User
+
 
 def _pending(batch: ReviewBatch, reader_id: int):
     """Unread first reads: a retest belongs to its reader (it measures that reader), so it never moves."""
@@ -82,7 +87,7 @@ def _open_slots(batch: ReviewBatch, reader_id: int, *, status: str, read_round: 
     return Assignment.objects.filter(batch=batch, reader_id=reader_id, status=status, read_round=read_round)
 
 
-def _set_aside(assignment: Assignment, reason: str, now) -> None:
+def _set_aside(assignment: Assignment, reason: str, now: datetime) -> None:
     """Close a slot its reader can no longer finish, as a skip with the reason (any draft is kept, read
     by nobody): a skip is not a read, so the exam's coverage stops waiting for it."""
     assignment.status, assignment.skip_reason, assignment.skipped_at = Assignment.Status.SKIPPED, reason, now
@@ -199,7 +204,7 @@ def _blinded_from(
 IN_PROGRESS = Assignment.Status.IN_PROGRESS
 
 
-def _reassign_check(batch: ReviewBatch, to_reader, actor) -> None:
+def _reassign_check(batch: ReviewBatch, to_reader, actor: User) -> None:
     require_coordinator(actor)
     require_open(batch)
     if not has_role(to_reader, Role.READER):
@@ -210,7 +215,7 @@ def _reassign_check(batch: ReviewBatch, to_reader, actor) -> None:
 
 # One transaction under the batch lock: what moves, what a departed reader leaves and the audit row must be
 # decided together; each step is a helper.
-def batch_reassign(*, batch: ReviewBatch, from_reader, to_reader, actor) -> dict[str, Any]:
+def batch_reassign(*, batch: ReviewBatch, from_reader, to_reader, actor: User) -> dict[str, Any]:
     """Hand a reader's unread exams to another reader, but those the new reader may not read
     (_blinded_from) or has; drafts stay with a reader still reading. A reader who left the study keeps
     nothing (_departed_close): no exam then waits for one who cannot read."""
@@ -283,7 +288,7 @@ class ExamsAdded:
 
 
 def batch_add_matching_exams(
-    *, batch: ReviewBatch, criteria: ExamCriteria, actor, sample_size: int | None = None, seed: int = 0
+    *, batch: ReviewBatch, criteria: ExamCriteria, actor: User, sample_size: int | None = None, seed: int = 0
 ) -> ExamsAdded:
     """Add the exams matching the designer's criteria that the batch lacks (all, or a seeded sample).
 
@@ -302,7 +307,12 @@ def batch_add_matching_exams(
 
 
 def batch_add_exams(
-    *, batch: ReviewBatch, exams: Sequence[Exam], actor, seed: int | None = None, copies_left_out: int = 0
+    *,
+    batch: ReviewBatch,
+    exams: Sequence[Exam],
+    actor: User,
+    seed: int | None = None,
+    copies_left_out: int = 0,
 ) -> int:
     """Add exams to a batch; they join the end of the queues, keeping loads within one. `copies_left_out`:
     what the caller's criteria matched but left out as copies, for the audit row."""
@@ -315,7 +325,7 @@ def _exams_add(
     *,
     batch: ReviewBatch,
     exams: Sequence[Exam],
-    actor,
+    actor: User,
     seed: int | None,
     copies_left_out: int,
     poor_left_out: int = 0,
@@ -421,7 +431,7 @@ class ReadersAdded:
     kept_back: dict[str, Any]
 
 
-def batch_add_readers(*, batch: ReviewBatch, readers: Sequence[Any], actor) -> ReadersAdded:
+def batch_add_readers(*, batch: ReviewBatch, readers: Sequence[Any], actor: User) -> ReadersAdded:
     """Add readers to a running batch by moving unread exams to them until loads are within one."""
     require_coordinator(actor)
     require_open(batch)

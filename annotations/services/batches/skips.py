@@ -42,7 +42,7 @@ class HandOnConflict(Conflict, HandOnError):
     a read of the exam or saw its dispute, the batch is closed)."""
 
 
-def _refuse_reader(batch: ReviewBatch, skipped: Assignment, reader) -> None:
+def _refuse_reader(batch: ReviewBatch, skipped: Assignment, reader: User) -> None:
     name = reader.get_username()
     if not has_role(reader, Role.READER):
         raise HandOnError(_("%(name)s is not a reader") % {"name": name})
@@ -133,7 +133,7 @@ def _skipped_slot_locked(batch: ReviewBatch, assignment_id: int) -> Assignment:
     return skipped
 
 
-def assignment_hand_on(*, actor: User, batch: ReviewBatch, assignment_id: int, reader) -> Assignment:
+def assignment_hand_on(*, actor: User, batch: ReviewBatch, assignment_id: int, reader: User) -> Assignment:
     """Give a skipped slot of the batch to another reader of it: a new pending read of the same exam.
 
     Refused (HandOnError: 400) for someone who is not a reader of the batch, and (HandOnConflict: 409)

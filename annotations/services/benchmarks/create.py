@@ -10,6 +10,7 @@ import io
 import tempfile
 from datetime import timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from django.conf import settings
@@ -37,6 +38,11 @@ from annotations.services.enqueue import (
 )
 from annotations.services.exams.waveforms import waveform_load
 from annotations.services.releases.layout import ADDED_COLUMN, META_COLUMNS
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from django.contrib.auth.models import User
 
 TRACINGS_NAME = "tracings.hdf5"
 WFDB_NAME = "tracings-wfdb.zip"
@@ -146,7 +152,7 @@ def _reader_calls(release: Release, keys: dict[tuple, int], classes: list[str]) 
     return out
 
 
-def _reader_figures(release, keys, classes, truth: np.ndarray, private: np.ndarray) -> list[dict]:
+def _reader_figures(release: Release, keys, classes, truth: np.ndarray, private: np.ndarray) -> list[dict]:
     names = {pseudonym: uid for pseudonym, uid in (release.pseudonym_key or {}).items()}
     entries = []
     for reader, (rows, calls) in sorted(_reader_calls(release, keys, classes).items()):
@@ -190,7 +196,7 @@ def _write_wfdb(exams: list[Exam], keys: list[str], path: Path, beat=lambda: Non
     return _entry(path)
 
 
-def _check(actor, release: Release, source: str, private_fraction: float, daily_quota: int) -> None:
+def _check(actor: User, release: Release, source: str, private_fraction: float, daily_quota: int) -> None:
     if not has_role(actor, Role.COORDINATOR):
         raise Forbidden
     if release.status != Release.Status.DONE:
@@ -221,7 +227,7 @@ SYSTEM_ACTOR = "system:benchmarks"
 # in their order with their split and labels, the audit row, and the task queued after the commit.
 def benchmark_create(
     *,
-    actor,
+    actor: User,
     release: Release,
     name: str,
     label_source: str,
@@ -334,7 +340,7 @@ def benchmark_prepare(benchmark_id: int) -> Benchmark | None:
     return locked
 
 
-def benchmarks_preparing_requeue(now) -> int:
+def benchmarks_preparing_requeue(now: datetime) -> int:
     """Queue again the benchmarks still preparing whose message was lost (no marker) and that no worker
     is preparing (no beat): the broker was down at their commit, Redis lost the message, or the worker
     died. The jobs sweep calls this."""
@@ -351,7 +357,7 @@ def benchmarks_preparing_requeue(now) -> int:
     return sum(task_enqueue(PREPARE_TASK, pk) for pk in lost)
 
 
-def benchmark_close(*, actor, benchmark: Benchmark, ip_address: str | None = None) -> Benchmark:
+def benchmark_close(*, actor: User, benchmark: Benchmark, ip_address: str | None = None) -> Benchmark:
     """Close a benchmark: no more submissions, and the private split's figures are shown."""
     if not has_role(actor, Role.COORDINATOR):
         raise Forbidden
@@ -368,7 +374,7 @@ def benchmark_close(*, actor, benchmark: Benchmark, ip_address: str | None = Non
 
 
 def benchmark_tracings_open(
-    *, actor, benchmark: Benchmark, name: str = TRACINGS_NAME, ip_address: str | None = None
+    *, actor: User, benchmark: Benchmark, name: str = TRACINGS_NAME, ip_address: str | None = None
 ):
     """Open the benchmark's tracings (HDF5, or the WFDB zip) for download, recording who took them."""
     if not (has_role(actor, Role.COORDINATOR) or has_role(actor, Role.SUBMITTER)):

@@ -7,6 +7,7 @@ import hashlib
 import io
 import logging
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 import numpy as np
 from django.conf import settings
@@ -28,6 +29,9 @@ from annotations.services.audit import audit_record
 from annotations.services.enqueue import task_enqueue_on_commit, task_started
 from annotations.services.webhooks.events import benchmark_result_emit
 
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
+
 logger = logging.getLogger(__name__)
 SCORE_TASK = "annotations.tasks.benchmarks_score"
 RULES = BenchmarkSubmission.ThresholdRule
@@ -43,7 +47,7 @@ def _exam_keys(benchmark: Benchmark) -> list[str]:
     )
 
 
-def submissions_today(submitter, benchmark: Benchmark) -> int:
+def submissions_today(submitter: User, benchmark: Benchmark) -> int:
     since = timezone.now() - timedelta(days=1)
     return BenchmarkSubmission.objects.filter(
         submitter=submitter, benchmark=benchmark, created_at__gte=since
@@ -67,7 +71,7 @@ def _npy_bytes(scores: np.ndarray) -> bytes:
 # the thresholds) and all of them run before the one transaction that stores anything.
 def submission_create(
     *,
-    actor,
+    actor: User,
     benchmark: Benchmark,
     data: bytes,
     file_name: str,

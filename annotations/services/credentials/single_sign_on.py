@@ -8,7 +8,7 @@ at all. A refusal (no account and none to be made, a deactivated account) is aud
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -22,6 +22,9 @@ from annotations.services.audit import audit_record
 from annotations.services.auth import login_succeed
 from annotations.services.users import _reads_open, role_groups_ensure
 from annotations.single_sign_on import mapped_roles
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
 ROLE_NAMES = [role.value for role in Role]
 
@@ -133,7 +136,7 @@ def _account_create(claims: dict[str, Any]):
     return user
 
 
-def _roles_set(user, roles: set[Role], ip: str | None) -> None:
+def _roles_set(user: User, roles: set[Role], ip: str | None) -> None:
     """The account's roles become exactly those the provider's groups give. The coordinator role is
     withheld while the account still has reads open in a running batch, as on the People page: it would
     show the reader everyone's labels."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hmac
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.db import transaction
@@ -22,6 +23,9 @@ from annotations.errors import Forbidden, Invalid, NotFound
 from annotations.models import ApiToken, TokenScope
 from annotations.roles import Role, has_role, user_roles
 from annotations.services.audit import audit_record
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
 TOKEN_KEY_LENGTH = 15
 # A token's use is audited at most once a minute: every API request writing an audit row would double
@@ -87,7 +91,7 @@ def _benchmark_named(scope: str, benchmark_id: int | None) -> int | None:
     return benchmark_id
 
 
-def _clean(user, name: str, scope: str, days: int | None) -> tuple[str, int]:
+def _clean(user: User, name: str, scope: str, days: int | None) -> tuple[str, int]:
     name = (name or "").strip()
     if not name or len(name) > 100:
         raise Invalid(_("Give the token a name of 1 to 100 characters."))
@@ -106,7 +110,14 @@ def _clean(user, name: str, scope: str, days: int | None) -> tuple[str, int]:
 
 
 def api_token_create(
-    *, actor, user, name: str, scope: str, days: int | None = None, benchmark_id: int | None = None, ip=None
+    *,
+    actor: User,
+    user: User,
+    name: str,
+    scope: str,
+    days: int | None = None,
+    benchmark_id: int | None = None,
+    ip: str | None = None,
 ) -> CreatedToken:
     """A new token for `user` (the actor's own, or any account's when the actor is a coordinator); a
     one-benchmark token names its benchmark (`benchmark_id`), which is not closed."""
@@ -134,7 +145,7 @@ def api_token_create(
     return CreatedToken(token=token, secret=secret)
 
 
-def api_token_revoke(*, actor, token_id: int, ip=None) -> ApiToken:
+def api_token_revoke(*, actor: User, token_id: int, ip: str | None = None) -> ApiToken:
     """Revoke a token: the actor's own, or any when the actor is a coordinator. Others' answer 404."""
     with transaction.atomic():
         tokens = ApiToken.objects.select_for_update().select_related("user")
@@ -168,7 +179,7 @@ def api_token_find(secret: str) -> ApiToken | None:
     return None
 
 
-def api_token_use(token: ApiToken, *, ip=None) -> None:
+def api_token_use(token: ApiToken, *, ip: str | None = None) -> None:
     """Note a use: last_used_at and an audit row, at most once per USE_AUDIT_INTERVAL. The conditional
     update makes concurrent requests of one token record one use between them."""
     now = timezone.now()

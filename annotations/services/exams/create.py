@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from django.db import transaction
@@ -15,6 +15,9 @@ from annotations.models import Dataset, Exam, ReferenceLabel
 from annotations.services.audit import audit_record
 from annotations.services.exams.quality import quality_fields
 from annotations.services.exams.waveforms import waveform_delete, waveform_store
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
 
 @dataclass
@@ -34,7 +37,9 @@ class ExamInput:
     reference_labels: list[tuple[Any, ...]] = field(default_factory=list)
 
 
-def dataset_get_or_create(*, name: str, actor=None, title: str = "", licence: str = "") -> Dataset:
+def dataset_get_or_create(
+    *, name: str, actor: User | None = None, title: str = "", licence: str = ""
+) -> Dataset:
     """The dataset called `name` in any case ("Demo" is "demo": the database holds one name per
     spelling, dataset_name_any_case_unique), created under this spelling when there is none."""
     with transaction.atomic():
@@ -46,7 +51,7 @@ def dataset_get_or_create(*, name: str, actor=None, title: str = "", licence: st
     return dataset
 
 
-def exam_create(*, dataset: Dataset, data: ExamInput, actor=None) -> Exam:
+def exam_create(*, dataset: Dataset, data: ExamInput, actor: User | None = None) -> Exam:
     """Store one exam with its reference labels (rows, and the codes its row keeps for the designer).
     Its blob is removed again if the rows cannot be written."""
     quantized = waveform.quantize_mv(data.signals_mv)

@@ -106,7 +106,7 @@ def import_path_resolve(path: str | Path, *, confine_to: Path | None) -> Path:
     return resolved
 
 
-def _dataset(name: str, actor) -> Dataset:
+def _dataset(name: str, actor: User | None) -> Dataset:
     return dataset_get_or_create(name=name, actor=actor)
 
 
@@ -298,7 +298,7 @@ def _import_unit(
     fmt: str,
     dataset_name: str,
     options: ImportOptions,
-    actor,
+    actor: User | None,
     progress: Progress,
     created_in_run: set[int],
 ) -> FileOutcome:
@@ -362,7 +362,7 @@ def exams_import(
     *,
     dataset: str,
     options: ImportOptions | None = None,
-    actor=None,
+    actor: User | None = None,
     progress: Progress | None = None,
     plan: list[tuple[Path, str, int]] | None = None,
 ) -> ImportReport:

@@ -9,7 +9,7 @@ import time
 import uuid
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.core.cache import cache
@@ -47,6 +47,9 @@ from annotations.services.imports.outcomes import (
     unmapped_label_text,
 )
 from annotations.services.webhooks.events import import_finished_emit
+
+if TYPE_CHECKING:
+    from datetime import datetime
 
 logger = logging.getLogger(__name__)
 SYSTEM_ACTOR = "system:imports"
@@ -288,7 +291,7 @@ class _CachedProgress:
             _beat(self.job_id, self.attempt)
 
 
-def import_jobs_stalled_requeue(now) -> int:
+def import_jobs_stalled_requeue(now: datetime) -> int:
     """Queue again each running import whose run stopped beating (its worker died); returns how many.
     Raises if the cache is unavailable (no beat can be read: nothing is taken for dead)."""
     cache.get("import-job:probe")  # raises when the cache is down

@@ -21,7 +21,7 @@ import math
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from django.db import transaction
@@ -39,6 +39,9 @@ from annotations.services.suggestions import (
     source_code,
     taxonomy_classes_by_source_code,
 )
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
 EXAM_ID_COLUMN = "exam_id"
 MAX_FILE_BYTES = 256 * 1024 * 1024
@@ -344,7 +347,9 @@ def _unmapped_any(created: list[Suggestion]) -> dict[str, list[str]]:
     return dict(unmapped_any)
 
 
-def _import_audit(actor, source: Dataset, scope: _Scope, path: Path, rows: int, scores: int) -> None:
+def _import_audit(
+    actor: User | None, source: Dataset, scope: _Scope, path: Path, rows: int, scores: int
+) -> None:
     audit_record(
         actor=actor,
         actor_username=IMPORT_ACTOR,
@@ -372,7 +377,7 @@ def predictions_import(
     path: Path,
     classes: list[str] | None = None,
     thresholds: dict[str, float] | None = None,
-    actor=None,
+    actor: User | None = None,
 ) -> PredictionsImportReport:
     """Store the file's scores as provider `provider`, version `version`, for exams of `dataset`."""
     thresholds = dict(thresholds or {})

@@ -23,7 +23,7 @@ import io
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
@@ -46,6 +46,11 @@ from annotations.models import (
 from annotations.roles import Role, has_role
 from annotations.services.agreement.compute import agreement_recompute_request
 from annotations.services.audit import audit_record
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from django.contrib.auth.models import User
 
 EXAM_ID_COLUMN = "exam_id"
 _LABEL = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,59}")
@@ -220,7 +225,9 @@ def _target(dataset: str, taxonomy_key: str) -> _Target:
     )
 
 
-def _batch_for(batch_name: str, target: _Target, n_readers: int, actor, now) -> tuple[ReviewBatch, bool]:
+def _batch_for(
+    batch_name: str, target: _Target, n_readers: int, actor: User, now: datetime
+) -> tuple[ReviewBatch, bool]:
     """The batch named ``batch_name``, locked, or a new active one; an existing batch must use the
     same taxonomy version."""
     taxonomy = target.taxonomy
@@ -253,7 +260,9 @@ def _add_batch_exams(batch: ReviewBatch, parsed: list[ParsedReads], target: _Tar
     )
 
 
-def _submitted_assignments(batch: ReviewBatch, user, exam_pks: list[int], now) -> list[Assignment]:
+def _submitted_assignments(
+    batch: ReviewBatch, user: User, exam_pks: list[int], now: datetime
+) -> list[Assignment]:
     """Submitted first-round assignments of ``user``, placed after any they already hold."""
     start = (
         Assignment.objects.filter(batch=batch, reader=user)
@@ -278,7 +287,7 @@ def _submitted_assignments(batch: ReviewBatch, user, exam_pks: list[int], now) -
 
 
 def _store_annotations(
-    assignments: list[Assignment], reads: ParsedReads, target: _Target, actor, now
+    assignments: list[Assignment], reads: ParsedReads, target: _Target, actor: User, now: datetime
 ) -> list[Annotation]:
     """Each assignment's submitted annotation with its labels and its first revision."""
     annotations = Annotation.objects.bulk_create(
@@ -311,7 +320,7 @@ def _store_annotations(
 
 
 def _store_reader(
-    batch: ReviewBatch, reads: ParsedReads, target: _Target, actor, now
+    batch: ReviewBatch, reads: ParsedReads, target: _Target, actor: User, now: datetime
 ) -> tuple[dict[str, Any], int]:
     """One reader file's reads; returns the audit's account entry and the number of reads."""
     user, new_account = _external_reader(reads.label)
@@ -329,7 +338,7 @@ def _store_reader(
 
 
 def _audit_import(
-    actor,
+    actor: User,
     batch: ReviewBatch,
     created: bool,
     target: _Target,
@@ -379,7 +388,7 @@ def reads_import(
     batch_name: str,
     taxonomy_key: str,
     readers: list[ReaderFile],
-    actor,
+    actor: User,
 ) -> ReadsImportReport:
     """Import each reader file as submitted first reads into the batch named ``batch_name`` (created
     when no batch has that name; an existing one must use the same taxonomy version). All or nothing."""

@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 from django.conf import settings
@@ -26,6 +26,9 @@ from annotations.services.exams.quality import exams_quality_enqueue
 from annotations.services.exams.waveforms import waveform_delete, waveform_store_blob
 from annotations.services.imports.outcomes import RecordOutcome
 from annotations.services.imports.rows import Inserted, exam_rows_insert, label_rows_insert
+
+if TYPE_CHECKING:
+    from datetime import datetime
 
 logger = logging.getLogger(__name__)
 # A batch is flushed when it holds this many encoded bytes, whatever IMPORT_BATCH_SIZE says.
@@ -408,7 +411,7 @@ def _unique_labels(labels: Iterable[tuple[Any, ...]]) -> list[tuple]:
     return list(seen.values())
 
 
-def _aware(moment):
+def _aware(moment: datetime | None) -> datetime | None:
     if moment is not None and timezone.is_naive(moment):
         return timezone.make_aware(moment, timezone.get_default_timezone())
     return moment

@@ -14,7 +14,7 @@ import zipfile
 from collections.abc import Sequence
 from datetime import UTC, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.core.files import File
@@ -41,19 +41,24 @@ from annotations.services.releases.export import (
 )
 from annotations.services.webhooks.events import release_built_emit
 
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from django.contrib.auth.models import User
+
 logger = logging.getLogger(__name__)
 
 TARGETS = ("", "code15", "ptbxl-scp")
 
 
-def _require_coordinator(actor) -> None:
+def _require_coordinator(actor: User) -> None:
     if not has_role(actor, Role.COORDINATOR):
         raise Forbidden(_("only coordinators export labels"))
 
 
 def release_create(
     *,
-    actor,
+    actor: User,
     batches: Sequence[ReviewBatch],
     target: str = "",
     hdf5: bool = True,
@@ -329,7 +334,7 @@ def release_build(release_id: int) -> Release | None:
     return release_build_done(release_id, plan.batch_ids, plan.target, result)
 
 
-def releases_stalled_requeue(now) -> int:
+def releases_stalled_requeue(now: datetime) -> int:
     """Queue again each release whose build (not its shards: those have their own sweep) stopped beating:
     its worker died. Returns how many. Raises if the cache is unavailable (no beat can be read)."""
     from django.core.cache import cache
@@ -361,7 +366,7 @@ def releases_stalled_requeue(now) -> int:
     return len(queued)
 
 
-def release_file_open(*, actor, release: Release, name: str, ip_address: str | None = None):
+def release_file_open(*, actor: User, release: Release, name: str, ip_address: str | None = None):
     """Open one file of a finished release for download, recording who took what."""
     _require_coordinator(actor)
     entry = next((f for f in release.files if f["name"] == name), None)
@@ -416,7 +421,7 @@ def _zip_add(
         raise RuntimeError(f"release {release.pk}: stored {entry['name']} no longer matches its SHA-256")
 
 
-def release_zip_open(*, actor, release: Release, ip_address: str | None = None):
+def release_zip_open(*, actor: User, release: Release, ip_address: str | None = None):
     """The whole finished release as one zip: every file, SHA256SUMS included, in one folder, so that
     `unzip` then `sha256sum -c SHA256SUMS` in that folder verifies it. Built from the stored files, each
     checked against its recorded SHA-256 on the way in; the same release always gives the same bytes

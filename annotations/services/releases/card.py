@@ -5,7 +5,7 @@ prevalence and reader agreement, and the conventions a user of the files needs."
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import ecgreview
 from annotations.lib.release_files.files import fixed, utc_iso, wilson_interval
@@ -37,6 +37,9 @@ from annotations.services.releases.layout import (
     ExportOptions,
     min_reads,
 )
+
+if TYPE_CHECKING:
+    from annotations.models import ReviewBatch
 
 #: Per reader figures of the stored agreement given in the card: gold exams and test-retest.
 READER_QUALITY_FIELDS = (
@@ -112,7 +115,7 @@ def _stored_class_entry(row: dict[str, Any]) -> dict:
     return entry
 
 
-def _stored_agreement(batch, stored: AgreementResult, names: dict[int, str]) -> dict[str, Any]:
+def _stored_agreement(batch: ReviewBatch, stored: AgreementResult, names: dict[int, str]) -> dict[str, Any]:
     from annotations.selectors.agreement.summary import batch_read_state
 
     reads, latest = batch_read_state(batch.pk)
@@ -133,7 +136,7 @@ def _stored_agreement(batch, stored: AgreementResult, names: dict[int, str]) -> 
     }
 
 
-def _computed_agreement(batch) -> dict[str, Any]:
+def _computed_agreement(batch: ReviewBatch) -> dict[str, Any]:
     """The figures the stored result would hold, for a batch none is stored for yet: the same sample
     (designed reads, gold exams out) and the same intervals (services.agreement)."""
     from annotations.selectors.agreement.summary import batch_reads_snapshot
@@ -167,7 +170,7 @@ def _computed_agreement(batch) -> dict[str, Any]:
     }
 
 
-def batch_agreement(batch, names: dict[int, str] | None = None) -> dict[str, Any]:
+def batch_agreement(batch: ReviewBatch, names: dict[int, str] | None = None) -> dict[str, Any]:
     """Per-class agreement of one batch with its intervals and which bootstrap made them, and per reader
     gold and test-retest figures: the stored AgreementResult, or, for a batch that has none
     yet, computed here from its reads with the same pure functions (no per-reader figures then)."""
@@ -379,7 +382,7 @@ def _taxonomy_section(plan: ExportPlan) -> tuple[dict[str, Any], dict]:
     return taxonomy, columns
 
 
-def _consensus_rule(batch) -> dict[str, Any]:
+def _consensus_rule(batch: ReviewBatch) -> dict[str, Any]:
     """The rule the batch's consensus was decided by, with every setting it took (the defaults named too:
     a reader of the card should not need the software's source to know the threshold)."""
     try:
@@ -389,7 +392,7 @@ def _consensus_rule(batch) -> dict[str, Any]:
     return {key: value for key, value in rule.items() if key != "min_reads"}  # min_reads has its own entry
 
 
-def _reading_conditions(batch) -> dict[str, Any]:
+def _reading_conditions(batch: ReviewBatch) -> dict[str, Any]:
     """What the batch put before its readers besides the tracing: a label read beside the cart's QRS width
     or an earlier ECG is not the same measurement as one read from the tracing alone."""
     design = batch.design or {}
@@ -402,7 +405,7 @@ def _reading_conditions(batch) -> dict[str, Any]:
     }
 
 
-def _independent_reads(batch) -> dict[str, Any]:
+def _independent_reads(batch: ReviewBatch) -> dict[str, Any]:
     """Whether one person could read an exam twice in the batch (its independence turned off) and the
     coordinator's reason: two reads by one person are not independent, whatever the agreement says."""
     from annotations.selectors.blinding import batch_excludes_seen

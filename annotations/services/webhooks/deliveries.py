@@ -25,7 +25,7 @@ import urllib.request
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db import transaction
@@ -38,6 +38,9 @@ from annotations.roles import Role, has_role
 from annotations.services.audit import audit_record
 from annotations.services.enqueue import CATCH_UP_PRIORITY, task_enqueue, task_enqueue_on_commit
 from annotations.services.webhooks.addresses import webhook_url_check
+
+if TYPE_CHECKING:
+    from datetime import datetime
 
 logger = logging.getLogger(__name__)
 DELIVER_TASK = "annotations.tasks.webhooks_deliver"
@@ -126,7 +129,7 @@ class Answer:
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
     """A redirect is an answer, not an address to follow: it could lead where the address check refuses."""
 
-    def redirect_request(self, *args, **kwargs):
+    def redirect_request(self, *args, **kwargs) -> None:
         return None
 
 
@@ -174,7 +177,7 @@ def _back_off(attempt: int) -> int:
     return min(settings.WEBHOOK_BACKOFF_S * 2 ** (attempt - 1), settings.WEBHOOK_MAX_BACKOFF_S)
 
 
-def _claim(delivery: WebhookDelivery, now) -> bool:
+def _claim(delivery: WebhookDelivery, now: datetime) -> bool:
     """Take the due delivery for one attempt; False when another attempt took it first. While the attempt
     runs its next attempt is due only after the longest the request may take, so the sweep picks up an
     attempt whose worker died in the middle."""
