@@ -151,7 +151,7 @@ def _to_onnx(model: Any, opset: int) -> bytes:
     spec = (tf.TensorSpec((None, SAMPLES, len(STANDARD_LEADS)), tf.float32, name=INPUT_NAME),)
 
     # A dict names the graph's output; training=False freezes dropout and the batch norms' statistics.
-    @tf.function(input_signature=spec)
+    @tf.function(input_signature=spec)  # type: ignore[untyped-decorator]  # TensorFlow ships no types
     def scores(signal: Any) -> dict[str, Any]:
         return {OUTPUT_NAME: model(signal, training=False)}
 

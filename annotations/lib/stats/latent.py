@@ -112,7 +112,8 @@ def _fit_in_blocks(
     for start in range(0, n_classes, class_block):
         block = slice(start, min(start + class_block, n_classes))
         fit = _dawid_skene_block(reads[:, :, block], max_iterations, tolerance, a)
-        for whole, part in zip(out, fit, strict=True):
+        wholes: tuple[np.ndarray, ...] = out
+        for whole, part in zip(wholes, fit, strict=True):
             whole[..., block] = part
     return out
 
