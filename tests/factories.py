@@ -161,6 +161,13 @@ def batch_for(
     )
 
 
+def exams_of(batch) -> list[models.Exam]:
+    """The batch's exams in the order they were given to it."""
+    return [
+        row.exam for row in models.BatchExam.objects.filter(batch=batch).select_related("exam").order_by("pk")
+    ]
+
+
 def read(reader, batch, exam, codes) -> None:
     """`reader` submits `codes` on their assignment of `exam` in `batch`, after a draft, as the page does."""
     assignment = models.Assignment.objects.get(batch=batch, exam=exam, reader=reader)
@@ -176,11 +183,8 @@ def batch_with_reads(
     """A batch of len(reads) new exams, every reader reading each: reads[i][j] are the codes reader j
     submits on exam i. Its agreement computed (the consensus and disputes written) unless `compute` is
     false."""
-    batch = batch_for(taxonomy=taxonomy, actor=actor, readers=readers, exams=len(reads), **options)
-    exams = [
-        be.exam for be in models.BatchExam.objects.filter(batch=batch).select_related("exam").order_by("pk")
-    ]
-    for exam, codes in zip(exams, reads, strict=True):
+    batch = batch_for(taxonomy, actor, readers, len(reads), **options)
+    for exam, codes in zip(exams_of(batch), reads, strict=True):
         for reader, marked in zip(readers, codes, strict=True):
             read(reader, batch, exam, marked)
     if compute:
@@ -200,7 +204,7 @@ def disputed_exam(
         reads=[[[*agreed, disputed], list(agreed)]],
         name=name,
     )
-    return batch, models.BatchExam.objects.get(batch=batch).exam
+    return batch, exams_of(batch)[0]
 
 
 def adjudicated_exam(

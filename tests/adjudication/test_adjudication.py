@@ -15,22 +15,21 @@ from annotations.services.adjudication import (
     adjudication_decide,
 )
 from annotations.services.agreement.compute import batch_agreement_compute
-from annotations.services.batches.lifecycle import batch_create
-from annotations.services.reading import LabelInput, annotation_save_draft, annotation_submit
-from tests.factories import ExamFactory, UserFactory, make_exam
+from tests.factories import (
+    ExamFactory,
+    UserFactory,
+    batch_for,
+    batch_with_reads,
+    disputed_exam,
+    exams_of,
+    make_exam,
+    read,  # other modules import it from here too
+)
 
 pytestmark = pytest.mark.django_db
 
 # Reader names no page text would contain by chance: if one shows up, blinding is broken.
 SECRET_READERS = ("zq-reader-one", "zq-reader-two")
-
-
-def read(reader, batch, exam, codes):
-    assignment = Assignment.objects.get(batch=batch, exam=exam, reader=reader)
-    draft = annotation_save_draft(actor=reader, assignment=assignment, labels=[], revision=0)
-    annotation_submit(
-        actor=reader, assignment=assignment, labels=[LabelInput(c) for c in codes], revision=draft.revision
-    )
 
 
 @pytest.fixture
@@ -41,15 +40,7 @@ def secret_readers(db):
 @pytest.fixture
 def disputed(secret_readers, diego, tnmg):
     """Two readers who agree on SB and tie on 1dAVb, on an exam with a real waveform."""
-    one, two = secret_readers
-    exam = make_exam()
-    batch = batch_create(
-        name="Disputes", taxonomy=tnmg, exams=[exam], readers=[one, two], readers_per_exam=2, actor=diego
-    )
-    read(one, batch, exam, ["SB", "1dAVb"])
-    read(two, batch, exam, ["SB"])
-    batch_agreement_compute(batch.pk)
-    return batch, exam
+    return disputed_exam(taxonomy=tnmg, actor=diego, readers=secret_readers)
 
 
 def case_url(batch, exam):
@@ -121,20 +112,11 @@ def test_each_case_shows_its_own_decisions_and_version_beside_another_decided_ca
 ):
     """Two exams disputed alike in one batch: a decision on one is shown on that case only, and the case
     hands the adjudicator the version their next decision on it must carry."""
-    one, two = secret_readers
-    first, second = make_exam(), make_exam()
-    batch = batch_create(
-        name="Two cases",
-        taxonomy=tnmg,
-        exams=[first, second],
-        readers=[one, two],
-        readers_per_exam=2,
-        actor=diego,
+    tie = [["SB", "1dAVb"], ["SB"]]
+    batch = batch_with_reads(
+        taxonomy=tnmg, actor=diego, readers=secret_readers, reads=[tie, tie], name="Two cases"
     )
-    for exam in (first, second):
-        read(one, batch, exam, ["SB", "1dAVb"])
-        read(two, batch, exam, ["SB"])
-    batch_agreement_compute(batch.pk)
+    first, second = exams_of(batch)
     client.force_login(carla)
     urls = {exam: reverse("api-adjudication-case", args=[batch.pk, exam.pk]) for exam in (first, second)}
     body = {"decisions": [{"code": "1dAVb", "value": True}], "rationale": "PR 240 ms in II", "version": 0}
@@ -171,9 +153,7 @@ def test_an_undisputed_class_cannot_be_adjudicated(carla, disputed):
 def test_an_adjudicator_never_adjudicates_an_exam_they_read(diego, tnmg, ana, client):
     both = UserFactory(username="rita", roles=["reader", "adjudicator"])
     exam = ExamFactory()
-    batch = batch_create(
-        name="Own", taxonomy=tnmg, exams=[exam], readers=[both, ana], readers_per_exam=2, actor=diego
-    )
+    batch = batch_for(tnmg, diego, [both, ana], [exam], name="Own")
     read(both, batch, exam, ["SB", "1dAVb"])
     read(ana, batch, exam, ["SB"])
     batch_agreement_compute(batch.pk)
@@ -276,19 +256,7 @@ def test_the_agreement_downloads_as_csv(diego, disputed, client):
 def test_pseudonym_letters_do_not_follow_account_order_and_change_from_batch_to_batch(diego, tnmg):
     readers = [UserFactory(username=f"pseudo{i}", roles=["reader"]) for i in range(6)]
     exams = [make_exam() for _ in range(3)]
-    batches = [
-        batch_create(
-            name=f"P{n}",
-            taxonomy=tnmg,
-            exams=exams,
-            readers=readers,
-            readers_per_exam=6,
-            actor=diego,
-            exclude_seen=False,
-            independence_off_reason="the same readers and exams in four batches",
-        )
-        for n in range(4)
-    ]
+    batches = [batch_for(tnmg, diego, readers, exams, name=f"P{n}", again=True) for n in range(4)]
     letterings = [batch_pseudonyms(batch) for batch in batches]
     by_account = {reader.pk: f"Reader {'ABCDEF'[i]}" for i, reader in enumerate(readers)}
     for batch, names in zip(batches, letterings, strict=True):
@@ -383,9 +351,7 @@ def test_the_dashboard_names_a_disputed_exam_no_adjudicator_may_take(carla, dieg
     page = client.get(reverse("batch-detail", args=[batch.pk])).content.decode()
     assert 'id="stuck-disputes"' not in page
     carla.groups.add(*UserFactory(username="spare", roles=["reader"]).groups.all())
-    batch_create(
-        name="Elsewhere", taxonomy=tnmg, exams=[exam], readers=[carla], readers_per_exam=1, actor=diego
-    )
+    batch_for(tnmg, diego, [carla], [exam], name="Elsewhere")
     page = client.get(reverse("batch-detail", args=[batch.pk])).content.decode()
     stuck = page.split('id="stuck-disputes"', 1)[1].split("</p>", 1)[0]
     assert f"{exam.dataset.name}/{exam.external_id}" in stuck
@@ -411,13 +377,12 @@ def test_an_exam_waiting_for_an_escalation_read_is_decided_only_once_it_is_in(ca
     decision is refused with 409 saying why. Once the read is in, the case is decided on all three."""
     one, two, three = (UserFactory(username=f"esc-reader-{i}", roles=["reader"]) for i in range(3))
     exam = make_exam()
-    batch = batch_create(
-        name="Add a reader",
-        taxonomy=tnmg,
-        exams=[exam],
-        readers=[one, two, three],
+    batch = batch_for(
+        tnmg,
+        diego,
+        [one, two, three],
+        [exam],
         readers_per_exam=2,
-        actor=diego,
         escalation={"mode": "add_reader", "cap": 1},
     )
     first_two = list(Assignment.objects.filter(batch=batch, exam=exam).values_list("reader_id", flat=True))
@@ -524,14 +489,11 @@ def test_in_portuguese_an_empty_decision_is_refused_in_portuguese(carla, dispute
 def test_a_decision_that_leaves_a_class_open_says_so_and_the_readers_notes_come_before_the_form(
     carla, secret_readers, diego, tnmg, client
 ):
-    one, two = secret_readers
-    exam = make_exam()
-    batch = batch_create(
-        name="Two disputes", taxonomy=tnmg, exams=[exam], readers=[one, two], readers_per_exam=2, actor=diego
+    reads = [[["SB", "1dAVb", "RBBB"], ["SB"]]]
+    batch = batch_with_reads(
+        taxonomy=tnmg, actor=diego, readers=secret_readers, reads=reads, name="Two disputes"
     )
-    read(one, batch, exam, ["SB", "1dAVb", "RBBB"])
-    read(two, batch, exam, ["SB"])
-    batch_agreement_compute(batch.pk)
+    (exam,) = exams_of(batch)
     client.force_login(carla)
     html = client.get(case_url(batch, exam)).content.decode()
     assert html.index('id="reader-notes"') < html.index('id="adjudication-form"')
