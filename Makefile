@@ -45,9 +45,11 @@ run: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest -n 2 --dist loadgroup --durations=30
 
+# mypy: settings in pyproject.toml (strict on lib/ and the listed services and selectors); docs/architecture.md.
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
 
 # docs/ as a site under var/site/; --strict fails on a link to a missing page or heading.
 docs: $(STAMP)

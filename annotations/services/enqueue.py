@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from importlib import import_module
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from celery import current_app
 from django.conf import settings
@@ -37,7 +37,11 @@ from annotations.selectors.enqueue import took_key as _took_key
 from ecgreview.redis_breaker import redis_answering, redis_failed
 
 if TYPE_CHECKING:
-    from django.db.models import Model
+    from annotations.models import Benchmark, BenchmarkSubmission, ImportJob, Release
+
+    # The rows whose work a task does, each with a status and its own task.
+    _JobModel = type[ImportJob] | type[Release] | type[Benchmark] | type[BenchmarkSubmission]
+    _RunModel = type[ImportJob] | type[Release]  # those that record when their run began
 
 logger = logging.getLogger(__name__)
 
@@ -178,7 +182,7 @@ def task_enqueue_on_commit(name: str, *args, priority: int | None = None) -> Non
     transaction.on_commit(lambda: task_enqueue(name, *args, priority=priority))
 
 
-def _waiting(model: type[Model], task_name: str, now: datetime) -> list[int]:
+def _waiting(model: _JobModel, task_name: str, now: datetime) -> list[int]:
     """Ids of the model's queued rows old enough that their enqueue has had its chance, whose marker is
     gone. Raises if the cache is unavailable (then the broker, usually the same Redis, is too)."""
     old_enough = now - timedelta(seconds=settings.JOBS_REQUEUE_AFTER_S)
@@ -223,7 +227,7 @@ class TakenMessage:
 
 
 @contextmanager
-def _broker_channel() -> Iterator[object | None]:
+def _broker_channel() -> Iterator[Any]:
     """A channel of the broker's Redis transport, or None on another transport (or none: eager tasks)."""
     if settings.CELERY_TASK_ALWAYS_EAGER:
         yield None
@@ -262,7 +266,7 @@ def _started_since(message: TakenMessage) -> bool | None:
 
     if message.task in _LEFT_TO_THE_RELEASE_RULE:
         return None
-    rows = {IMPORT_TASK: ImportJob, RELEASE_BUILD_TASK: Release}
+    rows: dict[str, _RunModel] = {IMPORT_TASK: ImportJob, RELEASE_BUILD_TASK: Release}
     model = rows.get(message.task)
     if model is None:  # short work that does not beat: held this long, it never began
         return False
@@ -312,7 +316,8 @@ def taken_messages_give_back(now: datetime) -> int:
 def _target(message: TakenMessage):
     from annotations.models import ImportJob, Release
 
-    model = {IMPORT_TASK: ImportJob, RELEASE_BUILD_TASK: Release}.get(message.task)
+    models: dict[str, _RunModel] = {IMPORT_TASK: ImportJob, RELEASE_BUILD_TASK: Release}
+    model = models.get(message.task)
     return model.objects.filter(pk=message.args[0]).first() if model else None
 
 
@@ -373,7 +378,7 @@ def jobs_resume() -> list[tuple[str, int]]:
     snapshot, a benchmark's tracings are written again from its frozen exams. Returns what it
     queued as (kind, id); with a broker it queues nothing, as the workers' redelivery and jobs_sweep_run
     finish such work there."""
-    from annotations.models import Benchmark, ImportJob, Release
+    from annotations.models import Benchmark, BenchmarkSubmission, ImportJob, Release
 
     if not settings.CELERY_TASK_ALWAYS_EAGER:
         return []
@@ -391,7 +396,7 @@ def jobs_resume() -> list[tuple[str, int]]:
     return [(kind, pk) for kind, pk, _ in left]
 
 
-def _unfinished(model: type[Model]) -> list[int]:
+def _unfinished(model: _JobModel) -> list[int]:
     return list(
         model.objects.filter(status__in=["queued", "running"])
         .order_by("created_at", "pk")

@@ -6,11 +6,13 @@ raw); only the page reads them out. An action without a sentence here is shown b
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 
 from django.apps import apps
 from django.contrib.auth import get_user_model
+from django.db.models import Model
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.formats import date_format, localize
@@ -220,7 +222,7 @@ def _in_batch(exam: str, batch: str, reader: str | None = None) -> str:
 
 # Each kind of object the services audit: its rows' fields, and its words from them.
 _EXAM = ("exam__dataset__name", "exam__external_id")
-_KINDS = {
+_KINDS: dict[type[Model], tuple[tuple[str, ...], Callable[..., str]]] = {
     ReviewBatch: (("name",), lambda name: _("batch “%(name)s”") % {"name": name}),
     Dataset: (("name",), lambda name: _("dataset “%(name)s”") % {"name": name}),
     Release: (("name",), lambda name: _("release “%(name)s”") % {"name": name}),
@@ -268,7 +270,9 @@ def _objects_named(events: list[AuditEvent]) -> dict[tuple[str, str], str]:
     for event in events:
         if event.target_type and event.target_id.isdigit():
             wanted[event.target_type].add(int(event.target_id))
-    kinds = {model._meta.label_lower: spec for model, spec in _KINDS.items()}
+    kinds: dict[str, tuple[tuple[str, ...], Callable[..., str]]] = {
+        model._meta.label_lower: spec for model, spec in _KINDS.items()
+    }
     user = get_user_model()
     kinds[user._meta.label_lower] = (
         (user.USERNAME_FIELD,),

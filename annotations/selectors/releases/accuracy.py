@@ -123,8 +123,8 @@ def _consensus_cells(positions: dict[int, list[int]], width: int, pos: list, und
 
 def _reads_of(group: Iterator[tuple], positions: dict[int, list[int]], width: int) -> list[_Read]:
     reads = []
-    for read_id, rows in itertools.groupby(group, key=lambda row: row[3]):
-        rows = list(rows)
+    for read_id, grouped in itertools.groupby(group, key=lambda row: row[3]):
+        rows = list(grouped)
         marks = np.zeros(width, bool)
         for row in rows:
             marks[positions.get(row[6], [])] = True

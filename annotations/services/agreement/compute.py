@@ -42,7 +42,8 @@ from annotations.lib.stats import (
     bootstrap_agreement,
     dawid_skene,
 )
-from annotations.lib.stats.consensus import METHODS, MISSING, REASONS
+from annotations.lib.stats.consensus import METHODS, REASONS
+from annotations.lib.stats.reads import MISSING
 from annotations.models import Adjudication, AgreementResult, Consensus, ReviewBatch
 from annotations.selectors.agreement.patients import exam_patients
 from annotations.selectors.agreement.rules import (

@@ -19,6 +19,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from django.db import connection
 
@@ -114,7 +115,12 @@ def export_write(
     current_consensus: raise AgreementBehind, before writing anything, when the snapshot holds a read the
     stored consensus was not computed from (export_write_current brings it up to date and tries again)."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    kwargs = {"title": title, "release_date": release_date, "progress": progress, "shard_exams": shard_exams}
+    kwargs: dict[str, Any] = {
+        "title": title,
+        "release_date": release_date,
+        "progress": progress,
+        "shard_exams": shard_exams,
+    }
     if connection.in_atomic_block:
         return _export_write(plan, out_dir, options, **kwargs)
     with read_snapshot():
