@@ -9,21 +9,14 @@ import pytest
 from annotations.models import Suggestion
 from annotations.selectors.suggestions.scoring import META
 from annotations.selectors.suggestions.summary import batch_suggestion_progress
-from annotations.services.batches.lifecycle import batch_create
 from annotations.services.enqueue import jobs_sweep_run
 from annotations.services.exams.waveforms import waveform_delete
 from annotations.services.suggestions import exams_missing_suggestions, suggestions_sweep_run
 from ecgreview import celery_app
-from tests.factories import make_exam
+from tests.factories import batch_for, make_exam
 from tests.workers import broker_forget_taken, broker_taken, broker_taken_age, celery_worker, wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
-
-
-def _batch(name, exams, ana, bruno, diego, tnmg):
-    return batch_create(
-        name=name, taxonomy=tnmg, exams=exams, readers=[ana, bruno], readers_per_exam=2, actor=diego
-    )
 
 
 def test_creating_a_batch_fills_suggestions_for_all_its_exams(ana, bruno, diego, tnmg):
@@ -32,7 +25,7 @@ def test_creating_a_batch_fills_suggestions_for_all_its_exams(ana, bruno, diego,
     waveform_delete(broken.waveform_key)  # the row stays, its samples are gone
     # Only the models queue: the tasks get there by their routing, or this test times out.
     with celery_worker(queues="models", timeout=90):
-        batch = _batch("Suggested", [*good, broken], ana, bruno, diego, tnmg)
+        batch = batch_for(tnmg, diego, [ana, bruno], [*good, broken], name="Suggested")
         wait_for(lambda: Suggestion.objects.filter(exam__in=[*good, broken]).count() == 4, timeout=180)
     rows = {row.exam_id: row for row in Suggestion.objects.all()}
     assert [rows[exam.pk].status for exam in good] == ["ok"] * 3, [rows[e.pk].error for e in good]
@@ -55,7 +48,7 @@ def test_a_worker_killed_mid_batch_leaves_no_duplicates_and_the_sweep_fills_the_
     exams = [make_exam(heart_rate=60.0 + 5 * i, seed=10 + i) for i in range(6)]
     try:
         with celery_worker(queues="models", timeout=90) as worker:
-            _batch("Interrupted", exams, ana, bruno, diego, tnmg)
+            batch_for(tnmg, diego, [ana, bruno], exams, name="Interrupted")
             wait_for(lambda: Suggestion.objects.filter(exam__in=exams).exists(), timeout=180, interval=0.05)
             worker.kill()  # SIGKILL mid-batch: no cleanup, the task in hand is never acknowledged
             worker.wait()
@@ -81,13 +74,13 @@ def test_a_new_batch_s_suggestions_go_before_a_sweep_s_backlog(ana, bruno, diego
     """The sweep catches up on thousands of exams (a new model version, an enqueue lost); a batch a
     coordinator creates meanwhile must not wait behind all of them to show its readers suggestions."""
     backlog = [make_exam(heart_rate=55.0 + i % 40, seed=100 + i) for i in range(40)]
-    _batch("Older", backlog, ana, bruno, diego, tnmg)
+    batch_for(tnmg, diego, [ana, bruno], backlog, name="Older")
     with celery_app.connection_for_write() as connection:  # as if its message had been lost
         connection.default_channel.queue_purge("models")
     fresh = [make_exam(heart_rate=70.0 + i, seed=300 + i) for i in range(3)]
     with celery_worker(queues="models", timeout=90):
         assert suggestions_sweep_run() == len(backlog)
-        _batch("New", fresh, ana, bruno, diego, tnmg)
+        batch_for(tnmg, diego, [ana, bruno], fresh, name="New")
         wait_for(lambda: Suggestion.objects.filter(exam__in=fresh).count() == 3, timeout=180, interval=0.05)
         done_before = Suggestion.objects.filter(exam__in=backlog).count()
         wait_for(lambda: not exams_missing_suggestions(limit=100), timeout=180)
@@ -99,7 +92,7 @@ def test_the_sweep_does_not_queue_again_what_still_waits_in_the_queue(ana, bruno
     """Each sweep queued every exam still missing its suggestion, waiting in the queue or not: with a
     backlog the models queue grew to 10,210 messages for 1,455 exams (a walk on the production stack)."""
     exams = [make_exam(heart_rate=60.0 + i, seed=500 + i) for i in range(6)]
-    _batch("Backlog", exams, ana, bruno, diego, tnmg)
+    batch_for(tnmg, diego, [ana, bruno], exams, name="Backlog")
     with celery_app.connection_for_write() as connection:  # as if its message had been lost
         connection.default_channel.queue_purge("models")
     assert suggestions_sweep_run() == 6
@@ -124,7 +117,7 @@ def test_an_exam_s_message_taken_by_a_worker_that_died_before_scoring_it_is_give
     monkeypatch.setenv("DIE_BEFORE_TASK", "annotations.tasks.suggestions_exam")
     try:
         with celery_worker(queues="models", timeout=90, include="tests.dying_worker") as doomed:
-            _batch("Taken", exams, ana, bruno, diego, tnmg)
+            batch_for(tnmg, diego, [ana, bruno], exams, name="Taken")
             assert doomed.wait(timeout=90) == -9
         assert not Suggestion.objects.filter(exam__in=exams).exists()
         assert suggestions_sweep_run() == 0  # every exam reads as waiting in the queue
