@@ -17,6 +17,8 @@ import csv
 import io
 import math
 import re
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -39,10 +41,10 @@ def gettext_noop(template: str) -> str:
 class Refusal:
     """A message as a template and its values; a value may be a Refusal itself (a cell's place)."""
 
-    def __init__(self, template: str, **values) -> None:
+    def __init__(self, template: str, **values: object) -> None:
         self.template, self.values = template, values
 
-    def render(self, translate=lambda text: text) -> str:
+    def render(self, translate: Callable[[str], str] = lambda text: text) -> str:
         values = {k: v.render(translate) if isinstance(v, Refusal) else v for k, v in self.values.items()}
         return translate(self.template) % values
 
@@ -50,7 +52,7 @@ class Refusal:
 class SubmissionRefused(ValueError):
     """The file cannot be scored; the message says why (str: in English; .refusal: to translate)."""
 
-    def __init__(self, template: str, **values) -> None:
+    def __init__(self, template: str, **values: object) -> None:
         self.refusal = Refusal(template, **values)
         super().__init__(self.refusal.render())
 
@@ -90,7 +92,7 @@ def _listed(items: list[str]) -> str | Refusal:
     return Refusal(AND_MORE, names=shown, n=len(items) - MAX_NAMED) if len(items) > MAX_NAMED else shown
 
 
-def _check_values(array: np.ndarray, where) -> None:
+def _check_values(array: np.ndarray, where: Callable[[int, int], Refusal]) -> None:
     bad = ~np.isfinite(array)
     if bad.any():
         row, col = map(int, np.argwhere(bad)[0])
@@ -183,7 +185,7 @@ def read_submission(data: bytes, *, exam_ids: list[str], classes: list[str]) -> 
     return read_csv(data, exam_ids=exam_ids, classes=classes)
 
 
-def read_thresholds(values: list, classes: list[str]) -> np.ndarray:
+def read_thresholds(values: list[Any], classes: list[str]) -> np.ndarray:
     """One threshold per class, each a number in [0, 1]."""
     if not isinstance(values, list | tuple) or len(values) != len(classes):
         count = len(values) if isinstance(values, list | tuple) else 0

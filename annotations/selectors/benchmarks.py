@@ -5,6 +5,8 @@ closed), and the leaderboard of finished submissions."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 
@@ -160,9 +162,9 @@ def leaderboard(user, benchmark: Benchmark) -> list[dict]:
         .select_related("submitter")
         .defer("scores")
     )
-    entries = []
+    entries: list[dict[str, Any]] = []
     for s in rows:
-        entry = {
+        entry: dict[str, Any] = {
             "id": s.pk,
             "model_name": s.model_name,
             "model_version": s.model_version,
