@@ -27,19 +27,19 @@ pytestmark = [
 N = 30
 
 
-def test_a_real_worker_scores_a_submission(tmp_path, diego, code15, client):  # noqa: F811
+def test_a_real_worker_prepares_a_benchmark_and_scores_a_submission(tmp_path, diego, code15, client):  # noqa: F811
     release = code_test_release(tmp_path, diego, n_exams=N)
     client.force_login(diego)
-    benchmark = client.post(
-        f"/api/v1/releases/{release.pk}/benchmark/",
-        {"label_source": "reference"},
-        content_type="application/json",
-    ).json()
-    assert benchmark["status"] == "preparing"
     sofia = Client()
     sofia.force_login(submitter())
     scores = np.random.default_rng(1).random((N, len(CODES)))
     with celery_worker(queues="default"):
+        benchmark = client.post(
+            f"/api/v1/releases/{release.pk}/benchmark/",
+            {"label_source": "reference"},
+            content_type="application/json",
+        ).json()
+        assert benchmark["status"] == "preparing"
         wait_for(lambda: Benchmark.objects.get(pk=benchmark["id"]).status == "open", timeout=90)
         response = sofia.post(
             f"/api/v1/benchmarks/{benchmark['id']}/submissions/",
