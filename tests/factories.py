@@ -168,9 +168,10 @@ def exams_of(batch) -> list[models.Exam]:
     ]
 
 
-def read(reader, batch, exam, codes) -> None:
-    """`reader` submits `codes` on their assignment of `exam` in `batch`, after a draft, as the page does."""
-    assignment = models.Assignment.objects.get(batch=batch, exam=exam, reader=reader)
+def read(reader, batch, exam, codes, read_round: int = 1) -> None:
+    """`reader` submits `codes` on their assignment of `exam` in `batch` (its retest: read_round 2), after
+    a draft, as the page does."""
+    assignment = models.Assignment.objects.get(batch=batch, exam=exam, reader=reader, read_round=read_round)
     draft = annotation_save_draft(actor=reader, assignment=assignment, labels=[], revision=0)
     annotation_submit(
         actor=reader, assignment=assignment, labels=[LabelInput(c) for c in codes], revision=draft.revision

@@ -26,39 +26,15 @@ from annotations.services.agreement.compute import (
     agreement_recompute_started,
     batch_agreement_compute,
 )
-from annotations.services.batches.lifecycle import batch_create
-from annotations.services.reading import LabelInput, annotation_save_draft, annotation_submit
-from tests.factories import ExamFactory, UserFactory
+from annotations.services.reading import LabelInput, annotation_save_draft
+from tests.factories import ExamFactory, UserFactory, batch_for, read
 
 pytestmark = pytest.mark.django_db
-
-
-def read(reader, batch, exam, codes):
-    assignment = Assignment.objects.get(batch=batch, exam=exam, reader=reader)
-    draft = annotation_save_draft(actor=reader, assignment=assignment, labels=[], revision=0)
-    annotation_submit(
-        actor=reader, assignment=assignment, labels=[LabelInput(c) for c in codes], revision=draft.revision
-    )
 
 
 @pytest.fixture
 def carol(db):
     return UserFactory(username="carol", roles=["reader"])
-
-
-def make_batch(diego, tnmg, readers, exams, consensus=None):
-    batch = batch_create(
-        name="Agreement",
-        taxonomy=tnmg,
-        exams=exams,
-        readers=readers,
-        readers_per_exam=len(readers),
-        actor=diego,
-    )
-    if consensus:
-        batch.design = {**batch.design, "consensus": consensus}
-        batch.save(update_fields=["design"])
-    return batch
 
 
 def consensus_of(batch, exam, code):
@@ -69,7 +45,7 @@ def test_three_readers_give_unanimous_and_majority_consensus_with_the_votes_reco
     ana, bruno, carol, diego, tnmg
 ):
     first, second = ExamFactory(), ExamFactory()
-    batch = make_batch(diego, tnmg, [ana, bruno, carol], [first, second])
+    batch = batch_for(tnmg, diego, [ana, bruno, carol], [first, second])
     read(ana, batch, first, ["SB", "1dAVb"])
     read(bruno, batch, first, ["SB", "1dAVb"])
     read(carol, batch, first, ["SB"])
@@ -100,7 +76,7 @@ def test_three_readers_give_unanimous_and_majority_consensus_with_the_votes_reco
 
 def test_a_tie_between_two_readers_is_left_undecided_and_disputed(ana, bruno, diego, tnmg):
     exam = ExamFactory()
-    batch = make_batch(diego, tnmg, [ana, bruno], [exam])
+    batch = batch_for(tnmg, diego, [ana, bruno], [exam])
     read(ana, batch, exam, ["SB", "1dAVb"])
     read(bruno, batch, exam, ["SB"])
 
@@ -116,7 +92,7 @@ def test_a_tie_between_two_readers_is_left_undecided_and_disputed(ana, bruno, di
 
 def test_recomputation_is_idempotent(ana, bruno, carol, diego, tnmg):
     exam = ExamFactory()
-    batch = make_batch(diego, tnmg, [ana, bruno, carol], [exam])
+    batch = batch_for(tnmg, diego, [ana, bruno, carol], [exam])
     read(ana, batch, exam, ["SB", "LAD"])
     read(bruno, batch, exam, ["SB"])
     read(carol, batch, exam, ["SB", "LAD"])
@@ -133,7 +109,7 @@ def test_recomputation_is_idempotent(ana, bruno, carol, diego, tnmg):
 
 def test_a_human_adjudication_is_never_overwritten_by_a_recomputation(ana, bruno, carla, diego, tnmg):
     exam = ExamFactory()
-    batch = make_batch(diego, tnmg, [ana, bruno], [exam])
+    batch = batch_for(tnmg, diego, [ana, bruno], [exam])
     read(ana, batch, exam, ["SB", "1dAVb"])
     read(bruno, batch, exam, ["SB"])
     batch_agreement_compute(batch.pk)
@@ -159,7 +135,7 @@ def test_the_latent_method_is_recorded_where_readers_disagree_on_a_class_read_po
     n_exams, ana, bruno, carol, diego, tnmg
 ):
     exams = [ExamFactory() for _ in range(n_exams)]
-    batch = make_batch(diego, tnmg, [ana, bruno, carol], exams, consensus={"method": "latent"})
+    batch = batch_for(tnmg, diego, [ana, bruno, carol], exams, consensus={"method": "latent"})
     for exam in exams:
         read(ana, batch, exam, ["SB", "LAD"])
         read(bruno, batch, exam, ["SB"])
@@ -174,7 +150,7 @@ def test_the_latent_method_is_recorded_where_readers_disagree_on_a_class_read_po
 
 def test_the_majority_threshold_comes_from_the_batch_design(ana, bruno, carol, diego, tnmg):
     exam = ExamFactory()
-    batch = make_batch(diego, tnmg, [ana, bruno, carol], [exam], consensus={"threshold": 0.7})
+    batch = batch_for(tnmg, diego, [ana, bruno, carol], [exam], consensus={"threshold": 0.7})
     read(ana, batch, exam, ["SB", "LAD"])
     read(bruno, batch, exam, ["SB"])
     read(carol, batch, exam, ["SB", "LAD"])
@@ -184,15 +160,7 @@ def test_the_majority_threshold_comes_from_the_batch_design(ana, bruno, carol, d
 
 def test_an_escalated_exam_sends_every_contested_class_to_adjudication(ana, bruno, carol, diego, tnmg):
     exam = ExamFactory()
-    batch = batch_create(
-        name="Escalating",
-        taxonomy=tnmg,
-        exams=[exam],
-        readers=[ana, bruno, carol],
-        readers_per_exam=3,
-        actor=diego,
-        escalation={"mode": "adjudicate"},
-    )
+    batch = batch_for(tnmg, diego, [ana, bruno, carol], [exam], escalation={"mode": "adjudicate"})
     read(ana, batch, exam, ["SB", "LAD"])
     read(bruno, batch, exam, ["SB"])
     read(carol, batch, exam, ["SB", "LAD"])
@@ -204,7 +172,7 @@ def test_an_escalated_exam_sends_every_contested_class_to_adjudication(ana, brun
 
 def test_only_submitted_first_reads_count(ana, bruno, diego, tnmg):
     exam, other = ExamFactory(), ExamFactory()
-    batch = make_batch(diego, tnmg, [ana, bruno], [exam, other])
+    batch = batch_for(tnmg, diego, [ana, bruno], [exam, other])
     read(ana, batch, exam, ["SB"])
     draft = Assignment.objects.get(batch=batch, exam=exam, reader=bruno)
     annotation_save_draft(actor=bruno, assignment=draft, labels=[LabelInput("LAD")], revision=0)
@@ -217,7 +185,7 @@ def test_the_snapshot_costs_the_same_few_queries_however_many_reads(
     ana, bruno, carol, diego, tnmg, django_assert_max_num_queries
 ):
     exams = [ExamFactory() for _ in range(6)]
-    batch = make_batch(diego, tnmg, [ana, bruno, carol], exams)
+    batch = batch_for(tnmg, diego, [ana, bruno, carol], exams)
     for exam in exams:
         for reader in (ana, bruno, carol):
             read(reader, batch, exam, ["SB", "LAD", "1dAVb"])
@@ -231,7 +199,7 @@ def test_the_snapshot_costs_the_same_few_queries_however_many_reads(
 
 def test_the_sweep_finds_batches_whose_reads_are_newer_than_their_result(ana, bruno, diego, tnmg):
     exam, other = ExamFactory(), ExamFactory()
-    batch = make_batch(diego, tnmg, [ana, bruno], [exam, other])
+    batch = batch_for(tnmg, diego, [ana, bruno], [exam, other])
     read(ana, batch, exam, ["SB"])
     assert batch.pk in batches_with_stale_agreement()
     batch_agreement_compute(batch.pk)
@@ -243,7 +211,7 @@ def test_the_sweep_finds_batches_whose_reads_are_newer_than_their_result(ana, br
 def test_the_sweep_finds_batches_decided_on_since_their_result(ana, bruno, carla, diego, tnmg):
     """A decision whose recomputation request was lost (Redis down) is caught up by the sweep."""
     exam = ExamFactory()
-    batch = make_batch(diego, tnmg, [ana, bruno], [exam])
+    batch = batch_for(tnmg, diego, [ana, bruno], [exam])
     read(ana, batch, exam, ["SB", "LBBB"])
     read(bruno, batch, exam, ["SB"])
     batch_agreement_compute(batch.pk)
@@ -259,7 +227,7 @@ def test_the_sweep_finds_batches_decided_on_since_their_result(ana, bruno, carla
 def test_a_burst_of_requests_queues_one_recomputation(ana, bruno, diego, tnmg, settings):
     settings.AGREEMENT_RECOMPUTE_DELAY_S = 30
     exam = ExamFactory()
-    batch = make_batch(diego, tnmg, [ana, bruno], [exam])
+    batch = batch_for(tnmg, diego, [ana, bruno], [exam])
     cache.delete(_pending_key(batch.pk))
     try:
         outcomes = [agreement_recompute_request(batch.pk) for _ in range(20)]
@@ -280,7 +248,7 @@ def _requested_with_the_key_cleared_behind_our_back(batch_id: int) -> tuple[bool
 def quiet_batch(ana, bruno, diego, tnmg, settings):
     """A batch with no recomputation pending, whose runs are queued 30 s ahead; its key is cleared after."""
     settings.AGREEMENT_RECOMPUTE_DELAY_S = 30
-    batch = make_batch(diego, tnmg, [ana, bruno], [ExamFactory()])
+    batch = batch_for(tnmg, diego, [ana, bruno], [ExamFactory()])
     cache.delete(_pending_key(batch.pk))
     yield batch.pk
     cache.delete(_pending_key(batch.pk))
@@ -333,7 +301,7 @@ def test_a_read_is_saved_even_when_redis_is_down(
     ana, bruno, diego, tnmg, settings, django_capture_on_commit_callbacks
 ):
     exam = ExamFactory()
-    batch = make_batch(diego, tnmg, [ana, bruno], [exam])
+    batch = batch_for(tnmg, diego, [ana, bruno], [exam])
     settings.CACHES = {
         "default": {
             "BACKEND": "ecgreview.cache.SharedClientRedisCache",
@@ -350,7 +318,7 @@ def test_a_recomputation_updates_changed_cells_and_drops_machine_rows_no_longer_
     ana, bruno, carol, diego, tnmg
 ):
     exam = ExamFactory()
-    batch = make_batch(diego, tnmg, [ana, bruno, carol], [exam])
+    batch = batch_for(tnmg, diego, [ana, bruno, carol], [exam])
     read(ana, batch, exam, ["SB", "LAD"])
     read(bruno, batch, exam, ["SB"])
     read(carol, batch, exam, ["SB", "LAD"])

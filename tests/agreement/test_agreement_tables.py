@@ -16,31 +16,9 @@ from annotations.lib.stats.reads import MISSING
 from annotations.models import Assignment, BatchExam, ReferenceLabel
 from annotations.selectors.agreement.summary import batch_reads_snapshot
 from annotations.services.agreement.compute import batch_agreement_compute
-from annotations.services.batches.lifecycle import batch_create
-from annotations.services.reading import LabelInput, annotation_save_draft, annotation_submit
-from tests.factories import ExamFactory, UserFactory
+from tests.factories import ExamFactory, UserFactory, batch_for, read
 
 pytestmark = pytest.mark.django_db
-
-
-def read(reader, batch, exam, codes, read_round=1):
-    assignment = Assignment.objects.get(batch=batch, exam=exam, reader=reader, read_round=read_round)
-    draft = annotation_save_draft(actor=reader, assignment=assignment, labels=[], revision=0)
-    annotation_submit(
-        actor=reader, assignment=assignment, labels=[LabelInput(c) for c in codes], revision=draft.revision
-    )
-
-
-def make_batch(diego, code15, readers, exams, **options):
-    return batch_create(
-        name="Tables",
-        taxonomy=code15,
-        exams=exams,
-        readers=readers,
-        readers_per_exam=len(readers),
-        actor=diego,
-        **options,
-    )
 
 
 def download(client, diego, batch, table):
@@ -76,7 +54,7 @@ def test_exams_read_once_stay_out_and_no_interval_leaves_the_coefficients_range(
     client, ana, bruno, diego, code15
 ):
     split, single = ExamFactory.create_batch(4), ExamFactory.create_batch(8)
-    batch = make_batch(diego, code15, [ana, bruno], split + single)
+    batch = batch_for(code15, diego, [ana, bruno], split + single)
     for exam in split:
         read(ana, batch, exam, ["1dAVb"])
         read(bruno, batch, exam, [])
@@ -100,7 +78,7 @@ def test_an_interval_defined_by_part_of_the_resamples_is_flagged_with_its_fracti
     client, ana, bruno, carol, diego, code15
 ):
     exams = ExamFactory.create_batch(10)
-    batch = make_batch(diego, code15, [ana, bruno, carol], exams)
+    batch = batch_for(code15, diego, [ana, bruno, carol], exams)
     # SB on 9 of the 10 exams: a resample without the one SB-free exam (0.9**10 of them) leaves kappa
     # undefined. LBBB on one exam: too few positives for any interval (no "1 [1, 1]").
     for i, exam in enumerate(exams):
@@ -162,7 +140,7 @@ def test_the_two_way_bootstrap_is_offered_and_named_on_the_page_and_in_the_csv(
     client, ana, bruno, carol, diego, code15
 ):
     exams = ExamFactory.create_batch(8)
-    batch = make_batch(diego, code15, [ana, bruno, carol], exams)
+    batch = batch_for(code15, diego, [ana, bruno, carol], exams)
     batch.design = {**batch.design, "agreement": {"intervals": "exams_and_readers"}}
     batch.save(update_fields=["design"])
     for i, exam in enumerate(exams):
@@ -184,7 +162,7 @@ def test_reader_by_class_table_flags_the_reader_who_misses_a_class(
 ):
     exams = ExamFactory.create_batch(24)
     readers = [ana, bruno, carol, dora]
-    batch = make_batch(diego, code15, readers, exams)
+    batch = batch_for(code15, diego, readers, exams)
     for i, exam in enumerate(exams):
         for reader in readers:
             codes = []
@@ -214,7 +192,7 @@ def test_reader_by_class_table_flags_the_reader_who_misses_a_class(
 
 def test_latent_sensitivity_averages_only_classes_somebody_marked(client, ana, bruno, carol, diego, code15):
     exams = ExamFactory.create_batch(6)
-    batch = make_batch(diego, code15, [ana, bruno, carol], exams)
+    batch = batch_for(code15, diego, [ana, bruno, carol], exams)
     for i, exam in enumerate(exams):
         for j, reader in enumerate((ana, bruno, carol)):
             read(reader, batch, exam, ["RBBB"] if (i + j) % 3 else [])
@@ -245,7 +223,7 @@ def test_latent_specificity_averages_only_classes_somebody_left_unmarked(
     in the statistician's walk, pulling three good readers from 0.95-0.98 to 0.87-0.89)."""
     rng = np.random.default_rng(7)
     exams = ExamFactory.create_batch(60)
-    batch = make_batch(diego, code15, [ana, bruno, carol], exams)
+    batch = batch_for(code15, diego, [ana, bruno, carol], exams)
     truth = rng.random((60, 3)) < 0.3
     for e, exam in enumerate(exams):
         for reader in (ana, bruno, carol):
@@ -281,7 +259,7 @@ def test_two_readers_get_no_latent_estimate_of_their_own_reliability(client, ana
     """With two reads per exam the latent model is not identifiable (docs/agreement.md says so of consensus):
     any error rates fit a 1-1 split, so the readers table gives no latent figures rather than the prior's."""
     exams = ExamFactory.create_batch(8)
-    batch = make_batch(diego, code15, [ana, bruno], exams)
+    batch = batch_for(code15, diego, [ana, bruno], exams)
     for i, exam in enumerate(exams):
         read(ana, batch, exam, ["AF"] if i % 2 else [])
         read(bruno, batch, exam, ["AF"] if i % 3 else [])
@@ -297,7 +275,7 @@ def test_gold_accuracy_and_test_retest_kappa_per_reader_on_the_dashboard_page_an
     exams = ExamFactory.create_batch(20)
     ReferenceLabel.objects.create(exam=exams[0], code_system="code15", code="LBBB")
     ReferenceLabel.objects.create(exam=exams[1], code_system="code15", code="RBBB")
-    batch = make_batch(diego, code15, [ana, bruno], exams, gold_exams=exams[:2], retest_fraction=0.15, seed=2)
+    batch = batch_for(code15, diego, [ana, bruno], exams, gold_exams=exams[:2], retest_fraction=0.15, seed=2)
     assert BatchExam.objects.filter(batch=batch, is_gold=True).count() == 2
     retests = Assignment.objects.filter(batch=batch, read_round=2)
     assert retests.exists()
@@ -346,7 +324,7 @@ def test_gold_accuracy_and_test_retest_kappa_per_reader_on_the_dashboard_page_an
 def test_kappa_per_pair_of_readers_and_class_is_stored_and_exported(client, ana, bruno, carol, diego, code15):
     exams = ExamFactory.create_batch(8)
     readers = [ana, bruno, carol]
-    batch = make_batch(diego, code15, readers, exams)
+    batch = batch_for(code15, diego, readers, exams)
     marks = {ana: [0, 1, 2, 3], bruno: [0, 1, 2, 4], carol: [5, 6]}
     for i, exam in enumerate(exams):
         for reader in readers:
@@ -377,7 +355,7 @@ def test_the_dataset_card_names_the_interval_and_gives_gold_and_test_retest_per_
     exams = ExamFactory.create_batch(20)
     ReferenceLabel.objects.create(exam=exams[0], code_system="code15", code="LBBB")
     readers = [ana, bruno, carol]
-    batch = make_batch(diego, code15, readers, exams, gold_exams=exams[:1], retest_fraction=0.1, seed=3)
+    batch = batch_for(code15, diego, readers, exams, gold_exams=exams[:1], retest_fraction=0.1, seed=3)
     batch.design = {**batch.design, "agreement": {"intervals": "exams_and_readers"}}
     batch.save(update_fields=["design"])
     for i, exam in enumerate(exams):
@@ -410,7 +388,7 @@ def test_a_coordinator_chooses_the_two_way_bootstrap_on_the_agreement_page(
     from annotations.models import AuditEvent
 
     exams = ExamFactory.create_batch(6)
-    batch = make_batch(diego, code15, [ana, bruno, carol], exams)
+    batch = batch_for(code15, diego, [ana, bruno, carol], exams)
     for i, exam in enumerate(exams):
         for j, reader in enumerate((ana, bruno, carol)):
             read(reader, batch, exam, ["RBBB"] if (i + j) % 2 else [])
@@ -469,7 +447,7 @@ def test_positive_reads_count_only_the_exams_the_figures_are_computed_on(client,
     from annotations.services.reading import assignment_skip
 
     exams = ExamFactory.create_batch(3)
-    batch = make_batch(diego, code15, [ana, bruno], exams)
+    batch = batch_for(code15, diego, [ana, bruno], exams)
     for exam in exams[:2]:
         read(ana, batch, exam, ["RBBB"])
         read(bruno, batch, exam, ["RBBB"])
@@ -494,7 +472,7 @@ def test_test_retest_agreement_counts_only_the_classes_the_reader_marked_in_eith
     auditor's 0.99 "agreement" out of retests that disagreed on half their findings. The figure is the
     share of equal cells over the classes the reader marked in some read of a retested exam."""
     exams = ExamFactory.create_batch(20)
-    batch = make_batch(diego, code15, [ana, bruno], exams, retest_fraction=0.15, seed=2)
+    batch = batch_for(code15, diego, [ana, bruno], exams, retest_fraction=0.15, seed=2)
     retests = list(Assignment.objects.filter(batch=batch, read_round=2, reader=ana))
     assert len(retests) >= 2
     for exam in exams:
