@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db.models import Count, Exists, OuterRef, Q
 from django.utils.translation import gettext as _
@@ -37,6 +37,9 @@ from annotations.selectors.reading.assignments import suggestion_for_exam
 from annotations.selectors.reading.median_beat import median_panel
 from annotations.selectors.suggestions.titles import provider_title
 from annotations.selectors.taxonomy import group_label, statement_name
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
 
 @dataclass(frozen=True)
@@ -186,7 +189,7 @@ def exam_decision_history(batch_id: int, exam_id: int) -> list[SignedDecision]:
 
 
 # --- Queue and case ------------------------------------------------------------------------------------
-def _require_adjudicator(user) -> None:
+def _require_adjudicator(user: User) -> None:
     if not has_role(user, Role.ADJUDICATOR):
         raise Forbidden
 
@@ -227,7 +230,7 @@ def exam_reads_waiting(batch: ReviewBatch, exam_id: int) -> int:
     ).count()
 
 
-def adjudication_queue(user) -> list[QueueItem]:
+def adjudication_queue(user: User) -> list[QueueItem]:
     """Exams with disputed classes not yet adjudicated, oldest batch first; none the user reads in any
     batch, and none whose batch still waits for one of its first reads."""
     _require_adjudicator(user)
@@ -312,7 +315,7 @@ class AdjudicationCase:
 SETTLED = "settled"
 
 
-def _case_disputes(user, batch_id: int, exam_id: int) -> tuple[ReviewBatch, list[DisputedLabel]]:
+def _case_disputes(user: User, batch_id: int, exam_id: int) -> tuple[ReviewBatch, list[DisputedLabel]]:
     """The batch and the exam's disputes in it; 404 when there are none or the adjudicator holds a read
     of the exam in any batch (the same answer, so the page does not confirm which exams they read)."""
     _require_adjudicator(user)
@@ -435,7 +438,7 @@ def _agreed_present(batch: ReviewBatch, exam_id: int, disputed_ids: set[int]) ->
     ]
 
 
-def adjudication_case(user, batch_id: int, exam_id: int) -> AdjudicationCase:
+def adjudication_case(user: User, batch_id: int, exam_id: int) -> AdjudicationCase:
     """What the adjudicator sees of one exam: its disputed classes with pseudonymous votes. 404 when the
     exam has nothing disputed in the batch or when the adjudicator holds a read of it in any batch."""
     batch, disputes = _case_disputes(user, batch_id, exam_id)
@@ -469,6 +472,6 @@ def adjudication_case_median(case: AdjudicationCase) -> dict[str, Any] | None:
     return median_panel(case.exam, case.suggestion)
 
 
-def exam_for_adjudicator(user, batch_id: int, exam_id: int) -> Exam:
+def exam_for_adjudicator(user: User, batch_id: int, exam_id: int) -> Exam:
     """The exam, for its waveform: only where the adjudicator has something to decide (else 404)."""
     return adjudication_case(user, batch_id, exam_id).exam

@@ -5,7 +5,7 @@ closed), and the leaderboard of finished submissions."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db.models import QuerySet
 from django.utils.translation import gettext as _
@@ -14,18 +14,21 @@ from annotations.errors import Forbidden, NotFound
 from annotations.models import Benchmark, BenchmarkExam, BenchmarkSubmission, Release
 from annotations.roles import Role, benchmark_scope, has_role
 
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
+
 SPLITS = ("public", "private")
 
 
-def is_coordinator(user) -> bool:
+def is_coordinator(user: User) -> bool:
     return has_role(user, Role.COORDINATOR)
 
 
-def may_see_benchmarks(user) -> bool:
+def may_see_benchmarks(user: User) -> bool:
     return is_coordinator(user) or has_role(user, Role.SUBMITTER)
 
 
-def benchmark_list(user) -> QuerySet[Benchmark]:
+def benchmark_list(user: User) -> QuerySet[Benchmark]:
     if not may_see_benchmarks(user):
         raise Forbidden
     benchmarks = Benchmark.objects.select_related("release")
@@ -33,21 +36,21 @@ def benchmark_list(user) -> QuerySet[Benchmark]:
     return benchmarks if scope is None else benchmarks.filter(pk=scope)
 
 
-def benchmark_get(user, benchmark_id: int) -> Benchmark:
+def benchmark_get(user: User, benchmark_id: int) -> Benchmark:
     benchmark = benchmark_list(user).filter(pk=benchmark_id).first()
     if benchmark is None:
         raise NotFound(_("no such benchmark"))
     return benchmark
 
 
-def benchmarks_for_tokens(user) -> list[Benchmark]:
+def benchmarks_for_tokens(user: User) -> list[Benchmark]:
     """The benchmarks a coordinator may hand a one-benchmark token for: those not closed."""
     if not is_coordinator(user):
         return []
     return list(Benchmark.objects.exclude(status=Benchmark.Status.CLOSED).order_by("-pk")[:200])
 
 
-def benchmark_release(user, release_id: int) -> Release:
+def benchmark_release(user: User, release_id: int) -> Release:
     """A finished release a coordinator may turn into a benchmark."""
     if not is_coordinator(user):
         raise Forbidden
@@ -57,14 +60,14 @@ def benchmark_release(user, release_id: int) -> Release:
     return release
 
 
-def visible_splits(user, benchmark: Benchmark) -> tuple[str, ...]:
+def visible_splits(user: User, benchmark: Benchmark) -> tuple[str, ...]:
     """The public split always; the private one to coordinators, and to everyone once closed."""
     if is_coordinator(user) or benchmark.status == Benchmark.Status.CLOSED:
         return SPLITS
     return ("public",)
 
 
-def benchmark_exam_ids(user, benchmark: Benchmark) -> list[str]:
+def benchmark_exam_ids(user: User, benchmark: Benchmark) -> list[str]:
     """The exam ids in row order (the order of the tracings file and of an NPY's rows)."""
     if not may_see_benchmarks(user):
         raise Forbidden
@@ -73,7 +76,7 @@ def benchmark_exam_ids(user, benchmark: Benchmark) -> list[str]:
     )
 
 
-def benchmark_labels(user, benchmark: Benchmark) -> list[tuple[str, str, list[int]]]:
+def benchmark_labels(user: User, benchmark: Benchmark) -> list[tuple[str, str, list[int]]]:
     """(exam id, split, 0/1 per class) in row order: coordinators only."""
     if not is_coordinator(user):
         raise NotFound(_("no such benchmark"))
@@ -84,11 +87,11 @@ def benchmark_labels(user, benchmark: Benchmark) -> list[tuple[str, str, list[in
     )
 
 
-def _splits(figures: dict, splits: tuple[str, ...]) -> dict:
+def _splits(figures: dict[str, Any], splits: tuple[str, ...]) -> dict:
     return {split: figures[split] for split in splits if split in figures}
 
 
-def benchmark_readers(user, benchmark: Benchmark) -> list[dict]:
+def benchmark_readers(user: User, benchmark: Benchmark) -> list[dict[str, Any]]:
     """Each reader of the release scored against the benchmark's labels, by pseudonym; coordinators
     also get the account's name."""
     splits = visible_splits(user, benchmark)
@@ -109,7 +112,7 @@ def benchmark_readers(user, benchmark: Benchmark) -> list[dict]:
     ]
 
 
-def submission_list(user, benchmark: Benchmark) -> QuerySet[BenchmarkSubmission]:
+def submission_list(user: User, benchmark: Benchmark) -> QuerySet[BenchmarkSubmission]:
     """A submitter's own submissions to the benchmark; every one for a coordinator."""
     rows = BenchmarkSubmission.objects.filter(benchmark=benchmark).select_related("submitter").defer("scores")
     if is_coordinator(user):
@@ -120,7 +123,7 @@ def submission_list(user, benchmark: Benchmark) -> QuerySet[BenchmarkSubmission]
     return rows.filter(submitter=user) if scope is None else rows.filter(submitter=user, benchmark_id=scope)
 
 
-def submission_get(user, submission_id: int) -> BenchmarkSubmission:
+def submission_get(user: User, submission_id: int) -> BenchmarkSubmission:
     """One submission: the submitter's own (404 for anyone else's) or any for a coordinator."""
     if not may_see_benchmarks(user):
         raise Forbidden
@@ -135,7 +138,7 @@ def submission_get(user, submission_id: int) -> BenchmarkSubmission:
     return submission
 
 
-def submission_view(user, submission: BenchmarkSubmission) -> dict:
+def submission_view(user: User, submission: BenchmarkSubmission) -> dict[str, Any]:
     return {
         "id": submission.pk,
         "benchmark": submission.benchmark_id,
@@ -152,7 +155,7 @@ def submission_view(user, submission: BenchmarkSubmission) -> dict:
     }
 
 
-def leaderboard(user, benchmark: Benchmark) -> list[dict]:
+def leaderboard(user: User, benchmark: Benchmark) -> list[dict[str, Any]]:
     """Finished submissions, best public macro F1 first, with their model, version, submitter and date."""
     if not may_see_benchmarks(user):
         raise Forbidden
@@ -182,7 +185,7 @@ def leaderboard(user, benchmark: Benchmark) -> list[dict]:
     return entries
 
 
-def quota_left(user, benchmark: Benchmark) -> int:
+def quota_left(user: User, benchmark: Benchmark) -> int:
     from datetime import timedelta
 
     from django.utils import timezone

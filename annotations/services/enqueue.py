@@ -72,7 +72,7 @@ AFTER_THE_RESPONSE = frozenset(
 )
 
 
-def _in_background(task, args: tuple, countdown: float | None) -> bool:
+def _in_background(task, args: tuple[Any, ...], countdown: float | None) -> bool:
     from ecgreview.inprocess import background
 
     background.submit((task.name, *args), lambda: task.apply(args), delay=countdown or 0.0)
@@ -222,7 +222,7 @@ class TakenMessage:
 
     tag: str
     task: str
-    args: tuple
+    args: tuple[Any, ...]
     held_since: float  # epoch seconds: when it was taken, or its ETA if that came later
 
 
@@ -378,7 +378,7 @@ def jobs_resume() -> list[tuple[str, int]]:
     snapshot, a benchmark's tracings are written again from its frozen exams. Returns what it
     queued as (kind, id); with a broker it queues nothing, as the workers' redelivery and jobs_sweep_run
     finish such work there."""
-    from annotations.models import Benchmark, BenchmarkSubmission, ImportJob, Release
+    from annotations.models import Benchmark, ImportJob, Release
 
     if not settings.CELERY_TASK_ALWAYS_EAGER:
         return []

@@ -143,7 +143,7 @@ def _check_header(data: dict[str, Any], problems: list[str]) -> list[Any]:
     return groups
 
 
-def _check_classes(data: dict[str, Any], groups: list[Any], problems: list[str]) -> list[dict]:
+def _check_classes(data: dict[str, Any], groups: list[Any], problems: list[str]) -> list[dict[str, Any]]:
     """The classes that pass their own checks; codes must differ even ignoring case."""
     raw_classes = data.get("classes")
     if not isinstance(raw_classes, list) or not raw_classes:
@@ -161,7 +161,7 @@ def _check_classes(data: dict[str, Any], groups: list[Any], problems: list[str])
     return classes
 
 
-def _check_sets(data: dict[str, Any], classes: list[dict], problems: list[str]) -> list[Any]:
+def _check_sets(data: dict[str, Any], classes: list[dict[str, Any]], problems: list[str]) -> list[Any]:
     sets = data.get("exclusive_sets", [])
     if not isinstance(sets, list):
         problems.append("'exclusive_sets' must be a list of lists of codes")

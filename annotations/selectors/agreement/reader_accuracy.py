@@ -6,6 +6,7 @@ coordinator's); counted at each request from the stored consensus, as a release 
 from __future__ import annotations
 
 from contextlib import nullcontext
+from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db import connection
@@ -36,7 +37,7 @@ ROW_COLUMNS = [
 ]
 
 
-def batch_reader_accuracy_table(batch: ReviewBatch) -> tuple[list[str], list[list]]:
+def batch_reader_accuracy_table(batch: ReviewBatch) -> tuple[list[str], list[list[Any]]]:
     """(header, rows) of reader_accuracy.csv for a release of this batch alone, readers by username; no rows
     where such a release would be refused."""
     try:
@@ -48,7 +49,7 @@ def batch_reader_accuracy_table(batch: ReviewBatch) -> tuple[list[str], list[lis
         return ROW_COLUMNS, list(reader_accuracy_rows(reader_accuracy_tally(plan, names), plan, names))
 
 
-def batch_reader_accuracy(batch: ReviewBatch) -> dict:
+def batch_reader_accuracy(batch: ReviewBatch) -> dict[str, Any]:
     """The page's and API's figures: ``readers`` (the card's readers_vs_consensus entries: reads, share
     with a suggestion shown, pooled figures, drift), ``rows`` (reader_accuracy.csv's rows as objects, a
     figure None where undefined), ``note``, ``drift_alpha``; ``refused`` says why there are none."""

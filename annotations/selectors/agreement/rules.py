@@ -35,7 +35,7 @@ def consensus_settings(batch: ReviewBatch) -> dict[str, Any]:
     return {**rule, "min_reads": min_reads}
 
 
-def consensus_rule(rule: dict[str, Any]) -> dict:
+def consensus_rule(rule: dict[str, Any]) -> dict[str, Any]:
     """A consensus rule's method, threshold and latent margin, the defaults filled in; refused when it
     cannot be used (the designer checks a coordinator's choice with it before the batch is made)."""
     method = rule.get("method", METHOD_MAJORITY)

@@ -455,7 +455,7 @@ def agreement_dashboard(result: AgreementResult) -> dict[str, Any]:
     }
 
 
-def reader_tables(data: dict[str, Any], readers: list[dict], names: dict[int, str]) -> dict:
+def reader_tables(data: dict[str, Any], readers: list[dict[str, Any]], names: dict[int, str]) -> dict:
     """The reader x class table (outliers first) and whether gold or retest figures exist."""
     pseudonyms = {row["reader_id"]: row.get("pseudonym", "") for row in data.get("readers", [])}
     rows = [
@@ -477,7 +477,7 @@ def reader_tables(data: dict[str, Any], readers: list[dict], names: dict[int, st
     }
 
 
-def consensus_summary(data: dict[str, Any]) -> dict:
+def consensus_summary(data: dict[str, Any]) -> dict[str, Any]:
     """How consensus was reached, as stored with the result: the latent fit (prior, convergence,
     iterations), disputes by reason, and the exams with too few reads for any consensus, named."""
     summary = data.get("consensus_summary") or {}

@@ -93,7 +93,7 @@ def reference_truths(
     ):
         labels[exam_id].append((system, code))
     matcher = LabelMatcher(batch.taxonomy)
-    spoken: dict[tuple[frozenset[Any], frozenset], set[int]] = {}
+    spoken: dict[tuple[frozenset[Any], frozenset[Any]], set[int]] = {}
     meant: dict[tuple[str, str], set[int]] = {}
     truths: dict[int, tuple[set[int], set[int]]] = {}
     for exam_id, text in coverage.items():
@@ -272,7 +272,7 @@ def _ci(row: dict[str, Any], name: str) -> list[Any]:
     return list(row.get(f"{name}_ci") or [None, None])
 
 
-def _classes_table(data: dict[str, Any], results: dict) -> tuple[list[str], list[list[Any]]]:
+def _classes_table(data: dict[str, Any], results: dict[str, Any]) -> tuple[list[str], list[list[Any]]]:
     boot = results.get("bootstrap") or {}
     header = ["code", "name", "prevalence", "observed_agreement"]
     for name in CLASS_STATISTICS:
@@ -304,14 +304,14 @@ def _classes_table(data: dict[str, Any], results: dict) -> tuple[list[str], list
     return header, rows
 
 
-def _readers_table(data: dict[str, Any], results: dict) -> tuple[list[str], list[list[Any]]]:
+def _readers_table(data: dict[str, Any], results: dict[str, Any]) -> tuple[list[str], list[list[Any]]]:
     rows = [
         [row["username"], row["pseudonym"], *(row.get(f) for f in READER_FIELDS)] for row in data["readers"]
     ]
     return ["reader", "pseudonym", *READER_FIELDS], rows
 
 
-def _pairs_table(data: dict[str, Any], results: dict) -> tuple[list[str], list[list[Any]]]:
+def _pairs_table(data: dict[str, Any], results: dict[str, Any]) -> tuple[list[str], list[list[Any]]]:
     matrix = data["matrix"]
     rows = [
         [row["username"], other["username"], row["cells"][b]["kappa"], row["cells"][b]["shared"]]
@@ -322,7 +322,7 @@ def _pairs_table(data: dict[str, Any], results: dict) -> tuple[list[str], list[l
     return ["reader_a", "reader_b", "mean_kappa", "exams_in_common"], rows
 
 
-def _pairs_by_class_table(data: dict[str, Any], results: dict) -> tuple[list[str], list[list[Any]]]:
+def _pairs_by_class_table(data: dict[str, Any], results: dict[str, Any]) -> tuple[list[str], list[list[Any]]]:
     usernames = data["usernames"]
     header = ["reader_a", "reader_b", "pseudonym_a", "pseudonym_b", "code", "kappa", "kappa_ci_lower"]
     header += ["kappa_ci_upper", "kappa_defined", "kappa_ci_partial", "n", "positive_a", "positive_b"]
@@ -348,7 +348,7 @@ def _pairs_by_class_table(data: dict[str, Any], results: dict) -> tuple[list[str
     return header, rows
 
 
-def _reader_classes_table(data: dict[str, Any], results: dict) -> tuple[list[str], list[list[Any]]]:
+def _reader_classes_table(data: dict[str, Any], results: dict[str, Any]) -> tuple[list[str], list[list[Any]]]:
     usernames = data["usernames"]
     names = {row["reader_id"]: row.get("pseudonym", "") for row in results.get("readers", [])}
     header = ["reader", "pseudonym", "code", "reference", "n", "n_positive", "n_negative"]
@@ -366,7 +366,7 @@ def _reader_classes_table(data: dict[str, Any], results: dict) -> tuple[list[str
     return header, rows
 
 
-def _exams_table(data: dict[str, Any], results: dict) -> tuple[list[str], list[list[Any]]]:
+def _exams_table(data: dict[str, Any], results: dict[str, Any]) -> tuple[list[str], list[list[Any]]]:
     """Whole-exam agreement over every exam read twice ("all") and over those with a finding: a result
     stored before these figures had intervals and counts leaves those cells empty."""
     method = (results.get("bootstrap") or {}).get("method", "exams")

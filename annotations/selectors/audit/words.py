@@ -9,6 +9,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
 from django.apps import apps
 from django.contrib.auth import get_user_model
@@ -311,7 +312,7 @@ def _changes(event: AuditEvent) -> list[tuple[str, str]]:
     return lines
 
 
-def _field_choices(target_type: str) -> dict[str, dict]:
+def _field_choices(target_type: str) -> dict[str, dict[str, Any]]:
     """The target model's fields with choices (a batch's status), whose stored values read as labels."""
     try:
         model = apps.get_model(target_type) if target_type else None
@@ -326,7 +327,7 @@ def _field_choices(target_type: str) -> dict[str, dict]:
     return found
 
 
-def _value(value, labels: dict | None) -> str:
+def _value(value, labels: dict[str, Any] | None) -> str:
     if value is None or value == "" or value == []:
         return "—"
     if isinstance(value, bool):

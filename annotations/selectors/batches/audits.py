@@ -12,6 +12,7 @@ adjudicator.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 from django.db.models import Count, Q
@@ -102,7 +103,9 @@ def _audit_reads(audit: ReviewBatch) -> dict[tuple[int, int], set[int]]:
     return reads
 
 
-def _audited(reads: dict, exam_ids: list[int], class_index: dict[int, int]) -> tuple[np.ndarray, np.ndarray]:
+def _audited(
+    reads: dict[tuple[int, int], set[int]], exam_ids: list[int], class_index: dict[int, int]
+) -> tuple[np.ndarray, np.ndarray]:
     row = {exam: i for i, exam in enumerate(exam_ids)}
     positive = np.zeros((len(exam_ids), len(class_index)), dtype=np.int64)
     total = np.zeros(len(exam_ids), dtype=np.int64)
@@ -113,7 +116,9 @@ def _audited(reads: dict, exam_ids: list[int], class_index: dict[int, int]) -> t
     return audit_majority(positive, np.broadcast_to(total[:, None], positive.shape))
 
 
-def _adjudicator_pairs(audit: ReviewBatch, reads: dict) -> tuple[list[bool], list[bool], list[int]]:
+def _adjudicator_pairs(
+    audit: ReviewBatch, reads: dict[tuple[int, int], set[int]]
+) -> tuple[list[bool], list[bool], list[int]]:
     """(original decision, auditor's label, exam) per source adjudication and audit read of its exam by
     an auditor who holds the adjudicator role and is not the one who decided it."""
     from django.contrib.auth import get_user_model
@@ -141,7 +146,7 @@ def _adjudicator_pairs(audit: ReviewBatch, reads: dict) -> tuple[list[bool], lis
     return original, auditor, exams
 
 
-def _class_rows(found, codes: list[str]) -> list[dict]:
+def _class_rows(found, codes: list[str]) -> list[dict[str, Any]]:
     """One row per class that some released or audit label marked present in the sample, or that had a cell
     left out (undecided in the release, tied in the audit)."""
     figures = found.to_dict()
@@ -168,7 +173,7 @@ def _marked(found, c: int) -> bool:
     )
 
 
-def audit_findings(audit: ReviewBatch) -> dict:
+def audit_findings(audit: ReviewBatch) -> dict[str, Any]:
     """What an audit batch found so far: per class the error rate of the released labels (Wilson
     intervals), false-positive and false-negative rates, cells left out, and adjudicator against
     adjudicator on the cells the source batches had adjudicated."""
@@ -206,7 +211,7 @@ def audits_made_of(batch_id: int) -> list[ReviewBatch]:
     return [audit for audit in found if batch_id in (audit.design.get("audit_of") or [])]
 
 
-def batch_audit_summaries(batch: ReviewBatch) -> list[dict]:
+def batch_audit_summaries(batch: ReviewBatch) -> list[dict[str, Any]]:
     """What each audit that sampled this batch found, in brief, for the batch's own pages: its sample,
     the cells where release and audit differ over the cells compared, and the second adjudication against
     the first (agreement, Cohen's kappa, their intervals); the audit's page has the rest."""
@@ -235,7 +240,7 @@ def audits_of(batch_ids: Sequence[int]) -> list[ReviewBatch]:
     return [audit for audit in found if set(audit.design.get("audit_of") or []) <= wanted]
 
 
-def audit_accounts(user_ids: Sequence[int]) -> list:
+def audit_accounts(user_ids: Sequence[int]) -> list[Any]:
     """The active accounts of `user_ids`, in that order; refused naming the ids that are not."""
     from django.contrib.auth import get_user_model
     from django.utils.translation import gettext as _
@@ -257,7 +262,7 @@ def _fixed(value):
     return fixed(value) if isinstance(value, float) else value
 
 
-def release_audits(batch_ids: Sequence[int]) -> list[dict]:
+def release_audits(batch_ids: Sequence[int]) -> list[dict[str, Any]]:
     """The dataset card's ``audit``: per audit batch of these batches (every batch it sampled from is in
     the release), what it found, floats fixed to the card's digits. Codes are the batches' own."""
     out = []

@@ -141,7 +141,7 @@ def reaches(sets: Sequence[frozenset[Any]], weights: Mapping[Any, float], thresh
     return disputed_weight(sets, weights) >= threshold - _ROUNDING
 
 
-def escalation_rule(taxonomy_id: int, escalation: dict[str, Any] | None) -> dict | None:
+def escalation_rule(taxonomy_id: int, escalation: dict[str, Any] | None) -> dict[str, Any] | None:
     """The escalation as the design stores it: mode and cap, and the trigger with its class codes (for
     "classes") or its threshold and weights (for "weighted": weighted_rule); a design without a trigger
     escalates on any class, as before. Refuses an unknown trigger, a class list that is empty or names a

@@ -196,7 +196,7 @@ def _still_reading(users) -> set[int]:
     return set(users.filter(is_active=True, groups__name=Role.READER.value).values_list("pk", flat=True))
 
 
-def _per_reader(slots: list[dict[str, Any]]) -> list[dict]:
+def _per_reader(slots: list[dict[str, Any]]) -> list[dict[str, Any]]:
     users = get_user_model().objects.filter(pk__in={row["reader_id"] for row in slots})
     names = dict(users.values_list("pk", "username"))
     reading = _still_reading(users)

@@ -146,7 +146,7 @@ def _number(value: object) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
-def device_measurement_items(measurements: dict[str, Any] | None) -> list[dict]:
+def device_measurement_items(measurements: dict[str, Any] | None) -> list[dict[str, Any]]:
     """The cart's measurements as one line of a page lists them, in the comparison table's order: key,
     label, unit and value, for what the file gave."""
     given = measurements or {}

@@ -9,7 +9,7 @@ reader's answers 404, exactly like one that does not exist.
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db import router
@@ -34,11 +34,17 @@ from annotations.roles import Role, has_role
 from annotations.selectors.batches.closures import closed_without_read
 from annotations.selectors.reading.prepared import PreparedQuery
 
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
+    from django.db.models import Model
+
+    from annotations.models import Exam
+
 logger = logging.getLogger(__name__)
 OPEN = (Assignment.Status.PENDING, Assignment.Status.IN_PROGRESS)
 
 
-def waveform_etag(scope: str, exam) -> str:
+def waveform_etag(scope: str, exam: Exam) -> str:
     """The waveform's cache token for one viewer's view of it (a reader's assignment, an adjudicator's
     case): a keyed hash of the scope and the content, never the content's hash itself, which would let a
     reader recognise a retest copy or the same exam in another batch. The same assignment gets the same
@@ -72,7 +78,7 @@ def suggestion_for_exam(exam_id: int) -> Suggestion | None:
     return _newest_ok(same_ecg)
 
 
-def _reader_assignments(user) -> QuerySet[Assignment]:
+def _reader_assignments(user: User) -> QuerySet[Assignment]:
     if not has_role(user, Role.READER):
         return Assignment.objects.none()
     # A slot the system closed (a retest withdrawn, a draft set aside) is no longer the reader's.
@@ -81,7 +87,7 @@ def _reader_assignments(user) -> QuerySet[Assignment]:
     )
 
 
-def assignment_for_reader(user, assignment_id: int) -> Assignment:
+def assignment_for_reader(user: User, assignment_id: int) -> Assignment:
     """The reader's own assignment in an active batch; 404 for anything else."""
     try:
         return (
@@ -95,7 +101,7 @@ def assignment_for_reader(user, assignment_id: int) -> Assignment:
 _MAX_ID = 2**63 - 1
 
 
-def reader_batch_named(user, raw: str | None) -> int | None:
+def reader_batch_named(user: User, raw: str | None) -> int | None:
     """The batch a reader's next-exam request names with `?batch=`, or None when it names none.
 
     A value that is not a batch id is refused (Invalid, naming it): ignored, a typo went on with the next
@@ -121,7 +127,7 @@ class BatchClosed(Conflict):
     assignment is the reader's, and what they had typed is lost, so they are owed the reason."""
 
 
-def _refused_as_closed(user, assignment_id: int) -> BatchClosed | None:
+def _refused_as_closed(user: User, assignment_id: int) -> BatchClosed | None:
     """The refusal for the reader's own assignment in a closed batch; None for anything else, which stays
     a 404 (another reader's, a draft batch's, none). Asked only once the write's own query found nothing."""
     row = (
@@ -143,7 +149,7 @@ def _refused_as_closed(user, assignment_id: int) -> BatchClosed | None:
     return BatchClosed(message, extra={"batch_closed": True})
 
 
-def _fields(model) -> list[str]:
+def _fields(model: type[Model]) -> list[str]:
     return [field.attname for field in model._meta.concrete_fields]
 
 
@@ -181,7 +187,7 @@ def _locked_row(*, shape: tuple[Any, ...], reader_id: int, assignment_id: int) -
 _LOCKED = PreparedQuery(_locked_row)
 
 
-def assignment_for_reader_locked(user, assignment_id: int) -> Assignment:
+def assignment_for_reader_locked(user: User, assignment_id: int) -> Assignment:
     """assignment_for_reader under a row lock on the assignment alone (the batch and taxonomy rows are
     read, never locked, so readers of one batch do not queue behind each other). Inside a transaction:
     the services' writes check ownership and lock in this one query.
@@ -232,7 +238,11 @@ _NEXT = PreparedQuery(_next_row)
 
 
 def assignment_next_id_for_reader(
-    user, *, batch_id: int | None = None, after: Assignment | None = None, skip_ids: tuple[int, ...] = ()
+    user: User,
+    *,
+    batch_id: int | None = None,
+    after: Assignment | None = None,
+    skip_ids: tuple[int, ...] = (),
 ) -> int | None:
     """The id of the next exam to read, in the reader's own randomised order: unread exams first, then
     drafts. With `after`, the one being left is skipped over, so "submit and next" never returns it.
@@ -251,7 +261,7 @@ def assignment_next_id_for_reader(
     return None
 
 
-def assignment_left_off_id_for_reader(user, *, batch_id: int | None = None) -> int | None:
+def assignment_left_off_id_for_reader(user: User, *, batch_id: int | None = None) -> int | None:
     """The draft the reader was working on when they left (of this batch, or of any): the read they
     changed last, provided nothing of theirs was submitted or skipped after it. None otherwise, and then
     "Continue" goes on in queue order. A reader who logged out mid-exam expects to come back to it, not to
@@ -277,7 +287,11 @@ def assignment_left_off_id_for_reader(user, *, batch_id: int | None = None) -> i
 
 
 def assignment_next_for_reader(
-    user, *, batch_id: int | None = None, after: Assignment | None = None, skip_ids: tuple[int, ...] = ()
+    user: User,
+    *,
+    batch_id: int | None = None,
+    after: Assignment | None = None,
+    skip_ids: tuple[int, ...] = (),
 ) -> Assignment | None:
     """assignment_next_id_for_reader's assignment itself."""
     pk = assignment_next_id_for_reader(user, batch_id=batch_id, after=after, skip_ids=skip_ids)

@@ -11,7 +11,7 @@ levels; the beat is the cart's where it was kept, else the computed median beat.
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.core.cache import cache
 
@@ -26,12 +26,15 @@ from annotations.lib.ecg.leads import STANDARD_LEADS
 from annotations.models import Exam, ExamBeat
 from annotations.selectors.reading.median_beat import median_beat_cached, standard_leads_mv
 
+if TYPE_CHECKING:
+    from annotations.models import ReviewBatch
+
 logger = logging.getLogger(__name__)
 CACHE_S = 7 * 24 * 3600  # keyed by content, so never stale: the timeout only bounds the memory
 NO_MARKS = {"p_on_ms": None, "qrs_on_ms": None, "qrs_off_ms": None, "t_off_ms": None}
 
 
-def blind_measurements_setting(batch) -> str:
+def blind_measurements_setting(batch: ReviewBatch) -> str:
     """The batch's setting; at least "cart" where the design shows the cart's measurements by the older
     option (device_measurements_shown), as a batch made before the setting existed does."""
     design = batch.design or {}
@@ -80,7 +83,7 @@ def _cart_intervals(exam: Exam) -> dict[str, Any]:
     return {key: given[key] for key in INTERVAL_KEYS if key in given}
 
 
-def _beat(exam: Exam, setting: str, computed: dict[str, Any] | None) -> dict | None:
+def _beat(exam: Exam, setting: str, computed: dict[str, Any] | None) -> dict[str, Any] | None:
     """The cart's beat where it was kept; else, with the computed measurements shown, the median beat."""
     beat = _cart_beat(exam)
     source = "cart"

@@ -9,7 +9,7 @@ suggestion only where the batch shows one to this reader.
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db.models import Count
 from django.urls import reverse
@@ -40,6 +40,11 @@ from annotations.selectors.reading.skip_reasons import skip_reason_shown
 from annotations.selectors.suggestions.scoring import META, class_rationale, source_code, stored_rationale
 from annotations.selectors.suggestions.titles import provider_title
 from annotations.selectors.taxonomy import group_label, qualifier_label
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
+
+    from annotations.models import ReviewBatch, Taxonomy
 
 logger = logging.getLogger(__name__)
 # Measurements a reader is shown beside the suggested statements (the rest stay for the evidence).
@@ -146,7 +151,7 @@ def _taxonomy_json(assignment: Assignment, portuguese: bool) -> dict[str, Any]:
     return built
 
 
-def _taxonomy_json_built(taxonomy, portuguese: bool) -> dict[str, Any]:
+def _taxonomy_json_built(taxonomy: Taxonomy, portuguese: bool) -> dict[str, Any]:
     classes = list(taxonomy.classes.order_by("position"))
     groups = []
     for group in taxonomy.groups:
@@ -172,7 +177,7 @@ def _taxonomy_json_built(taxonomy, portuguese: bool) -> dict[str, Any]:
     return {"groups": groups, "exclusive_sets": taxonomy.exclusive_sets}
 
 
-def _queue_counts(user, assignment: Assignment, about_to_close: int | None = None) -> dict[str, Any]:
+def _queue_counts(user: User, assignment: Assignment, about_to_close: int | None = None) -> dict[str, Any]:
     """about_to_close: the exam on screen while this one is prefetched; the page shows these counts
     only after that exam is submitted or skipped, so it no longer counts as open.
 
@@ -194,7 +199,7 @@ def _queue_counts(user, assignment: Assignment, about_to_close: int | None = Non
     return {"total": sum(by_status.values()), "open": still_open}
 
 
-def _assignment_json(user, assignment: Assignment, coming_from: int | None) -> dict[str, Any]:
+def _assignment_json(user: User, assignment: Assignment, coming_from: int | None) -> dict[str, Any]:
     return {
         "id": assignment_ref(assignment.pk),  # never the database id (selectors.reading.refs)
         "status": assignment.status,
@@ -210,7 +215,7 @@ def _assignment_json(user, assignment: Assignment, coming_from: int | None) -> d
     }
 
 
-def device_measurements_shown(batch) -> bool:
+def device_measurements_shown(batch: ReviewBatch) -> bool:
     """Whether the batch's readers see the recording cart's own measurements: its blind_measurements
     setting is "cart" or "cart_and_computed" (selectors.reading.blind_measurements)."""
     return blind_measurements_setting(batch) != "none"
@@ -262,7 +267,7 @@ def _annotation_json(assignment: Assignment, annotation: Annotation | None) -> d
 
 
 def reading_context(
-    user,
+    user: User,
     assignment: Assignment,
     *,
     prefetch: bool = False,

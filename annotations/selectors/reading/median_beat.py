@@ -5,7 +5,7 @@ shows them."""
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from django.core.cache import cache
@@ -19,6 +19,9 @@ from annotations.models import (
     Suggestion,
 )
 from annotations.selectors.suggestions.titles import provider_title
+
+if TYPE_CHECKING:
+    from annotations.models import Exam
 
 logger = logging.getLogger(__name__)
 
@@ -38,7 +41,7 @@ PANEL_MEASUREMENTS = (
 MEDIAN_CACHE_S = 7 * 24 * 3600  # keyed by content, so never stale: the timeout only bounds the memory
 
 
-def standard_leads_mv(exam) -> np.ndarray | None:
+def standard_leads_mv(exam: Exam) -> np.ndarray | None:
     """The exam's 12 standard leads in millivolts, in STANDARD_LEADS order; None when one is missing or
     the blob cannot be read. What the median beat and the blind measurements are computed from."""
     if any(lead not in exam.lead_names for lead in STANDARD_LEADS):
@@ -53,7 +56,7 @@ def standard_leads_mv(exam) -> np.ndarray | None:
     return samples[order].astype(np.float64) * (exam.gain_uv / 1000.0)
 
 
-def _median_beat_compute(exam) -> dict[str, Any] | None:
+def _median_beat_compute(exam: Exam) -> dict[str, Any] | None:
     """The exam's median beat, or None when its blob cannot be read or holds no usable R-peak series."""
     leads = standard_leads_mv(exam)
     if leads is None:
@@ -62,7 +65,7 @@ def _median_beat_compute(exam) -> dict[str, Any] | None:
     return None if beat is None else beat.as_json(list(STANDARD_LEADS))
 
 
-def median_beat_cached(exam) -> dict[str, Any] | None:
+def median_beat_cached(exam: Exam) -> dict[str, Any] | None:
     """Computed on demand (7-17 ms for 10-43 s strips, tests/exams/test_median_beat.py), under the 30 ms
     that would call for storing it with the suggestions; cached by waveform content in the shared cache
     ({} for "no beat"), which is optional: a cache that is down costs the computation, never the page."""
@@ -82,7 +85,9 @@ def median_beat_cached(exam) -> dict[str, Any] | None:
     return computed
 
 
-def median_panel(exam, suggestion: Suggestion | None, *, device_shown: bool = False) -> dict[str, Any] | None:
+def median_panel(
+    exam: Exam, suggestion: Suggestion | None, *, device_shown: bool = False
+) -> dict[str, Any] | None:
     """The median beat with fiducial marks and the measurements table, only with a suggestion the viewer
     may see now: the marks and numbers are the model's, so they are blinded exactly like its statements
     (a reader's shown suggestion; the suggestion an adjudicator's case shows).

@@ -48,7 +48,9 @@ class _Plan:
     alias: str  # the database the queryset chose
 
 
-def _converted(rows: list[tuple[Any, ...]], plan: _Plan, connection: BaseDatabaseWrapper) -> Iterator[tuple]:
+def _converted(
+    rows: list[tuple[Any, ...]], plan: _Plan, connection: BaseDatabaseWrapper
+) -> Iterator[tuple[Any, ...]]:
     """The rows as the queryset would give them (SQLite's datetimes parsed, JSON decoded, ...)."""
     if not plan.converters:
         yield from rows

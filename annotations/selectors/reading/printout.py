@@ -6,7 +6,7 @@ import: the sheet is for the reader's own use."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.utils.translation import get_language
 
@@ -16,6 +16,9 @@ from annotations.selectors.reading.assignments import assignment_for_reader
 from annotations.selectors.reading.context import device_measurements_shown
 from annotations.selectors.reading.preferences import reader_preferences
 from annotations.selectors.reading.skip_reasons import skip_reason_shown
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
 
 @dataclass(frozen=True)
@@ -45,7 +48,7 @@ def _status(assignment: Assignment, annotation: Annotation | None) -> str:
     return annotation.status if annotation is not None else ""
 
 
-def reader_printout(user, assignment_id: int, *, rhythm_lead: str = "") -> Printout:
+def reader_printout(user: User, assignment_id: int, *, rhythm_lead: str = "") -> Printout:
     """The reader's own assignment (404 for anything else, as on the reader page) with their current
     read, its statements named in the interface's language, laid out and its leads named as the reader
     chose on screen; `rhythm_lead`, the rhythm strip's lead the reader page had (II for any name the exam

@@ -13,7 +13,7 @@ median beats of both exams, also where a cart's beat was kept: a cart's beat has
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from annotations.models import Assignment, Exam
 from annotations.selectors.reading.assignments import assignment_for_reader
@@ -21,6 +21,9 @@ from annotations.selectors.reading.blind_measurements import _computed, blind_me
 from annotations.selectors.reading.context import current_annotation, suggestion_visible
 from annotations.selectors.reading.median_beat import median_beat_cached
 from annotations.selectors.reading.priors import prior_exam_for_reader
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
 # The table's rows, in the order a cart's serial report gives them.
 ROWS = (
@@ -70,7 +73,7 @@ def _side(exam: Exam) -> dict[str, Any]:
     return {"acquired_on": exam.acquired_at.date().isoformat(), "beat": median_beat_cached(exam)}
 
 
-def serial_overlay_for_reader(user, assignment_id: int, n: int) -> dict[str, Any]:
+def serial_overlay_for_reader(user: User, assignment_id: int, n: int) -> dict[str, Any]:
     """The overlay of the reader's own assignment and its n-th earlier exam (1: the most recent); 404 as
     for that earlier exam's waveform (not theirs, no serial comparison, no such earlier exam)."""
     earlier, _ = prior_exam_for_reader(user, assignment_id, n)

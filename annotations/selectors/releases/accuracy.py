@@ -14,6 +14,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -52,7 +53,7 @@ class _Tally:
     readers: list[int]
     width: int
     counts: np.ndarray = field(init=False)
-    reads: list[tuple] = field(default_factory=list)
+    reads: list[tuple[Any, ...]] = field(default_factory=list)
 
     FLUSH_CELLS = 1 << 20
 
@@ -62,10 +63,10 @@ class _Tally:
         self._pending: list[np.ndarray] = []
         self._pending_cells = 0
 
-    def of_reader(self, r: int) -> list[tuple]:
+    def of_reader(self, r: int) -> list[tuple[Any, ...]]:
         """Reader r's reads as (reader, submitted at, read id, shown, tp, fn, tn, fp)."""
         if not hasattr(self, "_by_reader"):
-            self._by_reader: dict[int, list[tuple]] = {}
+            self._by_reader: dict[int, list[tuple[Any, ...]]] = {}
             for read in self.reads:
                 self._by_reader.setdefault(read[0], []).append(read)
         return self._by_reader.get(r, [])
@@ -110,7 +111,7 @@ def _column_positions(plan: ExportPlan) -> dict[int, list[int]]:
     return positions
 
 
-def _consensus_cells(positions: dict[int, list[int]], width: int, pos: list, und: list) -> np.ndarray:
+def _consensus_cells(positions: dict[int, list[int]], width: int, pos: list[Any], und: list) -> np.ndarray:
     """The exam's released cells as consensus.csv has them: a mapped column is 1 if any of its
     statements is, else undecided if one is (MISSING), else 0."""
     cells = np.zeros(width, np.int64)
@@ -121,7 +122,7 @@ def _consensus_cells(positions: dict[int, list[int]], width: int, pos: list, und
     return cells
 
 
-def _reads_of(group: Iterator[tuple], positions: dict[int, list[int]], width: int) -> list[_Read]:
+def _reads_of(group: Iterator[tuple[Any, ...]], positions: dict[int, list[int]], width: int) -> list[_Read]:
     reads = []
     for read_id, grouped in itertools.groupby(group, key=lambda row: row[3]):
         rows = list(grouped)
@@ -166,7 +167,7 @@ def _cell(value: float | None) -> object:
     return "" if rounded is None else rounded
 
 
-def _csv_row(name: str, code: str, reference: str, exposure: str, counts: np.ndarray) -> list:
+def _csv_row(name: str, code: str, reference: str, exposure: str, counts: np.ndarray) -> list[Any]:
     confusion = Confusion(*(int(v) for v in counts))
     figures = confusion.figures()
     return [
@@ -199,7 +200,7 @@ def _exposures(tally: _Tally, r: int) -> list[int]:
     return [0, 1, 2] if any(shown) and not all(shown) else [0]
 
 
-def reader_accuracy_rows(tally: _Tally, plan: ExportPlan, names: Mapping[int, str]) -> Iterator[list]:
+def reader_accuracy_rows(tally: _Tally, plan: ExportPlan, names: Mapping[int, str]) -> Iterator[list[Any]]:
     """reader_accuracy.csv's rows (READER_ACCURACY_COLUMNS' order, a figure "" where undefined): per reader
     with reads, column, reference and exposure."""
     for r, reader_id in enumerate(tally.readers):
@@ -215,7 +216,7 @@ def reader_accuracy_rows(tally: _Tally, plan: ExportPlan, names: Mapping[int, st
 
 
 # --- The card's section ------------------------------------------------------------------------------
-def _pooled(counts: np.ndarray) -> dict:
+def _pooled(counts: np.ndarray) -> dict[str, Any]:
     """Counts [column, 5] pooled over columns, with Wilson intervals (cells taken as independent), and
     the mean over columns of the per-column figures where defined (macro)."""
     confusion = Confusion(*(int(v) for v in counts.sum(axis=0)))
@@ -241,7 +242,7 @@ def _mean(values: list[float]) -> float | None:
     return fixed(sum(defined) / len(defined)) if defined else None
 
 
-def _drift(drift: Drift) -> dict:
+def _drift(drift: Drift) -> dict[str, Any]:
     sens, spec = drift.sensitivity_trend, drift.specificity_trend
     return {
         "quarters": [
@@ -264,7 +265,7 @@ def _drift(drift: Drift) -> dict:
     }
 
 
-def _reader_entry(tally: _Tally, r: int, name: str) -> dict:
+def _reader_entry(tally: _Tally, r: int, name: str) -> dict[str, Any]:
     mine = tally.of_reader(r)
     shown = sum(read[3] for read in mine)
     order = sorted(range(len(mine)), key=lambda i: (mine[i][1], mine[i][2]))
@@ -303,7 +304,7 @@ READER_ACCURACY_NOTE = (
 )
 
 
-def card_section(tally: _Tally, names: Mapping[int, str], file_name: str = "") -> dict:
+def card_section(tally: _Tally, names: Mapping[int, str], file_name: str = "") -> dict[str, Any]:
     """The card's readers_vs_consensus (the page's summary per reader): pooled figures, exposure, drift."""
     return {
         "file": file_name,

@@ -27,6 +27,7 @@ import json
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from typing import Any
 
 from django.db import connection, transaction
 from django.db.models import Exists, OuterRef
@@ -97,7 +98,7 @@ def _batches_param(batch_ids: Sequence[int]):
     return json.dumps(ids) if _sqlite() else ids
 
 
-def _array(value) -> list:
+def _array(value) -> list[Any]:
     """An ARRAY()/array_agg column: a list on PostgreSQL, JSON text on SQLite."""
     if isinstance(value, str):
         return json.loads(value)
@@ -140,7 +141,7 @@ def read_snapshot() -> Iterator[None]:
         connection.transaction_mode = mode  # type: ignore[attr-defined]
 
 
-def _stream(sql: str, params: dict, name: str) -> Iterator[tuple]:
+def _stream(sql: str, params: dict[str, Any], name: str) -> Iterator[tuple[Any, ...]]:
     """Rows of a query through a server-side cursor, CHUNK_ROWS at a time. Run inside a transaction
     (the cursor lives as long as it)."""
     if not connection.in_atomic_block:
@@ -212,14 +213,14 @@ def _ids_fragments() -> dict[str, str]:
     return {"ids_open": "ARRAY(SELECT ", "ids_mid": ""}
 
 
-def exam_label_rows(batch_ids: Sequence[int]) -> Iterator[tuple]:
+def exam_label_rows(batch_ids: Sequence[int]) -> Iterator[tuple[Any, ...]]:
     rows = _stream(exam_label_sql(), {"batches": _batches_param(batch_ids)}, "export_exams")
     if not _sqlite():
         return rows
     return ((*row[:6], _array(row[6]), _array(row[7])) for row in rows)
 
 
-def exam_detail_rows(batch_ids: Sequence[int]) -> Iterator[tuple]:
+def exam_detail_rows(batch_ids: Sequence[int]) -> Iterator[tuple[Any, ...]]:
     """Per exam: (dataset, external id, batch, reads, consensus cells, undecided cells) where the cells
     are lists [class id, value, method, positive, total, probability, algorithm version] and
     [class id, reason, positive, total, probability]."""
@@ -248,7 +249,7 @@ def exam_detail_rows(batch_ids: Sequence[int]) -> Iterator[tuple]:
         yield row[:4] + tuple(json.loads(v) if isinstance(v, str) else (v or []) for v in row[4:])
 
 
-def exam_waveform_rows(batch_ids: Sequence[int]) -> Iterator[tuple]:
+def exam_waveform_rows(batch_ids: Sequence[int]) -> Iterator[tuple[Any, ...]]:
     """Per exam, in the CSV's order: (dataset, external id, waveform key, rate, samples, gain)."""
     sql = (
         _READS_CTE  # noqa: S608
@@ -261,7 +262,7 @@ def exam_waveform_rows(batch_ids: Sequence[int]) -> Iterator[tuple]:
     return _stream(sql, {"batches": _batches_param(batch_ids)}, "export_waveforms")
 
 
-def exam_device_rows(batch_ids: Sequence[int]) -> Iterator[tuple[int, str, str, dict]]:
+def exam_device_rows(batch_ids: Sequence[int]) -> Iterator[tuple[int, str, str, dict[str, Any]]]:
     """Per exam, in the CSV's order, those with the recording cart's measurements: (row of the CSV,
     dataset, external id, measurements)."""
     sql = (
@@ -293,7 +294,7 @@ def exam_key_rows(batch_ids: Sequence[int]) -> Iterator[tuple[str, str, int]]:
     return _stream(sql, {"batches": _batches_param(batch_ids)}, "export_exam_keys")
 
 
-def exam_summary(batch_ids: Sequence[int]) -> dict:
+def exam_summary(batch_ids: Sequence[int]) -> dict[str, Any]:
     """Exams, first reads, the distinct sampling rates and the longest exam of the export."""
     sql = (
         _READS_CTE  # noqa: S608
@@ -314,7 +315,7 @@ def exam_summary(batch_ids: Sequence[int]) -> dict:
     }
 
 
-def exams_not_read(batch_ids: Sequence[int]) -> list[dict]:
+def exams_not_read(batch_ids: Sequence[int]) -> list[dict[str, Any]]:
     """The batches' exams without a submitted first read: no row of the release holds them (_READS_CTE),
     so its card names them, in the CSV's order; an exam read too few times has a row, unlike these."""
     submitted = Annotation.objects.filter(
@@ -334,7 +335,7 @@ def exams_not_read(batch_ids: Sequence[int]) -> list[dict]:
     return [{"dataset": dataset, "exam_id": exam_id, "batch": batch} for dataset, exam_id, batch in rows]
 
 
-def read_rows(batch_ids: Sequence[int]) -> Iterator[tuple]:
+def read_rows(batch_ids: Sequence[int]) -> Iterator[tuple[Any, ...]]:
     """Every submitted read (both stages, every round), one row per marked class: (reader id, dataset,
     external id, batch, round, stage, is current, class code, uncertain, submitted at, time on task,
     suggestion shown, the read's revision, its comment). A read that marks nothing (an answer where the
@@ -361,7 +362,7 @@ def read_rows(batch_ids: Sequence[int]) -> Iterator[tuple]:
     return ((*row[:9], _aware(row[9]), *row[10:]) for row in rows)
 
 
-def current_read_label_rows(batch_ids: Sequence[int]) -> Iterator[tuple]:
+def current_read_label_rows(batch_ids: Sequence[int]) -> Iterator[tuple[Any, ...]]:
     """The reads consensus counts (_READS_CTE's: current, submitted, first round), one row per marked
     class, in the export's exam order then by read: (dataset, external id, reader id, read id, submitted
     at, suggestion shown, class id or None). Suggestion shown as reads.csv's suggestion_shown."""

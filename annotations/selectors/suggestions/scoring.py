@@ -27,6 +27,8 @@ def stored_rationale(measurements: dict[str, Any] | None) -> dict[str, dict[str,
     return dict(((measurements or {}).get(META) or {}).get("rationale") or {})
 
 
-def class_rationale(diagnostic_class: DiagnosticClass, rationale: dict[str, dict[str, Any]]) -> dict | None:
+def class_rationale(
+    diagnostic_class: DiagnosticClass, rationale: dict[str, dict[str, Any]]
+) -> dict[str, Any] | None:
     """The rationale of the provider code a taxonomy class stands for, as its score is mapped."""
     return rationale.get(source_code(diagnostic_class))

@@ -65,7 +65,7 @@ def batch_suggestion_progress(batch: ReviewBatch) -> dict[str, Any]:
     return {"exams": total, "providers": providers}
 
 
-def _with_providers_asked(batch: ReviewBatch, versions: list[dict[str, Any]]) -> list[dict]:
+def _with_providers_asked(batch: ReviewBatch, versions: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The providers the batch's suggestions were queued for (the fan-out names them) come first, each at
     that version, computed or not, so a provider readers wait on never hides behind another's rows."""
     asked = _providers_asked(batch)

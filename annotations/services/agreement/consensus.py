@@ -67,7 +67,7 @@ def consensus_decisions(
     return decision
 
 
-def _latent_sets(latent: dict[str, Any], codes: list[str]) -> list[dict]:
+def _latent_sets(latent: dict[str, Any], codes: list[str]) -> list[dict[str, Any]]:
     """Each exclusive set's latent fit: its codes, convergence, iterations and prior."""
     return [
         {
@@ -92,7 +92,9 @@ def _dispute_counts(decision: ConsensusDecision) -> dict[str, int]:
     return dict(sorted((REASONS[code], int(count)) for code, count in zip(codes, counts, strict=True)))
 
 
-def consensus_summary(snapshot: ReadsSnapshot, rule: dict[str, Any], decision: ConsensusDecision) -> dict:
+def consensus_summary(
+    snapshot: ReadsSnapshot, rule: dict[str, Any], decision: ConsensusDecision
+) -> dict[str, Any]:
     """What the page says about how consensus was reached: the latent fit (prior, convergence,
     iterations), the exams too thinly read for any consensus, those the latent rule was not used on."""
     codes = snapshot.class_codes

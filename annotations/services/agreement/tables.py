@@ -420,7 +420,7 @@ def agreement_tables(inputs: TableInputs) -> dict[str, Any]:
     }
 
 
-def _with_specific(rows: list[dict[str, Any]], specific: SpecificParts) -> list[dict]:
+def _with_specific(rows: list[dict[str, Any]], specific: SpecificParts) -> list[dict[str, Any]]:
     """Each class row with its specific agreement and prevalence and bias indices (services.specific)."""
     return [row | extra for row, extra in zip(rows, specific.class_fields, strict=True)]
 

@@ -193,7 +193,7 @@ def _retests_too_close(batch: ReviewBatch, reader_id: int) -> int:
 
 def _blinded_from(
     batch: ReviewBatch, reader_id: int, exam_ids: set[int], held: set[int]
-) -> tuple[set[Any], set]:
+) -> tuple[set[Any], set[Any]]:
     """(exams whose dispute the reader saw, exams the batch's exclude_seen keeps from them), apart from
     those they hold already and from each other, as the reassign's outcome counts them."""
     barred = exams_reader_barred(reader_id, exam_ids) - held

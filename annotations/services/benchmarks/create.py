@@ -10,7 +10,7 @@ import io
 import tempfile
 from datetime import timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from django.conf import settings
@@ -54,14 +54,14 @@ def benchmark_storage_key(benchmark_id: int, name: str) -> str:
     return f"benchmarks/{benchmark_id}/{name}"
 
 
-def _release_csv(release: Release, name: str) -> list[dict]:
+def _release_csv(release: Release, name: str) -> list[dict[str, Any]]:
     if not any(entry["name"] == name for entry in release.files):
         return []
     with release_storage().open(release_file_key(release, name), "rb") as handle:
         return list(csv.DictReader(io.StringIO(handle.read().decode("utf-8"))))
 
 
-def _keys(rows: list[dict]) -> list[str]:
+def _keys(rows: list[dict[str, Any]]) -> list[str]:
     """The id each exam goes by in the benchmark's files: its exam id, or dataset/exam id where two
     datasets share one."""
     ids = [row["exam_id"] for row in rows]
@@ -78,8 +78,8 @@ def _natural(keys: list[str]) -> list[int]:
 
 
 def _consensus_truth(
-    rows: list[dict], classes: list[str], adjudicated: set[tuple]
-) -> tuple[list, np.ndarray]:
+    rows: list[dict[str, Any]], classes: list[str], adjudicated: set[tuple[Any, ...]]
+) -> tuple[list[Any], np.ndarray]:
     kept, truth = [], []
     for row in rows:
         cells = [row[code] for code in classes]
@@ -90,7 +90,7 @@ def _consensus_truth(
     return kept, np.array(truth, dtype=np.int64).reshape(len(kept), len(classes))
 
 
-def _exams_of(rows: list[dict]) -> list[Exam]:
+def _exams_of(rows: list[dict[str, Any]]) -> list[Exam]:
     wanted = {(row["dataset"], row["exam_id"]) for row in rows}
     found = {
         (exam.dataset.name, exam.external_id): exam
@@ -114,7 +114,7 @@ def _reference_truth(release: Release, exams: list[Exam], classes: list[str]) ->
     return truth
 
 
-def _labels(release: Release, source: str) -> tuple[list[dict], list[Exam], list[str], np.ndarray]:
+def _labels(release: Release, source: str) -> tuple[list[dict[str, Any]], list[Exam], list[str], np.ndarray]:
     rows = _release_csv(release, "consensus.csv")
     if not rows:
         raise Invalid(_("the release has no consensus.csv to take exams and labels from"))
@@ -129,7 +129,7 @@ def _labels(release: Release, source: str) -> tuple[list[dict], list[Exam], list
     return kept, _exams_of(kept), classes, truth
 
 
-def _reader_calls(release: Release, keys: dict[tuple, int], classes: list[str]) -> dict[str, tuple]:
+def _reader_calls(release: Release, keys: dict[tuple[Any, ...], int], classes: list[str]) -> dict[str, tuple]:
     """Per reader pseudonym: (exam rows read, 0/1 calls per class) from the release's first-round reads."""
     column = {code: k for k, code in enumerate(classes)}
     calls: dict[str, dict[int, np.ndarray]] = {}
@@ -152,7 +152,9 @@ def _reader_calls(release: Release, keys: dict[tuple, int], classes: list[str]) 
     return out
 
 
-def _reader_figures(release: Release, keys, classes, truth: np.ndarray, private: np.ndarray) -> list[dict]:
+def _reader_figures(
+    release: Release, keys, classes, truth: np.ndarray, private: np.ndarray
+) -> list[dict[str, Any]]:
     names = {pseudonym: uid for pseudonym, uid in (release.pseudonym_key or {}).items()}
     entries = []
     for reader, (rows, calls) in sorted(_reader_calls(release, keys, classes).items()):
@@ -170,7 +172,7 @@ def _reader_figures(release: Release, keys, classes, truth: np.ndarray, private:
     return entries
 
 
-def _write_tracings(exams: list[Exam], keys: list[str], path: Path, beat=lambda: None) -> dict:
+def _write_tracings(exams: list[Exam], keys: list[str], path: Path, beat=lambda: None) -> dict[str, Any]:
     with hdf5.TracingsWriter(path, n_rows=len(exams), attrs={"convention": "CODE"}) as writer:
         for exam in exams:
             beat()
@@ -180,12 +182,12 @@ def _write_tracings(exams: list[Exam], keys: list[str], path: Path, beat=lambda:
     return _entry(path)
 
 
-def _entry(path: Path) -> dict:
+def _entry(path: Path) -> dict[str, Any]:
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
     return {"name": path.name, "bytes": path.stat().st_size, "sha256": digest}
 
 
-def _write_wfdb(exams: list[Exam], keys: list[str], path: Path, beat=lambda: None) -> dict:
+def _write_wfdb(exams: list[Exam], keys: list[str], path: Path, beat=lambda: None) -> dict[str, Any]:
     def records():
         for key, exam in zip(keys, exams, strict=True):
             beat()

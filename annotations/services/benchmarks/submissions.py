@@ -7,7 +7,7 @@ import hashlib
 import io
 import logging
 from datetime import timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from django.conf import settings
@@ -77,7 +77,7 @@ def submission_create(
     file_name: str,
     model_name: str,
     model_version: str,
-    thresholds: list | None = None,
+    thresholds: list[Any] | None = None,
     threshold_rule: str = RULES.SUBMITTED,
     ip_address: str | None = None,
 ) -> BenchmarkSubmission:
@@ -152,7 +152,7 @@ def _truth(benchmark: Benchmark) -> tuple[np.ndarray, np.ndarray]:
     return np.array(labels, dtype=np.int64).reshape(len(labels), len(benchmark.classes)), private
 
 
-def submission_figures(submission: BenchmarkSubmission) -> tuple[list[float], dict]:
+def submission_figures(submission: BenchmarkSubmission) -> tuple[list[float], dict[str, Any]]:
     """The thresholds used and {public, private} figures of a submission (pure computation, no write)."""
     benchmark = submission.benchmark
     truth, private = _truth(benchmark)

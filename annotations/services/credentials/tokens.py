@@ -10,7 +10,7 @@ from __future__ import annotations
 import hmac
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db import transaction
@@ -65,7 +65,7 @@ def token_roles(token: ApiToken, user_role_set: set[Role]) -> set[Role]:
     return set(user_role_set) if kept is None else set(user_role_set) & kept
 
 
-def _snapshot(token: ApiToken) -> dict:
+def _snapshot(token: ApiToken) -> dict[str, Any]:
     return {
         "user": token.user.get_username(),
         "name": token.name,

@@ -346,7 +346,7 @@ def _beat_row(exam_id: int, record: Record, source_format: str) -> ExamBeat | No
     )
 
 
-def _fill(stored: dict[str, Any], offered: dict) -> tuple[dict, list[tuple[str, object, object]]]:
+def _fill(stored: dict[str, Any], offered: dict[str, Any]) -> tuple[dict, list[tuple[str, object, object]]]:
     """(the blank fields the record fills in, [(field, stored, offered)] where the two disagree)."""
     filled, kept = {}, []
     for name, value in offered.items():
@@ -404,7 +404,7 @@ def _stored_labels(record: Record) -> list[tuple[str, str, float | None]]:
     ]
 
 
-def _unique_labels(labels: Iterable[tuple[Any, ...]]) -> list[tuple]:
+def _unique_labels(labels: Iterable[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
     seen: dict[tuple[str, str], tuple[Any, ...]] = {}
     for label in labels:
         seen.setdefault((label[0], str(label[1])), label)

@@ -92,7 +92,7 @@ def _reader_quality(stored: AgreementResult, names: dict[int, str]) -> list[dict
     return sorted(rows, key=lambda r: r["reader"])
 
 
-def _stored_class_entry(row: dict[str, Any]) -> dict:
+def _stored_class_entry(row: dict[str, Any]) -> dict[str, Any]:
     entry: dict[str, Any] = {name: fixed(row.get(name)) for name in AGREEMENT_FIELDS}
     for name in AGREEMENT_FIELDS[2:]:
         entry[f"{name}_ci"] = [fixed(v) for v in (row.get(f"{name}_ci") or [None, None])]
@@ -180,7 +180,7 @@ def batch_agreement(batch: ReviewBatch, names: dict[int, str] | None = None) -> 
     return _computed_agreement(batch)
 
 
-def _class_rows(plan: ExportPlan, stats: dict[str, Any], agreement: dict) -> list[dict]:
+def _class_rows(plan: ExportPlan, stats: dict[str, Any], agreement: dict[str, Any]) -> list[dict]:
     exams = stats["rows"]
     thin = len(stats["insufficient"])
     classes = []
@@ -364,7 +364,7 @@ def _conventions(
     return conventions
 
 
-def _taxonomy_section(plan: ExportPlan) -> tuple[dict[str, Any], dict]:
+def _taxonomy_section(plan: ExportPlan) -> tuple[dict[str, Any], dict[str, Any]]:
     """The batches' taxonomy and what the columns are (its codes, or a mapping's target classes)."""
     taxonomy = {
         "key": plan.taxonomy.key,

@@ -84,18 +84,18 @@ class AgreementBehind(Exception):
 
 @dataclass(frozen=True)
 class ExportResult:
-    files: list[dict]  # [{name, bytes, sha256}] sorted by name
-    card: dict
+    files: list[dict[str, Any]]  # [{name, bytes, sha256}] sorted by name
+    card: dict[str, Any]
     # Sharded tracings still to write: [{name, first_row, rows, plan_sha256}]. Then files lacks the
     # shards, the card and SHA256SUMS, and out_dir holds the plans and the pending card (PLAN_FOLDER)
     # that export_seal completes once every shard is written.
-    shards: list[dict] | None = None
+    shards: list[dict[str, Any]] | None = None
     # {pseudonym: user id} of everyone the files name (R01.., A01..): kept with the release, never in a file.
     # None where a call wrote no reads (the sealing of a sharded release).
     key: dict[str, int] | None = None
 
 
-def _file_entry(path: Path) -> dict:
+def _file_entry(path: Path) -> dict[str, Any]:
     return {"name": path.name, "bytes": path.stat().st_size, "sha256": file_sha256(path)}
 
 
@@ -176,7 +176,7 @@ class _Ticks:
         return tick
 
 
-def _check_rates(options: ExportOptions, summary: dict) -> None:
+def _check_rates(options: ExportOptions, summary: dict[str, Any]) -> None:
     if options.hdf5 and options.native_rate and len(summary["rates"]) > 1:
         raise ExportRefused(
             f"exams are recorded at several rates ({', '.join(f'{r:g}' for r in summary['rates'])} Hz); "
@@ -184,7 +184,7 @@ def _check_rates(options: ExportOptions, summary: dict) -> None:
         )
 
 
-def _write_sums(out_dir: Path, files: list[dict], card: dict) -> list[dict]:
+def _write_sums(out_dir: Path, files: list[dict[str, Any]], card: dict) -> list[dict]:
     """The card in both forms and SHA256SUMS over everything; every file's entry, by name."""
     (out_dir / CARD_JSON).write_text(json_document(card), encoding="utf-8")
     (out_dir / CARD_MD).write_text(card_markdown(card), encoding="utf-8")
@@ -199,10 +199,10 @@ def _tracings_write(
     plan: ExportPlan,
     out_dir: Path,
     options: ExportOptions,
-    summary: dict,
+    summary: dict[str, Any],
     ticks: _Ticks,
     shard_exams: int | None,
-) -> tuple[dict | None, list[str], list[dict] | None]:
+) -> tuple[dict[str, Any] | None, list[str], list[dict] | None]:
     """The tracings file, or the index and the shards' plans: (card facts, data files written, shards)."""
     n = summary["exams"]
     if not options.hdf5:
@@ -218,7 +218,7 @@ def _tracings_write(
     return tracings, [INDEX], listed
 
 
-def _data_files(out_dir: Path, written: list[str]) -> list[dict]:
+def _data_files(out_dir: Path, written: list[str]) -> list[dict[str, Any]]:
     """The entries of the tables every release has and of the files this one wrote besides, by name."""
     names = [ADJUDICATIONS_CSV, CONSENSUS_CSV, CONSENSUS_JSONL, READS_CSV, READ_HISTORY_CSV, SUGGESTIONS_CSV]
     names += [READER_ACCURACY_CSV]
@@ -284,7 +284,7 @@ def _export_write(
     return ExportResult(_write_sums(out_dir, files, card), card, key=key)
 
 
-def export_seal(out_dir: Path, files: list[dict], pending_card: str) -> ExportResult:
+def export_seal(out_dir: Path, files: list[dict[str, Any]], pending_card: str) -> ExportResult:
     """The last files of a sharded export, once every shard is written: the pending card completed with
     every data file's checksum (the shards' included), its Markdown, and SHA256SUMS over everything.
     Written from the pending card's text and the recorded checksums alone, so any worker writes the same

@@ -225,8 +225,8 @@ def _decided_labels(codes: dict[int, str], decided: list[Any]) -> list[dict[str,
 
 
 def _with_qualifiers(
-    labels: list[dict[str, Any]], votes: Mapping[tuple[Any, ...], dict[str, int]], exam: tuple
-) -> list[dict]:
+    labels: list[dict[str, Any]], votes: Mapping[tuple[Any, ...], dict[str, int]], exam: tuple[Any, ...]
+) -> list[dict[str, Any]]:
     """A present statement whose readers chose qualifiers gets their votes and those chosen by more than
     half of the reads that chose the statement (positive_votes)."""
     for label in labels:
@@ -326,7 +326,7 @@ def _skip_row(names: dict[int, str], skip: tuple[Any, ...]) -> list[Any]:
     return [names[reader_id], dataset, external_id, batch_id, round_, *empty, "skipped", reason, code, "", ""]
 
 
-def _skip_key(skip: tuple[Any, ...]) -> tuple:
+def _skip_key(skip: tuple[Any, ...]) -> tuple[Any, ...]:
     """A skip's place among the read rows: (dataset, exam, reader, round)."""
     return (skip[1], skip[2], skip[0], skip[4])
 
@@ -502,7 +502,7 @@ def write_suggestions(plan: ExportPlan, path: Path) -> dict[str, Any]:
 
 
 # --- Tracings --------------------------------------------------------------------------------------------
-def tracing_geometry(options: ExportOptions, summary: dict[str, Any]) -> dict:
+def tracing_geometry(options: ExportOptions, summary: dict[str, Any]) -> dict[str, Any]:
     """The rate and length every row shares: the CODE convention, or the recorded rate padded to the
     longest exam."""
     if options.native_rate:
@@ -511,7 +511,7 @@ def tracing_geometry(options: ExportOptions, summary: dict[str, Any]) -> dict:
     return {"rate_hz": hdf5.CODE_RATE_HZ, "target_hz": hdf5.CODE_RATE_HZ, "length": hdf5.CODE_LENGTH}
 
 
-def _tracings_attrs(geometry: dict[str, Any]) -> dict:
+def _tracings_attrs(geometry: dict[str, Any]) -> dict[str, Any]:
     return {"convention": "CODE" if geometry["target_hz"] else "native", "rows_align_with": CONSENSUS_CSV}
 
 
@@ -542,7 +542,7 @@ def _fill(
     writer.write_ids("dataset", datasets)
 
 
-def _facts(geometry: dict[str, Any], n_rows: int) -> dict:
+def _facts(geometry: dict[str, Any], n_rows: int) -> dict[str, Any]:
     length = geometry["length"]
     return {
         "sampling_rate_hz": geometry["rate_hz"],
