@@ -9,7 +9,7 @@ from ecgreview.inprocess import background
 
 
 class Command(BaseCommand):
-    help = "Finish the imports and releases a stopped web process left unfinished (embedded default only)."
+    help = "Finish the imports, releases and benchmarks a stopped web process left unfinished (embedded)."
 
     def handle(self, *args, **options):
         if not settings.CELERY_TASK_ALWAYS_EAGER:
