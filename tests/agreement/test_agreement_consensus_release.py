@@ -13,10 +13,9 @@ from annotations.lib.stats.simulate import ADVERSARIAL, CODES, GOOD, POOR, simul
 from annotations.models import Assignment, Consensus, DiagnosticClass, DisputedLabel
 from annotations.selectors.releases.plan import export_plan
 from annotations.services.agreement.compute import batch_agreement_compute
-from annotations.services.batches.lifecycle import batch_create
-from annotations.services.reading import LabelInput, annotation_save_draft, annotation_submit, assignment_skip
+from annotations.services.reading import assignment_skip
 from annotations.services.releases.export import ExportOptions, export_write
-from tests.factories import ExamFactory, UserFactory
+from tests.factories import ExamFactory, UserFactory, batch_for, read
 
 pytestmark = pytest.mark.django_db
 
@@ -40,27 +39,12 @@ def carol(db):
     return UserFactory(username="carol", roles=["reader"])
 
 
-def make_batch(diego, tnmg, readers, exams, consensus=None):
-    batch = batch_create(
-        name="Consensus",
-        taxonomy=tnmg,
-        exams=exams,
-        readers=readers,
-        readers_per_exam=len(readers),
-        actor=diego,
-    )
-    if consensus:
-        batch.design = {**batch.design, "consensus": consensus}
-        batch.save(update_fields=["design"])
+def with_min_reads(batch, min_reads: int):
+    """The batch's minimum number of reads, set in its design where the agreement reads it: the rule
+    batch_create normalises does not carry it."""
+    batch.design = {**batch.design, "consensus": {"min_reads": min_reads}}
+    batch.save(update_fields=["design"])
     return batch
-
-
-def read(reader, batch, exam, codes):
-    assignment = Assignment.objects.get(batch=batch, exam=exam, reader=reader, read_round=1)
-    draft = annotation_save_draft(actor=reader, assignment=assignment, labels=[], revision=0)
-    annotation_submit(
-        actor=reader, assignment=assignment, labels=[LabelInput(c) for c in codes], revision=draft.revision
-    )
 
 
 def skip(reader, batch, exam):
@@ -94,7 +78,7 @@ def test_a_low_majority_threshold_never_releases_two_rhythms_of_one_set(
     ana, bruno, carol, diego, tnmg, tmp_path
 ):
     exam = ExamFactory()
-    batch = make_batch(diego, tnmg, [ana, bruno, carol], [exam], consensus={"threshold": 0.3})
+    batch = batch_for(tnmg, diego, [ana, bruno, carol], [exam], consensus={"threshold": 0.3})
     read(ana, batch, exam, ["SB"])
     read(bruno, batch, exam, ["ST"])
     read(carol, batch, exam, ["1dAVb"])
@@ -118,7 +102,7 @@ def test_three_readers_naming_three_sinus_rates_send_the_rhythm_to_the_adjudicat
     """Each class had 1 of 3 votes, so the release said no sinus rhythm at all, which no reader said, and
     nobody was asked (a statistician's walk)."""
     exam = ExamFactory()
-    batch = make_batch(diego, tnmg, [ana, bruno, carol], [exam])
+    batch = batch_for(tnmg, diego, [ana, bruno, carol], [exam])
     for reader, rhythm in ((ana, "SR"), (bruno, "SB"), (carol, "ST")):
         read(reader, batch, exam, [rhythm, "LAD"])
     batch_agreement_compute(batch.pk)
@@ -137,7 +121,7 @@ def test_three_readers_naming_three_sinus_rates_send_the_rhythm_to_the_adjudicat
 
 def test_the_adjudicator_is_told_why_a_class_was_sent_to_them(ana, bruno, carol, carla, diego, tnmg, client):
     exam = ExamFactory()
-    batch = make_batch(diego, tnmg, [ana, bruno, carol], [exam], consensus={"threshold": 0.3})
+    batch = batch_for(tnmg, diego, [ana, bruno, carol], [exam], consensus={"threshold": 0.3})
     read(ana, batch, exam, ["SB"])
     read(bruno, batch, exam, ["ST"])
     read(carol, batch, exam, ["1dAVb"])
@@ -164,7 +148,7 @@ def test_a_latent_batch_releases_every_decision_with_its_method_and_never_overri
     study = simulate_study(seed, [GOOD, POOR, ADVERSARIAL], n_exams=n_exams)
     exams = [ExamFactory() for _ in range(study.reads.shape[1])]
     readers = [ana, bruno, carol]
-    batch = make_batch(diego, tnmg, readers, exams, consensus={"method": "latent"})
+    batch = batch_for(tnmg, diego, readers, exams, consensus={"method": "latent"})
     marked = {}
     for r, reader in enumerate(readers):
         for e, exam in enumerate(exams):
@@ -224,7 +208,7 @@ def test_with_two_readers_a_latent_batch_sends_splits_to_adjudication_and_the_pa
     ana, bruno, diego, tnmg, client
 ):
     exams = [ExamFactory() for _ in range(6)]
-    batch = make_batch(diego, tnmg, [ana, bruno], exams, consensus={"method": "latent"})
+    batch = batch_for(tnmg, diego, [ana, bruno], exams, consensus={"method": "latent"})
     for exam in exams[:4]:
         read(ana, batch, exam, ["SB", "LAD"])
         read(bruno, batch, exam, ["SB"])
@@ -255,7 +239,7 @@ def test_with_two_readers_a_latent_batch_sends_splits_to_adjudication_and_the_pa
 def lad_split_latent_batch(coordinator, taxonomy, readers, *, n_exams: int):
     """A latent-rule batch whose three readers all read SB on every exam and split 2-1 on LAD, computed."""
     exams = [ExamFactory() for _ in range(n_exams)]
-    batch = make_batch(coordinator, taxonomy, readers, exams, consensus={"method": "latent"})
+    batch = batch_for(taxonomy, coordinator, readers, exams, consensus={"method": "latent"})
     for exam in exams:
         for reader, codes in zip(readers, (["SB", "LAD"], ["SB"], ["SB", "LAD"]), strict=True):
             read(reader, batch, exam, codes)
@@ -283,7 +267,7 @@ def test_a_latent_batch_names_the_classes_too_rarely_read_positive_for_the_laten
 # --- 5. Single reads are never "majority"; the latent fit is shown ----------------------------------------
 def test_a_single_read_is_released_as_a_single_read(ana, bruno, diego, tnmg, tmp_path):
     exam, other = ExamFactory(), ExamFactory()
-    batch = make_batch(diego, tnmg, [ana, bruno], [exam, other], consensus={"min_reads": 1})
+    batch = with_min_reads(batch_for(tnmg, diego, [ana, bruno], [exam, other]), 1)
     read(ana, batch, exam, ["SB", "LAD"])
     skip(bruno, batch, exam)
     read(ana, batch, other, ["AF"])
@@ -311,7 +295,7 @@ def test_an_exam_with_fewer_reads_than_the_minimum_gets_no_consensus_and_is_list
     ana, bruno, diego, tnmg, tmp_path, client
 ):
     thin, full = ExamFactory(), ExamFactory()
-    batch = make_batch(diego, tnmg, [ana, bruno], [thin, full])
+    batch = batch_for(tnmg, diego, [ana, bruno], [thin, full])
     read(ana, batch, thin, ["SB", "LAD"])
     skip(bruno, batch, thin)  # a skip is not a read
     read(ana, batch, full, ["AF"])
@@ -342,7 +326,7 @@ def test_an_exam_with_fewer_reads_than_the_minimum_gets_no_consensus_and_is_list
 
 def test_the_minimum_number_of_reads_is_a_batch_setting(ana, bruno, carol, diego, tnmg, client):
     exam = ExamFactory()
-    batch = make_batch(diego, tnmg, [ana, bruno, carol], [exam], consensus={"min_reads": 3})
+    batch = with_min_reads(batch_for(tnmg, diego, [ana, bruno, carol], [exam]), 3)
     read(ana, batch, exam, ["SB"])
     read(bruno, batch, exam, ["SB"])
     skip(carol, batch, exam)
@@ -358,7 +342,7 @@ def test_the_marked_column_is_each_exams_share_of_reads_averaged_and_says_so(
     """Three reads of one exam (one marks LAD) and two of another (both do): the reads' share marking LAD
     is 3/5, the mean of each exam's share (1/3 + 1) / 2. The column shows the latter and is named for it."""
     exams = [ExamFactory() for _ in range(2)]
-    batch = make_batch(diego, tnmg, [ana, bruno, carol], exams)
+    batch = batch_for(tnmg, diego, [ana, bruno, carol], exams)
     read(ana, batch, exams[0], ["SB", "LAD"])
     read(bruno, batch, exams[0], ["SB"])
     read(carol, batch, exams[0], ["SB"])

@@ -10,9 +10,8 @@ from datetime import UTC, datetime
 import pytest
 
 from annotations.models import ReferenceLabel, ReviewBatch, Suggestion, SuggestionScore
-from annotations.services.batches.lifecycle import batch_create
 from annotations.services.reading import LabelInput, annotation_submit
-from tests.factories import DatasetFactory, make_exam
+from tests.factories import DatasetFactory, batch_for, make_exam
 from tests.reading.helpers import queue, ref
 
 pytestmark = pytest.mark.django_db
@@ -50,26 +49,14 @@ def history():
     return exams
 
 
-def batch(name, exams, readers, diego, tnmg, *, serial, mode=ReviewBatch.SuggestionMode.HIDDEN):
-    return batch_create(
-        name=name,
-        taxonomy=tnmg,
-        exams=exams,
-        readers=readers,
-        readers_per_exam=len(readers),
-        actor=diego,
-        suggestion_mode=mode,
-        serial_comparison=serial,
-        # The same readers are handed the same exams in several batches on purpose.
-        exclude_seen=False,
-        independence_off_reason="the same exams with and without the option",
-    )
+# Serial comparison on, and the same exams handed again batch after batch (independence off, on purpose).
+SERIAL = {"serial_comparison": True, "again": True}
 
 
 def test_a_serial_batch_lists_the_three_most_recent_earlier_exams_of_the_patient(
     client_for, ana, diego, tnmg, history
 ):
-    anas = queue(batch("Serial", [history[2020]], [ana], diego, tnmg, serial=True), ana)[0]
+    anas = queue(batch_for(tnmg, diego, [ana], [history[2020]], **SERIAL), ana)[0]
     priors = client_for(ana).get(f"{API}/{ref(anas)}/").json()["priors"]
     assert [p["acquired_on"] for p in priors] == ["2018-06-01", "2017-06-01", "2016-06-01"]
     assert [p["n"] for p in priors] == [1, 2, 3]
@@ -85,7 +72,7 @@ def test_the_earliest_exam_has_none_and_so_has_an_exam_without_patient_or_date(
 ):
     undated = make_exam(DatasetFactory(name="serial"), patient_pseudo_id="P-1", acquired_at=None, seed=9)
     anonymous = make_exam(DatasetFactory(name="serial"), acquired_at=at(2021), seed=10)
-    serial = batch("Serial", [history[2015], undated, anonymous], [ana], diego, tnmg, serial=True)
+    serial = batch_for(tnmg, diego, [ana], [history[2015], undated, anonymous], **SERIAL)
     for assignment in queue(serial, ana):
         assert client_for(ana).get(f"{API}/{ref(assignment)}/").json()["priors"] == []
         assert client_for(ana).get(f"{API}/{ref(assignment)}/priors/1/waveform/").status_code == 404
@@ -95,8 +82,8 @@ def test_without_the_option_nothing_is_listed_and_nothing_served_even_for_the_sa
     client_for, ana, diego, tnmg, history
 ):
     """The same exam in two batches of the same reader: the option is the batch's, not the exam's."""
-    on = queue(batch("Serial", [history[2020]], [ana], diego, tnmg, serial=True), ana)[0]
-    off = queue(batch("Plain", [history[2020]], [ana], diego, tnmg, serial=False), ana)[0]
+    on = queue(batch_for(tnmg, diego, [ana], [history[2020]], **SERIAL), ana)[0]
+    off = queue(batch_for(tnmg, diego, [ana], [history[2020]], again=True), ana)[0]
     client = client_for(ana)
     assert client.get(f"{API}/{ref(off)}/").json()["priors"] == []
     assert client.get(f"{API}/{ref(off)}/priors/1/waveform/").status_code == 404
@@ -106,7 +93,7 @@ def test_without_the_option_nothing_is_listed_and_nothing_served_even_for_the_sa
 def test_a_prior_waveform_is_the_earlier_exams_samples_in_the_current_wire_format(
     client_for, ana, diego, tnmg, history
 ):
-    anas = queue(batch("Serial", [history[2020]], [ana], diego, tnmg, serial=True), ana)[0]
+    anas = queue(batch_for(tnmg, diego, [ana], [history[2020]], **SERIAL), ana)[0]
     client = client_for(ana)
     url = f"{API}/{ref(anas)}/priors/2/waveform/"
     response = client.get(url, HTTP_ACCEPT_ENCODING="gzip")
@@ -126,7 +113,7 @@ def test_a_prior_waveform_is_the_earlier_exams_samples_in_the_current_wire_forma
 def test_only_the_reader_of_the_assignment_gets_its_priors_and_only_those_listed(
     client_for, ana, bruno, carla, diego, tnmg, history
 ):
-    serial = batch("Serial", [history[2020]], [ana, bruno], diego, tnmg, serial=True)
+    serial = batch_for(tnmg, diego, [ana, bruno], [history[2020]], **SERIAL)
     anas, bruno_s = queue(serial, ana)[0], queue(serial, bruno)[0]
     assert client_for(bruno).get(f"{API}/{ref(anas)}/priors/1/waveform/").status_code == 404
     assert client_for(bruno).get(f"{API}/{ref(bruno_s)}/priors/1/waveform/").status_code == 200
@@ -142,7 +129,7 @@ def test_only_the_reader_of_the_assignment_gets_its_priors_and_only_those_listed
 
 
 def test_the_client_logged_out_gets_nothing(client, ana, diego, tnmg, history):
-    anas = queue(batch("Serial", [history[2020]], [ana], diego, tnmg, serial=True), ana)[0]
+    anas = queue(batch_for(tnmg, diego, [ana], [history[2020]], **SERIAL), ana)[0]
     assert client.get(f"{API}/{ref(anas)}/priors/1/waveform/").status_code in (401, 403)
 
 
@@ -150,7 +137,7 @@ def test_no_label_of_an_earlier_exam_reaches_the_reader(client_for, ana, bruno, 
     """The earlier exam was read by bruno elsewhere, came with reference labels and has a suggestion: the
     prior entries carry none of it, in a batch that shows the current exam's own suggestion."""
     earlier = history[2018]
-    elsewhere = queue(batch("Earlier", [earlier], [bruno], diego, tnmg, serial=False), bruno)[0]
+    elsewhere = queue(batch_for(tnmg, diego, [bruno], [earlier], again=True), bruno)[0]
     annotation_submit(
         actor=bruno, assignment=elsewhere, labels=[LabelInput("AF")], comment=MARKER, revision=0
     )
@@ -161,8 +148,8 @@ def test_no_label_of_an_earlier_exam_reaches_the_reader(client_for, ana, bruno, 
     SuggestionScore.objects.create(
         suggestion=suggestion, diagnostic_class=tnmg.classes.get(code="LBBB"), score=0.97
     )
-    serial = batch(
-        "Serial", [history[2020]], [ana], diego, tnmg, serial=True, mode=ReviewBatch.SuggestionMode.SHOWN
+    serial = batch_for(
+        tnmg, diego, [ana], [history[2020]], suggestion_mode=ReviewBatch.SuggestionMode.SHOWN, **SERIAL
     )
     anas = queue(serial, ana)[0]
     context = client_for(ana).get(f"{API}/{ref(anas)}/").json()
