@@ -87,7 +87,7 @@ def benchmark_labels(user: User, benchmark: Benchmark) -> list[tuple[str, str, l
     )
 
 
-def _splits(figures: dict[str, Any], splits: tuple[str, ...]) -> dict:
+def _splits(figures: dict[str, Any], splits: tuple[str, ...]) -> dict[str, Any]:
     return {split: figures[split] for split in splits if split in figures}
 
 

@@ -481,7 +481,9 @@ def _open_revision(
     return revised
 
 
-def suggestion_exposure_record(*, actor: User, assignment: Assignment, suggestion: Suggestion, stage: str):
+def suggestion_exposure_record(
+    *, actor: User, assignment: Assignment, suggestion: Suggestion, stage: str
+) -> SuggestionExposure:
     """Record that this reader was shown this suggestion on this assignment (first time only, per reader:
     the reader who saw it is named, whoever held the slot before)."""
     with transaction.atomic():

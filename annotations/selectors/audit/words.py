@@ -327,7 +327,7 @@ def _field_choices(target_type: str) -> dict[str, dict[str, Any]]:
     return found
 
 
-def _value(value, labels: dict[str, Any] | None) -> str:
+def _value(value: object, labels: dict[str, Any] | None) -> str:
     if value is None or value == "" or value == []:
         return "—"
     if isinstance(value, bool):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from django.contrib.auth import get_user_model
@@ -43,7 +44,7 @@ def batch_reader_ids(batch: ReviewBatch) -> set[int]:
     return holding | set((batch.design or {}).get("reader_ids", []))
 
 
-def reading_reader_ids(reader_ids) -> set[int]:
+def reading_reader_ids(reader_ids: Iterable[int]) -> set[int]:
     """Of these accounts, those that may be handed a read now: active, with the reader role, and no
     coordinator. A reader who left (deactivated, or the role taken away) keeps what they submitted and is
     handed nothing new; so is a reader made coordinator once their reads were done, who now sees every

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from django.db.models import QuerySet
@@ -33,7 +34,7 @@ def dataset_list(user: User) -> QuerySet[Dataset]:
     return Dataset.objects.order_by(*DATASET_ORDER)
 
 
-def dataset_ids_named(names) -> list[int]:
+def dataset_ids_named(names: Iterable[str]) -> list[int]:
     """The datasets called any of `names`, in any case ("CODE15" is "code15", as imports file them): the
     comparison the any-case unique constraint's index on LOWER(name) serves, exact otherwise (no pattern)."""
     wanted = sorted({name.lower() for name in names if name})

@@ -9,6 +9,7 @@ suggestion only where the batch shows one to this reader.
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from django.db.models import Count
@@ -221,7 +222,7 @@ def device_measurements_shown(batch: ReviewBatch) -> bool:
     return blind_measurements_setting(batch) != "none"
 
 
-def _moment(value) -> str | None:
+def _moment(value: datetime | None) -> str | None:
     """An aware moment as the API writes times (ISO 8601, "Z" for UTC), in the server's time zone."""
     if value is None:
         return None

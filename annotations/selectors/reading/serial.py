@@ -46,7 +46,7 @@ def _source(assignment: Assignment) -> str | None:
     return "cart" if setting == "cart" else None
 
 
-def _change(earlier, current):
+def _change(earlier: float | None, current: float | None) -> float | None:
     return None if earlier is None or current is None else round(current - earlier, 1)
 
 

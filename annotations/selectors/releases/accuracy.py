@@ -111,7 +111,9 @@ def _column_positions(plan: ExportPlan) -> dict[int, list[int]]:
     return positions
 
 
-def _consensus_cells(positions: dict[int, list[int]], width: int, pos: list[Any], und: list) -> np.ndarray:
+def _consensus_cells(
+    positions: dict[int, list[int]], width: int, pos: list[Any], und: list[Any]
+) -> np.ndarray:
     """The exam's released cells as consensus.csv has them: a mapped column is 1 if any of its
     statements is, else undecided if one is (MISSING), else 0."""
     cells = np.zeros(width, np.int64)

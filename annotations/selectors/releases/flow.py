@@ -7,10 +7,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from django.db.models import QuerySet
+
 from annotations.models import Adjudication, Assignment, BatchExam, Consensus, DisputedLabel, Exam
 
 
-def _exams(assignments) -> int:
+def _exams(assignments: QuerySet[Assignment]) -> int:
     return assignments.values("exam_id").distinct().count()
 
 

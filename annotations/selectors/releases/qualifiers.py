@@ -12,7 +12,7 @@ from annotations.lib.qualifiers import AGES, TERRITORIES
 from annotations.models import Annotation, AnnotationLabel
 
 
-def _listed(value) -> list[str]:
+def _listed(value: str | list[str] | None) -> list[str]:
     # Raw JSON text where the database hands it back undecoded.
     return json.loads(value) if isinstance(value, str) else list(value or [])
 

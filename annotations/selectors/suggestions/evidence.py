@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -59,7 +60,7 @@ def _ratio(numerator: int, denominator: int) -> float | None:
     return numerator / denominator if denominator else None
 
 
-def _thresholds(suggestion_ids) -> dict[int, dict[str, float]]:
+def _thresholds(suggestion_ids: Iterable[int]) -> dict[int, dict[str, float]]:
     """suggestion id -> provider thresholds by TNMG code (stored with each result)."""
     # Only the thresholds are read out of the stored JSON: the measurements beside them are most of it.
     rows = (
@@ -250,7 +251,7 @@ def _scored_cells_by_rows(batch: ReviewBatch, classes: dict[int, DiagnosticClass
     )
 
 
-def _joined(parts: list[np.ndarray], dtype) -> np.ndarray:
+def _joined(parts: list[np.ndarray], dtype: npt.DTypeLike) -> np.ndarray:
     return np.concatenate(parts).astype(dtype) if parts else np.zeros(0, dtype=dtype)
 
 

@@ -17,7 +17,7 @@ from annotations.selectors.agreement.summary import ReadsSnapshot
 STATISTICS = ("prevalence", "observed_agreement", "fleiss_kappa", "krippendorff_alpha", "gwet_ac1", "pabak")
 
 
-def _num(value) -> float | None:
+def _num(value: float) -> float | None:
     value = float(value)
     return None if math.isnan(value) else value
 

@@ -19,7 +19,7 @@ from annotations.selectors.agreement.patients import exam_patients
 from annotations.selectors.agreement.summary import ReadsSnapshot
 
 
-def _num(value) -> float | None:
+def _num(value: float) -> float | None:
     value = float(value)
     return value if np.isfinite(value) else None
 

@@ -30,13 +30,12 @@ from annotations.errors import Invalid
 from annotations.lib.formats.base import csv_delimiter
 from annotations.lib.providers.base import _NAME, _VERSION, DEFAULT_THRESHOLD
 from annotations.models import BatchExam, Dataset, DiagnosticClass, Suggestion, SuggestionScore, Taxonomy
+from annotations.selectors.suggestions.scoring import META, source_code
 from annotations.services.audit import audit_record
 from annotations.services.suggestions import (
-    META,
     NAME_MAX,
     VERSION_MAX,
     latest_scores_upsert,
-    source_code,
     taxonomy_classes_by_source_code,
 )
 

@@ -346,7 +346,9 @@ def _beat_row(exam_id: int, record: Record, source_format: str) -> ExamBeat | No
     )
 
 
-def _fill(stored: dict[str, Any], offered: dict[str, Any]) -> tuple[dict, list[tuple[str, object, object]]]:
+def _fill(
+    stored: dict[str, Any], offered: dict[str, Any]
+) -> tuple[dict[str, Any], list[tuple[str, object, object]]]:
     """(the blank fields the record fills in, [(field, stored, offered)] where the two disagree)."""
     filled, kept = {}, []
     for name, value in offered.items():

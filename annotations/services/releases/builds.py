@@ -33,12 +33,8 @@ from annotations.selectors.releases.plan import ExportPlan, ExportRefused, expor
 from annotations.services.agreement.compute import agreement_catch_up
 from annotations.services.audit import audit_record
 from annotations.services.enqueue import Beat, task_beat, task_beating, task_done, task_started
-from annotations.services.releases.export import (
-    ExportOptions,
-    ExportResult,
-    export_write,
-    export_write_current,
-)
+from annotations.services.releases.export import ExportResult, export_write, export_write_current
+from annotations.services.releases.layout import ExportOptions
 from annotations.services.webhooks.events import release_built_emit
 
 if TYPE_CHECKING:

@@ -180,7 +180,7 @@ def batch_agreement(batch: ReviewBatch, names: dict[int, str] | None = None) -> 
     return _computed_agreement(batch)
 
 
-def _class_rows(plan: ExportPlan, stats: dict[str, Any], agreement: dict[str, Any]) -> list[dict]:
+def _class_rows(plan: ExportPlan, stats: dict[str, Any], agreement: dict[str, Any]) -> list[dict[str, Any]]:
     exams = stats["rows"]
     thin = len(stats["insufficient"])
     classes = []

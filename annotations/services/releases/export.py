@@ -184,7 +184,7 @@ def _check_rates(options: ExportOptions, summary: dict[str, Any]) -> None:
         )
 
 
-def _write_sums(out_dir: Path, files: list[dict[str, Any]], card: dict) -> list[dict]:
+def _write_sums(out_dir: Path, files: list[dict[str, Any]], card: dict[str, Any]) -> list[dict[str, Any]]:
     """The card in both forms and SHA256SUMS over everything; every file's entry, by name."""
     (out_dir / CARD_JSON).write_text(json_document(card), encoding="utf-8")
     (out_dir / CARD_MD).write_text(card_markdown(card), encoding="utf-8")
@@ -202,7 +202,7 @@ def _tracings_write(
     summary: dict[str, Any],
     ticks: _Ticks,
     shard_exams: int | None,
-) -> tuple[dict[str, Any] | None, list[str], list[dict] | None]:
+) -> tuple[dict[str, Any] | None, list[str], list[dict[str, Any]] | None]:
     """The tracings file, or the index and the shards' plans: (card facts, data files written, shards)."""
     n = summary["exams"]
     if not options.hdf5:

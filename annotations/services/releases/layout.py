@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from annotations.lib.csv_text import CsvWriter
+from annotations.lib.csv_text import CsvWriter, Writable
 from annotations.lib.formats.base import DEVICE_MEASUREMENTS
 from annotations.selectors.releases.plan import ExportPlan
 
@@ -148,7 +148,7 @@ class ExportOptions:
         return {"hdf5": self.hdf5, "native_rate": self.native_rate}
 
 
-def csv_writer(handle) -> CsvWriter:
+def csv_writer(handle: Writable) -> CsvWriter:
     return CsvWriter(handle)
 
 

@@ -30,9 +30,9 @@ def _addresses(host: str, port: int) -> list[ipaddress.IPv4Address | ipaddress.I
     return [ipaddress.ip_address(str(info[4][0]).split("%", 1)[0]) for info in found]
 
 
-def _refusal(address) -> str:
+def _refusal(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str:
     """Why the address is refused, or "" when it is allowed."""
-    if getattr(address, "ipv4_mapped", None):
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
         address = address.ipv4_mapped
     if address.is_loopback:
         return "" if settings.WEBHOOK_ALLOW_LOOPBACK else _("this server's own loopback address")

@@ -4,6 +4,7 @@ transaction and an audit row. The secret never enters the audit trail."""
 from __future__ import annotations
 
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -34,7 +35,7 @@ def _require_coordinator(actor: User) -> None:
         raise Forbidden(_("Only coordinators manage webhooks."))
 
 
-def _events(events) -> list[str]:
+def _events(events: Iterable[str] | None) -> list[str]:
     known = list(WebhookEvent.values)
     chosen = list(dict.fromkeys(events or []))
     unknown = [e for e in chosen if e not in known]
@@ -47,7 +48,7 @@ def _events(events) -> list[str]:
 
 
 def webhook_subscribe(
-    *, actor: User, url: str, events, link_base: str = "", ip: str | None = None
+    *, actor: User, url: str, events: Iterable[str] | None, link_base: str = "", ip: str | None = None
 ) -> CreatedWebhook:
     """A coordinator's subscription to `events`, delivered to `url`; payload links start with `link_base`
     (this server's address as the request reached it)."""
