@@ -12,10 +12,9 @@ from django.test.utils import CaptureQueriesContext
 from annotations.models import Assignment, Consensus, DisputedLabel, Suggestion
 from annotations.selectors.reading.refs import assignment_ref
 from annotations.services.agreement.compute import batch_agreement_compute
-from annotations.services.batches.lifecycle import batch_create
 from annotations.services.reading import LabelInput, annotation_submit, assignment_skip
 from annotations.services.taxonomy import SHIPPED_DIR, taxonomy_load, taxonomy_read_file
-from tests.factories import UserFactory, make_exam
+from tests.factories import UserFactory, batch_for, make_exam
 from tests.reading.helpers import queue
 
 pytestmark = pytest.mark.django_db
@@ -28,15 +27,7 @@ def submit(reader, assignment, *codes):
 @pytest.fixture
 def batch(ana, bruno, diego, tnmg):
     exams = [make_exam(seed=i) for i in range(3)]
-    return batch_create(
-        name="Table",
-        taxonomy=tnmg,
-        exams=exams,
-        readers=[ana, bruno],
-        readers_per_exam=2,
-        actor=diego,
-        seed=3,
-    )
+    return batch_for(tnmg, diego, [ana, bruno], exams, name="Table", seed=3)
 
 
 def rows(html: str) -> list[str]:
@@ -109,14 +100,7 @@ def test_an_exam_nobody_marked_anything_on_has_its_consensus_once_agreement_is_c
     "nothing present" is stored as no rows at all: the table must not read that as "awaiting agreement"
     for ever. It waits only while the stored agreement predates the exam's reads."""
     code15 = taxonomy_load(taxonomy_read_file(SHIPPED_DIR / "code15.json")).taxonomy
-    batch = batch_create(
-        name="Six classes",
-        taxonomy=code15,
-        exams=[make_exam(seed=i) for i in range(3)],
-        readers=[ana, bruno],
-        readers_per_exam=2,
-        actor=diego,
-    )
+    batch = batch_for(code15, diego, [ana, bruno], [make_exam(seed=i) for i in range(3)], name="Six classes")
     empty, marked, _ = queue(batch, ana)
     for reader in (ana, bruno):
         mine = {a.exam_id: a for a in queue(batch, reader)}
@@ -168,9 +152,7 @@ def _batch_with_suggestions(name, exams, readers, coordinator, tnmg):
         Suggestion.objects.create(
             exam=exam, provider="model", provider_version="2", status=Suggestion.Status.FAILED, error="boom"
         )
-    batch = batch_create(
-        name=name, taxonomy=tnmg, exams=made, readers=readers, readers_per_exam=1, actor=coordinator, seed=5
-    )
+    batch = batch_for(tnmg, coordinator, readers, made, name=name, readers_per_exam=1, seed=5)
     for reader in readers:
         for assignment in queue(batch, reader):
             submit(reader, assignment, "SR")
@@ -222,15 +204,7 @@ def test_progress_json_gives_each_readers_time_quartiles_interpolated_between_re
     """Quartiles interpolate between a reader's submitted reads (10, 11, 13, 40 s: 10.75, 12, 19.75);
     one read is all three quartiles; a reader with no read has none."""
     exams = [make_exam(seed=i) for i in range(4)]
-    batch = batch_create(
-        name="Times",
-        taxonomy=tnmg,
-        exams=exams,
-        readers=[ana, bruno],
-        readers_per_exam=2,
-        actor=diego,
-        seed=5,
-    )
+    batch = batch_for(tnmg, diego, [ana, bruno], exams, name="Times", seed=5)
     for assignment, seconds in zip(queue(batch, ana), (13, 40, 10, 11), strict=True):
         annotation_submit(
             actor=ana,
@@ -272,13 +246,12 @@ def test_an_exam_whose_first_reads_disagree_is_disputed_while_its_retest_waits(
     disagree, not "being read" until a reader comes back to it much later."""
     from annotations.models import Assignment
 
-    batch = batch_create(
+    batch = batch_for(
+        tnmg,
+        diego,
+        [ana, bruno],
+        [make_exam(seed=i) for i in range(12)],
         name="Retests",
-        taxonomy=tnmg,
-        exams=[make_exam(seed=i) for i in range(12)],
-        readers=[ana, bruno],
-        readers_per_exam=2,
-        actor=diego,
         retest_fraction=0.2,
         seed=2,
     )
@@ -333,9 +306,7 @@ def test_postgresql_expects_as_few_reader_days_as_the_slots_hold(diego, ana, bru
 
     carol = UserFactory(username="carol", roles=["reader"])
     exams = ExamFactory.create_batch(400)
-    batch = batch_create(
-        name="Days", taxonomy=tnmg, exams=exams, readers=[ana, bruno, carol], readers_per_exam=3, actor=diego
-    )
+    batch = batch_for(tnmg, diego, [ana, bruno, carol], exams, name="Days")
     start = datetime(2026, 3, 2, 8, tzinfo=UTC)
     slots = list(Assignment.objects.filter(batch=batch).order_by("pk"))
     for index, slot in enumerate(slots):  # four days, every submit at its own moment

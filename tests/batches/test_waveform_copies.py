@@ -9,9 +9,8 @@ from django.core.management import call_command
 
 from annotations.models import AuditEvent, BatchExam, Exam
 from annotations.selectors.releases.plan import ExportRefused, export_plan
-from annotations.services.batches.lifecycle import batch_create
 from annotations.services.imports.exams import exams_import
-from tests.factories import ExamFactory
+from tests.factories import ExamFactory, batch_for
 from tests.importing import SAMPLE_FILES, use_private_storage
 
 pytestmark = pytest.mark.django_db
@@ -79,9 +78,7 @@ def test_the_designer_leaves_a_copy_out_of_the_batch_and_says_so(copies, client_
 
 def test_adding_exams_skips_a_copy_of_a_waveform_the_batch_holds(copies, client_for, diego, ana, bruno, tnmg):
     first, copy = copies
-    batch = batch_create(
-        name="cpsc", taxonomy=tnmg, exams=[first], readers=[ana, bruno], readers_per_exam=2, actor=diego
-    )
+    batch = batch_for(tnmg, diego, [ana, bruno], [first], name="cpsc")
     response = client_for(diego).post(
         f"/api/v1/batches/{batch.pk}/exams/",
         {"criteria": {"datasets": ["copy"]}},
@@ -97,9 +94,7 @@ def test_adding_exams_says_how_many_copies_it_left_out_on_the_dashboard_and_the_
     copies, client_for, diego, ana, bruno, tnmg, capsys
 ):
     first, _copy = copies
-    batch = batch_create(
-        name="cpsc", taxonomy=tnmg, exams=[first], readers=[ana, bruno], readers_per_exam=2, actor=diego
-    )
+    batch = batch_for(tnmg, diego, [ana, bruno], [first], name="cpsc")
     page = client_for(diego).post(
         f"/batches/{batch.pk}/add-exams/", {"datasets": ["copy"], "sample_size": 1}, follow=True
     )
@@ -115,16 +110,13 @@ def test_a_release_of_batches_holding_an_exam_and_its_copy_is_refused_naming_bot
     copies, diego, ana, bruno, tnmg
 ):
     first, copy = copies
-    one = batch_create(
-        name="one", taxonomy=tnmg, exams=[first], readers=[ana, bruno], readers_per_exam=2, actor=diego
-    )
-    two = batch_create(
+    one = batch_for(tnmg, diego, [ana, bruno], [first], name="one")
+    two = batch_for(
+        tnmg,
+        diego,
+        [ana, bruno],
+        [copy],
         name="two",
-        taxonomy=tnmg,
-        exams=[copy],
-        readers=[ana, bruno],
-        readers_per_exam=2,
-        actor=diego,
         exclude_seen=False,
         independence_off_reason="the same readers read the copy",
     )
@@ -144,10 +136,8 @@ def test_an_adjudicator_who_read_a_copy_of_the_waveform_never_gets_its_dispute(
 
     first, copy = copies
     carla.groups.add(*ana.groups.all())
-    batch_create(name="copy", taxonomy=tnmg, exams=[copy], readers=[carla], readers_per_exam=1, actor=diego)
-    disputed = batch_create(
-        name="first", taxonomy=tnmg, exams=[first], readers=[ana, bruno], readers_per_exam=2, actor=diego
-    )
+    batch_for(tnmg, diego, [carla], [copy], name="copy")
+    disputed = batch_for(tnmg, diego, [ana, bruno], [first], name="first")
     for reader, codes in ((ana, ["SB", "1dAVb"]), (bruno, ["SB"])):
         annotation_submit(
             actor=reader,
@@ -171,7 +161,7 @@ def test_a_reader_who_read_a_copy_elsewhere_is_kept_from_the_exam_when_the_desig
     """ana read copy/A1986 in another batch: designing a batch of cpsc, the preview counts cpsc/A1986 as
     held by her elsewhere, and "keep readers away from exams they know" keeps it from her."""
     first, copy = copies
-    batch_create(name="copy", taxonomy=tnmg, exams=[copy], readers=[ana], readers_per_exam=1, actor=diego)
+    batch_for(tnmg, diego, [ana], [copy], name="copy")
     spec = {
         "name": "cpsc",
         "taxonomy_id": tnmg.pk,
@@ -194,9 +184,7 @@ def test_when_only_copies_are_left_to_add_the_dashboard_says_so_in_a_sentence(
     copies, client_for, diego, ana, bruno, tnmg
 ):
     first, _copy = copies
-    batch = batch_create(
-        name="cpsc", taxonomy=tnmg, exams=[first], readers=[ana, bruno], readers_per_exam=2, actor=diego
-    )
+    batch = batch_for(tnmg, diego, [ana, bruno], [first], name="cpsc")
     page = client_for(diego).post(f"/batches/{batch.pk}/add-exams/", {"datasets": ["copy"]}, follow=True)
     assert "2 exams added" in page.content.decode()
     again = client_for(diego).post(f"/batches/{batch.pk}/add-exams/", {"datasets": ["copy"]}, follow=True)

@@ -27,11 +27,10 @@ from annotations.models import (
 )
 from annotations.selectors.blinding import _draw
 from annotations.services.agreement.compute import batch_agreement_compute
-from annotations.services.batches.lifecycle import batch_create
 from annotations.services.batches.queues import batch_add_exams
 from annotations.services.exams.create import dataset_get_or_create
 from annotations.services.reading import LabelInput, annotation_submit
-from tests.factories import DatasetFactory, ExamFactory, UserFactory, make_exam
+from tests.factories import DatasetFactory, ExamFactory, UserFactory, batch_for, make_exam
 from tests.reading.helpers import ref
 
 pytestmark = pytest.mark.django_db
@@ -69,9 +68,7 @@ def dave(db):
 
 def disputed_batch(ana, bruno, diego, tnmg, exams, name="Disputed"):
     """ana and bruno read every exam with different statements: every exam is disputed (a tie)."""
-    batch = batch_create(
-        name=name, taxonomy=tnmg, exams=exams, readers=[ana, bruno], readers_per_exam=2, actor=diego, seed=3
-    )
+    batch = batch_for(tnmg, diego, [ana, bruno], exams, name=name, seed=3)
     for exam in exams:
         annotation_submit(actor=ana, assignment=slot(batch, ana, exam), labels=[LabelInput("SB")], revision=0)
         annotation_submit(
@@ -92,7 +89,7 @@ def test_an_exam_read_in_another_batch_is_not_in_the_adjudicators_queue_nor_open
     exam, other = ExamFactory(), ExamFactory()
     disputed = disputed_batch(ana, bruno, diego, tnmg, [exam, other])
     # dave reads the same exam in another batch (not yet read: a read he will make blind).
-    batch_create(name="B", taxonomy=tnmg, exams=[exam], readers=[dave], readers_per_exam=1, actor=diego)
+    batch_for(tnmg, diego, [dave], [exam], name="B")
     queue = client(dave).get("/api/v1/adjudication/").json()
     assert {(row["batch_id"], row["exam_id"]) for row in queue} == {(disputed.pk, other.pk)}
     assert open_case(dave, disputed, exam) == 404
@@ -124,9 +121,7 @@ def seen_disputes(ana, bruno, diego, dave, tnmg, n=4):
     for exam in exams:
         assert open_case(dave, disputed, exam) == 200
     fay = UserFactory(username="fay", roles=["reader"])
-    later = batch_create(
-        name="Later", taxonomy=tnmg, exams=exams, readers=[fay], readers_per_exam=1, actor=diego
-    )
+    later = batch_for(tnmg, diego, [fay], exams, name="Later")
     return exams, later, fay
 
 
@@ -174,13 +169,13 @@ def test_escalation_never_brings_in_a_reader_who_opened_the_exams_dispute(ana, b
     assert open_case(dave, disputed, exam) == 200
     fay = UserFactory(username="fay", roles=["reader"])
     gus = UserFactory(username="gus", roles=["reader"])
-    batch = batch_create(
+    batch = batch_for(
+        tnmg,
+        diego,
+        [fay, gus, dave],
+        [exam],
         name="Escalating",
-        taxonomy=tnmg,
-        exams=[exam],
-        readers=[fay, gus, dave],
         readers_per_exam=2,
-        actor=diego,
         escalation={"mode": "add_reader", "cap": 1},
     )
     # The design itself never handed dave the exam.
@@ -200,9 +195,7 @@ def test_a_batch_is_never_designed_to_hand_a_reader_an_exam_whose_dispute_they_o
         assert open_case(dave, disputed, exam) == 200
     fay = UserFactory(username="fay", roles=["reader"])
     fresh = [ExamFactory() for _ in range(3)]
-    batch = batch_create(
-        name="Mixed", taxonomy=tnmg, exams=exams + fresh, readers=[fay, dave], readers_per_exam=1, actor=diego
-    )
+    batch = batch_for(tnmg, diego, [fay, dave], exams + fresh, name="Mixed", readers_per_exam=1)
     held = set(Assignment.objects.filter(batch=batch, reader=dave).values_list("exam_id", flat=True))
     assert held.isdisjoint({e.pk for e in exams})
 
@@ -247,9 +240,7 @@ def test_a_copy_of_an_ecg_whose_dispute_the_reader_saw_is_kept_from_them_everywh
     third_copy = ExamFactory(dataset=DatasetFactory(name="more copies"), copy_of=third)
     copy_batch = disputed_batch(ana, bruno, diego, tnmg, [third_copy], name="Disputed copy")
     assert open_case(dave, copy_batch, third_copy) == 200
-    later = batch_create(
-        name="Originals", taxonomy=tnmg, exams=[third], readers=[fay], readers_per_exam=1, actor=diego
-    )
+    later = batch_for(tnmg, diego, [fay], [third], name="Originals")
     assert client(diego).post(f"/batches/{later.pk}/add-readers/", {"readers": [dave.pk]}).status_code == 302
     assert not Assignment.objects.filter(batch=later, reader=dave).exists()
 
@@ -312,31 +303,21 @@ def test_a_reader_who_saw_the_suggestion_elsewhere_has_no_read_of_the_exam_witho
 ):
     exam = ExamFactory()
     suggestion(exam, tnmg)
-    shown = batch_create(
-        **OFF,
-        name="Shown",
-        taxonomy=tnmg,
-        exams=[exam],
-        readers=[ana],
-        readers_per_exam=1,
-        actor=diego,
-        suggestion_mode=ReviewBatch.SuggestionMode.SHOWN,
+    shown = batch_for(
+        tnmg, diego, [ana], [exam], **OFF, name="Shown", suggestion_mode=ReviewBatch.SuggestionMode.SHOWN
     )
     opened = client(ana).get(f"{READ}/{ref(slot(shown, ana, exam))}/")
     assert opened.status_code == 200 and opened.json()["suggestion"] is not None
-    two_stage = batch_create(
+    two_stage = batch_for(
+        tnmg,
+        diego,
+        [ana],
+        [exam],
         **OFF,
         name="Two-stage",
-        taxonomy=tnmg,
-        exams=[exam],
-        readers=[ana],
-        readers_per_exam=1,
-        actor=diego,
         suggestion_mode=ReviewBatch.SuggestionMode.TWO_STAGE,
     )
-    hidden = batch_create(
-        **OFF, name="Hidden", taxonomy=tnmg, exams=[exam], readers=[ana], readers_per_exam=1, actor=diego
-    )
+    hidden = batch_for(tnmg, diego, [ana], [exam], **OFF, name="Hidden")
     for batch in (two_stage, hidden):
         submit(ana, slot(batch, ana, exam), ["SB"])
         reads = Annotation.objects.filter(assignment__batch=batch)
@@ -361,25 +342,9 @@ def test_a_blind_draft_continued_after_seeing_the_suggestion_elsewhere_is_not_st
     before this batch's suggestion, which is then revealed as for every read of the batch."""
     exam = ExamFactory()
     suggestion(exam, tnmg)
-    blind_batch = batch_create(
-        **OFF,
-        name="Blind first",
-        taxonomy=tnmg,
-        exams=[exam],
-        readers=[ana],
-        readers_per_exam=1,
-        actor=diego,
-        suggestion_mode=mode,
-    )
-    shown = batch_create(
-        **OFF,
-        name="Shown",
-        taxonomy=tnmg,
-        exams=[exam],
-        readers=[ana],
-        readers_per_exam=1,
-        actor=diego,
-        suggestion_mode=ReviewBatch.SuggestionMode.SHOWN,
+    blind_batch = batch_for(tnmg, diego, [ana], [exam], **OFF, name="Blind first", suggestion_mode=mode)
+    shown = batch_for(
+        tnmg, diego, [ana], [exam], **OFF, name="Shown", suggestion_mode=ReviewBatch.SuggestionMode.SHOWN
     )
     mine = slot(blind_batch, ana, exam)
     url = f"{READ}/{ref(mine)}"
@@ -407,25 +372,16 @@ def test_a_suggestion_seen_on_a_copy_of_the_ecg_makes_the_read_not_blind(ana, di
     copy = ExamFactory(dataset=DatasetFactory(name="copies"), copy_of=first)
     for seen_on, read_on in ((first, copy), (copy, first)):
         suggestion(seen_on, tnmg)
-        shown = batch_create(
+        shown = batch_for(
+            tnmg,
+            diego,
+            [ana],
+            [seen_on],
             **OFF,
             name=f"Shown {seen_on.pk}",
-            taxonomy=tnmg,
-            exams=[seen_on],
-            readers=[ana],
-            readers_per_exam=1,
-            actor=diego,
             suggestion_mode=ReviewBatch.SuggestionMode.SHOWN,
         )
-        hidden = batch_create(
-            **OFF,
-            name=f"Hidden {read_on.pk}",
-            taxonomy=tnmg,
-            exams=[read_on],
-            readers=[ana],
-            readers_per_exam=1,
-            actor=diego,
-        )
+        hidden = batch_for(tnmg, diego, [ana], [read_on], **OFF, name=f"Hidden {read_on.pk}")
         assert client(ana).get(f"{READ}/{ref(slot(shown, ana, seen_on))}/").json()["suggestion"] is not None
         submit(ana, slot(hidden, ana, read_on), ["SB"])
         (read,) = Annotation.objects.filter(assignment__batch=hidden)
@@ -445,13 +401,13 @@ def test_a_suggestion_seen_on_a_copy_of_the_ecg_makes_the_read_not_blind(ana, di
 def test_after_a_reassign_the_exposure_names_the_reader_who_saw_it(ana, bruno, diego, tnmg):
     exam = ExamFactory()
     suggestion(exam, tnmg)
-    shown = batch_create(
+    shown = batch_for(
+        tnmg,
+        diego,
+        [ana, bruno],
+        [exam],
         name="Shown",
-        taxonomy=tnmg,
-        exams=[exam],
-        readers=[ana, bruno],
         readers_per_exam=1,
-        actor=diego,
         suggestion_mode=ReviewBatch.SuggestionMode.SHOWN,
     )
     first = Assignment.objects.get(batch=shown, exam=exam)
@@ -475,12 +431,7 @@ def test_after_a_reassign_the_exposure_names_the_reader_who_saw_it(ana, bruno, d
 # --- What the browser receives never names the content -------------------------------------------------
 def test_waveform_etags_are_per_assignment_and_never_the_content_hash(ana, diego, tnmg):
     exam = make_exam(dataset_get_or_create(name="etags"), "E1", seed=1)
-    batches = [
-        batch_create(
-            **OFF, name=f"B{i}", taxonomy=tnmg, exams=[exam], readers=[ana], readers_per_exam=1, actor=diego
-        )
-        for i in range(2)
-    ]
+    batches = [batch_for(tnmg, diego, [ana], [exam], **OFF, name=f"B{i}") for i in range(2)]
     reader = client(ana)
     etags = []
     for batch in batches:
@@ -504,13 +455,13 @@ def test_waveform_etags_are_per_assignment_and_never_the_content_hash(ana, diego
 def test_an_escalation_read_lands_among_the_readers_unread_exams_not_at_the_end(diego, tnmg):
     readers = [UserFactory(username=f"r{i}", roles=["reader"]) for i in range(3)]
     exams = [ExamFactory() for _ in range(12)]
-    batch = batch_create(
+    batch = batch_for(
+        tnmg,
+        diego,
+        readers,
+        exams,
         name="Escalating",
-        taxonomy=tnmg,
-        exams=exams,
-        readers=readers,
         readers_per_exam=2,
-        actor=diego,
         seed=5,
         escalation={"mode": "add_reader", "cap": 1},
     )
@@ -537,9 +488,7 @@ def test_an_escalation_read_lands_among_the_readers_unread_exams_not_at_the_end(
 # --- Pseudonyms stay put --------------------------------------------------------------------------------
 def test_adding_a_reader_keeps_every_readers_pseudonym(ana, bruno, carla, diego, tnmg):
     exams = [ExamFactory() for _ in range(6)]
-    batch = batch_create(
-        name="Letters", taxonomy=tnmg, exams=exams, readers=[ana, bruno], readers_per_exam=2, actor=diego
-    )
+    batch = batch_for(tnmg, diego, [ana, bruno], exams, name="Letters")
     exam = exams[0]
     submit(ana, slot(batch, ana, exam), ["SB"])
     submit(bruno, slot(batch, bruno, exam), ["ST"])
@@ -569,18 +518,10 @@ def test_the_designer_counts_exams_readers_know_from_elsewhere_and_can_keep_them
     dataset = DatasetFactory(name="known")
     exams = [ExamFactory(dataset=dataset) for _ in range(4)]
     read_before, suggested = exams[0], exams[1]
-    batch_create(
-        name="Before", taxonomy=tnmg, exams=[read_before], readers=[ana], readers_per_exam=1, actor=diego
-    )
+    batch_for(tnmg, diego, [ana], [read_before], name="Before")
     suggestion(suggested, tnmg)
-    shown = batch_create(
-        name="Shown",
-        taxonomy=tnmg,
-        exams=[suggested],
-        readers=[ana],
-        readers_per_exam=1,
-        actor=diego,
-        suggestion_mode=ReviewBatch.SuggestionMode.SHOWN,
+    shown = batch_for(
+        tnmg, diego, [ana], [suggested], name="Shown", suggestion_mode=ReviewBatch.SuggestionMode.SHOWN
     )
     assert client(ana).get(f"{READ}/{ref(slot(shown, ana, suggested))}/").status_code == 200
     fay = UserFactory(username="fay", roles=["reader"])
@@ -642,15 +583,8 @@ def test_the_suggestion_of_a_copy_of_the_ecg_is_the_one_revealed_and_shown_when_
         computed_on, read_on = (copy, first) if computed_on_copy else (first, copy)
         made = suggestion(computed_on, tnmg)
         batches = {
-            mode: batch_create(
-                **OFF,
-                name=f"{mode} {reader.pk}",
-                taxonomy=tnmg,
-                exams=[read_on],
-                readers=[reader],
-                readers_per_exam=1,
-                actor=diego,
-                suggestion_mode=mode,
+            mode: batch_for(
+                tnmg, diego, [reader], [read_on], **OFF, name=f"{mode} {reader.pk}", suggestion_mode=mode
             )
             for mode in (ReviewBatch.SuggestionMode.TWO_STAGE, ReviewBatch.SuggestionMode.SHOWN)
         }
@@ -670,14 +604,7 @@ def test_an_exam_left_unread_in_a_closed_batch_is_not_known_to_its_reader(ana, d
 
     drafted = ExamFactory(dataset=DatasetFactory(name="reopened"))
     unread = ExamFactory(dataset=DatasetFactory(name="reopened-unread"))
-    early = batch_create(
-        name="Closed early",
-        taxonomy=tnmg,
-        exams=[drafted, unread],
-        readers=[ana],
-        readers_per_exam=1,
-        actor=diego,
-    )
+    early = batch_for(tnmg, diego, [ana], [drafted, unread], name="Closed early")
     draft = client(ana).put(
         f"{READ}/{ref(slot(early, ana, drafted))}/draft/",
         {"labels": [{"code": "SB"}], "comment": "", "time_on_task_ms": 1000, "revision": 0},
