@@ -48,14 +48,14 @@ def two_factor_user_ids(user_ids: list[int]) -> set[int]:
     )
 
 
-def active_user(user_id: int):
+def active_user(user_id: int) -> User | None:
     """The active account with this id, or None (a sign-in half done when the account was deactivated)."""
     from django.contrib.auth import get_user_model
 
     return get_user_model().objects.filter(pk=user_id, is_active=True).first()
 
 
-def token_account(requester: User, user_id: int | None):
+def token_account(requester: User, user_id: int | None) -> User:
     """The account a token is asked for: the requester's own, or (a coordinator asking) the one named."""
     from django.contrib.auth import get_user_model
     from django.utils.translation import gettext as _

@@ -53,7 +53,8 @@ def took_key(queue: str) -> str:
 def worker_last_took(queue: str) -> float | None:
     """When a worker last started a task from `queue` (epoch seconds), None if none ever did. Raises if the
     cache is unavailable."""
-    return cache.get(took_key(queue))
+    took: float | None = cache.get(took_key(queue))
+    return took
 
 
 def _patience_s() -> float:

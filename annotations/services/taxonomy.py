@@ -69,11 +69,11 @@ class LoadResult:
     outcome: str  # "created", "updated" or "unchanged"
 
 
-def _is_text(value) -> bool:
+def _is_text(value: object) -> bool:
     return isinstance(value, str) and value.strip() != ""
 
 
-def _check_class(index: int, item, groups: set[str], problems: list[str]) -> dict[str, Any] | None:
+def _check_class(index: int, item: Any, groups: set[str], problems: list[str]) -> dict[str, Any] | None:
     where = f"classes[{index}]"
     if not isinstance(item, dict):
         problems.append(f"{where} is not an object")
@@ -113,7 +113,7 @@ def _check_class(index: int, item, groups: set[str], problems: list[str]) -> dic
     return checked
 
 
-def _check_qualifiers(where: str, qualifiers, problems: list[str]) -> list[str]:
+def _check_qualifiers(where: str, qualifiers: Any, problems: list[str]) -> list[str]:
     """A statement's qualifiers: known ones (annotations.lib.qualifiers), each once."""
     if not isinstance(qualifiers, list) or not all(isinstance(q, str) for q in qualifiers):
         problems.append(f"{where}.qualifiers must be a list of qualifier names")
@@ -179,7 +179,7 @@ def _check_sets(data: dict[str, Any], classes: list[dict[str, Any]], problems: l
     return sets
 
 
-def taxonomy_parse(data, *, default_key: str) -> ParsedTaxonomy:
+def taxonomy_parse(data: Any, *, default_key: str) -> ParsedTaxonomy:
     """Validate a taxonomy document; raise TaxonomyError listing every problem, or return it parsed."""
     if not isinstance(data, dict):
         raise TaxonomyError("the file must hold a JSON object with name, version, groups and classes")

@@ -66,7 +66,7 @@ def default_weights(taxonomy: Taxonomy) -> dict[str, float]:
     return {code: float(shipped.get(code, table["default_weight"])) for code in codes}
 
 
-def _number(value) -> float | None:
+def _number(value: Any) -> float | None:
     """A finite float, or None for anything else (text, NaN, a list)."""
     if isinstance(value, bool):
         return None
@@ -77,7 +77,7 @@ def _number(value) -> float | None:
     return number if math.isfinite(number) else None
 
 
-def _threshold(value) -> float:
+def _threshold(value: Any) -> float:
     threshold = _number(value)
     if threshold is None or threshold <= 0:
         raise EscalationTriggerError(
@@ -270,5 +270,5 @@ def _said(row: dict[str, Any]) -> str:
     }
 
 
-def _differing(exams) -> int:
+def _differing(exams: Iterable[Iterable[frozenset[Any]]]) -> int:
     return sum(1 for sets in exams if len(set(sets)) > 1)

@@ -214,7 +214,7 @@ def _provider_summary(
 
 
 def _estimate(stats: ClassStatistics, metric: str, k: int) -> dict[str, Any]:
-    def number(value) -> float | None:
+    def number(value: Any) -> float | None:
         return None if np.isnan(value) else round(float(value), 4)
 
     return {

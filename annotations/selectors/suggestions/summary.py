@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from django.db import connection
-from django.db.models import BooleanField, Count, F, Func, Max, Q, Subquery
+from django.db.models import BooleanField, Count, F, Func, Max, Q, QuerySet, Subquery
 
 from annotations.models import AuditEvent, BatchExam, ReviewBatch, Suggestion
 from annotations.selectors.suggestions.scoring import META, stored_rationale
@@ -102,16 +102,17 @@ class _InArray(Func):
         return f"{column[0]} = ANY(ARRAY{values[0]})", (*column[1], *values[1])
 
 
-def _unmapped_codes(rows, batch: ReviewBatch) -> list[str]:
+def _unmapped_codes(rows: QuerySet[Suggestion], batch: ReviewBatch) -> list[str]:
     """From one OK row, the first by exam id (an index walk that stops at once, where the newest one
     sorted every row): every row of a version carries the batch taxonomy's unmapped codes, added when its
     exam joined the batch."""
     sample = rows.filter(status=Suggestion.Status.OK).order_by("exam_id").first()
     unmapped = ((sample.measurements or {}).get(META) or {}).get("unmapped", {}) if sample else {}
-    return unmapped.get(str(batch.taxonomy_id), [])
+    codes: list[str] = unmapped.get(str(batch.taxonomy_id), [])
+    return codes
 
 
-def _failures(rows) -> list[dict[str, Any]]:
+def _failures(rows: QuerySet[Suggestion]) -> list[dict[str, Any]]:
     failures = (
         rows.filter(status=Suggestion.Status.FAILED).select_related("exam__dataset").order_by("exam_id")
     )

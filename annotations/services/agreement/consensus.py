@@ -5,6 +5,7 @@ was reached. Pure computation over a snapshot; services.agreement.compute stores
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
@@ -16,7 +17,7 @@ from annotations.models import DiagnosticClass, DisputedLabel, Taxonomy
 from annotations.selectors.agreement.summary import ReadsSnapshot
 
 
-def _nan_to_none(values) -> list[Any]:
+def _nan_to_none(values: Iterable[Any]) -> list[Any]:
     return [None if v is None or (isinstance(v, float) and not np.isfinite(v)) else v for v in values]
 
 

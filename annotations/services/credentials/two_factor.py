@@ -36,7 +36,8 @@ def two_factor_device(user: User, *, confirmed: bool = True) -> TOTPDevice | Non
 
 
 def two_factor_enrolled(user: User) -> bool:
-    return TOTPDevice.objects.filter(user=user, confirmed=True).exists()
+    enrolled: bool = TOTPDevice.objects.filter(user=user, confirmed=True).exists()
+    return enrolled
 
 
 def two_factor_required(user: User) -> bool:

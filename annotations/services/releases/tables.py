@@ -619,4 +619,5 @@ def write_tracings_shard(plan_text: str, path: Path, tick: Callable[[], None]) -
         path, n_rows=header["rows"], length=header["length"], rate_hz=header["rate_hz"], attrs=attrs
     ) as writer:
         _fill(writer, rows, header, tick)
-    return header["rows"]
+    written: int = header["rows"]
+    return written
