@@ -73,6 +73,11 @@ def _receiving(event: str) -> list[WebhookSubscription]:
     return [s for s in subscriptions if event in s.events and has_role(s.owner, Role.COORDINATOR)]
 
 
+def subscribed_to(event: str) -> bool:
+    """Whether any subscription may receive `event`: the hot paths (every read submitted) ask first."""
+    return bool(_receiving(event))
+
+
 def webhook_event_emit(event: str, *, subject: str, data: dict[str, Any]) -> int:
     """Queue `event` about `subject` ("release:7") for every subscription to it, inside the caller's
     transaction (a rolled-back event announces nothing); sent after the commit. An event already queued

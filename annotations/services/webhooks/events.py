@@ -22,7 +22,7 @@ from annotations.models import (
     ReviewBatch,
     WebhookEvent,
 )
-from annotations.services.webhooks.deliveries import webhook_event_emit
+from annotations.services.webhooks.deliveries import subscribed_to, webhook_event_emit
 
 logger = logging.getLogger(__name__)
 OPEN_SLOTS = (Assignment.Status.PENDING, Assignment.Status.IN_PROGRESS)
@@ -51,6 +51,8 @@ def batch_completion_check(batch_id: int) -> int:
     whichever checks last (each inside its own transaction would see the other's slot still open). Never
     raises: the read is already saved."""
     try:
+        if not subscribed_to(WebhookEvent.BATCH_COMPLETED):  # one query where nobody listens
+            return 0
         with transaction.atomic():
             batch = ReviewBatch.objects.filter(pk=batch_id, status=ReviewBatch.Status.ACTIVE).first()
             slots = Assignment.objects.filter(batch_id=batch_id)
