@@ -11,12 +11,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from django.db.models import Count, Exists, OuterRef, Q
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.utils.translation import gettext as _
 
 from annotations.errors import Forbidden, NotFound
 from annotations.models import (
     Adjudication,
+    Annotation,
     AnnotationLabel,
     Assignment,
     AuditEvent,
@@ -49,7 +50,7 @@ class ReaderNote:
     uncertain: list[str]  # codes this reader marked present but uncertain
 
 
-def exam_first_reads(batch_id: int, exam_id: int):
+def exam_first_reads(batch_id: int, exam_id: int) -> QuerySet[Annotation]:
     return _first_reads(batch_id).filter(assignment__exam_id=exam_id)
 
 

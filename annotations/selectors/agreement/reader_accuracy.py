@@ -5,7 +5,7 @@ coordinator's); counted at each request from the stored consensus, as a release 
 
 from __future__ import annotations
 
-from contextlib import nullcontext
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -74,7 +74,7 @@ def batch_reader_accuracy(batch: ReviewBatch) -> dict[str, Any]:
     }
 
 
-def _snapshot():
+def _snapshot() -> AbstractContextManager[None]:
     """The release's read-only snapshot (its queries stream through a cursor that lives in a transaction),
     unless the caller holds a transaction already."""
     return nullcontext() if connection.in_atomic_block else read_snapshot()

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from django.db import connection
-from django.db.models import Count, Exists, F, Max, Min, OuterRef, Q, Subquery
+from django.db.models import Count, Exists, F, Max, Min, OuterRef, Q, QuerySet, Subquery
 from django.utils.translation import gettext as _
 
 from annotations.errors import Forbidden, NotFound
@@ -38,7 +38,7 @@ if TYPE_CHECKING:
     from django.contrib.auth.models import User
 
 
-def _first_reads(batch_id: int):
+def _first_reads(batch_id: int) -> QuerySet[Annotation]:
     """Submitted current first-round reads: what agreement is computed from (retests measure a reader
     against themself and are kept out; a two-stage read counts once, by its current annotation)."""
     return Annotation.objects.filter(

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from django.contrib.auth import get_user_model
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, OuterRef, QuerySet
 from django.utils.formats import date_format
 from django.utils.translation import gettext
 
@@ -60,7 +60,7 @@ def reading_reader_ids(reader_ids: Iterable[int]) -> set[int]:
     return reading - set(coordinators_until(reading))
 
 
-def batch_readers(batch: ReviewBatch):
+def batch_readers(batch: ReviewBatch) -> QuerySet[User]:
     """The batch's readers as accounts, by name, deactivated ones included (their unread exams must stay
     movable)."""
     return get_user_model().objects.filter(pk__in=batch_reader_ids(batch)).order_by("username")

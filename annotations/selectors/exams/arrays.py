@@ -74,7 +74,8 @@ def parallel_aggregates() -> int:
     """How many processes PostgreSQL may give one query: the leader and its parallel workers."""
     with connection.cursor() as cursor:
         cursor.execute("SELECT current_setting('max_parallel_workers_per_gather')::int")
-        return 1 + cursor.fetchone()[0]
+        workers: int = cursor.fetchone()[0]
+        return 1 + workers
 
 
 def query_array_in_parts(

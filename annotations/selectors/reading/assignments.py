@@ -205,10 +205,12 @@ def assignment_for_reader_locked(user: User, assignment_id: int) -> Assignment:
     for model, _, names in _LOCKED_MODELS:
         instances.append(model.from_db(db, names, row[start : start + len(names)]))
         start += len(names)
+    assignment: Assignment
     assignment, batch, taxonomy = instances
     batch.taxonomy = taxonomy
     assignment.batch = batch
-    assignment.first_shown_at = row[-1]
+    # The locked row's own, set as annotate() would (services.reading reads it; not a model field).
+    assignment.first_shown_at = row[-1]  # type: ignore[attr-defined]
     return assignment
 
 
@@ -257,7 +259,8 @@ def assignment_next_id_for_reader(
     for status in OPEN:  # unread first, then drafts
         rows = _NEXT.rows(shape=(batch_id is not None, len(left), status), reader_id=user.pk, **values)
         if rows:
-            return rows[0][0]
+            first: int = rows[0][0]
+            return first
     return None
 
 

@@ -64,7 +64,7 @@ def reading_correction(assignment: Assignment, annotation: Annotation | None) ->
     }
 
 
-def returned_reason_subquery():
+def returned_reason_subquery() -> Subquery:
     """For a query of assignments: the reason of the last recorded revision of the current read, which is
     not empty exactly when that revision returned the read to its reader (an amendment's reason never is
     last on an open slot: amending needs a submitted read, and a return or a submit follows it)."""

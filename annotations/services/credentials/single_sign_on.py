@@ -33,7 +33,7 @@ class SignInRefused(Exception):
     """The provider vouched for the person, but they may not sign in here; the message says why."""
 
 
-def identity_sign_in(*, issuer: str, claims: dict[str, Any], ip: str | None):
+def identity_sign_in(*, issuer: str, claims: dict[str, Any], ip: str | None) -> User:
     """The local account the person signs in as, after the provider's sign-in (claims: the ID token's,
     then the userinfo answer's). Raises SignInRefused."""
     subject = str(claims.get("sub") or "")
@@ -104,7 +104,7 @@ def _identity_create(issuer: str, subject: str, claims: dict[str, Any]) -> SsoId
     return identity
 
 
-def _linked_by_email(issuer: str, claims: dict[str, Any]):
+def _linked_by_email(issuer: str, claims: dict[str, Any]) -> User | None:
     """The one local account with the provider's verified address, not yet linked to this provider."""
     email = claims.get("email")
     verified = claims.get("email_verified") in (True, "true")
@@ -116,7 +116,7 @@ def _linked_by_email(issuer: str, claims: dict[str, Any]):
     return matches[0] if len(matches) == 1 else None
 
 
-def _account_create(claims: dict[str, Any]):
+def _account_create(claims: dict[str, Any]) -> User:
     """A new account without a password (it signs in through the provider only), under a free username
     made from OIDC_USERNAME_CLAIM: an existing account's name is never taken over."""
     User = get_user_model()

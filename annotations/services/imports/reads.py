@@ -172,7 +172,7 @@ def _parse(reader: ReaderFile, codes: list[str], exam_ids: set[str], n_exams: in
     return parsed
 
 
-def _external_reader(label: str):
+def _external_reader(label: str) -> tuple[User, bool]:
     """The external reader's account, created inactive with no usable password; an account of that
     name that can sign in is refused (its reads are its own, never an import's)."""
     User = get_user_model()
