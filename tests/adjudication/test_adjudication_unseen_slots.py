@@ -10,9 +10,8 @@ import pytest
 
 from annotations.models import Assignment
 from annotations.selectors.batches.closures import CLOSED_WITHOUT_READ
-from annotations.services.batches.lifecycle import batch_create
 from tests.adjudication.test_adjudication import disputed, read, secret_readers  # noqa: F401
-from tests.factories import UserFactory, make_exam
+from tests.factories import UserFactory, batch_for, make_exam
 from tests.reading.helpers import ref
 
 pytestmark = pytest.mark.django_db
@@ -35,9 +34,7 @@ def test_a_slot_never_opened_in_a_closed_batch_does_not_keep_its_reader_from_adj
 ):
     batch, exam = disputed
     rita = UserFactory(username="rita", roles=["reader", "adjudicator"])
-    elsewhere = batch_create(
-        name="Closed early", taxonomy=tnmg, exams=[exam], readers=[rita], readers_per_exam=1, actor=diego
-    )
+    elsewhere = batch_for(tnmg, diego, [rita], [exam], name="Closed early")
     assert _queue(client_for, rita) == []  # she may still read it: no one's labels before her own
     queue_page = client_for(rita).get("/adjudication/").content.decode()
     assert "Exams you hold a read of in any batch, made or still to make, are never listed" in queue_page
@@ -63,14 +60,7 @@ def test_a_slot_set_aside_unopened_when_its_reader_became_adjudicator_only_does_
     batch, exam = disputed
     rita = UserFactory(username="rita", roles=["reader", "adjudicator"])
     other = make_exam(heart_rate=88.0, seed=3)
-    elsewhere = batch_create(
-        name="Both read both",
-        taxonomy=tnmg,
-        exams=[exam, other],
-        readers=[rita, ana],
-        readers_per_exam=2,
-        actor=diego,
-    )
+    elsewhere = batch_for(tnmg, diego, [rita, ana], [exam, other], name="Both read both")
     read(rita, elsewhere, other, ["SB"])  # she knows this one, and not the tied exam
     coordinator = client_for(diego)
     assert coordinator.post(f"/people/{rita.pk}/roles/", {"roles": ["adjudicator"]}).status_code == 302
@@ -92,7 +82,7 @@ def test_a_slot_still_to_read_in_a_running_batch_keeps_its_reader_away(
 ):
     batch, exam = disputed
     rita = UserFactory(username="rita", roles=["reader", "adjudicator"])
-    batch_create(name="Running", taxonomy=tnmg, exams=[exam], readers=[rita], readers_per_exam=1, actor=diego)
+    batch_for(tnmg, diego, [rita], [exam], name="Running")
     assert _queue(client_for, rita) == []
     assert client_for(rita).get(f"/adjudication/{batch.pk}/{exam.pk}/").status_code == 404
 
@@ -109,9 +99,7 @@ def test_a_reader_whose_skip_reason_copies_a_system_closure_still_holds_the_exam
     reader who types a set-aside reason still skipped the exam, counts as a skip and may not adjudicate it."""
     batch, exam = disputed
     rita = UserFactory(username="rita", roles=["reader", "adjudicator"])
-    elsewhere = batch_create(
-        name="Rita reads it", taxonomy=tnmg, exams=[exam], readers=[rita], readers_per_exam=1, actor=diego
-    )
+    elsewhere = batch_for(tnmg, diego, [rita], [exam], name="Rita reads it")
     slot = Assignment.objects.get(batch=elsewhere, reader=rita)
     skipped = client_for(rita).post(
         f"/api/v1/reading/assignments/{ref(slot)}/skip/", {"reason": reason}, content_type="application/json"

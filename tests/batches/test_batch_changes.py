@@ -6,9 +6,9 @@ import pytest
 from django.utils import timezone
 
 from annotations.models import AdjudicationView, Assignment, AuditEvent, ReviewBatch
-from annotations.services.batches.lifecycle import BatchDesignError, batch_close, batch_create
+from annotations.services.batches.lifecycle import BatchDesignError, batch_close
 from annotations.services.batches.queues import batch_add_exams, batch_add_readers, batch_reassign
-from tests.factories import ExamFactory, UserFactory
+from tests.factories import ExamFactory, UserFactory, batch_for
 from tests.reading.helpers import ref
 
 pytestmark = pytest.mark.django_db
@@ -16,13 +16,13 @@ pytestmark = pytest.mark.django_db
 
 def _one_reader_each(name: str, exams: int, readers, coordinator, taxonomy, **design):
     """A running batch of `exams` exams, each read by one of `readers`, seed 3."""
-    return batch_create(
+    return batch_for(
+        taxonomy,
+        coordinator,
+        readers,
+        ExamFactory.create_batch(exams),
         name=name,
-        taxonomy=taxonomy,
-        exams=ExamFactory.create_batch(exams),
-        readers=readers,
         readers_per_exam=1,
-        actor=coordinator,
         seed=3,
         **design,
     )
@@ -79,14 +79,7 @@ def test_reassigning_moves_only_unread_exams_to_the_end_of_the_other_queue(batch
 
 
 def test_an_exam_the_new_reader_already_has_stays_with_the_old_reader(ana, bruno, diego, tnmg):
-    batch = batch_create(
-        name="k2",
-        taxonomy=tnmg,
-        exams=ExamFactory.create_batch(4),
-        readers=[ana, bruno],
-        readers_per_exam=2,
-        actor=diego,
-    )
+    batch = batch_for(tnmg, diego, [ana, bruno], ExamFactory.create_batch(4), name="k2")
     outcome = batch_reassign(batch=batch, from_reader=ana, to_reader=bruno, actor=diego)
     assert outcome == {
         "moved": 0,
@@ -160,15 +153,8 @@ def test_a_new_reader_reads_every_gold_exam_and_no_one_loses_theirs(client_for, 
 
     exams = ExamFactory.create_batch(8)
     gold = exams[:2]
-    batch = batch_create(
-        name="Gold",
-        taxonomy=tnmg,
-        exams=exams,
-        readers=[ana, bruno],
-        readers_per_exam=1,
-        actor=diego,
-        seed=3,
-        gold_exams=gold,
+    batch = batch_for(
+        tnmg, diego, [ana, bruno], exams, name="Gold", readers_per_exam=1, seed=3, gold_exams=gold
     )
     carol = UserFactory(username="carol", roles=["reader"])
     response = client_for(diego).post(
@@ -240,13 +226,13 @@ def _reader_who_left(ana, bruno, diego, tnmg, leave):
     study (`leave`: deactivated, or the reader role taken away)."""
     from annotations.services.reading import LabelInput, annotation_save_draft, annotation_submit
 
-    batch = batch_create(
+    batch = batch_for(
+        tnmg,
+        diego,
+        [ana, bruno],
+        ExamFactory.create_batch(40),
         name="Leaving",
-        taxonomy=tnmg,
-        exams=ExamFactory.create_batch(40),
-        readers=[ana, bruno],
         readers_per_exam=1,
-        actor=diego,
         seed=3,
         retest_fraction=0.2,
     )
@@ -437,13 +423,13 @@ def test_a_reassign_never_leaves_a_retest_right_after_its_first_read(client_for,
     retests right after the first reads he just made, remembered. Those are withdrawn, and said so."""
     from annotations.services.reading import LabelInput, annotation_submit
 
-    batch = batch_create(
+    batch = batch_for(
+        tnmg,
+        diego,
+        [ana, bruno],
+        ExamFactory.create_batch(40),
         name="Gap",
-        taxonomy=tnmg,
-        exams=ExamFactory.create_batch(40),
-        readers=[ana, bruno],
         readers_per_exam=1,
-        actor=diego,
         retest_fraction=0.2,
         seed=5,
     )

@@ -8,9 +8,8 @@ import pytest
 
 from annotations.models import Assignment, ReviewBatch
 from annotations.roles import Role, user_roles
-from annotations.services.batches.lifecycle import batch_create
 from tests.batches.test_batch_escalation import read
-from tests.factories import DatasetFactory, UserFactory, make_exam
+from tests.factories import DatasetFactory, UserFactory, batch_for, make_exam
 
 pytestmark = pytest.mark.django_db
 
@@ -32,13 +31,8 @@ def test_a_coordinator_is_refused_as_a_reader_of_a_new_batch(client_for, diego, 
 def test_a_coordinator_is_refused_as_a_reader_added_later_or_handed_exams(
     client_for, diego, ana, bruno, pi, tnmg
 ):
-    batch = batch_create(
-        name="Running",
-        taxonomy=tnmg,
-        exams=[make_exam(seed=i) for i in range(4)],
-        readers=[ana, bruno],
-        readers_per_exam=1,
-        actor=diego,
+    batch = batch_for(
+        tnmg, diego, [ana, bruno], [make_exam(seed=i) for i in range(4)], name="Running", readers_per_exam=1
     )
     client = client_for(diego)
     added = client.post(f"/batches/{batch.pk}/add-readers/", {"readers": [pi.pk]}, follow=True)
@@ -51,9 +45,7 @@ def test_a_coordinator_is_refused_as_a_reader_added_later_or_handed_exams(
 
 
 def test_a_reader_with_reads_still_open_is_not_made_a_coordinator(client_for, diego, ana, tnmg):
-    batch_create(
-        name="Open", taxonomy=tnmg, exams=[make_exam(seed=1)], readers=[ana], readers_per_exam=1, actor=diego
-    )
+    batch_for(tnmg, diego, [ana], [make_exam(seed=1)], name="Open")
     answer = client_for(diego).post(
         f"/people/{ana.pk}/roles/", {"roles": ["reader", "coordinator"]}, follow=True
     )
@@ -65,13 +57,13 @@ def test_a_reader_made_coordinator_once_their_reads_are_done_is_handed_none_of_t
     client_for, ana, bruno, diego, tnmg
 ):
     jack = UserFactory(username="jack", roles=[Role.READER])
-    batch = batch_create(
+    batch = batch_for(
+        tnmg,
+        diego,
+        [ana, bruno, jack],
+        [make_exam(seed=i) for i in range(3)],
         name="Growing",
-        taxonomy=tnmg,
-        exams=[make_exam(seed=i) for i in range(3)],
-        readers=[ana, bruno, jack],
         readers_per_exam=2,
-        actor=diego,
     )
     for slot in Assignment.objects.filter(batch=batch, reader=jack):
         read(jack, slot, ["SB"])
@@ -113,14 +105,7 @@ def test_a_former_coordinator_is_refused_as_a_reader_naming_when_the_role_ended(
     assert answer.status_code == 400, answer.content
     assert "hank was a coordinator until" in str(answer.json())
     assert not ReviewBatch.objects.exists()
-    batch = batch_create(
-        name="Ana alone",
-        taxonomy=tnmg,
-        exams=[make_exam(seed=2)],
-        readers=[ana],
-        readers_per_exam=1,
-        actor=diego,
-    )
+    batch = batch_for(tnmg, diego, [ana], [make_exam(seed=2)], name="Ana alone")
     added = client.post(
         f"/api/v1/batches/{batch.pk}/readers/", {"reader_ids": [hank.pk]}, content_type="application/json"
     )

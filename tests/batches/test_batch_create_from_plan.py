@@ -31,9 +31,9 @@ from annotations.selectors.exams.selection import (
     matching_scores,
     suggestion_scores,
 )
-from annotations.services.batches.lifecycle import batch_create, batch_create_from_plan
+from annotations.services.batches.lifecycle import batch_create_from_plan
 from annotations.services.suggestions import latest_scores_upsert
-from tests.factories import DatasetFactory, ExamFactory, UserFactory
+from tests.factories import DatasetFactory, ExamFactory, UserFactory, batch_for
 
 pytestmark = pytest.mark.django_db
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
@@ -96,9 +96,7 @@ def test_a_dispute_seen_after_the_preview_keeps_the_exam_from_that_reader(
 ):
     plan = batch_plan(diego, spec([ana, bruno], tnmg, readers_per_exam=1, sample_size=10))
     exam_id = next(s.exam_id for s in plan.design.slots if s.reader_id == ana.pk)
-    other = batch_create(
-        name="Earlier", taxonomy=tnmg, exams=archive[:1], readers=[bruno], readers_per_exam=1, actor=diego
-    )
+    other = batch_for(tnmg, diego, [bruno], archive[:1], name="Earlier")
     AdjudicationView.objects.create(batch=other, exam_id=exam_id, adjudicator=ana)
     batch = batch_create_from_plan(plan=plan, actor=diego)
     assert list(
@@ -257,14 +255,7 @@ def test_a_score_window_nobody_scored_matches_no_exam_and_changes_nothing(
         assert response.status_code == 400, (url, response.content)
         assert "no exam matches the criteria" in response.json()["detail"]
     assert not ReviewBatch.objects.filter(name="Windowed").exists()
-    running = batch_create(
-        name="Running",
-        taxonomy=tnmg,
-        exams=archive[:2],
-        readers=[ana, bruno],
-        readers_per_exam=2,
-        actor=diego,
-    )
+    running = batch_for(tnmg, diego, [ana, bruno], archive[:2], name="Running")
     response = client.post(
         f"/api/v1/batches/{running.pk}/exams/", {"criteria": window}, content_type="application/json"
     )
@@ -282,9 +273,7 @@ def test_a_reader_who_saw_disputes_leaves_the_other_readers_loads_within_one(
     exams = ExamFactory.create_batch(15, dataset=DatasetFactory(name="clinic"))
     # Read by someone outside the study: the disputes carla opened are all that keeps anyone away.
     eli = UserFactory(username="eli", roles=["reader"])
-    earlier = batch_create(
-        name="Earlier", taxonomy=tnmg, exams=exams[:6], readers=[eli], readers_per_exam=1, actor=diego
-    )
+    earlier = batch_for(tnmg, diego, [eli], exams[:6], name="Earlier")
     for exam in exams[:6]:
         AdjudicationView.objects.create(batch=earlier, exam_id=exam.pk, adjudicator=carla)
     body = {

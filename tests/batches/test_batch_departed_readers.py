@@ -6,9 +6,8 @@ An exam that has nobody left to add goes to adjudication instead, as when no rea
 import pytest
 
 from annotations.models import Assignment, AuditEvent, BatchExam
-from annotations.services.batches.lifecycle import batch_create
 from tests.batches.test_batch_escalation import read
-from tests.factories import DatasetFactory, ExamFactory, UserFactory
+from tests.factories import DatasetFactory, ExamFactory, UserFactory, batch_for
 
 pytestmark = pytest.mark.django_db
 
@@ -36,13 +35,13 @@ def test_an_escalation_never_hands_the_extra_read_to_a_reader_who_left(
 ):
     jack = UserFactory(username="jack", roles=["reader"])
     exam = ExamFactory()
-    batch = batch_create(
+    batch = batch_for(
+        tnmg,
+        diego,
+        [ana, bruno, jack],
+        [exam],
         name="E",
-        taxonomy=tnmg,
-        exams=[exam],
-        readers=[ana, bruno, jack],
         readers_per_exam=2,
-        actor=diego,
         escalation={"mode": "add_reader", "cap": 1},
         seed=3,
     )
@@ -60,14 +59,7 @@ def test_an_escalation_never_hands_the_extra_read_to_a_reader_who_left(
 def test_exams_added_to_a_running_batch_go_to_the_readers_still_reading(client_for, ana, bruno, diego, tnmg):
     jack = UserFactory(username="jack", roles=["reader"])
     first = ExamFactory.create_batch(3)
-    batch = batch_create(
-        name="Growing",
-        taxonomy=tnmg,
-        exams=first,
-        readers=[ana, bruno, jack],
-        readers_per_exam=2,
-        actor=diego,
-    )
+    batch = batch_for(tnmg, diego, [ana, bruno, jack], first, name="Growing", readers_per_exam=2)
     client = client_for(diego)
     _leave(client, jack, "deactivated")
     jacks_before = Assignment.objects.filter(batch=batch, reader=jack).count()
@@ -92,9 +84,7 @@ def test_adding_a_reader_moves_no_unread_exam_to_one_who_left(client_for, ana, b
     jack = UserFactory(username="jack", roles=["reader"])
     carol = UserFactory(username="carol", roles=["reader"])
     exams = ExamFactory.create_batch(12)
-    batch = batch_create(
-        name="Moving", taxonomy=tnmg, exams=exams, readers=[ana, bruno, jack], readers_per_exam=1, actor=diego
-    )
+    batch = batch_for(tnmg, diego, [ana, bruno, jack], exams, name="Moving", readers_per_exam=1)
     client = client_for(diego)
     _leave(client, jack, "deactivated")
     # jack's unread exams go to bruno first (the coordinator's reassignment), leaving jack the lightest.
@@ -124,14 +114,7 @@ def test_a_reader_who_left_with_exams_nobody_else_may_take_does_not_hold_the_bat
     jack = UserFactory(username="jack", roles=["reader"])
     carol = UserFactory(username="carol", roles=["reader"])
     exams = ExamFactory.create_batch(2)
-    batch = batch_create(
-        name="All read all",
-        taxonomy=tnmg,
-        exams=exams,
-        readers=[ana, bruno, jack],
-        readers_per_exam=3,
-        actor=diego,
-    )
+    batch = batch_for(tnmg, diego, [ana, bruno, jack], exams, name="All read all")
     for reader in (ana, bruno):
         for slot in Assignment.objects.filter(batch=batch, reader=reader):
             read(reader, slot, ["SB"])
@@ -179,9 +162,7 @@ def test_a_reader_still_reading_keeps_the_exams_the_new_reader_already_reads(
 ):
     """The set-aside is for those who left: a reader still reading keeps them, as before."""
     exams = ExamFactory.create_batch(2)
-    batch = batch_create(
-        name="Both", taxonomy=tnmg, exams=exams, readers=[ana, bruno], readers_per_exam=2, actor=diego
-    )
+    batch = batch_for(tnmg, diego, [ana, bruno], exams, name="Both")
     client = client_for(diego)
     response = client.post(
         f"/batches/{batch.pk}/reassign/", {"from_reader": bruno.pk, "to_reader": ana.pk}, follow=True

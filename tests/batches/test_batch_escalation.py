@@ -3,9 +3,8 @@
 import pytest
 
 from annotations.models import Assignment, AuditEvent, BatchExam
-from annotations.services.batches.lifecycle import batch_create
 from annotations.services.reading import LabelInput, annotation_save_draft, annotation_submit
-from tests.factories import ExamFactory, UserFactory
+from tests.factories import ExamFactory, UserFactory, batch_for
 
 pytestmark = pytest.mark.django_db
 
@@ -19,14 +18,8 @@ def read(reader, assignment, codes):
 
 def make(diego, tnmg, readers, mode, cap=1):
     exam = ExamFactory()
-    batch = batch_create(
-        name="E",
-        taxonomy=tnmg,
-        exams=[exam],
-        readers=readers,
-        readers_per_exam=2,
-        actor=diego,
-        escalation={"mode": mode, "cap": cap},
+    batch = batch_for(
+        tnmg, diego, readers, [exam], name="E", readers_per_exam=2, escalation={"mode": mode, "cap": cap}
     )
     return batch, exam
 
@@ -79,9 +72,7 @@ def test_with_no_reader_left_to_add_the_exam_goes_to_adjudication(ana, bruno, di
 
 def test_a_batch_without_an_escalation_rule_never_escalates(ana, bruno, diego, tnmg):
     exam = ExamFactory()
-    batch = batch_create(
-        name="Plain", taxonomy=tnmg, exams=[exam], readers=[ana, bruno], readers_per_exam=2, actor=diego
-    )
+    batch = batch_for(tnmg, diego, [ana, bruno], [exam], name="Plain")
     read(ana, slot(batch, ana), ["SB"])
     read(bruno, slot(batch, bruno), ["ST"])
     assert BatchExam.objects.get(batch=batch, exam=exam).needs_adjudication is False
@@ -178,13 +169,13 @@ def test_the_extra_read_goes_to_a_reader_with_exams_still_to_read_among_which_it
     carol = UserFactory(username="carol", roles=["reader"])
     dave = UserFactory(username="dave", roles=["reader"])
     exams = ExamFactory.create_batch(4)
-    batch = batch_create(
+    batch = batch_for(
+        tnmg,
+        diego,
+        [ana, bruno, carol, dave],
+        exams,
         name="E",
-        taxonomy=tnmg,
-        exams=exams,
-        readers=[ana, bruno, carol, dave],
         readers_per_exam=2,
-        actor=diego,
         escalation={"mode": "add_reader", "cap": 1},
         seed=5,
     )
@@ -211,13 +202,13 @@ def test_the_extra_read_never_takes_the_place_of_the_exam_the_reader_has_open(
     The exam a reader has open keeps its place; the extra read goes after it."""
     carol = UserFactory(username="carol", roles=["reader"])
     exams = ExamFactory.create_batch(3)
-    batch = batch_create(
+    batch = batch_for(
+        tnmg,
+        diego,
+        [ana, bruno, carol],
+        exams,
         name="E",
-        taxonomy=tnmg,
-        exams=exams,
-        readers=[ana, bruno, carol],
         readers_per_exam=2,
-        actor=diego,
         escalation={"mode": "add_reader", "cap": 1},
         seed=5,
     )

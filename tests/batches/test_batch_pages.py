@@ -8,9 +8,8 @@ from django.utils import timezone
 from annotations.models import Annotation, Assignment, AuditEvent, BatchExam, ReviewBatch
 from annotations.roles import Role
 from annotations.selectors.batches.progress import batch_progress
-from annotations.services.batches.lifecycle import batch_create
 from annotations.services.reading import LabelInput, annotation_save_draft, annotation_submit
-from tests.factories import DatasetFactory, ExamFactory, UserFactory, add_reference_labels
+from tests.factories import DatasetFactory, ExamFactory, UserFactory, add_reference_labels, batch_for
 
 pytestmark = pytest.mark.django_db
 
@@ -102,9 +101,7 @@ def test_a_design_that_cannot_meet_its_goals_shows_why_and_offers_no_create(
 
 
 def test_readers_and_outsiders_cannot_design_or_watch_batches(client_for, ana, eve, diego, tnmg, archive):
-    batch = batch_create(
-        name="B", taxonomy=tnmg, exams=archive, readers=[ana], readers_per_exam=1, actor=diego
-    )
+    batch = batch_for(tnmg, diego, [ana], archive, name="B")
     for user in (ana, eve):
         client = client_for(user)
         for url in (
@@ -174,15 +171,8 @@ def test_progress_gives_each_readers_counts_times_gold_score_and_reads_per_day(
     taxonomy_load_shipped()  # code15:RBBB reaches TNMG's RBBB through the CODE-15% taxonomy's cross-map
     for exam in archive[:2]:
         add_reference_labels(exam, ("code15", "RBBB"))
-    batch = batch_create(
-        name="P",
-        taxonomy=tnmg,
-        exams=archive,
-        readers=[ana, bruno],
-        readers_per_exam=1,
-        actor=diego,
-        seed=2,
-        gold_exams=archive[:2],
+    batch = batch_for(
+        tnmg, diego, [ana, bruno], archive, name="P", readers_per_exam=1, seed=2, gold_exams=archive[:2]
     )
     queue = Assignment.objects.filter(batch=batch, reader=ana).order_by("position")
     gold = list(queue.filter(exam__in=archive[:2]))
@@ -204,9 +194,7 @@ def test_progress_gives_each_readers_counts_times_gold_score_and_reads_per_day(
 
 
 def test_closing_from_the_dashboard_is_audited(client_for, diego, ana, tnmg, archive):
-    batch = batch_create(
-        name="C", taxonomy=tnmg, exams=archive, readers=[ana], readers_per_exam=1, actor=diego
-    )
+    batch = batch_for(tnmg, diego, [ana], archive, name="C")
     response = client_for(diego).post(f"/batches/{batch.pk}/close/")
     assert response.status_code == 302
     batch.refresh_from_db()
@@ -466,13 +454,13 @@ def test_the_dashboards_gold_score_and_the_agreement_pages_gold_accuracy_count_t
     taxonomy_load_shipped()
     for exam in archive[:3]:
         add_reference_labels(exam, ("code15", "RBBB"))
-    batch = batch_create(
+    batch = batch_for(
+        tnmg,
+        diego,
+        [ana, bruno],
+        archive[:4],
         name="Gold",
-        taxonomy=tnmg,
-        exams=archive[:4],
-        readers=[ana, bruno],
         readers_per_exam=1,
-        actor=diego,
         seed=2,
         gold_exams=archive[:3],
     )

@@ -7,8 +7,7 @@ import re
 
 import pytest
 
-from annotations.services.batches.lifecycle import batch_create
-from tests.factories import make_exam
+from tests.factories import batch_for, make_exam
 from tests.reading.helpers import queue, ref
 
 pytestmark = pytest.mark.django_db
@@ -16,9 +15,7 @@ API = "/api/v1/reading/assignments"
 
 
 def test_my_reads_marks_the_uncertain_statements(client_for, ana, diego, tnmg):
-    batch = batch_create(
-        name="Sure?", taxonomy=tnmg, exams=[make_exam(seed=1)], readers=[ana], readers_per_exam=1, actor=diego
-    )
+    batch = batch_for(tnmg, diego, [ana], [make_exam(seed=1)], name="Sure?")
     slot = queue(batch, ana)[0]
     client = client_for(ana)
     labels = [{"code": "SR", "uncertain": False}, {"code": "NORM", "uncertain": True}]
@@ -41,9 +38,7 @@ def test_my_reads_marks_the_uncertain_statements(client_for, ana, diego, tnmg):
 def test_my_reads_names_each_statement_in_the_readers_language(client_for, ana, diego, tnmg):
     """A Brazilian reader saw bare codes (RBBB, LVH_RE) in 'Minhas leituras': each now has its name, as
     TNMG reports write it in Portuguese."""
-    batch = batch_create(
-        name="Names", taxonomy=tnmg, exams=[make_exam(seed=2)], readers=[ana], readers_per_exam=1, actor=diego
-    )
+    batch = batch_for(tnmg, diego, [ana], [make_exam(seed=2)], name="Names")
     slot = queue(batch, ana)[0]
     client = client_for(ana)
     labels = [{"code": "RBBB", "uncertain": False}]
@@ -62,9 +57,7 @@ def test_my_reads_lists_each_reads_statements_in_the_taxonomys_order(client_for,
     """A cardiologist's walk found each exam's statements in no consistent order from one row to the next;
     they follow the statement list's order: diagnoses first, by the taxonomy's groups, then its order."""
     exams = [make_exam(seed=3), make_exam(seed=4)]
-    batch = batch_create(
-        name="Order", taxonomy=tnmg, exams=exams, readers=[ana], readers_per_exam=1, actor=diego
-    )
+    batch = batch_for(tnmg, diego, [ana], exams, name="Order")
     client = client_for(ana)
     group = {group: i for i, group in enumerate(tnmg.groups)}
     order = {c.code: (c.kind != "diagnostic", group[c.group], c.position) for c in tnmg.classes.all()}
@@ -87,9 +80,7 @@ def test_my_reads_lists_the_statements_as_the_reader_pages_list_does(client_for,
     "SR, NORM" in My reads (SR was added to TNMG after the mined statements, so it comes late by position,
     yet its group, the rhythm, comes after the normal ECG's). The reader page's list is built group by
     group (static/js/pages/reading.js, buildStatements)."""
-    batch = batch_create(
-        name="Order", taxonomy=tnmg, exams=[make_exam(seed=3)], readers=[ana], readers_per_exam=1, actor=diego
-    )
+    batch = batch_for(tnmg, diego, [ana], [make_exam(seed=3)], name="Order")
     slot = queue(batch, ana)[0]
     client = client_for(ana)
     labels = [{"code": code, "uncertain": False} for code in ("Q_POOR", "SR", "NORM")]

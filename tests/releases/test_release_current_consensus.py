@@ -13,10 +13,9 @@ from django.core.management import call_command
 
 from annotations.models import Release
 from annotations.services.agreement.compute import batch_agreement_compute
-from annotations.services.batches.lifecycle import batch_create
 from annotations.services.releases.builds import release_build
 from tests.adjudication.test_adjudication import read
-from tests.factories import UserFactory, make_exam
+from tests.factories import UserFactory, batch_for, make_exam
 
 pytestmark = pytest.mark.django_db
 
@@ -30,9 +29,7 @@ def _fresh_batch(diego, tnmg, *, computed_before: bool):
     unanimous 1dAVb, a tie on it, and no 1dAVb."""
     one, two = (UserFactory(username=name, roles=["reader"]) for name in ("one", "two"))
     exams = [make_exam(seed=i) for i in range(3)]
-    batch = batch_create(
-        name="Fresh", taxonomy=tnmg, exams=exams, readers=[one, two], readers_per_exam=2, actor=diego
-    )
+    batch = batch_for(tnmg, diego, [one, two], exams, name="Fresh")
     read(one, batch, exams[2], ["SB"])
     read(two, batch, exams[2], ["SB"])
     if computed_before:
@@ -109,9 +106,7 @@ def _busy_batch(diego, tnmg):
     """Two readers, three exams: all read but one read of the last, which is to come."""
     one, two = (UserFactory(username=name, roles=["reader"]) for name in ("one", "two"))
     exams = [make_exam(seed=i) for i in range(3)]
-    batch = batch_create(
-        name="Busy", taxonomy=tnmg, exams=exams, readers=[one, two], readers_per_exam=2, actor=diego
-    )
+    batch = batch_for(tnmg, diego, [one, two], exams, name="Busy")
     for exam in exams:
         read(one, batch, exam, ["SB", "1dAVb"])
     read(two, batch, exams[0], ["SB", "1dAVb"])
@@ -155,9 +150,7 @@ def test_a_batch_read_faster_than_its_consensus_is_computed_fails_the_build_and_
 
     one, two = (UserFactory(username=name, roles=["reader"]) for name in ("one", "two"))
     exams = [make_exam(seed=i) for i in range(EXPORT_TRIES + 1)]
-    batch = batch_create(
-        name="Busy", taxonomy=tnmg, exams=exams, readers=[one, two], readers_per_exam=2, actor=diego
-    )
+    batch = batch_for(tnmg, diego, [one, two], exams, name="Busy")
     for exam in exams:
         read(one, batch, exam, ["SB"])
     _read_after_each_catch_up(monkeypatch, [(two, batch, exam, ["SB"]) for exam in exams])

@@ -11,6 +11,7 @@ import pytest
 from annotations.services.adjudication import Decision, adjudication_decide
 from annotations.services.releases.builds import release_build, release_create
 from tests.disputes import tied_batch
+from tests.factories import batch_for
 
 pytestmark = pytest.mark.django_db
 
@@ -61,20 +62,13 @@ def test_an_escalated_class_nobody_adjudicated_yet_is_left_empty_not_given_the_m
     undecided, as the dashboard and the adjudication queue count it; after the decision it is decided."""
     from annotations.models import DisputedLabel
     from annotations.services.agreement.compute import batch_agreement_compute
-    from annotations.services.batches.lifecycle import batch_create
     from annotations.services.reading import LabelInput, annotation_submit
     from tests.factories import ExamFactory, UserFactory
 
     exam = ExamFactory()
     eve = UserFactory(username="eve-reader", roles=["reader"])
-    batch = batch_create(
-        name="Escalating",
-        taxonomy=tnmg,
-        exams=[exam],
-        readers=[ana, bruno, eve],
-        readers_per_exam=3,
-        actor=diego,
-        escalation={"mode": "adjudicate"},
+    batch = batch_for(
+        tnmg, diego, [ana, bruno, eve], [exam], name="Escalating", escalation={"mode": "adjudicate"}
     )
     for reader, codes in ((ana, ["SR", "1dAVb"]), (bruno, ["SR"]), (eve, ["SR"])):
         slot = batch.assignments.get(reader=reader, exam=exam)
@@ -128,20 +122,12 @@ def test_exams_of_the_batch_nobody_has_read_yet_are_counted_and_listed_by_the_re
     yet has none, and the release says so (page, API, card), naming it: the card used to count one exam
     fewer than the batch holds with no word why."""
     from annotations.services.agreement.compute import batch_agreement_compute
-    from annotations.services.batches.lifecycle import batch_create
     from annotations.services.batches.queues import batch_add_exams
     from annotations.services.reading import LabelInput, annotation_submit
     from tests.factories import ExamFactory
 
     read_exam, unread = ExamFactory(), ExamFactory()
-    batch = batch_create(
-        name="Growing",
-        taxonomy=tnmg,
-        exams=[read_exam],
-        readers=[ana, bruno],
-        readers_per_exam=2,
-        actor=diego,
-    )
+    batch = batch_for(tnmg, diego, [ana, bruno], [read_exam], name="Growing")
     for reader in (ana, bruno):
         slot = batch.assignments.get(reader=reader, exam=read_exam)
         annotation_submit(actor=reader, assignment=slot, labels=[LabelInput("SR")], revision=0)
@@ -178,14 +164,11 @@ def test_a_release_of_exams_with_too_few_reads_says_so_on_its_page_and_api(
     """Every exam read once where the batch's consensus needs two: every class cell of consensus.csv is
     empty, yet the page and API said nothing was undecided (an operator's walk); only the card listed them."""
     from annotations.services.agreement.compute import batch_agreement_compute
-    from annotations.services.batches.lifecycle import batch_create
     from annotations.services.reading import LabelInput, annotation_submit
     from tests.factories import ExamFactory
 
     exams = [ExamFactory(), ExamFactory()]
-    batch = batch_create(
-        name="Thin", taxonomy=tnmg, exams=exams, readers=[ana, bruno], readers_per_exam=2, actor=diego
-    )
+    batch = batch_for(tnmg, diego, [ana, bruno], exams, name="Thin")
     for exam in exams:
         slot = batch.assignments.get(reader=ana, exam=exam)
         annotation_submit(actor=ana, assignment=slot, labels=[LabelInput("SR")], revision=0)

@@ -17,11 +17,10 @@ from annotations.models import (
     ReviewBatch,
 )
 from annotations.selectors.suggestions.evidence import automation_bias, batch_evidence, provider_agreement
-from annotations.services.batches.lifecycle import batch_create
 from annotations.services.reading import LabelInput, annotation_submit
 from annotations.services.suggestions import suggestion_compute
 from annotations.tasks.agreement import evidence_warm
-from tests.factories import make_exam
+from tests.factories import batch_for, make_exam
 from tests.reading.helpers import queue
 from tests.suggestions.test_suggestions_service import FixedProvider
 
@@ -50,9 +49,7 @@ def scored_batch(ana, diego, tnmg):
     4     0.2       no         0.20      yes        0.3         no
     """
     exams = [make_exam(heart_rate=60.0 + i, seed=i) for i in range(4)]
-    batch = batch_create(
-        name="Evidence", taxonomy=tnmg, exams=exams, readers=[ana], readers_per_exam=1, actor=diego
-    )
+    batch = batch_for(tnmg, diego, [ana], exams, name="Evidence")
     table = [
         (0.9, True, 0.10, False),
         (0.6, False, 0.01, False),
@@ -97,9 +94,7 @@ def test_sensitivity_specificity_and_auc_per_class_match_the_hand_computed_value
 
 def test_without_consensus_there_is_no_agreement_report(ana, diego, tnmg):
     exam = make_exam(seed=1)
-    batch = batch_create(
-        name="No consensus", taxonomy=tnmg, exams=[exam], readers=[ana], readers_per_exam=1, actor=diego
-    )
+    batch = batch_for(tnmg, diego, [ana], [exam], name="No consensus")
     suggestion_compute(exam.pk, FixedProvider())
     assert provider_agreement(batch) == []
     assert automation_bias(batch) == []  # not a two-stage batch
@@ -134,13 +129,12 @@ def two_stage_reads(ana, bruno, diego, tnmg_2026):
     """Two exams read by ana and bruno. Suggested (score >= threshold; AF's threshold is 0.05):
     exam 1: SB 0.9 yes, AF 0.10 yes, LBBB 0.3 no;  exam 2: SB 0.6 yes, AF 0.01 no, LBBB 0.3 no."""
     exams = [make_exam(heart_rate=70.0 + i, seed=i) for i in range(2)]
-    batch = batch_create(
+    batch = batch_for(
+        tnmg_2026,
+        diego,
+        [ana, bruno],
+        exams,
         name="Two stage",
-        taxonomy=tnmg_2026,
-        exams=exams,
-        readers=[ana, bruno],
-        readers_per_exam=2,
-        actor=diego,
         suggestion_mode=ReviewBatch.SuggestionMode.TWO_STAGE,
     )
     suggestion_compute(exams[0].pk, FixedProvider("1", {"SB": 0.9, "AF": 0.10, "LBBB": 0.3}))

@@ -24,7 +24,7 @@ from annotations.models import (
     SuggestionScore,
 )
 from annotations.selectors.suggestions.summary import batch_suggestion_progress
-from annotations.services.batches.lifecycle import batch_close, batch_create
+from annotations.services.batches.lifecycle import batch_close
 from annotations.services.exams.create import ExamInput, exam_create
 from annotations.services.exams.waveforms import waveform_delete, waveform_store_blob
 from annotations.services.suggestions import (
@@ -34,7 +34,7 @@ from annotations.services.suggestions import (
     suggestion_providers,
     suggestions_exam_compute,
 )
-from tests.factories import DatasetFactory, DiagnosticClassFactory, TaxonomyFactory, make_exam
+from tests.factories import DatasetFactory, DiagnosticClassFactory, TaxonomyFactory, batch_for, make_exam
 from tests.reading.helpers import labels, queue, ref, shared_batch
 
 API = "/api/v1/reading/assignments"
@@ -147,14 +147,7 @@ def test_classes_take_scores_through_their_tnmg_map_and_missing_codes_are_report
     taxonomy = TaxonomyFactory(key="local")
     DiagnosticClassFactory(taxonomy=taxonomy, code="BRADY", maps={"tnmg": "SB"})
     DiagnosticClassFactory(taxonomy=taxonomy, code="AF")
-    batch = batch_create(
-        name="Local codes",
-        taxonomy=taxonomy,
-        exams=[make_exam(seed=5)],
-        readers=[ana, bruno],
-        readers_per_exam=2,
-        actor=diego,
-    )
+    batch = batch_for(taxonomy, diego, [ana, bruno], [make_exam(seed=5)], name="Local codes")
     exam_id = BatchExam.objects.get(batch=batch).exam_id
     row = suggestion_compute(exam_id, FixedProvider())
     assert scores_of(row, taxonomy) == {"BRADY": 0.8, "AF": 0.1}
@@ -169,9 +162,7 @@ def test_an_exam_joining_a_batch_of_another_taxonomy_gets_scores_without_recompu
     computed_at = row.computed_at
     taxonomy = TaxonomyFactory(key="later")
     DiagnosticClassFactory(taxonomy=taxonomy, code="AF")
-    batch_create(
-        name="Later", taxonomy=taxonomy, exams=[exam], readers=[ana], readers_per_exam=1, actor=diego
-    )
+    batch_for(taxonomy, diego, [ana], [exam], name="Later")
     again = suggestion_compute(exam.pk, FixedProvider())
     assert again.computed_at == computed_at
     assert scores_of(again, taxonomy) == {"AF": 0.1}
@@ -207,22 +198,8 @@ def test_one_exam_task_runs_every_configured_provider(tnmg):
 
 def test_the_sweep_finds_exams_of_active_batches_without_a_row(ana, bruno, diego, tnmg):
     done, waiting, broken = make_exam(seed=1), make_exam(seed=2), short_exam()
-    batch = batch_create(
-        name="Sweep",
-        taxonomy=tnmg,
-        exams=[done, waiting, broken],
-        readers=[ana, bruno],
-        readers_per_exam=2,
-        actor=diego,
-    )
-    closed = batch_create(
-        name="Closed",
-        taxonomy=tnmg,
-        exams=[make_exam(seed=8)],
-        readers=[ana],
-        readers_per_exam=1,
-        actor=diego,
-    )
+    batch = batch_for(tnmg, diego, [ana, bruno], [done, waiting, broken], name="Sweep")
+    closed = batch_for(tnmg, diego, [ana], [make_exam(seed=8)], name="Closed")
     batch_close(batch=closed, actor=diego)
     measurements = MeasurementProvider()
     suggestion_compute(done.pk, measurements)
