@@ -461,7 +461,11 @@ def annotation_submit(
 
 
 def _open_revision(
-    actor: User, assignment: Assignment, blind: Annotation, resolved, suggestion: Suggestion
+    actor: User,
+    assignment: Assignment,
+    blind: Annotation,
+    resolved: list[tuple[DiagnosticClass, bool, list[str]]],
+    suggestion: Suggestion,
 ) -> Annotation:
     """After the blind read is stored: show the suggestion and start the revised read from it."""
     blind.is_current = False

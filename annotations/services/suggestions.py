@@ -399,7 +399,7 @@ def occlusion_providers() -> dict[str, Provider]:
 def _occlusion_providers(config: str) -> dict[str, Provider]:
     from annotations.lib.providers.base import _import_class
 
-    def offers(entry) -> bool:
+    def offers(entry: str | dict[str, Any]) -> bool:
         return callable(
             getattr(_import_class(entry if isinstance(entry, str) else entry["class"]), "occlusion", None)
         )

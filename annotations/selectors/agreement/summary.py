@@ -5,6 +5,7 @@ coordinator's dashboard. What an adjudicator sees is in selectors.adjudication; 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -371,7 +372,7 @@ def _awaiting_adjudication(cells):
     return cells.exclude(method="adjudicated").filter(Exists(disputed))
 
 
-def settled_consensus(batch_ids):
+def settled_consensus(batch_ids: Sequence[int]) -> QuerySet[Consensus]:
     """The consensus cells of the batches that are final, as the releases give them: adjudicated, or
     decided by the rule on a class nobody disputes."""
     cells = Consensus.objects.filter(batch_id__in=batch_ids)

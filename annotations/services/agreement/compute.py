@@ -27,7 +27,7 @@ import math
 import time
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, Self
 
 import numpy as np
 from django.conf import settings
@@ -260,7 +260,9 @@ class _Cells:
     positive: np.ndarray
 
     @classmethod
-    def of(cls, snapshot: ReadsSnapshot, decision: ConsensusDecision, where: np.ndarray, codes: np.ndarray):
+    def of(
+        cls, snapshot: ReadsSnapshot, decision: ConsensusDecision, where: np.ndarray, codes: np.ndarray
+    ) -> Self:
         e_idx, c_idx = np.nonzero(where)
         return cls(
             exam_ids=np.array(snapshot.exam_ids, dtype=np.int64)[e_idx],

@@ -12,7 +12,9 @@ import numpy as np
 
 from annotations.lib.exclusive_sets import TOKENS
 from annotations.lib.stats import ConsensusDecision, ExclusiveSet, consensus_decide
+from annotations.lib.stats.bootstrap import BootstrapResult
 from annotations.lib.stats.consensus import REASONS
+from annotations.lib.stats.latent import DawidSkene
 from annotations.models import DiagnosticClass, DisputedLabel, Taxonomy
 from annotations.selectors.agreement.summary import ReadsSnapshot
 
@@ -45,7 +47,7 @@ def exclusive_sets_of(taxonomy_id: int, codes: list[str]) -> list[ExclusiveSet]:
 
 
 def consensus_decisions(
-    snapshot: ReadsSnapshot, rule: dict[str, Any], sets: list[ExclusiveSet], latent=None
+    snapshot: ReadsSnapshot, rule: dict[str, Any], sets: list[ExclusiveSet], latent: DawidSkene | None = None
 ) -> ConsensusDecision:
     """Every cell decided by the batch's rule (annotations.lib.stats.consensus_decide), with escalated
     exams' contested classes also sent to the adjudicator. ``latent``: the per-class fit, if made."""
@@ -142,7 +144,7 @@ def consensus_summary(
     }
 
 
-def exam_figures(boot) -> dict[str, Any]:
+def exam_figures(boot: BootstrapResult) -> dict[str, Any]:
     """Exact-match rate and mean Jaccard over the exams read twice, with their intervals (None where
     undefined) and the method that drew them: with readers a sample of readers, two-way, as the kappas'."""
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from annotations.lib.stats.bootstrap import UNIT_PATIENTS
+from annotations.lib.stats.bootstrap import UNIT_PATIENTS, BootstrapResult
 from annotations.lib.stats.specific import SpecificAgreement, specific_agreement
 from annotations.selectors.agreement.patients import exam_patients
 from annotations.selectors.agreement.summary import ReadsSnapshot
@@ -52,7 +52,7 @@ def _class_fields(result: SpecificAgreement, c: int) -> dict[str, Any]:
     }
 
 
-def specific_agreement_parts(snapshot: ReadsSnapshot, boot) -> SpecificParts:
+def specific_agreement_parts(snapshot: ReadsSnapshot, boot: BootstrapResult) -> SpecificParts:
     """The figures of the snapshot's reads, intervals drawn as ``boot``'s were (see the module docstring)."""
     result = specific_agreement(
         snapshot.reads,

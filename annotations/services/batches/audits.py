@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from datetime import date
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -88,7 +89,7 @@ def audit_batch_create(
     sample_size: int | None = None,
     sample_fraction: float | None = None,
     readers_per_exam: int = 1,
-    due_date=None,
+    due_date: date | None = None,
 ) -> ReviewBatch:
     """Create an audit batch of a seeded random sample of the source batches' exams that have a consensus,
     read blind by `auditors` (k of them per exam), with no suggestion shown and reads kept independent:

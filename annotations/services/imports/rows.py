@@ -98,7 +98,7 @@ def _copy(
                 )
 
 
-def _converter(field: models.Field) -> Callable[[Any], Any]:
+def _converter(field: models.Field[Any, Any]) -> Callable[[Any], Any]:
     """The value as the ORM would send it for this field, in a form text COPY takes (JSON as its text)."""
     if field.has_db_default() and not field.has_default():
         # A default kept only in the database: COPY would have to leave the column out. One the model
