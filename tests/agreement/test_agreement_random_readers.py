@@ -61,8 +61,11 @@ def test_the_default_interval_covers_the_population_kappa_of_random_readers(n_re
     "n_readers,population",
     [
         (2, FIXED_EXPERTS),
-        # Measured 0.985: the reader jackknife also counts exam x reader noise when readers barely differ.
-        pytest.param(3, EXPERT, marks=pytest.mark.xfail(strict=True, reason="conservative: covers 0.985")),
+        # Measured 0.975 (195 of 200; 0.985 before the exam x reader noise both jackknifes count was
+        # taken out once): with three readers Satterthwaite's degrees of freedom, which take the reader
+        # jackknife (2 df) and the interaction as independent, leave the interval a little wide
+        # (docs/agreement-statistics.md).
+        pytest.param(3, EXPERT, marks=pytest.mark.xfail(strict=True, reason="conservative: covers 0.975")),
     ],
 )
 def test_the_default_interval_holds_near_perfect_agreement(n_readers, population):

@@ -1,7 +1,8 @@
 """Whole-exam agreement (exact match, mean Jaccard), over every exam and over the exams with a finding,
 gets the default interval the kappas get: with readers a sample of readers, a t interval on Fisher's z
-scale from a jackknife over exams and one over readers. Checked against a direct computation and, for
-coverage, by a simulation of readers drawn from a population with a known exact-match rate and Jaccard."""
+scale from a jackknife over exams and one over readers, less the exam-by-reader noise both count.
+Checked against a direct computation and, for coverage, by a simulation of readers drawn from a
+population with a known exact-match rate and Jaccard."""
 
 from __future__ import annotations
 
@@ -89,25 +90,37 @@ def _exact_jaccard(reads: np.ndarray, with_findings: bool) -> tuple[float, float
 
 
 def reference_interval(reads: np.ndarray, which: int, with_findings: bool, confidence: float = 0.95):
-    """The two-way t interval written out: delete-one jackknife over exams and over readers, variances
-    summed on Fisher's z of the statistic mapped onto (-1, 1), Satterthwaite's degrees of freedom
-    (scipy's t)."""
+    """The two-way t interval written out: on Fisher's z of the statistic mapped onto (-1, 1), the
+    delete-one jackknife variance over exams plus the one over readers less the interaction of the values
+    with one reader and one exam left out (double-centred, as in a two-way analysis of variance), never
+    below either jackknife alone; Satterthwaite's degrees of freedom over the three (scipy's t)."""
 
     def z(value):
         return np.arctanh(np.clip(2 * value - 1, -1 + 1e-9, 1 - 1e-9))
 
-    def jack_var(values):
-        values = z(np.asarray(values))
-        return (len(values) - 1) / len(values) * ((values - values.mean()) ** 2).sum(), len(values)
+    def figure(sub):
+        return z(_exact_jaccard(sub, with_findings)[which])
 
+    def jack_var(values):
+        values = np.asarray(values)
+        return (len(values) - 1) / len(values) * ((values - values.mean()) ** 2).sum()
+
+    n_readers, n_exams = reads.shape[:2]
     point = _exact_jaccard(reads, with_findings)[which]
-    exams = [_exact_jaccard(np.delete(reads, e, axis=1), with_findings)[which] for e in range(reads.shape[1])]
-    readers = [
-        _exact_jaccard(np.delete(reads, r, axis=0), with_findings)[which] for r in range(reads.shape[0])
-    ]
-    (v_e, n_e), (v_r, n_r) = jack_var(exams), jack_var(readers)
-    total = v_e + v_r
-    df = total**2 / (v_e**2 / (n_e - 1) + v_r**2 / (n_r - 1))
+    v_e = jack_var([figure(np.delete(reads, e, axis=1)) for e in range(n_exams)])
+    v_r = jack_var([figure(np.delete(reads, j, axis=0)) for j in range(n_readers)])
+    both = np.array(
+        [
+            [figure(np.delete(np.delete(reads, j, axis=0), e, axis=1)) for e in range(n_exams)]
+            for j in range(n_readers)
+        ]
+    )
+    residual = both - both.mean(axis=1, keepdims=True) - both.mean(axis=0, keepdims=True) + both.mean()
+    v_re = (n_readers - 1) / n_readers * (n_exams - 1) / n_exams * (residual**2).sum()
+    total = max(v_e + v_r - v_re, v_e, v_r)
+    df = total**2 / (
+        v_e**2 / (n_exams - 1) + v_r**2 / (n_readers - 1) + v_re**2 / ((n_readers - 1) * (n_exams - 1))
+    )
     half = stats.t.ppf(1 - (1 - confidence) / 2, df) * np.sqrt(total)
     return point, ((np.tanh(z(point) - half) + 1) / 2, (np.tanh(z(point) + half) + 1) / 2)
 
@@ -173,14 +186,12 @@ def coverage(n_readers: int, n_exams: int, replications: int) -> dict[str, float
 @pytest.mark.parametrize("n_readers", [3, 5])
 def test_the_two_way_intervals_cover_the_population_figures_of_random_readers(n_readers):
     covered = coverage(n_readers, 300, 200)
-    # Measured (600 replications): 3 readers .91 exact match, .93 Jaccard, .93 and .95 on exams with a
-    # finding; 5 readers .94-.97. A true .95 lands in [.92, .98] with probability .97 in 200.
+    # Measured (these 200 replications): 3 readers .935 exact match, .95 Jaccard, .92 and .97 on exams with
+    # a finding; 5 readers .925, .955, .94, .975. A true .95 lands in [.92, .98] with probability .97 in 200.
     assert all(0.90 <= share <= 0.985 for share in covered.values()), covered
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True, reason="from three readers exact match covers .91: its reader jackknife is noisy"
-)
 def test_three_readers_exact_match_holds_its_level():
+    # .91 while the exam x reader noise was counted in both jackknifes; .935 with it counted once.
     assert coverage(3, 300, 200)["exact"] >= 0.93

@@ -142,14 +142,21 @@ def _finding_two_way(
     reads: npt.NDArray[np.int8], exam_sums: FloatArray, units: npt.NDArray[Any], seed: int, confidence: float
 ) -> tuple[FloatArray, FloatArray]:
     """(lower, upper) of the exams-with-a-finding rates, readers a sample of readers: the jackknife over
-    units (exams or patients) and over readers (each left out, exams then read once left out)."""
-    exam_jack = _finding_rates(_jackknife_weights(units, seed).astype(float) @ exam_sums).T
-    reader_jack = []
+    units (exams or patients), over readers (each left out, exams then read once left out) and over both
+    (bootstrap._two_way_t)."""
+    groups = _jackknife_weights(units, seed).astype(float)
+    exam_jack = _finding_rates(groups @ exam_sums).T
+    reader_jack, crossed = [], []
     for r in range(reads.shape[0]):
         rest = np.delete(reads, r, axis=0)
-        reader_jack.append(_finding_rates(exam_features(rest[:, multi_read_exams(rest)])[1].sum(axis=0)))
+        keep = multi_read_exams(rest)
+        sums = exam_features(rest[:, keep])[1]
+        reader_jack.append(_finding_rates(sums.sum(axis=0)))
+        crossed.append(_finding_rates(groups[:, keep] @ sums).T)
     point = _finding_rates(exam_sums.sum(axis=0))
-    lower, upper = _two_way_t(point, exam_jack, np.array(reader_jack), confidence, (0.0, 1.0))
+    lower, upper = _two_way_t(
+        point, exam_jack, np.array(reader_jack), np.array(crossed), confidence, (0.0, 1.0)
+    )
     return np.where(np.isnan(point), np.nan, lower), np.where(np.isnan(point), np.nan, upper)
 
 
