@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
@@ -31,7 +31,7 @@ def user_create(
     email: str = "",
     first_name: str = "",
     last_name: str = "",
-):
+) -> User:
     """Create an active user holding the given roles. Coordinators may open the admin site."""
     User = get_user_model()
     with transaction.atomic():
@@ -135,7 +135,7 @@ def user_create_with_one_time_password(
     email: str = "",
     first_name: str = "",
     last_name: str = "",
-):
+) -> tuple[User, str]:
     """A coordinator opens an account: returns (user, the one-time password to hand over once)."""
     _require_manager(actor)
     return _create_with_one_time_password(
@@ -147,7 +147,9 @@ def user_create_with_one_time_password(
 CONSOLE_ACTOR = "system:console"
 
 
-def user_create_from_console(*, username: str, roles: set[Role], first_name: str = "", last_name: str = ""):
+def user_create_from_console(
+    *, username: str, roles: set[Role], first_name: str = "", last_name: str = ""
+) -> tuple[User, str]:
     """The operator opens an account on the server (manage.py create_coordinator): the first coordinator of
     a production install, where nobody may open it on the People page yet. Returns (user, the one-time
     password to hand over), which must be replaced at the first sign-in (selectors.users)."""
@@ -160,7 +162,7 @@ def user_create_from_console(*, username: str, roles: set[Role], first_name: str
     )
 
 
-def _create_with_one_time_password(*, username: str, roles: set[Role], **fields):
+def _create_with_one_time_password(*, username: str, roles: set[Role], **fields: Any) -> tuple[User, str]:
     """(user, one-time password) for a new account; a taken username or an invalid field is refused."""
     from django.core.exceptions import ValidationError
 

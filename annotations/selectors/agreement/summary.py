@@ -361,7 +361,7 @@ def open_dispute_count(batch: ReviewBatch) -> int:
     return DisputedLabel.objects.filter(batch=batch).exclude(Exists(decided)).count()
 
 
-def _awaiting_adjudication(cells):
+def _awaiting_adjudication(cells: QuerySet[Consensus]) -> QuerySet[Consensus]:
     """A stored cell the rule decided on a disputed class (an escalated exam's majority, say): the batch
     sent the class to a person, and no release gives the rule's value before one decides."""
     disputed = DisputedLabel.objects.filter(
@@ -456,7 +456,9 @@ def agreement_dashboard(result: AgreementResult) -> dict[str, Any]:
     }
 
 
-def reader_tables(data: dict[str, Any], readers: list[dict[str, Any]], names: dict[int, str]) -> dict:
+def reader_tables(
+    data: dict[str, Any], readers: list[dict[str, Any]], names: dict[int, str]
+) -> dict[str, Any]:
     """The reader x class table (outliers first) and whether gold or retest figures exist."""
     pseudonyms = {row["reader_id"]: row.get("pseudonym", "") for row in data.get("readers", [])}
     rows = [

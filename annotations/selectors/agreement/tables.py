@@ -5,6 +5,7 @@ CSV downloads and ``manage.py agreement_report`` give them (one serialiser for b
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,7 +30,7 @@ from annotations.selectors.imports import LabelMatcher, label_classes
 from annotations.selectors.taxonomy import taxonomy_shipped_classes
 
 
-def _axis_positions(ids: list[int], wanted) -> np.ndarray:
+def _axis_positions(ids: list[int], wanted: Iterable[int]) -> np.ndarray:
     """Positions of ``wanted`` ids in the sorted axis ``ids`` (every wanted id must be present)."""
     return np.searchsorted(np.asarray(ids, dtype=np.int64), np.asarray(wanted, dtype=np.int64))
 
@@ -56,14 +57,16 @@ def batch_gold_exam_ids(batch: ReviewBatch) -> set[int]:
     return set(BatchExam.objects.filter(batch=batch, is_gold=True).values_list("exam_id", flat=True))
 
 
-def gold_truths(batch: ReviewBatch, exam_ids=None) -> dict[int, tuple[set[int], set[int]]]:
+def gold_truths(
+    batch: ReviewBatch, exam_ids: Iterable[int] | None = None
+) -> dict[int, tuple[set[int], set[int]]]:
     """Per gold exam of the batch: (the classes its reference label systems speak for, the known findings)
     (reference_truths)."""
     return reference_truths(batch, exam_ids, gold_only=True)
 
 
 def reference_truths(
-    batch: ReviewBatch, exam_ids=None, *, gold_only: bool = False
+    batch: ReviewBatch, exam_ids: Iterable[int] | None = None, *, gold_only: bool = False
 ) -> dict[int, tuple[set[int], set[int]]]:
     """Per exam of the batch (or per gold exam): (the classes its reference labels speak for, the known
     findings), as classes of the batch's taxonomy.
@@ -253,7 +256,7 @@ READER_FIELDS = (
 )
 
 
-def cell(value) -> str:
+def cell(value: object) -> str:
     """One CSV cell: empty for undefined, floats as the shortest text that reads back as the same number
     (a table checked against another implementation must not lose digits), 1/0 for flags."""
     if value is None:

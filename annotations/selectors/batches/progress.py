@@ -24,6 +24,7 @@ from django.db.models import (
     Max,
     OuterRef,
     Q,
+    QuerySet,
     SmallIntegerField,
     Subquery,
     Value,
@@ -82,7 +83,7 @@ class ReaderProgress:
         return self.total - self.done - self.skipped
 
 
-def _submitted_annotations(batch: ReviewBatch):
+def _submitted_annotations(batch: ReviewBatch) -> QuerySet[Annotation]:
     return Annotation.objects.filter(
         assignment__batch=batch, is_current=True, status=Annotation.Status.SUBMITTED
     )
@@ -190,7 +191,7 @@ def slot_count_rows(batch: ReviewBatch):
     )
 
 
-def _still_reading(users) -> set[int]:
+def _still_reading(users: QuerySet[User]) -> set[int]:
     """Of these accounts, those active and holding the reader role: the others left the study, and what
     they have not read waits on the coordinator (services.batches.queues.batch_reassign)."""
     return set(users.filter(is_active=True, groups__name=Role.READER.value).values_list("pk", flat=True))
@@ -464,7 +465,7 @@ class ExamTableError(Invalid):
     """A filter or page argument the table does not understand."""
 
 
-def _count_of(queryset) -> Coalesce:
+def _count_of(queryset: QuerySet[Any, Any]) -> Coalesce:
     # order_by() first: a model's default ordering would join its ordering columns into the grouping
     # (Assignment's joined the batch table into every count).
     counted = queryset.order_by().values("exam_id").annotate(n=Count("pk")).values("n")
@@ -585,7 +586,7 @@ def batch_exam_table(
     }
 
 
-def batch_reader_candidates(batch: ReviewBatch):
+def batch_reader_candidates(batch: ReviewBatch) -> QuerySet[User]:
     """Active readers not yet in the batch: whom "add readers" may offer."""
     from django.contrib.auth import get_user_model
 

@@ -11,6 +11,7 @@ levels; the beat is the cart's where it was kept, else the computed median beat.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from django.core.cache import cache
@@ -43,8 +44,9 @@ def blind_measurements_setting(batch: ReviewBatch) -> str:
     return "cart" if setting == "none" and design.get("device_measurements_shown") else setting
 
 
-def _cached(key: str, compute):
+def _cached(key: str, compute: Callable[[], dict[str, Any] | None]) -> dict[str, Any] | None:
     """compute() cached in the shared cache ({} for "nothing"); a cache that is down costs the work only."""
+    found: dict[str, Any] | None
     try:
         found = cache.get(key)
     except Exception:

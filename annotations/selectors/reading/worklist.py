@@ -19,7 +19,11 @@ from annotations.selectors.reading.refs import assignment_ref
 from annotations.selectors.reading.skip_reasons import skip_reason_shown
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from django.contrib.auth.models import User
+
+    from annotations.models import Annotation, AnnotationLabel
 
 
 @dataclass(frozen=True)
@@ -178,20 +182,20 @@ def _my_reads(assignments: list[Assignment], groups: list[str]) -> list[MyRead]:
     return [_my_read(assignment, by_assignment.get(assignment.pk), groups) for assignment in assignments]
 
 
-def _listed_order(groups: list[str]):
+def _listed_order(groups: list[str]) -> Callable[[AnnotationLabel], tuple[Any, ...]]:
     """A statement's place in the reader page's list: diagnoses before technical quality, by the
     taxonomy's group order, then by the taxonomy's order (a reader saw "NORM, SR" chosen there and
     "SR, NORM" here)."""
     place = {group: i for i, group in enumerate(groups)}
 
-    def key(label) -> tuple[Any, ...]:
+    def key(label: AnnotationLabel) -> tuple[Any, ...]:
         cls = label.diagnostic_class
         return (cls.kind != "diagnostic", place.get(cls.group, len(place)), cls.position)
 
     return key
 
 
-def _my_read(assignment: Assignment, annotation, groups: list[str]) -> MyRead:
+def _my_read(assignment: Assignment, annotation: Annotation | None, groups: list[str]) -> MyRead:
     # As the statement list shows them: stored order is the order of choosing.
     labels = sorted(annotation.labels.all(), key=_listed_order(groups)) if annotation else []
     codes = tuple(label.diagnostic_class.code for label in labels)

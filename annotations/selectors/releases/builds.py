@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.files.storage import storages
+from django.core.files.storage import Storage, storages
 from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 
@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from django.contrib.auth.models import User
 
 
-def release_storage():
+def release_storage() -> Storage:
     return storages["releases"]
 
 
@@ -103,7 +103,8 @@ def _card_counts(release: Release) -> dict[str, Any]:
         return {}
     try:
         with release_storage().open(release_file_key(release, "dataset_card.json"), "rb") as handle:
-            return json.load(handle).get("counts", {})
+            counts: dict[str, Any] = json.load(handle).get("counts", {})
+            return counts
     except (FileNotFoundError, ValueError):
         return {}
 
@@ -115,7 +116,8 @@ def release_card_text(release: Release) -> str | None:
         return None
     try:
         with release_storage().open(release_file_key(release, "dataset_card.md"), "rb") as handle:
-            return handle.read().decode("utf-8")
+            text: str = handle.read().decode("utf-8")
+            return text
     except (FileNotFoundError, UnicodeDecodeError):
         return None
 

@@ -92,20 +92,20 @@ def _dialect() -> dict[str, str]:
     }
 
 
-def _batches_param(batch_ids: Sequence[int]):
+def _batches_param(batch_ids: Sequence[int]) -> str | list[int]:
     """The bound value of %(batches)s: an array on PostgreSQL, a JSON array on SQLite."""
     ids = [int(i) for i in batch_ids]
     return json.dumps(ids) if _sqlite() else ids
 
 
-def _array(value) -> list[Any]:
+def _array(value: Any) -> list[Any]:
     """An ARRAY()/array_agg column: a list on PostgreSQL, JSON text on SQLite."""
     if isinstance(value, str):
         return json.loads(value)
     return list(value or [])
 
 
-def _aware(moment: datetime):
+def _aware(moment: datetime | None) -> datetime | None:
     """SQLite hands raw SQL its stored UTC times back naive; PostgreSQL's are aware already."""
     if isinstance(moment, datetime) and moment.tzinfo is None:
         return moment.replace(tzinfo=UTC)

@@ -7,12 +7,12 @@ import threading
 
 import numpy as np
 from django.core.files.base import ContentFile
-from django.core.files.storage import FileSystemStorage, storages
+from django.core.files.storage import FileSystemStorage, Storage, storages
 
 from annotations.lib.ecg import waveform
 
 
-def _storage():
+def _storage() -> Storage:
     return storages["waveforms"]
 
 
