@@ -4,6 +4,7 @@ delivery log shows, and no payload carries a label or a reader's identity."""
 
 from __future__ import annotations
 
+import io
 import json
 import time
 from datetime import timedelta
@@ -307,3 +308,18 @@ def test_an_old_pending_delivery_is_swept_and_a_fresh_one_left_alone(client_for,
     assert webhooks_sweep_run() == 0
     WebhookDelivery.objects.update(next_attempt_at=timezone.now() - timedelta(minutes=5))
     assert webhooks_sweep_run() == 1
+
+
+def test_the_embedded_default_sends_what_a_stopped_web_process_left(client_for, diego, settings):
+    from django.core.management import call_command
+
+    with receiver(200) as hook:
+        subscribe(client_for(diego), hook.url, ["import.finished"])
+        job = ImportJob.objects.create(coordinator=diego, dataset_name="incoming", paths=["a.hea"])
+        from annotations.services.imports.jobs import _job_finish
+
+        _job_finish(job, status=ImportJob.Status.DONE)  # its delivery never left: the process stopped
+        settings.CELERY_TASK_ALWAYS_EAGER = True
+        call_command("resume_jobs", stdout=io.StringIO())
+        hook.wait_for(1)
+    assert WebhookDelivery.objects.get().state == "delivered"

@@ -5,6 +5,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 
 from annotations.services.enqueue import jobs_resume
+from annotations.services.webhooks.deliveries import webhooks_resume
 from ecgreview.inprocess import background
 
 
@@ -16,6 +17,9 @@ class Command(BaseCommand):
             self.stdout.write("a broker is configured: its workers and the jobs sweep finish unfinished jobs")
             return
         resumed = jobs_resume()
+        sent = webhooks_resume()
+        if sent:
+            self.stdout.write(f"{sent} webhook deliveries tried")
         if not resumed:
             self.stdout.write("nothing to resume")
             return

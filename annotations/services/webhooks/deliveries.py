@@ -286,3 +286,20 @@ def webhooks_sweep_run() -> int:
     if due:
         logger.info("webhooks sweep queued %s of %s deliveries left waiting", sent, len(due))
     return sent
+
+
+def webhooks_resume() -> int:
+    """On the embedded default, before a new web process serves (manage.py resume_jobs): one attempt at
+    each delivery now due that the last process left (stopped before sending it, or while it waited out a
+    back-off; no beat runs the sweep there). A failed one waits for its back-off in the new process's
+    background thread. Returns how many were tried."""
+    due = list(
+        WebhookDelivery.objects.filter(
+            state=WebhookDelivery.State.PENDING, next_attempt_at__lte=timezone.now()
+        )
+        .order_by("next_attempt_at")
+        .values_list("pk", flat=True)
+    )
+    for pk in due:
+        webhook_deliver(pk)
+    return len(due)
