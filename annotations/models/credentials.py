@@ -18,6 +18,7 @@ class TokenScope(models.TextChoices):
 
     READ_ONLY = "read_only", _("Read only")
     READER = "reader", _("Reader")
+    ADJUDICATOR = "adjudicator", _("Adjudicator")
     COORDINATOR = "coordinator", _("Coordinator")
     # A submitter's token for one benchmark: that benchmark's tracings and their own submissions to it.
     BENCHMARK = "benchmark", _("One benchmark")

@@ -135,7 +135,7 @@ def _reads_array(
 
 
 def _arrays(
-    sql: str, params, columns: list[tuple[str, str, str]], extra: tuple[str, ...] = ()
+    sql: str, params: Sequence[Any], columns: list[tuple[str, str, str]], extra: tuple[str, ...] = ()
 ) -> tuple[Any, ...]:
     """The integer columns (name, SQL type, numpy type) of a PostgreSQL query as int64 arrays, unordered,
     then the values of the `extra` aggregates over the same rows, all from one query: each column comes

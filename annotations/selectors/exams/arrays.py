@@ -12,6 +12,7 @@ arrays, 377 ms packed, and 309 ms packed at 4 bytes an id.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -43,7 +44,7 @@ def large_read_settings(cursor: CursorWrapper) -> None:
     cursor.execute("SET LOCAL parallel_tuple_cost = 0.001")
 
 
-def query_arrays(sql: str, params, columns: list[tuple[str, str, str]]) -> list[np.ndarray]:
+def query_arrays(sql: str, params: Sequence[Any], columns: list[tuple[str, str, str]]) -> list[np.ndarray]:
     """Columns (name, SQL type, numpy type) of a query with no NULLs, as numpy arrays. The order of the
     rows is not promised (an aggregate over an ordered subquery keeps it only in practice): callers sort
     in numpy."""
@@ -57,7 +58,7 @@ def query_arrays(sql: str, params, columns: list[tuple[str, str, str]]) -> list[
     return [unpacked(value, kind) for value, (_, _, kind) in zip(row, columns, strict=True)]
 
 
-def _rows_as_arrays(sql: str, params, columns: list[tuple[str, str, str]]) -> list[np.ndarray]:
+def _rows_as_arrays(sql: str, params: Sequence[Any], columns: list[tuple[str, str, str]]) -> list[np.ndarray]:
     """query_arrays on the embedded default (SQLite: no array_send, no SET): the rows as the driver gives
     them, one array per column. A laptop's study is thousands of rows, where a tuple each costs nothing."""
     names = ", ".join(f'q."{name}"' for name, _, _ in columns)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import TYPE_CHECKING, Any
@@ -483,7 +484,7 @@ def _pool_with_scores(pool: np.ndarray, scores: QuerySet[Any]) -> tuple[np.ndarr
 _SQL_TYPES = {">i8": "int8", ">i4": "int4", ">i2": "int2", ">f8": "float8"}
 
 
-def _copied(sql: str, params, columns: list[tuple[str, str]]) -> np.ndarray:
+def _copied(sql: str, params: Sequence[Any], columns: list[tuple[str, str]]) -> np.ndarray:
     """The rows of a query with no NULLs as a numpy record array, its columns named in order, each column
     aggregated into one binary array (query_arrays). They were read by binary COPY, which PostgreSQL
     sends as one message per row: 400k rows were 400k reads in Python, most of the batch dashboard's

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
@@ -176,7 +177,7 @@ def _batch_letters(release: Release) -> dict[int, list[dict[str, Any]]]:
     return letters
 
 
-def release_shards_due(started_before, limit: int) -> list[tuple[int, int | None]]:
+def release_shards_due(started_before: datetime, limit: int) -> list[tuple[int, int | None]]:
     """Sharded builds started before `started_before` and not done: (release id, shard index) for every
     shard still unwritten, or (release id, None) where all are written and only the assembly is left."""
     due: list[tuple[int, int | None]] = []

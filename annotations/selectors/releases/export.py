@@ -101,7 +101,8 @@ def _batches_param(batch_ids: Sequence[int]) -> str | list[int]:
 def _array(value: Any) -> list[Any]:
     """An ARRAY()/array_agg column: a list on PostgreSQL, JSON text on SQLite."""
     if isinstance(value, str):
-        return json.loads(value)
+        decoded: list[Any] = json.loads(value)
+        return decoded
     return list(value or [])
 
 

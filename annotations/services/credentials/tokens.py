@@ -36,6 +36,7 @@ USE_AUDIT_INTERVAL = timedelta(minutes=1)
 SCOPE_ROLES: dict[str, frozenset[Role] | None] = {
     TokenScope.READ_ONLY: None,
     TokenScope.READER: frozenset({Role.READER}),
+    TokenScope.ADJUDICATOR: frozenset({Role.ADJUDICATOR}),
     TokenScope.COORDINATOR: frozenset({Role.COORDINATOR}),
     TokenScope.BENCHMARK: frozenset({Role.SUBMITTER}),
 }

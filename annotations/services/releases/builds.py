@@ -11,7 +11,7 @@ import hashlib
 import logging
 import tempfile
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -134,7 +134,7 @@ class _ProgressWriter:
     snapshot transaction, and an update made there would stay invisible until the very end. Each step
     is also the build's heartbeat."""
 
-    def __init__(self, release_id: int, beat=None) -> None:
+    def __init__(self, release_id: int, beat: Callable[..., None] | None = None) -> None:
         self.release_id = release_id
         self.beat = beat or (lambda *_: None)
         self.connection = connections.create_connection("default")
@@ -362,7 +362,7 @@ def releases_stalled_requeue(now: datetime) -> int:
     return len(queued)
 
 
-def release_file_open(*, actor: User, release: Release, name: str, ip_address: str | None = None):
+def release_file_open(*, actor: User, release: Release, name: str, ip_address: str | None = None) -> File:
     """Open one file of a finished release for download, recording who took what."""
     _require_coordinator(actor)
     entry = next((f for f in release.files if f["name"] == name), None)

@@ -17,6 +17,7 @@ import hashlib
 import logging
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -51,7 +52,8 @@ def _shards(release: Release) -> list[dict[str, Any]]:
 
 def _read(release: Release, name: str) -> bytes:
     with release_storage().open(release_file_key(release, name), "rb") as handle:
-        return handle.read()
+        data: bytes = handle.read()
+        return data
 
 
 def _stored_sha256(release: Release, name: str) -> str:
@@ -77,7 +79,7 @@ def _shard_store(release: Release, path: Path, name: str, sha: str) -> None:
             raise
 
 
-def _shard_write(release: Release, name: str, beat) -> dict[str, Any]:
+def _shard_write(release: Release, name: str, beat: Callable[..., None]) -> dict[str, Any]:
     """The shard's file from its plan, into the storage; its entry for the release's files. `beat` is
     called as rows are written: the shard's heartbeat."""
     plan = _read(release, plan_name(name))
