@@ -7,7 +7,7 @@ import pytest
 from annotations.models import Assignment, BatchExam, ReviewBatch
 from annotations.services.batches.lifecycle import batch_create
 from tests.batches.test_batch_escalation import read, slot
-from tests.factories import DatasetFactory, ExamFactory
+from tests.factories import DatasetFactory, ExamFactory, batch_for
 
 pytestmark = pytest.mark.django_db
 
@@ -110,9 +110,7 @@ def test_the_preview_counts_what_each_trigger_would_escalate_from_earlier_reads(
     estimate = before["escalation_estimate"]
     assert estimate["exams_read"] == 0 and estimate["triggers"] == []
     assert "cannot be estimated" in estimate["note"]
-    earlier = batch_create(
-        name="Earlier", taxonomy=tnmg, exams=exams, readers=[ana, bruno], readers_per_exam=2, actor=diego
-    )
+    earlier = batch_for(tnmg, diego, [ana, bruno], exams, name="Earlier")
     answers = {exams[0].pk: (["SB"], ["SB"]), exams[1].pk: (["SB"], ["ST"]), exams[2].pk: (["AF"], ["SB"])}
     for exam_id, (a, b) in answers.items():
         read(ana, Assignment.objects.get(batch=earlier, reader=ana, exam_id=exam_id), a)

@@ -10,7 +10,7 @@ from annotations.models import Assignment, AuditEvent, BatchExam, ReviewBatch
 from annotations.selectors.batches.escalation import WEIGHTS_FILE, default_weights
 from annotations.services.batches.lifecycle import batch_create
 from tests.batches.test_batch_escalation import read
-from tests.factories import DatasetFactory, ExamFactory
+from tests.factories import DatasetFactory, ExamFactory, batch_for
 
 pytestmark = pytest.mark.django_db
 
@@ -131,9 +131,7 @@ def test_a_service_caller_cannot_store_a_negative_weight_either(ana, bruno, dieg
 def test_the_preview_counts_what_the_weighted_trigger_would_escalate(ana, bruno, diego, tnmg, client_for):
     dataset = DatasetFactory(name="weighted")
     exams = [ExamFactory(dataset=dataset) for _ in range(4)]
-    earlier = batch_create(
-        name="Earlier", taxonomy=tnmg, exams=exams, readers=[ana, bruno], readers_per_exam=2, actor=diego
-    )
+    earlier = batch_for(tnmg, diego, [ana, bruno], exams, name="Earlier")
     answers = [(["SR"], ["SR"]), (["SR", "SA"], ["SR"]), (["AF"], ["SR"]), (["SB", "1dAVb", "RBBB"], [])]
     for exam, (a, b) in zip(exams, answers, strict=True):
         read(ana, Assignment.objects.get(batch=earlier, reader=ana, exam=exam), a)

@@ -7,22 +7,15 @@ from collections import Counter
 import pytest
 
 from annotations.models import Assignment, AuditEvent, ReviewBatch
-from annotations.services.batches.lifecycle import batch_create
-from tests.factories import ExamFactory, UserFactory
+from tests.factories import ExamFactory, UserFactory, batch_for
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def batch(ana, bruno, diego, tnmg):
-    return batch_create(
-        name="Scripted",
-        taxonomy=tnmg,
-        exams=ExamFactory.create_batch(10),
-        readers=[ana, bruno],
-        readers_per_exam=1,
-        actor=diego,
-        seed=3,
+    return batch_for(
+        tnmg, diego, [ana, bruno], ExamFactory.create_batch(10), name="Scripted", readers_per_exam=1, seed=3
     )
 
 
@@ -180,15 +173,8 @@ def test_the_batch_exam_list_says_which_are_gold_page_by_page_to_coordinators_on
 ):
     exams = ExamFactory.create_batch(7)
     gold = exams[:2]
-    batch = batch_create(
-        name="Gold listed",
-        taxonomy=tnmg,
-        exams=exams,
-        readers=[ana, bruno],
-        readers_per_exam=1,
-        actor=diego,
-        seed=3,
-        gold_exams=gold,
+    batch = batch_for(
+        tnmg, diego, [ana, bruno], exams, name="Gold listed", readers_per_exam=1, seed=3, gold_exams=gold
     )
     client = client_for(diego)
     rows, after, pages = [], "", 0

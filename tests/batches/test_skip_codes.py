@@ -9,8 +9,7 @@ import pytest
 from django.db import IntegrityError, transaction
 
 from annotations.models import Assignment, AuditEvent, ReviewBatch
-from annotations.services.batches.lifecycle import batch_create
-from tests.factories import UserFactory, make_exam
+from tests.factories import UserFactory, batch_for, make_exam
 from tests.reading.helpers import queue, ref, shared_batch
 
 pytestmark = pytest.mark.django_db
@@ -97,15 +96,8 @@ def test_the_database_refuses_a_skip_off_the_list(study, fields):
 
 
 def test_a_retest_withdrawn_by_a_skip_is_the_systems_closure_with_its_own_code(client_for, ana, diego, tnmg):
-    batch = batch_create(
-        name="Retest",
-        taxonomy=tnmg,
-        exams=[make_exam(seed=i) for i in range(20)],
-        readers=[ana],
-        readers_per_exam=1,
-        actor=diego,
-        seed=3,
-        retest_fraction=0.2,
+    batch = batch_for(
+        tnmg, diego, [ana], [make_exam(seed=i) for i in range(20)], name="Retest", seed=3, retest_fraction=0.2
     )
     retest = Assignment.objects.filter(batch=batch, reader=ana, read_round=2).first()
     first = Assignment.objects.get(batch=batch, reader=ana, exam=retest.exam, read_round=1)

@@ -11,10 +11,9 @@ from django.utils import timezone
 
 from annotations.models import Adjudication, Assignment, AuditEvent, ReviewBatch
 from annotations.selectors.releases.plan import export_plan
-from annotations.services.batches.lifecycle import batch_create
 from annotations.services.releases.export import ExportOptions, export_write
 from tests.exporting import labelled_study
-from tests.factories import UserFactory, make_exam
+from tests.factories import UserFactory, batch_for, make_exam
 from tests.reading.helpers import labels, queue, ref, shared_batch
 
 pytestmark = pytest.mark.django_db
@@ -105,15 +104,7 @@ def hand_on(client, batch, assignment, reader):
 def handing(ana, bruno, carol, diego, tnmg):
     """Six exams, k=2 among ana, bruno and carol; ana skips one that carol has not been given."""
     exams = [make_exam(seed=i) for i in range(6)]
-    batch = batch_create(
-        name="Hand on",
-        taxonomy=tnmg,
-        exams=exams,
-        readers=[ana, bruno, carol],
-        readers_per_exam=2,
-        actor=diego,
-        seed=4,
-    )
+    batch = batch_for(tnmg, diego, [ana, bruno, carol], exams, name="Hand on", readers_per_exam=2, seed=4)
     carols = set(Assignment.objects.filter(batch=batch, reader=carol).values_list("exam_id", flat=True))
     skipped = next(a for a in queue(batch, ana) if a.exam_id not in carols)
     return batch, skipped
@@ -155,14 +146,7 @@ def test_handing_on_is_refused_for_a_reader_who_read_the_exam_or_adjudicated_it_
     refused = hand_on(coordinator, batch, skipped, holder)
     assert refused.status_code == 409 and "already" in refused.json()["detail"]
     # Read it in another batch: blind no more.
-    other = batch_create(
-        name="Elsewhere",
-        taxonomy=tnmg,
-        exams=[skipped.exam],
-        readers=[carol],
-        readers_per_exam=1,
-        actor=diego,
-    )
+    other = batch_for(tnmg, diego, [carol], [skipped.exam], name="Elsewhere")
     refused = hand_on(coordinator, batch, skipped, carol)
     assert refused.status_code == 409 and "carol" in refused.json()["detail"]
     Assignment.objects.filter(batch=other).delete()

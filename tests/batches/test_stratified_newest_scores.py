@@ -24,10 +24,9 @@ from annotations.models import (
 )
 from annotations.selectors.exams import selection
 from annotations.selectors.exams.selection import suggestion_scores
-from annotations.services.batches.lifecycle import batch_create
 from annotations.services.imports.predictions import predictions_import
 from annotations.services.suggestions import latest_scores_upsert, suggestion_compute
-from tests.factories import DatasetFactory, DiagnosticClassFactory, ExamFactory, make_exam
+from tests.factories import DatasetFactory, DiagnosticClassFactory, ExamFactory, batch_for, make_exam
 
 pytestmark = pytest.mark.django_db
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -259,9 +258,7 @@ def test_the_services_keep_each_exams_newest_ok_score_as_they_store_scores(tmp_p
     # The exam joins a batch of another taxonomy: each stored version gets its scores there, the
     # newer first, and the older one's coming after does not replace it.
     later = DiagnosticClassFactory(code="AF")
-    batch_create(
-        name="Later", taxonomy=later.taxonomy, exams=[exam], readers=[ana], readers_per_exam=1, actor=diego
-    )
+    batch_for(later.taxonomy, diego, [ana], [exam], name="Later")
     suggestion_compute(exam.pk, Fixed("2", 0.7))
     suggestion_compute(exam.pk, Fixed("1", 0.2))
     assert LatestSuggestionScore.objects.get(diagnostic_class=later).score == 0.7

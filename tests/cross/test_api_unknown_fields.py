@@ -6,8 +6,7 @@ from __future__ import annotations
 import pytest
 
 from annotations.models import Annotation, ReviewBatch
-from annotations.services.batches.lifecycle import batch_create
-from tests.factories import DatasetFactory, ExamFactory
+from tests.factories import DatasetFactory, ExamFactory, batch_for
 from tests.reading.helpers import queue, ref
 
 pytestmark = pytest.mark.django_db
@@ -50,9 +49,7 @@ def test_filters_beside_the_criteria_are_refused_saying_where_they_belong(
 
 
 def test_the_other_request_bodies_refuse_unknown_fields_too(client_for, diego, ana, bruno, tnmg, archive):
-    batch = batch_create(
-        name="Running", taxonomy=tnmg, exams=archive, readers=[ana, bruno], readers_per_exam=2, actor=diego
-    )
+    batch = batch_for(tnmg, diego, [ana, bruno], archive, name="Running")
     coordinator = client_for(diego)
     for url, body in (
         (f"/api/v1/batches/{batch.pk}/exams/", {"criteria": {"datasets": ["other"]}, "sample": 1}),

@@ -4,8 +4,7 @@ English one reads them as before."""
 import pytest
 
 from annotations.api.users import ROLE_NAMES
-from annotations.services.batches.lifecycle import batch_create
-from tests.factories import DatasetFactory, ExamFactory
+from tests.factories import DatasetFactory, ExamFactory, batch_for
 
 pytestmark = pytest.mark.django_db
 
@@ -25,13 +24,12 @@ def test_a_release_of_batches_sharing_an_exam_is_refused_in_the_language_asked_f
 ):
     exams = ExamFactory.create_batch(3, dataset=DatasetFactory(name="site"))
     first, second = (
-        batch_create(
+        batch_for(
+            tnmg,
+            diego,
+            [ana, bruno],
+            exams,
             name=name,
-            taxonomy=tnmg,
-            exams=exams,
-            readers=[ana, bruno],
-            readers_per_exam=2,
-            actor=diego,
             exclude_seen=False,
             independence_off_reason="the same readers read the same exams twice",
         )

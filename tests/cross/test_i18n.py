@@ -15,6 +15,7 @@ import pytest
 from django.conf import settings
 
 from annotations.models import ImportJob, Release
+from tests.factories import batch_for
 from tests.reading.helpers import queue, ref, shared_batch
 
 LOCALE_DIR = Path(settings.BASE_DIR) / "annotations" / "locale" / "pt_BR" / "LC_MESSAGES"
@@ -337,22 +338,12 @@ def test_the_agreement_figures_stored_words_read_in_portuguese(client, diego, ca
     """The consensus methods, the reasons a label went to adjudication, the batch's rule and the readers'
     pseudonyms are stored in English by the worker; a Portuguese page names them in Portuguese."""
     from annotations.services.agreement.compute import batch_agreement_compute
-    from annotations.services.batches.lifecycle import batch_create
     from tests.adjudication.test_adjudication import read
     from tests.factories import UserFactory, make_exam
 
     one, two = (UserFactory(username=name, roles=["reader"]) for name in ("um", "dois"))
     exams = [make_exam(seed=i) for i in range(3)]
-    batch = batch_create(
-        name="Lote",
-        taxonomy=tnmg,
-        exams=exams,
-        readers=[one, two],
-        readers_per_exam=2,
-        actor=diego,
-        gold_exams=[],
-        retest_fraction=0,
-    )
+    batch = batch_for(tnmg, diego, [one, two], exams, name="Lote", gold_exams=[], retest_fraction=0)
     for exam in exams:
         read(one, batch, exam, ["SB", "1dAVb"])
         read(two, batch, exam, ["SB"])

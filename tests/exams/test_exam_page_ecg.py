@@ -8,9 +8,8 @@ import gzip
 import pytest
 
 from annotations.models import Assignment, ReferenceLabel
-from annotations.services.batches.lifecycle import batch_create
 from annotations.services.reading import LabelInput, annotation_submit
-from tests.factories import make_exam
+from tests.factories import batch_for, make_exam
 
 pytestmark = pytest.mark.django_db
 MARKER = "MARKER-reader-comment-on-the-exam-page"
@@ -48,9 +47,7 @@ def test_the_exam_page_has_the_ecg_with_the_viewers_tools_and_the_reference_labe
 
 
 def test_the_exam_page_shows_no_readers_label(client_for, diego, ana, tnmg, exam):
-    batch = batch_create(
-        name="Read", taxonomy=tnmg, exams=[exam], readers=[ana], readers_per_exam=1, actor=diego
-    )
+    batch = batch_for(tnmg, diego, [ana], [exam], name="Read")
     assignment = Assignment.objects.get(batch=batch, reader=ana)
     annotation_submit(
         actor=ana, assignment=assignment, labels=[LabelInput("LBBB")], comment=MARKER, revision=0

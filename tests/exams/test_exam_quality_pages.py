@@ -11,8 +11,8 @@ import scipy.io
 from django.core.management import call_command
 
 from annotations.models import Exam
-from annotations.services.batches.lifecycle import batch_create
 from annotations.services.imports.exams import exams_import
+from tests.factories import batch_for
 from tests.importing import SAMPLE_FILES, use_private_storage
 
 pytestmark = pytest.mark.django_db
@@ -74,7 +74,7 @@ def test_the_exam_page_shows_the_report_and_batches_to_coordinators_only(
     imported, client_for, diego, ana, tnmg
 ):
     spiked = imported["SPIKE"]
-    batch_create(name="Spiky", taxonomy=tnmg, exams=[spiked], readers=[ana], readers_per_exam=1, actor=diego)
+    batch_for(tnmg, diego, [ana], [spiked], name="Spiky")
     page = client_for(diego).get(f"/exams/{spiked.pk}/")
     assert page.status_code == 200
     html = page.content.decode()

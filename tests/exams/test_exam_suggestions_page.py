@@ -10,8 +10,7 @@ from datetime import UTC, datetime
 import pytest
 
 from annotations.models import DiagnosticClass, ReferenceLabel, Suggestion, SuggestionScore
-from annotations.services.batches.lifecycle import batch_create
-from tests.factories import DatasetFactory, DiagnosticClassFactory, ExamFactory
+from tests.factories import DatasetFactory, DiagnosticClassFactory, ExamFactory, batch_for
 
 pytestmark = pytest.mark.django_db
 T0 = datetime(2026, 3, 1, 9, tzinfo=UTC)
@@ -84,9 +83,7 @@ def test_a_reader_cannot_open_the_exam_page(client_for, ana, exam):
 
 def test_the_api_gives_the_exam_as_its_page_shows_it(client_for, diego, ana, tnmg, exam):
     ReferenceLabel.objects.create(exam=exam, code_system="code15", code="AF", source="dataset")
-    batch = batch_create(
-        name="Holding", taxonomy=tnmg, exams=[exam], readers=[ana], readers_per_exam=1, actor=diego
-    )
+    batch = batch_for(tnmg, diego, [ana], [exam], name="Holding")
     body = client_for(diego).get(f"/api/v1/exams/{exam.pk}/").json()
     assert body["id"] == exam.pk and body["dataset"] == "archive"
     assert body["reference_labels"] == [

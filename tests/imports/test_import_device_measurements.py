@@ -15,6 +15,7 @@ from lxml import etree
 
 from annotations.lib.formats.base import device_measurements
 from annotations.models import Exam, ImportJob
+from tests.factories import batch_for
 from tests.importing import DATA, api_import, use_private_storage
 
 pytestmark = pytest.mark.django_db
@@ -204,7 +205,6 @@ def test_a_release_carries_the_carts_measurements_of_its_exams_in_a_file_of_thei
     import json
 
     from annotations.models import Release
-    from annotations.services.batches.lifecycle import batch_create
     from annotations.services.releases.builds import release_build
     from tests.adjudication.test_adjudication import read
     from tests.factories import make_exam
@@ -214,9 +214,7 @@ def test_a_release_carries_the_carts_measurements_of_its_exams_in_a_file_of_thei
     api_import(client, django_capture_on_commit_callbacks, "carts", [hospital_files.name])
     plain = make_exam(seed=5)  # no cart measurements
     exams = [*Exam.objects.filter(dataset__name="carts"), plain]
-    batch = batch_create(
-        name="Carts", taxonomy=tnmg, exams=exams, readers=[ana], readers_per_exam=1, actor=diego
-    )
+    batch = batch_for(tnmg, diego, [ana], exams, name="Carts")
     for exam in exams:
         read(ana, batch, exam, ["SB"])
     response = client.post(
@@ -240,13 +238,12 @@ def test_a_release_carries_the_carts_measurements_of_its_exams_in_a_file_of_thei
     )
     assert "device_measurements.csv" in file_text(client, release, "SHA256SUMS")
     # Without any cart's measurements: no file, no convention.
-    other = batch_create(
+    other = batch_for(
+        tnmg,
+        diego,
+        [ana],
+        [plain],
         name="Plain",
-        taxonomy=tnmg,
-        exams=[plain],
-        readers=[ana],
-        readers_per_exam=1,
-        actor=diego,
         exclude_seen=False,
         independence_off_reason="ana reads the plain exam again",
     )

@@ -24,7 +24,7 @@ from annotations.selectors.exams.selection import suggestion_scores
 from annotations.services.agreement.compute import batch_agreement_compute
 from annotations.tasks.agreement import evidence_warm
 from tests.agreement.test_code_test import CODES, DATA, N_EXAMS, code15, import_code_test, labels  # noqa: F401 (fixture)
-from tests.factories import DatasetFactory, make_exam
+from tests.factories import DatasetFactory, batch_for, make_exam
 
 pytestmark = pytest.mark.django_db
 
@@ -205,13 +205,12 @@ def test_imported_scores_reach_the_taxonomy_of_a_batch_made_afterwards(
     ana,
     settings,
 ):
-    from annotations.services.batches.lifecycle import batch_create
     from annotations.services.suggestions import suggestion_providers, suggestions_exam_compute
 
     exams = _small_dataset()
     path = _csv(tmp_path / "p.csv", ["exam_id", "AF", "SB"], [["e0", 0.8, 0.1]])
     import_predictions("--dataset", "small", "--provider", "offline", "--version", "v1", str(path))
-    batch_create(name="Later", taxonomy=code15, exams=exams, readers=[ana], readers_per_exam=1, actor=diego)
+    batch_for(code15, diego, [ana], exams, name="Later")
     settings.SUGGESTION_PROVIDERS = []
     suggestion_providers.cache_clear()
     try:

@@ -8,8 +8,7 @@ from __future__ import annotations
 import pytest
 
 from annotations.models import Exam, ReviewBatch, Suggestion
-from annotations.services.batches.lifecycle import batch_create
-from tests.factories import make_exam
+from tests.factories import batch_for, make_exam
 from tests.reading.helpers import labels, queue, ref
 
 pytestmark = pytest.mark.django_db
@@ -41,15 +40,8 @@ def _assignment(ana, diego, tnmg, *, mode, cart_shown=True, name="Carts"):
     exam = make_exam(seed=2)
     Exam.objects.filter(pk=exam.pk).update(device_measurements=CART)
     Suggestion.objects.create(exam=exam, provider="rules", provider_version="1", measurements=MODEL)
-    batch = batch_create(
-        name=name,
-        taxonomy=tnmg,
-        exams=[exam],
-        readers=[ana],
-        readers_per_exam=1,
-        actor=diego,
-        suggestion_mode=mode,
-        device_measurements_shown=cart_shown,
+    batch = batch_for(
+        tnmg, diego, [ana], [exam], name=name, suggestion_mode=mode, device_measurements_shown=cart_shown
     )
     return queue(batch, ana)[0]
 

@@ -9,18 +9,23 @@ import pytest
 
 from annotations.models import Assignment
 from annotations.selectors.reading.refs import assignment_pk, assignment_ref
-from annotations.services.batches.lifecycle import batch_create
-from tests.factories import ExamFactory
+from tests.factories import ExamFactory, batch_for
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def retested(ana, bruno, diego, tnmg):
-    return batch_create(
-        name="Refs", taxonomy=tnmg, exams=ExamFactory.create_batch(30), readers=[ana, bruno],
-        readers_per_exam=1, actor=diego, retest_fraction=0.2, seed=2,
-    )  # fmt: skip
+    return batch_for(
+        tnmg,
+        diego,
+        [ana, bruno],
+        ExamFactory.create_batch(30),
+        name="Refs",
+        readers_per_exam=1,
+        retest_fraction=0.2,
+        seed=2,
+    )
 
 
 def test_a_retest_and_its_first_read_have_unrelated_references(retested, ana):

@@ -8,8 +8,7 @@ from datetime import UTC, datetime
 import pytest
 from django.urls import reverse
 
-from annotations.services.batches.lifecycle import batch_create
-from tests.factories import DatasetFactory, make_exam
+from tests.factories import DatasetFactory, batch_for, make_exam
 from tests.reading.helpers import labels, queue, ref
 
 pytestmark = pytest.mark.django_db
@@ -21,9 +20,7 @@ def details(ana, diego, tnmg):
     dataset = DatasetFactory(name="details")
     dated = make_exam(dataset, age=0, sex="M", acquired_at=datetime(2021, 5, 6, 14, 30, tzinfo=UTC))
     undated = make_exam(dataset, seed=1, age=None, sex="U", acquired_at=None)
-    batch = batch_create(
-        name="Details", taxonomy=tnmg, exams=[dated, undated], readers=[ana], readers_per_exam=1, actor=diego
-    )
+    batch = batch_for(tnmg, diego, [ana], [dated, undated], name="Details")
     return batch, {a.exam_id: a for a in queue(batch, ana)}, dated, undated
 
 

@@ -9,8 +9,7 @@ import pytest
 
 from annotations.models import ReviewBatch, Suggestion, SuggestionScore
 from annotations.selectors.suggestions.scoring import META
-from annotations.services.batches.lifecycle import batch_create
-from tests.factories import DiagnosticClassFactory, TaxonomyFactory, make_exam
+from tests.factories import DiagnosticClassFactory, TaxonomyFactory, batch_for, make_exam
 from tests.reading.helpers import labels, queue, ref, shared_batch
 
 pytestmark = pytest.mark.django_db
@@ -137,15 +136,7 @@ def test_a_class_of_another_taxonomy_takes_the_rationale_of_the_code_it_maps_to(
     local = TaxonomyFactory(key="local")
     DiagnosticClassFactory(taxonomy=local, code="HVE-VOLT", maps={"tnmg": "LVH_V"})
     DiagnosticClassFactory(taxonomy=local, code="SB")
-    batch = batch_create(
-        name="Local codes",
-        taxonomy=local,
-        exams=[make_exam(seed=4)],
-        readers=[ana],
-        readers_per_exam=1,
-        actor=diego,
-        suggestion_mode=SHOWN,
-    )
+    batch = batch_for(local, diego, [ana], [make_exam(seed=4)], name="Local codes", suggestion_mode=SHOWN)
     anas = queue(batch, ana)[0]
     _suggest(anas.exam, local)
     context = client_for(ana).get(f"{API}/{ref(anas)}/").json()

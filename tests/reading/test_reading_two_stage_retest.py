@@ -15,10 +15,9 @@ from django.test import Client
 
 from annotations.models import Annotation, Assignment, ReviewBatch, SuggestionExposure
 from annotations.selectors.releases.plan import export_plan
-from annotations.services.batches.lifecycle import batch_create
 from annotations.services.releases.export import ExportOptions, export_write
 from annotations.services.suggestions import suggestion_compute
-from tests.factories import make_exam
+from tests.factories import batch_for, make_exam
 from tests.reading.helpers import ref
 from tests.suggestions.test_suggestions_service import FixedProvider
 
@@ -30,13 +29,12 @@ READ = "/api/v1/reading/assignments"
 def retested(ana, diego, tnmg):
     """Thirty exams, each with a suggestion (SB suggested), read by ana in two stages; six come back."""
     exams = [make_exam(heart_rate=60.0 + i, seed=i) for i in range(30)]
-    batch = batch_create(
+    batch = batch_for(
+        tnmg,
+        diego,
+        [ana],
+        exams,
         name="Two-stage retests",
-        taxonomy=tnmg,
-        exams=exams,
-        readers=[ana],
-        readers_per_exam=1,
-        actor=diego,
         suggestion_mode=ReviewBatch.SuggestionMode.TWO_STAGE,
         retest_fraction=0.2,
         seed=4,

@@ -4,22 +4,13 @@ import pytest
 from django.utils import timezone
 
 from annotations.models import Assignment
-from annotations.services.batches.lifecycle import batch_create
-from tests.factories import ExamFactory
+from tests.factories import ExamFactory, batch_for
 
 pytestmark = pytest.mark.django_db
 
 
 def test_the_worklist_api_counts_only_the_requesting_readers_reads(client_for, ana, bruno, diego, tnmg):
-    batch = batch_create(
-        name="Pair",
-        taxonomy=tnmg,
-        exams=ExamFactory.create_batch(4),
-        readers=[ana, bruno],
-        readers_per_exam=2,
-        actor=diego,
-        seed=3,
-    )
+    batch = batch_for(tnmg, diego, [ana, bruno], ExamFactory.create_batch(4), name="Pair", seed=3)
     Assignment.objects.filter(batch=batch, reader=bruno).update(
         status=Assignment.Status.SUBMITTED, submitted_at=timezone.now()
     )

@@ -10,9 +10,8 @@ import pytest
 from django.urls import reverse
 
 from annotations.services.agreement.compute import batch_agreement_compute
-from annotations.services.batches.lifecycle import batch_create
 from tests.adjudication.test_adjudication import read
-from tests.factories import UserFactory, make_exam
+from tests.factories import UserFactory, batch_for, make_exam
 
 pytestmark = pytest.mark.django_db
 
@@ -51,9 +50,7 @@ def test_agreement_tables_neutralise_formulas_and_keep_negative_numbers_numeric(
     one = UserFactory(username="@SUM(1+9)", roles=["reader"])
     two = UserFactory(username="-2+3", roles=["reader"])
     exams = [make_exam(seed=i) for i in range(4)]
-    batch = batch_create(
-        name="Opposites", taxonomy=tnmg, exams=exams, readers=[one, two], readers_per_exam=2, actor=diego
-    )
+    batch = batch_for(tnmg, diego, [one, two], exams, name="Opposites")
     # Systematic disagreement on SB: its kappa is negative.
     for index, exam in enumerate(exams):
         read(one, batch, exam, ["SB"] if index < 2 else ["1dAVb"])

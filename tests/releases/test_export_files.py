@@ -17,7 +17,7 @@ from annotations.selectors.releases.plan import ExportRefused, export_plan
 from annotations.services.exams.waveforms import waveform_load
 from annotations.services.releases.export import ExportOptions, export_write
 from tests.exporting import labelled_study
-from tests.factories import UserFactory
+from tests.factories import UserFactory, batch_for
 
 pytestmark = pytest.mark.django_db
 
@@ -291,29 +291,26 @@ def test_the_dataset_card_gives_counts_prevalence_agreement_and_checksums(study,
 
 
 def test_batches_with_different_taxonomies_or_shared_exams_are_refused(study, ana, bruno, carol, diego, tnmg):
-    from annotations.services.batches.lifecycle import batch_create
     from annotations.services.taxonomy import SHIPPED_DIR, taxonomy_load, taxonomy_read_file
 
     code15 = taxonomy_load(taxonomy_read_file(SHIPPED_DIR / "code15.json")).taxonomy
-    other = batch_create(
+    other = batch_for(
+        code15,
+        diego,
+        [ana],
+        [study.exams["E005"]],
         name="Other taxonomy",
-        taxonomy=code15,
-        exams=[study.exams["E005"]],
-        readers=[ana],
-        readers_per_exam=1,
-        actor=diego,
         exclude_seen=False,
         independence_off_reason="ana reads a study exam again",
     )
     with pytest.raises(ExportRefused, match="different taxonomies"):
         export_plan([study.batch.pk, other.pk])
-    again = batch_create(
+    again = batch_for(
+        tnmg,
+        diego,
+        [ana],
+        [study.exams["E001"]],
         name="Same exam",
-        taxonomy=tnmg,
-        exams=[study.exams["E001"]],
-        readers=[ana],
-        readers_per_exam=1,
-        actor=diego,
         exclude_seen=False,
         independence_off_reason="ana reads a study exam again",
     )

@@ -7,9 +7,8 @@ import pytest
 
 from annotations.models import Release
 from annotations.services.agreement.compute import batch_agreement_compute
-from annotations.services.batches.lifecycle import batch_create
 from annotations.services.releases.builds import release_build
-from tests.factories import UserFactory, make_exam
+from tests.factories import UserFactory, batch_for, make_exam
 from tests.reading.helpers import queue
 from tests.releases.test_release_empty_reads import _submit
 
@@ -19,14 +18,7 @@ pytestmark = pytest.mark.django_db
 def test_a_batch_name_with_a_pipe_stays_one_cell_of_the_cards_table(client_for, diego, tnmg):
     readers = [UserFactory(username=name, roles=["reader"]) for name in ("one", "two")]
     exam = make_exam(seed=1)
-    batch = batch_create(
-        name="=cmd|H\nsecond line",
-        taxonomy=tnmg,
-        exams=[exam],
-        readers=readers,
-        readers_per_exam=2,
-        actor=diego,
-    )
+    batch = batch_for(tnmg, diego, readers, [exam], name="=cmd|H\nsecond line", readers_per_exam=2)
     for reader in readers:
         _submit(client_for(reader), queue(batch, reader)[0], ["SR"])
     batch_agreement_compute(batch.pk)

@@ -15,10 +15,9 @@ import pytest
 from annotations.models import Release
 from annotations.selectors.releases.plan import export_plan
 from annotations.services.agreement.compute import batch_agreement_compute
-from annotations.services.batches.lifecycle import batch_create
 from annotations.services.releases.builds import release_build
 from annotations.services.taxonomy import DEFAULT_TAXONOMY_FILE
-from tests.factories import make_exam
+from tests.factories import batch_for, make_exam
 from tests.reading.helpers import queue
 from tests.releases.test_release_empty_reads import _submit
 
@@ -49,14 +48,7 @@ CODE15 = {
 @pytest.fixture
 def released(ana, bruno, diego, tnmg, client_for):
     exams = {name: make_exam(external_id=name, seed=i) for i, name in enumerate(READS)}
-    batch = batch_create(
-        name="Cross-maps",
-        taxonomy=tnmg,
-        exams=list(exams.values()),
-        readers=[ana, bruno],
-        readers_per_exam=2,
-        actor=diego,
-    )
+    batch = batch_for(tnmg, diego, [ana, bruno], list(exams.values()), name="Cross-maps")
     for reader in (ana, bruno):
         for assignment in queue(batch, reader):
             _submit(client_for(reader), assignment, READS[assignment.exam.external_id])
@@ -106,9 +98,7 @@ def test_every_cross_map_the_tnmg_file_gives_is_in_the_release_columns(target, t
     """The TNMG file names each statement's class in PTB-XL (maps["ptbxl"]) and CODE-15% (maps["code6"]);
     the target file's maps["tnmg"] names one statement per class. A column holds both, or the release
     contradicts the taxonomy it was read in."""
-    batch = batch_create(
-        name="Columns", taxonomy=tnmg, exams=[make_exam()], readers=[ana], readers_per_exam=1, actor=diego
-    )
+    batch = batch_for(tnmg, diego, [ana], [make_exam()], name="Columns")
     columns = {
         column.code: set(column.source_codes) for column in export_plan([batch.pk], target=target).columns
     }

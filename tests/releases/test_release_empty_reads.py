@@ -11,10 +11,9 @@ import pytest
 
 from annotations.models import Release
 from annotations.services.agreement.compute import batch_agreement_compute
-from annotations.services.batches.lifecycle import batch_create
 from annotations.services.releases.builds import release_build
 from annotations.services.taxonomy import SHIPPED_DIR, taxonomy_load, taxonomy_read_file
-from tests.factories import UserFactory, make_exam
+from tests.factories import UserFactory, batch_for, make_exam
 from tests.reading.helpers import queue, ref
 
 pytestmark = pytest.mark.django_db
@@ -40,14 +39,7 @@ def test_a_read_that_marks_none_of_the_classes_is_a_row_of_reads_csv(client_for,
     code15 = taxonomy_load(taxonomy_read_file(SHIPPED_DIR / "code15.json")).taxonomy
     one, two = (UserFactory(username=name, roles=["reader"]) for name in ("one", "two"))
     exams = [make_exam(seed=i) for i in range(2)]
-    batch = batch_create(
-        name="Six questions",
-        taxonomy=code15,
-        exams=exams,
-        readers=[one, two],
-        readers_per_exam=2,
-        actor=diego,
-    )
+    batch = batch_for(code15, diego, [one, two], exams, name="Six questions")
     for reader, answers in ((one, [["AF"], []]), (two, [[], []])):
         by_exam = {a.exam_id: a for a in queue(batch, reader)}
         for exam, codes in zip(exams, answers, strict=True):

@@ -18,13 +18,12 @@ from statsmodels.stats.proportion import proportion_confint
 
 from annotations.lib.providers.base import Provider, ProviderResult
 from annotations.models import Annotation, Assignment, ReviewBatch
-from annotations.services.batches.lifecycle import batch_create
 from annotations.services.exams.create import dataset_get_or_create
 from annotations.services.reading import LabelInput, annotation_save_draft, annotation_submit
 from annotations.services.releases.builds import release_build, release_create
 from annotations.services.suggestions import suggestion_compute
 from tests.exporting import labelled_study
-from tests.factories import UserFactory, make_exam
+from tests.factories import UserFactory, batch_for, make_exam
 from tests.releases.sharding import stored_bytes
 
 pytestmark = pytest.mark.django_db
@@ -205,13 +204,13 @@ def simulated(diego, tnmg, settings):
     truth[rng.permutation(N_EXAMS)[:80]] = 1
     for exam in exams[::2]:
         suggestion_compute(exam.pk, Flags())
-    batch = batch_create(
+    batch = batch_for(
+        tnmg,
+        diego,
+        list(readers.values()),
+        exams,
         name="Simulated",
-        taxonomy=tnmg,
-        exams=exams,
-        readers=list(readers.values()),
         readers_per_exam=3,
-        actor=diego,
         suggestion_mode=ReviewBatch.SuggestionMode.TWO_STAGE,
         seed=5,
     )

@@ -32,7 +32,6 @@ from annotations.models import (
     SuggestionScore,
 )
 from annotations.selectors.releases.plan import export_plan
-from annotations.services.batches.lifecycle import batch_create
 from annotations.services.exams.create import dataset_get_or_create
 from annotations.services.reading import (
     LabelInput,
@@ -43,7 +42,7 @@ from annotations.services.reading import (
 from annotations.services.releases.builds import release_build, release_create
 from annotations.services.releases.export import ExportOptions, export_write
 from annotations.services.suggestions import suggestion_compute
-from tests.factories import UserFactory, make_exam
+from tests.factories import UserFactory, batch_for, make_exam
 from tests.releases.sharding import build_serially, read_study, shard_names, stored_bytes
 
 pytestmark = pytest.mark.django_db
@@ -134,16 +133,7 @@ def two_stage_read(reader, batch, exam, codes) -> None:
 
 
 def two_stage_batch(name, exams, readers, coordinator, taxonomy) -> ReviewBatch:
-    return batch_create(
-        name=name,
-        taxonomy=taxonomy,
-        exams=exams,
-        readers=readers,
-        readers_per_exam=len(readers),
-        actor=coordinator,
-        suggestion_mode=TWO_STAGE,
-        seed=2,
-    )
+    return batch_for(taxonomy, coordinator, readers, exams, name=name, suggestion_mode=TWO_STAGE, seed=2)
 
 
 @pytest.fixture

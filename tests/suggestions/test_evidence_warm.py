@@ -9,6 +9,7 @@ import annotations.selectors.suggestions.evidence as evidence
 from annotations.services.reading import LabelInput, annotation_submit
 from annotations.services.suggestions import suggestion_compute
 from annotations.tasks.agreement import agreement_recompute
+from tests.factories import batch_for
 from tests.reading.helpers import queue, shared_batch
 from tests.suggestions.test_suggestions_service import FixedProvider
 
@@ -64,15 +65,12 @@ def test_an_adjudication_leaves_the_evidence_computed_for_the_decided_state(
     from django.urls import reverse
 
     from annotations.services.agreement.compute import batch_agreement_compute
-    from annotations.services.batches.lifecycle import batch_create
     from tests.adjudication.test_adjudication import read
     from tests.factories import UserFactory, make_exam
 
     one, two = (UserFactory(username=name, roles=["reader"]) for name in ("zq-one", "zq-two"))
     exam = make_exam()
-    batch = batch_create(
-        name="Disputes", taxonomy=tnmg, exams=[exam], readers=[one, two], readers_per_exam=2, actor=diego
-    )
+    batch = batch_for(tnmg, diego, [one, two], [exam], name="Disputes")
     suggestion_compute(exam.pk, FixedProvider("1", {"SB": 0.9, "LBBB": 0.6}))
     read(one, batch, exam, ["SB", "LBBB"])
     read(two, batch, exam, ["SB"])

@@ -3,7 +3,7 @@
 import pytest
 
 from annotations.models import AuditEvent
-from tests.factories import PASSWORD
+from tests.factories import PASSWORD, batch_for
 
 pytestmark = pytest.mark.django_db
 
@@ -33,26 +33,16 @@ def test_logging_out_needs_a_post_and_ends_the_session(client_for, ana):
 
 
 def test_the_home_page_shows_a_reader_their_own_batches_only(client_for, ana, bruno, diego, tnmg):
-    from annotations.services.batches.lifecycle import batch_create
     from tests.factories import make_exam
 
     exams = [make_exam(seed=i) for i in range(3)]
-    batch_create(
-        name="Ana and Bruno",
-        taxonomy=tnmg,
-        exams=exams,
-        readers=[ana, bruno],
-        readers_per_exam=1,
-        actor=diego,
-        seed=1,
-    )
-    batch_create(
+    batch_for(tnmg, diego, [ana, bruno], exams, name="Ana and Bruno", readers_per_exam=1, seed=1)
+    batch_for(
+        tnmg,
+        diego,
+        [bruno],
+        exams,
         name="Only Bruno",
-        taxonomy=tnmg,
-        exams=exams,
-        readers=[bruno],
-        readers_per_exam=1,
-        actor=diego,
         seed=2,
         exclude_seen=False,
         independence_off_reason="bruno holds the same exams in both batches",

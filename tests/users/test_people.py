@@ -10,19 +10,17 @@ from django.contrib.auth import get_user_model
 
 from annotations.models import AuditEvent
 from annotations.roles import Role, user_roles
+from tests.factories import batch_for
 
 pytestmark = pytest.mark.django_db
 
 
 def two_readers_two_exams_each(name: str, taxonomy, readers, coordinator):
     """A running batch of 4 exams read once, so each of the two readers holds 2 unread exams."""
-    from annotations.services.batches.lifecycle import batch_create
     from tests.factories import make_exam
 
     exams = [make_exam(seed=i) for i in range(4)]
-    return batch_create(
-        name=name, taxonomy=taxonomy, exams=exams, readers=readers, readers_per_exam=1, actor=coordinator
-    )
+    return batch_for(taxonomy, coordinator, readers, exams, name=name, readers_per_exam=1)
 
 
 def text_of(html: str) -> str:
