@@ -412,7 +412,9 @@ def _jackknife_weights(clusters: npt.NDArray[np.intp], seed: int) -> npt.NDArray
     return weights
 
 
-def _exam_jackknife(reads: npt.NDArray[np.int8], weights: npt.NDArray[np.uint8], exam_chunk: int):
+def _exam_jackknife(
+    reads: npt.NDArray[np.int8], weights: npt.NDArray[np.uint8], exam_chunk: int
+) -> dict[str, FloatArray]:
     """Every statistic with each group of clusters left out in turn (``weights``: _jackknife_weights):
     arrays with a leading group axis."""
     if reads.shape[1] == 0:
@@ -520,7 +522,8 @@ def _interaction_variance(crossed: FloatArray) -> FloatArray:
         )
         squares = np.nansum(residual**2, axis=(0, 1))
     scale = (n_readers - 1) / max(n_readers, 1) * (n_groups - 1) / max(n_groups, 1)
-    return scale * squares
+    variance: FloatArray = scale * squares
+    return variance
 
 
 def _two_way_t(
