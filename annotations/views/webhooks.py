@@ -35,6 +35,7 @@ def _page(request, *, form=None, shown=None, status=200):
         "deliveries": webhook_deliveries(request.user),
         "form": form or WebhookForm(),
         "shown": shown,
+        "event_labels": dict(WebhookEvent.choices),
     }
     response = render(request, "annotations/webhooks/page.html", context, status=status)
     add_never_cache_headers(response)  # the secret is in the page that creates it

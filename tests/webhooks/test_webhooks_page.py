@@ -31,6 +31,8 @@ def test_a_coordinator_subscribes_sees_the_secret_once_and_revokes(client_for, d
     assert subscription.secret in html and "no-store" in answer["Cache-Control"]
     again = page.get("/webhooks/").content.decode()
     assert subscription.secret not in again and "http://127.0.0.1:9/hook" in again
+    listed = again.split('id="webhook-subscriptions"', 1)[1].split("</table>", 1)[0]
+    assert "<td>Release built</td>" in listed  # the event in words, not its wire name
     revoked = page.post(f"/webhooks/{subscription.pk}/revoke/")
     assert revoked.status_code == 302
     subscription.refresh_from_db()
