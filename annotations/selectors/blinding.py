@@ -44,7 +44,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from django.db import connection
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.db.models.expressions import Combinable, RawSQL
 from django.db.models.functions import Coalesce
 from django.utils.crypto import salted_hmac
@@ -100,7 +100,7 @@ def reader_barred_pairs(reader_ids: Iterable[int], exam_ids: Iterable[int]) -> d
     return barred
 
 
-def _disputes_seen(reader_ids: list[int], exam_ids=None) -> dict[int, set[int]]:
+def _disputes_seen(reader_ids: list[int], exam_ids: list[int] | None = None) -> dict[int, set[int]]:
     """reader id -> the exams (of `exam_ids`, or all) whose adjudication case they opened or decided."""
     seen: dict[int, set[int]] = {}
     for model in (AdjudicationView, Adjudication):
@@ -251,7 +251,7 @@ def _held_pairs(reader_ids: list[int], exam_ids: list[int]) -> set[tuple[int, in
     return set(zip(readers[wanted].tolist(), exams[wanted].tolist(), strict=True))
 
 
-def _held(slots):
+def _held(slots: QuerySet[Assignment]) -> QuerySet[Assignment]:
     """The slots a reader knows their exam by: read, drafted or skipped, or still to read. A slot left
     unopened in a closed batch is none of these (a batch closed early and designed again on what it left
     unread must not keep its readers away from exams they never saw), nor is a slot the system closed
@@ -434,7 +434,7 @@ def reads_known_before(batch: ReviewBatch) -> set[tuple[int, int]]:
     wanted = [*exams, *standing_for]
     first: dict[tuple[int, int], datetime] = {}
 
-    def saw(reader: int, exam: int, when) -> None:
+    def saw(reader: int, exam: int, when: datetime | None) -> None:
         for target in (exam, *standing_for.get(exam, ())):
             if (reader, target) in mine and when is not None:
                 key = (reader, target)
@@ -473,7 +473,9 @@ def _first_read_holders(batch: ReviewBatch) -> set[int]:
     )
 
 
-def pseudonym_order(batch: ReviewBatch, extra=(), holders: set[int] | None = None) -> list[int]:
+def pseudonym_order(
+    batch: ReviewBatch, extra: Iterable[int] = (), holders: set[int] | None = None
+) -> list[int]:
     """The batch's readers in letter order: the order fixed in its design when it was created (and
     extended as readers joined), then anyone else holding a first read, and `extra`, by keyed draw."""
     stored = [int(r) for r in (batch.design or {}).get("pseudonym_order", [])]

@@ -17,6 +17,7 @@ from annotations.roles import Role, has_role
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
+    from django.http import HttpRequest
 
 PASSWORD_EVENTS = ("user.create", "user.password_reset", "user.password_change")
 CONSOLE_ACTOR = "system:console"  # services.users.CONSOLE_ACTOR: an account opened on the server's console
@@ -116,7 +117,7 @@ def active_readers() -> QuerySet[Any]:
     )
 
 
-def account_of(value):
+def account_of(value: Any) -> User | None:
     """The account whose id is `value` (as submitted: any text), active or not, or None."""
     try:
         user_id = int(value)
@@ -127,7 +128,7 @@ def account_of(value):
     return get_user_model().objects.filter(pk=user_id).first()
 
 
-def account_get(user: User, user_id) -> Any:
+def account_get(user: User, user_id: Any) -> Any:
     """The account a coordinator acts on from the People page, active or not: NotFound (the 404 page) for
     an id that names none, however large; Forbidden for anyone but a coordinator."""
     if not has_role(user, Role.COORDINATOR):
@@ -138,12 +139,12 @@ def account_get(user: User, user_id) -> Any:
     return account
 
 
-def active_account(user_id: int):
+def active_account(user_id: int) -> User | None:
     """The active account with this id, or None."""
     return get_user_model().objects.filter(pk=user_id, is_active=True).first()
 
 
-def session_account_deactivated(request) -> bool:
+def session_account_deactivated(request: HttpRequest) -> bool:
     """Whether the request's session was signed in by an account deactivated since: Django then treats the
     request as anonymous, and the caller can say why instead of asking for credentials it had."""
     from django.contrib.auth import SESSION_KEY

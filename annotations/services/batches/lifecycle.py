@@ -5,7 +5,7 @@ services.batches.escalation."""
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -40,6 +40,9 @@ from annotations.services.webhooks.events import batch_completed_emit
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
     from django.db.models import Model
+
+    from annotations.selectors.batches.plan import BatchPlan
+    from annotations.selectors.exams.selection import ExamCriteria
 
 # How a disputed exam is escalated (services.batches.escalation), as a batch's design names it.
 ESCALATE_ADD_READER = "add_reader"  # then the adjudicator settles every disagreement left
@@ -292,7 +295,7 @@ def batch_create(
     gold_exams: Sequence[Exam | int] = (),
     retest_fraction: float = 0.0,
     min_pair_overlap: int = 0,
-    due_date=None,
+    due_date: date | None = None,
     design_notes: dict[str, Any] | None = None,
     escalation: dict[str, Any] | None = None,
     exclude_seen: bool = True,
@@ -412,7 +415,7 @@ def _pks(exams: Sequence[Exam | int]) -> list[int]:
     return [exam if isinstance(exam, int) else exam.pk for exam in exams]
 
 
-def pseudonyms_keep(batch: ReviewBatch, reader_ids) -> None:
+def pseudonyms_keep(batch: ReviewBatch, reader_ids: Iterable[int]) -> None:
     """Fix the "Reader A, B, C" letters of the batch's readers so far, and deal the next letters to
     `reader_ids` not yet lettered: letters never move once an adjudicator may have seen them."""
     order = pseudonym_order(batch)
@@ -446,11 +449,11 @@ def batch_close(*, batch: ReviewBatch, actor: User) -> ReviewBatch:
     return batch
 
 
-def _criteria_record(criteria) -> dict[str, Any]:
+def _criteria_record(criteria: ExamCriteria) -> dict[str, Any]:
     """The designer's criteria as JSON data: lists as lists, dates as ISO dates, numbers as numbers, so the
     record reads back as the choice it was (exam_criteria takes it again)."""
 
-    def value(v):
+    def value(v: object) -> object:
         if isinstance(v, date):
             return v.isoformat()
         if isinstance(v, list | tuple):
@@ -460,7 +463,7 @@ def _criteria_record(criteria) -> dict[str, Any]:
     return {name: value(v) for name, v in vars(criteria).items()}
 
 
-def batch_create_from_plan(*, plan, actor: User, start: bool = True) -> ReviewBatch:
+def batch_create_from_plan(*, plan: BatchPlan, actor: User, start: bool = True) -> ReviewBatch:
     """Create the batch a coordinator previewed (selectors.batch_plan), exactly as planned."""
     spec = plan.spec
     notes = {

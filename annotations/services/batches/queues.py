@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from django.contrib.auth import get_user_model
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
@@ -58,7 +58,7 @@ if TYPE_CHECKING:
     from django.contrib.auth.models import User
 
 
-def _pending(batch: ReviewBatch, reader_id: int):
+def _pending(batch: ReviewBatch, reader_id: int) -> QuerySet[Assignment]:
     """Unread first reads: a retest belongs to its reader (it measures that reader), so it never moves."""
     return Assignment.objects.filter(
         batch=batch, reader_id=reader_id, status=Assignment.Status.PENDING, read_round=1
@@ -83,7 +83,7 @@ def _move(assignment: Assignment, to_reader_id: int, position: int) -> None:
     assignment.save(update_fields=["reader", "position", "assigned_at"])
 
 
-def _open_slots(batch: ReviewBatch, reader_id: int, *, status: str, read_round: int):
+def _open_slots(batch: ReviewBatch, reader_id: int, *, status: str, read_round: int) -> QuerySet[Assignment]:
     return Assignment.objects.filter(batch=batch, reader_id=reader_id, status=status, read_round=read_round)
 
 
@@ -204,7 +204,7 @@ def _blinded_from(
 IN_PROGRESS = Assignment.Status.IN_PROGRESS
 
 
-def _reassign_check(batch: ReviewBatch, to_reader, actor: User) -> None:
+def _reassign_check(batch: ReviewBatch, to_reader: User, actor: User) -> None:
     require_coordinator(actor)
     require_open(batch)
     if not has_role(to_reader, Role.READER):
@@ -215,7 +215,7 @@ def _reassign_check(batch: ReviewBatch, to_reader, actor: User) -> None:
 
 # One transaction under the batch lock: what moves, what a departed reader leaves and the audit row must be
 # decided together; each step is a helper.
-def batch_reassign(*, batch: ReviewBatch, from_reader, to_reader, actor: User) -> dict[str, Any]:
+def batch_reassign(*, batch: ReviewBatch, from_reader: User, to_reader: User, actor: User) -> dict[str, Any]:
     """Hand a reader's unread exams to another reader, but those the new reader may not read
     (_blinded_from) or has; drafts stay with a reader still reading. A reader who left the study keeps
     nothing (_departed_close): no exam then waits for one who cannot read."""
