@@ -11,7 +11,7 @@ from django.test import Client
 
 from annotations.models import AuditEvent, Benchmark, BenchmarkSubmission
 from annotations.services.benchmarks.create import benchmark_create, benchmark_prepare
-from annotations.services.enqueue import jobs_sweep_run
+from annotations.services.enqueue import jobs_resume, jobs_sweep_run
 from tests.agreement.test_code_test import CODES, code15  # noqa: F401 (the fixture)
 from tests.benchmarks.code_test import THRESHOLDS, code_test_release, submitter
 
@@ -99,3 +99,19 @@ def test_the_jobs_sweep_prepares_a_benchmark_whose_message_was_lost(
     assert jobs_sweep_run()["benchmarks preparing"] == 1
     assert Benchmark.objects.get(pk=benchmark.pk).status == "open"
     assert jobs_sweep_run()["benchmarks preparing"] == 0
+
+
+def test_the_embedded_resume_queues_a_benchmark_left_preparing(tmp_path, diego, code15, settings):  # noqa: F811
+    """On the embedded default, `manage.py resume_jobs` (before the web process starts) queues it again;
+    the web process's own thread then prepares it (the embedded walk shows that thread at work)."""
+    from ecgreview.inprocess import background
+
+    release = code_test_release(tmp_path, diego, n_exams=N)
+    benchmark = benchmark_create(actor=diego, release=release, name="b", label_source="reference")
+    settings.CELERY_TASK_ALWAYS_EAGER = True
+    try:
+        assert ("benchmark", benchmark.pk) in jobs_resume()
+    finally:
+        background.drain()  # its thread's connection does not see this test's rows: it finds nothing to do
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+    assert jobs_resume() == []  # with a broker, the workers and the sweep finish it instead
