@@ -30,6 +30,8 @@ OPEN_SLOTS = (Assignment.Status.PENDING, Assignment.Status.IN_PROGRESS)
 
 def batch_completed_emit(batch: ReviewBatch) -> int:
     """Every read of the batch is in (submitted or skipped), or a coordinator closed it: once per batch."""
+    if not subscribed_to(WebhookEvent.BATCH_COMPLETED):  # its counts cost queries nobody would read
+        return 0
     slots = Assignment.objects.filter(batch=batch)
     data = {
         "batch": {"id": batch.pk, "url": reverse("batch-detail", args=[batch.pk])},
@@ -81,6 +83,8 @@ def exam_escalated_emit(member: BatchExam) -> int:
 
 
 def release_built_emit(release: Release) -> int:
+    if not subscribed_to(WebhookEvent.RELEASE_BUILT):
+        return 0
     data = {
         "release": {
             "id": release.pk,
