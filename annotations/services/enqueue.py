@@ -32,11 +32,14 @@ from django.utils import timezone
 
 from annotations.selectors.enqueue import alive_key as _alive
 from annotations.selectors.enqueue import queued_key as _marker
-from annotations.selectors.enqueue import task_beating, worker_last_took  # noqa: F401 (the services' names)
+from annotations.selectors.enqueue import task_beating as task_beating  # the services' name for it
 from annotations.selectors.enqueue import took_key as _took_key
+from annotations.selectors.enqueue import worker_last_took as worker_last_took  # the services' name
 from ecgreview.redis_breaker import redis_answering, redis_failed
 
 if TYPE_CHECKING:
+    from celery import Task
+
     from annotations.models import Benchmark, BenchmarkSubmission, ImportJob, Release
 
     # The rows whose work a task does, each with a status and its own task.
@@ -46,7 +49,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 
-def _task(name: str):
+def _task(name: str) -> Task[Any, Any]:
     """The registered task called `name`. Services name tasks rather than import them, so the task layer
     may call services without a cycle; importing the task package here registers them in a web process,
     where no worker's autodiscovery ran."""
@@ -72,7 +75,7 @@ AFTER_THE_RESPONSE = frozenset(
 )
 
 
-def _in_background(task, args: tuple[Any, ...], countdown: float | None) -> bool:
+def _in_background(task: Task[Any, Any], args: tuple[Any, ...], countdown: float | None) -> bool:
     from ecgreview.inprocess import background
 
     background.submit((task.name, *args), lambda: task.apply(args), delay=countdown or 0.0)
@@ -93,7 +96,7 @@ def _unreachable(error: Exception) -> bool:
     return isinstance(error, OperationalError | redis.ConnectionError | redis.TimeoutError | OSError)
 
 
-def task_enqueue(name: str, *args, countdown: float | None = None, priority: int | None = None) -> bool:
+def task_enqueue(name: str, *args: Any, countdown: float | None = None, priority: int | None = None) -> bool:
     """Send the task called `name`; never raises. Returns whether the broker took it. Without a broker
     (the embedded default) Celery runs the task in-process: here, or after the response for the long
     ones (AFTER_THE_RESPONSE). `priority`: CATCH_UP_PRIORITY for work nobody is waiting on."""
@@ -107,7 +110,8 @@ def task_enqueue(name: str, *args, countdown: float | None = None, priority: int
         )
         return False
     try:
-        task.apply_async(args, countdown=countdown, retry=False, priority=priority)
+        # None is Celery's own default for both; celery-types declares them as plain numbers.
+        task.apply_async(args, countdown=countdown, retry=False, priority=priority)  # type: ignore[arg-type]
     except Exception as error:  # kombu, redis and socket errors alike: the sweep sends it later
         if broker and _unreachable(error):
             redis_failed(broker)
@@ -177,7 +181,7 @@ class Beat:
             task_beat(self.name, *self.args)
 
 
-def task_enqueue_on_commit(name: str, *args, priority: int | None = None) -> None:
+def task_enqueue_on_commit(name: str, *args: Any, priority: int | None = None) -> None:
     """Send the task called `name` once the current transaction commits (never for a rolled-back one)."""
     transaction.on_commit(lambda: task_enqueue(name, *args, priority=priority))
 
@@ -237,7 +241,7 @@ def _broker_channel() -> Iterator[Any]:
         yield channel if hasattr(channel, "unacked_index_key") and hasattr(channel, "qos") else None
 
 
-def _taken(channel, tag: str, taken_at: float) -> TakenMessage | None:
+def _taken(channel: Any, tag: str, taken_at: float) -> TakenMessage | None:
     """The message under `tag`, or None when it is gone (acknowledged since the index was read), not one
     of ours, or unreadable (another client's entry, an old protocol): such entries are left as they are."""
     raw = channel.client.hget(channel.unacked_key, tag)
@@ -313,7 +317,7 @@ def taken_messages_give_back(now: datetime) -> int:
     return given
 
 
-def _target(message: TakenMessage):
+def _target(message: TakenMessage) -> ImportJob | Release | None:
     from annotations.models import ImportJob, Release
 
     models: dict[str, _RunModel] = {IMPORT_TASK: ImportJob, RELEASE_BUILD_TASK: Release}

@@ -40,8 +40,10 @@ from annotations.lib.stats import (
     retest_intervals,
     wilson_interval,
 )
+from annotations.lib.stats.bootstrap import Interval
 from annotations.lib.stats.consensus import MIN_LATENT_READS
 from annotations.lib.stats.latent import reader_latent_accuracy
+from annotations.lib.stats.stats import ClassAgreement
 from annotations.lib.stats.uncertain import uncertain_sensitivity
 from annotations.models import ReviewBatch
 from annotations.selectors.agreement.summary import ReadsSnapshot
@@ -62,12 +64,12 @@ INTERVAL_STATISTICS = ("fleiss_kappa", "krippendorff_alpha", "gwet_ac1", "pabak"
 REFERENCES = ("others", "adjudicated", "gold", "reference_labels")
 
 
-def _num(value) -> float | None:
+def _num(value: float) -> float | None:
     value = float(value)
     return value if np.isfinite(value) else None
 
 
-def _pair(lower, upper) -> list[Any]:
+def _pair(lower: float, upper: float) -> list[Any]:
     return [_num(lower), _num(upper)]
 
 
@@ -86,7 +88,7 @@ def interval_method(batch: ReviewBatch, n_readers: int) -> tuple[str, str]:
     return wanted, ""
 
 
-def _interval_fields(prefix: str, interval, index) -> dict[str, Any]:
+def _interval_fields(prefix: str, interval: Interval, index: int | tuple[int, int]) -> dict[str, Any]:
     fraction = float(interval.defined_fraction[index])
     return {
         f"{prefix}_ci": _pair(interval.lower[index], interval.upper[index]),
@@ -95,7 +97,7 @@ def _interval_fields(prefix: str, interval, index) -> dict[str, Any]:
     }
 
 
-def _too_few_positives(boot, c: int) -> dict[str, Any]:
+def _too_few_positives(boot: BootstrapResult, c: int) -> dict[str, Any]:
     """No interval, and the reason, for a class with too few exams with a positive read to hold one."""
     too_few = bool(boot.too_few_positives[c]) if len(boot.too_few_positives) else False
     if not too_few:
@@ -104,7 +106,9 @@ def _too_few_positives(boot, c: int) -> dict[str, Any]:
     return unflagged | {"interval_note": "too few positives"}
 
 
-def class_rows(snapshot: ReadsSnapshot, boot, disputed_per_class: np.ndarray) -> list[dict[str, Any]]:
+def class_rows(
+    snapshot: ReadsSnapshot, boot: BootstrapResult, disputed_per_class: np.ndarray
+) -> list[dict[str, Any]]:
     point = boot.point.classes
     # Counted on the exams the figures are computed on: an exam read once is left out of them (the page
     # says so), and its reads would make this count disagree with the prevalence beside it.
@@ -133,7 +137,7 @@ def class_rows(snapshot: ReadsSnapshot, boot, disputed_per_class: np.ndarray) ->
     return rows
 
 
-def pair_matrix(snapshot: ReadsSnapshot, point) -> dict[str, Any]:
+def pair_matrix(snapshot: ReadsSnapshot, point: ClassAgreement) -> dict[str, Any]:
     """Reader x reader: mean over classes of Cohen's kappa (where defined) and exams read by both."""
     n = len(snapshot.reader_ids)
     kappa: list[list[float | None]] = [[None] * n for _ in range(n)]
@@ -149,7 +153,9 @@ def pair_matrix(snapshot: ReadsSnapshot, point) -> dict[str, Any]:
     return {"mean_kappa": kappa, "exams_in_common": shared}
 
 
-def pairs_by_class(snapshot: ReadsSnapshot, boot, names: dict[int, str]) -> list[dict[str, Any]]:
+def pairs_by_class(
+    snapshot: ReadsSnapshot, boot: BootstrapResult, names: dict[int, str]
+) -> list[dict[str, Any]]:
     """Cohen's kappa of every pair of readers on every class both read, with n and its interval."""
     point, interval = boot.point.classes, boot.intervals["pairwise_kappa"]
     valid, positive = snapshot.reads != MISSING, snapshot.reads == 1
@@ -425,7 +431,7 @@ def _with_specific(rows: list[dict[str, Any]], specific: SpecificParts) -> list[
     return [row | extra for row, extra in zip(rows, specific.class_fields, strict=True)]
 
 
-def bootstrap_summary(boot, note: str) -> dict[str, Any]:
+def bootstrap_summary(boot: BootstrapResult, note: str) -> dict[str, Any]:
     return {
         "n_resamples": boot.n_resamples,
         "seed": boot.seed,
