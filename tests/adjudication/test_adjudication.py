@@ -24,6 +24,7 @@ from tests.factories import (
     exams_of,
     make_exam,
     read,  # other modules import it from here too
+    release_of,
 )
 
 pytestmark = pytest.mark.django_db
@@ -425,7 +426,6 @@ def test_a_statement_keeps_the_version_it_was_signed_in_when_another_is_re_signe
 ):
     """Signed together at version 1, then only 1dAVb overturned at version 2: the release's
     adjudications.csv says 2 for 1dAVb and still 1, with its own time, for the statement added at 1."""
-    from annotations.services.releases.builds import release_build, release_create
 
     batch, exam = disputed
     first = [Decision("1dAVb", True), Decision("LAFB", True)]
@@ -438,7 +438,7 @@ def test_a_statement_keeps_the_version_it_was_signed_in_when_another_is_re_signe
         rationale="PR 190 ms",
         version=1,
     )
-    release = release_build(release_create(actor=diego, batches=[batch], hdf5=False).pk)
+    release = release_of(actor=diego, batches=[batch])
     client.force_login(diego)
     text = b"".join(client.get(f"/releases/{release.pk}/files/adjudications.csv").streaming_content).decode()
     table = {row["code"]: row for row in csv.DictReader(io.StringIO(text))}

@@ -7,9 +7,9 @@ from django.conf import settings
 from django.urls import reverse
 
 from annotations.models import AuditEvent, Release
-from annotations.services.releases.builds import release_build, release_create
+from annotations.services.releases.builds import release_build
 from tests.exporting import labelled_study
-from tests.factories import UserFactory
+from tests.factories import UserFactory, release_of
 
 pytestmark = pytest.mark.django_db
 OUTSIDERS = ["ana", "bruno", "carla", "eve"]
@@ -27,7 +27,7 @@ def study(ana, bruno, carol, carla, diego, tnmg):
 
 @pytest.fixture
 def release(study, diego):
-    return release_build(release_create(actor=diego, batches=[study.batch], hdf5=False).pk)
+    return release_of(actor=diego, batches=[study.batch])
 
 
 def urls(release):

@@ -20,10 +20,9 @@ from annotations.lib.providers.base import Provider, ProviderResult
 from annotations.models import Annotation, Assignment, ReviewBatch
 from annotations.services.exams.create import dataset_get_or_create
 from annotations.services.reading import LabelInput, annotation_save_draft, annotation_submit
-from annotations.services.releases.builds import release_build, release_create
 from annotations.services.suggestions import suggestion_compute
 from tests.exporting import labelled_study
-from tests.factories import UserFactory, batch_for, make_exam
+from tests.factories import UserFactory, batch_for, make_exam, release_of
 from tests.releases.sharding import stored_bytes
 
 pytestmark = pytest.mark.django_db
@@ -54,7 +53,7 @@ def carol(db):
 
 
 def built(actor, batch):
-    release = release_build(release_create(actor=actor, batches=[batch], hdf5=False).pk)
+    release = release_of(actor=actor, batches=[batch])
     assert release.status == "done", release.error
     return release
 
@@ -142,9 +141,7 @@ def test_the_file_is_listed_checksummed_described_and_safe(ana, bruno, carol, ca
 
 def test_a_mapped_release_scores_the_readers_on_its_own_columns(ana, bruno, carol, carla, diego, tnmg):
     study = labelled_study(readers=[ana, bruno, carol], coordinator=diego, adjudicator=carla, taxonomy=tnmg)
-    release = release_build(
-        release_create(actor=diego, batches=[study.batch], target="code15", hdf5=False).pk
-    )
+    release = release_of(actor=diego, batches=[study.batch], target="code15")
     header = stored_bytes(release, "consensus.csv").decode().splitlines()[0].split(",")
     columns = header[7:-1]  # after the meta columns, before added_by_adjudicator
     rows = table(release)

@@ -9,9 +9,8 @@ import json
 import pytest
 
 from annotations.services.adjudication import Decision, adjudication_decide
-from annotations.services.releases.builds import release_build, release_create
 from tests.disputes import tied_batch
-from tests.factories import batch_for
+from tests.factories import batch_for, release_of
 
 pytestmark = pytest.mark.django_db
 
@@ -24,7 +23,7 @@ def tied(diego, tnmg):
 
 
 def built(diego, batch):
-    return release_build(release_create(actor=diego, batches=[batch], hdf5=False).pk)
+    return release_of(actor=diego, batches=[batch])
 
 
 def card_text(client, release, name: str) -> str:

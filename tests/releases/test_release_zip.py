@@ -10,9 +10,9 @@ import pytest
 from django.urls import reverse
 
 from annotations.models import AuditEvent
-from annotations.services.releases.builds import release_build, release_create
+from annotations.services.releases.builds import release_create
 from tests.exporting import labelled_study
-from tests.factories import UserFactory
+from tests.factories import UserFactory, release_of
 
 pytestmark = pytest.mark.django_db
 
@@ -25,7 +25,7 @@ def carol(db):
 @pytest.fixture
 def release(ana, bruno, carol, carla, diego, tnmg):
     study = labelled_study(readers=[ana, bruno, carol], coordinator=diego, adjudicator=carla, taxonomy=tnmg)
-    return release_build(release_create(actor=diego, batches=[study.batch], hdf5=False).pk)
+    return release_of(actor=diego, batches=[study.batch])
 
 
 def body(response) -> bytes:
