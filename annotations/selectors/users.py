@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -23,7 +23,7 @@ PASSWORD_EVENTS = ("user.create", "user.password_reset", "user.password_change")
 CONSOLE_ACTOR = "system:console"  # services.users.CONSOLE_ACTOR: an account opened on the server's console
 
 
-def coordinators_until(user_ids) -> dict[int, datetime]:
+def coordinators_until(user_ids: Iterable[int]) -> dict[int, datetime]:
     """user id -> when the coordinator role was last taken from them, for those of `user_ids` who held it
     once and hold it no more. Every role change is audited by services.users ("user.roles", with the roles
     before and after), which is the only record of it; the few rows per account are read whole, since
@@ -45,7 +45,7 @@ def coordinators_until(user_ids) -> dict[int, datetime]:
     return until
 
 
-def reader_unread_batches(user: User, account) -> list[dict[str, Any]]:
+def reader_unread_batches(user: User, account: User) -> list[dict[str, Any]]:
     """The running batches where `account` still holds exams it has not submitted or skipped (not
     started, or a draft), with how many: what nobody reads once the account stops reading."""
     if not has_role(user, Role.COORDINATOR):

@@ -8,6 +8,7 @@ import csv
 import hashlib
 import io
 import tempfile
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -172,7 +173,9 @@ def _reader_figures(
     return entries
 
 
-def _write_tracings(exams: list[Exam], keys: list[str], path: Path, beat=lambda: None) -> dict[str, Any]:
+def _write_tracings(
+    exams: list[Exam], keys: list[str], path: Path, beat: Callable[[], None] = lambda: None
+) -> dict[str, Any]:
     with hdf5.TracingsWriter(path, n_rows=len(exams), attrs={"convention": "CODE"}) as writer:
         for exam in exams:
             beat()
@@ -187,8 +190,10 @@ def _entry(path: Path) -> dict[str, Any]:
     return {"name": path.name, "bytes": path.stat().st_size, "sha256": digest}
 
 
-def _write_wfdb(exams: list[Exam], keys: list[str], path: Path, beat=lambda: None) -> dict[str, Any]:
-    def records():
+def _write_wfdb(
+    exams: list[Exam], keys: list[str], path: Path, beat: Callable[[], None] = lambda: None
+) -> dict[str, Any]:
+    def records() -> Iterator[tuple[str, np.ndarray, float, float, list[str]]]:
         for key, exam in zip(keys, exams, strict=True):
             beat()
             samples = waveform_load(exam.waveform_key)
@@ -377,7 +382,7 @@ def benchmark_close(*, actor: User, benchmark: Benchmark, ip_address: str | None
 
 def benchmark_tracings_open(
     *, actor: User, benchmark: Benchmark, name: str = TRACINGS_NAME, ip_address: str | None = None
-):
+) -> File[bytes]:
     """Open the benchmark's tracings (HDF5, or the WFDB zip) for download, recording who took them."""
     if not (has_role(actor, Role.COORDINATOR) or has_role(actor, Role.SUBMITTER)):
         raise Forbidden

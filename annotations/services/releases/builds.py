@@ -362,7 +362,9 @@ def releases_stalled_requeue(now: datetime) -> int:
     return len(queued)
 
 
-def release_file_open(*, actor: User, release: Release, name: str, ip_address: str | None = None) -> File:
+def release_file_open(
+    *, actor: User, release: Release, name: str, ip_address: str | None = None
+) -> File[bytes]:
     """Open one file of a finished release for download, recording who took what."""
     _require_coordinator(actor)
     entry = next((f for f in release.files if f["name"] == name), None)
