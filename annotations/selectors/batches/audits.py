@@ -12,13 +12,18 @@ adjudicator.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from django.db.models import Count, Q
+from django.db.models import Count, Q, QuerySet
 
 from annotations.lib.stats import MISSING
-from annotations.lib.stats.audit import adjudicator_agreement, audit_error_rates, audit_majority
+from annotations.lib.stats.audit import (
+    AuditErrorRates,
+    adjudicator_agreement,
+    audit_error_rates,
+    audit_majority,
+)
 from annotations.models import (
     Adjudication,
     AnnotationLabel,
@@ -32,6 +37,9 @@ from annotations.models import (
 from annotations.roles import Role
 from annotations.selectors.agreement.rules import consensus_settings
 
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
+
 AUDIT_KIND = "audit"
 
 
@@ -39,7 +47,7 @@ def is_audit(batch: ReviewBatch) -> bool:
     return (batch.design or {}).get("kind") == AUDIT_KIND
 
 
-def _submitted_first_reads(batch_ids: Sequence[int]):
+def _submitted_first_reads(batch_ids: Sequence[int]) -> QuerySet[Assignment]:
     """The slots whose current read is submitted: the reads consensus is computed from."""
     return Assignment.objects.filter(
         batch_id__in=list(batch_ids),
@@ -146,7 +154,7 @@ def _adjudicator_pairs(
     return original, auditor, exams
 
 
-def _class_rows(found, codes: list[str]) -> list[dict[str, Any]]:
+def _class_rows(found: AuditErrorRates, codes: list[str]) -> list[dict[str, Any]]:
     """One row per class that some released or audit label marked present in the sample, or that had a cell
     left out (undecided in the release, tied in the audit)."""
     figures = found.to_dict()
@@ -164,7 +172,7 @@ def _class_rows(found, codes: list[str]) -> list[dict[str, Any]]:
     return rows
 
 
-def _marked(found, c: int) -> bool:
+def _marked(found: AuditErrorRates, c: int) -> bool:
     return bool(
         found.audit_positives[c]
         or found.false_positives[c]
@@ -254,7 +262,7 @@ def audit_accounts(user_ids: Sequence[int]) -> list[Any]:
     return [users[pk] for pk in dict.fromkeys(user_ids)]
 
 
-def _fixed(value):
+def _fixed(value: Any) -> Any:
     from annotations.lib.release_files.files import fixed
 
     if isinstance(value, list):
@@ -274,7 +282,7 @@ def release_audits(batch_ids: Sequence[int]) -> list[dict[str, Any]]:
     return out
 
 
-def audit_source_choices():
+def audit_source_choices() -> QuerySet[ReviewBatch]:
     """The batches the audit designer offers: every batch but drafts and audits (the service refuses an
     open one, saying so)."""
     # A design without "kind" has a NULL there, which NOT (kind = 'audit') would drop too.
@@ -286,7 +294,7 @@ def audit_source_choices():
     )
 
 
-def auditor_choices():
+def auditor_choices() -> QuerySet[User]:
     """The accounts the audit designer offers as auditors: active readers."""
     from django.contrib.auth import get_user_model
 
