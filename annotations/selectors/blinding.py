@@ -100,7 +100,7 @@ def reader_barred_pairs(reader_ids: Iterable[int], exam_ids: Iterable[int]) -> d
     return barred
 
 
-def _disputes_seen(reader_ids: list[int], exam_ids: list[int] | None = None) -> dict[int, set[int]]:
+def _disputes_seen(reader_ids: list[int], exam_ids: list[int] | RawSQL | None = None) -> dict[int, set[int]]:
     """reader id -> the exams (of `exam_ids`, or all) whose adjudication case they opened or decided."""
     seen: dict[int, set[int]] = {}
     for model in (AdjudicationView, Adjudication):
@@ -305,7 +305,7 @@ def _held_as_copies(reader_ids: list[int], exam_ids: list[int]) -> list[tuple[in
     return sorted(pairs)
 
 
-def _among(exam_ids: list[int]):
+def _among(exam_ids: list[int]) -> list[int] | RawSQL:
     """`exam_ids` for an __in lookup. On PostgreSQL one array parameter: a designed batch asks about
     every chosen exam, and 100,000 literals in an IN list cost a second or more to send and parse per
     query, even against an empty table. The array goes as its text form, joined here: the driver's own

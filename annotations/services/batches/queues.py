@@ -151,7 +151,7 @@ def _reasons_kept(
 def _departed_close(
     batch: ReviewBatch,
     reader_id: int,
-    pending,
+    pending: QuerySet[Assignment],
     drafts: list[Any],
     kept_away: set[int],
     to_reader_id: int,

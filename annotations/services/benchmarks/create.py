@@ -130,7 +130,9 @@ def _labels(release: Release, source: str) -> tuple[list[dict[str, Any]], list[E
     return kept, _exams_of(kept), classes, truth
 
 
-def _reader_calls(release: Release, keys: dict[tuple[Any, ...], int], classes: list[str]) -> dict[str, tuple]:
+def _reader_calls(
+    release: Release, keys: dict[tuple[Any, ...], int], classes: list[str]
+) -> dict[str, tuple[Any, ...]]:
     """Per reader pseudonym: (exam rows read, 0/1 calls per class) from the release's first-round reads."""
     column = {code: k for k, code in enumerate(classes)}
     calls: dict[str, dict[int, np.ndarray]] = {}

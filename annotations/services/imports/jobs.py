@@ -49,7 +49,11 @@ from annotations.services.imports.outcomes import (
 from annotations.services.webhooks.events import import_finished_emit
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
     from datetime import datetime
+
+    from django.contrib.auth.models import User
+    from django.core.files.uploadedfile import UploadedFile
 
 logger = logging.getLogger(__name__)
 SYSTEM_ACTOR = "system:imports"
@@ -61,13 +65,14 @@ def _progress_key(job_id: int) -> str:
 
 def _progress_done(job_id: int) -> int:
     try:
-        return cache.get(_progress_key(job_id), 0)
+        done: int = cache.get(_progress_key(job_id), 0)
+        return done
     except Exception:  # Redis down: the page and the API still answer, without the live count
         logger.warning("import progress unavailable: the cache is down")
         return 0
 
 
-def import_job_progress(job) -> dict[str, Any]:
+def import_job_progress(job: ImportJob) -> dict[str, Any]:
     """Live progress of a job: records done so far (from the cache while it runs) and the totals."""
 
     done = job.total if job.status in {job.Status.DONE, job.Status.FAILED} else _progress_done(job.pk)
@@ -94,7 +99,7 @@ def import_job_progress(job) -> dict[str, Any]:
     }
 
 
-def import_job_workers_notice(job) -> str:
+def import_job_workers_notice(job: ImportJob) -> str:
     """What the page says when no worker takes the job, or its run stopped reporting; "" otherwise."""
     if job.status == job.Status.QUEUED:
         return queue_quiet_notice(settings.CELERY_TASK_DEFAULT_QUEUE, job.created_at)
@@ -103,7 +108,7 @@ def import_job_workers_notice(job) -> str:
     return ""
 
 
-def _save_uploads(files, folder: Path, limits: Limits) -> None:
+def _save_uploads(files: Sequence[UploadedFile[bytes]], folder: Path, limits: Limits) -> None:
     folder.mkdir(parents=True, exist_ok=False)
     for upload in files:
         if not upload.size:
@@ -123,7 +128,7 @@ def _save_uploads(files, folder: Path, limits: Limits) -> None:
         # skipped as "not an ECG file", and the job would finish with nothing said about it.
         upload.seek(0)
         head = upload.read(512)
-        kind = archive_kind(head, upload.name)
+        kind = archive_kind(head, upload.name or "")
         upload.seek(0)
         if upload.size > limits.max_xml_bytes and is_xml(head):
             raise ImportRefused(f"{upload.name}: {xml_too_large(upload.size, limits)}")
@@ -135,7 +140,7 @@ def _save_uploads(files, folder: Path, limits: Limits) -> None:
                 )
                 % {"name": upload.name, "kind": kind}
             )
-        name = get_valid_filename(Path(upload.name).name)  # never a path from the browser
+        name = get_valid_filename(Path(upload.name or "").name)  # never a path from the browser
         if name_byte_length(name) > NAME_MAX_BYTES:
             raise ImportRefused(
                 _(
@@ -149,7 +154,7 @@ def _save_uploads(files, folder: Path, limits: Limits) -> None:
                 handle.write(chunk)
 
 
-def _check_job_request(coordinator, dataset: str, source_format: str, has_input: bool) -> None:
+def _check_job_request(coordinator: User, dataset: str, source_format: str, has_input: bool) -> None:
     if not has_role(coordinator, Role.COORDINATOR):
         raise Forbidden(_("only coordinators import exams"))
     if not DATASET_NAME.match(dataset or ""):
@@ -160,7 +165,7 @@ def _check_job_request(coordinator, dataset: str, source_format: str, has_input:
         raise ImportRefused(_("choose at least one file"))
 
 
-def _job_paths(paths, root: Path) -> list[str]:
+def _job_paths(paths: Sequence[str], root: Path) -> list[str]:
     """The given paths, each checked to exist inside the import root, relative to it."""
     relative = []
     for path in paths:
@@ -171,7 +176,7 @@ def _job_paths(paths, root: Path) -> list[str]:
     return relative
 
 
-def _job_uploads(files, root: Path) -> str:
+def _job_uploads(files: Sequence[UploadedFile[bytes]], root: Path) -> str:
     """The uploads saved in a fresh folder under the import root (removed again if one is refused)."""
     upload_dir = root / "uploads" / uuid.uuid4().hex
     try:
@@ -184,14 +189,14 @@ def _job_uploads(files, root: Path) -> str:
 
 def import_job_create(
     *,
-    coordinator,
+    coordinator: User,
     dataset: str,
-    files=(),
-    paths=(),
+    files: Sequence[UploadedFile[bytes]] = (),
+    paths: Sequence[str] = (),
     source_format: str = "",
     skip_invalid: bool = False,
     amplitude_scale: float = 1.0,
-):
+) -> ImportJob:
     """Save uploads under IMPORT_ROOT (or take paths inside it), create the job, queue its task on commit."""
     _check_job_request(coordinator, dataset, source_format, bool(files or paths))
     root = Path(settings.IMPORT_ROOT).resolve()
@@ -368,7 +373,7 @@ def import_job_run(job_id: int) -> None:
         logger.warning("import progress: the cache is down")
 
 
-def _job_report(job, report, root: Path) -> None:
+def _job_report(job: ImportJob, report: ImportReport, root: Path) -> None:
     """A run's end: done with its counts and outcomes, or failed when it left nothing (_nothing_imported)."""
     summary = report.summary()
     nothing = _nothing_imported(report)
@@ -385,7 +390,7 @@ def _job_report(job, report, root: Path) -> None:
     )
 
 
-def _nothing_imported(report) -> str:
+def _nothing_imported(report: ImportReport) -> str:
     """Why a finished run is a failure: no ECG file among what was given, or every one refused; "" when
     it stored (or found already stored) any exam. A script that polls the status must not read "done"
     for an import that left nothing behind; one that refused some files and kept others is done, and
@@ -402,7 +407,7 @@ def _nothing_imported(report) -> str:
     return ""
 
 
-def _uploads_remove(job, root: Path) -> None:
+def _uploads_remove(job: ImportJob, root: Path) -> None:
     """Remove the job's upload folders once it has finished: the samples are in waveform storage, and
     every upload would otherwise be kept twice for ever. Only folders the upload itself made (uploads/<hex>),
     never a folder of the import root a coordinator named. A run that stops part-way never gets here: the
@@ -473,7 +478,7 @@ def _display_name(path: Path, root: Path) -> str:
     return "/".join(parts)
 
 
-def _job_finish(job, *, status: str, **fields) -> None:
+def _job_finish(job: ImportJob, *, status: str, **fields: Any) -> None:
     with transaction.atomic():
         ImportJob.objects.filter(pk=job.pk).update(status=status, finished_at=timezone.now(), **fields)
         job.refresh_from_db()

@@ -14,7 +14,7 @@ import zipfile
 from collections.abc import Callable, Sequence
 from datetime import UTC, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.core.files import File
@@ -419,7 +419,7 @@ def _zip_add(
         raise RuntimeError(f"release {release.pk}: stored {entry['name']} no longer matches its SHA-256")
 
 
-def release_zip_open(*, actor: User, release: Release, ip_address: str | None = None):
+def release_zip_open(*, actor: User, release: Release, ip_address: str | None = None) -> IO[bytes]:
     """The whole finished release as one zip: every file, SHA256SUMS included, in one folder, so that
     `unzip` then `sha256sum -c SHA256SUMS` in that folder verifies it. Built from the stored files, each
     checked against its recorded SHA-256 on the way in; the same release always gives the same bytes

@@ -26,6 +26,7 @@ from django.db import transaction
 from annotations.lib.release_files.files import file_sha256
 from annotations.lib.release_files.shards import PENDING_CARD, PLAN_FOLDER, is_shard_name, plan_name
 from annotations.models import Release
+from annotations.selectors.releases.builds import release_file_key, release_storage
 from annotations.services.audit import audit_record
 from annotations.services.enqueue import Beat, task_beat, task_done, task_started
 from annotations.services.releases.builds import (
@@ -35,9 +36,7 @@ from annotations.services.releases.builds import (
     release_activity_mark,
     release_build_done,
     release_build_failed,
-    release_file_key,
     release_file_save,
-    release_storage,
 )
 from annotations.services.releases.export import ExportResult, export_seal
 from annotations.services.releases.layout import CARD_JSON, CARD_MD, SUMS
