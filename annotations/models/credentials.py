@@ -45,7 +45,7 @@ class ApiToken(models.Model):
         ordering = ["-created_at", "-id"]
         constraints = [
             models.CheckConstraint(
-                condition=Q(scope__in=["read_only", "reader", "coordinator", "benchmark"]),
+                condition=Q(scope__in=TokenScope.values),
                 name="api_token_scope_known",
             ),
             models.CheckConstraint(

@@ -76,6 +76,22 @@ def test_a_scope_narrows_the_roles(client_for, diego):
     assert bearer(secret).get("/api/v1/users/").status_code == 403  # coordinator-only, session has it
 
 
+def test_an_adjudicator_token_adjudicates_and_reads_nothing_as_a_reader(client_for, tnmg):
+    """An account that reads and adjudicates hands a script the adjudicator role only: the queue, not the
+    reader's worklist; a reader-only account may not make such a token."""
+    from tests.factories import UserFactory
+
+    both = UserFactory(username="rita", roles=[Role.READER, Role.ADJUDICATOR])
+    created = create(client_for(both), scope="adjudicator")
+    assert created.status_code == 201 and created.json()["scope"] == "adjudicator"
+    token = bearer(created.json()["token"])
+    assert token.get("/api/v1/me/").json()["roles"] == ["adjudicator"]
+    assert token.get("/api/v1/adjudication/").status_code == 200
+    assert token.get("/api/v1/reading/next/").status_code == 403
+    reader = UserFactory(username="rui", roles=[Role.READER])
+    assert create(client_for(reader), scope="adjudicator").status_code == 400
+
+
 def test_a_scope_never_widens(client_for, ana):
     refused = create(client_for(ana), scope="coordinator")
     assert refused.status_code == 400 and not ApiToken.objects.exists()

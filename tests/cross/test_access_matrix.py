@@ -54,7 +54,12 @@ def signed_in(study: Study, persona: str) -> str:
 # the token holds what the session holds; read-only where no scope names the role (then unsafe methods
 # are refused, a difference the walk expects). The submitter's is for the study's one benchmark (then
 # every route but that benchmark's is refused). Anonymous carries a revoked token.
-ROLE_SCOPES = {Role.READER: "reader", Role.COORDINATOR: "coordinator", Role.SUBMITTER: "benchmark"}
+ROLE_SCOPES = {
+    Role.READER: "reader",
+    Role.ADJUDICATOR: "adjudicator",
+    Role.COORDINATOR: "coordinator",
+    Role.SUBMITTER: "benchmark",
+}
 
 
 def token_of(study: Study, persona: str) -> tuple[str, str]:

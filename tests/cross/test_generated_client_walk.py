@@ -169,9 +169,9 @@ def read(reader, batch_id: int, code: str) -> None:
     assert (submitted.done, submitted.next_assignment_id) == (True, None)
 
 
-def adjudicate(carla_token, carla_session, batch_id: int) -> None:
-    """carla's token finds and opens the case; the decision is signed on her session, since no token
-    scope keeps the adjudicator role (a read-only token may not write)."""
+def adjudicate(carla_token, carla_read_only, batch_id: int) -> None:
+    """carla's adjudicator token finds, opens and settles the case; her read-only token may look but
+    not sign a decision (403)."""
     m = models()
 
     def listed():  # the agreement is recomputed after the submissions: a worker's task on PostgreSQL
@@ -189,12 +189,12 @@ def adjudicate(carla_token, carla_session, batch_id: int) -> None:
         version=case.version,
     )
     refused = api("adjudication.adjudication_create").sync_detailed(
-        client=carla_token, batch_id=batch_id, exam_id=item.exam_id, body=body
+        client=carla_read_only, batch_id=batch_id, exam_id=item.exam_id, body=body
     )
     assert refused.status_code == 403 and isinstance(refused.parsed, m.Problem)
     decided = ok(
         api("adjudication.adjudication_create"),
-        client=carla_session,
+        client=carla_token,
         batch_id=batch_id,
         exam_id=item.exam_id,
         body=body,
@@ -243,14 +243,14 @@ def test_a_generated_client_drives_a_whole_study_with_tokens(generated, stack, t
         batch_id = design_batch(diego)
         for reader, code in READS.items():
             read(token_client(generated, stack, reader, "reader"), batch_id, code)
-        carla_session = signed_in_client(generated, stack, "carla")
-        adjudicate(token_client(generated, stack, "carla", "read_only"), carla_session, batch_id)
+        carla = token_client(generated, stack, "carla", "adjudicator")
+        adjudicate(carla, token_client(generated, stack, "carla", "read_only"), batch_id)
         folder = release_and_verify(diego, batch_id, tmp_path / "release")
         with (folder / "consensus.csv").open(newline="") as table:
             (row,) = [row for row in csv.DictReader(table) if row["dataset"] == DATASET]
         assert row["exam_id"] == "s0010_re" and row["reads"] == "2"
         assert {code: row[code] for code in DECISIONS} == {"SB": "1", "1dAVb": "0"}  # as adjudicated
-        # Every write but the adjudicator's decision went through a token: the audit trail says so.
+        # Every write went through a token: the audit trail says so.
         used = {
             name
             for (name,) in stack.query(
