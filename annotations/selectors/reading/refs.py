@@ -24,7 +24,7 @@ REF_PATTERN = "[A-Za-z0-9_-]{22}"
 
 
 @lru_cache(maxsize=4)
-def _cipher(secret: str) -> Cipher:
+def _cipher(secret: str) -> Cipher[modes.ECB]:
     key = hashlib.sha256(b"annotations.assignment-ref\0" + secret.encode()).digest()[:16]
     # ECB on a single block is the plain block cipher: exactly the keyed permutation wanted here.
     return Cipher(algorithms.AES(key), modes.ECB())  # noqa: S305

@@ -156,7 +156,11 @@ def _reader_calls(
 
 
 def _reader_figures(
-    release: Release, keys, classes, truth: np.ndarray, private: np.ndarray
+    release: Release,
+    keys: dict[tuple[Any, ...], int],
+    classes: list[str],
+    truth: np.ndarray,
+    private: np.ndarray,
 ) -> list[dict[str, Any]]:
     names = {pseudonym: uid for pseudonym, uid in (release.pseudonym_key or {}).items()}
     entries = []
