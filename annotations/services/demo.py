@@ -108,7 +108,15 @@ def demo_seed() -> list[DemoUser] | None:
 
 
 def _synthetic_exam(
-    dataset: Dataset, seed: int, external_id, rate, jitter, age, sex, patient, acquired_at
+    dataset: Dataset,
+    seed: int,
+    external_id: str,
+    rate: float,
+    jitter: float,
+    age: int,
+    sex: str,
+    patient: str,
+    acquired_at: datetime,
 ) -> Exam:
     signals, _ = synthetic_ecg(heart_rate_bpm=rate, rr_jitter=jitter, noise_uv=15, seed=seed)
     return exam_create(

@@ -171,7 +171,7 @@ def _slot_counts(batch: ReviewBatch) -> list[dict[str, Any]]:
     return list(slot_count_rows(batch))
 
 
-def slot_count_rows(batch: ReviewBatch):
+def slot_count_rows(batch: ReviewBatch) -> QuerySet[Assignment, Any]:
     """_slot_counts' query. PostgreSQL knows how few (reader, day) pairs there are from the statistics of
     migration 0035; without them it expected one group per slot, and so grouped in one process."""
     return (
@@ -497,7 +497,7 @@ def _covered_by_agreement(batch: ReviewBatch) -> tuple[dict[str, Any], Q]:
     return {"last_read": last_read}, Q(last_read__lte=computed_up_to)
 
 
-def _exam_status_rows(batch: ReviewBatch):
+def _exam_status_rows(batch: ReviewBatch) -> QuerySet[Any, Any]:
     slots = Assignment.objects.filter(batch=batch, exam_id=OuterRef("exam_id"))
     adjudicated = Adjudication.objects.filter(
         batch=batch, exam_id=OuterRef("exam_id"), diagnostic_class_id=OuterRef("diagnostic_class_id")

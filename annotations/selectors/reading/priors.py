@@ -14,6 +14,7 @@ prior_exam_for_case).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from django.urls import reverse
@@ -55,7 +56,12 @@ def _day(exam: Exam) -> str:
     return exam.acquired_at.date().isoformat()
 
 
-def _offered(exam: Exam, waveform_url, scope, overlay_url=None) -> list[dict[str, Any]]:
+def _offered(
+    exam: Exam,
+    waveform_url: Callable[[int], str],
+    scope: Callable[[int], str],
+    overlay_url: Callable[[int], str] | None = None,
+) -> list[dict[str, Any]]:
     """Each earlier exam as a page is given it: its number, date, geometry and where its waveform is (and,
     for a reader, where its median beats overlaid on the open exam's are: selectors.reading.serial)."""
     offered = [

@@ -65,7 +65,7 @@ def _pending(batch: ReviewBatch, reader_id: int) -> QuerySet[Assignment]:
     )
 
 
-def _retest_follows(batch: ReviewBatch, reader_id: int):
+def _retest_follows(batch: ReviewBatch, reader_id: int) -> QuerySet[Assignment, Any]:
     """Exams whose first read the reader re-reads later (an open retest): that first read stays with them,
     or the retest would compare a second read with a first nobody made."""
     return Assignment.objects.filter(
