@@ -375,11 +375,12 @@ def matching_ids(user: User, criteria: ExamCriteria) -> np.ndarray:
     return np.sort(ids, kind="stable")
 
 
-def _part_sql(pool, ids) -> tuple[str, tuple[Any, ...]] | None:
+def _part_sql(pool: _Pool, ids: tuple[int, int] | None) -> tuple[str, tuple[Any, ...]] | None:
     """One range's query as SQL, or None where Django finds it can match nothing (a score window of a
     provider or statement nobody scored: no class to look in) and so has no SQL to give."""
     try:
-        return pool.within(ids).order_by().values("pk").query.sql_with_params()
+        sql: tuple[str, tuple[Any, ...]] = pool.within(ids).order_by().values("pk").query.sql_with_params()
+        return sql
     except EmptyResultSet:
         return None
 

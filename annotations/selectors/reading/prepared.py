@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Self
 
 import psycopg
 from django.core.exceptions import ImproperlyConfigured
@@ -32,6 +32,7 @@ from django.db.transaction import TransactionManagementError
 
 if TYPE_CHECKING:
     from django.db.backends.base.base import BaseDatabaseWrapper
+    from django.db.backends.utils import CursorWrapper
 
 # Far beyond any id or count the tables hold (a bigint stops at 2**63), and unlike any constant of a
 # query; positive, so a builder that checks its values (a slice's bounds) takes them as it takes ids.
@@ -69,11 +70,13 @@ class _ServerPreparedCursor(psycopg.Cursor):
     """A cursor that binds on the server and prepares every statement it runs: Django's own cursors
     bind on the client, where psycopg never prepares."""
 
-    def execute(self, query, params=None, *, prepare: bool | None = True, binary: bool | None = None):
+    def execute(  # the binding default differs from psycopg's: prepare unless told not to
+        self, query: Any, params: Any = None, *, prepare: bool | None = True, binary: bool | None = None
+    ) -> Self:
         return super().execute(query, params, prepare=prepare, binary=binary)
 
 
-def _statement_cursor(connection: BaseDatabaseWrapper):
+def _statement_cursor(connection: BaseDatabaseWrapper) -> CursorWrapper:
     """Django's cursor for the connection; on PostgreSQL with prepared statements allowed, the same
     wrapper (execute wrappers, the query log, Django's errors) around a preparing cursor. The driver's
     connection carries Django's loaders and time zone, which its cursors inherit."""
