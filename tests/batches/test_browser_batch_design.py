@@ -8,9 +8,8 @@ import re
 import pytest
 
 from annotations.models import BatchExam
-from annotations.services.batches.lifecycle import batch_create
 from tests.browser import screenshot_path
-from tests.factories import DatasetFactory, ExamFactory, add_reference_labels
+from tests.factories import DatasetFactory, ExamFactory, add_reference_labels, batch_for
 from tests.reading.test_browser_reader import log_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -44,9 +43,7 @@ def test_the_preview_lists_chosen_exams_by_page(live_server, page, ana, bruno, d
 def test_the_dashboard_adds_exams_to_a_running_batch(live_server, page, ana, bruno, diego, tnmg):
     first = ExamFactory.create_batch(2, dataset=DatasetFactory(name="first"))
     ExamFactory.create_batch(3, dataset=DatasetFactory(name="more"))
-    batch = batch_create(
-        name="Running", taxonomy=tnmg, exams=first, readers=[ana, bruno], readers_per_exam=2, actor=diego
-    )
+    batch = batch_for(tnmg, diego, [ana, bruno], first, name="Running")
     log_in(page, live_server, "diego")
     page.goto(f"{live_server.url}/batches/{batch.pk}/")
     page.check("#add-exams input[name=datasets][value=more]")
@@ -75,14 +72,7 @@ LABELS_ASTRAY_JS = """(root) => [...document.querySelectorAll(`${root} .field:no
 
 def test_every_designer_field_reads_label_above_help_below(live_server, page, ana, bruno, diego, tnmg):
     """The designer, and the running batch's form that adds exams by the same criteria."""
-    batch = batch_create(
-        name="Running",
-        taxonomy=tnmg,
-        exams=ExamFactory.create_batch(2),
-        readers=[ana, bruno],
-        readers_per_exam=2,
-        actor=diego,
-    )
+    batch = batch_for(tnmg, diego, [ana, bruno], ExamFactory.create_batch(2), name="Running")
     log_in(page, live_server, "diego")
     page.goto(f"{live_server.url}/batches/{batch.pk}/")
     assert page.locator("#add-exams .field").count() >= 10

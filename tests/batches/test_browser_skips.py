@@ -9,10 +9,9 @@ import pytest
 from django.utils import timezone
 
 from annotations.models import Assignment
-from annotations.services.batches.lifecycle import batch_create
 from annotations.services.reading import LabelInput, annotation_submit, assignment_skip
 from tests.browser import screenshot_path
-from tests.factories import UserFactory, make_exam
+from tests.factories import UserFactory, batch_for, make_exam
 from tests.reading.helpers import queue, ref, shared_batch
 from tests.reading.test_browser_reader import log_in, wait_drawn
 
@@ -29,9 +28,7 @@ def test_the_dashboard_lists_skips_with_reasons_and_hands_one_on(
     settings.TIME_ZONE = "America/Sao_Paulo"  # a server zone other than the browser's (UTC here)
     carol = UserFactory(username="carol", roles=["reader"])
     exams = [make_exam(seed=i) for i in range(4)]
-    batch = batch_create(
-        name="Skips", taxonomy=tnmg, exams=exams, readers=[ana, bruno, carol], readers_per_exam=2, actor=diego
-    )
+    batch = batch_for(tnmg, diego, [ana, bruno, carol], exams, name="Skips", readers_per_exam=2)
     carols = set(Assignment.objects.filter(batch=batch, reader=carol).values_list("exam_id", flat=True))
     anas = queue(batch, ana)
     skipped = next(a for a in anas if a.exam_id not in carols)

@@ -6,10 +6,9 @@ from __future__ import annotations
 
 import pytest
 
-from annotations.services.batches.lifecycle import batch_create
 from tests.adjudication.test_adjudication import read
 from tests.browser import screenshot_path
-from tests.factories import make_exam
+from tests.factories import batch_for, make_exam
 from tests.reading.test_browser_reader import log_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -34,9 +33,7 @@ def overflow(page, url: str) -> dict:
 
 def test_no_page_is_wider_than_a_900_px_window(live_server, page, diego, ana, bruno, tnmg):
     exams = [make_exam(seed=i) for i in range(2)]
-    batch = batch_create(
-        name="Narrow", taxonomy=tnmg, exams=exams, readers=[ana, bruno], readers_per_exam=2, actor=diego
-    )
+    batch = batch_for(tnmg, diego, [ana, bruno], exams, name="Narrow")
     read(ana, batch, exams[0], ["SB"])
     page.set_viewport_size(NARROW)
     log_in(page, live_server, "diego")

@@ -3,10 +3,9 @@
 import pytest
 
 from annotations.models import Assignment
-from annotations.services.batches.lifecycle import batch_create
 from annotations.services.reading import annotation_save_draft
 from tests.browser import screenshot_path
-from tests.factories import PASSWORD, DatasetFactory, ExamFactory, make_exam
+from tests.factories import PASSWORD, DatasetFactory, ExamFactory, batch_for, make_exam
 from tests.reading.helpers import ref
 from tests.xss_payloads import PAYLOADS
 
@@ -47,15 +46,7 @@ def test_payloads_in_names_ids_comments_and_login_names_execute_nothing(
     exams = [make_exam(dataset, payload[:200], seed=i) for i, payload in enumerate(PAYLOADS[:5])]
     exams += [ExamFactory(dataset=dataset, external_id=payload[:200]) for payload in PAYLOADS[5:]]
     for index, payload in enumerate(PAYLOADS):
-        batch_create(
-            name=payload,
-            taxonomy=tnmg,
-            exams=[exams[index]],
-            readers=[ana],
-            readers_per_exam=1,
-            actor=diego,
-            seed=index,
-        )
+        batch_for(tnmg, diego, [ana], [exams[index]], name=payload, seed=index)
     for payload in PAYLOADS:  # failed logins put the typed name into the audit trail
         client.post("/accounts/login/", {"username": payload[:150], "password": "x"}, REMOTE_ADDR="10.9.9.9")
     drafts = list(Assignment.objects.filter(reader=ana, exam__in=exams[:5]).order_by("pk"))

@@ -6,9 +6,8 @@ from __future__ import annotations
 import pytest
 
 from annotations.models import Exam, ReferenceLabel
-from annotations.services.batches.lifecycle import batch_create
 from tests.browser import screenshot_path, strips_js
-from tests.factories import make_exam
+from tests.factories import batch_for, make_exam
 from tests.reading.test_browser_reader import log_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -17,7 +16,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 def test_the_coordinator_sees_the_ecg_with_the_viewers_tools(live_server, page, diego, ana, tnmg):
     exam = make_exam(external_id="E-77", age=70, sex="F")
     ReferenceLabel.objects.create(exam=exam, code_system="code15", code="AF", likelihood=0.9, source="device")
-    batch_create(name="Study A", taxonomy=tnmg, exams=[exam], readers=[ana], readers_per_exam=1, actor=diego)
+    batch_for(tnmg, diego, [ana], [exam], name="Study A")
     errors: list[str] = []
     page.on("console", lambda message: message.type == "error" and errors.append(message.text))
     log_in(page, live_server, "diego")

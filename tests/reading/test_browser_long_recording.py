@@ -8,11 +8,10 @@ import pytest
 
 from annotations.lib.ecg.leads import STANDARD_LEADS
 from annotations.lib.ecg.synthetic import synthetic_ecg
-from annotations.services.batches.lifecycle import batch_create
 from annotations.services.exams.create import ExamInput, exam_create
 from annotations.services.exams.waveforms import waveform_load
 from tests.browser import screenshot_path, strips_js
-from tests.factories import DatasetFactory
+from tests.factories import DatasetFactory, batch_for
 from tests.reading.helpers import queue, ref
 from tests.reading.test_browser_reader import log_in, wait_drawn
 
@@ -33,9 +32,7 @@ def test_a_reader_pages_through_a_43_second_recording_and_every_sample_is_drawn(
             external_id="A1986-like", signals_mv=signals, sampling_rate=500.0, lead_names=list(STANDARD_LEADS)
         ),
     )
-    batch = batch_create(
-        name="Long", taxonomy=tnmg, exams=[exam], readers=[ana], readers_per_exam=1, actor=diego
-    )
+    batch = batch_for(tnmg, diego, [ana], [exam], name="Long")
     slot = queue(batch, ana)[0]
     lead_ii = waveform_load(exam.waveform_key)[1] * exam.gain_uv / 1000.0
 
@@ -72,9 +69,7 @@ def test_a_reader_pages_through_a_43_second_recording_and_every_sample_is_drawn(
 def test_a_ten_second_recording_shows_no_window_control(live_server, page, ana, diego, tnmg):
     from tests.factories import make_exam
 
-    batch = batch_create(
-        name="Short", taxonomy=tnmg, exams=[make_exam()], readers=[ana], readers_per_exam=1, actor=diego
-    )
+    batch = batch_for(tnmg, diego, [ana], [make_exam()], name="Short")
     slot = queue(batch, ana)[0]
     log_in(page, live_server, "ana")
     page.goto(f"{live_server.url}/read/{ref(slot)}/")
@@ -98,9 +93,7 @@ def test_a_cart_s_odd_rate_reads_rounded_and_a_few_ms_past_the_sheet_show_no_win
         ),
     )
     assert exam.n_samples == 6000
-    batch = batch_create(
-        name="Odd rate", taxonomy=tnmg, exams=[exam], readers=[ana], readers_per_exam=1, actor=diego
-    )
+    batch = batch_for(tnmg, diego, [ana], [exam], name="Odd rate")
     slot = queue(batch, ana)[0]
     log_in(page, live_server, "ana")
     page.goto(f"{live_server.url}/read/{ref(slot)}/")

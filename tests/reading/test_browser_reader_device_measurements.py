@@ -9,9 +9,8 @@ import shutil
 import pytest
 
 from annotations.models import Exam
-from annotations.services.batches.lifecycle import batch_create
 from tests.browser import screenshot_path
-from tests.factories import DatasetFactory, make_exam
+from tests.factories import DatasetFactory, batch_for, make_exam
 from tests.reading.helpers import queue, ref
 from tests.reading.test_browser_reader import log_in, wait_drawn
 
@@ -29,15 +28,7 @@ CART = {
 
 
 def _read(exam, ana, diego, tnmg, *, shown: bool, name: str):
-    batch = batch_create(
-        name=name,
-        taxonomy=tnmg,
-        exams=[exam],
-        readers=[ana],
-        readers_per_exam=1,
-        actor=diego,
-        device_measurements_shown=shown,
-    )
+    batch = batch_for(tnmg, diego, [ana], [exam], name=name, device_measurements_shown=shown)
     return queue(batch, ana)[0]
 
 

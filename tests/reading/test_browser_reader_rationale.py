@@ -10,9 +10,9 @@ import pytest
 
 from annotations.models import Exam, ReviewBatch, Suggestion, SuggestionScore
 from annotations.selectors.suggestions.scoring import META
-from annotations.services.batches.lifecycle import batch_create
 from annotations.services.imports.exams import exams_import
 from tests.browser import screenshot_path
+from tests.factories import batch_for
 from tests.importing import DATA
 from tests.reading.helpers import queue, ref
 from tests.reading.test_browser_reader import choose, log_in, wait_drawn
@@ -53,13 +53,12 @@ def _two_stage_dicom(ana, diego, tnmg):
     """ana's one exam, the DICOM one with its stored suggestion, in a two-stage batch showing the cart."""
     exam = _dicom_exam()
     _suggest(exam, tnmg)
-    batch = batch_create(
+    batch = batch_for(
+        tnmg,
+        diego,
+        [ana],
+        [exam],
         name="Two-stage carts",
-        taxonomy=tnmg,
-        exams=[exam],
-        readers=[ana],
-        readers_per_exam=1,
-        actor=diego,
         suggestion_mode=ReviewBatch.SuggestionMode.TWO_STAGE,
         device_measurements_shown=True,
     )

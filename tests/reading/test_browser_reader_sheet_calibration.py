@@ -11,9 +11,8 @@ import pytest
 
 from annotations.models import Exam, ReviewBatch
 from annotations.models.reading import ReaderPreference
-from annotations.services.batches.lifecycle import batch_create
 from tests.browser import screenshot_path
-from tests.factories import DatasetFactory, make_exam
+from tests.factories import DatasetFactory, batch_for, make_exam
 from tests.reading.helpers import queue, ref, shared_batch
 from tests.reading.test_browser_reader import log_in, wait_drawn
 from tests.reading.test_browser_reader_median import _suggest
@@ -178,16 +177,7 @@ def _serial(ana, diego, tnmg, **extra):
     current = make_exam(
         dataset, patient_pseudo_id="P-7", acquired_at=datetime(2021, 5, 6, tzinfo=UTC), heart_rate=58, seed=3
     )
-    batch = batch_create(
-        name="Serial",
-        taxonomy=tnmg,
-        exams=[current],
-        readers=[ana],
-        readers_per_exam=1,
-        actor=diego,
-        serial_comparison=True,
-        **extra,
-    )
+    batch = batch_for(tnmg, diego, [ana], [current], name="Serial", serial_comparison=True, **extra)
     return queue(batch, ana)[0]
 
 

@@ -26,10 +26,9 @@ from annotations.models import (
     DisputedLabel,
 )
 from annotations.services.agreement.compute import batch_agreement_compute
-from annotations.services.batches.lifecycle import batch_create
 from annotations.services.reading import LabelInput, annotation_save_draft, annotation_submit
 from bench import _load
-from tests.factories import ExamFactory, UserFactory
+from tests.factories import ExamFactory, UserFactory, batch_for
 from tests.live_http import live_gunicorn
 from tests.reading.helpers import ref
 
@@ -77,13 +76,13 @@ def test_every_read_submitted_twice_at_once_by_twenty_readers_is_stored_once_and
     diego, tnmg
 ):
     readers = [UserFactory(username=f"twin{i:02d}", roles=["reader"]) for i in range(READERS)]
-    batch = batch_create(
+    batch = batch_for(
+        tnmg,
+        diego,
+        readers,
+        ExamFactory.create_batch(READERS * EXAMS_EACH // 2),
         name="Double clicks",
-        taxonomy=tnmg,
-        exams=ExamFactory.create_batch(READERS * EXAMS_EACH // 2),
-        readers=readers,
         readers_per_exam=2,
-        actor=diego,
         seed=9,
     )
     queues = {
@@ -136,9 +135,7 @@ def test_every_read_submitted_twice_at_once_by_twenty_readers_is_stored_once_and
 def disputed_exams(diego, tnmg, ana, bruno):
     """Exams ana and bruno disagree on twice (1dAVb and RBBB), with the agreement computed."""
     exams = ExamFactory.create_batch(DISPUTED_EXAMS)
-    batch = batch_create(
-        name="Disputes", taxonomy=tnmg, exams=exams, readers=[ana, bruno], readers_per_exam=2, actor=diego
-    )
+    batch = batch_for(tnmg, diego, [ana, bruno], exams, name="Disputes")
     for reader, codes in ((ana, ["SB", "1dAVb", "RBBB"]), (bruno, ["SB"])):
         for assignment in Assignment.objects.filter(batch=batch, reader=reader):
             annotation_submit(
