@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint docs client bench bench-peer venv convert-venv migrate clean-var
+.PHONY: run test lint lint-js docs client bench bench-peer venv convert-venv migrate clean-var
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 12) else 1)' || { \
@@ -45,11 +45,16 @@ run: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest -n 2 --dist loadgroup --durations=30
 
-# mypy: settings in pyproject.toml (strict on lib/ and the listed services and selectors); docs/architecture.md.
-lint: $(STAMP)
+# mypy: settings in pyproject.toml (strict on lib/, services/ and selectors/); docs/architecture.md.
+lint: $(STAMP) lint-js
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+
+# ESLint over the page scripts, at the versions .ci/eslint/package-lock.json pins (Node.js and npm needed).
+lint-js:
+	test -d .ci/eslint/node_modules || npm ci --prefix .ci/eslint --no-audit --no-fund
+	.ci/eslint/node_modules/.bin/eslint -c .ci/eslint/eslint.config.mjs static/js
 
 # docs/ as a site under var/site/; --strict fails on a link to a missing page or heading.
 docs: $(STAMP)

@@ -53,7 +53,7 @@ def signature(secret: str, timestamp: int, body: bytes) -> str:
     return f"t={timestamp},v1={digest}"
 
 
-def _linked(value, base: str, key: str = ""):
+def _linked(value: Any, base: str, key: str = "") -> Any:
     """The event's data with its links made absolute: a path under a key ending in "url"."""
     if isinstance(value, dict):
         return {k: _linked(v, base, k) for k, v in value.items()}
@@ -134,7 +134,7 @@ class Answer:
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
     """A redirect is an answer, not an address to follow: it could lead where the address check refuses."""
 
-    def redirect_request(self, *args, **kwargs) -> None:
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
         return None
 
 
@@ -144,9 +144,10 @@ def _opener() -> urllib.request.OpenerDirector:
     return urllib.request.build_opener(urllib.request.ProxyHandler(proxies), _NoRedirect)
 
 
-def _read(response) -> str:
+def _read(response: Any) -> str:
     try:
-        return response.read(EXCERPT).decode("utf-8", "replace")
+        text: str = response.read(EXCERPT).decode("utf-8", "replace")
+        return text
     except Exception:
         return ""
 
@@ -179,7 +180,8 @@ def _post(delivery: WebhookDelivery) -> Answer:
 
 def _back_off(attempt: int) -> int:
     """Seconds before attempt `attempt` + 1: WEBHOOK_BACKOFF_S, doubled each time, at most an hour's worth."""
-    return min(settings.WEBHOOK_BACKOFF_S * 2 ** (attempt - 1), settings.WEBHOOK_MAX_BACKOFF_S)
+    delay: int = min(settings.WEBHOOK_BACKOFF_S * 2 ** (attempt - 1), settings.WEBHOOK_MAX_BACKOFF_S)
+    return delay
 
 
 def _claim(delivery: WebhookDelivery, now: datetime) -> bool:
