@@ -107,9 +107,8 @@
     return [1 / a0, -2 * c / a0, 1 / a0, -2 * c / a0, (1 - alpha) / a0];
   }
   function biquadInPlace(x, k) {
-    var x1 = x[0], x2 = x[0], y1 = 0, y2 = 0, i, y, v;
     // Start from a steady state on the first value, so a DC offset does not ring.
-    y1 = y2 = x[0] * (k[0] + k[1] + k[2]) / (1 + k[3] + k[4]);
+    var x1 = x[0], x2 = x[0], y1 = x[0] * (k[0] + k[1] + k[2]) / (1 + k[3] + k[4]), y2 = y1, i, y, v;
     for (i = 0; i < x.length; i++) {
       v = x[i];
       y = k[0] * v + k[1] * x1 + k[2] * x2 - k[3] * y1 - k[4] * y2;

@@ -141,7 +141,7 @@
       .toLowerCase()
       // A ratio is one word, as reports write it (2:1, 2x1, 2/1): its numbers are no degree or type, so
       // "2º grau tipo II" is not the start of "2º grau 2:1".
-      .replace(/(\d+)\s*[:\/x\u00d7]\s*(\d+)/g, "$1x$2")
+      .replace(/(\d+)\s*[:/x\u00d7]\s*(\d+)/g, "$1x$2")
       .replace(/[^a-z0-9]+/g, " ")
       .replace(/\b(\d+)[oa]\b/g, "$1") // "1o grau" as typed for "1º grau"
       .trim();

@@ -188,8 +188,8 @@
       var c = v.caliper, sheet = v.sheet;
       if (!c.on || !sheet) return false;
       if (!c.points.length) {
-        var panel = sheet.panels.filter(function (p) { return p.rhythm; })[0] || sheet.panels[0];
-        c.points = [{ panel: panel, index: panel.i0, mv: 0 }];
+        var start = sheet.panels.filter(function (p) { return p.rhythm; })[0] || sheet.panels[0];
+        c.points = [{ panel: start, index: start.i0, mv: 0 }];
       }
       if (c.points.length === 1) {
         c.points.push({ panel: c.points[0].panel, index: c.points[0].index, mv: c.points[0].mv });
