@@ -13,10 +13,9 @@ from dataclasses import dataclass
 
 from annotations.models import Assignment, ReviewBatch
 from annotations.roles import Role
-from annotations.services.batches.lifecycle import batch_create
 from annotations.services.batches.queues import batch_reassign
 from annotations.services.users import user_set_active
-from tests.factories import UserFactory, make_exam
+from tests.factories import UserFactory, batch_for, make_exam
 
 Read = Callable[[object, Assignment, list[str]], None]
 
@@ -37,13 +36,13 @@ def mid_batch(
     fern = UserFactory(username="fern", roles=[Role.READER])
     readers = {"ana": ana, "bruno": bruno, "fern": fern}
     exams = [make_exam(dataset, f"M{i}", seed=20 + i, age=60 + i, sex="M") for i in range(3)]
-    batch = batch_create(
+    batch = batch_for(
+        taxonomy,
+        diego,
+        list(readers.values()),
+        exams,
         name="Mid-batch study",
-        taxonomy=taxonomy,
-        exams=exams,
-        readers=list(readers.values()),
         readers_per_exam=2,
-        actor=diego,
         seed=13,
         escalation={"mode": "add_reader", "cap": 1},
     )

@@ -22,6 +22,7 @@ from annotations.models import Exam
 from annotations.roles import Role, user_roles
 from annotations.services.users import user_set_roles
 from tests.access import PERSONAS, Study, Undeclared, build_study, declared_roles, id_kind, may_use
+from tests.factories import batch_for
 from tests.urlwalk import Route, all_routes
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("sessions_not_refreshed")]
@@ -460,19 +461,11 @@ def _routes_with(*kinds: str) -> list[Route]:
 def test_no_adjudication_route_opens_an_exam_the_adjudicator_reads_in_another_batch(study, tnmg):
     """dave adjudicates, and reads the disputed exam in a second batch: every route that takes the case's
     batch and exam answers 404 to every method, and the queue does not list it."""
-    from annotations.services.batches.lifecycle import batch_create
 
     dave = _reader_adjudicator(study)
     case = study.ids["carla"]
     exam = Exam.objects.get(pk=case["exam"])
-    batch_create(
-        name="Same exam again",
-        taxonomy=tnmg,
-        exams=[exam],
-        readers=[dave],
-        readers_per_exam=1,
-        actor=study.user("diego"),
-    )
+    batch_for(tnmg, study.user("diego"), [dave], [exam], name="Same exam again")
     routes = _routes_with("batch", "exam")
     assert len(routes) >= 3  # the case page, the case API and the adjudicator's waveform
     for route in routes:

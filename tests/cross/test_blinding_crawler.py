@@ -43,11 +43,10 @@ from annotations.models import (
 from annotations.selectors.reading.refs import assignment_pk, assignment_ref
 from annotations.services.adjudication import Decision, adjudication_decide
 from annotations.services.agreement.compute import batch_agreement_compute
-from annotations.services.batches.lifecycle import batch_create
 from annotations.services.exams.create import dataset_get_or_create
 from annotations.services.reading import LabelInput, annotation_save_draft, annotation_submit, assignment_skip
 from annotations.services.releases.builds import release_build, release_create
-from tests.factories import make_exam
+from tests.factories import batch_for, make_exam
 from tests.midbatch import mid_batch
 from tests.urlwalk import PUBLIC, all_routes
 
@@ -125,15 +124,7 @@ def build_study(*, ana, bruno, carla, diego, taxonomy) -> Study:
     users = {"ana": ana, "bruno": bruno}
     dataset = dataset_get_or_create(name="blinding")
     exams = [make_exam(dataset, f"B{i}", seed=i, age=50 + i, sex="F") for i in range(6)]
-    hidden = batch_create(
-        name="Blind study",
-        taxonomy=taxonomy,
-        exams=exams[:4],
-        readers=[ana, bruno],
-        readers_per_exam=2,
-        actor=diego,
-        seed=11,
-    )
+    hidden = batch_for(taxonomy, diego, [ana, bruno], exams[:4], name="Blind study", seed=11)
     plan = {  # exam -> reader -> statements, or "skip", or "draft"
         0: {"ana": ["SB", "RBBB"], "bruno": ["ST", "LBBB"]},
         1: {"ana": ["1dAVb", "LAFB"], "bruno": ["AF", "LVH_V"]},
@@ -159,13 +150,12 @@ def build_study(*, ana, bruno, carla, diego, taxonomy) -> Study:
                 study.only_chose[name].setdefault(exams[index].pk, set()).update(codes)
             else:
                 _submit(study, user, assignment, what)
-    two_stage = batch_create(
+    two_stage = batch_for(
+        taxonomy,
+        diego,
+        [ana, bruno],
+        exams[4:],
         name="Two-stage study",
-        taxonomy=taxonomy,
-        exams=exams[4:],
-        readers=[ana, bruno],
-        readers_per_exam=2,
-        actor=diego,
         suggestion_mode=ReviewBatch.SuggestionMode.TWO_STAGE,
         seed=12,
     )
@@ -596,13 +586,13 @@ def cross_study(ana, bruno, carla, diego, eve, tnmg) -> CrossStudy:
     opener.force_login(dave)
     assert opener.get(f"/api/v1/adjudication/{hidden.pk}/{seen_exam.pk}/").status_code == 200
     # The same readers over the same exams: a re-read study, so independence is off, with its reason.
-    again = batch_create(
+    again = batch_for(
+        tnmg,
+        diego,
+        [ana, bruno],
+        exams,
         name="Again",
-        taxonomy=tnmg,
-        exams=exams,
-        readers=[ana, bruno],
         readers_per_exam=1,
-        actor=diego,
         seed=13,
         exclude_seen=False,
         independence_off_reason="a re-read of the blind study by its own readers",

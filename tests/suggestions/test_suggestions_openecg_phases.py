@@ -11,6 +11,7 @@ import pytest
 from annotations.lib.ecg.synthetic import synthetic_ecg
 from annotations.lib.providers.onnx_phases import refine_on_phases
 from annotations.lib.providers.openecg_codec import OpenEcgProvider, bundled_model_path
+from tests.factories import batch_for
 from tests.suggestions.test_suggestions_measurements import RECORDS, load_mv
 
 
@@ -105,7 +106,6 @@ def test_a_worker_stores_the_codecs_suggestions_computed_on_phases(
     import json
 
     from annotations.models import Suggestion
-    from annotations.services.batches.lifecycle import batch_create
     from annotations.services.suggestions import exam_signals_mv, suggestion_providers
     from tests.factories import make_exam
     from tests.workers import celery_worker, wait_for
@@ -117,14 +117,7 @@ def test_a_worker_stores_the_codecs_suggestions_computed_on_phases(
     exams = [make_exam(heart_rate=rate, seed=i) for i, rate in enumerate((52.0, 118.0))]
     try:
         with celery_worker(queues="models", timeout=90):
-            batch_create(
-                name="Codec",
-                taxonomy=tnmg,
-                exams=exams,
-                readers=[ana, bruno],
-                readers_per_exam=2,
-                actor=diego,
-            )
+            batch_for(tnmg, diego, [ana, bruno], exams, name="Codec")
             wait_for(lambda: Suggestion.objects.filter(exam__in=exams, provider="openecg").count() == 2, 180)
     finally:
         suggestion_providers.cache_clear()

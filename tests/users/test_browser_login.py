@@ -2,23 +2,14 @@
 
 import pytest
 
-from annotations.services.batches.lifecycle import batch_create
 from tests.browser import screenshot_path
-from tests.factories import PASSWORD, make_exam
+from tests.factories import PASSWORD, batch_for, make_exam
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 def test_a_reader_logs_in_and_sees_their_batch_on_the_home_page(live_server, page, ana, bruno, diego, tnmg):
-    batch_create(
-        name="Browser study",
-        taxonomy=tnmg,
-        exams=[make_exam(seed=1), make_exam(seed=2)],
-        readers=[ana, bruno],
-        readers_per_exam=2,
-        actor=diego,
-        seed=9,
-    )
+    batch_for(tnmg, diego, [ana, bruno], [make_exam(seed=1), make_exam(seed=2)], name="Browser study", seed=9)
     page.goto(f"{live_server.url}/")
     assert "/accounts/login/" in page.url
     page.fill("#id_username", "ana")
