@@ -725,3 +725,6 @@ RELEASE_SHARD_EXAMS = env.int("RELEASE_SHARD_EXAMS", 5000, minimum=1)
 # A benchmark submission's file (NPY or CSV of per-class scores): 100,000 exams x 74 classes of float64
 # is 59 MB. Larger bodies are refused by their Content-Length before they are read.
 BENCHMARK_MAX_SUBMISSION_MB = env.int("BENCHMARK_MAX_SUBMISSION_MB", 64, minimum=1)
+# Tries at writing a new benchmark's tracings before it is marked failed, with the reason, instead of
+# the jobs sweep queueing it again for ever (an exam's waveform gone from storage fails every try).
+BENCHMARK_PREPARE_TRIES = env.int("BENCHMARK_PREPARE_TRIES", 3, minimum=1)

@@ -84,7 +84,8 @@ class BenchmarkSerializer(serializers.Serializer):
     classes = serializers.ListField(child=serializers.CharField(), help_text="The score columns, in order.")
     exam_count = serializers.IntegerField()
     private_count = serializers.IntegerField()
-    status = serializers.CharField()
+    status = serializers.ChoiceField(choices=Benchmark.Status.values)
+    error = serializers.CharField(help_text="Why a failed benchmark could not be prepared; empty otherwise.")
     created_at = serializers.DateTimeField()
     closed_at = serializers.DateTimeField(allow_null=True)
     daily_quota = serializers.IntegerField()
@@ -135,6 +136,7 @@ def benchmark_data(user, benchmark: Benchmark) -> dict:
         "exam_count": benchmark.exam_count,
         "private_count": benchmark.private_count,
         "status": benchmark.status,
+        "error": benchmark.error,
         "created_at": benchmark.created_at,
         "closed_at": benchmark.closed_at,
         "daily_quota": benchmark.daily_quota,

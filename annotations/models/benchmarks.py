@@ -28,6 +28,8 @@ class Benchmark(models.Model):
         PREPARING = "preparing", _("Preparing")
         OPEN = "open", _("Open")
         CLOSED = "closed", _("Closed")
+        # Its tracings could not be written in BENCHMARK_PREPARE_TRIES tries: `error` says why.
+        FAILED = "failed", _("Failed")
 
     name = models.CharField(max_length=200)
     release = models.ForeignKey(Release, on_delete=models.PROTECT, related_name="benchmarks")
@@ -44,6 +46,8 @@ class Benchmark(models.Model):
         blank=True,
         help_text=_("[{reader, kind, n, public: figures, private: figures}] scored while preparing."),
     )
+    prepare_tries = models.PositiveSmallIntegerField(default=0)
+    error = models.TextField(blank=True, default="")
     created_by = models.ForeignKey(USER, on_delete=models.PROTECT, related_name="benchmarks_created")
     created_at = models.DateTimeField(default=timezone.now)
     closed_at = models.DateTimeField(null=True, blank=True)
@@ -52,7 +56,11 @@ class Benchmark(models.Model):
         ordering = ["-created_at", "-id"]
         constraints = [
             models.CheckConstraint(
-                condition=Q(status__in=["preparing", "open", "closed"]), name="benchmark_status_valid"
+                condition=Q(status__in=["preparing", "open", "closed", "failed"]),
+                name="benchmark_status_valid",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="failed") | ~Q(error=""), name="benchmark_failed_says_why"
             ),
             models.CheckConstraint(
                 condition=Q(label_source__in=["consensus", "consensus_adjudication", "reference"]),
@@ -62,7 +70,7 @@ class Benchmark(models.Model):
                 condition=Q(private_count__lte=models.F("exam_count")), name="benchmark_private_within"
             ),
             models.CheckConstraint(
-                condition=Q(status__in=["preparing", "open"], closed_at__isnull=True)
+                condition=Q(status__in=["preparing", "open", "failed"], closed_at__isnull=True)
                 | Q(status="closed", closed_at__isnull=False),
                 name="benchmark_closed_when",
             ),

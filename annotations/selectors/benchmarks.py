@@ -44,10 +44,11 @@ def benchmark_get(user: User, benchmark_id: int) -> Benchmark:
 
 
 def benchmarks_for_tokens(user: User) -> list[Benchmark]:
-    """The benchmarks a coordinator may hand a one-benchmark token for: those not closed."""
+    """The benchmarks a coordinator may hand a one-benchmark token for: those not closed or failed."""
     if not is_coordinator(user):
         return []
-    return list(Benchmark.objects.exclude(status=Benchmark.Status.CLOSED).order_by("-pk")[:200])
+    closed = (Benchmark.Status.CLOSED, Benchmark.Status.FAILED)
+    return list(Benchmark.objects.exclude(status__in=closed).order_by("-pk")[:200])
 
 
 def benchmark_release(user: User, release_id: int) -> Release:

@@ -115,3 +115,42 @@ def test_the_embedded_resume_queues_a_benchmark_left_preparing(tmp_path, diego, 
         background.drain()  # its thread's connection does not see this test's rows: it finds nothing to do
     settings.CELERY_TASK_ALWAYS_EAGER = False
     assert jobs_resume() == []  # with a broker, the workers and the sweep finish it instead
+
+
+def test_a_benchmark_whose_tracings_cannot_be_written_fails_after_its_tries_and_says_why(
+    tmp_path,
+    diego,
+    code15,  # noqa: F811
+    settings,
+    client,
+):
+    """An exam's stored waveform is gone: each try fails the same way. After BENCHMARK_PREPARE_TRIES the
+    benchmark is "failed" with the reason on page and API, audited once, the sweep leaves it, and nothing
+    of it can be downloaded or submitted to."""
+    from annotations.models import Exam
+    from annotations.services.exams.waveforms import waveform_delete
+
+    settings.JOBS_REQUEUE_AFTER_S = 0
+    release = code_test_release(tmp_path, diego, n_exams=N)
+    benchmark = benchmark_create(actor=diego, release=release, name="b", label_source="reference")
+    gone = Exam.objects.filter(dataset__name="code-test").order_by("pk")[3]
+    waveform_delete(gone.waveform_key)
+    for attempt in range(1, settings.BENCHMARK_PREPARE_TRIES):
+        assert benchmark_prepare(benchmark.pk).status == "preparing"
+        assert Benchmark.objects.get(pk=benchmark.pk).prepare_tries == attempt
+    failed = benchmark_prepare(benchmark.pk)
+    assert failed.status == "failed" and f"code-test/{gone.external_id}" in failed.error
+    assert AuditEvent.objects.filter(action="benchmark.failed", target_id=str(benchmark.pk)).count() == 1
+    assert jobs_sweep_run()["benchmarks preparing"] == 0
+    assert benchmark_prepare(benchmark.pk).status == "failed"  # a late twin message changes nothing
+
+    client.force_login(diego)
+    detail = client.get(f"/api/v1/benchmarks/{benchmark.pk}/").json()
+    assert detail["status"] == "failed" and detail["error"] == failed.error
+    page = client.get(f"/benchmarks/{benchmark.pk}/").content.decode()
+    assert 'id="benchmark-failed"' in page and "submission-form" not in page
+    sofia = Client()
+    sofia.force_login(submitter())
+    refused = submit(sofia, benchmark.pk)
+    assert refused.status_code == 409 and "failed" in refused.json()["detail"]
+    assert sofia.get(f"/api/v1/benchmarks/{benchmark.pk}/tracings.hdf5").status_code == 404

@@ -68,6 +68,7 @@ ACTION_SENTENCES = {
     "benchmark.close": gettext_lazy("%(who)s closed the benchmark %(object)s"),
     "benchmark.create": gettext_lazy("%(who)s made the benchmark %(object)s"),
     "benchmark.download": gettext_lazy("%(who)s downloaded the tracings of the benchmark %(object)s"),
+    "benchmark.failed": gettext_lazy("%(who)s could not prepare the benchmark %(object)s"),
     "benchmark.ready": gettext_lazy("%(who)s prepared the benchmark %(object)s"),
     "benchmark.scored": gettext_lazy("%(who)s scored a submission to the benchmark %(object)s"),
     "benchmark.submit": gettext_lazy("%(who)s submitted a model to the benchmark %(object)s"),

@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import logging
 import tempfile
 from collections.abc import Callable, Iterator
 from datetime import timedelta
@@ -16,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from django.conf import settings
 from django.core.files import File
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -49,6 +50,7 @@ TRACINGS_NAME = "tracings.hdf5"
 WFDB_NAME = "tracings-wfdb.zip"
 FILES = (TRACINGS_NAME, WFDB_NAME)
 READER_RESAMPLES = 1000
+logger = logging.getLogger(__name__)
 
 
 def benchmark_storage_key(benchmark_id: int, name: str) -> str:
@@ -179,13 +181,27 @@ def _reader_figures(
     return entries
 
 
+class ExamUnreadable(Exception):
+    """An exam's stored waveform could not be read while a benchmark's tracings were written."""
+
+
+def _samples(exam: Exam) -> np.ndarray:
+    try:
+        return waveform_load(exam.waveform_key)
+    except (OSError, ValueError) as error:
+        raise ExamUnreadable(
+            _("exam %(exam)s: its stored waveform cannot be read (%(error)s)")
+            % {"exam": f"{exam.dataset.name}/{exam.external_id}", "error": error}
+        ) from error
+
+
 def _write_tracings(
     exams: list[Exam], keys: list[str], path: Path, beat: Callable[[], None] = lambda: None
 ) -> dict[str, Any]:
     with hdf5.TracingsWriter(path, n_rows=len(exams), attrs={"convention": "CODE"}) as writer:
         for exam in exams:
             beat()
-            samples = waveform_load(exam.waveform_key)
+            samples = _samples(exam)
             writer.write(hdf5.code_tracing(samples, gain_uv=exam.gain_uv, rate_hz=exam.sampling_rate)[None])
         writer.write_ids("exam_id", [key.encode() for key in keys])
     return _entry(path)
@@ -202,7 +218,7 @@ def _write_wfdb(
     def records() -> Iterator[tuple[str, np.ndarray, float, float, list[str]]]:
         for key, exam in zip(keys, exams, strict=True):
             beat()
-            samples = waveform_load(exam.waveform_key)
+            samples = _samples(exam)
             yield key, samples, exam.sampling_rate, exam.gain_uv, list(exam.lead_names or [])
 
     write_wfdb_zip(path, records())
@@ -327,29 +343,64 @@ def benchmark_prepare(benchmark_id: int) -> Benchmark | None:
     beat = Beat(PREPARE_TASK, benchmark_id)
     beat()
     try:
-        exams, keys, truth, private = _frozen(benchmark)
-        index = {(exam.dataset.name, exam.external_id): i for i, exam in enumerate(exams)}
-        readers = _reader_figures(benchmark.release, index, list(benchmark.classes), truth, private)
-        with tempfile.TemporaryDirectory() as folder:
-            entry = _write_tracings(exams, keys, Path(folder) / TRACINGS_NAME, beat)
-            entry["wfdb"] = _write_wfdb(exams, keys, Path(folder) / WFDB_NAME, beat)
-            for name in FILES:
-                _store(benchmark.pk, Path(folder) / name)
-        with transaction.atomic():
-            locked = Benchmark.objects.select_for_update().get(pk=benchmark_id)
-            if locked.status != Benchmark.Status.PREPARING:
-                return locked
-            locked.tracings, locked.readers, locked.status = entry, readers, Benchmark.Status.OPEN
-            locked.save(update_fields=["tracings", "readers", "status"])
+        return _prepared(benchmark, beat)
+    except DatabaseError:
+        raise  # the database itself: nothing can be recorded, and the sweep tries again once it is back
+    except Exception as error:
+        logger.exception("benchmark %s: preparing failed", benchmark_id)
+        return _prepare_failed(benchmark_id, error)
+    finally:
+        task_done(PREPARE_TASK, benchmark_id)
+
+
+def _prepared(benchmark: Benchmark, beat: Beat) -> Benchmark:
+    """benchmark_prepare's work: the files written and stored, then the benchmark opened."""
+    benchmark_id = benchmark.pk
+    exams, keys, truth, private = _frozen(benchmark)
+    index = {(exam.dataset.name, exam.external_id): i for i, exam in enumerate(exams)}
+    readers = _reader_figures(benchmark.release, index, list(benchmark.classes), truth, private)
+    with tempfile.TemporaryDirectory() as folder:
+        entry = _write_tracings(exams, keys, Path(folder) / TRACINGS_NAME, beat)
+        entry["wfdb"] = _write_wfdb(exams, keys, Path(folder) / WFDB_NAME, beat)
+        for name in FILES:
+            _store(benchmark.pk, Path(folder) / name)
+    with transaction.atomic():
+        locked = Benchmark.objects.select_for_update().get(pk=benchmark_id)
+        if locked.status != Benchmark.Status.PREPARING:
+            return locked
+        locked.tracings, locked.readers, locked.status = entry, readers, Benchmark.Status.OPEN
+        locked.save(update_fields=["tracings", "readers", "status"])
+        audit_record(
+            actor=None,
+            actor_username=SYSTEM_ACTOR,
+            action="benchmark.ready",
+            target=locked,
+            after={"tracings_sha256": entry["sha256"], "wfdb_sha256": entry["wfdb"]["sha256"]},
+        )
+    return locked
+
+
+def _prepare_failed(benchmark_id: int, error: Exception) -> Benchmark:
+    """Count a failed try; the last of BENCHMARK_PREPARE_TRIES marks the benchmark failed with the reason
+    (the sweep no longer queues it), audited once. Earlier tries leave it preparing for the sweep."""
+    reason = (str(error) if isinstance(error, ExamUnreadable) else f"{type(error).__name__}: {error}")[:1000]
+    with transaction.atomic():
+        locked = Benchmark.objects.select_for_update().get(pk=benchmark_id)
+        if locked.status != Benchmark.Status.PREPARING:
+            return locked
+        locked.prepare_tries += 1
+        fields = ["prepare_tries"]
+        if locked.prepare_tries >= settings.BENCHMARK_PREPARE_TRIES:
+            locked.status, locked.error = Benchmark.Status.FAILED, reason or type(error).__name__
+            fields += ["status", "error"]
             audit_record(
                 actor=None,
                 actor_username=SYSTEM_ACTOR,
-                action="benchmark.ready",
+                action="benchmark.failed",
                 target=locked,
-                after={"tracings_sha256": entry["sha256"], "wfdb_sha256": entry["wfdb"]["sha256"]},
+                after={"tries": locked.prepare_tries, "error": locked.error},
             )
-    finally:
-        task_done(PREPARE_TASK, benchmark_id)
+        locked.save(update_fields=fields)
     return locked
 
 

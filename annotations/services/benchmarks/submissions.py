@@ -91,6 +91,11 @@ def submission_create(
                 "submit once it is open"
             )
         )
+    if benchmark.status == Benchmark.Status.FAILED:
+        raise Conflict(
+            _("the benchmark failed to be prepared (%(error)s): it takes no submissions")
+            % {"error": benchmark.error}
+        )
     if benchmark.status != Benchmark.Status.OPEN:
         raise Conflict(_("the benchmark is closed: it takes no more submissions"))
     model_name = _check_text(model_name, _("model name"), 100)
