@@ -7,8 +7,7 @@ from django.urls import reverse
 from annotations.lib.stats.consensus import MIN_LATENT_POSITIVE_EXAMS
 from annotations.models import AgreementResult, Assignment, AuditEvent, Consensus
 from annotations.selectors.blinding import batch_pseudonyms
-from annotations.services.batches.lifecycle import batch_create
-from tests.factories import ExamFactory, UserFactory
+from tests.factories import ExamFactory, UserFactory, batch_for
 from tests.workers import celery_worker, wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -50,23 +49,16 @@ def test_reads_to_adjudicated_consensus_through_a_real_worker(client, carla, die
     settings.AGREEMENT_PENDING_GRACE_S = 5
     readers = [UserFactory(username=f"e2e-reader-{i}", roles=["reader"]) for i in range(3)]
     agreed, split, tied = ExamFactory(), ExamFactory(), ExamFactory()
-    batch = batch_create(
-        name="E2E",
-        taxonomy=tnmg,
-        exams=[agreed, split, tied],
-        readers=readers,
-        readers_per_exam=3,
-        actor=diego,
-    )
+    batch = batch_for(tnmg, diego, readers, [agreed, split, tied], name="E2E", readers_per_exam=3)
     # Enough exams with a positive read of LAD for the latent estimate to decide it.
     latent_exams = [ExamFactory() for _ in range(MIN_LATENT_POSITIVE_EXAMS)]
-    latent = batch_create(
+    latent = batch_for(
+        tnmg,
+        diego,
+        readers,
+        latent_exams,
         name="E2E latent",
-        taxonomy=tnmg,
-        exams=latent_exams,
-        readers=readers,
         readers_per_exam=3,
-        actor=diego,
         design_notes={"consensus": {"method": "latent"}},
     )
     one, two, three = readers
@@ -133,9 +125,7 @@ def test_reads_to_adjudicated_consensus_through_a_real_worker(client, carla, die
 def test_the_sweep_recomputes_a_batch_whose_recomputation_was_lost(client, diego, tnmg, settings):
     readers = [UserFactory(username=f"sweep-reader-{i}", roles=["reader"]) for i in range(2)]
     exam = ExamFactory()
-    batch = batch_create(
-        name="Sweep", taxonomy=tnmg, exams=[exam], readers=readers, readers_per_exam=2, actor=diego
-    )
+    batch = batch_for(tnmg, diego, readers, [exam], name="Sweep", readers_per_exam=2)
     # Reads committed while nothing could be queued (as with Redis down): no recomputation was asked for.
     settings.CACHES = {
         "default": {
@@ -163,9 +153,7 @@ def test_an_adjudication_alone_brings_the_agreement_against_the_adjudicated_deci
     settings.AGREEMENT_PENDING_GRACE_S = 5
     one, two = (UserFactory(username=f"adj-reader-{i}", roles=["reader"]) for i in range(2))
     tied = ExamFactory()
-    batch = batch_create(
-        name="Adjudicated", taxonomy=tnmg, exams=[tied], readers=[one, two], readers_per_exam=2, actor=diego
-    )
+    batch = batch_for(tnmg, diego, [one, two], [tied], name="Adjudicated")
     url = reverse("api-batch-agreement", args=[batch.pk])
 
     def against_adjudicated():

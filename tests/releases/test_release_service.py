@@ -15,7 +15,7 @@ from annotations.services.releases.builds import (
     release_storage,
 )
 from tests.exporting import labelled_study
-from tests.factories import UserFactory
+from tests.factories import UserFactory, batch_for
 
 pytestmark = pytest.mark.django_db
 
@@ -121,14 +121,11 @@ def test_two_releases_of_the_same_state_have_identical_data_files(study, diego):
 
 def test_a_release_that_cannot_be_built_is_marked_failed_with_the_reason(study, diego, tnmg, ana):
     from annotations.models import Exam
-    from annotations.services.batches.lifecycle import batch_create
     from tests.exporting import read
     from tests.factories import make_exam
 
     slow = make_exam(external_id="slow")
-    other = batch_create(
-        name="250 Hz", taxonomy=tnmg, exams=[slow], readers=[ana], readers_per_exam=1, actor=diego
-    )
+    other = batch_for(tnmg, diego, [ana], [slow], name="250 Hz")
     Exam.objects.filter(pk=slow.pk).update(sampling_rate=250.0)  # a second recorded rate
     read(ana, other, slow, ["NORM"])
     release = release_build(release_create(actor=diego, batches=[study.batch, other], native_rate=True).pk)
