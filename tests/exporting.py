@@ -17,10 +17,9 @@ from dataclasses import dataclass
 from annotations.models import Assignment, Exam, ReviewBatch
 from annotations.services.adjudication import Decision, adjudication_decide
 from annotations.services.agreement.compute import batch_agreement_compute
-from annotations.services.batches.lifecycle import batch_create
 from annotations.services.exams.create import dataset_get_or_create
 from annotations.services.reading import LabelInput, annotation_save_draft, annotation_submit, assignment_skip
-from tests.factories import make_exam
+from tests.factories import batch_for, make_exam
 
 READS = {
     "E001": {"ana": ["RBBB", "SB"], "bruno": ["RBBB"], "carol": ["RBBB"]},
@@ -58,15 +57,7 @@ def labelled_study(
         f"E00{i}": make_exam(dataset_row, f"E00{i}", seed=i, age=40 + i, sex="M" if i % 2 else "F")
         for i in range(1, 6)
     }
-    batch = batch_create(
-        name=name,
-        taxonomy=taxonomy,
-        exams=list(exams.values()),
-        readers=readers,
-        readers_per_exam=len(readers),
-        actor=coordinator,
-        seed=3,
-    )
+    batch = batch_for(taxonomy, coordinator, readers, list(exams.values()), name=name, seed=3)
     by_name = {reader.username: reader for reader in readers}
     for external_id, reads in READS.items():
         for username, codes in reads.items():

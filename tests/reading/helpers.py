@@ -3,21 +3,19 @@
 from __future__ import annotations
 
 from annotations.models import Assignment, ReviewBatch
-from annotations.services.batches.lifecycle import batch_create
-from tests.factories import make_exam
+from tests.factories import batch_for, make_exam
 
 
 def shared_batch(
     *, readers, coordinator, taxonomy, exams=2, mode=ReviewBatch.SuggestionMode.HIDDEN, **exam_fields
 ):
     """Every reader reads every exam (k = number of readers)."""
-    return batch_create(
+    return batch_for(
+        taxonomy,
+        coordinator,
+        readers,
+        [make_exam(seed=i, **exam_fields) for i in range(exams)],
         name="Reading study",
-        taxonomy=taxonomy,
-        exams=[make_exam(seed=i, **exam_fields) for i in range(exams)],
-        readers=readers,
-        readers_per_exam=len(readers),
-        actor=coordinator,
         suggestion_mode=mode,
         seed=5,
     )

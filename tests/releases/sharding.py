@@ -10,27 +10,18 @@ import h5py
 import numpy as np
 
 from annotations.models import Release, ReviewBatch
-from annotations.services.batches.lifecycle import batch_create
 from annotations.services.exams.create import dataset_get_or_create
 from annotations.services.releases.builds import release_build, release_file_key, release_storage
 from annotations.services.releases.shards import release_shard_build, release_shards_finish
 from tests.exporting import read
-from tests.factories import make_exam
+from tests.factories import batch_for, make_exam
 
 
 def read_study(n: int, *, reader, coordinator, taxonomy, dataset: str = "shard-study") -> ReviewBatch:
     """N exams, each read once (NORM) by one reader."""
     dataset_row = dataset_get_or_create(name=dataset)
     exams = [make_exam(dataset_row, f"S{i:03d}", seed=i, age=30 + i, sex="MF"[i % 2]) for i in range(n)]
-    batch = batch_create(
-        name=f"{dataset} batch",
-        taxonomy=taxonomy,
-        exams=exams,
-        readers=[reader],
-        readers_per_exam=1,
-        actor=coordinator,
-        seed=1,
-    )
+    batch = batch_for(taxonomy, coordinator, [reader], exams, name=f"{dataset} batch", seed=1)
     for exam in exams:
         read(reader, batch, exam, ["NORM"])
     return batch
