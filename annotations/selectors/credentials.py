@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from django.db.models import QuerySet
 
 from annotations.errors import Forbidden, Invalid
-from annotations.models import ApiToken, RecoveryCode
+from annotations.models import ApiToken, RecoveryCode, SsoIdentity
 from annotations.roles import Role, has_role
 
 if TYPE_CHECKING:
@@ -46,6 +46,11 @@ def two_factor_user_ids(user_ids: list[int]) -> set[int]:
     return set(
         TOTPDevice.objects.filter(user_id__in=user_ids, confirmed=True).values_list("user_id", flat=True)
     )
+
+
+def single_sign_on_user_ids(user_ids: list[int]) -> set[int]:
+    """Which of these accounts are linked to the OpenID provider (they may sign in through it)."""
+    return set(SsoIdentity.objects.filter(user_id__in=user_ids).values_list("user_id", flat=True))
 
 
 def active_user(user_id: int) -> User | None:

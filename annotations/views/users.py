@@ -68,12 +68,18 @@ def _page(request, *, form=None, shown=None, token_shown=None, status=200):
 
     from annotations.models import TokenScope
     from annotations.selectors.benchmarks import benchmarks_for_tokens
-    from annotations.selectors.credentials import api_tokens_listed, two_factor_user_ids
+    from annotations.selectors.credentials import (
+        api_tokens_listed,
+        single_sign_on_user_ids,
+        two_factor_user_ids,
+    )
 
     people = people_list(request.user)
     enrolled = two_factor_user_ids([p["id"] for p in people])
+    linked = single_sign_on_user_ids([p["id"] for p in people])
     for person in people:
         person["two_factor"] = person["id"] in enrolled
+        person["single_sign_on"] = person["id"] in linked
     response = render(
         request,
         "annotations/users/people.html",
@@ -86,6 +92,9 @@ def _page(request, *, form=None, shown=None, token_shown=None, status=200):
             "tokens": api_tokens_listed(request.user),
             "token_benchmarks": benchmarks_for_tokens(request.user),
             "token_scopes": TokenScope.choices,
+            # A role map makes the provider's groups the roles of a linked account at each sign-in.
+            "sso_provider": settings.OIDC_PROVIDER_NAME,
+            "sso_roles_mapped": bool(settings.OIDC_ROLE_MAP),
             "token_default_days": settings.API_TOKEN_DEFAULT_DAYS,
             "token_max_days": settings.API_TOKEN_MAX_DAYS,
         },

@@ -48,3 +48,26 @@ def test_readers_hand_out_and_revoke_nothing(client_for, ana, bruno, diego):
     token = ApiToken.objects.get()
     assert client_for(bruno).post(f"/people/tokens/{token.pk}/revoke/").status_code == 403
     assert ApiToken.objects.get().revoked_at is None
+
+
+def test_the_people_page_says_who_signs_in_through_the_provider_and_where_their_roles_come_from(
+    client_for, ana, bruno, diego, settings
+):
+    """An account linked to the OpenID provider is marked with the provider's name; with a role map, its
+    roles are the provider's (overwritten at the next sign-in), which the page says beside them."""
+    from annotations.models import SsoIdentity
+
+    settings.OIDC_PROVIDER_NAME = "Hospital login"
+    SsoIdentity.objects.create(user=ana, issuer="https://id.example.org", subject="a-1")
+
+    def row(html: str, username: str) -> str:
+        return re.search(rf'<tr data-user="{username}".*?</tr>', html, re.S).group(0)
+
+    page = client_for(diego).get("/people/").content.decode()
+    assert 'class="sso"' in row(page, "ana") and "Hospital login" in row(page, "ana")
+    assert 'class="sso"' not in row(page, "bruno")
+    assert "roles-from-provider" not in page  # no role map: roles stay local
+    settings.OIDC_ROLE_MAP = "ecg-readers=reader"
+    page = client_for(diego).get("/people/").content.decode()
+    assert "roles-from-provider" in row(page, "ana")
+    assert "roles-from-provider" not in row(page, "bruno")
