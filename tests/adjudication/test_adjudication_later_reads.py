@@ -10,11 +10,10 @@ import pytest
 
 from annotations.models import Assignment, Consensus, DisputedLabel, Release
 from annotations.services.agreement.compute import batch_agreement_compute
-from annotations.services.batches.lifecycle import batch_create
 from annotations.services.reading import assignment_skip
 from annotations.services.releases.builds import release_build
 from tests.batches.test_batch_escalation import read
-from tests.factories import UserFactory, make_exam
+from tests.factories import UserFactory, batch_for, make_exam
 from tests.releases.test_release_current_consensus import file_text
 
 pytestmark = pytest.mark.django_db
@@ -27,9 +26,7 @@ def later(ana, bruno, diego, tnmg):
     dave = UserFactory(username="dave", roles=["reader"])
     carol = UserFactory(username="carol", roles=["reader"])
     exam = make_exam()
-    batch = batch_create(
-        name="Later", taxonomy=tnmg, exams=[exam], readers=[ana, bruno, dave], readers_per_exam=3, actor=diego
-    )
+    batch = batch_for(tnmg, diego, [ana, bruno, dave], [exam], name="Later")
     return batch, exam, dave, carol
 
 

@@ -10,10 +10,9 @@ from datetime import UTC, datetime
 import pytest
 
 from annotations.services.agreement.compute import batch_agreement_compute
-from annotations.services.batches.lifecycle import batch_create
 from tests.adjudication.test_adjudication import case_url, read, secret_readers  # noqa: F401
 from tests.browser import screenshot_path, strips_js
-from tests.factories import DatasetFactory, make_exam
+from tests.factories import DatasetFactory, batch_for, make_exam
 from tests.reading.test_browser_reader import log_in
 
 
@@ -24,15 +23,7 @@ def _case(readers, diego, tnmg, *, serial: bool):
         dataset, patient_pseudo_id="P-3", acquired_at=datetime(2026, 3, 12, tzinfo=UTC), heart_rate=95, seed=4
     )
     one, two = readers
-    batch = batch_create(
-        name=f"Serial {serial}",
-        taxonomy=tnmg,
-        exams=[exam],
-        readers=[one, two],
-        readers_per_exam=2,
-        actor=diego,
-        serial_comparison=serial,
-    )
+    batch = batch_for(tnmg, diego, [one, two], [exam], name=f"Serial {serial}", serial_comparison=serial)
     read(one, batch, exam, ["AF"])
     read(two, batch, exam, ["SR"])
     batch_agreement_compute(batch.pk)

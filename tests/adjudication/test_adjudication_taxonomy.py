@@ -12,10 +12,9 @@ from django.urls import reverse
 from annotations.models import Adjudication, Assignment, Consensus
 from annotations.selectors.blinding import batch_pseudonyms
 from annotations.services.agreement.compute import batch_agreement_compute
-from annotations.services.batches.lifecycle import batch_create
 from annotations.services.reading import LabelInput, annotation_save_draft, annotation_submit
 from annotations.services.releases.builds import release_build
-from tests.factories import UserFactory, make_exam
+from tests.factories import UserFactory, batch_for, make_exam
 
 pytestmark = pytest.mark.django_db
 
@@ -42,9 +41,7 @@ def readers(db):
 def study(readers, diego, tnmg, first, second, **read_options):
     one, two = readers
     exam = make_exam()
-    batch = batch_create(
-        name="Disputes", taxonomy=tnmg, exams=[exam], readers=[one, two], readers_per_exam=2, actor=diego
-    )
+    batch = batch_for(tnmg, diego, [one, two], [exam], name="Disputes")
     read(one, batch, exam, first, **read_options)
     read(two, batch, exam, second)
     batch_agreement_compute(batch.pk)

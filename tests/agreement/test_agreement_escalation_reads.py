@@ -10,9 +10,8 @@ from annotations.lib.stats.simulate import CODES, FAIR, simulate_study
 from annotations.models import Assignment, Consensus
 from annotations.selectors.agreement.summary import ReadsSnapshot
 from annotations.services.agreement.compute import batch_agreement_compute
-from annotations.services.batches.lifecycle import batch_create
 from tests.batches.test_batch_escalation import read
-from tests.factories import ExamFactory, UserFactory
+from tests.factories import ExamFactory, UserFactory, batch_for
 
 LVH = CODES.index("LVH")
 
@@ -64,13 +63,13 @@ def test_an_escalated_batchs_agreement_leaves_the_extra_read_out_and_its_consens
 ):
     carol = UserFactory(username="carol", roles=["reader"])
     exam = ExamFactory()
-    batch = batch_create(
+    batch = batch_for(
+        tnmg,
+        diego,
+        [ana, bruno, carol],
+        [exam],
         name="E",
-        taxonomy=tnmg,
-        exams=[exam],
-        readers=[ana, bruno, carol],
         readers_per_exam=2,
-        actor=diego,
         escalation={"mode": "add_reader_majority", "cap": 1},
     )
     first, second = Assignment.objects.filter(batch=batch).order_by("reader__username")

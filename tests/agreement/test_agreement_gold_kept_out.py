@@ -13,11 +13,10 @@ from statsmodels.stats.inter_rater import fleiss_kappa
 
 from annotations.models import Assignment, Consensus, ReferenceLabel
 from annotations.services.agreement.compute import batch_agreement_compute
-from annotations.services.batches.lifecycle import batch_create
 from annotations.services.releases.card import batch_agreement
 from tests.agreement import test_agreement_tables as tables
 from tests.agreement.test_agreement_tables import download, number, read
-from tests.factories import ExamFactory, UserFactory
+from tests.factories import ExamFactory, UserFactory, batch_for
 
 pytestmark = pytest.mark.django_db
 code15 = tables.code15
@@ -38,15 +37,8 @@ def _gold_batch(ana, bruno, diego, code15):
     gold = ExamFactory.create_batch(4)
     for exam in gold:
         ReferenceLabel.objects.create(exam=exam, code_system="code15", code="RBBB")
-    batch = batch_create(
-        name="Gold",
-        taxonomy=code15,
-        exams=sampled + gold,
-        readers=readers,
-        readers_per_exam=2,
-        actor=diego,
-        gold_exams=gold,
-        seed=4,
+    batch = batch_for(
+        code15, diego, readers, sampled + gold, name="Gold", readers_per_exam=2, gold_exams=gold, seed=4
     )
     for exam, marks in zip(sampled, SAMPLED, strict=True):
         slots = Assignment.objects.filter(batch=batch, exam=exam).order_by("reader_id")

@@ -11,9 +11,8 @@ from statsmodels.stats.inter_rater import aggregate_raters, fleiss_kappa
 
 from annotations.models import Assignment
 from annotations.services.agreement.compute import batch_agreement_compute
-from annotations.services.batches.lifecycle import batch_create
 from annotations.services.reading import LabelInput, annotation_save_draft, annotation_submit
-from tests.factories import ExamFactory
+from tests.factories import ExamFactory, batch_for
 
 pytestmark = pytest.mark.django_db
 # exam -> reader -> RBBB read: 1 present, "?" present but uncertain, 0 absent
@@ -56,14 +55,7 @@ def test_each_class_with_uncertain_marks_gets_kappa_three_ways(client, ana, brun
     carol = UserFactory(username="carol", roles=["reader"])
     readers = {"ana": ana, "bruno": bruno, "carol": carol}
     exams = ExamFactory.create_batch(len(READS))
-    batch = batch_create(
-        name="Uncertain",
-        taxonomy=tnmg,
-        exams=exams,
-        readers=list(readers.values()),
-        readers_per_exam=3,
-        actor=diego,
-    )
+    batch = batch_for(tnmg, diego, list(readers.values()), exams, name="Uncertain", readers_per_exam=3)
     for exam, row in zip(exams, READS, strict=True):
         for name, mark in row.items():
             slot = Assignment.objects.get(batch=batch, exam=exam, reader=readers[name])

@@ -6,23 +6,15 @@ import io
 import pytest
 
 from annotations.models import Assignment, AuditEvent
-from annotations.services.batches.lifecycle import batch_create
 from annotations.services.reading import LabelInput, annotation_save_draft, annotation_submit
-from tests.factories import ExamFactory
+from tests.factories import ExamFactory, batch_for
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def study(ana, diego, tnmg):
-    batch = batch_create(
-        name="Audited",
-        taxonomy=tnmg,
-        exams=ExamFactory.create_batch(2),
-        readers=[ana],
-        readers_per_exam=1,
-        actor=diego,
-    )
+    batch = batch_for(tnmg, diego, [ana], ExamFactory.create_batch(2), name="Audited")
     slot = Assignment.objects.filter(batch=batch).first()
     draft = annotation_save_draft(actor=ana, assignment=slot, labels=[LabelInput("SB")], revision=0)
     annotation_submit(actor=ana, assignment=slot, labels=[LabelInput("ST")], revision=draft.revision)

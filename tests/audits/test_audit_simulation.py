@@ -9,9 +9,9 @@ import pytest
 
 from annotations.models import ReviewBatch
 from annotations.services.agreement.compute import batch_agreement_compute
-from annotations.services.batches.lifecycle import batch_close, batch_create
+from annotations.services.batches.lifecycle import batch_close
 from tests.audits.helpers import auditors, read_all
-from tests.factories import ExamFactory
+from tests.factories import ExamFactory, batch_for
 
 pytestmark = pytest.mark.django_db
 N_EXAMS, PLANTED = 400, 0.08
@@ -24,9 +24,7 @@ def test_the_audit_s_interval_covers_a_planted_error_rate(ana, diego, tnmg, clie
     wrong = set(
         rng.choice([exam.pk for exam in exams], size=round(PLANTED * N_EXAMS), replace=False).tolist()
     )
-    source = batch_create(
-        name="Single read", taxonomy=tnmg, exams=exams, readers=[ana], readers_per_exam=1, actor=diego, seed=1
-    )
+    source = batch_for(tnmg, diego, [ana], exams, name="Single read", seed=1)
     # One read per exam: the consensus is that read (method single), wrong where it was planted wrong.
     read_all(source, ana, {pk: ["AF"] if truth[pk] != (pk in wrong) else ["NORM"] for pk in truth})
     batch_agreement_compute(source.pk)

@@ -12,10 +12,9 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from annotations.models import AuditEvent, BatchExam, DiagnosticClass, Exam
-from annotations.services.batches.lifecycle import batch_create
 from tests.batches.test_batch_pages import design_post
 from tests.batches.test_stratified_newest_scores import scored
-from tests.factories import DatasetFactory, ExamFactory, add_reference_labels
+from tests.factories import DatasetFactory, ExamFactory, add_reference_labels, batch_for
 
 pytestmark = pytest.mark.django_db
 
@@ -24,9 +23,7 @@ pytestmark = pytest.mark.django_db
 def running(ana, bruno, diego, tnmg):
     first = ExamFactory.create_batch(3, dataset=DatasetFactory(name="first"))
     ExamFactory.create_batch(4, dataset=DatasetFactory(name="more"))
-    return batch_create(
-        name="Running", taxonomy=tnmg, exams=first, readers=[ana, bruno], readers_per_exam=2, actor=diego
-    )
+    return batch_for(tnmg, diego, [ana, bruno], first, name="Running")
 
 
 def test_the_dashboard_form_adds_matching_exams_to_a_running_batch(client_for, diego, running):

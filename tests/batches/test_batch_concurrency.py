@@ -8,9 +8,8 @@ from django.db import connection
 
 from annotations.models import Annotation, AnnotationRevision, Assignment
 from annotations.selectors.reading.assignments import assignment_next_for_reader
-from annotations.services.batches.lifecycle import batch_create
 from annotations.services.reading import LabelInput, annotation_save_draft, annotation_submit
-from tests.factories import ExamFactory, UserFactory
+from tests.factories import ExamFactory, UserFactory, batch_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -38,9 +37,7 @@ def work_through_queue(reader, batch_id: int, errors: list) -> None:
 def test_twenty_readers_pulling_and_submitting_fifty_exams_each_leave_nothing_lost_or_doubled(diego, tnmg):
     readers = [UserFactory(username=f"reader{i:02d}", roles=["reader"]) for i in range(READERS)]
     exams = ExamFactory.create_batch(READERS * EXAMS_EACH // 2)
-    batch = batch_create(
-        name="Busy", taxonomy=tnmg, exams=exams, readers=readers, readers_per_exam=2, actor=diego, seed=20
-    )
+    batch = batch_for(tnmg, diego, readers, exams, name="Busy", readers_per_exam=2, seed=20)
     errors: list[str] = []
     threads = [threading.Thread(target=work_through_queue, args=(r, batch.pk, errors)) for r in readers]
     for thread in threads:

@@ -10,9 +10,8 @@ from django.utils import translation
 from annotations.lib.batch_design import PROBLEM_TEXTS, DesignError, DesignRequest, Problem, design_batch
 from annotations.models import ReviewBatch
 from annotations.selectors.batches.wording import MESSAGES, design_error_text, problem_text
-from annotations.services.batches.lifecycle import batch_create
 from tests.batches.test_batch_pages import api_spec, design_post
-from tests.factories import DatasetFactory, ExamFactory, UserFactory
+from tests.factories import DatasetFactory, ExamFactory, UserFactory, batch_for
 
 pytestmark = pytest.mark.django_db
 
@@ -120,9 +119,7 @@ def test_the_exam_list_and_a_batchs_exam_table_refuse_a_bad_query_in_portuguese(
     client_for, diego, ana, bruno, tnmg, archive
 ):
     coordinator = client_for(diego)
-    batch = batch_create(
-        name="Tabela", taxonomy=tnmg, exams=archive[:4], readers=[ana, bruno], readers_per_exam=2, actor=diego
-    )
+    batch = batch_for(tnmg, diego, [ana, bruno], archive[:4], name="Tabela")
 
     def refused(path: str) -> str:
         answer = coordinator.get(path, **PORTUGUESE)

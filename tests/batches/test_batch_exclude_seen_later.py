@@ -6,9 +6,8 @@ extra reader."""
 import pytest
 
 from annotations.models import Assignment, AuditEvent, BatchExam
-from annotations.services.batches.lifecycle import batch_create
 from tests.batches.test_batch_escalation import read
-from tests.factories import DatasetFactory, ExamFactory, UserFactory
+from tests.factories import DatasetFactory, ExamFactory, UserFactory, batch_for
 
 pytestmark = pytest.mark.django_db
 
@@ -20,9 +19,7 @@ def seen(ana, bruno, diego, tnmg):
     ivan = UserFactory(username="ivan", roles=["reader"])
     syn = ExamFactory.create_batch(6, dataset=DatasetFactory(name="syn"))
     other = ExamFactory.create_batch(6, dataset=DatasetFactory(name="other"))
-    study_a = batch_create(
-        name="Study A", taxonomy=tnmg, exams=syn, readers=[bruno], readers_per_exam=1, actor=diego
-    )
+    study_a = batch_for(tnmg, diego, [bruno], syn, name="Study A")
     for slot in Assignment.objects.filter(batch=study_a):
         read(bruno, slot, ["SR"])
     return ivan, syn, other

@@ -6,8 +6,7 @@ as such would tell the reader which exams were retests."""
 import pytest
 
 from annotations.models import Assignment
-from annotations.services.batches.lifecycle import batch_create
-from tests.factories import ExamFactory, UserFactory
+from tests.factories import ExamFactory, UserFactory, batch_for
 from tests.reading.helpers import ref
 
 pytestmark = pytest.mark.django_db
@@ -15,15 +14,8 @@ pytestmark = pytest.mark.django_db
 
 def test_a_departed_readers_withdrawn_retests_are_nobodys_skips(client_for, ana, diego, tnmg):
     jack = UserFactory(username="jack", roles=["reader"])
-    batch = batch_create(
-        name="Retested",
-        taxonomy=tnmg,
-        exams=ExamFactory.create_batch(30),
-        readers=[ana, jack],
-        readers_per_exam=2,
-        actor=diego,
-        retest_fraction=0.2,
-        seed=2,
+    batch = batch_for(
+        tnmg, diego, [ana, jack], ExamFactory.create_batch(30), name="Retested", retest_fraction=0.2, seed=2
     )
     assert Assignment.objects.filter(batch=batch, reader=jack, read_round=2).exists()
     coordinator = client_for(diego)
