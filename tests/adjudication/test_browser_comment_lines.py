@@ -7,10 +7,9 @@ import pytest
 
 from annotations.models import Assignment
 from annotations.services.agreement.compute import batch_agreement_compute
-from annotations.services.batches.lifecycle import batch_create
 from annotations.services.reading import LabelInput, annotation_save_draft, annotation_submit
 from tests.adjudication.test_adjudication import case_url
-from tests.factories import UserFactory, make_exam
+from tests.factories import UserFactory, batch_for, make_exam
 from tests.reading.helpers import ref
 from tests.reading.test_browser_reader import log_in
 
@@ -34,9 +33,7 @@ def _read(reader, batch, exam, codes, comment=""):
 def test_a_comments_lines_stay_apart_on_the_case_page_and_the_printout(live_server, page, carla, diego, tnmg):
     one, two = (UserFactory(username=f"lines-{i}", roles=["reader"]) for i in range(2))
     exam = make_exam()
-    batch = batch_create(
-        name="Lines", taxonomy=tnmg, exams=[exam], readers=[one, two], readers_per_exam=2, actor=diego
-    )
+    batch = batch_for(tnmg, diego, [one, two], [exam], name="Lines")
     slot = _read(one, batch, exam, ["SB", "1dAVb"], COMMENT)
     _read(two, batch, exam, ["SB"])
     batch_agreement_compute(batch.pk)

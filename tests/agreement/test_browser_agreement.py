@@ -9,10 +9,9 @@ import pytest
 
 from annotations.models import Assignment
 from annotations.services.agreement.compute import batch_agreement_compute
-from annotations.services.batches.lifecycle import batch_create
 from annotations.services.reading import LabelInput, annotation_submit
 from tests.browser import screenshot_path, strips_js
-from tests.factories import PASSWORD, UserFactory, make_exam
+from tests.factories import PASSWORD, UserFactory, batch_for, make_exam
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -29,9 +28,7 @@ def log_in(page, live_server, username: str) -> None:
 def disputed_batch(diego, tnmg):
     readers = [UserFactory(username=f"browser-reader-{i}", roles=["reader"]) for i in range(2)]
     exam = make_exam()
-    batch = batch_create(
-        name="Browser", taxonomy=tnmg, exams=[exam], readers=readers, readers_per_exam=2, actor=diego
-    )
+    batch = batch_for(tnmg, diego, readers, [exam], name="Browser", readers_per_exam=2)
     for reader, codes in zip(readers, (["SB", "1dAVb"], ["SB"]), strict=True):
         assignment = Assignment.objects.get(batch=batch, reader=reader)
         annotation_submit(

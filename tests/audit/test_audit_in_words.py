@@ -13,10 +13,10 @@ import pytest
 from annotations.models import AuditEvent
 from annotations.roles import Role
 from annotations.selectors.audit.words import ACTION_SENTENCES
-from annotations.services.batches.lifecycle import batch_close, batch_create
+from annotations.services.batches.lifecycle import batch_close
 from annotations.services.users import user_set_roles
 from tests.browser import screenshot_path
-from tests.factories import DatasetFactory, make_exam
+from tests.factories import DatasetFactory, batch_for, make_exam
 from tests.reading.test_browser_reader import log_in
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -25,9 +25,7 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.fixture
 def trail(ana, bruno, diego, tnmg):
     exam = make_exam(DatasetFactory(name="ptb"), "s0010")
-    batch = batch_create(
-        name="Demo", taxonomy=tnmg, exams=[exam], readers=[ana], readers_per_exam=1, actor=diego
-    )
+    batch = batch_for(tnmg, diego, [ana], [exam], name="Demo")
     batch_close(batch=batch, actor=diego)
     user_set_roles(user=bruno, roles={Role.READER, Role.ADJUDICATOR}, actor=diego)
     return batch, exam

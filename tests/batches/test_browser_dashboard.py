@@ -7,10 +7,9 @@ import re
 
 import pytest
 
-from annotations.services.batches.lifecycle import batch_create
 from annotations.services.reading import LabelInput, annotation_submit
 from tests.browser import screenshot_path
-from tests.factories import UserFactory, make_exam
+from tests.factories import UserFactory, batch_for, make_exam
 from tests.reading.helpers import queue
 from tests.reading.test_browser_reader import log_in
 
@@ -18,13 +17,13 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 def make_batch(tnmg, readers, coordinator, exams=3):
-    return batch_create(
+    return batch_for(
+        tnmg,
+        coordinator,
+        readers,
+        [make_exam(seed=i) for i in range(exams)],
         name="Dashboard",
-        taxonomy=tnmg,
-        exams=[make_exam(seed=i) for i in range(exams)],
-        readers=readers,
         readers_per_exam=2,
-        actor=coordinator,
         seed=2,
     )
 

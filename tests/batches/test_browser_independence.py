@@ -7,10 +7,9 @@ from __future__ import annotations
 import pytest
 
 from annotations.models import Assignment, ReviewBatch
-from annotations.services.batches.lifecycle import batch_create
 from tests.batches.test_batch_escalation import read
 from tests.browser import screenshot_path
-from tests.factories import DatasetFactory, ExamFactory
+from tests.factories import DatasetFactory, ExamFactory, batch_for
 from tests.reading.test_browser_reader import log_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -30,9 +29,7 @@ def test_the_designer_keeps_known_exams_back_by_default_and_says_how_many(
     live_server, page, ana, bruno, diego, tnmg
 ):
     exams = ExamFactory.create_batch(4, dataset=DatasetFactory(name="demo"))
-    earlier = batch_create(
-        name="Earlier", taxonomy=tnmg, exams=exams[:3], readers=[ana], readers_per_exam=1, actor=diego
-    )
+    earlier = batch_for(tnmg, diego, [ana], exams[:3], name="Earlier")
     for slot in Assignment.objects.filter(batch=earlier):
         read(ana, slot, ["SR"])
     log_in(page, live_server, "diego")
