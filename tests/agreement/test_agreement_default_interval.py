@@ -8,8 +8,8 @@ import pytest
 from django.urls import reverse
 
 from annotations.services.agreement.compute import batch_agreement_compute
-from tests.agreement.test_agreement_tables import carol, code15, download, make_batch, read  # noqa: F401
-from tests.factories import ExamFactory
+from tests.agreement.test_agreement_tables import carol, code15, download  # noqa: F401
+from tests.factories import ExamFactory, batch_for, read
 
 pytestmark = pytest.mark.django_db
 
@@ -32,7 +32,7 @@ def test_three_readers_get_intervals_over_readers_by_default_and_too_few_positiv
     code15,
 ):
     exams = ExamFactory.create_batch(12)
-    batch = make_batch(diego, code15, [ana, bruno, carol], exams)
+    batch = batch_for(code15, diego, [ana, bruno, carol], exams, name="Tables")
     read_all(batch, exams, [ana, bruno, carol])
     batch_agreement_compute(batch.pk)
 
@@ -55,7 +55,7 @@ def test_three_readers_get_intervals_over_readers_by_default_and_too_few_positiv
 
 def test_two_readers_get_intervals_over_exams_and_the_note_says_why(client, ana, bruno, diego, code15):
     exams = ExamFactory.create_batch(8)
-    batch = make_batch(diego, code15, [ana, bruno], exams)
+    batch = batch_for(code15, diego, [ana, bruno], exams, name="Tables")
     read_all(batch, exams, [ana, bruno])
     batch_agreement_compute(batch.pk)
     client.force_login(diego)
@@ -74,7 +74,7 @@ def test_a_coordinators_choice_still_wins_and_patients_are_resampled_whole(
     exams = [ExamFactory(patient_pseudo_id=f"P{i // 2}") for i in range(10)] + [
         ExamFactory(patient_pseudo_id="")
     ]
-    batch = make_batch(diego, code15, [ana, bruno, carol], exams)
+    batch = batch_for(code15, diego, [ana, bruno, carol], exams, name="Tables")
     batch.design = {**batch.design, "agreement": {"intervals": "exams"}}
     batch.save(update_fields=["design"])
     read_all(batch, exams, [ana, bruno, carol])

@@ -15,8 +15,7 @@ from django.utils import timezone
 from annotations.models import Annotation
 from annotations.services.adjudication import Decision, adjudication_decide
 from annotations.services.agreement.compute import batch_agreement_compute
-from tests.agreement.test_agreement_consensus_release import make_batch, read
-from tests.factories import ExamFactory
+from tests.factories import ExamFactory, batch_for, read
 
 pytestmark = pytest.mark.django_db
 
@@ -30,7 +29,7 @@ def test_a_decision_signed_after_the_figures_were_computed_makes_a_recomputation
     ana, bruno, carla, diego, tnmg, client_for
 ):
     exam = ExamFactory()
-    batch = make_batch(diego, tnmg, [ana, bruno], [exam])
+    batch = batch_for(tnmg, diego, [ana, bruno], [exam], name="Consensus")
     read(ana, batch, exam, ["SR", "LAD"])
     read(bruno, batch, exam, ["SR"])
     batch_agreement_compute(batch.pk)
@@ -46,7 +45,7 @@ def test_a_decision_signed_after_the_figures_were_computed_makes_a_recomputation
 def test_a_recomputation_no_worker_takes_says_so(ana, bruno, diego, tnmg, client_for):
     cache.delete("workers:took:default")
     exams = [ExamFactory(), ExamFactory()]
-    batch = make_batch(diego, tnmg, [ana, bruno], exams)
+    batch = batch_for(tnmg, diego, [ana, bruno], exams, name="Consensus")
     read(ana, batch, exams[0], ["SR"])
     read(bruno, batch, exams[0], ["SR"])
     client = client_for(diego)

@@ -9,8 +9,8 @@ import pytest
 from django.urls import reverse
 
 from annotations.services.agreement.compute import batch_agreement_compute
-from tests.agreement.test_agreement_tables import carol, code15, download, make_batch, number, read  # noqa: F401
-from tests.factories import ExamFactory
+from tests.agreement.test_agreement_tables import carol, code15, download, number  # noqa: F401
+from tests.factories import ExamFactory, batch_for, read
 
 pytestmark = pytest.mark.django_db
 
@@ -27,7 +27,7 @@ def _codes(i: int, j: int) -> list[str]:
 
 def _computed(diego, code15, readers, n_exams: int = 30):
     exams = ExamFactory.create_batch(n_exams)
-    batch = make_batch(diego, code15, readers, exams)
+    batch = batch_for(code15, diego, readers, exams, name="Tables")
     for i, exam in enumerate(exams):
         for j, reader in enumerate(readers):
             read(reader, batch, exam, _codes(i, j))

@@ -14,9 +14,9 @@ from django.core.management import call_command
 from django.urls import reverse
 
 from annotations.services.agreement.compute import batch_agreement_compute
-from tests.agreement.test_agreement_tables import download, make_batch, number, read
+from tests.agreement.test_agreement_tables import download, number
 from tests.agreement.test_code_test import CODES, N_EXAMS, import_code_test, labels
-from tests.factories import ExamFactory
+from tests.factories import ExamFactory, batch_for, read
 
 pytestmark = pytest.mark.django_db
 
@@ -43,7 +43,7 @@ def code15(db):
 @pytest.fixture
 def computed(ana, bruno, diego, code15):
     exams = ExamFactory.create_batch(len(READS))
-    batch = make_batch(diego, code15, [ana, bruno], exams)
+    batch = batch_for(code15, diego, [ana, bruno], exams, name="Tables")
     for exam, (of_ana, of_bruno) in zip(exams, READS, strict=True):
         read(ana, batch, exam, of_ana)
         read(bruno, batch, exam, of_bruno)
