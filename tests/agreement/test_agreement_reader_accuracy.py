@@ -13,8 +13,8 @@ import pytest
 from django.urls import reverse
 
 from annotations.selectors.agreement.reader_accuracy import ROW_COLUMNS
+from annotations.selectors.releases.accuracy import READER_ACCURACY_COLUMNS
 from annotations.services.agreement.compute import batch_agreement_compute
-from annotations.services.releases.layout import READER_ACCURACY_COLUMNS
 from tests.exporting import labelled_study
 from tests.releases.test_release_reader_accuracy import (  # noqa: F401 (fixtures)
     Flags,

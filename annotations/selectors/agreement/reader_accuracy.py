@@ -12,29 +12,17 @@ from django.contrib.auth import get_user_model
 from django.db import connection
 
 from annotations.models import ReviewBatch
-from annotations.selectors.releases.accuracy import card_section, reader_accuracy_rows, reader_accuracy_tally
+from annotations.selectors.releases.accuracy import (
+    READER_ACCURACY_COLUMNS,
+    card_section,
+    reader_accuracy_rows,
+    reader_accuracy_tally,
+)
 from annotations.selectors.releases.export import read_snapshot
 from annotations.selectors.releases.facts import export_reader_ids
 from annotations.selectors.releases.plan import ExportRefused, export_plan
 
-# reader_accuracy.csv's columns (services.releases.layout.READER_ACCURACY_COLUMNS, checked equal in tests).
-ROW_COLUMNS = [
-    "reader",
-    "code",
-    "reference",
-    "exposure",
-    "tp",
-    "fp",
-    "fn",
-    "tn",
-    "sensitivity",
-    "sensitivity_low",
-    "sensitivity_high",
-    "specificity",
-    "specificity_low",
-    "specificity_high",
-    "n_undecided_left_out",
-]
+ROW_COLUMNS = READER_ACCURACY_COLUMNS
 
 
 def batch_reader_accuracy_table(batch: ReviewBatch) -> tuple[list[str], list[list[Any]]]:

@@ -98,6 +98,27 @@ class _Tally:
         self._pending, self._pending_cells = [], 0
 
 
+# reader_accuracy.csv's columns, one row per reader, class, reference and exposure: the release file,
+# the agreement page's table and its CSV.
+READER_ACCURACY_COLUMNS = [
+    "reader",
+    "code",
+    "reference",
+    "exposure",
+    "tp",
+    "fp",
+    "fn",
+    "tn",
+    "sensitivity",
+    "sensitivity_low",
+    "sensitivity_high",
+    "specificity",
+    "specificity_low",
+    "specificity_high",
+    "n_undecided_left_out",
+]
+
+
 def _kinds(marks: np.ndarray, reference: np.ndarray) -> np.ndarray:
     """Each cell's kind, as an index into the counters' last axis: 0 tp, 1 fp, 2 fn, 3 tn, 4 left out."""
     return np.where(reference == MISSING, 4, 2 * (~marks) + (reference == 0))

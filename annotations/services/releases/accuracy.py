@@ -7,9 +7,14 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from annotations.selectors.releases.accuracy import card_section, reader_accuracy_rows, reader_accuracy_tally
+from annotations.selectors.releases.accuracy import (
+    READER_ACCURACY_COLUMNS,
+    card_section,
+    reader_accuracy_rows,
+    reader_accuracy_tally,
+)
 from annotations.selectors.releases.plan import ExportPlan
-from annotations.services.releases.layout import READER_ACCURACY_COLUMNS, READER_ACCURACY_CSV, csv_writer
+from annotations.services.releases.layout import READER_ACCURACY_CSV, csv_writer
 
 
 def write_reader_accuracy(plan: ExportPlan, path: Path, names: Mapping[int, str]) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from annotations.models import AgreementResult
 from annotations.selectors.agreement.rules import AgreementConfigError, consensus_settings
 from annotations.selectors.batches.audits import release_audits
 from annotations.selectors.reading.blind_measurements import blind_measurements_setting
+from annotations.selectors.releases.accuracy import READER_ACCURACY_COLUMNS
 from annotations.selectors.releases.export import exams_not_read
 from annotations.selectors.releases.facts import consensus_method_counts, export_data_as_of, skip_code_counts
 from annotations.selectors.releases.flow import release_flow
@@ -27,7 +28,6 @@ from annotations.services.releases.layout import (
     DEVICE_CSV,
     FREE_TEXT_COLUMNS,
     READ_HISTORY_CSV,
-    READER_ACCURACY_COLUMNS,
     READER_ACCURACY_CSV,
     READS_CSV,
     SUGGESTION_COLUMNS,

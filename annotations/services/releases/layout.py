@@ -65,24 +65,6 @@ READ_HISTORY_COLUMNS = [
     "reason",
     "recorded_at",
 ]
-# Each reader's sensitivity and specificity per column against a reference (services.releases.accuracy).
-READER_ACCURACY_COLUMNS = [
-    "reader",
-    "code",
-    "reference",
-    "exposure",
-    "tp",
-    "fp",
-    "fn",
-    "tn",
-    "sensitivity",
-    "sensitivity_low",
-    "sensitivity_high",
-    "specificity",
-    "specificity_low",
-    "specificity_high",
-    "n_undecided_left_out",
-]
 ADJUDICATION_COLUMNS = [
     "adjudicator",
     "dataset",
