@@ -8,7 +8,9 @@ from dataclasses import dataclass
 from django.urls import URLPattern, URLResolver, get_resolver
 
 # Served to anonymous visitors on purpose: the login forms and what they need.
-PUBLIC = {"/accounts/login/", "/admin/login/"}
+# Served to a signed-out visitor: the login forms, and single sign-on's start and the provider's return
+# to it (both 404 while no OpenID provider is configured: tests/sso/).
+PUBLIC = {"/accounts/login/", "/admin/login/", "/accounts/sso/login/", "/accounts/sso/callback/"}
 _PARAM = re.compile(r"<(?:(\w+):)?(\w+)>")
 _SAMPLE = {"int": "1", "str": "x", "slug": "x", "uuid": "00000000-0000-0000-0000-000000000001", "path": "x"}
 
