@@ -172,7 +172,7 @@ def reset(release_id: int) -> None:
 def build(release_id: int) -> dict:
     """Queue the build and follow it: seconds to the end of the labels pass, of the shards, of all."""
     from annotations.models import Release
-    from annotations.services.enqueue import task_enqueue
+    from annotations.services.jobs.dispatch import task_enqueue
 
     started = time.perf_counter()
     task_enqueue("annotations.tasks.releases_build", release_id)

@@ -40,7 +40,7 @@ from annotations.selectors.blinding import exam_adjudicator_eligible
 from annotations.selectors.taxonomy import statement_name
 from annotations.services.agreement.compute import agreement_recompute_request
 from annotations.services.audit import audit_record
-from annotations.services.enqueue import task_enqueue_on_commit
+from annotations.services.jobs.dispatch import task_enqueue_on_commit
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User

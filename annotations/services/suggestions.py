@@ -50,14 +50,14 @@ from annotations.roles import Role, has_role
 from annotations.selectors.suggestions.evidence import evidence_agreement
 from annotations.selectors.suggestions.scoring import META, source_code
 from annotations.services.audit import audit_record
-from annotations.services.enqueue import (
+from annotations.services.exams.waveforms import waveform_load
+from annotations.services.jobs.dispatch import (
     CATCH_UP_PRIORITY,
     task_enqueue,
     task_enqueue_on_commit,
     task_started,
     tasks_waiting,
 )
-from annotations.services.exams.waveforms import waveform_load
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User

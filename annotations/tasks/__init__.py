@@ -8,9 +8,9 @@ queued by an older deployment still find their task. Importing this package regi
 
 from annotations.tasks.agreement import agreement_recompute, agreement_sweep, evidence_warm
 from annotations.tasks.benchmarks import benchmarks_prepare, benchmarks_score
-from annotations.tasks.enqueue import jobs_sweep
 from annotations.tasks.exams import exams_quality
 from annotations.tasks.imports import imports_run
+from annotations.tasks.jobs import jobs_sweep
 from annotations.tasks.releases import releases_build, releases_shard_build, releases_shards_finish
 from annotations.tasks.suggestions import suggestions_batch, suggestions_exam, suggestions_sweep
 from annotations.tasks.webhooks import webhooks_deliver, webhooks_sweep

@@ -5,7 +5,7 @@ from __future__ import annotations
 from celery import shared_task
 
 from annotations.services.agreement.compute import agreement_recompute_run, agreement_sweep_run
-from annotations.services.enqueue import task_enqueue
+from annotations.services.jobs.dispatch import task_enqueue
 from annotations.services.suggestions import suggestion_evidence_warm
 
 

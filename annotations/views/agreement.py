@@ -24,7 +24,7 @@ from annotations.selectors.agreement.summary import (
 )
 from annotations.selectors.agreement.tables import TABLES, agreement_table
 from annotations.selectors.batches.audits import batch_audit_summaries
-from annotations.selectors.enqueue import queue_quiet_notice
+from annotations.selectors.jobs import queue_quiet_notice
 from annotations.services.agreement.compute import agreement_recompute_request
 from annotations.services.agreement.tables import IntervalMethodError, batch_interval_method_set
 from annotations.views.access import role_required

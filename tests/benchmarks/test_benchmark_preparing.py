@@ -11,7 +11,7 @@ from django.test import Client
 
 from annotations.models import AuditEvent, Benchmark, BenchmarkSubmission
 from annotations.services.benchmarks.create import benchmark_create, benchmark_prepare
-from annotations.services.enqueue import jobs_resume, jobs_sweep_run
+from annotations.services.jobs.sweeps import jobs_resume, jobs_sweep_run
 from tests.agreement.test_code_test import CODES, code15  # noqa: F401 (the fixture)
 from tests.benchmarks.code_test import THRESHOLDS, code_test_release, submitter
 

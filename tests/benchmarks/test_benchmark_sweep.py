@@ -8,7 +8,7 @@ import pytest
 from annotations.models import BenchmarkSubmission
 from annotations.services.benchmarks.create import benchmark_create, benchmark_prepare
 from annotations.services.benchmarks.submissions import submission_create
-from annotations.services.enqueue import jobs_sweep_run
+from annotations.services.jobs.sweeps import jobs_sweep_run
 from tests.agreement.test_code_test import CODES, code15  # noqa: F401 (the fixture)
 from tests.benchmarks.code_test import THRESHOLDS, code_test_release, submitter
 

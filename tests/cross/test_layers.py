@@ -74,7 +74,7 @@ def test_no_selector_imports_a_service_or_a_task():
     assert _offenders("selectors", re.compile(r"^annotations\.(services|tasks|views|api)(\.|$)")) == {}
 
 
-def test_services_reach_tasks_only_through_the_enqueue_helper():
+def test_services_reach_tasks_only_through_the_jobs_dispatch():
     forbidden = re.compile(r"^annotations\.(tasks|views|api)(\.|$)")
     assert _offenders("services", forbidden) == {}
 
@@ -192,7 +192,7 @@ def test_every_capability_has_its_model_module_and_the_layers_use_its_name():
                 "auth",
                 "blinding",
                 "demo",
-                "enqueue",
+                "jobs",
                 "errors",
                 "home",
                 "permissions",

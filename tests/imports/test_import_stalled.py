@@ -14,8 +14,8 @@ from django.db.models import F
 from django.utils import timezone
 
 from annotations.models import AuditEvent, Exam, ImportJob
-from annotations.services.enqueue import jobs_sweep_run
 from annotations.services.imports import jobs
+from annotations.services.jobs.sweeps import jobs_sweep_run
 from annotations.tasks import imports_run
 from tests.importing import use_private_storage, write_code15
 

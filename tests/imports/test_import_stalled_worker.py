@@ -12,8 +12,8 @@ from django.core.cache import cache
 from django.utils import timezone
 
 from annotations.models import AuditEvent, Exam, ImportJob
-from annotations.services.enqueue import jobs_sweep_run
 from annotations.services.imports import jobs
+from annotations.services.jobs.sweeps import jobs_sweep_run
 from tests.importing import DATA
 from tests.workers import celery_worker, wait_for
 

@@ -14,8 +14,8 @@ from django.core.cache import cache
 from django.db.models import F
 
 from annotations.models import AuditEvent, Exam, ImportJob
-from annotations.services.enqueue import jobs_sweep_run
 from annotations.services.imports import jobs
+from annotations.services.jobs.sweeps import jobs_sweep_run
 from tests.importing import DATA
 from tests.workers import broker_forget_taken, broker_taken, broker_taken_age, celery_worker, wait_for
 

@@ -18,7 +18,7 @@ ENQUEUE = """
 import django, logging
 django.setup()
 logging.disable(logging.CRITICAL)
-from annotations.services.enqueue import task_enqueue
+from annotations.services.jobs.dispatch import task_enqueue
 print([task_enqueue("annotations.tasks.releases_build", n) for n in (1, 2)])
 """
 

@@ -9,7 +9,8 @@ import pytest
 from django.utils import timezone
 
 from annotations.models import AuditEvent
-from annotations.services.enqueue import jobs_sweep_run, taken_messages_give_back, task_enqueue
+from annotations.services.jobs.dispatch import task_enqueue
+from annotations.services.jobs.sweeps import jobs_sweep_run, taken_messages_give_back
 from ecgreview import celery_app
 from tests.workers import broker_forget_taken, broker_taken, broker_taken_age
 

@@ -17,7 +17,7 @@ from django.core.cache import cache
 from django.urls import reverse
 
 from annotations.models import AuditEvent, Release
-from annotations.services import enqueue
+from annotations.services.jobs import dispatch, sweeps
 from annotations.services.releases.builds import release_build, release_create, release_storage
 from annotations.services.releases.shards import release_shard_build, release_shards_finish
 from tests.releases.sharding import (
@@ -112,8 +112,11 @@ def test_the_shard_size_is_fixed_when_the_release_is_asked_for(seven, diego, set
 
 def _sweep(monkeypatch) -> list[tuple]:
     sent = []
-    monkeypatch.setattr(enqueue, "task_enqueue", lambda name, *args, **kw: sent.append((name, *args)) or True)
-    enqueue.jobs_sweep_run()
+    for module in (dispatch, sweeps):  # the sweep's own sends, and the services' it calls
+        monkeypatch.setattr(
+            module, "task_enqueue", lambda name, *args, **kw: sent.append((name, *args)) or True
+        )
+    sweeps.jobs_sweep_run()
     return sent
 
 

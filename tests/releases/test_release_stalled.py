@@ -10,7 +10,7 @@ import pytest
 from django.utils import timezone
 
 from annotations.models import AuditEvent, Release
-from annotations.services import enqueue
+from annotations.services.jobs import dispatch, sweeps
 from annotations.services.releases.builds import release_build, release_create
 from tests.releases.sharding import build_serially
 
@@ -22,8 +22,11 @@ SHARD = "annotations.tasks.releases_shard_build"
 
 def _sweep(monkeypatch) -> list[tuple]:
     sent = []
-    monkeypatch.setattr(enqueue, "task_enqueue", lambda name, *args, **kw: sent.append((name, *args)) or True)
-    enqueue.jobs_sweep_run()
+    for module in (dispatch, sweeps):  # the sweep's own sends, and the services' it calls
+        monkeypatch.setattr(
+            module, "task_enqueue", lambda name, *args, **kw: sent.append((name, *args)) or True
+        )
+    sweeps.jobs_sweep_run()
     monkeypatch.undo()
     return sent
 
@@ -47,7 +50,7 @@ def test_a_release_whose_builder_died_is_queued_again_and_built(seven, diego, mo
 def test_a_release_still_beating_is_left_alone_and_a_twin_delivery_dropped(seven, diego, monkeypatch):
     release = release_create(actor=diego, batches=[seven], hdf5=False)
     _running_since(release, 30)
-    enqueue.task_beat(BUILD, release.pk)  # its builder is alive, only slow
+    dispatch.task_beat(BUILD, release.pk)  # its builder is alive, only slow
     assert (BUILD, release.pk) not in _sweep(monkeypatch)
     twin = release_build(release.pk)  # the broker's second delivery of the same message
     assert twin.status == Release.Status.RUNNING and not twin.files
@@ -61,9 +64,9 @@ def test_a_shard_a_live_worker_writes_is_not_queued_again_one_a_dead_worker_held
     with django_capture_on_commit_callbacks(execute=True):
         release_build(release.pk)  # the labels pass: three shards to write, their messages sent
     _running_since(release, 11)
-    enqueue.task_started(SHARD, release.pk, 0)  # in the hands of a worker that was killed
-    enqueue.task_started(SHARD, release.pk, 1)  # in the hands of a live one
-    enqueue.task_beat(SHARD, release.pk, 1)
+    dispatch.task_started(SHARD, release.pk, 0)  # in the hands of a worker that was killed
+    dispatch.task_started(SHARD, release.pk, 1)  # in the hands of a live one
+    dispatch.task_beat(SHARD, release.pk, 1)
     sent = _sweep(monkeypatch)
     assert (SHARD, release.pk, 0) in sent
     assert (SHARD, release.pk, 1) not in sent and (SHARD, release.pk, 2) not in sent  # 2 still queued
@@ -84,7 +87,7 @@ def test_a_quiet_release_has_its_shards_queued_again_though_their_markers_say_wa
         release_build(release.pk)  # three shards queued, each marked as waiting
     _running_since(release, 11)
     assert _sweep(monkeypatch) == []  # the release has just shown life: its markers are believed
-    cache.delete(enqueue._alive(enqueue.RELEASE_BUILD_TASK, release.pk))  # ten quiet minutes later
+    cache.delete(dispatch._alive(dispatch.RELEASE_BUILD_TASK, release.pk))  # ten quiet minutes later
     assert sorted(_sweep(monkeypatch)) == [
         (SHARD, release.pk, 0),
         (SHARD, release.pk, 1),

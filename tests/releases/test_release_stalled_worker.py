@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from annotations.models import AuditEvent, Release
 from annotations.selectors.releases.builds import release_progress
-from annotations.services import enqueue
+from annotations.services.jobs import dispatch, sweeps
 from tests.releases.sharding import build_serially, checksums, read_study, shard_names
 from tests.workers import broker_forget_taken, broker_taken, broker_taken_age, celery_worker, wait_for
 
@@ -46,18 +46,18 @@ def test_a_release_whose_shard_worker_was_killed_is_finished_by_another_to_the_s
     # Ten minutes later: the dead worker's beat has run out.
     # The shard the dead worker held still beats (finished shards clear their beat): one at most, as a
     # worker takes one task at a time.
-    held = [index for index in range(EXAMS) if enqueue.task_beating(SHARD, release_id, index)]
+    held = [index for index in range(EXAMS) if dispatch.task_beating(SHARD, release_id, index)]
     assert len(held) <= 1, held
     # Killed between two shards, it may have taken the next message without starting it: that one still
     # bears its "waiting" marker. Either way the release's own mark of activity runs out with the beats.
     for index in range(EXAMS):
-        cache.delete(enqueue._alive(SHARD, release_id, index))
-    cache.delete(enqueue._alive(enqueue.RELEASE_BUILD_TASK, release_id))
+        cache.delete(dispatch._alive(SHARD, release_id, index))
+    cache.delete(dispatch._alive(dispatch.RELEASE_BUILD_TASK, release_id))
     Release.objects.filter(pk=release_id).update(started_at=timezone.now() - timedelta(minutes=11))
     # The sweep of ten quiet minutes later: every unwritten shard is sent again, the one the dead worker
     # started (its beat is gone) and one it had taken without starting (it still reads as waiting) alike.
-    assert enqueue.jobs_sweep_run()["release shards"] == EXAMS - written
-    assert enqueue.jobs_sweep_run()["release shards"] == 0  # and not again before its time
+    assert sweeps.jobs_sweep_run()["release shards"] == EXAMS - written
+    assert sweeps.jobs_sweep_run()["release shards"] == 0  # and not again before its time
     with celery_worker(queues="default,releases"):
         # The new worker writes the shards from the first messages and from the sweep's copies: a copy
         # finds its shard written, or writes the same bytes.
@@ -79,7 +79,7 @@ def test_a_release_taken_by_a_worker_that_died_before_building_it_is_given_back_
     gives it back to the queue; a live worker builds the release."""
     settings.JOBS_STALLED_AFTER_S = 600
     batch = read_study(3, reader=ana, coordinator=diego, taxonomy=tnmg)
-    monkeypatch.setenv("DIE_BEFORE_TASK", enqueue.RELEASE_BUILD_TASK)
+    monkeypatch.setenv("DIE_BEFORE_TASK", dispatch.RELEASE_BUILD_TASK)
     try:
         with celery_worker(queues="default", include="tests.dying_worker") as doomed:
             response = client_for(diego).post(
@@ -89,9 +89,9 @@ def test_a_release_taken_by_a_worker_that_died_before_building_it_is_given_back_
             release_id = response.json()["id"]
             assert doomed.wait(timeout=60) == -9
         assert Release.objects.get(pk=release_id).status == "queued"
-        assert enqueue.jobs_sweep_run()["releases"] == 0  # its marker: a message is taken to be waiting
+        assert sweeps.jobs_sweep_run()["releases"] == 0  # its marker: a message is taken to be waiting
         broker_taken_age(601)
-        assert enqueue.jobs_sweep_run()["taken by dead workers"] == 1
+        assert sweeps.jobs_sweep_run()["taken by dead workers"] == 1
         event = AuditEvent.objects.get(action="broker.message_given_back")
         assert (event.target_type, event.target_id) == ("annotations.release", str(release_id))
         monkeypatch.delenv("DIE_BEFORE_TASK")

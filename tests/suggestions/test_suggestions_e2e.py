@@ -9,8 +9,8 @@ import pytest
 from annotations.models import Suggestion
 from annotations.selectors.suggestions.scoring import META
 from annotations.selectors.suggestions.summary import batch_suggestion_progress
-from annotations.services.enqueue import jobs_sweep_run
 from annotations.services.exams.waveforms import waveform_delete
+from annotations.services.jobs.sweeps import jobs_sweep_run
 from annotations.services.suggestions import exams_missing_suggestions, suggestions_sweep_run
 from ecgreview import celery_app
 from tests.factories import batch_for, make_exam

@@ -4,7 +4,7 @@ left queued or running, before a new one serves (`make run` runs it first)."""
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from annotations.services.enqueue import jobs_resume
+from annotations.services.jobs.sweeps import jobs_resume
 from annotations.services.webhooks.deliveries import webhooks_resume
 from ecgreview.inprocess import background
 

@@ -16,7 +16,7 @@ from annotations.errors import Forbidden, Invalid, NotFound
 from annotations.lib.release_files.shards import is_shard_name
 from annotations.models import Release, ReviewBatch
 from annotations.roles import Role, has_role
-from annotations.selectors.enqueue import queue_quiet_notice, run_stopped_notice, task_beating
+from annotations.selectors.jobs import queue_quiet_notice, run_stopped_notice, task_beating
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User

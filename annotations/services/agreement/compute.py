@@ -74,7 +74,7 @@ from annotations.services.agreement.tables import (
     uncertain_rows,
 )
 from annotations.services.audit import audit_record
-from annotations.services.enqueue import task_enqueue
+from annotations.services.jobs.dispatch import task_enqueue
 
 logger = logging.getLogger(__name__)
 

@@ -29,7 +29,8 @@ from annotations.models import Benchmark, BenchmarkExam, Exam, ReferenceLabel, R
 from annotations.roles import Role, has_role
 from annotations.selectors.releases.builds import release_file_key, release_storage
 from annotations.services.audit import audit_record
-from annotations.services.enqueue import (
+from annotations.services.exams.waveforms import waveform_load
+from annotations.services.jobs.dispatch import (
     Beat,
     task_beating,
     task_done,
@@ -38,7 +39,6 @@ from annotations.services.enqueue import (
     task_started,
     tasks_waiting,
 )
-from annotations.services.exams.waveforms import waveform_load
 from annotations.services.releases.layout import ADDED_COLUMN, META_COLUMNS
 
 if TYPE_CHECKING:

@@ -24,8 +24,8 @@ from annotations.lib.ecg.leads import STANDARD_LEADS
 from annotations.lib.ecg.quality import quality_report
 from annotations.models import Exam
 from annotations.services.audit import audit_record
-from annotations.services.enqueue import CATCH_UP_PRIORITY, task_enqueue_on_commit
 from annotations.services.exams.waveforms import waveform_load
+from annotations.services.jobs.dispatch import CATCH_UP_PRIORITY, task_enqueue_on_commit
 
 logger = logging.getLogger(__name__)
 SYSTEM_ACTOR = "system:quality"

@@ -24,9 +24,8 @@ from annotations.lib.formats.detect import PTBXL_DATABASE, archive_kind, is_xml
 from annotations.lib.formats.registry import READERS
 from annotations.models import Dataset, ImportJob
 from annotations.roles import Role, has_role
-from annotations.selectors.enqueue import queue_quiet_notice, run_stopped_notice
+from annotations.selectors.jobs import queue_quiet_notice, run_stopped_notice
 from annotations.services.audit import audit_record
-from annotations.services.enqueue import task_enqueue_on_commit
 from annotations.services.imports.exams import (
     DATASET_NAME,
     NAME_MAX_BYTES,
@@ -46,6 +45,7 @@ from annotations.services.imports.outcomes import (
     ImportReport,
     unmapped_label_text,
 )
+from annotations.services.jobs.dispatch import task_enqueue_on_commit
 from annotations.services.webhooks.events import import_finished_emit
 
 if TYPE_CHECKING:

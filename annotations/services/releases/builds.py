@@ -32,7 +32,8 @@ from annotations.selectors.releases.builds import release_file_key, release_stor
 from annotations.selectors.releases.plan import ExportPlan, ExportRefused, export_plan
 from annotations.services.agreement.compute import agreement_catch_up
 from annotations.services.audit import audit_record
-from annotations.services.enqueue import Beat, task_beat, task_beating, task_done, task_started
+from annotations.services.jobs import dispatch  # by attribute: a test's stand-in reaches every caller
+from annotations.services.jobs.dispatch import Beat, task_beat, task_beating, task_done, task_started
 from annotations.services.releases.export import ExportResult, export_write, export_write_current
 from annotations.services.releases.layout import ExportOptions
 from annotations.services.webhooks.events import release_built_emit
@@ -98,10 +99,8 @@ def release_create(
 
 
 def _enqueue(release_id: int) -> None:
-    from annotations.services.enqueue import task_enqueue
-
     # A broker outage must not lose the request: the row stays queued and the jobs sweep queues it.
-    task_enqueue(BUILD_TASK, release_id)
+    dispatch.task_enqueue(BUILD_TASK, release_id)
 
 
 BUILD_TASK = "annotations.tasks.releases_build"
@@ -110,13 +109,11 @@ FINISH_TASK = "annotations.tasks.releases_shards_finish"
 
 
 def _enqueue_shards(release_id: int, missing: list[int]) -> None:
-    from annotations.services.enqueue import task_enqueue
-
     # Lost messages are the jobs sweep's: it queues again every shard still unwritten, then the assembly.
     for index in missing:
-        task_enqueue(SHARD_TASK, release_id, index)
+        dispatch.task_enqueue(SHARD_TASK, release_id, index)
     if not missing:
-        task_enqueue(FINISH_TASK, release_id)
+        dispatch.task_enqueue(FINISH_TASK, release_id)
     release_activity_mark(release_id)
 
 

@@ -1,5 +1,5 @@
 """Webhook deliveries: queued inside the transaction of the event they announce, sent after its commit by
-a Celery task (services.enqueue), signed, tried again with exponential back-off, and given up after
+a Celery task (services.jobs.dispatch), signed, tried again with exponential back-off, and given up after
 WEBHOOK_MAX_ATTEMPTS.
 
 Each delivery is sent at most once at a time: an attempt claims its row with a conditional UPDATE (the
@@ -36,7 +36,7 @@ from annotations.errors import Invalid
 from annotations.models import WebhookDelivery, WebhookSubscription
 from annotations.roles import Role, has_role
 from annotations.services.audit import audit_record
-from annotations.services.enqueue import CATCH_UP_PRIORITY, task_enqueue, task_enqueue_on_commit
+from annotations.services.jobs.dispatch import CATCH_UP_PRIORITY, task_enqueue, task_enqueue_on_commit
 from annotations.services.webhooks.addresses import webhook_url_check
 
 if TYPE_CHECKING:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from annotations.services.enqueue import jobs_sweep_run
+from annotations.services.jobs.sweeps import jobs_sweep_run
 
 
 @shared_task(acks_late=True, name="annotations.tasks.jobs_sweep")

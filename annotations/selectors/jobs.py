@@ -33,7 +33,7 @@ def queued_key(task_name: str, *args: object) -> str:
 
 
 def alive_key(task_name: str, *args: object) -> str:
-    """The heartbeat of the work a message started (services.enqueue.task_beat)."""
+    """The heartbeat of the work a message started (services.jobs.dispatch.task_beat)."""
     return "alive:" + queued_key(task_name, *args)
 
 
