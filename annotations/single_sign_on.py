@@ -137,6 +137,9 @@ _FROM_OURS = {
     "OIDC_AUTHENTICATION_CALLBACK_URL": lambda: "sso-callback",
     "OIDC_CREATE_USER": lambda: settings.OIDC_CREATE_ACCOUNTS,
     "LOGIN_REDIRECT_URL_FAILURE": lambda: "/accounts/login/",
+    "OIDC_AUTH_REQUEST_EXTRA_PARAMS": lambda: (
+        {"acr_values": " ".join(settings.OIDC_MFA_ACR)} if settings.OIDC_MFA_ACR else {}
+    ),
 }
 
 

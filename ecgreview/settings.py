@@ -406,6 +406,14 @@ OIDC_USERNAME_CLAIM = env.str("OIDC_USERNAME_CLAIM", "preferred_username")
 # The ID token's signature, checked against the provider's published keys (jwks_uri).
 OIDC_SIGN_ALGORITHM = env.choice("OIDC_SIGN_ALGORITHM", "RS256", {"RS256", "RS384", "RS512", "ES256"})
 OIDC_TIMEOUT_S = env.int("OIDC_TIMEOUT_S", 10, minimum=1)
+# Coordinators and adjudicators who sign in through the provider must have shown a second factor there:
+# the ID token's amr says "mfa", or names a method beyond what the person knows (RFC 8176), or its acr is
+# one of OIDC_MFA_ACR. On wherever two-factor sign-in is required of staff, so that single sign-on is
+# no way around it; off for a provider that says nothing of how people signed in (Google).
+OIDC_REQUIRE_MFA_FOR_STAFF = env.bool("OIDC_REQUIRE_MFA_FOR_STAFF", TWO_FACTOR_REQUIRED_FOR_STAFF)
+# The acr values that stand for a multi-factor sign-in at this provider (a Keycloak level of
+# authentication, say), comma-separated; when set, the sign-in request asks for them (acr_values).
+OIDC_MFA_ACR = env.list("OIDC_MFA_ACR", [])
 AUTHENTICATION_BACKENDS += ["annotations.single_sign_on.OpenIdBackend"]
 
 # --- Security headers -----------------------------------------------------------------------------

@@ -35,14 +35,25 @@ class OpenIdProvider:
     accounts_file: Path
     log: Path
 
-    def set_account(self, subject: str, *, groups: list[str], email: str = "", verified: bool = True) -> None:
-        """What the provider says of `subject` at its next sign-in."""
+    def set_account(
+        self,
+        subject: str,
+        *,
+        groups: list[str],
+        email: str = "",
+        verified: bool = True,
+        amr: list[str] | None = None,
+        acr: str | None = None,
+    ) -> None:
+        """What the provider says of `subject` at its next sign-in; `amr` and `acr`: how they proved it."""
         people = json.loads(self.accounts_file.read_text())
         people[subject] = {
             "email": email or f"{subject}@hospital.example",
             "email_verified": verified,
             "name": subject.title(),
             "groups": groups,
+            **({"amr": amr} if amr else {}),
+            **({"acr": acr} if acr else {}),
         }
         self.accounts_file.write_text(json.dumps(people))
 

@@ -5,6 +5,9 @@ and the system check that stops a half-configured provider."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from urllib.parse import parse_qs, urlparse
 
 import pytest
@@ -14,6 +17,7 @@ from django.core.management import call_command
 from django.core.management.base import SystemCheckError
 
 from annotations.models import AuditEvent, SsoIdentity
+from annotations.services.credentials.single_sign_on import second_factor_shown
 from tests.factories import PASSWORD, UserFactory
 from tests.sso.provider import callback_path, running_provider
 
@@ -162,13 +166,80 @@ def test_a_password_account_signs_out_to_the_login_page(client, sso):
     assert out.status_code == 302 and out["Location"] == "/accounts/login/"
 
 
-def test_the_two_factor_requirement_is_left_to_the_providers_own(client, sso, settings):
-    """TWO_FACTOR_REQUIRED_FOR_STAFF applies to password sign-in; a coordinator signed in by the provider
-    has passed the provider's checks (its MFA) and is not sent to enrol here."""
-    settings.TWO_FACTOR_REQUIRED_FOR_STAFF = True
-    sso.set_account("cora", groups=["ecg-coordinators"])
+def test_staff_signed_in_by_the_provider_with_a_second_factor_are_not_asked_for_another(
+    client, sso, settings
+):
+    """The provider's multi-factor sign-in stands for this app's: its ID token says so in `amr`."""
+    settings.TWO_FACTOR_REQUIRED_FOR_STAFF = settings.OIDC_REQUIRE_MFA_FOR_STAFF = True
+    sso.set_account("cora", groups=["ecg-coordinators"], amr=["pwd", "otp"])
     assert sign_in(client, sso, "cora")["Location"] == "/"
     assert client.get("/batches/").status_code == 200
+
+
+def test_staff_whose_provider_sign_in_shows_no_second_factor_are_refused_and_nothing_changes(
+    client, sso, settings
+):
+    settings.OIDC_REQUIRE_MFA_FOR_STAFF = True
+    sso.set_account("cora", groups=["ecg-coordinators"], amr=["pwd"])
+    refused = sign_in(client, sso, "cora")
+    assert refused.status_code == 403
+    assert "second factor" in refused.content.decode()
+    assert client.get("/").status_code == 302  # not signed in
+    assert not User.objects.filter(username="cora").exists() and not SsoIdentity.objects.exists()
+    refusal = AuditEvent.objects.get(action="sso.refused", actor_username="cora")
+    assert "second factor" in refusal.after["reason"]
+
+    sso.set_account("cora", groups=["ecg-readers"], amr=["pwd"])  # a reader is not asked
+    assert sign_in(client, sso, "cora")["Location"] == "/" and roles_of(client) == ["reader"]
+    client.post("/accounts/logout/")
+    sso.set_account("cora", groups=["ecg-readers", "ecg-adjudicators"])  # promoted: now asked
+    assert sign_in(client, sso, "cora").status_code == 403
+    assert User.objects.get(username="cora").groups.get().name == "reader"  # the role was not given
+
+
+def test_an_operator_listed_acr_counts_as_a_second_factor_and_is_asked_for(client, sso, settings):
+    settings.OIDC_REQUIRE_MFA_FOR_STAFF = True
+    settings.OIDC_MFA_ACR = ["urn:ecg-review:test:two-factor"]
+    start = client.get("/accounts/sso/login/")
+    assert parse_qs(urlparse(start["Location"]).query)["acr_values"] == ["urn:ecg-review:test:two-factor"]
+    sso.set_account("ines", groups=["ecg-adjudicators"], acr="urn:ecg-review:test:password")
+    assert sign_in(client, sso, "ines").status_code == 403
+    sso.set_account("ines", groups=["ecg-adjudicators"], acr="urn:ecg-review:test:two-factor")
+    assert sign_in(client, sso, "ines")["Location"] == "/" and roles_of(client) == ["adjudicator"]
+
+
+@pytest.mark.parametrize(
+    "amr,shown",
+    [
+        (["mfa"], True),
+        (["pwd", "otp"], True),
+        (["hwk", "pin"], True),
+        (["pwd"], False),
+        (["otp"], False),  # one factor, whichever it is
+        (["pwd", "kba"], False),  # two things the person knows are one factor
+        ("pwd otp", False),  # not a list: not what RFC 8176 says the claim is
+        (None, False),
+    ],
+)
+def test_what_counts_as_a_second_factor_in_the_id_token(amr, shown):
+    assert second_factor_shown({"amr": amr} if amr is not None else {}) is shown
+
+
+def test_the_second_factor_is_required_of_staff_by_default_where_two_factor_sign_in_is():
+    def setting(**env: str) -> str:
+        code = "from django.conf import settings; print(settings.OIDC_REQUIRE_MFA_FOR_STAFF)"
+        run = subprocess.run(
+            [sys.executable, "manage.py", "shell", "-c", code],
+            env={**os.environ, "DEBUG": "1", **env},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        return run.stdout.strip().splitlines()[-1]
+
+    assert setting(TWO_FACTOR_REQUIRED_FOR_STAFF="1") == "True"
+    assert setting(TWO_FACTOR_REQUIRED_FOR_STAFF="0") == "False"
+    assert setting(TWO_FACTOR_REQUIRED_FOR_STAFF="1", OIDC_REQUIRE_MFA_FOR_STAFF="0") == "False"
 
 
 @pytest.mark.parametrize(

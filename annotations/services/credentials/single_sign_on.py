@@ -56,11 +56,42 @@ def identity_sign_in(*, issuer: str, claims: dict[str, Any], ip: str | None) -> 
             roles = mapped_roles(claims)
             if roles is not None:
                 _roles_set(user, roles, ip)
+            if _second_factor_wanted(user) and not second_factor_shown(claims):
+                # Raised inside the transaction: the account, link and roles of this sign-in are undone.
+                raise SignInRefused(
+                    _(
+                        "Coordinators and adjudicators sign in with a second factor: %(provider)s did not "
+                        "report one. Sign in there with your second factor, or ask the operator."
+                    )
+                    % {"provider": settings.OIDC_PROVIDER_NAME}
+                )
             login_succeed(user, ip)
             return user
     except SignInRefused as refusal:
         identity_refusal_record(issuer=issuer, subject=subject, name=name, reason=str(refusal), ip=ip)
         raise
+
+
+# RFC 8176 methods that are something the person knows: any number of them is still one factor.
+_KNOWLEDGE = {"pwd", "pin", "kba"}
+
+
+def second_factor_shown(claims: dict[str, Any]) -> bool:
+    """Whether the provider's ID token says the person signed in with more than one factor: amr holds
+    "mfa", or a method beyond what the person knows beside another one, or acr is one the operator
+    listed (OIDC_MFA_ACR)."""
+    amr = claims.get("amr")
+    methods = {str(method) for method in amr} if isinstance(amr, list) else set()
+    beyond_knowledge = methods - _KNOWLEDGE
+    if "mfa" in methods or (beyond_knowledge and len(methods) >= 2):
+        return True
+    acr = claims.get("acr")
+    return isinstance(acr, str) and acr in settings.OIDC_MFA_ACR
+
+
+def _second_factor_wanted(user: User) -> bool:
+    staff = (Role.COORDINATOR.value, Role.ADJUDICATOR.value)
+    return settings.OIDC_REQUIRE_MFA_FOR_STAFF and user.groups.filter(name__in=staff).exists()
 
 
 def identity_refusal_record(*, issuer: str, subject: str, name: str, reason: str, ip: str | None) -> None:

@@ -1,7 +1,8 @@
 // A certified OpenID provider (panva's oidc-provider, OpenID Certified) run on loopback for the single
 // sign-on tests, with its own development login pages: any login name signs in as that subject, and the
 // subject's claims (email, name, groups) are read from ACCOUNTS_FILE at every sign-in, so a test changes
-// a person's groups at the provider by rewriting that file.
+// a person's groups at the provider by rewriting that file. The file's `amr` and `acr` stand for how the
+// person proved who they are (password only, or with a second factor) and reach the ID token.
 //
 // Environment: PORT, ACCOUNTS_FILE, CLIENT_ID, CLIENT_SECRET. The client may return to any loopback
 // address or the Django test client's "testserver" host on the app's callback path: the app under test
@@ -33,7 +34,7 @@ const configuration = {
   ],
   scopes: ['openid', 'email', 'profile', 'groups'],
   claims: {
-    openid: ['sub'],
+    openid: ['sub', 'acr', 'amr'],
     email: ['email', 'email_verified'],
     profile: ['name', 'preferred_username'],
     groups: ['groups'],
@@ -47,6 +48,7 @@ const configuration = {
       },
     };
   },
+  acrValues: ['urn:ecg-review:test:password', 'urn:ecg-review:test:two-factor'],
   cookies: { keys: ['ecg-review-tests-only'] },
   features: { devInteractions: { enabled: true }, rpInitiatedLogout: { enabled: true } },
   // The consent step is granted for what the client asks: the tests are about the app, not consent.
@@ -59,6 +61,17 @@ const configuration = {
 };
 
 const provider = new Provider(issuer, configuration);
+
+// The development login page signs in by name alone; the authentication methods a real provider would
+// record at that step are taken from the accounts file instead.
+const finishInteraction = provider.interactionFinished.bind(provider);
+provider.interactionFinished = (req, res, result, options) => {
+  if (result.login) {
+    const { amr, acr } = account(result.login.accountId);
+    result.login = { ...result.login, ...(amr ? { amr } : {}), ...(acr ? { acr } : {}) };
+  }
+  return finishInteraction(req, res, result, options);
+};
 
 function appAddress(value, path) {
   try {
