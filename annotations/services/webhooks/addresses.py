@@ -2,7 +2,13 @@
 says so. A webhook is a request the server makes on a coordinator's word, so without these checks it
 would reach what only the server can (a database on the LAN, a cloud metadata service at 169.254.169.254,
 the Redis on loopback). The host is resolved when a subscription is made and again before each delivery
-(its DNS may have changed since)."""
+(its DNS may have changed since), and the delivery connects to an address it has just checked: a name
+whose DNS answer turns to a private address between a check and the connection (DNS rebinding) reaches
+nothing.
+
+The standard library's HTTP client is given a connection maker that resolves, checks and connects in
+one step; it is used when deliveries go out directly. Through an operator's proxy (WEBHOOK_PROXY) the
+proxy resolves the receiver, and the check before each delivery is what stays."""
 
 from __future__ import annotations
 
@@ -41,6 +47,34 @@ def _refusal(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str:
     if address.is_private or address.is_reserved or not address.is_global:
         return "" if settings.WEBHOOK_ALLOW_PRIVATE_NETWORKS else _("a private network address")
     return ""
+
+
+def vetted_connection(
+    address: tuple[str, int],
+    timeout: float | None = None,
+    source_address: tuple[str, int] | None = None,
+    *args: object,
+) -> socket.socket:
+    """socket.create_connection's stand-in: the host resolved once, every address it names checked,
+    and the connection made to those addresses themselves. Raises OSError with the reason."""
+    host, port = address
+    try:
+        candidates = _addresses(host, port)
+    except Invalid as refusal:
+        raise OSError(refusal.message) from None
+    for candidate in candidates:
+        reason = _refusal(candidate)
+        if reason:
+            raise OSError(
+                _("Webhooks are not sent to %(host)s: %(reason)s.") % {"host": host, "reason": reason}
+            )
+    last_error: OSError = OSError(_("The host %(host)s cannot be found.") % {"host": host})
+    for candidate in candidates:
+        try:
+            return socket.create_connection((str(candidate), port), timeout, source_address)
+        except OSError as error:
+            last_error = error
+    raise last_error
 
 
 def webhook_url_check(url: str) -> str:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import http.client
 import json
 import logging
 import time
@@ -37,7 +38,7 @@ from annotations.models import WebhookDelivery, WebhookSubscription
 from annotations.roles import Role, has_role
 from annotations.services.audit import audit_record
 from annotations.services.jobs.dispatch import CATCH_UP_PRIORITY, task_enqueue, task_enqueue_on_commit
-from annotations.services.webhooks.addresses import webhook_url_check
+from annotations.services.webhooks.addresses import vetted_connection, webhook_url_check
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -138,10 +139,39 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
         return None
 
 
+class _VettedHTTPConnection(http.client.HTTPConnection):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._create_connection = vetted_connection
+
+
+class _VettedHTTPSConnection(http.client.HTTPSConnection):
+    """TLS to the checked address, still under the receiver's name (SNI and certificate check)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._create_connection = vetted_connection
+
+
+class _VettedHTTPHandler(urllib.request.HTTPHandler):
+    def http_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
+        return self.do_open(_VettedHTTPConnection, req)
+
+
+class _VettedHTTPSHandler(urllib.request.HTTPSHandler):
+    def https_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
+        return self.do_open(_VettedHTTPSConnection, req, context=self._context)  # type: ignore[attr-defined]  # set by HTTPSHandler.__init__
+
+
 def _opener() -> urllib.request.OpenerDirector:
     proxy = settings.WEBHOOK_PROXY
-    proxies = {"http": proxy, "https": proxy} if proxy else {}
-    return urllib.request.build_opener(urllib.request.ProxyHandler(proxies), _NoRedirect)
+    if proxy:
+        return urllib.request.build_opener(
+            urllib.request.ProxyHandler({"http": proxy, "https": proxy}), _NoRedirect
+        )
+    return urllib.request.build_opener(
+        urllib.request.ProxyHandler({}), _VettedHTTPHandler, _VettedHTTPSHandler, _NoRedirect
+    )
 
 
 def _read(response: Any) -> str:
