@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
-
 from django.urls import path
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
@@ -44,7 +42,7 @@ class AdjudicationQueueView(APIView):
         decided yet, oldest batch first, closed batches included: the exam's dataset and id, how many
         classes are open, and whether the exam was escalated. An exam the caller holds a read of in any
         batch (or of a copy of its waveform) is never listed."""
-        return Response([asdict(item) for item in adjudication_queue(request.user)])
+        return Response(QueueItemSerializer(adjudication_queue(request.user), many=True).data)
 
 
 class DecisionSerializer(StrictSerializer):
@@ -166,17 +164,17 @@ def _case_data(case) -> dict:
             "device_measurements": dict(case.exam.device_measurements or {}),
         },
         "version": case.version,
-        "disputed": [asdict(d) for d in case.disputed],
+        "disputed": case.disputed,
         "agreed_present": [
             {"code": code, "name": name, "method": method} for code, name, method in case.agreed
         ],
         "suggestion_provider": case.suggestion_provider,
         # Readers' comments and uncertainty marks, under the same pseudonyms as the votes.
-        "readers": [asdict(note) for note in case.readers],
+        "readers": case.readers,
         "added": case.added,
         "addable": case.addable,
         # Every signed decision, newest first: who, when, what, why, at which version.
-        "history": [asdict(entry) for entry in case.history],
+        "history": case.history,
     }
 
 
@@ -204,7 +202,7 @@ class AdjudicationCaseView(APIView):
         case = adjudication_case(request.user, batch_id, exam_id)
         # From now on this adjudicator knows the exam was disputed: never handed it to read.
         adjudication_view_record(actor=request.user, batch=case.batch, exam_id=exam_id)
-        return Response(_case_answer(request.user, case))
+        return Response(AdjudicationCaseSerializer(_case_answer(request.user, case)).data)
 
     @extend_schema(request=DecideSerializer, responses=AdjudicationCaseSerializer)
     def post(self, request, batch_id: int, exam_id: int):
@@ -232,7 +230,8 @@ class AdjudicationCaseView(APIView):
             rationale=data["rationale"],
             version=data["version"],
         )
-        return Response(_case_answer(request.user, adjudication_case(request.user, batch_id, exam_id)))
+        case = adjudication_case(request.user, batch_id, exam_id)
+        return Response(AdjudicationCaseSerializer(_case_answer(request.user, case)).data)
 
 
 urlpatterns = [

@@ -129,15 +129,14 @@ class ExamListView(APIView):
         here = request.build_absolute_uri(request.path)
         exact = params.get("count") == "exact"
         count = exam_count(request.user, filters, limit=None if exact else COUNT_LIMIT)
-        return Response(
-            {
-                "count": count,
-                "count_estimate": count if count is not None else exam_count_estimate(request.user, filters),
-                "next": f"{here}?{page.next_query}" if page.next_query else None,
-                "previous": f"{here}?{page.previous_query}" if page.previous_query else None,
-                "results": ExamSerializer(page.exams, many=True).data,
-            }
-        )
+        answer = {
+            "count": count,
+            "count_estimate": count if count is not None else exam_count_estimate(request.user, filters),
+            "next": f"{here}?{page.next_query}" if page.next_query else None,
+            "previous": f"{here}?{page.previous_query}" if page.previous_query else None,
+            "results": page.exams,
+        }
+        return Response(ExamPageSerializer(answer).data)
 
 
 class ReferenceLabelSerializer(serializers.Serializer):
@@ -161,7 +160,7 @@ class BatchRefSerializer(serializers.Serializer):
 
 class ExamRefSerializer(serializers.Serializer):
     id = serializers.IntegerField()
-    dataset = serializers.CharField()
+    dataset = serializers.CharField(source="dataset.name")
     external_id = serializers.CharField()
 
 
@@ -222,22 +221,18 @@ class ExamDetailSerializer(ExamSerializer):
 
 
 def _exam_detail(user, exam_id: int) -> dict:
+    """What ExamDetailSerializer reads: the exam's own fields (the dataset as its row, whose name the
+    serializer takes), the rows the selectors found, and each suggestion under the names the API gives."""
     exam, batches = exam_for_coordinator(user, exam_id)
     return {
-        **ExamSerializer(exam).data,
+        **{name: getattr(exam, name) for name in ExamSerializer.Meta.fields},
         "lead_names": exam.lead_names,
         "quality_flags": [flag for flag in exam.quality_flags.split(",") if flag],
         "quality_report": exam.quality_report or {},
-        "reference_labels": [
-            {"code_system": r.code_system, "code": r.code, "likelihood": r.likelihood, "source": r.source}
-            for r in exam_reference_labels(user, exam)
-        ],
+        "reference_labels": exam_reference_labels(user, exam),
         "reference_findings": exam_reference_findings(exam),
-        "batches": [{"id": b.pk, "name": b.name, "status": b.status} for b in batches],
-        "same_waveform": [
-            {"id": e.pk, "dataset": e.dataset.name, "external_id": e.external_id}
-            for e in exams_same_waveform(user, exam)
-        ],
+        "batches": batches,
+        "same_waveform": exams_same_waveform(user, exam),
         "suggestions": [
             {
                 "provider": item["suggestion"].provider,
@@ -266,7 +261,7 @@ class ExamDetailView(APIView):
         other exams holding the very same samples, what every provider version said of it, newest
         first (scores, measurements, or why it failed), and the recording device's own measurements. The
         samples come from the exam's waveform download (see the API's description)."""
-        return Response(_exam_detail(request.user, exam_id))
+        return Response(ExamDetailSerializer(_exam_detail(request.user, exam_id)).data)
 
 
 urlpatterns = [

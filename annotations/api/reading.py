@@ -182,15 +182,25 @@ class ContextTaxonomySerializer(serializers.Serializer):
     exclusive_sets = serializers.ListField(child=serializers.ListField(child=serializers.CharField()))
 
 
+class ReadLabelSerializer(serializers.Serializer):
+    """A statement of a read as the API answers it (annotations.lib.qualifiers.label_snapshot)."""
+
+    code = serializers.CharField()
+    uncertain = serializers.BooleanField()
+    qualifiers = serializers.ListField(
+        child=serializers.CharField(), required=False, help_text="Left out where none was chosen."
+    )
+
+
 class BlindReadSerializer(serializers.Serializer):
-    labels = LabelSerializer(many=True)
+    labels = ReadLabelSerializer(many=True)
 
 
 class ContextAnnotationSerializer(serializers.Serializer):
     stage = serializers.CharField(allow_null=True)
     status = serializers.CharField(allow_null=True)
     revision = serializers.IntegerField()
-    labels = LabelSerializer(many=True)
+    labels = ReadLabelSerializer(many=True)
     comment = serializers.CharField(allow_blank=True)
     time_on_task_ms = serializers.IntegerField()
     blind = BlindReadSerializer(
@@ -467,18 +477,16 @@ class ReadingContextView(APIView):
         if request.query_params.get("prefetch") != "1":
             # Never kept: the read and the suggestion change, and the reader page asks for them on every
             # load, also when the browser reuses the page itself.
-            response = Response(reading_context_opened(request.user, assignment))
+            response = Response(
+                ReadingContextSerializer(reading_context_opened(request.user, assignment)).data
+            )
             add_never_cache_headers(response)
             return response
         coming_from = request.query_params.get("from", "")
-        return Response(
-            reading_context(
-                request.user,
-                assignment,
-                prefetch=True,
-                coming_from=assignment_pk(coming_from),
-            )
+        context = reading_context(
+            request.user, assignment, prefetch=True, coming_from=assignment_pk(coming_from)
         )
+        return Response(ReadingContextSerializer(context).data)
 
 
 class DraftView(APIView):
@@ -501,9 +509,7 @@ class DraftView(APIView):
         # The service checks that the assignment is this reader's (404) in the query that locks it; a
         # stale revision answers 409 with the current one, a closed read 409, a bad label 400.
         annotation = annotation_save_draft(actor=request.user, assignment=pk, **arguments)
-        return Response(
-            {"revision": annotation.revision, "stage": annotation.stage, "status": annotation.status}
-        )
+        return Response(DraftSavedSerializer(annotation).data)
 
 
 class SubmitView(APIView):
@@ -528,12 +534,15 @@ class SubmitView(APIView):
         result = annotation_submit(actor=request.user, assignment=pk, **arguments)
         if result.suggestion_revealed is not None:
             # Two-stage: the blind read is stored; the same exam continues with the suggestion shown.
-            return Response({"done": False, "context": reading_context(request.user, result.assignment)})
+            context = reading_context(request.user, result.assignment)
+            return Response(SubmittedSerializer({"done": False, "context": context}).data)
         assignment = result.assignment
         following = assignment_next_id_for_reader(
             request.user, batch_id=assignment.batch_id, after=assignment
         )
-        return Response({"done": True, "next_assignment_id": assignment_ref_or_none(following)})
+        return Response(
+            SubmittedSerializer({"done": True, "next_assignment_id": assignment_ref_or_none(following)}).data
+        )
 
 
 class SkipView(APIView):
@@ -558,7 +567,9 @@ class SkipView(APIView):
         following = assignment_next_id_for_reader(
             request.user, batch_id=assignment.batch_id, after=assignment
         )
-        return Response({"done": True, "next_assignment_id": assignment_ref_or_none(following)})
+        return Response(
+            SkippedSerializer({"done": True, "next_assignment_id": assignment_ref_or_none(following)}).data
+        )
 
 
 class NextView(APIView):
@@ -577,7 +588,9 @@ class NextView(APIView):
         400 when `batch` is not a batch id; 404 for a batch the caller has no exam in."""
         batch_id = reader_batch_named(request.user, request.query_params.get("batch"))
         following = assignment_next_id_for_reader(request.user, batch_id=batch_id)
-        return Response({"next_assignment_id": assignment_ref_or_none(following)})
+        return Response(
+            NextAssignmentSerializer({"next_assignment_id": assignment_ref_or_none(following)}).data
+        )
 
 
 class ScalarOutputSerializer(serializers.Serializer):
@@ -635,7 +648,7 @@ class ExplanationsView(APIView):
                 suggestion_exposure_record(
                     actor=request.user, assignment=assignment, suggestion=suggestion, stage="revised"
                 )
-        return Response(explanations)
+        return Response(ExplanationsSerializer(explanations).data)
 
 
 class SerialBeatSerializer(serializers.Serializer):
@@ -688,7 +701,7 @@ class SerialOverlayView(APIView):
         of the earlier exams the context lists (404 otherwise). Both exams' median beats (µV, aligned on
         QRS onset by the page) with their acquisition dates, and heart rate, PR, QRS, QT, QTc and axes of
         both with the change, from measurements the batch already shows its readers (`source`)."""
-        return Response(serial_overlay_for_reader(request.user, pk, n))
+        return Response(SerialOverlaySerializer(serial_overlay_for_reader(request.user, pk, n)).data)
 
 
 class WorklistEntrySerializer(serializers.Serializer):
@@ -759,7 +772,7 @@ class ReaderPreferencesView(APIView):
         Readers and adjudicators. Returns the layout (3x4, 6x2 or 12x1), paper speed (mm/s), gain (mm/mV)
         and the limb leads' names (I, II, III or DI, DII, DIII). A preference never set reads as the
         standard one: 3x4, 25 mm/s, 10 mm/mV, and the lead names of the request's language."""
-        return Response(reader_preferences(request.user))
+        return Response(ReaderPreferencesSerializer(reader_preferences(request.user)).data)
 
     @extend_schema(request=ReaderPreferencesChangeSerializer, responses=ReaderPreferencesSerializer)
     def put(self, request):
@@ -773,7 +786,7 @@ class ReaderPreferencesView(APIView):
         data.is_valid(raise_exception=True)
         reader_preferences_set(actor=request.user, values=dict(data.validated_data))
         preferences = reader_preferences(request.user)
-        response = Response(preferences)
+        response = Response(ReaderPreferencesSerializer(preferences).data)
         view_cookie_set(response, preferences)  # the reader pages the browser kept carry the old ones
         return response
 
@@ -813,7 +826,8 @@ class AmendView(APIView):
         arguments.pop("time_on_task_ms", None)  # the time on task stays the first read's
         amended = annotation_amend(actor=request.user, assignment=pk, reason=reason, **arguments)
         assignment = assignment_for_reader(request.user, pk)
-        return Response({"revision": amended.revision, "context": reading_context(request.user, assignment)})
+        context = reading_context(request.user, assignment)
+        return Response(AmendedSerializer({"revision": amended.revision, "context": context}).data)
 
 
 urlpatterns = [

@@ -113,7 +113,8 @@ class BatchSuggestionsView(APIView):
         Coordinators only (404 for an unknown batch). Per provider, for its newest version among the
         batch's exams: how many exams it scored, failed on (the first failures listed with their errors) or
         has not scored yet, and the codes it scores that the batch's taxonomy has no statement for."""
-        return Response(batch_suggestion_progress(batch_for_coordinator(request.user, pk)))
+        progress = batch_suggestion_progress(batch_for_coordinator(request.user, pk))
+        return Response(SuggestionProgressSerializer(progress).data)
 
 
 class BatchEvidenceView(APIView):
@@ -132,7 +133,7 @@ class BatchEvidenceView(APIView):
         evidence = batch_evidence(batch_for_coordinator(request.user, pk))
         if evidence["state"] == "computing":
             suggestion_evidence_request(pk)
-        return Response(evidence)
+        return Response(EvidenceSerializer(evidence).data)
 
 
 class OcclusionQueuedSerializer(serializers.Serializer):
@@ -151,7 +152,7 @@ class ExamOcclusionView(APIView):
         answers 202 with the suggestions queued; the bands appear on the exam page once computed. 409 when
         no configured model can explain this exam's suggestions this way. Audited."""
         queued = exam_occlusion_request(actor=request.user, exam_id=exam_id)
-        return Response({"queued": queued}, status=status.HTTP_202_ACCEPTED)
+        return Response(OcclusionQueuedSerializer({"queued": queued}).data, status=status.HTTP_202_ACCEPTED)
 
 
 urlpatterns = [
