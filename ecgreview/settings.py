@@ -31,6 +31,9 @@ if SECRET_KEY is None:
     SECRET_KEY = "django-insecure-local-development-only-never-in-production"
 elif not DEBUG and len(SECRET_KEY) < 50:
     raise ImproperlyConfigured("SECRET_KEY must be at least 50 characters when DEBUG is off.")
+# Former keys, comma-separated, kept while SECRET_KEY is rotated: signed cookies and sealed webhook
+# secrets made under them are still read (docs/operations.md).
+SECRET_KEY_FALLBACKS = env.list("SECRET_KEY_FALLBACKS", [])
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", ["127.0.0.1", "localhost"] if DEBUG else [])
 if not DEBUG and not ALLOWED_HOSTS:

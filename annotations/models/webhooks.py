@@ -1,8 +1,9 @@
 """Webhooks: a coordinator's subscription to events, and the log of each delivery to it.
 
-The signing secret is stored as it is, unlike an API token's: the server needs it to sign every delivery
-(HMAC-SHA256), so a digest would not do. It is shown once, in the response that creates it, and never in a
-list, a page or the audit trail.
+The signing secret is kept sealed (annotations.lib.sealing, under a key derived from SECRET_KEY), not as a
+digest like an API token's: the server needs it back to sign every delivery (HMAC-SHA256). A copy of the
+database alone therefore signs nothing. It is shown once, in the response that creates it, and never in
+a list, a page or the audit trail.
 
 A delivery is one event for one subscription, unique per (subscription, event, subject): an event noticed
 twice (a redelivered task, a batch closed after its last read) is delivered once.
@@ -35,7 +36,7 @@ class WebhookSubscription(models.Model):
     url = models.URLField(max_length=500)
     # The event names (WebhookEvent values) this subscription receives; at least one.
     events = models.JSONField(default=list)
-    secret = models.CharField(max_length=100)
+    secret_sealed = models.TextField()
     # Where the payloads' links point: this server's address as the subscribing request reached it.
     link_base = models.CharField(max_length=300, blank=True)
     active = models.BooleanField(default=True)
@@ -53,7 +54,7 @@ class WebhookSubscription(models.Model):
                 condition=Q(active=True, revoked_at__isnull=True) | Q(active=False, revoked_at__isnull=False),
                 name="webhook_revoked_when_inactive",
             ),
-            models.CheckConstraint(condition=~Q(secret=""), name="webhook_has_secret"),
+            models.CheckConstraint(condition=~Q(secret_sealed=""), name="webhook_has_sealed_secret"),
         ]
 
     def __str__(self) -> str:

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import pytest
 
+from annotations.lib.sealing import unseal
 from annotations.models import WebhookSubscription
+from annotations.services.webhooks.sealing import sealing_keys
 
 pytestmark = pytest.mark.django_db
 
@@ -28,9 +30,10 @@ def test_a_coordinator_subscribes_sees_the_secret_once_and_revokes(client_for, d
     assert answer.status_code == 200
     subscription = WebhookSubscription.objects.get()
     html = answer.content.decode()
-    assert subscription.secret in html and "no-store" in answer["Cache-Control"]
+    secret = unseal(subscription.secret_sealed, sealing_keys())
+    assert secret in html and "no-store" in answer["Cache-Control"]
     again = page.get("/webhooks/").content.decode()
-    assert subscription.secret not in again and "http://127.0.0.1:9/hook" in again
+    assert secret not in again and "http://127.0.0.1:9/hook" in again
     listed = again.split('id="webhook-subscriptions"', 1)[1].split("</table>", 1)[0]
     assert "<td>Release built</td>" in listed  # the event in words, not its wire name
     revoked = page.post(f"/webhooks/{subscription.pk}/revoke/")

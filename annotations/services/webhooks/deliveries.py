@@ -34,11 +34,13 @@ from django.db.models import F
 from django.utils import timezone
 
 from annotations.errors import Invalid
+from annotations.lib.sealing import Unreadable, unseal
 from annotations.models import WebhookDelivery, WebhookSubscription
 from annotations.roles import Role, has_role
 from annotations.services.audit import audit_record
 from annotations.services.jobs.dispatch import CATCH_UP_PRIORITY, task_enqueue, task_enqueue_on_commit
 from annotations.services.webhooks.addresses import vetted_connection, webhook_url_check
+from annotations.services.webhooks.sealing import sealing_keys
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -47,6 +49,10 @@ logger = logging.getLogger(__name__)
 DELIVER_TASK = "annotations.tasks.webhooks_deliver"
 SYSTEM_ACTOR = "system:webhooks"
 EXCERPT = 500
+UNREADABLE_SECRET = (
+    "The signing secret cannot be read: SECRET_KEY changed without the old key in SECRET_KEY_FALLBACKS. "
+    "Put it back among the fallbacks, or subscribe again for a new secret."
+)
 
 
 def signature(secret: str, timestamp: int, body: bytes) -> str:
@@ -188,13 +194,17 @@ def _post(delivery: WebhookDelivery) -> Answer:
         webhook_url_check(subscription.url)
     except Invalid as refusal:
         return Answer(None, "", refusal.message[:EXCERPT])
+    try:
+        secret = unseal(subscription.secret_sealed, sealing_keys())
+    except Unreadable:
+        return Answer(None, "", UNREADABLE_SECRET)
     body = json.dumps(delivery.payload, separators=(",", ":"), sort_keys=True).encode()
     headers = {
         "Content-Type": "application/json",
         "User-Agent": "ECG-Review-Webhooks/1",
         "X-ECGReview-Event": delivery.event,
         "X-ECGReview-Delivery": str(delivery.uid),
-        "X-ECGReview-Signature": signature(subscription.secret, int(time.time()), body),
+        "X-ECGReview-Signature": signature(secret, int(time.time()), body),
     }
     # webhook_url_check allowed http(s) only, just above.
     request = urllib.request.Request(subscription.url, data=body, headers=headers, method="POST")  # noqa: S310

@@ -13,10 +13,12 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from annotations.errors import Forbidden, Invalid, NotFound
+from annotations.lib.sealing import seal
 from annotations.models import WebhookDelivery, WebhookEvent, WebhookSubscription
 from annotations.roles import Role, has_role
 from annotations.services.audit import audit_record
 from annotations.services.webhooks.addresses import webhook_url_check
+from annotations.services.webhooks.sealing import sealing_keys
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
@@ -58,7 +60,11 @@ def webhook_subscribe(
     secret = SECRET_PREFIX + secrets.token_hex(32)
     with transaction.atomic():
         subscription = WebhookSubscription.objects.create(
-            owner=actor, url=url, events=chosen, secret=secret, link_base=link_base.rstrip("/")[:300]
+            owner=actor,
+            url=url,
+            events=chosen,
+            secret_sealed=seal(secret, sealing_keys()),
+            link_base=link_base.rstrip("/")[:300],
         )
         audit_record(
             actor=actor,
