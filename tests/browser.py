@@ -16,6 +16,38 @@ CHROMIUM_ARGS = [
 ]
 OUTPUT = Path(__file__).resolve().parent.parent / "var" / "test-output"
 
+# The page scripts are ES modules and set no window global: a test that reads what static/js/ecg/plot.js
+# drew (STRIPS_OF) reaches the page's own instance of that module by importing its URL, which the browser
+# answers with the one module the page's own imports get too. Run before every page of the suite's browser
+# contexts (SuiteBrowser): only on a page that loads Plotly, so that no other page fetches anything more,
+# and as soon as the parser meets Plotly's script tag (before the page's modules, which run once the page
+# is parsed), so that the module is in hand before any figure is drawn.
+PLOT_FOR_TESTS = """
+if (location.protocol.startsWith("http")) {
+  const watch = new MutationObserver(() => {
+    if (!document.querySelector('script[src*="/vendor/plotly/"]')) return;
+    watch.disconnect();
+    import("/static/js/ecg/plot.js").then(m => { window.ecgPlotForTests = m; }, () => {});
+  });
+  watch.observe(document, { childList: true, subtree: true });
+}
+"""
+
+
+class SuiteBrowser:
+    """The suite's Chromium: every context it opens runs PLOT_FOR_TESTS on its pages."""
+
+    def __init__(self, browser) -> None:
+        self._browser = browser
+
+    def __getattr__(self, name: str):
+        return getattr(self._browser, name)
+
+    def new_context(self, **kwargs):
+        context = self._browser.new_context(**kwargs)
+        context.add_init_script(script=PLOT_FOR_TESTS)
+        return context
+
 
 def screenshot_path(name: str) -> Path:
     OUTPUT.mkdir(parents=True, exist_ok=True)
@@ -24,12 +56,15 @@ def screenshot_path(name: str) -> Path:
 
 
 # A JS function of a figure's element: the strips it draws, [{name, x, y}], every sample of each, as
-# EcgPlot.strips gives them. The sheet is one trace whose strips are separated by a gap (NaN), named in the
-# trace's meta; the trace holds only the vertices of each strip's line in view. The function throws where
-# the pieces and their gaps do not tile the trace exactly, or where a vertex is not one of its strip's
-# samples (in order), so that no test reads a strip from samples other than those drawn.
+# strips() of static/js/ecg/plot.js gives them (PLOT_FOR_TESTS). The sheet is one trace whose strips are
+# separated by a gap (NaN), named in the trace's meta; the trace holds only the vertices of each strip's
+# line in view. The function throws where the pieces and their gaps do not tile the trace exactly, or
+# where a vertex is not one of its strip's samples (in order), so that no test reads a strip from samples
+# other than those drawn.
 STRIPS_OF = (
-    "((gd) => { const t = gd.data[0], all = window.EcgPlot.strips(gd); let next = 0;"
+    "((gd) => { const plot = window.ecgPlotForTests;"
+    " if (!plot) throw new Error('ecg/plot.js not in hand: a page of SuiteBrowser, with Plotly?');"
+    " const t = gd.data[0], all = plot.strips(gd); let next = 0;"
     " if (gd.data.length !== 1 || t.meta.strips.length !== all.length) throw new Error('strips do not tile');"
     " t.meta.strips.forEach((s, k) => {"
     "  const full = all[k], last = full.x.length - 1; let j = 0;"

@@ -102,11 +102,11 @@ def browser():
     """One headless Chromium per test process (Debian's build; Playwright never downloads one)."""
     from playwright.sync_api import sync_playwright
 
-    from tests.browser import CHROMIUM, CHROMIUM_ARGS
+    from tests.browser import CHROMIUM, CHROMIUM_ARGS, SuiteBrowser
 
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        yield chromium
+        yield SuiteBrowser(chromium)
         chromium.close()
 
 

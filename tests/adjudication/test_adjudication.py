@@ -189,7 +189,7 @@ def test_the_adjudication_page_shows_the_ecg_and_pseudonymous_votes_only(
     client.force_login(carla)
     page = client.get(case_url(batch, exam)).content.decode()
     assert 'id="adjudication-ecg"' in page
-    assert "js/pages/adjudication.js" in page and "js/ecg/paper.js" in page
+    assert '<script type="module" src="/static/js/pages/adjudication.js">' in page
     one, two = secret_readers  # one marked 1dAVb, two did not
     names = batch_pseudonyms(batch)
     assert f"{names[one.pk]}: present" in page and f"{names[two.pk]}: absent" in page

@@ -111,7 +111,7 @@ def test_the_dashboard_fills_in_the_suggestions_count_by_itself_and_follows_it(
     assert page.get_attribute("#suggestions progress.suggestion-bar", "value") == "1"
     page.screenshot(path=screenshot_path("dashboard-suggestions"), full_page=True)
     suggestion_compute(second, MeasurementProvider())
-    page.evaluate("() => window.EcgBatchSuggestions.refresh()")
+    page.evaluate("() => import('/static/js/pages/batches.js').then(m => m.refreshSuggestions())")
     page.wait_for_function(
         "() => document.querySelector('#suggestions').innerText.includes('2 of 2 exams computed')"
     )

@@ -51,7 +51,7 @@ def test_python_messages_write_dates_in_the_short_formats_only():
 
 
 def test_page_scripts_format_dates_through_the_pages_locale_only():
-    """static/js/ecg/locale.js (PageLocale.stamp, day, clock) writes every date and time a script shows,
+    """static/js/ecg/locale.js (its stamp, day and clock) writes every date and time a script shows,
     as the templates do; no script formats one its own way."""
     wrong = []
     for path in sorted((ROOT / "static" / "js").rglob("*.js")):
@@ -92,8 +92,8 @@ def test_rendered_pages_show_dates_in_their_languages_one_format(client, study, 
 
 
 def test_page_scripts_take_their_words_from_the_pages_locale_only():
-    """One translator (PageLocale.translator) reads a page's <template id="strings"> for every script;
-    no page keeps a copy of its own, and a page whose script uses it loads locale.js first."""
+    """One translator (translator() of static/js/ecg/locale.js) reads a page's <template id="strings">
+    for every script; no page keeps a copy of its own, and a module that calls it imports it from there."""
     copies = [
         str(path.relative_to(ROOT))
         for path in sorted((ROOT / "static" / "js").rglob("*.js"))
@@ -101,8 +101,11 @@ def test_page_scripts_take_their_words_from_the_pages_locale_only():
         and re.search(r"function t\(key|\.content\.querySelectorAll\(\"\[data-key\]\"\)", path.read_text())
     ]
     assert copies == []
-    for template in sorted((ROOT / "templates").rglob("*.html")):
-        text = template.read_text()
-        users = [m.start() for m in re.finditer(r"js/pages/(reading|adjudication|exam)\.js", text)]
-        if users:
-            assert 0 <= text.find("js/ecg/locale.js") < min(users), template
+    users = {
+        str(path.relative_to(ROOT)): path.read_text()
+        for path in sorted((ROOT / "static" / "js").rglob("*.js"))
+        if path.name != "locale.js" and re.search(r"\btranslator\(", path.read_text())
+    }
+    assert users, "no page module calls translator(): this test no longer looks at anything"
+    imported = re.compile(r'import \{[^}]*\btranslator\b[^}]*\} from "(\.\./)+ecg/locale\.js";')
+    assert [name for name, text in users.items() if not imported.search(text)] == []

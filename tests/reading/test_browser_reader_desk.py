@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from annotations.models.reading import ReaderPreference
-from tests.browser import CHROMIUM, CHROMIUM_ARGS, STRIPS_OF, screenshot_path, strips_js
+from tests.browser import CHROMIUM, CHROMIUM_ARGS, STRIPS_OF, SuiteBrowser, screenshot_path, strips_js
 from tests.conftest import LIVE_REQUESTS
 from tests.reading.helpers import queue, ref, shared_batch
 from tests.reading.test_browser_reader import click_rhythm_strip, figure, log_in, wait_drawn
@@ -83,7 +83,8 @@ def test_the_magnified_sheet_draws_its_own_scrollbars(live_server, browser, ana,
         executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True, ignore_default_args=["--hide-scrollbars"]
     )
     try:
-        page = showing.new_context(viewport={"width": 1400, "height": 900}, locale="en-US").new_page()
+        showing_suite = SuiteBrowser(showing)  # STRIPS_OF reads its pages too
+        page = showing_suite.new_context(viewport={"width": 1400, "height": 900}, locale="en-US").new_page()
         log_in(page, live_server, "ana")
         page.goto(f"{live_server.url}/read/{ref(first)}/")
         wait_drawn(page, first)

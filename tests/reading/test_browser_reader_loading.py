@@ -89,8 +89,16 @@ def test_the_page_reads_the_first_exams_samples_while_the_server_still_builds_it
     page.on("request", lambda r: waveforms.append(r.url) if "/waveform/" in r.url else None)
     try:
         page.goto(f"{live_server.url}/read/{ref(first)}/", wait_until="commit")
-        page.wait_for_function("() => window.ReadingWaveform && window.ReadingWaveform.samples")
-        held = page.evaluate("window.ReadingWaveform.samples.then(buffer => buffer.byteLength)")
+        # The head's async module has arrived (and so run: it imports nothing); importing it again hands
+        # over the page's own instance, whose request is the one already on its way.
+        page.wait_for_function(
+            "() => performance.getEntriesByType('resource')"
+            ".some(e => e.name.endsWith('/static/js/pages/reading-waveform.js'))"
+        )
+        held = page.evaluate(
+            "import('/static/js/pages/reading-waveform.js')"
+            ".then(m => m.preloaded.samples).then(buffer => buffer.byteLength)"
+        )
         assert held == 12 * first.exam.n_samples * 2
         assert page.locator("#statements .stmt").count() == 0  # the context is still being built
     finally:

@@ -58,9 +58,11 @@ def test_the_page_carries_the_preferences_and_preloads_the_waveform_and_the_cont
         assert f'rel="preload" as="fetch" href="{url}" crossorigin="use-credentials"' in head
     # Not asked for: the page holds them.
     assert 'href="/api/v1/reading/preferences/"' not in html
-    # Plotly and the drawing code load from the head; the page's own script after the sheet it reads.
-    assert "plotly-basic.min.js" in head and "js/ecg/plot.js" in head
-    script = re.search(r'<script src="[^"]*js/pages/reading\.js"></script>', html)
+    # Plotly and the drawing code load from the head (the modules preloaded); the page's own module after
+    # the sheet it reads.
+    assert "plotly-basic.min.js" in head
+    assert re.search(r'<link rel="modulepreload" href="[^"]*js/ecg/plot\.js"', head)
+    script = re.search(r'<script type="module" src="[^"]*js/pages/reading\.js"></script>', html)
     assert script and html.index('id="reading-sheet"') < script.start()
 
 

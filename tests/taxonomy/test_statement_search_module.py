@@ -16,10 +16,18 @@ pytestmark = pytest.mark.browser
 MODULE = Path(__file__).resolve().parents[2] / "static" / "js" / "ecg" / "statements.js"
 
 
+def load_search(page) -> None:
+    """The module in a blank page, its exports set on window.StatementSearch for the checks to call there
+    (the module sets no global of its own; a blank page cannot import a file, so it runs inline)."""
+    page.set_content("<!doctype html><title>search</title>")
+    exports = "\nwindow.StatementSearch = { fold, words, index, rank, choice, TIER };\n"
+    page.add_script_tag(type="module", content=MODULE.read_text(encoding="utf-8") + exports)
+    page.wait_for_function("() => window.StatementSearch")
+
+
 @pytest.fixture
 def search(page):
-    page.set_content("<!doctype html><title>search</title>")
-    page.add_script_tag(path=str(MODULE))
+    load_search(page)
     classes = json.loads(DEFAULT_TAXONOMY_FILE.read_text(encoding="utf-8"))["classes"]
     page.evaluate("classes => { window.idx = StatementSearch.index(classes); }", classes)
 
@@ -82,8 +90,7 @@ def test_every_statement_comes_first_for_its_own_terms_in_every_shipped_taxonomy
     statement's synonym is another's code (PTB-XL: PSVT), the code wins, as the tiers say."""
     from annotations.services.taxonomy import SHIPPED_DIR
 
-    page.set_content("<!doctype html><title>search</title>")
-    page.add_script_tag(path=str(MODULE))
+    load_search(page)
     for name in ("code15.json", "ptbxl-scp.json", "cpsc2018.json"):
         classes = json.loads((SHIPPED_DIR / name).read_text(encoding="utf-8"))["classes"]
         codes = {c["code"].lower() for c in classes}
@@ -168,8 +175,7 @@ PTBXL_PHRASES = [
 def test_a_reader_in_ptbxl_statements_finds_the_one_meant(page):
     from annotations.services.taxonomy import SHIPPED_DIR
 
-    page.set_content("<!doctype html><title>search</title>")
-    page.add_script_tag(path=str(MODULE))
+    load_search(page)
     classes = json.loads((SHIPPED_DIR / "ptbxl-scp.json").read_text(encoding="utf-8"))["classes"]
     found = page.evaluate(
         "([classes, qs]) => { const idx = StatementSearch.index(classes); return qs.map(q =>"
@@ -414,8 +420,7 @@ def test_a_simulated_typo_study_finds_the_statement_meant_and_almost_never_anoth
     five left choose by a prefix or form that is a word of another statement ("Corell" starts "corrente")."""
     from annotations.services.taxonomy import SHIPPED_DIR
 
-    page.set_content("<!doctype html><title>search</title>")
-    page.add_script_tag(path=str(MODULE))
+    load_search(page)
     classes = json.loads((SHIPPED_DIR / taxonomy).read_text(encoding="utf-8"))["classes"]
     tally = page.evaluate(TYPO_STUDY, classes)
     asked = tally["right"] + tally["none"] + len(tally["wrong"])

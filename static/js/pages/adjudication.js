@@ -3,18 +3,24 @@
  * wire format, in the user's preferred view, with the median beat panel beside it where the exam has a
  * suggestion (static/js/ecg/median.js, as on the reader page), and the patient's earlier ECGs where the
  * batch offered them to its readers (static/js/ecg/priors.js). Nothing here knows who read it. */
-(function () {
-  "use strict";
-  var P = window.EcgPaper, Plot = window.EcgPlot;
+import * as P from "../ecg/paper.js";
+import * as Plot from "../ecg/plot.js";
+import * as Plotly from "../ecg/plotly.js";
+import * as Median from "../ecg/median.js";
+import * as Priors from "../ecg/priors.js";
+import { translator } from "../ecg/locale.js";
+import * as Viewer from "../ecg/viewer.js";
+
+function showCaseEcg() {
   var gd = document.getElementById("adjudication-ecg"), pane = document.getElementById("adjudication-viewer");
-  if (!gd || !pane || !P || !Plot || !window.Plotly || !window.EcgViewer) return;
+  if (!gd || !pane || !Plotly.available()) return;
   var $ = function (id) { return document.getElementById(id); };
-  var t = window.PageLocale.translator("strings");
+  var t = translator("strings");
   var exam = { sampling_rate: parseFloat(gd.dataset.samplingRate), n_samples: parseInt(gd.dataset.samples, 10),
     gain_uv: parseFloat(gd.dataset.gainUv), lead_names: gd.dataset.leads.split(",") };
   // Plotly's zoom tips stay on here: this page has no help dialog that explains the zoom.
   var priors = null;
-  var viewer = window.EcgViewer.create({ gd: gd, $: $, t: t, preferencesUrl: pane.dataset.preferencesUrl,
+  var viewer = Viewer.create({ gd: gd, $: $, t: t, preferencesUrl: pane.dataset.preferencesUrl,
     csrf: pane.dataset.csrf, config: { showTips: true },
     onDrawn: function () { if (priors) priors.draw(); } }); // the earlier ECG follows every redraw
   function fetchWaveform(url) {
@@ -22,8 +28,8 @@
       .then(function (r) { if (!r.ok) throw new Error("waveform " + r.status); return r.arrayBuffer(); });
   }
   var offered = $("case-priors") ? JSON.parse($("case-priors").textContent) : [];
-  if (offered.length && window.EcgPriors) {
-    priors = window.EcgPriors.create({ viewer: viewer, gd: gd, $: $, t: t, fetchWaveform: fetchWaveform });
+  if (offered.length) {
+    priors = Priors.create({ viewer: viewer, gd: gd, $: $, t: t, fetchWaveform: fetchWaveform });
     priors.arrange(offered, offered, "case");
     priors.wire();
   }
@@ -48,8 +54,8 @@
       viewer.wire();
       // Before the strips: the panel takes its width beside them, so they are drawn once, at their width.
       var median = $("case-median"), box = $("median-panel");
-      if (median && box && window.EcgMedian) {
-        window.EcgMedian.render(box, JSON.parse(median.textContent), t, function (lead) {
+      if (median && box) {
+        Median.render(box, JSON.parse(median.textContent), t, function (lead) {
           return Plot.leadLabel(lead, viewer.view.leadNames);
         });
       }
@@ -61,4 +67,5 @@
       var text = gd.dataset.loadFailed || "The ECG could not be loaded ({error}).";
       gd.textContent = text.replace("{error}", error.message);
     });
-})();
+}
+showCaseEcg();

@@ -1,9 +1,11 @@
 // Agreement dashboard: per-class kappa and alpha with bootstrap intervals, sorted, prevalence on hover.
 // Data comes from the page's json_script block; no inline script, the CSP forbids it.
-(function () {
-  "use strict";
+import { decimal, separators } from "../ecg/locale.js";
+import * as Plotly from "../ecg/plotly.js";
+
+function drawAgreement() {
   var source = document.getElementById("class-data");
-  if (!source || !window.Plotly) return;
+  if (!source || !Plotly.available()) return;
   // Translated labels come from data- attributes on the chart element (English fallbacks).
   var labels = document.getElementById("class-chart").dataset;
   var rows = JSON.parse(source.textContent).slice().reverse(); // highest kappa at the top of the chart
@@ -37,7 +39,7 @@
       hoverinfo: "text",
     };
   }
-  function fmt(v, digits) { return v === null || v === undefined ? "—" : window.PageLocale.decimal(v.toFixed(digits || 2)); }
+  function fmt(v, digits) { return v === null || v === undefined ? "—" : decimal(v.toFixed(digits || 2)); }
 
   var layout = {
     height: Math.max(260, 22 * rows.length + 80), margin: { l: 90, r: 20, t: 10, b: 40 },
@@ -46,10 +48,11 @@
     yaxis: { tickmode: "array", tickvals: codes.map(function (_, i) { return i; }),
       ticktext: rows.map(function (r) { return r.code + " (" + fmt(r.prevalence, 2) + ")"; }), automargin: true },
     legend: { orientation: "h", y: -0.08 },
-    separators: window.PageLocale.separators, // the axis's ticks in the page's language: -0,4 in Portuguese
+    separators: separators, // the axis's ticks in the page's language: -0,4 in Portuguese
   };
-  Plotly.react("class-chart",
+  Plotly.react(document.getElementById("class-chart"),
     [trace(labels.kappa || "Fleiss' kappa", "fleiss_kappa", "#b4232a", 0.12),
      trace(labels.alpha || "Krippendorff's alpha", "krippendorff_alpha", "#1f5fbf", -0.12)],
     layout, { displayModeBar: false, responsive: true });
-})();
+}
+drawAgreement();

@@ -1,7 +1,10 @@
 // Batch progress dashboard: redraws the reads-per-day chart and the reader table every minute from the
 // JSON the page's data-progress-url names (static/js/ecg/poll.js). No inline script: the CSP forbids it.
-(function () {
-  "use strict";
+import * as L from "../ecg/locale.js";
+import { poll } from "../ecg/poll.js";
+import * as Plotly from "../ecg/plotly.js";
+
+function followProgress() {
   var section = document.getElementById("progress");
   if (!section) return;
   var url = section.dataset.progressUrl;
@@ -15,7 +18,7 @@
 
   // Times as the server's pages write them, in the server's time zone (data-time-zone), not in the
   // browser's zone; numbers with the page's decimal mark (static/js/ecg/locale.js).
-  var zone = section.dataset.timeZone || "UTC", L = window.PageLocale;
+  var zone = section.dataset.timeZone || "UTC";
   function stamp(iso) {
     return L.stamp(iso, zone);
   }
@@ -160,7 +163,7 @@
       yaxis: { title: { text: document.getElementById("reads-per-day").dataset.axis || "reads" }, rangemode: "tozero",
         tick0: 0, dtick: Math.max(1, Math.ceil(Math.max.apply(null, days.map(function (d) { return d[1]; })) / 5)) },
     };
-    Plotly.react("reads-per-day", [trace], layout, { displayModeBar: false, responsive: true });
+    Plotly.react(document.getElementById("reads-per-day"), [trace], layout, { displayModeBar: false, responsive: true });
   }
 
   function draw(data) {
@@ -182,15 +185,16 @@
   // again: a second of a 100k-exam batch), then every minute; a failed request keeps the last figures
   // and the next tick tries again.
   draw(JSON.parse(document.getElementById("progress-data").textContent));
-  window.EcgPoll.poll(url, { everyMs: REFRESH_MS, delayMs: REFRESH_MS, onData: draw });
-})();
+  poll(url, { everyMs: REFRESH_MS, delayMs: REFRESH_MS, onData: draw });
+}
+followProgress();
 
 // The suggestions section: counted by a request of its own (views/batches.py), fetched once the page is
-// up and every minute while some exams still wait for theirs. Exposed as window.EcgBatchSuggestions.
-(function () {
-  "use strict";
+// up and every minute while some exams still wait for theirs. The module exports refreshSuggestions (a
+// no-op on a page without the section), which tests call to ask at once rather than wait the minute.
+function followSuggestions() {
   var section = document.getElementById("suggestions");
-  if (!section || !section.dataset.fragmentUrl) return;
+  if (!section || !section.dataset.fragmentUrl) return function () { return Promise.resolve(); };
   var body = document.getElementById("suggestions-body");
   var REFRESH_MS = 60 * 1000, timer = null;
 
@@ -210,16 +214,17 @@
       .then(function () { if (!allComputed()) timer = window.setTimeout(refresh, REFRESH_MS); });
   }
 
-  window.EcgBatchSuggestions = { refresh: refresh };
   refresh();
-})();
+  return refresh;
+}
+export const refreshSuggestions = followSuggestions();
 
 /* Closing a batch cannot be undone: the coordinator confirms it, told how many reads are still open. */
-(function () {
-  "use strict";
+function confirmClose() {
   var form = document.getElementById("close-form");
   if (!form) return;
   form.addEventListener("submit", function (event) {
     if (!window.confirm(form.dataset.confirm)) event.preventDefault();
   });
-})();
+}
+confirmClose();

@@ -1,17 +1,20 @@
 /* The coordinator's exam page: the ECG on the readers' calibrated sheet with the same tools (layouts,
  * rhythm lead, speed, gain, lead names, filters, calipers, zoom; static/js/ecg/viewer.js), from the
  * coordinator-only waveform download in the readers' wire format. */
-(function () {
-  "use strict";
-  var P = window.EcgPaper, Plot = window.EcgPlot;
+import * as P from "../ecg/paper.js";
+import * as Plotly from "../ecg/plotly.js";
+import { translator } from "../ecg/locale.js";
+import * as Viewer from "../ecg/viewer.js";
+
+function showExam() {
   var gd = document.getElementById("exam-ecg"), pane = document.getElementById("exam-viewer");
-  if (!gd || !pane || !P || !Plot || !window.Plotly || !window.EcgViewer) return;
+  if (!gd || !pane || !Plotly.available()) return;
   var $ = function (id) { return document.getElementById(id); };
-  var t = window.PageLocale.translator("strings");
+  var t = translator("strings");
   var exam = { sampling_rate: parseFloat(gd.dataset.samplingRate), n_samples: parseInt(gd.dataset.samples, 10),
     gain_uv: parseFloat(gd.dataset.gainUv), lead_names: gd.dataset.leads.split(",") };
   // preferencesUrl is absent for a coordinator who neither reads nor adjudicates: the standard view.
-  var viewer = window.EcgViewer.create({ gd: gd, $: $, t: t, preferencesUrl: pane.dataset.preferencesUrl,
+  var viewer = Viewer.create({ gd: gd, $: $, t: t, preferencesUrl: pane.dataset.preferencesUrl,
     csrf: pane.dataset.csrf, config: { showTips: true } });
 
   function typingIn(el) {
@@ -40,4 +43,5 @@
       var text = gd.dataset.loadFailed || "The ECG could not be loaded ({error}).";
       gd.textContent = text.replace("{error}", error.message);
     });
-})();
+}
+showExam();

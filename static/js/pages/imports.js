@@ -1,7 +1,8 @@
-// Import job page: poll the JSON progress endpoint (static/js/ecg/poll.js) until the job finishes, then
+// The page of a job importing exams: poll the JSON progress endpoint (static/js/ecg/poll.js) until the job finishes, then
 // list every outcome. No inline script anywhere (CSP): the URL comes from a data- attribute.
-(function () {
-  "use strict";
+import { poll } from "../ecg/poll.js";
+
+function followImportJob() {
   var box = document.getElementById("import-job");
   if (!box) { return; }
   var url = box.dataset.progressUrl;
@@ -76,16 +77,16 @@
   }
 
   // Every second until the job finishes; after a failed request, five seconds.
-  window.EcgPoll.poll(url, {
+  poll(url, {
     everyMs: 1000, retryMs: 5000,
     onData: function (data) { show(data); return data.finished; },
   });
-}());
+}
+followImportJob();
 
 // Import form: more files than one upload takes (data-max-files, the server's IMPORT_MAX_FILES) are
 // stopped here with the numbers, before minutes of upload that the server would refuse as a whole.
-(function () {
-  "use strict";
+function checkImportForm() {
   var form = document.querySelector("form.import-form");
   if (!form) { return; }
   // getAttribute, not form.dataset: a form's named controls shadow its properties, and this one has a
@@ -100,4 +101,5 @@
     said.hidden = false;
     said.scrollIntoView({ block: "center" });
   });
-}());
+}
+checkImportForm();

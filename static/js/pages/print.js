@@ -3,12 +3,13 @@
  * millimetres at 25 mm/s and 10 mm/mV, on a 1 mm grid with 5 mm bold lines and a 1 mV, 200 ms calibration
  * pulse per row; the sheet's geometry is static/js/ecg/paper.js's, as on screen. The Print button hands
  * the page to the browser (window.print), whose PDF keeps the millimetres. */
-(function () {
-  "use strict";
-  var P = window.EcgPaper, SVG = "http://www.w3.org/2000/svg";
+import * as P from "../ecg/paper.js";
+
+function drawPrintSheet() {
+  var SVG = "http://www.w3.org/2000/svg";
   var svg = document.getElementById("print-ecg"), button = document.getElementById("print-button");
   if (button) button.addEventListener("click", function () { window.print(); });
-  if (!svg || !P) return;
+  if (!svg) return;
   var d = svg.dataset, speed = parseFloat(d.speed), gain = parseFloat(d.gain);
   var fs = parseFloat(d.samplingRate), n = parseInt(d.samples, 10), leads = d.leads.split(",");
   var layout = P.LAYOUTS[d.layout] ? d.layout : "3x4";
@@ -98,4 +99,5 @@
       note.textContent = (d.loadFailed || "The ECG could not be loaded ({error}).").replace("{error}", error.message);
       svg.parentNode.insertBefore(note, svg);
     });
-})();
+}
+drawPrintSheet();

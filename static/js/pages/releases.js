@@ -1,7 +1,8 @@
 // Release page: poll the JSON progress endpoint (static/js/ecg/poll.js) while the release builds, then
 // reload to list its files. No inline script anywhere (CSP): the URL comes from a data- attribute.
-(function () {
-  "use strict";
+import { poll } from "../ecg/poll.js";
+
+function followRelease() {
   var box = document.getElementById("release");
   if (!box || box.dataset.finished === "1") { return; }
 
@@ -26,5 +27,6 @@
   }
 
   // A first look after a second, then every two seconds; after a failed request, five seconds.
-  window.EcgPoll.poll(box.dataset.progressUrl, { delayMs: 1000, everyMs: 2000, retryMs: 5000, onData: show });
-})();
+  poll(box.dataset.progressUrl, { delayMs: 1000, everyMs: 2000, retryMs: 5000, onData: show });
+}
+followRelease();
