@@ -296,8 +296,9 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 # Swagger UI), before anyone signs in. static/favicon.svg is the source; the .ico holds 16, 32 and 48 px.
 WHITENOISE_ROOT = BASE_DIR / "static" / "root"
 MEDIA_ROOT = VAR_DIR / "media"
+# Hashed names, and the page modules' imports rewritten to them (ecgreview/staticfiles.py).
 _static_backend = (
-    "whitenoise.storage.CompressedManifestStaticFilesStorage"
+    "ecgreview.staticfiles.ModuleManifestStaticFilesStorage"
     if env.bool("STATIC_MANIFEST", not DEBUG)
     else "django.contrib.staticfiles.storage.StaticFilesStorage"
 )
