@@ -27,7 +27,7 @@ from annotations.selectors.reading.assignments import (
     waveform_etag,
 )
 from annotations.selectors.reading.blind_measurements import blind_measurements_setting
-from annotations.selectors.reading.context import reading_context, suggestion_shown_on_open
+from annotations.selectors.reading.context import ReadingContext, reading_context, suggestion_shown_on_open
 from annotations.selectors.reading.preferences import reader_preferences
 from annotations.selectors.reading.printout import reader_printout
 from annotations.selectors.reading.priors import prior_exam_for_reader
@@ -50,7 +50,7 @@ def suggestion_exposed_on_open(user, assignment):
     return shown
 
 
-def reading_context_opened(user, assignment) -> dict:
+def reading_context_opened(user, assignment) -> ReadingContext:
     """The reading context of an exam the reader opens now, its shown suggestion recorded first."""
     return reading_context(user, assignment, shown=suggestion_exposed_on_open(user, assignment))
 

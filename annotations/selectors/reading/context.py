@@ -9,12 +9,12 @@ suggestion only where the batch shows one to this reader.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from django.db.models import Count
 from django.urls import reverse
-from django.utils.timezone import localtime
 from django.utils.translation import get_language
 
 from annotations.lib.qualifiers import label_snapshot
@@ -46,6 +46,7 @@ if TYPE_CHECKING:
     from django.contrib.auth.models import User
 
     from annotations.models import ReviewBatch, Taxonomy
+    from annotations.selectors.reading.corrections import Correction
 
 logger = logging.getLogger(__name__)
 # Measurements a reader is shown beside the suggested statements (the rest stay for the evidence).
@@ -65,6 +66,93 @@ READER_MEASUREMENTS = (
 # exam's context carries is built once per process and language instead of on every exam opened or
 # prefetched (a sixth of the context's time on the server).
 _FROZEN_TAXONOMY_JSON: dict[tuple[Any, ...], dict[str, Any]] = {}
+
+
+# What the context is made of: one typed shape per part, which the API's serializers
+# (annotations.api.reading.ReadingContextSerializer) read attribute by attribute, so the answer and its
+# published schema cannot part. The statement list, the median and blind-measurement panels and the priors
+# stay the dicts their own modules build (the statement list is cached as one; the adjudication case page
+# carries the priors into its script as they are).
+@dataclass(frozen=True, slots=True)
+class QueueCounts:
+    total: int
+    open: int
+
+
+@dataclass(frozen=True, slots=True)
+class ContextAssignment:
+    id: str  # never the database id (selectors.reading.refs)
+    status: str
+    skip_code: str
+    skip_reason: str
+    position: int
+    batch: str
+    batch_id: int
+    suggestion_mode: str
+    queue: QueueCounts
+    page_url: str
+
+
+@dataclass(frozen=True, slots=True)
+class ContextExam:
+    acquired_at: datetime | None
+    age: int | None
+    sex: str
+    sampling_rate: float
+    n_samples: int
+    lead_names: list[str]
+    gain_uv: float
+    waveform_url: str
+    waveform_etag: str
+    device_measurements: dict[str, float] | None
+
+
+@dataclass(frozen=True, slots=True)
+class BlindRead:
+    labels: list[dict[str, Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class ContextAnnotation:
+    stage: str | None
+    status: str | None
+    revision: int
+    labels: list[dict[str, Any]]
+    comment: str
+    time_on_task_ms: int
+    blind: BlindRead | None
+
+
+@dataclass(frozen=True, slots=True)
+class SuggestedScore:
+    code: str
+    name: str
+    score: float
+    suggested: bool
+    rationale: dict[str, Any] | None
+
+
+@dataclass(frozen=True, slots=True)
+class ContextSuggestion:
+    provider: str
+    title: str
+    version: str
+    scores: list[SuggestedScore]
+    measurements: dict[str, float | None]
+
+
+@dataclass(frozen=True, slots=True)
+class ReadingContext:
+    assignment: ContextAssignment
+    exam: ContextExam
+    taxonomy: dict[str, Any]
+    annotation: ContextAnnotation
+    suggestion: ContextSuggestion | None
+    median: dict[str, Any] | None
+    measurements: dict[str, Any]
+    priors: list[dict[str, Any]]
+    next_assignment_id: str | None
+    correction: Correction
 
 
 def current_annotation(assignment: Assignment) -> Annotation | None:
@@ -103,9 +191,9 @@ def suggestion_shown_on_open(assignment: Assignment) -> Suggestion | None:
     return suggestion_for_exam(assignment.exam_id)
 
 
-def _suggestion_json(
+def _suggestion_shown(
     suggestion: Suggestion | None, portuguese: bool, taxonomy_id: int
-) -> dict[str, Any] | None:
+) -> ContextSuggestion | None:
     if suggestion is None:
         return None
     # Only this batch's statements: the same suggestion also carries scores for other taxonomies.
@@ -117,24 +205,24 @@ def _suggestion_json(
     stored = suggestion.measurements or {}
     thresholds = (stored.get(META) or {}).get("thresholds", {})
     rationale = stored_rationale(stored)
-    return {
-        "provider": suggestion.provider,
-        "title": provider_title(suggestion.provider),
-        "version": suggestion.provider_version,
-        "scores": [
-            {
-                "code": s.diagnostic_class.code,
-                "name": (s.diagnostic_class.name_pt if portuguese else "") or s.diagnostic_class.name,
-                "score": round(s.score, 3),
-                "suggested": s.score >= thresholds.get(source_code(s.diagnostic_class), 0.5),
+    return ContextSuggestion(
+        provider=suggestion.provider,
+        title=str(provider_title(suggestion.provider)),
+        version=suggestion.provider_version,
+        scores=[
+            SuggestedScore(
+                code=s.diagnostic_class.code,
+                name=(s.diagnostic_class.name_pt if portuguese else "") or s.diagnostic_class.name,
+                score=round(s.score, 3),
+                suggested=s.score >= thresholds.get(source_code(s.diagnostic_class), 0.5),
                 # Why a rule scored it (criterion, source, finding): it goes with the score, so it is seen
                 # exactly where and when the score is.
-                "rationale": class_rationale(s.diagnostic_class, rationale),
-            }
+                rationale=class_rationale(s.diagnostic_class, rationale),
+            )
             for s in scores
         ],
-        "measurements": {key: stored.get(key) for key in READER_MEASUREMENTS if key in stored},
-    }
+        measurements={key: stored.get(key) for key in READER_MEASUREMENTS if key in stored},
+    )
 
 
 def _taxonomy_json(assignment: Assignment, portuguese: bool) -> dict[str, Any]:
@@ -178,7 +266,7 @@ def _taxonomy_json_built(taxonomy: Taxonomy, portuguese: bool) -> dict[str, Any]
     return {"groups": groups, "exclusive_sets": taxonomy.exclusive_sets}
 
 
-def _queue_counts(user: User, assignment: Assignment, about_to_close: int | None = None) -> dict[str, Any]:
+def _queue_counts(user: User, assignment: Assignment, about_to_close: int | None = None) -> QueueCounts:
     """about_to_close: the exam on screen while this one is prefetched; the page shows these counts
     only after that exam is submitted or skipped, so it no longer counts as open.
 
@@ -197,23 +285,23 @@ def _queue_counts(user: User, assignment: Assignment, about_to_close: int | None
             pk=about_to_close, reader=user, batch_id=assignment.batch_id, status__in=OPEN
         )
         still_open -= leaving.exists()
-    return {"total": sum(by_status.values()), "open": still_open}
+    return QueueCounts(total=sum(by_status.values()), open=still_open)
 
 
-def _assignment_json(user: User, assignment: Assignment, coming_from: int | None) -> dict[str, Any]:
-    return {
-        "id": assignment_ref(assignment.pk),  # never the database id (selectors.reading.refs)
-        "status": assignment.status,
-        "skip_code": assignment.skip_code,
+def _assignment_shown(user: User, assignment: Assignment, coming_from: int | None) -> ContextAssignment:
+    return ContextAssignment(
+        id=assignment_ref(assignment.pk),
+        status=assignment.status,
+        skip_code=assignment.skip_code,
         # The reader's own, shown when they reopen the skip: a listed reason in the page's language.
-        "skip_reason": skip_reason_shown(assignment.skip_code, assignment.skip_reason),
-        "position": assignment.position + 1,
-        "batch": assignment.batch.name,
-        "batch_id": assignment.batch_id,
-        "suggestion_mode": assignment.batch.suggestion_mode,
-        "queue": _queue_counts(user, assignment, coming_from),
-        "page_url": reverse("reader", args=[assignment.pk]),
-    }
+        skip_reason=skip_reason_shown(assignment.skip_code, assignment.skip_reason),
+        position=assignment.position + 1,
+        batch=assignment.batch.name,
+        batch_id=assignment.batch_id,
+        suggestion_mode=assignment.batch.suggestion_mode,
+        queue=_queue_counts(user, assignment, coming_from),
+        page_url=reverse("reader", args=[assignment.pk]),
+    )
 
 
 def device_measurements_shown(batch: ReviewBatch) -> bool:
@@ -222,49 +310,42 @@ def device_measurements_shown(batch: ReviewBatch) -> bool:
     return blind_measurements_setting(batch) != "none"
 
 
-def _moment(value: datetime | None) -> str | None:
-    """An aware moment as the API writes times (ISO 8601, "Z" for UTC), in the server's time zone."""
-    if value is None:
-        return None
-    return localtime(value).isoformat().replace("+00:00", "Z")
-
-
-def _exam_json(assignment: Assignment) -> dict[str, Any]:
+def _exam_shown(assignment: Assignment) -> ContextExam:
     """The patient's context: when the exam was acquired, age and sex (None where not recorded), so that
     the interval to an earlier ECG can be judged; no dataset, no external id, no patient id. The cart's
     measurements only in a batch designed to show them (they are the exam's, never anybody's labels)."""
     exam = assignment.exam
     shown = device_measurements_shown(assignment.batch)
-    return {
-        "acquired_at": _moment(exam.acquired_at),
-        "age": exam.age,
-        "sex": exam.sex,
-        "sampling_rate": exam.sampling_rate,
-        "n_samples": exam.n_samples,
-        "lead_names": exam.lead_names,
-        "gain_uv": exam.gain_uv,
-        "waveform_url": reverse("api-reading-waveform", args=[assignment.pk]),
-        "waveform_etag": waveform_etag(f"assignment:{assignment.pk}", exam),
+    return ContextExam(
+        acquired_at=exam.acquired_at,
+        age=exam.age,
+        sex=exam.sex,
+        sampling_rate=exam.sampling_rate,
+        n_samples=exam.n_samples,
+        lead_names=exam.lead_names,
+        gain_uv=exam.gain_uv,
+        waveform_url=reverse("api-reading-waveform", args=[assignment.pk]),
+        waveform_etag=waveform_etag(f"assignment:{assignment.pk}", exam),
         # None where the batch does not show them; {} where it does and the exam's file gave none.
-        "device_measurements": dict(exam.device_measurements or {}) if shown else None,
-    }
+        device_measurements=dict(exam.device_measurements or {}) if shown else None,
+    )
 
 
-def _annotation_json(assignment: Assignment, annotation: Annotation | None) -> dict[str, Any]:
+def _annotation_shown(assignment: Assignment, annotation: Annotation | None) -> ContextAnnotation:
     """The reader's current read; a revised read carries the reader's own blind read beside it."""
     blind = None
     if annotation is not None and annotation.stage == Annotation.Stage.REVISED:
         blind_read = assignment.annotations.filter(stage=Annotation.Stage.BLIND).first()
-        blind = {"labels": _labels(blind_read)} if blind_read else None
-    return {
-        "stage": annotation.stage if annotation else None,
-        "status": annotation.status if annotation else None,
-        "revision": annotation.revision if annotation else 0,
-        "labels": _labels(annotation),
-        "comment": annotation.comment if annotation else "",
-        "time_on_task_ms": annotation.time_on_task_ms if annotation else 0,
-        "blind": blind,
-    }
+        blind = BlindRead(labels=_labels(blind_read)) if blind_read else None
+    return ContextAnnotation(
+        stage=annotation.stage if annotation else None,
+        status=annotation.status if annotation else None,
+        revision=annotation.revision if annotation else 0,
+        labels=_labels(annotation),
+        comment=annotation.comment if annotation else "",
+        time_on_task_ms=annotation.time_on_task_ms if annotation else 0,
+        blind=blind,
+    )
 
 
 def reading_context(
@@ -274,7 +355,7 @@ def reading_context(
     prefetch: bool = False,
     coming_from: int | None = None,
     shown: Suggestion | None = None,
-) -> dict[str, Any]:
+) -> ReadingContext:
     """Everything the reader page needs for one of the reader's assignments, and nothing more.
 
     prefetch: the page is fetching the next exam ahead of time; the suggestion (and the median beat
@@ -286,7 +367,7 @@ def reading_context(
     """
     portuguese = (get_language() or "").lower().startswith("pt")
     annotation = current_annotation(assignment)
-    annotation_json = _annotation_json(assignment, annotation)
+    annotation_shown = _annotation_shown(assignment, annotation)
     skip = (coming_from,) if coming_from else ()
     following = assignment_next_id_for_reader(
         user, batch_id=assignment.batch_id, after=assignment, skip_ids=skip
@@ -296,20 +377,18 @@ def reading_context(
     from annotations.selectors.reading.corrections import reading_correction
     from annotations.selectors.reading.priors import prior_exams
 
-    return {
-        "assignment": _assignment_json(user, assignment, coming_from),
-        "exam": _exam_json(assignment),
-        "taxonomy": _taxonomy_json(assignment, portuguese),
-        "annotation": annotation_json,
-        "suggestion": _suggestion_json(suggestion, portuguese, assignment.batch.taxonomy_id),
-        "median": median_panel(
+    return ReadingContext(
+        assignment=_assignment_shown(user, assignment, coming_from),
+        exam=_exam_shown(assignment),
+        taxonomy=_taxonomy_json(assignment, portuguese),
+        annotation=annotation_shown,
+        suggestion=_suggestion_shown(suggestion, portuguese, assignment.batch.taxonomy_id),
+        median=median_panel(
             assignment.exam, suggestion, device_shown=device_measurements_shown(assignment.batch)
         ),
         # The exam's measurements by the batch's setting, blind reads included: never a statement or score.
-        "measurements": blind_measurements_panel(
-            assignment.exam, blind_measurements_setting(assignment.batch)
-        ),
-        "priors": prior_exams(assignment),
-        "next_assignment_id": assignment_ref_or_none(following),
-        "correction": reading_correction(assignment, annotation),
-    }
+        measurements=blind_measurements_panel(assignment.exam, blind_measurements_setting(assignment.batch)),
+        priors=prior_exams(assignment),
+        next_assignment_id=assignment_ref_or_none(following),
+        correction=reading_correction(assignment, annotation),
+    )

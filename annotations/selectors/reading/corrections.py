@@ -7,7 +7,8 @@ weighed the reads as they were, and a changed read would pull the ground from un
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from datetime import datetime
 
 from django.db.models import OuterRef, Subquery
 from django.utils.translation import gettext as _
@@ -46,22 +47,37 @@ def _last_record(annotation: Annotation) -> AnnotationRevision | None:
     )
 
 
-def reading_correction(assignment: Assignment, annotation: Annotation | None) -> dict[str, Any]:
+@dataclass(frozen=True, slots=True)
+class ReturnedRead:
+    reason: str  # the coordinator's words
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Correction:
+    """What annotations.api.reading.CorrectionSerializer answers."""
+
+    amendable: bool
+    refusal: str | None
+    returned: ReturnedRead | None
+
+
+def reading_correction(assignment: Assignment, annotation: Annotation | None) -> Correction:
     """For the reader page: may the reader amend this read now (and if not, why), and was it returned to
     them (by whom is not said: the reason is what they need)."""
     returned = None
     if assignment.status == Assignment.Status.IN_PROGRESS and annotation is not None:
         last = _last_record(annotation)
         if last is not None and last.kind == AnnotationRevision.Kind.RETURNED:
-            returned = {"reason": last.reason, "at": last.recorded_at.isoformat()}
+            returned = ReturnedRead(reason=last.reason, at=last.recorded_at)
     refusal = None
     if assignment.status == Assignment.Status.SUBMITTED:
         refusal = adjudication_refusal(assignment.batch_id, assignment.exam_id)
-    return {
-        "amendable": assignment.status == Assignment.Status.SUBMITTED and refusal is None,
-        "refusal": refusal,
-        "returned": returned,
-    }
+    return Correction(
+        amendable=assignment.status == Assignment.Status.SUBMITTED and refusal is None,
+        refusal=refusal,
+        returned=returned,
+    )
 
 
 def returned_reason_subquery() -> Subquery:

@@ -14,7 +14,8 @@ three best-scored classes, mapped to the batch's taxonomy as scores are (selecto
 from __future__ import annotations
 
 import base64
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from django.utils.translation import get_language
 
@@ -37,6 +38,38 @@ TOP_WHEN_NONE_SUGGESTED = 3
 MAX_BANDS = 8  # per exam, whatever the number of models: a band is a strip under the trace, not a list
 
 
+# The shapes annotations.api.reading.ExplanationsSerializer answers, attribute by attribute.
+@dataclass(frozen=True, slots=True)
+class ScalarOutput:
+    provider: str
+    title: str
+    name: str
+    value: float | None
+    unit: str
+    sd: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class RelevanceBand:
+    code: str
+    name: str
+    score: float
+    provider: str
+    method: str
+    leads: int
+    bins: int
+    bin_ms: float
+    data: str  # base64 of leads x bins bytes, lead-major
+
+
+@dataclass(frozen=True, slots=True)
+class Explanations:
+    """Each None while not shown."""
+
+    scalars: list[ScalarOutput] | None
+    bands: list[RelevanceBand] | None
+
+
 def _latest_per_provider(exam_id: int) -> list[Suggestion]:
     """The newest OK suggestion of each provider for the exam (an older version's output is history)."""
     latest: dict[str, Suggestion] = {}
@@ -47,21 +80,22 @@ def _latest_per_provider(exam_id: int) -> list[Suggestion]:
     return list(latest.values())
 
 
-def _scalars(suggestions: list[Suggestion]) -> tuple[list[dict[str, Any]], list[Suggestion]]:
-    rows, used = [], []
+def _scalars(suggestions: list[Suggestion]) -> tuple[list[ScalarOutput], list[Suggestion]]:
+    rows: list[ScalarOutput] = []
+    used: list[Suggestion] = []
     for suggestion in suggestions:
         scalars = (suggestion.measurements or {}).get("scalars") or {}
         if not isinstance(scalars, dict):
             continue
         found = [
-            {
-                "provider": suggestion.provider,
-                "title": provider_title(suggestion.provider),
-                "name": name,
-                "value": item.get("value"),
-                "unit": item.get("unit", ""),
-                "sd": item.get("sd"),
-            }
+            ScalarOutput(
+                provider=suggestion.provider,
+                title=str(provider_title(suggestion.provider)),
+                name=name,
+                value=item.get("value"),
+                unit=item.get("unit", ""),
+                sd=item.get("sd"),
+            )
             for name, item in sorted(scalars.items())
             if isinstance(item, dict)
         ]
@@ -81,12 +115,12 @@ def _chosen_codes(suggestion: Suggestion, with_bands: set[str]) -> list[tuple[st
     return suggested or ranked[:TOP_WHEN_NONE_SUGGESTED]
 
 
-def _bands(suggestions: list[Suggestion], taxonomy_id: int) -> tuple[list[dict[str, Any]], list[Suggestion]]:
+def _bands(suggestions: list[Suggestion], taxonomy_id: int) -> tuple[list[RelevanceBand], list[Suggestion]]:
     portuguese = (get_language() or "").lower().startswith("pt")
     classes: dict[str, DiagnosticClass] = {}
     for diagnostic_class in DiagnosticClass.objects.filter(taxonomy_id=taxonomy_id).order_by("position"):
         classes.setdefault(source_code(diagnostic_class), diagnostic_class)
-    rows: list[dict[str, Any]] = []
+    rows: list[RelevanceBand] = []
     used: list[Suggestion] = []
     for suggestion in suggestions:
         stored = {(r.code, r.method): r for r in SuggestionRelevance.objects.filter(suggestion=suggestion)}
@@ -98,17 +132,17 @@ def _bands(suggestions: list[Suggestion], taxonomy_id: int) -> tuple[list[dict[s
                     continue
                 diagnostic_class = classes[code]
                 rows.append(
-                    {
-                        "code": diagnostic_class.code,
-                        "name": (diagnostic_class.name_pt if portuguese else "") or diagnostic_class.name,
-                        "score": round(score, 3),
-                        "provider": suggestion.provider,
-                        "method": method,
-                        "leads": band.leads,
-                        "bins": band.bins,
-                        "bin_ms": band.bin_ms,
-                        "data": base64.b64encode(bytes(band.data)).decode("ascii"),
-                    }
+                    RelevanceBand(
+                        code=diagnostic_class.code,
+                        name=(diagnostic_class.name_pt if portuguese else "") or diagnostic_class.name,
+                        score=round(score, 3),
+                        provider=suggestion.provider,
+                        method=method,
+                        leads=band.leads,
+                        bins=band.bins,
+                        bin_ms=band.bin_ms,
+                        data=base64.b64encode(bytes(band.data)).decode("ascii"),
+                    )
                 )
                 if suggestion not in used:
                     used.append(suggestion)
@@ -119,20 +153,21 @@ def _read_submitted(assignment: Assignment) -> bool:
     return assignment.annotations.filter(status=Annotation.Status.SUBMITTED).exists()
 
 
-def reading_explanations(user: User, assignment_id: int) -> tuple[dict[str, Any], list[Suggestion]]:
+def reading_explanations(user: User, assignment_id: int) -> tuple[Explanations, list[Suggestion]]:
     """The scalars and bands this reader may see now on their own assignment (404 for any other), each
     None while not shown, and the suggestions they come from (the caller records their exposure)."""
     assignment = assignment_for_reader(user, assignment_id)
     mode = assignment.batch.suggestion_mode
     if mode == ReviewBatch.SuggestionMode.HIDDEN:
-        return {"scalars": None, "bands": None}, []
+        return Explanations(scalars=None, bands=None), []
     submitted = _read_submitted(assignment)
     suggestions = _latest_per_provider(assignment.exam_id)
-    scalars, bands = None, None
+    scalars: list[ScalarOutput] | None = None
+    bands: list[RelevanceBand] | None = None
     shown: list[Suggestion] = []
     if mode == ReviewBatch.SuggestionMode.SHOWN or submitted:
         scalars, shown = _scalars(suggestions)
     if submitted:
         bands, banded = _bands(suggestions, assignment.batch.taxonomy_id)
         shown += [s for s in banded if s not in shown]
-    return {"scalars": scalars, "bands": bands}, shown
+    return Explanations(scalars=scalars, bands=bands), shown

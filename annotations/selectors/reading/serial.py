@@ -13,6 +13,8 @@ median beats of both exams, also where a cart's beat was kept: a cart's beat has
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from annotations.models import Assignment, Exam
@@ -38,6 +40,34 @@ ROWS = (
 )
 
 
+# The shapes annotations.api.reading.SerialOverlaySerializer answers, attribute by attribute.
+@dataclass(frozen=True, slots=True)
+class SerialRow:
+    key: str
+    earlier: float | None
+    current: float | None
+    change: float | None  # current - earlier
+
+
+@dataclass(frozen=True, slots=True)
+class SerialSide:
+    acquired_on: date
+    beat: dict[str, Any] | None  # selectors.reading.median_beat; None without usable R peaks
+
+
+@dataclass(frozen=True, slots=True)
+class SerialMeasurements:
+    source: str | None
+    rows: list[SerialRow]
+
+
+@dataclass(frozen=True, slots=True)
+class SerialOverlay:
+    earlier: SerialSide
+    current: SerialSide
+    measurements: SerialMeasurements
+
+
 def _source(assignment: Assignment) -> str | None:
     """Which measurements the reader may see of this assignment's exams now: "computed", "cart" or None."""
     setting = blind_measurements_setting(assignment.batch)
@@ -50,7 +80,7 @@ def _change(earlier: float | None, current: float | None) -> float | None:
     return None if earlier is None or current is None else round(current - earlier, 1)
 
 
-def _rows(source: str | None, earlier: Exam, current: Exam) -> list[dict[str, Any]]:
+def _rows(source: str | None, earlier: Exam, current: Exam) -> list[SerialRow]:
     if source is None:
         return []
     if source == "computed":
@@ -58,30 +88,30 @@ def _rows(source: str | None, earlier: Exam, current: Exam) -> list[dict[str, An
     else:
         before, now = earlier.device_measurements or {}, current.device_measurements or {}
     return [
-        {
-            "key": key,
-            "earlier": before.get(key),
-            "current": now.get(key),
-            "change": _change(before.get(key), now.get(key)),
-        }
+        SerialRow(
+            key=key,
+            earlier=before.get(key),
+            current=now.get(key),
+            change=_change(before.get(key), now.get(key)),
+        )
         for key in ROWS
     ]
 
 
-def _side(exam: Exam) -> dict[str, Any]:
+def _side(exam: Exam) -> SerialSide:
     assert exam.acquired_at is not None  # a serial comparison is offered between dated exams only
-    return {"acquired_on": exam.acquired_at.date().isoformat(), "beat": median_beat_cached(exam)}
+    return SerialSide(acquired_on=exam.acquired_at.date(), beat=median_beat_cached(exam))
 
 
-def serial_overlay_for_reader(user: User, assignment_id: int, n: int) -> dict[str, Any]:
+def serial_overlay_for_reader(user: User, assignment_id: int, n: int) -> SerialOverlay:
     """The overlay of the reader's own assignment and its n-th earlier exam (1: the most recent); 404 as
     for that earlier exam's waveform (not theirs, no serial comparison, no such earlier exam)."""
     earlier, _ = prior_exam_for_reader(user, assignment_id, n)
     assignment = assignment_for_reader(user, assignment_id)
     current = assignment.exam
     source = _source(assignment)
-    return {
-        "earlier": _side(earlier),
-        "current": _side(current),
-        "measurements": {"source": source, "rows": _rows(source, earlier, current)},
-    }
+    return SerialOverlay(
+        earlier=_side(earlier),
+        current=_side(current),
+        measurements=SerialMeasurements(source=source, rows=_rows(source, earlier, current)),
+    )
