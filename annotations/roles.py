@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from enum import StrEnum
+from typing import Any
 
+from django.conf import settings
 from django.db.models.signals import m2m_changed
 
 
@@ -66,3 +69,45 @@ m2m_changed.connect(_forget_group_names, dispatch_uid="annotations.roles.forget_
 
 def has_role(user, role: Role) -> bool:
     return role in user_roles(user)
+
+
+# --- Roles a single sign-on provider gives ----------------------------------------------------------
+# Beside the roles rather than in annotations.single_sign_on: the sign-in service applies the map, and that
+# module calls the service, so a map kept there made the two import each other.
+def role_map(raw: str | None) -> dict[str, frozenset[Role]]:
+    """OIDC_ROLE_MAP read: each provider group and the roles it gives. Raises ValueError, in words."""
+    raw = (raw or "").strip()
+    if not raw:
+        return {}
+    pairs: list[tuple[str, Any]] = []
+    if raw.startswith("{"):
+        try:
+            entries = json.loads(raw)
+        except json.JSONDecodeError as error:
+            raise ValueError(f"not valid JSON ({error})") from None
+        for group, roles in entries.items():
+            pairs += [(group, role) for role in ([roles] if isinstance(roles, str) else roles)]
+    else:
+        for item in filter(None, (part.strip() for part in raw.split(","))):
+            group, equals, role = item.rpartition("=")
+            if not equals or not group.strip():
+                raise ValueError(f"{item!r} is not group=role (a JSON object takes group names with commas)")
+            pairs.append((group.strip(), role.strip()))
+    known = {role.value: role for role in Role}
+    mapped: dict[str, set[Role]] = {}
+    for group, role in pairs:
+        if role not in known:
+            raise ValueError(f"unknown role {role!r} for group {group!r}; the roles are {', '.join(known)}")
+        mapped.setdefault(group, set()).add(known[role])
+    return {group: frozenset(roles) for group, roles in mapped.items()}
+
+
+def mapped_roles(claims: dict) -> set[Role] | None:
+    """The roles the person's groups give, or None when roles are not the provider's to manage."""
+    mapping = role_map(settings.OIDC_ROLE_MAP)
+    if not mapping:
+        return None
+    groups = claims.get(settings.OIDC_GROUPS_CLAIM) or []
+    if isinstance(groups, str):
+        groups = groups.split()
+    return {role for group in groups if isinstance(group, str) for role in mapping.get(group, ())}

@@ -13,11 +13,9 @@ A half-configured provider is an error of the system check below, which `migrate
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
-from typing import Any
 from urllib.parse import urlparse
 
 import requests
@@ -28,7 +26,9 @@ from django.core.exceptions import SuspiciousOperation
 from mozilla_django_oidc.auth import OIDCAuthenticationBackend
 from mozilla_django_oidc.utils import import_from_settings
 
-from annotations.roles import Role
+from annotations.roles import role_map
+from annotations.services.credentials.single_sign_on import SignInRefused, identity_sign_in
+from ecgreview.client_address import client_ip
 
 logger = logging.getLogger(__name__)
 
@@ -47,45 +47,6 @@ def enabled() -> bool:
 
 def issuer() -> str:
     return (settings.OIDC_ISSUER or "").rstrip("/")
-
-
-def role_map(raw: str | None) -> dict[str, frozenset[Role]]:
-    """OIDC_ROLE_MAP read: each provider group and the roles it gives. Raises ValueError, in words."""
-    raw = (raw or "").strip()
-    if not raw:
-        return {}
-    pairs: list[tuple[str, Any]] = []
-    if raw.startswith("{"):
-        try:
-            entries = json.loads(raw)
-        except json.JSONDecodeError as error:
-            raise ValueError(f"not valid JSON ({error})") from None
-        for group, roles in entries.items():
-            pairs += [(group, role) for role in ([roles] if isinstance(roles, str) else roles)]
-    else:
-        for item in filter(None, (part.strip() for part in raw.split(","))):
-            group, equals, role = item.rpartition("=")
-            if not equals or not group.strip():
-                raise ValueError(f"{item!r} is not group=role (a JSON object takes group names with commas)")
-            pairs.append((group.strip(), role.strip()))
-    known = {role.value: role for role in Role}
-    mapped: dict[str, set[Role]] = {}
-    for group, role in pairs:
-        if role not in known:
-            raise ValueError(f"unknown role {role!r} for group {group!r}; the roles are {', '.join(known)}")
-        mapped.setdefault(group, set()).add(known[role])
-    return {group: frozenset(roles) for group, roles in mapped.items()}
-
-
-def mapped_roles(claims: dict) -> set[Role] | None:
-    """The roles the person's groups give, or None when roles are not the provider's to manage."""
-    mapping = role_map(settings.OIDC_ROLE_MAP)
-    if not mapping:
-        return None
-    groups = claims.get(settings.OIDC_GROUPS_CLAIM) or []
-    if isinstance(groups, str):
-        groups = groups.split()
-    return {role for group in groups if isinstance(group, str) for role in mapping.get(group, ())}
 
 
 _discovered: dict[str, tuple[float, dict]] = {}
@@ -187,9 +148,6 @@ class OpenIdBackend(OIDCAuthenticationBackend):
         return payload
 
     def get_or_create_user(self, access_token, id_token, payload):
-        from annotations.services.credentials.single_sign_on import SignInRefused, identity_sign_in
-        from ecgreview.client_address import client_ip
-
         userinfo = self.get_userinfo(access_token, id_token, payload)
         if userinfo.get("sub") != payload.get("sub"):
             raise SuspiciousOperation("the userinfo answer is about another subject")

@@ -17,11 +17,10 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from annotations.models import SsoIdentity
-from annotations.roles import Role
+from annotations.roles import Role, mapped_roles
 from annotations.services.audit import audit_record
 from annotations.services.auth import login_succeed
 from annotations.services.users import _reads_open, role_groups_ensure
-from annotations.single_sign_on import mapped_roles
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
