@@ -9,13 +9,15 @@ from django.utils.translation import gettext_noop
 from annotations.models import QUALITY_FLAG_CHOICES, QualityGrade, ReviewBatch
 from annotations.models.batches import SEED_MAX
 from annotations.roles import Role, has_role
+from annotations.selectors.batches.access import batch_readers
 from annotations.selectors.batches.audits import audit_source_choices, auditor_choices
 from annotations.selectors.batches.plan import BatchSpec
+from annotations.selectors.batches.progress import batch_reader_candidates
 from annotations.selectors.batches.spec import batch_spec, exam_criteria
 from annotations.selectors.exams.browse import dataset_names
 from annotations.selectors.exams.selection import ExamCriteria, scored_statements
 from annotations.selectors.taxonomy import taxonomy_list, taxonomy_superseded
-from annotations.selectors.users import active_readers
+from annotations.selectors.users import account_of, active_readers
 from annotations.services.batches.criteria import criteria_problems
 
 
@@ -343,8 +345,6 @@ class ReassignForm(forms.Form):
     to_reader = forms.ModelChoiceField(queryset=active_readers(), label=_("To reader"))
 
     def __init__(self, *args, batch: ReviewBatch, **kwargs):
-        from annotations.selectors.batches.access import batch_readers
-
         super().__init__(*args, **kwargs)
         model_choice_field(self, "from_reader").queryset = batch_readers(batch)
 
@@ -363,8 +363,6 @@ class ReassignForm(forms.Form):
 def _not_a_reader_to_hand_to(value) -> str:
     """Why `value` (a submitted account id) is no active reader: none given, no such account, deactivated,
     or without the reader role."""
-    from annotations.selectors.users import account_of
-
     if value in (None, ""):
         return str(_("choose the reader to hand the exams to"))
     account = account_of(value)
@@ -386,8 +384,6 @@ class AddReadersForm(forms.Form):
     readers = forms.ModelMultipleChoiceField(queryset=active_readers(), label=_("Readers"))
 
     def __init__(self, *args, batch: ReviewBatch, **kwargs):
-        from annotations.selectors.batches.progress import batch_reader_candidates
-
         super().__init__(*args, **kwargs)
         model_choice_field(self, "readers").queryset = batch_reader_candidates(batch)
 

@@ -36,7 +36,7 @@ from annotations.selectors.users import active_account
 from annotations.services.batches.audits import audit_batch_create
 from annotations.services.batches.criteria import criteria_problems
 from annotations.services.batches.lifecycle import ESCALATIONS, batch_close, batch_create_from_plan
-from annotations.services.batches.queues import batch_add_readers, batch_reassign
+from annotations.services.batches.queues import batch_add_matching_exams, batch_add_readers, batch_reassign
 from annotations.services.batches.returns import assignment_return
 from annotations.services.batches.skips import assignment_hand_on
 from annotations.services.reading import MAX_REASON as RETURN_REASON_MAX
@@ -700,8 +700,6 @@ class BatchAddExamsView(APIView):
         copies of a waveform it holds or takes. 400 when no matching exam is missing from
         the batch; 409 when the batch is closed or the new exams cannot each be given enough readers.
         Audited; the new exams' model suggestions are queued."""
-        from annotations.services.batches.queues import batch_add_matching_exams
-
         batch = batch_for_coordinator(request.user, pk)
         incoming = AddExamsSerializer(data=request.data)
         incoming.is_valid(raise_exception=True)

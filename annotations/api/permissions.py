@@ -6,6 +6,7 @@ from __future__ import annotations
 from django.utils.translation import gettext_lazy
 from rest_framework.permissions import BasePermission, IsAuthenticated
 
+from annotations.models import ApiToken
 from annotations.roles import ANY_SIGNED_IN, Role, user_roles
 
 
@@ -41,6 +42,4 @@ class SessionSignedIn(SignedIn):
     message = gettext_lazy("Manage tokens while signed in on the site, not with a token.")
 
     def has_permission(self, request, view) -> bool:
-        from annotations.models import ApiToken
-
         return super().has_permission(request, view) and not isinstance(request.auth, ApiToken)

@@ -5,9 +5,12 @@ closed), and the leaderboard of finished submissions."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
+from django.contrib.auth import get_user_model
 from django.db.models import QuerySet
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from annotations.errors import Forbidden, NotFound
@@ -98,8 +101,6 @@ def benchmark_readers(user: User, benchmark: Benchmark) -> list[dict[str, Any]]:
     splits = visible_splits(user, benchmark)
     names = {}
     if is_coordinator(user):
-        from django.contrib.auth import get_user_model
-
         ids = [r.get("user_id") for r in benchmark.readers if r.get("user_id")]
         names = dict(get_user_model().objects.filter(pk__in=ids).values_list("pk", "username"))
     return [
@@ -187,10 +188,6 @@ def leaderboard(user: User, benchmark: Benchmark) -> list[dict[str, Any]]:
 
 
 def quota_left(user: User, benchmark: Benchmark) -> int:
-    from datetime import timedelta
-
-    from django.utils import timezone
-
     used = BenchmarkSubmission.objects.filter(
         submitter=user, benchmark=benchmark, created_at__gte=timezone.now() - timedelta(days=1)
     ).count()

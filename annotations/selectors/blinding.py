@@ -43,6 +43,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from django.contrib.auth import get_user_model
 from django.db import connection
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.db.models.expressions import Combinable, RawSQL
@@ -53,10 +54,12 @@ from annotations.models import (
     Adjudication,
     AdjudicationView,
     Assignment,
+    DisputedLabel,
     Exam,
     ReviewBatch,
     SuggestionExposure,
 )
+from annotations.roles import Role
 from annotations.selectors.batches.closures import closed_without_read
 from annotations.selectors.exams.arrays import query_arrays
 from annotations.selectors.exams.copies import copy_links, waveform_firsts
@@ -157,11 +160,6 @@ def exams_no_adjudicator_may_take(batch_id: int) -> list[int]:
     """The batch's exams with a dispute still open that no active adjudicator may take, since each holds
     a read of the exam or of a copy of its waveform (exam_adjudicator_eligible), or no one is an
     adjudicator: they would wait unseen."""
-    from django.contrib.auth import get_user_model
-
-    from annotations.models import DisputedLabel
-    from annotations.roles import Role
-
     decided = Adjudication.objects.filter(
         batch_id=OuterRef("batch_id"),
         exam_id=OuterRef("exam_id"),

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from django.contrib.auth import get_user_model
 from django.db.models import QuerySet
+from django.utils.translation import gettext as _
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from annotations.errors import Forbidden, Invalid
-from annotations.models import ApiToken, RecoveryCode, SsoIdentity
+from annotations.models import ApiToken, Benchmark, RecoveryCode, SsoIdentity, TokenScope
 from annotations.roles import Role, has_role
 
 if TYPE_CHECKING:
@@ -24,8 +27,6 @@ def api_tokens_visible(requester: User, *, user_id: int | None = None) -> QueryS
 
 def api_tokens_listed(requester: User) -> list[ApiToken]:
     """api_tokens_visible for the People page: each one-benchmark token knows its benchmark's name."""
-    from annotations.models import Benchmark, TokenScope
-
     tokens = list(api_tokens_visible(requester))
     ids = {t.scope_object_id for t in tokens if t.scope == TokenScope.BENCHMARK and t.scope_object_id}
     names = dict(Benchmark.objects.filter(pk__in=ids).values_list("pk", "name")) if ids else {}
@@ -41,8 +42,6 @@ def recovery_codes_left(user: User) -> int:
 
 def two_factor_user_ids(user_ids: list[int]) -> set[int]:
     """Which of these accounts sign in with a second factor."""
-    from django_otp.plugins.otp_totp.models import TOTPDevice
-
     return set(
         TOTPDevice.objects.filter(user_id__in=user_ids, confirmed=True).values_list("user_id", flat=True)
     )
@@ -55,16 +54,11 @@ def single_sign_on_user_ids(user_ids: list[int]) -> set[int]:
 
 def active_user(user_id: int) -> User | None:
     """The active account with this id, or None (a sign-in half done when the account was deactivated)."""
-    from django.contrib.auth import get_user_model
-
     return get_user_model().objects.filter(pk=user_id, is_active=True).first()
 
 
 def token_account(requester: User, user_id: int | None) -> User:
     """The account a token is asked for: the requester's own, or (a coordinator asking) the one named."""
-    from django.contrib.auth import get_user_model
-    from django.utils.translation import gettext as _
-
     if user_id is None or user_id == requester.pk:
         return requester
     if not has_role(requester, Role.COORDINATOR):

@@ -11,7 +11,7 @@ from django.utils.translation import get_language, gettext
 from django.utils.translation import gettext_lazy as _
 
 from annotations.errors import NotFound
-from annotations.models import DiagnosticClass, Taxonomy
+from annotations.models import Assignment, DiagnosticClass, Taxonomy
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
@@ -106,8 +106,6 @@ def taxonomy_classes_by_group(taxonomy: Taxonomy) -> list[tuple[str, list[Diagno
 
 def taxonomy_size_for_reader(user: User, assignment_id: int) -> int:
     """How many statements the taxonomy of the reader's own assignment has; 404 for anyone else's."""
-    from annotations.models import Assignment
-
     taxonomy_id = (
         Assignment.objects.filter(pk=assignment_id, reader=user)
         .values_list("batch__taxonomy_id", flat=True)

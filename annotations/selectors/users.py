@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from django.contrib.auth import get_user_model
+from django.contrib.auth import SESSION_KEY, get_user_model
 from django.db.models import Count, QuerySet
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
@@ -147,8 +147,6 @@ def active_account(user_id: int) -> User | None:
 def session_account_deactivated(request: HttpRequest) -> bool:
     """Whether the request's session was signed in by an account deactivated since: Django then treats the
     request as anonymous, and the caller can say why instead of asking for credentials it had."""
-    from django.contrib.auth import SESSION_KEY
-
     session = getattr(request, "session", None)
     user_id = session.get(SESSION_KEY) if session is not None else None
     if user_id is None:

@@ -15,6 +15,7 @@ from annotations.models import Dataset, Exam, Taxonomy
 from annotations.roles import Role
 from annotations.services.batches.lifecycle import batch_create
 from annotations.services.exams.create import ExamInput, dataset_get_or_create, exam_create
+from annotations.services.imports.exams import exams_import
 from annotations.services.taxonomy import taxonomy_load_shipped
 from annotations.services.users import user_create
 
@@ -59,8 +60,6 @@ DEMO_EARLIER = (
 
 def _demo_records(dataset: Dataset) -> None:
     """Import the shipped real recordings; the demo must never start half-made."""
-    from annotations.services.imports.exams import exams_import
-
     report = exams_import([DEMO_DATA], dataset=dataset.name)
     if report.files_failed:
         raise RuntimeError(

@@ -18,6 +18,7 @@ already records what was computed, by which version, when, and why it failed.
 from __future__ import annotations
 
 import inspect
+import json
 import logging
 from collections.abc import Iterable
 from functools import lru_cache
@@ -33,7 +34,13 @@ from django.utils.translation import gettext as _
 
 from annotations.errors import Conflict, Forbidden, NotFound
 from annotations.lib.ecg.leads import STANDARD_LEADS
-from annotations.lib.providers.base import Patient, Provider, ProviderConfigError, build_providers
+from annotations.lib.providers.base import (
+    Patient,
+    Provider,
+    ProviderConfigError,
+    _import_class,
+    build_providers,
+)
 from annotations.lib.providers.relevance import band_encode
 from annotations.models import (
     BatchExam,
@@ -58,6 +65,7 @@ from annotations.services.jobs.dispatch import (
     task_started,
     tasks_waiting,
 )
+from ecgreview.inprocess import background
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
@@ -75,8 +83,6 @@ NAME_MAX = cast(int, Suggestion._meta.get_field("provider").max_length)
 def provider_entries(config: Iterable[Any]) -> list[Any]:
     """SUGGESTION_PROVIDERS with SUGGESTION_MODELS_DIR filled in for providers that take a models_dir
     and were not given one (so a model entry names only its file, hash and mapping)."""
-    from annotations.lib.providers.base import _import_class
-
     entries = []
     for entry in config:
         if isinstance(entry, dict):
@@ -389,16 +395,12 @@ def occlusion_providers() -> dict[str, Provider]:
     The exam page asks in web processes, which need not be able to build every provider: a codec set to
     run on a GPU that only the models workers have would fail there, and loading it would cost the page
     a model it cannot use anyway."""
-    import json
-
     config = json.dumps([settings.SUGGESTION_PROVIDERS, str(settings.SUGGESTION_MODELS_DIR)], sort_keys=True)
     return _occlusion_providers(config)
 
 
 @lru_cache(maxsize=2)  # keyed by the configuration: a changed setting builds afresh
 def _occlusion_providers(config: str) -> dict[str, Provider]:
-    from annotations.lib.providers.base import _import_class
-
     def offers(entry: str | dict[str, Any]) -> bool:
         return callable(
             getattr(_import_class(entry if isinstance(entry, str) else entry["class"]), "occlusion", None)
@@ -503,8 +505,6 @@ def suggestion_evidence_request(batch_id: int) -> bool:
     page follows with the API. Without a broker (the embedded default) the web process's background
     thread stands in for the worker. Returns whether work was queued."""
     if settings.CELERY_TASK_ALWAYS_EAGER:
-        from ecgreview.inprocess import background
-
         return background.submit(("evidence", batch_id), lambda: suggestion_evidence_warm(batch_id))
     pending = f"suggestion-evidence:requested:{batch_id}"
     try:

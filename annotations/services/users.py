@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import secrets
 from typing import TYPE_CHECKING, Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
 
 from annotations.errors import Forbidden, Invalid
-from annotations.roles import Role
+from annotations.models import Assignment, ReviewBatch
+from annotations.roles import Role, has_role
+from annotations.selectors.users import username_taken
 from annotations.services.audit import audit_record
 
 if TYPE_CHECKING:
@@ -60,8 +64,6 @@ def user_create(
 
 def user_set_roles(*, user: User, roles: set[Role], actor: User) -> None:
     """Replace a user's roles. Only a coordinator may do it, and never on their own account."""
-    from annotations.roles import has_role
-
     if not has_role(actor, Role.COORDINATOR):
         raise Forbidden(_("only coordinators change roles"))
     if actor.pk == user.pk:
@@ -91,8 +93,6 @@ def user_set_roles(*, user: User, roles: set[Role], actor: User) -> None:
 
 
 def _reads_open(user: User) -> bool:
-    from annotations.models import Assignment, ReviewBatch
-
     return Assignment.objects.filter(
         reader=user,
         status__in=[Assignment.Status.PENDING, Assignment.Status.IN_PROGRESS],
@@ -113,8 +113,6 @@ class UserAdminError(Invalid):
 
 
 def _require_manager(actor: User, user: User | None = None) -> None:
-    from annotations.roles import has_role
-
     if not has_role(actor, Role.COORDINATOR):
         raise Forbidden(_("only coordinators manage accounts"))
     if user is not None and actor.pk == user.pk:
@@ -122,8 +120,6 @@ def _require_manager(actor: User, user: User | None = None) -> None:
 
 
 def one_time_password() -> str:
-    import secrets
-
     return secrets.token_urlsafe(ONE_TIME_PASSWORD_BYTES)
 
 
@@ -164,10 +160,6 @@ def user_create_from_console(
 
 def _create_with_one_time_password(*, username: str, roles: set[Role], **fields: Any) -> tuple[User, str]:
     """(user, one-time password) for a new account; a taken username or an invalid field is refused."""
-    from django.core.exceptions import ValidationError
-
-    from annotations.selectors.users import username_taken
-
     if username_taken(username):
         raise UserAdminError(_("the username “%(name)s” is taken") % {"name": username})
     password = one_time_password()
@@ -180,8 +172,6 @@ def _create_with_one_time_password(*, username: str, roles: set[Role], **fields:
 
 def user_set_name(*, user: User, first_name: str, last_name: str, actor: User) -> None:
     """Record or correct the person's given and family names (theirs too: a name grants nothing)."""
-    from django.core.exceptions import ValidationError
-
     _require_manager(actor)
     with transaction.atomic():
         before = user.get_full_name()

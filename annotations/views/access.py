@@ -6,6 +6,7 @@ from functools import wraps
 
 from django.core.exceptions import PermissionDenied
 
+from annotations.api.auth import ApiTokenAuthentication
 from annotations.roles import ANY_SIGNED_IN, Role, has_role
 from ecgreview.client_address import client_ip
 
@@ -77,8 +78,6 @@ def _token_sign_in(request):
     authentication class, so the same scope and refusals); None when signed in or without a token."""
     from django.http import JsonResponse
     from rest_framework import exceptions
-
-    from annotations.api.auth import ApiTokenAuthentication
 
     authentication = ApiTokenAuthentication()
     try:

@@ -20,6 +20,7 @@ from mozilla_django_oidc.views import OIDCAuthenticationCallbackView, OIDCAuthen
 
 from annotations import single_sign_on
 from annotations.selectors.credentials import active_user
+from annotations.selectors.users import password_must_change
 from annotations.services.auth import login_fail, login_lock_check, login_succeed
 from annotations.services.credentials.two_factor import (
     two_factor_check,
@@ -89,8 +90,6 @@ class LoginView(auth_views.LoginView):
 def _after_sign_in(request, user, response):
     """The sign-in is complete: audited, then a handed-out password replaced or a required second factor
     enrolled before anything else (the middleware holds the session to those pages until then)."""
-    from annotations.selectors.users import password_must_change
-
     login_succeed(user, _client_ip(request))
     if two_factor_required(user) and not two_factor_enrolled(user):
         request.session[SESSION_MUST_ENROL] = True

@@ -36,6 +36,7 @@ from annotations.services.credentials.two_factor import (
     two_factor_required,
 )
 from annotations.views.access import _client_ip, role_required, signed_in
+from annotations.views.users import _page
 from ecgreview.middleware import TwoFactorEnrolmentRequiredMiddleware
 
 coordinator_only = role_required(Role.COORDINATOR)
@@ -150,8 +151,6 @@ def person_two_factor_reset(request, user_id: int):
 @coordinator_only
 def person_token_create(request):
     """A coordinator hands an account a token; the People page shows it this once."""
-    from annotations.views.users import _page
-
     form = TokenForm(request.POST)
     if not form.is_valid():
         messages.error(request, _("Give the token a name, a scope and a number of days."))

@@ -9,6 +9,7 @@ from django.urls import path
 from django.views.i18n import set_language
 
 from annotations.roles import Role, user_roles
+from annotations.selectors.adjudication import adjudication_queue
 from annotations.selectors.batches.overview import batch_overview
 from annotations.selectors.reading.worklist import reader_worklist
 from annotations.views.access import signed_in
@@ -24,8 +25,6 @@ def home(request):
         context["worklist"] = reader_worklist(request.user)
     if Role.ADJUDICATOR in roles:
         # The adjudication queue's own selector: it leaves out every exam the user reads anywhere.
-        from annotations.selectors.adjudication import adjudication_queue
-
         queue = adjudication_queue(request.user)
         context["adjudication"] = {"items": queue[:HOME_QUEUE_ROWS], "total": len(queue)}
     if Role.COORDINATOR in roles:

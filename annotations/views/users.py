@@ -20,7 +20,10 @@ from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_POST
 
 from annotations.errors import Forbidden
+from annotations.models import TokenScope
 from annotations.roles import Role, has_role
+from annotations.selectors.benchmarks import benchmarks_for_tokens
+from annotations.selectors.credentials import api_tokens_listed, single_sign_on_user_ids, two_factor_user_ids
 from annotations.selectors.users import account_get, coordinators_until, people_list, reader_unread_batches
 from annotations.services.users import (
     UserAdminError,
@@ -65,14 +68,6 @@ class NewAccountForm(RolesForm, NameForm):
 
 def _page(request, *, form=None, shown=None, token_shown=None, status=200):
     from django.conf import settings
-
-    from annotations.models import TokenScope
-    from annotations.selectors.benchmarks import benchmarks_for_tokens
-    from annotations.selectors.credentials import (
-        api_tokens_listed,
-        single_sign_on_user_ids,
-        two_factor_user_ids,
-    )
 
     people = people_list(request.user)
     enrolled = two_factor_user_ids([p["id"] for p in people])

@@ -23,6 +23,20 @@ import numpy as np
 
 from annotations.lib.ecg.leads import STANDARD_LEADS
 from annotations.lib.ecg.resample import resample
+from annotations.lib.providers.measurements.beats import genuine
+from annotations.lib.providers.measurements.waves import (
+    BEAT_BEFORE,
+    FS,
+    band_pass,
+    detect_r_peaks,
+    frontal_axis,
+    intervals,
+    median_beats,
+    plausible_interval,
+    qrs_amplitudes,
+    rhythm,
+    to_internal_rate,
+)
 
 # What a batch shows its blind readers (ReviewBatch.design["blind_measurements"]): nothing, the cart's
 # measurements and beat, or those and the computed ones.
@@ -64,21 +78,6 @@ def computed_measurements(signals_mv: np.ndarray, sampling_rate: float) -> dict[
     """{"intervals": {key: value or None}, "marks": {p_on_ms, qrs_on_ms, qrs_off_ms, t_off_ms} from R,
     "st_mm": {"j": {lead: mm}, "j60": {lead: mm}} or None} for the 12 standard leads in mV, or None when
     the strip has no plausible R-peak series (fewer than three beats, a flat or noisy recording)."""
-    from annotations.lib.providers.measurements.beats import genuine
-    from annotations.lib.providers.measurements.waves import (
-        BEAT_BEFORE,
-        FS,
-        band_pass,
-        detect_r_peaks,
-        frontal_axis,
-        intervals,
-        median_beats,
-        plausible_interval,
-        qrs_amplitudes,
-        rhythm,
-        to_internal_rate,
-    )
-
     signals = np.asarray(signals_mv, dtype=np.float64)
     if signals.shape[0] != len(STANDARD_LEADS) or signals.shape[-1] < 2 * sampling_rate:
         return None
@@ -165,8 +164,6 @@ def t_axis(
 ) -> float | None:
     """The frontal T axis: the net area of the T wave (from J to the T end, against the PR baseline) in I
     and aVF, read as the QRS axis is (waves.frontal_axis)."""
-    from annotations.lib.providers.measurements.waves import frontal_axis
-
     if onset_ms is None or offset_ms is None or t_offset_ms is None:
         return None
     start = r_index + round(offset_ms * rate / 1000.0)

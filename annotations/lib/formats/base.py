@@ -18,7 +18,13 @@ from typing import Any, Protocol, TextIO
 
 import numpy as np
 
-from annotations.lib.ecg.leads import STANDARD_LEADS, LeadError, arrange_leads, leads_doubled
+from annotations.lib.ecg.leads import (
+    STANDARD_LEADS,
+    LeadError,
+    arrange_leads,
+    canonical_lead_name,
+    leads_doubled,
+)
 
 
 class FormatError(ValueError):
@@ -179,8 +185,6 @@ def standardized(record: Record) -> Record:
 
 def _gains_in_order(per_signal: dict[str, float], names: list[str], derived: list[str]) -> np.ndarray:
     """Per-signal gains rearranged like the signals; derived leads need I and II on one gain."""
-    from annotations.lib.ecg.leads import canonical_lead_name
-
     by_name = {canonical_lead_name(name) or name.strip(): gain for name, gain in per_signal.items()}
     if derived and by_name["I"] != by_name["II"]:
         raise LeadError("leads I and II have different gains; cannot derive the limb leads exactly")

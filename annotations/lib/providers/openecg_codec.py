@@ -54,6 +54,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from annotations.lib.providers.onnx_lead_batch import per_lead_batch
+from annotations.lib.providers.onnx_phases import refine_on_phases
+
 if TYPE_CHECKING:
     from onnxruntime import InferenceSession
 
@@ -122,14 +125,10 @@ LEADS_PER_CALL_GPU = 96
 
 def _refined_on_phases(data: bytes) -> bytes | None:
     """The rewritten graph, or None when the graph has another shape."""
-    from annotations.lib.providers.onnx_phases import refine_on_phases
-
     return refine_on_phases(data)
 
 
 def _lead_batched(data: bytes) -> bytes | None:
-    from annotations.lib.providers.onnx_lead_batch import per_lead_batch
-
     return per_lead_batch(data)
 
 

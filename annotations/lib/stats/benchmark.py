@@ -20,6 +20,7 @@ has no sensitivity); all classes share the resamples, as exams are drawn whole.
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -156,8 +157,6 @@ class _quiet:
     """nanmean warns on an all-NaN slice; that NaN is the answer (undefined everywhere)."""
 
     def __enter__(self) -> None:
-        import warnings
-
         self._catch = warnings.catch_warnings()
         self._catch.__enter__()
         warnings.simplefilter("ignore", RuntimeWarning)

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
+from statistics import NormalDist
 
 import numpy as np
 import numpy.typing as npt
+
+from annotations.lib.stats.bootstrap import _interval, bootstrap_weights
 
 from .coefficients import _confusion_from_pair_counts, binary_confusion, cohen_kappa_from_confusion
 from .majority import majority_vote
@@ -182,8 +185,6 @@ def retest_intervals(
     A reader retests a handful of exams, so their kappa of 0.8 may mean anything from 0.3 to 1: each
     reader's own retested exams are resampled (``seed + r``), the cells of one exam together, since one
     exam's classes are read at one sitting."""
-    from .bootstrap import _interval, bootstrap_weights
-
     first, retest = as_reads(first), as_reads(retest)
     if first.shape != retest.shape:
         raise ValueError(f"first and retest must have the same shape, got {first.shape} and {retest.shape}")
@@ -219,8 +220,6 @@ def wilson_interval(successes: npt.ArrayLike, n: npt.ArrayLike, confidence: floa
     Wilson rather than Wald because reader x class cells are often small or at 0 or 1, where the Wald
     interval collapses to a point.
     """
-    from statistics import NormalDist
-
     z = NormalDist().inv_cdf(0.5 + confidence / 2.0)
     k, total = np.broadcast_arrays(np.asarray(successes, float), np.asarray(n, float))
     p = _ratio(k, total)
@@ -290,8 +289,6 @@ def _kappa_replicates(
     reads: npt.NDArray[np.int8], reference: npt.NDArray[np.int8], n_resamples: int, seed: int, exam_chunk: int
 ) -> FloatArray:
     """Kappa of every (reader, class) in every exam resample: (resamples, readers, classes)."""
-    from .bootstrap import bootstrap_weights
-
     n_readers, n_exams, n_classes = reads.shape
     if not n_exams:
         return np.full((1, n_readers, n_classes), np.nan)

@@ -2,6 +2,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from annotations.services.demo import demo_seed
+from ecgreview.inprocess import background
 
 
 class Command(BaseCommand):
@@ -21,8 +22,6 @@ class Command(BaseCommand):
         # The demo batch's suggestions and the exams' quality reports, which the embedded default computes
         # on the web process's background thread: here, while the interpreter runs, and not in its exit
         # hook, where importing the providers' libraries (neurokit2, scikit-learn) fails.
-        from ecgreview.inprocess import background
-
         background.drain()
         if users is None:
             self.stdout.write("Demo data already present; nothing changed.")

@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from django.contrib.auth import get_user_model
 from django.db import connection
 from django.db.models import Count, Exists, F, Max, Min, OuterRef, Q, QuerySet, Subquery
 from django.utils.translation import gettext as _
@@ -408,8 +409,6 @@ def kappa_colour(value: float | None) -> str:
 def agreement_dashboard(result: AgreementResult) -> dict[str, Any]:
     """The stored result arranged for the page and the CSV: classes sorted by Fleiss' kappa (undefined
     last), readers named (coordinators may see who read), and the reader x reader matrix with colours."""
-    from django.contrib.auth import get_user_model
-
     data = result.results or {}
     reader_ids = data.get("reader_ids", [])
     names = dict(get_user_model().objects.filter(pk__in=reader_ids).values_list("pk", "username"))

@@ -25,7 +25,7 @@ from annotations.models import (
     ReferenceLabel,
     ReviewBatch,
 )
-from annotations.selectors.agreement.summary import ReadsSnapshot
+from annotations.selectors.agreement.summary import ReadsSnapshot, agreement_dashboard
 from annotations.selectors.imports import LabelMatcher, label_classes
 from annotations.selectors.taxonomy import taxonomy_shipped_classes
 
@@ -396,8 +396,6 @@ _TABLE_BUILDERS = {
 def agreement_table(result: AgreementResult, table: str) -> tuple[list[str], list[list[str]]]:
     """(header, rows) of one stored table, every cell already text; readers by user name (coordinators
     may see who read) and pseudonym. Raises ValueError for an unknown table."""
-    from annotations.selectors.agreement.summary import agreement_dashboard
-
     if table not in TABLES:
         raise ValueError(f"unknown table {table!r}; choose one of {', '.join(TABLES)}")
     header, rows = _TABLE_BUILDERS[table](agreement_dashboard(result), result.results or {})
@@ -409,8 +407,6 @@ def agreement_table(result: AgreementResult, table: str) -> tuple[list[str], lis
 def stored_reader_quality(batch: ReviewBatch) -> dict[str, Any]:
     """Per reader gold and test-retest figures of the batch's stored agreement, for its dashboard (the
     caller has checked that the user coordinates)."""
-    from annotations.selectors.agreement.summary import agreement_dashboard
-
     result = AgreementResult.objects.filter(batch=batch).first()
     if result is None:
         return {"has_quality": False, "readers": [], "computed_at": None}

@@ -15,8 +15,12 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from django.contrib.auth import get_user_model
 from django.db.models import Count, Q, QuerySet
+from django.utils.translation import gettext as _
 
+from annotations.errors import Invalid
+from annotations.lib.release_files.files import fixed
 from annotations.lib.stats import MISSING
 from annotations.lib.stats.audit import (
     AuditErrorRates,
@@ -129,8 +133,6 @@ def _adjudicator_pairs(
 ) -> tuple[list[bool], list[bool], list[int]]:
     """(original decision, auditor's label, exam) per source adjudication and audit read of its exam by
     an auditor who holds the adjudicator role and is not the one who decided it."""
-    from django.contrib.auth import get_user_model
-
     readers = {reader for _, reader in reads}
     adjudicators = set(
         get_user_model()
@@ -250,11 +252,6 @@ def audits_of(batch_ids: Sequence[int]) -> list[ReviewBatch]:
 
 def audit_accounts(user_ids: Sequence[int]) -> list[Any]:
     """The active accounts of `user_ids`, in that order; refused naming the ids that are not."""
-    from django.contrib.auth import get_user_model
-    from django.utils.translation import gettext as _
-
-    from annotations.errors import Invalid
-
     users = {u.pk: u for u in get_user_model().objects.filter(pk__in=list(user_ids), is_active=True)}
     missing = [pk for pk in user_ids if pk not in users]
     if missing:
@@ -263,8 +260,6 @@ def audit_accounts(user_ids: Sequence[int]) -> list[Any]:
 
 
 def _fixed(value: Any) -> Any:
-    from annotations.lib.release_files.files import fixed
-
     if isinstance(value, list):
         return [_fixed(v) for v in value]
     return fixed(value) if isinstance(value, float) else value
@@ -296,7 +291,5 @@ def audit_source_choices() -> QuerySet[ReviewBatch]:
 
 def auditor_choices() -> QuerySet[User]:
     """The accounts the audit designer offers as auditors: active readers."""
-    from django.contrib.auth import get_user_model
-
     readers = get_user_model().objects.filter(is_active=True, groups__name=Role.READER.value)
     return readers.order_by("username").distinct()

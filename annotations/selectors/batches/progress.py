@@ -46,9 +46,15 @@ from annotations.models import (
     ReviewBatch,
 )
 from annotations.roles import Role, has_role
+from annotations.selectors.agreement.tables import gold_truths
 from annotations.selectors.batches.access import batch_reader_ids, require_coordinator
 from annotations.selectors.batches.closures import closed_for_good, closed_without_read
-from annotations.selectors.blinding import exams_no_adjudicator_may_take
+from annotations.selectors.blinding import (
+    batch_seen_elsewhere,
+    exams_no_adjudicator_may_take,
+    reader_barred_pairs,
+    readers_seen_before,
+)
 from annotations.selectors.exams.selection import _copied
 from annotations.selectors.reading.blind_measurements import blind_measurements_setting
 from annotations.selectors.reading.skip_reasons import reader_skip_choices, skip_reason_shown
@@ -146,8 +152,6 @@ def _gold_scores(batch: ReviewBatch) -> dict[int, tuple[int, int]]:
     added among the classes the exam's reference speaks for (gold_truths), the rule of the agreement
     page's gold accuracy, so that both count the same exams; a class the reference is silent on is
     neither right nor wrong."""
-    from annotations.selectors.agreement.tables import gold_truths
-
     truths = {exam: truth for exam, truth in gold_truths(batch).items() if truth[0]}
     if not truths:
         return {}
@@ -376,11 +380,6 @@ def batch_skip_counts(user: User, batch: ReviewBatch) -> list[dict[str, Any]]:
 def skip_hand_on_candidates(batch: ReviewBatch, exam_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
     """Per exam: the batch's readers a skipped slot of it may be handed to, by the one rule of who may
     read an exam (selectors.blinding) and never to anyone who already holds a read of it anywhere."""
-    from django.contrib.auth import get_user_model
-
-    from annotations.roles import Role
-    from annotations.selectors.blinding import batch_seen_elsewhere, reader_barred_pairs, readers_seen_before
-
     readers = [
         r
         for r in get_user_model().objects.filter(pk__in=batch_reader_ids(batch)).order_by("username")
@@ -588,8 +587,6 @@ def batch_exam_table(
 
 def batch_reader_candidates(batch: ReviewBatch) -> QuerySet[User]:
     """Active readers not yet in the batch: whom "add readers" may offer."""
-    from django.contrib.auth import get_user_model
-
     return (
         get_user_model()
         .objects.filter(is_active=True, groups__name=Role.READER.value)

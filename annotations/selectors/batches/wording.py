@@ -10,8 +10,8 @@ from decimal import Decimal
 from typing import Any
 
 from django.utils.formats import number_format
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import ngettext
 
 from annotations.lib.batch_design import DesignError, Problem
 from annotations.models.exams import QUALITY_FLAG_CHOICES
@@ -75,8 +75,6 @@ def problems_text(problems: list[Problem]) -> str:
 def kept_back_text(kept: dict[str, Any]) -> str:
     """selectors.blinding kept_back_summary in a sentence per reader: how many exams were kept from them
     and why, for the batch page's message after adding readers or exams."""
-    from django.utils.translation import gettext, ngettext
-
     reasons = {
         "saw_dispute": gettext("saw the dispute"),
         "read_before": gettext("read, or to read, elsewhere"),

@@ -35,7 +35,9 @@ from annotations.selectors.reading.blind_measurements import (
     blind_measurements_panel,
     blind_measurements_setting,
 )
+from annotations.selectors.reading.corrections import Correction, reading_correction
 from annotations.selectors.reading.median_beat import median_panel
+from annotations.selectors.reading.priors import prior_exams
 from annotations.selectors.reading.refs import assignment_ref, assignment_ref_or_none
 from annotations.selectors.reading.skip_reasons import skip_reason_shown
 from annotations.selectors.suggestions.scoring import META, class_rationale, source_code, stored_rationale
@@ -46,7 +48,6 @@ if TYPE_CHECKING:
     from django.contrib.auth.models import User
 
     from annotations.models import ReviewBatch, Taxonomy
-    from annotations.selectors.reading.corrections import Correction
 
 logger = logging.getLogger(__name__)
 # Measurements a reader is shown beside the suggested statements (the rest stay for the evidence).
@@ -374,9 +375,6 @@ def reading_context(
     )
     suggestion = None if prefetch else shown or suggestion_visible(assignment, annotation)
     # Imported here: the priors module builds on this one's assignment lookup and cache tokens.
-    from annotations.selectors.reading.corrections import reading_correction
-    from annotations.selectors.reading.priors import prior_exams
-
     return ReadingContext(
         assignment=_assignment_shown(user, assignment, coming_from),
         exam=_exam_shown(assignment),

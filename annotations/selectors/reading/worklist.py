@@ -11,7 +11,7 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
 from annotations.errors import NotFound
-from annotations.models import Assignment, ReviewBatch
+from annotations.models import Annotation, Assignment, ReviewBatch
 from annotations.roles import Role, has_role
 from annotations.selectors.batches.closures import closed_without_read
 from annotations.selectors.reading.corrections import returned_reason_subquery
@@ -142,8 +142,6 @@ def reader_batch_reads(
     Blinded like every reader query: only the requesting reader's assignments, nothing of anyone else's
     (not even how many others read an exam). A batch the reader has no exam in answers 404.
     """
-    from annotations.roles import Role, has_role
-
     mine = Assignment.objects.filter(reader=user, batch_id=batch_id, batch__status=ReviewBatch.Status.ACTIVE)
     if not has_role(user, Role.READER) or not mine.exists():
         raise NotFound(_("no such batch"))
@@ -173,8 +171,6 @@ def reader_batch_reads(
 
 
 def _my_reads(assignments: list[Assignment], groups: list[str]) -> list[MyRead]:
-    from annotations.models import Annotation
-
     current = Annotation.objects.filter(assignment__in=assignments, is_current=True).prefetch_related(
         "labels__diagnostic_class"
     )

@@ -16,6 +16,7 @@ from annotations.errors import Forbidden, Invalid, NotFound
 from annotations.lib.release_files.shards import is_shard_name
 from annotations.models import Release, ReviewBatch
 from annotations.roles import Role, has_role
+from annotations.selectors.blinding import batch_pseudonyms
 from annotations.selectors.jobs import queue_quiet_notice, run_stopped_notice, task_beating
 
 if TYPE_CHECKING:
@@ -168,8 +169,6 @@ def _batch_letters(release: Release) -> dict[int, list[dict[str, Any]]]:
     """user id -> the name each of the release's batches gives them on its adjudication pages and agreement
     tables (Reader A, B…, in an order drawn per batch): a coordinator comparing those with the release's
     R01, R02… needs both side by side."""
-    from annotations.selectors.blinding import batch_pseudonyms
-
     letters: dict[int, list[dict[str, Any]]] = {}
     for batch in release.batches.order_by("pk"):
         for user_id, letter in batch_pseudonyms(batch).items():

@@ -12,6 +12,7 @@ from django.db.models import Count, Max
 
 from annotations.models import Adjudication, Annotation, Assignment, Consensus, Release
 from annotations.selectors.agreement.summary import settled_consensus
+from annotations.selectors.releases.history import returned_reader_ids
 
 
 def earlier_pseudonym_keys() -> list[dict[str, int]]:
@@ -36,8 +37,6 @@ def export_reader_ids(batch_ids: Sequence[int]) -> list[int]:
         .values_list("reader_id", flat=True)
         .distinct()
     )
-    from annotations.selectors.releases.history import returned_reader_ids
-
     return sorted(readers | returned_reader_ids(batch_ids))
 
 

@@ -75,6 +75,7 @@ from annotations.services.agreement.tables import (
 )
 from annotations.services.audit import audit_record
 from annotations.services.jobs.dispatch import task_enqueue
+from ecgreview.inprocess import background
 
 logger = logging.getLogger(__name__)
 
@@ -116,8 +117,6 @@ def agreement_recompute_request(batch_id: int) -> bool:
     if settings.CELERY_TASK_ALWAYS_EAGER:
         # No broker (the embedded default): eager Celery would run the recomputation inside the submitting
         # request. The in-process background thread runs it after the response, coalesced per batch.
-        from ecgreview.inprocess import background
-
         return background.submit(("agreement", batch_id), lambda: _recompute_eagerly(batch_id), delay=delay)
     now = time.time()
     if _queued_later(batch_id, now):

@@ -20,7 +20,7 @@ from django.utils.translation import gettext as _
 from knox.crypto import create_token_string, hash_token
 
 from annotations.errors import Forbidden, Invalid, NotFound
-from annotations.models import ApiToken, TokenScope
+from annotations.models import ApiToken, Benchmark, TokenScope
 from annotations.roles import Role, has_role, user_roles
 from annotations.services.audit import audit_record
 
@@ -78,8 +78,6 @@ def _snapshot(token: ApiToken) -> dict[str, Any]:
 
 
 def _benchmark_named(scope: str, benchmark_id: int | None) -> int | None:
-    from annotations.models import Benchmark
-
     if scope != TokenScope.BENCHMARK:
         if benchmark_id is not None:
             raise Invalid(_("Only a one-benchmark token names a benchmark."))

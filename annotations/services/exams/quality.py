@@ -26,6 +26,7 @@ from annotations.models import Exam
 from annotations.services.audit import audit_record
 from annotations.services.exams.waveforms import waveform_load
 from annotations.services.jobs.dispatch import CATCH_UP_PRIORITY, task_enqueue_on_commit
+from ecgreview.inprocess import background
 
 logger = logging.getLogger(__name__)
 SYSTEM_ACTOR = "system:quality"
@@ -80,8 +81,6 @@ def exams_quality_enqueue(exam_ids: list[int]) -> None:
     if not exam_ids:
         return
     if settings.CELERY_TASK_ALWAYS_EAGER:
-        from ecgreview.inprocess import background
-
         transaction.on_commit(
             lambda: background.submit(("quality", "missing"), _missing_in_process, delay=QUALITY_DELAY_S)
         )

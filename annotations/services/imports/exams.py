@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
-from django.db import OperationalError, transaction
+from django.db import OperationalError, connection, transaction
 from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 
@@ -257,8 +257,6 @@ def _unit_failed(unit: _Unit) -> None:
 
 
 def _sqlite_locked(error: Exception) -> bool:
-    from django.db import connection
-
     return connection.vendor == "sqlite" and "database is locked" in str(error)
 
 

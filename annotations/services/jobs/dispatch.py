@@ -21,16 +21,19 @@ from datetime import datetime, timedelta
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
+import redis
 from celery import current_app
 from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
+from kombu.exceptions import OperationalError
 
 from annotations.selectors.jobs import alive_key as _alive
 from annotations.selectors.jobs import queued_key as _marker
 from annotations.selectors.jobs import task_beating as task_beating  # the services' name for it
 from annotations.selectors.jobs import took_key as _took_key
 from annotations.selectors.jobs import worker_last_took as worker_last_took  # the services' name
+from ecgreview.inprocess import background
 from ecgreview.redis_breaker import redis_answering, redis_failed
 
 if TYPE_CHECKING:
@@ -72,8 +75,6 @@ AFTER_THE_RESPONSE = frozenset(
 
 
 def _in_background(task: Task[Any, Any], args: tuple[Any, ...], countdown: float | None) -> bool:
-    from ecgreview.inprocess import background
-
     background.submit((task.name, *args), lambda: task.apply(args), delay=countdown or 0.0)
     return True
 
@@ -86,9 +87,6 @@ CATCH_UP_PRIORITY = 9
 
 def _unreachable(error: Exception) -> bool:
     """The broker did not answer (refused, timed out), as opposed to a message it could not take."""
-    import redis
-    from kombu.exceptions import OperationalError
-
     return isinstance(error, OperationalError | redis.ConnectionError | redis.TimeoutError | OSError)
 
 

@@ -19,15 +19,10 @@ from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 
+from annotations.models import Benchmark, ImportJob, Release
 from annotations.selectors.jobs import queued_key as _marker
-
-if TYPE_CHECKING:
-    from annotations.models import Benchmark, BenchmarkSubmission, ImportJob, Release
-
-    # The rows whose work a task does, each with a status and its own task.
-    _JobModel = type[ImportJob] | type[Release] | type[Benchmark] | type[BenchmarkSubmission]
-    _RunModel = type[ImportJob] | type[Release]  # those that record when their run began
-
+from annotations.selectors.releases.builds import release_shards_due
+from annotations.services.audit import audit_record
 from annotations.services.benchmarks.create import benchmarks_preparing_requeue
 from annotations.services.benchmarks.submissions import submissions_waiting_requeue
 from annotations.services.imports.jobs import import_jobs_stalled_requeue
@@ -40,6 +35,13 @@ from annotations.services.jobs.dispatch import (
     task_enqueue,
 )
 from annotations.services.releases.builds import releases_stalled_requeue
+
+if TYPE_CHECKING:
+    from annotations.models import BenchmarkSubmission
+
+    # The rows whose work a task does, each with a status and its own task.
+    _JobModel = type[ImportJob] | type[Release] | type[Benchmark] | type[BenchmarkSubmission]
+    _RunModel = type[ImportJob] | type[Release]  # those that record when their run began
 
 logger = logging.getLogger(__name__)
 
@@ -107,8 +109,6 @@ def _taken(channel: Any, tag: str, taken_at: float) -> TakenMessage | None:
 def _started_since(message: TakenMessage) -> bool | None:
     """Whether the message's work began after the message was taken (a live worker has it, or had it);
     None for work whose dead workers another rule looks after."""
-    from annotations.models import ImportJob, Release
-
     if message.task in _LEFT_TO_THE_RELEASE_RULE:
         return None
     rows: dict[str, _RunModel] = {IMPORT_TASK: ImportJob, RELEASE_BUILD_TASK: Release}
@@ -125,8 +125,6 @@ def _started_since(message: TakenMessage) -> bool | None:
 def taken_messages_give_back(now: datetime) -> int:
     """Give back to their queues the messages dead workers had taken before their work began; returns how
     many. Raises if the broker cannot be read."""
-    from annotations.services.audit import audit_record
-
     cutoff = now.timestamp() - settings.JOBS_STALLED_AFTER_S
     given = 0
     with _broker_channel() as channel:
@@ -159,8 +157,6 @@ def taken_messages_give_back(now: datetime) -> int:
 
 
 def _target(message: TakenMessage) -> ImportJob | Release | None:
-    from annotations.models import ImportJob, Release
-
     models: dict[str, _RunModel] = {IMPORT_TASK: ImportJob, RELEASE_BUILD_TASK: Release}
     model = models.get(message.task)
     return model.objects.filter(pk=message.args[0]).first() if model else None
@@ -170,8 +166,6 @@ def jobs_sweep_run() -> dict[str, int]:
     """Give back the messages dead workers had taken before starting them; queue again the import jobs and
     releases still queued whose message was lost, and the work whose worker stopped beating (beat, every
     JOBS_SWEEP_SECONDS). Returns how many of each were given back or queued."""
-    from annotations.models import ImportJob, Release
-
     now = timezone.now()
     queued: dict[str, int] = {}
     try:
@@ -219,8 +213,6 @@ def jobs_resume() -> list[tuple[str, int]]:
     snapshot, a benchmark's tracings are written again from its frozen exams. Returns what it
     queued as (kind, id); with a broker it queues nothing, as the workers' redelivery and jobs_sweep_run
     finish such work there."""
-    from annotations.models import Benchmark, ImportJob, Release
-
     if not settings.CELERY_TASK_ALWAYS_EAGER:
         return []
     preparing = Benchmark.objects.filter(status=Benchmark.Status.PREPARING).order_by("created_at", "pk")
@@ -250,8 +242,6 @@ def _release_shards_sweep(now: datetime) -> int:
     shard is written) whose marker is gone: its message was never sent, or was lost with Redis, or was
     taken by a worker that died and the visibility timeout has passed (the broker then delivers it
     again too, and the twin finds the shard written or writes the same bytes)."""
-    from annotations.selectors.releases.builds import release_shards_due
-
     old_enough = now - timedelta(seconds=settings.JOBS_REQUEUE_AFTER_S)
     messages = [
         ("annotations.tasks.releases_shard_build", (release_id, index))

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from django.conf import settings
+from django.core.cache import cache
 from django.core.files import File
 from django.db import connections, transaction
 from django.utils import timezone
@@ -28,7 +29,7 @@ from annotations.lib.release_files.files import utc_iso
 from annotations.lib.release_files.shards import PENDING_CARD, plan_name
 from annotations.models import Release, ReviewBatch
 from annotations.roles import Role, has_role
-from annotations.selectors.releases.builds import release_file_key, release_storage
+from annotations.selectors.releases.builds import release_file_key, release_is_sharding, release_storage
 from annotations.selectors.releases.plan import ExportPlan, ExportRefused, export_plan
 from annotations.services.agreement.compute import agreement_catch_up
 from annotations.services.audit import audit_record
@@ -330,10 +331,6 @@ def release_build(release_id: int) -> Release | None:
 def releases_stalled_requeue(now: datetime) -> int:
     """Queue again each release whose build (not its shards: those have their own sweep) stopped beating:
     its worker died. Returns how many. Raises if the cache is unavailable (no beat can be read)."""
-    from django.core.cache import cache
-
-    from annotations.selectors.releases.builds import release_is_sharding
-
     cache.get("release:probe")  # raises when the cache is down: nothing is taken for dead then
     old_enough = now - timedelta(seconds=settings.JOBS_STALLED_AFTER_S)
     queued = []

@@ -12,13 +12,16 @@ from annotations.lib.release_files.files import fixed, utc_iso, wilson_interval
 from annotations.lib.stats import BOOTSTRAP_METHODS, METHOD_EXAMS
 from annotations.models import AgreementResult
 from annotations.selectors.agreement.rules import AgreementConfigError, consensus_settings
+from annotations.selectors.agreement.summary import batch_read_state, batch_reads_snapshot
 from annotations.selectors.batches.audits import release_audits
+from annotations.selectors.blinding import batch_excludes_seen
 from annotations.selectors.reading.blind_measurements import blind_measurements_setting
 from annotations.selectors.releases.accuracy import READER_ACCURACY_COLUMNS
 from annotations.selectors.releases.export import exams_not_read
 from annotations.selectors.releases.facts import consensus_method_counts, export_data_as_of, skip_code_counts
 from annotations.selectors.releases.flow import release_flow
 from annotations.selectors.releases.plan import ExportPlan
+from annotations.services.agreement.compute import agreement_bootstrap, agreement_sample
 from annotations.services.releases.layout import (
     ADDED_COLUMN,
     ADJUDICATIONS_CSV,
@@ -116,8 +119,6 @@ def _stored_class_entry(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def _stored_agreement(batch: ReviewBatch, stored: AgreementResult, names: dict[int, str]) -> dict[str, Any]:
-    from annotations.selectors.agreement.summary import batch_read_state
-
     reads, latest = batch_read_state(batch.pk)
     boot = stored.results.get("bootstrap") or {}
     return {
@@ -139,9 +140,6 @@ def _stored_agreement(batch: ReviewBatch, stored: AgreementResult, names: dict[i
 def _computed_agreement(batch: ReviewBatch) -> dict[str, Any]:
     """The figures the stored result would hold, for a batch none is stored for yet: the same sample
     (designed reads, gold exams out) and the same intervals (services.agreement)."""
-    from annotations.selectors.agreement.summary import batch_reads_snapshot
-    from annotations.services.agreement.compute import agreement_bootstrap, agreement_sample
-
     snapshot = batch_reads_snapshot(batch)
     if not snapshot.reads.size:
         return {"source": "none", "classes": {}}
@@ -408,8 +406,6 @@ def _reading_conditions(batch: ReviewBatch) -> dict[str, Any]:
 def _independent_reads(batch: ReviewBatch) -> dict[str, Any]:
     """Whether one person could read an exam twice in the batch (its independence turned off) and the
     coordinator's reason: two reads by one person are not independent, whatever the agreement says."""
-    from annotations.selectors.blinding import batch_excludes_seen
-
     independent = batch_excludes_seen(batch)
     reason = None if independent else (batch.design or {}).get("independence_off_reason")
     # Made before independence was the default (migration 0038): what was handed out before was unchecked.

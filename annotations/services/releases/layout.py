@@ -9,6 +9,7 @@ from typing import Any
 
 from annotations.lib.csv_text import CsvWriter, Writable
 from annotations.lib.formats.base import DEVICE_MEASUREMENTS
+from annotations.selectors.agreement.rules import consensus_settings
 from annotations.selectors.releases.plan import ExportPlan
 
 CONSENSUS_CSV = "consensus.csv"
@@ -137,6 +138,4 @@ def csv_writer(handle: Writable) -> CsvWriter:
 def min_reads(plan: ExportPlan) -> dict[int, int]:
     """Per batch, the fewest submitted reads an exam needs for a consensus (the agreement service's rule:
     an exam read fewer times gets none, and the release says so instead of calling its classes absent)."""
-    from annotations.selectors.agreement.rules import consensus_settings
-
     return {batch.pk: consensus_settings(batch)["min_reads"] for batch in plan.batches}

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from annotations.lib.lazy_imports import HEAVY_IMPORT
-from annotations.lib.providers.measurements.waves import FS, qrs_span
+from annotations.lib.providers.measurements.waves import FS, LEAD, qrs_span
 
 QRS_WINDOW_MS = (-100.0, 120.0)  # around R: the widest ventricular QRS and its alignment error
 P_WINDOW_MS = 60.0  # half width of the P-wave window compared beat by beat
@@ -347,8 +347,6 @@ def atrial_flutter(filtered: np.ndarray, peaks: np.ndarray) -> Flutter | None:
     three flutter cycles past the longest lag)."""
     with HEAVY_IMPORT:  # lib.lazy_imports says why
         from scipy.signal import butter, find_peaks, sosfiltfilt
-
-    from annotations.lib.providers.measurements.waves import LEAD
 
     low, high = (_samples(value) for value in FLUTTER_CYCLE_MS)
     if filtered.shape[1] < 8 * high or len(peaks) < 3:
