@@ -145,6 +145,7 @@ def _load_keras(path: Path) -> Any:
 
 
 def _to_onnx(model: Any, opset: int) -> bytes:
+    # TensorFlow and tf2onnx live in .venv-convert only (module docstring), loaded once arguments pass.
     import tensorflow as tf
     import tf2onnx
 
@@ -180,6 +181,7 @@ def synthetic_tracings(n: int = 3, seed: int = 0) -> np.ndarray:
 
 def onnx_difference(model: Any, onnx_bytes: bytes) -> float:
     """The largest difference between Keras's and onnxruntime's scores on synthetic tracings."""
+    # onnxruntime, like TensorFlow, is the converter's own environment's (module docstring).
     import onnxruntime as ort
 
     x = synthetic_tracings()
@@ -193,6 +195,7 @@ def mapping(
     request: Request, activation: str, onnx_sha256: str, keras_sha256: str, difference: float
 ) -> dict[str, Any]:
     """The mapping JSON (OnnxModelProvider's format), with where the file came from."""
+    # TensorFlow and tf2onnx live in .venv-convert only (module docstring), loaded once arguments pass.
     import tensorflow as tf
     import tf2onnx
 

@@ -85,6 +85,7 @@ def _lead_name(label: str) -> str:
 
 
 def read(path: Path, options: ReadOptions) -> Iterator[Record | RecordError]:
+    # edfio loads with the first EDF read: detect.py imports this module to sniff every upload.
     import edfio
 
     _check_header(path, options)

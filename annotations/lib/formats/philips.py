@@ -106,6 +106,7 @@ def _acquired_at(root: Element) -> datetime | None:
 
 
 def _decode(path: Path) -> list[Any]:
+    # sierraecg loads with the first Philips read: detect.py imports this module to sniff every upload.
     import sierraecg
 
     try:

@@ -66,6 +66,7 @@ def _require(condition: bool) -> None:
 
 
 def _constant(model: ModelProto, name: str, array: np.ndarray) -> str:
+    # onnx (protobuf, ~0.2 s) loads only when a codec's graph is rewritten, not when a provider is named.
     from onnx import numpy_helper
 
     model.graph.initializer.append(numpy_helper.from_array(np.asarray(array), name))
@@ -74,6 +75,7 @@ def _constant(model: ModelProto, name: str, array: np.ndarray) -> str:
 
 def _free_batch(model: ModelProto) -> None:
     """Step 1: no stored shape holds the batch as 1, and no quantised tensor merges it into rows."""
+    # onnx (protobuf, ~0.2 s) loads only when a codec's graph is rewritten, not when a provider is named.
     from onnx import numpy_helper
 
     graph = model.graph
@@ -108,6 +110,7 @@ def _batch_axes(model: ModelProto) -> dict[str, tuple[int, int]]:
     """(batch axis, rank) of each quantised tensor, seen by running the graph on a batch of PROBE_BATCH
     silent leads. onnx's own shape inference was not enough: it loses the shapes of the reshapes
     above and returns a wrong one after the phases rewrite's."""
+    # onnx (protobuf, ~0.2 s) loads only when a codec's graph is rewritten, not when a provider is named.
     import onnx
 
     with HEAVY_IMPORT:  # lib.lazy_imports says why
@@ -144,6 +147,7 @@ def _batch_axes(model: ModelProto) -> dict[str, tuple[int, int]]:
 
 def _quantise_per_lead(model: ModelProto, axes: dict[str, tuple[int, int]]) -> None:
     """Step 2: each DynamicQuantizeLinear and its MatMulIntegers as float arithmetic, per lead."""
+    # onnx (protobuf, ~0.2 s) loads only when a codec's graph is rewritten, not when a provider is named.
     from onnx import helper, numpy_helper
 
     graph = model.graph
@@ -195,6 +199,7 @@ def _prune(model: ModelProto) -> None:
 def _float_quantiser(model: ModelProto, node: NodeProto, axes: dict[str, tuple[int, int]]) -> list[Any]:
     """Nodes giving, for input x: its scale and zero point per lead (under the operator's output names,
     shaped to broadcast along the batch axis), and the centred codes q - zero point as float."""
+    # onnx (protobuf, ~0.2 s) loads only when a codec's graph is rewritten, not when a provider is named.
     from onnx import helper
 
     x = node.input[0]
@@ -230,6 +235,7 @@ def _float_quantiser(model: ModelProto, node: NodeProto, axes: dict[str, tuple[i
 def per_lead_batch(data: bytes) -> bytes | None:
     """The graph taking any number of leads per call, each quantised as if alone; None if the graph does
     not have the codec's shapes."""
+    # onnx (protobuf, ~0.2 s) loads only when a codec's graph is rewritten, not when a provider is named.
     import onnx
 
     model = onnx.load_from_string(data)
