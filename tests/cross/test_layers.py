@@ -237,3 +237,185 @@ def test_a_function_over_50_lines_says_why_in_a_comment_above_it():
                 if not lines[first - 2].lstrip().startswith("#"):
                     unexplained.append(f"{path.relative_to(ROOT)}::{node.name}")
     assert unexplained == []
+
+
+# --- Imports our own modules make: at the top of the file, and never round in a circle -----------------
+_OURS = re.compile(r"^(annotations|ecgreview)(\.|$)")
+_SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)
+
+# A function-local import of our own modules, allowed: "path:function" -> why it cannot sit at the top.
+LOCAL_IMPORTS_ALLOWED: dict[str, str] = {
+    "annotations/apps.py:ready": "Django imports apps.py before any model exists; ready() is where an app "
+    "registers its system checks, and the single sign-on check's module imports models",
+}
+
+
+def _package_of(path: Path) -> str:
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    return ".".join(parts if parts[-1] == "__init__" else parts[:-1])
+
+
+def _imported_modules(node: ast.Import | ast.ImportFrom, package: str) -> list[str]:
+    """The dotted modules one import statement names, relative ones resolved against `package`; for
+    `from a import b`, both `a` and `a.b` (b may be a submodule; the caller keeps what exists)."""
+    if isinstance(node, ast.Import):
+        return [alias.name for alias in node.names]
+    if node.level:
+        base = package.rsplit(".", node.level - 1)[0] if node.level > 1 else package
+        module = f"{base}.{node.module}" if node.module else base
+    else:
+        module = node.module or ""
+    return [module, *(f"{module}.{alias.name}" for alias in node.names)]
+
+
+def _function_local_imports(source: str, package: str) -> list[tuple[str, int, str]]:
+    """(function, line, statement) for each import inside a function body that names one of our modules."""
+    found = []
+
+    def visit(node: ast.AST, scope: str | None) -> None:
+        for child in ast.iter_child_nodes(node):
+            inner = getattr(child, "name", "<lambda>") if isinstance(child, _SCOPES) else scope
+            if scope and isinstance(child, ast.Import | ast.ImportFrom):
+                if any(_OURS.match(m) for m in _imported_modules(child, package)):
+                    found.append((scope, child.lineno, ast.unparse(child)))
+            visit(child, inner)
+
+    visit(ast.parse(source), None)
+    return found
+
+
+def test_the_local_import_finder_sees_imports_at_any_depth_of_a_function():
+    source = """
+import numpy
+from annotations.models import Batch
+
+def top():
+    import json
+    from annotations.selectors import blinding
+    if True:
+        from ..roles import is_reader
+
+class Thing:
+    def method(self):
+        def inner():
+            import ecgreview.inprocess
+        return lambda: __import__("x")
+"""
+    found = _function_local_imports(source, "annotations.services")
+    assert found == [
+        ("top", 7, "from annotations.selectors import blinding"),
+        ("top", 9, "from ..roles import is_reader"),
+        ("inner", 14, "import ecgreview.inprocess"),
+    ]
+
+
+def test_no_function_imports_our_own_modules():
+    """An import inside a function hides a cycle between two of our modules (or an ordering nobody
+    wrote down); ours go at the top of the file, and a cycle is broken by moving code where it belongs.
+    Heavy optional third-party libraries may still be imported where first used."""
+    offenders = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        if "migrations" in path.parts:
+            continue
+        for function, line, statement in _function_local_imports(path.read_text(), _package_of(path)):
+            if f"{path.relative_to(ROOT)}:{function}" not in LOCAL_IMPORTS_ALLOWED:
+                offenders.append(f"{path.relative_to(ROOT)}:{line} in {function}(): {statement}")
+    assert offenders == []
+    assert all(reason.strip() for reason in LOCAL_IMPORTS_ALLOWED.values())
+
+
+def _module_name(path: Path) -> str:
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _top_level_imports(source: str, package: str) -> set[str]:
+    """The modules imported when this file runs: every import outside functions, but not those under
+    `if TYPE_CHECKING:` (they never run)."""
+    found: set[str] = set()
+
+    def visit(nodes: list[ast.AST]) -> None:
+        for node in nodes:
+            if isinstance(node, _SCOPES):
+                continue
+            if isinstance(node, ast.Import | ast.ImportFrom):
+                found.update(_imported_modules(node, package))
+            elif isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+                visit(node.orelse)
+            else:
+                visit(list(ast.iter_child_nodes(node)))
+
+    visit([ast.parse(source)])
+    return found
+
+
+def _import_graph(layers: tuple[str, ...]) -> dict[str, set[str]]:
+    """Module -> the modules of `layers` it imports at its top level. Importing a.b.c runs a and a.b
+    first, so a package's __init__ counts as imported with each of its submodules."""
+    paths = {
+        _module_name(p): p
+        for layer in layers
+        for p in (PACKAGE / layer).rglob("*.py")
+        if "migrations" not in p.parts
+    }
+    graph: dict[str, set[str]] = {}
+    for name, path in paths.items():
+        targets = set()
+        for module in _top_level_imports(path.read_text(), _package_of(path)):
+            parts = module.split(".")
+            targets.update(".".join(parts[:n]) for n in range(1, len(parts) + 1))
+        graph[name] = {t for t in targets if t in paths and t != name and not name.startswith(f"{t}.")}
+    return graph
+
+
+def _a_cycle(graph: dict[str, set[str]]) -> list[str]:
+    """One cycle of the graph as a path (first node repeated at the end), or [] if it has none."""
+    state: dict[str, int] = {}  # 1 on the current path, 2 done
+    path: list[str] = []
+
+    def walk(node: str) -> list[str]:
+        state[node] = 1
+        path.append(node)
+        for target in sorted(graph.get(node, ())):
+            if state.get(target) == 1:
+                return [*path[path.index(target) :], target]
+            if target not in state and (cycle := walk(target)):
+                return cycle
+        path.pop()
+        state[node] = 2
+        return []
+
+    for start in sorted(graph):
+        if start not in state and (cycle := walk(start)):
+            return cycle
+    return []
+
+
+def test_the_cycle_finder_reports_the_path_round():
+    assert _a_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == ["a", "b", "c", "a"]
+    assert _a_cycle({"a": {"b", "c"}, "b": {"c"}, "c": set()}) == []
+    source = """
+from typing import TYPE_CHECKING
+if TYPE_CHECKING:
+    from . import x
+else:
+    import w
+from .y import z
+def f():
+    import v
+class C:
+    import u
+"""
+    assert _top_level_imports(source, "p") == {"typing", "typing.TYPE_CHECKING", "w", "p.y", "p.y.z", "u"}
+
+
+def test_the_modules_of_annotations_import_each_other_without_a_cycle():
+    """With no import inside functions to hide one, a cycle would show as an ImportError at start-up
+    that depends on which module happened to be imported first. The services, selectors and lib are
+    where cycles grew; the graph holds every module, so one through a view or a model shows too."""
+    graph = _import_graph(("services", "selectors", "lib"))
+    assert graph["annotations.services.releases.card"] >= {"annotations.selectors.agreement.summary"}
+    cycle = _a_cycle(graph)
+    assert cycle == [], " -> ".join(cycle)
+    cycle = _a_cycle(_import_graph(("",)))
+    assert cycle == [], " -> ".join(cycle)
