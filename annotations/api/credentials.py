@@ -6,6 +6,8 @@ own scope (a reader-scoped token asking for a coordinator token of the same acco
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.urls import path
 from drf_spectacular.utils import extend_schema
@@ -17,7 +19,7 @@ from annotations.api.errors import StrictSerializer
 from annotations.api.permissions import SessionSignedIn
 from annotations.models import TokenScope
 from annotations.selectors.credentials import api_tokens_visible, token_account
-from annotations.services.credentials.tokens import api_token_create, api_token_revoke
+from annotations.services.credentials.tokens import CreatedToken, api_token_create, api_token_revoke
 from annotations.views.access import _client_ip
 
 
@@ -37,7 +39,13 @@ class TokenSerializer(serializers.Serializer):
 
 
 class TokenCreatedSerializer(TokenSerializer):
+    """Reads a CreatedToken: the token as listed, and beside it the secret the token does not keep."""
+
     token = serializers.CharField(help_text="The secret, shown in this response only.")
+
+    def to_representation(self, instance: CreatedToken) -> dict[str, Any]:
+        listed = TokenSerializer(instance.token, context=self.context).data
+        return {**listed, "token": self.fields["token"].to_representation(instance.secret)}
 
 
 class TokenCreateSerializer(StrictSerializer):
@@ -90,8 +98,7 @@ class TokenListView(APIView):
             benchmark_id=data.get("benchmark"),
             ip=_client_ip(request),
         )
-        body = {**TokenSerializer(created.token).data, "token": created.secret}
-        return Response(body, status=status.HTTP_201_CREATED)
+        return Response(TokenCreatedSerializer(created).data, status=status.HTTP_201_CREATED)
 
 
 class TokenDetailView(APIView):

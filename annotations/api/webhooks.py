@@ -3,6 +3,8 @@ one's delivery log. docs/webhooks.md describes the events, their payloads and th
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.urls import path
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
@@ -13,7 +15,7 @@ from annotations.api.errors import StrictSerializer
 from annotations.api.permissions import IsCoordinator
 from annotations.models import WebhookDelivery, WebhookEvent
 from annotations.selectors.webhooks import webhook_deliveries, webhooks_visible
-from annotations.services.webhooks.subscriptions import webhook_revoke, webhook_subscribe
+from annotations.services.webhooks.subscriptions import CreatedWebhook, webhook_revoke, webhook_subscribe
 from annotations.views.access import _client_ip
 
 
@@ -27,7 +29,13 @@ class WebhookSerializer(serializers.Serializer):
 
 
 class WebhookCreatedSerializer(WebhookSerializer):
+    """Reads a CreatedWebhook: the subscription as listed, and beside it the signing secret."""
+
     secret = serializers.CharField(help_text="The signing secret, shown in this response only.")
+
+    def to_representation(self, instance: CreatedWebhook) -> dict[str, Any]:
+        listed = WebhookSerializer(instance.subscription, context=self.context).data
+        return {**listed, "secret": self.fields["secret"].to_representation(instance.secret)}
 
 
 class WebhookCreateSerializer(StrictSerializer):
@@ -87,8 +95,7 @@ class WebhookListView(APIView):
             link_base=request.build_absolute_uri("/"),
             ip=_client_ip(request),
         )
-        body = {**WebhookSerializer(created.subscription).data, "secret": created.secret}
-        return Response(body, status=status.HTTP_201_CREATED)
+        return Response(WebhookCreatedSerializer(created).data, status=status.HTTP_201_CREATED)
 
 
 class WebhookDetailView(APIView):
