@@ -119,9 +119,8 @@ class ReleaseListCreateView(APIView):
 
         Coordinators only. The 200 newest releases, newest first, each with its status and build progress,
         batches, taxonomy, options and, once done, its files with their sizes and SHA-256."""
-        return Response(
-            [ReleaseSerializer(release_progress(r)).data for r in release_list(request.user)[:200]]
-        )
+        rows = [release_progress(release) for release in release_list(request.user)[:200]]
+        return Response(ReleaseSerializer(rows, many=True).data)
 
     @extend_schema(request=ReleaseCreateSerializer, responses={201: ReleaseSerializer})
     def post(self, request):
