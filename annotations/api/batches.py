@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from typing import Any
 
 from django.urls import path
 from django.utils.translation import gettext as _
@@ -23,7 +23,7 @@ from annotations.models.batches import SEED_MAX
 from annotations.selectors.batches.access import batch_for_coordinator, newcomers_named, reassign_pair
 from annotations.selectors.batches.audits import audit_accounts, audit_findings, audits_made_of, is_audit
 from annotations.selectors.batches.overview import batch_exam_count, batch_overview
-from annotations.selectors.batches.plan import BatchSpec, batch_plan
+from annotations.selectors.batches.plan import BatchPlan, BatchSpec, batch_plan
 from annotations.selectors.batches.progress import (
     EXAM_PAGE_SIZE,
     EXAM_PAGE_SIZE_MAX,
@@ -333,15 +333,19 @@ class EscalationEstimateSerializer(serializers.Serializer):
 
 
 class PlanSerializer(serializers.Serializer):
+    """Reads a BatchPlan (selectors.batches.plan)."""
+
     matching = serializers.IntegerField(
         help_text="Matching exams the sample is drawn from, one per waveform: `copies_left_out` are not "
         "counted here, so the criteria matched `matching + copies_left_out`."
     )
-    exams = serializers.IntegerField()
+    exams = serializers.IntegerField(source="exam_count")
     copies_left_out = serializers.IntegerField(
         help_text="Matching exams left out: the same waveform as another matching exam (linked at import)."
     )
-    sample_size = serializers.IntegerField(allow_null=True, help_text="The sample asked for; null: all.")
+    sample_size = serializers.IntegerField(
+        source="spec.sample_size", allow_null=True, help_text="The sample asked for; null: all."
+    )
     sample_shortfall = serializers.IntegerField(
         help_text="How many exams fewer than sample_size match the criteria (all of them are taken); 0 "
         "when the sample is met or none was asked for."
@@ -350,8 +354,8 @@ class PlanSerializer(serializers.Serializer):
         child=serializers.CharField(),
         help_text="What to know before creating, in words; unlike problems, none stops the batch.",
     )
-    gold_exams = serializers.IntegerField()
-    readers = serializers.ListField(child=serializers.CharField())
+    gold_exams = serializers.IntegerField(source="gold_exam_count")
+    readers = serializers.ListField(source="reader_names", child=serializers.CharField())
     pair_overlap = serializers.ListField(child=serializers.ListField(child=serializers.IntegerField()))
     problems = serializers.ListField(child=serializers.CharField())
     seen_elsewhere = SeenElsewhereSerializer(many=True)
@@ -359,7 +363,9 @@ class PlanSerializer(serializers.Serializer):
         help_text="How many exams the design keeps from whom, and why (independent reads, disputes seen)."
     )
     poor_left_out = PoorLeftOutSerializer()
-    strata = StrataSerializer(allow_null=True, help_text="The strata of a stratified sample, else null.")
+    strata = StrataSerializer(
+        source="stratified", allow_null=True, help_text="The strata of a stratified sample, else null."
+    )
     escalation_estimate = EscalationEstimateSerializer(
         allow_null=True,
         help_text="With an escalation: how many of the chosen exams each trigger would escalate, judged on "
@@ -374,7 +380,13 @@ class PlanSerializer(serializers.Serializer):
 
 
 class BatchCreatedSerializer(PlanSerializer):
+    """Reads a (batch, plan) pair: the new batch's id, and the plan it was made from."""
+
     id = serializers.IntegerField()
+
+    def to_representation(self, instance: tuple[ReviewBatch, BatchPlan]) -> dict[str, Any]:
+        batch, plan = instance
+        return {"id": batch.pk, **PlanSerializer(plan, context=self.context).data}
 
 
 class BatchRowSerializer(serializers.Serializer):
@@ -394,50 +406,6 @@ class BatchRowSerializer(serializers.Serializer):
     )
 
 
-def _plan_data(plan) -> dict:
-    return {
-        "matching": plan.matching,
-        "exams": len(plan.exam_ids),
-        "copies_left_out": plan.copies_left_out,
-        "sample_size": plan.spec.sample_size,
-        "sample_shortfall": plan.sample_shortfall,
-        "warnings": plan.warnings,
-        "gold_exams": len(plan.gold_exam_ids),
-        "readers": plan.reader_names,
-        "pair_overlap": [row for _, row in plan.overlap_rows()],
-        "problems": plan.problems,
-        "seen_elsewhere": [asdict(row) for row in plan.seen_elsewhere],
-        "kept_back": plan.kept_back,
-        "poor_left_out": asdict(plan.poor_left_out),
-        "strata": _strata(plan.stratified),
-        "latent_note": plan.latent_note,
-        "escalation_estimate": plan.escalation_estimate,
-    }
-
-
-def _strata(sample) -> dict | None:
-    if sample is None:
-        return None
-    return {"edges": sample.edges, "available": sample.available, "taken": sample.taken}
-
-
-_BATCH_ROW = (
-    "name",
-    "status",
-    "readers_per_exam",
-    "suggestion_mode",
-    "exam_count",
-    "read_count",
-    "reads_done",
-    "reads_skipped",
-    "exams_disputed",
-)
-
-
-def _batch_row(batch) -> dict:
-    return {"id": batch.pk, **{field: getattr(batch, field) for field in _BATCH_ROW}}
-
-
 class BatchListCreateView(APIView):
     permission_classes = [IsCoordinator]
 
@@ -448,7 +416,7 @@ class BatchListCreateView(APIView):
         Coordinators only. Every batch, newest first, with its status, readers per exam and suggestion
         mode, and its counts: exams, read slots, reads submitted, and exams with a disputed class no
         adjudicator has decided yet."""
-        return Response([_batch_row(batch) for batch in batch_overview(request.user)])
+        return Response(BatchRowSerializer(batch_overview(request.user), many=True).data)
 
     @extend_schema(request=BatchSpecSerializer, responses={201: BatchCreatedSerializer})
     def post(self, request):
@@ -466,7 +434,7 @@ class BatchListCreateView(APIView):
         incoming.is_valid(raise_exception=True)
         plan = batch_plan(request.user, incoming.spec())
         batch = batch_create_from_plan(plan=plan, actor=request.user)
-        return Response({"id": batch.pk, **_plan_data(plan)}, status=status.HTTP_201_CREATED)
+        return Response(BatchCreatedSerializer((batch, plan)).data, status=status.HTTP_201_CREATED)
 
 
 class BatchPreviewView(APIView):
@@ -484,7 +452,7 @@ class BatchPreviewView(APIView):
         with the reason, as on creation."""
         incoming = BatchSpecSerializer(data=request.data)
         incoming.is_valid(raise_exception=True)
-        return Response(_plan_data(batch_plan(request.user, incoming.spec(), preview=True)))
+        return Response(PlanSerializer(batch_plan(request.user, incoming.spec(), preview=True)).data)
 
 
 class ProgressBatchSerializer(serializers.Serializer):
@@ -522,6 +490,7 @@ class ReaderProgressSerializer(serializers.Serializer):
     gold_exact = serializers.IntegerField()
     gold_read = serializers.IntegerField()
     remaining = serializers.IntegerField()
+    left = serializers.BooleanField(help_text="The reader is deactivated, or no longer a reader.")
 
 
 class CandidateSerializer(serializers.Serializer):
@@ -552,6 +521,11 @@ class SkipCountSerializer(serializers.Serializer):
     count = serializers.IntegerField()
 
 
+class DepartedReaderSerializer(serializers.Serializer):
+    username = serializers.CharField()
+    unread = serializers.IntegerField(help_text="Exams still theirs to read.")
+
+
 class BatchProgressSerializer(serializers.Serializer):
     batch = ProgressBatchSerializer()
     reads_done = serializers.IntegerField()
@@ -565,6 +539,11 @@ class BatchProgressSerializer(serializers.Serializer):
     skips = SkipRowSerializer(many=True)
     skip_counts = SkipCountSerializer(
         many=True, help_text="The readers' skips per listed reason (the system's closures are not counted)."
+    )
+    waiting_on_departed = DepartedReaderSerializer(
+        many=True,
+        help_text="Readers who left the study (deactivated, or no longer readers) with exams still theirs "
+        "to read: nobody reads those until they are reassigned. Empty once the batch is closed.",
     )
 
 
@@ -580,7 +559,7 @@ class BatchProgressView(APIView):
         last activity and gold exams matched, the reads submitted per day, and every skipped exam with its
         reason, whom it was handed to, and the readers it may be handed on to."""
         batch = batch_for_coordinator(request.user, pk)
-        return Response(batch_progress(request.user, batch))
+        return Response(BatchProgressSerializer(batch_progress(request.user, batch)).data)
 
 
 class HandOnSerializer(StrictSerializer):
@@ -588,8 +567,10 @@ class HandOnSerializer(StrictSerializer):
 
 
 class HandOnResultSerializer(serializers.Serializer):
-    assignment_id = serializers.IntegerField()
-    reader = serializers.CharField()
+    """Reads the new Assignment."""
+
+    assignment_id = serializers.IntegerField(source="pk")
+    reader = serializers.CharField(source="reader.username")
     exam_id = serializers.IntegerField()
 
 
@@ -613,10 +594,7 @@ class BatchSkipHandOnView(APIView):
         if reader is None:
             raise Invalid(_("no such user"))
         new = assignment_hand_on(actor=request.user, batch=batch, assignment_id=assignment_id, reader=reader)
-        return Response(
-            {"assignment_id": new.pk, "reader": reader.get_username(), "exam_id": new.exam_id},
-            status=status.HTTP_201_CREATED,
-        )
+        return Response(HandOnResultSerializer(new).data, status=status.HTTP_201_CREATED)
 
 
 class AddExamsSerializer(StrictSerializer):
@@ -687,7 +665,7 @@ class BatchAddExamsView(APIView):
             after=whole_number(query.get("after"), "after"),
             size=EXAM_PAGE_SIZE if size is None else size,
         )
-        return Response(page)
+        return Response(BatchExamPageSerializer(page).data)
 
     @extend_schema(request=AddExamsSerializer, responses={201: AddExamsResultSerializer})
     def post(self, request, pk: int):
@@ -712,14 +690,8 @@ class BatchAddExamsView(APIView):
             sample_size=data["sample_size"],
             seed=data["seed"],
         )
-        body = {
-            "added": outcome.added,
-            "exams": batch_exam_count(batch),
-            "copies_left_out": outcome.copies_left_out,
-            "kept_back": outcome.kept_back,
-            "poor_left_out": asdict(outcome.poor_left_out),
-        }
-        return Response(body, status=status.HTTP_201_CREATED)
+        added = {**vars(outcome), "exams": batch_exam_count(batch)}
+        return Response(AddExamsResultSerializer(added).data, status=status.HTTP_201_CREATED)
 
 
 class BatchClosedSerializer(serializers.Serializer):
@@ -739,7 +711,7 @@ class BatchCloseView(APIView):
         read stays, and its agreement, adjudication and releases go on. Closing a closed batch changes
         nothing and answers the same. Audited (with how many exams were left unread)."""
         batch = batch_close(batch=batch_for_coordinator(request.user, pk), actor=request.user)
-        return Response({"id": batch.pk, "status": batch.status, "closed_at": batch.closed_at})
+        return Response(BatchClosedSerializer(batch).data)
 
 
 class AddReadersSerializer(StrictSerializer):
@@ -781,14 +753,8 @@ class BatchAddReadersView(APIView):
         incoming.is_valid(raise_exception=True)
         readers = newcomers_named(batch, incoming.validated_data["reader_ids"])
         added = batch_add_readers(batch=batch, readers=readers, actor=request.user)
-        names = [reader.get_username() for reader in readers]
-        body = {
-            "readers": names,
-            "moved": added.moved,
-            "gold_added": added.gold_added,
-            "kept_back": added.kept_back,
-        }
-        return Response(body, status=status.HTTP_201_CREATED)
+        named = {**vars(added), "readers": [reader.get_username() for reader in readers]}
+        return Response(ReadersAddedSerializer(named).data, status=status.HTTP_201_CREATED)
 
 
 class ReassignSerializer(StrictSerializer):
@@ -837,7 +803,7 @@ class BatchReassignView(APIView):
         outcome = batch_reassign(
             batch=batch, from_reader=from_reader, to_reader=to_reader, actor=request.user
         )
-        return Response({name: outcome[name] for name in ReassignedSerializer().fields.keys()})
+        return Response(ReassignedSerializer(outcome).data)
 
 
 def whole_number(value: str | None, name: str) -> int | None:
@@ -863,7 +829,9 @@ class ReturnSerializer(StrictSerializer):
 
 
 class ReturnedSerializer(serializers.Serializer):
-    assignment_id = serializers.IntegerField()
+    """Reads the returned Assignment."""
+
+    assignment_id = serializers.IntegerField(source="pk")
     status = serializers.CharField()
 
 
@@ -893,7 +861,7 @@ class BatchReturnView(APIView):
             read_round=values["read_round"],
             reason=values["reason"],
         )
-        return Response({"assignment_id": slot.pk, "status": slot.status})
+        return Response(ReturnedSerializer(slot).data)
 
 
 # --- Re-adjudication audits -----------------------------------------------------------------------------
@@ -922,11 +890,58 @@ class AuditSpecSerializer(StrictSerializer):
 
 
 class AuditCreatedSerializer(serializers.Serializer):
+    """Reads the audit batch: its id, and the sample its design records."""
+
     id = serializers.IntegerField()
-    audit_of = serializers.ListField(child=serializers.IntegerField())
-    sample = serializers.IntegerField()
-    population = serializers.IntegerField(help_text="Exams of the audited batches that have a consensus.")
-    seed = serializers.IntegerField()
+    audit_of = serializers.ListField(source="design.audit_of", child=serializers.IntegerField())
+    sample = serializers.IntegerField(source="design.sample")
+    population = serializers.IntegerField(
+        source="design.population", help_text="Exams of the audited batches that have a consensus."
+    )
+    seed = serializers.IntegerField(source="design.seed")
+
+
+def _interval(help_text: str) -> serializers.ListField:
+    return serializers.ListField(
+        child=serializers.FloatField(allow_null=True), min_length=2, max_length=2, help_text=help_text
+    )
+
+
+class AuditClassSerializer(serializers.Serializer):
+    """One class that a released or audit label marked present in the sample, or with a cell left out."""
+
+    code = serializers.CharField()
+    compared = serializers.IntegerField(help_text="Cells both the release and the audit decided.")
+    # Named like an attribute of DRF's Field: the serializer's metaclass moves it off the class.
+    errors = serializers.IntegerField(  # type: ignore[assignment]
+        help_text="Compared cells where the release and the audit differ."
+    )
+    error_rate = serializers.FloatField(allow_null=True)
+    error_ci = _interval("Wilson interval of error_rate; [null, null] when undefined.")
+    false_positives = serializers.IntegerField()
+    audit_negatives = serializers.IntegerField()
+    false_positive_rate = serializers.FloatField(allow_null=True)
+    false_positive_ci = _interval("Wilson interval of false_positive_rate.")
+    false_negatives = serializers.IntegerField()
+    audit_positives = serializers.IntegerField()
+    false_negative_rate = serializers.FloatField(allow_null=True)
+    false_negative_ci = _interval("Wilson interval of false_negative_rate.")
+    released_undecided = serializers.IntegerField(help_text="Cells left out: undecided in the release.")
+    audit_ties = serializers.IntegerField(help_text="Cells left out: tied among the audit's reads.")
+    estimated_errors = serializers.FloatField(
+        allow_null=True, help_text="error_rate x population: the expected wrong labels of the class."
+    )
+    estimated_errors_ci = _interval("The interval of estimated_errors.")
+
+
+class AdjudicatorAgreementSerializer(serializers.Serializer):
+    cells = serializers.IntegerField()
+    exams = serializers.IntegerField()
+    agreements = serializers.IntegerField()
+    agreement = serializers.FloatField(allow_null=True, help_text="Percent agreement; null: no cell.")
+    agreement_ci = _interval("Wilson interval of agreement.")
+    kappa = serializers.FloatField(allow_null=True, help_text="Cohen's kappa; null: undefined.")
+    kappa_ci = _interval("Percentile bootstrap interval over exams.")
 
 
 class AuditFindingsSerializer(serializers.Serializer):
@@ -937,9 +952,11 @@ class AuditFindingsSerializer(serializers.Serializer):
     seed = serializers.IntegerField()
     exams_read = serializers.IntegerField()
     finite_population_correction = serializers.FloatField()
-    classes = serializers.ListField(child=serializers.DictField(), help_text="Per class error rates.")
+    classes = AuditClassSerializer(many=True, help_text="Per class error rates.")
     classes_never_marked = serializers.IntegerField()
-    adjudicators = serializers.DictField(help_text="Adjudicator against adjudicator on adjudicated cells.")
+    adjudicators = AdjudicatorAgreementSerializer(
+        help_text="Adjudicator against adjudicator on adjudicated cells."
+    )
 
 
 class AuditCreateView(APIView):
@@ -968,9 +985,7 @@ class AuditCreateView(APIView):
             readers_per_exam=values["readers_per_exam"],
             due_date=values["due_date"],
         )
-        design = batch.design
-        keys = ("audit_of", "sample", "population", "seed")
-        return Response({"id": batch.pk, **{k: design[k] for k in keys}}, status=status.HTTP_201_CREATED)
+        return Response(AuditCreatedSerializer(batch).data, status=status.HTTP_201_CREATED)
 
 
 class AuditFindingsView(APIView):
@@ -993,7 +1008,7 @@ class AuditFindingsView(APIView):
                 % {"batch": batch.name},
                 extra={"audits": [audit.pk for audit in audits_made_of(batch.pk)]},
             )
-        return Response(audit_findings(batch))
+        return Response(AuditFindingsSerializer(audit_findings(batch)).data)
 
 
 urlpatterns = [

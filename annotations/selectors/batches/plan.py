@@ -165,6 +165,19 @@ class BatchPlan:
         return [reader.get_username() for reader in self.readers]
 
     @property
+    def exam_count(self) -> int:
+        return len(self.exam_ids)
+
+    @property
+    def gold_exam_count(self) -> int:
+        return len(self.gold_exam_ids)
+
+    @property
+    def pair_overlap(self) -> list[list[int]]:
+        """Exams each pair of readers would share, a row per reader in the order of reader_names."""
+        return [row for _, row in self.overlap_rows()]
+
+    @property
     def sample_shortfall(self) -> int:
         """How many exams short of the sample asked for the chosen ones are (0 when none asked or met):
         the pool is taken whole when it is smaller, which the coordinator must be told in words."""
