@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import csv
 import io
+from typing import Any
 
 from django.conf import settings
 from django.http import HttpResponse
 from django.urls import path
 from django.utils.translation import gettext as _
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
@@ -75,11 +76,11 @@ def _object(help_text: str) -> serializers.DictField:
 
 
 class BenchmarkSerializer(serializers.Serializer):
-    """A benchmark as the API answers it (benchmark_data); the detail adds readers, leaderboard, exams."""
+    """Reads a Benchmark as the context's `user` may see it; its own page adds readers, leaderboard, exams."""
 
     id = serializers.IntegerField()
     name = serializers.CharField()
-    release = serializers.IntegerField()
+    release = serializers.IntegerField(source="release_id")
     label_source = serializers.ChoiceField(choices=Benchmark.LabelSource.values)
     classes = serializers.ListField(child=serializers.CharField(), help_text="The score columns, in order.")
     exam_count = serializers.IntegerField()
@@ -90,12 +91,32 @@ class BenchmarkSerializer(serializers.Serializer):
     closed_at = serializers.DateTimeField(allow_null=True)
     daily_quota = serializers.IntegerField()
     tracings = _object("The tracings files: name, bytes, sha256.")
-    splits_shown = serializers.ListField(child=serializers.CharField())
-    readers = serializers.ListField(child=_object("One reader's figures against the labels."), required=False)
-    leaderboard = serializers.ListField(child=_object("One finished submission's summary."), required=False)
-    exam_ids = serializers.ListField(
-        child=serializers.CharField(), required=False, help_text="In the tracings' row order."
-    )
+    splits_shown = serializers.SerializerMethodField()
+
+    @extend_schema_field(serializers.ListField(child=serializers.CharField()))
+    def get_splits_shown(self, benchmark: Benchmark) -> list[str]:
+        return list(visible_splits(self.context["user"], benchmark))
+
+
+class BenchmarkDetailSerializer(BenchmarkSerializer):
+    """A benchmark's own page: every reader of the release scored against its labels, the finished
+    submissions, and the exam ids in the tracings' row order (what the list leaves out)."""
+
+    readers = serializers.SerializerMethodField()
+    leaderboard = serializers.SerializerMethodField()
+    exam_ids = serializers.SerializerMethodField()
+
+    @extend_schema_field(serializers.ListField(child=_object("One reader's figures against the labels.")))
+    def get_readers(self, benchmark: Benchmark) -> list[dict[str, Any]]:
+        return benchmark_readers(self.context["user"], benchmark)
+
+    @extend_schema_field(serializers.ListField(child=_object("One finished submission's summary.")))
+    def get_leaderboard(self, benchmark: Benchmark) -> list[dict[str, Any]]:
+        return leaderboard(self.context["user"], benchmark)
+
+    @extend_schema_field(serializers.ListField(child=serializers.CharField(), help_text="In row order."))
+    def get_exam_ids(self, benchmark: Benchmark) -> list[str]:
+        return benchmark_exam_ids(self.context["user"], benchmark)
 
 
 class SubmissionSerializer(serializers.Serializer):
@@ -120,46 +141,22 @@ class SubmissionListSerializer(serializers.Serializer):
     submissions = SubmissionSerializer(many=True)
 
 
-BENCHMARK = BenchmarkSerializer
-SUBMISSION = SubmissionSerializer
-BENCHMARK_LIST = BenchmarkSerializer(many=True)
-SUBMISSION_LIST = SubmissionListSerializer
-
-
-def benchmark_data(user, benchmark: Benchmark) -> dict:
-    return {
-        "id": benchmark.pk,
-        "name": benchmark.name,
-        "release": benchmark.release_id,
-        "label_source": benchmark.label_source,
-        "classes": benchmark.classes,
-        "exam_count": benchmark.exam_count,
-        "private_count": benchmark.private_count,
-        "status": benchmark.status,
-        "error": benchmark.error,
-        "created_at": benchmark.created_at,
-        "closed_at": benchmark.closed_at,
-        "daily_quota": benchmark.daily_quota,
-        "tracings": benchmark.tracings,
-        "splits_shown": list(visible_splits(user, benchmark)),
-    }
-
-
 class BenchmarkListView(APIView):
     permission_classes = [IsCoordinatorOrSubmitter]
 
-    @extend_schema(operation_id="benchmarks_list", responses={200: BENCHMARK_LIST})
+    @extend_schema(operation_id="benchmarks_list", responses={200: BenchmarkSerializer(many=True)})
     def get(self, request):
         """List the benchmarks
 
         Coordinators and submitters. Each benchmark's classes, exam counts, status and tracings file."""
-        return Response([benchmark_data(request.user, b) for b in benchmark_list(request.user)[:200]])
+        listed = benchmark_list(request.user)[:200]
+        return Response(BenchmarkSerializer(listed, many=True, context={"user": request.user}).data)
 
 
 class BenchmarkCreateView(APIView):
     permission_classes = [IsCoordinator]
 
-    @extend_schema(request=BenchmarkCreateSerializer, responses={201: BENCHMARK})
+    @extend_schema(request=BenchmarkCreateSerializer, responses={201: BenchmarkSerializer})
     def post(self, request, release_id: int):
         """Turn a finished release into a blind benchmark
 
@@ -174,13 +171,14 @@ class BenchmarkCreateView(APIView):
         benchmark = benchmark_create(
             actor=request.user, release=release, ip_address=client_ip(request), **payload.validated_data
         )
-        return Response(benchmark_data(request.user, benchmark), status=status.HTTP_201_CREATED)
+        context = {"user": request.user}
+        return Response(BenchmarkSerializer(benchmark, context=context).data, status=status.HTTP_201_CREATED)
 
 
 class BenchmarkDetailView(APIView):
     permission_classes = [IsCoordinatorOrSubmitter]
 
-    @extend_schema(responses={200: BENCHMARK})
+    @extend_schema(responses={200: BenchmarkDetailSerializer})
     def get(self, request, benchmark_id: int):
         """Get a benchmark: readers' figures and the leaderboard
 
@@ -188,17 +186,13 @@ class BenchmarkDetailView(APIView):
         on the public split; on the private split too once the benchmark is closed (coordinators always).
         No per-exam figure, ever."""
         benchmark = benchmark_get(request.user, benchmark_id)
-        data = benchmark_data(request.user, benchmark)
-        data["readers"] = benchmark_readers(request.user, benchmark)
-        data["leaderboard"] = leaderboard(request.user, benchmark)
-        data["exam_ids"] = benchmark_exam_ids(request.user, benchmark)
-        return Response(data)
+        return Response(BenchmarkDetailSerializer(benchmark, context={"user": request.user}).data)
 
 
 class BenchmarkCloseView(APIView):
     permission_classes = [IsCoordinator]
 
-    @extend_schema(request=None, responses={200: BENCHMARK})
+    @extend_schema(request=None, responses={200: BenchmarkSerializer})
     def post(self, request, benchmark_id: int):
         """Close a benchmark
 
@@ -208,7 +202,7 @@ class BenchmarkCloseView(APIView):
             benchmark=benchmark_get(request.user, benchmark_id),
             ip_address=client_ip(request),
         )
-        return Response(benchmark_data(request.user, benchmark))
+        return Response(BenchmarkSerializer(benchmark, context={"user": request.user}).data)
 
 
 class BenchmarkLabelsView(APIView):
@@ -259,22 +253,19 @@ class SubmissionListCreateView(APIView):
     # JSON too, so that a body without the file is told what is missing rather than 415.
     parser_classes = [MultiPartParser, StrictJSONParser]
 
-    @extend_schema(responses={200: SUBMISSION_LIST})
+    @extend_schema(responses={200: SubmissionListSerializer})
     def get(self, request, benchmark_id: int):
         """List your submissions to a benchmark
 
         Submitters: their own, newest first, with the figures they may see and the quota left today."""
         benchmark = benchmark_get(request.user, benchmark_id)
-        return Response(
-            {
-                "quota_left": quota_left(request.user, benchmark),
-                "submissions": [
-                    submission_view(request.user, s) for s in submission_list(request.user, benchmark)
-                ],
-            }
-        )
+        submissions = [submission_view(request.user, s) for s in submission_list(request.user, benchmark)]
+        listed = {"quota_left": quota_left(request.user, benchmark), "submissions": submissions}
+        return Response(SubmissionListSerializer(listed).data)
 
-    @extend_schema(request={"multipart/form-data": SubmissionCreateSerializer}, responses={201: SUBMISSION})
+    @extend_schema(
+        request={"multipart/form-data": SubmissionCreateSerializer}, responses={201: SubmissionSerializer}
+    )
     def post(self, request, benchmark_id: int):
         """Submit predictions
 
@@ -300,14 +291,14 @@ class SubmissionListCreateView(APIView):
             threshold_rule=data["threshold_rule"],
             ip_address=client_ip(request),
         )
-        submission = submission_get(request.user, submission.pk)
-        return Response(submission_view(request.user, submission), status=status.HTTP_201_CREATED)
+        shown = submission_view(request.user, submission_get(request.user, submission.pk))
+        return Response(SubmissionSerializer(shown).data, status=status.HTTP_201_CREATED)
 
 
 class SubmissionDetailView(APIView):
     permission_classes = [IsCoordinatorOrSubmitter]
 
-    @extend_schema(responses={200: SUBMISSION})
+    @extend_schema(responses={200: SubmissionSerializer})
     def get(self, request, submission_id: int):
         """Get one submission and its figures
 
@@ -315,7 +306,7 @@ class SubmissionDetailView(APIView):
         AUROC, AUPRC, and at its thresholds sensitivity, specificity, PPV and F1, each with a bootstrap
         95% interval by exam; the private split only once the benchmark is closed."""
         submission = submission_get(request.user, submission_id)
-        return Response(submission_view(request.user, submission))
+        return Response(SubmissionSerializer(submission_view(request.user, submission)).data)
 
 
 urlpatterns = [
