@@ -27,11 +27,26 @@ def _free_object(help_text: str, **options) -> serializers.DictField:
     return serializers.DictField(child=serializers.JSONField(), help_text=help_text, **options)
 
 
-class AgreementClassSerializer(serializers.Serializer):
-    """One statement's row. Every statistic of the algorithm adds its value, `<statistic>_ci`
-    ([lower, upper] or null), `<statistic>_defined` and `<statistic>_ci_partial`. Rows stored by an
-    older algorithm version may lack keys, so none is promised."""
+def _statistic(name: str, help_text: str) -> dict[str, serializers.Field]:
+    """A statistic of a class row and the three keys the bootstrap adds beside it."""
+    return {
+        name: serializers.FloatField(allow_null=True, required=False, help_text=help_text),
+        f"{name}_ci": serializers.ListField(
+            child=serializers.FloatField(allow_null=True),
+            allow_null=True,
+            required=False,
+            help_text=f"[lower, upper] of {name}'s bootstrap interval; null: none.",
+        ),
+        f"{name}_defined": serializers.FloatField(
+            required=False, help_text=f"The share of bootstrap resamples in which {name} is defined."
+        ),
+        f"{name}_ci_partial": serializers.BooleanField(
+            required=False, help_text=f"Some resamples left {name} undefined: the interval is over the rest."
+        ),
+    }
 
+
+class _AgreementClassRow(serializers.Serializer):
     class_id = serializers.IntegerField(required=False)
     code = serializers.CharField(required=False)
     name = serializers.CharField(required=False)
@@ -41,17 +56,6 @@ class AgreementClassSerializer(serializers.Serializer):
     n_exams_read = serializers.IntegerField(required=False)
     n_pairable_exams = serializers.IntegerField(required=False)
     disputed = serializers.IntegerField(required=False)
-    positive_specific_agreement = serializers.FloatField(
-        allow_null=True,
-        required=False,
-        help_text="Of the pairs of reads of an exam where one marked the statement, the share where the "
-        "other did too (2a/(2a+b+c) for two readers); `_ci` over exams. Null: nobody marked it.",
-    )
-    negative_specific_agreement = serializers.FloatField(
-        allow_null=True,
-        required=False,
-        help_text="The same for leaving it unmarked (2d/(2d+b+c)). Null: everybody marked it.",
-    )
     prevalence_index = serializers.FloatField(
         allow_null=True, required=False, help_text="|a-d|/n, the mean over reader pairs (Byrt et al. 1993)."
     )
@@ -63,6 +67,34 @@ class AgreementClassSerializer(serializers.Serializer):
         required=False,
         help_text='Why the intervals are null: "too few positives" (under 5 exams with a positive read).',
     )
+
+
+# The statistics with an interval, each declared with its `_ci`, `_defined` and `_ci_partial`: a class
+# built from them, since the serializer metaclass reads fields from the class namespace only.
+AgreementClassSerializer = type(
+    "AgreementClassSerializer",
+    (_AgreementClassRow,),
+    {
+        "__module__": __name__,
+        "__doc__": """One statement's row. Every statistic of the algorithm adds its value, `<statistic>_ci`
+    ([lower, upper] or null), `<statistic>_defined` and `<statistic>_ci_partial`. Rows stored by an
+    older algorithm version may lack keys, so none is promised.""",
+        **_statistic("fleiss_kappa", "Fleiss' kappa; null: undefined."),
+        **_statistic("krippendorff_alpha", "Krippendorff's alpha; null: undefined."),
+        **_statistic("gwet_ac1", "Gwet's AC1; null: undefined."),
+        **_statistic("pabak", "Prevalence- and bias-adjusted kappa; null: undefined."),
+        **_statistic("mean_pairwise_kappa", "The mean of Cohen's kappa over reader pairs; null: undefined."),
+        **_statistic(
+            "positive_specific_agreement",
+            "Of the pairs of reads of an exam where one marked the statement, the share where the other did "
+            "too (2a/(2a+b+c) for two readers); `_ci` over exams. Null: nobody marked it.",
+        ),
+        **_statistic(
+            "negative_specific_agreement",
+            "The same for leaving it unmarked (2d/(2d+b+c)). Null: everybody marked it.",
+        ),
+    },
+)
 
 
 class ReaderPairsSerializer(serializers.Serializer):
@@ -266,10 +298,10 @@ class BatchAgreementView(APIView):
         batch, result = agreement_for_coordinator(request.user, pk)
         now = _counted_now(batch)
         if result is None:
-            return Response({"batch": batch.pk, "computed_at": None, **now})
-        return Response(
-            {**_stored(result), "batch": batch.pk, **now, "reader_accuracy": batch_reader_accuracy(batch)}
-        )
+            return Response(BatchAgreementSerializer({"batch": batch.pk, "computed_at": None, **now}).data)
+        accuracy = batch_reader_accuracy(batch)
+        stored = {**_stored(result), "batch": batch.pk, **now, "reader_accuracy": accuracy}
+        return Response(BatchAgreementSerializer(stored).data)
 
 
 def _counted_now(batch) -> dict:
