@@ -169,3 +169,18 @@ def test_collectstatic_points_each_modules_imports_at_hashed_files_that_exist(tm
     # are one module, run once, whose request the page's drawing reads.
     waveform = paths["js/pages/reading-waveform.js"]
     assert f'"./{PurePosixPath(waveform).name}"' in served
+
+
+def test_the_reader_pages_parts_import_only_the_ecg_package_and_the_pages_helpers():
+    """pages/reading.js makes the page of its parts and wires them (each part's create(page)); a part that
+    imported another would make a second way in, and a cycle among them an order of evaluation to get
+    wrong."""
+    parts = sorted((JS / "pages" / "reading").glob("*.js"))
+    assert len(parts) > 5
+    wrong = [
+        f"{path.name} imports {spec}"
+        for path in parts
+        for spec in imports_of(path)
+        if not spec.startswith("../../ecg/") and spec != "./page.js"
+    ]
+    assert wrong == []

@@ -2,8 +2,8 @@
  * (pages/reading/*.js): the page's elements and words, its API (network.js), and `state`, where everything
  * that changes while the page is open lives. Each part is a create(page) that returns its functions; the
  * entry module sets them on the page (page.statements, page.drafts, ...), where the other parts call them.
- * No part imports another: the entry module says in one place what the page is made of, and the parts
- * call each other only once all are made. */
+ * No part imports another (only this module's helpers): the entry module says in one place what the page
+ * is made of, and the parts call each other only once all are made. */
 import { translator } from "../../ecg/locale.js";
 
 export function createPage(rootEl) {
