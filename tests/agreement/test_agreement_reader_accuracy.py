@@ -156,17 +156,9 @@ def test_suggestion_exposure_and_drift_reach_the_api_and_the_page(client, simula
 
 
 def test_before_the_first_computation_there_are_no_figures(client, ana, bruno, diego, tnmg):
-    from annotations.services.batches.lifecycle import batch_create
-    from tests.factories import make_exam
+    from tests.factories import batch_for
 
-    batch = batch_create(
-        name="Fresh",
-        taxonomy=tnmg,
-        exams=[make_exam()],
-        readers=[ana, bruno],
-        readers_per_exam=2,
-        actor=diego,
-    )
+    batch = batch_for(tnmg, diego, [ana, bruno], name="Fresh")
     client.force_login(diego)
     body = client.get(reverse("api-batch-agreement", args=[batch.pk])).json()
     assert "reader_accuracy" not in body

@@ -29,8 +29,8 @@ from annotations.models import (
     ReviewBatch,
 )
 from annotations.services.agreement.compute import batch_agreement_compute
-from annotations.services.batches.lifecycle import batch_create
 from annotations.services.taxonomy import SHIPPED_DIR, taxonomy_load, taxonomy_read_file
+from tests.factories import batch_for
 
 pytestmark = pytest.mark.django_db
 
@@ -238,16 +238,8 @@ def test_an_empty_read_is_an_answer_only_where_the_taxonomy_says_none_of_these(
 
     exam = ExamFactory()
     for taxonomy, expected in ((code15, 200), (tnmg, 400)):
-        batch = batch_create(
-            name=taxonomy.key,
-            taxonomy=taxonomy,
-            exams=[exam],
-            readers=[ana],
-            readers_per_exam=1,
-            actor=diego,
-            exclude_seen=False,
-            independence_off_reason="one exam read under two taxonomies",
-        )
+        # One exam read under two taxonomies: independence off.
+        batch = batch_for(taxonomy, diego, [ana], [exam], name=taxonomy.key, again=True)
         assignment = Assignment.objects.get(batch=batch, reader=ana)
         client.force_login(ana)
         response = client.post(

@@ -8,10 +8,10 @@ from __future__ import annotations
 import pytest
 
 from annotations.models import Assignment, AuditEvent, BatchExam, ReviewBatch, Suggestion, SuggestionExposure
-from annotations.services.batches.lifecycle import batch_close, batch_create
+from annotations.services.batches.lifecycle import batch_close
 from annotations.services.reading import annotation_save_draft, assignment_skip
 from tests.batches.test_batch_escalation import read
-from tests.factories import DatasetFactory, ExamFactory, UserFactory
+from tests.factories import DatasetFactory, ExamFactory, UserFactory, batch_for
 
 pytestmark = pytest.mark.django_db
 API = "/api/v1/batches/"
@@ -30,15 +30,7 @@ def _history(reader, diego, tnmg, read_exams, skipped_exams, suggested_exams, na
     """`reader` read, skipped after opening (a draft saved, then a skip) and was shown the suggestion of
     (never saving) those exams in a batch of their own, closed since."""
     everything = [*read_exams, *skipped_exams, *suggested_exams]
-    earlier = batch_create(
-        name=name,
-        taxonomy=tnmg,
-        exams=everything,
-        readers=[reader],
-        readers_per_exam=1,
-        actor=diego,
-        suggestion_mode="shown",
-    )
+    earlier = batch_for(tnmg, diego, [reader], everything, name=name, suggestion_mode="shown")
     for exam in read_exams:
         read(reader, Assignment.objects.get(batch=earlier, exam=exam), ["SR"])
     for exam in skipped_exams:
@@ -249,14 +241,7 @@ def test_a_batch_made_before_independence_was_the_default_keeps_readers_away_too
     known, ana, bruno, ivan, diego, tnmg, client_for
 ):
     """A batch whose design says nothing (made before the choice was recorded) is independent."""
-    batch = batch_create(
-        name="Old",
-        taxonomy=tnmg,
-        exams=known["known"] + known["fresh"],
-        readers=[bruno, ivan],
-        readers_per_exam=2,
-        actor=diego,
-    )
+    batch = batch_for(tnmg, diego, [bruno, ivan], known["known"] + known["fresh"], name="Old")
     batch.design.pop("exclude_seen", None)
     batch.save(update_fields=["design"])
     response = client_for(diego).post(

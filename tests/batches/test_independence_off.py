@@ -10,10 +10,9 @@ import pytest
 
 from annotations.models import Assignment, Release
 from annotations.services.agreement.compute import batch_agreement_compute
-from annotations.services.batches.lifecycle import batch_create
 from annotations.services.releases.builds import release_build
 from tests.batches.test_batch_escalation import read
-from tests.factories import DatasetFactory, ExamFactory, UserFactory
+from tests.factories import DatasetFactory, ExamFactory, UserFactory, batch_for
 
 pytestmark = pytest.mark.django_db
 WHY = "test-retest: the same cardiologist a year later"
@@ -25,9 +24,7 @@ def again(ana, bruno, diego, tnmg, client_for):
     (a second read) and ivan (a first), who both read them as ana did."""
     ivan = UserFactory(username="ivan", roles=["reader"])
     exams = ExamFactory.create_batch(4, dataset=DatasetFactory(name="twice"))
-    first = batch_create(
-        name="First", taxonomy=tnmg, exams=exams, readers=[ana, bruno], readers_per_exam=2, actor=diego
-    )
+    first = batch_for(tnmg, diego, [ana, bruno], exams, name="First")
     for slot in Assignment.objects.filter(batch=first):
         read(slot.reader, slot, ["SR"])
     spec = {
@@ -86,9 +83,7 @@ def test_the_release_says_independence_was_off_and_why(again, diego, client_for)
 
 def test_a_release_of_an_independent_batch_says_so(ana, bruno, diego, tnmg, client_for):
     exams = ExamFactory.create_batch(2, dataset=DatasetFactory(name="once"))
-    batch = batch_create(
-        name="Once", taxonomy=tnmg, exams=exams, readers=[ana, bruno], readers_per_exam=2, actor=diego
-    )
+    batch = batch_for(tnmg, diego, [ana, bruno], exams, name="Once")
     for slot in Assignment.objects.filter(batch=batch):
         read(slot.reader, slot, ["SR"])
     batch_agreement_compute(batch.pk)

@@ -485,7 +485,6 @@ def test_no_reading_route_hands_an_adjudicator_an_exam_whose_dispute_he_opened(s
     """dave opens a case, then is added to a batch holding that exam and handed its reader's queue: no
     assignment of that exam becomes his, so every reading route of every assignment of it is 404 to him."""
     from annotations.models import Assignment
-    from annotations.services.batches.lifecycle import batch_create
     from annotations.services.batches.queues import batch_add_readers, batch_reassign
 
     dave = _reader_adjudicator(study)
@@ -497,17 +496,8 @@ def test_no_reading_route_hands_an_adjudicator_an_exam_whose_dispute_he_opened(s
     exam = Exam.objects.get(pk=case["exam"])
     others = [e for e in Exam.objects.exclude(pk=exam.pk)[:3]]
     ana = study.user("ana")
-    later = batch_create(
-        name="Later",
-        taxonomy=tnmg,
-        exams=[exam, *others],
-        readers=[ana],
-        readers_per_exam=1,
-        actor=diego,
-        # ana read the study's exams: she may read them again here only with a reason given.
-        exclude_seen=False,
-        independence_off_reason="ana reads the study's exams again",
-    )
+    # ana read the study's exams: she may read them again here only with a reason given.
+    later = batch_for(tnmg, diego, [ana], [exam, *others], name="Later", again=True)
     batch_add_readers(batch=later, readers=[dave], actor=diego)
     batch_reassign(batch=later, from_reader=ana, to_reader=dave, actor=diego)
     assert Assignment.objects.filter(batch=later, reader=dave).exists()  # he was handed the others

@@ -13,9 +13,8 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 
 from annotations.models import Assignment, AuditEvent, Exam
-from annotations.services.batches.lifecycle import batch_create
 from annotations.services.reading import LabelInput, annotation_save_draft, annotation_submit
-from tests.factories import make_exam
+from tests.factories import batch_for, make_exam
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 ROOT = Path(__file__).resolve().parents[2]
@@ -58,9 +57,7 @@ def test_a_backup_restored_into_a_fresh_database_has_every_row_and_blob(
     tmp_path, restore_database, ana, bruno, diego, tnmg
 ):
     exams = [make_exam(seed=i, heart_rate=60 + 10 * i) for i in range(3)]
-    batch = batch_create(
-        name="Backed up", taxonomy=tnmg, exams=exams, readers=[ana, bruno], readers_per_exam=2, actor=diego
-    )
+    batch = batch_for(tnmg, diego, [ana, bruno], exams, name="Backed up")
     slot = Assignment.objects.filter(batch=batch, reader=ana).first()
     draft = annotation_save_draft(actor=ana, assignment=slot, labels=[], revision=0)
     annotation_submit(actor=ana, assignment=slot, labels=[LabelInput("SB")], revision=draft.revision)

@@ -582,9 +582,9 @@ django.setup()
 from django.contrib.auth import get_user_model
 from django.test import Client
 from annotations.models import Assignment, Exam, Release, Taxonomy
-from annotations.services.batches.lifecycle import batch_create
 from ecgreview.inprocess import background
 from tests.exporting import read
+from tests.factories import batch_for
 from tests.reading.helpers import ref
 
 users = get_user_model().objects
@@ -598,11 +598,10 @@ exams = list(Exam.objects.filter(dataset__name="carts").order_by("source_record"
 shown = {e.source_record.split()[0]: coordinator.get(f"/api/v1/exams/{e.pk}/").json()["device_measurements"]
          for e in exams}
 reader = users.get(username="ana")
-batch = batch_create(name="Carts on SQLite", taxonomy=Taxonomy.objects.get(key="tnmg", is_default=True),
-                     exams=exams, readers=[reader], readers_per_exam=1, actor=users.get(username="diego"),
-                     device_measurements_shown=True,
-                     # One cart file holds a demo exam's waveform, which ana holds in the demo batch.
-                     exclude_seen=False, independence_off_reason="a demo exam's copy read again")
+# One cart file holds a demo exam's waveform, which ana holds in the demo batch: independence off.
+tnmg = Taxonomy.objects.get(key="tnmg", is_default=True)
+batch = batch_for(tnmg, users.get(username="diego"), [reader], exams, name="Carts on SQLite",
+                  device_measurements_shown=True, again=True)
 reading = Client(HTTP_HOST="localhost")
 reading.force_login(reader)
 read_with = {a.exam.source_record.split()[0]: reading.get(f"/api/v1/reading/assignments/{ref(a)}/").json()

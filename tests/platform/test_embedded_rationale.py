@@ -13,8 +13,8 @@ django.setup()
 from django.contrib.auth import get_user_model
 from django.test import Client
 from annotations.models import Assignment, Exam, Taxonomy
-from annotations.services.batches.lifecycle import batch_create
 from annotations.services.suggestions import suggestion_compute
+from tests.factories import batch_for
 from tests.reading.helpers import ref
 from tests.suggestions.test_suggestion_rationale import ReasonedProvider
 
@@ -23,9 +23,9 @@ ana = users.get(username="ana")
 exam = Exam.objects.order_by("pk").last()
 Exam.objects.filter(pk=exam.pk).update(device_measurements={"qrs_ms": 75, "pr_ms": 161})
 stored = suggestion_compute(exam.pk, ReasonedProvider())
-batch = batch_create(name="Rationale on SQLite", taxonomy=Taxonomy.objects.get(key="tnmg", is_default=True),
-                     exams=[exam], readers=[ana], readers_per_exam=1, actor=users.get(username="diego"),
-                     suggestion_mode="two_stage", device_measurements_shown=True)
+tnmg = Taxonomy.objects.get(key="tnmg", is_default=True)
+batch = batch_for(tnmg, users.get(username="diego"), [ana], [exam], name="Rationale on SQLite",
+                  suggestion_mode="two_stage", device_measurements_shown=True)
 anas = Assignment.objects.get(batch=batch, reader=ana)
 client = Client(HTTP_HOST="localhost")
 client.force_login(ana)

@@ -401,20 +401,10 @@ def test_a_prefetched_next_exam_counts_the_exam_being_submitted_as_done(client_f
 
 def _batch_of(exam, reader, coordinator, taxonomy, name: str, mode: str = ReviewBatch.SuggestionMode.HIDDEN):
     from annotations.models import Assignment
-    from annotations.services.batches.lifecycle import batch_create
+    from tests.factories import batch_for
 
-    batch = batch_create(
-        name=name,
-        taxonomy=taxonomy,
-        exams=[exam],
-        readers=[reader],
-        readers_per_exam=1,
-        actor=coordinator,
-        suggestion_mode=mode,
-        # The same reader is handed the same exam in several batches on purpose.
-        exclude_seen=False,
-        independence_off_reason="one reader, one exam, several batches",
-    )
+    # The same reader is handed the same exam in several batches on purpose.
+    batch = batch_for(taxonomy, coordinator, [reader], [exam], name=name, suggestion_mode=mode, again=True)
     return Assignment.objects.get(batch=batch, reader=reader)
 
 

@@ -254,20 +254,11 @@ def test_batch_completion_and_escalation_payloads_name_no_reader_and_no_label(
 
 
 def test_an_escalated_exam_is_announced_with_its_adjudication_link(client_for, ana, bruno, diego, tnmg):
-    from annotations.services.batches.lifecycle import batch_create
     from tests.exporting import read
-    from tests.factories import ExamFactory
+    from tests.factories import ExamFactory, batch_for
 
     exam = ExamFactory()
-    batch = batch_create(
-        name="Escalating",
-        taxonomy=tnmg,
-        exams=[exam],
-        readers=[ana, bruno],
-        readers_per_exam=2,
-        actor=diego,
-        escalation={"mode": "adjudicate"},
-    )
+    batch = batch_for(tnmg, diego, [ana, bruno], [exam], name="Escalating", escalation={"mode": "adjudicate"})
     with receiver(200) as hook:
         subscribe(client_for(diego), hook.url, ["exam.escalated", "batch.completed"])
         read(ana, batch, exam, ["SB"])
