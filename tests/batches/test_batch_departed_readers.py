@@ -125,6 +125,7 @@ def test_a_reader_who_left_with_exams_nobody_else_may_take_does_not_hold_the_bat
     assert 'id="readers-left"' in page and "jack" in page.split('id="readers-left"')[1].split("</p>")[0]
     progress = client.get(f"/api/v1/batches/{batch.pk}/progress/").json()
     assert [r["left"] for r in progress["readers"]] == [False, False, True]  # ana, bruno, jack
+    assert progress["waiting_on_departed"] == [{"username": "jack", "unread": 2}]  # as the page says
 
     response = client.post(
         f"/batches/{batch.pk}/reassign/", {"from_reader": jack.pk, "to_reader": ana.pk}, follow=True
