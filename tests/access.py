@@ -254,10 +254,15 @@ def _token(user, actor):
 
 def _webhook(owner):
     """diego's subscription; its address is never called (no event of the walk reaches it)."""
+    from annotations.lib.sealing import seal
     from annotations.models import WebhookSubscription
+    from annotations.services.webhooks.sealing import sealing_keys
 
     return WebhookSubscription.objects.create(
-        owner=owner, url="https://hooks.example.org/ecg", events=["import.failed"], secret="whsec_matrix"
+        owner=owner,
+        url="https://hooks.example.org/ecg",
+        events=["import.failed"],
+        secret_sealed=seal("whsec_matrix", sealing_keys()),
     )
 
 
