@@ -35,3 +35,12 @@ PAIRS = [
 @pytest.mark.parametrize(("shape", "serializer"), PAIRS, ids=[shape.__name__ for shape, _ in PAIRS])
 def test_each_reader_payload_shape_names_the_fields_its_serializer_answers(shape, serializer):
     assert [f.name for f in fields(shape)] == list(serializer().fields)
+
+
+def test_a_statement_list_is_written_once_and_a_new_one_afresh():
+    """The frozen statement list is one shared dict per taxonomy and language: its written form is kept."""
+    listed = {"groups": [{"key": "rhythm", "label": "Rhythm", "classes": []}], "exclusive_sets": []}
+    first = api.ContextTaxonomySerializer().to_representation(listed)
+    assert api.ContextTaxonomySerializer().to_representation(listed) is first
+    changed = {**listed, "exclusive_sets": [["AF", "SR"]]}
+    assert api.ContextTaxonomySerializer().to_representation(changed)["exclusive_sets"] == [["AF", "SR"]]
