@@ -256,10 +256,8 @@ class Walk:
         self.errors: list[str] = []
         self.pages: dict[str, object] = {}
 
-    def log_in(self, username: str):
-        """The person's browser, logged in on the login page the first time."""
-        if username in self.pages:
-            return self.pages[username]
+    def browser_for(self, username: str):
+        """A new browser (its own context) for the person, its page's script errors collected."""
         context = self.browser.new_context(
             viewport={"width": 1400, "height": 900}, locale="en-US", accept_downloads=True
         )
@@ -268,12 +266,50 @@ class Walk:
         self.pages[username] = page
         page.set_default_timeout(30_000)
         page.on("pageerror", lambda error: self.errors.append(f"{username}: {error}"))
+        return page
+
+    def sign_in(self, page, username: str, password: str) -> None:
+        """Fill in and send the login form; where it lands is the caller's to wait for."""
         page.goto(f"{self.stack.url}/accounts/login/")
         page.fill("#id_username", username)
-        page.fill("#id_password", PASSWORDS[username])
+        page.fill("#id_password", password)
         page.click("button[type=submit]")
+
+    def log_in(self, username: str):
+        """The person's browser, logged in on the login page the first time."""
+        if username in self.pages:
+            return self.pages[username]
+        page = self.browser_for(username)
+        self.sign_in(page, username, PASSWORDS[username])
         page.wait_for_url(f"{self.stack.url}/")
         return page
+
+    def read_queue(self, reader: str, batch: str, call: Callable[[str], str], on_exam=None) -> list[str]:
+        """`reader` opens `batch` from their worklist and reads their queue to its end: on each exam, once
+        drawn, the statement `call` picks from the exam's header, submitted with the keyboard as a reader
+        does. `on_exam(page, headers)` looks first, given the headers so far. The headers read, in order."""
+        page = self.log_in(reader)
+        page.locator("#worklist tr", has_text=batch).locator("a.continue").click()
+        headers: list[str] = []
+        while "/read/" in page.url:
+            ref = page.url.rstrip("/").rsplit("/", 1)[1]
+            page.wait_for_selector(f"#ecg[data-drawn='{ref}']")
+            page.wait_for_function("() => document.getElementById('exam-context').textContent !== ''")
+            headers.append(page.inner_text("#exam-context"))
+            if on_exam:
+                on_exam(page, headers)
+            page.keyboard.press("/")
+            page.keyboard.type(call(headers[-1]))
+            page.keyboard.press("Enter")
+            page.keyboard.press("Escape")
+            before = page.url
+            with page.expect_response(lambda response: "/submit/" in response.url) as submitted:
+                page.click("#submit")
+            assert submitted.value.status == 200, submitted.value.text()
+            page.wait_for_function("before => location.href !== before", arg=before)
+            page.wait_for_load_state()
+            assert len(headers) < 50, "the queue does not end"
+        return headers
 
     def design_batch(self, name: str, dataset: str, readers, mode: str = "hidden"):
         """diego designs a batch of `dataset` for `readers` (k = 2) on the designer page, previews it and

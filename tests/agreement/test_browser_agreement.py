@@ -11,17 +11,10 @@ from annotations.models import Assignment
 from annotations.services.agreement.compute import batch_agreement_compute
 from annotations.services.reading import LabelInput, annotation_submit
 from tests.browser import screenshot_path, strips_js
-from tests.factories import PASSWORD, UserFactory, batch_for, make_exam
+from tests.factories import UserFactory, batch_for, make_exam
+from tests.reading.test_browser_reader import log_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-def log_in(page, live_server, username: str) -> None:
-    page.goto(f"{live_server.url}/accounts/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_selector("main h1")
 
 
 @pytest.fixture

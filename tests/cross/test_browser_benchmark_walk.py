@@ -41,26 +41,7 @@ def _call(context: str) -> str:
 
 
 def read_the_demo_batch(walk: Walk, reader: str) -> int:
-    page = walk.log_in(reader)
-    page.locator("#worklist tr", has_text=BATCH).locator("a.continue").click()
-    read = 0
-    while "/read/" in page.url:
-        ref = page.url.rstrip("/").rsplit("/", 1)[1]
-        page.wait_for_selector(f"#ecg[data-drawn='{ref}']")
-        page.wait_for_function("() => document.getElementById('exam-context').textContent !== ''")
-        page.keyboard.press("/")
-        page.keyboard.type(_call(page.inner_text("#exam-context")))
-        page.keyboard.press("Enter")
-        page.keyboard.press("Escape")
-        before = page.url
-        with page.expect_response(lambda response: "/submit/" in response.url) as submitted:
-            page.click("#submit")
-        assert submitted.value.status == 200, submitted.value.text()
-        page.wait_for_function("before => location.href !== before", arg=before)
-        page.wait_for_load_state()
-        read += 1
-        assert read < 50, "the queue does not end"
-    return read
+    return len(walk.read_queue(reader, BATCH, _call))
 
 
 def build_release(walk: Walk) -> str:
@@ -105,18 +86,8 @@ def open_submitter_account(walk: Walk) -> str:
 
 def submitter_logs_in(walk: Walk, handed_out: str):
     """The submitter's own browser: the handed-out password, replaced at once as the product requires."""
-    context = walk.browser.new_context(
-        viewport={"width": 1400, "height": 900}, locale="en-US", accept_downloads=True
-    )
-    walk.contexts.append(context)
-    page = context.new_page()
-    walk.pages[SUBMITTER] = page
-    page.set_default_timeout(30_000)
-    page.on("pageerror", lambda error: walk.errors.append(f"{SUBMITTER}: {error}"))
-    page.goto(f"{walk.stack.url}/accounts/login/")
-    page.fill("#id_username", SUBMITTER)
-    page.fill("#id_password", handed_out)
-    page.click("button[type=submit]")
+    page = walk.browser_for(SUBMITTER)
+    walk.sign_in(page, SUBMITTER, handed_out)
     page.wait_for_selector("#password-change")
     page.fill("#id_old_password", handed_out)
     page.fill("#id_new_password1", SUBMITTER_PASSWORD)

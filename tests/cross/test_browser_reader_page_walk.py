@@ -22,28 +22,14 @@ HEADER = re.compile(
 
 def test_a_reader_reads_the_demo_queue_to_its_end(browser, stack, tmp_path):
     walk = Walk(browser, stack, tmp_path)
-    headers: list[str] = []
     try:
-        page = walk.log_in("ana")
-        page.locator("#worklist tr", has_text=BATCH).locator("a.continue").click()
-        while "/read/" in page.url:
-            ref = page.url.rstrip("/").rsplit("/", 1)[1]
-            page.wait_for_selector(f"#ecg[data-drawn='{ref}']")
-            page.wait_for_function("() => document.getElementById('exam-context').textContent !== ''")
-            headers.append(page.inner_text("#exam-context"))
+
+        def first_shown(page, headers: list[str]) -> None:
             if len(headers) == 1:
                 walk.shot(page, "reader-header")
-            page.keyboard.press("/")
-            page.keyboard.type("sinus rhythm")
-            page.keyboard.press("Enter")
-            page.keyboard.press("Escape")
-            before = page.url
-            with page.expect_response(lambda response: "/submit/" in response.url) as submitted:
-                page.click("#submit")
-            assert submitted.value.status == 200, submitted.value.text()
-            page.wait_for_function("before => location.href !== before", arg=before)
-            page.wait_for_load_state()
-            assert len(headers) < 50, "the queue does not end"
+
+        headers = walk.read_queue("ana", BATCH, lambda header: "sinus rhythm", on_exam=first_shown)
+        page = walk.log_in("ana")
         walk.shot(page, "batch-finished")
         assert page.inner_text("ul.messages") == (
             f"Batch “{BATCH}” finished: nothing left to read in your queue. Thank you!"
