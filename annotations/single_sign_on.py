@@ -13,6 +13,8 @@ A half-configured provider is an error of the system check below, which `migrate
 
 from __future__ import annotations
 
+import base64
+import json
 import logging
 import threading
 import time
@@ -120,17 +122,22 @@ class OpenIdBackend(OIDCAuthenticationBackend):
 
     get_settings = staticmethod(oidc_setting)
 
+    def configure(self) -> OpenIdBackend:
+        """The provider's endpoints and this client's credentials, read now (raises ProviderUnavailable)."""
+        self.OIDC_OP_TOKEN_ENDPOINT = oidc_setting("OIDC_OP_TOKEN_ENDPOINT")
+        self.OIDC_OP_USER_ENDPOINT = oidc_setting("OIDC_OP_USER_ENDPOINT")
+        self.OIDC_OP_JWKS_ENDPOINT = oidc_setting("OIDC_OP_JWKS_ENDPOINT")
+        self.OIDC_RP_CLIENT_ID = settings.OIDC_CLIENT_ID
+        self.OIDC_RP_CLIENT_SECRET = settings.OIDC_CLIENT_SECRET
+        self.OIDC_RP_SIGN_ALGO = settings.OIDC_SIGN_ALGORITHM
+        self.OIDC_RP_IDP_SIGN_KEY = None
+        return self
+
     def authenticate(self, request, **kwargs):
         if request is None or "nonce" not in kwargs or not enabled():
             return None
         try:
-            self.OIDC_OP_TOKEN_ENDPOINT = oidc_setting("OIDC_OP_TOKEN_ENDPOINT")
-            self.OIDC_OP_USER_ENDPOINT = oidc_setting("OIDC_OP_USER_ENDPOINT")
-            self.OIDC_OP_JWKS_ENDPOINT = oidc_setting("OIDC_OP_JWKS_ENDPOINT")
-            self.OIDC_RP_CLIENT_ID = settings.OIDC_CLIENT_ID
-            self.OIDC_RP_CLIENT_SECRET = settings.OIDC_CLIENT_SECRET
-            self.OIDC_RP_SIGN_ALGO = settings.OIDC_SIGN_ALGORITHM
-            self.OIDC_RP_IDP_SIGN_KEY = None
+            self.configure()
             return super().authenticate(request, **kwargs)
         except (ProviderUnavailable, requests.RequestException, SuspiciousOperation, KeyError) as error:
             logger.warning("single sign-on failed: %s", error)
@@ -154,13 +161,64 @@ class OpenIdBackend(OIDCAuthenticationBackend):
         # Entra ID puts groups in the ID token only; the userinfo answer has the rest.
         claims = {**payload, **userinfo}
         try:
-            return identity_sign_in(issuer=issuer(), claims=claims, ip=client_ip(self.request))
+            user = identity_sign_in(issuer=issuer(), claims=claims, ip=client_ip(self.request))
+            # For the callback view, which records the session it signs in (back-channel logout).
+            self.request.sso_session = (issuer(), str(payload.get("sub")), str(payload.get("sid") or ""))
+            return user
         except SignInRefused as refusal:
             self.request.sso_refusal = str(refusal)
             return None
 
     def get_user(self, user_id):
         return None  # sessions are signed in with RolesBackend (annotations.views.auth)
+
+
+BACKCHANNEL_LOGOUT_EVENT = "http://schemas.openid.net/event/backchannel-logout"
+LOGOUT_TOKEN_MAX_AGE_S = 600
+
+
+class LogoutTokenRefused(Exception):
+    """Not a logout token of this provider for this client; the message says which check failed."""
+
+
+def _unverified_claims(token: str) -> dict:
+    """The JWT's claims as written, before anything vouches for them: for a clearer refusal only."""
+    parts = token.split(".") if token else []
+    if len(parts) != 3:
+        raise LogoutTokenRefused("no logout token (a signed JWT) in logout_token")
+    try:
+        claims = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
+    except (ValueError, UnicodeError):
+        raise LogoutTokenRefused("the logout token cannot be read") from None
+    if not isinstance(claims, dict):
+        raise LogoutTokenRefused("the logout token cannot be read")
+    return claims
+
+
+def logout_token_claims(token: str) -> dict:
+    """The claims of a back-channel logout token, checked as OpenID Connect Back-Channel Logout 1.0
+    (section 2.6) asks: the provider's signature, issuer and this client as audience (as an ID token's),
+    then the logout event, a subject or session id, an issue time that is recent, and no nonce (which
+    is what keeps an ID token from passing for one). Raises LogoutTokenRefused."""
+    if "nonce" in _unverified_claims(token):
+        # Said before the signature is checked: mozilla-django-oidc would refuse it for its nonce, in
+        # words that blame the signature.
+        raise LogoutTokenRefused("not a logout token: it carries a nonce (an ID token?)")
+    try:
+        claims = OpenIdBackend().configure().verify_token(token)
+    except ProviderUnavailable as error:
+        raise LogoutTokenRefused(f"the provider's keys cannot be read: {error}") from None
+    except Exception as error:  # josepy, mozilla-django-oidc and requests each raise their own
+        raise LogoutTokenRefused(f"not signed by the provider for this client: {error}") from None
+    events = claims.get("events")
+    if not isinstance(events, dict) or BACKCHANNEL_LOGOUT_EVENT not in events:
+        raise LogoutTokenRefused("not a logout token: no back-channel logout event")
+    if not claims.get("sub") and not claims.get("sid"):
+        raise LogoutTokenRefused("the logout token names neither a subject nor a session")
+    issued = claims.get("iat")
+    if not isinstance(issued, int | float) or abs(time.time() - issued) > LOGOUT_TOKEN_MAX_AGE_S:
+        raise LogoutTokenRefused("the logout token is not recent")
+    return claims
 
 
 def _issuer_problem(value: str) -> str | None:

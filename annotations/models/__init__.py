@@ -10,7 +10,7 @@ from annotations.models.agreement import AgreementResult, Consensus, DisputedLab
 from annotations.models.audit import AuditEvent
 from annotations.models.batches import Assignment, BatchExam, ReviewBatch
 from annotations.models.benchmarks import Benchmark, BenchmarkExam, BenchmarkSubmission
-from annotations.models.credentials import ApiToken, RecoveryCode, SsoIdentity, TokenScope
+from annotations.models.credentials import ApiToken, RecoveryCode, SsoIdentity, SsoSession, TokenScope
 from annotations.models.exams import (
     QUALITY_FLAG_CHOICES,
     Dataset,
@@ -62,6 +62,7 @@ __all__ = [
     "Release",
     "ReviewBatch",
     "SsoIdentity",
+    "SsoSession",
     "Suggestion",
     "SuggestionExposure",
     "SuggestionRelevance",

@@ -102,3 +102,21 @@ class SsoIdentity(models.Model):
 
     def __str__(self) -> str:
         return f"{self.subject} at {self.issuer}"
+
+
+class SsoSession(models.Model):
+    """A session of this app signed in through the provider, by the provider's session id (`sid` in the
+    ID token) when it gives one: what a back-channel logout from the provider names, so that the
+    sessions it opened here end with it."""
+
+    identity = models.ForeignKey(SsoIdentity, on_delete=models.CASCADE, related_name="sessions")
+    session_key = models.CharField(max_length=40, unique=True)
+    sid = models.CharField(max_length=255, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["identity", "sid"], name="sso_session_by_sid")]
+
+    def __str__(self) -> str:
+        return f"session of {self.identity} ({self.sid or 'no sid'})"

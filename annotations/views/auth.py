@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 
 from django import forms
@@ -9,19 +10,23 @@ from django.conf import settings
 from django.contrib.auth import login as auth_login
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_not_required
-from django.http import Http404, HttpResponseRedirect
+from django.http import Http404, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
+from django.utils.cache import add_never_cache_headers
 from django.utils.decorators import method_decorator
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
 from mozilla_django_oidc.views import OIDCAuthenticationCallbackView, OIDCAuthenticationRequestView
 
 from annotations import single_sign_on
 from annotations.selectors.credentials import active_user
 from annotations.selectors.users import password_must_change
 from annotations.services.auth import login_fail, login_lock_check, login_succeed
+from annotations.services.credentials.single_sign_on import sso_session_record, sso_sessions_end
 from annotations.services.credentials.two_factor import (
     two_factor_check,
     two_factor_enrolled,
@@ -30,6 +35,7 @@ from annotations.services.credentials.two_factor import (
 from annotations.views.access import _client_ip, signed_in
 from ecgreview.middleware import TwoFactorEnrolmentRequiredMiddleware, has_nul
 
+logger = logging.getLogger(__name__)
 SESSION_PENDING = "two_factor_pending"
 SESSION_MUST_ENROL = TwoFactorEnrolmentRequiredMiddleware.SESSION_KEY
 # The password step holds for this long: the code must follow it, not come back a day later.
@@ -198,7 +204,39 @@ class SsoCallbackView(OIDCAuthenticationCallbackView):
     def login_success(self):
         # Signed in with the backend every request reads the user with (roles in the same query).
         auth_login(self.request, self.user, backend="annotations.backends.RolesBackend")
+        opened = getattr(self.request, "sso_session", None)
+        if opened is not None:
+            issuer, subject, sid = opened
+            sso_session_record(
+                issuer=issuer, subject=subject, sid=sid, session_key=self.request.session.session_key or ""
+            )
         return HttpResponseRedirect(self.success_url)
+
+
+@csrf_exempt  # the provider posts it server to server: there is no browser, no cookie, no form
+@login_not_required
+@require_POST
+def sso_backchannel_logout(request):
+    """OpenID Connect back-channel logout: the provider says a session of its own has ended, and the
+    sessions of this app it opened end too. 400 for a token that is not the provider's logout token."""
+    if not single_sign_on.enabled():
+        raise Http404
+    try:
+        claims = single_sign_on.logout_token_claims(request.POST.get("logout_token", ""))
+    except single_sign_on.LogoutTokenRefused as refusal:
+        logger.warning("back-channel logout refused: %s", refusal)
+        response: HttpResponse = JsonResponse(
+            {"error": "invalid_request", "error_description": str(refusal)}, status=400
+        )
+    else:
+        sso_sessions_end(
+            issuer=single_sign_on.issuer(),
+            subject=str(claims.get("sub") or ""),
+            sid=str(claims.get("sid") or ""),
+        )
+        response = HttpResponse(status=200)
+    add_never_cache_headers(response)
+    return response
 
 
 class LogoutView(auth_views.LogoutView):
@@ -227,4 +265,5 @@ urlpatterns = [
     path("accounts/logout/", signed_in(LogoutView.as_view()), name="logout"),
     path("accounts/sso/login/", SsoSignInView.as_view(), name="sso-login"),
     path("accounts/sso/callback/", SsoCallbackView.as_view(), name="sso-callback"),
+    path("accounts/sso/backchannel-logout/", sso_backchannel_logout, name="sso-backchannel-logout"),
 ]

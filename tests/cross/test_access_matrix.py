@@ -165,6 +165,7 @@ def test_the_login_forms_are_the_only_public_routes():
         "/accounts/login/two-factor/",
         "/accounts/sso/login/",
         "/accounts/sso/callback/",
+        "/accounts/sso/backchannel-logout/",
         "/admin/login/",
     }
 

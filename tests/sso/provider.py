@@ -72,10 +72,11 @@ class OpenIdProvider:
     def log_tail(self) -> str:
         return self.log.read_text(errors="replace")[-3000:]
 
-    def sign_in(self, authorize_url: str, login: str) -> str:
+    def sign_in(self, authorize_url: str, login: str, browser: requests.Session | None = None) -> str:
         """Through the provider's own login page over HTTP, as a browser without scripts would: the URL
-        the provider finally sends the browser back to (the app's callback, with a code or an error)."""
-        browser = requests.Session()
+        the provider finally sends the browser back to (the app's callback, with a code or an error).
+        `browser` keeps the provider's session cookie, for a test that ends that session later."""
+        browser = browser if browser is not None else requests.Session()
         url, form = authorize_url, None
         for _ in range(20):
             if form is not None:
@@ -102,7 +103,7 @@ def _npm_ci() -> None:
 
 
 @contextmanager
-def running_provider(folder: Path) -> Iterator[OpenIdProvider]:
+def running_provider(folder: Path, backchannel_logout_uri: str = "") -> Iterator[OpenIdProvider]:
     _npm_ci()
     port = free_port()
     accounts, log = folder / "accounts.json", folder / "oidc-provider.log"
@@ -113,6 +114,7 @@ def running_provider(folder: Path) -> Iterator[OpenIdProvider]:
         "ACCOUNTS_FILE": str(accounts),
         "CLIENT_ID": CLIENT_ID,
         "CLIENT_SECRET": CLIENT_SECRET,
+        "BACKCHANNEL_LOGOUT_URI": backchannel_logout_uri,
     }
     with log.open("wb") as output:
         node = subprocess.Popen(

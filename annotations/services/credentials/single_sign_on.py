@@ -12,11 +12,12 @@ from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.contrib.sessions.models import Session
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from annotations.models import SsoIdentity
+from annotations.models import SsoIdentity, SsoSession
 from annotations.roles import Role, mapped_roles
 from annotations.services.audit import audit_record
 from annotations.services.auth import login_succeed
@@ -193,3 +194,46 @@ def _roles_set(user: User, roles: set[Role], ip: str | None) -> None:
         after={"roles": after, "withheld": withheld} if withheld else {"roles": after},
         ip_address=ip,
     )
+
+
+def sso_session_record(*, issuer: str, subject: str, sid: str, session_key: str) -> None:
+    """Remember which provider session opened this app's session, for the provider's back-channel
+    logout. Bookkeeping of a sign-in already audited (auth.login), so no audit row of its own. Rows of
+    the person's sessions that have ended meanwhile are dropped here, which keeps the table to the
+    sessions alive."""
+    with transaction.atomic():
+        identity = SsoIdentity.objects.get(issuer=issuer, subject=subject)
+        SsoSession.objects.filter(identity=identity).exclude(
+            session_key__in=Session.objects.values("session_key")
+        ).delete()
+        SsoSession.objects.update_or_create(
+            session_key=session_key, defaults={"identity": identity, "sid": sid[:255]}
+        )
+
+
+def sso_sessions_end(*, issuer: str, subject: str, sid: str) -> int:
+    """The provider's back-channel logout: end this app's sessions opened through the provider session
+    `sid`, or every session of `subject` when the provider names no session (the token names at least
+    one of the two). Audited per account. Returns how many sessions ended."""
+    with transaction.atomic():
+        opened = SsoSession.objects.filter(identity__issuer=issuer).select_related("identity__user")
+        if subject:
+            opened = opened.filter(identity__subject=subject)
+        if sid:
+            opened = opened.filter(sid=sid)
+        by_identity: dict[SsoIdentity, list[str]] = {}
+        for row in opened:
+            by_identity.setdefault(row.identity, []).append(row.session_key)
+        total = 0
+        for identity, keys in by_identity.items():
+            ended, _by_model = Session.objects.filter(session_key__in=keys).delete()
+            total += ended
+            audit_record(
+                actor=None,
+                actor_username=settings.OIDC_PROVIDER_NAME[:150],
+                action="sso.backchannel_logout",
+                target=identity.user,
+                after={"issuer": issuer, "subject": identity.subject, "sid": sid, "sessions_ended": ended},
+            )
+        opened.delete()
+        return total

@@ -4,7 +4,8 @@
 // a person's groups at the provider by rewriting that file. The file's `amr` and `acr` stand for how the
 // person proved who they are (password only, or with a second factor) and reach the ID token.
 //
-// Environment: PORT, ACCOUNTS_FILE, CLIENT_ID, CLIENT_SECRET. The client may return to any loopback
+// Environment: PORT, ACCOUNTS_FILE, CLIENT_ID, CLIENT_SECRET, and BACKCHANNEL_LOGOUT_URI (optional: where
+// the app takes back-channel logouts, told when a session ends here). The client may return to any loopback
 // address or the Django test client's "testserver" host on the app's callback path: the app under test
 // runs on a port chosen after this provider has started.
 import { readFileSync } from 'node:fs';
@@ -29,6 +30,9 @@ const configuration = {
       redirect_uris: [`http://127.0.0.1${callbackPath}`],
       post_logout_redirect_uris: [`http://127.0.0.1${afterLogoutPath}`],
       grant_types: ['authorization_code'],
+      ...(process.env.BACKCHANNEL_LOGOUT_URI
+        ? { backchannel_logout_uri: process.env.BACKCHANNEL_LOGOUT_URI, backchannel_logout_session_required: true }
+        : {}),
       response_types: ['code'],
     },
   ],
@@ -48,9 +52,16 @@ const configuration = {
       },
     };
   },
+  // The provider refuses to call loopback addresses (its guard against SSRF); the app under test is on
+  // loopback, so its back-channel logouts go out without that guard here, in tests only.
+  fetch: (url, options) => fetch(url, { ...options, dispatcher: undefined }),
   acrValues: ['urn:ecg-review:test:password', 'urn:ecg-review:test:two-factor'],
   cookies: { keys: ['ecg-review-tests-only'] },
-  features: { devInteractions: { enabled: true }, rpInitiatedLogout: { enabled: true } },
+  features: {
+    devInteractions: { enabled: true },
+    rpInitiatedLogout: { enabled: true },
+    backchannelLogout: { enabled: true },
+  },
   // The consent step is granted for what the client asks: the tests are about the app, not consent.
   async loadExistingGrant(ctx) {
     const grant = new ctx.oidc.provider.Grant({ clientId: ctx.oidc.client.clientId, accountId: ctx.oidc.session.accountId });
@@ -85,6 +96,14 @@ function appAddress(value, path) {
 
 provider.Client.prototype.redirectUriAllowed = (value) => appAddress(value, callbackPath);
 provider.Client.prototype.postLogoutRedirectUriAllowed = (value) => appAddress(value, afterLogoutPath);
+
+// Printed to the log the tests show when something fails.
+provider.on('backchannel.success', (ctx, client, accountId, sid) => {
+  console.log(`back-channel logout sent to ${client.clientId} for ${accountId} (${sid})`);
+});
+provider.on('backchannel.error', (ctx, error, client, accountId) => {
+  console.log(`back-channel logout to ${client.clientId} for ${accountId} failed: ${error} ${error.cause ?? ""}`);
+});
 
 provider.listen(port, '127.0.0.1', () => {
   console.log(`oidc-provider listening on ${issuer}`);
