@@ -81,21 +81,21 @@ def test_signing_out_at_the_provider_ends_the_sessions_it_opened_here_and_no_oth
     assert event.target_id == str(rita_account.pk) and event.after["sessions_ended"] == 1
 
 
-@pytest.mark.parametrize(
-    "token",
-    [
-        "",
-        "not-a-jwt",
-        # A well-formed JWT signed with no key at all (alg none): never the provider's.
-        "eyJhbGciOiJub25lIn0.eyJpc3MiOiJ4Iiwic3ViIjoicml0YSJ9.",
-    ],
-)
-def test_a_logout_token_that_is_not_the_providers_changes_nothing(live_server, provider, token):
+NOT_THE_PROVIDERS = [
+    "",
+    "not-a-jwt",
+    # A well-formed JWT signed with no key at all (alg none): never the provider's.
+    "eyJhbGciOiJub25lIn0.eyJpc3MiOiJ4Iiwic3ViIjoicml0YSJ9.",
+]
+
+
+def test_a_logout_token_that_is_not_the_providers_changes_nothing(live_server, provider):
     provider.set_account("rita", groups=["ecg-readers"])
     rita = signed_in(live_server, provider, "rita", requests.Session())
-    answer = requests.post(f"{live_server.url}{BACKCHANNEL}", data={"logout_token": token}, timeout=10)
-    assert answer.status_code == 400 and answer.json()["error"] == "invalid_request"
-    assert "no-store" in answer.headers["Cache-Control"]
+    for token in NOT_THE_PROVIDERS:
+        answer = requests.post(f"{live_server.url}{BACKCHANNEL}", data={"logout_token": token}, timeout=10)
+        assert answer.status_code == 400 and answer.json()["error"] == "invalid_request", token
+        assert "no-store" in answer.headers["Cache-Control"]
     assert me(live_server, rita) == 200 and SsoSession.objects.count() == 1
 
 
