@@ -85,6 +85,17 @@ def people_list(user: User) -> list[dict[str, Any]]:
     ]
 
 
+def reader_has_open_reads(user: User) -> bool:
+    """Whether the account still has reads to do in a running batch: the coordinator role, which shows
+    everyone's labels, is withheld from it until they are done."""
+    open_reads: bool = Assignment.objects.filter(
+        reader=user,
+        status__in=[Assignment.Status.PENDING, Assignment.Status.IN_PROGRESS],
+        batch__status=ReviewBatch.Status.ACTIVE,
+    ).exists()
+    return open_reads
+
+
 def username_taken(username: str, *, exclude_pk: int | None = None) -> bool:
     """Another account holds this name in some case: the login matches names case-folded."""
     accounts = get_user_model().objects.filter(username__iexact=username)

@@ -38,8 +38,8 @@ from annotations.lib.providers.base import (
     Patient,
     Provider,
     ProviderConfigError,
-    _import_class,
     build_providers,
+    provider_class,
 )
 from annotations.lib.providers.relevance import band_encode
 from annotations.models import (
@@ -86,7 +86,7 @@ def provider_entries(config: Iterable[Any]) -> list[Any]:
     entries = []
     for entry in config:
         if isinstance(entry, dict):
-            cls = _import_class(entry["class"])
+            cls = provider_class(entry["class"])
             options = dict(entry.get("options") or {})
             if "models_dir" in inspect.signature(cls.__init__).parameters:
                 options.setdefault("models_dir", str(settings.SUGGESTION_MODELS_DIR))
@@ -403,7 +403,7 @@ def occlusion_providers() -> dict[str, Provider]:
 def _occlusion_providers(config: str) -> dict[str, Provider]:
     def offers(entry: str | dict[str, Any]) -> bool:
         return callable(
-            getattr(_import_class(entry if isinstance(entry, str) else entry["class"]), "occlusion", None)
+            getattr(provider_class(entry if isinstance(entry, str) else entry["class"]), "occlusion", None)
         )
 
     return build_providers([e for e in provider_entries(settings.SUGGESTION_PROVIDERS) if offers(e)])

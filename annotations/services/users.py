@@ -12,9 +12,8 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from annotations.errors import Forbidden, Invalid
-from annotations.models import Assignment, ReviewBatch
 from annotations.roles import Role, has_role
-from annotations.selectors.users import username_taken
+from annotations.selectors.users import reader_has_open_reads, username_taken
 from annotations.services.audit import audit_record
 
 if TYPE_CHECKING:
@@ -68,7 +67,7 @@ def user_set_roles(*, user: User, roles: set[Role], actor: User) -> None:
         raise Forbidden(_("only coordinators change roles"))
     if actor.pk == user.pk:
         raise Forbidden(_("nobody changes their own roles"))
-    if Role.COORDINATOR in roles and not has_role(user, Role.COORDINATOR) and _reads_open(user):
+    if Role.COORDINATOR in roles and not has_role(user, Role.COORDINATOR) and reader_has_open_reads(user):
         # A coordinator sees every reader's labels: given while this account still reads, it unblinds it.
         raise Forbidden(
             _(
@@ -90,14 +89,6 @@ def user_set_roles(*, user: User, roles: set[Role], actor: User) -> None:
             before={"roles": before},
             after={"roles": sorted(r.value for r in roles)},
         )
-
-
-def _reads_open(user: User) -> bool:
-    return Assignment.objects.filter(
-        reader=user,
-        status__in=[Assignment.Status.PENDING, Assignment.Status.IN_PROGRESS],
-        batch__status=ReviewBatch.Status.ACTIVE,
-    ).exists()
 
 
 # --- Accounts managed by coordinators on the People page ------------------------------------------------

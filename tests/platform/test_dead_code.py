@@ -41,8 +41,10 @@ HOOKS = {
     "get_object",
     "get_security_definition",
     "get_summary",
-    # urllib's redirect handler, http.server's request log, django-redis's client factory
+    # urllib's redirect and connection handlers, http.server's request log, django-redis's client factory
     "redirect_request",
+    "http_open",
+    "https_open",
     "log_message",
     "get_client",
     # mozilla-django-oidc's backend and views

@@ -240,7 +240,7 @@ def unknown_codes(provider: Provider, taxonomy_codes: Iterable[str]) -> list[str
 
 
 # --- Registry --------------------------------------------------------------------------------------
-def _import_class(dotted: str) -> type[Provider]:
+def provider_class(dotted: str) -> type[Provider]:
     module_name, _, attribute = dotted.rpartition(".")
     if not module_name:
         raise ProviderConfigError(f"{dotted!r} is not a dotted path to a provider class")
@@ -261,7 +261,7 @@ def build_provider(entry: str | Mapping[str, Any]) -> Provider:
         dotted, options = entry["class"], dict(entry.get("options") or {})
     else:
         raise ProviderConfigError(f"provider entry {entry!r} must be a dotted path or {{'class', 'options'}}")
-    cls = _import_class(dotted)
+    cls = provider_class(dotted)
     try:
         provider = cls(**options)
     except TypeError as error:  # unknown or missing keyword: a configuration mistake, say which

@@ -19,9 +19,10 @@ from django.utils.translation import gettext as _
 
 from annotations.models import SsoIdentity, SsoSession
 from annotations.roles import Role, mapped_roles
+from annotations.selectors.users import reader_has_open_reads
 from annotations.services.audit import audit_record
 from annotations.services.auth import login_succeed
-from annotations.services.users import _reads_open, role_groups_ensure
+from annotations.services.users import role_groups_ensure
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
@@ -174,7 +175,7 @@ def _roles_set(user: User, roles: set[Role], ip: str | None) -> None:
     before = sorted(user.groups.filter(name__in=ROLE_NAMES).values_list("name", flat=True))
     granted = set(roles)
     withheld = []
-    if Role.COORDINATOR in granted and Role.COORDINATOR.value not in before and _reads_open(user):
+    if Role.COORDINATOR in granted and Role.COORDINATOR.value not in before and reader_has_open_reads(user):
         granted.discard(Role.COORDINATOR)
         withheld = [Role.COORDINATOR.value]
     after = sorted(role.value for role in granted)
