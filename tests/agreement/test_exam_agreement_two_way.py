@@ -90,10 +90,13 @@ def _exact_jaccard(reads: np.ndarray, with_findings: bool) -> tuple[float, float
 
 
 def reference_interval(reads: np.ndarray, which: int, with_findings: bool, confidence: float = 0.95):
-    """The two-way t interval written out: on Fisher's z of the statistic mapped onto (-1, 1), the
-    delete-one jackknife variance over exams plus the one over readers less the interaction of the values
-    with one reader and one exam left out (double-centred, as in a two-way analysis of variance), never
-    below either jackknife alone; Satterthwaite's degrees of freedom over the three (scipy's t)."""
+    """The two-way t interval written out, on Fisher's z of the statistic mapped onto (-1, 1): the
+    delete-one jackknife variance over readers plus the exam variance common to the readers (the one over
+    exams less the interaction of the values with one reader and one exam left out, double-centred as in
+    a two-way analysis of variance; taken at 0 where negative, and where it is not, never below the exam
+    jackknife: the readers' component taken at 0). Degrees of freedom: Satterthwaite's over
+    the reader term (r - 1) and the common term, whose variance is that of its per-exam terms times the
+    number of exams (scipy's t). Readers that tie fall back on the exam jackknife."""
 
     def z(value):
         return np.arctanh(np.clip(2 * value - 1, -1 + 1e-9, 1 - 1e-9))
@@ -101,14 +104,14 @@ def reference_interval(reads: np.ndarray, which: int, with_findings: bool, confi
     def figure(sub):
         return z(_exact_jaccard(sub, with_findings)[which])
 
-    def jack_var(values):
+    def jack_terms(values):
         values = np.asarray(values)
-        return (len(values) - 1) / len(values) * ((values - values.mean()) ** 2).sum()
+        return (len(values) - 1) / len(values) * (values - values.mean()) ** 2
 
     n_readers, n_exams = reads.shape[:2]
     point = _exact_jaccard(reads, with_findings)[which]
-    v_e = jack_var([figure(np.delete(reads, e, axis=1)) for e in range(n_exams)])
-    v_r = jack_var([figure(np.delete(reads, j, axis=0)) for j in range(n_readers)])
+    exam_terms = jack_terms([figure(np.delete(reads, e, axis=1)) for e in range(n_exams)])
+    v_r = jack_terms([figure(np.delete(reads, j, axis=0)) for j in range(n_readers)]).sum()
     both = np.array(
         [
             [figure(np.delete(np.delete(reads, j, axis=0), e, axis=1)) for e in range(n_exams)]
@@ -116,11 +119,16 @@ def reference_interval(reads: np.ndarray, which: int, with_findings: bool, confi
         ]
     )
     residual = both - both.mean(axis=1, keepdims=True) - both.mean(axis=0, keepdims=True) + both.mean()
-    v_re = (n_readers - 1) / n_readers * (n_exams - 1) / n_exams * (residual**2).sum()
-    total = max(v_e + v_r - v_re, v_e, v_r)
-    df = total**2 / (
-        v_e**2 / (n_exams - 1) + v_r**2 / (n_readers - 1) + v_re**2 / ((n_readers - 1) * (n_exams - 1))
-    )
+    both_terms = (n_readers - 1) / n_readers * (n_exams - 1) / n_exams * (residual**2).sum(axis=0)
+    differences = exam_terms - both_terms
+    common = max(differences.sum(), 0.0)
+    common_variance = n_exams / (n_exams - 1) * ((differences - differences.mean()) ** 2).sum()
+    total = v_r + common
+    if differences.sum() >= 0:  # the readers' component (v_r less the interaction) taken at 0 at least
+        total = max(total, exam_terms.sum())
+    df = total**2 / (v_r**2 / (n_readers - 1) + (common_variance / 2 if common > 0 else 0.0))
+    if total == 0:
+        total, df = exam_terms.sum(), n_exams - 1
     half = stats.t.ppf(1 - (1 - confidence) / 2, df) * np.sqrt(total)
     return point, ((np.tanh(z(point) - half) + 1) / 2, (np.tanh(z(point) + half) + 1) / 2)
 
@@ -186,12 +194,13 @@ def coverage(n_readers: int, n_exams: int, replications: int) -> dict[str, float
 @pytest.mark.parametrize("n_readers", [3, 5])
 def test_the_two_way_intervals_cover_the_population_figures_of_random_readers(n_readers):
     covered = coverage(n_readers, 300, 200)
-    # Measured (these 200 replications): 3 readers .935 exact match, .95 Jaccard, .92 and .97 on exams with
-    # a finding; 5 readers .925, .955, .94, .975. A true .95 lands in [.92, .98] with probability .97 in 200.
+    # Measured (these 200 replications): 3 readers .93 exact match, .96 Jaccard, .92 and .96 on exams with
+    # a finding; 5 readers .925, .955, .945, .975. A true .95 lands in [.92, .98] with probability .97 in 200.
     assert all(0.90 <= share <= 0.985 for share in covered.values()), covered
 
 
 @pytest.mark.slow
 def test_three_readers_exact_match_holds_its_level():
-    # .91 while the exam x reader noise was counted in both jackknifes; .935 with it counted once.
+    # .91 while the exam x reader noise was counted in both jackknifes; .935 with it counted once; .93 with
+    # the reader jackknife plus the exams' common term (.924 over 2,500 studies: exact match runs low).
     assert coverage(3, 300, 200)["exact"] >= 0.93

@@ -21,17 +21,18 @@ Which interval, and why (checked by simulations with a known truth, tests/agreem
   against its bound: the percentile interval covered .87 at kappa .96, BCa corrects for that skew.
 * Readers random (:data:`METHOD_TWO_WAY`): a reader bootstrap from three to six readers cannot hold its
   level (3 readers give 10 distinct draws; it covered .83-.91 in simulation). Whole-exam agreement
-  (exact match, mean Jaccard) gets the same interval, on its range [0, 1]. The variance is a two-way
-  jackknife on Fisher's z scale (atanh, so that the interval stays inside the coefficient's range and
-  follows its skew near 1): the jackknife over the resampling unit (readers fixed: exams plus the
-  exam-by-reader noise) plus the one over readers (exams fixed: readers plus the same noise) less the
-  noise they both count, estimated from the statistic with a reader and a group of exams left out
-  together (the double-centred residuals of those values, as an interaction in a two-way analysis of
-  variance; for a mean over readers and exams the three estimate their components without bias). It is
-  never taken below either jackknife alone. A t interval with Satterthwaite's degrees of freedom over
-  the three, as in multi-reader studies (Obuchowski & Rockette 1995, Commun Stat Simul 24:285; Hillis
-  2007, Stat Med 26:596). The plain sum of the two jackknifes counted that noise twice: with three
-  readers of nearly equal skill it covered .985. Two-way resamples still give ``defined_fraction``.
+  (exact match, mean Jaccard) gets the same interval, on its range [0, 1]. A t interval on Fisher's z
+  scale (atanh, so that it stays inside the coefficient's range and follows its skew near 1), built as
+  Obuchowski & Rockette's (1995, Commun Stat Simul 24:285) single-test interval with Hillis's degrees of
+  freedom (Hillis 2007, Stat Med 26:596; 2008): the variance is the jackknife over readers (readers plus
+  the exam-by-reader noise each reader's values carry) plus the exam variance common to all readers,
+  the jackknife over the resampling unit less that noise (estimated from the statistic with a reader and
+  a group of exams left out together, the interaction of a two-way analysis of variance), taken at 0
+  where negative. The degrees of freedom are Satterthwaite's over those two positive terms: r - 1 for
+  the reader jackknife, and for the common term its variance from its per-group terms. Where the
+  interaction fits inside the exam jackknife the reader component is also taken at 0 (the total never
+  below the exam jackknife). The comment above :func:`_two_way_t` says why, and why not the former
+  rule. Two-way resamples still give ``defined_fraction``.
 * A class with fewer than :data:`MIN_POSITIVE_EXAMS` exams with a positive read gets no interval: its
   coefficients turn on which of its few positives are drawn and no resampling interval holds there
   (one positive exam gave kappa 1 [1, 1]).
@@ -500,17 +501,25 @@ def _from_z(values: FloatArray, bounds: tuple[float, float]) -> FloatArray:
 
 def _jackknife_variance(values: FloatArray) -> tuple[FloatArray, FloatArray]:
     """(variance, units): the jackknife variance (n-1)/n sum (v - mean)^2 over the defined values."""
+    shares, n = _jackknife_shares(values)
+    return np.where(n > 1, np.nansum(shares, axis=0), 0.0), n
+
+
+def _jackknife_shares(values: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """(shares, units): each left-out unit's term (n-1)/n (v - mean)^2 of the jackknife variance (NaN
+    where the value is undefined), and how many units defined it."""
     n = (~np.isnan(values)).sum(axis=0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        spread = np.nansum((values - np.nanmean(values, axis=0)) ** 2, axis=0)
-    return np.where(n > 1, (n - 1) / np.maximum(n, 1) * spread, 0.0), n
+        shares: FloatArray = (n - 1) / np.maximum(n, 1) * (values - np.nanmean(values, axis=0)) ** 2
+    return shares, n
 
 
-def _interaction_variance(crossed: FloatArray) -> FloatArray:
-    """The exam-by-reader noise both one-way jackknifes count: (r - 1) / r (g - 1) / g times the sum of
-    squares of the double-centred values with reader j and group g left out (``crossed``: readers x
-    groups x ...), as the interaction of a two-way analysis of variance."""
+def _interaction_shares(crossed: FloatArray) -> FloatArray:
+    """Each exam group's term of the exam-by-reader noise both one-way jackknifes count: (r - 1) / r
+    (g - 1) / g times the squares, summed over readers, of the double-centred values with reader j and
+    group g left out (``crossed``: readers x groups x ...), as the interaction of a two-way analysis of
+    variance. Groups x ...; their sum is that interaction."""
     n_readers, n_groups = crossed.shape[:2]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
@@ -520,12 +529,46 @@ def _interaction_variance(crossed: FloatArray) -> FloatArray:
             - np.nanmean(crossed, axis=0, keepdims=True)
             + np.nanmean(crossed, axis=(0, 1))
         )
-        squares = np.nansum(residual**2, axis=(0, 1))
+        squares = np.nansum(residual**2, axis=0)
     scale = (n_readers - 1) / max(n_readers, 1) * (n_groups - 1) / max(n_groups, 1)
-    variance: FloatArray = scale * squares
-    return variance
+    shares: FloatArray = scale * squares
+    return shares
 
 
+def _common_exam_variance(exam_z: FloatArray, crossed_z: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """(common, its variance): the exam variance common to all readers, the jackknife over exam groups
+    less the exam-by-reader interaction, and the variance of that difference from its per-group terms.
+
+    Both are sums over the same left-out groups, so they share most of their noise: the variance of the
+    difference is that of the groups' differences (times the number of groups), which counts their
+    covariance, where independent chi-squares for each would not."""
+    exam_shares, n = _jackknife_shares(exam_z)
+    both_shares = _interaction_shares(crossed_z)
+    difference = np.where(np.isnan(exam_shares), np.nan, exam_shares - both_shares)
+    common = np.nansum(exam_shares, axis=0) - np.nansum(both_shares, axis=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        spread = np.nansum((difference - np.nanmean(difference, axis=0)) ** 2, axis=0)
+    noise: FloatArray = np.where(n > 1, n / np.maximum(n - 1, 1) * spread, 0.0)
+    return np.where(n > 1, common, 0.0), noise
+
+
+# Why this variance and these degrees of freedom (simulations in tests/agreement; Hillis 2007, 2008).
+# Expectations on the z scale: V_R = reader variance + the exam noise in the values with a reader left
+# out; V_RE = that noise; V_E = the exam variance common to the readers + the noise as the full statistic
+# carries it. For a mean over readers the two noises are equal and V_E + V_R - V_RE is unbiased. Kappa is
+# a mean over reader pairs (a U-statistic of degree 2 in readers): the reader jackknife, and with it the
+# interaction, counts the exam-by-pair part of the noise 2(r - 1)/(r - 2) times (four times with three
+# readers) while V_E counts it once, so near perfect agreement V_RE exceeds V_E (94% of three-expert
+# studies). The former rule, V_E + V_R - V_RE floored at V_E and at V_R with Satterthwaite's degrees of
+# freedom over the three as independent chi-squares, one subtracted, then leaned on that inflated V_R
+# and gave it about 2 degrees of freedom even where the reader variance was nil: three experts covered
+# .985. Obuchowski and Rockette's form keeps every term positive: V_R, whose r - 1 degrees of freedom
+# carry the reader sampling, plus the common term V_E - V_RE (0 where negative, which is then
+# conservative by the pair-noise excess V_R carries), whose variance comes from its per-group terms
+# (both sums run over the same left-out groups, so their covariance counts). With that variance small
+# this is Hillis's ddf_H, shown by Hillis to hold the level where DBM's Satterthwaite over three mean
+# squares was conservative, as it was here.
 def _two_way_t(
     point: FloatArray,
     exam_jack: FloatArray,
@@ -535,20 +578,30 @@ def _two_way_t(
     bounds: tuple[float, float],
 ) -> tuple[FloatArray, FloatArray]:
     """(lower, upper): Fisher-z t interval from the jackknife over exam groups (groups x ...), over
-    readers (readers x ...) and over both (readers x groups x ...); see the module docstring."""
-    exam_var, n_exam = _jackknife_variance(_to_z(exam_jack, bounds))
+    readers (readers x ...) and over both (readers x groups x ...); see the comment above and the
+    module docstring."""
+    exam_z = _to_z(exam_jack, bounds)
+    exam_var, n_exam = _jackknife_variance(exam_z)
     reader_var, n_reader = _jackknife_variance(_to_z(reader_jack, bounds))
-    both_var = _interaction_variance(_to_z(crossed_jack, bounds))
-    total = np.maximum(exam_var + reader_var - both_var, np.maximum(exam_var, reader_var))
+    common, common_noise = _common_exam_variance(exam_z, _to_z(crossed_jack, bounds))
+    total = reader_var + np.maximum(common, 0.0)
+    # Where the interaction fits inside the exam jackknife (common >= 0) the three terms are the components
+    # of a two-way analysis of variance; the readers' one (V_R - V_RE) is then taken at 0 like any variance
+    # component, which keeps the total at V_E at least (readers add variance, never remove it).
+    total = np.where(common >= 0, np.maximum(total, exam_var), total)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         df = total**2 / (
-            exam_var**2 / np.maximum(n_exam - 1, 1)
-            + reader_var**2 / np.maximum(n_reader - 1, 1)
-            + both_var**2 / np.maximum((n_reader - 1) * (n_exam - 1), 1)
+            reader_var**2 / np.maximum(n_reader - 1, 1) + np.where(common > 0, common_noise / 2.0, 0.0)
         )
+    # Readers that tie (every reader left out gives the same value, as discrete reads can) leave no
+    # reader term at all: the readers-fixed variance over exams stands in rather than a zero width.
+    tied = total <= 0
+    total = np.where(tied, exam_var, total)
+    df = np.where(tied, np.maximum(n_exam - 1, 1), df)
     stdtrit = _special()[2]
-    t = np.where(total > 0, stdtrit(np.where(total > 0, df, 1.0), 1.0 - (1.0 - confidence) / 2.0), 0.0)
+    usable = (total > 0) & (df > 0)
+    t = np.where(usable, stdtrit(np.where(usable, df, 1.0), 1.0 - (1.0 - confidence) / 2.0), 0.0)
     centre, half = _to_z(point, bounds), t * np.sqrt(total)
     return _from_z(centre - half, bounds), _from_z(centre + half, bounds)
 
