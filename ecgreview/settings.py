@@ -544,6 +544,8 @@ SPECTACULAR_SETTINGS = {
         "SexEnum": "annotations.models.exams.Exam.Sex",
         # A subscription's events and a delivery's event: one enum for a generated client, not two.
         "WebhookEventEnum": "annotations.models.webhooks.WebhookEvent",
+        # A benchmark's status in its list and on its own page (BenchmarkDetail): one enum, not two.
+        "BenchmarkStatusEnum": "annotations.models.benchmarks.Benchmark.Status",
     },
 }
 

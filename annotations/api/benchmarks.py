@@ -85,7 +85,7 @@ class BenchmarkSerializer(serializers.Serializer):
     classes = serializers.ListField(child=serializers.CharField(), help_text="The score columns, in order.")
     exam_count = serializers.IntegerField()
     private_count = serializers.IntegerField()
-    status = serializers.ChoiceField(choices=Benchmark.Status.values)
+    status = serializers.ChoiceField(choices=Benchmark.Status.choices)
     error = serializers.CharField(help_text="Why a failed benchmark could not be prepared; empty otherwise.")
     created_at = serializers.DateTimeField()
     closed_at = serializers.DateTimeField(allow_null=True)
