@@ -95,7 +95,7 @@ def serve(checkout: Path, stack: ExitStack) -> str:
     raise RuntimeError(f"{checkout}: the app did not start")
 
 
-# The drawing's own duration, as the page times it (pages/reading.js sets it with data-drawn-at).
+# The drawing's own duration, as the page times it (pages/reading/sheet.js sets it with data-drawn-at).
 DRAWING_MS = "Number(document.getElementById('ecg').dataset.drawnMs)"
 
 
