@@ -105,11 +105,24 @@ def _serializer_method_fields() -> set[str]:
     return names
 
 
+def _serializer_fields() -> set[str]:
+    """The names serializer fields read from the object they are given (the field's own name, or its
+    `source`): a property a serializer names is how the answer gets that value."""
+    names: set[str] = set()
+    for base in APPLICATION:
+        for path in base.rglob("*.py"):
+            text = path.read_text()
+            names.update(re.findall(r"^\s+(\w+) = (?:serializers|fields)\.\w+\(", text, re.M))
+            names.update(re.findall(r"\bsource=\"(\w+)\"", text))
+    return names
+
+
 def _unused() -> list[str]:
     vulture = Vulture(ignore_decorators=DECORATORS)
     vulture.scavenge([str(p) for p in APPLICATION + USERS], exclude=["*/migrations/*"])
     used_elsewhere = _names_in_templates() | _dotted_path_ends()
     method_fields = _serializer_method_fields()
+    read_by_serializers = _serializer_fields()
     found = []
     for item in vulture.get_unused_code(min_confidence=CONFIDENCE):
         path = Path(item.filename).resolve()
@@ -117,6 +130,8 @@ def _unused() -> list[str]:
             continue
         name = item.name
         if name in used_elsewhere or name in HOOKS or name in method_fields:
+            continue
+        if item.typ == "property" and name in read_by_serializers:
             continue
         if item.typ == "method" and any(p.match(name) for p in HOOK_PATTERNS):
             continue
