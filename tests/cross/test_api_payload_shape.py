@@ -83,7 +83,7 @@ def test_every_json_answer_is_made_by_the_serializer_its_schema_declares(module)
 
 
 def test_the_check_sees_a_hand_built_answer_and_a_serializer_the_schema_does_not_name():
-    source = '''
+    source = """
 class V(APIView):
     @extend_schema(responses={201: MadeSerializer})
     def post(self, request):
@@ -100,7 +100,7 @@ class V(APIView):
     @extend_schema(responses={204: None})
     def delete(self, request):
         return Response(status=204)
-'''
+"""
     problems = _problems("probe.py", source)
     assert len(problems) == 2
     assert "answers a payload no serializer made" in problems[0]
