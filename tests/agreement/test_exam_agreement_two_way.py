@@ -96,7 +96,8 @@ def reference_interval(reads: np.ndarray, which: int, with_findings: bool, confi
     a two-way analysis of variance; taken at 0 where negative, and where it is not, never below the exam
     jackknife: the readers' component taken at 0). Degrees of freedom: Satterthwaite's over
     the reader term (r - 1) and the common term, whose variance is that of its per-exam terms times the
-    number of exams (scipy's t). Readers that tie fall back on the exam jackknife."""
+    number of exams (scipy's t). Readers that tie fall back on the exam jackknife. Exact match adds a term
+    per reader (all readers agree): its reader jackknife and interaction count (r/(r-1))^2 times."""
 
     def z(value):
         return np.arctanh(np.clip(2 * value - 1, -1 + 1e-9, 1 - 1e-9))
@@ -109,9 +110,10 @@ def reference_interval(reads: np.ndarray, which: int, with_findings: bool, confi
         return (len(values) - 1) / len(values) * (values - values.mean()) ** 2
 
     n_readers, n_exams = reads.shape[:2]
+    scale = (n_readers / (n_readers - 1)) ** 2 if which == 0 else 1.0
     point = _exact_jaccard(reads, with_findings)[which]
     exam_terms = jack_terms([figure(np.delete(reads, e, axis=1)) for e in range(n_exams)])
-    v_r = jack_terms([figure(np.delete(reads, j, axis=0)) for j in range(n_readers)]).sum()
+    v_r = scale * jack_terms([figure(np.delete(reads, j, axis=0)) for j in range(n_readers)]).sum()
     both = np.array(
         [
             [figure(np.delete(np.delete(reads, j, axis=0), e, axis=1)) for e in range(n_exams)]
@@ -119,7 +121,7 @@ def reference_interval(reads: np.ndarray, which: int, with_findings: bool, confi
         ]
     )
     residual = both - both.mean(axis=1, keepdims=True) - both.mean(axis=0, keepdims=True) + both.mean()
-    both_terms = (n_readers - 1) / n_readers * (n_exams - 1) / n_exams * (residual**2).sum(axis=0)
+    both_terms = scale * (n_readers - 1) / n_readers * (n_exams - 1) / n_exams * (residual**2).sum(axis=0)
     differences = exam_terms - both_terms
     common = max(differences.sum(), 0.0)
     common_variance = n_exams / (n_exams - 1) * ((differences - differences.mean()) ** 2).sum()
@@ -194,13 +196,14 @@ def coverage(n_readers: int, n_exams: int, replications: int) -> dict[str, float
 @pytest.mark.parametrize("n_readers", [3, 5])
 def test_the_two_way_intervals_cover_the_population_figures_of_random_readers(n_readers):
     covered = coverage(n_readers, 300, 200)
-    # Measured (these 200 replications): 3 readers .93 exact match, .96 Jaccard, .92 and .96 on exams with
-    # a finding; 5 readers .925, .955, .945, .975. A true .95 lands in [.92, .98] with probability .97 in 200.
+    # Measured (these 200 replications): 3 readers .96 exact match, .96 Jaccard, .975 and .96 on exams with
+    # a finding; 5 readers .955, .955, .955, .975. A true .95 lands in [.92, .98] with probability .97 in 200.
     assert all(0.90 <= share <= 0.985 for share in covered.values()), covered
 
 
 @pytest.mark.slow
 def test_three_readers_exact_match_holds_its_level():
-    # .91 while the exam x reader noise was counted in both jackknifes; .935 with it counted once; .93 with
-    # the reader jackknife plus the exams' common term (.924 over 2,500 studies: exact match runs low).
-    assert coverage(3, 300, 200)["exact"] >= 0.93
+    # .93 and .92 (.924 and .916 over 2,500 studies) while the reader jackknife took exact match for a mean
+    # over readers; .96 and .975 (.966, .961 over 2,500) counting all of its r reader terms.
+    covered = coverage(3, 300, 200)
+    assert covered["exact"] >= 0.94 and covered["exact_with_findings"] >= 0.94, covered

@@ -154,8 +154,9 @@ def _finding_two_way(
         reader_jack.append(_finding_rates(sums.sum(axis=0)))
         crossed.append(_finding_rates(groups[:, keep] @ sums).T)
     point = _finding_rates(exam_sums.sum(axis=0))
+    # Exact match adds a term per reader, mean Jaccard averages over pairs (bootstrap._two_way_t).
     lower, upper = _two_way_t(
-        point, exam_jack, np.array(reader_jack), np.array(crossed), confidence, (0.0, 1.0)
+        point, exam_jack, np.array(reader_jack), np.array(crossed), confidence, (0.0, 1.0), [True, False]
     )
     return np.where(np.isnan(point), np.nan, lower), np.where(np.isnan(point), np.nan, upper)
 
