@@ -8,9 +8,18 @@ from dataclasses import dataclass
 from django.urls import URLPattern, URLResolver, get_resolver
 
 # Served to anonymous visitors on purpose: the login forms and what they need.
-# Served to a signed-out visitor: the login forms, and single sign-on's start and the provider's return
-# to it (both 404 while no OpenID provider is configured: tests/sso/).
-PUBLIC = {"/accounts/login/", "/admin/login/", "/accounts/sso/login/", "/accounts/sso/callback/"}
+# Served to a signed-out visitor: the login forms, and single sign-on's start, the provider's return to
+# it and the provider's back-channel logout (all 404 while no OpenID provider is configured: tests/sso/).
+PUBLIC = {
+    "/accounts/login/",
+    "/admin/login/",
+    "/accounts/sso/login/",
+    "/accounts/sso/callback/",
+    "/accounts/sso/backchannel-logout/",
+}
+# Posted to server to server by the OpenID provider, with no browser and so no CSRF cookie: the signed
+# logout token is what it is checked by (tests/sso/test_backchannel_logout.py).
+CSRF_EXEMPT = {"/accounts/sso/backchannel-logout/"}
 _PARAM = re.compile(r"<(?:(\w+):)?(\w+)>")
 _SAMPLE = {"int": "1", "str": "x", "slug": "x", "uuid": "00000000-0000-0000-0000-000000000001", "path": "x"}
 

@@ -95,6 +95,9 @@ ACTION_SENTENCES = {
     "release.shards": gettext_lazy("%(who)s split %(object)s into parts"),
     "release.stalled": gettext_lazy("%(who)s found %(object)s stalled"),
     "sso.account_create": gettext_lazy("%(who)s made the account %(object)s at its first single sign-on"),
+    "sso.backchannel_logout": gettext_lazy(
+        "%(who)s ended the sessions of %(object)s signed out at the provider"
+    ),
     "sso.identity_link": gettext_lazy("%(who)s linked %(object)s to an identity at the provider"),
     "sso.refused": gettext_lazy("%(who)s was refused single sign-on"),
     "sso.roles": gettext_lazy("%(who)s set the roles of %(object)s from the provider's groups"),
