@@ -49,6 +49,18 @@ def _refusal(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str:
     return ""
 
 
+def _allowed_addresses(host: str, port: int) -> list[ipaddress.IPv4Address | ipaddress.IPv6Address]:
+    """Every address the host resolves to, if webhooks may be sent to all of them; raises Invalid."""
+    addresses = _addresses(host, port)
+    for address in addresses:
+        reason = _refusal(address)
+        if reason:
+            raise Invalid(
+                _("Webhooks are not sent to %(host)s: %(reason)s.") % {"host": host, "reason": reason}
+            )
+    return addresses
+
+
 def vetted_connection(
     address: tuple[str, int],
     timeout: float | None = None,
@@ -59,15 +71,9 @@ def vetted_connection(
     and the connection made to those addresses themselves. Raises OSError with the reason."""
     host, port = address
     try:
-        candidates = _addresses(host, port)
+        candidates = _allowed_addresses(host, port)
     except Invalid as refusal:
         raise OSError(refusal.message) from None
-    for candidate in candidates:
-        reason = _refusal(candidate)
-        if reason:
-            raise OSError(
-                _("Webhooks are not sent to %(host)s: %(reason)s.") % {"host": host, "reason": reason}
-            )
     last_error: OSError = OSError(_("The host %(host)s cannot be found.") % {"host": host})
     for candidate in candidates:
         try:
@@ -93,11 +99,5 @@ def webhook_url_check(url: str) -> str:
         raise Invalid(_("A webhook address starts with http:// or https:// and names a host."))
     if parts.username or parts.password:
         raise Invalid(_("Put no user name or password in the address: deliveries are signed instead."))
-    for address in _addresses(parts.hostname, port):
-        reason = _refusal(address)
-        if reason:
-            raise Invalid(
-                _("Webhooks are not sent to %(host)s: %(reason)s.")
-                % {"host": parts.hostname, "reason": reason}
-            )
+    _allowed_addresses(parts.hostname, port)
     return url
