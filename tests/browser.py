@@ -30,6 +30,8 @@ if (location.protocol.startsWith("http")) {
     import("/static/js/ecg/plot.js").then(m => { window.ecgPlotForTests = m; }, () => {});
   });
   watch.observe(document, { childList: true, subtree: true });
+  // Parsed without Plotly's tag: nothing to wait for, and the page's own DOM work is not watched.
+  document.addEventListener("DOMContentLoaded", () => watch.disconnect(), { once: true });
 }
 """
 
